@@ -1,0 +1,999 @@
+//! `owp admin …`: repo policies, task import, the pool's state, and manual overrides.
+//!
+//! The admin token comes from `--admin-token` or `OWP_ADMIN_TOKEN`; `owp serve` saves a generated
+//! one to `./env.local`, which every `owp` command run in that folder reads.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow, bail};
+use chrono::Utc;
+use serde_json::Value;
+
+use super::client::present::{clip, clock, relative, table};
+use super::client::{ClientError, DEFAULT_SERVER, OwpClient, RepoPolicy, State, Task, Worker};
+use crate::config::Secret;
+use crate::domain::model::TaskStatus;
+
+#[derive(clap::Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create or update a repo policy (its review budget and area locks).
+    InitRepo(InitRepoArgs),
+    /// Import tasks from a YAML or JSON file; tasks whose `key` exists are updated.
+    ImportTasks(ImportTasksArgs),
+    /// Show repos (review budget), workers (online, load) and tasks by status.
+    State(StateArgs),
+    /// Show one task.
+    Task(TaskArgs),
+    /// Force a task's status (e.g. `merged`, `ready`, `blocked`).
+    SetStatus(SetStatusArgs),
+    /// Show a worker, or change its trust level or pause it.
+    Worker(WorkerArgs),
+}
+
+/// Options every `owp admin` command takes.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AdminArgs {
+    /// OWP server URL.
+    #[arg(long, env = "OWP_SERVER", default_value = DEFAULT_SERVER)]
+    pub server: String,
+    /// Admin token (`owp serve` saves a generated one to ./env.local).
+    #[arg(long, env = "OWP_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Secret>,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl AdminArgs {
+    fn client(&self) -> anyhow::Result<OwpClient> {
+        Ok(OwpClient::new(&self.server)?
+            .with_admin_token(self.admin_token.as_ref().map(|s| s.expose().to_string())))
+    }
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct InitRepoArgs {
+    /// Repo key: `owner/name` for a GitHub repo, any name otherwise.
+    pub repo: String,
+    /// Review budget: open pull requests plus active leases allowed at once.
+    #[arg(long, value_parser = clap::value_parser!(i64).range(0..))]
+    pub max_open_prs: i64,
+    /// Let several tasks of the same area run at once.
+    #[arg(long, conflicts_with = "area_locks")]
+    pub no_area_locks: bool,
+    /// Allow only one active task per area (the default for new repos).
+    #[arg(long)]
+    pub area_locks: bool,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ImportTasksArgs {
+    /// A YAML or JSON file: a list of tasks, or `{repo?, tasks: [...]}`.
+    pub file: PathBuf,
+    /// Repo to import into [default: `repo:` in the file].
+    #[arg(long)]
+    pub repo: Option<String>,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct StateArgs {
+    /// Only this repo.
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Also list merged and cancelled tasks.
+    #[arg(long)]
+    pub all: bool,
+    /// How many recent events to show.
+    #[arg(long, default_value_t = 10)]
+    pub events: usize,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct TaskArgs {
+    pub task_id: String,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+fn status_names() -> Vec<&'static str> {
+    TaskStatus::ALL.iter().map(|s| s.as_str()).collect()
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct SetStatusArgs {
+    pub task_id: String,
+    /// The new status.
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(status_names()))]
+    pub status: String,
+    /// Why (kept in the audit log; shown on blocked tasks).
+    #[arg(long)]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct WorkerArgs {
+    /// Worker id (or its exact name, when only one worker has it).
+    pub worker: String,
+    /// Trust level: tasks of tier ≤ N may be offered to this worker.
+    #[arg(long, value_parser = clap::value_parser!(i64).range(0..))]
+    pub trust: Option<i64>,
+    /// Offer this worker no new work.
+    #[arg(long, conflicts_with = "resume")]
+    pub pause: bool,
+    /// Offer this worker work again.
+    #[arg(long)]
+    pub resume: bool,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
+pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
+    match cmd {
+        AdminCommand::InitRepo(args) => init_repo(args).await,
+        AdminCommand::ImportTasks(args) => import_tasks(args).await,
+        AdminCommand::State(args) => state(args).await,
+        AdminCommand::Task(args) => show_task(args).await,
+        AdminCommand::SetStatus(args) => set_status(args).await,
+        AdminCommand::Worker(args) => worker(args).await,
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// `2 of 3 review slots used`, plus `THROTTLED` when no new lease can start.
+pub fn budget_line(p: &RepoPolicy) -> String {
+    let used = p.open_prs + p.active_leases;
+    let mut out = format!("{used} of {} review slots used", p.max_open_prs);
+    if p.throttled {
+        out.push_str("  THROTTLED");
+    }
+    out
+}
+
+// ---- init-repo ------------------------------------------------------------------------------
+
+async fn init_repo(args: InitRepoArgs) -> anyhow::Result<()> {
+    let repo = args.repo.trim();
+    if repo.is_empty() {
+        bail!("the repo key must not be empty");
+    }
+    let locks = if args.no_area_locks {
+        Some(false)
+    } else if args.area_locks {
+        Some(true)
+    } else {
+        None
+    };
+    let policy = args
+        .admin
+        .client()?
+        .upsert_repo(repo, args.max_open_prs, locks)
+        .await?;
+    if args.admin.json {
+        return print_json(&policy);
+    }
+    println!(
+        "repo {}: review budget {} open PRs · area locks {} · {}",
+        policy.repo,
+        policy.max_open_prs,
+        if policy.area_locks_enabled {
+            "on"
+        } else {
+            "off"
+        },
+        budget_line(&policy)
+    );
+    println!(
+        "next: `owp admin import-tasks FILE --repo {}`",
+        shell_word(&policy.repo)
+    );
+    Ok(())
+}
+
+/// Quotes a word for a copy-pasted command line when it needs it.
+fn shell_word(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./#:@".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+// ---- import-tasks ---------------------------------------------------------------------------
+
+/// A task file, read: the repo named inside (if any) and its tasks as JSON objects.
+#[derive(Debug, PartialEq)]
+pub struct TaskDocument {
+    pub repo: Option<String>,
+    pub tasks: Vec<Value>,
+}
+
+/// Reads a task file: YAML or JSON, either a list of tasks or a mapping with `tasks:` (and
+/// optionally `repo:`). Every task must be a mapping with a non-empty `title`.
+pub fn parse_task_document(text: &str) -> anyhow::Result<TaskDocument> {
+    let doc: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(_) => serde_yaml_ng::from_str(text).map_err(|e| anyhow!("{e}"))?,
+    };
+    let (repo, tasks) = match doc {
+        Value::Array(tasks) => (None, tasks),
+        Value::Object(mut map) => {
+            let repo = match map.remove("repo") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(r)) if !r.trim().is_empty() => Some(r.trim().to_string()),
+                Some(_) => bail!("`repo` must be a non-empty string"),
+            };
+            match map.remove("tasks") {
+                Some(Value::Array(tasks)) => (repo, tasks),
+                Some(Value::Null) => (repo, Vec::new()),
+                Some(_) => bail!("`tasks` must be a list"),
+                None => bail!("expected a list of tasks, or a mapping with `tasks:`"),
+            }
+        }
+        Value::Null => bail!("the file is empty"),
+        _ => bail!("expected a list of tasks, or a mapping with `tasks:`"),
+    };
+    for (i, task) in tasks.iter().enumerate() {
+        let n = i + 1;
+        let Value::Object(map) = task else {
+            bail!("task {n} is not a mapping of fields");
+        };
+        let title = map.get("title").and_then(Value::as_str).map(str::trim);
+        if title.is_none_or(str::is_empty) {
+            let key = map
+                .get("key")
+                .map(|k| format!(" (key {k})"))
+                .unwrap_or_default();
+            bail!("task {n}{key} has no title");
+        }
+    }
+    Ok(TaskDocument { repo, tasks })
+}
+
+fn task_key(task: &Value) -> Option<String> {
+    match task.get("key")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+async fn import_tasks(args: ImportTasksArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let doc = parse_task_document(&text).with_context(|| args.file.display().to_string())?;
+    let repo = args
+        .repo
+        .clone()
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .or(doc.repo.clone())
+        .ok_or_else(|| {
+            anyhow!(
+                "which repo? pass --repo REPO ({} names none)",
+                args.file.display()
+            )
+        })?;
+    if doc.tasks.is_empty() {
+        bail!("{} holds no tasks", args.file.display());
+    }
+    let client = args.admin.client()?;
+
+    // Which keys exist already, to tell new tasks from updated ones.
+    let keys: Vec<String> = doc.tasks.iter().filter_map(task_key).collect();
+    let existing: Option<HashSet<String>> = if keys.is_empty() {
+        Some(HashSet::new())
+    } else {
+        match client.admin_state(Some(&repo)).await {
+            Ok(state) => Some(state.tasks.into_iter().filter_map(|t| t.key).collect()),
+            Err(e) if e.is_transport() || e.is_auth() => return Err(e.into()),
+            Err(_) => None,
+        }
+    };
+
+    let imported = match client.import_tasks(&repo, &doc.tasks).await {
+        Ok(tasks) => tasks,
+        Err(e) if e.status() == Some(404) => {
+            bail!(
+                "{e}; create the repo first: `owp admin init-repo {} --max-open-prs 3`",
+                shell_word(&repo)
+            )
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if args.admin.json {
+        return print_json(&serde_json::json!({ "tasks": imported }));
+    }
+    let n = imported.len();
+    let noun = if n == 1 { "task" } else { "tasks" };
+    match existing {
+        Some(existing) => {
+            let updated = imported
+                .iter()
+                .filter(|t| t.key.as_ref().is_some_and(|k| existing.contains(k)))
+                .count();
+            println!(
+                "imported {n} {noun} into {repo}: {} new, {updated} updated",
+                n - updated
+            );
+        }
+        None => println!("imported {n} {noun} into {repo} (new or updated by key)"),
+    }
+    let ready = imported
+        .iter()
+        .filter(|t| t.status == TaskStatus::Ready)
+        .count();
+    if ready > 0 {
+        println!(
+            "{ready} ready for workers; watch with `owp admin state --repo {}`",
+            shell_word(&repo)
+        );
+    }
+    Ok(())
+}
+
+// ---- state ----------------------------------------------------------------------------------
+
+async fn state(args: StateArgs) -> anyhow::Result<()> {
+    let client = args.admin.client()?;
+    let state = client.admin_state(args.repo.as_deref()).await?;
+    if args.admin.json {
+        return print_json(&state);
+    }
+    print!(
+        "{}",
+        render_state(&state, args.all, args.events, Utc::now())
+    );
+    Ok(())
+}
+
+fn status_rank(s: TaskStatus) -> usize {
+    match s {
+        TaskStatus::InProgress => 0,
+        TaskStatus::Leased => 1,
+        TaskStatus::PrOpened => 2,
+        TaskStatus::Blocked => 3,
+        TaskStatus::Ready => 4,
+        TaskStatus::Merged => 5,
+        TaskStatus::Cancelled => 6,
+    }
+}
+
+/// The human view of `GET /v1/admin/state`.
+pub fn render_state(state: &State, all: bool, events: usize, now: chrono::DateTime<Utc>) -> String {
+    let mut out = String::new();
+    let names: HashMap<&str, &str> = state
+        .workers
+        .iter()
+        .map(|w| (w.worker_id.as_str(), w.name.as_str()))
+        .collect();
+
+    // Repos.
+    out.push_str(&format!("Repos ({})\n", state.repos.len()));
+    if state.repos.is_empty() {
+        out.push_str("  none yet: `owp admin init-repo REPO --max-open-prs N`\n");
+    } else {
+        let rows: Vec<Vec<String>> = state
+            .repos
+            .iter()
+            .map(|p| {
+                vec![
+                    p.repo.clone(),
+                    budget_line(p),
+                    p.open_prs.to_string(),
+                    p.active_leases.to_string(),
+                    if p.area_locks_enabled { "on" } else { "off" }.to_string(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &[
+                "REPO",
+                "REVIEW BUDGET",
+                "OPEN PRS",
+                "ACTIVE LEASES",
+                "AREA LOCKS",
+            ],
+            &rows,
+        ));
+        out.push('\n');
+    }
+
+    // Workers.
+    let online = state.workers.iter().filter(|w| w.online).count();
+    out.push_str(&format!(
+        "\nWorkers ({online} online, {} offline)\n",
+        state.workers.len() - online
+    ));
+    if state.workers.is_empty() {
+        out.push_str("  none yet: `owp worker register --name NAME --skills a,b --capacity 5`\n");
+    } else {
+        let mut workers: Vec<&Worker> = state.workers.iter().collect();
+        workers.sort_by(|a, b| b.online.cmp(&a.online).then(a.name.cmp(&b.name)));
+        let rows: Vec<Vec<String>> = workers
+            .iter()
+            .map(|w| {
+                vec![
+                    w.name.clone(),
+                    w.worker_id.clone(),
+                    if w.online { "online" } else { "offline" }.to_string(),
+                    w.status.as_str().to_string(),
+                    format!("{}/{} pts", w.active_points, w.capacity_points),
+                    format!("{}/{}", w.active_tasks, w.max_concurrent_tasks),
+                    w.trust_level.to_string(),
+                    if w.skills.is_empty() {
+                        "-".to_string()
+                    } else {
+                        w.skills.join(",")
+                    },
+                    w.last_heartbeat
+                        .as_deref()
+                        .map(|t| relative(t, now))
+                        .unwrap_or_else(|| "never".into()),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &[
+                "NAME",
+                "ID",
+                "ONLINE",
+                "STATUS",
+                "LOAD",
+                "TASKS",
+                "TRUST",
+                "SKILLS",
+                "HEARTBEAT",
+            ],
+            &rows,
+        ));
+        out.push('\n');
+    }
+
+    // Tasks by status.
+    let mut counts: BTreeMap<usize, (TaskStatus, usize)> = BTreeMap::new();
+    for t in &state.tasks {
+        counts
+            .entry(status_rank(t.status))
+            .or_insert((t.status, 0))
+            .1 += 1;
+    }
+    let summary: Vec<String> = counts
+        .values()
+        .map(|(s, n)| format!("{n} {}", s.as_str()))
+        .collect();
+    out.push_str(&format!(
+        "\nTasks ({}){}{}\n",
+        state.tasks.len(),
+        if summary.is_empty() { "" } else { ": " },
+        summary.join(", ")
+    ));
+    let mut tasks: Vec<&Task> = state
+        .tasks
+        .iter()
+        .filter(|t| all || !matches!(t.status, TaskStatus::Merged | TaskStatus::Cancelled))
+        .collect();
+    tasks.sort_by(|a, b| {
+        status_rank(a.status)
+            .cmp(&status_rank(b.status))
+            .then(b.priority.cmp(&a.priority))
+            .then(a.created_at.cmp(&b.created_at))
+    });
+    if state.tasks.is_empty() {
+        out.push_str("  none yet: `owp admin import-tasks FILE --repo REPO`\n");
+    } else if !tasks.is_empty() {
+        let rows: Vec<Vec<String>> = tasks
+            .iter()
+            .map(|t| {
+                let who = t
+                    .assigned_worker_id
+                    .as_deref()
+                    .map(|id| {
+                        names
+                            .get(id)
+                            .map(|n| n.to_string())
+                            .unwrap_or(id.to_string())
+                    })
+                    .unwrap_or_else(|| "-".into());
+                let mut extra = String::new();
+                if t.status.is_active()
+                    && let Some(exp) = &t.lease_expires_at
+                {
+                    extra = format!("expires {}", relative(exp, now));
+                } else if let Some(pr) = t
+                    .artifact
+                    .as_ref()
+                    .and_then(|a| a.get("pr_url"))
+                    .and_then(Value::as_str)
+                {
+                    extra = pr.to_string();
+                } else if let Some(reason) = &t.status_reason {
+                    extra = clip(reason, 40);
+                }
+                vec![
+                    t.status.as_str().to_string(),
+                    t.task_id.clone(),
+                    t.key.clone().unwrap_or_else(|| "-".into()),
+                    clip(&t.title, 44),
+                    t.repo.clone(),
+                    t.area.clone().unwrap_or_else(|| "-".into()),
+                    t.estimate_points.to_string(),
+                    t.priority.as_str().to_string(),
+                    if t.tier > 0 {
+                        t.tier.to_string()
+                    } else {
+                        "0".into()
+                    },
+                    who,
+                    extra,
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &[
+                "STATUS", "ID", "KEY", "TITLE", "REPO", "AREA", "PTS", "PRIORITY", "TIER",
+                "WORKER", "",
+            ],
+            &rows,
+        ));
+        out.push('\n');
+    }
+    let hidden = state.tasks.len() - tasks.len();
+    if hidden > 0 {
+        out.push_str(&format!(
+            "  ({hidden} merged or cancelled not shown; --all lists them)\n"
+        ));
+    }
+
+    // Recent events.
+    if events > 0 && !state.events.is_empty() {
+        let mut recent: Vec<_> = state.events.iter().collect();
+        recent.sort_by_key(|e| std::cmp::Reverse(e.id));
+        recent.truncate(events);
+        recent.reverse();
+        out.push_str("\nRecent events\n");
+        let rows: Vec<Vec<String>> = recent
+            .iter()
+            .map(|e| {
+                vec![
+                    clock(&e.at),
+                    e.kind.clone(),
+                    e.repo.clone().unwrap_or_else(|| "-".into()),
+                    e.task_id.clone().unwrap_or_else(|| "-".into()),
+                    e.actor.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["AT", "EVENT", "REPO", "TASK", "BY"], &rows));
+        out.push('\n');
+    }
+    out
+}
+
+// ---- task, set-status, worker ---------------------------------------------------------------
+
+fn describe_task(t: &Task) -> String {
+    let mut lines = vec![format!("{} · {}", t.task_id, t.title)];
+    let mut facts = vec![format!("repo {}", t.repo)];
+    if let Some(key) = &t.key {
+        facts.push(format!("key {key}"));
+    }
+    facts.push(format!("status {}", t.status.as_str()));
+    if let Some(area) = &t.area {
+        facts.push(format!("area {area}"));
+    }
+    facts.push(format!("{} pts", t.estimate_points));
+    facts.push(format!("priority {}", t.priority.as_str()));
+    facts.push(format!("tier {}", t.tier));
+    facts.push(format!("attempts {}", t.attempts));
+    lines.push(format!("  {}", facts.join(" · ")));
+    if !t.required_skills.is_empty() {
+        lines.push(format!("  skills {}", t.required_skills.join(", ")));
+    }
+    if let Some(w) = &t.assigned_worker_id {
+        let until = t
+            .lease_expires_at
+            .as_deref()
+            .map(|e| format!(", lease until {} ({})", clock(e), relative(e, Utc::now())))
+            .unwrap_or_default();
+        lines.push(format!("  worker {w}{until}"));
+    }
+    if let Some(artifact) = &t.artifact
+        && !artifact.is_null()
+    {
+        lines.push(format!("  artifact {artifact}"));
+    }
+    if let Some(reason) = &t.status_reason {
+        lines.push(format!("  reason {reason}"));
+    }
+    if !t.description.trim().is_empty() {
+        lines.push(format!("  {}", clip(&t.description, 300)));
+    }
+    lines.join("\n")
+}
+
+async fn show_task(args: TaskArgs) -> anyhow::Result<()> {
+    let task = args.admin.client()?.get_task(&args.task_id).await?;
+    if args.admin.json {
+        return print_json(&task);
+    }
+    println!("{}", describe_task(&task));
+    Ok(())
+}
+
+async fn set_status(args: SetStatusArgs) -> anyhow::Result<()> {
+    let changed = args
+        .admin
+        .client()?
+        .admin_task_status(&args.task_id, &args.status, args.reason.as_deref())
+        .await?;
+    if args.admin.json {
+        return print_json(&changed);
+    }
+    match changed.task() {
+        Some(t) => println!(
+            "task {} ({}) is now {}",
+            t.task_id,
+            clip(&t.title, 60),
+            t.status.as_str()
+        ),
+        None => println!("task {} is now {}", args.task_id, args.status),
+    }
+    Ok(())
+}
+
+/// Finds a worker by id, or by a name only one worker has.
+pub fn find_worker<'a>(workers: &'a [Worker], wanted: &str) -> anyhow::Result<&'a Worker> {
+    if let Some(w) = workers.iter().find(|w| w.worker_id == wanted) {
+        return Ok(w);
+    }
+    let by_name: Vec<&Worker> = workers
+        .iter()
+        .filter(|w| w.name.eq_ignore_ascii_case(wanted))
+        .collect();
+    match by_name.as_slice() {
+        [one] => Ok(one),
+        [] => Err(anyhow!(
+            "no worker with id or name {wanted:?} (see `owp admin state`)"
+        )),
+        many => Err(anyhow!(
+            "{} workers are named {wanted:?}: use an id ({})",
+            many.len(),
+            many.iter()
+                .map(|w| w.worker_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+fn describe_worker(w: &Worker) -> String {
+    let mut out = format!(
+        "{} ({}) · {} · {} · trust {}\n  load {}/{} points · {}/{} tasks · skills {}",
+        w.name,
+        w.worker_id,
+        if w.online { "online" } else { "offline" },
+        w.status.as_str(),
+        w.trust_level,
+        w.active_points,
+        w.capacity_points,
+        w.active_tasks,
+        w.max_concurrent_tasks,
+        if w.skills.is_empty() {
+            "-".to_string()
+        } else {
+            w.skills.join(",")
+        }
+    );
+    if let Some(login) = &w.github_login {
+        out.push_str(&format!(" · github @{login}"));
+    }
+    if let Some(hb) = &w.last_heartbeat {
+        out.push_str(&format!(
+            "\n  last heartbeat {} ({})",
+            clock(hb),
+            relative(hb, Utc::now())
+        ));
+    }
+    out
+}
+
+async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let client = args.admin.client()?;
+    let status = if args.pause {
+        Some("paused")
+    } else if args.resume {
+        Some("idle")
+    } else {
+        None
+    };
+    // An id is used as given; a name is looked up first.
+    let update = |id: String| {
+        let client = client.clone();
+        async move { client.admin_update_worker(&id, args.trust, status).await }
+    };
+    let changed = args.trust.is_some() || status.is_some();
+    let worker = if changed {
+        match update(args.worker.clone()).await {
+            Ok(w) => w,
+            Err(ClientError::Problem { status: 404, .. }) => {
+                let state = client.admin_state(None).await?;
+                let id = find_worker(&state.workers, &args.worker)?.worker_id.clone();
+                update(id).await?
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        let state = client.admin_state(None).await?;
+        find_worker(&state.workers, &args.worker)?.clone()
+    };
+    if args.admin.json {
+        return print_json(&worker);
+    }
+    if changed {
+        println!("updated:");
+    }
+    println!("{}", describe_worker(&worker));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    #[test]
+    fn task_documents_in_every_shape() {
+        let list = "- title: Fix login\n  key: DEMO-1\n- title: Docs\n";
+        let doc = parse_task_document(list).unwrap();
+        assert_eq!(doc.repo, None);
+        assert_eq!(doc.tasks.len(), 2);
+        assert_eq!(doc.tasks[0]["key"], "DEMO-1");
+
+        let mapping = "repo: demo\ntasks:\n  - title: A\n    estimate_points: 3\n";
+        let doc = parse_task_document(mapping).unwrap();
+        assert_eq!(doc.repo.as_deref(), Some("demo"));
+        assert_eq!(doc.tasks[0]["estimate_points"], 3);
+
+        let json = r#"{"tasks": [{"title": "A", "required_skills": ["rust"]}]}"#;
+        assert_eq!(parse_task_document(json).unwrap().tasks.len(), 1);
+    }
+
+    #[test]
+    fn bad_task_documents_say_what_is_wrong() {
+        let err = |text: &str| parse_task_document(text).unwrap_err().to_string();
+        assert!(
+            err("- key: A-1\n  estimate_points: 2\n").contains("task 1 (key \"A-1\") has no title")
+        );
+        assert!(err("- title: ok\n- just a string\n").contains("task 2 is not a mapping"));
+        assert!(err("name: x\n").contains("tasks:"));
+        assert!(err("").contains("empty"));
+        assert!(err("tasks: 3\n").contains("must be a list"));
+        // YAML syntax errors carry their position.
+        assert!(err("- title: [unclosed\n").contains("line"));
+    }
+
+    #[test]
+    fn the_demo_file_parses() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/demo/tasks.yaml"))
+            .expect("demo/tasks.yaml exists");
+        let doc = parse_task_document(&text).unwrap();
+        assert!(doc.tasks.len() >= 12);
+        let keys: HashSet<String> = doc.tasks.iter().filter_map(task_key).collect();
+        assert_eq!(
+            keys.len(),
+            doc.tasks.len(),
+            "every demo task has a unique key"
+        );
+        assert!(doc.tasks.iter().any(|t| t["tier"] == 1));
+        for t in &doc.tasks {
+            let points = t["estimate_points"].as_i64().unwrap();
+            assert!((1..=5).contains(&points));
+            assert!(
+                crate::domain::model::Priority::parse(t["priority"].as_str().unwrap()).is_some()
+            );
+        }
+    }
+
+    fn policy(max: i64, open: i64, active: i64) -> RepoPolicy {
+        serde_json::from_value(serde_json::json!({
+            "repo": "demo", "max_open_prs": max, "area_locks_enabled": true,
+            "open_prs": open, "active_leases": active, "throttled": open + active >= max,
+            "created_at": "2030-01-01T00:00:00Z", "updated_at": "2030-01-01T00:00:00Z"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn budget_lines() {
+        assert_eq!(budget_line(&policy(3, 1, 1)), "2 of 3 review slots used");
+        assert_eq!(
+            budget_line(&policy(3, 2, 1)),
+            "3 of 3 review slots used  THROTTLED"
+        );
+    }
+
+    fn worker_json(id: &str, name: &str, online: bool) -> Value {
+        serde_json::json!({
+            "worker_id": id, "name": name, "skills": ["python"], "capacity_points": 5,
+            "max_concurrent_tasks": 2, "github_login": null, "status": "idle", "online": online,
+            "last_heartbeat": "2030-01-01T11:59:50Z", "trust_level": 0, "capabilities": {},
+            "active_points": 3, "active_tasks": 1, "created_at": "2030-01-01T00:00:00Z"
+        })
+    }
+
+    #[test]
+    fn state_renders_budget_workers_and_tasks() {
+        let state: State = serde_json::from_value(serde_json::json!({
+            "repos": [policy(2, 1, 1)],
+            "workers": [worker_json("w1", "Alice", true), worker_json("w2", "Bob", false)],
+            "tasks": [
+                {"task_id": "t1", "repo": "demo", "key": "D-1", "title": "Fix login", "description": "",
+                 "estimate_points": 3, "priority": "high", "required_skills": [], "area": "auth", "tier": 0,
+                 "status": "in_progress", "assigned_worker_id": "w1", "lease_id": "l1",
+                 "lease_expires_at": "2030-01-01T12:30:00Z", "artifact": null, "attempts": 0,
+                 "created_at": "2030-01-01T00:00:00Z", "updated_at": "2030-01-01T00:00:00Z"},
+                {"task_id": "t2", "repo": "demo", "key": null, "title": "Old", "description": "",
+                 "estimate_points": 1, "priority": "low", "required_skills": [], "area": null, "tier": 0,
+                 "status": "merged", "assigned_worker_id": null, "lease_id": null,
+                 "lease_expires_at": null, "artifact": {"pr_url": "https://x/pull/1"}, "attempts": 0,
+                 "created_at": "2030-01-01T00:00:00Z", "updated_at": "2030-01-01T00:00:00Z"}
+            ],
+            "events": []
+        }))
+        .unwrap();
+        let now = chrono::DateTime::parse_from_rfc3339("2030-01-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let text = render_state(&state, false, 10, now);
+        assert!(
+            text.contains("2 of 2 review slots used  THROTTLED"),
+            "{text}"
+        );
+        assert!(text.contains("Workers (1 online, 1 offline)"), "{text}");
+        assert!(text.contains("3/5 pts"), "{text}");
+        assert!(
+            text.contains("Tasks (2): 1 in_progress, 1 merged"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Alice") && text.contains("expires in 30m"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("Old"),
+            "merged tasks are hidden by default: {text}"
+        );
+        assert!(text.contains("1 merged or cancelled not shown"), "{text}");
+        assert!(render_state(&state, true, 10, now).contains("https://x/pull/1"));
+    }
+
+    #[test]
+    fn workers_are_found_by_id_or_unique_name() {
+        let workers: Vec<Worker> = [
+            worker_json("w1", "Alice", true),
+            worker_json("w2", "Bob", true),
+            worker_json("w3", "bob", false),
+        ]
+        .into_iter()
+        .map(|v| serde_json::from_value(v).unwrap())
+        .collect();
+        assert_eq!(find_worker(&workers, "w2").unwrap().name, "Bob");
+        assert_eq!(find_worker(&workers, "alice").unwrap().worker_id, "w1");
+        assert!(
+            find_worker(&workers, "Bob")
+                .unwrap_err()
+                .to_string()
+                .contains("w2, w3")
+        );
+        assert!(find_worker(&workers, "Carol").is_err());
+    }
+
+    fn parse(args: &[&str]) -> Result<AdminCommand, clap::Error> {
+        match Cli::try_parse_from(args)?.command {
+            Command::Admin(cmd) => Ok(cmd),
+            other => panic!("not an admin command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn admin_arguments() {
+        let AdminCommand::InitRepo(a) = parse(&[
+            "owp",
+            "admin",
+            "init-repo",
+            "demo",
+            "--max-open-prs",
+            "2",
+            "--no-area-locks",
+            "--admin-token",
+            "s3cret",
+        ])
+        .unwrap() else {
+            panic!("expected init-repo")
+        };
+        assert_eq!(
+            (a.repo.as_str(), a.max_open_prs, a.no_area_locks),
+            ("demo", 2, true)
+        );
+        assert_eq!(a.admin.admin_token.unwrap().expose(), "s3cret");
+        assert!(parse(&["owp", "admin", "init-repo", "demo"]).is_err());
+        assert!(parse(&["owp", "admin", "init-repo", "demo", "--max-open-prs", "-1"]).is_err());
+        assert!(
+            parse(&[
+                "owp",
+                "admin",
+                "init-repo",
+                "d",
+                "--max-open-prs",
+                "1",
+                "--area-locks",
+                "--no-area-locks"
+            ])
+            .is_err()
+        );
+
+        let AdminCommand::ImportTasks(i) = parse(&[
+            "owp",
+            "admin",
+            "import-tasks",
+            "demo/tasks.yaml",
+            "--repo",
+            "demo",
+        ])
+        .unwrap() else {
+            panic!("expected import-tasks")
+        };
+        assert_eq!(i.file, PathBuf::from("demo/tasks.yaml"));
+        assert_eq!(i.repo.as_deref(), Some("demo"));
+
+        let AdminCommand::SetStatus(s) = parse(&[
+            "owp",
+            "admin",
+            "set-status",
+            "t1",
+            "merged",
+            "--reason",
+            "done by hand",
+        ])
+        .unwrap() else {
+            panic!("expected set-status")
+        };
+        assert_eq!(
+            (s.status.as_str(), s.reason.as_deref()),
+            ("merged", Some("done by hand"))
+        );
+        assert!(parse(&["owp", "admin", "set-status", "t1", "done"]).is_err());
+
+        let AdminCommand::Worker(w) =
+            parse(&["owp", "admin", "worker", "w1", "--trust", "2", "--pause"]).unwrap()
+        else {
+            panic!("expected worker")
+        };
+        assert_eq!((w.trust, w.pause, w.resume), (Some(2), true, false));
+        assert!(parse(&["owp", "admin", "worker", "w1", "--pause", "--resume"]).is_err());
+
+        let AdminCommand::State(st) =
+            parse(&["owp", "admin", "state", "--repo", "demo", "--json"]).unwrap()
+        else {
+            panic!("expected state")
+        };
+        assert!(st.admin.json);
+        assert_eq!(st.repo.as_deref(), Some("demo"));
+    }
+}

@@ -1,0 +1,180 @@
+//! Process configuration: every flag of `owp serve` has an environment variable.
+//!
+//! `.env` and `env.local` in the working directory are read first; the real environment wins.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Reads `.env` and `env.local` from the working directory, without overriding variables that are
+/// already set in the real environment.
+pub fn load_env_files() {
+    for name in ["env.local", ".env"] {
+        // `dotenvy` never overrides variables that are already set, so the real environment wins,
+        // and `env.local` wins over `.env`.
+        let _ = dotenvy::from_filename(name);
+    }
+}
+
+/// A secret value that never prints.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+/// Configuration of `owp serve`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ServeConfig {
+    /// Embedded SQLite database file (created with its schema if missing).
+    #[arg(long, env = "OWP_DB", default_value = "./owp.db")]
+    pub db: PathBuf,
+    /// PostgreSQL URL (`postgres://…`); selects PostgreSQL instead of the embedded SQLite file.
+    #[arg(long, env = "OWP_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "OWP_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0 picks a free port).
+    #[arg(long, env = "OWP_PORT", default_value_t = 8787)]
+    pub port: u16,
+    /// Admin secret, sent by admins in the `X-Admin-Token` header. When unset, a random token is
+    /// generated on first run and saved to `env.local` (owner-only permissions).
+    #[arg(long, env = "OWP_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Secret>,
+    /// How long an acknowledged lease lives without a renew or heartbeat.
+    #[arg(long, env = "OWP_LEASE_TTL_SECONDS", default_value_t = 1800)]
+    pub lease_ttl_seconds: u64,
+    /// How long a new lease waits for `ack` before it is requeued.
+    #[arg(long, env = "OWP_ACCEPT_TTL_SECONDS", default_value_t = 120)]
+    pub accept_ttl_seconds: u64,
+    /// A worker is online while its last heartbeat is younger than this.
+    #[arg(long, env = "OWP_HEARTBEAT_TTL_SECONDS", default_value_t = 90)]
+    pub heartbeat_ttl_seconds: u64,
+    /// After this many expired or abandoned leases a task is moved to `blocked`.
+    #[arg(long, env = "OWP_MAX_ATTEMPTS", default_value_t = 5)]
+    pub max_attempts: u32,
+    /// Who may register workers: `open` (anyone) or `admin` (only with the admin token).
+    #[arg(long, env = "OWP_REGISTRATION", default_value = "open")]
+    pub registration: RegistrationPolicy,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "OWP_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+    /// Public base URL of this service (used in links and the GitHub App setup flow).
+    #[arg(long, env = "OWP_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub github: GithubConfig,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistrationPolicy {
+    Open,
+    Admin,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// GitHub App credentials. When unset, GitHub features are off and the rest works.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct GithubConfig {
+    #[arg(long, env = "GITHUB_APP_ID")]
+    pub github_app_id: Option<u64>,
+    /// The App's private key as PEM text.
+    #[arg(long, env = "GITHUB_PRIVATE_KEY", hide_env_values = true)]
+    pub github_private_key: Option<Secret>,
+    /// A file holding the App's private key (PEM).
+    #[arg(long, env = "GITHUB_PRIVATE_KEY_PATH")]
+    pub github_private_key_path: Option<PathBuf>,
+    /// Webhook secret; several may be given comma-separated while a secret is rotated.
+    #[arg(long, env = "GITHUB_WEBHOOK_SECRET", hide_env_values = true)]
+    pub github_webhook_secret: Option<Secret>,
+    /// REST base URL (GitHub Enterprise Server, tests).
+    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
+    pub github_api_url: String,
+}
+
+impl ServeConfig {
+    /// A configuration for tests and tools: SQLite at `db`, a free port, the given admin token.
+    pub fn for_tests(db: &Path, admin_token: &str) -> Self {
+        ServeConfig {
+            db: db.to_path_buf(),
+            database_url: None,
+            host: "127.0.0.1".into(),
+            port: 0,
+            admin_token: Some(Secret::new(admin_token)),
+            lease_ttl_seconds: 1800,
+            accept_ttl_seconds: 120,
+            heartbeat_ttl_seconds: 90,
+            max_attempts: 5,
+            registration: RegistrationPolicy::Open,
+            log_format: LogFormat::Text,
+            public_url: None,
+            github: GithubConfig {
+                github_api_url: "https://api.github.com".into(),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// The database URL: PostgreSQL when given, else the SQLite file.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.db.display()),
+        }
+    }
+}
+
+/// Removes the password from a database URL before it is printed.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((userinfo, host)) = rest.split_once('@')
+        && let Some((user, _password)) = userinfo.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://owp:hunter2@db:5432/owp"),
+            "postgres://owp:***@db:5432/owp"
+        );
+        assert_eq!(redact_url("postgres://db/owp"), "postgres://db/owp");
+    }
+
+    #[test]
+    fn secret_does_not_print() {
+        let s = Secret::new("hunter2");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

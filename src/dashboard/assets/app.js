@@ -1,0 +1,888 @@
+// OWP Pool dashboard: renders GET /v1/admin/state and keeps it current from GET /v1/events.
+// Plain DOM, no framework: every value from the server is inserted as text, never as markup.
+(() => {
+  'use strict';
+
+  const CSRF = document.querySelector('meta[name="csrf-token"]')?.content || '';
+  const STATUSES = ['ready', 'leased', 'in_progress', 'pr_opened', 'merged', 'blocked', 'cancelled'];
+  const STATUS_LABEL = {
+    ready: 'Ready', leased: 'Leased', in_progress: 'In progress', pr_opened: 'PR opened',
+    merged: 'Merged', blocked: 'Blocked', cancelled: 'Cancelled',
+  };
+  const PRIORITY_RANK = { critical: 3, high: 2, normal: 1, low: 0 };
+  const HOUR = 3600e3;
+  const MAX_EVENTS = 5000;
+  const MAX_ROWS = 300;
+  const SVGNS = 'http://www.w3.org/2000/svg';
+  // The stream names each event after its kind, and EventSource delivers named events only to
+  // listeners of that name; anything else still shows up with the next state load.
+  const KINDS = [
+    'task.created', 'task.updated', 'task.leased', 'task.status',
+    'lease.renewed', 'lease.expired', 'lease.nacked',
+    'worker.registered', 'worker.online', 'worker.offline', 'worker.paused', 'worker.resumed', 'worker.trust',
+    'repo.created', 'repo.updated',
+  ];
+  const EVENTS_LOADED = 2000; // enough history for the 24-hour plots of a busy pool
+
+  const model = { repos: [], workers: [], tasks: [], loaded: false };
+  const events = new Map(); // id -> event, from the state snapshot and the live stream
+  const filters = { q: '', repo: '', status: '', area: '', skill: '' };
+
+  // ---------- small DOM helpers ----------
+
+  function h(tag, attrs, ...kids) {
+    const el = document.createElement(tag);
+    setAttrs(el, attrs);
+    append(el, kids);
+    return el;
+  }
+
+  function s(tag, attrs, ...kids) {
+    const el = document.createElementNS(SVGNS, tag);
+    setAttrs(el, attrs);
+    append(el, kids);
+    return el;
+  }
+
+  function setAttrs(el, attrs) {
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'class') el.setAttribute('class', v);
+      else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+      else if (k === 'text') el.textContent = v;
+      else el.setAttribute(k, v === true ? '' : String(v));
+    }
+  }
+
+  function append(el, kids) {
+    for (const kid of kids.flat(Infinity)) {
+      if (kid === null || kid === undefined || kid === false) continue;
+      el.append(kid instanceof Node ? kid : String(kid));
+    }
+  }
+
+  const $ = (id) => document.getElementById(id);
+
+  // ---------- formatting ----------
+
+  const ts = (iso) => (iso ? Date.parse(iso) : NaN);
+
+  function ago(iso) {
+    const t = ts(iso);
+    if (!Number.isFinite(t)) return 'never';
+    const d = Math.max(0, Date.now() - t) / 1000;
+    if (d < 10) return 'just now';
+    if (d < 60) return `${Math.round(d)} s ago`;
+    if (d < 3600) return `${Math.round(d / 60)} min ago`;
+    if (d < 86400) return `${Math.round(d / 3600)} h ago`;
+    return new Date(t).toLocaleDateString();
+  }
+
+  function clock(iso) {
+    const t = ts(iso);
+    return Number.isFinite(t)
+      ? new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+      : '';
+  }
+
+  function duration(ms) {
+    if (!Number.isFinite(ms) || ms < 0) return '–';
+    const m = ms / 60e3;
+    if (m < 1) return `${Math.round(ms / 1000)} s`;
+    if (m < 90) return `${Math.round(m)} min`;
+    const hours = m / 60;
+    if (hours < 48) return `${hours.toFixed(hours < 10 ? 1 : 0)} h`;
+    return `${(hours / 24).toFixed(1)} d`;
+  }
+
+  const plural = (n, one, many) => `${n} ${n === 1 ? one : many || one + 's'}`;
+  const pct = (a, b) => (b > 0 ? Math.round((100 * a) / b) : 0);
+
+  function median(values) {
+    if (!values.length) return NaN;
+    const v = [...values].sort((a, b) => a - b);
+    const mid = v.length >> 1;
+    return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+  }
+
+  function statusPill(status) {
+    return h('span', { class: `pill st-${status}` }, STATUS_LABEL[status] || status);
+  }
+
+  // ---------- API ----------
+
+  async function api(method, path, body, contentType) {
+    const headers = { Accept: 'application/json' };
+    if (method !== 'GET') headers['X-CSRF-Token'] = CSRF;
+    let payload;
+    if (body !== undefined) {
+      headers['Content-Type'] = contentType || 'application/json';
+      payload = typeof body === 'string' ? body : JSON.stringify(body);
+    }
+    const resp = await fetch(path, { method, headers, body: payload, credentials: 'same-origin', cache: 'no-store' });
+    if (resp.status === 401) {
+      // The session ended (sign-out elsewhere, expiry, restart): back to the sign-in page.
+      window.location.assign('/');
+      throw new Error('Signed out');
+    }
+    const text = await resp.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+    if (!resp.ok) {
+      const detail = (data && (data.detail || data.title)) || `${resp.status} ${resp.statusText}`;
+      throw new Error(detail);
+    }
+    return data;
+  }
+
+  let loading = false;
+  let again = false;
+  async function load() {
+    if (loading) { again = true; return; }
+    loading = true;
+    try {
+      const state = await api('GET', `/v1/admin/state?events=${EVENTS_LOADED}`);
+      model.repos = state.repos || [];
+      model.workers = state.workers || [];
+      model.tasks = state.tasks || [];
+      for (const e of state.events || []) addEvent(e);
+      model.loaded = true;
+      render();
+      $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
+    } catch (err) {
+      if (err.message !== 'Signed out') toast(`Could not load the pool state: ${err.message}`, 'error');
+    } finally {
+      loading = false;
+      if (again) { again = false; scheduleLoad(); }
+    }
+  }
+
+  let loadTimer = null;
+  function scheduleLoad(delay = 250) {
+    if (loadTimer) return;
+    loadTimer = setTimeout(() => { loadTimer = null; load(); }, delay);
+  }
+
+  function addEvent(e) {
+    if (!e || typeof e.id !== 'number') return false;
+    if (events.has(e.id)) return false;
+    events.set(e.id, e);
+    if (events.size > MAX_EVENTS) {
+      const oldest = [...events.keys()].sort((a, b) => a - b).slice(0, events.size - MAX_EVENTS);
+      for (const id of oldest) events.delete(id);
+    }
+    return true;
+  }
+
+  // ---------- live stream ----------
+
+  let source = null;
+  let retryMs = 1000;
+  function setConn(state, text) {
+    const el = $('conn');
+    el.dataset.state = state;
+    $('conn-text').textContent = text;
+  }
+
+  function connect() {
+    if (source) source.close();
+    setConn('connecting', 'Connecting…');
+    source = new EventSource('/v1/events', { withCredentials: true });
+    source.onopen = () => {
+      retryMs = 1000;
+      setConn('live', 'Live');
+      scheduleLoad(0); // catch up on anything missed while disconnected
+    };
+    source.onmessage = (msg) => onEventData(msg.data);
+    for (const kind of KINDS) source.addEventListener(kind, (msg) => onEventData(msg.data));
+    source.onerror = () => {
+      if (source.readyState === EventSource.CLOSED) {
+        // The browser gave up (for example a 401 after the session ended): retry ourselves,
+        // and let a state load find out whether we are still signed in.
+        setConn('down', 'Reconnecting…');
+        source.close();
+        setTimeout(() => { scheduleLoad(0); connect(); }, retryMs);
+        retryMs = Math.min(retryMs * 2, 30000);
+      } else {
+        setConn('down', 'Reconnecting…');
+      }
+    };
+  }
+
+  function onEventData(data) {
+    let e;
+    try { e = JSON.parse(data); } catch { return; }
+    if (addEvent(e)) {
+      if (model.loaded) renderFeed();
+      scheduleLoad();
+    }
+  }
+
+  // ---------- event meaning ----------
+
+  const statusOf = (e) => (e.data && (e.data.status || e.data.to)) || null;
+
+  function eventClass(e) {
+    const k = e.kind || '';
+    if (k === 'lease.expired' || k === 'lease.nacked' || k === 'task.requeued') return 'requeue';
+    if (k === 'task.leased' || k === 'lease.granted' || k === 'lease.created') return 'lease';
+    if (k.startsWith('task.')) {
+      const st = statusOf(e);
+      if (st === 'pr_opened') return 'pr';
+      if (st === 'merged') return 'merge';
+      if (st === 'leased') return 'lease';
+      if (st === 'blocked') return 'blocked';
+    }
+    if (k.startsWith('worker.')) return 'worker';
+    if (k.startsWith('repo.')) return 'repo';
+    return 'other';
+  }
+
+  function describe(e) {
+    const task = model.tasks.find((t) => t.task_id === e.task_id);
+    const worker = model.workers.find((w) => w.worker_id === e.worker_id);
+    const tname = task ? task.title : e.task_id;
+    const wname = worker ? worker.name : e.worker_id;
+    const d = e.data || {};
+    const st = statusOf(e);
+    switch (e.kind) {
+      case 'task.created': return ['Task added', tname];
+      case 'task.updated': return ['Task updated', tname];
+      case 'task.leased': case 'lease.granted': case 'lease.created':
+        return ['Lease granted', `${tname}${wname ? ' → ' + wname : ''}`];
+      case 'lease.renewed': return ['Lease renewed', `${tname}${wname ? ' · ' + wname : ''}`];
+      case 'lease.nacked': return ['Given back', `${tname}${wname ? ' by ' + wname : ''}${d.reason ? ' — ' + d.reason : ''}`];
+      case 'lease.expired':
+        return ['Lease expired', st === 'blocked' ? `${tname} is blocked after repeated expiries` : `${tname} returns to the queue`];
+      case 'worker.registered': return ['Worker joined', wname || d.name];
+      case 'worker.online': return ['Worker online', wname];
+      case 'worker.offline': return ['Worker offline', wname];
+      case 'worker.paused': return ['Worker paused', wname];
+      case 'worker.resumed': return ['Worker resumed', wname];
+      case 'worker.trust': return ['Trust level changed', `${wname}${d.to !== undefined ? ' — now ' + d.to : ''}`];
+      default:
+        if (e.kind && e.kind.startsWith('repo.')) {
+          const budget = d.max_open_prs !== undefined ? `review budget ${d.max_open_prs}` : '';
+          return [e.kind === 'repo.created' ? 'Repository added' : 'Repository updated', budget];
+        }
+        if (e.kind === 'task.status' && st === 'in_progress') {
+          return ['Work started', `${tname}${wname ? ' · ' + wname : ''}`];
+        }
+        if (st && e.task_id) {
+          const why = d.reason ? ` — ${d.reason}` : '';
+          return [STATUS_LABEL[st] || st, `${tname}${why}`];
+        }
+        return [e.kind, [tname, wname, e.repo].filter(Boolean).join(' · ')];
+    }
+  }
+
+  // ---------- rendering ----------
+
+  function render() {
+    const focusKey = document.activeElement?.dataset?.key;
+    renderStats();
+    renderRepos();
+    renderWorkers();
+    renderFilters();
+    renderTasks();
+    renderFeed();
+    renderFlow();
+    renderLead();
+    if (focusKey) document.querySelector(`[data-key="${CSS.escape(focusKey)}"]`)?.focus();
+  }
+
+  function countBy(list, f) {
+    const m = new Map();
+    for (const x of list) m.set(f(x), (m.get(f(x)) || 0) + 1);
+    return m;
+  }
+
+  function lastDay(cls) {
+    const since = Date.now() - 24 * HOUR;
+    let n = 0;
+    for (const e of events.values()) if (ts(e.at) >= since && eventClass(e) === cls) n++;
+    return n;
+  }
+
+  function renderStats() {
+    const online = model.workers.filter((w) => w.online);
+    const cap = online.reduce((a, w) => a + (w.capacity_points || 0), 0);
+    const used = online.reduce((a, w) => a + (w.active_points || 0), 0);
+    const by = countBy(model.tasks, (t) => t.status);
+    const inFlight = (by.get('leased') || 0) + (by.get('in_progress') || 0);
+    const throttled = model.repos.filter((r) => r.throttled).length;
+    const stat = (label, value, note, tone) =>
+      h('div', { class: `stat${tone ? ' ' + tone : ''}` },
+        h('p', { class: 'stat-label' }, label),
+        h('p', { class: 'stat-value' }, value),
+        h('p', { class: 'stat-note' }, note));
+    $('stats').replaceChildren(
+      stat('Workers online', `${online.length}`, `of ${plural(model.workers.length, 'registered worker')}`),
+      stat('Capacity in use', `${pct(used, cap)}%`, `${used} of ${cap} points online`),
+      stat('Ready to claim', `${by.get('ready') || 0}`, plural(model.tasks.length, 'task') + ' in all'),
+      stat('In flight', `${inFlight}`, `${by.get('leased') || 0} leased · ${by.get('in_progress') || 0} in progress`),
+      stat('Open PRs', `${by.get('pr_opened') || 0}`,
+        throttled ? `${plural(throttled, 'repo')} throttled` : 'no repo throttled', throttled ? 'warn' : ''),
+      stat('Merged', `${by.get('merged') || 0}`, `${lastDay('merge')} in the last 24 h`, 'good'),
+    );
+  }
+
+  // A half-ring gauge: open PRs and active leases stacked against the budget.
+  function gauge(repo) {
+    const max = Math.max(0, repo.max_open_prs || 0);
+    const prs = repo.open_prs || 0;
+    const leases = repo.active_leases || 0;
+    const used = prs + leases;
+    const total = Math.max(max, used, 1);
+    const r = 52, cx = 64, cy = 64, sw = 14;
+    const len = Math.PI * r;
+    const arc = `M ${cx - r} ${cy} A ${r} ${r} 0 0 1 ${cx + r} ${cy}`;
+    const seg = (from, amount, cls) => amount > 0 ? s('path', {
+      d: arc, class: cls, fill: 'none', 'stroke-width': sw, pathLength: len,
+      'stroke-dasharray': `${(amount / total) * len} ${len}`,
+      'stroke-dashoffset': `${-(from / total) * len}`,
+    }) : null;
+    const ticks = [];
+    if (max > 1 && max <= 24) {
+      for (let i = 1; i < max; i++) {
+        const a = Math.PI * (1 - i / total);
+        ticks.push(s('line', {
+          class: 'g-tick',
+          x1: cx + (r - sw / 2 - 1) * Math.cos(a), y1: cy - (r - sw / 2 - 1) * Math.sin(a),
+          x2: cx + (r + sw / 2 + 1) * Math.cos(a), y2: cy - (r + sw / 2 + 1) * Math.sin(a),
+        }));
+      }
+    }
+    return s('svg', {
+      class: 'gauge', viewBox: '0 0 128 72', role: 'img',
+      'aria-label': `${used} of ${max} review slots used: ${prs} open PRs, ${leases} active leases`,
+    },
+    s('path', { d: arc, class: 'g-track', fill: 'none', 'stroke-width': sw }),
+    seg(0, prs, 'g-pr'),
+    seg(prs, leases, 'g-lease'),
+    ticks,
+    s('text', { x: cx, y: cy - 2, class: 'g-num', 'text-anchor': 'middle' }, `${used}/${max}`));
+  }
+
+  function renderRepos() {
+    const box = $('repos');
+    if (!model.repos.length) {
+      box.replaceChildren(empty('No repositories yet', 'Add one under Manage below, or install the GitHub App on a repository.'));
+      return;
+    }
+    const tasksByRepo = countBy(model.tasks.filter((t) => t.status === 'ready'), (t) => t.repo);
+    box.replaceChildren(...model.repos.map((r) => {
+      const used = (r.open_prs || 0) + (r.active_leases || 0);
+      const badge = r.throttled
+        ? h('span', { class: 'badge warn' }, 'Throttled')
+        : h('span', { class: 'badge good' }, 'Accepting');
+      const key = `budget:${r.repo}`;
+      const step = (delta, label) => h('button', {
+        class: 'btn icon', type: 'button', 'data-key': `${key}:${delta}`,
+        'aria-label': `${label} review budget of ${r.repo}`,
+        disabled: delta < 0 && r.max_open_prs <= 0,
+        onclick: () => setBudget(r, Math.max(0, r.max_open_prs + delta)),
+      }, delta < 0 ? '−' : '+');
+      return h('article', { class: `repo${r.throttled ? ' is-throttled' : ''}` },
+        h('div', { class: 'repo-head' },
+          h('h3', { class: 'repo-name', title: r.repo }, r.repo),
+          badge),
+        gauge(r),
+        h('p', { class: 'repo-line' }, `${used} of ${plural(r.max_open_prs, 'review slot')} used`),
+        h('ul', { class: 'legend' },
+          h('li', {}, h('span', { class: 'sw sw-pr' }), plural(r.open_prs || 0, 'open PR')),
+          h('li', {}, h('span', { class: 'sw sw-lease' }), plural(r.active_leases || 0, 'lease')),
+          h('li', {}, `${tasksByRepo.get(r.repo) || 0} ready`)),
+        h('div', { class: 'repo-foot' },
+          h('span', { class: 'muted small' }, r.area_locks_enabled ? 'Area locks on' : 'Area locks off'),
+          h('div', { class: 'stepper', role: 'group', 'aria-label': `Review budget of ${r.repo}` },
+            step(-1, 'Lower'), h('span', { class: 'stepper-value' }, String(r.max_open_prs)), step(1, 'Raise'))));
+    }));
+  }
+
+  function renderWorkers() {
+    const box = $('workers');
+    const online = model.workers.filter((w) => w.online).length;
+    $('workers-sub').textContent = model.workers.length
+      ? `${online} online, ${model.workers.length - online} offline.`
+      : '';
+    if (!model.workers.length) {
+      box.replaceChildren(empty('No workers yet', 'Register one with the commands under “Add a worker”.'));
+      return;
+    }
+    const sorted = [...model.workers].sort((a, b) =>
+      (b.online - a.online) || (b.active_points - a.active_points) || a.name.localeCompare(b.name));
+    box.replaceChildren(...sorted.map((w) => {
+      const tasks = model.tasks.filter((t) => t.assigned_worker_id === w.worker_id && (t.status === 'leased' || t.status === 'in_progress'));
+      const state = !w.online ? 'offline' : w.status;
+      const u = pct(w.active_points, w.capacity_points);
+      const paused = w.status === 'paused';
+      return h('article', { class: `worker ${w.online ? 'is-online' : 'is-offline'}` },
+        h('div', { class: 'worker-head' },
+          h('span', { class: `presence ${state}`, 'aria-hidden': 'true' }),
+          h('h3', { class: 'worker-name', title: w.worker_id }, w.name),
+          h('span', { class: `badge ${state === 'offline' ? 'muted' : state === 'paused' ? 'warn' : state === 'working' ? 'info' : 'good'}` },
+            state === 'offline' ? 'Offline' : state[0].toUpperCase() + state.slice(1))),
+        h('div', { class: 'meter', role: 'meter', 'aria-valuemin': 0, 'aria-valuemax': w.capacity_points, 'aria-valuenow': w.active_points,
+          'aria-label': `${w.name} utilization` },
+        h('span', { class: `meter-fill${u >= 100 ? ' full' : ''}`, style: null })),
+        h('p', { class: 'worker-line' },
+          `${w.active_points} of ${w.capacity_points} points · ${w.active_tasks} of ${plural(w.max_concurrent_tasks, 'task')}`),
+        h('p', { class: 'worker-task' },
+          tasks.length ? tasks.map((t, i) => [i ? ', ' : '', h('span', { class: 'ellipsis' }, t.title)])
+            : h('span', { class: 'muted' }, w.online ? 'Waiting for work' : `Last seen ${ago(w.last_heartbeat)}`)),
+        h('div', { class: 'worker-foot' },
+          h('div', { class: 'chips' }, (w.skills || []).map((sk) => h('span', { class: 'chip' }, sk)),
+            w.trust_level ? h('span', { class: 'chip trust', title: 'Trust level' }, `tier ≤ ${w.trust_level}`) : null),
+          h('button', {
+            class: 'btn ghost small', type: 'button', 'data-key': `pause:${w.worker_id}`,
+            onclick: () => setWorkerStatus(w, paused ? 'idle' : 'paused'),
+          }, paused ? 'Resume' : 'Pause')));
+    }));
+    // Widths go through the CSSOM (allowed by the page's style policy), not a style attribute.
+    box.querySelectorAll('.meter').forEach((m) => {
+      const now = Number(m.getAttribute('aria-valuenow'));
+      const max = Number(m.getAttribute('aria-valuemax')) || 1;
+      m.firstChild.style.width = `${Math.min(100, (100 * now) / max)}%`;
+    });
+  }
+
+  function fillSelect(sel, values, labels) {
+    const current = sel.value;
+    const first = sel.options[0];
+    sel.replaceChildren(first, ...values.map((v) => h('option', { value: v }, labels ? labels[v] || v : v)));
+    sel.value = values.includes(current) ? current : '';
+  }
+
+  function renderFilters() {
+    const uniq = (xs) => [...new Set(xs.filter(Boolean))].sort((a, b) => a.localeCompare(b));
+    fillSelect($('f-repo'), uniq(model.repos.map((r) => r.repo).concat(model.tasks.map((t) => t.repo))));
+    fillSelect($('f-status'), STATUSES, STATUS_LABEL);
+    fillSelect($('f-area'), uniq(model.tasks.map((t) => t.area)));
+    fillSelect($('f-skill'), uniq(model.tasks.flatMap((t) => t.required_skills || [])));
+    for (const k of ['repo', 'status', 'area', 'skill']) $(`f-${k}`).value = filters[k];
+    $('f-q').value = filters.q;
+
+    const scoped = model.tasks.filter((t) => matches(t, { ...filters, status: '' }));
+    const by = countBy(scoped, (t) => t.status);
+    $('status-chips').replaceChildren(
+      h('button', { type: 'button', class: 'chip-btn', 'aria-pressed': String(!filters.status), 'data-key': 'st:all', onclick: () => setFilter('status', '') },
+        'All ', h('b', {}, String(scoped.length))),
+      ...STATUSES.map((st) => h('button', {
+        type: 'button', class: `chip-btn st-${st}`, 'aria-pressed': String(filters.status === st), 'data-key': `st:${st}`,
+        onclick: () => setFilter('status', filters.status === st ? '' : st),
+      }, STATUS_LABEL[st], ' ', h('b', {}, String(by.get(st) || 0)))));
+  }
+
+  function matches(t, f) {
+    if (f.repo && t.repo !== f.repo) return false;
+    if (f.status && t.status !== f.status) return false;
+    if (f.area && t.area !== f.area) return false;
+    if (f.skill && !(t.required_skills || []).includes(f.skill)) return false;
+    if (f.q) {
+      const q = f.q.toLowerCase();
+      if (![t.title, t.key, t.task_id].some((x) => x && x.toLowerCase().includes(q))) return false;
+    }
+    return true;
+  }
+
+  const STATUS_ORDER = { in_progress: 0, leased: 1, pr_opened: 2, ready: 3, blocked: 4, merged: 5, cancelled: 6 };
+
+  function renderTasks() {
+    const list = model.tasks.filter((t) => matches(t, filters)).sort((a, b) =>
+      (STATUS_ORDER[a.status] - STATUS_ORDER[b.status])
+      || ((PRIORITY_RANK[b.priority] || 0) - (PRIORITY_RANK[a.priority] || 0))
+      || (ts(b.updated_at) - ts(a.updated_at)));
+    $('tasks-sub').textContent = list.length === model.tasks.length
+      ? plural(model.tasks.length, 'task')
+      : `${list.length} of ${plural(model.tasks.length, 'task')} match the filters`;
+    const box = $('tasks');
+    if (!list.length) {
+      box.replaceChildren(model.tasks.length
+        ? empty('No task matches', 'Loosen the filters to see more.')
+        : empty('No tasks yet', 'Import a task list under Manage, or label issues pool:ready.'));
+      return;
+    }
+    const workers = new Map(model.workers.map((w) => [w.worker_id, w]));
+    const cell = (label, ...kids) => h('td', { 'data-label': label }, ...kids);
+    const rows = list.slice(0, MAX_ROWS).map((t) => {
+      const w = t.assigned_worker_id ? workers.get(t.assigned_worker_id) : null;
+      const pr = t.artifact && typeof t.artifact.pr_url === 'string' && /^https?:\/\//.test(t.artifact.pr_url) ? t.artifact.pr_url : null;
+      const blocked = t.status === 'blocked';
+      const canBlock = !['merged', 'cancelled', 'blocked'].includes(t.status);
+      return h('tr', {},
+        h('th', { scope: 'row', 'data-label': 'Task' },
+          h('span', { class: 'task-title' }, t.title),
+          h('span', { class: 'task-key' }, t.key || t.task_id),
+          blocked && t.status_reason ? h('span', { class: 'task-reason' }, t.status_reason) : null),
+        cell('Repo', h('span', { class: 'mono small' }, t.repo)),
+        cell('Status', h('span', { class: 'nowrap' }, statusPill(t.status), pr ? h('a', { class: 'pr-link', href: pr, rel: 'noopener noreferrer', target: '_blank' }, 'PR') : null)),
+        cell('Priority', h('span', { class: `prio p-${t.priority}` }, t.priority)),
+        cell('Points', String(t.estimate_points)),
+        cell('Area', t.area ? h('span', { class: 'chip' }, t.area) : h('span', { class: 'muted' }, '–')),
+        cell('Skills', h('div', { class: 'chips' }, (t.required_skills || []).map((sk) => h('span', { class: 'chip' }, sk)))),
+        cell('Worker', w ? h('span', { class: 'nowrap' }, w.name) : (t.assigned_worker_id || h('span', { class: 'muted' }, '–'))),
+        cell('Tries', String(t.attempts || 0)),
+        cell('Updated', h('time', { datetime: t.updated_at, title: t.updated_at }, ago(t.updated_at))),
+        cell('', blocked
+          ? h('button', { class: 'btn ghost small', type: 'button', 'data-key': `unblock:${t.task_id}`, onclick: () => setTaskStatus(t, 'ready') }, 'Unblock')
+          : canBlock
+            ? h('button', { class: 'btn ghost small', type: 'button', 'data-key': `block:${t.task_id}`, onclick: () => askBlock(t) }, 'Block')
+            : null));
+    });
+    const head = ['Task', 'Repo', 'Status', 'Priority', 'Points', 'Area', 'Skills', 'Worker', 'Tries', 'Updated', 'Actions'];
+    const table = h('table', { class: 'tasks' },
+      h('thead', {}, h('tr', {}, head.map((c, i) => h('th', { scope: 'col', class: i === 10 ? 'sr-only-col' : null }, i === 10 ? h('span', { class: 'sr-only' }, c) : c)))),
+      h('tbody', {}, rows));
+    box.replaceChildren(table);
+    if (list.length > MAX_ROWS) {
+      box.append(h('p', { class: 'muted small' }, `Showing the first ${MAX_ROWS}; narrow the filters to see the rest.`));
+    }
+  }
+
+  function renderFeed() {
+    const list = [...events.values()].sort((a, b) => b.id - a.id).slice(0, 60);
+    const box = $('feed');
+    if (!list.length) {
+      box.replaceChildren(h('li', { class: 'feed-empty' }, empty('Quiet so far', 'Events appear here the moment anything changes.')));
+      return;
+    }
+    box.replaceChildren(...list.map((e) => {
+      const [what, detail] = describe(e);
+      return h('li', { class: `ev ev-${eventClass(e)}` },
+        h('span', { class: 'ev-dot', 'aria-hidden': 'true' }),
+        h('div', { class: 'ev-body' },
+          h('p', { class: 'ev-what' }, what, e.repo ? h('span', { class: 'ev-repo' }, e.repo) : null),
+          detail ? h('p', { class: 'ev-detail' }, detail) : null),
+        h('time', { class: 'ev-time', datetime: e.at, title: `${e.at} · ${e.actor || ''}` }, clock(e.at)));
+    }));
+  }
+
+  // ---------- plots ----------
+
+  // Charts are drawn at the width they are shown, so their text keeps its size on a phone.
+  function chartWidth(id) {
+    return Math.round(Math.max(280, Math.min(900, $(id).clientWidth || 480)));
+  }
+
+  function hourly(classes) {
+    const end = Math.ceil(Date.now() / HOUR) * HOUR;
+    const start = end - 24 * HOUR;
+    const series = Object.fromEntries(classes.map((c) => [c, new Array(24).fill(0)]));
+    for (const e of events.values()) {
+      const t = ts(e.at);
+      if (!(t >= start && t < end)) continue;
+      const c = eventClass(e);
+      if (series[c]) series[c][Math.floor((t - start) / HOUR)]++;
+    }
+    return { start, series };
+  }
+
+  function niceMax(v) {
+    if (v <= 4) return Math.max(1, v);
+    const p = 10 ** Math.floor(Math.log10(v));
+    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+    return v;
+  }
+
+  function renderFlow() {
+    const kinds = [
+      ['lease', 'Leases'], ['pr', 'PRs opened'], ['merge', 'Merges'],
+    ];
+    const { start, series } = hourly(kinds.map((k) => k[0]));
+    const W = chartWidth('flow'), H = 220, L = 28, R = 6, T = 10, B = 24;
+    const iw = W - L - R, ih = H - T - B;
+    const max = niceMax(Math.max(0, ...kinds.flatMap(([c]) => series[c])));
+    const slot = iw / 24;
+    const bw = Math.max(2, (slot - 3) / kinds.length);
+    const y = (v) => T + ih - (v / max) * ih;
+    const grid = [0, 0.5, 1].map((f) => {
+      const v = Math.round(max * f * 10) / 10;
+      return [s('line', { class: 'grid', x1: L, x2: W - R, y1: y(v), y2: y(v) }),
+        s('text', { class: 'axis', x: L - 5, y: y(v) + 3.5, 'text-anchor': 'end' }, String(v))];
+    });
+    const xlabels = [0, 6, 12, 18, 23].map((i) => {
+      const d = new Date(start + i * HOUR);
+      return s('text', { class: 'axis', x: L + i * slot + slot / 2, y: H - 6, 'text-anchor': 'middle' },
+        i === 23 ? 'now' : `${String(d.getHours()).padStart(2, '0')}:00`);
+    });
+    const bars = [];
+    for (let i = 0; i < 24; i++) {
+      kinds.forEach(([c, label], k) => {
+        const v = series[c][i];
+        if (!v) return;
+        const from = new Date(start + i * HOUR);
+        bars.push(s('rect', {
+          class: `bar b-${c}`, x: L + i * slot + 1.5 + k * bw, y: y(v), width: Math.max(1, bw - 1), height: T + ih - y(v), rx: 1.5,
+        }, s('title', {}, `${label}: ${v} (${from.getHours()}:00–${(from.getHours() + 1) % 24}:00)`)));
+      });
+    }
+    const totals = kinds.map(([c]) => series[c].reduce((a, b) => a + b, 0));
+    const label = kinds.map(([, l], i) => `${l}: ${totals[i]}`).join(', ');
+    $('flow').replaceChildren(
+      h('ul', { class: 'legend big' }, kinds.map(([c, l], i) =>
+        h('li', {}, h('span', { class: `sw sw-${c}` }), l, ' ', h('b', {}, String(totals[i]))))),
+      s('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `Last 24 hours. ${label}.` },
+        grid, xlabels, bars,
+        s('line', { class: 'axis-line', x1: L, x2: W - R, y1: T + ih, y2: T + ih })));
+  }
+
+  // Per task: when it became ready, when its PR opened, when it merged (from events, else fields).
+  function leadTimes() {
+    const pr = new Map();
+    const merged = new Map();
+    for (const e of [...events.values()].sort((a, b) => a.id - b.id)) {
+      if (!e.task_id) continue;
+      const c = eventClass(e);
+      if (c === 'pr' && !pr.has(e.task_id)) pr.set(e.task_id, ts(e.at));
+      if (c === 'merge') merged.set(e.task_id, ts(e.at));
+    }
+    const toPr = [];
+    const toMerge = [];
+    for (const t of model.tasks) {
+      const created = ts(t.created_at);
+      let p = pr.get(t.task_id);
+      let m = merged.get(t.task_id);
+      if (t.status === 'pr_opened' && p === undefined) p = ts(t.updated_at);
+      if (t.status === 'merged' && m === undefined) m = ts(t.updated_at);
+      if (p !== undefined && Number.isFinite(p) && Number.isFinite(created) && p >= created) toPr.push({ t, ms: p - created });
+      if (m !== undefined && p !== undefined && Number.isFinite(m) && m >= p) toMerge.push({ t, ms: m - p });
+    }
+    return { toPr, toMerge };
+  }
+
+  function renderLead() {
+    const { toPr, toMerge } = leadTimes();
+    const box = $('lead');
+    const leases = lastDay('lease');
+    const requeues = lastDay('requeue');
+    const rate = pct(requeues, leases);
+    const requeue = h('div', { class: 'requeue' },
+      h('div', {}, h('p', { class: 'stat-label' }, 'Requeue rate, 24 h'),
+        h('p', { class: `stat-value${rate >= 25 ? ' bad' : ''}` }, leases ? `${rate}%` : '–')),
+      h('p', { class: 'muted small' }, leases
+        ? `${plural(requeues, 'lease')} expired or given back, of ${plural(leases, 'lease')} granted.`
+        : 'No leases granted in the last 24 hours.'),
+      sparkline(hourly(['requeue']).series.requeue));
+    if (!toPr.length && !toMerge.length) {
+      box.replaceChildren(empty('No lead times yet', 'They appear once tasks reach “PR opened”.'), requeue);
+      return;
+    }
+    const all = toPr.concat(toMerge).map((x) => x.ms);
+    const maxMs = Math.max(...all, 60e3);
+    const W = chartWidth('lead'), L = 96, R = 14, rowH = 44, T = 8;
+    const iw = W - L - R;
+    const x = (ms) => L + (ms / maxMs) * iw;
+    const rows = [['Ready → PR', toPr, 'pr'], ['PR → merged', toMerge, 'merge']];
+    const H = T + rows.length * rowH + 22;
+    const parts = [];
+    rows.forEach(([label, list, c], i) => {
+      const cy = T + i * rowH + rowH / 2;
+      const med = median(list.map((d) => d.ms));
+      parts.push(s('text', { class: 'axis strong', x: 0, y: cy - 3 }, label));
+      parts.push(s('text', { class: 'axis', x: 0, y: cy + 11 }, list.length ? `median ${duration(med)}` : 'none yet'));
+      parts.push(s('line', { class: 'grid', x1: L, x2: W - R, y1: cy, y2: cy }));
+      list.forEach((d, j) => {
+        const jitter = ((j * 7919) % 11 - 5) * 1.4;
+        parts.push(s('circle', { class: `dot d-${c}`, cx: x(d.ms), cy: cy + jitter, r: 4.5 },
+          s('title', {}, `${d.t.title}: ${duration(d.ms)}`)));
+      });
+      if (list.length) {
+        parts.push(s('line', { class: 'median', x1: x(med), x2: x(med), y1: cy - 14, y2: cy + 14 }));
+      }
+    });
+    [0, 0.5, 1].forEach((f) => parts.push(s('text', {
+      class: 'axis', x: L + f * iw, y: H - 4, 'text-anchor': f === 0 ? 'start' : f === 1 ? 'end' : 'middle',
+    }, duration(f * maxMs))));
+    box.replaceChildren(
+      s('svg', {
+        class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img',
+        'aria-label': `Lead time. Ready to PR: median ${duration(median(toPr.map((d) => d.ms)))} over ${toPr.length} tasks. PR to merged: median ${duration(median(toMerge.map((d) => d.ms)))} over ${toMerge.length} tasks.`,
+      }, parts),
+      requeue);
+  }
+
+  function sparkline(values) {
+    const W = 160, H = 36;
+    const max = Math.max(1, ...values);
+    const step = W / (values.length - 1);
+    const pts = values.map((v, i) => `${(i * step).toFixed(1)},${(H - 3 - (v / max) * (H - 6)).toFixed(1)}`);
+    return s('svg', { class: 'spark', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `Requeues per hour, last 24 hours: ${values.join(', ')}` },
+      s('polyline', { points: `0,${H} ${pts.join(' ')} ${W},${H}`, class: 'spark-area' }),
+      s('polyline', { points: pts.join(' '), class: 'spark-line', fill: 'none' }));
+  }
+
+  function empty(title, text) {
+    return h('div', { class: 'empty' }, h('p', { class: 'empty-title' }, title), h('p', { class: 'muted small' }, text));
+  }
+
+  // ---------- actions ----------
+
+  function toast(text, tone = 'info') {
+    const el = h('div', { class: `toast ${tone}` }, text);
+    $('toasts').append(el);
+    setTimeout(() => el.classList.add('out'), 4200);
+    setTimeout(() => el.remove(), 4800);
+  }
+
+  // Runs a write, reports the outcome, and reloads the state. `label` may be a function of the
+  // response, for messages that depend on it.
+  async function act(label, fn) {
+    try {
+      const out = await fn();
+      toast(typeof label === 'function' ? label(out) : label, 'good');
+      scheduleLoad(0);
+    } catch (err) {
+      if (err.message !== 'Signed out') toast(err.message, 'error');
+    }
+  }
+
+  function setBudget(repo, value) {
+    return act(`${repo.repo}: review budget set to ${value}`, () => api('POST', '/v1/admin/repos', {
+      repo: repo.repo, max_open_prs: value, area_locks_enabled: repo.area_locks_enabled,
+    }));
+  }
+
+  function setWorkerStatus(w, status) {
+    return act(`${w.name} ${status === 'paused' ? 'paused' : 'resumed'}`,
+      () => api('POST', `/v1/admin/workers/${encodeURIComponent(w.worker_id)}`, { status }));
+  }
+
+  function setTaskStatus(t, status, reason) {
+    const body = reason ? { status, reason } : { status };
+    return act(`${t.title}: ${STATUS_LABEL[status] || status}`,
+      () => api('POST', `/v1/admin/tasks/${encodeURIComponent(t.task_id)}/status`, body));
+  }
+
+  let blocking = null;
+  function askBlock(t) {
+    const dlg = $('block-dialog');
+    blocking = t;
+    $('block-task').textContent = t.title;
+    $('block-reason').value = '';
+    if (typeof dlg.showModal === 'function') dlg.showModal();
+    else if (window.confirm(`Block “${t.title}”?`)) setTaskStatus(t, 'blocked');
+  }
+
+  function setFilter(k, v) {
+    filters[k] = v;
+    writeHash();
+    renderFilters();
+    renderTasks();
+  }
+
+  function readHash() {
+    const p = new URLSearchParams(window.location.hash.slice(1));
+    for (const k of Object.keys(filters)) filters[k] = p.get(k) || '';
+  }
+
+  function writeHash() {
+    const p = new URLSearchParams();
+    for (const [k, v] of Object.entries(filters)) if (v) p.set(k, v);
+    const hash = p.toString();
+    history.replaceState(null, '', hash ? `#${hash}` : window.location.pathname);
+  }
+
+  // ---------- join commands ----------
+
+  function shellQuote(v) {
+    return /^[A-Za-z0-9_.,:/@+=-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
+  }
+
+  function renderJoin() {
+    const name = $('j-name').value.trim() || 'my-laptop';
+    const skills = $('j-skills').value.split(',').map((x) => x.trim()).filter(Boolean).join(',') || 'rust';
+    const cap = Math.max(1, parseInt($('j-capacity').value, 10) || 1);
+    $('cmd-register').textContent =
+      `owp worker register --server ${shellQuote(window.location.origin)} --name ${shellQuote(name)} --skills ${shellQuote(skills)} --capacity ${cap}`;
+    $('cmd-run').textContent = 'owp worker run';
+  }
+
+  async function copy(btn) {
+    const text = $(btn.dataset.copy).textContent;
+    try {
+      await navigator.clipboard.writeText(text);
+      btn.textContent = 'Copied';
+    } catch {
+      const range = document.createRange();
+      range.selectNodeContents($(btn.dataset.copy));
+      const sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+      btn.textContent = 'Press Ctrl+C';
+    }
+    setTimeout(() => { btn.textContent = 'Copy'; }, 1600);
+  }
+
+  // ---------- wiring ----------
+
+  function wire() {
+    const form = $('filters');
+    form.addEventListener('input', (ev) => {
+      const el = ev.target;
+      if (el.name && el.name in filters) setFilter(el.name, el.value);
+    });
+    form.addEventListener('submit', (ev) => ev.preventDefault());
+    form.addEventListener('reset', (ev) => {
+      ev.preventDefault();
+      for (const k of Object.keys(filters)) filters[k] = '';
+      writeHash();
+      renderFilters();
+      renderTasks();
+    });
+    window.addEventListener('hashchange', () => { readHash(); renderFilters(); renderTasks(); });
+
+    $('join-form').addEventListener('input', renderJoin);
+    $('join-form').addEventListener('submit', (ev) => ev.preventDefault());
+    document.querySelectorAll('button.copy').forEach((b) => b.addEventListener('click', () => copy(b)));
+
+    $('repo-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const repo = $('r-name').value.trim();
+      const max = parseInt($('r-budget').value, 10);
+      if (!repo || !(max >= 0)) return;
+      act(`${repo} saved`, () => api('POST', '/v1/admin/repos', {
+        repo, max_open_prs: max, area_locks_enabled: $('r-locks').checked,
+      }));
+    });
+
+    $('import-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const doc = $('i-doc').value.trim();
+      if (!doc) return;
+      const type = doc.startsWith('{') ? 'application/json' : 'application/yaml';
+      act((out) => `${plural(out && Array.isArray(out.tasks) ? out.tasks.length : 0, 'task')} imported or updated`,
+        async () => {
+          const out = await api('POST', '/v1/admin/tasks', doc, type);
+          $('i-doc').value = '';
+          return out;
+        });
+    });
+
+    $('block-dialog').addEventListener('close', () => {
+      const dlg = $('block-dialog');
+      if (dlg.returnValue === 'block' && blocking) {
+        setTaskStatus(blocking, 'blocked', $('block-reason').value.trim() || undefined);
+      }
+      blocking = null;
+    });
+
+    let resizeTimer = null;
+    window.addEventListener('resize', () => {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(() => { if (model.loaded) { renderFlow(); renderLead(); } }, 150);
+    });
+
+    // Relative times ("12 s ago") stay true without a reload.
+    // A full load now and then also picks up events of kinds this page does not listen for.
+    setInterval(() => { if (model.loaded) load(); }, 30000);
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    readHash();
+    wire();
+    renderJoin();
+    load();
+    connect();
+  });
+})();

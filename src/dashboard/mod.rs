@@ -1,0 +1,693 @@
+//! The HTML dashboard served at `/`.
+//!
+//! The server renders a small HTML shell; `assets/app.js` fills it from the JSON API
+//! (`GET /v1/admin/state`) and keeps it current from the event stream (`GET /v1/events`).
+//! Nothing is shown without signing in: the sign-in form trades the admin token for a session
+//! cookie (see [`session`]), which the API accepts as admin credentials, with a CSRF token for
+//! writes.
+//!
+//! Routes: `GET /` (sign-in page or dashboard), `GET /assets/{app.js,app.css,favicon.svg}`,
+//! `POST /login`, `POST /logout`.
+
+pub mod session;
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{DefaultBodyLimit, Form, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+pub use session::{CSRF_HEADER, NewSession, Sessions, SignInError};
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const SIGN_IN_HTML: &str = include_str!("assets/sign-in.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+const FAVICON_SVG: &str = include_str!("assets/favicon.svg");
+
+/// Content-Security-Policy of every dashboard page: only this origin's own script, styles and
+/// connections; no inline script, no framing.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Short content hashes, so asset URLs change whenever the assets do and can be cached for long.
+static ASSET_VERSION: LazyLock<(String, String)> = LazyLock::new(|| {
+    let short = |text: &str| hex::encode(&Sha256::digest(text.as_bytes())[..6]);
+    (short(APP_JS), short(APP_CSS))
+});
+
+/// The dashboard's routes, with their own state, ready to be merged into the service's router.
+pub fn router<S>(sessions: Sessions) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/", get(index))
+        .route("/login", post(login).get(|| async { Redirect::to("/") }))
+        .route("/logout", post(logout))
+        .route("/assets/app.js", get(app_js))
+        .route("/assets/app.css", get(app_css))
+        .route("/assets/favicon.svg", get(favicon))
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .with_state(sessions)
+}
+
+async fn index(State(sessions): State<Sessions>, headers: HeaderMap) -> Response {
+    match sessions.csrf_token(&headers) {
+        Some(csrf) => html(StatusCode::OK, dashboard_page(&csrf)),
+        None => html(StatusCode::OK, sign_in_page(None)),
+    }
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    #[serde(default)]
+    token: String,
+}
+
+async fn login(
+    State(sessions): State<Sessions>,
+    headers: HeaderMap,
+    form: Result<Form<SignInForm>, FormRejection>,
+) -> Response {
+    if cross_site(&headers) {
+        return html(
+            StatusCode::FORBIDDEN,
+            sign_in_page(Some("Sign in from this site's own page.")),
+        );
+    }
+    let Ok(Form(form)) = form else {
+        return html(
+            StatusCode::BAD_REQUEST,
+            sign_in_page(Some(
+                "The sign-in form was not sent as expected; try again.",
+            )),
+        );
+    };
+    match sessions.sign_in(form.token.trim()) {
+        Ok(new) => {
+            let cookie = session::set_cookie(&new.id, is_https(&headers), session::SESSION_TTL);
+            see_other_with_cookie(&cookie)
+        }
+        Err(SignInError::WrongToken) => {
+            tracing::info!("dashboard sign-in refused: wrong admin token");
+            html(
+                StatusCode::UNAUTHORIZED,
+                sign_in_page(Some("That is not the admin token.")),
+            )
+        }
+        Err(SignInError::TooManyAttempts { retry_after }) => {
+            tracing::warn!("dashboard sign-in throttled after repeated wrong tokens");
+            let mut resp = html(
+                StatusCode::TOO_MANY_REQUESTS,
+                sign_in_page(Some(
+                    "Too many wrong tokens in the last minute. Wait a moment and try again.",
+                )),
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            resp
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SignOutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(
+    State(sessions): State<Sessions>,
+    headers: HeaderMap,
+    form: Result<Form<SignOutForm>, FormRejection>,
+) -> Response {
+    if sessions.is_admin(&headers) {
+        let sent = match &form {
+            Ok(Form(f)) if !f.csrf.is_empty() => f.csrf.clone(),
+            _ => headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string(),
+        };
+        if !sessions.csrf_matches(&headers, &sent) {
+            return (
+                StatusCode::FORBIDDEN,
+                "Sign-out needs the page's CSRF token.\n",
+            )
+                .into_response();
+        }
+        sessions.sign_out(&headers);
+    }
+    see_other_with_cookie(&session::clear_cookie(is_https(&headers)))
+}
+
+async fn app_js() -> Response {
+    asset("text/javascript; charset=utf-8", APP_JS)
+}
+
+async fn app_css() -> Response {
+    asset("text/css; charset=utf-8", APP_CSS)
+}
+
+async fn favicon() -> Response {
+    asset("image/svg+xml", FAVICON_SVG)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    let mut resp = (status, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    resp
+}
+
+fn see_other_with_cookie(cookie: &str) -> Response {
+    let mut resp = Redirect::to("/").into_response();
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn dashboard_page(csrf: &str) -> String {
+    let (js_v, css_v) = &*ASSET_VERSION;
+    INDEX_HTML
+        .replace("{{csrf}}", &escape(csrf))
+        .replace("{{js_v}}", js_v)
+        .replace("{{css_v}}", css_v)
+}
+
+fn sign_in_page(error: Option<&str>) -> String {
+    let (_, css_v) = &*ASSET_VERSION;
+    let error = match error {
+        Some(text) => format!(
+            r#"<p class="form-error" id="sign-in-error" role="alert">{}</p>"#,
+            escape(text)
+        ),
+        None => String::new(),
+    };
+    let described = if error.is_empty() {
+        "token-help"
+    } else {
+        "sign-in-error token-help"
+    };
+    SIGN_IN_HTML
+        .replace("{{css_v}}", css_v)
+        .replace("{{error}}", &error)
+        .replace("{{described}}", described)
+}
+
+/// True when the request was sent over HTTPS (directly or through a proxy that says so).
+fn is_https(headers: &HeaderMap) -> bool {
+    static FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+    headers
+        .get(&FORWARDED_PROTO)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("https")
+        })
+}
+
+/// True when a form post comes from another site (`Sec-Fetch-Site`, or an `Origin` whose host is
+/// not this request's `Host`). Requests without either header (non-browser clients) pass.
+fn cross_site(headers: &HeaderMap) -> bool {
+    static SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
+    if let Some(site) = headers.get(&SEC_FETCH_SITE).and_then(|v| v.to_str().ok())
+        && site.eq_ignore_ascii_case("cross-site")
+    {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest.trim_end_matches('/'));
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    match (origin_host, host) {
+        (Some(o), Some(h)) => !o.eq_ignore_ascii_case(h),
+        // `Origin: null` (sandboxed or privacy-redirected forms), or no Host to compare with.
+        _ => true,
+    }
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+    use axum::body::{Body, to_bytes};
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    const TOKEN: &str = "admin-token-for-tests-0123456789";
+
+    fn app() -> (Router, Sessions) {
+        let sessions = Sessions::new(Secret::new(TOKEN));
+        (router(sessions.clone()), sessions)
+    }
+
+    async fn send(app: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
+        let resp = app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        (status, headers, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    fn login_request(token: &str) -> Request<Body> {
+        Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::HOST, "pool.example")
+            .header(header::ORIGIN, "https://pool.example")
+            .body(Body::from(format!("token={token}")))
+            .unwrap()
+    }
+
+    /// Signs in through the route and returns the cookie pair (`owp_session=…`) and CSRF token.
+    async fn sign_in(app: &Router) -> (String, String) {
+        let (status, headers, _) = send(app, login_request(TOKEN)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let set = headers[header::SET_COOKIE].to_str().unwrap();
+        let pair = set.split(';').next().unwrap().to_string();
+        let (_, _, page) = send(
+            app,
+            Request::get("/")
+                .header(header::COOKIE, &pair)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        let csrf = page
+            .split(r#"<meta name="csrf-token" content=""#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the dashboard embeds a CSRF token")
+            .to_string();
+        (pair, csrf)
+    }
+
+    #[tokio::test]
+    async fn without_a_session_the_root_is_the_sign_in_form() {
+        let (app, _) = app();
+        let (status, headers, body) =
+            send(&app, Request::get("/").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        assert!(
+            headers[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'")
+        );
+        assert!(body.contains(r#"action="/login""#));
+        assert!(
+            body.contains(r#"<label for="token""#),
+            "the field is labelled"
+        );
+        assert!(
+            !body.contains("csrf-token"),
+            "no session, no CSRF token, no data"
+        );
+        assert!(
+            !body.contains("app.js"),
+            "the data-loading script is not served to strangers"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wrong_token_is_refused_without_a_cookie() {
+        let (app, sessions) = app();
+        let (status, headers, body) = send(&app, login_request("wrong")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(headers.get(header::SET_COOKIE).is_none());
+        assert!(body.contains("not the admin token"));
+        assert!(!body.contains("wrong"), "the sent token is not echoed");
+        assert_eq!(sessions.live(), 0);
+    }
+
+    #[tokio::test]
+    async fn signing_in_sets_a_strict_http_only_cookie_and_shows_the_dashboard() {
+        let (app, sessions) = app();
+        let (status, headers, _) = send(&app, login_request(TOKEN)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(headers[header::LOCATION], "/");
+        let cookie = headers[header::SET_COOKIE].to_str().unwrap();
+        assert!(cookie.starts_with("owp_session="));
+        for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+            assert!(cookie.contains(attr), "{cookie} lacks {attr}");
+        }
+        assert!(!cookie.contains(TOKEN), "the cookie never holds the token");
+        assert!(!cookie.contains("Secure"), "plain http: no Secure flag");
+        assert_eq!(sessions.live(), 1);
+
+        let (pair, csrf) = sign_in(&app).await;
+        assert_eq!(csrf.len(), 64);
+        let (status, _, page) = send(
+            &app,
+            Request::get("/")
+                .header(header::COOKIE, &pair)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("/assets/app.js?v="));
+        assert!(page.contains(r#"action="/logout""#));
+        assert!(
+            !page.contains(TOKEN),
+            "the page source never holds the token"
+        );
+        // The CSRF token from the page satisfies the API's rule for writes.
+        let mut api = HeaderMap::new();
+        api.insert(header::COOKIE, HeaderValue::from_str(&pair).unwrap());
+        api.insert(CSRF_HEADER, HeaderValue::from_str(&csrf).unwrap());
+        assert!(sessions.csrf_ok(&api));
+    }
+
+    #[tokio::test]
+    async fn behind_https_the_cookie_is_secure() {
+        let (app, _) = app();
+        let mut req = login_request(TOKEN);
+        req.headers_mut()
+            .insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        let (_, headers, _) = send(&app, req).await;
+        assert!(
+            headers[header::SET_COOKIE]
+                .to_str()
+                .unwrap()
+                .ends_with("; Secure")
+        );
+    }
+
+    #[tokio::test]
+    async fn cross_site_sign_in_posts_are_refused() {
+        let (app, sessions) = app();
+        let mut req = login_request(TOKEN);
+        req.headers_mut().insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
+        let (status, headers, _) = send(&app, req).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(headers.get(header::SET_COOKIE).is_none());
+
+        let mut req = login_request(TOKEN);
+        req.headers_mut()
+            .insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        let (status, _, _) = send(&app, req).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(sessions.live(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_sign_in_post_is_a_400_page() {
+        let (app, _) = app();
+        let req = Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"token":"x"}"#))
+            .unwrap();
+        let (status, _, body) = send(&app, req).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body.contains(r#"action="/login""#));
+    }
+
+    #[tokio::test]
+    async fn sign_out_needs_the_csrf_token_and_ends_the_session() {
+        let (app, sessions) = app();
+        let (pair, csrf) = sign_in(&app).await;
+        let post = |body: String| {
+            Request::post("/logout")
+                .header(header::COOKIE, &pair)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap()
+        };
+        let (status, _, _) = send(&app, post(String::new())).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _, _) = send(&app, post("csrf=0000".into())).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(sessions.live(), 1, "a forged sign-out changes nothing");
+
+        let (status, headers, _) = send(&app, post(format!("csrf={csrf}"))).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert!(
+            headers[header::SET_COOKIE]
+                .to_str()
+                .unwrap()
+                .contains("Max-Age=0")
+        );
+        assert_eq!(sessions.live(), 0);
+
+        // The old cookie now shows the sign-in form again.
+        let (_, _, page) = send(
+            &app,
+            Request::get("/")
+                .header(header::COOKIE, &pair)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert!(page.contains(r#"action="/login""#));
+    }
+
+    #[tokio::test]
+    async fn sign_out_without_a_session_just_clears_the_cookie() {
+        let (app, _) = app();
+        let (status, headers, _) =
+            send(&app, Request::post("/logout").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert!(
+            headers[header::SET_COOKIE]
+                .to_str()
+                .unwrap()
+                .contains("Max-Age=0")
+        );
+    }
+
+    #[tokio::test]
+    async fn assets_are_served_with_their_types() {
+        let (app, _) = app();
+        for (path, ty, needle) in [
+            ("/assets/app.js", "text/javascript", "EventSource"),
+            ("/assets/app.css", "text/css", "prefers-color-scheme"),
+            ("/assets/favicon.svg", "image/svg+xml", "<svg"),
+        ] {
+            let (status, headers, body) =
+                send(&app, Request::get(path).body(Body::empty()).unwrap()).await;
+            assert_eq!(status, StatusCode::OK, "{path}");
+            assert!(
+                headers[header::CONTENT_TYPE]
+                    .to_str()
+                    .unwrap()
+                    .starts_with(ty),
+                "{path}"
+            );
+            assert!(body.contains(needle), "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn get_login_goes_back_to_the_root() {
+        let (app, _) = app();
+        let (status, headers, _) =
+            send(&app, Request::get("/login").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(headers[header::LOCATION], "/");
+    }
+
+    /// The real API router with the dashboard merged in, the way `owp serve` wires them.
+    async fn service(dir: &std::path::Path) -> (Router, Sessions) {
+        let url = format!("sqlite://{}?mode=rwc", dir.join("owp.db").display());
+        let store = crate::store::Store::open(&url, crate::store::Timing::default())
+            .await
+            .unwrap();
+        let (_tx, last_event) = tokio::sync::watch::channel(0);
+        let sessions = Sessions::new(Secret::new(TOKEN));
+        let state = crate::http::AppState {
+            store,
+            admin_token: Secret::new(TOKEN),
+            registration: crate::config::RegistrationPolicy::Open,
+            last_event,
+            cookie_admin: Some(sessions.cookie_admin_check()),
+        };
+        let app = crate::http::router(state).merge(router(sessions.clone()));
+        (app, sessions)
+    }
+
+    #[tokio::test]
+    async fn the_api_takes_the_session_for_reads_and_session_plus_csrf_for_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, _) = service(dir.path()).await;
+        let state = |cookie: Option<&str>| {
+            let mut req = Request::get("/v1/admin/state");
+            if let Some(c) = cookie {
+                req = req.header(header::COOKIE, c);
+            }
+            req.body(Body::empty()).unwrap()
+        };
+        let (status, _, _) = send(&app, state(None)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _, _) = send(
+            &app,
+            state(Some(&format!("owp_session={}", "ab".repeat(32)))),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "a made-up session id is nothing"
+        );
+
+        let (pair, csrf) = sign_in(&app).await;
+        let (status, _, body) = send(&app, state(Some(&pair))).await;
+        assert_eq!(status, StatusCode::OK);
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        for key in ["repos", "workers", "tasks", "events"] {
+            assert!(json[key].is_array(), "state has {key}");
+        }
+
+        let set_budget = |csrf: Option<&str>| {
+            let mut req = Request::post("/v1/admin/repos")
+                .header(header::COOKIE, &pair)
+                .header(header::CONTENT_TYPE, "application/json");
+            if let Some(t) = csrf {
+                req = req.header(CSRF_HEADER, t);
+            }
+            req.body(Body::from(r#"{"repo":"acme/web","max_open_prs":2}"#))
+                .unwrap()
+        };
+        let (status, _, _) = send(&app, set_budget(None)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "a cookie alone cannot write"
+        );
+        let (status, _, _) = send(&app, set_budget(Some(&"0".repeat(64)))).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "nor with a wrong CSRF token"
+        );
+        let (_, _, body) = send(&app, state(Some(&pair))).await;
+        assert!(!body.contains("acme/web"), "refused writes changed nothing");
+
+        let (status, _, body) = send(&app, set_budget(Some(&csrf))).await;
+        assert!(status.is_success(), "{status} {body}");
+        let (_, _, body) = send(&app, state(Some(&pair))).await;
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["repos"][0]["repo"], "acme/web");
+        assert_eq!(json["repos"][0]["max_open_prs"], 2);
+    }
+
+    #[tokio::test]
+    async fn signing_out_closes_the_api_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, _) = service(dir.path()).await;
+        let (pair, csrf) = sign_in(&app).await;
+        let req = Request::post("/logout")
+            .header(header::COOKIE, &pair)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("csrf={csrf}")))
+            .unwrap();
+        let (status, _, _) = send(&app, req).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let req = Request::get("/v1/admin/state")
+            .header(header::COOKIE, &pair)
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, _) = send(&app, req).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn escapes_html() {
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn origin_checks() {
+        let mut h = HeaderMap::new();
+        assert!(!cross_site(&h), "non-browser clients pass");
+        h.insert(header::HOST, HeaderValue::from_static("localhost:8787"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://localhost:8787"),
+        );
+        assert!(!cross_site(&h));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://localhost:9999"),
+        );
+        assert!(cross_site(&h));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(cross_site(&h));
+    }
+}

@@ -1,0 +1,6 @@
+//! The OWP objects, the task state machine and the scheduling rules, free of I/O.
+
+pub mod model;
+pub mod rules;
+
+pub use model::{Event, Lease, Priority, RepoPolicy, Task, TaskStatus, Worker, WorkerStatus};

@@ -1,0 +1,301 @@
+//! The OWP objects as they travel on the wire.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+/// Where a task is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Ready,
+    Leased,
+    InProgress,
+    PrOpened,
+    Merged,
+    Blocked,
+    Cancelled,
+}
+
+impl TaskStatus {
+    pub const ALL: [TaskStatus; 7] = [
+        TaskStatus::Ready,
+        TaskStatus::Leased,
+        TaskStatus::InProgress,
+        TaskStatus::PrOpened,
+        TaskStatus::Merged,
+        TaskStatus::Blocked,
+        TaskStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Ready => "ready",
+            TaskStatus::Leased => "leased",
+            TaskStatus::InProgress => "in_progress",
+            TaskStatus::PrOpened => "pr_opened",
+            TaskStatus::Merged => "merged",
+            TaskStatus::Blocked => "blocked",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TaskStatus> {
+        TaskStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// A task holds a lease (and counts toward capacity and the review budget).
+    pub fn is_active(self) -> bool {
+        matches!(self, TaskStatus::Leased | TaskStatus::InProgress)
+    }
+
+    /// A task holds its area lock: from lease until its pull request is merged or closed.
+    pub fn holds_area(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Leased | TaskStatus::InProgress | TaskStatus::PrOpened
+        )
+    }
+}
+
+impl std::fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Task priority; higher is offered first.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    #[default]
+    Normal,
+    High,
+    Critical,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 4] = [
+        Priority::Low,
+        Priority::Normal,
+        Priority::High,
+        Priority::Critical,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Priority> {
+        Priority::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// Numeric rank stored in the database: 0 (low) … 3 (critical).
+    pub fn rank(self) -> i64 {
+        self as i64
+    }
+
+    pub fn from_rank(rank: i64) -> Priority {
+        Priority::ALL[rank.clamp(0, 3) as usize]
+    }
+}
+
+/// A worker's own availability setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerStatus {
+    Idle,
+    Working,
+    Paused,
+}
+
+impl WorkerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerStatus::Idle => "idle",
+            WorkerStatus::Working => "working",
+            WorkerStatus::Paused => "paused",
+        }
+    }
+    pub fn parse(s: &str) -> Option<WorkerStatus> {
+        match s {
+            "idle" => Some(WorkerStatus::Idle),
+            "working" => Some(WorkerStatus::Working),
+            "paused" => Some(WorkerStatus::Paused),
+            _ => None,
+        }
+    }
+}
+
+/// A unit of work: usually one GitHub issue.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Task {
+    pub task_id: String,
+    pub repo: String,
+    pub key: Option<String>,
+    pub title: String,
+    pub description: String,
+    pub estimate_points: i64,
+    pub priority: Priority,
+    pub required_skills: Vec<String>,
+    pub area: Option<String>,
+    pub tier: i64,
+    pub status: TaskStatus,
+    pub assigned_worker_id: Option<String>,
+    pub lease_id: Option<String>,
+    pub lease_expires_at: Option<String>,
+    /// `pr_url`, `commit_sha`, …
+    #[schema(value_type = Option<Object>)]
+    pub artifact: Option<Value>,
+    pub attempts: i64,
+    /// Why the task is blocked or cancelled, when it is.
+    pub status_reason: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// `x_*` extension fields, stored and returned unchanged.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extensions: Map<String, Value>,
+}
+
+/// A contributor's agent (or a person) that claims tasks.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Worker {
+    pub worker_id: String,
+    pub name: String,
+    pub skills: Vec<String>,
+    pub capacity_points: i64,
+    pub max_concurrent_tasks: i64,
+    pub github_login: Option<String>,
+    pub status: WorkerStatus,
+    pub online: bool,
+    pub last_heartbeat: Option<String>,
+    pub trust_level: i64,
+    #[schema(value_type = Object)]
+    pub capabilities: Value,
+    pub active_points: i64,
+    pub active_tasks: i64,
+    pub created_at: String,
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extensions: Map<String, Value>,
+}
+
+/// A repository's policy and live review-budget figures.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct RepoPolicy {
+    pub repo: String,
+    pub max_open_prs: i64,
+    pub area_locks_enabled: bool,
+    pub open_prs: i64,
+    pub active_leases: i64,
+    /// True exactly when `open_prs + active_leases >= max_open_prs`.
+    pub throttled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extensions: Map<String, Value>,
+}
+
+/// A lease: a time-bound offer of one task to one worker.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Lease {
+    pub lease_id: String,
+    pub task: Task,
+    pub expires_at: String,
+    /// The lease must be acknowledged before this instant, or it is requeued.
+    pub accept_by: String,
+}
+
+/// One entry of the audit log (also streamed over `/v1/events`).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    pub id: i64,
+    /// `task.leased`, `task.status`, `lease.expired`, `worker.registered`, …
+    pub kind: String,
+    pub at: String,
+    pub repo: Option<String>,
+    pub task_id: Option<String>,
+    pub worker_id: Option<String>,
+    /// Who caused it: `admin`, `worker:<id>`, `system`, `github:<login>`.
+    pub actor: String,
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+/// Keeps only the `x_*` fields of a JSON object.
+pub fn extension_fields(value: &Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .filter(|(k, _)| k.starts_with("x_"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        _ => Map::new(),
+    }
+}
+
+/// Canonical skill list: trimmed, lower-cased, de-duplicated, sorted.
+pub fn normalize_skills<I, S>(skills: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut out: Vec<String> = skills
+        .into_iter()
+        .map(|s| s.as_ref().trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip() {
+        for st in TaskStatus::ALL {
+            assert_eq!(TaskStatus::parse(st.as_str()), Some(st));
+            let json = serde_json::to_string(&st).unwrap();
+            assert_eq!(json, format!("\"{}\"", st.as_str()));
+        }
+        assert_eq!(TaskStatus::parse("done"), None);
+    }
+
+    #[test]
+    fn priorities_order_and_rank() {
+        assert!(Priority::Critical > Priority::High && Priority::High > Priority::Normal);
+        for p in Priority::ALL {
+            assert_eq!(Priority::from_rank(p.rank()), p);
+            assert_eq!(Priority::parse(p.as_str()), Some(p));
+        }
+    }
+
+    #[test]
+    fn skills_are_canonical() {
+        assert_eq!(
+            normalize_skills([" Rust", "docs", "rust", ""]),
+            vec!["docs".to_string(), "rust".to_string()]
+        );
+    }
+
+    #[test]
+    fn only_x_fields_are_extensions() {
+        let v = serde_json::json!({"x_tool": "aider", "name": "a", "xtra": 1});
+        let ext = extension_fields(&v);
+        assert_eq!(ext.len(), 1);
+        assert_eq!(ext["x_tool"], "aider");
+    }
+}

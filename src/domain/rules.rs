@@ -1,0 +1,523 @@
+//! The scheduling rules of OWP, as pure functions.
+//!
+//! A task is offered to a worker only if every rule holds at the moment of the claim (OWP spec,
+//! "Scheduling rules"). `check` is the rule book in one place; the store's claim query applies the
+//! same rules with indexes (see `store::leases`), and then calls `check` on the row it picked, inside
+//! the claim's transaction, before anything is written. Comment claims use `check` to explain a
+//! refusal in words.
+
+use std::cmp::Ordering;
+
+use super::model::{Priority, TaskStatus};
+
+/// What the rules need to know about the claiming worker.
+#[derive(Clone, Debug)]
+pub struct WorkerView {
+    pub online: bool,
+    pub paused: bool,
+    /// Canonical (lower-case) skills.
+    pub skills: Vec<String>,
+    /// Implicit GitHub workers (a person claiming their own pick) match every skill set.
+    pub all_skills: bool,
+    pub capacity_points: i64,
+    pub active_points: i64,
+    pub max_concurrent_tasks: i64,
+    pub active_tasks: i64,
+    pub trust_level: i64,
+}
+
+/// What the rules need to know about a task.
+#[derive(Clone, Debug)]
+pub struct TaskView {
+    pub status: TaskStatus,
+    /// Canonical (lower-case) required skills.
+    pub required_skills: Vec<String>,
+    pub estimate_points: i64,
+    pub area: Option<String>,
+    pub tier: i64,
+    /// This worker gave this task back (nack) less than an hour ago.
+    pub nacked_by_worker_recently: bool,
+}
+
+/// What the rules need to know about the task's repository.
+#[derive(Clone, Debug)]
+pub struct RepoView {
+    pub max_open_prs: i64,
+    pub open_prs: i64,
+    pub active_leases: i64,
+    pub area_locks_enabled: bool,
+    /// Another task of this repo in the same area is leased, in progress or has an open PR.
+    pub area_held_by_other: bool,
+}
+
+impl RepoView {
+    /// Open PRs plus active leases have reached the review budget.
+    pub fn throttled(&self) -> bool {
+        self.open_prs + self.active_leases >= self.max_open_prs
+    }
+}
+
+/// Why a task cannot be offered to a worker; one variant per rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Rule 1: the task is not `ready`.
+    NotReady(TaskStatus),
+    /// Rule 1: the worker gave this task back less than an hour ago.
+    NackedRecently,
+    /// Rule 2: the worker is offline.
+    Offline,
+    /// Rule 2: the worker is paused.
+    Paused,
+    /// Rule 3: skills the task needs that the worker lacks.
+    MissingSkills(Vec<String>),
+    /// Rule 4: the task's points would exceed the worker's capacity.
+    CapacityPoints {
+        active: i64,
+        estimate: i64,
+        capacity: i64,
+    },
+    /// Rule 4: the worker already holds its maximum number of tasks.
+    ConcurrentTasks { active: i64, max: i64 },
+    /// Rule 5: another task of the same area is in flight.
+    AreaLocked { area: String },
+    /// Rule 6: the repository's review budget is used up.
+    BudgetFull {
+        open_prs: i64,
+        active_leases: i64,
+        max_open_prs: i64,
+    },
+    /// Rule 7: the task's risk tier is above the worker's trust level.
+    TierTooHigh { tier: i64, trust_level: i64 },
+}
+
+impl Refusal {
+    /// A stable machine-readable code for the refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::NotReady(_) => "task_not_ready",
+            Refusal::NackedRecently => "recently_released",
+            Refusal::Offline => "worker_offline",
+            Refusal::Paused => "worker_paused",
+            Refusal::MissingSkills(_) => "skills_missing",
+            Refusal::CapacityPoints { .. } => "capacity_exceeded",
+            Refusal::ConcurrentTasks { .. } => "concurrency_exceeded",
+            Refusal::AreaLocked { .. } => "area_locked",
+            Refusal::BudgetFull { .. } => "review_budget_full",
+            Refusal::TierTooHigh { .. } => "tier_too_high",
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::NotReady(status) => write!(f, "the task is {status}, not ready"),
+            Refusal::NackedRecently => {
+                write!(f, "you gave this task back less than an hour ago")
+            }
+            Refusal::Offline => write!(f, "the worker is offline"),
+            Refusal::Paused => write!(f, "the worker is paused"),
+            Refusal::MissingSkills(skills) => {
+                write!(f, "the task needs skills you have not declared: {}", skills.join(", "))
+            }
+            Refusal::CapacityPoints {
+                active,
+                estimate,
+                capacity,
+            } => write!(
+                f,
+                "capacity full: {active} of {capacity} points in use and this task needs {estimate}"
+            ),
+            Refusal::ConcurrentTasks { active, max } => {
+                write!(f, "you already hold {active} of {max} concurrent tasks")
+            }
+            Refusal::AreaLocked { area } => {
+                write!(f, "area `{area}` is locked: another task in it is in flight")
+            }
+            Refusal::BudgetFull {
+                open_prs,
+                active_leases,
+                max_open_prs,
+            } => write!(
+                f,
+                "review budget full: {} of {max_open_prs} review slots used ({open_prs} open PRs, {active_leases} active leases)",
+                open_prs + active_leases
+            ),
+            Refusal::TierTooHigh { tier, trust_level } => write!(
+                f,
+                "the task is risk tier {tier} and your trust level is {trust_level}"
+            ),
+        }
+    }
+}
+
+/// Checks every scheduling rule for one worker, task and repository. The first broken rule, in
+/// the spec's order, is returned.
+pub fn check(worker: &WorkerView, task: &TaskView, repo: &RepoView) -> Result<(), Refusal> {
+    // 1. ready, and not given back by this worker within the hour
+    if task.status != TaskStatus::Ready {
+        return Err(Refusal::NotReady(task.status));
+    }
+    if task.nacked_by_worker_recently {
+        return Err(Refusal::NackedRecently);
+    }
+    // 2. online and not paused
+    if !worker.online {
+        return Err(Refusal::Offline);
+    }
+    if worker.paused {
+        return Err(Refusal::Paused);
+    }
+    // 3. skills (both sides are canonical lower-case)
+    if !worker.all_skills {
+        let missing = missing_skills(&worker.skills, &task.required_skills);
+        if !missing.is_empty() {
+            return Err(Refusal::MissingSkills(missing));
+        }
+    }
+    // 4. capacity points and concurrency
+    if worker.active_tasks >= worker.max_concurrent_tasks {
+        return Err(Refusal::ConcurrentTasks {
+            active: worker.active_tasks,
+            max: worker.max_concurrent_tasks,
+        });
+    }
+    if worker.active_points + task.estimate_points > worker.capacity_points {
+        return Err(Refusal::CapacityPoints {
+            active: worker.active_points,
+            estimate: task.estimate_points,
+            capacity: worker.capacity_points,
+        });
+    }
+    // 5. area lock
+    if let Some(area) = &task.area
+        && repo.area_locks_enabled
+        && repo.area_held_by_other
+    {
+        return Err(Refusal::AreaLocked { area: area.clone() });
+    }
+    // 6. review budget
+    if repo.throttled() {
+        return Err(Refusal::BudgetFull {
+            open_prs: repo.open_prs,
+            active_leases: repo.active_leases,
+            max_open_prs: repo.max_open_prs,
+        });
+    }
+    // 7. risk tier
+    if task.tier > worker.trust_level {
+        return Err(Refusal::TierTooHigh {
+            tier: task.tier,
+            trust_level: worker.trust_level,
+        });
+    }
+    Ok(())
+}
+
+/// The required skills a worker lacks (both lists canonical).
+pub fn missing_skills(worker_skills: &[String], required: &[String]) -> Vec<String> {
+    required
+        .iter()
+        .filter(|s| !worker_skills.contains(s))
+        .cloned()
+        .collect()
+}
+
+/// Offer order among eligible tasks: higher priority first, then the oldest (lower `seq`).
+pub fn offer_order(a: (Priority, i64), b: (Priority, i64)) -> Ordering {
+    b.0.cmp(&a.0).then(a.1.cmp(&b.1))
+}
+
+/// A task's move requested by the worker that holds it (`POST /v1/tasks/{id}/status`).
+///
+/// Returns the status to store, or `None` when the move is not allowed from `from`.
+pub fn worker_move(from: TaskStatus, to: TaskStatus) -> Option<TaskStatus> {
+    use TaskStatus::*;
+    match (from, to) {
+        (Leased | InProgress, InProgress) => Some(InProgress),
+        (Leased | InProgress, PrOpened) => Some(PrOpened),
+        (Leased | InProgress | PrOpened, Blocked) => Some(Blocked),
+        (PrOpened, Merged) => Some(Merged),
+        _ => None,
+    }
+}
+
+/// Statuses an admin may force (leases are only ever created by claims).
+pub fn admin_may_force(to: TaskStatus) -> bool {
+    !to.is_active()
+}
+
+/// Decides what an expired lease becomes: `ready` again, or `blocked` once it has failed
+/// `max_attempts` times (a dead-letter state a maintainer looks at).
+pub fn after_expiry(attempts_after: i64, max_attempts: i64) -> TaskStatus {
+    if max_attempts > 0 && attempts_after >= max_attempts {
+        TaskStatus::Blocked
+    } else {
+        TaskStatus::Ready
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worker() -> WorkerView {
+        WorkerView {
+            online: true,
+            paused: false,
+            skills: vec!["docs".into(), "rust".into()],
+            all_skills: false,
+            capacity_points: 5,
+            active_points: 0,
+            max_concurrent_tasks: 2,
+            active_tasks: 0,
+            trust_level: 0,
+        }
+    }
+
+    fn task() -> TaskView {
+        TaskView {
+            status: TaskStatus::Ready,
+            required_skills: vec!["rust".into()],
+            estimate_points: 2,
+            area: Some("cli".into()),
+            tier: 0,
+            nacked_by_worker_recently: false,
+        }
+    }
+
+    fn repo() -> RepoView {
+        RepoView {
+            max_open_prs: 3,
+            open_prs: 0,
+            active_leases: 0,
+            area_locks_enabled: true,
+            area_held_by_other: false,
+        }
+    }
+
+    #[test]
+    fn eligible_when_every_rule_holds() {
+        assert_eq!(check(&worker(), &task(), &repo()), Ok(()));
+    }
+
+    #[test]
+    fn rule1_only_ready_tasks() {
+        for status in TaskStatus::ALL {
+            let t = TaskView { status, ..task() };
+            let r = check(&worker(), &t, &repo());
+            if status == TaskStatus::Ready {
+                assert!(r.is_ok());
+            } else {
+                assert_eq!(r, Err(Refusal::NotReady(status)));
+            }
+        }
+    }
+
+    #[test]
+    fn rule1_nacked_tasks_are_not_reoffered() {
+        let t = TaskView {
+            nacked_by_worker_recently: true,
+            ..task()
+        };
+        assert_eq!(check(&worker(), &t, &repo()), Err(Refusal::NackedRecently));
+    }
+
+    #[test]
+    fn rule2_online_and_not_paused() {
+        let w = WorkerView {
+            online: false,
+            ..worker()
+        };
+        assert_eq!(check(&w, &task(), &repo()), Err(Refusal::Offline));
+        let w = WorkerView {
+            paused: true,
+            ..worker()
+        };
+        assert_eq!(check(&w, &task(), &repo()), Err(Refusal::Paused));
+    }
+
+    #[test]
+    fn rule3_every_required_skill() {
+        let t = TaskView {
+            required_skills: vec!["python".into(), "rust".into(), "sql".into()],
+            ..task()
+        };
+        assert_eq!(
+            check(&worker(), &t, &repo()),
+            Err(Refusal::MissingSkills(vec!["python".into(), "sql".into()]))
+        );
+        let none = TaskView {
+            required_skills: vec![],
+            ..task()
+        };
+        assert!(check(&worker(), &none, &repo()).is_ok());
+        let anyone = WorkerView {
+            all_skills: true,
+            skills: vec![],
+            ..worker()
+        };
+        assert!(check(&anyone, &t, &repo()).is_ok());
+    }
+
+    #[test]
+    fn rule4_capacity_points_boundary() {
+        let w = WorkerView {
+            active_points: 3,
+            ..worker()
+        };
+        // 3 + 2 = 5 ≤ 5: allowed
+        assert!(check(&w, &task(), &repo()).is_ok());
+        let t = TaskView {
+            estimate_points: 3,
+            ..task()
+        };
+        assert_eq!(
+            check(&w, &t, &repo()),
+            Err(Refusal::CapacityPoints {
+                active: 3,
+                estimate: 3,
+                capacity: 5
+            })
+        );
+    }
+
+    #[test]
+    fn rule4_concurrency() {
+        let w = WorkerView {
+            active_tasks: 2,
+            ..worker()
+        };
+        assert_eq!(
+            check(&w, &task(), &repo()),
+            Err(Refusal::ConcurrentTasks { active: 2, max: 2 })
+        );
+    }
+
+    #[test]
+    fn rule5_area_lock_only_when_enabled_and_area_set() {
+        let held = RepoView {
+            area_held_by_other: true,
+            ..repo()
+        };
+        assert_eq!(
+            check(&worker(), &task(), &held),
+            Err(Refusal::AreaLocked { area: "cli".into() })
+        );
+        let off = RepoView {
+            area_locks_enabled: false,
+            ..held.clone()
+        };
+        assert!(check(&worker(), &task(), &off).is_ok());
+        let no_area = TaskView {
+            area: None,
+            ..task()
+        };
+        assert!(check(&worker(), &no_area, &held).is_ok());
+    }
+
+    #[test]
+    fn rule6_review_budget_is_strict() {
+        let r = RepoView {
+            open_prs: 2,
+            active_leases: 0,
+            ..repo()
+        };
+        assert!(check(&worker(), &task(), &r).is_ok());
+        let full = RepoView {
+            open_prs: 2,
+            active_leases: 1,
+            ..repo()
+        };
+        assert!(full.throttled());
+        assert_eq!(
+            check(&worker(), &task(), &full),
+            Err(Refusal::BudgetFull {
+                open_prs: 2,
+                active_leases: 1,
+                max_open_prs: 3
+            })
+        );
+        let zero = RepoView {
+            max_open_prs: 0,
+            ..repo()
+        };
+        assert!(matches!(
+            check(&worker(), &task(), &zero),
+            Err(Refusal::BudgetFull { .. })
+        ));
+    }
+
+    #[test]
+    fn rule7_tier_needs_trust() {
+        let t = TaskView { tier: 1, ..task() };
+        assert_eq!(
+            check(&worker(), &t, &repo()),
+            Err(Refusal::TierTooHigh {
+                tier: 1,
+                trust_level: 0
+            })
+        );
+        let trusted = WorkerView {
+            trust_level: 1,
+            ..worker()
+        };
+        assert!(check(&trusted, &t, &repo()).is_ok());
+    }
+
+    #[test]
+    fn priority_first_then_fifo() {
+        let mut tasks = vec![
+            (Priority::Normal, 3),
+            (Priority::High, 5),
+            (Priority::Normal, 1),
+            (Priority::Critical, 9),
+            (Priority::Low, 0),
+            (Priority::High, 2),
+        ];
+        tasks.sort_by(|a, b| offer_order(*a, *b));
+        assert_eq!(
+            tasks,
+            vec![
+                (Priority::Critical, 9),
+                (Priority::High, 2),
+                (Priority::High, 5),
+                (Priority::Normal, 1),
+                (Priority::Normal, 3),
+                (Priority::Low, 0),
+            ]
+        );
+    }
+
+    #[test]
+    fn worker_state_machine() {
+        use TaskStatus::*;
+        assert_eq!(worker_move(Leased, InProgress), Some(InProgress));
+        assert_eq!(worker_move(Leased, PrOpened), Some(PrOpened));
+        assert_eq!(worker_move(InProgress, PrOpened), Some(PrOpened));
+        assert_eq!(worker_move(PrOpened, Merged), Some(Merged));
+        assert_eq!(worker_move(InProgress, Merged), None);
+        assert_eq!(worker_move(Ready, InProgress), None);
+        assert_eq!(worker_move(Merged, Ready), None);
+        assert_eq!(worker_move(InProgress, Ready), None);
+        assert_eq!(worker_move(InProgress, Blocked), Some(Blocked));
+    }
+
+    #[test]
+    fn expiry_dead_letters_after_max_attempts() {
+        assert_eq!(after_expiry(1, 3), TaskStatus::Ready);
+        assert_eq!(after_expiry(3, 3), TaskStatus::Blocked);
+        assert_eq!(after_expiry(100, 0), TaskStatus::Ready);
+    }
+
+    #[test]
+    fn refusals_explain_themselves() {
+        let r = Refusal::BudgetFull {
+            open_prs: 3,
+            active_leases: 0,
+            max_open_prs: 3,
+        };
+        assert_eq!(r.code(), "review_budget_full");
+        assert!(r.to_string().starts_with("review budget full: 3 of 3"));
+    }
+}

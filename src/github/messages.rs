@@ -1,0 +1,930 @@
+//! Every comment the App writes on GitHub, in one place.
+//!
+//! Maintainers and contributors read these texts: they are the App's user interface. Each function
+//! returns the markdown body of one comment; the snapshot tests at the bottom show every text.
+//!
+//! Two hidden markers let the App find its own comments again:
+//! - the living status comment of a task starts with `<!-- owp:status task=TASK_ID -->`
+//!   ([`status_marker`], [`find_status_marker`]);
+//! - every other comment can carry `<!-- owp:comment id=ID -->` ([`with_comment_marker`],
+//!   [`find_comment_marker`]), so that a sender interrupted between GitHub's answer and its own
+//!   commit can see that the comment already exists instead of posting it twice.
+//!
+//! Text written by people (a block reason, a label) is quoted with [`neutralize`], so that it can
+//! neither mention anyone nor break the markup.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::model::{Priority, TaskStatus};
+use crate::github::commands::{COMMAND_PREFIX, Command, CommandError};
+
+const STATUS_MARKER_START: &str = "<!-- owp:status task=";
+const COMMENT_MARKER_START: &str = "<!-- owp:comment id=";
+const MARKER_END: &str = " -->";
+
+/// The hidden first line of a task's status comment.
+pub fn status_marker(task_id: &str) -> String {
+    format!("{STATUS_MARKER_START}{}{MARKER_END}", marker_safe(task_id))
+}
+
+/// The task id of a status comment, when `body` is one.
+pub fn find_status_marker(body: &str) -> Option<&str> {
+    find_marker(body, STATUS_MARKER_START)
+}
+
+/// `body` with a hidden marker naming it (an outbox id, say) appended.
+pub fn with_comment_marker(body: &str, id: &str) -> String {
+    format!(
+        "{}\n\n{COMMENT_MARKER_START}{}{MARKER_END}",
+        body.trim_end(),
+        marker_safe(id)
+    )
+}
+
+/// The id in a comment written with [`with_comment_marker`].
+pub fn find_comment_marker(body: &str) -> Option<&str> {
+    find_marker(body, COMMENT_MARKER_START)
+}
+
+fn find_marker<'a>(body: &'a str, start: &str) -> Option<&'a str> {
+    let after = &body[body.find(start)? + start.len()..];
+    let id = &after[..after.find(MARKER_END)?];
+    (!id.is_empty() && id == marker_safe(id)).then_some(id)
+}
+
+/// Only characters that cannot end an HTML comment or confuse a search.
+fn marker_safe(id: &str) -> String {
+    id.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/' | '#'))
+        .collect()
+}
+
+/// Makes text written by someone else safe to repeat in a comment: on one line, with mentions
+/// (`@name`) and issue links (`#1`) defused and no HTML.
+pub fn neutralize(text: &str) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = String::with_capacity(one_line.len());
+    for c in one_line.chars() {
+        match c {
+            // A zero-width space after `@` or `#` keeps the text readable but stops GitHub from
+            // turning it into a mention or a cross-reference.
+            '@' | '#' => {
+                out.push(c);
+                out.push('\u{200B}');
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn format_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn plural(n: u32, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The living status comment
+// ------------------------------------------------------------------------------------------------
+
+/// Who holds a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// A person who claimed by comment (an implicit worker of their login).
+    Person { login: String },
+    /// A registered worker, with the GitHub login it is linked to, if any.
+    Worker { name: String, login: Option<String> },
+}
+
+impl Holder {
+    fn describe(&self) -> String {
+        match self {
+            Holder::Person { login } => format!("@{login}"),
+            Holder::Worker {
+                name,
+                login: Some(login),
+            } => format!("worker `{}` (@{login})", neutralize_code(name)),
+            Holder::Worker { name, login: None } => format!("worker `{}`", neutralize_code(name)),
+        }
+    }
+}
+
+fn neutralize_code(name: &str) -> String {
+    name.replace('`', "'")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A repository's review budget at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub open_prs: u32,
+    pub active_leases: u32,
+    pub max_open_prs: u32,
+}
+
+impl Budget {
+    /// Slots in use.
+    pub fn used(&self) -> u32 {
+        self.open_prs + self.active_leases
+    }
+
+    /// No new claim fits.
+    pub fn is_full(&self) -> bool {
+        self.used() >= self.max_open_prs
+    }
+
+    /// "N of M review slots used", as shown by the status comment and the dashboard.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} of {} review slots used",
+            self.used(),
+            self.max_open_prs
+        )
+    }
+}
+
+/// Everything the status comment shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusView {
+    pub task_id: String,
+    pub status: TaskStatus,
+    pub holder: Option<Holder>,
+    /// When the current holder took the task.
+    pub since: Option<DateTime<Utc>>,
+    /// When the current claim or lease ends unless renewed.
+    pub until: Option<DateTime<Utc>>,
+    pub pr_url: Option<String>,
+    /// Why the task is blocked or left the pool.
+    pub reason: Option<String>,
+    pub estimate_points: i64,
+    pub priority: Priority,
+    pub required_skills: Vec<String>,
+    pub area: Option<String>,
+    pub tier: i64,
+    pub budget: Budget,
+    /// Labels that were ignored or overruled (from `labels::LabelWarning`'s `Display`).
+    pub label_warnings: Vec<String>,
+    /// Why the repository's `.github/owp.yml` is not in use, when it is not.
+    pub config_error: Option<String>,
+    /// Where the commands are explained.
+    pub help_url: String,
+}
+
+/// The living status comment of a task.
+pub fn status_comment(view: &StatusView) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", status_marker(&view.task_id));
+    let _ = writeln!(out, "**OWP Pool** · task `{}`", marker_safe(&view.task_id));
+    out.push('\n');
+    out.push_str(&status_line(view));
+    out.push_str("\n\n");
+    out.push_str(&fields_line(view));
+    out.push('\n');
+    out.push_str(&budget_line(view.budget));
+    out.push('\n');
+    for warning in &view.label_warnings {
+        let _ = write!(out, "\n> [!WARNING]\n> {}\n", neutralize(warning));
+    }
+    if let Some(error) = &view.config_error {
+        let _ = write!(
+            out,
+            "\n> [!WARNING]\n> The repository's settings file could not be used, so the last good \
+             settings apply: {}\n",
+            neutralize(error)
+        );
+    }
+    let _ = write!(
+        out,
+        "\n<sub>Commands: `/owp claim` · `/owp release` · `/owp renew` · `/owp status` — \
+         [how this works]({})</sub>\n",
+        view.help_url
+    );
+    out
+}
+
+fn status_line(view: &StatusView) -> String {
+    let holder = view
+        .holder
+        .as_ref()
+        .map_or_else(|| "someone".to_string(), Holder::describe);
+    let since = view
+        .since
+        .map(|t| format!(" since {}", format_time(t)))
+        .unwrap_or_default();
+    let until = view
+        .until
+        .map(|t| format!(" The claim runs until {}.", format_time(t)))
+        .unwrap_or_default();
+    let reason = view
+        .reason
+        .as_deref()
+        .map(|r| format!(": {}", neutralize(r)))
+        .unwrap_or_default();
+    match view.status {
+        TaskStatus::Ready => {
+            "**Ready** — comment `/owp claim` to take this issue.".to_string()
+        }
+        TaskStatus::Leased => format!(
+            "**Offered** to {holder}{since}, waiting for it to start.{}",
+            view.until
+                .map(|t| format!(" If it has not started by {}, the issue is free again.", format_time(t)))
+                .unwrap_or_default()
+        ),
+        TaskStatus::InProgress => format!("**In progress** — claimed by {holder}{since}.{until}"),
+        TaskStatus::PrOpened => match &view.pr_url {
+            Some(url) => format!("**Pull request open** — {url} by {holder}."),
+            None => format!("**Pull request open** by {holder}."),
+        },
+        TaskStatus::Merged => match &view.pr_url {
+            Some(url) => format!("**Done** — merged in {url}. Thank you!"),
+            None => "**Done** — merged. Thank you!".to_string(),
+        },
+        TaskStatus::Blocked => format!(
+            "**Blocked** by a maintainer{reason}. A maintainer can comment `/owp unblock` to make it ready again."
+        ),
+        TaskStatus::Cancelled => format!("**Not in the pool**{reason}."),
+    }
+}
+
+fn fields_line(view: &StatusView) -> String {
+    let mut parts = vec![
+        format!(
+            "Estimate: {}",
+            if view.estimate_points == 1 {
+                "1 point".to_string()
+            } else {
+                format!("{} points", view.estimate_points)
+            }
+        ),
+        format!("Priority: {}", view.priority.as_str()),
+    ];
+    if !view.required_skills.is_empty() {
+        let skills: Vec<String> = view.required_skills.iter().map(|s| neutralize(s)).collect();
+        parts.push(format!("Skills: {}", skills.join(", ")));
+    }
+    if let Some(area) = &view.area {
+        parts.push(format!("Area: {}", neutralize(area)));
+    }
+    if view.tier > 0 {
+        parts.push(format!("Tier: {}", view.tier));
+    }
+    parts.join(" · ")
+}
+
+fn budget_line(budget: Budget) -> String {
+    let mut line = format!("Review budget: {}", budget.summary());
+    if budget.used() > 0 {
+        let _ = write!(
+            line,
+            " ({} open, {} in progress)",
+            plural(budget.open_prs, "pull request", "pull requests"),
+            plural(budget.active_leases, "claim", "claims")
+        );
+    }
+    if budget.is_full() {
+        line.push_str(" — full: new claims wait until a pull request is merged or closed.");
+    } else {
+        line.push('.');
+    }
+    line
+}
+
+// ------------------------------------------------------------------------------------------------
+// Refused claims
+// ------------------------------------------------------------------------------------------------
+
+/// Why a claim was refused. The integrator maps the scheduler's refusal onto one of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimRefusal {
+    /// The issue is not a task (it lacks the ready label).
+    NotATask { ready_label: String },
+    /// Someone else holds it.
+    AlreadyClaimed { holder: Holder },
+    /// The commenter holds it already.
+    AlreadyYours,
+    /// A maintainer blocked it.
+    Blocked { reason: Option<String> },
+    /// A pull request for it is open.
+    PrOpen { pr_url: Option<String> },
+    /// It is done.
+    Merged,
+    /// The repository's review budget is used up.
+    ReviewBudgetFull(Budget),
+    /// Another task of the same area is in progress.
+    AreaLocked { area: String, other_issue: Option<u64> },
+    /// The task's tier is above the claimer's trust level.
+    TierTooHigh { tier: i64, trust_level: i64 },
+    /// The person holds as many tasks as one person may.
+    TooManyClaims { active: u32, max: u32 },
+    /// The linked worker has no room for the task's points.
+    CapacityExceeded {
+        estimate_points: i64,
+        active_points: i64,
+        capacity_points: i64,
+    },
+    /// The linked worker lacks skills the task needs.
+    MissingSkills { missing: Vec<String> },
+    /// The repository lets only registered workers claim.
+    WorkersOnly,
+    /// The repository lets only an allowlist claim.
+    NotOnAllowlist,
+    /// The repository's hourly claim limit is reached.
+    HourlyLimit { limit: u32, retry_at: DateTime<Utc> },
+    /// The person gave this task back less than an hour ago.
+    RecentlyReleased { retry_at: DateTime<Utc> },
+    /// The linked worker is paused.
+    WorkerPaused { worker: String },
+}
+
+/// The one sentence that says why a claim was refused.
+pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
+    match refusal {
+        ClaimRefusal::NotATask { ready_label } => format!(
+            "this issue is not in the pool — a maintainer adds the `{}` label to put it there",
+            neutralize_code(ready_label)
+        ),
+        ClaimRefusal::AlreadyClaimed { holder } => {
+            format!("it is already claimed by {}", holder.describe())
+        }
+        ClaimRefusal::AlreadyYours => {
+            "you already hold it — comment `/owp renew` to extend your claim".to_string()
+        }
+        ClaimRefusal::Blocked { reason: Some(reason) } => {
+            format!("a maintainer blocked it: {}", neutralize(reason))
+        }
+        ClaimRefusal::Blocked { reason: None } => "a maintainer blocked it".to_string(),
+        ClaimRefusal::PrOpen { pr_url: Some(url) } => {
+            format!("a pull request for it is already open: {url}")
+        }
+        ClaimRefusal::PrOpen { pr_url: None } => {
+            "a pull request for it is already open".to_string()
+        }
+        ClaimRefusal::Merged => "it is already done".to_string(),
+        ClaimRefusal::ReviewBudgetFull(budget) if budget.active_leases == 0 => format!(
+            "review budget full: {} of {} PRs open — try again when one merges",
+            budget.open_prs, budget.max_open_prs
+        ),
+        ClaimRefusal::ReviewBudgetFull(budget) => format!(
+            "review budget full: {} open and {} in progress use all {} review slots — \
+             try again when one merges",
+            plural(budget.open_prs, "PR", "PRs"),
+            plural(budget.active_leases, "claim", "claims"),
+            budget.max_open_prs
+        ),
+        ClaimRefusal::AreaLocked {
+            area,
+            other_issue: Some(n),
+        } => format!(
+            "#{n} in the same area (`{}`) is in progress — try again when it is done",
+            neutralize_code(area)
+        ),
+        ClaimRefusal::AreaLocked {
+            area,
+            other_issue: None,
+        } => format!(
+            "another task in the same area (`{}`) is in progress — try again when it is done",
+            neutralize_code(area)
+        ),
+        ClaimRefusal::TierTooHigh { tier, trust_level } => format!(
+            "this task is tier {tier} and needs trust level {tier} or more; yours is {trust_level}"
+        ),
+        ClaimRefusal::TooManyClaims { active, max } => format!(
+            "you already hold {active} of the {max} issues one person may claim at once here — \
+             finish or `/owp release` one first"
+        ),
+        ClaimRefusal::CapacityExceeded {
+            estimate_points,
+            active_points,
+            capacity_points,
+        } => format!(
+            "its {estimate_points} points do not fit your worker's capacity \
+             ({active_points} of {capacity_points} points in use)"
+        ),
+        ClaimRefusal::MissingSkills { missing } => {
+            let missing: Vec<String> = missing.iter().map(|s| neutralize(s)).collect();
+            format!(
+                "it needs skills your worker does not list: {}",
+                missing.join(", ")
+            )
+        }
+        ClaimRefusal::WorkersOnly => "only registered workers may claim issues here — \
+             register one and link it with `owp worker link`"
+            .to_string(),
+        ClaimRefusal::NotOnAllowlist => {
+            "only the people on this repository's allowlist may claim issues here".to_string()
+        }
+        ClaimRefusal::HourlyLimit { limit, retry_at } => format!(
+            "this repository takes at most {} per hour — try again after {}",
+            plural(*limit, "new claim", "new claims"),
+            format_time(*retry_at)
+        ),
+        ClaimRefusal::RecentlyReleased { retry_at } => format!(
+            "you gave it back less than an hour ago — you can claim it again after {}",
+            format_time(*retry_at)
+        ),
+        ClaimRefusal::WorkerPaused { worker } => format!(
+            "your worker `{}` is paused — set it back to idle first",
+            neutralize_code(worker)
+        ),
+    }
+}
+
+/// The reply to a refused `/owp claim`.
+pub fn claim_refused(login: &str, refusal: &ClaimRefusal) -> String {
+    format!(
+        "@{login}, you can't claim this issue right now: {}.",
+        refusal_reason(refusal)
+    )
+}
+
+/// A task status in the words of a sentence ("this task is …").
+fn status_words(status: TaskStatus) -> &'static str {
+    match status {
+        TaskStatus::Ready => "ready",
+        TaskStatus::Leased => "offered to a worker",
+        TaskStatus::InProgress => "in progress",
+        TaskStatus::PrOpened => "waiting on its open pull request",
+        TaskStatus::Merged => "already done",
+        TaskStatus::Blocked => "already blocked",
+        TaskStatus::Cancelled => "no longer in the pool",
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Reminders and expiry
+// ------------------------------------------------------------------------------------------------
+
+/// Half-time reminder for a comment claim.
+pub fn claim_reminder(login: &str, expires_at: DateTime<Utc>) -> String {
+    format!(
+        "@{login}, a reminder: you claimed this issue, and there has been no activity on it for a while. \
+         Your claim ends at {} unless you comment here, open a pull request that fixes it, \
+         or comment `/owp renew`. If you can't go on, `/owp release` frees it for someone else \
+         — thank you either way!",
+        format_time(expires_at)
+    )
+}
+
+/// The claim ended for lack of activity.
+pub fn claim_expired(login: &str, ttl_days: u32) -> String {
+    format!(
+        "@{login}, your claim on this issue ended after {} without activity, so it is free for \
+         others again. If you are still on it and nobody else has claimed it, \
+         comment `/owp claim` to take it back.",
+        plural(ttl_days, "day", "days")
+    )
+}
+
+// ------------------------------------------------------------------------------------------------
+// Command replies
+// ------------------------------------------------------------------------------------------------
+
+/// A command that needs write access was used by someone without it.
+pub fn permission_refused(login: &str, command: &Command) -> String {
+    format!(
+        "@{login}, only maintainers (people with write access or above) can use \
+         `{COMMAND_PREFIX} {}`, so I did nothing.",
+        command.name()
+    )
+}
+
+/// A line starting with `/owp` that is not a command we can run.
+pub fn command_error(login: &str, error: &CommandError, help_url: &str) -> String {
+    let help = format!("The commands are explained [here]({help_url}).");
+    let what = match error {
+        CommandError::MissingCommand => format!(
+            "`{COMMAND_PREFIX}` needs a command after it, for example `{COMMAND_PREFIX} claim`."
+        ),
+        CommandError::UnknownCommand {
+            word,
+            did_you_mean: Some(suggestion),
+        } => format!(
+            "I don't know the command `{COMMAND_PREFIX} {}`. Did you mean `{COMMAND_PREFIX} {suggestion}`?",
+            neutralize_code(word)
+        ),
+        CommandError::UnknownCommand {
+            word,
+            did_you_mean: None,
+        } => format!(
+            "I don't know the command `{COMMAND_PREFIX} {}`.",
+            neutralize_code(word)
+        ),
+        CommandError::MissingReason => format!(
+            "`{COMMAND_PREFIX} block` needs a reason, for example \
+             `{COMMAND_PREFIX} block waiting for the API design`."
+        ),
+        CommandError::MissingLinkCode => format!(
+            "`{COMMAND_PREFIX} link` needs the code that `owp worker link` printed, \
+             for example `{COMMAND_PREFIX} link 7GQ4-KM2P`."
+        ),
+        CommandError::InvalidLinkCode { .. } => format!(
+            "that is not a link code; copy the code exactly as `owp worker link` printed it \
+             into `{COMMAND_PREFIX} link CODE`."
+        ),
+        CommandError::UnexpectedArguments { command, arguments } => format!(
+            "`{COMMAND_PREFIX} {command}` takes no further words (found `{}`), so I did nothing. \
+             Comment `{COMMAND_PREFIX} {command}` on a line of its own.",
+            neutralize_code(arguments)
+        ),
+    };
+    format!("@{login}, {what} {help}")
+}
+
+/// Why a well-formed command other than claim could not be carried out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandRefusal {
+    /// `release` or `renew` by someone who does not hold the task.
+    NotHolder { command: &'static str },
+    /// `unblock` on a task that is not blocked.
+    NotBlocked,
+    /// `block` on a task that is already done or out of the pool.
+    NotBlockable { status: TaskStatus },
+    /// The issue is not a task.
+    NotATask { ready_label: String },
+    /// `/owp link` with a code that is unknown, used or expired.
+    UnknownLinkCode,
+    /// `/owp link` with a code of a worker already linked to another login.
+    WorkerLinkedElsewhere,
+}
+
+/// The reply to a command that could not be carried out.
+pub fn command_refused(login: &str, refusal: &CommandRefusal) -> String {
+    let why = match refusal {
+        CommandRefusal::NotHolder { command } => format!(
+            "you don't hold this issue, so there is nothing to {command}"
+        ),
+        CommandRefusal::NotBlocked => "this issue is not blocked".to_string(),
+        CommandRefusal::NotBlockable { status } => {
+            format!("this task is {}, so it cannot be blocked", status_words(*status))
+        }
+        CommandRefusal::NotATask { ready_label } => format!(
+            "this issue is not in the pool — a maintainer adds the `{}` label to put it there",
+            neutralize_code(ready_label)
+        ),
+        CommandRefusal::UnknownLinkCode => {
+            "that link code is unknown or has expired — run `owp worker link` for a new one"
+                .to_string()
+        }
+        CommandRefusal::WorkerLinkedElsewhere => {
+            "that worker is already linked to another GitHub account".to_string()
+        }
+    };
+    format!("@{login}, {why}.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    const HELP: &str = "https://owp.example.org/docs/github";
+
+    fn at(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, h, 30, 0).unwrap()
+    }
+
+    fn view(status: TaskStatus) -> StatusView {
+        StatusView {
+            task_id: "tsk_01JD".into(),
+            status,
+            holder: None,
+            since: None,
+            until: None,
+            pr_url: None,
+            reason: None,
+            estimate_points: 3,
+            priority: Priority::High,
+            required_skills: vec!["rust".into(), "sql".into()],
+            area: Some("scheduler".into()),
+            tier: 0,
+            budget: Budget {
+                open_prs: 1,
+                active_leases: 0,
+                max_open_prs: 3,
+            },
+            label_warnings: vec![],
+            config_error: None,
+            help_url: HELP.into(),
+        }
+    }
+
+    fn alice() -> Holder {
+        Holder::Person {
+            login: "alice".into(),
+        }
+    }
+
+    // --- markers ----------------------------------------------------------------------------
+
+    #[test]
+    fn status_marker_round_trip() {
+        let body = status_comment(&view(TaskStatus::Ready));
+        assert!(body.starts_with("<!-- owp:status task=tsk_01JD -->\n"));
+        assert_eq!(find_status_marker(&body), Some("tsk_01JD"));
+        assert_eq!(find_status_marker("plain comment"), None);
+        assert_eq!(find_status_marker("<!-- owp:status task= -->"), None);
+    }
+
+    #[test]
+    fn comment_marker_round_trip() {
+        let body = with_comment_marker("hello\n", "outbox-42");
+        assert_eq!(body, "hello\n\n<!-- owp:comment id=outbox-42 -->");
+        assert_eq!(find_comment_marker(&body), Some("outbox-42"));
+        assert_eq!(find_status_marker(&body), None);
+    }
+
+    #[test]
+    fn marker_ids_cannot_break_out_of_the_comment() {
+        let m = status_marker("x --> <b>hi</b>");
+        assert_eq!(m, "<!-- owp:status task=x--bhi/b -->");
+        assert_eq!(find_status_marker(&m), Some("x--bhi/b"));
+    }
+
+    #[test]
+    fn neutralize_defuses_mentions_links_and_html() {
+        assert_eq!(
+            neutralize("ping @team\nsee #5 <img src=x>"),
+            "ping @\u{200B}team see #\u{200B}5 &lt;img src=x&gt;"
+        );
+    }
+
+    #[test]
+    fn budget_figures() {
+        let b = Budget {
+            open_prs: 2,
+            active_leases: 1,
+            max_open_prs: 3,
+        };
+        assert_eq!(b.used(), 3);
+        assert!(b.is_full());
+        assert_eq!(b.summary(), "3 of 3 review slots used");
+    }
+
+    // --- status comment snapshots -----------------------------------------------------------
+
+    #[test]
+    fn status_ready() {
+        insta::assert_snapshot!(status_comment(&view(TaskStatus::Ready)));
+    }
+
+    #[test]
+    fn status_offered_to_a_worker() {
+        let mut v = view(TaskStatus::Leased);
+        v.holder = Some(Holder::Worker {
+            name: "ci-bot-7".into(),
+            login: Some("carol".into()),
+        });
+        v.since = Some(at(10));
+        v.until = Some(at(11));
+        v.budget.active_leases = 1;
+        insta::assert_snapshot!(status_comment(&v));
+    }
+
+    #[test]
+    fn status_in_progress() {
+        let mut v = view(TaskStatus::InProgress);
+        v.holder = Some(alice());
+        v.since = Some(at(10));
+        v.until = Some(at(10) + chrono::TimeDelta::days(7));
+        v.budget = Budget {
+            open_prs: 2,
+            active_leases: 1,
+            max_open_prs: 3,
+        };
+        v.tier = 1;
+        insta::assert_snapshot!(status_comment(&v));
+    }
+
+    #[test]
+    fn status_pr_opened() {
+        let mut v = view(TaskStatus::PrOpened);
+        v.holder = Some(alice());
+        v.pr_url = Some("https://github.com/octo-org/hello/pull/9".into());
+        insta::assert_snapshot!(status_comment(&v));
+    }
+
+    #[test]
+    fn status_merged() {
+        let mut v = view(TaskStatus::Merged);
+        v.pr_url = Some("https://github.com/octo-org/hello/pull/9".into());
+        v.budget.open_prs = 0;
+        insta::assert_snapshot!(status_comment(&v));
+    }
+
+    #[test]
+    fn status_blocked_with_warnings_and_config_error() {
+        let mut v = view(TaskStatus::Blocked);
+        v.reason = Some("waiting for @design-team, see #12".into());
+        v.estimate_points = 1;
+        v.required_skills = vec![];
+        v.area = None;
+        v.label_warnings = vec![
+            "label `estimate:big` was ignored: expected a whole number of points from 1 to 1000"
+                .into(),
+        ];
+        v.config_error = Some(
+            ".github/owp.yml line 2 column 1: unknown field `max_open_pr` (did you mean `max_open_prs`?)"
+                .into(),
+        );
+        insta::assert_snapshot!(status_comment(&v));
+    }
+
+    #[test]
+    fn status_cancelled() {
+        let mut v = view(TaskStatus::Cancelled);
+        v.reason = Some("the pool:ready label was removed".into());
+        insta::assert_snapshot!(status_comment(&v));
+    }
+
+    // --- refusals ---------------------------------------------------------------------------
+
+    #[test]
+    fn budget_refusal_matches_the_wording_volunteers_see() {
+        let refusal = ClaimRefusal::ReviewBudgetFull(Budget {
+            open_prs: 3,
+            active_leases: 0,
+            max_open_prs: 3,
+        });
+        assert_eq!(
+            refusal_reason(&refusal),
+            "review budget full: 3 of 3 PRs open — try again when one merges"
+        );
+        assert_eq!(
+            claim_refused("bob", &refusal),
+            "@bob, you can't claim this issue right now: \
+             review budget full: 3 of 3 PRs open — try again when one merges."
+        );
+    }
+
+    #[test]
+    fn every_refusal_reason() {
+        let refusals = [
+            ClaimRefusal::NotATask {
+                ready_label: "pool:ready".into(),
+            },
+            ClaimRefusal::AlreadyClaimed { holder: alice() },
+            ClaimRefusal::AlreadyClaimed {
+                holder: Holder::Worker {
+                    name: "ci-bot-7".into(),
+                    login: None,
+                },
+            },
+            ClaimRefusal::AlreadyYours,
+            ClaimRefusal::Blocked {
+                reason: Some("needs @design".into()),
+            },
+            ClaimRefusal::Blocked { reason: None },
+            ClaimRefusal::PrOpen {
+                pr_url: Some("https://github.com/o/r/pull/2".into()),
+            },
+            ClaimRefusal::PrOpen { pr_url: None },
+            ClaimRefusal::Merged,
+            ClaimRefusal::ReviewBudgetFull(Budget {
+                open_prs: 3,
+                active_leases: 0,
+                max_open_prs: 3,
+            }),
+            ClaimRefusal::ReviewBudgetFull(Budget {
+                open_prs: 1,
+                active_leases: 2,
+                max_open_prs: 3,
+            }),
+            ClaimRefusal::AreaLocked {
+                area: "api".into(),
+                other_issue: Some(12),
+            },
+            ClaimRefusal::AreaLocked {
+                area: "api".into(),
+                other_issue: None,
+            },
+            ClaimRefusal::TierTooHigh {
+                tier: 2,
+                trust_level: 0,
+            },
+            ClaimRefusal::TooManyClaims { active: 2, max: 2 },
+            ClaimRefusal::CapacityExceeded {
+                estimate_points: 5,
+                active_points: 3,
+                capacity_points: 6,
+            },
+            ClaimRefusal::MissingSkills {
+                missing: vec!["rust".into(), "sql".into()],
+            },
+            ClaimRefusal::WorkersOnly,
+            ClaimRefusal::NotOnAllowlist,
+            ClaimRefusal::HourlyLimit {
+                limit: 2,
+                retry_at: at(11),
+            },
+            ClaimRefusal::RecentlyReleased { retry_at: at(11) },
+            ClaimRefusal::WorkerPaused {
+                worker: "ci-bot-7".into(),
+            },
+        ];
+        let text: Vec<String> = refusals.iter().map(|r| claim_refused("bob", r)).collect();
+        for line in &text {
+            // One sentence each: a single full stop at the end, no line breaks.
+            assert!(line.ends_with('.') && !line.contains('\n'), "{line}");
+        }
+        insta::assert_snapshot!(text.join("\n"));
+    }
+
+    // --- reminders, expiry, commands ----------------------------------------------------------
+
+    #[test]
+    fn reminder_and_expiry() {
+        insta::assert_snapshot!(format!(
+            "{}\n---\n{}\n---\n{}",
+            claim_reminder("alice", at(10)),
+            claim_expired("alice", 7),
+            claim_expired("alice", 1)
+        ));
+    }
+
+    #[test]
+    fn permission_refused_text() {
+        assert_eq!(
+            permission_refused(
+                "mallory",
+                &Command::Block {
+                    reason: "x".into()
+                }
+            ),
+            "@mallory, only maintainers (people with write access or above) can use \
+             `/owp block`, so I did nothing."
+        );
+    }
+
+    #[test]
+    fn unknown_command_with_suggestion() {
+        let e = CommandError::UnknownCommand {
+            word: "clam".into(),
+            did_you_mean: Some("claim"),
+        };
+        assert_eq!(
+            command_error("bob", &e, HELP),
+            "@bob, I don't know the command `/owp clam`. Did you mean `/owp claim`? \
+             The commands are explained [here](https://owp.example.org/docs/github)."
+        );
+    }
+
+    #[test]
+    fn every_command_error() {
+        let errors = [
+            CommandError::MissingCommand,
+            CommandError::UnknownCommand {
+                word: "deploy".into(),
+                did_you_mean: None,
+            },
+            CommandError::MissingReason,
+            CommandError::MissingLinkCode,
+            CommandError::InvalidLinkCode {
+                code: "ab;c".into(),
+            },
+            CommandError::UnexpectedArguments {
+                command: "claim",
+                arguments: "@octocat".into(),
+            },
+        ];
+        let text: Vec<String> = errors
+            .iter()
+            .map(|e| command_error("bob", e, HELP))
+            .collect();
+        insta::assert_snapshot!(text.join("\n"));
+    }
+
+    #[test]
+    fn every_command_refusal() {
+        let refusals = [
+            CommandRefusal::NotHolder { command: "release" },
+            CommandRefusal::NotHolder { command: "renew" },
+            CommandRefusal::NotBlocked,
+            CommandRefusal::NotBlockable {
+                status: TaskStatus::PrOpened,
+            },
+            CommandRefusal::NotATask {
+                ready_label: "pool:ready".into(),
+            },
+            CommandRefusal::UnknownLinkCode,
+            CommandRefusal::WorkerLinkedElsewhere,
+        ];
+        let text: Vec<String> = refusals
+            .iter()
+            .map(|r| command_refused("bob", r))
+            .collect();
+        insta::assert_snapshot!(text.join("\n"));
+    }
+}

@@ -1,0 +1,691 @@
+//! The per-repository configuration file, `.github/owp.yml` on the default branch.
+//!
+//! Every key is optional; a missing or empty file means the defaults. Unknown keys are errors (a
+//! typo must not silently change nothing), and every error carries a message a maintainer can act
+//! on, with the line when the YAML parser knows it:
+//!
+//! ```yaml
+//! max_open_prs: 3          # review budget: open PRs + active claims (omit to keep the admin's value)
+//! pr_hourly_limit: 2       # at most this many new claims per hour (omit for no limit)
+//! labels:                  # label names, if the repository uses others than the defaults
+//!   ready: "pool:ready"
+//!   estimate: estimate     # labels look like `estimate:3`
+//!   priority: priority
+//!   skills: skills
+//!   area: area
+//!   tier: tier
+//! claim:
+//!   ttl_days: 7            # a comment claim ends after this many days without activity
+//!   reminder: true         # remind the claimer at half time
+//! who_may_claim: anyone    # anyone | workers | {allowlist: [alice, bob]}
+//! max_claims_per_user: 2   # concurrent claims of one person without a linked worker
+//! tiers:
+//!   default: 0             # tier of a task without a `tier:N` label
+//!   areas:                 # lowest tier of tasks in an area
+//!     security: 2
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::num::NonZeroU32;
+
+use chrono::TimeDelta;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+/// Where the file lives in a repository.
+pub const CONFIG_PATH: &str = ".github/owp.yml";
+
+/// A repository's review budget when nothing else says otherwise.
+pub const DEFAULT_MAX_OPEN_PRS: u32 = 3;
+
+/// Longest accepted claim TTL, in days.
+pub const MAX_TTL_DAYS: u32 = 365;
+
+/// The whole `.github/owp.yml`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RepoConfig {
+    /// Review budget (open linked PRs + active claims). `None`: keep the current policy's value
+    /// (3 for a new repository, or what an admin set).
+    pub max_open_prs: Option<u32>,
+    /// At most this many new claims per hour in the repository, so that pull requests arrive at a
+    /// pace reviewers can follow. `None`: no limit.
+    pub pr_hourly_limit: Option<NonZeroU32>,
+    /// Label names.
+    pub labels: LabelNames,
+    /// Comment claims: lifetime and reminder.
+    pub claim: ClaimConfig,
+    /// Who may claim by comment.
+    pub who_may_claim: WhoMayClaim,
+    /// How many tasks one GitHub login without a linked worker may hold at once.
+    pub max_claims_per_user: MaxClaims,
+    /// How tasks get their tier.
+    pub tiers: TierRules,
+}
+
+/// The label names a repository uses. `ready` is a whole label; the others are the part before the
+/// colon, e.g. `estimate` for `estimate:3`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LabelNames {
+    pub ready: String,
+    pub estimate: String,
+    pub priority: String,
+    pub skills: String,
+    pub area: String,
+    pub tier: String,
+}
+
+impl Default for LabelNames {
+    fn default() -> Self {
+        LabelNames {
+            ready: "pool:ready".into(),
+            estimate: "estimate".into(),
+            priority: "priority".into(),
+            skills: "skills".into(),
+            area: "area".into(),
+            tier: "tier".into(),
+        }
+    }
+}
+
+impl LabelNames {
+    /// The prefixes with their keys, in a fixed order.
+    pub fn prefixes(&self) -> [(&'static str, &str); 5] {
+        [
+            ("estimate", &self.estimate),
+            ("priority", &self.priority),
+            ("skills", &self.skills),
+            ("area", &self.area),
+            ("tier", &self.tier),
+        ]
+    }
+}
+
+/// Lifetime of a comment claim.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClaimConfig {
+    /// Days a comment claim lives after the claimer's last activity.
+    pub ttl_days: u32,
+    /// Whether to remind the claimer at half time.
+    pub reminder: bool,
+}
+
+impl Default for ClaimConfig {
+    fn default() -> Self {
+        ClaimConfig {
+            ttl_days: 7,
+            reminder: true,
+        }
+    }
+}
+
+impl ClaimConfig {
+    /// How long a comment claim lives after the claimer's last activity.
+    pub fn ttl(&self) -> TimeDelta {
+        TimeDelta::days(i64::from(self.ttl_days))
+    }
+
+    /// When, after the claimer's last activity, the reminder is due (half the TTL); `None` when
+    /// reminders are off.
+    pub fn reminder_after(&self) -> Option<TimeDelta> {
+        self.reminder.then(|| self.ttl() / 2)
+    }
+}
+
+/// How many concurrent tasks one person may claim by comment; at least 1, default 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct MaxClaims(pub u32);
+
+impl Default for MaxClaims {
+    fn default() -> Self {
+        MaxClaims(2)
+    }
+}
+
+/// Who may claim an issue by commenting `/owp claim`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum WhoMayClaim {
+    /// Everyone; a person without a linked worker claims as an implicit worker of their login.
+    #[default]
+    Anyone,
+    /// Only GitHub logins linked to a registered worker (`/owp link`).
+    Workers,
+    /// Only these GitHub logins (compared case-insensitively).
+    Allowlist(Vec<String>),
+}
+
+impl WhoMayClaim {
+    /// Whether `login` may claim; `has_linked_worker` tells whether the login is linked to a
+    /// registered worker.
+    pub fn allows(&self, login: &str, has_linked_worker: bool) -> bool {
+        match self {
+            WhoMayClaim::Anyone => true,
+            WhoMayClaim::Workers => has_linked_worker,
+            WhoMayClaim::Allowlist(logins) => logins.iter().any(|l| l.eq_ignore_ascii_case(login)),
+        }
+    }
+}
+
+impl Serialize for WhoMayClaim {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            WhoMayClaim::Anyone => serializer.serialize_str("anyone"),
+            WhoMayClaim::Workers => serializer.serialize_str("workers"),
+            WhoMayClaim::Allowlist(logins) => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("allowlist", logins)?;
+                map.end()
+            }
+        }
+    }
+}
+
+const WHO_EXPECTED: &str = "`anyone`, `workers` or `{allowlist: [login, …]}`";
+
+impl<'de> Deserialize<'de> for WhoMayClaim {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct WhoVisitor;
+
+        impl<'de> Visitor<'de> for WhoVisitor {
+            type Value = WhoMayClaim;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(WHO_EXPECTED)
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<WhoMayClaim, E> {
+                match v {
+                    "anyone" => Ok(WhoMayClaim::Anyone),
+                    "workers" => Ok(WhoMayClaim::Workers),
+                    "allowlist" => Err(E::custom(
+                        "`allowlist` needs the logins: write `who_may_claim: {allowlist: [alice, bob]}`",
+                    )),
+                    other => Err(E::custom(format!(
+                        "`{other}` is not a choice for who_may_claim; expected {WHO_EXPECTED}"
+                    ))),
+                }
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<WhoMayClaim, A::Error> {
+                let mut logins: Option<Vec<String>> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key != "allowlist" {
+                        return Err(de::Error::custom(format!(
+                            "unknown key `{key}` in who_may_claim; expected {WHO_EXPECTED}"
+                        )));
+                    }
+                    if logins.is_some() {
+                        return Err(de::Error::duplicate_field("allowlist"));
+                    }
+                    logins = Some(map.next_value()?);
+                }
+                logins
+                    .map(WhoMayClaim::Allowlist)
+                    .ok_or_else(|| de::Error::custom(format!("expected {WHO_EXPECTED}")))
+            }
+        }
+
+        deserializer.deserialize_any(WhoVisitor)
+    }
+}
+
+/// How a task's tier is decided: its `tier:N` label or `default`, raised to the area's minimum.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TierRules {
+    /// Tier of a task without a tier label.
+    pub default: u32,
+    /// Lowest tier of the tasks in an area (area names compared case-insensitively).
+    pub areas: BTreeMap<String, u32>,
+}
+
+impl TierRules {
+    /// The tier of a task with the given label tier and area.
+    pub fn effective_tier(&self, label_tier: Option<u32>, area: Option<&str>) -> u32 {
+        let base = label_tier.unwrap_or(self.default);
+        let area_min = area
+            .and_then(|area| {
+                self.areas
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(area))
+                    .map(|(_, tier)| *tier)
+            })
+            .unwrap_or(0);
+        base.max(area_min)
+    }
+}
+
+/// Why a `.github/owp.yml` was not accepted. The `Display` text is written for the maintainer who
+/// has to fix the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{CONFIG_PATH}{}: {message}", location_text(*.line, *.column))]
+pub struct RepoConfigError {
+    /// 1-based line of the problem, when known.
+    pub line: Option<usize>,
+    /// 1-based column of the problem, when known.
+    pub column: Option<usize>,
+    /// What is wrong, and where possible how to fix it.
+    pub message: String,
+}
+
+fn location_text(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(line), Some(column)) => format!(" line {line} column {column}"),
+        (Some(line), None) => format!(" line {line}"),
+        _ => String::new(),
+    }
+}
+
+impl RepoConfigError {
+    fn invalid(message: impl Into<String>) -> Self {
+        RepoConfigError {
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+
+    fn from_yaml(err: &serde_yaml_ng::Error) -> Self {
+        let location = err.location();
+        let mut message = err.to_string();
+        if location.is_some()
+            && let Some(at) = message.rfind(" at line ")
+        {
+            message.truncate(at);
+        }
+        for name in [
+            "RepoConfig",
+            "LabelNames",
+            "ClaimConfig",
+            "TierRules",
+        ] {
+            message = message.replace(
+                &format!("struct {name}"),
+                "a mapping of settings (`key: value` lines)",
+            );
+        }
+        if let Some(hint) = unknown_field_hint(&message) {
+            message.push_str(&hint);
+        }
+        RepoConfigError {
+            line: location.as_ref().map(|l| l.line()),
+            column: location.as_ref().map(|l| l.column()),
+            message,
+        }
+    }
+}
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`", a " (did you mean `a`?)" when one of
+/// the expected names is close to the unknown one.
+fn unknown_field_hint(message: &str) -> Option<String> {
+    let after = message.split("unknown field `").nth(1)?;
+    let (unknown, rest) = after.split_once('`')?;
+    let best = rest
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|candidate| {
+            // A shortened name (`ttl` for `ttl_days`) counts as close.
+            let distance = if unknown.len() >= 3 && candidate.starts_with(unknown) {
+                1
+            } else {
+                strsim::damerau_levenshtein(unknown, candidate)
+            };
+            (distance, candidate)
+        })
+        .filter(|(distance, _)| *distance <= 3)
+        .min_by_key(|(distance, _)| *distance)?;
+    Some(format!(" (did you mean `{}`?)", best.1))
+}
+
+impl RepoConfig {
+    /// Parses and checks the text of `.github/owp.yml`. An empty file (or one with only comments)
+    /// means the defaults.
+    pub fn parse(yaml: &str) -> Result<RepoConfig, RepoConfigError> {
+        let parsed: Option<RepoConfig> =
+            serde_yaml_ng::from_str(yaml).map_err(|e| RepoConfigError::from_yaml(&e))?;
+        let mut config = parsed.unwrap_or_default();
+        config.normalize();
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The review budget this file asks for, or `current` when it does not say.
+    pub fn max_open_prs_or(&self, current: u32) -> u32 {
+        self.max_open_prs.unwrap_or(current)
+    }
+
+    /// Forgives harmless spellings: a trailing colon on a label prefix, `@` before a login.
+    fn normalize(&mut self) {
+        let labels = &mut self.labels;
+        for prefix in [
+            &mut labels.estimate,
+            &mut labels.priority,
+            &mut labels.skills,
+            &mut labels.area,
+            &mut labels.tier,
+        ] {
+            *prefix = prefix.trim().trim_end_matches(':').trim_end().to_string();
+        }
+        labels.ready = labels.ready.trim().to_string();
+        if let WhoMayClaim::Allowlist(logins) = &mut self.who_may_claim {
+            for login in logins.iter_mut() {
+                *login = login.trim().trim_start_matches('@').to_string();
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<(), RepoConfigError> {
+        let ttl = self.claim.ttl_days;
+        if !(1..=MAX_TTL_DAYS).contains(&ttl) {
+            return Err(RepoConfigError::invalid(format!(
+                "claim.ttl_days must be between 1 and {MAX_TTL_DAYS} (found {ttl})"
+            )));
+        }
+        if self.max_claims_per_user.0 == 0 {
+            return Err(RepoConfigError::invalid(
+                "max_claims_per_user must be at least 1 (found 0); \
+                 use `who_may_claim: workers` to stop claims by people without a worker",
+            ));
+        }
+        if self.labels.ready.is_empty() {
+            return Err(RepoConfigError::invalid("labels.ready must not be empty"));
+        }
+        let prefixes = self.labels.prefixes();
+        for (i, (key, prefix)) in prefixes.iter().enumerate() {
+            if prefix.is_empty() {
+                return Err(RepoConfigError::invalid(format!(
+                    "labels.{key} must not be empty"
+                )));
+            }
+            if let Some((other, _)) = prefixes[i + 1..]
+                .iter()
+                .find(|(_, p)| p.eq_ignore_ascii_case(prefix))
+            {
+                return Err(RepoConfigError::invalid(format!(
+                    "labels.{key} and labels.{other} are both `{prefix}`; give them different names"
+                )));
+            }
+        }
+        if let WhoMayClaim::Allowlist(logins) = &self.who_may_claim {
+            if logins.is_empty() {
+                return Err(RepoConfigError::invalid(
+                    "who_may_claim.allowlist is empty, so nobody could claim; \
+                     list at least one login or use `who_may_claim: workers`",
+                ));
+            }
+            if let Some(bad) = logins.iter().find(|l| !is_github_login(l)) {
+                return Err(RepoConfigError::invalid(format!(
+                    "who_may_claim.allowlist: `{bad}` is not a GitHub login"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// GitHub logins: 1–39 letters, digits or hyphens (bots add `[bot]`), not starting with a hyphen.
+fn is_github_login(login: &str) -> bool {
+    let name = login.strip_suffix("[bot]").unwrap_or(login);
+    !name.is_empty()
+        && name.len() <= 39
+        && !name.starts_with('-')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> RepoConfig {
+        RepoConfig::parse(yaml).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn error(yaml: &str) -> RepoConfigError {
+        RepoConfig::parse(yaml).expect_err("should be refused")
+    }
+
+    #[test]
+    fn empty_file_means_defaults() {
+        for yaml in ["", "\n", "# nothing here\n", "---\n"] {
+            assert_eq!(parse(yaml), RepoConfig::default(), "{yaml:?}");
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = RepoConfig::default();
+        assert_eq!(c.max_open_prs, None);
+        assert_eq!(c.max_open_prs_or(DEFAULT_MAX_OPEN_PRS), 3);
+        assert_eq!(c.pr_hourly_limit, None);
+        assert_eq!(c.labels.ready, "pool:ready");
+        assert_eq!(c.claim.ttl(), TimeDelta::days(7));
+        assert_eq!(c.claim.reminder_after(), Some(TimeDelta::hours(84)));
+        assert_eq!(c.who_may_claim, WhoMayClaim::Anyone);
+        assert_eq!(c.max_claims_per_user, MaxClaims(2));
+        assert_eq!(c.tiers, TierRules::default());
+    }
+
+    #[test]
+    fn full_file() {
+        let c = parse(
+            r#"
+max_open_prs: 5
+pr_hourly_limit: 2
+labels:
+  ready: "help wanted"
+  estimate: size
+  priority: prio
+  skills: lang
+  area: component
+  tier: level
+claim:
+  ttl_days: 14
+  reminder: false
+who_may_claim: workers
+max_claims_per_user: 1
+tiers:
+  default: 1
+  areas:
+    security: 3
+"#,
+        );
+        assert_eq!(c.max_open_prs, Some(5));
+        assert_eq!(c.max_open_prs_or(3), 5);
+        assert_eq!(c.pr_hourly_limit, NonZeroU32::new(2));
+        assert_eq!(c.labels.ready, "help wanted");
+        assert_eq!(c.labels.estimate, "size");
+        assert_eq!(c.labels.tier, "level");
+        assert_eq!(c.claim.ttl(), TimeDelta::days(14));
+        assert_eq!(c.claim.reminder_after(), None);
+        assert_eq!(c.who_may_claim, WhoMayClaim::Workers);
+        assert_eq!(c.max_claims_per_user, MaxClaims(1));
+        assert_eq!(c.tiers.default, 1);
+        assert_eq!(c.tiers.areas.get("security"), Some(&3));
+    }
+
+    #[test]
+    fn partial_sections_keep_other_defaults() {
+        let c = parse("claim:\n  ttl_days: 3\nlabels:\n  area: component\n");
+        assert!(c.claim.reminder);
+        assert_eq!(c.claim.ttl_days, 3);
+        assert_eq!(c.labels.area, "component");
+        assert_eq!(c.labels.ready, "pool:ready");
+    }
+
+    #[test]
+    fn allowlist() {
+        let c = parse("who_may_claim:\n  allowlist: [alice, '@Bob']\n");
+        assert_eq!(
+            c.who_may_claim,
+            WhoMayClaim::Allowlist(vec!["alice".into(), "Bob".into()])
+        );
+        assert!(c.who_may_claim.allows("ALICE", false));
+        assert!(c.who_may_claim.allows("bob", false));
+        assert!(!c.who_may_claim.allows("mallory", true));
+        let flow = parse("who_may_claim: {allowlist: [carol]}");
+        assert_eq!(
+            flow.who_may_claim,
+            WhoMayClaim::Allowlist(vec!["carol".into()])
+        );
+    }
+
+    #[test]
+    fn who_may_claim_rules() {
+        assert!(WhoMayClaim::Anyone.allows("x", false));
+        assert!(WhoMayClaim::Workers.allows("x", true));
+        assert!(!WhoMayClaim::Workers.allows("x", false));
+    }
+
+    #[test]
+    fn trailing_colon_on_a_prefix_is_forgiven() {
+        let c = parse("labels:\n  estimate: 'size:'\n");
+        assert_eq!(c.labels.estimate, "size");
+    }
+
+    #[test]
+    fn tier_rules() {
+        let rules = parse("tiers:\n  default: 1\n  areas:\n    Security: 3\n").tiers;
+        assert_eq!(rules.effective_tier(None, None), 1);
+        assert_eq!(rules.effective_tier(Some(0), None), 0);
+        assert_eq!(rules.effective_tier(Some(2), Some("docs")), 2);
+        assert_eq!(rules.effective_tier(Some(0), Some("security")), 3);
+        assert_eq!(rules.effective_tier(Some(5), Some("SECURITY")), 5);
+    }
+
+    #[test]
+    fn round_trips_through_yaml() {
+        let c = parse("who_may_claim: {allowlist: [carol]}\nmax_open_prs: 4\n");
+        let yaml = serde_yaml_ng::to_string(&c).unwrap();
+        assert_eq!(parse(&yaml), c);
+    }
+
+    // --- errors a maintainer reads ----------------------------------------------------------
+
+    #[test]
+    fn unknown_top_level_key_names_the_line_and_suggests() {
+        let e = error("max_open_prs: 2\nmax_open_pr: 3\n");
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.contains("unknown field `max_open_pr`"), "{e}");
+        assert!(e.message.ends_with("(did you mean `max_open_prs`?)"), "{e}");
+        assert!(
+            e.to_string().starts_with(".github/owp.yml line 2 column 1: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_nested_key_names_its_section() {
+        let e = error("claim:\n  ttl: 3\n");
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.starts_with("claim: unknown field `ttl`"), "{e}");
+        assert!(e.message.contains("did you mean `ttl_days`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_far_from_every_name_has_no_hint() {
+        let e = error("colour: blue\n");
+        assert!(e.message.contains("unknown field `colour`"), "{e}");
+        assert!(!e.message.contains("did you mean"), "{e}");
+    }
+
+    #[test]
+    fn wrong_types() {
+        let e = error("max_open_prs: three\n");
+        assert_eq!(e.line, Some(1));
+        assert!(e.message.contains("max_open_prs"), "{e}");
+        let e = error("max_open_prs: -1\n");
+        assert!(e.message.contains("max_open_prs"), "{e}");
+        let e = error("claim:\n  reminder: sometimes\n");
+        assert!(e.message.contains("reminder"), "{e}");
+    }
+
+    #[test]
+    fn zero_hourly_limit_is_refused() {
+        let e = error("pr_hourly_limit: 0\n");
+        assert!(e.message.contains("pr_hourly_limit"), "{e}");
+    }
+
+    #[test]
+    fn ttl_out_of_range() {
+        assert_eq!(
+            error("claim:\n  ttl_days: 0\n").message,
+            "claim.ttl_days must be between 1 and 365 (found 0)"
+        );
+        assert!(error("claim:\n  ttl_days: 400\n").message.contains("400"));
+    }
+
+    #[test]
+    fn zero_claims_per_user_is_refused() {
+        let e = error("max_claims_per_user: 0\n");
+        assert!(e.message.starts_with("max_claims_per_user must be at least 1"), "{e}");
+        assert_eq!(e.to_string(), format!(".github/owp.yml: {}", e.message));
+    }
+
+    #[test]
+    fn who_may_claim_errors() {
+        let e = error("who_may_claim: everybody\n");
+        assert!(e.message.contains("`everybody` is not a choice"), "{e}");
+        assert_eq!(e.line, Some(1));
+        let e = error("who_may_claim: allowlist\n");
+        assert!(e.message.contains("needs the logins"), "{e}");
+        let e = error("who_may_claim:\n  allowlist: []\n");
+        assert!(e.message.contains("allowlist is empty"), "{e}");
+        let e = error("who_may_claim:\n  allow: [a]\n");
+        assert!(e.message.contains("unknown key `allow`"), "{e}");
+        let e = error("who_may_claim:\n  allowlist: ['not a login']\n");
+        assert!(e.message.contains("`not a login` is not a GitHub login"), "{e}");
+    }
+
+    #[test]
+    fn clashing_label_prefixes_are_refused() {
+        let e = error("labels:\n  skills: area\n");
+        assert_eq!(
+            e.message,
+            "labels.skills and labels.area are both `area`; give them different names"
+        );
+    }
+
+    #[test]
+    fn empty_label_names_are_refused() {
+        assert_eq!(
+            error("labels:\n  ready: ''\n").message,
+            "labels.ready must not be empty"
+        );
+        assert_eq!(
+            error("labels:\n  tier: ':'\n").message,
+            "labels.tier must not be empty"
+        );
+    }
+
+    #[test]
+    fn broken_yaml_names_the_line() {
+        let e = error("max_open_prs: 3\nlabels: [unclosed\n");
+        assert!(e.line.is_some(), "{e:?}");
+        assert!(e.to_string().starts_with(".github/owp.yml line "), "{e}");
+    }
+
+    #[test]
+    fn not_a_mapping() {
+        let e = error("- just\n- a list\n");
+        assert_eq!(
+            e.message,
+            "invalid type: sequence, expected a mapping of settings (`key: value` lines)"
+        );
+    }
+
+    #[test]
+    fn github_logins() {
+        for ok in ["a", "octo-cat", "dependabot[bot]", "A1"] {
+            assert!(is_github_login(ok), "{ok}");
+        }
+        for bad in ["", "-x", "a b", "a_b", &"x".repeat(40)] {
+            assert!(!is_github_login(bad), "{bad}");
+        }
+    }
+}

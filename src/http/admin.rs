@@ -1,0 +1,252 @@
+//! Admin endpoints: repository policies, task import, overrides and the full state.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::{Admin, Payload, typed};
+use crate::domain::model::extension_fields;
+use crate::domain::{Event, Priority, RepoPolicy, Task, TaskStatus, Worker, WorkerStatus};
+use crate::store::repos::RepoUpsert;
+use crate::store::tasks::{TaskFilter, TaskInput};
+
+#[derive(Deserialize, ToSchema)]
+pub struct RepoBody {
+    /// `owner/name` for GitHub repositories, any non-empty key otherwise.
+    pub repo: String,
+    /// The review budget: open PRs plus active leases never pass it.
+    pub max_open_prs: i64,
+    /// One in-flight task per area (default true).
+    pub area_locks_enabled: Option<bool>,
+}
+
+/// Create or update a repository policy.
+#[utoipa::path(post, path = "/v1/admin/repos", tag = "admin", request_body = RepoBody,
+    security(("admin_token" = [])),
+    responses((status = 201, body = RepoPolicy, description = "created"),
+              (status = 200, body = RepoPolicy, description = "updated"),
+              (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn upsert_repo(
+    State(state): State<AppState>,
+    _admin: Admin,
+    body: Payload<RepoBody>,
+) -> ApiResult<(StatusCode, Json<RepoPolicy>)> {
+    let input = RepoUpsert {
+        name: body.value.repo.trim().to_string(),
+        max_open_prs: body.value.max_open_prs,
+        area_locks_enabled: body.value.area_locks_enabled,
+        extensions: body.extensions,
+    };
+    let (row, created) = state.store.upsert_repo(&input, "admin").await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(row.to_api())))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ImportBody {
+    pub repo: String,
+    #[schema(value_type = Vec<TaskImport>)]
+    pub tasks: Vec<Value>,
+}
+
+/// One task to import.
+#[derive(Deserialize, ToSchema)]
+pub struct TaskImport {
+    /// Stable external id; a task with the same key in the repo is updated, never duplicated.
+    pub key: Option<String>,
+    pub title: String,
+    pub description: Option<String>,
+    pub estimate_points: Option<i64>,
+    pub priority: Option<Priority>,
+    pub required_skills: Option<Vec<String>>,
+    pub area: Option<String>,
+    pub tier: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TaskList {
+    pub tasks: Vec<Task>,
+}
+
+/// Import tasks (JSON, or the same document as YAML with `Content-Type: application/yaml`).
+#[utoipa::path(post, path = "/v1/admin/tasks", tag = "admin", request_body = ImportBody,
+    security(("admin_token" = [])),
+    responses((status = 201, body = TaskList), (status = 404, body = Problem, description = "unknown repo"),
+              (status = 422, body = Problem)))]
+pub async fn import_tasks(
+    State(state): State<AppState>,
+    _admin: Admin,
+    body: Payload<ImportBody>,
+) -> ApiResult<(StatusCode, Json<TaskList>)> {
+    let mut inputs = Vec::with_capacity(body.value.tasks.len());
+    for (i, doc) in body.value.tasks.into_iter().enumerate() {
+        if !doc.is_object() {
+            return Err(ApiError::invalid(
+                "validation_failed",
+                format!("tasks[{i}] must be an object"),
+            ));
+        }
+        let extensions = extension_fields(&doc);
+        let t: TaskImport = typed(doc).map_err(|e| {
+            ApiError::invalid("validation_failed", format!("tasks[{i}]: {}", e.detail))
+        })?;
+        inputs.push(TaskInput {
+            key: t.key,
+            title: t.title,
+            description: t.description.unwrap_or_default(),
+            estimate_points: t.estimate_points.unwrap_or(1),
+            priority: t.priority.unwrap_or_default(),
+            required_skills: t.required_skills.unwrap_or_default(),
+            area: t.area,
+            tier: t.tier.unwrap_or(0),
+            extensions,
+        });
+    }
+    let rows = state
+        .store
+        .import_tasks(body.value.repo.trim(), &inputs, "admin")
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TaskList {
+            tasks: rows.iter().map(|r| r.to_api()).collect(),
+        }),
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct StateQuery {
+    /// Only this repository's tasks.
+    pub repo: Option<String>,
+    /// Only tasks in this status.
+    pub status: Option<String>,
+    /// Page size for tasks (default: all).
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    /// How many of the newest events to include (default 200).
+    pub events: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PoolState {
+    pub repos: Vec<RepoPolicy>,
+    pub workers: Vec<Worker>,
+    pub tasks: Vec<Task>,
+    pub events: Vec<Event>,
+}
+
+/// Everything: repositories, workers, tasks and recent events.
+#[utoipa::path(get, path = "/v1/admin/state", tag = "admin", params(StateQuery),
+    security(("admin_token" = [])),
+    responses((status = 200, body = PoolState), (status = 401, body = Problem)))]
+pub async fn state(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(q): Query<StateQuery>,
+) -> ApiResult<Json<PoolState>> {
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(TaskStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid("unknown_status", format!("unknown task status `{s}`"))
+        })?),
+    };
+    state.store.expire_due().await?;
+    let store = &state.store;
+    let now = crate::store::now_ms();
+    let ttl = store.timing.heartbeat_ttl_ms;
+    let repos = store.repos().await?;
+    let workers = store.workers().await?;
+    let tasks = store
+        .tasks(&TaskFilter {
+            repo: q.repo,
+            status,
+            worker_id: None,
+            limit: q.limit,
+            offset: q.offset,
+        })
+        .await?;
+    let events = store.recent_events(q.events.unwrap_or(200).clamp(0, 10_000)).await?;
+    Ok(Json(PoolState {
+        repos: repos.iter().map(|r| r.to_api()).collect(),
+        workers: workers.iter().map(|w| w.to_api(now, ttl)).collect(),
+        tasks: tasks.iter().map(|t| t.to_api()).collect(),
+        events,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ForceStatusBody {
+    /// `ready`, `blocked`, `cancelled`, `pr_opened` or `merged`.
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+/// Force a task's status (leases are only granted by claims).
+#[utoipa::path(post, path = "/v1/admin/tasks/{task_id}/status", tag = "admin",
+    params(("task_id" = String, Path)), request_body = ForceStatusBody,
+    security(("admin_token" = [])),
+    responses((status = 200, body = Task), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn force_status(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(task_id): Path<String>,
+    body: Payload<ForceStatusBody>,
+) -> ApiResult<Json<Task>> {
+    let to = TaskStatus::parse(&body.value.status).ok_or_else(|| {
+        ApiError::invalid(
+            "unknown_status",
+            format!("unknown task status `{}`", body.value.status),
+        )
+    })?;
+    let mut tx = state.store.begin().await?;
+    let row = tx
+        .admin_status(&task_id, to, body.value.reason, "admin")
+        .await?;
+    tx.commit().await?;
+    Ok(Json(row.to_api()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct WorkerUpdateBody {
+    pub trust_level: Option<i64>,
+    /// `paused` stops offers; `idle` (or `working`) resumes them.
+    pub status: Option<String>,
+}
+
+/// Update a worker's trust level or pause/resume it.
+#[utoipa::path(post, path = "/v1/admin/workers/{worker_id}", tag = "admin",
+    params(("worker_id" = String, Path)), request_body = WorkerUpdateBody,
+    security(("admin_token" = [])),
+    responses((status = 200, body = Worker), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_worker(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(worker_id): Path<String>,
+    body: Payload<WorkerUpdateBody>,
+) -> ApiResult<Json<Worker>> {
+    let status = match body.value.status.as_deref() {
+        None => None,
+        Some(s) => Some(WorkerStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid(
+                "unknown_status",
+                format!("unknown worker status `{s}` (idle, working or paused)"),
+            )
+        })?),
+    };
+    let mut tx = state.store.begin().await?;
+    let row = tx
+        .admin_update_worker(&worker_id, body.value.trust_level, status)
+        .await?;
+    let now = tx.now;
+    tx.commit().await?;
+    Ok(Json(row.to_api(now, state.store.timing.heartbeat_ttl_ms)))
+}

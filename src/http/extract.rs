@@ -1,0 +1,232 @@
+//! Request extractors: bodies (JSON or YAML, size-limited, `x_*` kept) and credentials.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::model::extension_fields;
+use crate::store::rows::WorkerRow;
+
+/// The largest request body the OWP API accepts.
+pub const BODY_LIMIT: usize = 1 << 20;
+
+/// A request body: JSON, or YAML with `Content-Type: application/yaml`. Unknown fields are
+/// ignored; `x_*` fields are kept in `extensions`. An empty body reads as `{}`.
+pub struct Payload<T> {
+    pub value: T,
+    pub extensions: Map<String, Value>,
+}
+
+/// Reads a body up to [`BODY_LIMIT`] bytes.
+pub async fn read_body(req: Request) -> Result<(Parts, axum::body::Bytes), ApiError> {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, BODY_LIMIT)
+        .await
+        .map_err(|_| ApiError::too_large())?;
+    Ok((parts, bytes))
+}
+
+/// Parses a body as a JSON object (from JSON or YAML).
+pub fn parse_document(parts: &Parts, bytes: &[u8]) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Map::new()));
+    }
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let value: Value = match content_type.as_str() {
+        "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => {
+            serde_yaml_ng::from_slice(bytes).map_err(|e| {
+                ApiError::bad_request("malformed_body", format!("the body is not valid YAML: {e}"))
+            })?
+        }
+        ct if ct == "application/json" || ct.ends_with("+json") || ct.is_empty() || ct == "text/plain" => {
+            serde_json::from_slice(bytes).map_err(|e| {
+                ApiError::bad_request("malformed_body", format!("the body is not valid JSON: {e}"))
+            })?
+        }
+        other => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("unsupported content type `{other}`: send application/json or application/yaml"),
+            ));
+        }
+    };
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "malformed_body",
+            "the body must be a JSON object",
+        ));
+    }
+    Ok(value)
+}
+
+/// Turns a parsed document into `T`; wrong types or missing fields are 422.
+pub fn typed<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::invalid("validation_failed", format!("invalid request: {e}")))
+}
+
+impl<S, T> FromRequest<S> for Payload<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, bytes) = read_body(req).await?;
+        let doc = parse_document(&parts, &bytes)?;
+        let extensions = extension_fields(&doc);
+        Ok(Payload {
+            value: typed(doc)?,
+            extensions,
+        })
+    }
+}
+
+/// Compares two secrets in constant time (over their digests, so lengths do not leak either).
+pub fn secret_eq(a: &str, b: &str) -> bool {
+    let da = Sha256::digest(a.as_bytes());
+    let db = Sha256::digest(b.as_bytes());
+    da.ct_eq(&db).into()
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// Whether the request carries admin credentials: the `X-Admin-Token` header, or a dashboard
+/// session (cookie plus CSRF token for writes).
+pub fn is_admin(parts: &Parts, state: &AppState) -> bool {
+    if let Some(token) = parts.headers.get("x-admin-token").and_then(|v| v.to_str().ok()) {
+        return secret_eq(token, state.admin_token.expose());
+    }
+    match &state.cookie_admin {
+        Some(check) => check(&parts.method, &parts.headers),
+        None => false,
+    }
+}
+
+/// An admin request.
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if is_admin(parts, state) {
+            Ok(Admin)
+        } else if parts.headers.contains_key("x-admin-token") {
+            Err(ApiError::unauthorized("the admin token is wrong"))
+        } else {
+            Err(ApiError::unauthorized(
+                "this endpoint needs the admin token in the X-Admin-Token header",
+            ))
+        }
+    }
+}
+
+/// A request of a registered worker (`Authorization: Bearer <token>`).
+pub struct WorkerAuth(pub WorkerRow);
+
+impl FromRequestParts<AppState> for WorkerAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(token) = bearer(parts) else {
+            return Err(ApiError::unauthorized(
+                "this endpoint needs a worker token: `Authorization: Bearer <token>`",
+            ));
+        };
+        match state.store.worker_by_token(token).await? {
+            Some(worker) => Ok(WorkerAuth(worker)),
+            None => Err(ApiError::unauthorized(
+                "the worker token is not valid (register again to get a new one)",
+            )),
+        }
+    }
+}
+
+/// Either an admin or a worker.
+pub enum Caller {
+    Admin,
+    Worker(WorkerRow),
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if is_admin(parts, state) {
+            return Ok(Caller::Admin);
+        }
+        if bearer(parts).is_some() {
+            let WorkerAuth(w) = WorkerAuth::from_request_parts(parts, state).await?;
+            return Ok(Caller::Worker(w));
+        }
+        Err(ApiError::unauthorized(
+            "this endpoint needs the admin token or a worker token",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare() {
+        assert!(secret_eq("abc", "abc"));
+        assert!(!secret_eq("abc", "abd"));
+        assert!(!secret_eq("abc", "abcd"));
+    }
+
+    fn parts(ct: Option<&str>) -> Parts {
+        let mut b = axum::http::Request::builder();
+        if let Some(ct) = ct {
+            b = b.header("content-type", ct);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn documents_parse_from_json_and_yaml() {
+        let v = parse_document(&parts(None), br#"{"a": 1}"#).unwrap();
+        assert_eq!(v["a"], 1);
+        let v = parse_document(&parts(Some("application/yaml")), b"a: 1\nb: [x]").unwrap();
+        assert_eq!(v["b"][0], "x");
+        let v = parse_document(&parts(None), b"  ").unwrap();
+        assert!(v.as_object().unwrap().is_empty());
+        let e = parse_document(&parts(None), b"{nope").unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (400, "malformed_body"));
+        let e = parse_document(&parts(None), b"[1]").unwrap_err();
+        assert_eq!(e.status.as_u16(), 400);
+        let e = parse_document(&parts(Some("application/xml")), b"<a/>").unwrap_err();
+        assert_eq!(e.status.as_u16(), 415);
+    }
+}

@@ -1,0 +1,157 @@
+//! Claiming work (`POST /v1/work`, with long polling) and holding leases (ack, nack, renew).
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::{Payload, WorkerAuth};
+use crate::domain::{Lease, Task};
+
+/// The longest `?wait=` a claim may hold.
+pub const MAX_WAIT_SECONDS: u64 = 30;
+
+#[derive(Deserialize, IntoParams)]
+pub struct ClaimQuery {
+    /// Hold the request up to this many seconds (≤ 30) until work appears.
+    pub wait: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ClaimReply {
+    pub lease: Lease,
+}
+
+/// Claim the best eligible task. 204 when nothing is eligible now.
+#[utoipa::path(post, path = "/v1/work", tag = "leases", params(ClaimQuery), security(("worker_token" = [])),
+    responses((status = 200, body = ClaimReply), (status = 204, description = "nothing eligible now"),
+              (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn claim(
+    State(state): State<AppState>,
+    WorkerAuth(worker): WorkerAuth,
+    Query(q): Query<ClaimQuery>,
+) -> ApiResult<Response> {
+    let wait = q.wait.unwrap_or(0);
+    if wait > MAX_WAIT_SECONDS {
+        return Err(ApiError::invalid(
+            "invalid_wait",
+            format!("`wait` must be at most {MAX_WAIT_SECONDS} seconds"),
+        ));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+    let mut changes = state.last_event.clone();
+    loop {
+        changes.mark_unchanged();
+        state.store.expire_due().await?;
+        let mut tx = state.store.begin().await?;
+        let lease = tx.claim(&worker.id).await?;
+        tx.commit().await?;
+        if let Some(lease) = lease {
+            return Ok(Json(ClaimReply { lease }).into_response());
+        }
+        // Wait for any change in the pool (from this process or another), or the deadline.
+        // A task also becomes claimable when a lease expires, which the expiry sweep logs.
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => return Ok(StatusCode::NO_CONTENT.into_response()),
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return Ok(StatusCode::NO_CONTENT.into_response());
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NackBody {
+    pub reason: Option<String>,
+}
+
+/// Accept a lease: the task moves to `in_progress` and the lease lives a full TTL from now.
+#[utoipa::path(post, path = "/v1/leases/{lease_id}/ack", tag = "leases", params(("lease_id" = String, Path)),
+    security(("worker_token" = [])),
+    responses((status = 200, body = Task), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem, description = "the lease has ended")))]
+pub async fn ack(
+    State(state): State<AppState>,
+    WorkerAuth(worker): WorkerAuth,
+    Path(lease_id): Path<String>,
+) -> ApiResult<Json<Task>> {
+    lease_op(&state, &worker, &lease_id, Op::Ack).await
+}
+
+/// Give a task back; it is not offered to this worker again for an hour.
+#[utoipa::path(post, path = "/v1/leases/{lease_id}/nack", tag = "leases", params(("lease_id" = String, Path)),
+    request_body(content = Option<NackBody>), security(("worker_token" = [])),
+    responses((status = 200, body = Task), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem)))]
+pub async fn nack(
+    State(state): State<AppState>,
+    WorkerAuth(worker): WorkerAuth,
+    Path(lease_id): Path<String>,
+    body: Payload<NackBody>,
+) -> ApiResult<Json<Task>> {
+    lease_op(&state, &worker, &lease_id, Op::Nack(body.value.reason)).await
+}
+
+/// Extend a lease by its TTL.
+#[utoipa::path(post, path = "/v1/leases/{lease_id}/renew", tag = "leases", params(("lease_id" = String, Path)),
+    security(("worker_token" = [])),
+    responses((status = 200, body = Task), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem)))]
+pub async fn renew(
+    State(state): State<AppState>,
+    WorkerAuth(worker): WorkerAuth,
+    Path(lease_id): Path<String>,
+) -> ApiResult<Json<Task>> {
+    lease_op(&state, &worker, &lease_id, Op::Renew).await
+}
+
+enum Op {
+    Ack,
+    Nack(Option<String>),
+    Renew,
+}
+
+async fn lease_op(
+    state: &AppState,
+    worker: &crate::store::rows::WorkerRow,
+    lease_id: &str,
+    op: Op,
+) -> ApiResult<Json<Task>> {
+    let mut tx = state.store.begin().await?;
+    let was_online = worker.online(tx.now, state.store.timing.heartbeat_ttl_ms);
+    tx.touch_worker(&worker.id, was_online).await?;
+    let result = match op {
+        Op::Ack => tx.ack(&worker.id, lease_id).await,
+        Op::Nack(reason) => tx.nack(&worker.id, lease_id, reason).await,
+        Op::Renew => tx.renew(&worker.id, lease_id).await,
+    };
+    finish(tx, result).await.map(|t| Json(t.to_api()))
+}
+
+/// Commits a worker's change. A failed request rolls back, except that an expiry it discovered
+/// (`lease_expired`) is still committed: the lease is over either way.
+pub async fn finish<T>(
+    tx: crate::store::WriteTx,
+    result: Result<T, crate::store::StoreError>,
+) -> ApiResult<T> {
+    match result {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            if matches!(&e, crate::store::StoreError::Conflict { code, .. } if *code == "lease_expired") {
+                tx.commit().await?;
+            }
+            Err(e.into())
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The OWP REST API over HTTP (axum): one module per resource, problem+json errors, credentials,
+//! idempotency keys and the SSE event stream. The OpenAPI document is derived from the handlers.
+
+pub mod admin;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod idempotency;
+pub mod leases;
+pub mod openapi;
+pub mod tasks;
+pub mod workers;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, Method};
+use tokio::sync::watch;
+
+use crate::config::{RegistrationPolicy, Secret};
+use crate::store::Store;
+
+/// Checks a dashboard session cookie (and CSRF token for writes) as admin credentials.
+pub type CookieAdminCheck = Arc<dyn Fn(&Method, &HeaderMap) -> bool + Send + Sync>;
+
+/// Everything a handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub admin_token: Secret,
+    pub registration: RegistrationPolicy,
+    /// The id of the newest event seen in the database (by any process); changes wake long polls
+    /// and SSE streams.
+    pub last_event: watch::Receiver<i64>,
+    pub cookie_admin: Option<CookieAdminCheck>,
+}
+
+/// The OWP API router (`/healthz`, `/v1/...`), with its OpenAPI document served at
+/// `/v1/openapi.json`.
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = openapi::api_router().split_for_parts();
+    let doc = Arc::new(doc);
+    api.route(
+        "/v1/openapi.json",
+        axum::routing::get(move || {
+            let doc = doc.clone();
+            async move { axum::Json(doc.as_ref().clone()) }
+        }),
+    )
+    .route("/healthz", axum::routing::get(healthz))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        idempotency::layer,
+    ))
+    .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+    .with_state(state)
+}
+
+async fn healthz() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"status": "ok", "protocol": "owp/1"}))
+}

@@ -1,0 +1,88 @@
+//! Task reads and the holder's status updates.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::{Caller, Payload, WorkerAuth};
+use super::leases::finish;
+use crate::domain::{Task, TaskStatus};
+
+/// A task, for an admin or the worker holding it.
+#[utoipa::path(get, path = "/v1/tasks/{task_id}", tag = "tasks", params(("task_id" = String, Path)),
+    security(("admin_token" = []), ("worker_token" = [])),
+    responses((status = 200, body = Task), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem)))]
+pub async fn get_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(task_id): Path<String>,
+) -> ApiResult<Json<Task>> {
+    state.store.expire_due().await?;
+    if let Caller::Worker(w) = &caller {
+        state.store.touch_worker(w).await?;
+    }
+    let task = state
+        .store
+        .task(&task_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task_not_found", format!("unknown task `{task_id}`")))?;
+    match caller {
+        Caller::Admin => Ok(Json(task.to_api())),
+        Caller::Worker(w) if task.worker_id.as_deref() == Some(w.id.as_str()) => Ok(Json(task.to_api())),
+        Caller::Worker(_) => Err(ApiError::forbidden(
+            "not_lease_holder",
+            "this task is not held by you",
+        )),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct StatusBody {
+    /// `in_progress` (acts as ack), `pr_opened` (needs `artifact.pr_url`), `blocked` or `merged`.
+    pub status: String,
+    /// `pr_url`, `commit_sha`, …
+    #[schema(value_type = Option<Object>)]
+    pub artifact: Option<Value>,
+    pub note: Option<String>,
+}
+
+/// The holder moves its task.
+#[utoipa::path(post, path = "/v1/tasks/{task_id}/status", tag = "tasks", params(("task_id" = String, Path)),
+    request_body = StatusBody, security(("worker_token" = [])),
+    responses((status = 200, body = Task), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem, description = "illegal transition or lease ended"),
+              (status = 422, body = Problem, description = "unknown status or missing pr_url")))]
+pub async fn update_status(
+    State(state): State<AppState>,
+    WorkerAuth(worker): WorkerAuth,
+    Path(task_id): Path<String>,
+    body: Payload<StatusBody>,
+) -> ApiResult<Json<Task>> {
+    let body = body.value;
+    let to = TaskStatus::parse(&body.status).ok_or_else(|| {
+        ApiError::invalid(
+            "unknown_status",
+            format!("unknown task status `{}`", body.status),
+        )
+    })?;
+    if let Some(a) = &body.artifact
+        && !a.is_object()
+    {
+        return Err(ApiError::invalid(
+            "validation_failed",
+            "`artifact` must be an object",
+        ));
+    }
+    let mut tx = state.store.begin().await?;
+    let was_online = worker.online(tx.now, state.store.timing.heartbeat_ttl_ms);
+    tx.touch_worker(&worker.id, was_online).await?;
+    let result = tx
+        .worker_status(&worker.id, &task_id, to, body.artifact, body.note)
+        .await;
+    finish(tx, result).await.map(|t| Json(t.to_api()))
+}

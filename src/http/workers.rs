@@ -1,0 +1,161 @@
+//! Worker endpoints: registration, heartbeats, and the worker's own view.
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::{Payload, WorkerAuth, is_admin, parse_document, read_body, typed};
+use crate::config::RegistrationPolicy;
+use crate::domain::model::extension_fields;
+use crate::domain::{Lease, Worker, WorkerStatus};
+use crate::store::workers::WorkerInput;
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterBody {
+    pub name: String,
+    /// Skills, matched case-insensitively against tasks' `required_skills`.
+    #[serde(default)]
+    pub skills: Vec<String>,
+    /// How many estimate points this worker takes on at once.
+    pub capacity_points: i64,
+    /// At most this many tasks at once (default 1).
+    pub max_concurrent_tasks: Option<i64>,
+    pub github_login: Option<String>,
+    /// Free-form capability flags, e.g. `{"can_run_tests": true, "tool": "aider"}`.
+    #[schema(value_type = Option<Object>)]
+    pub capabilities: Option<Value>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Registration {
+    pub worker_id: String,
+    /// The bearer token; shown once, stored only as a hash.
+    pub token: String,
+    /// Always `owp/1`.
+    pub protocol: String,
+    pub heartbeat_ttl_seconds: i64,
+    pub lease_ttl_seconds: i64,
+    pub accept_ttl_seconds: i64,
+}
+
+impl Registration {
+    pub fn new(state: &AppState, worker_id: String, token: String) -> Registration {
+        let t = &state.store.timing;
+        Registration {
+            worker_id,
+            token,
+            protocol: "owp/1".into(),
+            heartbeat_ttl_seconds: t.heartbeat_ttl_ms / 1000,
+            lease_ttl_seconds: t.lease_ttl_ms / 1000,
+            accept_ttl_seconds: t.accept_ttl_ms / 1000,
+        }
+    }
+}
+
+/// Register a worker.
+#[utoipa::path(post, path = "/v1/workers/register", tag = "workers", request_body = RegisterBody,
+    responses((status = 201, body = Registration), (status = 422, body = Problem),
+              (status = 401, body = Problem, description = "registration needs the admin token on this server")))]
+pub async fn register(
+    State(state): State<AppState>,
+    req: Request,
+) -> ApiResult<(StatusCode, Json<Registration>)> {
+    let (parts, bytes) = read_body(req).await?;
+    if state.registration == RegistrationPolicy::Admin && !is_admin(&parts, &state) {
+        return Err(ApiError::unauthorized(
+            "this server registers workers only with the admin token",
+        ));
+    }
+    let doc = parse_document(&parts, &bytes)?;
+    let extensions = extension_fields(&doc);
+    let body: RegisterBody = typed(doc)?;
+    let input = WorkerInput {
+        name: body.name,
+        skills: body.skills,
+        capacity_points: body.capacity_points,
+        max_concurrent_tasks: body.max_concurrent_tasks.unwrap_or(1),
+        github_login: body.github_login.filter(|l| !l.trim().is_empty()),
+        capabilities: body
+            .capabilities
+            .unwrap_or_else(|| Value::Object(Default::default())),
+        extensions,
+    };
+    let (worker, token) = state.store.register_worker(&input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Registration::new(&state, worker.id, token)),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct HeartbeatBody {
+    /// `idle` or `paused`.
+    pub status: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HeartbeatReply {
+    pub worker: Worker,
+    /// How many leases this heartbeat renewed.
+    pub renewed_leases: u64,
+}
+
+/// Heartbeat: marks the worker online and renews every lease it holds.
+#[utoipa::path(post, path = "/v1/workers/heartbeat", tag = "workers", request_body(content = Option<HeartbeatBody>),
+    security(("worker_token" = [])),
+    responses((status = 200, body = HeartbeatReply), (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    WorkerAuth(worker): WorkerAuth,
+    body: Payload<HeartbeatBody>,
+) -> ApiResult<Json<HeartbeatReply>> {
+    let status = match body.value.status.as_deref() {
+        None => None,
+        Some(s) => Some(WorkerStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid(
+                "unknown_status",
+                format!("unknown worker status `{s}` (idle or paused)"),
+            )
+        })?),
+    };
+    let mut tx = state.store.begin().await?;
+    let was_online = worker.online(tx.now, state.store.timing.heartbeat_ttl_ms);
+    let renewed = tx.heartbeat(&worker, was_online, status).await?;
+    let fresh = tx.worker(&worker.id).await?;
+    let now = tx.now;
+    tx.commit().await?;
+    Ok(Json(HeartbeatReply {
+        worker: fresh.to_api(now, state.store.timing.heartbeat_ttl_ms),
+        renewed_leases: renewed,
+    }))
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct WorkerSelf {
+    pub worker: Worker,
+    /// The leases this worker holds now.
+    pub leases: Vec<Lease>,
+}
+
+/// The calling worker and its live leases.
+#[utoipa::path(get, path = "/v1/workers/me", tag = "workers", security(("worker_token" = [])),
+    responses((status = 200, body = WorkerSelf), (status = 401, body = Problem)))]
+pub async fn me(State(state): State<AppState>, WorkerAuth(worker): WorkerAuth) -> ApiResult<Json<WorkerSelf>> {
+    state.store.expire_due().await?;
+    state.store.touch_worker(&worker).await?;
+    let fresh = state
+        .store
+        .worker(&worker.id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the worker no longer exists"))?;
+    let leases = state.store.worker_leases(&worker.id).await?;
+    Ok(Json(WorkerSelf {
+        worker: fresh.to_api(crate::store::now_ms(), state.store.timing.heartbeat_ttl_ms),
+        leases,
+    }))
+}

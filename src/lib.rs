@@ -1,0 +1,17 @@
+//! OWP Pool: the reference implementation of the Open Work Protocol.
+//!
+//! - `domain`: the objects, the state machine and the pure scheduling rules.
+//! - `store`: every SQL query (SQLite and PostgreSQL), including the transactional claim.
+//! - `http`: the OWP REST API (axum), problem+json errors, auth, idempotency, SSE.
+//! - `github`: the GitHub App (webhooks, commands, outbox, reconciliation).
+//! - `dashboard`: the HTML dashboard served at `/`.
+//! - `cli`: the `owp` subcommands (`serve`, `worker`, `admin`, `bench`, …).
+
+pub mod cli;
+pub mod config;
+pub mod dashboard;
+pub mod domain;
+pub mod github;
+pub mod http;
+pub mod server;
+pub mod store;

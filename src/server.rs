@@ -1,0 +1,232 @@
+//! `owp serve`: wires the store, the HTTP API, the dashboard and the background jobs together.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{LogFormat, Secret, ServeConfig};
+use crate::http::{self, AppState};
+use crate::store::{Store, Timing};
+
+/// How often the background sweep looks for expired leases and silent workers. Expiry is also
+/// applied by every request that could observe it, so this only bounds the delay when no request
+/// arrives.
+const SWEEP_INTERVAL: Duration = Duration::from_millis(200);
+/// How often a process looks for events written by other processes sharing the database.
+const TAIL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// A running service.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub store: Store,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+    jobs: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting requests, finishes in-flight ones, stops the jobs and closes the database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = self.server.await;
+        for job in &self.jobs {
+            job.abort();
+        }
+        self.store.close().await;
+    }
+
+    /// Waits until the server stops by itself (a signal).
+    pub async fn wait(mut self) {
+        let _ = (&mut self.server).await;
+        for job in &self.jobs {
+            job.abort();
+        }
+        self.store.close().await;
+    }
+}
+
+/// `owp serve`.
+pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    init_tracing(config.log_format);
+    let mut config = config;
+    if config.admin_token.is_none() {
+        config.admin_token = Some(first_run_admin_token(Path::new("env.local"))?);
+    }
+    let running = start(config, true).await?;
+    tracing::info!(addr = %running.addr, "OWP Pool is listening");
+    eprintln!("OWP Pool listening on http://{}", running.addr);
+    running.wait().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Starts the service; with `signals`, SIGINT/SIGTERM shut it down gracefully.
+pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running> {
+    let timing = Timing {
+        lease_ttl_ms: secs_ms(config.lease_ttl_seconds),
+        accept_ttl_ms: secs_ms(config.accept_ttl_seconds),
+        heartbeat_ttl_ms: secs_ms(config.heartbeat_ttl_seconds),
+        max_attempts: i64::from(config.max_attempts),
+    };
+    let url = config.database_url();
+    let store = Store::open(&url, timing)
+        .await
+        .with_context(|| format!("cannot open the database {}", crate::config::redact_url(&url)))?;
+    let admin_token = config
+        .admin_token
+        .clone()
+        .context("an admin token is required")?;
+    let (last_event_tx, last_event) = watch::channel(store.last_event_id().await?);
+    let state = AppState {
+        store: store.clone(),
+        admin_token,
+        registration: config.registration,
+        last_event,
+        cookie_admin: None,
+    };
+    let app = http::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+
+    let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+    let addr = listener.local_addr()?;
+    let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                if signals {
+                    tokio::select! {
+                        _ = shutdown_rx => {}
+                        _ = shutdown_signal() => {}
+                    }
+                } else {
+                    let _ = shutdown_rx.await;
+                }
+            })
+            .await
+    });
+    let jobs = vec![
+        tokio::spawn(sweep_loop(store.clone())),
+        tokio::spawn(tail_loop(store.clone(), last_event_tx)),
+    ];
+    Ok(Running {
+        addr,
+        store,
+        shutdown: Some(shutdown_tx),
+        server,
+        jobs,
+    })
+}
+
+fn secs_ms(s: u64) -> i64 {
+    i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+/// Expires leases and marks silent workers offline, so time-based changes happen (and are
+/// streamed) even when no request arrives.
+async fn sweep_loop(store: Store) {
+    let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut rounds: u64 = 0;
+    loop {
+        tick.tick().await;
+        rounds += 1;
+        if let Err(e) = store.expire_due().await {
+            tracing::warn!(error = %e, "lease expiry sweep failed");
+        }
+        if let Err(e) = store.sweep_presence().await {
+            tracing::warn!(error = %e, "presence sweep failed");
+        }
+        if rounds % 18_000 == 0
+            && let Err(e) = store.idempotency_sweep().await
+        {
+            tracing::warn!(error = %e, "idempotency sweep failed");
+        }
+    }
+}
+
+/// Publishes the newest event id, from this process (woken at commit) or another (polled).
+async fn tail_loop(store: Store, tx: watch::Sender<i64>) {
+    loop {
+        tokio::select! {
+            _ = store.changed.notified() => {}
+            _ = tokio::time::sleep(TAIL_INTERVAL) => {}
+        }
+        match store.last_event_id().await {
+            Ok(id) => {
+                tx.send_if_modified(|cur| {
+                    if *cur != id {
+                        *cur = id;
+                        true
+                    } else {
+                        false
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "event tail failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// With no admin token configured, a first run generates one and saves it to `env.local` (owner-only
+/// permissions), where `owp admin` in the same directory finds it. The token itself is never logged.
+pub fn first_run_admin_token(path: &Path) -> anyhow::Result<Secret> {
+    use std::io::Write;
+    let token = format!("owpa_{}", &crate::store::workers::new_token()[5..]);
+    let mut file = std::fs::OpenOptions::new();
+    file.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        file.mode(0o600);
+    }
+    let mut f = file
+        .open(path)
+        .with_context(|| format!("cannot write the generated admin token to {}", path.display()))?;
+    writeln!(f, "OWP_ADMIN_TOKEN={token}")?;
+    eprintln!(
+        "No OWP_ADMIN_TOKEN was set: generated one and saved it to {} (owner-only). \
+         `owp admin …` run from this directory uses it.",
+        path.display()
+    );
+    Ok(Secret::new(token))
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("OWP_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}

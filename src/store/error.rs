@@ -1,0 +1,83 @@
+//! Errors of the storage layer. Callers branch on the variant; the HTTP layer turns each into a
+//! problem+json response with a stable `code`.
+
+use crate::domain::rules::Refusal;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The object does not exist. `code` is e.g. `task_not_found`.
+    #[error("{detail}")]
+    NotFound { code: &'static str, detail: String },
+    /// A state conflict: illegal transition, lease no longer held, …
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    /// Authenticated but not allowed (another worker's lease).
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
+    /// Well-formed but invalid values.
+    #[error("{detail}")]
+    Invalid { code: &'static str, detail: String },
+    /// A claim of one named task broke a scheduling rule.
+    #[error("{0}")]
+    Refused(Refusal),
+    /// Bad configuration (e.g. an unsupported database URL).
+    #[error("{0}")]
+    Config(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+        StoreError::NotFound {
+            code,
+            detail: detail.into(),
+        }
+    }
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        StoreError::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        StoreError::Forbidden {
+            code,
+            detail: detail.into(),
+        }
+    }
+    pub fn invalid(code: &'static str, detail: impl Into<String>) -> Self {
+        StoreError::Invalid {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// A transient failure worth retrying the whole transaction for: SQLite busy/locked, or a
+    /// PostgreSQL serialization failure or deadlock.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Db(sqlx::Error::Database(db)) => {
+                let code = db.code().unwrap_or_default();
+                matches!(code.as_ref(), "5" | "6" | "261" | "517" | "40001" | "40P01")
+                    || db.message().contains("database is locked")
+            }
+            StoreError::Db(sqlx::Error::PoolTimedOut) => true,
+            _ => false,
+        }
+    }
+
+    /// A unique constraint was violated (e.g. a concurrent claim took the area lock first).
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Db(sqlx::Error::Database(db)) => {
+                db.is_unique_violation()
+                    || db.message().contains("UNIQUE constraint failed")
+                    || db.code().as_deref() == Some("23505")
+            }
+            _ => false,
+        }
+    }
+}

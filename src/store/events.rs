@@ -1,0 +1,63 @@
+//! The audit log: read side (the write side is `door::WriteTx::commit`).
+
+use sqlx::AssertSqlSafe;
+use serde_json::Value;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError, format_ts};
+use crate::domain::Event;
+
+const EVENT_SELECT: &str =
+    "SELECT id, kind, at, repo, task_id, worker_id, actor, data FROM events";
+
+fn decode(row: &AnyRow) -> Result<Event, StoreError> {
+    let data: String = row.try_get("data")?;
+    Ok(Event {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        at: format_ts(row.try_get("at")?),
+        repo: row.try_get("repo")?,
+        task_id: row.try_get("task_id")?,
+        worker_id: row.try_get("worker_id")?,
+        actor: row.try_get("actor")?,
+        data: serde_json::from_str(&data).unwrap_or(Value::Null),
+    })
+}
+
+impl Store {
+    /// The newest `limit` events, oldest first.
+    pub async fn recent_events(&self, limit: i64) -> Result<Vec<Event>, StoreError> {
+        let sql = format!("{EVENT_SELECT} ORDER BY id DESC LIMIT $1");
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(limit).fetch_all(&self.read).await?;
+        let mut out: Vec<Event> = rows.iter().map(decode).collect::<Result<_, _>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Events after `after_id`, oldest first (the SSE tail).
+    pub async fn events_after(&self, after_id: i64, limit: i64) -> Result<Vec<Event>, StoreError> {
+        let sql = format!("{EVENT_SELECT} WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// Events about one task, oldest first.
+    pub async fn task_events(&self, task_id: &str) -> Result<Vec<Event>, StoreError> {
+        let sql = format!("{EVENT_SELECT} WHERE task_id = $1 ORDER BY id");
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(task_id).fetch_all(&self.read).await?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// The id of the newest event (0 when the log is empty).
+    pub async fn last_event_id(&self) -> Result<i64, StoreError> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM events")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(id.unwrap_or(0))
+    }
+}

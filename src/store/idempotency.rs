@@ -1,0 +1,130 @@
+//! `Idempotency-Key`: the first response to (caller, key) is stored and replayed for 24 hours.
+
+use super::{Store, StoreError, now_ms};
+
+/// Keys are kept this long.
+pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3_600_000;
+/// A first request that has not finished after this long is presumed lost (its process died), and
+/// a retry may run it again.
+const IN_FLIGHT_TIMEOUT_MS: i64 = 60_000;
+
+/// What to do with a request that carries an idempotency key.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Idempotency {
+    /// First time: run it, then `finish`.
+    Run,
+    /// Seen before with the same body: replay this response.
+    Replay {
+        status: u16,
+        content_type: String,
+        body: String,
+    },
+    /// Seen before with another body.
+    Mismatch,
+    /// The first request with this key is still running.
+    InFlight,
+}
+
+impl Store {
+    /// Reserves `(caller, key)` for a request whose body hashes to `request_hash`.
+    pub async fn idempotency_begin(
+        &self,
+        caller: &str,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<Idempotency, StoreError> {
+        let mut tx = self.begin().await?;
+        let now = tx.now;
+        sqlx::query("DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2 AND created_at < $3")
+            .bind(caller)
+            .bind(key)
+            .bind(now - IDEMPOTENCY_TTL_MS)
+            .execute(tx.conn())
+            .await?;
+        let existing: Option<(String, Option<i64>, Option<String>, Option<String>, i64)> =
+            sqlx::query_as(
+                "SELECT request_hash, status, content_type, body, created_at FROM idempotency_keys \
+                 WHERE caller = $1 AND key = $2",
+            )
+            .bind(caller)
+            .bind(key)
+            .fetch_optional(tx.conn())
+            .await?;
+        let out = match existing {
+            None => {
+                sqlx::query(
+                    "INSERT INTO idempotency_keys (caller, key, request_hash, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(caller)
+                .bind(key)
+                .bind(request_hash)
+                .bind(now)
+                .execute(tx.conn())
+                .await?;
+                Idempotency::Run
+            }
+            Some((hash, _, _, _, _)) if hash != request_hash => Idempotency::Mismatch,
+            Some((_, Some(status), content_type, body, _)) => Idempotency::Replay {
+                status: u16::try_from(status).unwrap_or(500),
+                content_type: content_type.unwrap_or_else(|| "application/json".into()),
+                body: body.unwrap_or_default(),
+            },
+            Some((_, None, _, _, created)) if now - created > IN_FLIGHT_TIMEOUT_MS => {
+                sqlx::query("UPDATE idempotency_keys SET created_at = $1 WHERE caller = $2 AND key = $3")
+                    .bind(now)
+                    .bind(caller)
+                    .bind(key)
+                    .execute(tx.conn())
+                    .await?;
+                Idempotency::Run
+            }
+            Some(_) => Idempotency::InFlight,
+        };
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Stores the response of a request that ran.
+    pub async fn idempotency_finish(
+        &self,
+        caller: &str,
+        key: &str,
+        status: u16,
+        content_type: &str,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET status = $1, content_type = $2, body = $3 \
+             WHERE caller = $4 AND key = $5",
+        )
+        .bind(i64::from(status))
+        .bind(content_type)
+        .bind(body)
+        .bind(caller)
+        .bind(key)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets a reservation (the request failed on our side; a retry may run it).
+    pub async fn idempotency_abort(&self, caller: &str, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2 AND status IS NULL")
+            .bind(caller)
+            .bind(key)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// Drops keys older than 24 hours.
+    pub async fn idempotency_sweep(&self) -> Result<u64, StoreError> {
+        let n = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(now_ms() - IDEMPOTENCY_TTL_MS)
+            .execute(&self.write)
+            .await?
+            .rows_affected();
+        Ok(n)
+    }
+}

@@ -1,0 +1,797 @@
+//! Leases: the claim, ack/nack/renew, status moves, admin overrides and expiry.
+//!
+//! How the scheduling rules hold under concurrency (for any number of claims, in any number of
+//! processes sharing the database):
+//! - SQLite: every write transaction starts with `BEGIN IMMEDIATE`, so writers are serialised by
+//!   the database file lock (across processes too) and each claim sees the previous one's result.
+//! - PostgreSQL: the claiming worker's row is locked (`FOR UPDATE`), candidate tasks are locked with
+//!   `FOR UPDATE SKIP LOCKED`, and the review budget is taken by a conditional `UPDATE repos` that
+//!   row-locks the repository until commit.
+//! - On both, the writes themselves are conditional (`WHERE status = 'ready'`, `WHERE open_prs +
+//!   active_leases < max_open_prs`, `WHERE active_points + $est <= capacity_points`), and the area
+//!   lock is a partial UNIQUE index, so a rule can only be broken if the database itself is.
+
+use sqlx::AssertSqlSafe;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
+use super::{Backend, NACK_COOLDOWN_MS, NewEvent, Store, StoreError, WriteTx, new_id};
+use crate::domain::rules::{self, RepoView, TaskView, WorkerView};
+use crate::domain::{Lease, TaskStatus};
+
+/// Candidates fetched per claim query; the first that can still be taken wins.
+const CANDIDATES: i64 = 16;
+
+/// What ends a lease (recorded in `leases.outcome` and the audit log).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaseEnd {
+    PrOpened,
+    Nacked,
+    Expired,
+    Blocked,
+    Released,
+    Admin,
+}
+
+impl LeaseEnd {
+    fn as_str(self) -> &'static str {
+        match self {
+            LeaseEnd::PrOpened => "pr_opened",
+            LeaseEnd::Nacked => "nacked",
+            LeaseEnd::Expired => "expired",
+            LeaseEnd::Blocked => "blocked",
+            LeaseEnd::Released => "released",
+            LeaseEnd::Admin => "admin",
+        }
+    }
+}
+
+/// A requested move of a task (by its holder, an admin, GitHub or the expiry).
+#[derive(Clone, Debug)]
+pub struct Move {
+    pub to: TaskStatus,
+    pub reason: Option<String>,
+    pub artifact: Option<Value>,
+    pub note: Option<String>,
+    pub bump_attempts: bool,
+    pub lease_end: LeaseEnd,
+}
+
+impl Move {
+    pub fn to(to: TaskStatus, lease_end: LeaseEnd) -> Move {
+        Move {
+            to,
+            reason: None,
+            artifact: None,
+            note: None,
+            bump_attempts: false,
+            lease_end,
+        }
+    }
+}
+
+impl WriteTx {
+    /// Locks a task row until commit (PostgreSQL) and reads it.
+    pub async fn lock_task(&mut self, task_id: &str) -> Result<TaskRow, StoreError> {
+        if self.store().backend == Backend::Postgres {
+            sqlx::query("SELECT seq FROM tasks WHERE id = $1 FOR UPDATE")
+                .bind(task_id)
+                .execute(self.conn())
+                .await?;
+        }
+        self.task(task_id).await
+    }
+
+    /// The claim: offers the best eligible task to `worker` (see the module docs and
+    /// `domain::rules`). `None` when nothing is eligible now.
+    pub async fn claim(&mut self, worker_id: &str) -> Result<Option<Lease>, StoreError> {
+        let worker = self.worker(worker_id).await?;
+        let was_online = worker.online(self.now, self.store().timing.heartbeat_ttl_ms);
+        self.touch_worker(worker_id, was_online).await?;
+        if worker.paused || worker.active_tasks >= worker.max_concurrent_tasks {
+            return Ok(None);
+        }
+        let free_points = worker.capacity_points - worker.active_points;
+        let skill_filter = match self.covered_skill_sets(&worker).await? {
+            None => String::new(),
+            Some(ids) if ids.is_empty() => return Ok(None),
+            Some(ids) => format!(
+                " AND t.skill_set_id IN ({})",
+                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+            ),
+        };
+        let lock = match self.store().backend {
+            Backend::Postgres => " FOR UPDATE OF t SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        // Rules 1, 3–7 as one indexed walk of the ready queue in offer order (rule 2 was checked
+        // above: this request itself marks the worker online).
+        let sql = format!(
+            "SELECT t.seq, t.id, t.estimate_points, t.area, t.repo_id, r.area_locks_enabled \
+             FROM tasks t CROSS JOIN repos r \
+             WHERE t.status = 'ready' AND r.id = t.repo_id \
+               AND t.tier <= $1 AND t.estimate_points <= $2{skill_filter} \
+               AND r.open_prs + r.active_leases < r.max_open_prs \
+               AND (t.area IS NULL OR r.area_locks_enabled = 0 OR NOT EXISTS ( \
+                     SELECT 1 FROM tasks h WHERE h.repo_id = t.repo_id AND h.area = t.area \
+                       AND h.status IN ('leased', 'in_progress', 'pr_opened'))) \
+               AND NOT EXISTS (SELECT 1 FROM nacks n WHERE n.task_seq = t.seq \
+                     AND n.worker_id = $3 AND n.at > $4) \
+             ORDER BY t.priority DESC, t.seq LIMIT {CANDIDATES}{lock}"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(worker.trust_level)
+            .bind(free_points)
+            .bind(worker_id)
+            .bind(self.now - NACK_COOLDOWN_MS)
+            .fetch_all(self.conn())
+            .await?;
+        let mut throttled_repos: Vec<i64> = Vec::new();
+        for row in rows {
+            let seq: i64 = row.try_get("seq")?;
+            let repo_id: i64 = row.try_get("repo_id")?;
+            if throttled_repos.contains(&repo_id) {
+                continue;
+            }
+            let cand = Candidate {
+                seq,
+                repo_id,
+                estimate: row.try_get("estimate_points")?,
+                area_locked: row.try_get::<i64, _>("area_locks_enabled")? != 0
+                    && row.try_get::<Option<String>, _>("area")?.is_some(),
+            };
+            match self.take(&worker, &cand).await? {
+                Taken::Yes(lease) => return Ok(Some(lease)),
+                Taken::RepoFull => throttled_repos.push(repo_id),
+                Taken::Lost => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// Claims one named task (a `/owp claim` comment): every rule is checked, and a refusal says
+    /// which rule failed.
+    pub async fn claim_task(&mut self, worker_id: &str, task_id: &str) -> Result<Lease, StoreError> {
+        let worker = self.worker(worker_id).await?;
+        let was_online = worker.online(self.now, self.store().timing.heartbeat_ttl_ms);
+        self.touch_worker(worker_id, was_online).await?;
+        let task = self.lock_task(task_id).await?;
+        let repo = self
+            .repo_by_name(&task.repo)
+            .await?
+            .ok_or_else(|| StoreError::not_found("repo_not_found", "unknown repo"))?;
+        let area_held: i64 = match &task.area {
+            Some(area) => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM tasks WHERE repo_id = $1 AND area = $2 AND id <> $3 \
+                 AND status IN ('leased', 'in_progress', 'pr_opened')",
+            )
+            .bind(task.repo_id)
+            .bind(area)
+            .bind(&task.id)
+            .fetch_one(self.conn())
+            .await?,
+            None => 0,
+        };
+        let nacked: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM nacks WHERE task_seq = $1 AND worker_id = $2 AND at > $3",
+        )
+        .bind(task.seq)
+        .bind(worker_id)
+        .bind(self.now - NACK_COOLDOWN_MS)
+        .fetch_one(self.conn())
+        .await?;
+        let verdict = rules::check(
+            &worker_view(&worker, true),
+            &TaskView {
+                status: task.status,
+                required_skills: task.required_skills.clone(),
+                estimate_points: task.estimate_points,
+                area: task.area.clone(),
+                tier: task.tier,
+                nacked_by_worker_recently: nacked > 0,
+            },
+            &RepoView {
+                max_open_prs: repo.max_open_prs,
+                open_prs: repo.open_prs,
+                active_leases: repo.active_leases,
+                area_locks_enabled: repo.area_locks_enabled,
+                area_held_by_other: area_held > 0,
+            },
+        );
+        if let Err(refusal) = verdict {
+            return Err(StoreError::Refused(refusal));
+        }
+        let cand = Candidate {
+            seq: task.seq,
+            repo_id: task.repo_id,
+            estimate: task.estimate_points,
+            area_locked: repo.area_locks_enabled && task.area.is_some(),
+        };
+        match self.take(&worker, &cand).await? {
+            Taken::Yes(lease) => Ok(lease),
+            Taken::RepoFull => Err(StoreError::Refused(rules::Refusal::BudgetFull {
+                open_prs: repo.open_prs,
+                active_leases: repo.active_leases,
+                max_open_prs: repo.max_open_prs,
+            })),
+            Taken::Lost => Err(StoreError::conflict(
+                "task_not_ready",
+                "the task was taken by someone else a moment ago",
+            )),
+        }
+    }
+
+    /// The skill sets a worker covers (`None` = all of them).
+    async fn covered_skill_sets(&mut self, worker: &WorkerRow) -> Result<Option<Vec<i64>>, StoreError> {
+        if worker.all_skills {
+            return Ok(None);
+        }
+        let sql = if worker.skills.is_empty() {
+            "SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
+             (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id)"
+                .to_string()
+        } else {
+            let list = (1..=worker.skills.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            format!(
+                "SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
+                 (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id \
+                  AND m.skill NOT IN ({list}))"
+            )
+        };
+        let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql));
+        for s in &worker.skills {
+            q = q.bind(s.clone());
+        }
+        Ok(Some(q.fetch_all(self.conn()).await?))
+    }
+
+    /// Takes one candidate with conditional writes; a lost race leaves nothing behind.
+    async fn take(&mut self, worker: &WorkerRow, c: &Candidate) -> Result<Taken, StoreError> {
+        let pg = self.store().backend == Backend::Postgres;
+        if pg {
+            sqlx::query("SAVEPOINT owp_take").execute(self.conn()).await?;
+        }
+        let outcome = self.try_take(worker, c).await;
+        let undo = !matches!(outcome, Ok(Taken::Yes(_)));
+        if pg {
+            let sql = if undo {
+                "ROLLBACK TO SAVEPOINT owp_take"
+            } else {
+                "RELEASE SAVEPOINT owp_take"
+            };
+            sqlx::query(sql).execute(self.conn()).await?;
+        }
+        match outcome {
+            Err(e) if e.is_unique_violation() => Ok(Taken::Lost),
+            other => other,
+        }
+    }
+
+    async fn try_take(&mut self, worker: &WorkerRow, c: &Candidate) -> Result<Taken, StoreError> {
+        let timing = self.store().timing.clone();
+        let lease_id = new_id("l");
+        let now = self.now;
+        let accept_by = now + timing.accept_ttl_ms;
+        let expires = now + timing.lease_ttl_ms;
+        let deadline = accept_by.min(expires);
+        // Budget first: on SQLite a failed conditional write costs nothing to undo.
+        let budget = sqlx::query(
+            "UPDATE repos SET active_leases = active_leases + 1 \
+             WHERE id = $1 AND open_prs + active_leases < max_open_prs",
+        )
+        .bind(c.repo_id)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        if budget == 0 {
+            return Ok(Taken::RepoFull);
+        }
+        let took = sqlx::query(
+            "UPDATE tasks SET status = 'leased', worker_id = $1, lease_id = $2, lease_points = $3, \
+             accept_by = $4, lease_expires_at = $5, deadline = $6, status_reason = NULL, \
+             area_lock = CASE WHEN $7 = 1 THEN area ELSE NULL END, updated_at = $8 \
+             WHERE seq = $9 AND status = 'ready'",
+        )
+        .bind(&worker.id)
+        .bind(&lease_id)
+        .bind(c.estimate)
+        .bind(accept_by)
+        .bind(expires)
+        .bind(deadline)
+        .bind(i64::from(c.area_locked))
+        .bind(now)
+        .bind(c.seq)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        if took == 0 {
+            self.undo_budget(c.repo_id).await?;
+            return Ok(Taken::Lost);
+        }
+        let fits = sqlx::query(
+            "UPDATE workers SET active_points = active_points + $1, active_tasks = active_tasks + 1 \
+             WHERE id = $2 AND active_points + $1 <= capacity_points \
+               AND active_tasks < max_concurrent_tasks",
+        )
+        .bind(c.estimate)
+        .bind(&worker.id)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        if fits == 0 {
+            // Only reachable if the worker row changed under us; put everything back.
+            sqlx::query(
+                "UPDATE tasks SET status = 'ready', worker_id = NULL, lease_id = NULL, \
+                 lease_points = NULL, accept_by = NULL, lease_expires_at = NULL, deadline = NULL, \
+                 area_lock = NULL WHERE seq = $1",
+            )
+            .bind(c.seq)
+            .execute(self.conn())
+            .await?;
+            self.undo_budget(c.repo_id).await?;
+            return Ok(Taken::Lost);
+        }
+        sqlx::query(
+            "INSERT INTO leases (id, task_seq, worker_id, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&lease_id)
+        .bind(c.seq)
+        .bind(&worker.id)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        let task = self.task_by_seq(c.seq).await?;
+        self.event(
+            NewEvent::new("task.leased", format!("worker:{}", worker.id))
+                .repo(&task.repo)
+                .task(&task.id)
+                .worker(Some(&worker.id))
+                .data(json!({"lease_id": lease_id, "status": "leased"})),
+        );
+        Ok(Taken::Yes(Lease {
+            lease_id,
+            task: task.to_api(),
+            expires_at: super::format_ts(expires),
+            accept_by: super::format_ts(accept_by),
+        }))
+    }
+
+    async fn undo_budget(&mut self, repo_id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE repos SET active_leases = active_leases - 1 WHERE id = $1")
+            .bind(repo_id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    async fn task_by_seq(&mut self, seq: i64) -> Result<TaskRow, StoreError> {
+        let sql = format!("{TASK_SELECT} WHERE t.seq = $1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(seq).fetch_one(self.conn()).await?;
+        TaskRow::decode(&row)
+    }
+
+    /// Finds the task of a lease that `worker_id` holds right now. An ended lease is a 409, another
+    /// worker's lease a 403, an unknown one a 404. A lease past its deadline is expired here, so a
+    /// late request never sees it as alive.
+    pub async fn held_lease(&mut self, worker_id: &str, lease_id: &str) -> Result<TaskRow, StoreError> {
+        let holder: Option<(i64, String, Option<i64>)> =
+            sqlx::query_as("SELECT task_seq, worker_id, ended_at FROM leases WHERE id = $1")
+                .bind(lease_id)
+                .fetch_optional(self.conn())
+                .await?;
+        let Some((seq, holder, ended)) = holder else {
+            return Err(StoreError::not_found(
+                "lease_not_found",
+                format!("unknown lease `{lease_id}`"),
+            ));
+        };
+        if holder != worker_id {
+            return Err(StoreError::forbidden(
+                "not_lease_holder",
+                "this lease belongs to another worker",
+            ));
+        }
+        if ended.is_some() {
+            return Err(lease_ended());
+        }
+        let id: String = sqlx::query_scalar("SELECT id FROM tasks WHERE seq = $1")
+            .bind(seq)
+            .fetch_one(self.conn())
+            .await?;
+        let task = self.lock_task(&id).await?;
+        if task.lease_id.as_deref() != Some(lease_id) || !task.status.is_active() {
+            return Err(lease_ended());
+        }
+        if task.deadline.is_some_and(|d| d <= self.now) {
+            self.expire(&task).await?;
+            return Err(StoreError::conflict(
+                "lease_expired",
+                "the lease expired before this request; the task went back to the queue",
+            ));
+        }
+        Ok(task)
+    }
+
+    /// `ack`: the worker accepts its lease; the task is `in_progress` and the lease lives a full
+    /// TTL from now. Acknowledging an acknowledged lease changes nothing.
+    pub async fn ack(&mut self, worker_id: &str, lease_id: &str) -> Result<TaskRow, StoreError> {
+        let task = self.held_lease(worker_id, lease_id).await?;
+        self.start_work(&task, worker_id).await
+    }
+
+    async fn start_work(&mut self, task: &TaskRow, worker_id: &str) -> Result<TaskRow, StoreError> {
+        if task.status == TaskStatus::InProgress {
+            return Ok(task.clone());
+        }
+        let expires = self.now + self.store().timing.lease_ttl_ms;
+        sqlx::query(
+            "UPDATE tasks SET status = 'in_progress', accept_by = NULL, lease_expires_at = $1, \
+             deadline = $1, updated_at = $2 WHERE seq = $3 AND status = 'leased'",
+        )
+        .bind(expires)
+        .bind(self.now)
+        .bind(task.seq)
+        .execute(self.conn())
+        .await?;
+        sqlx::query("UPDATE leases SET acked_at = $1 WHERE id = $2")
+            .bind(self.now)
+            .bind(task.lease_id.clone())
+            .execute(self.conn())
+            .await?;
+        self.event(
+            NewEvent::new("task.status", format!("worker:{worker_id}"))
+                .repo(&task.repo)
+                .task(&task.id)
+                .worker(Some(worker_id))
+                .data(json!({"from": "leased", "status": "in_progress", "lease_id": task.lease_id})),
+        );
+        self.task(&task.id).await
+    }
+
+    /// `nack`: the worker gives the task back; it is not offered to this worker for an hour.
+    pub async fn nack(
+        &mut self,
+        worker_id: &str,
+        lease_id: &str,
+        reason: Option<String>,
+    ) -> Result<TaskRow, StoreError> {
+        let task = self.held_lease(worker_id, lease_id).await?;
+        sqlx::query(
+            "INSERT INTO nacks (task_seq, worker_id, at) VALUES ($1, $2, $3) \
+             ON CONFLICT (task_seq, worker_id) DO UPDATE SET at = $3",
+        )
+        .bind(task.seq)
+        .bind(worker_id)
+        .bind(self.now)
+        .execute(self.conn())
+        .await?;
+        let mv = Move {
+            note: reason,
+            ..Move::to(TaskStatus::Ready, LeaseEnd::Nacked)
+        };
+        self.apply_move(&task, &mv, &format!("worker:{worker_id}")).await
+    }
+
+    /// `renew`: extends the lease by its TTL.
+    pub async fn renew(&mut self, worker_id: &str, lease_id: &str) -> Result<TaskRow, StoreError> {
+        let task = self.held_lease(worker_id, lease_id).await?;
+        self.renew_worker_leases(worker_id, Some(lease_id)).await?;
+        self.event(
+            NewEvent::new("lease.renewed", format!("worker:{worker_id}"))
+                .repo(&task.repo)
+                .task(&task.id)
+                .worker(Some(worker_id))
+                .data(json!({"lease_id": lease_id})),
+        );
+        self.task(&task.id).await
+    }
+
+    /// A status move requested by the worker holding the task.
+    pub async fn worker_status(
+        &mut self,
+        worker_id: &str,
+        task_id: &str,
+        to: TaskStatus,
+        artifact: Option<Value>,
+        note: Option<String>,
+    ) -> Result<TaskRow, StoreError> {
+        let task = self.lock_task(task_id).await?;
+        if task.worker_id.as_deref() != Some(worker_id) {
+            return Err(StoreError::forbidden(
+                "not_lease_holder",
+                "this task is not held by you",
+            ));
+        }
+        if task.status.is_active() {
+            // Confirms the lease is alive (and expires it if its deadline passed).
+            let lease_id = task.lease_id.clone().unwrap_or_default();
+            self.held_lease(worker_id, &lease_id).await?;
+        }
+        let Some(target) = rules::worker_move(task.status, to) else {
+            return Err(StoreError::conflict(
+                "invalid_transition",
+                format!("a worker cannot move a task from {} to {to}", task.status),
+            ));
+        };
+        if target == TaskStatus::InProgress {
+            return self.start_work(&task, worker_id).await;
+        }
+        if target == TaskStatus::PrOpened {
+            let has_url = artifact
+                .as_ref()
+                .and_then(|a| a.get("pr_url"))
+                .and_then(Value::as_str)
+                .is_some_and(|u| !u.trim().is_empty());
+            if !has_url {
+                return Err(StoreError::invalid(
+                    "missing_pr_url",
+                    "moving to pr_opened needs `artifact.pr_url`",
+                ));
+            }
+        }
+        let mv = Move {
+            artifact,
+            reason: if target == TaskStatus::Blocked {
+                note.clone()
+            } else {
+                None
+            },
+            note,
+            ..Move::to(
+                target,
+                if target == TaskStatus::Blocked {
+                    LeaseEnd::Blocked
+                } else {
+                    LeaseEnd::PrOpened
+                },
+            )
+        };
+        self.apply_move(&task, &mv, &format!("worker:{worker_id}")).await
+    }
+
+    /// An admin forces a status (`ready`, `blocked`, `merged`, …). Leases are never forced.
+    pub async fn admin_status(
+        &mut self,
+        task_id: &str,
+        to: TaskStatus,
+        reason: Option<String>,
+        actor: &str,
+    ) -> Result<TaskRow, StoreError> {
+        if !rules::admin_may_force(to) {
+            return Err(StoreError::invalid(
+                "invalid_status",
+                format!("`{to}` cannot be forced: leases are only granted by claims"),
+            ));
+        }
+        let task = self.lock_task(task_id).await?;
+        if task.status == to {
+            return Ok(task);
+        }
+        let mv = Move {
+            reason,
+            ..Move::to(to, LeaseEnd::Admin)
+        };
+        self.apply_move(&task, &mv, actor).await
+    }
+
+    /// Moves a task, keeping every counter (repo budget, worker load, area lock, lease record) in
+    /// step, and logs it. The only place a task leaves `leased`/`in_progress`/`pr_opened`.
+    pub async fn apply_move(
+        &mut self,
+        task: &TaskRow,
+        mv: &Move,
+        actor: &str,
+    ) -> Result<TaskRow, StoreError> {
+        let from = task.status;
+        let to = mv.to;
+        debug_assert!(!to.is_active(), "leases are only granted by claims");
+        let leaving_lease = from.is_active();
+        let opens_pr = to == TaskStatus::PrOpened && from != TaskStatus::PrOpened;
+        let closes_pr = from == TaskStatus::PrOpened && to != TaskStatus::PrOpened;
+        let keeps_holder = matches!(to, TaskStatus::PrOpened | TaskStatus::Merged);
+        let artifact = match (&task.artifact, &mv.artifact) {
+            (Some(Value::Object(old)), Some(Value::Object(new))) => {
+                let mut merged = old.clone();
+                merged.extend(new.clone());
+                Some(Value::Object(merged))
+            }
+            (_, Some(new)) => Some(new.clone()),
+            (old, None) => old.clone(),
+        };
+        let changed = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
+             attempts = attempts + $4, deadline = NULL, accept_by = NULL, lease_expires_at = NULL, \
+             lease_points = NULL, {holder} \
+             area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6 \
+             WHERE seq = $7 AND status = $8",
+            holder = if keeps_holder {
+                ""
+            } else {
+                "worker_id = NULL, lease_id = NULL,"
+            }
+        )))
+        .bind(to.as_str())
+        .bind(mv.reason.clone())
+        .bind(artifact.as_ref().map(Value::to_string))
+        .bind(i64::from(mv.bump_attempts))
+        .bind(i64::from(to.holds_area()))
+        .bind(self.now)
+        .bind(task.seq)
+        .bind(from.as_str())
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::conflict(
+                "concurrent_change",
+                "the task changed while this request was processed; retry",
+            ));
+        }
+        let active_delta: i64 = if leaving_lease { -1 } else { 0 };
+        let pr_delta: i64 = i64::from(opens_pr) - i64::from(closes_pr);
+        if active_delta != 0 || pr_delta != 0 {
+            sqlx::query(
+                "UPDATE repos SET active_leases = active_leases + $1, open_prs = open_prs + $2 \
+                 WHERE id = $3",
+            )
+            .bind(active_delta)
+            .bind(pr_delta)
+            .bind(task.repo_id)
+            .execute(self.conn())
+            .await?;
+        }
+        if leaving_lease && let Some(holder) = &task.worker_id {
+            sqlx::query(
+                "UPDATE workers SET active_points = active_points - $1, \
+                 active_tasks = active_tasks - 1 WHERE id = $2",
+            )
+            .bind(task_lease_points(task))
+            .bind(holder)
+            .execute(self.conn())
+            .await?;
+            sqlx::query("UPDATE leases SET ended_at = $1, outcome = $2 WHERE id = $3")
+                .bind(self.now)
+                .bind(mv.lease_end.as_str())
+                .bind(task.lease_id.clone())
+                .execute(self.conn())
+                .await?;
+        }
+        let mut data = json!({"from": from.as_str(), "status": to.as_str()});
+        if let Some(r) = &mv.reason {
+            data["reason"] = json!(r);
+        }
+        if let Some(n) = &mv.note {
+            data["note"] = json!(n);
+        }
+        if let Some(a) = &mv.artifact {
+            data["artifact"] = a.clone();
+        }
+        if let Some(l) = &task.lease_id {
+            data["lease_id"] = json!(l);
+        }
+        let kind = match mv.lease_end {
+            LeaseEnd::Expired => "lease.expired",
+            LeaseEnd::Nacked => "lease.nacked",
+            _ => "task.status",
+        };
+        self.event(
+            NewEvent::new(kind, actor)
+                .repo(&task.repo)
+                .task(&task.id)
+                .worker(task.worker_id.as_deref())
+                .data(data),
+        );
+        self.task(&task.id).await
+    }
+
+    /// Ends an expired lease: the task is requeued with `attempts + 1`, or blocked once it has
+    /// failed `max_attempts` times.
+    pub async fn expire(&mut self, task: &TaskRow) -> Result<TaskRow, StoreError> {
+        let attempts = task.attempts + 1;
+        let to = rules::after_expiry(attempts, self.store().timing.max_attempts);
+        let mv = Move {
+            bump_attempts: true,
+            reason: (to == TaskStatus::Blocked).then(|| {
+                format!("leases expired {attempts} times without progress; a maintainer must unblock it")
+            }),
+            ..Move::to(to, LeaseEnd::Expired)
+        };
+        self.apply_move(task, &mv, "system").await
+    }
+}
+
+/// The points a task's lease counts against its holder.
+fn task_lease_points(task: &TaskRow) -> i64 {
+    task.lease_points.unwrap_or(task.estimate_points)
+}
+
+fn lease_ended() -> StoreError {
+    StoreError::conflict("lease_not_held", "this lease has ended and is no longer held")
+}
+
+fn worker_view(w: &WorkerRow, online: bool) -> WorkerView {
+    WorkerView {
+        online,
+        paused: w.paused,
+        skills: w.skills.clone(),
+        all_skills: w.all_skills,
+        capacity_points: w.capacity_points,
+        active_points: w.active_points,
+        max_concurrent_tasks: w.max_concurrent_tasks,
+        active_tasks: w.active_tasks,
+        trust_level: w.trust_level,
+    }
+}
+
+struct Candidate {
+    seq: i64,
+    repo_id: i64,
+    estimate: i64,
+    area_locked: bool,
+}
+
+enum Taken {
+    Yes(Lease),
+    RepoFull,
+    Lost,
+}
+
+impl Store {
+    /// Expires every lease whose deadline has passed. Cheap when none has: one indexed read.
+    pub async fn expire_due(&self) -> Result<usize, StoreError> {
+        let now = super::now_ms();
+        let due: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM tasks WHERE deadline IS NOT NULL AND deadline <= $1 \
+             ORDER BY deadline LIMIT 200",
+        )
+        .bind(now)
+        .fetch_all(&self.read)
+        .await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin().await?;
+        let mut n = 0;
+        for (id,) in due {
+            let task = tx.lock_task(&id).await?;
+            if task.status.is_active() && task.deadline.is_some_and(|d| d <= tx.now) {
+                tx.expire(&task).await?;
+                n += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// The earliest lease deadline, if any lease is alive.
+    pub async fn next_deadline(&self) -> Result<Option<i64>, StoreError> {
+        let d: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(deadline) FROM tasks WHERE deadline IS NOT NULL")
+                .fetch_one(&self.read)
+                .await?;
+        Ok(d)
+    }
+
+    /// The live leases of a worker.
+    pub async fn worker_leases(&self, worker_id: &str) -> Result<Vec<Lease>, StoreError> {
+        let sql = format!(
+            "{TASK_SELECT} WHERE t.worker_id = $1 AND t.status IN ('leased', 'in_progress') ORDER BY t.seq"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(worker_id).fetch_all(&self.read).await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let t = TaskRow::decode(&r)?;
+            out.push(Lease {
+                lease_id: t.lease_id.clone().unwrap_or_default(),
+                expires_at: super::format_ts(t.lease_expires_at.unwrap_or_default()),
+                accept_by: super::format_ts(t.accept_by.or(t.lease_expires_at).unwrap_or_default()),
+                task: t.to_api(),
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,182 @@
+//! Storage: every SQL query of the service lives under this module.
+//!
+//! One set of queries runs on both backends through sqlx's `Any` driver (SQLite embedded by default,
+//! PostgreSQL for several replicas). Timestamps are integer milliseconds, booleans 0/1, JSON is TEXT,
+//! so the same SQL works on both. Every state change goes through [`door::WriteTx`]: one transaction
+//! that also appends its audit events (and whatever a [`door::ChangeHook`] adds, e.g. the GitHub
+//! comment outbox).
+
+pub mod door;
+pub mod error;
+pub mod events;
+pub mod idempotency;
+pub mod leases;
+pub mod repos;
+pub mod rows;
+pub mod tasks;
+pub mod workers;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+use tokio::sync::Notify;
+
+pub use door::{ChangeHook, NewEvent, WriteTx};
+pub use error::StoreError;
+
+/// Which database is behind the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Time settings the store applies to leases and presence.
+#[derive(Clone, Debug)]
+pub struct Timing {
+    pub lease_ttl_ms: i64,
+    pub accept_ttl_ms: i64,
+    pub heartbeat_ttl_ms: i64,
+    /// After this many failed attempts an expired task is blocked instead of requeued (0 = never).
+    pub max_attempts: i64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            lease_ttl_ms: 1_800_000,
+            accept_ttl_ms: 120_000,
+            heartbeat_ttl_ms: 90_000,
+            max_attempts: 5,
+        }
+    }
+}
+
+/// Nacked tasks are not offered to the same worker again for this long.
+pub const NACK_COOLDOWN_MS: i64 = 3_600_000;
+
+/// The storage facade shared by the HTTP layer, background jobs and the GitHub App.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) backend: Backend,
+    /// Writes. On SQLite a single connection (SQLite has one writer; queueing in the pool is cheaper
+    /// than lock retries). On PostgreSQL the same pool as reads.
+    pub(crate) write: AnyPool,
+    /// Reads.
+    pub(crate) read: AnyPool,
+    pub timing: Arc<Timing>,
+    pub(crate) hooks: Arc<std::sync::RwLock<Vec<Arc<dyn ChangeHook>>>>,
+    /// Woken after every committed change in this process (long polls, SSE, sweeper).
+    pub changed: Arc<Notify>,
+}
+
+impl Store {
+    /// Opens (and creates, for SQLite) the database at `url` and applies the migrations.
+    pub async fn open(url: &str, timing: Timing) -> Result<Store, StoreError> {
+        install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(StoreError::Config(format!(
+                "unsupported database URL scheme (expected sqlite: or postgres://): {}",
+                crate::config::redact_url(url)
+            )));
+        };
+        let (write, read) = match backend {
+            Backend::Sqlite => {
+                let write = sqlite_pool(url, 1).await?;
+                // Create the schema before readers open the file.
+                sqlx::migrate!("migrations/sqlite").run(&write).await?;
+                let read = sqlite_pool(url, 4).await?;
+                (write, read)
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?;
+                sqlx::migrate!("migrations/postgres").run(&pool).await?;
+                (pool.clone(), pool)
+            }
+        };
+        Ok(Store {
+            backend,
+            write,
+            read,
+            timing: Arc::new(timing),
+            hooks: Arc::default(),
+            changed: Arc::new(Notify::new()),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Registers a hook that runs inside every write transaction, before commit.
+    pub fn add_hook(&self, hook: Arc<dyn ChangeHook>) {
+        self.hooks.write().expect("hooks lock").push(hook);
+    }
+
+    /// The read pool (for queries of other modules that only read).
+    pub fn read_pool(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// Closes the pools, flushing SQLite's WAL.
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
+    /// `FOR UPDATE` where the backend has row locks (PostgreSQL); SQLite serialises writers.
+    pub(crate) fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
+    }
+}
+
+async fn sqlite_pool(url: &str, max: u32) -> Result<AnyPool, StoreError> {
+    let pool = AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // WAL lets readers run beside the writer and other processes; the busy timeout makes
+                // a second process wait for the write lock instead of failing.
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?;
+    Ok(pool)
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// RFC 3339 UTC with milliseconds.
+pub fn format_ts(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A new random identifier with a readable prefix, e.g. `t_01HV…`.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}

@@ -1,0 +1,142 @@
+//! Repository policies.
+
+use sqlx::AssertSqlSafe;
+use serde_json::{Map, Value, json};
+
+use super::rows::{REPO_SELECT, RepoRow};
+use super::{NewEvent, Store, StoreError, WriteTx};
+
+/// What an admin (or a repo's config file) sets on a repository.
+#[derive(Clone, Debug, Default)]
+pub struct RepoUpsert {
+    pub name: String,
+    pub max_open_prs: i64,
+    pub area_locks_enabled: Option<bool>,
+    pub extensions: Map<String, Value>,
+}
+
+impl WriteTx {
+    /// Creates or updates a repository policy. Returns the row and whether it was created.
+    pub async fn upsert_repo(
+        &mut self,
+        input: &RepoUpsert,
+        actor: &str,
+    ) -> Result<(RepoRow, bool), StoreError> {
+        if input.name.trim().is_empty() {
+            return Err(StoreError::invalid("invalid_repo", "`repo` must not be empty"));
+        }
+        if input.max_open_prs < 0 {
+            return Err(StoreError::invalid(
+                "invalid_max_open_prs",
+                "`max_open_prs` must be 0 or more",
+            ));
+        }
+        let now = self.now;
+        let existing = self.repo_by_name(&input.name).await?;
+        let created = existing.is_none();
+        match &existing {
+            None => {
+                sqlx::query(
+                    "INSERT INTO repos (name, max_open_prs, area_locks_enabled, extensions, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+                )
+                .bind(&input.name)
+                .bind(input.max_open_prs)
+                .bind(i64::from(input.area_locks_enabled.unwrap_or(true)))
+                .bind(Value::Object(input.extensions.clone()).to_string())
+                .bind(now)
+                .execute(self.conn())
+                .await?;
+            }
+            Some(old) => {
+                let mut ext = old.extensions.clone();
+                ext.extend(input.extensions.clone());
+                let locks = input.area_locks_enabled.unwrap_or(old.area_locks_enabled);
+                sqlx::query(
+                    "UPDATE repos SET max_open_prs = $1, area_locks_enabled = $2, extensions = $3, \
+                     updated_at = $4 WHERE id = $5",
+                )
+                .bind(input.max_open_prs)
+                .bind(i64::from(locks))
+                .bind(Value::Object(ext).to_string())
+                .bind(now)
+                .bind(old.id)
+                .execute(self.conn())
+                .await?;
+                if locks != old.area_locks_enabled {
+                    self.reset_area_locks(old.id, locks).await?;
+                }
+            }
+        }
+        let row = self
+            .repo_by_name(&input.name)
+            .await?
+            .ok_or_else(|| StoreError::not_found("repo_not_found", "repo vanished"))?;
+        self.event(
+            NewEvent::new(if created { "repo.created" } else { "repo.updated" }, actor)
+                .repo(&row.name)
+                .data(json!({
+                    "max_open_prs": row.max_open_prs,
+                    "area_locks_enabled": row.area_locks_enabled,
+                })),
+        );
+        Ok((row, created))
+    }
+
+    /// Turning area locks on gives each area's oldest in-flight task the lock; turning them off
+    /// drops every lock of the repo.
+    async fn reset_area_locks(&mut self, repo_id: i64, enabled: bool) -> Result<(), StoreError> {
+        if enabled {
+            sqlx::query(
+                "UPDATE tasks SET area_lock = area WHERE repo_id = $1 AND area IS NOT NULL \
+                 AND status IN ('leased', 'in_progress', 'pr_opened') \
+                 AND seq = (SELECT MIN(x.seq) FROM tasks x WHERE x.repo_id = tasks.repo_id \
+                   AND x.area = tasks.area AND x.status IN ('leased', 'in_progress', 'pr_opened'))",
+            )
+        } else {
+            sqlx::query("UPDATE tasks SET area_lock = NULL WHERE repo_id = $1")
+        }
+        .bind(repo_id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn repo_by_name(&mut self, name: &str) -> Result<Option<RepoRow>, StoreError> {
+        let sql = format!("{REPO_SELECT} WHERE name = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(name)
+            .fetch_optional(self.conn())
+            .await?;
+        row.as_ref().map(RepoRow::decode).transpose()
+    }
+}
+
+impl Store {
+    pub async fn repo(&self, name: &str) -> Result<Option<RepoRow>, StoreError> {
+        let sql = format!("{REPO_SELECT} WHERE name = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(RepoRow::decode).transpose()
+    }
+
+    pub async fn repos(&self) -> Result<Vec<RepoRow>, StoreError> {
+        let sql = format!("{REPO_SELECT} ORDER BY name");
+        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&self.read).await?;
+        rows.iter().map(RepoRow::decode).collect()
+    }
+
+    /// Creates or updates a repository policy in its own transaction.
+    pub async fn upsert_repo(
+        &self,
+        input: &RepoUpsert,
+        actor: &str,
+    ) -> Result<(RepoRow, bool), StoreError> {
+        let mut tx = self.begin().await?;
+        let out = tx.upsert_repo(input, actor).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,263 @@
+//! Rows as read from the database, and their wire form.
+//!
+//! Decoding refuses inconsistent rows (an unknown status is an error, not a default).
+
+use serde_json::{Map, Value};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{StoreError, format_ts};
+use crate::domain::{Priority, RepoPolicy, Task, TaskStatus, Worker, WorkerStatus};
+
+/// Columns of [`TaskRow`]; use with `FROM tasks t JOIN repos r … JOIN skill_sets s …`.
+pub const TASK_SELECT: &str = "SELECT t.seq, t.id, t.repo_id, r.name AS repo, t.key, t.title, \
+    t.description, t.estimate_points, t.priority, s.skills AS required_skills, t.area, t.tier, \
+    t.status, t.status_reason, t.worker_id, t.lease_id, t.lease_expires_at, t.accept_by, t.deadline, t.lease_points, \
+    t.artifact, t.attempts, t.extensions, t.created_at, t.updated_at \
+    FROM tasks t JOIN repos r ON r.id = t.repo_id JOIN skill_sets s ON s.id = t.skill_set_id";
+
+#[derive(Clone, Debug)]
+pub struct TaskRow {
+    pub seq: i64,
+    pub id: String,
+    pub repo_id: i64,
+    pub repo: String,
+    pub key: Option<String>,
+    pub title: String,
+    pub description: String,
+    pub estimate_points: i64,
+    pub priority: Priority,
+    pub required_skills: Vec<String>,
+    pub area: Option<String>,
+    pub tier: i64,
+    pub status: TaskStatus,
+    pub status_reason: Option<String>,
+    pub worker_id: Option<String>,
+    pub lease_id: Option<String>,
+    pub lease_expires_at: Option<i64>,
+    pub accept_by: Option<i64>,
+    pub deadline: Option<i64>,
+    pub lease_points: Option<i64>,
+    pub artifact: Option<Value>,
+    pub attempts: i64,
+    pub extensions: Map<String, Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Splits a canonical comma-separated skill list.
+pub fn split_skills(s: &str) -> Vec<String> {
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn json_map(text: &str) -> Map<String, Value> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+fn bad_row(what: &str, value: &str) -> StoreError {
+    StoreError::Db(sqlx::Error::Decode(
+        format!("invalid {what} in database: {value:?}").into(),
+    ))
+}
+
+impl TaskRow {
+    pub fn decode(row: &AnyRow) -> Result<TaskRow, StoreError> {
+        let status: String = row.try_get("status")?;
+        let artifact: Option<String> = row.try_get("artifact")?;
+        let skills: String = row.try_get("required_skills")?;
+        let ext: String = row.try_get("extensions")?;
+        Ok(TaskRow {
+            seq: row.try_get("seq")?,
+            id: row.try_get("id")?,
+            repo_id: row.try_get("repo_id")?,
+            repo: row.try_get("repo")?,
+            key: row.try_get("key")?,
+            title: row.try_get("title")?,
+            description: row.try_get("description")?,
+            estimate_points: row.try_get("estimate_points")?,
+            priority: Priority::from_rank(row.try_get("priority")?),
+            required_skills: split_skills(&skills),
+            area: row.try_get("area")?,
+            tier: row.try_get("tier")?,
+            status: TaskStatus::parse(&status).ok_or_else(|| bad_row("task status", &status))?,
+            status_reason: row.try_get("status_reason")?,
+            worker_id: row.try_get("worker_id")?,
+            lease_id: row.try_get("lease_id")?,
+            lease_expires_at: row.try_get("lease_expires_at")?,
+            accept_by: row.try_get("accept_by")?,
+            deadline: row.try_get("deadline")?,
+            lease_points: row.try_get("lease_points")?,
+            artifact: artifact.and_then(|a| serde_json::from_str(&a).ok()),
+            attempts: row.try_get("attempts")?,
+            extensions: json_map(&ext),
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+
+    pub fn to_api(&self) -> Task {
+        Task {
+            task_id: self.id.clone(),
+            repo: self.repo.clone(),
+            key: self.key.clone(),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            estimate_points: self.estimate_points,
+            priority: self.priority,
+            required_skills: self.required_skills.clone(),
+            area: self.area.clone(),
+            tier: self.tier,
+            status: self.status,
+            assigned_worker_id: self.worker_id.clone(),
+            lease_id: self.lease_id.clone(),
+            lease_expires_at: self.lease_expires_at.map(format_ts),
+            artifact: self.artifact.clone(),
+            attempts: self.attempts,
+            status_reason: self.status_reason.clone(),
+            created_at: format_ts(self.created_at),
+            updated_at: format_ts(self.updated_at),
+            extensions: self.extensions.clone(),
+        }
+    }
+}
+
+/// Columns of [`WorkerRow`].
+pub const WORKER_SELECT: &str = "SELECT id, name, skills, all_skills, capacity_points, \
+    max_concurrent_tasks, github_login, status, last_seen_at, trust_level, capabilities, \
+    active_points, active_tasks, extensions, created_at FROM workers";
+
+#[derive(Clone, Debug)]
+pub struct WorkerRow {
+    pub id: String,
+    pub name: String,
+    pub skills: Vec<String>,
+    pub all_skills: bool,
+    pub capacity_points: i64,
+    pub max_concurrent_tasks: i64,
+    pub github_login: Option<String>,
+    pub paused: bool,
+    pub last_seen_at: Option<i64>,
+    pub trust_level: i64,
+    pub capabilities: Value,
+    pub active_points: i64,
+    pub active_tasks: i64,
+    pub extensions: Map<String, Value>,
+    pub created_at: i64,
+}
+
+impl WorkerRow {
+    pub fn decode(row: &AnyRow) -> Result<WorkerRow, StoreError> {
+        let status: String = row.try_get("status")?;
+        let skills: String = row.try_get("skills")?;
+        let caps: String = row.try_get("capabilities")?;
+        let ext: String = row.try_get("extensions")?;
+        let all_skills: i64 = row.try_get("all_skills")?;
+        Ok(WorkerRow {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            skills: split_skills(&skills),
+            all_skills: all_skills != 0,
+            capacity_points: row.try_get("capacity_points")?,
+            max_concurrent_tasks: row.try_get("max_concurrent_tasks")?,
+            github_login: row.try_get("github_login")?,
+            paused: match WorkerStatus::parse(&status) {
+                Some(s) => s == WorkerStatus::Paused,
+                None => return Err(bad_row("worker status", &status)),
+            },
+            last_seen_at: row.try_get("last_seen_at")?,
+            trust_level: row.try_get("trust_level")?,
+            capabilities: serde_json::from_str(&caps).unwrap_or(Value::Object(Map::new())),
+            active_points: row.try_get("active_points")?,
+            active_tasks: row.try_get("active_tasks")?,
+            extensions: json_map(&ext),
+            created_at: row.try_get("created_at")?,
+        })
+    }
+
+    /// Online while the last contact is younger than the heartbeat TTL.
+    pub fn online(&self, now: i64, heartbeat_ttl_ms: i64) -> bool {
+        self.last_seen_at.is_some_and(|t| now - t < heartbeat_ttl_ms)
+    }
+
+    pub fn to_api(&self, now: i64, heartbeat_ttl_ms: i64) -> Worker {
+        let status = if self.paused {
+            WorkerStatus::Paused
+        } else if self.active_tasks > 0 {
+            WorkerStatus::Working
+        } else {
+            WorkerStatus::Idle
+        };
+        Worker {
+            worker_id: self.id.clone(),
+            name: self.name.clone(),
+            skills: self.skills.clone(),
+            capacity_points: self.capacity_points,
+            max_concurrent_tasks: self.max_concurrent_tasks,
+            github_login: self.github_login.clone(),
+            status,
+            online: self.online(now, heartbeat_ttl_ms),
+            last_heartbeat: self.last_seen_at.map(format_ts),
+            trust_level: self.trust_level,
+            capabilities: self.capabilities.clone(),
+            active_points: self.active_points,
+            active_tasks: self.active_tasks,
+            created_at: format_ts(self.created_at),
+            extensions: self.extensions.clone(),
+        }
+    }
+}
+
+/// Columns of [`RepoRow`].
+pub const REPO_SELECT: &str = "SELECT id, name, max_open_prs, area_locks_enabled, open_prs, \
+    active_leases, extensions, created_at, updated_at FROM repos";
+
+#[derive(Clone, Debug)]
+pub struct RepoRow {
+    pub id: i64,
+    pub name: String,
+    pub max_open_prs: i64,
+    pub area_locks_enabled: bool,
+    pub open_prs: i64,
+    pub active_leases: i64,
+    pub extensions: Map<String, Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl RepoRow {
+    pub fn decode(row: &AnyRow) -> Result<RepoRow, StoreError> {
+        let locks: i64 = row.try_get("area_locks_enabled")?;
+        let ext: String = row.try_get("extensions")?;
+        Ok(RepoRow {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            max_open_prs: row.try_get("max_open_prs")?,
+            area_locks_enabled: locks != 0,
+            open_prs: row.try_get("open_prs")?,
+            active_leases: row.try_get("active_leases")?,
+            extensions: json_map(&ext),
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+
+    pub fn to_api(&self) -> RepoPolicy {
+        RepoPolicy {
+            repo: self.name.clone(),
+            max_open_prs: self.max_open_prs,
+            area_locks_enabled: self.area_locks_enabled,
+            open_prs: self.open_prs,
+            active_leases: self.active_leases,
+            throttled: self.open_prs + self.active_leases >= self.max_open_prs,
+            created_at: format_ts(self.created_at),
+            updated_at: format_ts(self.updated_at),
+            extensions: self.extensions.clone(),
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! Tasks: import (idempotent by key), reads and listings.
+
+use sqlx::AssertSqlSafe;
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use super::rows::{TASK_SELECT, TaskRow};
+use super::{NewEvent, Store, StoreError, WriteTx, new_id};
+use crate::domain::model::normalize_skills;
+use crate::domain::{Priority, TaskStatus};
+
+/// One task as imported by an admin or from a GitHub issue.
+#[derive(Clone, Debug)]
+pub struct TaskInput {
+    pub key: Option<String>,
+    pub title: String,
+    pub description: String,
+    pub estimate_points: i64,
+    pub priority: Priority,
+    pub required_skills: Vec<String>,
+    pub area: Option<String>,
+    pub tier: i64,
+    pub extensions: Map<String, Value>,
+}
+
+impl TaskInput {
+    pub fn validate(&self, index: usize) -> Result<(), StoreError> {
+        let at = |field: &str| format!("tasks[{index}].{field}");
+        if self.title.trim().is_empty() {
+            return Err(StoreError::invalid(
+                "invalid_title",
+                format!("{} must not be empty", at("title")),
+            ));
+        }
+        if self.estimate_points < 1 {
+            return Err(StoreError::invalid(
+                "invalid_estimate_points",
+                format!("{} must be 1 or more", at("estimate_points")),
+            ));
+        }
+        if self.tier < 0 {
+            return Err(StoreError::invalid(
+                "invalid_tier",
+                format!("{} must be 0 or more", at("tier")),
+            ));
+        }
+        if self.key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+            return Err(StoreError::invalid(
+                "invalid_key",
+                format!("{} must not be empty when given", at("key")),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Filters of a task listing.
+#[derive(Clone, Debug, Default)]
+pub struct TaskFilter {
+    pub repo: Option<String>,
+    pub status: Option<TaskStatus>,
+    pub worker_id: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+impl WriteTx {
+    /// Imports tasks into `repo`, in order (their creation order is the list order). A task whose
+    /// key already exists in the repo is updated, never duplicated.
+    pub async fn import_tasks(
+        &mut self,
+        repo: &str,
+        inputs: &[TaskInput],
+        actor: &str,
+    ) -> Result<Vec<TaskRow>, StoreError> {
+        let repo_row = self
+            .repo_by_name(repo)
+            .await?
+            .ok_or_else(|| StoreError::not_found("repo_not_found", format!("unknown repo `{repo}`")))?;
+        for (i, input) in inputs.iter().enumerate() {
+            input.validate(i)?;
+        }
+        let mut skill_sets: HashMap<String, i64> = HashMap::new();
+        let mut ids = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let skills = normalize_skills(&input.required_skills).join(",");
+            let skill_set_id = match skill_sets.get(&skills) {
+                Some(id) => *id,
+                None => {
+                    let id = self.skill_set_id(&skills).await?;
+                    skill_sets.insert(skills.clone(), id);
+                    id
+                }
+            };
+            let area = input
+                .area
+                .as_deref()
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string);
+            let existing: Option<(String, String)> = match &input.key {
+                Some(key) => {
+                    sqlx::query_as("SELECT id, extensions FROM tasks WHERE repo_id = $1 AND key = $2")
+                        .bind(repo_row.id)
+                        .bind(key)
+                        .fetch_optional(self.conn())
+                        .await?
+                }
+                None => None,
+            };
+            let id = match existing {
+                Some((id, old_ext)) => {
+                    let mut ext: Map<String, Value> =
+                        serde_json::from_str(&old_ext).unwrap_or_default();
+                    ext.extend(input.extensions.clone());
+                    // An in-flight task keeps its lock on its (possibly new) area.
+                    sqlx::query(
+                        "UPDATE tasks SET title = $1, description = $2, estimate_points = $3, \
+                         priority = $4, skill_set_id = $5, area = $6, tier = $7, extensions = $8, \
+                         area_lock = CASE WHEN area_lock IS NULL THEN NULL ELSE $6 END, \
+                         updated_at = $9 WHERE id = $10",
+                    )
+                    .bind(&input.title)
+                    .bind(&input.description)
+                    .bind(input.estimate_points)
+                    .bind(input.priority.rank())
+                    .bind(skill_set_id)
+                    .bind(area.clone())
+                    .bind(input.tier)
+                    .bind(Value::Object(ext).to_string())
+                    .bind(self.now)
+                    .bind(&id)
+                    .execute(self.conn())
+                    .await?;
+                    self.event(
+                        NewEvent::new("task.updated", actor)
+                            .repo(repo)
+                            .task(&id)
+                            .data(json!({"key": input.key})),
+                    );
+                    id
+                }
+                None => {
+                    let id = new_id("t");
+                    sqlx::query(
+                        "INSERT INTO tasks (id, repo_id, key, title, description, estimate_points, \
+                         priority, skill_set_id, area, tier, status, extensions, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'ready', $11, $12, $12)",
+                    )
+                    .bind(&id)
+                    .bind(repo_row.id)
+                    .bind(input.key.clone())
+                    .bind(&input.title)
+                    .bind(&input.description)
+                    .bind(input.estimate_points)
+                    .bind(input.priority.rank())
+                    .bind(skill_set_id)
+                    .bind(area)
+                    .bind(input.tier)
+                    .bind(Value::Object(input.extensions.clone()).to_string())
+                    .bind(self.now)
+                    .execute(self.conn())
+                    .await?;
+                    self.event(
+                        NewEvent::new("task.created", actor)
+                            .repo(repo)
+                            .task(&id)
+                            .data(json!({"key": input.key, "status": "ready"})),
+                    );
+                    id
+                }
+            };
+            ids.push(id);
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.task(&id).await?);
+        }
+        Ok(out)
+    }
+
+    /// The id of a canonical skill set, created on first use.
+    async fn skill_set_id(&mut self, skills: &str) -> Result<i64, StoreError> {
+        sqlx::query("INSERT INTO skill_sets (skills) VALUES ($1) ON CONFLICT (skills) DO NOTHING")
+            .bind(skills)
+            .execute(self.conn())
+            .await?;
+        let id: i64 = sqlx::query_scalar("SELECT id FROM skill_sets WHERE skills = $1")
+            .bind(skills)
+            .fetch_one(self.conn())
+            .await?;
+        for skill in skills.split(',').filter(|s| !s.is_empty()) {
+            sqlx::query(
+                "INSERT INTO skill_set_members (skill_set_id, skill) VALUES ($1, $2) \
+                 ON CONFLICT (skill_set_id, skill) DO NOTHING",
+            )
+            .bind(id)
+            .bind(skill)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(id)
+    }
+
+    /// A task, read inside this transaction (404 when unknown).
+    pub async fn task(&mut self, task_id: &str) -> Result<TaskRow, StoreError> {
+        self.task_opt(task_id)
+            .await?
+            .ok_or_else(|| StoreError::not_found("task_not_found", format!("unknown task `{task_id}`")))
+    }
+
+    pub async fn task_opt(&mut self, task_id: &str) -> Result<Option<TaskRow>, StoreError> {
+        let sql = format!("{TASK_SELECT} WHERE t.id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(task_id)
+            .fetch_optional(self.conn())
+            .await?;
+        row.as_ref().map(TaskRow::decode).transpose()
+    }
+
+    /// A task of `repo` by its external key.
+    pub async fn task_by_key(&mut self, repo: &str, key: &str) -> Result<Option<TaskRow>, StoreError> {
+        let sql = format!("{TASK_SELECT} WHERE r.name = $1 AND t.key = $2");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(repo)
+            .bind(key)
+            .fetch_optional(self.conn())
+            .await?;
+        row.as_ref().map(TaskRow::decode).transpose()
+    }
+}
+
+impl Store {
+    /// Imports tasks in one transaction.
+    pub async fn import_tasks(
+        &self,
+        repo: &str,
+        inputs: &[TaskInput],
+        actor: &str,
+    ) -> Result<Vec<TaskRow>, StoreError> {
+        let mut tx = self.begin().await?;
+        let out = tx.import_tasks(repo, inputs, actor).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    pub async fn task(&self, task_id: &str) -> Result<Option<TaskRow>, StoreError> {
+        let sql = format!("{TASK_SELECT} WHERE t.id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(task_id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(TaskRow::decode).transpose()
+    }
+
+    pub async fn task_by_key(&self, repo: &str, key: &str) -> Result<Option<TaskRow>, StoreError> {
+        let sql = format!("{TASK_SELECT} WHERE r.name = $1 AND t.key = $2");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(repo)
+            .bind(key)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(TaskRow::decode).transpose()
+    }
+
+    /// Tasks in creation order, filtered.
+    pub async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>, StoreError> {
+        let mut sql = format!("{TASK_SELECT} WHERE 1 = 1");
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        if filter.repo.is_some() {
+            sql.push_str(&format!(" AND r.name = ${}", next()));
+        }
+        if filter.status.is_some() {
+            sql.push_str(&format!(" AND t.status = ${}", next()));
+        }
+        if filter.worker_id.is_some() {
+            sql.push_str(&format!(" AND t.worker_id = ${}", next()));
+        }
+        sql.push_str(" ORDER BY t.seq");
+        sql.push_str(&format!(
+            " LIMIT {} OFFSET {}",
+            filter.limit.unwrap_or(i64::MAX / 2).max(0),
+            filter.offset.unwrap_or(0).max(0)
+        ));
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        if let Some(repo) = &filter.repo {
+            q = q.bind(repo.clone());
+        }
+        if let Some(status) = filter.status {
+            q = q.bind(status.as_str());
+        }
+        if let Some(w) = &filter.worker_id {
+            q = q.bind(w.clone());
+        }
+        let rows = q.fetch_all(&self.read).await?;
+        rows.iter().map(TaskRow::decode).collect()
+    }
+}

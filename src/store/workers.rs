@@ -1,0 +1,365 @@
+//! Workers: registration, bearer tokens, presence, heartbeats and admin updates.
+
+use sqlx::AssertSqlSafe;
+use rand::TryRngCore;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::rows::{WORKER_SELECT, WorkerRow};
+use super::{NewEvent, Store, StoreError, WriteTx, new_id};
+use crate::domain::WorkerStatus;
+use crate::domain::model::normalize_skills;
+
+/// What a worker declares when it registers.
+#[derive(Clone, Debug)]
+pub struct WorkerInput {
+    pub name: String,
+    pub skills: Vec<String>,
+    pub capacity_points: i64,
+    pub max_concurrent_tasks: i64,
+    pub github_login: Option<String>,
+    pub capabilities: Value,
+    pub extensions: Map<String, Value>,
+}
+
+impl WorkerInput {
+    pub fn validate(&self) -> Result<(), StoreError> {
+        if self.name.trim().is_empty() {
+            return Err(StoreError::invalid("invalid_name", "`name` must not be empty"));
+        }
+        if self.capacity_points < 1 {
+            return Err(StoreError::invalid(
+                "invalid_capacity_points",
+                "`capacity_points` must be 1 or more",
+            ));
+        }
+        if self.max_concurrent_tasks < 1 {
+            return Err(StoreError::invalid(
+                "invalid_max_concurrent_tasks",
+                "`max_concurrent_tasks` must be 1 or more",
+            ));
+        }
+        if !self.capabilities.is_object() {
+            return Err(StoreError::invalid(
+                "invalid_capabilities",
+                "`capabilities` must be an object",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A new bearer token: 32 random bytes from the OS CSPRNG, hex-encoded, with a readable prefix.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .expect("the operating system random source is available");
+    format!("owpw_{}", hex::encode(bytes))
+}
+
+/// Tokens are stored only as their SHA-256 (they are long random values, so a fast hash is right).
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl WriteTx {
+    /// Registers a worker; returns it with its token (shown once, stored hashed).
+    pub async fn register_worker(
+        &mut self,
+        input: &WorkerInput,
+    ) -> Result<(WorkerRow, String), StoreError> {
+        input.validate()?;
+        let id = new_id("w");
+        let token = new_token();
+        sqlx::query(
+            "INSERT INTO workers (id, name, token_hash, skills, capacity_points, max_concurrent_tasks, \
+             github_login, status, last_seen_at, presence, capabilities, extensions, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'idle', $8, 'online', $9, $10, $8)",
+        )
+        .bind(&id)
+        .bind(input.name.trim())
+        .bind(hash_token(&token))
+        .bind(normalize_skills(&input.skills).join(","))
+        .bind(input.capacity_points)
+        .bind(input.max_concurrent_tasks)
+        .bind(input.github_login.clone())
+        .bind(self.now)
+        .bind(input.capabilities.to_string())
+        .bind(Value::Object(input.extensions.clone()).to_string())
+        .execute(self.conn())
+        .await?;
+        let worker = self.worker(&id).await?;
+        self.event(
+            NewEvent::new("worker.registered", format!("worker:{id}"))
+                .worker(Some(&id))
+                .data(json!({"name": worker.name, "skills": worker.skills})),
+        );
+        Ok((worker, token))
+    }
+
+    /// Issues a new token for a worker (the old one stops working).
+    pub async fn rotate_token(&mut self, worker_id: &str) -> Result<String, StoreError> {
+        let token = new_token();
+        let n = sqlx::query("UPDATE workers SET token_hash = $1, last_seen_at = $2 WHERE id = $3")
+            .bind(hash_token(&token))
+            .bind(self.now)
+            .bind(worker_id)
+            .execute(self.conn())
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::not_found("worker_not_found", "unknown worker"));
+        }
+        Ok(token)
+    }
+
+    pub async fn worker(&mut self, worker_id: &str) -> Result<WorkerRow, StoreError> {
+        let sql = format!("{WORKER_SELECT} WHERE id = $1{}", self.store().for_update());
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(worker_id)
+            .fetch_optional(self.conn())
+            .await?;
+        match row {
+            Some(r) => WorkerRow::decode(&r),
+            None => Err(StoreError::not_found(
+                "worker_not_found",
+                format!("unknown worker `{worker_id}`"),
+            )),
+        }
+    }
+
+    /// Marks a worker online (every authenticated request does); `was_online` is what the caller
+    /// saw before, so coming back online is logged once.
+    pub async fn touch_worker(&mut self, worker_id: &str, was_online: bool) -> Result<(), StoreError> {
+        sqlx::query("UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2")
+            .bind(self.now)
+            .bind(worker_id)
+            .execute(self.conn())
+            .await?;
+        if !was_online {
+            self.event(
+                NewEvent::new("worker.online", format!("worker:{worker_id}")).worker(Some(worker_id)),
+            );
+        }
+        Ok(())
+    }
+
+    /// Heartbeat: marks the worker online, optionally sets idle/paused, and renews every lease it
+    /// holds that has not ended. Returns the number of leases renewed.
+    pub async fn heartbeat(
+        &mut self,
+        worker: &WorkerRow,
+        was_online: bool,
+        status: Option<WorkerStatus>,
+    ) -> Result<u64, StoreError> {
+        self.touch_worker(&worker.id, was_online).await?;
+        if let Some(status) = status {
+            let paused = status == WorkerStatus::Paused;
+            if paused != worker.paused {
+                self.set_worker_paused(&worker.id, paused, &format!("worker:{}", worker.id))
+                    .await?;
+            }
+        }
+        self.renew_worker_leases(&worker.id, None).await
+    }
+
+    /// Extends the leases of a worker (all, or one) by the lease TTL. A lease that is not yet
+    /// acknowledged keeps its accept-by deadline. Ended leases are not revived.
+    pub async fn renew_worker_leases(
+        &mut self,
+        worker_id: &str,
+        lease_id: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let expires = self.now + self.store().timing.lease_ttl_ms;
+        let sql = format!(
+            "UPDATE tasks SET lease_expires_at = $1, \
+             deadline = CASE WHEN status = 'leased' AND accept_by < $1 THEN accept_by ELSE $1 END, \
+             updated_at = $2 \
+             WHERE worker_id = $3 AND status IN ('leased', 'in_progress') AND deadline > $2{}",
+            if lease_id.is_some() { " AND lease_id = $4" } else { "" }
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql))
+            .bind(expires)
+            .bind(self.now)
+            .bind(worker_id);
+        if let Some(l) = lease_id {
+            q = q.bind(l);
+        }
+        Ok(q.execute(self.conn()).await?.rows_affected())
+    }
+
+    pub async fn set_worker_paused(
+        &mut self,
+        worker_id: &str,
+        paused: bool,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE workers SET status = $1 WHERE id = $2")
+            .bind(if paused { "paused" } else { "idle" })
+            .bind(worker_id)
+            .execute(self.conn())
+            .await?;
+        self.event(
+            NewEvent::new(if paused { "worker.paused" } else { "worker.resumed" }, actor)
+                .worker(Some(worker_id)),
+        );
+        Ok(())
+    }
+
+    /// Admin update of a worker's trust level and/or status.
+    pub async fn admin_update_worker(
+        &mut self,
+        worker_id: &str,
+        trust_level: Option<i64>,
+        status: Option<WorkerStatus>,
+    ) -> Result<WorkerRow, StoreError> {
+        let worker = self.worker(worker_id).await?;
+        if let Some(trust) = trust_level {
+            if trust < 0 {
+                return Err(StoreError::invalid(
+                    "invalid_trust_level",
+                    "`trust_level` must be 0 or more",
+                ));
+            }
+            sqlx::query("UPDATE workers SET trust_level = $1 WHERE id = $2")
+                .bind(trust)
+                .bind(worker_id)
+                .execute(self.conn())
+                .await?;
+            self.event(
+                NewEvent::new("worker.trust", "admin")
+                    .worker(Some(worker_id))
+                    .data(json!({"from": worker.trust_level, "to": trust})),
+            );
+        }
+        if let Some(status) = status {
+            let paused = status == WorkerStatus::Paused;
+            if paused != worker.paused {
+                self.set_worker_paused(worker_id, paused, "admin").await?;
+            }
+        }
+        self.worker(worker_id).await
+    }
+
+    /// The implicit worker of a GitHub login (a person claiming by comment), created on first use:
+    /// trust 0, every skill, `max_concurrent_tasks` as the repo config says.
+    pub async fn implicit_github_worker(
+        &mut self,
+        login: &str,
+        max_concurrent_tasks: i64,
+    ) -> Result<WorkerRow, StoreError> {
+        let id = format!("gh_{}", login.to_lowercase());
+        sqlx::query(
+            "INSERT INTO workers (id, name, token_hash, skills, all_skills, capacity_points, \
+             max_concurrent_tasks, github_login, status, last_seen_at, presence, created_at) \
+             VALUES ($1, $2, NULL, '', 1, $3, $4, $5, 'idle', $6, 'online', $6) \
+             ON CONFLICT (id) DO UPDATE SET last_seen_at = $6, presence = 'online', \
+             max_concurrent_tasks = $4, capacity_points = $3",
+        )
+        .bind(&id)
+        .bind(login)
+        // Points do not limit a person: the concurrency cap does.
+        .bind(1_000_000i64)
+        .bind(max_concurrent_tasks.max(1))
+        .bind(login)
+        .bind(self.now)
+        .execute(self.conn())
+        .await?;
+        self.worker(&id).await
+    }
+}
+
+impl Store {
+    /// Registers a worker in its own transaction.
+    pub async fn register_worker(&self, input: &WorkerInput) -> Result<(WorkerRow, String), StoreError> {
+        let mut tx = self.begin().await?;
+        let out = tx.register_worker(input).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// The worker a bearer token belongs to.
+    pub async fn worker_by_token(&self, token: &str) -> Result<Option<WorkerRow>, StoreError> {
+        let sql = format!("{WORKER_SELECT} WHERE token_hash = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(hash_token(token))
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(WorkerRow::decode).transpose()
+    }
+
+    pub async fn worker(&self, worker_id: &str) -> Result<Option<WorkerRow>, StoreError> {
+        let sql = format!("{WORKER_SELECT} WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(worker_id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(WorkerRow::decode).transpose()
+    }
+
+    pub async fn workers(&self) -> Result<Vec<WorkerRow>, StoreError> {
+        let sql = format!("{WORKER_SELECT} ORDER BY created_at, id");
+        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&self.read).await?;
+        rows.iter().map(WorkerRow::decode).collect()
+    }
+
+    /// Marks a worker online in its own transaction.
+    pub async fn touch_worker(&self, worker: &WorkerRow) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let was_online = worker.online(tx.now, self.timing.heartbeat_ttl_ms);
+        tx.touch_worker(&worker.id, was_online).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Logs workers whose heartbeat TTL has passed as offline (once each). Returns how many.
+    pub async fn sweep_presence(&self) -> Result<usize, StoreError> {
+        let cutoff = super::now_ms() - self.timing.heartbeat_ttl_ms;
+        let due: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM workers WHERE presence = 'online' AND last_seen_at <= $1 LIMIT 500",
+        )
+        .bind(cutoff)
+        .fetch_all(&self.read)
+        .await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin().await?;
+        let cutoff = tx.now - self.timing.heartbeat_ttl_ms;
+        let mut n = 0;
+        for (id,) in due {
+            let changed = sqlx::query(
+                "UPDATE workers SET presence = 'offline' WHERE id = $1 AND presence = 'online' \
+                 AND last_seen_at <= $2",
+            )
+            .bind(&id)
+            .bind(cutoff)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+            if changed > 0 {
+                n += 1;
+                tx.event(NewEvent::new("worker.offline", "system").worker(Some(&id)));
+            }
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let a = new_token();
+        let b = new_token();
+        assert_ne!(a, b);
+        assert!(a.starts_with("owpw_") && a.len() == 5 + 64);
+        assert_eq!(hash_token(&a), hash_token(&a));
+        assert_ne!(hash_token(&a), hash_token(&b));
+        assert!(!hash_token(&a).contains(&a[5..]));
+    }
+}
