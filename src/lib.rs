@@ -7,6 +7,7 @@
 //! - `dashboard`: the HTML dashboard served at `/`.
 //! - `cli`: the `owp` subcommands (`serve`, `worker`, `admin`, `bench`, …).
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod dashboard;

@@ -129,7 +129,7 @@ async fn worker_endpoints_require_a_valid_bearer_token() {
 async fn malformed_json_is_400() {
     let s = Server::start().await;
     s.upsert_repo("acme/bad", 3, true).await;
-    let (_, token) = s.register_worker("w", &["rust"], 5, 1).await;
+    let (worker_id, token) = s.register_worker("w", &["rust"], 5, 1).await;
     let broken = "{\"repo\": \"acme/bad\", \"tasks\": [";
     let cases = [
         (
@@ -156,7 +156,7 @@ async fn malformed_json_is_400() {
             "heartbeat",
         ),
         (
-            s.req(Method::POST, "/v1/admin/workers/whatever")
+            s.req(Method::POST, &format!("/v1/admin/workers/{worker_id}"))
                 .admin(&s)
                 .body("[1,", "application/json"),
             "admin worker",
@@ -176,7 +176,10 @@ async fn malformed_yaml_import_is_400() {
     let r = s
         .req(Method::POST, "/v1/admin/tasks")
         .admin(&s)
-        .body("repo: acme/yaml\ntasks: [ {title: \"x\"\n", "application/yaml")
+        .body(
+            "repo: acme/yaml\ntasks: [ {title: \"x\"\n",
+            "application/yaml",
+        )
         .send()
         .await;
     r.expect_problem(400);
@@ -215,13 +218,17 @@ async fn body_just_under_the_limit_is_accepted() {
             json!([{"title": "large but fine", "description": description}]),
         )
         .await;
-    assert_eq!(tasks[0]["description"].as_str().map(str::len), Some(200 * 1024));
+    assert_eq!(
+        tasks[0]["description"].as_str().map(str::len),
+        Some(200 * 1024)
+    );
 }
 
 #[tokio::test]
 async fn invalid_registration_values_are_422() {
     let s = Server::start().await;
-    let base = json!({"name": "w", "skills": ["rust"], "capacity_points": 3, "max_concurrent_tasks": 1});
+    let base =
+        json!({"name": "w", "skills": ["rust"], "capacity_points": 3, "max_concurrent_tasks": 1});
     let cases = [
         ("capacity_points", json!(-1)),
         ("capacity_points", json!(0)),
@@ -313,12 +320,20 @@ async fn pr_opened_without_pr_url_is_422() {
         .await
         .expect_problem(422);
     s.ack(&token, &lease_id).await.expect(200);
-    s.set_status(&token, &task_id, json!({"status": "pr_opened", "artifact": {"commit_sha": "abc"}}))
-        .await
-        .expect_problem(422);
-    s.set_status(&token, &task_id, json!({"status": "pr_opened", "artifact": {"pr_url": ""}}))
-        .await
-        .expect_problem(422);
+    s.set_status(
+        &token,
+        &task_id,
+        json!({"status": "pr_opened", "artifact": {"commit_sha": "abc"}}),
+    )
+    .await
+    .expect_problem(422);
+    s.set_status(
+        &token,
+        &task_id,
+        json!({"status": "pr_opened", "artifact": {"pr_url": ""}}),
+    )
+    .await
+    .expect_problem(422);
     assert_eq!(s.task(&task_id).await["status"], "in_progress");
 }
 
@@ -336,9 +351,13 @@ async fn unknown_objects_are_404() {
         .await
         .expect_problem(404);
     for action in ["ack", "nack", "renew"] {
-        s.worker_post(&token, &format!("/v1/leases/no-such-lease/{action}"), json!({}))
-            .await
-            .expect_problem(404);
+        s.worker_post(
+            &token,
+            &format!("/v1/leases/no-such-lease/{action}"),
+            json!({}),
+        )
+        .await
+        .expect_problem(404);
     }
     s.set_status(&token, "no-such-task", json!({"status": "in_progress"}))
         .await

@@ -120,7 +120,9 @@ async fn setup(servers: Vec<Arc<Server>>, seed: u64) -> Scenario {
                 }
             })
             .collect();
-        let priority = *["low", "normal", "high", "critical"].choose(&mut rng).unwrap();
+        let priority = *["low", "normal", "high", "critical"]
+            .choose(&mut rng)
+            .unwrap();
         let tier = if rng.random_bool(0.1) { 1 } else { 0 };
         docs.entry(repo).or_default().push(json!({
             "key": format!("T-{i}"),
@@ -153,7 +155,10 @@ async fn setup(servers: Vec<Arc<Server>>, seed: u64) -> Scenario {
     for i in 0..WORKERS {
         let server = &servers[i % servers.len()];
         let n_skills = rng.random_range(1..=SKILLS.len());
-        let skills: Vec<&str> = SKILLS.choose_multiple(&mut rng, n_skills).copied().collect();
+        let skills: Vec<&str> = SKILLS
+            .choose_multiple(&mut rng, n_skills)
+            .copied()
+            .collect();
         let capacity = rng.random_range(2..=8);
         let max = rng.random_range(1..=3);
         let (id, token) = server
@@ -285,10 +290,8 @@ async fn worker_loop(
                         ));
                     }
                     if info.tier > me.trust {
-                        local_violations.push(format!(
-                            "tier {} given to trust {}",
-                            info.tier, me.trust
-                        ));
+                        local_violations
+                            .push(format!("tier {} given to trust {}", info.tier, me.trust));
                     }
                     if nacked.contains(&task_id) {
                         local_violations.push(format!("{task_id} offered again after nack"));
@@ -441,8 +444,7 @@ async fn worker_loop(
 /// Checks one admin snapshot against every rule; returns what is wrong.
 fn check_snapshot(sc: &Scenario, state: &Value) -> Vec<String> {
     let mut bad = Vec::new();
-    let caps: HashMap<&str, &WorkerInfo> =
-        sc.workers.iter().map(|w| (w.id.as_str(), w)).collect();
+    let caps: HashMap<&str, &WorkerInfo> = sc.workers.iter().map(|w| (w.id.as_str(), w)).collect();
     let mut per_repo: HashMap<String, i64> = HashMap::new();
     let mut per_area: HashMap<(String, String), Vec<String>> = HashMap::new();
     let mut per_worker: HashMap<String, (i64, i64)> = HashMap::new();
@@ -483,7 +485,9 @@ fn check_snapshot(sc: &Scenario, state: &Value) -> Vec<String> {
     for (repo, n) in &per_repo {
         let max = sc.budgets.get(repo).copied().unwrap_or(i64::MAX);
         if *n > max {
-            bad.push(format!("{repo}: {n} tasks leased/in progress/in review > budget {max}"));
+            bad.push(format!(
+                "{repo}: {n} tasks leased/in progress/in review > budget {max}"
+            ));
         }
     }
     for ((repo, area), ids) in &per_area {
@@ -492,13 +496,13 @@ fn check_snapshot(sc: &Scenario, state: &Value) -> Vec<String> {
         }
     }
     for (wid, (points, count)) in &per_worker {
-        if let Some(w) = caps.get(wid.as_str()) {
-            if *points > w.capacity || *count > w.max {
-                bad.push(format!(
-                    "worker {wid}: {points} points / {count} tasks > {} / {}",
-                    w.capacity, w.max
-                ));
-            }
+        if let Some(w) = caps.get(wid.as_str())
+            && (*points > w.capacity || *count > w.max)
+        {
+            bad.push(format!(
+                "worker {wid}: {points} points / {count} tasks > {} / {}",
+                w.capacity, w.max
+            ));
         }
     }
     for r in state["repos"].as_array().into_iter().flatten() {
@@ -521,9 +525,12 @@ fn check_snapshot(sc: &Scenario, state: &Value) -> Vec<String> {
     bad
 }
 
+/// Weighted time spans `[from, to)`.
+type Spans = Vec<(Instant, Instant, i64)>;
+
 /// The largest sum of `weight` over intervals open at one instant. Intervals are half-open; an
 /// interval ending exactly when another starts does not overlap it.
-fn max_overlap(mut spans: Vec<(Instant, Instant, i64)>) -> i64 {
+fn max_overlap(mut spans: Spans) -> i64 {
     let mut points: Vec<(Instant, i64)> = Vec::new();
     for (from, to, w) in spans.drain(..) {
         if to > from {
@@ -551,11 +558,11 @@ fn check_holdings(sc: &Scenario, holdings: &[Holding], end: Instant) -> Vec<Stri
         }
     }
     let span = |h: &Holding, w: i64| (h.from, h.held_until.unwrap_or(end), w);
-    let mut by_task: HashMap<&str, Vec<(Instant, Instant, i64)>> = HashMap::new();
-    let mut by_repo: HashMap<&str, Vec<(Instant, Instant, i64)>> = HashMap::new();
-    let mut by_area: HashMap<(&str, &str), Vec<(Instant, Instant, i64)>> = HashMap::new();
-    let mut by_worker_pts: HashMap<usize, Vec<(Instant, Instant, i64)>> = HashMap::new();
-    let mut by_worker_n: HashMap<usize, Vec<(Instant, Instant, i64)>> = HashMap::new();
+    let mut by_task: HashMap<&str, Spans> = HashMap::new();
+    let mut by_repo: HashMap<&str, Spans> = HashMap::new();
+    let mut by_area: HashMap<(&str, &str), Spans> = HashMap::new();
+    let mut by_worker_pts: HashMap<usize, Spans> = HashMap::new();
+    let mut by_worker_n: HashMap<usize, Spans> = HashMap::new();
     for h in holdings {
         let info = &sc.tasks[&h.task_id];
         by_task.entry(&h.task_id).or_default().push(span(h, 1));
@@ -585,7 +592,10 @@ fn check_holdings(sc: &Scenario, holdings: &[Holding], end: Instant) -> Vec<Stri
     for (repo, spans) in by_repo {
         let n = max_overlap(spans);
         if n > sc.budgets[repo] {
-            bad.push(format!("{repo}: {n} held at once > budget {}", sc.budgets[repo]));
+            bad.push(format!(
+                "{repo}: {n} held at once > budget {}",
+                sc.budgets[repo]
+            ));
         }
     }
     for ((repo, area), spans) in by_area {
@@ -597,13 +607,19 @@ fn check_holdings(sc: &Scenario, holdings: &[Holding], end: Instant) -> Vec<Stri
     for (w, spans) in by_worker_pts {
         let n = max_overlap(spans);
         if n > sc.workers[w].capacity {
-            bad.push(format!("worker {w}: {n} active points > {}", sc.workers[w].capacity));
+            bad.push(format!(
+                "worker {w}: {n} active points > {}",
+                sc.workers[w].capacity
+            ));
         }
     }
     for (w, spans) in by_worker_n {
         let n = max_overlap(spans);
         if n > sc.workers[w].max {
-            bad.push(format!("worker {w}: {n} active tasks > {}", sc.workers[w].max));
+            bad.push(format!(
+                "worker {w}: {n} active tasks > {}",
+                sc.workers[w].max
+            ));
         }
     }
     bad
@@ -659,10 +675,14 @@ async fn run(sc: Scenario) {
         "the run overran"
     );
 
-    let out = out.lock().unwrap();
+    let out = std::mem::take(&mut *out.lock().unwrap());
     let final_state = sc.servers[0].state().await;
     let mut problems: Vec<String> = Vec::new();
-    problems.extend(out.server_errors.iter().map(|e| format!("server error: {e}")));
+    problems.extend(
+        out.server_errors
+            .iter()
+            .map(|e| format!("server error: {e}")),
+    );
     problems.extend(out.violations.iter().cloned());
     problems.extend(sample_violations);
     problems.extend(check_holdings(&sc, &out.holdings, finished));
@@ -727,8 +747,16 @@ async fn run(sc: Scenario) {
         );
     }
     // The run must have exercised the scheduler for its checks to mean something.
-    assert!(out.claims_200 >= 30, "only {} claims succeeded", out.claims_200);
-    assert!(out.claims_204 >= 30, "only {} claims were refused", out.claims_204);
+    assert!(
+        out.claims_200 >= 30,
+        "only {} claims succeeded",
+        out.claims_200
+    );
+    assert!(
+        out.claims_204 >= 30,
+        "only {} claims were refused",
+        out.claims_204
+    );
     assert!(out.merged >= 5, "only {} tasks merged", out.merged);
     assert!(samples >= 10, "only {samples} admin samples");
 }
@@ -777,7 +805,12 @@ async fn simultaneous_claims_for_one_task_give_it_to_one_worker() {
                 _ => panic!("round {round}: {}", r.describe()),
             }
         }
-        assert_eq!(winners.len(), 1, "round {round}: {} workers got the one task", winners.len());
+        assert_eq!(
+            winners.len(),
+            1,
+            "round {round}: {} workers got the one task",
+            winners.len()
+        );
         let (token, lease) = &winners[0];
         assert_eq!(lease["task"]["task_id"], ids[0].as_str());
         // Give it back for the next round; the winner is not offered it again after its nack.

@@ -39,9 +39,15 @@ async fn unacked_lease_returns_to_ready_after_accept_ttl() {
     sleep_until_after(accept_by, GRACE).await;
     let state = s.state().await;
     let t = find(&state["tasks"], "task_id", &task_id).unwrap();
-    assert_eq!(t["status"], "ready", "not requeued by {accept_by} + 1 s: {t}");
+    assert_eq!(
+        t["status"], "ready",
+        "not requeued by {accept_by} + 1 s: {t}"
+    );
     assert_eq!(t["attempts"], 1, "{t}");
-    assert!(t["lease_id"].is_null() && t["assigned_worker_id"].is_null(), "{t}");
+    assert!(
+        t["lease_id"].is_null() && t["assigned_worker_id"].is_null(),
+        "{t}"
+    );
     let w = find(&state["workers"], "worker_id", &wid).unwrap();
     assert_eq!(w["active_tasks"], 0, "{w}");
     assert_eq!(
@@ -168,7 +174,10 @@ async fn heartbeats_keep_an_acked_lease_alive() {
     assert_eq!(t["attempts"], 0);
     assert_eq!(t["lease_id"], lease_id.as_str());
     let last = ts(&t, "lease_expires_at");
-    assert!(last > first + chrono::Duration::seconds(5), "{first} → {last}");
+    assert!(
+        last > first + chrono::Duration::seconds(5),
+        "{first} → {last}"
+    );
     // Once the heartbeats stop, it expires.
     sleep_until_after(last, GRACE).await;
     let t = s.task(&task_id).await;
@@ -243,7 +252,10 @@ async fn worker_goes_offline_after_heartbeat_ttl_and_back_online() {
     };
     sleep_until_after(seen + chrono::Duration::seconds(3), GRACE).await;
     let w = s.worker(&wid).await;
-    assert_eq!(w["online"], false, "still online 1 s after the heartbeat TTL: {w}");
+    assert_eq!(
+        w["online"], false,
+        "still online 1 s after the heartbeat TTL: {w}"
+    );
     s.heartbeat(&token, json!({})).await.expect(200);
     assert_eq!(s.worker(&wid).await["online"], true);
 }

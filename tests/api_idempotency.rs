@@ -181,6 +181,9 @@ async fn replayed_repo_upsert_repeats_the_first_status() {
     let first = upsert().send().await;
     assert_eq!(first.status, 201, "{}", first.describe());
     let second = upsert().send().await;
-    assert_eq!(second.status, 201, "a replay repeats the first status, not 200");
+    assert_eq!(
+        second.status, 201,
+        "a replay repeats the first status, not 200"
+    );
     assert_eq!(second.json, first.json);
 }

@@ -35,10 +35,14 @@ async fn claim_returns_a_lease_with_its_task() {
     let expires_at = ts(lease, "expires_at");
     let slack = chrono::Duration::seconds(5);
     assert!(
-        accept_by > before + chrono::Duration::seconds(110) && accept_by < before + chrono::Duration::seconds(120) + slack,
+        accept_by > before + chrono::Duration::seconds(110)
+            && accept_by < before + chrono::Duration::seconds(120) + slack,
         "accept_by should be about 120 s ahead: {accept_by} (claimed at {before})"
     );
-    assert!(expires_at >= accept_by - chrono::Duration::seconds(1), "expires_at {expires_at} before accept_by {accept_by}");
+    assert!(
+        expires_at >= accept_by - chrono::Duration::seconds(1),
+        "expires_at {expires_at} before accept_by {accept_by}"
+    );
     // The admin view agrees.
     let t = s.task(&task_id).await;
     assert_eq!(t["status"], "leased");
@@ -68,7 +72,8 @@ async fn ack_moves_the_task_in_progress_with_a_fresh_lease_ttl() {
     assert_eq!(t["status"], "in_progress");
     let exp = ts(&t, "lease_expires_at");
     assert!(
-        exp > before + chrono::Duration::seconds(890) && exp < before + chrono::Duration::seconds(906),
+        exp > before + chrono::Duration::seconds(890)
+            && exp < before + chrono::Duration::seconds(906),
         "after ack the lease expires OWP_LEASE_TTL_SECONDS from now: {exp} (acked at {before})"
     );
 }
@@ -109,7 +114,10 @@ async fn renew_extends_the_lease() {
     let r = s.renew(&token, &lease_id).await;
     assert_eq!(r.status, 200, "{}", r.describe());
     let second = ts(&s.task(&task_id).await, "lease_expires_at");
-    assert!(second > first, "renew must move the deadline: {first} → {second}");
+    assert!(
+        second > first,
+        "renew must move the deadline: {first} → {second}"
+    );
     assert_eq!(s.task(&task_id).await["status"], "in_progress");
 }
 
@@ -141,10 +149,17 @@ async fn status_in_progress_acts_as_ack() {
     let (_, token) = s.register_worker("w", &[], 5, 1).await;
     s.claim_ok(&token).await;
     let r = s
-        .set_status(&token, &task_id, json!({"status": "in_progress", "note": "starting"}))
+        .set_status(
+            &token,
+            &task_id,
+            json!({"status": "in_progress", "note": "starting"}),
+        )
         .await;
     let body = r.expect(200);
-    assert_eq!(body["status"], "in_progress", "answers with the task: {body}");
+    assert_eq!(
+        body["status"], "in_progress",
+        "answers with the task: {body}"
+    );
     assert_eq!(s.task(&task_id).await["status"], "in_progress");
 }
 
@@ -166,7 +181,10 @@ async fn pr_opened_records_the_artifact_and_merged_follows() {
     assert_eq!(body["status"], "pr_opened");
     let t = s.task(&task_id).await;
     assert_eq!(t["status"], "pr_opened");
-    assert_eq!(t["artifact"]["pr_url"], "https://example.test/acme/pr/pull/7");
+    assert_eq!(
+        t["artifact"]["pr_url"],
+        "https://example.test/acme/pr/pull/7"
+    );
     assert_eq!(t["artifact"]["commit_sha"], "abc123");
     // No longer active for the worker; the repo counts an open PR.
     let w = s.worker(&wid).await;
@@ -186,7 +204,10 @@ async fn pr_opened_records_the_artifact_and_merged_follows() {
     assert_eq!(body["status"], "merged");
     let t = s.task(&task_id).await;
     assert_eq!(t["status"], "merged");
-    assert_eq!(t["artifact"]["pr_url"], "https://example.test/acme/pr/pull/7");
+    assert_eq!(
+        t["artifact"]["pr_url"],
+        "https://example.test/acme/pr/pull/7"
+    );
     assert_eq!(s.repo("acme/pr").await["open_prs"], 0);
 }
 
@@ -260,7 +281,11 @@ async fn blocked_releases_the_worker() {
     let (lease_id, _, _) = s.claim_ok(&token).await;
     s.ack(&token, &lease_id).await.expect(200);
     let body = s
-        .set_status(&token, &task_id, json!({"status": "blocked", "note": "needs a decision"}))
+        .set_status(
+            &token,
+            &task_id,
+            json!({"status": "blocked", "note": "needs a decision"}),
+        )
         .await
         .expect(200);
     assert_eq!(body["status"], "blocked");

@@ -93,7 +93,10 @@ async fn import_json_returns_tasks_with_defaults() {
     assert_eq!(f["description"], "d");
     assert_eq!(f["estimate_points"], 3);
     assert_eq!(f["priority"], "high");
-    assert_eq!(skill_set(&f["required_skills"]), skill_set(&json!(["rust", "sql"])));
+    assert_eq!(
+        skill_set(&f["required_skills"]),
+        skill_set(&json!(["rust", "sql"]))
+    );
     assert_eq!(f["area"], "db");
     assert_eq!(f["tier"], 2);
 
@@ -156,12 +159,17 @@ async fn reimport_with_same_key_updates_instead_of_duplicating() {
         )
         .await;
     assert_eq!(second.len(), 1);
-    assert_eq!(second[0]["task_id"], first[0]["task_id"], "same key, same task");
+    assert_eq!(
+        second[0]["task_id"], first[0]["task_id"],
+        "same key, same task"
+    );
     assert_eq!(second[0]["title"], "new");
     assert_eq!(second[0]["estimate_points"], 2);
     assert_eq!(second[0]["priority"], "high");
     // The same key in another repo is another task.
-    let other = s.import("acme/b", json!([{"key": "K1", "title": "b"}])).await;
+    let other = s
+        .import("acme/b", json!([{"key": "K1", "title": "b"}]))
+        .await;
     assert_ne!(other[0]["task_id"], first[0]["task_id"]);
 
     let state = s.state().await;
@@ -271,7 +279,10 @@ async fn registration_answers_with_credentials_and_ttls() {
     let worker_id = str_field(&body, "worker_id");
     let token = str_field(&body, "token");
     assert!(!worker_id.is_empty());
-    assert!(token.len() >= 16, "token too short to be a secret: {token:?}");
+    assert!(
+        token.len() >= 16,
+        "token too short to be a secret: {token:?}"
+    );
     assert_eq!(body["protocol"], "owp/1");
     assert_eq!(body["heartbeat_ttl_seconds"], 77);
     assert_eq!(body["lease_ttl_seconds"], 1234);
@@ -291,7 +302,10 @@ async fn registration_answers_with_credentials_and_ttls() {
     assert!(matches!(w["status"].as_str(), Some("idle")), "{w}");
     // The token is never shown again.
     let state_text = s.admin_get("/v1/admin/state").await.text;
-    assert!(!state_text.contains(&token), "the admin state leaks a worker token");
+    assert!(
+        !state_text.contains(&token),
+        "the admin state leaks a worker token"
+    );
 }
 
 #[tokio::test]
@@ -342,7 +356,10 @@ async fn admin_state_lists_everything() {
     s.upsert_repo("acme/one", 3, true).await;
     s.upsert_repo("acme/two", 1, false).await;
     let a = s
-        .import_ids("acme/one", json!([{"title": "a1"}, {"title": "a2"}, {"title": "a3"}]))
+        .import_ids(
+            "acme/one",
+            json!([{"title": "a1"}, {"title": "a2"}, {"title": "a3"}]),
+        )
         .await;
     let b = s
         .import_ids("acme/two", json!([{"title": "b1"}, {"title": "b2"}]))
@@ -353,13 +370,22 @@ async fn admin_state_lists_everything() {
     }
     let state = s.state().await;
     for repo in ["acme/one", "acme/two"] {
-        assert!(find(&state["repos"], "repo", repo).is_some(), "{repo} missing");
+        assert!(
+            find(&state["repos"], "repo", repo).is_some(),
+            "{repo} missing"
+        );
     }
     for id in a.iter().chain(b.iter()) {
-        assert!(find(&state["tasks"], "task_id", id).is_some(), "{id} missing");
+        assert!(
+            find(&state["tasks"], "task_id", id).is_some(),
+            "{id} missing"
+        );
     }
     for id in &workers {
-        assert!(find(&state["workers"], "worker_id", id).is_some(), "{id} missing");
+        assert!(
+            find(&state["workers"], "worker_id", id).is_some(),
+            "{id} missing"
+        );
     }
     assert_eq!(state["tasks"].as_array().unwrap().len(), 5);
     assert_eq!(state["workers"].as_array().unwrap().len(), 3);
@@ -388,7 +414,10 @@ async fn admin_forces_task_status() {
     assert_eq!(changed["status"], "ready", "{changed}");
     let t = s.task(&task_id).await;
     assert_eq!(t["status"], "ready");
-    assert!(t["lease_id"].is_null() && t["assigned_worker_id"].is_null(), "{t}");
+    assert!(
+        t["lease_id"].is_null() && t["assigned_worker_id"].is_null(),
+        "{t}"
+    );
     s.ack(&token, &lease_id).await.expect_problem(409);
     let w = s.worker(&wid).await;
     assert_eq!(w["active_tasks"], 0);
@@ -410,9 +439,7 @@ async fn admin_forces_task_status() {
 async fn admin_updates_worker_trust_and_status() {
     let s = Server::start().await;
     let (wid, _) = s.register_worker("w", &[], 5, 1).await;
-    let r = s
-        .admin_update_worker(&wid, json!({"trust_level": 3}))
-        .await;
+    let r = s.admin_update_worker(&wid, json!({"trust_level": 3})).await;
     let w = r.expect(200);
     assert_eq!(w["trust_level"], 3, "{w}");
     let r = s

@@ -43,7 +43,10 @@ async fn long_poll_answers_within_a_second_of_an_import() {
     };
     // Let the claim reach the server and start waiting.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(!poll.is_finished(), "the long poll answered before any work existed");
+    assert!(
+        !poll.is_finished(),
+        "the long poll answered before any work existed"
+    );
     let ids = s.import_ids("acme/lp", json!([{"title": "fresh"}])).await;
     let imported = Instant::now();
     let (r, answered) = poll.await.expect("poll task");
@@ -75,14 +78,20 @@ async fn long_poll_wakes_when_another_worker_gives_a_task_back() {
         })
     };
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(!poll.is_finished(), "the long poll answered while the task was leased");
+    assert!(
+        !poll.is_finished(),
+        "the long poll answered while the task was leased"
+    );
     s.nack(&first, &lease_id).await.expect(200);
     let released = Instant::now();
     let (r, answered) = poll.await.expect("poll task");
     let body = r.expect(200);
     assert_eq!(body["lease"]["task"]["task_id"], ids[0].as_str());
     let delay = answered.saturating_duration_since(released);
-    assert!(delay < Duration::from_millis(1500), "answered {delay:?} after the nack");
+    assert!(
+        delay < Duration::from_millis(1500),
+        "answered {delay:?} after the nack"
+    );
 }
 
 #[tokio::test]
@@ -107,7 +116,9 @@ async fn sse_reports_an_import_within_a_second() {
     let mut events = s.events().await;
     // Anything already queued (a replay of older changes, say) is not what we wait for.
     events.drain(Duration::from_millis(300)).await;
-    let ids = s.import_ids("acme/sse", json!([{"title": "watched"}])).await;
+    let ids = s
+        .import_ids("acme/sse", json!([{"title": "watched"}]))
+        .await;
     let changed = Instant::now();
     let found = events
         .wait_for(changed + Duration::from_secs(3), |ev| {
@@ -120,7 +131,10 @@ async fn sse_reports_an_import_within_a_second() {
         "event arrived {:?} after the change",
         at.duration_since(changed)
     );
-    assert!(mentions(&ev, "repo", "acme/sse"), "event does not name the repo: {ev}");
+    assert!(
+        mentions(&ev, "repo", "acme/sse"),
+        "event does not name the repo: {ev}"
+    );
 }
 
 #[tokio::test]
@@ -134,7 +148,9 @@ async fn sse_reports_worker_registration_and_lease_changes() {
     let (wid, token) = s.register_worker("watched", &[], 5, 1).await;
     let t0 = Instant::now();
     let (_, at) = events
-        .wait_for(t0 + Duration::from_secs(3), |ev| mentions(ev, "worker_id", &wid))
+        .wait_for(t0 + Duration::from_secs(3), |ev| {
+            mentions(ev, "worker_id", &wid)
+        })
         .await
         .expect("no event names the new worker");
     assert!(at.duration_since(t0) < Duration::from_secs(1));
@@ -142,7 +158,9 @@ async fn sse_reports_worker_registration_and_lease_changes() {
     let (lease_id, _, _) = s.claim_ok(&token).await;
     let t1 = Instant::now();
     let (ev, at) = events
-        .wait_for(t1 + Duration::from_secs(3), |ev| mentions(ev, "task_id", &ids[0]))
+        .wait_for(t1 + Duration::from_secs(3), |ev| {
+            mentions(ev, "task_id", &ids[0])
+        })
         .await
         .expect("no event names the leased task");
     assert!(at.duration_since(t1) < Duration::from_secs(1));
@@ -151,7 +169,9 @@ async fn sse_reports_worker_registration_and_lease_changes() {
     s.ack(&token, &lease_id).await.expect(200);
     let t2 = Instant::now();
     events
-        .wait_for(t2 + Duration::from_secs(3), |ev| mentions(ev, "task_id", &ids[0]))
+        .wait_for(t2 + Duration::from_secs(3), |ev| {
+            mentions(ev, "task_id", &ids[0])
+        })
         .await
         .expect("no event for the ack");
     assert!(t2.elapsed() < Duration::from_secs(2));

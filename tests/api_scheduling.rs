@@ -203,7 +203,10 @@ async fn review_budget_counts_open_prs_and_active_leases() {
     let (_, w3) = s.register_worker("w3", &[], 10, 1).await;
     let (lease1, t1, _) = s.claim_ok(&w1).await;
     let (_, t2, _) = s.claim_ok(&w2).await;
-    assert_eq!((t1.as_str(), t2.as_str()), (ids[0].as_str(), ids[1].as_str()));
+    assert_eq!(
+        (t1.as_str(), t2.as_str()),
+        (ids[0].as_str(), ids[1].as_str())
+    );
     let repo = s.repo("acme/budget").await;
     assert_eq!(repo["active_leases"], 2);
     assert_eq!(repo["open_prs"], 0);

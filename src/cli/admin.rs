@@ -10,8 +10,8 @@ use anyhow::{Context, anyhow, bail};
 use chrono::Utc;
 use serde_json::Value;
 
-use super::client::present::{clip, clock, relative, table};
-use super::client::{ClientError, DEFAULT_SERVER, OwpClient, RepoPolicy, State, Task, Worker};
+use super::client::present::{ago, clip, clock, relative, table};
+use super::client::{ClientError, DEFAULT_SERVER, OwpClient, RepoPolicy, State, Task, Worker, say};
 use crate::config::Secret;
 use crate::domain::model::TaskStatus;
 
@@ -148,7 +148,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    say!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -184,7 +184,7 @@ async fn init_repo(args: InitRepoArgs) -> anyhow::Result<()> {
     if args.admin.json {
         return print_json(&policy);
     }
-    println!(
+    say!(
         "repo {}: review budget {} open PRs · area locks {} · {}",
         policy.repo,
         policy.max_open_prs,
@@ -195,7 +195,7 @@ async fn init_repo(args: InitRepoArgs) -> anyhow::Result<()> {
         },
         budget_line(&policy)
     );
-    println!(
+    say!(
         "next: `owp admin import-tasks FILE --repo {}`",
         shell_word(&policy.repo)
     );
@@ -326,19 +326,19 @@ async fn import_tasks(args: ImportTasksArgs) -> anyhow::Result<()> {
                 .iter()
                 .filter(|t| t.key.as_ref().is_some_and(|k| existing.contains(k)))
                 .count();
-            println!(
+            say!(
                 "imported {n} {noun} into {repo}: {} new, {updated} updated",
                 n - updated
             );
         }
-        None => println!("imported {n} {noun} into {repo} (new or updated by key)"),
+        None => say!("imported {n} {noun} into {repo} (new or updated by key)"),
     }
     let ready = imported
         .iter()
         .filter(|t| t.status == TaskStatus::Ready)
         .count();
     if ready > 0 {
-        println!(
+        say!(
             "{ready} ready for workers; watch with `owp admin state --repo {}`",
             shell_word(&repo)
         );
@@ -354,10 +354,8 @@ async fn state(args: StateArgs) -> anyhow::Result<()> {
     if args.admin.json {
         return print_json(&state);
     }
-    print!(
-        "{}",
-        render_state(&state, args.all, args.events, Utc::now())
-    );
+    let text = render_state(&state, args.all, args.events, Utc::now());
+    say!("{}", text.trim_end());
     Ok(())
 }
 
@@ -442,7 +440,7 @@ pub fn render_state(state: &State, all: bool, events: usize, now: chrono::DateTi
                     },
                     w.last_heartbeat
                         .as_deref()
-                        .map(|t| relative(t, now))
+                        .map(|t| ago(t, now))
                         .unwrap_or_else(|| "never".into()),
                 ]
             })
@@ -596,7 +594,11 @@ fn describe_task(t: &Task) -> String {
     if let Some(area) = &t.area {
         facts.push(format!("area {area}"));
     }
-    facts.push(format!("{} pts", t.estimate_points));
+    facts.push(format!(
+        "{} point{}",
+        t.estimate_points,
+        if t.estimate_points == 1 { "" } else { "s" }
+    ));
     facts.push(format!("priority {}", t.priority.as_str()));
     facts.push(format!("tier {}", t.tier));
     facts.push(format!("attempts {}", t.attempts));
@@ -631,7 +633,7 @@ async fn show_task(args: TaskArgs) -> anyhow::Result<()> {
     if args.admin.json {
         return print_json(&task);
     }
-    println!("{}", describe_task(&task));
+    say!("{}", describe_task(&task));
     Ok(())
 }
 
@@ -645,13 +647,13 @@ async fn set_status(args: SetStatusArgs) -> anyhow::Result<()> {
         return print_json(&changed);
     }
     match changed.task() {
-        Some(t) => println!(
+        Some(t) => say!(
             "task {} ({}) is now {}",
             t.task_id,
             clip(&t.title, 60),
             t.status.as_str()
         ),
-        None => println!("task {} is now {}", args.task_id, args.status),
+        None => say!("task {} is now {}", args.task_id, args.status),
     }
     Ok(())
 }
@@ -706,7 +708,7 @@ fn describe_worker(w: &Worker) -> String {
         out.push_str(&format!(
             "\n  last heartbeat {} ({})",
             clock(hb),
-            relative(hb, Utc::now())
+            ago(hb, Utc::now())
         ));
     }
     out
@@ -745,9 +747,9 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         return print_json(&worker);
     }
     if changed {
-        println!("updated:");
+        say!("updated:");
     }
-    println!("{}", describe_worker(&worker));
+    say!("{}", describe_worker(&worker));
     Ok(())
 }
 

@@ -874,9 +874,52 @@ fn encode(s: &str, keep: impl Fn(u8) -> bool) -> String {
     out
 }
 
+/// `println!` for the `owp` clients that ends the process quietly when stdout is closed early
+/// (`owp admin state --json | head`) instead of panicking.
+macro_rules! say {
+    () => {
+        $crate::cli::client::present::write_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::client::present::write_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use say;
+
 /// Small presentation helpers shared by `owp worker` and `owp admin`.
 pub mod present {
+    use std::io::Write;
+
     use chrono::{DateTime, Local, Utc};
+
+    /// Writes one line to stdout; a closed pipe ends the process with success.
+    pub fn write_line(args: std::fmt::Arguments<'_>) {
+        write_stdout(args, true);
+    }
+
+    /// Writes to stdout without a newline and flushes (for a prompt).
+    pub fn write_prompt(args: std::fmt::Arguments<'_>) {
+        write_stdout(args, false);
+    }
+
+    fn write_stdout(args: std::fmt::Arguments<'_>, newline: bool) {
+        let mut out = std::io::stdout().lock();
+        let result = out
+            .write_fmt(args)
+            .and_then(|_| {
+                if newline {
+                    out.write_all(b"\n")
+                } else {
+                    Ok(())
+                }
+            })
+            .and_then(|_| out.flush());
+        if let Err(e) = result
+            && e.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            std::process::exit(0);
+        }
+    }
 
     /// `true` for a GitHub `owner/name` repo key.
     pub fn is_github_repo(repo: &str) -> bool {
@@ -945,6 +988,22 @@ pub mod present {
                 let secs = (t - now).num_seconds();
                 if secs >= 0 {
                     format!("in {}", span(secs))
+                } else {
+                    format!("{} ago", span(secs))
+                }
+            }
+            None => ts.to_string(),
+        }
+    }
+
+    /// `12s ago` for a past instant; `just now` for one within a second or two either side
+    /// (clocks of client and server differ a little).
+    pub fn ago(ts: &str, now: DateTime<Utc>) -> String {
+        match parse(ts) {
+            Some(t) => {
+                let secs = (now - t).num_seconds();
+                if secs < 2 {
+                    "just now".to_string()
                 } else {
                     format!("{} ago", span(secs))
                 }
@@ -1030,6 +1089,8 @@ pub mod present {
             assert_eq!(relative("2030-01-01T11:59:15Z", now), "45s ago");
             assert_eq!(relative("2030-01-03T12:00:00Z", now), "in 2d");
             assert_eq!(relative("soon", now), "soon");
+            assert_eq!(ago("2030-01-01T12:00:00.400Z", now), "just now");
+            assert_eq!(ago("2030-01-01T11:58:00Z", now), "2m ago");
         }
 
         #[test]

@@ -27,6 +27,13 @@ pub enum Command {
     /// Admin commands: init-repo, import-tasks, state, …
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Load generator: claims/s and latency percentiles on a temporary database.
+    Bench(crate::bench::BenchArgs),
+    /// Exit 0 when the service at --url answers /healthz (for container health checks).
+    Healthcheck {
+        #[arg(long, env = "OWP_HEALTHCHECK_URL", default_value = "http://127.0.0.1:8787/healthz")]
+        url: String,
+    },
 }
 
 /// Runs a parsed command line; errors are printed as one clear line.
@@ -43,6 +50,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Serve(config) => crate::server::run(config).await,
             Command::Worker(cmd) => worker::run(cmd).await,
             Command::Admin(cmd) => admin::run(cmd).await,
+            Command::Bench(args) => crate::bench::run(args).await,
+            Command::Healthcheck { url } => healthcheck(&url).await,
         }
     });
     match result {
@@ -52,4 +61,18 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn healthcheck(url: &str) -> anyhow::Result<()> {
+    let res = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()?
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("{url} is not answering: {e}"))?;
+    if !res.status().is_success() {
+        anyhow::bail!("{url} answered {}", res.status());
+    }
+    Ok(())
 }

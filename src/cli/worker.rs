@@ -19,8 +19,10 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::client::present::{clip, clock, is_github_repo, issue_link, now_clock, relative};
-use super::client::{ClientError, DEFAULT_SERVER, Lease, OwpClient, RegisterRequest, Task};
+use super::client::present::{
+    ago, clip, clock, is_github_repo, issue_link, now_clock, relative, write_prompt,
+};
+use super::client::{ClientError, DEFAULT_SERVER, Lease, OwpClient, RegisterRequest, Task, say};
 use crate::config::Secret;
 use crate::domain::model::{TaskStatus, WorkerStatus};
 
@@ -427,7 +429,7 @@ async fn register(args: RegisterArgs) -> anyhow::Result<()> {
             "lease_ttl_seconds": config.lease_ttl_seconds,
             "accept_ttl_seconds": config.accept_ttl_seconds,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        say!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     let skills = if args.worker.skills.is_empty() {
@@ -435,27 +437,40 @@ async fn register(args: RegisterArgs) -> anyhow::Result<()> {
     } else {
         format!("skills {}", args.worker.skills.join(", "))
     };
-    println!(
+    say!(
         "registered {} as worker {} on {}",
-        config.name, config.worker_id, config.server
+        config.name,
+        config.worker_id,
+        config.server
     );
-    println!(
-        "  {skills} · capacity {} points · up to {} tasks at a time",
-        args.worker.capacity, args.worker.max_concurrent
+    say!(
+        "  {skills} · capacity {} points · up to {} at a time",
+        args.worker.capacity,
+        plural(args.worker.max_concurrent, "task")
     );
-    println!("  saved to {} (owner-only)", path.display());
+    say!("  saved to {} (owner-only)", path.display());
     if let Some(prev) = previous.filter(|p| p.worker_id != config.worker_id) {
-        println!(
+        say!(
             "  this replaces the earlier registration of {} ({}) in that file",
-            prev.name, prev.worker_id
+            prev.name,
+            prev.worker_id
         );
     }
-    println!(
+    say!(
         "next: `owp worker run{}` to take work, or `owp worker status{}`",
         profile_flag(&args.common),
         profile_flag(&args.common)
     );
     Ok(())
+}
+
+/// `1 task`, `2 tasks`.
+fn plural(n: i64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 // ---- status and heartbeat -------------------------------------------------------------------
@@ -464,12 +479,12 @@ async fn status(args: CommonArgs) -> anyhow::Result<()> {
     let session = Session::load(&args)?;
     let me = session.client.me().await?;
     if session.json {
-        println!("{}", serde_json::to_string_pretty(&me)?);
+        say!("{}", serde_json::to_string_pretty(&me)?);
         return Ok(());
     }
     let w = &me.worker;
     let now = Utc::now();
-    println!(
+    say!(
         "{} ({}) · {} · {} · trust {}",
         w.name,
         w.worker_id,
@@ -477,8 +492,8 @@ async fn status(args: CommonArgs) -> anyhow::Result<()> {
         w.status.as_str(),
         w.trust_level
     );
-    println!("  server          {}", session.client.base_url);
-    println!(
+    say!("  server          {}", session.client.base_url);
+    say!(
         "  skills          {}",
         if w.skills.is_empty() {
             "(none)".to_string()
@@ -486,27 +501,30 @@ async fn status(args: CommonArgs) -> anyhow::Result<()> {
             w.skills.join(", ")
         }
     );
-    println!(
+    say!(
         "  load            {} of {} points · {} of {} tasks",
-        w.active_points, w.capacity_points, w.active_tasks, w.max_concurrent_tasks
+        w.active_points,
+        w.capacity_points,
+        w.active_tasks,
+        w.max_concurrent_tasks
     );
     if let Some(login) = &w.github_login {
-        println!("  github          @{login}");
+        say!("  github          @{login}");
     }
     if let Some(hb) = &w.last_heartbeat {
-        println!("  last heartbeat  {} ({})", clock(hb), relative(hb, now));
+        say!("  last heartbeat  {} ({})", clock(hb), ago(hb, now));
     }
     if w.status == WorkerStatus::Paused {
-        println!(
+        say!(
             "  paused: no new work until `owp worker heartbeat --resume` (or an admin resumes it)"
         );
     }
     if me.leases.is_empty() {
-        println!("no leases held");
+        say!("no leases held");
     } else {
-        println!("leases held ({}):", me.leases.len());
+        say!("leases held ({}):", me.leases.len());
         for (i, lease) in me.leases.iter().enumerate() {
-            println!("{}", describe_lease(lease, Some(i + 1), None));
+            say!("{}", describe_lease(lease, Some(i + 1), None));
         }
     }
     Ok(())
@@ -523,7 +541,7 @@ async fn heartbeat(args: HeartbeatArgs) -> anyhow::Result<()> {
     };
     let answer = session.client.heartbeat(wanted).await?;
     if session.json {
-        println!("{}", serde_json::to_string_pretty(&answer)?);
+        say!("{}", serde_json::to_string_pretty(&answer)?);
         return Ok(());
     }
     let status = answer
@@ -542,9 +560,10 @@ async fn heartbeat(args: HeartbeatArgs) -> anyhow::Result<()> {
     } else {
         ""
     };
-    println!(
+    say!(
         "heartbeat sent: {} ({}) is online, {status}{paused}{renewed}",
-        session.config.name, session.config.worker_id
+        session.config.name,
+        session.config.worker_id
     );
     Ok(())
 }
@@ -802,13 +821,13 @@ pub fn parse_prompt(line: &str, held: usize) -> Result<PromptCommand, String> {
 
 const PROMPT_HELP: &str = "\
 commands (N picks a lease when you hold several):
-  pr [N] URL        you opened a pull request: the task moves to pr_opened
-  nack [N] [REASON] give the task back to the pool
-  block [N] [REASON] the task cannot be done as described
-  renew [N]         extend the lease (all leases without N)
-  list              show the leases you hold
-  skip / Enter      keep working
-  quit / Ctrl-C     stop (leases are kept until they expire)";
+  pr [N] URL          you opened a pull request: the task moves to pr_opened
+  nack [N] [REASON]   give the task back to the pool
+  block [N] [REASON]  the task cannot be done as described
+  renew [N]           extend the lease (every lease without N)
+  list                show the leases you hold
+  skip / Enter        keep working
+  quit / Ctrl-C       stop (leases stay yours until they expire)";
 
 struct Held {
     lease: Lease,
@@ -829,7 +848,7 @@ fn pick(held: usize, index: Option<usize>) -> Result<usize, String> {
 }
 
 fn print_json_line(value: Value) {
-    println!("{value}");
+    say!("{value}");
 }
 
 async fn run_worker(args: RunArgs) -> anyhow::Result<()> {
@@ -845,7 +864,7 @@ async fn run_worker(args: RunArgs) -> anyhow::Result<()> {
     if json {
         print_json_line(serde_json::json!({"event": "started", "worker": w}));
     } else {
-        println!(
+        say!(
             "{} ({}) on {} · skills {} · {} of {} points · {} of {} tasks",
             w.name,
             w.worker_id,
@@ -861,7 +880,7 @@ async fn run_worker(args: RunArgs) -> anyhow::Result<()> {
             w.max_concurrent_tasks
         );
         if w.status == WorkerStatus::Paused {
-            println!("this worker is paused: no new work until `owp worker heartbeat --resume`");
+            say!("this worker is paused: no new work until `owp worker heartbeat --resume`");
         }
     }
 
@@ -875,9 +894,9 @@ async fn run_worker(args: RunArgs) -> anyhow::Result<()> {
         })
         .collect();
     if !held.is_empty() && !json {
-        println!("resuming {} lease(s) you already hold:", held.len());
+        say!("resuming {} lease(s) you already hold:", held.len());
         for (i, h) in held.iter().enumerate() {
-            println!("{}", describe_lease(&h.lease, Some(i + 1), None));
+            say!("{}", describe_lease(&h.lease, Some(i + 1), None));
         }
     }
 
@@ -892,22 +911,19 @@ async fn run_worker(args: RunArgs) -> anyhow::Result<()> {
 
     if !json {
         if prompt {
-            println!("waiting for work · type `help` for commands · Ctrl-C to stop");
+            say!("waiting for work · type `help` for commands · Ctrl-C to stop");
         } else {
-            println!("waiting for work; holding leases and heartbeating · Ctrl-C to stop");
+            say!("waiting for work; holding leases and heartbeating · Ctrl-C to stop");
         }
     }
     let show_prompt = |held: usize| {
         if interactive {
-            print!(
-                "owp{}> ",
-                if held > 0 {
-                    format!(" ({held})")
-                } else {
-                    String::new()
-                }
-            );
-            let _ = std::io::stdout().flush();
+            let count = if held > 0 {
+                format!(" ({held})")
+            } else {
+                String::new()
+            };
+            write_prompt(format_args!("owp{count}> "));
         }
     };
     show_prompt(held.len());
@@ -922,8 +938,8 @@ async fn run_worker(args: RunArgs) -> anyhow::Result<()> {
                     if json {
                         print_json_line(serde_json::json!({"event": "lease", "lease": lease, "expires_at": expires}));
                     } else {
-                        println!("\n{}  new lease, acknowledged:", now_clock());
-                        println!("{}", describe_lease(&lease, Some(held.len() + 1), expires.as_deref()));
+                        say!("\n{}  new lease, acknowledged:", now_clock());
+                        say!("{}", describe_lease(&lease, Some(held.len() + 1), expires.as_deref()));
                     }
                     held.push(Held { lease: *lease, expires_at: expires });
                     show_prompt(held.len());
@@ -939,7 +955,7 @@ async fn run_worker(args: RunArgs) -> anyhow::Result<()> {
                 let Some(line) = line else {
                     lines = None;
                     if !json {
-                        println!("input closed; holding leases and heartbeating · Ctrl-C to stop");
+                        say!("input closed; holding leases and heartbeating · Ctrl-C to stop");
                     }
                     continue;
                 };
@@ -955,11 +971,11 @@ async fn run_worker(args: RunArgs) -> anyhow::Result<()> {
     claimer.abort();
     heartbeats.abort();
     if outcome.is_ok() && !json {
-        println!();
+        say!();
         if held.is_empty() {
-            println!("stopped; no leases held.");
+            say!("stopped; no leases held.");
         } else {
-            println!(
+            say!(
                 "stopped; you still hold {} lease(s). Without heartbeats they expire and return to the pool; run `owp worker run{}` again in time to resume them.",
                 held.len(),
                 profile_flag(&args.common)
@@ -986,33 +1002,43 @@ async fn act(
     match cmd {
         PromptCommand::Keep => {
             if !json && !held.is_empty() {
-                println!("keep going: {} lease(s) held", held.len());
+                say!("keep going: {} lease(s) held", held.len());
             }
         }
-        PromptCommand::Help => println!("{PROMPT_HELP}"),
+        PromptCommand::Help => say!("{PROMPT_HELP}"),
         PromptCommand::List => match client.me().await {
             Ok(me) => {
-                let mut expires: HashMap<String, Option<String>> = held
-                    .drain(..)
-                    .map(|h| (h.lease.lease_id, h.expires_at))
-                    .collect();
-                *held = me
+                // Keep the numbering people already see; leases new to this list go last.
+                let mut fresh: HashMap<String, Lease> = me
                     .leases
                     .into_iter()
                     .filter(|l| l.task.status.is_active())
-                    .map(|lease| Held {
-                        expires_at: expires.remove(&lease.lease_id).flatten(),
-                        lease,
+                    .map(|l| (l.lease_id.clone(), l))
+                    .collect();
+                let mut kept: Vec<Held> = held
+                    .drain(..)
+                    .filter_map(|h| {
+                        fresh.remove(&h.lease.lease_id).map(|lease| Held {
+                            lease,
+                            expires_at: None,
+                        })
                     })
                     .collect();
+                let mut rest: Vec<Lease> = fresh.into_values().collect();
+                rest.sort_by(|a, b| a.lease_id.cmp(&b.lease_id));
+                kept.extend(rest.into_iter().map(|lease| Held {
+                    lease,
+                    expires_at: None,
+                }));
+                *held = kept;
                 if json {
                     let leases: Vec<&Lease> = held.iter().map(|h| &h.lease).collect();
                     print_json_line(serde_json::json!({"event": "leases", "leases": leases}));
                 } else if held.is_empty() {
-                    println!("no leases held");
+                    say!("no leases held");
                 } else {
                     for (i, h) in held.iter().enumerate() {
-                        println!("{}", describe_lease(&h.lease, Some(i + 1), None));
+                        say!("{}", describe_lease(&h.lease, Some(i + 1), None));
                     }
                 }
             }
@@ -1039,7 +1065,7 @@ async fn act(
                             serde_json::json!({"event": "pr_opened", "task_id": task_id, "answer": changed}),
                         );
                     } else {
-                        println!(
+                        say!(
                             "{}  “{}” → pr_opened ({url}); the pull request now governs it",
                             now_clock(),
                             h.lease.task.title
@@ -1066,7 +1092,7 @@ async fn act(
                             serde_json::json!({"event": "nack", "lease_id": lease_id, "answer": changed}),
                         );
                     } else {
-                        println!(
+                        say!(
                             "{}  gave back “{}”; it will not be offered to you again for an hour",
                             now_clock(),
                             h.lease.task.title
@@ -1096,7 +1122,7 @@ async fn act(
                             serde_json::json!({"event": "blocked", "task_id": task_id, "answer": changed}),
                         );
                     } else {
-                        println!(
+                        say!(
                             "{}  “{}” → blocked; a maintainer will look at it",
                             now_clock(),
                             h.lease.task.title
@@ -1141,7 +1167,7 @@ async fn act(
                                     format!(" until {} ({})", clock(t), relative(t, Utc::now()))
                                 })
                                 .unwrap_or_default();
-                            println!(
+                            say!(
                                 "{}  renewed “{}”{until}",
                                 now_clock(),
                                 held[i].lease.task.title
@@ -1207,7 +1233,7 @@ impl StepLog {
             let what = task
                 .map(|t| format!("“{}” ({}) ", clip(&t.title, 48), t.repo))
                 .unwrap_or_default();
-            println!(
+            say!(
                 "{}  {:<10} {:<11} {what}{detail}",
                 now_clock(),
                 self.name,
@@ -1274,7 +1300,7 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         let name = args.name.as_deref().unwrap_or_default();
         let (config, path, _) = register_and_save(name, &args.worker, &args.common).await?;
         if !args.common.json {
-            println!(
+            say!(
                 "registered {} as worker {} (saved to {})",
                 config.name,
                 config.worker_id,
@@ -1317,6 +1343,7 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     let mut finished: u64 = 0;
     let mut claim: Option<ClaimFuture> = None;
     let mut backoff = Duration::from_secs(2);
+    let mut idle_reported = false;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
 
@@ -1340,7 +1367,7 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         tokio::select! {
             _ = &mut ctrl_c => {
                 if !session.json {
-                    println!();
+                    say!();
                 }
                 log.step(
                     "stopped",
@@ -1358,6 +1385,7 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
                 match result {
                     Ok(Some(lease)) => {
                         backoff = Duration::from_secs(2);
+                        idle_reported = false;
                         started += 1;
                         let task = &lease.task;
                         log.step(
@@ -1374,7 +1402,16 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
                         let work = Duration::from_secs_f64(args.work_seconds * jitter);
                         jobs.spawn(simulate_one(client.clone(), lease, work, log.clone(), prs.clone()));
                     }
-                    Ok(None) => {}
+                    Ok(None) => {
+                        if !idle_reported {
+                            idle_reported = true;
+                            log.step(
+                                "waiting",
+                                None,
+                                "nothing eligible now (skills, capacity, review budget or area locks); still asking",
+                            );
+                        }
+                    }
                     Err(e) if e.is_auth() => break Err(e.into()),
                     Err(e) => {
                         log.step("waiting", None, &format!("claim failed: {e}; retry in {}s", backoff.as_secs()));

@@ -192,7 +192,9 @@ fn html(status: StatusCode, body: String) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // `same-origin`, not `no-referrer`: with the latter, browsers send `Origin: null` on the
+        // page's own form posts.
+        HeaderValue::from_static("same-origin"),
     );
     resp
 }
@@ -250,14 +252,15 @@ fn is_https(headers: &HeaderMap) -> bool {
         })
 }
 
-/// True when a form post comes from another site (`Sec-Fetch-Site`, or an `Origin` whose host is
-/// not this request's `Host`). Requests without either header (non-browser clients) pass.
+/// True when a form post comes from another site. Browsers that send `Sec-Fetch-Site` are judged
+/// by it alone (only `same-origin`, or `none` for a user's own navigation, pass); otherwise an
+/// `Origin` whose host is not this request's `Host` is refused. Requests with neither header
+/// (non-browser clients) pass.
 fn cross_site(headers: &HeaderMap) -> bool {
     static SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
-    if let Some(site) = headers.get(&SEC_FETCH_SITE).and_then(|v| v.to_str().ok())
-        && site.eq_ignore_ascii_case("cross-site")
-    {
-        return true;
+    if let Some(site) = headers.get(&SEC_FETCH_SITE) {
+        let site = site.to_str().unwrap_or("");
+        return !(site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none"));
     }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return false;
@@ -689,5 +692,12 @@ mod tests {
         assert!(cross_site(&h));
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(cross_site(&h));
+        // Fetch metadata wins where the browser sends it.
+        h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(!cross_site(&h));
+        for other in ["same-site", "cross-site", "bogus"] {
+            h.insert("sec-fetch-site", HeaderValue::from_str(other).unwrap());
+            assert!(cross_site(&h), "{other}");
+        }
     }
 }

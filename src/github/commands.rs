@@ -271,9 +271,7 @@ fn command_lines(body: &str) -> Vec<String> {
             Event::Start(Tag::Link { .. } | Tag::Image { .. }) => line.push('['),
             Event::End(TagEnd::Link | TagEnd::Image) => line.push(']'),
             Event::Start(Tag::Paragraph | Tag::Heading { .. } | Tag::Item)
-            | Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item) => {
-                flush(&mut line)
-            }
+            | Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item) => flush(&mut line),
             Event::SoftBreak | Event::HardBreak | Event::Rule => flush(&mut line),
             Event::Text(text) => {
                 let mut parts = text.split('\n');
@@ -644,7 +642,10 @@ mod tests {
 
     #[test]
     fn edit_that_fixes_a_typo_runs_the_fixed_command() {
-        assert_eq!(new_commands("/owp clam", "/owp claim"), [Ok(Command::Claim)]);
+        assert_eq!(
+            new_commands("/owp clam", "/owp claim"),
+            [Ok(Command::Claim)]
+        );
     }
 
     #[test]

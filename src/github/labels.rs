@@ -292,7 +292,12 @@ mod tests {
 
     #[test]
     fn names_and_prefixes_ignore_case_and_spaces() {
-        let m = map(&["Pool:Ready", "Estimate: 5", "PRIORITY:Critical", " area : UI "]);
+        let m = map(&[
+            "Pool:Ready",
+            "Estimate: 5",
+            "PRIORITY:Critical",
+            " area : UI ",
+        ]);
         assert!(m.ready);
         assert_eq!(m.estimate_points, Some(5));
         assert_eq!(m.priority, Some(Priority::Critical));
@@ -453,7 +458,10 @@ mod tests {
         assert_eq!(map(&[]).task_fields(&tiers).tier, 1);
         assert_eq!(map(&["tier:0"]).task_fields(&tiers).tier, 0);
         assert_eq!(map(&["area:Security"]).task_fields(&tiers).tier, 3);
-        assert_eq!(map(&["area:security", "tier:5"]).task_fields(&tiers).tier, 5);
+        assert_eq!(
+            map(&["area:security", "tier:5"]).task_fields(&tiers).tier,
+            5
+        );
     }
 
     #[test]

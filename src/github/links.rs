@@ -381,7 +381,10 @@ mod tests {
             BASE,
             "ghe.example.com",
         );
-        assert_eq!(refs.iter().map(IssueRef::key).collect::<Vec<_>>(), ["a/b#9"]);
+        assert_eq!(
+            refs.iter().map(IssueRef::key).collect::<Vec<_>>(),
+            ["a/b#9"]
+        );
     }
 
     #[test]

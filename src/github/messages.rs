@@ -148,11 +148,7 @@ impl Budget {
 
     /// "N of M review slots used", as shown by the status comment and the dashboard.
     pub fn summary(&self) -> String {
-        format!(
-            "{} of {} review slots used",
-            self.used(),
-            self.max_open_prs
-        )
+        format!("{} of {} review slots used", self.used(), self.max_open_prs)
     }
 }
 
@@ -234,13 +230,14 @@ fn status_line(view: &StatusView) -> String {
         .map(|r| format!(": {}", neutralize(r)))
         .unwrap_or_default();
     match view.status {
-        TaskStatus::Ready => {
-            "**Ready** — comment `/owp claim` to take this issue.".to_string()
-        }
+        TaskStatus::Ready => "**Ready** — comment `/owp claim` to take this issue.".to_string(),
         TaskStatus::Leased => format!(
             "**Offered** to {holder}{since}, waiting for it to start.{}",
             view.until
-                .map(|t| format!(" If it has not started by {}, the issue is free again.", format_time(t)))
+                .map(|t| format!(
+                    " If it has not started by {}, the issue is free again.",
+                    format_time(t)
+                ))
                 .unwrap_or_default()
         ),
         TaskStatus::InProgress => format!("**In progress** — claimed by {holder}{since}.{until}"),
@@ -324,7 +321,10 @@ pub enum ClaimRefusal {
     /// The repository's review budget is used up.
     ReviewBudgetFull(Budget),
     /// Another task of the same area is in progress.
-    AreaLocked { area: String, other_issue: Option<u64> },
+    AreaLocked {
+        area: String,
+        other_issue: Option<u64>,
+    },
     /// The task's tier is above the claimer's trust level.
     TierTooHigh { tier: i64, trust_level: i64 },
     /// The person holds as many tasks as one person may.
@@ -362,7 +362,9 @@ pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
         ClaimRefusal::AlreadyYours => {
             "you already hold it — comment `/owp renew` to extend your claim".to_string()
         }
-        ClaimRefusal::Blocked { reason: Some(reason) } => {
+        ClaimRefusal::Blocked {
+            reason: Some(reason),
+        } => {
             format!("a maintainer blocked it: {}", neutralize(reason))
         }
         ClaimRefusal::Blocked { reason: None } => "a maintainer blocked it".to_string(),
@@ -563,12 +565,15 @@ pub enum CommandRefusal {
 /// The reply to a command that could not be carried out.
 pub fn command_refused(login: &str, refusal: &CommandRefusal) -> String {
     let why = match refusal {
-        CommandRefusal::NotHolder { command } => format!(
-            "you don't hold this issue, so there is nothing to {command}"
-        ),
+        CommandRefusal::NotHolder { command } => {
+            format!("you don't hold this issue, so there is nothing to {command}")
+        }
         CommandRefusal::NotBlocked => "this issue is not blocked".to_string(),
         CommandRefusal::NotBlockable { status } => {
-            format!("this task is {}, so it cannot be blocked", status_words(*status))
+            format!(
+                "this task is {}, so it cannot be blocked",
+                status_words(*status)
+            )
         }
         CommandRefusal::NotATask { ready_label } => format!(
             "this issue is not in the pool — a maintainer adds the `{}` label to put it there",
@@ -857,12 +862,7 @@ mod tests {
     #[test]
     fn permission_refused_text() {
         assert_eq!(
-            permission_refused(
-                "mallory",
-                &Command::Block {
-                    reason: "x".into()
-                }
-            ),
+            permission_refused("mallory", &Command::Block { reason: "x".into() }),
             "@mallory, only maintainers (people with write access or above) can use \
              `/owp block`, so I did nothing."
         );
@@ -921,10 +921,7 @@ mod tests {
             CommandRefusal::UnknownLinkCode,
             CommandRefusal::WorkerLinkedElsewhere,
         ];
-        let text: Vec<String> = refusals
-            .iter()
-            .map(|r| command_refused("bob", r))
-            .collect();
+        let text: Vec<String> = refusals.iter().map(|r| command_refused("bob", r)).collect();
         insta::assert_snapshot!(text.join("\n"));
     }
 }

@@ -298,12 +298,7 @@ impl RepoConfigError {
         {
             message.truncate(at);
         }
-        for name in [
-            "RepoConfig",
-            "LabelNames",
-            "ClaimConfig",
-            "TierRules",
-        ] {
+        for name in ["RepoConfig", "LabelNames", "ClaimConfig", "TierRules"] {
             message = message.replace(
                 &format!("struct {name}"),
                 "a mapping of settings (`key: value` lines)",
@@ -574,7 +569,8 @@ tiers:
         assert!(e.message.contains("unknown field `max_open_pr`"), "{e}");
         assert!(e.message.ends_with("(did you mean `max_open_prs`?)"), "{e}");
         assert!(
-            e.to_string().starts_with(".github/owp.yml line 2 column 1: "),
+            e.to_string()
+                .starts_with(".github/owp.yml line 2 column 1: "),
             "{e}"
         );
     }
@@ -623,7 +619,11 @@ tiers:
     #[test]
     fn zero_claims_per_user_is_refused() {
         let e = error("max_claims_per_user: 0\n");
-        assert!(e.message.starts_with("max_claims_per_user must be at least 1"), "{e}");
+        assert!(
+            e.message
+                .starts_with("max_claims_per_user must be at least 1"),
+            "{e}"
+        );
         assert_eq!(e.to_string(), format!(".github/owp.yml: {}", e.message));
     }
 
@@ -639,7 +639,10 @@ tiers:
         let e = error("who_may_claim:\n  allow: [a]\n");
         assert!(e.message.contains("unknown key `allow`"), "{e}");
         let e = error("who_may_claim:\n  allowlist: ['not a login']\n");
-        assert!(e.message.contains("`not a login` is not a GitHub login"), "{e}");
+        assert!(
+            e.message.contains("`not a login` is not a GitHub login"),
+            "{e}"
+        );
     }
 
     #[test]

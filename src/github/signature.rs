@@ -97,7 +97,11 @@ impl WebhookSecrets {
 
 impl fmt::Debug for WebhookSecrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "WebhookSecrets({} secret(s), hidden)", self.secrets.len())
+        write!(
+            f,
+            "WebhookSecrets({} secret(s), hidden)",
+            self.secrets.len()
+        )
     }
 }
 
@@ -139,7 +143,10 @@ mod tests {
 
     #[test]
     fn sign_matches_githubs_documented_vector() {
-        assert_eq!(sign(GITHUB_SECRET.as_bytes(), GITHUB_PAYLOAD), GITHUB_SIGNATURE);
+        assert_eq!(
+            sign(GITHUB_SECRET.as_bytes(), GITHUB_PAYLOAD),
+            GITHUB_SIGNATURE
+        );
     }
 
     #[test]
@@ -203,7 +210,10 @@ mod tests {
     fn accepts_any_of_several_secrets_during_rotation() {
         let old_and_new = secrets(&format!("new-secret, {GITHUB_SECRET}"));
         assert_eq!(old_and_new.len(), 2);
-        assert_eq!(old_and_new.verify(Some(GITHUB_SIGNATURE), GITHUB_PAYLOAD), Ok(()));
+        assert_eq!(
+            old_and_new.verify(Some(GITHUB_SIGNATURE), GITHUB_PAYLOAD),
+            Ok(())
+        );
         let by_new = sign(b"new-secret", GITHUB_PAYLOAD);
         assert_eq!(old_and_new.verify(Some(&by_new), GITHUB_PAYLOAD), Ok(()));
         let by_other = sign(b"retired", GITHUB_PAYLOAD);
@@ -229,7 +239,10 @@ mod tests {
     #[test]
     fn debug_never_shows_a_secret() {
         let shown = format!("{:?}", secrets("hunter2,swordfish"));
-        assert!(!shown.contains("hunter2") && !shown.contains("swordfish"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("swordfish"),
+            "{shown}"
+        );
         assert!(shown.contains("2 secret"), "{shown}");
     }
 }

@@ -50,7 +50,7 @@ pub async fn claim(
         changes.mark_unchanged();
         state.store.expire_due().await?;
         let mut tx = state.store.begin().await?;
-        let lease = tx.claim(&worker.id).await?;
+        let lease = tx.claim(&worker).await?;
         tx.commit().await?;
         if let Some(lease) = lease {
             return Ok(Json(ClaimReply { lease }).into_response());
@@ -126,8 +126,7 @@ async fn lease_op(
     op: Op,
 ) -> ApiResult<Json<Task>> {
     let mut tx = state.store.begin().await?;
-    let was_online = worker.online(tx.now, state.store.timing.heartbeat_ttl_ms);
-    tx.touch_worker(&worker.id, was_online).await?;
+    tx.mark_seen(worker).await?;
     let result = match op {
         Op::Ack => tx.ack(&worker.id, lease_id).await,
         Op::Nack(reason) => tx.nack(&worker.id, lease_id, reason).await,

@@ -24,7 +24,7 @@ pub async fn get_task(
 ) -> ApiResult<Json<Task>> {
     state.store.expire_due().await?;
     if let Caller::Worker(w) = &caller {
-        state.store.touch_worker(w).await?;
+        state.store.mark_seen(w).await?;
     }
     let task = state
         .store
@@ -79,8 +79,7 @@ pub async fn update_status(
         ));
     }
     let mut tx = state.store.begin().await?;
-    let was_online = worker.online(tx.now, state.store.timing.heartbeat_ttl_ms);
-    tx.touch_worker(&worker.id, was_online).await?;
+    tx.mark_seen(&worker).await?;
     let result = tx
         .worker_status(&worker.id, &task_id, to, body.artifact, body.note)
         .await;

@@ -147,7 +147,7 @@ pub struct WorkerSelf {
     responses((status = 200, body = WorkerSelf), (status = 401, body = Problem)))]
 pub async fn me(State(state): State<AppState>, WorkerAuth(worker): WorkerAuth) -> ApiResult<Json<WorkerSelf>> {
     state.store.expire_due().await?;
-    state.store.touch_worker(&worker).await?;
+    state.store.mark_seen(&worker).await?;
     let fresh = state
         .store
         .worker(&worker.id)

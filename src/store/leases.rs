@@ -85,21 +85,45 @@ impl WriteTx {
 
     /// The claim: offers the best eligible task to `worker` (see the module docs and
     /// `domain::rules`). `None` when nothing is eligible now.
-    pub async fn claim(&mut self, worker_id: &str) -> Result<Option<Lease>, StoreError> {
-        let worker = self.worker(worker_id).await?;
-        let was_online = worker.online(self.now, self.store().timing.heartbeat_ttl_ms);
-        self.touch_worker(worker_id, was_online).await?;
+    pub async fn claim(&mut self, seen: &WorkerRow) -> Result<Option<Lease>, StoreError> {
+        let was_online = seen.online(self.now, self.store().timing.heartbeat_ttl_ms);
+        // Marks the worker seen and reads it fresh (and, on PostgreSQL, locks its row).
+        let sql = format!(
+            "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2 RETURNING {}",
+            super::rows::WORKER_COLUMNS
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(self.now)
+            .bind(&seen.id)
+            .fetch_optional(self.conn())
+            .await?
+            .ok_or_else(|| StoreError::not_found("worker_not_found", "unknown worker"))?;
+        let worker = WorkerRow::decode(&row)?;
+        let worker_id = worker.id.as_str();
+        if !was_online {
+            self.event(NewEvent::new("worker.online", format!("worker:{worker_id}")).worker(Some(worker_id)));
+        }
         if worker.paused || worker.active_tasks >= worker.max_concurrent_tasks {
             return Ok(None);
         }
         let free_points = worker.capacity_points - worker.active_points;
-        let skill_filter = match self.covered_skill_sets(&worker).await? {
-            None => String::new(),
-            Some(ids) if ids.is_empty() => return Ok(None),
-            Some(ids) => format!(
-                " AND t.skill_set_id IN ({})",
-                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-            ),
+        // Rule 3: the skill sets this worker covers (all of them for implicit GitHub workers).
+        let skill_filter = if worker.all_skills {
+            String::new()
+        } else if worker.skills.is_empty() {
+            " AND t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
+               (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id))"
+                .to_string()
+        } else {
+            let list = (0..worker.skills.len())
+                .map(|i| format!("${}", i + 5))
+                .collect::<Vec<_>>()
+                .join(",");
+            format!(
+                " AND t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
+                   (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id \
+                    AND m.skill NOT IN ({list})))"
+            )
         };
         let lock = match self.store().backend {
             Backend::Postgres => " FOR UPDATE OF t SKIP LOCKED",
@@ -120,13 +144,15 @@ impl WriteTx {
                      AND n.worker_id = $3 AND n.at > $4) \
              ORDER BY t.priority DESC, t.seq LIMIT {CANDIDATES}{lock}"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let mut q = sqlx::query(AssertSqlSafe(sql))
             .bind(worker.trust_level)
             .bind(free_points)
             .bind(worker_id)
-            .bind(self.now - NACK_COOLDOWN_MS)
-            .fetch_all(self.conn())
-            .await?;
+            .bind(self.now - NACK_COOLDOWN_MS);
+        for skill in &worker.skills {
+            q = q.bind(skill.clone());
+        }
+        let rows = q.fetch_all(self.conn()).await?;
         let mut throttled_repos: Vec<i64> = Vec::new();
         for row in rows {
             let seq: i64 = row.try_get("seq")?;
@@ -154,8 +180,7 @@ impl WriteTx {
     /// which rule failed.
     pub async fn claim_task(&mut self, worker_id: &str, task_id: &str) -> Result<Lease, StoreError> {
         let worker = self.worker(worker_id).await?;
-        let was_online = worker.online(self.now, self.store().timing.heartbeat_ttl_ms);
-        self.touch_worker(worker_id, was_online).await?;
+        self.mark_seen(&worker).await?;
         let task = self.lock_task(task_id).await?;
         let repo = self
             .repo_by_name(&task.repo)
@@ -220,33 +245,6 @@ impl WriteTx {
                 "the task was taken by someone else a moment ago",
             )),
         }
-    }
-
-    /// The skill sets a worker covers (`None` = all of them).
-    async fn covered_skill_sets(&mut self, worker: &WorkerRow) -> Result<Option<Vec<i64>>, StoreError> {
-        if worker.all_skills {
-            return Ok(None);
-        }
-        let sql = if worker.skills.is_empty() {
-            "SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
-             (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id)"
-                .to_string()
-        } else {
-            let list = (1..=worker.skills.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(",");
-            format!(
-                "SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
-                 (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id \
-                  AND m.skill NOT IN ({list}))"
-            )
-        };
-        let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql));
-        for s in &worker.skills {
-            q = q.bind(s.clone());
-        }
-        Ok(Some(q.fetch_all(self.conn()).await?))
     }
 
     /// Takes one candidate with conditional writes; a lost race leaves nothing behind.
@@ -378,12 +376,14 @@ impl WriteTx {
     /// worker's lease a 403, an unknown one a 404. A lease past its deadline is expired here, so a
     /// late request never sees it as alive.
     pub async fn held_lease(&mut self, worker_id: &str, lease_id: &str) -> Result<TaskRow, StoreError> {
-        let holder: Option<(i64, String, Option<i64>)> =
-            sqlx::query_as("SELECT task_seq, worker_id, ended_at FROM leases WHERE id = $1")
-                .bind(lease_id)
-                .fetch_optional(self.conn())
-                .await?;
-        let Some((seq, holder, ended)) = holder else {
+        let holder: Option<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT t.id, l.worker_id, l.ended_at FROM leases l JOIN tasks t ON t.seq = l.task_seq \
+             WHERE l.id = $1",
+        )
+        .bind(lease_id)
+        .fetch_optional(self.conn())
+        .await?;
+        let Some((id, holder, ended)) = holder else {
             return Err(StoreError::not_found(
                 "lease_not_found",
                 format!("unknown lease `{lease_id}`"),
@@ -398,10 +398,6 @@ impl WriteTx {
         if ended.is_some() {
             return Err(lease_ended());
         }
-        let id: String = sqlx::query_scalar("SELECT id FROM tasks WHERE seq = $1")
-            .bind(seq)
-            .fetch_one(self.conn())
-            .await?;
         let task = self.lock_task(&id).await?;
         if task.lease_id.as_deref() != Some(lease_id) || !task.status.is_active() {
             return Err(lease_ended());

@@ -128,6 +128,11 @@ impl TaskRow {
 }
 
 /// Columns of [`WorkerRow`].
+pub const WORKER_COLUMNS: &str = "id, name, skills, all_skills, capacity_points, \
+    max_concurrent_tasks, github_login, status, last_seen_at, trust_level, capabilities, \
+    active_points, active_tasks, extensions, created_at";
+
+/// `SELECT` of [`WorkerRow`]s.
 pub const WORKER_SELECT: &str = "SELECT id, name, skills, all_skills, capacity_points, \
     max_concurrent_tasks, github_login, status, last_seen_at, trust_level, capabilities, \
     active_points, active_tasks, extensions, created_at FROM workers";

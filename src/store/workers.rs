@@ -49,6 +49,9 @@ impl WorkerInput {
     }
 }
 
+/// See [`WriteTx::mark_seen`].
+pub const SEEN_GRANULARITY_MS: i64 = 250;
+
 /// A new bearer token: 32 random bytes from the OS CSPRNG, hex-encoded, with a readable prefix.
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
@@ -143,6 +146,21 @@ impl WriteTx {
             );
         }
         Ok(())
+    }
+
+    /// Marks a worker seen by an authenticated request. A worker seen less than
+    /// [`SEEN_GRANULARITY_MS`] ago is not written again: its online window moves by at most that
+    /// much, well inside the one-second precision of presence.
+    pub async fn mark_seen(&mut self, worker: &WorkerRow) -> Result<(), StoreError> {
+        let ttl = self.store().timing.heartbeat_ttl_ms;
+        if worker
+            .last_seen_at
+            .is_some_and(|t| self.now - t < SEEN_GRANULARITY_MS && self.now - t >= 0)
+        {
+            return Ok(());
+        }
+        let was_online = worker.online(self.now, ttl);
+        self.touch_worker(&worker.id, was_online).await
     }
 
     /// Heartbeat: marks the worker online, optionally sets idle/paused, and renews every lease it
@@ -304,11 +322,14 @@ impl Store {
         rows.iter().map(WorkerRow::decode).collect()
     }
 
-    /// Marks a worker online in its own transaction.
-    pub async fn touch_worker(&self, worker: &WorkerRow) -> Result<(), StoreError> {
+    /// Marks a worker seen in its own transaction (see [`WriteTx::mark_seen`]).
+    pub async fn mark_seen(&self, worker: &WorkerRow) -> Result<(), StoreError> {
+        let now = super::now_ms();
+        if worker.last_seen_at.is_some_and(|t| now - t < SEEN_GRANULARITY_MS && now - t >= 0) {
+            return Ok(());
+        }
         let mut tx = self.begin().await?;
-        let was_online = worker.online(tx.now, self.timing.heartbeat_ttl_ms);
-        tx.touch_worker(&worker.id, was_online).await?;
+        tx.mark_seen(worker).await?;
         tx.commit().await?;
         Ok(())
     }

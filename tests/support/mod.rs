@@ -140,9 +140,10 @@ impl Server {
         let mut last_log = String::new();
         for attempt in 0..6 {
             let port = free_port();
-            let log_path = dir
-                .path()
-                .join(format!("server-{port}-{attempt}-{}.log", std::process::id()));
+            let log_path = dir.path().join(format!(
+                "server-{port}-{attempt}-{}.log",
+                std::process::id()
+            ));
             let log = std::fs::File::create(&log_path).expect("log file");
             let log_err = log.try_clone().expect("log file");
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_owp"));
@@ -260,7 +261,11 @@ impl Server {
     }
 
     pub async fn admin_post(&self, path: &str, body: Value) -> Resp {
-        self.req(Method::POST, path).admin(self).json(&body).send().await
+        self.req(Method::POST, path)
+            .admin(self)
+            .json(&body)
+            .send()
+            .await
     }
 
     /// Upserts a repo policy; panics unless the answer is 200 or 201.
@@ -385,7 +390,10 @@ impl Server {
 
     /// `POST /v1/work` (no wait).
     pub async fn claim(&self, token: &str) -> Resp {
-        self.req(Method::POST, "/v1/work").bearer(token).send().await
+        self.req(Method::POST, "/v1/work")
+            .bearer(token)
+            .send()
+            .await
     }
 
     /// Claims and returns the lease (`Some`) or `None` on 204; panics on anything else.
@@ -412,7 +420,12 @@ impl Server {
     /// Claims and expects 204.
     pub async fn claim_none(&self, token: &str) {
         let r = self.claim(token).await;
-        assert_eq!(r.status, 204, "expected no work (204), got {}", r.describe());
+        assert_eq!(
+            r.status,
+            204,
+            "expected no work (204), got {}",
+            r.describe()
+        );
     }
 
     pub async fn ack(&self, token: &str, lease_id: &str) -> Resp {
@@ -603,7 +616,12 @@ impl Resp {
 
     /// Asserts the status and returns the JSON body.
     pub fn expect(&self, status: u16) -> Value {
-        assert_eq!(self.status, status, "unexpected answer: {}", self.describe());
+        assert_eq!(
+            self.status,
+            status,
+            "unexpected answer: {}",
+            self.describe()
+        );
         if status != 204 {
             assert!(
                 self.content_type.starts_with("application/json"),
@@ -626,7 +644,12 @@ impl Resp {
 
     /// Asserts an RFC 9457 problem with this status; returns its `code`.
     pub fn expect_problem(&self, status: u16) -> String {
-        assert_eq!(self.status, status, "unexpected answer: {}", self.describe());
+        assert_eq!(
+            self.status,
+            status,
+            "unexpected answer: {}",
+            self.describe()
+        );
         self.assert_problem_shape()
     }
 
@@ -649,7 +672,11 @@ impl Resp {
             self.describe()
         );
         let p = &self.json;
-        assert!(p.is_object(), "problem body is not a JSON object: {}", self.describe());
+        assert!(
+            p.is_object(),
+            "problem body is not a JSON object: {}",
+            self.describe()
+        );
         for field in ["type", "title", "detail", "code"] {
             assert!(
                 p[field].is_string(),
@@ -739,9 +766,9 @@ impl EventStream {
 /// True when `v` (at any depth) holds `key` with the string value `want`.
 pub fn mentions(v: &Value, key: &str, want: &str) -> bool {
     match v {
-        Value::Object(map) => map.iter().any(|(k, val)| {
-            (k == key && val.as_str() == Some(want)) || mentions(val, key, want)
-        }),
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, val)| (k == key && val.as_str() == Some(want)) || mentions(val, key, want)),
         Value::Array(items) => items.iter().any(|i| mentions(i, key, want)),
         _ => false,
     }

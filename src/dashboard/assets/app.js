@@ -120,12 +120,8 @@
       payload = typeof body === 'string' ? body : JSON.stringify(body);
     }
     const resp = await fetch(path, { method, headers, body: payload, credentials: 'same-origin', cache: 'no-store' });
-    if (resp.status === 401) {
-      // The session ended (sign-out elsewhere, expiry, restart): back to the sign-in page.
-      window.location.assign('/');
-      throw new Error('Signed out');
-    }
     const text = await resp.text();
+    if (resp.status === 401 && await sessionEnded()) throw new Error('Signed out');
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch { data = null; }
     if (!resp.ok) {
@@ -133,6 +129,20 @@
       throw new Error(detail);
     }
     return data;
+  }
+
+  // After a 401: if the session is gone (signed out elsewhere, expired, service restarted), the root
+  // now serves the sign-in form, so go there. Otherwise report the refusal and stay.
+  async function sessionEnded() {
+    try {
+      const resp = await fetch('/', { credentials: 'same-origin', cache: 'no-store' });
+      const page = await resp.text();
+      if (page.includes('action="/login"')) {
+        window.location.assign('/');
+        return true;
+      }
+    } catch { /* offline: let the caller report it */ }
+    return false;
   }
 
   let loading = false;
@@ -447,11 +457,14 @@
     });
   }
 
+  // Refills a filter's options; a filter value from the address that no longer occurs stays
+  // visible as an option, so the list never hides an active filter.
   function fillSelect(sel, values, labels) {
-    const current = sel.value;
+    const active = filters[sel.name];
+    const all = active && !values.includes(active) ? [...values, active] : values;
     const first = sel.options[0];
-    sel.replaceChildren(first, ...values.map((v) => h('option', { value: v }, labels ? labels[v] || v : v)));
-    sel.value = values.includes(current) ? current : '';
+    sel.replaceChildren(first, ...all.map((v) => h('option', { value: v }, labels ? labels[v] || v : v)));
+    sel.value = active || '';
   }
 
   function renderFilters() {
@@ -460,7 +473,6 @@
     fillSelect($('f-status'), STATUSES, STATUS_LABEL);
     fillSelect($('f-area'), uniq(model.tasks.map((t) => t.area)));
     fillSelect($('f-skill'), uniq(model.tasks.flatMap((t) => t.required_skills || [])));
-    for (const k of ['repo', 'status', 'area', 'skill']) $(`f-${k}`).value = filters[k];
     $('f-q').value = filters.q;
 
     const scoped = model.tasks.filter((t) => matches(t, { ...filters, status: '' }));

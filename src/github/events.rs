@@ -1,0 +1,826 @@
+//! Webhook deliveries as our own typed events.
+//!
+//! [`parse_event`] turns the `X-GitHub-Event` name and the raw JSON body into an [`Event`] that
+//! holds only what the App uses; nothing else in the App sees GitHub's payload shapes. Events and
+//! actions the App does not use become [`Event::Ignored`] (GitHub adds actions over time, e.g.
+//! `issues.typed`); only a body that is not JSON, or a used action that lacks a field the App
+//! needs, is an [`EventError`].
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Header naming the event (`issues`, `pull_request`, …).
+pub const EVENT_HEADER: &str = "X-GitHub-Event";
+/// Header carrying the delivery's unique id; a redelivery has the same id.
+pub const DELIVERY_HEADER: &str = "X-GitHub-Delivery";
+
+/// A webhook delivery, as the App understands it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// GitHub checks that the webhook works.
+    Ping { hook_id: Option<u64>, zen: String },
+    /// The App was installed, uninstalled, suspended or unsuspended.
+    Installation(InstallationEvent),
+    /// Repositories were added to or removed from an installation.
+    InstallationRepositories(InstallationRepositoriesEvent),
+    /// Something happened to an issue.
+    Issue(IssueEvent),
+    /// A comment on an issue (or pull request) was written or edited.
+    IssueComment(CommentEvent),
+    /// Something happened to a pull request.
+    PullRequest(PullRequestEvent),
+    /// An event or action the App does not use; acknowledged and dropped.
+    Ignored {
+        event: String,
+        action: Option<String>,
+        reason: String,
+    },
+}
+
+impl Event {
+    /// The installation the delivery came through, when it names one.
+    pub fn installation_id(&self) -> Option<u64> {
+        match self {
+            Event::Installation(e) => Some(e.installation_id),
+            Event::InstallationRepositories(e) => Some(e.installation_id),
+            Event::Issue(e) => e.installation_id,
+            Event::IssueComment(e) => e.installation_id,
+            Event::PullRequest(e) => e.installation_id,
+            Event::Ping { .. } | Event::Ignored { .. } => None,
+        }
+    }
+
+    /// The repository (`owner/name`) the event is about, when it is about one.
+    pub fn repo(&self) -> Option<&str> {
+        match self {
+            Event::Issue(e) => Some(&e.repo.full_name),
+            Event::IssueComment(e) => Some(&e.repo.full_name),
+            Event::PullRequest(e) => Some(&e.repo.full_name),
+            _ => None,
+        }
+    }
+
+    /// Who caused the event, when known.
+    pub fn sender(&self) -> Option<&Actor> {
+        match self {
+            Event::Installation(e) => Some(&e.sender),
+            Event::InstallationRepositories(e) => Some(&e.sender),
+            Event::Issue(e) => Some(&e.sender),
+            Event::IssueComment(e) => Some(&e.sender),
+            Event::PullRequest(e) => Some(&e.sender),
+            Event::Ping { .. } | Event::Ignored { .. } => None,
+        }
+    }
+}
+
+/// A GitHub account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub login: String,
+    pub id: u64,
+    pub kind: ActorKind,
+}
+
+impl Actor {
+    /// A bot account (GitHub Apps, including this one, act as bots). The App never acts on bots'
+    /// comments.
+    pub fn is_bot(&self) -> bool {
+        self.kind == ActorKind::Bot || self.login.ends_with("[bot]")
+    }
+}
+
+/// The `type` of a GitHub account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ActorKind {
+    User,
+    Bot,
+    Organization,
+    #[serde(other)]
+    Other,
+}
+
+/// A repository named in an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repo {
+    pub id: u64,
+    /// `owner/name`.
+    pub full_name: String,
+    pub default_branch: Option<String>,
+}
+
+/// A repository in an installation's list (only its id and name are sent).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RepoName {
+    pub id: u64,
+    /// `owner/name`.
+    pub full_name: String,
+}
+
+/// An issue as the App needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub number: u64,
+    pub title: String,
+    /// Empty when the issue has no description.
+    pub body: String,
+    pub open: bool,
+    pub labels: Vec<String>,
+    pub author: Actor,
+    pub html_url: String,
+    /// GitHub sends pull request comments as issue comments; this tells them apart.
+    pub is_pull_request: bool,
+}
+
+/// What happened to an issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueAction {
+    Opened,
+    /// Title or body changed; the previous values are given for what changed.
+    Edited {
+        previous_title: Option<String>,
+        previous_body: Option<String>,
+    },
+    Labeled {
+        label: Option<String>,
+    },
+    Unlabeled {
+        label: Option<String>,
+    },
+    Closed,
+    Reopened,
+    /// Moved to another repository; the new issue there, when GitHub says.
+    Transferred {
+        new_repo: Option<String>,
+        new_number: Option<u64>,
+    },
+    Deleted,
+}
+
+/// An `issues` delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueEvent {
+    pub action: IssueAction,
+    pub installation_id: Option<u64>,
+    pub repo: Repo,
+    pub issue: Issue,
+    pub sender: Actor,
+}
+
+/// A comment on an issue or pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    pub id: u64,
+    pub body: String,
+    pub author: Actor,
+    pub html_url: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// What happened to a comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommentAction {
+    Created,
+    /// The body before the edit, when GitHub sends it (it does when the body changed).
+    Edited {
+        previous_body: Option<String>,
+    },
+}
+
+/// An `issue_comment` delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentEvent {
+    pub action: CommentAction,
+    pub installation_id: Option<u64>,
+    pub repo: Repo,
+    pub issue: Issue,
+    pub comment: Comment,
+    pub sender: Actor,
+}
+
+/// A pull request as the App needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequest {
+    pub number: u64,
+    pub title: String,
+    /// Empty when the pull request has no description.
+    pub body: String,
+    pub open: bool,
+    pub draft: bool,
+    pub merged: bool,
+    pub merged_at: Option<DateTime<Utc>>,
+    pub html_url: String,
+    pub author: Actor,
+    /// The branch it targets.
+    pub base_ref: String,
+}
+
+/// What happened to a pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullRequestAction {
+    Opened,
+    Reopened,
+    /// The body (or title) changed; the previous body when it changed.
+    Edited {
+        previous_body: Option<String>,
+    },
+    /// Closed, merged or not (see [`PullRequest::merged`]).
+    Closed,
+    ReadyForReview,
+    ConvertedToDraft,
+}
+
+/// A `pull_request` delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequestEvent {
+    pub action: PullRequestAction,
+    pub installation_id: Option<u64>,
+    pub repo: Repo,
+    pub pull_request: PullRequest,
+    pub sender: Actor,
+}
+
+/// What happened to the App's installation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstallationAction {
+    Created,
+    Deleted,
+    Suspended,
+    Unsuspended,
+}
+
+/// An `installation` delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallationEvent {
+    pub action: InstallationAction,
+    pub installation_id: u64,
+    /// The user or organisation the App is installed on.
+    pub account: String,
+    /// The repositories the installation covers (sent with `created`).
+    pub repositories: Vec<RepoName>,
+    pub sender: Actor,
+}
+
+/// An `installation_repositories` delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallationRepositoriesEvent {
+    pub installation_id: u64,
+    pub added: Vec<RepoName>,
+    pub removed: Vec<RepoName>,
+    pub sender: Actor,
+}
+
+/// A delivery that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    /// The body is not JSON.
+    #[error("the webhook body is not JSON")]
+    InvalidJson(#[source] serde_json::Error),
+    /// A used event lacks a field the App needs.
+    #[error("the `{event}` event (action `{action}`) lacks what the App needs")]
+    Malformed {
+        event: String,
+        action: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Reads a delivery: `event` is the `X-GitHub-Event` header, `body` the raw request body.
+pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
+    let payload: Value = serde_json::from_slice(body).map_err(EventError::InvalidJson)?;
+    let action = payload
+        .get("action")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let ignored = |reason: String| Event::Ignored {
+        event: event.to_string(),
+        action: action.clone(),
+        reason,
+    };
+    let Some(act) = action.as_deref() else {
+        return match event {
+            "ping" => {
+                let ping: wire::Ping = read(event, "", payload)?;
+                Ok(Event::Ping {
+                    hook_id: ping.hook_id,
+                    zen: ping.zen.unwrap_or_default(),
+                })
+            }
+            _ => Ok(ignored(format!("`{event}` events are not used"))),
+        };
+    };
+    let unused = || ignored(format!("action `{act}` of `{event}` is not used"));
+
+    let parsed = match event {
+        "issues" => {
+            const USED: [&str; 8] = [
+                "opened",
+                "edited",
+                "labeled",
+                "unlabeled",
+                "closed",
+                "reopened",
+                "transferred",
+                "deleted",
+            ];
+            if !USED.contains(&act) {
+                return Ok(unused());
+            }
+            let p: wire::IssuesPayload = read(event, act, payload)?;
+            let action = match act {
+                "opened" => IssueAction::Opened,
+                "edited" => IssueAction::Edited {
+                    previous_title: p.changes.title.map(|c| c.from),
+                    previous_body: p.changes.body.map(|c| c.from),
+                },
+                "labeled" => IssueAction::Labeled {
+                    label: p.label.map(|l| l.name),
+                },
+                "unlabeled" => IssueAction::Unlabeled {
+                    label: p.label.map(|l| l.name),
+                },
+                "closed" => IssueAction::Closed,
+                "reopened" => IssueAction::Reopened,
+                "transferred" => IssueAction::Transferred {
+                    new_repo: p.changes.new_repository.map(|r| r.full_name),
+                    new_number: p.changes.new_issue.map(|i| i.number),
+                },
+                "deleted" => IssueAction::Deleted,
+                _ => return Ok(unused()),
+            };
+            Event::Issue(IssueEvent {
+                action,
+                installation_id: p.installation.map(|i| i.id),
+                repo: p.repository.into(),
+                issue: p.issue.into(),
+                sender: p.sender.into(),
+            })
+        }
+        "issue_comment" => {
+            if !matches!(act, "created" | "edited") {
+                return Ok(unused());
+            }
+            let p: wire::CommentPayload = read(event, act, payload)?;
+            let action = if act == "created" {
+                CommentAction::Created
+            } else {
+                CommentAction::Edited {
+                    previous_body: p.changes.body.map(|c| c.from),
+                }
+            };
+            Event::IssueComment(CommentEvent {
+                action,
+                installation_id: p.installation.map(|i| i.id),
+                repo: p.repository.into(),
+                issue: p.issue.into(),
+                comment: p.comment.into(),
+                sender: p.sender.into(),
+            })
+        }
+        "pull_request" => {
+            const USED: [&str; 6] = [
+                "opened",
+                "reopened",
+                "edited",
+                "closed",
+                "ready_for_review",
+                "converted_to_draft",
+            ];
+            if !USED.contains(&act) {
+                return Ok(unused());
+            }
+            let p: wire::PullRequestPayload = read(event, act, payload)?;
+            let action = match act {
+                "opened" => PullRequestAction::Opened,
+                "reopened" => PullRequestAction::Reopened,
+                "edited" => PullRequestAction::Edited {
+                    previous_body: p.changes.body.map(|c| c.from),
+                },
+                "closed" => PullRequestAction::Closed,
+                "ready_for_review" => PullRequestAction::ReadyForReview,
+                "converted_to_draft" => PullRequestAction::ConvertedToDraft,
+                _ => return Ok(unused()),
+            };
+            Event::PullRequest(PullRequestEvent {
+                action,
+                installation_id: p.installation.map(|i| i.id),
+                repo: p.repository.into(),
+                pull_request: p.pull_request.into(),
+                sender: p.sender.into(),
+            })
+        }
+        "installation" => {
+            let action = match act {
+                "created" => InstallationAction::Created,
+                "deleted" => InstallationAction::Deleted,
+                "suspend" => InstallationAction::Suspended,
+                "unsuspend" => InstallationAction::Unsuspended,
+                _ => return Ok(unused()),
+            };
+            let p: wire::InstallationPayload = read(event, act, payload)?;
+            Event::Installation(InstallationEvent {
+                action,
+                installation_id: p.installation.id,
+                account: p.installation.account.login,
+                repositories: p.repositories,
+                sender: p.sender.into(),
+            })
+        }
+        "installation_repositories" => {
+            if !matches!(act, "added" | "removed") {
+                return Ok(unused());
+            }
+            let p: wire::InstallationRepositoriesPayload = read(event, act, payload)?;
+            Event::InstallationRepositories(InstallationRepositoriesEvent {
+                installation_id: p.installation.id,
+                added: p.repositories_added,
+                removed: p.repositories_removed,
+                sender: p.sender.into(),
+            })
+        }
+        _ => return Ok(ignored(format!("`{event}` events are not used"))),
+    };
+    Ok(parsed)
+}
+
+fn read<T: DeserializeOwned>(event: &str, action: &str, payload: Value) -> Result<T, EventError> {
+    serde_json::from_value(payload).map_err(|source| EventError::Malformed {
+        event: event.to_string(),
+        action: action.to_string(),
+        source,
+    })
+}
+
+/// GitHub's payload shapes, reduced to the fields the App reads.
+mod wire {
+    use chrono::{DateTime, Utc};
+    use serde::Deserialize;
+
+    use super::{ActorKind, RepoName};
+
+    #[derive(Deserialize)]
+    pub struct Ping {
+        pub hook_id: Option<u64>,
+        pub zen: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct IssuesPayload {
+        pub issue: Issue,
+        pub repository: Repository,
+        pub sender: User,
+        pub installation: Option<InstallationRef>,
+        pub label: Option<Label>,
+        #[serde(default)]
+        pub changes: Changes,
+    }
+
+    #[derive(Deserialize)]
+    pub struct CommentPayload {
+        pub issue: Issue,
+        pub comment: Comment,
+        pub repository: Repository,
+        pub sender: User,
+        pub installation: Option<InstallationRef>,
+        #[serde(default)]
+        pub changes: Changes,
+    }
+
+    #[derive(Deserialize)]
+    pub struct PullRequestPayload {
+        pub pull_request: PullRequest,
+        pub repository: Repository,
+        pub sender: User,
+        pub installation: Option<InstallationRef>,
+        #[serde(default)]
+        pub changes: Changes,
+    }
+
+    #[derive(Deserialize)]
+    pub struct InstallationPayload {
+        pub installation: Installation,
+        #[serde(default)]
+        pub repositories: Vec<RepoName>,
+        pub sender: User,
+    }
+
+    #[derive(Deserialize)]
+    pub struct InstallationRepositoriesPayload {
+        pub installation: Installation,
+        #[serde(default)]
+        pub repositories_added: Vec<RepoName>,
+        #[serde(default)]
+        pub repositories_removed: Vec<RepoName>,
+        pub sender: User,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Installation {
+        pub id: u64,
+        pub account: User,
+    }
+
+    #[derive(Deserialize)]
+    pub struct InstallationRef {
+        pub id: u64,
+    }
+
+    #[derive(Deserialize)]
+    pub struct User {
+        pub login: String,
+        pub id: u64,
+        #[serde(rename = "type", default = "user_kind")]
+        pub kind: ActorKind,
+    }
+
+    fn user_kind() -> ActorKind {
+        ActorKind::User
+    }
+
+    #[derive(Deserialize)]
+    pub struct Repository {
+        pub id: u64,
+        pub full_name: String,
+        pub default_branch: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Label {
+        pub name: String,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Issue {
+        pub number: u64,
+        pub title: String,
+        pub body: Option<String>,
+        pub state: String,
+        #[serde(default)]
+        pub labels: Vec<Label>,
+        pub user: User,
+        pub html_url: String,
+        /// Present (an object) only when the "issue" is a pull request.
+        pub pull_request: Option<serde_json::Value>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Comment {
+        pub id: u64,
+        pub body: Option<String>,
+        pub user: User,
+        pub html_url: String,
+        pub created_at: Option<DateTime<Utc>>,
+        pub updated_at: Option<DateTime<Utc>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct PullRequest {
+        pub number: u64,
+        pub title: String,
+        pub body: Option<String>,
+        pub state: String,
+        #[serde(default)]
+        pub draft: bool,
+        #[serde(default)]
+        pub merged: bool,
+        pub merged_at: Option<DateTime<Utc>>,
+        pub html_url: String,
+        pub user: User,
+        pub base: Branch,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Branch {
+        #[serde(rename = "ref")]
+        pub name: String,
+    }
+
+    #[derive(Deserialize, Default)]
+    pub struct Changes {
+        pub title: Option<From>,
+        pub body: Option<From>,
+        pub new_repository: Option<NewRepository>,
+        pub new_issue: Option<NewIssue>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct From {
+        pub from: String,
+    }
+
+    #[derive(Deserialize)]
+    pub struct NewRepository {
+        pub full_name: String,
+    }
+
+    #[derive(Deserialize)]
+    pub struct NewIssue {
+        pub number: u64,
+    }
+}
+
+impl From<wire::User> for Actor {
+    fn from(u: wire::User) -> Self {
+        Actor {
+            login: u.login,
+            id: u.id,
+            kind: u.kind,
+        }
+    }
+}
+
+impl From<wire::Repository> for Repo {
+    fn from(r: wire::Repository) -> Self {
+        Repo {
+            id: r.id,
+            full_name: r.full_name,
+            default_branch: r.default_branch,
+        }
+    }
+}
+
+impl From<wire::Issue> for Issue {
+    fn from(i: wire::Issue) -> Self {
+        Issue {
+            number: i.number,
+            title: i.title,
+            body: i.body.unwrap_or_default(),
+            open: i.state == "open",
+            labels: i.labels.into_iter().map(|l| l.name).collect(),
+            author: i.user.into(),
+            html_url: i.html_url,
+            is_pull_request: i.pull_request.is_some_and(|v| !v.is_null()),
+        }
+    }
+}
+
+impl From<wire::Comment> for Comment {
+    fn from(c: wire::Comment) -> Self {
+        Comment {
+            id: c.id,
+            body: c.body.unwrap_or_default(),
+            author: c.user.into(),
+            html_url: c.html_url,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+impl From<wire::PullRequest> for PullRequest {
+    fn from(p: wire::PullRequest) -> Self {
+        PullRequest {
+            number: p.number,
+            title: p.title,
+            body: p.body.unwrap_or_default(),
+            open: p.state == "open",
+            draft: p.draft,
+            merged: p.merged,
+            merged_at: p.merged_at,
+            html_url: p.html_url,
+            author: p.user.into(),
+            base_ref: p.base.name,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn user(login: &str, kind: &str) -> Value {
+        json!({"login": login, "id": 1, "type": kind})
+    }
+
+    fn issue_payload(action: &str) -> Value {
+        json!({
+            "action": action,
+            "issue": {
+                "number": 7, "title": "Fix it", "body": null, "state": "open",
+                "labels": [{"name": "pool:ready"}, {"name": "estimate:2"}],
+                "user": user("alice", "User"),
+                "html_url": "https://github.com/o/r/issues/7"
+            },
+            "repository": {"id": 5, "full_name": "o/r", "default_branch": "main"},
+            "sender": user("alice", "User"),
+            "installation": {"id": 99}
+        })
+    }
+
+    fn parse(event: &str, payload: &Value) -> Event {
+        parse_event(event, payload.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn minimal_issue_event() {
+        let Event::Issue(e) = parse("issues", &issue_payload("opened")) else {
+            panic!()
+        };
+        assert_eq!(e.action, IssueAction::Opened);
+        assert_eq!(e.installation_id, Some(99));
+        assert_eq!(e.repo.full_name, "o/r");
+        assert_eq!(e.issue.body, "");
+        assert_eq!(e.issue.labels, ["pool:ready", "estimate:2"]);
+        assert!(e.issue.open && !e.issue.is_pull_request);
+    }
+
+    #[test]
+    fn unknown_action_is_ignored_not_an_error() {
+        let event = parse("issues", &issue_payload("typed"));
+        assert_eq!(
+            event,
+            Event::Ignored {
+                event: "issues".into(),
+                action: Some("typed".into()),
+                reason: "action `typed` of `issues` is not used".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_event_is_ignored() {
+        let event = parse_event("star", br#"{"action":"created"}"#).unwrap();
+        assert!(
+            matches!(event, Event::Ignored { ref reason, .. } if reason == "`star` events are not used")
+        );
+        let event = parse_event("push", br#"{"ref":"refs/heads/main"}"#).unwrap();
+        assert!(matches!(event, Event::Ignored { action: None, .. }));
+    }
+
+    #[test]
+    fn unused_action_is_ignored_even_when_its_payload_is_odd() {
+        // Actions we skip are not read further, so their shape cannot fail the delivery.
+        let event = parse_event("installation", br#"{"action":"new_permissions_accepted"}"#);
+        assert!(matches!(event, Ok(Event::Ignored { .. })));
+        let event = parse_event("issue_comment", br#"{"action":"deleted"}"#);
+        assert!(matches!(event, Ok(Event::Ignored { .. })));
+        let event = parse_event("issues", br#"{"action":"typed"}"#);
+        assert!(matches!(event, Ok(Event::Ignored { .. })));
+        let event = parse_event("pull_request", br#"{"action":"synchronize"}"#);
+        assert!(matches!(event, Ok(Event::Ignored { .. })));
+    }
+
+    #[test]
+    fn not_json_is_an_error() {
+        assert!(matches!(
+            parse_event("issues", b"not json"),
+            Err(EventError::InvalidJson(_))
+        ));
+    }
+
+    #[test]
+    fn used_action_missing_fields_is_malformed() {
+        let err = parse_event("issues", br#"{"action":"opened"}"#).unwrap_err();
+        assert!(
+            matches!(&err, EventError::Malformed { event, action, .. } if event == "issues" && action == "opened"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn bot_senders() {
+        let mut p = issue_payload("opened");
+        p["sender"] = user("owp-pool[bot]", "Bot");
+        let Event::Issue(e) = parse("issues", &p) else {
+            panic!()
+        };
+        assert!(e.sender.is_bot());
+        assert_eq!(e.sender.kind, ActorKind::Bot);
+        let odd = Actor {
+            login: "someone[bot]".into(),
+            id: 1,
+            kind: ActorKind::Other,
+        };
+        assert!(odd.is_bot());
+    }
+
+    #[test]
+    fn issue_comment_on_a_pull_request_is_marked() {
+        let mut p = issue_payload("created");
+        p["issue"]["pull_request"] = json!({"url": "https://api.github.com/repos/o/r/pulls/7"});
+        p["comment"] = json!({
+            "id": 3, "body": "/owp claim", "user": user("bob", "User"),
+            "html_url": "https://github.com/o/r/pull/7#issuecomment-3",
+            "created_at": "2026-11-22T10:00:00Z", "updated_at": "2026-11-22T10:00:00Z"
+        });
+        let Event::IssueComment(e) = parse("issue_comment", &p) else {
+            panic!()
+        };
+        assert!(e.issue.is_pull_request);
+        assert_eq!(e.comment.body, "/owp claim");
+        assert_eq!(e.action, CommentAction::Created);
+        assert_eq!(e.sender.login, "alice");
+    }
+
+    #[test]
+    fn accessors() {
+        let event = parse("issues", &issue_payload("closed"));
+        assert_eq!(event.installation_id(), Some(99));
+        assert_eq!(event.repo(), Some("o/r"));
+        assert_eq!(event.sender().map(|a| a.login.as_str()), Some("alice"));
+    }
+}

@@ -1,0 +1,265 @@
+//! The fake GitHub's in-memory world: installations, repositories, issues, pull requests,
+//! comments, permissions, files, webhook deliveries — and the record of every call.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::Value;
+
+/// The login the fake gives the App's bot user.
+pub const BOT_LOGIN: &str = "owp-pool-test[bot]";
+
+#[derive(Debug, Clone)]
+pub struct Installation {
+    pub id: u64,
+    pub account: String,
+    pub suspended: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Repo {
+    pub id: u64,
+    pub full_name: String,
+    pub default_branch: String,
+    pub installation: Option<u64>,
+    pub issues: BTreeMap<u64, Issue>,
+    pub pulls: BTreeMap<u64, Pull>,
+    pub next_number: u64,
+    /// login (lowercase) → `admin` | `maintain` | `write` | `triage` | `read` | `none`.
+    pub permissions: HashMap<String, String>,
+    /// path → file content, on the default branch.
+    pub files: HashMap<String, Vec<u8>>,
+}
+
+impl Repo {
+    pub fn owner(&self) -> &str {
+        self.full_name.split('/').next().unwrap_or_default()
+    }
+
+    pub fn name(&self) -> &str {
+        self.full_name.split('/').nth(1).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub number: u64,
+    pub title: String,
+    pub body: Option<String>,
+    pub open: bool,
+    pub labels: Vec<String>,
+    pub author: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pull {
+    pub number: u64,
+    pub title: String,
+    pub body: Option<String>,
+    pub open: bool,
+    pub draft: bool,
+    pub merged: bool,
+    pub author: String,
+    pub head_ref: String,
+    pub base_ref: String,
+    pub labels: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub merged_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    pub id: u64,
+    pub repo: String,
+    pub number: u64,
+    pub body: String,
+    pub author: String,
+    pub author_is_bot: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    pub id: u64,
+    pub comment_id: u64,
+    pub content: String,
+    pub user: String,
+}
+
+/// A webhook delivery, as listed by `GET /app/hook/deliveries`.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: u64,
+    pub guid: String,
+    pub event: String,
+    pub action: Option<String>,
+    pub status_code: u16,
+    pub redelivery: bool,
+    pub delivered_at: DateTime<Utc>,
+    pub installation_id: Option<u64>,
+    pub payload: Value,
+}
+
+/// How a request was authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallAuth {
+    None,
+    /// A valid App JWT.
+    AppJwt,
+    /// A valid installation token of this installation.
+    Installation(u64),
+    /// Credentials were sent but refused; the reason.
+    Refused(String),
+}
+
+/// One request the fake answered.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub auth: CallAuth,
+    pub status: u16,
+    pub body: Option<Value>,
+    pub at: DateTime<Utc>,
+}
+
+/// A way to answer a request badly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// `500 Internal Server Error`.
+    ServerError,
+    /// `502 Bad Gateway`, as GitHub's edge sometimes answers.
+    BadGateway,
+    /// `403` secondary rate limit with `Retry-After: seconds`.
+    SecondaryRateLimit { retry_after: u64 },
+    /// `403` primary rate limit: `x-ratelimit-remaining: 0` and a reset time.
+    RateLimited { reset_in: u64 },
+}
+
+/// Which requests a failure applies to.
+#[derive(Debug, Clone, Default)]
+pub struct FailWhen {
+    /// `GET`, `POST`, …; any when `None`.
+    pub method: Option<String>,
+    /// A substring of the path; any when `None`.
+    pub path_contains: Option<String>,
+}
+
+impl FailWhen {
+    pub fn any() -> Self {
+        FailWhen::default()
+    }
+
+    pub fn on(method: &str, path_contains: &str) -> Self {
+        FailWhen {
+            method: Some(method.to_uppercase()),
+            path_contains: Some(path_contains.to_string()),
+        }
+    }
+
+    pub fn matches(&self, method: &str, path: &str) -> bool {
+        self.method.as_deref().is_none_or(|m| m == method)
+            && self
+                .path_contains
+                .as_deref()
+                .is_none_or(|p| path.contains(p))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FailRule {
+    pub when: FailWhen,
+    pub remaining: u32,
+    pub failure: Failure,
+}
+
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub installation_id: u64,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The whole world.
+#[derive(Debug)]
+pub struct Model {
+    pub app_id: u64,
+    pub installations: BTreeMap<u64, Installation>,
+    pub repos: BTreeMap<String, Repo>,
+    pub comments: BTreeMap<u64, Comment>,
+    pub reactions: Vec<Reaction>,
+    pub tokens: HashMap<String, IssuedToken>,
+    pub token_lifetime: TimeDelta,
+    pub deliveries: Vec<Delivery>,
+    pub redelivery_requests: Vec<u64>,
+    pub manifest_codes: HashMap<String, Value>,
+    pub calls: Vec<Call>,
+    pub fail_rules: Vec<FailRule>,
+    pub user_ids: HashMap<String, u64>,
+    next_id: u64,
+}
+
+impl Model {
+    pub fn new(app_id: u64) -> Self {
+        Model {
+            app_id,
+            installations: BTreeMap::new(),
+            repos: BTreeMap::new(),
+            comments: BTreeMap::new(),
+            reactions: Vec::new(),
+            tokens: HashMap::new(),
+            token_lifetime: TimeDelta::hours(1),
+            deliveries: Vec::new(),
+            redelivery_requests: Vec::new(),
+            manifest_codes: HashMap::new(),
+            calls: Vec::new(),
+            fail_rules: Vec::new(),
+            user_ids: HashMap::new(),
+            next_id: 1000,
+        }
+    }
+
+    /// A fresh id, unique across every kind of object.
+    pub fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// A stable numeric id per login.
+    pub fn user_id(&mut self, login: &str) -> u64 {
+        let key = login.to_lowercase();
+        if let Some(id) = self.user_ids.get(&key) {
+            return *id;
+        }
+        let id = self.next_id();
+        self.user_ids.insert(key, id);
+        id
+    }
+
+    /// The repository `owner/name`, compared case-insensitively as GitHub does.
+    pub fn repo(&self, full_name: &str) -> Option<&Repo> {
+        self.repos.get(&full_name.to_lowercase())
+    }
+
+    pub fn repo_mut(&mut self, full_name: &str) -> Option<&mut Repo> {
+        self.repos.get_mut(&full_name.to_lowercase())
+    }
+
+    /// Takes one use of the first failure rule that matches.
+    pub fn take_failure(&mut self, method: &str, path: &str) -> Option<Failure> {
+        let rule = self
+            .fail_rules
+            .iter_mut()
+            .find(|r| r.remaining > 0 && r.when.matches(method, path))?;
+        rule.remaining -= 1;
+        let failure = rule.failure.clone();
+        self.fail_rules.retain(|r| r.remaining > 0);
+        Some(failure)
+    }
+}
