@@ -83,14 +83,17 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
         .clone()
         .context("an admin token is required")?;
     let (last_event_tx, last_event) = watch::channel(store.last_event_id().await?);
+    let sessions = crate::dashboard::Sessions::new(admin_token.clone());
     let state = AppState {
         store: store.clone(),
         admin_token,
         registration: config.registration,
         last_event,
-        cookie_admin: None,
+        cookie_admin: Some(sessions.cookie_admin_check()),
     };
-    let app = http::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    let app = http::router(state)
+        .merge(crate::dashboard::router(sessions))
+        .layer(tower_http::trace::TraceLayer::new_for_http());
 
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await

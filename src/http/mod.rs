@@ -48,7 +48,8 @@ pub fn router(state: AppState) -> Router {
             async move { axum::Json(doc.as_ref().clone()) }
         }),
     )
-    .route("/healthz", axum::routing::get(healthz))
+    .fallback(not_found)
+    .method_not_allowed_fallback(method_not_allowed)
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),
         idempotency::layer,
@@ -57,6 +58,21 @@ pub fn router(state: AppState) -> Router {
     .with_state(state)
 }
 
-async fn healthz() -> axum::Json<serde_json::Value> {
+/// Liveness: 200 once the service accepts requests.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "the service accepts requests")))]
+pub async fn healthz() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({"status": "ok", "protocol": "owp/1"}))
+}
+
+async fn not_found(uri: axum::http::Uri) -> error::ApiError {
+    error::ApiError::not_found("not_found", format!("no such endpoint: {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> error::ApiError {
+    error::ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
 }

@@ -22,6 +22,7 @@ use super::{AppState, admin, events, leases, tasks, workers};
         (name = "leases", description = "Claiming work and holding leases"),
         (name = "tasks", description = "Task reads and status updates"),
         (name = "events", description = "The audit log as Server-Sent Events"),
+        (name = "health", description = "Liveness"),
     )
 )]
 struct ApiDoc;
@@ -60,6 +61,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::get_task))
         .routes(routes!(tasks::update_status))
         .routes(routes!(events::stream))
+        .routes(routes!(super::healthz))
 }
 
 /// The document as served at `/v1/openapi.json`.

@@ -1,0 +1,726 @@
+//! The fake's HTTP side: authentication, failure injection, routing and GitHub's JSON answers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use chrono::Utc;
+use octocrab::jsonwebtoken::{self, Algorithm, DecodingKey, Validation};
+use serde_json::{Value, json};
+
+use super::model::{
+    BOT_LOGIN, Call, CallAuth, Comment, Failure, IssuedToken, Model, Reaction, Repo,
+};
+use super::{APP_EVENTS, Shared, insert_comment, json as shape, webhooks};
+
+const REACTIONS: [&str; 8] = [
+    "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes",
+];
+
+/// A reply being built by a route.
+struct Reply {
+    status: StatusCode,
+    body: Option<Value>,
+    raw: Option<Vec<u8>>,
+    headers: Vec<(String, String)>,
+    /// A delivery to send once the model lock is released.
+    redeliver: Option<u64>,
+}
+
+impl Reply {
+    fn json(status: StatusCode, body: Value) -> Self {
+        Reply {
+            status,
+            body: Some(body),
+            raw: None,
+            headers: Vec::new(),
+            redeliver: None,
+        }
+    }
+
+    fn ok(body: Value) -> Self {
+        Self::json(StatusCode::OK, body)
+    }
+
+    fn created(body: Value) -> Self {
+        Self::json(StatusCode::CREATED, body)
+    }
+
+    fn error(status: StatusCode, message: &str) -> Self {
+        let mut body = shape::error(message);
+        body["status"] = json!(status.as_u16().to_string());
+        Self::json(status, body)
+    }
+
+    fn not_found() -> Self {
+        Self::error(StatusCode::NOT_FOUND, "Not Found")
+    }
+
+    fn header(mut self, name: &str, value: impl ToString) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    fn into_response(self) -> Response {
+        let mut response = match (self.raw, self.body) {
+            (Some(raw), _) => (self.status, raw).into_response(),
+            (None, Some(body)) => (self.status, axum::Json(body)).into_response(),
+            (None, None) => self.status.into_response(),
+        };
+        let headers = response.headers_mut();
+        for (name, value) in self.headers {
+            headers.insert(
+                header::HeaderName::try_from(name).unwrap(),
+                HeaderValue::from_str(&value).unwrap(),
+            );
+        }
+        headers.insert("x-ratelimit-limit", HeaderValue::from_static("5000"));
+        headers.insert("x-github-media-type", HeaderValue::from_static("github.v3"));
+        response
+    }
+}
+
+pub(super) async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = percent_decode(uri.path());
+    let query: HashMap<String, String> = uri
+        .query()
+        .map(|q| {
+            q.split('&')
+                .filter(|pair| !pair.is_empty())
+                .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+                .map(|(k, v)| (percent_decode(k), percent_decode(&v.replace('+', " "))))
+                .collect()
+        })
+        .unwrap_or_default();
+    let json_body: Option<Value> = serde_json::from_slice(&body).ok();
+
+    let reply = {
+        let mut m = shared.model.lock().unwrap();
+        let auth = authenticate(&m, &shared.public_key, &headers);
+        let reply = match m.take_failure(method.as_str(), &path) {
+            Some(failure) => failure_reply(&failure),
+            None => route(
+                &shared,
+                &mut m,
+                &method,
+                &path,
+                &query,
+                &headers,
+                json_body.as_ref(),
+                &auth,
+            ),
+        };
+        m.calls.push(Call {
+            method: method.to_string(),
+            path: path.clone(),
+            query: uri.query().unwrap_or_default().to_string(),
+            auth,
+            status: reply.status.as_u16(),
+            body: json_body,
+            at: Utc::now(),
+        });
+        reply
+    };
+    if let Some(delivery_id) = reply.redeliver {
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move { webhooks::redeliver(&shared, delivery_id).await });
+    }
+    reply.into_response()
+}
+
+/// Decodes `%XX` escapes (invalid ones are kept as they are).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn failure_reply(failure: &Failure) -> Reply {
+    match failure {
+        Failure::ServerError => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error"),
+        Failure::BadGateway => Reply::error(StatusCode::BAD_GATEWAY, "Bad Gateway"),
+        Failure::SecondaryRateLimit { retry_after } => Reply::error(
+            StatusCode::FORBIDDEN,
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        )
+        .header("retry-after", retry_after),
+        Failure::RateLimited { reset_in } => Reply::error(
+            StatusCode::FORBIDDEN,
+            "API rate limit exceeded for installation.",
+        )
+        .header("x-ratelimit-remaining", 0)
+        .header("x-ratelimit-reset", Utc::now().timestamp() + *reset_in as i64),
+    }
+}
+
+/// Checks the `Authorization` header as GitHub would.
+fn authenticate(m: &Model, public_key: &DecodingKey, headers: &HeaderMap) -> CallAuth {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return CallAuth::None;
+    };
+    let Some((scheme, credential)) = value.split_once(' ') else {
+        return CallAuth::Refused("malformed Authorization header".into());
+    };
+    if !matches!(scheme, "Bearer" | "token") {
+        return CallAuth::Refused(format!("unsupported scheme {scheme}"));
+    }
+    if let Some(token) = m.tokens.get(credential) {
+        return if token.expires_at > Utc::now() {
+            CallAuth::Installation(token.installation_id)
+        } else {
+            CallAuth::Refused("installation token expired".into())
+        };
+    }
+    if credential.starts_with("ghs_") {
+        return CallAuth::Refused("unknown installation token".into());
+    }
+    check_app_jwt(m.app_id, public_key, credential)
+}
+
+fn check_app_jwt(app_id: u64, public_key: &DecodingKey, jwt: &str) -> CallAuth {
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        iss: Value,
+        iat: i64,
+        exp: i64,
+    }
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.leeway = 0;
+    // `iss` is checked below: octocrab sends it as a number, which GitHub accepts.
+    validation.set_required_spec_claims(&["exp", "iat"]);
+    let claims = match jsonwebtoken::decode::<Claims>(jwt, public_key, &validation) {
+        Ok(data) => data.claims,
+        Err(e) => return CallAuth::Refused(format!("JWT refused: {e}")),
+    };
+    let iss = match &claims.iss {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let now = Utc::now().timestamp();
+    if iss != app_id.to_string() {
+        CallAuth::Refused(format!("JWT issuer {iss} is not the App {app_id}"))
+    } else if claims.exp > now + 600 {
+        CallAuth::Refused("JWT expires more than 10 minutes ahead".into())
+    } else if claims.iat > now + 60 {
+        CallAuth::Refused("JWT issued in the future".into())
+    } else {
+        CallAuth::AppJwt
+    }
+}
+
+fn unauthorized(auth: &CallAuth) -> Reply {
+    let message = match auth {
+        CallAuth::Refused(reason) => format!("Bad credentials ({reason})"),
+        _ => "Requires authentication".into(),
+    };
+    Reply::error(StatusCode::UNAUTHORIZED, &message)
+}
+
+/// Requests that need the App JWT.
+fn require_app(auth: &CallAuth) -> Result<(), Reply> {
+    match auth {
+        CallAuth::AppJwt => Ok(()),
+        CallAuth::Installation(_) => Err(Reply::error(
+            StatusCode::FORBIDDEN,
+            "A JSON web token could not be decoded",
+        )),
+        other => Err(unauthorized(other)),
+    }
+}
+
+/// Requests on a repository, which need an installation token that covers it.
+fn require_repo<'m>(m: &'m Model, auth: &CallAuth, repo: &str) -> Result<&'m Repo, Reply> {
+    let installation = match auth {
+        CallAuth::Installation(id) => *id,
+        CallAuth::AppJwt => {
+            return Err(Reply::error(
+                StatusCode::FORBIDDEN,
+                "Resource not accessible by integration",
+            ));
+        }
+        other => return Err(unauthorized(other)),
+    };
+    match m.repo(repo) {
+        Some(r) if r.installation == Some(installation) => Ok(r),
+        _ => Err(Reply::not_found()),
+    }
+}
+
+fn page_params(query: &HashMap<String, String>) -> (usize, usize) {
+    let per_page = query
+        .get("per_page")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30usize)
+        .clamp(1, 100);
+    let page = query
+        .get("page")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1usize)
+        .max(1);
+    (per_page, page)
+}
+
+/// One page of `items`, with GitHub's `Link` header pointing at the others.
+fn paginate(api: &str, path: &str, query: &HashMap<String, String>, items: Vec<Value>) -> Reply {
+    let (per_page, page) = page_params(query);
+    let last = items.len().div_ceil(per_page).max(1);
+    let chunk: Vec<Value> = items
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    let link_to = |n: usize| {
+        let mut params: Vec<String> = query
+            .iter()
+            .filter(|(k, _)| k.as_str() != "page")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        params.sort();
+        params.push(format!("page={n}"));
+        format!("<{api}{path}?{}>", params.join("&"))
+    };
+    let mut links = Vec::new();
+    if page < last {
+        links.push(format!("{}; rel=\"next\"", link_to(page + 1)));
+        links.push(format!("{}; rel=\"last\"", link_to(last)));
+    }
+    if page > 1 {
+        links.push(format!("{}; rel=\"first\"", link_to(1)));
+        links.push(format!("{}; rel=\"prev\"", link_to(page - 1)));
+    }
+    let reply = Reply::ok(Value::Array(chunk));
+    if links.is_empty() {
+        reply
+    } else {
+        reply.header("link", links.join(", "))
+    }
+}
+
+fn body_text(body: Option<&Value>) -> Option<String> {
+    body?.get("body")?.as_str().map(str::to_string)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn route(
+    shared: &Shared,
+    m: &mut Model,
+    method: &Method,
+    path: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: Option<&Value>,
+    auth: &CallAuth,
+) -> Reply {
+    let api = shared.api.as_str();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let result: Result<Reply, Reply> = (|| {
+        match (method.as_str(), segments.as_slice()) {
+            // --- as the App -----------------------------------------------------------------
+            ("GET", ["app"]) => {
+                require_app(auth)?;
+                let owner = shape::user(api, m, "owp-test-org");
+                Ok(Reply::ok(json!({
+                    "id": m.app_id,
+                    "slug": "owp-pool-test",
+                    "node_id": "A_test",
+                    "client_id": "Iv1.testclient",
+                    "name": "OWP Pool (test)",
+                    "owner": owner,
+                    "description": "",
+                    "external_url": "http://127.0.0.1",
+                    "html_url": "https://github.com/apps/owp-pool-test",
+                    "created_at": shape::time(Utc::now()),
+                    "updated_at": shape::time(Utc::now()),
+                    "permissions": shape::permissions(),
+                    "events": APP_EVENTS,
+                    "installations_count": m.installations.len(),
+                })))
+            }
+            ("GET", ["app", "installations"]) => {
+                require_app(auth)?;
+                let ids: Vec<u64> = m.installations.keys().copied().collect();
+                let items = ids
+                    .into_iter()
+                    .map(|id| shape::installation(api, m, id))
+                    .collect();
+                Ok(paginate(api, path, query, items))
+            }
+            ("POST", ["app", "installations", id, "access_tokens"]) => {
+                require_app(auth)?;
+                let id: u64 = id.parse().map_err(|_| Reply::not_found())?;
+                match m.installations.get(&id) {
+                    None => Err(Reply::not_found()),
+                    Some(inst) if inst.suspended => Err(Reply::error(
+                        StatusCode::FORBIDDEN,
+                        "This installation has been suspended",
+                    )),
+                    Some(_) => {
+                        let token = format!("ghs_{}", uuid::Uuid::new_v4().simple());
+                        let expires_at = Utc::now() + m.token_lifetime;
+                        m.tokens.insert(
+                            token.clone(),
+                            IssuedToken {
+                                installation_id: id,
+                                expires_at,
+                            },
+                        );
+                        Ok(Reply::created(json!({
+                            "token": token,
+                            "expires_at": shape::time(expires_at),
+                            "permissions": shape::permissions(),
+                            "repository_selection": "selected",
+                        })))
+                    }
+                }
+            }
+            ("GET", ["app", "hook", "deliveries"]) => {
+                require_app(auth)?;
+                let items: Vec<Value> = m
+                    .deliveries
+                    .iter()
+                    .rev()
+                    .map(|d| {
+                        json!({
+                            "id": d.id,
+                            "guid": d.guid,
+                            "delivered_at": shape::time(d.delivered_at),
+                            "redelivery": d.redelivery,
+                            "duration": 0.05,
+                            "status": if (200..300).contains(&d.status_code) { "OK" } else { "failed" },
+                            "status_code": d.status_code,
+                            "event": d.event,
+                            "action": d.action,
+                            "installation_id": d.installation_id,
+                            "repository_id": null,
+                        })
+                    })
+                    .collect();
+                Ok(paginate(api, path, query, items))
+            }
+            ("POST", ["app", "hook", "deliveries", id, "attempts"]) => {
+                require_app(auth)?;
+                let id: u64 = id.parse().map_err(|_| Reply::not_found())?;
+                if !m.deliveries.iter().any(|d| d.id == id) {
+                    return Err(Reply::not_found());
+                }
+                m.redelivery_requests.push(id);
+                let mut reply = Reply::json(StatusCode::ACCEPTED, json!({}));
+                reply.redeliver = Some(id);
+                Ok(reply)
+            }
+            ("POST", ["app-manifests", code, "conversions"]) => {
+                let credentials = m
+                    .manifest_codes
+                    .remove(*code)
+                    .ok_or_else(Reply::not_found)?;
+                Ok(Reply::created(credentials))
+            }
+            // --- as an installation -----------------------------------------------------------
+            ("GET", ["installation", "repositories"]) => {
+                let CallAuth::Installation(id) = auth else {
+                    return Err(unauthorized(auth));
+                };
+                let repos: Vec<Repo> = m
+                    .repos
+                    .values()
+                    .filter(|r| r.installation == Some(*id))
+                    .cloned()
+                    .collect();
+                let items: Vec<Value> = repos.iter().map(|r| shape::repo(api, m, r)).collect();
+                Ok(Reply::ok(json!({
+                    "total_count": items.len(),
+                    "repositories": items,
+                })))
+            }
+            ("GET", ["repos", owner, name]) => {
+                let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
+                Ok(Reply::ok(shape::repo(api, m, &repo)))
+            }
+            ("GET", ["repos", owner, name, "issues"]) => {
+                let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
+                Ok(list_issues(api, m, &repo, path, query))
+            }
+            ("GET", ["repos", owner, name, "issues", "comments", id]) => {
+                let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
+                let comment = find_comment(m, &repo, id)?;
+                Ok(Reply::ok(shape::comment(api, m, &comment)))
+            }
+            ("PATCH" | "POST", ["repos", owner, name, "issues", "comments", id]) => {
+                let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
+                let comment = find_comment(m, &repo, id)?;
+                let text = body_text(body).ok_or_else(|| {
+                    Reply::error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "Invalid request: body is missing",
+                    )
+                })?;
+                let stored = m.comments.get_mut(&comment.id).expect("found above");
+                stored.body = text;
+                stored.updated_at = Utc::now();
+                let updated = stored.clone();
+                Ok(Reply::ok(shape::comment(api, m, &updated)))
+            }
+            ("POST", ["repos", owner, name, "issues", "comments", id, "reactions"]) => {
+                let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
+                let comment = find_comment(m, &repo, id)?;
+                let content = body
+                    .and_then(|b| b.get("content"))
+                    .and_then(Value::as_str)
+                    .filter(|c| REACTIONS.contains(c))
+                    .ok_or_else(|| {
+                        Reply::error(StatusCode::UNPROCESSABLE_ENTITY, "Invalid reaction content")
+                    })?
+                    .to_string();
+                let existing = m
+                    .reactions
+                    .iter()
+                    .find(|r| {
+                        r.comment_id == comment.id && r.content == content && r.user == BOT_LOGIN
+                    })
+                    .cloned();
+                let (status, reaction) = match existing {
+                    Some(r) => (StatusCode::OK, r),
+                    None => {
+                        let reaction = Reaction {
+                            id: m.next_id(),
+                            comment_id: comment.id,
+                            content,
+                            user: BOT_LOGIN.into(),
+                        };
+                        m.reactions.push(reaction.clone());
+                        (StatusCode::CREATED, reaction)
+                    }
+                };
+                let user = shape::user(api, m, BOT_LOGIN);
+                Ok(Reply::json(
+                    status,
+                    json!({
+                        "id": reaction.id,
+                        "node_id": format!("REA_{}", reaction.id),
+                        "user": user,
+                        "content": reaction.content,
+                        "created_at": shape::time(Utc::now()),
+                    }),
+                ))
+            }
+            ("GET", ["repos", owner, name, "issues", number]) => {
+                let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
+                let number: u64 = number.parse().map_err(|_| Reply::not_found())?;
+                if let Some(issue) = repo.issues.get(&number) {
+                    Ok(Reply::ok(shape::issue(api, m, &repo, issue)))
+                } else if let Some(pull) = repo.pulls.get(&number) {
+                    Ok(Reply::ok(shape::pull_as_issue(api, m, &repo, pull)))
+                } else {
+                    Err(Reply::not_found())
+                }
+            }
+            ("GET", ["repos", owner, name, "issues", number, "comments"]) => {
+                let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
+                let number: u64 = number.parse().map_err(|_| Reply::not_found())?;
+                if !repo.issues.contains_key(&number) && !repo.pulls.contains_key(&number) {
+                    return Err(Reply::not_found());
+                }
+                let comments: Vec<Comment> = m
+                    .comments
+                    .values()
+                    .filter(|c| c.repo == repo.full_name && c.number == number)
+                    .cloned()
+                    .collect();
+                let items = comments.iter().map(|c| shape::comment(api, m, c)).collect();
+                Ok(paginate(api, path, query, items))
+            }
+            ("POST", ["repos", owner, name, "issues", number, "comments"]) => {
+                let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
+                let number: u64 = number.parse().map_err(|_| Reply::not_found())?;
+                if !repo.issues.contains_key(&number) && !repo.pulls.contains_key(&number) {
+                    return Err(Reply::not_found());
+                }
+                let text = body_text(body).ok_or_else(|| {
+                    Reply::error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "Invalid request: body is missing",
+                    )
+                })?;
+                let id = insert_comment(m, &repo.full_name, number, BOT_LOGIN, &text);
+                let comment = m.comments[&id].clone();
+                Ok(Reply::created(shape::comment(api, m, &comment)))
+            }
+            ("GET", ["repos", owner, name, "pulls"]) => {
+                let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
+                let state = query.get("state").map(String::as_str).unwrap_or("open");
+                let items = repo
+                    .pulls
+                    .values()
+                    .rev()
+                    .filter(|p| match state {
+                        "open" => p.open,
+                        "closed" => !p.open,
+                        _ => true,
+                    })
+                    .map(|p| shape::pull(api, m, &repo, p))
+                    .collect();
+                Ok(paginate(api, path, query, items))
+            }
+            ("GET", ["repos", owner, name, "pulls", number]) => {
+                let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
+                let number: u64 = number.parse().map_err(|_| Reply::not_found())?;
+                let pull = repo.pulls.get(&number).ok_or_else(Reply::not_found)?;
+                Ok(Reply::ok(shape::pull(api, m, &repo, pull)))
+            }
+            ("GET", ["repos", owner, name, "collaborators", login, "permission"]) => {
+                let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
+                let role = repo
+                    .permissions
+                    .get(&login.to_lowercase())
+                    .cloned()
+                    .unwrap_or_else(|| "read".into());
+                // `permission` folds `maintain` into `write` and `triage` into `read`.
+                let permission = match role.as_str() {
+                    "maintain" => "write",
+                    "triage" => "read",
+                    other => other,
+                }
+                .to_string();
+                let user = shape::user(api, m, login);
+                Ok(Reply::ok(json!({
+                    "permission": permission,
+                    "role_name": role,
+                    "user": user,
+                })))
+            }
+            ("GET", ["repos", owner, name, "contents", file @ ..]) if !file.is_empty() => {
+                let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
+                let file_path = file.join("/");
+                let content = repo.files.get(&file_path).ok_or_else(Reply::not_found)?;
+                let accept = headers
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                if accept.contains("application/vnd.github.raw") {
+                    let mut reply = Reply::ok(Value::Null);
+                    reply.body = None;
+                    reply.raw = Some(content.clone());
+                    return Ok(reply);
+                }
+                let encoded = base64::engine::general_purpose::STANDARD.encode(content);
+                // GitHub wraps the base64 text at 60 characters.
+                let wrapped: Vec<String> = encoded
+                    .as_bytes()
+                    .chunks(60)
+                    .map(|c| String::from_utf8(c.to_vec()).unwrap())
+                    .collect();
+                let full = &repo.full_name;
+                let name = file.last().copied().unwrap_or_default();
+                Ok(Reply::ok(json!({
+                    "type": "file",
+                    "encoding": "base64",
+                    "size": content.len(),
+                    "name": name,
+                    "path": file_path,
+                    "content": wrapped.join("\n") + "\n",
+                    "sha": format!("{:040x}", content.len()),
+                    "url": format!("{api}/repos/{full}/contents/{file_path}"),
+                    "git_url": format!("{api}/repos/{full}/git/blobs/{:040x}", content.len()),
+                    "html_url": format!("{}/{full}/blob/{}/{file_path}", shape::WEB, repo.default_branch),
+                    "download_url": format!("https://raw.githubusercontent.com/{full}/{}/{file_path}", repo.default_branch),
+                    "_links": {
+                        "self": format!("{api}/repos/{full}/contents/{file_path}"),
+                        "git": format!("{api}/repos/{full}/git/blobs/{:040x}", content.len()),
+                        "html": format!("{}/{full}/blob/{}/{file_path}", shape::WEB, repo.default_branch),
+                    },
+                })))
+            }
+            _ => Err(Reply::not_found()),
+        }
+    })();
+    result.unwrap_or_else(|reply| reply)
+}
+
+fn find_comment(m: &Model, repo: &Repo, id: &str) -> Result<Comment, Reply> {
+    let id: u64 = id.parse().map_err(|_| Reply::not_found())?;
+    m.comments
+        .get(&id)
+        .filter(|c| c.repo == repo.full_name)
+        .cloned()
+        .ok_or_else(Reply::not_found)
+}
+
+/// `GET /repos/{o}/{r}/issues`: open issues by default, `labels` (all must match), `state`;
+/// pull requests are listed too, as GitHub does.
+fn list_issues(
+    api: &str,
+    m: &mut Model,
+    repo: &Repo,
+    path: &str,
+    query: &HashMap<String, String>,
+) -> Reply {
+    let state = query.get("state").map(String::as_str).unwrap_or("open");
+    let wanted: Vec<String> = query
+        .get("labels")
+        .map(|l| {
+            l.split(',')
+                .map(|s| s.trim().to_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let state_ok = |open: bool| match state {
+        "open" => open,
+        "closed" => !open,
+        _ => true,
+    };
+    let labels_ok = |labels: &[String]| {
+        wanted
+            .iter()
+            .all(|w| labels.iter().any(|l| l.to_lowercase() == *w))
+    };
+    // Newest first, as GitHub sorts by default.
+    let mut items: Vec<(u64, Value)> = Vec::new();
+    for issue in repo.issues.values() {
+        if state_ok(issue.open) && labels_ok(&issue.labels) {
+            items.push((issue.number, shape::issue(api, m, repo, issue)));
+        }
+    }
+    for pull in repo.pulls.values() {
+        if state_ok(pull.open) && labels_ok(&pull.labels) {
+            items.push((pull.number, shape::pull_as_issue(api, m, repo, pull)));
+        }
+    }
+    items.sort_by_key(|(number, _)| std::cmp::Reverse(*number));
+    paginate(
+        api,
+        path,
+        query,
+        items.into_iter().map(|(_, v)| v).collect(),
+    )
+}
