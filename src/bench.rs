@@ -72,20 +72,34 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             })
             .collect();
         let repo = format!("bench/r{}", (created / chunk) % args.repos);
-        post(&http, &format!("{base}/v1/admin/tasks"), None, json!({"repo": repo, "tasks": tasks})).await?;
+        post(
+            &http,
+            &format!("{base}/v1/admin/tasks"),
+            None,
+            json!({"repo": repo, "tasks": tasks}),
+        )
+        .await?;
         created += n;
     }
     let load_secs = load_start.elapsed().as_secs_f64();
 
-    eprintln!("registering {} workers (+{} idle)…", args.workers, args.idle_workers);
+    eprintln!(
+        "registering {} workers (+{} idle)…",
+        args.workers, args.idle_workers
+    );
     let mut tokens = Vec::new();
     for i in 0..args.workers + args.idle_workers {
-        let reg = post(&http, &format!("{base}/v1/workers/register"), None, json!({
-            "name": format!("bench-{i}"),
-            "skills": ["rust", "docs", "sql"],
-            "capacity_points": 1_000,
-            "max_concurrent_tasks": 1_000,
-        }))
+        let reg = post(
+            &http,
+            &format!("{base}/v1/workers/register"),
+            None,
+            json!({
+                "name": format!("bench-{i}"),
+                "skills": ["rust", "docs", "sql"],
+                "capacity_points": 1_000,
+                "max_concurrent_tasks": 1_000,
+            }),
+        )
         .await?;
         tokens.push(reg["token"].as_str().context("token")?.to_string());
     }
@@ -99,7 +113,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let http = http.clone();
         let base = base.clone();
         let stop = stop.clone();
-        handles.push(tokio::spawn(async move { worker_loop(http, base, token, stop).await }));
+        handles.push(tokio::spawn(async move {
+            worker_loop(http, base, token, stop).await
+        }));
     }
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     stop.store(true, Ordering::Relaxed);
@@ -171,7 +187,12 @@ struct LoopResult {
     empty: u64,
 }
 
-async fn worker_loop(http: reqwest::Client, base: String, token: String, stop: Arc<AtomicBool>) -> LoopResult {
+async fn worker_loop(
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    stop: Arc<AtomicBool>,
+) -> LoopResult {
     let mut out = LoopResult {
         claim: Histogram::new(3).expect("histogram"),
         cycle: Histogram::new(3).expect("histogram"),
@@ -205,8 +226,14 @@ async fn worker_loop(http: reqwest::Client, base: String, token: String, stop: A
             }
         };
         let _ = out.claim.record(claim_us.max(1));
-        let lease_id = lease["lease"]["lease_id"].as_str().unwrap_or_default().to_string();
-        let task_id = lease["lease"]["task"]["task_id"].as_str().unwrap_or_default().to_string();
+        let lease_id = lease["lease"]["lease_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let task_id = lease["lease"]["task"]["task_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let ack = http
             .post(format!("{base}/v1/leases/{lease_id}/ack"))
             .bearer_auth(&token)
@@ -231,7 +258,12 @@ async fn worker_loop(http: reqwest::Client, base: String, token: String, stop: A
     out
 }
 
-async fn post(http: &reqwest::Client, url: &str, token: Option<&str>, body: Value) -> anyhow::Result<Value> {
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: Value,
+) -> anyhow::Result<Value> {
     let mut req = http.post(url).header("x-admin-token", ADMIN).json(&body);
     if let Some(t) = token {
         req = req.bearer_auth(t);

@@ -75,9 +75,12 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
         max_attempts: i64::from(config.max_attempts),
     };
     let url = config.database_url();
-    let store = Store::open(&url, timing)
-        .await
-        .with_context(|| format!("cannot open the database {}", crate::config::redact_url(&url)))?;
+    let store = Store::open(&url, timing).await.with_context(|| {
+        format!(
+            "cannot open the database {}",
+            crate::config::redact_url(&url)
+        )
+    })?;
     let admin_token = config
         .admin_token
         .clone()
@@ -146,7 +149,7 @@ async fn sweep_loop(store: Store) {
         if let Err(e) = store.sweep_presence().await {
             tracing::warn!(error = %e, "presence sweep failed");
         }
-        if rounds % 18_000 == 0
+        if rounds.is_multiple_of(18_000)
             && let Err(e) = store.idempotency_sweep().await
         {
             tracing::warn!(error = %e, "idempotency sweep failed");
@@ -211,9 +214,12 @@ pub fn first_run_admin_token(path: &Path) -> anyhow::Result<Secret> {
         use std::os::unix::fs::OpenOptionsExt;
         file.mode(0o600);
     }
-    let mut f = file
-        .open(path)
-        .with_context(|| format!("cannot write the generated admin token to {}", path.display()))?;
+    let mut f = file.open(path).with_context(|| {
+        format!(
+            "cannot write the generated admin token to {}",
+            path.display()
+        )
+    })?;
     writeln!(f, "OWP_ADMIN_TOKEN={token}")?;
     eprintln!(
         "No OWP_ADMIN_TOKEN was set: generated one and saved it to {} (owner-only). \
@@ -227,7 +233,9 @@ fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("OWP_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),

@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 use crate::config::ServeConfig;
 
 #[derive(Parser, Debug)]
-#[command(name = "owp", version, about = "OWP Pool: a capacity-aware scheduler for pull requests")]
+#[command(
+    name = "owp",
+    version,
+    about = "OWP Pool: a capacity-aware scheduler for pull requests"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -31,14 +35,21 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Exit 0 when the service at --url answers /healthz (for container health checks).
     Healthcheck {
-        #[arg(long, env = "OWP_HEALTHCHECK_URL", default_value = "http://127.0.0.1:8787/healthz")]
+        #[arg(
+            long,
+            env = "OWP_HEALTHCHECK_URL",
+            default_value = "http://127.0.0.1:8787/healthz"
+        )]
         url: String,
     },
 }
 
 /// Runs a parsed command line; errors are printed as one clear line.
 pub fn run(cli: Cli) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

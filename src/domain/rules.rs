@@ -118,7 +118,11 @@ impl std::fmt::Display for Refusal {
             Refusal::Offline => write!(f, "the worker is offline"),
             Refusal::Paused => write!(f, "the worker is paused"),
             Refusal::MissingSkills(skills) => {
-                write!(f, "the task needs skills you have not declared: {}", skills.join(", "))
+                write!(
+                    f,
+                    "the task needs skills you have not declared: {}",
+                    skills.join(", ")
+                )
             }
             Refusal::CapacityPoints {
                 active,
@@ -132,7 +136,10 @@ impl std::fmt::Display for Refusal {
                 write!(f, "you already hold {active} of {max} concurrent tasks")
             }
             Refusal::AreaLocked { area } => {
-                write!(f, "area `{area}` is locked: another task in it is in flight")
+                write!(
+                    f,
+                    "area `{area}` is locked: another task in it is in flight"
+                )
             }
             Refusal::BudgetFull {
                 open_prs,

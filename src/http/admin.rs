@@ -174,7 +174,9 @@ pub async fn state(
             offset: q.offset,
         })
         .await?;
-    let events = store.recent_events(q.events.unwrap_or(200).clamp(0, 10_000)).await?;
+    let events = store
+        .recent_events(q.events.unwrap_or(200).clamp(0, 10_000))
+        .await?;
     Ok(Json(PoolState {
         repos: repos.iter().map(|r| r.to_api()).collect(),
         workers: workers.iter().map(|w| w.to_api(now, ttl)).collect(),

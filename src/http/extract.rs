@@ -53,7 +53,11 @@ pub fn parse_document(parts: &Parts, bytes: &[u8]) -> Result<Value, ApiError> {
                 ApiError::bad_request("malformed_body", format!("the body is not valid YAML: {e}"))
             })?
         }
-        ct if ct == "application/json" || ct.ends_with("+json") || ct.is_empty() || ct == "text/plain" => {
+        ct if ct == "application/json"
+            || ct.ends_with("+json")
+            || ct.is_empty()
+            || ct == "text/plain" =>
+        {
             serde_json::from_slice(bytes).map_err(|e| {
                 ApiError::bad_request("malformed_body", format!("the body is not valid JSON: {e}"))
             })?
@@ -62,7 +66,9 @@ pub fn parse_document(parts: &Parts, bytes: &[u8]) -> Result<Value, ApiError> {
             return Err(ApiError::new(
                 axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
-                format!("unsupported content type `{other}`: send application/json or application/yaml"),
+                format!(
+                    "unsupported content type `{other}`: send application/json or application/yaml"
+                ),
             ));
         }
     };
@@ -123,7 +129,11 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
 /// Whether the request carries admin credentials: the `X-Admin-Token` header, or a dashboard
 /// session (cookie plus CSRF token for writes).
 pub fn is_admin(parts: &Parts, state: &AppState) -> bool {
-    if let Some(token) = parts.headers.get("x-admin-token").and_then(|v| v.to_str().ok()) {
+    if let Some(token) = parts
+        .headers
+        .get("x-admin-token")
+        .and_then(|v| v.to_str().ok())
+    {
         return secret_eq(token, state.admin_token.expose());
     }
     match &state.cookie_admin {
@@ -138,7 +148,10 @@ pub struct Admin;
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if is_admin(parts, state) {
             Ok(Admin)
         } else if parts.headers.contains_key("x-admin-token") {
@@ -157,7 +170,10 @@ pub struct WorkerAuth(pub WorkerRow);
 impl FromRequestParts<AppState> for WorkerAuth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Some(token) = bearer(parts) else {
             return Err(ApiError::unauthorized(
                 "this endpoint needs a worker token: `Authorization: Bearer <token>`",
@@ -175,19 +191,22 @@ impl FromRequestParts<AppState> for WorkerAuth {
 /// Either an admin or a worker.
 pub enum Caller {
     Admin,
-    Worker(WorkerRow),
+    Worker(Box<WorkerRow>),
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if is_admin(parts, state) {
             return Ok(Caller::Admin);
         }
         if bearer(parts).is_some() {
             let WorkerAuth(w) = WorkerAuth::from_request_parts(parts, state).await?;
-            return Ok(Caller::Worker(w));
+            return Ok(Caller::Worker(Box::new(w)));
         }
         Err(ApiError::unauthorized(
             "this endpoint needs the admin token or a worker token",

@@ -36,7 +36,12 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     }
 }
 
-async fn keyed(state: AppState, key: String, req: Request, next: Next) -> Result<Response, ApiError> {
+async fn keyed(
+    state: AppState,
+    key: String,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     if key.is_empty() || key.len() > 255 {
         return Err(ApiError::invalid(
             "invalid_idempotency_key",

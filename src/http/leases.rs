@@ -147,7 +147,8 @@ pub async fn finish<T>(
             Ok(value)
         }
         Err(e) => {
-            if matches!(&e, crate::store::StoreError::Conflict { code, .. } if *code == "lease_expired") {
+            if matches!(&e, crate::store::StoreError::Conflict { code, .. } if *code == "lease_expired")
+            {
                 tx.commit().await?;
             }
             Err(e.into())

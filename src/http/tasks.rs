@@ -26,14 +26,14 @@ pub async fn get_task(
     if let Caller::Worker(w) = &caller {
         state.store.mark_seen(w).await?;
     }
-    let task = state
-        .store
-        .task(&task_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("task_not_found", format!("unknown task `{task_id}`")))?;
+    let task = state.store.task(&task_id).await?.ok_or_else(|| {
+        ApiError::not_found("task_not_found", format!("unknown task `{task_id}`"))
+    })?;
     match caller {
         Caller::Admin => Ok(Json(task.to_api())),
-        Caller::Worker(w) if task.worker_id.as_deref() == Some(w.id.as_str()) => Ok(Json(task.to_api())),
+        Caller::Worker(w) if task.worker_id.as_deref() == Some(w.id.as_str()) => {
+            Ok(Json(task.to_api()))
+        }
         Caller::Worker(_) => Err(ApiError::forbidden(
             "not_lease_holder",
             "this task is not held by you",

@@ -145,7 +145,10 @@ pub struct WorkerSelf {
 /// The calling worker and its live leases.
 #[utoipa::path(get, path = "/v1/workers/me", tag = "workers", security(("worker_token" = [])),
     responses((status = 200, body = WorkerSelf), (status = 401, body = Problem)))]
-pub async fn me(State(state): State<AppState>, WorkerAuth(worker): WorkerAuth) -> ApiResult<Json<WorkerSelf>> {
+pub async fn me(
+    State(state): State<AppState>,
+    WorkerAuth(worker): WorkerAuth,
+) -> ApiResult<Json<WorkerSelf>> {
     state.store.expire_due().await?;
     state.store.mark_seen(&worker).await?;
     let fresh = state

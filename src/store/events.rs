@@ -1,15 +1,14 @@
 //! The audit log: read side (the write side is `door::WriteTx::commit`).
 
-use sqlx::AssertSqlSafe;
 use serde_json::Value;
+use sqlx::AssertSqlSafe;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, format_ts};
 use crate::domain::Event;
 
-const EVENT_SELECT: &str =
-    "SELECT id, kind, at, repo, task_id, worker_id, actor, data FROM events";
+const EVENT_SELECT: &str = "SELECT id, kind, at, repo, task_id, worker_id, actor, data FROM events";
 
 fn decode(row: &AnyRow) -> Result<Event, StoreError> {
     let data: String = row.try_get("data")?;
@@ -29,7 +28,10 @@ impl Store {
     /// The newest `limit` events, oldest first.
     pub async fn recent_events(&self, limit: i64) -> Result<Vec<Event>, StoreError> {
         let sql = format!("{EVENT_SELECT} ORDER BY id DESC LIMIT $1");
-        let rows = sqlx::query(AssertSqlSafe(sql)).bind(limit).fetch_all(&self.read).await?;
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?;
         let mut out: Vec<Event> = rows.iter().map(decode).collect::<Result<_, _>>()?;
         out.reverse();
         Ok(out)
@@ -49,7 +51,10 @@ impl Store {
     /// Events about one task, oldest first.
     pub async fn task_events(&self, task_id: &str) -> Result<Vec<Event>, StoreError> {
         let sql = format!("{EVENT_SELECT} WHERE task_id = $1 ORDER BY id");
-        let rows = sqlx::query(AssertSqlSafe(sql)).bind(task_id).fetch_all(&self.read).await?;
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(task_id)
+            .fetch_all(&self.read)
+            .await?;
         rows.iter().map(decode).collect()
     }
 

@@ -8,6 +8,9 @@ pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3_600_000;
 /// a retry may run it again.
 const IN_FLIGHT_TIMEOUT_MS: i64 = 60_000;
 
+/// A stored key: request hash, response status, content type, body, created at.
+type StoredKey = (String, Option<i64>, Option<String>, Option<String>, i64);
+
 /// What to do with a request that carries an idempotency key.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Idempotency {
@@ -35,21 +38,22 @@ impl Store {
     ) -> Result<Idempotency, StoreError> {
         let mut tx = self.begin().await?;
         let now = tx.now;
-        sqlx::query("DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2 AND created_at < $3")
-            .bind(caller)
-            .bind(key)
-            .bind(now - IDEMPOTENCY_TTL_MS)
-            .execute(tx.conn())
-            .await?;
-        let existing: Option<(String, Option<i64>, Option<String>, Option<String>, i64)> =
-            sqlx::query_as(
-                "SELECT request_hash, status, content_type, body, created_at FROM idempotency_keys \
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2 AND created_at < $3",
+        )
+        .bind(caller)
+        .bind(key)
+        .bind(now - IDEMPOTENCY_TTL_MS)
+        .execute(tx.conn())
+        .await?;
+        let existing: Option<StoredKey> = sqlx::query_as(
+            "SELECT request_hash, status, content_type, body, created_at FROM idempotency_keys \
                  WHERE caller = $1 AND key = $2",
-            )
-            .bind(caller)
-            .bind(key)
-            .fetch_optional(tx.conn())
-            .await?;
+        )
+        .bind(caller)
+        .bind(key)
+        .fetch_optional(tx.conn())
+        .await?;
         let out = match existing {
             None => {
                 sqlx::query(
@@ -71,12 +75,14 @@ impl Store {
                 body: body.unwrap_or_default(),
             },
             Some((_, None, _, _, created)) if now - created > IN_FLIGHT_TIMEOUT_MS => {
-                sqlx::query("UPDATE idempotency_keys SET created_at = $1 WHERE caller = $2 AND key = $3")
-                    .bind(now)
-                    .bind(caller)
-                    .bind(key)
-                    .execute(tx.conn())
-                    .await?;
+                sqlx::query(
+                    "UPDATE idempotency_keys SET created_at = $1 WHERE caller = $2 AND key = $3",
+                )
+                .bind(now)
+                .bind(caller)
+                .bind(key)
+                .execute(tx.conn())
+                .await?;
                 Idempotency::Run
             }
             Some(_) => Idempotency::InFlight,
@@ -110,11 +116,13 @@ impl Store {
 
     /// Forgets a reservation (the request failed on our side; a retry may run it).
     pub async fn idempotency_abort(&self, caller: &str, key: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2 AND status IS NULL")
-            .bind(caller)
-            .bind(key)
-            .execute(&self.write)
-            .await?;
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2 AND status IS NULL",
+        )
+        .bind(caller)
+        .bind(key)
+        .execute(&self.write)
+        .await?;
         Ok(())
     }
 

@@ -11,8 +11,8 @@
 //!   active_leases < max_open_prs`, `WHERE active_points + $est <= capacity_points`), and the area
 //!   lock is a partial UNIQUE index, so a rule can only be broken if the database itself is.
 
-use sqlx::AssertSqlSafe;
 use serde_json::{Value, json};
+use sqlx::AssertSqlSafe;
 use sqlx::Row;
 
 use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
@@ -101,7 +101,10 @@ impl WriteTx {
         let worker = WorkerRow::decode(&row)?;
         let worker_id = worker.id.as_str();
         if !was_online {
-            self.event(NewEvent::new("worker.online", format!("worker:{worker_id}")).worker(Some(worker_id)));
+            self.event(
+                NewEvent::new("worker.online", format!("worker:{worker_id}"))
+                    .worker(Some(worker_id)),
+            );
         }
         if worker.paused || worker.active_tasks >= worker.max_concurrent_tasks {
             return Ok(None);
@@ -168,7 +171,7 @@ impl WriteTx {
                     && row.try_get::<Option<String>, _>("area")?.is_some(),
             };
             match self.take(&worker, &cand).await? {
-                Taken::Yes(lease) => return Ok(Some(lease)),
+                Taken::Yes(lease) => return Ok(Some(*lease)),
                 Taken::RepoFull => throttled_repos.push(repo_id),
                 Taken::Lost => {}
             }
@@ -178,7 +181,11 @@ impl WriteTx {
 
     /// Claims one named task (a `/owp claim` comment): every rule is checked, and a refusal says
     /// which rule failed.
-    pub async fn claim_task(&mut self, worker_id: &str, task_id: &str) -> Result<Lease, StoreError> {
+    pub async fn claim_task(
+        &mut self,
+        worker_id: &str,
+        task_id: &str,
+    ) -> Result<Lease, StoreError> {
         let worker = self.worker(worker_id).await?;
         self.mark_seen(&worker).await?;
         let task = self.lock_task(task_id).await?;
@@ -187,15 +194,17 @@ impl WriteTx {
             .await?
             .ok_or_else(|| StoreError::not_found("repo_not_found", "unknown repo"))?;
         let area_held: i64 = match &task.area {
-            Some(area) => sqlx::query_scalar(
-                "SELECT COUNT(*) FROM tasks WHERE repo_id = $1 AND area = $2 AND id <> $3 \
+            Some(area) => {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM tasks WHERE repo_id = $1 AND area = $2 AND id <> $3 \
                  AND status IN ('leased', 'in_progress', 'pr_opened')",
-            )
-            .bind(task.repo_id)
-            .bind(area)
-            .bind(&task.id)
-            .fetch_one(self.conn())
-            .await?,
+                )
+                .bind(task.repo_id)
+                .bind(area)
+                .bind(&task.id)
+                .fetch_one(self.conn())
+                .await?
+            }
             None => 0,
         };
         let nacked: i64 = sqlx::query_scalar(
@@ -234,7 +243,7 @@ impl WriteTx {
             area_locked: repo.area_locks_enabled && task.area.is_some(),
         };
         match self.take(&worker, &cand).await? {
-            Taken::Yes(lease) => Ok(lease),
+            Taken::Yes(lease) => Ok(*lease),
             Taken::RepoFull => Err(StoreError::Refused(rules::Refusal::BudgetFull {
                 open_prs: repo.open_prs,
                 active_leases: repo.active_leases,
@@ -251,7 +260,9 @@ impl WriteTx {
     async fn take(&mut self, worker: &WorkerRow, c: &Candidate) -> Result<Taken, StoreError> {
         let pg = self.store().backend == Backend::Postgres;
         if pg {
-            sqlx::query("SAVEPOINT owp_take").execute(self.conn()).await?;
+            sqlx::query("SAVEPOINT owp_take")
+                .execute(self.conn())
+                .await?;
         }
         let outcome = self.try_take(worker, c).await;
         let undo = !matches!(outcome, Ok(Taken::Yes(_)));
@@ -350,12 +361,12 @@ impl WriteTx {
                 .worker(Some(&worker.id))
                 .data(json!({"lease_id": lease_id, "status": "leased"})),
         );
-        Ok(Taken::Yes(Lease {
+        Ok(Taken::Yes(Box::new(Lease {
             lease_id,
             task: task.to_api(),
             expires_at: super::format_ts(expires),
             accept_by: super::format_ts(accept_by),
-        }))
+        })))
     }
 
     async fn undo_budget(&mut self, repo_id: i64) -> Result<(), StoreError> {
@@ -368,14 +379,21 @@ impl WriteTx {
 
     async fn task_by_seq(&mut self, seq: i64) -> Result<TaskRow, StoreError> {
         let sql = format!("{TASK_SELECT} WHERE t.seq = $1");
-        let row = sqlx::query(AssertSqlSafe(sql)).bind(seq).fetch_one(self.conn()).await?;
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(seq)
+            .fetch_one(self.conn())
+            .await?;
         TaskRow::decode(&row)
     }
 
     /// Finds the task of a lease that `worker_id` holds right now. An ended lease is a 409, another
     /// worker's lease a 403, an unknown one a 404. A lease past its deadline is expired here, so a
     /// late request never sees it as alive.
-    pub async fn held_lease(&mut self, worker_id: &str, lease_id: &str) -> Result<TaskRow, StoreError> {
+    pub async fn held_lease(
+        &mut self,
+        worker_id: &str,
+        lease_id: &str,
+    ) -> Result<TaskRow, StoreError> {
         let holder: Option<(String, String, Option<i64>)> = sqlx::query_as(
             "SELECT t.id, l.worker_id, l.ended_at FROM leases l JOIN tasks t ON t.seq = l.task_seq \
              WHERE l.id = $1",
@@ -443,7 +461,9 @@ impl WriteTx {
                 .repo(&task.repo)
                 .task(&task.id)
                 .worker(Some(worker_id))
-                .data(json!({"from": "leased", "status": "in_progress", "lease_id": task.lease_id})),
+                .data(
+                    json!({"from": "leased", "status": "in_progress", "lease_id": task.lease_id}),
+                ),
         );
         self.task(&task.id).await
     }
@@ -469,7 +489,8 @@ impl WriteTx {
             note: reason,
             ..Move::to(TaskStatus::Ready, LeaseEnd::Nacked)
         };
-        self.apply_move(&task, &mv, &format!("worker:{worker_id}")).await
+        self.apply_move(&task, &mv, &format!("worker:{worker_id}"))
+            .await
     }
 
     /// `renew`: extends the lease by its TTL.
@@ -546,7 +567,8 @@ impl WriteTx {
                 },
             )
         };
-        self.apply_move(&task, &mv, &format!("worker:{worker_id}")).await
+        self.apply_move(&task, &mv, &format!("worker:{worker_id}"))
+            .await
     }
 
     /// An admin forces a status (`ready`, `blocked`, `merged`, …). Leases are never forced.
@@ -692,7 +714,9 @@ impl WriteTx {
         let mv = Move {
             bump_attempts: true,
             reason: (to == TaskStatus::Blocked).then(|| {
-                format!("leases expired {attempts} times without progress; a maintainer must unblock it")
+                format!(
+                    "leases expired {attempts} times without progress; a maintainer must unblock it"
+                )
             }),
             ..Move::to(to, LeaseEnd::Expired)
         };
@@ -706,7 +730,10 @@ fn task_lease_points(task: &TaskRow) -> i64 {
 }
 
 fn lease_ended() -> StoreError {
-    StoreError::conflict("lease_not_held", "this lease has ended and is no longer held")
+    StoreError::conflict(
+        "lease_not_held",
+        "this lease has ended and is no longer held",
+    )
 }
 
 fn worker_view(w: &WorkerRow, online: bool) -> WorkerView {
@@ -731,7 +758,7 @@ struct Candidate {
 }
 
 enum Taken {
-    Yes(Lease),
+    Yes(Box<Lease>),
     RepoFull,
     Lost,
 }
@@ -777,7 +804,10 @@ impl Store {
         let sql = format!(
             "{TASK_SELECT} WHERE t.worker_id = $1 AND t.status IN ('leased', 'in_progress') ORDER BY t.seq"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql)).bind(worker_id).fetch_all(&self.read).await?;
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(worker_id)
+            .fetch_all(&self.read)
+            .await?;
         let mut out = Vec::new();
         for r in rows {
             let t = TaskRow::decode(&r)?;

@@ -1,7 +1,7 @@
 //! Repository policies.
 
-use sqlx::AssertSqlSafe;
 use serde_json::{Map, Value, json};
+use sqlx::AssertSqlSafe;
 
 use super::rows::{REPO_SELECT, RepoRow};
 use super::{NewEvent, Store, StoreError, WriteTx};
@@ -23,7 +23,10 @@ impl WriteTx {
         actor: &str,
     ) -> Result<(RepoRow, bool), StoreError> {
         if input.name.trim().is_empty() {
-            return Err(StoreError::invalid("invalid_repo", "`repo` must not be empty"));
+            return Err(StoreError::invalid(
+                "invalid_repo",
+                "`repo` must not be empty",
+            ));
         }
         if input.max_open_prs < 0 {
             return Err(StoreError::invalid(
@@ -73,12 +76,19 @@ impl WriteTx {
             .await?
             .ok_or_else(|| StoreError::not_found("repo_not_found", "repo vanished"))?;
         self.event(
-            NewEvent::new(if created { "repo.created" } else { "repo.updated" }, actor)
-                .repo(&row.name)
-                .data(json!({
-                    "max_open_prs": row.max_open_prs,
-                    "area_locks_enabled": row.area_locks_enabled,
-                })),
+            NewEvent::new(
+                if created {
+                    "repo.created"
+                } else {
+                    "repo.updated"
+                },
+                actor,
+            )
+            .repo(&row.name)
+            .data(json!({
+                "max_open_prs": row.max_open_prs,
+                "area_locks_enabled": row.area_locks_enabled,
+            })),
         );
         Ok((row, created))
     }
@@ -124,7 +134,9 @@ impl Store {
 
     pub async fn repos(&self) -> Result<Vec<RepoRow>, StoreError> {
         let sql = format!("{REPO_SELECT} ORDER BY name");
-        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&self.read).await?;
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&self.read)
+            .await?;
         rows.iter().map(RepoRow::decode).collect()
     }
 

@@ -187,7 +187,8 @@ impl WorkerRow {
 
     /// Online while the last contact is younger than the heartbeat TTL.
     pub fn online(&self, now: i64, heartbeat_ttl_ms: i64) -> bool {
-        self.last_seen_at.is_some_and(|t| now - t < heartbeat_ttl_ms)
+        self.last_seen_at
+            .is_some_and(|t| now - t < heartbeat_ttl_ms)
     }
 
     pub fn to_api(&self, now: i64, heartbeat_ttl_ms: i64) -> Worker {

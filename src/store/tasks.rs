@@ -74,10 +74,9 @@ impl WriteTx {
         inputs: &[TaskInput],
         actor: &str,
     ) -> Result<Vec<TaskRow>, StoreError> {
-        let repo_row = self
-            .repo_by_name(repo)
-            .await?
-            .ok_or_else(|| StoreError::not_found("repo_not_found", format!("unknown repo `{repo}`")))?;
+        let repo_row = self.repo_by_name(repo).await?.ok_or_else(|| {
+            StoreError::not_found("repo_not_found", format!("unknown repo `{repo}`"))
+        })?;
         for (i, input) in inputs.iter().enumerate() {
             input.validate(i)?;
         }
@@ -101,11 +100,13 @@ impl WriteTx {
                 .map(str::to_string);
             let existing: Option<(String, String)> = match &input.key {
                 Some(key) => {
-                    sqlx::query_as("SELECT id, extensions FROM tasks WHERE repo_id = $1 AND key = $2")
-                        .bind(repo_row.id)
-                        .bind(key)
-                        .fetch_optional(self.conn())
-                        .await?
+                    sqlx::query_as(
+                        "SELECT id, extensions FROM tasks WHERE repo_id = $1 AND key = $2",
+                    )
+                    .bind(repo_row.id)
+                    .bind(key)
+                    .fetch_optional(self.conn())
+                    .await?
                 }
                 None => None,
             };
@@ -205,9 +206,9 @@ impl WriteTx {
 
     /// A task, read inside this transaction (404 when unknown).
     pub async fn task(&mut self, task_id: &str) -> Result<TaskRow, StoreError> {
-        self.task_opt(task_id)
-            .await?
-            .ok_or_else(|| StoreError::not_found("task_not_found", format!("unknown task `{task_id}`")))
+        self.task_opt(task_id).await?.ok_or_else(|| {
+            StoreError::not_found("task_not_found", format!("unknown task `{task_id}`"))
+        })
     }
 
     pub async fn task_opt(&mut self, task_id: &str) -> Result<Option<TaskRow>, StoreError> {
@@ -220,7 +221,11 @@ impl WriteTx {
     }
 
     /// A task of `repo` by its external key.
-    pub async fn task_by_key(&mut self, repo: &str, key: &str) -> Result<Option<TaskRow>, StoreError> {
+    pub async fn task_by_key(
+        &mut self,
+        repo: &str,
+        key: &str,
+    ) -> Result<Option<TaskRow>, StoreError> {
         let sql = format!("{TASK_SELECT} WHERE r.name = $1 AND t.key = $2");
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(repo)

@@ -1,9 +1,9 @@
 //! Workers: registration, bearer tokens, presence, heartbeats and admin updates.
 
-use sqlx::AssertSqlSafe;
 use rand::TryRngCore;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
+use sqlx::AssertSqlSafe;
 
 use super::rows::{WORKER_SELECT, WorkerRow};
 use super::{NewEvent, Store, StoreError, WriteTx, new_id};
@@ -25,7 +25,10 @@ pub struct WorkerInput {
 impl WorkerInput {
     pub fn validate(&self) -> Result<(), StoreError> {
         if self.name.trim().is_empty() {
-            return Err(StoreError::invalid("invalid_name", "`name` must not be empty"));
+            return Err(StoreError::invalid(
+                "invalid_name",
+                "`name` must not be empty",
+            ));
         }
         if self.capacity_points < 1 {
             return Err(StoreError::invalid(
@@ -134,7 +137,11 @@ impl WriteTx {
 
     /// Marks a worker online (every authenticated request does); `was_online` is what the caller
     /// saw before, so coming back online is logged once.
-    pub async fn touch_worker(&mut self, worker_id: &str, was_online: bool) -> Result<(), StoreError> {
+    pub async fn touch_worker(
+        &mut self,
+        worker_id: &str,
+        was_online: bool,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2")
             .bind(self.now)
             .bind(worker_id)
@@ -142,7 +149,8 @@ impl WriteTx {
             .await?;
         if !was_online {
             self.event(
-                NewEvent::new("worker.online", format!("worker:{worker_id}")).worker(Some(worker_id)),
+                NewEvent::new("worker.online", format!("worker:{worker_id}"))
+                    .worker(Some(worker_id)),
             );
         }
         Ok(())
@@ -195,7 +203,11 @@ impl WriteTx {
              deadline = CASE WHEN status = 'leased' AND accept_by < $1 THEN accept_by ELSE $1 END, \
              updated_at = $2 \
              WHERE worker_id = $3 AND status IN ('leased', 'in_progress') AND deadline > $2{}",
-            if lease_id.is_some() { " AND lease_id = $4" } else { "" }
+            if lease_id.is_some() {
+                " AND lease_id = $4"
+            } else {
+                ""
+            }
         );
         let mut q = sqlx::query(AssertSqlSafe(sql))
             .bind(expires)
@@ -219,8 +231,15 @@ impl WriteTx {
             .execute(self.conn())
             .await?;
         self.event(
-            NewEvent::new(if paused { "worker.paused" } else { "worker.resumed" }, actor)
-                .worker(Some(worker_id)),
+            NewEvent::new(
+                if paused {
+                    "worker.paused"
+                } else {
+                    "worker.resumed"
+                },
+                actor,
+            )
+            .worker(Some(worker_id)),
         );
         Ok(())
     }
@@ -290,7 +309,10 @@ impl WriteTx {
 
 impl Store {
     /// Registers a worker in its own transaction.
-    pub async fn register_worker(&self, input: &WorkerInput) -> Result<(WorkerRow, String), StoreError> {
+    pub async fn register_worker(
+        &self,
+        input: &WorkerInput,
+    ) -> Result<(WorkerRow, String), StoreError> {
         let mut tx = self.begin().await?;
         let out = tx.register_worker(input).await?;
         tx.commit().await?;
@@ -318,14 +340,19 @@ impl Store {
 
     pub async fn workers(&self) -> Result<Vec<WorkerRow>, StoreError> {
         let sql = format!("{WORKER_SELECT} ORDER BY created_at, id");
-        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&self.read).await?;
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&self.read)
+            .await?;
         rows.iter().map(WorkerRow::decode).collect()
     }
 
     /// Marks a worker seen in its own transaction (see [`WriteTx::mark_seen`]).
     pub async fn mark_seen(&self, worker: &WorkerRow) -> Result<(), StoreError> {
         let now = super::now_ms();
-        if worker.last_seen_at.is_some_and(|t| now - t < SEEN_GRANULARITY_MS && now - t >= 0) {
+        if worker
+            .last_seen_at
+            .is_some_and(|t| now - t < SEEN_GRANULARITY_MS && now - t >= 0)
+        {
             return Ok(());
         }
         let mut tx = self.begin().await?;
