@@ -114,6 +114,18 @@ pub struct GithubConfig {
     /// REST base URL (GitHub Enterprise Server, tests).
     #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
     pub github_api_url: String,
+    /// When the App reconciles with GitHub (6-field cron, seconds first; default every 15 minutes).
+    #[arg(long, env = "OWP_GITHUB_RECONCILE_CRON")]
+    pub github_reconcile_cron: Option<String>,
+    /// When the App looks for failed webhook deliveries to redeliver (6-field cron; default every 5 minutes).
+    #[arg(long, env = "OWP_GITHUB_REDELIVER_CRON")]
+    pub github_redeliver_cron: Option<String>,
+    /// Overrides every repository's comment-claim TTL, in seconds (demos and tests).
+    #[arg(long, env = "OWP_GITHUB_CLAIM_TTL_SECONDS")]
+    pub github_claim_ttl_seconds: Option<u64>,
+    /// Where the App setup page saves the new App's credentials (default `env.local`).
+    #[arg(long, env = "OWP_GITHUB_ENV_FILE")]
+    pub github_env_file: Option<PathBuf>,
 }
 
 impl ServeConfig {

@@ -138,6 +138,8 @@ impl WriteTx {
         self.tx.commit().await?;
         if !written.is_empty() {
             self.store.changed.notify_waiters();
+            // Tells the other processes sharing a PostgreSQL database (see `replicas`).
+            self.store.signals.local_commit.notify_one();
         }
         Ok(written)
     }

@@ -69,6 +69,12 @@ impl StoreError {
         }
     }
 
+    /// The request failed, but what its transaction found on the way is final and must still be
+    /// committed: an expired lease discovered by the request (the task is already requeued).
+    pub fn commits_anyway(&self) -> bool {
+        matches!(self, StoreError::Conflict { code, .. } if *code == "lease_expired")
+    }
+
     /// A unique constraint was violated (e.g. a concurrent claim took the area lock first).
     pub fn is_unique_violation(&self) -> bool {
         match self {

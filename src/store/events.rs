@@ -37,11 +37,22 @@ impl Store {
         Ok(out)
     }
 
-    /// Events after `after_id`, oldest first (the SSE tail).
+    /// Events after `after_id`, oldest first (the SSE tail). Only events up to the log's horizon
+    /// are returned, so a reader that continues after the last id it got never skips an event
+    /// that commits later with a smaller id (see `replicas`).
     pub async fn events_after(&self, after_id: i64, limit: i64) -> Result<Vec<Event>, StoreError> {
-        let sql = format!("{EVENT_SELECT} WHERE id > $1 ORDER BY id LIMIT $2");
+        // SQLite commits one writer at a time, so its ids are already in commit order.
+        let mut horizon = i64::MAX;
+        if self.backend == super::Backend::Postgres {
+            horizon = self.known_horizon().await?;
+            if horizon <= after_id {
+                horizon = self.event_horizon().await?;
+            }
+        }
+        let sql = format!("{EVENT_SELECT} WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3");
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(after_id)
+            .bind(horizon)
             .bind(limit)
             .fetch_all(&self.read)
             .await?;
@@ -58,11 +69,9 @@ impl Store {
         rows.iter().map(decode).collect()
     }
 
-    /// The id of the newest event (0 when the log is empty).
+    /// The id of the newest event a reader may rely on (0 when the log is empty): every event up
+    /// to it is visible and none with a smaller id will appear later (see `replicas`).
     pub async fn last_event_id(&self) -> Result<i64, StoreError> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM events")
-            .fetch_one(&self.read)
-            .await?;
-        Ok(id.unwrap_or(0))
+        self.event_horizon().await
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod idempotency;
 pub mod leases;
+pub mod replicas;
 pub mod repos;
 pub mod rows;
 pub mod tasks;
@@ -68,8 +69,12 @@ pub struct Store {
     pub(crate) read: AnyPool,
     pub timing: Arc<Timing>,
     pub(crate) hooks: Arc<std::sync::RwLock<Vec<Arc<dyn ChangeHook>>>>,
-    /// Woken after every committed change in this process (long polls, SSE, sweeper).
+    /// Woken after every committed change in this process, and (PostgreSQL) when another process
+    /// sharing the database announces one (long polls, SSE, sweeper).
     pub changed: Arc<Notify>,
+    /// The commit-safe read position of the event log (see [`replicas`]).
+    pub(crate) horizon: Arc<replicas::Horizon>,
+    pub(crate) signals: Arc<replicas::Signals>,
 }
 
 impl Store {
@@ -104,14 +109,19 @@ impl Store {
                 (pool.clone(), pool)
             }
         };
-        Ok(Store {
+        let store = Store {
             backend,
             write,
             read,
             timing: Arc::new(timing),
             hooks: Arc::default(),
             changed: Arc::new(Notify::new()),
-        })
+            horizon: Arc::default(),
+            signals: Arc::default(),
+        };
+        store.init_horizon().await?;
+        store.start_wakeups(url).await?;
+        Ok(store)
     }
 
     pub fn backend(&self) -> Backend {

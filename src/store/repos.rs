@@ -146,9 +146,7 @@ impl Store {
         input: &RepoUpsert,
         actor: &str,
     ) -> Result<(RepoRow, bool), StoreError> {
-        let mut tx = self.begin().await?;
-        let out = tx.upsert_repo(input, actor).await?;
-        tx.commit().await?;
-        Ok(out)
+        self.write(async |tx| tx.upsert_repo(input, actor).await)
+            .await
     }
 }

@@ -244,10 +244,8 @@ impl Store {
         inputs: &[TaskInput],
         actor: &str,
     ) -> Result<Vec<TaskRow>, StoreError> {
-        let mut tx = self.begin().await?;
-        let out = tx.import_tasks(repo, inputs, actor).await?;
-        tx.commit().await?;
-        Ok(out)
+        self.write(async |tx| tx.import_tasks(repo, inputs, actor).await)
+            .await
     }
 
     pub async fn task(&self, task_id: &str) -> Result<Option<TaskRow>, StoreError> {

@@ -313,10 +313,7 @@ impl Store {
         &self,
         input: &WorkerInput,
     ) -> Result<(WorkerRow, String), StoreError> {
-        let mut tx = self.begin().await?;
-        let out = tx.register_worker(input).await?;
-        tx.commit().await?;
-        Ok(out)
+        self.write(async |tx| tx.register_worker(input).await).await
     }
 
     /// The worker a bearer token belongs to.
@@ -355,10 +352,7 @@ impl Store {
         {
             return Ok(());
         }
-        let mut tx = self.begin().await?;
-        tx.mark_seen(worker).await?;
-        tx.commit().await?;
-        Ok(())
+        self.write(async |tx| tx.mark_seen(worker).await).await
     }
 
     /// Logs workers whose heartbeat TTL has passed as offline (once each). Returns how many.

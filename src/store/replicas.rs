@@ -1,0 +1,320 @@
+//! What several `owp serve` processes on one PostgreSQL database need beyond row locks: a
+//! commit-safe read position in the event log, cross-process wake-ups, retried transactions and
+//! once-per-slot jobs. On SQLite every piece degrades to the trivial version (one writer at a time
+//! commits event ids in order; other processes are seen by polling).
+//!
+//! # Reading the event log in order
+//!
+//! Event ids come from a sequence when a transaction inserts its events, just before it commits.
+//! On PostgreSQL two transactions can commit in the opposite order of their ids, so a reader that
+//! saw id 11 may later find id 10 appear. A reader that remembers only "the last id I sent" (an SSE
+//! client's `Last-Event-ID`) would skip 10 forever.
+//!
+//! The store therefore publishes a *horizon*: the largest id below which the log is final, i.e.
+//! every smaller id is either visible or will never be. Readers never go past it. A hole below a
+//! visible id is waited on until it is provably permanent:
+//! - every event id is drawn after its transaction has its transaction id (the column default
+//!   `owp_next_event_id()` calls `pg_current_xact_id()` before `nextval`);
+//! - so when a hole `g` is seen below a visible id, the transaction holding `g` already had an xid,
+//!   smaller than a fresh xid `X` taken right after that read;
+//! - once a snapshot's `xmin` is above `X`, every transaction with an xid up to `X` has ended;
+//!   if `g` is still absent from that same snapshot, its transaction rolled back and the hole is
+//!   skipped.
+//!
+//! The hole lasts only as long as the transactions that were running when it was seen (writers
+//! draw their event ids right before `COMMIT`, so normally a few milliseconds). A safety valve
+//! skips a hole after [`HOLE_GIVE_UP`] with a warning, so a stuck foreign transaction on the same
+//! server cannot stall the stream forever.
+//!
+//! This keeps commits independent of each other (no global lock, no commit-ordered counter that
+//! would serialise every write transaction behind one row).
+//!
+//! # Waking other processes
+//!
+//! After local commits, a small task sends `NOTIFY owp_changes` (at most every
+//! [`NOTIFY_EVERY`], outside the write transactions: a `NOTIFY` inside a transaction takes a
+//! cluster-wide lock at commit and would serialise every writer). Every process `LISTEN`s and wakes
+//! its waiters ([`Store::changed`]), which re-read the horizon. Long polls and SSE streams on one
+//! replica therefore see changes made through another within tens of milliseconds; the periodic
+//! poll of the event log remains as the fallback if a notification is lost.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use sqlx::Row;
+use tokio::sync::Notify;
+
+use super::{Backend, Store, StoreError, WriteTx};
+
+/// How long a hole in the event ids is waited on at most.
+pub const HOLE_GIVE_UP: Duration = Duration::from_secs(10);
+/// Cross-process wake-ups are sent at most this often by one process.
+pub const NOTIFY_EVERY: Duration = Duration::from_millis(20);
+/// The PostgreSQL channel of cross-process wake-ups.
+pub const CHANNEL: &str = "owp_changes";
+/// Attempts of a write transaction that keeps failing transiently.
+pub const WRITE_ATTEMPTS: u32 = 5;
+/// Ids read per round when the horizon catches up.
+const HORIZON_BATCH: i64 = 1000;
+/// How far below the newest event a new process starts checking for holes.
+const HORIZON_START_WINDOW: i64 = 1000;
+
+/// The commit-safe read position of the event log (see the module docs).
+#[derive(Default)]
+pub(crate) struct Horizon {
+    /// Every event id up to this one is final. Readable without the lock.
+    safe: AtomicI64,
+    /// Serialises advancing; holds the hole being waited on.
+    hole: tokio::sync::Mutex<Option<Hole>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Hole {
+    /// The first missing id.
+    id: i64,
+    /// A transaction id assigned after the hole was seen.
+    xid: i64,
+    since: Instant,
+}
+
+impl Horizon {
+    pub(crate) fn safe(&self) -> i64 {
+        self.safe.load(Ordering::Acquire)
+    }
+}
+
+/// Signals between the store and its background tasks.
+#[derive(Default)]
+pub(crate) struct Signals {
+    /// Set by every local commit with events; consumed by the notifier.
+    pub(crate) local_commit: Notify,
+}
+
+impl Store {
+    /// The horizon of the event log: every event with an id up to this is visible, and no event
+    /// with a smaller id will ever appear (see the module docs). On SQLite this is the newest id.
+    pub async fn event_horizon(&self) -> Result<i64, StoreError> {
+        match self.backend {
+            Backend::Sqlite => {
+                let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM events")
+                    .fetch_one(&self.read)
+                    .await?;
+                Ok(id.unwrap_or(0))
+            }
+            Backend::Postgres => self.advance_horizon().await,
+        }
+    }
+
+    /// The horizon as last computed, without asking the database (PostgreSQL).
+    pub(crate) async fn known_horizon(&self) -> Result<i64, StoreError> {
+        Ok(self.horizon.safe())
+    }
+
+    /// Sets the starting point of the horizon shortly below the newest event, so a new process
+    /// does not walk the whole log.
+    pub(crate) async fn init_horizon(&self) -> Result<(), StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM events")
+            .fetch_one(&self.read)
+            .await?;
+        let start = (newest.unwrap_or(0) - HORIZON_START_WINDOW).max(0);
+        self.horizon.safe.store(start, Ordering::Release);
+        self.advance_horizon().await?;
+        Ok(())
+    }
+
+    async fn advance_horizon(&self) -> Result<i64, StoreError> {
+        let mut hole = self.horizon.hole.lock().await;
+        let mut safe = self.horizon.safe();
+        loop {
+            // One statement, so the ids and `xmin` come from the same snapshot.
+            let rows = sqlx::query(
+                "SELECT x.xmin, e.id FROM \
+                 (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) x \
+                 LEFT JOIN LATERAL (SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2) e \
+                 ON TRUE ORDER BY e.id",
+            )
+            .bind(safe)
+            .bind(HORIZON_BATCH)
+            .fetch_all(&self.read)
+            .await?;
+            let xmin: i64 = match rows.first() {
+                Some(r) => r.try_get("xmin")?,
+                None => break,
+            };
+            let mut seen = 0i64;
+            let mut stalled = false;
+            for row in &rows {
+                let Some(id) = row.try_get::<Option<i64>, _>("id")? else {
+                    continue;
+                };
+                seen += 1;
+                if id == safe + 1 {
+                    safe = id;
+                    continue;
+                }
+                // Ids safe+1 ..= id-1 are missing below a visible id.
+                match *hole {
+                    Some(h) if h.id == safe + 1 => {
+                        if xmin > h.xid {
+                            // Every transaction that could hold the missing ids has ended, and
+                            // they are absent from this snapshot: they will never appear.
+                            safe = id;
+                            *hole = None;
+                            continue;
+                        }
+                        if h.since.elapsed() > HOLE_GIVE_UP {
+                            tracing::warn!(
+                                first_missing = h.id,
+                                next = id,
+                                "event ids still missing after {HOLE_GIVE_UP:?}; continuing past them"
+                            );
+                            safe = id;
+                            *hole = None;
+                            continue;
+                        }
+                    }
+                    _ => {
+                        let xid: i64 = sqlx::query_scalar("SELECT pg_current_xact_id()::text::bigint")
+                            .fetch_one(&self.read)
+                            .await?;
+                        *hole = Some(Hole {
+                            id: safe + 1,
+                            xid,
+                            since: Instant::now(),
+                        });
+                    }
+                }
+                stalled = true;
+                break;
+            }
+            if stalled || seen < HORIZON_BATCH {
+                break;
+            }
+        }
+        if hole.is_some_and(|h| h.id <= safe) {
+            *hole = None;
+        }
+        self.horizon.safe.store(safe, Ordering::Release);
+        Ok(safe)
+    }
+
+    /// Starts the cross-process wake-ups (PostgreSQL): a listener that wakes this process's waiters
+    /// when another process commits, and a notifier that tells the others about local commits.
+    /// Both end when the store is closed.
+    pub(crate) async fn start_wakeups(&self, url: &str) -> Result<(), StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+        listener.listen(CHANNEL).await?;
+        let store = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if store.write.is_closed() {
+                    break;
+                }
+                match tokio::time::timeout(Duration::from_secs(1), listener.recv()).await {
+                    Ok(Ok(_)) => store.changed.notify_waiters(),
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "change listener reconnecting");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+        let store = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let woke = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    store.signals.local_commit.notified(),
+                )
+                .await;
+                if store.write.is_closed() {
+                    break;
+                }
+                if woke.is_err() {
+                    continue;
+                }
+                if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
+                    .bind(CHANNEL)
+                    .execute(&store.write)
+                    .await
+                {
+                    tracing::debug!(error = %e, "change notification failed");
+                }
+                tokio::time::sleep(NOTIFY_EVERY).await;
+            }
+        });
+        Ok(())
+    }
+
+    /// Runs `work` in a write transaction and commits it, retrying the whole transaction when it
+    /// fails transiently (SQLite busy, PostgreSQL serialization failure or deadlock). An error
+    /// that records something final (an expiry discovered on the way, see
+    /// [`StoreError::commits_anyway`]) still commits.
+    pub async fn write<T>(
+        &self,
+        mut work: impl AsyncFnMut(&mut WriteTx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = async {
+                let mut tx = self.begin().await?;
+                match work(&mut tx).await {
+                    Ok(value) => {
+                        tx.commit().await?;
+                        Ok(value)
+                    }
+                    Err(e) if e.commits_anyway() => {
+                        tx.commit().await?;
+                        Err(e)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            .await;
+            match outcome {
+                // A full pool already waited long enough; only conflicts are worth another go.
+                Err(e)
+                    if e.is_retryable()
+                        && !matches!(e, StoreError::Db(sqlx::Error::PoolTimedOut))
+                        && attempt < WRITE_ATTEMPTS =>
+                {
+                    tracing::debug!(error = %e, attempt, "retrying a write transaction");
+                    tokio::time::sleep(retry_pause(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Claims the run of job `name` for the time slot `slot` (e.g. `now / period`): true for
+    /// exactly one caller per slot, in any number of processes sharing the database.
+    pub async fn claim_job_slot(&self, name: &str, slot: i64) -> Result<bool, StoreError> {
+        let key = format!("job:{name}");
+        let n = sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value \
+             WHERE CAST(settings.value AS BIGINT) < CAST(excluded.value AS BIGINT)",
+        )
+        .bind(&key)
+        .bind(slot.to_string())
+        .execute(&self.write)
+        .await?
+        .rows_affected();
+        Ok(n > 0)
+    }
+}
+
+/// A short, jittered pause before retrying (so colliding transactions do not collide again).
+fn retry_pause(attempt: u32) -> Duration {
+    let base = 2u64 << attempt.min(6);
+    let jitter = u64::from(rand::random::<u8>()) % base.max(1);
+    Duration::from_millis(base + jitter)
+}
