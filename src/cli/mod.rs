@@ -42,6 +42,10 @@ pub enum Command {
         )]
         url: String,
     },
+    /// The whole story in one command: a temporary pool with simulated workers, narrated live.
+    Demo(crate::demo::DemoArgs),
+    /// Check this machine's configuration (database, admin token, GitHub App, public URL).
+    Doctor(ServeConfig),
 }
 
 /// Runs a parsed command line; errors are printed as one clear line.
@@ -63,6 +67,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Admin(cmd) => admin::run(cmd).await,
             Command::Bench(args) => crate::bench::run(args).await,
             Command::Healthcheck { url } => healthcheck(&url).await,
+            Command::Demo(args) => crate::demo::run(args).await,
+            Command::Doctor(config) => crate::doctor::run(config).await,
         }
     });
     match result {

@@ -490,6 +490,25 @@ pub fn claim_expired(login: &str, ttl_days: u32) -> String {
     )
 }
 
+/// The issue left the pool (closed, or its ready label removed) while someone holds it: the task
+/// stays theirs until they finish or let go, and then leaves the pool.
+pub fn left_pool_while_held(login: Option<&str>, why: &str) -> String {
+    let who = login.map(|l| format!("@{l}, ")).unwrap_or_default();
+    format!(
+        "{who}this issue left the pool ({}) while you hold it. Your claim stays until you finish \
+         or comment `/owp release`; after that the issue is no longer offered.",
+        neutralize(why)
+    )
+}
+
+/// The warning a status comment shows while a held task's issue is out of the pool.
+pub fn left_pool_note(why: &str) -> String {
+    format!(
+        "This issue left the pool ({}); the task ends when its holder finishes or lets go.",
+        neutralize(why)
+    )
+}
+
 // ------------------------------------------------------------------------------------------------
 // Command replies
 // ------------------------------------------------------------------------------------------------

@@ -48,10 +48,12 @@ pub async fn claim(
     let mut changes = state.last_event.clone();
     loop {
         changes.mark_unchanged();
+        let attempt = std::time::Instant::now();
         state.store.expire_due().await?;
         let mut tx = state.store.begin().await?;
         let lease = tx.claim(&worker).await?;
         tx.commit().await?;
+        crate::metrics::claim_finished(attempt, lease.is_some());
         if let Some(lease) = lease {
             return Ok(Json(ClaimReply { lease }).into_response());
         }

@@ -136,6 +136,7 @@ impl WriteTx {
             hook.before_commit(&mut self.tx, &written).await?;
         }
         self.tx.commit().await?;
+        crate::metrics::record_committed(&self.store, &written);
         if !written.is_empty() {
             self.store.changed.notify_waiters();
             // Tells the other processes sharing a PostgreSQL database (see `replicas`).

@@ -777,17 +777,39 @@ impl Store {
         if due.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.begin().await?;
-        let mut n = 0;
-        for (id,) in due {
-            let task = tx.lock_task(&id).await?;
-            if task.status.is_active() && task.deadline.is_some_and(|d| d <= tx.now) {
-                tx.expire(&task).await?;
-                n += 1;
+        // Rows another transaction holds (a replica's sweep, a worker's request) are skipped:
+        // that transaction settles them, and the next sweep looks again.
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "SELECT id FROM tasks WHERE deadline IS NOT NULL AND deadline <= $1 \
+             ORDER BY deadline LIMIT 200{lock}"
+        );
+        self.write(|mut tx| {
+            let sql = sql.clone();
+            async move {
+                let r = async {
+                    let due: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(sql))
+                        .bind(tx.now)
+                        .fetch_all(tx.conn())
+                        .await?;
+                    let mut n = 0;
+                    for (id,) in due {
+                        let task = tx.task(&id).await?;
+                        if task.status.is_active() && task.deadline.is_some_and(|d| d <= tx.now) {
+                            tx.expire(&task).await?;
+                            n += 1;
+                        }
+                    }
+                    Ok(n)
+                }
+                .await;
+                (tx, r)
             }
-        }
-        tx.commit().await?;
-        Ok(n)
+        })
+        .await
     }
 
     /// The earliest lease deadline, if any lease is alive.

@@ -9,6 +9,7 @@
 pub mod door;
 pub mod error;
 pub mod events;
+pub mod github;
 pub mod idempotency;
 pub mod leases;
 pub mod replicas;

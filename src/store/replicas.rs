@@ -38,6 +38,7 @@
 //! replica therefore see changes made through another within tens of milliseconds; the periodic
 //! poll of the event log remains as the fallback if a notification is lost.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -257,16 +258,21 @@ impl Store {
     /// fails transiently (SQLite busy, PostgreSQL serialization failure or deadlock). An error
     /// that records something final (an expiry discovered on the way, see
     /// [`StoreError::commits_anyway`]) still commits.
-    pub async fn write<T>(
-        &self,
-        mut work: impl AsyncFnMut(&mut WriteTx) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    ///
+    /// `work` receives the transaction and hands it back with its result:
+    /// `store.write(|mut tx| async move { let r = tx.claim(&w).await; (tx, r) })`.
+    pub async fn write<T, F, Fut>(&self, mut work: F) -> Result<T, StoreError>
+    where
+        F: FnMut(WriteTx) -> Fut,
+        Fut: Future<Output = (WriteTx, Result<T, StoreError>)>,
+    {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let outcome = async {
-                let mut tx = self.begin().await?;
-                match work(&mut tx).await {
+                let tx = self.begin().await?;
+                let (tx, result) = work(tx).await;
+                match result {
                     Ok(value) => {
                         tx.commit().await?;
                         Ok(value)

@@ -146,7 +146,10 @@ impl Store {
         input: &RepoUpsert,
         actor: &str,
     ) -> Result<(RepoRow, bool), StoreError> {
-        self.write(async |tx| tx.upsert_repo(input, actor).await)
-            .await
+        self.write(|mut tx| async move {
+            let r = tx.upsert_repo(input, actor).await;
+            (tx, r)
+        })
+        .await
     }
 }

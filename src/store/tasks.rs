@@ -244,8 +244,11 @@ impl Store {
         inputs: &[TaskInput],
         actor: &str,
     ) -> Result<Vec<TaskRow>, StoreError> {
-        self.write(async |tx| tx.import_tasks(repo, inputs, actor).await)
-            .await
+        self.write(|mut tx| async move {
+            let r = tx.import_tasks(repo, inputs, actor).await;
+            (tx, r)
+        })
+        .await
     }
 
     pub async fn task(&self, task_id: &str) -> Result<Option<TaskRow>, StoreError> {

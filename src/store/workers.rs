@@ -313,7 +313,11 @@ impl Store {
         &self,
         input: &WorkerInput,
     ) -> Result<(WorkerRow, String), StoreError> {
-        self.write(async |tx| tx.register_worker(input).await).await
+        self.write(|mut tx| async move {
+            let r = tx.register_worker(input).await;
+            (tx, r)
+        })
+        .await
     }
 
     /// The worker a bearer token belongs to.
@@ -352,14 +356,19 @@ impl Store {
         {
             return Ok(());
         }
-        self.write(async |tx| tx.mark_seen(worker).await).await
+        self.write(|mut tx| async move {
+            let r = tx.mark_seen(worker).await;
+            (tx, r)
+        })
+        .await
     }
 
     /// Logs workers whose heartbeat TTL has passed as offline (once each). Returns how many.
     pub async fn sweep_presence(&self) -> Result<usize, StoreError> {
         let cutoff = super::now_ms() - self.timing.heartbeat_ttl_ms;
         let due: Vec<(String,)> = sqlx::query_as(
-            "SELECT id FROM workers WHERE presence = 'online' AND last_seen_at <= $1 LIMIT 500",
+            "SELECT id FROM workers WHERE presence = 'online' AND last_seen_at <= $1 \
+             ORDER BY id LIMIT 500",
         )
         .bind(cutoff)
         .fetch_all(&self.read)
@@ -367,26 +376,34 @@ impl Store {
         if due.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.begin().await?;
-        let cutoff = tx.now - self.timing.heartbeat_ttl_ms;
-        let mut n = 0;
-        for (id,) in due {
-            let changed = sqlx::query(
-                "UPDATE workers SET presence = 'offline' WHERE id = $1 AND presence = 'online' \
-                 AND last_seen_at <= $2",
-            )
-            .bind(&id)
-            .bind(cutoff)
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
-            if changed > 0 {
-                n += 1;
-                tx.event(NewEvent::new("worker.offline", "system").worker(Some(&id)));
+        let ttl = self.timing.heartbeat_ttl_ms;
+        let due = &due;
+        self.write(|mut tx| async move {
+            let r = async {
+                let cutoff = tx.now - ttl;
+                let mut n = 0;
+                for (id,) in due {
+                    // Conditional, so of several processes sweeping at once one logs it.
+                    let changed = sqlx::query(
+                        "UPDATE workers SET presence = 'offline' WHERE id = $1 \
+                         AND presence = 'online' AND last_seen_at <= $2",
+                    )
+                    .bind(id)
+                    .bind(cutoff)
+                    .execute(tx.conn())
+                    .await?
+                    .rows_affected();
+                    if changed > 0 {
+                        n += 1;
+                        tx.event(NewEvent::new("worker.offline", "system").worker(Some(id)));
+                    }
+                }
+                Ok(n)
             }
-        }
-        tx.commit().await?;
-        Ok(n)
+            .await;
+            (tx, r)
+        })
+        .await
     }
 }
 

@@ -33,8 +33,12 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum TestDatabase {
     /// An SQLite file (created by the server with its schema).
     Sqlite(PathBuf),
-    /// A PostgreSQL database URL (a fresh database per server).
-    Postgres(String),
+    /// A fresh PostgreSQL database `name` at `url`, created through `server_url`.
+    Postgres {
+        url: String,
+        server_url: String,
+        name: String,
+    },
 }
 
 impl TestDatabase {
@@ -42,9 +46,7 @@ impl TestDatabase {
     /// SQLite file inside `dir`.
     pub async fn from_env(dir: &Path) -> TestDatabase {
         match std::env::var(TEST_DATABASE_URL_VAR) {
-            Ok(url) if !url.trim().is_empty() => {
-                TestDatabase::Postgres(fresh_postgres_database(url.trim()).await)
-            }
+            Ok(url) if !url.trim().is_empty() => fresh_postgres_database(url.trim()).await,
             _ => TestDatabase::Sqlite(dir.join("owp.db")),
         }
     }
@@ -53,14 +55,45 @@ impl TestDatabase {
     pub fn serve_args(&self) -> Vec<String> {
         match self {
             TestDatabase::Sqlite(path) => vec!["--db".into(), path.display().to_string()],
-            TestDatabase::Postgres(url) => vec!["--database-url".into(), url.clone()],
+            TestDatabase::Postgres { url, .. } => vec!["--database-url".into(), url.clone()],
         }
+    }
+
+    /// Removes a PostgreSQL test database (SQLite files go with their temporary directory).
+    fn discard(&self) {
+        let TestDatabase::Postgres {
+            server_url, name, ..
+        } = self
+        else {
+            return;
+        };
+        let (server_url, name) = (server_url.clone(), name.clone());
+        // Drop runs inside the test's runtime: use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::postgres::PgConnection::connect(&server_url)
+                    .await
+                    .ok()?;
+                // The name was made from a UUID by `fresh_postgres_database`.
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .ok()?;
+                conn.close().await.ok()
+            })
+        })
+        .join();
     }
 }
 
-/// Creates an empty database named `owp_test_<random>` on the PostgreSQL server of `base_url` and
-/// returns its URL.
-async fn fresh_postgres_database(base_url: &str) -> String {
+/// Creates an empty database named `owp_test_<random>` on the PostgreSQL server of `base_url`.
+async fn fresh_postgres_database(base_url: &str) -> TestDatabase {
     use sqlx::Connection;
     let name = format!("owp_test_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::postgres::PgConnection::connect(base_url)
@@ -82,7 +115,11 @@ async fn fresh_postgres_database(base_url: &str) -> String {
         Some(i) => &without_query[..after_scheme + i],
         None => without_query,
     };
-    format!("{root}/{name}{query}")
+    TestDatabase::Postgres {
+        url: format!("{root}/{name}{query}"),
+        server_url: base_url.to_string(),
+        name,
+    }
 }
 
 /// A running `owp serve` child process.
@@ -91,6 +128,8 @@ pub struct Server {
     pub admin_token: String,
     pub client: reqwest::Client,
     pub database: TestDatabase,
+    /// This server created the database (and removes it when dropped).
+    owns_database: bool,
     child: Option<Child>,
     log_path: PathBuf,
     dir: Arc<tempfile::TempDir>,
@@ -107,7 +146,9 @@ impl Server {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let database = TestDatabase::from_env(dir.path()).await;
         let admin_token = format!("admin-{}", uuid::Uuid::new_v4().simple());
-        Server::spawn(dir, database, admin_token, env).await
+        let mut server = Server::spawn(dir, database, admin_token, env).await;
+        server.owns_database = true;
+        server
     }
 
     /// A second server process on the same database (and admin token) as `self`.
@@ -170,6 +211,7 @@ impl Server {
                 admin_token: admin_token.clone(),
                 client: client.clone(),
                 database: database.clone(),
+                owns_database: false,
                 child: Some(child),
                 log_path: log_path.clone(),
                 dir: dir.clone(),
@@ -514,6 +556,9 @@ impl Drop for Server {
             );
         }
         self.stop();
+        if self.owns_database {
+            self.database.discard();
+        }
     }
 }
 

@@ -1,0 +1,659 @@
+//! `owp doctor`: checks the configuration `owp serve` would run with here (flags, environment,
+//! `.env` and `env.local`) and prints a checklist, with the fix for each problem.
+//!
+//! Checks: the database opens and takes writes; an admin token is set; the GitHub App's
+//! credentials parse and GitHub accepts them (`GET /app` signed with the App JWT); the webhook
+//! secret is present; the public URL answers `/healthz`. Exit status 1 when a required check
+//! fails; warnings and skipped (optional) checks do not fail.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Duration;
+
+use anstyle::{AnsiColor, Style};
+use serde_json::Value;
+
+use crate::config::{ServeConfig, redact_url};
+use crate::github::app_auth::{AppAuthError, AppCredentials};
+use crate::store::{Store, Timing};
+
+/// How long one network check may take.
+const NETWORK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The webhook events the App needs (installation events are always sent).
+const APP_EVENTS: [&str; 3] = ["issues", "issue_comment", "pull_request"];
+
+/// The result of one check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// Works, but worth a look; does not fail the run.
+    Warn,
+    /// A required check failed: `owp serve` would not work as configured.
+    Fail,
+    /// Not configured and optional.
+    Skip,
+}
+
+/// One line of the checklist.
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub name: &'static str,
+    pub outcome: Outcome,
+    pub detail: String,
+    /// What to do about a failure or warning.
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn ok(name: &'static str, detail: impl Into<String>) -> Check {
+        Check {
+            name,
+            outcome: Outcome::Ok,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+    fn skip(name: &'static str, detail: impl Into<String>) -> Check {
+        Check {
+            name,
+            outcome: Outcome::Skip,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+    fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check {
+            name,
+            outcome: Outcome::Fail,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+    fn warn(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check {
+            name,
+            outcome: Outcome::Warn,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+/// `owp doctor`.
+pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    let checks = check_all(&config).await;
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    print!("{}", render(&checks, color));
+    let failed = checks.iter().filter(|c| c.outcome == Outcome::Fail).count();
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} required check{} failed (see the fixes above)",
+            if failed == 1 { "" } else { "s" }
+        );
+    }
+    Ok(())
+}
+
+/// Runs every check, in the order they are printed.
+pub async fn check_all(config: &ServeConfig) -> Vec<Check> {
+    let mut checks = vec![database(config).await, admin_token(config)];
+    let app = github_app(config).await;
+    let app_configured = app.iter().any(|c| c.outcome != Outcome::Skip);
+    checks.extend(app);
+    checks.push(webhook_secret(config, app_configured));
+    checks.push(public_url(config, app_configured).await);
+    checks
+}
+
+/// The checklist as text; `color` adds ANSI colours.
+pub fn render(checks: &[Check], color: bool) -> String {
+    let paint = |style: Style, text: &str| {
+        if color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
+        }
+    };
+    let green = Style::new().fg_color(Some(AnsiColor::Green.into())).bold();
+    let red = Style::new().fg_color(Some(AnsiColor::Red.into())).bold();
+    let yellow = Style::new().fg_color(Some(AnsiColor::Yellow.into())).bold();
+    let dim = Style::new().dimmed();
+    let mut out = String::from("owp doctor: the configuration `owp serve` would use here\n\n");
+    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for c in checks {
+        let mark = match c.outcome {
+            Outcome::Ok => paint(green, "✔"),
+            Outcome::Fail => paint(red, "✘"),
+            Outcome::Warn => paint(yellow, "!"),
+            Outcome::Skip => paint(dim, "–"),
+        };
+        let _ = writeln!(out, "  {mark} {:<width$}  {}", c.name, c.detail);
+        if let Some(fix) = &c.fix {
+            let _ = writeln!(out, "    {:<width$}  {} {fix}", "", paint(dim, "fix:"));
+        }
+    }
+    let failed = checks.iter().filter(|c| c.outcome == Outcome::Fail).count();
+    let warned = checks.iter().filter(|c| c.outcome == Outcome::Warn).count();
+    out.push('\n');
+    match (failed, warned) {
+        (0, 0) => out.push_str(&paint(green, "All checks passed.")),
+        (0, w) => out.push_str(&format!("No failures; {w} warning{}.", plural(w))),
+        (f, w) => out.push_str(&paint(
+            red,
+            &format!("{f} check{} failed, {w} warning{}.", plural(f), plural(w)),
+        )),
+    }
+    out.push('\n');
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+// ---- database ----------------------------------------------------------------------------------
+
+async fn database(config: &ServeConfig) -> Check {
+    const NAME: &str = "Database";
+    let url = config.database_url();
+    let shown = match &config.database_url {
+        Some(u) => format!("PostgreSQL {}", redact_url(u)),
+        None => format!("SQLite {}", config.db.display()),
+    };
+    if config.database_url.is_none() && !config.db.exists() {
+        return sqlite_not_created_yet(&config.db, &shown);
+    }
+    let opened = tokio::time::timeout(
+        Duration::from_secs(20),
+        Store::open(&url, Timing::default()),
+    )
+    .await;
+    let store = match opened {
+        Ok(Ok(store)) => store,
+        Ok(Err(e)) => {
+            return Check::fail(
+                NAME,
+                format!("{shown}: cannot open it: {e}"),
+                database_fix(config),
+            );
+        }
+        Err(_) => {
+            return Check::fail(
+                NAME,
+                format!("{shown}: no answer within 20 s"),
+                database_fix(config),
+            );
+        }
+    };
+    let written = write_probe(&store).await;
+    store.close().await;
+    match written {
+        Ok(()) => Check::ok(NAME, format!("{shown}: opens, schema up to date, takes writes")),
+        Err(e) => Check::fail(
+            NAME,
+            format!("{shown}: opens but refuses writes: {e}"),
+            database_fix(config),
+        ),
+    }
+}
+
+/// Takes the write lock and writes a row, then rolls back: nothing changes.
+async fn write_probe(store: &Store) -> Result<(), crate::store::StoreError> {
+    let mut tx = store.begin().await?;
+    sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2)")
+        .bind("owp-doctor-probe")
+        .bind(crate::store::now_ms().to_string())
+        .execute(tx.conn())
+        .await?;
+    // Dropping the transaction without committing rolls it back.
+    drop(tx);
+    Ok(())
+}
+
+fn sqlite_not_created_yet(db: &Path, shown: &str) -> Check {
+    const NAME: &str = "Database";
+    let dir = match db.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Check::fail(
+            NAME,
+            format!("{shown}: the directory {} does not exist", dir.display()),
+            format!(
+                "create it (`mkdir -p {}`) or point OWP_DB / --db at a writable place",
+                dir.display()
+            ),
+        );
+    }
+    match tempfile::NamedTempFile::new_in(&dir) {
+        Ok(_) => Check::ok(
+            NAME,
+            format!(
+                "{shown}: not created yet; `owp serve` creates it ({} is writable)",
+                dir.display()
+            ),
+        ),
+        Err(e) => Check::fail(
+            NAME,
+            format!("{shown}: cannot write in {}: {e}", dir.display()),
+            format!(
+                "make {} writable by the user running owp, or point OWP_DB / --db elsewhere \
+                 (in Docker: a volume mounted at /data)",
+                dir.display()
+            ),
+        ),
+    }
+}
+
+fn database_fix(config: &ServeConfig) -> String {
+    match &config.database_url {
+        Some(_) => "check OWP_DATABASE_URL (host, port, database name, user and password) and that \
+                    the user may create tables and write"
+            .into(),
+        None => format!(
+            "make {} and its directory writable by the user running owp, stop any process \
+             holding it locked, or point OWP_DB / --db at another file",
+            config.db.display()
+        ),
+    }
+}
+
+// ---- admin token -------------------------------------------------------------------------------
+
+fn admin_token(config: &ServeConfig) -> Check {
+    const NAME: &str = "Admin token";
+    match &config.admin_token {
+        None => Check::fail(
+            NAME,
+            "OWP_ADMIN_TOKEN is not set",
+            "set OWP_ADMIN_TOKEN to a long random secret (e.g. `openssl rand -hex 32`) in the \
+             environment or env.local; a first `owp serve` here would generate one into env.local, \
+             which a container loses on restart",
+        ),
+        Some(t) if t.expose().trim().is_empty() => Check::fail(
+            NAME,
+            "OWP_ADMIN_TOKEN is empty",
+            "set OWP_ADMIN_TOKEN to a long random secret (e.g. `openssl rand -hex 32`)",
+        ),
+        Some(t) if t.expose().len() < 16 => Check::warn(
+            NAME,
+            format!("set, but short ({} characters)", t.expose().len()),
+            "use at least 32 random characters (e.g. `openssl rand -hex 32`)",
+        ),
+        Some(t) => Check::ok(
+            NAME,
+            format!("set ({} characters, not shown)", t.expose().len()),
+        ),
+    }
+}
+
+// ---- GitHub App --------------------------------------------------------------------------------
+
+async fn github_app(config: &ServeConfig) -> Vec<Check> {
+    const KEY: &str = "GitHub App key";
+    const GITHUB: &str = "GitHub accepts App";
+    let creds = match AppCredentials::from_config(&config.github) {
+        Ok(None) => {
+            return vec![Check::skip(
+                "GitHub App",
+                "not configured: GitHub features are off (the API, dashboard and CLI work without it)",
+            )];
+        }
+        Ok(Some(creds)) => creds,
+        Err(e) => {
+            let fix = match &e {
+                AppAuthError::MissingPrivateKey => {
+                    "set GITHUB_PRIVATE_KEY (the PEM text) or GITHUB_PRIVATE_KEY_PATH (a file); \
+                     GitHub offers the key under App settings → Private keys"
+                }
+                AppAuthError::MissingAppId => {
+                    "set GITHUB_APP_ID to the App's numeric id (App settings → About → App ID)"
+                }
+                AppAuthError::KeyFile { .. } => {
+                    "make GITHUB_PRIVATE_KEY_PATH name a readable file holding the App's key"
+                }
+                _ => {
+                    "use the .pem file GitHub generated for this App (it starts with \
+                     `-----BEGIN RSA PRIVATE KEY-----`); in an env file keep its line breaks or write them as \\n"
+                }
+            };
+            return vec![Check::fail(KEY, error_chain(&e), fix)];
+        }
+    };
+    let mut checks = vec![Check::ok(
+        KEY,
+        format!("App id {}; the private key parses (RSA, PEM)", creds.app_id()),
+    )];
+    checks.push(github_accepts(&creds, &config.github.github_api_url, GITHUB).await);
+    checks
+}
+
+/// `GET /app` with the App JWT: GitHub answers with the App when the id and key belong together.
+async fn github_accepts(creds: &AppCredentials, api_url: &str, name: &'static str) -> Check {
+    let api = api_url.trim_end_matches('/');
+    let jwt = match creds.jwt() {
+        Ok(j) => j,
+        Err(e) => {
+            return Check::fail(name, error_chain(&e), "regenerate the App's private key");
+        }
+    };
+    let http = match reqwest::Client::builder()
+        .timeout(NETWORK_TIMEOUT)
+        .user_agent(concat!("owp-doctor/", env!("CARGO_PKG_VERSION")))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => return Check::fail(name, e.to_string(), "report this as a bug"),
+    };
+    let res = http
+        .get(format!("{api}/app"))
+        .bearer_auth(jwt)
+        .header("Accept", "application/vnd.github+json")
+        .header("X-GitHub-Api-Version", "2022-11-28")
+        .send()
+        .await;
+    let res = match res {
+        Ok(r) => r,
+        Err(e) => {
+            return Check::fail(
+                name,
+                format!("cannot reach {api}: {}", error_chain(&e)),
+                "check GITHUB_API_URL (https://api.github.com, or https://HOST/api/v3 for GitHub \
+                 Enterprise Server) and this machine's network and proxy settings",
+            );
+        }
+    };
+    let status = res.status();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    let message = body
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if status.as_u16() == 401 || status.as_u16() == 403 {
+        return Check::fail(
+            name,
+            format!("GitHub refused the App JWT ({status}{})", suffix(&message)),
+            "check that GITHUB_APP_ID is this App's id and the key is one of its private keys \
+             (App settings → Private keys; a deleted key stops working), and that this machine's \
+             clock is right",
+        );
+    }
+    if !status.is_success() {
+        return Check::fail(
+            name,
+            format!("GET {api}/app answered {status}{}", suffix(&message)),
+            "check GITHUB_API_URL and GITHUB_APP_ID",
+        );
+    }
+    let id = body.get("id").and_then(Value::as_u64);
+    if id.is_some_and(|id| id != creds.app_id()) {
+        return Check::fail(
+            name,
+            format!(
+                "GitHub answered for App id {} while GITHUB_APP_ID is {}",
+                id.unwrap_or_default(),
+                creds.app_id()
+            ),
+            "set GITHUB_APP_ID to the id of the App this key belongs to",
+        );
+    }
+    let label = body
+        .get("name")
+        .and_then(Value::as_str)
+        .or_else(|| body.get("slug").and_then(Value::as_str))
+        .unwrap_or("the App");
+    let missing: Vec<&str> = match body.get("events").and_then(Value::as_array) {
+        Some(events) => APP_EVENTS
+            .into_iter()
+            .filter(|want| !events.iter().any(|e| e.as_str() == Some(want)))
+            .collect(),
+        None => Vec::new(),
+    };
+    if !missing.is_empty() {
+        return Check::warn(
+            name,
+            format!(
+                "GitHub accepts “{label}”, but it does not subscribe to: {}",
+                missing.join(", ")
+            ),
+            "in the App settings → Permissions & events, subscribe to Issues, Issue comment and \
+             Pull request",
+        );
+    }
+    Check::ok(name, format!("GitHub accepts “{label}” (GET {api}/app)"))
+}
+
+fn suffix(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let _ = write!(text, ": {s}");
+        source = s.source();
+    }
+    text
+}
+
+// ---- webhook secret ----------------------------------------------------------------------------
+
+fn webhook_secret(config: &ServeConfig, app_configured: bool) -> Check {
+    const NAME: &str = "Webhook secret";
+    let secrets: Vec<&str> = config
+        .github
+        .github_webhook_secret
+        .as_ref()
+        .map(|s| {
+            s.expose()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    match (secrets.is_empty(), app_configured) {
+        (true, false) => Check::skip(NAME, "not set (only needed with a GitHub App)"),
+        (true, true) => Check::fail(
+            NAME,
+            "GITHUB_WEBHOOK_SECRET is not set: every webhook delivery would be refused",
+            "set GITHUB_WEBHOOK_SECRET to the secret in the App settings → Webhook",
+        ),
+        (false, false) => Check::warn(
+            NAME,
+            "set, but no GitHub App is configured",
+            "set GITHUB_APP_ID and GITHUB_PRIVATE_KEY too, or remove GITHUB_WEBHOOK_SECRET",
+        ),
+        (false, true) if secrets.len() > 1 => Check::ok(
+            NAME,
+            format!(
+                "set ({} secrets accepted while one is rotated)",
+                secrets.len()
+            ),
+        ),
+        (false, true) => Check::ok(NAME, "set (not shown)"),
+    }
+}
+
+// ---- public URL --------------------------------------------------------------------------------
+
+async fn public_url(config: &ServeConfig, app_configured: bool) -> Check {
+    const NAME: &str = "Public URL";
+    let Some(url) = config
+        .public_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    else {
+        return if app_configured {
+            Check::warn(
+                NAME,
+                "OWP_PUBLIC_URL is not set: links in GitHub comments and the App setup need it",
+                "set OWP_PUBLIC_URL to the address GitHub and people reach this service at, \
+                 e.g. https://owp.example.org",
+            )
+        } else {
+            Check::skip(NAME, "OWP_PUBLIC_URL not set (only needed for GitHub mode and links)")
+        };
+    };
+    let base = url.trim_end_matches('/');
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        return Check::fail(
+            NAME,
+            format!("OWP_PUBLIC_URL `{url}` is not an http(s) URL"),
+            "write it with its scheme, e.g. https://owp.example.org",
+        );
+    }
+    let health = format!("{base}/healthz");
+    let answer = async {
+        let http = reqwest::Client::builder()
+            .timeout(NETWORK_TIMEOUT)
+            .build()?;
+        let res = http.get(&health).send().await?;
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        Ok::<_, reqwest::Error>((status, body))
+    }
+    .await;
+    match answer {
+        Ok((status, body))
+            if status.is_success()
+                && body.get("protocol").and_then(Value::as_str) == Some("owp/1") =>
+        {
+            Check::ok(NAME, format!("{health} answers"))
+        }
+        Ok((status, _)) => Check::fail(
+            NAME,
+            format!("{health} answered {status}, not OWP Pool's health check"),
+            "make this URL route to `owp serve` (check the proxy or load balancer in front of it)",
+        ),
+        Err(e) => Check::fail(
+            NAME,
+            format!("{health} is not reachable: {}", error_chain(&e)),
+            "start `owp serve` and make sure this URL reaches it (DNS, TLS, proxy, firewall); \
+             GitHub must reach it too, for webhooks",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn config(dir: &Path) -> ServeConfig {
+        ServeConfig::for_tests(&dir.join("owp.db"), "a-long-enough-admin-token-0123456789")
+    }
+
+    #[tokio::test]
+    async fn a_plain_setup_passes_and_skips_github() {
+        let dir = tempfile::tempdir().unwrap();
+        let checks = check_all(&config(dir.path())).await;
+        let by = |n: &str| checks.iter().find(|c| c.name == n).unwrap().outcome;
+        assert_eq!(by("Database"), Outcome::Ok);
+        assert_eq!(by("Admin token"), Outcome::Ok);
+        assert_eq!(by("GitHub App"), Outcome::Skip);
+        assert_eq!(by("Webhook secret"), Outcome::Skip);
+        assert_eq!(by("Public URL"), Outcome::Skip);
+        assert!(!dir.path().join("owp.db").exists(), "the doctor creates no database");
+    }
+
+    #[tokio::test]
+    async fn an_existing_database_is_opened_and_left_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        let store = Store::open(&cfg.database_url(), Timing::default())
+            .await
+            .unwrap();
+        store.close().await;
+        let check = database(&cfg).await;
+        assert_eq!(check.outcome, Outcome::Ok, "{check:?}");
+        let store = Store::open(&cfg.database_url(), Timing::default())
+            .await
+            .unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM settings WHERE name = 'owp-doctor-probe'")
+            .fetch_one(store.read_pool())
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "the write probe was rolled back");
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_missing_directory_fails_with_a_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path());
+        cfg.db = dir.path().join("nope/owp.db");
+        let check = database(&cfg).await;
+        assert_eq!(check.outcome, Outcome::Fail);
+        assert!(check.fix.unwrap().contains("mkdir -p"));
+    }
+
+    #[test]
+    fn admin_token_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path());
+        cfg.admin_token = None;
+        assert_eq!(admin_token(&cfg).outcome, Outcome::Fail);
+        cfg.admin_token = Some(Secret::new("short"));
+        assert_eq!(admin_token(&cfg).outcome, Outcome::Warn);
+        cfg.admin_token = Some(Secret::new("x".repeat(40)));
+        let ok = admin_token(&cfg);
+        assert_eq!(ok.outcome, Outcome::Ok);
+        assert!(!ok.detail.contains("xxxx"), "the token is never printed");
+    }
+
+    #[tokio::test]
+    async fn half_configured_github_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path());
+        cfg.github.github_app_id = Some(12);
+        let checks = github_app(&cfg).await;
+        assert_eq!(checks[0].outcome, Outcome::Fail);
+        assert!(checks[0].fix.as_deref().unwrap().contains("GITHUB_PRIVATE_KEY"));
+        cfg.github.github_private_key = Some(Secret::new("not a key"));
+        let checks = github_app(&cfg).await;
+        assert_eq!(checks[0].outcome, Outcome::Fail);
+        assert!(checks[0].detail.contains("RSA"), "{:?}", checks[0]);
+    }
+
+    #[test]
+    fn webhook_secret_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path());
+        assert_eq!(webhook_secret(&cfg, false).outcome, Outcome::Skip);
+        assert_eq!(webhook_secret(&cfg, true).outcome, Outcome::Fail);
+        cfg.github.github_webhook_secret = Some(Secret::new("old-secret, new-secret"));
+        let ok = webhook_secret(&cfg, true);
+        assert_eq!(ok.outcome, Outcome::Ok);
+        assert!(ok.detail.contains("2 secrets"));
+        assert!(!ok.detail.contains("old-secret"));
+        assert_eq!(webhook_secret(&cfg, false).outcome, Outcome::Warn);
+    }
+
+    #[test]
+    fn render_marks_and_fixes() {
+        let checks = vec![
+            Check::ok("Database", "fine"),
+            Check::fail("Admin token", "missing", "set it"),
+            Check::skip("GitHub App", "off"),
+        ];
+        let text = render(&checks, false);
+        assert!(text.contains("✔ Database"));
+        assert!(text.contains("✘ Admin token"));
+        assert!(text.contains("fix: set it"));
+        assert!(text.contains("– GitHub App"));
+        assert!(text.contains("1 check failed, 0 warnings."));
+        assert!(!text.contains('\u{1b}'), "no colour unless asked");
+        assert!(render(&checks, true).contains('\u{1b}'));
+    }
+}

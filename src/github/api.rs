@@ -1,0 +1,656 @@
+//! The REST calls the running App makes, with GitHub's answers read at the edge.
+//!
+//! Every call goes through octocrab's raw methods so that the status and the rate-limit headers
+//! of each answer are seen: a [`CallError`] says whether to wait (GitHub's `Retry-After` or a
+//! rate-limit reset), to try again later (server errors, the network), or to give up (the issue
+//! is gone, GitHub refuses the request for good). Listings follow the `Link: rel="next"` header by
+//! path, so the installation token goes along on every page. What GitHub sends back is turned into
+//! the App's own types ([`crate::github::events`]) here; nothing else sees GitHub's JSON.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use http::header::HeaderMap;
+use octocrab::Octocrab;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::github::app_auth::{AppAuthError, GithubApp};
+use crate::github::events::{Actor, ActorKind, Issue, PullRequest, RepoName};
+use crate::github::rest::{self, RepoPermission};
+
+/// Pages read at most from one listing (100 items each).
+pub const MAX_PAGES: usize = 50;
+
+/// Why a call did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// GitHub asked the App to wait until this instant (ms): `Retry-After`, or a rate limit that
+    /// resets then.
+    #[error("GitHub asked to wait (rate limit)")]
+    Wait { until: i64 },
+    /// A failure worth trying again later: a server error, the network, an expired token.
+    #[error("GitHub is not answering properly: {0}")]
+    Transient(String),
+    /// GitHub refused the request for good (not found, gone, invalid, forbidden).
+    #[error("GitHub refused the request ({status}): {message}")]
+    Permanent { status: u16, message: String },
+}
+
+impl CallError {
+    fn from_octocrab(e: &octocrab::Error) -> CallError {
+        match e {
+            octocrab::Error::GitHub { source, .. } => {
+                let status = source.status_code.as_u16();
+                classify(status, None, &source.message)
+            }
+            other => CallError::Transient(other.to_string()),
+        }
+    }
+
+    fn from_auth(e: &AppAuthError) -> CallError {
+        match e {
+            AppAuthError::GitHub(inner) => CallError::from_octocrab(inner),
+            other => CallError::Transient(other.to_string()),
+        }
+    }
+}
+
+/// What a successful call returned.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+    /// The path of the next page (`Link: rel="next"`), for listings.
+    pub next: Option<String>,
+    /// When the rate limit resets, if this answer used its last request.
+    pub exhausted_until: Option<i64>,
+}
+
+impl Answer {
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, CallError> {
+        serde_json::from_str(&self.body)
+            .map_err(|e| CallError::Transient(format!("unreadable answer from GitHub: {e}")))
+    }
+}
+
+fn classify(status: u16, headers: Option<&HeaderMap>, message: &str) -> CallError {
+    let now = Utc::now().timestamp_millis();
+    if let Some(h) = headers {
+        if matches!(status, 403 | 429) {
+            if let Some(secs) = header_i64(h, "retry-after") {
+                return CallError::Wait {
+                    until: now + secs.max(1) * 1000,
+                };
+            }
+            if header_i64(h, "x-ratelimit-remaining") == Some(0) {
+                let reset = header_i64(h, "x-ratelimit-reset").map_or(now + 60_000, |s| s * 1000);
+                return CallError::Wait {
+                    until: reset.max(now + 1000),
+                };
+            }
+        }
+    } else if status == 429 || (status == 403 && message.to_lowercase().contains("rate limit")) {
+        return CallError::Wait {
+            until: now + 60_000,
+        };
+    }
+    match status {
+        429 => CallError::Wait {
+            until: now + 60_000,
+        },
+        401 | 408 | 500..=599 => CallError::Transient(format!("{status}: {message}")),
+        _ => CallError::Permanent {
+            status,
+            message: message.to_string(),
+        },
+    }
+}
+
+fn header_i64(h: &HeaderMap, name: &str) -> Option<i64> {
+    h.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// The path and query of the `rel="next"` link, if any.
+fn next_link(h: &HeaderMap) -> Option<String> {
+    let link = h.get("link")?.to_str().ok()?;
+    link.split(',').find_map(|part| {
+        let (url, rest) = part.split_once(';')?;
+        if !rest.contains("rel=\"next\"") {
+            return None;
+        }
+        let url = url.trim().trim_start_matches('<').trim_end_matches('>');
+        let uri: http::Uri = url.parse().ok()?;
+        uri.path_and_query().map(|pq| pq.as_str().to_string())
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Method {
+    Get,
+    Post,
+    Patch,
+}
+
+async fn call(
+    client: &Octocrab,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<Answer, CallError> {
+    let response = match method {
+        Method::Get => client._get(path).await,
+        Method::Post => client._post(path, body).await,
+        Method::Patch => client._patch(path, body).await,
+    }
+    .map_err(|e| CallError::from_octocrab(&e))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = client
+        .body_to_string(response)
+        .await
+        .map_err(|e| CallError::Transient(e.to_string()))?;
+    if !status.is_success() {
+        let message = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+        return Err(classify(status.as_u16(), Some(&headers), &message));
+    }
+    let exhausted_until = (header_i64(&headers, "x-ratelimit-remaining") == Some(0))
+        .then(|| header_i64(&headers, "x-ratelimit-reset").map(|s| s * 1000))
+        .flatten();
+    Ok(Answer {
+        status: status.as_u16(),
+        body: text,
+        next: next_link(&headers),
+        exhausted_until,
+    })
+}
+
+/// `GET path`.
+pub async fn get(client: &Octocrab, path: &str) -> Result<Answer, CallError> {
+    call(client, Method::Get, path, None).await
+}
+
+/// `POST path` with a JSON body.
+pub async fn post(client: &Octocrab, path: &str, body: &Value) -> Result<Answer, CallError> {
+    call(client, Method::Post, path, Some(body)).await
+}
+
+/// `PATCH path` with a JSON body.
+pub async fn patch(client: &Octocrab, path: &str, body: &Value) -> Result<Answer, CallError> {
+    call(client, Method::Patch, path, Some(body)).await
+}
+
+/// Every item of a listing that answers a JSON array, up to [`MAX_PAGES`] pages.
+pub async fn list<T: DeserializeOwned>(client: &Octocrab, path: &str) -> Result<Vec<T>, CallError> {
+    let mut items = Vec::new();
+    let mut next = Some(path.to_string());
+    let mut pages = 0;
+    while let Some(path) = next {
+        let answer = get(client, &path).await?;
+        let mut page: Vec<T> = answer.json()?;
+        items.append(&mut page);
+        pages += 1;
+        next = answer.next.filter(|_| pages < MAX_PAGES);
+    }
+    Ok(items)
+}
+
+/// The client of an installation (with a fresh token).
+pub async fn installation(app: &GithubApp, id: i64) -> Result<Arc<Octocrab>, CallError> {
+    let id = u64::try_from(id).map_err(|_| CallError::Permanent {
+        status: 404,
+        message: "invalid installation id".into(),
+    })?;
+    app.installation(id)
+        .await
+        .map_err(|e| CallError::from_auth(&e))
+}
+
+// ------------------------------------------------------------------------------------------------
+// Comments
+// ------------------------------------------------------------------------------------------------
+
+/// A comment as the sender needs it to find its own comments again.
+#[derive(Debug, Clone)]
+pub struct CommentInfo {
+    pub id: i64,
+    pub body: String,
+    /// Written by a bot account (the App is one).
+    pub by_bot: bool,
+}
+
+#[derive(Deserialize)]
+struct WireUser {
+    login: String,
+    #[serde(default)]
+    id: u64,
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+}
+
+impl WireUser {
+    fn actor(self) -> Actor {
+        let kind = match self.kind.as_deref() {
+            Some("Bot") => ActorKind::Bot,
+            Some("Organization") => ActorKind::Organization,
+            Some("User") | None => ActorKind::User,
+            Some(_) => ActorKind::Other,
+        };
+        Actor {
+            login: self.login,
+            id: self.id,
+            kind,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WireComment {
+    id: i64,
+    body: Option<String>,
+    user: Option<WireUser>,
+}
+
+/// The comments of an issue, oldest first.
+pub async fn issue_comments(
+    client: &Octocrab,
+    repo: &str,
+    number: i64,
+) -> Result<Vec<CommentInfo>, CallError> {
+    let comments: Vec<WireComment> = list(
+        client,
+        &format!("/repos/{repo}/issues/{number}/comments?per_page=100"),
+    )
+    .await?;
+    Ok(comments
+        .into_iter()
+        .map(|c| {
+            let by_bot = c.user.map(|u| u.actor().is_bot()).unwrap_or(false);
+            CommentInfo {
+                id: c.id,
+                body: c.body.unwrap_or_default(),
+                by_bot,
+            }
+        })
+        .collect())
+}
+
+/// Posts a comment; returns its id.
+pub async fn create_comment(
+    client: &Octocrab,
+    repo: &str,
+    number: i64,
+    body: &str,
+) -> Result<(i64, Answer), CallError> {
+    let answer = post(
+        client,
+        &format!("/repos/{repo}/issues/{number}/comments"),
+        &serde_json::json!({ "body": body }),
+    )
+    .await?;
+    let id = comment_id(&answer)?;
+    Ok((id, answer))
+}
+
+/// Replaces a comment's text.
+pub async fn update_comment(
+    client: &Octocrab,
+    repo: &str,
+    comment_id: i64,
+    body: &str,
+) -> Result<Answer, CallError> {
+    patch(
+        client,
+        &format!("/repos/{repo}/issues/comments/{comment_id}"),
+        &serde_json::json!({ "body": body }),
+    )
+    .await
+}
+
+/// Reacts to a comment (`+1`, `eyes`, …); returns the reaction's id.
+pub async fn react(
+    client: &Octocrab,
+    repo: &str,
+    comment_id: i64,
+    content: &str,
+) -> Result<(i64, Answer), CallError> {
+    let answer = post(
+        client,
+        &format!("/repos/{repo}/issues/comments/{comment_id}/reactions"),
+        &serde_json::json!({ "content": content }),
+    )
+    .await?;
+    let id = comment_id_of(&answer).unwrap_or_default();
+    Ok((id, answer))
+}
+
+fn comment_id_of(answer: &Answer) -> Option<i64> {
+    serde_json::from_str::<Value>(&answer.body)
+        .ok()?
+        .get("id")?
+        .as_i64()
+}
+
+fn comment_id(answer: &Answer) -> Result<i64, CallError> {
+    comment_id_of(answer)
+        .ok_or_else(|| CallError::Transient("GitHub's answer has no comment id".into()))
+}
+
+// ------------------------------------------------------------------------------------------------
+// Issues and pull requests
+// ------------------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct WireLabel {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct WireIssue {
+    number: u64,
+    title: String,
+    body: Option<String>,
+    state: String,
+    #[serde(default)]
+    labels: Vec<WireLabel>,
+    user: WireUser,
+    html_url: String,
+    pull_request: Option<Value>,
+}
+
+impl From<WireIssue> for Issue {
+    fn from(i: WireIssue) -> Issue {
+        Issue {
+            number: i.number,
+            title: i.title,
+            body: i.body.unwrap_or_default(),
+            open: i.state == "open",
+            labels: i.labels.into_iter().map(|l| l.name).collect(),
+            author: i.user.actor(),
+            html_url: i.html_url,
+            is_pull_request: i.pull_request.is_some_and(|v| !v.is_null()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WireBranch {
+    #[serde(rename = "ref")]
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct WirePull {
+    number: u64,
+    title: String,
+    body: Option<String>,
+    state: String,
+    #[serde(default)]
+    draft: Option<bool>,
+    #[serde(default)]
+    merged: Option<bool>,
+    merged_at: Option<DateTime<Utc>>,
+    html_url: String,
+    user: WireUser,
+    base: WireBranch,
+}
+
+impl From<WirePull> for PullRequest {
+    fn from(p: WirePull) -> PullRequest {
+        PullRequest {
+            number: p.number,
+            title: p.title,
+            body: p.body.unwrap_or_default(),
+            open: p.state == "open",
+            draft: p.draft.unwrap_or(false),
+            merged: p.merged.unwrap_or(p.merged_at.is_some()),
+            merged_at: p.merged_at,
+            html_url: p.html_url,
+            author: p.user.actor(),
+            base_ref: p.base.name,
+        }
+    }
+}
+
+/// The open issues of a repository carrying `label` (pull requests left out).
+pub async fn open_issues_with_label(
+    client: &Octocrab,
+    repo: &str,
+    label: &str,
+) -> Result<Vec<Issue>, CallError> {
+    let path = format!(
+        "/repos/{repo}/issues?state=open&labels={}&per_page=100",
+        encode_query(label)
+    );
+    let issues: Vec<WireIssue> = list(client, &path).await?;
+    Ok(issues
+        .into_iter()
+        .map(Issue::from)
+        .filter(|i| !i.is_pull_request)
+        .collect())
+}
+
+/// One issue.
+pub async fn issue(client: &Octocrab, repo: &str, number: i64) -> Result<Issue, CallError> {
+    let answer = get(client, &format!("/repos/{repo}/issues/{number}")).await?;
+    Ok(answer.json::<WireIssue>()?.into())
+}
+
+/// The open pull requests of a repository.
+pub async fn open_pulls(client: &Octocrab, repo: &str) -> Result<Vec<PullRequest>, CallError> {
+    let pulls: Vec<WirePull> =
+        list(client, &format!("/repos/{repo}/pulls?state=open&per_page=100")).await?;
+    Ok(pulls.into_iter().map(PullRequest::from).collect())
+}
+
+/// One pull request.
+pub async fn pull(client: &Octocrab, repo: &str, number: i64) -> Result<PullRequest, CallError> {
+    let answer = get(client, &format!("/repos/{repo}/pulls/{number}")).await?;
+    Ok(answer.json::<WirePull>()?.into())
+}
+
+/// A person's access to a repository.
+pub async fn permission(client: &Octocrab, repo: &str, login: &str) -> Result<RepoPermission, CallError> {
+    rest::collaborator_permission(client, repo, login)
+        .await
+        .map_err(|e| CallError::from_octocrab(&e))
+}
+
+/// The text of a file on the default branch (`None`: no such file).
+pub async fn file_text(client: &Octocrab, repo: &str, path: &str) -> Result<Option<String>, CallError> {
+    rest::file_text(client, repo, path)
+        .await
+        .map_err(|e| CallError::from_octocrab(&e))
+}
+
+// ------------------------------------------------------------------------------------------------
+// As the App
+// ------------------------------------------------------------------------------------------------
+
+/// An installation as listed by `GET /app/installations`.
+#[derive(Debug, Clone)]
+pub struct InstallationInfo {
+    pub id: i64,
+    pub account: String,
+    pub suspended: bool,
+}
+
+#[derive(Deserialize)]
+struct WireInstallation {
+    id: i64,
+    account: Option<WireUser>,
+    suspended_at: Option<Value>,
+}
+
+/// The App's installations.
+pub async fn installations(app: &GithubApp) -> Result<Vec<InstallationInfo>, CallError> {
+    let list: Vec<WireInstallation> = list(app.app_client(), "/app/installations?per_page=100").await?;
+    Ok(list
+        .into_iter()
+        .map(|i| InstallationInfo {
+            id: i.id,
+            account: i.account.map(|a| a.login).unwrap_or_default(),
+            suspended: i.suspended_at.is_some_and(|v| !v.is_null()),
+        })
+        .collect())
+}
+
+#[derive(Deserialize)]
+struct WireInstallationRepos {
+    repositories: Vec<RepoName>,
+}
+
+/// The repositories an installation covers.
+pub async fn installation_repos(client: &Octocrab) -> Result<Vec<RepoName>, CallError> {
+    let mut repos = Vec::new();
+    let mut next = Some("/installation/repositories?per_page=100".to_string());
+    let mut pages = 0;
+    while let Some(path) = next {
+        let answer = get(client, &path).await?;
+        let mut page: WireInstallationRepos = answer.json()?;
+        repos.append(&mut page.repositories);
+        pages += 1;
+        next = answer.next.filter(|_| pages < MAX_PAGES);
+    }
+    Ok(repos)
+}
+
+/// A webhook delivery as listed by `GET /app/hook/deliveries`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeliveryInfo {
+    pub id: i64,
+    pub guid: String,
+    #[serde(default)]
+    pub status_code: u16,
+    #[serde(default)]
+    pub redelivery: bool,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub event: Option<String>,
+}
+
+impl DeliveryInfo {
+    pub fn succeeded(&self) -> bool {
+        (200..300).contains(&self.status_code)
+    }
+}
+
+/// The App's recent webhook deliveries, newest first (at most `pages` pages of 100).
+pub async fn deliveries(app: &GithubApp, pages: usize) -> Result<Vec<DeliveryInfo>, CallError> {
+    let mut items = Vec::new();
+    let mut next = Some("/app/hook/deliveries?per_page=100".to_string());
+    let mut read = 0;
+    while let Some(path) = next {
+        let answer = get(app.app_client(), &path).await?;
+        let mut page: Vec<DeliveryInfo> = answer.json()?;
+        items.append(&mut page);
+        read += 1;
+        next = answer.next.filter(|_| read < pages);
+    }
+    Ok(items)
+}
+
+/// Asks GitHub to send a delivery again.
+pub async fn redeliver(app: &GithubApp, delivery_id: i64) -> Result<(), CallError> {
+    post(
+        app.app_client(),
+        &format!("/app/hook/deliveries/{delivery_id}/attempts"),
+        &serde_json::json!({}),
+    )
+    .await
+    .map(|_| ())
+}
+
+fn encode_query(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
+                out.push(b as char)
+            }
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(
+                http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn retry_after_means_wait() {
+        let h = headers(&[("retry-after", "30")]);
+        let now = Utc::now().timestamp_millis();
+        match classify(403, Some(&h), "secondary rate limit") {
+            CallError::Wait { until } => assert!(until >= now + 29_000 && until <= now + 31_000),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn exhausted_rate_limit_waits_for_reset() {
+        let reset = Utc::now().timestamp() + 120;
+        let h = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", &reset.to_string()),
+        ]);
+        assert_eq!(
+            classify(403, Some(&h), "API rate limit exceeded"),
+            CallError::Wait {
+                until: reset * 1000
+            }
+        );
+    }
+
+    #[test]
+    fn statuses_are_classified() {
+        let h = HeaderMap::new();
+        assert!(matches!(
+            classify(502, Some(&h), "bad gateway"),
+            CallError::Transient(_)
+        ));
+        assert!(matches!(
+            classify(404, Some(&h), "Not Found"),
+            CallError::Permanent { status: 404, .. }
+        ));
+        assert!(matches!(
+            classify(403, Some(&h), "Resource not accessible by integration"),
+            CallError::Permanent { status: 403, .. }
+        ));
+    }
+
+    #[test]
+    fn next_links_keep_only_the_path() {
+        let h = headers(&[(
+            "link",
+            "<https://api.github.com/repos/o/r/issues?page=2&per_page=100>; rel=\"next\", \
+             <https://api.github.com/repos/o/r/issues?page=5&per_page=100>; rel=\"last\"",
+        )]);
+        assert_eq!(
+            next_link(&h).as_deref(),
+            Some("/repos/o/r/issues?page=2&per_page=100")
+        );
+        assert_eq!(next_link(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn label_names_are_encoded_for_queries() {
+        assert_eq!(encode_query("pool:ready"), "pool:ready");
+        assert_eq!(encode_query("good first issue"), "good%20first%20issue");
+    }
+}

@@ -1,0 +1,1063 @@
+//! What each webhook event does to the pool.
+//!
+//! Every handler reads what it needs from GitHub first (a repository's settings, a commenter's
+//! permission), then opens one write transaction in which it changes tasks through the store's
+//! usual methods (import, claim, moves), queues its replies in the outbox and marks the delivery
+//! applied — so a delivery's effects are all there or none is. Reconciliation uses the same
+//! functions ([`sync_issue`], [`sync_pull`]) for what it finds on GitHub.
+//!
+//! - `installation`, `installation_repositories`: repositories join the pool (budget 3 unless the
+//!   repository's file or an admin says otherwise) or leave it (tasks nobody holds are cancelled).
+//! - `issues`: an open issue with the ready label is a task; labels map to its fields; closing it
+//!   or removing the label cancels a task nobody holds, and tells the holder otherwise.
+//! - `issue_comment`: `/owp` commands, and the claimer's activity that keeps a claim alive.
+//! - `pull_request`: a pull request closing a task's issue moves it to `pr_opened`; merged →
+//!   `merged`; closed unmerged → `ready` with one more attempt; reopened → `pr_opened`.
+
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::domain::TaskStatus;
+use crate::domain::rules::Refusal;
+use crate::github::commands::{self, Command, CommandError, ParsedCommand};
+use crate::github::events::{
+    self, CommentAction, CommentEvent, Event, InstallationAction, InstallationEvent,
+    InstallationRepositoriesEvent, Issue, IssueAction, IssueEvent, PullRequest, PullRequestAction,
+    PullRequestEvent,
+};
+use crate::github::labels;
+use crate::github::links;
+use crate::github::messages::{self, Budget, ClaimRefusal, CommandRefusal, Holder};
+use crate::github::service::{Github, RepoSettings, target};
+use crate::store::github::{DeliveryOutcome, LinkRefusal, LinkedPr, OutboxTarget, PrState};
+use crate::store::leases::{LeaseEnd, Move};
+use crate::store::repos::RepoUpsert;
+use crate::store::rows::TaskRow;
+use crate::store::tasks::TaskInput;
+use crate::store::{NewEvent, StoreError, WriteTx};
+
+/// At most this many commands of one comment are carried out.
+pub const MAX_COMMANDS_PER_COMMENT: usize = 5;
+
+/// A new repository's review budget.
+pub const DEFAULT_MAX_OPEN_PRS: i64 = crate::github::repo_config::DEFAULT_MAX_OPEN_PRS as i64;
+
+/// Why a delivery could not be applied now.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// Something it needs from GitHub is not available now; try again later.
+    #[error("{0}")]
+    Retry(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Applies one delivery (`seq` in the inbox): its effects and its `applied` mark commit together.
+pub async fn apply(github: &Github, seq: i64, event: &Event) -> Result<(), ApplyError> {
+    match event {
+        Event::Ping { zen, .. } => {
+            tracing::info!(zen, "ping from GitHub");
+            finish(github, seq, DeliveryOutcome::Applied, None).await
+        }
+        Event::Ignored { reason, .. } => {
+            finish(github, seq, DeliveryOutcome::Ignored, Some(reason)).await
+        }
+        Event::Installation(e) => installation(github, seq, e).await,
+        Event::InstallationRepositories(e) => installation_repositories(github, seq, e).await,
+        Event::Issue(e) => issue_event(github, seq, e).await,
+        Event::IssueComment(e) => comment_event(github, seq, e).await,
+        Event::PullRequest(e) => pull_event(github, seq, e).await,
+    }
+}
+
+async fn finish(
+    github: &Github,
+    seq: i64,
+    outcome: DeliveryOutcome,
+    note: Option<&str>,
+) -> Result<(), ApplyError> {
+    let mut tx = github.store.begin().await?;
+    tx.gh_finish_delivery(seq, outcome, note).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn actor(login: &str) -> String {
+    format!("github:{login}")
+}
+
+fn key_of(repo: &str, number: u64) -> String {
+    format!("{repo}#{number}")
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+// ------------------------------------------------------------------------------------------------
+// Installations
+// ------------------------------------------------------------------------------------------------
+
+/// A repository joins the pool through installation `installation_id`.
+pub async fn join_repo(
+    tx: &mut WriteTx,
+    repo: &str,
+    github_id: Option<i64>,
+    installation_id: i64,
+    actor: &str,
+) -> Result<bool, StoreError> {
+    tx.gh_upsert_installation(installation_id, "", false).await?;
+    let joined = tx.gh_attach_repo(repo, github_id, installation_id).await?;
+    if tx.repo_by_name(repo).await?.is_none() {
+        let policy = RepoUpsert {
+            name: repo.to_string(),
+            max_open_prs: DEFAULT_MAX_OPEN_PRS,
+            area_locks_enabled: None,
+            extensions: Default::default(),
+        };
+        tx.upsert_repo(&policy, actor).await?;
+    }
+    if joined {
+        tx.event(
+            NewEvent::new("github.repo_joined", actor)
+                .repo(repo)
+                .data(json!({"installation_id": installation_id})),
+        );
+    }
+    Ok(joined)
+}
+
+/// A repository leaves: the tasks nobody holds are cancelled; held ones stay with their holders.
+pub async fn leave_repo(tx: &mut WriteTx, repo: &str, actor: &str) -> Result<(), StoreError> {
+    tx.gh_detach_repo(repo).await?;
+    let ready: Vec<(String,)> = sqlx::query_as(
+        "SELECT t.id FROM tasks t JOIN repos r ON r.id = t.repo_id \
+         JOIN gh_tasks g ON g.task_id = t.id WHERE r.name = $1 AND t.status IN ('ready', 'blocked')",
+    )
+    .bind(repo)
+    .fetch_all(tx.conn())
+    .await?;
+    for (task_id,) in ready {
+        let task = tx.lock_task(&task_id).await?;
+        if matches!(task.status, TaskStatus::Ready | TaskStatus::Blocked) {
+            let mv = Move {
+                reason: Some("the GitHub App was removed from the repository".into()),
+                ..Move::to(TaskStatus::Cancelled, LeaseEnd::Admin)
+            };
+            tx.apply_move(&task, &mv, actor).await?;
+        }
+    }
+    tx.event(NewEvent::new("github.repo_left", actor).repo(repo));
+    Ok(())
+}
+
+async fn installation(github: &Github, seq: i64, e: &InstallationEvent) -> Result<(), ApplyError> {
+    let id = to_i64(e.installation_id);
+    let who = actor(&e.sender.login);
+    let mut tx = github.store.begin().await?;
+    match e.action {
+        InstallationAction::Created | InstallationAction::Unsuspended => {
+            tx.gh_upsert_installation(id, &e.account, false).await?;
+            for repo in &e.repositories {
+                join_repo(&mut tx, &repo.full_name, Some(to_i64(repo.id)), id, &who).await?;
+            }
+        }
+        InstallationAction::Suspended => {
+            tx.gh_upsert_installation(id, &e.account, true).await?;
+        }
+        InstallationAction::Deleted => {
+            let repos = tx.gh_delete_installation(id).await?;
+            for repo in repos {
+                leave_repo(&mut tx, &repo, &who).await?;
+            }
+        }
+    }
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None).await?;
+    tx.commit().await?;
+    match e.action {
+        InstallationAction::Created | InstallationAction::Unsuspended => {
+            // Issues labelled before the App came: picked up now, not at the next schedule.
+            if let Err(err) = crate::github::reconcile::reconcile_installation(github, id).await {
+                tracing::warn!(installation = id, error = %err, "reconciling a new installation failed; the schedule will retry");
+            }
+        }
+        InstallationAction::Deleted | InstallationAction::Suspended => {
+            github.app.forget_installation(e.installation_id);
+        }
+    }
+    Ok(())
+}
+
+async fn installation_repositories(
+    github: &Github,
+    seq: i64,
+    e: &InstallationRepositoriesEvent,
+) -> Result<(), ApplyError> {
+    let id = to_i64(e.installation_id);
+    let who = actor(&e.sender.login);
+    let mut tx = github.store.begin().await?;
+    for repo in &e.added {
+        join_repo(&mut tx, &repo.full_name, Some(to_i64(repo.id)), id, &who).await?;
+    }
+    for repo in &e.removed {
+        leave_repo(&mut tx, &repo.full_name, &who).await?;
+    }
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None).await?;
+    tx.commit().await?;
+    for repo in &e.added {
+        if let Err(err) = crate::github::reconcile::reconcile_repo(github, id, &repo.full_name).await {
+            tracing::warn!(repo = %repo.full_name, error = %err, "reconciling a new repository failed; the schedule will retry");
+        }
+    }
+    Ok(())
+}
+
+/// The installation serving `repo` for an event: the repository joins first when an installation
+/// names it but the App did not know it yet. `None` when the App is not installed there.
+async fn installation_for(
+    github: &Github,
+    repo: &events::Repo,
+    from_event: Option<u64>,
+    actor: &str,
+) -> Result<Option<i64>, ApplyError> {
+    let known = github.store.gh_repo(&repo.full_name).await?;
+    if let Some(id) = known.as_ref().and_then(|r| r.installation_id) {
+        return Ok(Some(id));
+    }
+    let Some(id) = from_event.map(to_i64) else {
+        return Ok(None);
+    };
+    let mut tx = github.store.begin().await?;
+    join_repo(&mut tx, &repo.full_name, Some(to_i64(repo.id)), id, actor).await?;
+    tx.commit().await?;
+    Ok(Some(id))
+}
+
+// ------------------------------------------------------------------------------------------------
+// Issues
+// ------------------------------------------------------------------------------------------------
+
+async fn issue_event(github: &Github, seq: i64, e: &IssueEvent) -> Result<(), ApplyError> {
+    let who = actor(&e.sender.login);
+    let repo = e.repo.full_name.as_str();
+    if e.issue.is_pull_request {
+        return finish(github, seq, DeliveryOutcome::Ignored, Some("a pull request")).await;
+    }
+    let Some(installation) = installation_for(github, &e.repo, e.installation_id, &who).await? else {
+        return finish(github, seq, DeliveryOutcome::Ignored, Some("the App is not installed there")).await;
+    };
+    let settings = github.refresh_config(repo, false).await?;
+    let mut tx = github.store.begin().await?;
+    match &e.action {
+        IssueAction::Deleted | IssueAction::Transferred { .. } => {
+            let why = if matches!(e.action, IssueAction::Deleted) {
+                "the issue was deleted"
+            } else {
+                "the issue was moved to another repository"
+            };
+            if let Some(task) = tx.task_by_key(repo, &key_of(repo, e.issue.number)).await?
+                && !matches!(task.status, TaskStatus::Merged | TaskStatus::Cancelled)
+            {
+                let mv = Move {
+                    reason: Some(why.into()),
+                    ..Move::to(TaskStatus::Cancelled, LeaseEnd::Admin)
+                };
+                tx.apply_move(&task, &mv, &who).await?;
+            }
+            tx.gh_drop_issue_outbox(repo, to_i64(e.issue.number)).await?;
+        }
+        _ => {
+            sync_issue(&mut tx, installation, repo, &e.issue, &settings, &who).await?;
+        }
+    }
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Brings a task in line with its issue as it is now: an open issue with the ready label is a
+/// task with the fields its labels say; otherwise the task leaves the pool.
+pub async fn sync_issue(
+    tx: &mut WriteTx,
+    installation: i64,
+    repo: &str,
+    issue: &Issue,
+    settings: &RepoSettings,
+    actor: &str,
+) -> Result<Option<TaskRow>, StoreError> {
+    let key = key_of(repo, issue.number);
+    let mapping = labels::map_labels(&issue.labels, &settings.config.labels);
+    if issue.open && mapping.ready {
+        let fields = mapping.task_fields(&settings.config.tiers);
+        let input = TaskInput {
+            key: Some(key.clone()),
+            title: issue.title.clone(),
+            description: issue.body.clone(),
+            estimate_points: fields.estimate_points,
+            priority: fields.priority,
+            required_skills: fields.required_skills,
+            area: fields.area,
+            tier: fields.tier,
+            extensions: Default::default(),
+        };
+        let before = tx.task_by_key(repo, &key).await?;
+        let unchanged = before.as_ref().is_some_and(|t| same_fields(t, &input));
+        let task = match (before, unchanged) {
+            (Some(task), true) => task,
+            _ => tx
+                .import_tasks(repo, std::slice::from_ref(&input), actor)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| StoreError::conflict("import_failed", "the task was not imported"))?,
+        };
+        let warnings: Vec<String> = mapping.warnings.iter().map(ToString::to_string).collect();
+        let previous = tx.gh_task(&task.id).await?;
+        tx.gh_upsert_task(&task.id, repo, to_i64(issue.number), &warnings)
+            .await?;
+        if previous.as_ref().is_some_and(|g| g.left_pool.is_some()) {
+            tx.gh_set_left_pool(&task.id, None).await?;
+        }
+        let warnings_changed = previous.as_ref().map(|g| &g.label_warnings) != Some(&warnings);
+        if task.status == TaskStatus::Cancelled {
+            let mv = Move::to(TaskStatus::Ready, LeaseEnd::Admin);
+            let task = tx.apply_move(&task, &mv, actor).await?;
+            return Ok(Some(task));
+        }
+        if previous.is_none() || warnings_changed {
+            tx.gh_enqueue_status(&target(installation, repo, to_i64(issue.number)), &task.id)
+                .await?;
+        }
+        return Ok(Some(task));
+    }
+    let Some(task) = tx.task_by_key(repo, &key).await? else {
+        return Ok(None);
+    };
+    if tx.gh_task(&task.id).await?.is_none() {
+        // Not a task made from this issue (imported by an admin under the same key).
+        return Ok(Some(task));
+    }
+    let why = if issue.open {
+        format!("its `{}` label was removed", settings.config.labels.ready)
+    } else {
+        "it was closed".to_string()
+    };
+    leave_pool(tx, installation, repo, issue.number, &task, &why, actor).await
+}
+
+/// Whether an import would change nothing.
+fn same_fields(task: &TaskRow, input: &TaskInput) -> bool {
+    let skills = crate::domain::model::normalize_skills(&input.required_skills);
+    task.title == input.title
+        && task.description == input.description
+        && task.estimate_points == input.estimate_points
+        && task.priority == input.priority
+        && task.required_skills == skills
+        && task.area == input.area
+        && task.tier == input.tier
+}
+
+/// The issue left the pool: a task nobody holds is cancelled; a holder is told, and the task
+/// leaves when they let go.
+async fn leave_pool(
+    tx: &mut WriteTx,
+    installation: i64,
+    repo: &str,
+    number: u64,
+    task: &TaskRow,
+    why: &str,
+    actor: &str,
+) -> Result<Option<TaskRow>, StoreError> {
+    match task.status {
+        TaskStatus::Ready | TaskStatus::Blocked => {
+            let mv = Move {
+                reason: Some(format!("the issue left the pool: {why}")),
+                ..Move::to(TaskStatus::Cancelled, LeaseEnd::Admin)
+            };
+            Ok(Some(tx.apply_move(task, &mv, actor).await?))
+        }
+        TaskStatus::Leased | TaskStatus::InProgress | TaskStatus::PrOpened => {
+            let gh_task = tx.gh_task(&task.id).await?;
+            if gh_task.as_ref().is_some_and(|g| g.left_pool.is_some()) {
+                return Ok(Some(task.clone()));
+            }
+            tx.gh_set_left_pool(&task.id, Some(why)).await?;
+            tx.event(
+                NewEvent::new("github.left_pool", actor)
+                    .repo(repo)
+                    .task(&task.id)
+                    .worker(task.worker_id.as_deref())
+                    .data(json!({"reason": why, "status": task.status.as_str()})),
+            );
+            // An open pull request governs the task; only someone still working is told.
+            if task.status.is_active() {
+                let login = holder_login(tx, task).await?;
+                let body = messages::left_pool_while_held(login.as_deref(), why);
+                tx.gh_enqueue_comment(
+                    &target(installation, repo, to_i64(number)),
+                    Some(&task.id),
+                    &body,
+                )
+                .await?;
+            }
+            Ok(Some(task.clone()))
+        }
+        TaskStatus::Merged | TaskStatus::Cancelled => Ok(Some(task.clone())),
+    }
+}
+
+/// The GitHub login of whoever holds a task, when known.
+async fn holder_login(tx: &mut WriteTx, task: &TaskRow) -> Result<Option<String>, StoreError> {
+    if let Some(claim) = tx.gh_claim(&task.id).await? {
+        return Ok(Some(claim.login));
+    }
+    match &task.worker_id {
+        Some(worker) => Ok(match holder_of(tx, worker).await? {
+            Holder::Person { login } => Some(login),
+            Holder::Worker { login, .. } => login,
+        }),
+        None => Ok(None),
+    }
+}
+
+/// How a worker is shown on GitHub.
+pub async fn holder_of(tx: &mut WriteTx, worker_id: &str) -> Result<Holder, StoreError> {
+    let worker = tx.worker(worker_id).await?;
+    if worker.all_skills && worker.id.starts_with("gh_") {
+        return Ok(Holder::Person {
+            login: worker.github_login.clone().unwrap_or(worker.name.clone()),
+        });
+    }
+    let login = tx.gh_login_of_worker(worker_id).await?;
+    Ok(Holder::Worker {
+        name: worker.name,
+        login,
+    })
+}
+
+// ------------------------------------------------------------------------------------------------
+// Comments and commands
+// ------------------------------------------------------------------------------------------------
+
+/// What a comment handler needs besides the transaction.
+struct CommentCtx<'a> {
+    github: &'a Github,
+    installation: i64,
+    repo: &'a str,
+    number: u64,
+    login: &'a str,
+    comment_id: i64,
+    settings: &'a RepoSettings,
+    maintainer: Option<bool>,
+    actor: String,
+}
+
+impl CommentCtx<'_> {
+    fn target(&self) -> OutboxTarget<'_> {
+        target(self.installation, self.repo, to_i64(self.number))
+    }
+
+    async fn reply(&self, tx: &mut WriteTx, task_id: Option<&str>, body: &str) -> Result<(), StoreError> {
+        tx.gh_enqueue_comment(&self.target(), task_id, body).await
+    }
+
+    async fn thumbs_up(&self, tx: &mut WriteTx) -> Result<(), StoreError> {
+        tx.gh_enqueue_reaction(&self.target(), self.comment_id, "+1")
+            .await
+    }
+}
+
+async fn comment_event(github: &Github, seq: i64, e: &CommentEvent) -> Result<(), ApplyError> {
+    let login = e.comment.author.login.as_str();
+    let who = actor(login);
+    if e.comment.author.is_bot()
+        || e.sender.is_bot()
+        || messages::find_status_marker(&e.comment.body).is_some()
+        || messages::find_comment_marker(&e.comment.body).is_some()
+    {
+        return finish(github, seq, DeliveryOutcome::Ignored, Some("written by a bot")).await;
+    }
+    if e.issue.is_pull_request {
+        return finish(github, seq, DeliveryOutcome::Ignored, Some("a pull request comment")).await;
+    }
+    let Some(installation) = installation_for(github, &e.repo, e.installation_id, &who).await? else {
+        return finish(github, seq, DeliveryOutcome::Ignored, Some("the App is not installed there")).await;
+    };
+    let repo = e.repo.full_name.as_str();
+    let mut parsed: Vec<ParsedCommand> = match &e.action {
+        CommentAction::Created => commands::parse_commands(&e.comment.body),
+        CommentAction::Edited {
+            previous_body: Some(previous),
+        } => commands::new_commands(previous, &e.comment.body),
+        CommentAction::Edited { previous_body: None } => Vec::new(),
+    };
+    parsed.truncate(MAX_COMMANDS_PER_COMMENT);
+    let settings = github.refresh_config(repo, false).await?;
+    let needs_maintainer = parsed
+        .iter()
+        .any(|c| matches!(c, Ok(cmd) if cmd.requires_maintainer()));
+    let maintainer = if needs_maintainer {
+        match github.is_maintainer(installation, repo, login).await {
+            Ok(m) => Some(m),
+            Err(crate::github::api::CallError::Permanent { status, message }) => {
+                tracing::warn!(status, message, "cannot check a commenter's permission; treating as no write access");
+                Some(false)
+            }
+            Err(e) => return Err(ApplyError::Retry(format!("cannot check {login}'s permission: {e}"))),
+        }
+    } else {
+        None
+    };
+    let ctx = CommentCtx {
+        github,
+        installation,
+        repo,
+        number: e.issue.number,
+        login,
+        comment_id: i64::try_from(e.comment.id).unwrap_or(i64::MAX),
+        settings: &settings,
+        maintainer,
+        actor: who,
+    };
+    let mut tx = github.store.begin().await?;
+    let key = key_of(repo, e.issue.number);
+    // The claimer's own comments keep the claim alive.
+    if let Some(task) = tx.task_by_key(repo, &key).await?
+        && let Some(claim) = tx.gh_claim(&task.id).await?
+        && claim.login.eq_ignore_ascii_case(login)
+        && task.lease_id.as_deref() == Some(claim.lease_id.as_str())
+        && tx.gh_touch_claim(&claim).await?
+    {
+        tx.event(
+            NewEvent::new("lease.renewed", &ctx.actor)
+                .repo(repo)
+                .task(&task.id)
+                .worker(task.worker_id.as_deref())
+                .data(json!({"lease_id": claim.lease_id, "reason": "activity"})),
+        );
+    }
+    for command in parsed {
+        run_command(&mut tx, &ctx, command).await?;
+    }
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn run_command(tx: &mut WriteTx, ctx: &CommentCtx<'_>, command: ParsedCommand) -> Result<(), StoreError> {
+    let span = tracing::info_span!("command", repo = ctx.repo, issue = ctx.number, actor = ctx.login);
+    command_in_span(tx, ctx, command).instrument(span).await
+}
+
+async fn command_in_span(tx: &mut WriteTx, ctx: &CommentCtx<'_>, command: ParsedCommand) -> Result<(), StoreError> {
+    let command = match command {
+        Ok(c) => c,
+        Err(error) => return command_error(tx, ctx, &error).await,
+    };
+    tracing::info!(command = command.name(), "comment command");
+    if let Command::Link { code } = &command {
+        return link(tx, ctx, code).await;
+    }
+    if command.requires_maintainer() && ctx.maintainer != Some(true) {
+        return ctx
+            .reply(tx, None, &messages::permission_refused(ctx.login, &command))
+            .await;
+    }
+    let ready_label = ctx.settings.config.labels.ready.clone();
+    let task = tx.task_by_key(ctx.repo, &key_of(ctx.repo, ctx.number)).await?;
+    let task = match task {
+        Some(task) if task.status != TaskStatus::Cancelled => task,
+        _ => {
+            let body = if command == Command::Claim {
+                messages::claim_refused(ctx.login, &ClaimRefusal::NotATask { ready_label })
+            } else {
+                messages::command_refused(ctx.login, &CommandRefusal::NotATask { ready_label })
+            };
+            return ctx.reply(tx, None, &body).await;
+        }
+    };
+    match command {
+        Command::Claim => claim(tx, ctx, &task).await,
+        Command::Release => release(tx, ctx, &task).await,
+        Command::Renew => renew(tx, ctx, &task).await,
+        Command::Status => {
+            tx.gh_enqueue_status(&ctx.target(), &task.id).await?;
+            ctx.thumbs_up(tx).await
+        }
+        Command::Block { reason } => {
+            if matches!(
+                task.status,
+                TaskStatus::Ready | TaskStatus::Leased | TaskStatus::InProgress
+            ) {
+                tx.admin_status(&task.id, TaskStatus::Blocked, Some(reason), &ctx.actor)
+                    .await?;
+                ctx.thumbs_up(tx).await
+            } else {
+                let body = messages::command_refused(
+                    ctx.login,
+                    &CommandRefusal::NotBlockable {
+                        status: task.status,
+                    },
+                );
+                ctx.reply(tx, Some(&task.id), &body).await
+            }
+        }
+        Command::Unblock => {
+            if task.status == TaskStatus::Blocked {
+                tx.admin_status(&task.id, TaskStatus::Ready, None, &ctx.actor)
+                    .await?;
+                ctx.thumbs_up(tx).await
+            } else {
+                let body = messages::command_refused(ctx.login, &CommandRefusal::NotBlocked);
+                ctx.reply(tx, Some(&task.id), &body).await
+            }
+        }
+        Command::Link { .. } => Ok(()),
+    }
+}
+
+async fn command_error(tx: &mut WriteTx, ctx: &CommentCtx<'_>, error: &CommandError) -> Result<(), StoreError> {
+    let body = messages::command_error(ctx.login, error, &ctx.github.help_url());
+    ctx.reply(tx, None, &body).await
+}
+
+async fn link(tx: &mut WriteTx, ctx: &CommentCtx<'_>, code: &str) -> Result<(), StoreError> {
+    let hash = crate::github::link::code_hash(code);
+    match tx.gh_use_link_code(&hash, ctx.login).await? {
+        Ok(worker_id) => {
+            tx.event(
+                NewEvent::new("github.worker_linked", &ctx.actor)
+                    .worker(Some(&worker_id))
+                    .data(json!({"login": ctx.login})),
+            );
+            ctx.thumbs_up(tx).await
+        }
+        Err(refusal) => {
+            let refusal = match refusal {
+                LinkRefusal::UnknownCode => CommandRefusal::UnknownLinkCode,
+                LinkRefusal::LinkedElsewhere => CommandRefusal::WorkerLinkedElsewhere,
+            };
+            ctx.reply(tx, None, &messages::command_refused(ctx.login, &refusal))
+                .await
+        }
+    }
+}
+
+/// The worker a commenter acts as: their linked worker, if they proved one.
+async fn linked_worker(tx: &mut WriteTx, login: &str) -> Result<Option<String>, StoreError> {
+    tx.gh_linked_worker(login).await
+}
+
+fn implicit_worker_id(login: &str) -> String {
+    format!("gh_{}", login.to_lowercase())
+}
+
+/// Whether the commenter holds a task (through their linked or implicit worker).
+async fn holds(tx: &mut WriteTx, task: &TaskRow, login: &str) -> Result<bool, StoreError> {
+    let Some(holder) = task.worker_id.as_deref() else {
+        return Ok(false);
+    };
+    if holder == implicit_worker_id(login) {
+        return Ok(true);
+    }
+    Ok(linked_worker(tx, login).await?.as_deref() == Some(holder))
+}
+
+async fn claim(tx: &mut WriteTx, ctx: &CommentCtx<'_>, task: &TaskRow) -> Result<(), StoreError> {
+    match try_claim(tx, ctx, task).await? {
+        None => ctx.thumbs_up(tx).await,
+        Some(refusal) => {
+            let body = messages::claim_refused(ctx.login, &refusal);
+            ctx.reply(tx, Some(&task.id), &body).await
+        }
+    }
+}
+
+async fn try_claim(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    task: &TaskRow,
+) -> Result<Option<ClaimRefusal>, StoreError> {
+    let config = &ctx.settings.config;
+    let linked = linked_worker(tx, ctx.login).await?;
+    if !config.who_may_claim.allows(ctx.login, linked.is_some()) {
+        return Ok(Some(match config.who_may_claim {
+            crate::github::repo_config::WhoMayClaim::Workers => ClaimRefusal::WorkersOnly,
+            _ => ClaimRefusal::NotOnAllowlist,
+        }));
+    }
+    if task.status != TaskStatus::Ready {
+        return refusal_for_status(tx, ctx, task).await.map(Some);
+    }
+    let now = tx.now;
+    if let Some(limit) = config.pr_hourly_limit {
+        let (count, oldest) = tx.gh_claims_since(task.repo_id, now - 3_600_000).await?;
+        if count >= i64::from(limit.get()) {
+            let retry_at = oldest.unwrap_or(now) + 3_600_000;
+            return Ok(Some(ClaimRefusal::HourlyLimit {
+                limit: limit.get(),
+                retry_at: to_time(retry_at),
+            }));
+        }
+    }
+    let person = linked.is_none();
+    let worker_id = match linked {
+        Some(id) => id,
+        None => {
+            let max = i64::from(config.max_claims_per_user.0.max(1));
+            tx.implicit_github_worker(ctx.login, max).await?.id
+        }
+    };
+    match tx.claim_task(&worker_id, &task.id).await {
+        Ok(lease) => {
+            tx.ack(&worker_id, &lease.lease_id).await?;
+            let ttl = ctx.github.claim_ttl_ms(ctx.settings);
+            tx.gh_set_claim_deadline(&task.id, &lease.lease_id, now + ttl)
+                .await?;
+            tx.gh_insert_claim(
+                &task.id,
+                &lease.lease_id,
+                ctx.login,
+                &worker_id,
+                person,
+                ttl,
+                config.claim.reminder,
+            )
+            .await?;
+            tx.event(
+                NewEvent::new("github.claimed", &ctx.actor)
+                    .repo(ctx.repo)
+                    .task(&task.id)
+                    .worker(Some(&worker_id))
+                    .data(json!({"lease_id": lease.lease_id, "login": ctx.login, "until": crate::store::format_ts(now + ttl)})),
+            );
+            Ok(None)
+        }
+        Err(StoreError::Refused(refusal)) => {
+            explain_refusal(tx, task, &worker_id, refusal).await.map(Some)
+        }
+        Err(StoreError::Conflict {
+            code: "task_not_ready",
+            ..
+        }) => {
+            let fresh = tx.task(&task.id).await?;
+            refusal_for_status(tx, ctx, &fresh).await.map(Some)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+async fn refusal_for_status(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    task: &TaskRow,
+) -> Result<ClaimRefusal, StoreError> {
+    Ok(match task.status {
+        TaskStatus::Ready => ClaimRefusal::AlreadyClaimed {
+            holder: Holder::Person {
+                login: "someone".into(),
+            },
+        },
+        TaskStatus::Leased | TaskStatus::InProgress => {
+            if holds(tx, task, ctx.login).await? {
+                ClaimRefusal::AlreadyYours
+            } else {
+                let holder = match &task.worker_id {
+                    Some(w) => holder_of(tx, w).await?,
+                    None => Holder::Person {
+                        login: "someone".into(),
+                    },
+                };
+                ClaimRefusal::AlreadyClaimed { holder }
+            }
+        }
+        TaskStatus::Blocked => ClaimRefusal::Blocked {
+            reason: task.status_reason.clone(),
+        },
+        TaskStatus::PrOpened => ClaimRefusal::PrOpen {
+            pr_url: pr_url(task),
+        },
+        TaskStatus::Merged => ClaimRefusal::Merged,
+        TaskStatus::Cancelled => ClaimRefusal::NotATask {
+            ready_label: ctx.settings.config.labels.ready.clone(),
+        },
+    })
+}
+
+/// The pull request URL recorded on a task.
+pub fn pr_url(task: &TaskRow) -> Option<String> {
+    task.artifact
+        .as_ref()
+        .and_then(|a| a.get("pr_url"))
+        .and_then(|u| u.as_str())
+        .map(str::to_string)
+}
+
+fn to_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// The scheduler's refusal in a volunteer's words.
+async fn explain_refusal(
+    tx: &mut WriteTx,
+    task: &TaskRow,
+    worker_id: &str,
+    refusal: Refusal,
+) -> Result<ClaimRefusal, StoreError> {
+    let count = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+    Ok(match refusal {
+        Refusal::NotReady(_) => ClaimRefusal::AlreadyClaimed {
+            holder: Holder::Person {
+                login: "someone".into(),
+            },
+        },
+        Refusal::NackedRecently => {
+            let at = tx.gh_nacked_at(task.seq, worker_id).await?.unwrap_or(tx.now);
+            ClaimRefusal::RecentlyReleased {
+                retry_at: to_time(at + crate::store::NACK_COOLDOWN_MS),
+            }
+        }
+        Refusal::Offline | Refusal::Paused => {
+            let worker = tx.worker(worker_id).await?;
+            ClaimRefusal::WorkerPaused {
+                worker: worker.name,
+            }
+        }
+        Refusal::MissingSkills(missing) => ClaimRefusal::MissingSkills { missing },
+        Refusal::CapacityPoints {
+            active,
+            estimate,
+            capacity,
+        } => ClaimRefusal::CapacityExceeded {
+            estimate_points: estimate,
+            active_points: active,
+            capacity_points: capacity,
+        },
+        Refusal::ConcurrentTasks { active, max } => ClaimRefusal::TooManyClaims {
+            active: count(active),
+            max: count(max),
+        },
+        Refusal::AreaLocked { area } => {
+            let other = tx.gh_area_holder_key(task.repo_id, &area, &task.id).await?;
+            let other_issue = other
+                .as_deref()
+                .and_then(|k| k.strip_prefix(&format!("{}#", task.repo)))
+                .and_then(|n| n.parse().ok());
+            ClaimRefusal::AreaLocked { area, other_issue }
+        }
+        Refusal::BudgetFull {
+            open_prs,
+            active_leases,
+            max_open_prs,
+        } => ClaimRefusal::ReviewBudgetFull(Budget {
+            open_prs: count(open_prs),
+            active_leases: count(active_leases),
+            max_open_prs: count(max_open_prs),
+        }),
+        Refusal::TierTooHigh { tier, trust_level } => ClaimRefusal::TierTooHigh { tier, trust_level },
+    })
+}
+
+async fn release(tx: &mut WriteTx, ctx: &CommentCtx<'_>, task: &TaskRow) -> Result<(), StoreError> {
+    if !(task.status.is_active() && holds(tx, task, ctx.login).await?) {
+        let body = messages::command_refused(ctx.login, &CommandRefusal::NotHolder { command: "release" });
+        return ctx.reply(tx, Some(&task.id), &body).await;
+    }
+    let (Some(worker), Some(lease)) = (task.worker_id.clone(), task.lease_id.clone()) else {
+        return Ok(());
+    };
+    match tx.nack(&worker, &lease, Some("released by comment".into())).await {
+        Ok(_) => ctx.thumbs_up(tx).await,
+        // The lease ended on the way (expired): nothing left to release.
+        Err(StoreError::Conflict { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn renew(tx: &mut WriteTx, ctx: &CommentCtx<'_>, task: &TaskRow) -> Result<(), StoreError> {
+    if !(task.status.is_active() && holds(tx, task, ctx.login).await?) {
+        let body = messages::command_refused(ctx.login, &CommandRefusal::NotHolder { command: "renew" });
+        return ctx.reply(tx, Some(&task.id), &body).await;
+    }
+    // A comment claim was already renewed by this comment (activity); a lease taken over the API
+    // is renewed by its TTL.
+    if tx.gh_claim(&task.id).await?.is_none()
+        && let (Some(worker), Some(lease)) = (task.worker_id.clone(), task.lease_id.clone())
+    {
+        match tx.renew(&worker, &lease).await {
+            Ok(_) | Err(StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    ctx.thumbs_up(tx).await
+}
+
+// ------------------------------------------------------------------------------------------------
+// Pull requests
+// ------------------------------------------------------------------------------------------------
+
+async fn pull_event(github: &Github, seq: i64, e: &PullRequestEvent) -> Result<(), ApplyError> {
+    let who = actor(&e.sender.login);
+    let repo = e.repo.full_name.as_str();
+    if installation_for(github, &e.repo, e.installation_id, &who).await?.is_none() {
+        return finish(github, seq, DeliveryOutcome::Ignored, Some("the App is not installed there")).await;
+    }
+    let mut tx = github.store.begin().await?;
+    let unlink_missing = matches!(e.action, PullRequestAction::Edited { .. });
+    sync_pull(&mut tx, repo, &e.pull_request, unlink_missing, &who).await?;
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None).await?;
+    tx.commit().await?;
+    if e.action == PullRequestAction::Closed
+        && e.pull_request.merged
+        && e.repo.default_branch.as_deref() == Some(e.pull_request.base_ref.as_str())
+    {
+        // The merge may have changed `.github/owp.yml`.
+        github.store.gh_config_stale(repo).await?;
+    }
+    Ok(())
+}
+
+/// The host of a web URL (`github.com`, or a GitHub Enterprise Server's).
+fn web_host(url: &str) -> &str {
+    url.split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .filter(|h| !h.is_empty())
+        .unwrap_or(links::GITHUB_WEB_HOST)
+}
+
+/// Brings the tasks a pull request closes in line with it as it is now. With `unlink_missing`,
+/// tasks it no longer names are let go (its description was edited).
+pub async fn sync_pull(
+    tx: &mut WriteTx,
+    repo: &str,
+    pr: &PullRequest,
+    unlink_missing: bool,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let number = to_i64(pr.number);
+    let refs = links::closing_references_on_host(&pr.body, repo, web_host(&pr.html_url));
+    let state = if pr.open {
+        PrState::Open
+    } else if pr.merged {
+        PrState::Merged
+    } else {
+        PrState::Closed
+    };
+    let mut named: Vec<String> = Vec::new();
+    for r in &refs {
+        let Some(task) = tx.task_by_key(&r.repo(), &r.key()).await? else {
+            continue;
+        };
+        if tx.gh_task(&task.id).await?.is_none() {
+            continue;
+        }
+        named.push(task.id.clone());
+    }
+    // Tasks linked before (the body may have changed since).
+    let earlier = tx.gh_links_of_pr(repo, number).await?;
+    for link in &earlier {
+        if !named.contains(&link.task_id) && (!unlink_missing || !pr.open) {
+            named.push(link.task_id.clone());
+        }
+    }
+    for task_id in &named {
+        let link = LinkedPr {
+            repo: repo.to_string(),
+            pr_number: number,
+            task_id: task_id.clone(),
+            pr_url: pr.html_url.clone(),
+            author: pr.author.login.clone(),
+            state,
+            draft: pr.draft,
+        };
+        tx.gh_upsert_linked_pr(&link).await?;
+        let task = tx.lock_task(task_id).await?;
+        // A closed pull request gives the task back only if it was the one it waited on.
+        let governs = earlier
+            .iter()
+            .any(|l| &l.task_id == task_id && l.state == PrState::Open)
+            || pr_url(&task).as_deref() == Some(pr.html_url.as_str());
+        if state != PrState::Closed || governs {
+            move_for_pull(tx, &task, pr, state, actor).await?;
+        }
+    }
+    if unlink_missing && pr.open {
+        for link in earlier.iter().filter(|l| !named.contains(&l.task_id) && l.state == PrState::Open) {
+            let unlinked = LinkedPr {
+                state: PrState::Closed,
+                ..link.clone()
+            };
+            tx.gh_upsert_linked_pr(&unlinked).await?;
+            let task = tx.lock_task(&link.task_id).await?;
+            if task.status == TaskStatus::PrOpened && tx.gh_open_links_of_task(&task.id).await?.is_empty() {
+                let mv = Move {
+                    reason: Some(format!("{} no longer closes this issue", pr.html_url)),
+                    ..Move::to(TaskStatus::Ready, LeaseEnd::Admin)
+                };
+                tx.apply_move(&task, &mv, actor).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn move_for_pull(
+    tx: &mut WriteTx,
+    task: &TaskRow,
+    pr: &PullRequest,
+    state: PrState,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let artifact = json!({"pr_url": pr.html_url});
+    match state {
+        PrState::Open => {
+            if matches!(
+                task.status,
+                TaskStatus::Ready | TaskStatus::Leased | TaskStatus::InProgress
+            ) {
+                let mv = Move {
+                    artifact: Some(artifact),
+                    ..Move::to(TaskStatus::PrOpened, LeaseEnd::PrOpened)
+                };
+                tx.apply_move(task, &mv, actor).await?;
+            }
+        }
+        PrState::Merged => {
+            if matches!(
+                task.status,
+                TaskStatus::Ready | TaskStatus::Leased | TaskStatus::InProgress | TaskStatus::PrOpened
+            ) {
+                let mv = Move {
+                    artifact: Some(artifact),
+                    ..Move::to(TaskStatus::Merged, LeaseEnd::PrOpened)
+                };
+                tx.apply_move(task, &mv, actor).await?;
+            }
+        }
+        PrState::Closed => {
+            if task.status == TaskStatus::PrOpened && tx.gh_open_links_of_task(&task.id).await?.is_empty() {
+                let mv = Move {
+                    reason: None,
+                    note: Some(format!("{} was closed without merging", pr.html_url)),
+                    bump_attempts: true,
+                    ..Move::to(TaskStatus::Ready, LeaseEnd::Admin)
+                };
+                tx.apply_move(task, &mv, actor).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn web_hosts() {
+        assert_eq!(web_host("https://github.com/o/r/pull/1"), "github.com");
+        assert_eq!(web_host("https://ghe.example.com/o/r/pull/1"), "ghe.example.com");
+        assert_eq!(web_host("nonsense"), "github.com");
+    }
+}

@@ -1,0 +1,144 @@
+//! The webhook inbox consumer: applies stored deliveries one at a time, in the order they
+//! arrived, through the store's one door.
+//!
+//! A delivery is claimed with a conditional update (so with several replicas one applies it),
+//! applied by [`apply::apply`] — whose transaction also marks it applied — and, when something it
+//! needs from GitHub or the database is unavailable, given back with a growing delay. After
+//! [`MAX_ATTEMPTS`] it is marked failed and the next one goes. A process that stops half-way
+//! leaves its claim to run out ([`CLAIM_MS`]); the delivery is then applied by whoever comes next,
+//! so a restart loses nothing, and since its effects never committed, nothing happens twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::Instrument;
+
+use crate::github::apply::{self, ApplyError};
+use crate::github::events::{self, Event};
+use crate::github::service::Github;
+use crate::store::StoreError;
+use crate::store::github::InboxDelivery;
+
+/// How long a claimed delivery is reserved for the process applying it.
+pub const CLAIM_MS: i64 = 120_000;
+
+/// Attempts before a delivery is given up.
+pub const MAX_ATTEMPTS: i64 = 10;
+
+/// The longest pause between polls when nothing wakes the consumer.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// Applies deliveries until the process stops.
+pub async fn run(github: Arc<Github>) {
+    loop {
+        let woken = github.inbox_wake.notified();
+        match step(&github).await {
+            Ok(true) => {
+                github.progressed();
+                continue;
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "webhook inbox: cannot read the next delivery"),
+        }
+        tokio::select! {
+            _ = woken => {}
+            _ = tokio::time::sleep(IDLE_POLL) => {}
+        }
+    }
+}
+
+/// Applies the next due delivery, if any; true when one was handled.
+pub async fn step(github: &Github) -> Result<bool, StoreError> {
+    let now = crate::store::now_ms();
+    let Some(delivery) = github
+        .store
+        .gh_claim_delivery(&github.runner, now, now + CLAIM_MS)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let span = tracing::info_span!(
+        "delivery",
+        delivery = %delivery.delivery_id,
+        event = %delivery.event,
+        repo = tracing::field::Empty,
+        number = tracing::field::Empty,
+        actor = tracing::field::Empty,
+    );
+    handle(github, &delivery).instrument(span).await?;
+    Ok(true)
+}
+
+async fn handle(github: &Github, delivery: &InboxDelivery) -> Result<(), StoreError> {
+    let event = match events::parse_event(&delivery.event, delivery.body.as_bytes()) {
+        Ok(event) => event,
+        Err(e) => {
+            tracing::warn!(error = %e, "a delivery could not be read; it is set aside");
+            return github
+                .store
+                .gh_delivery_retry(delivery.seq, None, &e.to_string())
+                .await;
+        }
+    };
+    record_span_fields(&event);
+    match apply::apply(github, delivery.seq, &event).await {
+        Ok(()) => {
+            tracing::debug!("applied");
+            Ok(())
+        }
+        Err(e) => {
+            let transient = match &e {
+                ApplyError::Retry(_) => true,
+                ApplyError::Store(s) => s.is_retryable() || matches!(s, StoreError::Db(_)),
+            };
+            let retry_at = (transient && delivery.attempts < MAX_ATTEMPTS)
+                .then(|| crate::store::now_ms() + backoff_ms(delivery.attempts));
+            match retry_at {
+                Some(_) => tracing::warn!(error = %e, attempts = delivery.attempts, "applying a delivery failed; it will be tried again"),
+                None => tracing::error!(error = %e, attempts = delivery.attempts, "applying a delivery failed for good; it is set aside"),
+            }
+            github
+                .store
+                .gh_delivery_retry(delivery.seq, retry_at, &e.to_string())
+                .await
+        }
+    }
+}
+
+fn record_span_fields(event: &Event) {
+    let span = tracing::Span::current();
+    if let Some(repo) = event.repo() {
+        span.record("repo", repo);
+    }
+    if let Some(sender) = event.sender() {
+        span.record("actor", sender.login.as_str());
+    }
+    let number = match event {
+        Event::Issue(e) => Some(e.issue.number),
+        Event::IssueComment(e) => Some(e.issue.number),
+        Event::PullRequest(e) => Some(e.pull_request.number),
+        _ => None,
+    };
+    if let Some(n) = number {
+        span.record("number", n);
+    }
+}
+
+/// Delay before attempt `attempts + 1`: 1 s, 2 s, 4 s, … up to 5 minutes.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
+    (1000i64.saturating_mul(1 << exp.min(9))).min(300_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_stops_growing() {
+        assert_eq!(backoff_ms(1), 1000);
+        assert_eq!(backoff_ms(2), 2000);
+        assert_eq!(backoff_ms(4), 8000);
+        assert_eq!(backoff_ms(30), 300_000);
+    }
+}

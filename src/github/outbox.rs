@@ -1,0 +1,422 @@
+//! The comment sender: writes what the outbox asks for, and never the same comment twice.
+//!
+//! - Rows are claimed with a conditional update, so with several replicas exactly one process
+//!   sends each; an older pending row about the same issue goes first.
+//! - A status comment is rendered when it is sent, from the task as it is then, so pending edits
+//!   of one status comment collapse into one request (and none when the text did not change).
+//!   It is found again by its hidden marker when its id is not known.
+//! - A new comment carries a hidden marker with the row's id. When a row is tried again (the
+//!   process may have stopped between GitHub's answer and recording it), the issue's comments
+//!   are searched for that marker first, so a comment is never posted twice.
+//! - Failures: server errors and the network are retried with a growing delay; `Retry-After` and
+//!   an exhausted rate limit pause the whole installation until GitHub says; refusals (the issue
+//!   is gone) mark the row failed. Content-creating requests stay under
+//!   [`crate::store::github::WRITES_PER_MINUTE`] per installation, counted in the database across replicas.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use octocrab::Octocrab;
+use tracing::Instrument;
+
+use crate::domain::TaskStatus;
+use crate::github::api::{self, Answer, CallError};
+use crate::github::messages::{self, Budget, Holder, StatusView};
+use crate::github::service::Github;
+use crate::store::StoreError;
+use crate::store::github::{OutboxKind, OutboxRow};
+
+/// How long a claimed row is reserved for the process sending it.
+pub const CLAIM_MS: i64 = 60_000;
+
+/// Rows claimed per round.
+const BATCH: i64 = 10;
+
+/// Failed attempts (server errors, network) before a row is given up.
+pub const MAX_ATTEMPTS: i64 = 25;
+
+/// The longest pause between polls when nothing wakes the sender.
+const IDLE_POLL: Duration = Duration::from_millis(1000);
+
+/// Sends outbox rows until the process stops.
+pub async fn run(github: Arc<Github>) {
+    loop {
+        let woken = github.outbox_wake.notified();
+        let changed = github.store.changed.notified();
+        match step(&github).await {
+            Ok(n) if n > 0 => {
+                github.progressed();
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "comment outbox: cannot read the next rows"),
+        }
+        let pause = match github.store.gh_next_due().await {
+            Ok(Some(at)) => {
+                let wait = at - crate::store::now_ms();
+                Duration::from_millis(u64::try_from(wait.clamp(5, 1000)).unwrap_or(1000))
+            }
+            _ => IDLE_POLL,
+        };
+        tokio::select! {
+            _ = woken => {}
+            _ = changed => {}
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+/// Sends the rows that are due now; returns how many were handled.
+pub async fn step(github: &Github) -> Result<usize, StoreError> {
+    let now = crate::store::now_ms();
+    let rows = github
+        .store
+        .gh_claim_outbox(&github.runner, now, now + CLAIM_MS, BATCH)
+        .await?;
+    for row in &rows {
+        let span = tracing::info_span!(
+            "outbox",
+            id = row.id,
+            kind = row.kind.as_str(),
+            repo = %row.repo,
+            number = row.issue_number,
+            attempt = row.attempts,
+        );
+        send(github, row).instrument(span).await?;
+    }
+    Ok(rows.len())
+}
+
+async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
+    let client = match api::installation(&github.app, row.installation_id).await {
+        Ok(client) => client,
+        Err(e) => return failed_attempt(github, row, e).await,
+    };
+    let result = match row.kind {
+        OutboxKind::Status => send_status(github, &client, row).await,
+        OutboxKind::Comment => send_comment(github, &client, row).await,
+        OutboxKind::Reaction => send_reaction(github, &client, row).await,
+    };
+    match result {
+        Ok(Sent::Done(github_id)) => {
+            if !github.store.gh_outbox_sent(row, &github.runner, github_id).await? {
+                tracing::debug!("the task changed while its status was written; writing again");
+            }
+            Ok(())
+        }
+        Ok(Sent::Later(at)) => {
+            github
+                .store
+                .gh_outbox_retry(row.id, &github.runner, at, None)
+                .await
+        }
+        Err(Failure::Call(e)) => failed_attempt(github, row, e).await,
+        Err(Failure::Store(e)) => {
+            // Give the row back; the database hiccup is reported by the caller.
+            let _ = github
+                .store
+                .gh_outbox_retry(row.id, &github.runner, crate::store::now_ms() + 1000, None)
+                .await;
+            Err(e)
+        }
+    }
+}
+
+/// What a send attempt did.
+enum Sent {
+    /// Done; GitHub's id of what was written, if anything was.
+    Done(Option<i64>),
+    /// Not sent yet: the installation's budget of requests is used up until then.
+    Later(i64),
+}
+
+enum Failure {
+    Call(CallError),
+    Store(StoreError),
+}
+
+impl From<CallError> for Failure {
+    fn from(e: CallError) -> Self {
+        Failure::Call(e)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Store(e)
+    }
+}
+
+async fn failed_attempt(github: &Github, row: &OutboxRow, error: CallError) -> Result<(), StoreError> {
+    let now = crate::store::now_ms();
+    let store = &github.store;
+    match &error {
+        CallError::Wait { until } => {
+            tracing::warn!(until = %crate::store::format_ts(*until), "GitHub asked to wait; the installation pauses");
+            store.gh_block_installation(row.installation_id, *until).await?;
+            store
+                .gh_outbox_retry(row.id, &github.runner, *until, Some(&error.to_string()))
+                .await
+        }
+        CallError::Transient(_) if row.attempts < MAX_ATTEMPTS => {
+            let at = now + backoff_ms(row.attempts);
+            tracing::warn!(error = %error, "writing to GitHub failed; it will be tried again");
+            store
+                .gh_outbox_retry(row.id, &github.runner, at, Some(&error.to_string()))
+                .await
+        }
+        _ => {
+            tracing::error!(error = %error, "writing to GitHub failed for good");
+            store
+                .gh_outbox_failed(row.id, &github.runner, &error.to_string())
+                .await
+        }
+    }
+}
+
+/// Delay after `attempts` failed attempts: 0.5 s, 1 s, 2 s, … up to 10 minutes, with jitter.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let exp = u32::try_from(attempts.clamp(1, 30) - 1).unwrap_or(0).min(12);
+    let base = (500i64 << exp).min(600_000);
+    base + i64::from(rand::random::<u8>()) * base / 1024
+}
+
+/// Takes one content-creating request from the installation's budget; `Err(at)` when the budget
+/// is used up until `at`.
+async fn reserve(github: &Github, row: &OutboxRow) -> Result<Option<i64>, StoreError> {
+    github.store.gh_reserve_write(row.installation_id).await
+}
+
+/// A successful answer may say the rate limit is used up: pause the installation until it resets.
+async fn note_limits(github: &Github, row: &OutboxRow, answer: &Answer) -> Result<(), StoreError> {
+    if let Some(until) = answer.exhausted_until {
+        github
+            .store
+            .gh_block_installation(row.installation_id, until)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn send_comment(github: &Github, client: &Octocrab, row: &OutboxRow) -> Result<Sent, Failure> {
+    if row.attempts > 1 {
+        // An earlier attempt may have been answered without being recorded.
+        let comments = api::issue_comments(client, &row.repo, row.issue_number).await?;
+        if let Some(found) = comments
+            .iter()
+            .find(|c| c.by_bot && messages::find_comment_marker(&c.body) == Some(row.uid.as_str()))
+        {
+            tracing::info!(comment = found.id, "the comment was already posted; not posting it again");
+            return Ok(Sent::Done(Some(found.id)));
+        }
+    }
+    if let Some(at) = reserve(github, row).await? {
+        return Ok(Sent::Later(at));
+    }
+    let body = messages::with_comment_marker(&row.body, &row.uid);
+    let (id, answer) = api::create_comment(client, &row.repo, row.issue_number, &body).await?;
+    note_limits(github, row, &answer).await?;
+    tracing::info!(comment = id, "comment posted");
+    Ok(Sent::Done(Some(id)))
+}
+
+async fn send_reaction(github: &Github, client: &Octocrab, row: &OutboxRow) -> Result<Sent, Failure> {
+    let Some(comment_id) = row.comment_id else {
+        return Ok(Sent::Done(None));
+    };
+    if let Some(at) = reserve(github, row).await? {
+        return Ok(Sent::Later(at));
+    }
+    // GitHub keeps one reaction of a kind per account, so sending it again changes nothing.
+    let (id, answer) = api::react(client, &row.repo, comment_id, &row.body).await?;
+    note_limits(github, row, &answer).await?;
+    Ok(Sent::Done(Some(id)))
+}
+
+async fn send_status(github: &Github, client: &Octocrab, row: &OutboxRow) -> Result<Sent, Failure> {
+    let Some(task_id) = row.task_id.as_deref() else {
+        return Ok(Sent::Done(None));
+    };
+    let Some(view) = status_view(github, task_id).await? else {
+        return Ok(Sent::Done(None));
+    };
+    let body = messages::status_comment(&view);
+    let Some(gh_task) = github.store.gh_task(task_id).await? else {
+        return Ok(Sent::Done(None));
+    };
+    let mut known = gh_task.status_comment_id;
+    let mut current = gh_task.status_body.clone();
+    if known.is_none() {
+        // Written before (by an earlier attempt, or before the database was restored)?
+        let comments = api::issue_comments(client, &row.repo, row.issue_number).await?;
+        if let Some(found) = comments
+            .iter()
+            .find(|c| c.by_bot && messages::find_status_marker(&c.body) == Some(task_id))
+        {
+            known = Some(found.id);
+            current = Some(found.body.clone());
+            github
+                .store
+                .gh_set_status_comment(task_id, known, current.as_deref())
+                .await?;
+        }
+    }
+    match known {
+        Some(id) if current.as_deref() == Some(body.as_str()) => Ok(Sent::Done(Some(id))),
+        Some(id) => {
+            if let Some(at) = reserve(github, row).await? {
+                return Ok(Sent::Later(at));
+            }
+            match api::update_comment(client, &row.repo, id, &body).await {
+                Ok(answer) => {
+                    note_limits(github, row, &answer).await?;
+                    github
+                        .store
+                        .gh_set_status_comment(task_id, Some(id), Some(&body))
+                        .await?;
+                    Ok(Sent::Done(Some(id)))
+                }
+                Err(CallError::Permanent { status: 404, .. }) => {
+                    // Someone deleted it: the next attempt writes a new one.
+                    github.store.gh_set_status_comment(task_id, None, None).await?;
+                    Err(Failure::Call(CallError::Transient(
+                        "the status comment was deleted".into(),
+                    )))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        None => {
+            if let Some(at) = reserve(github, row).await? {
+                return Ok(Sent::Later(at));
+            }
+            let (id, answer) = api::create_comment(client, &row.repo, row.issue_number, &body).await?;
+            note_limits(github, row, &answer).await?;
+            github
+                .store
+                .gh_set_status_comment(task_id, Some(id), Some(&body))
+                .await?;
+            tracing::info!(comment = id, "status comment posted");
+            Ok(Sent::Done(Some(id)))
+        }
+    }
+}
+
+/// Everything the status comment of a task shows, as it is now.
+pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<StatusView>, StoreError> {
+    let store = &github.store;
+    let Some(task) = store.task(task_id).await? else {
+        return Ok(None);
+    };
+    let Some(gh_task) = store.gh_task(task_id).await? else {
+        return Ok(None);
+    };
+    let Some(repo) = store.repo(&task.repo).await? else {
+        return Ok(None);
+    };
+    let settings = github.settings(&task.repo).await?;
+    let claim = store.gh_claim(task_id).await?;
+    let claim = claim.filter(|c| task.lease_id.as_deref() == Some(c.lease_id.as_str()));
+    let shows_holder = matches!(
+        task.status,
+        TaskStatus::Leased | TaskStatus::InProgress | TaskStatus::PrOpened | TaskStatus::Merged
+    );
+    let mut holder = None;
+    if shows_holder {
+        if let Some(claim) = &claim {
+            holder = Some(if claim.person {
+                Holder::Person {
+                    login: claim.login.clone(),
+                }
+            } else {
+                worker_holder(github, &claim.worker_id).await?
+            });
+        } else if let Some(worker) = &task.worker_id {
+            holder = Some(worker_holder(github, worker).await?);
+        } else if let Some(link) = store.gh_open_links_of_task(task_id).await?.first() {
+            holder = Some(Holder::Person {
+                login: link.author.clone(),
+            });
+        }
+    }
+    let (since, until) = if task.status.is_active() {
+        let since = match &claim {
+            Some(c) => Some(c.claimed_at),
+            None => match &task.lease_id {
+                Some(l) => store.gh_lease_created_at(l).await?,
+                None => None,
+            },
+        };
+        (since, task.deadline)
+    } else {
+        (None, None)
+    };
+    let to_time = |ms: i64| chrono::DateTime::from_timestamp_millis(ms);
+    let mut warnings = gh_task.label_warnings.clone();
+    if let Some(why) = &gh_task.left_pool
+        && shows_holder
+    {
+        warnings.push(messages::left_pool_note(why));
+    }
+    let count = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+    Ok(Some(StatusView {
+        task_id: task.id.clone(),
+        status: task.status,
+        holder,
+        since: since.and_then(to_time),
+        until: until.and_then(to_time),
+        pr_url: crate::github::apply::pr_url(&task),
+        reason: matches!(task.status, TaskStatus::Blocked | TaskStatus::Cancelled)
+            .then(|| task.status_reason.clone())
+            .flatten(),
+        estimate_points: task.estimate_points,
+        priority: task.priority,
+        required_skills: task.required_skills.clone(),
+        area: task.area.clone(),
+        tier: task.tier,
+        budget: Budget {
+            open_prs: count(repo.open_prs),
+            active_leases: count(repo.active_leases),
+            max_open_prs: count(repo.max_open_prs),
+        },
+        label_warnings: warnings,
+        config_error: settings.error,
+        help_url: github.help_url(),
+    }))
+}
+
+async fn worker_holder(github: &Github, worker_id: &str) -> Result<Holder, StoreError> {
+    let worker = github.store.worker(worker_id).await?;
+    let Some(worker) = worker else {
+        return Ok(Holder::Worker {
+            name: worker_id.to_string(),
+            login: None,
+        });
+    };
+    if worker.all_skills && worker.id.starts_with("gh_") {
+        return Ok(Holder::Person {
+            login: worker.github_login.clone().unwrap_or(worker.name),
+        });
+    }
+    let login = github.store.gh_login_of_worker(worker_id).await?;
+    Ok(Holder::Worker {
+        name: worker.name,
+        login,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_a_ceiling() {
+        for _ in 0..50 {
+            let first = backoff_ms(1);
+            assert!((500..=625).contains(&first), "{first}");
+            let third = backoff_ms(3);
+            assert!((2000..=2500).contains(&third), "{third}");
+            assert!(backoff_ms(40) <= 750_000);
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! Catching up with GitHub: what webhooks missed is found by looking.
+//!
+//! On start and on a schedule ([`DEFAULT_RECONCILE_CRON`], or `OWP_GITHUB_RECONCILE_CRON`), for
+//! each installation: its repositories join or leave; in each repository the settings file is
+//! read again, the open issues with the ready label become (or stay) tasks, tasks whose issue is
+//! no longer open and labelled leave the pool, the open pull requests are linked, the linked ones
+//! that closed meanwhile are applied, and the live figures (`open_prs`, `active_leases`) are
+//! corrected if they drifted.
+//!
+//! On start and on its own schedule ([`DEFAULT_REDELIVER_CRON`], or
+//! `OWP_GITHUB_REDELIVER_CRON`), the App's failed webhook deliveries of the last three days are
+//! listed and GitHub is asked to send each again once (its inbox ignores what it already has).
+//!
+//! Scheduled runs are recorded per (job, slot) in the database, so with several replicas each slot
+//! runs once. Everything is applied through the same functions as the webhooks
+//! ([`apply::sync_issue`], [`apply::sync_pull`]).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use octocrab::Octocrab;
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::domain::TaskStatus;
+use crate::github::api::{self, CallError};
+use crate::github::apply;
+use crate::github::events::{Issue, PullRequest};
+use crate::github::service::Github;
+use crate::github::webhook::STORED_EVENTS;
+use crate::store::NewEvent;
+use crate::store::leases::{LeaseEnd, Move};
+
+/// Reconciliation: every 15 minutes.
+pub const DEFAULT_RECONCILE_CRON: &str = "0 */15 * * * *";
+
+/// Looking for failed deliveries: every 5 minutes.
+pub const DEFAULT_REDELIVER_CRON: &str = "30 */5 * * * *";
+
+/// Every cron expression the App ships with.
+pub const DEFAULT_SCHEDULES: [&str; 2] = [DEFAULT_RECONCILE_CRON, DEFAULT_REDELIVER_CRON];
+
+/// GitHub keeps deliveries for redelivery this long.
+const REDELIVERY_WINDOW_MS: i64 = 3 * 24 * 3_600_000;
+
+/// Pages of deliveries read per run.
+const DELIVERY_PAGES: usize = 5;
+
+const ACTOR: &str = "github:reconcile";
+
+/// The start-up runs, then the schedules, until the process stops.
+pub async fn run(github: Arc<Github>) {
+    if let Err(e) = reconcile_all(&github).await {
+        tracing::warn!(error = %format!("{e:#}"), "start-up reconciliation failed; the schedule will retry");
+    }
+    if let Err(e) = redeliver_failed(&github).await {
+        tracing::warn!(error = %format!("{e:#}"), "looking for failed deliveries failed; the schedule will retry");
+    }
+    github.inbox_wake.notify_one();
+    github.outbox_wake.notify_one();
+    github.mark_started();
+    loop {
+        let now = Utc::now();
+        let next_reconcile = github.reconcile_schedule.after(&now).next();
+        let next_redeliver = github.redeliver_schedule.after(&now).next();
+        let (job, at) = match (next_reconcile, next_redeliver) {
+            (Some(a), Some(b)) if b < a => ("redeliver", b),
+            (Some(a), _) => ("reconcile", a),
+            (None, Some(b)) => ("redeliver", b),
+            (None, None) => return,
+        };
+        let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        tokio::time::sleep(wait).await;
+        let slot = at.timestamp_millis();
+        match github.store.gh_claim_job_slot(job, slot, &github.runner).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(job, error = %e, "cannot claim a job slot");
+                continue;
+            }
+        }
+        let span = tracing::info_span!("job", job, slot);
+        let outcome = async {
+            match job {
+                "reconcile" => reconcile_all(&github).await.map(|()| "ok".to_string()),
+                _ => redeliver_failed(&github)
+                    .await
+                    .map(|n| format!("ok: {n} redelivered")),
+            }
+        }
+        .instrument(span)
+        .await;
+        let text = match &outcome {
+            Ok(text) => text.clone(),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "scheduled job failed");
+                format!("failed: {e:#}")
+            }
+        };
+        if let Err(e) = github.store.gh_finish_job_slot(job, slot, &text).await {
+            tracing::warn!(job, error = %e, "cannot record a job slot");
+        }
+        github.inbox_wake.notify_one();
+        github.outbox_wake.notify_one();
+    }
+}
+
+/// Reconciles every installation.
+pub async fn reconcile_all(github: &Github) -> anyhow::Result<()> {
+    let _one_at_a_time = github.reconcile_lock.lock().await;
+    match api::installations(&github.app).await {
+        Ok(listed) => {
+            let known = github.store.gh_installations().await?;
+            let mut tx = github.store.begin().await?;
+            for i in &listed {
+                tx.gh_upsert_installation(i.id, &i.account, i.suspended).await?;
+            }
+            for gone in known.iter().filter(|k| !listed.iter().any(|i| i.id == k.id)) {
+                for repo in tx.gh_delete_installation(gone.id).await? {
+                    apply::leave_repo(&mut tx, &repo, ACTOR).await?;
+                }
+            }
+            tx.commit().await?;
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot list the App's installations; using the known ones"),
+    }
+    let mut first_error = None;
+    for installation in github.store.gh_installations().await? {
+        if installation.suspended {
+            continue;
+        }
+        if let Err(e) = installation_inner(github, installation.id).await {
+            tracing::warn!(installation = installation.id, error = %format!("{e:#}"), "reconciling an installation failed");
+            first_error.get_or_insert(e);
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Reconciles one installation (its repositories, then each of them).
+pub async fn reconcile_installation(github: &Github, installation: i64) -> anyhow::Result<()> {
+    let _one_at_a_time = github.reconcile_lock.lock().await;
+    installation_inner(github, installation).await
+}
+
+/// Reconciles one repository of an installation.
+pub async fn reconcile_repo(github: &Github, installation: i64, repo: &str) -> anyhow::Result<()> {
+    let _one_at_a_time = github.reconcile_lock.lock().await;
+    let client = api::installation(&github.app, installation).await?;
+    repo_inner(github, installation, repo, &client).await
+}
+
+async fn installation_inner(github: &Github, installation: i64) -> anyhow::Result<()> {
+    let client = api::installation(&github.app, installation)
+        .await
+        .with_context(|| format!("installation {installation}"))?;
+    let listed = api::installation_repos(&client).await?;
+    let known = github.store.gh_installed_repos(Some(installation)).await?;
+    let mut tx = github.store.begin().await?;
+    for repo in &listed {
+        let id = i64::try_from(repo.id).ok();
+        apply::join_repo(&mut tx, &repo.full_name, id, installation, ACTOR).await?;
+    }
+    for gone in known
+        .iter()
+        .filter(|k| !listed.iter().any(|r| r.full_name == k.repo))
+    {
+        apply::leave_repo(&mut tx, &gone.repo, ACTOR).await?;
+    }
+    tx.commit().await?;
+    let mut first_error = None;
+    for repo in &listed {
+        if let Err(e) = repo_inner(github, installation, &repo.full_name, &client).await {
+            tracing::warn!(repo = %repo.full_name, error = %format!("{e:#}"), "reconciling a repository failed");
+            first_error.get_or_insert(e);
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// What GitHub says about a repository, read before anything is changed.
+struct Snapshot {
+    ready_issues: Vec<Issue>,
+    /// Issues of tasks that are no longer in the ready list (closed, unlabelled, or gone).
+    left_issues: Vec<Result<Issue, u64>>,
+    open_pulls: Vec<PullRequest>,
+    /// Linked pull requests that are no longer open.
+    closed_pulls: Vec<PullRequest>,
+}
+
+async fn repo_inner(
+    github: &Github,
+    installation: i64,
+    repo: &str,
+    client: &Octocrab,
+) -> anyhow::Result<()> {
+    let span = tracing::info_span!("reconcile", repo);
+    repo_in_span(github, installation, repo, client)
+        .instrument(span)
+        .await
+}
+
+async fn repo_in_span(
+    github: &Github,
+    installation: i64,
+    repo: &str,
+    client: &Octocrab,
+) -> anyhow::Result<()> {
+    let settings = github.refresh_config(repo, true).await?;
+    let snapshot = read_repo(github, client, repo, &settings.config.labels.ready).await?;
+    let mut tx = github.store.begin().await?;
+    for issue in snapshot
+        .ready_issues
+        .iter()
+        .chain(snapshot.left_issues.iter().filter_map(|i| i.as_ref().ok()))
+    {
+        apply::sync_issue(&mut tx, installation, repo, issue, &settings, ACTOR).await?;
+    }
+    for number in snapshot.left_issues.iter().filter_map(|i| i.as_ref().err()) {
+        // The issue is gone (deleted or moved): its task leaves the pool.
+        if let Some(task) = tx.task_by_key(repo, &format!("{repo}#{number}")).await?
+            && !matches!(task.status, TaskStatus::Merged | TaskStatus::Cancelled)
+        {
+            let mv = Move {
+                reason: Some("the issue no longer exists".into()),
+                ..Move::to(TaskStatus::Cancelled, LeaseEnd::Admin)
+            };
+            tx.apply_move(&task, &mv, ACTOR).await?;
+        }
+    }
+    for pr in snapshot.open_pulls.iter().chain(&snapshot.closed_pulls) {
+        apply::sync_pull(&mut tx, repo, pr, false, ACTOR).await?;
+    }
+    if let Some((before, after)) = tx.gh_recount_repo(repo).await? {
+        tracing::warn!(?before, ?after, "the repository's live figures had drifted; corrected");
+        tx.event(
+            NewEvent::new("repo.recounted", ACTOR).repo(repo).data(json!({
+                "open_prs": {"from": before.0, "to": after.0},
+                "active_leases": {"from": before.1, "to": after.1},
+            })),
+        );
+    }
+    tx.commit().await?;
+    tracing::debug!(
+        ready = snapshot.ready_issues.len(),
+        open_pulls = snapshot.open_pulls.len(),
+        "repository reconciled"
+    );
+    Ok(())
+}
+
+async fn read_repo(
+    github: &Github,
+    client: &Octocrab,
+    repo: &str,
+    ready_label: &str,
+) -> anyhow::Result<Snapshot> {
+    let ready_issues = api::open_issues_with_label(client, repo, ready_label).await?;
+    let listed: HashSet<u64> = ready_issues.iter().map(|i| i.number).collect();
+    let mut left_issues = Vec::new();
+    for gh_task in github.store.gh_tasks_of_repo(repo).await? {
+        let number = u64::try_from(gh_task.issue_number).unwrap_or_default();
+        if listed.contains(&number) {
+            continue;
+        }
+        let Some(task) = github.store.task(&gh_task.task_id).await? else {
+            continue;
+        };
+        let in_pool = matches!(
+            task.status,
+            TaskStatus::Ready | TaskStatus::Blocked | TaskStatus::Leased | TaskStatus::InProgress
+        ) || (task.status == TaskStatus::PrOpened && gh_task.left_pool.is_none());
+        if !in_pool {
+            continue;
+        }
+        match api::issue(client, repo, gh_task.issue_number).await {
+            Ok(issue) => left_issues.push(Ok(issue)),
+            Err(CallError::Permanent { status: 404 | 410, .. }) => left_issues.push(Err(number)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let open_pulls = api::open_pulls(client, repo).await?;
+    let open: HashSet<u64> = open_pulls.iter().map(|p| p.number).collect();
+    let mut closed_pulls = Vec::new();
+    let mut seen = HashSet::new();
+    for link in github.store.gh_open_links_of_repo(repo).await? {
+        let number = u64::try_from(link.pr_number).unwrap_or_default();
+        if link.repo != repo || open.contains(&number) || !seen.insert(number) {
+            continue;
+        }
+        match api::pull(client, repo, link.pr_number).await {
+            Ok(pr) => closed_pulls.push(pr),
+            Err(CallError::Permanent { status: 404 | 410, .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Snapshot {
+        ready_issues,
+        left_issues,
+        open_pulls,
+        closed_pulls,
+    })
+}
+
+/// Asks GitHub to send again the deliveries of the last three days that failed and that the
+/// inbox does not have; returns how many were asked for.
+pub async fn redeliver_failed(github: &Github) -> anyhow::Result<usize> {
+    let deliveries = api::deliveries(&github.app, DELIVERY_PAGES).await?;
+    let cutoff = crate::store::now_ms() - REDELIVERY_WINDOW_MS;
+    let delivered: HashSet<&str> = deliveries
+        .iter()
+        .filter(|d| d.succeeded())
+        .map(|d| d.guid.as_str())
+        .collect();
+    let mut asked: HashSet<&str> = HashSet::new();
+    for d in &deliveries {
+        let used = d
+            .event
+            .as_deref()
+            .is_none_or(|e| STORED_EVENTS.contains(&e));
+        let recent = d
+            .delivered_at
+            .is_none_or(|t| t.timestamp_millis() >= cutoff);
+        if d.succeeded() || !used || !recent || delivered.contains(d.guid.as_str()) {
+            continue;
+        }
+        if asked.contains(d.guid.as_str())
+            || github.store.gh_delivery_known(&d.guid).await?
+            || github.store.gh_redelivery_requested(&d.guid).await?
+        {
+            continue;
+        }
+        match api::redeliver(&github.app, d.id).await {
+            Ok(()) => {
+                tracing::info!(guid = %d.guid, event = ?d.event, "asked GitHub to redeliver a failed delivery");
+                github.store.gh_record_redelivery(&d.guid, d.id).await?;
+                asked.insert(d.guid.as_str());
+            }
+            Err(e) => tracing::warn!(guid = %d.guid, error = %e, "GitHub refused to redeliver"),
+        }
+    }
+    Ok(asked.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn every_shipped_cron_expression_parses() {
+        for expr in DEFAULT_SCHEDULES {
+            let schedule = cron::Schedule::from_str(expr)
+                .unwrap_or_else(|e| panic!("{expr}: {e}"));
+            assert!(schedule.upcoming(Utc).next().is_some(), "{expr} never fires");
+        }
+    }
+
+    #[test]
+    fn five_field_crontab_lines_are_refused() {
+        assert!(cron::Schedule::from_str("*/15 * * * *").is_err());
+    }
+}

@@ -1,0 +1,331 @@
+//! Registering the GitHub App from this service, as Probot does: when `owp serve` runs without
+//! App credentials, `GET /github/setup` offers to create the App from `app-manifest.yml` on
+//! GitHub, for the signed-in person or for an organisation. GitHub sends the person back to
+//! `/github/setup/callback` with a one-time code, which is exchanged at
+//! `POST /app-manifests/{code}/conversions` (at `GITHUB_API_URL`) for the App's id, private key
+//! and webhook secret. They are appended to `env.local` (owner-only permissions), and the page
+//! says how to install the App and to restart the service.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::config::ServeConfig;
+use crate::github::manifest::{self, SETUP_CALLBACK_PATH};
+
+/// Where the setup page is served.
+pub const SETUP_PATH: &str = "/github/setup";
+
+/// How long a setup page's `state` is accepted back.
+const STATE_TTL: Duration = Duration::from_secs(3600);
+
+/// The setup flow's state.
+pub struct Setup {
+    http: reqwest::Client,
+    api_url: String,
+    web_url: String,
+    env_file: PathBuf,
+    base_url: RwLock<String>,
+    public_url_configured: bool,
+    states: Mutex<HashMap<String, Instant>>,
+}
+
+impl Setup {
+    pub fn new(config: &ServeConfig, base_url: String) -> Setup {
+        let api_url = config.github.github_api_url.trim_end_matches('/').to_string();
+        Setup {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap_or_default(),
+            web_url: web_url(&api_url),
+            api_url,
+            env_file: config
+                .github
+                .github_env_file
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("env.local")),
+            base_url: RwLock::new(base_url),
+            public_url_configured: config.public_url.is_some(),
+            states: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn set_base_url(&self, url: String) {
+        if let Ok(mut base) = self.base_url.write() {
+            *base = url;
+        }
+    }
+
+    fn base_url(&self) -> String {
+        self.base_url.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn new_state(&self) -> String {
+        let state = uuid::Uuid::new_v4().simple().to_string();
+        if let Ok(mut states) = self.states.lock() {
+            states.retain(|_, at| at.elapsed() < STATE_TTL);
+            states.insert(state.clone(), Instant::now());
+        }
+        state
+    }
+
+    fn take_state(&self, state: &str) -> bool {
+        self.states
+            .lock()
+            .map(|mut s| s.remove(state).is_some_and(|at| at.elapsed() < STATE_TTL))
+            .unwrap_or(false)
+    }
+}
+
+/// GitHub's web address for a REST base URL: `https://github.com` for `api.github.com`, the
+/// server itself for GitHub Enterprise Server (`https://HOST/api/v3`), otherwise the URL as is.
+pub fn web_url(api_url: &str) -> String {
+    let api = api_url.trim_end_matches('/');
+    if api == "https://api.github.com" {
+        return "https://github.com".into();
+    }
+    api.strip_suffix("/api/v3").unwrap_or(api).to_string()
+}
+
+/// The setup routes.
+pub fn router(setup: Arc<Setup>) -> Router {
+    Router::new()
+        .route(SETUP_PATH, axum::routing::get(page))
+        .route(SETUP_CALLBACK_PATH, axum::routing::get(callback))
+        .with_state(setup)
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    org: Option<String>,
+}
+
+async fn page(State(setup): State<Arc<Setup>>, Query(q): Query<PageQuery>) -> Response {
+    let org = q
+        .org
+        .map(|o| o.trim().to_string())
+        .filter(|o| !o.is_empty());
+    if let Some(org) = &org
+        && !org.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return error_page(StatusCode::BAD_REQUEST, "That is not an organisation name.");
+    }
+    let base = setup.base_url();
+    let manifest = manifest::manifest_for(&base).to_string();
+    let personal = manifest::creation_url(&setup.web_url, None, &setup.new_state());
+    let mut forms = format!(
+        "<h2>For your personal account</h2>\
+         <form method=\"post\" action=\"{action}\">\
+         <input type=\"hidden\" name=\"manifest\" value=\"{manifest}\">\
+         <button type=\"submit\">Create the GitHub App on my account</button></form>",
+        action = escape(&personal),
+        manifest = escape(&manifest),
+    );
+    forms.push_str("<h2>For an organisation</h2>");
+    match &org {
+        Some(org) => {
+            let action = manifest::creation_url(&setup.web_url, Some(org), &setup.new_state());
+            forms.push_str(&format!(
+                "<form method=\"post\" action=\"{action}\">\
+                 <input type=\"hidden\" name=\"manifest\" value=\"{manifest}\">\
+                 <button type=\"submit\">Create the GitHub App for {org}</button></form>",
+                action = escape(&action),
+                manifest = escape(&manifest),
+                org = escape(org),
+            ));
+        }
+        None => forms.push_str(&format!(
+            "<form method=\"get\" action=\"{SETUP_PATH}\">\
+             <label>Organisation <input name=\"org\" required pattern=\"[A-Za-z0-9-]+\"></label> \
+             <button type=\"submit\">Continue</button></form>"
+        )),
+    }
+    let warning = if setup.public_url_configured {
+        String::new()
+    } else {
+        format!(
+            "<p class=\"warn\">OWP_PUBLIC_URL is not set, so GitHub will send webhooks to \
+             <code>{}</code>. GitHub must be able to reach that address: set OWP_PUBLIC_URL to the \
+             public address of this service (a tunnel works for a trial) and restart first.</p>",
+            escape(&format!("{base}{}", manifest::WEBHOOK_PATH))
+        )
+    };
+    Html(format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Set up the OWP Pool GitHub App</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:44rem;margin:2rem auto;line-height:1.5}}\
+         .warn{{background:#fff4e5;padding:.5rem 1rem}}button{{font-size:1rem;padding:.4rem 1rem}}</style></head>\
+         <body><h1>Set up the GitHub App</h1>\
+         <p>This service runs without GitHub App credentials. Create the App on GitHub from its \
+         manifest (issues: write; pull requests, contents, metadata: read; events: issues, issue \
+         comments, pull requests). GitHub brings you back here, and the credentials are saved to \
+         <code>{env}</code>.</p>{warning}{forms}</body></html>",
+        env = escape(&setup.env_file.display().to_string()),
+    ))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+}
+
+async fn callback(State(setup): State<Arc<Setup>>, Query(q): Query<CallbackQuery>) -> Response {
+    let (Some(code), Some(state)) = (q.code, q.state) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "GitHub's redirect lacks its code; start again from the setup page.",
+        );
+    };
+    if !setup.take_state(&state) {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "This link does not come from this service's setup page (or is older than an hour); \
+             start again from the setup page.",
+        );
+    }
+    let conversion = match manifest::convert(&setup.http, &setup.api_url, &code).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "the App manifest code could not be exchanged");
+            return error_page(StatusCode::BAD_GATEWAY, &e.to_string());
+        }
+    };
+    if let Err(e) = save_credentials(&setup.env_file, &conversion.env_file_lines()) {
+        tracing::error!(error = %e, path = %setup.env_file.display(), "cannot save the App's credentials");
+        return error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The App was created, but its credentials could not be saved; see the service's log.",
+        );
+    }
+    tracing::info!(app_id = conversion.id, slug = %conversion.slug, "GitHub App created; credentials saved");
+    Html(format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>GitHub App created</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:44rem;margin:2rem auto;line-height:1.5}}</style></head>\
+         <body><h1>The GitHub App {name} is ready</h1>\
+         <p>Its id, private key and webhook secret are saved in <code>{env}</code> (readable only by you).</p>\
+         <ol><li><a href=\"{install}\">Install the App</a> on the repositories whose issues go into the pool.</li>\
+         <li>Restart <code>owp serve</code> from this directory: it reads the credentials from <code>{env}</code>.</li>\
+         <li>Label an issue <code>pool:ready</code>; the App answers with a status comment, and anyone can comment \
+         <code>/owp claim</code> to take it.</li></ol></body></html>",
+        name = escape(&conversion.name),
+        env = escape(&setup.env_file.display().to_string()),
+        install = escape(&conversion.install_url()),
+    ))
+    .into_response()
+}
+
+/// Appends the credentials to the environment file, readable only by its owner.
+pub fn save_credentials(path: &std::path::Path, lines: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    writeln!(file)?;
+    file.write_all(lines.as_bytes())?;
+    file.sync_all()
+}
+
+fn error_page(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Html(format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>GitHub App setup</title></head>\
+             <body><h1>GitHub App setup</h1><p>{}</p><p><a href=\"{SETUP_PATH}\">Back to the setup page</a></p></body></html>",
+            escape(message)
+        )),
+    )
+        .into_response()
+}
+
+/// Escapes text for HTML (element content and quoted attributes).
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// `GET /github/help`: how the App is used.
+pub const HELP_PAGE: &str = "<!doctype html><html><head><meta charset=\"utf-8\">\
+<title>OWP Pool on GitHub</title><style>body{font-family:system-ui,sans-serif;max-width:44rem;\
+margin:2rem auto;line-height:1.5}code{background:#f3f3f3;padding:0 .2rem}</style></head><body>\
+<h1>OWP Pool on GitHub</h1>\
+<p>Maintainers put an issue into the pool with the <code>pool:ready</code> label. Labels fill in \
+the task: <code>estimate:N</code>, <code>priority:low|normal|high|critical</code>, \
+<code>skills:NAME</code> (repeatable, or <code>skills:a,b</code>), <code>area:NAME</code>, \
+<code>tier:N</code>. The App keeps one status comment on the issue up to date.</p>\
+<h2>Commands</h2><p>Comment one command per line (commands in quotes or code blocks are ignored):</p>\
+<ul><li><code>/owp claim</code> — take the issue. Every rule of the pool applies: the review \
+budget, area locks, the task's tier, how many issues one person may hold.</li>\
+<li><code>/owp release</code> — give it back.</li>\
+<li><code>/owp renew</code> — you are still on it (any comment of yours counts too).</li>\
+<li><code>/owp status</code> — refresh the status comment.</li>\
+<li><code>/owp block REASON</code>, <code>/owp unblock</code> — maintainers (write access or \
+above) take an issue out of the queue and put it back.</li>\
+<li><code>/owp link CODE</code> — link your GitHub account to a registered worker, with the code \
+from <code>POST /v1/workers/link-code</code>.</li></ul>\
+<h2>Claims</h2><p>A claim lasts 7 days after your last activity on the issue (a repository can \
+change this in <code>.github/owp.yml</code>). Half-way, you get a reminder; at the end, the issue \
+is free again. A pull request whose description says <code>fixes #N</code> (or closes, resolves, \
+…) moves the issue to review; merged, it is done; closed without merging, it returns to the \
+pool.</p><h2>Review budget</h2><p>Each repository has a budget of review slots (3 by default): \
+open pull requests plus claims in progress. When it is full, new claims wait until a pull \
+request is merged or closed.</p></body></html>";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn web_urls() {
+        assert_eq!(web_url("https://api.github.com"), "https://github.com");
+        assert_eq!(web_url("https://ghe.example.com/api/v3/"), "https://ghe.example.com");
+        assert_eq!(web_url("http://127.0.0.1:9000"), "http://127.0.0.1:9000");
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn credentials_are_saved_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.local");
+        std::fs::write(&path, "OWP_ADMIN_TOKEN=x\n").unwrap();
+        save_credentials(&path, "GITHUB_APP_ID=1\n").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("OWP_ADMIN_TOKEN=x\n") && text.ends_with("GITHUB_APP_ID=1\n"));
+    }
+}

@@ -1,0 +1,632 @@
+//! Prometheus metrics, served at `GET /metrics` (text exposition format).
+//!
+//! Two sources make up one scrape:
+//! - **The pool as it is now**, read from the database at scrape time (one `GROUP BY` for tasks,
+//!   one row per repository, one aggregate over workers and one over the last day's leases). These
+//!   are exact whichever process (or replica) made the changes.
+//! - **What this process did since it started**: counters and histograms recorded as changes
+//!   commit ([`record_committed`], called by the store's one door), claim timings, HTTP requests,
+//!   and the GitHub App's figures ([`webhook_delivery`], [`set_outbox_backlog`],
+//!   [`set_github_rate_limit_remaining`]). With several replicas, sum them across instances.
+//!
+//! Both are recorded through the `metrics` facade into recorders of `metrics-exporter-prometheus`
+//! owned by this module (the process-wide recorder of the `metrics` crate is left alone).
+//!
+//! Access: the scrape shows repository names, which may be private, so it needs credentials: the
+//! admin token as `Authorization: Bearer …` or `X-Admin-Token`, or a separate scrape-only token
+//! when one is configured (see [`MetricsAuth`]).
+
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
+use subtle::ConstantTimeEq;
+
+use crate::config::Secret;
+use crate::domain::Event;
+use crate::http::error::ApiError;
+use crate::store::{Store, StoreError};
+
+// ---- names -------------------------------------------------------------------------------------
+
+/// Tasks by `repo` and `status` (gauge, read at scrape time).
+pub const TASKS: &str = "owp_tasks";
+/// A repository's review budget, `max_open_prs` (gauge, `repo`).
+pub const REPO_REVIEW_BUDGET: &str = "owp_repo_review_budget";
+/// Open pull requests counted against a repository's budget (gauge, `repo`).
+pub const REPO_OPEN_PRS: &str = "owp_repo_open_prs";
+/// Active leases counted against a repository's budget (gauge, `repo`).
+pub const REPO_ACTIVE_LEASES: &str = "owp_repo_active_leases";
+/// 1 while a repository's budget is full and new assignments wait (gauge, `repo`).
+pub const REPO_THROTTLED: &str = "owp_repo_throttled";
+/// Registered workers (gauge).
+pub const WORKERS_REGISTERED: &str = "owp_workers_registered";
+/// Workers whose last contact is younger than the heartbeat TTL (gauge).
+pub const WORKERS_ONLINE: &str = "owp_workers_online";
+/// Capacity points of the online workers (gauge).
+pub const CAPACITY_POINTS_ONLINE: &str = "owp_capacity_points_online";
+/// Points held by active leases, over all workers (gauge).
+pub const ACTIVE_POINTS: &str = "owp_active_points";
+/// Share of the leases granted in the last 24 hours that expired or were given back (gauge).
+pub const REQUEUE_RATIO_24H: &str = "owp_requeue_ratio_24h";
+
+/// Leases granted (counter, `repo`).
+pub const LEASES_GRANTED: &str = "owp_leases_granted_total";
+/// Leases that ended because they expired (counter, `repo`).
+pub const LEASES_EXPIRED: &str = "owp_leases_expired_total";
+/// Leases the worker gave back (counter, `repo`).
+pub const LEASES_NACKED: &str = "owp_leases_nacked_total";
+/// Tasks that reached `pr_opened` (counter, `repo`).
+pub const PRS_OPENED: &str = "owp_prs_opened_total";
+/// Tasks that reached `merged` (counter, `repo`).
+pub const TASKS_MERGED: &str = "owp_tasks_merged_total";
+/// Time of one claim attempt, from the expiry check to the commit (histogram, `outcome`:
+/// `leased` or `none`). A long poll makes one attempt per change it wakes up for.
+pub const CLAIM_DURATION: &str = "owp_claim_duration_seconds";
+/// Lead times (histogram, `stage`: `ready_to_pr_opened` from the task's creation to its pull
+/// request, `pr_opened_to_merged` from the pull request to the merge).
+pub const LEAD_TIME: &str = "owp_lead_time_seconds";
+/// HTTP requests answered (counter, `method`, `route`, `status`).
+pub const HTTP_REQUESTS: &str = "owp_http_requests_total";
+/// Time to answer an HTTP request, up to its headers (histogram, `method`, `route`).
+pub const HTTP_DURATION: &str = "owp_http_request_duration_seconds";
+/// GitHub webhook deliveries (counter, `event`, `outcome`).
+pub const WEBHOOK_DELIVERIES: &str = "owp_github_webhook_deliveries_total";
+/// GitHub writes (comments) waiting in the outbox (gauge).
+pub const OUTBOX_BACKLOG: &str = "owp_github_outbox_backlog";
+/// The GitHub rate limit left, as GitHub last reported it (gauge).
+pub const GITHUB_RATE_LIMIT_REMAINING: &str = "owp_github_rate_limit_remaining";
+
+const CLAIM_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+const HTTP_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+/// One minute to four weeks.
+const LEAD_TIME_BUCKETS: &[f64] = &[
+    60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14_400.0, 28_800.0, 86_400.0, 172_800.0,
+    345_600.0, 604_800.0, 1_209_600.0, 2_419_200.0,
+];
+
+/// Every task status, so a repository shows all of them (zeros included).
+const STATUSES: [&str; 7] = [
+    "ready",
+    "leased",
+    "in_progress",
+    "pr_opened",
+    "merged",
+    "blocked",
+    "cancelled",
+];
+
+/// The recorder of this process's counters and histograms.
+static PROCESS: LazyLock<PrometheusRecorder> = LazyLock::new(|| {
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Full(CLAIM_DURATION.into()), CLAIM_BUCKETS)
+        .and_then(|b| b.set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), HTTP_BUCKETS))
+        .and_then(|b| b.set_buckets_for_metric(Matcher::Full(LEAD_TIME.into()), LEAD_TIME_BUCKETS))
+        .expect("bucket lists are not empty")
+        .build_recorder();
+    metrics::with_local_recorder(&recorder, describe_process_metrics);
+    recorder
+});
+
+fn record<T>(f: impl FnOnce() -> T) -> T {
+    metrics::with_local_recorder(&*PROCESS, f)
+}
+
+fn describe_process_metrics() {
+    describe_counter!(LEASES_GRANTED, "Leases granted.");
+    describe_counter!(LEASES_EXPIRED, "Leases that expired; their tasks were requeued (or blocked).");
+    describe_counter!(LEASES_NACKED, "Leases given back by their worker.");
+    describe_counter!(PRS_OPENED, "Tasks that reached pr_opened.");
+    describe_counter!(TASKS_MERGED, "Tasks that reached merged.");
+    describe_histogram!(
+        CLAIM_DURATION,
+        metrics::Unit::Seconds,
+        "Time of one claim attempt (expiry check, eligibility query, commit)."
+    );
+    describe_histogram!(
+        LEAD_TIME,
+        metrics::Unit::Seconds,
+        "Lead time: from a task's creation to its pull request (stage=ready_to_pr_opened), and from the pull request to the merge (stage=pr_opened_to_merged)."
+    );
+    describe_counter!(HTTP_REQUESTS, "HTTP requests answered.");
+    describe_histogram!(
+        HTTP_DURATION,
+        metrics::Unit::Seconds,
+        "Time to answer an HTTP request, up to its response headers."
+    );
+    describe_counter!(WEBHOOK_DELIVERIES, "GitHub webhook deliveries, by event and outcome.");
+    describe_gauge!(OUTBOX_BACKLOG, "GitHub writes waiting in the outbox.");
+    describe_gauge!(
+        GITHUB_RATE_LIMIT_REMAINING,
+        "Requests left in the GitHub rate-limit window, as GitHub last reported it."
+    );
+}
+
+// ---- recording -------------------------------------------------------------------------------
+
+/// Counts what a committed change did, from its audit events. Called by the store after every
+/// successful commit; lead times are looked up in the background, off the request path.
+pub fn record_committed(store: &Store, events: &[Event]) {
+    let mut lead_times: Vec<Event> = Vec::new();
+    record(|| {
+        for e in events {
+            let repo = e.repo.clone().unwrap_or_default();
+            match e.kind.as_str() {
+                "task.leased" => counter!(LEASES_GRANTED, "repo" => repo).increment(1),
+                "lease.expired" => counter!(LEASES_EXPIRED, "repo" => repo).increment(1),
+                "lease.nacked" => counter!(LEASES_NACKED, "repo" => repo).increment(1),
+                _ => match status_of(e) {
+                    Some("pr_opened") if from_of(e) != Some("pr_opened") => {
+                        counter!(PRS_OPENED, "repo" => repo).increment(1);
+                        lead_times.push(e.clone());
+                    }
+                    Some("merged") if from_of(e) != Some("merged") => {
+                        counter!(TASKS_MERGED, "repo" => repo).increment(1);
+                        lead_times.push(e.clone());
+                    }
+                    _ => {}
+                },
+            }
+        }
+    });
+    if lead_times.is_empty() {
+        return;
+    }
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let store = store.clone();
+        runtime.spawn(async move {
+            for e in lead_times {
+                let Some(task_id) = e.task_id.as_deref() else {
+                    continue;
+                };
+                match store.task_events(task_id).await {
+                    Ok(history) => {
+                        if let Some((stage, seconds)) = lead_time(&history, &e) {
+                            record(|| histogram!(LEAD_TIME, "stage" => stage).record(seconds));
+                        }
+                    }
+                    Err(err) => tracing::debug!(error = %err, "lead time lookup failed"),
+                }
+            }
+        });
+    }
+}
+
+fn status_of(e: &Event) -> Option<&str> {
+    e.data.get("status").and_then(|v| v.as_str())
+}
+
+fn from_of(e: &Event) -> Option<&str> {
+    e.data.get("from").and_then(|v| v.as_str())
+}
+
+fn seconds_between(from: &str, to: &str) -> Option<f64> {
+    let from = chrono::DateTime::parse_from_rfc3339(from).ok()?;
+    let to = chrono::DateTime::parse_from_rfc3339(to).ok()?;
+    let ms = (to - from).num_milliseconds();
+    (ms >= 0).then(|| ms as f64 / 1000.0)
+}
+
+/// The lead time that `event` (a move to `pr_opened` or `merged`) completes, from the task's
+/// history (oldest first): creation → pull request, or the latest pull request → merge.
+pub fn lead_time(history: &[Event], event: &Event) -> Option<(&'static str, f64)> {
+    let earlier = history.iter().filter(|h| h.id < event.id);
+    match status_of(event)? {
+        "pr_opened" => {
+            let created = history.iter().min_by_key(|h| h.id)?;
+            if created.id >= event.id {
+                return None;
+            }
+            Some(("ready_to_pr_opened", seconds_between(&created.at, &event.at)?))
+        }
+        "merged" => {
+            let opened = earlier
+                .filter(|h| status_of(h) == Some("pr_opened"))
+                .max_by_key(|h| h.id)?;
+            Some(("pr_opened_to_merged", seconds_between(&opened.at, &event.at)?))
+        }
+        _ => None,
+    }
+}
+
+/// Records one claim attempt that started at `started`; `leased` tells whether it found work.
+pub fn claim_finished(started: Instant, leased: bool) {
+    let seconds = started.elapsed().as_secs_f64();
+    let outcome = if leased { "leased" } else { "none" };
+    record(|| histogram!(CLAIM_DURATION, "outcome" => outcome).record(seconds));
+}
+
+/// Counts one GitHub webhook delivery. `event` is GitHub's event name (`issues`,
+/// `pull_request`, …); `outcome` one of a few fixed words, e.g. `applied`, `ignored`,
+/// `duplicate`, `bad_signature`, `error`. Both become label values: pass only bounded sets.
+pub fn webhook_delivery(event: &str, outcome: &str) {
+    let event = bounded_label(event);
+    let outcome = bounded_label(outcome);
+    record(|| counter!(WEBHOOK_DELIVERIES, "event" => event, "outcome" => outcome).increment(1));
+}
+
+/// Sets how many GitHub writes wait in the outbox.
+pub fn set_outbox_backlog(n: u64) {
+    record(|| gauge!(OUTBOX_BACKLOG).set(n as f64));
+}
+
+/// Sets the GitHub rate limit left (from `X-RateLimit-Remaining`).
+pub fn set_github_rate_limit_remaining(n: u64) {
+    record(|| gauge!(GITHUB_RATE_LIMIT_REMAINING).set(n as f64));
+}
+
+/// A label value of at most 64 characters from `[A-Za-z0-9_.-]`; anything else becomes `_`.
+fn bounded_label(value: &str) -> String {
+    let v: String = value
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if v.is_empty() { "unknown".into() } else { v }
+}
+
+/// Middleware counting every HTTP request by method, route template and status.
+pub async fn track_http(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method: &'static str = match req.method().as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    };
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16().to_string();
+    record(|| {
+        counter!(HTTP_REQUESTS, "method" => method, "route" => route.clone(), "status" => status)
+            .increment(1);
+        histogram!(HTTP_DURATION, "method" => method, "route" => route).record(seconds);
+    });
+    response
+}
+
+/// Keeps the histograms of this process compact; runs for the life of the service.
+pub async fn upkeep_loop() {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        PROCESS.handle().run_upkeep();
+    }
+}
+
+// ---- the pool at scrape time -------------------------------------------------------------------
+
+struct RepoRow {
+    name: String,
+    max_open_prs: i64,
+    open_prs: i64,
+    active_leases: i64,
+}
+
+/// The figures read from the database for one scrape.
+struct PoolSnapshot {
+    repos: Vec<RepoRow>,
+    tasks: Vec<(String, String, i64)>,
+    workers: i64,
+    online: i64,
+    capacity_online: i64,
+    active_points: i64,
+    leases_24h: i64,
+    requeued_24h: i64,
+}
+
+impl PoolSnapshot {
+    async fn read(store: &Store) -> Result<PoolSnapshot, StoreError> {
+        let pool = store.read_pool();
+        let now = crate::store::now_ms();
+        let repos: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT name, max_open_prs, open_prs, active_leases FROM repos ORDER BY name",
+        )
+        .fetch_all(pool)
+        .await?;
+        let tasks: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT r.name, t.status, COUNT(*) FROM tasks t JOIN repos r ON r.id = t.repo_id \
+             GROUP BY r.name, t.status",
+        )
+        .fetch_all(pool)
+        .await?;
+        let online_after = now - store.timing.heartbeat_ttl_ms;
+        let (workers, online, capacity_online, active_points): (i64, i64, i64, i64) =
+            sqlx::query_as(
+                "SELECT COUNT(*), \
+                 CAST(COALESCE(SUM(CASE WHEN last_seen_at > $1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(CASE WHEN last_seen_at > $1 THEN capacity_points ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(active_points), 0) AS BIGINT) \
+                 FROM workers",
+            )
+            .bind(online_after)
+            .fetch_one(pool)
+            .await?;
+        let (leases_24h, requeued_24h): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), \
+             CAST(COALESCE(SUM(CASE WHEN outcome IN ('expired', 'nacked') THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             FROM leases WHERE created_at >= $1",
+        )
+        .bind(now - 86_400_000)
+        .fetch_one(pool)
+        .await?;
+        Ok(PoolSnapshot {
+            repos: repos
+                .into_iter()
+                .map(|(name, max_open_prs, open_prs, active_leases)| RepoRow {
+                    name,
+                    max_open_prs,
+                    open_prs,
+                    active_leases,
+                })
+                .collect(),
+            tasks,
+            workers,
+            online,
+            capacity_online,
+            active_points,
+            leases_24h,
+            requeued_24h,
+        })
+    }
+
+    /// Sets the gauges in the current (scrape-local) recorder.
+    fn record(&self) {
+        describe_gauge!(TASKS, "Tasks by repository and status.");
+        describe_gauge!(REPO_REVIEW_BUDGET, "Review budget (max_open_prs) of a repository.");
+        describe_gauge!(REPO_OPEN_PRS, "Open pull requests counted against a repository's budget.");
+        describe_gauge!(REPO_ACTIVE_LEASES, "Active leases counted against a repository's budget.");
+        describe_gauge!(REPO_THROTTLED, "1 while a repository's review budget is full.");
+        describe_gauge!(WORKERS_REGISTERED, "Registered workers.");
+        describe_gauge!(WORKERS_ONLINE, "Workers online (last contact within the heartbeat TTL).");
+        describe_gauge!(CAPACITY_POINTS_ONLINE, "Capacity points of the online workers.");
+        describe_gauge!(ACTIVE_POINTS, "Points held by active leases.");
+        describe_gauge!(
+            REQUEUE_RATIO_24H,
+            "Share of the leases granted in the last 24 hours that expired or were given back."
+        );
+        for r in &self.repos {
+            let repo = r.name.clone();
+            gauge!(REPO_REVIEW_BUDGET, "repo" => repo.clone()).set(r.max_open_prs as f64);
+            gauge!(REPO_OPEN_PRS, "repo" => repo.clone()).set(r.open_prs as f64);
+            gauge!(REPO_ACTIVE_LEASES, "repo" => repo.clone()).set(r.active_leases as f64);
+            let throttled = r.open_prs + r.active_leases >= r.max_open_prs;
+            gauge!(REPO_THROTTLED, "repo" => repo.clone()).set(if throttled { 1.0 } else { 0.0 });
+            for status in STATUSES {
+                let n = self
+                    .tasks
+                    .iter()
+                    .find(|(name, st, _)| *name == r.name && st == status)
+                    .map_or(0, |t| t.2);
+                gauge!(TASKS, "repo" => repo.clone(), "status" => status).set(n as f64);
+            }
+        }
+        gauge!(WORKERS_REGISTERED).set(self.workers as f64);
+        gauge!(WORKERS_ONLINE).set(self.online as f64);
+        gauge!(CAPACITY_POINTS_ONLINE).set(self.capacity_online as f64);
+        gauge!(ACTIVE_POINTS).set(self.active_points as f64);
+        let ratio = if self.leases_24h > 0 {
+            self.requeued_24h as f64 / self.leases_24h as f64
+        } else {
+            0.0
+        };
+        gauge!(REQUEUE_RATIO_24H).set(ratio);
+    }
+}
+
+/// The whole scrape: the pool read now, then this process's counters and histograms.
+pub async fn render(store: &Store) -> Result<String, StoreError> {
+    let snapshot = PoolSnapshot::read(store).await?;
+    let scrape = PrometheusBuilder::new().build_recorder();
+    metrics::with_local_recorder(&scrape, || snapshot.record());
+    let mut text = scrape.handle().render();
+    let process = PROCESS.handle();
+    process.run_upkeep();
+    text.push_str(&process.render());
+    Ok(text)
+}
+
+// ---- the endpoint ------------------------------------------------------------------------------
+
+/// Who may scrape: the admin token, and optionally a scrape-only token (so the scraper does not
+/// hold admin rights).
+#[derive(Clone)]
+pub struct MetricsAuth {
+    tokens: Arc<Vec<Secret>>,
+}
+
+impl MetricsAuth {
+    pub fn new(admin_token: Secret, metrics_token: Option<Secret>) -> MetricsAuth {
+        let tokens = std::iter::once(admin_token)
+            .chain(metrics_token)
+            .filter(|t| !t.expose().is_empty())
+            .collect();
+        MetricsAuth {
+            tokens: Arc::new(tokens),
+        }
+    }
+
+    /// True when the request carries one of the tokens, as `Authorization: Bearer …` or
+    /// `X-Admin-Token`. Compared in constant time.
+    pub fn allows(&self, headers: &HeaderMap) -> bool {
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim);
+        let admin = headers.get("x-admin-token").and_then(|v| v.to_str().ok());
+        let sent: Vec<&str> = bearer.into_iter().chain(admin).collect();
+        let mut ok = subtle::Choice::from(0u8);
+        for s in &sent {
+            for t in self.tokens.iter() {
+                ok |= s.as_bytes().ct_eq(t.expose().as_bytes());
+            }
+        }
+        bool::from(ok)
+    }
+}
+
+#[derive(Clone)]
+struct MetricsState {
+    store: Store,
+    auth: MetricsAuth,
+}
+
+/// `GET /metrics`, ready to be merged into the service's router.
+pub fn router<S>(store: Store, auth: MetricsAuth) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(MetricsState { store, auth })
+}
+
+async fn scrape(State(state): State<MetricsState>, headers: HeaderMap) -> Response {
+    if !state.auth.allows(&headers) {
+        let mut resp = ApiError::unauthorized(
+            "scraping /metrics needs the admin token (or the metrics token) as `Authorization: Bearer …`",
+        )
+        .into_response();
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"owp-metrics\""),
+        );
+        return resp;
+    }
+    match render(&state.store).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics scrape failed");
+            ApiError::internal().into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ev(id: i64, at: &str, data: serde_json::Value) -> Event {
+        Event {
+            id,
+            kind: "task.status".into(),
+            at: at.into(),
+            repo: Some("acme/web".into()),
+            task_id: Some("t_1".into()),
+            worker_id: None,
+            actor: "system".into(),
+            data,
+        }
+    }
+
+    #[test]
+    fn lead_times_come_from_the_task_history() {
+        let created = Event {
+            kind: "task.created".into(),
+            ..ev(1, "2026-01-01T10:00:00.000Z", json!({}))
+        };
+        let pr = ev(
+            5,
+            "2026-01-01T10:30:00.000Z",
+            json!({"from": "in_progress", "status": "pr_opened"}),
+        );
+        let merged = ev(
+            9,
+            "2026-01-01T12:30:00.500Z",
+            json!({"from": "pr_opened", "status": "merged"}),
+        );
+        let history = vec![created.clone(), pr.clone(), merged.clone()];
+        assert_eq!(
+            lead_time(&history, &pr),
+            Some(("ready_to_pr_opened", 1800.0))
+        );
+        assert_eq!(
+            lead_time(&history, &merged),
+            Some(("pr_opened_to_merged", 7200.5))
+        );
+        // Merged without ever having a pull request: no PR → merge lead time.
+        let forced = ev(3, "2026-01-01T11:00:00.000Z", json!({"status": "merged"}));
+        assert_eq!(lead_time(&[created, forced.clone()], &forced), None);
+    }
+
+    #[test]
+    fn label_values_stay_bounded() {
+        assert_eq!(bounded_label("pull_request"), "pull_request");
+        assert_eq!(bounded_label("a b\"c"), "a_b_c");
+        assert_eq!(bounded_label(""), "unknown");
+        assert_eq!(bounded_label(&"x".repeat(100)).len(), 64);
+    }
+
+    #[test]
+    fn scrape_credentials() {
+        let auth = MetricsAuth::new(Secret::new("admin-1"), Some(Secret::new("scrape-2")));
+        let with = |name: &str, value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+            h
+        };
+        assert!(auth.allows(&with("authorization", "Bearer admin-1")));
+        assert!(auth.allows(&with("authorization", "Bearer scrape-2")));
+        assert!(auth.allows(&with("x-admin-token", "admin-1")));
+        assert!(!auth.allows(&with("authorization", "Bearer admin-")));
+        assert!(!auth.allows(&with("authorization", "Basic admin-1")));
+        assert!(!auth.allows(&HeaderMap::new()));
+        let no_extra = MetricsAuth::new(Secret::new("admin-1"), Some(Secret::new("")));
+        assert!(!no_extra.allows(&with("authorization", "Bearer ")));
+    }
+
+    #[test]
+    fn webhook_figures_render() {
+        webhook_delivery("issues", "applied");
+        webhook_delivery("issues", "applied");
+        set_outbox_backlog(7);
+        set_github_rate_limit_remaining(4321);
+        let text = PROCESS.handle().render();
+        assert!(
+            text.contains(r#"owp_github_webhook_deliveries_total{event="issues",outcome="applied"} 2"#),
+            "{text}"
+        );
+        assert!(text.contains("owp_github_outbox_backlog 7"), "{text}");
+        assert!(text.contains("owp_github_rate_limit_remaining 4321"), "{text}");
+        assert!(text.contains("# TYPE owp_github_webhook_deliveries_total counter"));
+    }
+}

@@ -1,0 +1,813 @@
+//! The storage layer told as stories, run against every backend from the same code: SQLite always,
+//! and PostgreSQL when `OWP_TEST_DATABASE_URL` names a server (each test then gets a fresh database,
+//! dropped at the end).
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use owp::domain::{Lease, Priority, TaskStatus, WorkerStatus};
+use owp::store::repos::RepoUpsert;
+use owp::store::rows::{TaskRow, WorkerRow};
+use owp::store::tasks::TaskInput;
+use owp::store::workers::WorkerInput;
+use owp::store::{Backend, NewEvent, Store, StoreError, Timing};
+
+const PG_VAR: &str = "OWP_TEST_DATABASE_URL";
+
+/// One backend's database for one test.
+struct TestDb {
+    store: Store,
+    url: String,
+    label: &'static str,
+    /// PostgreSQL: (server URL, database name), dropped with this value.
+    pg: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    async fn sqlite(timing: Timing) -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+        let store = Store::open(&url, timing).await.expect("open sqlite");
+        TestDb {
+            store,
+            url,
+            label: "sqlite",
+            pg: None,
+            _dir: Some(dir),
+        }
+    }
+
+    async fn postgres(timing: Timing) -> Option<TestDb> {
+        let server = std::env::var(PG_VAR).ok().filter(|u| !u.trim().is_empty())?;
+        let (url, name) = fresh_pg_database(server.trim()).await;
+        let store = Store::open(&url, timing).await.expect("open postgres");
+        Some(TestDb {
+            store,
+            url,
+            label: "postgres",
+            pg: Some((server.trim().to_string(), name)),
+            _dir: None,
+        })
+    }
+
+    /// A second store on the same database, as another process would open it.
+    async fn replica(&self) -> Store {
+        Store::open(&self.url, (*self.store.timing).clone())
+            .await
+            .expect("open replica")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((server, name)) = self.pg.take() {
+            // The test's runtime is going away; drop the database from a runtime of our own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(drop_pg_database(&server, &name));
+            })
+            .join();
+        }
+    }
+}
+
+async fn fresh_pg_database(server: &str) -> (String, String) {
+    use sqlx::Connection;
+    let name = format!("owp_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::postgres::PgConnection::connect(server)
+        .await
+        .unwrap_or_else(|e| panic!("{PG_VAR}: cannot connect: {e}"));
+    // The name is made here from a UUID, never from input.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{PG_VAR}: cannot create {name}: {e}"));
+    let _ = conn.close().await;
+    let (base, query) = match server.split_once('?') {
+        Some((u, q)) => (u, format!("?{q}")),
+        None => (server, String::new()),
+    };
+    let after_scheme = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let root = match base[after_scheme..].find('/') {
+        Some(i) => &base[..after_scheme + i],
+        None => base,
+    };
+    (format!("{root}/{name}{query}"), name)
+}
+
+async fn drop_pg_database(server: &str, name: &str) {
+    use sqlx::Connection;
+    if let Ok(mut conn) = sqlx::postgres::PgConnection::connect(server).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await;
+        let _ = conn.close().await;
+    }
+}
+
+/// Runs `story` on SQLite, then on PostgreSQL when configured.
+async fn on_each_backend<F, Fut>(name: &str, timing: Timing, story: F)
+where
+    F: Fn(TestDb) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    story(TestDb::sqlite(timing.clone()).await).await;
+    match TestDb::postgres(timing).await {
+        Some(db) => story(db).await,
+        None => eprintln!("{name}: PostgreSQL part skipped ({PG_VAR} is not set)"),
+    }
+}
+
+fn fast_timing() -> Timing {
+    Timing {
+        lease_ttl_ms: 60_000,
+        accept_ttl_ms: 60_000,
+        heartbeat_ttl_ms: 60_000,
+        max_attempts: 5,
+    }
+}
+
+fn task(title: &str) -> TaskInput {
+    TaskInput {
+        key: None,
+        title: title.into(),
+        description: String::new(),
+        estimate_points: 1,
+        priority: Priority::Normal,
+        required_skills: vec![],
+        area: None,
+        tier: 0,
+        extensions: Map::new(),
+    }
+}
+
+fn worker_input(name: &str, skills: &[&str], capacity: i64, max: i64) -> WorkerInput {
+    WorkerInput {
+        name: name.into(),
+        skills: skills.iter().map(|s| s.to_string()).collect(),
+        capacity_points: capacity,
+        max_concurrent_tasks: max,
+        github_login: None,
+        capabilities: json!({}),
+        extensions: Map::new(),
+    }
+}
+
+async fn repo(store: &Store, name: &str, max_open_prs: i64, area_locks: bool) {
+    store
+        .upsert_repo(
+            &RepoUpsert {
+                name: name.into(),
+                max_open_prs,
+                area_locks_enabled: Some(area_locks),
+                extensions: Map::new(),
+            },
+            "admin",
+        )
+        .await
+        .expect("upsert repo");
+}
+
+async fn register(store: &Store, input: WorkerInput) -> WorkerRow {
+    store.register_worker(&input).await.expect("register").0
+}
+
+async fn claim(store: &Store, worker: &WorkerRow) -> Option<Lease> {
+    store
+        .write(|mut tx| async move {
+            let r = tx.claim(worker).await;
+            (tx, r)
+        })
+        .await
+        .expect("claim")
+}
+
+async fn ack(store: &Store, worker: &WorkerRow, lease: &Lease) -> Result<TaskRow, StoreError> {
+    store
+        .write(|mut tx| async move {
+            let r = tx.ack(&worker.id, &lease.lease_id).await;
+            (tx, r)
+        })
+        .await
+}
+
+async fn nack(store: &Store, worker: &WorkerRow, lease: &Lease) -> Result<TaskRow, StoreError> {
+    store
+        .write(|mut tx| async move {
+            let r = tx
+                .nack(&worker.id, &lease.lease_id, Some("not for me".into()))
+                .await;
+            (tx, r)
+        })
+        .await
+}
+
+async fn set_status(
+    store: &Store,
+    worker: &WorkerRow,
+    task_id: &str,
+    to: TaskStatus,
+    artifact: Option<Value>,
+) -> Result<TaskRow, StoreError> {
+    store
+        .write(|mut tx| {
+            let artifact = artifact.clone();
+            async move {
+                let r = tx.worker_status(&worker.id, task_id, to, artifact, None).await;
+                (tx, r)
+            }
+        })
+        .await
+}
+
+async fn open_pr(store: &Store, worker: &WorkerRow, task_id: &str) -> TaskRow {
+    let pr = json!({"pr_url": format!("https://example.invalid/pr/{task_id}")});
+    set_status(store, worker, task_id, TaskStatus::PrOpened, Some(pr))
+        .await
+        .expect("pr_opened")
+}
+
+async fn admin_status(store: &Store, task_id: &str, to: TaskStatus) -> TaskRow {
+    store
+        .write(|mut tx| async move {
+            let r = tx.admin_status(task_id, to, None, "admin").await;
+            (tx, r)
+        })
+        .await
+        .expect("admin status")
+}
+
+async fn title_of(store: &Store, lease: &Option<Lease>) -> Option<String> {
+    let lease = lease.as_ref()?;
+    let t = store.task(&lease.task.task_id).await.expect("task")?;
+    Some(t.title)
+}
+
+async fn repo_figures(store: &Store, name: &str) -> (i64, i64) {
+    let r = store.repo(name).await.expect("repo").expect("repo exists");
+    (r.open_prs, r.active_leases)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repos_and_imports_are_idempotent() {
+    on_each_backend("repos_and_imports_are_idempotent", fast_timing(), |db| async move {
+        let s = &db.store;
+        let (row, created) = s
+            .upsert_repo(
+                &RepoUpsert {
+                    name: "acme/app".into(),
+                    max_open_prs: 2,
+                    area_locks_enabled: None,
+                    extensions: Map::new(),
+                },
+                "admin",
+            )
+            .await
+            .unwrap();
+        assert!(created, "{}: first upsert creates", db.label);
+        assert!(row.area_locks_enabled);
+        let (row, created) = s
+            .upsert_repo(
+                &RepoUpsert {
+                    name: "acme/app".into(),
+                    max_open_prs: 5,
+                    area_locks_enabled: Some(false),
+                    extensions: Map::new(),
+                },
+                "admin",
+            )
+            .await
+            .unwrap();
+        assert!(!created);
+        assert_eq!((row.max_open_prs, row.area_locks_enabled), (5, false));
+
+        let mut a = task("first");
+        a.key = Some("K-1".into());
+        a.extensions.insert("x_origin".into(), json!({"n": 1}));
+        let mut b = task("second");
+        b.key = Some("K-2".into());
+        let first = s.import_tasks("acme/app", &[a.clone(), b], "admin").await.unwrap();
+        assert_eq!(first.len(), 2);
+        assert!(first.iter().all(|t| t.status == TaskStatus::Ready));
+        assert!(first[0].seq < first[1].seq, "list order is creation order");
+        assert_eq!(first[0].extensions["x_origin"], json!({"n": 1}));
+
+        a.title = "first, edited".into();
+        a.priority = Priority::Critical;
+        let again = s.import_tasks("acme/app", &[a], "admin").await.unwrap();
+        assert_eq!(again[0].id, first[0].id, "same key, same task");
+        assert_eq!(again[0].title, "first, edited");
+        assert_eq!(again[0].priority, Priority::Critical);
+        let all = s.tasks(&Default::default()).await.unwrap();
+        assert_eq!(all.len(), 2, "{}: re-import never duplicates", db.label);
+
+        let missing = s.import_tasks("nope/none", &[task("x")], "admin").await;
+        assert!(matches!(missing, Err(StoreError::NotFound { code: "repo_not_found", .. })));
+        let mut bad = task("bad");
+        bad.estimate_points = 0;
+        let invalid = s.import_tasks("acme/app", &[bad], "admin").await;
+        assert!(matches!(invalid, Err(StoreError::Invalid { .. })));
+        // A failed import left nothing behind.
+        assert_eq!(s.tasks(&Default::default()).await.unwrap().len(), 2);
+        db.store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_follow_every_rule() {
+    on_each_backend("claims_follow_every_rule", fast_timing(), |db| async move {
+        let s = &db.store;
+        let label = db.label;
+        repo(s, "r/main", 10, true).await;
+
+        // Priority first, then creation order.
+        let mut low = task("low");
+        low.priority = Priority::Low;
+        let mut high1 = task("high-1");
+        high1.priority = Priority::High;
+        let mut high2 = task("high-2");
+        high2.priority = Priority::High;
+        s.import_tasks("r/main", &[low, high1, high2], "admin").await.unwrap();
+        let w = register(s, worker_input("w", &[], 10, 10)).await;
+        let l1 = claim(s, &w).await;
+        let l2 = claim(s, &w).await;
+        let l3 = claim(s, &w).await;
+        assert_eq!(title_of(s, &l1).await.as_deref(), Some("high-1"), "{label}");
+        assert_eq!(title_of(s, &l2).await.as_deref(), Some("high-2"), "{label}");
+        assert_eq!(title_of(s, &l3).await.as_deref(), Some("low"), "{label}");
+        assert!(claim(s, &w).await.is_none(), "{label}: queue is empty");
+        for l in [l1, l2, l3].iter().flatten() {
+            admin_status(s, &l.task.task_id, TaskStatus::Cancelled).await;
+        }
+        let w_row = s.worker(&w.id).await.unwrap().unwrap();
+        assert_eq!((w_row.active_points, w_row.active_tasks), (0, 0), "{label}");
+
+        // Rule 3: skills, case-insensitive.
+        let mut rusty = task("needs rust");
+        rusty.required_skills = vec!["Rust".into()];
+        s.import_tasks("r/main", &[rusty], "admin").await.unwrap();
+        let docs = register(s, worker_input("docs", &["docs"], 10, 10)).await;
+        assert!(claim(s, &docs).await.is_none(), "{label}: missing skill");
+        let rust = register(s, worker_input("rust", &["RUST", "docs"], 10, 10)).await;
+        let l = claim(s, &rust).await.expect("rust worker gets it");
+        admin_status(s, &l.task.task_id, TaskStatus::Cancelled).await;
+
+        // Rule 7: tier ≤ trust level.
+        let mut risky = task("risky");
+        risky.tier = 2;
+        s.import_tasks("r/main", &[risky], "admin").await.unwrap();
+        assert!(claim(s, &w).await.is_none(), "{label}: tier above trust");
+        s.write(|mut tx| {
+            let id = w.id.clone();
+            async move {
+                let r = tx.admin_update_worker(&id, Some(2), None).await;
+                (tx, r)
+            }
+        })
+        .await
+        .unwrap();
+        let w = s.worker(&w.id).await.unwrap().unwrap();
+        let l = claim(s, &w).await.expect("trusted now");
+        admin_status(s, &l.task.task_id, TaskStatus::Cancelled).await;
+
+        // Rule 2: a paused worker gets nothing.
+        s.import_tasks("r/main", &[task("plain")], "admin").await.unwrap();
+        s.write(|mut tx| {
+            let id = w.id.clone();
+            async move {
+                let r = tx
+                    .admin_update_worker(&id, None, Some(WorkerStatus::Paused))
+                    .await;
+                (tx, r)
+            }
+        })
+        .await
+        .unwrap();
+        let paused = s.worker(&w.id).await.unwrap().unwrap();
+        assert!(claim(s, &paused).await.is_none(), "{label}: paused");
+        s.write(|mut tx| {
+            let id = w.id.clone();
+            async move {
+                let r = tx.admin_update_worker(&id, None, Some(WorkerStatus::Idle)).await;
+                (tx, r)
+            }
+        })
+        .await
+        .unwrap();
+
+        // Rule 4: capacity points and concurrent tasks.
+        let small = register(s, worker_input("small", &[], 2, 1)).await;
+        let mut big = task("big");
+        big.estimate_points = 3;
+        big.priority = Priority::Critical;
+        s.import_tasks("r/main", &[big], "admin").await.unwrap();
+        let l = claim(s, &small).await.expect("small gets the plain task");
+        assert_eq!(l.task.title, "plain", "{label}: the 3-point task does not fit 2 points");
+        s.import_tasks("r/main", &[task("another")], "admin").await.unwrap();
+        assert!(claim(s, &small).await.is_none(), "{label}: one task at a time");
+        admin_status(s, &l.task.task_id, TaskStatus::Cancelled).await;
+        let big_lease = claim(s, &w).await.expect("w takes the big one");
+        assert_eq!(big_lease.task.title, "big");
+        admin_status(s, &big_lease.task.task_id, TaskStatus::Cancelled).await;
+        let another = claim(s, &w).await.expect("another");
+        admin_status(s, &another.task.task_id, TaskStatus::Cancelled).await;
+
+        // Rule 1: a nacked task is not offered to the same worker again, but to others.
+        s.import_tasks("r/main", &[task("nackable")], "admin").await.unwrap();
+        let l = claim(s, &w).await.expect("nackable");
+        let back = nack(s, &w, &l).await.unwrap();
+        assert_eq!(back.status, TaskStatus::Ready);
+        assert!(claim(s, &w).await.is_none(), "{label}: nacked by w");
+        let other = claim(s, &small).await.expect("offered to another worker");
+        assert_eq!(other.task.task_id, l.task.task_id);
+        admin_status(s, &other.task.task_id, TaskStatus::Cancelled).await;
+
+        // Rule 5: area locks hold from lease until merge.
+        let mut a1 = task("area one");
+        a1.area = Some("billing".into());
+        let mut a2 = task("area two");
+        a2.area = Some("billing".into());
+        s.import_tasks("r/main", &[a1, a2], "admin").await.unwrap();
+        let first = claim(s, &w).await.expect("area one");
+        assert_eq!(first.task.title, "area one");
+        assert!(claim(s, &rust).await.is_none(), "{label}: area held by a lease");
+        ack(s, &w, &first).await.unwrap();
+        open_pr(s, &w, &first.task.task_id).await;
+        assert!(claim(s, &rust).await.is_none(), "{label}: area held by an open PR");
+        let merged = set_status(s, &w, &first.task.task_id, TaskStatus::Merged, None)
+            .await
+            .unwrap();
+        assert_eq!(merged.status, TaskStatus::Merged);
+        let second = claim(s, &rust).await.expect("area free after merge");
+        assert_eq!(second.task.title, "area two");
+        admin_status(s, &second.task.task_id, TaskStatus::Cancelled).await;
+
+        // Rule 6: the review budget counts open PRs and active leases.
+        repo(s, "r/tight", 2, false).await;
+        s.import_tasks("r/tight", &[task("t1"), task("t2"), task("t3")], "admin")
+            .await
+            .unwrap();
+        let a = claim(s, &w).await.expect("t1");
+        let b = claim(s, &rust).await.expect("t2");
+        assert_eq!(repo_figures(s, "r/tight").await, (0, 2));
+        assert!(claim(s, &small).await.is_none(), "{label}: budget full");
+        ack(s, &w, &a).await.unwrap();
+        open_pr(s, &w, &a.task.task_id).await;
+        assert_eq!(repo_figures(s, "r/tight").await, (1, 1));
+        assert!(claim(s, &small).await.is_none(), "{label}: an open PR still counts");
+        set_status(s, &w, &a.task.task_id, TaskStatus::Merged, None)
+            .await
+            .unwrap();
+        assert_eq!(repo_figures(s, "r/tight").await, (0, 1));
+        let c = claim(s, &small).await.expect("room after the merge");
+        assert_eq!(c.task.title, "t3");
+        assert_eq!(repo_figures(s, "r/tight").await, (0, 2));
+        nack(s, &rust, &b).await.unwrap();
+        assert_eq!(repo_figures(s, "r/tight").await, (0, 1));
+
+        // A worker's counters follow its leases.
+        let w_row = s.worker(&small.id).await.unwrap().unwrap();
+        assert_eq!((w_row.active_points, w_row.active_tasks), (1, 1), "{label}");
+        db.store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_lifecycle_and_audit_log() {
+    on_each_backend("lease_lifecycle_and_audit_log", fast_timing(), |db| async move {
+        let s = &db.store;
+        let label = db.label;
+        repo(s, "r/life", 3, true).await;
+        let ids: Vec<String> = s
+            .import_tasks("r/life", &[task("one")], "admin")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        let w = register(s, worker_input("w", &[], 5, 2)).await;
+        let stranger = register(s, worker_input("stranger", &[], 5, 2)).await;
+        let before = s.last_event_id().await.unwrap();
+        let lease = claim(s, &w).await.expect("lease");
+        assert_eq!(lease.task.task_id, ids[0]);
+        assert_eq!(lease.task.status, TaskStatus::Leased);
+
+        let err = ack(s, &stranger, &lease).await.unwrap_err();
+        assert!(matches!(err, StoreError::Forbidden { .. }), "{label}: {err:?}");
+        let t = ack(s, &w, &lease).await.unwrap();
+        assert_eq!(t.status, TaskStatus::InProgress);
+        let acked_until = t.lease_expires_at.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let renewed = s
+            .write(|mut tx| async {
+                let r = tx.renew(&w.id, &lease.lease_id).await;
+                (tx, r)
+            })
+            .await
+            .unwrap();
+        assert!(renewed.lease_expires_at.unwrap() > acked_until, "{label}: renew extends");
+
+        let no_url = set_status(s, &w, &ids[0], TaskStatus::PrOpened, Some(json!({}))).await;
+        assert!(matches!(no_url, Err(StoreError::Invalid { code: "missing_pr_url", .. })));
+        let bad_move = set_status(s, &w, &ids[0], TaskStatus::Merged, None).await;
+        assert!(matches!(bad_move, Err(StoreError::Conflict { .. })), "{label}: {bad_move:?}");
+        let pr = open_pr(s, &w, &ids[0]).await;
+        assert_eq!(pr.status, TaskStatus::PrOpened);
+        assert_eq!(pr.worker_id.as_deref(), Some(w.id.as_str()));
+        assert!(pr.artifact.unwrap()["pr_url"].as_str().unwrap().contains("/pr/"));
+        let w_row = s.worker(&w.id).await.unwrap().unwrap();
+        assert_eq!((w_row.active_points, w_row.active_tasks), (0, 0), "{label}: PR is not a lease");
+        assert_eq!(repo_figures(s, "r/life").await, (1, 0));
+        // The lease has ended: ack and nack now conflict.
+        let late = nack(s, &w, &lease).await.unwrap_err();
+        assert!(matches!(late, StoreError::Conflict { .. }), "{label}: {late:?}");
+        let merged = set_status(s, &w, &ids[0], TaskStatus::Merged, None).await.unwrap();
+        assert_eq!(merged.status, TaskStatus::Merged);
+        assert_eq!(repo_figures(s, "r/life").await, (0, 0));
+
+        // Every change left one audit event, in order, readable after the horizon.
+        let events = s.events_after(before, 100).await.unwrap();
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            ["task.leased", "task.status", "lease.renewed", "task.status", "task.status"],
+            "{label}"
+        );
+        assert!(events.windows(2).all(|p| p[0].id < p[1].id));
+        assert_eq!(s.last_event_id().await.unwrap(), events.last().unwrap().id);
+        db.store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_leases_return_and_then_block() {
+    let timing = Timing {
+        lease_ttl_ms: 60_000,
+        accept_ttl_ms: 300,
+        heartbeat_ttl_ms: 60_000,
+        max_attempts: 2,
+    };
+    on_each_backend("expired_leases_return_and_then_block", timing, |db| async move {
+        let s = &db.store;
+        let label = db.label;
+        repo(s, "r/exp", 1, true).await;
+        let mut t = task("slow");
+        t.area = Some("core".into());
+        let id = s.import_tasks("r/exp", &[t], "admin").await.unwrap()[0].id.clone();
+        let w = register(s, worker_input("w", &[], 5, 2)).await;
+
+        let first = claim(s, &w).await.expect("lease 1");
+        assert!(s.next_deadline().await.unwrap().is_some());
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        // The worker's late ack finds the lease over, and the requeue is kept.
+        let late = ack(s, &w, &first).await.unwrap_err();
+        assert!(
+            matches!(late, StoreError::Conflict { code: "lease_expired", .. }),
+            "{label}: {late:?}"
+        );
+        let t = s.task(&id).await.unwrap().unwrap();
+        assert_eq!((t.status, t.attempts), (TaskStatus::Ready, 1), "{label}");
+        assert_eq!(repo_figures(s, "r/exp").await, (0, 0), "{label}: budget released");
+        let w_row = s.worker(&w.id).await.unwrap().unwrap();
+        assert_eq!((w_row.active_points, w_row.active_tasks), (0, 0));
+
+        // The second expiry is found by the sweep, and blocks the task (max_attempts = 2).
+        let second = claim(s, &w).await.expect("lease 2 (area lock released)");
+        assert_eq!(second.task.task_id, id);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let n = s.expire_due().await.unwrap();
+            if n > 0 {
+                assert_eq!(n, 1);
+                break;
+            }
+            assert!(Instant::now() < deadline, "{label}: the sweep never expired the lease");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let t = s.task(&id).await.unwrap().unwrap();
+        assert_eq!((t.status, t.attempts), (TaskStatus::Blocked, 2), "{label}");
+        assert!(t.status_reason.is_some());
+        assert_eq!(s.expire_due().await.unwrap(), 0);
+        assert!(s.next_deadline().await.unwrap().is_none());
+        assert!(claim(s, &w).await.is_none());
+        db.store.close().await;
+    })
+    .await;
+}
+
+/// Two stores on one database (two processes, in effect) racing claims: every task goes to one
+/// worker, and no budget, area lock or capacity is ever exceeded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_claims_from_two_stores_keep_every_rule() {
+    on_each_backend("racing_claims_from_two_stores_keep_every_rule", fast_timing(), |db| async move {
+        let label = db.label;
+        let a = db.store.clone();
+        let b = db.replica().await;
+        repo(&a, "race/one", 3, true).await;
+        repo(&a, "race/two", 100, true).await;
+        let mut inputs = Vec::new();
+        for i in 0..60 {
+            let mut t = task(&format!("t{i}"));
+            t.area = (i % 3 == 0).then(|| format!("area{}", i % 4));
+            t.estimate_points = 1 + (i % 2);
+            inputs.push(t);
+        }
+        a.import_tasks("race/one", &inputs[..30], "admin").await.unwrap();
+        a.import_tasks("race/two", &inputs[30..], "admin").await.unwrap();
+        let mut workers = Vec::new();
+        for i in 0..16 {
+            workers.push(register(&a, worker_input(&format!("w{i}"), &[], 3, 2)).await);
+        }
+        let stores = [a.clone(), b.clone()];
+        let granted = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+        let barrier = Arc::new(tokio::sync::Barrier::new(workers.len()));
+        let mut handles = Vec::new();
+        for (i, w) in workers.into_iter().enumerate() {
+            let store = stores[i % 2].clone();
+            let granted = granted.clone();
+            let barrier = barrier.clone();
+            handles.push(tokio::spawn(async move {
+                barrier.wait().await;
+                for _ in 0..4 {
+                    if let Some(l) = claim(&store, &w).await {
+                        granted.lock().unwrap().push((l.task.task_id.clone(), w.id.clone()));
+                    }
+                }
+            }));
+        }
+        for h in handles {
+            h.await.expect("claimer");
+        }
+        let granted = granted.lock().unwrap().clone();
+        let unique: HashSet<&String> = granted.iter().map(|(t, _)| t).collect();
+        assert_eq!(unique.len(), granted.len(), "{label}: a task was leased twice");
+        assert!(granted.len() >= 10, "{label}: only {} claims succeeded", granted.len());
+
+        let tasks = a.tasks(&Default::default()).await.unwrap();
+        let repos = a.repos().await.unwrap();
+        for r in &repos {
+            let active = tasks
+                .iter()
+                .filter(|t| t.repo == r.name && t.status.is_active())
+                .count() as i64;
+            assert_eq!(active, r.active_leases, "{label}: {} counter drifted", r.name);
+            assert!(active <= r.max_open_prs, "{label}: {} over budget", r.name);
+            let mut areas = HashSet::new();
+            for t in tasks.iter().filter(|t| t.repo == r.name && t.status.holds_area()) {
+                if let Some(area) = &t.area {
+                    assert!(areas.insert(area.clone()), "{label}: area {area} held twice");
+                }
+            }
+        }
+        for w in a.workers().await.unwrap() {
+            let mine: Vec<&TaskRow> = tasks
+                .iter()
+                .filter(|t| t.worker_id.as_deref() == Some(w.id.as_str()) && t.status.is_active())
+                .collect();
+            let points: i64 = mine.iter().map(|t| t.estimate_points).sum();
+            assert_eq!(points, w.active_points, "{label}: points counter of {}", w.name);
+            assert!(points <= w.capacity_points, "{label}: {} over capacity", w.name);
+            assert!(mine.len() as i64 <= w.max_concurrent_tasks);
+        }
+        b.close().await;
+        db.store.close().await;
+    })
+    .await;
+}
+
+/// Readers that continue after the last event id they saw never miss an event, even when
+/// transactions commit out of id order (PostgreSQL) or roll back after drawing an id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn event_readers_never_skip_an_event() {
+    on_each_backend("event_readers_never_skip_an_event", fast_timing(), |db| async move {
+        let label = db.label;
+        let s = db.store.clone();
+        let start = s.last_event_id().await.unwrap();
+        if s.backend() == Backend::Postgres {
+            use sqlx::Connection;
+            // A writer that has drawn an event id but not committed yet…
+            let mut slow = sqlx::postgres::PgConnection::connect(&db.url).await.unwrap();
+            let mut slow_tx = slow.begin().await.unwrap();
+            let held: i64 = sqlx::query_scalar(
+                "INSERT INTO events (kind, at, actor) VALUES ('test.slow', 0, 'test') RETURNING id",
+            )
+            .fetch_one(&mut *slow_tx)
+            .await
+            .unwrap();
+            // …and one that drew an id and rolled back.
+            let mut gone = sqlx::postgres::PgConnection::connect(&db.url).await.unwrap();
+            let mut gone_tx = gone.begin().await.unwrap();
+            let lost: i64 = sqlx::query_scalar(
+                "INSERT INTO events (kind, at, actor) VALUES ('test.gone', 0, 'test') RETURNING id",
+            )
+            .fetch_one(&mut *gone_tx)
+            .await
+            .unwrap();
+            gone_tx.rollback().await.unwrap();
+            // A later transaction commits first.
+            let mut tx = s.begin().await.unwrap();
+            tx.event(NewEvent::new("test.fast", "test"));
+            let fast = tx.commit().await.unwrap()[0].id;
+            assert!(held < lost && lost < fast);
+            assert!(
+                s.last_event_id().await.unwrap() < held,
+                "{label}: the horizon passed an id still being committed"
+            );
+            assert!(s.events_after(start, 100).await.unwrap().is_empty());
+            slow_tx.commit().await.unwrap();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while s.last_event_id().await.unwrap() < fast {
+                assert!(Instant::now() < deadline, "{label}: the horizon never passed the rollback");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let ids: Vec<i64> = s
+                .events_after(start, 100)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.id)
+                .collect();
+            assert_eq!(ids, vec![held, fast], "{label}");
+        }
+
+        // Many concurrent writers on two stores; a reader following the log sees each exactly once.
+        let b = db.replica().await;
+        let from = s.last_event_id().await.unwrap();
+        let writers: Vec<_> = (0..8)
+            .map(|i| {
+                let store = if i % 2 == 0 { s.clone() } else { b.clone() };
+                tokio::spawn(async move {
+                    let mut ids = Vec::new();
+                    for _ in 0..25 {
+                        let mut tx = store.begin().await.unwrap();
+                        tx.event(NewEvent::new("test.burst", "test"));
+                        ids.push(tx.commit().await.unwrap()[0].id);
+                    }
+                    ids
+                })
+            })
+            .collect();
+        let reader = {
+            let s = b.clone();
+            tokio::spawn(async move {
+                let mut last = from;
+                let mut seen = Vec::new();
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while seen.len() < 200 && Instant::now() < deadline {
+                    for e in s.events_after(last, 50).await.unwrap() {
+                        assert!(e.id > last);
+                        last = e.id;
+                        seen.push(e.id);
+                    }
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                seen
+            })
+        };
+        let mut written = Vec::new();
+        for w in writers {
+            written.extend(w.await.unwrap());
+        }
+        let seen = reader.await.unwrap();
+        written.sort();
+        assert_eq!(seen, written, "{label}: the reader missed or repeated events");
+        b.close().await;
+        db.store.close().await;
+    })
+    .await;
+}
+
+/// A scheduled job's slot is taken by exactly one caller, across stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_slots_run_once() {
+    on_each_backend("job_slots_run_once", fast_timing(), |db| async move {
+        let b = db.replica().await;
+        let a = db.store.clone();
+        for slot in 1..=5 {
+            let (x, y) = tokio::join!(
+                a.claim_job_slot("reconcile", slot),
+                b.claim_job_slot("reconcile", slot)
+            );
+            let won = [x.unwrap(), y.unwrap()];
+            assert_eq!(won.iter().filter(|w| **w).count(), 1, "{}: slot {slot}", db.label);
+        }
+        assert!(!a.claim_job_slot("reconcile", 3).await.unwrap(), "an old slot is gone");
+        assert!(a.claim_job_slot("other", 3).await.unwrap(), "jobs are independent");
+        b.close().await;
+        db.store.close().await;
+    })
+    .await;
+}
