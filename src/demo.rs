@@ -302,7 +302,9 @@ pub fn describe(e: &Event, state: &State, timeline: &Timeline) -> Option<(Tag, S
             })?;
             Some((
                 Tag::Join,
-                format!("{who} is trusted with tier-{to} tasks (sensitive ones, like auth and the database)."),
+                format!(
+                    "{who} is trusted with tier-{to} tasks (sensitive ones, like auth and the database)."
+                ),
             ))
         }
         "task.leased" => {
@@ -351,10 +353,7 @@ pub fn describe(e: &Event, state: &State, timeline: &Timeline) -> Option<(Tag, S
                     ),
                 )),
                 "blocked" => Some((Tag::Nack, format!("{} is blocked.", task_key(t)))),
-                "ready" => Some((
-                    Tag::Nack,
-                    format!("{} is back in the queue.", task_key(t)),
-                )),
+                "ready" => Some((Tag::Nack, format!("{} is back in the queue.", task_key(t)))),
                 _ => None,
             }
         }
@@ -402,24 +401,27 @@ pub fn describe(e: &Event, state: &State, timeline: &Timeline) -> Option<(Tag, S
     }
 }
 
-/// The budget line for a repository whose throttled state just changed.
-pub fn budget_sentence(repo: &crate::cli::client::RepoPolicy) -> String {
+/// The budget line for a repository whose budget just filled up; `again` after the first time.
+/// (A slot freeing up needs no line of its own: the merge or expiry that frees it is told.)
+pub fn budget_sentence(repo: &crate::cli::client::RepoPolicy, again: bool) -> String {
     let used = repo.open_prs + repo.active_leases;
-    if repo.throttled {
+    let parts = format!(
+        "{} open PR{}, {} lease{}",
+        repo.open_prs,
+        if repo.open_prs == 1 { "" } else { "s" },
+        repo.active_leases,
+        if repo.active_leases == 1 { "" } else { "s" },
+    );
+    if again {
         format!(
-            "The review budget of {} is full: {used} of {} slots in use ({} open PR{}, {} lease{}). \
-             New assignments wait until a pull request merges.",
-            repo.repo,
-            repo.max_open_prs,
-            repo.open_prs,
-            if repo.open_prs == 1 { "" } else { "s" },
-            repo.active_leases,
-            if repo.active_leases == 1 { "" } else { "s" },
+            "The review budget of {} is full again ({parts}): new assignments wait.",
+            repo.repo
         )
     } else {
         format!(
-            "A review slot is free in {} ({used} of {} used): the next worker in line gets work.",
-            repo.repo, repo.max_open_prs
+            "The review budget of {} is full: {used} of {} slots in use ({parts}). \
+             New assignments wait until a pull request merges.",
+            repo.repo, repo.max_open_prs,
         )
     }
 }
@@ -657,14 +659,22 @@ async fn maintainer(world: Arc<World>) {
                 .iter()
                 .any(|t| &t.task_id == id && t.status == TaskStatus::PrOpened)
         });
-        for t in state.tasks.iter().filter(|t| t.status == TaskStatus::PrOpened) {
+        for t in state
+            .tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::PrOpened)
+        {
             let when = *due
                 .entry(t.task_id.clone())
                 .or_insert_with(|| now + between(world.timeline.review));
             if now >= when {
                 let _ = world
                     .admin
-                    .admin_task_status(&t.task_id, "merged", Some("approved and merged by the demo maintainer"))
+                    .admin_task_status(
+                        &t.task_id,
+                        "merged",
+                        Some("approved and merged by the demo maintainer"),
+                    )
                     .await;
             }
         }
@@ -741,6 +751,7 @@ async fn narrate(
     let mut throttled: HashMap<String, bool> = HashMap::new();
     let mut all_merged_told = false;
     let mut offline: std::collections::HashSet<String> = Default::default();
+    let mut full_before: std::collections::HashSet<String> = Default::default();
     loop {
         let mut req = http
             .get(format!("{base}/v1/events"))
@@ -812,8 +823,12 @@ async fn narrate(
             }
             for repo in &state.repos {
                 let before = throttled.insert(repo.repo.clone(), repo.throttled);
-                if before.unwrap_or(false) != repo.throttled {
-                    world.printer.now(Tag::Budget, &budget_sentence(repo));
+                if repo.throttled && before != Some(true) {
+                    let again = full_before.contains(&repo.repo);
+                    full_before.insert(repo.repo.clone());
+                    world
+                        .printer
+                        .now(Tag::Budget, &budget_sentence(repo, again));
                 }
             }
             if !all_merged_told
@@ -850,7 +865,8 @@ impl SseParser {
         };
         let text = String::from_utf8_lossy(&self.pending[..valid]).into_owned();
         self.pending.drain(..valid);
-        self.buf.push_str(&text.replace("\r\n", "\n").replace('\r', "\n"));
+        self.buf
+            .push_str(&text.replace("\r\n", "\n").replace('\r', "\n"));
         let mut out = Vec::new();
         while let Some(end) = self.buf.find("\n\n") {
             let block: String = self.buf.drain(..end + 2).collect();
@@ -891,9 +907,8 @@ fn browser_addr(addr: SocketAddr) -> SocketAddr {
 /// `owp demo`.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let timeline = Timeline::new(args.duration);
-    let color = !args.no_color
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none();
+    let color =
+        !args.no_color && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let printer = Printer { color };
     let dir = tempfile::Builder::new()
         .prefix("owp-demo-")
@@ -921,7 +936,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         )
     );
     println!();
-    println!("  Dashboard  {}", printer.paint(accent, &format!("{base}/")));
+    println!(
+        "  Dashboard  {}",
+        printer.paint(accent, &format!("{base}/"))
+    );
     println!(
         "  Sign in    paste this admin token: {}",
         printer.paint(accent, &token)
@@ -986,15 +1004,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
     };
     for (member, p) in crew.iter().zip(CREW.iter()) {
-        let mut handles = vec![
-            tokio::spawn(heartbeats(member.clone(), timeline.beat_every)).abort_handle(),
-        ];
+        let mut handles =
+            vec![tokio::spawn(heartbeats(member.clone(), timeline.beat_every)).abort_handle()];
         for k in 0..p.max_concurrent {
             // Second slots start a moment later, so every worker gets a first chance.
             let delay = timeline.beat_every * u32::try_from(k).unwrap_or(0);
-            handles.push(
-                tokio::spawn(slot(member.clone(), world.clone(), delay)).abort_handle(),
-            );
+            handles.push(tokio::spawn(slot(member.clone(), world.clone(), delay)).abort_handle());
         }
         *member.handles.lock().expect("handles lock") = handles;
     }
@@ -1097,7 +1112,14 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    fn task(id: &str, key: &str, priority: &str, skills: &[&str], area: &str, status: &str) -> Task {
+    fn task(
+        id: &str,
+        key: &str,
+        priority: &str,
+        skills: &[&str],
+        area: &str,
+        status: &str,
+    ) -> Task {
         serde_json::from_value(json!({
             "task_id": id, "repo": REPO, "key": key, "title": format!("Title of {key}"),
             "description": "", "estimate_points": 2, "priority": priority,
@@ -1169,7 +1191,14 @@ mod tests {
     #[test]
     fn events_read_as_sentences() {
         let s = state(
-            vec![task("t1", "DEMO-2", "critical", &["python"], "auth", "in_progress")],
+            vec![task(
+                "t1",
+                "DEMO-2",
+                "critical",
+                &["python"],
+                "auth",
+                "in_progress",
+            )],
             true,
         );
         let t = Timeline::new(Some(20));
@@ -1197,19 +1226,24 @@ mod tests {
         assert!(text.contains("pull/101"));
         let (tag, _) = describe(&ev("task.status", json!({"status": "merged"})), &s, &t).unwrap();
         assert_eq!(tag, Tag::Merge);
-        let (tag, text) = describe(&ev("lease.expired", json!({"status": "ready"})), &s, &t).unwrap();
+        let (tag, text) =
+            describe(&ev("lease.expired", json!({"status": "ready"})), &s, &t).unwrap();
         assert_eq!(tag, Tag::Expiry);
         assert!(text.contains("back in the queue"));
         let (tag, _) = describe(&ev("worker.offline", json!({})), &s, &t).unwrap();
         assert_eq!(tag, Tag::Offline);
         assert!(describe(&ev("lease.renewed", json!({})), &s, &t).is_none());
-        assert!(budget_sentence(&s.repos[0]).contains("is full: 2 of 2 slots"));
+        assert!(budget_sentence(&s.repos[0], false).contains("is full: 2 of 2 slots"));
+        assert!(budget_sentence(&s.repos[0], true).contains("is full again (1 open PR, 1 lease)"));
     }
 
     #[test]
     fn sse_parser_handles_split_chunks_and_comments() {
         let mut p = SseParser::default();
-        assert!(p.push(b": keep-alive\n\nid: 1\nevent: task.leased\ndata: {\"a\":").is_empty());
+        assert!(
+            p.push(b": keep-alive\n\nid: 1\nevent: task.leased\ndata: {\"a\":")
+                .is_empty()
+        );
         assert_eq!(p.push(b"1}\n\n"), vec!["{\"a\":1}".to_string()]);
         let both = p.push(b"data: x\r\ndata: y\r\n\r\ndata: \xc3");
         assert_eq!(both, vec!["x\ny".to_string()]);
@@ -1223,6 +1257,9 @@ mod tests {
         assert!(fast.accept_ttl as f64 > fast.think.1);
         assert!(Duration::from_secs(fast.heartbeat_ttl) > fast.beat_every * 3);
         let normal = Timeline::new(None);
-        assert_eq!((normal.accept_ttl, normal.lease_ttl, normal.heartbeat_ttl), (10, 20, 6));
+        assert_eq!(
+            (normal.accept_ttl, normal.lease_ttl, normal.heartbeat_ttl),
+            (10, 20, 6)
+        );
     }
 }

@@ -190,7 +190,10 @@ async fn database(config: &ServeConfig) -> Check {
     let written = write_probe(&store).await;
     store.close().await;
     match written {
-        Ok(()) => Check::ok(NAME, format!("{shown}: opens, schema up to date, takes writes")),
+        Ok(()) => Check::ok(
+            NAME,
+            format!("{shown}: opens, schema up to date, takes writes"),
+        ),
         Err(e) => Check::fail(
             NAME,
             format!("{shown}: opens but refuses writes: {e}"),
@@ -250,9 +253,11 @@ fn sqlite_not_created_yet(db: &Path, shown: &str) -> Check {
 
 fn database_fix(config: &ServeConfig) -> String {
     match &config.database_url {
-        Some(_) => "check OWP_DATABASE_URL (host, port, database name, user and password) and that \
+        Some(_) => {
+            "check OWP_DATABASE_URL (host, port, database name, user and password) and that \
                     the user may create tables and write"
-            .into(),
+                .into()
+        }
         None => format!(
             "make {} and its directory writable by the user running owp, stop any process \
              holding it locked, or point OWP_DB / --db at another file",
@@ -325,7 +330,10 @@ async fn github_app(config: &ServeConfig) -> Vec<Check> {
     };
     let mut checks = vec![Check::ok(
         KEY,
-        format!("App id {}; the private key parses (RSA, PEM)", creds.app_id()),
+        format!(
+            "App id {}; the private key parses (RSA, PEM)",
+            creds.app_id()
+        ),
     )];
     checks.push(github_accepts(&creds, &config.github.github_api_url, GITHUB).await);
     checks
@@ -502,7 +510,10 @@ async fn public_url(config: &ServeConfig, app_configured: bool) -> Check {
                  e.g. https://owp.example.org",
             )
         } else {
-            Check::skip(NAME, "OWP_PUBLIC_URL not set (only needed for GitHub mode and links)")
+            Check::skip(
+                NAME,
+                "OWP_PUBLIC_URL not set (only needed for GitHub mode and links)",
+            )
         };
     };
     let base = url.trim_end_matches('/');
@@ -564,7 +575,10 @@ mod tests {
         assert_eq!(by("GitHub App"), Outcome::Skip);
         assert_eq!(by("Webhook secret"), Outcome::Skip);
         assert_eq!(by("Public URL"), Outcome::Skip);
-        assert!(!dir.path().join("owp.db").exists(), "the doctor creates no database");
+        assert!(
+            !dir.path().join("owp.db").exists(),
+            "the doctor creates no database"
+        );
     }
 
     #[tokio::test]
@@ -580,10 +594,11 @@ mod tests {
         let store = Store::open(&cfg.database_url(), Timing::default())
             .await
             .unwrap();
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM settings WHERE name = 'owp-doctor-probe'")
-            .fetch_one(store.read_pool())
-            .await
-            .unwrap();
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM settings WHERE name = 'owp-doctor-probe'")
+                .fetch_one(store.read_pool())
+                .await
+                .unwrap();
         assert_eq!(n, 0, "the write probe was rolled back");
         store.close().await;
     }
@@ -619,7 +634,13 @@ mod tests {
         cfg.github.github_app_id = Some(12);
         let checks = github_app(&cfg).await;
         assert_eq!(checks[0].outcome, Outcome::Fail);
-        assert!(checks[0].fix.as_deref().unwrap().contains("GITHUB_PRIVATE_KEY"));
+        assert!(
+            checks[0]
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("GITHUB_PRIVATE_KEY")
+        );
         cfg.github.github_private_key = Some(Secret::new("not a key"));
         let checks = github_app(&cfg).await;
         assert_eq!(checks[0].outcome, Outcome::Fail);

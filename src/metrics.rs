@@ -92,8 +92,20 @@ const HTTP_BUCKETS: &[f64] = &[
 ];
 /// One minute to four weeks.
 const LEAD_TIME_BUCKETS: &[f64] = &[
-    60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14_400.0, 28_800.0, 86_400.0, 172_800.0,
-    345_600.0, 604_800.0, 1_209_600.0, 2_419_200.0,
+    60.0,
+    300.0,
+    900.0,
+    1800.0,
+    3600.0,
+    7200.0,
+    14_400.0,
+    28_800.0,
+    86_400.0,
+    172_800.0,
+    345_600.0,
+    604_800.0,
+    1_209_600.0,
+    2_419_200.0,
 ];
 
 /// Every task status, so a repository shows all of them (zeros included).
@@ -125,7 +137,10 @@ fn record<T>(f: impl FnOnce() -> T) -> T {
 
 fn describe_process_metrics() {
     describe_counter!(LEASES_GRANTED, "Leases granted.");
-    describe_counter!(LEASES_EXPIRED, "Leases that expired; their tasks were requeued (or blocked).");
+    describe_counter!(
+        LEASES_EXPIRED,
+        "Leases that expired; their tasks were requeued (or blocked)."
+    );
     describe_counter!(LEASES_NACKED, "Leases given back by their worker.");
     describe_counter!(PRS_OPENED, "Tasks that reached pr_opened.");
     describe_counter!(TASKS_MERGED, "Tasks that reached merged.");
@@ -145,7 +160,10 @@ fn describe_process_metrics() {
         metrics::Unit::Seconds,
         "Time to answer an HTTP request, up to its response headers."
     );
-    describe_counter!(WEBHOOK_DELIVERIES, "GitHub webhook deliveries, by event and outcome.");
+    describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "GitHub webhook deliveries, by event and outcome."
+    );
     describe_gauge!(OUTBOX_BACKLOG, "GitHub writes waiting in the outbox.");
     describe_gauge!(
         GITHUB_RATE_LIMIT_REMAINING,
@@ -228,13 +246,19 @@ pub fn lead_time(history: &[Event], event: &Event) -> Option<(&'static str, f64)
             if created.id >= event.id {
                 return None;
             }
-            Some(("ready_to_pr_opened", seconds_between(&created.at, &event.at)?))
+            Some((
+                "ready_to_pr_opened",
+                seconds_between(&created.at, &event.at)?,
+            ))
         }
         "merged" => {
             let opened = earlier
                 .filter(|h| status_of(h) == Some("pr_opened"))
                 .max_by_key(|h| h.id)?;
-            Some(("pr_opened_to_merged", seconds_between(&opened.at, &event.at)?))
+            Some((
+                "pr_opened_to_merged",
+                seconds_between(&opened.at, &event.at)?,
+            ))
         }
         _ => None,
     }
@@ -400,13 +424,31 @@ impl PoolSnapshot {
     /// Sets the gauges in the current (scrape-local) recorder.
     fn record(&self) {
         describe_gauge!(TASKS, "Tasks by repository and status.");
-        describe_gauge!(REPO_REVIEW_BUDGET, "Review budget (max_open_prs) of a repository.");
-        describe_gauge!(REPO_OPEN_PRS, "Open pull requests counted against a repository's budget.");
-        describe_gauge!(REPO_ACTIVE_LEASES, "Active leases counted against a repository's budget.");
-        describe_gauge!(REPO_THROTTLED, "1 while a repository's review budget is full.");
+        describe_gauge!(
+            REPO_REVIEW_BUDGET,
+            "Review budget (max_open_prs) of a repository."
+        );
+        describe_gauge!(
+            REPO_OPEN_PRS,
+            "Open pull requests counted against a repository's budget."
+        );
+        describe_gauge!(
+            REPO_ACTIVE_LEASES,
+            "Active leases counted against a repository's budget."
+        );
+        describe_gauge!(
+            REPO_THROTTLED,
+            "1 while a repository's review budget is full."
+        );
         describe_gauge!(WORKERS_REGISTERED, "Registered workers.");
-        describe_gauge!(WORKERS_ONLINE, "Workers online (last contact within the heartbeat TTL).");
-        describe_gauge!(CAPACITY_POINTS_ONLINE, "Capacity points of the online workers.");
+        describe_gauge!(
+            WORKERS_ONLINE,
+            "Workers online (last contact within the heartbeat TTL)."
+        );
+        describe_gauge!(
+            CAPACITY_POINTS_ONLINE,
+            "Capacity points of the online workers."
+        );
         describe_gauge!(ACTIVE_POINTS, "Points held by active leases.");
         describe_gauge!(
             REQUEUE_RATIO_24H,
@@ -479,7 +521,10 @@ impl MetricsAuth {
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim);
         let admin = headers.get("x-admin-token").and_then(|v| v.to_str().ok());
         let sent: Vec<&str> = bearer.into_iter().chain(admin).collect();
@@ -622,11 +667,16 @@ mod tests {
         set_github_rate_limit_remaining(4321);
         let text = PROCESS.handle().render();
         assert!(
-            text.contains(r#"owp_github_webhook_deliveries_total{event="issues",outcome="applied"} 2"#),
+            text.contains(
+                r#"owp_github_webhook_deliveries_total{event="issues",outcome="applied"} 2"#
+            ),
             "{text}"
         );
         assert!(text.contains("owp_github_outbox_backlog 7"), "{text}");
-        assert!(text.contains("owp_github_rate_limit_remaining 4321"), "{text}");
+        assert!(
+            text.contains("owp_github_rate_limit_remaining 4321"),
+            "{text}"
+        );
         assert!(text.contains("# TYPE owp_github_webhook_deliveries_total counter"));
     }
 }

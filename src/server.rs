@@ -37,6 +37,7 @@ impl Running {
             let _ = tx.send(());
         }
         let _ = self.server.await;
+        self.github.shutdown().await;
         for job in &self.jobs {
             job.abort();
         }
@@ -46,6 +47,7 @@ impl Running {
     /// Waits until the server stops by itself (a signal).
     pub async fn wait(mut self) {
         let _ = (&mut self.server).await;
+        self.github.shutdown().await;
         for job in &self.jobs {
             job.abort();
         }

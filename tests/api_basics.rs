@@ -441,3 +441,115 @@ async fn openapi_document_lists_every_contract_path() {
         paths.keys().collect::<Vec<_>>()
     );
 }
+
+/// Odd but possible client input: wrong types, huge numbers, odd ids and query values. Every
+/// answer is a success or a 4xx problem; never a 5xx.
+#[tokio::test]
+async fn odd_input_never_causes_a_server_error() {
+    // Records an answer that is a 5xx, or an error that is not a problem document.
+    fn judge(r: &Resp, body: &Value, wrong: &mut Vec<String>) {
+        let is_problem = r.content_type.starts_with("application/problem+json")
+            && r.json["status"].as_u64() == Some(r.status as u64)
+            && r.json["code"].as_str().is_some_and(is_snake_case);
+        if r.status >= 500 || (r.status >= 400 && !is_problem) {
+            wrong.push(format!("{body} → {}", r.describe()));
+        }
+    }
+    let s = Server::start().await;
+    s.upsert_repo("acme/odd", 3, true).await;
+    let (wid, token) = s.register_worker("w", &["rust"], 5, 2).await;
+    let admin_bodies = [
+        (
+            "/v1/admin/repos",
+            json!({"repo": 5, "max_open_prs": "three"}),
+        ),
+        (
+            "/v1/admin/repos",
+            json!({"repo": "acme/odd", "max_open_prs": 1e30}),
+        ),
+        (
+            "/v1/admin/repos",
+            json!({"repo": "acme/odd", "max_open_prs": 2, "area_locks_enabled": "yes"}),
+        ),
+        ("/v1/admin/repos", json!([])),
+        ("/v1/admin/tasks", json!({"repo": "acme/odd", "tasks": {}})),
+        (
+            "/v1/admin/tasks",
+            json!({"repo": "acme/odd", "tasks": [{"title": 7}]}),
+        ),
+        (
+            "/v1/admin/tasks",
+            json!({"repo": "acme/odd", "tasks": [{"title": "x", "estimate_points": 1.5}]}),
+        ),
+        (
+            "/v1/admin/tasks",
+            json!({"repo": "acme/odd", "tasks": [{"title": "x", "estimate_points": 99999999999999999u64}]}),
+        ),
+        (
+            "/v1/admin/tasks",
+            json!({"repo": "acme/odd", "tasks": [{"title": "x", "required_skills": "rust"}]}),
+        ),
+        (
+            "/v1/admin/tasks",
+            json!({"repo": "acme/odd", "tasks": [{"title": "x", "area": ["a"]}]}),
+        ),
+        (
+            "/v1/admin/tasks",
+            json!({"repo": "acme/odd", "tasks": [{"title": "ünïcødé ✓ \u{0}", "area": "€"}]}),
+        ),
+        ("/v1/admin/tasks", json!({"tasks": [{"title": "no repo"}]})),
+        ("/v1/admin/tasks", json!(null)),
+        ("/v1/admin/tasks/%00%ff/status", json!({"status": "ready"})),
+        ("/v1/admin/tasks/x/status", json!({"status": 3})),
+        ("/v1/admin/workers/%2e%2e", json!({"trust_level": 1})),
+    ];
+    let mut wrong = Vec::new();
+    for (path, body) in admin_bodies {
+        let r = s.admin_post(path, body.clone()).await;
+        judge(&r, &body, &mut wrong);
+    }
+    let worker_calls = [
+        ("/v1/work?wait=abc", json!({})),
+        ("/v1/work?wait=-1", json!({})),
+        ("/v1/work?wait=99999999999999999999", json!({})),
+        ("/v1/workers/heartbeat", json!({"status": 1})),
+        ("/v1/workers/heartbeat", json!("idle")),
+        ("/v1/leases/%00/ack", json!({})),
+        (
+            "/v1/tasks/x/status",
+            json!({"status": "pr_opened", "artifact": "url"}),
+        ),
+        ("/v1/tasks/x/status", json!({"artifact": {"pr_url": "u"}})),
+    ];
+    for (path, body) in worker_calls {
+        let r = s
+            .req(Method::POST, path)
+            .bearer(&token)
+            .json(&body)
+            .timeout(std::time::Duration::from_secs(40))
+            .send()
+            .await;
+        judge(&r, &body, &mut wrong);
+    }
+    let registrations = [
+        json!({"name": "w", "skills": "rust", "capacity_points": 1, "max_concurrent_tasks": 1}),
+        json!({"name": "w", "skills": [], "capacity_points": 1e40, "max_concurrent_tasks": 1}),
+        json!({"name": "", "skills": [], "capacity_points": 1, "max_concurrent_tasks": 1}),
+        json!({"skills": [], "capacity_points": 1, "max_concurrent_tasks": 1}),
+        json!({"name": "w", "skills": [], "capacity_points": 1, "max_concurrent_tasks": 1, "capabilities": 5}),
+    ];
+    for body in registrations {
+        let r = s.register(body.clone()).await;
+        judge(&r, &body, &mut wrong);
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} bad answers:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    // The server is still healthy and consistent.
+    s.req(Method::GET, "/healthz").send().await.expect(200);
+    let w = s.worker(&wid).await;
+    assert_eq!(w["active_tasks"], 0);
+}

@@ -10,6 +10,7 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,8 +34,13 @@ const AREAS: [Option<&str>; 7] = [
 const SKILLS: [&str; 4] = ["rust", "python", "go", "docs"];
 const TASKS: usize = 200;
 const WORKERS: usize = 40;
+/// The run lasts at least `RUN_FOR`, longer (up to `RUN_AT_MOST`) on a slow machine or backend
+/// until `ENOUGH_GRANTS` claims were granted and `ENOUGH_MERGES` tasks merged.
 const RUN_FOR: Duration = Duration::from_secs(5);
-const MAX_STEPS_PER_WORKER: usize = 400;
+const RUN_AT_MOST: Duration = Duration::from_secs(15);
+const ENOUGH_GRANTS: usize = 60;
+const ENOUGH_MERGES: usize = 10;
+const MAX_STEPS_PER_WORKER: usize = 1000;
 
 #[derive(Clone, Debug)]
 struct TaskInfo {
@@ -237,12 +243,30 @@ async fn post(
     Some(r)
 }
 
-/// One worker's loop: claim, ack, open PRs, merge, give back, for `RUN_FOR` at most.
+/// When the run stops: progress counters shared by every worker loop.
+struct Clock {
+    soft_end: Instant,
+    hard_end: Instant,
+    grants: AtomicUsize,
+    merges: AtomicUsize,
+}
+
+impl Clock {
+    fn over(&self) -> bool {
+        let now = Instant::now();
+        now >= self.hard_end
+            || (now >= self.soft_end
+                && self.grants.load(Ordering::Relaxed) >= ENOUGH_GRANTS
+                && self.merges.load(Ordering::Relaxed) >= ENOUGH_MERGES)
+    }
+}
+
+/// One worker's loop: claim, ack, open PRs, merge, give back, until the clock says so.
 async fn worker_loop(
     sc: Arc<Scenario>,
     index: usize,
     start: Arc<tokio::sync::Barrier>,
-    end: Instant,
+    clock: Arc<Clock>,
     out: Arc<Mutex<Outcome>>,
 ) {
     let me = sc.workers[index].clone();
@@ -256,7 +280,7 @@ async fn worker_loop(
     let (mut c200, mut c204, mut merged, mut nacks) = (0, 0, 0, 0);
     start.wait().await;
     for step in 0..MAX_STEPS_PER_WORKER {
-        if Instant::now() >= end {
+        if clock.over() {
             break;
         }
         let try_claim = step == 0 || held.is_empty() || rng.random_bool(0.5);
@@ -267,6 +291,7 @@ async fn worker_loop(
             match r.status {
                 200 => {
                     c200 += 1;
+                    clock.grants.fetch_add(1, Ordering::Relaxed);
                     let got = Instant::now();
                     let lease = &r.json["lease"];
                     let lease_id = lease["lease_id"].as_str().unwrap_or_default().to_string();
@@ -423,6 +448,7 @@ async fn worker_loop(
                 };
                 if r.status == 200 {
                     merged += 1;
+                    clock.merges.fetch_add(1, Ordering::Relaxed);
                     mine[h].held_until = Some(sent);
                     mine[h].last_status = "merged";
                     held.swap_remove(pick);
@@ -630,25 +656,32 @@ async fn run(sc: Scenario) {
     let out = Arc::new(Mutex::new(Outcome::default()));
     let barrier = Arc::new(tokio::sync::Barrier::new(WORKERS));
     let started = Instant::now();
-    let end = started + RUN_FOR;
+    let clock = Arc::new(Clock {
+        soft_end: started + RUN_FOR,
+        hard_end: started + RUN_AT_MOST,
+        grants: AtomicUsize::new(0),
+        merges: AtomicUsize::new(0),
+    });
+    let running = Arc::new(AtomicBool::new(true));
     let mut handles = Vec::new();
     for i in 0..WORKERS {
         handles.push(tokio::spawn(worker_loop(
             sc.clone(),
             i,
             barrier.clone(),
-            end,
+            clock.clone(),
             out.clone(),
         )));
     }
     // Sample the admin state during the run, alternating between servers.
     let sampler = {
         let sc = sc.clone();
+        let running = running.clone();
         tokio::spawn(async move {
             let mut samples = 0usize;
             let mut bad = Vec::new();
             let mut i = 0usize;
-            while Instant::now() < end && samples < 500 {
+            while running.load(Ordering::Relaxed) && samples < 1000 {
                 let server = &sc.servers[i % sc.servers.len()];
                 i += 1;
                 let r = server.admin_get("/v1/admin/state").await;
@@ -668,10 +701,11 @@ async fn run(sc: Scenario) {
     for h in handles {
         h.await.expect("worker loop panicked");
     }
+    running.store(false, Ordering::Relaxed);
     let (samples, sample_violations) = sampler.await.expect("sampler panicked");
     let finished = Instant::now();
     assert!(
-        finished.duration_since(started) < RUN_FOR + Duration::from_secs(30),
+        finished.duration_since(started) < RUN_AT_MOST + Duration::from_secs(30),
         "the run overran"
     );
 

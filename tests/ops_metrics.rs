@@ -42,9 +42,7 @@ fn parse(text: &str) -> HashMap<String, f64> {
         if name_end < series.len() {
             assert!(series.ends_with('}'), "labels: {line}");
         }
-        let value: f64 = value
-            .parse()
-            .unwrap_or_else(|_| panic!("value of {line}"));
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("value of {line}"));
         assert!(
             out.insert(series.to_string(), value).is_none(),
             "series repeated: {series}"
@@ -80,7 +78,10 @@ async fn metrics_need_credentials() {
     let r = server.req(Method::GET, "/metrics").send().await;
     assert_eq!(r.status, 401);
     assert!(r.content_type.starts_with("application/problem+json"));
-    assert!(!r.text.contains("owp_"), "nothing leaks without credentials");
+    assert!(
+        !r.text.contains("owp_"),
+        "nothing leaks without credentials"
+    );
     let r = server
         .req(Method::GET, "/metrics")
         .bearer("not-the-token")
@@ -110,9 +111,18 @@ async fn metrics_follow_the_pool() {
         )
         .await;
     let (_, before) = scrape(&server).await;
-    assert_eq!(value(&before, r#"owp_tasks{repo="acme/web",status="ready"}"#), 3.0);
-    assert_eq!(value(&before, r#"owp_tasks{repo="acme/web",status="merged"}"#), 0.0);
-    assert_eq!(value(&before, r#"owp_repo_review_budget{repo="acme/web"}"#), 3.0);
+    assert_eq!(
+        value(&before, r#"owp_tasks{repo="acme/web",status="ready"}"#),
+        3.0
+    );
+    assert_eq!(
+        value(&before, r#"owp_tasks{repo="acme/web",status="merged"}"#),
+        0.0
+    );
+    assert_eq!(
+        value(&before, r#"owp_repo_review_budget{repo="acme/web"}"#),
+        3.0
+    );
     assert_eq!(value(&before, "owp_workers_registered"), 0.0);
     assert_eq!(value(&before, "owp_requeue_ratio_24h"), 0.0);
 
@@ -144,14 +154,38 @@ async fn metrics_follow_the_pool() {
     })
     .await
     .expect("lead times recorded");
-    assert_eq!(value(&m, r#"owp_lead_time_seconds_count{stage="ready_to_pr_opened"}"#), 1.0);
+    assert_eq!(
+        value(
+            &m,
+            r#"owp_lead_time_seconds_count{stage="ready_to_pr_opened"}"#
+        ),
+        1.0
+    );
 
-    assert_eq!(value(&m, r#"owp_tasks{repo="acme/web",status="merged"}"#), 1.0);
-    assert_eq!(value(&m, r#"owp_tasks{repo="acme/web",status="ready"}"#), 2.0);
-    assert_eq!(value(&m, r#"owp_tasks{repo="acme/web",status="leased"}"#), 0.0);
-    assert_eq!(value(&m, r#"owp_leases_granted_total{repo="acme/web"}"#), 3.0);
-    assert_eq!(value(&m, r#"owp_leases_nacked_total{repo="acme/web"}"#), 1.0);
-    assert_eq!(value(&m, r#"owp_leases_expired_total{repo="acme/web"}"#), 1.0);
+    assert_eq!(
+        value(&m, r#"owp_tasks{repo="acme/web",status="merged"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(&m, r#"owp_tasks{repo="acme/web",status="ready"}"#),
+        2.0
+    );
+    assert_eq!(
+        value(&m, r#"owp_tasks{repo="acme/web",status="leased"}"#),
+        0.0
+    );
+    assert_eq!(
+        value(&m, r#"owp_leases_granted_total{repo="acme/web"}"#),
+        3.0
+    );
+    assert_eq!(
+        value(&m, r#"owp_leases_nacked_total{repo="acme/web"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(&m, r#"owp_leases_expired_total{repo="acme/web"}"#),
+        1.0
+    );
     assert_eq!(value(&m, r#"owp_prs_opened_total{repo="acme/web"}"#), 1.0);
     assert_eq!(value(&m, r#"owp_tasks_merged_total{repo="acme/web"}"#), 1.0);
     let ratio = value(&m, "owp_requeue_ratio_24h");
@@ -166,7 +200,10 @@ async fn metrics_follow_the_pool() {
         3.0
     );
     assert_eq!(
-        value(&m, r#"owp_claim_duration_seconds_bucket{outcome="leased",le="+Inf"}"#),
+        value(
+            &m,
+            r#"owp_claim_duration_seconds_bucket{outcome="leased",le="+Inf"}"#
+        ),
         3.0
     );
     assert_eq!(

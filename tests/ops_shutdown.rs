@@ -42,12 +42,19 @@ async fn serve(dir: &Path, db: &Path) -> Serve {
         let log = dir.join(format!("serve-{port}-{attempt}.log"));
         let out = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_owp"));
-        cmd.args(["serve", "--host", "127.0.0.1", "--port", &port.to_string(), "--db"])
-            .arg(db)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(out.try_clone().unwrap()))
-            .stderr(Stdio::from(out));
+        cmd.args([
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--db",
+        ])
+        .arg(db)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out.try_clone().unwrap()))
+        .stderr(Stdio::from(out));
         for (key, _) in std::env::vars() {
             if key.starts_with("OWP_") || key.starts_with("GITHUB_") {
                 cmd.env_remove(key);
@@ -120,7 +127,13 @@ async fn sigterm_ends_long_polls_and_streams_then_exits_zero_with_the_database_i
     let admin = ("X-Admin-Token", TOKEN);
 
     // Some state to find again after the restart: a repo, two tasks, one of them leased.
-    post(&http, format!("{base}/v1/admin/repos"), admin, json!({"repo": "acme/web", "max_open_prs": 3})).await;
+    post(
+        &http,
+        format!("{base}/v1/admin/repos"),
+        admin,
+        json!({"repo": "acme/web", "max_open_prs": 3}),
+    )
+    .await;
     let tasks = post(
         &http,
         format!("{base}/v1/admin/tasks"),
@@ -140,8 +153,17 @@ async fn sigterm_ends_long_polls_and_streams_then_exits_zero_with_the_database_i
     };
     let busy = register("busy", json!(["rust"])).await;
     let busy_token = format!("Bearer {}", busy["token"].as_str().unwrap());
-    let lease = post(&http, format!("{base}/v1/work"), ("Authorization", &busy_token), json!({})).await;
-    let leased_task = lease["lease"]["task"]["task_id"].as_str().unwrap().to_string();
+    let lease = post(
+        &http,
+        format!("{base}/v1/work"),
+        ("Authorization", &busy_token),
+        json!({}),
+    )
+    .await;
+    let leased_task = lease["lease"]["task"]["task_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let idle = register("idle", json!(["cobol"])).await;
     let idle_token = format!("Bearer {}", idle["token"].as_str().unwrap());
 
@@ -242,7 +264,10 @@ async fn sigterm_ends_long_polls_and_streams_then_exits_zero_with_the_database_i
     assert_eq!(state["workers"].as_array().unwrap().len(), 2);
     let tasks = state["tasks"].as_array().unwrap();
     assert_eq!(tasks.len(), 2);
-    let held = tasks.iter().find(|t| t["task_id"] == leased_task.as_str()).unwrap();
+    let held = tasks
+        .iter()
+        .find(|t| t["task_id"] == leased_task.as_str())
+        .unwrap();
     assert_eq!(held["status"], "leased");
     assert_eq!(held["assigned_worker_id"], busy["worker_id"]);
 }

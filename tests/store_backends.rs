@@ -43,7 +43,9 @@ impl TestDb {
     }
 
     async fn postgres(timing: Timing) -> Option<TestDb> {
-        let server = std::env::var(PG_VAR).ok().filter(|u| !u.trim().is_empty())?;
+        let server = std::env::var(PG_VAR)
+            .ok()
+            .filter(|u| !u.trim().is_empty())?;
         let (url, name) = fresh_pg_database(server.trim()).await;
         let store = Store::open(&url, timing).await.expect("open postgres");
         Some(TestDb {
@@ -223,7 +225,9 @@ async fn set_status(
         .write(|mut tx| {
             let artifact = artifact.clone();
             async move {
-                let r = tx.worker_status(&worker.id, task_id, to, artifact, None).await;
+                let r = tx
+                    .worker_status(&worker.id, task_id, to, artifact, None)
+                    .await;
                 (tx, r)
             }
         })
@@ -260,67 +264,80 @@ async fn repo_figures(store: &Store, name: &str) -> (i64, i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repos_and_imports_are_idempotent() {
-    on_each_backend("repos_and_imports_are_idempotent", fast_timing(), |db| async move {
-        let s = &db.store;
-        let (row, created) = s
-            .upsert_repo(
-                &RepoUpsert {
-                    name: "acme/app".into(),
-                    max_open_prs: 2,
-                    area_locks_enabled: None,
-                    extensions: Map::new(),
-                },
-                "admin",
-            )
-            .await
-            .unwrap();
-        assert!(created, "{}: first upsert creates", db.label);
-        assert!(row.area_locks_enabled);
-        let (row, created) = s
-            .upsert_repo(
-                &RepoUpsert {
-                    name: "acme/app".into(),
-                    max_open_prs: 5,
-                    area_locks_enabled: Some(false),
-                    extensions: Map::new(),
-                },
-                "admin",
-            )
-            .await
-            .unwrap();
-        assert!(!created);
-        assert_eq!((row.max_open_prs, row.area_locks_enabled), (5, false));
+    on_each_backend(
+        "repos_and_imports_are_idempotent",
+        fast_timing(),
+        |db| async move {
+            let s = &db.store;
+            let (row, created) = s
+                .upsert_repo(
+                    &RepoUpsert {
+                        name: "acme/app".into(),
+                        max_open_prs: 2,
+                        area_locks_enabled: None,
+                        extensions: Map::new(),
+                    },
+                    "admin",
+                )
+                .await
+                .unwrap();
+            assert!(created, "{}: first upsert creates", db.label);
+            assert!(row.area_locks_enabled);
+            let (row, created) = s
+                .upsert_repo(
+                    &RepoUpsert {
+                        name: "acme/app".into(),
+                        max_open_prs: 5,
+                        area_locks_enabled: Some(false),
+                        extensions: Map::new(),
+                    },
+                    "admin",
+                )
+                .await
+                .unwrap();
+            assert!(!created);
+            assert_eq!((row.max_open_prs, row.area_locks_enabled), (5, false));
 
-        let mut a = task("first");
-        a.key = Some("K-1".into());
-        a.extensions.insert("x_origin".into(), json!({"n": 1}));
-        let mut b = task("second");
-        b.key = Some("K-2".into());
-        let first = s.import_tasks("acme/app", &[a.clone(), b], "admin").await.unwrap();
-        assert_eq!(first.len(), 2);
-        assert!(first.iter().all(|t| t.status == TaskStatus::Ready));
-        assert!(first[0].seq < first[1].seq, "list order is creation order");
-        assert_eq!(first[0].extensions["x_origin"], json!({"n": 1}));
+            let mut a = task("first");
+            a.key = Some("K-1".into());
+            a.extensions.insert("x_origin".into(), json!({"n": 1}));
+            let mut b = task("second");
+            b.key = Some("K-2".into());
+            let first = s
+                .import_tasks("acme/app", &[a.clone(), b], "admin")
+                .await
+                .unwrap();
+            assert_eq!(first.len(), 2);
+            assert!(first.iter().all(|t| t.status == TaskStatus::Ready));
+            assert!(first[0].seq < first[1].seq, "list order is creation order");
+            assert_eq!(first[0].extensions["x_origin"], json!({"n": 1}));
 
-        a.title = "first, edited".into();
-        a.priority = Priority::Critical;
-        let again = s.import_tasks("acme/app", &[a], "admin").await.unwrap();
-        assert_eq!(again[0].id, first[0].id, "same key, same task");
-        assert_eq!(again[0].title, "first, edited");
-        assert_eq!(again[0].priority, Priority::Critical);
-        let all = s.tasks(&Default::default()).await.unwrap();
-        assert_eq!(all.len(), 2, "{}: re-import never duplicates", db.label);
+            a.title = "first, edited".into();
+            a.priority = Priority::Critical;
+            let again = s.import_tasks("acme/app", &[a], "admin").await.unwrap();
+            assert_eq!(again[0].id, first[0].id, "same key, same task");
+            assert_eq!(again[0].title, "first, edited");
+            assert_eq!(again[0].priority, Priority::Critical);
+            let all = s.tasks(&Default::default()).await.unwrap();
+            assert_eq!(all.len(), 2, "{}: re-import never duplicates", db.label);
 
-        let missing = s.import_tasks("nope/none", &[task("x")], "admin").await;
-        assert!(matches!(missing, Err(StoreError::NotFound { code: "repo_not_found", .. })));
-        let mut bad = task("bad");
-        bad.estimate_points = 0;
-        let invalid = s.import_tasks("acme/app", &[bad], "admin").await;
-        assert!(matches!(invalid, Err(StoreError::Invalid { .. })));
-        // A failed import left nothing behind.
-        assert_eq!(s.tasks(&Default::default()).await.unwrap().len(), 2);
-        db.store.close().await;
-    })
+            let missing = s.import_tasks("nope/none", &[task("x")], "admin").await;
+            assert!(matches!(
+                missing,
+                Err(StoreError::NotFound {
+                    code: "repo_not_found",
+                    ..
+                })
+            ));
+            let mut bad = task("bad");
+            bad.estimate_points = 0;
+            let invalid = s.import_tasks("acme/app", &[bad], "admin").await;
+            assert!(matches!(invalid, Err(StoreError::Invalid { .. })));
+            // A failed import left nothing behind.
+            assert_eq!(s.tasks(&Default::default()).await.unwrap().len(), 2);
+            db.store.close().await;
+        },
+    )
     .await;
 }
 
@@ -338,7 +355,9 @@ async fn claims_follow_every_rule() {
         high1.priority = Priority::High;
         let mut high2 = task("high-2");
         high2.priority = Priority::High;
-        s.import_tasks("r/main", &[low, high1, high2], "admin").await.unwrap();
+        s.import_tasks("r/main", &[low, high1, high2], "admin")
+            .await
+            .unwrap();
         let w = register(s, worker_input("w", &[], 10, 10)).await;
         let l1 = claim(s, &w).await;
         let l2 = claim(s, &w).await;
@@ -382,7 +401,9 @@ async fn claims_follow_every_rule() {
         admin_status(s, &l.task.task_id, TaskStatus::Cancelled).await;
 
         // Rule 2: a paused worker gets nothing.
-        s.import_tasks("r/main", &[task("plain")], "admin").await.unwrap();
+        s.import_tasks("r/main", &[task("plain")], "admin")
+            .await
+            .unwrap();
         s.write(|mut tx| {
             let id = w.id.clone();
             async move {
@@ -399,7 +420,9 @@ async fn claims_follow_every_rule() {
         s.write(|mut tx| {
             let id = w.id.clone();
             async move {
-                let r = tx.admin_update_worker(&id, None, Some(WorkerStatus::Idle)).await;
+                let r = tx
+                    .admin_update_worker(&id, None, Some(WorkerStatus::Idle))
+                    .await;
                 (tx, r)
             }
         })
@@ -413,9 +436,17 @@ async fn claims_follow_every_rule() {
         big.priority = Priority::Critical;
         s.import_tasks("r/main", &[big], "admin").await.unwrap();
         let l = claim(s, &small).await.expect("small gets the plain task");
-        assert_eq!(l.task.title, "plain", "{label}: the 3-point task does not fit 2 points");
-        s.import_tasks("r/main", &[task("another")], "admin").await.unwrap();
-        assert!(claim(s, &small).await.is_none(), "{label}: one task at a time");
+        assert_eq!(
+            l.task.title, "plain",
+            "{label}: the 3-point task does not fit 2 points"
+        );
+        s.import_tasks("r/main", &[task("another")], "admin")
+            .await
+            .unwrap();
+        assert!(
+            claim(s, &small).await.is_none(),
+            "{label}: one task at a time"
+        );
         admin_status(s, &l.task.task_id, TaskStatus::Cancelled).await;
         let big_lease = claim(s, &w).await.expect("w takes the big one");
         assert_eq!(big_lease.task.title, "big");
@@ -424,7 +455,9 @@ async fn claims_follow_every_rule() {
         admin_status(s, &another.task.task_id, TaskStatus::Cancelled).await;
 
         // Rule 1: a nacked task is not offered to the same worker again, but to others.
-        s.import_tasks("r/main", &[task("nackable")], "admin").await.unwrap();
+        s.import_tasks("r/main", &[task("nackable")], "admin")
+            .await
+            .unwrap();
         let l = claim(s, &w).await.expect("nackable");
         let back = nack(s, &w, &l).await.unwrap();
         assert_eq!(back.status, TaskStatus::Ready);
@@ -441,10 +474,16 @@ async fn claims_follow_every_rule() {
         s.import_tasks("r/main", &[a1, a2], "admin").await.unwrap();
         let first = claim(s, &w).await.expect("area one");
         assert_eq!(first.task.title, "area one");
-        assert!(claim(s, &rust).await.is_none(), "{label}: area held by a lease");
+        assert!(
+            claim(s, &rust).await.is_none(),
+            "{label}: area held by a lease"
+        );
         ack(s, &w, &first).await.unwrap();
         open_pr(s, &w, &first.task.task_id).await;
-        assert!(claim(s, &rust).await.is_none(), "{label}: area held by an open PR");
+        assert!(
+            claim(s, &rust).await.is_none(),
+            "{label}: area held by an open PR"
+        );
         let merged = set_status(s, &w, &first.task.task_id, TaskStatus::Merged, None)
             .await
             .unwrap();
@@ -465,7 +504,10 @@ async fn claims_follow_every_rule() {
         ack(s, &w, &a).await.unwrap();
         open_pr(s, &w, &a.task.task_id).await;
         assert_eq!(repo_figures(s, "r/tight").await, (1, 1));
-        assert!(claim(s, &small).await.is_none(), "{label}: an open PR still counts");
+        assert!(
+            claim(s, &small).await.is_none(),
+            "{label}: an open PR still counts"
+        );
         set_status(s, &w, &a.task.task_id, TaskStatus::Merged, None)
             .await
             .unwrap();
@@ -486,69 +528,108 @@ async fn claims_follow_every_rule() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lease_lifecycle_and_audit_log() {
-    on_each_backend("lease_lifecycle_and_audit_log", fast_timing(), |db| async move {
-        let s = &db.store;
-        let label = db.label;
-        repo(s, "r/life", 3, true).await;
-        let ids: Vec<String> = s
-            .import_tasks("r/life", &[task("one")], "admin")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|t| t.id)
-            .collect();
-        let w = register(s, worker_input("w", &[], 5, 2)).await;
-        let stranger = register(s, worker_input("stranger", &[], 5, 2)).await;
-        let before = s.last_event_id().await.unwrap();
-        let lease = claim(s, &w).await.expect("lease");
-        assert_eq!(lease.task.task_id, ids[0]);
-        assert_eq!(lease.task.status, TaskStatus::Leased);
+    on_each_backend(
+        "lease_lifecycle_and_audit_log",
+        fast_timing(),
+        |db| async move {
+            let s = &db.store;
+            let label = db.label;
+            repo(s, "r/life", 3, true).await;
+            let ids: Vec<String> = s
+                .import_tasks("r/life", &[task("one")], "admin")
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| t.id)
+                .collect();
+            let w = register(s, worker_input("w", &[], 5, 2)).await;
+            let stranger = register(s, worker_input("stranger", &[], 5, 2)).await;
+            let before = s.last_event_id().await.unwrap();
+            let lease = claim(s, &w).await.expect("lease");
+            assert_eq!(lease.task.task_id, ids[0]);
+            assert_eq!(lease.task.status, TaskStatus::Leased);
 
-        let err = ack(s, &stranger, &lease).await.unwrap_err();
-        assert!(matches!(err, StoreError::Forbidden { .. }), "{label}: {err:?}");
-        let t = ack(s, &w, &lease).await.unwrap();
-        assert_eq!(t.status, TaskStatus::InProgress);
-        let acked_until = t.lease_expires_at.unwrap();
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let renewed = s
-            .write(|mut tx| async {
-                let r = tx.renew(&w.id, &lease.lease_id).await;
-                (tx, r)
-            })
-            .await
-            .unwrap();
-        assert!(renewed.lease_expires_at.unwrap() > acked_until, "{label}: renew extends");
+            let err = ack(s, &stranger, &lease).await.unwrap_err();
+            assert!(
+                matches!(err, StoreError::Forbidden { .. }),
+                "{label}: {err:?}"
+            );
+            let t = ack(s, &w, &lease).await.unwrap();
+            assert_eq!(t.status, TaskStatus::InProgress);
+            let acked_until = t.lease_expires_at.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let renewed = s
+                .write(|mut tx| async {
+                    let r = tx.renew(&w.id, &lease.lease_id).await;
+                    (tx, r)
+                })
+                .await
+                .unwrap();
+            assert!(
+                renewed.lease_expires_at.unwrap() > acked_until,
+                "{label}: renew extends"
+            );
 
-        let no_url = set_status(s, &w, &ids[0], TaskStatus::PrOpened, Some(json!({}))).await;
-        assert!(matches!(no_url, Err(StoreError::Invalid { code: "missing_pr_url", .. })));
-        let bad_move = set_status(s, &w, &ids[0], TaskStatus::Merged, None).await;
-        assert!(matches!(bad_move, Err(StoreError::Conflict { .. })), "{label}: {bad_move:?}");
-        let pr = open_pr(s, &w, &ids[0]).await;
-        assert_eq!(pr.status, TaskStatus::PrOpened);
-        assert_eq!(pr.worker_id.as_deref(), Some(w.id.as_str()));
-        assert!(pr.artifact.unwrap()["pr_url"].as_str().unwrap().contains("/pr/"));
-        let w_row = s.worker(&w.id).await.unwrap().unwrap();
-        assert_eq!((w_row.active_points, w_row.active_tasks), (0, 0), "{label}: PR is not a lease");
-        assert_eq!(repo_figures(s, "r/life").await, (1, 0));
-        // The lease has ended: ack and nack now conflict.
-        let late = nack(s, &w, &lease).await.unwrap_err();
-        assert!(matches!(late, StoreError::Conflict { .. }), "{label}: {late:?}");
-        let merged = set_status(s, &w, &ids[0], TaskStatus::Merged, None).await.unwrap();
-        assert_eq!(merged.status, TaskStatus::Merged);
-        assert_eq!(repo_figures(s, "r/life").await, (0, 0));
+            let no_url = set_status(s, &w, &ids[0], TaskStatus::PrOpened, Some(json!({}))).await;
+            assert!(matches!(
+                no_url,
+                Err(StoreError::Invalid {
+                    code: "missing_pr_url",
+                    ..
+                })
+            ));
+            let bad_move = set_status(s, &w, &ids[0], TaskStatus::Merged, None).await;
+            assert!(
+                matches!(bad_move, Err(StoreError::Conflict { .. })),
+                "{label}: {bad_move:?}"
+            );
+            let pr = open_pr(s, &w, &ids[0]).await;
+            assert_eq!(pr.status, TaskStatus::PrOpened);
+            assert_eq!(pr.worker_id.as_deref(), Some(w.id.as_str()));
+            assert!(
+                pr.artifact.unwrap()["pr_url"]
+                    .as_str()
+                    .unwrap()
+                    .contains("/pr/")
+            );
+            let w_row = s.worker(&w.id).await.unwrap().unwrap();
+            assert_eq!(
+                (w_row.active_points, w_row.active_tasks),
+                (0, 0),
+                "{label}: PR is not a lease"
+            );
+            assert_eq!(repo_figures(s, "r/life").await, (1, 0));
+            // The lease has ended: ack and nack now conflict.
+            let late = nack(s, &w, &lease).await.unwrap_err();
+            assert!(
+                matches!(late, StoreError::Conflict { .. }),
+                "{label}: {late:?}"
+            );
+            let merged = set_status(s, &w, &ids[0], TaskStatus::Merged, None)
+                .await
+                .unwrap();
+            assert_eq!(merged.status, TaskStatus::Merged);
+            assert_eq!(repo_figures(s, "r/life").await, (0, 0));
 
-        // Every change left one audit event, in order, readable after the horizon.
-        let events = s.events_after(before, 100).await.unwrap();
-        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
-        assert_eq!(
-            kinds,
-            ["task.leased", "task.status", "lease.renewed", "task.status", "task.status"],
-            "{label}"
-        );
-        assert!(events.windows(2).all(|p| p[0].id < p[1].id));
-        assert_eq!(s.last_event_id().await.unwrap(), events.last().unwrap().id);
-        db.store.close().await;
-    })
+            // Every change left one audit event, in order, readable after the horizon.
+            let events = s.events_after(before, 100).await.unwrap();
+            let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+            assert_eq!(
+                kinds,
+                [
+                    "task.leased",
+                    "task.status",
+                    "lease.renewed",
+                    "task.status",
+                    "task.status"
+                ],
+                "{label}"
+            );
+            assert!(events.windows(2).all(|p| p[0].id < p[1].id));
+            assert_eq!(s.last_event_id().await.unwrap(), events.last().unwrap().id);
+            db.store.close().await;
+        },
+    )
     .await;
 }
 
@@ -560,51 +641,70 @@ async fn expired_leases_return_and_then_block() {
         heartbeat_ttl_ms: 60_000,
         max_attempts: 2,
     };
-    on_each_backend("expired_leases_return_and_then_block", timing, |db| async move {
-        let s = &db.store;
-        let label = db.label;
-        repo(s, "r/exp", 1, true).await;
-        let mut t = task("slow");
-        t.area = Some("core".into());
-        let id = s.import_tasks("r/exp", &[t], "admin").await.unwrap()[0].id.clone();
-        let w = register(s, worker_input("w", &[], 5, 2)).await;
+    on_each_backend(
+        "expired_leases_return_and_then_block",
+        timing,
+        |db| async move {
+            let s = &db.store;
+            let label = db.label;
+            repo(s, "r/exp", 1, true).await;
+            let mut t = task("slow");
+            t.area = Some("core".into());
+            let id = s.import_tasks("r/exp", &[t], "admin").await.unwrap()[0]
+                .id
+                .clone();
+            let w = register(s, worker_input("w", &[], 5, 2)).await;
 
-        let first = claim(s, &w).await.expect("lease 1");
-        assert!(s.next_deadline().await.unwrap().is_some());
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        // The worker's late ack finds the lease over, and the requeue is kept.
-        let late = ack(s, &w, &first).await.unwrap_err();
-        assert!(
-            matches!(late, StoreError::Conflict { code: "lease_expired", .. }),
-            "{label}: {late:?}"
-        );
-        let t = s.task(&id).await.unwrap().unwrap();
-        assert_eq!((t.status, t.attempts), (TaskStatus::Ready, 1), "{label}");
-        assert_eq!(repo_figures(s, "r/exp").await, (0, 0), "{label}: budget released");
-        let w_row = s.worker(&w.id).await.unwrap().unwrap();
-        assert_eq!((w_row.active_points, w_row.active_tasks), (0, 0));
+            let first = claim(s, &w).await.expect("lease 1");
+            assert!(s.next_deadline().await.unwrap().is_some());
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            // The worker's late ack finds the lease over, and the requeue is kept.
+            let late = ack(s, &w, &first).await.unwrap_err();
+            assert!(
+                matches!(
+                    late,
+                    StoreError::Conflict {
+                        code: "lease_expired",
+                        ..
+                    }
+                ),
+                "{label}: {late:?}"
+            );
+            let t = s.task(&id).await.unwrap().unwrap();
+            assert_eq!((t.status, t.attempts), (TaskStatus::Ready, 1), "{label}");
+            assert_eq!(
+                repo_figures(s, "r/exp").await,
+                (0, 0),
+                "{label}: budget released"
+            );
+            let w_row = s.worker(&w.id).await.unwrap().unwrap();
+            assert_eq!((w_row.active_points, w_row.active_tasks), (0, 0));
 
-        // The second expiry is found by the sweep, and blocks the task (max_attempts = 2).
-        let second = claim(s, &w).await.expect("lease 2 (area lock released)");
-        assert_eq!(second.task.task_id, id);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let n = s.expire_due().await.unwrap();
-            if n > 0 {
-                assert_eq!(n, 1);
-                break;
+            // The second expiry is found by the sweep, and blocks the task (max_attempts = 2).
+            let second = claim(s, &w).await.expect("lease 2 (area lock released)");
+            assert_eq!(second.task.task_id, id);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                let n = s.expire_due().await.unwrap();
+                if n > 0 {
+                    assert_eq!(n, 1);
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{label}: the sweep never expired the lease"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            assert!(Instant::now() < deadline, "{label}: the sweep never expired the lease");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let t = s.task(&id).await.unwrap().unwrap();
-        assert_eq!((t.status, t.attempts), (TaskStatus::Blocked, 2), "{label}");
-        assert!(t.status_reason.is_some());
-        assert_eq!(s.expire_due().await.unwrap(), 0);
-        assert!(s.next_deadline().await.unwrap().is_none());
-        assert!(claim(s, &w).await.is_none());
-        db.store.close().await;
-    })
+            let t = s.task(&id).await.unwrap().unwrap();
+            assert_eq!((t.status, t.attempts), (TaskStatus::Blocked, 2), "{label}");
+            assert!(t.status_reason.is_some());
+            assert_eq!(s.expire_due().await.unwrap(), 0);
+            assert!(s.next_deadline().await.unwrap().is_none());
+            assert!(claim(s, &w).await.is_none());
+            db.store.close().await;
+        },
+    )
     .await;
 }
 
@@ -612,79 +712,118 @@ async fn expired_leases_return_and_then_block() {
 /// worker, and no budget, area lock or capacity is ever exceeded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_claims_from_two_stores_keep_every_rule() {
-    on_each_backend("racing_claims_from_two_stores_keep_every_rule", fast_timing(), |db| async move {
-        let label = db.label;
-        let a = db.store.clone();
-        let b = db.replica().await;
-        repo(&a, "race/one", 3, true).await;
-        repo(&a, "race/two", 100, true).await;
-        let mut inputs = Vec::new();
-        for i in 0..60 {
-            let mut t = task(&format!("t{i}"));
-            t.area = (i % 3 == 0).then(|| format!("area{}", i % 4));
-            t.estimate_points = 1 + (i % 2);
-            inputs.push(t);
-        }
-        a.import_tasks("race/one", &inputs[..30], "admin").await.unwrap();
-        a.import_tasks("race/two", &inputs[30..], "admin").await.unwrap();
-        let mut workers = Vec::new();
-        for i in 0..16 {
-            workers.push(register(&a, worker_input(&format!("w{i}"), &[], 3, 2)).await);
-        }
-        let stores = [a.clone(), b.clone()];
-        let granted = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
-        let barrier = Arc::new(tokio::sync::Barrier::new(workers.len()));
-        let mut handles = Vec::new();
-        for (i, w) in workers.into_iter().enumerate() {
-            let store = stores[i % 2].clone();
-            let granted = granted.clone();
-            let barrier = barrier.clone();
-            handles.push(tokio::spawn(async move {
-                barrier.wait().await;
-                for _ in 0..4 {
-                    if let Some(l) = claim(&store, &w).await {
-                        granted.lock().unwrap().push((l.task.task_id.clone(), w.id.clone()));
+    on_each_backend(
+        "racing_claims_from_two_stores_keep_every_rule",
+        fast_timing(),
+        |db| async move {
+            let label = db.label;
+            let a = db.store.clone();
+            let b = db.replica().await;
+            repo(&a, "race/one", 3, true).await;
+            repo(&a, "race/two", 100, true).await;
+            let mut inputs = Vec::new();
+            for i in 0..60 {
+                let mut t = task(&format!("t{i}"));
+                t.area = (i % 3 == 0).then(|| format!("area{}", i % 4));
+                t.estimate_points = 1 + (i % 2);
+                inputs.push(t);
+            }
+            a.import_tasks("race/one", &inputs[..30], "admin")
+                .await
+                .unwrap();
+            a.import_tasks("race/two", &inputs[30..], "admin")
+                .await
+                .unwrap();
+            let mut workers = Vec::new();
+            for i in 0..16 {
+                workers.push(register(&a, worker_input(&format!("w{i}"), &[], 3, 2)).await);
+            }
+            let stores = [a.clone(), b.clone()];
+            let granted = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+            let barrier = Arc::new(tokio::sync::Barrier::new(workers.len()));
+            let mut handles = Vec::new();
+            for (i, w) in workers.into_iter().enumerate() {
+                let store = stores[i % 2].clone();
+                let granted = granted.clone();
+                let barrier = barrier.clone();
+                handles.push(tokio::spawn(async move {
+                    barrier.wait().await;
+                    for _ in 0..4 {
+                        if let Some(l) = claim(&store, &w).await {
+                            granted
+                                .lock()
+                                .unwrap()
+                                .push((l.task.task_id.clone(), w.id.clone()));
+                        }
+                    }
+                }));
+            }
+            for h in handles {
+                h.await.expect("claimer");
+            }
+            let granted = granted.lock().unwrap().clone();
+            let unique: HashSet<&String> = granted.iter().map(|(t, _)| t).collect();
+            assert_eq!(
+                unique.len(),
+                granted.len(),
+                "{label}: a task was leased twice"
+            );
+            assert!(
+                granted.len() >= 10,
+                "{label}: only {} claims succeeded",
+                granted.len()
+            );
+
+            let tasks = a.tasks(&Default::default()).await.unwrap();
+            let repos = a.repos().await.unwrap();
+            for r in &repos {
+                let active = tasks
+                    .iter()
+                    .filter(|t| t.repo == r.name && t.status.is_active())
+                    .count() as i64;
+                assert_eq!(
+                    active, r.active_leases,
+                    "{label}: {} counter drifted",
+                    r.name
+                );
+                assert!(active <= r.max_open_prs, "{label}: {} over budget", r.name);
+                let mut areas = HashSet::new();
+                for t in tasks
+                    .iter()
+                    .filter(|t| t.repo == r.name && t.status.holds_area())
+                {
+                    if let Some(area) = &t.area {
+                        assert!(
+                            areas.insert(area.clone()),
+                            "{label}: area {area} held twice"
+                        );
                     }
                 }
-            }));
-        }
-        for h in handles {
-            h.await.expect("claimer");
-        }
-        let granted = granted.lock().unwrap().clone();
-        let unique: HashSet<&String> = granted.iter().map(|(t, _)| t).collect();
-        assert_eq!(unique.len(), granted.len(), "{label}: a task was leased twice");
-        assert!(granted.len() >= 10, "{label}: only {} claims succeeded", granted.len());
-
-        let tasks = a.tasks(&Default::default()).await.unwrap();
-        let repos = a.repos().await.unwrap();
-        for r in &repos {
-            let active = tasks
-                .iter()
-                .filter(|t| t.repo == r.name && t.status.is_active())
-                .count() as i64;
-            assert_eq!(active, r.active_leases, "{label}: {} counter drifted", r.name);
-            assert!(active <= r.max_open_prs, "{label}: {} over budget", r.name);
-            let mut areas = HashSet::new();
-            for t in tasks.iter().filter(|t| t.repo == r.name && t.status.holds_area()) {
-                if let Some(area) = &t.area {
-                    assert!(areas.insert(area.clone()), "{label}: area {area} held twice");
-                }
             }
-        }
-        for w in a.workers().await.unwrap() {
-            let mine: Vec<&TaskRow> = tasks
-                .iter()
-                .filter(|t| t.worker_id.as_deref() == Some(w.id.as_str()) && t.status.is_active())
-                .collect();
-            let points: i64 = mine.iter().map(|t| t.estimate_points).sum();
-            assert_eq!(points, w.active_points, "{label}: points counter of {}", w.name);
-            assert!(points <= w.capacity_points, "{label}: {} over capacity", w.name);
-            assert!(mine.len() as i64 <= w.max_concurrent_tasks);
-        }
-        b.close().await;
-        db.store.close().await;
-    })
+            for w in a.workers().await.unwrap() {
+                let mine: Vec<&TaskRow> = tasks
+                    .iter()
+                    .filter(|t| {
+                        t.worker_id.as_deref() == Some(w.id.as_str()) && t.status.is_active()
+                    })
+                    .collect();
+                let points: i64 = mine.iter().map(|t| t.estimate_points).sum();
+                assert_eq!(
+                    points, w.active_points,
+                    "{label}: points counter of {}",
+                    w.name
+                );
+                assert!(
+                    points <= w.capacity_points,
+                    "{label}: {} over capacity",
+                    w.name
+                );
+                assert!(mine.len() as i64 <= w.max_concurrent_tasks);
+            }
+            b.close().await;
+            db.store.close().await;
+        },
+    )
     .await;
 }
 
@@ -692,101 +831,115 @@ async fn racing_claims_from_two_stores_keep_every_rule() {
 /// transactions commit out of id order (PostgreSQL) or roll back after drawing an id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn event_readers_never_skip_an_event() {
-    on_each_backend("event_readers_never_skip_an_event", fast_timing(), |db| async move {
-        let label = db.label;
-        let s = db.store.clone();
-        let start = s.last_event_id().await.unwrap();
-        if s.backend() == Backend::Postgres {
-            use sqlx::Connection;
-            // A writer that has drawn an event id but not committed yet…
-            let mut slow = sqlx::postgres::PgConnection::connect(&db.url).await.unwrap();
-            let mut slow_tx = slow.begin().await.unwrap();
-            let held: i64 = sqlx::query_scalar(
+    on_each_backend(
+        "event_readers_never_skip_an_event",
+        fast_timing(),
+        |db| async move {
+            let label = db.label;
+            let s = db.store.clone();
+            let start = s.last_event_id().await.unwrap();
+            if s.backend() == Backend::Postgres {
+                use sqlx::Connection;
+                // A writer that has drawn an event id but not committed yet…
+                let mut slow = sqlx::postgres::PgConnection::connect(&db.url)
+                    .await
+                    .unwrap();
+                let mut slow_tx = slow.begin().await.unwrap();
+                let held: i64 = sqlx::query_scalar(
                 "INSERT INTO events (kind, at, actor) VALUES ('test.slow', 0, 'test') RETURNING id",
             )
             .fetch_one(&mut *slow_tx)
             .await
             .unwrap();
-            // …and one that drew an id and rolled back.
-            let mut gone = sqlx::postgres::PgConnection::connect(&db.url).await.unwrap();
-            let mut gone_tx = gone.begin().await.unwrap();
-            let lost: i64 = sqlx::query_scalar(
+                // …and one that drew an id and rolled back.
+                let mut gone = sqlx::postgres::PgConnection::connect(&db.url)
+                    .await
+                    .unwrap();
+                let mut gone_tx = gone.begin().await.unwrap();
+                let lost: i64 = sqlx::query_scalar(
                 "INSERT INTO events (kind, at, actor) VALUES ('test.gone', 0, 'test') RETURNING id",
             )
             .fetch_one(&mut *gone_tx)
             .await
             .unwrap();
-            gone_tx.rollback().await.unwrap();
-            // A later transaction commits first.
-            let mut tx = s.begin().await.unwrap();
-            tx.event(NewEvent::new("test.fast", "test"));
-            let fast = tx.commit().await.unwrap()[0].id;
-            assert!(held < lost && lost < fast);
-            assert!(
-                s.last_event_id().await.unwrap() < held,
-                "{label}: the horizon passed an id still being committed"
-            );
-            assert!(s.events_after(start, 100).await.unwrap().is_empty());
-            slow_tx.commit().await.unwrap();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while s.last_event_id().await.unwrap() < fast {
-                assert!(Instant::now() < deadline, "{label}: the horizon never passed the rollback");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            let ids: Vec<i64> = s
-                .events_after(start, 100)
-                .await
-                .unwrap()
-                .iter()
-                .map(|e| e.id)
-                .collect();
-            assert_eq!(ids, vec![held, fast], "{label}");
-        }
-
-        // Many concurrent writers on two stores; a reader following the log sees each exactly once.
-        let b = db.replica().await;
-        let from = s.last_event_id().await.unwrap();
-        let writers: Vec<_> = (0..8)
-            .map(|i| {
-                let store = if i % 2 == 0 { s.clone() } else { b.clone() };
-                tokio::spawn(async move {
-                    let mut ids = Vec::new();
-                    for _ in 0..25 {
-                        let mut tx = store.begin().await.unwrap();
-                        tx.event(NewEvent::new("test.burst", "test"));
-                        ids.push(tx.commit().await.unwrap()[0].id);
-                    }
-                    ids
-                })
-            })
-            .collect();
-        let reader = {
-            let s = b.clone();
-            tokio::spawn(async move {
-                let mut last = from;
-                let mut seen = Vec::new();
-                let deadline = Instant::now() + Duration::from_secs(20);
-                while seen.len() < 200 && Instant::now() < deadline {
-                    for e in s.events_after(last, 50).await.unwrap() {
-                        assert!(e.id > last);
-                        last = e.id;
-                        seen.push(e.id);
-                    }
-                    tokio::time::sleep(Duration::from_millis(1)).await;
+                gone_tx.rollback().await.unwrap();
+                // A later transaction commits first.
+                let mut tx = s.begin().await.unwrap();
+                tx.event(NewEvent::new("test.fast", "test"));
+                let fast = tx.commit().await.unwrap()[0].id;
+                assert!(held < lost && lost < fast);
+                assert!(
+                    s.last_event_id().await.unwrap() < held,
+                    "{label}: the horizon passed an id still being committed"
+                );
+                assert!(s.events_after(start, 100).await.unwrap().is_empty());
+                slow_tx.commit().await.unwrap();
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while s.last_event_id().await.unwrap() < fast {
+                    assert!(
+                        Instant::now() < deadline,
+                        "{label}: the horizon never passed the rollback"
+                    );
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                seen
-            })
-        };
-        let mut written = Vec::new();
-        for w in writers {
-            written.extend(w.await.unwrap());
-        }
-        let seen = reader.await.unwrap();
-        written.sort();
-        assert_eq!(seen, written, "{label}: the reader missed or repeated events");
-        b.close().await;
-        db.store.close().await;
-    })
+                let ids: Vec<i64> = s
+                    .events_after(start, 100)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|e| e.id)
+                    .collect();
+                assert_eq!(ids, vec![held, fast], "{label}");
+            }
+
+            // Many concurrent writers on two stores; a reader following the log sees each exactly once.
+            let b = db.replica().await;
+            let from = s.last_event_id().await.unwrap();
+            let writers: Vec<_> = (0..8)
+                .map(|i| {
+                    let store = if i % 2 == 0 { s.clone() } else { b.clone() };
+                    tokio::spawn(async move {
+                        let mut ids = Vec::new();
+                        for _ in 0..25 {
+                            let mut tx = store.begin().await.unwrap();
+                            tx.event(NewEvent::new("test.burst", "test"));
+                            ids.push(tx.commit().await.unwrap()[0].id);
+                        }
+                        ids
+                    })
+                })
+                .collect();
+            let reader = {
+                let s = b.clone();
+                tokio::spawn(async move {
+                    let mut last = from;
+                    let mut seen = Vec::new();
+                    let deadline = Instant::now() + Duration::from_secs(20);
+                    while seen.len() < 200 && Instant::now() < deadline {
+                        for e in s.events_after(last, 50).await.unwrap() {
+                            assert!(e.id > last);
+                            last = e.id;
+                            seen.push(e.id);
+                        }
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    seen
+                })
+            };
+            let mut written = Vec::new();
+            for w in writers {
+                written.extend(w.await.unwrap());
+            }
+            let seen = reader.await.unwrap();
+            written.sort();
+            assert_eq!(
+                seen, written,
+                "{label}: the reader missed or repeated events"
+            );
+            b.close().await;
+            db.store.close().await;
+        },
+    )
     .await;
 }
 
@@ -802,10 +955,21 @@ async fn job_slots_run_once() {
                 b.claim_job_slot("reconcile", slot)
             );
             let won = [x.unwrap(), y.unwrap()];
-            assert_eq!(won.iter().filter(|w| **w).count(), 1, "{}: slot {slot}", db.label);
+            assert_eq!(
+                won.iter().filter(|w| **w).count(),
+                1,
+                "{}: slot {slot}",
+                db.label
+            );
         }
-        assert!(!a.claim_job_slot("reconcile", 3).await.unwrap(), "an old slot is gone");
-        assert!(a.claim_job_slot("other", 3).await.unwrap(), "jobs are independent");
+        assert!(
+            !a.claim_job_slot("reconcile", 3).await.unwrap(),
+            "an old slot is gone"
+        );
+        assert!(
+            a.claim_job_slot("other", 3).await.unwrap(),
+            "jobs are independent"
+        );
         b.close().await;
         db.store.close().await;
     })

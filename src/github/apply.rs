@@ -867,7 +867,10 @@ async fn release(tx: &mut WriteTx, ctx: &CommentCtx<'_>, task: &TaskRow) -> Resu
         return Ok(());
     };
     match tx.nack(&worker, &lease, Some("released by comment".into())).await {
-        Ok(_) => ctx.thumbs_up(tx).await,
+        Ok(_) => {
+            let_go_if_out_of_pool(tx, &task.id, &ctx.actor).await?;
+            ctx.thumbs_up(tx).await
+        }
         // The lease ended on the way (expired): nothing left to release.
         Err(StoreError::Conflict { .. }) => Ok(()),
         Err(e) => Err(e),
@@ -1044,8 +1047,25 @@ async fn move_for_pull(
                     ..Move::to(TaskStatus::Ready, LeaseEnd::Admin)
                 };
                 tx.apply_move(task, &mv, actor).await?;
+                let_go_if_out_of_pool(tx, &task.id, actor).await?;
             }
         }
+    }
+    Ok(())
+}
+
+/// A task back in the queue whose issue left the pool meanwhile leaves the pool now.
+pub async fn let_go_if_out_of_pool(tx: &mut WriteTx, task_id: &str, actor: &str) -> Result<(), StoreError> {
+    let Some(why) = tx.gh_task(task_id).await?.and_then(|g| g.left_pool) else {
+        return Ok(());
+    };
+    let task = tx.lock_task(task_id).await?;
+    if task.status == TaskStatus::Ready {
+        let mv = Move {
+            reason: Some(format!("the issue left the pool: {why}")),
+            ..Move::to(TaskStatus::Cancelled, LeaseEnd::Admin)
+        };
+        tx.apply_move(&task, &mv, actor).await?;
     }
     Ok(())
 }

@@ -17,10 +17,8 @@ use std::time::Duration;
 use serde_json::json;
 use tracing::Instrument;
 
-use crate::domain::TaskStatus;
 use crate::github::messages;
 use crate::github::service::{Github, target};
-use crate::store::leases::{LeaseEnd, Move};
 use crate::store::{NewEvent, StoreError};
 
 /// How often claims are looked at.
@@ -85,18 +83,11 @@ pub async fn step(github: &Github) -> Result<usize, StoreError> {
             done += 1;
         }
     }
-    for (task_id, why) in github.store.gh_left_pool_ready().await? {
+    for (task_id, _) in github.store.gh_left_pool_ready().await? {
         let mut tx = github.store.begin().await?;
-        let task = tx.lock_task(&task_id).await?;
-        if task.status == TaskStatus::Ready {
-            let mv = Move {
-                reason: Some(format!("the issue left the pool: {why}")),
-                ..Move::to(TaskStatus::Cancelled, LeaseEnd::Admin)
-            };
-            tx.apply_move(&task, &mv, "system").await?;
-            done += 1;
-        }
+        crate::github::apply::let_go_if_out_of_pool(&mut tx, &task_id, "system").await?;
         tx.commit().await?;
+        done += 1;
     }
     Ok(done)
 }

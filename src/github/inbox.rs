@@ -49,6 +49,10 @@ pub async fn run(github: Arc<Github>) {
 
 /// Applies the next due delivery, if any; true when one was handled.
 pub async fn step(github: &Github) -> Result<bool, StoreError> {
+    if github.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(false);
+    }
+    let _busy = github.busy();
     let now = crate::store::now_ms();
     let Some(delivery) = github
         .store

@@ -68,6 +68,10 @@ pub async fn run(github: Arc<Github>) {
 
 /// Sends the rows that are due now; returns how many were handled.
 pub async fn step(github: &Github) -> Result<usize, StoreError> {
+    if github.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(0);
+    }
+    let _busy = github.busy();
     let now = crate::store::now_ms();
     let rows = github
         .store

@@ -111,6 +111,7 @@ pub async fn run(github: Arc<Github>) {
 
 /// Reconciles every installation.
 pub async fn reconcile_all(github: &Github) -> anyhow::Result<()> {
+    let _busy = github.busy();
     let _one_at_a_time = github.reconcile_lock.lock().await;
     match api::installations(&github.app).await {
         Ok(listed) => {
@@ -315,6 +316,7 @@ async fn read_repo(
 /// Asks GitHub to send again the deliveries of the last three days that failed and that the
 /// inbox does not have; returns how many were asked for.
 pub async fn redeliver_failed(github: &Github) -> anyhow::Result<usize> {
+    let _busy = github.busy();
     let deliveries = api::deliveries(&github.app, DELIVERY_PAGES).await?;
     let cutoff = crate::store::now_ms() - REDELIVERY_WINDOW_MS;
     let delivered: HashSet<&str> = deliveries

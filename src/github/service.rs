@@ -15,6 +15,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,20 @@ pub struct Github {
     permissions: Mutex<HashMap<(String, String), (RepoPermission, Instant)>>,
     pub(crate) reconcile_lock: tokio::sync::Mutex<()>,
     started: watch::Sender<bool>,
+    /// Background steps under way (a delivery with its follow-up work, a reconciliation).
+    busy: AtomicUsize,
+    /// Set when the process stops: no new work is claimed.
+    pub(crate) stopping: AtomicBool,
+}
+
+/// Counts a background step as under way while it lives.
+pub(crate) struct Busy<'a>(&'a Github);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::SeqCst);
+        self.0.progressed();
+    }
 }
 
 /// A repository's settings as the App applies them.
@@ -200,6 +215,12 @@ impl Github {
             cache.insert(key, (permission, Instant::now()));
         }
         Ok(permission.is_maintainer())
+    }
+
+    /// Marks a background step under way until the guard is dropped.
+    pub(crate) fn busy(&self) -> Busy<'_> {
+        self.busy.fetch_add(1, Ordering::SeqCst);
+        Busy(self)
     }
 
     /// Signals that background work made progress.
@@ -368,6 +389,8 @@ impl GithubParts {
             permissions: Mutex::new(HashMap::new()),
             reconcile_lock: tokio::sync::Mutex::new(()),
             started,
+            busy: AtomicUsize::new(0),
+            stopping: AtomicBool::new(false),
         });
         store.add_hook(Arc::new(OutboxHook));
         Ok(GithubParts {
@@ -469,7 +492,8 @@ impl GithubHandle {
         loop {
             let progress = github.progress.notified();
             let backlog = github.store.gh_backlog().await.unwrap_or((-1, -1));
-            if *started.borrow_and_update() && backlog == (0, 0) {
+            let busy = github.busy.load(Ordering::SeqCst);
+            if *started.borrow_and_update() && backlog == (0, 0) && busy == 0 {
                 return Ok(());
             }
             let now = tokio::time::Instant::now();
@@ -483,6 +507,27 @@ impl GithubHandle {
                 _ = started.changed() => {}
                 _ = tokio::time::sleep(pause) => {}
             }
+        }
+    }
+
+    /// Stops taking new work, lets the step under way finish (up to a few seconds) and gives back
+    /// what this process had claimed, so that a restart (or another replica) carries on at once.
+    /// A comment whose sending was cut short is found by its marker before it is sent again.
+    pub async fn shutdown(&self) {
+        let Some(github) = &self.github else {
+            return;
+        };
+        github.stopping.store(true, Ordering::SeqCst);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while github.busy.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            let progress = github.progress.notified();
+            tokio::select! {
+                _ = progress => {}
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        }
+        if let Err(e) = github.store.gh_release_claims(&github.runner).await {
+            tracing::warn!(error = %e, "cannot give back this process's inbox and outbox claims");
         }
     }
 

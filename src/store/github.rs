@@ -1101,6 +1101,21 @@ impl Store {
         Ok(())
     }
 
+    /// Gives back every inbox and outbox row `runner` had claimed (the process is stopping).
+    pub async fn gh_release_claims(&self, runner: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE gh_outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1")
+            .bind(runner)
+            .execute(&self.write)
+            .await?;
+        sqlx::query(
+            "UPDATE gh_deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
+        )
+        .bind(runner)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
     /// Pending deliveries and pending outbox rows.
     pub async fn gh_backlog(&self) -> Result<(i64, i64), StoreError> {
         let row: (i64, i64) = sqlx::query_as(

@@ -649,19 +649,8 @@ impl WriteTx {
                 "the task changed while this request was processed; retry",
             ));
         }
-        let active_delta: i64 = if leaving_lease { -1 } else { 0 };
-        let pr_delta: i64 = i64::from(opens_pr) - i64::from(closes_pr);
-        if active_delta != 0 || pr_delta != 0 {
-            sqlx::query(
-                "UPDATE repos SET active_leases = active_leases + $1, open_prs = open_prs + $2 \
-                 WHERE id = $3",
-            )
-            .bind(active_delta)
-            .bind(pr_delta)
-            .bind(task.repo_id)
-            .execute(self.conn())
-            .await?;
-        }
+        // Lock order: task, then worker, then repository — the claim takes the worker before the
+        // repository too, so the two never wait on each other in a cycle (PostgreSQL).
         if leaving_lease && let Some(holder) = &task.worker_id {
             sqlx::query(
                 "UPDATE workers SET active_points = active_points - $1, \
@@ -677,6 +666,19 @@ impl WriteTx {
                 .bind(task.lease_id.clone())
                 .execute(self.conn())
                 .await?;
+        }
+        let active_delta: i64 = if leaving_lease { -1 } else { 0 };
+        let pr_delta: i64 = i64::from(opens_pr) - i64::from(closes_pr);
+        if active_delta != 0 || pr_delta != 0 {
+            sqlx::query(
+                "UPDATE repos SET active_leases = active_leases + $1, open_prs = open_prs + $2 \
+                 WHERE id = $3",
+            )
+            .bind(active_delta)
+            .bind(pr_delta)
+            .bind(task.repo_id)
+            .execute(self.conn())
+            .await?;
         }
         let mut data = json!({"from": from.as_str(), "status": to.as_str()});
         if let Some(r) = &mv.reason {

@@ -55,6 +55,8 @@ pub const NOTIFY_EVERY: Duration = Duration::from_millis(20);
 pub const CHANNEL: &str = "owp_changes";
 /// Attempts of a write transaction that keeps failing transiently.
 pub const WRITE_ATTEMPTS: u32 = 5;
+/// Imports smaller than this never trigger an `ANALYZE`.
+const ANALYZE_AFTER_ROWS: i64 = 1000;
 /// Ids read per round when the horizon catches up.
 const HORIZON_BATCH: i64 = 1000;
 /// How far below the newest event a new process starts checking for holes.
@@ -89,6 +91,8 @@ impl Horizon {
 pub(crate) struct Signals {
     /// Set by every local commit with events; consumed by the notifier.
     pub(crate) local_commit: Notify,
+    /// Tasks written by imports since the last `ANALYZE tasks` of this process.
+    pub(crate) rows_since_analyze: AtomicI64,
 }
 
 impl Store {
@@ -178,9 +182,10 @@ impl Store {
                         }
                     }
                     _ => {
-                        let xid: i64 = sqlx::query_scalar("SELECT pg_current_xact_id()::text::bigint")
-                            .fetch_one(&self.read)
-                            .await?;
+                        let xid: i64 =
+                            sqlx::query_scalar("SELECT pg_current_xact_id()::text::bigint")
+                                .fetch_one(&self.read)
+                                .await?;
                         *hole = Some(Hole {
                             id: safe + 1,
                             xid,
@@ -209,15 +214,19 @@ impl Store {
         if self.backend != Backend::Postgres {
             return Ok(());
         }
+        // Each store signs its notifications, so it does not wake itself a second time.
+        let me = uuid::Uuid::new_v4().simple().to_string();
         let mut listener = sqlx::postgres::PgListener::connect(url).await?;
         listener.listen(CHANNEL).await?;
         let store = self.clone();
+        let mine = me.clone();
         tokio::spawn(async move {
             loop {
                 if store.write.is_closed() {
                     break;
                 }
                 match tokio::time::timeout(Duration::from_secs(1), listener.recv()).await {
+                    Ok(Ok(n)) if n.payload() == mine => {}
                     Ok(Ok(_)) => store.changed.notify_waiters(),
                     Ok(Err(e)) => {
                         tracing::debug!(error = %e, "change listener reconnecting");
@@ -241,8 +250,9 @@ impl Store {
                 if woke.is_err() {
                     continue;
                 }
-                if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
+                if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(CHANNEL)
+                    .bind(&me)
                     .execute(&store.write)
                     .await
                 {
@@ -296,6 +306,35 @@ impl Store {
                     tokio::time::sleep(retry_pause(attempt)).await;
                 }
                 other => return other,
+            }
+        }
+    }
+
+    /// Keeps PostgreSQL's planner statistics of `tasks` current after large imports. The claim
+    /// relies on walking the ready-queue index in offer order; with no statistics (a fresh
+    /// database, or right after a large import, before autovacuum's next round) the planner may
+    /// instead sort every ready task on each claim.
+    pub(crate) async fn after_bulk_change(&self, rows: usize) {
+        if self.backend != Backend::Postgres || rows == 0 {
+            return;
+        }
+        let since = self
+            .signals
+            .rows_since_analyze
+            .fetch_add(rows as i64, Ordering::AcqRel)
+            + rows as i64;
+        if since < ANALYZE_AFTER_ROWS {
+            return;
+        }
+        let analyzed: Result<f64, sqlx::Error> =
+            sqlx::query_scalar("SELECT reltuples::float8 FROM pg_class WHERE relname = 'tasks'")
+                .fetch_one(&self.read)
+                .await;
+        // Re-analyze once the new rows are a sizeable part of what the statistics describe.
+        if analyzed.is_ok_and(|n| (since as f64) * 10.0 >= n.max(0.0)) {
+            self.signals.rows_since_analyze.store(0, Ordering::Release);
+            if let Err(e) = sqlx::query("ANALYZE tasks").execute(&self.write).await {
+                tracing::debug!(error = %e, "ANALYZE tasks failed");
             }
         }
     }

@@ -244,11 +244,14 @@ impl Store {
         inputs: &[TaskInput],
         actor: &str,
     ) -> Result<Vec<TaskRow>, StoreError> {
-        self.write(|mut tx| async move {
-            let r = tx.import_tasks(repo, inputs, actor).await;
-            (tx, r)
-        })
-        .await
+        let out = self
+            .write(|mut tx| async move {
+                let r = tx.import_tasks(repo, inputs, actor).await;
+                (tx, r)
+            })
+            .await?;
+        self.after_bulk_change(inputs.len()).await;
+        Ok(out)
     }
 
     pub async fn task(&self, task_id: &str) -> Result<Option<TaskRow>, StoreError> {

@@ -11,6 +11,7 @@
 mod http;
 pub mod json;
 pub mod model;
+pub mod story;
 pub mod webhooks;
 
 use std::collections::{BTreeMap, HashMap};

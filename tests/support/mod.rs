@@ -143,9 +143,31 @@ impl Server {
 
     /// A server with extra environment variables (e.g. short TTLs).
     pub async fn start_with_env(env: &[(&str, &str)]) -> Server {
-        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-        let database = TestDatabase::from_env(dir.path()).await;
+        Server::start_with_files(&[], env).await
+    }
+
+    /// A server whose working directory holds these files (`env.local`, `.env`, …) at start.
+    pub async fn start_with_files(files: &[(&str, &str)], env: &[(&str, &str)]) -> Server {
         let admin_token = format!("admin-{}", uuid::Uuid::new_v4().simple());
+        Server::start_fresh(files, Some(admin_token), env).await
+    }
+
+    /// A server started without `OWP_ADMIN_TOKEN` (a newcomer's first run). Its `admin_token`
+    /// is empty until the test finds out the token the server chose.
+    pub async fn start_without_admin_token(files: &[(&str, &str)]) -> Server {
+        Server::start_fresh(files, None, &[]).await
+    }
+
+    async fn start_fresh(
+        files: &[(&str, &str)],
+        admin_token: Option<String>,
+        env: &[(&str, &str)],
+    ) -> Server {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).expect("write a start-up file");
+        }
+        let database = TestDatabase::from_env(dir.path()).await;
         let mut server = Server::spawn(dir, database, admin_token, env).await;
         server.owns_database = true;
         server
@@ -156,10 +178,16 @@ impl Server {
         Server::spawn(
             self.dir.clone(),
             self.database.clone(),
-            self.admin_token.clone(),
+            Some(self.admin_token.clone()),
             env,
         )
         .await
+    }
+
+    /// Another server process in the same directory and database, started without
+    /// `OWP_ADMIN_TOKEN` (as after a restart by hand).
+    pub async fn start_sharing_without_admin_token(&self) -> Server {
+        Server::spawn(self.dir.clone(), self.database.clone(), None, &[]).await
     }
 
     /// The temporary directory (the server's working directory).
@@ -170,7 +198,7 @@ impl Server {
     async fn spawn(
         dir: Arc<tempfile::TempDir>,
         database: TestDatabase,
-        admin_token: String,
+        admin_token: Option<String>,
         env: &[(&str, &str)],
     ) -> Server {
         let client = reqwest::Client::builder()
@@ -201,14 +229,16 @@ impl Server {
                     cmd.env_remove(key);
                 }
             }
-            cmd.env("OWP_ADMIN_TOKEN", &admin_token);
+            if let Some(token) = &admin_token {
+                cmd.env("OWP_ADMIN_TOKEN", token);
+            }
             for (k, v) in env {
                 cmd.env(k, v);
             }
             let child = cmd.spawn().expect("spawn owp serve");
             let mut server = Server {
                 base: format!("http://127.0.0.1:{port}"),
-                admin_token: admin_token.clone(),
+                admin_token: admin_token.clone().unwrap_or_default(),
                 client: client.clone(),
                 database: database.clone(),
                 owns_database: false,
@@ -248,6 +278,9 @@ impl Server {
                 .await
                 .map(|r| r.status().as_u16() == 200)
                 .unwrap_or(false);
+            if ok && self.admin_token.is_empty() {
+                return Ok(());
+            }
             if ok {
                 let state = self.admin_get("/v1/admin/state").await;
                 if state.status == 200 {
@@ -269,6 +302,11 @@ impl Server {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// The whole log of the server so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
     /// The last `lines` lines of the server's log.
