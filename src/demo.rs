@@ -690,12 +690,14 @@ async fn silence_one(world: Arc<World>, crew: Vec<Arc<Member>>) {
     loop {
         let anyone = tokio::time::Instant::now() >= anyone_after;
         if let Ok(state) = world.admin.admin_state(None).await {
-            // The task most recently started by an untrusted worker (the trusted one keeps the
-            // tier-1 work moving): it has the most work left, so the lease outlives the silence.
+            // A task an untrusted worker (the trusted one keeps the tier-1 work moving) started
+            // a moment ago: plenty of its work is left, so no pull request races the silence.
+            let fresh_for = world.timeline.work.0 / 2.0;
             let pick = state
                 .tasks
                 .iter()
                 .filter(|t| t.status == TaskStatus::InProgress)
+                .filter(|t| anyone || started_within(&t.updated_at, fresh_for))
                 .filter_map(|t| {
                     let id = t.assigned_worker_id.as_deref()?;
                     let member = crew.iter().find(|m| m.worker_id == id)?;
@@ -705,10 +707,24 @@ async fn silence_one(world: Arc<World>, crew: Vec<Arc<Member>>) {
                 .max_by(|a, b| a.0.updated_at.cmp(&b.0.updated_at));
             if let Some((task, member)) = pick {
                 member.silence();
+                let others = state
+                    .tasks
+                    .iter()
+                    .filter(|t| {
+                        t.task_id != task.task_id
+                            && t.assigned_worker_id.as_deref() == Some(member.worker_id.as_str())
+                            && matches!(t.status, TaskStatus::Leased | TaskStatus::InProgress)
+                    })
+                    .count();
+                let more = match others {
+                    0 => String::new(),
+                    1 => " (and one more task)".to_string(),
+                    n => format!(" (and {n} more tasks)"),
+                };
                 world.printer.now(
                     Tag::Demo,
                     &format!(
-                        "{}'s laptop went to sleep: the demo stopped its heartbeats while it works on {}. \
+                        "{}'s laptop went to sleep: the demo stopped its heartbeats while it works on {}{more}. \
                          Its lease runs out about {} s after the last heartbeat, then the task returns to the queue.",
                         member.name,
                         task_label(task),
@@ -720,6 +736,14 @@ async fn silence_one(world: Arc<World>, crew: Vec<Arc<Member>>) {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// True when `at` (RFC 3339) is less than `seconds` ago.
+fn started_within(at: &str, seconds: f64) -> bool {
+    DateTime::parse_from_rfc3339(at).is_ok_and(|t| {
+        let age = chrono::Utc::now().signed_duration_since(t);
+        age.num_milliseconds() as f64 <= seconds * 1000.0
+    })
 }
 
 /// Counts for the closing summary.

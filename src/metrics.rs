@@ -179,23 +179,24 @@ pub fn record_committed(store: &Store, events: &[Event]) {
     let mut lead_times: Vec<Event> = Vec::new();
     record(|| {
         for e in events {
-            let repo = e.repo.clone().unwrap_or_default();
-            match e.kind.as_str() {
-                "task.leased" => counter!(LEASES_GRANTED, "repo" => repo).increment(1),
-                "lease.expired" => counter!(LEASES_EXPIRED, "repo" => repo).increment(1),
-                "lease.nacked" => counter!(LEASES_NACKED, "repo" => repo).increment(1),
+            let name = match e.kind.as_str() {
+                "task.leased" => LEASES_GRANTED,
+                "lease.expired" => LEASES_EXPIRED,
+                "lease.nacked" => LEASES_NACKED,
                 _ => match status_of(e) {
                     Some("pr_opened") if from_of(e) != Some("pr_opened") => {
-                        counter!(PRS_OPENED, "repo" => repo).increment(1);
                         lead_times.push(e.clone());
+                        PRS_OPENED
                     }
                     Some("merged") if from_of(e) != Some("merged") => {
-                        counter!(TASKS_MERGED, "repo" => repo).increment(1);
                         lead_times.push(e.clone());
+                        TASKS_MERGED
                     }
-                    _ => {}
+                    _ => continue,
                 },
-            }
+            };
+            let repo = e.repo.clone().unwrap_or_default();
+            counter!(name, "repo" => repo).increment(1);
         }
     });
     if lead_times.is_empty() {

@@ -17,12 +17,22 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn a_labelled_issue_becomes_a_task_with_its_fields_and_a_status_comment() {
     let story = Story::start().await;
-    assert_eq!(story.policy().await.max_open_prs, 3, "a new repository gets 3 review slots");
+    assert_eq!(
+        story.policy().await.max_open_prs,
+        3,
+        "a new repository gets 3 review slots"
+    );
 
     let n = story
         .label_issue(
             "Speed up the claim query",
-            &["estimate:3", "priority:high", "skills:rust,sql", "area:scheduler", "tier:1"],
+            &[
+                "estimate:3",
+                "priority:high",
+                "skills:rust,sql",
+                "area:scheduler",
+                "tier:1",
+            ],
         )
         .await;
 
@@ -45,12 +55,20 @@ async fn a_labelled_issue_becomes_a_task_with_its_fields_and_a_status_comment() 
     );
 
     // Edits update the task and its one status comment; nothing new is posted.
-    story.retitle_issue(n, "Speed up the claim query (SQLite)").await;
+    story
+        .retitle_issue(n, "Speed up the claim query (SQLite)")
+        .await;
     story.add_label(n, "estimate:5").await;
     let task = story.task(n).await;
     assert_eq!(task.title, "Speed up the claim query (SQLite)");
     assert_eq!(task.estimate_points, 5, "the larger estimate wins");
-    story.expect_status(n, &["Estimate: 5 points", "labels `estimate:3`, `estimate:5` disagree"]);
+    story.expect_status(
+        n,
+        &[
+            "Estimate: 5 points",
+            "labels `estimate:3`, `estimate:5` disagree",
+        ],
+    );
     story.expect_no_new_comments(n);
 
     // An issue without the label is not a task.
@@ -66,7 +84,10 @@ async fn removing_the_label_cancels_an_unheld_task_and_labelling_again_brings_it
     story.remove_label(n, "pool:ready").await;
     let task = story.task(n).await;
     assert_eq!(task.status, TaskStatus::Cancelled);
-    story.expect_status(n, &["**Not in the pool**: the issue left the pool: its `pool:ready` label was removed."]);
+    story.expect_status(
+        n,
+        &["**Not in the pool**: the issue left the pool: its `pool:ready` label was removed."],
+    );
 
     story.add_label(n, "pool:ready").await;
     assert_eq!(story.task(n).await.status, TaskStatus::Ready);
@@ -76,12 +97,23 @@ async fn removing_the_label_cancels_an_unheld_task_and_labelling_again_brings_it
     let c = story.comment(n, "alice", "/owp claim").await;
     assert!(story.reacted(c, "+1"));
     story.close_issue(n).await;
-    assert_eq!(story.task(n).await.status, TaskStatus::InProgress, "alice keeps it");
-    story.expect_comment(n, "@alice, this issue left the pool (it was closed) while you hold it.");
+    assert_eq!(
+        story.task(n).await.status,
+        TaskStatus::InProgress,
+        "alice keeps it"
+    );
+    story.expect_comment(
+        n,
+        "@alice, this issue left the pool (it was closed) while you hold it.",
+    );
     story.expect_status(n, &["This issue left the pool (it was closed)"]);
     story.comment(n, "alice", "/owp release").await;
     let task = story.task(n).await;
-    assert_eq!(task.status, TaskStatus::Cancelled, "released, it leaves the pool");
+    assert_eq!(
+        task.status,
+        TaskStatus::Cancelled,
+        "released, it leaves the pool"
+    );
     story.expect_status(n, &["**Not in the pool**"]);
 }
 
@@ -91,24 +123,45 @@ async fn removing_the_label_cancels_an_unheld_task_and_labelling_again_brings_it
 async fn a_comment_claims_an_issue_and_refusals_say_why() {
     // A roomy budget, so that only the rule under test refuses.
     let story = Story::with(Some("max_open_prs: 10\n"), |_| {}).await;
-    let n = story.label_issue("Add a --verbose flag", &["estimate:2"]).await;
+    let n = story
+        .label_issue("Add a --verbose flag", &["estimate:2"])
+        .await;
     story.expect_status(n, &["**Ready**"]);
 
-    let c = story.comment(n, "alice", "I'd like to do this.\n\n/owp claim").await;
+    let c = story
+        .comment(n, "alice", "I'd like to do this.\n\n/owp claim")
+        .await;
     let task = story.task(n).await;
     assert_eq!(task.status, TaskStatus::InProgress);
     assert_eq!(task.worker_id.as_deref(), Some("gh_alice"));
-    assert!(story.reacted(c, "+1"), "a successful command gets a thumbs-up");
-    story.expect_status(n, &["**In progress** — claimed by @alice since", "The claim runs until"]);
+    assert!(
+        story.reacted(c, "+1"),
+        "a successful command gets a thumbs-up"
+    );
+    story.expect_status(
+        n,
+        &[
+            "**In progress** — claimed by @alice since",
+            "The claim runs until",
+        ],
+    );
 
     // Someone else holds it.
     story.comment(n, "bob", "/owp claim").await;
-    story.expect_comment(n, "@bob, you can't claim this issue right now: it is already claimed by @alice.");
+    story.expect_comment(
+        n,
+        "@bob, you can't claim this issue right now: it is already claimed by @alice.",
+    );
     // It is already yours.
     story.comment(n, "alice", "/owp claim").await;
-    story.expect_comment(n, "@alice, you can't claim this issue right now: you already hold it");
+    story.expect_comment(
+        n,
+        "@alice, you can't claim this issue right now: you already hold it",
+    );
     // Quoted or fenced commands are not commands.
-    story.comment(n, "bob", "> /owp claim\n\n```\n/owp claim\n```").await;
+    story
+        .comment(n, "bob", "> /owp claim\n\n```\n/owp claim\n```")
+        .await;
     story.expect_no_new_comments(n);
     // Typos get a did-you-mean.
     story.comment(n, "bob", "/owp clam").await;
@@ -116,14 +169,20 @@ async fn a_comment_claims_an_issue_and_refusals_say_why() {
     // Not in the pool.
     let plain = story.open_issue("A question", &[]).await;
     story.comment(plain, "bob", "/owp claim").await;
-    story.expect_comment(plain, "this issue is not in the pool — a maintainer adds the `pool:ready` label");
+    story.expect_comment(
+        plain,
+        "this issue is not in the pool — a maintainer adds the `pool:ready` label",
+    );
 
     // Released, it is free again, but not for alice within the hour.
     story.comment(n, "alice", "/owp release").await;
     assert_eq!(story.task(n).await.status, TaskStatus::Ready);
     story.expect_status(n, &["**Ready**"]);
     story.comment(n, "alice", "/owp claim").await;
-    story.expect_comment(n, "you gave it back less than an hour ago — you can claim it again after");
+    story.expect_comment(
+        n,
+        "you gave it back less than an hour ago — you can claim it again after",
+    );
     story.comment(n, "bob", "/owp claim").await;
     assert_eq!(story.task(n).await.worker_id.as_deref(), Some("gh_bob"));
     story.expect_status(n, &["claimed by @bob"]);
@@ -132,16 +191,26 @@ async fn a_comment_claims_an_issue_and_refusals_say_why() {
 #[tokio::test]
 async fn claims_obey_tier_area_and_per_person_limits() {
     let story = Story::with(Some("max_open_prs: 10\n"), |_| {}).await;
-    let risky = story.label_issue("Rotate the signing keys", &["tier:2"]).await;
+    let risky = story
+        .label_issue("Rotate the signing keys", &["tier:2"])
+        .await;
     story.comment(risky, "bob", "/owp claim").await;
-    story.expect_comment(risky, "this task is tier 2 and needs trust level 2 or more; yours is 0.");
+    story.expect_comment(
+        risky,
+        "this task is tier 2 and needs trust level 2 or more; yours is 0.",
+    );
     story.expect_status(risky, &["**Ready**", "Tier: 2"]);
 
     let api_a = story.label_issue("Paginate /v1/tasks", &["area:api"]).await;
-    let api_b = story.label_issue("Filter /v1/tasks by status", &["area:api"]).await;
+    let api_b = story
+        .label_issue("Filter /v1/tasks by status", &["area:api"])
+        .await;
     story.comment(api_a, "carol", "/owp claim").await;
     story.comment(api_b, "dave", "/owp claim").await;
-    story.expect_comment(api_b, &format!("#{api_a} in the same area (`api`) is in progress — try again when it is done."));
+    story.expect_comment(
+        api_b,
+        &format!("#{api_a} in the same area (`api`) is in progress — try again when it is done."),
+    );
     story.expect_status(api_a, &["claimed by @carol"]);
     story.expect_status(api_b, &["**Ready**", "Area: api"]);
 
@@ -149,7 +218,10 @@ async fn claims_obey_tier_area_and_per_person_limits() {
     let two = story.label_issue("Two", &[]).await;
     story.comment(one, "carol", "/owp claim").await;
     story.comment(two, "carol", "/owp claim").await;
-    story.expect_comment(two, "you already hold 2 of the 2 issues one person may claim at once here");
+    story.expect_comment(
+        two,
+        "you already hold 2 of the 2 issues one person may claim at once here",
+    );
     story.expect_status(one, &["claimed by @carol"]);
     story.expect_status(two, &["**Ready**"]);
 }
@@ -161,11 +233,17 @@ async fn repository_settings_decide_who_may_claim_and_how_fast() {
     let a = story.label_issue("First", &[]).await;
     let b = story.label_issue("Second", &[]).await;
     story.comment(a, "mallory", "/owp claim").await;
-    story.expect_comment(a, "only the people on this repository's allowlist may claim issues here");
+    story.expect_comment(
+        a,
+        "only the people on this repository's allowlist may claim issues here",
+    );
     story.comment(a, "alice", "/owp claim").await;
     story.expect_status(a, &["claimed by @alice"]);
     story.comment(b, "alice", "/owp claim").await;
-    story.expect_comment(b, "this repository takes at most 1 new claim per hour — try again after");
+    story.expect_comment(
+        b,
+        "this repository takes at most 1 new claim per hour — try again after",
+    );
     story.expect_status(b, &["**Ready**"]);
 }
 
@@ -177,16 +255,27 @@ async fn an_open_pull_request_uses_the_budget_until_it_merges() {
     let first = story.label_issue("Fix the flaky test", &[]).await;
     let second = story.label_issue("Document the budget", &[]).await;
     story.comment(first, "alice", "/owp claim").await;
-    story.expect_status(first, &["claimed by @alice", "Review budget: 1 of 1 review slots used"]);
+    story.expect_status(
+        first,
+        &[
+            "claimed by @alice",
+            "Review budget: 1 of 1 review slots used",
+        ],
+    );
 
-    let pr = story.open_pr("alice", &format!("This fixes #{first}.")).await;
+    let pr = story
+        .open_pr("alice", &format!("This fixes #{first}."))
+        .await;
     let task = story.task(first).await;
     assert_eq!(task.status, TaskStatus::PrOpened);
     let pr_url = format!("https://github.com/{REPO}/pull/{pr}");
     assert_eq!(task.artifact.as_ref().unwrap()["pr_url"], pr_url.as_str());
     let policy = story.policy().await;
     assert_eq!((policy.open_prs, policy.active_leases), (1, 0));
-    story.expect_status(first, &[&format!("**Pull request open** — {pr_url} by @alice.")]);
+    story.expect_status(
+        first,
+        &[&format!("**Pull request open** — {pr_url} by @alice.")],
+    );
 
     // The budget is full: the next claim is refused in words a volunteer understands.
     story.comment(second, "bob", "/owp claim").await;
@@ -196,13 +285,19 @@ async fn an_open_pull_request_uses_the_budget_until_it_merges() {
     );
     // And a PR of someone else's is refused a claim on the same issue.
     story.comment(first, "carol", "/owp claim").await;
-    story.expect_comment(first, &format!("a pull request for it is already open: {pr_url}"));
+    story.expect_comment(
+        first,
+        &format!("a pull request for it is already open: {pr_url}"),
+    );
 
     story.merge_pr(pr).await;
     assert_eq!(story.task(first).await.status, TaskStatus::Merged);
     let policy = story.policy().await;
     assert_eq!((policy.open_prs, policy.active_leases), (0, 0));
-    story.expect_status(first, &[&format!("**Done** — merged in {pr_url}. Thank you!")]);
+    story.expect_status(
+        first,
+        &[&format!("**Done** — merged in {pr_url}. Thank you!")],
+    );
     story.expect_no_new_comments(pr);
 
     story.comment(second, "bob", "/owp claim").await;
@@ -241,15 +336,34 @@ async fn a_redelivered_webhook_changes_nothing() {
     story.comment(n, "alice", "/owp claim").await;
     story.comment(n, "bob", "/owp claim").await;
     story.expect_comment(n, "already claimed by @alice");
-    let events_before = story.running().store.task_events(&story.task(n).await.id).await.unwrap().len();
+    let events_before = story
+        .running()
+        .store
+        .task_events(&story.task(n).await.id)
+        .await
+        .unwrap()
+        .len();
 
     // GitHub sends the last two deliveries again (same X-GitHub-Delivery).
     let deliveries = story.fake.deliveries();
     for d in deliveries.iter().rev().take(2) {
-        assert_eq!(story.fake.resend_webhook(d.id).await, 200, "a repeated delivery is acknowledged");
+        assert_eq!(
+            story.fake.resend_webhook(d.id).await,
+            200,
+            "a repeated delivery is acknowledged"
+        );
     }
     story.settle().await;
-    assert_eq!(story.running().store.task_events(&story.task(n).await.id).await.unwrap().len(), events_before);
+    assert_eq!(
+        story
+            .running()
+            .store
+            .task_events(&story.task(n).await.id)
+            .await
+            .unwrap()
+            .len(),
+        events_before
+    );
     story.expect_status(n, &["claimed by @alice"]);
     story.expect_no_new_comments(n);
 }
@@ -258,7 +372,8 @@ async fn a_redelivered_webhook_changes_nothing() {
 async fn a_forged_signature_is_refused_and_nothing_is_stored() {
     let story = Story::with(None, |c| {
         // Two secrets while the old one is rotated out.
-        c.github.github_webhook_secret = Some(owp::config::Secret::new(format!("{SECRET},retired-secret")));
+        c.github.github_webhook_secret =
+            Some(owp::config::Secret::new(format!("{SECRET},retired-secret")));
     })
     .await;
     let stored = story.running().store.gh_delivery_count().await.unwrap();
@@ -280,7 +395,10 @@ async fn a_forged_signature_is_refused_and_nothing_is_stored() {
         req.send()
     };
     for (signature, delivery) in [
-        (Some(owp::github::signature::sign(b"not the secret", &body)), "forged-1"),
+        (
+            Some(owp::github::signature::sign(b"not the secret", &body)),
+            "forged-1",
+        ),
         (None, "forged-2"),
         (Some("sha256=nothex".to_string()), "forged-3"),
     ] {
@@ -290,15 +408,25 @@ async fn a_forged_signature_is_refused_and_nothing_is_stored() {
         let problem: Value = res.json().await.unwrap();
         assert_eq!(problem["code"], "invalid_signature");
     }
-    assert_eq!(story.running().store.gh_delivery_count().await.unwrap(), stored, "nothing stored");
+    assert_eq!(
+        story.running().store.gh_delivery_count().await.unwrap(),
+        stored,
+        "nothing stored"
+    );
 
     // The secret being rotated out still verifies.
-    let res = send(Some(owp::github::signature::sign(b"retired-secret", &body)), "rotated-1")
-        .await
-        .unwrap();
+    let res = send(
+        Some(owp::github::signature::sign(b"retired-secret", &body)),
+        "rotated-1",
+    )
+    .await
+    .unwrap();
     assert_eq!(res.status(), 202);
     story.settle().await;
-    assert_eq!(story.running().store.gh_delivery_count().await.unwrap(), stored + 1);
+    assert_eq!(
+        story.running().store.gh_delivery_count().await.unwrap(),
+        stored + 1
+    );
 }
 
 // --- GitHub failing, restarts -----------------------------------------------------------------
@@ -306,10 +434,17 @@ async fn a_forged_signature_is_refused_and_nothing_is_stored() {
 #[tokio::test]
 async fn while_github_fails_for_a_while_the_comment_arrives_exactly_once() {
     let story = Story::start().await;
-    story.fake.fail(FailWhen::on("POST", "/comments"), 3, Failure::ServerError);
+    story
+        .fake
+        .fail(FailWhen::on("POST", "/comments"), 3, Failure::ServerError);
     let n = story.label_issue("Survive outages", &[]).await;
     story.expect_status(n, &["**Ready**"]);
-    assert_eq!(story.fake.count_calls("POST", &format!("/issues/{n}/comments")), 4);
+    assert_eq!(
+        story
+            .fake
+            .count_calls("POST", &format!("/issues/{n}/comments")),
+        4
+    );
 
     // A secondary rate limit: the App waits as long as GitHub says, then posts once.
     story.fake.fail(
@@ -319,7 +454,10 @@ async fn while_github_fails_for_a_while_the_comment_arrives_exactly_once() {
     );
     let started = std::time::Instant::now();
     story.comment(n, "bob", "/owp clam").await;
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After was honoured");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was honoured"
+    );
     story.expect_comment(n, "Did you mean `/owp claim`?");
 }
 
@@ -327,8 +465,14 @@ async fn while_github_fails_for_a_while_the_comment_arrives_exactly_once() {
 async fn a_restart_with_a_pending_outbox_posts_nothing_twice() {
     let mut story = Story::start().await;
     // GitHub refuses every comment until further notice; the status comment waits in the outbox.
-    story.fake.fail(FailWhen::on("POST", "/comments"), 1_000, Failure::ServerError);
-    let n = story.fake.create_issue(REPO, "maintainer", "Outlive a restart", "", &["pool:ready"]);
+    story.fake.fail(
+        FailWhen::on("POST", "/comments"),
+        1_000,
+        Failure::ServerError,
+    );
+    let n = story
+        .fake
+        .create_issue(REPO, "maintainer", "Outlive a restart", "", &["pool:ready"]);
     story.remember_number(n);
     let payload = story.labeled_payload(n, "pool:ready");
     assert_eq!(story.fake.send_webhook("issues", &payload).await, 202);
@@ -348,16 +492,26 @@ async fn a_restart_with_a_pending_outbox_posts_nothing_twice() {
     story.expect_comment(n, "Did you mean");
     story.stop().await;
     story.forget_sent_comments(n).await;
-    let posts = story.fake.count_calls("POST", &format!("/issues/{n}/comments"));
+    let posts = story
+        .fake
+        .count_calls("POST", &format!("/issues/{n}/comments"));
     story.boot().await;
     story.expect_status(n, &["**Ready**"]);
     story.expect_no_new_comments(n);
     assert_eq!(
-        story.fake.count_calls("POST", &format!("/issues/{n}/comments")),
+        story
+            .fake
+            .count_calls("POST", &format!("/issues/{n}/comments")),
         posts,
         "nothing was posted again"
     );
-    assert!(story.fake.count_calls("GET", &format!("/issues/{n}/comments")) >= 2, "the markers were looked for");
+    assert!(
+        story
+            .fake
+            .count_calls("GET", &format!("/issues/{n}/comments"))
+            >= 2,
+        "the markers were looked for"
+    );
 }
 
 #[tokio::test]
@@ -365,7 +519,13 @@ async fn an_issue_labelled_while_the_service_was_down_is_picked_up() {
     let mut story = Story::start().await;
     story.stop().await;
     // Meanwhile on GitHub: an issue is labelled; the delivery fails (nobody answers).
-    let n = story.fake.create_issue(REPO, "maintainer", "Labelled during the outage", "", &["pool:ready", "estimate:2"]);
+    let n = story.fake.create_issue(
+        REPO,
+        "maintainer",
+        "Labelled during the outage",
+        "",
+        &["pool:ready", "estimate:2"],
+    );
     story.remember_number(n);
     let missed = story.labeled_payload(n, "pool:ready");
     let failed = story.fake.add_failed_delivery("issues", &missed);
@@ -375,10 +535,17 @@ async fn an_issue_labelled_while_the_service_was_down_is_picked_up() {
     assert_eq!(task.status, TaskStatus::Ready);
     assert_eq!(task.estimate_points, 2);
     story.expect_status(n, &["**Ready**", "Estimate: 2 points"]);
-    assert_eq!(story.fake.redelivery_requests(), vec![failed], "the failed delivery was redelivered");
+    assert_eq!(
+        story.fake.redelivery_requests(),
+        vec![failed],
+        "the failed delivery was redelivered"
+    );
     story
         .eventually("the redelivery", Duration::from_secs(10), |s| {
-            s.fake.deliveries().iter().any(|d| d.redelivery && d.status_code == 202)
+            s.fake
+                .deliveries()
+                .iter()
+                .any(|d| d.redelivery && d.status_code == 202)
         })
         .await;
     story.settle().await;
@@ -397,27 +564,41 @@ async fn a_claim_gets_a_reminder_at_half_time_and_ends_without_activity() {
 
     // Activity moves the clock: a comment one second later.
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    story.comment(n, "alice", "Still on it, tests are half done.").await;
+    story
+        .comment(n, "alice", "Still on it, tests are half done.")
+        .await;
     let active_at = story.now();
 
     story
         .eventually("the reminder", Duration::from_secs(10), |s| {
-            s.fake.bot_comments(REPO, n).iter().any(|c| c.body.contains("a reminder"))
+            s.fake
+                .bot_comments(REPO, n)
+                .iter()
+                .any(|c| c.body.contains("a reminder"))
         })
         .await;
     story.settle().await;
     let reminder = story.expect_comment(n, "@alice, a reminder: you claimed this issue");
     let waited = reminder.created_at - active_at;
-    assert!(waited >= chrono::TimeDelta::milliseconds(1800), "the reminder came {waited} after the activity");
+    assert!(
+        waited >= chrono::TimeDelta::milliseconds(1800),
+        "the reminder came {waited} after the activity"
+    );
     assert_eq!(story.task(n).await.status, TaskStatus::InProgress);
 
     story
         .eventually("the expiry", Duration::from_secs(10), |s| {
-            s.fake.bot_comments(REPO, n).iter().any(|c| c.body.contains("your claim on this issue ended"))
+            s.fake
+                .bot_comments(REPO, n)
+                .iter()
+                .any(|c| c.body.contains("your claim on this issue ended"))
         })
         .await;
     story.settle().await;
-    story.expect_comment(n, "@alice, your claim on this issue ended after 1 day without activity");
+    story.expect_comment(
+        n,
+        "@alice, your claim on this issue ended after 1 day without activity",
+    );
     let task = story.task(n).await;
     assert_eq!(task.status, TaskStatus::Ready);
     assert_eq!(task.attempts, 1);
@@ -433,11 +614,15 @@ async fn maintainer_commands_are_refused_to_others() {
     story.fake.set_permission(REPO, "tom", "triage");
     let n = story.label_issue("Rework the config", &[]).await;
 
-    story.comment(n, "tom", "/owp block needs a design first").await;
+    story
+        .comment(n, "tom", "/owp block needs a design first")
+        .await;
     story.expect_comment(n, "@tom, only maintainers (people with write access or above) can use `/owp block`, so I did nothing.");
     assert_eq!(story.task(n).await.status, TaskStatus::Ready);
 
-    story.comment(n, "maria", "/owp block needs a design first").await;
+    story
+        .comment(n, "maria", "/owp block needs a design first")
+        .await;
     let task = story.task(n).await;
     assert_eq!(task.status, TaskStatus::Blocked);
     story.expect_status(n, &["**Blocked** by a maintainer: needs a design first."]);
@@ -450,7 +635,9 @@ async fn maintainer_commands_are_refused_to_others() {
     assert_eq!(story.task(n).await.status, TaskStatus::Ready);
     story.expect_status(n, &["**Ready**"]);
     assert_eq!(
-        story.fake.count_calls("GET", "/collaborators/maria/permission"),
+        story
+            .fake
+            .count_calls("GET", "/collaborators/maria/permission"),
         1,
         "a maintainer check is remembered briefly"
     );
@@ -470,7 +657,9 @@ async fn an_edited_comment_runs_only_its_new_commands_and_the_bot_ignores_itself
     story.expect_no_new_comments(n);
 
     // A comment by the App itself (or any bot) is never acted on.
-    let own = story.comment(n, github_support::BOT_LOGIN, "/owp release").await;
+    let own = story
+        .comment(n, github_support::BOT_LOGIN, "/owp release")
+        .await;
     assert!(!story.reacted(own, "+1"));
     assert_eq!(story.task(n).await.status, TaskStatus::InProgress);
     story.mark_asserted(own);
@@ -498,29 +687,44 @@ async fn a_registered_worker_linked_by_comment_claims_as_itself() {
     story.comment(n, "alice", "/owp release").await;
     story.expect_status(n, &["**Ready**"]);
 
-    let (status, code) = story.post_json("/v1/workers/link-code", Some(&token), json!({})).await;
+    let (status, code) = story
+        .post_json("/v1/workers/link-code", Some(&token), json!({}))
+        .await;
     assert_eq!(status, 201);
     let code = code["code"].as_str().unwrap().to_string();
-    let (status, _) = story.post_json("/v1/workers/link-code", Some("owpw_wrong"), json!({})).await;
+    let (status, _) = story
+        .post_json("/v1/workers/link-code", Some("owpw_wrong"), json!({}))
+        .await;
     assert_eq!(status, 401);
 
     let other = story.label_issue("Write the changelog", &[]).await;
-    let c = story.comment(other, "alice", &format!("/owp link {code}")).await;
+    let c = story
+        .comment(other, "alice", &format!("/owp link {code}"))
+        .await;
     assert!(story.reacted(c, "+1"));
     story.expect_status(other, &["**Ready**"]);
     // The code is used up.
-    story.comment(other, "mallory", &format!("/owp link {code}")).await;
+    story
+        .comment(other, "mallory", &format!("/owp link {code}"))
+        .await;
     story.expect_comment(other, "that link code is unknown or has expired");
 
     // Now alice's claims are her worker's, under every rule: it lacks the skill…
-    let fresh = story.label_issue("Port the lexer", &["skills:rust", "estimate:2"]).await;
+    let fresh = story
+        .label_issue("Port the lexer", &["skills:rust", "estimate:2"])
+        .await;
     story.comment(fresh, "alice", "/owp claim").await;
     story.expect_comment(fresh, "it needs skills your worker does not list: rust.");
     story.expect_status(fresh, &["**Ready**"]);
     // …and takes one that fits.
-    let py = story.label_issue("Fix the Python client", &["skills:python"]).await;
+    let py = story
+        .label_issue("Fix the Python client", &["skills:python"])
+        .await;
     story.comment(py, "alice", "/owp claim").await;
-    assert_eq!(story.task(py).await.worker_id.as_deref(), Some(worker_id.as_str()));
+    assert_eq!(
+        story.task(py).await.worker_id.as_deref(),
+        Some(worker_id.as_str())
+    );
     story.expect_status(py, &["claimed by worker `alice-bot` (@alice)"]);
 }
 
@@ -539,7 +743,11 @@ async fn the_manifest_flow_creates_the_app_and_saves_its_credentials() {
     let base = format!("http://{}", running.addr);
     let http = reqwest::Client::new();
 
-    let page = http.get(format!("{base}/github/setup")).send().await.unwrap();
+    let page = http
+        .get(format!("{base}/github/setup"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     let action = format!("{}/settings/apps/new?state=", fake.url());
@@ -549,8 +757,14 @@ async fn the_manifest_flow_creates_the_app_and_saves_its_credentials() {
         .and_then(|rest| rest.split('"').next())
         .expect("a form that creates the App on the person's account")
         .to_string();
-    assert!(html.contains(&format!("{base}/github/webhook")), "the manifest points GitHub at this service");
-    assert!(html.contains("&quot;issues&quot;:&quot;write&quot;"), "least privilege: {html}");
+    assert!(
+        html.contains(&format!("{base}/github/webhook")),
+        "the manifest points GitHub at this service"
+    );
+    assert!(
+        html.contains("&quot;issues&quot;:&quot;write&quot;"),
+        "least privilege: {html}"
+    );
     let org_page = http
         .get(format!("{base}/github/setup?org=octo-org"))
         .send()
@@ -559,31 +773,47 @@ async fn the_manifest_flow_creates_the_app_and_saves_its_credentials() {
         .text()
         .await
         .unwrap();
-    assert!(org_page.contains(&format!("{}/organizations/octo-org/settings/apps/new?state=", fake.url())));
+    assert!(org_page.contains(&format!(
+        "{}/organizations/octo-org/settings/apps/new?state=",
+        fake.url()
+    )));
 
     // GitHub redirects back with a code; a state this service never issued is refused.
     fake.add_manifest_code("code-123");
     let forged = http
-        .get(format!("{base}/github/setup/callback?code=code-123&state=forged"))
+        .get(format!(
+            "{base}/github/setup/callback?code=code-123&state=forged"
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(forged.status(), 400);
     assert!(!env_file.exists());
     let done = http
-        .get(format!("{base}/github/setup/callback?code=code-123&state={state}"))
+        .get(format!(
+            "{base}/github/setup/callback?code=code-123&state={state}"
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(done.status(), 200);
     let html = done.text().await.unwrap();
-    assert!(html.contains("https://github.com/apps/owp-pool-test/installations/new"), "{html}");
-    assert_eq!(fake.count_calls("POST", "/app-manifests/code-123/conversions"), 1);
+    assert!(
+        html.contains("https://github.com/apps/owp-pool-test/installations/new"),
+        "{html}"
+    );
+    assert_eq!(
+        fake.count_calls("POST", "/app-manifests/code-123/conversions"),
+        1
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&env_file).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600, "the credentials are readable only by their owner");
+        assert_eq!(
+            mode, 0o600,
+            "the credentials are readable only by their owner"
+        );
     }
     running.stop().await;
 
@@ -592,15 +822,28 @@ async fn the_manifest_flow_creates_the_app_and_saves_its_credentials() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap();
+    let get = |k: &str| {
+        vars.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
     config.github.github_app_id = Some(get("GITHUB_APP_ID").parse().unwrap());
     config.github.github_private_key = Some(owp::config::Secret::new(get("GITHUB_PRIVATE_KEY")));
-    config.github.github_webhook_secret = Some(owp::config::Secret::new(get("GITHUB_WEBHOOK_SECRET")));
+    config.github.github_webhook_secret =
+        Some(owp::config::Secret::new(get("GITHUB_WEBHOOK_SECRET")));
     let running = owp::server::start(config, false).await.unwrap();
     assert!(running.github.is_enabled());
-    fake.set_webhook_target(&format!("http://{}/github/webhook", running.addr), "test-webhook-secret");
+    fake.set_webhook_target(
+        &format!("http://{}/github/webhook", running.addr),
+        "test-webhook-secret",
+    );
     assert_eq!(fake.send_webhook("ping", &fixture("ping")).await, 202);
-    running.github.wait_idle(Duration::from_secs(30)).await.unwrap();
+    running
+        .github
+        .wait_idle(Duration::from_secs(30))
+        .await
+        .unwrap();
     running.stop().await;
 }
 
@@ -610,7 +853,9 @@ async fn the_manifest_flow_creates_the_app_and_saves_its_credentials() {
 async fn webhook_answers_do_not_wait_for_github() {
     let story = Story::start().await;
     // GitHub is slow to take comments: that must not slow the webhook answers.
-    story.fake.fail(FailWhen::on("POST", "/comments"), 50, Failure::ServerError);
+    story
+        .fake
+        .fail(FailWhen::on("POST", "/comments"), 50, Failure::ServerError);
     let url = format!("{}/github/webhook", story.url());
     let mut payload = fixture("ping");
     payload["zen"] = json!("Keep it logically awesome.");
@@ -655,6 +900,81 @@ async fn webhook_answers_do_not_wait_for_github() {
         all[all.len() - 1]
     );
     story.settle().await;
-    assert_eq!(story.running().store.gh_delivery_count().await.unwrap(), 1 + 200);
+    assert_eq!(
+        story.running().store.gh_delivery_count().await.unwrap(),
+        1 + 200
+    );
     story.github_recovers();
+}
+
+/// Webhook answer latency under load: signed `issues.labeled` deliveries at 500 per second from
+/// 25 concurrent senders, while the inbox applies them and the outbox writes status comments.
+/// Run with `cargo test --release --test github_stories -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run on purpose in release mode"]
+async fn webhook_latency_at_500_deliveries_per_second() {
+    const SENDERS: usize = 25;
+    const PER_SENDER: usize = 80; // 2,000 deliveries
+    const RATE: f64 = 500.0;
+    let story = Story::with(Some("max_open_prs: 1000\n"), |_| {}).await;
+    let mut bodies = Vec::new();
+    for i in 0..SENDERS * PER_SENDER {
+        let n = story.fake.create_issue(REPO, "maintainer", &format!("Task {i}"), "", &["pool:ready"]);
+        story.remember_number(n);
+        let payload = story.labeled_payload(n, "pool:ready");
+        let body = serde_json::to_vec(&payload).unwrap();
+        let signature = owp::github::signature::sign(SECRET.as_bytes(), &body);
+        bodies.push((body, signature));
+    }
+    let url = format!("{}/github/webhook", story.url());
+    let interval = Duration::from_secs_f64(SENDERS as f64 / RATE);
+    let started = std::time::Instant::now();
+    let mut senders = Vec::new();
+    for s in 0..SENDERS {
+        let http = story.http.clone();
+        let url = url.clone();
+        let mine: Vec<(Vec<u8>, String)> = bodies.iter().skip(s).step_by(SENDERS).cloned().collect();
+        senders.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tokio::time::sleep(interval.mul_f64(s as f64 / SENDERS as f64)).await;
+            let mut latencies = Vec::new();
+            for (i, (body, signature)) in mine.into_iter().enumerate() {
+                tick.tick().await;
+                let t = std::time::Instant::now();
+                let res = http
+                    .post(&url)
+                    .header("x-github-event", "issues")
+                    .header("x-github-delivery", format!("load-{s}-{i}"))
+                    .header("x-hub-signature-256", signature)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 202);
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for s in senders {
+        all.extend(s.await.unwrap());
+    }
+    let sent_in = started.elapsed();
+    all.sort();
+    let p = |q: f64| all[((all.len() as f64 - 1.0) * q).round() as usize];
+    eprintln!(
+        "{} signed deliveries in {sent_in:?} ({:.0}/s): p50 {:?}, p90 {:?}, p99 {:?}, max {:?}",
+        all.len(),
+        all.len() as f64 / sent_in.as_secs_f64(),
+        p(0.50),
+        p(0.90),
+        p(0.99),
+        all[all.len() - 1]
+    );
+    let applied = std::time::Instant::now();
+    story.running().github.wait_idle(Duration::from_secs(600)).await.unwrap();
+    eprintln!("inbox and outbox drained {:?} after the last answer", applied.elapsed());
+    story.stop_checking_comments();
 }

@@ -38,6 +38,9 @@ pub enum WorkerCommand {
     Status(CommonArgs),
     /// Send one heartbeat: marks the worker online and renews every lease it holds.
     Heartbeat(HeartbeatArgs),
+    /// Link this worker to your GitHub account: prints a one-time `/owp link CODE` to comment on
+    /// an issue of a repository that uses the OWP Pool GitHub App.
+    Link(CommonArgs),
 }
 
 /// Options every `owp worker` command takes.
@@ -145,6 +148,7 @@ pub async fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
         WorkerCommand::Simulate(args) => simulate(args).await,
         WorkerCommand::Status(args) => status(args).await,
         WorkerCommand::Heartbeat(args) => heartbeat(args).await,
+        WorkerCommand::Link(args) => link(args).await,
     }
 }
 
@@ -564,6 +568,49 @@ async fn heartbeat(args: HeartbeatArgs) -> anyhow::Result<()> {
         "heartbeat sent: {} ({}) is online, {status}{paused}{renewed}",
         session.config.name,
         session.config.worker_id
+    );
+    Ok(())
+}
+
+/// `owp worker link`: asks the server for a one-time code that proves, once commented on GitHub,
+/// that the commenter's login owns this worker.
+async fn link(args: CommonArgs) -> anyhow::Result<()> {
+    let session = Session::load(&args)?;
+    let client = &session.client;
+    let url = format!("{}/v1/workers/link-code", client.base_url);
+    let res = client
+        .http
+        .post(&url)
+        .bearer_auth(client.worker_token.clone().unwrap_or_default())
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {}", client.base_url))?;
+    let status = res.status();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        let detail = body.get("detail").and_then(Value::as_str).unwrap_or("");
+        if status == reqwest::StatusCode::NOT_FOUND {
+            bail!("this server has no GitHub App configured, so there is nothing to link");
+        }
+        bail!("the server refused the link code ({status}): {detail}");
+    }
+    if session.json {
+        say!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(());
+    }
+    let comment = body
+        .get("comment")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let expires = body
+        .get("expires_at")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    say!(
+        "Comment this on any issue of a repository that uses the OWP Pool GitHub App, signed in \
+         as the GitHub account to link to {}:\n\n    {comment}\n\nThe code works once, until {}.",
+        session.config.name,
+        clock(expires)
     );
     Ok(())
 }

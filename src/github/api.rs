@@ -442,8 +442,11 @@ pub async fn issue(client: &Octocrab, repo: &str, number: i64) -> Result<Issue, 
 
 /// The open pull requests of a repository.
 pub async fn open_pulls(client: &Octocrab, repo: &str) -> Result<Vec<PullRequest>, CallError> {
-    let pulls: Vec<WirePull> =
-        list(client, &format!("/repos/{repo}/pulls?state=open&per_page=100")).await?;
+    let pulls: Vec<WirePull> = list(
+        client,
+        &format!("/repos/{repo}/pulls?state=open&per_page=100"),
+    )
+    .await?;
     Ok(pulls.into_iter().map(PullRequest::from).collect())
 }
 
@@ -454,14 +457,22 @@ pub async fn pull(client: &Octocrab, repo: &str, number: i64) -> Result<PullRequ
 }
 
 /// A person's access to a repository.
-pub async fn permission(client: &Octocrab, repo: &str, login: &str) -> Result<RepoPermission, CallError> {
+pub async fn permission(
+    client: &Octocrab,
+    repo: &str,
+    login: &str,
+) -> Result<RepoPermission, CallError> {
     rest::collaborator_permission(client, repo, login)
         .await
         .map_err(|e| CallError::from_octocrab(&e))
 }
 
 /// The text of a file on the default branch (`None`: no such file).
-pub async fn file_text(client: &Octocrab, repo: &str, path: &str) -> Result<Option<String>, CallError> {
+pub async fn file_text(
+    client: &Octocrab,
+    repo: &str,
+    path: &str,
+) -> Result<Option<String>, CallError> {
     rest::file_text(client, repo, path)
         .await
         .map_err(|e| CallError::from_octocrab(&e))
@@ -488,7 +499,8 @@ struct WireInstallation {
 
 /// The App's installations.
 pub async fn installations(app: &GithubApp) -> Result<Vec<InstallationInfo>, CallError> {
-    let list: Vec<WireInstallation> = list(app.app_client(), "/app/installations?per_page=100").await?;
+    let list: Vec<WireInstallation> =
+        list(app.app_client(), "/app/installations?per_page=100").await?;
     Ok(list
         .into_iter()
         .map(|i| InstallationInfo {

@@ -106,7 +106,8 @@ pub async fn join_repo(
     installation_id: i64,
     actor: &str,
 ) -> Result<bool, StoreError> {
-    tx.gh_upsert_installation(installation_id, "", false).await?;
+    tx.gh_upsert_installation(installation_id, "", false)
+        .await?;
     let joined = tx.gh_attach_repo(repo, github_id, installation_id).await?;
     if tx.repo_by_name(repo).await?.is_none() {
         let policy = RepoUpsert {
@@ -172,7 +173,8 @@ async fn installation(github: &Github, seq: i64, e: &InstallationEvent) -> Resul
             }
         }
     }
-    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None).await?;
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        .await?;
     tx.commit().await?;
     match e.action {
         InstallationAction::Created | InstallationAction::Unsuspended => {
@@ -202,10 +204,13 @@ async fn installation_repositories(
     for repo in &e.removed {
         leave_repo(&mut tx, &repo.full_name, &who).await?;
     }
-    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None).await?;
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        .await?;
     tx.commit().await?;
     for repo in &e.added {
-        if let Err(err) = crate::github::reconcile::reconcile_repo(github, id, &repo.full_name).await {
+        if let Err(err) =
+            crate::github::reconcile::reconcile_repo(github, id, &repo.full_name).await
+        {
             tracing::warn!(repo = %repo.full_name, error = %err, "reconciling a new repository failed; the schedule will retry");
         }
     }
@@ -241,10 +246,23 @@ async fn issue_event(github: &Github, seq: i64, e: &IssueEvent) -> Result<(), Ap
     let who = actor(&e.sender.login);
     let repo = e.repo.full_name.as_str();
     if e.issue.is_pull_request {
-        return finish(github, seq, DeliveryOutcome::Ignored, Some("a pull request")).await;
+        return finish(
+            github,
+            seq,
+            DeliveryOutcome::Ignored,
+            Some("a pull request"),
+        )
+        .await;
     }
-    let Some(installation) = installation_for(github, &e.repo, e.installation_id, &who).await? else {
-        return finish(github, seq, DeliveryOutcome::Ignored, Some("the App is not installed there")).await;
+    let Some(installation) = installation_for(github, &e.repo, e.installation_id, &who).await?
+    else {
+        return finish(
+            github,
+            seq,
+            DeliveryOutcome::Ignored,
+            Some("the App is not installed there"),
+        )
+        .await;
     };
     let settings = github.refresh_config(repo, false).await?;
     let mut tx = github.store.begin().await?;
@@ -264,13 +282,15 @@ async fn issue_event(github: &Github, seq: i64, e: &IssueEvent) -> Result<(), Ap
                 };
                 tx.apply_move(&task, &mv, &who).await?;
             }
-            tx.gh_drop_issue_outbox(repo, to_i64(e.issue.number)).await?;
+            tx.gh_drop_issue_outbox(repo, to_i64(e.issue.number))
+                .await?;
         }
         _ => {
             sync_issue(&mut tx, installation, repo, &e.issue, &settings, &who).await?;
         }
     }
-    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None).await?;
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -309,7 +329,9 @@ pub async fn sync_issue(
                 .await?
                 .into_iter()
                 .next()
-                .ok_or_else(|| StoreError::conflict("import_failed", "the task was not imported"))?,
+                .ok_or_else(|| {
+                    StoreError::conflict("import_failed", "the task was not imported")
+                })?,
         };
         let warnings: Vec<String> = mapping.warnings.iter().map(ToString::to_string).collect();
         let previous = tx.gh_task(&task.id).await?;
@@ -457,7 +479,12 @@ impl CommentCtx<'_> {
         target(self.installation, self.repo, to_i64(self.number))
     }
 
-    async fn reply(&self, tx: &mut WriteTx, task_id: Option<&str>, body: &str) -> Result<(), StoreError> {
+    async fn reply(
+        &self,
+        tx: &mut WriteTx,
+        task_id: Option<&str>,
+        body: &str,
+    ) -> Result<(), StoreError> {
         tx.gh_enqueue_comment(&self.target(), task_id, body).await
     }
 
@@ -475,13 +502,32 @@ async fn comment_event(github: &Github, seq: i64, e: &CommentEvent) -> Result<()
         || messages::find_status_marker(&e.comment.body).is_some()
         || messages::find_comment_marker(&e.comment.body).is_some()
     {
-        return finish(github, seq, DeliveryOutcome::Ignored, Some("written by a bot")).await;
+        return finish(
+            github,
+            seq,
+            DeliveryOutcome::Ignored,
+            Some("written by a bot"),
+        )
+        .await;
     }
     if e.issue.is_pull_request {
-        return finish(github, seq, DeliveryOutcome::Ignored, Some("a pull request comment")).await;
+        return finish(
+            github,
+            seq,
+            DeliveryOutcome::Ignored,
+            Some("a pull request comment"),
+        )
+        .await;
     }
-    let Some(installation) = installation_for(github, &e.repo, e.installation_id, &who).await? else {
-        return finish(github, seq, DeliveryOutcome::Ignored, Some("the App is not installed there")).await;
+    let Some(installation) = installation_for(github, &e.repo, e.installation_id, &who).await?
+    else {
+        return finish(
+            github,
+            seq,
+            DeliveryOutcome::Ignored,
+            Some("the App is not installed there"),
+        )
+        .await;
     };
     let repo = e.repo.full_name.as_str();
     let mut parsed: Vec<ParsedCommand> = match &e.action {
@@ -489,7 +535,9 @@ async fn comment_event(github: &Github, seq: i64, e: &CommentEvent) -> Result<()
         CommentAction::Edited {
             previous_body: Some(previous),
         } => commands::new_commands(previous, &e.comment.body),
-        CommentAction::Edited { previous_body: None } => Vec::new(),
+        CommentAction::Edited {
+            previous_body: None,
+        } => Vec::new(),
     };
     parsed.truncate(MAX_COMMANDS_PER_COMMENT);
     let settings = github.refresh_config(repo, false).await?;
@@ -500,10 +548,18 @@ async fn comment_event(github: &Github, seq: i64, e: &CommentEvent) -> Result<()
         match github.is_maintainer(installation, repo, login).await {
             Ok(m) => Some(m),
             Err(crate::github::api::CallError::Permanent { status, message }) => {
-                tracing::warn!(status, message, "cannot check a commenter's permission; treating as no write access");
+                tracing::warn!(
+                    status,
+                    message,
+                    "cannot check a commenter's permission; treating as no write access"
+                );
                 Some(false)
             }
-            Err(e) => return Err(ApplyError::Retry(format!("cannot check {login}'s permission: {e}"))),
+            Err(e) => {
+                return Err(ApplyError::Retry(format!(
+                    "cannot check {login}'s permission: {e}"
+                )));
+            }
         }
     } else {
         None
@@ -539,17 +595,31 @@ async fn comment_event(github: &Github, seq: i64, e: &CommentEvent) -> Result<()
     for command in parsed {
         run_command(&mut tx, &ctx, command).await?;
     }
-    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None).await?;
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
 
-async fn run_command(tx: &mut WriteTx, ctx: &CommentCtx<'_>, command: ParsedCommand) -> Result<(), StoreError> {
-    let span = tracing::info_span!("command", repo = ctx.repo, issue = ctx.number, actor = ctx.login);
+async fn run_command(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    command: ParsedCommand,
+) -> Result<(), StoreError> {
+    let span = tracing::info_span!(
+        "command",
+        repo = ctx.repo,
+        issue = ctx.number,
+        actor = ctx.login
+    );
     command_in_span(tx, ctx, command).instrument(span).await
 }
 
-async fn command_in_span(tx: &mut WriteTx, ctx: &CommentCtx<'_>, command: ParsedCommand) -> Result<(), StoreError> {
+async fn command_in_span(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    command: ParsedCommand,
+) -> Result<(), StoreError> {
     let command = match command {
         Ok(c) => c,
         Err(error) => return command_error(tx, ctx, &error).await,
@@ -564,7 +634,9 @@ async fn command_in_span(tx: &mut WriteTx, ctx: &CommentCtx<'_>, command: Parsed
             .await;
     }
     let ready_label = ctx.settings.config.labels.ready.clone();
-    let task = tx.task_by_key(ctx.repo, &key_of(ctx.repo, ctx.number)).await?;
+    let task = tx
+        .task_by_key(ctx.repo, &key_of(ctx.repo, ctx.number))
+        .await?;
     let task = match task {
         Some(task) if task.status != TaskStatus::Cancelled => task,
         _ => {
@@ -616,7 +688,11 @@ async fn command_in_span(tx: &mut WriteTx, ctx: &CommentCtx<'_>, command: Parsed
     }
 }
 
-async fn command_error(tx: &mut WriteTx, ctx: &CommentCtx<'_>, error: &CommandError) -> Result<(), StoreError> {
+async fn command_error(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    error: &CommandError,
+) -> Result<(), StoreError> {
     let body = messages::command_error(ctx.login, error, &ctx.github.help_url());
     ctx.reply(tx, None, &body).await
 }
@@ -733,9 +809,9 @@ async fn try_claim(
             );
             Ok(None)
         }
-        Err(StoreError::Refused(refusal)) => {
-            explain_refusal(tx, task, &worker_id, refusal).await.map(Some)
-        }
+        Err(StoreError::Refused(refusal)) => explain_refusal(tx, task, &worker_id, refusal)
+            .await
+            .map(Some),
         Err(StoreError::Conflict {
             code: "task_not_ready",
             ..
@@ -812,7 +888,10 @@ async fn explain_refusal(
             },
         },
         Refusal::NackedRecently => {
-            let at = tx.gh_nacked_at(task.seq, worker_id).await?.unwrap_or(tx.now);
+            let at = tx
+                .gh_nacked_at(task.seq, worker_id)
+                .await?
+                .unwrap_or(tx.now);
             ClaimRefusal::RecentlyReleased {
                 retry_at: to_time(at + crate::store::NACK_COOLDOWN_MS),
             }
@@ -854,19 +933,25 @@ async fn explain_refusal(
             active_leases: count(active_leases),
             max_open_prs: count(max_open_prs),
         }),
-        Refusal::TierTooHigh { tier, trust_level } => ClaimRefusal::TierTooHigh { tier, trust_level },
+        Refusal::TierTooHigh { tier, trust_level } => {
+            ClaimRefusal::TierTooHigh { tier, trust_level }
+        }
     })
 }
 
 async fn release(tx: &mut WriteTx, ctx: &CommentCtx<'_>, task: &TaskRow) -> Result<(), StoreError> {
     if !(task.status.is_active() && holds(tx, task, ctx.login).await?) {
-        let body = messages::command_refused(ctx.login, &CommandRefusal::NotHolder { command: "release" });
+        let body =
+            messages::command_refused(ctx.login, &CommandRefusal::NotHolder { command: "release" });
         return ctx.reply(tx, Some(&task.id), &body).await;
     }
     let (Some(worker), Some(lease)) = (task.worker_id.clone(), task.lease_id.clone()) else {
         return Ok(());
     };
-    match tx.nack(&worker, &lease, Some("released by comment".into())).await {
+    match tx
+        .nack(&worker, &lease, Some("released by comment".into()))
+        .await
+    {
         Ok(_) => {
             let_go_if_out_of_pool(tx, &task.id, &ctx.actor).await?;
             ctx.thumbs_up(tx).await
@@ -879,7 +964,8 @@ async fn release(tx: &mut WriteTx, ctx: &CommentCtx<'_>, task: &TaskRow) -> Resu
 
 async fn renew(tx: &mut WriteTx, ctx: &CommentCtx<'_>, task: &TaskRow) -> Result<(), StoreError> {
     if !(task.status.is_active() && holds(tx, task, ctx.login).await?) {
-        let body = messages::command_refused(ctx.login, &CommandRefusal::NotHolder { command: "renew" });
+        let body =
+            messages::command_refused(ctx.login, &CommandRefusal::NotHolder { command: "renew" });
         return ctx.reply(tx, Some(&task.id), &body).await;
     }
     // A comment claim was already renewed by this comment (activity); a lease taken over the API
@@ -902,13 +988,23 @@ async fn renew(tx: &mut WriteTx, ctx: &CommentCtx<'_>, task: &TaskRow) -> Result
 async fn pull_event(github: &Github, seq: i64, e: &PullRequestEvent) -> Result<(), ApplyError> {
     let who = actor(&e.sender.login);
     let repo = e.repo.full_name.as_str();
-    if installation_for(github, &e.repo, e.installation_id, &who).await?.is_none() {
-        return finish(github, seq, DeliveryOutcome::Ignored, Some("the App is not installed there")).await;
+    if installation_for(github, &e.repo, e.installation_id, &who)
+        .await?
+        .is_none()
+    {
+        return finish(
+            github,
+            seq,
+            DeliveryOutcome::Ignored,
+            Some("the App is not installed there"),
+        )
+        .await;
     }
     let mut tx = github.store.begin().await?;
     let unlink_missing = matches!(e.action, PullRequestAction::Edited { .. });
     sync_pull(&mut tx, repo, &e.pull_request, unlink_missing, &who).await?;
-    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None).await?;
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        .await?;
     tx.commit().await?;
     if e.action == PullRequestAction::Closed
         && e.pull_request.merged
@@ -986,14 +1082,19 @@ pub async fn sync_pull(
         }
     }
     if unlink_missing && pr.open {
-        for link in earlier.iter().filter(|l| !named.contains(&l.task_id) && l.state == PrState::Open) {
+        for link in earlier
+            .iter()
+            .filter(|l| !named.contains(&l.task_id) && l.state == PrState::Open)
+        {
             let unlinked = LinkedPr {
                 state: PrState::Closed,
                 ..link.clone()
             };
             tx.gh_upsert_linked_pr(&unlinked).await?;
             let task = tx.lock_task(&link.task_id).await?;
-            if task.status == TaskStatus::PrOpened && tx.gh_open_links_of_task(&task.id).await?.is_empty() {
+            if task.status == TaskStatus::PrOpened
+                && tx.gh_open_links_of_task(&task.id).await?.is_empty()
+            {
                 let mv = Move {
                     reason: Some(format!("{} no longer closes this issue", pr.html_url)),
                     ..Move::to(TaskStatus::Ready, LeaseEnd::Admin)
@@ -1029,7 +1130,10 @@ async fn move_for_pull(
         PrState::Merged => {
             if matches!(
                 task.status,
-                TaskStatus::Ready | TaskStatus::Leased | TaskStatus::InProgress | TaskStatus::PrOpened
+                TaskStatus::Ready
+                    | TaskStatus::Leased
+                    | TaskStatus::InProgress
+                    | TaskStatus::PrOpened
             ) {
                 let mv = Move {
                     artifact: Some(artifact),
@@ -1039,7 +1143,9 @@ async fn move_for_pull(
             }
         }
         PrState::Closed => {
-            if task.status == TaskStatus::PrOpened && tx.gh_open_links_of_task(&task.id).await?.is_empty() {
+            if task.status == TaskStatus::PrOpened
+                && tx.gh_open_links_of_task(&task.id).await?.is_empty()
+            {
                 let mv = Move {
                     reason: None,
                     note: Some(format!("{} was closed without merging", pr.html_url)),
@@ -1055,7 +1161,11 @@ async fn move_for_pull(
 }
 
 /// A task back in the queue whose issue left the pool meanwhile leaves the pool now.
-pub async fn let_go_if_out_of_pool(tx: &mut WriteTx, task_id: &str, actor: &str) -> Result<(), StoreError> {
+pub async fn let_go_if_out_of_pool(
+    tx: &mut WriteTx,
+    task_id: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
     let Some(why) = tx.gh_task(task_id).await?.and_then(|g| g.left_pool) else {
         return Ok(());
     };
@@ -1077,7 +1187,10 @@ mod tests {
     #[test]
     fn web_hosts() {
         assert_eq!(web_host("https://github.com/o/r/pull/1"), "github.com");
-        assert_eq!(web_host("https://ghe.example.com/o/r/pull/1"), "ghe.example.com");
+        assert_eq!(
+            web_host("https://ghe.example.com/o/r/pull/1"),
+            "ghe.example.com"
+        );
         assert_eq!(web_host("nonsense"), "github.com");
     }
 }

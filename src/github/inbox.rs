@@ -98,8 +98,12 @@ async fn handle(github: &Github, delivery: &InboxDelivery) -> Result<(), StoreEr
             let retry_at = (transient && delivery.attempts < MAX_ATTEMPTS)
                 .then(|| crate::store::now_ms() + backoff_ms(delivery.attempts));
             match retry_at {
-                Some(_) => tracing::warn!(error = %e, attempts = delivery.attempts, "applying a delivery failed; it will be tried again"),
-                None => tracing::error!(error = %e, attempts = delivery.attempts, "applying a delivery failed for good; it is set aside"),
+                Some(_) => {
+                    tracing::warn!(error = %e, attempts = delivery.attempts, "applying a delivery failed; it will be tried again")
+                }
+                None => {
+                    tracing::error!(error = %e, attempts = delivery.attempts, "applying a delivery failed for good; it is set aside")
+                }
             }
             github
                 .store

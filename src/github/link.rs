@@ -60,11 +60,16 @@ async fn issue_code(github: &Github, headers: &HeaderMap) -> Result<Response, Ap
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
-            ApiError::unauthorized("this endpoint needs a worker token: `Authorization: Bearer <token>`")
+            ApiError::unauthorized(
+                "this endpoint needs a worker token: `Authorization: Bearer <token>`",
+            )
         })?;
     let worker = github
         .store
@@ -98,7 +103,9 @@ mod tests {
         let parsed = crate::github::commands::parse_commands(&format!("/owp link {code}"));
         assert_eq!(
             parsed,
-            vec![Ok(crate::github::commands::Command::Link { code: code.clone() })]
+            vec![Ok(crate::github::commands::Command::Link {
+                code: code.clone()
+            })]
         );
         assert_eq!(code_hash(&code), code_hash(&code.to_lowercase()));
     }

@@ -103,7 +103,11 @@ async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
     };
     match result {
         Ok(Sent::Done(github_id)) => {
-            if !github.store.gh_outbox_sent(row, &github.runner, github_id).await? {
+            if !github
+                .store
+                .gh_outbox_sent(row, &github.runner, github_id)
+                .await?
+            {
                 tracing::debug!("the task changed while its status was written; writing again");
             }
             Ok(())
@@ -151,13 +155,19 @@ impl From<StoreError> for Failure {
     }
 }
 
-async fn failed_attempt(github: &Github, row: &OutboxRow, error: CallError) -> Result<(), StoreError> {
+async fn failed_attempt(
+    github: &Github,
+    row: &OutboxRow,
+    error: CallError,
+) -> Result<(), StoreError> {
     let now = crate::store::now_ms();
     let store = &github.store;
     match &error {
         CallError::Wait { until } => {
             tracing::warn!(until = %crate::store::format_ts(*until), "GitHub asked to wait; the installation pauses");
-            store.gh_block_installation(row.installation_id, *until).await?;
+            store
+                .gh_block_installation(row.installation_id, *until)
+                .await?;
             store
                 .gh_outbox_retry(row.id, &github.runner, *until, Some(&error.to_string()))
                 .await
@@ -180,7 +190,9 @@ async fn failed_attempt(github: &Github, row: &OutboxRow, error: CallError) -> R
 
 /// Delay after `attempts` failed attempts: 0.5 s, 1 s, 2 s, … up to 10 minutes, with jitter.
 pub fn backoff_ms(attempts: i64) -> i64 {
-    let exp = u32::try_from(attempts.clamp(1, 30) - 1).unwrap_or(0).min(12);
+    let exp = u32::try_from(attempts.clamp(1, 30) - 1)
+        .unwrap_or(0)
+        .min(12);
     let base = (500i64 << exp).min(600_000);
     base + i64::from(rand::random::<u8>()) * base / 1024
 }
@@ -202,7 +214,11 @@ async fn note_limits(github: &Github, row: &OutboxRow, answer: &Answer) -> Resul
     Ok(())
 }
 
-async fn send_comment(github: &Github, client: &Octocrab, row: &OutboxRow) -> Result<Sent, Failure> {
+async fn send_comment(
+    github: &Github,
+    client: &Octocrab,
+    row: &OutboxRow,
+) -> Result<Sent, Failure> {
     if row.attempts > 1 {
         // An earlier attempt may have been answered without being recorded.
         let comments = api::issue_comments(client, &row.repo, row.issue_number).await?;
@@ -210,7 +226,10 @@ async fn send_comment(github: &Github, client: &Octocrab, row: &OutboxRow) -> Re
             .iter()
             .find(|c| c.by_bot && messages::find_comment_marker(&c.body) == Some(row.uid.as_str()))
         {
-            tracing::info!(comment = found.id, "the comment was already posted; not posting it again");
+            tracing::info!(
+                comment = found.id,
+                "the comment was already posted; not posting it again"
+            );
             return Ok(Sent::Done(Some(found.id)));
         }
     }
@@ -224,7 +243,11 @@ async fn send_comment(github: &Github, client: &Octocrab, row: &OutboxRow) -> Re
     Ok(Sent::Done(Some(id)))
 }
 
-async fn send_reaction(github: &Github, client: &Octocrab, row: &OutboxRow) -> Result<Sent, Failure> {
+async fn send_reaction(
+    github: &Github,
+    client: &Octocrab,
+    row: &OutboxRow,
+) -> Result<Sent, Failure> {
     let Some(comment_id) = row.comment_id else {
         return Ok(Sent::Done(None));
     };
@@ -282,7 +305,10 @@ async fn send_status(github: &Github, client: &Octocrab, row: &OutboxRow) -> Res
                 }
                 Err(CallError::Permanent { status: 404, .. }) => {
                     // Someone deleted it: the next attempt writes a new one.
-                    github.store.gh_set_status_comment(task_id, None, None).await?;
+                    github
+                        .store
+                        .gh_set_status_comment(task_id, None, None)
+                        .await?;
                     Err(Failure::Call(CallError::Transient(
                         "the status comment was deleted".into(),
                     )))
@@ -294,7 +320,8 @@ async fn send_status(github: &Github, client: &Octocrab, row: &OutboxRow) -> Res
             if let Some(at) = reserve(github, row).await? {
                 return Ok(Sent::Later(at));
             }
-            let (id, answer) = api::create_comment(client, &row.repo, row.issue_number, &body).await?;
+            let (id, answer) =
+                api::create_comment(client, &row.repo, row.issue_number, &body).await?;
             note_limits(github, row, &answer).await?;
             github
                 .store

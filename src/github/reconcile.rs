@@ -75,7 +75,11 @@ pub async fn run(github: Arc<Github>) {
         let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
         tokio::time::sleep(wait).await;
         let slot = at.timestamp_millis();
-        match github.store.gh_claim_job_slot(job, slot, &github.runner).await {
+        match github
+            .store
+            .gh_claim_job_slot(job, slot, &github.runner)
+            .await
+        {
             Ok(true) => {}
             Ok(false) => continue,
             Err(e) => {
@@ -118,16 +122,22 @@ pub async fn reconcile_all(github: &Github) -> anyhow::Result<()> {
             let known = github.store.gh_installations().await?;
             let mut tx = github.store.begin().await?;
             for i in &listed {
-                tx.gh_upsert_installation(i.id, &i.account, i.suspended).await?;
+                tx.gh_upsert_installation(i.id, &i.account, i.suspended)
+                    .await?;
             }
-            for gone in known.iter().filter(|k| !listed.iter().any(|i| i.id == k.id)) {
+            for gone in known
+                .iter()
+                .filter(|k| !listed.iter().any(|i| i.id == k.id))
+            {
                 for repo in tx.gh_delete_installation(gone.id).await? {
                     apply::leave_repo(&mut tx, &repo, ACTOR).await?;
                 }
             }
             tx.commit().await?;
         }
-        Err(e) => tracing::warn!(error = %e, "cannot list the App's installations; using the known ones"),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the App's installations; using the known ones")
+        }
     }
     let mut first_error = None;
     for installation in github.store.gh_installations().await? {
@@ -243,12 +253,18 @@ async fn repo_in_span(
         apply::sync_pull(&mut tx, repo, pr, false, ACTOR).await?;
     }
     if let Some((before, after)) = tx.gh_recount_repo(repo).await? {
-        tracing::warn!(?before, ?after, "the repository's live figures had drifted; corrected");
+        tracing::warn!(
+            ?before,
+            ?after,
+            "the repository's live figures had drifted; corrected"
+        );
         tx.event(
-            NewEvent::new("repo.recounted", ACTOR).repo(repo).data(json!({
-                "open_prs": {"from": before.0, "to": after.0},
-                "active_leases": {"from": before.1, "to": after.1},
-            })),
+            NewEvent::new("repo.recounted", ACTOR)
+                .repo(repo)
+                .data(json!({
+                    "open_prs": {"from": before.0, "to": after.0},
+                    "active_leases": {"from": before.1, "to": after.1},
+                })),
         );
     }
     tx.commit().await?;
@@ -286,7 +302,9 @@ async fn read_repo(
         }
         match api::issue(client, repo, gh_task.issue_number).await {
             Ok(issue) => left_issues.push(Ok(issue)),
-            Err(CallError::Permanent { status: 404 | 410, .. }) => left_issues.push(Err(number)),
+            Err(CallError::Permanent {
+                status: 404 | 410, ..
+            }) => left_issues.push(Err(number)),
             Err(e) => return Err(e.into()),
         }
     }
@@ -301,7 +319,9 @@ async fn read_repo(
         }
         match api::pull(client, repo, link.pr_number).await {
             Ok(pr) => closed_pulls.push(pr),
-            Err(CallError::Permanent { status: 404 | 410, .. }) => {}
+            Err(CallError::Permanent {
+                status: 404 | 410, ..
+            }) => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -362,9 +382,11 @@ mod tests {
     #[test]
     fn every_shipped_cron_expression_parses() {
         for expr in DEFAULT_SCHEDULES {
-            let schedule = cron::Schedule::from_str(expr)
-                .unwrap_or_else(|e| panic!("{expr}: {e}"));
-            assert!(schedule.upcoming(Utc).next().is_some(), "{expr} never fires");
+            let schedule = cron::Schedule::from_str(expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
+            assert!(
+                schedule.upcoming(Utc).next().is_some(),
+                "{expr} never fires"
+            );
         }
     }
 

@@ -94,10 +94,7 @@ impl Github {
 
     /// The service's public base URL, without a trailing slash.
     pub fn base_url(&self) -> String {
-        self.base_url
-            .read()
-            .map(|s| s.clone())
-            .unwrap_or_default()
+        self.base_url.read().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// The settings in force for a repository (the defaults when it has no readable file).
@@ -115,7 +112,11 @@ impl Github {
     /// Reads a repository's `.github/owp.yml` again when the cached one is older than
     /// [`CONFIG_MAX_AGE_MS`] (or always, with `force`). A file that does not parse keeps the last
     /// good settings and records the error; an unreachable GitHub keeps everything as it was.
-    pub async fn refresh_config(&self, repo: &str, force: bool) -> Result<RepoSettings, StoreError> {
+    pub async fn refresh_config(
+        &self,
+        repo: &str,
+        force: bool,
+    ) -> Result<RepoSettings, StoreError> {
         let Some(row) = self.store.gh_repo(repo).await? else {
             return Ok(RepoSettings::default());
         };
@@ -134,7 +135,9 @@ impl Github {
         };
         match text {
             Ok(None) => {
-                self.store.gh_set_repo_config(repo, Some(None), None, now).await?;
+                self.store
+                    .gh_set_repo_config(repo, Some(None), None, now)
+                    .await?;
             }
             Ok(Some(text)) => match RepoConfig::parse(&text) {
                 Ok(config) => {
@@ -181,7 +184,9 @@ impl Github {
             settings
                 .error
                 .as_ref()
-                .map_or(serde_json::Value::Null, |e| serde_json::Value::String(e.clone())),
+                .map_or(serde_json::Value::Null, |e| {
+                    serde_json::Value::String(e.clone())
+                }),
         );
         let upsert = crate::store::repos::RepoUpsert {
             name: repo.to_string(),
@@ -370,9 +375,11 @@ impl GithubParts {
             crate::github::reconcile::DEFAULT_REDELIVER_CRON,
             "OWP_GITHUB_REDELIVER_CRON",
         )?;
-        let claim_ttl_override_ms = gh_config
-            .github_claim_ttl_seconds
-            .map(|s| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX).max(1000));
+        let claim_ttl_override_ms = gh_config.github_claim_ttl_seconds.map(|s| {
+            i64::try_from(s.saturating_mul(1000))
+                .unwrap_or(i64::MAX)
+                .max(1000)
+        });
         let (started, _) = watch::channel(false);
         let github = Arc::new(Github {
             store: store.clone(),
@@ -404,7 +411,9 @@ impl GithubParts {
             Mode::On(github) => crate::github::webhook::router(Arc::clone(github))
                 .merge(crate::github::link::router(Arc::clone(github)))
                 .merge(help_router()),
-            Mode::Setup(setup) => crate::github::setup::router(Arc::clone(setup)).merge(help_router()),
+            Mode::Setup(setup) => {
+                crate::github::setup::router(Arc::clone(setup)).merge(help_router())
+            }
         }
     }
 
@@ -450,7 +459,10 @@ impl GithubParts {
 }
 
 fn schedule(value: Option<&str>, default: &str, name: &str) -> anyhow::Result<cron::Schedule> {
-    let expr = value.map(str::trim).filter(|v| !v.is_empty()).unwrap_or(default);
+    let expr = value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .unwrap_or(default);
     cron::Schedule::from_str(expr).with_context(|| {
         format!("{name}: `{expr}` is not a cron expression (6 fields, seconds first, e.g. `0 */15 * * * *`)")
     })

@@ -39,7 +39,11 @@ pub struct Setup {
 
 impl Setup {
     pub fn new(config: &ServeConfig, base_url: String) -> Setup {
-        let api_url = config.github.github_api_url.trim_end_matches('/').to_string();
+        let api_url = config
+            .github
+            .github_api_url
+            .trim_end_matches('/')
+            .to_string();
         Setup {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -306,13 +310,19 @@ mod tests {
     #[test]
     fn web_urls() {
         assert_eq!(web_url("https://api.github.com"), "https://github.com");
-        assert_eq!(web_url("https://ghe.example.com/api/v3/"), "https://ghe.example.com");
+        assert_eq!(
+            web_url("https://ghe.example.com/api/v3/"),
+            "https://ghe.example.com"
+        );
         assert_eq!(web_url("http://127.0.0.1:9000"), "http://127.0.0.1:9000");
     }
 
     #[test]
     fn escaping() {
-        assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
     }
 
     #[cfg(unix)]

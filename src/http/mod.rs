@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
     )
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
+    .layer(axum::middleware::map_response(client_errors_as_problems))
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),
         idempotency::layer,
@@ -63,6 +64,44 @@ pub fn router(state: AppState) -> Router {
     responses((status = 200, description = "the service accepts requests")))]
 pub async fn healthz() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({"status": "ok", "protocol": "owp/1"}))
+}
+
+/// Rejections produced by axum's own extractors (a path or query string that does not parse) are
+/// plain text; every error of the OWP API is problem+json, so they are rewritten here.
+async fn client_errors_as_problems(res: axum::response::Response) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let status = res.status();
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/problem+json"));
+    if !status.is_client_error() || is_problem {
+        return res;
+    }
+    let bytes = axum::body::to_bytes(res.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let detail = String::from_utf8_lossy(&bytes).trim().to_string();
+    let code = match status {
+        StatusCode::BAD_REQUEST => "invalid_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "validation_failed",
+        _ => "client_error",
+    };
+    let detail = if detail.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("client error")
+            .to_string()
+    } else {
+        detail
+    };
+    error::ApiError::new(status, code, detail).into_response()
 }
 
 async fn not_found(uri: axum::http::Uri) -> error::ApiError {

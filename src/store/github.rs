@@ -608,7 +608,11 @@ impl WriteTx {
     }
 
     /// Drops the pending comments about one issue (it was deleted).
-    pub async fn gh_drop_issue_outbox(&mut self, repo: &str, number: i64) -> Result<(), StoreError> {
+    pub async fn gh_drop_issue_outbox(
+        &mut self,
+        repo: &str,
+        number: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE gh_outbox SET state = 'dropped', last_error = 'the issue is gone', \
              claimed_by = NULL, claimed_until = NULL \
@@ -734,7 +738,11 @@ impl WriteTx {
     }
 
     /// Marks a claim reminded; false when someone else did it first (or the claimer was active).
-    pub async fn gh_mark_reminded(&mut self, task_id: &str, activity_at: i64) -> Result<bool, StoreError> {
+    pub async fn gh_mark_reminded(
+        &mut self,
+        task_id: &str,
+        activity_at: i64,
+    ) -> Result<bool, StoreError> {
         let now = self.now;
         let n = sqlx::query(
             "UPDATE gh_claims SET reminded_at = $1 WHERE task_id = $2 AND reminded_at IS NULL \
@@ -773,7 +781,11 @@ impl WriteTx {
     }
 
     /// The tasks a pull request is linked to.
-    pub async fn gh_links_of_pr(&mut self, repo: &str, number: i64) -> Result<Vec<LinkedPr>, StoreError> {
+    pub async fn gh_links_of_pr(
+        &mut self,
+        repo: &str,
+        number: i64,
+    ) -> Result<Vec<LinkedPr>, StoreError> {
         let sql = format!(
             "SELECT {LINKED_PR_COLUMNS} FROM gh_linked_prs WHERE repo = $1 AND pr_number = $2 \
              ORDER BY task_id"
@@ -787,7 +799,10 @@ impl WriteTx {
     }
 
     /// The open pull requests linked to a task.
-    pub async fn gh_open_links_of_task(&mut self, task_id: &str) -> Result<Vec<LinkedPr>, StoreError> {
+    pub async fn gh_open_links_of_task(
+        &mut self,
+        task_id: &str,
+    ) -> Result<Vec<LinkedPr>, StoreError> {
         let sql = format!(
             "SELECT {LINKED_PR_COLUMNS} FROM gh_linked_prs WHERE task_id = $1 AND state = 'open' \
              ORDER BY updated_at"
@@ -801,19 +816,24 @@ impl WriteTx {
 
     /// The worker a GitHub login proved to own, if any.
     pub async fn gh_linked_worker(&mut self, login: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT worker_id FROM gh_links WHERE login = $1")
-            .bind(login.to_lowercase())
-            .fetch_optional(self.conn())
-            .await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT worker_id FROM gh_links WHERE login = $1")
+                .bind(login.to_lowercase())
+                .fetch_optional(self.conn())
+                .await?;
         Ok(row.map(|(w,)| w))
     }
 
     /// The GitHub login proven for a worker, if any.
-    pub async fn gh_login_of_worker(&mut self, worker_id: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT login FROM gh_links WHERE worker_id = $1")
-            .bind(worker_id)
-            .fetch_optional(self.conn())
-            .await?;
+    pub async fn gh_login_of_worker(
+        &mut self,
+        worker_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT login FROM gh_links WHERE worker_id = $1")
+                .bind(worker_id)
+                .fetch_optional(self.conn())
+                .await?;
         Ok(row.map(|(l,)| l))
     }
 
@@ -914,7 +934,11 @@ impl WriteTx {
     }
 
     /// When `worker_id` last gave task `task_seq` back, if it did.
-    pub async fn gh_nacked_at(&mut self, task_seq: i64, worker_id: &str) -> Result<Option<i64>, StoreError> {
+    pub async fn gh_nacked_at(
+        &mut self,
+        task_seq: i64,
+        worker_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
         let row: Option<(i64,)> =
             sqlx::query_as("SELECT at FROM nacks WHERE task_seq = $1 AND worker_id = $2")
                 .bind(task_seq)
@@ -945,7 +969,10 @@ impl WriteTx {
 
     /// Sets a repository's live figures from its tasks when they drifted; returns the figures
     /// before and after when they were corrected.
-    pub async fn gh_recount_repo(&mut self, repo: &str) -> Result<Option<((i64, i64), (i64, i64))>, StoreError> {
+    pub async fn gh_recount_repo(
+        &mut self,
+        repo: &str,
+    ) -> Result<Option<((i64, i64), (i64, i64))>, StoreError> {
         let row: Option<(i64, i64, i64, i64)> = sqlx::query_as(
             "SELECT r.open_prs, r.active_leases, \
              (SELECT COUNT(*) FROM tasks t WHERE t.repo_id = r.id AND t.status = 'pr_opened'), \
@@ -1001,10 +1028,11 @@ impl Store {
 
     /// Whether a delivery id is in the inbox.
     pub async fn gh_delivery_known(&self, delivery_id: &str) -> Result<bool, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM gh_deliveries WHERE delivery_id = $1")
-            .bind(delivery_id)
-            .fetch_one(&self.read)
-            .await?;
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM gh_deliveries WHERE delivery_id = $1")
+                .bind(delivery_id)
+                .fetch_one(&self.read)
+                .await?;
         Ok(n > 0)
     }
 
@@ -1103,10 +1131,12 @@ impl Store {
 
     /// Gives back every inbox and outbox row `runner` had claimed (the process is stopping).
     pub async fn gh_release_claims(&self, runner: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE gh_outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1")
-            .bind(runner)
-            .execute(&self.write)
-            .await?;
+        sqlx::query(
+            "UPDATE gh_outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
+        )
+        .bind(runner)
+        .execute(&self.write)
+        .await?;
         sqlx::query(
             "UPDATE gh_deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
         )
@@ -1241,7 +1271,12 @@ impl Store {
     }
 
     /// An outbox row cannot be sent (the issue is gone, GitHub refuses it for good).
-    pub async fn gh_outbox_failed(&self, id: i64, runner: &str, error: &str) -> Result<(), StoreError> {
+    pub async fn gh_outbox_failed(
+        &self,
+        id: i64,
+        runner: &str,
+        error: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE gh_outbox SET state = 'failed', last_error = $1, claimed_by = NULL, \
              claimed_until = NULL WHERE id = $2 AND claimed_by = $3",
@@ -1261,12 +1296,14 @@ impl Store {
         comment_id: Option<i64>,
         body: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE gh_tasks SET status_comment_id = $1, status_body = $2 WHERE task_id = $3")
-            .bind(comment_id)
-            .bind(body)
-            .bind(task_id)
-            .execute(&self.write)
-            .await?;
+        sqlx::query(
+            "UPDATE gh_tasks SET status_comment_id = $1, status_body = $2 WHERE task_id = $3",
+        )
+        .bind(comment_id)
+        .bind(body)
+        .bind(task_id)
+        .execute(&self.write)
+        .await?;
         Ok(())
     }
 
@@ -1296,12 +1333,11 @@ impl Store {
             .bind(now - MINUTE_MS)
             .execute(tx.conn())
             .await?;
-        let (count, oldest): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), MIN(at) FROM gh_write_log WHERE installation_id = $1",
-        )
-        .bind(installation_id)
-        .fetch_one(tx.conn())
-        .await?;
+        let (count, oldest): (i64, Option<i64>) =
+            sqlx::query_as("SELECT COUNT(*), MIN(at) FROM gh_write_log WHERE installation_id = $1")
+                .bind(installation_id)
+                .fetch_one(tx.conn())
+                .await?;
         if count >= WRITES_PER_MINUTE {
             return Ok(Some(oldest.unwrap_or(now) + MINUTE_MS + 1));
         }
@@ -1315,7 +1351,11 @@ impl Store {
     }
 
     /// GitHub asked the App to wait: no request of this installation before `until`.
-    pub async fn gh_block_installation(&self, installation_id: i64, until: i64) -> Result<(), StoreError> {
+    pub async fn gh_block_installation(
+        &self,
+        installation_id: i64,
+        until: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE gh_installations SET blocked_until = CASE WHEN blocked_until < $1 THEN $1 \
              ELSE blocked_until END WHERE id = $2",
@@ -1356,7 +1396,10 @@ impl Store {
     }
 
     /// The repositories the App is installed on, optionally of one installation.
-    pub async fn gh_installed_repos(&self, installation_id: Option<i64>) -> Result<Vec<GhRepo>, StoreError> {
+    pub async fn gh_installed_repos(
+        &self,
+        installation_id: Option<i64>,
+    ) -> Result<Vec<GhRepo>, StoreError> {
         let sql = format!(
             "SELECT {GH_REPO_COLUMNS} FROM gh_repos WHERE installation_id IS NOT NULL \
              AND ($1 = 0 OR installation_id = $1) ORDER BY repo"
@@ -1425,7 +1468,8 @@ impl Store {
 
     /// The GitHub tasks of a repository.
     pub async fn gh_tasks_of_repo(&self, repo: &str) -> Result<Vec<GhTask>, StoreError> {
-        let sql = format!("SELECT {GH_TASK_COLUMNS} FROM gh_tasks WHERE repo = $1 ORDER BY issue_number");
+        let sql =
+            format!("SELECT {GH_TASK_COLUMNS} FROM gh_tasks WHERE repo = $1 ORDER BY issue_number");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(repo)
             .fetch_all(&self.read)
@@ -1502,10 +1546,11 @@ impl Store {
 
     /// The GitHub login proven for a worker, if any.
     pub async fn gh_login_of_worker(&self, worker_id: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT login FROM gh_links WHERE worker_id = $1")
-            .bind(worker_id)
-            .fetch_optional(&self.read)
-            .await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT login FROM gh_links WHERE worker_id = $1")
+                .bind(worker_id)
+                .fetch_optional(&self.read)
+                .await?;
         Ok(row.map(|(l,)| l))
     }
 
@@ -1520,7 +1565,12 @@ impl Store {
 
     /// Claims the run of scheduled job `name` for the instant `slot` (ms): true for exactly one
     /// caller per slot, in any number of processes sharing the database.
-    pub async fn gh_claim_job_slot(&self, name: &str, slot: i64, runner: &str) -> Result<bool, StoreError> {
+    pub async fn gh_claim_job_slot(
+        &self,
+        name: &str,
+        slot: i64,
+        runner: &str,
+    ) -> Result<bool, StoreError> {
         let n = sqlx::query(
             "INSERT INTO gh_job_runs (name, slot, runner, started_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (name, slot) DO NOTHING",
@@ -1536,15 +1586,22 @@ impl Store {
     }
 
     /// Records how a job slot ended, and forgets slots older than a week.
-    pub async fn gh_finish_job_slot(&self, name: &str, slot: i64, outcome: &str) -> Result<(), StoreError> {
+    pub async fn gh_finish_job_slot(
+        &self,
+        name: &str,
+        slot: i64,
+        outcome: &str,
+    ) -> Result<(), StoreError> {
         let now = super::now_ms();
-        sqlx::query("UPDATE gh_job_runs SET finished_at = $1, outcome = $2 WHERE name = $3 AND slot = $4")
-            .bind(now)
-            .bind(outcome)
-            .bind(name)
-            .bind(slot)
-            .execute(&self.write)
-            .await?;
+        sqlx::query(
+            "UPDATE gh_job_runs SET finished_at = $1, outcome = $2 WHERE name = $3 AND slot = $4",
+        )
+        .bind(now)
+        .bind(outcome)
+        .bind(name)
+        .bind(slot)
+        .execute(&self.write)
+        .await?;
         sqlx::query("DELETE FROM gh_job_runs WHERE started_at < $1")
             .bind(now - 7 * 24 * 3_600_000)
             .execute(&self.write)
@@ -1562,7 +1619,11 @@ impl Store {
     }
 
     /// Remembers that the App asked GitHub to redeliver `guid`.
-    pub async fn gh_record_redelivery(&self, guid: &str, attempt_id: i64) -> Result<(), StoreError> {
+    pub async fn gh_record_redelivery(
+        &self,
+        guid: &str,
+        attempt_id: i64,
+    ) -> Result<(), StoreError> {
         let now = super::now_ms();
         sqlx::query(
             "INSERT INTO gh_redeliveries (guid, attempt_id, requested_at) VALUES ($1, $2, $3) \
@@ -1581,7 +1642,11 @@ impl Store {
     }
 
     /// The outbox rows of an issue (any state), oldest first: `(kind, state, body)`.
-    pub async fn gh_outbox_of_issue(&self, repo: &str, number: i64) -> Result<Vec<(String, String, String)>, StoreError> {
+    pub async fn gh_outbox_of_issue(
+        &self,
+        repo: &str,
+        number: i64,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT kind, state, body FROM gh_outbox WHERE repo = $1 AND issue_number = $2 ORDER BY id",
         )

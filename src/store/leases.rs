@@ -73,12 +73,34 @@ impl Move {
 
 impl WriteTx {
     /// Locks a task row until commit (PostgreSQL) and reads it.
+    ///
+    /// Lock order, to keep PostgreSQL free of deadlocks: a worker row before the rows of the
+    /// tasks it holds, and both before the repository row (claims, heartbeats, status moves and
+    /// expiry all take them in this order). So the holder's row is locked first here.
     pub async fn lock_task(&mut self, task_id: &str) -> Result<TaskRow, StoreError> {
         if self.store().backend == Backend::Postgres {
-            sqlx::query("SELECT seq FROM tasks WHERE id = $1 FOR UPDATE")
-                .bind(task_id)
-                .execute(self.conn())
-                .await?;
+            for _ in 0..3 {
+                let holder: Option<Option<String>> =
+                    sqlx::query_scalar("SELECT worker_id FROM tasks WHERE id = $1")
+                        .bind(task_id)
+                        .fetch_optional(self.conn())
+                        .await?;
+                let Some(holder) = holder else { break };
+                if let Some(w) = &holder {
+                    sqlx::query("SELECT id FROM workers WHERE id = $1 FOR UPDATE")
+                        .bind(w)
+                        .execute(self.conn())
+                        .await?;
+                }
+                let locked: Option<String> =
+                    sqlx::query_scalar("SELECT worker_id FROM tasks WHERE id = $1 FOR UPDATE")
+                        .bind(task_id)
+                        .fetch_one(self.conn())
+                        .await?;
+                if locked == holder {
+                    break;
+                }
+            }
         }
         self.task(task_id).await
     }
@@ -620,37 +642,14 @@ impl WriteTx {
             (_, Some(new)) => Some(new.clone()),
             (old, None) => old.clone(),
         };
-        let changed = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
-             attempts = attempts + $4, deadline = NULL, accept_by = NULL, lease_expires_at = NULL, \
-             lease_points = NULL, {holder} \
-             area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6 \
-             WHERE seq = $7 AND status = $8",
-            holder = if keeps_holder {
-                ""
-            } else {
-                "worker_id = NULL, lease_id = NULL,"
-            }
-        )))
-        .bind(to.as_str())
-        .bind(mv.reason.clone())
-        .bind(artifact.as_ref().map(Value::to_string))
-        .bind(i64::from(mv.bump_attempts))
-        .bind(i64::from(to.holds_area()))
-        .bind(self.now)
-        .bind(task.seq)
-        .bind(from.as_str())
-        .execute(self.conn())
-        .await?
-        .rows_affected();
-        if changed == 0 {
-            return Err(StoreError::conflict(
-                "concurrent_change",
-                "the task changed while this request was processed; retry",
-            ));
-        }
-        // Lock order: task, then worker, then repository — the claim takes the worker before the
-        // repository too, so the two never wait on each other in a cycle (PostgreSQL).
+        // Lock order (PostgreSQL): the task row (callers lock it), then the worker, then the
+        // repository, and only then the task's area lock entry. A claim takes the worker, then the
+        // repository, then the area, so the two never wait on each other in a cycle; and whoever
+        // changes an area's lock entry holds its repository, so no one waits on an area entry
+        // (the unique index waits for an uncommitted entry's transaction) while holding it.
+        // Were the task updated first, a claim holding the repository could wait on this
+        // transaction's released area entry while this one waits for the repository.
+        // Counters move first; if the task changed under us the error rolls everything back.
         if leaving_lease && let Some(holder) = &task.worker_id {
             sqlx::query(
                 "UPDATE workers SET active_points = active_points - $1, \
@@ -679,6 +678,35 @@ impl WriteTx {
             .bind(task.repo_id)
             .execute(self.conn())
             .await?;
+        }
+        let changed = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
+             attempts = attempts + $4, deadline = NULL, accept_by = NULL, lease_expires_at = NULL, \
+             lease_points = NULL, {holder} \
+             area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6 \
+             WHERE seq = $7 AND status = $8",
+            holder = if keeps_holder {
+                ""
+            } else {
+                "worker_id = NULL, lease_id = NULL,"
+            }
+        )))
+        .bind(to.as_str())
+        .bind(mv.reason.clone())
+        .bind(artifact.as_ref().map(Value::to_string))
+        .bind(i64::from(mv.bump_attempts))
+        .bind(i64::from(to.holds_area()))
+        .bind(self.now)
+        .bind(task.seq)
+        .bind(from.as_str())
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::conflict(
+                "concurrent_change",
+                "the task changed while this request was processed; retry",
+            ));
         }
         let mut data = json!({"from": from.as_str(), "status": to.as_str()});
         if let Some(r) = &mv.reason {
