@@ -53,7 +53,7 @@ VOLUME ["/data"]
 ENV OWP_DB=/data/owp.db \
     OWP_HOST=0.0.0.0 \
     OWP_PORT=8787 \
-    RUST_LOG=info
+    OWP_LOG=info
 
 USER 10001:10001
 EXPOSE 8787

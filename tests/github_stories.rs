@@ -919,7 +919,13 @@ async fn webhook_latency_at_500_deliveries_per_second() {
     let story = Story::with(Some("max_open_prs: 1000\n"), |_| {}).await;
     let mut bodies = Vec::new();
     for i in 0..SENDERS * PER_SENDER {
-        let n = story.fake.create_issue(REPO, "maintainer", &format!("Task {i}"), "", &["pool:ready"]);
+        let n = story.fake.create_issue(
+            REPO,
+            "maintainer",
+            &format!("Task {i}"),
+            "",
+            &["pool:ready"],
+        );
         story.remember_number(n);
         let payload = story.labeled_payload(n, "pool:ready");
         let body = serde_json::to_vec(&payload).unwrap();
@@ -933,7 +939,8 @@ async fn webhook_latency_at_500_deliveries_per_second() {
     for s in 0..SENDERS {
         let http = story.http.clone();
         let url = url.clone();
-        let mine: Vec<(Vec<u8>, String)> = bodies.iter().skip(s).step_by(SENDERS).cloned().collect();
+        let mine: Vec<(Vec<u8>, String)> =
+            bodies.iter().skip(s).step_by(SENDERS).cloned().collect();
         senders.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
             tokio::time::sleep(interval.mul_f64(s as f64 / SENDERS as f64)).await;
@@ -974,7 +981,193 @@ async fn webhook_latency_at_500_deliveries_per_second() {
         all[all.len() - 1]
     );
     let applied = std::time::Instant::now();
-    story.running().github.wait_idle(Duration::from_secs(600)).await.unwrap();
-    eprintln!("inbox and outbox drained {:?} after the last answer", applied.elapsed());
+    story
+        .running()
+        .github
+        .wait_idle(Duration::from_secs(600))
+        .await
+        .unwrap();
+    eprintln!(
+        "inbox and outbox drained {:?} after the last answer",
+        applied.elapsed()
+    );
     story.stop_checking_comments();
+}
+
+#[tokio::test]
+async fn owp_worker_link_prints_a_code_that_links_the_commenter() {
+    let story = Story::start().await;
+    let config_dir = story.dir.path().join("worker-config");
+    let owp = |args: Vec<String>| {
+        let config_dir = config_dir.clone();
+        async move {
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"))
+                .args(args)
+                .arg("--config-dir")
+                .arg(&config_dir)
+                .env_remove("OWP_SERVER")
+                .env_remove("OWP_PROFILE")
+                .output()
+                .await
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        }
+    };
+    let server = story.url();
+    owp([
+        "worker", "register", "--server", &server, "--name", "bob-bot", "--skills", "docs",
+    ]
+    .map(String::from)
+    .to_vec())
+    .await;
+    let printed = owp(["worker", "link", "--json"].map(String::from).to_vec()).await;
+    let answer: Value = serde_json::from_str(&printed).unwrap();
+    let comment = answer["comment"].as_str().unwrap().to_string();
+    assert!(comment.starts_with("/owp link "), "{comment}");
+    let human = owp(["worker", "link"].map(String::from).to_vec()).await;
+    assert!(human.contains("/owp link "), "{human}");
+
+    let n = story
+        .label_issue("Proofread the guide", &["skills:docs"])
+        .await;
+    story.expect_status(n, &["**Ready**"]);
+    // The first code was replaced by the second: only the newest works.
+    story.comment(n, "bob", &comment).await;
+    story.expect_comment(n, "that link code is unknown or has expired");
+    let newest = human
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("/owp link "))
+        .unwrap()
+        .to_string();
+    let c = story
+        .comment(n, "bob", &format!("/owp link {newest}"))
+        .await;
+    assert!(story.reacted(c, "+1"));
+    story.comment(n, "bob", "/owp claim").await;
+    let worker = story.task(n).await.worker_id.unwrap();
+    assert!(
+        worker.starts_with("w_"),
+        "claimed as the registered worker, not {worker}"
+    );
+    story.expect_status(n, &["claimed by worker `bob-bot` (@bob)"]);
+}
+
+// --- the App's tables, under several processes -------------------------------------------------
+
+async fn two_stores() -> (tempfile::TempDir, owp::store::Store, owp::store::Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+    let a = owp::store::Store::open(&url, owp::store::Timing::default())
+        .await
+        .unwrap();
+    let b = owp::store::Store::open(&url, owp::store::Timing::default())
+        .await
+        .unwrap();
+    (dir, a, b)
+}
+
+#[tokio::test]
+async fn content_creation_stays_under_80_requests_a_minute_per_installation() {
+    let (_dir, store, other) = two_stores().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.gh_upsert_installation(1, "octo-org", false)
+        .await
+        .unwrap();
+    tx.gh_upsert_installation(2, "other-org", false)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let started = owp::store::now_ms();
+    for i in 0..80 {
+        // Two processes share one budget.
+        let s = if i % 2 == 0 { &store } else { &other };
+        assert_eq!(s.gh_reserve_write(1).await.unwrap(), None, "request {i}");
+    }
+    let wait_until = store
+        .gh_reserve_write(1)
+        .await
+        .unwrap()
+        .expect("the 81st waits");
+    assert!(wait_until >= started + 60_000 && wait_until <= owp::store::now_ms() + 60_001);
+    assert_eq!(
+        other.gh_reserve_write(2).await.unwrap(),
+        None,
+        "another installation is not affected"
+    );
+    // GitHub's Retry-After pauses the installation.
+    store
+        .gh_block_installation(2, owp::store::now_ms() + 30_000)
+        .await
+        .unwrap();
+    assert!(other.gh_reserve_write(2).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn each_outbox_row_and_job_slot_is_taken_by_one_process() {
+    use owp::store::github::OutboxTarget;
+    let (_dir, a, b) = two_stores().await;
+    let mut tx = a.begin().await.unwrap();
+    tx.gh_upsert_installation(7, "octo-org", false)
+        .await
+        .unwrap();
+    for issue in 0..40 {
+        let target = OutboxTarget {
+            installation_id: 7,
+            repo: "o/r",
+            issue_number: issue,
+        };
+        tx.gh_enqueue_comment(&target, None, "hello").await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let claim = |store: owp::store::Store, runner: &'static str| async move {
+        let mut mine = Vec::new();
+        loop {
+            let now = owp::store::now_ms();
+            let rows = store
+                .gh_claim_outbox(runner, now, now + 60_000, 3)
+                .await
+                .unwrap();
+            if rows.is_empty() {
+                return mine;
+            }
+            for row in rows {
+                assert!(
+                    store
+                        .gh_outbox_sent(&row, runner, Some(row.id))
+                        .await
+                        .unwrap()
+                );
+                mine.push(row.id);
+            }
+        }
+    };
+    let (from_a, from_b) =
+        tokio::join!(claim(a.clone(), "replica-a"), claim(b.clone(), "replica-b"));
+    let mut all: Vec<i64> = from_a.iter().chain(&from_b).copied().collect();
+    all.sort();
+    let before = all.len();
+    all.dedup();
+    assert_eq!(before, all.len(), "no row was sent twice");
+    assert_eq!(all.len(), 40, "every row was sent");
+
+    assert!(
+        a.gh_claim_job_slot("reconcile", 1_000, "replica-a")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !b.gh_claim_job_slot("reconcile", 1_000, "replica-b")
+            .await
+            .unwrap()
+    );
+    assert!(
+        b.gh_claim_job_slot("reconcile", 2_000, "replica-b")
+            .await
+            .unwrap()
+    );
 }

@@ -147,6 +147,9 @@ async fn call(
     .map_err(|e| CallError::from_octocrab(&e))?;
     let status = response.status();
     let headers = response.headers().clone();
+    if let Some(remaining) = header_i64(&headers, "x-ratelimit-remaining") {
+        crate::metrics::set_github_rate_limit_remaining(u64::try_from(remaining).unwrap_or(0));
+    }
     let text = client
         .body_to_string(response)
         .await

@@ -88,6 +88,12 @@ async fn handle(github: &Github, delivery: &InboxDelivery) -> Result<(), StoreEr
     match apply::apply(github, delivery.seq, &event).await {
         Ok(()) => {
             tracing::debug!("applied");
+            let outcome = if matches!(event, Event::Ignored { .. }) {
+                "ignored"
+            } else {
+                "applied"
+            };
+            crate::metrics::webhook_delivery(&delivery.event, outcome);
             Ok(())
         }
         Err(e) => {
@@ -97,6 +103,9 @@ async fn handle(github: &Github, delivery: &InboxDelivery) -> Result<(), StoreEr
             };
             let retry_at = (transient && delivery.attempts < MAX_ATTEMPTS)
                 .then(|| crate::store::now_ms() + backoff_ms(delivery.attempts));
+            if retry_at.is_none() {
+                crate::metrics::webhook_delivery(&delivery.event, "error");
+            }
             match retry_at {
                 Some(_) => {
                     tracing::warn!(error = %e, attempts = delivery.attempts, "applying a delivery failed; it will be tried again")

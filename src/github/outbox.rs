@@ -51,6 +51,9 @@ pub async fn run(github: Arc<Github>) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "comment outbox: cannot read the next rows"),
         }
+        if let Ok((_, backlog)) = github.store.gh_backlog().await {
+            crate::metrics::set_outbox_backlog(u64::try_from(backlog).unwrap_or(0));
+        }
         let pause = match github.store.gh_next_due().await {
             Ok(Some(at)) => {
                 let wait = at - crate::store::now_ms();

@@ -78,6 +78,7 @@ async fn accept(
     };
     if let Err(e) = secrets.verify(header(headers, SIGNATURE_HEADER), body) {
         tracing::warn!(error = %e, "webhook refused: bad signature");
+        crate::metrics::webhook_delivery(event, "bad_signature");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_signature",
@@ -98,6 +99,7 @@ async fn accept(
     }
     if !STORED_EVENTS.contains(&event) {
         tracing::debug!("event not used; acknowledged");
+        crate::metrics::webhook_delivery("other", "ignored");
         return Ok(answer(StatusCode::ACCEPTED, "ignored"));
     }
     let Ok(text) = std::str::from_utf8(body) else {
@@ -113,10 +115,12 @@ async fn accept(
         .await?;
     if stored {
         github.inbox_wake.notify_one();
+        crate::metrics::webhook_delivery(event, "queued");
         tracing::debug!("delivery stored");
         Ok(answer(StatusCode::ACCEPTED, "queued"))
     } else {
         tracing::info!("delivery seen before; acknowledged, not applied again");
+        crate::metrics::webhook_delivery(event, "duplicate");
         Ok(answer(StatusCode::OK, "duplicate"))
     }
 }
