@@ -1,212 +1,959 @@
-//! `owp bench`: a load generator. It starts the service on a temporary database, loads N tasks and
-//! W workers over the real HTTP API, then drives W concurrent workers through claim → ack →
-//! pr_opened for a fixed time and prints throughput and latency percentiles.
+//! `owp bench`: measures the claim path side by side on SQLite and PostgreSQL.
+//!
+//! For every backend × queue size (× number of server processes on PostgreSQL) it:
+//! 1. creates a fresh database (a temporary SQLite file, or a scratch PostgreSQL database that is
+//!    dropped afterwards), starts `owp serve` as child process(es) on it, imports a sample of tasks
+//!    over the HTTP API (timed) and bulk-loads the rest with one SQL statement per 100,000 rows
+//!    (the HTTP import writes an audit event per task and answers with every task, which makes
+//!    loading a million tasks slow; the rows are the same);
+//! 2. registers W workers over HTTP and drives them concurrently through claim → ack → pr_opened,
+//!    reporting claims/s and the p50/p99 latency of the claim request (median of `--repeat`
+//!    windows after a warm-up);
+//! 3. sends a stream of signed webhook deliveries (`POST /github/webhook`) from concurrent senders
+//!    and reports the answer latency;
+//! 4. reads the server's peak RSS (`VmHWM` in `/proc/<pid>/status`);
+//! 5. runs the raw-SQL baseline in this process on the same database with the same concurrency:
+//!    the simplest correct claim (`UPDATE … RETURNING` of the oldest ready row, no rules), then the
+//!    same ack and pr_opened updates, so the report can print our rate as a share of what the
+//!    database itself does.
+//!
+//! Throughout a run the queue is kept at N: every 500 ms, tasks whose PR was opened are put back
+//! to `ready` (as when a pull request is closed unmerged), so a run measures a queue of constant
+//! length whatever its duration.
 
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
+use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
+use sha2::Sha256;
+use sqlx::AnyPool;
+use sqlx::AssertSqlSafe;
+use sqlx::any::AnyPoolOptions;
 
-use crate::config::ServeConfig;
+use crate::store::{Store, Timing};
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchBackend {
+    Sqlite,
+    Postgres,
+}
+
+impl BenchBackend {
+    fn name(self) -> &'static str {
+        match self {
+            BenchBackend::Sqlite => "sqlite",
+            BenchBackend::Postgres => "postgres",
+        }
+    }
+}
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// Ready tasks to load.
-    #[arg(long, default_value_t = 100_000)]
-    pub tasks: usize,
+    /// Ready tasks in the queue, one run per value (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "100000")]
+    pub sizes: Vec<usize>,
+    /// One queue size (same as `--sizes N`).
+    #[arg(long, conflicts_with = "sizes")]
+    pub tasks: Option<usize>,
+    /// Backends to measure (comma-separated): sqlite, postgres.
+    #[arg(long, value_delimiter = ',', default_value = "sqlite")]
+    pub backends: Vec<BenchBackend>,
+    /// PostgreSQL server for the postgres runs; each run creates and drops its own database.
+    #[arg(long, env = "OWP_BENCH_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Server processes sharing the database on PostgreSQL, one run per value (e.g. `1,2`).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub replicas: Vec<usize>,
     /// Registered workers, all claiming concurrently.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 1000)]
     pub workers: usize,
-    /// Extra registered workers that stay idle (to show claims do not scan workers).
+    /// Extra registered workers that stay idle (claims must not scan workers).
     #[arg(long, default_value_t = 0)]
     pub idle_workers: usize,
-    /// How long to drive the claim loop.
+    /// Length of one measured window, in seconds.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// Measured windows per run; the report shows their median.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
+    /// Unmeasured warm-up before the first window, in seconds.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: u64,
     /// Repositories the tasks are spread over.
     #[arg(long, default_value_t = 10)]
     pub repos: usize,
-    /// PostgreSQL URL; default is a temporary SQLite file.
-    #[arg(long, env = "OWP_BENCH_DATABASE_URL")]
-    pub database_url: Option<String>,
-    /// Print the result as JSON.
+    /// Tasks imported over HTTP (timed) before the bulk load of the rest.
+    #[arg(long, default_value_t = 10_000)]
+    pub http_import: usize,
+    /// Signed webhook deliveries to send per run (0 skips the webhook measurement).
+    #[arg(long, default_value_t = 5_000)]
+    pub webhooks: usize,
+    /// Concurrent webhook senders.
+    #[arg(long, default_value_t = 16)]
+    pub webhook_senders: usize,
+    /// A GitHub App private key (PEM) for the webhook measurement: the webhook endpoint exists
+    /// only when the App is configured. Defaults to the test key of this repository when run from
+    /// its root. The App's API is pointed at a closed local port: nothing reaches GitHub.
+    #[arg(long, env = "OWP_BENCH_GITHUB_KEY")]
+    pub github_key: Option<PathBuf>,
+    /// Skip the raw-SQL baseline.
+    #[arg(long)]
+    pub no_baseline: bool,
+    /// Print the results as JSON lines.
     #[arg(long)]
     pub json: bool,
 }
 
 const ADMIN: &str = "bench-admin-token";
+/// The test App key of this repository, used when `--github-key` is not given.
+const DEFAULT_GITHUB_KEY: &str = "tests/fixtures/github/test-app-key.pem";
+const WEBHOOK_SECRET: &str = "bench-webhook-secret";
+/// Offer order of the loaded tasks: 0 low … 3 critical.
+const PRIORITY_CASE: &str = "CASE n % 4 WHEN 0 THEN 0 WHEN 3 THEN 2 ELSE 1 END";
 const PRIORITIES: [&str; 4] = ["low", "normal", "normal", "high"];
-const SKILLS: [&[&str]; 4] = [&[], &["rust"], &["docs"], &["rust", "sql"]];
+const SKILL_SETS: [&[&str]; 4] = [&[], &["rust"], &["docs"], &["rust", "sql"]];
+/// Rows per bulk INSERT statement.
+const BULK_CHUNK: usize = 100_000;
+/// Connections of the baseline pool on PostgreSQL (as many as one server's pool).
+const PG_POOL: u32 = 16;
 
-/// Runs the benchmark and prints its report.
+/// Runs every requested combination and prints the report.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let sizes = match args.tasks {
+        Some(n) => vec![n],
+        None => args.sizes.clone(),
+    };
+    if args.backends.contains(&BenchBackend::Postgres) && args.database_url.is_none() {
+        bail!(
+            "the postgres backend needs --database-url postgres://… (or OWP_BENCH_DATABASE_URL): \
+             a server on which the benchmark may create and drop scratch databases"
+        );
+    }
+    if args.workers == 0 || args.repeat == 0 || args.repos == 0 {
+        bail!("--workers, --repeat and --repos must be at least 1");
+    }
+    let mut results = Vec::new();
+    for &backend in &args.backends {
+        for &size in &sizes {
+            let replica_counts: Vec<usize> = match backend {
+                BenchBackend::Sqlite => vec![1],
+                BenchBackend::Postgres => args.replicas.iter().map(|r| (*r).max(1)).collect(),
+            };
+            for replicas in replica_counts {
+                eprintln!(
+                    "== {} | {size} tasks | {} workers | {replicas} server process(es)",
+                    backend.name(),
+                    args.workers
+                );
+                let r = run_one(&args, backend, size, replicas)
+                    .await
+                    .with_context(|| format!("{} with {size} tasks", backend.name()))?;
+                if args.json {
+                    println!("{}", serde_json::to_string(&r)?);
+                }
+                results.push(r);
+            }
+        }
+    }
+    if !args.json {
+        print!("{}", table(&results));
+    }
+    Ok(())
+}
+
+/// One row of the report.
+#[derive(serde::Serialize, Clone, Debug, Default)]
+struct RunResult {
+    backend: String,
+    replicas: usize,
+    tasks: usize,
+    workers: usize,
+    claims_per_s: f64,
+    claim_p50_ms: f64,
+    claim_p99_ms: f64,
+    cycles_per_s: f64,
+    cycle_p99_ms: f64,
+    empty_claims: u64,
+    errors: u64,
+    raw_claims_per_s: Option<f64>,
+    raw_claim_p50_ms: Option<f64>,
+    raw_claim_p99_ms: Option<f64>,
+    ratio_to_raw: Option<f64>,
+    webhook_per_s: Option<f64>,
+    webhook_p50_ms: Option<f64>,
+    webhook_p99_ms: Option<f64>,
+    peak_rss_mb: f64,
+    http_import_tasks_per_s: f64,
+    bulk_load_s: f64,
+    windows: usize,
+    window_s: u64,
+    cores: usize,
+}
+
+async fn run_one(
+    args: &BenchArgs,
+    backend: BenchBackend,
+    size: usize,
+    replicas: usize,
+) -> anyhow::Result<RunResult> {
     let dir = tempfile::tempdir()?;
-    let mut config = ServeConfig::for_tests(&dir.path().join("bench.db"), ADMIN);
-    config.database_url = args.database_url.clone();
-    let server = crate::server::start(config, false).await?;
-    let base = format!("http://{}", server.addr);
+    let db = ScratchDb::create(backend, args.database_url.as_deref(), dir.path()).await?;
+    let outcome = measure(args, backend, size, replicas, &db, dir.path()).await;
+    db.drop_database().await;
+    outcome
+}
+
+async fn measure(
+    args: &BenchArgs,
+    backend: BenchBackend,
+    size: usize,
+    replicas: usize,
+    db: &ScratchDb,
+    dir: &Path,
+) -> anyhow::Result<RunResult> {
+    // Schema, repositories and the four skill sets, through the store itself.
+    let store = Store::open(&db.url, Timing::default()).await?;
+    for r in 0..args.repos {
+        store
+            .upsert_repo(
+                &crate::store::repos::RepoUpsert {
+                    name: repo_name(r),
+                    max_open_prs: 1_000_000_000,
+                    area_locks_enabled: Some(false),
+                    extensions: Default::default(),
+                },
+                "bench",
+            )
+            .await?;
+    }
+    let tool = tool_pool(backend, &db.url).await?;
+
+    let mut servers = Vec::new();
+    for i in 0..replicas {
+        servers.push(ServerProcess::spawn(backend, &db.url, dir, i).await?);
+    }
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.workers + 8)
+        .no_proxy()
+        .pool_max_idle_per_host(args.workers + 64)
+        .timeout(Duration::from_secs(120))
         .build()?;
 
-    eprintln!("loading {} tasks over {} repos…", args.tasks, args.repos);
-    let load_start = Instant::now();
-    for r in 0..args.repos {
-        post(&http, &format!("{base}/v1/admin/repos"), None, json!({"repo": format!("bench/r{r}"), "max_open_prs": 1_000_000_000, "area_locks_enabled": false})).await?;
-    }
-    let chunk = 2_000;
-    let mut created = 0;
-    while created < args.tasks {
-        let n = chunk.min(args.tasks - created);
-        let tasks: Vec<Value> = (created..created + n)
+    // Load: a timed sample over HTTP, the rest in bulk.
+    let sample = args.http_import.min(size);
+    eprintln!("importing {sample} tasks over HTTP…");
+    let started = Instant::now();
+    let mut done = 0;
+    while done < sample {
+        let n = 1_000.min(sample - done);
+        let tasks: Vec<Value> = (done..done + n)
             .map(|i| {
                 json!({
                     "title": format!("bench task {i}"),
                     "estimate_points": 1 + (i % 3),
                     "priority": PRIORITIES[i % 4],
-                    "required_skills": SKILLS[i % SKILLS.len()],
+                    "required_skills": SKILL_SETS[i % 4],
                 })
             })
             .collect();
-        let repo = format!("bench/r{}", (created / chunk) % args.repos);
-        post(
+        let base = &servers[(done / 1_000) % servers.len()].base;
+        admin_post(
             &http,
             &format!("{base}/v1/admin/tasks"),
-            None,
-            json!({"repo": repo, "tasks": tasks}),
+            json!({"repo": repo_name((done / 1_000) % args.repos), "tasks": tasks}),
         )
         .await?;
-        created += n;
+        done += n;
     }
-    let load_secs = load_start.elapsed().as_secs_f64();
+    let import_secs = started.elapsed().as_secs_f64();
+    let http_import_tasks_per_s = if sample > 0 {
+        sample as f64 / import_secs
+    } else {
+        0.0
+    };
+    eprintln!("bulk-loading {} tasks…", size - sample);
+    let started = Instant::now();
+    bulk_load(&tool, args.repos, sample, size).await?;
+    if backend == BenchBackend::Postgres {
+        sqlx::query("ANALYZE").execute(&tool).await?;
+    }
+    let bulk_load_s = started.elapsed().as_secs_f64();
+    store.close().await;
 
     eprintln!(
         "registering {} workers (+{} idle)…",
         args.workers, args.idle_workers
     );
     let mut tokens = Vec::new();
-    for i in 0..args.workers + args.idle_workers {
-        let reg = post(
-            &http,
-            &format!("{base}/v1/workers/register"),
-            None,
-            json!({
-                "name": format!("bench-{i}"),
-                "skills": ["rust", "docs", "sql"],
-                "capacity_points": 1_000,
-                "max_concurrent_tasks": 1_000,
-            }),
-        )
-        .await?;
-        tokens.push(reg["token"].as_str().context("token")?.to_string());
+    let mut worker_ids = Vec::new();
+    let total = args.workers + args.idle_workers;
+    let mut i = 0;
+    while i < total {
+        let batch: Vec<_> = (i..(i + 50).min(total))
+            .map(|k| {
+                let http = http.clone();
+                let base = servers[k % servers.len()].base.clone();
+                tokio::spawn(async move {
+                    admin_post(
+                        &http,
+                        &format!("{base}/v1/workers/register"),
+                        json!({
+                            "name": format!("bench-{k}"),
+                            "skills": ["rust", "docs", "sql"],
+                            "capacity_points": 1_000_000,
+                            "max_concurrent_tasks": 1_000_000,
+                        }),
+                    )
+                    .await
+                })
+            })
+            .collect();
+        for h in batch {
+            let reg = h.await??;
+            tokens.push(reg["token"].as_str().context("token")?.to_string());
+            worker_ids.push(reg["worker_id"].as_str().context("worker_id")?.to_string());
+        }
+        i += 50;
     }
     tokens.truncate(args.workers);
+    worker_ids.truncate(args.workers);
 
-    eprintln!("driving claim → ack → pr_opened for {} s…", args.seconds);
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let mut handles = Vec::new();
-    for token in tokens {
+    // The OWP claim loop.
+    eprintln!(
+        "driving claim → ack → pr_opened: {} s warm-up, {} × {} s measured…",
+        args.warmup, args.repeat, args.seconds
+    );
+    let recycler = Recycler::start(tool.clone());
+    let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+    let owp = drive(args, |i, clock| {
         let http = http.clone();
-        let base = base.clone();
-        let stop = stop.clone();
-        handles.push(tokio::spawn(async move {
-            worker_loop(http, base, token, stop).await
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut claim = Histogram::<u64>::new(3)?;
-    let mut cycle = Histogram::<u64>::new(3)?;
-    let mut errors = 0u64;
-    let mut empty = 0u64;
-    for h in handles {
-        let r = h.await?;
-        claim.add(&r.claim)?;
-        cycle.add(&r.cycle)?;
-        errors += r.errors;
-        empty += r.empty;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    server.stop().await;
+        let base = bases[i % bases.len()].clone();
+        let token = tokens[i].clone();
+        async move { owp_cycle_loop(http, base, token, clock).await }
+    })
+    .await;
 
-    let report = json!({
-        "backend": if args.database_url.is_some() { "postgres" } else { "sqlite" },
-        "tasks": args.tasks,
-        "workers": args.workers,
-        "idle_workers": args.idle_workers,
-        "seconds": elapsed,
-        "load_seconds": load_secs,
-        "claims": claim.len(),
-        "claims_per_second": claim.len() as f64 / elapsed,
-        "claim_p50_ms": claim.value_at_quantile(0.5) as f64 / 1000.0,
-        "claim_p99_ms": claim.value_at_quantile(0.99) as f64 / 1000.0,
-        "cycles": cycle.len(),
-        "cycles_per_second": cycle.len() as f64 / elapsed,
-        "cycle_p50_ms": cycle.value_at_quantile(0.5) as f64 / 1000.0,
-        "cycle_p99_ms": cycle.value_at_quantile(0.99) as f64 / 1000.0,
-        "empty_claims": empty,
-        "errors": errors,
-        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    let mut peak_rss_kb = 0;
+    for s in &mut servers {
+        peak_rss_kb = peak_rss_kb.max(s.peak_rss_kb());
+        s.stop().await;
+    }
+    recycler.stop().await;
+
+    // Webhooks, on a server with the GitHub App on (its change hook stays out of the claim run).
+    let key = args.github_key.clone().or_else(|| {
+        let default = PathBuf::from(DEFAULT_GITHUB_KEY);
+        default.exists().then_some(default)
     });
-    if args.json {
-        println!("{report}");
+    let webhooks = match key {
+        Some(key) if args.webhooks > 0 => {
+            let key = std::fs::canonicalize(&key)
+                .with_context(|| format!("cannot read {}", key.display()))?;
+            let mut hook_server = ServerProcess::spawn_github(backend, &db.url, dir, &key).await?;
+            let out = webhook_stream(
+                &http,
+                std::slice::from_ref(&hook_server.base),
+                args.webhooks,
+                args.webhook_senders,
+            )
+            .await;
+            hook_server.stop().await;
+            out?
+        }
+        _ => {
+            if args.webhooks > 0 {
+                eprintln!("no GitHub App key (--github-key): skipping the webhook measurement");
+            }
+            None
+        }
+    };
+
+    // The raw-SQL baseline on the same database, with the same concurrency.
+    let raw = if args.no_baseline {
+        None
     } else {
-        println!(
-            "backend {} | {} ready tasks | {} workers ({} idle)\n\
-             claims:  {:.0}/s  p50 {:.2} ms  p99 {:.2} ms  ({} claims, {} empty, {} errors)\n\
-             cycles:  {:.0}/s  p50 {:.2} ms  p99 {:.2} ms  (claim → ack → pr_opened)\n\
-             load:    {:.1} s for {} tasks",
-            report["backend"].as_str().unwrap_or(""),
-            args.tasks,
-            args.workers,
-            args.idle_workers,
-            report["claims_per_second"].as_f64().unwrap_or(0.0),
-            report["claim_p50_ms"].as_f64().unwrap_or(0.0),
-            report["claim_p99_ms"].as_f64().unwrap_or(0.0),
-            claim.len(),
-            empty,
-            errors,
-            report["cycles_per_second"].as_f64().unwrap_or(0.0),
-            report["cycle_p50_ms"].as_f64().unwrap_or(0.0),
-            report["cycle_p99_ms"].as_f64().unwrap_or(0.0),
-            load_secs,
-            args.tasks,
+        eprintln!("raw-SQL baseline…");
+        sqlx::query(
+            "UPDATE tasks SET status = 'ready', worker_id = NULL, lease_id = NULL, \
+             lease_points = NULL, accept_by = NULL, lease_expires_at = NULL, deadline = NULL, \
+             artifact = NULL, area_lock = NULL WHERE status <> 'ready'",
+        )
+        .execute(&tool)
+        .await?;
+        let pool = baseline_pool(backend, &db.url).await?;
+        let recycler = Recycler::start(tool.clone());
+        let claim_sql = Arc::new(baseline_claim_sql(backend));
+        let ids = Arc::new(worker_ids.clone());
+        let m = drive(args, |i, clock| {
+            let pool = pool.clone();
+            let sql = claim_sql.clone();
+            let worker = ids[i].clone();
+            async move { raw_cycle_loop(pool, sql, worker, clock).await }
+        })
+        .await;
+        recycler.stop().await;
+        pool.close().await;
+        Some(m)
+    };
+    tool.close().await;
+
+    let ratio = raw
+        .as_ref()
+        .map(|r| owp.claims_per_s / r.claims_per_s.max(1e-9));
+    Ok(RunResult {
+        backend: backend.name().to_string(),
+        replicas,
+        tasks: size,
+        workers: args.workers,
+        claims_per_s: owp.claims_per_s,
+        claim_p50_ms: owp.claim_p50_ms,
+        claim_p99_ms: owp.claim_p99_ms,
+        cycles_per_s: owp.cycles_per_s,
+        cycle_p99_ms: owp.cycle_p99_ms,
+        empty_claims: owp.empty,
+        errors: owp.errors,
+        raw_claims_per_s: raw.as_ref().map(|r| r.claims_per_s),
+        raw_claim_p50_ms: raw.as_ref().map(|r| r.claim_p50_ms),
+        raw_claim_p99_ms: raw.as_ref().map(|r| r.claim_p99_ms),
+        ratio_to_raw: ratio,
+        webhook_per_s: webhooks.as_ref().map(|w| w.0),
+        webhook_p50_ms: webhooks.as_ref().map(|w| w.1),
+        webhook_p99_ms: webhooks.as_ref().map(|w| w.2),
+        peak_rss_mb: peak_rss_kb as f64 / 1024.0,
+        http_import_tasks_per_s,
+        bulk_load_s,
+        windows: args.repeat,
+        window_s: args.seconds,
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+    })
+}
+
+fn repo_name(r: usize) -> String {
+    format!("bench/r{r}")
+}
+
+// ----- databases ---------------------------------------------------------------------------
+
+/// A database that exists for one run.
+struct ScratchDb {
+    url: String,
+    /// PostgreSQL: (server URL, database name) to drop afterwards.
+    pg: Option<(String, String)>,
+}
+
+impl ScratchDb {
+    async fn create(
+        backend: BenchBackend,
+        server: Option<&str>,
+        dir: &Path,
+    ) -> anyhow::Result<ScratchDb> {
+        match backend {
+            BenchBackend::Sqlite => Ok(ScratchDb {
+                url: format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()),
+                pg: None,
+            }),
+            BenchBackend::Postgres => {
+                use sqlx::Connection;
+                let server = server.context("no PostgreSQL server URL")?;
+                let name = format!("owp_bench_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = sqlx::postgres::PgConnection::connect(server)
+                    .await
+                    .with_context(|| {
+                        format!("cannot connect to {}", crate::config::redact_url(server))
+                    })?;
+                // The name is made here from a UUID, never from input.
+                sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await?;
+                conn.close().await?;
+                Ok(ScratchDb {
+                    url: database_url_for(server, &name),
+                    pg: Some((server.to_string(), name)),
+                })
+            }
+        }
+    }
+
+    async fn drop_database(&self) {
+        use sqlx::Connection;
+        if let Some((server, name)) = &self.pg
+            && let Ok(mut conn) = sqlx::postgres::PgConnection::connect(server).await
+        {
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            if let Err(e) = sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await {
+                eprintln!("warning: could not drop the scratch database {name}: {e}");
+            }
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// `server` with its database path replaced by `name` (query string kept).
+fn database_url_for(server: &str, name: &str) -> String {
+    let (base, query) = match server.split_once('?') {
+        Some((u, q)) => (u, format!("?{q}")),
+        None => (server, String::new()),
+    };
+    let after_scheme = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let root = match base[after_scheme..].find('/') {
+        Some(i) => &base[..after_scheme + i],
+        None => base,
+    };
+    format!("{root}/{name}{query}")
+}
+
+/// A small pool for loading, recycling and the baseline's setup.
+async fn tool_pool(backend: BenchBackend, url: &str) -> anyhow::Result<AnyPool> {
+    Ok(AnyPoolOptions::new()
+        .max_connections(2)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == BenchBackend::Sqlite {
+                    use sqlx::Executor;
+                    conn.execute("PRAGMA busy_timeout = 30000").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?)
+}
+
+/// The baseline's pool: like the server's write pool (one connection on SQLite, whose writers
+/// queue anyway; the server's pool size on PostgreSQL).
+async fn baseline_pool(backend: BenchBackend, url: &str) -> anyhow::Result<AnyPool> {
+    let max = match backend {
+        BenchBackend::Sqlite => 1,
+        BenchBackend::Postgres => PG_POOL,
+    };
+    Ok(AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(60))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == BenchBackend::Sqlite {
+                    use sqlx::Executor;
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?)
+}
+
+/// Inserts tasks `from..to` (creation order = n), round-robin over the repositories, with the
+/// same priorities, points and skill sets as the HTTP sample. One statement per chunk, the same
+/// SQL on both backends (a recursive row generator).
+async fn bulk_load(pool: &AnyPool, repos: usize, from: usize, to: usize) -> anyhow::Result<()> {
+    if from >= to {
+        return Ok(());
+    }
+    let skill_ids = skill_set_ids(pool).await?;
+    let repo_ids: Vec<i64> = {
+        let mut ids = Vec::new();
+        for r in 0..repos {
+            let id: i64 = sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
+                .bind(repo_name(r))
+                .fetch_one(pool)
+                .await?;
+            ids.push(id);
+        }
+        ids
+    };
+    let repo_case = case_of("n", &repo_ids);
+    let skill_case = case_of("n", &skill_ids);
+    let now = crate::store::now_ms();
+    let mut start = from;
+    while start < to {
+        let end = (start + BULK_CHUNK).min(to);
+        // Ids and numbers are integers made here; nothing in this SQL comes from input.
+        let sql = format!(
+            "WITH RECURSIVE g(n) AS (SELECT {start} UNION ALL SELECT n + 1 FROM g WHERE n < {last}) \
+             INSERT INTO tasks (id, repo_id, title, description, estimate_points, priority, \
+               skill_set_id, tier, status, extensions, created_at, updated_at) \
+             SELECT 't_bench_' || n, {repo_case}, 'bench task ' || n, '', 1 + n % 3, \
+               {PRIORITY_CASE}, {skill_case}, 0, 'ready', '{{}}', {now}, {now} FROM g",
+            last = end - 1,
         );
+        sqlx::query(AssertSqlSafe(sql)).execute(pool).await?;
+        start = end;
     }
     Ok(())
 }
 
-struct LoopResult {
-    claim: Histogram<u64>,
-    cycle: Histogram<u64>,
+/// `CASE <var> % len WHEN 0 THEN ids[0] … END`.
+fn case_of(var: &str, ids: &[i64]) -> String {
+    let mut s = format!("CASE {var} % {} ", ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let _ = write!(s, "WHEN {i} THEN {id} ");
+    }
+    s.push_str("END");
+    s
+}
+
+/// The ids of the four skill sets, created on first use (as an import would).
+async fn skill_set_ids(pool: &AnyPool) -> anyhow::Result<Vec<i64>> {
+    let mut ids = Vec::new();
+    for set in SKILL_SETS {
+        let mut skills: Vec<&str> = set.to_vec();
+        skills.sort_unstable();
+        let canonical = skills.join(",");
+        sqlx::query("INSERT INTO skill_sets (skills) VALUES ($1) ON CONFLICT (skills) DO NOTHING")
+            .bind(&canonical)
+            .execute(pool)
+            .await?;
+        let id: i64 = sqlx::query_scalar("SELECT id FROM skill_sets WHERE skills = $1")
+            .bind(&canonical)
+            .fetch_one(pool)
+            .await?;
+        for skill in &skills {
+            sqlx::query(
+                "INSERT INTO skill_set_members (skill_set_id, skill) VALUES ($1, $2) \
+                 ON CONFLICT (skill_set_id, skill) DO NOTHING",
+            )
+            .bind(id)
+            .bind(*skill)
+            .execute(pool)
+            .await?;
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// Puts tasks whose PR was opened back to `ready` every 500 ms, keeping the queue at N.
+struct Recycler {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Recycler {
+    fn start(pool: AnyPool) -> Recycler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let task = tokio::spawn(async move {
+            while !flag.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if let Err(e) = recycle(&pool).await {
+                    eprintln!("warning: recycling failed: {e}");
+                }
+            }
+        });
+        Recycler { stop, task }
+    }
+
+    async fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.task.await;
+    }
+}
+
+async fn recycle(pool: &AnyPool) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE tasks SET status = 'ready', worker_id = NULL, lease_id = NULL, artifact = NULL, \
+         area_lock = NULL, updated_at = $1 WHERE status = 'pr_opened'",
+    )
+    .bind(crate::store::now_ms())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE repos SET open_prs = (SELECT COUNT(*) FROM tasks t \
+         WHERE t.repo_id = repos.id AND t.status = 'pr_opened')",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+// ----- servers -----------------------------------------------------------------------------
+
+/// `owp serve` as a child process (so its memory is its own).
+struct ServerProcess {
+    base: String,
+    child: tokio::process::Child,
+    log: PathBuf,
+}
+
+impl ServerProcess {
+    async fn spawn(
+        backend: BenchBackend,
+        url: &str,
+        dir: &Path,
+        index: usize,
+    ) -> anyhow::Result<ServerProcess> {
+        Self::spawn_with(backend, url, dir, &format!("server-{index}"), &[]).await
+    }
+
+    /// A server with the GitHub App on (webhook endpoint), its API pointed at a closed port.
+    async fn spawn_github(
+        backend: BenchBackend,
+        url: &str,
+        dir: &Path,
+        key: &Path,
+    ) -> anyhow::Result<ServerProcess> {
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+            l.local_addr()?.port()
+        };
+        let env = [
+            ("GITHUB_APP_ID", "1".to_string()),
+            ("GITHUB_PRIVATE_KEY_PATH", key.display().to_string()),
+            ("GITHUB_API_URL", format!("http://127.0.0.1:{closed}")),
+        ];
+        Self::spawn_with(backend, url, dir, "github", &env).await
+    }
+
+    async fn spawn_with(
+        backend: BenchBackend,
+        url: &str,
+        dir: &Path,
+        name: &str,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<ServerProcess> {
+        let exe = std::env::current_exe().context("cannot find the owp executable")?;
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+            l.local_addr()?.port()
+        };
+        let log = dir.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log)?;
+        let mut cmd = tokio::process::Command::new(exe);
+        cmd.arg("serve");
+        match backend {
+            BenchBackend::Sqlite => {
+                cmd.args(["--db", &dir.join("bench.db").display().to_string()]);
+            }
+            BenchBackend::Postgres => {
+                cmd.args(["--database-url", url]);
+            }
+        }
+        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .current_dir(dir)
+            .env("OWP_ADMIN_TOKEN", ADMIN)
+            .env("GITHUB_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .env("OWP_LOG", "warn")
+            .env_remove("OWP_DATABASE_URL")
+            .env_remove("OWP_DB")
+            .env_remove("GITHUB_APP_ID")
+            .env_remove("GITHUB_PRIVATE_KEY")
+            .env_remove("GITHUB_PRIVATE_KEY_PATH")
+            .env_remove("GITHUB_API_URL")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .kill_on_drop(true);
+        let child = cmd.spawn().context("cannot start owp serve")?;
+        let server = ServerProcess {
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+            log,
+        };
+        let http = reqwest::Client::builder().no_proxy().build()?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = http.get(format!("{}/healthz", server.base)).send().await
+                && r.status().is_success()
+            {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "owp serve did not start; its log:\n{}",
+                    std::fs::read_to_string(&server.log).unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Peak resident set size of the process so far, in KiB.
+    fn peak_rss_kb(&self) -> u64 {
+        let Some(pid) = self.child.id() else {
+            return 0;
+        };
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    async fn stop(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+async fn admin_post(http: &reqwest::Client, url: &str, body: Value) -> anyhow::Result<Value> {
+    let res = http
+        .post(url)
+        .header("x-admin-token", ADMIN)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    let status = res.status();
+    let text = res.text().await?;
+    if !status.is_success() {
+        bail!("POST {url} → {status}: {text}");
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+// ----- the claim loops ---------------------------------------------------------------------
+
+/// Which window the loops are in: 0 warm-up, 1..=repeat measured, beyond that stop.
+struct Clock {
+    window: AtomicUsize,
+    windows: usize,
+}
+
+impl Clock {
+    fn current(&self) -> usize {
+        self.window.load(Ordering::Relaxed)
+    }
+    fn running(&self) -> bool {
+        self.current() <= self.windows
+    }
+}
+
+/// What one loop measured, per window (index 0 is the warm-up).
+struct LoopStats {
+    claim: Vec<Histogram<u64>>,
+    cycle: Vec<Histogram<u64>>,
     errors: u64,
     empty: u64,
 }
 
-async fn worker_loop(
+impl LoopStats {
+    fn new(windows: usize) -> LoopStats {
+        let h = || Histogram::new(3).expect("histogram");
+        LoopStats {
+            claim: (0..=windows).map(|_| h()).collect(),
+            cycle: (0..=windows).map(|_| h()).collect(),
+            errors: 0,
+            empty: 0,
+        }
+    }
+
+    fn record(&mut self, window: usize, clock: &Clock, claim: Duration, cycle: Duration) {
+        // A cycle that straddles two windows is not counted.
+        if window != clock.current() || window >= self.claim.len() {
+            return;
+        }
+        let _ = self.claim[window].record((claim.as_micros() as u64).max(1));
+        let _ = self.cycle[window].record((cycle.as_micros() as u64).max(1));
+    }
+}
+
+/// The median over the measured windows.
+struct Measured {
+    claims_per_s: f64,
+    claim_p50_ms: f64,
+    claim_p99_ms: f64,
+    cycles_per_s: f64,
+    cycle_p99_ms: f64,
+    errors: u64,
+    empty: u64,
+}
+
+/// Runs `workers` loops through the warm-up and the measured windows.
+async fn drive<F, Fut>(args: &BenchArgs, make: F) -> Measured
+where
+    F: Fn(usize, Arc<Clock>) -> Fut,
+    Fut: std::future::Future<Output = LoopStats> + Send + 'static,
+{
+    let clock = Arc::new(Clock {
+        window: AtomicUsize::new(0),
+        windows: args.repeat,
+    });
+    let handles: Vec<_> = (0..args.workers)
+        .map(|i| tokio::spawn(make(i, clock.clone())))
+        .collect();
+    tokio::time::sleep(Duration::from_secs(args.warmup)).await;
+    let mut lengths = Vec::new();
+    for w in 1..=args.repeat {
+        clock.window.store(w, Ordering::Relaxed);
+        let t0 = Instant::now();
+        tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+        lengths.push(t0.elapsed().as_secs_f64());
+    }
+    clock.window.store(args.repeat + 1, Ordering::Relaxed);
+    let mut claim: Vec<Histogram<u64>> = (0..=args.repeat)
+        .map(|_| Histogram::new(3).expect("histogram"))
+        .collect();
+    let mut cycle = claim.clone();
+    let (mut errors, mut empty) = (0, 0);
+    for h in handles {
+        if let Ok(s) = h.await {
+            for w in 0..=args.repeat {
+                let _ = claim[w].add(&s.claim[w]);
+                let _ = cycle[w].add(&s.cycle[w]);
+            }
+            errors += s.errors;
+            empty += s.empty;
+        }
+    }
+    let per_window = |f: &dyn Fn(usize) -> f64| {
+        median(
+            (1..=args.repeat)
+                .map(|w| f(w))
+                .collect::<Vec<f64>>()
+                .as_mut_slice(),
+        )
+    };
+    let ms = |v: u64| v as f64 / 1000.0;
+    Measured {
+        claims_per_s: per_window(&|w| claim[w].len() as f64 / lengths[w - 1]),
+        claim_p50_ms: per_window(&|w| ms(claim[w].value_at_quantile(0.5))),
+        claim_p99_ms: per_window(&|w| ms(claim[w].value_at_quantile(0.99))),
+        cycles_per_s: per_window(&|w| cycle[w].len() as f64 / lengths[w - 1]),
+        cycle_p99_ms: per_window(&|w| ms(cycle[w].value_at_quantile(0.99))),
+        errors,
+        empty,
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// One worker of OWP: claim → ack → pr_opened over HTTP.
+async fn owp_cycle_loop(
     http: reqwest::Client,
     base: String,
     token: String,
-    stop: Arc<AtomicBool>,
-) -> LoopResult {
-    let mut out = LoopResult {
-        claim: Histogram::new(3).expect("histogram"),
-        cycle: Histogram::new(3).expect("histogram"),
-        errors: 0,
-        empty: 0,
-    };
-    while !stop.load(Ordering::Relaxed) {
+    clock: Arc<Clock>,
+) -> LoopStats {
+    let mut out = LoopStats::new(clock.windows);
+    while clock.running() {
+        let window = clock.current();
         let t0 = Instant::now();
         let res = http
             .post(format!("{base}/v1/work"))
             .bearer_auth(&token)
             .send()
             .await;
-        let claim_us = t0.elapsed().as_micros() as u64;
         let lease: Value = match res {
             Ok(r) if r.status() == 200 => match r.json().await {
                 Ok(v) => v,
@@ -222,18 +969,15 @@ async fn worker_loop(
             }
             _ => {
                 out.errors += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
                 continue;
             }
         };
-        let _ = out.claim.record(claim_us.max(1));
-        let lease_id = lease["lease"]["lease_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let claim = t0.elapsed();
+        let lease_id = lease["lease"]["lease_id"].as_str().unwrap_or_default();
         let task_id = lease["lease"]["task"]["task_id"]
             .as_str()
-            .unwrap_or_default()
-            .to_string();
+            .unwrap_or_default();
         let ack = http
             .post(format!("{base}/v1/leases/{lease_id}/ack"))
             .bearer_auth(&token)
@@ -243,36 +987,279 @@ async fn worker_loop(
             out.errors += 1;
             continue;
         }
+        let pr = json!({"status": "pr_opened", "artifact": {"pr_url": format!("https://example.invalid/pr/{task_id}")}});
         let done = http
             .post(format!("{base}/v1/tasks/{task_id}/status"))
             .bearer_auth(&token)
-            .json(&json!({"status": "pr_opened", "artifact": {"pr_url": format!("https://example.invalid/pr/{task_id}")}}))
+            .json(&pr)
             .send()
             .await;
         if !matches!(&done, Ok(r) if r.status() == 200) {
             out.errors += 1;
             continue;
         }
-        let _ = out.cycle.record((t0.elapsed().as_micros() as u64).max(1));
+        out.record(window, &clock, claim, t0.elapsed());
     }
     out
 }
 
-async fn post(
+/// The simplest correct claim: the oldest ready row of the highest priority, no rules. On
+/// PostgreSQL concurrent claimers skip each other's row (`FOR UPDATE SKIP LOCKED`); SQLite has one
+/// writer at a time.
+fn baseline_claim_sql(backend: BenchBackend) -> String {
+    let lock = match backend {
+        BenchBackend::Postgres => " FOR UPDATE SKIP LOCKED",
+        BenchBackend::Sqlite => "",
+    };
+    format!(
+        "UPDATE tasks SET status = 'leased', worker_id = $1, lease_id = $2, deadline = $3, \
+         lease_expires_at = $3, updated_at = $4 \
+         WHERE seq = (SELECT seq FROM tasks WHERE status = 'ready' \
+                      ORDER BY priority DESC, seq LIMIT 1{lock}) AND status = 'ready' \
+         RETURNING seq, id"
+    )
+}
+
+/// One worker of the baseline: the same cycle in three plain statements.
+async fn raw_cycle_loop(
+    pool: AnyPool,
+    claim_sql: Arc<String>,
+    worker: String,
+    clock: Arc<Clock>,
+) -> LoopStats {
+    use sqlx::Row;
+    let mut out = LoopStats::new(clock.windows);
+    while clock.running() {
+        let window = clock.current();
+        let t0 = Instant::now();
+        let now = crate::store::now_ms();
+        let lease_id = crate::store::new_id("l");
+        let row = sqlx::query(AssertSqlSafe(claim_sql.as_str()))
+            .bind(&worker)
+            .bind(&lease_id)
+            .bind(now + 1_800_000)
+            .bind(now)
+            .fetch_optional(&pool)
+            .await;
+        let seq: i64 = match row {
+            Ok(Some(r)) => r.try_get("seq").unwrap_or_default(),
+            Ok(None) => {
+                out.empty += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
+            Err(_) => {
+                out.errors += 1;
+                continue;
+            }
+        };
+        let claim = t0.elapsed();
+        let ack = sqlx::query(
+            "UPDATE tasks SET status = 'in_progress', updated_at = $2 \
+             WHERE seq = $1 AND status = 'leased'",
+        )
+        .bind(seq)
+        .bind(crate::store::now_ms())
+        .execute(&pool)
+        .await;
+        let pr = sqlx::query(
+            "UPDATE tasks SET status = 'pr_opened', artifact = $2, deadline = NULL, \
+             lease_expires_at = NULL, updated_at = $3 WHERE seq = $1 AND status = 'in_progress'",
+        )
+        .bind(seq)
+        .bind(r#"{"pr_url":"https://example.invalid/pr"}"#)
+        .bind(crate::store::now_ms())
+        .execute(&pool)
+        .await;
+        if ack.is_err() || pr.is_err() {
+            out.errors += 1;
+            continue;
+        }
+        out.record(window, &clock, claim, t0.elapsed());
+    }
+    out
+}
+
+// ----- webhooks ----------------------------------------------------------------------------
+
+/// Sends `total` signed `issues` deliveries from `senders` concurrent senders; returns
+/// (deliveries/s, p50 ms, p99 ms), or `None` when the service has no webhook endpoint.
+async fn webhook_stream(
     http: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-    body: Value,
-) -> anyhow::Result<Value> {
-    let mut req = http.post(url).header("x-admin-token", ADMIN).json(&body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
+    bases: &[String],
+    total: usize,
+    senders: usize,
+) -> anyhow::Result<Option<(f64, f64, f64)>> {
+    let probe = send_delivery(http, &bases[0], 0).await?;
+    if probe == 404 || probe == 405 {
+        eprintln!("no webhook endpoint: skipping the webhook measurement");
+        return Ok(None);
     }
-    let res = req.send().await.with_context(|| format!("POST {url}"))?;
-    let status = res.status();
-    let text = res.text().await?;
-    if !status.is_success() {
-        bail!("POST {url} → {status}: {text}");
+    if !(200..300).contains(&probe) {
+        bail!("the webhook endpoint answered {probe} to a signed delivery");
     }
-    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    eprintln!("sending {total} signed webhook deliveries from {senders} senders…");
+    let next = Arc::new(AtomicUsize::new(1));
+    let started = Instant::now();
+    let handles: Vec<_> = (0..senders.max(1))
+        .map(|s| {
+            let http = http.clone();
+            let base = bases[s % bases.len()].clone();
+            let next = next.clone();
+            tokio::spawn(async move {
+                let mut h = Histogram::<u64>::new(3).expect("histogram");
+                let mut failed = 0u64;
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i > total {
+                        break;
+                    }
+                    let t0 = Instant::now();
+                    match send_delivery(&http, &base, i).await {
+                        Ok(s) if (200..300).contains(&s) => {
+                            let _ = h.record((t0.elapsed().as_micros() as u64).max(1));
+                        }
+                        _ => failed += 1,
+                    }
+                }
+                (h, failed)
+            })
+        })
+        .collect();
+    let mut all = Histogram::<u64>::new(3)?;
+    let mut failed = 0;
+    for h in handles {
+        let (hist, f) = h.await?;
+        all.add(&hist)?;
+        failed += f;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    if failed > 0 {
+        eprintln!("warning: {failed} webhook deliveries were not accepted");
+    }
+    Ok(Some((
+        all.len() as f64 / secs,
+        all.value_at_quantile(0.5) as f64 / 1000.0,
+        all.value_at_quantile(0.99) as f64 / 1000.0,
+    )))
+}
+
+/// One signed `issues.opened` delivery; returns the HTTP status.
+async fn send_delivery(http: &reqwest::Client, base: &str, n: usize) -> anyhow::Result<u16> {
+    let body = json!({
+        "action": "opened",
+        "issue": {
+            "number": n + 1,
+            "title": format!("Bench issue {n}"),
+            "body": "Generated by owp bench.",
+            "state": "open",
+            "labels": [{"name": "pool:ready"}, {"name": "estimate:2"}],
+            "html_url": format!("https://github.com/bench/hooks/issues/{}", n + 1),
+            "user": {"login": "bench-user", "id": 1},
+        },
+        "repository": {"id": 1, "name": "hooks", "full_name": "bench/hooks",
+                        "owner": {"login": "bench", "id": 1}},
+        "installation": {"id": 1},
+        "sender": {"login": "bench-user", "id": 1},
+    })
+    .to_string();
+    let mut mac = Hmac::<Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes())
+        .expect("HMAC accepts keys of any length");
+    mac.update(body.as_bytes());
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let res = http
+        .post(format!("{base}/github/webhook"))
+        .header("content-type", "application/json")
+        .header("x-github-event", "issues")
+        .header("x-github-delivery", uuid::Uuid::new_v4().to_string())
+        .header("x-hub-signature-256", signature)
+        .body(body)
+        .send()
+        .await?;
+    Ok(res.status().as_u16())
+}
+
+// ----- report ------------------------------------------------------------------------------
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    match v {
+        Some(x) => format!("{x:.digits$}"),
+        None => "–".into(),
+    }
+}
+
+fn table(results: &[RunResult]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n| backend | procs | tasks | workers | claims/s | p50 ms | p99 ms | raw claims/s | raw p50 | raw p99 | ratio | cycles/s | webhook/s | webhook p50 | webhook p99 | peak RSS MB | HTTP import tasks/s |"
+    );
+    let _ = writeln!(
+        out,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for r in results {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.0} |",
+            r.backend,
+            r.replicas,
+            r.tasks,
+            r.workers,
+            r.claims_per_s,
+            r.claim_p50_ms,
+            r.claim_p99_ms,
+            opt(r.raw_claims_per_s, 0),
+            opt(r.raw_claim_p50_ms, 2),
+            opt(r.raw_claim_p99_ms, 2),
+            opt(r.ratio_to_raw, 2),
+            r.cycles_per_s,
+            opt(r.webhook_per_s, 0),
+            opt(r.webhook_p50_ms, 2),
+            opt(r.webhook_p99_ms, 2),
+            r.peak_rss_mb,
+            r.http_import_tasks_per_s,
+        );
+    }
+    let errors: u64 = results.iter().map(|r| r.errors).sum();
+    let _ = writeln!(
+        out,
+        "\n{} measured window(s) of {} s per row (median shown); {} core(s); {} failed requests.",
+        results.first().map(|r| r.windows).unwrap_or(0),
+        results.first().map(|r| r.window_s).unwrap_or(0),
+        results.first().map(|r| r.cores).unwrap_or(0),
+        errors
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_database_urls_keep_the_query() {
+        assert_eq!(
+            database_url_for(
+                "postgres://u@h:5432/postgres?sslmode=disable",
+                "owp_bench_x"
+            ),
+            "postgres://u@h:5432/owp_bench_x?sslmode=disable"
+        );
+        assert_eq!(database_url_for("postgres://h", "db"), "postgres://h/db");
+    }
+
+    #[test]
+    fn case_expressions_list_every_id() {
+        assert_eq!(
+            case_of("n", &[7, 9]),
+            "CASE n % 2 WHEN 0 THEN 7 WHEN 1 THEN 9 END"
+        );
+    }
+
+    #[test]
+    fn median_of_windows() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut []), 0.0);
+    }
 }

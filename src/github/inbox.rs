@@ -53,6 +53,7 @@ pub async fn step(github: &Github) -> Result<bool, StoreError> {
         return Ok(false);
     }
     let _busy = github.busy();
+    github.yield_to_webhooks().await;
     let now = crate::store::now_ms();
     let Some(delivery) = github
         .store

@@ -19,23 +19,23 @@
 //! - [`rest`]: REST calls where octocrab's typed API does not fit.
 //! - [`manifest`]: the App manifest and the exchange of GitHub's code for credentials.
 
+pub mod api;
 pub mod app_auth;
+pub mod apply;
+pub mod claims;
 pub mod commands;
 pub mod events;
+pub mod inbox;
 pub mod labels;
+pub mod link;
 pub mod links;
 pub mod manifest;
 pub mod messages;
-pub mod repo_config;
-pub mod rest;
-pub mod signature;
-pub mod api;
-pub mod apply;
-pub mod claims;
-pub mod inbox;
-pub mod link;
 pub mod outbox;
 pub mod reconcile;
+pub mod repo_config;
+pub mod rest;
 pub mod service;
 pub mod setup;
+pub mod signature;
 pub mod webhook;

@@ -75,6 +75,7 @@ pub async fn step(github: &Github) -> Result<usize, StoreError> {
         return Ok(0);
     }
     let _busy = github.busy();
+    github.yield_to_webhooks().await;
     let now = crate::store::now_ms();
     let rows = github
         .store

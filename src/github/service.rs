@@ -66,6 +66,8 @@ pub struct Github {
     busy: AtomicUsize,
     /// Set when the process stops: no new work is claimed.
     pub(crate) stopping: AtomicBool,
+    /// Webhook deliveries being stored right now: background work lets them go first.
+    pub(crate) receiving: AtomicUsize,
 }
 
 /// Counts a background step as under way while it lives.
@@ -226,6 +228,17 @@ impl Github {
     pub(crate) fn busy(&self) -> Busy<'_> {
         self.busy.fetch_add(1, Ordering::SeqCst);
         Busy(self)
+    }
+
+    /// Lets webhook deliveries being stored go first (they share the database's writer with the
+    /// background jobs, and GitHub waits for their answer); waits at most a few milliseconds.
+    pub(crate) async fn yield_to_webhooks(&self) {
+        for _ in 0..10 {
+            if self.receiving.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        }
     }
 
     /// Signals that background work made progress.
@@ -398,6 +411,7 @@ impl GithubParts {
             started,
             busy: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
+            receiving: AtomicUsize::new(0),
         });
         store.add_hook(Arc::new(OutboxHook));
         Ok(GithubParts {
@@ -421,6 +435,7 @@ impl GithubParts {
     /// configured).
     pub fn set_local_addr(&self, addr: SocketAddr, public_url_configured: bool) {
         if public_url_configured {
+            self.announce();
             return;
         }
         let url = format!("http://{addr}");
@@ -431,6 +446,22 @@ impl GithubParts {
                 }
             }
             Mode::Setup(setup) => setup.set_base_url(url),
+        }
+        self.announce();
+    }
+
+    /// Tells the operator how to reach the setup page (when no App is configured).
+    pub fn announce(&self) {
+        match &self.mode {
+            Mode::On(github) => {
+                tracing::info!(app_id = github.app.app_id(), "GitHub App on");
+            }
+            Mode::Setup(setup) => {
+                eprintln!(
+                    "No GitHub App is configured (GitHub features are off). To create one, open {}",
+                    setup.url()
+                );
+            }
         }
     }
 
@@ -449,10 +480,14 @@ impl GithubParts {
 
     /// A handle on the running App.
     pub fn handle(&self) -> GithubHandle {
-        GithubHandle {
-            github: match &self.mode {
-                Mode::On(github) => Some(Arc::clone(github)),
-                Mode::Setup(_) => None,
+        match &self.mode {
+            Mode::On(github) => GithubHandle {
+                github: Some(Arc::clone(github)),
+                setup: None,
+            },
+            Mode::Setup(setup) => GithubHandle {
+                github: None,
+                setup: Some(Arc::clone(setup)),
             },
         }
     }
@@ -484,12 +519,18 @@ fn help_router() -> Router {
 #[derive(Clone, Default)]
 pub struct GithubHandle {
     github: Option<Arc<Github>>,
+    setup: Option<Arc<crate::github::setup::Setup>>,
 }
 
 impl GithubHandle {
     /// Whether the App runs in this process.
     pub fn is_enabled(&self) -> bool {
         self.github.is_some()
+    }
+
+    /// The setup page's address (with its key), when no App is configured.
+    pub fn setup_url(&self) -> Option<String> {
+        self.setup.as_ref().map(|s| s.url())
     }
 
     /// Waits until the start-up reconciliation is done and neither the webhook inbox nor the

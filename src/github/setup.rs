@@ -35,6 +35,9 @@ pub struct Setup {
     base_url: RwLock<String>,
     public_url_configured: bool,
     states: Mutex<HashMap<String, Instant>>,
+    /// Printed to the operator at start: only who holds it can start the setup, so nobody else
+    /// can make this service adopt an App of theirs.
+    key: String,
 }
 
 impl Setup {
@@ -59,7 +62,17 @@ impl Setup {
             base_url: RwLock::new(base_url),
             public_url_configured: config.public_url.is_some(),
             states: Mutex::new(HashMap::new()),
+            key: uuid::Uuid::new_v4().simple().to_string(),
         }
+    }
+
+    /// The address of the setup page, with the key that opens it.
+    pub fn url(&self) -> String {
+        format!("{}{SETUP_PATH}?key={}", self.base_url(), self.key)
+    }
+
+    fn key_matches(&self, key: Option<&str>) -> bool {
+        key.is_some_and(|k| crate::http::extract::secret_eq(k, &self.key))
     }
 
     pub(crate) fn set_base_url(&self, url: String) {
@@ -109,10 +122,18 @@ pub fn router(setup: Arc<Setup>) -> Router {
 
 #[derive(Deserialize)]
 struct PageQuery {
+    key: Option<String>,
     org: Option<String>,
 }
 
 async fn page(State(setup): State<Arc<Setup>>, Query(q): Query<PageQuery>) -> Response {
+    if !setup.key_matches(q.key.as_deref()) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Open the setup link that `owp serve` printed when it started (it carries a key, so \
+             that only whoever runs this service can set up its GitHub App).",
+        );
+    }
     let org = q
         .org
         .map(|o| o.trim().to_string())
@@ -148,8 +169,10 @@ async fn page(State(setup): State<Arc<Setup>>, Query(q): Query<PageQuery>) -> Re
         }
         None => forms.push_str(&format!(
             "<form method=\"get\" action=\"{SETUP_PATH}\">\
+             <input type=\"hidden\" name=\"key\" value=\"{key}\">\
              <label>Organisation <input name=\"org\" required pattern=\"[A-Za-z0-9-]+\"></label> \
-             <button type=\"submit\">Continue</button></form>"
+             <button type=\"submit\">Continue</button></form>",
+            key = escape(&setup.key),
         )),
     }
     let warning = if setup.public_url_configured {

@@ -7,6 +7,7 @@
 //! The answer never waits on GitHub or on applying the event.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -109,10 +110,13 @@ async fn accept(
         ));
     };
     let now = crate::store::now_ms();
+    github.receiving.fetch_add(1, Ordering::SeqCst);
     let stored = github
         .store
         .gh_insert_delivery(delivery, event, text, now)
-        .await?;
+        .await;
+    github.receiving.fetch_sub(1, Ordering::SeqCst);
+    let stored = stored?;
     if stored {
         github.inbox_wake.notify_one();
         crate::metrics::webhook_delivery(event, "queued");

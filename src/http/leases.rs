@@ -34,7 +34,7 @@ pub struct ClaimReply {
               (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub async fn claim(
     State(state): State<AppState>,
-    WorkerAuth(worker): WorkerAuth,
+    WorkerAuth(mut worker): WorkerAuth,
     Query(q): Query<ClaimQuery>,
 ) -> ApiResult<Response> {
     let wait = q.wait.unwrap_or(0);
@@ -52,7 +52,11 @@ pub async fn claim(
         state.store.expire_due().await?;
         let mut tx = state.store.begin().await?;
         let lease = tx.claim(&worker).await?;
+        let seen_at = tx.now;
         tx.commit().await?;
+        // The claim marked the worker seen: a later round of a long poll must not log it as
+        // coming back online.
+        worker.last_seen_at = Some(seen_at);
         crate::metrics::claim_finished(attempt, lease.is_some());
         if let Some(lease) = lease {
             return Ok(Json(ClaimReply { lease }).into_response());

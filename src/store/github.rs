@@ -1057,7 +1057,7 @@ impl Store {
              AND next_attempt_at <= $1 ORDER BY seq LIMIT 1",
         )
         .bind(now)
-        .fetch_optional(&self.write)
+        .fetch_optional(&self.read)
         .await?;
         let Some((seq, claimed_until)) = head else {
             return Ok(None);
@@ -1083,7 +1083,7 @@ impl Store {
             "SELECT seq, delivery_id, event, body, attempts FROM gh_deliveries WHERE seq = $1",
         )
         .bind(seq)
-        .fetch_one(&self.write)
+        .fetch_one(&self.read)
         .await?;
         Ok(Some(InboxDelivery {
             seq: row.0,
@@ -1193,7 +1193,7 @@ impl Store {
         )
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.write)
+        .fetch_all(&self.read)
         .await?;
         let mut out = Vec::with_capacity(ids.len());
         for (id,) in ids {
@@ -1214,7 +1214,7 @@ impl Store {
             let sql = format!("SELECT {OUTBOX_COLUMNS} FROM gh_outbox WHERE id = $1");
             let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(id)
-                .fetch_one(&self.write)
+                .fetch_one(&self.read)
                 .await?;
             out.push(decode_outbox(&row)?);
         }

@@ -46,28 +46,36 @@ impl Store {
         .bind(now - IDEMPOTENCY_TTL_MS)
         .execute(tx.conn())
         .await?;
-        let existing: Option<StoredKey> = sqlx::query_as(
-            "SELECT request_hash, status, content_type, body, created_at FROM idempotency_keys \
-                 WHERE caller = $1 AND key = $2",
+        // Insert first: of several processes racing with one key exactly one inserts (on
+        // PostgreSQL the others wait for it and then find its row), instead of all finding
+        // nothing and all inserting.
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (caller, key, request_hash, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (caller, key) DO NOTHING",
         )
         .bind(caller)
         .bind(key)
-        .fetch_optional(tx.conn())
-        .await?;
-        let out = match existing {
-            None => {
-                sqlx::query(
-                    "INSERT INTO idempotency_keys (caller, key, request_hash, created_at) \
-                     VALUES ($1, $2, $3, $4)",
-                )
+        .bind(request_hash)
+        .bind(now)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        let existing: Option<StoredKey> = if inserted == 1 {
+            None
+        } else {
+            let sql = format!(
+                "SELECT request_hash, status, content_type, body, created_at FROM idempotency_keys \
+                 WHERE caller = $1 AND key = $2{}",
+                self.for_update()
+            );
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(caller)
                 .bind(key)
-                .bind(request_hash)
-                .bind(now)
-                .execute(tx.conn())
-                .await?;
-                Idempotency::Run
-            }
+                .fetch_optional(tx.conn())
+                .await?
+        };
+        let out = match existing {
+            None => Idempotency::Run,
             Some((hash, _, _, _, _)) if hash != request_hash => Idempotency::Mismatch,
             Some((_, Some(status), content_type, body, _)) => Idempotency::Replay {
                 status: u16::try_from(status).unwrap_or(500),

@@ -271,7 +271,26 @@ impl Store {
     ///
     /// `work` receives the transaction and hands it back with its result:
     /// `store.write(|mut tx| async move { let r = tx.claim(&w).await; (tx, r) })`.
-    pub async fn write<T, F, Fut>(&self, mut work: F) -> Result<T, StoreError>
+    pub async fn write<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: FnMut(WriteTx) -> Fut,
+        Fut: Future<Output = (WriteTx, Result<T, StoreError>)>,
+    {
+        self.write_with(work, false).await
+    }
+
+    /// [`Store::write`] for create-or-update work (imports by key, repository upserts): a unique
+    /// violation means another process created the same row a moment ago, and running the work
+    /// again takes the update path.
+    pub(crate) async fn write_upsert<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: FnMut(WriteTx) -> Fut,
+        Fut: Future<Output = (WriteTx, Result<T, StoreError>)>,
+    {
+        self.write_with(work, true).await
+    }
+
+    async fn write_with<T, F, Fut>(&self, mut work: F, upsert: bool) -> Result<T, StoreError>
     where
         F: FnMut(WriteTx) -> Fut,
         Fut: Future<Output = (WriteTx, Result<T, StoreError>)>,
@@ -298,7 +317,7 @@ impl Store {
             match outcome {
                 // A full pool already waited long enough; only conflicts are worth another go.
                 Err(e)
-                    if e.is_retryable()
+                    if (e.is_retryable() || (upsert && e.is_unique_violation()))
                         && !matches!(e, StoreError::Db(sqlx::Error::PoolTimedOut))
                         && attempt < WRITE_ATTEMPTS =>
                 {

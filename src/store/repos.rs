@@ -146,7 +146,7 @@ impl Store {
         input: &RepoUpsert,
         actor: &str,
     ) -> Result<(RepoRow, bool), StoreError> {
-        self.write(|mut tx| async move {
+        self.write_upsert(|mut tx| async move {
             let r = tx.upsert_repo(input, actor).await;
             (tx, r)
         })

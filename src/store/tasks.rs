@@ -245,7 +245,7 @@ impl Store {
         actor: &str,
     ) -> Result<Vec<TaskRow>, StoreError> {
         let out = self
-            .write(|mut tx| async move {
+            .write_upsert(|mut tx| async move {
                 let r = tx.import_tasks(repo, inputs, actor).await;
                 (tx, r)
             })
