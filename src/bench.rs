@@ -118,6 +118,8 @@ const WEBHOOK_SECRET: &str = "bench-webhook-secret";
 const PRIORITY_CASE: &str = "CASE n % 4 WHEN 0 THEN 0 WHEN 3 THEN 2 ELSE 1 END";
 const PRIORITIES: [&str; 4] = ["low", "normal", "normal", "high"];
 const SKILL_SETS: [&[&str]; 4] = [&[], &["rust"], &["docs"], &["rust", "sql"]];
+/// The executable the servers run (see [`run`]).
+static SERVER_EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 /// Rows per bulk INSERT statement.
 const BULK_CHUNK: usize = 100_000;
 /// Connections of the baseline pool on PostgreSQL (as many as one server's pool).
@@ -138,6 +140,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.workers == 0 || args.repeat == 0 || args.repos == 0 {
         bail!("--workers, --repeat and --repos must be at least 1");
     }
+    // Servers run from a private copy of this executable, so a rebuild during a long run does not
+    // pull the file from under them.
+    let exe_dir = tempfile::tempdir()?;
+    let exe = exe_dir.path().join("owp");
+    std::fs::copy(
+        std::env::current_exe().context("cannot find the owp executable")?,
+        &exe,
+    )
+    .context("cannot copy the owp executable")?;
+    SERVER_EXE.set(exe).ok();
     let mut results = Vec::new();
     for &backend in &args.backends {
         for &size in &sizes {
@@ -328,7 +340,7 @@ async fn measure(
         "driving claim → ack → pr_opened: {} s warm-up, {} × {} s measured…",
         args.warmup, args.repeat, args.seconds
     );
-    let recycler = Recycler::start(tool.clone());
+    let recycler = Recycler::start(tool.clone(), true);
     let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
     let owp = drive(args, |i, clock| {
         let http = http.clone();
@@ -386,7 +398,7 @@ async fn measure(
         .execute(&tool)
         .await?;
         let pool = baseline_pool(backend, &db.url).await?;
-        let recycler = Recycler::start(tool.clone());
+        let recycler = Recycler::start(tool.clone(), false);
         let claim_sql = Arc::new(baseline_claim_sql(backend));
         let ids = Arc::new(worker_ids.clone());
         let m = drive(args, |i, clock| {
@@ -638,13 +650,15 @@ struct Recycler {
 }
 
 impl Recycler {
-    fn start(pool: AnyPool) -> Recycler {
+    /// `counters`: keep the repositories' `open_prs` in step (the OWP run; the baseline's own
+    /// updates do not count PRs).
+    fn start(pool: AnyPool, counters: bool) -> Recycler {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let task = tokio::spawn(async move {
             while !flag.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                if let Err(e) = recycle(&pool).await {
+                if let Err(e) = recycle(&pool, counters).await {
                     eprintln!("warning: recycling failed: {e}");
                 }
             }
@@ -658,22 +672,34 @@ impl Recycler {
     }
 }
 
-async fn recycle(pool: &AnyPool) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "UPDATE tasks SET status = 'ready', worker_id = NULL, lease_id = NULL, artifact = NULL, \
-         area_lock = NULL, updated_at = $1 WHERE status = 'pr_opened'",
-    )
-    .bind(crate::store::now_ms())
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE repos SET open_prs = (SELECT COUNT(*) FROM tasks t \
-         WHERE t.repo_id = repos.id AND t.status = 'pr_opened')",
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await
+/// One small transaction per repository, through the `(repo_id, status)` index: the tasks, then
+/// the repository's counter (the lock order of every other transaction).
+async fn recycle(pool: &AnyPool, counters: bool) -> Result<(), sqlx::Error> {
+    let repos: Vec<i64> = sqlx::query_scalar("SELECT id FROM repos ORDER BY id")
+        .fetch_all(pool)
+        .await?;
+    for repo in repos {
+        let mut tx = pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE tasks SET status = 'ready', worker_id = NULL, lease_id = NULL, \
+             artifact = NULL, area_lock = NULL, updated_at = $1 \
+             WHERE repo_id = $2 AND status = 'pr_opened'",
+        )
+        .bind(crate::store::now_ms())
+        .bind(repo)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if counters && n > 0 {
+            sqlx::query("UPDATE repos SET open_prs = open_prs - $1 WHERE id = $2")
+                .bind(n as i64)
+                .bind(repo)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 // ----- servers -----------------------------------------------------------------------------
@@ -721,7 +747,10 @@ impl ServerProcess {
         name: &str,
         env: &[(&str, String)],
     ) -> anyhow::Result<ServerProcess> {
-        let exe = std::env::current_exe().context("cannot find the owp executable")?;
+        let exe = match SERVER_EXE.get() {
+            Some(exe) => exe.clone(),
+            None => std::env::current_exe().context("cannot find the owp executable")?,
+        };
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0")?;
             l.local_addr()?.port()

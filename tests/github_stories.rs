@@ -227,6 +227,18 @@ async fn claims_obey_tier_area_and_per_person_limits() {
 }
 
 #[tokio::test]
+async fn a_repository_can_let_only_registered_workers_claim() {
+    let story = Story::with(Some("who_may_claim: workers\n"), |_| {}).await;
+    let n = story.label_issue("Workers only", &[]).await;
+    story.comment(n, "mallory", "/owp claim").await;
+    story.expect_comment(
+        n,
+        "only registered workers may claim issues here — register one and link it with `owp worker link`.",
+    );
+    story.expect_status(n, &["**Ready**"]);
+}
+
+#[tokio::test]
 async fn repository_settings_decide_who_may_claim_and_how_fast() {
     let settings = "who_may_claim: {allowlist: [alice]}\npr_hourly_limit: 1\n";
     let story = Story::with(Some(settings), |_| {}).await;
@@ -299,6 +311,11 @@ async fn an_open_pull_request_uses_the_budget_until_it_merges() {
         &[&format!("**Done** — merged in {pr_url}. Thank you!")],
     );
     story.expect_no_new_comments(pr);
+    story.comment(first, "carol", "/owp claim").await;
+    story.expect_comment(
+        first,
+        "@carol, you can't claim this issue right now: it is already done.",
+    );
 
     story.comment(second, "bob", "/owp claim").await;
     assert_eq!(story.task(second).await.status, TaskStatus::InProgress);
@@ -716,6 +733,40 @@ async fn a_registered_worker_linked_by_comment_claims_as_itself() {
     story.comment(fresh, "alice", "/owp claim").await;
     story.expect_comment(fresh, "it needs skills your worker does not list: rust.");
     story.expect_status(fresh, &["**Ready**"]);
+    // …its 3 points of capacity…
+    let big = story
+        .label_issue("Rewrite the docs site", &["skills:python", "estimate:5"])
+        .await;
+    story.comment(big, "alice", "/owp claim").await;
+    story.expect_comment(
+        big,
+        "its 5 points do not fit your worker's capacity (0 of 3 points in use).",
+    );
+    story.expect_status(big, &["**Ready**"]);
+    // …and its pause.
+    let (status, _) = story
+        .post_json(
+            "/v1/workers/heartbeat",
+            Some(&token),
+            json!({"status": "paused"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let small = story.label_issue("Fix a typo", &["skills:python"]).await;
+    story.comment(small, "alice", "/owp claim").await;
+    story.expect_comment(
+        small,
+        "your worker `alice-bot` is paused — set it back to idle first.",
+    );
+    story.expect_status(small, &["**Ready**"]);
+    let (status, _) = story
+        .post_json(
+            "/v1/workers/heartbeat",
+            Some(&token),
+            json!({"status": "idle"}),
+        )
+        .await;
+    assert_eq!(status, 200);
     // …and takes one that fits.
     let py = story
         .label_issue("Fix the Python client", &["skills:python"])

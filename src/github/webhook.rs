@@ -2,8 +2,9 @@
 //!
 //! The signature (`X-Hub-Signature-256`, any of the configured secrets) is checked on the raw body
 //! before anything is parsed or stored; a bad or missing one is answered 401 and changes nothing.
-//! A verified delivery is stored in the inbox under its `X-GitHub-Delivery` id and answered at
-//! once (202, or 200 for a delivery id seen before); the inbox consumer applies it afterwards.
+//! A verified delivery is stored in the inbox under its `X-GitHub-Delivery` id (without the parts
+//! the App never reads, see [`slim`]) and answered at once (202, or 200 for a delivery id seen
+//! before); the inbox consumer applies it afterwards.
 //! The answer never waits on GitHub or on applying the event.
 
 use std::sync::Arc;
@@ -103,17 +104,19 @@ async fn accept(
         crate::metrics::webhook_delivery("other", "ignored");
         return Ok(answer(StatusCode::ACCEPTED, "ignored"));
     }
-    let Ok(text) = std::str::from_utf8(body) else {
+    let Ok(mut payload) = serde_json::from_slice::<serde_json::Value>(body) else {
         return Err(ApiError::bad_request(
             "malformed_body",
-            "the delivery is not UTF-8 JSON",
+            "the delivery is not JSON",
         ));
     };
+    slim(&mut payload);
+    let text = payload.to_string();
     let now = crate::store::now_ms();
     github.receiving.fetch_add(1, Ordering::SeqCst);
     let stored = github
         .store
-        .gh_insert_delivery(delivery, event, text, now)
+        .gh_insert_delivery(delivery, event, &text, now)
         .await;
     github.receiving.fetch_sub(1, Ordering::SeqCst);
     let stored = stored?;
@@ -129,6 +132,63 @@ async fn accept(
     }
 }
 
+/// Drops what the App never reads from a payload before it is stored: links to other API
+/// resources (`*_url` other than `html_url`, `_links`), node ids, reaction counts and the copies
+/// of whole repositories inside a pull request's `head` and `base`. GitHub's payloads are mostly
+/// these; the inbox stays small and quick to read, and every field [`crate::github::events`]
+/// reads is kept (a test parses every fixture both ways).
+pub fn slim(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|key, _| {
+                !(key == "node_id"
+                    || key == "_links"
+                    || key == "reactions"
+                    || key == "repo"
+                    || key == "gravatar_id"
+                    || (key.ends_with("_url") && key != "html_url"))
+            });
+            for v in map.values_mut() {
+                slim(v);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(slim),
+        _ => {}
+    }
+}
+
 fn answer(status: StatusCode, what: &str) -> Response {
     (status, axum::Json(json!({ "status": what }))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::github::events::parse_event;
+
+    #[test]
+    fn slimmed_payloads_parse_into_the_same_events() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/github");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            let Some(stem) = name.strip_suffix(".json") else {
+                continue;
+            };
+            let event = stem.split('.').next().unwrap();
+            let full = std::fs::read(&path).unwrap();
+            let mut value: serde_json::Value = serde_json::from_slice(&full).unwrap();
+            slim(&mut value);
+            let slimmed = value.to_string();
+            assert!(slimmed.len() < full.len(), "{name}");
+            assert_eq!(
+                format!("{:?}", parse_event(event, &full).unwrap()),
+                format!("{:?}", parse_event(event, slimmed.as_bytes()).unwrap()),
+                "{name}"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 20, "only {checked} fixtures");
+    }
 }

@@ -288,13 +288,12 @@ impl WriteTx {
         }
         let outcome = self.try_take(worker, c).await;
         let undo = !matches!(outcome, Ok(Taken::Yes(_)));
-        if pg {
-            let sql = if undo {
-                "ROLLBACK TO SAVEPOINT owp_take"
-            } else {
-                "RELEASE SAVEPOINT owp_take"
-            };
-            sqlx::query(sql).execute(self.conn()).await?;
+        // A kept savepoint ends with the transaction; releasing it would cost a round trip while
+        // the repository row is locked.
+        if pg && undo {
+            sqlx::query("ROLLBACK TO SAVEPOINT owp_take")
+                .execute(self.conn())
+                .await?;
         }
         match outcome {
             Err(e) if e.is_unique_violation() => Ok(Taken::Lost),
@@ -309,16 +308,12 @@ impl WriteTx {
         let accept_by = now + timing.accept_ttl_ms;
         let expires = now + timing.lease_ttl_ms;
         let deadline = accept_by.min(expires);
-        // Budget first: on SQLite a failed conditional write costs nothing to undo.
-        let budget = sqlx::query(
-            "UPDATE repos SET active_leases = active_leases + 1 \
-             WHERE id = $1 AND open_prs + active_leases < max_open_prs",
-        )
-        .bind(c.repo_id)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
-        if budget == 0 {
+        // The review budget is the one row every claim of a repository writes. On SQLite it is
+        // taken first (a failed conditional write costs nothing to undo; writers are serialised
+        // anyway). On PostgreSQL it is taken last, so the row stays locked only from this write
+        // to the commit, and a failure rolls back to the savepoint of `take`.
+        let pg = self.store().backend == Backend::Postgres;
+        if !pg && !self.take_budget(c.repo_id).await? {
             return Ok(Taken::RepoFull);
         }
         let took = sqlx::query(
@@ -340,7 +335,9 @@ impl WriteTx {
         .await?
         .rows_affected();
         if took == 0 {
-            self.undo_budget(c.repo_id).await?;
+            if !pg {
+                self.undo_budget(c.repo_id).await?;
+            }
             return Ok(Taken::Lost);
         }
         let fits = sqlx::query(
@@ -363,7 +360,9 @@ impl WriteTx {
             .bind(c.seq)
             .execute(self.conn())
             .await?;
-            self.undo_budget(c.repo_id).await?;
+            if !pg {
+                self.undo_budget(c.repo_id).await?;
+            }
             return Ok(Taken::Lost);
         }
         sqlx::query(
@@ -376,6 +375,9 @@ impl WriteTx {
         .execute(self.conn())
         .await?;
         let task = self.task_by_seq(c.seq).await?;
+        if pg && !self.take_budget(c.repo_id).await? {
+            return Ok(Taken::RepoFull);
+        }
         self.event(
             NewEvent::new("task.leased", format!("worker:{}", worker.id))
                 .repo(&task.repo)
@@ -389,6 +391,19 @@ impl WriteTx {
             expires_at: super::format_ts(expires),
             accept_by: super::format_ts(accept_by),
         })))
+    }
+
+    /// Counts one more active lease against the repository's review budget, if it has room.
+    async fn take_budget(&mut self, repo_id: i64) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE repos SET active_leases = active_leases + 1 \
+             WHERE id = $1 AND open_prs + active_leases < max_open_prs",
+        )
+        .bind(repo_id)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        Ok(n > 0)
     }
 
     async fn undo_budget(&mut self, repo_id: i64) -> Result<(), StoreError> {
