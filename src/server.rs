@@ -177,11 +177,24 @@ async fn sweep_loop(store: Store) {
 /// Publishes the newest event id, from this process (woken at commit) or another (polled).
 /// Returns when shutdown begins; dropping `tx` then ends every long poll and event stream.
 async fn tail_loop(store: Store, tx: watch::Sender<i64>, mut draining: watch::Receiver<bool>) {
+    let mut poll = tokio::time::interval(TAIL_INTERVAL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            _ = store.changed.notified() => {}
-            _ = tokio::time::sleep(TAIL_INTERVAL) => {}
+        // A commit of this process names its newest event itself; only the periodic look for
+        // other processes' events reads the database.
+        let local = tokio::select! {
+            _ = store.changed.notified() => true,
+            _ = poll.tick() => false,
             _ = draining.changed() => return,
+        };
+        if local {
+            // Always wakes the waiters: with PostgreSQL an id committed here may be lower than
+            // one already seen from another process.
+            let id = store
+                .local_last_event
+                .load(std::sync::atomic::Ordering::Relaxed);
+            tx.send_modify(|cur| *cur = (*cur).max(id));
+            continue;
         }
         match store.last_event_id().await {
             Ok(id) => {

@@ -137,7 +137,10 @@ impl WriteTx {
         }
         self.tx.commit().await?;
         crate::metrics::record_committed(&self.store, &written);
-        if !written.is_empty() {
+        if let Some(last) = written.iter().map(|e| e.id).max() {
+            self.store
+                .local_last_event
+                .fetch_max(last, std::sync::atomic::Ordering::Relaxed);
             self.store.changed.notify_waiters();
             // Tells the other processes sharing a PostgreSQL database (see `replicas`).
             self.store.signals.local_commit.notify_one();

@@ -6,7 +6,11 @@
 //!   the database file lock (across processes too) and each claim sees the previous one's result.
 //! - PostgreSQL: the claiming worker's row is locked (`FOR UPDATE`), candidate tasks are locked with
 //!   `FOR UPDATE SKIP LOCKED`, and the review budget is taken by a conditional `UPDATE repos` that
-//!   row-locks the repository until commit.
+//!   row-locks the repository until commit. Transactions lock in one order — task, worker, area
+//!   lock entry, repository last (a claim locks its worker first, but never waits for a task: it
+//!   skips locked ones) — so none waits on another in a cycle, and the repository
+//!   row (written by every claim and PR of the repository) stays locked only from that last write
+//!   to the commit.
 //! - On both, the writes themselves are conditional (`WHERE status = 'ready'`, `WHERE open_prs +
 //!   active_leases < max_open_prs`, `WHERE active_points + $est <= capacity_points`), and the area
 //!   lock is a partial UNIQUE index, so a rule can only be broken if the database itself is.
@@ -657,14 +661,12 @@ impl WriteTx {
             (_, Some(new)) => Some(new.clone()),
             (old, None) => old.clone(),
         };
-        // Lock order (PostgreSQL): the task row (callers lock it), then the worker, then the
-        // repository, and only then the task's area lock entry. A claim takes the worker, then the
-        // repository, then the area, so the two never wait on each other in a cycle; and whoever
-        // changes an area's lock entry holds its repository, so no one waits on an area entry
-        // (the unique index waits for an uncommitted entry's transaction) while holding it.
-        // Were the task updated first, a claim holding the repository could wait on this
-        // transaction's released area entry while this one waits for the repository.
-        // Counters move first; if the task changed under us the error rolls everything back.
+        // Lock order (PostgreSQL): the task row (callers lock it), the worker, the task's area lock
+        // entry, and the repository last. A claim takes the worker, its task and area, and the
+        // repository last too, so no two transactions wait on each other in a cycle: whoever
+        // holds a repository row only appends its events and commits. Taking the repository last
+        // also keeps its row (the one every claim and PR of the repository writes) locked for
+        // the shortest time. If the task changed under us, the error rolls everything back.
         if leaving_lease && let Some(holder) = &task.worker_id {
             sqlx::query(
                 "UPDATE workers SET active_points = active_points - $1, \
@@ -680,19 +682,6 @@ impl WriteTx {
                 .bind(task.lease_id.clone())
                 .execute(self.conn())
                 .await?;
-        }
-        let active_delta: i64 = if leaving_lease { -1 } else { 0 };
-        let pr_delta: i64 = i64::from(opens_pr) - i64::from(closes_pr);
-        if active_delta != 0 || pr_delta != 0 {
-            sqlx::query(
-                "UPDATE repos SET active_leases = active_leases + $1, open_prs = open_prs + $2 \
-                 WHERE id = $3",
-            )
-            .bind(active_delta)
-            .bind(pr_delta)
-            .bind(task.repo_id)
-            .execute(self.conn())
-            .await?;
         }
         let changed = sqlx::query(AssertSqlSafe(format!(
             "UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
@@ -748,7 +737,21 @@ impl WriteTx {
                 .worker(task.worker_id.as_deref())
                 .data(data),
         );
-        self.task(&task.id).await
+        let moved = self.task(&task.id).await?;
+        let active_delta: i64 = if leaving_lease { -1 } else { 0 };
+        let pr_delta: i64 = i64::from(opens_pr) - i64::from(closes_pr);
+        if active_delta != 0 || pr_delta != 0 {
+            sqlx::query(
+                "UPDATE repos SET active_leases = active_leases + $1, open_prs = open_prs + $2 \
+                 WHERE id = $3",
+            )
+            .bind(active_delta)
+            .bind(pr_delta)
+            .bind(task.repo_id)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(moved)
     }
 
     /// Ends an expired lease: the task is requeued with `attempts + 1`, or blocked once it has
@@ -822,39 +825,47 @@ impl Store {
         if due.is_empty() {
             return Ok(0);
         }
-        // Rows another transaction holds (a replica's sweep, a worker's request) are skipped:
-        // that transaction settles them, and the next sweep looks again.
+        // One transaction per lease: a transaction that holds a repository row must not go on to
+        // wait for another worker (see the lock order in `apply_move`). Rows another transaction
+        // holds (a replica's sweep, a worker's request) are skipped: that transaction settles
+        // them, and the next sweep looks again.
         let lock = match self.backend {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
         let sql = format!(
-            "SELECT id FROM tasks WHERE deadline IS NOT NULL AND deadline <= $1 \
-             ORDER BY deadline LIMIT 200{lock}"
+            "SELECT id FROM tasks WHERE id = $1 AND deadline IS NOT NULL AND deadline <= $2{lock}"
         );
-        self.write(|mut tx| {
-            let sql = sql.clone();
-            async move {
-                let r = async {
-                    let due: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(sql))
-                        .bind(tx.now)
-                        .fetch_all(tx.conn())
-                        .await?;
-                    let mut n = 0;
-                    for (id,) in due {
-                        let task = tx.task(&id).await?;
-                        if task.status.is_active() && task.deadline.is_some_and(|d| d <= tx.now) {
+        let mut n = 0;
+        for (id,) in &due {
+            let expired = self
+                .write(|mut tx| {
+                    let sql = sql.clone();
+                    async move {
+                        let r = async {
+                            let due: Option<(String,)> = sqlx::query_as(AssertSqlSafe(sql))
+                                .bind(id)
+                                .bind(tx.now)
+                                .fetch_optional(tx.conn())
+                                .await?;
+                            if due.is_none() {
+                                return Ok(false);
+                            }
+                            let task = tx.task(id).await?;
+                            if !task.status.is_active() || task.deadline.is_none_or(|d| d > tx.now) {
+                                return Ok(false);
+                            }
                             tx.expire(&task).await?;
-                            n += 1;
+                            Ok(true)
                         }
+                        .await;
+                        (tx, r)
                     }
-                    Ok(n)
-                }
-                .await;
-                (tx, r)
-            }
-        })
-        .await
+                })
+                .await?;
+            n += usize::from(expired);
+        }
+        Ok(n)
     }
 
     /// The earliest lease deadline, if any lease is alive.

@@ -73,6 +73,8 @@ pub struct Store {
     /// Woken after every committed change in this process, and (PostgreSQL) when another process
     /// sharing the database announces one (long polls, SSE, sweeper).
     pub changed: Arc<Notify>,
+    /// The id of the newest event committed by this process (so a commit's waiters need no query).
+    pub local_last_event: Arc<std::sync::atomic::AtomicI64>,
     /// The commit-safe read position of the event log (see [`replicas`]).
     pub(crate) horizon: Arc<replicas::Horizon>,
     pub(crate) signals: Arc<replicas::Signals>,
@@ -117,6 +119,7 @@ impl Store {
             timing: Arc::new(timing),
             hooks: Arc::default(),
             changed: Arc::new(Notify::new()),
+            local_last_event: Arc::default(),
             horizon: Arc::default(),
             signals: Arc::default(),
         };
