@@ -942,7 +942,7 @@ where
     let per_window = |f: &dyn Fn(usize) -> f64| {
         median(
             (1..=args.repeat)
-                .map(|w| f(w))
+                .map(f)
                 .collect::<Vec<f64>>()
                 .as_mut_slice(),
         )

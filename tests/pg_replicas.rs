@@ -223,7 +223,7 @@ async fn claims_racing_across_two_replicas_keep_every_rule() {
                                 .push(format!("ack: {}", ack.describe()));
                         }
                         // Half the leases become PRs at once; the rest are held a little longer.
-                        if step % 2 == 0 {
+                        if step.is_multiple_of(2) {
                             open_pr(&server, &c.token, &task_id, &errors).await;
                             active.remove(&task_id);
                             open_prs.push(task_id);
@@ -236,7 +236,7 @@ async fn claims_racing_across_two_replicas_keep_every_rule() {
                         .push(format!("claim: {}", r.describe())),
                 }
                 // Work the backlog: open PRs for held tasks, merge old PRs (frees budget and areas).
-                if step % 3 == 0
+                if step.is_multiple_of(3)
                     && let Some(task_id) = active.keys().next().cloned()
                 {
                     open_pr(&server, &c.token, &task_id, &errors).await;

@@ -691,6 +691,7 @@ impl WriteTx {
     pub async fn gh_touch_claim(&mut self, claim: &GhClaim) -> Result<bool, StoreError> {
         let now = self.now;
         let until = now + claim.ttl_ms;
+        self.store().note_deadline(until);
         let moved = sqlx::query(
             "UPDATE tasks SET lease_expires_at = $1, deadline = $1, updated_at = $2 \
              WHERE id = $3 AND lease_id = $4 AND status = 'in_progress'",
@@ -724,6 +725,7 @@ impl WriteTx {
         until: i64,
     ) -> Result<(), StoreError> {
         let now = self.now;
+        self.store().note_deadline(until);
         sqlx::query(
             "UPDATE tasks SET lease_expires_at = $1, deadline = $1, updated_at = $2 \
              WHERE id = $3 AND lease_id = $4 AND status = 'in_progress'",

@@ -814,7 +814,27 @@ enum Taken {
 impl Store {
     /// Expires every lease whose deadline has passed. Cheap when none has: one indexed read.
     pub async fn expire_due(&self) -> Result<usize, StoreError> {
+        use std::sync::atomic::Ordering::Relaxed;
         let now = super::now_ms();
+        if now < self.expiry_quiet_until.load(Relaxed) {
+            return Ok(0);
+        }
+        let next: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(deadline) FROM tasks WHERE deadline IS NOT NULL")
+                .fetch_one(&self.read)
+                .await?;
+        if next.is_none_or(|d| d > now) {
+            // Nothing is due. No lease can fall due before the earliest deadline seen, nor before
+            // a lease granted from now on could end (at least the shorter TTL later; 5 s are kept
+            // for transactions that began before this read and commit after it). Until then this
+            // check costs nothing.
+            let ttl = self.timing.accept_ttl_ms.min(self.timing.lease_ttl_ms);
+            if ttl >= 10_000 {
+                let until = next.unwrap_or(i64::MAX).min(now + ttl - 5_000);
+                self.expiry_quiet_until.store(until, Relaxed);
+            }
+            return Ok(0);
+        }
         let due: Vec<(String,)> = sqlx::query_as(
             "SELECT id FROM tasks WHERE deadline IS NOT NULL AND deadline <= $1 \
              ORDER BY deadline LIMIT 200",

@@ -75,6 +75,8 @@ pub struct Store {
     pub changed: Arc<Notify>,
     /// The id of the newest event committed by this process (so a commit's waiters need no query).
     pub local_last_event: Arc<std::sync::atomic::AtomicI64>,
+    /// Until this instant (ms) no lease can be due: `expire_due` needs no query before it.
+    pub(crate) expiry_quiet_until: Arc<std::sync::atomic::AtomicI64>,
     /// The commit-safe read position of the event log (see [`replicas`]).
     pub(crate) horizon: Arc<replicas::Horizon>,
     pub(crate) signals: Arc<replicas::Signals>,
@@ -120,6 +122,7 @@ impl Store {
             hooks: Arc::default(),
             changed: Arc::new(Notify::new()),
             local_last_event: Arc::default(),
+            expiry_quiet_until: Arc::default(),
             horizon: Arc::default(),
             signals: Arc::default(),
         };
@@ -130,6 +133,13 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A lease deadline was set that may come sooner than the lease TTLs allow for (e.g. a comment
+    /// claim's own TTL): `expire_due` must look again by then.
+    pub fn note_deadline(&self, at: i64) {
+        self.expiry_quiet_until
+            .fetch_min(at, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Registers a hook that runs inside every write transaction, before commit.
