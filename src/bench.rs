@@ -206,6 +206,8 @@ struct RunResult {
     windows: usize,
     window_s: u64,
     cores: usize,
+    /// `/proc/loadavg` (1-minute) right after the measured windows: other work on the machine.
+    load_avg: f64,
 }
 
 async fn run_one(
@@ -350,6 +352,7 @@ async fn measure(
     })
     .await;
 
+    let load_avg = load_average();
     let mut peak_rss_kb = 0;
     for s in &mut servers {
         peak_rss_kb = peak_rss_kb.max(s.peak_rss_kb());
@@ -444,7 +447,16 @@ async fn measure(
         cores: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
+        load_avg,
     })
+}
+
+/// The 1-minute load average (0 where `/proc/loadavg` is missing).
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0.0)
 }
 
 fn repo_name(r: usize) -> String {
@@ -1221,16 +1233,16 @@ fn table(results: &[RunResult]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n| backend | procs | tasks | workers | claims/s | p50 ms | p99 ms | raw claims/s | raw p50 | raw p99 | ratio | cycles/s | webhook/s | webhook p50 | webhook p99 | peak RSS MB | HTTP import tasks/s |"
+        "\n| backend | procs | tasks | workers | claims/s | p50 ms | p99 ms | raw claims/s | raw p50 | raw p99 | ratio | cycles/s | webhook/s | webhook p50 | webhook p99 | peak RSS MB | HTTP import tasks/s | load |"
     );
     let _ = writeln!(
         out,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for r in results {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.0} |",
+            "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.0} | {:.1} |",
             r.backend,
             r.replicas,
             r.tasks,
@@ -1248,6 +1260,7 @@ fn table(results: &[RunResult]) -> String {
             opt(r.webhook_p99_ms, 2),
             r.peak_rss_mb,
             r.http_import_tasks_per_s,
+            r.load_avg,
         );
     }
     let errors: u64 = results.iter().map(|r| r.errors).sum();

@@ -335,6 +335,29 @@ async fn repos_and_imports_are_idempotent() {
             assert!(matches!(invalid, Err(StoreError::Invalid { .. })));
             // A failed import left nothing behind.
             assert_eq!(s.tasks(&Default::default()).await.unwrap().len(), 2);
+            // Text a backend cannot store is the caller's mistake (PostgreSQL refuses NUL
+            // characters, SQLite keeps them), never a database failure.
+            let nul = s
+                .import_tasks("acme/app", &[task("nul \0 inside")], "admin")
+                .await;
+            assert!(
+                matches!(
+                    nul,
+                    Ok(_)
+                        | Err(StoreError::Invalid {
+                            code: "invalid_text",
+                            ..
+                        })
+                ),
+                "{}: {nul:?}",
+                db.label
+            );
+            let lookup = s.task("t_\0").await;
+            assert!(
+                matches!(lookup, Ok(None) | Err(StoreError::Invalid { .. })),
+                "{}: {lookup:?}",
+                db.label
+            );
             db.store.close().await;
         },
     )

@@ -78,7 +78,23 @@ pub fn parse_document(parts: &Parts, bytes: &[u8]) -> Result<Value, ApiError> {
             "the body must be a JSON object",
         ));
     }
+    if has_nul(&value) {
+        return Err(ApiError::invalid(
+            "invalid_characters",
+            "text must not contain NUL characters",
+        ));
+    }
     Ok(value)
+}
+
+/// Whether any string (or key) of a document holds a NUL character.
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
 }
 
 /// Turns a parsed document into `T`; wrong types or missing fields are 422.

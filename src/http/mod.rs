@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
     )
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
+    .layer(axum::middleware::from_fn(refuse_nul))
     .layer(axum::middleware::map_response(client_errors_as_problems))
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),
@@ -102,6 +103,31 @@ async fn client_errors_as_problems(res: axum::response::Response) -> axum::respo
         detail
     };
     error::ApiError::new(status, code, detail).into_response()
+}
+
+/// A NUL character can be neither an identifier nor stored text (PostgreSQL refuses it), so a
+/// path or query that carries one is answered before it reaches a handler.
+async fn refuse_nul(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let uri = req.uri();
+    if uri.path().to_ascii_lowercase().contains("%00") {
+        return error::ApiError::not_found("not_found", "no object has a NUL character in its id")
+            .into_response();
+    }
+    if uri
+        .query()
+        .is_some_and(|q| q.to_ascii_lowercase().contains("%00"))
+    {
+        return error::ApiError::bad_request(
+            "invalid_request",
+            "query parameters must not contain NUL characters",
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 async fn not_found(uri: axum::http::Uri) -> error::ApiError {

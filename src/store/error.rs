@@ -24,9 +24,25 @@ pub enum StoreError {
     #[error("{0}")]
     Config(String),
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// Text PostgreSQL cannot store (a NUL character; SQLite takes it) is the client's input, not
+    /// a failure of the service: it becomes a 422.
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e
+            && matches!(db.code().as_deref(), Some("22021" | "22P05"))
+        {
+            return StoreError::invalid(
+                "invalid_text",
+                "text values must not contain NUL characters",
+            );
+        }
+        StoreError::Db(e)
+    }
 }
 
 impl StoreError {

@@ -872,7 +872,8 @@ impl Store {
                                 return Ok(false);
                             }
                             let task = tx.task(id).await?;
-                            if !task.status.is_active() || task.deadline.is_none_or(|d| d > tx.now) {
+                            if !task.status.is_active() || task.deadline.is_none_or(|d| d > tx.now)
+                            {
                                 return Ok(false);
                             }
                             tx.expire(&task).await?;
