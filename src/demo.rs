@@ -1049,7 +1049,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     tokio::select! {
         _ = limit => {}
-        _ = stop_signal() => { println!(); }
+        _ = crate::server::stop_signal() => { println!(); }
     }
 
     for member in &crew {
@@ -1108,27 +1108,6 @@ async fn register_crew(admin: &OwpClient, base: &str) -> anyhow::Result<Vec<Arc<
         }));
     }
     Ok(crew)
-}
-
-async fn stop_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
 }
 
 #[cfg(test)]

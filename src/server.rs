@@ -212,7 +212,8 @@ async fn tail_loop(store: Store, tx: watch::Sender<i64>, mut draining: watch::Re
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn stop_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -231,6 +232,10 @@ async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
+}
+
+async fn shutdown_signal() {
+    stop_signal().await;
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
