@@ -893,13 +893,18 @@ impl LoopStats {
         }
     }
 
-    fn record(&mut self, window: usize, clock: &Clock, claim: Duration, cycle: Duration) {
-        // A cycle that straddles two windows is not counted.
-        if window != clock.current() || window >= self.claim.len() {
-            return;
+    /// Counts a granted claim (and its latency) in the window in which its answer arrived.
+    fn claimed(&mut self, clock: &Clock, latency: Duration) {
+        if let Some(h) = self.claim.get_mut(clock.current()) {
+            let _ = h.record((latency.as_micros() as u64).max(1));
         }
-        let _ = self.claim[window].record((claim.as_micros() as u64).max(1));
-        let _ = self.cycle[window].record((cycle.as_micros() as u64).max(1));
+    }
+
+    /// Counts a finished claim → ack → pr_opened cycle in the window in which it ended.
+    fn cycled(&mut self, clock: &Clock, latency: Duration) {
+        if let Some(h) = self.cycle.get_mut(clock.current()) {
+            let _ = h.record((latency.as_micros() as u64).max(1));
+        }
     }
 }
 
@@ -988,7 +993,6 @@ async fn owp_cycle_loop(
 ) -> LoopStats {
     let mut out = LoopStats::new(clock.windows);
     while clock.running() {
-        let window = clock.current();
         let t0 = Instant::now();
         let res = http
             .post(format!("{base}/v1/work"))
@@ -1014,7 +1018,7 @@ async fn owp_cycle_loop(
                 continue;
             }
         };
-        let claim = t0.elapsed();
+        out.claimed(&clock, t0.elapsed());
         let lease_id = lease["lease"]["lease_id"].as_str().unwrap_or_default();
         let task_id = lease["lease"]["task"]["task_id"]
             .as_str()
@@ -1039,7 +1043,7 @@ async fn owp_cycle_loop(
             out.errors += 1;
             continue;
         }
-        out.record(window, &clock, claim, t0.elapsed());
+        out.cycled(&clock, t0.elapsed());
     }
     out
 }
@@ -1071,7 +1075,6 @@ async fn raw_cycle_loop(
     use sqlx::Row;
     let mut out = LoopStats::new(clock.windows);
     while clock.running() {
-        let window = clock.current();
         let t0 = Instant::now();
         let now = crate::store::now_ms();
         let lease_id = crate::store::new_id("l");
@@ -1094,7 +1097,7 @@ async fn raw_cycle_loop(
                 continue;
             }
         };
-        let claim = t0.elapsed();
+        out.claimed(&clock, t0.elapsed());
         let ack = sqlx::query(
             "UPDATE tasks SET status = 'in_progress', updated_at = $2 \
              WHERE seq = $1 AND status = 'leased'",
@@ -1116,7 +1119,7 @@ async fn raw_cycle_loop(
             out.errors += 1;
             continue;
         }
-        out.record(window, &clock, claim, t0.elapsed());
+        out.cycled(&clock, t0.elapsed());
     }
     out
 }
