@@ -50,7 +50,8 @@ pub async fn claim(
         changes.mark_unchanged();
         let attempt = std::time::Instant::now();
         state.store.expire_due().await?;
-        let mut tx = state.store.begin().await?;
+        // The claim begins its own transaction (on SQLite together with its statements).
+        let mut tx = state.store.begin_batched().await?;
         let lease = tx.claim(&worker).await?;
         let seen_at = tx.now;
         tx.commit().await?;
@@ -131,7 +132,11 @@ async fn lease_op(
     lease_id: &str,
     op: Op,
 ) -> ApiResult<Json<Task>> {
-    let mut tx = state.store.begin().await?;
+    // An ack begins its own transaction (on SQLite together with its first read).
+    let mut tx = match op {
+        Op::Ack => state.store.begin_batched().await?,
+        _ => state.store.begin().await?,
+    };
     tx.mark_seen(worker).await?;
     let result = match op {
         Op::Ack => tx.ack(&worker.id, lease_id).await,

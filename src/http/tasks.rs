@@ -78,7 +78,8 @@ pub async fn update_status(
             "`artifact` must be an object",
         ));
     }
-    let mut tx = state.store.begin().await?;
+    // The move begins its own transaction (on SQLite together with its first read).
+    let mut tx = state.store.begin_batched().await?;
     tx.mark_seen(&worker).await?;
     let result = tx
         .worker_status(&worker.id, &task_id, to, body.artifact, body.note)

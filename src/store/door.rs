@@ -5,9 +5,13 @@
 //! [`ChangeHook`]s (the GitHub App's comment outbox hangs here), so the change, its audit record
 //! and its outgoing effects commit together or not at all.
 
+use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
-use sqlx::{Any, AnyConnection, Transaction};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::pool::PoolConnection;
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, AssertSqlSafe, Either, Executor, Row, Transaction};
 
 use super::{Backend, Store, StoreError, now_ms};
 use crate::domain::Event;
@@ -63,25 +67,63 @@ pub trait ChangeHook: Send + Sync {
 
 /// A write transaction: the only way to change state.
 pub struct WriteTx {
-    pub(crate) tx: Transaction<'static, Any>,
+    conn: TxConn,
     /// The instant of this change (milliseconds); every row it writes uses it.
     pub now: i64,
     events: Vec<NewEvent>,
+    /// Events already appended by a [`WriteTx::batch`] (with their ids).
+    written: Vec<Event>,
     store: Store,
+}
+
+/// The connection of a write transaction.
+enum TxConn {
+    /// sqlx's transaction (PostgreSQL).
+    Sqlx(Transaction<'static, Any>),
+    /// SQLite: the write connection, on which this transaction sends `BEGIN IMMEDIATE` and
+    /// `COMMIT` itself, so that both can travel with other statements in one round trip (see
+    /// [`WriteTx::batch`]). `None` once committed or rolled back.
+    Sqlite(Option<PoolConnection<Any>>, SqliteState),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SqliteState {
+    /// Nothing sent yet: the first batch starts the transaction.
+    NotBegun,
+    Open,
+    /// A batch failed half-way: whether the transaction is open is unknown (a rollback is sent).
+    Unknown,
+    Committed,
+}
+
+/// What one statement of a batch returned.
+#[derive(Default)]
+pub(crate) struct Outcome {
+    pub rows: Vec<AnyRow>,
+    pub affected: u64,
 }
 
 impl Store {
     /// Opens a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
     /// so a transaction never fails half-way to upgrade its lock.
     pub async fn begin(&self) -> Result<WriteTx, StoreError> {
-        let tx = match self.backend {
-            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.write.begin().await?,
+        let mut tx = self.begin_batched().await?;
+        tx.ensure_begun().await?;
+        Ok(tx)
+    }
+
+    /// Opens a write transaction whose `BEGIN` is sent with its first statements: on SQLite the
+    /// caller's first step must be [`WriteTx::batch`] or [`WriteTx::ensure_begun`].
+    pub async fn begin_batched(&self) -> Result<WriteTx, StoreError> {
+        let conn = match self.backend {
+            Backend::Sqlite => TxConn::Sqlite(Some(self.write.acquire().await?), SqliteState::NotBegun),
+            Backend::Postgres => TxConn::Sqlx(self.write.begin().await?),
         };
         Ok(WriteTx {
-            tx,
+            conn,
             now: now_ms(),
             events: Vec::new(),
+            written: Vec::new(),
             store: self.clone(),
         })
     }
@@ -90,7 +132,13 @@ impl Store {
 impl WriteTx {
     /// The connection of this transaction.
     pub fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.tx
+        match &mut self.conn {
+            TxConn::Sqlx(tx) => tx,
+            TxConn::Sqlite(conn, state) => {
+                debug_assert_eq!(*state, SqliteState::Open, "the transaction is not open");
+                conn.as_mut().expect("an open transaction has its connection")
+            }
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -102,40 +150,130 @@ impl WriteTx {
         self.events.push(event);
     }
 
+    /// Records an event that a batch has appended itself (it has its id).
+    pub(crate) fn appended(&mut self, event: Event) {
+        self.written.push(event);
+    }
+
+    /// Sends `BEGIN IMMEDIATE` if this (SQLite) transaction has not started yet.
+    pub async fn ensure_begun(&mut self) -> Result<(), StoreError> {
+        if let TxConn::Sqlite(Some(conn), state @ SqliteState::NotBegun) = &mut self.conn {
+            *state = SqliteState::Unknown;
+            conn.execute("BEGIN IMMEDIATE").await?;
+            *state = SqliteState::Open;
+        }
+        Ok(())
+    }
+
+    /// Whether [`WriteTx::batch`] may end the transaction itself: nothing else has to happen
+    /// before the commit (no hooks, no events waiting to be appended).
+    pub(crate) fn may_commit_in_batch(&self) -> bool {
+        self.events.is_empty() && self.store.hooks.read().expect("hooks lock").is_empty()
+    }
+
+    /// SQLite only: runs several statements (`;`-separated, sharing the numbered parameters bound
+    /// to `query`) in one round trip to the database thread, and returns what each statement
+    /// returned, in order. A transaction not begun yet begins with them, and with `commit` (and
+    /// [`WriteTx::may_commit_in_batch`]) it also commits with them: a hot path then costs one
+    /// round trip instead of one per statement.
+    ///
+    /// Every statement after the first failing one is skipped and the transaction is rolled back
+    /// when this `WriteTx` is dropped.
+    pub(crate) async fn batch<'q>(
+        &mut self,
+        sql: &str,
+        bind: impl FnOnce(Query<'q, Any, AnyArguments>) -> Query<'q, Any, AnyArguments>,
+        commit: bool,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        let commit = commit && self.may_commit_in_batch();
+        let TxConn::Sqlite(Some(conn), state) = &mut self.conn else {
+            return Err(StoreError::Config(
+                "statement batches are for the SQLite backend".into(),
+            ));
+        };
+        let begin = *state == SqliteState::NotBegun;
+        let text = format!(
+            "{}{sql}{}",
+            if begin { "BEGIN IMMEDIATE; " } else { "" },
+            if commit { "; COMMIT" } else { "" }
+        );
+        *state = SqliteState::Unknown;
+        let mut outcomes = Vec::new();
+        let mut rows = Vec::new();
+        {
+            let mut stream = conn.fetch_many(bind(sqlx::query(AssertSqlSafe(text))));
+            while let Some(item) = stream.try_next().await? {
+                match item {
+                    Either::Left(done) => outcomes.push(Outcome {
+                        rows: std::mem::take(&mut rows),
+                        affected: done.rows_affected(),
+                    }),
+                    Either::Right(row) => rows.push(row),
+                }
+            }
+        }
+        *state = if commit {
+            SqliteState::Committed
+        } else {
+            SqliteState::Open
+        };
+        if begin {
+            outcomes.remove(0);
+        }
+        if commit {
+            outcomes.pop();
+        }
+        Ok(outcomes)
+    }
+
     /// Appends the events, runs the hooks, commits, and wakes this process's waiters.
     pub async fn commit(mut self) -> Result<Vec<Event>, StoreError> {
-        let mut written = Vec::with_capacity(self.events.len());
-        for e in std::mem::take(&mut self.events) {
-            let data = e.data.to_string();
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            )
-            .bind(e.kind)
-            .bind(self.now)
-            .bind(e.repo.clone())
-            .bind(e.task_id.clone())
-            .bind(e.worker_id.clone())
-            .bind(e.actor.clone())
-            .bind(data)
-            .fetch_one(&mut *self.tx)
-            .await?;
-            written.push(Event {
-                id,
-                kind: e.kind.to_string(),
-                at: super::format_ts(self.now),
-                repo: e.repo,
-                task_id: e.task_id,
-                worker_id: e.worker_id,
-                actor: e.actor,
-                data: e.data,
-            });
+        let mut written = std::mem::take(&mut self.written);
+        let pending = std::mem::take(&mut self.events);
+        if !pending.is_empty() {
+            let ids = self.append_events(&pending).await?;
+            for (e, id) in pending.into_iter().zip(ids) {
+                written.push(Event {
+                    id,
+                    kind: e.kind.to_string(),
+                    at: super::format_ts(self.now),
+                    repo: e.repo,
+                    task_id: e.task_id,
+                    worker_id: e.worker_id,
+                    actor: e.actor,
+                    data: e.data,
+                });
+            }
         }
         let hooks = self.store.hooks.read().expect("hooks lock").clone();
-        for hook in hooks {
-            hook.before_commit(&mut self.tx, &written).await?;
+        if !hooks.is_empty() && !written.is_empty() {
+            self.ensure_begun().await?;
+            for hook in hooks {
+                hook.before_commit(self.conn(), &written).await?;
+            }
         }
-        self.tx.commit().await?;
+        match &mut self.conn {
+            TxConn::Sqlx(_) => {
+                let TxConn::Sqlx(tx) = std::mem::replace(
+                    &mut self.conn,
+                    TxConn::Sqlite(None, SqliteState::Committed),
+                ) else {
+                    unreachable!()
+                };
+                tx.commit().await?;
+            }
+            TxConn::Sqlite(conn, state) => match *state {
+                SqliteState::Open | SqliteState::Unknown => {
+                    if let Some(c) = conn.as_mut() {
+                        c.execute("COMMIT").await?;
+                    }
+                    *state = SqliteState::Committed;
+                }
+                SqliteState::NotBegun | SqliteState::Committed => {
+                    *state = SqliteState::Committed;
+                }
+            },
+        }
         crate::metrics::record_committed(&self.store, &written);
         if let Some(last) = written.iter().map(|e| e.id).max() {
             self.store
@@ -146,5 +284,94 @@ impl WriteTx {
             self.store.signals.local_commit.notify_one();
         }
         Ok(written)
+    }
+}
+
+impl WriteTx {
+    /// Inserts `events` and returns their ids: on SQLite in one round trip (which also commits
+    /// when no hook has to run first), elsewhere one statement each.
+    async fn append_events(&mut self, events: &[NewEvent]) -> Result<Vec<i64>, StoreError> {
+        const INSERT: &str = "INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) VALUES ";
+        let now = self.now;
+        if matches!(self.conn, TxConn::Sqlite(..)) {
+            let sql = (0..events.len())
+                .map(|i| {
+                    let p = |k: usize| format!("${}", i * 7 + k);
+                    format!(
+                        "{INSERT}({}, {}, {}, {}, {}, {}, {}) RETURNING id",
+                        p(1), p(2), p(3), p(4), p(5), p(6), p(7)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let out = self
+                .batch(
+                    &sql,
+                    |mut q| {
+                        for e in events {
+                            q = q
+                                .bind(e.kind)
+                                .bind(now)
+                                .bind(e.repo.clone())
+                                .bind(e.task_id.clone())
+                                .bind(e.worker_id.clone())
+                                .bind(e.actor.clone())
+                                .bind(e.data.to_string());
+                        }
+                        q
+                    },
+                    true,
+                )
+                .await?;
+            return out
+                .iter()
+                .map(|o| match o.rows.first() {
+                    Some(row) => Ok(row.try_get::<i64, _>(0)?),
+                    None => Err(StoreError::Db(sqlx::Error::RowNotFound)),
+                })
+                .collect();
+        }
+        let mut ids = Vec::with_capacity(events.len());
+        for e in events {
+            let id: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+                "{INSERT}($1, $2, $3, $4, $5, $6, $7) RETURNING id"
+            )))
+            .bind(e.kind)
+            .bind(now)
+            .bind(e.repo.clone())
+            .bind(e.task_id.clone())
+            .bind(e.worker_id.clone())
+            .bind(e.actor.clone())
+            .bind(e.data.to_string())
+            .fetch_one(self.conn())
+            .await?;
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+}
+
+impl Drop for WriteTx {
+    /// An uncommitted SQLite transaction is rolled back before its connection goes back to the
+    /// pool (sqlx's own transaction does the same for PostgreSQL).
+    fn drop(&mut self) {
+        let TxConn::Sqlite(conn, state) = &mut self.conn else {
+            return;
+        };
+        if !matches!(*state, SqliteState::Open | SqliteState::Unknown) {
+            return;
+        }
+        let Some(mut conn) = conn.take() else { return };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    // "no transaction is active" after a failed BEGIN is fine.
+                    if conn.execute("ROLLBACK").await.is_err() {
+                        conn.close_on_drop();
+                    }
+                });
+            }
+            Err(_) => conn.close_on_drop(),
+        }
     }
 }

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use sqlx::AssertSqlSafe;
 use sqlx::Row;
 
+use super::batched::MovePlan;
 use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use super::{Backend, NACK_COOLDOWN_MS, NewEvent, Store, StoreError, WriteTx, new_id};
 use crate::domain::rules::{self, RepoView, TaskView, WorkerView};
@@ -39,7 +40,7 @@ pub enum LeaseEnd {
 }
 
 impl LeaseEnd {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             LeaseEnd::PrOpened => "pr_opened",
             LeaseEnd::Nacked => "nacked",
@@ -112,6 +113,9 @@ impl WriteTx {
     /// The claim: offers the best eligible task to `worker` (see the module docs and
     /// `domain::rules`). `None` when nothing is eligible now.
     pub async fn claim(&mut self, seen: &WorkerRow) -> Result<Option<Lease>, StoreError> {
+        if self.store().backend == Backend::Sqlite {
+            return self.claim_batched(seen).await;
+        }
         let was_online = seen.online(self.now, self.store().timing.heartbeat_ttl_ms);
         // Marks the worker seen and reads it fresh (and, on PostgreSQL, locks its row).
         let sql = format!(
@@ -136,24 +140,7 @@ impl WriteTx {
             return Ok(None);
         }
         let free_points = worker.capacity_points - worker.active_points;
-        // Rule 3: the skill sets this worker covers (all of them for implicit GitHub workers).
-        let skill_filter = if worker.all_skills {
-            String::new()
-        } else if worker.skills.is_empty() {
-            " AND t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
-               (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id))"
-                .to_string()
-        } else {
-            let list = (0..worker.skills.len())
-                .map(|i| format!("${}", i + 5))
-                .collect::<Vec<_>>()
-                .join(",");
-            format!(
-                " AND t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
-                   (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id \
-                    AND m.skill NOT IN ({list})))"
-            )
-        };
+        let skill_filter = skill_filter(&worker, 5);
         let lock = match self.store().backend {
             Backend::Postgres => " FOR UPDATE OF t SKIP LOCKED",
             Backend::Sqlite => "",
@@ -474,6 +461,18 @@ impl WriteTx {
     /// `ack`: the worker accepts its lease; the task is `in_progress` and the lease lives a full
     /// TTL from now. Acknowledging an acknowledged lease changes nothing.
     pub async fn ack(&mut self, worker_id: &str, lease_id: &str) -> Result<TaskRow, StoreError> {
+        if self.store().backend == Backend::Sqlite {
+            return self.ack_batched(worker_id, lease_id).await;
+        }
+        self.ack_general(worker_id, lease_id).await
+    }
+
+    /// `ack` on any backend, for every case (see [`WriteTx::ack`]).
+    pub(super) async fn ack_general(
+        &mut self,
+        worker_id: &str,
+        lease_id: &str,
+    ) -> Result<TaskRow, StoreError> {
         let task = self.held_lease(worker_id, lease_id).await?;
         self.start_work(&task, worker_id).await
     }
@@ -557,7 +556,11 @@ impl WriteTx {
         artifact: Option<Value>,
         note: Option<String>,
     ) -> Result<TaskRow, StoreError> {
-        let task = self.lock_task(task_id).await?;
+        let task = if self.store().backend == Backend::Sqlite {
+            self.read_for_move(task_id).await?
+        } else {
+            self.lock_task(task_id).await?
+        };
         if task.worker_id.as_deref() != Some(worker_id) {
             return Err(StoreError::forbidden(
                 "not_lease_holder",
@@ -645,22 +648,16 @@ impl WriteTx {
         mv: &Move,
         actor: &str,
     ) -> Result<TaskRow, StoreError> {
+        debug_assert!(!mv.to.is_active(), "leases are only granted by claims");
+        let plan = MovePlan::new(task, mv);
+        if self.store().backend == Backend::Sqlite {
+            return self.apply_move_batched(task, mv, &plan, actor).await;
+        }
         let from = task.status;
         let to = mv.to;
-        debug_assert!(!to.is_active(), "leases are only granted by claims");
-        let leaving_lease = from.is_active();
-        let opens_pr = to == TaskStatus::PrOpened && from != TaskStatus::PrOpened;
-        let closes_pr = from == TaskStatus::PrOpened && to != TaskStatus::PrOpened;
-        let keeps_holder = matches!(to, TaskStatus::PrOpened | TaskStatus::Merged);
-        let artifact = match (&task.artifact, &mv.artifact) {
-            (Some(Value::Object(old)), Some(Value::Object(new))) => {
-                let mut merged = old.clone();
-                merged.extend(new.clone());
-                Some(Value::Object(merged))
-            }
-            (_, Some(new)) => Some(new.clone()),
-            (old, None) => old.clone(),
-        };
+        let leaving_lease = plan.leaving_lease;
+        let keeps_holder = plan.keeps_holder;
+        let artifact = plan.artifact.clone();
         // Lock order (PostgreSQL): the task row (callers lock it), the worker, the task's area lock
         // entry, and the repository last. A claim takes the worker, its task and area, and the
         // repository last too, so no two transactions wait on each other in a cycle: whoever
@@ -712,34 +709,15 @@ impl WriteTx {
                 "the task changed while this request was processed; retry",
             ));
         }
-        let mut data = json!({"from": from.as_str(), "status": to.as_str()});
-        if let Some(r) = &mv.reason {
-            data["reason"] = json!(r);
-        }
-        if let Some(n) = &mv.note {
-            data["note"] = json!(n);
-        }
-        if let Some(a) = &mv.artifact {
-            data["artifact"] = a.clone();
-        }
-        if let Some(l) = &task.lease_id {
-            data["lease_id"] = json!(l);
-        }
-        let kind = match mv.lease_end {
-            LeaseEnd::Expired => "lease.expired",
-            LeaseEnd::Nacked => "lease.nacked",
-            _ => "task.status",
-        };
         self.event(
-            NewEvent::new(kind, actor)
+            NewEvent::new(plan.kind, actor)
                 .repo(&task.repo)
                 .task(&task.id)
                 .worker(task.worker_id.as_deref())
-                .data(data),
+                .data(plan.data.clone()),
         );
         let moved = self.task(&task.id).await?;
-        let active_delta: i64 = if leaving_lease { -1 } else { 0 };
-        let pr_delta: i64 = i64::from(opens_pr) - i64::from(closes_pr);
+        let (active_delta, pr_delta) = (plan.active_delta, plan.pr_delta);
         if active_delta != 0 || pr_delta != 0 {
             sqlx::query(
                 "UPDATE repos SET active_leases = active_leases + $1, open_prs = open_prs + $2 \
@@ -773,7 +751,7 @@ impl WriteTx {
 }
 
 /// The points a task's lease counts against its holder.
-fn task_lease_points(task: &TaskRow) -> i64 {
+pub(super) fn task_lease_points(task: &TaskRow) -> i64 {
     task.lease_points.unwrap_or(task.estimate_points)
 }
 
@@ -782,6 +760,28 @@ fn lease_ended() -> StoreError {
         "lease_not_held",
         "this lease has ended and is no longer held",
     )
+}
+
+/// Rule 3 as a filter on `t.skill_set_id`: the skill sets `worker` covers (all of them for
+/// implicit GitHub workers). The worker's skills are bound from parameter `$first` on.
+pub(super) fn skill_filter(worker: &WorkerRow, first: usize) -> String {
+    if worker.all_skills {
+        String::new()
+    } else if worker.skills.is_empty() {
+        " AND t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
+           (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id))"
+            .to_string()
+    } else {
+        let list = (0..worker.skills.len())
+            .map(|i| format!("${}", i + first))
+            .collect::<Vec<_>>()
+            .join(",");
+        format!(
+            " AND t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
+               (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id \
+                AND m.skill NOT IN ({list})))"
+        )
+    }
 }
 
 fn worker_view(w: &WorkerRow, online: bool) -> WorkerView {

@@ -142,6 +142,7 @@ impl WriteTx {
         worker_id: &str,
         was_online: bool,
     ) -> Result<(), StoreError> {
+        self.ensure_begun().await?;
         sqlx::query("UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2")
             .bind(self.now)
             .bind(worker_id)

@@ -1,0 +1,402 @@
+//! SQLite: the hot paths of a worker (claim, ack, status move) in one or two round trips each.
+//!
+//! sqlx runs every SQLite connection on its own thread, and each statement is a round trip to it:
+//! two thread hand-offs, which under load cost more than the statement itself. Here the statements
+//! of one step travel together ([`WriteTx::batch`]: `;`-separated, sharing numbered parameters),
+//! with the transaction's `BEGIN IMMEDIATE` and, where nothing else has to happen first, its
+//! `COMMIT`. The rules are the same as in [`super::leases`] (which PostgreSQL uses); what keeps them
+//! here is that SQLite serialises write transactions: the claim's single conditional `UPDATE`
+//! picks and takes the first task in offer order that passes every rule against the rows as they
+//! are inside this transaction, and the counter updates that follow it in the same transaction
+//! apply only to the task it took (they find it by its new lease id).
+//!
+//! Whatever is not the plain happy path (an unknown lease, an expired one, another holder, an
+//! invalid move) is handed to the general code in [`super::leases`] within the same transaction.
+
+use serde_json::{Value, json};
+
+use super::door::Outcome;
+use super::leases::{LeaseEnd, Move, skill_filter, task_lease_points};
+use super::rows::{TASK_SELECT, TaskRow, WORKER_COLUMNS, WorkerRow};
+use super::{NACK_COOLDOWN_MS, StoreError, WriteTx, format_ts, new_id};
+use crate::domain::{Event, Lease, TaskStatus};
+
+impl WriteTx {
+    /// The claim (see [`WriteTx::claim`]) as one round trip: mark the worker seen, take the best
+    /// eligible task, count it against the repository budget and the worker's capacity, record
+    /// the lease and its audit event, read the task back, commit.
+    pub(super) async fn claim_batched(
+        &mut self,
+        seen: &WorkerRow,
+    ) -> Result<Option<Lease>, StoreError> {
+        let was_online = seen.online(self.now, self.store().timing.heartbeat_ttl_ms);
+        if !was_online {
+            self.event(
+                super::NewEvent::new("worker.online", format!("worker:{}", seen.id))
+                    .worker(Some(&seen.id)),
+            );
+        }
+        let timing = self.store().timing.clone();
+        let now = self.now;
+        let lease_id = new_id("l");
+        let accept_by = now + timing.accept_ttl_ms;
+        let expires = now + timing.lease_ttl_ms;
+        // The skill filter binds the skills read when the request was authenticated; the guard
+        // `w.skills = $8` makes the claim take nothing if they changed since.
+        let skills = skill_filter(seen, 11);
+        let sql = format!(
+            "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2 \
+               RETURNING {WORKER_COLUMNS}; \
+             UPDATE tasks SET status = 'leased', worker_id = $2, lease_id = $3, \
+               lease_points = estimate_points, accept_by = $4, lease_expires_at = $5, \
+               deadline = $6, status_reason = NULL, updated_at = $1, \
+               area_lock = CASE WHEN area IS NOT NULL AND (SELECT r.area_locks_enabled \
+                 FROM repos r WHERE r.id = tasks.repo_id) = 1 THEN area END \
+             WHERE status = 'ready' AND seq = ( \
+               SELECT t.seq FROM workers w CROSS JOIN tasks t CROSS JOIN repos r \
+               WHERE w.id = $2 AND w.status <> 'paused' AND w.skills = $8 \
+                 AND w.active_tasks < w.max_concurrent_tasks \
+                 AND t.status = 'ready' AND r.id = t.repo_id \
+                 AND t.tier <= w.trust_level \
+                 AND t.estimate_points <= w.capacity_points - w.active_points{skills} \
+                 AND r.open_prs + r.active_leases < r.max_open_prs \
+                 AND (t.area IS NULL OR r.area_locks_enabled = 0 OR NOT EXISTS ( \
+                       SELECT 1 FROM tasks h WHERE h.repo_id = t.repo_id AND h.area = t.area \
+                         AND h.status IN ('leased', 'in_progress', 'pr_opened'))) \
+                 AND NOT EXISTS (SELECT 1 FROM nacks n WHERE n.task_seq = t.seq \
+                       AND n.worker_id = $2 AND n.at > $7) \
+               ORDER BY t.priority DESC, t.seq LIMIT 1); \
+             UPDATE repos SET active_leases = active_leases + 1 \
+               WHERE id = (SELECT repo_id FROM tasks WHERE lease_id = $3); \
+             UPDATE workers SET active_tasks = active_tasks + 1, active_points = active_points + \
+               (SELECT lease_points FROM tasks WHERE lease_id = $3) \
+               WHERE id = $2 AND EXISTS (SELECT 1 FROM tasks WHERE lease_id = $3); \
+             INSERT INTO leases (id, task_seq, worker_id, created_at) \
+               SELECT $3, seq, $2, $1 FROM tasks WHERE lease_id = $3; \
+             INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
+               SELECT 'task.leased', $1, r.name, t.id, $2, $9, $10 \
+               FROM tasks t JOIN repos r ON r.id = t.repo_id WHERE t.lease_id = $3 \
+               RETURNING id, repo, task_id; \
+             {TASK_SELECT} WHERE t.lease_id = $3"
+        );
+        let actor = format!("worker:{}", seen.id);
+        let data = json!({"lease_id": lease_id, "status": "leased"});
+        let out = self
+            .batch(
+                &sql,
+                |mut q| {
+                    q = q
+                        .bind(now)
+                        .bind(seen.id.clone())
+                        .bind(lease_id.clone())
+                        .bind(accept_by)
+                        .bind(expires)
+                        .bind(accept_by.min(expires))
+                        .bind(now - NACK_COOLDOWN_MS)
+                        .bind(seen.skills.join(","))
+                        .bind(actor.clone())
+                        .bind(data.to_string());
+                    for skill in &seen.skills {
+                        q = q.bind(skill.clone());
+                    }
+                    q
+                },
+                true,
+            )
+            .await?;
+        let [worker, took, budget, load, _lease, event, task] = outcomes::<7>(out)?;
+        if worker.rows.is_empty() {
+            return Err(StoreError::not_found("worker_not_found", "unknown worker"));
+        }
+        if took.affected == 0 {
+            return Ok(None);
+        }
+        if budget.affected != 1 || load.affected != 1 {
+            return Err(inconsistent("claim"));
+        }
+        let task = decode_task(&task)?;
+        self.appended_event(&event, "task.leased", &actor, Some(&seen.id), data)?;
+        Ok(Some(Lease {
+            lease_id,
+            task: task.to_api(),
+            expires_at: format_ts(expires),
+            accept_by: format_ts(accept_by),
+        }))
+    }
+
+    /// `ack` on the plain path (the caller's lease, leased, not expired): reads the lease, then
+    /// moves the task to `in_progress`, stamps the lease, logs it and commits in one more trip.
+    /// Anything else goes to the general [`WriteTx::ack`].
+    pub(super) async fn ack_batched(
+        &mut self,
+        worker_id: &str,
+        lease_id: &str,
+    ) -> Result<TaskRow, StoreError> {
+        let task = self.task_of_lease(lease_id).await?;
+        let plain = task.as_ref().is_some_and(|t| {
+            t.worker_id.as_deref() == Some(worker_id)
+                && t.status == TaskStatus::Leased
+                && t.deadline.is_some_and(|d| d > self.now)
+        });
+        let Some(task) = task.filter(|_| plain) else {
+            return self.ack_general(worker_id, lease_id).await;
+        };
+        let expires = self.now + self.store().timing.lease_ttl_ms;
+        let actor = format!("worker:{worker_id}");
+        let data = json!({"from": "leased", "status": "in_progress", "lease_id": lease_id});
+        let sql = format!(
+            "UPDATE tasks SET status = 'in_progress', accept_by = NULL, lease_expires_at = $4, \
+               deadline = $4, updated_at = $1 WHERE seq = $2 AND status = 'leased'; \
+             UPDATE leases SET acked_at = $1 WHERE id = $3 AND changes() = 1; \
+             INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
+               SELECT 'task.status', $1, r.name, t.id, $5, $6, $7 \
+               FROM tasks t JOIN repos r ON r.id = t.repo_id WHERE t.seq = $2 AND changes() = 1 \
+               RETURNING id, repo, task_id; \
+             {TASK_SELECT} WHERE t.seq = $2"
+        );
+        let now = self.now;
+        let out = self
+            .batch(
+                &sql,
+                |q| {
+                    q.bind(now)
+                        .bind(task.seq)
+                        .bind(lease_id.to_string())
+                        .bind(expires)
+                        .bind(worker_id.to_string())
+                        .bind(actor.clone())
+                        .bind(data.to_string())
+                },
+                true,
+            )
+            .await?;
+        let [moved, stamped, event, row] = outcomes::<4>(out)?;
+        if moved.affected != 1 || stamped.affected != 1 || event.rows.len() != 1 {
+            return Err(inconsistent("ack"));
+        }
+        self.appended_event(&event, "task.status", &actor, Some(worker_id), data)?;
+        decode_task(&row)
+    }
+
+    /// The task that lease `lease_id` is for (first read of a batched transaction).
+    async fn task_of_lease(&mut self, lease_id: &str) -> Result<Option<TaskRow>, StoreError> {
+        let sql = format!(
+            "{TASK_SELECT} WHERE t.lease_id = $1 \
+               AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.id = $1 AND l.ended_at IS NOT NULL)"
+        );
+        let out = self
+            .batch(&sql, |q| q.bind(lease_id.to_string()), false)
+            .await?;
+        let [row] = outcomes::<1>(out)?;
+        row.rows.first().map(TaskRow::decode).transpose()
+    }
+
+    /// A worker's status move on SQLite: one read (which begins the transaction), then the general
+    /// rules and [`WriteTx::apply_move`], itself batched.
+    pub(super) async fn read_for_move(&mut self, task_id: &str) -> Result<TaskRow, StoreError> {
+        let sql = format!("{TASK_SELECT} WHERE t.id = $1");
+        let out = self
+            .batch(&sql, |q| q.bind(task_id.to_string()), false)
+            .await?;
+        let [row] = outcomes::<1>(out)?;
+        match row.rows.first() {
+            Some(r) => TaskRow::decode(r),
+            None => Err(StoreError::not_found(
+                "task_not_found",
+                format!("unknown task `{task_id}`"),
+            )),
+        }
+    }
+
+    /// [`WriteTx::apply_move`] in one round trip: the task's conditional update first (nothing
+    /// else applies if the task changed), then the counters, the lease record and the audit
+    /// event, and the task read back.
+    pub(super) async fn apply_move_batched(
+        &mut self,
+        task: &TaskRow,
+        mv: &Move,
+        plan: &MovePlan,
+        actor: &str,
+    ) -> Result<TaskRow, StoreError> {
+        let leaving = plan.leaving_lease && task.worker_id.is_some();
+        let sql = format!(
+            "UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
+               attempts = attempts + $4, deadline = NULL, accept_by = NULL, \
+               lease_expires_at = NULL, lease_points = NULL, {holder} \
+               area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6 \
+             WHERE seq = $7 AND status = $8; \
+             {workers}\
+             UPDATE repos SET active_leases = active_leases + $13, open_prs = open_prs + $14 \
+               WHERE id = $15 AND ($13 <> 0 OR $14 <> 0); \
+             INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
+               VALUES ($16, $6, $17, $18, $10, $19, $20) RETURNING id, repo, task_id; \
+             {TASK_SELECT} WHERE t.seq = $7",
+            holder = if plan.keeps_holder {
+                ""
+            } else {
+                "worker_id = NULL, lease_id = NULL,"
+            },
+            workers = if leaving {
+                "UPDATE workers SET active_points = active_points - $9, \
+                   active_tasks = active_tasks - 1 WHERE id = $10; \
+                 UPDATE leases SET ended_at = $6, outcome = $11 WHERE id = $12; "
+            } else {
+                ""
+            },
+        );
+        let now = self.now;
+        let out = self
+            .batch(
+                &sql,
+                |q| {
+                    q.bind(mv.to.as_str())
+                        .bind(mv.reason.clone())
+                        .bind(plan.artifact.as_ref().map(Value::to_string))
+                        .bind(i64::from(mv.bump_attempts))
+                        .bind(i64::from(mv.to.holds_area()))
+                        .bind(now)
+                        .bind(task.seq)
+                        .bind(task.status.as_str())
+                        .bind(task_lease_points(task))
+                        .bind(task.worker_id.clone())
+                        .bind(mv.lease_end.as_str())
+                        .bind(task.lease_id.clone())
+                        .bind(plan.active_delta)
+                        .bind(plan.pr_delta)
+                        .bind(task.repo_id)
+                        .bind(plan.kind)
+                        .bind(task.repo.clone())
+                        .bind(task.id.clone())
+                        .bind(actor.to_string())
+                        .bind(plan.data.to_string())
+                },
+                false,
+            )
+            .await?;
+        let mut out = out.into_iter();
+        let moved = out.next().unwrap_or_default();
+        if moved.affected == 0 {
+            return Err(StoreError::conflict(
+                "concurrent_change",
+                "the task changed while this request was processed; retry",
+            ));
+        }
+        let rest: Vec<Outcome> = out.collect();
+        let n = rest.len();
+        if n < 3 {
+            return Err(inconsistent("status move"));
+        }
+        self.appended_event(
+            &rest[n - 2],
+            plan.kind,
+            actor,
+            task.worker_id.as_deref(),
+            plan.data.clone(),
+        )?;
+        decode_task(&rest[n - 1])
+    }
+
+    /// Records the event a batch appended (its row: `id, repo, task_id`).
+    fn appended_event(
+        &mut self,
+        outcome: &Outcome,
+        kind: &'static str,
+        actor: &str,
+        worker_id: Option<&str>,
+        data: Value,
+    ) -> Result<(), StoreError> {
+        use sqlx::Row;
+        let Some(row) = outcome.rows.first() else {
+            return Err(inconsistent("audit event"));
+        };
+        let event = Event {
+            id: row.try_get("id")?,
+            kind: kind.to_string(),
+            at: format_ts(self.now),
+            repo: row.try_get("repo")?,
+            task_id: row.try_get("task_id")?,
+            worker_id: worker_id.map(str::to_string),
+            actor: actor.to_string(),
+            data,
+        };
+        self.appended(event);
+        Ok(())
+    }
+}
+
+/// What [`WriteTx::apply_move`] decided before writing (shared by both backends' code).
+pub(super) struct MovePlan {
+    pub leaving_lease: bool,
+    pub keeps_holder: bool,
+    pub artifact: Option<Value>,
+    pub active_delta: i64,
+    pub pr_delta: i64,
+    pub kind: &'static str,
+    pub data: Value,
+}
+
+impl MovePlan {
+    pub fn new(task: &TaskRow, mv: &Move) -> MovePlan {
+        let from = task.status;
+        let to = mv.to;
+        let leaving_lease = from.is_active();
+        let opens_pr = to == TaskStatus::PrOpened && from != TaskStatus::PrOpened;
+        let closes_pr = from == TaskStatus::PrOpened && to != TaskStatus::PrOpened;
+        let artifact = match (&task.artifact, &mv.artifact) {
+            (Some(Value::Object(old)), Some(Value::Object(new))) => {
+                let mut merged = old.clone();
+                merged.extend(new.clone());
+                Some(Value::Object(merged))
+            }
+            (_, Some(new)) => Some(new.clone()),
+            (old, None) => old.clone(),
+        };
+        let mut data = json!({"from": from.as_str(), "status": to.as_str()});
+        if let Some(r) = &mv.reason {
+            data["reason"] = json!(r);
+        }
+        if let Some(n) = &mv.note {
+            data["note"] = json!(n);
+        }
+        if let Some(a) = &mv.artifact {
+            data["artifact"] = a.clone();
+        }
+        if let Some(l) = &task.lease_id {
+            data["lease_id"] = json!(l);
+        }
+        MovePlan {
+            leaving_lease,
+            keeps_holder: matches!(to, TaskStatus::PrOpened | TaskStatus::Merged),
+            artifact,
+            active_delta: if leaving_lease { -1 } else { 0 },
+            pr_delta: i64::from(opens_pr) - i64::from(closes_pr),
+            kind: match mv.lease_end {
+                LeaseEnd::Expired => "lease.expired",
+                LeaseEnd::Nacked => "lease.nacked",
+                _ => "task.status",
+            },
+            data,
+        }
+    }
+}
+
+/// The outcomes of a batch of exactly `N` statements.
+fn outcomes<const N: usize>(out: Vec<Outcome>) -> Result<[Outcome; N], StoreError> {
+    out.try_into()
+        .map_err(|_| inconsistent("statement batch"))
+}
+
+fn decode_task(outcome: &Outcome) -> Result<TaskRow, StoreError> {
+    match outcome.rows.first() {
+        Some(row) => TaskRow::decode(row),
+        None => Err(inconsistent("task read-back")),
+    }
+}
+
+/// A batch whose statements did not all apply as their predecessors promised: the transaction is
+/// rolled back (or, if it had already committed, nothing was written beyond what applied).
+fn inconsistent(what: &str) -> StoreError {
+    StoreError::Db(sqlx::Error::Protocol(format!(
+        "{what}: the statements of one transaction disagreed"
+    )))
+}
