@@ -1028,7 +1028,7 @@ async fn owp_cycle_loop(
             .bearer_auth(&token)
             .send()
             .await;
-        if !matches!(&ack, Ok(r) if r.status() == 200) {
+        if !finished_ok(ack).await {
             out.errors += 1;
             continue;
         }
@@ -1039,13 +1039,25 @@ async fn owp_cycle_loop(
             .json(&pr)
             .send()
             .await;
-        if !matches!(&done, Ok(r) if r.status() == 200) {
+        if !finished_ok(done).await {
             out.errors += 1;
             continue;
         }
         out.cycled(&clock, t0.elapsed());
     }
     out
+}
+
+/// Whether a request answered 200. The body is read to its end either way: a connection whose
+/// answer was not read cannot carry the next request, and the client would open a new one.
+async fn finished_ok(res: reqwest::Result<reqwest::Response>) -> bool {
+    match res {
+        Ok(r) => {
+            let ok = r.status() == 200;
+            r.bytes().await.is_ok() && ok
+        }
+        Err(_) => false,
+    }
 }
 
 /// The simplest correct claim: the oldest ready row of the highest priority, no rules. On
@@ -1220,7 +1232,10 @@ async fn send_delivery(http: &reqwest::Client, base: &str, n: usize) -> anyhow::
         .body(body)
         .send()
         .await?;
-    Ok(res.status().as_u16())
+    let status = res.status().as_u16();
+    // Read to the end, so that the connection carries the next delivery.
+    res.bytes().await?;
+    Ok(status)
 }
 
 // ----- report ------------------------------------------------------------------------------

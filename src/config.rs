@@ -81,6 +81,16 @@ pub struct ServeConfig {
     /// Public base URL of this service (used in links and the GitHub App setup flow).
     #[arg(long, env = "OWP_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Let anyone read the dashboard's boards of public repositories without signing in
+    /// (read-only: review budgets, tasks and events of public repositories only). Private
+    /// repositories, workers and every write still need the admin session.
+    #[arg(long, env = "OWP_PUBLIC_BOARDS", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub public_boards: bool,
+    /// A token that may only scrape `GET /metrics` (as `Authorization: Bearer …`), so Prometheus
+    /// need not hold the admin token. The admin token is accepted there too.
+    #[arg(long, env = "OWP_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
     #[command(flatten)]
     pub github: GithubConfig,
 }
@@ -144,6 +154,8 @@ impl ServeConfig {
             registration: RegistrationPolicy::Open,
             log_format: LogFormat::Text,
             public_url: None,
+            public_boards: false,
+            metrics_token: None,
             github: GithubConfig {
                 github_api_url: "https://api.github.com".into(),
                 ..Default::default()
@@ -182,6 +194,29 @@ mod tests {
             "postgres://owp:***@db:5432/owp"
         );
         assert_eq!(redact_url("postgres://db/owp"), "postgres://db/owp");
+    }
+
+    #[test]
+    fn public_boards_is_a_flag() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeConfig,
+        }
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("owp").chain(args.iter().copied()))
+                .map(|c| c.serve.public_boards)
+        };
+        // The environment may hold OWP_PUBLIC_BOARDS; this only looks at the flag's own parsing.
+        if std::env::var_os("OWP_PUBLIC_BOARDS").is_none() {
+            assert!(!parse(&[]).unwrap(), "off by default");
+        }
+        assert!(parse(&["--public-boards"]).unwrap());
+        assert!(
+            parse(&["--public-boards", "--metrics-token", "m"]).is_ok(),
+            "the metrics token is a flag with a value"
+        );
     }
 
     #[test]

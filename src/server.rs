@@ -91,7 +91,12 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
         .context("an admin token is required")?;
     let (last_event_tx, last_event) = watch::channel(store.last_event_id().await?);
     let sessions = crate::dashboard::Sessions::new(admin_token.clone());
-    let metrics_auth = crate::metrics::MetricsAuth::new(admin_token.clone(), None);
+    let metrics_auth =
+        crate::metrics::MetricsAuth::new(admin_token.clone(), config.metrics_token.clone());
+    let public_boards = config.public_boards.then(|| {
+        tracing::info!("public boards on: anyone may read the boards of public repositories");
+        crate::dashboard::PublicBoards::new(store.clone(), last_event.clone())
+    });
     let state = AppState {
         store: store.clone(),
         admin_token,
@@ -101,7 +106,7 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
     };
     let github = crate::github::service::GithubParts::new(&config, &store).await?;
     let app = http::router(state)
-        .merge(crate::dashboard::router(sessions))
+        .merge(crate::dashboard::router(sessions, public_boards))
         .merge(github.router())
         .merge(crate::metrics::router(store.clone(), metrics_auth))
         .layer(axum::middleware::from_fn(crate::metrics::track_http))

@@ -268,6 +268,11 @@ impl Page {
     /// Signs in through the form, typing the token as a person would.
     async fn sign_in(&mut self, base: &str, token: &str) {
         self.goto(&format!("{base}/")).await;
+        self.sign_in_on_the_form(token).await;
+    }
+
+    /// Fills in the sign-in form the page shows (or is about to show) and waits for the dashboard.
+    async fn sign_in_on_the_form(&mut self, token: &str) {
         self.wait_for(
             "the sign-in form",
             "!!document.querySelector('form[action=\"/login\"] #token')",
@@ -301,6 +306,15 @@ async fn post(http: &reqwest::Client, url: String, auth: Option<&str>, body: Val
     let text = r.text().await.unwrap();
     assert!(status.is_success(), "{status}: {text}");
     serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// Everything the page holds: its markup and its visible text.
+async fn page_text(page: &mut Page) -> String {
+    page.eval("document.documentElement.outerHTML + document.body.innerText")
+        .await
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn repo_line(repo: &str) -> String {
@@ -460,6 +474,96 @@ async fn dashboard_signs_in_follows_the_pool_live_and_sees_a_worker_go_offline()
         std::fs::metadata(&shot).unwrap().len() > 20_000,
         "a real picture"
     );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_reads_the_public_board_live_and_never_a_private_repository() {
+    let Some(browser) = Browser::launch("public_board").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = owp::config::ServeConfig::for_tests(&dir.path().join("owp.db"), TOKEN);
+    config.public_boards = true;
+    let server = owp::server::start(config, false).await.unwrap();
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::new();
+    for (repo, visibility) in [("acme/open", "public"), ("acme/hidden", "private")] {
+        post(
+            &http,
+            format!("{base}/v1/admin/repos"),
+            Some(TOKEN),
+            json!({"repo": repo, "max_open_prs": 2, "visibility": visibility}),
+        )
+        .await;
+    }
+    let import = |repo: &'static str, title: &'static str| {
+        let http = http.clone();
+        let url = format!("{base}/v1/admin/tasks");
+        async move {
+            post(
+                &http,
+                url,
+                Some(TOKEN),
+                json!({"repo": repo, "tasks": [{"title": title}]}),
+            )
+            .await
+        }
+    };
+    import("acme/open", "Write the contributor guide").await;
+    import("acme/hidden", "Negotiate the secret deal").await;
+
+    let mut page = browser.new_page().await;
+    page.goto(&format!("{base}/")).await;
+    let open = repo_line("acme/open");
+    page.wait_for(
+        "the public repository's gauge",
+        &format!(
+            "document.getElementById('conn')?.dataset.state === 'live' && \
+             {open}?.querySelector('.repo-line')?.textContent === '0 of 2 review slots used'"
+        ),
+        Duration::from_secs(15),
+    )
+    .await;
+    let shown = page_text(&mut page).await;
+    assert!(shown.contains("Write the contributor guide"));
+    for secret in ["acme/hidden", "Negotiate the secret deal", TOKEN] {
+        assert!(!shown.contains(secret), "the public board shows {secret}");
+    }
+    assert_eq!(
+        page.eval("!!document.getElementById('workers') || !!document.getElementById('repo-form') || !!document.querySelector('.stepper')").await,
+        json!(false),
+        "no workers, no forms, no budget buttons"
+    );
+
+    // Changes arrive live: a private one first, then a public one.
+    import("acme/hidden", "Bribe the auditor quietly").await;
+    import("acme/open", "Translate the guide").await;
+    page.wait_for(
+        "the new public task",
+        "document.getElementById('tasks').textContent.includes('Translate the guide')",
+        Duration::from_secs(10),
+    )
+    .await;
+    let shown = page_text(&mut page).await;
+    for secret in [
+        "acme/hidden",
+        "Negotiate the secret deal",
+        "Bribe the auditor",
+    ] {
+        assert!(!shown.contains(secret), "the public board shows {secret}");
+    }
+
+    // Signing in opens the whole dashboard.
+    page.eval("document.querySelector('a[href=\"/login\"]').click()")
+        .await;
+    page.sign_in_on_the_form(TOKEN).await;
+    page.wait_for(
+        "the private repository, once signed in",
+        &format!("!!{}", repo_line("acme/hidden")),
+        Duration::from_secs(10),
+    )
+    .await;
     server.stop().await;
 }
 

@@ -78,6 +78,47 @@ async fn a_labelled_issue_becomes_a_task_with_its_fields_and_a_status_comment() 
 }
 
 #[tokio::test]
+async fn the_board_visibility_follows_what_github_says_about_the_repository() {
+    let story = Story::start().await;
+    assert!(
+        !story.policy().await.private,
+        "the installation listed the repository as public"
+    );
+    let n = story
+        .open_issue("Where is the changelog?", &["question"])
+        .await;
+    // The owner makes the repository private on GitHub: its next event says so.
+    let mut payload = story.labeled_payload(n, "question");
+    payload["repository"]["private"] = json!(true);
+    story.send("issues", &payload).await;
+    assert!(story.policy().await.private, "private as GitHub says");
+    // An event that does not say leaves it as it is.
+    let mut payload = story.labeled_payload(n, "question");
+    if let Some(repo) = payload["repository"].as_object_mut() {
+        repo.remove("private");
+    }
+    story.send("issues", &payload).await;
+    assert!(story.policy().await.private, "unknown is not public");
+    // Public again.
+    let payload = story.labeled_payload(n, "question");
+    assert_eq!(payload["repository"]["private"], json!(false));
+    story.send("issues", &payload).await;
+    assert!(!story.policy().await.private);
+    let changes: Vec<Value> = story
+        .running()
+        .store
+        .recent_events(100)
+        .await
+        .unwrap()
+        .into_iter()
+        // Visibility changes alone (a policy update names the budget too).
+        .filter(|e| e.kind == "repo.updated" && e.data.get("max_open_prs").is_none())
+        .map(|e| e.data["visibility"].clone())
+        .collect();
+    assert_eq!(changes, [json!("private"), json!("public")]);
+}
+
+#[tokio::test]
 async fn removing_the_label_cancels_an_unheld_task_and_labelling_again_brings_it_back() {
     let story = Story::start().await;
     let n = story.label_issue("Fix the docs", &[]).await;
@@ -444,6 +485,45 @@ async fn a_forged_signature_is_refused_and_nothing_is_stored() {
         story.running().store.gh_delivery_count().await.unwrap(),
         stored + 1
     );
+}
+
+/// GitHub sends whatever people type, NUL characters included (`\u0000` in the JSON). PostgreSQL
+/// cannot store them in text and SQLite can; on both, the delivery is stored as it came and
+/// applied, with each NUL read as U+FFFD.
+#[tokio::test]
+async fn a_nul_character_from_github_is_stored_as_a_replacement_character() {
+    let story = Story::start().await;
+    let n = story.label_issue("Broken\u{0}title", &[]).await;
+    let task = story.task(n).await;
+    assert_eq!(task.title, "Broken\u{FFFD}title");
+    story.expect_status(n, &["**Ready**"]);
+    story.comment(n, "alice", "/owp claim\nthanks\u{0}").await;
+    story.expect_status(n, &["claimed by @alice"]);
+    story.retitle_issue(n, "\u{0}Still\u{0}broken").await;
+    assert_eq!(story.task(n).await.title, "\u{FFFD}Still\u{FFFD}broken");
+    story.expect_status(n, &["claimed by @alice"]);
+
+    let deliveries: Vec<(String, String, String, Option<String>)> =
+        sqlx::query_as("SELECT event, body, state, error FROM gh_deliveries ORDER BY seq")
+            .fetch_all(story.running().store.read_pool())
+            .await
+            .unwrap();
+    let failed: Vec<_> = deliveries
+        .iter()
+        .filter(|(_, _, state, _)| state != "applied" && state != "ignored")
+        .map(|(event, _, state, error)| (event, state, error))
+        .collect();
+    assert!(failed.is_empty(), "deliveries not applied: {failed:?}");
+    // The inbox keeps the body as GitHub sent it: the NUL stays a JSON escape.
+    let with_nul = deliveries
+        .iter()
+        .filter(|(_, body, _, _)| body.contains("\\u0000"))
+        .count();
+    assert!(
+        with_nul >= 3,
+        "{with_nul} stored bodies hold the escaped NUL"
+    );
+    story.expect_no_new_comments(n);
 }
 
 // --- GitHub failing, restarts -----------------------------------------------------------------

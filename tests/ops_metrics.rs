@@ -97,6 +97,42 @@ async fn metrics_need_credentials() {
 }
 
 #[tokio::test]
+async fn the_metrics_token_scrapes_and_opens_nothing_else() {
+    let metrics_token = format!("metrics-{}", uuid::Uuid::new_v4().simple());
+    let server = Server::start_with_env(&[("OWP_METRICS_TOKEN", &metrics_token)]).await;
+    let scrape = |token: Option<&str>| {
+        let mut req = server.req(Method::GET, "/metrics");
+        if let Some(t) = token {
+            req = req.bearer(t);
+        }
+        req.send()
+    };
+    let r = scrape(None).await;
+    assert_eq!(r.status, 401, "no token: {}", r.describe());
+    assert!(!r.text.contains("owp_"));
+    assert_eq!(scrape(Some("metrics-not-it")).await.status, 401);
+
+    let r = scrape(Some(&metrics_token)).await;
+    assert_eq!(r.status, 200, "the metrics token: {}", r.describe());
+    assert!(r.text.contains("owp_workers_registered"));
+    let r = scrape(Some(&server.admin_token)).await;
+    assert_eq!(r.status, 200, "the admin token still scrapes");
+
+    // It is a scrape-only token: the admin API does not take it.
+    let r = server
+        .req(Method::GET, "/v1/admin/state")
+        .header("X-Admin-Token", &metrics_token)
+        .send()
+        .await;
+    assert_eq!(r.status, 401, "{}", r.describe());
+    // Nor does the process print it.
+    assert!(
+        !server.log().contains(&metrics_token),
+        "the token is logged"
+    );
+}
+
+#[tokio::test]
 async fn metrics_follow_the_pool() {
     let server = Server::start_with_env(&[("OWP_ACCEPT_TTL_SECONDS", "1")]).await;
     server.upsert_repo(REPO, 3, true).await;

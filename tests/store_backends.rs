@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use owp::domain::{Lease, Priority, TaskStatus, WorkerStatus};
+use owp::domain::{Lease, Priority, TaskStatus, Visibility, WorkerStatus};
 use owp::store::repos::RepoUpsert;
 use owp::store::rows::{TaskRow, WorkerRow};
 use owp::store::tasks::TaskInput;
@@ -260,6 +260,110 @@ async fn title_of(store: &Store, lease: &Option<Lease>) -> Option<String> {
 async fn repo_figures(store: &Store, name: &str) -> (i64, i64) {
     let r = store.repo(name).await.expect("repo").expect("repo exists");
     (r.open_prs, r.active_leases)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repos_are_private_unless_made_public_and_the_public_board_reads_only_public_ones() {
+    on_each_backend(
+        "repos_are_private_unless_made_public_and_the_public_board_reads_only_public_ones",
+        fast_timing(),
+        |db| async move {
+            let s = &db.store;
+            let upsert = |name: &str| RepoUpsert {
+                name: name.into(),
+                max_open_prs: 3,
+                area_locks_enabled: None,
+                extensions: Map::new(),
+            };
+            let (row, _) = s
+                .upsert_repo(&upsert("acme/closed"), "admin")
+                .await
+                .unwrap();
+            assert!(row.private, "{}: private by default", db.label);
+            assert_eq!(row.to_api().visibility, Visibility::Private);
+            let (row, _) = s
+                .upsert_repo_with(&upsert("acme/open"), Some(Visibility::Public), "admin")
+                .await
+                .unwrap();
+            assert!(!row.private);
+            // An update without a visibility keeps it.
+            let (row, created) = s.upsert_repo(&upsert("acme/open"), "admin").await.unwrap();
+            assert!(!created && !row.private, "{}: kept public", db.label);
+
+            s.import_tasks("acme/open", &[task("open work")], "admin")
+                .await
+                .unwrap();
+            s.import_tasks("acme/closed", &[task("closed work")], "admin")
+                .await
+                .unwrap();
+            // A worker's registration names no repository: not on the public board.
+            s.register_worker(&worker_input("w", &[], 5, 5))
+                .await
+                .unwrap();
+            let board = s.public_board(100).await.unwrap();
+            let names: Vec<&str> = board.repos.iter().map(|r| r.name.as_str()).collect();
+            assert_eq!(names, ["acme/open"], "{}", db.label);
+            let titles: Vec<&str> = board.tasks.iter().map(|t| t.title.as_str()).collect();
+            assert_eq!(titles, ["open work"]);
+            assert!(!board.events.is_empty());
+            assert!(
+                board
+                    .events
+                    .iter()
+                    .all(|e| e.repo.as_deref() == Some("acme/open")),
+                "{}: {:?}",
+                db.label,
+                board.events
+            );
+            assert!(
+                board.workers.is_empty(),
+                "nobody works on a public task yet"
+            );
+
+            // GitHub says the closed repository is public after all, then private again.
+            let mut tx = s.begin().await.unwrap();
+            assert!(
+                tx.set_repo_visibility("acme/closed", Visibility::Public, "github:octo")
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                !tx.set_repo_visibility("acme/closed", Visibility::Public, "github:octo")
+                    .await
+                    .unwrap(),
+                "no change, no event"
+            );
+            assert!(
+                !tx.set_repo_visibility("acme/unknown", Visibility::Public, "github:octo")
+                    .await
+                    .unwrap(),
+                "an unknown repository is left alone"
+            );
+            tx.commit().await.unwrap();
+            let public = s.public_repo_names().await.unwrap();
+            assert_eq!(
+                public,
+                HashSet::from(["acme/open".to_string(), "acme/closed".to_string()])
+            );
+            let mut tx = s.begin().await.unwrap();
+            tx.set_repo_visibility("acme/closed", Visibility::Private, "github:octo")
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            let board = s.public_board(100).await.unwrap();
+            assert_eq!(board.tasks.len(), 1, "{}", db.label);
+            let updates: Vec<_> = s
+                .recent_events(100)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.kind == "repo.updated" && e.repo.as_deref() == Some("acme/closed"))
+                .map(|e| e.data["visibility"].clone())
+                .collect();
+            assert_eq!(updates, [json!("public"), json!("private")]);
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

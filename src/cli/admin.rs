@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::client::present::{ago, clip, clock, relative, table};
 use super::client::{ClientError, DEFAULT_SERVER, OwpClient, RepoPolicy, State, Task, Worker, say};
 use crate::config::Secret;
-use crate::domain::model::TaskStatus;
+use crate::domain::model::{TaskStatus, Visibility};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum AdminCommand {
@@ -65,6 +65,13 @@ pub struct InitRepoArgs {
     /// Allow only one active task per area (the default for new repos).
     #[arg(long)]
     pub area_locks: bool,
+    /// Let anyone read this repo's board when the service runs with public boards
+    /// (`OWP_PUBLIC_BOARDS`). New repos are private unless this is given.
+    #[arg(long, conflicts_with = "private")]
+    pub public: bool,
+    /// Keep this repo's board to admins (the default for new repos).
+    #[arg(long)]
+    pub private: bool,
     #[command(flatten)]
     pub admin: AdminArgs,
 }
@@ -176,16 +183,23 @@ async fn init_repo(args: InitRepoArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let visibility = if args.public {
+        Some(Visibility::Public)
+    } else if args.private {
+        Some(Visibility::Private)
+    } else {
+        None
+    };
     let policy = args
         .admin
         .client()?
-        .upsert_repo(repo, args.max_open_prs, locks)
+        .upsert_repo_with(repo, args.max_open_prs, locks, visibility)
         .await?;
     if args.admin.json {
         return print_json(&policy);
     }
     say!(
-        "repo {}: review budget {} open PRs · area locks {} · {}",
+        "repo {}: review budget {} open PRs · area locks {} · board {} · {}",
         policy.repo,
         policy.max_open_prs,
         if policy.area_locks_enabled {
@@ -193,6 +207,7 @@ async fn init_repo(args: InitRepoArgs) -> anyhow::Result<()> {
         } else {
             "off"
         },
+        policy.visibility.as_str(),
         budget_line(&policy)
     );
     say!(
@@ -395,6 +410,7 @@ pub fn render_state(state: &State, all: bool, events: usize, now: chrono::DateTi
                     p.open_prs.to_string(),
                     p.active_leases.to_string(),
                     if p.area_locks_enabled { "on" } else { "off" }.to_string(),
+                    p.visibility.as_str().to_string(),
                 ]
             })
             .collect();
@@ -405,6 +421,7 @@ pub fn render_state(state: &State, all: bool, events: usize, now: chrono::DateTi
                 "OPEN PRS",
                 "ACTIVE LEASES",
                 "AREA LOCKS",
+                "BOARD",
             ],
             &rows,
         ));
@@ -949,6 +966,19 @@ mod tests {
             ])
             .is_err()
         );
+        let public = |extra: &[&str]| {
+            let mut args = vec!["owp", "admin", "init-repo", "d", "--max-open-prs", "1"];
+            args.extend_from_slice(extra);
+            match parse(&args) {
+                Ok(AdminCommand::InitRepo(a)) => Ok((a.public, a.private)),
+                Ok(_) => panic!("expected init-repo"),
+                Err(e) => Err(e),
+            }
+        };
+        assert_eq!(public(&[]).unwrap(), (false, false));
+        assert_eq!(public(&["--public"]).unwrap(), (true, false));
+        assert_eq!(public(&["--private"]).unwrap(), (false, true));
+        assert!(public(&["--public", "--private"]).is_err());
 
         let AdminCommand::ImportTasks(i) = parse(&[
             "owp",

@@ -529,9 +529,24 @@ impl OwpClient {
         max_open_prs: i64,
         area_locks_enabled: Option<bool>,
     ) -> Result<RepoPolicy, ClientError> {
+        self.upsert_repo_with(repo, max_open_prs, area_locks_enabled, None)
+            .await
+    }
+
+    /// [`OwpClient::upsert_repo`] that also sets who may read the repository's board.
+    pub async fn upsert_repo_with(
+        &self,
+        repo: &str,
+        max_open_prs: i64,
+        area_locks_enabled: Option<bool>,
+        visibility: Option<crate::domain::Visibility>,
+    ) -> Result<RepoPolicy, ClientError> {
         let mut body = serde_json::json!({ "repo": repo, "max_open_prs": max_open_prs });
         if let Some(locks) = area_locks_enabled {
             body["area_locks_enabled"] = Value::Bool(locks);
+        }
+        if let Some(v) = visibility {
+            body["visibility"] = Value::String(v.as_str().to_string());
         }
         self.call(
             Method::POST,

@@ -2,29 +2,38 @@
 //!
 //! The server renders a small HTML shell; `assets/app.js` fills it from the JSON API
 //! (`GET /v1/admin/state`) and keeps it current from the event stream (`GET /v1/events`).
-//! Nothing is shown without signing in: the sign-in form trades the admin token for a session
-//! cookie (see [`session`]), which the API accepts as admin credentials, with a CSRF token for
-//! writes.
+//! By default nothing is shown without signing in: the sign-in form trades the admin token for a
+//! session cookie (see [`session`]), which the API accepts as admin credentials, with a CSRF token
+//! for writes.
 //!
-//! Routes: `GET /` (sign-in page or dashboard), `GET /assets/{app.js,app.css,favicon.svg}`,
-//! `POST /login`, `POST /logout`.
+//! With public boards on (`OWP_PUBLIC_BOARDS`), a visitor without a session gets a read-only
+//! board of the public repositories instead, fed by `GET /board/state` and `GET /board/events`
+//! (see [`board`]); `GET /login` then shows the sign-in form. Private repositories, workers and
+//! every write still need the admin session.
+//!
+//! Routes: `GET /` (sign-in page, public board or dashboard), `GET /assets/{app.js,app.css,
+//! favicon.svg}`, `GET|POST /login`, `POST /logout`, and with public boards `GET /board/state`,
+//! `GET /board/events`.
 
+pub mod board;
 pub mod session;
 
 use std::sync::LazyLock;
 
 use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{DefaultBodyLimit, Form, State};
+use axum::extract::{DefaultBodyLimit, Form, FromRef, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+pub use board::PublicBoards;
 pub use session::{CSRF_HEADER, NewSession, Sessions, SignInError};
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
+const BOARD_HTML: &str = include_str!("assets/board.html");
 const SIGN_IN_HTML: &str = include_str!("assets/sign-in.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
@@ -41,26 +50,63 @@ static ASSET_VERSION: LazyLock<(String, String)> = LazyLock::new(|| {
     (short(APP_JS), short(APP_CSS))
 });
 
+/// The dashboard's state: the sign-in sessions, and the public board when it is on.
+#[derive(Clone)]
+struct Dashboard {
+    sessions: Sessions,
+    public: Option<PublicBoards>,
+}
+
+impl FromRef<Dashboard> for Sessions {
+    fn from_ref(d: &Dashboard) -> Sessions {
+        d.sessions.clone()
+    }
+}
+
 /// The dashboard's routes, with their own state, ready to be merged into the service's router.
-pub fn router<S>(sessions: Sessions) -> Router<S>
+/// `public` turns the public board on (`None`: every page needs the admin session).
+pub fn router<S>(sessions: Sessions, public: Option<PublicBoards>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    Router::new()
+    let pages = Router::new()
         .route("/", get(index))
-        .route("/login", post(login).get(|| async { Redirect::to("/") }))
+        .route("/login", post(login).get(login_page))
         .route("/logout", post(logout))
         .route("/assets/app.js", get(app_js))
         .route("/assets/app.css", get(app_css))
         .route("/assets/favicon.svg", get(favicon))
         .layer(DefaultBodyLimit::max(16 * 1024))
-        .with_state(sessions)
+        .with_state(Dashboard {
+            sessions,
+            public: public.clone(),
+        });
+    match public {
+        Some(board) => pages.merge(
+            Router::new()
+                .route("/board/state", get(board::state))
+                .route("/board/events", get(board::events))
+                .with_state(board),
+        ),
+        None => pages,
+    }
 }
 
-async fn index(State(sessions): State<Sessions>, headers: HeaderMap) -> Response {
-    match sessions.csrf_token(&headers) {
-        Some(csrf) => html(StatusCode::OK, dashboard_page(&csrf)),
-        None => html(StatusCode::OK, sign_in_page(None)),
+async fn index(State(d): State<Dashboard>, headers: HeaderMap) -> Response {
+    match d.sessions.csrf_token(&headers) {
+        Some(csrf) => html(StatusCode::OK, dashboard_page(&csrf, d.public.is_some())),
+        None if d.public.is_some() => html(StatusCode::OK, board_page()),
+        None => html(StatusCode::OK, sign_in_page(None, false)),
+    }
+}
+
+/// `GET /login`: the sign-in form when the root shows the public board, else back to the root
+/// (which is the sign-in form, or the dashboard of a signed-in admin).
+async fn login_page(State(d): State<Dashboard>, headers: HeaderMap) -> Response {
+    if d.public.is_some() && !d.sessions.is_admin(&headers) {
+        html(StatusCode::OK, sign_in_page(None, true))
+    } else {
+        Redirect::to("/").into_response()
     }
 }
 
@@ -71,25 +117,27 @@ struct SignInForm {
 }
 
 async fn login(
-    State(sessions): State<Sessions>,
+    State(d): State<Dashboard>,
     headers: HeaderMap,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
+    let board = d.public.is_some();
     if cross_site(&headers) {
         return html(
             StatusCode::FORBIDDEN,
-            sign_in_page(Some("Sign in from this site's own page.")),
+            sign_in_page(Some("Sign in from this site's own page."), board),
         );
     }
     let Ok(Form(form)) = form else {
         return html(
             StatusCode::BAD_REQUEST,
-            sign_in_page(Some(
-                "The sign-in form was not sent as expected; try again.",
-            )),
+            sign_in_page(
+                Some("The sign-in form was not sent as expected; try again."),
+                board,
+            ),
         );
     };
-    match sessions.sign_in(form.token.trim()) {
+    match d.sessions.sign_in(form.token.trim()) {
         Ok(new) => {
             let cookie = session::set_cookie(&new.id, is_https(&headers), session::SESSION_TTL);
             see_other_with_cookie(&cookie)
@@ -98,16 +146,17 @@ async fn login(
             tracing::info!("dashboard sign-in refused: wrong admin token");
             html(
                 StatusCode::UNAUTHORIZED,
-                sign_in_page(Some("That is not the admin token.")),
+                sign_in_page(Some("That is not the admin token."), board),
             )
         }
         Err(SignInError::TooManyAttempts { retry_after }) => {
             tracing::warn!("dashboard sign-in throttled after repeated wrong tokens");
             let mut resp = html(
                 StatusCode::TOO_MANY_REQUESTS,
-                sign_in_page(Some(
-                    "Too many wrong tokens in the last minute. Wait a moment and try again.",
-                )),
+                sign_in_page(
+                    Some("Too many wrong tokens in the last minute. Wait a moment and try again."),
+                    board,
+                ),
             );
             if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -209,15 +258,30 @@ fn see_other_with_cookie(cookie: &str) -> Response {
     resp
 }
 
-fn dashboard_page(csrf: &str) -> String {
+fn dashboard_page(csrf: &str, public_boards: bool) -> String {
     let (js_v, css_v) = &*ASSET_VERSION;
+    let boards = if public_boards {
+        "Public boards are on: anyone can read the boards of public repositories."
+    } else {
+        "Every board is private: only admins can see it."
+    };
     INDEX_HTML
         .replace("{{csrf}}", &escape(csrf))
+        .replace("{{boards}}", boards)
         .replace("{{js_v}}", js_v)
         .replace("{{css_v}}", css_v)
 }
 
-fn sign_in_page(error: Option<&str>) -> String {
+/// The read-only board of public repositories, for visitors without a session.
+fn board_page() -> String {
+    let (js_v, css_v) = &*ASSET_VERSION;
+    BOARD_HTML
+        .replace("{{js_v}}", js_v)
+        .replace("{{css_v}}", css_v)
+}
+
+/// The sign-in form; with public boards on it links back to the public board.
+fn sign_in_page(error: Option<&str>, public_boards: bool) -> String {
     let (_, css_v) = &*ASSET_VERSION;
     let error = match error {
         Some(text) => format!(
@@ -231,10 +295,16 @@ fn sign_in_page(error: Option<&str>) -> String {
     } else {
         "sign-in-error token-help"
     };
+    let back = if public_boards {
+        r#"<p class="muted small center"><a href="/">Back to the public board</a></p>"#
+    } else {
+        ""
+    };
     SIGN_IN_HTML
         .replace("{{css_v}}", css_v)
         .replace("{{error}}", &error)
         .replace("{{described}}", described)
+        .replace("{{board_link}}", back)
 }
 
 /// True when the request was sent over HTTPS (directly or through a proxy that says so).
@@ -305,7 +375,7 @@ mod tests {
 
     fn app() -> (Router, Sessions) {
         let sessions = Sessions::new(Secret::new(TOKEN));
-        (router(sessions.clone()), sessions)
+        (router(sessions.clone(), None), sessions)
     }
 
     async fn send(app: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
@@ -565,21 +635,117 @@ mod tests {
 
     /// The real API router with the dashboard merged in, the way `owp serve` wires them.
     async fn service(dir: &std::path::Path) -> (Router, Sessions) {
+        let (app, sessions, _) = service_with(dir, false).await;
+        (app, sessions)
+    }
+
+    /// [`service`], with public boards on or off; also returns the store.
+    async fn service_with(
+        dir: &std::path::Path,
+        public_boards: bool,
+    ) -> (Router, Sessions, crate::store::Store) {
         let url = format!("sqlite://{}?mode=rwc", dir.join("owp.db").display());
         let store = crate::store::Store::open(&url, crate::store::Timing::default())
             .await
             .unwrap();
         let (_tx, last_event) = tokio::sync::watch::channel(0);
         let sessions = Sessions::new(Secret::new(TOKEN));
+        let public = public_boards.then(|| PublicBoards::new(store.clone(), last_event.clone()));
         let state = crate::http::AppState {
-            store,
+            store: store.clone(),
             admin_token: Secret::new(TOKEN),
             registration: crate::config::RegistrationPolicy::Open,
             last_event,
             cookie_admin: Some(sessions.cookie_admin_check()),
         };
-        let app = crate::http::router(state).merge(router(sessions.clone()));
-        (app, sessions)
+        let app = crate::http::router(state).merge(router(sessions.clone(), public));
+        (app, sessions, store)
+    }
+
+    #[tokio::test]
+    async fn with_public_boards_a_visitor_gets_the_read_only_board() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, _, store) = service_with(dir.path(), true).await;
+        let repo = |name: &str| crate::store::repos::RepoUpsert {
+            name: name.into(),
+            max_open_prs: 2,
+            ..Default::default()
+        };
+        store
+            .upsert_repo_with(
+                &repo("acme/open"),
+                Some(crate::domain::Visibility::Public),
+                "admin",
+            )
+            .await
+            .unwrap();
+        store
+            .upsert_repo(&repo("acme/hidden"), "admin")
+            .await
+            .unwrap();
+
+        let (status, headers, page) =
+            send(&app, Request::get("/").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        assert!(page.contains(r#"<meta name="owp-board" content="public">"#));
+        assert!(page.contains("/assets/app.js?v="));
+        assert!(page.contains(r#"href="/login""#));
+        assert!(!page.contains("csrf-token"), "no session, no CSRF token");
+        assert!(!page.contains(r#"action="/login""#));
+
+        // The sign-in form moved to GET /login, with a way back.
+        let (status, _, form) =
+            send(&app, Request::get("/login").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(form.contains(r#"action="/login""#));
+        assert!(form.contains("Back to the public board"));
+
+        let (status, headers, body) = send(
+            &app,
+            Request::get("/board/state").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["repos"].as_array().unwrap().len(), 1);
+        assert_eq!(json["repos"][0]["repo"], "acme/open");
+        assert!(!body.contains("acme/hidden"), "{body}");
+
+        // A signed-in admin gets the whole dashboard, which says the boards are public.
+        let (pair, _) = sign_in(&app).await;
+        let (_, _, page) = send(
+            &app,
+            Request::get("/")
+                .header(header::COOKIE, &pair)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert!(page.contains("csrf-token"));
+        assert!(page.contains("Public boards are on"));
+        assert!(!page.contains("owp-board"));
+    }
+
+    #[tokio::test]
+    async fn without_public_boards_there_is_no_board() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, _, _) = service_with(dir.path(), false).await;
+        for path in ["/board/state", "/board/events"] {
+            let (status, _, _) = send(&app, Request::get(path).body(Body::empty()).unwrap()).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        }
+        let (pair, _) = sign_in(&app).await;
+        let (_, _, page) = send(
+            &app,
+            Request::get("/")
+                .header(header::COOKIE, &pair)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert!(page.contains("Every board is private"));
     }
 
     #[tokio::test]

@@ -3,4 +3,6 @@
 pub mod model;
 pub mod rules;
 
-pub use model::{Event, Lease, Priority, RepoPolicy, Task, TaskStatus, Worker, WorkerStatus};
+pub use model::{
+    Event, Lease, Priority, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus,
+};

@@ -200,6 +200,38 @@ pub struct Worker {
     pub extensions: Map<String, Value>,
 }
 
+/// Who may read a repository's board on the dashboard.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Anyone, when the service runs with public boards (`OWP_PUBLIC_BOARDS`).
+    Public,
+    /// Only admins. Every repository is private unless GitHub or an admin says it is public.
+    #[default]
+    Private,
+}
+
+impl Visibility {
+    pub fn from_private(private: bool) -> Visibility {
+        if private {
+            Visibility::Private
+        } else {
+            Visibility::Public
+        }
+    }
+
+    pub fn is_private(self) -> bool {
+        self == Visibility::Private
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Private => "private",
+        }
+    }
+}
+
 /// A repository's policy and live review-budget figures.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct RepoPolicy {
@@ -210,6 +242,10 @@ pub struct RepoPolicy {
     pub active_leases: i64,
     /// True exactly when `open_prs + active_leases >= max_open_prs`.
     pub throttled: bool,
+    /// `public` repositories' boards are readable by anyone when the service runs with public
+    /// boards; `private` ones (the default) only by admins.
+    #[serde(default)]
+    pub visibility: Visibility,
     pub created_at: String,
     pub updated_at: String,
     #[serde(flatten)]

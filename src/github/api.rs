@@ -17,7 +17,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::github::app_auth::{AppAuthError, GithubApp};
-use crate::github::events::{Actor, ActorKind, Issue, PullRequest, RepoName};
+use crate::github::events::{
+    Actor, ActorKind, Issue, PullRequest, RepoName, replace_nul, without_nul,
+};
 use crate::github::rest::{self, RepoPermission};
 
 /// Pages read at most from one listing (100 items each).
@@ -69,9 +71,12 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// The answer's JSON as `T`, with NUL characters replaced (see [`replace_nul`]).
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, CallError> {
-        serde_json::from_str(&self.body)
-            .map_err(|e| CallError::Transient(format!("unreadable answer from GitHub: {e}")))
+        let unreadable = |e| CallError::Transient(format!("unreadable answer from GitHub: {e}"));
+        let mut value: Value = serde_json::from_str(&self.body).map_err(unreadable)?;
+        replace_nul(&mut value);
+        serde_json::from_value(value).map_err(unreadable)
     }
 }
 
@@ -157,7 +162,7 @@ async fn call(
     if !status.is_success() {
         let message = serde_json::from_str::<Value>(&text)
             .ok()
-            .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+            .and_then(|v| v.get("message").and_then(Value::as_str).map(without_nul))
             .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
         return Err(classify(status.as_u16(), Some(&headers), &message));
     }
@@ -233,6 +238,12 @@ struct WireUser {
     id: u64,
     #[serde(rename = "type", default)]
     kind: Option<String>,
+}
+
+impl From<WireUser> for Actor {
+    fn from(user: WireUser) -> Actor {
+        user.actor()
+    }
 }
 
 impl WireUser {
@@ -347,38 +358,8 @@ fn comment_id(answer: &Answer) -> Result<i64, CallError> {
 // Issues and pull requests
 // ------------------------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
-struct WireLabel {
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct WireIssue {
-    number: u64,
-    title: String,
-    body: Option<String>,
-    state: String,
-    #[serde(default)]
-    labels: Vec<WireLabel>,
-    user: WireUser,
-    html_url: String,
-    pull_request: Option<Value>,
-}
-
-impl From<WireIssue> for Issue {
-    fn from(i: WireIssue) -> Issue {
-        Issue {
-            number: i.number,
-            title: i.title,
-            body: i.body.unwrap_or_default(),
-            open: i.state == "open",
-            labels: i.labels.into_iter().map(|l| l.name).collect(),
-            author: i.user.actor(),
-            html_url: i.html_url,
-            is_pull_request: i.pull_request.is_some_and(|v| !v.is_null()),
-        }
-    }
-}
+/// An issue as the REST API returns it: the webhook payloads' shape, with a REST user.
+type WireIssue = crate::github::events::wire::Issue<WireUser>;
 
 #[derive(Deserialize)]
 struct WireBranch {
@@ -476,9 +457,10 @@ pub async fn file_text(
     repo: &str,
     path: &str,
 ) -> Result<Option<String>, CallError> {
-    rest::file_text(client, repo, path)
+    let text = rest::file_text(client, repo, path)
         .await
-        .map_err(|e| CallError::from_octocrab(&e))
+        .map_err(|e| CallError::from_octocrab(&e))?;
+    Ok(text.map(|t| without_nul(&t)))
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -17,8 +17,8 @@
 use serde_json::json;
 use tracing::Instrument;
 
-use crate::domain::TaskStatus;
 use crate::domain::rules::Refusal;
+use crate::domain::{TaskStatus, Visibility};
 use crate::github::commands::{self, Command, CommandError, ParsedCommand};
 use crate::github::events::{
     self, CommentAction, CommentEvent, Event, InstallationAction, InstallationEvent,
@@ -59,9 +59,7 @@ pub async fn apply(github: &Github, seq: i64, event: &Event) -> Result<(), Apply
             tracing::info!(zen, "ping from GitHub");
             finish(github, seq, DeliveryOutcome::Applied, None).await
         }
-        Event::Ignored { reason, .. } => {
-            finish(github, seq, DeliveryOutcome::Ignored, Some(reason)).await
-        }
+        Event::Ignored { reason, .. } => ignore(github, seq, reason).await,
         Event::Installation(e) => installation(github, seq, e).await,
         Event::InstallationRepositories(e) => installation_repositories(github, seq, e).await,
         Event::Issue(e) => issue_event(github, seq, e).await,
@@ -82,6 +80,14 @@ async fn finish(
     Ok(())
 }
 
+/// Why a delivery about a repository the App is not installed on is ignored.
+const NOT_INSTALLED: &str = "the App is not installed there";
+
+/// Marks a delivery ignored, saying why.
+async fn ignore(github: &Github, seq: i64, why: &str) -> Result<(), ApplyError> {
+    finish(github, seq, DeliveryOutcome::Ignored, Some(why)).await
+}
+
 fn actor(login: &str) -> String {
     format!("github:{login}")
 }
@@ -98,17 +104,21 @@ fn to_i64(n: u64) -> i64 {
 // Installations
 // ------------------------------------------------------------------------------------------------
 
-/// A repository joins the pool through installation `installation_id`.
+/// A repository joins the pool through installation `installation_id`. `private` is what GitHub
+/// said about the repository: it sets the board's visibility (unknown: a new repository is
+/// private, a known one keeps its visibility).
 pub async fn join_repo(
     tx: &mut WriteTx,
     repo: &str,
     github_id: Option<i64>,
+    private: Option<bool>,
     installation_id: i64,
     actor: &str,
 ) -> Result<bool, StoreError> {
     tx.gh_upsert_installation(installation_id, "", false)
         .await?;
     let joined = tx.gh_attach_repo(repo, github_id, installation_id).await?;
+    let visibility = private.map(Visibility::from_private);
     if tx.repo_by_name(repo).await?.is_none() {
         let policy = RepoUpsert {
             name: repo.to_string(),
@@ -116,7 +126,9 @@ pub async fn join_repo(
             area_locks_enabled: None,
             extensions: Default::default(),
         };
-        tx.upsert_repo(&policy, actor).await?;
+        tx.upsert_repo_with(&policy, visibility, actor).await?;
+    } else if let Some(v) = visibility {
+        tx.set_repo_visibility(repo, v, actor).await?;
     }
     if joined {
         tx.event(
@@ -160,7 +172,8 @@ async fn installation(github: &Github, seq: i64, e: &InstallationEvent) -> Resul
         InstallationAction::Created | InstallationAction::Unsuspended => {
             tx.gh_upsert_installation(id, &e.account, false).await?;
             for repo in &e.repositories {
-                join_repo(&mut tx, &repo.full_name, Some(to_i64(repo.id)), id, &who).await?;
+                let github_id = Some(to_i64(repo.id));
+                join_repo(&mut tx, &repo.full_name, github_id, repo.private, id, &who).await?;
             }
         }
         InstallationAction::Suspended => {
@@ -199,7 +212,8 @@ async fn installation_repositories(
     let who = actor(&e.sender.login);
     let mut tx = github.store.begin().await?;
     for repo in &e.added {
-        join_repo(&mut tx, &repo.full_name, Some(to_i64(repo.id)), id, &who).await?;
+        let github_id = Some(to_i64(repo.id));
+        join_repo(&mut tx, &repo.full_name, github_id, repo.private, id, &who).await?;
     }
     for repo in &e.removed {
         leave_repo(&mut tx, &repo.full_name, &who).await?;
@@ -218,7 +232,9 @@ async fn installation_repositories(
 }
 
 /// The installation serving `repo` for an event: the repository joins first when an installation
-/// names it but the App did not know it yet. `None` when the App is not installed there.
+/// names it but the App did not know it yet. `None` when the App is not installed there. The
+/// board's visibility follows what the event says about the repository, so a repository made
+/// private on GitHub leaves the public board with its next event.
 async fn installation_for(
     github: &Github,
     repo: &events::Repo,
@@ -227,15 +243,37 @@ async fn installation_for(
 ) -> Result<Option<i64>, ApplyError> {
     let known = github.store.gh_repo(&repo.full_name).await?;
     if let Some(id) = known.as_ref().and_then(|r| r.installation_id) {
+        follow_visibility(github, repo, actor).await?;
         return Ok(Some(id));
     }
     let Some(id) = from_event.map(to_i64) else {
         return Ok(None);
     };
     let mut tx = github.store.begin().await?;
-    join_repo(&mut tx, &repo.full_name, Some(to_i64(repo.id)), id, actor).await?;
+    let github_id = Some(to_i64(repo.id));
+    join_repo(&mut tx, &repo.full_name, github_id, repo.private, id, actor).await?;
     tx.commit().await?;
     Ok(Some(id))
+}
+
+/// Records GitHub's visibility of a known repository when it differs from ours.
+async fn follow_visibility(
+    github: &Github,
+    repo: &events::Repo,
+    actor: &str,
+) -> Result<(), ApplyError> {
+    let Some(private) = repo.private else {
+        return Ok(());
+    };
+    let current = github.store.repo(&repo.full_name).await?;
+    if current.is_none_or(|r| r.private == private) {
+        return Ok(());
+    }
+    let mut tx = github.store.begin().await?;
+    tx.set_repo_visibility(&repo.full_name, Visibility::from_private(private), actor)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -246,23 +284,11 @@ async fn issue_event(github: &Github, seq: i64, e: &IssueEvent) -> Result<(), Ap
     let who = actor(&e.sender.login);
     let repo = e.repo.full_name.as_str();
     if e.issue.is_pull_request {
-        return finish(
-            github,
-            seq,
-            DeliveryOutcome::Ignored,
-            Some("a pull request"),
-        )
-        .await;
+        return ignore(github, seq, "a pull request").await;
     }
     let Some(installation) = installation_for(github, &e.repo, e.installation_id, &who).await?
     else {
-        return finish(
-            github,
-            seq,
-            DeliveryOutcome::Ignored,
-            Some("the App is not installed there"),
-        )
-        .await;
+        return ignore(github, seq, NOT_INSTALLED).await;
     };
     let settings = github.refresh_config(repo, false).await?;
     let mut tx = github.store.begin().await?;
@@ -502,32 +528,14 @@ async fn comment_event(github: &Github, seq: i64, e: &CommentEvent) -> Result<()
         || messages::find_status_marker(&e.comment.body).is_some()
         || messages::find_comment_marker(&e.comment.body).is_some()
     {
-        return finish(
-            github,
-            seq,
-            DeliveryOutcome::Ignored,
-            Some("written by a bot"),
-        )
-        .await;
+        return ignore(github, seq, "written by a bot").await;
     }
     if e.issue.is_pull_request {
-        return finish(
-            github,
-            seq,
-            DeliveryOutcome::Ignored,
-            Some("a pull request comment"),
-        )
-        .await;
+        return ignore(github, seq, "a pull request comment").await;
     }
     let Some(installation) = installation_for(github, &e.repo, e.installation_id, &who).await?
     else {
-        return finish(
-            github,
-            seq,
-            DeliveryOutcome::Ignored,
-            Some("the App is not installed there"),
-        )
-        .await;
+        return ignore(github, seq, NOT_INSTALLED).await;
     };
     let repo = e.repo.full_name.as_str();
     let mut parsed: Vec<ParsedCommand> = match &e.action {
@@ -992,13 +1000,7 @@ async fn pull_event(github: &Github, seq: i64, e: &PullRequestEvent) -> Result<(
         .await?
         .is_none()
     {
-        return finish(
-            github,
-            seq,
-            DeliveryOutcome::Ignored,
-            Some("the App is not installed there"),
-        )
-        .await;
+        return ignore(github, seq, NOT_INSTALLED).await;
     }
     let mut tx = github.store.begin().await?;
     let unlink_missing = matches!(e.action, PullRequestAction::Edited { .. });

@@ -108,14 +108,19 @@ pub struct Repo {
     /// `owner/name`.
     pub full_name: String,
     pub default_branch: Option<String>,
+    /// Whether GitHub says the repository is private (`None` when the payload does not say).
+    pub private: Option<bool>,
 }
 
-/// A repository in an installation's list (only its id and name are sent).
+/// A repository in an installation's list (its id, name and whether it is private are sent).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct RepoName {
     pub id: u64,
     /// `owner/name`.
     pub full_name: String,
+    /// Whether GitHub says the repository is private (`None` when the payload does not say).
+    #[serde(default)]
+    pub private: Option<bool>,
 }
 
 /// An issue as the App needs it.
@@ -288,9 +293,44 @@ pub enum EventError {
     },
 }
 
+/// The actions the App uses, per event (with an `action`); the others are ignored.
+const USED_ACTIONS: [(&str, &[&str]); 5] = [
+    (
+        "issues",
+        &[
+            "opened",
+            "edited",
+            "labeled",
+            "unlabeled",
+            "closed",
+            "reopened",
+            "transferred",
+            "deleted",
+        ],
+    ),
+    ("issue_comment", &["created", "edited"]),
+    (
+        "pull_request",
+        &[
+            "opened",
+            "reopened",
+            "edited",
+            "closed",
+            "ready_for_review",
+            "converted_to_draft",
+        ],
+    ),
+    (
+        "installation",
+        &["created", "deleted", "suspend", "unsuspend"],
+    ),
+    ("installation_repositories", &["added", "removed"]),
+];
+
 /// Reads a delivery: `event` is the `X-GitHub-Event` header, `body` the raw request body.
 pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
-    let payload: Value = serde_json::from_slice(body).map_err(EventError::InvalidJson)?;
+    let mut payload: Value = serde_json::from_slice(body).map_err(EventError::InvalidJson)?;
+    replace_nul(&mut payload);
     let action = payload
         .get("action")
         .and_then(Value::as_str)
@@ -313,22 +353,15 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
         };
     };
     let unused = || ignored(format!("action `{act}` of `{event}` is not used"));
+    // Unused actions are ignored before their payload is read (it may lack what a used one has).
+    match USED_ACTIONS.iter().find(|(name, _)| *name == event) {
+        None => return Ok(ignored(format!("`{event}` events are not used"))),
+        Some((_, actions)) if !actions.contains(&act) => return Ok(unused()),
+        Some(_) => {}
+    }
 
     let parsed = match event {
         "issues" => {
-            const USED: [&str; 8] = [
-                "opened",
-                "edited",
-                "labeled",
-                "unlabeled",
-                "closed",
-                "reopened",
-                "transferred",
-                "deleted",
-            ];
-            if !USED.contains(&act) {
-                return Ok(unused());
-            }
             let p: wire::IssuesPayload = read(event, act, payload)?;
             let action = match act {
                 "opened" => IssueAction::Opened,
@@ -360,9 +393,6 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
             })
         }
         "issue_comment" => {
-            if !matches!(act, "created" | "edited") {
-                return Ok(unused());
-            }
             let p: wire::CommentPayload = read(event, act, payload)?;
             let action = if act == "created" {
                 CommentAction::Created
@@ -381,17 +411,6 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
             })
         }
         "pull_request" => {
-            const USED: [&str; 6] = [
-                "opened",
-                "reopened",
-                "edited",
-                "closed",
-                "ready_for_review",
-                "converted_to_draft",
-            ];
-            if !USED.contains(&act) {
-                return Ok(unused());
-            }
             let p: wire::PullRequestPayload = read(event, act, payload)?;
             let action = match act {
                 "opened" => PullRequestAction::Opened,
@@ -430,9 +449,6 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
             })
         }
         "installation_repositories" => {
-            if !matches!(act, "added" | "removed") {
-                return Ok(unused());
-            }
             let p: wire::InstallationRepositoriesPayload = read(event, act, payload)?;
             Event::InstallationRepositories(InstallationRepositoriesEvent {
                 installation_id: p.installation.id,
@@ -446,6 +462,32 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
     Ok(parsed)
 }
 
+/// Text from GitHub may hold NUL characters (`\u0000` in JSON), which PostgreSQL cannot store in
+/// text columns (SQLite can). Every string GitHub sends — webhook payloads and REST answers alike —
+/// passes through here before the App reads it, so both backends store the same thing: each NUL
+/// becomes U+FFFD, the replacement character. Object keys are treated the same way.
+pub fn replace_nul(value: &mut Value) {
+    match value {
+        Value::String(s) if s.contains('\0') => *s = without_nul(s),
+        Value::Array(items) => items.iter_mut().for_each(replace_nul),
+        Value::Object(map) => {
+            if map.keys().any(|k| k.contains('\0')) {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(k, v)| (without_nul(&k), v))
+                    .collect();
+            }
+            map.values_mut().for_each(replace_nul);
+        }
+        _ => {}
+    }
+}
+
+/// `text` with every NUL character replaced by U+FFFD (see [`replace_nul`]).
+pub fn without_nul(text: &str) -> String {
+    text.replace('\0', "\u{FFFD}")
+}
+
 fn read<T: DeserializeOwned>(event: &str, action: &str, payload: Value) -> Result<T, EventError> {
     serde_json::from_value(payload).map_err(|source| EventError::Malformed {
         event: event.to_string(),
@@ -454,8 +496,9 @@ fn read<T: DeserializeOwned>(event: &str, action: &str, payload: Value) -> Resul
     })
 }
 
-/// GitHub's payload shapes, reduced to the fields the App reads.
-mod wire {
+/// GitHub's payload shapes, reduced to the fields the App reads (the REST answers about issues
+/// share [`wire::Issue`]).
+pub(crate) mod wire {
     use chrono::{DateTime, Utc};
     use serde::Deserialize;
 
@@ -545,6 +588,8 @@ mod wire {
         pub id: u64,
         pub full_name: String,
         pub default_branch: Option<String>,
+        #[serde(default)]
+        pub private: Option<bool>,
     }
 
     #[derive(Deserialize)]
@@ -552,15 +597,16 @@ mod wire {
         pub name: String,
     }
 
+    /// An issue; `U` is how its author is read (webhook payloads and REST answers differ).
     #[derive(Deserialize)]
-    pub struct Issue {
+    pub struct Issue<U = User> {
         pub number: u64,
         pub title: String,
         pub body: Option<String>,
         pub state: String,
         #[serde(default)]
         pub labels: Vec<Label>,
-        pub user: User,
+        pub user: U,
         pub html_url: String,
         /// Present (an object) only when the "issue" is a pull request.
         pub pull_request: Option<serde_json::Value>,
@@ -638,12 +684,13 @@ impl From<wire::Repository> for Repo {
             id: r.id,
             full_name: r.full_name,
             default_branch: r.default_branch,
+            private: r.private,
         }
     }
 }
 
-impl From<wire::Issue> for Issue {
-    fn from(i: wire::Issue) -> Self {
+impl<U: Into<Actor>> From<wire::Issue<U>> for Issue {
+    fn from(i: wire::Issue<U>) -> Self {
         Issue {
             number: i.number,
             title: i.title,
@@ -726,6 +773,29 @@ mod tests {
         assert_eq!(e.issue.body, "");
         assert_eq!(e.issue.labels, ["pool:ready", "estimate:2"]);
         assert!(e.issue.open && !e.issue.is_pull_request);
+    }
+
+    #[test]
+    fn nul_characters_become_replacement_characters() {
+        let mut payload = issue_payload("opened");
+        payload["issue"]["title"] = json!("Fix\u{0}it");
+        payload["issue"]["body"] = json!("\u{0}");
+        payload["issue"]["labels"][0]["name"] = json!("area:\u{0}x");
+        payload["issue"]["extra"] = json!({"k\u{0}": "v"});
+        let body = payload.to_string();
+        assert!(body.contains("\\u0000"), "{body}");
+        let Event::Issue(e) = parse_event("issues", body.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(e.issue.title, "Fix\u{FFFD}it");
+        assert_eq!(e.issue.body, "\u{FFFD}");
+        assert_eq!(e.issue.labels[0], "area:\u{FFFD}x");
+        let mut value = json!({"a\u{0}": ["b\u{0}", {"c": "\u{0}\u{0}"}], "n": 1});
+        replace_nul(&mut value);
+        assert_eq!(
+            value,
+            json!({"a\u{FFFD}": ["b\u{FFFD}", {"c": "\u{FFFD}\u{FFFD}"}], "n": 1})
+        );
     }
 
     #[test]

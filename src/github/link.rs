@@ -8,15 +8,19 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use rand::Rng;
-use serde_json::json;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::github::commands::COMMAND_PREFIX;
 use crate::github::service::Github;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, Problem};
 
 /// How long a link code can be used.
 pub const CODE_TTL_MS: i64 = 3_600_000;
@@ -24,11 +28,20 @@ pub const CODE_TTL_MS: i64 = 3_600_000;
 /// Letters that cannot be mistaken for each other.
 const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
+/// The route with its documentation.
+fn api_router() -> OpenApiRouter<Arc<Github>> {
+    OpenApiRouter::new().routes(routes!(create))
+}
+
 /// The route.
 pub fn router(github: Arc<Github>) -> Router {
-    Router::new()
-        .route("/v1/workers/link-code", axum::routing::post(create))
-        .with_state(github)
+    let (router, _) = api_router().split_for_parts();
+    router.with_state(github)
+}
+
+/// The route's part of the OpenAPI document (merged into the service's document).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().into_openapi()
 }
 
 /// A new code, `XXXX-XXXX`.
@@ -49,28 +62,37 @@ pub fn code_hash(code: &str) -> String {
     hex::encode(Sha256::digest(code.trim().to_uppercase().as_bytes()))
 }
 
-async fn create(State(github): State<Arc<Github>>, headers: HeaderMap) -> Response {
-    match issue_code(&github, &headers).await {
-        Ok(response) => response,
+/// A one-time code that links a worker to the GitHub login that comments it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkCode {
+    pub worker_id: String,
+    /// `XXXX-XXXX`; usable once, until `expires_at`.
+    pub code: String,
+    /// The comment to write on an issue of an installed repository: `/owp link CODE`.
+    pub comment: String,
+    pub expires_at: String,
+}
+
+/// A one-time code for `/owp link CODE`: whoever comments it on an issue of a repository the
+/// GitHub App is installed on can claim issues by comment as this worker. Earlier unused codes of
+/// the worker stop working. Served only while a GitHub App is configured (404 otherwise).
+#[utoipa::path(post, path = "/v1/workers/link-code", tag = "workers",
+    security(("worker_token" = [])),
+    responses((status = 201, body = LinkCode), (status = 401, body = Problem),
+              (status = 404, body = Problem, description = "no GitHub App is configured")))]
+async fn create(State(github): State<Arc<Github>>, parts: Parts) -> Response {
+    match issue_code(&github, &parts).await {
+        Ok(code) => (StatusCode::CREATED, axum::Json(code)).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn issue_code(github: &Github, headers: &HeaderMap) -> Result<Response, ApiError> {
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "this endpoint needs a worker token: `Authorization: Bearer <token>`",
-            )
-        })?;
+async fn issue_code(github: &Github, parts: &Parts) -> Result<LinkCode, ApiError> {
+    let token = crate::http::extract::bearer(parts).ok_or_else(|| {
+        ApiError::unauthorized(
+            "this endpoint needs a worker token: `Authorization: Bearer <token>`",
+        )
+    })?;
     let worker = github
         .store
         .worker_by_token(token)
@@ -82,13 +104,12 @@ async fn issue_code(github: &Github, headers: &HeaderMap) -> Result<Response, Ap
     tx.gh_create_link_code(&worker.id, &code_hash(&code), expires)
         .await?;
     tx.commit().await?;
-    let body = json!({
-        "worker_id": worker.id,
-        "code": code,
-        "comment": format!("{COMMAND_PREFIX} link {code}"),
-        "expires_at": crate::store::format_ts(expires),
-    });
-    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+    Ok(LinkCode {
+        worker_id: worker.id,
+        comment: format!("{COMMAND_PREFIX} link {code}"),
+        code,
+        expires_at: crate::store::format_ts(expires),
+    })
 }
 
 #[cfg(test)]

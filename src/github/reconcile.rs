@@ -177,7 +177,15 @@ async fn installation_inner(github: &Github, installation: i64) -> anyhow::Resul
     let mut tx = github.store.begin().await?;
     for repo in &listed {
         let id = i64::try_from(repo.id).ok();
-        apply::join_repo(&mut tx, &repo.full_name, id, installation, ACTOR).await?;
+        apply::join_repo(
+            &mut tx,
+            &repo.full_name,
+            id,
+            repo.private,
+            installation,
+            ACTOR,
+        )
+        .await?;
     }
     for gone in known
         .iter()

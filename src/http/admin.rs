@@ -11,7 +11,9 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Admin, Payload, typed};
 use crate::domain::model::extension_fields;
-use crate::domain::{Event, Priority, RepoPolicy, Task, TaskStatus, Worker, WorkerStatus};
+use crate::domain::{
+    Event, Priority, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus,
+};
 use crate::store::repos::RepoUpsert;
 use crate::store::tasks::{TaskFilter, TaskInput};
 
@@ -23,6 +25,10 @@ pub struct RepoBody {
     pub max_open_prs: i64,
     /// One in-flight task per area (default true).
     pub area_locks_enabled: Option<bool>,
+    /// `public` lets anyone read the repository's board when the service runs with public
+    /// boards; `private` keeps it to admins. New repositories are private unless this says
+    /// otherwise; an update without it keeps the current visibility.
+    pub visibility: Option<Visibility>,
 }
 
 /// Create or update a repository policy.
@@ -42,7 +48,10 @@ pub async fn upsert_repo(
         area_locks_enabled: body.value.area_locks_enabled,
         extensions: body.extensions,
     };
-    let (row, created) = state.store.upsert_repo(&input, "admin").await?;
+    let (row, created) = state
+        .store
+        .upsert_repo_with(&input, body.value.visibility, "admin")
+        .await?;
     let status = if created {
         StatusCode::CREATED
     } else {

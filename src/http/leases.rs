@@ -51,10 +51,17 @@ pub async fn claim(
         let attempt = std::time::Instant::now();
         state.store.expire_due().await?;
         // The claim begins its own transaction (on SQLite together with its statements).
-        let mut tx = state.store.begin_batched().await?;
-        let lease = tx.claim(&worker).await?;
-        let seen_at = tx.now;
-        tx.commit().await?;
+        let claimer = worker.clone();
+        let (lease, seen_at) = state
+            .store
+            .on_writer(move |store| async move {
+                let mut tx = store.begin_batched().await?;
+                let lease = tx.claim(&claimer).await?;
+                let seen_at = tx.now;
+                tx.commit().await?;
+                Ok((lease, seen_at))
+            })
+            .await?;
         // The claim marked the worker seen: a later round of a long poll must not log it as
         // coming back online.
         worker.last_seen_at = Some(seen_at);
@@ -132,37 +139,24 @@ async fn lease_op(
     lease_id: &str,
     op: Op,
 ) -> ApiResult<Json<Task>> {
-    // An ack begins its own transaction (on SQLite together with its first read).
-    let mut tx = match op {
-        Op::Ack => state.store.begin_batched().await?,
-        _ => state.store.begin().await?,
-    };
-    tx.mark_seen(worker).await?;
-    let result = match op {
-        Op::Ack => tx.ack(&worker.id, lease_id).await,
-        Op::Nack(reason) => tx.nack(&worker.id, lease_id, reason).await,
-        Op::Renew => tx.renew(&worker.id, lease_id).await,
-    };
-    finish(tx, result).await.map(|t| Json(t.to_api()))
-}
-
-/// Commits a worker's change. A failed request rolls back, except that an expiry it discovered
-/// (`lease_expired`) is still committed: the lease is over either way.
-pub async fn finish<T>(
-    tx: crate::store::WriteTx,
-    result: Result<T, crate::store::StoreError>,
-) -> ApiResult<T> {
-    match result {
-        Ok(value) => {
-            tx.commit().await?;
-            Ok(value)
-        }
-        Err(e) => {
-            if matches!(&e, crate::store::StoreError::Conflict { code, .. } if *code == "lease_expired")
-            {
-                tx.commit().await?;
-            }
-            Err(e.into())
-        }
-    }
+    let worker = worker.clone();
+    let lease_id = lease_id.to_string();
+    let task = state
+        .store
+        .on_writer(move |store| async move {
+            // An ack begins its own transaction (on SQLite together with its first read).
+            let mut tx = match op {
+                Op::Ack => store.begin_batched().await?,
+                _ => store.begin().await?,
+            };
+            tx.mark_seen(&worker).await?;
+            let result = match op {
+                Op::Ack => tx.ack(&worker.id, &lease_id).await,
+                Op::Nack(reason) => tx.nack(&worker.id, &lease_id, reason).await,
+                Op::Renew => tx.renew(&worker.id, &lease_id).await,
+            };
+            tx.finish(result).await
+        })
+        .await?;
+    Ok(Json(task.to_api()))
 }

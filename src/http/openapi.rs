@@ -18,7 +18,7 @@ use super::{AppState, admin, events, leases, tasks, workers};
     modifiers(&Security),
     tags(
         (name = "admin", description = "Repository policies, task import, overrides, state"),
-        (name = "workers", description = "Registration and heartbeats"),
+        (name = "workers", description = "Registration, heartbeats and GitHub links"),
         (name = "leases", description = "Claiming work and holding leases"),
         (name = "tasks", description = "Task reads and status updates"),
         (name = "events", description = "The audit log as Server-Sent Events"),
@@ -43,9 +43,12 @@ impl utoipa::Modify for Security {
     }
 }
 
-/// Every OWP route with its documentation.
+/// Every OWP route with its documentation. `POST /v1/workers/link-code` belongs to the GitHub
+/// App's router (it is served only while an App is configured); its documentation joins here.
 pub fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::github::link::openapi());
+    OpenApiRouter::with_openapi(doc)
         .routes(routes!(admin::upsert_repo))
         .routes(routes!(admin::import_tasks))
         .routes(routes!(admin::state))
@@ -87,6 +90,7 @@ mod tests {
             ("/v1/workers/register", "post"),
             ("/v1/workers/heartbeat", "post"),
             ("/v1/workers/me", "get"),
+            ("/v1/workers/link-code", "post"),
             ("/v1/work", "post"),
             ("/v1/leases/{lease_id}/ack", "post"),
             ("/v1/leases/{lease_id}/nack", "post"),
@@ -102,5 +106,146 @@ mod tests {
         }
         assert!(doc["components"]["schemas"]["Task"].is_object());
         assert!(doc["components"]["schemas"]["Problem"].is_object());
+        assert!(doc["components"]["schemas"]["LinkCode"].is_object());
+        let link = &paths["/v1/workers/link-code"]["post"];
+        assert_eq!(link["security"][0]["worker_token"], serde_json::json!([]));
+        assert!(link["responses"]["201"].is_object());
+    }
+
+    /// The `/v1` routes registered with a plain `.route(PATH, …)` in `source` (outside
+    /// [`api_router`], so not documented by construction): `(method, path)`. `PATH` is a string
+    /// literal or a `&str` constant from `consts`.
+    fn plain_v1_routes(
+        source: &str,
+        consts: &std::collections::HashMap<String, String>,
+    ) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        for (at, _) in source.match_indices(".route(") {
+            let args_start = at + ".route(".len();
+            let mut depth = 1;
+            let mut end = args_start;
+            for (i, c) in source[args_start..].char_indices() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                if depth == 0 {
+                    end = args_start + i;
+                    break;
+                }
+            }
+            let args = &source[args_start..end];
+            let (first, handlers) = args.split_once(',').unwrap_or((args, ""));
+            let first = first.trim();
+            let path = match first.strip_prefix('"') {
+                Some(rest) => rest.trim_end_matches('"').to_string(),
+                None => {
+                    let name = first.rsplit("::").next().unwrap_or(first);
+                    consts.get(name).cloned().unwrap_or_else(|| {
+                        panic!(
+                            "cannot tell the path of `.route({first}, …)`; use a literal or a const"
+                        )
+                    })
+                }
+            };
+            if !path.starts_with("/v1") {
+                continue;
+            }
+            for method in ["get", "post", "put", "patch", "delete"] {
+                for (m, _) in handlers.match_indices(&format!("{method}(")) {
+                    let before = handlers[..m].trim_end();
+                    let word_start = before.is_empty()
+                        || before.ends_with("routing::")
+                        || before.ends_with(").")
+                        || before.ends_with(',');
+                    if word_start {
+                        found.push((method.to_string(), path.clone()));
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// Every `.rs` file below `dir`, without its tests and comments.
+    fn sources(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                // What the service runs: no test module, no comments.
+                let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+                let code = code
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("//"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                out.push((path.display().to_string(), code));
+            }
+        }
+    }
+
+    #[test]
+    fn the_route_scan_finds_plain_routes() {
+        let consts = std::collections::HashMap::from([("P".to_string(), "/v1/p".to_string())]);
+        let source = r#"Router::new()
+            .route("/v1/workers/link-code", axum::routing::post(create))
+            .route(m::P, get(a).post(b))
+            .route("/elsewhere", get(c))"#;
+        assert_eq!(
+            plain_v1_routes(source, &consts),
+            [
+                ("post", "/v1/workers/link-code"),
+                ("get", "/v1/p"),
+                ("post", "/v1/p")
+            ]
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+        );
+    }
+
+    /// Routes of other routers merged into the service (the GitHub App's, the dashboard's, …)
+    /// are written with `.route(…)`; any of them under `/v1` must be in the OpenAPI document too.
+    #[test]
+    fn every_v1_route_the_service_serves_is_documented() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        let mut files = Vec::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let mut consts = std::collections::HashMap::new();
+        for (_, text) in &files {
+            for line in text.lines() {
+                let line = line.trim_start().trim_start_matches("pub ");
+                if let Some(rest) = line.strip_prefix("const ")
+                    && let Some((name, value)) = rest.split_once(": &str = \"")
+                {
+                    consts.insert(name.to_string(), value.trim_end_matches("\";").to_string());
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        let mut seen = 0;
+        for (file, text) in &files {
+            for (method, path) in plain_v1_routes(text, &consts) {
+                seen += 1;
+                // The document itself.
+                if path == "/v1/openapi.json" {
+                    continue;
+                }
+                if paths.get(&path).and_then(|p| p.get(&method)).is_none() {
+                    missing.push(format!("{} {path} ({file})", method.to_uppercase()));
+                }
+            }
+        }
+        assert!(seen >= 1, "the scan found no route at all");
+        assert!(
+            missing.is_empty(),
+            "routes served but missing from the OpenAPI document: {missing:?}"
+        );
     }
 }

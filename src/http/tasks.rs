@@ -9,7 +9,6 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Caller, Payload, WorkerAuth};
-use super::leases::finish;
 use crate::domain::{Task, TaskStatus};
 
 /// A task, for an admin or the worker holding it.
@@ -78,11 +77,17 @@ pub async fn update_status(
             "`artifact` must be an object",
         ));
     }
-    // The move begins its own transaction (on SQLite together with its first read).
-    let mut tx = state.store.begin_batched().await?;
-    tx.mark_seen(&worker).await?;
-    let result = tx
-        .worker_status(&worker.id, &task_id, to, body.artifact, body.note)
-        .await;
-    finish(tx, result).await.map(|t| Json(t.to_api()))
+    let task = state
+        .store
+        .on_writer(move |store| async move {
+            // The move begins its own transaction (on SQLite together with its first read).
+            let mut tx = store.begin_batched().await?;
+            tx.mark_seen(&worker).await?;
+            let result = tx
+                .worker_status(&worker.id, &task_id, to, body.artifact, body.note)
+                .await;
+            tx.finish(result).await
+        })
+        .await?;
+    Ok(Json(task.to_api()))
 }

@@ -208,15 +208,18 @@ impl WriteTx {
         }
     }
 
-    /// [`WriteTx::apply_move`] in one round trip: the task's conditional update first (nothing
-    /// else applies if the task changed), then the counters, the lease record and the audit
-    /// event, and the task read back.
+    /// [`WriteTx::apply_move`] in one round trip: the task's conditional update first, then the
+    /// counters, the lease record and the audit event, and the task read back. If the task
+    /// changed since the caller read it, the update finds nothing and the request fails, rolling
+    /// back. `commit` (only for a task read in this transaction, which then cannot have changed)
+    /// commits in the same round trip.
     pub(super) async fn apply_move_batched(
         &mut self,
         task: &TaskRow,
         mv: &Move,
         plan: &MovePlan,
         actor: &str,
+        commit: bool,
     ) -> Result<TaskRow, StoreError> {
         let leaving = plan.leaving_lease && task.worker_id.is_some();
         let sql = format!(
@@ -270,7 +273,7 @@ impl WriteTx {
                         .bind(actor.to_string())
                         .bind(plan.data.to_string())
                 },
-                false,
+                commit,
             )
             .await?;
         let mut out = out.into_iter();
@@ -382,8 +385,7 @@ impl MovePlan {
 
 /// The outcomes of a batch of exactly `N` statements.
 fn outcomes<const N: usize>(out: Vec<Outcome>) -> Result<[Outcome; N], StoreError> {
-    out.try_into()
-        .map_err(|_| inconsistent("statement batch"))
+    out.try_into().map_err(|_| inconsistent("statement batch"))
 }
 
 fn decode_task(outcome: &Outcome) -> Result<TaskRow, StoreError> {

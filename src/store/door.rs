@@ -116,7 +116,9 @@ impl Store {
     /// caller's first step must be [`WriteTx::batch`] or [`WriteTx::ensure_begun`].
     pub async fn begin_batched(&self) -> Result<WriteTx, StoreError> {
         let conn = match self.backend {
-            Backend::Sqlite => TxConn::Sqlite(Some(self.write.acquire().await?), SqliteState::NotBegun),
+            Backend::Sqlite => {
+                TxConn::Sqlite(Some(self.write.acquire().await?), SqliteState::NotBegun)
+            }
             Backend::Postgres => TxConn::Sqlx(self.write.begin().await?),
         };
         Ok(WriteTx {
@@ -136,7 +138,8 @@ impl WriteTx {
             TxConn::Sqlx(tx) => tx,
             TxConn::Sqlite(conn, state) => {
                 debug_assert_eq!(*state, SqliteState::Open, "the transaction is not open");
-                conn.as_mut().expect("an open transaction has its connection")
+                conn.as_mut()
+                    .expect("an open transaction has its connection")
             }
         }
     }
@@ -226,6 +229,24 @@ impl WriteTx {
         Ok(outcomes)
     }
 
+    /// Ends a transaction with the result of its work: commits on success, and also when the
+    /// failure itself is a change that stands (an expiry the request discovered); otherwise rolls
+    /// back.
+    pub async fn finish<T>(self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        match result {
+            Ok(value) => {
+                self.commit().await?;
+                Ok(value)
+            }
+            Err(e) => {
+                if e.commits_anyway() {
+                    self.commit().await?;
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// Appends the events, runs the hooks, commits, and wakes this process's waiters.
     pub async fn commit(mut self) -> Result<Vec<Event>, StoreError> {
         let mut written = std::mem::take(&mut self.written);
@@ -254,10 +275,9 @@ impl WriteTx {
         }
         match &mut self.conn {
             TxConn::Sqlx(_) => {
-                let TxConn::Sqlx(tx) = std::mem::replace(
-                    &mut self.conn,
-                    TxConn::Sqlite(None, SqliteState::Committed),
-                ) else {
+                let TxConn::Sqlx(tx) =
+                    std::mem::replace(&mut self.conn, TxConn::Sqlite(None, SqliteState::Committed))
+                else {
                     unreachable!()
                 };
                 tx.commit().await?;
@@ -291,7 +311,8 @@ impl WriteTx {
     /// Inserts `events` and returns their ids: on SQLite in one round trip (which also commits
     /// when no hook has to run first), elsewhere one statement each.
     async fn append_events(&mut self, events: &[NewEvent]) -> Result<Vec<i64>, StoreError> {
-        const INSERT: &str = "INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) VALUES ";
+        const INSERT: &str =
+            "INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) VALUES ";
         let now = self.now;
         if matches!(self.conn, TxConn::Sqlite(..)) {
             let sql = (0..events.len())
@@ -299,7 +320,13 @@ impl WriteTx {
                     let p = |k: usize| format!("${}", i * 7 + k);
                     format!(
                         "{INSERT}({}, {}, {}, {}, {}, {}, {}) RETURNING id",
-                        p(1), p(2), p(3), p(4), p(5), p(6), p(7)
+                        p(1),
+                        p(2),
+                        p(3),
+                        p(4),
+                        p(5),
+                        p(6),
+                        p(7)
                     )
                 })
                 .collect::<Vec<_>>()

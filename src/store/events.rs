@@ -8,9 +8,10 @@ use sqlx::any::AnyRow;
 use super::{Store, StoreError, format_ts};
 use crate::domain::Event;
 
-const EVENT_SELECT: &str = "SELECT id, kind, at, repo, task_id, worker_id, actor, data FROM events";
+pub(super) const EVENT_SELECT: &str =
+    "SELECT id, kind, at, repo, task_id, worker_id, actor, data FROM events";
 
-fn decode(row: &AnyRow) -> Result<Event, StoreError> {
+pub(super) fn decode(row: &AnyRow) -> Result<Event, StoreError> {
     let data: String = row.try_get("data")?;
     Ok(Event {
         id: row.try_get("id")?,

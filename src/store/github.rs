@@ -8,7 +8,7 @@
 //! connection serve both [`WriteTx`] and the change hook, which only has the connection.
 
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::{Any, AnyConnection, Executor, Row};
 
 use super::{Backend, Store, StoreError, WriteTx};
 
@@ -297,8 +297,80 @@ pub enum LinkRefusal {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Functions on a connection (shared by WriteTx and the change hook)
+// Functions on a connection (shared by WriteTx and the change hook), or on any executor (the same
+// query for WriteTx, in its transaction, and for Store, on the read pool)
 // ------------------------------------------------------------------------------------------------
+
+/// `columns` (`a, b, …`) qualified with a table alias: `x.a, x.b, …`.
+fn qualified(columns: &str, alias: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The one row `SELECT {columns} FROM {from_where}` finds for `key` (bound as `$1`), decoded.
+async fn row_by_key<'e, T>(
+    exec: impl Executor<'e, Database = Any>,
+    columns: &str,
+    from_where: &str,
+    key: &str,
+    decode: fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let sql = format!("SELECT {columns} FROM {from_where}");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(key)
+        .fetch_optional(exec)
+        .await?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// Every row `sql` finds for `key` (bound as `$1`), decoded.
+async fn rows_by_key<'e, 'k, K, T>(
+    exec: impl Executor<'e, Database = Any>,
+    sql: String,
+    key: K,
+    decode: fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError>
+where
+    K: sqlx::Encode<'k, Any> + sqlx::Type<Any>,
+{
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(key)
+        .fetch_all(exec)
+        .await?;
+    rows.iter().map(decode).collect()
+}
+
+/// Where [`row_by_key`] finds a repository by name, a task and a comment claim by task id.
+const REPO_BY_NAME: &str = "gh_repos WHERE repo = $1";
+const TASK_BY_ID: &str = "gh_tasks WHERE task_id = $1";
+const CLAIM_BY_TASK: &str = "gh_claims WHERE task_id = $1";
+
+/// The open pull requests linked to a task.
+async fn open_links_of_task<'e>(
+    exec: impl Executor<'e, Database = Any>,
+    task_id: &str,
+) -> Result<Vec<LinkedPr>, StoreError> {
+    let sql = format!(
+        "SELECT {LINKED_PR_COLUMNS} FROM gh_linked_prs WHERE task_id = $1 AND state = 'open' \
+         ORDER BY updated_at"
+    );
+    rows_by_key(exec, sql, task_id, decode_linked_pr).await
+}
+
+/// The GitHub login proven for a worker, if any.
+async fn login_of_worker<'e>(
+    exec: impl Executor<'e, Database = Any>,
+    worker_id: &str,
+) -> Result<Option<String>, StoreError> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT login FROM gh_links WHERE worker_id = $1")
+        .bind(worker_id)
+        .fetch_optional(exec)
+        .await?;
+    Ok(row.map(|(l,)| l))
+}
 
 /// The issue and installation of a task made from a GitHub issue of an installed repository.
 pub async fn task_target(
@@ -350,21 +422,7 @@ pub async fn enqueue_comment(
     task_id: Option<&str>,
     body: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO gh_outbox (uid, installation_id, repo, issue_number, kind, task_id, body, \
-         state, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, 'comment', $5, $6, 'pending', 0, $7, $7)",
-    )
-    .bind(new_uid())
-    .bind(target.installation_id)
-    .bind(target.repo)
-    .bind(target.issue_number)
-    .bind(task_id)
-    .bind(body)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
+    enqueue_once(conn, now, target, OutboxKind::Comment, task_id, None, body).await
 }
 
 /// Asks for a reaction (`+1`, `eyes`, …) on a comment.
@@ -375,17 +433,42 @@ pub async fn enqueue_reaction(
     comment_id: i64,
     content: &str,
 ) -> Result<(), StoreError> {
+    let comment_id = Some(comment_id);
+    enqueue_once(
+        conn,
+        now,
+        target,
+        OutboxKind::Reaction,
+        None,
+        comment_id,
+        content,
+    )
+    .await
+}
+
+/// Queues an outbox row that is sent once (never collapsed with another): a comment or a reaction.
+async fn enqueue_once(
+    conn: &mut AnyConnection,
+    now: i64,
+    target: &OutboxTarget<'_>,
+    kind: OutboxKind,
+    task_id: Option<&str>,
+    comment_id: Option<i64>,
+    body: &str,
+) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO gh_outbox (uid, installation_id, repo, issue_number, kind, comment_id, body, \
-         state, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, 'reaction', $5, $6, 'pending', 0, $7, $7)",
+        "INSERT INTO gh_outbox (uid, installation_id, repo, issue_number, kind, task_id, \
+         comment_id, body, state, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9)",
     )
     .bind(new_uid())
     .bind(target.installation_id)
     .bind(target.repo)
     .bind(target.issue_number)
+    .bind(kind.as_str())
+    .bind(task_id)
     .bind(comment_id)
-    .bind(content)
+    .bind(body)
     .bind(now)
     .execute(conn)
     .await?;
@@ -397,12 +480,7 @@ pub async fn claim_of_task(
     conn: &mut AnyConnection,
     task_id: &str,
 ) -> Result<Option<GhClaim>, StoreError> {
-    let sql = format!("SELECT {GH_CLAIM_COLUMNS} FROM gh_claims WHERE task_id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(task_id)
-        .fetch_optional(conn)
-        .await?;
-    row.as_ref().map(decode_claim).transpose()
+    row_by_key(conn, GH_CLAIM_COLUMNS, CLAIM_BY_TASK, task_id, decode_claim).await
 }
 
 /// Forgets the comment claim of a task.
@@ -520,12 +598,14 @@ impl WriteTx {
 
     /// The GitHub record of a repository.
     pub async fn gh_repo(&mut self, repo: &str) -> Result<Option<GhRepo>, StoreError> {
-        let sql = format!("SELECT {GH_REPO_COLUMNS} FROM gh_repos WHERE repo = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(repo)
-            .fetch_optional(self.conn())
-            .await?;
-        row.as_ref().map(decode_repo).transpose()
+        row_by_key(
+            self.conn(),
+            GH_REPO_COLUMNS,
+            REPO_BY_NAME,
+            repo,
+            decode_repo,
+        )
+        .await
     }
 
     /// Records the GitHub side of a task made from issue `number` of `repo`.
@@ -553,12 +633,14 @@ impl WriteTx {
 
     /// The GitHub side of a task.
     pub async fn gh_task(&mut self, task_id: &str) -> Result<Option<GhTask>, StoreError> {
-        let sql = format!("SELECT {GH_TASK_COLUMNS} FROM gh_tasks WHERE task_id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(task_id)
-            .fetch_optional(self.conn())
-            .await?;
-        row.as_ref().map(decode_task).transpose()
+        row_by_key(
+            self.conn(),
+            GH_TASK_COLUMNS,
+            TASK_BY_ID,
+            task_id,
+            decode_task,
+        )
+        .await
     }
 
     /// Marks (or clears, with `None`) that the issue left the pool while someone held it.
@@ -691,18 +773,9 @@ impl WriteTx {
     pub async fn gh_touch_claim(&mut self, claim: &GhClaim) -> Result<bool, StoreError> {
         let now = self.now;
         let until = now + claim.ttl_ms;
-        self.store().note_deadline(until);
-        let moved = sqlx::query(
-            "UPDATE tasks SET lease_expires_at = $1, deadline = $1, updated_at = $2 \
-             WHERE id = $3 AND lease_id = $4 AND status = 'in_progress'",
-        )
-        .bind(until)
-        .bind(now)
-        .bind(&claim.task_id)
-        .bind(&claim.lease_id)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
+        let moved = self
+            .move_claim_deadline(&claim.task_id, &claim.lease_id, until)
+            .await?;
         if moved == 0 {
             return Ok(false);
         }
@@ -724,9 +797,21 @@ impl WriteTx {
         lease_id: &str,
         until: i64,
     ) -> Result<(), StoreError> {
+        self.move_claim_deadline(task_id, lease_id, until).await?;
+        Ok(())
+    }
+
+    /// Sets when lease `lease_id` of a claimed (`in_progress`) task ends; how many tasks changed
+    /// (0 when that lease is no longer running).
+    async fn move_claim_deadline(
+        &mut self,
+        task_id: &str,
+        lease_id: &str,
+        until: i64,
+    ) -> Result<u64, StoreError> {
         let now = self.now;
         self.store().note_deadline(until);
-        sqlx::query(
+        let moved = sqlx::query(
             "UPDATE tasks SET lease_expires_at = $1, deadline = $1, updated_at = $2 \
              WHERE id = $3 AND lease_id = $4 AND status = 'in_progress'",
         )
@@ -735,8 +820,9 @@ impl WriteTx {
         .bind(task_id)
         .bind(lease_id)
         .execute(self.conn())
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        Ok(moved)
     }
 
     /// Marks a claim reminded; false when someone else did it first (or the claimer was active).
@@ -805,15 +891,7 @@ impl WriteTx {
         &mut self,
         task_id: &str,
     ) -> Result<Vec<LinkedPr>, StoreError> {
-        let sql = format!(
-            "SELECT {LINKED_PR_COLUMNS} FROM gh_linked_prs WHERE task_id = $1 AND state = 'open' \
-             ORDER BY updated_at"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(task_id)
-            .fetch_all(self.conn())
-            .await?;
-        rows.iter().map(decode_linked_pr).collect()
+        open_links_of_task(self.conn(), task_id).await
     }
 
     /// The worker a GitHub login proved to own, if any.
@@ -831,12 +909,7 @@ impl WriteTx {
         &mut self,
         worker_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT login FROM gh_links WHERE worker_id = $1")
-                .bind(worker_id)
-                .fetch_optional(self.conn())
-                .await?;
-        Ok(row.map(|(l,)| l))
+        login_of_worker(self.conn(), worker_id).await
     }
 
     /// A new one-time link code for a worker (stored hashed); earlier unused codes stop working.
@@ -883,12 +956,7 @@ impl WriteTx {
             return Ok(Err(LinkRefusal::UnknownCode));
         };
         let login_key = login.to_lowercase();
-        let current: Option<(String,)> =
-            sqlx::query_as("SELECT login FROM gh_links WHERE worker_id = $1")
-                .bind(&worker_id)
-                .fetch_optional(self.conn())
-                .await?;
-        if let Some((other,)) = current
+        if let Some(other) = login_of_worker(self.conn(), &worker_id).await?
             && other != login_key
         {
             return Ok(Err(LinkRefusal::LinkedElsewhere));
@@ -1067,18 +1135,10 @@ impl Store {
         if claimed_until.is_some_and(|u| u > now) {
             return Ok(None);
         }
-        let n = sqlx::query(
-            "UPDATE gh_deliveries SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
-             WHERE seq = $3 AND state = 'pending' AND (claimed_until IS NULL OR claimed_until <= $4)",
-        )
-        .bind(runner)
-        .bind(until)
-        .bind(seq)
-        .bind(now)
-        .execute(&self.write)
-        .await?
-        .rows_affected();
-        if n == 0 {
+        if !self
+            .gh_claim_row("gh_deliveries", "seq", seq, runner, now, until)
+            .await?
+        {
             return Ok(None);
         }
         let row: (i64, String, String, String, i64) = sqlx::query_as(
@@ -1096,6 +1156,33 @@ impl Store {
         }))
     }
 
+    /// Claims one pending row of a queue (`gh_deliveries` by `seq`, `gh_outbox` by `id`) for
+    /// `runner` until `until`, unless someone else holds it now (a conditional update, so with
+    /// several replicas one of them gets it); true when this call claimed it.
+    async fn gh_claim_row(
+        &self,
+        table: &'static str,
+        key: &'static str,
+        row: i64,
+        runner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE {table} SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
+             WHERE {key} = $3 AND state = 'pending' AND (claimed_until IS NULL OR claimed_until <= $4)"
+        );
+        let n = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(runner)
+            .bind(until)
+            .bind(row)
+            .bind(now)
+            .execute(&self.write)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
     /// Gives a claimed delivery back, to be tried again at `at` (or marks it failed).
     pub async fn gh_delivery_retry(
         &self,
@@ -1103,31 +1190,25 @@ impl Store {
         at: Option<i64>,
         error: &str,
     ) -> Result<(), StoreError> {
-        let now = super::now_ms();
-        match at {
-            Some(at) => {
-                sqlx::query(
-                    "UPDATE gh_deliveries SET next_attempt_at = $1, error = $2, claimed_by = NULL, \
-                     claimed_until = NULL WHERE seq = $3",
-                )
-                .bind(at)
-                .bind(error)
-                .bind(seq)
-                .execute(&self.write)
-                .await?;
-            }
-            None => {
-                sqlx::query(
-                    "UPDATE gh_deliveries SET state = 'failed', finished_at = $1, error = $2, \
-                     claimed_by = NULL, claimed_until = NULL WHERE seq = $3",
-                )
-                .bind(now)
-                .bind(error)
-                .bind(seq)
-                .execute(&self.write)
-                .await?;
-            }
-        }
+        // $1: when to try again, or when it failed.
+        let (sql, instant) = match at {
+            Some(at) => (
+                "UPDATE gh_deliveries SET next_attempt_at = $1, error = $2, claimed_by = NULL, \
+                 claimed_until = NULL WHERE seq = $3",
+                at,
+            ),
+            None => (
+                "UPDATE gh_deliveries SET state = 'failed', finished_at = $1, error = $2, \
+                 claimed_by = NULL, claimed_until = NULL WHERE seq = $3",
+                super::now_ms(),
+            ),
+        };
+        sqlx::query(sql)
+            .bind(instant)
+            .bind(error)
+            .bind(seq)
+            .execute(&self.write)
+            .await?;
         Ok(())
     }
 
@@ -1199,18 +1280,10 @@ impl Store {
         .await?;
         let mut out = Vec::with_capacity(ids.len());
         for (id,) in ids {
-            let n = sqlx::query(
-                "UPDATE gh_outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
-                 WHERE id = $3 AND state = 'pending' AND (claimed_until IS NULL OR claimed_until <= $4)",
-            )
-            .bind(runner)
-            .bind(until)
-            .bind(id)
-            .bind(now)
-            .execute(&self.write)
-            .await?
-            .rows_affected();
-            if n == 0 {
+            if !self
+                .gh_claim_row("gh_outbox", "id", id, runner, now, until)
+                .await?
+            {
                 continue;
             }
             let sql = format!("SELECT {OUTBOX_COLUMNS} FROM gh_outbox WHERE id = $1");
@@ -1389,12 +1462,7 @@ impl Store {
 
     /// The GitHub record of a repository.
     pub async fn gh_repo(&self, repo: &str) -> Result<Option<GhRepo>, StoreError> {
-        let sql = format!("SELECT {GH_REPO_COLUMNS} FROM gh_repos WHERE repo = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(repo)
-            .fetch_optional(&self.read)
-            .await?;
-        row.as_ref().map(decode_repo).transpose()
+        row_by_key(&self.read, GH_REPO_COLUMNS, REPO_BY_NAME, repo, decode_repo).await
     }
 
     /// The repositories the App is installed on, optionally of one installation.
@@ -1406,11 +1474,8 @@ impl Store {
             "SELECT {GH_REPO_COLUMNS} FROM gh_repos WHERE installation_id IS NOT NULL \
              AND ($1 = 0 OR installation_id = $1) ORDER BY repo"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(installation_id.unwrap_or(0))
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter().map(decode_repo).collect()
+        let installation_id = installation_id.unwrap_or(0);
+        rows_by_key(&self.read, sql, installation_id, decode_repo).await
     }
 
     /// Stores the result of reading a repository's `.github/owp.yml`: the config to use from now
@@ -1460,23 +1525,21 @@ impl Store {
 
     /// The GitHub side of a task.
     pub async fn gh_task(&self, task_id: &str) -> Result<Option<GhTask>, StoreError> {
-        let sql = format!("SELECT {GH_TASK_COLUMNS} FROM gh_tasks WHERE task_id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(task_id)
-            .fetch_optional(&self.read)
-            .await?;
-        row.as_ref().map(decode_task).transpose()
+        row_by_key(
+            &self.read,
+            GH_TASK_COLUMNS,
+            TASK_BY_ID,
+            task_id,
+            decode_task,
+        )
+        .await
     }
 
     /// The GitHub tasks of a repository.
     pub async fn gh_tasks_of_repo(&self, repo: &str) -> Result<Vec<GhTask>, StoreError> {
         let sql =
             format!("SELECT {GH_TASK_COLUMNS} FROM gh_tasks WHERE repo = $1 ORDER BY issue_number");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(repo)
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter().map(decode_task).collect()
+        rows_by_key(&self.read, sql, repo, decode_task).await
     }
 
     /// Tasks that are `ready` although their issue left the pool while someone held them.
@@ -1502,30 +1565,14 @@ impl Store {
              WHERE c.person = 1 AND c.reminder = 1 AND c.reminded_at IS NULL \
              AND c.last_activity_at + c.ttl_ms / 2 <= $1 \
              AND t.status = 'in_progress' AND t.lease_id = c.lease_id",
-            GH_CLAIM_COLUMNS
-                .split(", ")
-                .map(|c| format!("c.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            qualified(GH_CLAIM_COLUMNS, "c")
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(now)
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter().map(decode_claim).collect()
+        rows_by_key(&self.read, sql, now, decode_claim).await
     }
 
     /// The open pull requests linked to a task.
     pub async fn gh_open_links_of_task(&self, task_id: &str) -> Result<Vec<LinkedPr>, StoreError> {
-        let sql = format!(
-            "SELECT {LINKED_PR_COLUMNS} FROM gh_linked_prs WHERE task_id = $1 AND state = 'open' \
-             ORDER BY updated_at"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(task_id)
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter().map(decode_linked_pr).collect()
+        open_links_of_task(&self.read, task_id).await
     }
 
     /// The open pull requests linked to tasks of a repository.
@@ -1533,27 +1580,14 @@ impl Store {
         let sql = format!(
             "SELECT {} FROM gh_linked_prs l JOIN gh_tasks g ON g.task_id = l.task_id \
              WHERE g.repo = $1 AND l.state = 'open' ORDER BY l.pr_number",
-            LINKED_PR_COLUMNS
-                .split(", ")
-                .map(|c| format!("l.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            qualified(LINKED_PR_COLUMNS, "l")
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(repo)
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter().map(decode_linked_pr).collect()
+        rows_by_key(&self.read, sql, repo, decode_linked_pr).await
     }
 
     /// The GitHub login proven for a worker, if any.
     pub async fn gh_login_of_worker(&self, worker_id: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT login FROM gh_links WHERE worker_id = $1")
-                .bind(worker_id)
-                .fetch_optional(&self.read)
-                .await?;
-        Ok(row.map(|(l,)| l))
+        login_of_worker(&self.read, worker_id).await
     }
 
     /// When a lease was granted.

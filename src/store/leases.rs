@@ -611,8 +611,16 @@ impl WriteTx {
                 },
             )
         };
-        self.apply_move(&task, &mv, &format!("worker:{worker_id}"))
-            .await
+        let actor = format!("worker:{worker_id}");
+        if self.store().backend == Backend::Sqlite {
+            // The task was read in this transaction, which holds SQLite's write lock: the move
+            // cannot find it changed, so it may commit in the same round trip.
+            let plan = MovePlan::new(&task, &mv);
+            return self
+                .apply_move_batched(&task, &mv, &plan, &actor, true)
+                .await;
+        }
+        self.apply_move(&task, &mv, &actor).await
     }
 
     /// An admin forces a status (`ready`, `blocked`, `merged`, …). Leases are never forced.
@@ -651,7 +659,7 @@ impl WriteTx {
         debug_assert!(!mv.to.is_active(), "leases are only granted by claims");
         let plan = MovePlan::new(task, mv);
         if self.store().backend == Backend::Sqlite {
-            return self.apply_move_batched(task, mv, &plan, actor).await;
+            return self.apply_move_batched(task, mv, &plan, actor, false).await;
         }
         let from = task.status;
         let to = mv.to;

@@ -6,8 +6,8 @@
 //! that also appends its audit events (and whatever a [`door::ChangeHook`] adds, e.g. the GitHub
 //! comment outbox).
 
-pub mod board;
 mod batched;
+pub mod board;
 pub mod door;
 pub mod error;
 pub mod events;
@@ -19,6 +19,7 @@ pub mod repos;
 pub mod rows;
 pub mod tasks;
 pub mod workers;
+mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,6 +83,8 @@ pub struct Store {
     /// The commit-safe read position of the event log (see [`replicas`]).
     pub(crate) horizon: Arc<replicas::Horizon>,
     pub(crate) signals: Arc<replicas::Signals>,
+    /// SQLite: the thread that runs write transactions (see [`writer`]).
+    pub(crate) writer: Option<Arc<writer::WriterThread>>,
 }
 
 impl Store {
@@ -100,16 +103,20 @@ impl Store {
         };
         let (write, read) = match backend {
             Backend::Sqlite => {
-                let write = sqlite_pool(url, 1).await?;
+                let write = sqlite_pool(url, 1, true).await?;
                 // Create the schema before readers open the file.
                 sqlx::migrate!("migrations/sqlite").run(&write).await?;
-                let read = sqlite_pool(url, 4).await?;
+                let read = sqlite_pool(url, 4, false).await?;
+                tokio::spawn(checkpoint_loop(read.clone()));
                 (write, read)
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
+                    // No ping before every use (a network round trip per transaction): a
+                    // connection the server closed fails its next statement and is replaced.
+                    .test_before_acquire(false)
                     .connect(url)
                     .await?;
                 sqlx::migrate!("migrations/postgres").run(&pool).await?;
@@ -127,6 +134,10 @@ impl Store {
             expiry_quiet_until: Arc::default(),
             horizon: Arc::default(),
             signals: Arc::default(),
+            writer: match backend {
+                Backend::Sqlite => Some(writer::WriterThread::start()?),
+                Backend::Postgres => None,
+            },
         };
         store.init_horizon().await?;
         store.start_wakeups(url).await?;
@@ -169,12 +180,15 @@ impl Store {
     }
 }
 
-async fn sqlite_pool(url: &str, max: u32) -> Result<AnyPool, StoreError> {
+async fn sqlite_pool(url: &str, max: u32, writer: bool) -> Result<AnyPool, StoreError> {
     let pool = AnyPoolOptions::new()
         .max_connections(max)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
-        .after_connect(|conn, _meta| {
+        // A connection to a local file cannot go stale: no ping (a round trip to the
+        // connection's thread) before every use.
+        .test_before_acquire(false)
+        .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 // WAL lets readers run beside the writer and other processes; the busy timeout makes
                 // a second process wait for the write lock instead of failing.
@@ -182,15 +196,49 @@ async fn sqlite_pool(url: &str, max: u32) -> Result<AnyPool, StoreError> {
                 conn.execute("PRAGMA synchronous = NORMAL").await?;
                 conn.execute("PRAGMA busy_timeout = 10000").await?;
                 conn.execute("PRAGMA foreign_keys = ON").await?;
-                // Pages come from a 32 MB cache and a memory map instead of a read() each.
+                // A 32 MB page cache per connection (the default is 2 MB).
                 conn.execute("PRAGMA cache_size = -32000").await?;
-                conn.execute("PRAGMA mmap_size = 268435456").await?;
+                if writer {
+                    // The writer never checkpoints (that would copy pages to the database file
+                    // and fsync it inside a commit, while every other write waits): see
+                    // `checkpoint_loop`.
+                    conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                }
                 Ok(())
             })
         })
         .connect(url)
         .await?;
     Ok(pool)
+}
+
+/// SQLite: moves committed pages from the write-ahead log into the database file, beside the
+/// writer instead of inside its commits. A passive checkpoint every 200 ms waits for no one; if
+/// readers keep the log from being reused and it grows past ~256 MB, one checkpoint waits for
+/// them (and holds writers) to bring it back. Ends when the pool is closed.
+async fn checkpoint_loop(read: AnyPool) {
+    const RESTART_FRAMES: i64 = 65_536;
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !read.is_closed() {
+        tick.tick().await;
+        let row: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&read)
+            .await;
+        match row {
+            Ok((_, frames, _)) if frames > RESTART_FRAMES => {
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                    .execute(&read)
+                    .await
+                {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+            Ok(_) => {}
+            Err(_) if read.is_closed() => break,
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+        }
+    }
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -5,6 +5,7 @@ use sqlx::AssertSqlSafe;
 
 use super::rows::{REPO_SELECT, RepoRow};
 use super::{NewEvent, Store, StoreError, WriteTx};
+use crate::domain::Visibility;
 
 /// What an admin (or a repo's config file) sets on a repository.
 #[derive(Clone, Debug, Default)]
@@ -16,10 +17,21 @@ pub struct RepoUpsert {
 }
 
 impl WriteTx {
-    /// Creates or updates a repository policy. Returns the row and whether it was created.
+    /// Creates or updates a repository policy. Returns the row and whether it was created. A new
+    /// repository is private; an existing one keeps its visibility.
     pub async fn upsert_repo(
         &mut self,
         input: &RepoUpsert,
+        actor: &str,
+    ) -> Result<(RepoRow, bool), StoreError> {
+        self.upsert_repo_with(input, None, actor).await
+    }
+
+    /// [`WriteTx::upsert_repo`] that also sets the repository's visibility when one is given.
+    pub async fn upsert_repo_with(
+        &mut self,
+        input: &RepoUpsert,
+        visibility: Option<Visibility>,
         actor: &str,
     ) -> Result<(RepoRow, bool), StoreError> {
         if input.name.trim().is_empty() {
@@ -39,13 +51,15 @@ impl WriteTx {
         let created = existing.is_none();
         match &existing {
             None => {
+                let private = visibility.unwrap_or_default().is_private();
                 sqlx::query(
-                    "INSERT INTO repos (name, max_open_prs, area_locks_enabled, extensions, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+                    "INSERT INTO repos (name, max_open_prs, area_locks_enabled, private, \
+                     extensions, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
                 )
                 .bind(&input.name)
                 .bind(input.max_open_prs)
                 .bind(i64::from(input.area_locks_enabled.unwrap_or(true)))
+                .bind(i64::from(private))
                 .bind(Value::Object(input.extensions.clone()).to_string())
                 .bind(now)
                 .execute(self.conn())
@@ -55,12 +69,14 @@ impl WriteTx {
                 let mut ext = old.extensions.clone();
                 ext.extend(input.extensions.clone());
                 let locks = input.area_locks_enabled.unwrap_or(old.area_locks_enabled);
+                let private = visibility.map_or(old.private, Visibility::is_private);
                 sqlx::query(
-                    "UPDATE repos SET max_open_prs = $1, area_locks_enabled = $2, extensions = $3, \
-                     updated_at = $4 WHERE id = $5",
+                    "UPDATE repos SET max_open_prs = $1, area_locks_enabled = $2, private = $3, \
+                     extensions = $4, updated_at = $5 WHERE id = $6",
                 )
                 .bind(input.max_open_prs)
                 .bind(i64::from(locks))
+                .bind(i64::from(private))
                 .bind(Value::Object(ext).to_string())
                 .bind(now)
                 .bind(old.id)
@@ -88,9 +104,39 @@ impl WriteTx {
             .data(json!({
                 "max_open_prs": row.max_open_prs,
                 "area_locks_enabled": row.area_locks_enabled,
+                "visibility": Visibility::from_private(row.private).as_str(),
             })),
         );
         Ok((row, created))
+    }
+
+    /// Sets a repository's visibility (GitHub said whether it is private). True when it changed;
+    /// an unknown repository is left alone.
+    pub async fn set_repo_visibility(
+        &mut self,
+        name: &str,
+        visibility: Visibility,
+        actor: &str,
+    ) -> Result<bool, StoreError> {
+        let private = i64::from(visibility.is_private());
+        let changed = sqlx::query(
+            "UPDATE repos SET private = $1, updated_at = $2 WHERE name = $3 AND private <> $1",
+        )
+        .bind(private)
+        .bind(self.now)
+        .bind(name)
+        .execute(self.conn())
+        .await?
+        .rows_affected()
+            > 0;
+        if changed {
+            self.event(
+                NewEvent::new("repo.updated", actor)
+                    .repo(name)
+                    .data(json!({"visibility": visibility.as_str()})),
+            );
+        }
+        Ok(changed)
     }
 
     /// Turning area locks on gives each area's oldest in-flight task the lock; turning them off
@@ -146,8 +192,18 @@ impl Store {
         input: &RepoUpsert,
         actor: &str,
     ) -> Result<(RepoRow, bool), StoreError> {
+        self.upsert_repo_with(input, None, actor).await
+    }
+
+    /// [`Store::upsert_repo`] that also sets the repository's visibility when one is given.
+    pub async fn upsert_repo_with(
+        &self,
+        input: &RepoUpsert,
+        visibility: Option<Visibility>,
+        actor: &str,
+    ) -> Result<(RepoRow, bool), StoreError> {
         self.write_upsert(|mut tx| async move {
-            let r = tx.upsert_repo(input, actor).await;
+            let r = tx.upsert_repo_with(input, visibility, actor).await;
             (tx, r)
         })
         .await

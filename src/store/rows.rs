@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{StoreError, format_ts};
-use crate::domain::{Priority, RepoPolicy, Task, TaskStatus, Worker, WorkerStatus};
+use crate::domain::{Priority, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus};
 
 /// Columns of [`TaskRow`]; use with `FROM tasks t JOIN repos r … JOIN skill_sets s …`.
 pub const TASK_SELECT: &str = "SELECT t.seq, t.id, t.repo_id, r.name AS repo, t.key, t.title, \
@@ -221,7 +221,7 @@ impl WorkerRow {
 
 /// Columns of [`RepoRow`].
 pub const REPO_SELECT: &str = "SELECT id, name, max_open_prs, area_locks_enabled, open_prs, \
-    active_leases, extensions, created_at, updated_at FROM repos";
+    active_leases, private, extensions, created_at, updated_at FROM repos";
 
 #[derive(Clone, Debug)]
 pub struct RepoRow {
@@ -231,6 +231,8 @@ pub struct RepoRow {
     pub area_locks_enabled: bool,
     pub open_prs: i64,
     pub active_leases: i64,
+    /// Only admins may read its board (see [`crate::domain::Visibility`]).
+    pub private: bool,
     pub extensions: Map<String, Value>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -240,6 +242,7 @@ impl RepoRow {
     pub fn decode(row: &AnyRow) -> Result<RepoRow, StoreError> {
         let locks: i64 = row.try_get("area_locks_enabled")?;
         let ext: String = row.try_get("extensions")?;
+        let private: i64 = row.try_get("private")?;
         Ok(RepoRow {
             id: row.try_get("id")?,
             name: row.try_get("name")?,
@@ -247,6 +250,8 @@ impl RepoRow {
             area_locks_enabled: locks != 0,
             open_prs: row.try_get("open_prs")?,
             active_leases: row.try_get("active_leases")?,
+            // Anything but an explicit 0 reads as private.
+            private: private != 0,
             extensions: json_map(&ext),
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
@@ -261,6 +266,7 @@ impl RepoRow {
             open_prs: self.open_prs,
             active_leases: self.active_leases,
             throttled: self.open_prs + self.active_leases >= self.max_open_prs,
+            visibility: Visibility::from_private(self.private),
             created_at: format_ts(self.created_at),
             updated_at: format_ts(self.updated_at),
             extensions: self.extensions.clone(),

@@ -47,8 +47,9 @@ pub fn fixture(name: &str) -> Value {
 }
 
 /// With `OWP_TEST_DATABASE_URL` set (a PostgreSQL server), a new empty database on it for one
-/// story; otherwise `None` (SQLite in the story's directory).
-async fn fresh_postgres_database() -> Option<String> {
+/// story (its URL, and the guard that drops it); otherwise `None` (SQLite in the story's
+/// directory).
+async fn fresh_postgres_database() -> Option<(String, StoryDatabase)> {
     use sqlx::Connection;
     let base = std::env::var("OWP_TEST_DATABASE_URL").ok()?;
     let base = base.trim();
@@ -74,7 +75,76 @@ async fn fresh_postgres_database() -> Option<String> {
         Some(slash) => &without_query[..after_scheme + slash],
         None => without_query,
     };
-    Some(format!("{server}/{name}{query}"))
+    let url = format!("{server}/{name}{query}");
+    Some((
+        url,
+        StoryDatabase {
+            server_url: base.to_string(),
+            name,
+        },
+    ))
+}
+
+/// The PostgreSQL database of one story, dropped (`DROP DATABASE … WITH (FORCE)`, which ends the
+/// connections a service still holds) when the story ends, however it ends.
+pub struct StoryDatabase {
+    /// Where to connect to drop it (the maintenance database of `OWP_TEST_DATABASE_URL`).
+    server_url: String,
+    name: String,
+}
+
+/// How long dropping a story's database may take before the story gives up on it.
+const DROP_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl Drop for StoryDatabase {
+    fn drop(&mut self) {
+        let (server_url, name) = (self.server_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime: use a thread with a runtime of its own. A service
+        // on another worker thread may reconnect between the forced end of its connections and
+        // the drop, so a refused drop is tried again; the whole is bounded by DROP_TIMEOUT.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async {
+                tokio::time::timeout(DROP_TIMEOUT, drop_database(&server_url, &name))
+                    .await
+                    .map_err(|_| format!("no answer in {DROP_TIMEOUT:?}"))?
+            })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("the story database {} was not dropped: {e}", self.name),
+            Err(_) => eprintln!("the story database {} was not dropped", self.name),
+        }
+    }
+}
+
+async fn drop_database(server_url: &str, name: &str) -> Result<(), String> {
+    use sqlx::Connection;
+    let mut conn = sqlx::postgres::PgConnection::connect(server_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    // The name was made from a UUID by `fresh_postgres_database`.
+    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    let mut last = String::new();
+    for _ in 0..10 {
+        match sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(&mut conn)
+            .await
+        {
+            Ok(_) => {
+                let _ = conn.close().await;
+                return Ok(());
+            }
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = conn.close().await;
+    Err(last)
 }
 
 /// A stable fake id for a login.
@@ -148,6 +218,9 @@ pub struct Story {
     asserted: Mutex<HashSet<u64>>,
     /// Comment bodies last seen by [`Story::expect_status`], per comment id.
     seen_bodies: Mutex<std::collections::HashMap<u64, String>>,
+    /// The story's PostgreSQL database, if it has one. Declared last: dropped after everything
+    /// else of the story, the service included.
+    _database: Option<StoryDatabase>,
 }
 
 impl Story {
@@ -162,7 +235,8 @@ impl Story {
         let fake = FakeGithub::start().await;
         let dir = tempfile::tempdir().unwrap();
         let mut config = ServeConfig::for_tests(&dir.path().join("owp.db"), ADMIN);
-        config.database_url = fresh_postgres_database().await;
+        let database = fresh_postgres_database().await;
+        config.database_url = database.as_ref().map(|(url, _)| url.clone());
         config.github.github_app_id = Some(fake.app_id());
         config.github.github_private_key = Some(Secret::new(TEST_APP_KEY));
         config.github.github_webhook_secret = Some(Secret::new(SECRET));
@@ -178,6 +252,7 @@ impl Story {
             numbers: Mutex::new(BTreeSet::new()),
             asserted: Mutex::new(HashSet::new()),
             seen_bodies: Mutex::new(Default::default()),
+            _database: database.map(|(_, guard)| guard),
         };
         story.boot().await;
         // GitHub: the owner installs the App on the repository.

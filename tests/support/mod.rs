@@ -797,6 +797,14 @@ pub struct EventStream {
 }
 
 impl EventStream {
+    /// Reads the events of an answer to any event-stream request.
+    pub fn new(resp: reqwest::Response) -> EventStream {
+        EventStream {
+            resp,
+            buf: String::new(),
+        }
+    }
+
     /// The next event's `data` parsed as JSON, or `None` when `deadline` passes first.
     pub async fn next(&mut self, deadline: Instant) -> Option<Value> {
         loop {

@@ -1,8 +1,14 @@
 // OWP Pool dashboard: renders GET /v1/admin/state and keeps it current from GET /v1/events.
+// On the public board (a page marked `owp-board: public`, served to visitors without a session
+// when public boards are on) it reads GET /board/state and GET /board/events instead: public
+// repositories only, read-only.
 // Plain DOM, no framework: every value from the server is inserted as text, never as markup.
 (() => {
   'use strict';
 
+  const BOARD = document.querySelector('meta[name="owp-board"]')?.content === 'public';
+  const STATE_URL = BOARD ? '/board/state' : '/v1/admin/state';
+  const EVENTS_URL = BOARD ? '/board/events' : '/v1/events';
   const CSRF = document.querySelector('meta[name="csrf-token"]')?.content || '';
   const STATUSES = ['ready', 'leased', 'in_progress', 'pr_opened', 'merged', 'blocked', 'cancelled'];
   const STATUS_LABEL = {
@@ -121,7 +127,7 @@
     }
     const resp = await fetch(path, { method, headers, body: payload, credentials: 'same-origin', cache: 'no-store' });
     const text = await resp.text();
-    if (resp.status === 401 && await sessionEnded()) throw new Error('Signed out');
+    if (resp.status === 401 && !BOARD && await sessionEnded()) throw new Error('Signed out');
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch { data = null; }
     if (!resp.ok) {
@@ -151,10 +157,15 @@
     if (loading) { again = true; return; }
     loading = true;
     try {
-      const state = await api('GET', `/v1/admin/state?events=${EVENTS_LOADED}`);
+      const state = await api('GET', `${STATE_URL}?events=${EVENTS_LOADED}`);
       model.repos = state.repos || [];
       model.workers = state.workers || [];
       model.tasks = state.tasks || [];
+      if (BOARD) {
+        // A repository that is no longer public takes its events off the board.
+        const shown = new Set(model.repos.map((r) => r.repo));
+        for (const [id, e] of events) if (!shown.has(e.repo)) events.delete(id);
+      }
       for (const e of state.events || []) addEvent(e);
       model.loaded = true;
       render();
@@ -197,7 +208,7 @@
   function connect() {
     if (source) source.close();
     setConn('connecting', 'Connecting…');
-    source = new EventSource('/v1/events', { withCredentials: true });
+    source = new EventSource(EVENTS_URL, { withCredentials: true });
     source.onopen = () => {
       retryMs = 1000;
       setConn('live', 'Live');
@@ -205,6 +216,8 @@
     };
     source.onmessage = (msg) => onEventData(msg.data);
     for (const kind of KINDS) source.addEventListener(kind, (msg) => onEventData(msg.data));
+    // The public board's set of repositories changed: reload it.
+    source.addEventListener('board.changed', () => scheduleLoad(0));
     source.onerror = () => {
       if (source.readyState === EventSource.CLOSED) {
         // The browser gave up (for example a 401 after the session ended): retry ourselves,
@@ -326,15 +339,16 @@
         h('p', { class: 'stat-label' }, label),
         h('p', { class: 'stat-value' }, value),
         h('p', { class: 'stat-note' }, note));
-    $('stats').replaceChildren(
-      stat('Workers online', `${online.length}`, `of ${plural(model.workers.length, 'registered worker')}`),
-      stat('Capacity in use', `${pct(used, cap)}%`, `${used} of ${cap} points online`),
+    $('stats').replaceChildren(...[
+      // Workers and capacity span every repository: not on the public board.
+      BOARD ? null : stat('Workers online', `${online.length}`, `of ${plural(model.workers.length, 'registered worker')}`),
+      BOARD ? null : stat('Capacity in use', `${pct(used, cap)}%`, `${used} of ${cap} points online`),
       stat('Ready to claim', `${by.get('ready') || 0}`, plural(model.tasks.length, 'task') + ' in all'),
       stat('In flight', `${inFlight}`, `${by.get('leased') || 0} leased · ${by.get('in_progress') || 0} in progress`),
       stat('Open PRs', `${by.get('pr_opened') || 0}`,
         throttled ? `${plural(throttled, 'repo')} throttled` : 'no repo throttled', throttled ? 'warn' : ''),
       stat('Merged', `${by.get('merged') || 0}`, `${lastDay('merge')} in the last 24 h`, 'good'),
-    );
+    ].filter(Boolean));
   }
 
   // A half-ring gauge: open PRs and active leases stacked against the budget.
@@ -377,7 +391,9 @@
   function renderRepos() {
     const box = $('repos');
     if (!model.repos.length) {
-      box.replaceChildren(empty('No repositories yet', 'Add one under Manage below, or install the GitHub App on a repository.'));
+      box.replaceChildren(BOARD
+        ? empty('No public repositories yet', 'Boards of public repositories appear here.')
+        : empty('No repositories yet', 'Add one under Manage below, or install the GitHub App on a repository.'));
       return;
     }
     const tasksByRepo = countBy(model.tasks.filter((t) => t.status === 'ready'), (t) => t.repo);
@@ -404,14 +420,16 @@
           h('li', {}, h('span', { class: 'sw sw-lease' }), plural(r.active_leases || 0, 'lease')),
           h('li', {}, `${tasksByRepo.get(r.repo) || 0} ready`)),
         h('div', { class: 'repo-foot' },
-          h('span', { class: 'muted small' }, r.area_locks_enabled ? 'Area locks on' : 'Area locks off'),
-          h('div', { class: 'stepper', role: 'group', 'aria-label': `Review budget of ${r.repo}` },
+          h('span', { class: 'muted small' }, r.area_locks_enabled ? 'Area locks on' : 'Area locks off',
+            BOARD ? null : (r.visibility === 'public' ? ' · public board' : ' · private')),
+          BOARD ? null : h('div', { class: 'stepper', role: 'group', 'aria-label': `Review budget of ${r.repo}` },
             step(-1, 'Lower'), h('span', { class: 'stepper-value' }, String(r.max_open_prs)), step(1, 'Raise'))));
     }));
   }
 
   function renderWorkers() {
     const box = $('workers');
+    if (!box) return; // not on the public board
     const online = model.workers.filter((w) => w.online).length;
     $('workers-sub').textContent = model.workers.length
       ? `${online} online, ${model.workers.length - online} offline.`
@@ -512,7 +530,9 @@
     if (!list.length) {
       box.replaceChildren(model.tasks.length
         ? empty('No task matches', 'Loosen the filters to see more.')
-        : empty('No tasks yet', 'Import a task list under Manage, or label issues pool:ready.'));
+        : BOARD
+          ? empty('No tasks yet', 'Tasks of public repositories appear here.')
+          : empty('No tasks yet', 'Import a task list under Manage, or label issues pool:ready.'));
       return;
     }
     const workers = new Map(model.workers.map((w) => [w.worker_id, w]));
@@ -536,13 +556,14 @@
         cell('Worker', w ? h('span', { class: 'nowrap' }, w.name) : (t.assigned_worker_id || h('span', { class: 'muted' }, '–'))),
         cell('Tries', String(t.attempts || 0)),
         cell('Updated', h('time', { datetime: t.updated_at, title: t.updated_at }, ago(t.updated_at))),
-        cell('', blocked
+        BOARD ? null : cell('', blocked
           ? h('button', { class: 'btn ghost small', type: 'button', 'data-key': `unblock:${t.task_id}`, onclick: () => setTaskStatus(t, 'ready') }, 'Unblock')
           : canBlock
             ? h('button', { class: 'btn ghost small', type: 'button', 'data-key': `block:${t.task_id}`, onclick: () => askBlock(t) }, 'Block')
             : null));
     });
-    const head = ['Task', 'Repo', 'Status', 'Priority', 'Points', 'Area', 'Skills', 'Worker', 'Tries', 'Updated', 'Actions'];
+    const head = ['Task', 'Repo', 'Status', 'Priority', 'Points', 'Area', 'Skills', 'Worker', 'Tries', 'Updated'];
+    if (!BOARD) head.push('Actions');
     const table = h('table', { class: 'tasks' },
       h('thead', {}, h('tr', {}, head.map((c, i) => h('th', { scope: 'col', class: i === 10 ? 'sr-only-col' : null }, i === 10 ? h('span', { class: 'sr-only' }, c) : c)))),
       h('tbody', {}, rows));
@@ -802,6 +823,7 @@
   }
 
   function renderJoin() {
+    if (!$('join-form')) return; // not on the public board
     const name = $('j-name').value.trim() || 'my-laptop';
     const skills = $('j-skills').value.split(',').map((x) => x.trim()).filter(Boolean).join(',') || 'rust';
     const cap = Math.max(1, parseInt($('j-capacity').value, 10) || 1);
@@ -844,6 +866,18 @@
     });
     window.addEventListener('hashchange', () => { readHash(); renderFilters(); renderTasks(); });
 
+    let resizeTimer = null;
+    window.addEventListener('resize', () => {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(() => { if (model.loaded) { renderFlow(); renderLead(); } }, 150);
+    });
+
+    // Relative times ("12 s ago") stay true without a reload.
+    // A full load now and then also picks up events of kinds this page does not listen for.
+    setInterval(() => { if (model.loaded) load(); }, 30000);
+
+    if (BOARD) return; // the public board writes nothing
+
     $('join-form').addEventListener('input', renderJoin);
     $('join-form').addEventListener('submit', (ev) => ev.preventDefault());
     document.querySelectorAll('button.copy').forEach((b) => b.addEventListener('click', () => copy(b)));
@@ -853,9 +887,10 @@
       const repo = $('r-name').value.trim();
       const max = parseInt($('r-budget').value, 10);
       if (!repo || !(max >= 0)) return;
-      act(`${repo} saved`, () => api('POST', '/v1/admin/repos', {
-        repo, max_open_prs: max, area_locks_enabled: $('r-locks').checked,
-      }));
+      const body = { repo, max_open_prs: max, area_locks_enabled: $('r-locks').checked };
+      const visibility = $('r-visibility').value;
+      if (visibility) body.visibility = visibility;
+      act(`${repo} saved`, () => api('POST', '/v1/admin/repos', body));
     });
 
     $('import-form').addEventListener('submit', (ev) => {
@@ -878,16 +913,6 @@
       }
       blocking = null;
     });
-
-    let resizeTimer = null;
-    window.addEventListener('resize', () => {
-      clearTimeout(resizeTimer);
-      resizeTimer = setTimeout(() => { if (model.loaded) { renderFlow(); renderLead(); } }, 150);
-    });
-
-    // Relative times ("12 s ago") stay true without a reload.
-    // A full load now and then also picks up events of kinds this page does not listen for.
-    setInterval(() => { if (model.loaded) load(); }, 30000);
   }
 
   document.addEventListener('DOMContentLoaded', () => {

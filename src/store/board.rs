@@ -1,0 +1,100 @@
+//! Reads for the dashboard's public board: only what concerns repositories marked public.
+//!
+//! Every query here filters on `repos.private = 0` itself, at the moment it runs, so a repository
+//! made private in between is never read as public by a later query of the same board.
+
+use std::collections::{BTreeSet, HashSet};
+
+use sqlx::AssertSqlSafe;
+
+use super::events::{EVENT_SELECT, decode as decode_event};
+use super::rows::{REPO_SELECT, RepoRow, TASK_SELECT, TaskRow};
+use super::{Store, StoreError};
+use crate::domain::Event;
+
+/// At most this many tasks (the newest) are shown on the public board.
+pub const PUBLIC_TASK_LIMIT: i64 = 10_000;
+
+/// Ids per `IN (…)` list when looking up worker names.
+const NAME_CHUNK: usize = 200;
+
+/// The public board: public repositories, their tasks and events, and the names of the workers
+/// those name (nothing else about workers).
+#[derive(Debug, Default)]
+pub struct PublicBoard {
+    pub repos: Vec<RepoRow>,
+    pub tasks: Vec<TaskRow>,
+    /// `(worker_id, name)` of the workers holding a shown task or named by a shown event.
+    pub workers: Vec<(String, String)>,
+    pub events: Vec<Event>,
+}
+
+impl Store {
+    /// Names of the repositories whose boards anyone may read.
+    pub async fn public_repo_names(&self) -> Result<HashSet<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT name FROM repos WHERE private = 0")
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows.into_iter().map(|(n,)| n).collect())
+    }
+
+    /// The public board, with up to `events` of the newest events of public repositories.
+    pub async fn public_board(&self, events: i64) -> Result<PublicBoard, StoreError> {
+        let sql = format!("{REPO_SELECT} WHERE private = 0 ORDER BY name");
+        let repos = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(RepoRow::decode)
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let sql = format!("{TASK_SELECT} WHERE r.private = 0 ORDER BY t.seq DESC LIMIT $1");
+        let mut tasks = sqlx::query(AssertSqlSafe(sql))
+            .bind(PUBLIC_TASK_LIMIT)
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(TaskRow::decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        tasks.reverse();
+
+        let sql = format!(
+            "{EVENT_SELECT} WHERE repo IN (SELECT name FROM repos WHERE private = 0) \
+             ORDER BY id DESC LIMIT $1"
+        );
+        let mut events = sqlx::query(AssertSqlSafe(sql))
+            .bind(events.max(0))
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(decode_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        events.reverse();
+
+        let ids: BTreeSet<&str> = tasks
+            .iter()
+            .filter_map(|t| t.worker_id.as_deref())
+            .chain(events.iter().filter_map(|e| e.worker_id.as_deref()))
+            .collect();
+        let ids: Vec<&str> = ids.into_iter().collect();
+        let mut workers = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(NAME_CHUNK) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id, name FROM workers WHERE id IN ({}) ORDER BY id",
+                marks.join(", ")
+            );
+            let mut q = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            workers.extend(q.fetch_all(&self.read).await?);
+        }
+        Ok(PublicBoard {
+            repos,
+            tasks,
+            workers,
+            events,
+        })
+    }
+}
