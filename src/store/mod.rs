@@ -196,8 +196,6 @@ async fn sqlite_pool(url: &str, max: u32, writer: bool) -> Result<AnyPool, Store
                 conn.execute("PRAGMA synchronous = NORMAL").await?;
                 conn.execute("PRAGMA busy_timeout = 10000").await?;
                 conn.execute("PRAGMA foreign_keys = ON").await?;
-                // A 32 MB page cache per connection (the default is 2 MB).
-                conn.execute("PRAGMA cache_size = -32000").await?;
                 if writer {
                     // The writer never checkpoints (that would copy pages to the database file
                     // and fsync it inside a commit, while every other write waits): see
