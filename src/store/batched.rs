@@ -16,7 +16,7 @@
 use serde_json::{Value, json};
 
 use super::door::Outcome;
-use super::leases::{LeaseEnd, Move, skill_filter, task_lease_points};
+use super::leases::{LeaseEnd, Move, repo_rules, skill_filter, task_lease_points};
 use super::rows::{TASK_SELECT, TaskRow, WORKER_COLUMNS, WorkerRow};
 use super::{NACK_COOLDOWN_MS, StoreError, WriteTx, format_ts, new_id};
 use crate::domain::{Event, Lease, TaskStatus};
@@ -44,6 +44,7 @@ impl WriteTx {
         // The skill filter binds the skills read when the request was authenticated; the guard
         // `w.skills = $8` makes the claim take nothing if they changed since.
         let skills = skill_filter(seen, 11);
+        let rules = repo_rules("$2", "$7");
         let sql = format!(
             "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2 \
                RETURNING {WORKER_COLUMNS}; \
@@ -59,12 +60,7 @@ impl WriteTx {
                  AND t.status = 'ready' AND r.id = t.repo_id \
                  AND t.tier <= w.trust_level \
                  AND t.estimate_points <= w.capacity_points - w.active_points{skills} \
-                 AND r.open_prs + r.active_leases < r.max_open_prs \
-                 AND (t.area IS NULL OR r.area_locks_enabled = 0 OR NOT EXISTS ( \
-                       SELECT 1 FROM tasks h WHERE h.repo_id = t.repo_id AND h.area = t.area \
-                         AND h.status IN ('leased', 'in_progress', 'pr_opened'))) \
-                 AND NOT EXISTS (SELECT 1 FROM nacks n WHERE n.task_seq = t.seq \
-                       AND n.worker_id = $2 AND n.at > $7) \
+                 {rules} \
                ORDER BY t.priority DESC, t.seq LIMIT 1); \
              UPDATE repos SET active_leases = active_leases + 1 \
                WHERE id = (SELECT repo_id FROM tasks WHERE lease_id = $3); \

@@ -334,19 +334,7 @@ impl WriteTx {
             let out = self
                 .batch(
                     &sql,
-                    |mut q| {
-                        for e in events {
-                            q = q
-                                .bind(e.kind)
-                                .bind(now)
-                                .bind(e.repo.clone())
-                                .bind(e.task_id.clone())
-                                .bind(e.worker_id.clone())
-                                .bind(e.actor.clone())
-                                .bind(e.data.to_string());
-                        }
-                        q
-                    },
+                    |q| events.iter().fold(q, |q, e| bind_event(q, e, now)),
                     true,
                 )
                 .await?;
@@ -360,22 +348,29 @@ impl WriteTx {
         }
         let mut ids = Vec::with_capacity(events.len());
         for e in events {
-            let id: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-                "{INSERT}($1, $2, $3, $4, $5, $6, $7) RETURNING id"
-            )))
-            .bind(e.kind)
-            .bind(now)
-            .bind(e.repo.clone())
-            .bind(e.task_id.clone())
-            .bind(e.worker_id.clone())
-            .bind(e.actor.clone())
-            .bind(e.data.to_string())
-            .fetch_one(self.conn())
-            .await?;
-            ids.push(id);
+            let sql = format!("{INSERT}($1, $2, $3, $4, $5, $6, $7) RETURNING id");
+            let row = bind_event(sqlx::query(AssertSqlSafe(sql)), e, now)
+                .fetch_one(self.conn())
+                .await?;
+            ids.push(row.try_get::<i64, _>(0)?);
         }
         Ok(ids)
     }
+}
+
+/// Binds the seven columns of an event insert.
+fn bind_event<'q>(
+    q: Query<'q, Any, AnyArguments>,
+    e: &NewEvent,
+    now: i64,
+) -> Query<'q, Any, AnyArguments> {
+    q.bind(e.kind)
+        .bind(now)
+        .bind(e.repo.clone())
+        .bind(e.task_id.clone())
+        .bind(e.worker_id.clone())
+        .bind(e.actor.clone())
+        .bind(e.data.to_string())
 }
 
 impl Drop for WriteTx {

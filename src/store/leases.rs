@@ -141,6 +141,7 @@ impl WriteTx {
         }
         let free_points = worker.capacity_points - worker.active_points;
         let skill_filter = skill_filter(&worker, 5);
+        let rules = repo_rules("$3", "$4");
         let lock = match self.store().backend {
             Backend::Postgres => " FOR UPDATE OF t SKIP LOCKED",
             Backend::Sqlite => "",
@@ -152,12 +153,7 @@ impl WriteTx {
              FROM tasks t CROSS JOIN repos r \
              WHERE t.status = 'ready' AND r.id = t.repo_id \
                AND t.tier <= $1 AND t.estimate_points <= $2{skill_filter} \
-               AND r.open_prs + r.active_leases < r.max_open_prs \
-               AND (t.area IS NULL OR r.area_locks_enabled = 0 OR NOT EXISTS ( \
-                     SELECT 1 FROM tasks h WHERE h.repo_id = t.repo_id AND h.area = t.area \
-                       AND h.status IN ('leased', 'in_progress', 'pr_opened'))) \
-               AND NOT EXISTS (SELECT 1 FROM nacks n WHERE n.task_seq = t.seq \
-                     AND n.worker_id = $3 AND n.at > $4) \
+               {rules} \
              ORDER BY t.priority DESC, t.seq LIMIT {CANDIDATES}{lock}"
         );
         let mut q = sqlx::query(AssertSqlSafe(sql))
@@ -767,6 +763,19 @@ fn lease_ended() -> StoreError {
     StoreError::conflict(
         "lease_not_held",
         "this lease has ended and is no longer held",
+    )
+}
+
+/// Rules 5–7 of a candidate `t` in repository `r`: the review budget has room, the area is not
+/// held, and the worker (parameter `worker`) did not nack it since `since`.
+pub(super) fn repo_rules(worker: &str, since: &str) -> String {
+    format!(
+        "AND r.open_prs + r.active_leases < r.max_open_prs \
+         AND (t.area IS NULL OR r.area_locks_enabled = 0 OR NOT EXISTS ( \
+               SELECT 1 FROM tasks h WHERE h.repo_id = t.repo_id AND h.area = t.area \
+                 AND h.status IN ('leased', 'in_progress', 'pr_opened'))) \
+         AND NOT EXISTS (SELECT 1 FROM nacks n WHERE n.task_seq = t.seq \
+               AND n.worker_id = {worker} AND n.at > {since})"
     )
 }
 
