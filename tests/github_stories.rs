@@ -300,6 +300,39 @@ async fn repository_settings_decide_who_may_claim_and_how_fast() {
     story.expect_status(b, &["**Ready**"]);
 }
 
+#[tokio::test]
+async fn the_hourly_claim_cap_holds_for_rest_claims_too() {
+    let story = Story::with(Some("pr_hourly_limit: 2\nmax_open_prs: 10\n"), |_| {}).await;
+    let issues = [
+        story.label_issue("First", &[]).await,
+        story.label_issue("Second", &[]).await,
+        story.label_issue("Third", &[]).await,
+    ];
+    let (status, reg) = story
+        .post_json(
+            "/v1/workers/register",
+            None,
+            json!({"name": "rest-bot", "skills": [], "capacity_points": 10, "max_concurrent_tasks": 10}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let token = reg["token"].as_str().unwrap().to_string();
+    // Two claims fit in the hour; the third finds nothing eligible although the budget has room.
+    for expected in [200, 200, 204] {
+        let (status, _) = story.post_json("/v1/work", Some(&token), json!({})).await;
+        assert_eq!(status, expected);
+    }
+    // The comment path counts the same leases.
+    story.comment(issues[2], "alice", "/owp claim").await;
+    story.expect_comment(
+        issues[2],
+        "this repository takes at most 2 new claims per hour — try again after",
+    );
+    story.expect_status(issues[0], &["**Offered** to"]);
+    story.expect_status(issues[1], &["**Offered** to"]);
+    story.expect_status(issues[2], &["**Ready**"]);
+}
+
 // --- pull requests and the live review budget -------------------------------------------------
 
 #[tokio::test]

@@ -138,14 +138,15 @@ impl Github {
         match text {
             Ok(None) => {
                 self.store
-                    .gh_set_repo_config(repo, Some(None), None, now)
+                    .gh_set_repo_config(repo, Some((None, None)), None, now)
                     .await?;
             }
             Ok(Some(text)) => match RepoConfig::parse(&text) {
                 Ok(config) => {
                     let json = serde_json::to_string(&config).unwrap_or_default();
+                    let cap = config.pr_hourly_limit.map(|n| i64::from(n.get()));
                     self.store
-                        .gh_set_repo_config(repo, Some(Some(&json)), None, now)
+                        .gh_set_repo_config(repo, Some((Some(&json), cap)), None, now)
                         .await?;
                 }
                 Err(e) => {

@@ -16,7 +16,7 @@
 use serde_json::{Value, json};
 
 use super::door::Outcome;
-use super::leases::{LeaseEnd, Move, repo_rules, skill_filter, task_lease_points};
+use super::leases::{HOUR_MS, LeaseEnd, Move, repo_rules, skill_filter, task_lease_points};
 use super::rows::{TASK_SELECT, TaskRow, WORKER_COLUMNS, WorkerRow};
 use super::{NACK_COOLDOWN_MS, StoreError, WriteTx, format_ts, new_id};
 use crate::domain::{Event, Lease, TaskStatus};
@@ -43,8 +43,8 @@ impl WriteTx {
         let expires = now + timing.lease_ttl_ms;
         // The skill filter binds the skills read when the request was authenticated; the guard
         // `w.skills = $8` makes the claim take nothing if they changed since.
-        let skills = skill_filter(seen, 11);
-        let rules = repo_rules("$2", "$7");
+        let skills = skill_filter(seen, 12);
+        let rules = repo_rules("$2", "$7", "$11");
         let sql = format!(
             "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2 \
                RETURNING {WORKER_COLUMNS}; \
@@ -67,8 +67,8 @@ impl WriteTx {
              UPDATE workers SET active_tasks = active_tasks + 1, active_points = active_points + \
                (SELECT lease_points FROM tasks WHERE lease_id = $3) \
                WHERE id = $2 AND EXISTS (SELECT 1 FROM tasks WHERE lease_id = $3); \
-             INSERT INTO leases (id, task_seq, worker_id, created_at) \
-               SELECT $3, seq, $2, $1 FROM tasks WHERE lease_id = $3; \
+             INSERT INTO leases (id, task_seq, worker_id, created_at, repo_id) \
+               SELECT $3, seq, $2, $1, repo_id FROM tasks WHERE lease_id = $3; \
              INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
                SELECT 'task.leased', $1, r.name, t.id, $2, $9, $10 \
                FROM tasks t JOIN repos r ON r.id = t.repo_id WHERE t.lease_id = $3 \
@@ -91,7 +91,8 @@ impl WriteTx {
                         .bind(now - NACK_COOLDOWN_MS)
                         .bind(seen.skills.join(","))
                         .bind(actor.clone())
-                        .bind(data.to_string());
+                        .bind(data.to_string())
+                        .bind(now - HOUR_MS);
                     for skill in &seen.skills {
                         q = q.bind(skill.clone());
                     }

@@ -993,8 +993,7 @@ impl WriteTx {
         since: i64,
     ) -> Result<(i64, Option<i64>), StoreError> {
         let row: (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), MIN(l.created_at) FROM leases l JOIN tasks t ON t.seq = l.task_seq \
-             WHERE t.repo_id = $1 AND l.created_at > $2",
+            "SELECT COUNT(*), MIN(created_at) FROM leases WHERE repo_id = $1 AND created_at > $2",
         )
         .bind(repo_id)
         .bind(since)
@@ -1480,15 +1479,21 @@ impl Store {
 
     /// Stores the result of reading a repository's `.github/owp.yml`: the config to use from now
     /// on (`Some(None)` for the defaults, `None` to keep the last good one) and the error to show.
+    /// `claims_per_hour` is the config's hourly claim cap, which every claim path enforces.
     pub async fn gh_set_repo_config(
         &self,
         repo: &str,
-        config: Option<Option<&str>>,
+        config: Option<(Option<&str>, Option<i64>)>,
         error: Option<&str>,
         checked_at: i64,
     ) -> Result<(), StoreError> {
         match config {
-            Some(config) => {
+            Some((config, claims_per_hour)) => {
+                sqlx::query("UPDATE repos SET claims_per_hour = $1 WHERE name = $2")
+                    .bind(claims_per_hour)
+                    .bind(repo)
+                    .execute(&self.write)
+                    .await?;
                 sqlx::query(
                     "UPDATE gh_repos SET config = $1, config_error = $2, config_checked_at = $3 \
                      WHERE repo = $4",

@@ -140,8 +140,8 @@ impl WriteTx {
             return Ok(None);
         }
         let free_points = worker.capacity_points - worker.active_points;
-        let skill_filter = skill_filter(&worker, 5);
-        let rules = repo_rules("$3", "$4");
+        let skill_filter = skill_filter(&worker, 6);
+        let rules = repo_rules("$3", "$4", "$5");
         let lock = match self.store().backend {
             Backend::Postgres => " FOR UPDATE OF t SKIP LOCKED",
             Backend::Sqlite => "",
@@ -160,7 +160,8 @@ impl WriteTx {
             .bind(worker.trust_level)
             .bind(free_points)
             .bind(worker_id)
-            .bind(self.now - NACK_COOLDOWN_MS);
+            .bind(self.now - NACK_COOLDOWN_MS)
+            .bind(self.now - HOUR_MS);
         for skill in &worker.skills {
             q = q.bind(skill.clone());
         }
@@ -353,12 +354,14 @@ impl WriteTx {
             return Ok(Taken::Lost);
         }
         sqlx::query(
-            "INSERT INTO leases (id, task_seq, worker_id, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO leases (id, task_seq, worker_id, created_at, repo_id) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&lease_id)
         .bind(c.seq)
         .bind(&worker.id)
         .bind(now)
+        .bind(c.repo_id)
         .execute(self.conn())
         .await?;
         let task = self.task_by_seq(c.seq).await?;
@@ -766,11 +769,17 @@ fn lease_ended() -> StoreError {
     )
 }
 
+/// The window of a repository's hourly claim cap.
+pub(crate) const HOUR_MS: i64 = 3_600_000;
+
 /// Rules 5–7 of a candidate `t` in repository `r`: the review budget has room, the area is not
-/// held, and the worker (parameter `worker`) did not nack it since `since`.
-pub(super) fn repo_rules(worker: &str, since: &str) -> String {
+/// held, and the worker (parameter `worker`) did not nack it since `since`; and the repository's
+/// hourly claim cap (`pr_hourly_limit`), if it has one, counting leases granted after `hour`.
+pub(super) fn repo_rules(worker: &str, since: &str, hour: &str) -> String {
     format!(
         "AND r.open_prs + r.active_leases < r.max_open_prs \
+         AND (r.claims_per_hour IS NULL OR r.claims_per_hour > (SELECT COUNT(*) FROM leases hl \
+               WHERE hl.repo_id = r.id AND hl.created_at > {hour})) \
          AND (t.area IS NULL OR r.area_locks_enabled = 0 OR NOT EXISTS ( \
                SELECT 1 FROM tasks h WHERE h.repo_id = t.repo_id AND h.area = t.area \
                  AND h.status IN ('leased', 'in_progress', 'pr_opened'))) \
