@@ -121,35 +121,31 @@ impl WriteTx {
         }))
     }
 
-    /// `ack` on the plain path (the caller's lease, leased, not expired): reads the lease, then
-    /// moves the task to `in_progress`, stamps the lease, logs it and commits in one more trip.
-    /// Anything else goes to the general [`WriteTx::ack`].
+    /// `ack` in one round trip on the plain path (the caller's lease, leased, not ended, not
+    /// expired): the conditional move, the lease stamp and the audit event chained on it
+    /// (`changes() = 1`), the task read back, and the commit. If the move finds nothing to do,
+    /// nothing was written and the general [`WriteTx::ack`] decides (an idempotent ack, an
+    /// expiry, an error), in a transaction of its own if this one has already committed.
     pub(super) async fn ack_batched(
         &mut self,
         worker_id: &str,
         lease_id: &str,
     ) -> Result<TaskRow, StoreError> {
-        let task = self.task_of_lease(lease_id).await?;
-        let plain = task.as_ref().is_some_and(|t| {
-            t.worker_id.as_deref() == Some(worker_id)
-                && t.status == TaskStatus::Leased
-                && t.deadline.is_some_and(|d| d > self.now)
-        });
-        let Some(task) = task.filter(|_| plain) else {
-            return self.ack_general(worker_id, lease_id).await;
-        };
         let expires = self.now + self.store().timing.lease_ttl_ms;
         let actor = format!("worker:{worker_id}");
         let data = json!({"from": "leased", "status": "in_progress", "lease_id": lease_id});
         let sql = format!(
             "UPDATE tasks SET status = 'in_progress', accept_by = NULL, lease_expires_at = $4, \
-               deadline = $4, updated_at = $1 WHERE seq = $2 AND status = 'leased'; \
+               deadline = $4, updated_at = $1 \
+             WHERE lease_id = $3 AND worker_id = $2 AND status = 'leased' AND deadline > $1 \
+               AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.id = $3 AND l.ended_at IS NOT NULL); \
              UPDATE leases SET acked_at = $1 WHERE id = $3 AND changes() = 1; \
              INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
-               SELECT 'task.status', $1, r.name, t.id, $5, $6, $7 \
-               FROM tasks t JOIN repos r ON r.id = t.repo_id WHERE t.seq = $2 AND changes() = 1 \
+               SELECT 'task.status', $1, r.name, t.id, $2, $5, $6 \
+               FROM tasks t JOIN repos r ON r.id = t.repo_id \
+               WHERE t.lease_id = $3 AND changes() = 1 \
                RETURNING id, repo, task_id; \
-             {TASK_SELECT} WHERE t.seq = $2"
+             {TASK_SELECT} WHERE t.lease_id = $3"
         );
         let now = self.now;
         let out = self
@@ -157,10 +153,9 @@ impl WriteTx {
                 &sql,
                 |q| {
                     q.bind(now)
-                        .bind(task.seq)
+                        .bind(worker_id.to_string())
                         .bind(lease_id.to_string())
                         .bind(expires)
-                        .bind(worker_id.to_string())
                         .bind(actor.clone())
                         .bind(data.to_string())
                 },
@@ -168,24 +163,21 @@ impl WriteTx {
             )
             .await?;
         let [moved, stamped, event, row] = outcomes::<4>(out)?;
-        if moved.affected != 1 || stamped.affected != 1 || event.rows.len() != 1 {
+        if moved.affected == 0 {
+            if !self.is_committed() {
+                return self.ack_general(worker_id, lease_id).await;
+            }
+            // The write pool has one connection on SQLite: hand it on.
+            self.release();
+            let mut fresh = self.store().begin().await?;
+            let result = fresh.ack_general(worker_id, lease_id).await;
+            return fresh.finish(result).await;
+        }
+        if stamped.affected != 1 || event.rows.len() != 1 {
             return Err(inconsistent("ack"));
         }
         self.appended_event(&event, "task.status", &actor, Some(worker_id), data)?;
         decode_task(&row)
-    }
-
-    /// The task that lease `lease_id` is for (first read of a batched transaction).
-    async fn task_of_lease(&mut self, lease_id: &str) -> Result<Option<TaskRow>, StoreError> {
-        let sql = format!(
-            "{TASK_SELECT} WHERE t.lease_id = $1 \
-               AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.id = $1 AND l.ended_at IS NOT NULL)"
-        );
-        let out = self
-            .batch(&sql, |q| q.bind(lease_id.to_string()), false)
-            .await?;
-        let [row] = outcomes::<1>(out)?;
-        row.rows.first().map(TaskRow::decode).transpose()
     }
 
     /// A worker's status move on SQLite: one read (which begins the transaction), then the general

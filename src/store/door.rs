@@ -158,6 +158,19 @@ impl WriteTx {
         self.written.push(event);
     }
 
+    /// Whether a batch has already committed this transaction.
+    pub(crate) fn is_committed(&self) -> bool {
+        matches!(self.conn, TxConn::Sqlite(_, SqliteState::Committed))
+    }
+
+    /// Gives a committed (SQLite) transaction's connection back to the pool, so that another
+    /// transaction can start while this one is still in scope.
+    pub(crate) fn release(&mut self) {
+        if let TxConn::Sqlite(conn, SqliteState::Committed) = &mut self.conn {
+            conn.take();
+        }
+    }
+
     /// Sends `BEGIN IMMEDIATE` if this (SQLite) transaction has not started yet.
     pub async fn ensure_begun(&mut self) -> Result<(), StoreError> {
         if let TxConn::Sqlite(Some(conn), state @ SqliteState::NotBegun) = &mut self.conn {
