@@ -100,6 +100,8 @@ async fn issue_code(github: &Github, parts: &Parts) -> Result<LinkCode, ApiError
         .ok_or_else(|| ApiError::unauthorized("the worker token is not valid"))?;
     let code = new_code();
     let mut tx = github.store.begin().await?;
+    // Like every authenticated worker request, this one marks the worker seen.
+    tx.mark_seen(&worker).await?;
     let expires = tx.now + CODE_TTL_MS;
     tx.gh_create_link_code(&worker.id, &code_hash(&code), expires)
         .await?;
