@@ -55,10 +55,16 @@ struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // The browser leads its own process group: end it and every helper it started.
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.child.id())])
-            .status();
+        // The browser leads its own process group: end it and every helper it started. (Not with
+        // the `kill` program: procps-ng 4.0.2 reads `kill -KILL -<pgid>` as "every process".)
+        if let Ok(pgid) = i32::try_from(self.child.id())
+            && pgid > 1
+        {
+            // SAFETY: `killpg` only sends a signal, to the group this browser leads.
+            unsafe {
+                libc::killpg(pgid, libc::SIGKILL);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
