@@ -301,17 +301,7 @@ impl Store {
             let outcome = async {
                 let tx = self.begin().await?;
                 let (tx, result) = work(tx).await;
-                match result {
-                    Ok(value) => {
-                        tx.commit().await?;
-                        Ok(value)
-                    }
-                    Err(e) if e.commits_anyway() => {
-                        tx.commit().await?;
-                        Err(e)
-                    }
-                    Err(e) => Err(e),
-                }
+                tx.finish(result).await
             }
             .await;
             match outcome {

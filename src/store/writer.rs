@@ -11,7 +11,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use super::{Backend, Store, StoreError};
+use super::{Store, StoreError};
 
 /// The runtime that runs write transactions (SQLite only). Its thread ends when the last
 /// [`Store`] clone is dropped.
@@ -53,13 +53,13 @@ impl Store {
         Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
         T: Send + 'static,
     {
-        match (&self.writer, self.backend) {
-            (Some(writer), Backend::Sqlite) => writer
+        match &self.writer {
+            Some(writer) => writer
                 .handle
                 .spawn(work(self.clone()))
                 .await
                 .map_err(|e| StoreError::Config(format!("write transaction failed: {e}")))?,
-            _ => work(self.clone()).await,
+            None => work(self.clone()).await,
         }
     }
 }
