@@ -180,21 +180,45 @@ impl WriteTx {
         decode_task(&row)
     }
 
-    /// A worker's status move on SQLite: one read (which begins the transaction), then the general
-    /// rules and [`WriteTx::apply_move`], itself batched.
-    pub(super) async fn read_for_move(&mut self, task_id: &str) -> Result<TaskRow, StoreError> {
-        let sql = format!("{TASK_SELECT} WHERE t.id = $1");
+    /// A worker's status move on SQLite: one read (which begins the transaction) of the task and
+    /// of its lease, then the general rules and [`WriteTx::apply_move`], itself batched. The
+    /// second value says whether `worker_id` holds the task under a lease that is plainly alive
+    /// (not ended, deadline ahead); anything else goes through [`WriteTx::held_lease`].
+    pub(super) async fn read_for_move(
+        &mut self,
+        worker_id: &str,
+        task_id: &str,
+    ) -> Result<(TaskRow, bool), StoreError> {
+        let sql = format!(
+            "{TASK_SELECT} WHERE t.id = $1; \
+             SELECT l.worker_id, l.ended_at FROM tasks t JOIN leases l ON l.id = t.lease_id \
+             WHERE t.id = $1"
+        );
         let out = self
             .batch(&sql, |q| q.bind(task_id.to_string()), false)
             .await?;
-        let [row] = outcomes::<1>(out)?;
-        match row.rows.first() {
-            Some(r) => TaskRow::decode(r),
-            None => Err(StoreError::not_found(
+        let [row, lease] = outcomes::<2>(out)?;
+        let Some(row) = row.rows.first() else {
+            return Err(StoreError::not_found(
                 "task_not_found",
                 format!("unknown task `{task_id}`"),
-            )),
-        }
+            ));
+        };
+        let task = TaskRow::decode(row)?;
+        let alive = match lease.rows.first() {
+            Some(l) => {
+                use sqlx::Row;
+                let holder: String = l.try_get(0)?;
+                let ended: Option<i64> = l.try_get(1)?;
+                holder == worker_id
+                    && ended.is_none()
+                    && task.worker_id.as_deref() == Some(worker_id)
+                    && task.status.is_active()
+                    && task.deadline.is_some_and(|d| d > self.now)
+            }
+            None => false,
+        };
+        Ok((task, alive))
     }
 
     /// [`WriteTx::apply_move`] in one round trip: the task's conditional update first, then the

@@ -9,10 +9,10 @@ use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::pool::PoolConnection;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Either, Executor, Row, Transaction};
 
+use super::writer::WriteTurn;
 use super::{Backend, Store, StoreError, now_ms};
 use crate::domain::Event;
 
@@ -83,7 +83,7 @@ enum TxConn {
     /// SQLite: the write connection, on which this transaction sends `BEGIN IMMEDIATE` and
     /// `COMMIT` itself, so that both can travel with other statements in one round trip (see
     /// [`WriteTx::batch`]). `None` once committed or rolled back.
-    Sqlite(Option<PoolConnection<Any>>, SqliteState),
+    Sqlite(Option<WriteTurn>, SqliteState),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,7 +117,10 @@ impl Store {
     pub async fn begin_batched(&self) -> Result<WriteTx, StoreError> {
         let conn = match self.backend {
             Backend::Sqlite => {
-                TxConn::Sqlite(Some(self.write.acquire().await?), SqliteState::NotBegun)
+                let Some(w) = &self.write_conn else {
+                    return Err(StoreError::Config("no SQLite write connection".into()));
+                };
+                TxConn::Sqlite(Some(w.turn().await?), SqliteState::NotBegun)
             }
             Backend::Postgres => TxConn::Sqlx(self.write.begin().await?),
         };
@@ -163,7 +166,7 @@ impl WriteTx {
         matches!(self.conn, TxConn::Sqlite(_, SqliteState::Committed))
     }
 
-    /// Gives a committed (SQLite) transaction's connection back to the pool, so that another
+    /// Ends a committed (SQLite) transaction's turn on the write connection, so that another
     /// transaction can start while this one is still in scope.
     pub(crate) fn release(&mut self) {
         if let TxConn::Sqlite(conn, SqliteState::Committed) = &mut self.conn {
@@ -387,8 +390,8 @@ fn bind_event<'q>(
 }
 
 impl Drop for WriteTx {
-    /// An uncommitted SQLite transaction is rolled back before its connection goes back to the
-    /// pool (sqlx's own transaction does the same for PostgreSQL).
+    /// An uncommitted SQLite transaction is rolled back before its
+    /// turn on the connection ends (sqlx's own transaction does the same for PostgreSQL).
     fn drop(&mut self) {
         let TxConn::Sqlite(conn, state) = &mut self.conn else {
             return;
@@ -401,12 +404,14 @@ impl Drop for WriteTx {
             Ok(rt) => {
                 rt.spawn(async move {
                     // "no transaction is active" after a failed BEGIN is fine.
-                    if conn.execute("ROLLBACK").await.is_err() {
-                        conn.close_on_drop();
+                    if let Err(e) = conn.execute("ROLLBACK").await {
+                        if !e.to_string().contains("no transaction is active") {
+                            conn.discard();
+                        }
                     }
                 });
             }
-            Err(_) => conn.close_on_drop(),
+            Err(_) => conn.discard(),
         }
     }
 }

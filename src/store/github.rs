@@ -7,6 +7,7 @@
 //! `applied` mark) is written with the change it belongs to; the free functions that take a
 //! connection serve both [`WriteTx`] and the change hook, which only has the connection.
 
+use super::writer::ExecuteWrite;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Executor, Row};
 
@@ -1089,7 +1090,7 @@ impl Store {
         .bind(event)
         .bind(body)
         .bind(now)
-        .execute(&self.write)
+        .execute_write(self)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -1176,7 +1177,7 @@ impl Store {
             .bind(until)
             .bind(row)
             .bind(now)
-            .execute(&self.write)
+            .execute_write(self)
             .await?
             .rows_affected();
         Ok(n == 1)
@@ -1206,7 +1207,7 @@ impl Store {
             .bind(instant)
             .bind(error)
             .bind(seq)
-            .execute(&self.write)
+            .execute_write(self)
             .await?;
         Ok(())
     }
@@ -1217,13 +1218,13 @@ impl Store {
             "UPDATE gh_outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
         )
         .bind(runner)
-        .execute(&self.write)
+        .execute_write(self)
         .await?;
         sqlx::query(
             "UPDATE gh_deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
         )
         .bind(runner)
-        .execute(&self.write)
+        .execute_write(self)
         .await?;
         Ok(())
     }
@@ -1314,7 +1315,7 @@ impl Store {
         .bind(row.id)
         .bind(runner)
         .bind(row.revision)
-        .execute(&self.write)
+        .execute_write(self)
         .await?
         .rows_affected();
         if n == 0 {
@@ -1339,7 +1340,7 @@ impl Store {
         .bind(error)
         .bind(id)
         .bind(runner)
-        .execute(&self.write)
+        .execute_write(self)
         .await?;
         Ok(())
     }
@@ -1358,7 +1359,7 @@ impl Store {
         .bind(error)
         .bind(id)
         .bind(runner)
-        .execute(&self.write)
+        .execute_write(self)
         .await?;
         Ok(())
     }
@@ -1376,7 +1377,7 @@ impl Store {
         .bind(comment_id)
         .bind(body)
         .bind(task_id)
-        .execute(&self.write)
+        .execute_write(self)
         .await?;
         Ok(())
     }
@@ -1436,7 +1437,7 @@ impl Store {
         )
         .bind(until)
         .bind(installation_id)
-        .execute(&self.write)
+        .execute_write(self)
         .await?;
         Ok(())
     }
@@ -1492,7 +1493,7 @@ impl Store {
                 sqlx::query("UPDATE repos SET claims_per_hour = $1 WHERE name = $2")
                     .bind(claims_per_hour)
                     .bind(repo)
-                    .execute(&self.write)
+                    .execute_write(self)
                     .await?;
                 sqlx::query(
                     "UPDATE gh_repos SET config = $1, config_error = $2, config_checked_at = $3 \
@@ -1502,7 +1503,7 @@ impl Store {
                 .bind(error)
                 .bind(checked_at)
                 .bind(repo)
-                .execute(&self.write)
+                .execute_write(self)
                 .await?;
             }
             None => {
@@ -1512,7 +1513,7 @@ impl Store {
                 .bind(error)
                 .bind(checked_at)
                 .bind(repo)
-                .execute(&self.write)
+                .execute_write(self)
                 .await?;
             }
         }
@@ -1523,7 +1524,7 @@ impl Store {
     pub async fn gh_config_stale(&self, repo: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE gh_repos SET config_checked_at = 0 WHERE repo = $1")
             .bind(repo)
-            .execute(&self.write)
+            .execute_write(self)
             .await?;
         Ok(())
     }
@@ -1620,7 +1621,7 @@ impl Store {
         .bind(slot)
         .bind(runner)
         .bind(super::now_ms())
-        .execute(&self.write)
+        .execute_write(self)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -1641,11 +1642,11 @@ impl Store {
         .bind(outcome)
         .bind(name)
         .bind(slot)
-        .execute(&self.write)
+        .execute_write(self)
         .await?;
         sqlx::query("DELETE FROM gh_job_runs WHERE started_at < $1")
             .bind(now - 7 * 24 * 3_600_000)
-            .execute(&self.write)
+            .execute_write(self)
             .await?;
         Ok(())
     }
@@ -1673,11 +1674,11 @@ impl Store {
         .bind(guid)
         .bind(attempt_id)
         .bind(now)
-        .execute(&self.write)
+        .execute_write(self)
         .await?;
         sqlx::query("DELETE FROM gh_redeliveries WHERE requested_at < $1")
             .bind(now - 4 * 24 * 3_600_000)
-            .execute(&self.write)
+            .execute_write(self)
             .await?;
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! `Idempotency-Key`: the first response to (caller, key) is stored and replayed for 24 hours.
 
+use super::writer::ExecuteWrite;
 use super::{Store, StoreError, now_ms};
 
 /// Keys are kept this long.
@@ -117,7 +118,7 @@ impl Store {
         .bind(body)
         .bind(caller)
         .bind(key)
-        .execute(&self.write)
+        .execute_write(self)
         .await?;
         Ok(())
     }
@@ -129,7 +130,7 @@ impl Store {
         )
         .bind(caller)
         .bind(key)
-        .execute(&self.write)
+        .execute_write(self)
         .await?;
         Ok(())
     }
@@ -138,7 +139,7 @@ impl Store {
     pub async fn idempotency_sweep(&self) -> Result<u64, StoreError> {
         let n = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(now_ms() - IDEMPOTENCY_TTL_MS)
-            .execute(&self.write)
+            .execute_write(self)
             .await?
             .rows_affected();
         Ok(n)

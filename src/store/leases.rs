@@ -555,10 +555,10 @@ impl WriteTx {
         artifact: Option<Value>,
         note: Option<String>,
     ) -> Result<TaskRow, StoreError> {
-        let task = if self.store().backend == Backend::Sqlite {
-            self.read_for_move(task_id).await?
+        let (task, alive) = if self.store().backend == Backend::Sqlite {
+            self.read_for_move(worker_id, task_id).await?
         } else {
-            self.lock_task(task_id).await?
+            (self.lock_task(task_id).await?, false)
         };
         if task.worker_id.as_deref() != Some(worker_id) {
             return Err(StoreError::forbidden(
@@ -566,7 +566,7 @@ impl WriteTx {
                 "this task is not held by you",
             ));
         }
-        if task.status.is_active() {
+        if task.status.is_active() && !alive {
             // Confirms the lease is alive (and expires it if its deadline passed).
             let lease_id = task.lease_id.clone().unwrap_or_default();
             self.held_lease(worker_id, &lease_id).await?;

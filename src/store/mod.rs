@@ -85,6 +85,8 @@ pub struct Store {
     pub(crate) signals: Arc<replicas::Signals>,
     /// SQLite: the thread that runs write transactions (see [`writer`]).
     pub(crate) writer: Option<Arc<writer::WriterThread>>,
+    /// SQLite: the write connection, taken in turns (see [`writer::WriteConn`]).
+    pub(crate) write_conn: Option<writer::WriteConn>,
 }
 
 impl Store {
@@ -123,6 +125,10 @@ impl Store {
                 (pool.clone(), pool)
             }
         };
+        let write_conn = match backend {
+            Backend::Sqlite => Some(writer::WriteConn::new(write.clone())),
+            Backend::Postgres => None,
+        };
         let store = Store {
             backend,
             write,
@@ -138,6 +144,7 @@ impl Store {
                 Backend::Sqlite => Some(writer::WriterThread::start()?),
                 Backend::Postgres => None,
             },
+            write_conn,
         };
         store.init_horizon().await?;
         store.start_wakeups(url).await?;
@@ -167,6 +174,9 @@ impl Store {
 
     /// Closes the pools, flushing SQLite's WAL.
     pub async fn close(&self) {
+        if let Some(w) = &self.write_conn {
+            w.close().await;
+        }
         self.read.close().await;
         self.write.close().await;
     }
@@ -183,7 +193,8 @@ impl Store {
 async fn sqlite_pool(url: &str, max: u32, writer: bool) -> Result<AnyPool, StoreError> {
     let pool = AnyPoolOptions::new()
         .max_connections(max)
-        .min_connections(1)
+        // The writer's connection is taken out of its pool (see `writer::WriteConn`).
+        .min_connections(u32::from(!writer))
         .acquire_timeout(Duration::from_secs(30))
         // A connection to a local file cannot go stale: no ping (a round trip to the
         // connection's thread) before every use.

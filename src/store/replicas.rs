@@ -38,6 +38,7 @@
 //! replica therefore see changes made through another within tens of milliseconds; the periodic
 //! poll of the event log remains as the fallback if a notification is lost.
 
+use super::writer::ExecuteWrite;
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
@@ -253,7 +254,7 @@ impl Store {
                 if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(CHANNEL)
                     .bind(&me)
-                    .execute(&store.write)
+                    .execute_write(&store)
                     .await
                 {
                     tracing::debug!(error = %e, "change notification failed");
@@ -342,7 +343,7 @@ impl Store {
         // Re-analyze once the new rows are a sizeable part of what the statistics describe.
         if analyzed.is_ok_and(|n| (since as f64) * 10.0 >= n.max(0.0)) {
             self.signals.rows_since_analyze.store(0, Ordering::Release);
-            if let Err(e) = sqlx::query("ANALYZE tasks").execute(&self.write).await {
+            if let Err(e) = sqlx::query("ANALYZE tasks").execute_write(self).await {
                 tracing::debug!(error = %e, "ANALYZE tasks failed");
             }
         }
@@ -359,7 +360,7 @@ impl Store {
         )
         .bind(&key)
         .bind(slot.to_string())
-        .execute(&self.write)
+        .execute_write(self)
         .await?
         .rows_affected();
         Ok(n > 0)

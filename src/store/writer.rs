@@ -11,6 +11,11 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
+use sqlx::any::{AnyArguments, AnyQueryResult};
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, AnyPool, Connection};
+
 use super::{Store, StoreError};
 
 /// The runtime that runs write transactions (SQLite only). Its thread ends when the last
@@ -61,5 +66,97 @@ impl Store {
                 .map_err(|e| StoreError::Config(format!("write transaction failed: {e}")))?,
             None => work(self.clone()).await,
         }
+    }
+}
+
+/// SQLite: the one write connection of this process, held outside sqlx's pool. A pool checks a
+/// connection on every return (a round trip to its thread, during which no transaction can
+/// start); write transactions follow each other back to back, so they take turns on this
+/// connection through a fair mutex instead. The pool stays as the connection's factory: a
+/// connection whose rollback failed is closed and the next turn opens a fresh one.
+#[derive(Clone)]
+pub(crate) struct WriteConn {
+    slot: Arc<tokio::sync::Mutex<Option<AnyConnection>>>,
+    pool: AnyPool,
+}
+
+/// A turn on the write connection; the next waiter's turn begins when it is dropped.
+pub(crate) struct WriteTurn(tokio::sync::OwnedMutexGuard<Option<AnyConnection>>);
+
+impl WriteConn {
+    pub(crate) fn new(pool: AnyPool) -> WriteConn {
+        WriteConn {
+            slot: Arc::default(),
+            pool,
+        }
+    }
+
+    /// Waits for this process's turn to write (first come, first served).
+    pub(crate) async fn turn(&self) -> Result<WriteTurn, StoreError> {
+        let mut slot = self.slot.clone().lock_owned().await;
+        if slot.is_none() {
+            *slot = Some(self.pool.acquire().await?.detach());
+        }
+        Ok(WriteTurn(slot))
+    }
+
+    /// Closes the connection (the store is closing).
+    pub(crate) async fn close(&self) {
+        if let Some(conn) = self.slot.lock().await.take() {
+            let _ = conn.close().await;
+        }
+    }
+}
+
+impl WriteTurn {
+    /// Closes the connection, which is in a state no one should inherit (the next turn opens a
+    /// new one).
+    pub(crate) fn discard(mut self) {
+        self.0.take();
+    }
+}
+
+impl std::ops::Deref for WriteTurn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        self.0.as_ref().expect("a turn holds a connection")
+    }
+}
+
+impl std::ops::DerefMut for WriteTurn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        self.0.as_mut().expect("a turn holds a connection")
+    }
+}
+
+/// One statement on its own (autocommit) on the write connection: on SQLite it waits for its turn
+/// like a transaction, instead of opening a second connection that would contend for the file's
+/// write lock.
+pub(crate) trait ExecuteWrite<'q> {
+    fn execute_write<'a>(
+        self,
+        store: &'a Store,
+    ) -> BoxFuture<'a, Result<AnyQueryResult, StoreError>>
+    where
+        'q: 'a;
+}
+
+impl<'q> ExecuteWrite<'q> for Query<'q, Any, AnyArguments> {
+    fn execute_write<'a>(
+        self,
+        store: &'a Store,
+    ) -> BoxFuture<'a, Result<AnyQueryResult, StoreError>>
+    where
+        'q: 'a,
+    {
+        Box::pin(async move {
+            match &store.write_conn {
+                Some(w) => {
+                    let mut turn = w.turn().await?;
+                    Ok(self.execute(&mut *turn).await?)
+                }
+                None => Ok(self.execute(&store.write).await?),
+            }
+        })
     }
 }
