@@ -74,6 +74,8 @@ pub const CLAIM_DURATION: &str = "owp_claim_duration_seconds";
 /// request, `pr_opened_to_merged` from the pull request to the merge).
 pub const LEAD_TIME: &str = "owp_lead_time_seconds";
 /// HTTP requests answered (counter, `method`, `route`, `status`).
+pub const WRITE_GROUPS: &str = "owp_write_groups_total";
+pub const WRITE_GROUP_OPERATIONS: &str = "owp_write_group_operations_total";
 pub const HTTP_REQUESTS: &str = "owp_http_requests_total";
 /// Time to answer an HTTP request, up to its headers (histogram, `method`, `route`).
 pub const HTTP_DURATION: &str = "owp_http_request_duration_seconds";
@@ -155,6 +157,14 @@ fn describe_process_metrics() {
         "Lead time: from a task's creation to its pull request (stage=ready_to_pr_opened), and from the pull request to the merge (stage=pr_opened_to_merged)."
     );
     describe_counter!(HTTP_REQUESTS, "HTTP requests answered.");
+    describe_counter!(
+        WRITE_GROUPS,
+        "SQLite write transactions that carried several workers' claims, acks or status moves."
+    );
+    describe_counter!(
+        WRITE_GROUP_OPERATIONS,
+        "Claims, acks and status moves committed inside such a group."
+    );
     describe_histogram!(
         HTTP_DURATION,
         metrics::Unit::Seconds,
@@ -270,6 +280,14 @@ pub fn claim_finished(started: Instant, leased: bool) {
     let seconds = started.elapsed().as_secs_f64();
     let outcome = if leased { "leased" } else { "none" };
     record(|| histogram!(CLAIM_DURATION, "outcome" => outcome).record(seconds));
+}
+
+/// Counts one write group that committed `operations` operations together.
+pub fn write_group(operations: usize) {
+    record(|| {
+        counter!(WRITE_GROUPS).increment(1);
+        counter!(WRITE_GROUP_OPERATIONS).increment(operations as u64);
+    });
 }
 
 /// Counts one GitHub webhook delivery. `event` is GitHub's event name (`issues`,

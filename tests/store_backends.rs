@@ -1102,3 +1102,165 @@ async fn job_slots_run_once() {
     })
     .await;
 }
+
+/// The code of a store error, for assertions.
+fn code_of(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::NotFound { code, .. }
+        | StoreError::Conflict { code, .. }
+        | StoreError::Forbidden { code, .. }
+        | StoreError::Invalid { code, .. } => code,
+        other => panic!("unexpected error {other:?}"),
+    }
+}
+
+/// Claims, acks and status moves that arrive together share one transaction on SQLite (a write
+/// group): every rule still holds as if each ran alone, every caller gets its own answer, and an
+/// operation off its plain path (unknown lease, another worker's task, no PR URL) gets its own
+/// error without disturbing the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn operations_arriving_together_keep_every_rule_and_get_their_own_answers() {
+    use futures_util::future::join_all;
+    on_each_backend(
+        "operations_arriving_together",
+        fast_timing(),
+        |db| async move {
+            let s = &db.store;
+            let label = db.label;
+            repo(s, "r/group", 6, true).await;
+            let mut tasks = Vec::new();
+            for i in 0..12 {
+                let mut t = task(&format!("group task {i}"));
+                if i < 4 {
+                    t.area = Some("docs".into());
+                }
+                if i % 3 == 2 {
+                    t.required_skills = vec!["rust".into()];
+                }
+                tasks.push(t);
+            }
+            s.import_tasks("r/group", &tasks, "admin").await.unwrap();
+            let mut workers = Vec::new();
+            for i in 0..16 {
+                let skills: &[&str] = if i % 2 == 0 { &["rust"] } else { &["docs"] };
+                workers.push(register(s, worker_input(&format!("g{i}"), skills, 5, 1)).await);
+            }
+
+            let mut grouped = s.grouped_operations();
+            for round in 0..5 {
+                // 16 claims at once, over a budget of 6 and an area lock on `docs`.
+                let claims = join_all(workers.iter().map(|w| s.claim_for(w))).await;
+                let mut held: Vec<(&WorkerRow, Lease)> = Vec::new();
+                for (w, c) in workers.iter().zip(claims) {
+                    if let (Some(lease), _) = c.expect("claim") {
+                        held.push((w, lease));
+                    }
+                }
+                let (open, active) = repo_figures(s, "r/group").await;
+                assert_eq!(active, held.len() as i64, "{label}: leases are counted");
+                assert!(
+                    open + active <= 6,
+                    "{label}: the budget holds ({open} + {active})"
+                );
+                let ids: HashSet<&str> =
+                    held.iter().map(|(_, l)| l.task.task_id.as_str()).collect();
+                assert_eq!(ids.len(), held.len(), "{label}: no task is leased twice");
+                let docs = held
+                    .iter()
+                    .filter(|(_, l)| l.task.area.as_deref() == Some("docs"));
+                assert!(docs.count() <= 1, "{label}: the area lock holds");
+                for (w, l) in &held {
+                    for skill in &l.task.required_skills {
+                        assert!(w.skills.contains(skill), "{label}: skills match");
+                    }
+                }
+                assert!(!held.is_empty(), "{label}: round {round} leased nothing");
+
+                // Acks together, with one for an unknown lease and one by the wrong worker.
+                let (stranger, _) = held[0];
+                let mut acks: Vec<_> = held
+                    .iter()
+                    .map(|(w, l)| s.ack_for(w, &l.lease_id))
+                    .collect();
+                acks.push(s.ack_for(stranger, "l_unknown"));
+                if held.len() > 1 {
+                    acks.push(s.ack_for(stranger, &held[1].1.lease_id));
+                }
+                let mut answers = join_all(acks).await.into_iter();
+                for (_, l) in &held {
+                    let t = answers.next().unwrap().expect("ack");
+                    assert_eq!(t.id, l.task.task_id, "{label}: each ack gets its own task");
+                    assert_eq!(t.status, TaskStatus::InProgress);
+                }
+                let unknown = answers.next().unwrap().unwrap_err();
+                assert_eq!(code_of(&unknown), "lease_not_found", "{label}");
+                if held.len() > 1 {
+                    let other = answers.next().unwrap().unwrap_err();
+                    assert_eq!(code_of(&other), "not_lease_holder", "{label}");
+                }
+
+                // Status moves together: every holder opens a PR, except that the first one
+                // forgets the URL in a first attempt, and a stranger tries to move a task.
+                let move_of = |l: &Lease, url: bool| owp::store::StatusRequest {
+                    task_id: l.task.task_id.clone(),
+                    to: TaskStatus::PrOpened,
+                    artifact: Some(if url {
+                        json!({"pr_url": format!("https://example.invalid/pr/{}", l.task.task_id)})
+                    } else {
+                        json!({})
+                    }),
+                    note: None,
+                };
+                let mut moves: Vec<_> = held
+                    .iter()
+                    .skip(1)
+                    .map(|(w, l)| s.status_for(w, move_of(l, true)))
+                    .collect();
+                moves.push(s.status_for(held[0].0, move_of(&held[0].1, false)));
+                let outsider = workers
+                    .iter()
+                    .find(|w| held.iter().all(|(h, _)| h.id != w.id))
+                    .expect("a worker without a lease");
+                moves.push(s.status_for(outsider, move_of(&held[0].1, true)));
+                let mut answers = join_all(moves).await.into_iter();
+                for (_, l) in held.iter().skip(1) {
+                    let t = answers.next().unwrap().expect("pr_opened");
+                    assert_eq!(t.id, l.task.task_id, "{label}: each move gets its own task");
+                    assert_eq!(t.status, TaskStatus::PrOpened);
+                }
+                let no_url = answers.next().unwrap().unwrap_err();
+                assert_eq!(code_of(&no_url), "missing_pr_url", "{label}");
+                let outsider_err = answers.next().unwrap().unwrap_err();
+                assert_eq!(code_of(&outsider_err), "not_lease_holder", "{label}");
+                open_pr(s, held[0].0, &held[0].1.task.task_id).await;
+                let (open, active) = repo_figures(s, "r/group").await;
+                assert_eq!(
+                    (open, active),
+                    (held.len() as i64, 0),
+                    "{label}: PRs are counted"
+                );
+
+                // The maintainer closes the PRs: the tasks go back to the queue.
+                for (_, l) in &held {
+                    admin_status(s, &l.task.task_id, TaskStatus::Ready).await;
+                }
+                assert_eq!(repo_figures(s, "r/group").await, (0, 0), "{label}");
+            }
+
+            // Every change has its audit event.
+            let events = s.events_after(0, 10_000).await.unwrap();
+            let leased = events.iter().filter(|e| e.kind == "task.leased").count();
+            let moved = events
+                .iter()
+                .filter(|e| e.kind == "task.status" && e.data["status"] == "pr_opened")
+                .count();
+            assert_eq!(leased, moved, "{label}: one pr_opened per lease");
+            grouped = s.grouped_operations() - grouped;
+            match db.store.backend() {
+                Backend::Sqlite => assert!(grouped > 0, "{label}: some operations were grouped"),
+                Backend::Postgres => assert_eq!(grouped, 0),
+            }
+        },
+    )
+    .await;
+}

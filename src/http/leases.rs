@@ -50,18 +50,7 @@ pub async fn claim(
         changes.mark_unchanged();
         let attempt = std::time::Instant::now();
         state.store.expire_due().await?;
-        // The claim begins its own transaction (on SQLite together with its statements).
-        let claimer = worker.clone();
-        let (lease, seen_at) = state
-            .store
-            .on_writer(move |store| async move {
-                let mut tx = store.begin_batched().await?;
-                let lease = tx.claim(&claimer).await?;
-                let seen_at = tx.now;
-                tx.commit().await?;
-                Ok((lease, seen_at))
-            })
-            .await?;
+        let (lease, seen_at) = state.store.claim_for(&worker).await?;
         // The claim marked the worker seen: a later round of a long poll must not log it as
         // coming back online.
         worker.last_seen_at = Some(seen_at);
@@ -97,7 +86,10 @@ pub async fn ack(
     WorkerAuth(worker): WorkerAuth,
     Path(lease_id): Path<String>,
 ) -> ApiResult<Json<Task>> {
-    lease_op(&state, &worker, &lease_id, Op::Ack).await
+    // On SQLite the ack joins the next write group (see `store::group`).
+    Ok(Json(
+        state.store.ack_for(&worker, &lease_id).await?.to_api(),
+    ))
 }
 
 /// Give a task back; it is not offered to this worker again for an hour.
@@ -128,7 +120,6 @@ pub async fn renew(
 }
 
 enum Op {
-    Ack,
     Nack(Option<String>),
     Renew,
 }
@@ -144,14 +135,9 @@ async fn lease_op(
     let task = state
         .store
         .on_writer(move |store| async move {
-            // An ack begins its own transaction (on SQLite together with its first read).
-            let mut tx = match op {
-                Op::Ack => store.begin_batched().await?,
-                _ => store.begin().await?,
-            };
+            let mut tx = store.begin().await?;
             tx.mark_seen(&worker).await?;
             let result = match op {
-                Op::Ack => tx.ack(&worker.id, &lease_id).await,
                 Op::Nack(reason) => tx.nack(&worker.id, &lease_id, reason).await,
                 Op::Renew => tx.renew(&worker.id, &lease_id).await,
             };

@@ -77,17 +77,12 @@ pub async fn update_status(
             "`artifact` must be an object",
         ));
     }
-    let task = state
-        .store
-        .on_writer(move |store| async move {
-            // The move begins its own transaction (on SQLite together with its first read).
-            let mut tx = store.begin_batched().await?;
-            tx.mark_seen(&worker).await?;
-            let result = tx
-                .worker_status(&worker.id, &task_id, to, body.artifact, body.note)
-                .await;
-            tx.finish(result).await
-        })
-        .await?;
+    let request = crate::store::StatusRequest {
+        task_id,
+        to,
+        artifact: body.artifact,
+        note: body.note,
+    };
+    let task = state.store.status_for(&worker, request).await?;
     Ok(Json(task.to_api()))
 }

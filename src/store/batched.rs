@@ -10,18 +10,98 @@
 //! are inside this transaction, and the counter updates that follow it in the same transaction
 //! apply only to the task it took (they find it by its new lease id).
 //!
+//! Each operation is a [`Part`]: its statements, numbered from `$1`, and the values they bind.
+//! Several parts travel in one batch with their parameters renumbered (see [`super::group`]).
+//!
 //! Whatever is not the plain happy path (an unknown lease, an expired one, another holder, an
 //! invalid move) is handed to the general code in [`super::leases`] within the same transaction.
 
 use serde_json::{Value, json};
+use sqlx::Any;
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
 
 use super::door::Outcome;
-use super::leases::{HOUR_MS, LeaseEnd, Move, repo_rules, skill_filter, task_lease_points};
+use super::leases::{HOUR_MS, LeaseEnd, Move, repo_rules, task_lease_points};
 use super::rows::{TASK_SELECT, TaskRow, WORKER_COLUMNS, WorkerRow};
-use super::{NACK_COOLDOWN_MS, StoreError, WriteTx, format_ts, new_id};
+use super::{NACK_COOLDOWN_MS, NewEvent, StoreError, WriteTx, format_ts, new_id};
 use crate::domain::{Event, Lease, TaskStatus};
 
+type BatchQuery = Query<'static, Any, AnyArguments>;
+
+/// One operation's statements in a batch: SQL whose parameters are `$1` to `$params`, the number
+/// of statements, and the values to bind.
+pub(super) struct Part {
+    sql: String,
+    params: usize,
+    stmts: usize,
+    bind: Box<dyn FnOnce(BatchQuery) -> BatchQuery + Send>,
+}
+
+/// What a claim needs after its batch ran.
+pub(super) struct ClaimCtx {
+    lease_id: String,
+    accept_by: i64,
+    expires: i64,
+    actor: String,
+    worker_id: String,
+    data: Value,
+    online: Option<NewEvent>,
+}
+
+/// How a batched claim ended.
+pub(super) enum Claimed {
+    /// The worker row is gone: nothing was written.
+    NoWorker,
+    Done(Option<Box<Lease>>),
+}
+
+/// What an ack needs after its batch ran.
+pub(super) struct AckCtx {
+    worker_id: String,
+    actor: String,
+    data: Value,
+}
+
 impl WriteTx {
+    /// Runs `parts` as one batch, each part's parameters numbered after those of the parts before
+    /// it, and returns each part's outcomes. With `commit` (see [`WriteTx::batch`]) the batch
+    /// also commits.
+    pub(super) async fn run_parts(
+        &mut self,
+        parts: Vec<Part>,
+        commit: bool,
+    ) -> Result<Vec<Vec<Outcome>>, StoreError> {
+        let mut sql = String::new();
+        let mut offset = 0;
+        let mut counts = Vec::with_capacity(parts.len());
+        let mut binders = Vec::with_capacity(parts.len());
+        for part in parts {
+            if !sql.is_empty() {
+                sql.push_str("; ");
+            }
+            shift_params(&part.sql, offset, &mut sql);
+            offset += part.params;
+            counts.push(part.stmts);
+            binders.push(part.bind);
+        }
+        let out = self
+            .batch(
+                &sql,
+                move |q| binders.into_iter().fold(q, |q, bind| bind(q)),
+                commit,
+            )
+            .await?;
+        if out.len() != counts.iter().sum::<usize>() {
+            return Err(inconsistent("statement batch"));
+        }
+        let mut out = out.into_iter();
+        Ok(counts
+            .into_iter()
+            .map(|n| out.by_ref().take(n).collect())
+            .collect())
+    }
+
     /// The claim (see [`WriteTx::claim`]) as one round trip: mark the worker seen, take the best
     /// eligible task, count it against the repository budget and the worker's capacity, record
     /// the lease and its audit event, read the task back, commit.
@@ -29,21 +109,32 @@ impl WriteTx {
         &mut self,
         seen: &WorkerRow,
     ) -> Result<Option<Lease>, StoreError> {
-        let was_online = seen.online(self.now, self.store().timing.heartbeat_ttl_ms);
-        if !was_online {
-            self.event(
-                super::NewEvent::new("worker.online", format!("worker:{}", seen.id))
-                    .worker(Some(&seen.id)),
-            );
+        let (part, mut ctx) = self.claim_part(seen);
+        if let Some(online) = ctx.online.take() {
+            self.event(online);
         }
-        let timing = self.store().timing.clone();
+        let out = self.run_parts(vec![part], true).await?;
+        match self.claim_done(ctx, one(out)?)? {
+            Claimed::NoWorker => Err(StoreError::not_found("worker_not_found", "unknown worker")),
+            Claimed::Done(lease) => Ok(lease.map(|l| *l)),
+        }
+    }
+
+    /// The statements of a claim by `seen`.
+    pub(super) fn claim_part(&self, seen: &WorkerRow) -> (Part, ClaimCtx) {
+        let was_online = seen.online(self.now, self.store().timing.heartbeat_ttl_ms);
+        let online = (!was_online).then(|| {
+            NewEvent::new("worker.online", format!("worker:{}", seen.id)).worker(Some(&seen.id))
+        });
+        let timing = &self.store().timing;
         let now = self.now;
         let lease_id = new_id("l");
         let accept_by = now + timing.accept_ttl_ms;
         let expires = now + timing.lease_ttl_ms;
-        // The skill filter binds the skills read when the request was authenticated; the guard
-        // `w.skills = $8` makes the claim take nothing if they changed since.
-        let skills = skill_filter(seen, 12);
+        // The skill filter takes the skills read when the request was authenticated (as a JSON
+        // array in $12); the guard `w.skills = $8` makes the claim take nothing if they changed
+        // since.
+        let skills = skill_filter_json(seen, "$12");
         let rules = repo_rules("$2", "$7", "$11");
         let sql = format!(
             "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2 \
@@ -77,48 +168,80 @@ impl WriteTx {
         );
         let actor = format!("worker:{}", seen.id);
         let data = json!({"lease_id": lease_id, "status": "leased"});
-        let out = self
-            .batch(
-                &sql,
-                |mut q| {
-                    q = q
-                        .bind(now)
-                        .bind(seen.id.clone())
-                        .bind(lease_id.clone())
-                        .bind(accept_by)
-                        .bind(expires)
-                        .bind(accept_by.min(expires))
-                        .bind(now - NACK_COOLDOWN_MS)
-                        .bind(seen.skills.join(","))
-                        .bind(actor.clone())
-                        .bind(data.to_string())
-                        .bind(now - HOUR_MS);
-                    for skill in &seen.skills {
-                        q = q.bind(skill.clone());
-                    }
-                    q
-                },
-                true,
-            )
-            .await?;
+        let values = (
+            seen.id.clone(),
+            lease_id.clone(),
+            seen.skills.join(","),
+            actor.clone(),
+            data.to_string(),
+            serde_json::to_string(&seen.skills).unwrap_or_else(|_| "[]".into()),
+        );
+        let bind = move |q: BatchQuery| {
+            let (id, lease, skills, actor, data, skills_json) = values;
+            q.bind(now)
+                .bind(id)
+                .bind(lease)
+                .bind(accept_by)
+                .bind(expires)
+                .bind(accept_by.min(expires))
+                .bind(now - NACK_COOLDOWN_MS)
+                .bind(skills)
+                .bind(actor)
+                .bind(data)
+                .bind(now - HOUR_MS)
+                .bind(skills_json)
+        };
+        let part = Part {
+            sql,
+            params: 12,
+            stmts: 7,
+            bind: Box::new(bind),
+        };
+        let ctx = ClaimCtx {
+            lease_id,
+            accept_by,
+            expires,
+            actor,
+            worker_id: seen.id.clone(),
+            data,
+            online,
+        };
+        (part, ctx)
+    }
+
+    /// Reads what a claim's statements returned.
+    pub(super) fn claim_done(
+        &mut self,
+        ctx: ClaimCtx,
+        out: Vec<Outcome>,
+    ) -> Result<Claimed, StoreError> {
         let [worker, took, budget, load, _lease, event, task] = outcomes::<7>(out)?;
         if worker.rows.is_empty() {
-            return Err(StoreError::not_found("worker_not_found", "unknown worker"));
+            return Ok(Claimed::NoWorker);
+        }
+        if let Some(online) = ctx.online {
+            self.event(online);
         }
         if took.affected == 0 {
-            return Ok(None);
+            return Ok(Claimed::Done(None));
         }
         if budget.affected != 1 || load.affected != 1 {
             return Err(inconsistent("claim"));
         }
         let task = decode_task(&task)?;
-        self.appended_event(&event, "task.leased", &actor, Some(&seen.id), data)?;
-        Ok(Some(Lease {
-            lease_id,
+        self.appended_event(
+            &event,
+            "task.leased",
+            &ctx.actor,
+            Some(&ctx.worker_id),
+            ctx.data,
+        )?;
+        Ok(Claimed::Done(Some(Box::new(Lease {
+            lease_id: ctx.lease_id,
             task: task.to_api(),
-            expires_at: format_ts(expires),
-            accept_by: format_ts(accept_by),
-        }))
+            expires_at: format_ts(ctx.expires),
+            accept_by: format_ts(ctx.accept_by),
+        }))))
     }
 
     /// `ack` in one round trip on the plain path (the caller's lease, leased, not ended, not
@@ -131,6 +254,23 @@ impl WriteTx {
         worker_id: &str,
         lease_id: &str,
     ) -> Result<TaskRow, StoreError> {
+        let (part, ctx) = self.ack_part(worker_id, lease_id);
+        let out = self.run_parts(vec![part], true).await?;
+        if let Some(task) = self.ack_done(ctx, one(out)?)? {
+            return Ok(task);
+        }
+        if !self.is_committed() {
+            return self.ack_general(worker_id, lease_id).await;
+        }
+        // The write connection is taken in turns: end this one's.
+        self.release();
+        let mut fresh = self.store().begin().await?;
+        let result = fresh.ack_general(worker_id, lease_id).await;
+        fresh.finish(result).await
+    }
+
+    /// The statements of an ack on its plain path.
+    pub(super) fn ack_part(&self, worker_id: &str, lease_id: &str) -> (Part, AckCtx) {
         let expires = self.now + self.store().timing.lease_ttl_ms;
         let actor = format!("worker:{worker_id}");
         let data = json!({"from": "leased", "status": "in_progress", "lease_id": lease_id});
@@ -148,36 +288,57 @@ impl WriteTx {
              {TASK_SELECT} WHERE t.lease_id = $3"
         );
         let now = self.now;
-        let out = self
-            .batch(
-                &sql,
-                |q| {
-                    q.bind(now)
-                        .bind(worker_id.to_string())
-                        .bind(lease_id.to_string())
-                        .bind(expires)
-                        .bind(actor.clone())
-                        .bind(data.to_string())
-                },
-                true,
-            )
-            .await?;
+        let values = (
+            worker_id.to_string(),
+            lease_id.to_string(),
+            actor.clone(),
+            data.to_string(),
+        );
+        let bind = move |q: BatchQuery| {
+            let (worker, lease, actor, data) = values;
+            q.bind(now)
+                .bind(worker)
+                .bind(lease)
+                .bind(expires)
+                .bind(actor)
+                .bind(data)
+        };
+        let part = Part {
+            sql,
+            params: 6,
+            stmts: 4,
+            bind: Box::new(bind),
+        };
+        let ctx = AckCtx {
+            worker_id: worker_id.to_string(),
+            actor,
+            data,
+        };
+        (part, ctx)
+    }
+
+    /// Reads what an ack's statements returned: the task, or `None` when the plain path did not
+    /// apply (nothing was written).
+    pub(super) fn ack_done(
+        &mut self,
+        ctx: AckCtx,
+        out: Vec<Outcome>,
+    ) -> Result<Option<TaskRow>, StoreError> {
         let [moved, stamped, event, row] = outcomes::<4>(out)?;
         if moved.affected == 0 {
-            if !self.is_committed() {
-                return self.ack_general(worker_id, lease_id).await;
-            }
-            // The write pool has one connection on SQLite: hand it on.
-            self.release();
-            let mut fresh = self.store().begin().await?;
-            let result = fresh.ack_general(worker_id, lease_id).await;
-            return fresh.finish(result).await;
+            return Ok(None);
         }
         if stamped.affected != 1 || event.rows.len() != 1 {
             return Err(inconsistent("ack"));
         }
-        self.appended_event(&event, "task.status", &actor, Some(worker_id), data)?;
-        decode_task(&row)
+        self.appended_event(
+            &event,
+            "task.status",
+            &ctx.actor,
+            Some(&ctx.worker_id),
+            ctx.data,
+        )?;
+        decode_task(&row).map(Some)
     }
 
     /// A worker's status move on SQLite: one read (which begins the transaction) of the task and
@@ -189,14 +350,18 @@ impl WriteTx {
         worker_id: &str,
         task_id: &str,
     ) -> Result<(TaskRow, bool), StoreError> {
-        let sql = format!(
-            "{TASK_SELECT} WHERE t.id = $1; \
-             SELECT l.worker_id, l.ended_at FROM tasks t JOIN leases l ON l.id = t.lease_id \
-             WHERE t.id = $1"
-        );
-        let out = self
-            .batch(&sql, |q| q.bind(task_id.to_string()), false)
-            .await?;
+        let out = self.run_parts(vec![read_part(task_id)], false).await?;
+        self.read_done(worker_id, task_id, one(out)?)
+    }
+
+    /// Reads what [`read_part`] returned (see [`WriteTx::read_for_move`]).
+    pub(super) fn read_done(
+        &self,
+        worker_id: &str,
+        task_id: &str,
+        out: Vec<Outcome>,
+    ) -> Result<(TaskRow, bool), StoreError> {
+        use sqlx::Row;
         let [row, lease] = outcomes::<2>(out)?;
         let Some(row) = row.rows.first() else {
             return Err(StoreError::not_found(
@@ -207,7 +372,6 @@ impl WriteTx {
         let task = TaskRow::decode(row)?;
         let alive = match lease.rows.first() {
             Some(l) => {
-                use sqlx::Row;
                 let holder: String = l.try_get(0)?;
                 let ended: Option<i64> = l.try_get(1)?;
                 holder == worker_id
@@ -234,6 +398,19 @@ impl WriteTx {
         actor: &str,
         commit: bool,
     ) -> Result<TaskRow, StoreError> {
+        let part = self.apply_part(task, mv, plan, actor);
+        let out = self.run_parts(vec![part], commit).await?;
+        self.apply_done(task, plan, actor, one(out)?)
+    }
+
+    /// The statements of [`WriteTx::apply_move_batched`].
+    pub(super) fn apply_part(
+        &self,
+        task: &TaskRow,
+        mv: &Move,
+        plan: &MovePlan,
+        actor: &str,
+    ) -> Part {
         let leaving = plan.leaving_lease && task.worker_id.is_some();
         let sql = format!(
             "UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
@@ -261,55 +438,84 @@ impl WriteTx {
             },
         );
         let now = self.now;
-        let out = self
-            .batch(
-                &sql,
-                |q| {
-                    q.bind(mv.to.as_str())
-                        .bind(mv.reason.clone())
-                        .bind(plan.artifact.as_ref().map(Value::to_string))
-                        .bind(i64::from(mv.bump_attempts))
-                        .bind(i64::from(mv.to.holds_area()))
-                        .bind(now)
-                        .bind(task.seq)
-                        .bind(task.status.as_str())
-                        .bind(task_lease_points(task))
-                        .bind(task.worker_id.clone())
-                        .bind(mv.lease_end.as_str())
-                        .bind(task.lease_id.clone())
-                        .bind(plan.active_delta)
-                        .bind(plan.pr_delta)
-                        .bind(task.repo_id)
-                        .bind(plan.kind)
-                        .bind(task.repo.clone())
-                        .bind(task.id.clone())
-                        .bind(actor.to_string())
-                        .bind(plan.data.to_string())
-                },
-                commit,
-            )
-            .await?;
-        let mut out = out.into_iter();
-        let moved = out.next().unwrap_or_default();
-        if moved.affected == 0 {
+        let values = (
+            mv.to.as_str(),
+            mv.reason.clone(),
+            plan.artifact.as_ref().map(Value::to_string),
+            i64::from(mv.bump_attempts),
+            i64::from(mv.to.holds_area()),
+            task.seq,
+            task.status.as_str(),
+            task_lease_points(task),
+            task.worker_id.clone(),
+            mv.lease_end.as_str(),
+            task.lease_id.clone(),
+            (plan.active_delta, plan.pr_delta, task.repo_id, plan.kind),
+            (
+                task.repo.clone(),
+                task.id.clone(),
+                actor.to_string(),
+                plan.data.to_string(),
+            ),
+        );
+        let bind = move |q: BatchQuery| {
+            let (to, reason, artifact, bump, holds, seq, from, points, worker, end, lease, n, s) =
+                values;
+            q.bind(to)
+                .bind(reason)
+                .bind(artifact)
+                .bind(bump)
+                .bind(holds)
+                .bind(now)
+                .bind(seq)
+                .bind(from)
+                .bind(points)
+                .bind(worker)
+                .bind(end)
+                .bind(lease)
+                .bind(n.0)
+                .bind(n.1)
+                .bind(n.2)
+                .bind(n.3)
+                .bind(s.0)
+                .bind(s.1)
+                .bind(s.2)
+                .bind(s.3)
+        };
+        Part {
+            sql,
+            params: 20,
+            stmts: if leaving { 6 } else { 4 },
+            bind: Box::new(bind),
+        }
+    }
+
+    /// Reads what [`WriteTx::apply_part`]'s statements returned.
+    pub(super) fn apply_done(
+        &mut self,
+        task: &TaskRow,
+        plan: &MovePlan,
+        actor: &str,
+        out: Vec<Outcome>,
+    ) -> Result<TaskRow, StoreError> {
+        let n = out.len();
+        if out.first().is_none_or(|moved| moved.affected == 0) {
             return Err(StoreError::conflict(
                 "concurrent_change",
                 "the task changed while this request was processed; retry",
             ));
         }
-        let rest: Vec<Outcome> = out.collect();
-        let n = rest.len();
-        if n < 3 {
+        if n < 4 {
             return Err(inconsistent("status move"));
         }
         self.appended_event(
-            &rest[n - 2],
+            &out[n - 2],
             plan.kind,
             actor,
             task.worker_id.as_deref(),
             plan.data.clone(),
         )?;
-        decode_task(&rest[n - 1])
+        decode_task(&out[n - 1])
     }
 
     /// Records the event a batch appended (its row: `id, repo, task_id`).
@@ -338,6 +544,76 @@ impl WriteTx {
         self.appended(event);
         Ok(())
     }
+}
+
+/// The statements that read a task and its lease for a status move (see
+/// [`WriteTx::read_for_move`]).
+pub(super) fn read_part(task_id: &str) -> Part {
+    let id = task_id.to_string();
+    Part {
+        sql: format!(
+            "{TASK_SELECT} WHERE t.id = $1; \
+             SELECT l.worker_id, l.ended_at FROM tasks t JOIN leases l ON l.id = t.lease_id \
+             WHERE t.id = $1"
+        ),
+        params: 1,
+        stmts: 2,
+        bind: Box::new(move |q: BatchQuery| q.bind(id)),
+    }
+}
+
+/// Marks a worker seen (see [`WriteTx::mark_seen`]); the caller records its `worker.online`
+/// event if it was offline.
+pub(super) fn seen_part(worker_id: &str, now: i64) -> Part {
+    let id = worker_id.to_string();
+    Part {
+        sql: "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2".into(),
+        params: 2,
+        stmts: 1,
+        bind: Box::new(move |q: BatchQuery| q.bind(now).bind(id)),
+    }
+}
+
+/// Rule 3 for the batched claim: the skills come as one JSON array parameter, so the statement's
+/// text does not depend on how many skills the worker has (see `leases::skill_filter`).
+fn skill_filter_json(worker: &WorkerRow, param: &str) -> String {
+    if worker.all_skills {
+        String::new()
+    } else {
+        format!(
+            " AND t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
+               (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id \
+                AND m.skill NOT IN (SELECT value FROM json_each({param}))))"
+        )
+    }
+}
+
+/// Appends `sql` to `out` with every parameter `$N` renumbered `$(N + by)`. The statements of this
+/// module hold no `$` other than in parameters.
+fn shift_params(sql: &str, by: usize, out: &mut String) {
+    if by == 0 {
+        out.push_str(sql);
+        return;
+    }
+    let mut rest = sql;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..=i]);
+        rest = &rest[i + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(n) => out.push_str(&(n + by).to_string()),
+            Err(_) => out.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+}
+
+/// The outcomes of a batch of one part.
+fn one(out: Vec<Vec<Outcome>>) -> Result<Vec<Outcome>, StoreError> {
+    out.into_iter()
+        .next()
+        .ok_or_else(|| inconsistent("statement batch"))
 }
 
 /// What [`WriteTx::apply_move`] decided before writing (shared by both backends' code).

@@ -404,10 +404,10 @@ impl Drop for WriteTx {
             Ok(rt) => {
                 rt.spawn(async move {
                     // "no transaction is active" after a failed BEGIN is fine.
-                    if let Err(e) = conn.execute("ROLLBACK").await {
-                        if !e.to_string().contains("no transaction is active") {
-                            conn.discard();
-                        }
+                    if let Err(e) = conn.execute("ROLLBACK").await
+                        && !e.to_string().contains("no transaction is active")
+                    {
+                        conn.discard();
                     }
                 });
             }

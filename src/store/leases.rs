@@ -76,6 +76,49 @@ impl Move {
     }
 }
 
+/// The move a worker asks for from `from` (the rules of a worker's status update): which status
+/// it reaches, with what artifact and note. A move to `in_progress` is an `ack` in disguise.
+pub(super) fn worker_move(
+    from: TaskStatus,
+    to: TaskStatus,
+    artifact: Option<Value>,
+    note: Option<String>,
+) -> Result<Move, StoreError> {
+    let Some(target) = rules::worker_move(from, to) else {
+        return Err(StoreError::conflict(
+            "invalid_transition",
+            format!("a worker cannot move a task from {from} to {to}"),
+        ));
+    };
+    if target == TaskStatus::PrOpened {
+        let has_url = artifact
+            .as_ref()
+            .and_then(|a| a.get("pr_url"))
+            .and_then(Value::as_str)
+            .is_some_and(|u| !u.trim().is_empty());
+        if !has_url {
+            return Err(StoreError::invalid(
+                "missing_pr_url",
+                "moving to pr_opened needs `artifact.pr_url`",
+            ));
+        }
+    }
+    let blocked = target == TaskStatus::Blocked;
+    Ok(Move {
+        artifact,
+        reason: if blocked { note.clone() } else { None },
+        note,
+        ..Move::to(
+            target,
+            if blocked {
+                LeaseEnd::Blocked
+            } else {
+                LeaseEnd::PrOpened
+            },
+        )
+    })
+}
+
 impl WriteTx {
     /// Locks a task row until commit (PostgreSQL) and reads it.
     ///
@@ -571,45 +614,10 @@ impl WriteTx {
             let lease_id = task.lease_id.clone().unwrap_or_default();
             self.held_lease(worker_id, &lease_id).await?;
         }
-        let Some(target) = rules::worker_move(task.status, to) else {
-            return Err(StoreError::conflict(
-                "invalid_transition",
-                format!("a worker cannot move a task from {} to {to}", task.status),
-            ));
-        };
-        if target == TaskStatus::InProgress {
+        let mv = worker_move(task.status, to, artifact, note)?;
+        if mv.to == TaskStatus::InProgress {
             return self.start_work(&task, worker_id).await;
         }
-        if target == TaskStatus::PrOpened {
-            let has_url = artifact
-                .as_ref()
-                .and_then(|a| a.get("pr_url"))
-                .and_then(Value::as_str)
-                .is_some_and(|u| !u.trim().is_empty());
-            if !has_url {
-                return Err(StoreError::invalid(
-                    "missing_pr_url",
-                    "moving to pr_opened needs `artifact.pr_url`",
-                ));
-            }
-        }
-        let mv = Move {
-            artifact,
-            reason: if target == TaskStatus::Blocked {
-                note.clone()
-            } else {
-                None
-            },
-            note,
-            ..Move::to(
-                target,
-                if target == TaskStatus::Blocked {
-                    LeaseEnd::Blocked
-                } else {
-                    LeaseEnd::PrOpened
-                },
-            )
-        };
         let actor = format!("worker:{worker_id}");
         if self.store().backend == Backend::Sqlite {
             // The task was read in this transaction, which holds SQLite's write lock: the move

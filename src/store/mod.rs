@@ -12,6 +12,7 @@ pub mod door;
 pub mod error;
 pub mod events;
 pub mod github;
+mod group;
 pub mod idempotency;
 pub mod leases;
 pub mod replicas;
@@ -30,6 +31,7 @@ use tokio::sync::Notify;
 
 pub use door::{ChangeHook, NewEvent, WriteTx};
 pub use error::StoreError;
+pub use group::StatusRequest;
 
 /// Which database is behind the pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -22,6 +22,10 @@ use super::{Store, StoreError};
 /// [`Store`] clone is dropped.
 pub(crate) struct WriterThread {
     handle: tokio::runtime::Handle,
+    /// The queue of the hot write paths (see [`super::group`]).
+    pub(super) jobs: super::group::JobQueue,
+    /// Operations committed in groups of several so far.
+    pub(super) grouped: std::sync::atomic::AtomicU64,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -32,6 +36,8 @@ impl WriterThread {
             .build()
             .map_err(|e| StoreError::Config(format!("cannot start the writer runtime: {e}")))?;
         let handle = runtime.handle().clone();
+        let (jobs, queue) = tokio::sync::mpsc::unbounded_channel();
+        runtime.spawn(super::group::group_loop(queue));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         std::thread::Builder::new()
             .name("owp-writer".into())
@@ -43,6 +49,8 @@ impl WriterThread {
             .map_err(|e| StoreError::Config(format!("cannot start the writer thread: {e}")))?;
         Ok(Arc::new(WriterThread {
             handle,
+            jobs,
+            grouped: Default::default(),
             _stop: stop,
         }))
     }

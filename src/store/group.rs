@@ -1,0 +1,354 @@
+//! SQLite: the hot write paths of workers (claim, ack, status move) run in groups.
+//!
+//! SQLite has one writer, and every statement is a round trip to the thread of its connection;
+//! under load the hand-offs between threads, not the statements, are most of a transaction's
+//! time. So requests that arrive while a transaction runs wait in a queue, and the next
+//! transaction takes them all (up to [`MAX_GROUP`]): their statements travel in a few batches
+//! ([`super::batched`]), in the order status moves, acks, claims, and commit once. Within the
+//! group the operations apply one after the other exactly as if each had its own transaction:
+//! every statement sees the rows as the earlier ones left them, so the scheduling rules hold the
+//! same way (a claim later in the group sees the budget the earlier ones used).
+//!
+//! An operation that is not on its plain path (an unknown task, an expired lease, a worker not
+//! seen for a while, any error) writes nothing in the group and runs on its own right after the
+//! group commits, through the general code. If anything fails half-way, the whole group rolls
+//! back and every operation runs on its own. A lone request runs on its own at once.
+//!
+//! PostgreSQL has no single writer: there every operation is its own transaction.
+
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use super::batched::{Claimed, MovePlan, Part, read_part, seen_part};
+use super::door::Outcome;
+use super::leases::worker_move;
+use super::rows::{TaskRow, WorkerRow};
+use super::workers::SEEN_GRANULARITY_MS;
+use super::{NewEvent, Store, StoreError, WriteTx};
+use crate::domain::{Lease, TaskStatus};
+
+/// The most operations one group takes.
+pub(super) const MAX_GROUP: usize = 64;
+/// The most operations of one kind in one batch (each batch's text is a cached statement).
+const CHUNK: usize = 16;
+
+/// A worker's status update.
+pub struct StatusRequest {
+    pub task_id: String,
+    pub to: TaskStatus,
+    pub artifact: Option<Value>,
+    pub note: Option<String>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// An operation waiting for its group.
+pub(super) enum Job {
+    Claim(WorkerRow, Reply<(Option<Lease>, i64)>),
+    Ack(WorkerRow, String, Reply<TaskRow>),
+    Status(WorkerRow, StatusRequest, Reply<TaskRow>),
+}
+
+pub(super) type JobQueue = mpsc::UnboundedSender<(Store, Job)>;
+
+/// Takes the queued operations in groups until the store is gone. Runs on the writer thread.
+pub(super) async fn group_loop(mut queue: mpsc::UnboundedReceiver<(Store, Job)>) {
+    while let Some((store, first)) = queue.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok((_, job)) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        // A group of its own task: a panic drops its replies (their callers get an error) but
+        // not this loop.
+        let _ = tokio::spawn(run_group(store, jobs)).await;
+    }
+}
+
+impl Store {
+    /// Claims a task for `worker` (see [`WriteTx::claim`]); also returns the instant the worker
+    /// was marked seen.
+    pub async fn claim_for(&self, worker: &WorkerRow) -> Result<(Option<Lease>, i64), StoreError> {
+        let worker = worker.clone();
+        self.queued(|reply| Job::Claim(worker, reply)).await
+    }
+
+    /// `ack` of `worker`'s lease (see [`WriteTx::ack`]).
+    pub async fn ack_for(&self, worker: &WorkerRow, lease_id: &str) -> Result<TaskRow, StoreError> {
+        let (worker, lease_id) = (worker.clone(), lease_id.to_string());
+        self.queued(|reply| Job::Ack(worker, lease_id, reply)).await
+    }
+
+    /// A status update by the worker holding the task (see [`WriteTx::worker_status`]).
+    pub async fn status_for(
+        &self,
+        worker: &WorkerRow,
+        request: StatusRequest,
+    ) -> Result<TaskRow, StoreError> {
+        let worker = worker.clone();
+        self.queued(|reply| Job::Status(worker, request, reply))
+            .await
+    }
+
+    /// How many claims, acks and status moves this store has committed in groups of several
+    /// (SQLite; always 0 on PostgreSQL).
+    pub fn grouped_operations(&self) -> u64 {
+        self.writer
+            .as_ref()
+            .map_or(0, |w| w.grouped.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    async fn queued<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = job(reply);
+        match self.writer.as_ref().map(|w| w.jobs.clone()) {
+            Some(queue) => {
+                if let Err(mpsc::error::SendError((_, job))) = queue.send((self.clone(), job)) {
+                    alone(self, job).await;
+                }
+            }
+            None => alone(self, job).await,
+        }
+        answer
+            .await
+            .map_err(|_| StoreError::Config("the write transaction ended unexpectedly".into()))?
+    }
+}
+
+async fn run_group(store: Store, jobs: Vec<Job>) {
+    let later = if jobs.len() > 1 {
+        together(&store, jobs).await
+    } else {
+        jobs
+    };
+    for job in later {
+        alone(&store, job).await;
+    }
+}
+
+/// One operation in a transaction of its own, through the general code.
+async fn alone(store: &Store, job: Job) {
+    match job {
+        Job::Claim(worker, reply) => {
+            let result = async {
+                let mut tx = store.begin_batched().await?;
+                let lease = tx.claim(&worker).await?;
+                let seen_at = tx.now;
+                tx.commit().await?;
+                Ok((lease, seen_at))
+            }
+            .await;
+            let _ = reply.send(result);
+        }
+        Job::Ack(worker, lease_id, reply) => {
+            let result = async {
+                let mut tx = store.begin_batched().await?;
+                tx.mark_seen(&worker).await?;
+                let result = tx.ack(&worker.id, &lease_id).await;
+                tx.finish(result).await
+            }
+            .await;
+            let _ = reply.send(result);
+        }
+        Job::Status(worker, r, reply) => {
+            let result = async {
+                let mut tx = store.begin_batched().await?;
+                tx.mark_seen(&worker).await?;
+                let result = tx
+                    .worker_status(&worker.id, &r.task_id, r.to, r.artifact, r.note)
+                    .await;
+                tx.finish(result).await
+            }
+            .await;
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// What one operation of a group came to.
+enum Done {
+    Claim(Option<Lease>),
+    Task(TaskRow),
+    /// Not on its plain path: it wrote nothing and runs on its own after the group.
+    Alone,
+}
+
+/// Runs `jobs` in one transaction and answers those that completed; returns the ones that must
+/// run on their own (all of them if the group failed and rolled back).
+async fn together(store: &Store, jobs: Vec<Job>) -> Vec<Job> {
+    let Ok(mut tx) = store.begin_batched().await else {
+        return jobs;
+    };
+    let done = match steps(&mut tx, &jobs).await {
+        Ok(done) => done,
+        Err(_) => return jobs,
+    };
+    let seen_at = tx.now;
+    if tx.commit().await.is_err() {
+        return jobs;
+    }
+    let together = done.iter().filter(|d| !matches!(d, Done::Alone)).count();
+    crate::metrics::write_group(together);
+    if let Some(writer) = &store.writer {
+        writer
+            .grouped
+            .fetch_add(together as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+    let mut later = Vec::new();
+    for (job, done) in jobs.into_iter().zip(done) {
+        match (job, done) {
+            (Job::Claim(_, reply), Done::Claim(lease)) => {
+                let _ = reply.send(Ok((lease, seen_at)));
+            }
+            (Job::Ack(_, _, reply) | Job::Status(_, _, reply), Done::Task(task)) => {
+                let _ = reply.send(Ok(task));
+            }
+            (job, _) => later.push(job),
+        }
+    }
+    later
+}
+
+/// The statements of a group, in batches; an `Err` rolls the whole group back.
+async fn steps(tx: &mut WriteTx, jobs: &[Job]) -> Result<Vec<Done>, StoreError> {
+    let mut done: Vec<Done> = jobs.iter().map(|_| Done::Alone).collect();
+    let now = tx.now;
+    let ttl = tx.store().timing.heartbeat_ttl_ms;
+
+    // Workers not marked seen lately, and the tasks of the status moves, in one batch.
+    let mut parts = Vec::new();
+    for job in jobs {
+        if let Job::Ack(w, ..) | Job::Status(w, ..) = job
+            && !w
+                .last_seen_at
+                .is_some_and(|t| now - t < SEEN_GRANULARITY_MS && now - t >= 0)
+        {
+            parts.push(seen_part(&w.id, now));
+            if !w.online(now, ttl) {
+                tx.event(
+                    NewEvent::new("worker.online", format!("worker:{}", w.id)).worker(Some(&w.id)),
+                );
+            }
+        }
+    }
+    let seen = parts.len();
+    let reads: Vec<usize> = (0..jobs.len())
+        .filter(|&i| matches!(jobs[i], Job::Status(..)))
+        .collect();
+    for &i in &reads {
+        if let Job::Status(_, r, _) = &jobs[i] {
+            parts.push(read_part(&r.task_id));
+        }
+    }
+    let read_outs = run(tx, parts).await?.split_off(seen);
+
+    // Status moves.
+    let mut applies = Vec::new();
+    for (&i, out) in reads.iter().zip(read_outs) {
+        let Job::Status(worker, r, _) = &jobs[i] else {
+            continue;
+        };
+        let Ok((task, alive)) = tx.read_done(&worker.id, &r.task_id, out) else {
+            continue;
+        };
+        if task.worker_id.as_deref() != Some(worker.id.as_str())
+            || (task.status.is_active() && !alive)
+        {
+            continue;
+        }
+        let Ok(mv) = worker_move(task.status, r.to, r.artifact.clone(), r.note.clone()) else {
+            continue;
+        };
+        if mv.to == TaskStatus::InProgress {
+            continue;
+        }
+        let plan = MovePlan::new(&task, &mv);
+        applies.push((i, task, mv, plan, format!("worker:{}", worker.id)));
+    }
+    let parts = applies
+        .iter()
+        .map(|(_, task, mv, plan, actor)| tx.apply_part(task, mv, plan, actor))
+        .collect();
+    let outs = run(tx, parts).await?;
+    for ((i, task, _, plan, actor), out) in applies.iter().zip(outs) {
+        done[*i] = Done::Task(tx.apply_done(task, plan, actor, out)?);
+    }
+
+    // Acks.
+    let acks: Vec<usize> = (0..jobs.len())
+        .filter(|&i| matches!(jobs[i], Job::Ack(..)))
+        .collect();
+    let mut parts = Vec::new();
+    let mut ctxs = Vec::new();
+    for &i in &acks {
+        if let Job::Ack(worker, lease_id, _) = &jobs[i] {
+            let (part, ctx) = tx.ack_part(&worker.id, lease_id);
+            parts.push(part);
+            ctxs.push(ctx);
+        }
+    }
+    let outs = run(tx, parts).await?;
+    for ((&i, ctx), out) in acks.iter().zip(ctxs).zip(outs) {
+        if let Some(task) = tx.ack_done(ctx, out)? {
+            done[i] = Done::Task(task);
+        }
+    }
+
+    // Claims, last: they see what the moves above released.
+    let claims: Vec<usize> = (0..jobs.len())
+        .filter(|&i| matches!(jobs[i], Job::Claim(..)))
+        .collect();
+    let mut parts = Vec::new();
+    let mut ctxs = Vec::new();
+    for &i in &claims {
+        if let Job::Claim(worker, _) = &jobs[i] {
+            let (part, ctx) = tx.claim_part(worker);
+            parts.push(part);
+            ctxs.push(ctx);
+        }
+    }
+    let outs = run(tx, parts).await?;
+    for ((&i, ctx), out) in claims.iter().zip(ctxs).zip(outs) {
+        if let Claimed::Done(lease) = tx.claim_done(ctx, out)? {
+            done[i] = Done::Claim(lease.map(|l| *l));
+        }
+    }
+    Ok(done)
+}
+
+/// Runs `parts` in batches of 16, 8, 4, 2 or 1 parts (so that few distinct batch texts exist
+/// to be prepared and cached), without committing.
+async fn run(tx: &mut WriteTx, parts: Vec<Part>) -> Result<Vec<Vec<Outcome>>, StoreError> {
+    let mut out = Vec::with_capacity(parts.len());
+    let mut left = parts.len();
+    let mut parts = parts.into_iter();
+    while left > 0 {
+        let n = chunk_len(left);
+        out.extend(
+            tx.run_parts(parts.by_ref().take(n).collect(), false)
+                .await?,
+        );
+        left -= n;
+    }
+    Ok(out)
+}
+
+/// The largest power of two not above `left`, at most [`CHUNK`].
+fn chunk_len(left: usize) -> usize {
+    let pow = 1 << (usize::BITS - 1 - left.leading_zeros());
+    pow.min(CHUNK)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn batches_come_in_powers_of_two() {
+        let lens: Vec<usize> = [1, 2, 3, 7, 16, 17, 40]
+            .iter()
+            .map(|&n| super::chunk_len(n))
+            .collect();
+        assert_eq!(lens, [1, 2, 2, 4, 16, 16, 16]);
+    }
+}
