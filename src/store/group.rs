@@ -30,7 +30,7 @@ use crate::domain::{Lease, TaskStatus};
 /// The most operations one group takes.
 pub(super) const MAX_GROUP: usize = 64;
 /// The most operations of one kind in one batch (each batch's text is a cached statement).
-const CHUNK: usize = 16;
+const CHUNK: usize = 8;
 
 /// A worker's status update.
 pub struct StatusRequest {
