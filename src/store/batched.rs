@@ -23,7 +23,7 @@ use sqlx::query::Query;
 
 use super::door::Outcome;
 use super::leases::{HOUR_MS, LeaseEnd, Move, repo_rules, task_lease_points};
-use super::rows::{TASK_SELECT, TaskRow, WORKER_COLUMNS, WorkerRow};
+use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use super::{NACK_COOLDOWN_MS, NewEvent, StoreError, WriteTx, format_ts, new_id};
 use crate::domain::{Event, Lease, TaskStatus};
 
@@ -138,7 +138,7 @@ impl WriteTx {
         let rules = repo_rules("$2", "$7", "$11");
         let sql = format!(
             "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2 \
-               RETURNING {WORKER_COLUMNS}; \
+               RETURNING id; \
              UPDATE tasks SET status = 'leased', worker_id = $2, lease_id = $3, \
                lease_points = estimate_points, accept_by = $4, lease_expires_at = $5, \
                deadline = $6, status_reason = NULL, updated_at = $1, \
@@ -163,7 +163,7 @@ impl WriteTx {
              INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
                SELECT 'task.leased', $1, r.name, t.id, $2, $9, $10 \
                FROM tasks t JOIN repos r ON r.id = t.repo_id WHERE t.lease_id = $3 \
-               RETURNING id, repo, task_id; \
+               RETURNING id; \
              {TASK_SELECT} WHERE t.lease_id = $3"
         );
         let actor = format!("worker:{}", seen.id);
@@ -231,6 +231,7 @@ impl WriteTx {
         let task = decode_task(&task)?;
         self.appended_event(
             &event,
+            &task,
             "task.leased",
             &ctx.actor,
             Some(&ctx.worker_id),
@@ -284,7 +285,7 @@ impl WriteTx {
                SELECT 'task.status', $1, r.name, t.id, $2, $5, $6 \
                FROM tasks t JOIN repos r ON r.id = t.repo_id \
                WHERE t.lease_id = $3 AND changes() = 1 \
-               RETURNING id, repo, task_id; \
+               RETURNING id; \
              {TASK_SELECT} WHERE t.lease_id = $3"
         );
         let now = self.now;
@@ -331,14 +332,16 @@ impl WriteTx {
         if stamped.affected != 1 || event.rows.len() != 1 {
             return Err(inconsistent("ack"));
         }
+        let task = decode_task(&row)?;
         self.appended_event(
             &event,
+            &task,
             "task.status",
             &ctx.actor,
             Some(&ctx.worker_id),
             ctx.data,
         )?;
-        decode_task(&row).map(Some)
+        Ok(Some(task))
     }
 
     /// A worker's status move on SQLite: one read (which begins the transaction) of the task and
@@ -422,7 +425,7 @@ impl WriteTx {
              UPDATE repos SET active_leases = active_leases + $13, open_prs = open_prs + $14 \
                WHERE id = $15 AND ($13 <> 0 OR $14 <> 0); \
              INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
-               VALUES ($16, $6, $17, $18, $10, $19, $20) RETURNING id, repo, task_id; \
+               VALUES ($16, $6, $17, $18, $10, $19, $20) RETURNING id; \
              {TASK_SELECT} WHERE t.seq = $7",
             holder = if plan.keeps_holder {
                 ""
@@ -510,6 +513,7 @@ impl WriteTx {
         }
         self.appended_event(
             &out[n - 2],
+            task,
             plan.kind,
             actor,
             task.worker_id.as_deref(),
@@ -518,10 +522,11 @@ impl WriteTx {
         decode_task(&out[n - 1])
     }
 
-    /// Records the event a batch appended (its row: `id, repo, task_id`).
+    /// Records the event a batch appended about `task` (the batch returned its id).
     fn appended_event(
         &mut self,
         outcome: &Outcome,
+        task: &TaskRow,
         kind: &'static str,
         actor: &str,
         worker_id: Option<&str>,
@@ -532,11 +537,11 @@ impl WriteTx {
             return Err(inconsistent("audit event"));
         };
         let event = Event {
-            id: row.try_get("id")?,
+            id: row.try_get(0)?,
             kind: kind.to_string(),
             at: format_ts(self.now),
-            repo: row.try_get("repo")?,
-            task_id: row.try_get("task_id")?,
+            repo: Some(task.repo.clone()),
+            task_id: Some(task.id.clone()),
             worker_id: worker_id.map(str::to_string),
             actor: actor.to_string(),
             data,

@@ -45,8 +45,14 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 /// An operation waiting for its group.
 pub(super) enum Job {
     Claim(WorkerRow, Reply<(Option<Lease>, i64)>),
-    Ack(WorkerRow, String, Reply<TaskRow>),
-    Status(WorkerRow, StatusRequest, Reply<TaskRow>),
+    /// An operation of the worker on a task it holds.
+    Task(WorkerRow, TaskOp, Reply<TaskRow>),
+}
+
+pub(super) enum TaskOp {
+    /// `ack` of this lease.
+    Ack(String),
+    Status(StatusRequest),
 }
 
 pub(super) type JobQueue = mpsc::UnboundedSender<(Store, Job)>;
@@ -78,7 +84,8 @@ impl Store {
     /// `ack` of `worker`'s lease (see [`WriteTx::ack`]).
     pub async fn ack_for(&self, worker: &WorkerRow, lease_id: &str) -> Result<TaskRow, StoreError> {
         let (worker, lease_id) = (worker.clone(), lease_id.to_string());
-        self.queued(|reply| Job::Ack(worker, lease_id, reply)).await
+        self.queued(|reply| Job::Task(worker, TaskOp::Ack(lease_id), reply))
+            .await
     }
 
     /// A status update by the worker holding the task (see [`WriteTx::worker_status`]).
@@ -88,7 +95,7 @@ impl Store {
         request: StatusRequest,
     ) -> Result<TaskRow, StoreError> {
         let worker = worker.clone();
-        self.queued(|reply| Job::Status(worker, request, reply))
+        self.queued(|reply| Job::Task(worker, TaskOp::Status(request), reply))
             .await
     }
 
@@ -142,23 +149,17 @@ async fn alone(store: &Store, job: Job) {
             .await;
             let _ = reply.send(result);
         }
-        Job::Ack(worker, lease_id, reply) => {
+        Job::Task(worker, op, reply) => {
             let result = async {
                 let mut tx = store.begin_batched().await?;
                 tx.mark_seen(&worker).await?;
-                let result = tx.ack(&worker.id, &lease_id).await;
-                tx.finish(result).await
-            }
-            .await;
-            let _ = reply.send(result);
-        }
-        Job::Status(worker, r, reply) => {
-            let result = async {
-                let mut tx = store.begin_batched().await?;
-                tx.mark_seen(&worker).await?;
-                let result = tx
-                    .worker_status(&worker.id, &r.task_id, r.to, r.artifact, r.note)
-                    .await;
+                let result = match op {
+                    TaskOp::Ack(lease_id) => tx.ack(&worker.id, &lease_id).await,
+                    TaskOp::Status(r) => {
+                        tx.worker_status(&worker.id, &r.task_id, r.to, r.artifact, r.note)
+                            .await
+                    }
+                };
                 tx.finish(result).await
             }
             .await;
@@ -202,7 +203,7 @@ async fn together(store: &Store, jobs: Vec<Job>) -> Vec<Job> {
             (Job::Claim(_, reply), Done::Claim(lease)) => {
                 let _ = reply.send(Ok((lease, seen_at)));
             }
-            (Job::Ack(_, _, reply) | Job::Status(_, _, reply), Done::Task(task)) => {
+            (Job::Task(_, _, reply), Done::Task(task)) => {
                 let _ = reply.send(Ok(task));
             }
             (job, _) => later.push(job),
@@ -220,7 +221,7 @@ async fn steps(tx: &mut WriteTx, jobs: &[Job]) -> Result<Vec<Done>, StoreError> 
     // Workers not marked seen lately, and the tasks of the status moves, in one batch.
     let mut parts = Vec::new();
     for job in jobs {
-        if let Job::Ack(w, ..) | Job::Status(w, ..) = job
+        if let Job::Task(w, ..) = job
             && !w
                 .last_seen_at
                 .is_some_and(|t| now - t < SEEN_GRANULARITY_MS && now - t >= 0)
@@ -235,10 +236,10 @@ async fn steps(tx: &mut WriteTx, jobs: &[Job]) -> Result<Vec<Done>, StoreError> 
     }
     let seen = parts.len();
     let reads: Vec<usize> = (0..jobs.len())
-        .filter(|&i| matches!(jobs[i], Job::Status(..)))
+        .filter(|&i| matches!(jobs[i], Job::Task(_, TaskOp::Status(_), _)))
         .collect();
     for &i in &reads {
-        if let Job::Status(_, r, _) = &jobs[i] {
+        if let Job::Task(_, TaskOp::Status(r), _) = &jobs[i] {
             parts.push(read_part(&r.task_id));
         }
     }
@@ -247,7 +248,7 @@ async fn steps(tx: &mut WriteTx, jobs: &[Job]) -> Result<Vec<Done>, StoreError> 
     // Status moves.
     let mut applies = Vec::new();
     for (&i, out) in reads.iter().zip(read_outs) {
-        let Job::Status(worker, r, _) = &jobs[i] else {
+        let Job::Task(worker, TaskOp::Status(r), _) = &jobs[i] else {
             continue;
         };
         let Ok((task, alive)) = tx.read_done(&worker.id, &r.task_id, out) else {
@@ -278,12 +279,12 @@ async fn steps(tx: &mut WriteTx, jobs: &[Job]) -> Result<Vec<Done>, StoreError> 
 
     // Acks.
     let acks: Vec<usize> = (0..jobs.len())
-        .filter(|&i| matches!(jobs[i], Job::Ack(..)))
+        .filter(|&i| matches!(jobs[i], Job::Task(_, TaskOp::Ack(_), _)))
         .collect();
     let mut parts = Vec::new();
     let mut ctxs = Vec::new();
     for &i in &acks {
-        if let Job::Ack(worker, lease_id, _) = &jobs[i] {
+        if let Job::Task(worker, TaskOp::Ack(lease_id), _) = &jobs[i] {
             let (part, ctx) = tx.ack_part(&worker.id, lease_id);
             parts.push(part);
             ctxs.push(ctx);
@@ -345,10 +346,20 @@ fn chunk_len(left: usize) -> usize {
 mod tests {
     #[test]
     fn batches_come_in_powers_of_two() {
-        let lens: Vec<usize> = [1, 2, 3, 7, 16, 17, 40]
-            .iter()
-            .map(|&n| super::chunk_len(n))
-            .collect();
-        assert_eq!(lens, [1, 2, 2, 4, 16, 16, 16]);
+        use super::{CHUNK, chunk_len};
+        assert_eq!(chunk_len(1), 1);
+        assert_eq!(chunk_len(3), 2);
+        assert_eq!(chunk_len(7), 4);
+        for left in 1..200 {
+            let n = chunk_len(left);
+            assert!(
+                n.is_power_of_two() && n <= left && n <= CHUNK,
+                "{left} → {n}"
+            );
+            assert!(
+                2 * n > left.min(CHUNK),
+                "{left} → {n}: the largest such batch"
+            );
+        }
     }
 }

@@ -68,8 +68,9 @@ pub const NACK_COOLDOWN_MS: i64 = 3_600_000;
 #[derive(Clone)]
 pub struct Store {
     pub(crate) backend: Backend,
-    /// Writes. On SQLite a single connection (SQLite has one writer; queueing in the pool is cheaper
-    /// than lock retries). On PostgreSQL the same pool as reads.
+    /// Writes. On PostgreSQL the same pool as reads. On SQLite the factory of the one write
+    /// connection, which [`writer::WriteConn`] holds and hands out in turns (SQLite has one writer;
+    /// queueing for it is cheaper than lock retries).
     pub(crate) write: AnyPool,
     /// Reads.
     pub(crate) read: AnyPool,
