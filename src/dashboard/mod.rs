@@ -396,19 +396,20 @@ mod tests {
     }
 
     /// Signs in through the route and returns the cookie pair (`owp_session=…`) and CSRF token.
+    /// `GET /` with a session cookie.
+    fn signed_in_page(pair: &str) -> Request<Body> {
+        Request::get("/")
+            .header(header::COOKIE, pair)
+            .body(Body::empty())
+            .unwrap()
+    }
+
     async fn sign_in(app: &Router) -> (String, String) {
         let (status, headers, _) = send(app, login_request(TOKEN)).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let set = headers[header::SET_COOKIE].to_str().unwrap();
         let pair = set.split(';').next().unwrap().to_string();
-        let (_, _, page) = send(
-            app,
-            Request::get("/")
-                .header(header::COOKIE, &pair)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let (_, _, page) = send(app, signed_in_page(&pair)).await;
         let csrf = page
             .split(r#"<meta name="csrf-token" content=""#)
             .nth(1)
@@ -480,14 +481,7 @@ mod tests {
 
         let (pair, csrf) = sign_in(&app).await;
         assert_eq!(csrf.len(), 64);
-        let (status, _, page) = send(
-            &app,
-            Request::get("/")
-                .header(header::COOKIE, &pair)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let (status, _, page) = send(&app, signed_in_page(&pair)).await;
         assert_eq!(status, StatusCode::OK);
         assert!(page.contains("/assets/app.js?v="));
         assert!(page.contains(r#"action="/logout""#));
@@ -577,14 +571,7 @@ mod tests {
         assert_eq!(sessions.live(), 0);
 
         // The old cookie now shows the sign-in form again.
-        let (_, _, page) = send(
-            &app,
-            Request::get("/")
-                .header(header::COOKIE, &pair)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let (_, _, page) = send(&app, signed_in_page(&pair)).await;
         assert!(page.contains(r#"action="/login""#));
     }
 
@@ -715,14 +702,7 @@ mod tests {
 
         // A signed-in admin gets the whole dashboard, which says the boards are public.
         let (pair, _) = sign_in(&app).await;
-        let (_, _, page) = send(
-            &app,
-            Request::get("/")
-                .header(header::COOKIE, &pair)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let (_, _, page) = send(&app, signed_in_page(&pair)).await;
         assert!(page.contains("csrf-token"));
         assert!(page.contains("Public boards are on"));
         assert!(!page.contains("owp-board"));
@@ -737,14 +717,7 @@ mod tests {
             assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         }
         let (pair, _) = sign_in(&app).await;
-        let (_, _, page) = send(
-            &app,
-            Request::get("/")
-                .header(header::COOKIE, &pair)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let (_, _, page) = send(&app, signed_in_page(&pair)).await;
         assert!(page.contains("Every board is private"));
     }
 
