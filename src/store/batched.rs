@@ -24,6 +24,7 @@ use sqlx::query::Query;
 use super::door::Outcome;
 use super::leases::{HOUR_MS, LeaseEnd, Move, repo_rules, task_lease_points};
 use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
+use super::workers::online_event;
 use super::{NACK_COOLDOWN_MS, NewEvent, StoreError, WriteTx, format_ts, new_id};
 use crate::domain::{Event, Lease, TaskStatus};
 
@@ -123,9 +124,7 @@ impl WriteTx {
     /// The statements of a claim by `seen`.
     pub(super) fn claim_part(&self, seen: &WorkerRow) -> (Part, ClaimCtx) {
         let was_online = seen.online(self.now, self.store().timing.heartbeat_ttl_ms);
-        let online = (!was_online).then(|| {
-            NewEvent::new("worker.online", format!("worker:{}", seen.id)).worker(Some(&seen.id))
-        });
+        let online = (!was_online).then(|| online_event(&seen.id));
         let timing = &self.store().timing;
         let now = self.now;
         let lease_id = new_id("l");
@@ -168,16 +167,14 @@ impl WriteTx {
         );
         let actor = format!("worker:{}", seen.id);
         let data = json!({"lease_id": lease_id, "status": "leased"});
-        let values = (
+        let (id, lease, skill_list, skills_json) = (
             seen.id.clone(),
             lease_id.clone(),
             seen.skills.join(","),
-            actor.clone(),
-            data.to_string(),
             serde_json::to_string(&seen.skills).unwrap_or_else(|_| "[]".into()),
         );
+        let (actor_value, data_value) = (actor.clone(), data.to_string());
         let bind = move |q: BatchQuery| {
-            let (id, lease, skills, actor, data, skills_json) = values;
             q.bind(now)
                 .bind(id)
                 .bind(lease)
@@ -185,9 +182,9 @@ impl WriteTx {
                 .bind(expires)
                 .bind(accept_by.min(expires))
                 .bind(now - NACK_COOLDOWN_MS)
-                .bind(skills)
-                .bind(actor)
-                .bind(data)
+                .bind(skill_list)
+                .bind(actor_value)
+                .bind(data_value)
                 .bind(now - HOUR_MS)
                 .bind(skills_json)
         };
@@ -289,20 +286,15 @@ impl WriteTx {
              {TASK_SELECT} WHERE t.lease_id = $3"
         );
         let now = self.now;
-        let values = (
-            worker_id.to_string(),
-            lease_id.to_string(),
-            actor.clone(),
-            data.to_string(),
-        );
+        let (worker, lease) = (worker_id.to_string(), lease_id.to_string());
+        let (actor_value, data_value) = (actor.clone(), data.to_string());
         let bind = move |q: BatchQuery| {
-            let (worker, lease, actor, data) = values;
             q.bind(now)
                 .bind(worker)
                 .bind(lease)
                 .bind(expires)
-                .bind(actor)
-                .bind(data)
+                .bind(actor_value)
+                .bind(data_value)
         };
         let part = Part {
             sql,
@@ -441,34 +433,31 @@ impl WriteTx {
             },
         );
         let now = self.now;
-        let values = (
-            mv.to.as_str(),
-            mv.reason.clone(),
-            plan.artifact.as_ref().map(Value::to_string),
-            i64::from(mv.bump_attempts),
-            i64::from(mv.to.holds_area()),
-            task.seq,
-            task.status.as_str(),
-            task_lease_points(task),
+        let to = mv.to.as_str();
+        let reason = mv.reason.clone();
+        let artifact = plan.artifact.as_ref().map(Value::to_string);
+        let bump = i64::from(mv.bump_attempts);
+        let holds_area = i64::from(mv.to.holds_area());
+        let (seq, from, points) = (task.seq, task.status.as_str(), task_lease_points(task));
+        let (worker, end, lease) = (
             task.worker_id.clone(),
             mv.lease_end.as_str(),
             task.lease_id.clone(),
-            (plan.active_delta, plan.pr_delta, task.repo_id, plan.kind),
-            (
-                task.repo.clone(),
-                task.id.clone(),
-                actor.to_string(),
-                plan.data.to_string(),
-            ),
+        );
+        let (active_delta, pr_delta, repo_id, kind) =
+            (plan.active_delta, plan.pr_delta, task.repo_id, plan.kind);
+        let (repo, task_id, actor, data) = (
+            task.repo.clone(),
+            task.id.clone(),
+            actor.to_string(),
+            plan.data.to_string(),
         );
         let bind = move |q: BatchQuery| {
-            let (to, reason, artifact, bump, holds, seq, from, points, worker, end, lease, n, s) =
-                values;
             q.bind(to)
                 .bind(reason)
                 .bind(artifact)
                 .bind(bump)
-                .bind(holds)
+                .bind(holds_area)
                 .bind(now)
                 .bind(seq)
                 .bind(from)
@@ -476,14 +465,14 @@ impl WriteTx {
                 .bind(worker)
                 .bind(end)
                 .bind(lease)
-                .bind(n.0)
-                .bind(n.1)
-                .bind(n.2)
-                .bind(n.3)
-                .bind(s.0)
-                .bind(s.1)
-                .bind(s.2)
-                .bind(s.3)
+                .bind(active_delta)
+                .bind(pr_delta)
+                .bind(repo_id)
+                .bind(kind)
+                .bind(repo)
+                .bind(task_id)
+                .bind(actor)
+                .bind(data)
         };
         Part {
             sql,

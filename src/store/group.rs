@@ -23,8 +23,8 @@ use super::batched::{Claimed, MovePlan, Part, read_part, seen_part};
 use super::door::Outcome;
 use super::leases::worker_move;
 use super::rows::{TaskRow, WorkerRow};
-use super::workers::SEEN_GRANULARITY_MS;
-use super::{NewEvent, Store, StoreError, WriteTx};
+use super::workers::online_event;
+use super::{Store, StoreError, WriteTx};
 use crate::domain::{Lease, TaskStatus};
 
 /// The most operations one group takes.
@@ -222,15 +222,11 @@ async fn steps(tx: &mut WriteTx, jobs: &[Job]) -> Result<Vec<Done>, StoreError> 
     let mut parts = Vec::new();
     for job in jobs {
         if let Job::Task(w, ..) = job
-            && !w
-                .last_seen_at
-                .is_some_and(|t| now - t < SEEN_GRANULARITY_MS && now - t >= 0)
+            && !w.seen_lately(now)
         {
             parts.push(seen_part(&w.id, now));
             if !w.online(now, ttl) {
-                tx.event(
-                    NewEvent::new("worker.online", format!("worker:{}", w.id)).worker(Some(&w.id)),
-                );
+                tx.event(online_event(&w.id));
             }
         }
     }

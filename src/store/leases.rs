@@ -174,10 +174,7 @@ impl WriteTx {
         let worker = WorkerRow::decode(&row)?;
         let worker_id = worker.id.as_str();
         if !was_online {
-            self.event(
-                NewEvent::new("worker.online", format!("worker:{worker_id}"))
-                    .worker(Some(worker_id)),
-            );
+            self.event(super::workers::online_event(worker_id));
         }
         if worker.paused || worker.active_tasks >= worker.max_concurrent_tasks {
             return Ok(None);

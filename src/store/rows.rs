@@ -185,6 +185,13 @@ impl WorkerRow {
         })
     }
 
+    /// Seen less than [`super::workers::SEEN_GRANULARITY_MS`] ago: marking it seen again would
+    /// move its online window by less than presence can show, so it is not written.
+    pub fn seen_lately(&self, now: i64) -> bool {
+        self.last_seen_at
+            .is_some_and(|t| now - t < super::workers::SEEN_GRANULARITY_MS && now - t >= 0)
+    }
+
     /// Online while the last contact is younger than the heartbeat TTL.
     pub fn online(&self, now: i64, heartbeat_ttl_ms: i64) -> bool {
         self.last_seen_at

@@ -149,10 +149,7 @@ impl WriteTx {
             .execute(self.conn())
             .await?;
         if !was_online {
-            self.event(
-                NewEvent::new("worker.online", format!("worker:{worker_id}"))
-                    .worker(Some(worker_id)),
-            );
+            self.event(online_event(worker_id));
         }
         Ok(())
     }
@@ -162,10 +159,7 @@ impl WriteTx {
     /// much, well inside the one-second precision of presence.
     pub async fn mark_seen(&mut self, worker: &WorkerRow) -> Result<(), StoreError> {
         let ttl = self.store().timing.heartbeat_ttl_ms;
-        if worker
-            .last_seen_at
-            .is_some_and(|t| self.now - t < SEEN_GRANULARITY_MS && self.now - t >= 0)
-        {
+        if worker.seen_lately(self.now) {
             return Ok(());
         }
         let was_online = worker.online(self.now, ttl);
@@ -351,10 +345,7 @@ impl Store {
     /// Marks a worker seen in its own transaction (see [`WriteTx::mark_seen`]).
     pub async fn mark_seen(&self, worker: &WorkerRow) -> Result<(), StoreError> {
         let now = super::now_ms();
-        if worker
-            .last_seen_at
-            .is_some_and(|t| now - t < SEEN_GRANULARITY_MS && now - t >= 0)
-        {
+        if worker.seen_lately(now) {
             return Ok(());
         }
         self.write(|mut tx| async move {
@@ -406,6 +397,11 @@ impl Store {
         })
         .await
     }
+}
+
+/// The audit event of a worker coming (back) online.
+pub(super) fn online_event(worker_id: &str) -> NewEvent {
+    NewEvent::new("worker.online", format!("worker:{worker_id}")).worker(Some(worker_id))
 }
 
 #[cfg(test)]
