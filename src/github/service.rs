@@ -284,19 +284,22 @@ impl ChangeHook for OutboxHook {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let now = crate::store::now_ms();
+            let task_events = || {
+                events.iter().filter_map(|e| {
+                    e.task_id
+                        .as_deref()
+                        .filter(|_| !e.kind.starts_with("worker."))
+                        .map(|task_id| (e, task_id))
+                })
+            };
+            let ids: Vec<&str> = task_events().map(|(_, id)| id).collect();
+            let targets = gh::task_targets(conn, &ids).await?;
             let mut queued: HashSet<&str> = HashSet::new();
-            for event in events {
-                let Some(task_id) = event.task_id.as_deref() else {
+            for (event, task_id) in task_events() {
+                let Some((repo, number, installation)) = targets.get(task_id) else {
                     continue;
                 };
-                if event.kind.starts_with("worker.") {
-                    continue;
-                }
-                let Some((repo, number, installation)) = gh::task_target(conn, task_id).await?
-                else {
-                    continue;
-                };
-                let to = target(installation, &repo, number);
+                let to = target(*installation, repo, *number);
                 if queued.insert(task_id) {
                     gh::enqueue_status(conn, now, &to, task_id).await?;
                 }

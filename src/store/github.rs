@@ -7,10 +7,12 @@
 //! `applied` mark) is written with the change it belongs to; the free functions that take a
 //! connection serve both [`WriteTx`] and the change hook, which only has the connection.
 
-use super::writer::ExecuteWrite;
+use std::collections::HashMap;
+
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Executor, Row};
 
+use super::writer::ExecuteWrite;
 use super::{Backend, Store, StoreError, WriteTx};
 
 /// A content-creating request budget: at most this many per installation per minute.
@@ -373,19 +375,34 @@ async fn login_of_worker<'e>(
     Ok(row.map(|(l,)| l))
 }
 
-/// The issue and installation of a task made from a GitHub issue of an installed repository.
-pub async fn task_target(
+/// The issue and installation of each of `task_ids` made from a GitHub issue of an installed
+/// repository, by task id (one query for all of a transaction's events).
+pub async fn task_targets(
     conn: &mut AnyConnection,
-    task_id: &str,
-) -> Result<Option<(String, i64, i64)>, StoreError> {
-    let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT g.repo, g.issue_number, r.installation_id FROM gh_tasks g \
-         JOIN gh_repos r ON r.repo = g.repo WHERE g.task_id = $1",
-    )
-    .bind(task_id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.and_then(|(repo, number, inst)| inst.map(|i| (repo, number, i))))
+    task_ids: &[&str],
+) -> Result<HashMap<String, (String, i64, i64)>, StoreError> {
+    if task_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids = serde_json::to_string(task_ids).map_err(|e| StoreError::Config(e.to_string()))?;
+    let sql = match conn.backend_name() {
+        "PostgreSQL" => {
+            "SELECT g.task_id, g.repo, g.issue_number, r.installation_id \
+             FROM gh_tasks g JOIN gh_repos r ON r.repo = g.repo \
+             WHERE g.task_id IN (SELECT jsonb_array_elements_text($1::jsonb))"
+        }
+        _ => {
+            "SELECT g.task_id, g.repo, g.issue_number, r.installation_id \
+             FROM gh_tasks g JOIN gh_repos r ON r.repo = g.repo \
+             WHERE g.task_id IN (SELECT value FROM json_each($1))"
+        }
+    };
+    let rows: Vec<(String, String, i64, Option<i64>)> =
+        sqlx::query_as(sql).bind(ids).fetch_all(conn).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(task, repo, number, inst)| inst.map(|i| (task, (repo, number, i))))
+        .collect())
 }
 
 /// Asks for the status comment of `task_id` to be written; pending requests of one task collapse
