@@ -1,7 +1,8 @@
 //! `owp doctor`: checks the configuration `owp serve` would run with here (flags, environment,
 //! `.env` and `env.local`) and prints a checklist, with the fix for each problem.
 //!
-//! Checks: the database opens and takes writes; an admin token is set; the GitHub App's
+//! Checks: the database opens and takes writes; an admin token is set; the metrics token (if
+//! any) is long and not the admin token; whether public boards are on; the GitHub App's
 //! credentials parse and GitHub accepts them (`GET /app` signed with the App JWT); the webhook
 //! secret is present; the public URL answers `/healthz`. Exit status 1 when a required check
 //! fails; warnings and skipped (optional) checks do not fail.
@@ -98,7 +99,12 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 
 /// Runs every check, in the order they are printed.
 pub async fn check_all(config: &ServeConfig) -> Vec<Check> {
-    let mut checks = vec![database(config).await, admin_token(config)];
+    let mut checks = vec![
+        database(config).await,
+        admin_token(config),
+        metrics_token(config),
+        public_boards(config),
+    ];
     let app = github_app(config).await;
     let app_configured = app.iter().any(|c| c.outcome != Outcome::Skip);
     checks.extend(app);
@@ -292,6 +298,58 @@ fn admin_token(config: &ServeConfig) -> Check {
             NAME,
             format!("set ({} characters, not shown)", t.expose().len()),
         ),
+    }
+}
+
+/// `OWP_METRICS_TOKEN`: optional; without it Prometheus must scrape with the admin token.
+fn metrics_token(config: &ServeConfig) -> Check {
+    const NAME: &str = "Metrics token";
+    match &config.metrics_token {
+        None => Check::skip(
+            NAME,
+            "OWP_METRICS_TOKEN is not set: GET /metrics answers the admin token only",
+        ),
+        Some(t) if t.expose().trim().len() < 16 => Check::warn(
+            NAME,
+            format!("set, but short ({} characters)", t.expose().trim().len()),
+            "use at least 32 random characters (e.g. `openssl rand -hex 32`)",
+        ),
+        Some(t)
+            if config
+                .admin_token
+                .as_ref()
+                .is_some_and(|a| a.expose() == t.expose()) =>
+        {
+            Check::warn(
+                NAME,
+                "the same as the admin token",
+                "give Prometheus a token of its own: it can then read /metrics and nothing else",
+            )
+        }
+        Some(t) => Check::ok(
+            NAME,
+            format!(
+                "set ({} characters, not shown): scrapes /metrics only",
+                t.expose().len()
+            ),
+        ),
+    }
+}
+
+/// `OWP_PUBLIC_BOARDS`: says what it exposes when on.
+fn public_boards(config: &ServeConfig) -> Check {
+    const NAME: &str = "Public boards";
+    if config.public_boards {
+        Check::ok(
+            NAME,
+            "on: the boards of public repositories are readable without signing in (read-only)",
+        )
+    } else {
+        Check::skip(
+            NAME,
+            "off: every dashboard page needs the admin session (OWP_PUBLIC_BOARDS=1 opens the \
+             boards of public repositories)",
+        )
     }
 }
 
@@ -575,10 +633,33 @@ mod tests {
         assert_eq!(by("GitHub App"), Outcome::Skip);
         assert_eq!(by("Webhook secret"), Outcome::Skip);
         assert_eq!(by("Public URL"), Outcome::Skip);
+        assert_eq!(by("Metrics token"), Outcome::Skip);
+        assert_eq!(by("Public boards"), Outcome::Skip);
         assert!(
             !dir.path().join("owp.db").exists(),
             "the doctor creates no database"
         );
+    }
+
+    #[test]
+    fn the_metrics_token_and_public_boards_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path());
+        cfg.metrics_token = Some(Secret::new("short"));
+        assert_eq!(metrics_token(&cfg).outcome, Outcome::Warn);
+        cfg.metrics_token = cfg.admin_token.clone();
+        let same = metrics_token(&cfg);
+        assert_eq!(same.outcome, Outcome::Warn);
+        assert!(same.detail.contains("admin token"), "{same:?}");
+        cfg.metrics_token = Some(Secret::new("prometheus-scrape-token-0123456789"));
+        let ok = metrics_token(&cfg);
+        assert_eq!(ok.outcome, Outcome::Ok);
+        assert!(
+            !ok.detail.contains("prometheus-scrape"),
+            "never shows the token"
+        );
+        cfg.public_boards = true;
+        assert_eq!(public_boards(&cfg).outcome, Outcome::Ok);
     }
 
     #[tokio::test]

@@ -1507,10 +1507,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         match config {
             Some((config, claims_per_hour)) => {
+                // The cap and the config it came from change together.
+                let mut tx = self.begin().await?;
                 sqlx::query("UPDATE repos SET claims_per_hour = $1 WHERE name = $2")
                     .bind(claims_per_hour)
                     .bind(repo)
-                    .execute_write(self)
+                    .execute(tx.conn())
                     .await?;
                 sqlx::query(
                     "UPDATE gh_repos SET config = $1, config_error = $2, config_checked_at = $3 \
@@ -1520,8 +1522,9 @@ impl Store {
                 .bind(error)
                 .bind(checked_at)
                 .bind(repo)
-                .execute_write(self)
+                .execute(tx.conn())
                 .await?;
+                tx.commit().await?;
             }
             None => {
                 sqlx::query(

@@ -135,34 +135,42 @@ async fn run_group(store: Store, jobs: Vec<Job>) {
     }
 }
 
-/// One operation in a transaction of its own, through the general code.
+/// One operation in a transaction of its own, through the general code; a transient failure
+/// (SQLite busy, a PostgreSQL deadlock or serialization failure) runs it again.
 async fn alone(store: &Store, job: Job) {
     match job {
         Job::Claim(worker, reply) => {
-            let result = async {
-                let mut tx = store.begin_batched().await?;
-                let lease = tx.claim(&worker).await?;
-                let seen_at = tx.now;
-                tx.commit().await?;
-                Ok((lease, seen_at))
-            }
-            .await;
+            let result = store
+                .write_batched(|mut tx| {
+                    let worker = &worker;
+                    async move {
+                        let claimed = tx.claim(worker).await.map(|lease| (lease, tx.now));
+                        (tx, claimed)
+                    }
+                })
+                .await;
             let _ = reply.send(result);
         }
         Job::Task(worker, op, reply) => {
-            let result = async {
-                let mut tx = store.begin_batched().await?;
-                tx.mark_seen(&worker).await?;
-                let result = match op {
-                    TaskOp::Ack(lease_id) => tx.ack(&worker.id, &lease_id).await,
-                    TaskOp::Status(r) => {
-                        tx.worker_status(&worker.id, &r.task_id, r.to, r.artifact, r.note)
-                            .await
+            let result = store
+                .write_batched(|mut tx| {
+                    let (worker, op) = (&worker, &op);
+                    async move {
+                        let result = match tx.mark_seen(worker).await {
+                            Err(e) => Err(e),
+                            Ok(()) => match op {
+                                TaskOp::Ack(lease_id) => tx.ack(&worker.id, lease_id).await,
+                                TaskOp::Status(r) => {
+                                    let (artifact, note) = (r.artifact.clone(), r.note.clone());
+                                    tx.worker_status(&worker.id, &r.task_id, r.to, artifact, note)
+                                        .await
+                                }
+                            },
+                        };
+                        (tx, result)
                     }
-                };
-                tx.finish(result).await
-            }
-            .await;
+                })
+                .await;
             let _ = reply.send(result);
         }
     }
@@ -179,15 +187,29 @@ enum Done {
 /// Runs `jobs` in one transaction and answers those that completed; returns the ones that must
 /// run on their own (all of them if the group failed and rolled back).
 async fn together(store: &Store, jobs: Vec<Job>) -> Vec<Job> {
-    let Ok(mut tx) = store.begin_batched().await else {
-        return jobs;
+    // A failed group is rare (a database error, not a refused request: those leave the group as
+    // `Done::Alone`); each operation then runs alone and reports its own error, and the group's
+    // is logged here.
+    let failed = |stage: &str, e: StoreError, n: usize| {
+        tracing::warn!(error = %e, operations = n, "write group failed at {stage}: each operation runs alone");
+    };
+    let mut tx = match store.begin_batched().await {
+        Ok(tx) => tx,
+        Err(e) => {
+            failed("begin", e, jobs.len());
+            return jobs;
+        }
     };
     let done = match steps(&mut tx, &jobs).await {
         Ok(done) => done,
-        Err(_) => return jobs,
+        Err(e) => {
+            failed("its statements", e, jobs.len());
+            return jobs;
+        }
     };
     let seen_at = tx.now;
-    if tx.commit().await.is_err() {
+    if let Err(e) = tx.commit().await {
+        failed("commit", e, jobs.len());
         return jobs;
     }
     let together = done.iter().filter(|d| !matches!(d, Done::Alone)).count();

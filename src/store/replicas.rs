@@ -277,7 +277,18 @@ impl Store {
         F: FnMut(WriteTx) -> Fut,
         Fut: Future<Output = (WriteTx, Result<T, StoreError>)>,
     {
-        self.write_with(work, false).await
+        self.write_with(work, Retry::Transient).await
+    }
+
+    /// [`Store::write`] whose transaction begins with its first statements (see
+    /// [`Store::begin_batched`]): for work whose first step on SQLite is a statement batch (the
+    /// claim, ack and status paths of [`super::group`]).
+    pub(crate) async fn write_batched<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: FnMut(WriteTx) -> Fut,
+        Fut: Future<Output = (WriteTx, Result<T, StoreError>)>,
+    {
+        self.write_with(work, Retry::Batched).await
     }
 
     /// [`Store::write`] for create-or-update work (imports by key, repository upserts): a unique
@@ -288,10 +299,10 @@ impl Store {
         F: FnMut(WriteTx) -> Fut,
         Fut: Future<Output = (WriteTx, Result<T, StoreError>)>,
     {
-        self.write_with(work, true).await
+        self.write_with(work, Retry::Upsert).await
     }
 
-    async fn write_with<T, F, Fut>(&self, mut work: F, upsert: bool) -> Result<T, StoreError>
+    async fn write_with<T, F, Fut>(&self, mut work: F, kind: Retry) -> Result<T, StoreError>
     where
         F: FnMut(WriteTx) -> Fut,
         Fut: Future<Output = (WriteTx, Result<T, StoreError>)>,
@@ -300,7 +311,10 @@ impl Store {
         loop {
             attempt += 1;
             let outcome = async {
-                let tx = self.begin().await?;
+                let tx = match kind {
+                    Retry::Batched => self.begin_batched().await?,
+                    Retry::Transient | Retry::Upsert => self.begin().await?,
+                };
                 let (tx, result) = work(tx).await;
                 tx.finish(result).await
             }
@@ -308,7 +322,7 @@ impl Store {
             match outcome {
                 // A full pool already waited long enough; only conflicts are worth another go.
                 Err(e)
-                    if (e.is_retryable() || (upsert && e.is_unique_violation()))
+                    if (e.is_retryable() || (kind == Retry::Upsert && e.is_unique_violation()))
                         && !matches!(e, StoreError::Db(sqlx::Error::PoolTimedOut))
                         && attempt < WRITE_ATTEMPTS =>
                 {
@@ -368,6 +382,17 @@ impl Store {
 }
 
 /// A short, jittered pause before retrying (so colliding transactions do not collide again).
+/// Which failures [`Store::write_with`] retries, and how its transaction begins.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// Transient failures (busy, serialization failure, deadlock).
+    Transient,
+    /// Transient failures, the transaction beginning with its first statements.
+    Batched,
+    /// Transient failures and unique violations (create-or-update work).
+    Upsert,
+}
+
 fn retry_pause(attempt: u32) -> Duration {
     let base = 2u64 << attempt.min(6);
     let jitter = u64::from(rand::random::<u8>()) % base.max(1);
