@@ -218,11 +218,17 @@ pub async fn force_status(
             format!("unknown task status `{}`", body.value.status),
         )
     })?;
-    let mut tx = state.store.begin().await?;
-    let row = tx
-        .admin_status(&task_id, to, body.value.reason, "admin")
+    let reason = body.value.reason;
+    let row = state
+        .store
+        .write(|mut tx| {
+            let (task_id, reason) = (&task_id, reason.clone());
+            async move {
+                let result = tx.admin_status(task_id, to, reason, "admin").await;
+                (tx, result)
+            }
+        })
         .await?;
-    tx.commit().await?;
     Ok(Json(row.to_api()))
 }
 
@@ -253,11 +259,19 @@ pub async fn update_worker(
             )
         })?),
     };
-    let mut tx = state.store.begin().await?;
-    let row = tx
-        .admin_update_worker(&worker_id, body.value.trust_level, status)
+    let trust_level = body.value.trust_level;
+    let (row, now) = state
+        .store
+        .write(|mut tx| {
+            let worker_id = &worker_id;
+            async move {
+                let result = tx
+                    .admin_update_worker(worker_id, trust_level, status)
+                    .await
+                    .map(|row| (row, tx.now));
+                (tx, result)
+            }
+        })
         .await?;
-    let now = tx.now;
-    tx.commit().await?;
     Ok(Json(row.to_api(now, state.store.timing.heartbeat_ttl_ms)))
 }

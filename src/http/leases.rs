@@ -135,13 +135,24 @@ async fn lease_op(
     let task = state
         .store
         .on_writer(move |store| async move {
-            let mut tx = store.begin().await?;
-            tx.mark_seen(&worker).await?;
-            let result = match op {
-                Op::Nack(reason) => tx.nack(&worker.id, &lease_id, reason).await,
-                Op::Renew => tx.renew(&worker.id, &lease_id).await,
-            };
-            tx.finish(result).await
+            // One transaction, run again on a transient failure (see `Store::write`).
+            store
+                .write(|mut tx| {
+                    let (worker, lease_id, op) = (&worker, &lease_id, &op);
+                    async move {
+                        let result = match tx.mark_seen(worker).await {
+                            Err(e) => Err(e),
+                            Ok(()) => match op {
+                                Op::Nack(reason) => {
+                                    tx.nack(&worker.id, lease_id, reason.clone()).await
+                                }
+                                Op::Renew => tx.renew(&worker.id, lease_id).await,
+                            },
+                        };
+                        (tx, result)
+                    }
+                })
+                .await
         })
         .await?;
     Ok(Json(task.to_api()))

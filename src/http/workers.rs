@@ -123,12 +123,23 @@ pub async fn heartbeat(
             )
         })?),
     };
-    let mut tx = state.store.begin().await?;
-    let was_online = worker.online(tx.now, state.store.timing.heartbeat_ttl_ms);
-    let renewed = tx.heartbeat(&worker, was_online, status).await?;
-    let fresh = tx.worker(&worker.id).await?;
-    let now = tx.now;
-    tx.commit().await?;
+    let ttl = state.store.timing.heartbeat_ttl_ms;
+    let (renewed, fresh, now) = state
+        .store
+        .write(|mut tx| {
+            let worker = &worker;
+            async move {
+                let was_online = worker.online(tx.now, ttl);
+                let result = async {
+                    let renewed = tx.heartbeat(worker, was_online, status).await?;
+                    let fresh = tx.worker(&worker.id).await?;
+                    Ok((renewed, fresh, tx.now))
+                }
+                .await;
+                (tx, result)
+            }
+        })
+        .await?;
     Ok(Json(HeartbeatReply {
         worker: fresh.to_api(now, state.store.timing.heartbeat_ttl_ms),
         renewed_leases: renewed,
