@@ -284,18 +284,15 @@ impl ChangeHook for OutboxHook {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let now = crate::store::now_ms();
-            let task_events = || {
-                events.iter().filter_map(|e| {
-                    e.task_id
-                        .as_deref()
-                        .filter(|_| !e.kind.starts_with("worker."))
-                        .map(|task_id| (e, task_id))
-                })
-            };
-            let ids: Vec<&str> = task_events().map(|(_, id)| id).collect();
+            let task_events: Vec<(&Event, &str)> = events
+                .iter()
+                .filter(|e| !e.kind.starts_with("worker."))
+                .filter_map(|e| e.task_id.as_deref().map(|task_id| (e, task_id)))
+                .collect();
+            let ids: Vec<&str> = task_events.iter().map(|&(_, id)| id).collect();
             let targets = gh::task_targets(conn, &ids).await?;
             let mut queued: HashSet<&str> = HashSet::new();
-            for (event, task_id) in task_events() {
+            for (event, task_id) in task_events {
                 let Some((repo, number, installation)) = targets.get(task_id) else {
                     continue;
                 };

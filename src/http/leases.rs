@@ -140,15 +140,16 @@ async fn lease_op(
                 .write(|mut tx| {
                     let (worker, lease_id, op) = (&worker, &lease_id, &op);
                     async move {
-                        let result = match tx.mark_seen(worker).await {
-                            Err(e) => Err(e),
-                            Ok(()) => match op {
+                        let result = async {
+                            tx.mark_seen(worker).await?;
+                            match op {
                                 Op::Nack(reason) => {
                                     tx.nack(&worker.id, lease_id, reason.clone()).await
                                 }
                                 Op::Renew => tx.renew(&worker.id, lease_id).await,
-                            },
-                        };
+                            }
+                        }
+                        .await;
                         (tx, result)
                     }
                 })

@@ -385,20 +385,19 @@ pub async fn task_targets(
         return Ok(HashMap::new());
     }
     let ids = serde_json::to_string(task_ids).map_err(|e| StoreError::Config(e.to_string()))?;
-    let sql = match conn.backend_name() {
-        "PostgreSQL" => {
-            "SELECT g.task_id, g.repo, g.issue_number, r.installation_id \
-             FROM gh_tasks g JOIN gh_repos r ON r.repo = g.repo \
-             WHERE g.task_id IN (SELECT jsonb_array_elements_text($1::jsonb))"
-        }
-        _ => {
-            "SELECT g.task_id, g.repo, g.issue_number, r.installation_id \
-             FROM gh_tasks g JOIN gh_repos r ON r.repo = g.repo \
-             WHERE g.task_id IN (SELECT value FROM json_each($1))"
-        }
+    // The ids travel as one JSON array, so the statement's text does not depend on their number.
+    let list = match conn.backend_name() {
+        "PostgreSQL" => "SELECT jsonb_array_elements_text($1::jsonb)",
+        _ => "SELECT value FROM json_each($1)",
     };
-    let rows: Vec<(String, String, i64, Option<i64>)> =
-        sqlx::query_as(sql).bind(ids).fetch_all(conn).await?;
+    let sql = format!(
+        "SELECT g.task_id, g.repo, g.issue_number, r.installation_id \
+         FROM gh_tasks g JOIN gh_repos r ON r.repo = g.repo WHERE g.task_id IN ({list})"
+    );
+    let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(ids)
+        .fetch_all(conn)
+        .await?;
     Ok(rows
         .into_iter()
         .filter_map(|(task, repo, number, inst)| inst.map(|i| (task, (repo, number, i))))

@@ -156,17 +156,18 @@ async fn alone(store: &Store, job: Job) {
                 .write_batched(|mut tx| {
                     let (worker, op) = (&worker, &op);
                     async move {
-                        let result = match tx.mark_seen(worker).await {
-                            Err(e) => Err(e),
-                            Ok(()) => match op {
+                        let result = async {
+                            tx.mark_seen(worker).await?;
+                            match op {
                                 TaskOp::Ack(lease_id) => tx.ack(&worker.id, lease_id).await,
                                 TaskOp::Status(r) => {
                                     let (artifact, note) = (r.artifact.clone(), r.note.clone());
                                     tx.worker_status(&worker.id, &r.task_id, r.to, artifact, note)
                                         .await
                                 }
-                            },
-                        };
+                            }
+                        }
+                        .await;
                         (tx, result)
                     }
                 })
