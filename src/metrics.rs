@@ -73,6 +73,8 @@ pub const CLAIM_DURATION: &str = "owp_claim_duration_seconds";
 /// Lead times (histogram, `stage`: `ready_to_pr_opened` from the task's creation to its pull
 /// request, `pr_opened_to_merged` from the pull request to the merge).
 pub const LEAD_TIME: &str = "owp_lead_time_seconds";
+/// Lead-time samples not taken because the look-ups fell behind (counter).
+pub const LEAD_TIME_DROPPED: &str = "owp_lead_time_samples_dropped_total";
 /// HTTP requests answered (counter, `method`, `route`, `status`).
 pub const WRITE_GROUPS: &str = "owp_write_groups_total";
 pub const WRITE_GROUP_OPERATIONS: &str = "owp_write_group_operations_total";
@@ -156,6 +158,10 @@ fn describe_process_metrics() {
         metrics::Unit::Seconds,
         "Lead time: from a task's creation to its pull request (stage=ready_to_pr_opened), and from the pull request to the merge (stage=pr_opened_to_merged)."
     );
+    describe_counter!(
+        LEAD_TIME_DROPPED,
+        "Lead-time samples left out because more pull requests and merges arrived than their history look-ups could follow."
+    );
     describe_counter!(HTTP_REQUESTS, "HTTP requests answered.");
     describe_counter!(
         WRITE_GROUPS,
@@ -209,26 +215,56 @@ pub fn record_committed(store: &Store, events: &[Event]) {
             counter!(name, "repo" => repo).increment(1);
         }
     });
-    if lead_times.is_empty() {
-        return;
+    for e in lead_times {
+        queue_lead_time(store, e);
     }
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        let store = store.clone();
-        runtime.spawn(async move {
-            for e in lead_times {
-                let Some(task_id) = e.task_id.as_deref() else {
-                    continue;
-                };
-                match store.task_events(task_id).await {
-                    Ok(history) => {
-                        if let Some((stage, seconds)) = lead_time(&history, &e) {
-                            record(|| histogram!(LEAD_TIME, "stage" => stage).record(seconds));
-                        }
-                    }
-                    Err(err) => tracing::debug!(error = %err, "lead time lookup failed"),
+}
+
+/// How many lead-time look-ups may wait. Past that, samples are dropped (and counted) rather
+/// than queued without bound: a burst of pull requests must not grow the process's memory.
+const LEAD_TIME_QUEUE: usize = 4096;
+
+/// The queue of lead-time look-ups of this process and its one consumer, which reads each task's
+/// history in the background, off the request path and one look-up at a time.
+static LEAD_TIMES: std::sync::Mutex<Option<tokio::sync::mpsc::Sender<(Store, Event)>>> =
+    std::sync::Mutex::new(None);
+
+fn queue_lead_time(store: &Store, event: Event) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let Ok(mut slot) = LEAD_TIMES.lock() else {
+        return;
+    };
+    // A consumer that ended with its runtime (tests start several) is replaced.
+    let sender = match slot.as_ref().filter(|s| !s.is_closed()) {
+        Some(sender) => sender.clone(),
+        None => {
+            let (sender, queue) = tokio::sync::mpsc::channel(LEAD_TIME_QUEUE);
+            runtime.spawn(lead_time_loop(queue));
+            *slot = Some(sender.clone());
+            sender
+        }
+    };
+    drop(slot);
+    if sender.try_send((store.clone(), event)).is_err() {
+        record(|| counter!(LEAD_TIME_DROPPED).increment(1));
+    }
+}
+
+async fn lead_time_loop(mut queue: tokio::sync::mpsc::Receiver<(Store, Event)>) {
+    while let Some((store, e)) = queue.recv().await {
+        let Some(task_id) = e.task_id.as_deref() else {
+            continue;
+        };
+        match store.task_events(task_id).await {
+            Ok(history) => {
+                if let Some((stage, seconds)) = lead_time(&history, &e) {
+                    record(|| histogram!(LEAD_TIME, "stage" => stage).record(seconds));
                 }
             }
-        });
+            Err(err) => tracing::debug!(error = %err, "lead time lookup failed"),
+        }
     }
 }
 

@@ -1120,147 +1120,222 @@ fn code_of(e: &StoreError) -> &'static str {
 /// error without disturbing the others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn operations_arriving_together_keep_every_rule_and_get_their_own_answers() {
-    use futures_util::future::join_all;
     on_each_backend(
         "operations_arriving_together",
         fast_timing(),
         |db| async move {
-            let s = &db.store;
-            let label = db.label;
-            repo(s, "r/group", 6, true).await;
-            let mut tasks = Vec::new();
-            for i in 0..12 {
-                let mut t = task(&format!("group task {i}"));
-                if i < 4 {
-                    t.area = Some("docs".into());
-                }
-                if i % 3 == 2 {
-                    t.required_skills = vec!["rust".into()];
-                }
-                tasks.push(t);
-            }
-            s.import_tasks("r/group", &tasks, "admin").await.unwrap();
-            let mut workers = Vec::new();
-            for i in 0..16 {
-                let skills: &[&str] = if i % 2 == 0 { &["rust"] } else { &["docs"] };
-                workers.push(register(s, worker_input(&format!("g{i}"), skills, 5, 1)).await);
-            }
-
-            let mut grouped = s.grouped_operations();
-            for round in 0..5 {
-                // 16 claims at once, over a budget of 6 and an area lock on `docs`.
-                let claims = join_all(workers.iter().map(|w| s.claim_for(w))).await;
-                let mut held: Vec<(&WorkerRow, Lease)> = Vec::new();
-                for (w, c) in workers.iter().zip(claims) {
-                    if let (Some(lease), _) = c.expect("claim") {
-                        held.push((w, lease));
-                    }
-                }
-                let (open, active) = repo_figures(s, "r/group").await;
-                assert_eq!(active, held.len() as i64, "{label}: leases are counted");
-                assert!(
-                    open + active <= 6,
-                    "{label}: the budget holds ({open} + {active})"
-                );
-                let ids: HashSet<&str> =
-                    held.iter().map(|(_, l)| l.task.task_id.as_str()).collect();
-                assert_eq!(ids.len(), held.len(), "{label}: no task is leased twice");
-                let docs = held
-                    .iter()
-                    .filter(|(_, l)| l.task.area.as_deref() == Some("docs"));
-                assert!(docs.count() <= 1, "{label}: the area lock holds");
-                for (w, l) in &held {
-                    for skill in &l.task.required_skills {
-                        assert!(w.skills.contains(skill), "{label}: skills match");
-                    }
-                }
-                assert!(!held.is_empty(), "{label}: round {round} leased nothing");
-
-                // Acks together, with one for an unknown lease and one by the wrong worker.
-                let (stranger, _) = held[0];
-                let mut acks: Vec<_> = held
-                    .iter()
-                    .map(|(w, l)| s.ack_for(w, &l.lease_id))
-                    .collect();
-                acks.push(s.ack_for(stranger, "l_unknown"));
-                if held.len() > 1 {
-                    acks.push(s.ack_for(stranger, &held[1].1.lease_id));
-                }
-                let mut answers = join_all(acks).await.into_iter();
-                for (_, l) in &held {
-                    let t = answers.next().unwrap().expect("ack");
-                    assert_eq!(t.id, l.task.task_id, "{label}: each ack gets its own task");
-                    assert_eq!(t.status, TaskStatus::InProgress);
-                }
-                let unknown = answers.next().unwrap().unwrap_err();
-                assert_eq!(code_of(&unknown), "lease_not_found", "{label}");
-                if held.len() > 1 {
-                    let other = answers.next().unwrap().unwrap_err();
-                    assert_eq!(code_of(&other), "not_lease_holder", "{label}");
-                }
-
-                // Status moves together: every holder opens a PR, except that the first one
-                // forgets the URL in a first attempt, and a stranger tries to move a task.
-                let move_of = |l: &Lease, url: bool| owp::store::StatusRequest {
-                    task_id: l.task.task_id.clone(),
-                    to: TaskStatus::PrOpened,
-                    artifact: Some(if url {
-                        json!({"pr_url": format!("https://example.invalid/pr/{}", l.task.task_id)})
-                    } else {
-                        json!({})
-                    }),
-                    note: None,
-                };
-                let mut moves: Vec<_> = held
-                    .iter()
-                    .skip(1)
-                    .map(|(w, l)| s.status_for(w, move_of(l, true)))
-                    .collect();
-                moves.push(s.status_for(held[0].0, move_of(&held[0].1, false)));
-                let outsider = workers
-                    .iter()
-                    .find(|w| held.iter().all(|(h, _)| h.id != w.id))
-                    .expect("a worker without a lease");
-                moves.push(s.status_for(outsider, move_of(&held[0].1, true)));
-                let mut answers = join_all(moves).await.into_iter();
-                for (_, l) in held.iter().skip(1) {
-                    let t = answers.next().unwrap().expect("pr_opened");
-                    assert_eq!(t.id, l.task.task_id, "{label}: each move gets its own task");
-                    assert_eq!(t.status, TaskStatus::PrOpened);
-                }
-                let no_url = answers.next().unwrap().unwrap_err();
-                assert_eq!(code_of(&no_url), "missing_pr_url", "{label}");
-                let outsider_err = answers.next().unwrap().unwrap_err();
-                assert_eq!(code_of(&outsider_err), "not_lease_holder", "{label}");
-                open_pr(s, held[0].0, &held[0].1.task.task_id).await;
-                let (open, active) = repo_figures(s, "r/group").await;
-                assert_eq!(
-                    (open, active),
-                    (held.len() as i64, 0),
-                    "{label}: PRs are counted"
-                );
-
-                // The maintainer closes the PRs: the tasks go back to the queue.
-                for (_, l) in &held {
-                    admin_status(s, &l.task.task_id, TaskStatus::Ready).await;
-                }
-                assert_eq!(repo_figures(s, "r/group").await, (0, 0), "{label}");
-            }
-
-            // Every change has its audit event.
-            let events = s.events_after(0, 10_000).await.unwrap();
-            let leased = events.iter().filter(|e| e.kind == "task.leased").count();
-            let moved = events
-                .iter()
-                .filter(|e| e.kind == "task.status" && e.data["status"] == "pr_opened")
-                .count();
-            assert_eq!(leased, moved, "{label}: one pr_opened per lease");
-            grouped = s.grouped_operations() - grouped;
+            grouped_story(&db).await;
+            // Without a change hook, SQLite's groups run on the direct connection.
             match db.store.backend() {
-                Backend::Sqlite => assert!(grouped > 0, "{label}: some operations were grouped"),
-                Backend::Postgres => assert_eq!(grouped, 0),
+                Backend::Sqlite => assert!(db.store.direct_groups() > 0),
+                Backend::Postgres => assert_eq!(db.store.direct_groups(), 0),
             }
         },
     )
     .await;
+}
+
+/// A change hook that records the events of every transaction it joins.
+#[derive(Default)]
+struct RecordingHook {
+    seen: std::sync::Mutex<Vec<(i64, String)>>,
+}
+
+impl owp::store::ChangeHook for RecordingHook {
+    fn before_commit<'a>(
+        &'a self,
+        conn: &'a mut sqlx::AnyConnection,
+        events: &'a [owp::domain::Event],
+    ) -> futures_util::future::BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            // The hook writes in the transaction it joins: the events it is told of are there.
+            let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+            for id in &ids {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE id = $1")
+                    .bind(*id)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(StoreError::Db)?;
+                assert_eq!(n, 1, "event {id} is in the hook's transaction");
+            }
+            let mut seen = self.seen.lock().unwrap();
+            seen.extend(events.iter().map(|e| (e.id, e.kind.clone())));
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_hook_joins_every_transaction_of_a_group() {
+    on_each_backend("hook_joins_groups", fast_timing(), |db| async move {
+        let hook = Arc::new(RecordingHook::default());
+        db.store.add_hook(hook.clone());
+        grouped_story(&db).await;
+        // The hook saw every task event that committed, each once.
+        let committed: Vec<(i64, String)> = db
+            .store
+            .events_after(0, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind.starts_with("task.") || e.kind.starts_with("lease."))
+            .map(|e| (e.id, e.kind))
+            .collect();
+        // (A transaction run again after a transient failure shows the hook its events twice,
+        // once with the ids of the attempt that rolled back.)
+        let seen: HashSet<(i64, String)> = hook.seen.lock().unwrap().iter().cloned().collect();
+        // 12 tasks created, and in each of 5 rounds at least one lease, ack, PR and requeue.
+        assert!(
+            committed.len() >= 32,
+            "{}: {} events",
+            db.label,
+            committed.len()
+        );
+        for event in &committed {
+            assert!(seen.contains(event), "{}: the hook saw {event:?}", db.label);
+        }
+        // A hook cannot join the direct connection's transactions: groups ran through sqlx.
+        assert_eq!(db.store.direct_groups(), 0, "{}", db.label);
+    })
+    .await;
+}
+
+/// Rounds of simultaneous claims, acks and status moves, with refusals mixed in; asserts every
+/// rule and each caller's own answer.
+async fn grouped_story(db: &TestDb) {
+    use futures_util::future::join_all;
+    let s = &db.store;
+    let label = db.label;
+    repo(s, "r/group", 6, true).await;
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let mut t = task(&format!("group task {i}"));
+        if i < 4 {
+            t.area = Some("docs".into());
+        }
+        if i % 3 == 2 {
+            t.required_skills = vec!["rust".into()];
+        }
+        tasks.push(t);
+    }
+    s.import_tasks("r/group", &tasks, "admin").await.unwrap();
+    let mut workers = Vec::new();
+    for i in 0..16 {
+        let skills: &[&str] = if i % 2 == 0 { &["rust"] } else { &["docs"] };
+        workers.push(register(s, worker_input(&format!("g{i}"), skills, 5, 1)).await);
+    }
+
+    let mut grouped = s.grouped_operations();
+    for round in 0..5 {
+        // 16 claims at once, over a budget of 6 and an area lock on `docs`.
+        let claims = join_all(workers.iter().map(|w| s.claim_for(w))).await;
+        let mut held: Vec<(&WorkerRow, Lease)> = Vec::new();
+        for (w, c) in workers.iter().zip(claims) {
+            if let (Some(lease), _) = c.expect("claim") {
+                held.push((w, lease));
+            }
+        }
+        let (open, active) = repo_figures(s, "r/group").await;
+        assert_eq!(active, held.len() as i64, "{label}: leases are counted");
+        assert!(
+            open + active <= 6,
+            "{label}: the budget holds ({open} + {active})"
+        );
+        let ids: HashSet<&str> = held.iter().map(|(_, l)| l.task.task_id.as_str()).collect();
+        assert_eq!(ids.len(), held.len(), "{label}: no task is leased twice");
+        let docs = held
+            .iter()
+            .filter(|(_, l)| l.task.area.as_deref() == Some("docs"));
+        assert!(docs.count() <= 1, "{label}: the area lock holds");
+        for (w, l) in &held {
+            for skill in &l.task.required_skills {
+                assert!(w.skills.contains(skill), "{label}: skills match");
+            }
+        }
+        assert!(!held.is_empty(), "{label}: round {round} leased nothing");
+
+        // Acks together, with one for an unknown lease and one by the wrong worker.
+        let (stranger, _) = held[0];
+        let mut acks: Vec<_> = held
+            .iter()
+            .map(|(w, l)| s.ack_for(w, &l.lease_id))
+            .collect();
+        acks.push(s.ack_for(stranger, "l_unknown"));
+        if held.len() > 1 {
+            acks.push(s.ack_for(stranger, &held[1].1.lease_id));
+        }
+        let mut answers = join_all(acks).await.into_iter();
+        for (_, l) in &held {
+            let t = answers.next().unwrap().expect("ack");
+            assert_eq!(t.id, l.task.task_id, "{label}: each ack gets its own task");
+            assert_eq!(t.status, TaskStatus::InProgress);
+        }
+        let unknown = answers.next().unwrap().unwrap_err();
+        assert_eq!(code_of(&unknown), "lease_not_found", "{label}");
+        if held.len() > 1 {
+            let other = answers.next().unwrap().unwrap_err();
+            assert_eq!(code_of(&other), "not_lease_holder", "{label}");
+        }
+
+        // Status moves together: every holder opens a PR, except that the first one
+        // forgets the URL in a first attempt, and a stranger tries to move a task.
+        let move_of = |l: &Lease, url: bool| owp::store::StatusRequest {
+            task_id: l.task.task_id.clone(),
+            to: TaskStatus::PrOpened,
+            artifact: Some(if url {
+                json!({"pr_url": format!("https://example.invalid/pr/{}", l.task.task_id)})
+            } else {
+                json!({})
+            }),
+            note: None,
+        };
+        let mut moves: Vec<_> = held
+            .iter()
+            .skip(1)
+            .map(|(w, l)| s.status_for(w, move_of(l, true)))
+            .collect();
+        moves.push(s.status_for(held[0].0, move_of(&held[0].1, false)));
+        let outsider = workers
+            .iter()
+            .find(|w| held.iter().all(|(h, _)| h.id != w.id))
+            .expect("a worker without a lease");
+        moves.push(s.status_for(outsider, move_of(&held[0].1, true)));
+        let mut answers = join_all(moves).await.into_iter();
+        for (_, l) in held.iter().skip(1) {
+            let t = answers.next().unwrap().expect("pr_opened");
+            assert_eq!(t.id, l.task.task_id, "{label}: each move gets its own task");
+            assert_eq!(t.status, TaskStatus::PrOpened);
+        }
+        let no_url = answers.next().unwrap().unwrap_err();
+        assert_eq!(code_of(&no_url), "missing_pr_url", "{label}");
+        let outsider_err = answers.next().unwrap().unwrap_err();
+        assert_eq!(code_of(&outsider_err), "not_lease_holder", "{label}");
+        open_pr(s, held[0].0, &held[0].1.task.task_id).await;
+        let (open, active) = repo_figures(s, "r/group").await;
+        assert_eq!(
+            (open, active),
+            (held.len() as i64, 0),
+            "{label}: PRs are counted"
+        );
+
+        // The maintainer closes the PRs: the tasks go back to the queue.
+        for (_, l) in &held {
+            admin_status(s, &l.task.task_id, TaskStatus::Ready).await;
+        }
+        assert_eq!(repo_figures(s, "r/group").await, (0, 0), "{label}");
+    }
+
+    // Every change has its audit event.
+    let events = s.events_after(0, 10_000).await.unwrap();
+    let leased = events.iter().filter(|e| e.kind == "task.leased").count();
+    let moved = events
+        .iter()
+        .filter(|e| e.kind == "task.status" && e.data["status"] == "pr_opened")
+        .count();
+    assert_eq!(leased, moved, "{label}: one pr_opened per lease");
+    grouped = s.grouped_operations() - grouped;
+    match db.store.backend() {
+        Backend::Sqlite => assert!(grouped > 0, "{label}: some operations were grouped"),
+        Backend::Postgres => assert_eq!(grouped, 0),
+    }
 }

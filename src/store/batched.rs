@@ -17,26 +17,21 @@
 //! invalid move) is handed to the general code in [`super::leases`] within the same transaction.
 
 use serde_json::{Value, json};
-use sqlx::Any;
-use sqlx::any::AnyArguments;
-use sqlx::query::Query;
 
+use super::direct::Param;
 use super::door::Outcome;
 use super::leases::{HOUR_MS, LeaseEnd, Move, repo_rules, task_lease_points};
-use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
+use super::rows::{Columns, TASK_SELECT, TaskRow, WorkerRow};
 use super::workers::online_event;
 use super::{NACK_COOLDOWN_MS, NewEvent, StoreError, WriteTx, format_ts, new_id};
 use crate::domain::{Event, Lease, TaskStatus};
 
-type BatchQuery = Query<'static, Any, AnyArguments>;
-
-/// One operation's statements in a batch: SQL whose parameters are `$1` to `$params`, the number
-/// of statements, and the values to bind.
+/// One operation's statements in a batch: SQL whose parameters are `$1` to `$N`, the number of
+/// statements, and the `N` values to bind.
 pub(super) struct Part {
     sql: String,
-    params: usize,
     stmts: usize,
-    bind: Box<dyn FnOnce(BatchQuery) -> BatchQuery + Send>,
+    values: Vec<Param>,
 }
 
 /// What a claim needs after its batch ran.
@@ -73,26 +68,24 @@ impl WriteTx {
         parts: Vec<Part>,
         commit: bool,
     ) -> Result<Vec<Vec<Outcome>>, StoreError> {
+        if let Some(out) = self.run_direct(&parts)? {
+            if commit {
+                self.batch("", Vec::new(), true).await?;
+            }
+            return Ok(out);
+        }
         let mut sql = String::new();
-        let mut offset = 0;
         let mut counts = Vec::with_capacity(parts.len());
-        let mut binders = Vec::with_capacity(parts.len());
+        let mut values = Vec::new();
         for part in parts {
             if !sql.is_empty() {
                 sql.push_str("; ");
             }
-            shift_params(&part.sql, offset, &mut sql);
-            offset += part.params;
+            shift_params(&part.sql, values.len(), &mut sql);
             counts.push(part.stmts);
-            binders.push(part.bind);
+            values.extend(part.values);
         }
-        let out = self
-            .batch(
-                &sql,
-                move |q| binders.into_iter().fold(q, |q, bind| bind(q)),
-                commit,
-            )
-            .await?;
+        let out = self.batch(&sql, values, commit).await?;
         if out.len() != counts.iter().sum::<usize>() {
             return Err(inconsistent("statement batch"));
         }
@@ -101,6 +94,24 @@ impl WriteTx {
             .into_iter()
             .map(|n| out.by_ref().take(n).collect())
             .collect())
+    }
+
+    /// On a transaction on the direct connection, runs `parts` there (`None` on any other). On
+    /// the calling thread there is no round trip to save: each part runs with its own
+    /// parameters, one cached text per statement.
+    fn run_direct(&mut self, parts: &[Part]) -> Result<Option<Vec<Vec<Outcome>>>, StoreError> {
+        let Some(direct) = self.direct()? else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(parts.len());
+        for part in parts {
+            let outcomes = direct.run(&part.sql, &part.values)?;
+            if outcomes.len() != part.stmts {
+                return Err(inconsistent("statement batch"));
+            }
+            out.push(outcomes);
+        }
+        Ok(Some(out))
     }
 
     /// The claim (see [`WriteTx::claim`]) as one round trip: mark the worker seen, take the best
@@ -173,26 +184,24 @@ impl WriteTx {
             seen.skills.join(","),
             serde_json::to_string(&seen.skills).unwrap_or_else(|_| "[]".into()),
         );
-        let (actor_value, data_value) = (actor.clone(), data.to_string());
-        let bind = move |q: BatchQuery| {
-            q.bind(now)
-                .bind(id)
-                .bind(lease)
-                .bind(accept_by)
-                .bind(expires)
-                .bind(accept_by.min(expires))
-                .bind(now - NACK_COOLDOWN_MS)
-                .bind(skill_list)
-                .bind(actor_value)
-                .bind(data_value)
-                .bind(now - HOUR_MS)
-                .bind(skills_json)
-        };
+        let values = vec![
+            now.into(),
+            id.into(),
+            lease.into(),
+            accept_by.into(),
+            expires.into(),
+            accept_by.min(expires).into(),
+            (now - NACK_COOLDOWN_MS).into(),
+            skill_list.into(),
+            actor.as_str().into(),
+            data.to_string().into(),
+            (now - HOUR_MS).into(),
+            skills_json.into(),
+        ];
         let part = Part {
             sql,
-            params: 12,
             stmts: 7,
-            bind: Box::new(bind),
+            values,
         };
         let ctx = ClaimCtx {
             lease_id,
@@ -287,20 +296,18 @@ impl WriteTx {
         );
         let now = self.now;
         let (worker, lease) = (worker_id.to_string(), lease_id.to_string());
-        let (actor_value, data_value) = (actor.clone(), data.to_string());
-        let bind = move |q: BatchQuery| {
-            q.bind(now)
-                .bind(worker)
-                .bind(lease)
-                .bind(expires)
-                .bind(actor_value)
-                .bind(data_value)
-        };
+        let values = vec![
+            now.into(),
+            worker.into(),
+            lease.into(),
+            expires.into(),
+            actor.as_str().into(),
+            data.to_string().into(),
+        ];
         let part = Part {
             sql,
-            params: 6,
             stmts: 4,
-            bind: Box::new(bind),
+            values,
         };
         let ctx = AckCtx {
             worker_id: worker_id.to_string(),
@@ -356,7 +363,6 @@ impl WriteTx {
         task_id: &str,
         out: Vec<Outcome>,
     ) -> Result<(TaskRow, bool), StoreError> {
-        use sqlx::Row;
         let [row, lease] = outcomes::<2>(out)?;
         let Some(row) = row.rows.first() else {
             return Err(StoreError::not_found(
@@ -367,8 +373,8 @@ impl WriteTx {
         let task = TaskRow::decode(row)?;
         let alive = match lease.rows.first() {
             Some(l) => {
-                let holder: String = l.try_get(0)?;
-                let ended: Option<i64> = l.try_get(1)?;
+                let holder: String = l.col("worker_id")?;
+                let ended: Option<i64> = l.col("ended_at")?;
                 holder == worker_id
                     && ended.is_none()
                     && task.worker_id.as_deref() == Some(worker_id)
@@ -452,33 +458,32 @@ impl WriteTx {
             actor.to_string(),
             plan.data.to_string(),
         );
-        let bind = move |q: BatchQuery| {
-            q.bind(to)
-                .bind(reason)
-                .bind(artifact)
-                .bind(bump)
-                .bind(holds_area)
-                .bind(now)
-                .bind(seq)
-                .bind(from)
-                .bind(points)
-                .bind(worker)
-                .bind(end)
-                .bind(lease)
-                .bind(active_delta)
-                .bind(pr_delta)
-                .bind(repo_id)
-                .bind(kind)
-                .bind(repo)
-                .bind(task_id)
-                .bind(actor)
-                .bind(data)
-        };
+        let values = vec![
+            to.into(),
+            reason.into(),
+            artifact.into(),
+            bump.into(),
+            holds_area.into(),
+            now.into(),
+            seq.into(),
+            from.into(),
+            points.into(),
+            worker.into(),
+            end.into(),
+            lease.into(),
+            active_delta.into(),
+            pr_delta.into(),
+            repo_id.into(),
+            kind.into(),
+            repo.into(),
+            task_id.into(),
+            actor.into(),
+            data.into(),
+        ];
         Part {
             sql,
-            params: 20,
             stmts: if leaving { 6 } else { 4 },
-            bind: Box::new(bind),
+            values,
         }
     }
 
@@ -521,12 +526,11 @@ impl WriteTx {
         worker_id: Option<&str>,
         data: Value,
     ) -> Result<(), StoreError> {
-        use sqlx::Row;
         let Some(row) = outcome.rows.first() else {
             return Err(inconsistent("audit event"));
         };
         let event = Event {
-            id: row.try_get(0)?,
+            id: row.col("id")?,
             kind: kind.to_string(),
             at: format_ts(self.now),
             repo: Some(task.repo.clone()),
@@ -550,9 +554,8 @@ pub(super) fn read_part(task_id: &str) -> Part {
              SELECT l.worker_id, l.ended_at FROM tasks t JOIN leases l ON l.id = t.lease_id \
              WHERE t.id = $1"
         ),
-        params: 1,
         stmts: 2,
-        bind: Box::new(move |q: BatchQuery| q.bind(id)),
+        values: vec![id.into()],
     }
 }
 
@@ -562,9 +565,8 @@ pub(super) fn seen_part(worker_id: &str, now: i64) -> Part {
     let id = worker_id.to_string();
     Part {
         sql: "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2".into(),
-        params: 2,
         stmts: 1,
-        bind: Box::new(move |q: BatchQuery| q.bind(now).bind(id)),
+        values: vec![now.into(), id.into()],
     }
 }
 

@@ -12,6 +12,8 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Either, Executor, Row, Transaction};
 
+use super::direct::{DirectConn, Param, PlainRow};
+use super::rows::{Cell, Columns};
 use super::writer::WriteTurn;
 use super::{Backend, Store, StoreError, now_ms};
 use crate::domain::Event;
@@ -84,6 +86,10 @@ enum TxConn {
     /// `COMMIT` itself, so that both can travel with other statements in one round trip (see
     /// [`WriteTx::batch`]). `None` once committed or rolled back.
     Sqlite(Option<WriteTurn>, SqliteState),
+    /// SQLite: the same turn, but the transaction runs on the turn's direct connection, on the
+    /// calling thread ([`super::direct`]). Only statement batches run on it (no `conn()`), and no
+    /// hook can join it.
+    Direct(Option<WriteTurn>, SqliteState),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,8 +105,23 @@ enum SqliteState {
 /// What one statement of a batch returned.
 #[derive(Default)]
 pub(crate) struct Outcome {
-    pub rows: Vec<AnyRow>,
+    pub rows: Vec<OutRow>,
     pub affected: u64,
+}
+
+/// A row a batch returned, from either kind of connection.
+pub(crate) enum OutRow {
+    Sqlx(AnyRow),
+    Plain(PlainRow),
+}
+
+impl Columns for OutRow {
+    fn col<T: Cell>(&self, name: &str) -> Result<T, StoreError> {
+        match self {
+            OutRow::Sqlx(row) => row.col(name),
+            OutRow::Plain(row) => row.col(name),
+        }
+    }
 }
 
 impl Store {
@@ -132,6 +153,26 @@ impl Store {
             store: self.clone(),
         })
     }
+
+    /// SQLite: opens a write transaction on the direct connection ([`super::direct`]) and begins
+    /// it, if this store has one and no hook has to join its transactions; `None` otherwise.
+    pub(crate) async fn begin_direct(&self) -> Result<Option<WriteTx>, StoreError> {
+        let Some(w) = self.write_conn.as_ref().filter(|w| w.has_direct()) else {
+            return Ok(None);
+        };
+        if !self.hooks.read().expect("hooks lock").is_empty() {
+            return Ok(None);
+        }
+        let mut turn = w.turn().await?;
+        turn.direct()?.execute("BEGIN IMMEDIATE")?;
+        Ok(Some(WriteTx {
+            conn: TxConn::Direct(Some(turn), SqliteState::Open),
+            now: now_ms(),
+            events: Vec::new(),
+            written: Vec::new(),
+            store: self.clone(),
+        }))
+    }
 }
 
 impl WriteTx {
@@ -144,6 +185,20 @@ impl WriteTx {
                 conn.as_mut()
                     .expect("an open transaction has its connection")
             }
+            TxConn::Direct(..) => {
+                panic!("a transaction on the direct connection runs statement batches only")
+            }
+        }
+    }
+
+    /// The connection of a transaction on the direct connection (see [`Store::begin_direct`]).
+    pub(crate) fn direct(&mut self) -> Result<Option<&DirectConn>, StoreError> {
+        match &mut self.conn {
+            TxConn::Direct(Some(turn), SqliteState::Open) => Ok(Some(turn.direct()?)),
+            TxConn::Direct(..) => Err(StoreError::Config(
+                "the write transaction is no longer open".into(),
+            )),
+            _ => Ok(None),
         }
     }
 
@@ -161,15 +216,25 @@ impl WriteTx {
         self.written.push(event);
     }
 
+    /// Whether this transaction runs on the direct connection (see [`Store::begin_direct`]).
+    pub(crate) fn is_direct(&self) -> bool {
+        matches!(self.conn, TxConn::Direct(..))
+    }
+
     /// Whether a batch has already committed this transaction.
     pub(crate) fn is_committed(&self) -> bool {
-        matches!(self.conn, TxConn::Sqlite(_, SqliteState::Committed))
+        matches!(
+            self.conn,
+            TxConn::Sqlite(_, SqliteState::Committed) | TxConn::Direct(_, SqliteState::Committed)
+        )
     }
 
     /// Ends a committed (SQLite) transaction's turn on the write connection, so that another
     /// transaction can start while this one is still in scope.
     pub(crate) fn release(&mut self) {
-        if let TxConn::Sqlite(conn, SqliteState::Committed) = &mut self.conn {
+        if let TxConn::Sqlite(conn, SqliteState::Committed)
+        | TxConn::Direct(conn, SqliteState::Committed) = &mut self.conn
+        {
             conn.take();
         }
     }
@@ -198,13 +263,23 @@ impl WriteTx {
     ///
     /// Every statement after the first failing one is skipped and the transaction is rolled back
     /// when this `WriteTx` is dropped.
-    pub(crate) async fn batch<'q>(
+    pub(crate) async fn batch(
         &mut self,
         sql: &str,
-        bind: impl FnOnce(Query<'q, Any, AnyArguments>) -> Query<'q, Any, AnyArguments>,
+        params: Vec<Param>,
         commit: bool,
     ) -> Result<Vec<Outcome>, StoreError> {
         let commit = commit && self.may_commit_in_batch();
+        if let TxConn::Direct(Some(turn), state @ SqliteState::Open) = &mut self.conn {
+            let conn = turn.direct()?;
+            let out = conn.run(sql, &params)?;
+            if commit {
+                *state = SqliteState::Unknown;
+                conn.execute("COMMIT")?;
+                *state = SqliteState::Committed;
+            }
+            return Ok(out);
+        }
         let TxConn::Sqlite(Some(conn), state) = &mut self.conn else {
             return Err(StoreError::Config(
                 "statement batches are for the SQLite backend".into(),
@@ -220,14 +295,15 @@ impl WriteTx {
         let mut outcomes = Vec::new();
         let mut rows = Vec::new();
         {
-            let mut stream = conn.fetch_many(bind(sqlx::query(AssertSqlSafe(text))));
+            let query = bind_params(sqlx::query(AssertSqlSafe(text)), params);
+            let mut stream = conn.fetch_many(query);
             while let Some(item) = stream.try_next().await? {
                 match item {
                     Either::Left(done) => outcomes.push(Outcome {
                         rows: std::mem::take(&mut rows),
                         affected: done.rows_affected(),
                     }),
-                    Either::Right(row) => rows.push(row),
+                    Either::Right(row) => rows.push(OutRow::Sqlx(row)),
                 }
             }
         }
@@ -284,6 +360,13 @@ impl WriteTx {
         }
         let hooks = self.store.hooks.read().expect("hooks lock").clone();
         if !hooks.is_empty() && !written.is_empty() {
+            if matches!(self.conn, TxConn::Direct(..)) {
+                // A hook registered after this transaction began cannot join it: nothing of it
+                // may commit (a write group then runs each operation again through sqlx).
+                return Err(StoreError::Config(
+                    "a change hook cannot join a transaction on the direct connection".into(),
+                ));
+            }
             self.ensure_begun().await?;
             for hook in hooks {
                 hook.before_commit(self.conn(), &written).await?;
@@ -309,6 +392,13 @@ impl WriteTx {
                     *state = SqliteState::Committed;
                 }
             },
+            TxConn::Direct(turn, state) => {
+                if let (Some(turn), SqliteState::Open | SqliteState::Unknown) = (turn, *state) {
+                    *state = SqliteState::Unknown;
+                    turn.direct()?.execute("COMMIT")?;
+                }
+                *state = SqliteState::Committed;
+            }
         }
         crate::metrics::record_committed(&self.store, &written);
         if let Some(last) = written.iter().map(|e| e.id).max() {
@@ -330,7 +420,12 @@ impl WriteTx {
         const INSERT: &str =
             "INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) VALUES ";
         let now = self.now;
+        let one = format!("{INSERT}($1, $2, $3, $4, $5, $6, $7) RETURNING id");
+        if let Some(ids) = self.append_direct(&one, events)? {
+            return Ok(ids);
+        }
         if matches!(self.conn, TxConn::Sqlite(..)) {
+            // One round trip for all of them.
             let sql = (0..events.len())
                 .map(|i| {
                     let p = |k: usize| format!("${}", i * 7 + k);
@@ -347,25 +442,13 @@ impl WriteTx {
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
-            let out = self
-                .batch(
-                    &sql,
-                    |q| events.iter().fold(q, |q, e| bind_event(q, e, now)),
-                    true,
-                )
-                .await?;
-            return out
-                .iter()
-                .map(|o| match o.rows.first() {
-                    Some(row) => Ok(row.try_get::<i64, _>(0)?),
-                    None => Err(StoreError::Db(sqlx::Error::RowNotFound)),
-                })
-                .collect();
+            let params = events.iter().flat_map(|e| event_params(e, now)).collect();
+            let out = self.batch(&sql, params, true).await?;
+            return out.iter().map(|o| first_id(Some(o))).collect();
         }
         let mut ids = Vec::with_capacity(events.len());
         for e in events {
-            let sql = format!("{INSERT}($1, $2, $3, $4, $5, $6, $7) RETURNING id");
-            let row = bind_event(sqlx::query(AssertSqlSafe(sql)), e, now)
+            let row = bind_event(sqlx::query(AssertSqlSafe(one.clone())), e, now)
                 .fetch_one(self.conn())
                 .await?;
             ids.push(row.try_get::<i64, _>(0)?);
@@ -374,7 +457,62 @@ impl WriteTx {
     }
 }
 
-/// Binds the seven columns of an event insert.
+impl WriteTx {
+    /// On a transaction on the direct connection, inserts `events` there statement by statement
+    /// (one cached text); `None` on any other.
+    fn append_direct(
+        &mut self,
+        insert: &str,
+        events: &[NewEvent],
+    ) -> Result<Option<Vec<i64>>, StoreError> {
+        let now = self.now;
+        let Some(direct) = self.direct()? else {
+            return Ok(None);
+        };
+        let mut ids = Vec::with_capacity(events.len());
+        for e in events {
+            ids.push(first_id(
+                direct.run(insert, &event_params(e, now))?.first(),
+            )?);
+        }
+        Ok(Some(ids))
+    }
+}
+
+/// The id an `INSERT … RETURNING id` returned.
+fn first_id(outcome: Option<&Outcome>) -> Result<i64, StoreError> {
+    match outcome.and_then(|o| o.rows.first()) {
+        Some(row) => row.col("id"),
+        None => Err(StoreError::Db(sqlx::Error::RowNotFound)),
+    }
+}
+
+/// The seven values of an event insert, for SQLite's statement batches.
+fn event_params(e: &NewEvent, now: i64) -> [Param; 7] {
+    [
+        e.kind.into(),
+        now.into(),
+        e.repo.clone().into(),
+        e.task_id.clone().into(),
+        e.worker_id.clone().into(),
+        e.actor.clone().into(),
+        e.data.to_string().into(),
+    ]
+}
+
+/// Binds the values of a SQLite statement batch (SQLite takes a NULL of any type).
+pub(crate) fn bind_params(
+    q: Query<'_, Any, AnyArguments>,
+    params: Vec<Param>,
+) -> Query<'_, Any, AnyArguments> {
+    params.into_iter().fold(q, |q, p| match p {
+        Param::Null => q.bind(None::<i64>),
+        Param::Int(i) => q.bind(i),
+        Param::Text(s) => q.bind(s),
+    })
+}
+
+/// Binds the seven columns of an event insert (PostgreSQL, where a NULL has a type).
 fn bind_event<'q>(
     q: Query<'q, Any, AnyArguments>,
     e: &NewEvent,
@@ -393,6 +531,18 @@ impl Drop for WriteTx {
     /// An uncommitted SQLite transaction is rolled back before its
     /// turn on the connection ends (sqlx's own transaction does the same for PostgreSQL).
     fn drop(&mut self) {
+        if let TxConn::Direct(Some(turn), SqliteState::Open | SqliteState::Unknown) = &mut self.conn
+        {
+            // On the calling thread, like the transaction's statements.
+            let failed = turn
+                .direct()
+                .and_then(|c| c.execute("ROLLBACK"))
+                .is_err_and(|e| !e.to_string().contains("no transaction is active"));
+            if failed {
+                turn.discard_direct();
+            }
+            return;
+        }
         let TxConn::Sqlite(conn, state) = &mut self.conn else {
             return;
         };

@@ -25,6 +25,9 @@ pub enum StoreError {
     Config(String),
     #[error("database error: {0}")]
     Db(sqlx::Error),
+    /// An error of a statement run on the calling thread (see [`super::direct`]).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -81,6 +84,10 @@ impl StoreError {
                     || db.message().contains("database is locked")
             }
             StoreError::Db(sqlx::Error::PoolTimedOut) => true,
+            StoreError::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
             _ => false,
         }
     }
@@ -99,7 +106,32 @@ impl StoreError {
                     || db.message().contains("UNIQUE constraint failed")
                     || db.code().as_deref() == Some("23505")
             }
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            }
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+    use rusqlite::ffi;
+
+    fn sqlite(code: i32) -> StoreError {
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(ffi::Error::new(code), None))
+    }
+
+    #[test]
+    fn errors_of_the_direct_connection_classify_like_sqlx_ones() {
+        assert!(sqlite(ffi::SQLITE_BUSY).is_retryable());
+        assert!(sqlite(ffi::SQLITE_LOCKED).is_retryable());
+        assert!(!sqlite(ffi::SQLITE_CONSTRAINT_NOTNULL).is_retryable());
+        assert!(sqlite(ffi::SQLITE_CONSTRAINT_UNIQUE).is_unique_violation());
+        assert!(sqlite(ffi::SQLITE_CONSTRAINT_PRIMARYKEY).is_unique_violation());
+        assert!(!sqlite(ffi::SQLITE_CONSTRAINT_NOTNULL).is_unique_violation());
+        assert!(!sqlite(ffi::SQLITE_BUSY).commits_anyway());
     }
 }

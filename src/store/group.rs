@@ -107,6 +107,14 @@ impl Store {
             .map_or(0, |w| w.grouped.load(std::sync::atomic::Ordering::Relaxed))
     }
 
+    /// How many write groups this store has committed on the direct connection (SQLite
+    /// without change hooks; see [`super::direct`]).
+    pub fn direct_groups(&self) -> u64 {
+        self.writer.as_ref().map_or(0, |w| {
+            w.direct_groups.load(std::sync::atomic::Ordering::Relaxed)
+        })
+    }
+
     async fn queued<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job = job(reply);
@@ -194,7 +202,14 @@ async fn together(store: &Store, jobs: Vec<Job>) -> Vec<Job> {
     let failed = |stage: &str, e: StoreError, n: usize| {
         tracing::warn!(error = %e, operations = n, "write group failed at {stage}: each operation runs alone");
     };
-    let mut tx = match store.begin_batched().await {
+    // On the direct connection where there is one (no thread hand-off per statement), else
+    // through sqlx.
+    let begun = match store.begin_direct().await {
+        Ok(Some(tx)) => Ok(tx),
+        Ok(None) => store.begin_batched().await,
+        Err(e) => Err(e),
+    };
+    let mut tx = match begun {
         Ok(tx) => tx,
         Err(e) => {
             failed("begin", e, jobs.len());
@@ -209,6 +224,7 @@ async fn together(store: &Store, jobs: Vec<Job>) -> Vec<Job> {
         }
     };
     let seen_at = tx.now;
+    let direct = tx.is_direct();
     if let Err(e) = tx.commit().await {
         failed("commit", e, jobs.len());
         return jobs;
@@ -219,6 +235,11 @@ async fn together(store: &Store, jobs: Vec<Job>) -> Vec<Job> {
         writer
             .grouped
             .fetch_add(together as u64, std::sync::atomic::Ordering::Relaxed);
+        if direct {
+            writer
+                .direct_groups
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
     let mut later = Vec::new();
     for (job, done) in jobs.into_iter().zip(done) {

@@ -8,6 +8,7 @@
 
 mod batched;
 pub mod board;
+mod direct;
 pub mod door;
 pub mod error;
 pub mod events;
@@ -90,6 +91,9 @@ pub struct Store {
     pub(crate) writer: Option<Arc<writer::WriterThread>>,
     /// SQLite: the write connection, taken in turns (see [`writer::WriteConn`]).
     pub(crate) write_conn: Option<writer::WriteConn>,
+    /// SQLite: read connections for worker authentication on the calling thread (see
+    /// [`direct::ReadConns`]).
+    pub(crate) direct_reads: Option<Arc<direct::ReadConns>>,
 }
 
 impl Store {
@@ -129,7 +133,10 @@ impl Store {
             }
         };
         let write_conn = match backend {
-            Backend::Sqlite => Some(writer::WriteConn::new(write.clone())),
+            Backend::Sqlite => Some(writer::WriteConn::new(
+                write.clone(),
+                direct::database_file(url),
+            )),
             Backend::Postgres => None,
         };
         let store = Store {
@@ -148,6 +155,12 @@ impl Store {
                 Backend::Postgres => None,
             },
             write_conn,
+            direct_reads: match backend {
+                Backend::Sqlite => {
+                    direct::database_file(url).map(|file| Arc::new(direct::ReadConns::new(file)))
+                }
+                Backend::Postgres => None,
+            },
         };
         store.init_horizon().await?;
         store.start_wakeups(url).await?;
@@ -179,6 +192,9 @@ impl Store {
     pub async fn close(&self) {
         if let Some(w) = &self.write_conn {
             w.close().await;
+        }
+        if let Some(reads) = &self.direct_reads {
+            reads.close();
         }
         self.read.close().await;
         self.write.close().await;

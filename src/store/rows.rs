@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::direct::Plain;
 use super::{StoreError, format_ts};
 use crate::domain::{Priority, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus};
 
@@ -60,6 +61,57 @@ fn json_map(text: &str) -> Map<String, Value> {
     }
 }
 
+/// Read access by column name to a row of any source: sqlx's rows, and the rows of the SQLite
+/// statements that run on the writer thread itself ([`super::direct`]).
+pub trait Columns {
+    fn col<T: Cell>(&self, name: &str) -> Result<T, StoreError>;
+}
+
+/// A column type the rows of this module are made of.
+pub trait Cell: Sized {
+    fn from_any(row: &AnyRow, name: &str) -> Result<Self, StoreError>;
+    fn from_plain(value: &Plain) -> Option<Self>;
+}
+
+impl Columns for AnyRow {
+    fn col<T: Cell>(&self, name: &str) -> Result<T, StoreError> {
+        T::from_any(self, name)
+    }
+}
+
+/// `i64`, `String` and their `Option`s: what every column of these rows is.
+macro_rules! cell {
+    ($t:ty, |$v:ident| $plain:expr) => {
+        impl Cell for $t {
+            fn from_any(row: &AnyRow, name: &str) -> Result<Self, StoreError> {
+                Ok(row.try_get(name)?)
+            }
+            fn from_plain($v: &Plain) -> Option<Self> {
+                $plain
+            }
+        }
+    };
+}
+
+cell!(i64, |v| match v {
+    Plain::Int(i) => Some(*i),
+    _ => None,
+});
+cell!(Option<i64>, |v| match v {
+    Plain::Int(i) => Some(Some(*i)),
+    Plain::Null => Some(None),
+    _ => None,
+});
+cell!(String, |v| match v {
+    Plain::Text(s) => Some(s.clone()),
+    _ => None,
+});
+cell!(Option<String>, |v| match v {
+    Plain::Text(s) => Some(Some(s.clone())),
+    Plain::Null => Some(None),
+    _ => None,
+});
+
 fn bad_row(what: &str, value: &str) -> StoreError {
     StoreError::Db(sqlx::Error::Decode(
         format!("invalid {what} in database: {value:?}").into(),
@@ -67,37 +119,37 @@ fn bad_row(what: &str, value: &str) -> StoreError {
 }
 
 impl TaskRow {
-    pub fn decode(row: &AnyRow) -> Result<TaskRow, StoreError> {
-        let status: String = row.try_get("status")?;
-        let artifact: Option<String> = row.try_get("artifact")?;
-        let skills: String = row.try_get("required_skills")?;
-        let ext: String = row.try_get("extensions")?;
+    pub fn decode<R: Columns>(row: &R) -> Result<TaskRow, StoreError> {
+        let status: String = row.col("status")?;
+        let artifact: Option<String> = row.col("artifact")?;
+        let skills: String = row.col("required_skills")?;
+        let ext: String = row.col("extensions")?;
         Ok(TaskRow {
-            seq: row.try_get("seq")?,
-            id: row.try_get("id")?,
-            repo_id: row.try_get("repo_id")?,
-            repo: row.try_get("repo")?,
-            key: row.try_get("key")?,
-            title: row.try_get("title")?,
-            description: row.try_get("description")?,
-            estimate_points: row.try_get("estimate_points")?,
-            priority: Priority::from_rank(row.try_get("priority")?),
+            seq: row.col("seq")?,
+            id: row.col("id")?,
+            repo_id: row.col("repo_id")?,
+            repo: row.col("repo")?,
+            key: row.col("key")?,
+            title: row.col("title")?,
+            description: row.col("description")?,
+            estimate_points: row.col("estimate_points")?,
+            priority: Priority::from_rank(row.col("priority")?),
             required_skills: split_skills(&skills),
-            area: row.try_get("area")?,
-            tier: row.try_get("tier")?,
+            area: row.col("area")?,
+            tier: row.col("tier")?,
             status: TaskStatus::parse(&status).ok_or_else(|| bad_row("task status", &status))?,
-            status_reason: row.try_get("status_reason")?,
-            worker_id: row.try_get("worker_id")?,
-            lease_id: row.try_get("lease_id")?,
-            lease_expires_at: row.try_get("lease_expires_at")?,
-            accept_by: row.try_get("accept_by")?,
-            deadline: row.try_get("deadline")?,
-            lease_points: row.try_get("lease_points")?,
+            status_reason: row.col("status_reason")?,
+            worker_id: row.col("worker_id")?,
+            lease_id: row.col("lease_id")?,
+            lease_expires_at: row.col("lease_expires_at")?,
+            accept_by: row.col("accept_by")?,
+            deadline: row.col("deadline")?,
+            lease_points: row.col("lease_points")?,
             artifact: artifact.and_then(|a| serde_json::from_str(&a).ok()),
-            attempts: row.try_get("attempts")?,
+            attempts: row.col("attempts")?,
             extensions: json_map(&ext),
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
+            created_at: row.col("created_at")?,
+            updated_at: row.col("updated_at")?,
         })
     }
 
@@ -157,31 +209,31 @@ pub struct WorkerRow {
 }
 
 impl WorkerRow {
-    pub fn decode(row: &AnyRow) -> Result<WorkerRow, StoreError> {
-        let status: String = row.try_get("status")?;
-        let skills: String = row.try_get("skills")?;
-        let caps: String = row.try_get("capabilities")?;
-        let ext: String = row.try_get("extensions")?;
-        let all_skills: i64 = row.try_get("all_skills")?;
+    pub fn decode<R: Columns>(row: &R) -> Result<WorkerRow, StoreError> {
+        let status: String = row.col("status")?;
+        let skills: String = row.col("skills")?;
+        let caps: String = row.col("capabilities")?;
+        let ext: String = row.col("extensions")?;
+        let all_skills: i64 = row.col("all_skills")?;
         Ok(WorkerRow {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
+            id: row.col("id")?,
+            name: row.col("name")?,
             skills: split_skills(&skills),
             all_skills: all_skills != 0,
-            capacity_points: row.try_get("capacity_points")?,
-            max_concurrent_tasks: row.try_get("max_concurrent_tasks")?,
-            github_login: row.try_get("github_login")?,
+            capacity_points: row.col("capacity_points")?,
+            max_concurrent_tasks: row.col("max_concurrent_tasks")?,
+            github_login: row.col("github_login")?,
             paused: match WorkerStatus::parse(&status) {
                 Some(s) => s == WorkerStatus::Paused,
                 None => return Err(bad_row("worker status", &status)),
             },
-            last_seen_at: row.try_get("last_seen_at")?,
-            trust_level: row.try_get("trust_level")?,
+            last_seen_at: row.col("last_seen_at")?,
+            trust_level: row.col("trust_level")?,
             capabilities: serde_json::from_str(&caps).unwrap_or(Value::Object(Map::new())),
-            active_points: row.try_get("active_points")?,
-            active_tasks: row.try_get("active_tasks")?,
+            active_points: row.col("active_points")?,
+            active_tasks: row.col("active_tasks")?,
             extensions: json_map(&ext),
-            created_at: row.try_get("created_at")?,
+            created_at: row.col("created_at")?,
         })
     }
 

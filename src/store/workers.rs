@@ -318,6 +318,16 @@ impl Store {
     /// The worker a bearer token belongs to.
     pub async fn worker_by_token(&self, token: &str) -> Result<Option<WorkerRow>, StoreError> {
         let sql = format!("{WORKER_SELECT} WHERE token_hash = $1");
+        if let Some(reads) = &self.direct_reads {
+            // One indexed read on the calling thread (see `direct::ReadConns`).
+            let hash = hash_token(token);
+            return reads.with(|conn| {
+                conn.read_one(&sql, &[hash.into()])?
+                    .as_ref()
+                    .map(WorkerRow::decode)
+                    .transpose()
+            });
+        }
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(hash_token(token))
             .fetch_optional(&self.read)

@@ -10,6 +10,7 @@
 //! writer and runs them where they are.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
@@ -17,6 +18,7 @@ use sqlx::any::{AnyArguments, AnyQueryResult};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Connection};
 
+use super::direct::DirectConn;
 use super::{Store, StoreError};
 
 /// The runtime that runs write transactions (SQLite only). Its thread ends when the last
@@ -27,6 +29,8 @@ pub(crate) struct WriterThread {
     pub(super) jobs: super::group::JobQueue,
     /// Operations committed in groups of several so far.
     pub(super) grouped: std::sync::atomic::AtomicU64,
+    /// Groups committed on the direct connection so far.
+    pub(super) direct_groups: std::sync::atomic::AtomicU64,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -52,6 +56,7 @@ impl WriterThread {
             handle,
             jobs,
             grouped: Default::default(),
+            direct_groups: Default::default(),
             _stop: stop,
         }))
     }
@@ -83,58 +88,103 @@ impl Store {
 /// start); write transactions follow each other back to back, so they take turns on this
 /// connection through a fair mutex instead. The pool stays as the connection's factory: a
 /// connection whose rollback failed is closed and the next turn opens a fresh one.
+///
+/// A turn also holds the direct connection of the write groups ([`super::direct`]), a second
+/// connection to the same file: whichever of the two a turn writes through, the process writes
+/// through one connection at a time, and a turn waits only for other turns, never for SQLite's
+/// lock held by this same process.
 #[derive(Clone)]
 pub(crate) struct WriteConn {
-    slot: Arc<tokio::sync::Mutex<Option<AnyConnection>>>,
+    slot: Arc<tokio::sync::Mutex<Slot>>,
     pool: AnyPool,
+    /// The database file, where the direct connection can open it.
+    file: Option<Arc<PathBuf>>,
+}
+
+#[derive(Default)]
+pub(crate) struct Slot {
+    sqlx: Option<AnyConnection>,
+    direct: Option<DirectConn>,
 }
 
 /// A turn on the write connection; the next waiter's turn begins when it is dropped.
-pub(crate) struct WriteTurn(tokio::sync::OwnedMutexGuard<Option<AnyConnection>>);
+pub(crate) struct WriteTurn {
+    slot: tokio::sync::OwnedMutexGuard<Slot>,
+    file: Option<Arc<PathBuf>>,
+}
 
 impl WriteConn {
-    pub(crate) fn new(pool: AnyPool) -> WriteConn {
+    pub(crate) fn new(pool: AnyPool, file: Option<PathBuf>) -> WriteConn {
         WriteConn {
             slot: Arc::default(),
             pool,
+            file: file.map(Arc::new),
         }
+    }
+
+    /// Whether write groups can run on the direct connection.
+    pub(crate) fn has_direct(&self) -> bool {
+        self.file.is_some()
     }
 
     /// Waits for this process's turn to write (first come, first served).
     pub(crate) async fn turn(&self) -> Result<WriteTurn, StoreError> {
         let mut slot = self.slot.clone().lock_owned().await;
-        if slot.is_none() {
-            *slot = Some(self.pool.acquire().await?.detach());
+        if slot.sqlx.is_none() {
+            slot.sqlx = Some(self.pool.acquire().await?.detach());
         }
-        Ok(WriteTurn(slot))
+        Ok(WriteTurn {
+            slot,
+            file: self.file.clone(),
+        })
     }
 
-    /// Closes the connection (the store is closing).
+    /// Closes the connections (the store is closing).
     pub(crate) async fn close(&self) {
-        if let Some(conn) = self.slot.lock().await.take() {
+        let mut slot = self.slot.lock().await;
+        slot.direct.take();
+        if let Some(conn) = slot.sqlx.take() {
             let _ = conn.close().await;
         }
     }
 }
 
 impl WriteTurn {
-    /// Closes the connection, which is in a state no one should inherit (the next turn opens a
-    /// new one).
+    /// Closes the sqlx connection, which is in a state no one should inherit (the next turn
+    /// opens a new one).
     pub(crate) fn discard(mut self) {
-        self.0.take();
+        self.slot.sqlx.take();
+    }
+
+    /// Closes the direct connection likewise.
+    pub(crate) fn discard_direct(&mut self) {
+        self.slot.direct.take();
+    }
+
+    /// The direct connection (opened on first use).
+    pub(crate) fn direct(&mut self) -> Result<&DirectConn, StoreError> {
+        let Some(file) = &self.file else {
+            return Err(StoreError::Config(
+                "this database has no file for a direct connection".into(),
+            ));
+        };
+        if self.slot.direct.is_none() {
+            self.slot.direct = Some(DirectConn::open(file, true)?);
+        }
+        Ok(self.slot.direct.as_ref().expect("opened above"))
     }
 }
 
 impl std::ops::Deref for WriteTurn {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
-        self.0.as_ref().expect("a turn holds a connection")
+        self.slot.sqlx.as_ref().expect("a turn holds a connection")
     }
 }
 
 impl std::ops::DerefMut for WriteTurn {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        self.0.as_mut().expect("a turn holds a connection")
+        self.slot.sqlx.as_mut().expect("a turn holds a connection")
     }
 }
 

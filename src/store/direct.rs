@@ -1,0 +1,336 @@
+//! SQLite: statements that run on the calling thread, through connections of this module.
+//!
+//! sqlx gives every SQLite connection a thread of its own and sends it each statement over a
+//! channel; every statement and every row it returns is then a hand-off between two threads (two
+//! wake-ups, two context switches), which under load costs far more than the statement itself
+//! (see `docs/performance.md`). The two hottest things the service does on SQLite run here
+//! instead, on a connection opened through `rusqlite` on the same database file and linked
+//! against the same SQLite library:
+//!
+//! - the write groups of claims, acks and status moves ([`super::group`]), on the writer thread,
+//!   with a write connection that takes the same turns as sqlx's ([`super::writer::WriteConn`]),
+//!   so the process still writes through one connection at a time;
+//! - the token look-up that authenticates every worker request ([`ReadConns`]), a single
+//!   indexed read that takes microseconds and so runs where the request is.
+//!
+//! Statement texts are those of [`super::batched`]: `;`-separated statements with numbered
+//! parameters `$N`; each statement is prepared once and cached.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, ToSql};
+
+use super::StoreError;
+use super::door::{OutRow, Outcome};
+use super::rows::{Cell, Columns};
+
+/// A value bound to a statement parameter.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Param {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+impl From<i64> for Param {
+    fn from(v: i64) -> Param {
+        Param::Int(v)
+    }
+}
+
+impl From<String> for Param {
+    fn from(v: String) -> Param {
+        Param::Text(v)
+    }
+}
+
+impl From<&str> for Param {
+    fn from(v: &str) -> Param {
+        Param::Text(v.to_string())
+    }
+}
+
+impl<T: Into<Param>> From<Option<T>> for Param {
+    fn from(v: Option<T>) -> Param {
+        v.map_or(Param::Null, Into::into)
+    }
+}
+
+impl ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Param::Null => ValueRef::Null,
+            Param::Int(i) => ValueRef::Integer(*i),
+            Param::Text(s) => ValueRef::Text(s.as_bytes()),
+        }))
+    }
+}
+
+/// A column value as SQLite stores it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Plain {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl Plain {
+    fn read(value: ValueRef<'_>) -> Plain {
+        match value {
+            ValueRef::Null => Plain::Null,
+            ValueRef::Integer(i) => Plain::Int(i),
+            ValueRef::Real(f) => Plain::Real(f),
+            ValueRef::Text(t) => Plain::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => Plain::Blob(b.to_vec()),
+        }
+    }
+}
+
+/// A row read through this module.
+#[derive(Clone, Debug)]
+pub struct PlainRow {
+    names: Arc<[String]>,
+    values: Vec<Plain>,
+}
+
+impl Columns for PlainRow {
+    fn col<T: Cell>(&self, name: &str) -> Result<T, StoreError> {
+        let Some(i) = self.names.iter().position(|n| n == name) else {
+            return Err(StoreError::Db(sqlx::Error::ColumnNotFound(name.into())));
+        };
+        T::from_plain(&self.values[i]).ok_or_else(|| {
+            StoreError::Db(sqlx::Error::Decode(
+                format!(
+                    "column `{name}` holds {:?}, not a {}",
+                    self.values[i],
+                    std::any::type_name::<T>()
+                )
+                .into(),
+            ))
+        })
+    }
+}
+
+/// The database file behind a `sqlite:` URL, or `None` for a database that lives only in one
+/// connection's memory (a second connection would not see it).
+pub(crate) fn database_file(url: &str) -> Option<PathBuf> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let file = options.get_filename();
+    let name = file.to_string_lossy();
+    if name.is_empty() || name == ":memory:" || name.starts_with("file:") {
+        return None;
+    }
+    Some(file.to_path_buf())
+}
+
+/// A SQLite connection whose statements run on the calling thread.
+pub(crate) struct DirectConn {
+    conn: Connection,
+}
+
+impl DirectConn {
+    /// Opens the (existing) database file with the settings of the service's sqlx connections:
+    /// write-ahead log, `synchronous = NORMAL`, a busy timeout for other processes' writes, and
+    /// for the writer no automatic checkpoints (the checkpoint loop does them, see `super`).
+    pub(crate) fn open(path: &Path, writer: bool) -> Result<DirectConn, StoreError> {
+        let flags = if writer {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+        } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")?;
+        if writer {
+            conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        }
+        // Every statement text of the hot paths stays prepared.
+        conn.set_prepared_statement_cache_capacity(256);
+        Ok(DirectConn { conn })
+    }
+
+    /// Runs statements without parameters or results (`BEGIN IMMEDIATE`, `COMMIT`, `ROLLBACK`).
+    pub(crate) fn execute(&self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch(sql)?)
+    }
+
+    /// Runs `;`-separated statements whose parameters `$N` take `params[N - 1]`, and returns
+    /// what each returned, in order. The texts hold no `;` but between statements. The first
+    /// failing statement ends the run with its error.
+    pub(crate) fn run(&self, sql: &str, params: &[Param]) -> Result<Vec<Outcome>, StoreError> {
+        let mut out = Vec::new();
+        for text in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            let mut stmt = self.conn.prepare_cached(text)?;
+            for i in 1..=stmt.parameter_count() {
+                let value = stmt
+                    .parameter_name(i)
+                    .and_then(|name| name.strip_prefix('$'))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .and_then(|n| params.get(n.checked_sub(1)?))
+                    .ok_or_else(|| {
+                        StoreError::Config(format!("parameter {i} of `{text}` has no value"))
+                    })?;
+                stmt.raw_bind_parameter(i, value)?;
+            }
+            let names: Arc<[String]> = stmt.column_names().into_iter().map(String::from).collect();
+            let width = names.len();
+            let readonly = stmt.readonly();
+            let mut rows = Vec::new();
+            {
+                let mut cursor = stmt.raw_query();
+                while let Some(row) = cursor.next()? {
+                    let mut values = Vec::with_capacity(width);
+                    for i in 0..width {
+                        values.push(Plain::read(row.get_ref(i)?));
+                    }
+                    rows.push(OutRow::Plain(PlainRow {
+                        names: names.clone(),
+                        values,
+                    }));
+                }
+            }
+            let affected = if readonly { 0 } else { self.conn.changes() };
+            out.push(Outcome { rows, affected });
+        }
+        Ok(out)
+    }
+
+    /// The first row of a single read, if any.
+    pub(crate) fn read_one(
+        &self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Option<PlainRow>, StoreError> {
+        let out = self.run(sql, params)?;
+        Ok(out
+            .into_iter()
+            .next()
+            .and_then(|o| o.rows.into_iter().next())
+            .and_then(|r| match r {
+                OutRow::Plain(row) => Some(row),
+                OutRow::Sqlx(_) => None,
+            }))
+    }
+}
+
+/// Read connections for point look-ups on the calling thread (SQLite only): each look-up takes
+/// one from the shelf (or opens one) and puts it back. In write-ahead-log mode a reader never
+/// waits for the writer, so a look-up blocks its thread only for the microseconds it runs.
+pub(crate) struct ReadConns {
+    path: PathBuf,
+    shelf: Mutex<Vec<DirectConn>>,
+}
+
+impl ReadConns {
+    pub(crate) fn new(path: PathBuf) -> ReadConns {
+        ReadConns {
+            path,
+            shelf: Mutex::default(),
+        }
+    }
+
+    /// Runs `read` on a read connection of this process.
+    pub(crate) fn with<T>(
+        &self,
+        read: impl FnOnce(&DirectConn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let taken = self.shelf.lock().map(|mut s| s.pop()).unwrap_or_default();
+        let conn = match taken {
+            Some(conn) => conn,
+            None => DirectConn::open(&self.path, false)?,
+        };
+        let result = read(&conn);
+        if let Ok(mut shelf) = self.shelf.lock()
+            && shelf.len() < 16
+        {
+            shelf.push(conn);
+        }
+        result
+    }
+
+    /// Closes the connections on the shelf (the store is closing: the last connection to the
+    /// file checkpoints the write-ahead log and removes it).
+    pub(crate) fn close(&self) {
+        if let Ok(mut shelf) = self.shelf.lock() {
+            shelf.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch() -> (tempfile::TempDir, DirectConn) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; \
+                 CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, n INTEGER)",
+            )
+            .unwrap();
+        let conn = DirectConn::open(&path, true).unwrap();
+        (dir, conn)
+    }
+
+    #[test]
+    fn numbered_parameters_bind_by_number_in_every_statement() {
+        let (_dir, conn) = scratch();
+        let out = conn
+            .run(
+                "INSERT INTO t (name, n) VALUES ($2, $1) RETURNING id; \
+                 INSERT INTO t (name, n) VALUES ($3, NULL); \
+                 UPDATE t SET n = n + $1 WHERE name = $2; \
+                 SELECT id, name, n FROM t ORDER BY id",
+                &[Param::Int(7), Param::from("a"), Param::from(Some("b"))],
+            )
+            .unwrap();
+        assert_eq!(out.len(), 4);
+        assert_eq!((out[0].rows.len(), out[0].affected), (1, 1));
+        assert_eq!(out[1].affected, 1);
+        assert_eq!(out[2].affected, 1);
+        assert_eq!(out[3].affected, 0, "a read changes nothing");
+        let rows = &out[3].rows;
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].col::<String>("name").unwrap(), "a");
+        assert_eq!(rows[0].col::<i64>("n").unwrap(), 14);
+        assert_eq!(rows[1].col::<Option<i64>>("n").unwrap(), None);
+        assert_eq!(
+            rows[1].col::<Option<String>>("name").unwrap(),
+            Some("b".into())
+        );
+        assert!(
+            rows[0].col::<i64>("name").is_err(),
+            "a text is not an integer"
+        );
+        assert!(rows[0].col::<i64>("missing").is_err());
+    }
+
+    #[test]
+    fn a_missing_parameter_or_a_failing_statement_is_an_error() {
+        let (_dir, conn) = scratch();
+        let e = conn.run("SELECT $2", &[Param::Int(1)]).err().unwrap();
+        assert!(e.to_string().contains("no value"), "{e}");
+        let e = conn
+            .run("INSERT INTO t (name) VALUES (NULL)", &[])
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("NOT NULL"), "{e}");
+    }
+
+    #[test]
+    fn in_memory_databases_have_no_file() {
+        assert_eq!(database_file("sqlite::memory:"), None);
+        assert_eq!(
+            database_file("sqlite:///tmp/x/owp.db?mode=rwc"),
+            Some(PathBuf::from("/tmp/x/owp.db"))
+        );
+    }
+}
