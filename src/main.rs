@@ -2,6 +2,12 @@
 
 use clap::Parser;
 
+/// mimalloc for the Rust side: the request path allocates and frees on several threads at once,
+/// where glibc's allocator spent a fifth of the server's time (`docs/performance.md`).
+/// Transparent huge pages are off for it (`no_thp`): with 1,000 connections they held ~20 MB.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     limit_malloc_arenas();
     owp::config::load_env_files();
@@ -9,10 +15,9 @@ fn main() -> std::process::ExitCode {
     owp::cli::run(cli)
 }
 
-/// glibc gives busy threads malloc arenas of their own (up to eight per core), and each keeps
-/// the memory its thread freed. A server whose requests hop between a few threads gains nothing
-/// from them and holds more memory: two arenas are enough, unless `MALLOC_ARENA_MAX` says
-/// otherwise. Runs before any thread starts.
+/// glibc still serves the C side (SQLite's page caches and statements). It gives busy threads
+/// malloc arenas of their own (up to eight per core), and each keeps the memory its thread freed;
+/// two arenas are enough, unless `MALLOC_ARENA_MAX` says otherwise. Runs before any thread starts.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
