@@ -73,6 +73,13 @@ pub struct BenchArgs {
     /// Registered workers, all claiming concurrently.
     #[arg(long, default_value_t = 1000)]
     pub workers: usize,
+    /// Paced workers: together they start this many claim → ack → pr_opened cycles per second,
+    /// each worker one every `workers ÷ rate` seconds (as workers that spend time on their
+    /// tasks), instead of each starting its next cycle as soon as the last one ends. The claim
+    /// latency then is the service's, not the queue that closed-loop workers make; a claims/s
+    /// below the rate means the server could not keep up.
+    #[arg(long)]
+    pub rate: Option<f64>,
     /// Extra registered workers that stay idle (claims must not scan workers).
     #[arg(long, default_value_t = 0)]
     pub idle_workers: usize,
@@ -186,6 +193,8 @@ struct RunResult {
     replicas: usize,
     tasks: usize,
     workers: usize,
+    /// The offered rate of paced workers (`--rate`), if any.
+    rate: Option<f64>,
     claims_per_s: f64,
     claim_p50_ms: f64,
     claim_p99_ms: f64,
@@ -344,11 +353,17 @@ async fn measure(
     );
     let recycler = Recycler::start(tool.clone(), true);
     let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+    let pacing = args.rate.filter(|r| *r > 0.0).map(|rate| {
+        let period = Duration::from_secs_f64(args.workers as f64 / rate);
+        (period, period.div_f64(args.workers as f64))
+    });
     let owp = drive(args, |i, clock| {
         let http = http.clone();
         let base = bases[i % bases.len()].clone();
         let token = tokens[i].clone();
-        async move { owp_cycle_loop(http, base, token, clock).await }
+        // Paced workers start spread evenly over one period.
+        let pace = pacing.map(|(period, step)| (period, step * i as u32));
+        async move { owp_cycle_loop(http, base, token, clock, pace).await }
     })
     .await;
 
@@ -425,6 +440,7 @@ async fn measure(
         replicas,
         tasks: size,
         workers: args.workers,
+        rate: args.rate,
         claims_per_s: owp.claims_per_s,
         claim_p50_ms: owp.claim_p50_ms,
         claim_p99_ms: owp.claim_p99_ms,
@@ -984,15 +1000,25 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// One worker of OWP: claim → ack → pr_opened over HTTP.
+/// One worker of OWP: claim → ack → pr_opened over HTTP; with `pace` (period, first delay) it
+/// starts a cycle once per period, or at once when the last one took longer (no catching up).
 async fn owp_cycle_loop(
     http: reqwest::Client,
     base: String,
     token: String,
     clock: Arc<Clock>,
+    pace: Option<(Duration, Duration)>,
 ) -> LoopStats {
     let mut out = LoopStats::new(clock.windows);
+    let mut ticks = pace.map(|(period, delay)| {
+        let mut t = tokio::time::interval_at(tokio::time::Instant::now() + delay, period);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
     while clock.running() {
+        if let Some(t) = ticks.as_mut() {
+            t.tick().await;
+        }
         let t0 = Instant::now();
         let res = http
             .post(format!("{base}/v1/work"))
@@ -1251,20 +1277,21 @@ fn table(results: &[RunResult]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n| backend | procs | tasks | workers | claims/s | p50 ms | p99 ms | raw claims/s | raw p50 | raw p99 | ratio | cycles/s | webhook/s | webhook p50 | webhook p99 | peak RSS MB | HTTP import tasks/s | load |"
+        "\n| backend | procs | tasks | workers | offered/s | claims/s | p50 ms | p99 ms | raw claims/s | raw p50 | raw p99 | ratio | cycles/s | webhook/s | webhook p50 | webhook p99 | peak RSS MB | HTTP import tasks/s | load |"
     );
     let _ = writeln!(
         out,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for r in results {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.0} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.0} | {:.1} |",
             r.backend,
             r.replicas,
             r.tasks,
             r.workers,
+            opt(r.rate, 0),
             r.claims_per_s,
             r.claim_p50_ms,
             r.claim_p99_ms,

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, AssertSqlSafe, Executor};
 use tokio::sync::Notify;
 
 pub use door::{ChangeHook, NewEvent, WriteTx};
@@ -242,24 +242,38 @@ async fn sqlite_pool(url: &str, max: u32, writer: bool) -> Result<AnyPool, Store
 
 /// SQLite: moves committed pages from the write-ahead log into the database file, beside the
 /// writer instead of inside its commits. A passive checkpoint every 200 ms waits for no one; if
-/// readers keep the log from being reused and it grows past ~256 MB, one checkpoint waits for
-/// them (and holds writers) to bring it back. Ends when the pool is closed.
+/// readers keep the log from being reused and it grows past ~256 MB, a restarting checkpoint
+/// waits for them to bring it back. That one holds new writers while it waits, so it waits at
+/// most [`RESTART_WAIT`] (a reader that keeps a transaction open, in this process or another,
+/// must not stall every write), and after a failure it tries again only after
+/// [`RESTART_PAUSE`]. Ends when the pool is closed.
 async fn checkpoint_loop(read: AnyPool) {
     const RESTART_FRAMES: i64 = 65_536;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_restart = tokio::time::Instant::now();
     while !read.is_closed() {
         tick.tick().await;
         let row: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
             .fetch_one(&read)
             .await;
         match row {
-            Ok((_, frames, _)) if frames > RESTART_FRAMES => {
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
-                    .execute(&read)
-                    .await
-                {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
+            Ok((_, frames, _))
+                if frames > RESTART_FRAMES && tokio::time::Instant::now() >= next_restart =>
+            {
+                match restart_checkpoint(&read).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(
+                            frames,
+                            "the write-ahead log could not be restarted: a reader kept it busy"
+                        );
+                        next_restart = tokio::time::Instant::now() + RESTART_PAUSE;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                        next_restart = tokio::time::Instant::now() + RESTART_PAUSE;
+                    }
                 }
             }
             Ok(_) => {}
@@ -267,6 +281,32 @@ async fn checkpoint_loop(read: AnyPool) {
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
     }
+}
+
+/// The longest a restarting checkpoint holds new writers while it waits for readers.
+const RESTART_WAIT: Duration = Duration::from_millis(100);
+/// The pause after a restarting checkpoint that could not finish.
+const RESTART_PAUSE: Duration = Duration::from_secs(5);
+
+/// A restarting checkpoint on one connection whose busy timeout is [`RESTART_WAIT`] meanwhile;
+/// whether it finished.
+async fn restart_checkpoint(read: &AnyPool) -> Result<bool, sqlx::Error> {
+    let mut conn = read.acquire().await?;
+    conn.execute(AssertSqlSafe(format!(
+        "PRAGMA busy_timeout = {}",
+        RESTART_WAIT.as_millis()
+    )))
+    .await?;
+    let done: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(RESTART)")
+        .fetch_one(&mut *conn)
+        .await;
+    // Back to the pool's setting whatever came of it; a connection that cannot be reset is
+    // closed instead of going back.
+    if conn.execute("PRAGMA busy_timeout = 10000").await.is_err() {
+        conn.detach();
+    }
+    let (busy, _, _) = done?;
+    Ok(busy == 0)
 }
 
 /// Milliseconds since the Unix epoch, now.
