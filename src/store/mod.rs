@@ -325,3 +325,48 @@ pub fn format_ts(ms: i64) -> String {
 pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_restarting_checkpoint_gives_up_quickly_while_a_reader_holds_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("owp.db");
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        let store = Store::open(&url, Timing::default()).await.unwrap();
+        let repo = |name: &str| repos::RepoUpsert {
+            name: name.into(),
+            max_open_prs: 2,
+            area_locks_enabled: None,
+            extensions: Default::default(),
+        };
+        store.upsert_repo(&repo("a/one"), "test").await.unwrap();
+        // Another connection (another process, say) keeps a read transaction open, then more
+        // is written: the log cannot be restarted while that reader stays.
+        let reader = rusqlite::Connection::open(&file).unwrap();
+        reader
+            .execute_batch("BEGIN; SELECT COUNT(*) FROM repos;")
+            .unwrap();
+        store.upsert_repo(&repo("a/two"), "test").await.unwrap();
+        let started = std::time::Instant::now();
+        assert!(!restart_checkpoint(&store.read).await.unwrap());
+        let waited = started.elapsed();
+        assert!(
+            waited >= RESTART_WAIT && waited < Duration::from_secs(5),
+            "waited {waited:?}"
+        );
+        // Writes go on (they wait for no checkpoint), and the pool's busy timeout is back.
+        store.upsert_repo(&repo("a/three"), "test").await.unwrap();
+        let timeout: (i64,) = sqlx::query_as("PRAGMA busy_timeout")
+            .fetch_one(&store.read)
+            .await
+            .unwrap();
+        assert_eq!(timeout.0, 10_000);
+        reader.execute_batch("COMMIT").unwrap();
+        drop(reader);
+        assert!(restart_checkpoint(&store.read).await.unwrap());
+        store.close().await;
+    }
+}
