@@ -135,8 +135,9 @@ pub(crate) struct DirectConn {
 
 impl DirectConn {
     /// Opens the (existing) database file with the settings of the service's sqlx connections:
-    /// write-ahead log, `synchronous = NORMAL`, a busy timeout for other processes' writes, and
-    /// for the writer no automatic checkpoints (the checkpoint loop does them, see `super`).
+    /// write-ahead log, `synchronous = NORMAL`, a busy timeout for other processes' writes (1 s
+    /// for readers), and for the writer no automatic checkpoints (the checkpoint loop does them,
+    /// see `super`).
     pub(crate) fn open(path: &Path, writer: bool) -> Result<DirectConn, StoreError> {
         let flags = if writer {
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -144,7 +145,13 @@ impl DirectConn {
             OpenFlags::SQLITE_OPEN_READ_ONLY
         } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // A reader runs on a request's thread: it gives up sooner (a busy database then answers
+        // 503 and the client retries) rather than hold that thread the writer's 10 s.
+        conn.busy_timeout(std::time::Duration::from_millis(if writer {
+            10_000
+        } else {
+            1_000
+        }))?;
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")?;
         if writer {
             conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
