@@ -215,8 +215,16 @@ pub fn record_committed(store: &Store, events: &[Event]) {
             counter!(name, "repo" => repo).increment(1);
         }
     });
+    if lead_times.is_empty() {
+        return;
+    }
+    let Some(queue) = lead_time_queue() else {
+        return;
+    };
     for e in lead_times {
-        queue_lead_time(store, e);
+        if queue.try_send((store.clone(), e)).is_err() {
+            record(|| counter!(LEAD_TIME_DROPPED).increment(1));
+        }
     }
 }
 
@@ -229,27 +237,18 @@ const LEAD_TIME_QUEUE: usize = 4096;
 static LEAD_TIMES: std::sync::Mutex<Option<tokio::sync::mpsc::Sender<(Store, Event)>>> =
     std::sync::Mutex::new(None);
 
-fn queue_lead_time(store: &Store, event: Event) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    let Ok(mut slot) = LEAD_TIMES.lock() else {
-        return;
-    };
+/// The lead-time queue, with its consumer started on the current runtime if it has none.
+fn lead_time_queue() -> Option<tokio::sync::mpsc::Sender<(Store, Event)>> {
+    let runtime = tokio::runtime::Handle::try_current().ok()?;
+    let mut slot = LEAD_TIMES.lock().ok()?;
     // A consumer that ended with its runtime (tests start several) is replaced.
-    let sender = match slot.as_ref().filter(|s| !s.is_closed()) {
-        Some(sender) => sender.clone(),
-        None => {
-            let (sender, queue) = tokio::sync::mpsc::channel(LEAD_TIME_QUEUE);
-            runtime.spawn(lead_time_loop(queue));
-            *slot = Some(sender.clone());
-            sender
-        }
-    };
-    drop(slot);
-    if sender.try_send((store.clone(), event)).is_err() {
-        record(|| counter!(LEAD_TIME_DROPPED).increment(1));
+    if let Some(sender) = slot.as_ref().filter(|s| !s.is_closed()) {
+        return Some(sender.clone());
     }
+    let (sender, queue) = tokio::sync::mpsc::channel(LEAD_TIME_QUEUE);
+    runtime.spawn(lead_time_loop(queue));
+    *slot = Some(sender.clone());
+    Some(sender)
 }
 
 async fn lead_time_loop(mut queue: tokio::sync::mpsc::Receiver<(Store, Event)>) {

@@ -178,25 +178,21 @@ impl WriteTx {
         );
         let actor = format!("worker:{}", seen.id);
         let data = json!({"lease_id": lease_id, "status": "leased"});
-        let (id, lease, skill_list, skills_json) = (
-            seen.id.clone(),
-            lease_id.clone(),
-            seen.skills.join(","),
-            serde_json::to_string(&seen.skills).unwrap_or_else(|_| "[]".into()),
-        );
         let values = vec![
             now.into(),
-            id.into(),
-            lease.into(),
+            seen.id.as_str().into(),
+            lease_id.as_str().into(),
             accept_by.into(),
             expires.into(),
             accept_by.min(expires).into(),
             (now - NACK_COOLDOWN_MS).into(),
-            skill_list.into(),
+            seen.skills.join(",").into(),
             actor.as_str().into(),
             data.to_string().into(),
             (now - HOUR_MS).into(),
-            skills_json.into(),
+            serde_json::to_string(&seen.skills)
+                .unwrap_or_else(|_| "[]".into())
+                .into(),
         ];
         let part = Part {
             sql,
@@ -294,12 +290,10 @@ impl WriteTx {
                RETURNING id; \
              {TASK_SELECT} WHERE t.lease_id = $3"
         );
-        let now = self.now;
-        let (worker, lease) = (worker_id.to_string(), lease_id.to_string());
         let values = vec![
-            now.into(),
-            worker.into(),
-            lease.into(),
+            self.now.into(),
+            worker_id.into(),
+            lease_id.into(),
             expires.into(),
             actor.as_str().into(),
             data.to_string().into(),
@@ -438,47 +432,27 @@ impl WriteTx {
                 ""
             },
         );
-        let now = self.now;
-        let to = mv.to.as_str();
-        let reason = mv.reason.clone();
-        let artifact = plan.artifact.as_ref().map(Value::to_string);
-        let bump = i64::from(mv.bump_attempts);
-        let holds_area = i64::from(mv.to.holds_area());
-        let (seq, from, points) = (task.seq, task.status.as_str(), task_lease_points(task));
-        let (worker, end, lease) = (
-            task.worker_id.clone(),
-            mv.lease_end.as_str(),
-            task.lease_id.clone(),
-        );
-        let (active_delta, pr_delta, repo_id, kind) =
-            (plan.active_delta, plan.pr_delta, task.repo_id, plan.kind);
-        let (repo, task_id, actor, data) = (
-            task.repo.clone(),
-            task.id.clone(),
-            actor.to_string(),
-            plan.data.to_string(),
-        );
         let values = vec![
-            to.into(),
-            reason.into(),
-            artifact.into(),
-            bump.into(),
-            holds_area.into(),
-            now.into(),
-            seq.into(),
-            from.into(),
-            points.into(),
-            worker.into(),
-            end.into(),
-            lease.into(),
-            active_delta.into(),
-            pr_delta.into(),
-            repo_id.into(),
-            kind.into(),
-            repo.into(),
-            task_id.into(),
+            mv.to.as_str().into(),
+            mv.reason.clone().into(),
+            plan.artifact.as_ref().map(Value::to_string).into(),
+            i64::from(mv.bump_attempts).into(),
+            i64::from(mv.to.holds_area()).into(),
+            self.now.into(),
+            task.seq.into(),
+            task.status.as_str().into(),
+            task_lease_points(task).into(),
+            task.worker_id.clone().into(),
+            mv.lease_end.as_str().into(),
+            task.lease_id.clone().into(),
+            plan.active_delta.into(),
+            plan.pr_delta.into(),
+            task.repo_id.into(),
+            plan.kind.into(),
+            task.repo.clone().into(),
+            task.id.clone().into(),
             actor.into(),
-            data.into(),
+            plan.data.to_string().into(),
         ];
         Part {
             sql,

@@ -128,6 +128,9 @@ pub(crate) fn database_file(url: &str) -> Option<PathBuf> {
     Some(file.to_path_buf())
 }
 
+/// How long a read connection waits for a busy database (it runs on a request's thread).
+const READ_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A SQLite connection whose statements run on the calling thread.
 pub(crate) struct DirectConn {
     conn: Connection,
@@ -147,11 +150,11 @@ impl DirectConn {
         let conn = Connection::open_with_flags(path, flags)?;
         // A reader runs on a request's thread: it gives up sooner (a busy database then answers
         // 503 and the client retries) rather than hold that thread the writer's 10 s.
-        conn.busy_timeout(std::time::Duration::from_millis(if writer {
-            10_000
+        conn.busy_timeout(if writer {
+            super::BUSY_TIMEOUT
         } else {
-            1_000
-        }))?;
+            READ_BUSY_TIMEOUT
+        })?;
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")?;
         if writer {
             conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;

@@ -62,6 +62,10 @@ impl Default for Timing {
     }
 }
 
+/// How long a SQLite connection waits for another process's write lock before it reports the
+/// database busy (see `sqlite_pool`; [`direct`] uses it for its writer too).
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Nacked tasks are not offered to the same worker again for this long.
 pub const NACK_COOLDOWN_MS: i64 = 3_600_000;
 
@@ -132,11 +136,13 @@ impl Store {
                 (pool.clone(), pool)
             }
         };
+        // SQLite: the file the direct connections open (none for an in-memory database).
+        let file = match backend {
+            Backend::Sqlite => direct::database_file(url),
+            Backend::Postgres => None,
+        };
         let write_conn = match backend {
-            Backend::Sqlite => Some(writer::WriteConn::new(
-                write.clone(),
-                direct::database_file(url),
-            )),
+            Backend::Sqlite => Some(writer::WriteConn::new(write.clone(), file.clone())),
             Backend::Postgres => None,
         };
         let store = Store {
@@ -155,12 +161,7 @@ impl Store {
                 Backend::Postgres => None,
             },
             write_conn,
-            direct_reads: match backend {
-                Backend::Sqlite => {
-                    direct::database_file(url).map(|file| Arc::new(direct::ReadConns::new(file)))
-                }
-                Backend::Postgres => None,
-            },
+            direct_reads: file.map(|file| Arc::new(direct::ReadConns::new(file))),
         };
         store.init_horizon().await?;
         store.start_wakeups(url).await?;
@@ -224,7 +225,7 @@ async fn sqlite_pool(url: &str, max: u32, writer: bool) -> Result<AnyPool, Store
                 // a second process wait for the write lock instead of failing.
                 conn.execute("PRAGMA journal_mode = WAL").await?;
                 conn.execute("PRAGMA synchronous = NORMAL").await?;
-                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                conn.execute(busy_timeout(BUSY_TIMEOUT)).await?;
                 conn.execute("PRAGMA foreign_keys = ON").await?;
                 if writer {
                     // The writer never checkpoints (that would copy pages to the database file
@@ -292,21 +293,22 @@ const RESTART_PAUSE: Duration = Duration::from_secs(5);
 /// whether it finished.
 async fn restart_checkpoint(read: &AnyPool) -> Result<bool, sqlx::Error> {
     let mut conn = read.acquire().await?;
-    conn.execute(AssertSqlSafe(format!(
-        "PRAGMA busy_timeout = {}",
-        RESTART_WAIT.as_millis()
-    )))
-    .await?;
+    conn.execute(busy_timeout(RESTART_WAIT)).await?;
     let done: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(RESTART)")
         .fetch_one(&mut *conn)
         .await;
     // Back to the pool's setting whatever came of it; a connection that cannot be reset is
     // closed instead of going back.
-    if conn.execute("PRAGMA busy_timeout = 10000").await.is_err() {
+    if conn.execute(busy_timeout(BUSY_TIMEOUT)).await.is_err() {
         conn.detach();
     }
     let (busy, _, _) = done?;
     Ok(busy == 0)
+}
+
+/// The statement that sets a SQLite connection's busy timeout.
+fn busy_timeout(wait: Duration) -> AssertSqlSafe<String> {
+    AssertSqlSafe(format!("PRAGMA busy_timeout = {}", wait.as_millis()))
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -363,7 +365,7 @@ mod tests {
             .fetch_one(&store.read)
             .await
             .unwrap();
-        assert_eq!(timeout.0, 10_000);
+        assert_eq!(timeout.0, BUSY_TIMEOUT.as_millis() as i64);
         reader.execute_batch("COMMIT").unwrap();
         drop(reader);
         assert!(restart_checkpoint(&store.read).await.unwrap());

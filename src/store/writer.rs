@@ -102,7 +102,7 @@ pub(crate) struct WriteConn {
 }
 
 #[derive(Default)]
-pub(crate) struct Slot {
+struct Slot {
     sqlx: Option<AnyConnection>,
     direct: Option<DirectConn>,
 }
