@@ -78,6 +78,8 @@ pub const LEAD_TIME_DROPPED: &str = "owp_lead_time_samples_dropped_total";
 /// HTTP requests answered (counter, `method`, `route`, `status`).
 pub const WRITE_GROUPS: &str = "owp_write_groups_total";
 pub const WRITE_GROUP_OPERATIONS: &str = "owp_write_group_operations_total";
+/// PostgreSQL: single-statement claims that lost a race and ran the general claim (counter).
+pub const CLAIM_RACES: &str = "owp_claim_races_total";
 pub const HTTP_REQUESTS: &str = "owp_http_requests_total";
 /// Time to answer an HTTP request, up to its headers (histogram, `method`, `route`).
 pub const HTTP_DURATION: &str = "owp_http_request_duration_seconds";
@@ -170,6 +172,10 @@ fn describe_process_metrics() {
     describe_counter!(
         WRITE_GROUP_OPERATIONS,
         "Claims, acks and status moves committed inside such a group."
+    );
+    describe_counter!(
+        CLAIM_RACES,
+        "PostgreSQL: claims whose single statement lost the repository's last review slot or the task's area to another transaction, and ran again through the general claim."
     );
     describe_histogram!(
         HTTP_DURATION,
@@ -323,6 +329,11 @@ pub fn write_group(operations: usize) {
         counter!(WRITE_GROUPS).increment(1);
         counter!(WRITE_GROUP_OPERATIONS).increment(operations as u64);
     });
+}
+
+/// Counts one single-statement claim that lost a race (see `store::single`).
+pub fn claim_race() {
+    record(|| counter!(CLAIM_RACES).increment(1));
 }
 
 /// Counts one GitHub webhook delivery. `event` is GitHub's event name (`issues`,

@@ -835,123 +835,152 @@ async fn expired_leases_return_and_then_block() {
     .await;
 }
 
-/// Two stores on one database (two processes, in effect) racing claims: every task goes to one
-/// worker, and no budget, area lock or capacity is ever exceeded.
+/// Two stores on one database (two processes, in effect) racing claims through the general
+/// claim of a write transaction: every task goes to one worker, and no budget, area lock or
+/// capacity is ever exceeded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_claims_from_two_stores_keep_every_rule() {
     on_each_backend(
         "racing_claims_from_two_stores_keep_every_rule",
         fast_timing(),
-        |db| async move {
-            let label = db.label;
-            let a = db.store.clone();
-            let b = db.replica().await;
-            repo(&a, "race/one", 3, true).await;
-            repo(&a, "race/two", 100, true).await;
-            let mut inputs = Vec::new();
-            for i in 0..60 {
-                let mut t = task(&format!("t{i}"));
-                t.area = (i % 3 == 0).then(|| format!("area{}", i % 4));
-                t.estimate_points = 1 + (i % 2);
-                inputs.push(t);
-            }
-            a.import_tasks("race/one", &inputs[..30], "admin")
-                .await
-                .unwrap();
-            a.import_tasks("race/two", &inputs[30..], "admin")
-                .await
-                .unwrap();
-            let mut workers = Vec::new();
-            for i in 0..16 {
-                workers.push(register(&a, worker_input(&format!("w{i}"), &[], 3, 2)).await);
-            }
-            let stores = [a.clone(), b.clone()];
-            let granted = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
-            let barrier = Arc::new(tokio::sync::Barrier::new(workers.len()));
-            let mut handles = Vec::new();
-            for (i, w) in workers.into_iter().enumerate() {
-                let store = stores[i % 2].clone();
-                let granted = granted.clone();
-                let barrier = barrier.clone();
-                handles.push(tokio::spawn(async move {
-                    barrier.wait().await;
-                    for _ in 0..4 {
-                        if let Some(l) = claim(&store, &w).await {
-                            granted
-                                .lock()
-                                .unwrap()
-                                .push((l.task.task_id.clone(), w.id.clone()));
-                        }
-                    }
-                }));
-            }
-            for h in handles {
-                h.await.expect("claimer");
-            }
-            let granted = granted.lock().unwrap().clone();
-            let unique: HashSet<&String> = granted.iter().map(|(t, _)| t).collect();
-            assert_eq!(
-                unique.len(),
-                granted.len(),
-                "{label}: a task was leased twice"
-            );
-            assert!(
-                granted.len() >= 10,
-                "{label}: only {} claims succeeded",
-                granted.len()
-            );
-
-            let tasks = a.tasks(&Default::default()).await.unwrap();
-            let repos = a.repos().await.unwrap();
-            for r in &repos {
-                let active = tasks
-                    .iter()
-                    .filter(|t| t.repo == r.name && t.status.is_active())
-                    .count() as i64;
-                assert_eq!(
-                    active, r.active_leases,
-                    "{label}: {} counter drifted",
-                    r.name
-                );
-                assert!(active <= r.max_open_prs, "{label}: {} over budget", r.name);
-                let mut areas = HashSet::new();
-                for t in tasks
-                    .iter()
-                    .filter(|t| t.repo == r.name && t.status.holds_area())
-                {
-                    if let Some(area) = &t.area {
-                        assert!(
-                            areas.insert(area.clone()),
-                            "{label}: area {area} held twice"
-                        );
-                    }
-                }
-            }
-            for w in a.workers().await.unwrap() {
-                let mine: Vec<&TaskRow> = tasks
-                    .iter()
-                    .filter(|t| {
-                        t.worker_id.as_deref() == Some(w.id.as_str()) && t.status.is_active()
-                    })
-                    .collect();
-                let points: i64 = mine.iter().map(|t| t.estimate_points).sum();
-                assert_eq!(
-                    points, w.active_points,
-                    "{label}: points counter of {}",
-                    w.name
-                );
-                assert!(
-                    points <= w.capacity_points,
-                    "{label}: {} over capacity",
-                    w.name
-                );
-                assert!(mine.len() as i64 <= w.max_concurrent_tasks);
-            }
-            b.close().await;
-            db.store.close().await;
-        },
+        |db| racing_claims(db, false),
     )
     .await;
+}
+
+/// The same race through the path of a worker's request (`Store::claim_for`): write groups on
+/// SQLite, one statement per claim on PostgreSQL, which must lose its races (the last review
+/// slot, a taken area) without breaking a rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_requests_from_two_stores_keep_every_rule() {
+    on_each_backend(
+        "racing_requests_from_two_stores_keep_every_rule",
+        fast_timing(),
+        |db| racing_claims(db, true),
+    )
+    .await;
+}
+
+async fn racing_claims(db: TestDb, requests: bool) {
+    let label = db.label;
+    let a = db.store.clone();
+    let b = db.replica().await;
+    repo(&a, "race/one", 3, true).await;
+    repo(&a, "race/two", 100, true).await;
+    let mut inputs = Vec::new();
+    for i in 0..60 {
+        let mut t = task(&format!("t{i}"));
+        t.area = (i % 3 == 0).then(|| format!("area{}", i % 4));
+        t.estimate_points = 1 + (i % 2);
+        inputs.push(t);
+    }
+    a.import_tasks("race/one", &inputs[..30], "admin")
+        .await
+        .unwrap();
+    a.import_tasks("race/two", &inputs[30..], "admin")
+        .await
+        .unwrap();
+    let mut workers = Vec::new();
+    for i in 0..16 {
+        workers.push(register(&a, worker_input(&format!("w{i}"), &[], 3, 2)).await);
+    }
+    let stores = [a.clone(), b.clone()];
+    let granted = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let barrier = Arc::new(tokio::sync::Barrier::new(workers.len()));
+    let mut handles = Vec::new();
+    for (i, w) in workers.into_iter().enumerate() {
+        let store = stores[i % 2].clone();
+        let granted = granted.clone();
+        let barrier = barrier.clone();
+        handles.push(tokio::spawn(async move {
+            barrier.wait().await;
+            for _ in 0..4 {
+                let lease = if requests {
+                    store.claim_for(&w).await.expect("claim").0
+                } else {
+                    claim(&store, &w).await
+                };
+                if let Some(l) = lease {
+                    granted
+                        .lock()
+                        .unwrap()
+                        .push((l.task.task_id.clone(), w.id.clone()));
+                }
+            }
+        }));
+    }
+    for h in handles {
+        h.await.expect("claimer");
+    }
+    let granted = granted.lock().unwrap().clone();
+    let unique: HashSet<&String> = granted.iter().map(|(t, _)| t).collect();
+    assert_eq!(
+        unique.len(),
+        granted.len(),
+        "{label}: a task was leased twice"
+    );
+    assert!(
+        granted.len() >= 10,
+        "{label}: only {} claims succeeded",
+        granted.len()
+    );
+
+    let tasks = a.tasks(&Default::default()).await.unwrap();
+    let repos = a.repos().await.unwrap();
+    for r in &repos {
+        let active = tasks
+            .iter()
+            .filter(|t| t.repo == r.name && t.status.is_active())
+            .count() as i64;
+        assert_eq!(
+            active, r.active_leases,
+            "{label}: {} counter drifted",
+            r.name
+        );
+        assert!(active <= r.max_open_prs, "{label}: {} over budget", r.name);
+        let mut areas = HashSet::new();
+        for t in tasks
+            .iter()
+            .filter(|t| t.repo == r.name && t.status.holds_area())
+        {
+            if let Some(area) = &t.area {
+                assert!(
+                    areas.insert(area.clone()),
+                    "{label}: area {area} held twice"
+                );
+            }
+        }
+    }
+    for w in a.workers().await.unwrap() {
+        let mine: Vec<&TaskRow> = tasks
+            .iter()
+            .filter(|t| t.worker_id.as_deref() == Some(w.id.as_str()) && t.status.is_active())
+            .collect();
+        let points: i64 = mine.iter().map(|t| t.estimate_points).sum();
+        assert_eq!(
+            points, w.active_points,
+            "{label}: points counter of {}",
+            w.name
+        );
+        assert!(
+            points <= w.capacity_points,
+            "{label}: {} over capacity",
+            w.name
+        );
+        assert!(mine.len() as i64 <= w.max_concurrent_tasks);
+    }
+    // Every lease granted has its audit event (read up to the log's current horizon).
+    a.event_horizon().await.unwrap();
+    let leased = a
+        .events_after(0, 10_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == "task.leased")
+        .count();
+    assert_eq!(leased, granted.len(), "{label}: task.leased events");
+    b.close().await;
+    db.store.close().await;
 }
 
 /// Readers that continue after the last event id they saw never miss an event, even when

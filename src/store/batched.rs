@@ -656,7 +656,7 @@ fn decode_task(outcome: &Outcome) -> Result<TaskRow, StoreError> {
 
 /// A batch whose statements did not all apply as their predecessors promised: the transaction is
 /// rolled back (or, if it had already committed, nothing was written beyond what applied).
-fn inconsistent(what: &str) -> StoreError {
+pub(super) fn inconsistent(what: &str) -> StoreError {
     StoreError::Db(sqlx::Error::Protocol(format!(
         "{what}: the statements of one transaction disagreed"
     )))

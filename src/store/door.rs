@@ -400,16 +400,23 @@ impl WriteTx {
                 *state = SqliteState::Committed;
             }
         }
-        crate::metrics::record_committed(&self.store, &written);
-        if let Some(last) = written.iter().map(|e| e.id).max() {
-            self.store
-                .local_last_event
-                .fetch_max(last, std::sync::atomic::Ordering::Relaxed);
-            self.store.changed.notify_waiters();
-            // Tells the other processes sharing a PostgreSQL database (see `replicas`).
-            self.store.signals.local_commit.notify_one();
-        }
+        self.store.committed(&written);
         Ok(written)
+    }
+}
+
+impl Store {
+    /// After a commit of `written`: counts it and wakes this process's waiters (long polls,
+    /// event streams) and, through the notifier, the other processes sharing the database.
+    pub(crate) fn committed(&self, written: &[Event]) {
+        crate::metrics::record_committed(self, written);
+        if let Some(last) = written.iter().map(|e| e.id).max() {
+            self.local_last_event
+                .fetch_max(last, std::sync::atomic::Ordering::Relaxed);
+            self.changed.notify_waiters();
+            // Tells the other processes sharing a PostgreSQL database (see `replicas`).
+            self.signals.local_commit.notify_one();
+        }
     }
 }
 

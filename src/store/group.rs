@@ -14,7 +14,8 @@
 //! group commits, through the general code. If anything fails half-way, the whole group rolls
 //! back and every operation runs on its own. A lone request runs on its own at once.
 //!
-//! PostgreSQL has no single writer: there every operation is its own transaction.
+//! PostgreSQL has no single writer: there every operation runs on its own, on its plain path as
+//! one statement ([`super::single`]).
 
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -148,18 +149,13 @@ async fn run_group(store: Store, jobs: Vec<Job>) {
 async fn alone(store: &Store, job: Job) {
     match job {
         Job::Claim(worker, reply) => {
-            let result = store
-                .write_batched(|mut tx| {
-                    let worker = &worker;
-                    async move {
-                        let claimed = tx.claim(worker).await.map(|lease| (lease, tx.now));
-                        (tx, claimed)
-                    }
-                })
-                .await;
-            let _ = reply.send(result);
+            let _ = reply.send(store.claim_alone(&worker).await);
         }
         Job::Task(worker, op, reply) => {
+            if let Some(result) = store.task_op_single(&worker, &op).await {
+                let _ = reply.send(result);
+                return;
+            }
             let result = store
                 .write_batched(|mut tx| {
                     let (worker, op) = (&worker, &op);

@@ -19,6 +19,7 @@ pub mod leases;
 pub mod replicas;
 pub mod repos;
 pub mod rows;
+mod single;
 pub mod tasks;
 pub mod workers;
 mod writer;

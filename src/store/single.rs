@@ -1,0 +1,593 @@
+//! PostgreSQL: the hot paths of a worker (claim, ack, status move) as one statement each.
+//!
+//! Every statement is a network round trip, and PostgreSQL keeps the rows a transaction wrote
+//! locked until it commits. A claim of a dozen round trips held its repository's review-budget
+//! row (which every claim and pull request of the repository writes) for the rest of them and
+//! for the `COMMIT`, each waiting for the server's scheduler under load: claims of one
+//! repository queued behind that row. Here each plain operation is one statement of
+//! data-modifying common table expressions, which the database runs in one go. Without a change
+//! hook (the GitHub App's outbox must write in the same transaction) and without an audit event
+//! of its own to add, the statement runs on its own and commits as it ends: its row locks last
+//! for the statement and the commit's log flush, and no round trip happens while they are held.
+//!
+//! The rules are those of [`super::leases`] and [`super::batched`]. The order in which the
+//! expressions lock rows is forced by what each one reads from the one before it:
+//!
+//! - **Claim**: lock the worker; pick the first ready task in offer order that passes every rule
+//!   (`FOR UPDATE SKIP LOCKED`: two claims never wait for or receive the same task); count it
+//!   against its repository's budget with a conditional `UPDATE` that re-checks the row under its
+//!   lock; take the task only if that succeeded. A claim never waits for a task, and whoever
+//!   holds a repository row waits for nothing but its own commit, so no two transactions wait on
+//!   each other in a cycle. If another transaction used the repository's last slot between this
+//!   statement's snapshot and the lock, nothing is taken; if one took the same area first (the
+//!   partial unique index), the statement fails and nothing is written. Both are a *race*: the
+//!   statement runs again on a fresh snapshot, and after [`RACE_ATTEMPTS`] the general claim of
+//!   [`super::leases`] decides (it tries further candidates under savepoints).
+//! - **Ack** and **status move**: a conditional update of the task on its plain path (the
+//!   caller's live lease, the status and last update it was read with), with the lease, the
+//!   counters and the audit event chained on it. If the condition finds nothing, nothing was
+//!   written and the general code decides (an idempotent ack, an expired lease, an error).
+
+use serde_json::{Value, json};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AssertSqlSafe, Executor, Row};
+
+use super::batched::{MovePlan, inconsistent};
+use super::leases::{HOUR_MS, Move, repo_rules, task_lease_points, worker_move};
+use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
+use super::workers::online_event;
+use super::{Backend, NACK_COOLDOWN_MS, Store, StoreError, Timing, WriteTx, format_ts, new_id};
+use crate::domain::{Event, Lease, TaskStatus};
+
+/// Single-statement attempts of a claim that keeps losing races before the general claim runs.
+const RACE_ATTEMPTS: u32 = 3;
+
+/// How a single-statement claim ended.
+enum SingleClaim {
+    /// The worker row is gone: nothing was written.
+    NoWorker,
+    /// Nothing is eligible for the worker now (it was marked seen).
+    Nothing,
+    /// Another transaction took the repository's last review slot or the task's area first:
+    /// no task was taken.
+    Race,
+    Taken(Box<Lease>, Event),
+}
+
+impl Store {
+    /// A claim in a transaction of its own (see [`WriteTx::claim`]), with the instant the worker
+    /// was marked seen.
+    pub(super) async fn claim_alone(
+        &self,
+        worker: &WorkerRow,
+    ) -> Result<(Option<Lease>, i64), StoreError> {
+        if self.backend == Backend::Postgres {
+            for _ in 0..RACE_ATTEMPTS {
+                match self.claim_single(worker).await? {
+                    Some(claimed) => return Ok(claimed),
+                    None => crate::metrics::claim_race(),
+                }
+            }
+        }
+        self.write_batched(|mut tx| async move {
+            let claimed = tx.claim(worker).await.map(|lease| (lease, tx.now));
+            (tx, claimed)
+        })
+        .await
+    }
+
+    /// One single-statement claim; `None` after a race. On its own when it may commit by itself
+    /// (no hook, and the worker was online so no `worker.online` event has to join it), else in
+    /// a write transaction.
+    async fn claim_single(
+        &self,
+        worker: &WorkerRow,
+    ) -> Result<Option<(Option<Lease>, i64)>, StoreError> {
+        let now = super::now_ms();
+        if self.autocommits() && worker.online(now, self.timing.heartbeat_ttl_ms) {
+            let claimed = claim_statement(&self.write, &self.timing, worker, now).await;
+            return Ok(match claimed? {
+                SingleClaim::NoWorker => return Err(no_worker()),
+                SingleClaim::Race => None,
+                SingleClaim::Nothing => Some((None, now)),
+                SingleClaim::Taken(lease, event) => {
+                    self.committed(&[event]);
+                    Some((Some(*lease), now))
+                }
+            });
+        }
+        let result = self
+            .write_batched(|mut tx| async move {
+                let result = tx.claim_single(worker).await.map(|lease| (lease, tx.now));
+                (tx, result)
+            })
+            .await;
+        match result {
+            Err(StoreError::Conflict { code: RACE, .. }) => Ok(None),
+            other => other.map(Some),
+        }
+    }
+
+    /// A worker's ack or status move on its plain path, each as one statement committing on its
+    /// own (PostgreSQL without hooks, a worker already online); `None` when that does not apply
+    /// and nothing was written: the caller then runs the general code in a transaction.
+    pub(super) async fn task_op_single(
+        &self,
+        worker: &WorkerRow,
+        op: &super::group::TaskOp,
+    ) -> Option<Result<TaskRow, StoreError>> {
+        let now = super::now_ms();
+        if self.backend != Backend::Postgres
+            || !self.autocommits()
+            || !worker.online(now, self.timing.heartbeat_ttl_ms)
+        {
+            return None;
+        }
+        let done = async {
+            if !worker.seen_lately(now) {
+                sqlx::query(
+                    "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2",
+                )
+                .bind(now)
+                .bind(&worker.id)
+                .execute(&self.write)
+                .await?;
+            }
+            match op {
+                super::group::TaskOp::Ack(lease_id) => {
+                    ack_statement(&self.write, &self.timing, &worker.id, lease_id, now).await
+                }
+                super::group::TaskOp::Status(r) => {
+                    let Some(task) = read_task(&self.write, &r.task_id).await? else {
+                        return Ok(None);
+                    };
+                    let Some((mv, plan)) =
+                        plain_move(&task, &worker.id, r.to, &r.artifact, &r.note, now)
+                    else {
+                        return Ok(None);
+                    };
+                    let actor = format!("worker:{}", worker.id);
+                    move_statement(&self.write, &task, &mv, &plan, &actor, now).await
+                }
+            }
+        }
+        .await;
+        match done {
+            Ok(Some((task, event))) => {
+                self.committed(&[event]);
+                Some(Ok(task))
+            }
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// Whether a change may commit without a transaction around it: no hook has to join it.
+    fn autocommits(&self) -> bool {
+        self.hooks.read().expect("hooks lock").is_empty()
+    }
+}
+
+impl WriteTx {
+    /// The claim as one statement inside this transaction (a hook joins it). A race is the
+    /// error [`RACE`], which rolls the transaction back.
+    async fn claim_single(&mut self, seen: &WorkerRow) -> Result<Option<Lease>, StoreError> {
+        let (timing, now) = (self.store().timing.clone(), self.now);
+        let claimed = claim_statement(self.conn(), &timing, seen, now).await?;
+        if !matches!(claimed, SingleClaim::NoWorker) && !seen.online(now, timing.heartbeat_ttl_ms) {
+            self.event(online_event(&seen.id));
+        }
+        match claimed {
+            SingleClaim::NoWorker => Err(no_worker()),
+            SingleClaim::Race => Err(StoreError::conflict(RACE, "claim race")),
+            SingleClaim::Nothing => Ok(None),
+            SingleClaim::Taken(lease, event) => {
+                self.appended(event);
+                Ok(Some(*lease))
+            }
+        }
+    }
+
+    /// `ack` on its plain path as one statement in this transaction; `None` when the plain path
+    /// does not apply (nothing was written).
+    pub(super) async fn ack_single(
+        &mut self,
+        worker_id: &str,
+        lease_id: &str,
+    ) -> Result<Option<TaskRow>, StoreError> {
+        let (timing, now) = (self.store().timing.clone(), self.now);
+        let acked = ack_statement(self.conn(), &timing, worker_id, lease_id, now).await?;
+        Ok(acked.map(|(task, event)| {
+            self.appended(event);
+            task
+        }))
+    }
+
+    /// A worker's status move on its plain path as one statement after one read, in this
+    /// transaction; `None` when the plain path does not apply (nothing was written).
+    pub(super) async fn move_single(
+        &mut self,
+        worker_id: &str,
+        task_id: &str,
+        to: TaskStatus,
+        artifact: &Option<Value>,
+        note: &Option<String>,
+    ) -> Result<Option<TaskRow>, StoreError> {
+        let Some(task) = read_task(self.conn(), task_id).await? else {
+            return Ok(None);
+        };
+        let Some((mv, plan)) = plain_move(&task, worker_id, to, artifact, note, self.now) else {
+            return Ok(None);
+        };
+        let actor = format!("worker:{worker_id}");
+        let now = self.now;
+        let moved = move_statement(self.conn(), &task, &mv, &plan, &actor, now).await?;
+        Ok(moved.map(|(task, event)| {
+            self.appended(event);
+            task
+        }))
+    }
+}
+
+/// The code of the (internal) error that ends a transaction whose claim lost a race.
+const RACE: &str = "claim_race";
+
+fn no_worker() -> StoreError {
+    StoreError::not_found("worker_not_found", "unknown worker")
+}
+
+/// The columns of [`TASK_SELECT`] read from the rows a data-modifying expression named `name`
+/// returned (the table `tasks` as the statement left it).
+fn returned_task_select(name: &str) -> String {
+    TASK_SELECT.replacen("FROM tasks t ", &format!("FROM {name} t "), 1)
+}
+
+/// The claim statement (see the module docs) for `seen`, the worker as its request was
+/// authenticated.
+async fn claim_statement<'c>(
+    conn: impl Executor<'c, Database = Any>,
+    timing: &Timing,
+    seen: &WorkerRow,
+    now: i64,
+) -> Result<SingleClaim, StoreError> {
+    let lease_id = new_id("l");
+    let accept_by = now + timing.accept_ttl_ms;
+    let expires = now + timing.lease_ttl_ms;
+    // The skills read when the request was authenticated, as a JSON array ($11); the guard
+    // `w.skills = $7` makes the claim take nothing if they changed since.
+    let skills = if seen.all_skills {
+        ""
+    } else {
+        " AND t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
+           (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id \
+            AND m.skill NOT IN (SELECT jsonb_array_elements_text(CAST($11 AS jsonb)))))"
+    };
+    let rules = repo_rules("$2", "$6", "$10");
+    let sql = format!(
+        "WITH w AS ( \
+           SELECT id, status, skills, active_tasks, max_concurrent_tasks, trust_level, \
+             capacity_points, active_points FROM workers WHERE id = $2 FOR UPDATE), \
+         pick AS ( \
+           SELECT t.seq, t.repo_id FROM w CROSS JOIN tasks t CROSS JOIN repos r \
+           WHERE w.status <> 'paused' AND w.skills = $7 \
+             AND w.active_tasks < w.max_concurrent_tasks \
+             AND t.status = 'ready' AND r.id = t.repo_id \
+             AND t.tier <= w.trust_level \
+             AND t.estimate_points <= w.capacity_points - w.active_points{skills} \
+             {rules} \
+           ORDER BY t.priority DESC, t.seq LIMIT 1 FOR UPDATE OF t SKIP LOCKED), \
+         budget AS ( \
+           UPDATE repos SET active_leases = active_leases + 1 \
+           WHERE id = (SELECT repo_id FROM pick) AND open_prs + active_leases < max_open_prs \
+           RETURNING id, area_locks_enabled), \
+         took AS ( \
+           UPDATE tasks SET status = 'leased', worker_id = $2, lease_id = $3, \
+             lease_points = estimate_points, accept_by = $4, lease_expires_at = $5, \
+             deadline = LEAST($4, $5), status_reason = NULL, updated_at = $1, \
+             area_lock = CASE WHEN area IS NOT NULL \
+               AND (SELECT area_locks_enabled FROM budget) = 1 THEN area END \
+           WHERE seq = (SELECT seq FROM pick) AND status = 'ready' \
+             AND EXISTS (SELECT 1 FROM budget) \
+           RETURNING *), \
+         seen AS ( \
+           UPDATE workers SET last_seen_at = $1, presence = 'online', \
+             active_tasks = active_tasks + (SELECT COUNT(*) FROM took), \
+             active_points = active_points + COALESCE((SELECT lease_points FROM took), 0) \
+           WHERE id = $2 RETURNING id), \
+         lease AS ( \
+           INSERT INTO leases (id, task_seq, worker_id, created_at, repo_id) \
+           SELECT $3, seq, $2, $1, repo_id FROM took), \
+         ev AS ( \
+           INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
+           SELECT 'task.leased', $1, r.name, t.id, $2, $8, $9 \
+           FROM took t JOIN repos r ON r.id = t.repo_id RETURNING id) \
+         SELECT (SELECT COUNT(*) FROM seen) AS seen_n, (SELECT COUNT(*) FROM pick) AS picked_n, \
+           (SELECT id FROM ev) AS event_id, k.* \
+         FROM (SELECT 1 AS one) o LEFT JOIN ({took}) k ON TRUE",
+        took = returned_task_select("took"),
+    );
+    let actor = format!("worker:{}", seen.id);
+    let data = json!({"lease_id": lease_id, "status": "leased"});
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(now)
+        .bind(&seen.id)
+        .bind(&lease_id)
+        .bind(accept_by)
+        .bind(expires)
+        .bind(now - NACK_COOLDOWN_MS)
+        .bind(seen.skills.join(","))
+        .bind(&actor)
+        .bind(data.to_string())
+        .bind(now - HOUR_MS)
+        .bind(serde_json::to_string(&seen.skills).unwrap_or_else(|_| "[]".into()))
+        .fetch_one(conn)
+        .await;
+    let row = match row.map_err(StoreError::from) {
+        Ok(row) => row,
+        // Another transaction holds or took the task's area: the statement wrote nothing.
+        Err(e) if e.is_unique_violation() => return Ok(SingleClaim::Race),
+        Err(e) => return Err(e),
+    };
+    if row.try_get::<i64, _>("seen_n")? == 0 {
+        return Ok(SingleClaim::NoWorker);
+    }
+    if row.try_get::<Option<i64>, _>("seq")?.is_none() {
+        // A task was picked but not taken: its repository's budget was used meanwhile.
+        let picked = row.try_get::<i64, _>("picked_n")? > 0;
+        return Ok(if picked {
+            SingleClaim::Race
+        } else {
+            SingleClaim::Nothing
+        });
+    }
+    let task = TaskRow::decode(&row)?;
+    let event = returned_event(
+        &row,
+        now,
+        &task,
+        "task.leased",
+        &actor,
+        Some(&seen.id),
+        data,
+    )?;
+    Ok(SingleClaim::Taken(
+        Box::new(Lease {
+            lease_id,
+            task: task.to_api(),
+            expires_at: format_ts(expires),
+            accept_by: format_ts(accept_by),
+        }),
+        event,
+    ))
+}
+
+/// The ack statement: the caller's lease, leased, not ended, not expired. `None` when the plain
+/// path does not apply (nothing was written).
+async fn ack_statement<'c>(
+    conn: impl Executor<'c, Database = Any>,
+    timing: &Timing,
+    worker_id: &str,
+    lease_id: &str,
+    now: i64,
+) -> Result<Option<(TaskRow, Event)>, StoreError> {
+    let expires = now + timing.lease_ttl_ms;
+    let actor = format!("worker:{worker_id}");
+    let data = json!({"from": "leased", "status": "in_progress", "lease_id": lease_id});
+    let sql = format!(
+        "WITH moved AS ( \
+           UPDATE tasks SET status = 'in_progress', accept_by = NULL, lease_expires_at = $4, \
+             deadline = $4, updated_at = $1 \
+           WHERE lease_id = $3 AND worker_id = $2 AND status = 'leased' AND deadline > $1 \
+             AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.id = $3 AND l.ended_at IS NOT NULL) \
+           RETURNING *), \
+         stamped AS ( \
+           UPDATE leases SET acked_at = $1 WHERE id = (SELECT lease_id FROM moved) RETURNING id), \
+         ev AS ( \
+           INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
+           SELECT 'task.status', $1, r.name, t.id, $2, $5, $6 \
+           FROM moved t JOIN repos r ON r.id = t.repo_id RETURNING id) \
+         SELECT (SELECT COUNT(*) FROM stamped) AS stamped_n, (SELECT id FROM ev) AS event_id, k.* \
+         FROM ({moved}) k",
+        moved = returned_task_select("moved"),
+    );
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(now)
+        .bind(worker_id)
+        .bind(lease_id)
+        .bind(expires)
+        .bind(&actor)
+        .bind(data.to_string())
+        .fetch_optional(conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    if row.try_get::<i64, _>("stamped_n")? != 1 {
+        return Err(inconsistent("ack"));
+    }
+    let task = TaskRow::decode(&row)?;
+    let event = returned_event(
+        &row,
+        now,
+        &task,
+        "task.status",
+        &actor,
+        Some(worker_id),
+        data,
+    )?;
+    Ok(Some((task, event)))
+}
+
+/// A task as it is now, unlocked (a status move re-checks it in its statement).
+async fn read_task<'c>(
+    conn: impl Executor<'c, Database = Any>,
+    task_id: &str,
+) -> Result<Option<TaskRow>, StoreError> {
+    let sql = format!("{TASK_SELECT} WHERE t.id = $1");
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(task_id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(TaskRow::decode).transpose()
+}
+
+/// The move `worker_id` asks for on `task`, if it is on the plain path: the worker holds the
+/// task, under a live lease while it is leased or in progress, and the move is one a worker may
+/// make (other than an ack). `None` otherwise: the general code then answers, with its errors.
+fn plain_move(
+    task: &TaskRow,
+    worker_id: &str,
+    to: TaskStatus,
+    artifact: &Option<Value>,
+    note: &Option<String>,
+    now: i64,
+) -> Option<(Move, MovePlan)> {
+    if task.worker_id.as_deref() != Some(worker_id) {
+        return None;
+    }
+    if task.status.is_active() && task.deadline.is_none_or(|d| d <= now) {
+        return None;
+    }
+    let mv = worker_move(task.status, to, artifact.clone(), note.clone()).ok()?;
+    if mv.to == TaskStatus::InProgress {
+        return None;
+    }
+    let plan = MovePlan::new(task, &mv);
+    Some((mv, plan))
+}
+
+/// [`WriteTx::apply_move`] as one statement, on condition that the task is as `task` says
+/// (status, holder, lease and last update) and, while it is leased or in progress, that its
+/// lease is alive. `None` if it is not (nothing was written).
+async fn move_statement<'c>(
+    conn: impl Executor<'c, Database = Any>,
+    task: &TaskRow,
+    mv: &Move,
+    plan: &MovePlan,
+    actor: &str,
+    now: i64,
+) -> Result<Option<(TaskRow, Event)>, StoreError> {
+    let leaving = plan.leaving_lease && task.worker_id.is_some();
+    let alive = if task.status.is_active() {
+        " AND deadline > $6 AND NOT EXISTS (SELECT 1 FROM leases l \
+           WHERE l.id = $12 AND l.ended_at IS NOT NULL)"
+    } else {
+        ""
+    };
+    // Lock order: the holder's worker row, the task, then the repository (the counters read
+    // `moved`, so they run after it).
+    let sql = format!(
+        "WITH wk AS (SELECT id FROM workers WHERE id = $10 FOR UPDATE), \
+         moved AS ( \
+           UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
+             attempts = attempts + $4, deadline = NULL, accept_by = NULL, \
+             lease_expires_at = NULL, lease_points = NULL, {holder} \
+             area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6 \
+           WHERE seq = $7 AND status = $8 AND worker_id = $10 \
+             AND lease_id IS NOT DISTINCT FROM $12 AND updated_at = $21 \
+             AND EXISTS (SELECT 1 FROM wk){alive} \
+           RETURNING *), \
+         {workers} \
+         budget AS ( \
+           UPDATE repos SET active_leases = active_leases + $13, open_prs = open_prs + $14 \
+           WHERE id = $15 AND ($13 <> 0 OR $14 <> 0) AND EXISTS (SELECT 1 FROM moved)), \
+         ev AS ( \
+           INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
+           SELECT $16, $6, $17, $18, $10, $19, $20 FROM moved RETURNING id) \
+         SELECT (SELECT id FROM ev) AS event_id, k.* FROM ({moved}) k",
+        holder = if plan.keeps_holder {
+            ""
+        } else {
+            "worker_id = NULL, lease_id = NULL,"
+        },
+        workers = if leaving {
+            "load AS ( \
+               UPDATE workers SET active_points = active_points - $9, \
+                 active_tasks = active_tasks - 1 \
+               WHERE id = $10 AND EXISTS (SELECT 1 FROM moved)), \
+             ended AS ( \
+               UPDATE leases SET ended_at = $6, outcome = $11 \
+               WHERE id = $12 AND EXISTS (SELECT 1 FROM moved)),"
+        } else {
+            ""
+        },
+        moved = returned_task_select("moved"),
+    );
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(mv.to.as_str())
+        .bind(mv.reason.clone())
+        .bind(plan.artifact.as_ref().map(Value::to_string))
+        .bind(i64::from(mv.bump_attempts))
+        .bind(i64::from(mv.to.holds_area()))
+        .bind(now)
+        .bind(task.seq)
+        .bind(task.status.as_str())
+        .bind(task_lease_points(task))
+        .bind(task.worker_id.clone())
+        .bind(mv.lease_end.as_str())
+        .bind(task.lease_id.clone())
+        .bind(plan.active_delta)
+        .bind(plan.pr_delta)
+        .bind(task.repo_id)
+        .bind(plan.kind)
+        .bind(&task.repo)
+        .bind(&task.id)
+        .bind(actor)
+        .bind(plan.data.to_string())
+        .bind(task.updated_at)
+        .fetch_optional(conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let moved = TaskRow::decode(&row)?;
+    let event = returned_event(
+        &row,
+        now,
+        task,
+        plan.kind,
+        actor,
+        task.worker_id.as_deref(),
+        plan.data.clone(),
+    )?;
+    Ok(Some((moved, event)))
+}
+
+/// The audit event a statement appended about `task` (it returned the event's id as
+/// `event_id`).
+fn returned_event(
+    row: &AnyRow,
+    now: i64,
+    task: &TaskRow,
+    kind: &'static str,
+    actor: &str,
+    worker_id: Option<&str>,
+    data: Value,
+) -> Result<Event, StoreError> {
+    let Some(id) = row.try_get::<Option<i64>, _>("event_id")? else {
+        return Err(inconsistent("audit event"));
+    };
+    Ok(Event {
+        id,
+        kind: kind.to_string(),
+        at: format_ts(now),
+        repo: Some(task.repo.clone()),
+        task_id: Some(task.id.clone()),
+        worker_id: worker_id.map(str::to_string),
+        actor: actor.to_string(),
+        data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn returned_rows_are_read_like_table_rows() {
+        let sql = returned_task_select("took");
+        assert!(sql.contains("FROM took t JOIN repos r ON r.id = t.repo_id"));
+        assert!(!sql.contains("FROM tasks t"));
+        // Only the FROM clause changes: the columns are those every task row decodes.
+        assert_eq!(
+            sql.replacen("FROM took t ", "FROM tasks t ", 1),
+            TASK_SELECT.to_string()
+        );
+    }
+}
