@@ -267,13 +267,21 @@ async fn measure(
         .timeout(Duration::from_secs(120))
         .build()?;
 
-    // Load: a timed sample over HTTP, the rest in bulk.
+    // Load: the bulk rows first, then a timed sample over HTTP. Both spread the tasks over the
+    // repositories in small runs, so the head of the ready queue (the oldest tasks of each
+    // priority) holds tasks of every repository, as a pool of many repositories does, not a
+    // long run of one (whose review-budget row every claim would then write).
     let sample = args.http_import.min(size);
+    eprintln!("bulk-loading {} tasks…", size - sample);
+    let started = Instant::now();
+    bulk_load(&tool, args.repos, sample, size).await?;
+    let bulk_load_s = started.elapsed().as_secs_f64();
     eprintln!("importing {sample} tasks over HTTP…");
     let started = Instant::now();
     let mut done = 0;
+    let mut request = 0;
     while done < sample {
-        let n = 1_000.min(sample - done);
+        let n = HTTP_IMPORT_BATCH.min(sample - done);
         let tasks: Vec<Value> = (done..done + n)
             .map(|i| {
                 json!({
@@ -284,14 +292,15 @@ async fn measure(
                 })
             })
             .collect();
-        let base = &servers[(done / 1_000) % servers.len()].base;
+        let base = &servers[request % servers.len()].base;
         admin_post(
             &http,
             &format!("{base}/v1/admin/tasks"),
-            json!({"repo": repo_name((done / 1_000) % args.repos), "tasks": tasks}),
+            json!({"repo": repo_name(request % args.repos), "tasks": tasks}),
         )
         .await?;
         done += n;
+        request += 1;
     }
     let import_secs = started.elapsed().as_secs_f64();
     let http_import_tasks_per_s = if sample > 0 {
@@ -299,13 +308,9 @@ async fn measure(
     } else {
         0.0
     };
-    eprintln!("bulk-loading {} tasks…", size - sample);
-    let started = Instant::now();
-    bulk_load(&tool, args.repos, sample, size).await?;
     if backend == BenchBackend::Postgres {
         sqlx::query("ANALYZE").execute(&tool).await?;
     }
-    let bulk_load_s = started.elapsed().as_secs_f64();
     store.close().await;
 
     eprintln!(
@@ -548,6 +553,9 @@ fn database_url_for(server: &str, name: &str) -> String {
     };
     format!("{root}/{name}{query}")
 }
+
+/// Tasks per HTTP import request (each request imports into one repository, in turn).
+const HTTP_IMPORT_BATCH: usize = 100;
 
 /// A small pool for loading, recycling and the baseline's setup.
 async fn tool_pool(backend: BenchBackend, url: &str) -> anyhow::Result<AnyPool> {

@@ -50,6 +50,11 @@ pub struct ServeConfig {
     /// PostgreSQL URL (`postgres://…`); selects PostgreSQL instead of the embedded SQLite file.
     #[arg(long, env = "OWP_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// PostgreSQL: the most connections this process keeps open. Replicas add theirs up: keep
+    /// replicas × pool within the server's `max_connections` and near a few per database core.
+    #[arg(long, env = "OWP_DATABASE_POOL", default_value_t = crate::store::DEFAULT_PG_POOL,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_pool: u32,
     /// Address to listen on.
     #[arg(long, env = "OWP_HOST", default_value = "127.0.0.1")]
     pub host: String,
@@ -144,6 +149,7 @@ impl ServeConfig {
         ServeConfig {
             db: db.to_path_buf(),
             database_url: None,
+            database_pool: crate::store::DEFAULT_PG_POOL,
             host: "127.0.0.1".into(),
             port: 0,
             admin_token: Some(Secret::new(admin_token)),
@@ -217,6 +223,23 @@ mod tests {
             parse(&["--public-boards", "--metrics-token", "m"]).is_ok(),
             "the metrics token is a flag with a value"
         );
+    }
+
+    #[test]
+    fn the_database_pool_is_bounded() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeConfig,
+        }
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("owp").chain(args.iter().copied()))
+                .map(|c| c.serve.database_pool)
+        };
+        assert_eq!(parse(&["--database-pool", "8"]).unwrap(), 8);
+        assert!(parse(&["--database-pool", "0"]).is_err());
+        assert!(parse(&["--database-pool", "many"]).is_err());
     }
 
     #[test]

@@ -79,12 +79,14 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
         max_attempts: i64::from(config.max_attempts),
     };
     let url = config.database_url();
-    let store = Store::open(&url, timing).await.with_context(|| {
-        format!(
-            "cannot open the database {}",
-            crate::config::redact_url(&url)
-        )
-    })?;
+    let store = Store::open_with(&url, timing, config.database_pool)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                crate::config::redact_url(&url)
+            )
+        })?;
     let admin_token = config
         .admin_token
         .clone()

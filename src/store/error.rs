@@ -92,6 +92,12 @@ impl StoreError {
         }
     }
 
+    /// A transient conflict between transactions (a deadlock, a serialization failure, SQLite
+    /// busy): unlike [`StoreError::is_retryable`], not a full connection pool.
+    pub fn is_conflict(&self) -> bool {
+        self.is_retryable() && !matches!(self, StoreError::Db(sqlx::Error::PoolTimedOut))
+    }
+
     /// The request failed, but what its transaction found on the way is final and must still be
     /// committed: an expired lease discovered by the request (the task is already requeued).
     pub fn commits_anyway(&self) -> bool {
@@ -133,5 +139,9 @@ mod tests {
         assert!(sqlite(ffi::SQLITE_CONSTRAINT_PRIMARYKEY).is_unique_violation());
         assert!(!sqlite(ffi::SQLITE_CONSTRAINT_NOTNULL).is_unique_violation());
         assert!(!sqlite(ffi::SQLITE_BUSY).commits_anyway());
+        assert!(sqlite(ffi::SQLITE_BUSY).is_conflict());
+        // A full pool is worth waiting for again, but it is no conflict between transactions.
+        let full = StoreError::Db(sqlx::Error::PoolTimedOut);
+        assert!(full.is_retryable() && !full.is_conflict());
     }
 }

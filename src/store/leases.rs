@@ -11,6 +11,10 @@
 //!   skips locked ones) — so none waits on another in a cycle, and the repository
 //!   row (written by every claim and PR of the repository) stays locked only from that last write
 //!   to the commit.
+//!   A worker's own claims, acks and status moves run as one statement each on PostgreSQL
+//!   ([`super::single`]); the claim there takes the repository row before the task, and a
+//!   deadlock with a claim of this module (possible only over one area of one repository) ends
+//!   one of the two, which runs again.
 //! - On both, the writes themselves are conditional (`WHERE status = 'ready'`, `WHERE open_prs +
 //!   active_leases < max_open_prs`, `WHERE active_points + $est <= capacity_points`), and the area
 //!   lock is a partial UNIQUE index, so a rule can only be broken if the database itself is.

@@ -67,6 +67,9 @@ impl Default for Timing {
 /// database busy (see `sqlite_pool`; [`direct`] uses it for its writer too).
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Connections a PostgreSQL store keeps at most unless told otherwise (`OWP_DATABASE_POOL`).
+pub const DEFAULT_PG_POOL: u32 = 16;
+
 /// Nacked tasks are not offered to the same worker again for this long.
 pub const NACK_COOLDOWN_MS: i64 = 3_600_000;
 
@@ -104,6 +107,12 @@ pub struct Store {
 impl Store {
     /// Opens (and creates, for SQLite) the database at `url` and applies the migrations.
     pub async fn open(url: &str, timing: Timing) -> Result<Store, StoreError> {
+        Self::open_with(url, timing, DEFAULT_PG_POOL).await
+    }
+
+    /// [`Store::open`] with at most `pg_pool` connections on PostgreSQL (SQLite has one writer
+    /// and a few readers whatever it is).
+    pub async fn open_with(url: &str, timing: Timing, pg_pool: u32) -> Result<Store, StoreError> {
         install_default_drivers();
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres
@@ -126,7 +135,7 @@ impl Store {
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
-                    .max_connections(16)
+                    .max_connections(pg_pool.max(1))
                     .acquire_timeout(Duration::from_secs(10))
                     // No ping before every use (a network round trip per transaction): a
                     // connection the server closed fails its next statement and is replaced.

@@ -322,8 +322,7 @@ impl Store {
             match outcome {
                 // A full pool already waited long enough; only conflicts are worth another go.
                 Err(e)
-                    if (e.is_retryable() || (kind == Retry::Upsert && e.is_unique_violation()))
-                        && !matches!(e, StoreError::Db(sqlx::Error::PoolTimedOut))
+                    if (e.is_conflict() || (kind == Retry::Upsert && e.is_unique_violation()))
                         && attempt < WRITE_ATTEMPTS =>
                 {
                     tracing::debug!(error = %e, attempt, "retrying a write transaction");

@@ -16,13 +16,15 @@
 //! - **Claim**: lock the worker; pick the first ready task in offer order that passes every rule
 //!   (`FOR UPDATE SKIP LOCKED`: two claims never wait for or receive the same task); count it
 //!   against its repository's budget with a conditional `UPDATE` that re-checks the row under its
-//!   lock; take the task only if that succeeded. A claim never waits for a task, and whoever
-//!   holds a repository row waits for nothing but its own commit, so no two transactions wait on
-//!   each other in a cycle. If another transaction used the repository's last slot between this
-//!   statement's snapshot and the lock, nothing is taken; if one took the same area first (the
-//!   partial unique index), the statement fails and nothing is written. Both are a *race*: the
-//!   statement runs again on a fresh snapshot, and after [`RACE_ATTEMPTS`] the general claim of
-//!   [`super::leases`] decides (it tries further candidates under savepoints).
+//!   lock; take the task only if that succeeded. A claim never waits for a task (it skips
+//!   locked ones), and two of these claims in one repository queue on its row before either
+//!   takes an area, so they never wait on each other in a cycle. If another transaction used the
+//!   repository's last slot between this statement's snapshot and the lock, nothing is taken; if
+//!   one took the same area first (the partial unique index), the statement fails and nothing is
+//!   written; so it does if it deadlocks with a general claim (which takes the area before the
+//!   repository row) that wants the same area. Each is a *race*: the statement runs again on a
+//!   fresh snapshot, and after [`RACE_ATTEMPTS`] the general claim of [`super::leases`] decides
+//!   (it tries further candidates under savepoints).
 //! - **Ack** and **status move**: a conditional update of the task on its plain path (the
 //!   caller's live lease, the status and last update it was read with), with the lease, the
 //!   counters and the audit event chained on it. If the condition finds nothing, nothing was
@@ -157,7 +159,9 @@ impl Store {
                 self.committed(&[event]);
                 Some(Ok(task))
             }
+            // A deadlock or serialization failure wrote nothing: the general code runs it again.
             Ok(None) => None,
+            Err(e) if e.is_conflict() => None,
             Err(e) => Some(Err(e)),
         }
     }
@@ -324,8 +328,9 @@ async fn claim_statement<'c>(
         .await;
     let row = match row.map_err(StoreError::from) {
         Ok(row) => row,
-        // Another transaction holds or took the task's area: the statement wrote nothing.
-        Err(e) if e.is_unique_violation() => return Ok(SingleClaim::Race),
+        // Another transaction took the task's area first, or (a deadlock) waits for this one
+        // while holding it: the statement wrote nothing.
+        Err(e) if e.is_unique_violation() || e.is_conflict() => return Ok(SingleClaim::Race),
         Err(e) => return Err(e),
     };
     if row.try_get::<i64, _>("seen_n")? == 0 {
