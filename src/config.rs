@@ -202,18 +202,20 @@ mod tests {
         assert_eq!(redact_url("postgres://db/owp"), "postgres://db/owp");
     }
 
-    #[test]
-    fn public_boards_is_a_flag() {
+    /// `owp serve`'s flags parsed from `args` alone.
+    fn parse_serve(args: &[&str]) -> Result<ServeConfig, clap::Error> {
         use clap::Parser;
         #[derive(clap::Parser)]
         struct Cli {
             #[command(flatten)]
             serve: ServeConfig,
         }
-        let parse = |args: &[&str]| {
-            Cli::try_parse_from(std::iter::once("owp").chain(args.iter().copied()))
-                .map(|c| c.serve.public_boards)
-        };
+        Cli::try_parse_from(std::iter::once("owp").chain(args.iter().copied())).map(|c| c.serve)
+    }
+
+    #[test]
+    fn public_boards_is_a_flag() {
+        let parse = |args: &[&str]| parse_serve(args).map(|c| c.public_boards);
         // The environment may hold OWP_PUBLIC_BOARDS; this only looks at the flag's own parsing.
         if std::env::var_os("OWP_PUBLIC_BOARDS").is_none() {
             assert!(!parse(&[]).unwrap(), "off by default");
@@ -227,16 +229,7 @@ mod tests {
 
     #[test]
     fn the_database_pool_is_bounded() {
-        use clap::Parser;
-        #[derive(clap::Parser)]
-        struct Cli {
-            #[command(flatten)]
-            serve: ServeConfig,
-        }
-        let parse = |args: &[&str]| {
-            Cli::try_parse_from(std::iter::once("owp").chain(args.iter().copied()))
-                .map(|c| c.serve.database_pool)
-        };
+        let parse = |args: &[&str]| parse_serve(args).map(|c| c.database_pool);
         assert_eq!(parse(&["--database-pool", "8"]).unwrap(), 8);
         assert!(parse(&["--database-pool", "0"]).is_err());
         assert!(parse(&["--database-pool", "many"]).is_err());
