@@ -1398,3 +1398,77 @@ async fn a_postgres_store_keeps_the_pool_it_was_given() {
     small.close().await;
     db.store.close().await;
 }
+
+/// A worker's ack and status move mark it seen when its last contact is older than the
+/// granularity of presence (on PostgreSQL inside the operation's one statement), and a refused
+/// operation still answers as the general code does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_mark_their_worker_seen() {
+    on_each_backend(
+        "requests_mark_their_worker_seen",
+        fast_timing(),
+        |db| async move {
+            let label = db.label;
+            let s = db.store.clone();
+            repo(&s, "seen/one", 5, false).await;
+            s.import_tasks("seen/one", &[task("seen")], "admin")
+                .await
+                .unwrap();
+            let w = register(&s, worker_input("seen", &[], 5, 2)).await;
+            let (lease, _) = s.claim_for(&w).await.unwrap();
+            let lease = lease.expect("a lease");
+            let seen_at = |s: Store, id: String| async move {
+                s.worker(&id).await.unwrap().unwrap().last_seen_at.unwrap()
+            };
+            // The request is authenticated with the worker as it was read then.
+            let stale = s.worker(&w.id).await.unwrap().unwrap();
+            let gap = owp::store::workers::SEEN_GRANULARITY_MS as u64 + 50;
+            tokio::time::sleep(Duration::from_millis(gap)).await;
+            let before = seen_at(s.clone(), w.id.clone()).await;
+            let acked = s.ack_for(&stale, &lease.lease_id).await.unwrap();
+            assert_eq!(acked.status, TaskStatus::InProgress, "{label}");
+            let after_ack = seen_at(s.clone(), w.id.clone()).await;
+            assert!(after_ack > before, "{label}: the ack marked the worker seen");
+
+            let stale = s.worker(&w.id).await.unwrap().unwrap();
+            tokio::time::sleep(Duration::from_millis(gap)).await;
+            let missing_url = s
+                .status_for(
+                    &stale,
+                    owp::store::StatusRequest {
+                        task_id: lease.task.task_id.clone(),
+                        to: TaskStatus::PrOpened,
+                        artifact: None,
+                        note: None,
+                    },
+                )
+                .await;
+            assert!(
+                matches!(&missing_url, Err(StoreError::Invalid { code, .. }) if *code == "missing_pr_url"),
+                "{label}: {missing_url:?}"
+            );
+            let opened = s
+                .status_for(
+                    &stale,
+                    owp::store::StatusRequest {
+                        task_id: lease.task.task_id.clone(),
+                        to: TaskStatus::PrOpened,
+                        artifact: Some(json!({"pr_url": "https://example.invalid/pr/1"})),
+                        note: None,
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(opened.status, TaskStatus::PrOpened, "{label}");
+            assert!(
+                seen_at(s.clone(), w.id.clone()).await > after_ack,
+                "{label}: the status move marked the worker seen"
+            );
+            let fresh = s.worker(&w.id).await.unwrap().unwrap();
+            assert_eq!(fresh.active_tasks, 0, "{label}: the lease ended");
+            assert_eq!(fresh.active_points, 0, "{label}");
+            db.store.close().await;
+        },
+    )
+    .await;
+}

@@ -125,19 +125,13 @@ impl Store {
         {
             return None;
         }
+        // The statement marks the worker seen too, unless it was lately.
+        let touch = !worker.seen_lately(now);
         let done = async {
-            if !worker.seen_lately(now) {
-                sqlx::query(
-                    "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2",
-                )
-                .bind(now)
-                .bind(&worker.id)
-                .execute(&self.write)
-                .await?;
-            }
             match op {
                 super::group::TaskOp::Ack(lease_id) => {
-                    ack_statement(&self.write, &self.timing, &worker.id, lease_id, now).await
+                    let timing = &self.timing;
+                    ack_statement(&self.write, timing, &worker.id, lease_id, now, touch).await
                 }
                 super::group::TaskOp::Status(r) => {
                     let Some(task) = read_task(&self.write, &r.task_id).await? else {
@@ -149,7 +143,7 @@ impl Store {
                         return Ok(None);
                     };
                     let actor = format!("worker:{}", worker.id);
-                    move_statement(&self.write, &task, &mv, &plan, &actor, now).await
+                    move_statement(&self.write, &task, &mv, &plan, &actor, now, touch).await
                 }
             }
         }
@@ -200,7 +194,7 @@ impl WriteTx {
         lease_id: &str,
     ) -> Result<Option<TaskRow>, StoreError> {
         let (timing, now) = (self.store().timing.clone(), self.now);
-        let acked = ack_statement(self.conn(), &timing, worker_id, lease_id, now).await?;
+        let acked = ack_statement(self.conn(), &timing, worker_id, lease_id, now, false).await?;
         Ok(acked.map(|(task, event)| {
             self.appended(event);
             task
@@ -225,7 +219,7 @@ impl WriteTx {
         };
         let actor = format!("worker:{worker_id}");
         let now = self.now;
-        let moved = move_statement(self.conn(), &task, &mv, &plan, &actor, now).await?;
+        let moved = move_statement(self.conn(), &task, &mv, &plan, &actor, now, false).await?;
         Ok(moved.map(|(task, event)| {
             self.appended(event);
             task
@@ -366,25 +360,32 @@ async fn claim_statement<'c>(
     ))
 }
 
-/// The ack statement: the caller's lease, leased, not ended, not expired. `None` when the plain
-/// path does not apply (nothing was written).
+/// The ack statement: the caller's lease, leased, not ended, not expired; with `touch`, it also
+/// marks the worker seen (locking its row first, the lock order of a status move). `None` when
+/// the plain path does not apply (nothing was written).
 async fn ack_statement<'c>(
     conn: impl Executor<'c, Database = Any>,
     timing: &Timing,
     worker_id: &str,
     lease_id: &str,
     now: i64,
+    touch: bool,
 ) -> Result<Option<(TaskRow, Event)>, StoreError> {
     let expires = now + timing.lease_ttl_ms;
     let actor = format!("worker:{worker_id}");
     let data = json!({"from": "leased", "status": "in_progress", "lease_id": lease_id});
     let sql = format!(
-        "WITH moved AS ( \
+        "WITH wk AS (SELECT id FROM workers WHERE id = $2 AND $7 = 1 FOR UPDATE), \
+         moved AS ( \
            UPDATE tasks SET status = 'in_progress', accept_by = NULL, lease_expires_at = $4, \
              deadline = $4, updated_at = $1 \
            WHERE lease_id = $3 AND worker_id = $2 AND status = 'leased' AND deadline > $1 \
              AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.id = $3 AND l.ended_at IS NOT NULL) \
+             AND ($7 = 0 OR EXISTS (SELECT 1 FROM wk)) \
            RETURNING *), \
+         seen AS ( \
+           UPDATE workers SET last_seen_at = $1, presence = 'online' \
+           WHERE id = $2 AND $7 = 1 AND EXISTS (SELECT 1 FROM moved)), \
          stamped AS ( \
            UPDATE leases SET acked_at = $1 WHERE id = (SELECT lease_id FROM moved) RETURNING id), \
          ev AS ( \
@@ -402,6 +403,7 @@ async fn ack_statement<'c>(
         .bind(expires)
         .bind(&actor)
         .bind(data.to_string())
+        .bind(i64::from(touch))
         .fetch_optional(conn)
         .await?;
     let Some(row) = row else { return Ok(None) };
@@ -461,7 +463,8 @@ fn plain_move(
 
 /// [`WriteTx::apply_move`] as one statement, on condition that the task is as `task` says
 /// (status, holder, lease and last update) and, while it is leased or in progress, that its
-/// lease is alive. `None` if it is not (nothing was written).
+/// lease is alive; with `touch`, it also marks the holder seen. `None` if the condition does not
+/// hold (nothing was written).
 async fn move_statement<'c>(
     conn: impl Executor<'c, Database = Any>,
     task: &TaskRow,
@@ -469,6 +472,7 @@ async fn move_statement<'c>(
     plan: &MovePlan,
     actor: &str,
     now: i64,
+    touch: bool,
 ) -> Result<Option<(TaskRow, Event)>, StoreError> {
     let leaving = plan.leaving_lease && task.worker_id.is_some();
     let alive = if task.status.is_active() {
@@ -490,7 +494,13 @@ async fn move_statement<'c>(
              AND lease_id IS NOT DISTINCT FROM $12 AND updated_at = $21 \
              AND EXISTS (SELECT 1 FROM wk){alive} \
            RETURNING *), \
-         {workers} \
+         load AS ( \
+           UPDATE workers SET active_points = active_points - {points}, \
+             active_tasks = active_tasks - {tasks}, \
+             last_seen_at = CASE WHEN $22 = 1 THEN $6 ELSE last_seen_at END, \
+             presence = CASE WHEN $22 = 1 THEN 'online' ELSE presence END \
+           WHERE id = $10 AND ({leaving} OR $22 = 1) AND EXISTS (SELECT 1 FROM moved)), \
+         {ended} \
          budget AS ( \
            UPDATE repos SET active_leases = active_leases + $13, open_prs = open_prs + $14 \
            WHERE id = $15 AND ($13 <> 0 OR $14 <> 0) AND EXISTS (SELECT 1 FROM moved)), \
@@ -503,12 +513,11 @@ async fn move_statement<'c>(
         } else {
             "worker_id = NULL, lease_id = NULL,"
         },
-        workers = if leaving {
-            "load AS ( \
-               UPDATE workers SET active_points = active_points - $9, \
-                 active_tasks = active_tasks - 1 \
-               WHERE id = $10 AND EXISTS (SELECT 1 FROM moved)), \
-             ended AS ( \
+        points = if leaving { "$9" } else { "0" },
+        tasks = if leaving { "1" } else { "0" },
+        leaving = if leaving { "TRUE" } else { "FALSE" },
+        ended = if leaving {
+            "ended AS ( \
                UPDATE leases SET ended_at = $6, outcome = $11 \
                WHERE id = $12 AND EXISTS (SELECT 1 FROM moved)),"
         } else {
@@ -538,6 +547,7 @@ async fn move_statement<'c>(
         .bind(actor)
         .bind(plan.data.to_string())
         .bind(task.updated_at)
+        .bind(i64::from(touch))
         .fetch_optional(conn)
         .await?;
     let Some(row) = row else { return Ok(None) };
