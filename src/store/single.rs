@@ -153,8 +153,8 @@ impl Store {
                 self.committed(&[event]);
                 Some(Ok(task))
             }
-            // A deadlock or serialization failure wrote nothing: the general code runs it again.
             Ok(None) => None,
+            // A deadlock or serialization failure wrote nothing: the general code runs it again.
             Err(e) if e.is_conflict() => None,
             Err(e) => Some(Err(e)),
         }
