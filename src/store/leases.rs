@@ -507,9 +507,6 @@ impl WriteTx {
         if self.store().backend == Backend::Sqlite {
             return self.ack_batched(worker_id, lease_id).await;
         }
-        if let Some(task) = self.ack_single(worker_id, lease_id).await? {
-            return Ok(task);
-        }
         self.ack_general(worker_id, lease_id).await
     }
 
@@ -604,11 +601,6 @@ impl WriteTx {
     ) -> Result<TaskRow, StoreError> {
         let (task, alive) = if self.store().backend == Backend::Sqlite {
             self.read_for_move(worker_id, task_id).await?
-        } else if let Some(task) = self
-            .move_single(worker_id, task_id, to, &artifact, &note)
-            .await?
-        {
-            return Ok(task);
         } else {
             (self.lock_task(task_id).await?, false)
         };

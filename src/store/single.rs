@@ -32,7 +32,7 @@
 
 use serde_json::{Value, json};
 use sqlx::any::AnyRow;
-use sqlx::{Any, AssertSqlSafe, Executor, Row};
+use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row};
 
 use super::batched::{MovePlan, inconsistent};
 use super::leases::{HOUR_MS, Move, repo_rules, task_lease_points, worker_move};
@@ -110,49 +110,52 @@ impl Store {
         }
     }
 
-    /// A worker's ack or status move on its plain path, each as one statement committing on its
-    /// own (PostgreSQL without hooks, a worker already online); `None` when that does not apply
-    /// and nothing was written: the caller then runs the general code in a transaction.
+    /// A worker's ack or status move on its plain path as one statement (PostgreSQL); `None`
+    /// when the plain path does not apply and nothing was written: the caller then runs the
+    /// general code. The statement commits on its own, or in a write transaction when a hook
+    /// must join it or the worker comes online with this request (its `worker.online` event).
     pub(super) async fn task_op_single(
         &self,
         worker: &WorkerRow,
         op: &super::group::TaskOp,
     ) -> Option<Result<TaskRow, StoreError>> {
-        let now = super::now_ms();
-        if self.backend != Backend::Postgres
-            || !self.autocommits()
-            || !worker.online(now, self.timing.heartbeat_ttl_ms)
-        {
+        if self.backend != Backend::Postgres {
             return None;
         }
-        // The statement marks the worker seen too, unless it was lately.
-        let touch = !worker.seen_lately(now);
-        let done = async {
-            match op {
-                super::group::TaskOp::Ack(lease_id) => {
-                    let timing = &self.timing;
-                    ack_statement(&self.write, timing, &worker.id, lease_id, now, touch).await
-                }
-                super::group::TaskOp::Status(r) => {
-                    let Some(task) = read_task(&self.write, &r.task_id).await? else {
-                        return Ok(None);
-                    };
-                    let Some((mv, plan)) =
-                        plain_move(&task, &worker.id, r.to, &r.artifact, &r.note, now)
-                    else {
-                        return Ok(None);
-                    };
-                    let actor = format!("worker:{}", worker.id);
-                    move_statement(&self.write, &task, &mv, &plan, &actor, now, touch).await
-                }
+        let now = super::now_ms();
+        let online = worker.online(now, self.timing.heartbeat_ttl_ms);
+        let done = if self.autocommits() && online {
+            let ran = async {
+                let mut conn = self.write.acquire().await?;
+                task_op_statement(&mut conn, &self.timing, worker, op, now).await
             }
-        }
-        .await;
+            .await;
+            ran.map(|done| {
+                done.map(|(task, event)| {
+                    self.committed(&[event]);
+                    task
+                })
+            })
+        } else {
+            self.write_batched(|mut tx| async move {
+                let timing = tx.store().timing.clone();
+                let now = tx.now;
+                let ran = task_op_statement(tx.conn(), &timing, worker, op, now).await;
+                let done = ran.map(|done| {
+                    done.map(|(task, event)| {
+                        if !online {
+                            tx.event(online_event(&worker.id));
+                        }
+                        tx.appended(event);
+                        task
+                    })
+                });
+                (tx, done)
+            })
+            .await
+        };
         match done {
-            Ok(Some((task, event))) => {
-                self.committed(&[event]);
-                Some(Ok(task))
-            }
+            Ok(Some(task)) => Some(Ok(task)),
             Ok(None) => None,
             // A deadlock or serialization failure wrote nothing: the general code runs it again.
             Err(e) if e.is_conflict() => None,
@@ -184,46 +187,6 @@ impl WriteTx {
                 Ok(Some(*lease))
             }
         }
-    }
-
-    /// `ack` on its plain path as one statement in this transaction; `None` when the plain path
-    /// does not apply (nothing was written).
-    pub(super) async fn ack_single(
-        &mut self,
-        worker_id: &str,
-        lease_id: &str,
-    ) -> Result<Option<TaskRow>, StoreError> {
-        let (timing, now) = (self.store().timing.clone(), self.now);
-        let acked = ack_statement(self.conn(), &timing, worker_id, lease_id, now, false).await?;
-        Ok(acked.map(|(task, event)| {
-            self.appended(event);
-            task
-        }))
-    }
-
-    /// A worker's status move on its plain path as one statement after one read, in this
-    /// transaction; `None` when the plain path does not apply (nothing was written).
-    pub(super) async fn move_single(
-        &mut self,
-        worker_id: &str,
-        task_id: &str,
-        to: TaskStatus,
-        artifact: &Option<Value>,
-        note: &Option<String>,
-    ) -> Result<Option<TaskRow>, StoreError> {
-        let Some(task) = read_task(self.conn(), task_id).await? else {
-            return Ok(None);
-        };
-        let Some((mv, plan)) = plain_move(&task, worker_id, to, artifact, note, self.now) else {
-            return Ok(None);
-        };
-        let actor = format!("worker:{worker_id}");
-        let now = self.now;
-        let moved = move_statement(self.conn(), &task, &mv, &plan, &actor, now, false).await?;
-        Ok(moved.map(|(task, event)| {
-            self.appended(event);
-            task
-        }))
     }
 }
 
@@ -421,6 +384,34 @@ async fn ack_statement<'c>(
         data,
     )?;
     Ok(Some((task, event)))
+}
+
+/// `op` of `worker` as one statement on `conn` (a move reads its task first), marking the worker
+/// seen unless it was lately; `None` when the plain path does not apply (nothing was written).
+async fn task_op_statement(
+    conn: &mut AnyConnection,
+    timing: &Timing,
+    worker: &WorkerRow,
+    op: &super::group::TaskOp,
+    now: i64,
+) -> Result<Option<(TaskRow, Event)>, StoreError> {
+    let touch = !worker.seen_lately(now);
+    match op {
+        super::group::TaskOp::Ack(lease_id) => {
+            ack_statement(conn, timing, &worker.id, lease_id, now, touch).await
+        }
+        super::group::TaskOp::Status(r) => {
+            let Some(task) = read_task(&mut *conn, &r.task_id).await? else {
+                return Ok(None);
+            };
+            let Some((mv, plan)) = plain_move(&task, &worker.id, r.to, &r.artifact, &r.note, now)
+            else {
+                return Ok(None);
+            };
+            let actor = format!("worker:{}", worker.id);
+            move_statement(conn, &task, &mv, &plan, &actor, now, touch).await
+        }
+    }
 }
 
 /// A task as it is now, unlocked (a status move re-checks it in its statement).
