@@ -15,13 +15,13 @@ pub fn load_env_files() {
     }
 }
 
-/// A secret value that never prints.
+/// A secret value that never prints. Cloning it (the HTTP state, once per request) copies no text.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(std::sync::Arc<str>);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        Secret(value.into().into())
     }
     pub fn expose(&self) -> &str {
         &self.0
@@ -37,7 +37,7 @@ impl fmt::Debug for Secret {
 impl std::str::FromStr for Secret {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Secret(s.to_string()))
+        Ok(Secret(s.into()))
     }
 }
 
@@ -189,6 +189,18 @@ pub fn redact_url(url: &str) -> String {
     url.to_string()
 }
 
+/// `owp serve`'s flags parsed from `args` alone (and the environment, as on a command line).
+#[cfg(test)]
+pub(crate) fn parse_serve(args: &[&str]) -> Result<ServeConfig, clap::Error> {
+    use clap::Parser;
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeConfig,
+    }
+    Cli::try_parse_from(std::iter::once("owp").chain(args.iter().copied())).map(|c| c.serve)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,17 +212,6 @@ mod tests {
             "postgres://owp:***@db:5432/owp"
         );
         assert_eq!(redact_url("postgres://db/owp"), "postgres://db/owp");
-    }
-
-    /// `owp serve`'s flags parsed from `args` alone.
-    fn parse_serve(args: &[&str]) -> Result<ServeConfig, clap::Error> {
-        use clap::Parser;
-        #[derive(clap::Parser)]
-        struct Cli {
-            #[command(flatten)]
-            serve: ServeConfig,
-        }
-        Cli::try_parse_from(std::iter::once("owp").chain(args.iter().copied())).map(|c| c.serve)
     }
 
     #[test]

@@ -140,7 +140,7 @@ impl DirectConn {
     /// Opens the (existing) database file with the settings of the service's sqlx connections:
     /// write-ahead log, `synchronous = NORMAL`, a busy timeout for other processes' writes (1 s
     /// for readers), and for the writer no automatic checkpoints (the checkpoint loop does them,
-    /// see `super`).
+    /// see `super`) and the log's size limit ([`super::WAL_SIZE_LIMIT`]).
     pub(crate) fn open(path: &Path, writer: bool) -> Result<DirectConn, StoreError> {
         let flags = if writer {
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -158,6 +158,7 @@ impl DirectConn {
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")?;
         if writer {
             conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+            conn.pragma_update(None, "journal_size_limit", super::WAL_SIZE_LIMIT)?;
         }
         // Every statement text of the hot paths stays prepared.
         conn.set_prepared_statement_cache_capacity(256);
@@ -187,21 +188,28 @@ impl DirectConn {
                     })?;
                 stmt.raw_bind_parameter(i, value)?;
             }
-            let names: Arc<[String]> = stmt.column_names().into_iter().map(String::from).collect();
-            let width = names.len();
+            let width = stmt.column_count();
             let readonly = stmt.readonly();
             let mut rows = Vec::new();
             {
+                // The column names are copied once per statement, and only if it returns a row.
+                let mut names: Option<Arc<[String]>> = None;
                 let mut cursor = stmt.raw_query();
                 while let Some(row) = cursor.next()? {
+                    let names = names
+                        .get_or_insert_with(|| {
+                            row.as_ref()
+                                .column_names()
+                                .into_iter()
+                                .map(String::from)
+                                .collect()
+                        })
+                        .clone();
                     let mut values = Vec::with_capacity(width);
                     for i in 0..width {
                         values.push(Plain::read(row.get_ref(i)?));
                     }
-                    rows.push(OutRow::Plain(PlainRow {
-                        names: names.clone(),
-                        values,
-                    }));
+                    rows.push(OutRow::Plain(PlainRow { names, values }));
                 }
             }
             let affected = if readonly { 0 } else { self.conn.changes() };
@@ -288,6 +296,35 @@ mod tests {
             .unwrap();
         let conn = DirectConn::open(&path, true).unwrap();
         (dir, conn)
+    }
+
+    /// After a burst the log is cut back to the limit when the writer starts it over, instead of
+    /// keeping the burst's size (whose cold pages each later write would read back first).
+    #[test]
+    fn the_write_ahead_log_is_cut_back_when_it_starts_over() {
+        let (dir, conn) = scratch();
+        let wal = dir.path().join("t.db-wal");
+        let blob = "x".repeat(1 << 20);
+        let limit = u64::try_from(super::super::WAL_SIZE_LIMIT).unwrap();
+        for _ in 0..80 {
+            conn.run(
+                "INSERT INTO t (name) VALUES ($1)",
+                &[Param::from(blob.as_str())],
+            )
+            .unwrap();
+        }
+        let burst = std::fs::metadata(&wal).unwrap().len();
+        assert!(burst > limit, "the burst filled {burst} bytes of log");
+        // Another connection moves every frame into the database file; the writer's next commit
+        // then starts the log over, and cuts the file back.
+        Connection::open(dir.path().join("t.db"))
+            .unwrap()
+            .execute_batch("PRAGMA wal_checkpoint(PASSIVE)")
+            .unwrap();
+        conn.run("INSERT INTO t (name) VALUES ('after')", &[])
+            .unwrap();
+        let after = std::fs::metadata(&wal).unwrap().len();
+        assert!(after <= limit, "{after} bytes of log after starting over");
     }
 
     #[test]

@@ -73,9 +73,20 @@ pub const DEFAULT_PG_POOL: u32 = 16;
 /// Nacked tasks are not offered to the same worker again for this long.
 pub const NACK_COOLDOWN_MS: i64 = 3_600_000;
 
-/// The storage facade shared by the HTTP layer, background jobs and the GitHub App.
+/// The storage facade shared by the HTTP layer, background jobs and the GitHub App. A clone (one
+/// per request, and per background job) shares one [`StoreState`].
 #[derive(Clone)]
-pub struct Store {
+pub struct Store(Arc<StoreState>);
+
+impl std::ops::Deref for Store {
+    type Target = StoreState;
+    fn deref(&self) -> &StoreState {
+        &self.0
+    }
+}
+
+/// What every clone of a [`Store`] shares.
+pub struct StoreState {
     pub(crate) backend: Backend,
     /// Writes. On PostgreSQL the same pool as reads. On SQLite the factory of the one write
     /// connection, which [`writer::WriteConn`] holds and hands out in turns (SQLite has one writer;
@@ -155,7 +166,7 @@ impl Store {
             Backend::Sqlite => Some(writer::WriteConn::new(write.clone(), file.clone())),
             Backend::Postgres => None,
         };
-        let store = Store {
+        let store = Store(Arc::new(StoreState {
             backend,
             write,
             read,
@@ -172,7 +183,7 @@ impl Store {
             },
             write_conn,
             direct_reads: file.map(|file| Arc::new(direct::ReadConns::new(file))),
-        };
+        }));
         store.init_horizon().await?;
         store.start_wakeups(url).await?;
         Ok(store)
@@ -242,6 +253,7 @@ async fn sqlite_pool(url: &str, max: u32, writer: bool) -> Result<AnyPool, Store
                     // and fsync it inside a commit, while every other write waits): see
                     // `checkpoint_loop`.
                     conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                    conn.execute(wal_size_limit()).await?;
                 }
                 Ok(())
             })
@@ -314,6 +326,18 @@ async fn restart_checkpoint(read: &AnyPool) -> Result<bool, sqlx::Error> {
     }
     let (busy, _, _) = done?;
     Ok(busy == 0)
+}
+
+/// SQLite: the size (bytes) the write-ahead log file is cut back to when the writer starts it
+/// over. Without a limit the file keeps the largest size it ever reached (hundreds of MB after a
+/// burst or a long-held reader), and the writer later writes frames into parts of it the kernel
+/// has long dropped from its page cache: a frame (24 + 4,096 bytes) covers parts of two pages, so
+/// each such write first reads the rest of its page from disk, with every other write waiting.
+pub(crate) const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+
+/// The statement that applies [`WAL_SIZE_LIMIT`] to a write connection.
+fn wal_size_limit() -> AssertSqlSafe<String> {
+    AssertSqlSafe(format!("PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}"))
 }
 
 /// The statement that sets a SQLite connection's busy timeout.

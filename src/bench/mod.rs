@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
 use hmac::{Hmac, Mac};
+use http::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use sqlx::AnyPool;
@@ -37,6 +38,9 @@ use sqlx::AssertSqlSafe;
 use sqlx::any::AnyPoolOptions;
 
 use crate::store::{Store, Timing};
+
+mod conn;
+use conn::WorkerConn;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BenchBackend {
@@ -363,12 +367,11 @@ async fn measure(
         (period, period.div_f64(args.workers as f64))
     });
     let owp = drive(args, |i, clock| {
-        let http = http.clone();
         let base = bases[i % bases.len()].clone();
         let token = tokens[i].clone();
         // Paced workers start spread evenly over one period.
         let pace = pacing.map(|(period, step)| (period, step * i as u32));
-        async move { owp_cycle_loop(http, base, token, clock, pace).await }
+        async move { owp_cycle_loop(base, token, clock, pace).await }
     })
     .await;
 
@@ -1008,10 +1011,27 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// One worker of OWP: claim → ack → pr_opened over HTTP; with `pace` (period, first delay) it
-/// starts a cycle once per period, or at once when the last one took longer (no catching up).
+/// The parts of a claim's answer the loop needs.
+#[derive(serde::Deserialize)]
+struct Claimed {
+    lease: ClaimedLease,
+}
+
+#[derive(serde::Deserialize)]
+struct ClaimedLease {
+    lease_id: String,
+    task: ClaimedTask,
+}
+
+#[derive(serde::Deserialize)]
+struct ClaimedTask {
+    task_id: String,
+}
+
+/// One worker of OWP: claim → ack → pr_opened over HTTP, on a keep-alive connection of its own
+/// (opened again after a failed request); with `pace` (period, first delay) it starts a cycle
+/// once per period, or at once when the last one took longer (no catching up).
 async fn owp_cycle_loop(
-    http: reqwest::Client,
     base: String,
     token: String,
     clock: Arc<Clock>,
@@ -1023,75 +1043,70 @@ async fn owp_cycle_loop(
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         t
     });
+    let mut conn: Option<WorkerConn> = None;
     while clock.running() {
-        if let Some(t) = ticks.as_mut() {
-            t.tick().await;
-        }
-        let t0 = Instant::now();
-        let res = http
-            .post(format!("{base}/v1/work"))
-            .bearer_auth(&token)
-            .send()
-            .await;
-        let lease: Value = match res {
-            Ok(r) if r.status() == 200 => match r.json().await {
-                Ok(v) => v,
+        let c = match conn.as_mut() {
+            Some(c) => c,
+            None => match WorkerConn::open(&base, &token).await {
+                Ok(c) => conn.insert(c),
                 Err(_) => {
                     out.errors += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
-            Ok(r) if r.status() == 204 => {
-                out.empty += 1;
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                continue;
-            }
-            _ => {
-                out.errors += 1;
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                continue;
-            }
         };
-        out.claimed(&clock, t0.elapsed());
-        let lease_id = lease["lease"]["lease_id"].as_str().unwrap_or_default();
-        let task_id = lease["lease"]["task"]["task_id"]
-            .as_str()
-            .unwrap_or_default();
-        let ack = http
-            .post(format!("{base}/v1/leases/{lease_id}/ack"))
-            .bearer_auth(&token)
-            .send()
-            .await;
-        if !finished_ok(ack).await {
-            out.errors += 1;
-            continue;
+        if let Some(t) = ticks.as_mut() {
+            t.tick().await;
         }
-        let pr = json!({"status": "pr_opened", "artifact": {"pr_url": format!("https://example.invalid/pr/{task_id}")}});
-        let done = http
-            .post(format!("{base}/v1/tasks/{task_id}/status"))
-            .bearer_auth(&token)
-            .json(&pr)
-            .send()
-            .await;
-        if !finished_ok(done).await {
-            out.errors += 1;
-            continue;
+        match owp_cycle(c, &mut out, &clock).await {
+            Ok(true) => {}
+            Ok(false) => tokio::time::sleep(Duration::from_millis(5)).await,
+            Err(_) => {
+                out.errors += 1;
+                conn = None;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
         }
-        out.cycled(&clock, t0.elapsed());
     }
     out
 }
 
-/// Whether a request answered 200. The body is read to its end either way: a connection whose
-/// answer was not read cannot carry the next request, and the client would open a new one.
-async fn finished_ok(res: reqwest::Result<reqwest::Response>) -> bool {
-    match res {
-        Ok(r) => {
-            let ok = r.status() == 200;
-            r.bytes().await.is_ok() && ok
-        }
-        Err(_) => false,
+/// One cycle; `Ok(false)` when the queue had nothing for the worker (or a request was refused).
+async fn owp_cycle(c: &mut WorkerConn, out: &mut LoopStats, clock: &Clock) -> anyhow::Result<bool> {
+    let t0 = Instant::now();
+    let (status, body) = c.post("/v1/work", None).await?;
+    if status == StatusCode::NO_CONTENT {
+        out.empty += 1;
+        return Ok(false);
     }
+    if status != StatusCode::OK {
+        out.errors += 1;
+        return Ok(false);
+    }
+    out.claimed(clock, t0.elapsed());
+    let claimed: Claimed = serde_json::from_slice(&body)?;
+    let (lease_id, task_id) = (claimed.lease.lease_id, claimed.lease.task.task_id);
+    let (status, _) = c.post(&format!("/v1/leases/{lease_id}/ack"), None).await?;
+    if status != StatusCode::OK {
+        out.errors += 1;
+        return Ok(false);
+    }
+    let pr = format!(
+        r#"{{"status":"pr_opened","artifact":{{"pr_url":"https://example.invalid/pr/{task_id}"}}}}"#
+    );
+    let (status, _) = c
+        .post(
+            &format!("/v1/tasks/{task_id}/status"),
+            Some(pr.into_bytes()),
+        )
+        .await?;
+    if status != StatusCode::OK {
+        out.errors += 1;
+        return Ok(false);
+    }
+    out.cycled(clock, t0.elapsed());
+    Ok(true)
 }
 
 /// The simplest correct claim: the oldest ready row of the highest priority, no rules. On
@@ -1356,5 +1371,105 @@ mod tests {
     fn median_of_windows() {
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&mut []), 0.0);
+    }
+
+    /// `owp serve` on a fresh SQLite file, in this process, with the benchmark's admin token.
+    async fn serve(dir: &Path) -> crate::server::Running {
+        let db = dir.join("bench.db");
+        let mut config =
+            crate::config::parse_serve(&["--db", db.to_str().unwrap(), "--port", "0"]).unwrap();
+        config.admin_token = Some(crate::config::Secret::new(ADMIN));
+        config.database_url = None;
+        let store = Store::open(&config.database_url(), Timing::default())
+            .await
+            .unwrap();
+        store
+            .upsert_repo(
+                &crate::store::repos::RepoUpsert {
+                    name: repo_name(0),
+                    max_open_prs: 10,
+                    area_locks_enabled: Some(false),
+                    extensions: Default::default(),
+                },
+                "test",
+            )
+            .await
+            .unwrap();
+        store.close().await;
+        crate::server::start(config, false).await.unwrap()
+    }
+
+    /// The load generator's cycle, against a real server: a claim, its ack and the PR leave the
+    /// task `pr_opened` and count one claim and one cycle; an empty queue and a refused token
+    /// count as such, and a connection to a closed port fails.
+    #[tokio::test]
+    async fn a_cycle_claims_acks_and_opens_the_pull_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = serve(dir.path()).await;
+        let base = format!("http://{}", server.addr);
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let reg = admin_post(
+            &http,
+            &format!("{base}/v1/workers/register"),
+            json!({"name": "w", "skills": ["rust"], "capacity_points": 10}),
+        )
+        .await
+        .unwrap();
+        let token = reg["token"].as_str().unwrap();
+        let imported = admin_post(
+            &http,
+            &format!("{base}/v1/admin/tasks"),
+            json!({"repo": repo_name(0), "tasks": [{"title": "one", "estimate_points": 1}]}),
+        )
+        .await
+        .unwrap();
+        let task_id = imported["tasks"][0]["task_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+        let clock = Clock {
+            window: AtomicUsize::new(1),
+            windows: 1,
+        };
+        let mut out = LoopStats::new(1);
+        let mut conn = WorkerConn::open(&base, token).await.unwrap();
+        assert!(owp_cycle(&mut conn, &mut out, &clock).await.unwrap());
+        assert_eq!((out.claim[1].len(), out.cycle[1].len()), (1, 1));
+        assert_eq!((out.errors, out.empty), (0, 0));
+        let task: Value = http
+            .get(format!("{base}/v1/tasks/{task_id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(task["status"], "pr_opened", "{task}");
+
+        // The same connection carries the next cycle: nothing is left to claim.
+        assert!(!owp_cycle(&mut conn, &mut out, &clock).await.unwrap());
+        assert_eq!((out.claim[1].len(), out.empty, out.errors), (1, 1, 0));
+
+        let mut stranger = WorkerConn::open(&base, "owpw_not_a_token").await.unwrap();
+        assert!(!owp_cycle(&mut stranger, &mut out, &clock).await.unwrap());
+        assert_eq!(out.errors, 1);
+
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        assert!(
+            WorkerConn::open(&format!("http://127.0.0.1:{port}"), token)
+                .await
+                .is_err()
+        );
+        assert!(
+            WorkerConn::open("https://example.invalid", token)
+                .await
+                .is_err()
+        );
+        drop((conn, stranger));
+        server.stop().await;
     }
 }
