@@ -387,10 +387,14 @@ mod tests {
             .unwrap();
         store.upsert_repo(&repo("a/two"), "test").await.unwrap();
         // It gives up well before the pool's busy timeout. It waits its own RESTART_WAIT for
-        // the reader, unless the store's passive checkpoint loop is checkpointing at that moment
-        // (SQLite then answers busy at once): of a few tries, one has to wait.
+        // the reader, unless the store's passive checkpoint loop holds the checkpoint lock at
+        // that moment (SQLite then answers busy at once; on a loaded machine that checkpoint's
+        // fsync can last milliseconds): of tries spread over a second or two, one has to wait.
         let mut waits = Vec::new();
-        for _ in 0..5 {
+        for _ in 0..40 {
+            if !waits.is_empty() {
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
             let started = std::time::Instant::now();
             assert!(!restart_checkpoint(&store.read).await.unwrap());
             let waited = started.elapsed();
