@@ -141,7 +141,6 @@ impl Store {
                 // Create the schema before readers open the file.
                 sqlx::migrate!("migrations/sqlite").run(&write).await?;
                 let read = sqlite_pool(url, 4, false).await?;
-                tokio::spawn(checkpoint_loop(read.clone()));
                 (write, read)
             }
             Backend::Postgres => {
@@ -166,6 +165,9 @@ impl Store {
             Backend::Sqlite => Some(writer::WriteConn::new(write.clone(), file.clone())),
             Backend::Postgres => None,
         };
+        if let Some(w) = &write_conn {
+            tokio::spawn(checkpoint_loop(read.clone(), w.clone()));
+        }
         let store = Store(Arc::new(StoreState {
             backend,
             write,
@@ -264,14 +266,21 @@ async fn sqlite_pool(url: &str, max: u32, writer: bool) -> Result<AnyPool, Store
 }
 
 /// SQLite: moves committed pages from the write-ahead log into the database file, beside the
-/// writer instead of inside its commits. A passive checkpoint every 200 ms waits for no one; if
-/// readers keep the log from being reused and it grows past ~256 MB, a restarting checkpoint
-/// waits for them to bring it back. That one holds new writers while it waits, so it waits at
-/// most [`RESTART_WAIT`] (a reader that keeps a transaction open, in this process or another,
-/// must not stall every write), and after a failure it tries again only after
+/// writer instead of inside its commits. A passive checkpoint every 200 ms waits for no one.
+///
+/// That alone never lets the log start over while writes go on: the writer starts it over only
+/// when it begins a transaction with every frame already copied, and under steady writes new
+/// frames arrive faster than each passive checkpoint catches up. The log file then grows without
+/// end (gigabytes within minutes at full load), and every frame lands on a block the file system
+/// must first allocate and zero. So once the log holds more than [`RESTART_FRAMES`], the loop
+/// takes this process's turn on the write connection (no transaction of ours is open then, and
+/// the writes behind it wait) and runs a restarting checkpoint there: it copies the few frames
+/// written since the passive one and waits for the readers still on older frames, after which
+/// the next write starts the log over at its beginning, in pages the kernel has just written.
+/// It waits at most [`RESTART_WAIT`] (a reader that keeps a transaction open, in this process or
+/// another, must not stall every write), and after a failure it tries again only after
 /// [`RESTART_PAUSE`]. Ends when the pool is closed.
-async fn checkpoint_loop(read: AnyPool) {
-    const RESTART_FRAMES: i64 = 65_536;
+async fn checkpoint_loop(read: AnyPool, write: writer::WriteConn) {
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_restart = tokio::time::Instant::now();
@@ -284,7 +293,11 @@ async fn checkpoint_loop(read: AnyPool) {
             Ok((_, frames, _))
                 if frames > RESTART_FRAMES && tokio::time::Instant::now() >= next_restart =>
             {
-                match restart_checkpoint(&read).await {
+                let restarted = match write.turn().await {
+                    Ok(mut turn) => restart_checkpoint(&mut turn).await,
+                    Err(e) => Err(e),
+                };
+                match restarted {
                     Ok(true) => {}
                     Ok(false) => {
                         tracing::warn!(
@@ -306,23 +319,25 @@ async fn checkpoint_loop(read: AnyPool) {
     }
 }
 
+/// The log size (frames of one page each) past which [`checkpoint_loop`] restarts the log: 16 MB
+/// with 4 KiB pages, a fraction of a second of writes at full load.
+const RESTART_FRAMES: i64 = 4_096;
 /// The longest a restarting checkpoint holds new writers while it waits for readers.
 const RESTART_WAIT: Duration = Duration::from_millis(100);
 /// The pause after a restarting checkpoint that could not finish.
 const RESTART_PAUSE: Duration = Duration::from_secs(5);
 
-/// A restarting checkpoint on one connection whose busy timeout is [`RESTART_WAIT`] meanwhile;
-/// whether it finished.
-async fn restart_checkpoint(read: &AnyPool) -> Result<bool, sqlx::Error> {
-    let mut conn = read.acquire().await?;
-    conn.execute(busy_timeout(RESTART_WAIT)).await?;
+/// A restarting checkpoint on the write connection (the caller holds the turn), whose busy
+/// timeout is [`RESTART_WAIT`] meanwhile; whether it finished.
+async fn restart_checkpoint(turn: &mut writer::WriteTurn) -> Result<bool, StoreError> {
+    turn.execute(busy_timeout(RESTART_WAIT)).await?;
     let done: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(RESTART)")
-        .fetch_one(&mut *conn)
+        .fetch_one(&mut **turn)
         .await;
     // Back to the pool's setting whatever came of it; a connection that cannot be reset is
-    // closed instead of going back.
-    if conn.execute(busy_timeout(BUSY_TIMEOUT)).await.is_err() {
-        conn.detach();
+    // closed instead of serving the next turn.
+    if turn.execute(busy_timeout(BUSY_TIMEOUT)).await.is_err() {
+        turn.discard_sqlx();
     }
     let (busy, _, _) = done?;
     Ok(busy == 0)
@@ -366,12 +381,18 @@ pub fn new_id(prefix: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A store on `owp.db` in a new directory.
+    async fn file_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+        let store = Store::open(&url, Timing::default()).await.unwrap();
+        (dir, store)
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_restarting_checkpoint_gives_up_quickly_while_a_reader_holds_the_log() {
-        let dir = tempfile::tempdir().unwrap();
+        let (dir, store) = file_store().await;
         let file = dir.path().join("owp.db");
-        let url = format!("sqlite://{}?mode=rwc", file.display());
-        let store = Store::open(&url, Timing::default()).await.unwrap();
         let repo = |name: &str| repos::RepoUpsert {
             name: name.into(),
             max_open_prs: 2,
@@ -396,7 +417,9 @@ mod tests {
                 tokio::time::sleep(Duration::from_millis(30)).await;
             }
             let started = std::time::Instant::now();
-            assert!(!restart_checkpoint(&store.read).await.unwrap());
+            let mut turn = store.write_conn.as_ref().unwrap().turn().await.unwrap();
+            assert!(!restart_checkpoint(&mut turn).await.unwrap());
+            drop(turn);
             let waited = started.elapsed();
             assert!(waited < Duration::from_secs(5), "waited {waited:?}");
             waits.push(waited);
@@ -408,16 +431,72 @@ mod tests {
             waits.iter().any(|w| *w >= RESTART_WAIT),
             "never waited for the reader: {waits:?}"
         );
-        // Writes go on (they wait for no checkpoint), and the pool's busy timeout is back.
+        // Writes go on, and the write connection's busy timeout is back.
         store.upsert_repo(&repo("a/three"), "test").await.unwrap();
+        let mut turn = store.write_conn.as_ref().unwrap().turn().await.unwrap();
         let timeout: (i64,) = sqlx::query_as("PRAGMA busy_timeout")
-            .fetch_one(&store.read)
+            .fetch_one(&mut *turn)
             .await
             .unwrap();
         assert_eq!(timeout.0, BUSY_TIMEOUT.as_millis() as i64);
         reader.execute_batch("COMMIT").unwrap();
         drop(reader);
-        assert!(restart_checkpoint(&store.read).await.unwrap());
+        assert!(restart_checkpoint(&mut turn).await.unwrap());
+        drop(turn);
+        store.close().await;
+    }
+
+    /// Under writes that never pause, the log still starts over: its file stays near
+    /// RESTART_FRAMES pages instead of growing with everything written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_log_starts_over_under_writes_that_never_pause() {
+        let (dir, store) = file_store().await;
+        let write = store.write_conn.clone().unwrap();
+        write
+            .turn()
+            .await
+            .unwrap()
+            .direct()
+            .unwrap()
+            .execute("CREATE TABLE filler (n INTEGER PRIMARY KEY, b BLOB)")
+            .unwrap();
+        // 128 MB in rows of 64 KiB, each its own transaction, over a few seconds (the loop's
+        // checkpoints copy frames while more are written, so they never catch up on their own),
+        // while a reader of this process reads now and then.
+        let blob = "x".repeat(64 * 1024);
+        let writes = async {
+            for _ in 0..2048 {
+                let mut turn = write.turn().await.unwrap();
+                let conn = turn.direct().unwrap();
+                conn.run(
+                    "INSERT INTO filler (b) VALUES ($1)",
+                    &[blob.as_str().into()],
+                )
+                .unwrap();
+                drop(turn);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        };
+        let reads = async {
+            loop {
+                let _: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM repos")
+                    .fetch_one(&store.read)
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        tokio::select! {
+            () = writes => {}
+            () = reads => {}
+        }
+        // A log that never started over would hold all 128 MB (the file is cut back only when
+        // the log starts over).
+        let wal = std::fs::metadata(dir.path().join("owp.db-wal"))
+            .unwrap()
+            .len();
+        let limit = u64::try_from(WAL_SIZE_LIMIT).unwrap();
+        assert!(wal <= limit, "{wal} bytes of log after 128 MB written");
         store.close().await;
     }
 }

@@ -153,6 +153,11 @@ impl WriteTurn {
     /// Closes the sqlx connection, which is in a state no one should inherit (the next turn
     /// opens a new one).
     pub(crate) fn discard(mut self) {
+        self.discard_sqlx();
+    }
+
+    /// [`WriteTurn::discard`] for a turn that goes on (it must not use the connection again).
+    pub(crate) fn discard_sqlx(&mut self) {
         self.slot.sqlx.take();
     }
 
