@@ -569,6 +569,9 @@ async fn tool_pool(backend: BenchBackend, url: &str) -> anyhow::Result<AnyPool> 
                 if backend == BenchBackend::Sqlite {
                     use sqlx::Executor;
                     conn.execute("PRAGMA busy_timeout = 30000").await?;
+                    // The server checkpoints its database; a checkpoint after each of these
+                    // commits would hold the checkpoint lock that its own checkpoints need.
+                    conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
                 }
                 Ok(())
             })

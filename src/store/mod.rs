@@ -270,62 +270,91 @@ async fn sqlite_pool(url: &str, max: u32, writer: bool) -> Result<AnyPool, Store
 ///
 /// That alone never lets the log start over while writes go on: the writer starts it over only
 /// when it begins a transaction with every frame already copied, and under steady writes new
-/// frames arrive faster than each passive checkpoint catches up. The log file then grows without
-/// end (gigabytes within minutes at full load), and every frame lands on a block the file system
-/// must first allocate and zero. So once the log holds more than [`RESTART_FRAMES`], the loop
-/// takes this process's turn on the write connection (no transaction of ours is open then, and
-/// the writes behind it wait) and runs a restarting checkpoint there: it copies the few frames
-/// written since the passive one and waits for the readers still on older frames, after which
-/// the next write starts the log over at its beginning, in pages the kernel has just written.
-/// It waits at most [`RESTART_WAIT`] (a reader that keeps a transaction open, in this process or
-/// another, must not stall every write), and after a failure it tries again only after
-/// [`RESTART_PAUSE`]. Ends when the pool is closed.
+/// frames arrive while each passive checkpoint copies. The log file then grows without end
+/// (gigabytes within minutes at full load), and every frame lands on a block the file system must
+/// first allocate and zero. So once the log holds more than [`RESTART_FRAMES`], the loop restarts
+/// it ([`restart_log`]). After a try that failed (a reader that keeps a transaction open, in this
+/// process or another, or another process's checkpoint) it tries again after [`RESTART_RETRY`].
+/// Ends when the pool is closed.
 async fn checkpoint_loop(read: AnyPool, write: writer::WriteConn) {
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_restart = tokio::time::Instant::now();
+    let mut next_warning = next_restart;
     while !read.is_closed() {
         tick.tick().await;
-        let row: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&read)
-            .await;
-        match row {
-            Ok((_, frames, _))
-                if frames > RESTART_FRAMES && tokio::time::Instant::now() >= next_restart =>
-            {
-                let restarted = match write.turn().await {
-                    Ok(mut turn) => restart_checkpoint(&mut turn).await,
-                    Err(e) => Err(e),
-                };
-                match restarted {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        tracing::warn!(
-                            frames,
-                            "the write-ahead log could not be restarted: a reader kept it busy"
-                        );
-                        next_restart = tokio::time::Instant::now() + RESTART_PAUSE;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "WAL checkpoint failed");
-                        next_restart = tokio::time::Instant::now() + RESTART_PAUSE;
-                    }
+        let frames = match passive_checkpoint(&read).await {
+            Ok(frames) => frames,
+            Err(_) if read.is_closed() => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+                continue;
+            }
+        };
+        let now = tokio::time::Instant::now();
+        if frames <= RESTART_FRAMES || now < next_restart {
+            continue;
+        }
+        match restart_log(&read, &write).await {
+            Ok((true, held)) => tracing::debug!(frames, ?held, "write-ahead log restarted"),
+            Ok((false, held)) => {
+                tracing::debug!(frames, ?held, "write-ahead log busy");
+                next_restart = now + RESTART_RETRY;
+                // Said once a minute at most, and only once the log is large.
+                if frames > 16 * RESTART_FRAMES && now >= next_warning {
+                    tracing::warn!(
+                        frames,
+                        "the write-ahead log could not be restarted: a reader or another \
+                         process's checkpoint kept it busy"
+                    );
+                    next_warning = now + Duration::from_secs(60);
                 }
             }
-            Ok(_) => {}
-            Err(_) if read.is_closed() => break,
-            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+                next_restart = now + RESTART_RETRY;
+            }
         }
     }
+}
+
+/// A passive checkpoint: copies what no reader still needs, waits for no one. Returns the
+/// number of frames in the log.
+async fn passive_checkpoint(read: &AnyPool) -> Result<i64, sqlx::Error> {
+    let (_, frames, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(read)
+        .await?;
+    Ok(frames)
+}
+
+/// Makes the writer's next transaction start the log over: a few more passive checkpoints, each
+/// copying what was written during the one before, so that little is left; then this process's
+/// turn on the write connection (no transaction of ours is open then, and the writes behind it
+/// wait) and a restarting checkpoint there, which copies the rest and waits for the readers still
+/// on older frames, at most [`RESTART_WAIT`]. Returns whether it finished, and how long it held
+/// the writes.
+async fn restart_log(
+    read: &AnyPool,
+    write: &writer::WriteConn,
+) -> Result<(bool, Duration), StoreError> {
+    for _ in 0..RESTART_CATCH_UP {
+        passive_checkpoint(read).await?;
+    }
+    let mut turn = write.turn().await?;
+    let held = tokio::time::Instant::now();
+    let done = restart_checkpoint(&mut turn).await?;
+    Ok((done, held.elapsed()))
 }
 
 /// The log size (frames of one page each) past which [`checkpoint_loop`] restarts the log: 16 MB
 /// with 4 KiB pages, a fraction of a second of writes at full load.
 const RESTART_FRAMES: i64 = 4_096;
+/// Passive checkpoints before a restart, each shorter than the one before.
+const RESTART_CATCH_UP: usize = 3;
 /// The longest a restarting checkpoint holds new writers while it waits for readers.
-const RESTART_WAIT: Duration = Duration::from_millis(100);
-/// The pause after a restarting checkpoint that could not finish.
-const RESTART_PAUSE: Duration = Duration::from_secs(5);
+const RESTART_WAIT: Duration = Duration::from_millis(20);
+/// The pause after a restart that could not finish.
+const RESTART_RETRY: Duration = Duration::from_secs(1);
 
 /// A restarting checkpoint on the write connection (the caller holds the turn), whose busy
 /// timeout is [`RESTART_WAIT`] meanwhile; whether it finished.
