@@ -75,11 +75,19 @@ pub const CLAIM_DURATION: &str = "owp_claim_duration_seconds";
 pub const LEAD_TIME: &str = "owp_lead_time_seconds";
 /// Lead-time samples not taken because the look-ups fell behind (counter).
 pub const LEAD_TIME_DROPPED: &str = "owp_lead_time_samples_dropped_total";
-/// HTTP requests answered (counter, `method`, `route`, `status`).
+/// SQLite: write transactions that carried several operations (counter).
 pub const WRITE_GROUPS: &str = "owp_write_groups_total";
+/// SQLite: operations committed inside those groups (counter).
 pub const WRITE_GROUP_OPERATIONS: &str = "owp_write_group_operations_total";
+/// SQLite: frames in the write-ahead log at the last checkpoint (gauge).
+pub const WAL_FRAMES: &str = "owp_sqlite_wal_frames";
+/// SQLite: tries to start the write-ahead log over (counter, `outcome`: `done` or `busy`).
+pub const WAL_RESTARTS: &str = "owp_sqlite_wal_restarts_total";
+/// SQLite: how long such a try held this process's writes (histogram).
+pub const WAL_RESTART_HOLD: &str = "owp_sqlite_wal_restart_hold_seconds";
 /// PostgreSQL: single-statement claims that lost a race and ran the general claim (counter).
 pub const CLAIM_RACES: &str = "owp_claim_races_total";
+/// HTTP requests answered (counter, `method`, `route`, `status`).
 pub const HTTP_REQUESTS: &str = "owp_http_requests_total";
 /// Time to answer an HTTP request, up to its headers (histogram, `method`, `route`).
 pub const HTTP_DURATION: &str = "owp_http_request_duration_seconds";
@@ -131,6 +139,9 @@ static PROCESS: LazyLock<PrometheusRecorder> = LazyLock::new(|| {
         .set_buckets_for_metric(Matcher::Full(CLAIM_DURATION.into()), CLAIM_BUCKETS)
         .and_then(|b| b.set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), HTTP_BUCKETS))
         .and_then(|b| b.set_buckets_for_metric(Matcher::Full(LEAD_TIME.into()), LEAD_TIME_BUCKETS))
+        .and_then(|b| {
+            b.set_buckets_for_metric(Matcher::Full(WAL_RESTART_HOLD.into()), CLAIM_BUCKETS)
+        })
         .expect("bucket lists are not empty")
         .build_recorder();
     metrics::with_local_recorder(&recorder, describe_process_metrics);
@@ -172,6 +183,19 @@ fn describe_process_metrics() {
     describe_counter!(
         WRITE_GROUP_OPERATIONS,
         "Claims, acks and status moves committed inside such a group."
+    );
+    describe_gauge!(
+        WAL_FRAMES,
+        "SQLite: frames (pages) in the write-ahead log at the last checkpoint."
+    );
+    describe_counter!(
+        WAL_RESTARTS,
+        "SQLite: tries to start the write-ahead log over (outcome=done or busy: a reader or another process's checkpoint kept it)."
+    );
+    describe_histogram!(
+        WAL_RESTART_HOLD,
+        metrics::Unit::Seconds,
+        "SQLite: how long a try to start the write-ahead log over held this process's writes."
     );
     describe_counter!(
         CLAIM_RACES,
@@ -328,6 +352,20 @@ pub fn write_group(operations: usize) {
     record(|| {
         counter!(WRITE_GROUPS).increment(1);
         counter!(WRITE_GROUP_OPERATIONS).increment(operations as u64);
+    });
+}
+
+/// SQLite: the write-ahead log held `frames` frames at the last checkpoint.
+pub fn wal_frames(frames: i64) {
+    record(|| gauge!(WAL_FRAMES).set(frames as f64));
+}
+
+/// SQLite: one try to start the write-ahead log over, which held the writes for `held`.
+pub fn wal_restart(done: bool, held: Duration) {
+    let outcome = if done { "done" } else { "busy" };
+    record(|| {
+        counter!(WAL_RESTARTS, "outcome" => outcome).increment(1);
+        histogram!(WAL_RESTART_HOLD).record(held.as_secs_f64());
     });
 }
 

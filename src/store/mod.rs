@@ -291,14 +291,18 @@ async fn checkpoint_loop(read: AnyPool, write: writer::WriteConn) {
                 continue;
             }
         };
+        crate::metrics::wal_frames(frames);
         let now = tokio::time::Instant::now();
         if frames <= RESTART_FRAMES || now < next_restart {
             continue;
         }
-        match restart_log(&read, &write).await {
-            Ok((true, held)) => tracing::debug!(frames, ?held, "write-ahead log restarted"),
-            Ok((false, held)) => {
-                tracing::debug!(frames, ?held, "write-ahead log busy");
+        let restarted = restart_log(&read, &write).await;
+        if let Ok((done, held)) = restarted {
+            crate::metrics::wal_restart(done, held);
+        }
+        match restarted {
+            Ok((true, _)) => {}
+            Ok((false, _)) => {
                 next_restart = now + RESTART_RETRY;
                 // Said once a minute at most, and only once the log is large.
                 if frames > 16 * RESTART_FRAMES && now >= next_warning {
@@ -526,6 +530,11 @@ mod tests {
             .len();
         let limit = u64::try_from(WAL_SIZE_LIMIT).unwrap();
         assert!(wal <= limit, "{wal} bytes of log after 128 MB written");
+        let scrape = crate::metrics::render(&store).await.unwrap();
+        assert!(
+            scrape.contains("owp_sqlite_wal_restarts_total{outcome=\"done\"}"),
+            "{scrape}"
+        );
         store.close().await;
     }
 }
