@@ -296,13 +296,12 @@ async fn checkpoint_loop(read: AnyPool, write: writer::WriteConn) {
         if frames <= RESTART_FRAMES || now < next_restart {
             continue;
         }
-        let restarted = restart_log(&read, &write).await;
-        if let Ok((done, held)) = restarted {
-            crate::metrics::wal_restart(done, held);
-        }
-        match restarted {
-            Ok((true, _)) => {}
-            Ok((false, _)) => {
+        match restart_log(&read, &write).await {
+            Ok((done, held)) => {
+                crate::metrics::wal_restart(done, held);
+                if done {
+                    continue;
+                }
                 next_restart = now + RESTART_RETRY;
                 // Said once a minute at most, and only once the log is large.
                 if frames > 16 * RESTART_FRAMES && now >= next_warning {
