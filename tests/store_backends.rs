@@ -93,16 +93,7 @@ async fn fresh_pg_database(server: &str) -> (String, String) {
         .await
         .unwrap_or_else(|e| panic!("{PG_VAR}: cannot create {name}: {e}"));
     let _ = conn.close().await;
-    let (base, query) = match server.split_once('?') {
-        Some((u, q)) => (u, format!("?{q}")),
-        None => (server, String::new()),
-    };
-    let after_scheme = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let root = match base[after_scheme..].find('/') {
-        Some(i) => &base[..after_scheme + i],
-        None => base,
-    };
-    (format!("{root}/{name}{query}"), name)
+    (owp::config::url_with_database(server, &name), name)
 }
 
 async fn drop_pg_database(server: &str, name: &str) {

@@ -522,7 +522,7 @@ impl ScratchDb {
                     .await?;
                 conn.close().await?;
                 Ok(ScratchDb {
-                    url: database_url_for(server, &name),
+                    url: crate::config::url_with_database(server, &name),
                     pg: Some((server.to_string(), name)),
                 })
             }
@@ -541,20 +541,6 @@ impl ScratchDb {
             let _ = conn.close().await;
         }
     }
-}
-
-/// `server` with its database path replaced by `name` (query string kept).
-fn database_url_for(server: &str, name: &str) -> String {
-    let (base, query) = match server.split_once('?') {
-        Some((u, q)) => (u, format!("?{q}")),
-        None => (server, String::new()),
-    };
-    let after_scheme = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let root = match base[after_scheme..].find('/') {
-        Some(i) => &base[..after_scheme + i],
-        None => base,
-    };
-    format!("{root}/{name}{query}")
 }
 
 /// Tasks per HTTP import request (each request imports into one repository, in turn).
@@ -1349,18 +1335,6 @@ fn table(results: &[RunResult]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scratch_database_urls_keep_the_query() {
-        assert_eq!(
-            database_url_for(
-                "postgres://u@h:5432/postgres?sslmode=disable",
-                "owp_bench_x"
-            ),
-            "postgres://u@h:5432/owp_bench_x?sslmode=disable"
-        );
-        assert_eq!(database_url_for("postgres://h", "db"), "postgres://h/db");
-    }
 
     #[test]
     fn case_expressions_list_every_id() {

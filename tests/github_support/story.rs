@@ -66,16 +66,7 @@ async fn fresh_postgres_database() -> Option<(String, StoryDatabase)> {
         .await
         .unwrap();
     let _ = conn.close().await;
-    let (without_query, query) = match base.split_once('?') {
-        Some((u, q)) => (u, format!("?{q}")),
-        None => (base, String::new()),
-    };
-    let after_scheme = without_query.find("://").map_or(0, |i| i + 3);
-    let server = match without_query[after_scheme..].find('/') {
-        Some(slash) => &without_query[..after_scheme + slash],
-        None => without_query,
-    };
-    let url = format!("{server}/{name}{query}");
+    let url = owp::config::url_with_database(base, &name);
     Some((
         url,
         StoryDatabase {

@@ -105,18 +105,8 @@ async fn fresh_postgres_database(base_url: &str) -> TestDatabase {
         .await
         .unwrap_or_else(|e| panic!("{TEST_DATABASE_URL_VAR}: cannot create {name}: {e}"));
     let _ = conn.close().await;
-    // Replace the database path of the URL, keeping any query string.
-    let (without_query, query) = match base_url.split_once('?') {
-        Some((u, q)) => (u, format!("?{q}")),
-        None => (base_url, String::new()),
-    };
-    let after_scheme = without_query.find("://").map(|i| i + 3).unwrap_or(0);
-    let root = match without_query[after_scheme..].find('/') {
-        Some(i) => &without_query[..after_scheme + i],
-        None => without_query,
-    };
     TestDatabase::Postgres {
-        url: format!("{root}/{name}{query}"),
+        url: owp::config::url_with_database(base_url, &name),
         server_url: base_url.to_string(),
         name,
     }
