@@ -16,6 +16,8 @@
 //! Statement texts are those of [`super::batched`]: `;`-separated statements with numbered
 //! parameters `$N`; each statement is prepared once and cached.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -131,9 +133,15 @@ pub(crate) fn database_file(url: &str) -> Option<PathBuf> {
 /// How long a read connection waits for a busy database (it runs on a request's thread).
 const READ_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How many statement texts a connection keeps prepared.
+const STATEMENT_CACHE: usize = 256;
+
 /// A SQLite connection whose statements run on the calling thread.
 pub(crate) struct DirectConn {
     conn: Connection,
+    /// The column names of each statement text that returned rows, shared by its rows: copying
+    /// them for every run was a dozen or more small allocations per read.
+    names: RefCell<HashMap<String, Arc<[String]>>>,
 }
 
 impl DirectConn {
@@ -161,8 +169,11 @@ impl DirectConn {
             conn.pragma_update(None, "journal_size_limit", super::WAL_SIZE_LIMIT)?;
         }
         // Every statement text of the hot paths stays prepared.
-        conn.set_prepared_statement_cache_capacity(256);
-        Ok(DirectConn { conn })
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(DirectConn {
+            conn,
+            names: RefCell::default(),
+        })
     }
 
     /// Runs statements without parameters or results (`BEGIN IMMEDIATE`, `COMMIT`, `ROLLBACK`).
@@ -192,18 +203,11 @@ impl DirectConn {
             let readonly = stmt.readonly();
             let mut rows = Vec::new();
             {
-                // The column names are copied once per statement, and only if it returns a row.
                 let mut names: Option<Arc<[String]>> = None;
                 let mut cursor = stmt.raw_query();
                 while let Some(row) = cursor.next()? {
                     let names = names
-                        .get_or_insert_with(|| {
-                            row.as_ref()
-                                .column_names()
-                                .into_iter()
-                                .map(String::from)
-                                .collect()
-                        })
+                        .get_or_insert_with(|| self.column_names(text, row.as_ref()))
                         .clone();
                     let mut values = Vec::with_capacity(width);
                     for i in 0..width {
@@ -216,6 +220,24 @@ impl DirectConn {
             out.push(Outcome { rows, affected });
         }
         Ok(out)
+    }
+
+    /// The column names of the statement `text`, copied on its first run only.
+    fn column_names(&self, text: &str, stmt: &rusqlite::Statement<'_>) -> Arc<[String]> {
+        // A text whose columns changed (a `*` over an altered table) is read again.
+        if let Some(names) = self.names.borrow().get(text)
+            && names.len() == stmt.column_count()
+        {
+            return names.clone();
+        }
+        let names: Arc<[String]> = stmt.column_names().into_iter().map(String::from).collect();
+        let mut known = self.names.borrow_mut();
+        // As many as the prepared statements kept (the texts are a few fixed ones).
+        if known.len() >= STATEMENT_CACHE {
+            known.clear();
+        }
+        known.insert(text.to_string(), names.clone());
+        names
     }
 
     /// The first row of a single read, if any.
@@ -358,6 +380,40 @@ mod tests {
             "a text is not an integer"
         );
         assert!(rows[0].col::<i64>("missing").is_err());
+    }
+
+    /// Column names are kept per statement text: each text's rows carry its own names, on every
+    /// run, and a `*` whose table gained a column is read with the new one.
+    #[test]
+    fn rows_carry_the_column_names_of_their_own_statement() {
+        let (_dir, conn) = scratch();
+        conn.run("INSERT INTO t (name, n) VALUES ('a', 1)", &[])
+            .unwrap();
+        let names = |sql: &str| {
+            let out = conn.run(sql, &[]).unwrap();
+            let row = &out[0].rows[0];
+            let OutRow::Plain(row) = row else {
+                panic!("a direct read returns plain rows")
+            };
+            row.names.to_vec()
+        };
+        for _ in 0..2 {
+            assert_eq!(names("SELECT name AS x, n AS y FROM t"), ["x", "y"]);
+            assert_eq!(names("SELECT n AS z FROM t"), ["z"]);
+            assert_eq!(names("SELECT * FROM t"), ["id", "name", "n"]);
+        }
+        let rows = conn.run("SELECT n AS z FROM t", &[]).unwrap();
+        let OutRow::Plain(row) = &rows[0].rows[0] else {
+            panic!("a direct read returns plain rows")
+        };
+        assert_eq!(row.col::<i64>("z").unwrap(), 1);
+        assert!(
+            row.col::<i64>("y").is_err(),
+            "not a column of this statement"
+        );
+        conn.run("ALTER TABLE t ADD COLUMN extra TEXT", &[])
+            .unwrap();
+        assert_eq!(names("SELECT * FROM t"), ["id", "name", "n", "extra"]);
     }
 
     #[test]
