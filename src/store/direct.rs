@@ -389,23 +389,14 @@ mod tests {
         let (_dir, conn) = scratch();
         conn.run("INSERT INTO t (name, n) VALUES ('a', 1)", &[])
             .unwrap();
-        let names = |sql: &str| {
-            let out = conn.run(sql, &[]).unwrap();
-            let row = &out[0].rows[0];
-            let OutRow::Plain(row) = row else {
-                panic!("a direct read returns plain rows")
-            };
-            row.names.to_vec()
-        };
+        let first = |sql: &str| conn.read_one(sql, &[]).unwrap().expect("a row");
+        let names = |sql: &str| first(sql).names.to_vec();
         for _ in 0..2 {
             assert_eq!(names("SELECT name AS x, n AS y FROM t"), ["x", "y"]);
             assert_eq!(names("SELECT n AS z FROM t"), ["z"]);
             assert_eq!(names("SELECT * FROM t"), ["id", "name", "n"]);
         }
-        let rows = conn.run("SELECT n AS z FROM t", &[]).unwrap();
-        let OutRow::Plain(row) = &rows[0].rows[0] else {
-            panic!("a direct read returns plain rows")
-        };
+        let row = first("SELECT n AS z FROM t");
         assert_eq!(row.col::<i64>("z").unwrap(), 1);
         assert!(
             row.col::<i64>("y").is_err(),
