@@ -87,6 +87,8 @@ pub const WAL_RESTARTS: &str = "owp_sqlite_wal_restarts_total";
 pub const WAL_RESTART_HOLD: &str = "owp_sqlite_wal_restart_hold_seconds";
 /// PostgreSQL: single-statement claims that lost a race and ran the general claim (counter).
 pub const CLAIM_RACES: &str = "owp_claim_races_total";
+/// Worker requests authenticated (counter, `source`: `remembered` or `read`).
+pub const WORKER_AUTH: &str = "owp_worker_authentications_total";
 /// HTTP requests answered (counter, `method`, `route`, `status`).
 pub const HTTP_REQUESTS: &str = "owp_http_requests_total";
 /// Time to answer an HTTP request, up to its headers (histogram, `method`, `route`).
@@ -200,6 +202,10 @@ fn describe_process_metrics() {
     describe_counter!(
         CLAIM_RACES,
         "PostgreSQL: claims whose single statement lost the repository's last review slot or the task's area to another transaction, and ran again through the general claim."
+    );
+    describe_counter!(
+        WORKER_AUTH,
+        "Worker requests authenticated, by source (remembered: a row read for the same token less than a second ago; read: from the database)."
     );
     describe_histogram!(
         HTTP_DURATION,
@@ -370,6 +376,12 @@ pub fn wal_restart(done: bool, held: Duration) {
 }
 
 /// Counts one single-statement claim that lost a race (see `store::single`).
+/// One worker request authenticated, with a remembered row or a fresh read.
+pub fn worker_auth(remembered: bool) {
+    let source = if remembered { "remembered" } else { "read" };
+    record(|| counter!(WORKER_AUTH, "source" => source).increment(1));
+}
+
 pub fn claim_race() {
     record(|| counter!(CLAIM_RACES).increment(1));
 }

@@ -145,6 +145,10 @@ async fn replayed_registration_keeps_the_worker_and_rotates_the_token() {
             .json(&body)
     };
     let first = register().send().await.expect(201);
+    // The first token is in use (and so remembered by the server) when the replay comes.
+    s.heartbeat(&str_field(&first, "token"), json!({}))
+        .await
+        .expect(200);
     let second = register().send().await;
     let second_body = second.expect(201);
     assert_eq!(second_body["worker_id"], first["worker_id"]);

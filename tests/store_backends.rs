@@ -242,6 +242,21 @@ async fn admin_status(store: &Store, task_id: &str, to: TaskStatus) -> TaskRow {
         .expect("admin status")
 }
 
+async fn update_worker(
+    store: &Store,
+    id: &str,
+    trust: Option<i64>,
+    status: Option<WorkerStatus>,
+) -> WorkerRow {
+    store
+        .write(|mut tx| async move {
+            let r = tx.admin_update_worker(id, trust, status).await;
+            (tx, r)
+        })
+        .await
+        .expect("admin update of a worker")
+}
+
 async fn title_of(store: &Store, lease: &Option<Lease>) -> Option<String> {
     let lease = lease.as_ref()?;
     let t = store.task(&lease.task.task_id).await.expect("task")?;
@@ -505,15 +520,7 @@ async fn claims_follow_every_rule() {
         risky.tier = 2;
         s.import_tasks("r/main", &[risky], "admin").await.unwrap();
         assert!(claim(s, &w).await.is_none(), "{label}: tier above trust");
-        s.write(|mut tx| {
-            let id = w.id.clone();
-            async move {
-                let r = tx.admin_update_worker(&id, Some(2), None).await;
-                (tx, r)
-            }
-        })
-        .await
-        .unwrap();
+        update_worker(s, &w.id, Some(2), None).await;
         let w = s.worker(&w.id).await.unwrap().unwrap();
         let l = claim(s, &w).await.expect("trusted now");
         admin_status(s, &l.task.task_id, TaskStatus::Cancelled).await;
@@ -522,30 +529,10 @@ async fn claims_follow_every_rule() {
         s.import_tasks("r/main", &[task("plain")], "admin")
             .await
             .unwrap();
-        s.write(|mut tx| {
-            let id = w.id.clone();
-            async move {
-                let r = tx
-                    .admin_update_worker(&id, None, Some(WorkerStatus::Paused))
-                    .await;
-                (tx, r)
-            }
-        })
-        .await
-        .unwrap();
+        update_worker(s, &w.id, None, Some(WorkerStatus::Paused)).await;
         let paused = s.worker(&w.id).await.unwrap().unwrap();
         assert!(claim(s, &paused).await.is_none(), "{label}: paused");
-        s.write(|mut tx| {
-            let id = w.id.clone();
-            async move {
-                let r = tx
-                    .admin_update_worker(&id, None, Some(WorkerStatus::Idle))
-                    .await;
-                (tx, r)
-            }
-        })
-        .await
-        .unwrap();
+        update_worker(s, &w.id, None, Some(WorkerStatus::Idle)).await;
 
         // Rule 4: capacity points and concurrent tasks.
         let small = register(s, worker_input("small", &[], 2, 1)).await;
@@ -1458,6 +1445,77 @@ async fn requests_mark_their_worker_seen() {
             let fresh = s.worker(&w.id).await.unwrap().unwrap();
             assert_eq!(fresh.active_tasks, 0, "{label}: the lease ended");
             assert_eq!(fresh.active_points, 0, "{label}");
+            db.store.close().await;
+        },
+    )
+    .await;
+}
+
+/// A worker found by its token is remembered for the next requests: with the contacts this
+/// process commits, without any change committed through it since, and for a short time only
+/// when the change came from another process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authenticated_workers_are_remembered_only_while_nothing_changed() {
+    on_each_backend(
+        "authenticated_workers_are_remembered_only_while_nothing_changed",
+        fast_timing(),
+        |db| async move {
+            let label = db.label;
+            let s = db.store.clone();
+            repo(&s, "auth/one", 5, false).await;
+            s.import_tasks("auth/one", &[task("auth")], "admin")
+                .await
+                .unwrap();
+            let (w, token) = s
+                .register_worker(&worker_input("auth", &[], 5, 2))
+                .await
+                .unwrap();
+            let by_token = |t: String| {
+                let s = s.clone();
+                async move { s.worker_by_token(&t).await.unwrap() }
+            };
+            let read = by_token(token.clone()).await.expect("the token works");
+            assert_eq!(read.id, w.id, "{label}");
+
+            // A claim marks the worker seen: the remembered row carries that contact.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let (_, seen_at) = s.claim_for(&read).await.unwrap();
+            assert!(seen_at > read.last_seen_at.unwrap(), "{label}");
+            let again = by_token(token.clone()).await.unwrap();
+            assert_eq!(again.last_seen_at, Some(seen_at), "{label}");
+
+            // A pause through this store is seen by the very next request.
+            update_worker(&s, &w.id, None, Some(WorkerStatus::Paused)).await;
+            assert!(by_token(token.clone()).await.unwrap().paused, "{label}");
+
+            // A new token through this store: the old one stops working at once.
+            let rotate = |s: Store| {
+                let id = w.id.clone();
+                async move {
+                    s.write(|mut tx| {
+                        let id = id.clone();
+                        async move {
+                            let r = tx.rotate_token(&id).await;
+                            (tx, r)
+                        }
+                    })
+                    .await
+                    .unwrap()
+                }
+            };
+            let second = rotate(s.clone()).await;
+            assert!(by_token(token.clone()).await.is_none(), "{label}");
+            assert_eq!(by_token(second.clone()).await.unwrap().id, w.id, "{label}");
+
+            // A new token through another process: the old one stops working here within the
+            // time a row is remembered.
+            let other = db.replica().await;
+            let third = rotate(other.clone()).await;
+            tokio::time::sleep(owp::store::known_workers::MAX_AGE + Duration::from_millis(50))
+                .await;
+            assert!(by_token(second).await.is_none(), "{label}");
+            assert_eq!(by_token(third).await.unwrap().id, w.id, "{label}");
+            other.close().await;
             db.store.close().await;
         },
     )

@@ -75,6 +75,10 @@ pub struct WriteTx {
     events: Vec<NewEvent>,
     /// Events already appended by a [`WriteTx::batch`] (with their ids).
     written: Vec<Event>,
+    /// Workers this transaction marked seen at `now` (see [`super::known_workers`]).
+    seen: Vec<String>,
+    /// Whether this transaction changed what authenticating a worker returns.
+    forget_known_workers: bool,
     store: Store,
 }
 
@@ -150,6 +154,8 @@ impl Store {
             now: now_ms(),
             events: Vec::new(),
             written: Vec::new(),
+            seen: Vec::new(),
+            forget_known_workers: false,
             store: self.clone(),
         })
     }
@@ -170,6 +176,8 @@ impl Store {
             now: now_ms(),
             events: Vec::new(),
             written: Vec::new(),
+            seen: Vec::new(),
+            forget_known_workers: false,
             store: self.clone(),
         }))
     }
@@ -401,7 +409,26 @@ impl WriteTx {
             }
         }
         self.store.committed(&written);
+        let known = &self.store.known_workers;
+        for worker_id in std::mem::take(&mut self.seen) {
+            known.seen(&worker_id, self.now);
+        }
+        if self.forget_known_workers {
+            known.forget_all();
+        }
         Ok(written)
+    }
+
+    /// This transaction marks `worker_id` seen at `now`: once it commits, workers remembered
+    /// by their tokens carry that contact (see [`super::known_workers`]).
+    pub(crate) fn record_seen(&mut self, worker_id: &str) {
+        self.seen.push(worker_id.to_string());
+    }
+
+    /// This transaction changes what authenticating a worker returns (its token, pause, trust,
+    /// GitHub login): once it commits, no worker row read before is served again.
+    pub(crate) fn forget_known_workers(&mut self) {
+        self.forget_known_workers = true;
     }
 }
 

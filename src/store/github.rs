@@ -1000,6 +1000,7 @@ impl WriteTx {
             .bind(&worker_id)
             .execute(self.conn())
             .await?;
+        self.forget_known_workers();
         Ok(Ok(worker_id))
     }
 

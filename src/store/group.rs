@@ -78,15 +78,18 @@ impl Store {
     /// Claims a task for `worker` (see [`WriteTx::claim`]); also returns the instant the worker
     /// was marked seen.
     pub async fn claim_for(&self, worker: &WorkerRow) -> Result<(Option<Lease>, i64), StoreError> {
-        let worker = worker.clone();
-        self.queued(|reply| Job::Claim(worker, reply)).await
+        let id = worker.id.clone();
+        let claimed = self
+            .queued(|reply| Job::Claim(worker.clone(), reply))
+            .await?;
+        self.known_workers.seen(&id, claimed.1);
+        Ok(claimed)
     }
 
     /// `ack` of `worker`'s lease (see [`WriteTx::ack`]).
     pub async fn ack_for(&self, worker: &WorkerRow, lease_id: &str) -> Result<TaskRow, StoreError> {
-        let (worker, lease_id) = (worker.clone(), lease_id.to_string());
-        self.queued(|reply| Job::Task(worker, TaskOp::Ack(lease_id), reply))
-            .await
+        let op = TaskOp::Ack(lease_id.to_string());
+        self.task_op_for(worker, op).await
     }
 
     /// A status update by the worker holding the task (see [`WriteTx::worker_status`]).
@@ -95,9 +98,23 @@ impl Store {
         worker: &WorkerRow,
         request: StatusRequest,
     ) -> Result<TaskRow, StoreError> {
-        let worker = worker.clone();
-        self.queued(|reply| Job::Task(worker, TaskOp::Status(request), reply))
-            .await
+        self.task_op_for(worker, TaskOp::Status(request)).await
+    }
+
+    /// A worker's operation on a task it holds. It marks the worker seen unless it was lately,
+    /// which the workers remembered by token learn once it committed.
+    async fn task_op_for(&self, worker: &WorkerRow, op: TaskOp) -> Result<TaskRow, StoreError> {
+        let start = super::now_ms();
+        let marks_seen = !worker.seen_lately(start) && worker.last_seen_at <= Some(start);
+        let id = worker.id.clone();
+        let task = self
+            .queued(|reply| Job::Task(worker.clone(), op, reply))
+            .await?;
+        if marks_seen {
+            // The operation's own instant is this one or later.
+            self.known_workers.seen(&id, start);
+        }
+        Ok(task)
     }
 
     /// How many claims, acks and status moves this store has committed in groups of several

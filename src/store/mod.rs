@@ -15,6 +15,7 @@ pub mod events;
 pub mod github;
 mod group;
 pub mod idempotency;
+pub mod known_workers;
 pub mod leases;
 pub mod replicas;
 pub mod repos;
@@ -113,6 +114,8 @@ pub struct StoreState {
     /// SQLite: read connections for worker authentication on the calling thread (see
     /// [`direct::ReadConns`]).
     pub(crate) direct_reads: Option<Arc<direct::ReadConns>>,
+    /// Workers found by their tokens lately (see [`known_workers`]).
+    pub(crate) known_workers: Arc<known_workers::KnownWorkers>,
 }
 
 impl Store {
@@ -185,6 +188,7 @@ impl Store {
             },
             write_conn,
             direct_reads: file.map(|file| Arc::new(direct::ReadConns::new(file))),
+            known_workers: Arc::default(),
         }));
         store.init_horizon().await?;
         store.start_wakeups(url).await?;

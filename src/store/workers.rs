@@ -117,6 +117,7 @@ impl WriteTx {
         if n == 0 {
             return Err(StoreError::not_found("worker_not_found", "unknown worker"));
         }
+        self.forget_known_workers();
         Ok(token)
     }
 
@@ -148,6 +149,7 @@ impl WriteTx {
             .bind(worker_id)
             .execute(self.conn())
             .await?;
+        self.record_seen(worker_id);
         if !was_online {
             self.event(online_event(worker_id));
         }
@@ -225,6 +227,7 @@ impl WriteTx {
             .bind(worker_id)
             .execute(self.conn())
             .await?;
+        self.forget_known_workers();
         self.event(
             NewEvent::new(
                 if paused {
@@ -259,6 +262,7 @@ impl WriteTx {
                 .bind(worker_id)
                 .execute(self.conn())
                 .await?;
+            self.forget_known_workers();
             self.event(
                 NewEvent::new("worker.trust", "admin")
                     .worker(Some(worker_id))
@@ -315,12 +319,28 @@ impl Store {
         .await
     }
 
-    /// The worker a bearer token belongs to.
+    /// The worker a bearer token belongs to: remembered from a request a moment ago (see
+    /// [`super::known_workers`]), or read.
     pub async fn worker_by_token(&self, token: &str) -> Result<Option<WorkerRow>, StoreError> {
+        let hash = hash_token(token);
+        let known = &self.known_workers;
+        if let Some(row) = known.get(&hash, super::now_ms(), self.timing.heartbeat_ttl_ms) {
+            crate::metrics::worker_auth(true);
+            return Ok(Some(row));
+        }
+        crate::metrics::worker_auth(false);
+        let generation = known.generation();
+        let row = self.read_worker_by_token(&hash).await?;
+        if let Some(row) = &row {
+            known.remember(hash, row, generation);
+        }
+        Ok(row)
+    }
+
+    async fn read_worker_by_token(&self, hash: &str) -> Result<Option<WorkerRow>, StoreError> {
         let sql = format!("{WORKER_SELECT} WHERE token_hash = $1");
         if let Some(reads) = &self.direct_reads {
             // One indexed read on the calling thread (see `direct::ReadConns`).
-            let hash = hash_token(token);
             return reads.with(|conn| {
                 conn.read_one(&sql, &[hash.into()])?
                     .as_ref()
@@ -329,7 +349,7 @@ impl Store {
             });
         }
         let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(hash_token(token))
+            .bind(hash)
             .fetch_optional(&self.read)
             .await?;
         row.as_ref().map(WorkerRow::decode).transpose()
