@@ -1514,7 +1514,22 @@ async fn authenticated_workers_are_remembered_only_while_nothing_changed() {
             tokio::time::sleep(owp::store::known_workers::MAX_AGE + Duration::from_millis(50))
                 .await;
             assert!(by_token(second).await.is_none(), "{label}");
-            assert_eq!(by_token(third).await.unwrap().id, w.id, "{label}");
+            assert_eq!(by_token(third.clone()).await.unwrap().id, w.id, "{label}");
+
+            // A worker that asks to pause is paused, even when another process resumed it after
+            // this one last read its row.
+            update_worker(&other, &w.id, None, Some(WorkerStatus::Idle)).await;
+            let row = by_token(third).await.unwrap();
+            s.write(|mut tx| {
+                let row = &row;
+                async move {
+                    let r = tx.heartbeat(row, true, Some(WorkerStatus::Paused)).await;
+                    (tx, r)
+                }
+            })
+            .await
+            .unwrap();
+            assert!(s.worker(&w.id).await.unwrap().unwrap().paused, "{label}");
             other.close().await;
             db.store.close().await;
         },

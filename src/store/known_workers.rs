@@ -17,8 +17,9 @@
 //! - **Changes made by another process** (another replica on PostgreSQL, `owp admin` on the
 //!   SQLite file) are seen within [`MAX_AGE`]: a replaced token keeps working that long on a
 //!   replica that had just seen it.
-//! - **The counters** (`active_tasks`, `active_points`) and the capacity checks are never taken
-//!   from the request's row: a claim reads them in its own statement.
+//! - **The counters** (`active_tasks`, `active_points`), capacity, trust and pause are never
+//!   taken from the request's row: a claim reads them in its own statement, and a heartbeat that
+//!   asks to pause or resume compares with the worker as it is in its transaction.
 //! - **`last_seen_at`** moves with every claim, ack and status move. The store writes here what it
 //!   committed ([`KnownWorkers::seen`]), so a remembered row carries the latest contact this
 //!   process wrote, and deciding whether to mark the worker seen again stays as cheap as without

@@ -179,7 +179,9 @@ impl WriteTx {
         self.touch_worker(&worker.id, was_online).await?;
         if let Some(status) = status {
             let paused = status == WorkerStatus::Paused;
-            if paused != worker.paused {
+            // As it is now: the request's row may be a remembered one (see `known_workers`).
+            let current = self.worker(&worker.id).await?;
+            if paused != current.paused {
                 self.set_worker_paused(&worker.id, paused, &format!("worker:{}", worker.id))
                     .await?;
             }
