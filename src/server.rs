@@ -99,13 +99,13 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
         tracing::info!("public boards on: anyone may read the boards of public repositories");
         crate::dashboard::PublicBoards::new(store.clone(), last_event.clone())
     });
-    let state = AppState {
+    let state = AppState::new(crate::http::AppParts {
         store: store.clone(),
         admin_token,
         registration: config.registration,
         last_event,
         cookie_admin: Some(sessions.cookie_admin_check()),
-    };
+    });
     let github = crate::github::service::GithubParts::new(&config, &store).await?;
     let app = http::router(state)
         .merge(crate::dashboard::router(sessions, public_boards))

@@ -638,13 +638,13 @@ mod tests {
         let (_tx, last_event) = tokio::sync::watch::channel(0);
         let sessions = Sessions::new(Secret::new(TOKEN));
         let public = public_boards.then(|| PublicBoards::new(store.clone(), last_event.clone()));
-        let state = crate::http::AppState {
+        let state = crate::http::AppState::new(crate::http::AppParts {
             store: store.clone(),
             admin_token: Secret::new(TOKEN),
             registration: crate::config::RegistrationPolicy::Open,
             last_event,
             cookie_admin: Some(sessions.cookie_admin_check()),
-        };
+        });
         let app = crate::http::router(state).merge(router(sessions.clone(), public));
         (app, sessions, store)
     }

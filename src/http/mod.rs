@@ -24,9 +24,27 @@ use crate::store::Store;
 /// Checks a dashboard session cookie (and CSRF token for writes) as admin credentials.
 pub type CookieAdminCheck = Arc<dyn Fn(&Method, &HeaderMap) -> bool + Send + Sync>;
 
-/// Everything a handler may use.
+/// Everything a handler may use, behind one shared pointer: the router clones its state for
+/// every request (once per layer), and one reference count touched by the request threads costs
+/// less than one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl AppState {
+    pub fn new(parts: AppParts) -> AppState {
+        AppState(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct AppParts {
     pub store: Store,
     pub admin_token: Secret,
     pub registration: RegistrationPolicy,

@@ -116,6 +116,9 @@ pub struct StoreState {
     pub(crate) direct_reads: Option<Arc<direct::ReadConns>>,
     /// Workers found by their tokens lately (see [`known_workers`]).
     pub(crate) known_workers: Arc<known_workers::KnownWorkers>,
+    /// The runtime that opened this store (the request runtime): background work started by a
+    /// commit runs there, never on the writer thread's own runtime.
+    pub(crate) home: tokio::runtime::Handle,
 }
 
 impl Store {
@@ -189,6 +192,7 @@ impl Store {
             write_conn,
             direct_reads: file.map(|file| Arc::new(direct::ReadConns::new(file))),
             known_workers: Arc::default(),
+            home: tokio::runtime::Handle::current(),
         }));
         store.init_horizon().await?;
         store.start_wakeups(url).await?;
