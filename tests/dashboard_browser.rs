@@ -171,6 +171,14 @@ struct Page {
 impl Page {
     /// Sends one command and returns its result (events arriving meanwhile are skipped).
     async fn call(&mut self, method: &str, params: Value) -> Value {
+        match self.try_call(method, params).await {
+            Ok(result) => result,
+            Err(err) => panic!("{method} failed: {err}"),
+        }
+    }
+
+    /// [`Page::call`], with Chromium's error as an `Err`.
+    async fn try_call(&mut self, method: &str, params: Value) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         let msg = json!({"id": id, "method": method, "params": params}).to_string();
@@ -192,31 +200,48 @@ impl Page {
                 continue;
             }
             if let Some(err) = answer.get("error") {
-                panic!("{method} failed: {err}");
+                return Err(err.clone());
             }
-            return answer["result"].clone();
+            return Ok(answer["result"].clone());
         }
     }
 
     /// Evaluates a JavaScript expression in the page and returns its value.
     async fn eval(&mut self, expression: &str) -> Value {
+        match self.try_eval(expression).await {
+            Ok(v) => v,
+            Err(err) => panic!("Runtime.evaluate failed: {err}"),
+        }
+    }
+
+    /// [`Page::eval`], with Chromium's error as an `Err` (e.g. the page navigated meanwhile).
+    async fn try_eval(&mut self, expression: &str) -> Result<Value, Value> {
         let r = self
-            .call(
+            .try_call(
                 "Runtime.evaluate",
                 json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
             )
-            .await;
+            .await?;
         if let Some(ex) = r.get("exceptionDetails") {
             panic!("`{expression}` threw: {ex}");
         }
-        r["result"]["value"].clone()
+        Ok(r["result"]["value"].clone())
     }
 
     /// Polls `expression` until it is truthy; returns its value.
     async fn wait_for(&mut self, what: &str, expression: &str, timeout: Duration) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
-            let v = self.eval(expression).await;
+            // A page that navigates (a login's redirect, a reload) cancels an evaluation in
+            // flight: that is a moment of the wait, not its answer.
+            let v = match self.try_eval(expression).await {
+                Ok(v) => v,
+                Err(err) if Instant::now() <= deadline && err.to_string().contains("navigated") => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+                Err(err) => panic!("Runtime.evaluate failed: {err}"),
+            };
             let truthy = match &v {
                 Value::Null => false,
                 Value::Bool(b) => *b,
