@@ -384,13 +384,13 @@ pub fn wal_restart(done: bool, held: Duration) {
     });
 }
 
-/// Counts one single-statement claim that lost a race (see `store::single`).
 /// One worker request authenticated, with a remembered row or a fresh read.
 pub fn worker_auth(remembered: bool) {
     let source = if remembered { "remembered" } else { "read" };
     record(|| counter!(WORKER_AUTH, "source" => source).increment(1));
 }
 
+/// Counts one single-statement claim that lost a race (see `store::single`).
 pub fn claim_race() {
     record(|| counter!(CLAIM_RACES).increment(1));
 }
