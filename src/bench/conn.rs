@@ -16,10 +16,10 @@ use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-/// A keep-alive connection to one server, authenticated as one worker.
+/// A keep-alive connection to one server, authenticated as one worker (or as the admin).
 pub struct WorkerConn {
     host: String,
-    authorization: String,
+    credential: (header::HeaderName, String),
     sender: SendRequest<Full<Bytes>>,
     conn: Pin<Box<Connection<TokioIo<TcpStream>, Full<Bytes>>>>,
 }
@@ -27,6 +27,15 @@ pub struct WorkerConn {
 impl WorkerConn {
     /// Connects to `base` (`http://host:port`) with the worker's bearer token.
     pub async fn open(base: &str, token: &str) -> anyhow::Result<WorkerConn> {
+        Self::open_with(base, header::AUTHORIZATION, format!("Bearer {token}")).await
+    }
+
+    /// Connects to `base` (`http://host:port`), sending `name: value` with every request.
+    pub async fn open_with(
+        base: &str,
+        name: header::HeaderName,
+        value: String,
+    ) -> anyhow::Result<WorkerConn> {
         let host = base
             .strip_prefix("http://")
             .with_context(|| format!("not an http:// address: {base}"))?
@@ -39,7 +48,7 @@ impl WorkerConn {
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         Ok(WorkerConn {
             host,
-            authorization: format!("Bearer {token}"),
+            credential: (name, value),
             sender,
             conn: Box::pin(conn),
         })
@@ -55,7 +64,7 @@ impl WorkerConn {
             .method(Method::POST)
             .uri(path)
             .header(header::HOST, &self.host)
-            .header(header::AUTHORIZATION, &self.authorization);
+            .header(&self.credential.0, &self.credential.1);
         if json.is_some() {
             req = req.header(header::CONTENT_TYPE, "application/json");
         }

@@ -57,6 +57,28 @@ impl BenchBackend {
     }
 }
 
+/// How opened tasks go back to `ready`, keeping the queue at N.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refill {
+    /// Every 500 ms, one update per repository straight on the database (from the benchmark's
+    /// process): cheap for the server, which keeps closed-loop runs about the worker protocol, but
+    /// on SQLite another process writing the file holds its write lock meanwhile.
+    Direct,
+    /// Each opened task is put back by the admin API (`POST /v1/admin/tasks/{id}/status`, as a
+    /// maintainer reopening it would), over 32 keep-alive connections: everything the database sees
+    /// goes through the servers. One more request per cycle, so meant for paced runs.
+    Api,
+}
+
+impl Refill {
+    fn name(self) -> &'static str {
+        match self {
+            Refill::Direct => "direct",
+            Refill::Api => "api",
+        }
+    }
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
     /// Ready tasks in the queue, one run per value (comma-separated).
@@ -84,6 +106,10 @@ pub struct BenchArgs {
     /// below the rate means the server could not keep up.
     #[arg(long)]
     pub rate: Option<f64>,
+    /// How opened tasks are put back to `ready` during the OWP run (the raw-SQL baseline always
+    /// updates directly).
+    #[arg(long, value_enum, default_value = "direct")]
+    pub refill: Refill,
     /// Extra registered workers that stay idle (claims must not scan workers).
     #[arg(long, default_value_t = 0)]
     pub idle_workers: usize,
@@ -170,9 +196,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             };
             for replicas in replica_counts {
                 eprintln!(
-                    "== {} | {size} tasks | {} workers | {replicas} server process(es)",
+                    "== {} | {size} tasks | {} workers | {replicas} server process(es) | refill {}",
                     backend.name(),
-                    args.workers
+                    args.workers,
+                    args.refill.name()
                 );
                 let r = run_one(&args, backend, size, replicas)
                     .await
@@ -199,6 +226,8 @@ struct RunResult {
     workers: usize,
     /// The offered rate of paced workers (`--rate`), if any.
     rate: Option<f64>,
+    /// How opened tasks went back to `ready` (`--refill`).
+    refill: &'static str,
     claims_per_s: f64,
     claim_p50_ms: f64,
     claim_p99_ms: f64,
@@ -360,8 +389,12 @@ async fn measure(
         "driving claim → ack → pr_opened: {} s warm-up, {} × {} s measured…",
         args.warmup, args.repeat, args.seconds
     );
-    let recycler = Recycler::start(tool.clone(), true);
     let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+    let (recycler, refiller) = match args.refill {
+        Refill::Direct => (Some(Recycler::start(tool.clone(), true)), None),
+        Refill::Api => (None, Some(Refiller::start(&bases))),
+    };
+    let opened: Option<Opened> = refiller.as_ref().map(|r| r.queue.clone());
     let pacing = args.rate.filter(|r| *r > 0.0).map(|rate| {
         let period = Duration::from_secs_f64(args.workers as f64 / rate);
         (period, period.div_f64(args.workers as f64))
@@ -371,9 +404,20 @@ async fn measure(
         let token = tokens[i].clone();
         // Paced workers start spread evenly over one period.
         let pace = pacing.map(|(period, step)| (period, step * i as u32));
-        async move { owp_cycle_loop(base, token, clock, pace).await }
+        let opened = opened.clone();
+        async move { owp_cycle_loop(base, token, clock, pace, opened).await }
     })
     .await;
+    drop(opened);
+    if let Some(refiller) = refiller {
+        let (errors, late) = refiller.finish().await;
+        if errors > 0 || late > size / 10 {
+            eprintln!(
+                "warning: the API refill failed {errors} time(s) and ended {late} task(s) behind \
+                 (the queue was that much shorter than {size})"
+            );
+        }
+    }
 
     let load_avg = load_average();
     let mut peak_rss_kb = 0;
@@ -381,7 +425,9 @@ async fn measure(
         peak_rss_kb = peak_rss_kb.max(s.peak_rss_kb());
         s.stop().await;
     }
-    recycler.stop().await;
+    if let Some(recycler) = recycler {
+        recycler.stop().await;
+    }
 
     // Webhooks, on a server with the GitHub App on (its change hook stays out of the claim run).
     let key = args.github_key.clone().or_else(|| {
@@ -449,6 +495,7 @@ async fn measure(
         tasks: size,
         workers: args.workers,
         rate: args.rate,
+        refill: args.refill.name(),
         claims_per_s: owp.claims_per_s,
         claim_p50_ms: owp.claim_p50_ms,
         claim_p99_ms: owp.claim_p99_ms,
@@ -697,6 +744,106 @@ impl Recycler {
     async fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.task.await;
+    }
+}
+
+/// `--refill api`: connections that put each opened task back to `ready` through the admin API
+/// of the servers, as the tasks arrive on `queue`.
+struct Refiller {
+    queue: Opened,
+    senders: Vec<tokio::task::JoinHandle<u64>>,
+}
+
+/// Keep-alive connections of the API refill, spread over the servers.
+const REFILL_CONNECTIONS: usize = 32;
+
+/// Where the claim loops send the tasks they opened (`--refill api`).
+#[derive(Clone)]
+struct Opened {
+    tx: tokio::sync::mpsc::UnboundedSender<String>,
+    /// Tasks sent and not yet put back.
+    pending: Arc<AtomicUsize>,
+}
+
+impl Opened {
+    fn send(&self, task_id: String) {
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        if self.tx.send(task_id).is_err() {
+            self.pending.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Refiller {
+    fn start(bases: &[String]) -> Refiller {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let queue = Opened {
+            tx,
+            pending: Arc::new(AtomicUsize::new(0)),
+        };
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let senders = (0..REFILL_CONNECTIONS)
+            .map(|i| {
+                let base = bases[i % bases.len()].clone();
+                tokio::spawn(refill_loop(base, rx.clone(), queue.pending.clone()))
+            })
+            .collect();
+        Refiller { queue, senders }
+    }
+
+    /// The tasks not put back yet when the claim loops stopped, and (after the rest are put
+    /// back) the requests that failed.
+    async fn finish(self) -> (u64, usize) {
+        let late = self.queue.pending.load(Ordering::Relaxed);
+        drop(self.queue);
+        let mut errors = 0;
+        for h in self.senders {
+            errors += h.await.unwrap_or(1);
+        }
+        (errors, late)
+    }
+}
+
+/// One connection of the API refill: takes opened tasks off `rx` until it closes; the number of
+/// requests that failed.
+async fn refill_loop(
+    base: String,
+    rx: Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<String>>>,
+    pending: Arc<AtomicUsize>,
+) -> u64 {
+    let mut errors = 0;
+    let mut conn: Option<WorkerConn> = None;
+    loop {
+        let Some(task_id) = rx.lock().await.recv().await else {
+            return errors;
+        };
+        let c = match conn.as_mut() {
+            Some(c) => c,
+            None => {
+                let admin = http::HeaderName::from_static("x-admin-token");
+                match WorkerConn::open_with(&base, admin, ADMIN.into()).await {
+                    Ok(c) => conn.insert(c),
+                    Err(_) => {
+                        errors += 1;
+                        pending.fetch_sub(1, Ordering::Relaxed);
+                        continue;
+                    }
+                }
+            }
+        };
+        let body = br#"{"status":"ready","reason":"owp bench refill"}"#.to_vec();
+        match c
+            .post(&format!("/v1/admin/tasks/{task_id}/status"), Some(body))
+            .await
+        {
+            Ok((status, _)) if status == StatusCode::OK => {}
+            Ok(_) => errors += 1,
+            Err(_) => {
+                errors += 1;
+                conn = None;
+            }
+        }
+        pending.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -1025,6 +1172,7 @@ async fn owp_cycle_loop(
     token: String,
     clock: Arc<Clock>,
     pace: Option<(Duration, Duration)>,
+    opened: Option<Opened>,
 ) -> LoopStats {
     let mut out = LoopStats::new(clock.windows);
     let mut ticks = pace.map(|(period, delay)| {
@@ -1049,8 +1197,12 @@ async fn owp_cycle_loop(
             t.tick().await;
         }
         match owp_cycle(c, &mut out, &clock).await {
-            Ok(true) => {}
-            Ok(false) => tokio::time::sleep(Duration::from_millis(5)).await,
+            Ok(Some(task_id)) => {
+                if let Some(opened) = &opened {
+                    opened.send(task_id);
+                }
+            }
+            Ok(None) => tokio::time::sleep(Duration::from_millis(5)).await,
             Err(_) => {
                 out.errors += 1;
                 conn = None;
@@ -1061,17 +1213,22 @@ async fn owp_cycle_loop(
     out
 }
 
-/// One cycle; `Ok(false)` when the queue had nothing for the worker (or a request was refused).
-async fn owp_cycle(c: &mut WorkerConn, out: &mut LoopStats, clock: &Clock) -> anyhow::Result<bool> {
+/// One cycle: the task whose pull request it opened, or `None` when the queue had nothing for the
+/// worker (or a request was refused).
+async fn owp_cycle(
+    c: &mut WorkerConn,
+    out: &mut LoopStats,
+    clock: &Clock,
+) -> anyhow::Result<Option<String>> {
     let t0 = Instant::now();
     let (status, body) = c.post("/v1/work", None).await?;
     if status == StatusCode::NO_CONTENT {
         out.empty += 1;
-        return Ok(false);
+        return Ok(None);
     }
     if status != StatusCode::OK {
         out.errors += 1;
-        return Ok(false);
+        return Ok(None);
     }
     out.claimed(clock, t0.elapsed());
     let claimed: Claimed = serde_json::from_slice(&body)?;
@@ -1079,7 +1236,7 @@ async fn owp_cycle(c: &mut WorkerConn, out: &mut LoopStats, clock: &Clock) -> an
     let (status, _) = c.post(&format!("/v1/leases/{lease_id}/ack"), None).await?;
     if status != StatusCode::OK {
         out.errors += 1;
-        return Ok(false);
+        return Ok(None);
     }
     let pr = format!(
         r#"{{"status":"pr_opened","artifact":{{"pr_url":"https://example.invalid/pr/{task_id}"}}}}"#
@@ -1092,10 +1249,10 @@ async fn owp_cycle(c: &mut WorkerConn, out: &mut LoopStats, clock: &Clock) -> an
         .await?;
     if status != StatusCode::OK {
         out.errors += 1;
-        return Ok(false);
+        return Ok(None);
     }
     out.cycled(clock, t0.elapsed());
-    Ok(true)
+    Ok(Some(task_id))
 }
 
 /// The simplest correct claim: the oldest ready row of the highest priority, no rules. On
@@ -1411,7 +1568,8 @@ mod tests {
         };
         let mut out = LoopStats::new(1);
         let mut conn = WorkerConn::open(&base, token).await.unwrap();
-        assert!(owp_cycle(&mut conn, &mut out, &clock).await.unwrap());
+        let opened = owp_cycle(&mut conn, &mut out, &clock).await.unwrap();
+        assert_eq!(opened.as_deref(), Some(task_id.as_str()));
         assert_eq!((out.claim[1].len(), out.cycle[1].len()), (1, 1));
         assert_eq!((out.errors, out.empty), (0, 0));
         let task: Value = http
@@ -1426,11 +1584,25 @@ mod tests {
         assert_eq!(task["status"], "pr_opened", "{task}");
 
         // The same connection carries the next cycle: nothing is left to claim.
-        assert!(!owp_cycle(&mut conn, &mut out, &clock).await.unwrap());
+        assert_eq!(owp_cycle(&mut conn, &mut out, &clock).await.unwrap(), None);
         assert_eq!((out.claim[1].len(), out.empty, out.errors), (1, 1, 0));
 
+        // The API refill puts the opened task back through the admin API; then it is claimed
+        // again. An unknown task is counted as a failed request.
+        let refiller = Refiller::start(std::slice::from_ref(&base));
+        refiller.queue.send(task_id.clone());
+        refiller.queue.send("t_no_such_task".into());
+        let (errors, _) = refiller.finish().await;
+        assert_eq!(errors, 1);
+        let again = owp_cycle(&mut conn, &mut out, &clock).await.unwrap();
+        assert_eq!(again.as_deref(), Some(task_id.as_str()));
+        assert_eq!((out.claim[1].len(), out.cycle[1].len()), (2, 2));
+
         let mut stranger = WorkerConn::open(&base, "owpw_not_a_token").await.unwrap();
-        assert!(!owp_cycle(&mut stranger, &mut out, &clock).await.unwrap());
+        assert_eq!(
+            owp_cycle(&mut stranger, &mut out, &clock).await.unwrap(),
+            None
+        );
         assert_eq!(out.errors, 1);
 
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -120,9 +120,10 @@ pub async fn import_tasks(
             extensions,
         });
     }
+    let repo = body.value.repo.trim().to_string();
     let rows = state
         .store
-        .import_tasks(body.value.repo.trim(), &inputs, "admin")
+        .on_writer(move |store| async move { store.import_tasks(&repo, &inputs, "admin").await })
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -219,14 +220,20 @@ pub async fn force_status(
         )
     })?;
     let reason = body.value.reason;
+    // On the writer thread (SQLite): the transaction's statements then follow each other without
+    // waiting behind request handling while the claims queue behind its write turn.
     let row = state
         .store
-        .write(|mut tx| {
-            let (task_id, reason) = (&task_id, reason.clone());
-            async move {
-                let result = tx.admin_status(task_id, to, reason, "admin").await;
-                (tx, result)
-            }
+        .on_writer(move |store| async move {
+            store
+                .write(|mut tx| {
+                    let (task_id, reason) = (&task_id, reason.clone());
+                    async move {
+                        let result = tx.admin_status(task_id, to, reason, "admin").await;
+                        (tx, result)
+                    }
+                })
+                .await
         })
         .await?;
     Ok(Json(row.to_api()))
@@ -262,15 +269,19 @@ pub async fn update_worker(
     let trust_level = body.value.trust_level;
     let (row, now) = state
         .store
-        .write(|mut tx| {
-            let worker_id = &worker_id;
-            async move {
-                let result = tx
-                    .admin_update_worker(worker_id, trust_level, status)
-                    .await
-                    .map(|row| (row, tx.now));
-                (tx, result)
-            }
+        .on_writer(move |store| async move {
+            store
+                .write(|mut tx| {
+                    let worker_id = &worker_id;
+                    async move {
+                        let result = tx
+                            .admin_update_worker(worker_id, trust_level, status)
+                            .await
+                            .map(|row| (row, tx.now));
+                        (tx, result)
+                    }
+                })
+                .await
         })
         .await?;
     Ok(Json(row.to_api(now, state.store.timing.heartbeat_ttl_ms)))

@@ -124,20 +124,25 @@ pub async fn heartbeat(
         })?),
     };
     let ttl = state.store.timing.heartbeat_ttl_ms;
+    // On the writer thread (SQLite), like every write of the worker protocol.
     let (renewed, fresh, now) = state
         .store
-        .write(|mut tx| {
-            let worker = &worker;
-            async move {
-                let was_online = worker.online(tx.now, ttl);
-                let result = async {
-                    let renewed = tx.heartbeat(worker, was_online, status).await?;
-                    let fresh = tx.worker(&worker.id).await?;
-                    Ok((renewed, fresh, tx.now))
-                }
-                .await;
-                (tx, result)
-            }
+        .on_writer(move |store| async move {
+            store
+                .write(|mut tx| {
+                    let worker = &worker;
+                    async move {
+                        let was_online = worker.online(tx.now, ttl);
+                        let result = async {
+                            let renewed = tx.heartbeat(worker, was_online, status).await?;
+                            let fresh = tx.worker(&worker.id).await?;
+                            Ok((renewed, fresh, tx.now))
+                        }
+                        .await;
+                        (tx, result)
+                    }
+                })
+                .await
         })
         .await?;
     Ok(Json(HeartbeatReply {
