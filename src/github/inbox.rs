@@ -48,7 +48,7 @@ pub async fn run(github: Arc<Github>) {
 }
 
 /// Applies the next due delivery, if any; true when one was handled.
-pub async fn step(github: &Github) -> Result<bool, StoreError> {
+pub async fn step(github: &Arc<Github>) -> Result<bool, StoreError> {
     if github.stopping.load(std::sync::atomic::Ordering::SeqCst) {
         return Ok(false);
     }
@@ -74,7 +74,7 @@ pub async fn step(github: &Github) -> Result<bool, StoreError> {
     Ok(true)
 }
 
-async fn handle(github: &Github, delivery: &InboxDelivery) -> Result<(), StoreError> {
+async fn handle(github: &Arc<Github>, delivery: &InboxDelivery) -> Result<(), StoreError> {
     let event = match events::parse_event(&delivery.event, delivery.body.as_bytes()) {
         Ok(event) => event,
         Err(e) => {
@@ -86,14 +86,23 @@ async fn handle(github: &Github, delivery: &InboxDelivery) -> Result<(), StoreEr
         }
     };
     record_span_fields(&event);
-    match apply::apply(github, delivery.seq, &event).await {
+    let ignored = matches!(event, Event::Ignored { .. });
+    // The delivery's transaction runs on the writer thread (SQLite), as the worker protocol's
+    // do: on a runtime busy with requests, each of its statements would wait for a turn there
+    // while the claims queue behind its write turn. The delivery was parsed here, off that thread.
+    let (applier, seq) = (Arc::clone(github), delivery.seq);
+    let span = tracing::Span::current();
+    let applied = github
+        .store
+        .on_writer(move |_| {
+            async move { Ok(apply::apply(&applier, seq, &event).await) }.instrument(span)
+        })
+        .await
+        .unwrap_or_else(|e| Err(ApplyError::Store(e)));
+    match applied {
         Ok(()) => {
             tracing::debug!("applied");
-            let outcome = if matches!(event, Event::Ignored { .. }) {
-                "ignored"
-            } else {
-                "applied"
-            };
+            let outcome = if ignored { "ignored" } else { "applied" };
             crate::metrics::webhook_delivery(&delivery.event, outcome);
             Ok(())
         }
