@@ -169,11 +169,21 @@ async fn sweep_loop(store: Store) {
     loop {
         tick.tick().await;
         rounds += 1;
-        if let Err(e) = store.expire_due().await {
-            tracing::warn!(error = %e, "lease expiry sweep failed");
-        }
-        if let Err(e) = store.sweep_presence().await {
-            tracing::warn!(error = %e, "presence sweep failed");
+        // On the writer thread (SQLite), so their transactions do not hold the write turn while
+        // waiting for a turn on the request runtime.
+        let swept = store
+            .on_writer(|store| async move {
+                if let Err(e) = store.expire_due().await {
+                    tracing::warn!(error = %e, "lease expiry sweep failed");
+                }
+                if let Err(e) = store.sweep_presence().await {
+                    tracing::warn!(error = %e, "presence sweep failed");
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = swept {
+            tracing::warn!(error = %e, "a sweep failed");
         }
         if rounds.is_multiple_of(18_000)
             && let Err(e) = store.idempotency_sweep().await
