@@ -300,7 +300,7 @@ async fn lead_time_loop(mut queue: tokio::sync::mpsc::Receiver<(Store, Event)>) 
         let Some(task_id) = e.task_id.as_deref() else {
             continue;
         };
-        match store.task_events(task_id).await {
+        match lead_time_history(&store, task_id, &e).await {
             Ok(history) => {
                 if let Some((stage, seconds)) = lead_time(&history, &e) {
                     record(|| histogram!(LEAD_TIME, "stage" => stage).record(seconds));
@@ -309,6 +309,29 @@ async fn lead_time_loop(mut queue: tokio::sync::mpsc::Receiver<(Store, Event)>) 
             Err(err) => tracing::debug!(error = %err, "lead time lookup failed"),
         }
         tokio::time::sleep(LEAD_TIME_PACE).await;
+    }
+}
+
+/// How far back a merge looks for its pull request, in events of the task.
+const LEAD_TIME_LOOKBACK: i64 = 500;
+
+/// The part of a task's history that the lead time of `event` depends on: its first event for a
+/// pull request, the events just before a merge for the merge. Never the whole history: a task
+/// that keeps being reopened (or a load test that reopens the same few tasks thousands of times)
+/// would make every look-up read, and hold in memory, more with each cycle.
+async fn lead_time_history(
+    store: &Store,
+    task_id: &str,
+    event: &Event,
+) -> Result<Vec<Event>, StoreError> {
+    match status_of(event) {
+        Some("pr_opened") => Ok(store.first_task_event(task_id).await?.into_iter().collect()),
+        Some("merged") => {
+            store
+                .task_events_before(task_id, event.id, LEAD_TIME_LOOKBACK)
+                .await
+        }
+        _ => Ok(Vec::new()),
     }
 }
 
@@ -327,8 +350,10 @@ fn seconds_between(from: &str, to: &str) -> Option<f64> {
     (ms >= 0).then(|| ms as f64 / 1000.0)
 }
 
-/// The lead time that `event` (a move to `pr_opened` or `merged`) completes, from the task's
-/// history (oldest first): creation → pull request, or the latest pull request → merge.
+/// The lead time that `event` (a move to `pr_opened` or `merged`) completes, from events of the
+/// task's history in any order: creation (its first event) → pull request, or the latest pull
+/// request before the merge → merge. `history` needs only those events (see
+/// `lead_time_history`).
 pub fn lead_time(history: &[Event], event: &Event) -> Option<(&'static str, f64)> {
     let earlier = history.iter().filter(|h| h.id < event.id);
     match status_of(event)? {
@@ -751,7 +776,36 @@ mod tests {
         );
         // Merged without ever having a pull request: no PR → merge lead time.
         let forced = ev(3, "2026-01-01T11:00:00.000Z", json!({"status": "merged"}));
-        assert_eq!(lead_time(&[created, forced.clone()], &forced), None);
+        assert_eq!(lead_time(&[created.clone(), forced.clone()], &forced), None);
+    }
+
+    #[test]
+    fn lead_times_need_only_the_events_the_look_ups_read() {
+        let created = Event {
+            kind: "task.created".into(),
+            ..ev(1, "2026-01-01T10:00:00.000Z", json!({}))
+        };
+        let status = |id, at, from: &str, to: &str| ev(id, at, json!({"from": from, "status": to}));
+        // A task reopened twice: its second pull request counts from the task's creation, its
+        // merge from the latest pull request before it.
+        let first_pr = status(5, "2026-01-01T10:30:00.000Z", "in_progress", "pr_opened");
+        let second_pr = status(20, "2026-01-02T10:00:00.000Z", "in_progress", "pr_opened");
+        let reopened = status(21, "2026-01-02T11:00:00.000Z", "pr_opened", "ready");
+        let third_pr = status(30, "2026-01-03T10:00:00.000Z", "in_progress", "pr_opened");
+        let merged = status(31, "2026-01-03T10:00:01.000Z", "pr_opened", "merged");
+        // For a pull request the look-up reads the first event only.
+        assert_eq!(
+            lead_time(std::slice::from_ref(&created), &third_pr),
+            Some(("ready_to_pr_opened", 172_800.0))
+        );
+        // For a merge, the events before it, newest first, without the creation.
+        let before = [third_pr.clone(), reopened, second_pr, first_pr];
+        assert_eq!(
+            lead_time(&before, &merged),
+            Some(("pr_opened_to_merged", 1.0))
+        );
+        // A window without any pull request gives no sample.
+        assert_eq!(lead_time(&[created], &merged), None);
     }
 
     #[test]

@@ -732,6 +732,27 @@ async fn lease_lifecycle_and_audit_log() {
             );
             assert!(events.windows(2).all(|p| p[0].id < p[1].id));
             assert_eq!(s.last_event_id().await.unwrap(), events.last().unwrap().id);
+
+            // The bounded look-ups into a task's history (lead times) read the same events as
+            // the whole history: its first event, and the newest ones below a given id.
+            let history = s.task_events(&ids[0]).await.unwrap();
+            let kinds: Vec<&str> = history.iter().map(|e| e.kind.as_str()).collect();
+            assert_eq!(kinds[0], "task.created", "{label}: {kinds:?}");
+            let first = s.first_task_event(&ids[0]).await.unwrap().expect("first");
+            assert_eq!(first.id, history[0].id, "{label}");
+            let merged_id = history.last().unwrap().id;
+            let before = s.task_events_before(&ids[0], merged_id, 2).await.unwrap();
+            let n = history.len();
+            let expected: Vec<i64> = vec![history[n - 2].id, history[n - 3].id];
+            assert_eq!(
+                before.iter().map(|e| e.id).collect::<Vec<_>>(),
+                expected,
+                "{label}: newest first, below the given id"
+            );
+            assert_eq!(before[0].data["status"], "pr_opened", "{label}");
+            let all_before = s.task_events_before(&ids[0], merged_id, 100).await.unwrap();
+            assert_eq!(all_before.len(), n - 1, "{label}");
+            assert!(s.first_task_event("t_none").await.unwrap().is_none());
             db.store.close().await;
         },
     )

@@ -70,6 +70,35 @@ impl Store {
         rows.iter().map(decode).collect()
     }
 
+    /// The first event about one task (its creation), if any. One index entry, however long the
+    /// task's history: `events_task` orders a task's events by id on both backends.
+    pub async fn first_task_event(&self, task_id: &str) -> Result<Option<Event>, StoreError> {
+        let sql = format!("{EVENT_SELECT} WHERE task_id = $1 ORDER BY id LIMIT 1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(task_id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    /// At most `limit` events about one task with an id below `before`, newest first.
+    pub async fn task_events_before(
+        &self,
+        task_id: &str,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        let sql =
+            format!("{EVENT_SELECT} WHERE task_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(task_id)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
     /// The id of the newest event a reader may rely on (0 when the log is empty): every event up
     /// to it is visible and none with a smaller id will appear later (see `replicas`).
     pub async fn last_event_id(&self) -> Result<i64, StoreError> {
