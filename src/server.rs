@@ -173,7 +173,7 @@ async fn sweep_loop(store: Store) {
         // waiting for a turn on the request runtime.
         let swept = store
             .on_writer(|store| async move {
-                if let Err(e) = store.expire_due().await {
+                if let Err(e) = store.sweep_expired().await {
                     tracing::warn!(error = %e, "lease expiry sweep failed");
                 }
                 if let Err(e) = store.sweep_presence().await {

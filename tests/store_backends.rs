@@ -834,6 +834,58 @@ async fn expired_leases_return_and_then_block() {
     .await;
 }
 
+/// PostgreSQL: a due lease that another transaction holds (a sweep still committing its expiry,
+/// in this process or another) is waited for by a request, which must not read the lease as
+/// alive after its deadline, and skipped by the background sweep, which must not wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_wait_for_a_held_due_lease_and_sweeps_skip_it() {
+    let timing = Timing {
+        lease_ttl_ms: 60_000,
+        accept_ttl_ms: 300,
+        heartbeat_ttl_ms: 60_000,
+        max_attempts: 5,
+    };
+    let Some(db) = TestDb::postgres(timing).await else {
+        eprintln!(
+            "requests_wait_for_a_held_due_lease_and_sweeps_skip_it: skipped ({PG_VAR} is not set)"
+        );
+        return;
+    };
+    let s = &db.store;
+    repo(s, "r/held", 1, false).await;
+    let id = s
+        .import_tasks("r/held", &[task("held")], "admin")
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    let w = register(s, worker_input("w", &[], 5, 1)).await;
+    claim(s, &w).await.expect("lease");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+
+    use sqlx::Connection;
+    let mut other = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query("SELECT id FROM tasks WHERE id = $1 FOR UPDATE")
+        .bind(&id)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    assert_eq!(s.sweep_expired().await.unwrap(), 0, "the sweep skips it");
+    let request = tokio::spawn({
+        let s = s.clone();
+        async move { s.expire_due().await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!request.is_finished(), "the request waits for the holder");
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    assert_eq!(request.await.unwrap().unwrap(), 1);
+    let t = s.task(&id).await.unwrap().unwrap();
+    assert_eq!((t.status, t.attempts), (TaskStatus::Ready, 1));
+    assert_eq!(repo_figures(s, "r/held").await, (0, 0));
+    db.store.close().await;
+}
+
 /// Two stores on one database (two processes, in effect) racing claims through the general
 /// claim of a write transaction: every task goes to one worker, and no budget, area lock or
 /// capacity is ever exceeded.

@@ -847,8 +847,22 @@ enum Taken {
 }
 
 impl Store {
-    /// Expires every lease whose deadline has passed. Cheap when none has: one indexed read.
+    /// Expires every lease whose deadline has passed, before a request reads or claims: it
+    /// waits for a due lease that another transaction holds (a sweep of this or another process
+    /// that is still committing its expiry), so that what the request then reads already shows
+    /// the lease ended. Cheap when none is due: one indexed read.
     pub async fn expire_due(&self) -> Result<usize, StoreError> {
+        self.expire_due_leases(true).await
+    }
+
+    /// The background sweep's [`Store::expire_due`]: a due lease another transaction holds is
+    /// skipped (that transaction settles it, and the next sweep looks again), so sweeps of
+    /// several processes never wait for each other.
+    pub async fn sweep_expired(&self) -> Result<usize, StoreError> {
+        self.expire_due_leases(false).await
+    }
+
+    async fn expire_due_leases(&self, wait_for_held: bool) -> Result<usize, StoreError> {
         use std::sync::atomic::Ordering::Relaxed;
         let now = super::now_ms();
         if now < self.expiry_quiet_until.load(Relaxed) {
@@ -881,12 +895,14 @@ impl Store {
             return Ok(0);
         }
         // One transaction per lease: a transaction that holds a repository row must not go on to
-        // wait for another worker (see the lock order in `apply_move`). Rows another transaction
-        // holds (a replica's sweep, a worker's request) are skipped: that transaction settles
-        // them, and the next sweep looks again.
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
+        // wait for another worker (see the lock order in `apply_move`). Each begins by locking
+        // its task, holding nothing else, so waiting there cannot close a cycle. A request waits
+        // for a row another transaction holds (whose commit may be what expires it: the lock
+        // then finds the row no longer due); the sweep skips it.
+        let lock = match (self.backend, wait_for_held) {
+            (Backend::Postgres, true) => " FOR UPDATE",
+            (Backend::Postgres, false) => " FOR UPDATE SKIP LOCKED",
+            (Backend::Sqlite, _) => "",
         };
         let sql = format!(
             "SELECT id FROM tasks WHERE id = $1 AND deadline IS NOT NULL AND deadline <= $2{lock}"
