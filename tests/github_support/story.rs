@@ -65,6 +65,13 @@ async fn fresh_postgres_database() -> Option<(String, StoryDatabase)> {
         .execute(&mut conn)
         .await
         .unwrap();
+    // Commits need not wait for the disk: the tests check behaviour, not durability.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {name} SET synchronous_commit = off"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
     let _ = conn.close().await;
     let url = owp::config::url_with_database(base, &name);
     Some((
