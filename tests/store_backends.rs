@@ -2,6 +2,8 @@
 //! and PostgreSQL when `OWP_TEST_DATABASE_URL` names a server (each test then gets a fresh database,
 //! dropped at the end).
 
+mod pg_scratch;
+
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
@@ -82,25 +84,7 @@ impl Drop for TestDb {
 }
 
 async fn fresh_pg_database(server: &str) -> (String, String) {
-    use sqlx::Connection;
-    let name = format!("owp_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::postgres::PgConnection::connect(server)
-        .await
-        .unwrap_or_else(|e| panic!("{PG_VAR}: cannot connect: {e}"));
-    // The name is made here from a UUID, never from input.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("{PG_VAR}: cannot create {name}: {e}"));
-    // Commits need not wait for the disk: the tests check behaviour, not durability, and a slow
-    // disk's log flush (seen: 1.4 s) would only move the timing of the time-based tests.
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "ALTER DATABASE {name} SET synchronous_commit = off"
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap_or_else(|e| panic!("{PG_VAR}: cannot configure {name}: {e}"));
-    let _ = conn.close().await;
+    let name = pg_scratch::create(server, "owp_test").await;
     (owp::config::url_with_database(server, &name), name)
 }
 

@@ -11,6 +11,8 @@
 mod http;
 pub mod json;
 pub mod model;
+#[path = "../pg_scratch/mod.rs"]
+mod pg_scratch;
 pub mod story;
 pub mod webhooks;
 

@@ -50,29 +50,12 @@ pub fn fixture(name: &str) -> Value {
 /// story (its URL, and the guard that drops it); otherwise `None` (SQLite in the story's
 /// directory).
 async fn fresh_postgres_database() -> Option<(String, StoryDatabase)> {
-    use sqlx::Connection;
     let base = std::env::var("OWP_TEST_DATABASE_URL").ok()?;
     let base = base.trim();
     if base.is_empty() {
         return None;
     }
-    let name = format!("owp_story_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::postgres::PgConnection::connect(base)
-        .await
-        .unwrap_or_else(|e| panic!("OWP_TEST_DATABASE_URL: cannot connect: {e}"));
-    // The name is made here from a UUID, never from input.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    // Commits need not wait for the disk: the tests check behaviour, not durability.
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "ALTER DATABASE {name} SET synchronous_commit = off"
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    let _ = conn.close().await;
+    let name = super::pg_scratch::create(base, "owp_story").await;
     let url = owp::config::url_with_database(base, &name);
     Some((
         url,

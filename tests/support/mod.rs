@@ -10,6 +10,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../pg_scratch/mod.rs"]
+mod pg_scratch;
+
 use std::collections::HashSet;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::TcpListener;
@@ -94,25 +97,7 @@ impl TestDatabase {
 
 /// Creates an empty database named `owp_test_<random>` on the PostgreSQL server of `base_url`.
 async fn fresh_postgres_database(base_url: &str) -> TestDatabase {
-    use sqlx::Connection;
-    let name = format!("owp_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::postgres::PgConnection::connect(base_url)
-        .await
-        .unwrap_or_else(|e| panic!("{TEST_DATABASE_URL_VAR}: cannot connect: {e}"));
-    // The name is made here from a UUID, never from input.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap_or_else(|e| panic!("{TEST_DATABASE_URL_VAR}: cannot create {name}: {e}"));
-    // Commits need not wait for the disk: the tests check behaviour, not durability, and a slow
-    // disk's log flush (seen: 1.4 s) would only move the timing of the time-based tests.
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "ALTER DATABASE {name} SET synchronous_commit = off"
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap_or_else(|e| panic!("{TEST_DATABASE_URL_VAR}: cannot configure {name}: {e}"));
-    let _ = conn.close().await;
+    let name = pg_scratch::create(base_url, "owp_test").await;
     TestDatabase::Postgres {
         url: owp::config::url_with_database(base_url, &name),
         server_url: base_url.to_string(),
