@@ -860,8 +860,8 @@ async fn refill_loop(
 /// NORMAL`, see [`tool_pool`]): the server's writer waits for it once per pass, for no longer
 /// than the updates take. Separate deferred transactions each waited for the lock behind the
 /// server's writer and then held it, with a flush at every commit, for as long as the server's
-/// writer slept in SQLite's busy handler; that cost closed-loop runs ~6 % of their claims and
-/// doubled their p99.
+/// writer slept in SQLite's busy handler: that doubled the claim p99 of closed-loop runs and
+/// put 60–80 ms into that of paced ones (see `docs/performance.md`).
 async fn recycle(pool: &AnyPool, backend: BenchBackend, counters: bool) -> Result<(), sqlx::Error> {
     let repos: Vec<i64> = sqlx::query_scalar("SELECT id FROM repos ORDER BY id")
         .fetch_all(pool)
