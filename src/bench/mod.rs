@@ -602,8 +602,8 @@ async fn tool_pool(backend: BenchBackend, url: &str) -> anyhow::Result<AnyPool> 
                 if backend == BenchBackend::Sqlite {
                     use sqlx::Executor;
                     conn.execute("PRAGMA busy_timeout = 30000").await?;
-                    // As the server's own connections: a commit of the recycler (below) writes
-                    // the log without waiting for the disk, as the server's commits do.
+                    // A commit of the recycler (below) writes the log without waiting for the
+                    // disk, as the server's commits do.
                     conn.execute("PRAGMA synchronous = NORMAL").await?;
                     // The server checkpoints its database; a checkpoint after each of these
                     // commits would hold the checkpoint lock that its own checkpoints need.
@@ -875,22 +875,11 @@ async fn recycle(pool: &AnyPool, backend: BenchBackend, counters: bool) -> Resul
         }
         return Ok(());
     }
-    let mut conn = pool.acquire().await?;
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    let mut result = Ok(());
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     for repo in repos {
-        result = recycle_repo(&mut conn, repo, now, counters).await;
-        if result.is_err() {
-            break;
-        }
+        recycle_repo(&mut tx, repo, now, counters).await?;
     }
-    match result {
-        Ok(()) => sqlx::query("COMMIT").execute(&mut *conn).await.map(drop),
-        Err(e) => {
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            Err(e)
-        }
-    }
+    tx.commit().await
 }
 
 /// The opened tasks of one repository back to `ready`, and its `open_prs` counter with them.
