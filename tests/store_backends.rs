@@ -70,15 +70,7 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((server, name)) = self.pg.take() {
-            // The test's runtime is going away; drop the database from a runtime of our own.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(drop_pg_database(&server, &name));
-            })
-            .join();
+            pg_scratch::drop_blocking(&server, &name);
         }
     }
 }
@@ -86,18 +78,6 @@ impl Drop for TestDb {
 async fn fresh_pg_database(server: &str) -> (String, String) {
     let name = pg_scratch::create(server, "owp_test").await;
     (owp::config::url_with_database(server, &name), name)
-}
-
-async fn drop_pg_database(server: &str, name: &str) {
-    use sqlx::Connection;
-    if let Ok(mut conn) = sqlx::postgres::PgConnection::connect(server).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await;
-        let _ = conn.close().await;
-    }
 }
 
 /// Runs `story` on SQLite, then on PostgreSQL when configured.

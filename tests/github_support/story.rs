@@ -74,58 +74,10 @@ pub struct StoryDatabase {
     name: String,
 }
 
-/// How long dropping a story's database may take before the story gives up on it.
-const DROP_TIMEOUT: Duration = Duration::from_secs(20);
-
 impl Drop for StoryDatabase {
     fn drop(&mut self) {
-        let (server_url, name) = (self.server_url.clone(), self.name.clone());
-        // Drop runs inside the test's runtime: use a thread with a runtime of its own. A service
-        // on another worker thread may reconnect between the forced end of its connections and
-        // the drop, so a refused drop is tried again; the whole is bounded by DROP_TIMEOUT.
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            rt.block_on(async {
-                tokio::time::timeout(DROP_TIMEOUT, drop_database(&server_url, &name))
-                    .await
-                    .map_err(|_| format!("no answer in {DROP_TIMEOUT:?}"))?
-            })
-        })
-        .join();
-        match dropped {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("the story database {} was not dropped: {e}", self.name),
-            Err(_) => eprintln!("the story database {} was not dropped", self.name),
-        }
+        super::pg_scratch::drop_blocking(&self.server_url, &self.name);
     }
-}
-
-async fn drop_database(server_url: &str, name: &str) -> Result<(), String> {
-    use sqlx::Connection;
-    let mut conn = sqlx::postgres::PgConnection::connect(server_url)
-        .await
-        .map_err(|e| e.to_string())?;
-    // The name was made from a UUID by `fresh_postgres_database`.
-    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-    let mut last = String::new();
-    for _ in 0..10 {
-        match sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-            .execute(&mut conn)
-            .await
-        {
-            Ok(_) => {
-                let _ = conn.close().await;
-                return Ok(());
-            }
-            Err(e) => last = e.to_string(),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let _ = conn.close().await;
-    Err(last)
 }
 
 /// A stable fake id for a login.

@@ -70,28 +70,7 @@ impl TestDatabase {
         else {
             return;
         };
-        let (server_url, name) = (server_url.clone(), name.clone());
-        // Drop runs inside the test's runtime: use a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                use sqlx::Connection;
-                let mut conn = sqlx::postgres::PgConnection::connect(&server_url)
-                    .await
-                    .ok()?;
-                // The name was made from a UUID by `fresh_postgres_database`.
-                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut conn)
-                    .await
-                    .ok()?;
-                conn.close().await.ok()
-            })
-        })
-        .join();
+        pg_scratch::drop_blocking(server_url, name);
     }
 }
 
