@@ -40,7 +40,9 @@ use sqlx::any::AnyPoolOptions;
 use crate::store::{Store, Timing};
 
 mod conn;
+mod cpu_cap;
 use conn::WorkerConn;
+use cpu_cap::{CpuCap, Hierarchy};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BenchBackend {
@@ -139,6 +141,11 @@ pub struct BenchArgs {
     /// its root. The App's API is pointed at a closed local port: nothing reaches GitHub.
     #[arg(long, env = "OWP_BENCH_GITHUB_KEY")]
     pub github_key: Option<PathBuf>,
+    /// Caps each claim server process at this many cores (a Linux control group of its own, as a
+    /// replica on a small machine of its own would be), so that a run shows what a second process
+    /// adds while the processes, not the database, are the limit. Needs root.
+    #[arg(long)]
+    pub server_cpu: Option<f64>,
     /// Skip the raw-SQL baseline.
     #[arg(long)]
     pub no_baseline: bool,
@@ -159,6 +166,8 @@ const SKILL_SETS: [&[&str]; 4] = [&[], &["rust"], &["docs"], &["rust", "sql"]];
 static SERVER_EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 /// Rows per bulk INSERT statement.
 const BULK_CHUNK: usize = 100_000;
+/// Where Linux mounts its control groups (for `--server-cpu`).
+const CGROUP_MOUNT: &str = "/sys/fs/cgroup";
 /// Connections of the baseline pool on PostgreSQL (as many as one server's pool).
 const PG_POOL: u32 = 16;
 
@@ -176,6 +185,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if args.workers == 0 || args.repeat == 0 || args.repos == 0 {
         bail!("--workers, --repeat and --repos must be at least 1");
+    }
+    if let Some(cores) = args.server_cpu {
+        // Fails early, before any database is loaded, where groups cannot be made.
+        let probe = format!("owp-bench-{}-probe", std::process::id());
+        drop(CpuCap::create(
+            &Hierarchy::find(Path::new(CGROUP_MOUNT))?,
+            &probe,
+            cores,
+        )?);
     }
     // Servers run from a private copy of this executable, so a rebuild during a long run does not
     // pull the file from under them.
@@ -250,6 +268,8 @@ struct RunResult {
     cores: usize,
     /// `/proc/loadavg` (1-minute) right after the measured windows: other work on the machine.
     load_avg: f64,
+    /// The cores each claim server process was capped at (`--server-cpu`).
+    server_cpu: Option<f64>,
 }
 
 async fn run_one(
@@ -292,7 +312,7 @@ async fn measure(
 
     let mut servers = Vec::new();
     for i in 0..replicas {
-        servers.push(ServerProcess::spawn(backend, &db.url, dir, i).await?);
+        servers.push(ServerProcess::spawn(backend, &db.url, dir, i, args.server_cpu).await?);
     }
     let http = reqwest::Client::builder()
         .no_proxy()
@@ -519,6 +539,7 @@ async fn measure(
             .map(|n| n.get())
             .unwrap_or(1),
         load_avg,
+        server_cpu: args.server_cpu,
     })
 }
 
@@ -916,6 +937,8 @@ struct ServerProcess {
     base: String,
     child: tokio::process::Child,
     log: PathBuf,
+    /// The process's control group under `--server-cpu` (dropped after the process).
+    cap: Option<CpuCap>,
 }
 
 impl ServerProcess {
@@ -924,8 +947,22 @@ impl ServerProcess {
         url: &str,
         dir: &Path,
         index: usize,
+        cpu: Option<f64>,
     ) -> anyhow::Result<ServerProcess> {
-        Self::spawn_with(backend, url, dir, &format!("server-{index}"), &[]).await
+        let mut server =
+            Self::spawn_with(backend, url, dir, &format!("server-{index}"), &[]).await?;
+        if let (Some(cores), Some(pid)) = (cpu, server.child.id()) {
+            static GROUPS: AtomicUsize = AtomicUsize::new(0);
+            let name = format!(
+                "owp-bench-{}-{}",
+                std::process::id(),
+                GROUPS.fetch_add(1, Ordering::Relaxed)
+            );
+            let cap = CpuCap::create(&Hierarchy::find(Path::new(CGROUP_MOUNT))?, &name, cores)?;
+            cap.add(pid)?;
+            server.cap = Some(cap);
+        }
+        Ok(server)
     }
 
     /// A server with the GitHub App on (webhook endpoint), its API pointed at a closed port.
@@ -995,6 +1032,7 @@ impl ServerProcess {
             base: format!("http://127.0.0.1:{port}"),
             child,
             log,
+            cap: None,
         };
         let http = reqwest::Client::builder().no_proxy().build()?;
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -1033,6 +1071,7 @@ impl ServerProcess {
     async fn stop(&mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
+        self.cap = None;
     }
 }
 
@@ -1510,9 +1549,13 @@ fn table(results: &[RunResult]) -> String {
         );
     }
     let errors: u64 = results.iter().map(|r| r.errors).sum();
+    let capped = match results.first().and_then(|r| r.server_cpu) {
+        Some(cores) => format!(" each claim server capped at {cores} core(s);"),
+        None => String::new(),
+    };
     let _ = writeln!(
         out,
-        "\n{} measured window(s) of {} s per row (median shown); {} core(s); {} failed requests.",
+        "\n{} measured window(s) of {} s per row (median shown); {} core(s);{capped} {} failed requests.",
         results.first().map(|r| r.windows).unwrap_or(0),
         results.first().map(|r| r.window_s).unwrap_or(0),
         results.first().map(|r| r.cores).unwrap_or(0),
