@@ -4,13 +4,13 @@
 //! processes sharing the database):
 //! - SQLite: every write transaction starts with `BEGIN IMMEDIATE`, so writers are serialised by
 //!   the database file lock (across processes too) and each claim sees the previous one's result.
-//! - PostgreSQL: the claiming worker's row is locked (`FOR UPDATE`), candidate tasks are locked with
-//!   `FOR UPDATE SKIP LOCKED`, and the review budget is taken by a conditional `UPDATE repos` that
-//!   row-locks the repository until commit. Transactions lock in one order — task, worker, area
-//!   lock entry, repository last (a claim locks its worker first, but never waits for a task: it
-//!   skips locked ones) — so none waits on another in a cycle, and the repository
-//!   row (written by every claim and PR of the repository) stays locked only from that last write
-//!   to the commit.
+//! - PostgreSQL: the claiming worker's row is locked (`FOR UPDATE`), the one candidate task a
+//!   claim tries at a time is locked with `FOR UPDATE SKIP LOCKED` (and released again if it is
+//!   not taken), and the review budget is taken by a conditional `UPDATE repos` that row-locks
+//!   the repository until commit. Transactions lock in one order — task, worker, area lock entry,
+//!   repository last (a claim locks its worker first, but never waits for a task: it skips
+//!   locked ones) — so none waits on another in a cycle, and the repository row (written by
+//!   every claim and PR of the repository) stays locked only from that last write to the commit.
 //!   A worker's own claims, acks and status moves run as one statement each on PostgreSQL
 //!   ([`super::single`]); the claim there takes the repository row before the task, and a
 //!   deadlock with a claim of this module (possible only over one area of one repository) ends
@@ -31,6 +31,9 @@ use crate::domain::{Lease, TaskStatus};
 
 /// Candidates fetched per claim query; the first that can still be taken wins.
 const CANDIDATES: i64 = 16;
+
+/// Walks of the ready queue a claim makes while it loses every candidate to other claims.
+const CLAIM_WALKS: u32 = 4;
 
 /// What ends a lease (recorded in `leases.outcome` and the audit log).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,54 +186,67 @@ impl WriteTx {
         if worker.paused || worker.active_tasks >= worker.max_concurrent_tasks {
             return Ok(None);
         }
-        let free_points = worker.capacity_points - worker.active_points;
-        let skill_filter = skill_filter(&worker, 6);
-        let rules = repo_rules("$3", "$4", "$5");
-        let lock = match self.store().backend {
-            Backend::Postgres => " FOR UPDATE OF t SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
         // Rules 1, 3–7 as one indexed walk of the ready queue in offer order (rule 2 was checked
-        // above: this request itself marks the worker online).
+        // above: this request itself marks the worker online). The candidates are read without
+        // locks: `take` locks only the one it tries. A candidate that another claim took or is
+        // taking right now is lost; when every candidate of a walk was, the queue is read again
+        // (each statement sees what has been committed since), so a claim does not answer
+        // "nothing" while ready tasks are there just because others were claiming too.
+        let mut throttled_repos: Vec<i64> = Vec::new();
+        for _ in 0..CLAIM_WALKS {
+            let mut lost = false;
+            for cand in self.candidates(&worker).await? {
+                if throttled_repos.contains(&cand.repo_id) {
+                    continue;
+                }
+                match self.take(&worker, &cand).await? {
+                    Taken::Yes(lease) => return Ok(Some(*lease)),
+                    Taken::RepoFull => throttled_repos.push(cand.repo_id),
+                    Taken::Lost => lost = true,
+                }
+            }
+            if !lost {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first [`CANDIDATES`] ready tasks, in offer order, that `worker` may take by every rule
+    /// (as this statement's snapshot shows them).
+    async fn candidates(&mut self, worker: &WorkerRow) -> Result<Vec<Candidate>, StoreError> {
+        let free_points = worker.capacity_points - worker.active_points;
+        let skill_filter = skill_filter(worker, 6);
+        let rules = repo_rules("$3", "$4", "$5");
         let sql = format!(
-            "SELECT t.seq, t.id, t.estimate_points, t.area, t.repo_id, r.area_locks_enabled \
+            "SELECT t.seq, t.estimate_points, t.area, t.repo_id, r.area_locks_enabled \
              FROM tasks t CROSS JOIN repos r \
              WHERE t.status = 'ready' AND r.id = t.repo_id \
                AND t.tier <= $1 AND t.estimate_points <= $2{skill_filter} \
                {rules} \
-             ORDER BY t.priority DESC, t.seq LIMIT {CANDIDATES}{lock}"
+             ORDER BY t.priority DESC, t.seq LIMIT {CANDIDATES}"
         );
         let mut q = sqlx::query(AssertSqlSafe(sql))
             .bind(worker.trust_level)
             .bind(free_points)
-            .bind(worker_id)
+            .bind(worker.id.as_str())
             .bind(self.now - NACK_COOLDOWN_MS)
             .bind(self.now - HOUR_MS);
         for skill in &worker.skills {
-            q = q.bind(skill.clone());
+            q = q.bind(skill.as_str());
         }
         let rows = q.fetch_all(self.conn()).await?;
-        let mut throttled_repos: Vec<i64> = Vec::new();
-        for row in rows {
-            let seq: i64 = row.try_get("seq")?;
-            let repo_id: i64 = row.try_get("repo_id")?;
-            if throttled_repos.contains(&repo_id) {
-                continue;
-            }
-            let cand = Candidate {
-                seq,
-                repo_id,
-                estimate: row.try_get("estimate_points")?,
-                area_locked: row.try_get::<i64, _>("area_locks_enabled")? != 0
-                    && row.try_get::<Option<String>, _>("area")?.is_some(),
-            };
-            match self.take(&worker, &cand).await? {
-                Taken::Yes(lease) => return Ok(Some(*lease)),
-                Taken::RepoFull => throttled_repos.push(repo_id),
-                Taken::Lost => {}
-            }
-        }
-        Ok(None)
+        rows.iter()
+            .map(|row| {
+                Ok(Candidate {
+                    seq: row.try_get("seq")?,
+                    repo_id: row.try_get("repo_id")?,
+                    estimate: row.try_get("estimate_points")?,
+                    area_locked: row.try_get::<i64, _>("area_locks_enabled")? != 0
+                        && row.try_get::<Option<String>, _>("area")?.is_some(),
+                })
+            })
+            .collect()
     }
 
     /// Claims one named task (a `/owp claim` comment): every rule is checked, and a refusal says
@@ -348,24 +364,32 @@ impl WriteTx {
         if !pg && !self.take_budget(c.repo_id).await? {
             return Ok(Taken::RepoFull);
         }
-        let took = sqlx::query(
+        // On PostgreSQL the task row is locked here, and one that another transaction holds is
+        // skipped, not waited for: that claim is taking it (or a move is ending it).
+        let row = if pg {
+            "(SELECT seq FROM tasks WHERE seq = $9 AND status = 'ready' FOR UPDATE SKIP LOCKED)"
+        } else {
+            "$9"
+        };
+        let sql = format!(
             "UPDATE tasks SET status = 'leased', worker_id = $1, lease_id = $2, lease_points = $3, \
              accept_by = $4, lease_expires_at = $5, deadline = $6, status_reason = NULL, \
              area_lock = CASE WHEN $7 = 1 THEN area ELSE NULL END, updated_at = $8 \
-             WHERE seq = $9 AND status = 'ready'",
-        )
-        .bind(&worker.id)
-        .bind(&lease_id)
-        .bind(c.estimate)
-        .bind(accept_by)
-        .bind(expires)
-        .bind(deadline)
-        .bind(i64::from(c.area_locked))
-        .bind(now)
-        .bind(c.seq)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
+             WHERE seq = {row} AND status = 'ready'"
+        );
+        let took = sqlx::query(AssertSqlSafe(sql))
+            .bind(&worker.id)
+            .bind(&lease_id)
+            .bind(c.estimate)
+            .bind(accept_by)
+            .bind(expires)
+            .bind(deadline)
+            .bind(i64::from(c.area_locked))
+            .bind(now)
+            .bind(c.seq)
+            .execute(self.conn())
+            .await?
+            .rows_affected();
         if took == 0 {
             if !pg {
                 self.undo_budget(c.repo_id).await?;
