@@ -537,6 +537,8 @@ struct Member {
     worker_id: String,
     client: OwpClient,
     handles: Mutex<Vec<AbortHandle>>,
+    /// When each task this worker is working on gets its pull request (the end of its "work").
+    pr_due: Mutex<HashMap<String, tokio::time::Instant>>,
 }
 
 impl Member {
@@ -544,6 +546,12 @@ impl Member {
         for h in self.handles.lock().expect("handles lock").drain(..) {
             h.abort();
         }
+    }
+
+    /// How much "work" is left before `task_id`'s pull request opens, if this worker is on it.
+    fn work_left(&self, task_id: &str) -> Option<Duration> {
+        let due = *self.pr_due.lock().expect("pr_due lock").get(task_id)?;
+        Some(due.saturating_duration_since(tokio::time::Instant::now()))
     }
 }
 
@@ -629,7 +637,17 @@ async fn slot(member: Arc<Member>, world: Arc<World>, delay: Duration) {
         if member.client.ack(&lease.lease_id).await.is_err() {
             continue;
         }
-        tokio::time::sleep(between(t.work)).await;
+        let work = between(t.work);
+        member.pr_due.lock().expect("pr_due lock").insert(
+            lease.task.task_id.clone(),
+            tokio::time::Instant::now() + work,
+        );
+        tokio::time::sleep(work).await;
+        member
+            .pr_due
+            .lock()
+            .expect("pr_due lock")
+            .remove(&lease.task.task_id);
         let number = world.prs.fetch_add(1, Ordering::Relaxed);
         let url = crate::cli::worker::fake_pr_url(REPO, number);
         let _ = member
@@ -690,21 +708,22 @@ async fn silence_one(world: Arc<World>, crew: Vec<Arc<Member>>) {
     loop {
         let anyone = tokio::time::Instant::now() >= anyone_after;
         if let Ok(state) = world.admin.admin_state(None).await {
-            // A task an untrusted worker (the trusted one keeps the tier-1 work moving) started
-            // a moment ago: plenty of its work is left, so no pull request races the silence.
-            let fresh_for = world.timeline.work.0 / 2.0;
+            // A task an untrusted worker (the trusted one keeps the tier-1 work moving) is in the
+            // middle of, with plenty of its work left, so no pull request races the silence.
+            let enough_left = Duration::from_secs_f64(world.timeline.work.0 / 2.0);
             let pick = state
                 .tasks
                 .iter()
                 .filter(|t| t.status == TaskStatus::InProgress)
-                .filter(|t| anyone || started_within(&t.updated_at, fresh_for))
                 .filter_map(|t| {
                     let id = t.assigned_worker_id.as_deref()?;
                     let member = crew.iter().find(|m| m.worker_id == id)?;
+                    let left = member.work_left(&t.task_id)?;
                     let trusted = CREW.iter().any(|p| p.name == member.name && p.trust > 0);
-                    (anyone || !trusted).then_some((t, member))
+                    (left >= enough_left && (anyone || !trusted)).then_some((t, member, left))
                 })
-                .max_by(|a, b| a.0.updated_at.cmp(&b.0.updated_at));
+                .max_by_key(|(_, _, left)| *left)
+                .map(|(t, member, _)| (t, member));
             if let Some((task, member)) = pick {
                 member.silence();
                 let others = state
@@ -739,13 +758,6 @@ async fn silence_one(world: Arc<World>, crew: Vec<Arc<Member>>) {
 }
 
 /// True when `at` (RFC 3339) is less than `seconds` ago.
-fn started_within(at: &str, seconds: f64) -> bool {
-    DateTime::parse_from_rfc3339(at).is_ok_and(|t| {
-        let age = chrono::Utc::now().signed_duration_since(t);
-        age.num_milliseconds() as f64 <= seconds * 1000.0
-    })
-}
-
 /// Counts for the closing summary.
 #[derive(Default, Debug, Clone, Copy)]
 struct Tally {
@@ -1105,6 +1117,7 @@ async fn register_crew(admin: &OwpClient, base: &str) -> anyhow::Result<Vec<Arc<
             worker_id: reg.worker_id,
             client: OwpClient::new(base)?.with_worker_token(Some(reg.token)),
             handles: Mutex::new(Vec::new()),
+            pr_due: Mutex::new(HashMap::new()),
         }));
     }
     Ok(crew)
