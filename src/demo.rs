@@ -757,7 +757,6 @@ async fn silence_one(world: Arc<World>, crew: Vec<Arc<Member>>) {
     }
 }
 
-/// True when `at` (RFC 3339) is less than `seconds` ago.
 /// Counts for the closing summary.
 #[derive(Default, Debug, Clone, Copy)]
 struct Tally {

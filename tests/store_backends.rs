@@ -1429,8 +1429,8 @@ async fn a_postgres_store_keeps_the_pool_it_was_given() {
 
 /// PostgreSQL: a claim that has not committed yet holds only the task it took (and its
 /// repository's budget row). Another process's claim meanwhile gets a ready task of another
-/// repository, not "nothing is ready". (On SQLite the
-/// second claim waits for the first, so the story needs PostgreSQL.)
+/// repository, not "nothing is ready". (On SQLite the second claim waits for the first, so the
+/// story needs PostgreSQL.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_in_flight_holds_only_the_task_it_takes() {
     let Some(db) = TestDb::postgres(fast_timing()).await else {
