@@ -10,6 +10,7 @@
 //! controller's `cpu.cfs_quota_us`). Creating groups needs write access to the hierarchy (root).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -117,6 +118,45 @@ impl Drop for CpuCap {
     }
 }
 
+/// The caps of one benchmark run: every claim server process gets a group of its own, limited to
+/// the same number of cores.
+#[derive(Debug)]
+pub(super) struct ServerCpu {
+    hierarchy: Hierarchy,
+    cores: f64,
+    groups: AtomicUsize,
+}
+
+impl ServerCpu {
+    /// Finds the hierarchy under `mount` and makes (and removes) one group, so a run fails
+    /// before it loads a database where groups cannot be made.
+    pub(super) fn new(mount: &Path, cores: f64) -> anyhow::Result<ServerCpu> {
+        let cpu = ServerCpu {
+            hierarchy: Hierarchy::find(mount)?,
+            cores,
+            groups: AtomicUsize::new(0),
+        };
+        drop(CpuCap::create(&cpu.hierarchy, &cpu.group_name(), cores)?);
+        Ok(cpu)
+    }
+
+    /// Puts process `pid` in a new group of its own.
+    pub(super) fn cap(&self, pid: u32) -> anyhow::Result<CpuCap> {
+        let cap = CpuCap::create(&self.hierarchy, &self.group_name(), self.cores)?;
+        cap.add(pid)?;
+        Ok(cap)
+    }
+
+    pub(super) fn cores(&self) -> f64 {
+        self.cores
+    }
+
+    fn group_name(&self) -> String {
+        let n = self.groups.fetch_add(1, Ordering::Relaxed);
+        format!("owp-bench-{}-{n}", std::process::id())
+    }
+}
+
 fn write(path: &Path, value: &str) -> anyhow::Result<()> {
     std::fs::write(path, value)
         .with_context(|| format!("cannot write {value} to {}", path.display()))
@@ -193,6 +233,47 @@ mod tests {
         );
         std::fs::remove_file(dir.join("cpu.max")).unwrap();
         drop(cap);
+    }
+
+    #[test]
+    fn a_run_refuses_to_start_where_it_cannot_make_a_group() {
+        let root = tempfile::tempdir().unwrap();
+        let err = ServerCpu::new(root.path(), 0.5).unwrap_err().to_string();
+        assert!(err.contains("cpu controller"), "{err}");
+        std::fs::create_dir(root.path().join("cpu")).unwrap();
+        std::fs::write(root.path().join("cpu/cpu.cfs_quota_us"), "-1").unwrap();
+        // The probe's group name is taken.
+        let probe = format!("cpu/owp-bench-{}-0", std::process::id());
+        std::fs::create_dir(root.path().join(probe)).unwrap();
+        let err = ServerCpu::new(root.path(), 0.5).unwrap_err().to_string();
+        assert!(err.contains("cannot create the control group"), "{err}");
+    }
+
+    #[test]
+    fn each_server_process_gets_a_group_of_its_own() {
+        let root = tempfile::tempdir().unwrap();
+        // As `ServerCpu::new` leaves it after its probe (a fake hierarchy keeps the probe's files).
+        let cpu = ServerCpu {
+            hierarchy: Hierarchy::V1(root.path().to_path_buf()),
+            cores: 0.5,
+            groups: AtomicUsize::new(1),
+        };
+        assert_eq!(cpu.cores(), 0.5);
+        let caps = [cpu.cap(11).unwrap(), cpu.cap(12).unwrap()];
+        let group = |n: usize| {
+            root.path()
+                .join(format!("owp-bench-{}-{n}", std::process::id()))
+        };
+        for (n, pid) in [(1, "11"), (2, "12")] {
+            let read = |f: &str| std::fs::read_to_string(group(n).join(f)).unwrap();
+            assert_eq!(read("cgroup.procs"), pid);
+            assert_eq!(read("cpu.cfs_quota_us"), "50000");
+            for f in ["cpu.cfs_quota_us", "cpu.cfs_period_us", "cgroup.procs"] {
+                std::fs::remove_file(group(n).join(f)).unwrap();
+            }
+        }
+        drop(caps);
+        assert!(!group(1).exists() && !group(2).exists());
     }
 
     #[test]

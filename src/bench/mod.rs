@@ -42,7 +42,7 @@ use crate::store::{Store, Timing};
 mod conn;
 mod cpu_cap;
 use conn::WorkerConn;
-use cpu_cap::{CpuCap, Hierarchy};
+use cpu_cap::{CpuCap, ServerCpu};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BenchBackend {
@@ -186,15 +186,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.workers == 0 || args.repeat == 0 || args.repos == 0 {
         bail!("--workers, --repeat and --repos must be at least 1");
     }
-    if let Some(cores) = args.server_cpu {
-        // Fails early, before any database is loaded, where groups cannot be made.
-        let probe = format!("owp-bench-{}-probe", std::process::id());
-        drop(CpuCap::create(
-            &Hierarchy::find(Path::new(CGROUP_MOUNT))?,
-            &probe,
-            cores,
-        )?);
-    }
+    let server_cpu = args
+        .server_cpu
+        .map(|cores| ServerCpu::new(Path::new(CGROUP_MOUNT), cores))
+        .transpose()?;
     // Servers run from a private copy of this executable, so a rebuild during a long run does not
     // pull the file from under them.
     let exe_dir = tempfile::tempdir()?;
@@ -219,7 +214,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     args.workers,
                     args.refill.name()
                 );
-                let r = run_one(&args, backend, size, replicas)
+                let r = run_one(&args, server_cpu.as_ref(), backend, size, replicas)
                     .await
                     .with_context(|| format!("{} with {size} tasks", backend.name()))?;
                 if args.json {
@@ -274,19 +269,21 @@ struct RunResult {
 
 async fn run_one(
     args: &BenchArgs,
+    server_cpu: Option<&ServerCpu>,
     backend: BenchBackend,
     size: usize,
     replicas: usize,
 ) -> anyhow::Result<RunResult> {
     let dir = tempfile::tempdir()?;
     let db = ScratchDb::create(backend, args.database_url.as_deref(), dir.path()).await?;
-    let outcome = measure(args, backend, size, replicas, &db, dir.path()).await;
+    let outcome = measure(args, server_cpu, backend, size, replicas, &db, dir.path()).await;
     db.drop_database().await;
     outcome
 }
 
 async fn measure(
     args: &BenchArgs,
+    server_cpu: Option<&ServerCpu>,
     backend: BenchBackend,
     size: usize,
     replicas: usize,
@@ -312,7 +309,7 @@ async fn measure(
 
     let mut servers = Vec::new();
     for i in 0..replicas {
-        servers.push(ServerProcess::spawn(backend, &db.url, dir, i, args.server_cpu).await?);
+        servers.push(ServerProcess::spawn(backend, &db.url, dir, i, server_cpu).await?);
     }
     let http = reqwest::Client::builder()
         .no_proxy()
@@ -539,7 +536,7 @@ async fn measure(
             .map(|n| n.get())
             .unwrap_or(1),
         load_avg,
-        server_cpu: args.server_cpu,
+        server_cpu: server_cpu.map(ServerCpu::cores),
     })
 }
 
@@ -947,20 +944,12 @@ impl ServerProcess {
         url: &str,
         dir: &Path,
         index: usize,
-        cpu: Option<f64>,
+        cpu: Option<&ServerCpu>,
     ) -> anyhow::Result<ServerProcess> {
         let mut server =
             Self::spawn_with(backend, url, dir, &format!("server-{index}"), &[]).await?;
-        if let (Some(cores), Some(pid)) = (cpu, server.child.id()) {
-            static GROUPS: AtomicUsize = AtomicUsize::new(0);
-            let name = format!(
-                "owp-bench-{}-{}",
-                std::process::id(),
-                GROUPS.fetch_add(1, Ordering::Relaxed)
-            );
-            let cap = CpuCap::create(&Hierarchy::find(Path::new(CGROUP_MOUNT))?, &name, cores)?;
-            cap.add(pid)?;
-            server.cap = Some(cap);
+        if let (Some(cpu), Some(pid)) = (cpu, server.child.id()) {
+            server.cap = Some(cpu.cap(pid)?);
         }
         Ok(server)
     }
