@@ -1,7 +1,9 @@
 //! The `owp` command line: `serve` runs the service; `worker` and `admin` are its clients.
 
 pub mod admin;
+pub mod brief;
 pub mod client;
+pub mod mcp;
 pub mod worker;
 
 use std::process::ExitCode;
@@ -31,6 +33,8 @@ pub enum Command {
     /// Admin commands: init-repo, import-tasks, state, …
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// A Model Context Protocol server on stdio: your AI tool works as a saved worker profile.
+    Mcp(mcp::McpArgs),
     /// Load generator: claims/s and latency percentiles on a temporary database.
     Bench(crate::bench::BenchArgs),
     /// Exit 0 when the service at --url answers /healthz (for container health checks).
@@ -65,6 +69,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Serve(config) => crate::server::run(config).await,
             Command::Worker(cmd) => worker::run(cmd).await,
             Command::Admin(cmd) => admin::run(cmd).await,
+            Command::Mcp(args) => mcp::run(args).await,
             Command::Bench(args) => crate::bench::run(args).await,
             Command::Healthcheck { url } => healthcheck(&url).await,
             Command::Demo(args) => crate::demo::run(args).await,

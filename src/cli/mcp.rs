@@ -1,0 +1,1051 @@
+//! `owp mcp`: a Model Context Protocol server on stdio, so an AI coding tool can be an OWP worker
+//! by itself.
+//!
+//! It acts as one saved worker profile (`owp worker register --profile NAME`): its tools claim,
+//! acknowledge, renew, give back and report leases through the same [`OwpClient`] as `owp worker`,
+//! and it sends heartbeats while the session is open (a heartbeat also renews the leases held).
+//! Every failure is a tool result with `isError` and one readable line; stdout carries only the
+//! protocol (logs go to stderr, or to `--log-file`).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    CallToolResult, ContentBlock, Implementation, ListResourceTemplatesResult,
+    ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Resource, ResourceContents, ResourceTemplate, ServerCapabilities,
+    ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::brief;
+use super::client::present::clip;
+use super::client::{ClientError, Lease, MAX_CLAIM_WAIT_SECONDS, OwpClient, Task};
+use super::worker::{WorkerConfig, config_dir, config_file, load_config};
+
+/// The longest lease or task id a tool accepts.
+pub const MAX_ID_LEN: usize = 128;
+/// The longest `reason` (nack) or `note` (report) a tool accepts.
+pub const MAX_TEXT_LEN: usize = 2000;
+/// The longest pull request URL a tool accepts.
+pub const MAX_URL_LEN: usize = 2048;
+/// The longest error line a tool answers.
+const MAX_ERROR_LEN: usize = 600;
+/// Claims start at most this often, so a tool calling `owp_claim` in a loop cannot flood the server.
+const MIN_CLAIM_GAP: Duration = Duration::from_secs(1);
+/// The statuses a worker reports through `owp_report`.
+pub const REPORT_STATUSES: [&str; 3] = ["in_progress", "pr_opened", "blocked"];
+
+const BRIEF_URI_PREFIX: &str = "owp://tasks/";
+const BRIEF_URI_SUFFIX: &str = "/brief";
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct McpArgs {
+    /// The saved worker profile to act as (`owp worker register --profile NAME`).
+    #[arg(long, env = "OWP_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// OWP server URL [default: the server the profile registered with]
+    #[arg(long, env = "OWP_SERVER")]
+    pub server: Option<String>,
+    /// Where registrations are saved [default: $XDG_CONFIG_HOME/owp or ~/.config/owp]
+    #[arg(long, env = "OWP_CONFIG_DIR", value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// Append log lines to this file instead of stderr (stdout is the protocol's).
+    #[arg(long, env = "OWP_MCP_LOG", value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+}
+
+/// What the server tells the AI tool when it connects.
+pub const INSTRUCTIONS: &str = "\
+This server makes you a worker of an OWP pool (Open Work Protocol): maintainers publish tasks, \
+you take one at a time and hand in a pull request.
+Workflow:
+1. owp_claim {wait_seconds?} offers you a lease (a task with its brief and the repository's \
+contract), or none when nothing fits right now.
+2. Read the brief; if you will do the task, call owp_ack {lease_id} before `accept_by`, otherwise \
+owp_nack {lease_id, reason} to give it back at once.
+3. Work in the task's repository following the contract (setup, test, lint, branch, PR template). \
+While this session is open, heartbeats keep your leases alive; owp_renew {lease_id} extends one \
+explicitly.
+4. Open the pull request (link the issue), then owp_report {task_id, status: \"pr_opened\", \
+pr_url}. If you cannot finish, owp_nack {lease_id, reason}; if the task needs a maintainer's \
+decision, owp_report {task_id, status: \"blocked\", note}.
+owp_current lists the leases you hold with their briefs; owp_brief {task_id} shows one brief (also \
+the resource owp://tasks/{task_id}/brief). A tool error explains in one line what went wrong.";
+
+// ---- tool inputs ------------------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimParams {
+    /// Seconds the server may wait for work to appear (0 to 30; default 0: answer at once).
+    #[schemars(range(min = 0, max = 30))]
+    pub wait_seconds: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseParams {
+    /// The lease id from owp_claim or owp_current.
+    #[schemars(length(min = 1, max = 128))]
+    pub lease_id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NackParams {
+    /// The lease id from owp_claim or owp_current.
+    #[schemars(length(min = 1, max = 128))]
+    pub lease_id: String,
+    /// Why the task goes back (shown to maintainers).
+    #[schemars(length(max = 2000))]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskParams {
+    /// The task id (`task.task_id` of a lease).
+    #[schemars(length(min = 1, max = 128))]
+    pub task_id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    /// The task id (`task.task_id` of a lease).
+    #[schemars(length(min = 1, max = 128))]
+    pub task_id: String,
+    /// `pr_opened` (with pr_url) when the pull request is open, `blocked` (with a note) when the
+    /// task needs a maintainer's decision, `in_progress` to acknowledge.
+    #[schemars(regex(pattern = r"^(in_progress|pr_opened|blocked)$"))]
+    pub status: String,
+    /// The pull request's http(s) URL; required for `pr_opened`.
+    #[schemars(length(max = 2048))]
+    pub pr_url: Option<String>,
+    /// A short note for the maintainers (the reason, for `blocked`).
+    #[schemars(length(max = 2000))]
+    pub note: Option<String>,
+}
+
+/// A refused input: the tool answers this line as an error without calling the server.
+#[derive(Debug, PartialEq, Eq)]
+pub struct InvalidInput(pub String);
+
+fn check_id(field: &str, value: &str) -> Result<String, InvalidInput> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(InvalidInput(format!("{field} must not be empty")));
+    }
+    if value.chars().count() > MAX_ID_LEN {
+        return Err(InvalidInput(format!(
+            "{field} is longer than {MAX_ID_LEN} characters"
+        )));
+    }
+    let first_ok = value.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !first_ok
+        || !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+    {
+        return Err(InvalidInput(format!(
+            "{field} {:?} is not an OWP id (a letter or digit, then letters, digits, `-`, `_`, `.`, `:`)",
+            clip(value, 40)
+        )));
+    }
+    Ok(value.to_string())
+}
+
+fn check_text(field: &str, value: Option<&str>) -> Result<Option<String>, InvalidInput> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if value.chars().count() > MAX_TEXT_LEN {
+        return Err(InvalidInput(format!(
+            "{field} is longer than {MAX_TEXT_LEN} characters"
+        )));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        return Err(InvalidInput(format!(
+            "{field} contains control characters"
+        )));
+    }
+    Ok(Some(value.to_string()))
+}
+
+/// `wait_seconds`, 0 to 30 (absent: 0).
+pub fn check_wait(wait_seconds: Option<i64>) -> Result<u64, InvalidInput> {
+    match wait_seconds {
+        None => Ok(0),
+        Some(w) if (0..=MAX_CLAIM_WAIT_SECONDS as i64).contains(&w) => Ok(w as u64),
+        Some(w) => Err(InvalidInput(format!(
+            "wait_seconds must be between 0 and {MAX_CLAIM_WAIT_SECONDS} (got {w})"
+        ))),
+    }
+}
+
+/// A pull request URL: absolute `http` or `https`, with a host, no spaces, bounded.
+pub fn check_pr_url(url: &str) -> Result<String, InvalidInput> {
+    let url = url.trim();
+    if url.chars().count() > MAX_URL_LEN {
+        return Err(InvalidInput(format!(
+            "pr_url is longer than {MAX_URL_LEN} characters"
+        )));
+    }
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| InvalidInput(format!("pr_url {:?} is not a URL ({e})", clip(url, 80))))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(InvalidInput(format!(
+            "pr_url {:?} must be an http or https URL",
+            clip(url, 80)
+        )));
+    }
+    Ok(url.to_string())
+}
+
+/// A report checked before it is sent: `(task_id, status, artifact, note)`.
+pub type CheckedReport = (String, &'static str, Option<Value>, Option<String>);
+
+pub fn check_report(params: &ReportParams) -> Result<CheckedReport, InvalidInput> {
+    let task_id = check_id("task_id", &params.task_id)?;
+    let wanted = params.status.trim();
+    let Some(status) = REPORT_STATUSES.iter().copied().find(|s| *s == wanted) else {
+        let hint = if wanted == "merged" {
+            " (a maintainer or GitHub decides `merged`)"
+        } else {
+            ""
+        };
+        return Err(InvalidInput(format!(
+            "status {:?} is not one of {}{hint}",
+            clip(wanted, 40),
+            REPORT_STATUSES.join(", ")
+        )));
+    };
+    let pr_url = match params.pr_url.as_deref().map(str::trim) {
+        Some(url) if !url.is_empty() => Some(check_pr_url(url)?),
+        _ => None,
+    };
+    if status == "pr_opened" && pr_url.is_none() {
+        return Err(InvalidInput(
+            "status pr_opened needs pr_url: the pull request's URL".into(),
+        ));
+    }
+    let note = check_text("note", params.note.as_deref())?;
+    let artifact = pr_url.map(|url| json!({ "pr_url": url }));
+    Ok((task_id, status, artifact, note))
+}
+
+// ---- tool errors ------------------------------------------------------------------------------
+
+/// One line explaining why `tool` failed, for the AI tool and the person behind it.
+pub fn explain(tool: &str, error: &ClientError, profile: Option<&str>) -> String {
+    let register = format!(
+        "owp worker register{} --name NAME --skills a,b",
+        profile.map(|p| format!(" --profile {p}")).unwrap_or_default()
+    );
+    let text = match error {
+        ClientError::WorkerTokenRefused { problem } => {
+            let detail = problem
+                .as_ref()
+                .map(|p| format!(" ({})", p.summary()))
+                .unwrap_or_default();
+            format!(
+                "the OWP server refused this worker's token (401){detail}: register again with `{register}`"
+            )
+        }
+        ClientError::MissingWorkerToken => {
+            format!("this profile has no worker token: run `{register}`")
+        }
+        ClientError::Problem { status, problem } => {
+            let hint = match problem.code.as_deref() {
+                Some("lease_not_held" | "lease_expired") => {
+                    "; the lease has ended: call owp_claim for new work"
+                }
+                Some("lease_not_found" | "task_not_found") => {
+                    "; check the id with owp_current"
+                }
+                Some("not_lease_holder") => "; this worker does not hold it: see owp_current",
+                _ => "",
+            };
+            format!(
+                "the OWP server refused it (HTTP {status}): {}{hint}",
+                problem.summary()
+            )
+        }
+        other => other.to_string(),
+    };
+    clip(&format!("{tool} failed: {text}"), MAX_ERROR_LEN)
+}
+
+fn error_result(line: impl Into<String>) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(line.into())])
+}
+
+fn invalid(tool: &str, e: InvalidInput) -> CallToolResult {
+    error_result(clip(
+        &format!("{tool} failed: invalid input: {}", e.0),
+        MAX_ERROR_LEN,
+    ))
+}
+
+/// A successful result: a JSON document first (for programs), then any Markdown.
+fn json_result(value: &Value, extra: Vec<String>) -> CallToolResult {
+    let mut content = vec![ContentBlock::text(
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()),
+    )];
+    content.extend(extra.into_iter().map(ContentBlock::text));
+    CallToolResult::success(content)
+}
+
+// ---- the server -------------------------------------------------------------------------------
+
+/// The saved profile, or why it cannot be used (every tool then answers that line).
+#[derive(Clone)]
+enum Profile {
+    Ready {
+        client: OwpClient,
+        config: Box<WorkerConfig>,
+    },
+    Unusable(String),
+}
+
+#[derive(Default)]
+struct Heartbeat {
+    last_ok: Option<String>,
+    last_error: Option<String>,
+}
+
+struct Inner {
+    profile: Profile,
+    profile_name: Option<String>,
+    heartbeat: Mutex<Heartbeat>,
+    /// When the last claim started; claims are spaced by [`MIN_CLAIM_GAP`] and one runs at a time.
+    claim: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// The MCP service of one worker profile.
+#[derive(Clone)]
+pub struct OwpMcp {
+    inner: Arc<Inner>,
+    tool_router: ToolRouter<OwpMcp>,
+}
+
+fn brief_uri(task_id: &str) -> String {
+    format!("{BRIEF_URI_PREFIX}{task_id}{BRIEF_URI_SUFFIX}")
+}
+
+/// The task id of `owp://tasks/{task_id}/brief`.
+pub fn task_id_of_uri(uri: &str) -> Option<String> {
+    let id = uri
+        .strip_prefix(BRIEF_URI_PREFIX)?
+        .strip_suffix(BRIEF_URI_SUFFIX)?;
+    check_id("task_id", id).ok()
+}
+
+fn lease_json(lease: &Lease) -> Value {
+    json!({
+        "lease_id": lease.lease_id,
+        "accept_by": lease.accept_by,
+        "expires_at": lease.expires_at,
+        "task": lease.task,
+        "brief_uri": brief_uri(&lease.task.task_id),
+    })
+}
+
+#[tool_router]
+impl OwpMcp {
+    fn new(profile: Profile, profile_name: Option<String>) -> OwpMcp {
+        OwpMcp {
+            inner: Arc::new(Inner {
+                profile,
+                profile_name,
+                heartbeat: Mutex::new(Heartbeat::default()),
+                claim: tokio::sync::Mutex::new(None),
+            }),
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// The worker's client, or the tool error saying why there is none.
+    fn client(&self, tool: &str) -> Result<&OwpClient, CallToolResult> {
+        match &self.inner.profile {
+            Profile::Ready { client, .. } => Ok(client),
+            Profile::Unusable(why) => Err(error_result(format!("{tool} failed: {why}"))),
+        }
+    }
+
+    fn fail(&self, tool: &str, e: &ClientError) -> CallToolResult {
+        tracing::warn!(tool, error = %e, "call refused or failed");
+        error_result(explain(tool, e, self.inner.profile_name.as_deref()))
+    }
+
+    #[tool(
+        description = "Ask the pool for work. Answers a lease (lease_id, accept_by, expires_at, the task with its repository contract, and a Markdown brief) or `lease: null` when nothing fits now. Acknowledge with owp_ack before accept_by.",
+        annotations(read_only_hint = false, open_world_hint = true)
+    )]
+    async fn owp_claim(&self, Parameters(params): Parameters<ClaimParams>) -> CallToolResult {
+        const TOOL: &str = "owp_claim";
+        let wait = match check_wait(params.wait_seconds) {
+            Ok(w) => w,
+            Err(e) => return invalid(TOOL, e),
+        };
+        let client = match self.client(TOOL) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        let Ok(mut last) = self.inner.claim.try_lock() else {
+            return error_result(format!(
+                "{TOOL} failed: another owp_claim of this session is still waiting; call it again when that one answers"
+            ));
+        };
+        if let Some(at) = *last {
+            let since = at.elapsed();
+            if since < MIN_CLAIM_GAP {
+                tokio::time::sleep(MIN_CLAIM_GAP - since).await;
+            }
+        }
+        *last = Some(Instant::now());
+        match client.claim(Some(wait)).await {
+            Ok(Some(lease)) => {
+                tracing::info!(lease = %lease.lease_id, task = %lease.task.task_id, "claimed");
+                let mut value = json!({ "lease": lease_json(&lease) });
+                value["next"] = json!(format!(
+                    "Read the brief, then owp_ack {{lease_id: \"{}\"}} before {} to start, or owp_nack to give it back.",
+                    lease.lease_id, lease.accept_by
+                ));
+                json_result(&value, vec![brief::render(&lease.task)])
+            }
+            Ok(None) => json_result(
+                &json!({
+                    "lease": null,
+                    "message": "No task fits this worker right now (skills, capacity, the repositories' review budgets or area locks). Ask again later; wait_seconds (up to 30) lets the server hold the call until work appears.",
+                }),
+                Vec::new(),
+            ),
+            Err(e) => self.fail(TOOL, &e),
+        }
+    }
+
+    #[tool(
+        description = "Accept a lease you were offered: the task moves to in_progress and the lease runs a full term.",
+        annotations(idempotent_hint = true, open_world_hint = true)
+    )]
+    async fn owp_ack(&self, Parameters(params): Parameters<LeaseParams>) -> CallToolResult {
+        self.lease_call("owp_ack", &params.lease_id, None).await
+    }
+
+    #[tool(
+        description = "Extend a lease you hold by a full term (heartbeats of this session also keep leases alive).",
+        annotations(idempotent_hint = true, open_world_hint = true)
+    )]
+    async fn owp_renew(&self, Parameters(params): Parameters<LeaseParams>) -> CallToolResult {
+        self.lease_call("owp_renew", &params.lease_id, None).await
+    }
+
+    #[tool(
+        description = "Give a lease back: the task returns to the queue for someone else. Say why in `reason`.",
+        annotations(destructive_hint = true, open_world_hint = true)
+    )]
+    async fn owp_nack(&self, Parameters(params): Parameters<NackParams>) -> CallToolResult {
+        let reason = match check_text("reason", params.reason.as_deref()) {
+            Ok(r) => r,
+            Err(e) => return invalid("owp_nack", e),
+        };
+        self.lease_call("owp_nack", &params.lease_id, Some(reason))
+            .await
+    }
+
+    async fn lease_call(
+        &self,
+        tool: &str,
+        lease_id: &str,
+        nack_reason: Option<Option<String>>,
+    ) -> CallToolResult {
+        let lease_id = match check_id("lease_id", lease_id) {
+            Ok(id) => id,
+            Err(e) => return invalid(tool, e),
+        };
+        let client = match self.client(tool) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        let answer = match (tool, nack_reason) {
+            ("owp_ack", _) => client.ack(&lease_id).await,
+            ("owp_renew", _) => client.renew(&lease_id).await,
+            (_, reason) => client.nack(&lease_id, reason.flatten().as_deref()).await,
+        };
+        match answer {
+            Ok(changed) => {
+                tracing::info!(tool, lease = %lease_id, "done");
+                let task = changed.task();
+                let next = match tool {
+                    "owp_ack" => "Work on the task; open the pull request, then owp_report {task_id, status: \"pr_opened\", pr_url}.",
+                    "owp_renew" => "The lease runs until expires_at.",
+                    _ => "The task is back in the queue; owp_claim asks for other work.",
+                };
+                json_result(
+                    &json!({
+                        "lease_id": lease_id,
+                        "expires_at": changed.expires_at(),
+                        "task": task,
+                        "next": next,
+                    }),
+                    Vec::new(),
+                )
+            }
+            Err(e) => self.fail(tool, &e),
+        }
+    }
+
+    #[tool(
+        description = "Report on a task you hold: `pr_opened` with pr_url when its pull request is open (this ends the lease), `blocked` with a note when it needs a maintainer, or `in_progress`.",
+        annotations(open_world_hint = true)
+    )]
+    async fn owp_report(&self, Parameters(params): Parameters<ReportParams>) -> CallToolResult {
+        const TOOL: &str = "owp_report";
+        let (task_id, status, artifact, note) = match check_report(&params) {
+            Ok(checked) => checked,
+            Err(e) => return invalid(TOOL, e),
+        };
+        let client = match self.client(TOOL) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        match client
+            .task_status(&task_id, status, artifact, note.as_deref())
+            .await
+        {
+            Ok(changed) => {
+                tracing::info!(task = %task_id, status, "reported");
+                let next = match status {
+                    "pr_opened" => "Thank you: maintainers review the pull request. owp_claim asks for more work.",
+                    "blocked" => "A maintainer will look at the note. owp_claim asks for other work.",
+                    _ => "Keep working; report pr_opened with the pull request's URL.",
+                };
+                json_result(
+                    &json!({ "task": changed.task().map(|t| json!(t)).unwrap_or(changed.0), "next": next }),
+                    Vec::new(),
+                )
+            }
+            Err(e) => self.fail(TOOL, &e),
+        }
+    }
+
+    #[tool(
+        description = "This worker and the leases it holds, each with its task and Markdown brief.",
+        annotations(read_only_hint = true, open_world_hint = true)
+    )]
+    async fn owp_current(&self) -> CallToolResult {
+        const TOOL: &str = "owp_current";
+        let client = match self.client(TOOL) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        match client.me().await {
+            Ok(me) => {
+                let leases: Vec<Value> = me
+                    .leases
+                    .iter()
+                    .map(|lease| {
+                        let mut value = lease_json(lease);
+                        value["brief"] = Value::String(brief::render(&lease.task));
+                        value
+                    })
+                    .collect();
+                let heartbeat = {
+                    let hb = self
+                        .inner
+                        .heartbeat
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner());
+                    json!({ "last_ok": hb.last_ok, "last_error": hb.last_error })
+                };
+                json_result(
+                    &json!({
+                        "worker": {
+                            "worker_id": me.worker.worker_id,
+                            "name": me.worker.name,
+                            "status": me.worker.status,
+                            "skills": me.worker.skills,
+                            "capacity_points": me.worker.capacity_points,
+                            "active_points": me.worker.active_points,
+                            "max_concurrent_tasks": me.worker.max_concurrent_tasks,
+                            "active_tasks": me.worker.active_tasks,
+                        },
+                        "leases": leases,
+                        "heartbeat": heartbeat,
+                    }),
+                    Vec::new(),
+                )
+            }
+            Err(e) => self.fail(TOOL, &e),
+        }
+    }
+
+    #[tool(
+        description = "The Markdown brief of a task you hold: title, description, issue link, skills, area, estimate and the repository's contract (setup, test, lint, branch, PR template, instructions).",
+        annotations(read_only_hint = true, open_world_hint = true)
+    )]
+    async fn owp_brief(&self, Parameters(params): Parameters<TaskParams>) -> CallToolResult {
+        const TOOL: &str = "owp_brief";
+        let task_id = match check_id("task_id", &params.task_id) {
+            Ok(id) => id,
+            Err(e) => return invalid(TOOL, e),
+        };
+        match self.fetch_task(TOOL, &task_id).await {
+            Ok(task) => CallToolResult::success(vec![ContentBlock::text(brief::render(&task))]),
+            Err(r) => r,
+        }
+    }
+
+    async fn fetch_task(&self, tool: &str, task_id: &str) -> Result<Task, CallToolResult> {
+        let client = self.client(tool)?;
+        client
+            .get_task(task_id)
+            .await
+            .map_err(|e| self.fail(tool, &e))
+    }
+}
+
+/// The first text of a tool error, for resources (which answer protocol errors).
+fn first_text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .find_map(|c| match c {
+            ContentBlock::Text(t) => Some(t.text.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "failed".into())
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for OwpMcp {
+    fn get_info(&self) -> ServerConfig {
+        let mut implementation = Implementation::new("owp", env!("CARGO_PKG_VERSION"));
+        implementation.title = Some("OWP Pool worker".into());
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+        )
+        .with_server_info(implementation)
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let Profile::Ready { client, .. } = &self.inner.profile else {
+            return Ok(ListResourcesResult::with_all_items(Vec::new()));
+        };
+        // A listing is a courtesy: when the server cannot be asked, the list is empty (the tools
+        // say why).
+        let leases = match client.me().await {
+            Ok(me) => me.leases,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the briefs");
+                Vec::new()
+            }
+        };
+        let resources = leases
+            .iter()
+            .map(|lease| {
+                let task = &lease.task;
+                let name = task.key.clone().unwrap_or_else(|| task.task_id.clone());
+                Resource::new(brief_uri(&task.task_id), format!("brief {name}"))
+                    .with_title(format!("Brief: {}", clip(&task.title, 80)))
+                    .with_description(
+                        "The task and its repository's contract, as Markdown.".to_string(),
+                    )
+                    .with_mime_type("text/markdown")
+            })
+            .collect();
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let template = ResourceTemplate::new(
+            format!("{BRIEF_URI_PREFIX}{{task_id}}{BRIEF_URI_SUFFIX}"),
+            "task brief",
+        )
+        .with_description("The Markdown brief of a task this worker holds.")
+        .with_mime_type("text/markdown");
+        Ok(ListResourceTemplatesResult::with_all_items(vec![template]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let Some(task_id) = task_id_of_uri(&request.uri) else {
+            return Err(ErrorData::resource_not_found(
+                format!(
+                    "no resource {:?}: briefs are {BRIEF_URI_PREFIX}TASK_ID{BRIEF_URI_SUFFIX}",
+                    clip(&request.uri, 80)
+                ),
+                None,
+            ));
+        };
+        match self.fetch_task("read brief", &task_id).await {
+            Ok(task) => Ok(ReadResourceResult::new(vec![
+                ResourceContents::text(brief::render(&task), request.uri)
+                    .with_mime_type("text/markdown"),
+            ])
+            .into()),
+            Err(result) => Err(ErrorData::resource_not_found(first_text(&result), None)),
+        }
+    }
+}
+
+// ---- running ----------------------------------------------------------------------------------
+
+fn load_profile(args: &McpArgs) -> Profile {
+    let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE"));
+    let dir = match config_dir(
+        args.config_dir.as_deref(),
+        std::env::var_os("XDG_CONFIG_HOME"),
+        home,
+    ) {
+        Some(dir) => dir,
+        None => {
+            return Profile::Unusable(
+                "cannot tell where worker registrations are saved: set OWP_CONFIG_DIR or HOME"
+                    .into(),
+            );
+        }
+    };
+    let path = match config_file(&dir, args.profile.as_deref()) {
+        Ok(path) => path,
+        Err(e) => return Profile::Unusable(e.to_string()),
+    };
+    let profile_flag = args
+        .profile
+        .as_deref()
+        .map(|p| format!(" --profile {p}"))
+        .unwrap_or_default();
+    let config = match load_config(&path) {
+        Ok(Some(config)) => config,
+        Ok(None) => {
+            return Profile::Unusable(format!(
+                "no worker registered{} (looked for {}): run `owp worker register{profile_flag} --name NAME --skills a,b` first",
+                args.profile
+                    .as_deref()
+                    .map(|p| format!(" under profile {p}"))
+                    .unwrap_or_default(),
+                path.display()
+            ));
+        }
+        Err(e) => return Profile::Unusable(e.to_string()),
+    };
+    let server = args.server.clone().unwrap_or_else(|| config.server.clone());
+    match OwpClient::new(&server) {
+        Ok(client) => Profile::Ready {
+            client: client.with_worker_token(Some(config.token.clone())),
+            config: Box::new(config),
+        },
+        Err(e) => Profile::Unusable(e.to_string()),
+    }
+}
+
+/// Logs go to stderr or to `--log-file`, never to stdout.
+fn init_logging(log_file: Option<&PathBuf>) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("OWP_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("owp=info,rmcp=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let result = match log_file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open the log file {}", path.display()))?;
+            builder
+                .with_ansi(false)
+                .with_writer(Mutex::new(file))
+                .try_init()
+        }
+        None => builder
+            .with_ansi(false)
+            .with_writer(std::io::stderr)
+            .try_init(),
+    };
+    // A subscriber already set (tests) is fine.
+    let _ = result;
+    Ok(())
+}
+
+/// Sends a heartbeat every third of the heartbeat TTL while the session is open.
+fn spawn_heartbeats(service: &OwpMcp) -> Option<tokio::task::JoinHandle<()>> {
+    let Profile::Ready { client, config } = &service.inner.profile else {
+        return None;
+    };
+    let client = client.clone();
+    let every = Duration::from_secs((config.heartbeat_ttl_seconds.unwrap_or(90) / 3).max(1));
+    let inner = service.inner.clone();
+    Some(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let result = client.heartbeat(None).await;
+            let mut hb = inner.heartbeat.lock().unwrap_or_else(|e| e.into_inner());
+            match result {
+                Ok(_) => {
+                    if hb.last_error.take().is_some() {
+                        tracing::info!("heartbeats answered again");
+                    }
+                    hb.last_ok = Some(chrono::Utc::now().to_rfc3339());
+                }
+                Err(e) => {
+                    let line = explain("heartbeat", &e, inner.profile_name.as_deref());
+                    if hb.last_error.as_deref() != Some(line.as_str()) {
+                        tracing::warn!("{line}");
+                    }
+                    hb.last_error = Some(line);
+                }
+            }
+        }
+    }))
+}
+
+/// `owp mcp`: serves the protocol on stdin/stdout until the client closes it.
+pub async fn run(args: McpArgs) -> anyhow::Result<()> {
+    init_logging(args.log_file.as_ref())?;
+    let profile = load_profile(&args);
+    match &profile {
+        Profile::Ready { client, config } => tracing::info!(
+            server = %client.base_url,
+            worker = %config.worker_id,
+            "owp mcp serving worker {} on stdio",
+            config.name
+        ),
+        Profile::Unusable(why) => tracing::warn!("owp mcp without a usable profile: {why}"),
+    }
+    let service = OwpMcp::new(profile, args.profile.clone());
+    let heartbeats = spawn_heartbeats(&service);
+    let outcome = async {
+        let running = service
+            .serve(rmcp::transport::stdio())
+            .await
+            .context("the MCP client did not complete the handshake")?;
+        running
+            .waiting()
+            .await
+            .context("the MCP session ended with an error")?;
+        anyhow::Ok(())
+    }
+    .await;
+    if let Some(h) = heartbeats {
+        h.abort();
+    }
+    tracing::info!("owp mcp: session closed");
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::client::{Auth, error_from_response};
+    use reqwest::Method;
+
+    #[test]
+    fn wait_seconds_is_bounded() {
+        assert_eq!(check_wait(None), Ok(0));
+        assert_eq!(check_wait(Some(0)), Ok(0));
+        assert_eq!(check_wait(Some(30)), Ok(30));
+        assert!(check_wait(Some(31)).unwrap_err().0.contains("between 0 and 30"));
+        assert!(check_wait(Some(-1)).is_err());
+    }
+
+    #[test]
+    fn ids_are_checked() {
+        assert_eq!(check_id("lease_id", " l_01H9-x ").unwrap(), "l_01H9-x");
+        assert!(check_id("lease_id", "").unwrap_err().0.contains("empty"));
+        assert!(check_id("lease_id", "../x").is_err());
+        assert!(check_id("lease_id", "..").is_err());
+        assert!(check_id("lease_id", "a b").is_err());
+        assert!(
+            check_id("task_id", &"a".repeat(MAX_ID_LEN + 1))
+                .unwrap_err()
+                .0
+                .contains("longer than 128")
+        );
+        assert!(check_id("task_id", &"a".repeat(MAX_ID_LEN)).is_ok());
+    }
+
+    #[test]
+    fn texts_are_bounded() {
+        assert_eq!(check_text("reason", None), Ok(None));
+        assert_eq!(check_text("reason", Some("   ")), Ok(None));
+        assert_eq!(
+            check_text("reason", Some(" too big \n")),
+            Ok(Some("too big".into()))
+        );
+        assert!(check_text("reason", Some(&"x".repeat(MAX_TEXT_LEN + 1))).is_err());
+        assert!(check_text("note", Some("a\u{7}b")).is_err());
+    }
+
+    fn report(status: &str, pr_url: Option<&str>, note: Option<&str>) -> ReportParams {
+        ReportParams {
+            task_id: "t_1".into(),
+            status: status.into(),
+            pr_url: pr_url.map(String::from),
+            note: note.map(String::from),
+        }
+    }
+
+    #[test]
+    fn reports_are_checked() {
+        let (task, status, artifact, note) = check_report(&report(
+            "pr_opened",
+            Some("https://github.com/o/r/pull/7"),
+            Some("done"),
+        ))
+        .unwrap();
+        assert_eq!((task.as_str(), status), ("t_1", "pr_opened"));
+        assert_eq!(
+            artifact,
+            Some(json!({"pr_url": "https://github.com/o/r/pull/7"}))
+        );
+        assert_eq!(note.as_deref(), Some("done"));
+
+        let err = check_report(&report("pr_opened", None, None)).unwrap_err();
+        assert!(err.0.contains("needs pr_url"), "{err:?}");
+        let err = check_report(&report("pr_opened", Some("ftp://x/y"), None)).unwrap_err();
+        assert!(err.0.contains("http or https"), "{err:?}");
+        let err = check_report(&report("pr_opened", Some("not a url"), None)).unwrap_err();
+        assert!(err.0.contains("is not a URL"), "{err:?}");
+        let long = format!("https://x.test/{}", "a".repeat(MAX_URL_LEN));
+        assert!(check_report(&report("pr_opened", Some(&long), None)).is_err());
+        let err = check_report(&report("merged", None, None)).unwrap_err();
+        assert!(err.0.contains("a maintainer or GitHub decides"), "{err:?}");
+        assert!(check_report(&report("done", None, None)).is_err());
+        let (_, status, artifact, note) =
+            check_report(&report("blocked", None, Some("needs a design decision"))).unwrap();
+        assert_eq!(status, "blocked");
+        assert_eq!(artifact, None);
+        assert_eq!(note.as_deref(), Some("needs a design decision"));
+    }
+
+    #[test]
+    fn refusals_show_the_problem_code_and_detail() {
+        let body = r#"{"title":"Conflict","status":409,"detail":"the lease has ended","code":"lease_not_held"}"#;
+        let e = error_from_response(409, Auth::Worker, &Method::POST, "/v1/leases/l/ack", body);
+        let line = explain("owp_ack", &e, Some("alice"));
+        assert_eq!(
+            line,
+            "owp_ack failed: the OWP server refused it (HTTP 409): Conflict: the lease has ended (lease_not_held); the lease has ended: call owp_claim for new work"
+        );
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn a_wrong_token_says_register_again() {
+        let body =
+            r#"{"title":"Unauthorized","status":401,"detail":"unknown token","code":"unauthorized"}"#;
+        let e = error_from_response(401, Auth::Worker, &Method::POST, "/v1/work", body);
+        let line = explain("owp_claim", &e, Some("alice"));
+        assert!(line.starts_with("owp_claim failed: the OWP server refused this worker's token (401)"));
+        assert!(line.contains("unknown token (unauthorized)"), "{line}");
+        assert!(line.contains("owp worker register --profile alice"), "{line}");
+    }
+
+    #[test]
+    fn an_unreachable_server_is_one_line() {
+        let e = ClientError::Unreachable {
+            base_url: "http://127.0.0.1:9".into(),
+        };
+        assert_eq!(
+            explain("owp_current", &e, None),
+            "owp_current failed: cannot reach the OWP server at http://127.0.0.1:9 (is `owp serve` running?)"
+        );
+        // A long, multi-line server answer stays one bounded line.
+        let e = error_from_response(
+            500,
+            Auth::Worker,
+            &Method::GET,
+            "/v1/workers/me",
+            &"oops\n".repeat(400),
+        );
+        let line = explain("owp_current", &e, None);
+        assert!(!line.contains('\n') && line.chars().count() <= MAX_ERROR_LEN);
+    }
+
+    #[test]
+    fn brief_uris_round_trip() {
+        assert_eq!(brief_uri("t_1"), "owp://tasks/t_1/brief");
+        assert_eq!(task_id_of_uri("owp://tasks/t_1/brief").as_deref(), Some("t_1"));
+        assert_eq!(task_id_of_uri("owp://tasks/../brief"), None);
+        assert_eq!(task_id_of_uri("owp://tasks/t_1"), None);
+        assert_eq!(task_id_of_uri("file:///etc/passwd"), None);
+    }
+
+    #[test]
+    fn every_tool_is_listed_with_a_bounded_schema() {
+        let service = OwpMcp::new(Profile::Unusable("no profile".into()), None);
+        let tools = service.tool_router.list_all();
+        let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+        for want in [
+            "owp_ack",
+            "owp_brief",
+            "owp_claim",
+            "owp_current",
+            "owp_nack",
+            "owp_renew",
+            "owp_report",
+        ] {
+            assert!(names.contains(&want), "{want} missing from {names:?}");
+        }
+        let claim = tools.iter().find(|t| t.name == "owp_claim").unwrap();
+        let wait = &claim.input_schema["properties"]["wait_seconds"];
+        assert_eq!(wait["maximum"], json!(30), "{wait}");
+        let report = tools.iter().find(|t| t.name == "owp_report").unwrap();
+        let required = report.input_schema["required"].as_array().unwrap();
+        assert!(required.contains(&json!("task_id")) && required.contains(&json!("status")));
+    }
+
+    #[tokio::test]
+    async fn without_a_profile_every_tool_explains() {
+        let service = OwpMcp::new(
+            Profile::Unusable("no worker registered under profile x".into()),
+            Some("x".into()),
+        );
+        let result = service
+            .owp_claim(Parameters(ClaimParams::default()))
+            .await;
+        assert_eq!(result.is_error, Some(true));
+        assert_eq!(
+            first_text(&result),
+            "owp_claim failed: no worker registered under profile x"
+        );
+        // Input is checked first.
+        let result = service
+            .owp_claim(Parameters(ClaimParams {
+                wait_seconds: Some(99),
+            }))
+            .await;
+        assert!(first_text(&result).contains("invalid input: wait_seconds"));
+    }
+}

@@ -1,0 +1,156 @@
+// Drives `owp mcp` with the official MCP TypeScript SDK client, as an AI tool would.
+//
+//   node client.mjs SCENARIO
+//
+// Environment: OWP_BIN (the owp binary), OWP_MCP_PROFILE, OWP_MCP_CONFIG_DIR, and for `work`
+// OWP_MCP_PR_URL. Prints one JSON summary line on stdout; any failed check exits non-zero with the
+// reason on stderr.
+//
+// Scenarios:
+//   work      list tools, claim, ack, renew, read the brief (tool and resource), refuse bad input,
+//             report pr_opened, and see the lease gone from owp_current.
+//   refused   every call answers a tool error (server down or token refused), and the session
+//             stays usable.
+
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+
+const scenario = process.argv[2];
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) fail(`${name} is not set`);
+  return value;
+};
+
+function fail(message) {
+  process.stderr.write(`mcp client: ${message}\n`);
+  process.exit(1);
+}
+
+function check(condition, message) {
+  if (!condition) fail(message);
+}
+
+const text = (result, index = 0) => result.content?.[index]?.text ?? "";
+
+async function call(client, name, args = {}) {
+  return client.callTool({ name, arguments: args });
+}
+
+async function ok(client, name, args) {
+  const result = await call(client, name, args);
+  check(!result.isError, `${name} failed: ${text(result)}`);
+  return result;
+}
+
+async function refused(client, name, args) {
+  const result = await call(client, name, args);
+  check(result.isError === true, `${name} should be a tool error, got ${JSON.stringify(result)}`);
+  const line = text(result);
+  check(line.length > 0 && !line.includes("\n"), `${name}: not one line: ${JSON.stringify(line)}`);
+  return line;
+}
+
+const transport = new StdioClientTransport({
+  command: env("OWP_BIN"),
+  args: ["mcp", "--profile", env("OWP_MCP_PROFILE"), "--config-dir", env("OWP_MCP_CONFIG_DIR")],
+  env: { OWP_LOG: "owp=debug" },
+  stderr: "pipe",
+});
+let serverLog = "";
+transport.stderr?.on("data", (chunk) => {
+  serverLog += chunk.toString();
+});
+
+const client = new Client({ name: "owp-test-client", version: "1.0.0" });
+try {
+  await client.connect(transport);
+} catch (e) {
+  fail(`cannot connect: ${e}\n${serverLog}`);
+}
+
+const summary = { scenario };
+try {
+  const info = client.getServerVersion();
+  summary.server = info?.name;
+  summary.instructions = client.getInstructions() ?? "";
+  const { tools } = await client.listTools();
+  summary.tools = tools.map((t) => t.name).sort();
+  const claimTool = tools.find((t) => t.name === "owp_claim");
+  summary.wait_maximum = claimTool?.inputSchema?.properties?.wait_seconds?.maximum;
+
+  if (scenario === "work") {
+    // Input is checked before anything is sent.
+    summary.bad_wait = await refused(client, "owp_claim", { wait_seconds: 99 });
+    summary.wrong_type = await refused(client, "owp_claim", { wait_seconds: "soon" });
+
+    const claimed = await ok(client, "owp_claim", { wait_seconds: 5 });
+    const lease = JSON.parse(text(claimed)).lease;
+    check(lease && lease.lease_id, `owp_claim gave no lease: ${text(claimed)}`);
+    summary.lease_id = lease.lease_id;
+    summary.task_id = lease.task.task_id;
+    summary.claim_brief = text(claimed, 1);
+
+    const acked = JSON.parse(text(await ok(client, "owp_ack", { lease_id: lease.lease_id })));
+    summary.after_ack = acked.task?.status;
+    const renewed = JSON.parse(text(await ok(client, "owp_renew", { lease_id: lease.lease_id })));
+    summary.renewed_expires_at = renewed.expires_at;
+
+    const current = JSON.parse(text(await ok(client, "owp_current")));
+    summary.current_leases = current.leases.map((l) => l.lease_id);
+    summary.current_brief = current.leases[0]?.brief ?? "";
+    summary.worker_name = current.worker?.name;
+
+    summary.brief = text(await ok(client, "owp_brief", { task_id: lease.task.task_id }));
+    const { resources } = await client.listResources();
+    summary.resources = resources.map((r) => r.uri);
+    if (resources.length > 0) {
+      const read = await client.readResource({ uri: resources[0].uri });
+      summary.resource_text = read.contents?.[0]?.text ?? "";
+    }
+
+    summary.unknown_lease = await refused(client, "owp_renew", { lease_id: "l_does_not_exist" });
+    summary.merged_refused = await refused(client, "owp_report", {
+      task_id: lease.task.task_id,
+      status: "merged",
+    });
+    summary.missing_url = await refused(client, "owp_report", {
+      task_id: lease.task.task_id,
+      status: "pr_opened",
+    });
+
+    const reported = JSON.parse(
+      text(
+        await ok(client, "owp_report", {
+          task_id: lease.task.task_id,
+          status: "pr_opened",
+          pr_url: env("OWP_MCP_PR_URL"),
+          note: "opened by the MCP test client",
+        }),
+      ),
+    );
+    summary.reported_status = reported.task?.status;
+    const after = JSON.parse(text(await ok(client, "owp_current")));
+    summary.leases_after_report = after.leases.length;
+    summary.late_ack = await refused(client, "owp_ack", { lease_id: lease.lease_id });
+  } else if (scenario === "refused") {
+    summary.claim_error = await refused(client, "owp_claim", {});
+    summary.current_error = await refused(client, "owp_current", {});
+    summary.report_error = await refused(client, "owp_report", {
+      task_id: "t_1",
+      status: "blocked",
+      note: "cannot reach anyone",
+    });
+    // The session is still alive after the errors.
+    const again = await client.listTools();
+    summary.tools_after_errors = again.tools.length;
+  } else {
+    fail(`unknown scenario ${scenario}`);
+  }
+} catch (e) {
+  fail(`${e?.stack ?? e}\n--- owp mcp stderr ---\n${serverLog}`);
+}
+
+await client.close();
+summary.server_log = serverLog;
+process.stdout.write(JSON.stringify(summary) + "\n");
