@@ -9,7 +9,8 @@ use super::client::Task;
 use super::client::present::issue_link;
 
 /// The fields of a repository contract, in the order the brief shows them.
-const CONTRACT_COMMANDS: [(&str, &str); 3] = [("setup", "Setup"), ("test", "Test"), ("lint", "Lint")];
+const CONTRACT_COMMANDS: [(&str, &str); 3] =
+    [("setup", "Setup"), ("test", "Test"), ("lint", "Lint")];
 
 /// The task as a Markdown document.
 pub fn render(task: &Task) -> String {
@@ -89,7 +90,9 @@ pub fn render(task: &Task) -> String {
     if let Some(link) = issue_url(task) {
         out.push_str(&format!(" and links the issue ({link})"));
     }
-    out.push_str(", with the repository's tests passing, reported back as `pr_opened` with its URL.\n");
+    out.push_str(
+        ", with the repository's tests passing, reported back as `pr_opened` with its URL.\n",
+    );
     out
 }
 
@@ -125,7 +128,10 @@ mod tests {
     #[test]
     fn brief_names_the_task_and_its_issue() {
         let brief = render(&task(Value::Null));
-        assert!(brief.starts_with("# octo/widgets#42: Fix the parser\n"), "{brief}");
+        assert!(
+            brief.starts_with("# octo/widgets#42: Fix the parser\n"),
+            "{brief}"
+        );
         assert!(brief.contains("- Issue: https://github.com/octo/widgets/issues/42\n"));
         assert!(brief.contains("- Estimate: 3 points\n"));
         assert!(brief.contains("- Skills: rust, parsing\n"));

@@ -13,17 +13,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResult, ContentBlock, Implementation, ListResourceTemplatesResult,
-    ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
-    ReadResourceResult, Resource, ResourceContents, ResourceTemplate, ServerCapabilities,
-    ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    JsonObject, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::brief;
@@ -150,7 +152,10 @@ fn check_id(field: &str, value: &str) -> Result<String, InvalidInput> {
             "{field} is longer than {MAX_ID_LEN} characters"
         )));
     }
-    let first_ok = value.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let first_ok = value
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
     if !first_ok
         || !value
             .chars()
@@ -177,9 +182,7 @@ fn check_text(field: &str, value: Option<&str>) -> Result<Option<String>, Invali
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
     {
-        return Err(InvalidInput(format!(
-            "{field} contains control characters"
-        )));
+        return Err(InvalidInput(format!("{field} contains control characters")));
     }
     Ok(Some(value.to_string()))
 }
@@ -246,13 +249,37 @@ pub fn check_report(params: &ReportParams) -> Result<CheckedReport, InvalidInput
     Ok((task_id, status, artifact, note))
 }
 
+/// Why `arguments` do not fit `tool`'s input, naming the field (`wait_seconds: invalid type …`).
+pub fn argument_error(tool: &str, arguments: Option<&JsonObject>) -> Option<String> {
+    fn first_error<T: DeserializeOwned>(value: &Value) -> Option<String> {
+        let error = serde_path_to_error::deserialize::<_, T>(value).err()?;
+        let path = error.path().to_string();
+        Some(if path == "." {
+            error.inner().to_string()
+        } else {
+            format!("{path}: {}", error.inner())
+        })
+    }
+    let value = Value::Object(arguments.cloned().unwrap_or_default());
+    match tool {
+        "owp_claim" => first_error::<ClaimParams>(&value),
+        "owp_ack" | "owp_renew" => first_error::<LeaseParams>(&value),
+        "owp_nack" => first_error::<NackParams>(&value),
+        "owp_report" => first_error::<ReportParams>(&value),
+        "owp_brief" => first_error::<TaskParams>(&value),
+        _ => None,
+    }
+}
+
 // ---- tool errors ------------------------------------------------------------------------------
 
 /// One line explaining why `tool` failed, for the AI tool and the person behind it.
 pub fn explain(tool: &str, error: &ClientError, profile: Option<&str>) -> String {
     let register = format!(
         "owp worker register{} --name NAME --skills a,b",
-        profile.map(|p| format!(" --profile {p}")).unwrap_or_default()
+        profile
+            .map(|p| format!(" --profile {p}"))
+            .unwrap_or_default()
     );
     let text = match error {
         ClientError::WorkerTokenRefused { problem } => {
@@ -272,9 +299,7 @@ pub fn explain(tool: &str, error: &ClientError, profile: Option<&str>) -> String
                 Some("lease_not_held" | "lease_expired") => {
                     "; the lease has ended: call owp_claim for new work"
                 }
-                Some("lease_not_found" | "task_not_found") => {
-                    "; check the id with owp_current"
-                }
+                Some("lease_not_found" | "task_not_found") => "; check the id with owp_current",
                 Some("not_lease_holder") => "; this worker does not hold it: see owp_current",
                 _ => "",
             };
@@ -490,7 +515,9 @@ impl OwpMcp {
                 tracing::info!(tool, lease = %lease_id, "done");
                 let task = changed.task();
                 let next = match tool {
-                    "owp_ack" => "Work on the task; open the pull request, then owp_report {task_id, status: \"pr_opened\", pr_url}.",
+                    "owp_ack" => {
+                        "Work on the task; open the pull request, then owp_report {task_id, status: \"pr_opened\", pr_url}."
+                    }
                     "owp_renew" => "The lease runs until expires_at.",
                     _ => "The task is back in the queue; owp_claim asks for other work.",
                 };
@@ -529,8 +556,12 @@ impl OwpMcp {
             Ok(changed) => {
                 tracing::info!(task = %task_id, status, "reported");
                 let next = match status {
-                    "pr_opened" => "Thank you: maintainers review the pull request. owp_claim asks for more work.",
-                    "blocked" => "A maintainer will look at the note. owp_claim asks for other work.",
+                    "pr_opened" => {
+                        "Thank you: maintainers review the pull request. owp_claim asks for more work."
+                    }
+                    "blocked" => {
+                        "A maintainer will look at the note. owp_claim asks for other work."
+                    }
                     _ => "Keep working; report pr_opened with the pull request's URL.",
                 };
                 json_result(
@@ -632,6 +663,22 @@ fn first_text(result: &CallToolResult) -> String {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for OwpMcp {
+    /// The router's calls, with arguments that do not fit a tool answered as that tool's error
+    /// naming the field.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let tool = request.name.to_string();
+        if let Some(why) = argument_error(&tool, request.arguments.as_ref()) {
+            tracing::warn!(tool, "invalid arguments: {why}");
+            return Ok(invalid(&tool, InvalidInput(why)).into());
+        }
+        let call = ToolCallContext::new(self, request, context);
+        self.tool_router.call(call).await
+    }
+
     fn get_info(&self) -> ServerConfig {
         let mut implementation = Implementation::new("owp", env!("CARGO_PKG_VERSION"));
         implementation.title = Some("OWP Pool worker".into());
@@ -875,7 +922,12 @@ mod tests {
         assert_eq!(check_wait(None), Ok(0));
         assert_eq!(check_wait(Some(0)), Ok(0));
         assert_eq!(check_wait(Some(30)), Ok(30));
-        assert!(check_wait(Some(31)).unwrap_err().0.contains("between 0 and 30"));
+        assert!(
+            check_wait(Some(31))
+                .unwrap_err()
+                .0
+                .contains("between 0 and 30")
+        );
         assert!(check_wait(Some(-1)).is_err());
     }
 
@@ -963,13 +1015,17 @@ mod tests {
 
     #[test]
     fn a_wrong_token_says_register_again() {
-        let body =
-            r#"{"title":"Unauthorized","status":401,"detail":"unknown token","code":"unauthorized"}"#;
+        let body = r#"{"title":"Unauthorized","status":401,"detail":"unknown token","code":"unauthorized"}"#;
         let e = error_from_response(401, Auth::Worker, &Method::POST, "/v1/work", body);
         let line = explain("owp_claim", &e, Some("alice"));
-        assert!(line.starts_with("owp_claim failed: the OWP server refused this worker's token (401)"));
+        assert!(
+            line.starts_with("owp_claim failed: the OWP server refused this worker's token (401)")
+        );
         assert!(line.contains("unknown token (unauthorized)"), "{line}");
-        assert!(line.contains("owp worker register --profile alice"), "{line}");
+        assert!(
+            line.contains("owp worker register --profile alice"),
+            "{line}"
+        );
     }
 
     #[test]
@@ -996,7 +1052,10 @@ mod tests {
     #[test]
     fn brief_uris_round_trip() {
         assert_eq!(brief_uri("t_1"), "owp://tasks/t_1/brief");
-        assert_eq!(task_id_of_uri("owp://tasks/t_1/brief").as_deref(), Some("t_1"));
+        assert_eq!(
+            task_id_of_uri("owp://tasks/t_1/brief").as_deref(),
+            Some("t_1")
+        );
         assert_eq!(task_id_of_uri("owp://tasks/../brief"), None);
         assert_eq!(task_id_of_uri("owp://tasks/t_1"), None);
         assert_eq!(task_id_of_uri("file:///etc/passwd"), None);
@@ -1026,15 +1085,39 @@ mod tests {
         assert!(required.contains(&json!("task_id")) && required.contains(&json!("status")));
     }
 
+    #[test]
+    fn arguments_that_do_not_fit_name_the_field() {
+        let args = |v: Value| v.as_object().cloned();
+        let why = argument_error("owp_claim", args(json!({"wait_seconds": "soon"})).as_ref());
+        assert_eq!(
+            why.as_deref(),
+            Some("wait_seconds: invalid type: string \"soon\", expected i64")
+        );
+        assert_eq!(argument_error("owp_claim", None), None);
+        assert_eq!(argument_error("owp_current", None), None);
+        let why = argument_error("owp_ack", args(json!({})).as_ref()).unwrap();
+        assert!(why.contains("missing field `lease_id`"), "{why}");
+        let why = argument_error(
+            "owp_nack",
+            args(json!({"lease_id": "l", "why": "x"})).as_ref(),
+        )
+        .unwrap();
+        assert!(why.contains("unknown field `why`"), "{why}");
+        let why = argument_error(
+            "owp_report",
+            args(json!({"task_id": 7, "status": "blocked"})).as_ref(),
+        )
+        .unwrap();
+        assert!(why.starts_with("task_id: invalid type"), "{why}");
+    }
+
     #[tokio::test]
     async fn without_a_profile_every_tool_explains() {
         let service = OwpMcp::new(
             Profile::Unusable("no worker registered under profile x".into()),
             Some("x".into()),
         );
-        let result = service
-            .owp_claim(Parameters(ClaimParams::default()))
-            .await;
+        let result = service.owp_claim(Parameters(ClaimParams::default())).await;
         assert_eq!(result.is_error, Some(true));
         assert_eq!(
             first_text(&result),
