@@ -209,9 +209,12 @@ async fn an_ai_tool_takes_a_task_to_pr_opened_over_mcp() {
     assert_eq!(task["artifact"]["pr_url"], pr_url, "{task}");
     assert_eq!(task["assigned_worker_id"], profile["worker_id"], "{task}");
 
-    // The session sent heartbeats for the worker.
-    let worker = server.worker(s(&profile["worker_id"])).await;
-    assert!(!worker["last_heartbeat"].is_null(), "{worker}");
+    // The session sent heartbeats for the worker (the first as it started).
+    assert!(
+        s(&summary["server_log"]).contains("heartbeat answered"),
+        "{}",
+        s(&summary["server_log"])
+    );
 
     // A token the server does not know: every call is a clear tool error.
     let path = config.path().join(format!("worker-{PROFILE}.json"));

@@ -859,7 +859,12 @@ fn spawn_heartbeats(service: &OwpMcp) -> Option<tokio::task::JoinHandle<()>> {
             let result = client.heartbeat(None).await;
             let mut hb = inner.heartbeat.lock().unwrap_or_else(|e| e.into_inner());
             match result {
-                Ok(_) => {
+                Ok(answer) => {
+                    let renewed = answer
+                        .get("renewed_leases")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0);
+                    tracing::debug!(renewed, "heartbeat answered");
                     if hb.last_error.take().is_some() {
                         tracing::info!("heartbeats answered again");
                     }
