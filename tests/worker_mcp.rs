@@ -118,15 +118,19 @@ async fn an_ai_tool_takes_a_task_to_pr_opened_over_mcp() {
     require_client!();
     let mut server = Server::start().await;
     server.upsert_repo("mcp-demo", 3, false).await;
-    let task_id = server
+    let ids = server
         .import_ids(
             "mcp-demo",
-            json!([{"key": "MCP-1", "title": "Document the MCP setup",
-                    "description": "Add the one-line setup for each AI tool.",
-                    "estimate_points": 2, "required_skills": ["docs"], "area": "readme"}]),
+            json!([
+                {"key": "MCP-1", "title": "Document the MCP setup",
+                 "description": "Add the one-line setup for each AI tool.", "priority": "high",
+                 "estimate_points": 2, "required_skills": ["docs"], "area": "readme"},
+                {"key": "MCP-2", "title": "Draw the MCP flow", "priority": "low",
+                 "estimate_points": 1, "required_skills": ["docs"], "area": "diagrams"}
+            ]),
         )
-        .await
-        .remove(0);
+        .await;
+    let (task_id, second_id) = (ids[0].clone(), ids[1].clone());
     let config = tempfile::tempdir().unwrap();
     let profile = register_profile(&server, config.path(), "docs");
     let pr_url = "https://git.example.test/mcp-demo/pull/7";
@@ -208,6 +212,26 @@ async fn an_ai_tool_takes_a_task_to_pr_opened_over_mcp() {
     assert_eq!(task["status"], "pr_opened", "{task}");
     assert_eq!(task["artifact"]["pr_url"], pr_url, "{task}");
     assert_eq!(task["assigned_worker_id"], profile["worker_id"], "{task}");
+
+    // The next task went back with its reason, and nothing else fits this worker.
+    assert_eq!(s(&summary["second_task_id"]), second_id);
+    assert_eq!(s(&summary["after_nack"]), "ready");
+    assert!(summary["nothing_left"].is_null(), "{summary}");
+    assert!(s(&summary["nothing_message"]).contains("No task fits"));
+    assert_eq!(server.task(&second_id).await["status"], "ready");
+    let state = server.state().await;
+    let nacked = state["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "lease.nacked")
+        .expect("a lease.nacked event");
+    assert!(
+        nacked
+            .to_string()
+            .contains("needs access to the design files"),
+        "{nacked}"
+    );
 
     // The session sent heartbeats for the worker (the first as it started).
     assert!(

@@ -8,7 +8,8 @@
 //
 // Scenarios:
 //   work      list tools, claim, ack, renew, read the brief (tool and resource), refuse bad input,
-//             report pr_opened, and see the lease gone from owp_current.
+//             report pr_opened, see the lease gone from owp_current; then claim the next task,
+//             nack it, and find nothing left.
 //   refused   every call answers a tool error (server down or token refused), and the session
 //             stays usable.
 
@@ -133,6 +134,23 @@ try {
     const after = JSON.parse(text(await ok(client, "owp_current")));
     summary.leases_after_report = after.leases.length;
     summary.late_ack = await refused(client, "owp_ack", { lease_id: lease.lease_id });
+
+    // The next task, given back with a reason; then nothing is left for this worker.
+    const second = JSON.parse(text(await ok(client, "owp_claim", {}))).lease;
+    check(second && second.lease_id, "the second owp_claim gave no lease");
+    summary.second_task_id = second.task.task_id;
+    const nacked = JSON.parse(
+      text(
+        await ok(client, "owp_nack", {
+          lease_id: second.lease_id,
+          reason: "needs access to the design files",
+        }),
+      ),
+    );
+    summary.after_nack = nacked.task?.status;
+    const none = JSON.parse(text(await ok(client, "owp_claim", { wait_seconds: 0 })));
+    summary.nothing_left = none.lease;
+    summary.nothing_message = none.message;
   } else if (scenario === "refused") {
     summary.claim_error = await refused(client, "owp_claim", {});
     summary.current_error = await refused(client, "owp_current", {});
