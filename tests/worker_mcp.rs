@@ -88,7 +88,12 @@ fn register_profile(server: &Server, config_dir: &Path, skills: &str) -> Value {
 
 /// Runs `node client.mjs SCENARIO` and returns its JSON summary.
 fn run_client(scenario: &str, config_dir: &Path, pr_url: &str) -> Value {
+    run_client_with(scenario, config_dir, pr_url, &[])
+}
+
+fn run_client_with(scenario: &str, config_dir: &Path, pr_url: &str, env: &[(&str, &str)]) -> Value {
     let out = Command::new("node")
+        .envs(env.iter().copied())
         .arg(client_dir().join("client.mjs"))
         .arg(scenario)
         .current_dir(client_dir())
@@ -277,6 +282,65 @@ async fn an_ai_tool_takes_a_task_to_pr_opened_over_mcp() {
         );
     }
     assert_eq!(down["tools_after_errors"], json!(tools.len()));
+}
+
+/// With a lease term of 3 s, a session that calls nothing for 8 s still holds its lease: `owp mcp`
+/// heartbeats while it is open. Once it closes, the lease runs out.
+#[tokio::test]
+async fn an_open_session_keeps_its_lease_alive() {
+    require_client!();
+    let server = Server::start_with_env(&[
+        ("OWP_ACCEPT_TTL_SECONDS", "2"),
+        ("OWP_LEASE_TTL_SECONDS", "3"),
+        ("OWP_HEARTBEAT_TTL_SECONDS", "3"),
+    ])
+    .await;
+    server.upsert_repo("mcp-hold", 3, false).await;
+    let task_id = server
+        .import_ids("mcp-hold", json!([{"key": "HOLD-1", "title": "Long work"}]))
+        .await
+        .remove(0);
+    let config = tempfile::tempdir().unwrap();
+    register_profile(&server, config.path(), "docs");
+
+    let summary = tokio::task::spawn_blocking({
+        let dir = config.path().to_path_buf();
+        move || {
+            run_client_with(
+                "hold",
+                &dir,
+                "https://unused.test/",
+                &[("OWP_MCP_HOLD_SECONDS", "8")],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(s(&summary["task_id"]), task_id);
+    assert_eq!(
+        summary["held_leases"],
+        json!([summary["lease_id"]]),
+        "{summary}"
+    );
+    assert!(summary["heartbeat"]["last_error"].is_null(), "{summary}");
+    assert!(!s(&summary["heartbeat"]["last_ok"]).is_empty(), "{summary}");
+    let task = server.task(&task_id).await;
+    assert_eq!(task["status"], "in_progress", "{task}");
+    assert_eq!(task["lease_id"], summary["lease_id"], "{task}");
+
+    // The session is closed: no more heartbeats, and the lease expires within its term.
+    let deadline = std::time::Instant::now() + Duration::from_secs(8);
+    loop {
+        let task = server.task(&task_id).await;
+        if task["status"] == "ready" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lease outlived the session: {task}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// Everything `owp mcp` writes to stdout is the protocol: one JSON-RPC message a line, even when

@@ -10,6 +10,8 @@
 //   work      list tools, claim, ack, renew, read the brief (tool and resource), refuse bad input,
 //             report pr_opened, see the lease gone from owp_current; then claim the next task,
 //             nack it, and find nothing left.
+//   hold      claim and ack, then call nothing for OWP_MCP_HOLD_SECONDS: the session's heartbeats
+//             must keep the lease alive.
 //   refused   every call answers a tool error (server down or token refused), and the session
 //             stays usable.
 
@@ -151,6 +153,18 @@ try {
     const none = JSON.parse(text(await ok(client, "owp_claim", { wait_seconds: 0 })));
     summary.nothing_left = none.lease;
     summary.nothing_message = none.message;
+  } else if (scenario === "hold") {
+    const lease = JSON.parse(text(await ok(client, "owp_claim", { wait_seconds: 5 }))).lease;
+    check(lease && lease.lease_id, "owp_claim gave no lease");
+    await ok(client, "owp_ack", { lease_id: lease.lease_id });
+    summary.lease_id = lease.lease_id;
+    summary.task_id = lease.task.task_id;
+    // Hold the session open, calling nothing, well past the lease's term.
+    const seconds = Number(env("OWP_MCP_HOLD_SECONDS"));
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    const current = JSON.parse(text(await ok(client, "owp_current")));
+    summary.held_leases = current.leases.map((l) => l.lease_id);
+    summary.heartbeat = current.heartbeat;
   } else if (scenario === "refused") {
     summary.claim_error = await refused(client, "owp_claim", {});
     summary.current_error = await refused(client, "owp_current", {});
