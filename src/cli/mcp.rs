@@ -417,7 +417,11 @@ impl OwpMcp {
 
     #[tool(
         description = "Ask the pool for work. Answers a lease (lease_id, accept_by, expires_at, the task with its repository contract, and a Markdown brief) or `lease: null` when nothing fits now. Acknowledge with owp_ack before accept_by.",
-        annotations(read_only_hint = false, open_world_hint = true)
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = true
+        )
     )]
     async fn owp_claim(&self, Parameters(params): Parameters<ClaimParams>) -> CallToolResult {
         const TOOL: &str = "owp_claim";
@@ -464,7 +468,7 @@ impl OwpMcp {
 
     #[tool(
         description = "Accept a lease you were offered: the task moves to in_progress and the lease runs a full term.",
-        annotations(idempotent_hint = true, open_world_hint = true)
+        annotations(destructive_hint = false, open_world_hint = true)
     )]
     async fn owp_ack(&self, Parameters(params): Parameters<LeaseParams>) -> CallToolResult {
         self.lease_call("owp_ack", &params.lease_id, None).await
@@ -472,7 +476,11 @@ impl OwpMcp {
 
     #[tool(
         description = "Extend a lease you hold by a full term (heartbeats of this session also keep leases alive).",
-        annotations(idempotent_hint = true, open_world_hint = true)
+        annotations(
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
     )]
     async fn owp_renew(&self, Parameters(params): Parameters<LeaseParams>) -> CallToolResult {
         self.lease_call("owp_renew", &params.lease_id, None).await
@@ -537,7 +545,7 @@ impl OwpMcp {
 
     #[tool(
         description = "Report on a task you hold: `pr_opened` with pr_url when its pull request is open (this ends the lease), `blocked` with a note when it needs a maintainer, or `in_progress`.",
-        annotations(open_world_hint = true)
+        annotations(destructive_hint = false, open_world_hint = true)
     )]
     async fn owp_report(&self, Parameters(params): Parameters<ReportParams>) -> CallToolResult {
         const TOOL: &str = "owp_report";
@@ -1085,6 +1093,14 @@ mod tests {
         let claim = tools.iter().find(|t| t.name == "owp_claim").unwrap();
         let wait = &claim.input_schema["properties"]["wait_seconds"];
         assert_eq!(wait["maximum"], json!(30), "{wait}");
+        let hints = |name: &str| {
+            let tool = tools.iter().find(|t| t.name == name).unwrap();
+            let a = tool.annotations.clone().unwrap_or_default();
+            (a.read_only_hint, a.destructive_hint)
+        };
+        assert_eq!(hints("owp_claim"), (Some(false), Some(false)));
+        assert_eq!(hints("owp_nack").1, Some(true));
+        assert_eq!(hints("owp_current").0, Some(true));
         let report = tools.iter().find(|t| t.name == "owp_report").unwrap();
         let required = report.input_schema["required"].as_array().unwrap();
         assert!(required.contains(&json!("task_id")) && required.contains(&json!("status")));
