@@ -344,13 +344,16 @@ async fn an_open_session_keeps_its_lease_alive() {
 }
 
 /// Everything `owp mcp` writes to stdout is the protocol: one JSON-RPC message a line, even when
-/// the profile is missing and every tool fails.
+/// the profile is missing and every tool fails; with `--log-file` its logs go to that file.
 #[test]
 fn stdout_carries_only_the_protocol() {
     let config = tempfile::tempdir().unwrap();
+    let log_path = config.path().join("mcp.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_owp"))
         .args(["mcp", "--profile", "nobody", "--config-dir"])
         .arg(config.path())
+        .arg("--log-file")
+        .arg(&log_path)
         .env("OWP_LOG", "debug")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -402,9 +405,13 @@ fn stdout_carries_only_the_protocol() {
         text.contains("owp worker register --profile nobody"),
         "{text}"
     );
-    let mut log = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    // With --log-file the logs go there, not to stderr.
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.trim().is_empty(), "{stderr}");
+    let log = std::fs::read_to_string(&log_path).expect("the log file");
     assert!(log.contains("without a usable profile"), "{log}");
+    assert!(log.contains("session closed"), "{log}");
 }
 
 fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
