@@ -43,6 +43,8 @@ pub const MAX_URL_LEN: usize = 2048;
 const MAX_ERROR_LEN: usize = 600;
 /// Claims start at most this often, so a tool calling `owp_claim` in a loop cannot flood the server.
 const MIN_CLAIM_GAP: Duration = Duration::from_secs(1);
+/// Any two calls to the server start at least this far apart (at most 20 a second).
+const MIN_CALL_GAP: Duration = Duration::from_millis(50);
 /// The statuses a worker reports through `owp_report`.
 pub const REPORT_STATUSES: [&str; 3] = ["in_progress", "pr_opened", "blocked"];
 
@@ -357,6 +359,21 @@ struct Inner {
     heartbeat: Mutex<Heartbeat>,
     /// When the last claim started; claims are spaced by [`MIN_CLAIM_GAP`] and one runs at a time.
     claim: tokio::sync::Mutex<Option<Instant>>,
+    /// When the last call to the server started (see [`MIN_CALL_GAP`]).
+    last_call: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// Waits until `gap` has passed since the last start recorded in `slot`, then records now. Waiters
+/// queue on the lock, so starts are spaced by `gap` however many calls arrive at once.
+async fn pace(slot: &tokio::sync::Mutex<Option<Instant>>, gap: Duration) {
+    let mut last = slot.lock().await;
+    if let Some(at) = *last {
+        let since = at.elapsed();
+        if since < gap {
+            tokio::time::sleep(gap - since).await;
+        }
+    }
+    *last = Some(Instant::now());
 }
 
 /// The MCP service of one worker profile.
@@ -397,15 +414,20 @@ impl OwpMcp {
                 profile_name,
                 heartbeat: Mutex::new(Heartbeat::default()),
                 claim: tokio::sync::Mutex::new(None),
+                last_call: tokio::sync::Mutex::new(None),
             }),
             tool_router: Self::tool_router(),
         }
     }
 
-    /// The worker's client, or the tool error saying why there is none.
-    fn client(&self, tool: &str) -> Result<&OwpClient, CallToolResult> {
+    /// The worker's client, or the tool error saying why there is none. Calls to the server start
+    /// at least [`MIN_CALL_GAP`] apart.
+    async fn client(&self, tool: &str) -> Result<&OwpClient, CallToolResult> {
         match &self.inner.profile {
-            Profile::Ready { client, .. } => Ok(client),
+            Profile::Ready { client, .. } => {
+                pace(&self.inner.last_call, MIN_CALL_GAP).await;
+                Ok(client)
+            }
             Profile::Unusable(why) => Err(error_result(format!("{tool} failed: {why}"))),
         }
     }
@@ -429,7 +451,7 @@ impl OwpMcp {
             Ok(w) => w,
             Err(e) => return invalid(TOOL, e),
         };
-        let client = match self.client(TOOL) {
+        let client = match self.client(TOOL).await {
             Ok(c) => c,
             Err(r) => return r,
         };
@@ -509,7 +531,7 @@ impl OwpMcp {
             Ok(id) => id,
             Err(e) => return invalid(tool, e),
         };
-        let client = match self.client(tool) {
+        let client = match self.client(tool).await {
             Ok(c) => c,
             Err(r) => return r,
         };
@@ -553,7 +575,7 @@ impl OwpMcp {
             Ok(checked) => checked,
             Err(e) => return invalid(TOOL, e),
         };
-        let client = match self.client(TOOL) {
+        let client = match self.client(TOOL).await {
             Ok(c) => c,
             Err(r) => return r,
         };
@@ -587,7 +609,7 @@ impl OwpMcp {
     )]
     async fn owp_current(&self) -> CallToolResult {
         const TOOL: &str = "owp_current";
-        let client = match self.client(TOOL) {
+        let client = match self.client(TOOL).await {
             Ok(c) => c,
             Err(r) => return r,
         };
@@ -649,7 +671,7 @@ impl OwpMcp {
     }
 
     async fn fetch_task(&self, tool: &str, task_id: &str) -> Result<Task, CallToolResult> {
-        let client = self.client(tool)?;
+        let client = self.client(tool).await?;
         client
             .get_task(task_id)
             .await
@@ -708,6 +730,7 @@ impl ServerHandler for OwpMcp {
         let Profile::Ready { client, .. } = &self.inner.profile else {
             return Ok(ListResourcesResult::with_all_items(Vec::new()));
         };
+        pace(&self.inner.last_call, MIN_CALL_GAP).await;
         // A listing is a courtesy: when the server cannot be asked, the list is empty (the tools
         // say why).
         let leases = match client.me().await {
@@ -1130,6 +1153,36 @@ mod tests {
         )
         .unwrap();
         assert!(why.starts_with("task_id: invalid type"), "{why}");
+    }
+
+    #[test]
+    fn command_line() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from([
+            "owp",
+            "mcp",
+            "--profile",
+            "alice",
+            "--log-file",
+            "mcp.log",
+        ])
+        .unwrap();
+        let crate::cli::Command::Mcp(args) = cli.command else {
+            panic!("expected mcp")
+        };
+        assert_eq!(args.profile.as_deref(), Some("alice"));
+        assert_eq!(args.log_file, Some(PathBuf::from("mcp.log")));
+        assert!(crate::cli::Cli::try_parse_from(["owp", "mcp", "--wait", "3"]).is_err());
+    }
+
+    #[tokio::test]
+    async fn calls_are_paced() {
+        let slot = tokio::sync::Mutex::new(None);
+        let gap = Duration::from_millis(40);
+        let started = Instant::now();
+        futures_util::future::join_all((0..5).map(|_| pace(&slot, gap))).await;
+        // The first starts at once, each of the other four waits its gap.
+        assert!(started.elapsed() >= gap * 4, "{:?}", started.elapsed());
     }
 
     #[tokio::test]
