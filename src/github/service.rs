@@ -68,6 +68,8 @@ pub struct Github {
     pub(crate) stopping: AtomicBool,
     /// Webhook deliveries being stored right now: background work lets them go first.
     pub(crate) receiving: AtomicUsize,
+    /// Webhook bodies that may be read at once (`OWP_WEBHOOK_CONCURRENCY`).
+    pub(crate) webhook_bodies: Arc<tokio::sync::Semaphore>,
 }
 
 /// Counts a background step as under way while it lives.
@@ -413,6 +415,9 @@ impl GithubParts {
             busy: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             receiving: AtomicUsize::new(0),
+            webhook_bodies: Arc::new(tokio::sync::Semaphore::new(
+                config.limits.webhook_concurrency as usize,
+            )),
         });
         store.add_hook(Arc::new(OutboxHook));
         Ok(GithubParts {

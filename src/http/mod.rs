@@ -7,6 +7,7 @@ pub mod events;
 pub mod extract;
 pub mod idempotency;
 pub mod leases;
+pub mod limits;
 pub mod openapi;
 pub mod tasks;
 pub mod workers;
