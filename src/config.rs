@@ -323,15 +323,23 @@ mod tests {
         let d = LimitsConfig::default();
         // The environment may set them; compare only what it leaves alone.
         if std::env::var_os("OWP_RATE_REGISTRATIONS_PER_MINUTE").is_none() {
-            assert_eq!(c.rate_registrations_per_minute, d.rate_registrations_per_minute);
+            assert_eq!(
+                c.rate_registrations_per_minute,
+                d.rate_registrations_per_minute
+            );
             assert!(d.rate_registrations_per_minute >= 100);
         }
         if std::env::var_os("OWP_MAX_CONNECTIONS").is_none() {
             assert_eq!(c.max_connections, d.max_connections);
         }
-        let c = parse_serve(&["--client-ip-header", "X-Real-IP", "--idle-timeout-seconds", "5"])
-            .unwrap()
-            .limits;
+        let c = parse_serve(&[
+            "--client-ip-header",
+            "X-Real-IP",
+            "--idle-timeout-seconds",
+            "5",
+        ])
+        .unwrap()
+        .limits;
         assert_eq!(c.client_ip_header.as_deref(), Some("X-Real-IP"));
         assert_eq!(c.idle_timeout_seconds, 5);
         assert!(parse_serve(&["--idle-timeout-seconds", "0"]).is_err());

@@ -141,22 +141,17 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
         idle_timeout: Duration::from_secs(config.limits.idle_timeout_seconds),
         max: config.limits.max_connections as usize,
     };
-    let server = tokio::spawn(serve_connections(
-        listener,
-        app,
-        connections,
-        async move {
-            if signals {
-                tokio::select! {
-                    _ = shutdown_rx => {}
-                    _ = shutdown_signal() => {}
-                }
-            } else {
-                let _ = shutdown_rx.await;
+    let server = tokio::spawn(serve_connections(listener, app, connections, async move {
+        if signals {
+            tokio::select! {
+                _ = shutdown_rx => {}
+                _ = shutdown_signal() => {}
             }
-            let _ = draining_tx.send(true);
-        },
-    ));
+        } else {
+            let _ = shutdown_rx.await;
+        }
+        let _ = draining_tx.send(true);
+    }));
     let mut jobs = vec![
         tokio::spawn(sweep_loop(store.clone())),
         tokio::spawn(tail_loop(store.clone(), last_event_tx, draining)),
@@ -232,10 +227,12 @@ pub async fn serve_connections(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-            app.clone().oneshot(req.map(axum::body::Body::new))
-        });
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                app.clone().oneshot(req.map(axum::body::Body::new))
+            });
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

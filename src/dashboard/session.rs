@@ -316,7 +316,10 @@ mod tests {
     #[test]
     fn wrong_token_opens_no_session() {
         let s = sessions();
-        assert_eq!(s.sign_in("nope", HERE).unwrap_err(), SignInError::WrongToken);
+        assert_eq!(
+            s.sign_in("nope", HERE).unwrap_err(),
+            SignInError::WrongToken
+        );
         assert_eq!(s.sign_in("", HERE).unwrap_err(), SignInError::WrongToken);
         assert_eq!(
             s.sign_in("s3cret-admin-token ", HERE).unwrap_err(),
@@ -429,7 +432,9 @@ mod tests {
         // Now even the right token waits at that address…
         match s.sign_in("s3cret-admin-token", stranger) {
             Err(SignInError::TooManyAttempts { retry_after }) => {
-                assert!(retry_after >= Duration::from_secs(1) && retry_after <= Duration::from_secs(60));
+                assert!(
+                    retry_after >= Duration::from_secs(1) && retry_after <= Duration::from_secs(60)
+                );
             }
             other => panic!("expected throttling, got {other:?}"),
         }

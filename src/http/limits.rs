@@ -35,7 +35,11 @@ impl ClientIp {
         extensions
             .get::<ClientIp>()
             .map(|c| c.0)
-            .or_else(|| extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()))
+            .or_else(|| {
+                extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0.ip())
+            })
             .unwrap_or(IpAddr::from([0, 0, 0, 0]))
     }
 }
@@ -66,9 +70,7 @@ pub fn client_address(
         let last = headers.get_all(name).iter().next_back()?.to_str().ok()?;
         parse_forwarded(last.rsplit(',').next()?.trim())
     });
-    from_header
-        .or(peer)
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    from_header.or(peer).unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
 /// One address of a forwarding header: `1.2.3.4`, `1.2.3.4:5678`, `::1`, `[::1]:5678`.
@@ -273,15 +275,19 @@ pub async fn layer(State(limits): State<Arc<Limits>>, mut req: Request, next: Ne
     let ip = client_address(limits.client_ip_header.as_ref(), req.headers(), peer);
     req.extensions_mut().insert(ClientIp(ip));
     let kind = limits.kind(req.method(), req.uri().path(), req.headers());
-    let credential = presents_credential(req.headers());
-    let key = rate_key(ip);
-    match kind {
-        Kind::Admin | Kind::Webhook => return next.run(req).await,
-        Kind::Registration | Kind::Credentialed | Kind::Anonymous => {}
+    if kind == Kind::Webhook {
+        return next.run(req).await;
     }
+    let credential = presents_credential(req.headers());
+    // Past its rate of wrong credentials an address waits whatever it presents, the right admin
+    // token included: the answer must not tell a guesser which guess was right.
     if credential && let Some(wait) = limits.failures.must_wait(ip) {
         return too_many(wait, "too many wrong credentials from this address");
     }
+    if kind == Kind::Admin {
+        return next.run(req).await;
+    }
+    let key = rate_key(ip);
     let limiter = match kind {
         Kind::Registration => limits.registrations.as_ref(),
         Kind::Anonymous => limits.anonymous.as_ref(),
@@ -330,7 +336,11 @@ mod tests {
             client_address(Some(&name), &h, peer),
             "10.1.2.3".parse::<IpAddr>().unwrap()
         );
-        assert_eq!(client_address(None, &h, peer), peer.unwrap(), "not configured");
+        assert_eq!(
+            client_address(None, &h, peer),
+            peer.unwrap(),
+            "not configured"
+        );
         h.insert(&name, HeaderValue::from_static("[2001:db8::1]:443"));
         assert_eq!(
             client_address(Some(&name), &h, peer),
@@ -351,7 +361,10 @@ mod tests {
         }
         f.record(stranger);
         let wait = f.must_wait(stranger).expect("past the rate");
-        assert!(wait <= Duration::from_secs(20) && wait > Duration::ZERO, "{wait:?}");
+        assert!(
+            wait <= Duration::from_secs(20) && wait > Duration::ZERO,
+            "{wait:?}"
+        );
         assert_eq!(f.must_wait(admin), None, "another address is not held");
         let off = AuthFailures::new(0);
         for _ in 0..100 {
@@ -372,13 +385,23 @@ mod tests {
         let mut h = HeaderMap::new();
         let kind = |m: Method, p: &str, h: &HeaderMap| limits.kind(&m, p, h);
         assert_eq!(kind(Method::GET, "/healthz", &h), Kind::Anonymous);
-        assert_eq!(kind(Method::POST, "/v1/workers/register", &h), Kind::Registration);
+        assert_eq!(
+            kind(Method::POST, "/v1/workers/register", &h),
+            Kind::Registration
+        );
         assert_eq!(kind(Method::GET, "/v1/workers/me", &h), Kind::Anonymous);
         assert_eq!(kind(Method::POST, "/github/webhook", &h), Kind::Webhook);
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer x"));
         assert_eq!(kind(Method::GET, "/v1/workers/me", &h), Kind::Credentialed);
-        assert_eq!(kind(Method::GET, "/healthz", &h), Kind::Anonymous, "a token buys nothing there");
-        assert_eq!(kind(Method::POST, "/v1/workers/register", &h), Kind::Registration);
+        assert_eq!(
+            kind(Method::GET, "/healthz", &h),
+            Kind::Anonymous,
+            "a token buys nothing there"
+        );
+        assert_eq!(
+            kind(Method::POST, "/v1/workers/register", &h),
+            Kind::Registration
+        );
         h.insert("x-admin-token", HeaderValue::from_static("right-token"));
         assert_eq!(kind(Method::POST, "/v1/workers/register", &h), Kind::Admin);
         h.insert("x-admin-token", HeaderValue::from_static("wrong"));
