@@ -139,7 +139,7 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
     let (draining_tx, draining) = watch::channel(false);
     let connections = Connections {
         idle_timeout: Duration::from_secs(config.limits.idle_timeout_seconds),
-        max: config.limits.max_connections as usize,
+        max: fit_open_files(config.limits.max_connections as usize),
     };
     let server = tokio::spawn(serve_connections(listener, app, connections, async move {
         if signals {
@@ -245,6 +245,60 @@ pub async fn serve_connections(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Descriptors kept for everything but client connections (database, log, GitHub, listeners).
+const RESERVED_FILES: u64 = 256;
+
+/// The connection bound that fits this process's open-file limit. On Unix the soft limit is
+/// raised towards the hard one when `max` connections need it; when even that is too low, the
+/// bound is lowered (with a warning), so accepting never fails for want of a descriptor.
+// `rlim_t` is `u64` on Linux and macOS but not everywhere: the conversions are kept.
+#[allow(clippy::useless_conversion)]
+fn fit_open_files(max: usize) -> usize {
+    #[cfg(unix)]
+    {
+        let wanted = max as u64 + RESERVED_FILES;
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `getrlimit` and `setrlimit` only read and write the `rlimit` passed to them.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+            return max;
+        }
+        let soft = u64::from(lim.rlim_cur);
+        if soft >= wanted {
+            return max;
+        }
+        let raised = libc::rlimit {
+            rlim_cur: libc::rlim_t::try_from(wanted)
+                .unwrap_or(lim.rlim_max)
+                .min(lim.rlim_max),
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: as above.
+        let soft = if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            u64::from(raised.rlim_cur)
+        } else {
+            soft
+        };
+        if soft >= wanted {
+            return max;
+        }
+        let fits = soft.saturating_sub(RESERVED_FILES).max(16) as usize;
+        tracing::warn!(
+            open_file_limit = soft,
+            max_connections = max,
+            serving = fits,
+            "the open-file limit is below OWP_MAX_CONNECTIONS: serving fewer connections at once"
+        );
+        fits
+    }
+    #[cfg(not(unix))]
+    {
+        max
+    }
 }
 
 /// Forgets rate-limit state of addresses not seen lately.

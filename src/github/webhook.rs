@@ -114,6 +114,7 @@ async fn read_bounded(
     }
     let Ok(permit) = Arc::clone(&github.webhook_bodies).try_acquire_owned() else {
         tracing::warn!("webhook refused: too many deliveries are being read at once");
+        crate::metrics::webhook_delivery("unknown", "busy");
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "webhook_busy",

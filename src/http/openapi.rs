@@ -127,10 +127,16 @@ pub fn declare_problems(doc: &mut utoipa::openapi::OpenApi) {
                 add("400", "malformed_body: the body is not JSON or YAML");
                 add("413", "payload_too_large: the body is larger than 1 MiB");
                 add("415", "unsupported_media_type: not JSON or YAML");
-                add("422", "validation_failed: a field is missing, of the wrong type or out of range");
+                add(
+                    "422",
+                    "validation_failed: a field is missing, of the wrong type or out of range",
+                );
             }
             if is_write {
-                add("409", "request_in_flight: the same Idempotency-Key is being answered");
+                add(
+                    "409",
+                    "request_in_flight: the same Idempotency-Key is being answered",
+                );
                 add("422", "invalid_idempotency_key or idempotency_key_reused");
             }
             if let Some(utoipa::openapi::RefOr::T(r)) = responses.get_mut("429") {
@@ -157,7 +163,8 @@ fn problem(description: &str) -> utoipa::openapi::Response {
 
 fn retry_after() -> utoipa::openapi::header::Header {
     use utoipa::openapi::schema::{ObjectBuilder, Type};
-    let mut h = utoipa::openapi::header::Header::new(ObjectBuilder::new().schema_type(Type::Integer));
+    let mut h =
+        utoipa::openapi::header::Header::new(ObjectBuilder::new().schema_type(Type::Integer));
     h.description = Some("seconds to wait before retrying".to_string());
     h
 }
@@ -228,7 +235,10 @@ mod tests {
                     responses["429"]["headers"]["Retry-After"].is_object(),
                     "{at}: 429 without Retry-After"
                 );
-                if op.get("security").is_some_and(|s| !s.as_array().unwrap().is_empty()) {
+                if op
+                    .get("security")
+                    .is_some_and(|s| !s.as_array().unwrap().is_empty())
+                {
                     assert!(responses.contains_key("401"), "{at} lacks 401");
                 }
                 if op.get("requestBody").is_some() {
