@@ -132,8 +132,9 @@ pub struct LimitsConfig {
     #[arg(long, env = "OWP_MAX_CONNECTIONS", default_value_t = 4096,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
-    /// Webhook bodies read at once (each up to GitHub's 25 MB); past it deliveries are answered
-    /// 503 with `Retry-After` and redelivered later.
+    /// Webhook bodies of GitHub's largest size (25 MB) read at once; smaller ones take room by
+    /// their length. A delivery that finds no room within 2 s is answered 503 with `Retry-After`
+    /// (and redelivered later).
     #[arg(long, env = "OWP_WEBHOOK_CONCURRENCY", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=256))]
     pub webhook_concurrency: u32,

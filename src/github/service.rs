@@ -68,7 +68,8 @@ pub struct Github {
     pub(crate) stopping: AtomicBool,
     /// Webhook deliveries being stored right now: background work lets them go first.
     pub(crate) receiving: AtomicUsize,
-    /// Webhook bodies that may be read at once (`OWP_WEBHOOK_CONCURRENCY`).
+    /// Room for webhook bodies being read, in MiB: `OWP_WEBHOOK_CONCURRENCY` bodies of GitHub's
+    /// largest size (see `webhook::body_room`).
     pub(crate) webhook_bodies: Arc<tokio::sync::Semaphore>,
 }
 
@@ -416,7 +417,7 @@ impl GithubParts {
             stopping: AtomicBool::new(false),
             receiving: AtomicUsize::new(0),
             webhook_bodies: Arc::new(tokio::sync::Semaphore::new(
-                config.limits.webhook_concurrency as usize,
+                crate::github::webhook::body_room(config.limits.webhook_concurrency),
             )),
         });
         store.add_hook(Arc::new(OutboxHook));

@@ -34,6 +34,21 @@ use crate::http::error::ApiError;
 pub const WEBHOOK_BODY_LIMIT: usize = 26 * 1024 * 1024;
 /// How long one webhook body may take to arrive (GitHub gives a delivery 10 s in all).
 pub const WEBHOOK_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long a delivery waits for room to read its body before it is refused.
+pub const WEBHOOK_ROOM_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+const MIB: u64 = 1 << 20;
+
+/// The room, in MiB, for `bodies` webhook bodies of the largest size.
+pub fn body_room(bodies: u32) -> usize {
+    bodies as usize * WEBHOOK_BODY_LIMIT.div_ceil(MIB as usize)
+}
+
+/// The room a body takes, in MiB: its declared length, or the most when none is declared.
+fn room_for(declared: Option<u64>) -> u32 {
+    let most = WEBHOOK_BODY_LIMIT as u64;
+    let bytes = declared.unwrap_or(most).clamp(1, most);
+    u32::try_from(bytes.div_ceil(MIB)).unwrap_or(u32::MAX)
+}
 
 /// The events the App stores; others are acknowledged and dropped at once.
 pub const STORED_EVENTS: [&str; 6] = [
@@ -112,7 +127,8 @@ async fn read_bounded(
     if declared.is_some_and(|n| n > WEBHOOK_BODY_LIMIT as u64) {
         return Err(too_large());
     }
-    let Ok(permit) = Arc::clone(&github.webhook_bodies).try_acquire_owned() else {
+    let room = Arc::clone(&github.webhook_bodies).acquire_many_owned(room_for(declared));
+    let Ok(Ok(permit)) = tokio::time::timeout(WEBHOOK_ROOM_WAIT, room).await else {
         tracing::warn!("webhook refused: too many deliveries are being read at once");
         crate::metrics::webhook_delivery("unknown", "busy");
         return Err(ApiError::new(
@@ -239,6 +255,19 @@ fn answer(status: StatusCode, what: &str) -> Response {
 mod tests {
     use super::*;
     use crate::github::events::parse_event;
+
+    #[test]
+    fn bodies_take_room_by_their_declared_length() {
+        assert_eq!(room_for(Some(0)), 1);
+        assert_eq!(room_for(Some(7_000)), 1);
+        assert_eq!(room_for(Some(MIB + 1)), 2);
+        assert_eq!(room_for(Some(25_000_000)), 24);
+        assert_eq!(room_for(None), 26, "unknown length: the most");
+        assert_eq!(room_for(Some(u64::MAX)), 26);
+        assert_eq!(body_room(4), 4 * 26);
+        // A body of the largest size always fits in the room of one.
+        assert!(room_for(None) as usize <= body_room(1));
+    }
 
     #[test]
     fn slimmed_payloads_parse_into_the_same_events() {
