@@ -97,7 +97,61 @@ pub struct ServeConfig {
     #[arg(long, env = "OWP_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<Secret>,
     #[command(flatten)]
+    pub limits: LimitsConfig,
+    #[command(flatten)]
     pub github: GithubConfig,
+}
+
+/// Bounds on what one client address, one connection and the webhook may take (the spec's
+/// "Rate limits and connections"). A rate of 0 turns that limit off.
+#[derive(clap::Args, Clone, Debug)]
+pub struct LimitsConfig {
+    /// Worker registrations per minute from one client address (anonymous or with a worker
+    /// token; the admin token is not limited). A burst of this many is let through at once.
+    #[arg(long, env = "OWP_RATE_REGISTRATIONS_PER_MINUTE", default_value_t = 120)]
+    pub rate_registrations_per_minute: u32,
+    /// Requests per minute from one client address to the routes that need no credentials
+    /// (`/healthz`, `/v1/openapi.json`, the dashboard's pages, sign-in, public boards, unknown paths).
+    #[arg(long, env = "OWP_RATE_ANONYMOUS_PER_MINUTE", default_value_t = 600)]
+    pub rate_anonymous_per_minute: u32,
+    /// Wrong credentials per minute from one client address (a wrong `X-Admin-Token`, worker
+    /// token or dashboard sign-in) before that address must wait to present any credential.
+    #[arg(long, env = "OWP_RATE_AUTH_FAILURES_PER_MINUTE", default_value_t = 10)]
+    pub rate_auth_failures_per_minute: u32,
+    /// Behind a reverse proxy: the request header that carries the client's address (e.g.
+    /// `X-Forwarded-For` or `X-Real-IP`); its last address is used. Only set it when a proxy
+    /// you run sets or appends that header on every request, or clients can choose their own key.
+    #[arg(long, env = "OWP_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
+    /// A connection is closed when it sends no complete request head for this long: idle
+    /// keep-alive connections and slow senders alike.
+    #[arg(long, env = "OWP_IDLE_TIMEOUT_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout_seconds: u64,
+    /// The most connections served at once; past it new connections are closed at once.
+    #[arg(long, env = "OWP_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// Webhook bodies of GitHub's largest size (25 MB) read at once; smaller ones take room by
+    /// their length. A delivery that finds no room within 2 s is answered 503 with `Retry-After`
+    /// (and redelivered later).
+    #[arg(long, env = "OWP_WEBHOOK_CONCURRENCY", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub webhook_concurrency: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            rate_registrations_per_minute: 120,
+            rate_anonymous_per_minute: 600,
+            rate_auth_failures_per_minute: 10,
+            client_ip_header: None,
+            idle_timeout_seconds: 60,
+            max_connections: 4096,
+            webhook_concurrency: 4,
+        }
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,6 +216,7 @@ impl ServeConfig {
             public_url: None,
             public_boards: false,
             metrics_token: None,
+            limits: LimitsConfig::default(),
             github: GithubConfig {
                 github_api_url: "https://api.github.com".into(),
                 ..Default::default()
@@ -261,6 +316,35 @@ mod tests {
         assert_eq!(parse(&["--database-pool", "8"]).unwrap(), 8);
         assert!(parse(&["--database-pool", "0"]).is_err());
         assert!(parse(&["--database-pool", "many"]).is_err());
+    }
+
+    #[test]
+    fn limits_default_as_documented() {
+        let c = parse_serve(&[]).unwrap().limits;
+        let d = LimitsConfig::default();
+        // The environment may set them; compare only what it leaves alone.
+        if std::env::var_os("OWP_RATE_REGISTRATIONS_PER_MINUTE").is_none() {
+            assert_eq!(
+                c.rate_registrations_per_minute,
+                d.rate_registrations_per_minute
+            );
+            assert!(d.rate_registrations_per_minute >= 100);
+        }
+        if std::env::var_os("OWP_MAX_CONNECTIONS").is_none() {
+            assert_eq!(c.max_connections, d.max_connections);
+        }
+        let c = parse_serve(&[
+            "--client-ip-header",
+            "X-Real-IP",
+            "--idle-timeout-seconds",
+            "5",
+        ])
+        .unwrap()
+        .limits;
+        assert_eq!(c.client_ip_header.as_deref(), Some("X-Real-IP"));
+        assert_eq!(c.idle_timeout_seconds, 5);
+        assert!(parse_serve(&["--idle-timeout-seconds", "0"]).is_err());
+        assert!(parse_serve(&["--webhook-concurrency", "0"]).is_err());
     }
 
     #[test]

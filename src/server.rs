@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -92,13 +93,22 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
         .clone()
         .context("an admin token is required")?;
     let (last_event_tx, last_event) = watch::channel(store.last_event_id().await?);
-    let sessions = crate::dashboard::Sessions::new(admin_token.clone());
+    let failures = Arc::new(crate::http::limits::AuthFailures::new(
+        config.limits.rate_auth_failures_per_minute,
+    ));
+    let sessions = crate::dashboard::Sessions::with_failures(admin_token.clone(), failures);
     let metrics_auth =
         crate::metrics::MetricsAuth::new(admin_token.clone(), config.metrics_token.clone());
     let public_boards = config.public_boards.then(|| {
         tracing::info!("public boards on: anyone may read the boards of public repositories");
         crate::dashboard::PublicBoards::new(store.clone(), last_event.clone())
     });
+    let limits = Arc::new(crate::http::limits::Limits::new(
+        &config.limits,
+        admin_token.clone(),
+        Some(sessions.cookie_admin_check()),
+        sessions.failures(),
+    )?);
     let state = AppState::new(crate::http::AppParts {
         store: store.clone(),
         admin_token,
@@ -111,6 +121,10 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
         .merge(crate::dashboard::router(sessions, public_boards))
         .merge(github.router())
         .merge(crate::metrics::router(store.clone(), metrics_auth))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.clone(),
+            crate::http::limits::layer,
+        ))
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
         .layer(tower_http::trace::TraceLayer::new_for_http());
 
@@ -123,27 +137,26 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
     // Set when shutdown begins: the event tail stops, which ends open long polls (204) and event
     // streams, so finishing in-flight requests never waits for them.
     let (draining_tx, draining) = watch::channel(false);
-    let server = tokio::spawn(async move {
-        // One router for all connections (serving the `Router` itself rebuilds its route table
-        // for every connection: ~20 KB each).
-        axum::serve(listener, app.into_make_service())
-            .with_graceful_shutdown(async move {
-                if signals {
-                    tokio::select! {
-                        _ = shutdown_rx => {}
-                        _ = shutdown_signal() => {}
-                    }
-                } else {
-                    let _ = shutdown_rx.await;
-                }
-                let _ = draining_tx.send(true);
-            })
-            .await
-    });
+    let connections = Connections {
+        idle_timeout: Duration::from_secs(config.limits.idle_timeout_seconds),
+        max: fit_open_files(config.limits.max_connections as usize),
+    };
+    let server = tokio::spawn(serve_connections(listener, app, connections, async move {
+        if signals {
+            tokio::select! {
+                _ = shutdown_rx => {}
+                _ = shutdown_signal() => {}
+            }
+        } else {
+            let _ = shutdown_rx.await;
+        }
+        let _ = draining_tx.send(true);
+    }));
     let mut jobs = vec![
         tokio::spawn(sweep_loop(store.clone())),
         tokio::spawn(tail_loop(store.clone(), last_event_tx, draining)),
         tokio::spawn(crate::metrics::upkeep_loop()),
+        tokio::spawn(limits_upkeep(limits)),
     ];
     jobs.extend(github.spawn());
     Ok(Running {
@@ -154,6 +167,148 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
         server,
         jobs,
     })
+}
+
+/// How `owp serve` treats connections.
+#[derive(Clone, Copy, Debug)]
+pub struct Connections {
+    /// A connection that sends no complete request head for this long is closed: hyper's
+    /// header-read timeout, which runs from the moment a connection is ready for its next
+    /// request, so it also ends idle keep-alive connections.
+    pub idle_timeout: Duration,
+    /// The most connections served at once; past it a new connection is closed at once.
+    pub max: usize,
+}
+
+/// Accepts and serves HTTP/1 connections until `shutdown` resolves, then lets the open ones
+/// finish (idle ones are closed at once) and returns.
+pub async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    limits: Connections,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max));
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.idle_timeout)
+        .keep_alive(true);
+    let mut refused: u64 = 0;
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            refused += 1;
+            if refused.is_power_of_two() {
+                tracing::warn!(
+                    max = limits.max,
+                    refused,
+                    "connection limit reached: new connections are closed at once"
+                );
+            }
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                app.clone().oneshot(req.map(axum::body::Body::new))
+            });
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Descriptors kept for everything but client connections (database, log, GitHub, listeners).
+const RESERVED_FILES: u64 = 256;
+
+/// The connection bound that fits this process's open-file limit. On Unix the soft limit is
+/// raised towards the hard one when `max` connections need it; when even that is too low, the
+/// bound is lowered (with a warning), so accepting never fails for want of a descriptor.
+// `rlim_t` is `u64` on Linux and macOS but not everywhere: the conversions are kept.
+#[allow(clippy::useless_conversion)]
+fn fit_open_files(max: usize) -> usize {
+    #[cfg(unix)]
+    {
+        let wanted = max as u64 + RESERVED_FILES;
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `getrlimit` and `setrlimit` only read and write the `rlimit` passed to them.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+            return max;
+        }
+        let soft = u64::from(lim.rlim_cur);
+        if soft >= wanted {
+            return max;
+        }
+        let raised = libc::rlimit {
+            rlim_cur: libc::rlim_t::try_from(wanted)
+                .unwrap_or(lim.rlim_max)
+                .min(lim.rlim_max),
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: as above.
+        let soft = if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            u64::from(raised.rlim_cur)
+        } else {
+            soft
+        };
+        if soft >= wanted {
+            return max;
+        }
+        let fits = soft.saturating_sub(RESERVED_FILES).max(16) as usize;
+        tracing::warn!(
+            open_file_limit = soft,
+            max_connections = max,
+            serving = fits,
+            "the open-file limit is below OWP_MAX_CONNECTIONS: serving fewer connections at once"
+        );
+        fits
+    }
+    #[cfg(not(unix))]
+    {
+        max
+    }
+}
+
+/// Forgets rate-limit state of addresses not seen lately.
+async fn limits_upkeep(limits: Arc<crate::http::limits::Limits>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        limits.housekeeping();
+    }
 }
 
 fn secs_ms(s: u64) -> i64 {

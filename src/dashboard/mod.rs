@@ -118,9 +118,11 @@ struct SignInForm {
 
 async fn login(
     State(d): State<Dashboard>,
+    client: Option<axum::Extension<crate::http::limits::ClientIp>>,
     headers: HeaderMap,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
+    let client = client.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.0);
     let board = d.public.is_some();
     if cross_site(&headers) {
         return html(
@@ -137,7 +139,7 @@ async fn login(
             ),
         );
     };
-    match d.sessions.sign_in(form.token.trim()) {
+    match d.sessions.sign_in(form.token.trim(), client) {
         Ok(new) => {
             let cookie = session::set_cookie(&new.id, is_https(&headers), session::SESSION_TTL);
             see_other_with_cookie(&cookie)
@@ -150,11 +152,13 @@ async fn login(
             )
         }
         Err(SignInError::TooManyAttempts { retry_after }) => {
-            tracing::warn!("dashboard sign-in throttled after repeated wrong tokens");
+            tracing::warn!(%client, "dashboard sign-in throttled after repeated wrong tokens");
             let mut resp = html(
                 StatusCode::TOO_MANY_REQUESTS,
                 sign_in_page(
-                    Some("Too many wrong tokens in the last minute. Wait a moment and try again."),
+                    Some(
+                        "Too many wrong tokens from this address lately. Wait a moment and try again.",
+                    ),
                     board,
                 ),
             );

@@ -6,8 +6,12 @@
 //! which the dashboard page carries in a `<meta>` tag and sends back as `X-CSRF-Token` on every
 //! write. Signing out forgets the session at once. Sessions live in this process only: a restart
 //! signs everybody out, which is the safe direction.
+//!
+//! Wrong tokens are counted per client address with the API's wrong credentials
+//! ([`AuthFailures`]): a stranger's guesses make only the stranger's address wait.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -17,6 +21,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::Secret;
+use crate::http::limits::AuthFailures;
 
 /// Name of the session cookie.
 pub const COOKIE_NAME: &str = "owp_session";
@@ -24,9 +29,9 @@ pub const COOKIE_NAME: &str = "owp_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// How long a session lives after sign-in.
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 60 * 60);
-/// Failed sign-ins allowed per [`FAILURE_WINDOW`] before sign-in is refused for a while.
-pub const MAX_FAILURES: usize = 10;
-pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// Wrong sign-ins a minute from one address before that address must wait (when the sessions
+/// do not share the API's count, see [`Sessions::with_failures`]).
+pub const MAX_FAILURES_PER_MINUTE: u32 = 10;
 /// At most this many live sessions; the oldest is dropped to make room.
 const MAX_SESSIONS: usize = 1024;
 
@@ -39,6 +44,7 @@ pub struct Sessions {
 struct Inner {
     admin_token: Secret,
     ttl: Duration,
+    failures: Arc<AuthFailures>,
     state: Mutex<State>,
 }
 
@@ -46,7 +52,6 @@ struct Inner {
 struct State {
     /// Keyed by the SHA-256 of the session id, so the map never holds a usable cookie value.
     sessions: HashMap<[u8; 32], Session>,
-    failures: VecDeque<Instant>,
 }
 
 struct Session {
@@ -77,41 +82,57 @@ impl Sessions {
     }
 
     pub fn with_ttl(admin_token: Secret, ttl: Duration) -> Sessions {
+        Sessions::build(
+            admin_token,
+            ttl,
+            Arc::new(AuthFailures::new(MAX_FAILURES_PER_MINUTE)),
+        )
+    }
+
+    /// Sessions whose wrong sign-ins count with the API's wrong credentials (`failures`).
+    pub fn with_failures(admin_token: Secret, failures: Arc<AuthFailures>) -> Sessions {
+        Sessions::build(admin_token, SESSION_TTL, failures)
+    }
+
+    fn build(admin_token: Secret, ttl: Duration, failures: Arc<AuthFailures>) -> Sessions {
         Sessions {
             inner: Arc::new(Inner {
                 admin_token,
                 ttl,
+                failures,
                 state: Mutex::new(State::default()),
             }),
         }
     }
 
-    /// Checks `token` against the admin token (in constant time) and opens a session.
-    pub fn sign_in(&self, token: &str) -> Result<NewSession, SignInError> {
-        self.sign_in_at(token, Instant::now())
+    /// The count of wrong credentials these sessions share.
+    pub fn failures(&self) -> Arc<AuthFailures> {
+        Arc::clone(&self.inner.failures)
     }
 
-    fn sign_in_at(&self, token: &str, now: Instant) -> Result<NewSession, SignInError> {
-        let mut state = self.lock();
-        while state
-            .failures
-            .front()
-            .is_some_and(|t| now.saturating_duration_since(*t) >= FAILURE_WINDOW)
-        {
-            state.failures.pop_front();
-        }
-        if state.failures.len() >= MAX_FAILURES {
-            let oldest = state.failures.front().copied().unwrap_or(now);
-            let retry_after = FAILURE_WINDOW.saturating_sub(now.saturating_duration_since(oldest));
+    /// Checks `token` from `client` against the admin token (in constant time) and opens a
+    /// session. An address past its rate of wrong tokens waits, whatever token it sends.
+    pub fn sign_in(&self, token: &str, client: IpAddr) -> Result<NewSession, SignInError> {
+        self.sign_in_at(token, client, Instant::now())
+    }
+
+    fn sign_in_at(
+        &self,
+        token: &str,
+        client: IpAddr,
+        now: Instant,
+    ) -> Result<NewSession, SignInError> {
+        if let Some(retry_after) = self.inner.failures.must_wait(client) {
             return Err(SignInError::TooManyAttempts {
                 retry_after: retry_after.max(Duration::from_secs(1)),
             });
         }
         if !token_matches(self.inner.admin_token.expose(), token) {
-            state.failures.push_back(now);
+            self.inner.failures.record(client);
             return Err(SignInError::WrongToken);
         }
 
+        let mut state = self.lock();
         state.sessions.retain(|_, s| s.expires_at > now);
         if state.sessions.len() >= MAX_SESSIONS
             && let Some(oldest) = state
@@ -277,6 +298,8 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
+    const HERE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     fn sessions() -> Sessions {
         Sessions::new(Secret::new("s3cret-admin-token"))
     }
@@ -293,10 +316,13 @@ mod tests {
     #[test]
     fn wrong_token_opens_no_session() {
         let s = sessions();
-        assert_eq!(s.sign_in("nope").unwrap_err(), SignInError::WrongToken);
-        assert_eq!(s.sign_in("").unwrap_err(), SignInError::WrongToken);
         assert_eq!(
-            s.sign_in("s3cret-admin-token ").unwrap_err(),
+            s.sign_in("nope", HERE).unwrap_err(),
+            SignInError::WrongToken
+        );
+        assert_eq!(s.sign_in("", HERE).unwrap_err(), SignInError::WrongToken);
+        assert_eq!(
+            s.sign_in("s3cret-admin-token ", HERE).unwrap_err(),
             SignInError::WrongToken
         );
         assert_eq!(s.live(), 0);
@@ -305,13 +331,13 @@ mod tests {
     #[test]
     fn empty_admin_token_never_signs_in() {
         let s = Sessions::new(Secret::new(""));
-        assert_eq!(s.sign_in("").unwrap_err(), SignInError::WrongToken);
+        assert_eq!(s.sign_in("", HERE).unwrap_err(), SignInError::WrongToken);
     }
 
     #[test]
     fn right_token_opens_a_session_that_the_cookie_proves() {
         let s = sessions();
-        let new = s.sign_in("s3cret-admin-token").unwrap();
+        let new = s.sign_in("s3cret-admin-token", HERE).unwrap();
         assert_eq!(new.id.len(), 64);
         assert_ne!(new.id, new.csrf);
         assert!(!new.id.contains("s3cret"));
@@ -321,7 +347,7 @@ mod tests {
         assert!(!s.is_admin(&with_cookie(&"a".repeat(64))));
         assert!(!s.is_admin(&HeaderMap::new()));
         // Each sign-in gets its own id and CSRF token.
-        let second = s.sign_in("s3cret-admin-token").unwrap();
+        let second = s.sign_in("s3cret-admin-token", HERE).unwrap();
         assert_ne!(second.id, new.id);
         assert_ne!(second.csrf, new.csrf);
         assert_eq!(s.live(), 2);
@@ -330,8 +356,8 @@ mod tests {
     #[test]
     fn csrf_must_match_the_session() {
         let s = sessions();
-        let a = s.sign_in("s3cret-admin-token").unwrap();
-        let b = s.sign_in("s3cret-admin-token").unwrap();
+        let a = s.sign_in("s3cret-admin-token", HERE).unwrap();
+        let b = s.sign_in("s3cret-admin-token", HERE).unwrap();
         let mut h = with_cookie(&a.id);
         assert!(!s.csrf_ok(&h), "no header");
         h.insert(CSRF_HEADER, HeaderValue::from_str(&b.csrf).unwrap());
@@ -349,7 +375,7 @@ mod tests {
     #[test]
     fn reads_need_the_session_and_writes_need_csrf_too() {
         let s = sessions();
-        let a = s.sign_in("s3cret-admin-token").unwrap();
+        let a = s.sign_in("s3cret-admin-token", HERE).unwrap();
         let mut h = with_cookie(&a.id);
         assert!(s.admin_by_cookie(&Method::GET, &h));
         assert!(s.admin_by_cookie(&Method::HEAD, &h));
@@ -363,8 +389,8 @@ mod tests {
     #[test]
     fn sign_out_forgets_the_session() {
         let s = sessions();
-        let a = s.sign_in("s3cret-admin-token").unwrap();
-        let b = s.sign_in("s3cret-admin-token").unwrap();
+        let a = s.sign_in("s3cret-admin-token", HERE).unwrap();
+        let b = s.sign_in("s3cret-admin-token", HERE).unwrap();
         s.sign_out(&with_cookie(&a.id));
         assert!(!s.is_admin(&with_cookie(&a.id)));
         assert!(s.is_admin(&with_cookie(&b.id)), "other sessions stay");
@@ -374,7 +400,7 @@ mod tests {
     fn sessions_expire() {
         let s = Sessions::with_ttl(Secret::new("t"), Duration::from_secs(60));
         let start = Instant::now();
-        let a = s.sign_in_at("t", start).unwrap();
+        let a = s.sign_in_at("t", HERE, start).unwrap();
         let h = with_cookie(&a.id);
         assert!(
             s.csrf_token_at(&h, start + Duration::from_secs(59))
@@ -389,34 +415,31 @@ mod tests {
     }
 
     #[test]
-    fn repeated_failures_are_throttled() {
+    fn repeated_failures_hold_only_their_address() {
         let s = sessions();
-        let start = Instant::now();
-        for i in 0..MAX_FAILURES {
-            let at = start + Duration::from_millis(i as u64);
+        let stranger: IpAddr = "203.0.113.7".parse().unwrap();
+        for _ in 0..MAX_FAILURES_PER_MINUTE {
             assert_eq!(
-                s.sign_in_at("guess", at).unwrap_err(),
+                s.sign_in("guess", stranger).unwrap_err(),
                 SignInError::WrongToken
             );
         }
-        // Now even the right token waits.
-        match s.sign_in_at("s3cret-admin-token", start + Duration::from_secs(10)) {
+        assert_eq!(
+            s.sign_in("guess", stranger).unwrap_err(),
+            SignInError::WrongToken,
+            "the failure past the rate is still counted"
+        );
+        // Now even the right token waits at that address…
+        match s.sign_in("s3cret-admin-token", stranger) {
             Err(SignInError::TooManyAttempts { retry_after }) => {
                 assert!(
-                    retry_after <= Duration::from_secs(50)
-                        && retry_after >= Duration::from_secs(49)
+                    retry_after >= Duration::from_secs(1) && retry_after <= Duration::from_secs(60)
                 );
             }
             other => panic!("expected throttling, got {other:?}"),
         }
-        // After the window the right token works again.
-        assert!(
-            s.sign_in_at(
-                "s3cret-admin-token",
-                start + FAILURE_WINDOW + Duration::from_secs(1)
-            )
-            .is_ok()
-        );
+        // …while the admin elsewhere signs in.
+        assert!(s.sign_in("s3cret-admin-token", HERE).is_ok());
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub struct Github {
     pub(crate) stopping: AtomicBool,
     /// Webhook deliveries being stored right now: background work lets them go first.
     pub(crate) receiving: AtomicUsize,
+    /// Room for webhook bodies being read, in MiB: `OWP_WEBHOOK_CONCURRENCY` bodies of GitHub's
+    /// largest size (see `webhook::body_room`).
+    pub(crate) webhook_bodies: Arc<tokio::sync::Semaphore>,
 }
 
 /// Counts a background step as under way while it lives.
@@ -413,6 +416,9 @@ impl GithubParts {
             busy: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             receiving: AtomicUsize::new(0),
+            webhook_bodies: Arc::new(tokio::sync::Semaphore::new(
+                crate::github::webhook::body_room(config.limits.webhook_concurrency),
+            )),
         });
         store.add_hook(Arc::new(OutboxHook));
         Ok(GithubParts {

@@ -89,6 +89,12 @@ impl WebhookSecrets {
         }
     }
 
+    /// Checks that a signature header is present and well formed, before the body is read: a
+    /// request that fails here is refused without reading its body.
+    pub fn precheck(header: Option<&str>) -> Result<(), SignatureError> {
+        decode_header(header.ok_or(SignatureError::Missing)?).map(|_| ())
+    }
+
     /// The header value GitHub would send for `body`, made with the first (newest) secret.
     pub fn sign(&self, body: &[u8]) -> String {
         sign(&self.secrets[0], body)

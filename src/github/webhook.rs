@@ -6,14 +6,20 @@
 //! the App never reads, see [`slim`]) and answered at once (202, or 200 for a delivery id seen
 //! before); the inbox consumer applies it afterwards.
 //! The answer never waits on GitHub or on applying the event.
+//!
+//! Bodies are bounded before they are read: a request without a well-formed signature header, or
+//! whose `Content-Length` is past GitHub's 25 MB, is refused unread; only
+//! `OWP_WEBHOOK_CONCURRENCY` bodies are read at once (past it `503 webhook_busy` with
+//! `Retry-After`; the App redelivers failed deliveries itself), each within
+//! [`WEBHOOK_READ_TIMEOUT`].
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header as http_header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tracing::Instrument;
@@ -21,11 +27,28 @@ use tracing::Instrument;
 use crate::github::events::{DELIVERY_HEADER, EVENT_HEADER};
 use crate::github::manifest::WEBHOOK_PATH;
 use crate::github::service::Github;
-use crate::github::signature::SIGNATURE_HEADER;
+use crate::github::signature::{SIGNATURE_HEADER, WebhookSecrets};
 use crate::http::error::ApiError;
 
 /// GitHub caps payloads at 25 MB.
 pub const WEBHOOK_BODY_LIMIT: usize = 26 * 1024 * 1024;
+/// How long one webhook body may take to arrive (GitHub gives a delivery 10 s in all).
+pub const WEBHOOK_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long a delivery waits for room to read its body before it is refused.
+pub const WEBHOOK_ROOM_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+const MIB: u64 = 1 << 20;
+
+/// The room, in MiB, for `bodies` webhook bodies of the largest size.
+pub fn body_room(bodies: u32) -> usize {
+    bodies as usize * WEBHOOK_BODY_LIMIT.div_ceil(MIB as usize)
+}
+
+/// The room a body takes, in MiB: its declared length, or the most when none is declared.
+fn room_for(declared: Option<u64>) -> u32 {
+    let most = WEBHOOK_BODY_LIMIT as u64;
+    let bytes = declared.unwrap_or(most).clamp(1, most);
+    u32::try_from(bytes.div_ceil(MIB)).unwrap_or(u32::MAX)
+}
 
 /// The events the App stores; others are acknowledged and dropped at once.
 pub const STORED_EVENTS: [&str; 6] = [
@@ -41,7 +64,6 @@ pub const STORED_EVENTS: [&str; 6] = [
 pub fn router(github: Arc<Github>) -> Router {
     Router::new()
         .route(WEBHOOK_PATH, axum::routing::post(receive))
-        .layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
         .with_state(github)
 }
 
@@ -49,18 +71,86 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn receive(State(github): State<Arc<Github>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive(State(github): State<Arc<Github>>, headers: HeaderMap, body: Body) -> Response {
     let delivery = header(&headers, DELIVERY_HEADER).unwrap_or("").to_string();
     let event = header(&headers, EVENT_HEADER).unwrap_or("").to_string();
     let span = tracing::info_span!("webhook", delivery = %delivery, event = %event);
     async move {
-        match accept(&github, &headers, &delivery, &event, &body).await {
+        let result = match read_bounded(&github, &headers, body).await {
+            Ok((body, _permit)) => accept(&github, &headers, &delivery, &event, &body).await,
+            Err(e) => Err(e),
+        };
+        match result {
             Ok(response) => response,
+            Err(e) if e.code == "webhook_busy" => {
+                let mut res = e.into_response();
+                res.headers_mut()
+                    .insert(http_header::RETRY_AFTER, HeaderValue::from_static("5"));
+                res
+            }
             Err(e) => e.into_response(),
         }
     }
     .instrument(span)
     .await
+}
+
+/// Reads a delivery's body within the bounds: refused unread without a well-formed signature
+/// header or past the size limit, and only while one of the body permits is free (held until the
+/// delivery is stored).
+async fn read_bounded(
+    github: &Github,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Bytes, Option<tokio::sync::OwnedSemaphorePermit>), ApiError> {
+    if github.secrets.is_none() {
+        // `accept` answers it; nothing can be verified, so nothing is read.
+        return Ok((Bytes::new(), None));
+    }
+    if let Err(e) = WebhookSecrets::precheck(header(headers, SIGNATURE_HEADER)) {
+        tracing::warn!(error = %e, "webhook refused unread: bad signature header");
+        crate::metrics::webhook_delivery("unknown", "bad_signature");
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_signature",
+            e.to_string(),
+        ));
+    }
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "a webhook delivery is at most 25 MB",
+        )
+    };
+    let declared = header(headers, "content-length").and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > WEBHOOK_BODY_LIMIT as u64) {
+        return Err(too_large());
+    }
+    let room = Arc::clone(&github.webhook_bodies).acquire_many_owned(room_for(declared));
+    let Ok(Ok(permit)) = tokio::time::timeout(WEBHOOK_ROOM_WAIT, room).await else {
+        tracing::warn!("webhook refused: too many deliveries are being read at once");
+        crate::metrics::webhook_delivery("unknown", "busy");
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhook_busy",
+            "too many webhook deliveries are being read at once; retry shortly",
+        ));
+    };
+    match tokio::time::timeout(
+        WEBHOOK_READ_TIMEOUT,
+        axum::body::to_bytes(body, WEBHOOK_BODY_LIMIT),
+    )
+    .await
+    {
+        Ok(Ok(bytes)) => Ok((bytes, Some(permit))),
+        Ok(Err(_)) => Err(too_large()),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the webhook body did not arrive in time",
+        )),
+    }
 }
 
 async fn accept(
@@ -165,6 +255,19 @@ fn answer(status: StatusCode, what: &str) -> Response {
 mod tests {
     use super::*;
     use crate::github::events::parse_event;
+
+    #[test]
+    fn bodies_take_room_by_their_declared_length() {
+        assert_eq!(room_for(Some(0)), 1);
+        assert_eq!(room_for(Some(7_000)), 1);
+        assert_eq!(room_for(Some(MIB + 1)), 2);
+        assert_eq!(room_for(Some(25_000_000)), 24);
+        assert_eq!(room_for(None), 26, "unknown length: the most");
+        assert_eq!(room_for(Some(u64::MAX)), 26);
+        assert_eq!(body_room(4), 4 * 26);
+        // A body of the largest size always fits in the room of one.
+        assert!(room_for(None) as usize <= body_room(1));
+    }
 
     #[test]
     fn slimmed_payloads_parse_into_the_same_events() {

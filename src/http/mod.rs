@@ -7,6 +7,7 @@ pub mod events;
 pub mod extract;
 pub mod idempotency;
 pub mod leases;
+pub mod limits;
 pub mod openapi;
 pub mod tasks;
 pub mod workers;
@@ -57,7 +58,8 @@ pub struct AppParts {
 /// The OWP API router (`/healthz`, `/v1/...`), with its OpenAPI document served at
 /// `/v1/openapi.json`.
 pub fn router(state: AppState) -> Router {
-    let (api, doc) = openapi::api_router().split_for_parts();
+    let (api, mut doc) = openapi::api_router().split_for_parts();
+    openapi::declare_problems(&mut doc);
     let doc = Arc::new(doc);
     api.route(
         "/v1/openapi.json",

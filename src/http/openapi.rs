@@ -69,7 +69,115 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 
 /// The document as served at `/v1/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
-    api_router().into_openapi()
+    let mut doc = api_router().into_openapi();
+    declare_problems(&mut doc);
+    doc
+}
+
+/// Completes every operation with the errors the server's shared layers answer, all as
+/// `application/problem+json` with the `Problem` schema, so the document says what the server
+/// does: `429` everywhere (per-address rate limits, with `Retry-After`); `401` where credentials
+/// are needed; `400`, `413`, `415` and `422` where a body is read; `409` and `422` for POSTs
+/// (the `Idempotency-Key` layer); `400` for a query string that does not parse; `404` for an id
+/// in the path. Error responses a handler declared with `application/json` are moved to
+/// `application/problem+json`, which is what [`super::error::ApiError`] sends.
+pub fn declare_problems(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            (&mut item.get, false),
+            (&mut item.post, true),
+            (&mut item.put, true),
+            (&mut item.delete, false),
+            (&mut item.patch, true),
+        ];
+        for (op, is_write) in ops {
+            let Some(op) = op.as_mut() else { continue };
+            let responses = &mut op.responses.responses;
+            for (status, response) in responses.iter_mut() {
+                if status.starts_with('4') || status.starts_with('5') {
+                    as_problem(response);
+                }
+            }
+            let params = op.parameters.as_deref().unwrap_or_default();
+            let in_path = params
+                .iter()
+                .any(|p| matches!(p.parameter_in, ParameterIn::Path));
+            let in_query = params
+                .iter()
+                .any(|p| matches!(p.parameter_in, ParameterIn::Query));
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let mut add = |status: &str, description: &str| {
+                responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| problem(description).into());
+            };
+            add("429", "rate_limited: too many requests from this address");
+            if secured {
+                add("401", "unauthorized: missing or wrong credentials");
+            }
+            if in_path {
+                add("404", "not_found: no such object");
+            }
+            if in_query {
+                add("400", "invalid_request: the query string does not parse");
+            }
+            if op.request_body.is_some() {
+                add("400", "malformed_body: the body is not JSON or YAML");
+                add("413", "payload_too_large: the body is larger than 1 MiB");
+                add("415", "unsupported_media_type: not JSON or YAML");
+                add(
+                    "422",
+                    "validation_failed: a field is missing, of the wrong type or out of range",
+                );
+            }
+            if is_write {
+                add(
+                    "409",
+                    "request_in_flight: the same Idempotency-Key is being answered",
+                );
+                add("422", "invalid_idempotency_key or idempotency_key_reused");
+            }
+            if let Some(utoipa::openapi::RefOr::T(r)) = responses.get_mut("429") {
+                r.headers
+                    .entry("Retry-After".to_string())
+                    .or_insert_with(retry_after);
+            }
+        }
+    }
+}
+
+fn problem(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+}
+
+fn retry_after() -> utoipa::openapi::header::Header {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let mut h =
+        utoipa::openapi::header::Header::new(ObjectBuilder::new().schema_type(Type::Integer));
+    h.description = Some("seconds to wait before retrying".to_string());
+    h
+}
+
+/// Moves a declared error body from `application/json` to `application/problem+json`.
+fn as_problem(response: &mut utoipa::openapi::RefOr<utoipa::openapi::Response>) {
+    let utoipa::openapi::RefOr::T(r) = response else {
+        return;
+    };
+    if let Some(content) = r.content.shift_remove("application/json") {
+        r.content
+            .insert("application/problem+json".to_string(), content);
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +218,51 @@ mod tests {
         let link = &paths["/v1/workers/link-code"]["post"];
         assert_eq!(link["security"][0]["worker_token"], serde_json::json!([]));
         assert!(link["responses"]["201"].is_object());
+    }
+
+    #[test]
+    fn every_error_is_problem_json_and_shared_layers_are_declared() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let problem_ref = "#/components/schemas/Problem";
+        let mut ops = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let responses = op["responses"].as_object().unwrap();
+                ops += 1;
+                let at = format!("{method} {path}");
+                assert!(responses.contains_key("429"), "{at} lacks 429");
+                assert!(
+                    responses["429"]["headers"]["Retry-After"].is_object(),
+                    "{at}: 429 without Retry-After"
+                );
+                if op
+                    .get("security")
+                    .is_some_and(|s| !s.as_array().unwrap().is_empty())
+                {
+                    assert!(responses.contains_key("401"), "{at} lacks 401");
+                }
+                if op.get("requestBody").is_some() {
+                    for code in ["400", "413", "422"] {
+                        assert!(responses.contains_key(code), "{at} lacks {code}");
+                    }
+                }
+                for (code, r) in responses {
+                    if code.starts_with('4') {
+                        let content = r["content"].as_object().unwrap();
+                        assert_eq!(
+                            content.keys().collect::<Vec<_>>(),
+                            ["application/problem+json"],
+                            "{at} {code}"
+                        );
+                        assert_eq!(
+                            content["application/problem+json"]["schema"]["$ref"], problem_ref,
+                            "{at} {code}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(ops >= 16, "{ops}");
     }
 
     /// The `/v1` routes registered with a plain `.route(PATH, …)` in `source` (outside

@@ -1,0 +1,407 @@
+//! Per-address rate limits: registrations, the routes that need no credentials, and wrong
+//! credentials (the admin token over the API, worker tokens, dashboard sign-ins).
+//!
+//! One mechanism for all of them: `governor`'s keyed GCRA limiters, keyed by the client's
+//! address ([`ClientIp`]: the peer address, or the last address of a configured header behind a
+//! proxy; IPv6 addresses count per /64). The [`layer`] runs in front of every route; a request
+//! over a limit is answered `429 rate_limited` with `Retry-After` and reaches no handler.
+//! Requests with the right admin token (header or dashboard session) are never limited, and the
+//! webhook has its own bound (see `github::webhook`).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use super::CookieAdminCheck;
+use super::error::ApiError;
+use crate::config::{LimitsConfig, Secret};
+
+/// The address a request is counted under, set by [`layer`] on every request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientIp(pub IpAddr);
+
+impl ClientIp {
+    /// The address of a request (the unspecified address when none is known, e.g. in-process).
+    pub fn of(extensions: &axum::http::Extensions) -> IpAddr {
+        extensions
+            .get::<ClientIp>()
+            .map(|c| c.0)
+            .or_else(|| {
+                extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0.ip())
+            })
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+}
+
+/// The key an address is counted under: IPv4 addresses as they are, IPv6 per /64 (one host
+/// usually holds a whole /64), IPv4-mapped IPv6 as IPv4.
+pub fn rate_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// The client address of a request: the last address of `header` when configured and present
+/// (the one the nearest proxy added), else the peer address.
+pub fn client_address(
+    header: Option<&HeaderName>,
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+) -> IpAddr {
+    let from_header = header.and_then(|name| {
+        let last = headers.get_all(name).iter().next_back()?.to_str().ok()?;
+        parse_forwarded(last.rsplit(',').next()?.trim())
+    });
+    from_header.or(peer).unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
+/// One address of a forwarding header: `1.2.3.4`, `1.2.3.4:5678`, `::1`, `[::1]:5678`.
+fn parse_forwarded(text: &str) -> Option<IpAddr> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    text.parse::<SocketAddr>().ok().map(|a| a.ip())
+}
+
+fn keyed(per_minute: u32) -> Option<DefaultKeyedRateLimiter<IpAddr>> {
+    NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)))
+}
+
+fn wait_of(not_until: &governor::NotUntil<governor::clock::QuantaInstant>) -> Duration {
+    not_until.wait_time_from(DefaultClock::default().now())
+}
+
+/// Wrong credentials per address. Each wrong one takes a cell of a keyed limiter; once an
+/// address is past its rate, every credential it presents (right or wrong) waits until the
+/// limiter lets it through again, so the answer tells a guesser nothing.
+pub struct AuthFailures {
+    limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    /// Addresses that must wait, and until when (what the limiter last answered them).
+    waiting: Mutex<HashMap<IpAddr, Instant>>,
+}
+
+/// The most addresses remembered as waiting; past it, those whose wait is over are forgotten.
+const MAX_WAITING: usize = 100_000;
+
+impl AuthFailures {
+    pub fn new(per_minute: u32) -> AuthFailures {
+        AuthFailures {
+            limiter: keyed(per_minute),
+            waiting: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How long `ip` must still wait before presenting a credential, if it must.
+    pub fn must_wait(&self, ip: IpAddr) -> Option<Duration> {
+        let key = rate_key(ip);
+        let mut waiting = self.lock();
+        let until = *waiting.get(&key)?;
+        let now = Instant::now();
+        if until > now {
+            Some(until - now)
+        } else {
+            waiting.remove(&key);
+            None
+        }
+    }
+
+    /// Counts a wrong credential from `ip`.
+    pub fn record(&self, ip: IpAddr) {
+        let Some(limiter) = &self.limiter else {
+            return;
+        };
+        let key = rate_key(ip);
+        if let Err(not_until) = limiter.check_key(&key) {
+            let until = Instant::now() + wait_of(&not_until);
+            let mut waiting = self.lock();
+            if waiting.len() >= MAX_WAITING {
+                let now = Instant::now();
+                waiting.retain(|_, t| *t > now);
+            }
+            if waiting.len() < MAX_WAITING {
+                waiting.insert(key, until);
+            }
+            tracing::warn!(client = %key, "wrong credentials: this address must wait");
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Instant>> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn housekeeping(&self) {
+        if let Some(l) = &self.limiter {
+            l.retain_recent();
+        }
+        let now = Instant::now();
+        self.lock().retain(|_, t| *t > now);
+    }
+}
+
+/// Every per-address limit of the service.
+pub struct Limits {
+    registrations: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    anonymous: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    pub failures: Arc<AuthFailures>,
+    client_ip_header: Option<HeaderName>,
+    admin_token: Secret,
+    cookie_admin: Option<CookieAdminCheck>,
+}
+
+/// What a request is counted as.
+#[derive(Debug, PartialEq, Eq)]
+enum Kind {
+    /// The admin (right token or a live dashboard session): never limited.
+    Admin,
+    /// `POST /v1/workers/register`.
+    Registration,
+    /// A request with a worker token or an admin token to a route that needs credentials.
+    Credentialed,
+    /// Everything else.
+    Anonymous,
+    /// The webhook, bounded by its own semaphore.
+    Webhook,
+}
+
+impl Limits {
+    pub fn new(
+        config: &LimitsConfig,
+        admin_token: Secret,
+        cookie_admin: Option<CookieAdminCheck>,
+        failures: Arc<AuthFailures>,
+    ) -> anyhow::Result<Limits> {
+        let client_ip_header = match &config.client_ip_header {
+            Some(name) if !name.trim().is_empty() => {
+                Some(HeaderName::try_from(name.trim()).map_err(|_| {
+                    anyhow::anyhow!("OWP_CLIENT_IP_HEADER `{name}` is not a header name")
+                })?)
+            }
+            _ => None,
+        };
+        Ok(Limits {
+            registrations: keyed(config.rate_registrations_per_minute),
+            anonymous: keyed(config.rate_anonymous_per_minute),
+            failures,
+            client_ip_header,
+            admin_token,
+            cookie_admin,
+        })
+    }
+
+    /// Forgets addresses that have not been seen for a while (run every minute or so).
+    pub fn housekeeping(&self) {
+        for l in [&self.registrations, &self.anonymous].into_iter().flatten() {
+            l.retain_recent();
+        }
+        self.failures.housekeeping();
+    }
+
+    fn kind(&self, method: &Method, path: &str, headers: &HeaderMap) -> Kind {
+        if path == crate::github::manifest::WEBHOOK_PATH {
+            return Kind::Webhook;
+        }
+        let admin_header = headers.get("x-admin-token");
+        if let Some(token) = admin_header.and_then(|v| v.to_str().ok())
+            && super::extract::secret_eq(token, self.admin_token.expose())
+        {
+            return Kind::Admin;
+        }
+        if admin_header.is_none()
+            && self
+                .cookie_admin
+                .as_ref()
+                .is_some_and(|check| check(method, headers))
+        {
+            return Kind::Admin;
+        }
+        if method == Method::POST && path == "/v1/workers/register" {
+            return Kind::Registration;
+        }
+        let credentialed = admin_header.is_some() || headers.contains_key(header::AUTHORIZATION);
+        let needs_credentials = (path.starts_with("/v1/")
+            && !matches!(path, "/v1/openapi.json" | "/v1/meta"))
+            || path == "/metrics";
+        if credentialed && needs_credentials {
+            Kind::Credentialed
+        } else {
+            Kind::Anonymous
+        }
+    }
+}
+
+/// Whether a request presents a credential that can be wrong (counted by [`AuthFailures`]).
+fn presents_credential(headers: &HeaderMap) -> bool {
+    headers.contains_key("x-admin-token") || headers.contains_key(header::AUTHORIZATION)
+}
+
+/// `429 rate_limited` with `Retry-After` (whole seconds, at least 1).
+pub fn too_many(wait: Duration, detail: &str) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut res = ApiError::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("{detail}; retry in {} s", secs.max(1)),
+    )
+    .into_response();
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    res
+}
+
+/// The middleware in front of every route.
+pub async fn layer(State(limits): State<Arc<Limits>>, mut req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let ip = client_address(limits.client_ip_header.as_ref(), req.headers(), peer);
+    req.extensions_mut().insert(ClientIp(ip));
+    let kind = limits.kind(req.method(), req.uri().path(), req.headers());
+    if kind == Kind::Webhook {
+        return next.run(req).await;
+    }
+    let credential = presents_credential(req.headers());
+    // Past its rate of wrong credentials an address waits whatever it presents, the right admin
+    // token included: the answer must not tell a guesser which guess was right.
+    if credential && let Some(wait) = limits.failures.must_wait(ip) {
+        return too_many(wait, "too many wrong credentials from this address");
+    }
+    if kind == Kind::Admin {
+        return next.run(req).await;
+    }
+    let key = rate_key(ip);
+    let limiter = match kind {
+        Kind::Registration => limits.registrations.as_ref(),
+        Kind::Anonymous => limits.anonymous.as_ref(),
+        _ => None,
+    };
+    if let Some(limiter) = limiter
+        && let Err(not_until) = limiter.check_key(&key)
+    {
+        let what = if kind == Kind::Registration {
+            "too many registrations from this address"
+        } else {
+            "too many requests from this address"
+        };
+        return too_many(wait_of(&not_until), what);
+    }
+    let res = next.run(req).await;
+    if credential && res.status() == axum::http::StatusCode::UNAUTHORIZED {
+        limits.failures.record(ip);
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_counts_per_slash_64_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(rate_key(a), rate_key(b));
+        assert_ne!(rate_key(a), rate_key(c));
+        let mapped: IpAddr = "::ffff:10.0.0.7".parse().unwrap();
+        assert_eq!(rate_key(mapped), "10.0.0.7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn the_configured_header_names_the_client_by_its_last_address() {
+        let name = HeaderName::from_static("x-forwarded-for");
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        let peer = Some(local);
+        let mut h = HeaderMap::new();
+        assert_eq!(client_address(Some(&name), &h, peer), local);
+        h.insert(&name, HeaderValue::from_static("6.6.6.6, 10.1.2.3"));
+        assert_eq!(
+            client_address(Some(&name), &h, peer),
+            "10.1.2.3".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(client_address(None, &h, peer), local, "not configured");
+        h.insert(&name, HeaderValue::from_static("[2001:db8::1]:443"));
+        assert_eq!(
+            client_address(Some(&name), &h, peer),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
+        h.insert(&name, HeaderValue::from_static("garbage"));
+        assert_eq!(client_address(Some(&name), &h, peer), local);
+    }
+
+    #[test]
+    fn wrong_credentials_make_only_their_address_wait() {
+        let f = AuthFailures::new(3);
+        let stranger: IpAddr = "203.0.113.9".parse().unwrap();
+        let admin: IpAddr = "198.51.100.1".parse().unwrap();
+        for _ in 0..3 {
+            f.record(stranger);
+            assert_eq!(f.must_wait(stranger), None, "within the rate");
+        }
+        f.record(stranger);
+        let wait = f.must_wait(stranger).expect("past the rate");
+        assert!(
+            wait <= Duration::from_secs(20) && wait > Duration::ZERO,
+            "{wait:?}"
+        );
+        assert_eq!(f.must_wait(admin), None, "another address is not held");
+        let off = AuthFailures::new(0);
+        for _ in 0..100 {
+            off.record(stranger);
+        }
+        assert_eq!(off.must_wait(stranger), None, "0 turns it off");
+    }
+
+    #[test]
+    fn requests_are_told_apart() {
+        let limits = Limits::new(
+            &LimitsConfig::default(),
+            Secret::new("right-token"),
+            None,
+            Arc::new(AuthFailures::new(10)),
+        )
+        .unwrap();
+        let mut h = HeaderMap::new();
+        let kind = |m: Method, p: &str, h: &HeaderMap| limits.kind(&m, p, h);
+        assert_eq!(kind(Method::GET, "/healthz", &h), Kind::Anonymous);
+        assert_eq!(
+            kind(Method::POST, "/v1/workers/register", &h),
+            Kind::Registration
+        );
+        assert_eq!(kind(Method::GET, "/v1/workers/me", &h), Kind::Anonymous);
+        assert_eq!(kind(Method::POST, "/github/webhook", &h), Kind::Webhook);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer x"));
+        assert_eq!(kind(Method::GET, "/v1/workers/me", &h), Kind::Credentialed);
+        assert_eq!(
+            kind(Method::GET, "/healthz", &h),
+            Kind::Anonymous,
+            "a token buys nothing there"
+        );
+        assert_eq!(
+            kind(Method::POST, "/v1/workers/register", &h),
+            Kind::Registration
+        );
+        h.insert("x-admin-token", HeaderValue::from_static("right-token"));
+        assert_eq!(kind(Method::POST, "/v1/workers/register", &h), Kind::Admin);
+        h.insert("x-admin-token", HeaderValue::from_static("wrong"));
+        assert_eq!(kind(Method::GET, "/v1/admin/state", &h), Kind::Credentialed);
+    }
+}
