@@ -216,7 +216,13 @@ async fn installation_repositories(
         join_repo(&mut tx, &repo.full_name, github_id, repo.private, id, &who).await?;
     }
     for repo in &e.removed {
-        leave_repo(&mut tx, &repo.full_name, &who).await?;
+        // Only the installation that serves a repository can take it out of the pool.
+        let serving = tx.gh_repo(&repo.full_name).await?;
+        if serving.is_some_and(|r| r.installation_id == Some(id)) {
+            leave_repo(&mut tx, &repo.full_name, &who).await?;
+        } else {
+            tracing::warn!(repo = %repo.full_name, installation = id, "a removal by an installation that does not serve the repository; ignored");
+        }
     }
     tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
         .await?;
@@ -996,15 +1002,22 @@ async fn renew(tx: &mut WriteTx, ctx: &CommentCtx<'_>, task: &TaskRow) -> Result
 async fn pull_event(github: &Github, seq: i64, e: &PullRequestEvent) -> Result<(), ApplyError> {
     let who = actor(&e.sender.login);
     let repo = e.repo.full_name.as_str();
-    if installation_for(github, &e.repo, e.installation_id, &who)
-        .await?
-        .is_none()
-    {
+    let Some(installation) = installation_for(github, &e.repo, e.installation_id, &who).await?
+    else {
         return ignore(github, seq, NOT_INSTALLED).await;
-    }
+    };
+    let maintainer = pr_author_is_maintainer(github, installation, repo, &e.pull_request).await?;
     let mut tx = github.store.begin().await?;
     let unlink_missing = matches!(e.action, PullRequestAction::Edited { .. });
-    sync_pull(&mut tx, repo, &e.pull_request, unlink_missing, &who).await?;
+    sync_pull(
+        &mut tx,
+        repo,
+        &e.pull_request,
+        unlink_missing,
+        maintainer,
+        &who,
+    )
+    .await?;
     tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
         .await?;
     tx.commit().await?;
@@ -1029,15 +1042,23 @@ fn web_host(url: &str) -> &str {
 
 /// Brings the tasks a pull request closes in line with it as it is now. With `unlink_missing`,
 /// tasks it no longer names are let go (its description was edited).
+///
+/// Only links GitHub itself makes count: issues of the pull request's own repository (`#N`,
+/// `owner/name#N` or the issue's URL of that repository); a reference to another repository
+/// never acts. While a task is claimed, a pull request acts on it only when its author is the
+/// holder or (not as a draft) a maintainer (`author_is_maintainer`); a draft acts only as the
+/// holder's. Any other linked pull request is recorded (not acting) and shown to maintainers,
+/// but ends no claim and takes no review slot. A merge (a maintainer's decision) always acts.
 pub async fn sync_pull(
     tx: &mut WriteTx,
     repo: &str,
     pr: &PullRequest,
     unlink_missing: bool,
+    author_is_maintainer: bool,
     actor: &str,
 ) -> Result<(), StoreError> {
     let number = to_i64(pr.number);
-    let refs = links::closing_references_on_host(&pr.body, repo, web_host(&pr.html_url));
+    let refs = same_repo_references(pr, repo);
     let state = if pr.open {
         PrState::Open
     } else if pr.merged {
@@ -1047,7 +1068,7 @@ pub async fn sync_pull(
     };
     let mut named: Vec<String> = Vec::new();
     for r in &refs {
-        let Some(task) = tx.task_by_key(&r.repo(), &r.key()).await? else {
+        let Some(task) = tx.task_by_key(repo, &r.key()).await? else {
             continue;
         };
         if tx.gh_task(&task.id).await?.is_none() {
@@ -1063,6 +1084,16 @@ pub async fn sync_pull(
         }
     }
     for task_id in &named {
+        let task = tx.lock_task(task_id).await?;
+        let before = earlier.iter().find(|l| &l.task_id == task_id);
+        // A closed pull request gives the task back only if it was the one it waited on.
+        let governed = before.is_some_and(|l| l.state == PrState::Open && l.acting)
+            || pr_url(&task).as_deref() == Some(pr.html_url.as_str());
+        let acting = match state {
+            PrState::Merged => true,
+            PrState::Closed => governed,
+            PrState::Open => may_act(tx, &task, pr, author_is_maintainer).await?,
+        };
         let link = LinkedPr {
             repo: repo.to_string(),
             pr_number: number,
@@ -1071,17 +1102,32 @@ pub async fn sync_pull(
             author: pr.author.login.clone(),
             state,
             draft: pr.draft,
+            acting,
         };
         tx.gh_upsert_linked_pr(&link).await?;
-        let task = tx.lock_task(task_id).await?;
-        // A closed pull request gives the task back only if it was the one it waited on.
-        let governs = earlier
-            .iter()
-            .any(|l| &l.task_id == task_id && l.state == PrState::Open)
-            || pr_url(&task).as_deref() == Some(pr.html_url.as_str());
-        if state != PrState::Closed || governs {
-            move_for_pull(tx, &task, pr, state, actor).await?;
+        if !acting {
+            let newly = before.is_none_or(|l| l.acting || l.state != PrState::Open);
+            if state == PrState::Open && newly {
+                tx.event(
+                    NewEvent::new("github.pr_not_acting", actor)
+                        .repo(repo)
+                        .task(task_id)
+                        .worker(task.worker_id.as_deref())
+                        .data(json!({
+                            "pr_url": pr.html_url,
+                            "author": pr.author.login,
+                            "draft": pr.draft,
+                            "reason": if pr.draft {
+                                "a draft that is not the holder's"
+                            } else {
+                                "not the holder's and not a maintainer's while the task is claimed"
+                            },
+                        })),
+                );
+            }
+            continue;
         }
+        move_for_pull(tx, &task, pr, state, actor).await?;
     }
     if unlink_missing && pr.open {
         for link in earlier
@@ -1094,7 +1140,8 @@ pub async fn sync_pull(
             };
             tx.gh_upsert_linked_pr(&unlinked).await?;
             let task = tx.lock_task(&link.task_id).await?;
-            if task.status == TaskStatus::PrOpened
+            if link.acting
+                && task.status == TaskStatus::PrOpened
                 && tx.gh_open_links_of_task(&task.id).await?.is_empty()
             {
                 let mv = Move {
@@ -1106,6 +1153,104 @@ pub async fn sync_pull(
         }
     }
     Ok(())
+}
+
+/// The issues of its own repository a pull request closes, as GitHub links them; references to
+/// other repositories are dropped.
+pub fn same_repo_references(pr: &PullRequest, repo: &str) -> Vec<links::IssueRef> {
+    links::closing_references_on_host(&pr.body, repo, web_host(&pr.html_url))
+        .into_iter()
+        .filter(|r| r.repo() == repo)
+        .collect()
+}
+
+/// Whether an open pull request may act on a task (see [`sync_pull`]).
+async fn may_act(
+    tx: &mut WriteTx,
+    task: &TaskRow,
+    pr: &PullRequest,
+    author_is_maintainer: bool,
+) -> Result<bool, StoreError> {
+    let author = pr.author.login.as_str();
+    Ok(match task.status {
+        TaskStatus::Ready => !pr.draft,
+        TaskStatus::Leased | TaskStatus::InProgress | TaskStatus::Blocked => {
+            is_holder_login(tx, task, author).await? || (author_is_maintainer && !pr.draft)
+        }
+        TaskStatus::PrOpened => {
+            author_is_maintainer
+                || tx
+                    .gh_open_links_of_task(&task.id)
+                    .await?
+                    .iter()
+                    .any(|l| l.author.eq_ignore_ascii_case(author))
+                || is_holder_login(tx, task, author).await?
+        }
+        TaskStatus::Merged | TaskStatus::Cancelled => true,
+    })
+}
+
+/// Whether `login` is the GitHub login of whoever holds (or last held) a task.
+async fn is_holder_login(
+    tx: &mut WriteTx,
+    task: &TaskRow,
+    login: &str,
+) -> Result<bool, StoreError> {
+    if holds(tx, task, login).await? {
+        return Ok(true);
+    }
+    Ok(holder_login(tx, task)
+        .await?
+        .is_some_and(|h| h.eq_ignore_ascii_case(login)))
+}
+
+/// Whether the author of a pull request must be asked about (some task it links is claimed by
+/// someone else): only then is GitHub asked whether they are a maintainer.
+pub async fn needs_maintainer_check(
+    store: &crate::store::Store,
+    repo: &str,
+    pr: &PullRequest,
+) -> Result<bool, StoreError> {
+    if !pr.open || pr.draft {
+        return Ok(false);
+    }
+    for r in same_repo_references(pr, repo) {
+        if let Some(task) = store.task_by_key(repo, &r.key()).await?
+            && matches!(
+                task.status,
+                TaskStatus::Leased
+                    | TaskStatus::InProgress
+                    | TaskStatus::Blocked
+                    | TaskStatus::PrOpened
+            )
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether a pull request's author is a maintainer, asked of GitHub only when it matters; an
+/// unreadable permission counts as no write access (the pull request is only recorded).
+pub async fn pr_author_is_maintainer(
+    github: &Github,
+    installation: i64,
+    repo: &str,
+    pr: &PullRequest,
+) -> Result<bool, StoreError> {
+    if !needs_maintainer_check(&github.store, repo, pr).await? {
+        return Ok(false);
+    }
+    match github
+        .is_maintainer(installation, repo, &pr.author.login)
+        .await
+    {
+        Ok(m) => Ok(m),
+        Err(e) => {
+            tracing::warn!(error = %e, login = %pr.author.login, "cannot check a pull request author's permission; treating as no write access");
+            Ok(false)
+        }
+    }
 }
 
 async fn move_for_pull(

@@ -416,6 +416,12 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
         },
         label_warnings: warnings,
         config_error: settings.error,
+        other_prs: store
+            .gh_recorded_links_of_task(task_id)
+            .await?
+            .into_iter()
+            .map(|l| (l.pr_url, l.author))
+            .collect(),
         help_url: github.help_url(),
     }))
 }

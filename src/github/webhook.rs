@@ -112,11 +112,20 @@ async fn accept(
     };
     slim(&mut payload);
     let text = payload.to_string();
+    // The same signed body under a new delivery id (a replay) is not applied again.
+    let body_sha256 = {
+        use sha2::Digest;
+        let mut hash = sha2::Sha256::new();
+        hash.update(event.as_bytes());
+        hash.update([0]);
+        hash.update(body);
+        hex::encode(hash.finalize())
+    };
     let now = crate::store::now_ms();
     github.receiving.fetch_add(1, Ordering::SeqCst);
     let stored = github
         .store
-        .gh_insert_delivery(delivery, event, &text, now)
+        .gh_insert_delivery(delivery, event, &text, &body_sha256, now)
         .await;
     github.receiving.fetch_sub(1, Ordering::SeqCst);
     let stored = stored?;

@@ -167,9 +167,12 @@ pub struct LinkedPr {
     pub author: String,
     pub state: PrState,
     pub draft: bool,
+    /// Whether it may act on the task (false: recorded for maintainers, but another person's
+    /// while the task was claimed, or a draft that is not the holder's).
+    pub acting: bool,
 }
 
-const LINKED_PR_COLUMNS: &str = "repo, pr_number, task_id, pr_url, author, state, draft";
+const LINKED_PR_COLUMNS: &str = "repo, pr_number, task_id, pr_url, author, state, draft, acting";
 
 fn decode_linked_pr(row: &AnyRow) -> Result<LinkedPr, StoreError> {
     let state: String = row.try_get("state")?;
@@ -181,6 +184,7 @@ fn decode_linked_pr(row: &AnyRow) -> Result<LinkedPr, StoreError> {
         author: row.try_get("author")?,
         state: PrState::parse(&state)?,
         draft: row.try_get::<i64, _>("draft")? != 0,
+        acting: row.try_get::<i64, _>("acting")? != 0,
     })
 }
 
@@ -351,14 +355,14 @@ const REPO_BY_NAME: &str = "gh_repos WHERE repo = $1";
 const TASK_BY_ID: &str = "gh_tasks WHERE task_id = $1";
 const CLAIM_BY_TASK: &str = "gh_claims WHERE task_id = $1";
 
-/// The open pull requests linked to a task.
+/// The open pull requests linked to a task that act on it (not those only recorded).
 async fn open_links_of_task<'e>(
     exec: impl Executor<'e, Database = Any>,
     task_id: &str,
 ) -> Result<Vec<LinkedPr>, StoreError> {
     let sql = format!(
         "SELECT {LINKED_PR_COLUMNS} FROM gh_linked_prs WHERE task_id = $1 AND state = 'open' \
-         ORDER BY updated_at"
+         AND acting = 1 ORDER BY updated_at"
     );
     rows_by_key(exec, sql, task_id, decode_linked_pr).await
 }
@@ -867,10 +871,10 @@ impl WriteTx {
         let now = self.now;
         sqlx::query(
             "INSERT INTO gh_linked_prs (repo, pr_number, task_id, pr_url, author, state, draft, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             acting, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (repo, pr_number, task_id) DO UPDATE SET pr_url = excluded.pr_url, \
              author = excluded.author, state = excluded.state, draft = excluded.draft, \
-             updated_at = excluded.updated_at",
+             acting = excluded.acting, updated_at = excluded.updated_at",
         )
         .bind(&pr.repo)
         .bind(pr.pr_number)
@@ -879,6 +883,7 @@ impl WriteTx {
         .bind(&pr.author)
         .bind(pr.state.as_str())
         .bind(i64::from(pr.draft))
+        .bind(i64::from(pr.acting))
         .bind(now)
         .execute(self.conn())
         .await?;
@@ -1091,21 +1096,24 @@ impl WriteTx {
 // ------------------------------------------------------------------------------------------------
 
 impl Store {
-    /// Stores a verified webhook delivery; false when this delivery id was stored before.
+    /// Stores a verified webhook delivery; false when this delivery id, or the same signed body
+    /// (`body_sha256`) under another id, was stored before.
     pub async fn gh_insert_delivery(
         &self,
         delivery_id: &str,
         event: &str,
         body: &str,
+        body_sha256: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
         let n = sqlx::query(
-            "INSERT INTO gh_deliveries (delivery_id, event, body, received_at, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (delivery_id) DO NOTHING",
+            "INSERT INTO gh_deliveries (delivery_id, event, body, body_sha256, received_at, \
+             next_attempt_at) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING",
         )
         .bind(delivery_id)
         .bind(event)
         .bind(body)
+        .bind(body_sha256)
         .bind(now)
         .execute_write(self)
         .await?
@@ -1601,7 +1609,19 @@ impl Store {
         open_links_of_task(&self.read, task_id).await
     }
 
-    /// The open pull requests linked to tasks of a repository.
+    /// The open pull requests that link a task but do not act on it (recorded for maintainers).
+    pub async fn gh_recorded_links_of_task(
+        &self,
+        task_id: &str,
+    ) -> Result<Vec<LinkedPr>, StoreError> {
+        let sql = format!(
+            "SELECT {LINKED_PR_COLUMNS} FROM gh_linked_prs WHERE task_id = $1 AND state = 'open' \
+             AND acting = 0 ORDER BY pr_number LIMIT 50"
+        );
+        rows_by_key(&self.read, sql, task_id, decode_linked_pr).await
+    }
+
+    /// The open pull requests linked to the tasks of a repository (acting or only recorded).
     pub async fn gh_open_links_of_repo(&self, repo: &str) -> Result<Vec<LinkedPr>, StoreError> {
         let sql = format!(
             "SELECT {} FROM gh_linked_prs l JOIN gh_tasks g ON g.task_id = l.task_id \
