@@ -266,3 +266,44 @@ async fn label_text_and_settings_errors_never_render_as_live_markdown() {
     assert!(body.contains("\\!\\[x\\]"), "{body}");
     assert!(!body.contains(" @everyone "), "{body}");
 }
+
+// --- `.github/owp.yml` is bounded -----------------------------------------------------------------
+
+#[tokio::test]
+async fn an_oversized_or_deeply_nested_settings_file_is_a_settings_error_not_a_stall() {
+    // 200 KB of `[`: over the size limit, and nested far too deep.
+    let huge = "[".repeat(200 * 1024);
+    let started = std::time::Instant::now();
+    let story = Story::with(Some(&huge), |_| {}).await;
+    let n = story.label_issue("Fix the parser", &[]).await;
+    assert_eq!(story.task(n).await.status, TaskStatus::Ready);
+    story.expect_status(
+        n,
+        &[
+            "The repository's settings file could not be used",
+            "at most 65536 are read",
+        ],
+    );
+    assert_eq!(story.policy().await.max_open_prs, 3, "the defaults apply");
+
+    // Under the size limit but nested deep, or with aliases: refused just as fast.
+    story
+        .fake
+        .set_file(REPO, ".github/owp.yml", &"[".repeat(60 * 1024));
+    story.running().github.reconcile_now().await.unwrap();
+    story.add_label(n, "estimate:2").await;
+    story.expect_status(n, &["nested deeper than"]);
+    story.fake.set_file(
+        REPO,
+        ".github/owp.yml",
+        "max_open_prs: &n 5\nclaim:\n  ttl_days: *n\n",
+    );
+    story.running().github.reconcile_now().await.unwrap();
+    story.add_label(n, "estimate:3").await;
+    story.expect_status(n, &["anchors and aliases"]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+}

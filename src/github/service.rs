@@ -30,7 +30,7 @@ use crate::config::ServeConfig;
 use crate::domain::Event;
 use crate::github::app_auth::{AppCredentials, GithubApp};
 use crate::github::repo_config::RepoConfig;
-use crate::github::rest::RepoPermission;
+use crate::github::rest::{FileText, RepoPermission};
 use crate::github::signature::WebhookSecrets;
 use crate::github::{api, messages};
 use crate::store::github::{self as gh, OutboxTarget};
@@ -131,34 +131,47 @@ impl Github {
         }
         let text = match api::installation(&self.app, installation).await {
             Ok(client) => {
-                api::file_text(&client, repo, crate::github::repo_config::CONFIG_PATH).await
+                api::file_text(
+                    &client,
+                    repo,
+                    crate::github::repo_config::CONFIG_PATH,
+                    crate::github::repo_config::MAX_CONFIG_BYTES,
+                )
+                .await
             }
             Err(e) => Err(e),
         };
-        match text {
-            Ok(None) => {
+        let parsed = match text {
+            Ok(FileText::Missing) => None,
+            Ok(FileText::TooLarge(size)) => Some(Err(format!(
+                "{}: the file is {size} bytes or more; at most {} are read",
+                crate::github::repo_config::CONFIG_PATH,
+                crate::github::repo_config::MAX_CONFIG_BYTES
+            ))),
+            Ok(FileText::Text(text)) => Some(parse_bounded(text).await),
+            Err(e) => {
+                tracing::warn!(repo, error = %e, "cannot read the repository's settings file");
+                return Ok(settings_of(Some(&row)));
+            }
+        };
+        match parsed {
+            None => {
                 self.store
                     .gh_set_repo_config(repo, Some((None, None)), None, now)
                     .await?;
             }
-            Ok(Some(text)) => match RepoConfig::parse(&text) {
-                Ok(config) => {
-                    let json = serde_json::to_string(&config).unwrap_or_default();
-                    let cap = config.pr_hourly_limit.map(|n| i64::from(n.get()));
-                    self.store
-                        .gh_set_repo_config(repo, Some((Some(&json), cap)), None, now)
-                        .await?;
-                }
-                Err(e) => {
-                    tracing::warn!(repo, error = %e, "the repository's settings file is not valid; the last good settings stay in force");
-                    self.store
-                        .gh_set_repo_config(repo, None, Some(&e.to_string()), now)
-                        .await?;
-                }
-            },
-            Err(e) => {
-                tracing::warn!(repo, error = %e, "cannot read the repository's settings file");
-                return Ok(settings_of(Some(&row)));
+            Some(Ok(config)) => {
+                let json = serde_json::to_string(&config).unwrap_or_default();
+                let cap = config.pr_hourly_limit.map(|n| i64::from(n.get()));
+                self.store
+                    .gh_set_repo_config(repo, Some((Some(&json), cap)), None, now)
+                    .await?;
+            }
+            Some(Err(e)) => {
+                tracing::warn!(repo, error = %e, "the repository's settings file is not valid; the last good settings stay in force");
+                self.store
+                    .gh_set_repo_config(repo, None, Some(&e), now)
+                    .await?;
             }
         }
         let settings = self.settings(repo).await?;
@@ -245,6 +258,27 @@ impl Github {
     /// Signals that background work made progress.
     pub(crate) fn progressed(&self) {
         self.progress.notify_waiters();
+    }
+}
+
+/// How long reading one `.github/owp.yml` may take before it counts as a settings error.
+pub const CONFIG_PARSE_LIMIT: Duration = Duration::from_secs(2);
+
+/// Parses a settings file off the async workers, within [`CONFIG_PARSE_LIMIT`], so that one
+/// repository's file never holds up other deliveries for long (its size and shape are bounded
+/// by [`RepoConfig::parse`] as well).
+async fn parse_bounded(text: String) -> Result<RepoConfig, String> {
+    let parse = tokio::task::spawn_blocking(move || RepoConfig::parse(&text));
+    match tokio::time::timeout(CONFIG_PARSE_LIMIT, parse).await {
+        Ok(Ok(result)) => result.map_err(|e| e.to_string()),
+        Ok(Err(_)) => Err(format!(
+            "{}: the file could not be read",
+            crate::github::repo_config::CONFIG_PATH
+        )),
+        Err(_) => Err(format!(
+            "{}: reading the file took too long; simplify it",
+            crate::github::repo_config::CONFIG_PATH
+        )),
     }
 }
 

@@ -1103,7 +1103,7 @@ impl Store {
         delivery_id: &str,
         event: &str,
         body: &str,
-        body_sha256: &str,
+        body_sha256: Option<&str>,
         now: i64,
     ) -> Result<bool, StoreError> {
         let n = sqlx::query(
