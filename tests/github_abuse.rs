@@ -307,3 +307,90 @@ async fn an_oversized_or_deeply_nested_settings_file_is_a_settings_error_not_a_s
         started.elapsed()
     );
 }
+
+// --- comment floods ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_comment_flood_gets_a_few_replies_then_reactions_and_repeats_collapse() {
+    use owp::github::throttle::{REPLIES_PER_ISSUE, THROTTLED_REACTION};
+    let story = Story::start().await;
+    let n = story.label_issue("Fix the parser", &[]).await;
+    story.comment(n, "alice", "/owp claim").await;
+    story.expect_status(n, &["claimed by @alice"]);
+
+    // Different misspellings: a few replies, then a reaction instead of each reply.
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(story.comment(n, "mallory", &format!("/owp clam{i}")).await);
+    }
+    let answered = REPLIES_PER_ISSUE as usize;
+    for i in 0..answered {
+        story.expect_comment(n, &format!("`/owp clam{i}`"));
+    }
+    for id in &ids[answered..] {
+        assert!(story.reacted(*id, THROTTLED_REACTION), "comment {id}");
+    }
+    story.expect_no_new_comments(n);
+
+    // The same refused command again: one reply, the repeat collapses into it.
+    story.comment(n, "carol", "/owp claim").await;
+    let again = story.comment(n, "carol", "/owp claim").await;
+    story.expect_comment(n, "already claimed by @alice");
+    assert!(!story.reacted(again, THROTTLED_REACTION));
+    story.expect_no_new_comments(n);
+
+    // Someone else is still answered at once, and so is a maintainer past the limit.
+    story.comment(n, "bob", "/owp clam").await;
+    story.expect_comment(n, "@bob, I don't know the command");
+    story.fake.set_permission(REPO, "maria", "maintain");
+    for i in 0..(REPLIES_PER_ISSUE + 2) {
+        story.comment(n, "maria", &format!("/owp unblok{i}")).await;
+        story.expect_comment(n, &format!("`/owp unblok{i}`"));
+    }
+
+    // The status comment of a new issue is not held up behind the flood.
+    let m = story.label_issue("Another issue", &[]).await;
+    story.expect_status(m, &["**Ready**"]);
+    story.expect_status(n, &["claimed by @alice"]);
+}
+
+#[tokio::test]
+async fn the_outbox_stays_under_githubs_content_creation_limits_with_status_comments_first() {
+    let store_limit = owp::store::github::WRITES_PER_MINUTE;
+    assert!(store_limit <= 80);
+    assert!(owp::store::github::WRITES_PER_HOUR <= 500);
+    let story = Story::start().await;
+    let running = story.running();
+    // Replies leave room for status comments: a reply waits when only the status share is left.
+    let store = &running.store;
+    let reply_share = store_limit - owp::store::github::STATUS_RESERVE_PER_MINUTE;
+    let used_before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM gh_write_log")
+        .fetch_one(store.read_pool())
+        .await
+        .unwrap();
+    for _ in used_before..reply_share {
+        assert_eq!(
+            store
+                .gh_reserve_write(INSTALLATION as i64, false)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    assert!(
+        store
+            .gh_reserve_write(INSTALLATION as i64, false)
+            .await
+            .unwrap()
+            .is_some(),
+        "replies wait"
+    );
+    assert_eq!(
+        store
+            .gh_reserve_write(INSTALLATION as i64, true)
+            .await
+            .unwrap(),
+        None,
+        "a status comment still goes"
+    );
+}

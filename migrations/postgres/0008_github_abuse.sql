@@ -7,3 +7,6 @@ ALTER TABLE gh_linked_prs ADD COLUMN acting BIGINT NOT NULL DEFAULT 1;
 -- delivery id is acknowledged and not applied again. NULL for deliveries stored before.
 ALTER TABLE gh_deliveries ADD COLUMN body_sha256 TEXT;
 CREATE UNIQUE INDEX gh_deliveries_body ON gh_deliveries (body_sha256);
+
+-- The App's recent replies on an issue, to collapse an identical repeat into the first.
+CREATE INDEX gh_outbox_replies ON gh_outbox (repo, issue_number, created_at) WHERE kind = 'comment';

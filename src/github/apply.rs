@@ -36,6 +36,9 @@ use crate::store::rows::TaskRow;
 use crate::store::tasks::TaskInput;
 use crate::store::{NewEvent, StoreError, WriteTx};
 
+/// An identical reply on the same issue within this long is not written again.
+pub const REPEAT_WINDOW_MS: i64 = 10 * 60_000;
+
 /// At most this many commands of one comment are carried out.
 pub const MAX_COMMANDS_PER_COMMENT: usize = 5;
 
@@ -503,6 +506,10 @@ struct CommentCtx<'a> {
     comment_id: i64,
     settings: &'a RepoSettings,
     maintainer: Option<bool>,
+    /// Whether the commenter may get replies to this comment (see [`crate::github::throttle`]).
+    may_reply: bool,
+    /// A reaction was queued instead of a reply.
+    reacted: std::sync::atomic::AtomicBool,
     actor: String,
 }
 
@@ -511,12 +518,39 @@ impl CommentCtx<'_> {
         target(self.installation, self.repo, to_i64(self.number))
     }
 
+    /// Answers the commenter: a reply comment, unless they had as many replies as one person
+    /// gets in a while (then a reaction on their comment) or the same reply was just queued on
+    /// this issue (an identical repeat collapses into it). Maintainers are always answered.
     async fn reply(
         &self,
         tx: &mut WriteTx,
         task_id: Option<&str>,
         body: &str,
     ) -> Result<(), StoreError> {
+        let maintainer = self.maintainer == Some(true);
+        let since = tx.now - REPEAT_WINDOW_MS;
+        if !maintainer && tx.gh_recent_reply(&self.target(), body, since).await? {
+            tracing::info!(
+                login = self.login,
+                "an identical reply was just queued; not repeated"
+            );
+            return Ok(());
+        }
+        if !self.may_reply {
+            if !self
+                .reacted
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                tracing::info!(login = self.login, "reply limit reached; reacting instead");
+                tx.gh_enqueue_reaction(
+                    &self.target(),
+                    self.comment_id,
+                    crate::github::throttle::THROTTLED_REACTION,
+                )
+                .await?;
+            }
+            return Ok(());
+        }
         tx.gh_enqueue_comment(&self.target(), task_id, body).await
     }
 
@@ -578,6 +612,17 @@ async fn comment_event(github: &Github, seq: i64, e: &CommentEvent) -> Result<()
     } else {
         None
     };
+    let may_reply = parsed.is_empty()
+        || maintainer == Some(true)
+        || github.known_maintainer(repo, login)
+        || github
+            .replies
+            .allow(installation, repo, to_i64(e.issue.number), login)
+        // Past the limit: maintainers are still answered (asked of GitHub only now).
+        || github
+            .is_maintainer(installation, repo, login)
+            .await
+            .unwrap_or(false);
     let ctx = CommentCtx {
         github,
         installation,
@@ -587,6 +632,8 @@ async fn comment_event(github: &Github, seq: i64, e: &CommentEvent) -> Result<()
         comment_id: i64::try_from(e.comment.id).unwrap_or(i64::MAX),
         settings: &settings,
         maintainer,
+        may_reply,
+        reacted: Default::default(),
         actor: who,
     };
     let mut tx = github.store.begin().await?;

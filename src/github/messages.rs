@@ -115,7 +115,7 @@ fn escape_prose(text: &str, out: &mut String) {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '\\' | '*' | '_' | '[' | ']' | '(' | ')' | '!' | '|' | '~' => {
+            '\\' | '*' | '_' | '[' | ']' | '!' | '|' | '~' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -601,11 +601,10 @@ pub fn left_pool_while_held(login: Option<&str>, why: &str) -> String {
 }
 
 /// The warning a status comment shows while a held task's issue is out of the pool.
+/// The status comment's note that an issue left the pool (shown among the warnings, which are
+/// neutralized there).
 pub fn left_pool_note(why: &str) -> String {
-    format!(
-        "This issue left the pool ({}); the task ends when its holder finishes or lets go.",
-        neutralize(why)
-    )
+    format!("This issue left the pool ({why}); the task ends when its holder finishes or lets go.")
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -789,7 +788,7 @@ mod tests {
     fn neutralize_defuses_images_links_and_bare_urls_but_keeps_code_spans() {
         assert_eq!(
             neutralize("![x](https://e.example/a.png) [y](http://e) www.e.com"),
-            "\\!\\[x\\]\\(https:\u{200B}//e.example/a.png\\) \\[y\\]\\(http:\u{200B}//e\\) www\u{200B}.e.com"
+            "\\!\\[x\\](https:\u{200B}//e.example/a.png) \\[y\\](http:\u{200B}//e) www\u{200B}.e.com"
         );
         assert_eq!(
             neutralize("labels `a` and `![b](c)` disagree"),

@@ -13,6 +13,7 @@
 //!
 //! Writing to GitHub:
 //! - [`messages`]: every comment text the App writes, with the markers that find them again.
+//! - [`throttle`]: how often the App answers one person.
 //!
 //! Talking to GitHub:
 //! - [`app_auth`]: the App JWT and one client (and token cache) per installation.
@@ -38,4 +39,5 @@ pub mod rest;
 pub mod service;
 pub mod setup;
 pub mod signature;
+pub mod throttle;
 pub mod webhook;

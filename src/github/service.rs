@@ -68,6 +68,8 @@ pub struct Github {
     pub(crate) stopping: AtomicBool,
     /// Webhook deliveries being stored right now: background work lets them go first.
     pub(crate) receiving: AtomicUsize,
+    /// How often the App answers one person.
+    pub(crate) replies: crate::github::throttle::ReplyThrottle,
 }
 
 /// Counts a background step as under way while it lives.
@@ -236,6 +238,17 @@ impl Github {
             cache.insert(key, (permission, Instant::now()));
         }
         Ok(permission.is_maintainer())
+    }
+
+    /// Whether `login` is known to have write access or above on `repo`, from what GitHub said
+    /// within [`PERMISSION_CACHE`] (never asks GitHub).
+    pub fn known_maintainer(&self, repo: &str, login: &str) -> bool {
+        let key = (repo.to_lowercase(), login.to_lowercase());
+        self.permissions.lock().is_ok_and(|cache| {
+            cache
+                .get(&key)
+                .is_some_and(|(p, at)| at.elapsed() < PERMISSION_CACHE && p.is_maintainer())
+        })
     }
 
     /// Marks a background step under way until the guard is dropped.
@@ -447,6 +460,7 @@ impl GithubParts {
             busy: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             receiving: AtomicUsize::new(0),
+            replies: Default::default(),
         });
         store.add_hook(Arc::new(OutboxHook));
         Ok(GithubParts {

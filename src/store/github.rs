@@ -15,9 +15,16 @@ use sqlx::{Any, AnyConnection, Executor, Row};
 use super::writer::ExecuteWrite;
 use super::{Backend, Store, StoreError, WriteTx};
 
-/// A content-creating request budget: at most this many per installation per minute.
+/// A content-creating request budget: at most this many per installation per minute (GitHub's
+/// secondary limit is 80).
 pub const WRITES_PER_MINUTE: i64 = 80;
+/// … and at most this many per hour (GitHub's secondary limit is 500).
+pub const WRITES_PER_HOUR: i64 = 480;
+/// Replies and reactions leave this many writes of each minute, and four times as many of each
+/// hour, to status comments, which go first.
+pub const STATUS_RESERVE_PER_MINUTE: i64 = 20;
 const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 60 * MINUTE_MS;
 
 // ------------------------------------------------------------------------------------------------
 // Rows
@@ -688,6 +695,26 @@ impl WriteTx {
         enqueue_status(self.conn(), now, target, task_id).await
     }
 
+    /// Whether the same reply text was queued for the same issue since `since` (ms).
+    pub async fn gh_recent_reply(
+        &mut self,
+        target: &OutboxTarget<'_>,
+        body: &str,
+        since: i64,
+    ) -> Result<bool, StoreError> {
+        let repeated: Option<(i64,)> = sqlx::query_as(
+            "SELECT id FROM gh_outbox WHERE repo = $1 AND issue_number = $2 AND kind = 'comment' \
+             AND created_at >= $3 AND body = $4 LIMIT 1",
+        )
+        .bind(target.repo)
+        .bind(target.issue_number)
+        .bind(since)
+        .bind(body)
+        .fetch_optional(self.conn())
+        .await?;
+        Ok(repeated.is_some())
+    }
+
     /// Queues a new comment.
     pub async fn gh_enqueue_comment(
         &mut self,
@@ -1279,9 +1306,10 @@ impl Store {
         })
     }
 
-    /// Claims up to `limit` outbox rows that are due, for `runner` until `until`. A row waits
-    /// while an older row about the same issue is pending (comments arrive in order) and while
-    /// its installation is rate-limited or suspended. Each row is claimed with a conditional
+    /// Claims up to `limit` outbox rows that are due, for `runner` until `until`, status comments
+    /// first. A reply or reaction waits while an older one about the same issue is pending
+    /// (replies arrive in order), a status comment only for an older status row, and every row
+    /// while its installation is rate-limited or suspended. Each row is claimed with a conditional
     /// update, so with several replicas exactly one sends it.
     pub async fn gh_claim_outbox(
         &self,
@@ -1294,10 +1322,11 @@ impl Store {
             "SELECT o.id FROM gh_outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= $1 \
              AND (o.claimed_until IS NULL OR o.claimed_until <= $1) \
              AND NOT EXISTS (SELECT 1 FROM gh_outbox p WHERE p.state = 'pending' \
-                 AND p.repo = o.repo AND p.issue_number = o.issue_number AND p.id < o.id) \
+                 AND p.repo = o.repo AND p.issue_number = o.issue_number AND p.id < o.id \
+                 AND (p.kind = 'status') = (o.kind = 'status')) \
              AND NOT EXISTS (SELECT 1 FROM gh_installations i WHERE i.id = o.installation_id \
                  AND (i.blocked_until > $1 OR i.suspended = 1)) \
-             ORDER BY o.id LIMIT $2",
+             ORDER BY CASE WHEN o.kind = 'status' THEN 0 ELSE 1 END, o.id LIMIT $2",
         )
         .bind(now)
         .bind(limit)
@@ -1408,9 +1437,14 @@ impl Store {
     }
 
     /// Reserves one content-creating request of an installation: `Ok(None)` when it may be sent
-    /// now, `Ok(Some(at))` when it has to wait until `at` (the per-minute budget is used up, or
-    /// GitHub asked the App to wait).
-    pub async fn gh_reserve_write(&self, installation_id: i64) -> Result<Option<i64>, StoreError> {
+    /// now, `Ok(Some(at))` when it has to wait until `at` (the per-minute or per-hour budget is
+    /// used up, or GitHub asked the App to wait). A status comment (`status`) may use the whole
+    /// budget; replies and reactions leave a share of it to status comments.
+    pub async fn gh_reserve_write(
+        &self,
+        installation_id: i64,
+        status: bool,
+    ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.begin().await?;
         let now = tx.now;
         let lock = match self.backend {
@@ -1430,16 +1464,32 @@ impl Store {
         }
         sqlx::query("DELETE FROM gh_write_log WHERE installation_id = $1 AND at <= $2")
             .bind(installation_id)
-            .bind(now - MINUTE_MS)
+            .bind(now - HOUR_MS)
             .execute(tx.conn())
             .await?;
-        let (count, oldest): (i64, Option<i64>) =
-            sqlx::query_as("SELECT COUNT(*), MIN(at) FROM gh_write_log WHERE installation_id = $1")
-                .bind(installation_id)
-                .fetch_one(tx.conn())
-                .await?;
-        if count >= WRITES_PER_MINUTE {
-            return Ok(Some(oldest.unwrap_or(now) + MINUTE_MS + 1));
+        let (minute, oldest_minute, hour, oldest_hour): (i64, Option<i64>, i64, Option<i64>) =
+            sqlx::query_as(
+                "SELECT COALESCE(SUM(CASE WHEN at > $2 THEN 1 ELSE 0 END), 0), \
+                 MIN(CASE WHEN at > $2 THEN at END), COUNT(*), MIN(at) \
+                 FROM gh_write_log WHERE installation_id = $1",
+            )
+            .bind(installation_id)
+            .bind(now - MINUTE_MS)
+            .fetch_one(tx.conn())
+            .await?;
+        let (per_minute, per_hour) = if status {
+            (WRITES_PER_MINUTE, WRITES_PER_HOUR)
+        } else {
+            (
+                WRITES_PER_MINUTE - STATUS_RESERVE_PER_MINUTE,
+                WRITES_PER_HOUR - 4 * STATUS_RESERVE_PER_MINUTE,
+            )
+        };
+        if minute >= per_minute {
+            return Ok(Some(oldest_minute.unwrap_or(now) + MINUTE_MS + 1));
+        }
+        if hour >= per_hour {
+            return Ok(Some(oldest_hour.unwrap_or(now) + HOUR_MS + 1));
         }
         sqlx::query("INSERT INTO gh_write_log (installation_id, at) VALUES ($1, $2)")
             .bind(installation_id)
