@@ -343,6 +343,8 @@ async fn a_comment_flood_gets_a_few_replies_then_reactions_and_repeats_collapse(
     story.comment(n, "bob", "/owp clam").await;
     story.expect_comment(n, "@bob, I don't know the command");
     story.fake.set_permission(REPO, "maria", "maintain");
+    story.comment(n, "maria", "/owp unblock").await;
+    story.expect_comment(n, "@maria");
     for i in 0..(REPLIES_PER_ISSUE + 2) {
         story.comment(n, "maria", &format!("/owp unblok{i}")).await;
         story.expect_comment(n, &format!("`/owp unblok{i}`"));

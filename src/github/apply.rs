@@ -506,8 +506,8 @@ struct CommentCtx<'a> {
     comment_id: i64,
     settings: &'a RepoSettings,
     maintainer: Option<bool>,
-    /// Whether the commenter may get replies to this comment (see [`crate::github::throttle`]).
-    may_reply: bool,
+    /// Whether the commenter is known to be a maintainer (never throttled).
+    maintainer_known: bool,
     /// A reaction was queued instead of a reply.
     reacted: std::sync::atomic::AtomicBool,
     actor: String,
@@ -527,16 +527,22 @@ impl CommentCtx<'_> {
         task_id: Option<&str>,
         body: &str,
     ) -> Result<(), StoreError> {
-        let maintainer = self.maintainer == Some(true);
         let since = tx.now - REPEAT_WINDOW_MS;
-        if !maintainer && tx.gh_recent_reply(&self.target(), body, since).await? {
+        if !self.maintainer_known && tx.gh_recent_reply(&self.target(), body, since).await? {
             tracing::info!(
                 login = self.login,
                 "an identical reply was just queued; not repeated"
             );
             return Ok(());
         }
-        if !self.may_reply {
+        let allowed = self.maintainer_known
+            || self.github.replies.allow(
+                self.installation,
+                self.repo,
+                to_i64(self.number),
+                self.login,
+            );
+        if !allowed {
             if !self
                 .reacted
                 .swap(true, std::sync::atomic::Ordering::Relaxed)
@@ -612,17 +618,16 @@ async fn comment_event(github: &Github, seq: i64, e: &CommentEvent) -> Result<()
     } else {
         None
     };
-    let may_reply = parsed.is_empty()
-        || maintainer == Some(true)
+    // Maintainers are always answered: known from this comment's commands, from GitHub's recent
+    // answer, or asked now when the commenter already hit the reply limit.
+    let maintainer_known = maintainer == Some(true)
         || github.known_maintainer(repo, login)
-        || github
-            .replies
-            .allow(installation, repo, to_i64(e.issue.number), login)
-        // Past the limit: maintainers are still answered (asked of GitHub only now).
-        || github
-            .is_maintainer(installation, repo, login)
-            .await
-            .unwrap_or(false);
+        || (!parsed.is_empty()
+            && github.replies.was_limited(installation, login)
+            && github
+                .is_maintainer(installation, repo, login)
+                .await
+                .unwrap_or(false));
     let ctx = CommentCtx {
         github,
         installation,
@@ -632,7 +637,7 @@ async fn comment_event(github: &Github, seq: i64, e: &CommentEvent) -> Result<()
         comment_id: i64::try_from(e.comment.id).unwrap_or(i64::MAX),
         settings: &settings,
         maintainer,
-        may_reply,
+        maintainer_known,
         reacted: Default::default(),
         actor: who,
     };

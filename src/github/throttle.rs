@@ -9,7 +9,9 @@
 //! that, the App reacts to the comment (`confused`) instead of replying. The limits are kept in
 //! memory per process (a restart forgets them, which errs on the side of answering).
 
+use std::collections::HashSet;
 use std::num::NonZeroU32;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -31,7 +33,13 @@ pub struct ReplyThrottle {
     per_issue: DefaultKeyedRateLimiter<(i64, String, i64, String)>,
     per_installation: DefaultKeyedRateLimiter<(i64, String)>,
     checks: AtomicU64,
+    /// People who hit a limit lately (installation, login): their permission is asked of GitHub
+    /// before their next comment is answered, so that maintainers are never throttled.
+    limited: Mutex<HashSet<(i64, String)>>,
 }
+
+/// At most this many people are remembered as limited (then the list starts over).
+const MAX_LIMITED: usize = 10_000;
 
 impl Default for ReplyThrottle {
     fn default() -> Self {
@@ -62,6 +70,7 @@ impl ReplyThrottle {
             per_issue: RateLimiter::keyed(quota(per_issue, issue_refill)),
             per_installation: RateLimiter::keyed(quota(per_installation, installation_refill)),
             checks: AtomicU64::new(0),
+            limited: Mutex::new(HashSet::new()),
         }
     }
 
@@ -74,11 +83,25 @@ impl ReplyThrottle {
             self.per_installation.retain_recent();
         }
         let issue_key = (installation, repo.to_lowercase(), number, login.clone());
-        self.per_issue.check_key(&issue_key).is_ok()
+        let allowed = self.per_issue.check_key(&issue_key).is_ok()
             && self
                 .per_installation
-                .check_key(&(installation, login))
-                .is_ok()
+                .check_key(&(installation, login.clone()))
+                .is_ok();
+        if !allowed && let Ok(mut limited) = self.limited.lock() {
+            if limited.len() >= MAX_LIMITED {
+                limited.clear();
+            }
+            limited.insert((installation, login));
+        }
+        allowed
+    }
+
+    /// Whether `login` hit a reply limit in `installation` lately.
+    pub fn was_limited(&self, installation: i64, login: &str) -> bool {
+        self.limited
+            .lock()
+            .is_ok_and(|l| l.contains(&(installation, login.to_lowercase())))
     }
 }
 
