@@ -358,9 +358,11 @@ async fn a_comment_flood_gets_a_few_replies_then_reactions_and_repeats_collapse(
 
 #[tokio::test]
 async fn the_outbox_stays_under_githubs_content_creation_limits_with_status_comments_first() {
+    const {
+        assert!(owp::store::github::WRITES_PER_MINUTE <= 80);
+        assert!(owp::store::github::WRITES_PER_HOUR <= 500);
+    }
     let store_limit = owp::store::github::WRITES_PER_MINUTE;
-    assert!(store_limit <= 80);
-    assert!(owp::store::github::WRITES_PER_HOUR <= 500);
     let story = Story::start().await;
     let running = story.running();
     // Replies leave room for status comments: a reply waits when only the status share is left.
