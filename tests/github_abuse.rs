@@ -398,3 +398,45 @@ async fn the_outbox_stays_under_githubs_content_creation_limits_with_status_comm
         "a status comment still goes"
     );
 }
+
+#[tokio::test]
+async fn status_comments_leave_the_outbox_before_replies() {
+    use owp::store::github::{OutboxKind, OutboxTarget};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+    let store = owp::store::Store::open(&url, owp::store::Timing::default())
+        .await
+        .unwrap();
+    let target = |issue_number| OutboxTarget {
+        installation_id: 1,
+        repo: "o/r",
+        issue_number,
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.gh_upsert_installation(1, "o", false).await.unwrap();
+    // A flood of replies on issue 1, then a status comment on issue 1 and one on issue 2.
+    for i in 0..20 {
+        tx.gh_enqueue_comment(&target(1), None, &format!("reply {i}"))
+            .await
+            .unwrap();
+    }
+    tx.gh_enqueue_status(&target(1), "t1").await.unwrap();
+    tx.gh_enqueue_status(&target(2), "t2").await.unwrap();
+    tx.commit().await.unwrap();
+    let now = owp::store::now_ms();
+    let rows = store
+        .gh_claim_outbox("runner", now, now + 60_000, 3)
+        .await
+        .unwrap();
+    let kinds: Vec<(OutboxKind, i64)> = rows.iter().map(|r| (r.kind, r.issue_number)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (OutboxKind::Status, 1),
+            (OutboxKind::Status, 2),
+            (OutboxKind::Comment, 1)
+        ],
+        "status comments first; replies of one issue in order"
+    );
+    assert_eq!(rows[2].body, "reply 0");
+}
