@@ -25,7 +25,7 @@ pub struct Running {
     pub addr: SocketAddr,
     pub store: Store,
     /// The GitHub App (inert when it is not configured).
-    pub github: crate::github::service::GithubHandle,
+    pub github: crate::github::GithubHandle,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     jobs: Vec<JoinHandle<()>>,
@@ -116,7 +116,7 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
         last_event,
         cookie_admin: Some(sessions.cookie_admin_check()),
     });
-    let github = crate::github::service::GithubParts::new(&config, &store).await?;
+    let github = crate::github::GithubParts::new(&config, &store).await?;
     let app = http::router(state)
         .merge(crate::dashboard::router(sessions, public_boards))
         .merge(github.router())

@@ -400,17 +400,26 @@ async fn repo_config_file_is_read_raw() {
     let yaml = "max_open_prs: 5\nclaim:\n  ttl_days: 3\n";
     fake.set_file(REPO, ".github/owp.yml", yaml);
     let client = app.installation(INSTALLATION).await.unwrap();
-    let text = rest::file_text(&client, REPO, ".github/owp.yml")
+    let limit = owp::github::repo_config::MAX_CONFIG_BYTES;
+    let text = rest::file_text(&client, REPO, ".github/owp.yml", limit)
         .await
         .unwrap();
-    assert_eq!(text.as_deref(), Some(yaml));
+    assert_eq!(text, rest::FileText::Text(yaml.to_string()));
     assert_eq!(
-        rest::file_text(&client, REPO, ".github/missing.yml")
+        rest::file_text(&client, REPO, ".github/missing.yml", limit)
             .await
             .unwrap(),
-        None
+        rest::FileText::Missing
     );
-    let config = owp::github::repo_config::RepoConfig::parse(&text.unwrap()).unwrap();
+    // A file over the limit is not read whole.
+    fake.set_file(REPO, ".github/big.yml", &"#".repeat(limit * 4));
+    assert!(matches!(
+        rest::file_text(&client, REPO, ".github/big.yml", limit)
+            .await
+            .unwrap(),
+        rest::FileText::TooLarge(n) if n > limit as u64
+    ));
+    let config = owp::github::repo_config::RepoConfig::parse(yaml).unwrap();
     assert_eq!(config.max_open_prs, Some(5));
 }
 

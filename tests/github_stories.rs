@@ -1269,16 +1269,20 @@ async fn content_creation_stays_under_80_requests_a_minute_per_installation() {
     for i in 0..80 {
         // Two processes share one budget.
         let s = if i % 2 == 0 { &store } else { &other };
-        assert_eq!(s.gh_reserve_write(1).await.unwrap(), None, "request {i}");
+        assert_eq!(
+            s.gh_reserve_write(1, true).await.unwrap(),
+            None,
+            "request {i}"
+        );
     }
     let wait_until = store
-        .gh_reserve_write(1)
+        .gh_reserve_write(1, true)
         .await
         .unwrap()
         .expect("the 81st waits");
     assert!(wait_until >= started + 60_000 && wait_until <= owp::store::now_ms() + 60_001);
     assert_eq!(
-        other.gh_reserve_write(2).await.unwrap(),
+        other.gh_reserve_write(2, true).await.unwrap(),
         None,
         "another installation is not affected"
     );
@@ -1287,7 +1291,7 @@ async fn content_creation_stays_under_80_requests_a_minute_per_installation() {
         .gh_block_installation(2, owp::store::now_ms() + 30_000)
         .await
         .unwrap();
-    assert!(other.gh_reserve_write(2).await.unwrap().is_some());
+    assert!(other.gh_reserve_write(2, true).await.unwrap().is_some());
 }
 
 #[tokio::test]

@@ -451,16 +451,20 @@ pub async fn permission(
         .map_err(|e| CallError::from_octocrab(&e))
 }
 
-/// The text of a file on the default branch (`None`: no such file).
+/// The text of a file on the default branch, reading at most `max_bytes` of it.
 pub async fn file_text(
     client: &Octocrab,
     repo: &str,
     path: &str,
-) -> Result<Option<String>, CallError> {
-    let text = rest::file_text(client, repo, path)
+    max_bytes: usize,
+) -> Result<rest::FileText, CallError> {
+    let text = rest::file_text(client, repo, path, max_bytes)
         .await
         .map_err(|e| CallError::from_octocrab(&e))?;
-    Ok(text.map(|t| without_nul(&t)))
+    Ok(match text {
+        rest::FileText::Text(t) => rest::FileText::Text(without_nul(&t)),
+        other => other,
+    })
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -36,6 +36,9 @@ use crate::store::rows::TaskRow;
 use crate::store::tasks::TaskInput;
 use crate::store::{NewEvent, StoreError, WriteTx};
 
+/// An identical reply on the same issue within this long is not written again.
+pub const REPEAT_WINDOW_MS: i64 = 10 * 60_000;
+
 /// At most this many commands of one comment are carried out.
 pub const MAX_COMMANDS_PER_COMMENT: usize = 5;
 
@@ -216,7 +219,13 @@ async fn installation_repositories(
         join_repo(&mut tx, &repo.full_name, github_id, repo.private, id, &who).await?;
     }
     for repo in &e.removed {
-        leave_repo(&mut tx, &repo.full_name, &who).await?;
+        // Only the installation that serves a repository can take it out of the pool.
+        let serving = tx.gh_repo(&repo.full_name).await?;
+        if serving.is_some_and(|r| r.installation_id == Some(id)) {
+            leave_repo(&mut tx, &repo.full_name, &who).await?;
+        } else {
+            tracing::warn!(repo = %repo.full_name, installation = id, "a removal by an installation that does not serve the repository; ignored");
+        }
     }
     tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
         .await?;
@@ -497,6 +506,10 @@ struct CommentCtx<'a> {
     comment_id: i64,
     settings: &'a RepoSettings,
     maintainer: Option<bool>,
+    /// Whether the commenter is known to be a maintainer (never throttled).
+    maintainer_known: bool,
+    /// A reaction was queued instead of a reply.
+    reacted: std::sync::atomic::AtomicBool,
     actor: String,
 }
 
@@ -505,12 +518,45 @@ impl CommentCtx<'_> {
         target(self.installation, self.repo, to_i64(self.number))
     }
 
+    /// Answers the commenter: a reply comment, unless they had as many replies as one person
+    /// gets in a while (then a reaction on their comment) or the same reply was just queued on
+    /// this issue (an identical repeat collapses into it). Maintainers are always answered.
     async fn reply(
         &self,
         tx: &mut WriteTx,
         task_id: Option<&str>,
         body: &str,
     ) -> Result<(), StoreError> {
+        let since = tx.now - REPEAT_WINDOW_MS;
+        if !self.maintainer_known && tx.gh_recent_reply(&self.target(), body, since).await? {
+            tracing::info!(
+                login = self.login,
+                "an identical reply was just queued; not repeated"
+            );
+            return Ok(());
+        }
+        let allowed = self.maintainer_known
+            || self.github.replies.allow(
+                self.installation,
+                self.repo,
+                to_i64(self.number),
+                self.login,
+            );
+        if !allowed {
+            if !self
+                .reacted
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                tracing::info!(login = self.login, "reply limit reached; reacting instead");
+                tx.gh_enqueue_reaction(
+                    &self.target(),
+                    self.comment_id,
+                    crate::github::throttle::THROTTLED_REACTION,
+                )
+                .await?;
+            }
+            return Ok(());
+        }
         tx.gh_enqueue_comment(&self.target(), task_id, body).await
     }
 
@@ -572,6 +618,16 @@ async fn comment_event(github: &Github, seq: i64, e: &CommentEvent) -> Result<()
     } else {
         None
     };
+    // Maintainers are always answered: known from this comment's commands, from GitHub's recent
+    // answer, or asked now when the commenter already hit the reply limit.
+    let maintainer_known = maintainer == Some(true)
+        || github.known_maintainer(repo, login)
+        || (!parsed.is_empty()
+            && github.replies.was_limited(installation, login)
+            && github
+                .is_maintainer(installation, repo, login)
+                .await
+                .unwrap_or(false));
     let ctx = CommentCtx {
         github,
         installation,
@@ -581,6 +637,8 @@ async fn comment_event(github: &Github, seq: i64, e: &CommentEvent) -> Result<()
         comment_id: i64::try_from(e.comment.id).unwrap_or(i64::MAX),
         settings: &settings,
         maintainer,
+        maintainer_known,
+        reacted: Default::default(),
         actor: who,
     };
     let mut tx = github.store.begin().await?;
@@ -996,15 +1054,22 @@ async fn renew(tx: &mut WriteTx, ctx: &CommentCtx<'_>, task: &TaskRow) -> Result
 async fn pull_event(github: &Github, seq: i64, e: &PullRequestEvent) -> Result<(), ApplyError> {
     let who = actor(&e.sender.login);
     let repo = e.repo.full_name.as_str();
-    if installation_for(github, &e.repo, e.installation_id, &who)
-        .await?
-        .is_none()
-    {
+    let Some(installation) = installation_for(github, &e.repo, e.installation_id, &who).await?
+    else {
         return ignore(github, seq, NOT_INSTALLED).await;
-    }
+    };
+    let maintainer = pr_author_is_maintainer(github, installation, repo, &e.pull_request).await?;
     let mut tx = github.store.begin().await?;
     let unlink_missing = matches!(e.action, PullRequestAction::Edited { .. });
-    sync_pull(&mut tx, repo, &e.pull_request, unlink_missing, &who).await?;
+    sync_pull(
+        &mut tx,
+        repo,
+        &e.pull_request,
+        unlink_missing,
+        maintainer,
+        &who,
+    )
+    .await?;
     tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
         .await?;
     tx.commit().await?;
@@ -1029,15 +1094,23 @@ fn web_host(url: &str) -> &str {
 
 /// Brings the tasks a pull request closes in line with it as it is now. With `unlink_missing`,
 /// tasks it no longer names are let go (its description was edited).
+///
+/// Only links GitHub itself makes count: issues of the pull request's own repository (`#N`,
+/// `owner/name#N` or the issue's URL of that repository); a reference to another repository
+/// never acts. While a task is claimed, a pull request acts on it only when its author is the
+/// holder or (not as a draft) a maintainer (`author_is_maintainer`); a draft acts only as the
+/// holder's. Any other linked pull request is recorded (not acting) and shown to maintainers,
+/// but ends no claim and takes no review slot. A merge (a maintainer's decision) always acts.
 pub async fn sync_pull(
     tx: &mut WriteTx,
     repo: &str,
     pr: &PullRequest,
     unlink_missing: bool,
+    author_is_maintainer: bool,
     actor: &str,
 ) -> Result<(), StoreError> {
     let number = to_i64(pr.number);
-    let refs = links::closing_references_on_host(&pr.body, repo, web_host(&pr.html_url));
+    let refs = same_repo_references(pr, repo);
     let state = if pr.open {
         PrState::Open
     } else if pr.merged {
@@ -1047,7 +1120,7 @@ pub async fn sync_pull(
     };
     let mut named: Vec<String> = Vec::new();
     for r in &refs {
-        let Some(task) = tx.task_by_key(&r.repo(), &r.key()).await? else {
+        let Some(task) = tx.task_by_key(repo, &r.key()).await? else {
             continue;
         };
         if tx.gh_task(&task.id).await?.is_none() {
@@ -1063,6 +1136,16 @@ pub async fn sync_pull(
         }
     }
     for task_id in &named {
+        let task = tx.lock_task(task_id).await?;
+        let before = earlier.iter().find(|l| &l.task_id == task_id);
+        // A closed pull request gives the task back only if it was the one it waited on.
+        let governed = before.is_some_and(|l| l.state == PrState::Open && l.acting)
+            || pr_url(&task).as_deref() == Some(pr.html_url.as_str());
+        let acting = match state {
+            PrState::Merged => true,
+            PrState::Closed => governed,
+            PrState::Open => may_act(tx, &task, pr, author_is_maintainer).await?,
+        };
         let link = LinkedPr {
             repo: repo.to_string(),
             pr_number: number,
@@ -1071,17 +1154,32 @@ pub async fn sync_pull(
             author: pr.author.login.clone(),
             state,
             draft: pr.draft,
+            acting,
         };
         tx.gh_upsert_linked_pr(&link).await?;
-        let task = tx.lock_task(task_id).await?;
-        // A closed pull request gives the task back only if it was the one it waited on.
-        let governs = earlier
-            .iter()
-            .any(|l| &l.task_id == task_id && l.state == PrState::Open)
-            || pr_url(&task).as_deref() == Some(pr.html_url.as_str());
-        if state != PrState::Closed || governs {
-            move_for_pull(tx, &task, pr, state, actor).await?;
+        if !acting {
+            let newly = before.is_none_or(|l| l.acting || l.state != PrState::Open);
+            if state == PrState::Open && newly {
+                tx.event(
+                    NewEvent::new("github.pr_not_acting", actor)
+                        .repo(repo)
+                        .task(task_id)
+                        .worker(task.worker_id.as_deref())
+                        .data(json!({
+                            "pr_url": pr.html_url,
+                            "author": pr.author.login,
+                            "draft": pr.draft,
+                            "reason": if pr.draft {
+                                "a draft that is not the holder's"
+                            } else {
+                                "not the holder's and not a maintainer's while the task is claimed"
+                            },
+                        })),
+                );
+            }
+            continue;
         }
+        move_for_pull(tx, &task, pr, state, actor).await?;
     }
     if unlink_missing && pr.open {
         for link in earlier
@@ -1094,7 +1192,8 @@ pub async fn sync_pull(
             };
             tx.gh_upsert_linked_pr(&unlinked).await?;
             let task = tx.lock_task(&link.task_id).await?;
-            if task.status == TaskStatus::PrOpened
+            if link.acting
+                && task.status == TaskStatus::PrOpened
                 && tx.gh_open_links_of_task(&task.id).await?.is_empty()
             {
                 let mv = Move {
@@ -1106,6 +1205,104 @@ pub async fn sync_pull(
         }
     }
     Ok(())
+}
+
+/// The issues of its own repository a pull request closes, as GitHub links them; references to
+/// other repositories are dropped.
+pub fn same_repo_references(pr: &PullRequest, repo: &str) -> Vec<links::IssueRef> {
+    links::closing_references_on_host(&pr.body, repo, web_host(&pr.html_url))
+        .into_iter()
+        .filter(|r| r.repo() == repo)
+        .collect()
+}
+
+/// Whether an open pull request may act on a task (see [`sync_pull`]).
+async fn may_act(
+    tx: &mut WriteTx,
+    task: &TaskRow,
+    pr: &PullRequest,
+    author_is_maintainer: bool,
+) -> Result<bool, StoreError> {
+    let author = pr.author.login.as_str();
+    Ok(match task.status {
+        TaskStatus::Ready => !pr.draft,
+        TaskStatus::Leased | TaskStatus::InProgress | TaskStatus::Blocked => {
+            is_holder_login(tx, task, author).await? || (author_is_maintainer && !pr.draft)
+        }
+        TaskStatus::PrOpened => {
+            author_is_maintainer
+                || tx
+                    .gh_open_links_of_task(&task.id)
+                    .await?
+                    .iter()
+                    .any(|l| l.author.eq_ignore_ascii_case(author))
+                || is_holder_login(tx, task, author).await?
+        }
+        TaskStatus::Merged | TaskStatus::Cancelled => true,
+    })
+}
+
+/// Whether `login` is the GitHub login of whoever holds (or last held) a task.
+async fn is_holder_login(
+    tx: &mut WriteTx,
+    task: &TaskRow,
+    login: &str,
+) -> Result<bool, StoreError> {
+    if holds(tx, task, login).await? {
+        return Ok(true);
+    }
+    Ok(holder_login(tx, task)
+        .await?
+        .is_some_and(|h| h.eq_ignore_ascii_case(login)))
+}
+
+/// Whether the author of a pull request must be asked about (some task it links is claimed by
+/// someone else): only then is GitHub asked whether they are a maintainer.
+pub async fn needs_maintainer_check(
+    store: &crate::store::Store,
+    repo: &str,
+    pr: &PullRequest,
+) -> Result<bool, StoreError> {
+    if !pr.open || pr.draft {
+        return Ok(false);
+    }
+    for r in same_repo_references(pr, repo) {
+        if let Some(task) = store.task_by_key(repo, &r.key()).await?
+            && matches!(
+                task.status,
+                TaskStatus::Leased
+                    | TaskStatus::InProgress
+                    | TaskStatus::Blocked
+                    | TaskStatus::PrOpened
+            )
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether a pull request's author is a maintainer, asked of GitHub only when it matters; an
+/// unreadable permission counts as no write access (the pull request is only recorded).
+pub async fn pr_author_is_maintainer(
+    github: &Github,
+    installation: i64,
+    repo: &str,
+    pr: &PullRequest,
+) -> Result<bool, StoreError> {
+    if !needs_maintainer_check(&github.store, repo, pr).await? {
+        return Ok(false);
+    }
+    match github
+        .is_maintainer(installation, repo, &pr.author.login)
+        .await
+    {
+        Ok(m) => Ok(m),
+        Err(e) => {
+            tracing::warn!(error = %e, login = %pr.author.login, "cannot check a pull request author's permission; treating as no write access");
+            Ok(false)
+        }
+    }
 }
 
 async fn move_for_pull(

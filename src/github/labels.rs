@@ -67,14 +67,21 @@ impl fmt::Display for LabelWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LabelWarning::InvalidValue { label, expected } => {
-                write!(f, "label `{label}` was ignored: expected {expected}")
+                write!(
+                    f,
+                    "label `{}` was ignored: expected {expected}",
+                    code_safe(label)
+                )
             }
             LabelWarning::Conflict {
                 field,
                 labels,
                 chosen,
             } => {
-                let labels: Vec<String> = labels.iter().map(|l| format!("`{l}`")).collect();
+                let labels: Vec<String> = labels
+                    .iter()
+                    .map(|l| format!("`{}`", code_safe(l)))
+                    .collect();
                 write!(
                     f,
                     "labels {} disagree about the {field}; using {chosen}",
@@ -83,6 +90,11 @@ impl fmt::Display for LabelWarning {
             }
         }
     }
+}
+
+/// A label name that stays inside its code span: no backticks (GitHub allows 50 characters).
+fn code_safe(label: &str) -> String {
+    label.replace('`', "'").chars().take(100).collect()
 }
 
 const EXPECT_ESTIMATE: &str = "a whole number of points from 1 to 1000";

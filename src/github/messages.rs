@@ -36,11 +36,9 @@ pub fn find_status_marker(body: &str) -> Option<&str> {
 
 /// `body` with a hidden marker naming it (an outbox id, say) appended.
 pub fn with_comment_marker(body: &str, id: &str) -> String {
-    format!(
-        "{}\n\n{COMMENT_MARKER_START}{}{MARKER_END}",
-        body.trim_end(),
-        marker_safe(id)
-    )
+    let marker = format!("{COMMENT_MARKER_START}{}{MARKER_END}", marker_safe(id));
+    let body = fit_comment(body.trim_end(), COMMENT_LIMIT - marker.chars().count() - 2);
+    format!("{body}\n\n{marker}")
 }
 
 /// The id in a comment written with [`with_comment_marker`].
@@ -61,12 +59,52 @@ fn marker_safe(id: &str) -> String {
         .collect()
 }
 
-/// Makes text written by someone else safe to repeat in a comment: on one line, with mentions
-/// (`@name`) and issue links (`#1`) defused and no HTML.
+/// GitHub refuses a comment body longer than this many characters.
+pub const COMMENT_LIMIT: usize = 65_536;
+
+/// At most this many characters of someone else's text (a reason, a settings error) are repeated.
+pub const MAX_QUOTED_CHARS: usize = 1_000;
+
+/// At most this many characters of an echoed command word or argument are repeated.
+pub const MAX_ECHO_CHARS: usize = 100;
+
+/// `text` cut to `max` characters, with `…` where it was cut.
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+/// Makes text written by someone else safe to repeat in a comment: on one line, at most
+/// [`MAX_QUOTED_CHARS`] long, with mentions (`@name`) and issue links (`#1`) defused, no HTML,
+/// and no live Markdown (images, links, emphasis, bare URLs) outside its code spans. A code span
+/// (text between a pair of backticks) is kept as it is: nothing inside one is rendered.
 pub fn neutralize(text: &str) -> String {
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut out = String::with_capacity(one_line.len());
-    for c in one_line.chars() {
+    let one_line = shorten(&one_line, MAX_QUOTED_CHARS);
+    let pieces: Vec<&str> = one_line.split('`').collect();
+    let last = pieces.len() - 1;
+    // With an odd number of backticks the last one has no partner: it is escaped as text.
+    let unpaired = last % 2 == 1;
+    let mut out = String::with_capacity(one_line.len() + 16);
+    for (i, piece) in pieces.iter().enumerate() {
+        let after_unpaired = unpaired && i == last;
+        if i > 0 {
+            out.push_str(if after_unpaired { "\\`" } else { "`" });
+        }
+        if i % 2 == 1 && !after_unpaired {
+            out.push_str(piece);
+        } else {
+            escape_prose(piece, &mut out);
+        }
+    }
+    out
+}
+
+fn escape_prose(text: &str, out: &mut String) {
+    let mut previous = ' ';
+    for c in text.chars() {
         match c {
             // A zero-width space after `@` or `#` keeps the text readable but stops GitHub from
             // turning it into a mention or a cross-reference.
@@ -76,9 +114,44 @@ pub fn neutralize(text: &str) -> String {
             }
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '*' | '_' | '[' | ']' | '!' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // `https://…` and `www.…` would become links: a zero-width space breaks them.
+            '/' if previous == ':' => {
+                out.push('\u{200B}');
+                out.push(c);
+            }
+            '.' if out.ends_with("www") => {
+                out.push('\u{200B}');
+                out.push(c);
+            }
             _ => out.push(c),
         }
+        previous = c;
     }
+}
+
+/// A comment body GitHub accepts: at most `limit` characters, cut at a line end when it is
+/// longer, with an open code fence closed and a note that it was shortened.
+pub fn fit_comment(body: &str, limit: usize) -> String {
+    const NOTE: &str = "\n\n_(shortened: the full text was too long for a comment)_";
+    if body.chars().count() <= limit {
+        return body.to_string();
+    }
+    let room = limit.saturating_sub(NOTE.len() + 8);
+    let cut = body.char_indices().nth(room).map_or(body.len(), |(i, _)| i);
+    let mut kept = &body[..cut];
+    if let Some(line_end) = kept.rfind('\n') {
+        kept = &kept[..line_end];
+    }
+    let mut out = kept.to_string();
+    if out.matches("```").count() % 2 == 1 {
+        out.push_str("\n```");
+    }
+    out.push_str(NOTE);
     out
 }
 
@@ -120,11 +193,14 @@ impl Holder {
     }
 }
 
+/// Someone else's word for a code span: no backticks, one line, at most [`MAX_ECHO_CHARS`].
 fn neutralize_code(name: &str) -> String {
-    name.replace('`', "'")
+    let one_line = name
+        .replace('`', "'")
         .split_whitespace()
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    shorten(&one_line, MAX_ECHO_CHARS)
 }
 
 /// A repository's review budget at a moment.
@@ -175,6 +251,9 @@ pub struct StatusView {
     pub label_warnings: Vec<String>,
     /// Why the repository's `.github/owp.yml` is not in use, when it is not.
     pub config_error: Option<String>,
+    /// Open pull requests that link the issue but do not act on it: (URL as GitHub gave it,
+    /// author).
+    pub other_prs: Vec<(String, String)>,
     /// Where the commands are explained.
     pub help_url: String,
 }
@@ -202,13 +281,33 @@ pub fn status_comment(view: &StatusView) -> String {
             neutralize(error)
         );
     }
+    if !view.other_prs.is_empty() {
+        let listed: Vec<String> = view
+            .other_prs
+            .iter()
+            .take(10)
+            .map(|(url, author)| format!("{url} by `{}`", neutralize_code(author)))
+            .collect();
+        let more = view.other_prs.len().saturating_sub(listed.len());
+        let _ = write!(
+            out,
+            "\n> [!NOTE]\n> Also linked, but not acting on this task (not the holder's, or a \
+             draft): {}{}. For maintainers to look at; they end no claim and take no review slot.\n",
+            listed.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
     let _ = write!(
         out,
         "\n<sub>Commands: `/owp claim` · `/owp release` · `/owp renew` · `/owp status` — \
          [how this works]({})</sub>\n",
         view.help_url
     );
-    out
+    fit_comment(&out, COMMENT_LIMIT)
 }
 
 fn status_line(view: &StatusView) -> String {
@@ -502,11 +601,10 @@ pub fn left_pool_while_held(login: Option<&str>, why: &str) -> String {
 }
 
 /// The warning a status comment shows while a held task's issue is out of the pool.
+/// The status comment's note that an issue left the pool (shown among the warnings, which are
+/// neutralized there).
 pub fn left_pool_note(why: &str) -> String {
-    format!(
-        "This issue left the pool ({}); the task ends when its holder finishes or lets go.",
-        neutralize(why)
-    )
+    format!("This issue left the pool ({why}); the task ends when its holder finishes or lets go.")
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -641,6 +739,7 @@ mod tests {
             },
             label_warnings: vec![],
             config_error: None,
+            other_prs: vec![],
             help_url: HELP.into(),
         }
     }
@@ -683,6 +782,36 @@ mod tests {
             neutralize("ping @team\nsee #5 <img src=x>"),
             "ping @\u{200B}team see #\u{200B}5 &lt;img src=x&gt;"
         );
+    }
+
+    #[test]
+    fn neutralize_defuses_images_links_and_bare_urls_but_keeps_code_spans() {
+        assert_eq!(
+            neutralize("![x](https://e.example/a.png) [y](http://e) www.e.com"),
+            "\\!\\[x\\](https:\u{200B}//e.example/a.png) \\[y\\](http:\u{200B}//e) www\u{200B}.e.com"
+        );
+        assert_eq!(
+            neutralize("labels `a` and `![b](c)` disagree"),
+            "labels `a` and `![b](c)` disagree"
+        );
+        assert_eq!(neutralize("one ` tick *x*"), "one \\` tick \\*x\\*");
+        assert_eq!(
+            neutralize(&"a".repeat(5000)).chars().count(),
+            MAX_QUOTED_CHARS + 1
+        );
+    }
+
+    #[test]
+    fn long_comments_are_cut_to_what_github_accepts() {
+        let long = format!("```\n{}\n", "x\n".repeat(40_000));
+        let fit = fit_comment(&long, COMMENT_LIMIT);
+        assert!(fit.chars().count() <= COMMENT_LIMIT);
+        assert_eq!(fit.matches("```").count() % 2, 0, "the fence is closed");
+        assert!(fit.ends_with("too long for a comment)_"));
+        let marked = with_comment_marker(&"y".repeat(70_000), "abc");
+        assert!(marked.chars().count() <= COMMENT_LIMIT);
+        assert_eq!(find_comment_marker(&marked), Some("abc"));
+        assert_eq!(fit_comment("short", COMMENT_LIMIT), "short");
     }
 
     #[test]

@@ -204,7 +204,11 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 /// Takes one content-creating request from the installation's budget; `Err(at)` when the budget
 /// is used up until `at`.
 async fn reserve(github: &Github, row: &OutboxRow) -> Result<Option<i64>, StoreError> {
-    github.store.gh_reserve_write(row.installation_id).await
+    let status = row.kind == OutboxKind::Status;
+    github
+        .store
+        .gh_reserve_write(row.installation_id, status)
+        .await
 }
 
 /// A successful answer may say the rate limit is used up: pause the installation until it resets.
@@ -416,6 +420,12 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
         },
         label_warnings: warnings,
         config_error: settings.error,
+        other_prs: store
+            .gh_recorded_links_of_task(task_id)
+            .await?
+            .into_iter()
+            .map(|l| (l.pr_url, l.author))
+            .collect(),
         help_url: github.help_url(),
     }))
 }

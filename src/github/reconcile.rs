@@ -237,6 +237,12 @@ async fn repo_in_span(
 ) -> anyhow::Result<()> {
     let settings = github.refresh_config(repo, true).await?;
     let snapshot = read_repo(github, client, repo, &settings.config.labels.ready).await?;
+    let mut maintainer_pulls = HashSet::new();
+    for pr in &snapshot.open_pulls {
+        if apply::pr_author_is_maintainer(github, installation, repo, pr).await? {
+            maintainer_pulls.insert(pr.number);
+        }
+    }
     let mut tx = github.store.begin().await?;
     for issue in snapshot
         .ready_issues
@@ -258,7 +264,8 @@ async fn repo_in_span(
         }
     }
     for pr in snapshot.open_pulls.iter().chain(&snapshot.closed_pulls) {
-        apply::sync_pull(&mut tx, repo, pr, false, ACTOR).await?;
+        let maintainer = maintainer_pulls.contains(&pr.number);
+        apply::sync_pull(&mut tx, repo, pr, false, maintainer, ACTOR).await?;
     }
     if let Some((before, after)) = tx.gh_recount_repo(repo).await? {
         tracing::warn!(

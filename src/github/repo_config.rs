@@ -338,10 +338,112 @@ fn unknown_field_hint(message: &str) -> Option<String> {
     Some(format!(" (did you mean `{}`?)", best.1))
 }
 
+/// The largest `.github/owp.yml` read, in bytes; a bigger file is a settings error.
+pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
+
+/// The deepest nesting of `[ ]`/`{ }` accepted in `.github/owp.yml` (the settings need 3).
+pub const MAX_CONFIG_FLOW_DEPTH: usize = 16;
+
+/// The most indentation levels accepted in `.github/owp.yml` (the settings need 4).
+pub const MAX_CONFIG_INDENT_LEVELS: usize = 16;
+
+/// Refuses what could make reading the file slow or large before the YAML parser sees it: more
+/// than [`MAX_CONFIG_BYTES`], nesting deeper than the settings ever need, and YAML anchors and
+/// aliases (`&name`, `*name`), which could repeat one value many times.
+fn check_shape(yaml: &str) -> Result<(), RepoConfigError> {
+    if yaml.len() > MAX_CONFIG_BYTES {
+        return Err(RepoConfigError::invalid(format!(
+            "the file is {} bytes; at most {MAX_CONFIG_BYTES} are read",
+            yaml.len()
+        )));
+    }
+    let too_deep = || {
+        RepoConfigError::invalid(format!(
+            "nested deeper than {MAX_CONFIG_FLOW_DEPTH} levels; the settings need far fewer"
+        ))
+    };
+    // Lines inside a block scalar (`key: |`) are text, not YAML: they are skipped.
+    let mut block_scalar_indent: Option<usize> = None;
+    let mut indents: Vec<usize> = Vec::new();
+    for (index, line) in yaml.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        let content = line.trim();
+        if let Some(owner) = block_scalar_indent {
+            if content.is_empty() || indent > owner {
+                continue;
+            }
+            block_scalar_indent = None;
+        }
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        indents.retain(|&i| i < indent);
+        indents.push(indent);
+        if indents.len() > MAX_CONFIG_INDENT_LEVELS {
+            return Err(too_deep());
+        }
+        let mut depth = 0usize;
+        let mut quote: Option<char> = None;
+        let mut value_start = true;
+        let mut previous = ' ';
+        for c in content.chars() {
+            match quote {
+                Some(q) => {
+                    if c == q {
+                        quote = None;
+                    }
+                }
+                None => match c {
+                    '#' if previous == ' ' => break,
+                    '"' | '\'' if value_start => quote = Some(c),
+                    '[' | '{' => {
+                        depth += 1;
+                        if depth > MAX_CONFIG_FLOW_DEPTH {
+                            return Err(too_deep());
+                        }
+                    }
+                    ']' | '}' => depth = depth.saturating_sub(1),
+                    '&' | '*' if value_start => {
+                        return Err(RepoConfigError {
+                            line: Some(index + 1),
+                            column: None,
+                            message: "YAML anchors and aliases (`&name`, `*name`) are not \
+                                      accepted here; write each value out"
+                                .into(),
+                        });
+                    }
+                    _ => {}
+                },
+            }
+            // A new value may start after these (a plain scalar cannot start with `&` or `*`
+            // other than as an anchor or alias).
+            value_start = quote.is_none()
+                && (matches!(c, '[' | '{' | ',' | '-' | '?')
+                    || (c == ' ' && matches!(previous, ':' | '-' | ',' | '[' | '{' | ' ') && {
+                        value_start || previous != ' '
+                    }));
+            previous = c;
+        }
+        let trimmed = content.split(" #").next().unwrap_or("").trim_end();
+        if trimmed.ends_with('|')
+            || trimmed.ends_with('>')
+            || trimmed.ends_with("|-")
+            || trimmed.ends_with(">-")
+            || trimmed.ends_with("|+")
+            || trimmed.ends_with(">+")
+        {
+            block_scalar_indent = Some(indent);
+        }
+    }
+    Ok(())
+}
+
 impl RepoConfig {
     /// Parses and checks the text of `.github/owp.yml`. An empty file (or one with only comments)
-    /// means the defaults.
+    /// means the defaults. A file over [`MAX_CONFIG_BYTES`], nested too deep or using YAML
+    /// anchors or aliases is refused before it is parsed.
     pub fn parse(yaml: &str) -> Result<RepoConfig, RepoConfigError> {
+        check_shape(yaml)?;
         let parsed: Option<RepoConfig> =
             serde_yaml_ng::from_str(yaml).map_err(|e| RepoConfigError::from_yaml(&e))?;
         let mut config = parsed.unwrap_or_default();
@@ -671,6 +773,45 @@ tiers:
         let e = error("max_open_prs: 3\nlabels: [unclosed\n");
         assert!(e.line.is_some(), "{e:?}");
         assert!(e.to_string().starts_with(".github/owp.yml line "), "{e}");
+    }
+
+    #[test]
+    fn big_deep_or_aliased_files_are_refused_quickly() {
+        let started = std::time::Instant::now();
+        let big = format!("max_open_prs: 3\n# {}\n", "x".repeat(MAX_CONFIG_BYTES));
+        assert!(
+            RepoConfig::parse(&big)
+                .unwrap_err()
+                .message
+                .contains("at most 65536")
+        );
+        let deep = "[".repeat(MAX_CONFIG_BYTES - 1);
+        assert!(
+            RepoConfig::parse(&deep)
+                .unwrap_err()
+                .message
+                .contains("nested deeper")
+        );
+        let deep_block: String = (0..40)
+            .map(|i| format!("{}k{i}:\n", "  ".repeat(i)))
+            .collect();
+        assert!(RepoConfig::parse(&deep_block).is_err());
+        let laughs = "labels:\n  ready: &a \"pool:ready\"\n  area: *a\n";
+        let err = RepoConfig::parse(laughs).unwrap_err();
+        assert!(err.message.contains("anchors and aliases"), "{err}");
+        assert_eq!(err.line, Some(2));
+        let flow = "who_may_claim: {allowlist: [*a]}\n";
+        assert!(
+            RepoConfig::parse(flow)
+                .unwrap_err()
+                .message
+                .contains("aliases")
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // Stars and ampersands inside text are fine.
+        let text = "labels:\n  ready: >-\n    *pool* &\n    *ready*\n  area: \"area *\"\n  skills: skills & *more*\n";
+        let config = RepoConfig::parse(text).unwrap();
+        assert_eq!(config.labels.ready, "*pool* & *ready*");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //!   `user.permissions`, which GitHub documents as optional; only `permission` and `role_name` are
 //!   read here.
 //! - [`file_text`]: the file's raw bytes (`application/vnd.github.raw`), so no base64 decoding of
-//!   GitHub's wrapped content is needed.
+//!   GitHub's wrapped content is needed; at most a given number of bytes is read.
 
 use http::StatusCode;
 use http::header::{ACCEPT, HeaderMap, HeaderValue};
@@ -101,7 +101,9 @@ pub async fn file_text(
     client: &Octocrab,
     repo: &str,
     path: &str,
-) -> octocrab::Result<Option<String>> {
+    max_bytes: usize,
+) -> octocrab::Result<FileText> {
+    use http_body_util::BodyExt;
     let mut headers = HeaderMap::new();
     headers.insert(
         ACCEPT,
@@ -110,10 +112,42 @@ pub async fn file_text(
     let uri = format!("/repos/{repo}/contents/{}", path.trim_start_matches('/'));
     let response = client._get_with_headers(uri, Some(headers)).await?;
     if response.status() == StatusCode::NOT_FOUND {
-        return Ok(None);
+        return Ok(FileText::Missing);
     }
     let response = octocrab::map_github_error(response).await?;
-    client.body_to_string(response).await.map(Some)
+    let announced = response
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(length) = announced
+        && length > max_bytes as u64
+    {
+        return Ok(FileText::TooLarge(length));
+    }
+    // Read at most one byte past the limit, whatever the headers said.
+    let limited = http_body_util::Limited::new(response.into_body(), max_bytes);
+    match limited.collect().await {
+        Ok(collected) => Ok(FileText::Text(
+            String::from_utf8_lossy(&collected.to_bytes()).into_owned(),
+        )),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Ok(FileText::TooLarge(max_bytes as u64 + 1))
+        }
+        Err(e) => Err(octocrab::Error::Other {
+            source: e,
+            backtrace: std::backtrace::Backtrace::capture(),
+        }),
+    }
+}
+
+/// A file read with [`file_text`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileText {
+    Missing,
+    /// Over the limit: its size (or more than the limit, when GitHub did not say).
+    TooLarge(u64),
+    Text(String),
 }
 
 #[cfg(test)]

@@ -1,36 +1,25 @@
-//! The running GitHub App: what `owp serve` starts when GitHub App credentials are configured
-//! (or the setup page when they are not).
+//! The shared context of the running GitHub App: [`Github`] (the store, the App client, the
+//! webhook secrets, the schedules, the wake-up signals, the reply limits), the settings of a
+//! repository as the App applies them, and the change hook that writes the comment outbox in the
+//! transaction of every task change.
 //!
-//! [`GithubParts::new`] reads the configuration once. With credentials it holds one shared
-//! [`Github`] context (the store, the App client, the webhook secrets, the schedules, the wake-up
-//! signals) and provides:
-//! - the routes: `POST /github/webhook`, `POST /v1/workers/link-code`, `GET /github/help`;
-//! - the change hook that writes the comment outbox in the transaction of every task change;
-//! - the background jobs: the inbox consumer, the outbox sender, the claim clock and the
-//!   scheduled reconciliation.
-//!
-//! Without credentials it serves the setup flow (`/github/setup`) and nothing else.
-//! [`GithubHandle`] lets the process (and tests) wait until the inbox and the outbox are drained.
+//! The routes and the background jobs that use this context (the webhook inbox, the outbox sender,
+//! the claim clock, reconciliation) are wired up one level above, in [`crate::github`], so this
+//! module imports none of them.
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use axum::Router;
 use futures_util::future::BoxFuture;
 use sqlx::AnyConnection;
 use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
 
-use crate::config::ServeConfig;
 use crate::domain::Event;
-use crate::github::app_auth::{AppCredentials, GithubApp};
+use crate::github::app_auth::GithubApp;
 use crate::github::repo_config::RepoConfig;
-use crate::github::rest::RepoPermission;
+use crate::github::rest::{FileText, RepoPermission};
 use crate::github::signature::WebhookSecrets;
 use crate::github::{api, messages};
 use crate::store::github::{self as gh, OutboxTarget};
@@ -49,7 +38,7 @@ pub struct Github {
     pub(crate) secrets: Option<WebhookSecrets>,
     /// This process, as named in inbox and outbox claims.
     pub(crate) runner: String,
-    base_url: RwLock<String>,
+    pub(crate) base_url: RwLock<String>,
     pub(crate) claim_ttl_override_ms: Option<i64>,
     pub(crate) reconcile_schedule: cron::Schedule,
     pub(crate) redeliver_schedule: cron::Schedule,
@@ -59,11 +48,11 @@ pub struct Github {
     pub(crate) outbox_wake: Notify,
     /// A background job finished a step (wakes [`GithubHandle::wait_idle`]).
     pub(crate) progress: Notify,
-    permissions: Mutex<HashMap<(String, String), (RepoPermission, Instant)>>,
+    pub(crate) permissions: Mutex<HashMap<(String, String), (RepoPermission, Instant)>>,
     pub(crate) reconcile_lock: tokio::sync::Mutex<()>,
-    started: watch::Sender<bool>,
+    pub(crate) started: watch::Sender<bool>,
     /// Background steps under way (a delivery with its follow-up work, a reconciliation).
-    busy: AtomicUsize,
+    pub(crate) busy: AtomicUsize,
     /// Set when the process stops: no new work is claimed.
     pub(crate) stopping: AtomicBool,
     /// Webhook deliveries being stored right now: background work lets them go first.
@@ -71,6 +60,8 @@ pub struct Github {
     /// Room for webhook bodies being read, in MiB: `OWP_WEBHOOK_CONCURRENCY` bodies of GitHub's
     /// largest size (see `webhook::body_room`).
     pub(crate) webhook_bodies: Arc<tokio::sync::Semaphore>,
+    /// How often the App answers one person.
+    pub(crate) replies: crate::github::throttle::ReplyThrottle,
 }
 
 /// Counts a background step as under way while it lives.
@@ -134,34 +125,47 @@ impl Github {
         }
         let text = match api::installation(&self.app, installation).await {
             Ok(client) => {
-                api::file_text(&client, repo, crate::github::repo_config::CONFIG_PATH).await
+                api::file_text(
+                    &client,
+                    repo,
+                    crate::github::repo_config::CONFIG_PATH,
+                    crate::github::repo_config::MAX_CONFIG_BYTES,
+                )
+                .await
             }
             Err(e) => Err(e),
         };
-        match text {
-            Ok(None) => {
+        let parsed = match text {
+            Ok(FileText::Missing) => None,
+            Ok(FileText::TooLarge(size)) => Some(Err(format!(
+                "{}: the file is {size} bytes or more; at most {} are read",
+                crate::github::repo_config::CONFIG_PATH,
+                crate::github::repo_config::MAX_CONFIG_BYTES
+            ))),
+            Ok(FileText::Text(text)) => Some(parse_bounded(text).await),
+            Err(e) => {
+                tracing::warn!(repo, error = %e, "cannot read the repository's settings file");
+                return Ok(settings_of(Some(&row)));
+            }
+        };
+        match parsed {
+            None => {
                 self.store
                     .gh_set_repo_config(repo, Some((None, None)), None, now)
                     .await?;
             }
-            Ok(Some(text)) => match RepoConfig::parse(&text) {
-                Ok(config) => {
-                    let json = serde_json::to_string(&config).unwrap_or_default();
-                    let cap = config.pr_hourly_limit.map(|n| i64::from(n.get()));
-                    self.store
-                        .gh_set_repo_config(repo, Some((Some(&json), cap)), None, now)
-                        .await?;
-                }
-                Err(e) => {
-                    tracing::warn!(repo, error = %e, "the repository's settings file is not valid; the last good settings stay in force");
-                    self.store
-                        .gh_set_repo_config(repo, None, Some(&e.to_string()), now)
-                        .await?;
-                }
-            },
-            Err(e) => {
-                tracing::warn!(repo, error = %e, "cannot read the repository's settings file");
-                return Ok(settings_of(Some(&row)));
+            Some(Ok(config)) => {
+                let json = serde_json::to_string(&config).unwrap_or_default();
+                let cap = config.pr_hourly_limit.map(|n| i64::from(n.get()));
+                self.store
+                    .gh_set_repo_config(repo, Some((Some(&json), cap)), None, now)
+                    .await?;
+            }
+            Some(Err(e)) => {
+                tracing::warn!(repo, error = %e, "the repository's settings file is not valid; the last good settings stay in force");
+                self.store
+                    .gh_set_repo_config(repo, None, Some(&e), now)
+                    .await?;
             }
         }
         let settings = self.settings(repo).await?;
@@ -228,6 +232,17 @@ impl Github {
         Ok(permission.is_maintainer())
     }
 
+    /// Whether `login` is known to have write access or above on `repo`, from what GitHub said
+    /// within [`PERMISSION_CACHE`] (never asks GitHub).
+    pub fn known_maintainer(&self, repo: &str, login: &str) -> bool {
+        let key = (repo.to_lowercase(), login.to_lowercase());
+        self.permissions.lock().is_ok_and(|cache| {
+            cache
+                .get(&key)
+                .is_some_and(|(p, at)| at.elapsed() < PERMISSION_CACHE && p.is_maintainer())
+        })
+    }
+
     /// Marks a background step under way until the guard is dropped.
     pub(crate) fn busy(&self) -> Busy<'_> {
         self.busy.fetch_add(1, Ordering::SeqCst);
@@ -248,6 +263,27 @@ impl Github {
     /// Signals that background work made progress.
     pub(crate) fn progressed(&self) {
         self.progress.notify_waiters();
+    }
+}
+
+/// How long reading one `.github/owp.yml` may take before it counts as a settings error.
+pub const CONFIG_PARSE_LIMIT: Duration = Duration::from_secs(2);
+
+/// Parses a settings file off the async workers, within [`CONFIG_PARSE_LIMIT`], so that one
+/// repository's file never holds up other deliveries for long (its size and shape are bounded
+/// by [`RepoConfig::parse`] as well).
+async fn parse_bounded(text: String) -> Result<RepoConfig, String> {
+    let parse = tokio::task::spawn_blocking(move || RepoConfig::parse(&text));
+    match tokio::time::timeout(CONFIG_PARSE_LIMIT, parse).await {
+        Ok(Ok(result)) => result.map_err(|e| e.to_string()),
+        Ok(Err(_)) => Err(format!(
+            "{}: the file could not be read",
+            crate::github::repo_config::CONFIG_PATH
+        )),
+        Err(_) => Err(format!(
+            "{}: reading the file took too long; simplify it",
+            crate::github::repo_config::CONFIG_PATH
+        )),
     }
 }
 
@@ -336,283 +372,6 @@ fn ends_lease(event: &Event, lease_id: &str) -> bool {
 pub fn ttl_days(ttl_ms: i64) -> u32 {
     let day = 86_400_000;
     u32::try_from(((ttl_ms + day - 1) / day).max(1)).unwrap_or(u32::MAX)
-}
-
-// ------------------------------------------------------------------------------------------------
-// Wiring
-// ------------------------------------------------------------------------------------------------
-
-enum Mode {
-    On(Arc<Github>),
-    Setup(Arc<crate::github::setup::Setup>),
-}
-
-/// What `owp serve` needs from the GitHub App: routes, jobs and a handle.
-pub struct GithubParts {
-    mode: Mode,
-}
-
-impl GithubParts {
-    /// Reads the GitHub configuration. With App credentials, the App runs (and its change hook is
-    /// registered on `store`); without, the setup page is offered.
-    pub async fn new(config: &ServeConfig, store: &Store) -> anyhow::Result<GithubParts> {
-        let gh_config = &config.github;
-        let base_url = config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}:{}", config.host, config.port))
-            .trim_end_matches('/')
-            .to_string();
-        let credentials = AppCredentials::from_config(gh_config)
-            .context("the GitHub App configuration is incomplete")?;
-        let Some(credentials) = credentials else {
-            let setup = crate::github::setup::Setup::new(config, base_url);
-            return Ok(GithubParts {
-                mode: Mode::Setup(Arc::new(setup)),
-            });
-        };
-        let app = GithubApp::new(credentials, &gh_config.github_api_url)
-            .context("cannot set up the GitHub App client")?;
-        let secrets = gh_config
-            .github_webhook_secret
-            .as_ref()
-            .and_then(|s| WebhookSecrets::parse(s.expose()));
-        if secrets.is_none() {
-            tracing::error!(
-                "GITHUB_APP_ID is set but GITHUB_WEBHOOK_SECRET is not: every webhook delivery will be refused"
-            );
-        }
-        let reconcile_schedule = schedule(
-            gh_config.github_reconcile_cron.as_deref(),
-            crate::github::reconcile::DEFAULT_RECONCILE_CRON,
-            "OWP_GITHUB_RECONCILE_CRON",
-        )?;
-        let redeliver_schedule = schedule(
-            gh_config.github_redeliver_cron.as_deref(),
-            crate::github::reconcile::DEFAULT_REDELIVER_CRON,
-            "OWP_GITHUB_REDELIVER_CRON",
-        )?;
-        let claim_ttl_override_ms = gh_config.github_claim_ttl_seconds.map(|s| {
-            i64::try_from(s.saturating_mul(1000))
-                .unwrap_or(i64::MAX)
-                .max(1000)
-        });
-        let (started, _) = watch::channel(false);
-        let github = Arc::new(Github {
-            store: store.clone(),
-            app: Arc::new(app),
-            secrets,
-            runner: format!("owp-{}", uuid::Uuid::new_v4().simple()),
-            base_url: RwLock::new(base_url),
-            claim_ttl_override_ms,
-            reconcile_schedule,
-            redeliver_schedule,
-            inbox_wake: Notify::new(),
-            outbox_wake: Notify::new(),
-            progress: Notify::new(),
-            permissions: Mutex::new(HashMap::new()),
-            reconcile_lock: tokio::sync::Mutex::new(()),
-            started,
-            busy: AtomicUsize::new(0),
-            stopping: AtomicBool::new(false),
-            receiving: AtomicUsize::new(0),
-            webhook_bodies: Arc::new(tokio::sync::Semaphore::new(
-                crate::github::webhook::body_room(config.limits.webhook_concurrency),
-            )),
-        });
-        store.add_hook(Arc::new(OutboxHook));
-        Ok(GithubParts {
-            mode: Mode::On(github),
-        })
-    }
-
-    /// The GitHub routes, to merge into the service's router.
-    pub fn router(&self) -> Router {
-        match &self.mode {
-            Mode::On(github) => crate::github::webhook::router(Arc::clone(github))
-                .merge(crate::github::link::router(Arc::clone(github)))
-                .merge(help_router()),
-            Mode::Setup(setup) => {
-                crate::github::setup::router(Arc::clone(setup)).merge(help_router())
-            }
-        }
-    }
-
-    /// Tells the App the address the service listens on (used for links when no public URL is
-    /// configured).
-    pub fn set_local_addr(&self, addr: SocketAddr, public_url_configured: bool) {
-        if public_url_configured {
-            self.announce();
-            return;
-        }
-        let url = format!("http://{addr}");
-        match &self.mode {
-            Mode::On(github) => {
-                if let Ok(mut base) = github.base_url.write() {
-                    *base = url;
-                }
-            }
-            Mode::Setup(setup) => setup.set_base_url(url),
-        }
-        self.announce();
-    }
-
-    /// Tells the operator how to reach the setup page (when no App is configured).
-    pub fn announce(&self) {
-        match &self.mode {
-            Mode::On(github) => {
-                tracing::info!(app_id = github.app.app_id(), "GitHub App on");
-            }
-            Mode::Setup(setup) => {
-                eprintln!(
-                    "No GitHub App is configured (GitHub features are off). To create one, open {}",
-                    setup.url()
-                );
-            }
-        }
-    }
-
-    /// Starts the background jobs (none in setup mode).
-    pub fn spawn(&self) -> Vec<JoinHandle<()>> {
-        let Mode::On(github) = &self.mode else {
-            return Vec::new();
-        };
-        vec![
-            tokio::spawn(crate::github::inbox::run(Arc::clone(github))),
-            tokio::spawn(crate::github::outbox::run(Arc::clone(github))),
-            tokio::spawn(crate::github::claims::run(Arc::clone(github))),
-            tokio::spawn(crate::github::reconcile::run(Arc::clone(github))),
-        ]
-    }
-
-    /// A handle on the running App.
-    pub fn handle(&self) -> GithubHandle {
-        match &self.mode {
-            Mode::On(github) => GithubHandle {
-                github: Some(Arc::clone(github)),
-                setup: None,
-            },
-            Mode::Setup(setup) => GithubHandle {
-                github: None,
-                setup: Some(Arc::clone(setup)),
-            },
-        }
-    }
-}
-
-fn schedule(value: Option<&str>, default: &str, name: &str) -> anyhow::Result<cron::Schedule> {
-    let expr = value
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .unwrap_or(default);
-    cron::Schedule::from_str(expr).with_context(|| {
-        format!("{name}: `{expr}` is not a cron expression (6 fields, seconds first, e.g. `0 */15 * * * *`)")
-    })
-}
-
-fn help_router() -> Router {
-    Router::new().route(
-        "/github/help",
-        axum::routing::get(|| async {
-            (
-                [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                crate::github::setup::HELP_PAGE,
-            )
-        }),
-    )
-}
-
-/// A handle on the running GitHub App (inert when the App is not configured).
-#[derive(Clone, Default)]
-pub struct GithubHandle {
-    github: Option<Arc<Github>>,
-    setup: Option<Arc<crate::github::setup::Setup>>,
-}
-
-impl GithubHandle {
-    /// Whether the App runs in this process.
-    pub fn is_enabled(&self) -> bool {
-        self.github.is_some()
-    }
-
-    /// The setup page's address (with its key), when no App is configured.
-    pub fn setup_url(&self) -> Option<String> {
-        self.setup.as_ref().map(|s| s.url())
-    }
-
-    /// Waits until the start-up reconciliation is done and neither the webhook inbox nor the
-    /// comment outbox holds anything pending (including rows waiting for a retry), or until
-    /// `timeout`. Returns the remaining `(deliveries, outbox rows)` on timeout.
-    pub async fn wait_idle(&self, timeout: Duration) -> Result<(), (i64, i64)> {
-        let Some(github) = &self.github else {
-            return Ok(());
-        };
-        let deadline = tokio::time::Instant::now() + timeout;
-        let mut started = github.started.subscribe();
-        loop {
-            let progress = github.progress.notified();
-            let backlog = github.store.gh_backlog().await.unwrap_or((-1, -1));
-            let busy = github.busy.load(Ordering::SeqCst);
-            if *started.borrow_and_update() && backlog == (0, 0) && busy == 0 {
-                return Ok(());
-            }
-            let now = tokio::time::Instant::now();
-            if now >= deadline {
-                return Err(backlog);
-            }
-            // Progress is signalled by the jobs; the short pause covers work of other processes.
-            let pause = (deadline - now).min(Duration::from_millis(50));
-            tokio::select! {
-                _ = progress => {}
-                _ = started.changed() => {}
-                _ = tokio::time::sleep(pause) => {}
-            }
-        }
-    }
-
-    /// Stops taking new work, lets the step under way finish (up to a few seconds) and gives back
-    /// what this process had claimed, so that a restart (or another replica) carries on at once.
-    /// A comment whose sending was cut short is found by its marker before it is sent again.
-    pub async fn shutdown(&self) {
-        let Some(github) = &self.github else {
-            return;
-        };
-        github.stopping.store(true, Ordering::SeqCst);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while github.busy.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
-            let progress = github.progress.notified();
-            tokio::select! {
-                _ = progress => {}
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
-            }
-        }
-        if let Err(e) = github.store.gh_release_claims(&github.runner).await {
-            tracing::warn!(error = %e, "cannot give back this process's inbox and outbox claims");
-        }
-    }
-
-    /// Runs a full reconciliation now (and waits for it).
-    pub async fn reconcile_now(&self) -> anyhow::Result<()> {
-        if let Some(github) = &self.github {
-            crate::github::reconcile::reconcile_all(github).await?;
-            github.inbox_wake.notify_one();
-            github.outbox_wake.notify_one();
-        }
-        Ok(())
-    }
-
-    /// Asks GitHub to redeliver failed deliveries now; returns how many were asked for.
-    pub async fn redeliver_now(&self) -> anyhow::Result<usize> {
-        match &self.github {
-            Some(github) => Ok(crate::github::reconcile::redeliver_failed(github).await?),
-            None => Ok(0),
-        }
-    }
-
-    /// The store of the running App.
-    pub fn store(&self) -> Option<&Store> {
-        self.github.as_ref().map(|g| &g.store)
-    }
 }
 
 impl Github {

@@ -202,11 +202,12 @@ async fn accept(
     };
     slim(&mut payload);
     let text = payload.to_string();
+    let body_sha256 = replay_key(event, body);
     let now = crate::store::now_ms();
     github.receiving.fetch_add(1, Ordering::SeqCst);
     let stored = github
         .store
-        .gh_insert_delivery(delivery, event, &text, now)
+        .gh_insert_delivery(delivery, event, &text, body_sha256.as_deref(), now)
         .await;
     github.receiving.fetch_sub(1, Ordering::SeqCst);
     let stored = stored?;
@@ -245,6 +246,23 @@ pub fn slim(value: &mut serde_json::Value) {
         serde_json::Value::Array(items) => items.iter_mut().for_each(slim),
         _ => {}
     }
+}
+
+/// What finds a replay: the SHA-256 of the event name and the signed body. The same signed body
+/// under a new delivery id is acknowledged and not applied again. Not for `ping` (nothing to
+/// apply) nor `issues`: an issue's events carry its whole state and may repeat byte for byte within
+/// one second (a label added, removed and added again); replaying one restores an earlier state
+/// of the issue only until the next reconciliation.
+pub fn replay_key(event: &str, body: &[u8]) -> Option<String> {
+    use sha2::Digest;
+    if matches!(event, "ping" | "issues") {
+        return None;
+    }
+    let mut hash = sha2::Sha256::new();
+    hash.update(event.as_bytes());
+    hash.update([0]);
+    hash.update(body);
+    Some(hex::encode(hash.finalize()))
 }
 
 fn answer(status: StatusCode, what: &str) -> Response {

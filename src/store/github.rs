@@ -15,9 +15,16 @@ use sqlx::{Any, AnyConnection, Executor, Row};
 use super::writer::ExecuteWrite;
 use super::{Backend, Store, StoreError, WriteTx};
 
-/// A content-creating request budget: at most this many per installation per minute.
+/// A content-creating request budget: at most this many per installation per minute (GitHub's
+/// secondary limit is 80).
 pub const WRITES_PER_MINUTE: i64 = 80;
+/// … and at most this many per hour (GitHub's secondary limit is 500).
+pub const WRITES_PER_HOUR: i64 = 480;
+/// Replies and reactions leave this many writes of each minute, and four times as many of each
+/// hour, to status comments, which go first.
+pub const STATUS_RESERVE_PER_MINUTE: i64 = 20;
 const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 60 * MINUTE_MS;
 
 // ------------------------------------------------------------------------------------------------
 // Rows
@@ -167,9 +174,12 @@ pub struct LinkedPr {
     pub author: String,
     pub state: PrState,
     pub draft: bool,
+    /// Whether it may act on the task (false: recorded for maintainers, but another person's
+    /// while the task was claimed, or a draft that is not the holder's).
+    pub acting: bool,
 }
 
-const LINKED_PR_COLUMNS: &str = "repo, pr_number, task_id, pr_url, author, state, draft";
+const LINKED_PR_COLUMNS: &str = "repo, pr_number, task_id, pr_url, author, state, draft, acting";
 
 fn decode_linked_pr(row: &AnyRow) -> Result<LinkedPr, StoreError> {
     let state: String = row.try_get("state")?;
@@ -181,6 +191,7 @@ fn decode_linked_pr(row: &AnyRow) -> Result<LinkedPr, StoreError> {
         author: row.try_get("author")?,
         state: PrState::parse(&state)?,
         draft: row.try_get::<i64, _>("draft")? != 0,
+        acting: row.try_get::<i64, _>("acting")? != 0,
     })
 }
 
@@ -351,14 +362,14 @@ const REPO_BY_NAME: &str = "gh_repos WHERE repo = $1";
 const TASK_BY_ID: &str = "gh_tasks WHERE task_id = $1";
 const CLAIM_BY_TASK: &str = "gh_claims WHERE task_id = $1";
 
-/// The open pull requests linked to a task.
+/// The open pull requests linked to a task that act on it (not those only recorded).
 async fn open_links_of_task<'e>(
     exec: impl Executor<'e, Database = Any>,
     task_id: &str,
 ) -> Result<Vec<LinkedPr>, StoreError> {
     let sql = format!(
         "SELECT {LINKED_PR_COLUMNS} FROM gh_linked_prs WHERE task_id = $1 AND state = 'open' \
-         ORDER BY updated_at"
+         AND acting = 1 ORDER BY updated_at"
     );
     rows_by_key(exec, sql, task_id, decode_linked_pr).await
 }
@@ -684,6 +695,26 @@ impl WriteTx {
         enqueue_status(self.conn(), now, target, task_id).await
     }
 
+    /// Whether the same reply text was queued for the same issue since `since` (ms).
+    pub async fn gh_recent_reply(
+        &mut self,
+        target: &OutboxTarget<'_>,
+        body: &str,
+        since: i64,
+    ) -> Result<bool, StoreError> {
+        let repeated: Option<(i64,)> = sqlx::query_as(
+            "SELECT id FROM gh_outbox WHERE repo = $1 AND issue_number = $2 AND kind = 'comment' \
+             AND created_at >= $3 AND body = $4 LIMIT 1",
+        )
+        .bind(target.repo)
+        .bind(target.issue_number)
+        .bind(since)
+        .bind(body)
+        .fetch_optional(self.conn())
+        .await?;
+        Ok(repeated.is_some())
+    }
+
     /// Queues a new comment.
     pub async fn gh_enqueue_comment(
         &mut self,
@@ -867,10 +898,10 @@ impl WriteTx {
         let now = self.now;
         sqlx::query(
             "INSERT INTO gh_linked_prs (repo, pr_number, task_id, pr_url, author, state, draft, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             acting, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (repo, pr_number, task_id) DO UPDATE SET pr_url = excluded.pr_url, \
              author = excluded.author, state = excluded.state, draft = excluded.draft, \
-             updated_at = excluded.updated_at",
+             acting = excluded.acting, updated_at = excluded.updated_at",
         )
         .bind(&pr.repo)
         .bind(pr.pr_number)
@@ -879,6 +910,7 @@ impl WriteTx {
         .bind(&pr.author)
         .bind(pr.state.as_str())
         .bind(i64::from(pr.draft))
+        .bind(i64::from(pr.acting))
         .bind(now)
         .execute(self.conn())
         .await?;
@@ -1091,21 +1123,24 @@ impl WriteTx {
 // ------------------------------------------------------------------------------------------------
 
 impl Store {
-    /// Stores a verified webhook delivery; false when this delivery id was stored before.
+    /// Stores a verified webhook delivery; false when this delivery id, or the same signed body
+    /// (`body_sha256`) under another id, was stored before.
     pub async fn gh_insert_delivery(
         &self,
         delivery_id: &str,
         event: &str,
         body: &str,
+        body_sha256: Option<&str>,
         now: i64,
     ) -> Result<bool, StoreError> {
         let n = sqlx::query(
-            "INSERT INTO gh_deliveries (delivery_id, event, body, received_at, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (delivery_id) DO NOTHING",
+            "INSERT INTO gh_deliveries (delivery_id, event, body, body_sha256, received_at, \
+             next_attempt_at) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING",
         )
         .bind(delivery_id)
         .bind(event)
         .bind(body)
+        .bind(body_sha256)
         .bind(now)
         .execute_write(self)
         .await?
@@ -1271,9 +1306,10 @@ impl Store {
         })
     }
 
-    /// Claims up to `limit` outbox rows that are due, for `runner` until `until`. A row waits
-    /// while an older row about the same issue is pending (comments arrive in order) and while
-    /// its installation is rate-limited or suspended. Each row is claimed with a conditional
+    /// Claims up to `limit` outbox rows that are due, for `runner` until `until`, status comments
+    /// first. A reply or reaction waits while an older one about the same issue is pending
+    /// (replies arrive in order), a status comment only for an older status row, and every row
+    /// while its installation is rate-limited or suspended. Each row is claimed with a conditional
     /// update, so with several replicas exactly one sends it.
     pub async fn gh_claim_outbox(
         &self,
@@ -1286,10 +1322,11 @@ impl Store {
             "SELECT o.id FROM gh_outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= $1 \
              AND (o.claimed_until IS NULL OR o.claimed_until <= $1) \
              AND NOT EXISTS (SELECT 1 FROM gh_outbox p WHERE p.state = 'pending' \
-                 AND p.repo = o.repo AND p.issue_number = o.issue_number AND p.id < o.id) \
+                 AND p.repo = o.repo AND p.issue_number = o.issue_number AND p.id < o.id \
+                 AND (p.kind = 'status') = (o.kind = 'status')) \
              AND NOT EXISTS (SELECT 1 FROM gh_installations i WHERE i.id = o.installation_id \
                  AND (i.blocked_until > $1 OR i.suspended = 1)) \
-             ORDER BY o.id LIMIT $2",
+             ORDER BY CASE WHEN o.kind = 'status' THEN 0 ELSE 1 END, o.id LIMIT $2",
         )
         .bind(now)
         .bind(limit)
@@ -1400,9 +1437,14 @@ impl Store {
     }
 
     /// Reserves one content-creating request of an installation: `Ok(None)` when it may be sent
-    /// now, `Ok(Some(at))` when it has to wait until `at` (the per-minute budget is used up, or
-    /// GitHub asked the App to wait).
-    pub async fn gh_reserve_write(&self, installation_id: i64) -> Result<Option<i64>, StoreError> {
+    /// now, `Ok(Some(at))` when it has to wait until `at` (the per-minute or per-hour budget is
+    /// used up, or GitHub asked the App to wait). A status comment (`status`) may use the whole
+    /// budget; replies and reactions leave a share of it to status comments.
+    pub async fn gh_reserve_write(
+        &self,
+        installation_id: i64,
+        status: bool,
+    ) -> Result<Option<i64>, StoreError> {
         let mut tx = self.begin().await?;
         let now = tx.now;
         let lock = match self.backend {
@@ -1422,16 +1464,32 @@ impl Store {
         }
         sqlx::query("DELETE FROM gh_write_log WHERE installation_id = $1 AND at <= $2")
             .bind(installation_id)
-            .bind(now - MINUTE_MS)
+            .bind(now - HOUR_MS)
             .execute(tx.conn())
             .await?;
-        let (count, oldest): (i64, Option<i64>) =
-            sqlx::query_as("SELECT COUNT(*), MIN(at) FROM gh_write_log WHERE installation_id = $1")
-                .bind(installation_id)
-                .fetch_one(tx.conn())
-                .await?;
-        if count >= WRITES_PER_MINUTE {
-            return Ok(Some(oldest.unwrap_or(now) + MINUTE_MS + 1));
+        let (minute, oldest_minute, hour, oldest_hour): (i64, Option<i64>, i64, Option<i64>) =
+            sqlx::query_as(
+                "SELECT COALESCE(SUM(CASE WHEN at > $2 THEN 1 ELSE 0 END), 0), \
+                 MIN(CASE WHEN at > $2 THEN at END), COUNT(*), MIN(at) \
+                 FROM gh_write_log WHERE installation_id = $1",
+            )
+            .bind(installation_id)
+            .bind(now - MINUTE_MS)
+            .fetch_one(tx.conn())
+            .await?;
+        let (per_minute, per_hour) = if status {
+            (WRITES_PER_MINUTE, WRITES_PER_HOUR)
+        } else {
+            (
+                WRITES_PER_MINUTE - STATUS_RESERVE_PER_MINUTE,
+                WRITES_PER_HOUR - 4 * STATUS_RESERVE_PER_MINUTE,
+            )
+        };
+        if minute >= per_minute {
+            return Ok(Some(oldest_minute.unwrap_or(now) + MINUTE_MS + 1));
+        }
+        if hour >= per_hour {
+            return Ok(Some(oldest_hour.unwrap_or(now) + HOUR_MS + 1));
         }
         sqlx::query("INSERT INTO gh_write_log (installation_id, at) VALUES ($1, $2)")
             .bind(installation_id)
@@ -1601,7 +1659,19 @@ impl Store {
         open_links_of_task(&self.read, task_id).await
     }
 
-    /// The open pull requests linked to tasks of a repository.
+    /// The open pull requests that link a task but do not act on it (recorded for maintainers).
+    pub async fn gh_recorded_links_of_task(
+        &self,
+        task_id: &str,
+    ) -> Result<Vec<LinkedPr>, StoreError> {
+        let sql = format!(
+            "SELECT {LINKED_PR_COLUMNS} FROM gh_linked_prs WHERE task_id = $1 AND state = 'open' \
+             AND acting = 0 ORDER BY pr_number LIMIT 50"
+        );
+        rows_by_key(&self.read, sql, task_id, decode_linked_pr).await
+    }
+
+    /// The open pull requests linked to the tasks of a repository (acting or only recorded).
     pub async fn gh_open_links_of_repo(&self, repo: &str) -> Result<Vec<LinkedPr>, StoreError> {
         let sql = format!(
             "SELECT {} FROM gh_linked_prs l JOIN gh_tasks g ON g.task_id = l.task_id \

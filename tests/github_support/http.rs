@@ -330,6 +330,45 @@ fn body_text(body: Option<&Value>) -> Option<String> {
     body?.get("body")?.as_str().map(str::to_string)
 }
 
+/// GitHub refuses a comment body longer than this many characters (422).
+pub const COMMENT_BODY_LIMIT: usize = 65_536;
+
+/// GitHub's content-creation secondary limit: at most this many writes a minute.
+pub const CONTENT_WRITES_PER_MINUTE: usize = 80;
+
+/// A comment body as GitHub checks it: present and at most [`COMMENT_BODY_LIMIT`] characters.
+fn comment_body(body: Option<&Value>) -> Result<String, Reply> {
+    let text = body_text(body).ok_or_else(|| {
+        Reply::error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid request: body is missing",
+        )
+    })?;
+    if text.chars().count() > COMMENT_BODY_LIMIT {
+        return Err(Reply::error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Validation Failed: body is too long (maximum is 65536 characters)",
+        ));
+    }
+    Ok(text)
+}
+
+/// Counts a content-creating request; past GitHub's limit, the secondary rate limit answer.
+fn content_write(m: &mut Model) -> Result<(), Reply> {
+    let now = Utc::now();
+    m.content_writes
+        .retain(|at| now.signed_duration_since(*at) < chrono::TimeDelta::minutes(1));
+    if m.content_writes.len() >= CONTENT_WRITES_PER_MINUTE {
+        return Err(Reply::error(
+            StatusCode::FORBIDDEN,
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        )
+        .header("retry-after", 60));
+    }
+    m.content_writes.push(now);
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 fn route(
     shared: &Shared,
@@ -478,12 +517,8 @@ fn route(
             ("PATCH" | "POST", ["repos", owner, name, "issues", "comments", id]) => {
                 let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
                 let comment = find_comment(m, &repo, id)?;
-                let text = body_text(body).ok_or_else(|| {
-                    Reply::error(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "Invalid request: body is missing",
-                    )
-                })?;
+                let text = comment_body(body)?;
+                content_write(m)?;
                 let stored = m.comments.get_mut(&comment.id).expect("found above");
                 stored.body = text;
                 stored.updated_at = Utc::now();
@@ -501,6 +536,7 @@ fn route(
                         Reply::error(StatusCode::UNPROCESSABLE_ENTITY, "Invalid reaction content")
                     })?
                     .to_string();
+                content_write(m)?;
                 let existing = m
                     .reactions
                     .iter()
@@ -565,12 +601,8 @@ fn route(
                 if !repo.issues.contains_key(&number) && !repo.pulls.contains_key(&number) {
                     return Err(Reply::not_found());
                 }
-                let text = body_text(body).ok_or_else(|| {
-                    Reply::error(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "Invalid request: body is missing",
-                    )
-                })?;
+                let text = comment_body(body)?;
+                content_write(m)?;
                 let id = insert_comment(m, &repo.full_name, number, BOT_LOGIN, &text);
                 let comment = m.comments[&id].clone();
                 Ok(Reply::created(shape::comment(api, m, &comment)))

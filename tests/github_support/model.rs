@@ -202,6 +202,8 @@ pub struct Model {
     pub calls: Vec<Call>,
     pub fail_rules: Vec<FailRule>,
     pub user_ids: HashMap<String, u64>,
+    /// When each content-creating request (comment, edit, reaction) of the App was answered.
+    pub content_writes: Vec<chrono::DateTime<Utc>>,
     next_id: u64,
 }
 
@@ -221,6 +223,7 @@ impl Model {
             calls: Vec::new(),
             fail_rules: Vec::new(),
             user_ids: HashMap::new(),
+            content_writes: Vec::new(),
             next_id: 1000,
         }
     }

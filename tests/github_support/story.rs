@@ -461,6 +461,16 @@ impl Story {
         number
     }
 
+    /// `login` opens a draft pull request with this description — `pull_request.opened`.
+    pub async fn open_draft_pr(&self, login: &str, body: &str) -> u64 {
+        let number = self.fake.open_pr(REPO, login, "A draft", body);
+        self.fake.update_pr(REPO, number, |p| p.draft = true);
+        self.remember(number);
+        let payload = self.pr_payload("pull_request.opened", number, login);
+        self.send("pull_request", &payload).await;
+        number
+    }
+
     /// A maintainer merges it — `pull_request.closed` with `merged: true`.
     pub async fn merge_pr(&self, number: u64) {
         self.fake.merge_pr(REPO, number);
