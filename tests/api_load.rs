@@ -393,6 +393,16 @@ async fn past_the_connection_bound_new_connections_are_closed_at_once() {
         ok.is_some(),
         "/healthz answers after the idle connections are closed"
     );
+    let scrape = s.req(Method::GET, "/metrics").admin(&s).send().await;
+    let refused = scrape
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("owp_http_connections_refused_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    assert!(
+        refused.is_some_and(|n| n >= 1.0),
+        "the refusal is counted: {refused:?}"
+    );
 }
 
 /// A server with the GitHub App on (its API unreachable: only the webhook is used).
