@@ -93,6 +93,10 @@ pub const WORKER_AUTH: &str = "owp_worker_authentications_total";
 pub const HTTP_REQUESTS: &str = "owp_http_requests_total";
 /// Time to answer an HTTP request, up to its headers (histogram, `method`, `route`).
 pub const HTTP_DURATION: &str = "owp_http_request_duration_seconds";
+/// HTTP connections open now (gauge).
+pub const HTTP_CONNECTIONS: &str = "owp_http_connections";
+/// HTTP connections closed at once because the connection bound was reached (counter).
+pub const HTTP_CONNECTIONS_REFUSED: &str = "owp_http_connections_refused_total";
 /// GitHub webhook deliveries (counter, `event`, `outcome`).
 pub const WEBHOOK_DELIVERIES: &str = "owp_github_webhook_deliveries_total";
 /// GitHub writes (comments) waiting in the outbox (gauge).
@@ -178,6 +182,11 @@ fn describe_process_metrics() {
         "Lead-time samples left out because more pull requests and merges arrived than the history look-ups behind them follow (at most 20 a second, 1,024 waiting)."
     );
     describe_counter!(HTTP_REQUESTS, "HTTP requests answered.");
+    describe_gauge!(HTTP_CONNECTIONS, "HTTP connections open now.");
+    describe_counter!(
+        HTTP_CONNECTIONS_REFUSED,
+        "HTTP connections closed at once because the connection bound was reached."
+    );
     describe_counter!(
         WRITE_GROUPS,
         "SQLite write transactions that carried several workers' claims, acks or status moves."
@@ -418,6 +427,16 @@ pub fn worker_auth(remembered: bool) {
 /// Counts one single-statement claim that lost a race (see `store::single`).
 pub fn claim_race() {
     record(|| counter!(CLAIM_RACES).increment(1));
+}
+
+/// Sets how many HTTP connections are open.
+pub fn http_connections(open: usize) {
+    record(|| gauge!(HTTP_CONNECTIONS).set(open as f64));
+}
+
+/// Counts one connection closed at once at the connection bound.
+pub fn http_connection_refused() {
+    record(|| counter!(HTTP_CONNECTIONS_REFUSED).increment(1));
 }
 
 /// Counts one GitHub webhook delivery. `event` is GitHub's event name (`issues`,

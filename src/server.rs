@@ -214,6 +214,7 @@ pub async fn serve_connections(
             _ = &mut shutdown => break,
         };
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            crate::metrics::http_connection_refused();
             refused += 1;
             if refused.is_power_of_two() {
                 tracing::warn!(
@@ -235,11 +236,14 @@ pub async fn serve_connections(
             });
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
+        crate::metrics::http_connections(limits.max - permits.available_permits());
+        let permits = Arc::clone(&permits);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(permit);
+            crate::metrics::http_connections(limits.max - permits.available_permits());
         });
     }
     drop(listener);

@@ -287,8 +287,9 @@ fn addr_of(s: &Server) -> String {
 
 #[tokio::test]
 async fn idle_and_slow_connections_are_closed_while_healthz_answers() {
-    let s = Server::start_with_env(&[("OWP_IDLE_TIMEOUT_SECONDS", "3")]).await;
+    let s = Server::start_with_env(&[("OWP_IDLE_TIMEOUT_SECONDS", "4")]).await;
     let addr = addr_of(&s);
+    let opened = Instant::now();
     // Many idle sockets (well within the default bound and this process's descriptors).
     let mut idle = Vec::new();
     for _ in 0..300 {
@@ -318,18 +319,21 @@ async fn idle_and_slow_connections_are_closed_while_healthz_answers() {
     assert_eq!(r.expect("/healthz answers").status().as_u16(), 200);
     assert!(started.elapsed() < Duration::from_secs(2));
 
-    // Not closed before the timeout…
+    // Not closed before the timeout (checked only while well within it: a loaded machine may
+    // take long to get here)…
     for (what, stream) in [
         ("slow", &mut slow),
         ("kept-alive", &mut kept),
         ("idle", &mut idle[0]),
     ] {
-        assert!(
-            closed_within(stream, Duration::from_millis(100))
-                .await
-                .is_none(),
-            "the {what} connection was closed before its timeout"
-        );
+        if opened.elapsed() < Duration::from_secs(3) {
+            assert!(
+                closed_within(stream, Duration::from_millis(100))
+                    .await
+                    .is_none(),
+                "the {what} connection was closed before its timeout"
+            );
+        }
     }
     // …and closed after it.
     for (what, stream) in [
@@ -337,7 +341,7 @@ async fn idle_and_slow_connections_are_closed_while_healthz_answers() {
         ("kept-alive", &mut kept),
         ("idle", &mut idle[0]),
     ] {
-        let took = closed_within(stream, Duration::from_secs(8)).await;
+        let took = closed_within(stream, Duration::from_secs(10)).await;
         assert!(took.is_some(), "the {what} connection was never closed");
     }
     let mut still_open = 0;
@@ -369,7 +373,7 @@ async fn past_the_connection_bound_new_connections_are_closed_at_once() {
     let _ = extra
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         .await;
-    let took = closed_within(&mut extra, Duration::from_secs(1)).await;
+    let took = closed_within(&mut extra, Duration::from_secs(3)).await;
     assert!(
         took.is_some(),
         "a connection past the bound is closed at once"
@@ -388,6 +392,16 @@ async fn past_the_connection_bound_new_connections_are_closed_at_once() {
     assert!(
         ok.is_some(),
         "/healthz answers after the idle connections are closed"
+    );
+    let scrape = s.req(Method::GET, "/metrics").admin(&s).send().await;
+    let refused = scrape
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("owp_http_connections_refused_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    assert!(
+        refused.is_some_and(|n| n >= 1.0),
+        "the refusal is counted: {refused:?}"
     );
 }
 
@@ -460,15 +474,20 @@ async fn large_unsigned_webhook_posts_are_refused_past_the_bound_without_being_r
     .unwrap();
     let answer = response_status(&mut big).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    let r = s
-        .client
-        .post(s.url("/github/webhook"))
-        .header("X-GitHub-Event", "issues")
-        .body(vec![b'x'; 1 << 20])
-        .send()
+    let mut unsigned = TcpStream::connect(&addr).await.unwrap();
+    unsigned
+        .write_all(
+            format!(
+                "POST /github/webhook HTTP/1.1\r\nHost: x\r\nX-GitHub-Event: issues\r\n\
+                 Content-Length: {}\r\n\r\n",
+                20 << 20
+            )
+            .as_bytes(),
+        )
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 401);
+    let answer = response_status(&mut unsigned).await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
 
     // When the slow posts give up, the permits come back: a delivery is read again (and its
     // wrong signature refused).

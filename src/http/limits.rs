@@ -29,21 +29,6 @@ use crate::config::{LimitsConfig, Secret};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ClientIp(pub IpAddr);
 
-impl ClientIp {
-    /// The address of a request (the unspecified address when none is known, e.g. in-process).
-    pub fn of(extensions: &axum::http::Extensions) -> IpAddr {
-        extensions
-            .get::<ClientIp>()
-            .map(|c| c.0)
-            .or_else(|| {
-                extensions
-                    .get::<ConnectInfo<SocketAddr>>()
-                    .map(|c| c.0.ip())
-            })
-            .unwrap_or(IpAddr::from([0, 0, 0, 0]))
-    }
-}
-
 /// The key an address is counted under: IPv4 addresses as they are, IPv6 per /64 (one host
 /// usually holds a whole /64), IPv4-mapped IPv6 as IPv4.
 pub fn rate_key(ip: IpAddr) -> IpAddr {
