@@ -1,6 +1,8 @@
 //! The `owp` command line: `serve` runs the service; `worker` and `admin` are its clients.
 
 pub mod admin;
+pub mod agent;
+pub mod brief;
 pub mod client;
 pub mod worker;
 

@@ -19,6 +19,8 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use super::agent::flow::{AgentOptions, Outcome};
+use super::agent::{self, AgentSettings};
 use super::client::present::{
     ago, clip, clock, is_github_repo, issue_link, now_clock, relative, write_prompt,
 };
@@ -103,7 +105,37 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(0..=30))]
     pub wait: u64,
     #[command(flatten)]
+    pub agent: AgentArgs,
+    #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// Handing leases to a local command (`owp worker run --agent …`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct AgentArgs {
+    /// Hand each lease to this command, run through the platform's shell in the task's git
+    /// worktree. Placeholders (filled in quoted): {brief} {workdir} {task_id} {title} {issue_url}.
+    /// Saved in the profile, so later runs need no flags.
+    #[arg(long, value_name = "COMMAND")]
+    pub agent: Option<String>,
+    /// Where clones, worktrees, briefs and logs go [default: owp/work in your data directory].
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Take one lease, then exit (0 only when it ended with a pull request).
+    #[arg(long)]
+    pub once: bool,
+    /// Show every step for the next lease and change nothing (no clone, no ack, no push).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Stop the agent (and give the task back) after this many minutes.
+    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..=10_080))]
+    pub max_minutes: Option<u64>,
+    /// Use the prompt even when the profile has a saved agent command.
+    #[arg(long, conflicts_with = "agent")]
+    pub no_agent: bool,
+    /// Seconds between lease renewals while the agent works [default: a third of the lease TTL].
+    #[arg(long, env = "OWP_AGENT_RENEW_SECONDS", hide = true)]
+    pub renew_seconds: Option<u64>,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -169,6 +201,9 @@ pub struct WorkerConfig {
     pub accept_ttl_seconds: Option<u64>,
     #[serde(default)]
     pub registered_at: Option<String>,
+    /// The saved `--agent` command and work directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentSettings>,
 }
 
 impl fmt::Debug for WorkerConfig {
@@ -415,6 +450,7 @@ async fn register_and_save(
         lease_ttl_seconds: registration.lease_ttl_seconds,
         accept_ttl_seconds: registration.accept_ttl_seconds,
         registered_at: Some(Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        agent: previous.as_ref().and_then(|p| p.agent.clone()),
     };
     save_config(&path, &config)?;
     Ok((config, path, previous))
@@ -900,6 +936,9 @@ fn print_json_line(value: Value) {
 
 async fn run_worker(args: RunArgs) -> anyhow::Result<()> {
     let session = Session::load(&args.common)?;
+    if let Some(options) = agent_options(&args, &session)? {
+        return run_agent(&args, session, options).await;
+    }
     let client = session.client.clone();
     let json = session.json;
     client.heartbeat(None).await?;
@@ -1030,6 +1069,82 @@ async fn run_worker(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     outcome
+}
+
+/// The agent hand-off asked for by flags or the saved profile; `None` for the prompt.
+fn agent_options(args: &RunArgs, session: &Session) -> anyhow::Result<Option<AgentOptions>> {
+    let a = &args.agent;
+    let saved = session.config.agent.clone();
+    let command = match (&a.agent, &saved) {
+        _ if a.no_agent => return Ok(None),
+        (Some(c), _) => c.trim().to_string(),
+        (None, Some(s)) => s.command.clone(),
+        (None, None) => {
+            if a.once || a.dry_run || a.max_minutes.is_some() || a.workdir.is_some() {
+                bail!("--once, --dry-run, --max-minutes and --workdir go with --agent COMMAND");
+            }
+            return Ok(None);
+        }
+    };
+    if command.is_empty() {
+        bail!("--agent needs a command, e.g. --agent 'claude -p \"$(cat {{brief}})\"'");
+    }
+    let workdir = a
+        .workdir
+        .clone()
+        .or_else(|| saved.and_then(|s| s.workdir))
+        .or_else(agent::default_workdir)
+        .ok_or_else(|| anyhow!("cannot tell where to work: pass --workdir DIR"))?;
+    Ok(Some(AgentOptions {
+        command,
+        workdir,
+        once: a.once,
+        dry_run: a.dry_run,
+        max_minutes: a.max_minutes,
+        wait: args.wait,
+        renew_every: a.renew_seconds.map(|s| Duration::from_secs(s.max(1))),
+    }))
+}
+
+/// `owp worker run --agent`: saves the setting in the profile, heartbeats, and hands leases to
+/// the command until stopped (or after one with `--once`).
+async fn run_agent(args: &RunArgs, session: Session, options: AgentOptions) -> anyhow::Result<()> {
+    let client = session.client.clone();
+    if args.agent.agent.is_some() && !options.dry_run {
+        let settings = AgentSettings {
+            command: options.command.clone(),
+            workdir: args.agent.workdir.clone(),
+        };
+        if session.config.agent.as_ref() != Some(&settings) {
+            let mut config = session.config.clone();
+            config.agent = Some(settings);
+            let path = config_path(&args.common)?;
+            save_config(&path, &config)?;
+            say!(
+                "saved the agent command in {}: next time `owp worker run{}` is enough",
+                path.display(),
+                profile_flag(&args.common)
+            );
+        }
+    }
+    client.heartbeat(None).await?;
+    let heartbeats = spawn_heartbeats(client.clone(), session.heartbeat_every(), session.json);
+    let result = tokio::select! {
+        r = agent::flow::run(&client, &options) => r,
+        _ = tokio::signal::ctrl_c() => {
+            heartbeats.abort();
+            say!("stopped; a lease in progress stays yours until it expires");
+            return Ok(());
+        }
+    };
+    heartbeats.abort();
+    match result? {
+        Outcome::PrOpened(_) | Outcome::Planned => Ok(()),
+        other if options.once => Err(anyhow!(
+            "the lease did not end with a pull request: {other:?}"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Carries out one prompt command. Server refusals are printed, not fatal; a refused token is.
@@ -1501,6 +1616,7 @@ mod tests {
             lease_ttl_seconds: Some(1800),
             accept_ttl_seconds: Some(120),
             registered_at: Some("2030-01-01T00:00:00Z".into()),
+            agent: None,
         }
     }
 
