@@ -127,9 +127,9 @@ pub struct AgentArgs {
     /// Show every step for the next lease and change nothing (no clone, no ack, no push).
     #[arg(long)]
     pub dry_run: bool,
-    /// Stop the agent (and give the task back) after this many minutes.
-    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..=10_080))]
-    pub max_minutes: Option<u64>,
+    /// Stop the agent (and give the task back) after this many minutes (fractions allowed).
+    #[arg(long, value_name = "MINUTES", value_parser = parse_minutes)]
+    pub max_minutes: Option<f64>,
     /// Use the prompt even when the profile has a saved agent command.
     #[arg(long, conflicts_with = "agent")]
     pub no_agent: bool,
@@ -1069,6 +1069,18 @@ async fn run_worker(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     outcome
+}
+
+/// A positive number of minutes, at most a week.
+fn parse_minutes(text: &str) -> Result<f64, String> {
+    let m: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of minutes"))?;
+    if !(m > 0.0 && m <= 10_080.0) {
+        return Err("give more than 0 and at most 10080 minutes (a week)".into());
+    }
+    Ok(m)
 }
 
 /// The agent hand-off asked for by flags or the saved profile; `None` for the prompt.

@@ -31,7 +31,7 @@ pub struct AgentOptions {
     pub workdir: PathBuf,
     pub once: bool,
     pub dry_run: bool,
-    pub max_minutes: Option<u64>,
+    pub max_minutes: Option<f64>,
     /// Seconds each claim waits on the server.
     pub wait: u64,
     /// How often the lease is renewed while work goes on (default: a third of its lifetime).
@@ -287,9 +287,7 @@ async fn work(
         .env("OWP_TASK_ID", &task.task_id)
         .env("OWP_TITLE", &task.title)
         .env("OWP_ISSUE_URL", brief::issue_url(task).unwrap_or_default());
-    let limit = opts
-        .max_minutes
-        .map(|m| Duration::from_secs(m.saturating_mul(60)));
+    let limit = opts.max_minutes.map(|m| Duration::from_secs_f64(m * 60.0));
     let ended = process::run_logged(
         cmd,
         &layout.worktree,

@@ -171,8 +171,10 @@ pub async fn run_logged(
         _ = timer => {
             kill_tree(pid, &mut child).await;
             Ended::Stopped(format!(
-                "it ran past the limit of {} minute(s)",
-                limit.map_or(0, |d| d.as_secs().div_ceil(60))
+                "it ran past the limit of {} (--max-minutes)",
+                crate::cli::client::present::span(
+                    limit.map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+                )
             ))
         }
         why = stopped => {
