@@ -678,3 +678,84 @@ async fn a_lease_that_expires_while_the_agent_runs_stops_it_and_pushes_nothing()
     assert!(!rig.path("gh.log").exists());
     rig.main_untouched();
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn join_registers_saves_the_profile_and_hands_the_first_lease_to_the_agent() {
+    let rig = Rig::new(Server::start().await, None).await;
+    let agent = format!(
+        "{} {{workdir}} {{task_id}} {{brief}}",
+        rig.path("bin").join("agent.sh").display()
+    );
+    let config = rig.path("joined").display().to_string();
+    let workdir = rig.path("work").display().to_string();
+    let started = std::time::Instant::now();
+    let out = rig
+        .owp(
+            "http://127.0.0.1:9",
+            &[
+                "worker",
+                "join",
+                &rig.server.base,
+                "--name",
+                "newcomer",
+                "--skills",
+                "rust",
+                "--no-input",
+                "--config-dir",
+                &config,
+                "--agent",
+                &agent,
+                "--workdir",
+                &workdir,
+                "--once",
+                "--wait",
+                "1",
+            ],
+            &[],
+        )
+        .await;
+    let took = started.elapsed();
+    assert!(out.status.success(), "{}", text(&out));
+    eprintln!("join to pull request: {:.1}s", took.as_secs_f64());
+    let task = rig.task().await;
+    assert_eq!(str_field(&task, "status"), "pr_opened", "{task}");
+    let worker = rig
+        .server
+        .worker(str_field(&task, "assigned_worker_id").as_str())
+        .await;
+    assert_eq!(worker["name"], "newcomer");
+    assert_eq!(worker["skills"], json!(["rust"]));
+    // The profile is saved with the agent: joining again registers no second worker.
+    let profile = std::fs::read_to_string(rig.path("joined/worker.json")).unwrap();
+    assert!(
+        profile.contains(&rig.server.base) && profile.contains("agent.sh"),
+        "{profile}"
+    );
+    let again = rig
+        .owp(
+            "http://127.0.0.1:9",
+            &[
+                "worker",
+                "join",
+                &rig.server.base,
+                "--no-input",
+                "--config-dir",
+                &config,
+                "--no-run",
+            ],
+            &[],
+        )
+        .await;
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("already joined"),
+        "{}",
+        text(&again)
+    );
+    let workers = rig.server.state().await["workers"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(workers, 2, "the rig's worker and the newcomer only");
+}

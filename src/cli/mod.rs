@@ -4,6 +4,7 @@ pub mod admin;
 pub mod agent;
 pub mod brief;
 pub mod client;
+pub mod join;
 pub mod worker;
 
 use std::process::ExitCode;
@@ -27,7 +28,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the OWP scheduler service.
     Serve(ServeConfig),
-    /// Worker commands: register, run, simulate.
+    /// Worker commands: join, register, run, simulate.
     #[command(subcommand)]
     Worker(worker::WorkerCommand),
     /// Admin commands: init-repo, import-tasks, state, …

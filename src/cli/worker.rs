@@ -43,6 +43,9 @@ pub enum WorkerCommand {
     /// Link this worker to your GitHub account: prints a one-time `/owp link CODE` to comment on
     /// an issue of a repository that uses the OWP Pool GitHub App.
     Link(CommonArgs),
+    /// Join a pool in one command: register (asking for what it cannot detect), save the
+    /// profile, and start taking work.
+    Join(super::join::JoinArgs),
 }
 
 /// Options every `owp worker` command takes.
@@ -181,6 +184,7 @@ pub async fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
         WorkerCommand::Status(args) => status(args).await,
         WorkerCommand::Heartbeat(args) => heartbeat(args).await,
         WorkerCommand::Link(args) => link(args).await,
+        WorkerCommand::Join(args) => super::join::join(args).await,
     }
 }
 
@@ -306,6 +310,11 @@ pub fn load_config(path: &Path) -> anyhow::Result<Option<WorkerConfig>> {
     Ok(Some(config))
 }
 
+/// Where the registration of `common`'s profile is saved.
+pub(super) fn config_path_of(common: &CommonArgs) -> anyhow::Result<PathBuf> {
+    config_path(common)
+}
+
 fn config_path(common: &CommonArgs) -> anyhow::Result<PathBuf> {
     let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE"));
     let dir = config_dir(
@@ -393,7 +402,7 @@ pub fn parse_capabilities(items: &[String]) -> anyhow::Result<Option<Value>> {
     Ok(Some(Value::Object(map)))
 }
 
-async fn register_and_save(
+pub(super) async fn register_and_save(
     name: &str,
     desc: &WorkerDescription,
     common: &CommonArgs,
@@ -934,7 +943,7 @@ fn print_json_line(value: Value) {
     say!("{value}");
 }
 
-async fn run_worker(args: RunArgs) -> anyhow::Result<()> {
+pub(super) async fn run_worker(args: RunArgs) -> anyhow::Result<()> {
     let session = Session::load(&args.common)?;
     if let Some(options) = agent_options(&args, &session)? {
         return run_agent(&args, session, options).await;
