@@ -138,8 +138,11 @@ async fn github_login() -> Option<String> {
     .ok()?
     .ok()?;
     let login = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !login.is_empty() && !login.contains(char::is_whitespace))
-        .then_some(login)
+    let valid = !login.is_empty()
+        && login.len() <= 39
+        && !login.starts_with('-')
+        && login.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    (out.status.success() && valid).then_some(login)
 }
 
 /// Asks one question at the terminal; an empty answer takes `default`.
