@@ -759,3 +759,38 @@ async fn join_registers_saves_the_profile_and_hands_the_first_lease_to_the_agent
         .len();
     assert_eq!(workers, 2, "the rig's worker and the newcomer only");
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_task_cancelled_while_the_agent_runs_stops_it() {
+    let rig = Rig::new(Server::start().await, None).await;
+    let run = rig.run_once(
+        &rig.server.base,
+        &[],
+        &[
+            ("AGENT_MODE", "slow"),
+            ("AGENT_SLEEP", "30"),
+            ("OWP_AGENT_RENEW_SECONDS", "1"),
+        ],
+    );
+    let cancel = async {
+        wait_status(&rig.server, &rig.task_id, "in_progress", 30).await;
+        rig.server
+            .admin_set_status(&rig.task_id, "cancelled")
+            .await
+            .expect_ok();
+    };
+    let started = std::time::Instant::now();
+    let (out, ()) = tokio::join!(run, cancel);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the agent was not stopped: {}",
+        text(&out)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("lease lost"), "{}", text(&out));
+    assert_eq!(str_field(&rig.task().await, "status"), "cancelled");
+    assert!(!rig.branch_in_origin(BRANCH));
+    assert!(!rig.path("gh.log").exists());
+}

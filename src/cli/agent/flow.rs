@@ -63,9 +63,16 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
     );
     let mut backoff = Duration::from_secs(2);
     loop {
+        let asked = tokio::time::Instant::now();
         let lease = match client.claim(Some(opts.wait)).await {
             Ok(Some(lease)) => lease,
-            Ok(None) => continue,
+            Ok(None) => {
+                // A server that answers at once instead of holding the request: do not spin.
+                if asked.elapsed() < Duration::from_secs(1) {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                continue;
+            }
             Err(e) if e.is_transport() => {
                 eprintln!("{}  claim failed: {e}; trying again", now_clock());
                 tokio::time::sleep(backoff).await;
@@ -250,7 +257,7 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
     }
     let keeper = tokio::spawn(keep_alive(
         client.clone(),
-        lease.lease_id.clone(),
+        lease.clone(),
         renew_every(opts, lease),
         stop_tx,
     ));
@@ -409,44 +416,61 @@ fn renew_every(opts: &AgentOptions, lease: &Lease) -> Duration {
     Duration::from_millis(u64::try_from(ms).unwrap_or(1_000))
 }
 
-/// Renews the lease until aborted; when the server says the lease is gone (or the task was
-/// cancelled or blocked), sends the reason on `stop`. A server that cannot be reached is tried
+/// How often the keeper looks at the task between renewals (a read, not a write).
+const LOOK_EVERY: Duration = Duration::from_secs(15);
+
+/// Keeps the lease until aborted: renews it every `every`, and between renewals looks at the
+/// task, so a cancelled or blocked task, or a lease the server ended, is noticed within
+/// [`LOOK_EVERY`]; then sends the reason on `stop`. A server that cannot be reached is tried
 /// again: the lease may well still be ours when it answers.
 async fn keep_alive(
     client: OwpClient,
-    lease_id: String,
+    lease: Lease,
     every: Duration,
     stop: watch::Sender<Option<String>>,
 ) {
-    let mut ticker = tokio::time::interval(every);
+    let tick = every.min(LOOK_EVERY);
+    let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
+    let mut renewed = tokio::time::Instant::now();
     loop {
         ticker.tick().await;
-        match client.renew(&lease_id).await {
-            Ok(changed) => {
-                if let Some(task) = changed.task()
-                    && matches!(task.status, TaskStatus::Cancelled | TaskStatus::Blocked)
-                {
-                    let _ = stop.send(Some(format!("the task was {}", task.status.as_str())));
-                    return;
+        let renew = renewed.elapsed() + tick / 2 >= every;
+        let answer = if renew {
+            client.renew(&lease.lease_id).await.map(|c| c.task())
+        } else {
+            client.get_task(&lease.task.task_id).await.map(Some)
+        };
+        let why = match answer {
+            Ok(task) => {
+                if renew {
+                    renewed = tokio::time::Instant::now();
+                }
+                match task {
+                    Some(t) if matches!(t.status, TaskStatus::Cancelled | TaskStatus::Blocked) => {
+                        format!("the task was {}", t.status.as_str())
+                    }
+                    Some(t) if t.lease_id.as_deref() != Some(lease.lease_id.as_str()) => {
+                        format!("the lease ended (the task is {} now)", t.status.as_str())
+                    }
+                    _ => continue,
                 }
             }
             Err(e) if e.is_transport() => {
                 eprintln!(
-                    "{}  could not renew the lease: {e}; trying again",
+                    "{}  could not reach the server: {e}; trying again",
                     now_clock()
                 );
+                continue;
             }
-            Err(e) => {
-                let why = match e.code() {
-                    Some(code) => format!("the server ended the lease ({code}): {e}"),
-                    None => format!("the server ended the lease: {e}"),
-                };
-                let _ = stop.send(Some(why));
-                return;
-            }
-        }
+            Err(e) => match e.code() {
+                Some(code) => format!("the server ended the lease ({code}): {e}"),
+                None => format!("the server ended the lease: {e}"),
+            },
+        };
+        let _ = stop.send(Some(why));
+        return;
     }
 }
 
