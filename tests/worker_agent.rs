@@ -794,3 +794,27 @@ async fn a_task_cancelled_while_the_agent_runs_stops_it() {
     assert!(!rig.branch_in_origin(BRANCH));
     assert!(!rig.path("gh.log").exists());
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_lease_held_from_an_earlier_run_is_resumed() {
+    let rig = Rig::new(Server::start().await, None).await;
+    // An earlier run took and acknowledged the lease, then stopped.
+    let profile: Value =
+        serde_json::from_str(&std::fs::read_to_string(rig.path("config/worker.json")).unwrap())
+            .unwrap();
+    let token = str_field(&profile, "token");
+    let (lease_id, task_id, _) = rig.server.claim_ok(&token).await;
+    assert_eq!(task_id, rig.task_id);
+    rig.server.ack(&token, &lease_id).await.expect_ok();
+    let out = rig.run_once(&rig.server.base, &[], &[]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("resuming 1 lease"),
+        "{}",
+        text(&out)
+    );
+    let task = rig.task().await;
+    assert_eq!(str_field(&task, "status"), "pr_opened", "{task}");
+    assert_eq!(task["artifact"]["pr_url"], PR_URL);
+}

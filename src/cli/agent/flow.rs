@@ -61,10 +61,32 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
         opts.workdir.display(),
         opts.command
     );
+    // Leases this worker already holds (an earlier run stopped) come first: heartbeats keep them
+    // alive, so nobody else would get them.
+    let mut held: std::collections::VecDeque<Lease> = match client.me().await {
+        Ok(me) => me
+            .leases
+            .into_iter()
+            .filter(|l| l.task.status.is_active())
+            .collect(),
+        Err(e) if e.is_transport() => Default::default(),
+        Err(e) => return Err(e.into()),
+    };
+    if !held.is_empty() {
+        say!(
+            "{}  resuming {} lease(s) this worker already holds",
+            now_clock(),
+            held.len()
+        );
+    }
     let mut backoff = Duration::from_secs(2);
     loop {
         let asked = tokio::time::Instant::now();
-        let lease = match client.claim(Some(opts.wait)).await {
+        let claimed = match held.pop_front() {
+            Some(lease) => Ok(Some(lease)),
+            None => client.claim(Some(opts.wait)).await,
+        };
+        let lease = match claimed {
             Ok(Some(lease)) => lease,
             Ok(None) => {
                 // A server that answers at once instead of holding the request: do not spin.
@@ -248,7 +270,12 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
         }
     }
 
-    match client.ack(&lease.lease_id).await {
+    let acked = if lease.task.status == TaskStatus::InProgress {
+        Ok(())
+    } else {
+        client.ack(&lease.lease_id).await.map(|_| ())
+    };
+    match acked {
         Ok(_) => step(false, &format!("acknowledged lease {}", lease.lease_id)),
         Err(e) if !e.is_transport() => {
             return Ok(Outcome::Lost(format!("the ack was refused: {e}")));
