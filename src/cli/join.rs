@@ -7,11 +7,12 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::bail;
 
+use super::agent::AgentArgs;
 use super::agent::flow::find_on_path;
 use super::client::{normalize_base_url, say};
 use super::worker::{
-    AgentArgs, CommonArgs, RunArgs, WorkerDescription, config_path_of, load_config,
-    register_and_save, run_worker,
+    CommonArgs, RunArgs, WorkerDescription, config_path_of, load_config, register_and_save,
+    run_worker,
 };
 
 #[derive(clap::Args, Debug, Clone)]

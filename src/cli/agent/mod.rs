@@ -12,8 +12,12 @@ pub mod process;
 pub mod workspace;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use anyhow::{anyhow, bail};
 use serde::{Deserialize, Serialize};
+
+use flow::AgentOptions;
 
 /// The `[agent]` setting saved in a worker profile, so that `owp worker run` needs no flags.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,4 +33,81 @@ pub struct AgentSettings {
 /// `~/.local/share/owp/work`, `~/Library/Application Support/owp/work`, `%APPDATA%\owp\work`).
 pub fn default_workdir() -> Option<PathBuf> {
     dirs::data_dir().map(|d| d.join("owp").join("work"))
+}
+
+/// Handing leases to a local command (`owp worker run --agent …`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct AgentArgs {
+    /// Hand each lease to this command, run through the platform's shell in the task's git
+    /// worktree. Placeholders (filled in quoted): {brief} {workdir} {task_id} {title} {issue_url}.
+    /// Saved in the profile, so later runs need no flags.
+    #[arg(long, value_name = "COMMAND")]
+    pub agent: Option<String>,
+    /// Where clones, worktrees, briefs and logs go [default: owp/work in your data directory].
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Take one lease, then exit (0 only when it ended with a pull request).
+    #[arg(long)]
+    pub once: bool,
+    /// Show every step for the next lease and change nothing (no clone, no ack, no push).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Stop the agent (and give the task back) after this many minutes (fractions allowed).
+    #[arg(long, value_name = "MINUTES", value_parser = parse_minutes)]
+    pub max_minutes: Option<f64>,
+    /// Use the prompt even when the profile has a saved agent command.
+    #[arg(long, conflicts_with = "agent")]
+    pub no_agent: bool,
+    /// Seconds between lease renewals while the agent works [default: a third of the lease TTL].
+    #[arg(long, env = "OWP_AGENT_RENEW_SECONDS", hide = true)]
+    pub renew_seconds: Option<u64>,
+}
+
+/// A positive number of minutes, at most a week.
+fn parse_minutes(text: &str) -> Result<f64, String> {
+    let m: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of minutes"))?;
+    if !(m > 0.0 && m <= 10_080.0) {
+        return Err("give more than 0 and at most 10080 minutes (a week)".into());
+    }
+    Ok(m)
+}
+
+/// The agent hand-off asked for by flags or the `saved` profile setting; `None` for the prompt.
+pub fn options(
+    a: &AgentArgs,
+    saved: Option<AgentSettings>,
+    wait: u64,
+) -> anyhow::Result<Option<AgentOptions>> {
+    let command = match (&a.agent, &saved) {
+        _ if a.no_agent => return Ok(None),
+        (Some(c), _) => c.trim().to_string(),
+        (None, Some(s)) => s.command.clone(),
+        (None, None) => {
+            if a.once || a.dry_run || a.max_minutes.is_some() || a.workdir.is_some() {
+                bail!("--once, --dry-run, --max-minutes and --workdir go with --agent COMMAND");
+            }
+            return Ok(None);
+        }
+    };
+    if command.is_empty() {
+        bail!("--agent needs a command, e.g. --agent 'claude -p \"$(cat {{brief}})\"'");
+    }
+    let workdir = a
+        .workdir
+        .clone()
+        .or_else(|| saved.and_then(|s| s.workdir))
+        .or_else(default_workdir)
+        .ok_or_else(|| anyhow!("cannot tell where to work: pass --workdir DIR"))?;
+    Ok(Some(AgentOptions {
+        command,
+        workdir,
+        once: a.once,
+        dry_run: a.dry_run,
+        max_minutes: a.max_minutes,
+        wait,
+        renew_every: a.renew_seconds.map(|s| Duration::from_secs(s.max(1))),
+    }))
 }
