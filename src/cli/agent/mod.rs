@@ -111,3 +111,60 @@ pub fn options(
         renew_every: a.renew_seconds.map(|s| Duration::from_secs(s.max(1))),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> AgentArgs {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            agent: AgentArgs,
+        }
+        let mut all = vec!["owp"];
+        all.extend_from_slice(list);
+        <Cli as clap::Parser>::try_parse_from(all)
+            .map(|c| c.agent)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn flags_then_the_saved_setting_then_the_prompt() {
+        let saved = AgentSettings {
+            command: "aider --message-file {brief}".into(),
+            workdir: Some(PathBuf::from("/saved")),
+        };
+        let o = options(
+            &args(&["--agent", "x {brief}", "--once", "--max-minutes", "0.5"]),
+            Some(saved.clone()),
+            5,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.command, "x {brief}");
+        assert_eq!(o.workdir, PathBuf::from("/saved"));
+        assert!(o.once && !o.dry_run);
+        assert_eq!(o.max_minutes, Some(0.5));
+        let o = options(&args(&[]), Some(saved.clone()), 5)
+            .unwrap()
+            .unwrap();
+        assert_eq!(o.command, saved.command);
+        assert!(
+            options(&args(&["--no-agent"]), Some(saved), 5)
+                .unwrap()
+                .is_none()
+        );
+        assert!(options(&args(&[]), None, 5).unwrap().is_none());
+        assert!(options(&args(&["--once"]), None, 5).is_err());
+        assert!(options(&args(&["--agent", " "]), None, 5).is_err());
+    }
+
+    #[test]
+    fn minutes_are_positive_and_bounded() {
+        assert_eq!(parse_minutes("0.05"), Ok(0.05));
+        for bad in ["0", "-1", "x", "10081", "NaN"] {
+            assert!(parse_minutes(bad).is_err(), "{bad}");
+        }
+    }
+}
