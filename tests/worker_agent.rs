@@ -818,3 +818,59 @@ async fn a_lease_held_from_an_earlier_run_is_resumed() {
     assert_eq!(str_field(&task, "status"), "pr_opened", "{task}");
     assert_eq!(task["artifact"]["pr_url"], PR_URL);
 }
+
+#[tokio::test]
+async fn init_repo_sets_the_contract_and_clone_url_from_flags() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("contract.yml");
+    std::fs::write(&file, "test: cargo test\nbranch: \"owp/{number}\"\n").unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"))
+        .args(["admin", "init-repo", "acme/tools", "--max-open-prs", "2"])
+        .args([
+            "--clone-url",
+            "https://git.example.com/acme/tools.git",
+            "--contract",
+        ])
+        .arg(&file)
+        .args(["--server", &server.base])
+        .env("OWP_ADMIN_TOKEN", &server.admin_token)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("contract: test `cargo test`"),
+        "{}",
+        text(&out)
+    );
+    let repo = server.repo("acme/tools").await;
+    assert_eq!(
+        repo["contract"],
+        json!({"test": "cargo test", "branch": "owp/{number}"})
+    );
+    assert_eq!(repo["clone_url"], "https://git.example.com/acme/tools.git");
+    // A contract file with a typo is refused before anything is sent.
+    std::fs::write(&file, "tset: cargo test\n").unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"))
+        .args([
+            "admin",
+            "init-repo",
+            "acme/tools",
+            "--max-open-prs",
+            "2",
+            "--contract",
+        ])
+        .arg(&file)
+        .args(["--server", &server.base])
+        .env("OWP_ADMIN_TOKEN", &server.admin_token)
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tset"),
+        "{}",
+        text(&out)
+    );
+}

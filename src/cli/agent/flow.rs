@@ -19,7 +19,7 @@ use crate::cli::client::{ClientError, Lease, OwpClient, Task, say};
 use crate::domain::TaskStatus;
 
 /// Longest nack reason sent (the server bounds reasons too).
-const MAX_REASON_CHARS: usize = 1_500;
+const MAX_REASON_CHARS: usize = 1_000;
 /// How long a report or nack is retried while the server cannot be reached.
 const REPORT_PATIENCE: Duration = Duration::from_secs(600);
 
@@ -109,7 +109,7 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
             Ok(o) => o,
             Err(e) => {
                 // Something on this machine failed before the lease was given back.
-                let reason = format!("the worker could not prepare the task: {e:#}");
+                let reason = format!("the hand-off failed on the worker's machine: {e:#}");
                 eprintln!("{}  {reason}", now_clock());
                 give_back(client, &lease.lease_id, &reason).await;
                 Outcome::Nacked(reason)
@@ -503,11 +503,21 @@ async fn keep_alive(
 
 /// Gives the task back, trying again while the server cannot be reached.
 async fn give_back(client: &OwpClient, lease_id: &str, reason: &str) {
-    let reason = clip_reason(reason.to_string());
-    let _ = retrying("give the task back", || {
-        client.nack(lease_id, Some(&reason))
-    })
-    .await;
+    let full = clip_reason(reason.to_string());
+    let result = retrying("give the task back", || client.nack(lease_id, Some(&full))).await;
+    if let Err(e) = result
+        && e.status() == Some(422)
+    {
+        // A server with a tighter bound on reasons: the first line says what failed.
+        let short: String = full
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect();
+        let _ = retrying("give the task back", || client.nack(lease_id, Some(&short))).await;
+    }
 }
 
 async fn report_pr(
