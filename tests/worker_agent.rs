@@ -590,6 +590,19 @@ fn host_of(base: &str) -> String {
     base.trim_start_matches("http://").to_string()
 }
 
+/// Waits until the fake agent has started on the task (its log says so).
+async fn wait_agent_started(rig: &Rig) {
+    let log = rig.path("work/logs").join(format!("{}.log", rig.task_id));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log).is_ok_and(|t| t.contains("agent working on")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until the task has the status (or panics after `secs`).
 async fn wait_status(server: &Server, task_id: &str, status: &str, secs: u64) {
     let deadline = std::time::Instant::now() + Duration::from_secs(secs);
@@ -621,7 +634,7 @@ async fn a_server_restart_mid_run_does_not_stop_the_run() {
         &[("AGENT_MODE", "slow"), ("AGENT_SLEEP", "6")],
     );
     let restart = async {
-        wait_status(&rig.server, &rig.task_id, "in_progress", 30).await;
+        wait_agent_started(&rig).await;
         // The server goes away while the agent works, and a new process takes over.
         let mut stopped = rig.server.start_sharing(&[]).await;
         proxy.point_to(&stopped.base);
@@ -652,7 +665,7 @@ async fn a_lease_that_expires_while_the_agent_runs_stops_it_and_pushes_nothing()
         &[("AGENT_MODE", "slow"), ("AGENT_SLEEP", "25")],
     );
     let outage = async {
-        wait_status(&rig.server, &rig.task_id, "in_progress", 30).await;
+        wait_agent_started(&rig).await;
         // The worker cannot reach the server for longer than the lease lives.
         proxy.point_to("127.0.0.1:9");
         tokio::time::sleep(Duration::from_secs(5)).await;

@@ -270,18 +270,12 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
         }
     }
 
-    let acked = if lease.task.status == TaskStatus::InProgress {
-        Ok(())
-    } else {
-        client.ack(&lease.lease_id).await.map(|_| ())
-    };
-    match acked {
-        Ok(_) => step(false, &format!("acknowledged lease {}", lease.lease_id)),
-        Err(e) if !e.is_transport() => {
-            return Ok(Outcome::Lost(format!("the ack was refused: {e}")));
-        }
-        Err(e) => return Err(e.into()),
+    if lease.task.status != TaskStatus::InProgress
+        && let Err(why) = acknowledge(client, lease).await
+    {
+        return Ok(Outcome::Lost(why));
     }
+    step(false, &format!("acknowledged lease {}", lease.lease_id));
     let keeper = tokio::spawn(keep_alive(
         client.clone(),
         lease.clone(),
@@ -300,6 +294,24 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
     .await;
     keeper.abort();
     result
+}
+
+/// Acknowledges the lease, trying again while the server cannot be reached. An ack whose answer
+/// was lost may have been applied: a refused retry is checked against the task itself.
+async fn acknowledge(client: &OwpClient, lease: &Lease) -> Result<(), String> {
+    let result = retrying("acknowledge the lease", || client.ack(&lease.lease_id)).await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) => match client.get_task(&lease.task.task_id).await {
+            Ok(t)
+                if t.status == TaskStatus::InProgress
+                    && t.lease_id.as_deref() == Some(lease.lease_id.as_str()) =>
+            {
+                Ok(())
+            }
+            _ => Err(format!("the ack was refused: {e}")),
+        },
+    }
 }
 
 /// Runs the agent and everything after it, while the keeper holds the lease.
