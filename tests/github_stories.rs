@@ -1375,3 +1375,53 @@ async fn a_schedule_that_is_not_a_six_field_cron_expression_stops_the_start() {
     };
     assert!(err.contains("OWP_GITHUB_RECONCILE_CRON"), "{err}");
 }
+
+#[tokio::test]
+async fn the_repo_contract_of_owp_yml_travels_with_every_lease() {
+    let settings = "contract:\n  setup: npm ci\n  test: npm test\n  branch: \"fix/{number}-{slug}\"\n  \
+                    instructions: Keep it small.\n";
+    let story = Story::with(Some(settings), |_| {}).await;
+    let policy = story.policy().await;
+    let contract = policy.contract.clone().expect("the contract is stored");
+    assert_eq!(contract.test.as_deref(), Some("npm test"));
+    assert_eq!(
+        policy.clone_url.as_deref(),
+        Some(format!("https://github.com/{REPO}.git").as_str())
+    );
+    let issue = story.label_issue("Fix the parser", &[]).await;
+    let (status, reg) = story
+        .post_json(
+            "/v1/workers/register",
+            None,
+            json!({"name": "seat", "skills": [], "capacity_points": 5, "max_concurrent_tasks": 1}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let token = reg["token"].as_str().unwrap().to_string();
+    let (status, claim) = story.post_json("/v1/work", Some(&token), json!({})).await;
+    assert_eq!(status, 200, "{claim}");
+    let task = &claim["lease"]["task"];
+    assert_eq!(
+        task["contract"],
+        json!({"setup": "npm ci", "test": "npm test", "branch": "fix/{number}-{slug}",
+               "instructions": "Keep it small."})
+    );
+    assert_eq!(task["clone_url"], format!("https://github.com/{REPO}.git"));
+    story.settle().await;
+    story.expect_status(issue, &["**Offered** to"]);
+}
+
+#[tokio::test]
+async fn a_bad_contract_in_owp_yml_is_shown_and_stores_nothing() {
+    let story = Story::with(Some("contract:\n  tests: npm test\n"), |_| {}).await;
+    let policy = story.policy().await;
+    assert!(policy.contract.is_none(), "{:?}", policy.contract);
+    let shown = policy
+        .extensions
+        .get("x_github_config_error")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    assert!(shown.contains("unknown field `tests`"), "{shown}");
+    assert!(shown.contains("did you mean `test`"), "{shown}");
+}

@@ -136,6 +136,7 @@ async fn repo(store: &Store, name: &str, max_open_prs: i64, area_locks: bool) {
                 max_open_prs,
                 area_locks_enabled: Some(area_locks),
                 extensions: Map::new(),
+                ..Default::default()
             },
             "admin",
         )
@@ -252,6 +253,7 @@ async fn repos_are_private_unless_made_public_and_the_public_board_reads_only_pu
                 max_open_prs: 3,
                 area_locks_enabled: None,
                 extensions: Map::new(),
+                ..Default::default()
             };
             let (row, _) = s
                 .upsert_repo(&upsert("acme/closed"), "admin")
@@ -358,6 +360,7 @@ async fn repos_and_imports_are_idempotent() {
                         max_open_prs: 2,
                         area_locks_enabled: None,
                         extensions: Map::new(),
+                        ..Default::default()
                     },
                     "admin",
                 )
@@ -372,6 +375,7 @@ async fn repos_and_imports_are_idempotent() {
                         max_open_prs: 5,
                         area_locks_enabled: Some(false),
                         extensions: Map::new(),
+                        ..Default::default()
                     },
                     "admin",
                 )

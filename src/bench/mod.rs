@@ -300,6 +300,7 @@ async fn measure(
                     max_open_prs: 1_000_000_000,
                     area_locks_enabled: Some(false),
                     extensions: Default::default(),
+                    ..Default::default()
                 },
                 "bench",
             )
@@ -1588,6 +1589,7 @@ mod tests {
                     max_open_prs: 10,
                     area_locks_enabled: Some(false),
                     extensions: Default::default(),
+                    ..Default::default()
                 },
                 "test",
             )

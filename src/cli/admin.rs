@@ -72,6 +72,13 @@ pub struct InitRepoArgs {
     /// Keep this repo's board to admins (the default for new repos).
     #[arg(long)]
     pub private: bool,
+    /// Where workers clone the repo from (any URL or path `git clone` accepts).
+    #[arg(long, value_name = "URL")]
+    pub clone_url: Option<String>,
+    /// The repo contract: a YAML or JSON file with `setup`, `test`, `lint`, `branch`,
+    /// `pr_template`, `instructions` (each optional).
+    #[arg(long, value_name = "FILE")]
+    pub contract: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub admin: AdminArgs,
 }
@@ -190,11 +197,30 @@ async fn init_repo(args: InitRepoArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let policy = args
-        .admin
-        .client()?
+    let contract = match &args.contract {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let contract: crate::domain::RepoContract = serde_yaml_ng::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{} is not a repo contract: {e}", path.display()))?;
+            Some(contract)
+        }
+        None => None,
+    };
+    let client = args.admin.client()?;
+    let mut policy = client
         .upsert_repo_with(repo, args.max_open_prs, locks, visibility)
         .await?;
+    if contract.is_some() || args.clone_url.is_some() {
+        let mut body = serde_json::json!({"repo": repo, "max_open_prs": args.max_open_prs});
+        if let Some(c) = &contract {
+            body["contract"] = serde_json::to_value(c)?;
+        }
+        if let Some(url) = &args.clone_url {
+            body["clone_url"] = serde_json::Value::String(url.clone());
+        }
+        policy = client.upsert_repo_body(&body).await?;
+    }
     if args.admin.json {
         return print_json(&policy);
     }
@@ -210,6 +236,24 @@ async fn init_repo(args: InitRepoArgs) -> anyhow::Result<()> {
         policy.visibility.as_str(),
         budget_line(&policy)
     );
+    if let Some(url) = &policy.clone_url {
+        say!("  cloned from {url}");
+    }
+    if let Some(c) = &policy.contract {
+        let commands: Vec<String> = c
+            .commands()
+            .iter()
+            .map(|(name, cmd)| format!("{name} `{cmd}`"))
+            .collect();
+        say!(
+            "  contract: {}",
+            if commands.is_empty() {
+                "set".to_string()
+            } else {
+                commands.join(" · ")
+            }
+        );
+    }
     say!(
         "next: `owp admin import-tasks FILE --repo {}`",
         shell_word(&policy.repo)

@@ -1,157 +1,164 @@
-//! The Markdown brief of a task: what a person or their AI tool needs to start work on a lease.
-//!
-//! Title, description, issue link, skills, area, estimate, and the repository's contract (how work
-//! in that repository is set up, tested and handed in) when the task carries one.
+//! The task brief: one Markdown page that tells a person, or the AI tool they hand a lease to,
+//! everything about the task and how the repository wants work done.
 
-use serde_json::Value;
+use std::fmt::Write;
 
 use super::client::Task;
 use super::client::present::issue_link;
+use crate::domain::RepoContract;
 
-/// The fields of a repository contract, in the order the brief shows them.
-const CONTRACT_COMMANDS: [(&str, &str); 3] =
-    [("setup", "Setup"), ("test", "Test"), ("lint", "Lint")];
-
-/// The task as a Markdown document.
+/// The brief of a task: title, description, issue link, skills, area, estimate, the repo
+/// contract's commands and instructions, and what "done" means.
 pub fn render(task: &Task) -> String {
+    let contract = task.contract.clone().flatten().unwrap_or_default();
     let mut out = String::new();
-    let key = task
-        .key
-        .as_deref()
-        .map(|k| format!("{k}: "))
-        .unwrap_or_default();
-    out.push_str(&format!("# {key}{}\n\n", one_line(&task.title)));
-
-    out.push_str(&format!("- Task: `{}`\n", task.task_id));
-    out.push_str(&format!("- Repository: `{}`\n", task.repo));
-    if let Some(link) = issue_url(task) {
-        out.push_str(&format!("- Issue: {link}\n"));
+    let _ = writeln!(out, "# {}", one_line(&task.title));
+    let _ = writeln!(out);
+    let _ = writeln!(out, "- Repository: `{}`", task.repo);
+    if let Some(key) = &task.key {
+        let _ = writeln!(out, "- Key: `{key}`");
     }
-    out.push_str(&format!(
-        "- Estimate: {} point{}\n",
+    if let Some(url) = issue_url(task) {
+        let _ = writeln!(out, "- Issue: {url}");
+    }
+    let _ = writeln!(out, "- Task id: `{}`", task.task_id);
+    let _ = writeln!(
+        out,
+        "- Estimate: {} point{}; priority {}",
         task.estimate_points,
-        if task.estimate_points == 1 { "" } else { "s" }
-    ));
-    out.push_str(&format!("- Priority: {}\n", task.priority.as_str()));
+        if task.estimate_points == 1 { "" } else { "s" },
+        task.priority.as_str()
+    );
     if !task.required_skills.is_empty() {
-        out.push_str(&format!("- Skills: {}\n", task.required_skills.join(", ")));
+        let _ = writeln!(out, "- Skills: {}", task.required_skills.join(", "));
     }
-    if let Some(area) = task.area.as_deref().filter(|a| !a.is_empty()) {
-        out.push_str(&format!("- Area: {area}\n"));
+    if let Some(area) = &task.area {
+        let _ = writeln!(
+            out,
+            "- Area: {area} (stay inside it: other work in this area waits for this task)"
+        );
     }
-    out.push_str(&format!("- Status: {}\n", task.status.as_str()));
-    if let Some(expires) = task.lease_expires_at.as_deref() {
-        out.push_str(&format!("- Lease expires: {expires}\n"));
-    }
-
-    out.push_str("\n## Description\n\n");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "## Description");
+    let _ = writeln!(out);
     let description = task.description.trim();
     if description.is_empty() {
-        out.push_str("(no description: the title is the whole task)\n");
+        let _ = writeln!(out, "(no description: the title is the whole task)");
     } else {
-        out.push_str(description);
-        out.push('\n');
+        let _ = writeln!(out, "{description}");
     }
-
-    if let Some(contract) = task
-        .extensions
-        .get("contract")
-        .and_then(Value::as_object)
-        .filter(|c| !c.is_empty())
+    let commands = contract.commands();
+    if !commands.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "## Commands of this repository");
+        let _ = writeln!(out);
+        for (name, command) in &commands {
+            let _ = writeln!(out, "- {name}: `{}`", one_line(command));
+        }
+    }
+    if let Some(instructions) = contract
+        .instructions
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
     {
-        let text = |name: &str| {
-            contract
-                .get(name)
-                .and_then(Value::as_str)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-        };
-        out.push_str("\n## How work is done in this repository\n\n");
-        for (field, label) in CONTRACT_COMMANDS {
-            if let Some(command) = text(field) {
-                out.push_str(&format!("- {label}: `{}`\n", one_line(command)));
-            }
-        }
-        if let Some(branch) = text("branch") {
-            out.push_str(&format!("- Branch: `{}`\n", one_line(branch)));
-        }
-        if let Some(instructions) = text("instructions") {
-            out.push_str(&format!("\n{instructions}\n"));
-        }
-        if let Some(template) = text("pr_template") {
-            out.push_str(&format!(
-                "\nPull request description template:\n\n```\n{template}\n```\n"
-            ));
-        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "## Instructions from the maintainers");
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{instructions}");
     }
-
-    out.push_str("\n## Done means\n\n");
-    out.push_str("A pull request that solves the task");
-    if let Some(link) = issue_url(task) {
-        out.push_str(&format!(" and links the issue ({link})"));
+    let _ = writeln!(out);
+    let _ = writeln!(out, "## Done means");
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "- The change does what the description asks, and nothing unrelated."
+    );
+    let _ = writeln!(
+        out,
+        "- It is committed on the current branch (commit your work; do not push, do not switch branches)."
+    );
+    for (name, command) in commands.iter().filter(|(n, _)| *n != "setup") {
+        let _ = writeln!(out, "- `{}` passes ({name}).", one_line(command));
     }
-    out.push_str(
-        ", with the repository's tests passing, reported back as `pr_opened` with its URL.\n",
+    let _ = writeln!(
+        out,
+        "- A pull request is then opened for review{}.",
+        issue_url(task)
+            .map(|u| format!(", closing {u}"))
+            .unwrap_or_default()
     );
     out
 }
 
-/// The task's issue page: a GitHub task key `owner/name#N`.
-fn issue_url(task: &Task) -> Option<String> {
+/// The task's issue page, when its key is a GitHub issue (`owner/name#N`).
+pub fn issue_url(task: &Task) -> Option<String> {
     task.key.as_deref().and_then(issue_link)
+}
+
+/// The contract of a task (the default when the repository has none).
+pub fn contract_of(task: &Task) -> RepoContract {
+    task.contract.clone().flatten().unwrap_or_default()
 }
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// A task with a contract, for tests.
+#[cfg(test)]
+pub(crate) fn tests_task() -> Task {
+    tests::task()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn task(extra: Value) -> Task {
-        let mut value = serde_json::json!({
-            "task_id": "t_1", "repo": "octo/widgets", "key": "octo/widgets#42",
-            "title": "Fix the\nparser", "description": "The parser drops the last line.",
-            "estimate_points": 3, "priority": "high", "required_skills": ["rust", "parsing"],
-            "area": "cli", "tier": 0, "status": "leased", "assigned_worker_id": "w_1",
-            "lease_id": "l_1", "lease_expires_at": "2030-01-01T00:30:00Z", "artifact": null,
-            "attempts": 0, "status_reason": null,
-            "created_at": "2030-01-01T00:00:00Z", "updated_at": "2030-01-01T00:00:00Z"
-        });
-        if let (Some(v), Some(extra)) = (value.as_object_mut(), extra.as_object()) {
-            v.extend(extra.clone());
+    pub(super) fn task() -> Task {
+        serde_json::from_value(serde_json::json!({
+            "task_id": "t-1", "repo": "acme/widgets", "key": "acme/widgets#7",
+            "title": "Fix the\nparser", "description": "It breaks on empty input.",
+            "estimate_points": 2, "priority": "high", "required_skills": ["rust"],
+            "area": "parser", "tier": 0, "status": "leased", "assigned_worker_id": "w",
+            "lease_id": "l", "lease_expires_at": null, "artifact": null, "attempts": 1,
+            "status_reason": null, "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
+            "contract": {"setup": "make deps", "test": "make test", "lint": "make lint",
+                         "instructions": "Keep it small."},
+            "clone_url": "/srv/git/widgets.git"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn brief_has_everything() {
+        let b = render(&task());
+        for part in [
+            "# Fix the parser",
+            "Issue: https://github.com/acme/widgets/issues/7",
+            "Estimate: 2 points; priority high",
+            "Skills: rust",
+            "Area: parser",
+            "It breaks on empty input.",
+            "- setup: `make deps`",
+            "- test: `make test`",
+            "Keep it small.",
+            "`make lint` passes (lint)",
+            "closing https://github.com/acme/widgets/issues/7",
+        ] {
+            assert!(b.contains(part), "missing {part:?} in\n{b}");
         }
-        serde_json::from_value(value).expect("a task")
     }
 
     #[test]
-    fn brief_names_the_task_and_its_issue() {
-        let brief = render(&task(Value::Null));
-        assert!(
-            brief.starts_with("# octo/widgets#42: Fix the parser\n"),
-            "{brief}"
-        );
-        assert!(brief.contains("- Issue: https://github.com/octo/widgets/issues/42\n"));
-        assert!(brief.contains("- Estimate: 3 points\n"));
-        assert!(brief.contains("- Skills: rust, parsing\n"));
-        assert!(brief.contains("- Area: cli\n"));
-        assert!(brief.contains("The parser drops the last line."));
-        assert!(!brief.contains("How work is done"));
-    }
-
-    #[test]
-    fn brief_carries_the_contract() {
-        let brief = render(&task(serde_json::json!({"contract": {
-            "setup": "cargo fetch", "test": "cargo test", "lint": "cargo clippy",
-            "branch": "owp/{key}", "instructions": "Keep commits small.",
-            "pr_template": "Fixes #{number}"
-        }})));
-        assert!(brief.contains("- Setup: `cargo fetch`\n"), "{brief}");
-        assert!(brief.contains("- Test: `cargo test`\n"));
-        assert!(brief.contains("- Lint: `cargo clippy`\n"));
-        assert!(brief.contains("- Branch: `owp/{key}`\n"));
-        assert!(brief.contains("Keep commits small."));
-        assert!(brief.contains("Fixes #{number}"));
+    fn brief_without_contract() {
+        let mut t = task();
+        t.contract = Some(None);
+        t.key = None;
+        let b = render(&t);
+        assert!(!b.contains("## Commands"), "{b}");
+        assert!(!b.contains("Issue:"), "{b}");
+        assert!(b.contains("## Done means"), "{b}");
     }
 }

@@ -558,6 +558,18 @@ impl OwpClient {
         .await
     }
 
+    /// `POST /v1/admin/repos` with a whole body (`contract`, `clone_url`, …).
+    pub async fn upsert_repo_body(&self, body: &Value) -> Result<RepoPolicy, ClientError> {
+        self.call(
+            Method::POST,
+            "/v1/admin/repos",
+            Auth::Admin,
+            Body::json(body),
+            Retry::Once,
+        )
+        .await
+    }
+
     /// `POST /v1/admin/tasks` with a JSON document `{repo, tasks: [...]}`.
     pub async fn import_tasks(
         &self,

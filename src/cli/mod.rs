@@ -1,8 +1,10 @@
 //! The `owp` command line: `serve` runs the service; `worker` and `admin` are its clients.
 
 pub mod admin;
+pub mod agent;
 pub mod brief;
 pub mod client;
+pub mod join;
 pub mod mcp;
 pub mod worker;
 
@@ -27,7 +29,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the OWP scheduler service.
     Serve(ServeConfig),
-    /// Worker commands: register, run, simulate.
+    /// Worker commands: join, register, run, simulate.
     #[command(subcommand)]
     Worker(worker::WorkerCommand),
     /// Admin commands: init-repo, import-tasks, state, …

@@ -19,6 +19,8 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use super::agent::flow::{AgentOptions, Outcome};
+use super::agent::{self, AgentArgs, AgentSettings};
 use super::client::present::{
     ago, clip, clock, is_github_repo, issue_link, now_clock, relative, write_prompt,
 };
@@ -41,6 +43,9 @@ pub enum WorkerCommand {
     /// Link this worker to your GitHub account: prints a one-time `/owp link CODE` to comment on
     /// an issue of a repository that uses the OWP Pool GitHub App.
     Link(CommonArgs),
+    /// Join a pool in one command: register (asking for what it cannot detect), save the
+    /// profile, and start taking work.
+    Join(super::join::JoinArgs),
 }
 
 /// Options every `owp worker` command takes.
@@ -103,6 +108,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(0..=30))]
     pub wait: u64,
     #[command(flatten)]
+    pub agent: AgentArgs,
+    #[command(flatten)]
     pub common: CommonArgs,
 }
 
@@ -149,6 +156,7 @@ pub async fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
         WorkerCommand::Status(args) => status(args).await,
         WorkerCommand::Heartbeat(args) => heartbeat(args).await,
         WorkerCommand::Link(args) => link(args).await,
+        WorkerCommand::Join(args) => super::join::join(args).await,
     }
 }
 
@@ -169,6 +177,9 @@ pub struct WorkerConfig {
     pub accept_ttl_seconds: Option<u64>,
     #[serde(default)]
     pub registered_at: Option<String>,
+    /// The saved `--agent` command and work directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentSettings>,
 }
 
 impl fmt::Debug for WorkerConfig {
@@ -271,6 +282,11 @@ pub fn load_config(path: &Path) -> anyhow::Result<Option<WorkerConfig>> {
     Ok(Some(config))
 }
 
+/// Where the registration of `common`'s profile is saved.
+pub(super) fn config_path_of(common: &CommonArgs) -> anyhow::Result<PathBuf> {
+    config_path(common)
+}
+
 fn config_path(common: &CommonArgs) -> anyhow::Result<PathBuf> {
     let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE"));
     let dir = config_dir(
@@ -358,7 +374,7 @@ pub fn parse_capabilities(items: &[String]) -> anyhow::Result<Option<Value>> {
     Ok(Some(Value::Object(map)))
 }
 
-async fn register_and_save(
+pub(super) async fn register_and_save(
     name: &str,
     desc: &WorkerDescription,
     common: &CommonArgs,
@@ -415,6 +431,7 @@ async fn register_and_save(
         lease_ttl_seconds: registration.lease_ttl_seconds,
         accept_ttl_seconds: registration.accept_ttl_seconds,
         registered_at: Some(Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        agent: previous.as_ref().and_then(|p| p.agent.clone()),
     };
     save_config(&path, &config)?;
     Ok((config, path, previous))
@@ -898,8 +915,11 @@ fn print_json_line(value: Value) {
     say!("{value}");
 }
 
-async fn run_worker(args: RunArgs) -> anyhow::Result<()> {
+pub(super) async fn run_worker(args: RunArgs) -> anyhow::Result<()> {
     let session = Session::load(&args.common)?;
+    if let Some(options) = agent_options(&args, &session)? {
+        return run_agent(&args, session, options).await;
+    }
     let client = session.client.clone();
     let json = session.json;
     client.heartbeat(None).await?;
@@ -1030,6 +1050,52 @@ async fn run_worker(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     outcome
+}
+
+/// The agent hand-off asked for by flags or the saved profile; `None` for the prompt.
+fn agent_options(args: &RunArgs, session: &Session) -> anyhow::Result<Option<AgentOptions>> {
+    agent::options(&args.agent, session.config.agent.clone(), args.wait)
+}
+
+/// `owp worker run --agent`: saves the setting in the profile, heartbeats, and hands leases to
+/// the command until stopped (or after one with `--once`).
+async fn run_agent(args: &RunArgs, session: Session, options: AgentOptions) -> anyhow::Result<()> {
+    let client = session.client.clone();
+    if args.agent.agent.is_some() && !options.dry_run {
+        let settings = AgentSettings {
+            command: options.command.clone(),
+            workdir: args.agent.workdir.clone(),
+        };
+        if session.config.agent.as_ref() != Some(&settings) {
+            let mut config = session.config.clone();
+            config.agent = Some(settings);
+            let path = config_path(&args.common)?;
+            save_config(&path, &config)?;
+            say!(
+                "saved the agent command in {}: next time `owp worker run{}` is enough",
+                path.display(),
+                profile_flag(&args.common)
+            );
+        }
+    }
+    client.heartbeat(None).await?;
+    let heartbeats = spawn_heartbeats(client.clone(), session.heartbeat_every(), session.json);
+    let result = tokio::select! {
+        r = agent::flow::run(&client, &options) => r,
+        _ = tokio::signal::ctrl_c() => {
+            heartbeats.abort();
+            say!("stopped; a lease in progress stays yours until it expires");
+            return Ok(());
+        }
+    };
+    heartbeats.abort();
+    match result? {
+        Outcome::PrOpened(_) | Outcome::Planned => Ok(()),
+        other if options.once => Err(anyhow!(
+            "the lease did not end with a pull request: {other:?}"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Carries out one prompt command. Server refusals are printed, not fatal; a refused token is.
@@ -1501,6 +1567,7 @@ mod tests {
             lease_ttl_seconds: Some(1800),
             accept_ttl_seconds: Some(120),
             registered_at: Some("2030-01-01T00:00:00Z".into()),
+            agent: None,
         }
     }
 

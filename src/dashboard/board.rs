@@ -94,7 +94,17 @@ pub async fn state(
     match board.store.public_board(limit).await {
         Ok(b) => {
             let body = BoardState {
-                repos: b.repos.iter().map(|r| r.to_api()).collect(),
+                repos: b
+                    .repos
+                    .iter()
+                    .map(|r| {
+                        // Where the code lives and how work is done are for workers, not the board.
+                        let mut policy = r.to_api();
+                        policy.contract = None;
+                        policy.clone_url = None;
+                        policy
+                    })
+                    .collect(),
                 tasks: b.tasks.iter().map(|t| t.to_api()).collect(),
                 workers: b
                     .workers

@@ -1,8 +1,10 @@
 //! The OWP objects, the task state machine and the scheduling rules, free of I/O.
 
+pub mod contract;
 pub mod model;
 pub mod rules;
 
+pub use contract::RepoContract;
 pub use model::{
     Event, Lease, Priority, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus,
 };

@@ -1,5 +1,6 @@
 //! The OWP objects as they travel on the wire.
 
+use super::contract::RepoContract;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -171,6 +172,15 @@ pub struct Task {
     pub status_reason: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// The repository's contract (null when it has none). Shown on a lease's task and to the
+    /// task's holder; absent elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<RepoContract>, nullable)]
+    pub contract: Option<Option<RepoContract>>,
+    /// Where the repository's code is cloned from (null when unknown). Shown with `contract`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub clone_url: Option<Option<String>>,
     /// `x_*` extension fields, stored and returned unchanged.
     #[serde(flatten)]
     #[schema(value_type = Object)]
@@ -246,6 +256,12 @@ pub struct RepoPolicy {
     /// boards; `private` ones (the default) only by admins.
     #[serde(default)]
     pub visibility: Visibility,
+    /// How work in the repository is done (see [`RepoContract`]); absent when none is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<RepoContract>,
+    /// Where the repository's code is cloned from; absent when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clone_url: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     #[serde(flatten)]

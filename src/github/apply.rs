@@ -127,12 +127,14 @@ pub async fn join_repo(
             name: repo.to_string(),
             max_open_prs: DEFAULT_MAX_OPEN_PRS,
             area_locks_enabled: None,
-            extensions: Default::default(),
+            ..Default::default()
         };
         tx.upsert_repo_with(&policy, visibility, actor).await?;
     } else if let Some(v) = visibility {
         tx.set_repo_visibility(repo, v, actor).await?;
     }
+    tx.default_clone_url(repo, &crate::domain::contract::github_clone_url(repo))
+        .await?;
     if joined {
         tx.event(
             NewEvent::new("github.repo_joined", actor)

@@ -23,6 +23,13 @@
 //!   default: 0             # tier of a task without a `tier:N` label
 //!   areas:                 # lowest tier of tasks in an area
 //!     security: 2
+//! contract:                # how work is done here; every lease carries it
+//!   setup: npm ci
+//!   test: npm test
+//!   lint: npm run lint
+//!   branch: "owp/{number}-{slug}"
+//!   pr_template: "## What changed\n\n## How it was tested\n"
+//!   instructions: Keep changes small; update CHANGELOG.md.
 //! ```
 
 use std::collections::BTreeMap;
@@ -32,6 +39,8 @@ use std::num::NonZeroU32;
 use chrono::TimeDelta;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
+
+use crate::domain::RepoContract;
 
 /// Where the file lives in a repository.
 pub const CONFIG_PATH: &str = ".github/owp.yml";
@@ -62,6 +71,8 @@ pub struct RepoConfig {
     pub max_claims_per_user: MaxClaims,
     /// How tasks get their tier.
     pub tiers: TierRules,
+    /// How work in the repository is done (commands, branch name, PR template, instructions).
+    pub contract: Option<RepoContract>,
 }
 
 /// The label names a repository uses. `ready` is a whole label; the others are the part before the
@@ -298,7 +309,13 @@ impl RepoConfigError {
         {
             message.truncate(at);
         }
-        for name in ["RepoConfig", "LabelNames", "ClaimConfig", "TierRules"] {
+        for name in [
+            "RepoConfig",
+            "LabelNames",
+            "ClaimConfig",
+            "TierRules",
+            "RepoContract",
+        ] {
             message = message.replace(
                 &format!("struct {name}"),
                 "a mapping of settings (`key: value` lines)",
@@ -478,6 +495,11 @@ impl RepoConfig {
     }
 
     fn validate(&self) -> Result<(), RepoConfigError> {
+        if let Some(contract) = &self.contract {
+            contract
+                .validate("contract")
+                .map_err(|e| RepoConfigError::invalid(e.to_string()))?;
+        }
         let ttl = self.claim.ttl_days;
         if !(1..=MAX_TTL_DAYS).contains(&ttl) {
             return Err(RepoConfigError::invalid(format!(
@@ -552,6 +574,42 @@ mod tests {
         for yaml in ["", "\n", "# nothing here\n", "---\n"] {
             assert_eq!(parse(yaml), RepoConfig::default(), "{yaml:?}");
         }
+    }
+
+    #[test]
+    fn contract_round_trip() {
+        let c = parse(
+            "contract:\n  setup: npm ci\n  test: npm test\n  lint: npm run lint\n  \
+             branch: \"owp/{number}-{slug}\"\n  pr_template: |\n    ## What changed\n  \
+             instructions: Keep it small.\n",
+        );
+        let contract = c.contract.clone().expect("a contract");
+        assert_eq!(contract.setup.as_deref(), Some("npm ci"));
+        assert_eq!(contract.test.as_deref(), Some("npm test"));
+        assert_eq!(contract.lint.as_deref(), Some("npm run lint"));
+        assert_eq!(contract.branch.as_deref(), Some("owp/{number}-{slug}"));
+        assert_eq!(contract.pr_template.as_deref(), Some("## What changed\n"));
+        assert_eq!(contract.instructions.as_deref(), Some("Keep it small."));
+        // What is stored (JSON) reads back the same.
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<RepoConfig>(&json).unwrap(), c);
+        assert_eq!(parse("max_open_prs: 2\n").contract, None);
+    }
+
+    #[test]
+    fn contract_errors_name_the_field() {
+        let e = error("contract:\n  tests: npm test\n");
+        assert!(e.message.contains("unknown field `tests`"), "{e}");
+        assert!(e.message.contains("did you mean `test`"), "{e}");
+        assert_eq!(e.line, Some(2), "{e}");
+        let e = error("contract:\n  branch: \"owp/{issue}\"\n");
+        assert!(e.message.contains("contract.branch"), "{e}");
+        let long = "x".repeat(crate::domain::contract::MAX_COMMAND_CHARS + 1);
+        let e = error(&format!("contract:\n  test: {long}\n"));
+        assert!(e.message.contains("contract.test"), "{e}");
+        assert!(e.message.contains("longer than"), "{e}");
+        let e = error("contract: npm test\n");
+        assert!(e.message.contains("a mapping of settings"), "{e}");
     }
 
     #[test]

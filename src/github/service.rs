@@ -151,14 +151,24 @@ impl Github {
         match parsed {
             None => {
                 self.store
-                    .gh_set_repo_config(repo, Some((None, None)), None, now)
+                    .gh_set_repo_config(repo, Some((None, None, None)), None, now)
                     .await?;
             }
             Some(Ok(config)) => {
                 let json = serde_json::to_string(&config).unwrap_or_default();
                 let cap = config.pr_hourly_limit.map(|n| i64::from(n.get()));
+                let contract = config
+                    .contract
+                    .as_ref()
+                    .filter(|c| !c.is_empty())
+                    .and_then(|c| serde_json::to_string(c).ok());
                 self.store
-                    .gh_set_repo_config(repo, Some((Some(&json), cap)), None, now)
+                    .gh_set_repo_config(
+                        repo,
+                        Some((Some(&json), cap, contract.as_deref())),
+                        None,
+                        now,
+                    )
                     .await?;
             }
             Some(Err(e)) => {
@@ -203,6 +213,7 @@ impl Github {
             max_open_prs: wanted,
             area_locks_enabled: None,
             extensions,
+            ..Default::default()
         };
         self.store.upsert_repo(&upsert, "github:config").await?;
         Ok(())

@@ -12,7 +12,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Admin, Payload, typed};
 use crate::domain::model::extension_fields;
 use crate::domain::{
-    Event, Priority, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus,
+    Event, Priority, RepoContract, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus,
 };
 use crate::store::repos::RepoUpsert;
 use crate::store::tasks::{TaskFilter, TaskInput};
@@ -29,6 +29,24 @@ pub struct RepoBody {
     /// boards; `private` keeps it to admins. New repositories are private unless this says
     /// otherwise; an update without it keeps the current visibility.
     pub visibility: Option<Visibility>,
+    /// How work in the repository is done; `null` removes it, absent keeps it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<RepoContract>, nullable)]
+    pub contract: Option<Option<RepoContract>>,
+    /// Where workers clone the repository from (any URL or path `git clone` accepts); `null`
+    /// removes it, absent keeps it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub clone_url: Option<Option<String>>,
+}
+
+/// A field that is present (its value may be `null`) reads as `Some`; an absent one as `None`.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// Create or update a repository policy.
@@ -47,6 +65,8 @@ pub async fn upsert_repo(
         max_open_prs: body.value.max_open_prs,
         area_locks_enabled: body.value.area_locks_enabled,
         extensions: body.extensions,
+        contract: body.value.contract,
+        clone_url: body.value.clone_url,
     };
     let (row, created) = state
         .store

@@ -88,7 +88,11 @@ pub async fn ack(
 ) -> ApiResult<Json<Task>> {
     // On SQLite the ack joins the next write group (see `store::group`).
     Ok(Json(
-        state.store.ack_for(&worker, &lease_id).await?.to_api(),
+        state
+            .store
+            .ack_for(&worker, &lease_id)
+            .await?
+            .to_holder_api(),
     ))
 }
 

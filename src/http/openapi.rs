@@ -215,6 +215,28 @@ mod tests {
         assert!(doc["components"]["schemas"]["Task"].is_object());
         assert!(doc["components"]["schemas"]["Problem"].is_object());
         assert!(doc["components"]["schemas"]["LinkCode"].is_object());
+        // The repo contract is described, and a lease's task and a repo policy point at it.
+        assert!(doc["components"]["schemas"]["RepoContract"].is_object());
+        let contract = &doc["components"]["schemas"]["RepoContract"]["properties"];
+        for field in [
+            "setup",
+            "test",
+            "lint",
+            "branch",
+            "pr_template",
+            "instructions",
+        ] {
+            assert!(contract[field].is_object(), "RepoContract.{field}");
+        }
+        let task = &doc["components"]["schemas"]["Task"]["allOf"][1]["properties"];
+        assert!(
+            task["contract"]
+                .to_string()
+                .contains("#/components/schemas/RepoContract"),
+            "{task}"
+        );
+        assert!(task["clone_url"].is_object(), "{task}");
+        assert!(doc["components"]["schemas"]["RepoBody"]["properties"]["clone_url"].is_object());
         let link = &paths["/v1/workers/link-code"]["post"];
         assert_eq!(link["security"][0]["worker_token"], serde_json::json!([]));
         assert!(link["responses"]["201"].is_object());

@@ -29,9 +29,9 @@ pub async fn get_task(
         ApiError::not_found("task_not_found", format!("unknown task `{task_id}`"))
     })?;
     match caller {
-        Caller::Admin => Ok(Json(task.to_api())),
+        Caller::Admin => Ok(Json(task.to_holder_api())),
         Caller::Worker(w) if task.worker_id.as_deref() == Some(w.id.as_str()) => {
-            Ok(Json(task.to_api()))
+            Ok(Json(task.to_holder_api()))
         }
         Caller::Worker(_) => Err(ApiError::forbidden(
             "not_lease_holder",

@@ -241,7 +241,7 @@ impl WriteTx {
         )?;
         Ok(Claimed::Done(Some(Box::new(Lease {
             lease_id: ctx.lease_id,
-            task: task.to_api(),
+            task: task.to_holder_api(),
             expires_at: format_ts(ctx.expires),
             accept_by: format_ts(ctx.accept_by),
         }))))

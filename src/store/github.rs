@@ -1555,20 +1555,22 @@ impl Store {
 
     /// Stores the result of reading a repository's `.github/owp.yml`: the config to use from now
     /// on (`Some(None)` for the defaults, `None` to keep the last good one) and the error to show.
-    /// `claims_per_hour` is the config's hourly claim cap, which every claim path enforces.
+    /// `claims_per_hour` is the config's hourly claim cap, which every claim path enforces;
+    /// `contract` its repo contract (JSON), which every lease carries.
     pub async fn gh_set_repo_config(
         &self,
         repo: &str,
-        config: Option<(Option<&str>, Option<i64>)>,
+        config: Option<(Option<&str>, Option<i64>, Option<&str>)>,
         error: Option<&str>,
         checked_at: i64,
     ) -> Result<(), StoreError> {
         match config {
-            Some((config, claims_per_hour)) => {
-                // The cap and the config it came from change together.
+            Some((config, claims_per_hour, contract)) => {
+                // The cap, the contract and the config they came from change together.
                 let mut tx = self.begin().await?;
-                sqlx::query("UPDATE repos SET claims_per_hour = $1 WHERE name = $2")
+                sqlx::query("UPDATE repos SET claims_per_hour = $1, contract = $2 WHERE name = $3")
                     .bind(claims_per_hour)
+                    .bind(contract)
                     .bind(repo)
                     .execute(tx.conn())
                     .await?;

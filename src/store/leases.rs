@@ -445,7 +445,7 @@ impl WriteTx {
         );
         Ok(Taken::Yes(Box::new(Lease {
             lease_id,
-            task: task.to_api(),
+            task: task.to_holder_api(),
             expires_at: super::format_ts(expires),
             accept_by: super::format_ts(accept_by),
         })))
@@ -989,7 +989,7 @@ impl Store {
                 lease_id: t.lease_id.clone().unwrap_or_default(),
                 expires_at: super::format_ts(t.lease_expires_at.unwrap_or_default()),
                 accept_by: super::format_ts(t.accept_by.or(t.lease_expires_at).unwrap_or_default()),
-                task: t.to_api(),
+                task: t.to_holder_api(),
             });
         }
         Ok(out)

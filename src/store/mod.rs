@@ -438,6 +438,7 @@ mod tests {
             max_open_prs: 2,
             area_locks_enabled: None,
             extensions: Default::default(),
+            ..Default::default()
         };
         store.upsert_repo(&repo("a/one"), "test").await.unwrap();
         // Another connection (another process, say) keeps a read transaction open, then more

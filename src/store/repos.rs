@@ -6,6 +6,7 @@ use sqlx::AssertSqlSafe;
 use super::rows::{REPO_SELECT, RepoRow};
 use super::{NewEvent, Store, StoreError, WriteTx};
 use crate::domain::Visibility;
+use crate::domain::contract::{RepoContract, validate_clone_url};
 
 /// What an admin (or a repo's config file) sets on a repository.
 #[derive(Clone, Debug, Default)]
@@ -14,6 +15,10 @@ pub struct RepoUpsert {
     pub max_open_prs: i64,
     pub area_locks_enabled: Option<bool>,
     pub extensions: Map<String, Value>,
+    /// `None`: keep the current contract; `Some(None)`: remove it.
+    pub contract: Option<Option<RepoContract>>,
+    /// `None`: keep the current clone URL; `Some(None)`: remove it.
+    pub clone_url: Option<Option<String>>,
 }
 
 impl WriteTx {
@@ -45,6 +50,15 @@ impl WriteTx {
                 "invalid_max_open_prs",
                 "`max_open_prs` must be 0 or more",
             ));
+        }
+        if let Some(Some(contract)) = &input.contract {
+            contract
+                .validate("contract")
+                .map_err(|e| StoreError::invalid("invalid_contract", e.to_string()))?;
+        }
+        if let Some(Some(url)) = &input.clone_url {
+            validate_clone_url(url)
+                .map_err(|e| StoreError::invalid("invalid_clone_url", e.to_string()))?;
         }
         let now = self.now;
         let existing = self.repo_by_name(&input.name).await?;
@@ -87,6 +101,17 @@ impl WriteTx {
                 }
             }
         }
+        if let Some(contract) = &input.contract {
+            self.set_repo_contract(&input.name, contract.as_ref())
+                .await?;
+        }
+        if let Some(url) = &input.clone_url {
+            sqlx::query("UPDATE repos SET clone_url = $1 WHERE name = $2")
+                .bind(url.as_deref().map(str::trim))
+                .bind(&input.name)
+                .execute(self.conn())
+                .await?;
+        }
         let row = self
             .repo_by_name(&input.name)
             .await?
@@ -108,6 +133,33 @@ impl WriteTx {
             })),
         );
         Ok((row, created))
+    }
+
+    /// Stores a repository's contract (`None` removes it; an empty one is stored as none).
+    pub async fn set_repo_contract(
+        &mut self,
+        name: &str,
+        contract: Option<&RepoContract>,
+    ) -> Result<(), StoreError> {
+        let text = contract
+            .filter(|c| !c.is_empty())
+            .map(|c| serde_json::to_string(c).unwrap_or_default());
+        sqlx::query("UPDATE repos SET contract = $1 WHERE name = $2")
+            .bind(text)
+            .bind(name)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Gives a repository the clone URL `url` unless it already has one.
+    pub async fn default_clone_url(&mut self, name: &str, url: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE repos SET clone_url = $1 WHERE name = $2 AND clone_url IS NULL")
+            .bind(url)
+            .bind(name)
+            .execute(self.conn())
+            .await?;
+        Ok(())
     }
 
     /// Sets a repository's visibility (GitHub said whether it is private). True when it changed;

@@ -8,13 +8,15 @@ use sqlx::any::AnyRow;
 
 use super::direct::Plain;
 use super::{StoreError, format_ts};
-use crate::domain::{Priority, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus};
+use crate::domain::{
+    Priority, RepoContract, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus,
+};
 
 /// Columns of [`TaskRow`]; use with `FROM tasks t JOIN repos r … JOIN skill_sets s …`.
 pub const TASK_SELECT: &str = "SELECT t.seq, t.id, t.repo_id, r.name AS repo, t.key, t.title, \
     t.description, t.estimate_points, t.priority, s.skills AS required_skills, t.area, t.tier, \
     t.status, t.status_reason, t.worker_id, t.lease_id, t.lease_expires_at, t.accept_by, t.deadline, t.lease_points, \
-    t.artifact, t.attempts, t.extensions, t.created_at, t.updated_at \
+    t.artifact, t.attempts, t.extensions, t.created_at, t.updated_at, r.contract, r.clone_url \
     FROM tasks t JOIN repos r ON r.id = t.repo_id JOIN skill_sets s ON s.id = t.skill_set_id";
 
 #[derive(Clone, Debug)]
@@ -44,6 +46,15 @@ pub struct TaskRow {
     pub extensions: Map<String, Value>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The repository's contract, as stored (JSON).
+    pub contract: Option<String>,
+    /// Where the repository is cloned from.
+    pub clone_url: Option<String>,
+}
+
+/// Reads a stored contract; a row that does not parse reads as none.
+fn contract_of(text: Option<&str>) -> Option<RepoContract> {
+    text.and_then(|t| serde_json::from_str(t).ok())
 }
 
 /// Splits a canonical comma-separated skill list.
@@ -150,7 +161,18 @@ impl TaskRow {
             extensions: json_map(&ext),
             created_at: row.col("created_at")?,
             updated_at: row.col("updated_at")?,
+            contract: row.col("contract")?,
+            clone_url: row.col("clone_url")?,
         })
+    }
+
+    /// The task as its holder sees it (on a lease, `GET /v1/tasks/{id}`): with the repository's
+    /// contract and clone URL.
+    pub fn to_holder_api(&self) -> Task {
+        let mut task = self.to_api();
+        task.contract = Some(contract_of(self.contract.as_deref()));
+        task.clone_url = Some(self.clone_url.clone());
+        task
     }
 
     pub fn to_api(&self) -> Task {
@@ -174,6 +196,8 @@ impl TaskRow {
             status_reason: self.status_reason.clone(),
             created_at: format_ts(self.created_at),
             updated_at: format_ts(self.updated_at),
+            contract: None,
+            clone_url: None,
             extensions: self.extensions.clone(),
         }
     }
@@ -280,7 +304,7 @@ impl WorkerRow {
 
 /// Columns of [`RepoRow`].
 pub const REPO_SELECT: &str = "SELECT id, name, max_open_prs, area_locks_enabled, open_prs, \
-    active_leases, private, extensions, created_at, updated_at FROM repos";
+    active_leases, private, extensions, created_at, updated_at, contract, clone_url FROM repos";
 
 #[derive(Clone, Debug)]
 pub struct RepoRow {
@@ -295,6 +319,10 @@ pub struct RepoRow {
     pub extensions: Map<String, Value>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// How work in the repository is done.
+    pub contract: Option<RepoContract>,
+    /// Where the repository is cloned from.
+    pub clone_url: Option<String>,
 }
 
 impl RepoRow {
@@ -314,6 +342,8 @@ impl RepoRow {
             extensions: json_map(&ext),
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
+            contract: contract_of(row.try_get::<Option<String>, _>("contract")?.as_deref()),
+            clone_url: row.try_get("clone_url")?,
         })
     }
 
@@ -326,6 +356,8 @@ impl RepoRow {
             active_leases: self.active_leases,
             throttled: self.open_prs + self.active_leases >= self.max_open_prs,
             visibility: Visibility::from_private(self.private),
+            contract: self.contract.clone(),
+            clone_url: self.clone_url.clone(),
             created_at: format_ts(self.created_at),
             updated_at: format_ts(self.updated_at),
             extensions: self.extensions.clone(),

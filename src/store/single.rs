@@ -315,7 +315,7 @@ async fn claim_statement<'c>(
     Ok(SingleClaim::Taken(
         Box::new(Lease {
             lease_id,
-            task: task.to_api(),
+            task: task.to_holder_api(),
             expires_at: format_ts(expires),
             accept_by: format_ts(accept_by),
         }),

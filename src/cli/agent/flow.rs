@@ -1,0 +1,756 @@
+//! One lease, from claim to pull request: workspace, brief, set-up, ack, the person's agent
+//! command (kept alive, logged, stopped when the lease is lost or the time is up), the contract's
+//! test and lint, push, `gh pr create`, and the report. Every failure is a `nack` whose reason
+//! says what failed.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::process::{self, Ended};
+use super::workspace::{self, Layout, Prepared};
+use crate::cli::brief;
+use crate::cli::client::present::{is_github_repo, now_clock};
+use crate::cli::client::{ClientError, Lease, OwpClient, Task, say};
+use crate::domain::TaskStatus;
+
+/// Longest nack reason sent (the server bounds reasons too).
+const MAX_REASON_CHARS: usize = 1_000;
+/// How long a report or nack is retried while the server cannot be reached.
+const REPORT_PATIENCE: Duration = Duration::from_secs(600);
+
+/// What `owp worker run --agent` was asked to do.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// The command template (`{brief}`, `{workdir}`, `{task_id}`, `{title}`, `{issue_url}`).
+    pub command: String,
+    pub workdir: PathBuf,
+    pub once: bool,
+    pub dry_run: bool,
+    pub max_minutes: Option<f64>,
+    /// Seconds each claim waits on the server.
+    pub wait: u64,
+    /// How often the lease is renewed while work goes on (default: a third of its lifetime).
+    pub renew_every: Option<Duration>,
+}
+
+/// How a lease ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The pull request is open and reported.
+    PrOpened(String),
+    /// The task was given back with this reason.
+    Nacked(String),
+    /// The lease was lost (expired, cancelled, blocked, taken back): nothing was pushed.
+    Lost(String),
+    /// The branch is pushed but no pull request URL is known yet.
+    Pushed(String),
+    /// `--dry-run`: the plan was shown.
+    Planned,
+}
+
+/// Claims leases and hands each to the agent; with `once`, stops after the first.
+pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outcome> {
+    say!(
+        "{}  agent mode · work directory {} · command: {}",
+        now_clock(),
+        opts.workdir.display(),
+        opts.command
+    );
+    // Leases this worker already holds (an earlier run stopped) come first: heartbeats keep them
+    // alive, so nobody else would get them.
+    let mut held: std::collections::VecDeque<Lease> = match client.me().await {
+        Ok(me) => me
+            .leases
+            .into_iter()
+            .filter(|l| l.task.status.is_active())
+            .collect(),
+        Err(e) if e.is_transport() => Default::default(),
+        Err(e) => return Err(e.into()),
+    };
+    if !held.is_empty() {
+        say!(
+            "{}  resuming {} lease(s) this worker already holds",
+            now_clock(),
+            held.len()
+        );
+    }
+    let mut backoff = Duration::from_secs(2);
+    loop {
+        let asked = tokio::time::Instant::now();
+        let claimed = match held.pop_front() {
+            Some(lease) => Ok(Some(lease)),
+            None => client.claim(Some(opts.wait)).await,
+        };
+        let lease = match claimed {
+            Ok(Some(lease)) => lease,
+            Ok(None) => {
+                // A server that answers at once instead of holding the request: do not spin.
+                if asked.elapsed() < Duration::from_secs(1) {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                continue;
+            }
+            Err(e) if e.is_transport() => {
+                eprintln!("{}  claim failed: {e}; trying again", now_clock());
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        backoff = Duration::from_secs(2);
+        let outcome = handle(client, opts, &lease).await;
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                // Something on this machine failed before the lease was given back.
+                let reason = format!("the hand-off failed on the worker's machine: {e:#}");
+                eprintln!("{}  {reason}", now_clock());
+                give_back(client, &lease.lease_id, &reason).await;
+                Outcome::Nacked(reason)
+            }
+        };
+        match &outcome {
+            Outcome::PrOpened(url) => say!("{}  pull request opened: {url}", now_clock()),
+            Outcome::Nacked(why) => say!("{}  task given back: {why}", now_clock()),
+            Outcome::Lost(why) => say!("{}  lease lost: {why}", now_clock()),
+            Outcome::Pushed(branch) => say!("{}  branch {branch} pushed", now_clock()),
+            Outcome::Planned => {}
+        }
+        if opts.once || opts.dry_run {
+            return Ok(outcome);
+        }
+    }
+}
+
+/// Fills the agent command template for `task`.
+pub fn agent_command_line(template: &str, task: &Task, layout: &Layout) -> String {
+    let brief = layout.brief.to_string_lossy().to_string();
+    let workdir = layout.worktree.to_string_lossy().to_string();
+    let issue = brief::issue_url(task).unwrap_or_default();
+    process::fill(
+        template,
+        &[
+            ("brief", brief.as_str()),
+            ("workdir", workdir.as_str()),
+            ("task_id", task.task_id.as_str()),
+            ("title", task.title.as_str()),
+            ("issue_url", issue.as_str()),
+        ],
+        process::quote,
+    )
+}
+
+fn step(dry_run: bool, text: &str) {
+    if dry_run {
+        say!("  would {text}");
+    } else {
+        say!("{}  {text}", now_clock());
+    }
+}
+
+/// The repository's clone URL: the task's, or GitHub's for an `OWNER/NAME` repository.
+fn clone_url_of(task: &Task) -> Option<String> {
+    task.clone_url.clone().flatten().or_else(|| {
+        is_github_repo(&task.repo).then(|| crate::domain::contract::github_clone_url(&task.repo))
+    })
+}
+
+async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyhow::Result<Outcome> {
+    let task = &lease.task;
+    let contract = brief::contract_of(task);
+    let layout = Layout::new(&opts.workdir, task);
+    let branch = workspace::branch_name(contract.branch.as_deref(), task);
+    let clone_url = clone_url_of(task);
+    let command_line = agent_command_line(&opts.command, task, &layout);
+    say!(
+        "{}  lease {} · {} · {} (task {})",
+        now_clock(),
+        lease.lease_id,
+        task.repo,
+        task.title,
+        task.task_id
+    );
+    if opts.dry_run {
+        say!("dry run: nothing is cloned, acknowledged, run or pushed");
+        step(
+            true,
+            &format!(
+                "clone or fetch {} into {}",
+                clone_url.as_deref().unwrap_or("(no clone URL known)"),
+                layout.clone.display()
+            ),
+        );
+        step(
+            true,
+            &format!(
+                "make the worktree {} on branch {branch}",
+                layout.worktree.display()
+            ),
+        );
+        step(
+            true,
+            &format!("write the brief to {}", layout.brief.display()),
+        );
+        if let Some(setup) = &contract.setup {
+            step(true, &format!("run the set-up `{setup}`"));
+        }
+        step(true, &format!("acknowledge lease {}", lease.lease_id));
+        step(
+            true,
+            &format!(
+                "run `{command_line}` (log {}){}",
+                layout.log.display(),
+                opts.max_minutes
+                    .map(|m| format!(", stopped after {m} minute(s)"))
+                    .unwrap_or_default()
+            ),
+        );
+        for (name, cmd) in contract
+            .commands()
+            .into_iter()
+            .filter(|(n, _)| *n != "setup")
+        {
+            step(true, &format!("run the {name} command `{cmd}`"));
+        }
+        step(true, &format!("push {branch} to origin"));
+        step(
+            true,
+            &format!(
+                "open the pull request with `{}`",
+                pr_command_preview(task, &branch)
+            ),
+        );
+        step(true, "report pr_opened with the pull request URL");
+        say!(
+            "the lease is left unacknowledged: it returns to the pool by {}",
+            lease.accept_by
+        );
+        return Ok(Outcome::Planned);
+    }
+
+    let clone_url = clone_url.ok_or_else(|| {
+        anyhow!(
+            "the repository {} has no clone URL: an admin sets one with POST /v1/admin/repos {{\"clone_url\": …}}",
+            task.repo
+        )
+    })?;
+    step(
+        false,
+        &format!("preparing {} in {}", clone_url, layout.worktree.display()),
+    );
+    let prepared = workspace::prepare(&layout, &clone_url, &branch).await?;
+    for path in [&layout.brief, &layout.log] {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+    }
+    std::fs::write(&layout.brief, brief::render(task))
+        .with_context(|| format!("cannot write {}", layout.brief.display()))?;
+    step(
+        false,
+        &format!("brief written to {}", layout.brief.display()),
+    );
+    say!("           log: {}", layout.log.display());
+
+    let (stop_tx, stop_rx) = watch::channel(None::<String>);
+    if let Some(setup) = contract.setup.as_deref().filter(|s| !s.trim().is_empty()) {
+        step(false, &format!("set-up: {setup}"));
+        let ended = run_contract_command(setup, &layout, None, stop_rx.clone()).await?;
+        if !ended.success() {
+            let reason = failure_reason("set-up", setup, &ended, &layout.log);
+            give_back(client, &lease.lease_id, &reason).await;
+            return Ok(Outcome::Nacked(reason));
+        }
+    }
+
+    if lease.task.status != TaskStatus::InProgress
+        && let Err(why) = acknowledge(client, lease).await
+    {
+        return Ok(Outcome::Lost(why));
+    }
+    step(false, &format!("acknowledged lease {}", lease.lease_id));
+    let keeper = tokio::spawn(keep_alive(
+        client.clone(),
+        lease.clone(),
+        renew_every(opts, lease),
+        stop_tx,
+    ));
+    let result = work(
+        client,
+        opts,
+        lease,
+        &layout,
+        &prepared,
+        &command_line,
+        stop_rx,
+    )
+    .await;
+    keeper.abort();
+    result
+}
+
+/// Acknowledges the lease, trying again while the server cannot be reached. An ack whose answer
+/// was lost may have been applied: a refused retry is checked against the task itself.
+async fn acknowledge(client: &OwpClient, lease: &Lease) -> Result<(), String> {
+    let result = retrying("acknowledge the lease", || client.ack(&lease.lease_id)).await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) => match client.get_task(&lease.task.task_id).await {
+            Ok(t)
+                if t.status == TaskStatus::InProgress
+                    && t.lease_id.as_deref() == Some(lease.lease_id.as_str()) =>
+            {
+                Ok(())
+            }
+            _ => Err(format!("the ack was refused: {e}")),
+        },
+    }
+}
+
+/// Runs the agent and everything after it, while the keeper holds the lease.
+async fn work(
+    client: &OwpClient,
+    opts: &AgentOptions,
+    lease: &Lease,
+    layout: &Layout,
+    prepared: &Prepared,
+    command_line: &str,
+    stop: watch::Receiver<Option<String>>,
+) -> anyhow::Result<Outcome> {
+    let task = &lease.task;
+    let contract = brief::contract_of(task);
+    step(false, &format!("running the agent: {command_line}"));
+    let mut cmd = process::shell(command_line);
+    cmd.env("OWP_BRIEF", &layout.brief)
+        .env("OWP_WORKDIR", &layout.worktree)
+        .env("OWP_TASK_ID", &task.task_id)
+        .env("OWP_TITLE", &task.title)
+        .env("OWP_ISSUE_URL", brief::issue_url(task).unwrap_or_default());
+    let limit = opts.max_minutes.map(|m| Duration::from_secs_f64(m * 60.0));
+    let ended = process::run_logged(
+        cmd,
+        &layout.worktree,
+        &layout.log,
+        true,
+        limit,
+        stop.clone(),
+    )
+    .await?;
+    if let Some(why) = stop.borrow().clone() {
+        return Ok(Outcome::Lost(why));
+    }
+    if !ended.success() {
+        let reason = failure_reason("agent", command_line, &ended, &layout.log);
+        give_back(client, &lease.lease_id, &reason).await;
+        return Ok(Outcome::Nacked(reason));
+    }
+    let commits = workspace::new_commits(&layout.worktree, &prepared.base_ref).await?;
+    if commits == 0 {
+        let reason = format!(
+            "the agent made no commits on {} (worktree kept at {})",
+            prepared.branch,
+            layout.worktree.display()
+        );
+        give_back(client, &lease.lease_id, &reason).await;
+        return Ok(Outcome::Nacked(reason));
+    }
+    step(
+        false,
+        &format!("{commits} new commit(s) on {}", prepared.branch),
+    );
+    for (name, command) in contract
+        .commands()
+        .into_iter()
+        .filter(|(n, _)| *n != "setup")
+    {
+        step(false, &format!("{name}: {command}"));
+        let ended = run_contract_command(command, layout, None, stop.clone()).await?;
+        if let Some(why) = stop.borrow().clone() {
+            return Ok(Outcome::Lost(why));
+        }
+        if !ended.success() {
+            let reason = failure_reason(name, command, &ended, &layout.log);
+            give_back(client, &lease.lease_id, &reason).await;
+            return Ok(Outcome::Nacked(reason));
+        }
+    }
+    if let Some(why) = stop.borrow().clone() {
+        return Ok(Outcome::Lost(why));
+    }
+    let sha = workspace::push(&layout.worktree, prepared).await?;
+    step(
+        false,
+        &format!("pushed {} ({})", prepared.branch, &sha[..sha.len().min(12)]),
+    );
+    let url = match open_pr(task, prepared).await? {
+        Some(url) => url,
+        None => match wait_for_pr_url(task, prepared).await {
+            Some(url) => url,
+            None => return Ok(Outcome::Pushed(prepared.branch.clone())),
+        },
+    };
+    let artifact = json!({"pr_url": url, "branch": prepared.branch, "commit_sha": sha});
+    report_pr(client, &task.task_id, artifact).await?;
+    workspace::remove(layout).await;
+    Ok(Outcome::PrOpened(url))
+}
+
+async fn run_contract_command(
+    command: &str,
+    layout: &Layout,
+    limit: Option<Duration>,
+    stop: watch::Receiver<Option<String>>,
+) -> anyhow::Result<Ended> {
+    process::run_logged(
+        process::shell(command),
+        &layout.worktree,
+        &layout.log,
+        true,
+        limit,
+        stop,
+    )
+    .await
+}
+
+/// `the test command `make test` exited with status 2: <tail>`.
+fn failure_reason(what: &str, command: &str, ended: &Ended, log: &Path) -> String {
+    let tail = process::log_tail(log, 15);
+    let mut reason = format!("the {what} command `{command}` {}", ended.describe());
+    if !tail.is_empty() {
+        reason.push_str(":\n");
+        reason.push_str(&tail);
+    }
+    clip_reason(reason)
+}
+
+fn clip_reason(reason: String) -> String {
+    let chars: Vec<char> = reason.chars().collect();
+    if chars.len() <= MAX_REASON_CHARS {
+        return reason;
+    }
+    let head: String = chars[..200].iter().collect();
+    let tail: String = chars[chars.len() - (MAX_REASON_CHARS - 210)..]
+        .iter()
+        .collect();
+    format!("{head}\n…\n{tail}")
+}
+
+/// How often to renew: the option, else a third of the lease's remaining life (1 s to 5 min).
+fn renew_every(opts: &AgentOptions, lease: &Lease) -> Duration {
+    if let Some(d) = opts.renew_every {
+        return d;
+    }
+    let left = DateTime::parse_from_rfc3339(&lease.expires_at)
+        .ok()
+        .map(|t| (t.with_timezone(&Utc) - Utc::now()).num_milliseconds())
+        .unwrap_or(90_000);
+    let ms = (left / 3).clamp(1_000, 300_000);
+    Duration::from_millis(u64::try_from(ms).unwrap_or(1_000))
+}
+
+/// How often the keeper looks at the task between renewals (a read, not a write).
+const LOOK_EVERY: Duration = Duration::from_secs(15);
+
+/// Keeps the lease until aborted: renews it every `every`, and between renewals looks at the
+/// task, so a cancelled or blocked task, or a lease the server ended, is noticed within
+/// [`LOOK_EVERY`]; then sends the reason on `stop`. A server that cannot be reached is tried
+/// again: the lease may well still be ours when it answers.
+async fn keep_alive(
+    client: OwpClient,
+    lease: Lease,
+    every: Duration,
+    stop: watch::Sender<Option<String>>,
+) {
+    let tick = every.min(LOOK_EVERY);
+    let mut ticker = tokio::time::interval(tick);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    let mut renewed = tokio::time::Instant::now();
+    loop {
+        ticker.tick().await;
+        let renew = renewed.elapsed() + tick / 2 >= every;
+        let answer = if renew {
+            client.renew(&lease.lease_id).await.map(|c| c.task())
+        } else {
+            client.get_task(&lease.task.task_id).await.map(Some)
+        };
+        let why = match answer {
+            Ok(task) => {
+                if renew {
+                    renewed = tokio::time::Instant::now();
+                }
+                match task {
+                    Some(t) if matches!(t.status, TaskStatus::Cancelled | TaskStatus::Blocked) => {
+                        format!("the task was {}", t.status.as_str())
+                    }
+                    Some(t) if t.lease_id.as_deref() != Some(lease.lease_id.as_str()) => {
+                        format!("the lease ended (the task is {} now)", t.status.as_str())
+                    }
+                    _ => continue,
+                }
+            }
+            Err(e) if e.is_transport() => {
+                eprintln!(
+                    "{}  could not reach the server: {e}; trying again",
+                    now_clock()
+                );
+                continue;
+            }
+            Err(e) => match e.code() {
+                Some(code) => format!("the server ended the lease ({code}): {e}"),
+                None => format!("the server ended the lease: {e}"),
+            },
+        };
+        let _ = stop.send(Some(why));
+        return;
+    }
+}
+
+/// Gives the task back, trying again while the server cannot be reached.
+async fn give_back(client: &OwpClient, lease_id: &str, reason: &str) {
+    let full = clip_reason(reason.to_string());
+    let result = retrying("give the task back", || client.nack(lease_id, Some(&full))).await;
+    if let Err(e) = result
+        && e.status() == Some(422)
+    {
+        // A server with a tighter bound on reasons: the first line says what failed.
+        let short: String = full
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect();
+        let _ = retrying("give the task back", || client.nack(lease_id, Some(&short))).await;
+    }
+}
+
+async fn report_pr(
+    client: &OwpClient,
+    task_id: &str,
+    artifact: serde_json::Value,
+) -> anyhow::Result<()> {
+    retrying("report the pull request", || {
+        client.task_status(task_id, "pr_opened", Some(artifact.clone()), None)
+    })
+    .await
+    .map(|_| ())
+    .map_err(|e| anyhow!("could not report the pull request: {e}"))
+}
+
+async fn retrying<T, F, Fut>(what: &str, mut call: F) -> Result<T, ClientError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
+    let deadline = tokio::time::Instant::now() + REPORT_PATIENCE;
+    let mut pause = Duration::from_millis(500);
+    loop {
+        match call().await {
+            Err(e) if e.is_transport() && tokio::time::Instant::now() < deadline => {
+                eprintln!("{}  could not {what}: {e}; trying again", now_clock());
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(15));
+            }
+            Err(e) => {
+                eprintln!("{}  could not {what}: {e}", now_clock());
+                return Err(e);
+            }
+            Ok(v) => return Ok(v),
+        }
+    }
+}
+
+/// A program on `PATH` (with the Windows executable extensions).
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    let exts: Vec<String> = if cfg!(windows) {
+        std::env::var("PATHEXT")
+            .unwrap_or_else(|_| ".COM;.EXE;.BAT;.CMD".into())
+            .split(';')
+            .map(str::to_string)
+            .chain([String::new()])
+            .collect()
+    } else {
+        vec![String::new()]
+    };
+    std::env::split_paths(&path).find_map(|dir| {
+        exts.iter()
+            .map(|ext| dir.join(format!("{name}{ext}")))
+            .find(|p| p.is_file())
+    })
+}
+
+/// The pull request's body: the contract's template, then the closing keyword for the issue.
+pub fn pr_body(task: &Task) -> String {
+    let contract = brief::contract_of(task);
+    let mut body = contract
+        .pr_template
+        .as_deref()
+        .map(str::trim_end)
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("{t}\n\n"))
+        .unwrap_or_default();
+    let same_repo_number = task
+        .key
+        .as_deref()
+        .and_then(|k| k.rsplit_once('#'))
+        .filter(|(repo, n)| *repo == task.repo && n.chars().all(|c| c.is_ascii_digit()))
+        .map(|(_, n)| n.to_string());
+    match (same_repo_number, brief::issue_url(task)) {
+        (Some(n), _) => body.push_str(&format!("Fixes #{n}\n")),
+        (None, Some(url)) => body.push_str(&format!("Fixes {url}\n")),
+        (None, None) => {}
+    }
+    body.push_str(&format!(
+        "\nOpen Work Protocol task `{}`{}.\n",
+        task.task_id,
+        task.key
+            .as_deref()
+            .map(|k| format!(" ({k})"))
+            .unwrap_or_default()
+    ));
+    body
+}
+
+fn pr_command_preview(task: &Task, branch: &str) -> String {
+    if is_github_repo(&task.repo) {
+        format!(
+            "gh pr create --repo {} --head {branch} --title {}",
+            task.repo,
+            process::quote(&task.title)
+        )
+    } else {
+        "(not a GitHub repository: open it by hand, then type `pr URL`)".into()
+    }
+}
+
+/// Opens the pull request with the person's `gh`; `None` when there is no `gh` or the
+/// repository is not on GitHub.
+async fn open_pr(task: &Task, prepared: &Prepared) -> anyhow::Result<Option<String>> {
+    if !is_github_repo(&task.repo) {
+        return Ok(None);
+    }
+    let Some(gh) = find_on_path("gh") else {
+        return Ok(None);
+    };
+    let body = pr_body(task);
+    let out = tokio::process::Command::new(&gh)
+        .args([
+            "pr",
+            "create",
+            "--repo",
+            &task.repo,
+            "--head",
+            &prepared.branch,
+        ])
+        .args(["--base", &prepared.default_branch])
+        .args(["--title", &task.title, "--body", &body])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .with_context(|| format!("cannot run {}", gh.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(anyhow!(
+            "`gh pr create` failed ({}): {}",
+            out.status,
+            err.trim().lines().last().unwrap_or("")
+        ));
+    }
+    let url = stdout
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with("https://") || l.starts_with("http://"))
+        .map(str::to_string);
+    url.map(Some)
+        .ok_or_else(|| anyhow!("`gh pr create` printed no pull request URL"))
+}
+
+/// Without `gh`: print where to open the pull request and read `pr URL` from the terminal.
+async fn wait_for_pr_url(task: &Task, prepared: &Prepared) -> Option<String> {
+    if is_github_repo(&task.repo) {
+        say!(
+            "open the pull request at https://github.com/{}/compare/{}...{}?expand=1",
+            task.repo,
+            prepared.default_branch,
+            prepared.branch
+        );
+    } else {
+        say!(
+            "branch {} is pushed: open a pull request for it",
+            prepared.branch
+        );
+    }
+    say!(
+        "then type `pr URL` here (the body should say: {})",
+        pr_body(task).lines().next().unwrap_or("")
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        let mut line = String::new();
+        while stdin.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+            if tx.send(std::mem::take(&mut line)).is_err() {
+                break;
+            }
+        }
+    });
+    while let Some(line) = rx.recv().await {
+        match crate::cli::worker::parse_prompt(&line, 1) {
+            Ok(crate::cli::worker::PromptCommand::Pr { url, .. }) => return Some(url),
+            Ok(_) | Err(_) => say!("type `pr URL` (the pull request you opened)"),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pr_bodies_close_the_issue() {
+        let mut t = crate::cli::brief::tests_task();
+        t.contract = Some(Some(crate::domain::RepoContract {
+            pr_template: Some("## Summary\n".into()),
+            ..Default::default()
+        }));
+        let body = pr_body(&t);
+        assert!(body.starts_with("## Summary\n\nFixes #7\n"), "{body}");
+        t.repo = "acme/other".into();
+        let body = pr_body(&t);
+        assert!(
+            body.contains("Fixes https://github.com/acme/widgets/issues/7"),
+            "{body}"
+        );
+        t.key = Some("PLAIN-1".into());
+        assert!(!pr_body(&t).contains("Fixes"));
+    }
+
+    #[test]
+    fn command_lines_fill_every_placeholder() {
+        let t = crate::cli::brief::tests_task();
+        let layout = Layout::new(Path::new("/w"), &t);
+        let line = agent_command_line(
+            "tool --brief {brief} --dir {workdir} {task_id} {title} {issue_url}",
+            &t,
+            &layout,
+        );
+        if cfg!(unix) {
+            assert_eq!(
+                line,
+                "tool --brief /w/briefs/t-1.md --dir /w/tasks/t-1 t-1 'Fix the\nparser' https://github.com/acme/widgets/issues/7"
+            );
+        }
+    }
+}
