@@ -431,11 +431,11 @@ async fn dry_run_changes_nothing() {
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     for step in [
+        "would claim",
         "would clone",
         "would run",
         "would push",
         "gh pr create",
-        BRANCH,
     ] {
         assert!(stdout.contains(step), "{step} missing:\n{stdout}");
     }
@@ -443,7 +443,9 @@ async fn dry_run_changes_nothing() {
         !rig.path("work").exists(),
         "dry run touched the work directory"
     );
-    assert_eq!(str_field(&rig.task().await, "status"), "leased");
+    let task = rig.task().await;
+    assert_eq!(str_field(&task, "status"), "ready", "a dry run claimed: {task}");
+    assert_eq!(task["attempts"], 0, "{task}");
     assert!(!rig.path("gh.log").exists());
     let profile = std::fs::read_to_string(rig.path("config/worker.json")).unwrap();
     assert!(

@@ -79,6 +79,10 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
             held.len()
         );
     }
+    if opts.dry_run && held.is_empty() {
+        plan_next_lease(opts);
+        return Ok(Outcome::Planned);
+    }
     let mut backoff = Duration::from_secs(2);
     loop {
         let asked = tokio::time::Instant::now();
@@ -126,6 +130,56 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
             return Ok(outcome);
         }
     }
+}
+
+/// `--dry-run` with no lease held: a claim would change the pool, so none is made; the plan names
+/// what each step would use once the next lease is offered.
+fn plan_next_lease(opts: &AgentOptions) {
+    say!("dry run: no lease is claimed, and nothing is cloned, acknowledged, run or pushed");
+    step(
+        true,
+        "claim the next lease the server offers (POST /v1/work), then for its task:",
+    );
+    step(
+        true,
+        &format!(
+            "clone or fetch the task's clone_url into {}",
+            opts.workdir.join("repos").display()
+        ),
+    );
+    step(
+        true,
+        &format!(
+            "make a worktree under {} on the branch the repository's contract names (default owp/<key>)",
+            opts.workdir.join("tasks").display()
+        ),
+    );
+    step(
+        true,
+        &format!(
+            "write the brief under {} and run the contract's set-up",
+            opts.workdir.join("briefs").display()
+        ),
+    );
+    step(true, "acknowledge the lease");
+    step(
+        true,
+        &format!(
+            "run `{}` with its placeholders filled in (log under {}){}",
+            opts.command,
+            opts.workdir.join("logs").display(),
+            opts.max_minutes
+                .map(|m| format!(", stopped after {m} minute(s)"))
+                .unwrap_or_default()
+        ),
+    );
+    step(true, "run the contract's test and lint commands");
+    step(true, "push the branch to origin");
+    step(
+        true,
+        "open the pull request with `gh pr create --repo OWNER/NAME --head BRANCH …`",
+    );
+    step(true, "report pr_opened with the pull request URL");
 }
 
 /// Fills the agent command template for `task`.
