@@ -42,7 +42,9 @@ pub async fn get_task(
 
 #[derive(Deserialize, ToSchema)]
 pub struct StatusBody {
-    /// `in_progress` (acts as ack), `pr_opened` (needs `artifact.pr_url`), `blocked` or `merged`.
+    /// `in_progress` (acts as ack), `pr_opened` (needs `artifact.pr_url`) or `blocked` (its
+    /// `note` is the reason; the task keeps a review slot until a maintainer moves it on).
+    /// `merged` is 403: only an admin or GitHub decide it.
     pub status: String,
     /// `pr_url`, `commit_sha`, …
     #[schema(value_type = Option<Object>)]
@@ -53,7 +55,9 @@ pub struct StatusBody {
 /// The holder moves its task.
 #[utoipa::path(post, path = "/v1/tasks/{task_id}/status", tag = "tasks", params(("task_id" = String, Path)),
     request_body = StatusBody, security(("worker_token" = [])),
-    responses((status = 200, body = Task), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = Task),
+              (status = 403, body = Problem, description = "not the holder, or `merged` (not_allowed)"),
+              (status = 404, body = Problem),
               (status = 409, body = Problem, description = "illegal transition or lease ended"),
               (status = 422, body = Problem, description = "unknown status or missing pr_url")))]
 pub async fn update_status(

@@ -91,6 +91,15 @@ pub(super) fn worker_move(
     artifact: Option<Value>,
     note: Option<String>,
 ) -> Result<Move, StoreError> {
+    if !rules::worker_may_report(to) {
+        return Err(StoreError::forbidden(
+            "not_allowed",
+            format!(
+                "a worker cannot report `{to}`: only an admin or GitHub (the linked pull request \
+                 merged) decide it"
+            ),
+        ));
+    }
     let Some(target) = rules::worker_move(from, to) else {
         return Err(StoreError::conflict(
             "invalid_transition",
@@ -724,7 +733,8 @@ impl WriteTx {
             "UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
              attempts = attempts + $4, deadline = NULL, accept_by = NULL, lease_expires_at = NULL, \
              lease_points = NULL, {holder} \
-             area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6 \
+             area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6, \
+             awaits_maintainer = $9 \
              WHERE seq = $7 AND status = $8",
             holder = if keeps_holder {
                 ""
@@ -740,6 +750,7 @@ impl WriteTx {
         .bind(self.now)
         .bind(task.seq)
         .bind(from.as_str())
+        .bind(i64::from(plan.awaits_maintainer))
         .execute(self.conn())
         .await?
         .rows_affected();

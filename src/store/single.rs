@@ -480,7 +480,8 @@ async fn move_statement<'c>(
            UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
              attempts = attempts + $4, deadline = NULL, accept_by = NULL, \
              lease_expires_at = NULL, lease_points = NULL, {holder} \
-             area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6 \
+             area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6, \
+             awaits_maintainer = $23 \
            WHERE seq = $7 AND status = $8 AND worker_id = $10 \
              AND lease_id IS NOT DISTINCT FROM $12 AND updated_at = $21 \
              AND EXISTS (SELECT 1 FROM wk){alive} \
@@ -539,6 +540,8 @@ async fn move_statement<'c>(
         .bind(plan.data.to_string())
         .bind(task.updated_at)
         .bind(i64::from(touch))
+        .bind(i64::from(plan.awaits_maintainer))
+        .bind(i64::from(plan.awaits_maintainer))
         .fetch_optional(conn)
         .await?;
     let Some(row) = row else { return Ok(None) };
