@@ -195,3 +195,316 @@ async fn a_world_readable_env_local_never_receives_the_admin_token() {
     let written = std::fs::read_to_string(&env_local).unwrap();
     assert!(!written.contains("OWP_ADMIN_TOKEN"), "{written}");
 }
+
+/// A direct connection to the server's database, as an older version (or another tool) could
+/// have written it.
+async fn raw_db(s: &Server) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    let url = match &s.database {
+        TestDatabase::Sqlite(path) => format!("sqlite://{}", path.display()),
+        TestDatabase::Postgres { url, .. } => url.clone(),
+    };
+    sqlx::AnyPool::connect(&url).await.expect("connect")
+}
+
+/// Every number has a documented range (422 naming the field), and `/metrics` never answers
+/// 500 on what is stored, even values from before the ranges.
+#[tokio::test]
+async fn numbers_out_of_range_are_422_and_metrics_survive_stored_extremes() {
+    let s = Server::start().await;
+    let base = json!({"name": "w", "skills": [], "capacity_points": 5, "max_concurrent_tasks": 1});
+    for (field, value) in [
+        ("capacity_points", json!(i64::MAX)),
+        ("capacity_points", json!(10_001)),
+        ("capacity_points", json!(0)),
+        ("max_concurrent_tasks", json!(1_001)),
+        ("max_concurrent_tasks", json!(i64::MIN)),
+    ] {
+        let mut body = base.clone();
+        body[field] = value.clone();
+        let r = s.register(body).await;
+        assert_eq!(r.status, 422, "{field}={value}: {}", r.describe());
+        assert!(
+            r.json["detail"].as_str().unwrap().contains(field),
+            "{}",
+            r.describe()
+        );
+    }
+    s.register(base.clone()).await.expect(201);
+    s.upsert_repo("acme/range", 3, false).await;
+    for (field, value) in [
+        ("estimate_points", json!(1_001)),
+        ("estimate_points", json!(0)),
+        ("tier", json!(1_001)),
+        ("tier", json!(-1)),
+    ] {
+        let mut task = json!({"title": "t"});
+        task[field] = value.clone();
+        let r = s
+            .admin_post(
+                "/v1/admin/tasks",
+                json!({"repo": "acme/range", "tasks": [task]}),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{field}={value}: {}", r.describe());
+        let detail = r.json["detail"].as_str().unwrap();
+        assert!(detail.contains(&format!("tasks[0].{field}")), "{detail}");
+    }
+    for value in [json!(10_001), json!(-1), json!(i64::MAX)] {
+        let r = s
+            .admin_post(
+                "/v1/admin/repos",
+                json!({"repo": "acme/range", "max_open_prs": value}),
+            )
+            .await;
+        assert_eq!(r.status, 422, "max_open_prs={value}: {}", r.describe());
+        assert!(r.json["detail"].as_str().unwrap().contains("max_open_prs"));
+    }
+    let (wid, _) = s.register_worker("trusty", &[], 5, 1).await;
+    let r = s
+        .admin_update_worker(&wid, json!({"trust_level": i64::MAX}))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.describe());
+    assert!(r.json["detail"].as_str().unwrap().contains("trust_level"));
+
+    // Values stored before the ranges existed: the scrape still answers.
+    let db = raw_db(&s).await;
+    sqlx::query("UPDATE workers SET capacity_points = 9223372036854775807, active_points = 9223372036854775807")
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE repos SET max_open_prs = 9223372036854775807")
+        .execute(&db)
+        .await
+        .unwrap();
+    let r = s
+        .req(reqwest::Method::GET, "/metrics")
+        .admin(&s)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.describe());
+    s.state().await;
+}
+
+/// Texts, lists and `x_*` fields have maximum sizes (422 naming the field), and one import takes
+/// a bounded number of tasks; nothing of a refused request is stored.
+#[tokio::test]
+async fn texts_lists_and_extensions_are_bounded() {
+    let s = Server::start().await;
+    let long = |n: usize| "a".repeat(n);
+    let worker = |extra: serde_json::Value| {
+        let mut body = json!({"name": "w", "skills": ["rust"], "capacity_points": 5, "max_concurrent_tasks": 1});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    for (named, body) in [
+        ("name", worker(json!({"name": long(101)}))),
+        ("github_login", worker(json!({"github_login": long(101)}))),
+        (
+            "skills",
+            worker(json!({"skills": (0..51).map(|i| format!("s{i}")).collect::<Vec<_>>()})),
+        ),
+        ("skills[0]", worker(json!({"skills": [long(65)]}))),
+        (
+            "capabilities",
+            worker(json!({"capabilities": {"blob": long(5000)}})),
+        ),
+        ("x_big", worker(json!({"x_big": long(5000)}))),
+        (
+            "x_*",
+            worker(
+                json!({"x_1": long(4000), "x_2": long(4000), "x_3": long(4000), "x_4": long(4000), "x_5": long(4000)}),
+            ),
+        ),
+    ] {
+        let r = s.register(body).await;
+        assert_eq!(r.status, 422, "{named}: {}", r.describe());
+        let detail = r.json["detail"].as_str().unwrap();
+        assert!(detail.contains(named), "{named}: {detail}");
+    }
+    assert_eq!(s.state().await["workers"].as_array().unwrap().len(), 0);
+
+    s.upsert_repo("acme/text", 3, false).await;
+    for (named, task) in [
+        ("tasks[0].title", json!({"title": long(501)})),
+        (
+            "tasks[0].description",
+            json!({"title": "t", "description": long(65_537)}),
+        ),
+        ("tasks[0].key", json!({"title": "t", "key": long(201)})),
+        ("tasks[0].area", json!({"title": "t", "area": long(201)})),
+        (
+            "tasks[0].required_skills",
+            json!({"title": "t", "required_skills": (0..51).map(|i| format!("s{i}")).collect::<Vec<_>>()}),
+        ),
+        (
+            "tasks[0].x_blob",
+            json!({"title": "t", "x_blob": long(5000)}),
+        ),
+    ] {
+        let r = s
+            .admin_post(
+                "/v1/admin/tasks",
+                json!({"repo": "acme/text", "tasks": [task]}),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{named}: {}", r.describe());
+        let detail = r.json["detail"].as_str().unwrap();
+        assert!(detail.contains(named), "{named}: {detail}");
+    }
+    // One import takes at most 1,000 tasks.
+    let many: Vec<_> = (0..1_001)
+        .map(|i| json!({"title": format!("t{i}")}))
+        .collect();
+    let r = s
+        .admin_post(
+            "/v1/admin/tasks",
+            json!({"repo": "acme/text", "tasks": many}),
+        )
+        .await;
+    assert_eq!(r.expect_problem(422), "too_many_tasks");
+    assert_eq!(s.state().await["tasks"].as_array().unwrap().len(), 0);
+    let ids = s
+        .import_ids(
+            "acme/text",
+            json!(
+                (0..1_000)
+                    .map(|i| json!({"title": format!("t{i}")}))
+                    .collect::<Vec<_>>()
+            ),
+        )
+        .await;
+    assert_eq!(ids.len(), 1_000);
+
+    // Reasons and notes.
+    let (_, token) = s.register_worker("w", &[], 5, 2).await;
+    let (lease_id, task_id, _) = s.claim_ok(&token).await;
+    let r = s
+        .worker_post(
+            &token,
+            &format!("/v1/leases/{lease_id}/nack"),
+            json!({"reason": long(2_001)}),
+        )
+        .await;
+    assert!(
+        r.expect_problem(422) == "field_too_long"
+            && r.json["detail"].as_str().unwrap().contains("reason")
+    );
+    let r = s
+        .set_status(
+            &token,
+            &task_id,
+            json!({"status": "blocked", "note": long(2_001)}),
+        )
+        .await;
+    assert!(
+        r.expect_problem(422) == "field_too_long"
+            && r.json["detail"].as_str().unwrap().contains("note")
+    );
+    let r = s
+        .admin_post(
+            &format!("/v1/admin/tasks/{task_id}/status"),
+            json!({"status": "blocked", "reason": long(2_001)}),
+        )
+        .await;
+    assert_eq!(r.expect_problem(422), "field_too_long");
+    assert_eq!(s.task(&task_id).await["status"], "leased");
+}
+
+/// A 170 KB YAML import with aliases expanded into 500 MB of titles: the expansion is bounded.
+#[tokio::test]
+async fn yaml_aliases_cannot_expand_an_import() {
+    let s = Server::start().await;
+    s.upsert_repo("acme/yaml", 3, false).await;
+    // One 10 KB title anchored, and then named 2,000 times: 45 KB of body, 20 MB of titles.
+    let mut doc = format!(
+        "repo: acme/yaml\nbig: &big \"{}\"\ntasks:\n",
+        "x".repeat(10_000)
+    );
+    for _ in 0..2_000 {
+        doc.push_str("  - title: *big\n");
+    }
+    assert!(doc.len() < 50_000);
+    let r = s
+        .req(reqwest::Method::POST, "/v1/admin/tasks")
+        .admin(&s)
+        .body(doc, "application/yaml")
+        .send()
+        .await;
+    assert_eq!(r.expect_problem(413), "payload_too_large");
+    assert_eq!(s.state().await["tasks"].as_array().unwrap().len(), 0);
+    // Aliases within the bound still work.
+    let small =
+        "repo: acme/yaml\nskills: &s [rust]\ntasks:\n  - title: a\n    required_skills: *s\n";
+    let r = s
+        .req(reqwest::Method::POST, "/v1/admin/tasks")
+        .admin(&s)
+        .body(small, "application/yaml")
+        .send()
+        .await;
+    let body = r.expect(201);
+    assert_eq!(body["tasks"][0]["required_skills"], json!(["rust"]));
+}
+
+/// `pr_url` is an http(s) URL; a GitHub task's is a pull request of its own repository.
+#[tokio::test]
+async fn pr_urls_must_be_web_links_and_a_github_tasks_own_pull_request() {
+    let s = Server::start().await;
+    s.upsert_repo("acme/urls", 5, false).await;
+    s.upsert_repo("octo/web", 5, false).await;
+    s.import_ids("acme/urls", json!([{"title": "plain"}])).await;
+    let gh = s
+        .import_ids("octo/web", json!([{"title": "issue", "key": "octo/web#7"}]))
+        .await;
+    let (_, token) = s.register_worker("w", &[], 10, 2).await;
+    let (_, plain, _) = s.claim_ok(&token).await;
+    let (_, issue, _) = s.claim_ok(&token).await;
+    assert_eq!(issue, gh[0]);
+    for bad in [
+        "javascript:alert(document.cookie)",
+        "data:text/html,<script>alert(1)</script>",
+        "ftp://example.test/pr/1",
+        "example.test/pr/1",
+    ] {
+        let r = s
+            .set_status(
+                &token,
+                &plain,
+                json!({"status": "pr_opened", "artifact": {"pr_url": bad}}),
+            )
+            .await;
+        assert_eq!(r.expect_problem(422), "invalid_pr_url", "{bad}");
+    }
+    for bad in [
+        "https://github.com/octo/other/pull/3",
+        "https://github.com/octo/web/issues/7",
+        "https://example.test/octo/web/pull/3",
+    ] {
+        let r = s
+            .set_status(
+                &token,
+                &issue,
+                json!({"status": "pr_opened", "artifact": {"pr_url": bad}}),
+            )
+            .await;
+        assert_eq!(r.expect_problem(422), "invalid_pr_url", "{bad}");
+    }
+    assert_eq!(s.task(&plain).await["status"], "leased");
+    assert_eq!(s.task(&issue).await["status"], "leased");
+    s.set_status(
+        &token,
+        &plain,
+        json!({"status": "pr_opened", "artifact": {"pr_url": "http://git.example.test/acme/urls/pull/1"}}),
+    )
+    .await
+    .expect(200);
+    s.set_status(
+        &token,
+        &issue,
+        json!({"status": "pr_opened", "artifact": {"pr_url": "https://github.com/octo/web/pull/8"}}),
+    )
+    .await
+    .expect(200);
+}

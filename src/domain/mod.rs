@@ -1,5 +1,6 @@
 //! The OWP objects, the task state machine and the scheduling rules, free of I/O.
 
+pub mod limits;
 pub mod model;
 pub mod rules;
 

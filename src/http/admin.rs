@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Admin, Payload, typed};
+use crate::domain::limits;
 use crate::domain::model::extension_fields;
 use crate::domain::{
     Event, Priority, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus,
@@ -96,6 +97,16 @@ pub async fn import_tasks(
     _admin: Admin,
     body: Payload<ImportBody>,
 ) -> ApiResult<(StatusCode, Json<TaskList>)> {
+    if body.value.tasks.len() > limits::MAX_TASKS_PER_IMPORT {
+        return Err(ApiError::invalid(
+            "too_many_tasks",
+            format!(
+                "`tasks` has {} entries; one import takes at most {} (send several imports)",
+                body.value.tasks.len(),
+                limits::MAX_TASKS_PER_IMPORT
+            ),
+        ));
+    }
     let mut inputs = Vec::with_capacity(body.value.tasks.len());
     for (i, doc) in body.value.tasks.into_iter().enumerate() {
         if !doc.is_object() {
@@ -220,6 +231,7 @@ pub async fn force_status(
         )
     })?;
     let reason = body.value.reason;
+    limits::opt_text("reason", reason.as_deref(), limits::MAX_REASON_CHARS)?;
     // On the writer thread (SQLite): the transaction's statements then follow each other without
     // waiting behind request handling while the claims queue behind its write turn.
     let row = state

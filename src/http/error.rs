@@ -99,6 +99,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::domain::limits::OutOfBounds> for ApiError {
+    fn from(e: crate::domain::limits::OutOfBounds) -> Self {
+        ApiError::invalid(e.code, e.detail)
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

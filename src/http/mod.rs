@@ -10,6 +10,7 @@ pub mod leases;
 pub mod openapi;
 pub mod tasks;
 pub mod workers;
+pub mod yaml;
 
 use std::sync::Arc;
 

@@ -48,6 +48,12 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl From<crate::domain::limits::OutOfBounds> for StoreError {
+    fn from(e: crate::domain::limits::OutOfBounds) -> Self {
+        StoreError::invalid(e.code, e.detail)
+    }
+}
+
 impl StoreError {
     pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
         StoreError::NotFound {

@@ -312,7 +312,7 @@ async fn steps(tx: &mut WriteTx, jobs: &[Job]) -> Result<Vec<Done>, StoreError> 
         {
             continue;
         }
-        let Ok(mv) = worker_move(task.status, r.to, r.artifact.clone(), r.note.clone()) else {
+        let Ok(mv) = worker_move(&task, r.to, r.artifact.clone(), r.note.clone()) else {
             continue;
         };
         if mv.to == TaskStatus::InProgress {

@@ -6,6 +6,7 @@ use sqlx::AssertSqlSafe;
 use super::rows::{REPO_SELECT, RepoRow};
 use super::{NewEvent, Store, StoreError, WriteTx};
 use crate::domain::Visibility;
+use crate::domain::limits;
 
 /// What an admin (or a repo's config file) sets on a repository.
 #[derive(Clone, Debug, Default)]
@@ -40,12 +41,13 @@ impl WriteTx {
                 "`repo` must not be empty",
             ));
         }
-        if input.max_open_prs < 0 {
-            return Err(StoreError::invalid(
-                "invalid_max_open_prs",
-                "`max_open_prs` must be 0 or more",
-            ));
-        }
+        limits::text("repo", &input.name, limits::MAX_KEY_CHARS)?;
+        limits::range(
+            "max_open_prs",
+            "invalid_max_open_prs",
+            input.max_open_prs,
+            limits::MAX_OPEN_PRS,
+        )?;
         let now = self.now;
         let existing = self.repo_by_name(&input.name).await?;
         let created = existing.is_none();

@@ -444,7 +444,7 @@ fn plain_move(
     if task.status.is_active() && task.deadline.is_none_or(|d| d <= now) {
         return None;
     }
-    let mv = worker_move(task.status, to, artifact.clone(), note.clone()).ok()?;
+    let mv = worker_move(task, to, artifact.clone(), note.clone()).ok()?;
     if mv.to == TaskStatus::InProgress {
         return None;
     }
