@@ -133,20 +133,24 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
     let (draining_tx, draining) = watch::channel(false);
     let server = tokio::spawn(async move {
         // One router for all connections (serving the `Router` itself rebuilds its route table
-        // for every connection: ~20 KB each).
-        axum::serve(listener, app.into_make_service())
-            .with_graceful_shutdown(async move {
-                if signals {
-                    tokio::select! {
-                        _ = shutdown_rx => {}
-                        _ = shutdown_signal() => {}
-                    }
-                } else {
-                    let _ = shutdown_rx.await;
+        // for every connection: ~20 KB each). The client's address binds an anonymous
+        // registration's idempotency key.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            if signals {
+                tokio::select! {
+                    _ = shutdown_rx => {}
+                    _ = shutdown_signal() => {}
                 }
-                let _ = draining_tx.send(true);
-            })
-            .await
+            } else {
+                let _ = shutdown_rx.await;
+            }
+            let _ = draining_tx.send(true);
+        })
+        .await
     });
     let mut jobs = vec![
         tokio::spawn(sweep_loop(store.clone())),

@@ -508,3 +508,123 @@ async fn pr_urls_must_be_web_links_and_a_github_tasks_own_pull_request() {
     .await
     .expect(200);
 }
+
+/// A request in flight at a crash, retried with the same `Idempotency-Key`, ran twice. The
+/// process is aborted after the import committed and before its answer was stored; a retry on a
+/// restarted server does not import again.
+#[tokio::test]
+async fn a_request_interrupted_after_it_ran_is_not_run_again_under_its_key() {
+    let first = Server::start_with_env(&[(owp::http::idempotency::CRASH_POINT_VAR, "1")]).await;
+    first.upsert_repo("acme/crash", 5, false).await;
+    let body = json!({"repo": "acme/crash", "tasks": [{"title": "a"}, {"title": "b"}]});
+    let crashed = first
+        .client
+        .post(first.url("/v1/admin/tasks"))
+        .header("X-Admin-Token", &first.admin_token)
+        .header("Idempotency-Key", "import-once")
+        .json(&body)
+        .send()
+        .await;
+    assert!(crashed.is_err(), "the process answered: {crashed:?}");
+    // The same database, served again (by a process without the crash point).
+    let s = first.start_sharing(&[]).await;
+    assert_eq!(s.state().await["tasks"].as_array().unwrap().len(), 2);
+    for _ in 0..2 {
+        let r = s
+            .req(reqwest::Method::POST, "/v1/admin/tasks")
+            .admin(&s)
+            .idempotency_key("import-once")
+            .json(&body)
+            .send()
+            .await;
+        let code = r.expect_problem(409);
+        assert!(
+            code == "idempotency_in_progress" || code == "idempotency_outcome_unknown",
+            "{}",
+            r.describe()
+        );
+    }
+    assert_eq!(
+        s.state().await["tasks"].as_array().unwrap().len(),
+        2,
+        "the import ran exactly once"
+    );
+    // A new key runs.
+    s.req(reqwest::Method::POST, "/v1/admin/tasks")
+        .admin(&s)
+        .idempotency_key("import-again")
+        .json(&body)
+        .send()
+        .await
+        .expect(201);
+    assert_eq!(s.state().await["tasks"].as_array().unwrap().len(), 4);
+}
+
+/// Unauthenticated POSTs (and POSTs with a token nobody holds) keep no idempotency key; a
+/// registration does, bound to its client address, so a replay from elsewhere cannot take the
+/// first caller's worker over.
+#[tokio::test]
+async fn strangers_keep_no_keys_and_cannot_replay_someone_elses_registration() {
+    let s = Server::start().await;
+    let db = raw_db(&s).await;
+    let keys = || async {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM idempotency_keys")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        n
+    };
+    for i in 0..20 {
+        let r = s
+            .req(reqwest::Method::POST, "/v1/work")
+            .idempotency_key(&format!("anon-{i}"))
+            .json(&json!({}))
+            .send()
+            .await;
+        r.expect_problem(401);
+        let r = s
+            .req(reqwest::Method::POST, "/v1/work")
+            .bearer("owpw_not_a_token")
+            .idempotency_key(&format!("bogus-{i}"))
+            .json(&json!({}))
+            .send()
+            .await;
+        r.expect_problem(401);
+    }
+    assert_eq!(keys().await, 0);
+
+    let reg =
+        json!({"name": "mine", "skills": [], "capacity_points": 3, "max_concurrent_tasks": 1});
+    let send = |client: reqwest::Client| {
+        let reg = reg.clone();
+        let url = s.url("/v1/workers/register");
+        async move {
+            let r = client
+                .post(url)
+                .header("Idempotency-Key", "my-registration")
+                .json(&reg)
+                .send()
+                .await
+                .expect("register");
+            assert_eq!(r.status().as_u16(), 201);
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let first = send(s.client.clone()).await;
+    assert_eq!(keys().await, 1);
+    // The same caller, replaying: the same worker with a new token.
+    let again = send(s.client.clone()).await;
+    assert_eq!(again["worker_id"], first["worker_id"]);
+    // A stranger on another address with the same key and body: a worker of its own, and the
+    // first caller's current token keeps working.
+    let elsewhere = reqwest::Client::builder()
+        .no_proxy()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let stranger = send(elsewhere).await;
+    assert_ne!(stranger["worker_id"], first["worker_id"]);
+    s.heartbeat(again["token"].as_str().unwrap(), json!({}))
+        .await
+        .expect(200);
+}
