@@ -41,6 +41,9 @@ impl std::str::FromStr for Secret {
     }
 }
 
+/// Connections a PostgreSQL store keeps at most unless told otherwise (`OWP_DATABASE_POOL`).
+pub const DEFAULT_PG_POOL: u32 = 16;
+
 /// The shortest admin token `owp serve` accepts (characters, surrounding blanks not counted).
 pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
 /// The longest lease (`OWP_LEASE_TTL_SECONDS`, comment-claim TTLs): one week.
@@ -78,7 +81,7 @@ pub struct ServeConfig {
     pub database_url: Option<String>,
     /// PostgreSQL: the most connections this process keeps open. Replicas add theirs up: keep
     /// replicas × pool within the server's `max_connections` and near a few per database core.
-    #[arg(long, env = "OWP_DATABASE_POOL", default_value_t = crate::store::DEFAULT_PG_POOL,
+    #[arg(long, env = "OWP_DATABASE_POOL", default_value_t = DEFAULT_PG_POOL,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_pool: u32,
     /// Address to listen on.
@@ -180,7 +183,7 @@ impl ServeConfig {
         ServeConfig {
             db: db.to_path_buf(),
             database_url: None,
-            database_pool: crate::store::DEFAULT_PG_POOL,
+            database_pool: DEFAULT_PG_POOL,
             host: "127.0.0.1".into(),
             port: 0,
             admin_token: Some(Secret::new(admin_token)),

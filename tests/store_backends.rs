@@ -561,9 +561,7 @@ async fn claims_follow_every_rule() {
             claim(s, &rust).await.is_none(),
             "{label}: area held by an open PR"
         );
-        let merged = set_status(s, &w, &first.task.task_id, TaskStatus::Merged, None)
-            .await
-            .unwrap();
+        let merged = admin_status(s, &first.task.task_id, TaskStatus::Merged).await;
         assert_eq!(merged.status, TaskStatus::Merged);
         let second = claim(s, &rust).await.expect("area free after merge");
         assert_eq!(second.task.title, "area two");
@@ -585,9 +583,7 @@ async fn claims_follow_every_rule() {
             claim(s, &small).await.is_none(),
             "{label}: an open PR still counts"
         );
-        set_status(s, &w, &a.task.task_id, TaskStatus::Merged, None)
-            .await
-            .unwrap();
+        admin_status(s, &a.task.task_id, TaskStatus::Merged).await;
         assert_eq!(repo_figures(s, "r/tight").await, (0, 1));
         let c = claim(s, &small).await.expect("room after the merge");
         assert_eq!(c.task.title, "t3");
@@ -655,7 +651,7 @@ async fn lease_lifecycle_and_audit_log() {
                     ..
                 })
             ));
-            let bad_move = set_status(s, &w, &ids[0], TaskStatus::Merged, None).await;
+            let bad_move = set_status(s, &w, &ids[0], TaskStatus::Ready, None).await;
             assert!(
                 matches!(bad_move, Err(StoreError::Conflict { .. })),
                 "{label}: {bad_move:?}"
@@ -682,9 +678,18 @@ async fn lease_lifecycle_and_audit_log() {
                 matches!(late, StoreError::Conflict { .. }),
                 "{label}: {late:?}"
             );
-            let merged = set_status(s, &w, &ids[0], TaskStatus::Merged, None)
-                .await
-                .unwrap();
+            let not_mine = set_status(s, &w, &ids[0], TaskStatus::Merged, None).await;
+            assert!(
+                matches!(
+                    not_mine,
+                    Err(StoreError::Forbidden {
+                        code: "not_allowed",
+                        ..
+                    })
+                ),
+                "{label}: {not_mine:?}"
+            );
+            let merged = admin_status(s, &ids[0], TaskStatus::Merged).await;
             assert_eq!(merged.status, TaskStatus::Merged);
             assert_eq!(repo_figures(s, "r/life").await, (0, 0));
 

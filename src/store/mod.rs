@@ -68,8 +68,9 @@ impl Default for Timing {
 /// database busy (see `sqlite_pool`; [`direct`] uses it for its writer too).
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connections a PostgreSQL store keeps at most unless told otherwise (`OWP_DATABASE_POOL`).
-pub const DEFAULT_PG_POOL: u32 = 16;
+/// Connections a PostgreSQL store keeps at most unless told otherwise (`OWP_DATABASE_POOL`); the
+/// default lives with the rest of the configuration.
+pub use crate::config::DEFAULT_PG_POOL;
 
 /// Nacked tasks are not offered to the same worker again for this long.
 pub const NACK_COOLDOWN_MS: i64 = 3_600_000;
