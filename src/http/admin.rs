@@ -91,7 +91,8 @@ pub struct TaskList {
 #[utoipa::path(post, path = "/v1/admin/tasks", tag = "admin", request_body = ImportBody,
     security(("admin_token" = [])),
     responses((status = 201, body = TaskList), (status = 404, body = Problem, description = "unknown repo"),
-              (status = 422, body = Problem)))]
+              (status = 413, body = Problem, description = "body over 1 MiB, or YAML expanding past 4 MiB"),
+              (status = 422, body = Problem, description = "a value out of its limits, or more than 1,000 tasks")))]
 pub async fn import_tasks(
     State(state): State<AppState>,
     _admin: Admin,
