@@ -228,6 +228,31 @@ fn describe_process_metrics() {
 
 /// Counts what a committed change did, from its audit events. Called by the store after every
 /// successful commit; lead times are looked up in the background, off the request path.
+/// The store's observer: what the store reports becomes these metrics (installed by the server
+/// with [`Store::observe`]).
+pub struct MetricsObserver;
+
+impl crate::store::StoreObserver for MetricsObserver {
+    fn committed(&self, store: &Store, events: &[Event]) {
+        record_committed(store, events);
+    }
+    fn claim_race(&self) {
+        claim_race();
+    }
+    fn worker_auth(&self, remembered: bool) {
+        worker_auth(remembered);
+    }
+    fn write_group(&self, operations: usize) {
+        write_group(operations);
+    }
+    fn wal_frames(&self, frames: i64) {
+        wal_frames(frames);
+    }
+    fn wal_restart(&self, done: bool, held: Duration) {
+        wal_restart(done, held);
+    }
+}
+
 pub fn record_committed(store: &Store, events: &[Event]) {
     let mut lead_times: Vec<Event> = Vec::new();
     record(|| {

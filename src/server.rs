@@ -94,6 +94,7 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
                 crate::config::redact_url(&url)
             )
         })?;
+    store.observe(std::sync::Arc::new(crate::metrics::MetricsObserver));
     let admin_token = config
         .admin_token
         .clone()

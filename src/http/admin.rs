@@ -43,6 +43,12 @@ pub async fn upsert_repo(
     _admin: Admin,
     body: Payload<RepoBody>,
 ) -> ApiResult<(StatusCode, Json<RepoPolicy>)> {
+    limits::range(
+        "max_open_prs",
+        "invalid_max_open_prs",
+        body.value.max_open_prs,
+        limits::MAX_OPEN_PRS,
+    )?;
     let input = RepoUpsert {
         name: body.value.repo.trim().to_string(),
         max_open_prs: body.value.max_open_prs,

@@ -243,7 +243,9 @@ async fn together(store: &Store, jobs: Vec<Job>) -> Vec<Job> {
         return jobs;
     }
     let together = done.iter().filter(|d| !matches!(d, Done::Alone)).count();
-    crate::metrics::write_group(together);
+    if let Some(o) = store.observer() {
+        o.write_group(together);
+    }
     if let Some(writer) = &store.writer {
         writer
             .grouped

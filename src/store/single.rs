@@ -67,7 +67,11 @@ impl Store {
             for _ in 0..RACE_ATTEMPTS {
                 match self.claim_single(worker).await? {
                     Some(claimed) => return Ok(claimed),
-                    None => crate::metrics::claim_race(),
+                    None => {
+                        if let Some(o) = self.observer() {
+                            o.claim_race();
+                        }
+                    }
                 }
             }
         }

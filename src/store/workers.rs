@@ -336,10 +336,14 @@ impl Store {
         let hash = hash_token(token);
         let known = &self.known_workers;
         if let Some(row) = known.get(&hash, super::now_ms(), self.timing.heartbeat_ttl_ms) {
-            crate::metrics::worker_auth(true);
+            if let Some(o) = self.observer() {
+                o.worker_auth(true);
+            }
             return Ok(Some(row));
         }
-        crate::metrics::worker_auth(false);
+        if let Some(o) = self.observer() {
+            o.worker_auth(false);
+        }
         let generation = known.generation();
         let row = self.read_worker_by_token(&hash).await?;
         if let Some(row) = &row {
