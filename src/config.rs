@@ -41,6 +41,35 @@ impl std::str::FromStr for Secret {
     }
 }
 
+/// Connections a PostgreSQL store keeps at most unless told otherwise (`OWP_DATABASE_POOL`).
+pub const DEFAULT_PG_POOL: u32 = 16;
+
+/// The shortest admin token `owp serve` accepts (characters, surrounding blanks not counted).
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
+/// The longest lease (`OWP_LEASE_TTL_SECONDS`, comment-claim TTLs): one week.
+pub const MAX_LEASE_TTL_SECONDS: u64 = 7 * 24 * 3600;
+/// The longest accept and heartbeat TTLs: one day.
+pub const MAX_SHORT_TTL_SECONDS: u64 = 24 * 3600;
+
+/// Why an admin token cannot be used (`None` when it can): an empty or short token would let
+/// anyone who guesses it act as admin.
+pub fn admin_token_problem(token: &str) -> Option<String> {
+    let n = token.trim().chars().count();
+    if n == 0 {
+        Some(format!(
+            "OWP_ADMIN_TOKEN is empty: set it to at least {MIN_ADMIN_TOKEN_CHARS} random characters \
+             (e.g. `openssl rand -hex 32`), or unset it to have one generated"
+        ))
+    } else if n < MIN_ADMIN_TOKEN_CHARS {
+        Some(format!(
+            "OWP_ADMIN_TOKEN is too short ({n} characters): use at least \
+             {MIN_ADMIN_TOKEN_CHARS} random characters (e.g. `openssl rand -hex 32`)"
+        ))
+    } else {
+        None
+    }
+}
+
 /// Configuration of `owp serve`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ServeConfig {
@@ -52,7 +81,7 @@ pub struct ServeConfig {
     pub database_url: Option<String>,
     /// PostgreSQL: the most connections this process keeps open. Replicas add theirs up: keep
     /// replicas × pool within the server's `max_connections` and near a few per database core.
-    #[arg(long, env = "OWP_DATABASE_POOL", default_value_t = crate::store::DEFAULT_PG_POOL,
+    #[arg(long, env = "OWP_DATABASE_POOL", default_value_t = DEFAULT_PG_POOL,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_pool: u32,
     /// Address to listen on.
@@ -66,16 +95,20 @@ pub struct ServeConfig {
     #[arg(long, env = "OWP_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
     /// How long an acknowledged lease lives without a renew or heartbeat.
-    #[arg(long, env = "OWP_LEASE_TTL_SECONDS", default_value_t = 1800)]
+    #[arg(long, env = "OWP_LEASE_TTL_SECONDS", default_value_t = 1800,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_LEASE_TTL_SECONDS))]
     pub lease_ttl_seconds: u64,
     /// How long a new lease waits for `ack` before it is requeued.
-    #[arg(long, env = "OWP_ACCEPT_TTL_SECONDS", default_value_t = 120)]
+    #[arg(long, env = "OWP_ACCEPT_TTL_SECONDS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_SHORT_TTL_SECONDS))]
     pub accept_ttl_seconds: u64,
     /// A worker is online while its last heartbeat is younger than this.
-    #[arg(long, env = "OWP_HEARTBEAT_TTL_SECONDS", default_value_t = 90)]
+    #[arg(long, env = "OWP_HEARTBEAT_TTL_SECONDS", default_value_t = 90,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_SHORT_TTL_SECONDS))]
     pub heartbeat_ttl_seconds: u64,
     /// After this many expired or abandoned leases a task is moved to `blocked`.
-    #[arg(long, env = "OWP_MAX_ATTEMPTS", default_value_t = 5)]
+    #[arg(long, env = "OWP_MAX_ATTEMPTS", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub max_attempts: u32,
     /// Who may register workers: `open` (anyone) or `admin` (only with the admin token).
     #[arg(long, env = "OWP_REGISTRATION", default_value = "open")]
@@ -190,7 +223,8 @@ pub struct GithubConfig {
     #[arg(long, env = "OWP_GITHUB_REDELIVER_CRON")]
     pub github_redeliver_cron: Option<String>,
     /// Overrides every repository's comment-claim TTL, in seconds (demos and tests).
-    #[arg(long, env = "OWP_GITHUB_CLAIM_TTL_SECONDS")]
+    #[arg(long, env = "OWP_GITHUB_CLAIM_TTL_SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_LEASE_TTL_SECONDS))]
     pub github_claim_ttl_seconds: Option<u64>,
     /// Where the App setup page saves the new App's credentials (default `env.local`).
     #[arg(long, env = "OWP_GITHUB_ENV_FILE")]
@@ -203,7 +237,7 @@ impl ServeConfig {
         ServeConfig {
             db: db.to_path_buf(),
             database_url: None,
-            database_pool: crate::store::DEFAULT_PG_POOL,
+            database_pool: DEFAULT_PG_POOL,
             host: "127.0.0.1".into(),
             port: 0,
             admin_token: Some(Secret::new(admin_token)),
@@ -345,6 +379,29 @@ mod tests {
         assert_eq!(c.idle_timeout_seconds, 5);
         assert!(parse_serve(&["--idle-timeout-seconds", "0"]).is_err());
         assert!(parse_serve(&["--webhook-concurrency", "0"]).is_err());
+    }
+
+    #[test]
+    fn ttls_are_bounded() {
+        let parse = |args: &[&str]| parse_serve(args).map(|c| c.lease_ttl_seconds);
+        assert_eq!(parse(&["--lease-ttl-seconds", "604800"]).unwrap(), 604_800);
+        assert!(parse(&["--lease-ttl-seconds", "604801"]).is_err());
+        assert!(parse(&["--lease-ttl-seconds", "0"]).is_err());
+        assert!(parse(&["--lease-ttl-seconds", "18446744073709551615"]).is_err());
+        assert!(parse_serve(&["--accept-ttl-seconds", "86401"]).is_err());
+        assert!(parse_serve(&["--heartbeat-ttl-seconds", "999999999999"]).is_err());
+    }
+
+    #[test]
+    fn admin_tokens_are_long() {
+        assert!(admin_token_problem("").unwrap().contains("empty"));
+        assert!(admin_token_problem("   ").unwrap().contains("empty"));
+        assert!(
+            admin_token_problem("fifteen-chars-x")
+                .unwrap()
+                .contains("too short")
+        );
+        assert!(admin_token_problem("sixteen-chars-xx").is_none());
     }
 
     #[test]

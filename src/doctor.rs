@@ -284,15 +284,11 @@ fn admin_token(config: &ServeConfig) -> Check {
              environment or env.local; a first `owp serve` here would generate one into env.local, \
              which a container loses on restart",
         ),
-        Some(t) if t.expose().trim().is_empty() => Check::fail(
+        Some(t) if crate::config::admin_token_problem(t.expose()).is_some() => Check::fail(
             NAME,
-            "OWP_ADMIN_TOKEN is empty",
-            "set OWP_ADMIN_TOKEN to a long random secret (e.g. `openssl rand -hex 32`)",
-        ),
-        Some(t) if t.expose().len() < 16 => Check::warn(
-            NAME,
-            format!("set, but short ({} characters)", t.expose().len()),
-            "use at least 32 random characters (e.g. `openssl rand -hex 32`)",
+            crate::config::admin_token_problem(t.expose()).unwrap_or_default(),
+            "set OWP_ADMIN_TOKEN to a long random secret (e.g. `openssl rand -hex 32`): \
+             `owp serve` refuses to start with this one",
         ),
         Some(t) => Check::ok(
             NAME,
@@ -701,7 +697,9 @@ mod tests {
         cfg.admin_token = None;
         assert_eq!(admin_token(&cfg).outcome, Outcome::Fail);
         cfg.admin_token = Some(Secret::new("short"));
-        assert_eq!(admin_token(&cfg).outcome, Outcome::Warn);
+        assert_eq!(admin_token(&cfg).outcome, Outcome::Fail);
+        cfg.admin_token = Some(Secret::new(""));
+        assert_eq!(admin_token(&cfg).outcome, Outcome::Fail);
         cfg.admin_token = Some(Secret::new("x".repeat(40)));
         let ok = admin_token(&cfg);
         assert_eq!(ok.outcome, Outcome::Ok);

@@ -27,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
+use sqlx::AssertSqlSafe;
 use subtle::ConstantTimeEq;
 
 use crate::config::Secret;
@@ -236,6 +237,31 @@ fn describe_process_metrics() {
 
 /// Counts what a committed change did, from its audit events. Called by the store after every
 /// successful commit; lead times are looked up in the background, off the request path.
+/// The store's observer: what the store reports becomes these metrics (installed by the server
+/// with [`Store::observe`]).
+pub struct MetricsObserver;
+
+impl crate::store::StoreObserver for MetricsObserver {
+    fn committed(&self, store: &Store, events: &[Event]) {
+        record_committed(store, events);
+    }
+    fn claim_race(&self) {
+        claim_race();
+    }
+    fn worker_auth(&self, remembered: bool) {
+        worker_auth(remembered);
+    }
+    fn write_group(&self, operations: usize) {
+        write_group(operations);
+    }
+    fn wal_frames(&self, frames: i64) {
+        wal_frames(frames);
+    }
+    fn wal_restart(&self, done: bool, held: Duration) {
+        wal_restart(done, held);
+    }
+}
+
 pub fn record_committed(store: &Store, events: &[Event]) {
     let mut lead_times: Vec<Event> = Vec::new();
     record(|| {
@@ -515,6 +541,13 @@ pub async fn upkeep_loop() {
 
 // ---- the pool at scrape time -------------------------------------------------------------------
 
+/// A column's values capped for a sum, so that no stored value (a capacity of `i64::MAX`
+/// registered before inputs were bounded) makes the sum overflow and the scrape fail.
+fn capped(column: &str) -> String {
+    const CAP: i64 = 1 << 32;
+    format!("(CASE WHEN {column} > {CAP} THEN {CAP} WHEN {column} < 0 THEN 0 ELSE {column} END)")
+}
+
 struct RepoRow {
     name: String,
     max_open_prs: i64,
@@ -551,13 +584,15 @@ impl PoolSnapshot {
         .await?;
         let online_after = now - store.timing.heartbeat_ttl_ms;
         let (workers, online, capacity_online, active_points): (i64, i64, i64, i64) =
-            sqlx::query_as(
+            sqlx::query_as(AssertSqlSafe(format!(
                 "SELECT COUNT(*), \
                  CAST(COALESCE(SUM(CASE WHEN last_seen_at > $1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
-                 CAST(COALESCE(SUM(CASE WHEN last_seen_at > $1 THEN capacity_points ELSE 0 END), 0) AS BIGINT), \
-                 CAST(COALESCE(SUM(active_points), 0) AS BIGINT) \
+                 CAST(COALESCE(SUM(CASE WHEN last_seen_at > $1 THEN {capacity} ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM({active}), 0) AS BIGINT) \
                  FROM workers",
-            )
+                capacity = capped("capacity_points"),
+                active = capped("active_points"),
+            )))
             .bind(online_after)
             .fetch_one(pool)
             .await?;

@@ -73,6 +73,13 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 
 /// Starts the service; with `signals`, SIGINT/SIGTERM shut it down gracefully.
 pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running> {
+    if let Some(why) = config
+        .admin_token
+        .as_ref()
+        .and_then(|t| crate::config::admin_token_problem(t.expose()))
+    {
+        anyhow::bail!(why);
+    }
     let timing = Timing {
         lease_ttl_ms: secs_ms(config.lease_ttl_seconds),
         accept_ttl_ms: secs_ms(config.accept_ttl_seconds),
@@ -88,10 +95,12 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
                 crate::config::redact_url(&url)
             )
         })?;
+    store.observe(std::sync::Arc::new(crate::metrics::MetricsObserver));
     let admin_token = config
         .admin_token
         .clone()
         .context("an admin token is required")?;
+
     let (last_event_tx, last_event) = watch::channel(store.last_event_id().await?);
     let failures = Arc::new(crate::http::limits::AuthFailures::new(
         config.limits.rate_auth_failures_per_minute,
@@ -421,6 +430,7 @@ async fn shutdown_signal() {
 /// permissions), where `owp admin` in the same directory finds it. The token itself is never logged.
 pub fn first_run_admin_token(path: &Path) -> anyhow::Result<Secret> {
     use std::io::Write;
+    refuse_shared_env_file(path)?;
     let token = format!("owpa_{}", &crate::store::workers::new_token()[5..]);
     let mut file = std::fs::OpenOptions::new();
     file.create(true).append(true);
@@ -442,6 +452,27 @@ pub fn first_run_admin_token(path: &Path) -> anyhow::Result<Secret> {
         path.display()
     );
     Ok(Secret::new(token))
+}
+
+/// An `env.local` that other users may read (or write) must not receive the admin token: the
+/// first run refuses, with the fix, rather than leak it. (Only Unix has such modes.)
+fn refuse_shared_env_file(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            anyhow::bail!(
+                "{} is readable or writable by other users (mode {mode:o}), so the generated admin \
+                 token will not be saved there: run `chmod 600 {}` or set OWP_ADMIN_TOKEN",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn init_tracing(format: LogFormat) {

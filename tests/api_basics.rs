@@ -210,17 +210,20 @@ async fn body_just_under_the_limit_is_accepted() {
     let s = Server::start().await;
     s.upsert_repo("acme/big", 3, true).await;
     // Well under 1 MiB including the envelope: a limit below 1 MiB would be allowed, so stay
-    // comfortably below a plausible limit.
-    let description = "x".repeat(200 * 1024);
+    // comfortably below a plausible limit. (Each description stays within its own limit.)
+    let description = "x".repeat(50 * 1024);
     let tasks = s
         .import(
             "acme/big",
-            json!([{"title": "large but fine", "description": description}]),
+            json!((0..4)
+                .map(|i| json!({"title": format!("large but fine {i}"), "description": description}))
+                .collect::<Vec<_>>()),
         )
         .await;
+    assert_eq!(tasks.len(), 4);
     assert_eq!(
-        tasks[0]["description"].as_str().map(str::len),
-        Some(200 * 1024)
+        tasks[3]["description"].as_str().map(str::len),
+        Some(50 * 1024)
     );
 }
 

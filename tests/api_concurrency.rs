@@ -202,10 +202,16 @@ async fn post(
     body: Value,
     out: &Mutex<Outcome>,
 ) -> Option<Resp> {
+    // Admin routes (the maintainer merging a pull request) take the admin token.
+    let (name, value) = if path.starts_with("/v1/admin/") {
+        ("X-Admin-Token", server.admin_token.clone())
+    } else {
+        ("Authorization", format!("Bearer {token}"))
+    };
     let resp = server
         .client
         .request(Method::POST, server.url(path))
-        .header("Authorization", format!("Bearer {token}"))
+        .header(name, value)
         .json(&body)
         .send()
         .await;
@@ -438,7 +444,7 @@ async fn worker_loop(
                 let Some(r) = post(
                     &server,
                     &me.token,
-                    &format!("/v1/tasks/{task_id}/status"),
+                    &format!("/v1/admin/tasks/{task_id}/status"),
                     json!({"status": "merged"}),
                     &out,
                 )

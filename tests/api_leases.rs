@@ -196,11 +196,13 @@ async fn pr_opened_records_the_artifact_and_merged_follows() {
     // A lease in review no longer takes ack or nack.
     s.ack(&token, &lease_id).await.expect_problem(409);
     s.nack(&token, &lease_id).await.expect_problem(409);
-    // Merged.
-    let body = s
+    // The worker cannot say it merged; the maintainer merges.
+    let r = s
         .set_status(&token, &task_id, json!({"status": "merged"}))
-        .await
-        .expect(200);
+        .await;
+    assert_eq!(r.expect_problem(403), "not_allowed");
+    assert_eq!(s.task(&task_id).await["status"], "pr_opened");
+    let body = s.admin_set_status(&task_id, "merged").await.expect(200);
     assert_eq!(body["status"], "merged");
     let t = s.task(&task_id).await;
     assert_eq!(t["status"], "merged");
@@ -222,21 +224,26 @@ async fn pr_opened_directly_from_leased() {
 }
 
 #[tokio::test]
-async fn merged_is_only_reachable_from_pr_opened() {
+async fn workers_never_report_merged() {
     let s = Server::start().await;
     let task_id = one_task(&s, "acme/m").await;
     let (_, token) = s.register_worker("w", &[], 5, 1).await;
     let (lease_id, _, _) = s.claim_ok(&token).await;
-    // From leased.
+    // From leased, in_progress and pr_opened alike: 403, and nothing changes.
     s.set_status(&token, &task_id, json!({"status": "merged"}))
         .await
-        .expect_problem(409);
+        .expect_problem(403);
     s.ack(&token, &lease_id).await.expect(200);
-    // From in_progress.
     s.set_status(&token, &task_id, json!({"status": "merged"}))
         .await
-        .expect_problem(409);
+        .expect_problem(403);
     assert_eq!(s.task(&task_id).await["status"], "in_progress");
+    s.open_pr(&token, &task_id).await;
+    let r = s
+        .set_status(&token, &task_id, json!({"status": "merged"}))
+        .await;
+    assert_eq!(r.expect_problem(403), "not_allowed");
+    assert_eq!(s.task(&task_id).await["status"], "pr_opened");
 }
 
 #[tokio::test]

@@ -1425,3 +1425,62 @@ async fn a_bad_contract_in_owp_yml_is_shown_and_stores_nothing() {
     assert!(shown.contains("unknown field `tests`"), "{shown}");
     assert!(shown.contains("did you mean `test`"), "{shown}");
 }
+
+/// A worker's `pr_opened` for a task of a repository the App is installed on takes only a pull
+/// request of that repository (contract section 9): nobody puts a stranger's link on it.
+#[tokio::test]
+async fn a_rest_pr_report_in_an_installed_repository_names_one_of_its_pull_requests() {
+    let story = Story::start().await;
+    let (status, _) = story
+        .admin(
+            reqwest::Method::POST,
+            "/v1/admin/tasks",
+            Some(json!({"repo": REPO, "tasks": [{"title": "imported by hand"}]})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, reg) = story
+        .post_json(
+            "/v1/workers/register",
+            None,
+            json!({"name": "rest-bot", "skills": [], "capacity_points": 5, "max_concurrent_tasks": 1}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let token = reg["token"].as_str().unwrap().to_string();
+    let (status, claim) = story.post_json("/v1/work", Some(&token), json!({})).await;
+    assert_eq!(status, 200, "{claim}");
+    let task_id = claim["lease"]["task"]["task_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/v1/tasks/{task_id}/status");
+    for bad in [
+        "https://example.test/octo-org/hello/pull/5".to_string(),
+        "https://github.com/octo-org/other/pull/5".to_string(),
+        format!("https://github.com/{REPO}/issues/5"),
+        "javascript:alert(1)".to_string(),
+    ] {
+        let (status, body) = story
+            .post_json(
+                &path,
+                Some(&token),
+                json!({"status": "pr_opened", "artifact": {"pr_url": bad}}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (422, Some("invalid_pr_url")),
+            "{bad}: {body}"
+        );
+    }
+    let good = format!("https://github.com/{REPO}/pull/5");
+    let (status, body) = story
+        .post_json(
+            &path,
+            Some(&token),
+            json!({"status": "pr_opened", "artifact": {"pr_url": good}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -42,7 +42,10 @@ async fn a_complete_configuration_passes_every_check() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("owp.db");
     let service = owp::server::start(
-        owp::config::ServeConfig::for_tests(&dir.path().join("service.db"), "service-token"),
+        owp::config::ServeConfig::for_tests(
+            &dir.path().join("service.db"),
+            "service-token-0123456789",
+        ),
         false,
     )
     .await

@@ -565,9 +565,7 @@ async fn claims_follow_every_rule() {
             claim(s, &rust).await.is_none(),
             "{label}: area held by an open PR"
         );
-        let merged = set_status(s, &w, &first.task.task_id, TaskStatus::Merged, None)
-            .await
-            .unwrap();
+        let merged = admin_status(s, &first.task.task_id, TaskStatus::Merged).await;
         assert_eq!(merged.status, TaskStatus::Merged);
         let second = claim(s, &rust).await.expect("area free after merge");
         assert_eq!(second.task.title, "area two");
@@ -589,9 +587,7 @@ async fn claims_follow_every_rule() {
             claim(s, &small).await.is_none(),
             "{label}: an open PR still counts"
         );
-        set_status(s, &w, &a.task.task_id, TaskStatus::Merged, None)
-            .await
-            .unwrap();
+        admin_status(s, &a.task.task_id, TaskStatus::Merged).await;
         assert_eq!(repo_figures(s, "r/tight").await, (0, 1));
         let c = claim(s, &small).await.expect("room after the merge");
         assert_eq!(c.task.title, "t3");
@@ -659,7 +655,7 @@ async fn lease_lifecycle_and_audit_log() {
                     ..
                 })
             ));
-            let bad_move = set_status(s, &w, &ids[0], TaskStatus::Merged, None).await;
+            let bad_move = set_status(s, &w, &ids[0], TaskStatus::Ready, None).await;
             assert!(
                 matches!(bad_move, Err(StoreError::Conflict { .. })),
                 "{label}: {bad_move:?}"
@@ -686,9 +682,18 @@ async fn lease_lifecycle_and_audit_log() {
                 matches!(late, StoreError::Conflict { .. }),
                 "{label}: {late:?}"
             );
-            let merged = set_status(s, &w, &ids[0], TaskStatus::Merged, None)
-                .await
-                .unwrap();
+            let not_mine = set_status(s, &w, &ids[0], TaskStatus::Merged, None).await;
+            assert!(
+                matches!(
+                    not_mine,
+                    Err(StoreError::Forbidden {
+                        code: "not_allowed",
+                        ..
+                    })
+                ),
+                "{label}: {not_mine:?}"
+            );
+            let merged = admin_status(s, &ids[0], TaskStatus::Merged).await;
             assert_eq!(merged.status, TaskStatus::Merged);
             assert_eq!(repo_figures(s, "r/life").await, (0, 0));
 
@@ -1646,6 +1651,81 @@ async fn authenticated_workers_are_remembered_only_while_nothing_changed() {
             assert!(s.worker(&w.id).await.unwrap().unwrap().paused, "{label}");
             other.close().await;
             db.store.close().await;
+        },
+    )
+    .await;
+}
+
+/// Section 9: a worker never decides `merged` (403 `not_allowed`, nothing changes), and a task
+/// its holder reports `blocked` takes a slot of the review budget (in `open_prs`, `throttled` and
+/// every claim path) until an admin moves it on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holders_blocked_fills_the_budget_and_merged_is_not_the_workers() {
+    on_each_backend(
+        "a_holders_blocked_fills_the_budget_and_merged_is_not_the_workers",
+        fast_timing(),
+        |db| async move {
+            let s = &db.store;
+            repo(s, "acme/held", 2, false).await;
+            s.import_tasks(
+                "acme/held",
+                &[task("one"), task("two"), task("three")],
+                "admin",
+            )
+            .await
+            .expect("import");
+            let w = register(s, worker_input("w", &[], 10, 3)).await;
+            // Through the grouped door (the HTTP path) and through a plain transaction alike.
+            let first = claim(s, &w).await.expect("first lease");
+            let request = owp::store::StatusRequest {
+                task_id: first.task.task_id.clone(),
+                to: TaskStatus::Merged,
+                artifact: None,
+                note: None,
+            };
+            let err = s.status_for(&w, request).await.unwrap_err();
+            assert_eq!(code_of(&err), "not_allowed", "{}", db.label);
+            let t = open_pr(s, &w, &first.task.task_id).await;
+            let err = set_status(s, &w, &t.id, TaskStatus::Merged, None)
+                .await
+                .unwrap_err();
+            assert_eq!(code_of(&err), "not_allowed", "{}", db.label);
+            assert_eq!(
+                s.task(&t.id).await.unwrap().unwrap().status,
+                TaskStatus::PrOpened
+            );
+            assert_eq!(repo_figures(s, "acme/held").await, (1, 0), "{}", db.label);
+
+            // The second task: its holder says it is blocked. It still takes a review slot.
+            let second = claim(s, &w).await.expect("second lease");
+            let request = owp::store::StatusRequest {
+                task_id: second.task.task_id.clone(),
+                to: TaskStatus::Blocked,
+                artifact: None,
+                note: Some("the spec is unclear".into()),
+            };
+            let blocked = s.status_for(&w, request).await.expect("blocked");
+            assert!(blocked.awaits_maintainer, "{}", db.label);
+            assert_eq!(
+                blocked.status_reason.as_deref(),
+                Some("the spec is unclear")
+            );
+            assert_eq!(repo_figures(s, "acme/held").await, (2, 0), "{}", db.label);
+            let policy = s.repo("acme/held").await.unwrap().unwrap().to_api();
+            assert!(policy.throttled, "{}", db.label);
+            assert!(claim(s, &w).await.is_none(), "{}: budget full", db.label);
+
+            // The admin moves it on: the slot is free again, and the third task can be claimed.
+            let back = admin_status(s, &second.task.task_id, TaskStatus::Ready).await;
+            assert!(!back.awaits_maintainer);
+            assert_eq!(repo_figures(s, "acme/held").await, (1, 0), "{}", db.label);
+            let again = claim(s, &w).await.expect("a slot is free again");
+            assert_eq!(repo_figures(s, "acme/held").await, (1, 1), "{}", db.label);
+
+            // An admin's own `blocked` waits for nobody: it takes no slot.
+            admin_status(s, &first.task.task_id, TaskStatus::Merged).await;
+            admin_status(s, &again.task.task_id, TaskStatus::Blocked).await;
+            assert_eq!(repo_figures(s, "acme/held").await, (0, 0), "{}", db.label);
         },
     )
     .await;

@@ -384,8 +384,8 @@ async fn measure(
                         json!({
                             "name": format!("bench-{k}"),
                             "skills": ["rust", "docs", "sql"],
-                            "capacity_points": 1_000_000,
-                            "max_concurrent_tasks": 1_000_000,
+                            "capacity_points": crate::domain::limits::CAPACITY_POINTS.1,
+                            "max_concurrent_tasks": crate::domain::limits::MAX_CONCURRENT_TASKS.1,
                         }),
                     )
                     .await

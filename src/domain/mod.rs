@@ -1,6 +1,7 @@
 //! The OWP objects, the task state machine and the scheduling rules, free of I/O.
 
 pub mod contract;
+pub mod limits;
 pub mod model;
 pub mod rules;
 

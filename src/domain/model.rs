@@ -170,6 +170,10 @@ pub struct Task {
     pub attempts: i64,
     /// Why the task is blocked or cancelled, when it is.
     pub status_reason: Option<String>,
+    /// Its holder reported it `blocked` and it waits for an admin or a maintainer: until one moves
+    /// it on, it takes a slot of its repository's review budget (counted in `open_prs`).
+    #[serde(default)]
+    pub awaits_maintainer: bool,
     pub created_at: String,
     pub updated_at: String,
     /// The repository's contract (null when it has none). Shown on a lease's task and to the

@@ -43,6 +43,7 @@ pub struct TaskView {
 #[derive(Clone, Debug)]
 pub struct RepoView {
     pub max_open_prs: i64,
+    /// Tasks in `pr_opened`, and tasks their holder reported `blocked` that wait for a maintainer.
     pub open_prs: i64,
     pub active_leases: i64,
     pub area_locks_enabled: bool,
@@ -237,16 +238,22 @@ pub fn offer_order(a: (Priority, i64), b: (Priority, i64)) -> Ordering {
 
 /// A task's move requested by the worker that holds it (`POST /v1/tasks/{id}/status`).
 ///
-/// Returns the status to store, or `None` when the move is not allowed from `from`.
+/// Returns the status to store, or `None` when the move is not allowed from `from`. A worker
+/// never decides `merged` (see [`worker_may_report`]): only an admin or GitHub do.
 pub fn worker_move(from: TaskStatus, to: TaskStatus) -> Option<TaskStatus> {
     use TaskStatus::*;
     match (from, to) {
         (Leased | InProgress, InProgress) => Some(InProgress),
         (Leased | InProgress, PrOpened) => Some(PrOpened),
         (Leased | InProgress | PrOpened, Blocked) => Some(Blocked),
-        (PrOpened, Merged) => Some(Merged),
         _ => None,
     }
+}
+
+/// Whether a worker may ask for `to` at all: `merged` is decided only by an admin or by GitHub
+/// (a linked pull request merged), so that nobody drains the queue by reporting merges.
+pub fn worker_may_report(to: TaskStatus) -> bool {
+    to != TaskStatus::Merged
 }
 
 /// Statuses an admin may force (leases are only ever created by claims).
@@ -502,7 +509,9 @@ mod tests {
         assert_eq!(worker_move(Leased, InProgress), Some(InProgress));
         assert_eq!(worker_move(Leased, PrOpened), Some(PrOpened));
         assert_eq!(worker_move(InProgress, PrOpened), Some(PrOpened));
-        assert_eq!(worker_move(PrOpened, Merged), Some(Merged));
+        assert_eq!(worker_move(PrOpened, Merged), None);
+        assert!(!worker_may_report(Merged));
+        assert!(worker_may_report(Blocked));
         assert_eq!(worker_move(InProgress, Merged), None);
         assert_eq!(worker_move(Ready, InProgress), None);
         assert_eq!(worker_move(Merged, Ready), None);

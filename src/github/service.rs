@@ -189,7 +189,8 @@ impl Github {
             return Ok(());
         };
         let current = u32::try_from(policy.max_open_prs).unwrap_or(u32::MAX);
-        let wanted = i64::from(settings.config.max_open_prs_or(current));
+        let wanted = i64::from(settings.config.max_open_prs_or(current))
+            .min(crate::domain::limits::MAX_OPEN_PRS.1);
         let shown_error = policy
             .extensions
             .get("x_github_config_error")

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Admin, Payload, typed};
+use crate::domain::limits;
 use crate::domain::model::extension_fields;
 use crate::domain::{
     Event, Priority, RepoContract, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus,
@@ -60,6 +61,12 @@ pub async fn upsert_repo(
     _admin: Admin,
     body: Payload<RepoBody>,
 ) -> ApiResult<(StatusCode, Json<RepoPolicy>)> {
+    limits::range(
+        "max_open_prs",
+        "invalid_max_open_prs",
+        body.value.max_open_prs,
+        limits::MAX_OPEN_PRS,
+    )?;
     let input = RepoUpsert {
         name: body.value.repo.trim().to_string(),
         max_open_prs: body.value.max_open_prs,
@@ -110,12 +117,23 @@ pub struct TaskList {
 #[utoipa::path(post, path = "/v1/admin/tasks", tag = "admin", request_body = ImportBody,
     security(("admin_token" = [])),
     responses((status = 201, body = TaskList), (status = 404, body = Problem, description = "unknown repo"),
-              (status = 422, body = Problem)))]
+              (status = 413, body = Problem, description = "body over 1 MiB, or YAML expanding past 4 MiB"),
+              (status = 422, body = Problem, description = "a value out of its limits, or more than 1,000 tasks")))]
 pub async fn import_tasks(
     State(state): State<AppState>,
     _admin: Admin,
     body: Payload<ImportBody>,
 ) -> ApiResult<(StatusCode, Json<TaskList>)> {
+    if body.value.tasks.len() > limits::MAX_TASKS_PER_IMPORT {
+        return Err(ApiError::invalid(
+            "too_many_tasks",
+            format!(
+                "`tasks` has {} entries; one import takes at most {} (send several imports)",
+                body.value.tasks.len(),
+                limits::MAX_TASKS_PER_IMPORT
+            ),
+        ));
+    }
     let mut inputs = Vec::with_capacity(body.value.tasks.len());
     for (i, doc) in body.value.tasks.into_iter().enumerate() {
         if !doc.is_object() {
@@ -240,6 +258,7 @@ pub async fn force_status(
         )
     })?;
     let reason = body.value.reason;
+    limits::opt_text("reason", reason.as_deref(), limits::MAX_REASON_CHARS)?;
     // On the writer thread (SQLite): the transaction's statements then follow each other without
     // waiting behind request handling while the claims queue behind its write turn.
     let row = state

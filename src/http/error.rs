@@ -99,6 +99,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::domain::limits::OutOfBounds> for ApiError {
+    fn from(e: crate::domain::limits::OutOfBounds) -> Self {
+        ApiError::invalid(e.code, e.detail)
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -107,6 +113,14 @@ impl From<StoreError> for ApiError {
             StoreError::Forbidden { code, detail } => ApiError::forbidden(code, detail),
             StoreError::Invalid { code, detail } => ApiError::invalid(code, detail),
             StoreError::Refused(refusal) => ApiError::conflict(refusal.code(), refusal.to_string()),
+            StoreError::StorageFull => {
+                tracing::error!("the database storage is full");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_full",
+                    "the service's storage is full; nothing was changed, retry later",
+                )
+            }
             other if other.is_retryable() => {
                 tracing::warn!(error = %other, "database busy");
                 ApiError::new(
@@ -153,5 +167,18 @@ mod tests {
         let e: ApiError = StoreError::Config("x".into()).into();
         assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!e.detail.contains('x'));
+    }
+
+    #[test]
+    fn a_full_disk_is_503_storage_full() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            Some("database or disk is full".into()),
+        );
+        let e: ApiError = StoreError::from(full).into();
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::SERVICE_UNAVAILABLE, "storage_full")
+        );
     }
 }

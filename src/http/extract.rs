@@ -49,8 +49,22 @@ pub fn parse_document(parts: &Parts, bytes: &[u8]) -> Result<Value, ApiError> {
         .to_ascii_lowercase();
     let value: Value = match content_type.as_str() {
         "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => {
-            serde_yaml_ng::from_slice(bytes).map_err(|e| {
-                ApiError::bad_request("malformed_body", format!("the body is not valid YAML: {e}"))
+            super::yaml::from_slice(bytes, super::yaml::MAX_EXPANDED_BYTES).map_err(|e| {
+                if e.to_string().contains(super::yaml::TOO_LARGE) {
+                    ApiError::new(
+                        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        format!(
+                            "the YAML body expands to more than {} MiB (aliases are followed)",
+                            super::yaml::MAX_EXPANDED_BYTES >> 20
+                        ),
+                    )
+                } else {
+                    ApiError::bad_request(
+                        "malformed_body",
+                        format!("the body is not valid YAML: {e}"),
+                    )
+                }
             })?
         }
         ct if ct == "application/json"
@@ -114,6 +128,7 @@ where
         let (parts, bytes) = read_body(req).await?;
         let doc = parse_document(&parts, &bytes)?;
         let extensions = extension_fields(&doc);
+        crate::domain::limits::extensions("", &extensions)?;
         Ok(Payload {
             value: typed(doc)?,
             extensions,

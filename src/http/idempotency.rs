@@ -2,7 +2,17 @@
 //! 24 hours replays the first response; the same key with another body is a 422.
 //!
 //! A replayed registration is the one exception: it answers the same `worker_id` with a newly
-//! issued token (the earlier token stops working), so no token is ever stored in clear.
+//! issued token (the earlier token stops working), so no token is ever stored in clear. An
+//! anonymous registration's key is bound to the client's address: a replay from anywhere else is
+//! a registration of its own, never a new token for the first caller's worker.
+//!
+//! Keys are kept only for callers the server knows (the admin, a worker whose token is valid) and
+//! for registrations; other unauthenticated requests run without one (they change nothing).
+//!
+//! A request runs at most once per key. The key is reserved before the request runs and its
+//! response stored after; a process that stops between the two (a crash) leaves the reservation
+//! without a response, and it is never run again under that key: a retry answers `409
+//! idempotency_outcome_unknown` (the caller looks at the state and goes on with a new key).
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -52,13 +62,29 @@ async fn keyed(
     let bytes = axum::body::to_bytes(body, BODY_LIMIT)
         .await
         .map_err(|_| ApiError::too_large())?;
-    // Who is asking: the admin, a worker (by its credential), or anonymous.
+    let is_register = parts.uri.path() == REGISTER_PATH;
+    // Who is asking: the admin, a worker (by its credential), or an anonymous registration (by
+    // its client address). Anyone else keeps no key.
     let caller = if is_admin(&parts, &state) {
         "admin".to_string()
     } else if let Some(token) = bearer(&parts) {
+        if state.store.worker_by_token(token).await?.is_none() {
+            return Ok(next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await);
+        }
         format!("worker:{}", crate::store::workers::hash_token(token))
+    } else if is_register {
+        let address = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_default();
+        format!("anonymous:{address}")
     } else {
-        "anonymous".to_string()
+        return Ok(next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await);
     };
     let mut hasher = Sha256::new();
     hasher.update(parts.method.as_str().as_bytes());
@@ -67,7 +93,6 @@ async fn keyed(
     hasher.update([0]);
     hasher.update(&bytes);
     let hash = hex::encode(hasher.finalize());
-    let is_register = parts.uri.path() == REGISTER_PATH;
 
     match state.store.idempotency_begin(&caller, &key, &hash).await? {
         Idempotency::Mismatch => Err(ApiError::invalid(
@@ -77,6 +102,12 @@ async fn keyed(
         Idempotency::InFlight => Err(ApiError::conflict(
             "idempotency_in_progress",
             "a request with this Idempotency-Key is still being processed",
+        )),
+        Idempotency::Interrupted => Err(ApiError::conflict(
+            "idempotency_outcome_unknown",
+            "the first request with this Idempotency-Key was interrupted before its answer was \
+             stored, and it may have taken effect: it is not run again; check the state and send \
+             any further request with a new key",
         )),
         Idempotency::Replay {
             status,
@@ -103,6 +134,7 @@ async fn keyed(
             let res_bytes = axum::body::to_bytes(res_body, usize::MAX)
                 .await
                 .map_err(|_| ApiError::internal())?;
+            crash_point();
             let content_type = res_parts
                 .headers
                 .get(header::CONTENT_TYPE)
@@ -160,4 +192,17 @@ async fn reissue_token(state: &AppState, stored: &str) -> Result<String, ApiErro
     tx.commit().await?;
     v["token"] = serde_json::Value::String(token);
     Ok(v.to_string())
+}
+
+/// Set (to anything) only by the crash test: the process aborts after a keyed request ran and
+/// before its response is stored, as a crash at the worst moment would. Read once; it changes
+/// nothing else.
+pub const CRASH_POINT_VAR: &str = "OWP_TEST_CRASH_BEFORE_IDEMPOTENCY_RECORD";
+
+fn crash_point() {
+    static CRASH: std::sync::LazyLock<bool> =
+        std::sync::LazyLock::new(|| std::env::var_os(CRASH_POINT_VAR).is_some());
+    if *CRASH {
+        std::process::abort();
+    }
 }

@@ -100,13 +100,19 @@ pub async fn ack(
 #[utoipa::path(post, path = "/v1/leases/{lease_id}/nack", tag = "leases", params(("lease_id" = String, Path)),
     request_body(content = Option<NackBody>), security(("worker_token" = [])),
     responses((status = 200, body = Task), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 409, body = Problem)))]
+              (status = 409, body = Problem), (status = 422, body = Problem, description = "reason too long")))]
 pub async fn nack(
     State(state): State<AppState>,
     WorkerAuth(worker): WorkerAuth,
     Path(lease_id): Path<String>,
     body: Payload<NackBody>,
 ) -> ApiResult<Json<Task>> {
+    use crate::domain::limits;
+    limits::opt_text(
+        "reason",
+        body.value.reason.as_deref(),
+        limits::MAX_REASON_CHARS,
+    )?;
     lease_op(&state, &worker, &lease_id, Op::Nack(body.value.reason)).await
 }
 

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod openapi;
 pub mod tasks;
 pub mod workers;
+pub mod yaml;
 
 use std::sync::Arc;
 

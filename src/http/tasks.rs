@@ -42,7 +42,9 @@ pub async fn get_task(
 
 #[derive(Deserialize, ToSchema)]
 pub struct StatusBody {
-    /// `in_progress` (acts as ack), `pr_opened` (needs `artifact.pr_url`), `blocked` or `merged`.
+    /// `in_progress` (acts as ack), `pr_opened` (needs `artifact.pr_url`) or `blocked` (its
+    /// `note` is the reason; the task keeps a review slot until a maintainer moves it on).
+    /// `merged` is 403: only an admin or GitHub decide it.
     pub status: String,
     /// `pr_url`, `commit_sha`, …
     #[schema(value_type = Option<Object>)]
@@ -53,7 +55,9 @@ pub struct StatusBody {
 /// The holder moves its task.
 #[utoipa::path(post, path = "/v1/tasks/{task_id}/status", tag = "tasks", params(("task_id" = String, Path)),
     request_body = StatusBody, security(("worker_token" = [])),
-    responses((status = 200, body = Task), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = Task),
+              (status = 403, body = Problem, description = "not the holder, or `merged` (not_allowed)"),
+              (status = 404, body = Problem),
               (status = 409, body = Problem, description = "illegal transition or lease ended"),
               (status = 422, body = Problem, description = "unknown status or missing pr_url")))]
 pub async fn update_status(
@@ -77,6 +81,15 @@ pub async fn update_status(
             "`artifact` must be an object",
         ));
     }
+    if to == TaskStatus::PrOpened
+        && let Some(url) = body
+            .artifact
+            .as_ref()
+            .and_then(|a| a.get("pr_url"))
+            .and_then(Value::as_str)
+    {
+        github_repo_pr_url(&state, &worker, &task_id, url).await?;
+    }
     let request = crate::store::StatusRequest {
         task_id,
         to,
@@ -85,4 +98,30 @@ pub async fn update_status(
     };
     let task = state.store.status_for(&worker, request).await?;
     Ok(Json(task.to_api()))
+}
+
+/// A task of a repository the GitHub App is installed on takes only a pull request of that
+/// repository as its `pr_url` (tasks keyed `owner/name#N` are checked by the store itself).
+async fn github_repo_pr_url(
+    state: &AppState,
+    worker: &crate::store::rows::WorkerRow,
+    task_id: &str,
+    url: &str,
+) -> ApiResult<()> {
+    let Some(task) = state.store.task(task_id).await? else {
+        return Ok(());
+    };
+    // Only the holder learns anything about the task's repository.
+    if task.worker_id.as_deref() != Some(worker.id.as_str()) {
+        return Ok(());
+    }
+    let installed = state
+        .store
+        .gh_repo(&task.repo)
+        .await?
+        .is_some_and(|r| r.installation_id.is_some());
+    if installed {
+        crate::domain::limits::github_pr_url(&task.repo, url)?;
+    }
+    Ok(())
 }

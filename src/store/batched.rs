@@ -411,7 +411,8 @@ impl WriteTx {
             "UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
                attempts = attempts + $4, deadline = NULL, accept_by = NULL, \
                lease_expires_at = NULL, lease_points = NULL, {holder} \
-               area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6 \
+               area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6, \
+               awaits_maintainer = $21 \
              WHERE seq = $7 AND status = $8; \
              {workers}\
              UPDATE repos SET active_leases = active_leases + $13, open_prs = open_prs + $14 \
@@ -453,6 +454,7 @@ impl WriteTx {
             task.id.clone().into(),
             actor.into(),
             plan.data.to_string().into(),
+            i64::from(plan.awaits_maintainer).into(),
         ];
         Part {
             sql,
@@ -593,6 +595,8 @@ pub(super) struct MovePlan {
     pub artifact: Option<Value>,
     pub active_delta: i64,
     pub pr_delta: i64,
+    /// The task waits for a maintainer after the move (its holder reported it `blocked`).
+    pub awaits_maintainer: bool,
     pub kind: &'static str,
     pub data: Value,
 }
@@ -604,6 +608,9 @@ impl MovePlan {
         let leaving_lease = from.is_active();
         let opens_pr = to == TaskStatus::PrOpened && from != TaskStatus::PrOpened;
         let closes_pr = from == TaskStatus::PrOpened && to != TaskStatus::PrOpened;
+        // A holder's `blocked` takes a review slot until someone else moves the task on (any
+        // move of a waiting task is an admin's, a maintainer's or GitHub's: it has no holder).
+        let awaits = to == TaskStatus::Blocked && mv.lease_end == LeaseEnd::Blocked;
         let artifact = match (&task.artifact, &mv.artifact) {
             (Some(Value::Object(old)), Some(Value::Object(new))) => {
                 let mut merged = old.clone();
@@ -631,7 +638,9 @@ impl MovePlan {
             keeps_holder: matches!(to, TaskStatus::PrOpened | TaskStatus::Merged),
             artifact,
             active_delta: if leaving_lease { -1 } else { 0 },
-            pr_delta: i64::from(opens_pr) - i64::from(closes_pr),
+            pr_delta: i64::from(opens_pr) - i64::from(closes_pr) + i64::from(awaits)
+                - i64::from(task.awaits_maintainer),
+            awaits_maintainer: awaits,
             kind: match mv.lease_end {
                 LeaseEnd::Expired => "lease.expired",
                 LeaseEnd::Nacked => "lease.nacked",

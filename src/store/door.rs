@@ -436,7 +436,9 @@ impl Store {
     /// After a commit of `written`: counts it and wakes this process's waiters (long polls,
     /// event streams) and, through the notifier, the other processes sharing the database.
     pub(crate) fn committed(&self, written: &[Event]) {
-        crate::metrics::record_committed(self, written);
+        if let Some(o) = self.observer() {
+            o.committed(self, written);
+        }
         if let Some(last) = written.iter().map(|e| e.id).max() {
             self.local_last_event
                 .fetch_max(last, std::sync::atomic::Ordering::Relaxed);

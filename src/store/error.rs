@@ -25,9 +25,13 @@ pub enum StoreError {
     Config(String),
     #[error("database error: {0}")]
     Db(sqlx::Error),
+    /// The database has no room left (SQLite `SQLITE_FULL`, PostgreSQL `disk_full`): nothing of
+    /// the transaction was written, and a retry may succeed once space is freed.
+    #[error("the database storage is full")]
+    StorageFull,
     /// An error of a statement run on the calling thread (see [`super::direct`]).
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -44,7 +48,29 @@ impl From<sqlx::Error> for StoreError {
                 "text values must not contain NUL characters",
             );
         }
+        // SQLite's primary code 13 (SQLITE_FULL), PostgreSQL's class 53100 (disk_full).
+        if let sqlx::Error::Database(db) = &e
+            && (matches!(db.code().as_deref(), Some("13" | "53100"))
+                || db.message().contains("database or disk is full"))
+        {
+            return StoreError::StorageFull;
+        }
         StoreError::Db(e)
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            return StoreError::StorageFull;
+        }
+        StoreError::Sqlite(e)
+    }
+}
+
+impl From<crate::domain::limits::OutOfBounds> for StoreError {
+    fn from(e: crate::domain::limits::OutOfBounds) -> Self {
+        StoreError::invalid(e.code, e.detail)
     }
 }
 
@@ -141,6 +167,13 @@ mod tests {
         assert!(!sqlite(ffi::SQLITE_BUSY).commits_anyway());
         assert!(sqlite(ffi::SQLITE_BUSY).is_conflict());
         // A full pool is worth waiting for again, but it is no conflict between transactions.
+        assert!(matches!(
+            StoreError::from(rusqlite::Error::SqliteFailure(
+                ffi::Error::new(ffi::SQLITE_FULL),
+                None
+            )),
+            StoreError::StorageFull
+        ));
         let full = StoreError::Db(sqlx::Error::PoolTimedOut);
         assert!(full.is_retryable() && !full.is_conflict());
     }

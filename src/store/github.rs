@@ -1094,7 +1094,8 @@ impl WriteTx {
     ) -> Result<Option<((i64, i64), (i64, i64))>, StoreError> {
         let row: Option<(i64, i64, i64, i64)> = sqlx::query_as(
             "SELECT r.open_prs, r.active_leases, \
-             (SELECT COUNT(*) FROM tasks t WHERE t.repo_id = r.id AND t.status = 'pr_opened'), \
+             (SELECT COUNT(*) FROM tasks t WHERE t.repo_id = r.id \
+                AND (t.status = 'pr_opened' OR t.awaits_maintainer = 1)), \
              (SELECT COUNT(*) FROM tasks t WHERE t.repo_id = r.id \
                 AND t.status IN ('leased', 'in_progress')) \
              FROM repos r WHERE r.name = $1",

@@ -243,7 +243,9 @@ async fn together(store: &Store, jobs: Vec<Job>) -> Vec<Job> {
         return jobs;
     }
     let together = done.iter().filter(|d| !matches!(d, Done::Alone)).count();
-    crate::metrics::write_group(together);
+    if let Some(o) = store.observer() {
+        o.write_group(together);
+    }
     if let Some(writer) = &store.writer {
         writer
             .grouped
@@ -312,7 +314,7 @@ async fn steps(tx: &mut WriteTx, jobs: &[Job]) -> Result<Vec<Done>, StoreError> 
         {
             continue;
         }
-        let Ok(mv) = worker_move(task.status, r.to, r.artifact.clone(), r.note.clone()) else {
+        let Ok(mv) = worker_move(&task, r.to, r.artifact.clone(), r.note.clone()) else {
             continue;
         };
         if mv.to == TaskStatus::InProgress {

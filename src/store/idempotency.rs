@@ -5,8 +5,8 @@ use super::{Store, StoreError, now_ms};
 
 /// Keys are kept this long.
 pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3_600_000;
-/// A first request that has not finished after this long is presumed lost (its process died), and
-/// a retry may run it again.
+/// A first request that has not finished after this long is presumed lost (its process died); it
+/// is never run again under its key, since it may have taken effect.
 const IN_FLIGHT_TIMEOUT_MS: i64 = 60_000;
 
 /// A stored key: request hash, response status, content type, body, created at.
@@ -27,6 +27,9 @@ pub enum Idempotency {
     Mismatch,
     /// The first request with this key is still running.
     InFlight,
+    /// The first request with this key never stored its answer (its process stopped while it
+    /// ran): it may have taken effect, so it is not run again.
+    Interrupted,
 }
 
 impl Store {
@@ -84,15 +87,7 @@ impl Store {
                 body: body.unwrap_or_default(),
             },
             Some((_, None, _, _, created)) if now - created > IN_FLIGHT_TIMEOUT_MS => {
-                sqlx::query(
-                    "UPDATE idempotency_keys SET created_at = $1 WHERE caller = $2 AND key = $3",
-                )
-                .bind(now)
-                .bind(caller)
-                .bind(key)
-                .execute(tx.conn())
-                .await?;
-                Idempotency::Run
+                Idempotency::Interrupted
             }
             Some(_) => Idempotency::InFlight,
         };

@@ -26,6 +26,7 @@ use sqlx::Row;
 use super::batched::MovePlan;
 use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use super::{Backend, NACK_COOLDOWN_MS, NewEvent, Store, StoreError, WriteTx, new_id};
+use crate::domain::limits;
 use crate::domain::rules::{self, RepoView, TaskView, WorkerView};
 use crate::domain::{Lease, TaskStatus};
 
@@ -86,11 +87,21 @@ impl Move {
 /// The move a worker asks for from `from` (the rules of a worker's status update): which status
 /// it reaches, with what artifact and note. A move to `in_progress` is an `ack` in disguise.
 pub(super) fn worker_move(
-    from: TaskStatus,
+    task: &TaskRow,
     to: TaskStatus,
     artifact: Option<Value>,
     note: Option<String>,
 ) -> Result<Move, StoreError> {
+    let from = task.status;
+    if !rules::worker_may_report(to) {
+        return Err(StoreError::forbidden(
+            "not_allowed",
+            format!(
+                "a worker cannot report `{to}`: only an admin or GitHub (the linked pull request \
+                 merged) decide it"
+            ),
+        ));
+    }
     let Some(target) = rules::worker_move(from, to) else {
         return Err(StoreError::conflict(
             "invalid_transition",
@@ -110,6 +121,23 @@ pub(super) fn worker_move(
             ));
         }
     }
+    limits::opt_text("note", note.as_deref(), limits::MAX_REASON_CHARS)?;
+    if let Some(a) = &artifact {
+        limits::json("artifact", a, limits::MAX_ARTIFACT_BYTES)?;
+        match a.get("pr_url") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(url)) => match github_task_repo(task) {
+                Some(repo) => limits::github_pr_url(repo, url)?,
+                None => limits::pr_url(url)?,
+            },
+            Some(_) => {
+                return Err(StoreError::invalid(
+                    "invalid_pr_url",
+                    "`artifact.pr_url` must be a string",
+                ));
+            }
+        }
+    }
     let blocked = target == TaskStatus::Blocked;
     Ok(Move {
         artifact,
@@ -124,6 +152,20 @@ pub(super) fn worker_move(
             },
         )
     })
+}
+
+/// The repository of a GitHub task (one keyed `owner/name#N`, as the App keys issues), whose pull
+/// requests live at `https://github.com/owner/name/pull/N`.
+fn github_task_repo(task: &TaskRow) -> Option<&str> {
+    let key = task.key.as_deref()?;
+    let (repo, number) = key.rsplit_once('#')?;
+    let (owner, name) = repo.split_once('/')?;
+    let github = !owner.is_empty()
+        && !name.is_empty()
+        && !name.contains('/')
+        && repo.eq_ignore_ascii_case(&task.repo)
+        && number.parse::<u64>().is_ok();
+    github.then_some(task.repo.as_str())
 }
 
 impl WriteTx {
@@ -639,7 +681,7 @@ impl WriteTx {
             let lease_id = task.lease_id.clone().unwrap_or_default();
             self.held_lease(worker_id, &lease_id).await?;
         }
-        let mv = worker_move(task.status, to, artifact, note)?;
+        let mv = worker_move(&task, to, artifact, note)?;
         if mv.to == TaskStatus::InProgress {
             return self.start_work(&task, worker_id).await;
         }
@@ -724,7 +766,8 @@ impl WriteTx {
             "UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
              attempts = attempts + $4, deadline = NULL, accept_by = NULL, lease_expires_at = NULL, \
              lease_points = NULL, {holder} \
-             area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6 \
+             area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6, \
+             awaits_maintainer = $9 \
              WHERE seq = $7 AND status = $8",
             holder = if keeps_holder {
                 ""
@@ -740,6 +783,7 @@ impl WriteTx {
         .bind(self.now)
         .bind(task.seq)
         .bind(from.as_str())
+        .bind(i64::from(plan.awaits_maintainer))
         .execute(self.conn())
         .await?
         .rows_affected();

@@ -68,8 +68,9 @@ impl Default for Timing {
 /// database busy (see `sqlite_pool`; [`direct`] uses it for its writer too).
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connections a PostgreSQL store keeps at most unless told otherwise (`OWP_DATABASE_POOL`).
-pub const DEFAULT_PG_POOL: u32 = 16;
+/// Connections a PostgreSQL store keeps at most unless told otherwise (`OWP_DATABASE_POOL`); the
+/// default lives with the rest of the configuration.
+pub use crate::config::DEFAULT_PG_POOL;
 
 /// Nacked tasks are not offered to the same worker again for this long.
 pub const NACK_COOLDOWN_MS: i64 = 3_600_000;
@@ -85,6 +86,27 @@ impl std::ops::Deref for Store {
         &self.0
     }
 }
+
+/// Whoever counts what the store does (the service's metrics), told without the store knowing
+/// who listens: the store only reports, and the listener reads the store when it needs more.
+/// Every method does nothing unless overridden.
+pub trait StoreObserver: Send + Sync {
+    /// A transaction committed, writing `events`.
+    fn committed(&self, _store: &Store, _events: &[crate::domain::Event]) {}
+    /// A single-statement claim lost a race and runs again.
+    fn claim_race(&self) {}
+    /// A worker request was authenticated, with a remembered row or a fresh read.
+    fn worker_auth(&self, _remembered: bool) {}
+    /// A group of writes committed together, `operations` of them in one transaction.
+    fn write_group(&self, _operations: usize) {}
+    /// SQLite: the write-ahead log held `frames` frames at the last checkpoint.
+    fn wal_frames(&self, _frames: i64) {}
+    /// SQLite: one try to start the write-ahead log over, which held the writes for `held`.
+    fn wal_restart(&self, _done: bool, _held: Duration) {}
+}
+
+/// The observer of a store, once one is installed (see [`Store::observe`]).
+pub(crate) type ObserverSlot = Arc<std::sync::OnceLock<Arc<dyn StoreObserver>>>;
 
 /// What every clone of a [`Store`] shares.
 pub struct StoreState {
@@ -119,9 +141,22 @@ pub struct StoreState {
     /// The runtime that opened this store (the request runtime): background work started by a
     /// commit runs there, never on the writer thread's own runtime.
     pub(crate) home: tokio::runtime::Handle,
+    /// Who counts what the store does (see [`StoreObserver`]).
+    pub(crate) observer: ObserverSlot,
 }
 
 impl Store {
+    /// Installs the observer that counts what this store (and every clone) does; a store has at
+    /// most one, and a second call changes nothing.
+    pub fn observe(&self, observer: Arc<dyn StoreObserver>) {
+        let _ = self.observer.set(observer);
+    }
+
+    /// The installed observer, if any.
+    pub(crate) fn observer(&self) -> Option<&dyn StoreObserver> {
+        self.observer.get().map(|o| o.as_ref())
+    }
+
     /// Opens (and creates, for SQLite) the database at `url` and applies the migrations.
     pub async fn open(url: &str, timing: Timing) -> Result<Store, StoreError> {
         Self::open_with(url, timing, DEFAULT_PG_POOL).await
@@ -171,8 +206,9 @@ impl Store {
             Backend::Sqlite => Some(writer::WriteConn::new(write.clone(), file.clone())),
             Backend::Postgres => None,
         };
+        let observer = ObserverSlot::default();
         if let Some(w) = &write_conn {
-            tokio::spawn(checkpoint_loop(read.clone(), w.clone()));
+            tokio::spawn(checkpoint_loop(read.clone(), w.clone(), observer.clone()));
         }
         let store = Store(Arc::new(StoreState {
             backend,
@@ -193,6 +229,7 @@ impl Store {
             direct_reads: file.map(|file| Arc::new(direct::ReadConns::new(file))),
             known_workers: Arc::default(),
             home: tokio::runtime::Handle::current(),
+            observer,
         }));
         store.init_horizon().await?;
         store.start_wakeups(url).await?;
@@ -284,7 +321,7 @@ async fn sqlite_pool(url: &str, max: u32, writer: bool) -> Result<AnyPool, Store
 /// it ([`restart_log`]). After a try that failed (a reader that keeps a transaction open, in this
 /// process or another, or another process's checkpoint) it tries again after [`RESTART_RETRY`].
 /// Ends when the pool is closed.
-async fn checkpoint_loop(read: AnyPool, write: writer::WriteConn) {
+async fn checkpoint_loop(read: AnyPool, write: writer::WriteConn, observer: ObserverSlot) {
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_restart = tokio::time::Instant::now();
@@ -299,14 +336,18 @@ async fn checkpoint_loop(read: AnyPool, write: writer::WriteConn) {
                 continue;
             }
         };
-        crate::metrics::wal_frames(frames);
+        if let Some(o) = observer.get() {
+            o.wal_frames(frames);
+        }
         let now = tokio::time::Instant::now();
         if frames <= RESTART_FRAMES || now < next_restart {
             continue;
         }
         match restart_log(&read, &write).await {
             Ok((done, held)) => {
-                crate::metrics::wal_restart(done, held);
+                if let Some(o) = observer.get() {
+                    o.wal_restart(done, held);
+                }
                 if done {
                     continue;
                 }
@@ -492,6 +533,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_log_starts_over_under_writes_that_never_pause() {
         let (dir, store) = file_store().await;
+        store.observe(Arc::new(crate::metrics::MetricsObserver));
         let write = store.write_conn.clone().unwrap();
         write
             .turn()

@@ -7,6 +7,7 @@ use super::rows::{REPO_SELECT, RepoRow};
 use super::{NewEvent, Store, StoreError, WriteTx};
 use crate::domain::Visibility;
 use crate::domain::contract::{RepoContract, validate_clone_url};
+use crate::domain::limits;
 
 /// What an admin (or a repo's config file) sets on a repository.
 #[derive(Clone, Debug, Default)]
@@ -45,12 +46,15 @@ impl WriteTx {
                 "`repo` must not be empty",
             ));
         }
-        if input.max_open_prs < 0 {
-            return Err(StoreError::invalid(
-                "invalid_max_open_prs",
-                "`max_open_prs` must be 0 or more",
-            ));
-        }
+        limits::text("repo", &input.name, limits::MAX_KEY_CHARS)?;
+        // The upper bound of `max_open_prs` is the API's (see `http::admin`); tools of the
+        // service itself (the benchmark) may set larger budgets.
+        limits::range(
+            "max_open_prs",
+            "invalid_max_open_prs",
+            input.max_open_prs,
+            (limits::MAX_OPEN_PRS.0, i64::MAX),
+        )?;
         if let Some(Some(contract)) = &input.contract {
             contract
                 .validate("contract")

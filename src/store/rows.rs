@@ -15,7 +15,7 @@ use crate::domain::{
 /// Columns of [`TaskRow`]; use with `FROM tasks t JOIN repos r … JOIN skill_sets s …`.
 pub const TASK_SELECT: &str = "SELECT t.seq, t.id, t.repo_id, r.name AS repo, t.key, t.title, \
     t.description, t.estimate_points, t.priority, s.skills AS required_skills, t.area, t.tier, \
-    t.status, t.status_reason, t.worker_id, t.lease_id, t.lease_expires_at, t.accept_by, t.deadline, t.lease_points, \
+    t.status, t.status_reason, t.awaits_maintainer, t.worker_id, t.lease_id, t.lease_expires_at, t.accept_by, t.deadline, t.lease_points, \
     t.artifact, t.attempts, t.extensions, t.created_at, t.updated_at, r.contract, r.clone_url \
     FROM tasks t JOIN repos r ON r.id = t.repo_id JOIN skill_sets s ON s.id = t.skill_set_id";
 
@@ -35,6 +35,9 @@ pub struct TaskRow {
     pub tier: i64,
     pub status: TaskStatus,
     pub status_reason: Option<String>,
+    /// Its holder reported it `blocked`, and no admin or maintainer has moved it on since: it
+    /// takes a slot of the review budget.
+    pub awaits_maintainer: bool,
     pub worker_id: Option<String>,
     pub lease_id: Option<String>,
     pub lease_expires_at: Option<i64>,
@@ -150,6 +153,7 @@ impl TaskRow {
             tier: row.col("tier")?,
             status: TaskStatus::parse(&status).ok_or_else(|| bad_row("task status", &status))?,
             status_reason: row.col("status_reason")?,
+            awaits_maintainer: row.col::<i64>("awaits_maintainer")? != 0,
             worker_id: row.col("worker_id")?,
             lease_id: row.col("lease_id")?,
             lease_expires_at: row.col("lease_expires_at")?,
@@ -194,6 +198,7 @@ impl TaskRow {
             artifact: self.artifact.clone(),
             attempts: self.attempts,
             status_reason: self.status_reason.clone(),
+            awaits_maintainer: self.awaits_maintainer,
             created_at: format_ts(self.created_at),
             updated_at: format_ts(self.updated_at),
             contract: None,

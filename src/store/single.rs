@@ -67,7 +67,11 @@ impl Store {
             for _ in 0..RACE_ATTEMPTS {
                 match self.claim_single(worker).await? {
                     Some(claimed) => return Ok(claimed),
-                    None => crate::metrics::claim_race(),
+                    None => {
+                        if let Some(o) = self.observer() {
+                            o.claim_race();
+                        }
+                    }
                 }
             }
         }
@@ -444,7 +448,7 @@ fn plain_move(
     if task.status.is_active() && task.deadline.is_none_or(|d| d <= now) {
         return None;
     }
-    let mv = worker_move(task.status, to, artifact.clone(), note.clone()).ok()?;
+    let mv = worker_move(task, to, artifact.clone(), note.clone()).ok()?;
     if mv.to == TaskStatus::InProgress {
         return None;
     }
@@ -480,7 +484,8 @@ async fn move_statement<'c>(
            UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
              attempts = attempts + $4, deadline = NULL, accept_by = NULL, \
              lease_expires_at = NULL, lease_points = NULL, {holder} \
-             area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6 \
+             area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6, \
+             awaits_maintainer = $23 \
            WHERE seq = $7 AND status = $8 AND worker_id = $10 \
              AND lease_id IS NOT DISTINCT FROM $12 AND updated_at = $21 \
              AND EXISTS (SELECT 1 FROM wk){alive} \
@@ -539,6 +544,8 @@ async fn move_statement<'c>(
         .bind(plan.data.to_string())
         .bind(task.updated_at)
         .bind(i64::from(touch))
+        .bind(i64::from(plan.awaits_maintainer))
+        .bind(i64::from(plan.awaits_maintainer))
         .fetch_optional(conn)
         .await?;
     let Some(row) = row else { return Ok(None) };

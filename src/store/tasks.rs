@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::rows::{TASK_SELECT, TaskRow};
 use super::{NewEvent, Store, StoreError, WriteTx, new_id};
+use crate::domain::limits;
 use crate::domain::model::normalize_skills;
 use crate::domain::{Priority, TaskStatus};
 
@@ -33,18 +34,23 @@ impl TaskInput {
                 format!("{} must not be empty", at("title")),
             ));
         }
-        if self.estimate_points < 1 {
-            return Err(StoreError::invalid(
-                "invalid_estimate_points",
-                format!("{} must be 1 or more", at("estimate_points")),
-            ));
-        }
-        if self.tier < 0 {
-            return Err(StoreError::invalid(
-                "invalid_tier",
-                format!("{} must be 0 or more", at("tier")),
-            ));
-        }
+        limits::text(&at("title"), &self.title, limits::MAX_TITLE_CHARS)?;
+        limits::text(
+            &at("description"),
+            &self.description,
+            limits::MAX_DESCRIPTION_CHARS,
+        )?;
+        limits::opt_text(&at("key"), self.key.as_deref(), limits::MAX_KEY_CHARS)?;
+        limits::opt_text(&at("area"), self.area.as_deref(), limits::MAX_KEY_CHARS)?;
+        limits::skills(&at("required_skills"), &self.required_skills)?;
+        limits::range(
+            &at("estimate_points"),
+            "invalid_estimate_points",
+            self.estimate_points,
+            limits::ESTIMATE_POINTS,
+        )?;
+        limits::range(&at("tier"), "invalid_tier", self.tier, limits::TIER)?;
+        limits::extensions(&format!("tasks[{index}]"), &self.extensions)?;
         if self.key.as_deref().is_some_and(|k| k.trim().is_empty()) {
             return Err(StoreError::invalid(
                 "invalid_key",

@@ -8,6 +8,7 @@ use sqlx::AssertSqlSafe;
 use super::rows::{WORKER_SELECT, WorkerRow};
 use super::{NewEvent, Store, StoreError, WriteTx, new_id};
 use crate::domain::WorkerStatus;
+use crate::domain::limits;
 use crate::domain::model::normalize_skills;
 
 /// What a worker declares when it registers.
@@ -30,24 +31,37 @@ impl WorkerInput {
                 "`name` must not be empty",
             ));
         }
-        if self.capacity_points < 1 {
-            return Err(StoreError::invalid(
-                "invalid_capacity_points",
-                "`capacity_points` must be 1 or more",
-            ));
-        }
-        if self.max_concurrent_tasks < 1 {
-            return Err(StoreError::invalid(
-                "invalid_max_concurrent_tasks",
-                "`max_concurrent_tasks` must be 1 or more",
-            ));
-        }
+        limits::text("name", &self.name, limits::MAX_NAME_CHARS)?;
+        limits::opt_text(
+            "github_login",
+            self.github_login.as_deref(),
+            limits::MAX_LOGIN_CHARS,
+        )?;
+        limits::skills("skills", &self.skills)?;
+        limits::range(
+            "capacity_points",
+            "invalid_capacity_points",
+            self.capacity_points,
+            limits::CAPACITY_POINTS,
+        )?;
+        limits::range(
+            "max_concurrent_tasks",
+            "invalid_max_concurrent_tasks",
+            self.max_concurrent_tasks,
+            limits::MAX_CONCURRENT_TASKS,
+        )?;
         if !self.capabilities.is_object() {
             return Err(StoreError::invalid(
                 "invalid_capabilities",
                 "`capabilities` must be an object",
             ));
         }
+        limits::json(
+            "capabilities",
+            &self.capabilities,
+            limits::MAX_CAPABILITIES_BYTES,
+        )?;
+        limits::extensions("", &self.extensions)?;
         Ok(())
     }
 }
@@ -253,12 +267,7 @@ impl WriteTx {
     ) -> Result<WorkerRow, StoreError> {
         let worker = self.worker(worker_id).await?;
         if let Some(trust) = trust_level {
-            if trust < 0 {
-                return Err(StoreError::invalid(
-                    "invalid_trust_level",
-                    "`trust_level` must be 0 or more",
-                ));
-            }
+            limits::range("trust_level", "invalid_trust_level", trust, limits::TIER)?;
             sqlx::query("UPDATE workers SET trust_level = $1 WHERE id = $2")
                 .bind(trust)
                 .bind(worker_id)
@@ -327,10 +336,14 @@ impl Store {
         let hash = hash_token(token);
         let known = &self.known_workers;
         if let Some(row) = known.get(&hash, super::now_ms(), self.timing.heartbeat_ttl_ms) {
-            crate::metrics::worker_auth(true);
+            if let Some(o) = self.observer() {
+                o.worker_auth(true);
+            }
             return Ok(Some(row));
         }
-        crate::metrics::worker_auth(false);
+        if let Some(o) = self.observer() {
+            o.worker_auth(false);
+        }
         let generation = known.generation();
         let row = self.read_worker_by_token(&hash).await?;
         if let Some(row) = &row {

@@ -523,11 +523,13 @@ impl Server {
         .expect(200);
     }
 
-    /// Moves a task in `pr_opened` to `merged`; expects 200.
+    /// The maintainer merges the pull request of a task in `pr_opened` (only an admin or GitHub
+    /// decide `merged`); expects 200 and checks the holder `token` could not have done it.
     pub async fn merge(&self, token: &str, task_id: &str) {
         self.set_status(token, task_id, json!({"status": "merged"}))
             .await
-            .expect(200);
+            .expect_problem(403);
+        self.admin_set_status(task_id, "merged").await.expect(200);
     }
 
     /// Opens `GET /v1/events` with the admin token.

@@ -1,0 +1,257 @@
+//! Bounds on everything a client sends: the longest texts, the largest lists and the range of
+//! every number (docs/owp-spec.md, "Field limits and ranges"). A value beyond them is refused
+//! (422) with the field named, before anything is stored, so that no stranger can fill the
+//! database, the admin's state or a metric with one request.
+
+use serde_json::{Map, Value};
+
+/// A worker's `name`.
+pub const MAX_NAME_CHARS: usize = 100;
+/// A worker's `github_login` (GitHub's own limit is 39).
+pub const MAX_LOGIN_CHARS: usize = 100;
+/// Skills of a worker, or `required_skills` of a task.
+pub const MAX_SKILLS: usize = 50;
+/// One skill.
+pub const MAX_SKILL_CHARS: usize = 64;
+/// A task's `title` (GitHub's own limit is 256).
+pub const MAX_TITLE_CHARS: usize = 500;
+/// A task's `description` (GitHub's limit for an issue body).
+pub const MAX_DESCRIPTION_CHARS: usize = 65_536;
+/// A task's `key`, `area`, a repository's `repo`.
+pub const MAX_KEY_CHARS: usize = 200;
+/// A `reason` (nack, admin status) or `note` (status report).
+pub const MAX_REASON_CHARS: usize = 2_000;
+/// One `x_*` field, as JSON text.
+pub const MAX_EXTENSION_BYTES: usize = 4_096;
+/// All `x_*` fields of one object together, as JSON text.
+pub const MAX_EXTENSIONS_BYTES: usize = 16_384;
+/// A worker's `capabilities`, as JSON text.
+pub const MAX_CAPABILITIES_BYTES: usize = 4_096;
+/// A status report's `artifact`, as JSON text.
+pub const MAX_ARTIFACT_BYTES: usize = 8_192;
+/// A `pr_url`.
+pub const MAX_URL_CHARS: usize = 2_000;
+/// Tasks in one import (`POST /v1/admin/tasks`): an import is one transaction, and a bounded
+/// one keeps every other write waiting for at most a fraction of a second.
+pub const MAX_TASKS_PER_IMPORT: usize = 1_000;
+
+/// `capacity_points` of a worker.
+pub const CAPACITY_POINTS: (i64, i64) = (1, 10_000);
+/// `max_concurrent_tasks` of a worker.
+pub const MAX_CONCURRENT_TASKS: (i64, i64) = (1, 1_000);
+/// `estimate_points` of a task (as the `estimate:N` label allows).
+pub const ESTIMATE_POINTS: (i64, i64) = (1, 1_000);
+/// `tier` of a task and `trust_level` of a worker (as the `tier:N` label allows).
+pub const TIER: (i64, i64) = (0, 1_000);
+/// `max_open_prs` of a repository.
+pub const MAX_OPEN_PRS: (i64, i64) = (0, 10_000);
+
+/// A value out of its bounds: the problem's `code`, and a detail naming the field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutOfBounds {
+    pub code: &'static str,
+    pub detail: String,
+}
+
+type Checked = Result<(), OutOfBounds>;
+
+/// `field` is at most `max` characters long.
+pub fn text(field: &str, value: &str, max: usize) -> Checked {
+    // Bytes bound characters from above: most values are short, and need no count.
+    if value.len() > max && value.chars().count() > max {
+        return Err(OutOfBounds {
+            code: "field_too_long",
+            detail: format!("`{field}` is longer than {max} characters"),
+        });
+    }
+    Ok(())
+}
+
+/// `field`, if given, is at most `max` characters long.
+pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> Checked {
+    value.map_or(Ok(()), |v| text(field, v, max))
+}
+
+/// `field` lies in `range` (inclusive); `code` is the field's own `invalid_…` code.
+pub fn range(field: &str, code: &'static str, value: i64, (min, max): (i64, i64)) -> Checked {
+    if value < min || value > max {
+        return Err(OutOfBounds {
+            code,
+            detail: format!("`{field}` must be between {min} and {max} (got {value})"),
+        });
+    }
+    Ok(())
+}
+
+/// A list of skills: at most [`MAX_SKILLS`], each at most [`MAX_SKILL_CHARS`].
+pub fn skills<S: AsRef<str>>(field: &str, skills: &[S]) -> Checked {
+    if skills.len() > MAX_SKILLS {
+        return Err(OutOfBounds {
+            code: "too_many_items",
+            detail: format!("`{field}` has more than {MAX_SKILLS} entries"),
+        });
+    }
+    for (i, s) in skills.iter().enumerate() {
+        text(&format!("{field}[{i}]"), s.as_ref(), MAX_SKILL_CHARS)?;
+    }
+    Ok(())
+}
+
+/// A JSON value is at most `max` bytes as JSON text.
+pub fn json(field: &str, value: &Value, max: usize) -> Checked {
+    let n = json_len(value);
+    if n > max {
+        return Err(OutOfBounds {
+            code: "field_too_large",
+            detail: format!("`{field}` is larger than {max} bytes of JSON"),
+        });
+    }
+    Ok(())
+}
+
+/// The `x_*` fields of one object (`at` names it, e.g. `tasks[2]`; empty for the body itself):
+/// each at most [`MAX_EXTENSION_BYTES`], together at most [`MAX_EXTENSIONS_BYTES`].
+pub fn extensions(at: &str, fields: &Map<String, Value>) -> Checked {
+    let name = |k: &str| {
+        if at.is_empty() {
+            k.to_string()
+        } else {
+            format!("{at}.{k}")
+        }
+    };
+    let mut total = 0;
+    for (k, v) in fields {
+        let n = k.len() + json_len(v);
+        if n > MAX_EXTENSION_BYTES {
+            return Err(OutOfBounds {
+                code: "field_too_large",
+                detail: format!(
+                    "`{}` is larger than {MAX_EXTENSION_BYTES} bytes of JSON",
+                    name(k)
+                ),
+            });
+        }
+        total += n;
+    }
+    if total > MAX_EXTENSIONS_BYTES {
+        return Err(OutOfBounds {
+            code: "field_too_large",
+            detail: format!(
+                "the `x_*` fields of `{}` are larger than {MAX_EXTENSIONS_BYTES} bytes together",
+                if at.is_empty() { "the body" } else { at }
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The length of a value as compact JSON text.
+fn json_len(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len() + 2,
+        other => serde_json::to_vec(other).map_or(usize::MAX, |v| v.len()),
+    }
+}
+
+/// A `pr_url`: an `http` or `https` URL with a host, at most [`MAX_URL_CHARS`] long.
+pub fn pr_url(value: &str) -> Checked {
+    let bad = |why: &str| OutOfBounds {
+        code: "invalid_pr_url",
+        detail: format!("`artifact.pr_url` {why}"),
+    };
+    text("artifact.pr_url", value, MAX_URL_CHARS).map_err(|_| bad("is too long"))?;
+    let url = url::Url::parse(value.trim()).map_err(|_| bad("is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("must be an http or https URL"));
+    }
+    Ok(())
+}
+
+/// For a GitHub task (of repository `owner/name`): `pr_url` is a pull request of that repository,
+/// `https://github.com/OWNER/NAME/pull/N`.
+pub fn github_pr_url(repo: &str, value: &str) -> Checked {
+    pr_url(value)?;
+    let url = url::Url::parse(value.trim()).map_err(|_| OutOfBounds {
+        code: "invalid_pr_url",
+        detail: "`artifact.pr_url` is not a URL".into(),
+    })?;
+    let segments: Vec<&str> = url.path_segments().map(|s| s.collect()).unwrap_or_default();
+    let ok = url.scheme() == "https"
+        && url.host_str() == Some("github.com")
+        && segments.len() == 4
+        && format!("{}/{}", segments[0], segments[1]).eq_ignore_ascii_case(repo)
+        && segments[2] == "pull"
+        && segments[3].parse::<u64>().is_ok_and(|n| n > 0);
+    if !ok {
+        return Err(OutOfBounds {
+            code: "invalid_pr_url",
+            detail: format!(
+                "`artifact.pr_url` must be a pull request of {repo}: https://github.com/{repo}/pull/N"
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn texts_count_characters() {
+        assert!(text("name", &"é".repeat(100), 100).is_ok());
+        let e = text("name", &"é".repeat(101), 100).unwrap_err();
+        assert_eq!(e.code, "field_too_long");
+        assert!(e.detail.contains("`name`"));
+    }
+
+    #[test]
+    fn numbers_have_ranges() {
+        assert!(range("capacity_points", "c", 1, CAPACITY_POINTS).is_ok());
+        assert!(range("capacity_points", "c", i64::MAX, CAPACITY_POINTS).is_err());
+        assert!(range("tier", "t", -1, TIER).is_err());
+    }
+
+    #[test]
+    fn extensions_are_bounded_per_field_and_together() {
+        let mut m = Map::new();
+        m.insert("x_a".into(), json!("a".repeat(5000)));
+        assert!(extensions("", &m).unwrap_err().detail.contains("`x_a`"));
+        let mut m = Map::new();
+        for i in 0..5 {
+            m.insert(format!("x_{i}"), json!("a".repeat(4000)));
+        }
+        assert!(
+            extensions("tasks[0]", &m)
+                .unwrap_err()
+                .detail
+                .contains("tasks[0]")
+        );
+    }
+
+    #[test]
+    fn pr_urls_are_web_urls() {
+        assert!(pr_url("https://example.test/pr/1").is_ok());
+        assert!(pr_url("http://git.example/x/pull/2").is_ok());
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "ftp://x/y",
+            "not a url",
+            "",
+        ] {
+            assert_eq!(pr_url(bad).unwrap_err().code, "invalid_pr_url", "{bad}");
+        }
+        assert!(github_pr_url("octo/web", "https://github.com/octo/web/pull/12").is_ok());
+        assert!(github_pr_url("octo/web", "https://github.com/Octo/Web/pull/12").is_ok());
+        for bad in [
+            "https://github.com/octo/other/pull/12",
+            "https://github.com/octo/web/issues/12",
+            "https://example.test/octo/web/pull/12",
+            "https://github.com/octo/web/pull/x",
+        ] {
+            assert!(github_pr_url("octo/web", bad).is_err(), "{bad}");
+        }
+    }
+}
