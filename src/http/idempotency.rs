@@ -75,10 +75,18 @@ async fn keyed(
         }
         format!("worker:{}", crate::store::workers::hash_token(token))
     } else if is_register {
+        // The address the rate limits count (the forwarded one behind a configured proxy),
+        // else the connection's peer.
         let address = parts
             .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
+            .get::<crate::http::limits::ClientIp>()
+            .map(|c| c.0.to_string())
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|c| c.0.ip().to_string())
+            })
             .unwrap_or_default();
         format!("anonymous:{address}")
     } else {
