@@ -444,7 +444,11 @@ async fn dry_run_changes_nothing() {
         "dry run touched the work directory"
     );
     let task = rig.task().await;
-    assert_eq!(str_field(&task, "status"), "ready", "a dry run claimed: {task}");
+    assert_eq!(
+        str_field(&task, "status"),
+        "ready",
+        "a dry run claimed: {task}"
+    );
     assert_eq!(task["attempts"], 0, "{task}");
     assert!(!rig.path("gh.log").exists());
     let profile = std::fs::read_to_string(rig.path("config/worker.json")).unwrap();
