@@ -96,7 +96,11 @@ fn classify(status: u16, headers: Option<&HeaderMap>, message: &str) -> CallErro
                 };
             }
         }
-    } else if status == 429 || (status == 403 && message.to_lowercase().contains("rate limit")) {
+    }
+    // A limit GitHub names only in its message (a secondary limit may come as 403 without
+    // `Retry-After`, with requests still left in the primary one): wait at least a minute, never
+    // give the write up.
+    if status == 429 || (status == 403 && message.to_lowercase().contains("rate limit")) {
         return CallError::Wait {
             until: now + 60_000,
         };
@@ -601,6 +605,27 @@ mod tests {
             CallError::Wait { until } => assert!(until >= now + 29_000 && until <= now + 31_000),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_secondary_limit_without_retry_after_waits_a_minute() {
+        let h = headers(&[("x-ratelimit-remaining", "4321")]);
+        let now = Utc::now().timestamp_millis();
+        for status in [403, 429] {
+            match classify(
+                status,
+                Some(&h),
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+            ) {
+                CallError::Wait { until } => assert!(until >= now + 59_000, "{status}"),
+                other => panic!("{status}: {other:?}"),
+            }
+        }
+        // A plain 403 is still a refusal.
+        assert!(matches!(
+            classify(403, Some(&h), "Resource not accessible by integration"),
+            CallError::Permanent { status: 403, .. }
+        ));
     }
 
     #[test]
