@@ -82,19 +82,19 @@ impl Answer {
 
 fn classify(status: u16, headers: Option<&HeaderMap>, message: &str) -> CallError {
     let now = Utc::now().timestamp_millis();
-    if let Some(h) = headers {
-        if matches!(status, 403 | 429) {
-            if let Some(secs) = header_i64(h, "retry-after") {
-                return CallError::Wait {
-                    until: now + secs.max(1) * 1000,
-                };
-            }
-            if header_i64(h, "x-ratelimit-remaining") == Some(0) {
-                let reset = header_i64(h, "x-ratelimit-reset").map_or(now + 60_000, |s| s * 1000);
-                return CallError::Wait {
-                    until: reset.max(now + 1000),
-                };
-            }
+    if let Some(h) = headers
+        && matches!(status, 403 | 429)
+    {
+        if let Some(secs) = header_i64(h, "retry-after") {
+            return CallError::Wait {
+                until: now + secs.max(1) * 1000,
+            };
+        }
+        if header_i64(h, "x-ratelimit-remaining") == Some(0) {
+            let reset = header_i64(h, "x-ratelimit-reset").map_or(now + 60_000, |s| s * 1000);
+            return CallError::Wait {
+                until: reset.max(now + 1000),
+            };
         }
     }
     // A limit GitHub names only in its message (a secondary limit may come as 403 without
