@@ -893,3 +893,77 @@ async fn init_repo_sets_the_contract_and_clone_url_from_flags() {
         text(&out)
     );
 }
+
+/// Without `gh`: the branch is pushed, the run prints where to open the pull request (GitHub's
+/// compare page) and reads `pr URL` from the terminal, then reports it.
+#[cfg(unix)]
+#[tokio::test]
+async fn without_gh_the_run_asks_for_the_pull_request_url() {
+    use tokio::io::AsyncWriteExt;
+    let rig = Rig::new(Server::start().await, None).await;
+    std::fs::remove_file(rig.path("bin/gh")).unwrap();
+    // PATH without any `gh`: the test's own bin, then the caller's directories that hold none.
+    let mut dirs = vec![rig.path("bin")];
+    dirs.extend(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .filter(|d| !d.join("gh").exists()),
+    );
+    let path = std::env::join_paths(&dirs).unwrap();
+    let has = |tool: &str| dirs.iter().any(|d| d.join(tool).exists());
+    if !has("git") || !has("sh") {
+        eprintln!("skipped: git or sh shares a directory with gh on this machine's PATH");
+        return;
+    }
+    let agent = format!(
+        "{} {{workdir}} {{task_id}} {{brief}}",
+        rig.path("bin").join("agent.sh").display()
+    );
+    let workdir = rig.path("work").display().to_string();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"))
+        .args([
+            "worker",
+            "run",
+            "--once",
+            "--wait",
+            "1",
+            "--agent",
+            &agent,
+            "--workdir",
+            &workdir,
+        ])
+        .env("OWP_SERVER", &rig.server.base)
+        .env("OWP_CONFIG_DIR", rig.path("config"))
+        .env("PATH", path)
+        .env_remove("OWP_PROFILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let url = "https://github.com/acme/widgets/pull/43";
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("pr {url}\n").as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("owp finished in time")
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "https://github.com/{REPO}/compare/main...{BRANCH}?expand=1"
+        )),
+        "{stdout}"
+    );
+    assert!(rig.branch_in_origin(BRANCH), "the branch was not pushed");
+    let task = rig.task().await;
+    assert_eq!(str_field(&task, "status"), "pr_opened", "{task}");
+    assert_eq!(task["artifact"]["pr_url"], url, "{task}");
+    assert!(!rig.path("gh.log").exists());
+    rig.main_untouched();
+}
