@@ -629,12 +629,11 @@ async fn strangers_keep_no_keys_and_cannot_replay_someone_elses_registration() {
         .expect(200);
 }
 
-/// A file system of its own, mounted for one test and unmounted (with the server stopped) when
-/// the test ends, even when it fails.
+/// A file system of its own, mounted for one test and unmounted (lazily, so a server still on
+/// it does not hold it) when the test ends, even when it fails.
 #[cfg(target_os = "linux")]
 struct SmallDisk {
     dir: tempfile::TempDir,
-    server: Option<std::process::Child>,
 }
 
 #[cfg(target_os = "linux")]
@@ -649,7 +648,7 @@ impl SmallDisk {
             .stderr(std::process::Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
-        ok.then_some(SmallDisk { dir, server: None })
+        ok.then_some(SmallDisk { dir })
     }
 
     /// Writes a file until the file system is full.
@@ -667,10 +666,6 @@ impl SmallDisk {
 #[cfg(target_os = "linux")]
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        if let Some(mut child) = self.server.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
         let _ = std::process::Command::new("umount")
             .arg("-l")
             .arg(self.dir.path())
@@ -684,63 +679,13 @@ impl Drop for SmallDisk {
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn a_full_disk_answers_503_storage_full_and_the_service_recovers() {
-    let Some(mut disk) = SmallDisk::mount(8) else {
+    let Some(disk) = SmallDisk::mount(8) else {
         eprintln!("skipped: this machine does not let the test mount a small tmpfs (needs root)");
         return;
     };
-    let port = free_port();
-    let token = "storage-full-admin-token";
-    let db = disk.dir.path().join("owp.db");
-    let log = std::fs::File::create(
-        std::env::temp_dir().join(format!("owp-storage-full-{}.log", std::process::id())),
-    )
-    .expect("log file");
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_owp"));
-    cmd.arg("serve")
-        .arg("--db")
-        .arg(&db)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .current_dir(std::env::temp_dir())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::from(log.try_clone().unwrap()))
-        .stderr(std::process::Stdio::from(log));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("OWP_") || key.starts_with("GITHUB_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("OWP_ADMIN_TOKEN", token);
-    disk.server = Some(cmd.spawn().expect("spawn owp serve"));
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while client
-        .get(format!("{base}/healthz"))
-        .send()
-        .await
-        .map(|r| !r.status().is_success())
-        .unwrap_or(true)
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "owp serve did not start"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let post = |path: &str, body: serde_json::Value| {
-        client
-            .post(format!("{base}{path}"))
-            .header("X-Admin-Token", token)
-            .json(&body)
-            .send()
-    };
-    let r = post(
-        "/v1/admin/repos",
-        json!({"repo": "acme/full", "max_open_prs": 3}),
-    )
-    .await
-    .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
+    // Declared after the disk, so the server stops before the disk is unmounted.
+    let s = Server::start_on_sqlite(&disk.dir.path().join("owp.db")).await;
+    s.upsert_repo("acme/full", 3, false).await;
 
     // About 900 KB a request: the database must grow to take it.
     let batch = |n: usize| {
@@ -752,36 +697,22 @@ async fn a_full_disk_answers_503_storage_full_and_the_service_recovers() {
     let filler = disk.fill();
     let mut refused = None;
     for n in 0..12 {
-        let r = post("/v1/admin/tasks", batch(n)).await.unwrap();
-        let status = r.status().as_u16();
-        let body: serde_json::Value = r.json().await.unwrap_or_default();
-        assert_ne!(status, 500, "a full disk answered 500: {body}");
-        if status == 503 {
-            refused = Some((n, body));
+        let r = s.admin_post("/v1/admin/tasks", batch(n)).await;
+        assert_ne!(r.status, 500, "a full disk answered 500: {}", r.describe());
+        if r.status == 503 {
+            refused = Some((n, r));
             break;
         }
-        assert_eq!(status, 201, "{body}");
+        r.expect(201);
     }
-    let (n, body) = refused.expect("a full disk never refused a write");
-    assert_eq!(body["code"], "storage_full", "{body}");
-    assert_eq!(body["status"], 503, "{body}");
+    let (n, r) = refused.expect("a full disk never refused a write");
+    assert_eq!(r.expect_problem(503), "storage_full");
 
     // Room again: the same import goes through, and nothing of the refused one was half kept.
     std::fs::remove_file(filler).unwrap();
-    let r = post("/v1/admin/tasks", batch(n)).await.unwrap();
-    let status = r.status().as_u16();
-    let body: serde_json::Value = r.json().await.unwrap_or_default();
-    assert_eq!(status, 201, "{body}");
+    let body = s.admin_post("/v1/admin/tasks", batch(n)).await.expect(201);
     assert_eq!(body["tasks"].as_array().map(Vec::len), Some(30), "{body}");
-    let state: serde_json::Value = client
-        .get(format!("{base}/v1/admin/state"))
-        .header("X-Admin-Token", token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = s.state().await;
     let kept = state["tasks"]
         .as_array()
         .unwrap()

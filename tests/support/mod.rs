@@ -142,6 +142,20 @@ impl Server {
         server
     }
 
+    /// A server on the SQLite file `db` (which may live on a file system of the test's own),
+    /// whatever `OWP_TEST_DATABASE_URL` says.
+    pub async fn start_on_sqlite(db: &Path) -> Server {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let admin_token = format!("admin-{}", uuid::Uuid::new_v4().simple());
+        Server::spawn(
+            dir,
+            TestDatabase::Sqlite(db.to_path_buf()),
+            Some(admin_token),
+            &[],
+        )
+        .await
+    }
+
     /// A second server process on the same database (and admin token) as `self`.
     pub async fn start_sharing(&self, env: &[(&str, &str)]) -> Server {
         Server::spawn(
