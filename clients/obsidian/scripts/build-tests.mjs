@@ -11,7 +11,7 @@ rmSync(out, { recursive: true, force: true });
 const entries = [];
 for (const dir of ["unit", "integration", "render"]) {
   for (const f of readdirSync(join(root, "test", dir))) {
-    if (f.endsWith(".ts")) entries.push({ in: join(root, "test", dir, f), out: join(dir, f.replace(/\.ts$/, "")) });
+    if (f.endsWith(".ts") && !f.endsWith(".browser.ts")) entries.push({ in: join(root, "test", dir, f), out: join(dir, f.replace(/\.ts$/, "")) });
   }
 }
 await esbuild.build({
@@ -23,6 +23,9 @@ await esbuild.build({
   format: "esm",
   target: "node20",
   alias: { obsidian: join(root, "test", "obsidian-stub.ts") },
+  external: ["esbuild"],
+  // Node 18 has Web Crypto only behind a flag: give the tests the same global as Obsidian has.
+  banner: { js: 'import { webcrypto as __owpCrypto } from "node:crypto"; if (!globalThis.crypto) globalThis.crypto = __owpCrypto;' },
   logLevel: "warning",
   sourcemap: "inline",
 });

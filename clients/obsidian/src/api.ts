@@ -276,7 +276,7 @@ export class OwpClient {
     return this.value(this.call<AdminState>("admin", "GET", `/v1/admin/state?events=${events}`));
   }
 
-  upsertRepo(body: { repo: string; max_open_prs: number; area_locks_enabled?: boolean; clone_url?: string }): Promise<RepoPolicy> {
+  upsertRepo(body: { repo: string; max_open_prs: number; area_locks_enabled?: boolean; clone_url?: string; contract?: Contract }): Promise<RepoPolicy> {
     return this.value(this.call<RepoPolicy>("admin", "POST", "/v1/admin/repos", body, { idempotent: true }));
   }
 

@@ -22,6 +22,16 @@ export interface RepoRow {
   budget: { used: number; max: number; openPrs: number; activeLeases: number; ratio: number; throttled: boolean };
 }
 
+/** Short names for ids in events: a task's key (or title), a worker's name. */
+export type Names = Record<string, string>;
+
+export function namesOf(st: AdminState | null): Names {
+  const n: Names = {};
+  for (const t of st?.tasks ?? []) n[t.task_id] = t.key ?? t.title.slice(0, 40);
+  for (const w of st?.workers ?? []) n[w.worker_id] = w.name;
+  return n;
+}
+
 export interface EventRow {
   id: number;
   time: string;
@@ -32,6 +42,7 @@ export interface EventRow {
 export interface LeaseRow {
   leaseId: string;
   taskId: string;
+  key: string | null;
   title: string;
   repo: string;
   phase: "offered" | "working";
@@ -86,6 +97,7 @@ export function leaseRow(l: Lease, now: number): LeaseRow {
   return {
     leaseId: l.lease_id,
     taskId: l.task.task_id,
+    key: l.task.key,
     title: l.task.title,
     repo: l.task.repo,
     phase: offered ? "offered" : "working",
@@ -95,14 +107,17 @@ export function leaseRow(l: Lease, now: number): LeaseRow {
 }
 
 /** One line for an event: what happened to what, in the words of the log. */
-export function describeEvent(e: OwpEvent): string {
+export function describeEvent(e: OwpEvent, names: Names = {}): string {
   const d = e.data ?? {};
-  const what = [e.repo, e.task_id, e.worker_id && !e.task_id ? e.worker_id : null].filter(Boolean).join(" ");
+  let task = e.task_id ? (names[e.task_id] ?? e.task_id) : null;
+  if (task && e.repo && task.startsWith(`${e.repo}#`)) task = task.slice(e.repo.length);
+  const worker = e.worker_id && !e.task_id ? (names[e.worker_id] ?? e.worker_id) : null;
+  const what = [e.repo, task, worker].filter(Boolean).join(" ");
   let extra = "";
   if (typeof d.from === "string" && typeof d.status === "string") extra = ` ${d.from} → ${d.status}`;
   else if (typeof d.status === "string") extra = ` → ${d.status}`;
   if (typeof d.max_open_prs === "number") extra += ` budget ${d.max_open_prs}`;
-  if (typeof d.name === "string") extra += ` ${d.name}`;
+  if (typeof d.name === "string" && d.name !== worker) extra += ` ${d.name}`;
   const note = typeof d.note === "string" ? d.note : typeof d.reason === "string" ? d.reason : "";
   return `${e.kind}${what ? " " + what : ""}${extra}${note ? ` (${note})` : ""}`;
 }
@@ -150,10 +165,11 @@ export function buildStatusModel(i: ModelInput): StatusModel {
   const workers = st?.workers ?? [];
   const online = workers.filter((w) => w.online);
   const maxEvents = i.maxEvents ?? 20;
+  const names = namesOf(st);
   const events = i.events
     .slice(-maxEvents)
     .reverse()
-    .map((e) => ({ id: e.id, time: hhmmss(e.at), kind: e.kind, text: describeEvent(e) }));
+    .map((e) => ({ id: e.id, time: hhmmss(e.at), kind: e.kind, text: describeEvent(e, names) }));
   let worker: StatusModel["worker"] = null;
   if (i.worker) {
     const w = i.worker.worker;

@@ -51,7 +51,7 @@ function leaseCard(parent: HTMLElement, l: LeaseRow, a: ViewActions) {
   el(head, "span", { cls: `owp-pill owp-pill-${l.phase}`, text: l.phase === "offered" ? "offered" : "in progress" });
   el(head, "span", { cls: "owp-lease-time", text: l.timeText });
   el(card, "div", { cls: "owp-lease-title", text: l.title });
-  el(card, "div", { cls: "owp-muted", text: `${l.repo} · ${l.taskId}` });
+  el(card, "div", { cls: "owp-muted", text: `${l.repo} · ${l.key ?? l.taskId}` });
   const row = el(card, "div", { cls: "owp-actions" });
   if (l.phase === "offered") {
     button(row, "Accept", () => a.ack(l.leaseId), "owp-btn mod-cta");

@@ -47,8 +47,14 @@ export class WorkerSession {
   }
 
   async goOnline(): Promise<WorkerSnapshot> {
-    const hb = await this.o.client.heartbeat("idle");
-    void hb;
+    // Heartbeats at a third of the server's presence window (a pasted token never saw it).
+    try {
+      const ttl = Number((await this.o.client.meta()).heartbeat_ttl_seconds);
+      if (ttl > 0) this.heartbeatSeconds = Math.max(5, Math.floor(ttl / 3));
+    } catch {
+      /* an older server without /v1/meta: keep the default */
+    }
+    await this.o.client.heartbeat("idle");
     this.online = true;
     const snap = await this.refresh();
     this.schedule();

@@ -36,8 +36,8 @@ test("a budget of 0 shows a full gauge; workers online show their load; events n
     m.events.map((e) => e.id),
     [2, 1],
   );
-  assert.equal(m.events[0].text, "task.status acme/widgets t_1 in_progress → pr_opened");
-  assert.equal(m.events[1].text, "repo.created acme/widgets t_1 budget 2");
+  assert.equal(m.events[0].text, "task.status acme/widgets #12 in_progress → pr_opened");
+  assert.equal(m.events[1].text, "repo.created acme/widgets #12 budget 2");
   assert.equal(m.connection.label, "disconnected");
 });
 
