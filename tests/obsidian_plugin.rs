@@ -2,7 +2,8 @@
 //! plugin's controller as a maintainer's vault and a volunteer's vault would (register, go online,
 //! receive and accept a lease, renew, open the task as a note, report a pull request, watch the
 //! review budget gauge and the live event list change, see the server's error for a bad import),
-//! then the status view is rendered in headless Chromium and screenshotted to
+//! and run the plugin itself in a stand-in for Obsidian (its commands, forms and notices), then
+//! the status view is rendered in headless Chromium and screenshotted to
 //! `target/tmp/obsidian-view.png` (the README's picture, `docs/images/obsidian.png`, is a copy).
 //!
 //! Skips, saying why, when `node` or `clients/obsidian/node_modules` is missing (`.ci/run` runs
@@ -86,8 +87,8 @@ async fn plugin_drives_a_real_server_and_its_view_renders_in_chromium() {
         server.log_tail(40)
     );
     assert!(
-        text.contains("pass 3") && text.contains("skipped 0"),
-        "expected 3 passing tests and none skipped: {}",
+        text.contains("pass 4") && text.contains("skipped 0"),
+        "expected 4 passing tests and none skipped: {}",
         describe(&out)
     );
     assert!(model.is_file(), "the view model was not written");

@@ -86,7 +86,9 @@ export class Controller {
   feedState: FeedState | "idle" = "idle";
   feedDetail: string | undefined;
   private refreshing: Promise<void> | null = null;
-  private pollTimer: unknown = null;
+  /** a state read planned after a burst of events */
+  private pending: unknown = null;
+  private pendingWorker = false;
   private readonly now: () => number;
 
   constructor(
@@ -148,8 +150,8 @@ export class Controller {
   stop(): void {
     this.feed?.stop();
     this.feed = null;
-    if (this.pollTimer !== null) this.timers.clearTimeout(this.pollTimer);
-    this.pollTimer = null;
+    if (this.pending !== null) this.timers.clearTimeout(this.pending);
+    this.pending = null;
     this.feedState = "idle";
   }
 
@@ -161,11 +163,19 @@ export class Controller {
   private onEvents(evs: OwpEvent[]) {
     this.events = mergeEvents(this.events, evs);
     this.hooks.changed();
-    // The events say what changed; the state says what it looks like now (budgets, loads).
-    void this.refreshState().catch((e) => this.hooks.backgroundError(e));
-    if (this.settings.workerToken && evs.some((e) => e.worker_id === this.settings.workerId)) {
-      void this.session.refresh().catch((e) => this.hooks.backgroundError(e));
-    }
+    // The events say what changed; the state says what it looks like now (budgets, loads). A
+    // burst of events is one read, a quarter of a second after its first event.
+    const mine = !!this.settings.workerToken && evs.some((e) => e.worker_id === this.settings.workerId);
+    this.pendingWorker ||= mine;
+    if (this.pending !== null) return;
+    this.pending = this.timers.setTimeout(() => {
+      this.pending = null;
+      void this.refreshState().catch((e) => this.hooks.backgroundError(e));
+      if (this.pendingWorker) {
+        this.pendingWorker = false;
+        void this.session.refresh().catch((e) => this.hooks.backgroundError(e));
+      }
+    }, 250);
   }
 
   /** Reads the whole state now (one read at a time; callers share it). */

@@ -59,7 +59,6 @@ export interface StatusModel {
   repos: RepoRow[];
   events: EventRow[];
   worker: null | { name: string; online: boolean; label: string; leases: LeaseRow[] };
-  updatedAt: string | null;
 }
 
 export interface WorkerSnapshot {
@@ -195,7 +194,6 @@ export function buildStatusModel(i: ModelInput): StatusModel {
     repos: (st?.repos ?? []).map((r) => repoRow(r, st?.tasks ?? [])),
     events,
     worker,
-    updatedAt: null,
   };
 }
 

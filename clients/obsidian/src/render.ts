@@ -71,13 +71,12 @@ export function renderStatus(root: HTMLElement, m: StatusModel, a: ViewActions):
 
   const head = el(root, "div", { cls: "owp-header" });
   el(head, "span", { cls: "owp-title", text: "OWP Pool" });
-  const conn = el(head, "span", {
+  el(head, "span", {
     cls: `owp-conn owp-conn-${m.connection.state}`,
     text: m.connection.label,
     title: m.connection.detail ?? "",
     attr: { "data-state": m.connection.state },
   });
-  void conn;
   button(head, "↻", () => a.refresh(), "owp-btn owp-icon-btn").setAttribute("aria-label", "Refresh");
   if (m.connection.state === "disconnected" && m.connection.detail) {
     el(root, "div", { cls: "owp-banner", text: `Disconnected: ${m.connection.detail}. Retrying by itself.` });

@@ -1,7 +1,11 @@
 // A small stand-in for the `obsidian` module, for running the plugin in Node: it records what the
 // plugin registers and shows, keeps plugin data in memory, and answers `requestUrl` with fetch.
 
+import { createRequire } from "node:module";
 import { FakeElement, installFakeDom } from "./fake-dom";
+
+// Obsidian's desktop app has Node's `require` in the page: so does this stand-in.
+(globalThis as { require?: unknown }).require ??= createRequire(import.meta.url);
 
 const doc = installFakeDom();
 

@@ -154,6 +154,12 @@ test("a maintainer and a volunteer drive the pool from their vaults", { skip }, 
   await admin.ctl.refreshState();
   assert.ok(!admin.ctl.state!.tasks.some((t) => t.key === "NP-9"));
 
+  // Front matter with Obsidian's own keys beside the tasks imports too (unknown keys are ignored).
+  const fm = await admin.ctl.importFromNote("---\ntags: [backlog]\naliases: [Plugin plan]\nrepo: notes/plugin\ntasks:\n  - {key: NP-3, title: Translate the settings page, required_skills: [docs]}\n---\n# Plan\n");
+  assert.ok(fm.ok, fm.lines.join("\n"));
+  assert.equal(fm.source, "front matter");
+  assert.deepEqual(fm.tasks!.map((t) => t.key), ["NP-3"]);
+
   // Going offline pauses the seat: no more offers.
   await vol.ctl.session.goOffline();
   assert.equal(vol.ctl.statusBar(), "OWP: offline");
@@ -204,4 +210,62 @@ test("the pool for the screenshot: two repos, two workers, an offer waiting", { 
   assert.equal(model.repos.find((r) => r.repo === "notes/site")!.budget.throttled, true);
   assert.equal(model.worker!.leases[0].phase, "offered");
   if (out) writeFileSync(out, JSON.stringify(model, null, 2));
+});
+
+test("the plugin itself, in a stand-in Obsidian: commands, notices, the task note", { skip }, async (t) => {
+  const { App, Modal, Notice, Setting, TFile } = await import("obsidian");
+  const { default: OwpPoolPlugin } = await import("../../main");
+  const app = new App();
+  const plugin = new OwpPoolPlugin(app as never, { id: "owp-pool", version: "0.1.0" } as never);
+  (plugin as unknown as { data: unknown }).data = { serverUrl: SERVER, adminToken: ADMIN, refreshMode: "live", notesFolder: "Pool" };
+  await plugin.onload();
+  t.after(() => plugin.onunload());
+  const commands = (plugin as unknown as { commands: { id: string; checkCallback: (c: boolean) => boolean }[] }).commands;
+  const run = (id: string) => assert.ok(commands.find((c) => c.id === id)!.checkCallback(false) !== false, id);
+  const shown = () => Notice.shown.join("\n---\n");
+  const noticeMatching = (re: RegExp) => until(`a notice matching ${re}`, () => Notice.shown.find((n) => re.test(n)));
+  /** Fills the last opened form and presses OK. */
+  const fill = (values: string[]) => {
+    const modal = Modal.opened[Modal.opened.length - 1] as unknown as { contentEl: unknown };
+    const rows = Setting.all.filter((s) => s.containerEl === modal.contentEl);
+    values.forEach((v, i) => rows[i].components[0].change(v));
+    rows[rows.length - 1].components[0].inputEl.click();
+  };
+  await until("the live stream", () => plugin.ctl.feedState === "live");
+
+  await plugin.ctl.initRepo("notes/glue", 2, true);
+  app.vault.files.set("Glue plan.md", "# Glue\n\n```yaml\nrepo: notes/glue\ntasks:\n  - {key: G-1, title: Wire the ribbon icon, required_skills: [glue]}\n```\n");
+  app.workspace.activeFile = new TFile("Glue plan.md");
+  run("import-note");
+  await noticeMatching(/^Imported 1 task into notes\/glue \(from the code block\)\.$/);
+  app.vault.files.set("Bad plan.md", "```yaml\nrepo: notes/glue\ntasks:\n  - {key: G-2, title: Bad, priority: urgent}\n```\n");
+  app.workspace.activeFile = new TFile("Bad plan.md");
+  run("import-note");
+  const failed = await noticeMatching(/^Import failed:/);
+  const lines = failed.split("\n");
+  assert.equal(lines[1], "HTTP 422 validation_failed", failed);
+  assert.ok(lines.slice(2).some((l) => l.includes("priority") || l.includes("urgent")), failed);
+
+  // Register here (the form), go online, accept, open the task as a note, report the PR.
+  run("register-worker");
+  fill(["glue-vault", "glue", "2", "1"]);
+  await noticeMatching(/^Registered glue-vault \(w_/);
+  assert.match(plugin.settings.workerToken, /.+/);
+  run("go-online");
+  await noticeMatching(/^OWP: offered "Wire the ribbon icon"/);
+  const bar = (plugin as unknown as { statusBar: { textContent: string }[] }).statusBar[0];
+  assert.match(bar.textContent, /^OWP: offer: accept within/);
+  run("ack");
+  await noticeMatching(/^Accepted: Wire the ribbon icon$/);
+  run("open-task-note");
+  await noticeMatching(/^Opened Pool\/G-1 Wire the ribbon icon\.md$/);
+  assert.match(app.vault.files.get("Pool/G-1 Wire the ribbon icon.md")!, /# Wire the ribbon icon/);
+  run("report-pr");
+  fill(["https://git.example.org/notes/glue/pull/3", "done"]);
+  await noticeMatching(/^PR reported: Wire the ribbon icon$/);
+  await until("the gauge in the plugin's view model", () => plugin.ctl.model().repos.find((r) => r.repo === "notes/glue")?.budget.openPrs === 1);
+  run("go-offline");
+  await noticeMatching(/^Offline/);
+  assert.equal(bar.textContent, "OWP: offline");
+  assert.ok(!shown().includes(ADMIN!) && !shown().includes(plugin.settings.workerToken), "a token in a notice");
 });
