@@ -74,7 +74,7 @@ const CONNECTION_LABELS: Record<string, string> = {
   connecting: "connecting…",
   disconnected: "disconnected",
   stopped: "paused",
-  idle: "not connected",
+  idle: "not live",
 };
 
 /** `95` → `1:35`, `3725` → `1:02:05`, negative → `0:00`. */
