@@ -164,7 +164,7 @@ export class Controller {
     this.events = mergeEvents(this.events, evs);
     this.hooks.changed();
     // The events say what changed; the state says what it looks like now (budgets, loads). A
-    // burst of events is one read, a quarter of a second after its first event.
+    // burst of events is one read, a second after its first event (at most one read a second).
     const mine = !!this.settings.workerToken && evs.some((e) => e.worker_id === this.settings.workerId);
     this.pendingWorker ||= mine;
     if (this.pending !== null) return;
@@ -175,7 +175,7 @@ export class Controller {
         this.pendingWorker = false;
         void this.session.refresh().catch((e) => this.hooks.backgroundError(e));
       }
-    }, 250);
+    }, 1000);
   }
 
   /** Reads the whole state now (one read at a time; callers share it). */
