@@ -1,0 +1,337 @@
+// The OWP HTTP API, independent of Obsidian: every call goes through a `Requester`, so the plugin
+// can use Obsidian's `requestUrl` (no CORS in the way) and tests can use `fetch`.
+
+export interface HttpRequest {
+  method: "GET" | "POST";
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  text: string;
+}
+
+export type Requester = (req: HttpRequest) => Promise<HttpResponse>;
+
+/** A requester built on a WHATWG `fetch` (Node 18+, browsers). */
+export function fetchRequester(f: typeof fetch = fetch): Requester {
+  return async (req) => {
+    const res = await f(req.url, { method: req.method, headers: req.headers, body: req.body });
+    return { status: res.status, text: await res.text() };
+  };
+}
+
+/** An answer of the server that is not a success, or a server that could not be reached. */
+export class OwpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly detail: string,
+  ) {
+    super(status ? `${status} ${code}: ${detail}` : detail);
+    this.name = "OwpError";
+  }
+
+  /** The problem as lines to show one by one: the code first, then each line of the detail. */
+  lines(): string[] {
+    const rest = this.detail
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0);
+    // A local problem (no server answer) is its detail alone.
+    return this.status ? [`HTTP ${this.status} ${this.code}`, ...rest] : rest;
+  }
+}
+
+export type TaskStatus =
+  | "ready"
+  | "leased"
+  | "in_progress"
+  | "pr_opened"
+  | "merged"
+  | "blocked"
+  | "cancelled";
+
+export const TASK_STATUSES: TaskStatus[] = [
+  "ready",
+  "leased",
+  "in_progress",
+  "pr_opened",
+  "blocked",
+  "merged",
+  "cancelled",
+];
+
+export interface Contract {
+  setup?: string;
+  test?: string;
+  lint?: string;
+  branch?: string;
+  pr_template?: string;
+  instructions?: string;
+}
+
+export interface Task {
+  task_id: string;
+  repo: string;
+  key: string | null;
+  title: string;
+  description: string;
+  estimate_points: number;
+  priority: string;
+  required_skills: string[];
+  area: string | null;
+  tier: number;
+  status: TaskStatus;
+  assigned_worker_id: string | null;
+  lease_id: string | null;
+  lease_expires_at: string | null;
+  artifact: { pr_url?: string; [k: string]: unknown } | null;
+  attempts: number;
+  status_reason?: string | null;
+  contract?: Contract | null;
+  clone_url?: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Worker {
+  worker_id: string;
+  name: string;
+  skills: string[];
+  capacity_points: number;
+  max_concurrent_tasks: number;
+  status: "idle" | "working" | "paused";
+  online: boolean;
+  last_heartbeat: string | null;
+  active_points: number;
+  active_tasks: number;
+}
+
+export interface RepoPolicy {
+  repo: string;
+  max_open_prs: number;
+  area_locks_enabled: boolean;
+  open_prs: number;
+  active_leases: number;
+  throttled: boolean;
+}
+
+export interface OwpEvent {
+  id: number;
+  kind: string;
+  at: string;
+  repo: string | null;
+  task_id: string | null;
+  worker_id: string | null;
+  actor: string;
+  data: Record<string, unknown>;
+}
+
+export interface AdminState {
+  repos: RepoPolicy[];
+  workers: Worker[];
+  tasks: Task[];
+  events: OwpEvent[];
+}
+
+export interface Lease {
+  lease_id: string;
+  task: Task;
+  expires_at: string;
+  accept_by: string;
+}
+
+export interface Registration {
+  worker_id: string;
+  token: string;
+  protocol: string;
+  heartbeat_ttl_seconds: number;
+  lease_ttl_seconds: number;
+  accept_ttl_seconds: number;
+}
+
+export interface RegisterInput {
+  name: string;
+  skills: string[];
+  capacity_points: number;
+  max_concurrent_tasks: number;
+}
+
+export interface Credentials {
+  baseUrl: string;
+  adminToken?: string;
+  workerToken?: string;
+}
+
+/** A fresh random key for `Idempotency-Key` (one per attempt of a state change). */
+export function newIdempotencyKey(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return "obsidian-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** `http://host:port/` → `http://host:port` (and a bare host gets `http://`). */
+export function normalizeBaseUrl(raw: string): string {
+  let url = raw.trim().replace(/\/+$/, "");
+  if (url && !/^https?:\/\//i.test(url)) url = "http://" + url;
+  return url;
+}
+
+type Who = "admin" | "worker" | "anonymous";
+
+export class OwpClient {
+  constructor(
+    private readonly request: Requester,
+    private readonly creds: () => Credentials,
+  ) {}
+
+  get baseUrl(): string {
+    return normalizeBaseUrl(this.creds().baseUrl);
+  }
+
+  hasAdmin(): boolean {
+    return !!this.creds().adminToken;
+  }
+
+  hasWorker(): boolean {
+    return !!this.creds().workerToken;
+  }
+
+  /** Headers that authenticate as `who` (used by the event stream too). */
+  authHeaders(who: Who): Record<string, string> {
+    const c = this.creds();
+    if (who === "admin") {
+      if (!c.adminToken) throw new OwpError(0, "no_admin_token", "Set the admin token in the OWP Pool settings first.");
+      return { "X-Admin-Token": c.adminToken };
+    }
+    if (who === "worker") {
+      if (!c.workerToken)
+        throw new OwpError(0, "no_worker_token", "Register this vault's worker (or paste a worker token) in the OWP Pool settings first.");
+      return { Authorization: `Bearer ${c.workerToken}` };
+    }
+    return {};
+  }
+
+  private async call<T>(
+    who: Who,
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+    opts: { yaml?: boolean; idempotent?: boolean } = {},
+  ): Promise<{ status: number; value: T | null }> {
+    const base = this.baseUrl;
+    if (!base) throw new OwpError(0, "no_server", "Set the server URL in the OWP Pool settings first.");
+    const headers: Record<string, string> = { Accept: "application/json", ...this.authHeaders(who) };
+    let payload: string | undefined;
+    if (body !== undefined) {
+      if (opts.yaml) {
+        headers["Content-Type"] = "application/yaml";
+        payload = String(body);
+      } else {
+        headers["Content-Type"] = "application/json";
+        payload = JSON.stringify(body);
+      }
+    }
+    if (method === "POST" && opts.idempotent) headers["Idempotency-Key"] = newIdempotencyKey();
+    let res: HttpResponse;
+    try {
+      res = await this.request({ method, url: base + path, headers, body: payload });
+    } catch (e) {
+      throw new OwpError(0, "unreachable", `Cannot reach ${base}: ${(e as Error)?.message ?? e}`);
+    }
+    if (res.status >= 200 && res.status < 300) {
+      if (res.status === 204 || !res.text) return { status: res.status, value: null };
+      return { status: res.status, value: JSON.parse(res.text) as T };
+    }
+    let code = "http_error";
+    let detail = res.text.slice(0, 2000);
+    try {
+      const p = JSON.parse(res.text);
+      if (p && typeof p === "object") {
+        code = typeof p.code === "string" ? p.code : code;
+        detail = typeof p.detail === "string" ? p.detail : typeof p.title === "string" ? p.title : detail;
+      }
+    } catch {
+      /* not problem+json: keep the text */
+    }
+    throw new OwpError(res.status, code, detail);
+  }
+
+  private async value<T>(p: Promise<{ status: number; value: T | null }>): Promise<T> {
+    const r = await p;
+    if (r.value === null) throw new OwpError(r.status, "empty_response", "the server answered with no body");
+    return r.value;
+  }
+
+  // ---- anyone ----
+  meta(): Promise<Record<string, unknown>> {
+    return this.value(this.call("anonymous", "GET", "/v1/meta"));
+  }
+
+  // ---- admin ----
+  state(events = 50): Promise<AdminState> {
+    return this.value(this.call<AdminState>("admin", "GET", `/v1/admin/state?events=${events}`));
+  }
+
+  upsertRepo(body: { repo: string; max_open_prs: number; area_locks_enabled?: boolean; clone_url?: string; contract?: Contract }): Promise<RepoPolicy> {
+    return this.value(this.call<RepoPolicy>("admin", "POST", "/v1/admin/repos", body, { idempotent: true }));
+  }
+
+  /** Imports a YAML document (`repo:` and `tasks:`) as the server reads it. */
+  async importYaml(yaml: string): Promise<Task[]> {
+    const r = await this.value(this.call<{ tasks: Task[] }>("admin", "POST", "/v1/admin/tasks", yaml, { yaml: true, idempotent: true }));
+    return r.tasks;
+  }
+
+  setTaskStatus(taskId: string, status: TaskStatus, reason?: string): Promise<Task> {
+    const body: Record<string, unknown> = { status };
+    if (reason) body.reason = reason;
+    return this.value(this.call<Task>("admin", "POST", `/v1/admin/tasks/${encodeURIComponent(taskId)}/status`, body, { idempotent: true }));
+  }
+
+  // ---- worker ----
+  async register(input: RegisterInput): Promise<Registration> {
+    return this.value(this.call<Registration>("anonymous", "POST", "/v1/workers/register", input, { idempotent: true }));
+  }
+
+  heartbeat(status?: "idle" | "paused"): Promise<{ worker: Worker; renewed_leases: unknown }> {
+    return this.value(this.call("worker", "POST", "/v1/workers/heartbeat", status ? { status } : {}));
+  }
+
+  me(): Promise<{ worker: Worker; leases: Lease[] }> {
+    return this.value(this.call("worker", "GET", "/v1/workers/me"));
+  }
+
+  /** A claim: the offered lease, or null when nothing is eligible now. */
+  async claim(): Promise<Lease | null> {
+    const r = await this.call<{ lease: Lease }>("worker", "POST", "/v1/work", undefined, { idempotent: true });
+    return r.value ? r.value.lease : null;
+  }
+
+  ack(leaseId: string): Promise<Task> {
+    return this.value(this.call<Task>("worker", "POST", `/v1/leases/${encodeURIComponent(leaseId)}/ack`, {}, { idempotent: true }));
+  }
+
+  nack(leaseId: string, reason?: string): Promise<Task> {
+    return this.value(
+      this.call<Task>("worker", "POST", `/v1/leases/${encodeURIComponent(leaseId)}/nack`, reason ? { reason } : {}, { idempotent: true }),
+    );
+  }
+
+  renew(leaseId: string): Promise<Task> {
+    return this.value(this.call<Task>("worker", "POST", `/v1/leases/${encodeURIComponent(leaseId)}/renew`, {}, { idempotent: true }));
+  }
+
+  reportPr(taskId: string, prUrl: string, note?: string): Promise<Task> {
+    const body: Record<string, unknown> = { status: "pr_opened", artifact: { pr_url: prUrl } };
+    if (note) body.note = note;
+    return this.value(this.call<Task>("worker", "POST", `/v1/tasks/${encodeURIComponent(taskId)}/status`, body, { idempotent: true }));
+  }
+
+  task(taskId: string, who: "admin" | "worker" = "worker"): Promise<Task> {
+    return this.value(this.call<Task>(who, "GET", `/v1/tasks/${encodeURIComponent(taskId)}`));
+  }
+}

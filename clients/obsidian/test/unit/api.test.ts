@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { OwpClient, OwpError, normalizeBaseUrl } from "../../src/api";
+import type { HttpRequest, HttpResponse } from "../../src/api";
+
+function client(answer: (r: HttpRequest) => HttpResponse, creds = { baseUrl: "http://h:1/", adminToken: "adm-secret", workerToken: "wrk-secret" }) {
+  const seen: HttpRequest[] = [];
+  const c = new OwpClient(async (r) => {
+    seen.push(r);
+    return answer(r);
+  }, () => creds);
+  return { c, seen };
+}
+
+test("admin calls carry X-Admin-Token and worker calls a bearer token", async () => {
+  const { c, seen } = client(() => ({ status: 200, text: '{"repos":[],"workers":[],"tasks":[],"events":[]}' }));
+  await c.state();
+  assert.equal(seen[0].url, "http://h:1/v1/admin/state?events=50");
+  assert.equal(seen[0].headers["X-Admin-Token"], "adm-secret");
+  assert.equal(seen[0].headers.Authorization, undefined);
+  await c.me().catch(() => undefined);
+  assert.equal(seen[1].headers.Authorization, "Bearer wrk-secret");
+  assert.equal(seen[1].headers["X-Admin-Token"], undefined);
+});
+
+test("state changes send a fresh Idempotency-Key each time", async () => {
+  const { c, seen } = client(() => ({ status: 200, text: '{"task_id":"t"}' }));
+  await c.ack("l_1");
+  await c.ack("l_1");
+  const [a, b] = seen.map((r) => r.headers["Idempotency-Key"]);
+  assert.match(a, /^obsidian-[0-9a-f]{32}$/);
+  assert.notEqual(a, b);
+});
+
+test("an import goes as YAML, as written in the note", async () => {
+  const { c, seen } = client(() => ({ status: 201, text: '{"tasks":[{"task_id":"t_1"}]}' }));
+  const tasks = await c.importYaml("repo: a/b\ntasks:\n  - title: x\n");
+  assert.equal(tasks.length, 1);
+  assert.equal(seen[0].headers["Content-Type"], "application/yaml");
+  assert.equal(seen[0].body, "repo: a/b\ntasks:\n  - title: x\n");
+});
+
+test("a claim answered 204 is no lease", async () => {
+  const { c } = client(() => ({ status: 204, text: "" }));
+  assert.equal(await c.claim(), null);
+});
+
+test("a problem+json answer becomes an OwpError with its code and its detail line by line", async () => {
+  const { c } = client(() => ({
+    status: 422,
+    text: JSON.stringify({ type: "x", title: "Unprocessable", status: 422, code: "invalid_estimate_points", detail: "tasks[0].estimate_points must be 1 or more\nsecond line" }),
+  }));
+  await assert.rejects(c.importYaml("x"), (e: unknown) => {
+    assert.ok(e instanceof OwpError);
+    assert.equal(e.status, 422);
+    assert.equal(e.code, "invalid_estimate_points");
+    assert.deepEqual(e.lines(), ["HTTP 422 invalid_estimate_points", "tasks[0].estimate_points must be 1 or more", "second line"]);
+    return true;
+  });
+});
+
+test("an unreachable server and a missing token are clear errors, and a missing token sends nothing", async () => {
+  const { c } = client(() => {
+    throw new Error("connect ECONNREFUSED");
+  });
+  await assert.rejects(c.state(), /Cannot reach http:\/\/h:1: connect ECONNREFUSED/);
+  const { c: c2, seen } = client(() => ({ status: 200, text: "{}" }), { baseUrl: "http://h:1", adminToken: "", workerToken: "" });
+  await assert.rejects(c2.state(), (e: unknown) => e instanceof OwpError && e.code === "no_admin_token");
+  await assert.rejects(c2.heartbeat(), (e: unknown) => e instanceof OwpError && e.code === "no_worker_token");
+  assert.equal(seen.length, 0);
+});
+
+test("server URLs are normalised", () => {
+  assert.equal(normalizeBaseUrl(" http://127.0.0.1:8787/ "), "http://127.0.0.1:8787");
+  assert.equal(normalizeBaseUrl("pool.example.org"), "http://pool.example.org");
+  assert.equal(normalizeBaseUrl("https://x//"), "https://x");
+});
