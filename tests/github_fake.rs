@@ -694,7 +694,7 @@ async fn manifest_code_converts_once_without_auth() {
     let http = reqwest::Client::new();
     let app = convert(&http, fake.url(), "abc123").await.unwrap();
     assert_eq!(app.id, fake.app_id());
-    assert_eq!(app.slug, expected["slug"]);
+    assert_eq!(app.slug.as_deref(), expected["slug"].as_str());
     assert_eq!(app.webhook_secret(), Some("test-webhook-secret"));
     assert!(fake.calls()[0].auth == CallAuth::None);
     // The credentials work.

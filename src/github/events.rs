@@ -309,7 +309,7 @@ pub enum EventError {
 }
 
 /// The actions the App uses, per event (with an `action`); the others are ignored.
-const USED_ACTIONS: [(&str, &[&str]); 5] = [
+pub const USED_ACTIONS: [(&str, &[&str]); 5] = [
     (
         "issues",
         &[

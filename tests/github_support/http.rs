@@ -538,7 +538,7 @@ fn route(
                 let comment = find_comment(m, &repo, id)?;
                 Ok(Reply::ok(shape::comment(api, m, &comment)))
             }
-            ("PATCH" | "POST", ["repos", owner, name, "issues", "comments", id]) => {
+            ("PATCH", ["repos", owner, name, "issues", "comments", id]) => {
                 let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
                 let comment = find_comment(m, &repo, id)?;
                 let text = comment_body(body)?;
