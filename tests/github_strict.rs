@@ -152,6 +152,8 @@ async fn every_call_of_the_app_matches_githubs_description() {
     api::installation_repos(&client, 50).await.unwrap();
     api::installations(&app, 50).await.unwrap();
     api::deliveries(&app, 2).await.unwrap();
+    // No such delivery (404), but a request GitHub serves.
+    assert!(api::redeliver(&app, 999).await.is_err());
     assert!(fake.take_violations().is_empty());
 }
 
