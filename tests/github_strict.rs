@@ -344,3 +344,25 @@ async fn a_truncated_repository_listing_takes_nothing_out_of_the_pool() {
     assert_eq!(story.task(n).await.status, TaskStatus::Ready);
     story.expect_no_new_comments(n);
 }
+
+#[tokio::test]
+async fn a_write_the_app_has_no_permission_for_is_given_up_and_the_rest_goes_on() {
+    let story = Story::start().await;
+    let n = story.label_issue("Claim me", &[]).await;
+    story.expect_status(n, &["**Ready**"]);
+    // The installation lacks the permission to react: GitHub refuses with 403 for good.
+    story.fake.fail(
+        FailWhen::on("POST", "/reactions"),
+        100,
+        Failure::NotAccessibleByIntegration,
+    );
+    let c = story.comment(n, "alice", "/owp claim").await;
+    assert_eq!(story.task(n).await.status, TaskStatus::InProgress);
+    story.expect_status(n, &["@alice"]);
+    assert!(!story.reacted(c, "+1"));
+    assert_eq!(
+        story.fake.count_calls("POST", "/reactions"),
+        1,
+        "a refusal is not tried again"
+    );
+}
