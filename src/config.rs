@@ -226,6 +226,17 @@ pub struct GithubConfig {
     #[arg(long, env = "OWP_GITHUB_CLAIM_TTL_SECONDS",
           value_parser = clap::value_parser!(u64).range(1..=MAX_LEASE_TTL_SECONDS))]
     pub github_claim_ttl_seconds: Option<u64>,
+    /// The first pause, in milliseconds, after a secondary rate limit GitHub names without
+    /// `Retry-After` (default one minute, as GitHub asks; it doubles while the limit repeats).
+    /// For tests.
+    #[arg(long, env = "OWP_GITHUB_LIMIT_WAIT_MS", hide = true,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub github_limit_wait_ms: Option<u64>,
+    /// Pages (of 100) read at most from a listing of installations or repositories (default 50).
+    /// For tests.
+    #[arg(long, env = "OWP_GITHUB_MAX_PAGES", hide = true,
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub github_max_pages: Option<u64>,
     /// Where the App setup page saves the new App's credentials (default `env.local`).
     #[arg(long, env = "OWP_GITHUB_ENV_FILE")]
     pub github_env_file: Option<PathBuf>,

@@ -104,6 +104,10 @@ pub const WEBHOOK_DELIVERIES: &str = "owp_github_webhook_deliveries_total";
 pub const OUTBOX_BACKLOG: &str = "owp_github_outbox_backlog";
 /// The GitHub rate limit left, as GitHub last reported it (gauge).
 pub const GITHUB_RATE_LIMIT_REMAINING: &str = "owp_github_rate_limit_remaining";
+/// Secondary rate limits GitHub named without `Retry-After` (counter).
+pub const GITHUB_SECONDARY_LIMITS: &str = "owp_github_secondary_limits_total";
+/// Listings read only in part because they were longer than the App reads (counter, `listing`).
+pub const GITHUB_TRUNCATED_LISTINGS: &str = "owp_github_truncated_listings_total";
 
 const CLAIM_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -230,6 +234,14 @@ fn describe_process_metrics() {
     describe_gauge!(
         GITHUB_RATE_LIMIT_REMAINING,
         "Requests left in the GitHub rate-limit window, as GitHub last reported it."
+    );
+    describe_counter!(
+        GITHUB_SECONDARY_LIMITS,
+        "Secondary rate limits GitHub named without Retry-After (the installation backs off)."
+    );
+    describe_counter!(
+        GITHUB_TRUNCATED_LISTINGS,
+        "GitHub listings longer than the App reads; nothing is removed on their account."
     );
 }
 
@@ -482,6 +494,16 @@ pub fn set_outbox_backlog(n: u64) {
 /// Sets the GitHub rate limit left (from `X-RateLimit-Remaining`).
 pub fn set_github_rate_limit_remaining(n: u64) {
     record(|| gauge!(GITHUB_RATE_LIMIT_REMAINING).set(n as f64));
+}
+
+/// GitHub named a secondary rate limit without `Retry-After`.
+pub fn record_github_secondary_limit() {
+    record(|| counter!(GITHUB_SECONDARY_LIMITS).increment(1));
+}
+
+/// A GitHub listing was longer than the App reads (`listing` names which).
+pub fn record_github_truncated_listing(listing: &'static str) {
+    record(|| counter!(GITHUB_TRUNCATED_LISTINGS, "listing" => listing).increment(1));
 }
 
 /// A label value of at most 64 characters from `[A-Za-z0-9_.-]`; anything else becomes `_`.

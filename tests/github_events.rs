@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use owp::github::events::{Event, IssueAction, PullRequestAction, parse_event};
+use owp::github::events::{Event, IssueAction, PullRequestAction, USED_ACTIONS, parse_event};
 use owp::github::signature::{WebhookSecrets, sign};
 
 fn fixtures_dir() -> PathBuf {
@@ -65,6 +65,7 @@ fn each_fixture_is_the_expected_variant() {
         ("installation.created", "Installation"),
         ("installation.deleted", "Installation"),
         ("installation.suspend", "Installation"),
+        ("installation.unsuspend", "Installation"),
         (
             "installation_repositories.added",
             "InstallationRepositories",
@@ -160,5 +161,62 @@ fn fixtures_verify_when_signed_like_github() {
         let mut forged = body.clone();
         forged.push(b' ');
         assert!(secrets.verify(Some(&header), &forged).is_err(), "{stem}");
+    }
+}
+
+/// `examples/EVENT.ACTION.N.json`: every upstream example of the events and actions the App uses.
+fn examples() -> Vec<(String, String, Option<String>)> {
+    let mut out: Vec<(String, String, Option<String>)> =
+        std::fs::read_dir(fixtures_dir().join("examples"))
+            .unwrap()
+            .filter_map(|entry| {
+                let name = entry.unwrap().file_name().into_string().unwrap();
+                let stem = name.strip_suffix(".json")?.to_string();
+                let parts: Vec<&str> = stem.split('.').collect();
+                let action = (parts.len() == 3).then(|| parts[1].to_string());
+                Some((stem.clone(), parts[0].to_string(), action))
+            })
+            .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn every_upstream_example_of_a_used_action_parses_into_its_event() {
+    let examples = examples();
+    for (stem, event, action) in &examples {
+        let body =
+            std::fs::read(fixtures_dir().join("examples").join(format!("{stem}.json"))).unwrap();
+        let parsed = parse_event(event, &body).unwrap_or_else(|e| panic!("{stem}: {e:?}"));
+        let want = match event.as_str() {
+            "ping" => "Ping",
+            "installation" => "Installation",
+            "installation_repositories" => "InstallationRepositories",
+            "issues" => "Issue",
+            "issue_comment" => "IssueComment",
+            "pull_request" => "PullRequest",
+            other => panic!("{stem}: an event the App does not use: {other}"),
+        };
+        assert_eq!(variant(&parsed), want, "{stem} ({action:?})");
+    }
+    // Every used action has an upstream example, or (where the package has none) a payload
+    // derived from a neighbour among the main fixtures.
+    let derived: Vec<String> = fixtures()
+        .into_iter()
+        .map(|(stem, _)| stem)
+        .filter(|stem| stem.ends_with(".derived"))
+        .collect();
+    for (event, actions) in USED_ACTIONS {
+        for action in actions {
+            let upstream = examples
+                .iter()
+                .any(|(_, e, a)| e == event && a.as_deref() == Some(action));
+            let prefix = format!("{event}.{action}.");
+            let derived = derived.iter().any(|stem| stem.starts_with(&prefix));
+            assert!(
+                upstream || derived,
+                "no example payload for {event}.{action}"
+            );
+        }
     }
 }

@@ -127,7 +127,7 @@ async fn expired_or_unknown_tokens_are_refused() {
     let (fake, app) = setup().await;
     fake.set_token_lifetime(TimeDelta::seconds(-1));
     let expired = app.installation_token(INSTALLATION).await.unwrap();
-    let http = reqwest::Client::new();
+    let http = github_support::github_http();
     let url = format!("{}/repos/{REPO}/issues", fake.url());
     let status = http
         .get(&url)
@@ -278,16 +278,22 @@ async fn comments_are_created_listed_and_updated() {
     assert_eq!(created.user.login, BOT_LOGIN);
     assert_eq!(created.user.r#type, "Bot");
 
-    let updated = issues
-        .update_comment(created.id, "status: claimed")
+    // octocrab's typed update sends POST; GitHub serves only PATCH on a comment (the App sends
+    // PATCH): refused, and recorded as a request GitHub would not serve.
+    assert!(
+        issues
+            .update_comment(created.id, "status: claimed")
+            .await
+            .is_err()
+    );
+    let violations = fake.take_violations();
+    assert!(
+        violations.len() == 1 && violations[0].contains("GitHub serves only GET, PATCH"),
+        "{violations:?}"
+    );
+    owp::github::api::update_comment(&client, REPO, created.id.0 as i64, "status: claimed")
         .await
         .unwrap();
-    assert_eq!(updated.body.as_deref(), Some("status: claimed"));
-    // octocrab updates with POST; the fake, like GitHub, accepts it as PATCH.
-    assert_eq!(
-        fake.count_calls("POST", &format!("/issues/comments/{}", created.id)),
-        1
-    );
 
     let listed = issues.list_comments(n).send().await.unwrap();
     let bodies: Vec<&str> = listed
@@ -306,7 +312,7 @@ async fn comment_updates_by_patch_work_too() {
     let n = fake.create_issue(REPO, "alice", "Task", "", &[]);
     let id = fake.add_comment(REPO, n, BOT_LOGIN, "old");
     let token = app.installation_token(INSTALLATION).await.unwrap();
-    let response = reqwest::Client::new()
+    let response = github_support::github_http()
         .patch(format!("{}/repos/{REPO}/issues/comments/{id}", fake.url()))
         .bearer_auth(token)
         .json(&json!({"body": "new"}))
@@ -389,7 +395,16 @@ async fn collaborator_permissions() {
     assert_eq!(check("maya").await, RepoPermission::Maintain);
     assert_eq!(check("wes").await, RepoPermission::Write);
     assert_eq!(check("tori").await, RepoPermission::Triage);
+    // A person GitHub knows (here: an issue's author) without a role reads a public repository;
+    // a login GitHub does not know is answered 404, which the App reads as no access.
+    fake.create_issue(REPO, "stranger", "Hello", "", &[]);
     assert_eq!(check("stranger").await, RepoPermission::Read);
+    assert_eq!(check("nobody-at-all").await, RepoPermission::None);
+    assert_eq!(
+        fake.calls().last().map(|c| c.status),
+        Some(404),
+        "GitHub answers 404 for an unknown login"
+    );
     assert!(check("maya").await.is_maintainer());
     assert!(!check("tori").await.is_maintainer());
 }
@@ -430,7 +445,7 @@ async fn contents_json_carries_wrapped_base64_like_github() {
     let long = "x: 1\n".repeat(40);
     fake.set_file(REPO, ".github/owp.yml", &long);
     let token = app.installation_token(INSTALLATION).await.unwrap();
-    let body: Value = reqwest::Client::new()
+    let body: Value = github_support::github_http()
         .get(format!(
             "{}/repos/{REPO}/contents/.github/owp.yml",
             fake.url()
@@ -679,7 +694,7 @@ async fn manifest_code_converts_once_without_auth() {
     let http = reqwest::Client::new();
     let app = convert(&http, fake.url(), "abc123").await.unwrap();
     assert_eq!(app.id, fake.app_id());
-    assert_eq!(app.slug, expected["slug"]);
+    assert_eq!(app.slug.as_deref(), expected["slug"].as_str());
     assert_eq!(app.webhook_secret(), Some("test-webhook-secret"));
     assert!(fake.calls()[0].auth == CallAuth::None);
     // The credentials work.

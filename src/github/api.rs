@@ -32,6 +32,10 @@ pub enum CallError {
     /// resets then.
     #[error("GitHub asked to wait (rate limit)")]
     Wait { until: i64 },
+    /// A secondary rate limit GitHub named without saying how long to wait (no `Retry-After`,
+    /// requests left in the primary limit): wait at least a minute, longer each time it repeats.
+    #[error("GitHub asked to slow down (secondary rate limit)")]
+    Limited,
     /// A failure worth trying again later: a server error, the network, an expired token.
     #[error("GitHub is not answering properly: {0}")]
     Transient(String),
@@ -98,17 +102,12 @@ fn classify(status: u16, headers: Option<&HeaderMap>, message: &str) -> CallErro
         }
     }
     // A limit GitHub names only in its message (a secondary limit may come as 403 without
-    // `Retry-After`, with requests still left in the primary one): wait at least a minute, never
-    // give the write up.
+    // `Retry-After`, with requests still left in the primary one): the caller waits at least a
+    // minute, longer when it repeats, and never gives the write up.
     if status == 429 || (status == 403 && message.to_lowercase().contains("rate limit")) {
-        return CallError::Wait {
-            until: now + 60_000,
-        };
+        return CallError::Limited;
     }
     match status {
-        429 => CallError::Wait {
-            until: now + 60_000,
-        },
         401 | 408 | 500..=599 => CallError::Transient(format!("{status}: {message}")),
         _ => CallError::Permanent {
             status,
@@ -196,19 +195,59 @@ pub async fn patch(client: &Octocrab, path: &str, body: &Value) -> Result<Answer
     call(client, Method::Patch, path, Some(body)).await
 }
 
-/// Every item of a listing that answers a JSON array, up to [`MAX_PAGES`] pages.
-pub async fn list<T: DeserializeOwned>(client: &Octocrab, path: &str) -> Result<Vec<T>, CallError> {
-    let mut items = Vec::new();
+/// A listing as read: its items, and whether GitHub had more pages than were read.
+#[derive(Debug, Clone)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    /// The listing stopped at the page cap: what it lacks is unknown, not gone.
+    pub truncated: bool,
+}
+
+/// The pages of a listing (each answer read as `P`), up to `max_pages`; `listing` names it in
+/// the log and the metric when GitHub has more.
+async fn read_pages<P: DeserializeOwned>(
+    client: &Octocrab,
+    path: &str,
+    max_pages: usize,
+    listing: &'static str,
+) -> Result<(Vec<P>, bool), CallError> {
+    let mut pages = Vec::new();
     let mut next = Some(path.to_string());
-    let mut pages = 0;
     while let Some(path) = next {
         let answer = get(client, &path).await?;
-        let mut page: Vec<T> = answer.json()?;
-        items.append(&mut page);
-        pages += 1;
-        next = answer.next.filter(|_| pages < MAX_PAGES);
+        pages.push(answer.json::<P>()?);
+        next = answer.next;
+        if next.is_some() && pages.len() >= max_pages.max(1) {
+            tracing::warn!(
+                listing,
+                pages = pages.len(),
+                "a GitHub listing is longer than the App reads; what it lacks is not taken as gone"
+            );
+            crate::metrics::record_github_truncated_listing(listing);
+            return Ok((pages, true));
+        }
     }
-    Ok(items)
+    Ok((pages, false))
+}
+
+/// Every item of a listing that answers a JSON array, up to `max_pages` pages.
+pub async fn list_pages<T: DeserializeOwned>(
+    client: &Octocrab,
+    path: &str,
+    max_pages: usize,
+    listing: &'static str,
+) -> Result<Listing<T>, CallError> {
+    let (pages, truncated) = read_pages::<Vec<T>>(client, path, max_pages, listing).await?;
+    Ok(Listing {
+        items: pages.into_iter().flatten().collect(),
+        truncated,
+    })
+}
+
+/// The items of a listing that answers a JSON array, up to [`MAX_PAGES`] pages, for listings
+/// whose missing items are each read again on their own (a truncation is logged and counted).
+pub async fn list<T: DeserializeOwned>(client: &Octocrab, path: &str) -> Result<Vec<T>, CallError> {
+    Ok(list_pages(client, path, MAX_PAGES, "other").await?.items)
 }
 
 /// The client of an installation (with a fresh token).
@@ -383,7 +422,8 @@ struct WirePull {
     merged: Option<bool>,
     merged_at: Option<DateTime<Utc>>,
     html_url: String,
-    user: WireUser,
+    /// `null` for a deleted account.
+    user: Option<WireUser>,
     base: WireBranch,
 }
 
@@ -398,7 +438,7 @@ impl From<WirePull> for PullRequest {
             merged: p.merged.unwrap_or(p.merged_at.is_some()),
             merged_at: p.merged_at,
             html_url: p.html_url,
-            author: p.user.actor(),
+            author: Actor::or_ghost(p.user),
             base_ref: p.base.name,
         }
     }
@@ -490,18 +530,30 @@ struct WireInstallation {
     suspended_at: Option<Value>,
 }
 
-/// The App's installations.
-pub async fn installations(app: &GithubApp) -> Result<Vec<InstallationInfo>, CallError> {
-    let list: Vec<WireInstallation> =
-        list(app.app_client(), "/app/installations?per_page=100").await?;
-    Ok(list
-        .into_iter()
-        .map(|i| InstallationInfo {
-            id: i.id,
-            account: i.account.map(|a| a.login).unwrap_or_default(),
-            suspended: i.suspended_at.is_some_and(|v| !v.is_null()),
-        })
-        .collect())
+/// The App's installations, up to `max_pages` pages.
+pub async fn installations(
+    app: &GithubApp,
+    max_pages: usize,
+) -> Result<Listing<InstallationInfo>, CallError> {
+    let listed: Listing<WireInstallation> = list_pages(
+        app.app_client(),
+        "/app/installations?per_page=100",
+        max_pages,
+        "installations",
+    )
+    .await?;
+    Ok(Listing {
+        items: listed
+            .items
+            .into_iter()
+            .map(|i| InstallationInfo {
+                id: i.id,
+                account: i.account.map(|a| a.login).unwrap_or_default(),
+                suspended: i.suspended_at.is_some_and(|v| !v.is_null()),
+            })
+            .collect(),
+        truncated: listed.truncated,
+    })
 }
 
 #[derive(Deserialize)]
@@ -509,19 +561,22 @@ struct WireInstallationRepos {
     repositories: Vec<RepoName>,
 }
 
-/// The repositories an installation covers.
-pub async fn installation_repos(client: &Octocrab) -> Result<Vec<RepoName>, CallError> {
-    let mut repos = Vec::new();
-    let mut next = Some("/installation/repositories?per_page=100".to_string());
-    let mut pages = 0;
-    while let Some(path) = next {
-        let answer = get(client, &path).await?;
-        let mut page: WireInstallationRepos = answer.json()?;
-        repos.append(&mut page.repositories);
-        pages += 1;
-        next = answer.next.filter(|_| pages < MAX_PAGES);
-    }
-    Ok(repos)
+/// The repositories an installation covers, up to `max_pages` pages.
+pub async fn installation_repos(
+    client: &Octocrab,
+    max_pages: usize,
+) -> Result<Listing<RepoName>, CallError> {
+    let (pages, truncated) = read_pages::<WireInstallationRepos>(
+        client,
+        "/installation/repositories?per_page=100",
+        max_pages,
+        "installation_repositories",
+    )
+    .await?;
+    Ok(Listing {
+        items: pages.into_iter().flat_map(|p| p.repositories).collect(),
+        truncated,
+    })
 }
 
 /// A webhook delivery as listed by `GET /app/hook/deliveries`.
@@ -608,18 +663,18 @@ mod tests {
     }
 
     #[test]
-    fn a_secondary_limit_without_retry_after_waits_a_minute() {
+    fn a_secondary_limit_without_retry_after_is_a_limit_without_a_time() {
         let h = headers(&[("x-ratelimit-remaining", "4321")]);
-        let now = Utc::now().timestamp_millis();
         for status in [403, 429] {
-            match classify(
-                status,
-                Some(&h),
-                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
-            ) {
-                CallError::Wait { until } => assert!(until >= now + 59_000, "{status}"),
-                other => panic!("{status}: {other:?}"),
-            }
+            assert_eq!(
+                classify(
+                    status,
+                    Some(&h),
+                    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                ),
+                CallError::Limited,
+                "{status}"
+            );
         }
         // A plain 403 is still a refusal.
         assert!(matches!(

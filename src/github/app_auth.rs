@@ -177,6 +177,9 @@ pub fn app_jwt(app_id: u64, key: &EncodingKey, now: SystemTime) -> Result<String
     .map_err(AppAuthError::Jwt)
 }
 
+/// The media type GitHub asks clients to accept.
+pub const GITHUB_JSON: &str = "application/vnd.github+json";
+
 /// The GitHub App: an App-authenticated client and one client per installation.
 ///
 /// Cheap to share behind an `Arc`; every method takes `&self`.
@@ -210,6 +213,9 @@ impl GithubApp {
                 source,
             })?
             .app(AppId(credentials.app_id), credentials.key.clone())
+            // GitHub's media type on every request (a call that asks for another one, such as
+            // the raw file contents, names it first).
+            .add_header(http::header::ACCEPT, GITHUB_JSON.to_string())
             // Callers own retries: a comment POST that is retried blindly after a 5xx may post
             // twice, and `Retry-After` must be honoured by a scheduler, not a sleeping request.
             .add_retry_config(RetryConfig::None)

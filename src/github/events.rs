@@ -84,6 +84,21 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// The account GitHub shows for a deleted one (`ghost`), which a REST listing may also send
+    /// as `user: null`.
+    pub fn ghost() -> Actor {
+        Actor {
+            login: "ghost".into(),
+            id: 10137,
+            kind: ActorKind::User,
+        }
+    }
+
+    /// `user` as an account; `null` (a deleted account) is [`Actor::ghost`].
+    pub fn or_ghost<U: Into<Actor>>(user: Option<U>) -> Actor {
+        user.map_or_else(Actor::ghost, Into::into)
+    }
+
     /// A bot account (GitHub Apps, including this one, act as bots). The App never acts on bots'
     /// comments.
     pub fn is_bot(&self) -> bool {
@@ -294,7 +309,7 @@ pub enum EventError {
 }
 
 /// The actions the App uses, per event (with an `action`); the others are ignored.
-const USED_ACTIONS: [(&str, &[&str]); 5] = [
+pub const USED_ACTIONS: [(&str, &[&str]); 5] = [
     (
         "issues",
         &[
@@ -606,7 +621,8 @@ pub(crate) mod wire {
         pub state: String,
         #[serde(default)]
         pub labels: Vec<Label>,
-        pub user: U,
+        /// `null` for a deleted account.
+        pub user: Option<U>,
         pub html_url: String,
         /// Present (an object) only when the "issue" is a pull request.
         pub pull_request: Option<serde_json::Value>,
@@ -616,7 +632,8 @@ pub(crate) mod wire {
     pub struct Comment {
         pub id: u64,
         pub body: Option<String>,
-        pub user: User,
+        /// `null` for a deleted account.
+        pub user: Option<User>,
         pub html_url: String,
         pub created_at: Option<DateTime<Utc>>,
         pub updated_at: Option<DateTime<Utc>>,
@@ -634,7 +651,8 @@ pub(crate) mod wire {
         pub merged: bool,
         pub merged_at: Option<DateTime<Utc>>,
         pub html_url: String,
-        pub user: User,
+        /// `null` for a deleted account.
+        pub user: Option<User>,
         pub base: Branch,
     }
 
@@ -697,7 +715,7 @@ impl<U: Into<Actor>> From<wire::Issue<U>> for Issue {
             body: i.body.unwrap_or_default(),
             open: i.state == "open",
             labels: i.labels.into_iter().map(|l| l.name).collect(),
-            author: i.user.into(),
+            author: Actor::or_ghost(i.user),
             html_url: i.html_url,
             is_pull_request: i.pull_request.is_some_and(|v| !v.is_null()),
         }
@@ -709,7 +727,7 @@ impl From<wire::Comment> for Comment {
         Comment {
             id: c.id,
             body: c.body.unwrap_or_default(),
-            author: c.user.into(),
+            author: Actor::or_ghost(c.user),
             html_url: c.html_url,
             created_at: c.created_at,
             updated_at: c.updated_at,
@@ -728,7 +746,7 @@ impl From<wire::PullRequest> for PullRequest {
             merged: p.merged,
             merged_at: p.merged_at,
             html_url: p.html_url,
-            author: p.user.into(),
+            author: Actor::or_ghost(p.user),
             base_ref: p.base.name,
         }
     }

@@ -64,7 +64,9 @@ pub fn creation_url(web_url: &str, organization: Option<&str>, state: &str) -> S
 #[derive(Clone, Deserialize)]
 pub struct ManifestConversion {
     pub id: u64,
-    pub slug: String,
+    /// Optional in GitHub's description of the answer: nothing depends on it.
+    #[serde(default)]
+    pub slug: Option<String>,
     pub name: String,
     pub html_url: String,
     pem: String,
@@ -212,6 +214,21 @@ mod tests {
             "owner": {"login": "octo-org"},
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn a_conversion_without_slug_is_read() {
+        let pem = include_str!("../../tests/fixtures/github/test-app-key.pem");
+        let c: ManifestConversion = serde_json::from_value(json!({
+            "id": 4242,
+            "name": "OWP Pool",
+            "html_url": "https://github.com/apps/owp-pool",
+            "pem": pem,
+            "webhook_secret": "whsec",
+        }))
+        .unwrap();
+        assert_eq!(c.slug, None);
+        assert!(c.env_file_lines().starts_with("GITHUB_APP_ID=4242\n"));
     }
 
     #[test]

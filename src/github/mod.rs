@@ -135,6 +135,16 @@ impl GithubParts {
             runner: format!("owp-{}", uuid::Uuid::new_v4().simple()),
             base_url: RwLock::new(base_url),
             claim_ttl_override_ms,
+            limit_wait_ms: gh_config
+                .github_limit_wait_ms
+                .map_or(crate::github::outbox::LIMIT_WAIT_MS, |ms| {
+                    i64::try_from(ms).unwrap_or(i64::MAX).max(1)
+                }),
+            max_pages: gh_config
+                .github_max_pages
+                .map_or(crate::github::api::MAX_PAGES, |n| {
+                    usize::try_from(n).unwrap_or(usize::MAX).max(1)
+                }),
             reconcile_schedule,
             redeliver_schedule,
             inbox_wake: Notify::new(),

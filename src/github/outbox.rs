@@ -9,7 +9,9 @@
 //!   process may have stopped between GitHub's answer and recording it), the issue's comments
 //!   are searched for that marker first, so a comment is never posted twice.
 //! - Failures: server errors and the network are retried with a growing delay; `Retry-After` and
-//!   an exhausted rate limit pause the whole installation until GitHub says; refusals (the issue
+//!   an exhausted rate limit pause the whole installation until GitHub says; a secondary limit
+//!   named without a time pauses it a minute, doubling while it repeats (never failing the row);
+//!   refusals (the issue
 //!   is gone) mark the row failed. Content-creating requests stay under
 //!   [`crate::store::github::WRITES_PER_MINUTE`] per installation, counted in the database across replicas.
 
@@ -28,6 +30,12 @@ use crate::store::github::{OutboxKind, OutboxRow};
 
 /// How long a claimed row is reserved for the process sending it.
 pub const CLAIM_MS: i64 = 60_000;
+
+/// The first pause after a secondary rate limit without `Retry-After` (GitHub: at least a minute).
+pub const LIMIT_WAIT_MS: i64 = 60_000;
+
+/// The longest pause a repeated secondary rate limit grows to.
+pub const LIMIT_WAIT_CAP_MS: i64 = 30 * 60_000;
 
 /// Rows claimed per round.
 const BATCH: i64 = 10;
@@ -174,6 +182,20 @@ async fn failed_attempt(
                 .await?;
             store
                 .gh_outbox_retry(row.id, &github.runner, *until, Some(&error.to_string()))
+                .await
+        }
+        CallError::Limited => {
+            let until = store
+                .gh_back_off_installation(
+                    row.installation_id,
+                    github.limit_wait_ms,
+                    LIMIT_WAIT_CAP_MS.max(github.limit_wait_ms),
+                )
+                .await?;
+            tracing::warn!(until = %crate::store::format_ts(until), "GitHub named a secondary rate limit; the installation backs off");
+            crate::metrics::record_github_secondary_limit();
+            store
+                .gh_outbox_retry(row.id, &github.runner, until, Some(&error.to_string()))
                 .await
         }
         CallError::Transient(_) if row.attempts < MAX_ATTEMPTS => {

@@ -117,17 +117,20 @@ pub async fn run(github: Arc<Github>) {
 pub async fn reconcile_all(github: &Github) -> anyhow::Result<()> {
     let _busy = github.busy();
     let _one_at_a_time = github.reconcile_lock.lock().await;
-    match api::installations(&github.app).await {
-        Ok(listed) => {
+    match api::installations(&github.app, github.max_pages).await {
+        Ok(listing) => {
+            let listed = &listing.items;
             let known = github.store.gh_installations().await?;
             let mut tx = github.store.begin().await?;
-            for i in &listed {
+            for i in listed {
                 tx.gh_upsert_installation(i.id, &i.account, i.suspended)
                     .await?;
             }
+            // A truncated listing says nothing about the installations it lacks.
+            let complete = !listing.truncated;
             for gone in known
                 .iter()
-                .filter(|k| !listed.iter().any(|i| i.id == k.id))
+                .filter(|k| complete && !listed.iter().any(|i| i.id == k.id))
             {
                 for repo in tx.gh_delete_installation(gone.id).await? {
                     apply::leave_repo(&mut tx, &repo, ACTOR).await?;
@@ -172,10 +175,11 @@ async fn installation_inner(github: &Github, installation: i64) -> anyhow::Resul
     let client = api::installation(&github.app, installation)
         .await
         .with_context(|| format!("installation {installation}"))?;
-    let listed = api::installation_repos(&client).await?;
+    let listing = api::installation_repos(&client, github.max_pages).await?;
+    let listed = &listing.items;
     let known = github.store.gh_installed_repos(Some(installation)).await?;
     let mut tx = github.store.begin().await?;
-    for repo in &listed {
+    for repo in listed {
         let id = i64::try_from(repo.id).ok();
         apply::join_repo(
             &mut tx,
@@ -187,15 +191,17 @@ async fn installation_inner(github: &Github, installation: i64) -> anyhow::Resul
         )
         .await?;
     }
+    // A truncated listing says nothing about the repositories it lacks: none leaves the pool.
+    let complete = !listing.truncated;
     for gone in known
         .iter()
-        .filter(|k| !listed.iter().any(|r| r.full_name == k.repo))
+        .filter(|k| complete && !listed.iter().any(|r| r.full_name == k.repo))
     {
         apply::leave_repo(&mut tx, &gone.repo, ACTOR).await?;
     }
     tx.commit().await?;
     let mut first_error = None;
-    for repo in &listed {
+    for repo in listed {
         if let Err(e) = repo_inner(github, installation, &repo.full_name, &client).await {
             tracing::warn!(repo = %repo.full_name, error = %format!("{e:#}"), "reconciling a repository failed");
             first_error.get_or_insert(e);

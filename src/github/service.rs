@@ -40,6 +40,10 @@ pub struct Github {
     pub(crate) runner: String,
     pub(crate) base_url: RwLock<String>,
     pub(crate) claim_ttl_override_ms: Option<i64>,
+    /// The first pause after a secondary rate limit GitHub named without `Retry-After`.
+    pub(crate) limit_wait_ms: i64,
+    /// Pages read at most from the listings whose missing items would be taken as gone.
+    pub(crate) max_pages: usize,
     pub(crate) reconcile_schedule: cron::Schedule,
     pub(crate) redeliver_schedule: cron::Schedule,
     /// A delivery was stored.

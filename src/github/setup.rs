@@ -233,7 +233,11 @@ async fn callback(State(setup): State<Arc<Setup>>, Query(q): Query<CallbackQuery
             "The App was created, but its credentials could not be saved; see the service's log.",
         );
     }
-    tracing::info!(app_id = conversion.id, slug = %conversion.slug, "GitHub App created; credentials saved");
+    tracing::info!(
+        app_id = conversion.id,
+        slug = conversion.slug.as_deref().unwrap_or("-"),
+        "GitHub App created; credentials saved"
+    );
     Html(format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>GitHub App created</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:44rem;margin:2rem auto;line-height:1.5}}</style></head>\

@@ -25,6 +25,9 @@ pub const WRITES_PER_HOUR: i64 = 480;
 pub const STATUS_RESERVE_PER_MINUTE: i64 = 20;
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 60 * MINUTE_MS;
+/// A secondary limit more than this long after an installation's last pause starts its back-off
+/// again from the first wait.
+pub const LIMIT_STREAK_RESET_MS: i64 = HOUR_MS;
 
 // ------------------------------------------------------------------------------------------------
 // Rows
@@ -1499,6 +1502,51 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(None)
+    }
+
+    /// GitHub named a secondary rate limit without saying how long to wait: the installation
+    /// pauses `first_ms` the first time, twice as long each time the limit comes again within
+    /// [`LIMIT_STREAK_RESET_MS`] of the last pause, at most `cap_ms`. Returns when it may send again.
+    pub async fn gh_back_off_installation(
+        &self,
+        installation_id: i64,
+        first_ms: i64,
+        cap_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let now = tx.now;
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let row: Option<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT blocked_until, limit_streak FROM gh_installations WHERE id = $1{lock}"
+        )))
+        .bind(installation_id)
+        .fetch_optional(tx.conn())
+        .await?;
+        let (blocked_until, streak) = row.unwrap_or((0, 0));
+        let streak = if blocked_until > 0 && blocked_until + LIMIT_STREAK_RESET_MS >= now {
+            streak.saturating_add(1).max(1)
+        } else {
+            1
+        };
+        let doublings = u32::try_from((streak - 1).clamp(0, 30)).unwrap_or(30);
+        let wait = first_ms
+            .max(1)
+            .saturating_mul(1i64 << doublings)
+            .min(cap_ms.max(first_ms));
+        let until = blocked_until.max(now + wait);
+        sqlx::query(
+            "UPDATE gh_installations SET blocked_until = $1, limit_streak = $2 WHERE id = $3",
+        )
+        .bind(until)
+        .bind(streak)
+        .bind(installation_id)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(until)
     }
 
     /// GitHub asked the App to wait: no request of this installation before `until`.

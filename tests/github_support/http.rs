@@ -17,6 +17,8 @@ use super::model::{
 };
 use super::{APP_EVENTS, Shared, insert_comment, json as shape, webhooks};
 
+mod strict;
+
 const REACTIONS: [&str; 8] = [
     "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes",
 ];
@@ -102,14 +104,22 @@ pub(super) async fn handle(
                 .collect()
         })
         .unwrap_or_default();
+    let mut query = query;
+    // Webhook deliveries page by an opaque `cursor`: the fake's is the page number.
+    if let Some(cursor) = query.remove("cursor") {
+        query.insert("page".into(), cursor);
+    }
     let json_body: Option<Value> = serde_json::from_slice(&body).ok();
 
     let reply = {
         let mut m = shared.model.lock().unwrap();
+        let path = strict::repository_path(&m, &path);
         let auth = authenticate(&m, &shared.public_key, &headers);
-        let reply = match m.take_failure(method.as_str(), &path) {
-            Some(failure) => failure_reply(&failure),
-            None => route(
+        let refused = strict::check(&shared, &method, &path, uri.query(), &headers, &body);
+        let reply = match (refused, m.take_failure(method.as_str(), &path)) {
+            (Some(reply), _) => reply,
+            (None, Some(failure)) => failure_reply(&failure),
+            (None, None) => route(
                 &shared,
                 &mut m,
                 &method,
@@ -120,6 +130,9 @@ pub(super) async fn handle(
                 &auth,
             ),
         };
+        let mut reply = reply;
+        strict::github_links(&m, &shared.api, &path, &mut reply);
+        strict::deleted_users(&shared, &mut reply);
         m.calls.push(Call {
             method: method.to_string(),
             path: path.clone(),
@@ -177,6 +190,17 @@ fn failure_reply(failure: &Failure) -> Reply {
         )
         .header("x-ratelimit-remaining", 0)
         .header("x-ratelimit-reset", Utc::now().timestamp() + *reset_in as i64),
+        Failure::SecondaryRateLimitWithoutRetryAfter => Reply::error(
+            StatusCode::FORBIDDEN,
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. \
+             If you reach out to GitHub Support for help, please include the request ID.",
+        )
+        .header("x-ratelimit-remaining", 4321)
+        .header("x-ratelimit-reset", Utc::now().timestamp() + 3600),
+        Failure::NotAccessibleByIntegration => Reply::error(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by integration",
+        ),
     }
 }
 
@@ -496,10 +520,10 @@ fn route(
                     .cloned()
                     .collect();
                 let items: Vec<Value> = repos.iter().map(|r| shape::repo(api, m, r)).collect();
-                Ok(Reply::ok(json!({
-                    "total_count": items.len(),
-                    "repositories": items,
-                })))
+                Ok(strict::paginate_wrapped(
+                    paginate(api, path, query, items),
+                    "repositories",
+                ))
             }
             ("GET", ["repos", owner, name]) => {
                 let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
@@ -514,7 +538,7 @@ fn route(
                 let comment = find_comment(m, &repo, id)?;
                 Ok(Reply::ok(shape::comment(api, m, &comment)))
             }
-            ("PATCH" | "POST", ["repos", owner, name, "issues", "comments", id]) => {
+            ("PATCH", ["repos", owner, name, "issues", "comments", id]) => {
                 let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
                 let comment = find_comment(m, &repo, id)?;
                 let text = comment_body(body)?;
@@ -619,7 +643,7 @@ fn route(
                         "closed" => !p.open,
                         _ => true,
                     })
-                    .map(|p| shape::pull(api, m, &repo, p))
+                    .map(|p| strict::pull_list_item(shape::pull(api, m, &repo, p)))
                     .collect();
                 Ok(paginate(api, path, query, items))
             }
@@ -631,6 +655,7 @@ fn route(
             }
             ("GET", ["repos", owner, name, "collaborators", login, "permission"]) => {
                 let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
+                strict::known_login(m, &repo, login)?;
                 let role = repo
                     .permissions
                     .get(&login.to_lowercase())

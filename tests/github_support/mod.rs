@@ -11,6 +11,7 @@
 mod http;
 pub mod json;
 pub mod model;
+pub mod openapi;
 #[path = "../pg_scratch/mod.rs"]
 mod pg_scratch;
 pub mod story;
@@ -54,6 +55,10 @@ struct Shared {
     api: String,
     http: reqwest::Client,
     webhook: Mutex<Option<(String, String)>>,
+    /// Requests GitHub's REST description refuses (see [`openapi`]).
+    violations: Mutex<Vec<String>>,
+    /// Logins (lowercase) whose accounts were deleted: REST answers show them as `user: null`.
+    deleted_accounts: Mutex<std::collections::HashSet<String>>,
 }
 
 /// A running fake GitHub. Stops when dropped.
@@ -65,6 +70,14 @@ pub struct FakeGithub {
 impl Drop for FakeGithub {
     fn drop(&mut self) {
         self.server.abort();
+        // Every test that talks to the fake fails on a request GitHub would not serve.
+        let violations = self.take_violations();
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!(
+                "requests GitHub's REST description refuses:\n{}",
+                violations.join("\n")
+            );
+        }
     }
 }
 
@@ -79,6 +92,8 @@ impl FakeGithub {
             api,
             http: reqwest::Client::new(),
             webhook: Mutex::new(None),
+            violations: Mutex::new(Vec::new()),
+            deleted_accounts: Mutex::new(Default::default()),
         });
         let router = Router::new()
             .fallback(http::handle)
@@ -397,6 +412,24 @@ impl FakeGithub {
 
     // --- looking at what happened ---------------------------------------------------------------
 
+    /// `login` deletes their account: REST answers show their issues, pull requests and comments
+    /// with `user: null`, as GitHub may.
+    pub fn delete_account(&self, login: &str) {
+        self.shared
+            .deleted_accounts
+            .lock()
+            .unwrap()
+            .insert(login.to_lowercase());
+    }
+
+    /// The requests so far that GitHub's REST description refuses (unknown route, wrong method,
+    /// a body or query its schemas refuse, missing `User-Agent` or `Accept`), and forgets them: a
+    /// test that sends such a request on purpose takes them, so that dropping the fake does not
+    /// fail it.
+    pub fn take_violations(&self) -> Vec<String> {
+        std::mem::take(&mut *self.shared.violations.lock().unwrap())
+    }
+
     /// Every request answered so far, in order.
     pub fn calls(&self) -> Vec<Call> {
         self.model().calls.clone()
@@ -450,6 +483,21 @@ impl FakeGithub {
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.model().deliveries.clone()
     }
+}
+
+/// An HTTP client that sends what GitHub requires of every client (`User-Agent`, and GitHub's
+/// media type in `Accept`), for tests that call the fake by hand.
+pub fn github_http() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT,
+        reqwest::header::HeaderValue::from_static("application/vnd.github+json"),
+    );
+    reqwest::Client::builder()
+        .user_agent("owp-pool-tests")
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 pub(crate) fn insert_comment(

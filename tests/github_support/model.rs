@@ -141,6 +141,11 @@ pub enum Failure {
     SecondaryRateLimit { retry_after: u64 },
     /// `403` primary rate limit: `x-ratelimit-remaining: 0` and a reset time.
     RateLimited { reset_in: u64 },
+    /// `403` secondary rate limit named only in the message: no `Retry-After`, requests left in
+    /// the primary limit.
+    SecondaryRateLimitWithoutRetryAfter,
+    /// `403` "Resource not accessible by integration": the App lacks a permission.
+    NotAccessibleByIntegration,
 }
 
 /// Which requests a failure applies to.
