@@ -261,6 +261,7 @@ pub async fn serve_connections(
 }
 
 /// Descriptors kept for everything but client connections (database, log, GitHub, listeners).
+#[cfg(unix)]
 const RESERVED_FILES: u64 = 256;
 
 /// The connection bound that fits this process's open-file limit. On Unix the soft limit is
