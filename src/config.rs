@@ -204,6 +204,10 @@ pub enum LogFormat {
 pub struct GithubConfig {
     #[arg(long, env = "GITHUB_APP_ID")]
     pub github_app_id: Option<u64>,
+    /// The App's slug (its name in URLs; the App setup page saves it): the `User-Agent` of
+    /// every request to GitHub, as GitHub asks. Without it the product's name is sent.
+    #[arg(long, env = "GITHUB_APP_SLUG")]
+    pub github_app_slug: Option<String>,
     /// The App's private key as PEM text.
     #[arg(long, env = "GITHUB_PRIVATE_KEY", hide_env_values = true)]
     pub github_private_key: Option<Secret>,

@@ -157,6 +157,27 @@ async fn every_call_of_the_app_matches_githubs_description() {
     assert!(fake.take_violations().is_empty());
 }
 
+#[tokio::test]
+async fn every_request_names_the_app_as_its_user_agent() {
+    // With its slug configured (the App setup page saves it), the App sends exactly that; the
+    // strict fake has already refused any request without exactly one User-Agent.
+    let story = Story::with(None, |c| {
+        c.github.github_app_slug = Some("octo-pool".to_string());
+    })
+    .await;
+    let n = story.label_issue("Named caller", &[]).await;
+    story.expect_status(n, &["**Ready**"]);
+    assert_eq!(story.fake.user_agents(), vec!["octo-pool".to_string()]);
+
+    // Without a slug, the product's name and version; never octocrab's.
+    let (fake, app) = setup().await;
+    let client = app.installation(INSTALLATION).await.unwrap();
+    api::issue_comments(&client, REPO, 1).await.ok();
+    let agents = fake.user_agents();
+    assert_eq!(agents.len(), 1, "{agents:?}");
+    assert!(agents[0].starts_with("owp-pool/"), "{agents:?}");
+}
+
 // --- listings as GitHub sends them ------------------------------------------------------------
 
 #[tokio::test]

@@ -17,10 +17,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::TimeDelta;
-use octocrab::Octocrab;
+use octocrab::auth::AppAuth;
+use octocrab::service::middleware::base_uri::BaseUriLayer;
+use octocrab::service::middleware::reqwest_connector::ReqwestConnector;
+use octocrab::{AuthState, Octocrab, OctocrabBuilder};
 use octocrab::jsonwebtoken::{self, Algorithm, EncodingKey, Header};
 use octocrab::models::{AppId, InstallationId};
-use octocrab::service::middleware::retry::RetryConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::config::GithubConfig;
@@ -69,8 +71,11 @@ pub enum AppAuthError {
     InvalidApiUrl {
         url: String,
         #[source]
-        source: octocrab::Error,
+        source: http::uri::InvalidUri,
     },
+    /// The HTTP client could not be built (no TLS roots, …).
+    #[error("cannot build the HTTP client for GitHub: {0}")]
+    Client(String),
     /// GitHub (or the network) refused or failed a request.
     #[error("GitHub request failed")]
     GitHub(#[source] octocrab::Error),
@@ -81,6 +86,8 @@ pub enum AppAuthError {
 pub struct AppCredentials {
     app_id: u64,
     key: EncodingKey,
+    /// The App's slug (its name in URLs), when known: the `User-Agent` of every request.
+    slug: Option<String>,
 }
 
 impl std::fmt::Debug for AppCredentials {
@@ -104,7 +111,31 @@ impl AppCredentials {
             pem
         };
         let key = EncodingKey::from_rsa_pem(pem).map_err(AppAuthError::InvalidKey)?;
-        Ok(AppCredentials { app_id, key })
+        Ok(AppCredentials {
+            app_id,
+            key,
+            slug: None,
+        })
+    }
+
+    /// The same credentials, with the App's slug (ignored unless it is a valid slug: lowercase
+    /// letters, digits and dashes, as GitHub makes them).
+    pub fn with_slug(mut self, slug: Option<&str>) -> Self {
+        self.slug = slug
+            .map(str::trim)
+            .filter(|s| {
+                !s.is_empty()
+                    && s.len() <= 100
+                    && s.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            })
+            .map(str::to_string);
+        self
+    }
+
+    /// The `User-Agent` GitHub asks for: the App's name (its slug), else the product's.
+    pub fn user_agent(&self) -> String {
+        self.slug.clone().unwrap_or_else(product_user_agent)
     }
 
     /// Credentials from the process configuration: `None` when no GitHub App is configured
@@ -126,7 +157,9 @@ impl AppCredentials {
             (None, None) => Ok(None),
             (Some(_), None) => Err(AppAuthError::MissingPrivateKey),
             (None, Some(_)) => Err(AppAuthError::MissingAppId),
-            (Some(app_id), Some(pem)) => Self::from_pem(app_id, &pem).map(Some),
+            (Some(app_id), Some(pem)) => Self::from_pem(app_id, &pem)
+                .map(|c| c.with_slug(config.github_app_slug.as_deref()))
+                .map(Some),
         }
     }
 
@@ -180,6 +213,11 @@ pub fn app_jwt(app_id: u64, key: &EncodingKey, now: SystemTime) -> Result<String
 /// The media type GitHub asks clients to accept.
 pub const GITHUB_JSON: &str = "application/vnd.github+json";
 
+/// The `User-Agent` of requests made before the App's slug is known (the manifest conversion).
+pub fn product_user_agent() -> String {
+    concat!("owp-pool/", env!("CARGO_PKG_VERSION")).to_string()
+}
+
 /// The GitHub App: an App-authenticated client and one client per installation.
 ///
 /// Cheap to share behind an `Arc`; every method takes `&self`.
@@ -206,23 +244,39 @@ impl GithubApp {
     /// Must be called inside a Tokio runtime (octocrab starts a background worker).
     pub fn new(credentials: AppCredentials, api_url: &str) -> Result<Self, AppAuthError> {
         let api_url = api_url.trim_end_matches('/').to_string();
-        let app = Octocrab::builder()
-            .base_uri(api_url.as_str())
-            .map_err(|source| AppAuthError::InvalidApiUrl {
-                url: api_url.clone(),
-                source,
-            })?
-            .app(AppId(credentials.app_id), credentials.key.clone())
-            // GitHub's media type on every request (a call that asks for another one, such as
-            // the raw file contents, names it first).
-            .add_header(http::header::ACCEPT, GITHUB_JSON.to_string())
-            // Callers own retries: a comment POST that is retried blindly after a 5xx may post
-            // twice, and `Retry-After` must be honoured by a scheduler, not a sleeping request.
-            .add_retry_config(RetryConfig::None)
-            .set_connect_timeout(Some(CONNECT_TIMEOUT))
-            .set_read_timeout(Some(READ_TIMEOUT))
+        let base_uri: http::Uri =
+            api_url
+                .parse()
+                .map_err(|source| AppAuthError::InvalidApiUrl {
+                    url: api_url.clone(),
+                    source,
+                })?;
+        // reqwest carries the headers GitHub asks for: exactly one `User-Agent` (the App's
+        // slug) and its media type, each only where a call did not set its own (the raw file
+        // contents ask for another). octocrab's own client would add `User-Agent: octocrab`.
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static(GITHUB_JSON),
+        );
+        let http = reqwest::Client::builder()
+            .user_agent(credentials.user_agent())
+            .default_headers(headers)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
             .build()
-            .map_err(AppAuthError::GitHub)?;
+            .map_err(|e| AppAuthError::Client(e.to_string()))?;
+        // No retry layer: callers own retries (a comment POST retried blindly after a 5xx may
+        // post twice, and `Retry-After` must be honoured by a scheduler, not a sleeping request).
+        let app = OctocrabBuilder::new_empty()
+            .with_service(ReqwestConnector::new(http))
+            .with_layer(&BaseUriLayer::new(base_uri))
+            .with_auth(AuthState::App(AppAuth {
+                app_id: AppId(credentials.app_id),
+                key: credentials.key.clone(),
+            }))
+            .build()
+            .unwrap_or_else(|never| match never {});
         Ok(GithubApp {
             credentials,
             api_url,

@@ -111,6 +111,13 @@ impl ManifestConversion {
         if let Some(secret) = self.webhook_secret() {
             lines.push_str(&format!("GITHUB_WEBHOOK_SECRET={secret}\n"));
         }
+        let slug = self.slug.as_deref().filter(|s| {
+            s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+        if let Some(slug) = slug.filter(|s| !s.is_empty()) {
+            lines.push_str(&format!("GITHUB_APP_SLUG={slug}\n"));
+        }
         lines
     }
 }
@@ -137,7 +144,7 @@ pub async fn convert(
     let response = http
         .post(url)
         .header("accept", "application/vnd.github+json")
-        .header("user-agent", "owp-pool")
+        .header("user-agent", crate::github::app_auth::product_user_agent())
         .send()
         .await
         .map_err(ManifestError::Network)?;
@@ -235,13 +242,14 @@ mod tests {
     fn env_file_lines_round_trip_through_dotenv() {
         let c = conversion();
         let lines = c.env_file_lines();
-        assert_eq!(lines.lines().count(), 3, "{lines}");
+        assert_eq!(lines.lines().count(), 4, "{lines}");
         let vars: Vec<(String, String)> = dotenvy::from_read_iter(lines.as_bytes())
             .collect::<Result<_, _>>()
             .unwrap();
         let get = |k: &str| vars.iter().find(|(n, _)| n == k).unwrap().1.clone();
         assert_eq!(get("GITHUB_APP_ID"), "4242");
         assert_eq!(get("GITHUB_WEBHOOK_SECRET"), "whsec");
+        assert_eq!(get("GITHUB_APP_SLUG"), "owp-pool");
         let key = get("GITHUB_PRIVATE_KEY");
         assert_eq!(key.trim_end(), c.private_key_pem().trim_end());
         assert!(crate::github::app_auth::AppCredentials::from_pem(4242, key.as_bytes()).is_ok());

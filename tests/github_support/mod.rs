@@ -57,6 +57,8 @@ struct Shared {
     webhook: Mutex<Option<(String, String)>>,
     /// Requests GitHub's REST description refuses (see [`openapi`]).
     violations: Mutex<Vec<String>>,
+    /// Every distinct `User-Agent` the fake was sent, in order of first use.
+    user_agents: Mutex<Vec<String>>,
     /// Logins (lowercase) whose accounts were deleted: REST answers show them as `user: null`.
     deleted_accounts: Mutex<std::collections::HashSet<String>>,
 }
@@ -93,6 +95,7 @@ impl FakeGithub {
             http: reqwest::Client::new(),
             webhook: Mutex::new(None),
             violations: Mutex::new(Vec::new()),
+            user_agents: Mutex::new(Vec::new()),
             deleted_accounts: Mutex::new(Default::default()),
         });
         let router = Router::new()
@@ -420,6 +423,11 @@ impl FakeGithub {
             .lock()
             .unwrap()
             .insert(login.to_lowercase());
+    }
+
+    /// Every distinct `User-Agent` sent to the fake so far.
+    pub fn user_agents(&self) -> Vec<String> {
+        self.shared.user_agents.lock().unwrap().clone()
     }
 
     /// The requests so far that GitHub's REST description refuses (unknown route, wrong method,

@@ -80,6 +80,15 @@ pub(super) fn check(
             )
         })
         .collect();
+    if let Some(agent) = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        let mut agents = shared.user_agents.lock().unwrap();
+        if !agents.iter().any(|a| a == agent) {
+            agents.push(agent.to_string());
+        }
+    }
     let violation = openapi::check(method.as_str(), path, &pairs, headers, body).err()?;
     shared
         .violations
