@@ -18,11 +18,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::TimeDelta;
 use octocrab::auth::AppAuth;
+use octocrab::jsonwebtoken::{self, Algorithm, EncodingKey, Header};
+use octocrab::models::{AppId, InstallationId};
 use octocrab::service::middleware::base_uri::BaseUriLayer;
 use octocrab::service::middleware::reqwest_connector::ReqwestConnector;
 use octocrab::{AuthState, Octocrab, OctocrabBuilder};
-use octocrab::jsonwebtoken::{self, Algorithm, EncodingKey, Header};
-use octocrab::models::{AppId, InstallationId};
 use serde::{Deserialize, Serialize};
 
 use crate::config::GithubConfig;

@@ -90,6 +90,13 @@ pub(super) fn check(
         }
     }
     let violation = openapi::check(method.as_str(), path, &pairs, headers, body).err()?;
+    // Tests pick a free port for an `owp serve` child and poll it until it answers; when a fake
+    // took that port in the meantime, the polls land here. They are not the App's calls.
+    let meant_for_owp =
+        path == "/healthz" || path == "/metrics" || path == "/v1" || path.starts_with("/v1/");
+    if meant_for_owp && matches!(violation, Violation::UnknownRoute(_)) {
+        return Some(Reply::not_found());
+    }
     shared
         .violations
         .lock()
