@@ -696,6 +696,9 @@ async fn command_in_span(
     if let Command::Link { code } = &command {
         return link(tx, ctx, code).await;
     }
+    if matches!(command, Command::OptIn | Command::OptOut) {
+        return opt_in(tx, ctx, command == Command::OptIn).await;
+    }
     if command.requires_maintainer() && ctx.maintainer != Some(true) {
         return ctx
             .reply(tx, None, &messages::permission_refused(ctx.login, &command))
@@ -752,8 +755,23 @@ async fn command_in_span(
                 ctx.reply(tx, Some(&task.id), &body).await
             }
         }
-        Command::Link { .. } => Ok(()),
+        Command::Link { .. } | Command::OptIn | Command::OptOut => Ok(()),
     }
+}
+
+/// `/owp opt-in` / `/owp opt-out`: the commenter's worker (linked, or the implicit worker of
+/// their login) has its outcomes counted and is listed on the leaderboard, or no longer.
+async fn opt_in(tx: &mut WriteTx, ctx: &CommentCtx<'_>, on: bool) -> Result<(), StoreError> {
+    let worker_id = match linked_worker(tx, ctx.login).await? {
+        Some(id) => id,
+        None => {
+            let max = i64::from(ctx.settings.config.max_claims_per_user.0.max(1));
+            tx.implicit_github_worker(ctx.login, max).await?.id
+        }
+    };
+    tx.set_opt_in(&worker_id, Some(on), Some(on)).await?;
+    ctx.reply(tx, None, &messages::opted_in(ctx.login, on))
+        .await
 }
 
 async fn command_error(
@@ -1002,7 +1020,16 @@ async fn explain_refusal(
             max_open_prs: count(max_open_prs),
         }),
         Refusal::TierTooHigh { tier, trust_level } => {
-            ClaimRefusal::TierTooHigh { tier, trust_level }
+            let (progress, rules) = tx.trust_progress(worker_id, task.repo_id).await?;
+            match progress.rule_for(tier, &rules) {
+                Some(rule) => ClaimRefusal::TierNotYetEarned {
+                    tier,
+                    trust_level,
+                    more_merged: (rule.merged - progress.merged_here).max(0),
+                    opted_in: progress.opted_in,
+                },
+                None => ClaimRefusal::TierTooHigh { tier, trust_level },
+            }
         }
     })
 }
@@ -1336,6 +1363,8 @@ async fn move_for_pull(
                     | TaskStatus::InProgress
                     | TaskStatus::PrOpened
             ) {
+                let mut artifact = artifact;
+                artifact["credit"] = credit(tx, task, pr).await?;
                 let mv = Move {
                     artifact: Some(artifact),
                     ..Move::to(TaskStatus::Merged, LeaseEnd::PrOpened)
@@ -1359,6 +1388,33 @@ async fn move_for_pull(
         }
     }
     Ok(())
+}
+
+/// Who a merge credits: the task's holder (its worker's name and GitHub login) and the pull
+/// request; the author of the pull request when nobody held the task.
+async fn credit(
+    tx: &mut WriteTx,
+    task: &TaskRow,
+    pr: &PullRequest,
+) -> Result<serde_json::Value, StoreError> {
+    let mut credit = json!({
+        "pr_url": pr.html_url,
+        "pr_author": pr.author.login,
+        "worker_id": null,
+        "name": null,
+        "github_login": pr.author.login,
+    });
+    if let Some(worker_id) = &task.worker_id {
+        let worker = tx.worker(worker_id).await?;
+        let login = match worker.github_login.clone() {
+            Some(login) => Some(login),
+            None => tx.gh_login_of_worker(worker_id).await?,
+        };
+        credit["worker_id"] = json!(worker_id);
+        credit["name"] = json!(worker.name);
+        credit["github_login"] = json!(login);
+    }
+    Ok(credit)
 }
 
 /// A task back in the queue whose issue left the pool meanwhile leaves the pool now.

@@ -13,7 +13,8 @@ use super::extract::{Admin, Payload, typed};
 use crate::domain::limits;
 use crate::domain::model::extension_fields;
 use crate::domain::{
-    Event, Priority, RepoContract, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus,
+    Event, Priority, Promotion, RepoContract, RepoPolicy, Task, TaskStatus, Visibility, Worker,
+    WorkerStatus,
 };
 use crate::store::repos::RepoUpsert;
 use crate::store::tasks::{TaskFilter, TaskInput};
@@ -39,6 +40,9 @@ pub struct RepoBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, nullable)]
     pub clone_url: Option<Option<String>>,
+    /// Trust progression: `[{level, merged}]` (at most 10 rules); absent keeps the current
+    /// rules, `[]` removes them.
+    pub promote: Option<Vec<Promotion>>,
 }
 
 /// A field that is present (its value may be `null`) reads as `Some`; an absent one as `None`.
@@ -77,14 +81,21 @@ pub async fn upsert_repo(
     };
     let (row, created) = state
         .store
-        .upsert_repo_with(&input, body.value.visibility, "admin")
+        .upsert_repo_promoting(
+            &input,
+            body.value.visibility,
+            body.value.promote.as_deref(),
+            "admin",
+        )
         .await?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(row.to_api())))
+    let mut policy = row.to_api();
+    policy.promote = state.store.promotions(row.id).await?;
+    Ok((status, Json(policy)))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -56,7 +56,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::update_worker))
         .routes(routes!(workers::register))
         .routes(routes!(workers::heartbeat))
-        .routes(routes!(workers::me))
+        .routes(routes!(workers::me, workers::update_me))
         .routes(routes!(leases::claim))
         .routes(routes!(leases::ack))
         .routes(routes!(leases::nack))
@@ -198,6 +198,7 @@ mod tests {
             ("/v1/workers/register", "post"),
             ("/v1/workers/heartbeat", "post"),
             ("/v1/workers/me", "get"),
+            ("/v1/workers/me", "post"),
             ("/v1/workers/link-code", "post"),
             ("/v1/work", "post"),
             ("/v1/leases/{lease_id}/ack", "post"),

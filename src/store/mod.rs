@@ -19,6 +19,7 @@ pub mod known_workers;
 pub mod leases;
 pub mod replicas;
 pub mod repos;
+pub mod reputation;
 pub mod rows;
 mod single;
 pub mod tasks;
