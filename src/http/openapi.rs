@@ -5,7 +5,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{AppState, admin, events, leases, tasks, workers};
+use super::{AppState, admin, events, leaderboard, leases, tasks, workers};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -64,6 +64,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::get_task))
         .routes(routes!(tasks::update_status))
         .routes(routes!(events::stream))
+        .routes(routes!(leaderboard::leaderboard))
         .routes(routes!(super::healthz))
 }
 
@@ -207,6 +208,7 @@ mod tests {
             ("/v1/tasks/{task_id}", "get"),
             ("/v1/tasks/{task_id}/status", "post"),
             ("/v1/events", "get"),
+            ("/v1/leaderboard", "get"),
         ] {
             assert!(
                 paths.get(path).and_then(|p| p.get(method)).is_some(),

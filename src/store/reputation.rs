@@ -4,6 +4,8 @@
 //! 0012): one row per (kind, task, lease), so an outcome logged twice — a redelivered webhook, a
 //! second replica — is counted once, and no process keeps a counter of its own.
 
+use std::collections::HashMap;
+
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Row};
 
@@ -217,6 +219,43 @@ impl Store {
         decode_reputation(&row)
     }
 
+    /// The counted outcomes of every worker that opted in, by worker id.
+    pub async fn reputations(&self) -> Result<HashMap<String, Reputation>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT o.worker_id, \
+               SUM(CASE WHEN o.kind = 'merged' THEN 1 ELSE 0 END) AS merged, \
+               SUM(CASE WHEN o.kind = 'closed_unmerged' THEN 1 ELSE 0 END) AS closed_unmerged, \
+               SUM(CASE WHEN o.kind = 'expired' THEN 1 ELSE 0 END) AS expired, \
+               SUM(CASE WHEN o.kind = 'nacked' THEN 1 ELSE 0 END) AS nacked \
+             FROM outcomes o JOIN workers w ON w.id = o.worker_id \
+             WHERE w.reputation_opt_in = 1 GROUP BY o.worker_id",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("worker_id")?, decode_reputation(r)?)))
+            .collect()
+    }
+
+    /// Every repository's promotion rules, by repository id.
+    pub async fn all_promotions(&self) -> Result<HashMap<i64, Vec<Promotion>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT repo_id, level, merged FROM repo_promotions ORDER BY repo_id, level",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        let mut out: HashMap<i64, Vec<Promotion>> = HashMap::new();
+        for r in &rows {
+            out.entry(r.try_get("repo_id")?)
+                .or_default()
+                .push(Promotion {
+                    level: r.try_get("level")?,
+                    merged: r.try_get("merged")?,
+                });
+        }
+        Ok(out)
+    }
+
     /// The promotion rules of a repository, by level.
     pub async fn promotions(&self, repo_id: i64) -> Result<Vec<Promotion>, StoreError> {
         let rows = sqlx::query(
@@ -254,7 +293,7 @@ impl Store {
     ) -> Result<Vec<LeaderRow>, StoreError> {
         let sql = format!(
             "SELECT w.id, w.name, w.github_login, COUNT(*) AS merged, \
-               COALESCE(SUM(t.estimate_points), 0) AS points \
+               CAST(COALESCE(SUM(t.estimate_points), 0) AS BIGINT) AS points \
              FROM outcomes o JOIN workers w ON w.id = o.worker_id \
                JOIN repos r ON r.id = o.repo_id JOIN tasks t ON t.id = o.task_id \
              WHERE o.kind = 'merged' AND o.at >= $1 AND w.leaderboard_opt_in = 1 \
