@@ -387,3 +387,72 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Store, Timing};
+
+    /// Two processes on one database log the same merge (a webhook applied twice, a retried
+    /// transaction): the outcome counts once, because the table's key says so, not a counter.
+    #[tokio::test]
+    async fn the_same_outcome_logged_twice_by_two_stores_counts_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+        let a = Store::open(&url, Timing::default()).await.unwrap();
+        let b = Store::open(&url, Timing::default()).await.unwrap();
+        let merged = |lease: &str| {
+            NewEvent::new("task.status", "github:pull_request")
+                .repo("o/r")
+                .task("tsk_1")
+                .worker(Some("w_1"))
+                .data(json!({"from": "pr_opened", "status": "merged", "lease_id": lease}))
+        };
+        for store in [&a, &b, &a] {
+            store
+                .write(|mut tx| async move {
+                    tx.event(merged("l_1"));
+                    (tx, Ok(()))
+                })
+                .await
+                .unwrap();
+        }
+        assert_eq!(a.reputation("w_1").await.unwrap().merged, 1);
+        // A worker's own word is not a merge; a nack and an expiry count as themselves.
+        a.write(|mut tx| async move {
+            tx.event(
+                NewEvent::new("task.status", "worker:w_1")
+                    .repo("o/r")
+                    .task("tsk_2")
+                    .worker(Some("w_1"))
+                    .data(json!({"from": "pr_opened", "status": "merged", "lease_id": "l_2"})),
+            );
+            tx.event(
+                NewEvent::new("lease.nacked", "worker:w_1")
+                    .task("tsk_3")
+                    .worker(Some("w_1"))
+                    .data(json!({"lease_id": "l_3"})),
+            );
+            tx.event(
+                NewEvent::new("lease.expired", "system")
+                    .task("tsk_4")
+                    .worker(Some("w_1"))
+                    .data(json!({"lease_id": "l_4"})),
+            );
+            tx.event(
+                NewEvent::new("task.status", "github:pull_request")
+                    .task("tsk_5")
+                    .worker(Some("w_1"))
+                    .data(json!({"from": "pr_opened", "status": "ready", "lease_id": "l_5"})),
+            );
+            (tx, Ok(()))
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            b.reputation("w_1").await.unwrap(),
+            Reputation::new(1, 1, 1, 1)
+        );
+        assert_eq!(Reputation::new(1, 1, 1, 1).score, 10 - 4 - 3 - 1);
+    }
+}
