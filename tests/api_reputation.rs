@@ -338,6 +338,25 @@ async fn the_leaderboard_lists_only_opted_in_workers_and_never_a_private_reposit
         .expect(200);
     assert_eq!(body["workers"][0]["merged"], 2);
 
+    // `owp leaderboard`, with and without the admin token.
+    let owp = |admin: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_owp"));
+        cmd.args(["leaderboard", "--server", &server.base])
+            .env_remove("OWP_ADMIN_TOKEN")
+            .env_remove("OWP_SERVER");
+        if admin {
+            cmd.args(["--admin-token", &server.admin_token]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = owp(true);
+    assert!(text.contains("ada") && text.contains('3'), "{text}");
+    assert!(!text.contains("bob-hidden"), "{text}");
+    let text = owp(false);
+    assert!(text.contains("ada") && !text.contains('3'), "{text}");
+
     // Bad parameters are problems, never a 500.
     for q in ["?days=0", "?days=100000", "?days=-1"] {
         leaderboard(&server, q, false).await.expect_problem(422);
