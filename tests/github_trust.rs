@@ -274,3 +274,102 @@ async fn a_bad_promote_rule_in_owp_yml_is_shown_and_changes_nothing() {
             .is_empty()
     );
 }
+
+/// A check delivery about the head of pull request `pr`, as GitHub sends it.
+fn check_payload(story: &Story, pr: u64, event: &str, state: &str) -> serde_json::Value {
+    let base = story.pr_payload("pull_request.opened", pr, "ci-bot");
+    let sha = Story::head_sha(pr);
+    let mut payload = match event {
+        "status" => json!({"sha": sha, "state": state, "context": "ci/test", "id": 1}),
+        _ => {
+            let (status, conclusion) = match state {
+                "pending" => ("in_progress", serde_json::Value::Null),
+                other => ("completed", json!(other)),
+            };
+            json!({
+                "action": if status == "completed" { "completed" } else { "requested" },
+                event: {"id": 900 + pr, "head_sha": sha, "status": status, "conclusion": conclusion,
+                        "pull_requests": [{"number": pr}]},
+            })
+        }
+    };
+    for field in ["repository", "installation", "sender"] {
+        payload[field] = base[field].clone();
+    }
+    payload
+}
+
+async fn red_then_green(postgres: bool) {
+    let story = Story::on(postgres, Some(SETTINGS), |_| {}).await;
+    let t = Transcript::default();
+    let n = story.label_issue("Make the build faster", &[]).await;
+    say(&story, &t, n, "dana", "/owp claim").await;
+    status(&story, &t, n, &["claimed by @dana"]);
+    let pr = story.open_pr("dana", &format!("Fixes #{n}")).await;
+    let url = format!("https://github.com/{REPO}/pull/{pr}");
+    status(
+        &story,
+        &t,
+        n,
+        &[&format!("**Pull request open** — {url} by @dana.")],
+    );
+    let open_line = story.expect_status(n, &[]).body;
+    assert!(!open_line.contains("ready for review"), "{open_line}");
+
+    let first = check_payload(&story, pr, "check_suite", "pending");
+    story.send("check_suite", &first).await;
+    assert_eq!(story.task(n).await.artifact.unwrap()["checks"], "pending");
+    status(
+        &story,
+        &t,
+        n,
+        &["Checks are running — not ready for review yet."],
+    );
+    story
+        .send(
+            "check_suite",
+            &check_payload(&story, pr, "check_suite", "failure"),
+        )
+        .await;
+    status(
+        &story,
+        &t,
+        n,
+        &["Checks failed — not ready for review until they pass."],
+    );
+    assert_eq!(story.task(n).await.artifact.unwrap()["checks"], "failure");
+    // A failing pull request keeps its review slot.
+    assert_eq!(story.policy().await.open_prs, 1);
+    // The suite is run again and passes; a commit status says the same.
+    story
+        .send(
+            "check_suite",
+            &check_payload(&story, pr, "check_suite", "success"),
+        )
+        .await;
+    story
+        .send("status", &check_payload(&story, pr, "status", "pending"))
+        .await;
+    status(&story, &t, n, &["Checks are running"]);
+    story
+        .send("status", &check_payload(&story, pr, "status", "success"))
+        .await;
+    assert_eq!(story.task(n).await.artifact.unwrap()["checks"], "success");
+    status(&story, &t, n, &["Checks passed — ready for review."]);
+    // Another commit's checks change nothing here.
+    let mut other = check_payload(&story, pr, "status", "failure");
+    other["sha"] = json!(Story::head_sha(pr + 100));
+    story.send("status", &other).await;
+    assert_eq!(story.task(n).await.artifact.unwrap()["checks"], "success");
+    story.expect_no_new_comments(pr);
+}
+
+#[tokio::test]
+async fn a_red_check_then_a_green_one_moves_the_status_to_ready_for_review_sqlite() {
+    red_then_green(false).await;
+}
+
+#[tokio::test]
+async fn a_red_check_then_a_green_one_moves_the_status_to_ready_for_review_postgres() {
+    red_then_green(true).await;
+}

@@ -682,11 +682,18 @@ pub fn render_state(state: &State, all: bool, events: usize, now: chrono::DateTi
         ));
     }
 
-    // Who did what: the merged tasks and whom their merge credited.
+    // Who did what: the merges that credited someone (GitHub's), and with --all every merged
+    // task with the worker that held it.
     let mut merged: Vec<&Task> = state
         .tasks
         .iter()
         .filter(|t| t.status == TaskStatus::Merged)
+        .filter(|t| {
+            all || t
+                .artifact
+                .as_ref()
+                .is_some_and(|a| a.get("credit").is_some())
+        })
         .collect();
     if !merged.is_empty() {
         merged.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
@@ -695,15 +702,23 @@ pub fn render_state(state: &State, all: bool, events: usize, now: chrono::DateTi
         } else {
             merged.len().min(10)
         };
-        out.push_str(&format!("\nCredits ({} merged)\n", merged.len()));
+        out.push_str(&format!("\nCredits ({})\n", merged.len()));
         let rows: Vec<Vec<String>> = merged[..shown]
             .iter()
             .map(|t| {
                 let credit = t.artifact.as_ref().and_then(|a| a.get("credit"));
+                let who = match credit {
+                    Some(_) => credited(credit),
+                    None => t
+                        .assigned_worker_id
+                        .as_deref()
+                        .map(|id| names.get(id).map_or(id, |n| n).to_string())
+                        .unwrap_or_else(|| "-".into()),
+                };
                 vec![
                     t.key.clone().unwrap_or_else(|| t.task_id.clone()),
                     clip(&t.title, 44),
-                    credited(credit),
+                    who,
                     credit
                         .and_then(|c| c.get("pr_url"))
                         .or_else(|| t.artifact.as_ref().and_then(|a| a.get("pr_url")))

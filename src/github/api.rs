@@ -400,6 +400,7 @@ impl From<WirePull> for PullRequest {
             html_url: p.html_url,
             author: p.user.actor(),
             base_ref: p.base.name,
+            head_sha: None,
         }
     }
 }

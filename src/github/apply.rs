@@ -68,7 +68,47 @@ pub async fn apply(github: &Github, seq: i64, event: &Event) -> Result<(), Apply
         Event::Issue(e) => issue_event(github, seq, e).await,
         Event::IssueComment(e) => comment_event(github, seq, e).await,
         Event::PullRequest(e) => pull_event(github, seq, e).await,
+        Event::Checks(e) => checks_event(github, seq, e).await,
     }
+}
+
+/// A check suite, check run or commit status: recorded for its commit, and shown on the tasks
+/// whose linked pull request has that head.
+async fn checks_event(
+    github: &Github,
+    seq: i64,
+    e: &crate::github::events::ChecksEvent,
+) -> Result<(), ApplyError> {
+    let who = actor(e.sender.as_ref().map_or("github", |s| s.login.as_str()));
+    let repo = e.repo.full_name.as_str();
+    if installation_for(github, &e.repo, e.installation_id, &who)
+        .await?
+        .is_none()
+    {
+        return ignore(github, seq, NOT_INSTALLED).await;
+    }
+    let mut tx = github.store.begin().await?;
+    tx.gh_record_check(repo, &e.sha, &e.check, e.state.as_str())
+        .await?;
+    show_checks(&mut tx, repo, &e.sha, &who).await?;
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Shows the combined checks of commit `sha` on the tasks whose pull request has it as head.
+async fn show_checks(
+    tx: &mut WriteTx,
+    repo: &str,
+    sha: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let state = tx.gh_checks_state(repo, sha).await?;
+    for task_id in tx.gh_tasks_with_head(repo, sha).await? {
+        tx.set_task_checks(&task_id, state, actor).await?;
+    }
+    Ok(())
 }
 
 async fn finish(
@@ -1209,6 +1249,12 @@ pub async fn sync_pull(
             continue;
         }
         move_for_pull(tx, &task, pr, state, actor).await?;
+        if state == PrState::Open
+            && let Some(sha) = &pr.head_sha
+        {
+            tx.gh_set_pr_head(repo, number, sha).await?;
+            show_checks(tx, repo, sha, actor).await?;
+        }
     }
     if unlink_missing && pr.open {
         for link in earlier

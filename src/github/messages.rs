@@ -254,6 +254,9 @@ pub struct StatusView {
     /// Open pull requests that link the issue but do not act on it: (URL as GitHub gave it,
     /// author).
     pub other_prs: Vec<(String, String)>,
+    /// The combined checks of the pull request's head (`pending`, `success`, `failure`), when
+    /// GitHub reported any.
+    pub checks: Option<String>,
     /// Where the commands are explained.
     pub help_url: String,
 }
@@ -340,10 +343,18 @@ fn status_line(view: &StatusView) -> String {
                 .unwrap_or_default()
         ),
         TaskStatus::InProgress => format!("**In progress** — claimed by {holder}{since}.{until}"),
-        TaskStatus::PrOpened => match &view.pr_url {
-            Some(url) => format!("**Pull request open** — {url} by {holder}."),
-            None => format!("**Pull request open** by {holder}."),
-        },
+        TaskStatus::PrOpened => {
+            let checks = match view.checks.as_deref() {
+                Some("success") => " Checks passed — ready for review.",
+                Some("pending") => " Checks are running — not ready for review yet.",
+                Some("failure") => " Checks failed — not ready for review until they pass.",
+                _ => "",
+            };
+            match &view.pr_url {
+                Some(url) => format!("**Pull request open** — {url} by {holder}.{checks}"),
+                None => format!("**Pull request open** by {holder}.{checks}"),
+            }
+        }
         TaskStatus::Merged => match (&view.pr_url, &view.holder) {
             (Some(url), Some(_)) => {
                 format!("**Done** — merged in {url}. Thank you! Credited to {holder}.")
@@ -796,6 +807,7 @@ mod tests {
             label_warnings: vec![],
             config_error: None,
             other_prs: vec![],
+            checks: None,
             help_url: HELP.into(),
         }
     }

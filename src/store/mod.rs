@@ -8,6 +8,7 @@
 
 mod batched;
 pub mod board;
+mod checks;
 mod direct;
 pub mod door;
 pub mod error;

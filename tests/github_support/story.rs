@@ -462,8 +462,14 @@ impl Story {
             "https://api.github.com/repos/{REPO}/pulls/{number}"
         ));
         p["base"]["ref"] = json!("main");
+        p["head"]["sha"] = json!(Story::head_sha(number));
         set_user(&mut p["user"], &pr.author);
         payload
+    }
+
+    /// The head commit of pull request `number` in a story (one per pull request).
+    pub fn head_sha(number: u64) -> String {
+        format!("{number:0>40x}")
     }
 
     /// `login` opens a pull request with this description — `pull_request.opened`.
