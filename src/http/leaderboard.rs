@@ -65,6 +65,10 @@ pub async fn leaderboard(
     let repo = q.repo.as_deref().map(str::trim).filter(|r| !r.is_empty());
     if let Some(repo) = repo {
         limits::text("repo", repo, limits::MAX_KEY_CHARS)?;
+        if repo.contains('\0') {
+            // No repository is named so (and PostgreSQL takes no NUL in a text).
+            return Ok(Json(Leaderboard { workers: vec![] }));
+        }
     }
     let since = crate::store::now_ms() - days * 86_400_000;
     let rows = state.store.leaderboard(repo, since, !admin).await?;
