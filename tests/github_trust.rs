@@ -354,6 +354,18 @@ async fn red_then_green(postgres: bool) {
         .await;
     assert_eq!(story.task(n).await.artifact.unwrap()["checks"], "success");
     status(&story, &t, n, &["Checks passed — ready for review."]);
+    // New commits are pushed: the new head's check suite names the pull request, and its
+    // checks are the ones shown.
+    let mut pushed = check_payload(&story, pr, "check_suite", "pending");
+    pushed["check_suite"]["head_sha"] = json!(Story::head_sha(pr + 50));
+    pushed["check_suite"]["id"] = json!(7777);
+    story.send("check_suite", &pushed).await;
+    status(&story, &t, n, &["Checks are running"]);
+    let mut green = check_payload(&story, pr, "check_suite", "success");
+    green["check_suite"]["head_sha"] = json!(Story::head_sha(pr + 50));
+    green["check_suite"]["id"] = json!(7777);
+    story.send("check_suite", &green).await;
+    status(&story, &t, n, &["Checks passed — ready for review."]);
     // Another commit's checks change nothing here.
     let mut other = check_payload(&story, pr, "status", "failure");
     other["sha"] = json!(Story::head_sha(pr + 100));

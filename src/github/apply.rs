@@ -88,6 +88,10 @@ async fn checks_event(
         return ignore(github, seq, NOT_INSTALLED).await;
     }
     let mut tx = github.store.begin().await?;
+    // New commits pushed to a pull request: GitHub names it on the new head's checks.
+    for number in &e.pull_requests {
+        tx.gh_set_pr_head(repo, to_i64(*number), &e.sha).await?;
+    }
     tx.gh_record_check(repo, &e.sha, &e.check, e.state.as_str())
         .await?;
     show_checks(&mut tx, repo, &e.sha, &who).await?;

@@ -315,6 +315,9 @@ pub struct ChecksEvent {
     pub check: String,
     pub state: CheckState,
     pub sender: Option<Actor>,
+    /// Pull requests of the repository whose head the check suite or run is about (GitHub
+    /// names them; empty for commit statuses and for pull requests from forks).
+    pub pull_requests: Vec<u64>,
 }
 
 /// What happened to the App's installation.
@@ -399,6 +402,9 @@ const USED_ACTIONS: [(&str, &[&str]); 7] = [
     ("check_run", &["created", "completed", "rerequested"]),
 ];
 
+/// Pull requests of one check suite or run that the App follows.
+const MAX_CHECK_PULL_REQUESTS: usize = 20;
+
 /// The longest commit status context kept (GitHub allows 255).
 const MAX_CONTEXT_CHARS: usize = 255;
 
@@ -434,6 +440,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
                     check: format!("status:{context}"),
                     state: CheckState::of_status(&p.state),
                     sender: p.sender.map(Into::into),
+                    pull_requests: Vec::new(),
                 }))
             }
             _ => Ok(ignored(format!("`{event}` events are not used"))),
@@ -532,6 +539,12 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
                 check: format!("{kind}:{}", check.id),
                 state: CheckState::of_check(&check.status, check.conclusion.as_deref()),
                 sender: p.sender.map(Into::into),
+                pull_requests: check
+                    .pull_requests
+                    .iter()
+                    .map(|pr| pr.number)
+                    .take(MAX_CHECK_PULL_REQUESTS)
+                    .collect(),
             })
         }
         "installation" => {
@@ -671,6 +684,13 @@ pub(crate) mod wire {
         #[serde(default)]
         pub status: String,
         pub conclusion: Option<String>,
+        #[serde(default)]
+        pub pull_requests: Vec<CheckPull>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct CheckPull {
+        pub number: u64,
     }
 
     #[derive(Deserialize)]
