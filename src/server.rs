@@ -124,6 +124,7 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
         registration: config.registration,
         last_event,
         cookie_admin: Some(sessions.cookie_admin_check()),
+        public_boards: config.public_boards,
     });
     let github = crate::github::GithubParts::new(&config, &store).await?;
     let app = http::router(state)

@@ -55,6 +55,7 @@ fn variant(event: &Event) -> &'static str {
         Event::Issue(_) => "Issue",
         Event::IssueComment(_) => "IssueComment",
         Event::PullRequest(_) => "PullRequest",
+        Event::Checks(_) => "Checks",
         Event::Ignored { .. } => "Ignored",
     }
 }

@@ -125,6 +125,8 @@ fn worker_input(name: &str, skills: &[&str], capacity: i64, max: i64) -> WorkerI
         github_login: None,
         capabilities: json!({}),
         extensions: Map::new(),
+        reputation_opt_in: false,
+        leaderboard_opt_in: false,
     }
 }
 

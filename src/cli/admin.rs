@@ -52,6 +52,20 @@ impl AdminArgs {
     }
 }
 
+/// `owp leaderboard`: with the admin token every repository counts; without one the server
+/// answers only with public boards on, counting public repositories.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LeaderboardArgs {
+    /// Only this repository.
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Merges of the last N days (1 to 3660) [server default: 30].
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=3660))]
+    pub days: Option<i64>,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct InitRepoArgs {
     /// Repo key: `owner/name` for a GitHub repo, any name otherwise.
@@ -418,6 +432,43 @@ async fn state(args: StateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub async fn leaderboard(args: LeaderboardArgs) -> anyhow::Result<()> {
+    let client = args.admin.client()?;
+    let board = client.leaderboard(args.repo.as_deref(), args.days).await?;
+    if args.admin.json {
+        return print_json(&board);
+    }
+    say!("{}", render_leaderboard(&board).trim_end());
+    Ok(())
+}
+
+/// The human view of `GET /v1/leaderboard`.
+pub fn render_leaderboard(board: &Value) -> String {
+    let workers = board["workers"].as_array().cloned().unwrap_or_default();
+    if workers.is_empty() {
+        return "Nobody on the leaderboard yet (workers opt in with `leaderboard_opt_in`, people \
+                with `/owp opt-in`)."
+            .to_string();
+    }
+    let rows: Vec<Vec<String>> = workers
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            vec![
+                (i + 1).to_string(),
+                clip(w["name"].as_str().unwrap_or("-"), 40),
+                w["github_login"]
+                    .as_str()
+                    .map(|l| format!("@{l}"))
+                    .unwrap_or_else(|| "-".into()),
+                w["merged"].to_string(),
+                w["points"].to_string(),
+            ]
+        })
+        .collect();
+    table(&["#", "NAME", "GITHUB", "MERGED", "POINTS"], &rows)
+}
+
 fn status_rank(s: TaskStatus) -> usize {
     match s {
         TaskStatus::InProgress => 0,
@@ -427,6 +478,19 @@ fn status_rank(s: TaskStatus) -> usize {
         TaskStatus::Ready => 4,
         TaskStatus::Merged => 5,
         TaskStatus::Cancelled => 6,
+    }
+}
+
+/// Whom a merge's `credit` names: `@login (worker name)`, `@login` or the worker's name.
+fn credited(credit: Option<&Value>) -> String {
+    let text = |k: &str| credit.and_then(|c| c.get(k)).and_then(Value::as_str);
+    match (text("github_login"), text("name")) {
+        (Some(login), Some(name)) if !name.eq_ignore_ascii_case(login) => {
+            format!("@{login} ({name})")
+        }
+        (Some(login), _) => format!("@{login}"),
+        (None, Some(name)) => name.to_string(),
+        (None, None) => "-".into(),
     }
 }
 
@@ -616,6 +680,59 @@ pub fn render_state(state: &State, all: bool, events: usize, now: chrono::DateTi
         out.push_str(&format!(
             "  ({hidden} merged or cancelled not shown; --all lists them)\n"
         ));
+    }
+
+    // Who did what: the merges that credited someone (GitHub's), and with --all every merged
+    // task with the worker that held it.
+    let mut merged: Vec<&Task> = state
+        .tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Merged)
+        .filter(|t| {
+            all || t
+                .artifact
+                .as_ref()
+                .is_some_and(|a| a.get("credit").is_some())
+        })
+        .collect();
+    if !merged.is_empty() {
+        merged.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        let shown = if all {
+            merged.len()
+        } else {
+            merged.len().min(10)
+        };
+        out.push_str(&format!("\nCredits ({})\n", merged.len()));
+        let rows: Vec<Vec<String>> = merged[..shown]
+            .iter()
+            .map(|t| {
+                let credit = t.artifact.as_ref().and_then(|a| a.get("credit"));
+                let who = match credit {
+                    Some(_) => credited(credit),
+                    None => t
+                        .assigned_worker_id
+                        .as_deref()
+                        .map(|id| names.get(id).map_or(id, |n| n).to_string())
+                        .unwrap_or_else(|| "-".into()),
+                };
+                vec![
+                    t.key.clone().unwrap_or_else(|| t.task_id.clone()),
+                    clip(&t.title, 44),
+                    who,
+                    credit
+                        .and_then(|c| c.get("pr_url"))
+                        .or_else(|| t.artifact.as_ref().and_then(|a| a.get("pr_url")))
+                        .and_then(Value::as_str)
+                        .unwrap_or("-")
+                        .to_string(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &["TASK", "TITLE", "CREDITED TO", "PULL REQUEST"],
+            &rows,
+        ));
+        out.push('\n');
     }
 
     // Recent events.

@@ -685,6 +685,34 @@ impl OwpClient {
         })
     }
 
+    /// `GET /v1/leaderboard[?repo=R][&days=N]`, with the admin token when one is set (every
+    /// repository) or without (public repositories, when the server has public boards).
+    pub async fn leaderboard(
+        &self,
+        repo: Option<&str>,
+        days: Option<i64>,
+    ) -> Result<Value, ClientError> {
+        let mut query = Vec::new();
+        if let Some(r) = repo {
+            query.push(format!("repo={}", query_value(r)));
+        }
+        if let Some(d) = days {
+            query.push(format!("days={d}"));
+        }
+        let path = if query.is_empty() {
+            "/v1/leaderboard".to_string()
+        } else {
+            format!("/v1/leaderboard?{}", query.join("&"))
+        };
+        let auth = if self.admin_token.is_some() {
+            Auth::Admin
+        } else {
+            Auth::None
+        };
+        self.call(Method::GET, &path, auth, Body::None, Retry::Once)
+            .await
+    }
+
     /// `GET /healthz`.
     pub async fn health(&self) -> Result<(), ClientError> {
         self.send(

@@ -52,6 +52,8 @@ pub enum Command {
     Demo(crate::demo::DemoArgs),
     /// Check this machine's configuration (database, admin token, GitHub App, public URL).
     Doctor(ServeConfig),
+    /// Who merged the most: workers that opted in to the leaderboard, by merged tasks.
+    Leaderboard(admin::LeaderboardArgs),
 }
 
 /// Runs a parsed command line; errors are printed as one clear line.
@@ -76,6 +78,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Healthcheck { url } => healthcheck(&url).await,
             Command::Demo(args) => crate::demo::run(args).await,
             Command::Doctor(config) => crate::doctor::run(config).await,
+            Command::Leaderboard(args) => admin::leaderboard(args).await,
         }
     });
     match result {

@@ -648,6 +648,7 @@ mod tests {
             registration: crate::config::RegistrationPolicy::Open,
             last_event,
             cookie_admin: Some(sessions.cookie_admin_check()),
+            public_boards,
         });
         let app = crate::http::router(state).merge(router(sessions.clone(), public));
         (app, sessions, store)

@@ -43,6 +43,16 @@ pub const MAX_CONCURRENT_TASKS: (i64, i64) = (1, 1_000);
 pub const ESTIMATE_POINTS: (i64, i64) = (1, 1_000);
 /// `tier` of a task and `trust_level` of a worker (as the `tier:N` label allows).
 pub const TIER: (i64, i64) = (0, 1_000);
+/// Rules in a repository's `promote` list.
+pub const MAX_PROMOTE_RULES: usize = 10;
+/// `merged` of a promotion rule.
+pub const PROMOTE_MERGED: (i64, i64) = (1, 10_000);
+/// `level` of a promotion rule (a trust level, as `tier:N` allows; 0 is everyone's already).
+pub const PROMOTE_LEVEL: (i64, i64) = (1, 1_000);
+/// `days` of a leaderboard.
+pub const LEADERBOARD_DAYS: (i64, i64) = (1, 3_660);
+/// Workers listed on a leaderboard.
+pub const LEADERBOARD_ROWS: i64 = 100;
 /// `max_open_prs` of a repository.
 pub const MAX_OPEN_PRS: (i64, i64) = (0, 10_000);
 

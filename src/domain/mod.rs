@@ -7,5 +7,6 @@ pub mod rules;
 
 pub use contract::RepoContract;
 pub use model::{
-    Event, Lease, Priority, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus,
+    Event, Lease, Priority, Promotion, RepoPolicy, Reputation, Task, TaskStatus, Visibility,
+    Worker, WorkerStatus,
 };

@@ -209,9 +209,104 @@ pub struct Worker {
     pub active_points: i64,
     pub active_tasks: i64,
     pub created_at: String,
+    /// Its task outcomes are counted (`reputation`, trust progression). Default false.
+    #[serde(default)]
+    pub reputation_opt_in: bool,
+    /// It is listed on the leaderboard. Default false.
+    #[serde(default)]
+    pub leaderboard_opt_in: bool,
+    /// Counted outcomes; null unless `reputation_opt_in`.
+    #[serde(default)]
+    pub reputation: Option<Reputation>,
     #[serde(flatten)]
     #[schema(value_type = Object)]
     pub extensions: Map<String, Value>,
+}
+
+/// A worker's counted task outcomes (only merges decided by an admin or GitHub count).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Reputation {
+    pub merged: i64,
+    pub closed_unmerged: i64,
+    pub expired: i64,
+    pub nacked: i64,
+    /// `10·merged − 4·closed_unmerged − 3·expired − nacked` (see the spec).
+    pub score: i64,
+}
+
+impl Reputation {
+    /// Points per outcome: a merge is the goal; an expired lease held a task from everyone for
+    /// its whole lifetime; a closed pull request cost a maintainer a review; a nack gives the
+    /// task back early, which is the honest way out and costs least.
+    pub const MERGED: i64 = 10;
+    pub const CLOSED_UNMERGED: i64 = -4;
+    pub const EXPIRED: i64 = -3;
+    pub const NACKED: i64 = -1;
+
+    pub fn new(merged: i64, closed_unmerged: i64, expired: i64, nacked: i64) -> Reputation {
+        Reputation {
+            merged,
+            closed_unmerged,
+            expired,
+            nacked,
+            score: Self::MERGED * merged
+                + Self::CLOSED_UNMERGED * closed_unmerged
+                + Self::EXPIRED * expired
+                + Self::NACKED * nacked,
+        }
+    }
+}
+
+/// A trust progression rule of a repository: a worker that opted in to reputation and has at
+/// least `merged` merged tasks there has at least trust `level` there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Promotion {
+    /// 1 to 1000.
+    pub level: i64,
+    /// 1 to 10000.
+    pub merged: i64,
+}
+
+impl Promotion {
+    /// Checks bounds (at most [`super::limits::MAX_PROMOTE_RULES`] rules, each level once) and
+    /// returns the rules sorted by level.
+    pub fn validate(rules: &[Promotion]) -> Result<Vec<Promotion>, super::limits::OutOfBounds> {
+        use super::limits;
+        if rules.len() > limits::MAX_PROMOTE_RULES {
+            return Err(limits::OutOfBounds {
+                code: "invalid_promote",
+                detail: format!(
+                    "`promote` has at most {} rules (got {})",
+                    limits::MAX_PROMOTE_RULES,
+                    rules.len()
+                ),
+            });
+        }
+        let mut sorted = rules.to_vec();
+        sorted.sort_by_key(|r| r.level);
+        for r in &sorted {
+            limits::range(
+                "promote.level",
+                "invalid_promote",
+                r.level,
+                limits::PROMOTE_LEVEL,
+            )?;
+            limits::range(
+                "promote.merged",
+                "invalid_promote",
+                r.merged,
+                limits::PROMOTE_MERGED,
+            )?;
+        }
+        if sorted.windows(2).any(|w| w[0].level == w[1].level) {
+            return Err(limits::OutOfBounds {
+                code: "invalid_promote",
+                detail: "`promote` names a level twice".into(),
+            });
+        }
+        Ok(sorted)
+    }
 }
 
 /// Who may read a repository's board on the dashboard.
@@ -266,6 +361,9 @@ pub struct RepoPolicy {
     /// Where the repository's code is cloned from; absent when unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clone_url: Option<String>,
+    /// Trust progression rules, by level (see [`Promotion`]); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub promote: Vec<Promotion>,
     pub created_at: String,
     pub updated_at: String,
     #[serde(flatten)]

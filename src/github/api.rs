@@ -440,6 +440,7 @@ impl From<WirePull> for PullRequest {
             html_url: p.html_url,
             author: Actor::or_ghost(p.user),
             base_ref: p.base.name,
+            head_sha: None,
         }
     }
 }

@@ -68,7 +68,51 @@ pub async fn apply(github: &Github, seq: i64, event: &Event) -> Result<(), Apply
         Event::Issue(e) => issue_event(github, seq, e).await,
         Event::IssueComment(e) => comment_event(github, seq, e).await,
         Event::PullRequest(e) => pull_event(github, seq, e).await,
+        Event::Checks(e) => checks_event(github, seq, e).await,
     }
+}
+
+/// A check suite, check run or commit status: recorded for its commit, and shown on the tasks
+/// whose linked pull request has that head.
+async fn checks_event(
+    github: &Github,
+    seq: i64,
+    e: &crate::github::events::ChecksEvent,
+) -> Result<(), ApplyError> {
+    let who = actor(e.sender.as_ref().map_or("github", |s| s.login.as_str()));
+    let repo = e.repo.full_name.as_str();
+    if installation_for(github, &e.repo, e.installation_id, &who)
+        .await?
+        .is_none()
+    {
+        return ignore(github, seq, NOT_INSTALLED).await;
+    }
+    let mut tx = github.store.begin().await?;
+    // New commits pushed to a pull request: GitHub names it on the new head's checks.
+    for number in &e.pull_requests {
+        tx.gh_set_pr_head(repo, to_i64(*number), &e.sha).await?;
+    }
+    tx.gh_record_check(repo, &e.sha, &e.check, e.state.as_str())
+        .await?;
+    show_checks(&mut tx, repo, &e.sha, &who).await?;
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Shows the combined checks of commit `sha` on the tasks whose pull request has it as head.
+async fn show_checks(
+    tx: &mut WriteTx,
+    repo: &str,
+    sha: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let state = tx.gh_checks_state(repo, sha).await?;
+    for task_id in tx.gh_tasks_with_head(repo, sha).await? {
+        tx.set_task_checks(&task_id, state, actor).await?;
+    }
+    Ok(())
 }
 
 async fn finish(
@@ -696,6 +740,9 @@ async fn command_in_span(
     if let Command::Link { code } = &command {
         return link(tx, ctx, code).await;
     }
+    if matches!(command, Command::OptIn | Command::OptOut) {
+        return opt_in(tx, ctx, command == Command::OptIn).await;
+    }
     if command.requires_maintainer() && ctx.maintainer != Some(true) {
         return ctx
             .reply(tx, None, &messages::permission_refused(ctx.login, &command))
@@ -752,8 +799,23 @@ async fn command_in_span(
                 ctx.reply(tx, Some(&task.id), &body).await
             }
         }
-        Command::Link { .. } => Ok(()),
+        Command::Link { .. } | Command::OptIn | Command::OptOut => Ok(()),
     }
+}
+
+/// `/owp opt-in` / `/owp opt-out`: the commenter's worker (linked, or the implicit worker of
+/// their login) has its outcomes counted and is listed on the leaderboard, or no longer.
+async fn opt_in(tx: &mut WriteTx, ctx: &CommentCtx<'_>, on: bool) -> Result<(), StoreError> {
+    let worker_id = match linked_worker(tx, ctx.login).await? {
+        Some(id) => id,
+        None => {
+            let max = i64::from(ctx.settings.config.max_claims_per_user.0.max(1));
+            tx.implicit_github_worker(ctx.login, max).await?.id
+        }
+    };
+    tx.set_opt_in(&worker_id, Some(on), Some(on)).await?;
+    ctx.reply(tx, None, &messages::opted_in(ctx.login, on))
+        .await
 }
 
 async fn command_error(
@@ -1002,7 +1064,16 @@ async fn explain_refusal(
             max_open_prs: count(max_open_prs),
         }),
         Refusal::TierTooHigh { tier, trust_level } => {
-            ClaimRefusal::TierTooHigh { tier, trust_level }
+            let (progress, rules) = tx.trust_progress(worker_id, task.repo_id).await?;
+            match progress.rule_for(tier, &rules) {
+                Some(rule) => ClaimRefusal::TierNotYetEarned {
+                    tier,
+                    trust_level,
+                    more_merged: (rule.merged - progress.merged_here).max(0),
+                    opted_in: progress.opted_in,
+                },
+                None => ClaimRefusal::TierTooHigh { tier, trust_level },
+            }
         }
     })
 }
@@ -1182,6 +1253,12 @@ pub async fn sync_pull(
             continue;
         }
         move_for_pull(tx, &task, pr, state, actor).await?;
+        if state == PrState::Open
+            && let Some(sha) = &pr.head_sha
+        {
+            tx.gh_set_pr_head(repo, number, sha).await?;
+            show_checks(tx, repo, sha, actor).await?;
+        }
     }
     if unlink_missing && pr.open {
         for link in earlier
@@ -1336,6 +1413,8 @@ async fn move_for_pull(
                     | TaskStatus::InProgress
                     | TaskStatus::PrOpened
             ) {
+                let mut artifact = artifact;
+                artifact["credit"] = credit(tx, task, pr).await?;
                 let mv = Move {
                     artifact: Some(artifact),
                     ..Move::to(TaskStatus::Merged, LeaseEnd::PrOpened)
@@ -1359,6 +1438,33 @@ async fn move_for_pull(
         }
     }
     Ok(())
+}
+
+/// Who a merge credits: the task's holder (its worker's name and GitHub login) and the pull
+/// request; the author of the pull request when nobody held the task.
+async fn credit(
+    tx: &mut WriteTx,
+    task: &TaskRow,
+    pr: &PullRequest,
+) -> Result<serde_json::Value, StoreError> {
+    let mut credit = json!({
+        "pr_url": pr.html_url,
+        "pr_author": pr.author.login,
+        "worker_id": null,
+        "name": null,
+        "github_login": pr.author.login,
+    });
+    if let Some(worker_id) = &task.worker_id {
+        let worker = tx.worker(worker_id).await?;
+        let login = match worker.github_login.clone() {
+            Some(login) => Some(login),
+            None => tx.gh_login_of_worker(worker_id).await?,
+        };
+        credit["worker_id"] = json!(worker_id);
+        credit["name"] = json!(worker.name);
+        credit["github_login"] = json!(login);
+    }
+    Ok(credit)
 }
 
 /// A task back in the queue whose issue left the pool meanwhile leaves the pool now.

@@ -10,6 +10,8 @@
 //! /owp block REASON     (maintainers)
 //! /owp unblock          (maintainers)
 //! /owp link CODE
+//! /owp opt-in           (count my merged pull requests toward trust; list me on the leaderboard)
+//! /owp opt-out
 //! ```
 //!
 //! The comment is read as markdown (CommonMark with GitHub's tables and strikethrough), so quoting
@@ -48,6 +50,11 @@ pub enum Command {
     Unblock,
     /// Prove that the commenter's GitHub login owns a REST worker (`owp worker link` prints the code).
     Link { code: String },
+    /// Count the commenter's outcomes (reputation, trust progression) and list them on the
+    /// leaderboard.
+    OptIn,
+    /// Stop counting and listing the commenter.
+    OptOut,
 }
 
 impl Command {
@@ -61,6 +68,8 @@ impl Command {
             Command::Block { .. } => "block",
             Command::Unblock => "unblock",
             Command::Link { .. } => "link",
+            Command::OptIn => "opt-in",
+            Command::OptOut => "opt-out",
         }
     }
 
@@ -82,8 +91,8 @@ impl std::fmt::Display for Command {
 }
 
 /// The command words, in the order they are suggested.
-pub const COMMAND_WORDS: [&str; 7] = [
-    "claim", "release", "renew", "status", "block", "unblock", "link",
+pub const COMMAND_WORDS: [&str; 9] = [
+    "claim", "release", "renew", "status", "block", "unblock", "link", "opt-in", "opt-out",
 ];
 
 /// A line that starts with `/owp` but is not a command we can run. Each variant becomes a reply.
@@ -185,6 +194,8 @@ fn parse_command(word: &str, args: &str) -> ParsedCommand {
             reason: collapse_whitespace(&args.replace(NOT_TEXT, " ")),
         }),
         "link" => parse_link(args),
+        "opt-in" => no_args(Command::OptIn),
+        "opt-out" => no_args(Command::OptOut),
         _ => Err(CommandError::UnknownCommand {
             word: word.to_string(),
             did_you_mean: did_you_mean(word),

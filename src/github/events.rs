@@ -31,6 +31,8 @@ pub enum Event {
     IssueComment(CommentEvent),
     /// Something happened to a pull request.
     PullRequest(PullRequestEvent),
+    /// A check suite, check run or commit status of a commit changed.
+    Checks(ChecksEvent),
     /// An event or action the App does not use; acknowledged and dropped.
     Ignored {
         event: String,
@@ -48,6 +50,7 @@ impl Event {
             Event::Issue(e) => e.installation_id,
             Event::IssueComment(e) => e.installation_id,
             Event::PullRequest(e) => e.installation_id,
+            Event::Checks(e) => e.installation_id,
             Event::Ping { .. } | Event::Ignored { .. } => None,
         }
     }
@@ -58,6 +61,7 @@ impl Event {
             Event::Issue(e) => Some(&e.repo.full_name),
             Event::IssueComment(e) => Some(&e.repo.full_name),
             Event::PullRequest(e) => Some(&e.repo.full_name),
+            Event::Checks(e) => Some(&e.repo.full_name),
             _ => None,
         }
     }
@@ -70,6 +74,7 @@ impl Event {
             Event::Issue(e) => Some(&e.sender),
             Event::IssueComment(e) => Some(&e.sender),
             Event::PullRequest(e) => Some(&e.sender),
+            Event::Checks(e) => e.sender.as_ref(),
             Event::Ping { .. } | Event::Ignored { .. } => None,
         }
     }
@@ -235,6 +240,8 @@ pub struct PullRequest {
     pub author: Actor,
     /// The branch it targets.
     pub base_ref: String,
+    /// The commit at its head (whose checks tell whether it is ready for review).
+    pub head_sha: Option<String>,
 }
 
 /// What happened to a pull request.
@@ -260,6 +267,72 @@ pub struct PullRequestEvent {
     pub repo: Repo,
     pub pull_request: PullRequest,
     pub sender: Actor,
+}
+
+/// Where a commit's checks stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckState {
+    Pending,
+    Success,
+    Failure,
+}
+
+impl CheckState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckState::Pending => "pending",
+            CheckState::Success => "success",
+            CheckState::Failure => "failure",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CheckState> {
+        match s {
+            "pending" => Some(CheckState::Pending),
+            "success" => Some(CheckState::Success),
+            "failure" => Some(CheckState::Failure),
+            _ => None,
+        }
+    }
+
+    /// A check suite's or run's `status` and `conclusion`: not completed is pending; success,
+    /// neutral and skipped pass; every other conclusion (failure, cancelled, timed out, action
+    /// required, stale) fails.
+    fn of_check(status: &str, conclusion: Option<&str>) -> CheckState {
+        if status != "completed" {
+            return CheckState::Pending;
+        }
+        match conclusion {
+            Some("success" | "neutral" | "skipped") => CheckState::Success,
+            None => CheckState::Pending,
+            Some(_) => CheckState::Failure,
+        }
+    }
+
+    /// A commit status's `state` (`error` fails).
+    fn of_status(state: &str) -> CheckState {
+        match state {
+            "success" => CheckState::Success,
+            "pending" => CheckState::Pending,
+            _ => CheckState::Failure,
+        }
+    }
+}
+
+/// A `check_suite`, `check_run` or `status` delivery: one check of a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChecksEvent {
+    pub installation_id: Option<u64>,
+    pub repo: Repo,
+    /// The commit checked.
+    pub sha: String,
+    /// Which check: `suite:ID`, `run:ID` or `status:CONTEXT`.
+    pub check: String,
+    pub state: CheckState,
+    pub sender: Option<Actor>,
+    /// Pull requests of the repository whose head the check suite or run is about (GitHub
+    /// names them; empty for commit statuses and for pull requests from forks).
+    pub pull_requests: Vec<u64>,
 }
 
 /// What happened to the App's installation.
@@ -309,7 +382,7 @@ pub enum EventError {
 }
 
 /// The actions the App uses, per event (with an `action`); the others are ignored.
-pub const USED_ACTIONS: [(&str, &[&str]); 5] = [
+pub const USED_ACTIONS: [(&str, &[&str]); 7] = [
     (
         "issues",
         &[
@@ -340,7 +413,15 @@ pub const USED_ACTIONS: [(&str, &[&str]); 5] = [
         &["created", "deleted", "suspend", "unsuspend"],
     ),
     ("installation_repositories", &["added", "removed"]),
+    ("check_suite", &["completed", "requested", "rerequested"]),
+    ("check_run", &["created", "completed", "rerequested"]),
 ];
+
+/// Pull requests of one check suite or run that the App follows.
+const MAX_CHECK_PULL_REQUESTS: usize = 20;
+
+/// The longest commit status context kept (GitHub allows 255).
+const MAX_CONTEXT_CHARS: usize = 255;
 
 /// Reads a delivery: `event` is the `X-GitHub-Event` header, `body` the raw request body.
 pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
@@ -363,6 +444,19 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
                     hook_id: ping.hook_id,
                     zen: ping.zen.unwrap_or_default(),
                 })
+            }
+            "status" => {
+                let p: wire::StatusPayload = read(event, "", payload)?;
+                let context: String = p.context.chars().take(MAX_CONTEXT_CHARS).collect();
+                Ok(Event::Checks(ChecksEvent {
+                    installation_id: p.installation.map(|i| i.id),
+                    repo: p.repository.into(),
+                    sha: p.sha,
+                    check: format!("status:{context}"),
+                    state: CheckState::of_status(&p.state),
+                    sender: p.sender.map(Into::into),
+                    pull_requests: Vec::new(),
+                }))
             }
             _ => Ok(ignored(format!("`{event}` events are not used"))),
         };
@@ -444,6 +538,28 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
                 repo: p.repository.into(),
                 pull_request: p.pull_request.into(),
                 sender: p.sender.into(),
+            })
+        }
+        "check_suite" | "check_run" => {
+            let p: wire::CheckPayload = read(event, act, payload)?;
+            let (kind, check) = match (p.check_suite, p.check_run) {
+                (Some(c), _) if event == "check_suite" => ("suite", c),
+                (_, Some(c)) if event == "check_run" => ("run", c),
+                _ => return Ok(unused()),
+            };
+            Event::Checks(ChecksEvent {
+                installation_id: p.installation.map(|i| i.id),
+                repo: p.repository.into(),
+                sha: check.head_sha,
+                check: format!("{kind}:{}", check.id),
+                state: CheckState::of_check(&check.status, check.conclusion.as_deref()),
+                sender: p.sender.map(Into::into),
+                pull_requests: check
+                    .pull_requests
+                    .iter()
+                    .map(|pr| pr.number)
+                    .take(MAX_CHECK_PULL_REQUESTS)
+                    .collect(),
             })
         }
         "installation" => {
@@ -558,6 +674,41 @@ pub(crate) mod wire {
     }
 
     #[derive(Deserialize)]
+    pub struct StatusPayload {
+        pub sha: String,
+        pub state: String,
+        pub context: String,
+        pub repository: Repository,
+        pub sender: Option<User>,
+        pub installation: Option<InstallationRef>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct CheckPayload {
+        pub check_suite: Option<Check>,
+        pub check_run: Option<Check>,
+        pub repository: Repository,
+        pub sender: Option<User>,
+        pub installation: Option<InstallationRef>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Check {
+        pub id: u64,
+        pub head_sha: String,
+        #[serde(default)]
+        pub status: String,
+        pub conclusion: Option<String>,
+        #[serde(default)]
+        pub pull_requests: Vec<CheckPull>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct CheckPull {
+        pub number: u64,
+    }
+
+    #[derive(Deserialize)]
     pub struct InstallationPayload {
         pub installation: Installation,
         #[serde(default)]
@@ -654,12 +805,18 @@ pub(crate) mod wire {
         /// `null` for a deleted account.
         pub user: Option<User>,
         pub base: Branch,
+        pub head: Option<Head>,
     }
 
     #[derive(Deserialize)]
     pub struct Branch {
         #[serde(rename = "ref")]
         pub name: String,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Head {
+        pub sha: Option<String>,
     }
 
     #[derive(Deserialize, Default)]
@@ -748,6 +905,7 @@ impl From<wire::PullRequest> for PullRequest {
             html_url: p.html_url,
             author: Actor::or_ghost(p.user),
             base_ref: p.base.name,
+            head_sha: p.head.and_then(|h| h.sha),
         }
     }
 }
@@ -910,5 +1068,82 @@ mod tests {
         assert_eq!(event.installation_id(), Some(99));
         assert_eq!(event.repo(), Some("o/r"));
         assert_eq!(event.sender().map(|a| a.login.as_str()), Some("alice"));
+    }
+}
+
+#[cfg(test)]
+mod check_tests {
+    use super::*;
+
+    fn repo() -> serde_json::Value {
+        serde_json::json!({"id": 1, "full_name": "o/r", "private": false})
+    }
+
+    fn checks(event: &str, body: serde_json::Value) -> ChecksEvent {
+        match parse_event(event, body.to_string().as_bytes()).unwrap() {
+            Event::Checks(c) => c,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn check_suites_runs_and_statuses_become_one_state_each() {
+        let suite = |status: &str, conclusion: serde_json::Value| {
+            checks(
+                "check_suite",
+                serde_json::json!({"action": "completed", "repository": repo(),
+                    "check_suite": {"id": 5, "head_sha": "abc", "status": status,
+                                    "conclusion": conclusion}}),
+            )
+        };
+        let done = suite("completed", "success".into());
+        assert_eq!((done.sha.as_str(), done.check.as_str()), ("abc", "suite:5"));
+        assert_eq!(done.state, CheckState::Success);
+        assert_eq!(
+            suite("completed", "neutral".into()).state,
+            CheckState::Success
+        );
+        assert_eq!(
+            suite("completed", "timed_out".into()).state,
+            CheckState::Failure
+        );
+        assert_eq!(
+            suite("completed", "cancelled".into()).state,
+            CheckState::Failure
+        );
+        assert_eq!(
+            suite("queued", serde_json::Value::Null).state,
+            CheckState::Pending
+        );
+        let run = checks(
+            "check_run",
+            serde_json::json!({"action": "created", "repository": repo(),
+                "check_run": {"id": 9, "head_sha": "abc", "status": "in_progress", "conclusion": null}}),
+        );
+        assert_eq!(
+            (run.check.as_str(), run.state),
+            ("run:9", CheckState::Pending)
+        );
+        for (state, want) in [
+            ("error", CheckState::Failure),
+            ("failure", CheckState::Failure),
+            ("pending", CheckState::Pending),
+            ("success", CheckState::Success),
+        ] {
+            let s = checks(
+                "status",
+                serde_json::json!({"sha": "abc", "state": state, "context": "ci", "repository": repo()}),
+            );
+            assert_eq!((s.check.as_str(), s.state), ("status:ci", want));
+        }
+        // A check suite without the suite, or an action the App does not use, is ignored.
+        let other = parse_event(
+            "check_suite",
+            br#"{"action":"completed","repository":{"id":1,"full_name":"o/r"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(other, Event::Ignored { .. }));
+        let other = parse_event("check_run", br#"{"action":"requested_action"}"#).unwrap();
+        assert!(matches!(other, Event::Ignored { .. }));
     }
 }

@@ -171,11 +171,20 @@ mod tests {
                 "pull_requests": "read",
                 "contents": "read",
                 "metadata": "read",
+                "checks": "read",
+                "statuses": "read",
             })
         );
         assert_eq!(
             m["default_events"],
-            json!(["issues", "issue_comment", "pull_request"])
+            json!([
+                "issues",
+                "issue_comment",
+                "pull_request",
+                "check_suite",
+                "check_run",
+                "status"
+            ])
         );
         assert_eq!(m["public"], json!(false));
         assert_eq!(m["hook_attributes"]["active"], json!(true));

@@ -254,6 +254,9 @@ pub struct StatusView {
     /// Open pull requests that link the issue but do not act on it: (URL as GitHub gave it,
     /// author).
     pub other_prs: Vec<(String, String)>,
+    /// The combined checks of the pull request's head (`pending`, `success`, `failure`), when
+    /// GitHub reported any.
+    pub checks: Option<String>,
     /// Where the commands are explained.
     pub help_url: String,
 }
@@ -340,13 +343,25 @@ fn status_line(view: &StatusView) -> String {
                 .unwrap_or_default()
         ),
         TaskStatus::InProgress => format!("**In progress** — claimed by {holder}{since}.{until}"),
-        TaskStatus::PrOpened => match &view.pr_url {
-            Some(url) => format!("**Pull request open** — {url} by {holder}."),
-            None => format!("**Pull request open** by {holder}."),
-        },
-        TaskStatus::Merged => match &view.pr_url {
-            Some(url) => format!("**Done** — merged in {url}. Thank you!"),
-            None => "**Done** — merged. Thank you!".to_string(),
+        TaskStatus::PrOpened => {
+            let checks = match view.checks.as_deref() {
+                Some("success") => " Checks passed — ready for review.",
+                Some("pending") => " Checks are running — not ready for review yet.",
+                Some("failure") => " Checks failed — not ready for review until they pass.",
+                _ => "",
+            };
+            match &view.pr_url {
+                Some(url) => format!("**Pull request open** — {url} by {holder}.{checks}"),
+                None => format!("**Pull request open** by {holder}.{checks}"),
+            }
+        }
+        TaskStatus::Merged => match (&view.pr_url, &view.holder) {
+            (Some(url), Some(_)) => {
+                format!("**Done** — merged in {url}. Thank you! Credited to {holder}.")
+            }
+            (Some(url), None) => format!("**Done** — merged in {url}. Thank you!"),
+            (None, Some(_)) => format!("**Done** — merged. Thank you! Credited to {holder}."),
+            (None, None) => "**Done** — merged. Thank you!".to_string(),
         },
         TaskStatus::Blocked => format!(
             "**Blocked** by a maintainer{reason}. A maintainer can comment `/owp unblock` to make it ready again."
@@ -426,6 +441,15 @@ pub enum ClaimRefusal {
     },
     /// The task's tier is above the claimer's trust level.
     TierTooHigh { tier: i64, trust_level: i64 },
+    /// The task's tier is above the claimer's trust level, and the repository's trust
+    /// progression would grant it after `more_merged` more merged pull requests (counted only
+    /// for people who opted in).
+    TierNotYetEarned {
+        tier: i64,
+        trust_level: i64,
+        more_merged: i64,
+        opted_in: bool,
+    },
     /// The person holds as many tasks as one person may.
     TooManyClaims { active: u32, max: u32 },
     /// The linked worker has no room for the task's points.
@@ -502,6 +526,33 @@ pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
         ClaimRefusal::TierTooHigh { tier, trust_level } => format!(
             "this task is tier {tier} and needs trust level {tier} or more; yours is {trust_level}"
         ),
+        ClaimRefusal::TierNotYetEarned {
+            tier,
+            trust_level,
+            more_merged,
+            opted_in,
+        } => {
+            let start = format!(
+                "this task is tier {tier} and needs trust level {tier} or more; yours here is \
+                 {trust_level}"
+            );
+            let more = plural(
+                u32::try_from((*more_merged).max(0)).unwrap_or(u32::MAX),
+                "more merged pull request",
+                "more merged pull requests",
+            );
+            match (opted_in, *more_merged > 0) {
+                (true, _) => format!("{start} — {more} here will earn it"),
+                (false, true) => format!(
+                    "{start} — {more} here will earn it, once you comment `/owp opt-in` \
+                     (merges count toward trust only for people who opted in)"
+                ),
+                (false, false) => format!(
+                    "{start} — your merged pull requests here would earn it: comment \
+                     `/owp opt-in` to have them counted"
+                ),
+            }
+        }
         ClaimRefusal::TooManyClaims { active, max } => format!(
             "you already hold {active} of the {max} issues one person may claim at once here — \
              finish or `/owp release` one first"
@@ -618,6 +669,22 @@ pub fn permission_refused(login: &str, command: &Command) -> String {
          `{COMMAND_PREFIX} {}`, so I did nothing.",
         command.name()
     )
+}
+
+/// The answer to `/owp opt-in` (`on`) or `/owp opt-out`.
+pub fn opted_in(login: &str, on: bool) -> String {
+    if on {
+        format!(
+            "@{login}, you opted in: your merged pull requests in the pool now count toward the \
+             trust rules of each repository (`trust.promote`), and you are listed on the \
+             leaderboard. `{COMMAND_PREFIX} opt-out` undoes it."
+        )
+    } else {
+        format!(
+            "@{login}, you opted out: your outcomes no longer earn trust and you are not listed \
+             on the leaderboard. `{COMMAND_PREFIX} opt-in` turns it back on."
+        )
+    }
 }
 
 /// A line starting with `/owp` that is not a command we can run.
@@ -740,6 +807,7 @@ mod tests {
             label_warnings: vec![],
             config_error: None,
             other_prs: vec![],
+            checks: None,
             help_url: HELP.into(),
         }
     }
@@ -966,6 +1034,24 @@ mod tests {
             ClaimRefusal::TierTooHigh {
                 tier: 2,
                 trust_level: 0,
+            },
+            ClaimRefusal::TierNotYetEarned {
+                tier: 1,
+                trust_level: 0,
+                more_merged: 2,
+                opted_in: true,
+            },
+            ClaimRefusal::TierNotYetEarned {
+                tier: 1,
+                trust_level: 0,
+                more_merged: 1,
+                opted_in: false,
+            },
+            ClaimRefusal::TierNotYetEarned {
+                tier: 1,
+                trust_level: 0,
+                more_merged: 0,
+                opted_in: false,
             },
             ClaimRefusal::TooManyClaims { active: 2, max: 2 },
             ClaimRefusal::CapacityExceeded {

@@ -448,6 +448,15 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
             .into_iter()
             .map(|l| (l.pr_url, l.author))
             .collect(),
+        checks: (task.status == TaskStatus::PrOpened)
+            .then(|| {
+                task.artifact
+                    .as_ref()
+                    .and_then(|a| a.get("checks"))
+                    .and_then(|c| c.as_str())
+                    .map(str::to_string)
+            })
+            .flatten(),
         help_url: github.help_url(),
     }))
 }

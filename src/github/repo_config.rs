@@ -23,6 +23,9 @@
 //!   default: 0             # tier of a task without a `tier:N` label
 //!   areas:                 # lowest tier of tasks in an area
 //!     security: 2
+//! trust:                   # trust progression (counts only people who opted in: `/owp opt-in`)
+//!   promote:
+//!     - {level: 1, merged: 3}   # three merged pull requests here: tier 1 tasks too
 //! contract:                # how work is done here; every lease carries it
 //!   setup: npm ci
 //!   test: npm test
@@ -73,6 +76,16 @@ pub struct RepoConfig {
     pub tiers: TierRules,
     /// How work in the repository is done (commands, branch name, PR template, instructions).
     pub contract: Option<RepoContract>,
+    /// Trust progression. `None`: keep the rules the repository has (an admin's, or none).
+    pub trust: Option<TrustConfig>,
+}
+
+/// `trust:` of the file.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrustConfig {
+    /// `[{level, merged}]`: people who opted in earn trust `level` here with `merged` merges.
+    pub promote: Vec<crate::domain::Promotion>,
 }
 
 /// The label names a repository uses. `ready` is a whole label; the others are the part before the
@@ -495,6 +508,11 @@ impl RepoConfig {
     }
 
     fn validate(&self) -> Result<(), RepoConfigError> {
+        if let Some(trust) = &self.trust {
+            crate::domain::Promotion::validate(&trust.promote).map_err(|e| {
+                RepoConfigError::invalid(format!("trust.{}", e.detail.trim_start_matches('`')))
+            })?;
+        }
         if let Some(contract) = &self.contract {
             contract
                 .validate("contract")

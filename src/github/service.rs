@@ -184,6 +184,13 @@ impl Github {
         }
         let settings = self.settings(repo).await?;
         self.apply_budget(repo, &settings).await?;
+        if settings.error.is_none()
+            && let Some(trust) = &settings.config.trust
+        {
+            self.store
+                .set_repo_promotions(repo, &trust.promote, "github:config")
+                .await?;
+        }
         Ok(settings)
     }
 

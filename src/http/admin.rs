@@ -13,7 +13,8 @@ use super::extract::{Admin, Payload, typed};
 use crate::domain::limits;
 use crate::domain::model::extension_fields;
 use crate::domain::{
-    Event, Priority, RepoContract, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus,
+    Event, Priority, Promotion, RepoContract, RepoPolicy, Reputation, Task, TaskStatus, Visibility,
+    Worker, WorkerStatus,
 };
 use crate::store::repos::RepoUpsert;
 use crate::store::tasks::{TaskFilter, TaskInput};
@@ -39,6 +40,9 @@ pub struct RepoBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, nullable)]
     pub clone_url: Option<Option<String>>,
+    /// Trust progression: `[{level, merged}]` (at most 10 rules); absent keeps the current
+    /// rules, `[]` removes them.
+    pub promote: Option<Vec<Promotion>>,
 }
 
 /// A field that is present (its value may be `null`) reads as `Some`; an absent one as `None`.
@@ -77,14 +81,21 @@ pub async fn upsert_repo(
     };
     let (row, created) = state
         .store
-        .upsert_repo_with(&input, body.value.visibility, "admin")
+        .upsert_repo_promoting(
+            &input,
+            body.value.visibility,
+            body.value.promote.as_deref(),
+            "admin",
+        )
         .await?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(row.to_api())))
+    let mut policy = row.to_api();
+    policy.promote = state.store.promotions(row.id).await?;
+    Ok((status, Json(policy)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -225,9 +236,31 @@ pub async fn state(
     let events = store
         .recent_events(q.events.unwrap_or(200).clamp(0, 10_000))
         .await?;
+    let mut reputations = store.reputations().await?;
+    let mut promotions = store.all_promotions().await?;
     Ok(Json(PoolState {
-        repos: repos.iter().map(|r| r.to_api()).collect(),
-        workers: workers.iter().map(|w| w.to_api(now, ttl)).collect(),
+        repos: repos
+            .iter()
+            .map(|r| {
+                let mut policy = r.to_api();
+                policy.promote = promotions.remove(&r.id).unwrap_or_default();
+                policy
+            })
+            .collect(),
+        workers: workers
+            .iter()
+            .map(|w| {
+                let mut worker = w.to_api(now, ttl);
+                if worker.reputation_opt_in {
+                    worker.reputation = Some(
+                        reputations
+                            .remove(&w.id)
+                            .unwrap_or_else(|| Reputation::new(0, 0, 0, 0)),
+                    );
+                }
+                worker
+            })
+            .collect(),
         tasks: tasks.iter().map(|t| t.to_api()).collect(),
         events,
     }))

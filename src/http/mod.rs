@@ -6,6 +6,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod idempotency;
+pub mod leaderboard;
 pub mod leases;
 pub mod limits;
 pub mod openapi;
@@ -54,6 +55,9 @@ pub struct AppParts {
     /// and SSE streams.
     pub last_event: watch::Receiver<i64>,
     pub cookie_admin: Option<CookieAdminCheck>,
+    /// Anyone may read what public repositories show (`OWP_PUBLIC_BOARDS`): their boards and
+    /// their part of the leaderboard.
+    pub public_boards: bool,
 }
 
 /// The OWP API router (`/healthz`, `/v1/...`), with its OpenAPI document served at

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{AppState, admin, events, leases, tasks, workers};
+use super::{AppState, admin, events, leaderboard, leases, tasks, workers};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -56,7 +56,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::update_worker))
         .routes(routes!(workers::register))
         .routes(routes!(workers::heartbeat))
-        .routes(routes!(workers::me))
+        .routes(routes!(workers::me, workers::update_me))
         .routes(routes!(leases::claim))
         .routes(routes!(leases::ack))
         .routes(routes!(leases::nack))
@@ -64,6 +64,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::get_task))
         .routes(routes!(tasks::update_status))
         .routes(routes!(events::stream))
+        .routes(routes!(leaderboard::leaderboard))
         .routes(routes!(super::healthz))
 }
 
@@ -198,6 +199,7 @@ mod tests {
             ("/v1/workers/register", "post"),
             ("/v1/workers/heartbeat", "post"),
             ("/v1/workers/me", "get"),
+            ("/v1/workers/me", "post"),
             ("/v1/workers/link-code", "post"),
             ("/v1/work", "post"),
             ("/v1/leases/{lease_id}/ack", "post"),
@@ -206,6 +208,7 @@ mod tests {
             ("/v1/tasks/{task_id}", "get"),
             ("/v1/tasks/{task_id}/status", "post"),
             ("/v1/events", "get"),
+            ("/v1/leaderboard", "get"),
         ] {
             assert!(
                 paths.get(path).and_then(|p| p.get(method)).is_some(),

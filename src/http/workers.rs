@@ -29,6 +29,12 @@ pub struct RegisterBody {
     /// Free-form capability flags, e.g. `{"can_run_tests": true, "tool": "aider"}`.
     #[schema(value_type = Option<Object>)]
     pub capabilities: Option<Value>,
+    /// Count this worker's task outcomes (`reputation`, trust progression). Default false.
+    #[serde(default)]
+    pub reputation_opt_in: bool,
+    /// List this worker on the leaderboard. Default false.
+    #[serde(default)]
+    pub leaderboard_opt_in: bool,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -84,6 +90,8 @@ pub async fn register(
             .capabilities
             .unwrap_or_else(|| Value::Object(Default::default())),
         extensions,
+        reputation_opt_in: body.reputation_opt_in,
+        leaderboard_opt_in: body.leaderboard_opt_in,
     };
     let (worker, token) = state.store.register_worker(&input).await?;
     Ok((
@@ -146,7 +154,11 @@ pub async fn heartbeat(
         })
         .await?;
     Ok(Json(HeartbeatReply {
-        worker: fresh.to_api(now, state.store.timing.heartbeat_ttl_ms),
+        worker: with_reputation(
+            &state,
+            fresh.to_api(now, state.store.timing.heartbeat_ttl_ms),
+        )
+        .await?,
         renewed_leases: renewed,
     }))
 }
@@ -173,8 +185,58 @@ pub async fn me(
         .await?
         .ok_or_else(|| ApiError::unauthorized("the worker no longer exists"))?;
     let leases = state.store.worker_leases(&worker.id).await?;
+    let api = fresh.to_api(crate::store::now_ms(), state.store.timing.heartbeat_ttl_ms);
     Ok(Json(WorkerSelf {
-        worker: fresh.to_api(crate::store::now_ms(), state.store.timing.heartbeat_ttl_ms),
+        worker: with_reputation(&state, api).await?,
+        leases,
+    }))
+}
+
+/// Fills `reputation` of a worker object that opted in.
+pub async fn with_reputation(state: &AppState, mut worker: Worker) -> ApiResult<Worker> {
+    if worker.reputation_opt_in {
+        worker.reputation = Some(state.store.reputation(&worker.worker_id).await?);
+    }
+    Ok(worker)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OptInBody {
+    /// Count this worker's task outcomes (`reputation`, trust progression).
+    pub reputation_opt_in: Option<bool>,
+    /// List this worker on the leaderboard.
+    pub leaderboard_opt_in: Option<bool>,
+}
+
+/// The calling worker changes its own settings: opting in or out of reputation and the
+/// leaderboard. Answers the worker as `GET /v1/workers/me` does.
+#[utoipa::path(post, path = "/v1/workers/me", tag = "workers", request_body = OptInBody,
+    security(("worker_token" = [])),
+    responses((status = 200, body = WorkerSelf), (status = 401, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn update_me(
+    State(state): State<AppState>,
+    WorkerAuth(worker): WorkerAuth,
+    body: Payload<OptInBody>,
+) -> ApiResult<Json<WorkerSelf>> {
+    let OptInBody {
+        reputation_opt_in,
+        leaderboard_opt_in,
+    } = body.value;
+    state
+        .store
+        .set_opt_in(&worker.id, reputation_opt_in, leaderboard_opt_in)
+        .await?;
+    let fresh = state
+        .store
+        .worker(&worker.id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the worker no longer exists"))?;
+    let leases = state.store.worker_leases(&worker.id).await?;
+    let api = fresh.to_api(crate::store::now_ms(), state.store.timing.heartbeat_ttl_ms);
+    Ok(Json(WorkerSelf {
+        worker: with_reputation(&state, api).await?,
         leases,
     }))
 }

@@ -159,7 +159,6 @@ impl WriteTx {
                WHERE w.id = $2 AND w.status <> 'paused' AND w.skills = $8 \
                  AND w.active_tasks < w.max_concurrent_tasks \
                  AND t.status = 'ready' AND r.id = t.repo_id \
-                 AND t.tier <= w.trust_level \
                  AND t.estimate_points <= w.capacity_points - w.active_points{skills} \
                  {rules} \
                ORDER BY t.priority DESC, t.seq LIMIT 1); \

@@ -150,6 +150,8 @@ mod tests {
             active_tasks: 0,
             extensions: Default::default(),
             created_at: 0,
+            reputation_opt_in: false,
+            leaderboard_opt_in: false,
         }
     }
 

@@ -258,18 +258,17 @@ impl WriteTx {
     /// (as this statement's snapshot shows them).
     async fn candidates(&mut self, worker: &WorkerRow) -> Result<Vec<Candidate>, StoreError> {
         let free_points = worker.capacity_points - worker.active_points;
-        let skill_filter = skill_filter(worker, 6);
-        let rules = repo_rules("$3", "$4", "$5");
+        let skill_filter = skill_filter(worker, 5);
+        let rules = repo_rules("$2", "$3", "$4");
         let sql = format!(
             "SELECT t.seq, t.estimate_points, t.area, t.repo_id, r.area_locks_enabled \
              FROM tasks t CROSS JOIN repos r \
              WHERE t.status = 'ready' AND r.id = t.repo_id \
-               AND t.tier <= $1 AND t.estimate_points <= $2{skill_filter} \
+               AND t.estimate_points <= $1{skill_filter} \
                {rules} \
              ORDER BY t.priority DESC, t.seq LIMIT {CANDIDATES}"
         );
         let mut q = sqlx::query(AssertSqlSafe(sql))
-            .bind(worker.trust_level)
             .bind(free_points)
             .bind(worker.id.as_str())
             .bind(self.now - NACK_COOLDOWN_MS)
@@ -327,8 +326,15 @@ impl WriteTx {
         .bind(self.now - NACK_COOLDOWN_MS)
         .fetch_one(self.conn())
         .await?;
+        // Rule 7 with trust progression: the effective trust in this repository (the take below
+        // checks it again in its own statement).
+        let (progress, _) = self.trust_progress(worker_id, task.repo_id).await?;
+        let view = WorkerView {
+            trust_level: progress.effective(),
+            ..worker_view(&worker, true)
+        };
         let verdict = rules::check(
-            &worker_view(&worker, true),
+            &view,
             &TaskView {
                 status: task.status,
                 required_skills: task.required_skills.clone(),
@@ -417,7 +423,8 @@ impl WriteTx {
             "UPDATE tasks SET status = 'leased', worker_id = $1, lease_id = $2, lease_points = $3, \
              accept_by = $4, lease_expires_at = $5, deadline = $6, status_reason = NULL, \
              area_lock = CASE WHEN $7 = 1 THEN area ELSE NULL END, updated_at = $8 \
-             WHERE seq = {row} AND status = 'ready'"
+             WHERE seq = {row} AND status = 'ready' {trust}",
+            trust = trust_rule("tasks", "$1")
         );
         let took = sqlx::query(AssertSqlSafe(sql))
             .bind(&worker.id)
@@ -849,7 +856,7 @@ fn lease_ended() -> StoreError {
 /// The window of a repository's hourly claim cap.
 pub(crate) const HOUR_MS: i64 = 3_600_000;
 
-/// Rules 5–7 of a candidate `t` in repository `r`: the review budget has room, the area is not
+/// Rules 5–7 (and 7 with trust progression, [`trust_rule`]) of a candidate `t` in repository `r`: the review budget has room, the area is not
 /// held, and the worker (parameter `worker`) did not nack it since `since`; and the repository's
 /// hourly claim cap (`pr_hourly_limit`), if it has one, counting leases granted after `hour`.
 pub(super) fn repo_rules(worker: &str, since: &str, hour: &str) -> String {
@@ -861,7 +868,24 @@ pub(super) fn repo_rules(worker: &str, since: &str, hour: &str) -> String {
                SELECT 1 FROM tasks h WHERE h.repo_id = t.repo_id AND h.area = t.area \
                  AND h.status IN ('leased', 'in_progress', 'pr_opened'))) \
          AND NOT EXISTS (SELECT 1 FROM nacks n WHERE n.task_seq = t.seq \
-               AND n.worker_id = {worker} AND n.at > {since})"
+               AND n.worker_id = {worker} AND n.at > {since}) {trust}",
+        trust = trust_rule("t", worker)
+    )
+}
+
+/// Rule 7 with trust progression: task `task` (an alias of `tasks`) is at most the effective
+/// trust of the worker (parameter `worker`) in the task's repository — the larger of its
+/// `trust_level` and the highest level a promotion rule of the repository grants it (when it
+/// opted in to reputation) for the merges counted in `outcomes`. Read in the statement that takes
+/// the task, so two claims never see a trust the database does not hold.
+pub(super) fn trust_rule(task: &str, worker: &str) -> String {
+    format!(
+        "AND ({task}.tier <= (SELECT tw.trust_level FROM workers tw WHERE tw.id = {worker}) \
+           OR EXISTS (SELECT 1 FROM repo_promotions p JOIN workers pw ON pw.id = {worker} \
+             WHERE p.repo_id = {task}.repo_id AND p.level >= {task}.tier \
+               AND pw.reputation_opt_in = 1 \
+               AND p.merged <= (SELECT COUNT(*) FROM outcomes o WHERE o.worker_id = {worker} \
+                 AND o.repo_id = {task}.repo_id AND o.kind = 'merged')))"
     )
 }
 

@@ -8,6 +8,7 @@
 
 mod batched;
 pub mod board;
+mod checks;
 mod direct;
 pub mod door;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod known_workers;
 pub mod leases;
 pub mod replicas;
 pub mod repos;
+pub mod reputation;
 pub mod rows;
 mod single;
 pub mod tasks;

@@ -211,12 +211,13 @@ impl TaskRow {
 /// Columns of [`WorkerRow`].
 pub const WORKER_COLUMNS: &str = "id, name, skills, all_skills, capacity_points, \
     max_concurrent_tasks, github_login, status, last_seen_at, trust_level, capabilities, \
-    active_points, active_tasks, extensions, created_at";
+    active_points, active_tasks, extensions, created_at, reputation_opt_in, leaderboard_opt_in";
 
 /// `SELECT` of [`WorkerRow`]s.
 pub const WORKER_SELECT: &str = "SELECT id, name, skills, all_skills, capacity_points, \
     max_concurrent_tasks, github_login, status, last_seen_at, trust_level, capabilities, \
-    active_points, active_tasks, extensions, created_at FROM workers";
+    active_points, active_tasks, extensions, created_at, reputation_opt_in, leaderboard_opt_in \
+    FROM workers";
 
 #[derive(Clone, Debug)]
 pub struct WorkerRow {
@@ -235,6 +236,10 @@ pub struct WorkerRow {
     pub active_tasks: i64,
     pub extensions: Map<String, Value>,
     pub created_at: i64,
+    /// Its outcomes are counted (reputation, trust progression).
+    pub reputation_opt_in: bool,
+    /// It is listed on the leaderboard.
+    pub leaderboard_opt_in: bool,
 }
 
 impl WorkerRow {
@@ -263,6 +268,8 @@ impl WorkerRow {
             active_tasks: row.col("active_tasks")?,
             extensions: json_map(&ext),
             created_at: row.col("created_at")?,
+            reputation_opt_in: row.col::<i64>("reputation_opt_in")? != 0,
+            leaderboard_opt_in: row.col::<i64>("leaderboard_opt_in")? != 0,
         })
     }
 
@@ -302,6 +309,9 @@ impl WorkerRow {
             active_points: self.active_points,
             active_tasks: self.active_tasks,
             created_at: format_ts(self.created_at),
+            reputation_opt_in: self.reputation_opt_in,
+            leaderboard_opt_in: self.leaderboard_opt_in,
+            reputation: None,
             extensions: self.extensions.clone(),
         }
     }
@@ -363,6 +373,7 @@ impl RepoRow {
             visibility: Visibility::from_private(self.private),
             contract: self.contract.clone(),
             clone_url: self.clone_url.clone(),
+            promote: Vec::new(),
             created_at: format_ts(self.created_at),
             updated_at: format_ts(self.updated_at),
             extensions: self.extensions.clone(),

@@ -237,7 +237,6 @@ async fn claim_statement<'c>(
            WHERE w.status <> 'paused' AND w.skills = $7 \
              AND w.active_tasks < w.max_concurrent_tasks \
              AND t.status = 'ready' AND r.id = t.repo_id \
-             AND t.tier <= w.trust_level \
              AND t.estimate_points <= w.capacity_points - w.active_points{skills} \
              {rules} \
            ORDER BY t.priority DESC, t.seq LIMIT 1 FOR UPDATE OF t SKIP LOCKED), \

@@ -21,6 +21,10 @@ pub struct WorkerInput {
     pub github_login: Option<String>,
     pub capabilities: Value,
     pub extensions: Map<String, Value>,
+    /// Count this worker's outcomes (reputation, trust progression).
+    pub reputation_opt_in: bool,
+    /// List this worker on the leaderboard.
+    pub leaderboard_opt_in: bool,
 }
 
 impl WorkerInput {
@@ -94,8 +98,9 @@ impl WriteTx {
         let token = new_token();
         sqlx::query(
             "INSERT INTO workers (id, name, token_hash, skills, capacity_points, max_concurrent_tasks, \
-             github_login, status, last_seen_at, presence, capabilities, extensions, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'idle', $8, 'online', $9, $10, $8)",
+             github_login, status, last_seen_at, presence, capabilities, extensions, created_at, \
+             reputation_opt_in, leaderboard_opt_in) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'idle', $8, 'online', $9, $10, $8, $11, $12)",
         )
         .bind(&id)
         .bind(input.name.trim())
@@ -107,6 +112,8 @@ impl WriteTx {
         .bind(self.now)
         .bind(input.capabilities.to_string())
         .bind(Value::Object(input.extensions.clone()).to_string())
+        .bind(i64::from(input.reputation_opt_in))
+        .bind(i64::from(input.leaderboard_opt_in))
         .execute(self.conn())
         .await?;
         let worker = self.worker(&id).await?;

@@ -165,10 +165,24 @@ impl Story {
     /// A story whose repository has `.github/owp.yml` = `settings` (when given), with the
     /// service configured by `configure`.
     pub async fn with(settings: Option<&str>, configure: impl FnOnce(&mut ServeConfig)) -> Story {
+        Story::on(true, settings, configure).await
+    }
+
+    /// A story on SQLite (`postgres` false), or on PostgreSQL when `OWP_TEST_DATABASE_URL` names
+    /// a server (`postgres` true; SQLite otherwise), so that one story can run on both.
+    pub async fn on(
+        postgres: bool,
+        settings: Option<&str>,
+        configure: impl FnOnce(&mut ServeConfig),
+    ) -> Story {
         let fake = FakeGithub::start().await;
         let dir = tempfile::tempdir().unwrap();
         let mut config = ServeConfig::for_tests(&dir.path().join("owp.db"), ADMIN);
-        let database = fresh_postgres_database().await;
+        let database = if postgres {
+            fresh_postgres_database().await
+        } else {
+            None
+        };
         config.database_url = database.as_ref().map(|(url, _)| url.clone());
         config.github.github_app_id = Some(fake.app_id());
         config.github.github_private_key = Some(Secret::new(TEST_APP_KEY));
@@ -428,7 +442,7 @@ impl Story {
 
     // --- pull requests ------------------------------------------------------------------------
 
-    fn pr_payload(&self, fixture_name: &str, number: u64, sender: &str) -> Value {
+    pub fn pr_payload(&self, fixture_name: &str, number: u64, sender: &str) -> Value {
         let pr = self.fake.pull(REPO, number).expect("unknown pull request");
         let mut payload = fixture(fixture_name);
         set_context(&mut payload, REPO, sender);
@@ -448,8 +462,14 @@ impl Story {
             "https://api.github.com/repos/{REPO}/pulls/{number}"
         ));
         p["base"]["ref"] = json!("main");
+        p["head"]["sha"] = json!(Story::head_sha(number));
         set_user(&mut p["user"], &pr.author);
         payload
+    }
+
+    /// The head commit of pull request `number` in a story (one per pull request).
+    pub fn head_sha(number: u64) -> String {
+        format!("{number:0>40x}")
     }
 
     /// `login` opens a pull request with this description — `pull_request.opened`.

@@ -30,7 +30,7 @@
   ];
   const EVENTS_LOADED = 2000; // enough history for the 24-hour plots of a busy pool
 
-  const model = { repos: [], workers: [], tasks: [], loaded: false };
+  const model = { repos: [], workers: [], tasks: [], leaders: null, loaded: false };
   const events = new Map(); // id -> event, from the state snapshot and the live stream
   const filters = { q: '', repo: '', status: '', area: '', skill: '' };
 
@@ -167,6 +167,13 @@
         for (const [id, e] of events) if (!shown.has(e.repo)) events.delete(id);
       }
       for (const e of state.events || []) addEvent(e);
+      // The leaderboard is its own request: a server without it (or without public boards for
+      // this visitor) just shows none.
+      try {
+        model.leaders = (await api('GET', '/v1/leaderboard?days=30')).workers || [];
+      } catch {
+        model.leaders = null;
+      }
       model.loaded = true;
       render();
       $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
@@ -311,6 +318,8 @@
     renderFeed();
     renderFlow();
     renderLead();
+    renderReview();
+    renderLeaders();
     if (focusKey) document.querySelector(`[data-key="${CSS.escape(focusKey)}"]`)?.focus();
   }
 
@@ -425,6 +434,56 @@
           BOARD ? null : h('div', { class: 'stepper', role: 'group', 'aria-label': `Review budget of ${r.repo}` },
             step(-1, 'Lower'), h('span', { class: 'stepper-value' }, String(r.max_open_prs)), step(1, 'Raise'))));
     }));
+  }
+
+  // A task's pull request is ready for review once its checks passed, or when it reports none.
+  function readyForReview(t) {
+    const checks = t.artifact && t.artifact.checks;
+    return t.status === 'pr_opened' && (checks === undefined || checks === null || checks === 'success');
+  }
+
+  function renderReview() {
+    const box = $('review');
+    if (!box) return;
+    const open = model.tasks.filter((t) => t.status === 'pr_opened');
+    const ready = open.filter(readyForReview);
+    if (!ready.length) {
+      const waiting = open.length - ready.length;
+      box.replaceChildren(empty('Nothing to review',
+        waiting ? `${plural(waiting, 'pull request')} still waiting for checks.` : 'No pull request is open.'));
+      return;
+    }
+    const credit = (t) => {
+      const w = model.workers.find((x) => x.worker_id === t.assigned_worker_id);
+      return w ? (w.github_login ? `@${w.github_login}` : w.name) : '';
+    };
+    box.replaceChildren(h('table', { class: 'tasks' },
+      h('thead', null, h('tr', null, h('th', null, 'Task'), h('th', null, 'Repository'), h('th', null, 'By'), h('th', null, 'Pull request'))),
+      h('tbody', null, ready.map((t) => {
+        const url = t.artifact && t.artifact.pr_url;
+        return h('tr', null,
+          h('td', null, t.title),
+          h('td', null, t.repo),
+          h('td', null, credit(t)),
+          h('td', null, url ? h('a', { href: url, rel: 'noopener noreferrer', target: '_blank' }, url) : ''));
+      }))));
+  }
+
+  function renderLeaders() {
+    const box = $('leaders');
+    if (!box) return;
+    if (!model.leaders) {
+      box.replaceChildren(empty('No leaderboard', 'The server did not answer it.'));
+      return;
+    }
+    if (!model.leaders.length) {
+      box.replaceChildren(empty('Nobody yet', 'Workers opt in with leaderboard_opt_in; people comment /owp opt-in.'));
+      return;
+    }
+    box.replaceChildren(h('ol', { class: 'leaders' }, model.leaders.map((w) =>
+      h('li', null,
+        h('span', { class: 'leader-name' }, w.github_login ? `@${w.github_login}` : w.name),
+        h('span', { class: 'muted' }, ` — ${plural(w.merged, 'merge')}, ${plural(w.points, 'point')}`)))));
   }
 
   function renderWorkers() {

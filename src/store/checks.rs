@@ -1,0 +1,155 @@
+//! Checks of linked pull requests' head commits (GitHub mode): what check suites, check runs and
+//! commit statuses reported, and the combined state a task in `pr_opened` shows as
+//! `artifact.checks`.
+
+use serde_json::{Value, json};
+
+use super::{NewEvent, StoreError, WriteTx};
+
+/// Checks kept per commit; a commit reporting more keeps its first ones (GitHub's own limit on
+/// statuses of one commit is 1000, and a repository's CI reports a handful).
+pub const MAX_CHECKS_PER_COMMIT: i64 = 200;
+
+impl WriteTx {
+    /// Records the head commit of a linked pull request.
+    pub async fn gh_set_pr_head(
+        &mut self,
+        repo: &str,
+        pr_number: i64,
+        sha: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE gh_linked_prs SET head_sha = $1 WHERE repo = $2 AND pr_number = $3")
+            .bind(sha)
+            .bind(repo)
+            .bind(pr_number)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Records one check of a commit (its latest state wins).
+    pub async fn gh_record_check(
+        &mut self,
+        repo: &str,
+        sha: &str,
+        check: &str,
+        state: &str,
+    ) -> Result<(), StoreError> {
+        let known: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM gh_commit_checks WHERE repo = $1 AND sha = $2",
+        )
+        .bind(repo)
+        .bind(sha)
+        .fetch_one(self.conn())
+        .await?;
+        let sql = if known >= MAX_CHECKS_PER_COMMIT {
+            "UPDATE gh_commit_checks SET state = $4, updated_at = $5 \
+             WHERE repo = $1 AND sha = $2 AND check_key = $3"
+        } else {
+            "INSERT INTO gh_commit_checks (repo, sha, check_key, state, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (repo, sha, check_key) DO UPDATE SET state = $4, updated_at = $5"
+        };
+        sqlx::query(sql)
+            .bind(repo)
+            .bind(sha)
+            .bind(check)
+            .bind(state)
+            .bind(self.now)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// The combined state of a commit's checks: `failure` if any failed, else `pending` if any
+    /// is pending, else `success`; `None` when none was reported.
+    pub async fn gh_checks_state(
+        &mut self,
+        repo: &str,
+        sha: &str,
+    ) -> Result<Option<&'static str>, StoreError> {
+        let states: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT state FROM gh_commit_checks WHERE repo = $1 AND sha = $2",
+        )
+        .bind(repo)
+        .bind(sha)
+        .fetch_all(self.conn())
+        .await?;
+        let has = |s: &str| states.iter().any(|(x,)| x == s);
+        Ok(if states.is_empty() {
+            None
+        } else if has("failure") {
+            Some("failure")
+        } else if has("pending") {
+            Some("pending")
+        } else {
+            Some("success")
+        })
+    }
+
+    /// Tasks whose acting, open linked pull request has head `sha`.
+    pub async fn gh_tasks_with_head(
+        &mut self,
+        repo: &str,
+        sha: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT task_id FROM gh_linked_prs \
+             WHERE repo = $1 AND head_sha = $2 AND state = 'open' AND acting = 1",
+        )
+        .bind(repo)
+        .bind(sha)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows.into_iter().map(|(t,)| t).collect())
+    }
+
+    /// Shows `checks` on a task in `pr_opened` (`artifact.checks`), logging `task.checks` when it
+    /// changed. Returns whether it changed.
+    pub async fn set_task_checks(
+        &mut self,
+        task_id: &str,
+        checks: Option<&str>,
+        actor: &str,
+    ) -> Result<bool, StoreError> {
+        let task = self.lock_task(task_id).await?;
+        if task.status != crate::domain::TaskStatus::PrOpened {
+            return Ok(false);
+        }
+        let mut artifact = match task.artifact.clone() {
+            Some(Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        let old = artifact
+            .get("checks")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if old.as_deref() == checks {
+            return Ok(false);
+        }
+        match checks {
+            Some(c) => artifact.insert("checks".into(), json!(c)),
+            None => artifact.remove("checks"),
+        };
+        let changed = sqlx::query(
+            "UPDATE tasks SET artifact = $1, updated_at = $2 WHERE seq = $3 AND status = 'pr_opened'",
+        )
+        .bind(Value::Object(artifact).to_string())
+        .bind(self.now)
+        .bind(task.seq)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        self.event(
+            NewEvent::new("task.checks", actor)
+                .repo(&task.repo)
+                .task(&task.id)
+                .worker(task.worker_id.as_deref())
+                .data(json!({"checks": checks, "from": old})),
+        );
+        Ok(true)
+    }
+}
