@@ -55,6 +55,7 @@ fn variant(event: &Event) -> &'static str {
         Event::Issue(_) => "Issue",
         Event::IssueComment(_) => "IssueComment",
         Event::PullRequest(_) => "PullRequest",
+        Event::Repository(_) => "Repository",
         Event::Ignored { .. } => "Ignored",
     }
 }
@@ -127,6 +128,7 @@ fn actions_of_the_main_fixtures() {
         issue_action("issues.transferred"),
         IssueAction::Transferred {
             new_repo: Some(_),
+            new_repo_id: Some(_),
             new_number: Some(_)
         }
     ));

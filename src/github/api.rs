@@ -428,6 +428,53 @@ pub async fn issue(client: &Octocrab, repo: &str, number: i64) -> Result<Issue, 
     Ok(answer.json::<WireIssue>()?.into())
 }
 
+/// An issue read by its number, and where GitHub found it.
+#[derive(Debug)]
+pub enum IssueRead {
+    /// The issue asked for.
+    Here(Issue),
+    /// GitHub answered with another issue: the one asked for was transferred, and GitHub
+    /// followed it (a 301 to `/repositories/{id}/issues/{n}`). Its repository (`owner/name`)
+    /// and number now, as GitHub names them.
+    Moved { repo: Option<String>, number: u64 },
+}
+
+/// The `owner/name` an API URL of a repository names (`…/repos/{owner}/{name}`).
+fn repo_of_url(url: &str) -> Option<String> {
+    let rest = url.split("/repos/").nth(1)?;
+    let mut parts = rest.split('/');
+    let (owner, name) = (parts.next()?, parts.next()?);
+    (!owner.is_empty() && !name.is_empty()).then(|| format!("{owner}/{name}"))
+}
+
+/// One issue, checked to be the one asked for: after a transfer, GitHub redirects the old
+/// address to the issue's new place, and the answer is then another repository's issue.
+pub async fn issue_where(
+    client: &Octocrab,
+    repo: &str,
+    number: i64,
+) -> Result<IssueRead, CallError> {
+    #[derive(Deserialize)]
+    struct Place {
+        number: u64,
+        repository_url: Option<String>,
+    }
+    let answer = get(client, &format!("/repos/{repo}/issues/{number}")).await?;
+    let place: Place = answer.json()?;
+    let there = place.repository_url.as_deref().and_then(repo_of_url);
+    let same_repo = there
+        .as_deref()
+        .is_none_or(|r| r.eq_ignore_ascii_case(repo));
+    if same_repo && i64::try_from(place.number).ok() == Some(number) {
+        Ok(IssueRead::Here(answer.json::<WireIssue>()?.into()))
+    } else {
+        Ok(IssueRead::Moved {
+            repo: there,
+            number: place.number,
+        })
+    }
+}
+
 /// The open pull requests of a repository.
 pub async fn open_pulls(client: &Octocrab, repo: &str) -> Result<Vec<PullRequest>, CallError> {
     let pulls: Vec<WirePull> = list(

@@ -166,7 +166,7 @@ mod tests {
         );
         assert_eq!(
             m["default_events"],
-            json!(["issues", "issue_comment", "pull_request"])
+            json!(["issues", "issue_comment", "pull_request", "repository"])
         );
         assert_eq!(m["public"], json!(false));
         assert_eq!(m["hook_attributes"]["active"], json!(true));

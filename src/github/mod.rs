@@ -34,6 +34,7 @@ pub mod apply;
 pub mod claims;
 pub mod commands;
 pub mod events;
+pub mod identity;
 pub mod inbox;
 pub mod labels;
 pub mod link;

@@ -26,9 +26,10 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::domain::TaskStatus;
-use crate::github::api::{self, CallError};
+use crate::github::api::{self, CallError, IssueRead};
 use crate::github::apply;
 use crate::github::events::{Issue, PullRequest};
+use crate::github::identity;
 use crate::github::service::Github;
 use crate::github::webhook::STORED_EVENTS;
 use crate::store::NewEvent;
@@ -187,10 +188,13 @@ async fn installation_inner(github: &Github, installation: i64) -> anyhow::Resul
         )
         .await?;
     }
-    for gone in known
-        .iter()
-        .filter(|k| !listed.iter().any(|r| r.full_name == k.repo))
-    {
+    // A repository is the same one when its id is (renamed or transferred: `join_repo` renamed
+    // it above); only those GitHub no longer lists leave.
+    for gone in known.iter().filter(|k| {
+        !listed.iter().any(|r| {
+            r.full_name == k.repo || k.github_id.is_some_and(|id| i64::try_from(r.id) == Ok(id))
+        })
+    }) {
         apply::leave_repo(&mut tx, &gone.repo, ACTOR).await?;
     }
     tx.commit().await?;
@@ -212,6 +216,9 @@ struct Snapshot {
     ready_issues: Vec<Issue>,
     /// Issues of tasks that are no longer in the ready list (closed, unlabelled, or gone).
     left_issues: Vec<Result<Issue, u64>>,
+    /// Issues of tasks that GitHub moved to another repository: the number here, and where
+    /// they are now.
+    moved_issues: Vec<(u64, Option<String>, u64)>,
     open_pulls: Vec<PullRequest>,
     /// Linked pull requests that are no longer open.
     closed_pulls: Vec<PullRequest>,
@@ -250,6 +257,15 @@ async fn repo_in_span(
         .chain(snapshot.left_issues.iter().filter_map(|i| i.as_ref().ok()))
     {
         apply::sync_issue(&mut tx, installation, repo, issue, &settings, ACTOR).await?;
+    }
+    for (number, to_repo, to_number) in &snapshot.moved_issues {
+        let to = identity::MovedTo {
+            repo: to_repo.as_deref(),
+            repo_id: None,
+            number: i64::try_from(*to_number).ok(),
+        };
+        let number = i64::try_from(*number).unwrap_or_default();
+        identity::issue_moved(&mut tx, repo, number, to, ACTOR).await?;
     }
     for number in snapshot.left_issues.iter().filter_map(|i| i.as_ref().err()) {
         // The issue is gone (deleted or moved): its task leaves the pool.
@@ -300,6 +316,7 @@ async fn read_repo(
     let ready_issues = api::open_issues_with_label(client, repo, ready_label).await?;
     let listed: HashSet<u64> = ready_issues.iter().map(|i| i.number).collect();
     let mut left_issues = Vec::new();
+    let mut moved_issues = Vec::new();
     for gh_task in github.store.gh_tasks_of_repo(repo).await? {
         let number = u64::try_from(gh_task.issue_number).unwrap_or_default();
         if listed.contains(&number) {
@@ -315,8 +332,12 @@ async fn read_repo(
         if !in_pool {
             continue;
         }
-        match api::issue(client, repo, gh_task.issue_number).await {
-            Ok(issue) => left_issues.push(Ok(issue)),
+        match api::issue_where(client, repo, gh_task.issue_number).await {
+            Ok(IssueRead::Here(issue)) => left_issues.push(Ok(issue)),
+            Ok(IssueRead::Moved {
+                repo: to_repo,
+                number: to_number,
+            }) => moved_issues.push((number, to_repo, to_number)),
             Err(CallError::Permanent {
                 status: 404 | 410, ..
             }) => left_issues.push(Err(number)),
@@ -343,6 +364,7 @@ async fn read_repo(
     Ok(Snapshot {
         ready_issues,
         left_issues,
+        moved_issues,
         open_pulls,
         closed_pulls,
     })

@@ -43,10 +43,10 @@ pub struct GhRepo {
     pub config_checked_at: i64,
 }
 
-const GH_REPO_COLUMNS: &str =
+pub(super) const GH_REPO_COLUMNS: &str =
     "repo, github_id, installation_id, config, config_error, config_checked_at";
 
-fn decode_repo(row: &AnyRow) -> Result<GhRepo, StoreError> {
+pub(super) fn decode_repo(row: &AnyRow) -> Result<GhRepo, StoreError> {
     Ok(GhRepo {
         repo: row.try_get("repo")?,
         github_id: row.try_get("github_id")?,

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::model::{
     BOT_LOGIN, Call, CallAuth, Comment, Failure, IssuedToken, Model, Reaction, Repo,
 };
-use super::{APP_EVENTS, Shared, insert_comment, json as shape, webhooks};
+use super::{APP_EVENTS, Shared, insert_comment, json as shape, moves, webhooks};
 
 const REACTIONS: [&str; 8] = [
     "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes",
@@ -107,13 +107,26 @@ pub(super) async fn handle(
     let reply = {
         let mut m = shared.model.lock().unwrap();
         let auth = authenticate(&m, &shared.public_key, &headers);
-        let reply = match m.take_failure(method.as_str(), &path) {
-            Some(failure) => failure_reply(&failure),
-            None => route(
+        let moved = moves::redirect(
+            &shared.api,
+            &m,
+            method.as_str(),
+            &path,
+            uri.query().unwrap_or_default(),
+        );
+        let served = moves::canonical_path(&m, &path);
+        let reply = match (m.take_failure(method.as_str(), &path), moved) {
+            (Some(failure), _) => failure_reply(&failure),
+            (None, Some(moved)) => Reply::error(
+                StatusCode::from_u16(moved.status).unwrap(),
+                "Moved Permanently",
+            )
+            .header("location", moved.location),
+            (None, None) => route(
                 &shared,
                 &mut m,
                 &method,
-                &path,
+                &served,
                 &query,
                 &headers,
                 json_body.as_ref(),

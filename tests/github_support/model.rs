@@ -204,6 +204,10 @@ pub struct Model {
     pub user_ids: HashMap<String, u64>,
     /// When each content-creating request (comment, edit, reaction) of the App was answered.
     pub content_writes: Vec<chrono::DateTime<Utc>>,
+    /// Old names (lower-case) of renamed or transferred repositories → their id.
+    pub moved_repos: HashMap<String, u64>,
+    /// Transferred issues: (old repository, lower-case; old number) → (new repository id, number).
+    pub moved_issues: HashMap<(String, u64), (u64, u64)>,
     next_id: u64,
 }
 
@@ -224,6 +228,8 @@ impl Model {
             fail_rules: Vec::new(),
             user_ids: HashMap::new(),
             content_writes: Vec::new(),
+            moved_repos: HashMap::new(),
+            moved_issues: HashMap::new(),
             next_id: 1000,
         }
     }
