@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::github::app_auth::{AppAuthError, GithubApp};
+use crate::github::conditional::{EtagCache, Stored};
 use crate::github::events::{
     Actor, ActorKind, Issue, PullRequest, RepoName, replace_nul, without_nul,
 };
@@ -68,6 +69,8 @@ pub struct Answer {
     pub next: Option<String>,
     /// When the rate limit resets, if this answer used its last request.
     pub exhausted_until: Option<i64>,
+    /// GitHub's `ETag` of the answer, for a conditional request next time.
+    pub etag: Option<String>,
 }
 
 impl Answer {
@@ -154,6 +157,14 @@ async fn call(
         Method::Patch => client._patch(path, body).await,
     }
     .map_err(|e| CallError::from_octocrab(&e))?;
+    read_answer(client, response).await
+}
+
+/// Reads an answer: its body, or the [`CallError`] its status and headers say.
+async fn read_answer(
+    client: &Octocrab,
+    response: http::Response<http_body_util::combinators::BoxBody<bytes::Bytes, octocrab::Error>>,
+) -> Result<Answer, CallError> {
     let status = response.status();
     let headers = response.headers().clone();
     if let Some(remaining) = header_i64(&headers, "x-ratelimit-remaining") {
@@ -178,7 +189,59 @@ async fn call(
         body: text,
         next: next_link(&headers),
         exhausted_until,
+        etag: headers
+            .get(http::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     })
+}
+
+/// `GET path` as a conditional request: with the `ETag` of the last answer of `path` in
+/// `If-None-Match`, GitHub answers `304 Not Modified` (not counted against the rate limit) when
+/// nothing changed, and the stored answer is returned.
+pub async fn get_if_changed(
+    client: &Octocrab,
+    etags: &EtagCache,
+    path: &str,
+) -> Result<Answer, CallError> {
+    let known = etags.get(path);
+    let mut headers = HeaderMap::new();
+    if let Some(value) = known
+        .as_ref()
+        .and_then(|k| http::HeaderValue::from_str(&k.etag).ok())
+    {
+        headers.insert(http::header::IF_NONE_MATCH, value);
+    }
+    let response = client
+        ._get_with_headers(path, Some(headers))
+        .await
+        .map_err(|e| CallError::from_octocrab(&e))?;
+    if response.status() == http::StatusCode::NOT_MODIFIED {
+        let Some(known) = known else {
+            return Err(CallError::Transient(
+                "304 Not Modified to an unconditional request".into(),
+            ));
+        };
+        return Ok(Answer {
+            status: 200,
+            body: known.body,
+            next: known.next,
+            exhausted_until: None,
+            etag: Some(known.etag),
+        });
+    }
+    let answer = read_answer(client, response).await?;
+    if let Some(etag) = &answer.etag {
+        etags.put(
+            path,
+            Stored {
+                etag: etag.clone(),
+                body: answer.body.clone(),
+                next: answer.next.clone(),
+            },
+        );
+    }
+    Ok(answer)
 }
 
 /// `GET path`.
@@ -198,11 +261,23 @@ pub async fn patch(client: &Octocrab, path: &str, body: &Value) -> Result<Answer
 
 /// Every item of a listing that answers a JSON array, up to [`MAX_PAGES`] pages.
 pub async fn list<T: DeserializeOwned>(client: &Octocrab, path: &str) -> Result<Vec<T>, CallError> {
+    list_with(client, None, path).await
+}
+
+/// [`list`], each page read with a conditional request when `etags` is given.
+pub async fn list_with<T: DeserializeOwned>(
+    client: &Octocrab,
+    etags: Option<&EtagCache>,
+    path: &str,
+) -> Result<Vec<T>, CallError> {
     let mut items = Vec::new();
     let mut next = Some(path.to_string());
     let mut pages = 0;
     while let Some(path) = next {
-        let answer = get(client, &path).await?;
+        let answer = match etags {
+            Some(etags) => get_if_changed(client, etags, &path).await?,
+            None => get(client, &path).await?,
+        };
         let mut page: Vec<T> = answer.json()?;
         items.append(&mut page);
         pages += 1;
@@ -407,6 +482,7 @@ impl From<WirePull> for PullRequest {
 /// The open issues of a repository carrying `label` (pull requests left out).
 pub async fn open_issues_with_label(
     client: &Octocrab,
+    etags: &EtagCache,
     repo: &str,
     label: &str,
 ) -> Result<Vec<Issue>, CallError> {
@@ -414,7 +490,7 @@ pub async fn open_issues_with_label(
         "/repos/{repo}/issues?state=open&labels={}&per_page=100",
         encode_query(label)
     );
-    let issues: Vec<WireIssue> = list(client, &path).await?;
+    let issues: Vec<WireIssue> = list_with(client, Some(etags), &path).await?;
     Ok(issues
         .into_iter()
         .map(Issue::from)
@@ -476,9 +552,14 @@ pub async fn issue_where(
 }
 
 /// The open pull requests of a repository.
-pub async fn open_pulls(client: &Octocrab, repo: &str) -> Result<Vec<PullRequest>, CallError> {
-    let pulls: Vec<WirePull> = list(
+pub async fn open_pulls(
+    client: &Octocrab,
+    etags: &EtagCache,
+    repo: &str,
+) -> Result<Vec<PullRequest>, CallError> {
+    let pulls: Vec<WirePull> = list_with(
         client,
+        Some(etags),
         &format!("/repos/{repo}/pulls?state=open&per_page=100"),
     )
     .await?;
@@ -505,11 +586,12 @@ pub async fn permission(
 /// The text of a file on the default branch, reading at most `max_bytes` of it.
 pub async fn file_text(
     client: &Octocrab,
+    etags: Option<&EtagCache>,
     repo: &str,
     path: &str,
     max_bytes: usize,
 ) -> Result<rest::FileText, CallError> {
-    let text = rest::file_text(client, repo, path, max_bytes)
+    let text = rest::file_text(client, etags, repo, path, max_bytes)
         .await
         .map_err(|e| CallError::from_octocrab(&e))?;
     Ok(match text {
@@ -539,8 +621,12 @@ struct WireInstallation {
 
 /// The App's installations.
 pub async fn installations(app: &GithubApp) -> Result<Vec<InstallationInfo>, CallError> {
-    let list: Vec<WireInstallation> =
-        list(app.app_client(), "/app/installations?per_page=100").await?;
+    let list: Vec<WireInstallation> = list_with(
+        app.app_client(),
+        Some(app.etags()),
+        "/app/installations?per_page=100",
+    )
+    .await?;
     Ok(list
         .into_iter()
         .map(|i| InstallationInfo {
@@ -557,12 +643,15 @@ struct WireInstallationRepos {
 }
 
 /// The repositories an installation covers.
-pub async fn installation_repos(client: &Octocrab) -> Result<Vec<RepoName>, CallError> {
+pub async fn installation_repos(
+    client: &Octocrab,
+    etags: &EtagCache,
+) -> Result<Vec<RepoName>, CallError> {
     let mut repos = Vec::new();
     let mut next = Some("/installation/repositories?per_page=100".to_string());
     let mut pages = 0;
     while let Some(path) = next {
-        let answer = get(client, &path).await?;
+        let answer = get_if_changed(client, etags, &path).await?;
         let mut page: WireInstallationRepos = answer.json()?;
         repos.append(&mut page.repositories);
         pages += 1;

@@ -173,7 +173,7 @@ async fn installation_inner(github: &Github, installation: i64) -> anyhow::Resul
     let client = api::installation(&github.app, installation)
         .await
         .with_context(|| format!("installation {installation}"))?;
-    let listed = api::installation_repos(&client).await?;
+    let listed = api::installation_repos(&client, github.app.etags()).await?;
     let known = github.store.gh_installed_repos(Some(installation)).await?;
     let mut tx = github.store.begin().await?;
     for repo in &listed {
@@ -313,7 +313,8 @@ async fn read_repo(
     repo: &str,
     ready_label: &str,
 ) -> anyhow::Result<Snapshot> {
-    let ready_issues = api::open_issues_with_label(client, repo, ready_label).await?;
+    let etags = github.app.etags();
+    let ready_issues = api::open_issues_with_label(client, etags, repo, ready_label).await?;
     let listed: HashSet<u64> = ready_issues.iter().map(|i| i.number).collect();
     let mut left_issues = Vec::new();
     let mut moved_issues = Vec::new();
@@ -344,7 +345,7 @@ async fn read_repo(
             Err(e) => return Err(e.into()),
         }
     }
-    let open_pulls = api::open_pulls(client, repo).await?;
+    let open_pulls = api::open_pulls(client, etags, repo).await?;
     let open: HashSet<u64> = open_pulls.iter().map(|p| p.number).collect();
     let mut closed_pulls = Vec::new();
     let mut seen = HashSet::new();

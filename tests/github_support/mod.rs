@@ -188,6 +188,16 @@ impl FakeGithub {
         moves::transfer_issue(&mut self.model(), from, number, to)
     }
 
+    /// Sets GitHub's content-creation limits: at most `limit` writes in any `window`, for each pair.
+    pub fn set_content_limits(&self, limits: &[(usize, TimeDelta)]) {
+        self.model().content_limits = limits.to_vec();
+    }
+
+    /// When each content-creating request of the App was accepted (within the longest window).
+    pub fn content_writes(&self) -> Vec<chrono::DateTime<Utc>> {
+        self.model().content_writes.clone()
+    }
+
     /// Takes a repository out of its installation.
     pub fn remove_repo(&self, full_name: &str) {
         if let Some(repo) = self.model().repo_mut(full_name) {
