@@ -244,6 +244,24 @@ pub struct GithubConfig {
     /// Where the App setup page saves the new App's credentials (default `env.local`).
     #[arg(long, env = "OWP_GITHUB_ENV_FILE")]
     pub github_env_file: Option<PathBuf>,
+    /// Comments, edits and reactions per installation and minute, across replicas (default 80,
+    /// GitHub's limit).
+    #[arg(long, env = "OWP_GITHUB_WRITES_PER_MINUTE",
+          value_parser = clap::value_parser!(u32).range(1..=80))]
+    pub github_writes_per_minute: Option<u32>,
+    /// … and per hour (default 480; GitHub allows 500).
+    #[arg(long, env = "OWP_GITHUB_WRITES_PER_HOUR",
+          value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub github_writes_per_hour: Option<u32>,
+    /// The least time between two of them, in milliseconds (default 1000: GitHub asks for
+    /// serial writes about a second apart).
+    #[arg(long, env = "OWP_GITHUB_WRITE_SPACING_MS",
+          value_parser = clap::value_parser!(u32).range(0..=60_000))]
+    pub github_write_spacing_ms: Option<u32>,
+    /// The length of the pacing's minute and hour, in milliseconds (shortened by tests only).
+    #[arg(long, env = "OWP_GITHUB_WRITE_WINDOWS_MS", hide = true, num_args = 2,
+          value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
+    pub github_write_windows_ms: Option<Vec<u32>>,
 }
 
 impl ServeConfig {
@@ -268,6 +286,8 @@ impl ServeConfig {
             limits: LimitsConfig::default(),
             github: GithubConfig {
                 github_api_url: "https://api.github.com".into(),
+                // Stories write a few comments each; pacing is tested on purpose.
+                github_write_spacing_ms: Some(0),
                 ..Default::default()
             },
         }

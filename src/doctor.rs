@@ -23,7 +23,7 @@ use crate::store::{Store, Timing};
 const NETWORK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The webhook events the App needs (installation events are always sent).
-const APP_EVENTS: [&str; 3] = ["issues", "issue_comment", "pull_request"];
+const APP_EVENTS: [&str; 4] = ["issues", "issue_comment", "pull_request", "repository"];
 
 /// The result of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -482,8 +482,8 @@ async fn github_accepts(creds: &AppCredentials, api_url: &str, name: &'static st
                 "GitHub accepts “{label}”, but it does not subscribe to: {}",
                 missing.join(", ")
             ),
-            "in the App settings → Permissions & events, subscribe to Issues, Issue comment and \
-             Pull request",
+            "in the App settings → Permissions & events, subscribe to Issues, Issue comment, \
+             Pull request and Repository",
         );
     }
     Check::ok(name, format!("GitHub accepts “{label}” (GET {api}/app)"))

@@ -56,6 +56,7 @@ fn variant(event: &Event) -> &'static str {
         Event::IssueComment(_) => "IssueComment",
         Event::PullRequest(_) => "PullRequest",
         Event::Checks(_) => "Checks",
+        Event::Repository(_) => "Repository",
         Event::Ignored { .. } => "Ignored",
     }
 }
@@ -129,6 +130,7 @@ fn actions_of_the_main_fixtures() {
         issue_action("issues.transferred"),
         IssueAction::Transferred {
             new_repo: Some(_),
+            new_repo_id: Some(_),
             new_number: Some(_)
         }
     ));

@@ -416,12 +416,12 @@ async fn repo_config_file_is_read_raw() {
     fake.set_file(REPO, ".github/owp.yml", yaml);
     let client = app.installation(INSTALLATION).await.unwrap();
     let limit = owp::github::repo_config::MAX_CONFIG_BYTES;
-    let text = rest::file_text(&client, REPO, ".github/owp.yml", limit)
+    let text = rest::file_text(&client, None, REPO, ".github/owp.yml", limit)
         .await
         .unwrap();
     assert_eq!(text, rest::FileText::Text(yaml.to_string()));
     assert_eq!(
-        rest::file_text(&client, REPO, ".github/missing.yml", limit)
+        rest::file_text(&client, None, REPO, ".github/missing.yml", limit)
             .await
             .unwrap(),
         rest::FileText::Missing
@@ -429,7 +429,7 @@ async fn repo_config_file_is_read_raw() {
     // A file over the limit is not read whole.
     fake.set_file(REPO, ".github/big.yml", &"#".repeat(limit * 4));
     assert!(matches!(
-        rest::file_text(&client, REPO, ".github/big.yml", limit)
+        rest::file_text(&client, None, REPO, ".github/big.yml", limit)
             .await
             .unwrap(),
         rest::FileText::TooLarge(n) if n > limit as u64

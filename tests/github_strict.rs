@@ -139,17 +139,17 @@ async fn every_call_of_the_app_matches_githubs_description() {
         .unwrap();
     api::react(&client, repo, id, "eyes").await.unwrap();
     api::issue_comments(&client, repo, n).await.unwrap();
-    api::open_issues_with_label(&client, repo, "pool:ready")
+    api::open_issues_with_label(&client, app.etags(), repo, "pool:ready")
         .await
         .unwrap();
     api::issue(&client, repo, n).await.unwrap();
-    api::open_pulls(&client, repo).await.unwrap();
+    api::open_pulls(&client, app.etags(), repo).await.unwrap();
     api::pull(&client, repo, pr as i64).await.unwrap();
     api::permission(&client, repo, "bob").await.unwrap();
-    api::file_text(&client, repo, ".github/owp.yml", 1000)
+    api::file_text(&client, None, repo, ".github/owp.yml", 1000)
         .await
         .unwrap();
-    api::installation_repos(&client, 50).await.unwrap();
+    api::installation_repos(&client, None, 50).await.unwrap();
     api::installations(&app, 50).await.unwrap();
     api::deliveries(&app, 2).await.unwrap();
     // No such delivery (404), but a request GitHub serves.
@@ -204,7 +204,7 @@ async fn pages_link_in_githubs_repositories_form_and_are_followed() {
     );
 
     let client = app.installation(INSTALLATION).await.unwrap();
-    let issues = api::open_issues_with_label(&client, REPO, "pool:ready")
+    let issues = api::open_issues_with_label(&client, app.etags(), REPO, "pool:ready")
         .await
         .unwrap();
     assert_eq!(issues.len(), 150);
@@ -232,7 +232,7 @@ async fn pull_request_lists_carry_no_merged_field_and_the_app_does_not_need_it()
     assert!(listed.iter().any(|p| !p["merged_at"].is_null()));
 
     let client = app.installation(INSTALLATION).await.unwrap();
-    let pulls = api::open_pulls(&client, REPO).await.unwrap();
+    let pulls = api::open_pulls(&client, app.etags(), REPO).await.unwrap();
     assert_eq!(pulls.len(), 1);
     assert_eq!(pulls[0].number, open);
     assert!(!pulls[0].merged);
@@ -260,11 +260,11 @@ async fn deleted_accounts_are_listed_as_null_users_and_read_as_ghost() {
     assert!(!issues.is_empty() && issues.iter().all(|i| i["user"].is_null()));
 
     let client = app.installation(INSTALLATION).await.unwrap();
-    let ready = api::open_issues_with_label(&client, REPO, "pool:ready")
+    let ready = api::open_issues_with_label(&client, app.etags(), REPO, "pool:ready")
         .await
         .unwrap();
     assert_eq!(ready[0].author, owp::github::events::Actor::ghost());
-    let pulls = api::open_pulls(&client, REPO).await.unwrap();
+    let pulls = api::open_pulls(&client, app.etags(), REPO).await.unwrap();
     assert_eq!(pulls[0].author.login, "ghost");
     let comments = api::issue_comments(&client, REPO, n as i64).await.unwrap();
     assert!(!comments[0].by_bot);

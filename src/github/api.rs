@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::github::app_auth::{AppAuthError, GithubApp};
+use crate::github::conditional::{EtagCache, Stored};
 use crate::github::events::{
     Actor, ActorKind, Issue, PullRequest, RepoName, replace_nul, without_nul,
 };
@@ -72,6 +73,8 @@ pub struct Answer {
     pub next: Option<String>,
     /// When the rate limit resets, if this answer used its last request.
     pub exhausted_until: Option<i64>,
+    /// GitHub's `ETag` of the answer, for a conditional request next time.
+    pub etag: Option<String>,
 }
 
 impl Answer {
@@ -153,6 +156,14 @@ async fn call(
         Method::Patch => client._patch(path, body).await,
     }
     .map_err(|e| CallError::from_octocrab(&e))?;
+    read_answer(client, response).await
+}
+
+/// Reads an answer: its body, or the [`CallError`] its status and headers say.
+async fn read_answer(
+    client: &Octocrab,
+    response: http::Response<http_body_util::combinators::BoxBody<bytes::Bytes, octocrab::Error>>,
+) -> Result<Answer, CallError> {
     let status = response.status();
     let headers = response.headers().clone();
     if let Some(remaining) = header_i64(&headers, "x-ratelimit-remaining") {
@@ -177,7 +188,59 @@ async fn call(
         body: text,
         next: next_link(&headers),
         exhausted_until,
+        etag: headers
+            .get(http::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     })
+}
+
+/// `GET path` as a conditional request: with the `ETag` of the last answer of `path` in
+/// `If-None-Match`, GitHub answers `304 Not Modified` (not counted against the rate limit) when
+/// nothing changed, and the stored answer is returned.
+pub async fn get_if_changed(
+    client: &Octocrab,
+    etags: &EtagCache,
+    path: &str,
+) -> Result<Answer, CallError> {
+    let known = etags.get(path);
+    let mut headers = HeaderMap::new();
+    if let Some(value) = known
+        .as_ref()
+        .and_then(|k| http::HeaderValue::from_str(&k.etag).ok())
+    {
+        headers.insert(http::header::IF_NONE_MATCH, value);
+    }
+    let response = client
+        ._get_with_headers(path, Some(headers))
+        .await
+        .map_err(|e| CallError::from_octocrab(&e))?;
+    if response.status() == http::StatusCode::NOT_MODIFIED {
+        let Some(known) = known else {
+            return Err(CallError::Transient(
+                "304 Not Modified to an unconditional request".into(),
+            ));
+        };
+        return Ok(Answer {
+            status: 200,
+            body: known.body,
+            next: known.next,
+            exhausted_until: None,
+            etag: Some(known.etag),
+        });
+    }
+    let answer = read_answer(client, response).await?;
+    if let Some(etag) = &answer.etag {
+        etags.put(
+            path,
+            Stored {
+                etag: etag.clone(),
+                body: answer.body.clone(),
+                next: answer.next.clone(),
+            },
+        );
+    }
+    Ok(answer)
 }
 
 /// `GET path`.
@@ -203,10 +266,12 @@ pub struct Listing<T> {
     pub truncated: bool,
 }
 
-/// The pages of a listing (each answer read as `P`), up to `max_pages`; `listing` names it in
-/// the log and the metric when GitHub has more.
+/// The pages of a listing (each answer read as `P`), up to `max_pages`, each read with a
+/// conditional request when `etags` is given; `listing` names it in the log and the metric when
+/// GitHub has more.
 async fn read_pages<P: DeserializeOwned>(
     client: &Octocrab,
+    etags: Option<&EtagCache>,
     path: &str,
     max_pages: usize,
     listing: &'static str,
@@ -214,7 +279,10 @@ async fn read_pages<P: DeserializeOwned>(
     let mut pages = Vec::new();
     let mut next = Some(path.to_string());
     while let Some(path) = next {
-        let answer = get(client, &path).await?;
+        let answer = match etags {
+            Some(etags) => get_if_changed(client, etags, &path).await?,
+            None => get(client, &path).await?,
+        };
         pages.push(answer.json::<P>()?);
         next = answer.next;
         if next.is_some() && pages.len() >= max_pages.max(1) {
@@ -233,11 +301,12 @@ async fn read_pages<P: DeserializeOwned>(
 /// Every item of a listing that answers a JSON array, up to `max_pages` pages.
 pub async fn list_pages<T: DeserializeOwned>(
     client: &Octocrab,
+    etags: Option<&EtagCache>,
     path: &str,
     max_pages: usize,
     listing: &'static str,
 ) -> Result<Listing<T>, CallError> {
-    let (pages, truncated) = read_pages::<Vec<T>>(client, path, max_pages, listing).await?;
+    let (pages, truncated) = read_pages::<Vec<T>>(client, etags, path, max_pages, listing).await?;
     Ok(Listing {
         items: pages.into_iter().flatten().collect(),
         truncated,
@@ -247,7 +316,18 @@ pub async fn list_pages<T: DeserializeOwned>(
 /// The items of a listing that answers a JSON array, up to [`MAX_PAGES`] pages, for listings
 /// whose missing items are each read again on their own (a truncation is logged and counted).
 pub async fn list<T: DeserializeOwned>(client: &Octocrab, path: &str) -> Result<Vec<T>, CallError> {
-    Ok(list_pages(client, path, MAX_PAGES, "other").await?.items)
+    list_with(client, None, path).await
+}
+
+/// [`list`], each page read with a conditional request when `etags` is given.
+pub async fn list_with<T: DeserializeOwned>(
+    client: &Octocrab,
+    etags: Option<&EtagCache>,
+    path: &str,
+) -> Result<Vec<T>, CallError> {
+    Ok(list_pages(client, etags, path, MAX_PAGES, "other")
+        .await?
+        .items)
 }
 
 /// The client of an installation (with a fresh token).
@@ -448,6 +528,7 @@ impl From<WirePull> for PullRequest {
 /// The open issues of a repository carrying `label` (pull requests left out).
 pub async fn open_issues_with_label(
     client: &Octocrab,
+    etags: &EtagCache,
     repo: &str,
     label: &str,
 ) -> Result<Vec<Issue>, CallError> {
@@ -455,7 +536,7 @@ pub async fn open_issues_with_label(
         "/repos/{repo}/issues?state=open&labels={}&per_page=100",
         encode_query(label)
     );
-    let issues: Vec<WireIssue> = list(client, &path).await?;
+    let issues: Vec<WireIssue> = list_with(client, Some(etags), &path).await?;
     Ok(issues
         .into_iter()
         .map(Issue::from)
@@ -469,10 +550,62 @@ pub async fn issue(client: &Octocrab, repo: &str, number: i64) -> Result<Issue, 
     Ok(answer.json::<WireIssue>()?.into())
 }
 
+/// An issue read by its number, and where GitHub found it.
+#[derive(Debug)]
+pub enum IssueRead {
+    /// The issue asked for.
+    Here(Issue),
+    /// GitHub answered with another issue: the one asked for was transferred, and GitHub
+    /// followed it (a 301 to `/repositories/{id}/issues/{n}`). Its repository (`owner/name`)
+    /// and number now, as GitHub names them.
+    Moved { repo: Option<String>, number: u64 },
+}
+
+/// The `owner/name` an API URL of a repository names (`…/repos/{owner}/{name}`).
+fn repo_of_url(url: &str) -> Option<String> {
+    let rest = url.split("/repos/").nth(1)?;
+    let mut parts = rest.split('/');
+    let (owner, name) = (parts.next()?, parts.next()?);
+    (!owner.is_empty() && !name.is_empty()).then(|| format!("{owner}/{name}"))
+}
+
+/// One issue, checked to be the one asked for: after a transfer, GitHub redirects the old
+/// address to the issue's new place, and the answer is then another repository's issue.
+pub async fn issue_where(
+    client: &Octocrab,
+    repo: &str,
+    number: i64,
+) -> Result<IssueRead, CallError> {
+    #[derive(Deserialize)]
+    struct Place {
+        number: u64,
+        repository_url: Option<String>,
+    }
+    let answer = get(client, &format!("/repos/{repo}/issues/{number}")).await?;
+    let place: Place = answer.json()?;
+    let there = place.repository_url.as_deref().and_then(repo_of_url);
+    let same_repo = there
+        .as_deref()
+        .is_none_or(|r| r.eq_ignore_ascii_case(repo));
+    if same_repo && i64::try_from(place.number).ok() == Some(number) {
+        Ok(IssueRead::Here(answer.json::<WireIssue>()?.into()))
+    } else {
+        Ok(IssueRead::Moved {
+            repo: there,
+            number: place.number,
+        })
+    }
+}
+
 /// The open pull requests of a repository.
-pub async fn open_pulls(client: &Octocrab, repo: &str) -> Result<Vec<PullRequest>, CallError> {
-    let pulls: Vec<WirePull> = list(
+pub async fn open_pulls(
+    client: &Octocrab,
+    etags: &EtagCache,
+    repo: &str,
+) -> Result<Vec<PullRequest>, CallError> {
+    let pulls: Vec<WirePull> = list_with(
         client,
+        Some(etags),
         &format!("/repos/{repo}/pulls?state=open&per_page=100"),
     )
     .await?;
@@ -499,11 +632,12 @@ pub async fn permission(
 /// The text of a file on the default branch, reading at most `max_bytes` of it.
 pub async fn file_text(
     client: &Octocrab,
+    etags: Option<&EtagCache>,
     repo: &str,
     path: &str,
     max_bytes: usize,
 ) -> Result<rest::FileText, CallError> {
-    let text = rest::file_text(client, repo, path, max_bytes)
+    let text = rest::file_text(client, etags, repo, path, max_bytes)
         .await
         .map_err(|e| CallError::from_octocrab(&e))?;
     Ok(match text {
@@ -538,6 +672,7 @@ pub async fn installations(
 ) -> Result<Listing<InstallationInfo>, CallError> {
     let listed: Listing<WireInstallation> = list_pages(
         app.app_client(),
+        Some(app.etags()),
         "/app/installations?per_page=100",
         max_pages,
         "installations",
@@ -565,10 +700,12 @@ struct WireInstallationRepos {
 /// The repositories an installation covers, up to `max_pages` pages.
 pub async fn installation_repos(
     client: &Octocrab,
+    etags: Option<&EtagCache>,
     max_pages: usize,
 ) -> Result<Listing<RepoName>, CallError> {
     let (pages, truncated) = read_pages::<WireInstallationRepos>(
         client,
+        etags,
         "/installation/repositories?per_page=100",
         max_pages,
         "installation_repositories",

@@ -226,6 +226,7 @@ pub struct GithubApp {
     api_url: String,
     app: Octocrab,
     installations: Mutex<HashMap<u64, Arc<Octocrab>>>,
+    etags: crate::github::conditional::EtagCache,
 }
 
 impl std::fmt::Debug for GithubApp {
@@ -282,12 +283,18 @@ impl GithubApp {
             api_url,
             app,
             installations: Mutex::new(HashMap::new()),
+            etags: Default::default(),
         })
     }
 
     /// The App's id.
     pub fn app_id(&self) -> u64 {
         self.credentials.app_id
+    }
+
+    /// The answers of conditional requests (see [`crate::github::conditional`]).
+    pub fn etags(&self) -> &crate::github::conditional::EtagCache {
+        &self.etags
     }
 
     /// The REST base URL, without a trailing slash.

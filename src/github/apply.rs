@@ -23,8 +23,9 @@ use crate::github::commands::{self, Command, CommandError, ParsedCommand};
 use crate::github::events::{
     self, CommentAction, CommentEvent, Event, InstallationAction, InstallationEvent,
     InstallationRepositoriesEvent, Issue, IssueAction, IssueEvent, PullRequest, PullRequestAction,
-    PullRequestEvent,
+    PullRequestEvent, RepositoryAction, RepositoryEvent,
 };
+use crate::github::identity;
 use crate::github::labels;
 use crate::github::links;
 use crate::github::messages::{self, Budget, ClaimRefusal, CommandRefusal, Holder};
@@ -69,6 +70,7 @@ pub async fn apply(github: &Github, seq: i64, event: &Event) -> Result<(), Apply
         Event::IssueComment(e) => comment_event(github, seq, e).await,
         Event::PullRequest(e) => pull_event(github, seq, e).await,
         Event::Checks(e) => checks_event(github, seq, e).await,
+        Event::Repository(e) => repository_event(github, seq, e).await,
     }
 }
 
@@ -164,7 +166,11 @@ pub async fn join_repo(
 ) -> Result<bool, StoreError> {
     tx.gh_upsert_installation(installation_id, "", false)
         .await?;
+    // A known id under another name: the same repository, renamed or transferred.
+    identity::follow_rename(tx, repo, github_id, actor).await?;
     let joined = tx.gh_attach_repo(repo, github_id, installation_id).await?;
+    tx.gh_outbox_follow_installation(repo, installation_id)
+        .await?;
     let visibility = private.map(Visibility::from_private);
     if tx.repo_by_name(repo).await?.is_none() {
         let policy = RepoUpsert {
@@ -191,6 +197,22 @@ pub async fn join_repo(
 
 /// A repository leaves: the tasks nobody holds are cancelled; held ones stay with their holders.
 pub async fn leave_repo(tx: &mut WriteTx, repo: &str, actor: &str) -> Result<(), StoreError> {
+    leave_repo_because(
+        tx,
+        repo,
+        "the GitHub App was removed from the repository",
+        actor,
+    )
+    .await
+}
+
+/// A repository leaves the pool for the reason `why` (see [`leave_repo`]).
+pub async fn leave_repo_because(
+    tx: &mut WriteTx,
+    repo: &str,
+    why: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
     tx.gh_detach_repo(repo).await?;
     let ready: Vec<(String,)> = sqlx::query_as(
         "SELECT t.id FROM tasks t JOIN repos r ON r.id = t.repo_id \
@@ -203,13 +225,17 @@ pub async fn leave_repo(tx: &mut WriteTx, repo: &str, actor: &str) -> Result<(),
         let task = tx.lock_task(&task_id).await?;
         if matches!(task.status, TaskStatus::Ready | TaskStatus::Blocked) {
             let mv = Move {
-                reason: Some("the GitHub App was removed from the repository".into()),
+                reason: Some(why.into()),
                 ..Move::to(TaskStatus::Cancelled, LeaseEnd::Admin)
             };
             tx.apply_move(&task, &mv, actor).await?;
         }
     }
-    tx.event(NewEvent::new("github.repo_left", actor).repo(repo));
+    tx.event(
+        NewEvent::new("github.repo_left", actor)
+            .repo(repo)
+            .data(json!({"reason": why})),
+    );
     Ok(())
 }
 
@@ -331,6 +357,76 @@ async fn follow_visibility(
     Ok(())
 }
 
+/// `repository` events. A rename or transfer renames the repository in place (found by its id);
+/// deleting or archiving it takes it out of the pool (archived repositories are read-only, so
+/// nothing could be written there) and unarchiving brings it back; a change of visibility
+/// follows GitHub.
+async fn repository_event(
+    github: &Github,
+    seq: i64,
+    e: &RepositoryEvent,
+) -> Result<(), ApplyError> {
+    let who = actor(&e.sender.login);
+    let github_id = Some(to_i64(e.repo.id));
+    let mut tx = github.store.begin().await?;
+    let known = match tx.gh_repo_by_github_id(to_i64(e.repo.id)).await? {
+        Some(r) => Some(r),
+        None => tx.gh_repo(&e.repo.full_name).await?,
+    };
+    let Some(known) = known else {
+        drop(tx);
+        return ignore(github, seq, NOT_INSTALLED).await;
+    };
+    let name = e.repo.full_name.as_str();
+    let mut rejoin = None;
+    match e.action {
+        RepositoryAction::Renamed | RepositoryAction::Transferred => {
+            identity::follow_rename(&mut tx, name, github_id, &who).await?;
+            // A transfer may bring the repository to another installation of the App.
+            let serving = e.installation_id.map(to_i64).or(known.installation_id);
+            if let Some(installation) = serving
+                && known.installation_id.is_some()
+            {
+                tx.gh_attach_repo(name, github_id, installation).await?;
+                tx.gh_outbox_follow_installation(name, installation).await?;
+            }
+        }
+        RepositoryAction::Deleted => {
+            if known.installation_id.is_some() {
+                leave_repo_because(&mut tx, &known.repo, "the repository was deleted", &who)
+                    .await?;
+            }
+        }
+        RepositoryAction::Archived => {
+            if known.installation_id.is_some() {
+                leave_repo_because(&mut tx, &known.repo, "the repository was archived", &who)
+                    .await?;
+            }
+        }
+        RepositoryAction::Unarchived => {
+            if let Some(installation) = e.installation_id.map(to_i64) {
+                join_repo(&mut tx, name, github_id, e.repo.private, installation, &who).await?;
+                rejoin = Some(installation);
+            }
+        }
+        RepositoryAction::Privatized | RepositoryAction::Publicized => {
+            let private = e.action == RepositoryAction::Privatized;
+            identity::follow_rename(&mut tx, name, github_id, &who).await?;
+            tx.set_repo_visibility(name, Visibility::from_private(private), &who)
+                .await?;
+        }
+    }
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        .await?;
+    tx.commit().await?;
+    if let Some(installation) = rejoin
+        && let Err(err) = crate::github::reconcile::reconcile_repo(github, installation, name).await
+    {
+        tracing::warn!(repo = name, error = %err, "reconciling an unarchived repository failed; the schedule will retry");
+    }
+    Ok(())
+}
+
 // ------------------------------------------------------------------------------------------------
 // Issues
 // ------------------------------------------------------------------------------------------------
@@ -348,12 +444,20 @@ async fn issue_event(github: &Github, seq: i64, e: &IssueEvent) -> Result<(), Ap
     let settings = github.refresh_config(repo, false).await?;
     let mut tx = github.store.begin().await?;
     match &e.action {
-        IssueAction::Deleted | IssueAction::Transferred { .. } => {
-            let why = if matches!(e.action, IssueAction::Deleted) {
-                "the issue was deleted"
-            } else {
-                "the issue was moved to another repository"
+        IssueAction::Transferred {
+            new_repo,
+            new_repo_id,
+            new_number,
+        } => {
+            let to = identity::MovedTo {
+                repo: new_repo.as_deref(),
+                repo_id: new_repo_id.map(to_i64),
+                number: new_number.map(to_i64),
             };
+            identity::issue_moved(&mut tx, repo, to_i64(e.issue.number), to, &who).await?;
+        }
+        IssueAction::Deleted => {
+            let why = "the issue was deleted";
             if let Some(task) = tx.task_by_key(repo, &key_of(repo, e.issue.number)).await?
                 && !matches!(task.status, TaskStatus::Merged | TaskStatus::Cancelled)
             {

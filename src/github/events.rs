@@ -33,6 +33,8 @@ pub enum Event {
     PullRequest(PullRequestEvent),
     /// A check suite, check run or commit status of a commit changed.
     Checks(ChecksEvent),
+    /// A repository was renamed, transferred, deleted, archived or changed visibility.
+    Repository(RepositoryEvent),
     /// An event or action the App does not use; acknowledged and dropped.
     Ignored {
         event: String,
@@ -51,6 +53,7 @@ impl Event {
             Event::IssueComment(e) => e.installation_id,
             Event::PullRequest(e) => e.installation_id,
             Event::Checks(e) => e.installation_id,
+            Event::Repository(e) => e.installation_id,
             Event::Ping { .. } | Event::Ignored { .. } => None,
         }
     }
@@ -62,6 +65,7 @@ impl Event {
             Event::IssueComment(e) => Some(&e.repo.full_name),
             Event::PullRequest(e) => Some(&e.repo.full_name),
             Event::Checks(e) => Some(&e.repo.full_name),
+            Event::Repository(e) => Some(&e.repo.full_name),
             _ => None,
         }
     }
@@ -75,6 +79,7 @@ impl Event {
             Event::IssueComment(e) => Some(&e.sender),
             Event::PullRequest(e) => Some(&e.sender),
             Event::Checks(e) => e.sender.as_ref(),
+            Event::Repository(e) => Some(&e.sender),
             Event::Ping { .. } | Event::Ignored { .. } => None,
         }
     }
@@ -178,6 +183,8 @@ pub enum IssueAction {
     /// Moved to another repository; the new issue there, when GitHub says.
     Transferred {
         new_repo: Option<String>,
+        /// GitHub's id of the repository it moved to.
+        new_repo_id: Option<u64>,
         new_number: Option<u64>,
     },
     Deleted,
@@ -365,6 +372,31 @@ pub struct InstallationRepositoriesEvent {
     pub sender: Actor,
 }
 
+/// What happened to a repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepositoryAction {
+    /// Its name changed; GitHub keeps its id.
+    Renamed,
+    /// It moved to another account (its owner changed); GitHub keeps its id.
+    Transferred,
+    Deleted,
+    /// Read-only from now on.
+    Archived,
+    Unarchived,
+    Privatized,
+    Publicized,
+}
+
+/// A `repository` delivery: `repo` is the repository as it is now (its new name after a rename or
+/// transfer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryEvent {
+    pub action: RepositoryAction,
+    pub installation_id: Option<u64>,
+    pub repo: Repo,
+    pub sender: Actor,
+}
+
 /// A delivery that could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
@@ -382,7 +414,7 @@ pub enum EventError {
 }
 
 /// The actions the App uses, per event (with an `action`); the others are ignored.
-pub const USED_ACTIONS: [(&str, &[&str]); 7] = [
+pub const USED_ACTIONS: [(&str, &[&str]); 8] = [
     (
         "issues",
         &[
@@ -415,6 +447,18 @@ pub const USED_ACTIONS: [(&str, &[&str]); 7] = [
     ("installation_repositories", &["added", "removed"]),
     ("check_suite", &["completed", "requested", "rerequested"]),
     ("check_run", &["created", "completed", "rerequested"]),
+    (
+        "repository",
+        &[
+            "renamed",
+            "transferred",
+            "deleted",
+            "archived",
+            "unarchived",
+            "privatized",
+            "publicized",
+        ],
+    ),
 ];
 
 /// Pull requests of one check suite or run that the App follows.
@@ -487,6 +531,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
                 "closed" => IssueAction::Closed,
                 "reopened" => IssueAction::Reopened,
                 "transferred" => IssueAction::Transferred {
+                    new_repo_id: p.changes.new_repository.as_ref().and_then(|r| r.id),
                     new_repo: p.changes.new_repository.map(|r| r.full_name),
                     new_number: p.changes.new_issue.map(|i| i.number),
                 },
@@ -585,6 +630,25 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
                 installation_id: p.installation.id,
                 added: p.repositories_added,
                 removed: p.repositories_removed,
+                sender: p.sender.into(),
+            })
+        }
+        "repository" => {
+            let action = match act {
+                "renamed" => RepositoryAction::Renamed,
+                "transferred" => RepositoryAction::Transferred,
+                "deleted" => RepositoryAction::Deleted,
+                "archived" => RepositoryAction::Archived,
+                "unarchived" => RepositoryAction::Unarchived,
+                "privatized" => RepositoryAction::Privatized,
+                "publicized" => RepositoryAction::Publicized,
+                _ => return Ok(unused()),
+            };
+            let p: wire::RepositoryPayload = read(event, act, payload)?;
+            Event::Repository(RepositoryEvent {
+                action,
+                installation_id: p.installation.map(|i| i.id),
+                repo: p.repository.into(),
                 sender: p.sender.into(),
             })
         }
@@ -835,6 +899,15 @@ pub(crate) mod wire {
     #[derive(Deserialize)]
     pub struct NewRepository {
         pub full_name: String,
+        #[serde(default)]
+        pub id: Option<u64>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct RepositoryPayload {
+        pub repository: Repository,
+        pub sender: User,
+        pub installation: Option<InstallationRef>,
     }
 
     #[derive(Deserialize)]

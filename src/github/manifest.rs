@@ -183,7 +183,8 @@ mod tests {
                 "pull_request",
                 "check_suite",
                 "check_run",
-                "status"
+                "status",
+                "repository"
             ])
         );
         assert_eq!(m["public"], json!(false));

@@ -33,7 +33,9 @@ pub mod app_auth;
 pub mod apply;
 pub mod claims;
 pub mod commands;
+pub mod conditional;
 pub mod events;
+pub mod identity;
 pub mod inbox;
 pub mod labels;
 pub mod link;
@@ -157,6 +159,7 @@ impl GithubParts {
             stopping: AtomicBool::new(false),
             receiving: AtomicUsize::new(0),
             replies: Default::default(),
+            pacing: write_pacing(gh_config),
             webhook_bodies: Arc::new(tokio::sync::Semaphore::new(
                 crate::github::webhook::body_room(config.limits.webhook_concurrency),
             )),
@@ -238,6 +241,28 @@ impl GithubParts {
                 setup: Some(Arc::clone(setup)),
             },
         }
+    }
+}
+
+/// The write pacing the configuration asks for (GitHub's limits where it says nothing).
+fn write_pacing(config: &crate::config::GithubConfig) -> crate::store::github::WritePacing {
+    let default = crate::store::github::WritePacing::default();
+    let windows = config
+        .github_write_windows_ms
+        .as_deref()
+        .unwrap_or_default();
+    crate::store::github::WritePacing {
+        per_minute: config
+            .github_writes_per_minute
+            .map_or(default.per_minute, i64::from),
+        per_hour: config
+            .github_writes_per_hour
+            .map_or(default.per_hour, i64::from),
+        spacing_ms: config
+            .github_write_spacing_ms
+            .map_or(default.spacing_ms, i64::from),
+        minute_ms: windows.first().map_or(default.minute_ms, |&w| i64::from(w)),
+        hour_ms: windows.get(1).map_or(default.hour_ms, |&w| i64::from(w)),
     }
 }
 

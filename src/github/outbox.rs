@@ -13,7 +13,10 @@
 //!   named without a time pauses it a minute, doubling while it repeats (never failing the row);
 //!   refusals (the issue
 //!   is gone) mark the row failed. Content-creating requests stay under
-//!   [`crate::store::github::WRITES_PER_MINUTE`] per installation, counted in the database across replicas.
+//!   [`crate::store::github::WRITES_PER_MINUTE`] and [`crate::store::github::WRITES_PER_HOUR`]
+//!   per installation, about a second apart ([`crate::store::github::WritePacing`]), counted in
+//!   the database across replicas; a row that would have to wait is put back before anything is
+//!   read for it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,6 +107,18 @@ pub async fn step(github: &Github) -> Result<usize, StoreError> {
 }
 
 async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
+    // Nothing is read for a row whose write would have to wait anyway.
+    let status = row.kind == OutboxKind::Status;
+    if let Some(at) = github
+        .store
+        .gh_pace_write(row.installation_id, status, &github.pacing, false)
+        .await?
+    {
+        return github
+            .store
+            .gh_outbox_retry(row.id, &github.runner, at, None)
+            .await;
+    }
     let client = match api::installation(&github.app, row.installation_id).await {
         Ok(client) => client,
         Err(e) => return failed_attempt(github, row, e).await,
@@ -229,7 +244,7 @@ async fn reserve(github: &Github, row: &OutboxRow) -> Result<Option<i64>, StoreE
     let status = row.kind == OutboxKind::Status;
     github
         .store
-        .gh_reserve_write(row.installation_id, status)
+        .gh_pace_write(row.installation_id, status, &github.pacing, true)
         .await
 }
 

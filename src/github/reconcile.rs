@@ -26,9 +26,10 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::domain::TaskStatus;
-use crate::github::api::{self, CallError};
+use crate::github::api::{self, CallError, IssueRead};
 use crate::github::apply;
 use crate::github::events::{Issue, PullRequest};
+use crate::github::identity;
 use crate::github::service::Github;
 use crate::github::webhook::STORED_EVENTS;
 use crate::store::NewEvent;
@@ -175,7 +176,8 @@ async fn installation_inner(github: &Github, installation: i64) -> anyhow::Resul
     let client = api::installation(&github.app, installation)
         .await
         .with_context(|| format!("installation {installation}"))?;
-    let listing = api::installation_repos(&client, github.max_pages).await?;
+    let listing =
+        api::installation_repos(&client, Some(github.app.etags()), github.max_pages).await?;
     let listed = &listing.items;
     let known = github.store.gh_installed_repos(Some(installation)).await?;
     let mut tx = github.store.begin().await?;
@@ -191,12 +193,16 @@ async fn installation_inner(github: &Github, installation: i64) -> anyhow::Resul
         )
         .await?;
     }
-    // A truncated listing says nothing about the repositories it lacks: none leaves the pool.
+    // A repository is the same one when its id is (renamed or transferred: `join_repo` renamed
+    // it above); only those GitHub no longer lists leave, and a truncated listing says nothing
+    // about the repositories it lacks: then none leaves.
     let complete = !listing.truncated;
-    for gone in known
-        .iter()
-        .filter(|k| complete && !listed.iter().any(|r| r.full_name == k.repo))
-    {
+    for gone in known.iter().filter(|k| {
+        complete
+            && !listed.iter().any(|r| {
+                r.full_name == k.repo || k.github_id.is_some_and(|id| i64::try_from(r.id) == Ok(id))
+            })
+    }) {
         apply::leave_repo(&mut tx, &gone.repo, ACTOR).await?;
     }
     tx.commit().await?;
@@ -218,6 +224,9 @@ struct Snapshot {
     ready_issues: Vec<Issue>,
     /// Issues of tasks that are no longer in the ready list (closed, unlabelled, or gone).
     left_issues: Vec<Result<Issue, u64>>,
+    /// Issues of tasks that GitHub moved to another repository: the number here, and where
+    /// they are now.
+    moved_issues: Vec<(u64, Option<String>, u64)>,
     open_pulls: Vec<PullRequest>,
     /// Linked pull requests that are no longer open.
     closed_pulls: Vec<PullRequest>,
@@ -256,6 +265,15 @@ async fn repo_in_span(
         .chain(snapshot.left_issues.iter().filter_map(|i| i.as_ref().ok()))
     {
         apply::sync_issue(&mut tx, installation, repo, issue, &settings, ACTOR).await?;
+    }
+    for (number, to_repo, to_number) in &snapshot.moved_issues {
+        let to = identity::MovedTo {
+            repo: to_repo.as_deref(),
+            repo_id: None,
+            number: i64::try_from(*to_number).ok(),
+        };
+        let number = i64::try_from(*number).unwrap_or_default();
+        identity::issue_moved(&mut tx, repo, number, to, ACTOR).await?;
     }
     for number in snapshot.left_issues.iter().filter_map(|i| i.as_ref().err()) {
         // The issue is gone (deleted or moved): its task leaves the pool.
@@ -303,9 +321,11 @@ async fn read_repo(
     repo: &str,
     ready_label: &str,
 ) -> anyhow::Result<Snapshot> {
-    let ready_issues = api::open_issues_with_label(client, repo, ready_label).await?;
+    let etags = github.app.etags();
+    let ready_issues = api::open_issues_with_label(client, etags, repo, ready_label).await?;
     let listed: HashSet<u64> = ready_issues.iter().map(|i| i.number).collect();
     let mut left_issues = Vec::new();
+    let mut moved_issues = Vec::new();
     for gh_task in github.store.gh_tasks_of_repo(repo).await? {
         let number = u64::try_from(gh_task.issue_number).unwrap_or_default();
         if listed.contains(&number) {
@@ -321,15 +341,19 @@ async fn read_repo(
         if !in_pool {
             continue;
         }
-        match api::issue(client, repo, gh_task.issue_number).await {
-            Ok(issue) => left_issues.push(Ok(issue)),
+        match api::issue_where(client, repo, gh_task.issue_number).await {
+            Ok(IssueRead::Here(issue)) => left_issues.push(Ok(issue)),
+            Ok(IssueRead::Moved {
+                repo: to_repo,
+                number: to_number,
+            }) => moved_issues.push((number, to_repo, to_number)),
             Err(CallError::Permanent {
                 status: 404 | 410, ..
             }) => left_issues.push(Err(number)),
             Err(e) => return Err(e.into()),
         }
     }
-    let open_pulls = api::open_pulls(client, repo).await?;
+    let open_pulls = api::open_pulls(client, etags, repo).await?;
     let open: HashSet<u64> = open_pulls.iter().map(|p| p.number).collect();
     let mut closed_pulls = Vec::new();
     let mut seen = HashSet::new();
@@ -349,6 +373,7 @@ async fn read_repo(
     Ok(Snapshot {
         ready_issues,
         left_issues,
+        moved_issues,
         open_pulls,
         closed_pulls,
     })

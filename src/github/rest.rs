@@ -10,6 +10,7 @@
 //! - [`file_text`]: the file's raw bytes (`application/vnd.github.raw`), so no base64 decoding of
 //!   GitHub's wrapped content is needed; at most a given number of bytes is read.
 
+use crate::github::conditional::{EtagCache, Stored};
 use http::StatusCode;
 use http::header::{ACCEPT, HeaderMap, HeaderValue};
 use octocrab::{Octocrab, Page};
@@ -99,6 +100,7 @@ pub async fn collaborator_permission(
 /// The text of `path` on the default branch of `owner/name`; `None` when there is no such file.
 pub async fn file_text(
     client: &Octocrab,
+    etags: Option<&EtagCache>,
     repo: &str,
     path: &str,
     max_bytes: usize,
@@ -110,10 +112,29 @@ pub async fn file_text(
         HeaderValue::from_static("application/vnd.github.raw+json"),
     );
     let uri = format!("/repos/{repo}/contents/{}", path.trim_start_matches('/'));
+    // A conditional request when the file was read before: `304` if it did not change.
+    let key = format!("{uri} (raw)");
+    let known = etags.and_then(|e| e.get(&key));
+    if let Some(value) = known
+        .as_ref()
+        .and_then(|k| HeaderValue::from_str(&k.etag).ok())
+    {
+        headers.insert(http::header::IF_NONE_MATCH, value);
+    }
     let response = client._get_with_headers(uri, Some(headers)).await?;
     if response.status() == StatusCode::NOT_FOUND {
         return Ok(FileText::Missing);
     }
+    if response.status() == StatusCode::NOT_MODIFIED
+        && let Some(known) = known
+    {
+        return Ok(FileText::Text(known.body));
+    }
+    let etag = response
+        .headers()
+        .get(http::header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let response = octocrab::map_github_error(response).await?;
     let announced = response
         .headers()
@@ -128,9 +149,18 @@ pub async fn file_text(
     // Read at most one byte past the limit, whatever the headers said.
     let limited = http_body_util::Limited::new(response.into_body(), max_bytes);
     match limited.collect().await {
-        Ok(collected) => Ok(FileText::Text(
-            String::from_utf8_lossy(&collected.to_bytes()).into_owned(),
-        )),
+        Ok(collected) => {
+            let text = String::from_utf8_lossy(&collected.to_bytes()).into_owned();
+            if let (Some(etags), Some(etag)) = (etags, etag) {
+                let stored = Stored {
+                    etag,
+                    body: text.clone(),
+                    next: None,
+                };
+                etags.put(&key, stored);
+            }
+            Ok(FileText::Text(text))
+        }
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             Ok(FileText::TooLarge(max_bytes as u64 + 1))
         }

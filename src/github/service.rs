@@ -66,6 +66,8 @@ pub struct Github {
     pub(crate) webhook_bodies: Arc<tokio::sync::Semaphore>,
     /// How often the App answers one person.
     pub(crate) replies: crate::github::throttle::ReplyThrottle,
+    /// How the App's comments, edits and reactions are paced per installation.
+    pub(crate) pacing: gh::WritePacing,
 }
 
 /// Counts a background step as under way while it lives.
@@ -131,6 +133,7 @@ impl Github {
             Ok(client) => {
                 api::file_text(
                     &client,
+                    Some(self.app.etags()),
                     repo,
                     crate::github::repo_config::CONFIG_PATH,
                     crate::github::repo_config::MAX_CONFIG_BYTES,

@@ -51,7 +51,7 @@ fn room_for(declared: Option<u64>) -> u32 {
 }
 
 /// The events the App stores; others are acknowledged and dropped at once.
-pub const STORED_EVENTS: [&str; 9] = [
+pub const STORED_EVENTS: [&str; 10] = [
     "ping",
     "installation",
     "installation_repositories",
@@ -61,6 +61,7 @@ pub const STORED_EVENTS: [&str; 9] = [
     "check_suite",
     "check_run",
     "status",
+    "repository",
 ];
 
 /// The webhook route.

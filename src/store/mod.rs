@@ -14,6 +14,7 @@ pub mod door;
 pub mod error;
 pub mod events;
 pub mod github;
+mod github_identity;
 mod group;
 pub mod idempotency;
 pub mod known_workers;

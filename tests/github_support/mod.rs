@@ -11,6 +11,7 @@
 mod http;
 pub mod json;
 pub mod model;
+mod moves;
 pub mod openapi;
 #[path = "../pg_scratch/mod.rs"]
 mod pg_scratch;
@@ -40,12 +41,13 @@ pub const OTHER_KEY: &str = include_str!("../fixtures/github/other-key.pem");
 /// The test App's id.
 pub const TEST_APP_ID: u64 = 4242;
 /// The events the test App subscribes to.
-pub const APP_EVENTS: [&str; 6] = [
+pub const APP_EVENTS: [&str; 7] = [
     "installation",
     "installation_repositories",
     "issues",
     "issue_comment",
     "pull_request",
+    "repository",
     "ping",
 ];
 
@@ -178,6 +180,40 @@ impl FakeGithub {
                 files: HashMap::new(),
             },
         );
+    }
+
+    /// Renames a repository (`owner/name` → `owner/other`), or transfers it when the owner
+    /// changes: it keeps its id, and its old addresses redirect.
+    pub fn rename_repo(&self, old: &str, new: &str) {
+        moves::rename_repo(&mut self.model(), old, new);
+    }
+
+    /// Gives a repository another id (before the App has seen it).
+    pub fn set_repo_id(&self, full_name: &str, id: u64) {
+        self.model()
+            .repo_mut(full_name)
+            .expect("unknown repository")
+            .id = id;
+    }
+
+    /// GitHub's id of a repository.
+    pub fn repo_id(&self, full_name: &str) -> u64 {
+        self.model().repo(full_name).expect("unknown repository").id
+    }
+
+    /// Transfers an issue to another repository; returns its number there.
+    pub fn transfer_issue(&self, from: &str, number: u64, to: &str) -> u64 {
+        moves::transfer_issue(&mut self.model(), from, number, to)
+    }
+
+    /// Sets GitHub's content-creation limits: at most `limit` writes in any `window`, for each pair.
+    pub fn set_content_limits(&self, limits: &[(usize, TimeDelta)]) {
+        self.model().content_limits = limits.to_vec();
+    }
+
+    /// When each content-creating request of the App was accepted (within the longest window).
+    pub fn content_writes(&self) -> Vec<chrono::DateTime<Utc>> {
+        self.model().content_writes.clone()
     }
 
     /// Takes a repository out of its installation.

@@ -209,6 +209,13 @@ pub struct Model {
     pub user_ids: HashMap<String, u64>,
     /// When each content-creating request (comment, edit, reaction) of the App was answered.
     pub content_writes: Vec<chrono::DateTime<Utc>>,
+    /// GitHub's content-creation limits: (writes, window) pairs, each enforced over a sliding
+    /// window (80 a minute and 500 an hour; tests may shorten them).
+    pub content_limits: Vec<(usize, chrono::TimeDelta)>,
+    /// Old names (lower-case) of renamed or transferred repositories → their id.
+    pub moved_repos: HashMap<String, u64>,
+    /// Transferred issues: (old repository, lower-case; old number) → (new repository id, number).
+    pub moved_issues: HashMap<(String, u64), (u64, u64)>,
     next_id: u64,
 }
 
@@ -229,6 +236,9 @@ impl Model {
             fail_rules: Vec::new(),
             user_ids: HashMap::new(),
             content_writes: Vec::new(),
+            content_limits: vec![(80, TimeDelta::minutes(1)), (500, TimeDelta::hours(1))],
+            moved_repos: HashMap::new(),
+            moved_issues: HashMap::new(),
             next_id: 1000,
         }
     }

@@ -26,6 +26,8 @@ use super::{BOT_LOGIN, Comment, FakeGithub, TEST_APP_KEY};
 
 /// The repository of a story.
 pub const REPO: &str = "octo-org/hello";
+/// GitHub's id of [`REPO`].
+pub const REPO_ID: u64 = 4711;
 /// Its owner (the account the App is installed on).
 pub const OWNER: &str = "octo-org";
 /// The installation.
@@ -204,6 +206,8 @@ impl Story {
         story.boot().await;
         // GitHub: the owner installs the App on the repository.
         story.fake.install(INSTALLATION, OWNER, &[REPO]);
+        // The id the story's payloads give the repository.
+        story.fake.set_repo_id(REPO, REPO_ID);
         if let Some(settings) = settings {
             story.fake.set_file(REPO, ".github/owp.yml", settings);
         }
@@ -296,9 +300,21 @@ impl Story {
     // --- issues -----------------------------------------------------------------------------
 
     fn issue_payload(&self, fixture_name: &str, number: u64, sender: &str) -> Value {
-        let issue = self.fake.issue(REPO, number).expect("unknown issue");
+        self.issue_payload_in(fixture_name, REPO, number, sender)
+    }
+
+    /// The payload `fixture_name` about issue `number` of `repo` as it is in the fake GitHub.
+    pub fn issue_payload_in(
+        &self,
+        fixture_name: &str,
+        repo: &str,
+        number: u64,
+        sender: &str,
+    ) -> Value {
+        let issue = self.fake.issue(repo, number).expect("unknown issue");
         let mut payload = fixture(fixture_name);
-        set_context(&mut payload, REPO, sender);
+        set_context(&mut payload, repo, sender);
+        payload["repository"]["id"] = json!(self.fake.repo_id(repo));
         let template = payload["issue"]["labels"]
             .get(0)
             .cloned()
@@ -313,10 +329,10 @@ impl Story {
         i["closed_at"] = issue
             .closed_at
             .map_or(Value::Null, |t| json!(t.to_rfc3339()));
-        i["labels"] = labels(&template, REPO, &issue.labels);
-        i["html_url"] = json!(format!("https://github.com/{REPO}/issues/{number}"));
+        i["labels"] = labels(&template, repo, &issue.labels);
+        i["html_url"] = json!(format!("https://github.com/{repo}/issues/{number}"));
         i["url"] = json!(format!(
-            "https://api.github.com/repos/{REPO}/issues/{number}"
+            "https://api.github.com/repos/{repo}/issues/{number}"
         ));
         set_user(&mut i["user"], &issue.author);
         if let Some(obj) = i.as_object_mut() {
@@ -392,12 +408,13 @@ impl Story {
 
     fn comment_payload(&self, comment_id: u64, action: &str, previous: Option<&str>) -> Value {
         let c = self.fake.comment(comment_id).expect("unknown comment");
-        let mut payload = self.issue_payload(
+        let mut payload = self.issue_payload_in(
             if action == "edited" {
                 "issue_comment.edited"
             } else {
                 "issue_comment.created"
             },
+            &c.repo,
             c.number,
             &c.author,
         );
@@ -407,8 +424,8 @@ impl Story {
         comment["node_id"] = json!(format!("IC_{}", c.id));
         comment["body"] = json!(c.body);
         comment["html_url"] = json!(format!(
-            "https://github.com/{REPO}/issues/{}#issuecomment-{}",
-            c.number, c.id
+            "https://github.com/{}/issues/{}#issuecomment-{}",
+            c.repo, c.number, c.id
         ));
         comment["created_at"] = json!(c.created_at.to_rfc3339());
         comment["updated_at"] = json!(c.updated_at.to_rfc3339());
@@ -427,6 +444,14 @@ impl Story {
     /// `login` comments on an issue — `issue_comment.created`. Returns the comment id.
     pub async fn comment(&self, number: u64, login: &str, body: &str) -> u64 {
         let id = self.fake.add_comment(REPO, number, login, body);
+        let payload = self.comment_payload(id, "created", None);
+        self.send("issue_comment", &payload).await;
+        id
+    }
+
+    /// `login` comments on issue `number` of `repo` — `issue_comment.created`.
+    pub async fn comment_in(&self, repo: &str, number: u64, login: &str, body: &str) -> u64 {
+        let id = self.fake.add_comment(repo, number, login, body);
         let payload = self.comment_payload(id, "created", None);
         self.send("issue_comment", &payload).await;
         id
