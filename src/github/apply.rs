@@ -356,6 +356,7 @@ pub async fn sync_issue(
             area: fields.area,
             tier: fields.tier,
             extensions: Default::default(),
+            blocked_by: None,
         };
         let before = tx.task_by_key(repo, &key).await?;
         let unchanged = before.as_ref().is_some_and(|t| same_fields(t, &input));
@@ -1004,6 +1005,12 @@ async fn explain_refusal(
         Refusal::TierTooHigh { tier, trust_level } => {
             ClaimRefusal::TierTooHigh { tier, trust_level }
         }
+        Refusal::Waiting { on } => ClaimRefusal::Waiting {
+            on: on
+                .iter()
+                .map(|k| messages::issue_ref(&task.repo, k))
+                .collect(),
+        },
     })
 }
 

@@ -446,6 +446,25 @@ pub enum ClaimRefusal {
     RecentlyReleased { retry_at: DateTime<Utc> },
     /// The linked worker is paused.
     WorkerPaused { worker: String },
+    /// Issues that must be done first are still open (as written: `#12`, `owner/other#3`).
+    Waiting { on: Vec<String> },
+}
+
+/// `#12 and owner/other#3`: the blockers a task waits on, each neutralised.
+pub fn waiting_list(on: &[String]) -> String {
+    let on: Vec<String> = on.iter().map(|k| neutralize(k)).collect();
+    crate::domain::rules::and_list(&on)
+}
+
+/// A key of an issue as written on `repo`'s issues: `#12` there, `owner/other#3` elsewhere.
+pub fn issue_ref(repo: &str, key: &str) -> String {
+    match key
+        .strip_prefix(repo)
+        .and_then(|rest| rest.strip_prefix('#'))
+    {
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => format!("#{n}"),
+        _ => key.to_string(),
+    }
 }
 
 /// The one sentence that says why a claim was refused.
@@ -535,6 +554,10 @@ pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
         ClaimRefusal::RecentlyReleased { retry_at } => format!(
             "you gave it back less than an hour ago — you can claim it again after {}",
             format_time(*retry_at)
+        ),
+        ClaimRefusal::Waiting { on } => format!(
+            "it is waiting on {} — it can be claimed once they are closed",
+            waiting_list(on)
         ),
         ClaimRefusal::WorkerPaused { worker } => format!(
             "your worker `{}` is paused — set it back to idle first",

@@ -106,6 +106,10 @@ pub struct TaskImport {
     pub required_skills: Option<Vec<String>>,
     pub area: Option<String>,
     pub tier: Option<i64>,
+    /// Keys of tasks of the same repository (stored, or in this import) that must be merged or
+    /// cancelled before this one is offered; at most 50. Replaces the task's blockers on
+    /// re-import (absent: none).
+    pub blocked_by: Option<Vec<String>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -118,7 +122,7 @@ pub struct TaskList {
     security(("admin_token" = [])),
     responses((status = 201, body = TaskList), (status = 404, body = Problem, description = "unknown repo"),
               (status = 413, body = Problem, description = "body over 1 MiB, or YAML expanding past 4 MiB"),
-              (status = 422, body = Problem, description = "a value out of its limits, or more than 1,000 tasks")))]
+              (status = 422, body = Problem, description = "a value out of its limits, more than 1,000 tasks, a `blocked_by` key that names no task (`unknown_dependency`), or blockers that form a cycle (`dependency_cycle`)")))]
 pub async fn import_tasks(
     State(state): State<AppState>,
     _admin: Admin,
@@ -156,6 +160,7 @@ pub async fn import_tasks(
             area: t.area,
             tier: t.tier.unwrap_or(0),
             extensions,
+            blocked_by: Some(t.blocked_by.unwrap_or_default()),
         });
     }
     let repo = body.value.repo.trim().to_string();
@@ -175,6 +180,9 @@ pub async fn import_tasks(
 pub struct StateQuery {
     /// Only this repository's tasks.
     pub repo: Option<String>,
+    /// `true`: only the tasks that can be offered now (the frontier: `ready` and `waiting_on`
+    /// empty); `false`: only `ready` tasks still waiting on a blocker.
+    pub ready: Option<bool>,
     /// Only tasks in this status.
     pub status: Option<String>,
     /// Page size for tasks (default: all).
@@ -218,6 +226,7 @@ pub async fn state(
             repo: q.repo,
             status,
             worker_id: None,
+            ready: q.ready,
             limit: q.limit,
             offset: q.offset,
         })

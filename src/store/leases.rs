@@ -24,7 +24,7 @@ use sqlx::AssertSqlSafe;
 use sqlx::Row;
 
 use super::batched::MovePlan;
-use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
+use super::rows::{TASK_SELECT, TaskRow, WorkerRow, not_waiting};
 use super::{Backend, NACK_COOLDOWN_MS, NewEvent, Store, StoreError, WriteTx, new_id};
 use crate::domain::limits;
 use crate::domain::rules::{self, RepoView, TaskView, WorkerView};
@@ -327,6 +327,11 @@ impl WriteTx {
         .bind(self.now - NACK_COOLDOWN_MS)
         .fetch_one(self.conn())
         .await?;
+        if task.status == TaskStatus::Ready && !task.waiting_on.is_empty() {
+            return Err(StoreError::Refused(rules::Refusal::Waiting {
+                on: task.waiting_on.clone(),
+            }));
+        }
         let verdict = rules::check(
             &worker_view(&worker, true),
             &TaskView {
@@ -417,7 +422,8 @@ impl WriteTx {
             "UPDATE tasks SET status = 'leased', worker_id = $1, lease_id = $2, lease_points = $3, \
              accept_by = $4, lease_expires_at = $5, deadline = $6, status_reason = NULL, \
              area_lock = CASE WHEN $7 = 1 THEN area ELSE NULL END, updated_at = $8 \
-             WHERE seq = {row} AND status = 'ready'"
+             WHERE seq = {row} AND status = 'ready' AND {deps}",
+            deps = not_waiting("tasks.seq"),
         );
         let took = sqlx::query(AssertSqlSafe(sql))
             .bind(&worker.id)
@@ -853,8 +859,10 @@ pub(crate) const HOUR_MS: i64 = 3_600_000;
 /// held, and the worker (parameter `worker`) did not nack it since `since`; and the repository's
 /// hourly claim cap (`pr_hourly_limit`), if it has one, counting leases granted after `hour`.
 pub(super) fn repo_rules(worker: &str, since: &str, hour: &str) -> String {
+    let deps = not_waiting("t.seq");
     format!(
-        "AND r.open_prs + r.active_leases < r.max_open_prs \
+        "AND {deps} \
+         AND r.open_prs + r.active_leases < r.max_open_prs \
          AND (r.claims_per_hour IS NULL OR r.claims_per_hour > (SELECT COUNT(*) FROM leases hl \
                WHERE hl.repo_id = r.id AND hl.created_at > {hour})) \
          AND (t.area IS NULL OR r.area_locks_enabled = 0 OR NOT EXISTS ( \
