@@ -222,6 +222,38 @@ impl WriteTx {
         Ok(out)
     }
 
+    /// A Beads import: `inputs` are imported as any import is, then every task keyed by one of
+    /// `closed` (beads closed or tombstoned since) that is not already `merged` or `cancelled`
+    /// is cancelled, in the same transaction. Returns the imported and the ended tasks.
+    pub async fn import_beads(
+        &mut self,
+        repo: &str,
+        inputs: &[TaskInput],
+        closed: &[String],
+        actor: &str,
+    ) -> Result<(Vec<TaskRow>, Vec<TaskRow>), StoreError> {
+        let imported = self.import_tasks(repo, inputs, actor).await?;
+        let mut ended = Vec::new();
+        for key in closed {
+            let Some(task) = self.task_by_key(repo, key).await? else {
+                continue;
+            };
+            if matches!(task.status, TaskStatus::Merged | TaskStatus::Cancelled) {
+                continue;
+            }
+            let row = self
+                .admin_status(
+                    &task.id,
+                    TaskStatus::Cancelled,
+                    Some("closed in Beads".into()),
+                    actor,
+                )
+                .await?;
+            ended.push(row);
+        }
+        Ok((imported, ended))
+    }
+
     /// Section 8: every key in a `blocked_by` names a task of the repository or of this import
     /// (`422 unknown_dependency`), and the blockers, with those already stored, form no cycle
     /// (`422 dependency_cycle`). Checked before anything is written.
