@@ -55,6 +55,7 @@ fn variant(event: &Event) -> &'static str {
         Event::Issue(_) => "Issue",
         Event::IssueComment(_) => "IssueComment",
         Event::PullRequest(_) => "PullRequest",
+        Event::IssueDependency(_) => "IssueDependency",
         Event::Ignored { .. } => "Ignored",
     }
 }
@@ -76,6 +77,10 @@ fn each_fixture_is_the_expected_variant() {
         ("issue_comment.created", "IssueComment"),
         ("issue_comment.deleted", "Ignored"),
         ("issue_comment.edited", "IssueComment"),
+        (
+            "issue_dependencies.blocked_by_added.derived",
+            "IssueDependency",
+        ),
         ("issues.assigned", "Ignored"),
         ("issues.closed.derived", "Issue"),
         ("issues.deleted", "Issue"),

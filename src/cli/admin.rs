@@ -657,7 +657,9 @@ pub fn render_state(state: &State, all: bool, events: usize, now: chrono::DateTi
                     })
                     .unwrap_or_else(|| "-".into());
                 let mut extra = String::new();
-                if t.status.is_active()
+                if t.status == TaskStatus::Ready && !t.waiting_on.is_empty() {
+                    extra = clip(&format!("waits on {}", t.waiting_on.join(", ")), 40);
+                } else if t.status.is_active()
                     && let Some(exp) = &t.lease_expires_at
                 {
                     extra = format!("expires {}", relative(exp, now));

@@ -166,7 +166,12 @@ mod tests {
         );
         assert_eq!(
             m["default_events"],
-            json!(["issues", "issue_comment", "pull_request"])
+            json!([
+                "issues",
+                "issue_comment",
+                "pull_request",
+                "issue_dependencies"
+            ])
         );
         assert_eq!(m["public"], json!(false));
         assert_eq!(m["hook_attributes"]["active"], json!(true));

@@ -51,13 +51,14 @@ fn room_for(declared: Option<u64>) -> u32 {
 }
 
 /// The events the App stores; others are acknowledged and dropped at once.
-pub const STORED_EVENTS: [&str; 6] = [
+pub const STORED_EVENTS: [&str; 7] = [
     "ping",
     "installation",
     "installation_repositories",
     "issues",
     "issue_comment",
     "pull_request",
+    "issue_dependencies",
 ];
 
 /// The webhook route.

@@ -8,6 +8,7 @@
 
 mod batched;
 pub mod board;
+pub mod deps;
 mod direct;
 pub mod door;
 pub mod error;

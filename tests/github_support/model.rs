@@ -204,6 +204,9 @@ pub struct Model {
     pub user_ids: HashMap<String, u64>,
     /// When each content-creating request (comment, edit, reaction) of the App was answered.
     pub content_writes: Vec<chrono::DateTime<Utc>>,
+    /// GitHub's issue dependencies: (blocked repo, blocked number, blocking repo, blocking
+    /// number), in the order they were added.
+    pub dependencies: Vec<(String, u64, String, u64)>,
     next_id: u64,
 }
 
@@ -224,8 +227,45 @@ impl Model {
             fail_rules: Vec::new(),
             user_ids: HashMap::new(),
             content_writes: Vec::new(),
+            dependencies: Vec::new(),
             next_id: 1000,
         }
+    }
+
+    /// Whether issue `number` of `repo` is open (false when unknown).
+    pub fn issue_open(&self, repo: &str, number: u64) -> bool {
+        self.repo(repo)
+            .and_then(|r| r.issues.get(&number))
+            .is_some_and(|i| i.open)
+    }
+
+    /// The issues blocking issue `number` of `repo`, as (repo, number).
+    pub fn blockers_of(&self, repo: &str, number: u64) -> Vec<(String, u64)> {
+        self.dependencies
+            .iter()
+            .filter(|(r, n, _, _)| r.eq_ignore_ascii_case(repo) && *n == number)
+            .map(|(_, _, br, bn)| (br.clone(), *bn))
+            .collect()
+    }
+
+    /// GitHub's `issue_dependencies_summary` of an issue: `blocked_by` and `blocking` count the
+    /// open ones, the `total_…` fields all of them.
+    pub fn dependency_summary(&self, repo: &str, number: u64) -> Value {
+        let blockers = self.blockers_of(repo, number);
+        let blocking: Vec<(String, u64)> = self
+            .dependencies
+            .iter()
+            .filter(|(_, _, br, bn)| br.eq_ignore_ascii_case(repo) && *bn == number)
+            .map(|(r, n, _, _)| (r.clone(), *n))
+            .collect();
+        let open =
+            |list: &[(String, u64)]| list.iter().filter(|(r, n)| self.issue_open(r, *n)).count();
+        serde_json::json!({
+            "blocked_by": open(&blockers),
+            "blocking": open(&blocking),
+            "total_blocked_by": blockers.len(),
+            "total_blocking": blocking.len(),
+        })
     }
 
     /// A fresh id, unique across every kind of object.
