@@ -212,6 +212,11 @@ async fn the_admin_command_imports_a_beads_file() {
     assert!(out.contains("5 skipped"), "{out}");
     assert!(out.contains("2 waiting on blockers"), "{out}");
     assert_eq!(repo_tasks(&s, "acme/cli").await.len(), 4);
+    // `owp admin state` says what each waiting task waits on.
+    let (ok, out) = run_owp(dir.path(), &["admin", "state", "--repo", "acme/cli"], &env).await;
+    assert!(ok, "{out}");
+    assert!(out.contains("waits on wid-a1f"), "{out}");
+    assert!(out.contains("waits on wid-b7c"), "{out}");
 
     std::fs::write(
         dir.path().join("bad.jsonl"),

@@ -319,3 +319,26 @@ async fn racing_claims_while_the_blocker_merges_take_dependants_only_after() {
         }
     }
 }
+
+/// The public board shows what each task of a public repository waits on.
+#[tokio::test]
+async fn the_public_board_shows_what_a_task_waits_on() {
+    let s = Server::start_with_env(&[("OWP_PUBLIC_BOARDS", "true")]).await;
+    let r = s
+        .admin_post(
+            "/v1/admin/repos",
+            json!({"repo": "acme/public", "max_open_prs": 3, "visibility": "public"}),
+        )
+        .await;
+    r.expect(201);
+    s.import(
+        "acme/public",
+        json!([{"key": "A", "title": "a"}, {"key": "B", "title": "b", "blocked_by": ["A"]}]),
+    )
+    .await;
+    let board = s.req(Method::GET, "/board/state").send().await;
+    assert_eq!(board.status, 200, "{}", board.describe());
+    let b = find(&board.json["tasks"], "key", "B").expect("B on the board");
+    assert_eq!(keys(&b["waiting_on"]), ["A"]);
+    assert_eq!(keys(&b["blocked_by"]), ["A"]);
+}

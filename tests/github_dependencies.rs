@@ -30,6 +30,29 @@ fn transcript(story: &Story, issues: &[u64]) -> String {
         .join("\n")
 }
 
+/// The bold first line of each issue's status comment, side by side.
+fn statuses(story: &Story, issues: &[u64]) -> String {
+    issues
+        .iter()
+        .map(|n| {
+            let line = story
+                .fake
+                .bot_comments(REPO, *n)
+                .into_iter()
+                .find(|c| c.body.contains("owp:status"))
+                .and_then(|c| {
+                    c.body
+                        .lines()
+                        .find(|l| l.starts_with("**") && !l.starts_with("**OWP Pool**"))
+                        .map(|l| l.split(" — ").next().unwrap_or(l).replace("**", ""))
+                })
+                .unwrap_or_default();
+            format!("#{n} {line}")
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
 #[tokio::test]
 async fn a_chain_of_three_issues_is_worked_in_order_by_two_volunteers() {
     let story = Story::with(Some("max_open_prs: 10\n"), |_| {}).await;
@@ -43,6 +66,11 @@ async fn a_chain_of_three_issues_is_worked_in_order_by_two_volunteers() {
     // The maintainer records the order on GitHub.
     story.block_issue(worker, REPO, schema).await;
     story.block_issue(docs, REPO, worker).await;
+    let chain = [schema, worker, docs];
+    let mut log = vec![format!(
+        "maintainer marks #{worker} blocked by #{schema}, #{docs} by #{worker}: {}",
+        statuses(&story, &chain)
+    )];
     let w = story.task(worker).await;
     assert_eq!(w.status, TaskStatus::Ready, "a waiting task stays ready");
     assert_eq!(w.waiting_on, [format!("{REPO}#{schema}")]);
@@ -56,6 +84,9 @@ async fn a_chain_of_three_issues_is_worked_in_order_by_two_volunteers() {
         &format!("@bob, you can't claim this issue right now: it is waiting on #{schema}"),
     );
     assert_eq!(story.task(worker).await.status, TaskStatus::Ready);
+    log.push(format!(
+        "bob `/owp claim` #{worker}: refused, waiting on #{schema}"
+    ));
 
     // Alice takes the first one; Bob can take nothing else yet.
     story.comment(schema, "alice", "/owp claim").await;
@@ -66,6 +97,10 @@ async fn a_chain_of_three_issues_is_worked_in_order_by_two_volunteers() {
     story.expect_status(schema, &["claimed by @alice"]);
     story.comment(docs, "bob", "/owp claim").await;
     story.expect_comment(docs, &format!("it is waiting on #{worker}"));
+    log.push(format!(
+        "alice `/owp claim` #{schema}: claimed; bob `/owp claim` #{docs}: refused: {}",
+        statuses(&story, &chain)
+    ));
 
     // Alice's pull request merges and GitHub closes the issue: the next one is free at once.
     let pr = story
@@ -80,6 +115,10 @@ async fn a_chain_of_three_issues_is_worked_in_order_by_two_volunteers() {
     story.expect_status(schema, &["**Done**"]);
     story.expect_status(worker, &["**Ready**"]);
     story.expect_status(docs, &[&format!("**Waiting on #{worker}**")]);
+    log.push(format!(
+        "alice's PR merges, GitHub closes #{schema}: {}",
+        statuses(&story, &chain)
+    ));
 
     story.comment(worker, "bob", "/owp claim").await;
     assert_eq!(
@@ -89,6 +128,10 @@ async fn a_chain_of_three_issues_is_worked_in_order_by_two_volunteers() {
     story.expect_status(worker, &["claimed by @bob"]);
     story.comment(docs, "alice", "/owp claim").await;
     story.expect_comment(docs, &format!("it is waiting on #{worker}"));
+    log.push(format!(
+        "bob `/owp claim` #{worker}: claimed; alice `/owp claim` #{docs}: refused: {}",
+        statuses(&story, &chain)
+    ));
 
     let pr = story
         .open_pr("bob", &format!("Retries.\n\nCloses #{worker}"))
@@ -97,6 +140,10 @@ async fn a_chain_of_three_issues_is_worked_in_order_by_two_volunteers() {
     story.close_issue(worker).await;
     story.expect_status(worker, &["**Done**"]);
     story.expect_status(docs, &["**Ready**"]);
+    log.push(format!(
+        "bob's PR merges, GitHub closes #{worker}: {}",
+        statuses(&story, &chain)
+    ));
     story.comment(docs, "alice", "/owp claim").await;
     assert_eq!(
         story.task(docs).await.worker_id.as_deref(),
@@ -104,9 +151,14 @@ async fn a_chain_of_three_issues_is_worked_in_order_by_two_volunteers() {
     );
     story.expect_status(docs, &["claimed by @alice"]);
 
+    log.push(format!(
+        "alice `/owp claim` #{docs}: claimed: {}",
+        statuses(&story, &chain)
+    ));
     println!(
-        "--- transcript ---\n{}",
-        transcript(&story, &[schema, worker, docs])
+        "--- steps ---\n{}\n--- comments ---\n{}",
+        log.join("\n"),
+        transcript(&story, &chain)
     );
 }
 

@@ -337,7 +337,8 @@ impl WriteTx {
             .bind(id)
             .fetch_one(self.conn())
             .await?;
-        sqlx::query("DELETE FROM task_deps WHERE task_seq = $1")
+        // Blockers outside the pool (GitHub's own) are kept up by GitHub, not by imports.
+        sqlx::query("DELETE FROM task_deps WHERE task_seq = $1 AND blocker_seq IS NOT NULL")
             .bind(seq)
             .execute(self.conn())
             .await?;
@@ -348,7 +349,9 @@ impl WriteTx {
             }
             sqlx::query(
                 "INSERT INTO task_deps (task_seq, blocker_key, position, blocker_seq) \
-                 SELECT $1, $2, $3, seq FROM tasks WHERE repo_id = $4 AND key = $2",
+                 SELECT $1, $2, $3, seq FROM tasks WHERE repo_id = $4 AND key = $2 \
+                 ON CONFLICT (task_seq, blocker_key) DO UPDATE \
+                 SET blocker_seq = excluded.blocker_seq, position = excluded.position",
             )
             .bind(seq)
             .bind(key)
