@@ -94,18 +94,12 @@ async fn a_beads_backlog_becomes_tasks_in_dependency_order() {
     assert_eq!(body["skipped"]["types"], json!({"epic": 1, "message": 1}));
 
     // Only the frontier is offered: the critical feature waits for the task it builds on.
-    let (_, token) = s
+    let (worker_id, token) = s
         .register_worker("w", &["rust", "sql", "docs"], 10, 5)
         .await;
-    s.admin_update_worker(
-        &s.state().await["workers"][0]["worker_id"]
-            .as_str()
-            .unwrap()
-            .to_string(),
-        json!({"trust_level": 1}),
-    )
-    .await
-    .expect(200);
+    s.admin_update_worker(&worker_id, json!({"trust_level": 1}))
+        .await
+        .expect(200);
     let (_, first, _) = s.claim_ok(&token).await;
     assert_eq!(first, str_field(a, "task_id"));
     let (_, second, _) = s.claim_ok(&token).await;

@@ -29,19 +29,17 @@ impl WriteTx {
             .bind(task.seq)
             .execute(self.conn())
             .await?;
-        let mut position = 0_i64;
-        for b in blockers.iter().take(limits::MAX_BLOCKERS) {
+        for (position, b) in blockers.iter().take(limits::MAX_BLOCKERS).enumerate() {
             sqlx::query(
                 "INSERT INTO task_deps (task_seq, blocker_key, position, holds) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (task_seq, blocker_key) DO NOTHING",
             )
             .bind(task.seq)
             .bind(&b.key)
-            .bind(position)
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
             .bind(i64::from(b.open))
             .execute(self.conn())
             .await?;
-            position += 1;
         }
         self.waiting_changed(task, actor).await
     }

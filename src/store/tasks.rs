@@ -304,12 +304,9 @@ impl WriteTx {
                     ));
                 }
             }
-            match &input.key {
-                Some(key) => {
-                    graph.insert(key.clone(), blockers.clone());
-                }
-                // A task without a key can block nothing, so it closes no cycle.
-                None => {}
+            // A task without a key can block nothing, so it closes no cycle.
+            if let Some(key) = &input.key {
+                graph.insert(key.clone(), blockers.clone());
             }
         }
         if let Some(cycle) = find_cycle(&graph) {
