@@ -333,7 +333,12 @@ async fn the_public_board_shows_what_a_task_waits_on() {
     r.expect(201);
     s.import(
         "acme/public",
-        json!([{"key": "A", "title": "a"}, {"key": "B", "title": "b", "blocked_by": ["A"]}]),
+        json!([
+            {"key": "A", "title": "a"},
+            {"key": "B", "title": "b", "blocked_by": ["A"]},
+            {"key": "octo/secret#3", "title": "named like an issue of a private repository"},
+            {"key": "C", "title": "c", "blocked_by": ["octo/secret#3", "A"]}
+        ]),
     )
     .await;
     let board = s.req(Method::GET, "/board/state").send().await;
@@ -341,4 +346,7 @@ async fn the_public_board_shows_what_a_task_waits_on() {
     let b = find(&board.json["tasks"], "key", "B").expect("B on the board");
     assert_eq!(keys(&b["waiting_on"]), ["A"]);
     assert_eq!(keys(&b["blocked_by"]), ["A"]);
+    // A key shaped like an issue of a repository that is not on the board is not shown.
+    let c = find(&board.json["tasks"], "key", "C").expect("C on the board");
+    assert_eq!(keys(&c["waiting_on"]), ["a private issue", "A"]);
 }
