@@ -245,6 +245,19 @@ fn is_public(event: &Event, public: &HashSet<String>) -> bool {
     event.repo.as_ref().is_some_and(|r| public.contains(r))
 }
 
+/// Blockers as the public board shows them: an issue of a repository that is not on the board
+/// (`owner/name#N` of a private or unknown repository) is only "a private issue".
+fn hide_private(keys: &[String], public: &std::collections::HashSet<String>) -> Vec<String> {
+    keys.iter()
+        .map(|k| match k.rsplit_once('#') {
+            Some((repo, _)) if repo.contains('/') && !public.contains(&repo.to_lowercase()) => {
+                "a private issue".to_string()
+            }
+            _ => k.clone(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,17 +286,4 @@ mod tests {
         );
         assert!(!is_public(&event(Some("ACME/OPEN")), &public));
     }
-}
-
-/// Blockers as the public board shows them: an issue of a repository that is not on the board
-/// (`owner/name#N` of a private or unknown repository) is only "a private issue".
-fn hide_private(keys: &[String], public: &std::collections::HashSet<String>) -> Vec<String> {
-    keys.iter()
-        .map(|k| match k.rsplit_once('#') {
-            Some((repo, _)) if repo.contains('/') && !public.contains(&repo.to_lowercase()) => {
-                "a private issue".to_string()
-            }
-            _ => k.clone(),
-        })
-        .collect()
 }
