@@ -365,8 +365,8 @@ pub struct BeadsImport {
 /// and chores become tasks keyed by their bead id; `blocks` dependencies become `blocked_by`;
 /// a task whose bead is closed ends. All or nothing.
 #[utoipa::path(post, path = "/v1/admin/tasks/beads", tag = "admin", params(BeadsQuery),
-    request_body(content = String, content_type = "application/x-ndjson",
-        description = "One bead a line, as Beads writes `.beads/issues.jsonl`"),
+    request_body(content = String, content_type = "text/plain",
+        description = "One bead a line, as Beads writes `.beads/issues.jsonl` (sent as it is;                        `application/x-ndjson` is read the same)"),
     security(("admin_token" = [])),
     responses((status = 201, body = BeadsImport), (status = 404, body = Problem, description = "unknown repo"),
               (status = 413, body = Problem, description = "body over 1 MiB"),
