@@ -57,6 +57,7 @@ fn variant(event: &Event) -> &'static str {
         Event::PullRequest(_) => "PullRequest",
         Event::Checks(_) => "Checks",
         Event::Repository(_) => "Repository",
+        Event::IssueDependency(_) => "IssueDependency",
         Event::Ignored { .. } => "Ignored",
     }
 }
@@ -79,6 +80,22 @@ fn each_fixture_is_the_expected_variant() {
         ("issue_comment.created", "IssueComment"),
         ("issue_comment.deleted", "Ignored"),
         ("issue_comment.edited", "IssueComment"),
+        (
+            "issue_dependencies.blocked_by_added.derived",
+            "IssueDependency",
+        ),
+        (
+            "issue_dependencies.blocked_by_removed.derived",
+            "IssueDependency",
+        ),
+        (
+            "issue_dependencies.blocking_added.derived",
+            "IssueDependency",
+        ),
+        (
+            "issue_dependencies.blocking_removed.derived",
+            "IssueDependency",
+        ),
         ("issues.assigned", "Ignored"),
         ("issues.closed.derived", "Issue"),
         ("issues.deleted", "Issue"),
@@ -98,6 +115,9 @@ fn each_fixture_is_the_expected_variant() {
         ("pull_request.ready_for_review", "PullRequest"),
         ("pull_request.reopened", "PullRequest"),
         ("pull_request.synchronize", "Ignored"),
+        ("repository.archived.derived", "Repository"),
+        ("repository.deleted.derived", "Repository"),
+        ("repository.unarchived.derived", "Repository"),
     ];
     let stems: Vec<String> = fixtures().into_iter().map(|(stem, _)| stem).collect();
     let listed: Vec<String> = expected.iter().map(|(stem, _)| stem.to_string()).collect();
@@ -198,6 +218,9 @@ fn every_upstream_example_of_a_used_action_parses_into_its_event() {
             "issues" => "Issue",
             "issue_comment" => "IssueComment",
             "pull_request" => "PullRequest",
+            "check_suite" | "check_run" | "status" => "Checks",
+            "repository" => "Repository",
+            "issue_dependencies" => "IssueDependency",
             other => panic!("{stem}: an event the App does not use: {other}"),
         };
         assert_eq!(variant(&parsed), want, "{stem} ({action:?})");

@@ -113,6 +113,7 @@ fn task(title: &str) -> TaskInput {
         area: None,
         tier: 0,
         extensions: Map::new(),
+        blocked_by: None,
     }
 }
 

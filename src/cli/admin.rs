@@ -99,7 +99,8 @@ pub struct InitRepoArgs {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ImportTasksArgs {
-    /// A YAML or JSON file: a list of tasks, or `{repo?, tasks: [...]}`.
+    /// A YAML or JSON file (a list of tasks, or `{repo?, tasks: [...]}`), or a Beads
+    /// `.beads/issues.jsonl`.
     pub file: PathBuf,
     /// Repo to import into [default: `repo:` in the file].
     #[arg(long)]
@@ -348,6 +349,14 @@ fn task_key(task: &Value) -> Option<String> {
 async fn import_tasks(args: ImportTasksArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let jsonl = args
+        .file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl"))
+        || crate::domain::beads::looks_like_jsonl(&text);
+    if jsonl {
+        return import_beads(&args, text).await;
+    }
     let doc = parse_task_document(&text).with_context(|| args.file.display().to_string())?;
     let repo = args
         .repo
@@ -413,6 +422,85 @@ async fn import_tasks(args: ImportTasksArgs) -> anyhow::Result<()> {
     if ready > 0 {
         say!(
             "{ready} ready for workers; watch with `owp admin state --repo {}`",
+            shell_word(&repo)
+        );
+    }
+    Ok(())
+}
+
+/// `import-tasks` of a Beads `issues.jsonl`: the file goes to the server as it is (the server
+/// reads it, so every client gets the same mapping); one line says what happened.
+async fn import_beads(args: &ImportTasksArgs, text: String) -> anyhow::Result<()> {
+    let repo = args
+        .repo
+        .clone()
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| {
+            anyhow!(
+                "which repo? pass --repo REPO (a Beads file names none): {}",
+                args.file.display()
+            )
+        })?;
+    let client = args.admin.client()?;
+    let before: Option<HashSet<String>> = match client.admin_state(Some(&repo)).await {
+        Ok(state) => Some(state.tasks.into_iter().filter_map(|t| t.key).collect()),
+        Err(e) if e.is_transport() || e.is_auth() => return Err(e.into()),
+        Err(_) => None,
+    };
+    let answer = match client.import_beads(&repo, text).await {
+        Ok(answer) => answer,
+        Err(e) if e.status() == Some(404) => {
+            bail!(
+                "{e}; create the repo first: `owp admin init-repo {} --max-open-prs 3`",
+                shell_word(&repo)
+            )
+        }
+        Err(e) => return Err(anyhow!("{}: {e}", args.file.display())),
+    };
+    if args.admin.json {
+        return print_json(&answer);
+    }
+    let n = answer.tasks.len();
+    let noun = if n == 1 { "task" } else { "tasks" };
+    let new = match &before {
+        Some(before) => {
+            let updated = answer
+                .tasks
+                .iter()
+                .filter(|t| t.key.as_ref().is_some_and(|k| before.contains(k)))
+                .count();
+            format!(": {} new, {updated} updated", n - updated)
+        }
+        None => String::new(),
+    };
+    let mut line = format!("imported {n} {noun} into {repo} from Beads{new}");
+    if !answer.ended.is_empty() {
+        line.push_str(&format!("; {} ended (closed in Beads)", answer.ended.len()));
+    }
+    if answer.skipped.total > 0 {
+        let why: Vec<String> = answer
+            .skipped
+            .statuses
+            .iter()
+            .chain(answer.skipped.types.iter())
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        line.push_str(&format!(
+            "; {} skipped ({})",
+            answer.skipped.total,
+            why.join(", ")
+        ));
+    }
+    say!("{line}");
+    let waiting = answer
+        .tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Ready && !t.waiting_on.is_empty())
+        .count();
+    if waiting > 0 {
+        say!(
+            "{waiting} waiting on blockers; the rest of the ready ones are offered now (`owp admin state --repo {}`)",
             shell_word(&repo)
         );
     }
@@ -633,7 +721,9 @@ pub fn render_state(state: &State, all: bool, events: usize, now: chrono::DateTi
                     })
                     .unwrap_or_else(|| "-".into());
                 let mut extra = String::new();
-                if t.status.is_active()
+                if t.status == TaskStatus::Ready && !t.waiting_on.is_empty() {
+                    extra = clip(&format!("waits on {}", t.waiting_on.join(", ")), 40);
+                } else if t.status.is_active()
                     && let Some(exp) = &t.lease_expires_at
                 {
                     extra = format!("expires {}", relative(exp, now));

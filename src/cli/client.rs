@@ -272,6 +272,25 @@ struct ImportAnswer {
     tasks: Vec<Task>,
 }
 
+/// The answer of a Beads import.
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+pub struct BeadsAnswer {
+    pub tasks: Vec<Task>,
+    #[serde(default)]
+    pub ended: Vec<Task>,
+    pub skipped: BeadsSkipped,
+}
+
+/// What a Beads import skipped, by status and by type.
+#[derive(Debug, Clone, Default, serde::Serialize, Deserialize)]
+pub struct BeadsSkipped {
+    pub total: u64,
+    #[serde(default)]
+    pub statuses: std::collections::BTreeMap<String, u64>,
+    #[serde(default)]
+    pub types: std::collections::BTreeMap<String, u64>,
+}
+
 /// The answer of `ack`, `nack`, `renew` and status updates: "the changed object". Kept as JSON and
 /// read through accessors, so the client works whether the server answers with the lease
 /// (`{lease_id, task, expires_at}`), `{lease: …}`, `{task: …}` or the task itself.
@@ -587,6 +606,26 @@ impl OwpClient {
             )
             .await?;
         Ok(answer.tasks)
+    }
+
+    /// `POST /v1/admin/tasks/beads?repo=R` with a Beads `issues.jsonl` sent as it is.
+    pub async fn import_beads(
+        &self,
+        repo: &str,
+        jsonl: String,
+    ) -> Result<BeadsAnswer, ClientError> {
+        let body = Body::Raw {
+            content_type: "application/x-ndjson",
+            bytes: jsonl.into_bytes(),
+        };
+        self.call(
+            Method::POST,
+            &format!("/v1/admin/tasks/beads?repo={}", query_value(repo)),
+            Auth::Admin,
+            body,
+            Retry::Once,
+        )
+        .await
     }
 
     /// `POST /v1/admin/tasks` with a YAML document sent as it is (`Content-Type: application/yaml`).

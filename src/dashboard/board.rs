@@ -92,7 +92,22 @@ pub async fn state(
         .unwrap_or(MAX_STATE_EVENTS)
         .clamp(0, MAX_STATE_EVENTS);
     match board.store.public_board(limit).await {
-        Ok(b) => {
+        Ok(mut b) => {
+            let public: std::collections::HashSet<String> =
+                b.repos.iter().map(|r| r.name.to_lowercase()).collect();
+            for e in &mut b.events {
+                if e.kind == "task.waiting" {
+                    for field in ["blocked_by", "waiting_on"] {
+                        if let Some(keys) = e
+                            .data
+                            .get(field)
+                            .and_then(|v| serde_json::from_value::<Vec<String>>(v.clone()).ok())
+                        {
+                            e.data[field] = serde_json::json!(hide_private(&keys, &public));
+                        }
+                    }
+                }
+            }
             let body = BoardState {
                 repos: b
                     .repos
@@ -105,7 +120,16 @@ pub async fn state(
                         policy
                     })
                     .collect(),
-                tasks: b.tasks.iter().map(|t| t.to_api()).collect(),
+                tasks: b
+                    .tasks
+                    .iter()
+                    .map(|t| {
+                        let mut task = t.to_api();
+                        task.blocked_by = hide_private(&task.blocked_by, &public);
+                        task.waiting_on = hide_private(&task.waiting_on, &public);
+                        task
+                    })
+                    .collect(),
                 workers: b
                     .workers
                     .into_iter()
@@ -219,6 +243,19 @@ pub async fn events(State(board): State<PublicBoards>, headers: HeaderMap) -> Re
 /// An event belongs on the public board when it names a public repository.
 fn is_public(event: &Event, public: &HashSet<String>) -> bool {
     event.repo.as_ref().is_some_and(|r| public.contains(r))
+}
+
+/// Blockers as the public board shows them: an issue of a repository that is not on the board
+/// (`owner/name#N` of a private or unknown repository) is only "a private issue".
+fn hide_private(keys: &[String], public: &std::collections::HashSet<String>) -> Vec<String> {
+    keys.iter()
+        .map(|k| match k.rsplit_once('#') {
+            Some((repo, _)) if repo.contains('/') && !public.contains(&repo.to_lowercase()) => {
+                "a private issue".to_string()
+            }
+            _ => k.clone(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

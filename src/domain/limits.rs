@@ -35,6 +35,10 @@ pub const MAX_URL_CHARS: usize = 2_000;
 /// one keeps every other write waiting for at most a fraction of a second.
 pub const MAX_TASKS_PER_IMPORT: usize = 1_000;
 
+/// Blockers of one task (`blocked_by`): enough for any real plan, and a bound on the work one
+/// claim does to see whether a task still waits.
+pub const MAX_BLOCKERS: usize = 50;
+
 /// `capacity_points` of a worker.
 pub const CAPACITY_POINTS: (i64, i64) = (1, 10_000);
 /// `max_concurrent_tasks` of a worker.

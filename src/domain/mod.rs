@@ -1,5 +1,6 @@
 //! The OWP objects, the task state machine and the scheduling rules, free of I/O.
 
+pub mod beads;
 pub mod contract;
 pub mod limits;
 pub mod model;

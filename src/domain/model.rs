@@ -174,6 +174,12 @@ pub struct Task {
     /// it on, it takes a slot of its repository's review budget (counted in `open_prs`).
     #[serde(default)]
     pub awaits_maintainer: bool,
+    /// The keys of the tasks (or, in GitHub mode, the issues) that must be done first.
+    #[serde(default)]
+    pub blocked_by: Vec<String>,
+    /// The blockers that still hold it: while this is not empty the task is never offered.
+    #[serde(default)]
+    pub waiting_on: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
     /// The repository's contract (null when it has none). Shown on a lease's task and to the

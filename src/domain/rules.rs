@@ -89,6 +89,8 @@ pub enum Refusal {
     },
     /// Rule 7: the task's risk tier is above the worker's trust level.
     TierTooHigh { tier: i64, trust_level: i64 },
+    /// Rule 8: blockers that still hold the task (their keys).
+    Waiting { on: Vec<String> },
 }
 
 impl Refusal {
@@ -105,6 +107,7 @@ impl Refusal {
             Refusal::AreaLocked { .. } => "area_locked",
             Refusal::BudgetFull { .. } => "review_budget_full",
             Refusal::TierTooHigh { .. } => "tier_too_high",
+            Refusal::Waiting { .. } => "task_waiting",
         }
     }
 }
@@ -155,7 +158,21 @@ impl std::fmt::Display for Refusal {
                 f,
                 "the task is risk tier {tier} and your trust level is {trust_level}"
             ),
+            Refusal::Waiting { on } => write!(
+                f,
+                "the task is waiting on {} (it is offered once they are done)",
+                and_list(on)
+            ),
         }
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+pub fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
 

@@ -597,6 +597,38 @@ pub async fn issue_where(
     }
 }
 
+/// The issues that block issue `number` (GitHub's "blocked by"), as `owner/name#N` keys with
+/// whether each is open: one page of 100 (a task keeps at most 50 blockers). Call it only when
+/// the issue's `issue_dependencies_summary` counts an open blocker.
+pub async fn issue_blockers(
+    client: &Octocrab,
+    repo: &str,
+    number: i64,
+) -> Result<Vec<crate::store::deps::ExternalBlocker>, CallError> {
+    #[derive(Deserialize)]
+    struct Blocker {
+        number: u64,
+        state: String,
+        repository_url: String,
+    }
+    let answer = get(
+        client,
+        &format!("/repos/{repo}/issues/{number}/dependencies/blocked_by?per_page=100"),
+    )
+    .await?;
+    let blockers: Vec<Blocker> = answer.json()?;
+    Ok(blockers
+        .into_iter()
+        .filter_map(|b| {
+            let (_, full_name) = b.repository_url.rsplit_once("/repos/")?;
+            Some(crate::store::deps::ExternalBlocker {
+                key: format!("{full_name}#{}", b.number),
+                open: b.state == "open",
+            })
+        })
+        .collect())
+}
+
 /// The open pull requests of a repository.
 pub async fn open_pulls(
     client: &Octocrab,

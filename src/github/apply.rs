@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 use crate::domain::rules::Refusal;
 use crate::domain::{TaskStatus, Visibility};
+use crate::github::api;
 use crate::github::commands::{self, Command, CommandError, ParsedCommand};
 use crate::github::events::{
     self, CommentAction, CommentEvent, Event, InstallationAction, InstallationEvent,
@@ -30,6 +31,7 @@ use crate::github::labels;
 use crate::github::links;
 use crate::github::messages::{self, Budget, ClaimRefusal, CommandRefusal, Holder};
 use crate::github::service::{Github, RepoSettings, target};
+use crate::store::deps::ExternalBlocker;
 use crate::store::github::{DeliveryOutcome, LinkRefusal, LinkedPr, OutboxTarget, PrState};
 use crate::store::leases::{LeaseEnd, Move};
 use crate::store::repos::RepoUpsert;
@@ -71,6 +73,7 @@ pub async fn apply(github: &Github, seq: i64, event: &Event) -> Result<(), Apply
         Event::PullRequest(e) => pull_event(github, seq, e).await,
         Event::Checks(e) => checks_event(github, seq, e).await,
         Event::Repository(e) => repository_event(github, seq, e).await,
+        Event::IssueDependency(e) => dependency_event(github, seq, e).await,
     }
 }
 
@@ -442,7 +445,16 @@ async fn issue_event(github: &Github, seq: i64, e: &IssueEvent) -> Result<(), Ap
         return ignore(github, seq, NOT_INSTALLED).await;
     };
     let settings = github.refresh_config(repo, false).await?;
+    let blockers = read_blockers(github, installation, None, repo, &e.issue, &settings).await?;
     let mut tx = github.store.begin().await?;
+    // A closed (or deleted, or moved) issue stops holding the tasks it blocks; reopened, it
+    // holds them again.
+    let gone = matches!(
+        e.action,
+        IssueAction::Deleted | IssueAction::Transferred { .. }
+    );
+    tx.external_blocker_state(&key_of(repo, e.issue.number), e.issue.open && !gone, &who)
+        .await?;
     match &e.action {
         IssueAction::Transferred {
             new_repo,
@@ -471,8 +483,105 @@ async fn issue_event(github: &Github, seq: i64, e: &IssueEvent) -> Result<(), Ap
                 .await?;
         }
         _ => {
-            sync_issue(&mut tx, installation, repo, &e.issue, &settings, &who).await?;
+            if let Some(task) =
+                sync_issue(&mut tx, installation, repo, &e.issue, &settings, &who).await?
+            {
+                apply_blockers(&mut tx, &task, &blockers, &who).await?;
+            }
         }
+    }
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------------
+// Dependencies (GitHub's "blocked by")
+// ------------------------------------------------------------------------------------------------
+
+/// What an issue's `issue_dependencies_summary` says of its blockers, read before the
+/// transaction that applies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blockers {
+    /// Nothing is known (no summary, or the issue is not a task): leave them as they are.
+    Keep,
+    /// Blockers exist but none is open: none holds the task.
+    Released,
+    /// The blockers as GitHub lists them now.
+    Listed(Vec<ExternalBlocker>),
+}
+
+/// The blockers of `issue`, spending a request only when its summary counts an open blocker of
+/// an issue that is (or becomes) a task.
+pub async fn read_blockers(
+    github: &Github,
+    installation: i64,
+    client: Option<&octocrab::Octocrab>,
+    repo: &str,
+    issue: &Issue,
+    settings: &RepoSettings,
+) -> Result<Blockers, ApplyError> {
+    let Some(summary) = issue.dependencies else {
+        return Ok(Blockers::Keep);
+    };
+    if summary.total == 0 {
+        return Ok(Blockers::Listed(Vec::new()));
+    }
+    if summary.open == 0 {
+        return Ok(Blockers::Released);
+    }
+    let ready = labels::map_labels(&issue.labels, &settings.config.labels).ready;
+    if !(issue.open && ready) || issue.is_pull_request {
+        return Ok(Blockers::Keep);
+    }
+    let number = to_i64(issue.number);
+    let retry = |e: api::CallError| ApplyError::Retry(e.to_string());
+    let listed = match client {
+        Some(client) => api::issue_blockers(client, repo, number).await,
+        None => {
+            let client = api::installation(&github.app, installation)
+                .await
+                .map_err(retry)?;
+            api::issue_blockers(&client, repo, number).await
+        }
+    };
+    listed.map(Blockers::Listed).map_err(retry)
+}
+
+/// Records what [`read_blockers`] found on `task`.
+pub async fn apply_blockers(
+    tx: &mut WriteTx,
+    task: &TaskRow,
+    blockers: &Blockers,
+    actor: &str,
+) -> Result<(), StoreError> {
+    match blockers {
+        Blockers::Keep => Ok(()),
+        Blockers::Released => tx.release_external_blockers(task, actor).await,
+        Blockers::Listed(list) => tx.set_external_blockers(task, list, actor).await,
+    }
+}
+
+/// `issue_dependencies`: the blocked issue's task (if it is one) gains or loses the blocker. A
+/// task already claimed keeps its holder: the rule decides offers, not who keeps a claim.
+async fn dependency_event(
+    github: &Github,
+    seq: i64,
+    e: &events::DependencyEvent,
+) -> Result<(), ApplyError> {
+    let who = actor(&e.sender.login);
+    let key = key_of(&e.blocked.repo, e.blocked.number);
+    let mut tx = github.store.begin().await?;
+    if let Some(task) = tx.task_by_key(&e.blocked.repo, &key).await?
+        && tx.gh_task(&task.id).await?.is_some()
+    {
+        let blocker = ExternalBlocker {
+            key: key_of(&e.blocking.repo, e.blocking.number),
+            open: e.blocking.open,
+        };
+        tx.set_external_blocker(&task, &blocker, e.added, &who)
+            .await?;
     }
     tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
         .await?;
@@ -504,6 +613,7 @@ pub async fn sync_issue(
             area: fields.area,
             tier: fields.tier,
             extensions: Default::default(),
+            blocked_by: None,
         };
         let before = tx.task_by_key(repo, &key).await?;
         let unchanged = before.as_ref().is_some_and(|t| same_fields(t, &input));
@@ -1179,6 +1289,12 @@ async fn explain_refusal(
                 None => ClaimRefusal::TierTooHigh { tier, trust_level },
             }
         }
+        Refusal::Waiting { on } => ClaimRefusal::Waiting {
+            on: on
+                .iter()
+                .map(|k| messages::issue_ref(&task.repo, k))
+                .collect(),
+        },
     })
 }
 

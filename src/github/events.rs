@@ -35,6 +35,8 @@ pub enum Event {
     Checks(ChecksEvent),
     /// A repository was renamed, transferred, deleted, archived or changed visibility.
     Repository(RepositoryEvent),
+    /// `issue_dependencies`: one issue was marked blocked by another, or no longer.
+    IssueDependency(DependencyEvent),
     /// An event or action the App does not use; acknowledged and dropped.
     Ignored {
         event: String,
@@ -54,6 +56,7 @@ impl Event {
             Event::PullRequest(e) => e.installation_id,
             Event::Checks(e) => e.installation_id,
             Event::Repository(e) => e.installation_id,
+            Event::IssueDependency(e) => e.installation_id,
             Event::Ping { .. } | Event::Ignored { .. } => None,
         }
     }
@@ -66,6 +69,7 @@ impl Event {
             Event::PullRequest(e) => Some(&e.repo.full_name),
             Event::Checks(e) => Some(&e.repo.full_name),
             Event::Repository(e) => Some(&e.repo.full_name),
+            Event::IssueDependency(e) => Some(&e.repo.full_name),
             _ => None,
         }
     }
@@ -80,6 +84,7 @@ impl Event {
             Event::PullRequest(e) => Some(&e.sender),
             Event::Checks(e) => e.sender.as_ref(),
             Event::Repository(e) => Some(&e.sender),
+            Event::IssueDependency(e) => Some(&e.sender),
             Event::Ping { .. } | Event::Ignored { .. } => None,
         }
     }
@@ -161,6 +166,39 @@ pub struct Issue {
     pub html_url: String,
     /// GitHub sends pull request comments as issue comments; this tells them apart.
     pub is_pull_request: bool,
+    /// GitHub's `issue_dependencies_summary`, when the payload has one.
+    pub dependencies: Option<DependencySummary>,
+}
+
+/// How many issues block an issue: `open` of them still open, `total` in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub struct DependencySummary {
+    #[serde(rename = "blocked_by", default)]
+    pub open: u64,
+    #[serde(rename = "total_blocked_by", default)]
+    pub total: u64,
+}
+
+/// An issue named by a dependency: its repository, number and whether it is open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueRef {
+    pub repo: String,
+    pub number: u64,
+    pub open: bool,
+}
+
+/// `issue_dependencies`: `blocked` is (`added`) or is no longer (`!added`) blocked by
+/// `blocking`. GitHub sends `blocked_by_*` to the blocked issue's repository and `blocking_*` to
+/// the blocking one's; both read the same here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DependencyEvent {
+    pub added: bool,
+    pub installation_id: Option<u64>,
+    /// The repository the delivery is about.
+    pub repo: Repo,
+    pub blocked: IssueRef,
+    pub blocking: IssueRef,
+    pub sender: Actor,
 }
 
 /// What happened to an issue.
@@ -414,7 +452,16 @@ pub enum EventError {
 }
 
 /// The actions the App uses, per event (with an `action`); the others are ignored.
-pub const USED_ACTIONS: [(&str, &[&str]); 8] = [
+pub const USED_ACTIONS: [(&str, &[&str]); 9] = [
+    (
+        "issue_dependencies",
+        &[
+            "blocked_by_added",
+            "blocked_by_removed",
+            "blocking_added",
+            "blocking_removed",
+        ],
+    ),
     (
         "issues",
         &[
@@ -514,6 +561,40 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
     }
 
     let parsed = match event {
+        "issue_dependencies" => {
+            let p: wire::DependencyPayload = read(event, act, payload)?;
+            let here = p.repository.full_name.clone();
+            let (blocked_repo, blocking_repo) = if act.starts_with("blocked_by") {
+                (Some(here), p.blocking_issue_repo.map(|r| r.full_name))
+            } else {
+                (p.blocked_issue_repo.map(|r| r.full_name), Some(here))
+            };
+            let (Some(blocked_repo), Some(blocking_repo)) = (blocked_repo, blocking_repo) else {
+                return Err(EventError::Malformed {
+                    event: event.to_string(),
+                    action: act.to_string(),
+                    source: <serde_json::Error as serde::de::Error>::missing_field(
+                        "blocking_issue_repo",
+                    ),
+                });
+            };
+            Event::IssueDependency(DependencyEvent {
+                added: act.ends_with("_added"),
+                installation_id: p.installation.map(|i| i.id),
+                repo: p.repository.into(),
+                blocked: IssueRef {
+                    repo: blocked_repo,
+                    number: p.blocked_issue.number,
+                    open: p.blocked_issue.state == "open",
+                },
+                blocking: IssueRef {
+                    repo: blocking_repo,
+                    number: p.blocking_issue.number,
+                    open: p.blocking_issue.state == "open",
+                },
+                sender: p.sender.into(),
+            })
+        }
         "issues" => {
             let p: wire::IssuesPayload = read(event, act, payload)?;
             let action = match act {
@@ -717,6 +798,24 @@ pub(crate) mod wire {
     }
 
     #[derive(Deserialize)]
+    pub struct DependencyPayload {
+        pub blocked_issue: IssueState,
+        pub blocking_issue: IssueState,
+        pub blocked_issue_repo: Option<Repository>,
+        pub blocking_issue_repo: Option<Repository>,
+        pub repository: Repository,
+        pub sender: User,
+        pub installation: Option<InstallationRef>,
+    }
+
+    /// The part of an issue a dependency needs.
+    #[derive(Deserialize)]
+    pub struct IssueState {
+        pub number: u64,
+        pub state: String,
+    }
+
+    #[derive(Deserialize)]
     pub struct CommentPayload {
         pub issue: Issue,
         pub comment: Comment,
@@ -841,6 +940,8 @@ pub(crate) mod wire {
         pub html_url: String,
         /// Present (an object) only when the "issue" is a pull request.
         pub pull_request: Option<serde_json::Value>,
+        #[serde(default)]
+        pub issue_dependencies_summary: Option<super::DependencySummary>,
     }
 
     #[derive(Deserialize)]
@@ -948,6 +1049,7 @@ impl<U: Into<Actor>> From<wire::Issue<U>> for Issue {
             author: Actor::or_ghost(i.user),
             html_url: i.html_url,
             is_pull_request: i.pull_request.is_some_and(|v| !v.is_null()),
+            dependencies: i.issue_dependencies_summary,
         }
     }
 }

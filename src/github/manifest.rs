@@ -184,7 +184,8 @@ mod tests {
                 "check_suite",
                 "check_run",
                 "status",
-                "repository"
+                "repository",
+                "issue_dependencies"
             ])
         );
         assert_eq!(m["public"], json!(false));

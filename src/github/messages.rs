@@ -259,6 +259,8 @@ pub struct StatusView {
     pub checks: Option<String>,
     /// Where the commands are explained.
     pub help_url: String,
+    /// The issues it waits for while `ready`, as written on this issue (`#12`, `owner/other#3`).
+    pub waiting_on: Vec<String>,
 }
 
 /// The living status comment of a task.
@@ -332,6 +334,15 @@ fn status_line(view: &StatusView) -> String {
         .map(|r| format!(": {}", neutralize(r)))
         .unwrap_or_default();
     match view.status {
+        TaskStatus::Ready if !view.waiting_on.is_empty() => format!(
+            "**Waiting on {}** — it can be claimed once {} closed.",
+            waiting_list(&view.waiting_on),
+            if view.waiting_on.len() == 1 {
+                "it is"
+            } else {
+                "they are"
+            }
+        ),
         TaskStatus::Ready => "**Ready** — comment `/owp claim` to take this issue.".to_string(),
         TaskStatus::Leased => format!(
             "**Offered** to {holder}{since}, waiting for it to start.{}",
@@ -470,6 +481,41 @@ pub enum ClaimRefusal {
     RecentlyReleased { retry_at: DateTime<Utc> },
     /// The linked worker is paused.
     WorkerPaused { worker: String },
+    /// Issues that must be done first are still open (as written: `#12`, `owner/other#3`).
+    Waiting { on: Vec<String> },
+}
+
+/// `#12 and owner/other#3`: the blockers a task waits on, each neutralised.
+pub fn waiting_list(on: &[String]) -> String {
+    // An issue reference is kept as written, so GitHub links it; anything else is neutralised.
+    let is_ref = |k: &str| {
+        let (repo, number) = k.rsplit_once('#').unwrap_or(("?", ""));
+        let repo_ok = repo.is_empty()
+            || repo.split_once('/').is_some_and(|(o, n)| {
+                [o, n].iter().all(|p| {
+                    !p.is_empty()
+                        && p.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                })
+            });
+        repo_ok && !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())
+    };
+    let on: Vec<String> = on
+        .iter()
+        .map(|k| if is_ref(k) { k.clone() } else { neutralize(k) })
+        .collect();
+    crate::domain::rules::and_list(&on)
+}
+
+/// A key of an issue as written on `repo`'s issues: `#12` there, `owner/other#3` elsewhere.
+pub fn issue_ref(repo: &str, key: &str) -> String {
+    match key
+        .strip_prefix(repo)
+        .and_then(|rest| rest.strip_prefix('#'))
+    {
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => format!("#{n}"),
+        _ => key.to_string(),
+    }
 }
 
 /// The one sentence that says why a claim was refused.
@@ -586,6 +632,11 @@ pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
         ClaimRefusal::RecentlyReleased { retry_at } => format!(
             "you gave it back less than an hour ago — you can claim it again after {}",
             format_time(*retry_at)
+        ),
+        ClaimRefusal::Waiting { on } => format!(
+            "it is waiting on {} — it can be claimed once {} closed",
+            waiting_list(on),
+            if on.len() == 1 { "it is" } else { "they are" }
         ),
         ClaimRefusal::WorkerPaused { worker } => format!(
             "your worker `{}` is paused — set it back to idle first",
@@ -809,6 +860,7 @@ mod tests {
             other_prs: vec![],
             checks: None,
             help_url: HELP.into(),
+            waiting_on: vec![],
         }
     }
 

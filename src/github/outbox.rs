@@ -435,7 +435,13 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
         warnings.push(messages::left_pool_note(why));
     }
     let count = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+    let waiting_on = task
+        .waiting_on
+        .iter()
+        .map(|k| messages::issue_ref(&task.repo, k))
+        .collect();
     Ok(Some(StatusView {
+        waiting_on,
         task_id: task.id.clone(),
         status: task.status,
         holder,

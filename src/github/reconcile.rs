@@ -258,13 +258,27 @@ async fn repo_in_span(
             maintainer_pulls.insert(pr.number);
         }
     }
+    let mut blockers = Vec::with_capacity(snapshot.ready_issues.len());
+    for issue in &snapshot.ready_issues {
+        blockers.push(
+            apply::read_blockers(github, installation, Some(client), repo, issue, &settings)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
+    }
     let mut tx = github.store.begin().await?;
-    for issue in snapshot
-        .ready_issues
-        .iter()
-        .chain(snapshot.left_issues.iter().filter_map(|i| i.as_ref().ok()))
-    {
+    for (issue, blockers) in snapshot.ready_issues.iter().zip(&blockers) {
+        if let Some(task) =
+            apply::sync_issue(&mut tx, installation, repo, issue, &settings, ACTOR).await?
+        {
+            apply::apply_blockers(&mut tx, &task, blockers, ACTOR).await?;
+        }
+    }
+    for issue in snapshot.left_issues.iter().filter_map(|i| i.as_ref().ok()) {
         apply::sync_issue(&mut tx, installation, repo, issue, &settings, ACTOR).await?;
+        // A closed issue of this repository no longer holds what it blocks.
+        tx.external_blocker_state(&format!("{repo}#{}", issue.number), issue.open, ACTOR)
+            .await?;
     }
     for (number, to_repo, to_number) in &snapshot.moved_issues {
         let to = identity::MovedTo {

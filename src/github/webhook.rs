@@ -51,7 +51,7 @@ fn room_for(declared: Option<u64>) -> u32 {
 }
 
 /// The events the App stores; others are acknowledged and dropped at once.
-pub const STORED_EVENTS: [&str; 10] = [
+pub const STORED_EVENTS: [&str; 11] = [
     "ping",
     "installation",
     "installation_repositories",
@@ -62,6 +62,7 @@ pub const STORED_EVENTS: [&str; 10] = [
     "check_run",
     "status",
     "repository",
+    "issue_dependencies",
 ];
 
 /// The webhook route.

@@ -117,6 +117,10 @@ pub struct TaskImport {
     pub required_skills: Option<Vec<String>>,
     pub area: Option<String>,
     pub tier: Option<i64>,
+    /// Keys of tasks of the same repository (stored, or in this import) that must be merged or
+    /// cancelled before this one is offered; at most 50. Replaces the task's blockers on
+    /// re-import (absent: none).
+    pub blocked_by: Option<Vec<String>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -129,7 +133,7 @@ pub struct TaskList {
     security(("admin_token" = [])),
     responses((status = 201, body = TaskList), (status = 404, body = Problem, description = "unknown repo"),
               (status = 413, body = Problem, description = "body over 1 MiB, or YAML expanding past 4 MiB"),
-              (status = 422, body = Problem, description = "a value out of its limits, or more than 1,000 tasks")))]
+              (status = 422, body = Problem, description = "a value out of its limits, more than 1,000 tasks, a `blocked_by` key that names no task (`unknown_dependency`), or blockers that form a cycle (`dependency_cycle`)")))]
 pub async fn import_tasks(
     State(state): State<AppState>,
     _admin: Admin,
@@ -167,6 +171,7 @@ pub async fn import_tasks(
             area: t.area,
             tier: t.tier.unwrap_or(0),
             extensions,
+            blocked_by: Some(t.blocked_by.unwrap_or_default()),
         });
     }
     let repo = body.value.repo.trim().to_string();
@@ -186,6 +191,9 @@ pub async fn import_tasks(
 pub struct StateQuery {
     /// Only this repository's tasks.
     pub repo: Option<String>,
+    /// `true`: only the tasks that can be offered now (the frontier: `ready` and `waiting_on`
+    /// empty); `false`: only `ready` tasks still waiting on a blocker.
+    pub ready: Option<bool>,
     /// Only tasks in this status.
     pub status: Option<String>,
     /// Page size for tasks (default: all).
@@ -229,6 +237,7 @@ pub async fn state(
             repo: q.repo,
             status,
             worker_id: None,
+            ready: q.ready,
             limit: q.limit,
             offset: q.offset,
         })
@@ -357,4 +366,116 @@ pub async fn update_worker(
         })
         .await?;
     Ok(Json(row.to_api(now, state.store.timing.heartbeat_ttl_ms)))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct BeadsQuery {
+    /// The repository to import into.
+    pub repo: String,
+}
+
+/// What a Beads import skipped.
+#[derive(Serialize, ToSchema)]
+pub struct BeadsSkipped {
+    /// Beads that did not become tasks.
+    pub total: u64,
+    /// Beads not `open`, by status (`closed`, `tombstone`, `in_progress`, …).
+    pub statuses: std::collections::BTreeMap<String, u64>,
+    /// Open beads whose type is not a task's (`epic`, `message`, …), by type.
+    pub types: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BeadsImport {
+    /// The tasks created or updated, in file order.
+    pub tasks: Vec<Task>,
+    /// Tasks whose bead is closed (or tombstoned) now: cancelled by this import.
+    pub ended: Vec<Task>,
+    pub skipped: BeadsSkipped,
+}
+
+/// Import a Beads backlog (`.beads/issues.jsonl`, sent as it is): open tasks, bugs, features
+/// and chores become tasks keyed by their bead id; `blocks` dependencies become `blocked_by`;
+/// a task whose bead is closed ends. All or nothing.
+#[utoipa::path(post, path = "/v1/admin/tasks/beads", tag = "admin", params(BeadsQuery),
+    request_body(content = String, content_type = "text/plain",
+        description = "One bead a line, as Beads writes `.beads/issues.jsonl` (sent as it is;                        `application/x-ndjson` is read the same)"),
+    security(("admin_token" = [])),
+    responses((status = 201, body = BeadsImport), (status = 404, body = Problem, description = "unknown repo"),
+              (status = 413, body = Problem, description = "body over 1 MiB"),
+              (status = 422, body = Problem, description = "a malformed line (`invalid_beads`, naming its line), a value out of its limits, more than 1,000 tasks, or a dependency cycle")))]
+pub async fn import_beads(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(q): Query<BeadsQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<BeadsImport>)> {
+    use crate::domain::beads;
+    use crate::github::labels::map_labels;
+    use crate::github::repo_config::{LabelNames, TierRules};
+
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::invalid("invalid_beads", "the file is not UTF-8 text"))?;
+    let backlog =
+        beads::parse(text).map_err(|e| ApiError::invalid("invalid_beads", e.to_string()))?;
+    if backlog.tasks.len() > limits::MAX_TASKS_PER_IMPORT {
+        return Err(ApiError::invalid(
+            "too_many_tasks",
+            format!(
+                "the file holds {} open tasks; one import takes at most {}",
+                backlog.tasks.len(),
+                limits::MAX_TASKS_PER_IMPORT
+            ),
+        ));
+    }
+    let names = LabelNames::default();
+    let tiers = TierRules::default();
+    let inputs: Vec<TaskInput> = backlog
+        .tasks
+        .iter()
+        .map(|bead| {
+            let fields = map_labels(&bead.labels, &names).task_fields(&tiers);
+            TaskInput {
+                key: Some(bead.key.clone()),
+                title: bead.title.clone(),
+                description: bead.description.clone(),
+                estimate_points: fields.estimate_points,
+                priority: bead.priority,
+                required_skills: fields.required_skills,
+                area: fields.area,
+                tier: fields.tier,
+                extensions: Default::default(),
+                blocked_by: Some(bead.blocked_by.clone()),
+            }
+        })
+        .collect();
+    let skipped = BeadsSkipped {
+        total: backlog.skipped(),
+        statuses: backlog.skipped_statuses.clone(),
+        types: backlog.skipped_types.clone(),
+    };
+    let closed = backlog.closed;
+    let repo = q.repo.trim().to_string();
+    let (tasks, ended) = state
+        .store
+        .on_writer(move |store| async move {
+            store
+                .write(|mut tx| {
+                    let (repo, inputs, closed) = (&repo, &inputs, &closed);
+                    async move {
+                        let result = tx.import_beads(repo, inputs, closed, "admin").await;
+                        (tx, result)
+                    }
+                })
+                .await
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(BeadsImport {
+            tasks: tasks.iter().map(|r| r.to_api()).collect(),
+            ended: ended.iter().map(|r| r.to_api()).collect(),
+            skipped,
+        }),
+    ))
 }

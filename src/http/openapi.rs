@@ -51,6 +51,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(doc)
         .routes(routes!(admin::upsert_repo))
         .routes(routes!(admin::import_tasks))
+        .routes(routes!(admin::import_beads))
         .routes(routes!(admin::state))
         .routes(routes!(admin::force_status))
         .routes(routes!(admin::update_worker))

@@ -24,7 +24,7 @@ use sqlx::AssertSqlSafe;
 use sqlx::Row;
 
 use super::batched::MovePlan;
-use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
+use super::rows::{TASK_SELECT, TaskRow, WorkerRow, not_waiting};
 use super::{Backend, NACK_COOLDOWN_MS, NewEvent, Store, StoreError, WriteTx, new_id};
 use crate::domain::limits;
 use crate::domain::rules::{self, RepoView, TaskView, WorkerView};
@@ -326,6 +326,11 @@ impl WriteTx {
         .bind(self.now - NACK_COOLDOWN_MS)
         .fetch_one(self.conn())
         .await?;
+        if task.status == TaskStatus::Ready && !task.waiting_on.is_empty() {
+            return Err(StoreError::Refused(rules::Refusal::Waiting {
+                on: task.waiting_on.clone(),
+            }));
+        }
         // Rule 7 with trust progression: the effective trust in this repository (the take below
         // checks it again in its own statement).
         let (progress, _) = self.trust_progress(worker_id, task.repo_id).await?;
@@ -423,8 +428,9 @@ impl WriteTx {
             "UPDATE tasks SET status = 'leased', worker_id = $1, lease_id = $2, lease_points = $3, \
              accept_by = $4, lease_expires_at = $5, deadline = $6, status_reason = NULL, \
              area_lock = CASE WHEN $7 = 1 THEN area ELSE NULL END, updated_at = $8 \
-             WHERE seq = {row} AND status = 'ready' {trust}",
-            trust = trust_rule("tasks", "$1")
+             WHERE seq = {row} AND status = 'ready' {trust} AND {deps}",
+            trust = trust_rule("tasks", "$1"),
+            deps = not_waiting("tasks.seq"),
         );
         let took = sqlx::query(AssertSqlSafe(sql))
             .bind(&worker.id)
@@ -856,12 +862,16 @@ fn lease_ended() -> StoreError {
 /// The window of a repository's hourly claim cap.
 pub(crate) const HOUR_MS: i64 = 3_600_000;
 
-/// Rules 5–7 (and 7 with trust progression, [`trust_rule`]) of a candidate `t` in repository `r`: the review budget has room, the area is not
-/// held, and the worker (parameter `worker`) did not nack it since `since`; and the repository's
-/// hourly claim cap (`pr_hourly_limit`), if it has one, counting leases granted after `hour`.
+/// Rules 5–8 of a candidate `t` in repository `r`: nothing it depends on still holds it, the
+/// review budget has room, the area is not held, the worker (parameter `worker`) did not nack it
+/// since `since`, and its tier is within the worker's effective trust ([`trust_rule`]); and the
+/// repository's hourly claim cap (`pr_hourly_limit`), if it has one, counting leases granted
+/// after `hour`.
 pub(super) fn repo_rules(worker: &str, since: &str, hour: &str) -> String {
+    let deps = not_waiting("t.seq");
     format!(
-        "AND r.open_prs + r.active_leases < r.max_open_prs \
+        "AND {deps} \
+         AND r.open_prs + r.active_leases < r.max_open_prs \
          AND (r.claims_per_hour IS NULL OR r.claims_per_hour > (SELECT COUNT(*) FROM leases hl \
                WHERE hl.repo_id = r.id AND hl.created_at > {hour})) \
          AND (t.area IS NULL OR r.area_locks_enabled = 0 OR NOT EXISTS ( \

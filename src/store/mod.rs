@@ -9,6 +9,7 @@
 mod batched;
 pub mod board;
 mod checks;
+pub mod deps;
 mod direct;
 pub mod door;
 pub mod error;

@@ -12,11 +12,34 @@ use crate::domain::{
     Priority, RepoContract, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus,
 };
 
+/// Rule 8 (dependencies) as a condition on the task whose `seq` is the expression `seq`: none of
+/// its blockers still holds it. A blocker that is a task holds until it is `merged` or
+/// `cancelled`; one outside the pool (a GitHub issue) while its `holds` flag is set.
+pub fn not_waiting(seq: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM task_deps d LEFT JOIN tasks b ON b.seq = d.blocker_seq \
+           WHERE d.task_seq = {seq} AND (d.blocker_seq IS NULL AND d.holds = 1 \
+             OR d.blocker_seq IS NOT NULL AND b.status NOT IN ('merged', 'cancelled')))"
+    )
+}
+
+/// Splits an aggregated list of dependency keys (see [`TASK_SELECT`]).
+fn split_keys(s: Option<String>) -> Vec<String> {
+    s.map(|s| s.split('\u{1f}').map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
 /// Columns of [`TaskRow`]; use with `FROM tasks t JOIN repos r … JOIN skill_sets s …`.
 pub const TASK_SELECT: &str = "SELECT t.seq, t.id, t.repo_id, r.name AS repo, t.key, t.title, \
     t.description, t.estimate_points, t.priority, s.skills AS required_skills, t.area, t.tier, \
     t.status, t.status_reason, t.awaits_maintainer, t.worker_id, t.lease_id, t.lease_expires_at, t.accept_by, t.deadline, t.lease_points, \
-    t.artifact, t.attempts, t.extensions, t.created_at, t.updated_at, r.contract, r.clone_url \
+    t.artifact, t.attempts, t.extensions, t.created_at, t.updated_at, r.contract, r.clone_url, \
+    (SELECT string_agg(d.blocker_key, '\u{1f}' ORDER BY d.position) FROM task_deps d \
+      WHERE d.task_seq = t.seq) AS blocked_by, \
+    (SELECT string_agg(d.blocker_key, '\u{1f}' ORDER BY d.position) FROM task_deps d \
+      LEFT JOIN tasks b ON b.seq = d.blocker_seq WHERE d.task_seq = t.seq \
+      AND (d.blocker_seq IS NULL AND d.holds = 1 \
+        OR d.blocker_seq IS NOT NULL AND b.status NOT IN ('merged', 'cancelled'))) AS waiting_on \
     FROM tasks t JOIN repos r ON r.id = t.repo_id JOIN skill_sets s ON s.id = t.skill_set_id";
 
 #[derive(Clone, Debug)]
@@ -53,6 +76,10 @@ pub struct TaskRow {
     pub contract: Option<String>,
     /// Where the repository is cloned from.
     pub clone_url: Option<String>,
+    /// The keys of its blockers, in the order given.
+    pub blocked_by: Vec<String>,
+    /// The blockers that still hold it (rule 8).
+    pub waiting_on: Vec<String>,
 }
 
 /// Reads a stored contract; a row that does not parse reads as none.
@@ -167,6 +194,8 @@ impl TaskRow {
             updated_at: row.col("updated_at")?,
             contract: row.col("contract")?,
             clone_url: row.col("clone_url")?,
+            blocked_by: split_keys(row.col("blocked_by")?),
+            waiting_on: split_keys(row.col("waiting_on")?),
         })
     }
 
@@ -199,6 +228,8 @@ impl TaskRow {
             attempts: self.attempts,
             status_reason: self.status_reason.clone(),
             awaits_maintainer: self.awaits_maintainer,
+            blocked_by: self.blocked_by.clone(),
+            waiting_on: self.waiting_on.clone(),
             created_at: format_ts(self.created_at),
             updated_at: format_ts(self.updated_at),
             contract: None,

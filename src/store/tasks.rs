@@ -1,11 +1,11 @@
 //! Tasks: import (idempotent by key), reads and listings.
 
 use sqlx::AssertSqlSafe;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
-use super::rows::{TASK_SELECT, TaskRow};
+use super::rows::{TASK_SELECT, TaskRow, not_waiting};
 use super::{NewEvent, Store, StoreError, WriteTx, new_id};
 use crate::domain::limits;
 use crate::domain::model::normalize_skills;
@@ -23,6 +23,9 @@ pub struct TaskInput {
     pub area: Option<String>,
     pub tier: i64,
     pub extensions: Map<String, Value>,
+    /// Keys of tasks of the same repository that must be merged or cancelled first: `Some`
+    /// replaces the task's blockers, `None` leaves them as they are.
+    pub blocked_by: Option<Vec<String>>,
 }
 
 impl TaskInput {
@@ -51,6 +54,29 @@ impl TaskInput {
         )?;
         limits::range(&at("tier"), "invalid_tier", self.tier, limits::TIER)?;
         limits::extensions(&format!("tasks[{index}]"), &self.extensions)?;
+        if let Some(blockers) = &self.blocked_by {
+            if blockers.len() > limits::MAX_BLOCKERS {
+                return Err(StoreError::invalid(
+                    "too_many_blockers",
+                    format!(
+                        "{} has {} keys; a task may wait on at most {}",
+                        at("blocked_by"),
+                        blockers.len(),
+                        limits::MAX_BLOCKERS
+                    ),
+                ));
+            }
+            for (j, key) in blockers.iter().enumerate() {
+                let field = format!("{}[{j}]", at("blocked_by"));
+                limits::text(&field, key, limits::MAX_KEY_CHARS)?;
+                if key.trim().is_empty() || key.chars().any(char::is_control) {
+                    return Err(StoreError::invalid(
+                        "invalid_key",
+                        format!("{field} must be a task key"),
+                    ));
+                }
+            }
+        }
         if self.key.as_deref().is_some_and(|k| k.trim().is_empty()) {
             return Err(StoreError::invalid(
                 "invalid_key",
@@ -67,6 +93,9 @@ pub struct TaskFilter {
     pub repo: Option<String>,
     pub status: Option<TaskStatus>,
     pub worker_id: Option<String>,
+    /// `Some(true)`: only the frontier (`ready` tasks with an empty `waiting_on`); `Some(false)`:
+    /// only `ready` tasks that still wait on a blocker.
+    pub ready: Option<bool>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
 }
@@ -86,6 +115,7 @@ impl WriteTx {
         for (i, input) in inputs.iter().enumerate() {
             input.validate(i)?;
         }
+        self.check_dependencies(repo_row.id, inputs).await?;
         let mut skill_sets: HashMap<String, i64> = HashMap::new();
         let mut ids = Vec::with_capacity(inputs.len());
         for input in inputs {
@@ -180,11 +210,154 @@ impl WriteTx {
             };
             ids.push(id);
         }
+        for (input, id) in inputs.iter().zip(&ids) {
+            if let Some(blockers) = &input.blocked_by {
+                self.set_blockers(repo_row.id, id, blockers).await?;
+            }
+        }
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             out.push(self.task(&id).await?);
         }
         Ok(out)
+    }
+
+    /// A Beads import: `inputs` are imported as any import is, then every task keyed by one of
+    /// `closed` (beads closed or tombstoned since) that is not already `merged` or `cancelled`
+    /// is cancelled, in the same transaction. Returns the imported and the ended tasks.
+    pub async fn import_beads(
+        &mut self,
+        repo: &str,
+        inputs: &[TaskInput],
+        closed: &[String],
+        actor: &str,
+    ) -> Result<(Vec<TaskRow>, Vec<TaskRow>), StoreError> {
+        let imported = self.import_tasks(repo, inputs, actor).await?;
+        let mut ended = Vec::new();
+        for key in closed {
+            let Some(task) = self.task_by_key(repo, key).await? else {
+                continue;
+            };
+            if matches!(task.status, TaskStatus::Merged | TaskStatus::Cancelled) {
+                continue;
+            }
+            let row = self
+                .admin_status(
+                    &task.id,
+                    TaskStatus::Cancelled,
+                    Some("closed in Beads".into()),
+                    actor,
+                )
+                .await?;
+            ended.push(row);
+        }
+        Ok((imported, ended))
+    }
+
+    /// Section 8: every key in a `blocked_by` names a task of the repository or of this import
+    /// (`422 unknown_dependency`), and the blockers, with those already stored, form no cycle
+    /// (`422 dependency_cycle`). Checked before anything is written.
+    async fn check_dependencies(
+        &mut self,
+        repo_id: i64,
+        inputs: &[TaskInput],
+    ) -> Result<(), StoreError> {
+        if inputs.iter().all(|i| i.blocked_by.is_none()) {
+            return Ok(());
+        }
+        // The graph of the repository as stored (key -> its blockers' keys) ...
+        let stored: Vec<(String, String)> = sqlx::query_as(
+            "SELECT t.key, d.blocker_key FROM task_deps d JOIN tasks t ON t.seq = d.task_seq \
+             WHERE t.repo_id = $1 AND t.key IS NOT NULL AND d.blocker_seq IS NOT NULL \
+             ORDER BY t.seq, d.position",
+        )
+        .bind(repo_id)
+        .fetch_all(self.conn())
+        .await?;
+        let mut graph: HashMap<String, Vec<String>> = HashMap::new();
+        for (key, blocker) in stored {
+            graph.entry(key).or_default().push(blocker);
+        }
+        // ... with this import's blockers in place of the stored ones.
+        let imported: HashSet<&str> = inputs.iter().filter_map(|i| i.key.as_deref()).collect();
+        for (i, input) in inputs.iter().enumerate() {
+            let Some(blockers) = &input.blocked_by else {
+                continue;
+            };
+            for (j, key) in blockers.iter().enumerate() {
+                if imported.contains(key.as_str()) {
+                    continue;
+                }
+                let known: Option<i64> =
+                    sqlx::query_scalar("SELECT seq FROM tasks WHERE repo_id = $1 AND key = $2")
+                        .bind(repo_id)
+                        .bind(key)
+                        .fetch_optional(self.conn())
+                        .await?;
+                if known.is_none() {
+                    return Err(StoreError::invalid(
+                        "unknown_dependency",
+                        format!(
+                            "tasks[{i}].blocked_by[{j}]: no task with key `{key}` in this repository \
+                             or this import"
+                        ),
+                    ));
+                }
+            }
+            // A task without a key can block nothing, so it closes no cycle.
+            if let Some(key) = &input.key {
+                graph.insert(key.clone(), blockers.clone());
+            }
+        }
+        if let Some(cycle) = find_cycle(&graph) {
+            return Err(StoreError::invalid(
+                "dependency_cycle",
+                format!(
+                    "the blockers form a cycle: {} (a task cannot wait on itself, even through \
+                     others)",
+                    cycle.join(" -> ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Replaces the blockers of task `id` with the tasks keyed `blockers` (all of them exist:
+    /// see [`Self::check_dependencies`]).
+    async fn set_blockers(
+        &mut self,
+        repo_id: i64,
+        id: &str,
+        blockers: &[String],
+    ) -> Result<(), StoreError> {
+        let seq: i64 = sqlx::query_scalar("SELECT seq FROM tasks WHERE id = $1")
+            .bind(id)
+            .fetch_one(self.conn())
+            .await?;
+        // Blockers outside the pool (GitHub's own) are kept up by GitHub, not by imports.
+        sqlx::query("DELETE FROM task_deps WHERE task_seq = $1 AND blocker_seq IS NOT NULL")
+            .bind(seq)
+            .execute(self.conn())
+            .await?;
+        let mut seen = HashSet::new();
+        for (position, key) in blockers.iter().enumerate() {
+            if !seen.insert(key.as_str()) {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO task_deps (task_seq, blocker_key, position, blocker_seq) \
+                 SELECT $1, $2, $3, seq FROM tasks WHERE repo_id = $4 AND key = $2 \
+                 ON CONFLICT (task_seq, blocker_key) DO UPDATE \
+                 SET blocker_seq = excluded.blocker_seq, position = excluded.position",
+            )
+            .bind(seq)
+            .bind(key)
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .bind(repo_id)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(())
     }
 
     /// The id of a canonical skill set, created on first use.
@@ -296,6 +469,17 @@ impl Store {
         if filter.worker_id.is_some() {
             sql.push_str(&format!(" AND t.worker_id = ${}", next()));
         }
+        match filter.ready {
+            Some(true) => sql.push_str(&format!(
+                " AND t.status = 'ready' AND {}",
+                not_waiting("t.seq")
+            )),
+            Some(false) => sql.push_str(&format!(
+                " AND t.status = 'ready' AND NOT {}",
+                not_waiting("t.seq")
+            )),
+            None => {}
+        }
         sql.push_str(" ORDER BY t.seq");
         sql.push_str(&format!(
             " LIMIT {} OFFSET {}",
@@ -314,5 +498,83 @@ impl Store {
         }
         let rows = q.fetch_all(&self.read).await?;
         rows.iter().map(TaskRow::decode).collect()
+    }
+}
+
+/// A cycle in `graph` (task key -> the keys it waits on), as the keys along it with the first
+/// repeated at the end; `None` when there is none. Iterative, so a long chain cannot overflow
+/// the stack.
+fn find_cycle(graph: &HashMap<String, Vec<String>>) -> Option<Vec<String>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Open,
+        Done,
+    }
+    let mut marks: HashMap<&str, Mark> = HashMap::new();
+    let mut starts: Vec<&str> = graph.keys().map(String::as_str).collect();
+    starts.sort_unstable();
+    for start in starts {
+        if marks.contains_key(start) {
+            continue;
+        }
+        // (node, index of its next edge to follow)
+        let mut path: Vec<(&str, usize)> = vec![(start, 0)];
+        marks.insert(start, Mark::Open);
+        while let Some((node, next)) = path.last_mut() {
+            let edges = graph.get(*node).map(Vec::as_slice).unwrap_or(&[]);
+            if let Some(to) = edges.get(*next) {
+                *next += 1;
+                match marks.get(to.as_str()) {
+                    Some(Mark::Open) => {
+                        let from = path.iter().position(|(n, _)| *n == to.as_str())?;
+                        let mut cycle: Vec<String> =
+                            path[from..].iter().map(|(n, _)| n.to_string()).collect();
+                        cycle.push(to.clone());
+                        return Some(cycle);
+                    }
+                    Some(Mark::Done) => {}
+                    None => {
+                        marks.insert(to.as_str(), Mark::Open);
+                        path.push((to.as_str(), 0));
+                    }
+                }
+            } else {
+                marks.insert(*node, Mark::Done);
+                path.pop();
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_cycle;
+    use std::collections::HashMap;
+
+    fn graph(edges: &[(&str, &[&str])]) -> HashMap<String, Vec<String>> {
+        edges
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn chains_and_diamonds_have_no_cycle() {
+        assert_eq!(
+            find_cycle(&graph(&[("c", &["b"]), ("b", &["a"]), ("d", &["a", "b"])])),
+            None
+        );
+    }
+
+    #[test]
+    fn a_cycle_is_named_along_its_keys() {
+        let cycle = find_cycle(&graph(&[("a", &["b"]), ("b", &["c"]), ("c", &["a"])])).unwrap();
+        assert_eq!(cycle.len(), 4);
+        assert_eq!(cycle.first(), cycle.last());
+        assert_eq!(
+            find_cycle(&graph(&[("a", &["a"])])),
+            Some(vec!["a".into(), "a".into()])
+        );
     }
 }

@@ -667,6 +667,36 @@ fn route(
                     Err(Reply::not_found())
                 }
             }
+            // GitHub's issue dependencies: the issues blocking this one, as issue objects,
+            // paginated; refused for a pull request or an unknown issue as GitHub refuses them.
+            (
+                "GET",
+                [
+                    "repos",
+                    owner,
+                    name,
+                    "issues",
+                    number,
+                    "dependencies",
+                    "blocked_by",
+                ],
+            ) => {
+                let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
+                let number: u64 = number.parse().map_err(|_| Reply::not_found())?;
+                if !repo.issues.contains_key(&number) {
+                    return Err(Reply::not_found());
+                }
+                let mut items = Vec::new();
+                for (r, n) in m.blockers_of(&repo.full_name, number) {
+                    let Some(other) = m.repo(&r).cloned() else {
+                        continue;
+                    };
+                    if let Some(issue) = other.issues.get(&n) {
+                        items.push(shape::issue(api, m, &other, issue));
+                    }
+                }
+                Ok(paginate(api, path, query, items))
+            }
             ("GET", ["repos", owner, name, "issues", number, "comments"]) => {
                 let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
                 let number: u64 = number.parse().map_err(|_| Reply::not_found())?;

@@ -179,6 +179,7 @@ pub fn issue(api: &str, model: &mut Model, repo: &Repo, i: &Issue) -> Value {
             "updated_at": time(i.updated_at),
             "closed_at": i.closed_at.map(time),
             "author_association": "NONE",
+            "issue_dependencies_summary": model.dependency_summary(full, i.number),
         }),
     );
     v

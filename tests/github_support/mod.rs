@@ -41,13 +41,17 @@ pub const OTHER_KEY: &str = include_str!("../fixtures/github/other-key.pem");
 /// The test App's id.
 pub const TEST_APP_ID: u64 = 4242;
 /// The events the test App subscribes to.
-pub const APP_EVENTS: [&str; 7] = [
+pub const APP_EVENTS: [&str; 11] = [
     "installation",
     "installation_repositories",
     "issues",
     "issue_comment",
     "pull_request",
+    "check_suite",
+    "check_run",
+    "status",
     "repository",
+    "issue_dependencies",
     "ping",
 ];
 
@@ -291,6 +295,58 @@ impl FakeGithub {
             i.open = true;
             i.closed_at = None;
         });
+    }
+
+    /// Marks issue `number` of `repo` blocked by issue `blocking_number` of `blocking_repo`
+    /// (GitHub's "blocked by"). Both must exist; a repeat or an issue blocking itself is refused
+    /// as GitHub refuses it.
+    pub fn add_dependency(
+        &self,
+        repo: &str,
+        number: u64,
+        blocking_repo: &str,
+        blocking_number: u64,
+    ) {
+        let mut m = self.model();
+        assert!(m.repo(repo).is_some_and(|r| r.issues.contains_key(&number)));
+        assert!(
+            m.repo(blocking_repo)
+                .is_some_and(|r| r.issues.contains_key(&blocking_number))
+        );
+        assert!(
+            !(repo == blocking_repo && number == blocking_number),
+            "an issue cannot block itself"
+        );
+        let dep = (
+            repo.to_string(),
+            number,
+            blocking_repo.to_string(),
+            blocking_number,
+        );
+        assert!(!m.dependencies.contains(&dep), "already blocked by it");
+        m.dependencies.push(dep);
+    }
+
+    /// Removes a dependency added by [`FakeGithub::add_dependency`].
+    pub fn remove_dependency(
+        &self,
+        repo: &str,
+        number: u64,
+        blocking_repo: &str,
+        blocking_number: u64,
+    ) {
+        let dep = (
+            repo.to_string(),
+            number,
+            blocking_repo.to_string(),
+            blocking_number,
+        );
+        self.model().dependencies.retain(|d| *d != dep);
+    }
+
+    /// GitHub's `issue_dependencies_summary` of an issue.
+    pub fn dependency_summary(&self, repo: &str, number: u64) -> Value {
+        self.model().dependency_summary(repo, number)
     }
 
     pub fn issue(&self, repo: &str, number: u64) -> Option<Issue> {

@@ -216,6 +216,9 @@ pub struct Model {
     pub moved_repos: HashMap<String, u64>,
     /// Transferred issues: (old repository, lower-case; old number) → (new repository id, number).
     pub moved_issues: HashMap<(String, u64), (u64, u64)>,
+    /// GitHub's issue dependencies: (blocked repo, blocked number, blocking repo, blocking
+    /// number), in the order they were added.
+    pub dependencies: Vec<(String, u64, String, u64)>,
     next_id: u64,
 }
 
@@ -239,8 +242,45 @@ impl Model {
             content_limits: vec![(80, TimeDelta::minutes(1)), (500, TimeDelta::hours(1))],
             moved_repos: HashMap::new(),
             moved_issues: HashMap::new(),
+            dependencies: Vec::new(),
             next_id: 1000,
         }
+    }
+
+    /// Whether issue `number` of `repo` is open (false when unknown).
+    pub fn issue_open(&self, repo: &str, number: u64) -> bool {
+        self.repo(repo)
+            .and_then(|r| r.issues.get(&number))
+            .is_some_and(|i| i.open)
+    }
+
+    /// The issues blocking issue `number` of `repo`, as (repo, number).
+    pub fn blockers_of(&self, repo: &str, number: u64) -> Vec<(String, u64)> {
+        self.dependencies
+            .iter()
+            .filter(|(r, n, _, _)| r.eq_ignore_ascii_case(repo) && *n == number)
+            .map(|(_, _, br, bn)| (br.clone(), *bn))
+            .collect()
+    }
+
+    /// GitHub's `issue_dependencies_summary` of an issue: `blocked_by` and `blocking` count the
+    /// open ones, the `total_…` fields all of them.
+    pub fn dependency_summary(&self, repo: &str, number: u64) -> Value {
+        let blockers = self.blockers_of(repo, number);
+        let blocking: Vec<(String, u64)> = self
+            .dependencies
+            .iter()
+            .filter(|(_, _, br, bn)| br.eq_ignore_ascii_case(repo) && *bn == number)
+            .map(|(r, n, _, _)| (r.clone(), *n))
+            .collect();
+        let open =
+            |list: &[(String, u64)]| list.iter().filter(|(r, n)| self.issue_open(r, *n)).count();
+        serde_json::json!({
+            "blocked_by": open(&blockers),
+            "blocking": open(&blocking),
+            "total_blocked_by": blockers.len(),
+            "total_blocking": blocking.len(),
+        })
     }
 
     /// A fresh id, unique across every kind of object.

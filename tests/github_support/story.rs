@@ -335,10 +335,83 @@ impl Story {
             "https://api.github.com/repos/{repo}/issues/{number}"
         ));
         set_user(&mut i["user"], &issue.author);
+        i["issue_dependencies_summary"] = self.fake.dependency_summary(REPO, number);
         if let Some(obj) = i.as_object_mut() {
             obj.remove("pull_request");
         }
         payload
+    }
+
+    /// A maintainer marks issue `number` blocked by `blocking_repo`#`blocking_number` —
+    /// GitHub's `issue_dependencies.blocked_by_added`, sent to this repository.
+    pub async fn block_issue(&self, number: u64, blocking_repo: &str, blocking_number: u64) {
+        self.fake
+            .add_dependency(REPO, number, blocking_repo, blocking_number);
+        let payload =
+            self.dependency_payload("blocked_by_added", number, blocking_repo, blocking_number);
+        self.send("issue_dependencies", &payload).await;
+    }
+
+    /// The dependency is removed — `issue_dependencies.blocked_by_removed`.
+    pub async fn unblock_issue(&self, number: u64, blocking_repo: &str, blocking_number: u64) {
+        self.fake
+            .remove_dependency(REPO, number, blocking_repo, blocking_number);
+        let payload =
+            self.dependency_payload("blocked_by_removed", number, blocking_repo, blocking_number);
+        self.send("issue_dependencies", &payload).await;
+    }
+
+    fn dependency_payload(
+        &self,
+        action: &str,
+        number: u64,
+        blocking_repo: &str,
+        blocking_number: u64,
+    ) -> Value {
+        let blocked = self.issue_payload("issues.opened", number, "maintainer")["issue"].clone();
+        let other = self
+            .fake
+            .issue(blocking_repo, blocking_number)
+            .expect("unknown blocking issue");
+        let mut blocking = blocked.clone();
+        blocking["number"] = json!(blocking_number);
+        blocking["id"] = json!(6_000_000 + blocking_number);
+        blocking["title"] = json!(other.title);
+        blocking["body"] = json!(other.body);
+        blocking["state"] = json!(if other.open { "open" } else { "closed" });
+        blocking["labels"] = json!([]);
+        blocking["html_url"] = json!(format!(
+            "https://github.com/{blocking_repo}/issues/{blocking_number}"
+        ));
+        blocking["url"] = json!(format!(
+            "https://api.github.com/repos/{blocking_repo}/issues/{blocking_number}"
+        ));
+        blocking["repository_url"] = json!(format!("https://api.github.com/repos/{blocking_repo}"));
+        blocking["issue_dependencies_summary"] =
+            self.fake.dependency_summary(blocking_repo, blocking_number);
+        let mut payload = fixture("issue_dependencies.blocked_by_added.derived");
+        set_context(&mut payload, REPO, "maintainer");
+        payload["action"] = json!(action);
+        payload["blocked_issue_id"] = blocked["id"].clone();
+        payload["blocked_issue"] = blocked;
+        payload["blocking_issue_id"] = blocking["id"].clone();
+        payload["blocking_issue"] = blocking;
+        let mut repo = payload["repository"].clone();
+        let (owner, name) = blocking_repo.split_once('/').unwrap();
+        repo["full_name"] = json!(blocking_repo);
+        repo["name"] = json!(name);
+        repo["owner"]["login"] = json!(owner);
+        if blocking_repo != REPO {
+            repo["id"] = json!(4712);
+        }
+        payload["blocking_issue_repo"] = repo;
+        payload
+    }
+
+    /// Closes `blocking_repo`#`number`, an issue of a repository the App does not see: no
+    /// webhook comes (only reconciliation finds it).
+    pub fn close_issue_elsewhere(&self, blocking_repo: &str, number: u64) {
+        self.fake.close_issue(blocking_repo, number);
     }
 
     /// A maintainer opens an issue (with labels, but not the pool's) — `issues.opened`.

@@ -606,7 +606,10 @@
           h('span', { class: 'task-title' }, t.title),
           h('span', { class: 'task-key' }, t.key || t.task_id),
           blocked && t.status_reason ? h('span', { class: 'task-reason' }, t.status_reason) : null,
-          blocked && t.awaits_maintainer ? h('span', { class: 'task-reason' }, 'Reported by its worker: waits for a maintainer and takes a review slot.') : null),
+          blocked && t.awaits_maintainer ? h('span', { class: 'task-reason' }, 'Reported by its worker: waits for a maintainer and takes a review slot.') : null,
+          t.status === 'ready' && Array.isArray(t.waiting_on) && t.waiting_on.length
+            ? h('span', { class: 'task-reason task-waiting' }, `Waiting on ${t.waiting_on.join(', ')}: offered once ${t.waiting_on.length === 1 ? 'it is' : 'they are'} done.`)
+            : null),
         cell('Repo', h('span', { class: 'mono small' }, t.repo)),
         cell('Status', h('span', { class: 'nowrap' }, statusPill(t.status), pr ? h('a', { class: 'pr-link', href: pr, rel: 'noopener noreferrer', target: '_blank' }, 'PR') : null)),
         cell('Priority', h('span', { class: `prio p-${t.priority}` }, t.priority)),

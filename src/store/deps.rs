@@ -1,0 +1,161 @@
+//! Blockers that are not tasks of the pool: GitHub issues that block a task's issue (GitHub's own
+//! "blocked by"). They live in `task_deps` with no `blocker_seq`, holding while `holds` = 1
+//! (the blocking issue is open). Every change that alters what a task waits on logs a
+//! `task.waiting` event for it, so its status comment and event streams follow.
+
+use serde_json::json;
+
+use super::rows::TaskRow;
+use super::{NewEvent, StoreError, WriteTx};
+use crate::domain::limits;
+
+/// A blocking issue: its key (`owner/name#N`) and whether it is open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExternalBlocker {
+    pub key: String,
+    pub open: bool,
+}
+
+impl WriteTx {
+    /// Replaces the outside blockers of `task` with `blockers` (at most
+    /// [`limits::MAX_BLOCKERS`] are kept). Blockers that are tasks of the pool are left alone.
+    pub async fn set_external_blockers(
+        &mut self,
+        task: &TaskRow,
+        blockers: &[ExternalBlocker],
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM task_deps WHERE task_seq = $1 AND blocker_seq IS NULL")
+            .bind(task.seq)
+            .execute(self.conn())
+            .await?;
+        for (position, b) in blockers.iter().take(limits::MAX_BLOCKERS).enumerate() {
+            sqlx::query(
+                "INSERT INTO task_deps (task_seq, blocker_key, position, holds) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (task_seq, blocker_key) DO NOTHING",
+            )
+            .bind(task.seq)
+            .bind(&b.key)
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .bind(i64::from(b.open))
+            .execute(self.conn())
+            .await?;
+        }
+        self.waiting_changed(task, actor).await
+    }
+
+    /// Every outside blocker of `task` is closed (GitHub counts no open one): none holds it.
+    pub async fn release_external_blockers(
+        &mut self,
+        task: &TaskRow,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE task_deps SET holds = 0 WHERE task_seq = $1 AND blocker_seq IS NULL \
+             AND holds = 1",
+        )
+        .bind(task.seq)
+        .execute(self.conn())
+        .await?;
+        self.waiting_changed(task, actor).await
+    }
+
+    /// `task` is (now) blocked by `blocker`, or no longer (`added` false).
+    pub async fn set_external_blocker(
+        &mut self,
+        task: &TaskRow,
+        blocker: &ExternalBlocker,
+        added: bool,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        if added {
+            let count: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM task_deps WHERE task_seq = $1 AND blocker_key <> $2",
+            )
+            .bind(task.seq)
+            .bind(&blocker.key)
+            .fetch_one(self.conn())
+            .await?;
+            if usize::try_from(count).unwrap_or(usize::MAX) >= limits::MAX_BLOCKERS {
+                return Ok(());
+            }
+            sqlx::query(
+                "INSERT INTO task_deps (task_seq, blocker_key, position, holds) \
+                 VALUES ($1, $2, (SELECT COALESCE(MAX(position), -1) + 1 FROM task_deps \
+                   WHERE task_seq = $1), $3) \
+                 ON CONFLICT (task_seq, blocker_key) DO UPDATE SET holds = $3",
+            )
+            .bind(task.seq)
+            .bind(&blocker.key)
+            .bind(i64::from(blocker.open))
+            .execute(self.conn())
+            .await?;
+        } else {
+            sqlx::query(
+                "DELETE FROM task_deps WHERE task_seq = $1 AND blocker_key = $2 \
+                 AND blocker_seq IS NULL",
+            )
+            .bind(task.seq)
+            .bind(&blocker.key)
+            .execute(self.conn())
+            .await?;
+        }
+        self.waiting_changed(task, actor).await
+    }
+
+    /// The issue keyed `key` was closed (`open` false) or reopened: it holds, or stops holding,
+    /// every task it blocks. Returns those tasks.
+    pub async fn external_blocker_state(
+        &mut self,
+        key: &str,
+        open: bool,
+        actor: &str,
+    ) -> Result<Vec<TaskRow>, StoreError> {
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT t.id FROM task_deps d JOIN tasks t ON t.seq = d.task_seq \
+             WHERE d.blocker_key = $1 AND d.blocker_seq IS NULL AND d.holds <> $2 ORDER BY t.seq",
+        )
+        .bind(key)
+        .bind(i64::from(open))
+        .fetch_all(self.conn())
+        .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut before = Vec::with_capacity(ids.len());
+        for (id,) in &ids {
+            before.push(self.task(id).await?);
+        }
+        sqlx::query(
+            "UPDATE task_deps SET holds = $2 WHERE blocker_key = $1 AND blocker_seq IS NULL",
+        )
+        .bind(key)
+        .bind(i64::from(open))
+        .execute(self.conn())
+        .await?;
+        let mut out = Vec::with_capacity(before.len());
+        for task in &before {
+            self.waiting_changed(task, actor).await?;
+            out.push(self.task(&task.id).await?);
+        }
+        Ok(out)
+    }
+
+    /// Logs `task.waiting` when what `before` waited on has changed.
+    async fn waiting_changed(&mut self, before: &TaskRow, actor: &str) -> Result<(), StoreError> {
+        let after = self.task(&before.id).await?;
+        if after.waiting_on != before.waiting_on || after.blocked_by != before.blocked_by {
+            self.event(
+                NewEvent::new("task.waiting", actor)
+                    .repo(&after.repo)
+                    .task(&after.id)
+                    .data(json!({
+                        "blocked_by": after.blocked_by,
+                        "waiting_on": after.waiting_on,
+                        "status": after.status.as_str(),
+                    })),
+            );
+        }
+        Ok(())
+    }
+}
