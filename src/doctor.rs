@@ -23,7 +23,16 @@ use crate::store::{Store, Timing};
 const NETWORK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The webhook events the App needs (installation events are always sent).
-const APP_EVENTS: [&str; 4] = ["issues", "issue_comment", "pull_request", "repository"];
+const APP_EVENTS: [&str; 8] = [
+    "issues",
+    "issue_comment",
+    "pull_request",
+    "check_suite",
+    "check_run",
+    "status",
+    "repository",
+    "issue_dependencies",
+];
 
 /// The result of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -482,8 +491,9 @@ async fn github_accepts(creds: &AppCredentials, api_url: &str, name: &'static st
                 "GitHub accepts “{label}”, but it does not subscribe to: {}",
                 missing.join(", ")
             ),
-            "in the App settings → Permissions & events, subscribe to Issues, Issue comment, \
-             Pull request and Repository",
+            "in the App settings → Permissions & events, give Checks and Commit statuses read \
+             access, then subscribe to Issues, Issue comment, Pull request, Check suite, Check \
+             run, Status, Repository and Issue dependencies",
         );
     }
     Check::ok(name, format!("GitHub accepts “{label}” (GET {api}/app)"))
