@@ -22,18 +22,6 @@ use crate::store::{Store, Timing};
 /// How long one network check may take.
 const NETWORK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The webhook events the App needs (installation events are always sent).
-const APP_EVENTS: [&str; 8] = [
-    "issues",
-    "issue_comment",
-    "pull_request",
-    "check_suite",
-    "check_run",
-    "status",
-    "repository",
-    "issue_dependencies",
-];
-
 /// The result of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -478,8 +466,7 @@ async fn github_accepts(creds: &AppCredentials, api_url: &str, name: &'static st
         .or_else(|| body.get("slug").and_then(Value::as_str))
         .unwrap_or("the App");
     let missing: Vec<&str> = match body.get("events").and_then(Value::as_array) {
-        Some(events) => APP_EVENTS
-            .into_iter()
+        Some(events) => crate::github::webhook::subscribed_events()
             .filter(|want| !events.iter().any(|e| e.as_str() == Some(want)))
             .collect(),
         None => Vec::new(),

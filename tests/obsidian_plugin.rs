@@ -12,32 +12,12 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use support::*;
 
 fn plugin_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/obsidian")
-}
-
-/// The reason to skip, when the plugin's tests cannot run here.
-fn missing_tools() -> Option<String> {
-    let node = Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !node.map(|s| s.success()).unwrap_or(false) {
-        return Some("`node` is not installed".into());
-    }
-    let esbuild = plugin_dir().join("node_modules/esbuild");
-    if !esbuild.is_dir() {
-        return Some(format!(
-            "{} is missing: run `npm ci --prefix clients/obsidian`",
-            esbuild.display()
-        ));
-    }
-    None
 }
 
 fn node(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -60,7 +40,7 @@ fn describe(out: &Output) -> String {
 
 #[tokio::test]
 async fn plugin_drives_a_real_server_and_its_view_renders_in_chromium() {
-    if let Some(why) = missing_tools() {
+    if let Some(why) = node_package_missing("clients/obsidian", "esbuild") {
         eprintln!("skipping: the Obsidian plugin's tests cannot run: {why}");
         return;
     }

@@ -20,29 +20,9 @@ fn client_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp_client")
 }
 
-/// The reason to skip, when the MCP client cannot run here.
-fn missing_client() -> Option<String> {
-    let node = Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !node.map(|s| s.success()).unwrap_or(false) {
-        return Some("`node` is not installed".into());
-    }
-    let sdk = client_dir().join("node_modules/@modelcontextprotocol/sdk");
-    if !sdk.is_dir() {
-        return Some(format!(
-            "{} is missing: run `npm ci --prefix tests/mcp_client`",
-            sdk.display()
-        ));
-    }
-    None
-}
-
 macro_rules! require_client {
     () => {
-        if let Some(why) = missing_client() {
+        if let Some(why) = node_package_missing("tests/mcp_client", "@modelcontextprotocol/sdk") {
             eprintln!("skipping: the MCP client cannot run: {why}");
             return;
         }

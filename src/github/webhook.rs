@@ -65,6 +65,14 @@ pub const STORED_EVENTS: [&str; 11] = [
     "issue_dependencies",
 ];
 
+/// The events an App subscribes to in its settings: every stored event but those GitHub sends
+/// every App (`ping`, `installation`, `installation_repositories`).
+pub fn subscribed_events() -> impl Iterator<Item = &'static str> {
+    STORED_EVENTS
+        .into_iter()
+        .filter(|e| !matches!(*e, "ping" | "installation" | "installation_repositories"))
+}
+
 /// The webhook route.
 pub fn router(github: Arc<Github>) -> Router {
     Router::new()

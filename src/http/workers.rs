@@ -179,15 +179,21 @@ pub async fn me(
 ) -> ApiResult<Json<WorkerSelf>> {
     state.store.expire_due().await?;
     state.store.mark_seen(&worker).await?;
+    worker_self(&state, &worker.id).await
+}
+
+/// The worker `id` as it sees itself: its object (with its reputation when it opted in) and its
+/// live leases.
+async fn worker_self(state: &AppState, id: &str) -> ApiResult<Json<WorkerSelf>> {
     let fresh = state
         .store
-        .worker(&worker.id)
+        .worker(id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("the worker no longer exists"))?;
-    let leases = state.store.worker_leases(&worker.id).await?;
+    let leases = state.store.worker_leases(id).await?;
     let api = fresh.to_api(crate::store::now_ms(), state.store.timing.heartbeat_ttl_ms);
     Ok(Json(WorkerSelf {
-        worker: with_reputation(&state, api).await?,
+        worker: with_reputation(state, api).await?,
         leases,
     }))
 }
@@ -228,15 +234,5 @@ pub async fn update_me(
         .store
         .set_opt_in(&worker.id, reputation_opt_in, leaderboard_opt_in)
         .await?;
-    let fresh = state
-        .store
-        .worker(&worker.id)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("the worker no longer exists"))?;
-    let leases = state.store.worker_leases(&worker.id).await?;
-    let api = fresh.to_api(crate::store::now_ms(), state.store.timing.heartbeat_ttl_ms);
-    Ok(Json(WorkerSelf {
-        worker: with_reputation(&state, api).await?,
-        leases,
-    }))
+    worker_self(&state, &worker.id).await
 }

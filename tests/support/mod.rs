@@ -945,3 +945,28 @@ pub fn task_doc(title: &str, extra: Value) -> Value {
     }
     t
 }
+
+/// The reason to skip a test that runs Node.js code from `dir` (relative to the repository), when
+/// `node` is not installed or the package `module` is not installed under `dir`; `None` when it
+/// can run.
+pub fn node_package_missing(dir: &str, module: &str) -> Option<String> {
+    let node = Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !node.map(|s| s.success()).unwrap_or(false) {
+        return Some("`node` is not installed".into());
+    }
+    let installed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(dir)
+        .join("node_modules")
+        .join(module);
+    if !installed.is_dir() {
+        return Some(format!(
+            "{} is missing: run `npm ci --prefix {dir}`",
+            installed.display()
+        ));
+    }
+    None
+}
