@@ -20,11 +20,7 @@ const REPO: &str = "octo-org/hello";
 const INSTALLATION: u64 = 77;
 
 async fn setup() -> (FakeGithub, GithubApp) {
-    let fake = FakeGithub::start().await;
-    fake.install(INSTALLATION, "octo-org", &[REPO]);
-    let creds = AppCredentials::from_pem(fake.app_id(), fake.private_key_pem().as_bytes()).unwrap();
-    let app = GithubApp::new(creds, fake.url()).unwrap();
-    (fake, app)
+    github_support::fake_with_app(INSTALLATION, REPO).await
 }
 
 // --- authentication -------------------------------------------------------------------------

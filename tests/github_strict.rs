@@ -10,15 +10,11 @@ use github_support::story::{INSTALLATION, REPO, Story};
 use github_support::{FailWhen, Failure, FakeGithub, github_http};
 use owp::domain::TaskStatus;
 use owp::github::api;
-use owp::github::app_auth::{AppCredentials, GithubApp};
+use owp::github::app_auth::GithubApp;
 use serde_json::{Value, json};
 
 async fn setup() -> (FakeGithub, GithubApp) {
-    let fake = FakeGithub::start().await;
-    fake.install(INSTALLATION, "octo-org", &[REPO]);
-    let creds = AppCredentials::from_pem(fake.app_id(), fake.private_key_pem().as_bytes()).unwrap();
-    let app = GithubApp::new(creds, fake.url()).unwrap();
-    (fake, app)
+    github_support::fake_with_app(INSTALLATION, REPO).await
 }
 
 // --- the fake is as strict as GitHub ----------------------------------------------------------

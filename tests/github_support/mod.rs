@@ -630,3 +630,17 @@ pub(crate) fn insert_comment(
     );
     id
 }
+
+/// A fake GitHub with the test App installed as `installation` on `repo` (owner `octo-org`), and
+/// the App's client pointed at it.
+pub async fn fake_with_app(
+    installation: u64,
+    repo: &str,
+) -> (FakeGithub, owp::github::app_auth::GithubApp) {
+    use owp::github::app_auth::{AppCredentials, GithubApp};
+    let fake = FakeGithub::start().await;
+    fake.install(installation, "octo-org", &[repo]);
+    let creds = AppCredentials::from_pem(fake.app_id(), fake.private_key_pem().as_bytes()).unwrap();
+    let app = GithubApp::new(creds, fake.url()).unwrap();
+    (fake, app)
+}
