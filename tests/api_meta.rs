@@ -43,6 +43,7 @@ async fn meta_needs_no_credentials_and_shows_the_configured_ttls() {
         "long_poll",
         "sse",
         "dependencies",
+        "requires",
         "reputation",
         "leaderboard",
         "mcp",

@@ -32,7 +32,13 @@ pub fn features(github: bool) -> Vec<String> {
     if github {
         features.push("github");
     }
-    features.extend(["dependencies", "reputation", "leaderboard", "mcp"]);
+    features.extend([
+        "dependencies",
+        "requires",
+        "reputation",
+        "leaderboard",
+        "mcp",
+    ]);
     features.into_iter().map(String::from).collect()
 }
 
