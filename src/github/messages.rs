@@ -621,10 +621,12 @@ pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
             )
         }
         ClaimRefusal::MissingCapabilities { missing } => {
-            let missing: Vec<String> = missing.iter().map(|s| neutralize(s)).collect();
+            let missing: Vec<String> = missing
+                .iter()
+                .map(|s| format!("`{}`", neutralize_code(s)))
+                .collect();
             format!(
-                "it needs capabilities your worker does not declare: {} — register your worker \
-                 with them (`--capability NAME=true`)",
+                "it needs capabilities your worker does not declare in its `capabilities`: {}",
                 missing.join(", ")
             )
         }
