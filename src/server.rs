@@ -118,6 +118,7 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
         Some(sessions.cookie_admin_check()),
         sessions.failures(),
     )?);
+    let github = crate::github::GithubParts::new(&config, &store).await?;
     let state = AppState::new(crate::http::AppParts {
         store: store.clone(),
         admin_token,
@@ -125,8 +126,8 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
         last_event,
         cookie_admin: Some(sessions.cookie_admin_check()),
         public_boards: config.public_boards,
+        github: github.is_enabled(),
     });
-    let github = crate::github::GithubParts::new(&config, &store).await?;
     let app = http::router(state)
         .merge(crate::dashboard::router(sessions, public_boards))
         .merge(github.router())

@@ -430,6 +430,7 @@ async fn openapi_document_lists_every_contract_path() {
         ("post", "/v1/leases/{}/renew"),
         ("post", "/v1/tasks/{}/status"),
         ("get", "/v1/events"),
+        ("get", "/v1/meta"),
     ];
     let mut missing = Vec::new();
     for (method, path) in expected {

@@ -1,7 +1,8 @@
 //! GitHub's own issue dependencies ("blocked by") hold tasks, as stories over the fake GitHub:
 //! a waiting issue cannot be claimed and says what it waits on; closing its last blocker frees
 //! it with no maintainer action; a dependency added while a task is claimed leaves the claim
-//! alone; what the webhooks miss, reconciliation finds.
+//! alone; what the webhooks miss, reconciliation finds. A `needs:NAME` label holds an issue for
+//! the workers that declare the capability.
 
 #[allow(unused_imports)]
 mod github_support;
@@ -231,4 +232,32 @@ async fn a_blocker_in_another_repository_closed_unseen_is_found_by_reconciliatio
     story.comment(n, "bob", "/owp claim").await;
     assert_eq!(story.task(n).await.worker_id.as_deref(), Some("gh_bob"));
     story.expect_status(n, &["claimed by @bob"]);
+}
+
+/// A `needs:NAME` label makes the task require `NAME: true`: a volunteer whose worker does not
+/// declare it is refused with what is missing; once the label goes, anyone may claim it.
+#[tokio::test]
+async fn a_needs_label_requires_a_capability_to_claim() {
+    let story = Story::with(Some("max_open_prs: 10\n"), |_| {}).await;
+    let issue = story
+        .label_issue("Fix the flaky test", &["needs:can_run_tests"])
+        .await;
+    story.expect_status(issue, &["**Ready**"]);
+    let task = story.task(issue).await;
+    assert_eq!(
+        serde_json::Value::Object(task.requires.clone()),
+        serde_json::json!({"can_run_tests": true})
+    );
+    story.comment(issue, "bob", "/owp claim").await;
+    story.expect_comment(
+        issue,
+        "@bob, you can't claim this issue right now: it needs capabilities your worker does not declare in its `capabilities`: `can_run_tests`",
+    );
+    assert_eq!(story.task(issue).await.status, TaskStatus::Ready);
+
+    story.remove_label(issue, "needs:can_run_tests").await;
+    assert!(story.task(issue).await.requires.is_empty());
+    story.comment(issue, "bob", "/owp claim").await;
+    assert_eq!(story.task(issue).await.worker_id.as_deref(), Some("gh_bob"));
+    story.expect_status(issue, &["claimed by @bob"]);
 }

@@ -114,6 +114,7 @@ fn task(title: &str) -> TaskInput {
         tier: 0,
         extensions: Map::new(),
         blocked_by: None,
+        requires: Map::new(),
     }
 }
 
@@ -454,6 +455,101 @@ async fn repos_and_imports_are_idempotent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requirements_on_capabilities_hold_in_every_claim_path() {
+    on_each_backend("requirements", fast_timing(), |db| async move {
+        let s = &db.store;
+        let label = db.label;
+        repo(s, "r/req", 10, false).await;
+        let needs = |title: &str, requires: Value| {
+            let mut t = task(title);
+            t.priority = Priority::Critical;
+            t.requires = requires.as_object().unwrap().clone();
+            t
+        };
+        let rows = s
+            .import_tasks(
+                "r/req",
+                &[
+                    needs("tests", json!({"can_run_tests": true})),
+                    needs("gpu", json!({"gpu": "a100", "cores": 8})),
+                    task("free"),
+                ],
+                "admin",
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            rows[0].requires,
+            *json!({"can_run_tests": true}).as_object().unwrap()
+        );
+        assert!(rows[2].requires.is_empty());
+        let with_caps = |name: &str, caps: Value| {
+            let mut w = worker_input(name, &[], 10, 10);
+            w.capabilities = caps;
+            w
+        };
+        // No capabilities, or unequal values (a string is not a boolean, 7 is not 8): only the
+        // free task is offered, although the others rank higher.
+        let plain = register(s, worker_input("plain", &[], 10, 10)).await;
+        assert_eq!(
+            title_of(s, &claim(s, &plain).await).await.as_deref(),
+            Some("free"),
+            "{label}"
+        );
+        assert!(claim(s, &plain).await.is_none(), "{label}");
+        let near = register(
+            s,
+            with_caps(
+                "near",
+                json!({"can_run_tests": "true", "gpu": "a100", "cores": 7}),
+            ),
+        )
+        .await;
+        assert!(claim(s, &near).await.is_none(), "{label}");
+        // A named claim is refused with the missing names.
+        let tests_id = rows[0].id.clone();
+        let near_id = near.id.clone();
+        let refused = s
+            .write(|mut tx| {
+                let (worker, task) = (near_id.clone(), tests_id.clone());
+                async move {
+                    let r = tx.claim_task(&worker, &task).await;
+                    (tx, r)
+                }
+            })
+            .await;
+        match refused {
+            Err(StoreError::Refused(r)) => {
+                assert_eq!(r.code(), "capabilities_missing", "{label}");
+                assert!(r.to_string().contains("can_run_tests"), "{label}: {r}");
+            }
+            other => panic!("{label}: expected a refusal, got {other:?}"),
+        }
+        // Equal values (numbers by value) get both.
+        let able = register(
+            s,
+            with_caps(
+                "able",
+                json!({"can_run_tests": true, "gpu": "a100", "cores": 8.0, "other": 1}),
+            ),
+        )
+        .await;
+        let mut got = vec![
+            title_of(s, &claim(s, &able).await).await,
+            title_of(s, &claim(s, &able).await).await,
+        ];
+        got.sort();
+        assert_eq!(
+            got,
+            [Some("gpu".to_string()), Some("tests".to_string())],
+            "{label}"
+        );
+        assert!(claim(s, &able).await.is_none(), "{label}");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn claims_follow_every_rule() {
     on_each_backend("claims_follow_every_rule", fast_timing(), |db| async move {
         let s = &db.store;

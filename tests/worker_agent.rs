@@ -714,6 +714,14 @@ async fn join_registers_saves_the_profile_and_hands_the_first_lease_to_the_agent
     );
     let config = rig.path("joined").display().to_string();
     let workdir = rig.path("work").display().to_string();
+    // The task requires a capability the newcomer declares (rule 9).
+    rig.server
+        .import(
+            REPO,
+            json!([{"key": "acme/widgets#7", "title": "Fix the parser",
+                    "description": "Empty input breaks it.", "requires": {"can_run_tests": true}}]),
+        )
+        .await;
     let started = std::time::Instant::now();
     let out = rig
         .owp(
@@ -726,6 +734,8 @@ async fn join_registers_saves_the_profile_and_hands_the_first_lease_to_the_agent
                 "newcomer",
                 "--skills",
                 "rust",
+                "--capability",
+                "can_run_tests=true",
                 "--no-input",
                 "--config-dir",
                 &config,
@@ -751,6 +761,11 @@ async fn join_registers_saves_the_profile_and_hands_the_first_lease_to_the_agent
         .await;
     assert_eq!(worker["name"], "newcomer");
     assert_eq!(worker["skills"], json!(["rust"]));
+    // Declared, and detected from the agent command.
+    assert_eq!(
+        worker["capabilities"],
+        json!({"can_run_tests": true, "agent_handoff": true, "agent": "agent.sh"})
+    );
     // The profile is saved with the agent: joining again registers no second worker.
     let profile = std::fs::read_to_string(rig.path("joined/worker.json")).unwrap();
     assert!(

@@ -102,7 +102,8 @@ pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
                     _ => bail!("capacity must be a whole number of at least 1"),
                 };
             }
-            let (config, path, _) = register_and_save(&name, &desc, &common).await?;
+            let (config, path, _) =
+                register_and_save(&name, &desc, &common, args.agent.agent.as_deref()).await?;
             say!(
                 "joined {} as {} ({}) · saved to {} · {:.1}s",
                 config.server,

@@ -349,7 +349,38 @@ impl Session {
 
 // ---- register -------------------------------------------------------------------------------
 
-/// `KEY=VALUE` → a JSON object; `true`/`false` and numbers keep their type.
+/// The capabilities a worker has without being told: with an agent command configured (the hand-off
+/// of `owp worker run --agent`), `agent_handoff: true` and `agent`: the command's program name
+/// (`claude` for `claude -p {brief}`, `codex` for `C:\\tools\\codex.exe …`).
+pub fn detected_capabilities(agent_command: Option<&str>) -> serde_json::Map<String, Value> {
+    let mut map = serde_json::Map::new();
+    let Some(command) = agent_command.map(str::trim).filter(|c| !c.is_empty()) else {
+        return map;
+    };
+    map.insert("agent_handoff".into(), Value::Bool(true));
+    // The program: a quoted first word (a path with spaces), else the first word as written
+    // (backslashes kept, as Windows paths need).
+    let program = match command.chars().next() {
+        Some(q @ ('"' | '\'')) => command[1..].split(q).next().unwrap_or(""),
+        _ => command.split_whitespace().next().unwrap_or(""),
+    };
+    let name = program
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    let name = [".exe", ".cmd", ".bat"]
+        .iter()
+        .fold(name.as_str(), |n, ext| n.strip_suffix(ext).unwrap_or(n));
+    let name: String = name.chars().take(64).collect();
+    if !name.is_empty() {
+        map.insert("agent".into(), Value::String(name));
+    }
+    map
+}
+
+/// `KEY=VALUE` → a JSON object; `true`/`false` and numbers keep their type, anything else is a
+/// string.
 pub fn parse_capabilities(items: &[String]) -> anyhow::Result<Option<Value>> {
     if items.is_empty() {
         return Ok(None);
@@ -364,20 +395,30 @@ pub fn parse_capabilities(items: &[String]) -> anyhow::Result<Option<Value>> {
         let value = match value {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
-            v => v
-                .parse::<i64>()
-                .map(Value::from)
-                .unwrap_or_else(|_| Value::String(v.to_string())),
+            v => match v.parse::<i64>() {
+                Ok(n) => Value::from(n),
+                Err(_) => v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .and_then(serde_json::Number::from_f64)
+                    .map(Value::Number)
+                    .unwrap_or_else(|| Value::String(v.to_string())),
+            },
         };
         map.insert(key.to_string(), value);
     }
     Ok(Some(Value::Object(map)))
 }
 
+/// Registers a worker and saves its profile. `agent` is an agent command about to be used (else the
+/// profile's saved one counts): the capabilities it implies are declared along with the given ones,
+/// which win.
 pub(super) async fn register_and_save(
     name: &str,
     desc: &WorkerDescription,
     common: &CommonArgs,
+    agent: Option<&str>,
 ) -> anyhow::Result<(WorkerConfig, PathBuf, Option<WorkerConfig>)> {
     let name = name.trim();
     if name.is_empty() {
@@ -407,7 +448,17 @@ pub(super) async fn register_and_save(
             .clone()
             .map(|l| l.trim().trim_start_matches('@').to_string())
             .filter(|l| !l.is_empty()),
-        capabilities: parse_capabilities(&desc.capabilities)?,
+        capabilities: {
+            let saved_agent = previous
+                .as_ref()
+                .and_then(|p| p.agent.as_ref())
+                .map(|a| a.command.as_str());
+            let mut caps = detected_capabilities(agent.or(saved_agent));
+            if let Some(Value::Object(given)) = parse_capabilities(&desc.capabilities)? {
+                caps.extend(given);
+            }
+            (!caps.is_empty()).then_some(Value::Object(caps))
+        },
     };
     // The admin token goes only to a server that asks for it.
     let registration = match client.register(&request).await {
@@ -439,7 +490,7 @@ pub(super) async fn register_and_save(
 
 async fn register(args: RegisterArgs) -> anyhow::Result<()> {
     let (config, path, previous) =
-        register_and_save(&args.name, &args.worker, &args.common).await?;
+        register_and_save(&args.name, &args.worker, &args.common, None).await?;
     if args.common.json {
         let out = serde_json::json!({
             "worker_id": config.worker_id,
@@ -1411,7 +1462,7 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     }
     let session = if args.register {
         let name = args.name.as_deref().unwrap_or_default();
-        let (config, path, _) = register_and_save(name, &args.worker, &args.common).await?;
+        let (config, path, _) = register_and_save(name, &args.worker, &args.common, None).await?;
         if !args.common.json {
             say!(
                 "registered {} as worker {} (saved to {})",
@@ -1660,7 +1711,35 @@ mod tests {
             serde_json::json!({"tool": "claude-code", "can_run_tests": true, "max_minutes": 90})
         );
         assert!(parse_capabilities(&["novalue".into()]).is_err());
+        assert_eq!(
+            parse_capabilities(&["ratio=0.5".into(), "v=1.2.3".into(), "nan=NaN".into()])
+                .unwrap()
+                .unwrap(),
+            serde_json::json!({"ratio": 0.5, "v": "1.2.3", "nan": "NaN"})
+        );
         assert_eq!(parse_capabilities(&[]).unwrap(), None);
+    }
+
+    #[test]
+    fn an_agent_command_is_a_detected_capability() {
+        assert!(detected_capabilities(None).is_empty());
+        assert!(detected_capabilities(Some("  ")).is_empty());
+        assert_eq!(
+            Value::Object(detected_capabilities(Some("claude -p {brief}"))),
+            serde_json::json!({"agent_handoff": true, "agent": "claude"})
+        );
+        assert_eq!(
+            detected_capabilities(Some(r#""C:\\Tools\\Codex.exe" exec {brief}"#))["agent"],
+            "codex"
+        );
+        assert_eq!(
+            detected_capabilities(Some("/usr/local/bin/aider --message-file {brief}"))["agent"],
+            "aider"
+        );
+        assert_eq!(
+            detected_capabilities(Some(r"C:\tools\goose.cmd run {brief}"))["agent"],
+            "goose"
+        );
     }
 
     #[test]

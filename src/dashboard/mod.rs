@@ -649,6 +649,7 @@ mod tests {
             last_event,
             cookie_admin: Some(sessions.cookie_admin_check()),
             public_boards,
+            github: false,
         });
         let app = crate::http::router(state).merge(router(sessions.clone(), public));
         (app, sessions, store)

@@ -39,6 +39,13 @@ pub const MAX_TASKS_PER_IMPORT: usize = 1_000;
 /// claim does to see whether a task still waits.
 pub const MAX_BLOCKERS: usize = 50;
 
+/// Entries of a task's `requires`.
+pub const MAX_REQUIRES: usize = 16;
+/// A capability name in `requires`: `[a-z0-9_.-]`, at most this long.
+pub const MAX_CAPABILITY_NAME_CHARS: usize = 64;
+/// A string value in `requires`.
+pub const MAX_REQUIRE_VALUE_CHARS: usize = 200;
+
 /// `capacity_points` of a worker.
 pub const CAPACITY_POINTS: (i64, i64) = (1, 10_000);
 /// `max_concurrent_tasks` of a worker.
@@ -68,6 +75,53 @@ pub struct OutOfBounds {
 }
 
 type Checked = Result<(), OutOfBounds>;
+
+/// A task's `requires`: at most [`MAX_REQUIRES`] entries, each named by at most
+/// [`MAX_CAPABILITY_NAME_CHARS`] characters of `[a-z0-9_.-]`, with a boolean, a number or a string
+/// of at most [`MAX_REQUIRE_VALUE_CHARS`] characters.
+pub fn requires(field: &str, value: &Map<String, Value>) -> Checked {
+    let invalid = |detail: String| OutOfBounds {
+        code: "invalid_requires",
+        detail,
+    };
+    if value.len() > MAX_REQUIRES {
+        return Err(OutOfBounds {
+            code: "too_many_items",
+            detail: format!(
+                "`{field}` has {} entries; a task may require at most {MAX_REQUIRES}",
+                value.len()
+            ),
+        });
+    }
+    for (name, v) in value {
+        let good_name = !name.is_empty()
+            && name.len() <= MAX_CAPABILITY_NAME_CHARS
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+        if !good_name {
+            return Err(invalid(format!(
+                "`{field}`: a capability name is 1 to {MAX_CAPABILITY_NAME_CHARS} characters of \
+                 a-z, 0-9, `_`, `.` and `-` (got {:?})",
+                name.chars()
+                    .take(MAX_CAPABILITY_NAME_CHARS + 1)
+                    .collect::<String>()
+            )));
+        }
+        match v {
+            Value::Bool(_) | Value::Number(_) => {}
+            Value::String(text) => {
+                self::text(&format!("{field}.{name}"), text, MAX_REQUIRE_VALUE_CHARS)?
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "`{field}.{name}` must be a boolean, a number or a string"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
 
 /// `field` is at most `max` characters long.
 pub fn text(field: &str, value: &str, max: usize) -> Checked {

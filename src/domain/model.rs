@@ -180,6 +180,11 @@ pub struct Task {
     /// The blockers that still hold it: while this is not empty the task is never offered.
     #[serde(default)]
     pub waiting_on: Vec<String>,
+    /// Capability names to the values a worker must declare in its `capabilities` to be offered
+    /// the task (rule 9); `{}` when none.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub requires: Map<String, Value>,
     pub created_at: String,
     pub updated_at: String,
     /// The repository's contract (null when it has none). Shown on a lease's task and to the

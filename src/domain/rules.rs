@@ -6,6 +6,7 @@
 //! the claim's transaction, before anything is written. Comment claims use `check` to explain a
 //! refusal in words.
 
+use serde_json::{Map, Value};
 use std::cmp::Ordering;
 
 use super::model::{Priority, TaskStatus};
@@ -91,6 +92,9 @@ pub enum Refusal {
     TierTooHigh { tier: i64, trust_level: i64 },
     /// Rule 8: blockers that still hold the task (their keys).
     Waiting { on: Vec<String> },
+    /// Rule 9: capabilities the task requires that the worker does not hold with an equal value
+    /// (their names).
+    MissingCapabilities(Vec<String>),
 }
 
 impl Refusal {
@@ -108,6 +112,7 @@ impl Refusal {
             Refusal::BudgetFull { .. } => "review_budget_full",
             Refusal::TierTooHigh { .. } => "tier_too_high",
             Refusal::Waiting { .. } => "task_waiting",
+            Refusal::MissingCapabilities(_) => "capabilities_missing",
         }
     }
 }
@@ -162,6 +167,11 @@ impl std::fmt::Display for Refusal {
                 f,
                 "the task is waiting on {} (it is offered once they are done)",
                 and_list(on)
+            ),
+            Refusal::MissingCapabilities(names) => write!(
+                f,
+                "the task requires capabilities your worker does not declare with the same value: {}",
+                names.join(", ")
             ),
         }
     }
@@ -240,6 +250,24 @@ pub fn check(worker: &WorkerView, task: &TaskView, repo: &RepoView) -> Result<()
 }
 
 /// The required skills a worker lacks (both lists canonical).
+/// Rule 9: the names in `requires` whose value `capabilities` does not hold equally (numbers
+/// compare by value, so `1` and `1.0` are equal).
+pub fn missing_capabilities(capabilities: &Value, requires: &Map<String, Value>) -> Vec<String> {
+    let equal = |a: &Value, b: &Value| match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    };
+    requires
+        .iter()
+        .filter(|(name, want)| {
+            !capabilities
+                .get(name.as_str())
+                .is_some_and(|have| equal(have, want))
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
 pub fn missing_skills(worker_skills: &[String], required: &[String]) -> Vec<String> {
     required
         .iter()
@@ -552,5 +580,37 @@ mod tests {
         };
         assert_eq!(r.code(), "review_budget_full");
         assert!(r.to_string().starts_with("review budget full: 3 of 3"));
+    }
+
+    #[test]
+    fn rule9_requirements_need_equal_values() {
+        let req = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let caps = serde_json::json!({"tests": true, "os": "linux", "cores": 8});
+        assert!(missing_capabilities(&caps, &Map::new()).is_empty());
+        assert!(
+            missing_capabilities(
+                &caps,
+                &req(serde_json::json!({"tests": true, "cores": 8.0}))
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            missing_capabilities(
+                &caps,
+                &req(serde_json::json!({"tests": 1, "os": "linux", "gpu": true}))
+            ),
+            ["gpu", "tests"]
+        );
+        assert_eq!(
+            missing_capabilities(
+                &serde_json::Value::Null,
+                &req(serde_json::json!({"tests": true}))
+            ),
+            ["tests"]
+        );
+        assert_eq!(
+            Refusal::MissingCapabilities(vec!["gpu".into()]).code(),
+            "capabilities_missing"
+        );
     }
 }

@@ -614,6 +614,7 @@ pub async fn sync_issue(
             tier: fields.tier,
             extensions: Default::default(),
             blocked_by: None,
+            requires: fields.requires,
         };
         let before = tx.task_by_key(repo, &key).await?;
         let unchanged = before.as_ref().is_some_and(|t| same_fields(t, &input));
@@ -672,6 +673,7 @@ fn same_fields(task: &TaskRow, input: &TaskInput) -> bool {
         && task.required_skills == skills
         && task.area == input.area
         && task.tier == input.tier
+        && task.requires == input.requires
 }
 
 /// The issue left the pool: a task nobody holds is cancelled; a holder is told, and the task
@@ -1289,6 +1291,7 @@ async fn explain_refusal(
                 None => ClaimRefusal::TierTooHigh { tier, trust_level },
             }
         }
+        Refusal::MissingCapabilities(missing) => ClaimRefusal::MissingCapabilities { missing },
         Refusal::Waiting { on } => ClaimRefusal::Waiting {
             on: on
                 .iter()

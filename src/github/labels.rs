@@ -32,6 +32,9 @@ pub struct LabelMapping {
     pub required_skills: Vec<String>,
     pub area: Option<String>,
     pub tier: Option<u32>,
+    /// Capabilities from `needs:NAME` labels (lower-case, in label order, without duplicates):
+    /// the task requires each of them to be `true`.
+    pub needs: Vec<String>,
     /// Labels that were skipped or overruled.
     pub warnings: Vec<LabelWarning>,
 }
@@ -45,6 +48,8 @@ pub struct TaskFields {
     pub required_skills: Vec<String>,
     pub area: Option<String>,
     pub tier: i64,
+    /// The task's `requires`: each `needs:NAME` as `NAME: true`.
+    pub requires: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A label that did not count as written.
@@ -102,6 +107,11 @@ const EXPECT_PRIORITY: &str = "low, normal, high or critical";
 const EXPECT_SKILL: &str = "one or more skill names separated by commas";
 const EXPECT_AREA: &str = "an area name";
 const EXPECT_TIER: &str = "a whole number from 0 to 1000";
+const EXPECT_NEED: &str = "a capability name of a-z, 0-9, `_`, `.` and `-` (at most 64 characters; \
+     at most 16 `needs:` labels)";
+
+/// The prefix of a capability a task needs (`needs:NAME` means `requires: {NAME: true}`).
+pub const NEEDS_PREFIX: &str = "needs";
 
 /// Reads an issue's label names.
 pub fn map_labels<S: AsRef<str>>(labels: &[S], names: &LabelNames) -> LabelMapping {
@@ -116,6 +126,25 @@ pub fn map_labels<S: AsRef<str>>(labels: &[S], names: &LabelNames) -> LabelMappi
         let label = label.as_ref().trim();
         if label.eq_ignore_ascii_case(&names.ready) {
             mapping.ready = true;
+            continue;
+        }
+        if let Some((prefix, value)) = label.split_once(':')
+            && prefix.trim().eq_ignore_ascii_case(NEEDS_PREFIX)
+        {
+            let name = value.trim().to_ascii_lowercase();
+            let good = !name.is_empty()
+                && name.len() <= crate::domain::limits::MAX_CAPABILITY_NAME_CHARS
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+            if !good || mapping.needs.len() >= crate::domain::limits::MAX_REQUIRES {
+                mapping.warnings.push(LabelWarning::InvalidValue {
+                    label: label.to_string(),
+                    expected: EXPECT_NEED,
+                });
+            } else if !mapping.needs.contains(&name) {
+                mapping.needs.push(name);
+            }
             continue;
         }
         let Some((key, value)) = split_label(label, names) else {
@@ -201,6 +230,11 @@ impl LabelMapping {
             required_skills: self.required_skills.clone(),
             area: self.area.clone(),
             tier: i64::from(tiers.effective_tier(self.tier, self.area.as_deref())),
+            requires: self
+                .needs
+                .iter()
+                .map(|n| (n.clone(), serde_json::Value::Bool(true)))
+                .collect(),
         }
     }
 }
@@ -258,6 +292,7 @@ mod tests {
                 required_skills: vec![],
                 area: None,
                 tier: 0,
+                requires: Default::default(),
             }
         );
     }
@@ -272,6 +307,9 @@ mod tests {
             "skills:sql,docs",
             "area:scheduler",
             "tier:2",
+            "needs:can_run_tests",
+            "Needs: GPU",
+            "needs:gpu",
             "bug",
         ]);
         assert!(m.ready);
@@ -284,8 +322,23 @@ mod tests {
                 required_skills: vec!["rust".into(), "sql".into(), "docs".into()],
                 area: Some("scheduler".into()),
                 tier: 2,
+                requires: serde_json::json!({"can_run_tests": true, "gpu": true})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
             }
         );
+    }
+
+    #[test]
+    fn needs_labels_are_bounded_and_checked() {
+        let m = map(&["needs:", "needs:has space", "needs:ok-1.x_y"]);
+        assert_eq!(m.needs, ["ok-1.x_y"]);
+        assert_eq!(m.warnings.len(), 2, "{:?}", m.warnings);
+        let many: Vec<String> = (0..20).map(|i| format!("needs:c{i}")).collect();
+        let m = map_labels(&many, &LabelNames::default());
+        assert_eq!(m.needs.len(), crate::domain::limits::MAX_REQUIRES);
+        assert_eq!(m.warnings.len(), 4);
     }
 
     #[test]

@@ -471,6 +471,8 @@ pub enum ClaimRefusal {
     },
     /// The linked worker lacks skills the task needs.
     MissingSkills { missing: Vec<String> },
+    /// Capabilities the task needs (`needs:NAME`) that the worker does not declare.
+    MissingCapabilities { missing: Vec<String> },
     /// The repository lets only registered workers claim.
     WorkersOnly,
     /// The repository lets only an allowlist claim.
@@ -615,6 +617,16 @@ pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
             let missing: Vec<String> = missing.iter().map(|s| neutralize(s)).collect();
             format!(
                 "it needs skills your worker does not list: {}",
+                missing.join(", ")
+            )
+        }
+        ClaimRefusal::MissingCapabilities { missing } => {
+            let missing: Vec<String> = missing
+                .iter()
+                .map(|s| format!("`{}`", neutralize_code(s)))
+                .collect();
+            format!(
+                "it needs capabilities your worker does not declare in its `capabilities`: {}",
                 missing.join(", ")
             )
         }

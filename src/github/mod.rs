@@ -170,6 +170,11 @@ impl GithubParts {
         })
     }
 
+    /// Whether the App runs (rather than the setup page).
+    pub fn is_enabled(&self) -> bool {
+        matches!(self.mode, Mode::On(_))
+    }
+
     /// The GitHub routes, to merge into the service's router.
     pub fn router(&self) -> Router {
         match &self.mode {

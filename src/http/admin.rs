@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
@@ -121,6 +121,12 @@ pub struct TaskImport {
     /// cancelled before this one is offered; at most 50. Replaces the task's blockers on
     /// re-import (absent: none).
     pub blocked_by: Option<Vec<String>>,
+    /// Capability names to the values a worker must declare in its `capabilities` to be offered
+    /// this task (at most 16; names of `a-z0-9_.-`, at most 64 characters; values booleans,
+    /// numbers or strings of at most 200 characters). Replaces the task's on re-import (absent:
+    /// none).
+    #[schema(value_type = Option<Object>)]
+    pub requires: Option<Map<String, Value>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -172,6 +178,7 @@ pub async fn import_tasks(
             tier: t.tier.unwrap_or(0),
             extensions,
             blocked_by: Some(t.blocked_by.unwrap_or_default()),
+            requires: t.requires.unwrap_or_default(),
         });
     }
     let repo = body.value.repo.trim().to_string();
@@ -446,6 +453,7 @@ pub async fn import_beads(
                 tier: fields.tier,
                 extensions: Default::default(),
                 blocked_by: Some(bead.blocked_by.clone()),
+                requires: fields.requires,
             }
         })
         .collect();

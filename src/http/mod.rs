@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod leaderboard;
 pub mod leases;
 pub mod limits;
+pub mod meta;
 pub mod openapi;
 pub mod tasks;
 pub mod workers;
@@ -58,6 +59,8 @@ pub struct AppParts {
     /// Anyone may read what public repositories show (`OWP_PUBLIC_BOARDS`): their boards and
     /// their part of the leaderboard.
     pub public_boards: bool,
+    /// The GitHub App runs in this process (`github` in `GET /v1/meta`).
+    pub github: bool,
 }
 
 /// The OWP API router (`/healthz`, `/v1/...`), with its OpenAPI document served at

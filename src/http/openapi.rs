@@ -5,7 +5,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{AppState, admin, events, leaderboard, leases, tasks, workers};
+use super::{AppState, admin, events, leaderboard, leases, meta, tasks, workers};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,7 +22,7 @@ use super::{AppState, admin, events, leaderboard, leases, tasks, workers};
         (name = "leases", description = "Claiming work and holding leases"),
         (name = "tasks", description = "Task reads and status updates"),
         (name = "events", description = "The audit log as Server-Sent Events"),
-        (name = "health", description = "Liveness"),
+        (name = "health", description = "Liveness and discovery"),
     )
 )]
 struct ApiDoc;
@@ -66,6 +66,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::update_status))
         .routes(routes!(events::stream))
         .routes(routes!(leaderboard::leaderboard))
+        .routes(routes!(meta::meta))
         .routes(routes!(super::healthz))
 }
 

@@ -145,7 +145,7 @@ impl WriteTx {
         // array in $12); the guard `w.skills = $8` makes the claim take nothing if they changed
         // since.
         let skills = skill_filter_json(seen, "$12");
-        let rules = repo_rules("$2", "$7", "$11");
+        let rules = repo_rules(super::Backend::Sqlite, "$2", "$7", "$11");
         let sql = format!(
             "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2 \
                RETURNING id; \

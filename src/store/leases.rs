@@ -259,7 +259,7 @@ impl WriteTx {
     async fn candidates(&mut self, worker: &WorkerRow) -> Result<Vec<Candidate>, StoreError> {
         let free_points = worker.capacity_points - worker.active_points;
         let skill_filter = skill_filter(worker, 5);
-        let rules = repo_rules("$2", "$3", "$4");
+        let rules = repo_rules(self.store().backend, "$2", "$3", "$4");
         let sql = format!(
             "SELECT t.seq, t.estimate_points, t.area, t.repo_id, r.area_locks_enabled \
              FROM tasks t CROSS JOIN repos r \
@@ -330,6 +330,12 @@ impl WriteTx {
             return Err(StoreError::Refused(rules::Refusal::Waiting {
                 on: task.waiting_on.clone(),
             }));
+        }
+        let missing = rules::missing_capabilities(&worker.capabilities, &task.requires);
+        if task.status == TaskStatus::Ready && !missing.is_empty() {
+            return Err(StoreError::Refused(rules::Refusal::MissingCapabilities(
+                missing,
+            )));
         }
         // Rule 7 with trust progression: the effective trust in this repository (the take below
         // checks it again in its own statement).
@@ -428,9 +434,10 @@ impl WriteTx {
             "UPDATE tasks SET status = 'leased', worker_id = $1, lease_id = $2, lease_points = $3, \
              accept_by = $4, lease_expires_at = $5, deadline = $6, status_reason = NULL, \
              area_lock = CASE WHEN $7 = 1 THEN area ELSE NULL END, updated_at = $8 \
-             WHERE seq = {row} AND status = 'ready' {trust} AND {deps}",
+             WHERE seq = {row} AND status = 'ready' {trust} AND {deps} AND {requires}",
             trust = trust_rule("tasks", "$1"),
             deps = not_waiting("tasks.seq"),
+            requires = requires_rule(self.store().backend, "tasks", "$1"),
         );
         let took = sqlx::query(AssertSqlSafe(sql))
             .bind(&worker.id)
@@ -867,8 +874,9 @@ pub(crate) const HOUR_MS: i64 = 3_600_000;
 /// since `since`, and its tier is within the worker's effective trust ([`trust_rule`]); and the
 /// repository's hourly claim cap (`pr_hourly_limit`), if it has one, counting leases granted
 /// after `hour`.
-pub(super) fn repo_rules(worker: &str, since: &str, hour: &str) -> String {
+pub(super) fn repo_rules(backend: Backend, worker: &str, since: &str, hour: &str) -> String {
     let deps = not_waiting("t.seq");
+    let requires = requires_rule(backend, "t", worker);
     format!(
         "AND {deps} \
          AND r.open_prs + r.active_leases < r.max_open_prs \
@@ -878,9 +886,27 @@ pub(super) fn repo_rules(worker: &str, since: &str, hour: &str) -> String {
                SELECT 1 FROM tasks h WHERE h.repo_id = t.repo_id AND h.area = t.area \
                  AND h.status IN ('leased', 'in_progress', 'pr_opened'))) \
          AND NOT EXISTS (SELECT 1 FROM nacks n WHERE n.task_seq = t.seq \
-               AND n.worker_id = {worker} AND n.at > {since}) {trust}",
+               AND n.worker_id = {worker} AND n.at > {since}) {trust} AND {requires}",
         trust = trust_rule("t", worker)
     )
+}
+
+/// Rule 9: the worker (parameter `worker`) holds every capability that task `task` (an alias of
+/// `tasks`) requires, with an equal value (numbers by value; `true` is not `1` nor `"true"`).
+pub(super) fn requires_rule(backend: Backend, task: &str, worker: &str) -> String {
+    match backend {
+        Backend::Postgres => format!(
+            "({task}.requires = '{{}}' OR CAST((SELECT cw.capabilities FROM workers cw \
+               WHERE cw.id = {worker}) AS jsonb) @> CAST({task}.requires AS jsonb))"
+        ),
+        Backend::Sqlite => format!(
+            "({task}.requires = '{{}}' OR NOT EXISTS (SELECT 1 FROM json_each({task}.requires) rq \
+               WHERE NOT EXISTS (SELECT 1 FROM workers cw, json_each(cw.capabilities) cc \
+                 WHERE cw.id = {worker} AND cc.key = rq.key AND cc.atom = rq.atom \
+                   AND (cc.type = rq.type OR (cc.type IN ('integer', 'real') \
+                     AND rq.type IN ('integer', 'real'))))))"
+        ),
+    }
 }
 
 /// Rule 7 with trust progression: task `task` (an alias of `tasks`) is at most the effective

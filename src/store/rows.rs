@@ -33,7 +33,7 @@ fn split_keys(s: Option<String>) -> Vec<String> {
 pub const TASK_SELECT: &str = "SELECT t.seq, t.id, t.repo_id, r.name AS repo, t.key, t.title, \
     t.description, t.estimate_points, t.priority, s.skills AS required_skills, t.area, t.tier, \
     t.status, t.status_reason, t.awaits_maintainer, t.worker_id, t.lease_id, t.lease_expires_at, t.accept_by, t.deadline, t.lease_points, \
-    t.artifact, t.attempts, t.extensions, t.created_at, t.updated_at, r.contract, r.clone_url, \
+    t.artifact, t.attempts, t.extensions, t.requires, t.created_at, t.updated_at, r.contract, r.clone_url, \
     (SELECT string_agg(d.blocker_key, '\u{1f}' ORDER BY d.position) FROM task_deps d \
       WHERE d.task_seq = t.seq) AS blocked_by, \
     (SELECT string_agg(d.blocker_key, '\u{1f}' ORDER BY d.position) FROM task_deps d \
@@ -80,6 +80,8 @@ pub struct TaskRow {
     pub blocked_by: Vec<String>,
     /// The blockers that still hold it (rule 8).
     pub waiting_on: Vec<String>,
+    /// Rule 9: capability names to the values a worker must declare (empty: none).
+    pub requires: Map<String, Value>,
 }
 
 /// Reads a stored contract; a row that does not parse reads as none.
@@ -196,6 +198,7 @@ impl TaskRow {
             clone_url: row.col("clone_url")?,
             blocked_by: split_keys(row.col("blocked_by")?),
             waiting_on: split_keys(row.col("waiting_on")?),
+            requires: json_map(&row.col::<String>("requires")?),
         })
     }
 
@@ -230,6 +233,7 @@ impl TaskRow {
             awaits_maintainer: self.awaits_maintainer,
             blocked_by: self.blocked_by.clone(),
             waiting_on: self.waiting_on.clone(),
+            requires: self.requires.clone(),
             created_at: format_ts(self.created_at),
             updated_at: format_ts(self.updated_at),
             contract: None,

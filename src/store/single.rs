@@ -227,7 +227,7 @@ async fn claim_statement<'c>(
            (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id \
             AND m.skill NOT IN (SELECT jsonb_array_elements_text(CAST($11 AS jsonb)))))"
     };
-    let rules = repo_rules("$2", "$6", "$10");
+    let rules = repo_rules(super::Backend::Postgres, "$2", "$6", "$10");
     let sql = format!(
         "WITH w AS ( \
            SELECT id, status, skills, active_tasks, max_concurrent_tasks, trust_level, \

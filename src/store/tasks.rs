@@ -26,6 +26,8 @@ pub struct TaskInput {
     /// Keys of tasks of the same repository that must be merged or cancelled first: `Some`
     /// replaces the task's blockers, `None` leaves them as they are.
     pub blocked_by: Option<Vec<String>>,
+    /// Capabilities a worker must declare with an equal value (rule 9); replaces the task's.
+    pub requires: Map<String, Value>,
 }
 
 impl TaskInput {
@@ -54,6 +56,7 @@ impl TaskInput {
         )?;
         limits::range(&at("tier"), "invalid_tier", self.tier, limits::TIER)?;
         limits::extensions(&format!("tasks[{index}]"), &self.extensions)?;
+        limits::requires(&at("requires"), &self.requires)?;
         if let Some(blockers) = &self.blocked_by {
             if blockers.len() > limits::MAX_BLOCKERS {
                 return Err(StoreError::invalid(
@@ -156,7 +159,7 @@ impl WriteTx {
                         "UPDATE tasks SET title = $1, description = $2, estimate_points = $3, \
                          priority = $4, skill_set_id = $5, area = $6, tier = $7, extensions = $8, \
                          area_lock = CASE WHEN area_lock IS NULL THEN NULL ELSE $6 END, \
-                         updated_at = $9 WHERE id = $10",
+                         updated_at = $9, requires = $11 WHERE id = $10",
                     )
                     .bind(&input.title)
                     .bind(&input.description)
@@ -168,6 +171,7 @@ impl WriteTx {
                     .bind(Value::Object(ext).to_string())
                     .bind(self.now)
                     .bind(&id)
+                    .bind(Value::Object(input.requires.clone()).to_string())
                     .execute(self.conn())
                     .await?;
                     self.event(
@@ -182,8 +186,9 @@ impl WriteTx {
                     let id = new_id("t");
                     sqlx::query(
                         "INSERT INTO tasks (id, repo_id, key, title, description, estimate_points, \
-                         priority, skill_set_id, area, tier, status, extensions, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'ready', $11, $12, $12)",
+                         priority, skill_set_id, area, tier, status, extensions, created_at, updated_at, \
+                         requires) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'ready', $11, $12, $12, $13)",
                     )
                     .bind(&id)
                     .bind(repo_row.id)
@@ -197,6 +202,7 @@ impl WriteTx {
                     .bind(input.tier)
                     .bind(Value::Object(input.extensions.clone()).to_string())
                     .bind(self.now)
+                    .bind(Value::Object(input.requires.clone()).to_string())
                     .execute(self.conn())
                     .await?;
                     self.event(
