@@ -114,7 +114,7 @@ fn each_fixture_is_the_expected_variant() {
         ("pull_request.opened", "PullRequest"),
         ("pull_request.ready_for_review", "PullRequest"),
         ("pull_request.reopened", "PullRequest"),
-        ("pull_request.synchronize", "Ignored"),
+        ("pull_request.synchronize", "PullRequest"),
         ("repository.archived.derived", "Repository"),
         ("repository.deleted.derived", "Repository"),
         ("repository.unarchived.derived", "Repository"),

@@ -371,6 +371,25 @@ async fn red_then_green(postgres: bool) {
     other["sha"] = json!(Story::head_sha(pr + 100));
     story.send("status", &other).await;
     assert_eq!(story.task(n).await.artifact.unwrap()["checks"], "success");
+    // A push reported only as `pull_request.synchronize` moves the head before any check names
+    // it: the old head's passed checks no longer make the pull request ready for review.
+    let mut sync = story.pr_payload("pull_request.synchronize", pr, "dana");
+    sync["pull_request"]["head"]["sha"] = json!(Story::head_sha(pr + 200));
+    story.send("pull_request", &sync).await;
+    let artifact = story.task(n).await.artifact.unwrap();
+    assert!(artifact.get("checks").is_none(), "{artifact}");
+    let shown = story.expect_status(n, &[]).body;
+    assert!(!shown.contains("ready for review."), "{shown}");
+    // Its commit status then arrives, for the new head.
+    let mut late = check_payload(&story, pr, "status", "failure");
+    late["sha"] = json!(Story::head_sha(pr + 200));
+    story.send("status", &late).await;
+    status(
+        &story,
+        &t,
+        n,
+        &["Checks failed — not ready for review until they pass."],
+    );
     story.expect_no_new_comments(pr);
 }
 

@@ -302,6 +302,8 @@ pub enum PullRequestAction {
     Closed,
     ReadyForReview,
     ConvertedToDraft,
+    /// New commits were pushed: the head moved, and its checks are the ones that count.
+    Synchronize,
 }
 
 /// A `pull_request` delivery.
@@ -485,6 +487,7 @@ pub const USED_ACTIONS: [(&str, &[&str]); 9] = [
             "closed",
             "ready_for_review",
             "converted_to_draft",
+            "synchronize",
         ],
     ),
     (
@@ -656,6 +659,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
                 "closed" => PullRequestAction::Closed,
                 "ready_for_review" => PullRequestAction::ReadyForReview,
                 "converted_to_draft" => PullRequestAction::ConvertedToDraft,
+                "synchronize" => PullRequestAction::Synchronize,
                 _ => return Ok(unused()),
             };
             Event::PullRequest(PullRequestEvent {
@@ -1181,7 +1185,7 @@ mod tests {
         assert!(matches!(event, Ok(Event::Ignored { .. })));
         let event = parse_event("issues", br#"{"action":"typed"}"#);
         assert!(matches!(event, Ok(Event::Ignored { .. })));
-        let event = parse_event("pull_request", br#"{"action":"synchronize"}"#);
+        let event = parse_event("pull_request", br#"{"action":"labeled"}"#);
         assert!(matches!(event, Ok(Event::Ignored { .. })));
     }
 
