@@ -145,16 +145,9 @@ pub async fn import_tasks(
     _admin: Admin,
     body: Payload<ImportBody>,
 ) -> ApiResult<(StatusCode, Json<TaskList>)> {
-    if body.value.tasks.len() > limits::MAX_TASKS_PER_IMPORT {
-        return Err(ApiError::invalid(
-            "too_many_tasks",
-            format!(
-                "`tasks` has {} entries; one import takes at most {} (send several imports)",
-                body.value.tasks.len(),
-                limits::MAX_TASKS_PER_IMPORT
-            ),
-        ));
-    }
+    import_size(body.value.tasks.len(), |n, max| {
+        format!("`tasks` has {n} entries; one import takes at most {max} (send several imports)")
+    })?;
     let mut inputs = Vec::with_capacity(body.value.tasks.len());
     for (i, doc) in body.value.tasks.into_iter().enumerate() {
         if !doc.is_object() {
@@ -191,6 +184,18 @@ pub async fn import_tasks(
         Json(TaskList {
             tasks: rows.iter().map(|r| r.to_api()).collect(),
         }),
+    ))
+}
+
+/// `422 too_many_tasks` when one import holds `n` tasks, more than
+/// [`limits::MAX_TASKS_PER_IMPORT`]; `detail(n, max)` says so in the words of the import.
+fn import_size(n: usize, detail: impl FnOnce(usize, usize) -> String) -> ApiResult<()> {
+    if n <= limits::MAX_TASKS_PER_IMPORT {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        "too_many_tasks",
+        detail(n, limits::MAX_TASKS_PER_IMPORT),
     ))
 }
 
@@ -406,7 +411,7 @@ pub struct BeadsImport {
 /// a task whose bead is closed ends. All or nothing.
 #[utoipa::path(post, path = "/v1/admin/tasks/beads", tag = "admin", params(BeadsQuery),
     request_body(content = String, content_type = "text/plain",
-        description = "One bead a line, as Beads writes `.beads/issues.jsonl` (sent as it is;                        `application/x-ndjson` is read the same)"),
+        description = "One bead a line, as Beads writes `.beads/issues.jsonl` (sent as it is; `application/x-ndjson` is read the same)"),
     security(("admin_token" = [])),
     responses((status = 201, body = BeadsImport), (status = 404, body = Problem, description = "unknown repo"),
               (status = 413, body = Problem, description = "body over 1 MiB"),
@@ -425,16 +430,9 @@ pub async fn import_beads(
         .map_err(|_| ApiError::invalid("invalid_beads", "the file is not UTF-8 text"))?;
     let backlog =
         beads::parse(text).map_err(|e| ApiError::invalid("invalid_beads", e.to_string()))?;
-    if backlog.tasks.len() > limits::MAX_TASKS_PER_IMPORT {
-        return Err(ApiError::invalid(
-            "too_many_tasks",
-            format!(
-                "the file holds {} open tasks; one import takes at most {}",
-                backlog.tasks.len(),
-                limits::MAX_TASKS_PER_IMPORT
-            ),
-        ));
-    }
+    import_size(backlog.tasks.len(), |n, max| {
+        format!("the file holds {n} open tasks; one import takes at most {max}")
+    })?;
     let names = LabelNames::default();
     let tiers = TierRules::default();
     let inputs: Vec<TaskInput> = backlog
