@@ -6,10 +6,12 @@
 //! - `github`: the GitHub App (webhooks, commands, outbox, reconciliation).
 //! - `dashboard`: the HTML dashboard served at `/`.
 //! - `cli`: the `owp` subcommands (`serve`, `worker`, `admin`, `bench`, …).
+//! - `conformance`: `owp conformance`, the protocol's test suite for any server, over HTTP alone.
 
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod conformance;
 pub mod dashboard;
 pub mod demo;
 pub mod doctor;

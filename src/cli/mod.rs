@@ -54,6 +54,9 @@ pub enum Command {
     Doctor(ServeConfig),
     /// Who merged the most: workers that opted in to the leaderboard, by merged tasks.
     Leaderboard(admin::LeaderboardArgs),
+    /// Check any OWP server against the protocol over HTTP: one line per case, exit 0 only when
+    /// nothing failed.
+    Conformance(crate::conformance::ConformanceArgs),
 }
 
 /// Runs a parsed command line; errors are printed as one clear line.
@@ -79,10 +82,17 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Demo(args) => crate::demo::run(args).await,
             Command::Doctor(config) => crate::doctor::run(config).await,
             Command::Leaderboard(args) => admin::leaderboard(args).await,
+            Command::Conformance(args) => match crate::conformance::run(args).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(anyhow::Error::new(crate::conformance::RunFailed)),
+                Err(e) => Err(e),
+            },
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Its summary line is already printed.
+        Err(e) if e.is::<crate::conformance::RunFailed>() => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

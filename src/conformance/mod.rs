@@ -1,0 +1,382 @@
+//! `owp conformance URL --admin-token TOKEN`: checks any OWP server against the protocol over HTTP
+//! alone (contract section 8).
+//!
+//! This module is a client of the protocol and nothing more: it imports nothing of the service
+//! (`store`, `domain`, `http`, `github`, …), so that what it judges is what goes over the wire, and
+//! so that it can judge an implementation written in any language. A unit test below keeps it so.
+//!
+//! - [`client`]: the HTTP calls and the run's bookkeeping (the repositories, tasks and workers a run
+//!   creates, all named with a fresh prefix, and the clean-up after each case).
+//! - [`cases`]: the cases, one file per part of the protocol, each a named async function.
+//!
+//! A case returns `Ok(())` when the server behaved as the protocol says, `Err(Outcome::Failed)`
+//! with what was expected and what came back, or `Err(Outcome::Skipped)` with the reason (an
+//! optional feature the server does not list in `/v1/meta`, or a TTL longer than `--max-wait`).
+
+pub mod cases;
+pub mod client;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Args;
+use serde::Serialize;
+
+pub use client::Ctx;
+
+#[derive(Args, Debug, Clone)]
+pub struct ConformanceArgs {
+    /// Base URL of the OWP server to check (e.g. http://127.0.0.1:8787).
+    #[arg(required_unless_present = "list")]
+    pub url: Option<String>,
+    /// The server's admin token (header `X-Admin-Token`).
+    #[arg(
+        long,
+        env = "OWP_ADMIN_TOKEN",
+        hide_env_values = true,
+        required_unless_present = "list"
+    )]
+    pub admin_token: Option<String>,
+    /// Print every case's name (and the optional feature it needs) and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Run only the cases whose name contains this text.
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Write the results as JSON to this file (`-` for standard output).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Known failures, one case name a line (`#` starts a comment): they do not fail the run, and
+    /// a listed case that passes does (the list is stale).
+    #[arg(long)]
+    pub expected_failures: Option<PathBuf>,
+    /// Skip the cases that would wait longer than this for a TTL to run out.
+    #[arg(long, default_value_t = 10)]
+    pub max_wait: u64,
+    /// The longest a single case may run before it counts as failed.
+    #[arg(long, default_value_t = 60)]
+    pub case_timeout: u64,
+}
+
+/// A run in which a case failed (its summary line says so); the command exits 1.
+#[derive(Debug, thiserror::Error)]
+#[error("conformance cases failed")]
+pub struct RunFailed;
+
+/// Why a case did not pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The server broke the protocol: what was expected and what came back.
+    Failed(String),
+    /// The case does not apply to this server (an optional feature it does not list, a TTL
+    /// longer than `--max-wait`).
+    Skipped(String),
+}
+
+impl From<anyhow::Error> for Outcome {
+    fn from(e: anyhow::Error) -> Self {
+        Outcome::Failed(format!("{e:#}"))
+    }
+}
+
+impl From<reqwest::Error> for Outcome {
+    fn from(e: reqwest::Error) -> Self {
+        Outcome::Failed(format!("HTTP error: {e}"))
+    }
+}
+
+/// What a case returns.
+pub type CaseResult = Result<(), Outcome>;
+
+/// A case's body: an async function of the run's context.
+pub type CaseFn = fn(Ctx) -> Pin<Box<dyn Future<Output = CaseResult> + Send>>;
+
+/// One named case.
+pub struct Case {
+    /// `part.what`, e.g. `wire.problem_json`; stable, since expected-failure lists name it.
+    pub name: &'static str,
+    /// The optional feature (as listed in `/v1/meta`'s `features`) the case needs, if any.
+    pub feature: Option<&'static str>,
+    pub run: CaseFn,
+}
+
+/// Fails the case with a message unless the condition holds.
+#[macro_export]
+macro_rules! ensure_that {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err($crate::conformance::Outcome::Failed(format!($($msg)+)));
+        }
+    };
+}
+
+/// Fails the case with a message.
+#[macro_export]
+macro_rules! fail_case {
+    ($($msg:tt)+) => {
+        return Err($crate::conformance::Outcome::Failed(format!($($msg)+)))
+    };
+}
+
+/// Builds a [`Case`] from an `async fn(Ctx) -> CaseResult`.
+#[macro_export]
+macro_rules! case {
+    ($name:literal, $f:path) => {
+        $crate::conformance::Case {
+            name: $name,
+            feature: None,
+            run: |ctx| Box::pin($f(ctx)),
+        }
+    };
+    ($name:literal, feature = $feature:literal, $f:path) => {
+        $crate::conformance::Case {
+            name: $name,
+            feature: Some($feature),
+            run: |ctx| Box::pin($f(ctx)),
+        }
+    };
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct CaseReport {
+    pub name: String,
+    /// `passed`, `failed` or `skipped`.
+    pub status: &'static str,
+    pub detail: String,
+    /// True for a failure listed in `--expected-failures`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub expected: bool,
+    pub millis: u128,
+}
+
+#[derive(Serialize, Debug)]
+pub struct Report {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub cases: Vec<CaseReport>,
+}
+
+/// Runs the selected cases one after another, printing a line each; returns whether the run
+/// passed (nothing failed that was not expected, and no expected failure passed).
+pub async fn run(args: ConformanceArgs) -> anyhow::Result<bool> {
+    if args.list {
+        for case in cases::all() {
+            match case.feature {
+                Some(feature) => println!("{}  (feature {feature})", case.name),
+                None => println!("{}", case.name),
+            }
+        }
+        return Ok(true);
+    }
+    let (Some(url), Some(admin_token)) = (&args.url, &args.admin_token) else {
+        anyhow::bail!("give the server's URL and --admin-token");
+    };
+    let expected = match &args.expected_failures {
+        Some(path) => read_expected(path)?,
+        None => BTreeSet::new(),
+    };
+    let all = cases::all();
+    let unknown: Vec<&String> = expected
+        .iter()
+        .filter(|name| !all.iter().any(|c| c.name == name.as_str()))
+        .collect();
+    if let Some(name) = unknown.first() {
+        anyhow::bail!("--expected-failures names `{name}`, which is not a case of this runner");
+    }
+    let selected: Vec<&Case> = all
+        .iter()
+        .filter(|c| args.only.as_deref().is_none_or(|t| c.name.contains(t)))
+        .collect();
+    if selected.is_empty() {
+        anyhow::bail!("no case matches --only {}", args.only.unwrap_or_default());
+    }
+    let ctx = Ctx::connect(url, admin_token, Duration::from_secs(args.max_wait)).await?;
+    let mut reports = Vec::new();
+    let mut stale = Vec::new();
+    for case in selected {
+        let started = Instant::now();
+        let result = if let Some(feature) = case.feature.filter(|f| !ctx.has_feature(f)) {
+            Err(Outcome::Skipped(format!(
+                "the server does not list `{feature}` in /v1/meta's features"
+            )))
+        } else {
+            let scoped = ctx.for_case(case.name);
+            let outcome = match tokio::time::timeout(
+                Duration::from_secs(args.case_timeout),
+                (case.run)(scoped.clone()),
+            )
+            .await
+            {
+                Ok(result) => result,
+                Err(_) => Err(Outcome::Failed(format!(
+                    "no verdict within {} s (--case-timeout)",
+                    args.case_timeout
+                ))),
+            };
+            scoped.clean_up().await;
+            outcome
+        };
+        let listed = expected.contains(case.name);
+        let (status, detail) = match result {
+            Ok(()) => ("passed", String::new()),
+            Err(Outcome::Failed(detail)) => ("failed", detail),
+            Err(Outcome::Skipped(reason)) => ("skipped", reason),
+        };
+        if listed && status == "passed" {
+            stale.push(case.name);
+        }
+        let report = CaseReport {
+            name: case.name.to_string(),
+            status,
+            detail,
+            expected: listed && status == "failed",
+            millis: started.elapsed().as_millis(),
+        };
+        print_line(&report, listed);
+        reports.push(report);
+    }
+    let count = |s: &str| reports.iter().filter(|r| r.status == s).count();
+    let report = Report {
+        passed: count("passed"),
+        failed: count("failed"),
+        skipped: count("skipped"),
+        cases: reports,
+    };
+    let unexpected = report
+        .cases
+        .iter()
+        .filter(|r| r.status == "failed" && !r.expected)
+        .count();
+    for name in &stale {
+        println!(
+            "STALE {name}: listed in --expected-failures, but it passed; take it off the list"
+        );
+    }
+    let expected_note = match report.failed - unexpected {
+        0 => String::new(),
+        n => format!(" ({n} expected)"),
+    };
+    println!(
+        "conformance: {} passed, {} failed{expected_note}, {} skipped",
+        report.passed, report.failed, report.skipped
+    );
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        if path.as_os_str() == "-" {
+            println!("{text}");
+        } else {
+            std::fs::write(path, text + "\n")
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    Ok(unexpected == 0 && stale.is_empty())
+}
+
+fn print_line(report: &CaseReport, listed: bool) {
+    let tag = match (report.status, listed) {
+        ("passed", _) => "PASS ",
+        ("failed", true) => "XFAIL",
+        ("failed", false) => "FAIL ",
+        _ => "SKIP ",
+    };
+    if report.detail.is_empty() {
+        println!("{tag} {}", report.name);
+    } else {
+        println!("{tag} {} — {}", report.name, report.detail);
+    }
+}
+
+fn read_expected(path: &PathBuf) -> anyhow::Result<BTreeSet<String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The runner is a client of the protocol only: no file of it names another module of this
+    /// crate, so nothing of the service's internals can decide a verdict.
+    #[test]
+    fn the_runner_imports_nothing_of_the_service() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/conformance");
+        let mut files = vec![];
+        let mut stack = vec![dir];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() >= 3);
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            // Spelt in two parts so that this line does not find itself.
+            let needle = concat!("crate", "::");
+            for (n, line) in text.lines().enumerate() {
+                let mut rest = line;
+                while let Some(at) = rest.find(needle) {
+                    let after = &rest[at + needle.len()..];
+                    let macros = ["case", "ensure_that", "fail_case"];
+                    let allowed = after.starts_with("conformance")
+                        || macros.iter().any(|m| after.starts_with(m))
+                        || after.strip_prefix('{').is_some_and(|list| {
+                            let list = list.split('}').next().unwrap_or("");
+                            list.split(',').all(|name| macros.contains(&name.trim()))
+                        });
+                    assert!(
+                        allowed,
+                        "{}:{} reaches outside the runner: {line}",
+                        file.display(),
+                        n + 1
+                    );
+                    rest = after;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn case_names_are_unique_and_well_formed() {
+        let all = cases::all();
+        let mut names = BTreeSet::new();
+        for case in &all {
+            assert!(names.insert(case.name), "two cases named {}", case.name);
+            assert!(
+                case.name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.'),
+                "{}",
+                case.name
+            );
+            assert!(case.name.contains('.'), "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn expected_failure_lists_ignore_comments_and_blank_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.txt");
+        std::fs::write(&path, "# known\nwire.a\n\n  rules.b  # why\n").unwrap();
+        let set = read_expected(&path).unwrap();
+        assert_eq!(
+            set.into_iter().collect::<Vec<_>>(),
+            vec!["rules.b", "wire.a"]
+        );
+    }
+}
