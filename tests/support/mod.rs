@@ -145,13 +145,19 @@ impl Server {
     /// A server on the SQLite file `db` (which may live on a file system of the test's own),
     /// whatever `OWP_TEST_DATABASE_URL` says.
     pub async fn start_on_sqlite(db: &Path) -> Server {
+        Server::start_on_sqlite_with_env(db, &[]).await
+    }
+
+    /// A server with these environment variables on a fresh SQLite file `db`, whatever
+    /// `OWP_TEST_DATABASE_URL` says.
+    pub async fn start_on_sqlite_with_env(db: &Path, env: &[(&str, &str)]) -> Server {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let admin_token = format!("admin-{}", uuid::Uuid::new_v4().simple());
         Server::spawn(
             dir,
             TestDatabase::Sqlite(db.to_path_buf()),
             Some(admin_token),
-            &[],
+            env,
         )
         .await
     }

@@ -1,0 +1,261 @@
+//! A tampering proxy: it stands in front of a real `owp serve` and breaks one rule of the protocol
+//! on purpose, so that the conformance runner's tests can show each kind of fault makes a named
+//! case fail. With [`Fault::None`] it forwards every request and answer unchanged (streams too).
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+/// The one rule the proxy breaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Forward everything unchanged.
+    None,
+    /// Errors go out as `application/json` instead of `application/problem+json`.
+    PlainJsonErrors,
+    /// The `Idempotency-Key` header never reaches the server.
+    DropIdempotencyKey,
+    /// A claim's answer is the previous successful claim's answer, given to another worker.
+    SharedClaims,
+    /// `POST /v1/work?wait=N` loses its `wait`: a long poll answers at once.
+    IgnoreWait,
+    /// The event stream sends its headers and then nothing.
+    SilentEvents,
+    /// Admin requests without the right token get it added.
+    OpenAdmin,
+    /// Imported tasks lose their `required_skills`.
+    DropRequiredSkills,
+    /// Imported tasks lose their `priority`.
+    DropPriority,
+    /// A worker's `merged` report is forwarded as the admin's.
+    WorkersMerge,
+    /// A repository policy gets one more pull request of budget than asked.
+    LooseBudget,
+    /// `/v1/meta` leaves out version `1.2`.
+    MetaWithoutV12,
+    /// `/v1/meta` lists no optional feature (not a fault: a smaller server).
+    MetaWithoutFeatures,
+}
+
+struct Inner {
+    upstream: SocketAddr,
+    admin_token: String,
+    fault: Mutex<Fault>,
+    /// The last successful claim: who made it and its answer.
+    last_claim: Mutex<Option<(String, Bytes)>>,
+}
+
+/// A running proxy; it stops when the test's runtime ends.
+#[derive(Clone)]
+pub struct Proxy {
+    inner: Arc<Inner>,
+    pub base: String,
+}
+
+impl Proxy {
+    /// Starts a proxy to the server at `upstream` (`http://127.0.0.1:PORT`).
+    pub async fn start(upstream: &str, admin_token: &str) -> Proxy {
+        let addr: SocketAddr = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()
+            .expect("upstream address");
+        let inner = Arc::new(Inner {
+            upstream: addr,
+            admin_token: admin_token.to_string(),
+            fault: Mutex::new(Fault::None),
+            last_claim: Mutex::new(None),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new()
+            .fallback(forward)
+            .with_state(inner.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Proxy { inner, base }
+    }
+
+    pub fn set(&self, fault: Fault) {
+        *self.inner.fault.lock().unwrap() = fault;
+        *self.inner.last_claim.lock().unwrap() = None;
+    }
+}
+
+async fn forward(State(p): State<Arc<Inner>>, req: Request) -> Response {
+    match tamper(&p, req).await {
+        Ok(res) => res,
+        Err(e) => (
+            axum::http::StatusCode::BAD_GATEWAY,
+            format!("tampering proxy: {e}"),
+        )
+            .into_response(),
+    }
+}
+
+fn header(parts: &axum::http::request::Parts, name: &str) -> String {
+    parts
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Rewrites every task of an import body with `f`.
+fn rewrite_tasks(body: &Bytes, f: impl Fn(&mut serde_json::Map<String, Value>)) -> Bytes {
+    let Ok(mut doc) = serde_json::from_slice::<Value>(body) else {
+        return body.clone();
+    };
+    if let Some(tasks) = doc["tasks"].as_array_mut() {
+        for t in tasks {
+            if let Some(o) = t.as_object_mut() {
+                f(o);
+            }
+        }
+    }
+    Bytes::from(serde_json::to_vec(&doc).unwrap())
+}
+
+async fn tamper(p: &Inner, req: Request) -> anyhow::Result<Response> {
+    let fault = *p.fault.lock().unwrap();
+    let (mut parts, body) = req.into_parts();
+    let mut body = body.collect().await?.to_bytes();
+    let path = parts.uri.path().to_string();
+    let mut path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|pq| pq.as_str().to_string())
+        .unwrap_or_else(|| path.clone());
+    let post = parts.method == axum::http::Method::POST;
+    match fault {
+        Fault::DropIdempotencyKey => {
+            parts.headers.remove("idempotency-key");
+        }
+        Fault::IgnoreWait if path == "/v1/work" => {
+            path_and_query = path.clone();
+        }
+        Fault::OpenAdmin if path.starts_with("/v1/admin") => {
+            parts
+                .headers
+                .insert("x-admin-token", p.admin_token.parse().unwrap());
+        }
+        Fault::DropRequiredSkills if post && path == "/v1/admin/tasks" => {
+            body = rewrite_tasks(&body, |t| {
+                t.remove("required_skills");
+            });
+        }
+        Fault::DropPriority if post && path == "/v1/admin/tasks" => {
+            body = rewrite_tasks(&body, |t| {
+                t.remove("priority");
+            });
+        }
+        Fault::LooseBudget if post && path == "/v1/admin/repos" => {
+            if let Ok(mut doc) = serde_json::from_slice::<Value>(&body)
+                && let Some(n) = doc["max_open_prs"].as_i64()
+            {
+                doc["max_open_prs"] = Value::from(n + 1);
+                body = Bytes::from(serde_json::to_vec(&doc).unwrap());
+            }
+        }
+        Fault::WorkersMerge
+            if post
+                && path.starts_with("/v1/tasks/")
+                && path.ends_with("/status")
+                && parts.headers.contains_key("authorization") =>
+        {
+            let merged =
+                serde_json::from_slice::<Value>(&body).is_ok_and(|doc| doc["status"] == "merged");
+            if merged {
+                path_and_query = path.replacen("/v1/tasks/", "/v1/admin/tasks/", 1);
+                parts.headers.remove("authorization");
+                parts
+                    .headers
+                    .insert("x-admin-token", p.admin_token.parse().unwrap());
+            }
+        }
+        _ => {}
+    }
+    let caller = header(&parts, "authorization");
+    parts.uri = path_and_query.parse()?;
+    parts.headers.remove("content-length");
+    parts.headers.remove("transfer-encoding");
+    parts
+        .headers
+        .insert("host", p.upstream.to_string().parse().unwrap());
+    let upstream_req = axum::http::Request::from_parts(parts, Full::new(body));
+    let stream = tokio::net::TcpStream::connect(p.upstream).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let res = sender.send_request(upstream_req).await?;
+    let (mut parts, incoming) = res.into_parts();
+    match fault {
+        Fault::PlainJsonErrors => {
+            let problem = parts
+                .headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/problem+json"));
+            if problem {
+                parts
+                    .headers
+                    .insert("content-type", "application/json".parse().unwrap());
+            }
+        }
+        Fault::SilentEvents if path == "/v1/events" && parts.status.is_success() => {
+            drop(incoming);
+            parts.headers.remove("content-length");
+            return Ok(Response::from_parts(
+                parts,
+                Body::from_stream(futures_util::stream::pending::<Result<Bytes, std::io::Error>>()),
+            ));
+        }
+        Fault::SharedClaims if path == "/v1/work" && parts.status.as_u16() == 200 => {
+            let bytes = incoming.collect().await?.to_bytes();
+            let mut last = p.last_claim.lock().unwrap();
+            let answer = match last.as_ref() {
+                Some((who, earlier)) if *who != caller => earlier.clone(),
+                _ => {
+                    *last = Some((caller, bytes.clone()));
+                    bytes
+                }
+            };
+            parts.headers.remove("content-length");
+            return Ok(Response::from_parts(parts, Body::from(answer)));
+        }
+        Fault::MetaWithoutV12 if path == "/v1/meta" => {
+            let bytes = incoming.collect().await?.to_bytes();
+            let mut doc: Value = serde_json::from_slice(&bytes)?;
+            if let Some(v) = doc["versions"].as_array_mut() {
+                v.retain(|v| v != "1.2");
+            }
+            parts.headers.remove("content-length");
+            return Ok(Response::from_parts(
+                parts,
+                Body::from(serde_json::to_vec(&doc)?),
+            ));
+        }
+        Fault::MetaWithoutFeatures if path == "/v1/meta" => {
+            let bytes = incoming.collect().await?.to_bytes();
+            let mut doc: Value = serde_json::from_slice(&bytes)?;
+            doc["features"] = Value::Array(vec![]);
+            parts.headers.remove("content-length");
+            return Ok(Response::from_parts(
+                parts,
+                Body::from(serde_json::to_vec(&doc)?),
+            ));
+        }
+        _ => {}
+    }
+    Ok(Response::from_parts(parts, Body::new(incoming)))
+}
