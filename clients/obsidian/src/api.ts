@@ -49,7 +49,21 @@ export class OwpError extends Error {
 
 // The objects on the wire are those of the OpenAPI document (docs/openapi.json): their types are
 // generated into owp-api.d.ts (`npm run gen-api`), never written here a second time.
-type Schemas = components["schemas"];
+
+type LiteralKeys<T> = keyof { [K in keyof T as string extends K ? never : K]: 0 };
+/**
+ * A wire type without the open `x_*` extension space of tasks, workers and policies (an index
+ * signature in the document), so that a misspelt field is a type error; free-form objects
+ * (`artifact`, `capabilities`, `data`) stay as they are.
+ */
+export type Known<T> = T extends readonly (infer U)[]
+  ? Known<U>[]
+  : T extends object
+    ? [LiteralKeys<T>] extends [never]
+      ? T
+      : { [K in keyof T as string extends K ? never : K]: Known<T[K]> }
+    : T;
+type Schemas = { [N in keyof components["schemas"]]: Known<components["schemas"][N]> };
 
 export type TaskStatus = Schemas["TaskStatus"];
 export type Contract = Schemas["RepoContract"];
