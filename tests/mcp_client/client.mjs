@@ -1,3 +1,4 @@
+// @ts-check
 // Drives `owp mcp` with the official MCP TypeScript SDK client, as an AI tool would.
 //
 //   node client.mjs SCENARIO
@@ -14,38 +15,78 @@
 //             must keep the lease alive.
 //   refused   every call answers a tool error (server down or token refused), and the session
 //             stays usable.
+//
+// Type-checked (`npm run ci`: tsc with checkJs); the OWP objects in the tools' results have the
+// types of the OpenAPI document (docs/openapi.json), generated into owp-api.d.ts.
+
+/**
+ * A wire type without the open `x_*` extension space of tasks and workers (an index signature in
+ * the document), so that a misspelt field is a type error; free-form objects stay as they are.
+ * @template T
+ * @typedef {T extends readonly (infer U)[] ? Known<U>[] : T extends object
+ *   ? [keyof { [K in keyof T as string extends K ? never : K]: 0 }] extends [never] ? T
+ *   : { [K in keyof T as string extends K ? never : K]: Known<T[K]> } : T} Known
+ */
+/** @typedef {import("./owp-api.js").components["schemas"]} WireSchemas */
+/** @typedef {{ [N in keyof WireSchemas]: Known<WireSchemas[N]> }} Schemas */
+/** @typedef {Schemas["Task"]} Task */
+/** @typedef {Schemas["Worker"]} Worker */
+/** @typedef {Schemas["Lease"] & {brief_uri: string, brief?: string}} ToolLease a lease as the tools show it */
+/** @typedef {{lease: ToolLease | null, next?: string, message?: string}} ClaimResult */
+/** @typedef {{lease_id: string, expires_at: string, task: Task, next?: string}} LeaseResult */
+/** @typedef {{task: Task, next?: string}} ReportResult */
+/** @typedef {{worker: Worker, leases: ToolLease[], heartbeat: {last_ok: string | null, last_error: string | null}}} CurrentResult */
+/** @typedef {import("@modelcontextprotocol/sdk/types.js").CallToolResult} CallToolResult */
 
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 
 const scenario = process.argv[2];
+/** @param {string} name @returns {string} */
 const env = (name) => {
   const value = process.env[name];
-  if (!value) fail(`${name} is not set`);
+  if (!value) return fail(`${name} is not set`);
   return value;
 };
 
+/** @param {string} message @returns {never} */
 function fail(message) {
   process.stderr.write(`mcp client: ${message}\n`);
   process.exit(1);
 }
 
+/** @param {unknown} condition @param {string} message @returns {asserts condition} */
 function check(condition, message) {
   if (!condition) fail(message);
 }
 
-const text = (result, index = 0) => result.content?.[index]?.text ?? "";
+/** The text of a result's content block `index` ("" when it is not text). */
+const text = (/** @type {CallToolResult} */ result, index = 0) => {
+  const block = result.content?.[index];
+  return block?.type === "text" ? block.text : "";
+};
 
+/**
+ * The JSON document a successful tool result starts with.
+ * @template T
+ * @param {CallToolResult} result
+ * @returns {T}
+ */
+const json = (result) => JSON.parse(text(result));
+
+/** @param {Client} client @param {string} name @param {Record<string, unknown>} [args] @returns {Promise<CallToolResult>} */
 async function call(client, name, args = {}) {
-  return client.callTool({ name, arguments: args });
+  return /** @type {CallToolResult} */ (await client.callTool({ name, arguments: args }));
 }
 
+/** @param {Client} client @param {string} name @param {Record<string, unknown>} [args] */
 async function ok(client, name, args) {
   const result = await call(client, name, args);
   check(!result.isError, `${name} failed: ${text(result)}`);
   return result;
 }
 
+/** @param {Client} client @param {string} name @param {Record<string, unknown>} [args] */
 async function refused(client, name, args) {
   const result = await call(client, name, args);
   check(result.isError === true, `${name} should be a tool error, got ${JSON.stringify(result)}`);
@@ -61,7 +102,7 @@ const transport = new StdioClientTransport({
   stderr: "pipe",
 });
 let serverLog = "";
-transport.stderr?.on("data", (chunk) => {
+transport.stderr?.on("data", (/** @type {Buffer} */ chunk) => {
   serverLog += chunk.toString();
 });
 
@@ -72,6 +113,7 @@ try {
   fail(`cannot connect: ${e}\n${serverLog}`);
 }
 
+/** @type {Record<string, unknown>} */
 const summary = { scenario };
 try {
   const info = client.getServerVersion();
@@ -80,7 +122,8 @@ try {
   const { tools } = await client.listTools();
   summary.tools = tools.map((t) => t.name).sort();
   const claimTool = tools.find((t) => t.name === "owp_claim");
-  summary.wait_maximum = claimTool?.inputSchema?.properties?.wait_seconds?.maximum;
+  const waitSchema = /** @type {{maximum?: number} | undefined} */ (claimTool?.inputSchema?.properties?.wait_seconds);
+  summary.wait_maximum = waitSchema?.maximum;
 
   if (scenario === "work") {
     // Input is checked before anything is sent.
@@ -88,18 +131,21 @@ try {
     summary.wrong_type = await refused(client, "owp_claim", { wait_seconds: "soon" });
 
     const claimed = await ok(client, "owp_claim", { wait_seconds: 5 });
-    const lease = JSON.parse(text(claimed)).lease;
+    const lease = /** @type {ClaimResult} */ (json(claimed)).lease;
     check(lease && lease.lease_id, `owp_claim gave no lease: ${text(claimed)}`);
     summary.lease_id = lease.lease_id;
     summary.task_id = lease.task.task_id;
     summary.claim_brief = text(claimed, 1);
 
-    const acked = JSON.parse(text(await ok(client, "owp_ack", { lease_id: lease.lease_id })));
+    /** @type {LeaseResult} */
+    const acked = json(await ok(client, "owp_ack", { lease_id: lease.lease_id }));
     summary.after_ack = acked.task?.status;
-    const renewed = JSON.parse(text(await ok(client, "owp_renew", { lease_id: lease.lease_id })));
+    /** @type {LeaseResult} */
+    const renewed = json(await ok(client, "owp_renew", { lease_id: lease.lease_id }));
     summary.renewed_expires_at = renewed.expires_at;
 
-    const current = JSON.parse(text(await ok(client, "owp_current")));
+    /** @type {CurrentResult} */
+    const current = json(await ok(client, "owp_current"));
     summary.current_leases = current.leases.map((l) => l.lease_id);
     summary.current_brief = current.leases[0]?.brief ?? "";
     summary.worker_name = current.worker?.name;
@@ -109,7 +155,8 @@ try {
     summary.resources = resources.map((r) => r.uri);
     if (resources.length > 0) {
       const read = await client.readResource({ uri: resources[0].uri });
-      summary.resource_text = read.contents?.[0]?.text ?? "";
+      const content = read.contents?.[0];
+      summary.resource_text = content && "text" in content ? content.text : "";
     }
 
     summary.unknown_lease = await refused(client, "owp_renew", { lease_id: "l_does_not_exist" });
@@ -122,39 +169,39 @@ try {
       status: "pr_opened",
     });
 
-    const reported = JSON.parse(
-      text(
-        await ok(client, "owp_report", {
-          task_id: lease.task.task_id,
-          status: "pr_opened",
-          pr_url: env("OWP_MCP_PR_URL"),
-          note: "opened by the MCP test client",
-        }),
-      ),
+    /** @type {ReportResult} */
+    const reported = json(
+      await ok(client, "owp_report", {
+        task_id: lease.task.task_id,
+        status: "pr_opened",
+        pr_url: env("OWP_MCP_PR_URL"),
+        note: "opened by the MCP test client",
+      }),
     );
     summary.reported_status = reported.task?.status;
-    const after = JSON.parse(text(await ok(client, "owp_current")));
+    /** @type {CurrentResult} */
+    const after = json(await ok(client, "owp_current"));
     summary.leases_after_report = after.leases.length;
     summary.late_ack = await refused(client, "owp_ack", { lease_id: lease.lease_id });
 
     // The next task, given back with a reason; then nothing is left for this worker.
-    const second = JSON.parse(text(await ok(client, "owp_claim", {}))).lease;
+    const second = /** @type {ClaimResult} */ (json(await ok(client, "owp_claim", {}))).lease;
     check(second && second.lease_id, "the second owp_claim gave no lease");
     summary.second_task_id = second.task.task_id;
-    const nacked = JSON.parse(
-      text(
-        await ok(client, "owp_nack", {
-          lease_id: second.lease_id,
-          reason: "needs access to the design files",
-        }),
-      ),
+    /** @type {LeaseResult} */
+    const nacked = json(
+      await ok(client, "owp_nack", {
+        lease_id: second.lease_id,
+        reason: "needs access to the design files",
+      }),
     );
     summary.after_nack = nacked.task?.status;
-    const none = JSON.parse(text(await ok(client, "owp_claim", { wait_seconds: 0 })));
+    /** @type {ClaimResult} */
+    const none = json(await ok(client, "owp_claim", { wait_seconds: 0 }));
     summary.nothing_left = none.lease;
     summary.nothing_message = none.message;
   } else if (scenario === "hold") {
-    const lease = JSON.parse(text(await ok(client, "owp_claim", { wait_seconds: 5 }))).lease;
+    const lease = /** @type {ClaimResult} */ (json(await ok(client, "owp_claim", { wait_seconds: 5 }))).lease;
     check(lease && lease.lease_id, "owp_claim gave no lease");
     await ok(client, "owp_ack", { lease_id: lease.lease_id });
     summary.lease_id = lease.lease_id;
@@ -162,7 +209,8 @@ try {
     // Hold the session open, calling nothing, well past the lease's term.
     const seconds = Number(env("OWP_MCP_HOLD_SECONDS"));
     await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-    const current = JSON.parse(text(await ok(client, "owp_current")));
+    /** @type {CurrentResult} */
+    const current = json(await ok(client, "owp_current"));
     summary.held_leases = current.leases.map((l) => l.lease_id);
     summary.heartbeat = current.heartbeat;
   } else if (scenario === "refused") {
@@ -180,7 +228,7 @@ try {
     fail(`unknown scenario ${scenario}`);
   }
 } catch (e) {
-  fail(`${e?.stack ?? e}\n--- owp mcp stderr ---\n${serverLog}`);
+  fail(`${(e instanceof Error && e.stack) || e}\n--- owp mcp stderr ---\n${serverLog}`);
 }
 
 await client.close();

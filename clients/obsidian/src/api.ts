@@ -1,6 +1,8 @@
 // The OWP HTTP API, independent of Obsidian: every call goes through a `Requester`, so the plugin
 // can use Obsidian's `requestUrl` (no CORS in the way) and tests can use `fetch`.
 
+import type { components } from "./owp-api";
+
 export interface HttpRequest {
   method: "GET" | "POST";
   url: string;
@@ -45,15 +47,38 @@ export class OwpError extends Error {
   }
 }
 
-export type TaskStatus =
-  | "ready"
-  | "leased"
-  | "in_progress"
-  | "pr_opened"
-  | "merged"
-  | "blocked"
-  | "cancelled";
+// The objects on the wire are those of the OpenAPI document (docs/openapi.json): their types are
+// generated into owp-api.d.ts (`npm run gen-api`), never written here a second time.
 
+type LiteralKeys<T> = keyof { [K in keyof T as string extends K ? never : K]: 0 };
+/**
+ * A wire type without the open `x_*` extension space of tasks, workers and policies (an index
+ * signature in the document), so that a misspelt field is a type error; free-form objects
+ * (`artifact`, `capabilities`, `data`) stay as they are.
+ */
+export type Known<T> = T extends readonly (infer U)[]
+  ? Known<U>[]
+  : T extends object
+    ? [LiteralKeys<T>] extends [never]
+      ? T
+      : { [K in keyof T as string extends K ? never : K]: Known<T[K]> }
+    : T;
+type Schemas = { [N in keyof components["schemas"]]: Known<components["schemas"][N]> };
+
+export type TaskStatus = Schemas["TaskStatus"];
+export type Contract = Schemas["RepoContract"];
+export type Task = Schemas["Task"];
+export type Worker = Schemas["Worker"];
+export type RepoPolicy = Schemas["RepoPolicy"];
+export type OwpEvent = Schemas["Event"];
+export type AdminState = Schemas["PoolState"];
+export type Lease = Schemas["Lease"];
+export type Registration = Schemas["Registration"];
+export type RegisterInput = Schemas["RegisterBody"];
+export type RepoInput = Schemas["RepoBody"];
+export type Meta = Schemas["Meta"];
+
+/** Every task status, in the order the status view lists them. */
 export const TASK_STATUSES: TaskStatus[] = [
   "ready",
   "leased",
@@ -64,100 +89,10 @@ export const TASK_STATUSES: TaskStatus[] = [
   "cancelled",
 ];
 
-export interface Contract {
-  setup?: string;
-  test?: string;
-  lint?: string;
-  branch?: string;
-  pr_template?: string;
-  instructions?: string;
-}
-
-export interface Task {
-  task_id: string;
-  repo: string;
-  key: string | null;
-  title: string;
-  description: string;
-  estimate_points: number;
-  priority: string;
-  required_skills: string[];
-  area: string | null;
-  tier: number;
-  status: TaskStatus;
-  assigned_worker_id: string | null;
-  lease_id: string | null;
-  lease_expires_at: string | null;
-  artifact: { pr_url?: string; [k: string]: unknown } | null;
-  attempts: number;
-  status_reason?: string | null;
-  contract?: Contract | null;
-  clone_url?: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface Worker {
-  worker_id: string;
-  name: string;
-  skills: string[];
-  capacity_points: number;
-  max_concurrent_tasks: number;
-  status: "idle" | "working" | "paused";
-  online: boolean;
-  last_heartbeat: string | null;
-  active_points: number;
-  active_tasks: number;
-}
-
-export interface RepoPolicy {
-  repo: string;
-  max_open_prs: number;
-  area_locks_enabled: boolean;
-  open_prs: number;
-  active_leases: number;
-  throttled: boolean;
-}
-
-export interface OwpEvent {
-  id: number;
-  kind: string;
-  at: string;
-  repo: string | null;
-  task_id: string | null;
-  worker_id: string | null;
-  actor: string;
-  data: Record<string, unknown>;
-}
-
-export interface AdminState {
-  repos: RepoPolicy[];
-  workers: Worker[];
-  tasks: Task[];
-  events: OwpEvent[];
-}
-
-export interface Lease {
-  lease_id: string;
-  task: Task;
-  expires_at: string;
-  accept_by: string;
-}
-
-export interface Registration {
-  worker_id: string;
-  token: string;
-  protocol: string;
-  heartbeat_ttl_seconds: number;
-  lease_ttl_seconds: number;
-  accept_ttl_seconds: number;
-}
-
-export interface RegisterInput {
-  name: string;
-  skills: string[];
-  capacity_points: number;
-  max_concurrent_tasks: number;
+/** The pull request a task's `artifact` names, if any (the artifact is free-form on the wire). */
+export function prUrlOf(task: Task): string | null {
+  const url = task.artifact?.pr_url;
+  return typeof url === "string" && url ? url : null;
 }
 
 export interface Credentials {
@@ -267,8 +202,8 @@ export class OwpClient {
   }
 
   // ---- anyone ----
-  meta(): Promise<Record<string, unknown>> {
-    return this.value(this.call("anonymous", "GET", "/v1/meta"));
+  meta(): Promise<Meta> {
+    return this.value(this.call<Meta>("anonymous", "GET", "/v1/meta"));
   }
 
   // ---- admin ----
@@ -276,18 +211,18 @@ export class OwpClient {
     return this.value(this.call<AdminState>("admin", "GET", `/v1/admin/state?events=${events}`));
   }
 
-  upsertRepo(body: { repo: string; max_open_prs: number; area_locks_enabled?: boolean; clone_url?: string; contract?: Contract }): Promise<RepoPolicy> {
+  upsertRepo(body: RepoInput): Promise<RepoPolicy> {
     return this.value(this.call<RepoPolicy>("admin", "POST", "/v1/admin/repos", body, { idempotent: true }));
   }
 
   /** Imports a YAML document (`repo:` and `tasks:`) as the server reads it. */
   async importYaml(yaml: string): Promise<Task[]> {
-    const r = await this.value(this.call<{ tasks: Task[] }>("admin", "POST", "/v1/admin/tasks", yaml, { yaml: true, idempotent: true }));
+    const r = await this.value(this.call<Schemas["TaskList"]>("admin", "POST", "/v1/admin/tasks", yaml, { yaml: true, idempotent: true }));
     return r.tasks;
   }
 
   setTaskStatus(taskId: string, status: TaskStatus, reason?: string): Promise<Task> {
-    const body: Record<string, unknown> = { status };
+    const body: Schemas["ForceStatusBody"] = { status };
     if (reason) body.reason = reason;
     return this.value(this.call<Task>("admin", "POST", `/v1/admin/tasks/${encodeURIComponent(taskId)}/status`, body, { idempotent: true }));
   }
@@ -297,17 +232,17 @@ export class OwpClient {
     return this.value(this.call<Registration>("anonymous", "POST", "/v1/workers/register", input, { idempotent: true }));
   }
 
-  heartbeat(status?: "idle" | "paused"): Promise<{ worker: Worker; renewed_leases: unknown }> {
-    return this.value(this.call("worker", "POST", "/v1/workers/heartbeat", status ? { status } : {}));
+  heartbeat(status?: "idle" | "paused"): Promise<Schemas["HeartbeatReply"]> {
+    return this.value(this.call<Schemas["HeartbeatReply"]>("worker", "POST", "/v1/workers/heartbeat", status ? { status } : {}));
   }
 
-  me(): Promise<{ worker: Worker; leases: Lease[] }> {
-    return this.value(this.call("worker", "GET", "/v1/workers/me"));
+  me(): Promise<Schemas["WorkerSelf"]> {
+    return this.value(this.call<Schemas["WorkerSelf"]>("worker", "GET", "/v1/workers/me"));
   }
 
   /** A claim: the offered lease, or null when nothing is eligible now. */
   async claim(): Promise<Lease | null> {
-    const r = await this.call<{ lease: Lease }>("worker", "POST", "/v1/work", undefined, { idempotent: true });
+    const r = await this.call<Schemas["ClaimReply"]>("worker", "POST", "/v1/work", undefined, { idempotent: true });
     return r.value ? r.value.lease : null;
   }
 
@@ -326,7 +261,7 @@ export class OwpClient {
   }
 
   reportPr(taskId: string, prUrl: string, note?: string): Promise<Task> {
-    const body: Record<string, unknown> = { status: "pr_opened", artifact: { pr_url: prUrl } };
+    const body: Schemas["StatusBody"] = { status: "pr_opened", artifact: { pr_url: prUrl } };
     if (note) body.note = note;
     return this.value(this.call<Task>("worker", "POST", `/v1/tasks/${encodeURIComponent(taskId)}/status`, body, { idempotent: true }));
   }

@@ -220,6 +220,7 @@ export class Controller {
     const s = this.session.snapshot;
     if (s) return { ...s, online: this.session.online };
     if (!this.settings.workerToken) return null;
+    // Not heard from the server yet: a stand-in of the wire's shape, from the saved settings.
     return {
       worker: {
         worker_id: this.settings.workerId,
@@ -230,6 +231,9 @@ export class Controller {
         status: "idle",
         online: false,
         last_heartbeat: null,
+        capabilities: {},
+        trust_level: 0,
+        created_at: "",
         active_points: 0,
         active_tasks: 0,
       },

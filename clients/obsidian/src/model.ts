@@ -2,7 +2,7 @@
 // status view's model, the status-bar text, a task's brief as a note, and the import document
 // found in a note.
 
-import { TASK_STATUSES } from "./api";
+import { TASK_STATUSES, prUrlOf } from "./api";
 import type { AdminState, Lease, OwpEvent, RepoPolicy, Task, TaskStatus, Worker } from "./api";
 import type { FeedState } from "./events";
 
@@ -96,7 +96,7 @@ export function leaseRow(l: Lease, now: number): LeaseRow {
   return {
     leaseId: l.lease_id,
     taskId: l.task.task_id,
-    key: l.task.key,
+    key: l.task.key ?? null,
     title: l.task.title,
     repo: l.task.repo,
     phase: offered ? "offered" : "working",
@@ -261,7 +261,8 @@ export function taskNote(task: Task, lease: Lease | null): string {
   if (task.required_skills.length) lines.push(`- Skills: ${task.required_skills.join(", ")}`);
   if (task.area) lines.push(`- Area: ${task.area}`);
   if (lease) lines.push(`- Lease: \`${lease.lease_id}\`, expires ${lease.expires_at}`);
-  if (task.artifact?.pr_url) lines.push(`- Pull request: ${task.artifact.pr_url}`);
+  const prUrl = prUrlOf(task);
+  if (prUrl) lines.push(`- Pull request: ${prUrl}`);
   if (task.clone_url) lines.push(`- Clone: \`${task.clone_url}\``);
   lines.push("", "## Brief", "", task.description?.trim() || "_No description._", "");
   const c = task.contract;
@@ -269,7 +270,7 @@ export function taskNote(task: Task, lease: Lease | null): string {
   if (!c || Object.keys(c).length === 0) {
     lines.push("_This repository sets no contract._", "");
   } else {
-    const fence = (label: string, v?: string) => {
+    const fence = (label: string, v?: string | null) => {
       if (v) lines.push(`**${label}**`, "", "```sh", v, "```", "");
     };
     fence("Setup", c.setup);
