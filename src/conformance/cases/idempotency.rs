@@ -258,5 +258,10 @@ async fn per_caller(ctx: Ctx) -> CaseResult {
         two.id,
         second.text
     );
+    // The key still replays the first worker's own answer to it.
+    let again = ctx
+        .send(Method::POST, "/v1/work", Auth::Worker(&one), None, &headers)
+        .await?;
+    same_answer(&first, &again, "the first worker's claim")?;
     Ok(())
 }
