@@ -16,6 +16,8 @@ pub fn cases() -> Vec<Case> {
         case!("wire.validation_422", validation_422),
         case!("wire.body_too_large", body_too_large),
         case!("wire.timestamps_rfc3339", timestamps_rfc3339),
+        case!("wire.wrong_types", wrong_types),
+        case!("wire.unknown_object_404", unknown_object_404),
     ]
 }
 
@@ -363,5 +365,112 @@ async fn timestamps_rfc3339(ctx: Ctx) -> CaseResult {
         "last_heartbeat",
         "the worker in GET /v1/admin/state",
     )?;
+    Ok(())
+}
+
+/// Values of the wrong JSON type are client errors (`400` or `422` problems), never a `500`, and
+/// store nothing.
+async fn wrong_types(ctx: Ctx) -> CaseResult {
+    let skill = ctx.skill();
+    for (what, body) in [
+        (
+            "capacity_points \"five\"",
+            json!({"name": ctx.unique("worker"), "skills": [skill], "capacity_points": "five"}),
+        ),
+        (
+            "skills as a string",
+            json!({"name": ctx.unique("worker"), "skills": skill, "capacity_points": 1}),
+        ),
+        ("a body that is an array", json!([1, 2, 3])),
+        ("no name", json!({"skills": [skill], "capacity_points": 1})),
+    ] {
+        let reply = ctx
+            .send(
+                Method::POST,
+                "/v1/workers/register",
+                Auth::None,
+                Some(&body),
+                &[],
+            )
+            .await?;
+        if let Some(id) = reply.body["worker_id"].as_str() {
+            ctx.remember_worker(id);
+        }
+        reply.expect_problem(&[400, 422], None, &format!("register with {what}"))?;
+    }
+    let repo = ctx.repo().await?;
+    for (what, tasks) in [
+        ("tasks as an object", json!({"title": "t"})),
+        (
+            "estimate_points \"3\"",
+            json!([{"title": "t", "estimate_points": "3", "required_skills": [skill]}]),
+        ),
+        (
+            "a title that is a number",
+            json!([{"title": 7, "required_skills": [skill]}]),
+        ),
+        (
+            "required_skills of numbers",
+            json!([{"title": "t", "required_skills": [1, 2]}]),
+        ),
+    ] {
+        let reply = ctx
+            .admin_post("/v1/admin/tasks", json!({"repo": repo, "tasks": tasks}))
+            .await?;
+        if let Some(tasks) = reply.body["tasks"].as_array() {
+            ctx.remember_tasks(tasks);
+        }
+        reply.expect_problem(&[400, 422], None, &format!("import with {what}"))?;
+    }
+    ctx.admin_post(
+        "/v1/admin/repos",
+        json!({"repo": ctx.unique("repo"), "max_open_prs": "3"}),
+    )
+    .await?
+    .expect_problem(
+        &[400, 422],
+        None,
+        "POST /v1/admin/repos with max_open_prs \"3\"",
+    )?;
+    let worker = ctx.worker(&[&skill], json!({})).await?;
+    ctx.claim_none(&worker, "the refused imports stored nothing")
+        .await?;
+    Ok(())
+}
+
+/// Unknown objects are `404` problems: a task, a lease, a worker, a task's status override.
+async fn unknown_object_404(ctx: Ctx) -> CaseResult {
+    let skill = ctx.skill();
+    let worker = ctx.worker(&[&skill], json!({})).await?;
+    let missing = ctx.unique("missing");
+    ctx.admin_get(&format!("/v1/tasks/{missing}"))
+        .await?
+        .expect_problem(
+            &[404],
+            None,
+            "GET /v1/tasks/{id} of an unknown task, as admin",
+        )?;
+    for path in [
+        format!("/v1/leases/{missing}/ack"),
+        format!("/v1/leases/{missing}/renew"),
+    ] {
+        ctx.worker_post(&worker, &path, json!({}))
+            .await?
+            .expect_problem(&[404], None, &format!("POST {path} (an unknown lease)"))?;
+    }
+    ctx.worker_post(
+        &worker,
+        &format!("/v1/leases/{missing}/nack"),
+        json!({"reason": "none"}),
+    )
+    .await?
+    .expect_problem(&[404], None, "nack of an unknown lease")?;
+    ctx.worker_post(
+        &worker,
+        &format!("/v1/tasks/{missing}/status"),
+        json!({"status": "in_progress"}),
+    )
+    .await?
+    .expect_problem(&[403, 404], None, "status report on an unknown task")?;
     Ok(())
 }
