@@ -13,6 +13,14 @@ pub fn cases() -> Vec<Case> {
         case!("objects.task_shape", task_shape),
         case!("objects.worker_shape", worker_shape),
         case!("objects.repo_shape", repo_shape),
+        case!("objects.repo_contract", repo_contract),
+        case!("objects.reputation", feature = "reputation", reputation),
+        case!(
+            "objects.trust_promotion",
+            feature = "reputation",
+            trust_promotion
+        ),
+        case!("objects.leaderboard", feature = "leaderboard", leaderboard),
         case!("endpoints.import_upsert_by_key", import_upsert_by_key),
         case!("endpoints.import_yaml", import_yaml),
         case!("endpoints.import_unknown_repo", import_unknown_repo),
@@ -625,5 +633,277 @@ async fn admin_update_worker(ctx: Ctx) -> CaseResult {
     )
     .await?
     .expect_problem(&[404], None, "admin update of an unknown worker")?;
+    Ok(())
+}
+
+/// Section 7: a policy's `contract` and `clone_url` reach the lease's task and the holder's
+/// `GET /v1/tasks/{id}`; a repo without a contract shows `contract: null`.
+async fn repo_contract(ctx: Ctx) -> CaseResult {
+    let contract = json!({
+        "setup": "npm ci", "test": "npm test", "lint": "npm run lint",
+        "branch": "owp/{key}-{slug}", "pr_template": "Fixes the task.", "instructions": "Be kind.",
+    });
+    let clone_url = "https://git.example.com/acme/widgets.git";
+    let repo = ctx
+        .repo_with(
+            100,
+            false,
+            json!({"contract": contract, "clone_url": clone_url}),
+        )
+        .await?;
+    let bare = ctx.repo().await?;
+    let skill = ctx.skill();
+    ctx.import(
+        &repo,
+        &skill,
+        json!([{"title": "with a contract", "priority": "high"}]),
+    )
+    .await?;
+    ctx.import(
+        &bare,
+        &skill,
+        json!([{"title": "without", "priority": "low"}]),
+    )
+    .await?;
+    let worker = ctx.worker(&[&skill], json!({})).await?;
+    let lease = ctx.claim_lease(&worker).await?;
+    let task = &lease["task"];
+    ensure_that!(
+        task["repo"] == repo.as_str(),
+        "the high-priority task of the repo with a contract should come first, got {}",
+        task["repo"]
+    );
+    ensure_that!(
+        task["contract"] == contract && task["clone_url"] == clone_url,
+        "the lease's task: expected contract {contract} and clone_url {clone_url}, got {} and {}",
+        task["contract"],
+        task["clone_url"]
+    );
+    let id = str_field(task, "task_id", "the lease's task")?;
+    let own = ctx.worker_get(&worker, &format!("/v1/tasks/{id}")).await?;
+    own.expect(&[200], "GET /v1/tasks/{id} by its holder")?;
+    ensure_that!(
+        own.body["contract"] == contract,
+        "GET /v1/tasks/{{id}} by its holder: expected contract {contract}, got {}",
+        own.body["contract"]
+    );
+    let lease = ctx.claim_lease(&worker).await?;
+    let task = &lease["task"];
+    ensure_that!(
+        task["repo"] == bare.as_str() && task.get("contract").is_some_and(Value::is_null),
+        "the lease's task of a repo without a contract: expected `contract: null`, got {}",
+        task.get("contract")
+            .map_or("nothing".to_string(), Value::to_string)
+    );
+    Ok(())
+}
+
+/// A worker's `reputation` object.
+async fn reputation_of(ctx: &Ctx, worker_id: &str) -> Result<Value, Outcome> {
+    let w = ctx.state_object("workers", "worker_id", worker_id).await?;
+    let r = w["reputation"].clone();
+    for count in ["merged", "closed_unmerged", "expired", "nacked", "score"] {
+        ensure_that!(
+            is_int(&r[count]) || r[count].is_f64(),
+            "an opted-in worker's reputation: expected a number `{count}`, got {r}"
+        );
+    }
+    Ok(r)
+}
+
+/// Section 7's opt-in reputation: counts of the worker's outcomes; a nack counts as nacked, an
+/// admin's merge as merged and raises the score; `POST /v1/workers/me` opts out.
+async fn reputation(ctx: Ctx) -> CaseResult {
+    let repo = ctx.repo().await?;
+    let skill = ctx.skill();
+    ctx.import(
+        &repo,
+        &skill,
+        json!([{"title": "given back"}, {"title": "merged"}]),
+    )
+    .await?;
+    let plain = ctx.worker(&[&skill], json!({})).await?;
+    let w = ctx.state_object("workers", "worker_id", &plain.id).await?;
+    field(
+        &w,
+        "a worker registered without it",
+        "reputation_opt_in",
+        "false (the default)",
+        |v| v == false,
+    )?;
+    let worker = ctx
+        .worker(&[&skill], json!({"reputation_opt_in": true}))
+        .await?;
+    let start = reputation_of(&ctx, &worker.id).await?;
+    ensure_that!(
+        start["merged"] == 0 && start["nacked"] == 0 && start["expired"] == 0,
+        "a new worker's reputation should count nothing yet, got {start}"
+    );
+    let lease = ctx.claim_lease(&worker).await?;
+    let lease_id = str_field(&lease, "lease_id", "the lease")?;
+    ctx.worker_post(
+        &worker,
+        &format!("/v1/leases/{lease_id}/nack"),
+        json!({"reason": "no time"}),
+    )
+    .await?
+    .expect(&[200], "nack")?;
+    let nacked = reputation_of(&ctx, &worker.id).await?;
+    ensure_that!(
+        nacked["nacked"] == 1 && nacked["merged"] == 0,
+        "after one nack: expected reputation.nacked 1, got {nacked}"
+    );
+    let lease = ctx.claim_lease(&worker).await?;
+    let id = str_field(&lease["task"], "task_id", "the lease's task")?;
+    ctx.worker_post(
+        &worker,
+        &format!("/v1/tasks/{id}/status"),
+        json!({"status": "pr_opened", "artifact": {"pr_url": "https://example.com/acme/pull/5"}}),
+    )
+    .await?
+    .expect(&[200], "status pr_opened")?;
+    ctx.admin_post(
+        &format!("/v1/admin/tasks/{id}/status"),
+        json!({"status": "merged"}),
+    )
+    .await?
+    .expect(&[200], "admin status merged")?;
+    let merged = reputation_of(&ctx, &worker.id).await?;
+    let score = |r: &Value| r["score"].as_f64().unwrap_or(f64::NAN);
+    ensure_that!(
+        merged["merged"] == 1 && score(&merged) > score(&nacked),
+        "after an admin merged its task: expected reputation.merged 1 and a higher score than          {}, got {merged}",
+        nacked["score"]
+    );
+    let reply = ctx
+        .worker_post(
+            &worker,
+            "/v1/workers/me",
+            json!({"reputation_opt_in": false}),
+        )
+        .await?;
+    reply.expect(&[200], "POST /v1/workers/me {reputation_opt_in: false}")?;
+    let w = ctx.state_object("workers", "worker_id", &worker.id).await?;
+    field(
+        &w,
+        "the worker after opting out",
+        "reputation_opt_in",
+        "false",
+        |v| v == false,
+    )?;
+    Ok(())
+}
+
+/// Section 7's trust progression: with `promote: [{level: 1, merged: 1}]`, an opted-in trust-0
+/// worker is offered a tier-1 task of that repo once one of its tasks there merged.
+async fn trust_promotion(ctx: Ctx) -> CaseResult {
+    let repo = ctx
+        .repo_with(100, false, json!({"promote": [{"level": 1, "merged": 1}]}))
+        .await?;
+    let skill = ctx.skill();
+    ctx.import(
+        &repo,
+        &skill,
+        json!([{"title": "tier one", "tier": 1, "priority": "critical"}, {"title": "tier zero"}]),
+    )
+    .await?;
+    let worker = ctx
+        .worker(&[&skill], json!({"reputation_opt_in": true}))
+        .await?;
+    let lease = ctx.claim_lease(&worker).await?;
+    ensure_that!(
+        lease["task"]["tier"] == 0,
+        "a trust-0 worker with nothing merged should be offered the tier-0 task, got {}",
+        lease["task"]
+    );
+    ctx.claim_none(&worker, "the tier-1 task needs trust 1, nothing merged yet")
+        .await?;
+    let id = str_field(&lease["task"], "task_id", "the lease's task")?;
+    ctx.worker_post(
+        &worker,
+        &format!("/v1/tasks/{id}/status"),
+        json!({"status": "pr_opened", "artifact": {"pr_url": "https://example.com/acme/pull/6"}}),
+    )
+    .await?
+    .expect(&[200], "status pr_opened")?;
+    ctx.admin_post(
+        &format!("/v1/admin/tasks/{id}/status"),
+        json!({"status": "merged"}),
+    )
+    .await?
+    .expect(&[200], "admin status merged")?;
+    let lease = ctx.claim_lease(&worker).await?;
+    ensure_that!(
+        lease["task"]["tier"] == 1,
+        "after one merged task (promote level 1 at 1 merged) the tier-1 task should be offered, got {}",
+        lease["task"]
+    );
+    Ok(())
+}
+
+/// Section 7's leaderboard lists only workers that opted in, with their merged tasks and points.
+async fn leaderboard(ctx: Ctx) -> CaseResult {
+    let repo = ctx.repo().await?;
+    let skill = ctx.skill();
+    let listed = ctx.worker(&[&skill], json!({})).await?;
+    let hidden = ctx.worker(&[&skill], json!({})).await?;
+    ctx.worker_post(
+        &listed,
+        "/v1/workers/me",
+        json!({"leaderboard_opt_in": true}),
+    )
+    .await?
+    .expect(&[200], "POST /v1/workers/me {leaderboard_opt_in: true}")?;
+    ctx.import(
+        &repo,
+        &skill,
+        json!([{"title": "three points", "estimate_points": 3}, {"title": "two points", "estimate_points": 2}]),
+    )
+    .await?;
+    for worker in [&listed, &hidden] {
+        let lease = ctx.claim_lease(worker).await?;
+        let id = str_field(&lease["task"], "task_id", "the lease's task")?;
+        ctx.worker_post(
+            worker,
+            &format!("/v1/tasks/{id}/status"),
+            json!({"status": "pr_opened", "artifact": {"pr_url": "https://example.com/acme/pull/7"}}),
+        )
+        .await?
+        .expect(&[200], "status pr_opened")?;
+        ctx.admin_post(
+            &format!("/v1/admin/tasks/{id}/status"),
+            json!({"status": "merged"}),
+        )
+        .await?
+        .expect(&[200], "admin status merged")?;
+    }
+    let reply = ctx
+        .admin_get(&format!("/v1/leaderboard?repo={repo}&days=1"))
+        .await?;
+    reply.expect(&[200], "GET /v1/leaderboard as admin")?;
+    let rows = reply.body["workers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let name =
+        |w: &crate::conformance::client::Worker| w.registered["name"].as_str().map(str::to_string);
+    let _ = name;
+    let state = ctx.admin_state().await?;
+    let name_of = |id: &str| {
+        state["workers"]
+            .as_array()
+            .and_then(|ws| ws.iter().find(|w| w["worker_id"] == id))
+            .map(|w| w["name"].clone())
+            .unwrap_or(Value::Null)
+    };
+    let (listed_name, hidden_name) = (name_of(&listed.id), name_of(&hidden.id));
+    ensure_that!(
+        rows.len() == 1
+            && rows[0]["name"] == listed_name
+            && rows[0]["merged"] == 1
+            && rows[0]["points"] == 3,
+        "GET /v1/leaderboard?repo=…: expected only {listed_name} (opted in) with merged 1 and          points 3, not {hidden_name} (not opted in); got {}",
+        reply.text
+    );
     Ok(())
 }
