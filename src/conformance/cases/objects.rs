@@ -885,9 +885,6 @@ async fn leaderboard(ctx: Ctx) -> CaseResult {
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let name =
-        |w: &crate::conformance::client::Worker| w.registered["name"].as_str().map(str::to_string);
-    let _ = name;
     let state = ctx.admin_state().await?;
     let name_of = |id: &str| {
         state["workers"]
