@@ -19,6 +19,7 @@ pub fn cases() -> Vec<Case> {
             "abuse.blocked_counts_toward_budget",
             blocked_counts_toward_budget
         ),
+        case!("abuse.pr_url_http_only", pr_url_http_only),
     ]
 }
 
@@ -229,6 +230,46 @@ async fn blocked_counts_toward_budget(ctx: Ctx) -> CaseResult {
         lease["task"]["task_id"] == other_id.as_str(),
         "once the admin moved the blocked task on, the other task {other_id} should be offered, got {}",
         lease["task"]["task_id"]
+    );
+    Ok(())
+}
+
+/// `artifact.pr_url` must be an `http` or `https` URL: anything else is `422`, and the task stays
+/// as it was.
+async fn pr_url_http_only(ctx: Ctx) -> CaseResult {
+    let repo = ctx.repo().await?;
+    let skill = ctx.skill();
+    ctx.import(&repo, &skill, json!([{"title": "links"}]))
+        .await?;
+    let worker = ctx.worker(&[&skill], json!({})).await?;
+    let lease = ctx.claim_lease(&worker).await?;
+    let task_id = str_field(&lease["task"], "task_id", "the lease's task")?.to_string();
+    let path = format!("/v1/tasks/{task_id}/status");
+    for url in [
+        "javascript:alert(1)",
+        "ftp://example.com/pull/1",
+        "not a url",
+        "file:///etc/passwd",
+    ] {
+        ctx.worker_post(
+            &worker,
+            &path,
+            json!({"status": "pr_opened", "artifact": {"pr_url": url}}),
+        )
+        .await?
+        .expect_problem(
+            &[422],
+            None,
+            &format!("status pr_opened with pr_url `{url}`"),
+        )?;
+    }
+    let task = ctx.task(&task_id).await?;
+    ensure_that!(
+        task["status"] == "leased" && task["artifact"].get("pr_url").is_none(),
+        "after the refused pr_url reports the task should still be leased without a pr_url, got \
+         status {} artifact {}",
+        task["status"],
+        task["artifact"]
     );
     Ok(())
 }

@@ -13,6 +13,7 @@ pub fn cases() -> Vec<Case> {
         case!("objects.task_shape", task_shape),
         case!("objects.worker_shape", worker_shape),
         case!("objects.repo_shape", repo_shape),
+        case!("objects.worker_online", worker_online),
         case!("objects.repo_contract", repo_contract),
         case!("objects.reputation", feature = "reputation", reputation),
         case!(
@@ -902,5 +903,40 @@ async fn leaderboard(ctx: Ctx) -> CaseResult {
         "GET /v1/leaderboard?repo=…: expected only {listed_name} (opted in) with merged 1 and          points 3, not {hidden_name} (not opted in); got {}",
         reply.text
     );
+    Ok(())
+}
+
+/// A worker is `online` while its last authenticated request is younger than the heartbeat TTL,
+/// and offline once it is older (with a second of slack); a heartbeat brings it back.
+async fn worker_online(ctx: Ctx) -> CaseResult {
+    let ttl = ctx.ttl_within_max_wait("heartbeat")?;
+    let skill = ctx.skill();
+    let worker = ctx.worker(&[&skill], json!({})).await?;
+    let online = |want: bool, when: &'static str| {
+        let ctx = ctx.clone();
+        let id = worker.id.clone();
+        async move {
+            let w = ctx.state_object("workers", "worker_id", &id).await?;
+            ensure_that!(
+                w["online"] == want,
+                "the worker {when}: expected online {want}, got {}",
+                w["online"]
+            );
+            Ok::<(), Outcome>(())
+        }
+    };
+    online(true, "just registered").await?;
+    tokio::time::sleep(ttl + std::time::Duration::from_millis(1500)).await;
+    online(false, "silent for longer than the heartbeat TTL").await?;
+    ctx.send(
+        Method::POST,
+        "/v1/workers/heartbeat",
+        Auth::Worker(&worker),
+        None,
+        &[],
+    )
+    .await?
+    .expect(&[200], "heartbeat")?;
+    online(true, "after a heartbeat").await?;
     Ok(())
 }
