@@ -21,6 +21,7 @@ pub fn cases() -> Vec<Case> {
         case!("lifecycle.in_progress_acts_as_ack", in_progress_acts_as_ack),
         case!("lifecycle.blocked_by_holder", blocked_by_holder),
         case!("lifecycle.heartbeat_pause", heartbeat_pause),
+        case!("lifecycle.nack_from_in_progress", nack_from_in_progress),
     ]
 }
 
@@ -359,8 +360,8 @@ async fn in_progress_acts_as_ack(ctx: Ctx) -> CaseResult {
     let task = ctx.task(&task_id).await?;
     ensure_that!(
         task["status"] == "in_progress" && task["lease_id"] == lease_id.as_str(),
-        "a lease acknowledged by status in_progress should outlive the accept window; 1.5 s \
-         past accept_by the task is {} under lease {}",
+        "a lease acknowledged by status in_progress (and kept alive by heartbeats) should \
+         outlive the accept window; 1.5 s past accept_by the task is {} under lease {}",
         task["status"],
         task["lease_id"]
     );
@@ -437,5 +438,40 @@ async fn heartbeat_pause(ctx: Ctx) -> CaseResult {
     ctx.claim_none(&worker, "the worker paused itself").await?;
     beat("idle").await?;
     ctx.claim_lease(&worker).await?;
+    Ok(())
+}
+
+/// `nack` also gives back an acknowledged lease: `in_progress` → `ready`, the holder's load
+/// released; a second `nack` of the same lease is `409`.
+async fn nack_from_in_progress(ctx: Ctx) -> CaseResult {
+    let (worker, _, task_id, lease_id) = one_lease(&ctx).await?;
+    ctx.worker_post(&worker, &format!("/v1/leases/{lease_id}/ack"), json!({}))
+        .await?
+        .expect(&[200], "ack")?;
+    let path = format!("/v1/leases/{lease_id}/nack");
+    let reply = ctx
+        .worker_post(&worker, &path, json!({"reason": "out of time"}))
+        .await?;
+    reply.expect(&[200], "nack of an acknowledged lease")?;
+    ensure_that!(
+        reply.body["task_id"] == task_id.as_str() && reply.body["status"] == "ready",
+        "nack from in_progress: expected the task, back in ready, got {}",
+        reply.text
+    );
+    let w = ctx.state_object("workers", "worker_id", &worker.id).await?;
+    ensure_that!(
+        w["active_tasks"] == 0 && w["active_points"] == 0,
+        "after its only lease was nacked the worker should hold nothing, got active_tasks {} \
+         active_points {}",
+        w["active_tasks"],
+        w["active_points"]
+    );
+    ctx.worker_post(&worker, &path, json!({"reason": "again"}))
+        .await?
+        .expect_problem(&[409], None, "a second nack of the same lease")?;
+    ensure_that!(
+        ctx.task(&task_id).await?["status"] == "ready",
+        "the refused second nack changed the task (expected it still ready)"
+    );
     Ok(())
 }
