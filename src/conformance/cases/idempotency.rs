@@ -17,6 +17,7 @@ pub fn cases() -> Vec<Case> {
             register_replay_new_token
         ),
         case!("idempotency.per_caller", per_caller),
+        case!("idempotency.replay_empty_claim", replay_empty_claim),
     ]
 }
 
@@ -263,5 +264,49 @@ async fn per_caller(ctx: Ctx) -> CaseResult {
         .send(Method::POST, "/v1/work", Auth::Worker(&one), None, &headers)
         .await?;
     same_answer(&first, &again, "the first worker's claim")?;
+    Ok(())
+}
+
+/// Every answer is replayed, not only successes: a claim that found nothing (`204`) sent again
+/// with its key answers `204` again even once work is there, and takes nothing.
+async fn replay_empty_claim(ctx: Ctx) -> CaseResult {
+    let repo = ctx.repo().await?;
+    let skill = ctx.skill();
+    let worker = ctx.worker(&[&skill], json!({})).await?;
+    let key = ctx.unique("empty-claim-key");
+    let headers = [("Idempotency-Key", key.as_str())];
+    let first = ctx
+        .send(
+            Method::POST,
+            "/v1/work",
+            Auth::Worker(&worker),
+            None,
+            &headers,
+        )
+        .await?;
+    first.expect(&[204], "a claim with nothing eligible")?;
+    ctx.import(&repo, &skill, json!([{"title": "arrives later"}]))
+        .await?;
+    let again = ctx
+        .send(
+            Method::POST,
+            "/v1/work",
+            Auth::Worker(&worker),
+            None,
+            &headers,
+        )
+        .await?;
+    ensure_that!(
+        again.status == 204,
+        "the empty claim sent again with its Idempotency-Key should replay 204, got {}",
+        again.describe()
+    );
+    let tasks = tasks_of(&ctx, &repo).await?;
+    ensure_that!(
+        tasks.len() == 1 && tasks[0]["status"] == "ready",
+        "the replayed claim should take nothing, yet the task is {}",
+        tasks.first().map_or(Value::Null, |t| t["status"].clone())
+    );
+    ctx.claim_lease(&worker).await?;
     Ok(())
 }

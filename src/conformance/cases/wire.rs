@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::conformance::client::{Auth, str_field, utc_field};
+use crate::conformance::client::{Auth, Reply, str_field, utc_field};
 use crate::conformance::{Case, CaseResult, Ctx};
 use crate::{case, ensure_that};
 
@@ -18,6 +18,7 @@ pub fn cases() -> Vec<Case> {
         case!("wire.timestamps_rfc3339", timestamps_rfc3339),
         case!("wire.wrong_types", wrong_types),
         case!("wire.unknown_object_404", unknown_object_404),
+        case!("wire.odd_input_no_500", odd_input_no_500),
     ]
 }
 
@@ -472,5 +473,88 @@ async fn unknown_object_404(ctx: Ctx) -> CaseResult {
     )
     .await?
     .expect_problem(&[403, 404], None, "status report on an unknown task")?;
+    Ok(())
+}
+
+/// Odd input is a client error, never a server error: strange ids in paths, bad query values,
+/// numbers far beyond any range, a JSON body sent as text. A `4xx` is a problem document.
+async fn odd_input_no_500(ctx: Ctx) -> CaseResult {
+    let skill = ctx.skill();
+    let worker = ctx.worker(&[&skill], json!({})).await?;
+    let long_id = "t".repeat(5000);
+    let client_error = |reply: &Reply, what: &str| -> CaseResult {
+        ensure_that!(
+            (400..500).contains(&reply.status),
+            "{what}: expected a 4xx client error, got {}",
+            reply.describe()
+        );
+        reply.expect_problem(&[reply.status], None, what)?;
+        Ok(())
+    };
+    for path in [
+        format!("/v1/tasks/{long_id}"),
+        "/v1/tasks/%FF%FE".to_string(),
+        "/v1/tasks/..%2F..%2Fadmin".to_string(),
+        "/v1/tasks/'%20OR%201=1".to_string(),
+    ] {
+        let reply = ctx.admin_get(&path).await?;
+        client_error(&reply, &format!("GET {}", &path[..path.len().min(60)]))?;
+    }
+    for query in ["wait=abc", "wait=-1", "wait=99999999999999999999999"] {
+        let reply = ctx
+            .send(
+                Method::POST,
+                &format!("/v1/work?{query}"),
+                Auth::Worker(&worker),
+                None,
+                &[],
+            )
+            .await?;
+        client_error(&reply, &format!("POST /v1/work?{query}"))?;
+    }
+    let huge = serde_json::from_str::<Value>("1e30").map_err(anyhow::Error::from)?;
+    let reply = ctx
+        .send(
+            Method::POST,
+            "/v1/workers/register",
+            Auth::None,
+            Some(
+                &json!({"name": ctx.unique("worker"), "skills": [skill], "capacity_points": huge}),
+            ),
+            &[],
+        )
+        .await?;
+    if let Some(id) = reply.body["worker_id"].as_str() {
+        ctx.remember_worker(id);
+    }
+    client_error(&reply, "register with capacity_points 1e30")?;
+    let reply = ctx
+        .send_raw(
+            Method::POST,
+            "/v1/workers/register",
+            Auth::None,
+            "text/plain",
+            serde_json::to_vec(&json!({"name": ctx.unique("worker"), "capacity_points": 1}))
+                .map_err(anyhow::Error::from)?,
+        )
+        .await?;
+    if let Some(id) = reply.body["worker_id"].as_str() {
+        ctx.remember_worker(id);
+    }
+    ensure_that!(
+        reply.status < 500,
+        "register with Content-Type text/plain: expected no server error, got {}",
+        reply.describe()
+    );
+    let reply = ctx
+        .send_raw(
+            Method::POST,
+            "/v1/admin/tasks",
+            Auth::Admin,
+            "application/json",
+            b"{\"repo\": \"\\ud800\", \"tasks\": []}".to_vec(),
+        )
+        .await?;
+    client_error(&reply, "an import whose repo is a lone UTF-16 surrogate")?;
     Ok(())
 }
