@@ -286,8 +286,8 @@ async fn heartbeat_renews_leases(ctx: Ctx) -> CaseResult {
     let Ok(ttl) = ctx.ttl_within_max_wait("lease") else {
         return Ok(());
     };
-    // Heartbeats only, for the TTL and a half: the lease must still be held.
-    let until = tokio::time::Instant::now() + ttl + ttl / 2 + Duration::from_millis(500);
+    // Heartbeats only, for the TTL and 1.5 s more: the lease must still be held.
+    let until = tokio::time::Instant::now() + ttl + Duration::from_millis(1500);
     let step = (ttl / 3).max(Duration::from_millis(300));
     while tokio::time::Instant::now() < until {
         tokio::time::sleep(step).await;

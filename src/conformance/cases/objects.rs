@@ -295,8 +295,7 @@ async fn repo_shape(ctx: Ctx) -> CaseResult {
     )?;
 
     let skill = ctx.skill();
-    let tasks = ctx
-        .import(&name, &skill, json!([{"title": "one"}, {"title": "two"}]))
+    ctx.import(&name, &skill, json!([{"title": "one"}, {"title": "two"}]))
         .await?;
     let worker = ctx.worker(&[&skill], json!({})).await?;
     let expect = |open: i64, active: i64, throttled: bool, when: &'static str| {
@@ -337,7 +336,6 @@ async fn repo_shape(ctx: Ctx) -> CaseResult {
     .await?
     .expect(&[200], "admin status merged")?;
     expect(0, 1, false, "once the pull request merged").await?;
-    let _ = tasks;
     Ok(())
 }
 
