@@ -606,3 +606,63 @@ pub fn str_field<'a>(object: &'a Value, field: &str, what: &str) -> Result<&'a s
         .with_context(|| format!("{what}: no string `{field}` in {object}"))
         .map_err(Outcome::from)
 }
+
+impl Ctx {
+    /// Notes a worker to pause after the case (workers registered otherwise than by
+    /// [`Ctx::worker`]).
+    pub fn remember_worker(&self, worker_id: &str) {
+        self.created
+            .lock()
+            .unwrap()
+            .workers
+            .push(worker_id.to_string());
+    }
+
+    /// `GET /v1/admin/state`, which must answer 200.
+    pub async fn admin_state(&self) -> Result<Value, Outcome> {
+        let reply = self.admin_get("/v1/admin/state").await?;
+        reply.expect(&[200], "GET /v1/admin/state")?;
+        Ok(reply.body.clone())
+    }
+
+    /// One object of `GET /v1/admin/state`'s `list` (`repos`, `workers`, `tasks`) whose `field`
+    /// is `value`; fails the case when it is not there.
+    pub async fn state_object(
+        &self,
+        list: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<Value, Outcome> {
+        let state = self.admin_state().await?;
+        state[list]
+            .as_array()
+            .and_then(|items| items.iter().find(|o| o[field] == value))
+            .cloned()
+            .ok_or_else(|| {
+                Outcome::Failed(format!(
+                    "GET /v1/admin/state: expected `{list}` to hold one with {field} `{value}`"
+                ))
+            })
+    }
+}
+
+/// Reads a field as an RFC 3339 timestamp in UTC (offset `Z` or `+00:00`), failing the case when
+/// it is not one.
+pub fn utc_field(
+    object: &Value,
+    field: &str,
+    what: &str,
+) -> Result<chrono::DateTime<chrono::Utc>, Outcome> {
+    let text = str_field(object, field, what)?;
+    let parsed = chrono::DateTime::parse_from_rfc3339(text).map_err(|e| {
+        Outcome::Failed(format!(
+            "{what}: `{field}` is not an RFC 3339 timestamp: `{text}` ({e})"
+        ))
+    })?;
+    if parsed.offset().local_minus_utc() != 0 {
+        return Err(Outcome::Failed(format!(
+            "{what}: `{field}` is not in UTC: `{text}`"
+        )));
+    }
+    Ok(parsed.with_timezone(&chrono::Utc))
+}

@@ -1,7 +1,13 @@
 //! The cases, one file per part of the protocol. Each file's `cases()` lists its cases in the
 //! order they run; names are `part.what` and stable (expected-failure lists name them).
 
+mod abuse;
+mod auth;
 mod discovery;
+mod idempotency;
+mod lifecycle;
+mod objects;
+mod wire;
 
 use super::Case;
 
@@ -9,5 +15,11 @@ use super::Case;
 pub fn all() -> Vec<Case> {
     let mut all = Vec::new();
     all.extend(discovery::cases());
+    all.extend(wire::cases());
+    all.extend(auth::cases());
+    all.extend(objects::cases());
+    all.extend(lifecycle::cases());
+    all.extend(idempotency::cases());
+    all.extend(abuse::cases());
     all
 }
