@@ -1,7 +1,13 @@
 //! The cases, one file per part of the protocol. Each file's `cases()` lists its cases in the
 //! order they run; names are `part.what` and stable (expected-failure lists name them).
 
+mod concurrency;
 mod discovery;
+mod expiry;
+mod order;
+mod realtime;
+mod rules;
+mod seat;
 
 use super::Case;
 
@@ -9,5 +15,11 @@ use super::Case;
 pub fn all() -> Vec<Case> {
     let mut all = Vec::new();
     all.extend(discovery::cases());
+    all.extend(rules::cases());
+    all.extend(concurrency::cases());
+    all.extend(expiry::cases());
+    all.extend(realtime::cases());
+    all.extend(order::cases());
+    all.extend(seat::cases());
     all
 }
