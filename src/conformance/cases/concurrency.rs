@@ -374,6 +374,23 @@ async fn rules_together(ctx: Ctx) -> CaseResult {
     for round in 1..=2 {
         let claimants: Vec<&Worker> = who.iter().flat_map(|w| [&w.worker, &w.worker]).collect();
         let replies = race(&ctx, &claimants).await?;
+        // On a slow machine a lease of the first round may have run out (its task has been
+        // requeued with one more attempt): it no longer holds anything.
+        let mut live = Vec::new();
+        for h in held {
+            let task = if h.pr_opened {
+                None
+            } else {
+                Some(ctx.task(&h.task).await?)
+            };
+            let expired = task.is_some_and(|t| {
+                t["attempts"] != 0 || !(t["status"] == "leased" || t["status"] == "in_progress")
+            });
+            if !expired {
+                live.push(h);
+            }
+        }
+        held = live;
         for (n, lease) in leases(&replies)? {
             let holder = n / 2;
             let t = task_id(&lease);

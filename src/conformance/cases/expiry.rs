@@ -19,6 +19,7 @@ pub fn cases() -> Vec<Case> {
         case!("expiry.accept_ttl", accept_ttl),
         case!("expiry.lease_ttl", lease_ttl),
         case!("expiry.heartbeat_extends", heartbeat_extends),
+        case!("expiry.renew_extends", renew_extends),
         case!(
             "expiry.offline_after_heartbeat_ttl",
             offline_after_heartbeat_ttl
@@ -172,6 +173,19 @@ async fn lease_ttl(ctx: Ctx) -> CaseResult {
 /// Heartbeats renew every lease the worker holds: an acknowledged lease heartbeaten every third
 /// of its TTL lives well past its first `expires_at`, and ends a TTL after the last heartbeat.
 async fn heartbeat_extends(ctx: Ctx) -> CaseResult {
+    kept_alive(ctx, false).await
+}
+
+/// `renew` extends the lease by its TTL: an acknowledged lease renewed every third of its TTL
+/// lives well past its first `expires_at`, and ends a TTL after the last renewal.
+async fn renew_extends(ctx: Ctx) -> CaseResult {
+    kept_alive(ctx, true).await
+}
+
+/// An acknowledged lease kept alive by heartbeats (or `renew`, when `renew` is true) past its
+/// first deadline, then left to run out.
+async fn kept_alive(ctx: Ctx, renew: bool) -> CaseResult {
+    let how = if renew { "renewed" } else { "heartbeaten" };
     let ttl = ctx.ttl_within_max_wait("lease")?;
     let repo = ctx.repo().await?;
     let skill = ctx.skill();
@@ -192,16 +206,24 @@ async fn heartbeat_extends(ctx: Ctx) -> CaseResult {
     while Instant::now() < keep_until {
         tokio::time::sleep(ttl / 3).await;
         last_sent = Instant::now();
-        let reply = ctx
-            .worker_post(&w, "/v1/workers/heartbeat", json!({}))
-            .await?;
-        reply.expect(&[200], "POST /v1/workers/heartbeat")?;
+        if renew {
+            let lease_id = lease["lease_id"].as_str().unwrap_or("");
+            let reply = ctx
+                .worker_post(&w, &format!("/v1/leases/{lease_id}/renew"), json!({}))
+                .await?;
+            reply.expect(&[200], "POST /v1/leases/{id}/renew by its holder")?;
+        } else {
+            let reply = ctx
+                .worker_post(&w, "/v1/workers/heartbeat", json!({}))
+                .await?;
+            reply.expect(&[200], "POST /v1/workers/heartbeat")?;
+        }
         last_answered = Instant::now();
     }
     let task = ctx.task(t).await?;
     ensure_that!(
         task["status"] == "in_progress",
-        "a lease heartbeaten every {} should outlive its first expires_at (lease TTL {}, {} ago); \
+        "a lease {how} every {} should outlive its first expires_at (lease TTL {}, {} ago); \
          got status {} attempts {}",
         secs(ttl / 3),
         secs(ttl),
@@ -217,7 +239,7 @@ async fn heartbeat_extends(ctx: Ctx) -> CaseResult {
             .checked_sub(PRECISION)
             .unwrap_or(last_sent),
         last_answered + ttl + PRECISION + SLACK,
-        "heartbeats stopped: the lease should end a lease TTL after the last one",
+        &format!("the lease is no longer {how}: it should end a lease TTL after the last time"),
     )
     .await?;
     ensure_that!(

@@ -19,7 +19,6 @@ pub fn cases() -> Vec<Case> {
         case!("rules.area_lock", area_lock),
         case!("rules.area_lock_off", area_lock_off),
         case!("rules.review_budget", review_budget),
-        case!("rules.review_budget_zero", review_budget_zero),
         case!("rules.tier_trust", tier_trust),
         case!("rules.priority_order", priority_order),
         case!("rules.nacked_not_reoffered", nacked_not_reoffered),
@@ -236,7 +235,9 @@ async fn paused_worker(ctx: Ctx) -> CaseResult {
         .worker_post(&w, "/v1/workers/heartbeat", json!({"status": "idle"}))
         .await?;
     reply.expect(&[200], "POST /v1/workers/heartbeat {status: idle}")?;
-    claim_task(&ctx, &w, &t[0], "the worker resumed by heartbeat").await?;
+    let lease = claim_task(&ctx, &w, &t[0], "the worker resumed by heartbeat").await?;
+    // In review it holds no expiring lease, so it cannot come back to the queue meanwhile.
+    pr_opened(&ctx, &w, &lease).await?;
     let updated = admin_worker(&ctx, &w, json!({"status": "paused"})).await?;
     ensure_that!(
         updated["status"] == "paused",
@@ -462,7 +463,8 @@ async fn area_lock_off(ctx: Ctx) -> CaseResult {
 
 /// Review budget: `open_prs + active_leases < max_open_prs` in the task's repository; a
 /// `pr_opened` task counts, and so does one its holder reported `blocked` (section 9), until an
-/// admin moves it on. The repository's live figures say the same.
+/// admin moves it on. The repository's live figures say the same. `max_open_prs: 0` offers
+/// nothing.
 async fn review_budget(ctx: Ctx) -> CaseResult {
     let repo = ctx.repo_with(2, false, json!({})).await?;
     let skill = ctx.skill();
@@ -521,19 +523,17 @@ async fn review_budget(ctx: Ctx) -> CaseResult {
         "the blocked task was cancelled by an admin: one slot free",
     )
     .await?;
-    Ok(())
-}
-
-/// `max_open_prs: 0` offers nothing in that repository.
-async fn review_budget_zero(ctx: Ctx) -> CaseResult {
-    let repo = ctx.repo_with(0, false, json!({})).await?;
-    let skill = ctx.skill();
-    ctx.import(&repo, &skill, json!([{"title": "never offered"}]))
+    let closed = ctx.repo_with(0, false, json!({})).await?;
+    let other = ctx.skill();
+    ctx.import(&closed, &other, json!([{"title": "never offered"}]))
         .await?;
-    let w = ctx.worker(&[&skill], json!({})).await?;
-    ctx.claim_none(&w, "the repository's max_open_prs is 0")
-        .await?;
-    let policy = state_repo(&ctx, &repo).await?;
+    let fresh = ctx.worker(&[&other], json!({})).await?;
+    ctx.claim_none(
+        &fresh,
+        "the only ready task's repository has max_open_prs 0",
+    )
+    .await?;
+    let policy = state_repo(&ctx, &closed).await?;
     ensure_that!(
         policy["throttled"] == true,
         "a repository with max_open_prs 0 is throttled (0 + 0 ≥ 0); got {policy}"
@@ -640,6 +640,8 @@ async fn priority_order(ctx: Ctx) -> CaseResult {
             );
         }
         got.push(title_got);
+        // In review it holds no expiring lease, so it cannot come back while the rest is taken.
+        pr_opened(&ctx, &w, &reply.body["lease"]).await?;
     }
     Ok(())
 }
