@@ -20,6 +20,7 @@ pub fn cases() -> Vec<Case> {
         case!("expiry.lease_ttl", lease_ttl),
         case!("expiry.heartbeat_extends", heartbeat_extends),
         case!("expiry.renew_extends", renew_extends),
+        case!("expiry.only_renewals_extend", only_renewals_extend),
         case!(
             "expiry.offline_after_heartbeat_ttl",
             offline_after_heartbeat_ttl
@@ -177,13 +178,13 @@ async fn heartbeat_extends(ctx: Ctx) -> CaseResult {
 }
 
 /// `renew` extends the lease by its TTL: an acknowledged lease renewed every third of its TTL
-/// lives well past its first `expires_at`, and ends a TTL after the last renewal.
+/// lives well past its first `expires_at`.
 async fn renew_extends(ctx: Ctx) -> CaseResult {
     kept_alive(ctx, true).await
 }
 
 /// An acknowledged lease kept alive by heartbeats (or `renew`, when `renew` is true) past its
-/// first deadline, then left to run out.
+/// first deadline, then (heartbeats) left to run out.
 async fn kept_alive(ctx: Ctx, renew: bool) -> CaseResult {
     let how = if renew { "renewed" } else { "heartbeaten" };
     let ttl = ctx.ttl_within_max_wait("lease")?;
@@ -201,7 +202,9 @@ async fn kept_alive(ctx: Ctx, renew: bool) -> CaseResult {
     let lease = claim_task(&ctx, &w, t, "it is ready").await?;
     ack(&ctx, &w, &lease).await?;
     let acked = Instant::now();
-    let keep_until = acked + ttl + PRECISION + SLACK;
+    // Past the first expires_at by more than the contract's precision: a lease that was not
+    // extended has ended by then.
+    let keep_until = acked + ttl + PRECISION + Duration::from_millis(500);
     let (mut last_sent, mut last_answered) = (acked, acked);
     while Instant::now() < keep_until {
         tokio::time::sleep(ttl / 3).await;
@@ -231,6 +234,10 @@ async fn kept_alive(ctx: Ctx, renew: bool) -> CaseResult {
         task["status"],
         task["attempts"]
     );
+    if renew {
+        // How a lease ends once nothing extends it is the heartbeat case's part.
+        return Ok(());
+    }
     let task = wait_until_it_ends(
         &ctx,
         t,
@@ -366,4 +373,55 @@ async fn expiry_without_requests(ctx: Ctx) -> CaseResult {
         task["attempts"]
     );
     Ok(())
+}
+
+/// Only `heartbeat` and `renew` extend leases: a holder that keeps making other authenticated
+/// requests (reading its task) stays online, but its acknowledged lease still ends by its
+/// `expires_at`.
+async fn only_renewals_extend(ctx: Ctx) -> CaseResult {
+    let ttl = ctx.ttl_within_max_wait("lease")?;
+    let repo = ctx.repo().await?;
+    let skill = ctx.skill();
+    let tasks = ctx
+        .import(&repo, &skill, json!([{"title": "busy, never renewed"}]))
+        .await?;
+    let t = &ids(&tasks)?[0];
+    let w = ctx.worker(&[&skill], json!({})).await?;
+    let lease = claim_task(&ctx, &w, t, "it is ready").await?;
+    let sent = Instant::now();
+    ack(&ctx, &w, &lease).await?;
+    let answered = Instant::now();
+    let by = answered + ttl + PRECISION + SLACK;
+    let not_before = (sent + ttl).checked_sub(PRECISION).unwrap_or(sent);
+    loop {
+        // Reading its own task is an authenticated request of the holder (any answer will do
+        // once the lease has ended).
+        ctx.worker_get(&w, &format!("/v1/tasks/{t}")).await?;
+        let now = Instant::now();
+        let task = ctx.task(t).await?;
+        if task["status"] != "in_progress" {
+            ensure_that!(
+                now >= not_before,
+                "the lease ended {} before its expires_at",
+                secs(not_before.saturating_duration_since(now) + PRECISION)
+            );
+            ensure_that!(
+                task["status"] == "ready" && task["attempts"] == 1,
+                "the lease expired: expected the task ready with attempts 1, got status {} \
+                 attempts {}",
+                task["status"],
+                task["attempts"]
+            );
+            return Ok(());
+        }
+        if now > by {
+            fail_case!(
+                "a holder that only read its task (no heartbeat, no renew) kept its lease {} \
+                 past expires_at (lease TTL {}): only heartbeat and renew extend leases",
+                secs(now.saturating_duration_since(by) + PRECISION + SLACK),
+                secs(ttl)
+            );
+        }
+        tokio::time::sleep(POLL * 3).await;
+    }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::expiry::{PRECISION, SLACK, secs};
-use super::rules::{claim_task, ids};
+use super::rules::{claim_task, ids, nack};
 use crate::conformance::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that, fail_case};
 
@@ -17,6 +17,11 @@ pub fn cases() -> Vec<Case> {
             "realtime.long_poll_wakes",
             feature = "long_poll",
             long_poll_wakes
+        ),
+        case!(
+            "realtime.long_poll_wakes_on_release",
+            feature = "long_poll",
+            long_poll_wakes_on_release
         ),
         case!(
             "realtime.long_poll_times_out",
@@ -74,6 +79,58 @@ async fn long_poll_wakes(ctx: Ctx) -> CaseResult {
         late <= PRECISION + SLACK,
         "a long-poll claim should answer within 1 s of eligible work appearing; it answered {} \
          after the import",
+        secs(late)
+    );
+    Ok(())
+}
+
+/// Work appears not only by import: while another worker holds the only task, a long-poll claim
+/// waits; when the holder gives it back 1.5 s later, the waiting claim answers with it within a
+/// second.
+async fn long_poll_wakes_on_release(ctx: Ctx) -> CaseResult {
+    let repo = ctx.repo().await?;
+    let skill = ctx.skill();
+    let t = ids(&ctx
+        .import(
+            &repo,
+            &skill,
+            json!([{"title": "given back while another waits"}]),
+        )
+        .await?)?
+    .remove(0);
+    let holder = ctx.worker(&[&skill], json!({})).await?;
+    let waiter = ctx.worker(&[&skill], json!({})).await?;
+    let lease = claim_task(&ctx, &holder, &t, "it is ready").await?;
+    let started = Instant::now();
+    let poll = async {
+        let reply = ctx.claim(&waiter, Some(10)).await;
+        (reply, Instant::now())
+    };
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let sent = Instant::now();
+        let done = nack(&ctx, &holder, &lease).await;
+        (done, sent, Instant::now())
+    };
+    let ((reply, answered), (done, sent, released)) = tokio::join!(poll, release);
+    done?;
+    let reply = reply?;
+    ensure_that!(
+        reply.status == 200 && reply.body["lease"]["task"]["task_id"] == t.as_str(),
+        "POST /v1/work?wait=10 while another worker held the only task, given back after 1.5 s: \
+         expected a lease on it, got {} after {}",
+        reply.describe(),
+        secs(answered - started)
+    );
+    ensure_that!(
+        answered >= sent,
+        "the long poll answered with the task before its holder gave it back"
+    );
+    let late = answered.saturating_duration_since(released);
+    ensure_that!(
+        late <= PRECISION + SLACK,
+        "a long-poll claim should answer within 1 s of work becoming eligible; it answered {} \
+         after the holder gave the task back",
         secs(late)
     );
     Ok(())
