@@ -48,7 +48,7 @@ fn expect_keys(task: &Value, field: &str, want: &[&str], when: &str) -> CaseResu
 
 /// The tasks of one repository in `GET /v1/admin/state`.
 async fn tasks_of(ctx: &Ctx, repo: &str) -> Result<Vec<Value>, Outcome> {
-    let state = state(ctx).await?;
+    let state = state(ctx, repo).await?;
     Ok(state["tasks"]
         .as_array()
         .map(|l| l.iter().filter(|t| t["repo"] == repo).cloned().collect())
