@@ -420,7 +420,8 @@ impl Ctx {
             }
         }
         // Registrations are rate-limited per address (contract section 9: at least 100 a minute
-        // get through); a run that registers many workers waits as `Retry-After` says.
+        // get through); a run that registers many workers waits as `Retry-After` says, for up
+        // to 40 s.
         let mut reply = self
             .send(
                 Method::POST,
@@ -430,10 +431,8 @@ impl Ctx {
                 &[],
             )
             .await?;
-        for _ in 0..3 {
-            if reply.status != 429 {
-                break;
-            }
+        let give_up = std::time::Instant::now() + Duration::from_secs(40);
+        while reply.status == 429 && std::time::Instant::now() < give_up {
             let seconds = reply
                 .headers
                 .get(reqwest::header::RETRY_AFTER)
