@@ -419,7 +419,10 @@ impl Ctx {
                 b.insert(k.clone(), v.clone());
             }
         }
-        let reply = self
+        // Registrations are rate-limited per address (contract section 9: at least 100 a minute
+        // get through); a run that registers many workers waits as `Retry-After` says, for up
+        // to 40 s.
+        let mut reply = self
             .send(
                 Method::POST,
                 "/v1/workers/register",
@@ -428,6 +431,26 @@ impl Ctx {
                 &[],
             )
             .await?;
+        let give_up = std::time::Instant::now() + Duration::from_secs(40);
+        while reply.status == 429 && std::time::Instant::now() < give_up {
+            let seconds = reply
+                .headers
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(5)
+                .clamp(1, 30);
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+            reply = self
+                .send(
+                    Method::POST,
+                    "/v1/workers/register",
+                    Auth::None,
+                    Some(&body),
+                    &[],
+                )
+                .await?;
+        }
         reply.expect(&[201], "POST /v1/workers/register")?;
         let (Some(id), Some(token)) = (
             reply.body["worker_id"].as_str(),

@@ -3,10 +3,16 @@
 
 mod abuse;
 mod auth;
+mod concurrency;
 mod discovery;
+mod expiry;
 mod idempotency;
 mod lifecycle;
 mod objects;
+mod order;
+mod realtime;
+mod rules;
+mod seat;
 mod wire;
 
 use super::Case;
@@ -21,5 +27,11 @@ pub fn all() -> Vec<Case> {
     all.extend(lifecycle::cases());
     all.extend(idempotency::cases());
     all.extend(abuse::cases());
+    all.extend(rules::cases());
+    all.extend(concurrency::cases());
+    all.extend(expiry::cases());
+    all.extend(realtime::cases());
+    all.extend(order::cases());
+    all.extend(seat::cases());
     all
 }
