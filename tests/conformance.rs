@@ -14,7 +14,7 @@ use tampering_proxy::{Fault, Proxy};
 
 /// Short TTLs, so that the expiry cases run instead of being skipped for `--max-wait`.
 const SHORT_TTLS: [(&str, &str); 3] = [
-    ("OWP_ACCEPT_TTL_SECONDS", "2"),
+    ("OWP_ACCEPT_TTL_SECONDS", "3"),
     ("OWP_LEASE_TTL_SECONDS", "3"),
     ("OWP_HEARTBEAT_TTL_SECONDS", "3"),
 ];
