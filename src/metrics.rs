@@ -914,6 +914,21 @@ mod tests {
     }
 
     #[test]
+    fn log_restarts_render() {
+        use crate::store::StoreObserver;
+        MetricsObserver.wal_restart(true, Duration::from_millis(3));
+        let text = PROCESS.handle().render();
+        assert!(
+            text.contains(r#"owp_sqlite_wal_restarts_total{outcome="done"}"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("owp_sqlite_wal_restart_hold_seconds"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn webhook_figures_render() {
         webhook_delivery("issues", "applied");
         webhook_delivery("issues", "applied");

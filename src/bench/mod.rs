@@ -15,7 +15,10 @@
 //! 5. runs the raw-SQL baseline in this process on the same database with the same concurrency:
 //!    the simplest correct claim (`UPDATE … RETURNING` of the oldest ready row, no rules), then the
 //!    same ack and pr_opened updates, so the report can print our rate as a share of what the
-//!    database itself does.
+//!    database itself does;
+//! 6. on PostgreSQL, runs the bare claim cycle (a narrow table of its own, 16 clients, three
+//!    autocommit statements per cycle, as pgbench would run it): the second baseline, taken in the
+//!    same invocation so the ratio OWP ÷ bare is always side by side.
 //!
 //! Throughout a run the queue is kept at N: every 500 ms, tasks whose PR was opened are put back
 //! to `ready` (as when a pull request is closed unmerged), so a run measures a queue of constant
@@ -146,7 +149,7 @@ pub struct BenchArgs {
     /// adds while the processes, not the database, are the limit. Needs root.
     #[arg(long)]
     pub server_cpu: Option<f64>,
-    /// Skip the raw-SQL baseline.
+    /// Skip the baselines (the raw-SQL one, and on PostgreSQL the bare claim cycle).
     #[arg(long)]
     pub no_baseline: bool,
     /// Print the results as JSON lines.
@@ -252,6 +255,12 @@ struct RunResult {
     raw_claim_p50_ms: Option<f64>,
     raw_claim_p99_ms: Option<f64>,
     ratio_to_raw: Option<f64>,
+    /// PostgreSQL: claim cycles per second of the bare claim cycle (see [`bare_cycle`]).
+    bare_per_s: Option<f64>,
+    bare_claim_p50_ms: Option<f64>,
+    bare_claim_p99_ms: Option<f64>,
+    /// OWP claims/s ÷ bare cycles/s.
+    ratio_to_bare: Option<f64>,
     webhook_per_s: Option<f64>,
     webhook_p50_ms: Option<f64>,
     webhook_p99_ms: Option<f64>,
@@ -417,7 +426,7 @@ async fn measure(
         let period = Duration::from_secs_f64(args.workers as f64 / rate);
         (period, period.div_f64(args.workers as f64))
     });
-    let owp = drive(args, |i, clock| {
+    let owp = drive(args, args.workers, |i, clock| {
         let base = bases[i % bases.len()].clone();
         let token = tokens[i].clone();
         // Paced workers start spread evenly over one period.
@@ -491,7 +500,7 @@ async fn measure(
         let recycler = Recycler::start(tool.clone(), backend, false);
         let claim_sql = Arc::new(baseline_claim_sql(backend));
         let ids = Arc::new(worker_ids.clone());
-        let m = drive(args, |i, clock| {
+        let m = drive(args, args.workers, |i, clock| {
             let pool = pool.clone();
             let sql = claim_sql.clone();
             let worker = ids[i].clone();
@@ -504,9 +513,21 @@ async fn measure(
     };
     tool.close().await;
 
+    // The bare PostgreSQL claim cycle, on a table of its own in the same database.
+    let bare = match (&db.pg, args.no_baseline) {
+        (Some(_), false) => {
+            eprintln!("bare PostgreSQL claim cycle ({BARE_CLIENTS} clients)…");
+            Some(bare_cycle(args, &db.url, size).await?)
+        }
+        _ => None,
+    };
+
     let ratio = raw
         .as_ref()
         .map(|r| owp.claims_per_s / r.claims_per_s.max(1e-9));
+    let ratio_to_bare = bare
+        .as_ref()
+        .map(|b| owp.claims_per_s / b.claims_per_s.max(1e-9));
     Ok(RunResult {
         backend: backend.name().to_string(),
         replicas,
@@ -525,6 +546,10 @@ async fn measure(
         raw_claim_p50_ms: raw.as_ref().map(|r| r.claim_p50_ms),
         raw_claim_p99_ms: raw.as_ref().map(|r| r.claim_p99_ms),
         ratio_to_raw: ratio,
+        bare_per_s: bare.as_ref().map(|b| b.claims_per_s),
+        bare_claim_p50_ms: bare.as_ref().map(|b| b.claim_p50_ms),
+        bare_claim_p99_ms: bare.as_ref().map(|b| b.claim_p99_ms),
+        ratio_to_bare,
         webhook_per_s: webhooks.as_ref().map(|w| w.0),
         webhook_p50_ms: webhooks.as_ref().map(|w| w.1),
         webhook_p99_ms: webhooks.as_ref().map(|w| w.2),
@@ -580,7 +605,7 @@ impl ScratchDb {
                 let mut conn = sqlx::postgres::PgConnection::connect(server)
                     .await
                     .with_context(|| {
-                        format!("cannot connect to {}", crate::config::redact_url(server))
+                        format!("cannot connect to {}", crate::store::redact_url(server))
                     })?;
                 // The name is made here from a UUID, never from input.
                 sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
@@ -1144,7 +1169,7 @@ struct Measured {
 }
 
 /// Runs `workers` loops through the warm-up and the measured windows.
-async fn drive<F, Fut>(args: &BenchArgs, make: F) -> Measured
+async fn drive<F, Fut>(args: &BenchArgs, loops: usize, make: F) -> Measured
 where
     F: Fn(usize, Arc<Clock>) -> Fut,
     Fut: std::future::Future<Output = LoopStats> + Send + 'static,
@@ -1153,7 +1178,7 @@ where
         window: AtomicUsize::new(0),
         windows: args.repeat,
     });
-    let handles: Vec<_> = (0..args.workers)
+    let handles: Vec<_> = (0..loops)
         .map(|i| tokio::spawn(make(i, clock.clone())))
         .collect();
     tokio::time::sleep(Duration::from_secs(args.warmup)).await;
@@ -1392,6 +1417,92 @@ async fn raw_cycle_loop(
     out
 }
 
+/// Clients of the bare claim cycle (as `pgbench --client 16`).
+const BARE_CLIENTS: usize = 16;
+
+/// The bare PostgreSQL claim cycle: what the database does for a queue with no rules at all.
+/// A table of its own (`bare_queue`, `size` ready rows over four priorities, a partial index on
+/// the ready rows in offer order), [`BARE_CLIENTS`] connections, and per cycle three autocommit
+/// statements: claim the first ready row (`FOR UPDATE SKIP LOCKED`), move it to in-progress, put
+/// it back to ready. Counted over the same windows as the OWP run.
+async fn bare_cycle(args: &BenchArgs, url: &str, size: usize) -> anyhow::Result<Measured> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(BARE_CLIENTS as u32)
+        .acquire_timeout(Duration::from_secs(60))
+        .connect(url)
+        .await?;
+    sqlx::query(
+        "CREATE TABLE bare_queue (id BIGINT PRIMARY KEY, priority INTEGER NOT NULL, \
+         status TEXT NOT NULL)",
+    )
+    .execute(&pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO bare_queue (id, priority, status) \
+         SELECT n, n % 4, 'ready' FROM generate_series(1, $1) AS n",
+    )
+    .bind(size as i64)
+    .execute(&pool)
+    .await?;
+    sqlx::query(
+        "CREATE INDEX bare_queue_ready ON bare_queue (priority DESC, id) WHERE status = 'ready'",
+    )
+    .execute(&pool)
+    .await?;
+    sqlx::query("ANALYZE bare_queue").execute(&pool).await?;
+    let m = drive(args, BARE_CLIENTS, |_, clock| {
+        let pool = pool.clone();
+        async move { bare_cycle_loop(pool, clock).await }
+    })
+    .await;
+    sqlx::query("DROP TABLE bare_queue").execute(&pool).await?;
+    pool.close().await;
+    Ok(m)
+}
+
+/// One client of the bare cycle.
+async fn bare_cycle_loop(pool: sqlx::PgPool, clock: Arc<Clock>) -> LoopStats {
+    let mut out = LoopStats::new(clock.windows);
+    while clock.running() {
+        let t0 = Instant::now();
+        let claimed: Result<Option<i64>, _> = sqlx::query_scalar(
+            "UPDATE bare_queue SET status = 'leased' WHERE id = (SELECT id FROM bare_queue \
+             WHERE status = 'ready' ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             RETURNING id",
+        )
+        .fetch_optional(&pool)
+        .await;
+        let id = match claimed {
+            Ok(Some(id)) => id,
+            Ok(None) => {
+                out.empty += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
+            Err(_) => {
+                out.errors += 1;
+                continue;
+            }
+        };
+        out.claimed(&clock, t0.elapsed());
+        let mut failed = false;
+        for status in ["in_progress", "ready"] {
+            failed |= sqlx::query("UPDATE bare_queue SET status = $2 WHERE id = $1")
+                .bind(id)
+                .bind(status)
+                .execute(&pool)
+                .await
+                .is_err();
+        }
+        if failed {
+            out.errors += 1;
+            continue;
+        }
+        out.cycled(&clock, t0.elapsed());
+    }
+    out
+}
+
 // ----- webhooks ----------------------------------------------------------------------------
 
 /// Sends `total` signed `issues` deliveries from `senders` concurrent senders; returns
@@ -1507,16 +1618,16 @@ fn table(results: &[RunResult]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n| backend | procs | tasks | workers | offered/s | claims/s | p50 ms | p99 ms | raw claims/s | raw p50 | raw p99 | ratio | cycles/s | webhook/s | webhook p50 | webhook p99 | peak RSS MB | HTTP import tasks/s | load |"
+        "\n| backend | procs | tasks | workers | offered/s | claims/s | p50 ms | p99 ms | raw claims/s | raw p50 | raw p99 | ratio | bare/s | bare p50 | bare p99 | ÷ bare | cycles/s | webhook/s | webhook p50 | webhook p99 | peak RSS MB | HTTP import tasks/s | load |"
     );
     let _ = writeln!(
         out,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for r in results {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.0} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.0} | {:.1} |",
             r.backend,
             r.replicas,
             r.tasks,
@@ -1529,6 +1640,10 @@ fn table(results: &[RunResult]) -> String {
             opt(r.raw_claim_p50_ms, 2),
             opt(r.raw_claim_p99_ms, 2),
             opt(r.ratio_to_raw, 2),
+            opt(r.bare_per_s, 0),
+            opt(r.bare_claim_p50_ms, 2),
+            opt(r.bare_claim_p99_ms, 2),
+            opt(r.ratio_to_bare, 2),
             r.cycles_per_s,
             opt(r.webhook_per_s, 0),
             opt(r.webhook_p50_ms, 2),
