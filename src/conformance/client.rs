@@ -657,15 +657,7 @@ impl Ctx {
         value: &str,
     ) -> Result<Value, Outcome> {
         let state = self.admin_state().await?;
-        state[list]
-            .as_array()
-            .and_then(|items| items.iter().find(|o| o[field] == value))
-            .cloned()
-            .ok_or_else(|| {
-                Outcome::Failed(format!(
-                    "GET /v1/admin/state: expected `{list}` to hold one with {field} `{value}`"
-                ))
-            })
+        Ok(find(&state, list, field, value)?.clone())
     }
 }
 
@@ -688,4 +680,21 @@ pub fn utc_field(
         )));
     }
     Ok(parsed.with_timezone(&chrono::Utc))
+}
+
+/// One object of a list of `GET /v1/admin/state` (`workers`, `repos`, `tasks`) by its id field.
+pub fn find<'a>(
+    state: &'a Value,
+    list: &str,
+    field: &str,
+    want: &str,
+) -> Result<&'a Value, Outcome> {
+    state[list]
+        .as_array()
+        .and_then(|l| l.iter().find(|o| o[field] == want))
+        .ok_or_else(|| {
+            Outcome::Failed(format!(
+                "GET /v1/admin/state: no entry of `{list}` with {field} {want}"
+            ))
+        })
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::rules::{ack, claim_task, ids, state_worker};
+use super::common::{PRECISION, SLACK, Stream, ack, claim_task, ids, secs, state_worker};
 use crate::conformance::{Case, CaseResult, Ctx};
 use crate::{case, ensure_that, fail_case};
 
@@ -34,16 +34,8 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-/// The contract's precision for time-based behaviour.
-pub(super) const PRECISION: Duration = Duration::from_secs(1);
-/// What this runner allows beyond the contract's bound (scheduling, a loaded machine).
-pub(super) const SLACK: Duration = Duration::from_secs(2);
 /// How often a case looks.
 const POLL: Duration = Duration::from_millis(100);
-
-pub(super) fn secs(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
-}
 
 /// Polls the task (as admin) until it leaves `status`; fails when it leaves before `not_before`
 /// (the earliest deadline, less the precision) or is still there after `by`. Returns the task.
@@ -343,7 +335,7 @@ async fn expiry_without_requests(ctx: Ctx) -> CaseResult {
         .await?;
     let t = &ids(&tasks)?[0];
     let w = ctx.worker(&[&skill], json!({})).await?;
-    let mut stream = super::realtime::Stream::open(&ctx).await?;
+    let mut stream = Stream::open(&ctx).await?;
     let sent = Instant::now();
     claim_task(&ctx, &w, t, "it is ready").await?;
     let answered = Instant::now();

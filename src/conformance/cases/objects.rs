@@ -697,19 +697,6 @@ async fn repo_contract(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
-/// A worker's `reputation` object.
-async fn reputation_of(ctx: &Ctx, worker_id: &str) -> Result<Value, Outcome> {
-    let w = ctx.state_object("workers", "worker_id", worker_id).await?;
-    let r = w["reputation"].clone();
-    for count in ["merged", "closed_unmerged", "expired", "nacked", "score"] {
-        ensure_that!(
-            is_int(&r[count]) || r[count].is_f64(),
-            "an opted-in worker's reputation: expected a number `{count}`, got {r}"
-        );
-    }
-    Ok(r)
-}
-
 /// Section 7's opt-in reputation: counts of the worker's outcomes; a nack counts as nacked, an
 /// admin's merge as merged and raises the score; `POST /v1/workers/me` opts out.
 async fn reputation(ctx: Ctx) -> CaseResult {
@@ -733,7 +720,7 @@ async fn reputation(ctx: Ctx) -> CaseResult {
     let worker = ctx
         .worker(&[&skill], json!({"reputation_opt_in": true}))
         .await?;
-    let start = reputation_of(&ctx, &worker.id).await?;
+    let start = super::common::reputation(&ctx, &worker).await?;
     ensure_that!(
         start["merged"] == 0 && start["nacked"] == 0 && start["expired"] == 0,
         "a new worker's reputation should count nothing yet, got {start}"
@@ -747,7 +734,7 @@ async fn reputation(ctx: Ctx) -> CaseResult {
     )
     .await?
     .expect(&[200], "nack")?;
-    let nacked = reputation_of(&ctx, &worker.id).await?;
+    let nacked = super::common::reputation(&ctx, &worker).await?;
     ensure_that!(
         nacked["nacked"] == 1 && nacked["merged"] == 0,
         "after one nack: expected reputation.nacked 1, got {nacked}"
@@ -767,7 +754,7 @@ async fn reputation(ctx: Ctx) -> CaseResult {
     )
     .await?
     .expect(&[200], "admin status merged")?;
-    let merged = reputation_of(&ctx, &worker.id).await?;
+    let merged = super::common::reputation(&ctx, &worker).await?;
     let score = |r: &Value| r["score"].as_f64().unwrap_or(f64::NAN);
     ensure_that!(
         merged["merged"] == 1 && score(&merged) > score(&nacked),

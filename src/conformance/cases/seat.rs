@@ -3,8 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::rules::{admin_status, claim_task, id, ids, nack, pr_opened, state_worker};
-use crate::conformance::client::Worker;
+use super::common::{admin_status, claim_task, id, ids, nack, pr_opened, reputation, state_worker};
 use crate::conformance::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that};
 
@@ -100,19 +99,6 @@ async fn clone_url(ctx: Ctx) -> CaseResult {
         lease["task"]["clone_url"]
     );
     Ok(())
-}
-
-/// The worker's `reputation` as the admin state shows it.
-async fn reputation(ctx: &Ctx, w: &Worker) -> Result<Value, Outcome> {
-    let worker = state_worker(ctx, w).await?;
-    let rep = worker["reputation"].clone();
-    for field in ["merged", "closed_unmerged", "expired", "nacked", "score"] {
-        ensure_that!(
-            rep[field].is_number(),
-            "an opted-in worker's reputation should have a number `{field}`; worker: {worker}"
-        );
-    }
-    Ok(rep)
 }
 
 /// Reputation is opt-in: a worker registered with `reputation_opt_in: true` shows it and a
