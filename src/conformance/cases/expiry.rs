@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::common::{PRECISION, SLACK, Stream, ack, claim_task, ids, secs, state_worker};
+use crate::conformance::client::{Auth, Worker};
 use crate::conformance::{Case, CaseResult, Ctx};
 use crate::{case, ensure_that, fail_case};
 
@@ -209,7 +210,13 @@ async fn kept_alive(ctx: Ctx, renew: bool) -> CaseResult {
             reply.expect(&[200], "POST /v1/leases/{id}/renew by its holder")?;
         } else {
             let reply = ctx
-                .worker_post(&w, "/v1/workers/heartbeat", json!({}))
+                .send(
+                    reqwest::Method::POST,
+                    "/v1/workers/heartbeat",
+                    Auth::Worker(&w),
+                    None,
+                    &[],
+                )
                 .await?;
             reply.expect(&[200], "POST /v1/workers/heartbeat")?;
         }
@@ -250,35 +257,35 @@ async fn kept_alive(ctx: Ctx, renew: bool) -> CaseResult {
 }
 
 /// A worker that sends nothing is `online: false` in the admin state once the heartbeat TTL has
-/// passed (within a second); any authenticated request of it makes it online again.
+/// passed (within a second); a heartbeat, or any other authenticated request of it, makes it
+/// online again.
 async fn offline_after_heartbeat_ttl(ctx: Ctx) -> CaseResult {
     let ttl = ctx.ttl_within_max_wait("heartbeat")?;
     let skill = ctx.skill();
     let sent = Instant::now();
     let w = ctx.worker(&[&skill], json!({})).await?;
     let answered = Instant::now();
-    let not_before = (sent + ttl).checked_sub(PRECISION).unwrap_or(sent);
-    let by = answered + ttl + PRECISION + SLACK;
-    loop {
-        let now = Instant::now();
-        let worker = state_worker(&ctx, &w).await?;
-        match worker["online"].as_bool() {
-            Some(true) if now > by => fail_case!(
-                "a worker silent for {} (heartbeat TTL {}) is still online in GET /v1/admin/state",
-                secs(now - sent),
-                secs(ttl)
-            ),
-            Some(true) => {}
-            Some(false) if now < not_before => fail_case!(
-                "a worker registered {} ago (heartbeat TTL {}) is already offline",
-                secs(now - sent),
-                secs(ttl)
-            ),
-            Some(false) => break,
-            None => fail_case!("GET /v1/admin/state: the worker has no boolean `online`: {worker}"),
-        }
-        tokio::time::sleep(POLL * 2).await;
-    }
+    goes_offline(&ctx, &w, sent, answered, ttl).await?;
+    let sent = Instant::now();
+    let reply = ctx
+        .send(
+            reqwest::Method::POST,
+            "/v1/workers/heartbeat",
+            Auth::Worker(&w),
+            None,
+            &[],
+        )
+        .await?;
+    reply.expect(&[200], "POST /v1/workers/heartbeat")?;
+    let answered = Instant::now();
+    let worker = state_worker(&ctx, &w).await?;
+    ensure_that!(
+        worker["online"] == true,
+        "an offline worker's heartbeat should make it online again; GET /v1/admin/state shows \
+         online {}",
+        worker["online"]
+    );
+    goes_offline(&ctx, &w, sent, answered, ttl).await?;
     ctx.claim_none(&w, "nothing is imported for this worker")
         .await?;
     let worker = state_worker(&ctx, &w).await?;
@@ -289,6 +296,39 @@ async fn offline_after_heartbeat_ttl(ctx: Ctx) -> CaseResult {
         worker["online"]
     );
     Ok(())
+}
+
+/// Polls the worker in the admin state until it shows `online: false`: not before a heartbeat TTL
+/// (less the precision) after `sent`, the last request of it, and by a TTL after `answered`.
+async fn goes_offline(
+    ctx: &Ctx,
+    w: &Worker,
+    sent: Instant,
+    answered: Instant,
+    ttl: Duration,
+) -> CaseResult {
+    let not_before = (sent + ttl).checked_sub(PRECISION).unwrap_or(sent);
+    let by = answered + ttl + PRECISION + SLACK;
+    loop {
+        let now = Instant::now();
+        let worker = state_worker(ctx, w).await?;
+        match worker["online"].as_bool() {
+            Some(true) if now > by => fail_case!(
+                "a worker silent for {} (heartbeat TTL {}) is still online in GET /v1/admin/state",
+                secs(now - sent),
+                secs(ttl)
+            ),
+            Some(true) => {}
+            Some(false) if now < not_before => fail_case!(
+                "a worker last heard from {} ago (heartbeat TTL {}) is already offline",
+                secs(now - sent),
+                secs(ttl)
+            ),
+            Some(false) => return Ok(()),
+            None => fail_case!("GET /v1/admin/state: the worker has no boolean `online`: {worker}"),
+        }
+        tokio::time::sleep(POLL * 2).await;
+    }
 }
 
 /// Right after a lease's deadline has passed (by the contract's second), with no request in

@@ -20,7 +20,6 @@ pub fn cases() -> Vec<Case> {
         case!("lifecycle.heartbeat_renews_leases", heartbeat_renews_leases),
         case!("lifecycle.in_progress_acts_as_ack", in_progress_acts_as_ack),
         case!("lifecycle.blocked_by_holder", blocked_by_holder),
-        case!("lifecycle.heartbeat_pause", heartbeat_pause),
         case!("lifecycle.nack_from_in_progress", nack_from_in_progress),
     ]
 }
@@ -402,42 +401,6 @@ async fn blocked_by_holder(ctx: Ctx) -> CaseResult {
         "a blocked task the admin sent back to ready should be offered again, got {}",
         lease["task"]["task_id"]
     );
-    Ok(())
-}
-
-/// A heartbeat with `status: "paused"` stops offers to the worker, one with `idle` resumes them.
-async fn heartbeat_pause(ctx: Ctx) -> CaseResult {
-    let repo = ctx.repo().await?;
-    let skill = ctx.skill();
-    ctx.import(&repo, &skill, json!([{"title": "after the pause"}]))
-        .await?;
-    let worker = ctx.worker(&[&skill], json!({})).await?;
-    let beat = |status: &'static str| {
-        let ctx = ctx.clone();
-        let worker = worker.clone();
-        async move {
-            ctx.send(
-                Method::POST,
-                "/v1/workers/heartbeat",
-                Auth::Worker(&worker),
-                Some(&json!({"status": status})),
-                &[],
-            )
-            .await?
-            .expect(&[200], &format!("heartbeat {{status: {status}}}"))?;
-            Ok::<(), Outcome>(())
-        }
-    };
-    beat("paused").await?;
-    let w = ctx.state_object("workers", "worker_id", &worker.id).await?;
-    ensure_that!(
-        w["status"] == "paused",
-        "after heartbeat {{status: paused}} the worker's status should be paused, got {}",
-        w["status"]
-    );
-    ctx.claim_none(&worker, "the worker paused itself").await?;
-    beat("idle").await?;
-    ctx.claim_lease(&worker).await?;
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::common::{
-    ack, admin_status, admin_worker, claim_task, id, ids, nack, pr_opened, state_repo,
+    ack, admin_status, admin_worker, claim_task, id, ids, nack, pr_opened, state_repo, state_worker,
 };
 use crate::conformance::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that, fail_case};
@@ -70,6 +70,12 @@ async fn paused_worker(ctx: Ctx) -> CaseResult {
         .worker_post(&w, "/v1/workers/heartbeat", json!({"status": "paused"}))
         .await?;
     reply.expect(&[200], "POST /v1/workers/heartbeat {status: paused}")?;
+    let shown = state_worker(&ctx, &w).await?;
+    ensure_that!(
+        shown["status"] == "paused",
+        "after heartbeat {{status: paused}} the worker's status should be paused, got {}",
+        shown["status"]
+    );
     ctx.claim_none(&w, "the worker paused itself by heartbeat")
         .await?;
     let reply = ctx

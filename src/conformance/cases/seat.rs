@@ -10,7 +10,6 @@ use crate::{case, ensure_that};
 pub fn cases() -> Vec<Case> {
     vec![
         case!("seat.contract_in_lease", contract_in_lease),
-        case!("seat.clone_url", clone_url),
         case!(
             "reputation.opt_in",
             feature = "reputation",
@@ -25,7 +24,8 @@ pub fn cases() -> Vec<Case> {
 }
 
 /// A lease's task, and `GET /v1/tasks/{id}` for its holder, carry the repository's `contract`
-/// (every field as set with `POST /v1/admin/repos`), or `null` when the repository has none.
+/// (every field as set with `POST /v1/admin/repos`), or `contract: null` when the repository has
+/// none; the lease's task also shows the repository's `clone_url`.
 async fn contract_in_lease(ctx: Ctx) -> CaseResult {
     let contract = json!({
         "setup": "make setup",
@@ -35,8 +35,9 @@ async fn contract_in_lease(ctx: Ctx) -> CaseResult {
         "pr_template": "What changed and why.",
         "instructions": "Keep changes small.",
     });
+    let url = "https://example.org/conformance/widgets.git";
     let with = ctx
-        .repo_with(100, false, json!({"contract": contract}))
+        .repo_with(100, false, json!({"contract": contract, "clone_url": url}))
         .await?;
     let without = ctx.repo().await?;
     let skill = ctx.skill();
@@ -55,6 +56,11 @@ async fn contract_in_lease(ctx: Ctx) -> CaseResult {
     let w = ctx.worker(&[&skill], json!({})).await?;
     let lease = claim_task(&ctx, &w, &t, "highest priority").await?;
     same_fields(&contract, &lease["task"]["contract"], "the lease's task")?;
+    ensure_that!(
+        lease["task"]["clone_url"] == url,
+        "the lease's task should show the repository's clone_url {url}, got {}",
+        lease["task"]["clone_url"]
+    );
     let reply = ctx.worker_get(&w, &format!("/v1/tasks/{t}")).await?;
     reply.expect(&[200], "GET /v1/tasks/{id} by the holder")?;
     same_fields(
@@ -64,9 +70,11 @@ async fn contract_in_lease(ctx: Ctx) -> CaseResult {
     )?;
     let lease = claim_task(&ctx, &w, &u, "it is ready").await?;
     ensure_that!(
-        lease["task"]["contract"].is_null(),
+        lease["task"].get("contract").is_some_and(Value::is_null),
         "a lease's task in a repository without a contract should show contract null, got {}",
-        lease["task"]["contract"]
+        lease["task"]
+            .get("contract")
+            .map_or("nothing".to_string(), Value::to_string)
     );
     Ok(())
 }
@@ -79,25 +87,6 @@ fn same_fields(want: &Value, got: &Value, what: &str) -> CaseResult {
             "{what}: expected contract.{k} {v} (as the repository policy sets it), got contract {got}"
         );
     }
-    Ok(())
-}
-
-/// A repository's `clone_url` shows in its lease's task.
-async fn clone_url(ctx: Ctx) -> CaseResult {
-    let url = "https://example.org/conformance/widgets.git";
-    let repo = ctx.repo_with(100, false, json!({"clone_url": url})).await?;
-    let skill = ctx.skill();
-    let t = ids(&ctx
-        .import(&repo, &skill, json!([{"title": "clone me"}]))
-        .await?)?
-    .remove(0);
-    let w = ctx.worker(&[&skill], json!({})).await?;
-    let lease = claim_task(&ctx, &w, &t, "it is ready").await?;
-    ensure_that!(
-        lease["task"]["clone_url"] == url,
-        "the lease's task should show the repository's clone_url {url}, got {}",
-        lease["task"]["clone_url"]
-    );
     Ok(())
 }
 
@@ -134,8 +123,8 @@ async fn reputation_opt_in(ctx: Ctx) -> CaseResult {
     );
     let before = reputation(&ctx, &w).await?;
     ensure_that!(
-        before["merged"] == 0,
-        "a new worker's reputation should count 0 merged, got {before}"
+        before["merged"] == 0 && before["nacked"] == 0 && before["expired"] == 0,
+        "a new worker's reputation should count nothing yet, got {before}"
     );
     let lease = claim_task(&ctx, &w, &t[0], "highest priority").await?;
     pr_opened(&ctx, &w, &lease).await?;
@@ -246,6 +235,11 @@ async fn leaderboard_opt_in_only(ctx: Ctx) -> CaseResult {
             );
         }
     }
+    ensure_that!(
+        list.len() <= 1,
+        "GET /v1/leaderboard?repo=R should list only the opted-in worker `{listed_name}`; got {}",
+        reply.text
+    );
     ensure_that!(
         found,
         "GET /v1/leaderboard?repo=R should list the opted-in worker `{listed_name}` (one task \
