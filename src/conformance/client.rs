@@ -332,6 +332,18 @@ impl Ctx {
             .await
     }
 
+    /// `POST /v1/workers/heartbeat` with no body, as the worker.
+    pub async fn heartbeat(&self, worker: &Worker) -> Result<Reply, Outcome> {
+        self.send(
+            Method::POST,
+            "/v1/workers/heartbeat",
+            Auth::Worker(worker),
+            None,
+            &[],
+        )
+        .await
+    }
+
     /// Creates a repository of this case (`POST /v1/admin/repos`) with the given budget and area
     /// locks, and returns its name. `extra` fields are merged into the body.
     pub async fn repo_with(

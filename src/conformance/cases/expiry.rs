@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::common::{PRECISION, SLACK, Stream, ack, claim_task, ids, secs, state_worker};
-use crate::conformance::client::{Auth, Worker};
+use crate::conformance::client::Worker;
 use crate::conformance::{Case, CaseResult, Ctx};
 use crate::{case, ensure_that, fail_case};
 
@@ -209,15 +209,7 @@ async fn kept_alive(ctx: Ctx, renew: bool) -> CaseResult {
                 .await?;
             reply.expect(&[200], "POST /v1/leases/{id}/renew by its holder")?;
         } else {
-            let reply = ctx
-                .send(
-                    reqwest::Method::POST,
-                    "/v1/workers/heartbeat",
-                    Auth::Worker(&w),
-                    None,
-                    &[],
-                )
-                .await?;
+            let reply = ctx.heartbeat(&w).await?;
             reply.expect(&[200], "POST /v1/workers/heartbeat")?;
         }
         last_answered = Instant::now();
@@ -267,15 +259,7 @@ async fn offline_after_heartbeat_ttl(ctx: Ctx) -> CaseResult {
     let answered = Instant::now();
     goes_offline(&ctx, &w, sent, answered, ttl).await?;
     let sent = Instant::now();
-    let reply = ctx
-        .send(
-            reqwest::Method::POST,
-            "/v1/workers/heartbeat",
-            Auth::Worker(&w),
-            None,
-            &[],
-        )
-        .await?;
+    let reply = ctx.heartbeat(&w).await?;
     reply.expect(&[200], "POST /v1/workers/heartbeat")?;
     let answered = Instant::now();
     let worker = state_worker(&ctx, &w).await?;

@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::conformance::client::{Auth, Worker, str_field, utc_field};
+use crate::conformance::client::{Worker, str_field, utc_field};
 use crate::conformance::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that};
 
@@ -267,15 +266,7 @@ async fn heartbeat_renews_leases(ctx: Ctx) -> CaseResult {
     acked.expect(&[200], "ack")?;
     let before = utc_field(&acked.body, "lease_expires_at", "the acknowledged task")?;
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    ctx.send(
-        Method::POST,
-        "/v1/workers/heartbeat",
-        Auth::Worker(&worker),
-        None,
-        &[],
-    )
-    .await?
-    .expect(&[200], "heartbeat")?;
+    ctx.heartbeat(&worker).await?.expect(&[200], "heartbeat")?;
     let task = ctx.task(&task_id).await?;
     let after = utc_field(&task, "lease_expires_at", "the task after a heartbeat")?;
     ensure_that!(
@@ -290,15 +281,7 @@ async fn heartbeat_renews_leases(ctx: Ctx) -> CaseResult {
     let step = (ttl / 3).max(Duration::from_millis(300));
     while tokio::time::Instant::now() < until {
         tokio::time::sleep(step).await;
-        ctx.send(
-            Method::POST,
-            "/v1/workers/heartbeat",
-            Auth::Worker(&worker),
-            None,
-            &[],
-        )
-        .await?
-        .expect(&[200], "heartbeat")?;
+        ctx.heartbeat(&worker).await?.expect(&[200], "heartbeat")?;
     }
     let task = ctx.task(&task_id).await?;
     ensure_that!(
@@ -346,15 +329,7 @@ async fn in_progress_acts_as_ack(ctx: Ctx) -> CaseResult {
     let until = tokio::time::Instant::now() + window + Duration::from_millis(1500);
     while tokio::time::Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(700)).await;
-        ctx.send(
-            Method::POST,
-            "/v1/workers/heartbeat",
-            Auth::Worker(&worker),
-            None,
-            &[],
-        )
-        .await?
-        .expect(&[200], "heartbeat")?;
+        ctx.heartbeat(&worker).await?.expect(&[200], "heartbeat")?;
     }
     let task = ctx.task(&task_id).await?;
     ensure_that!(

@@ -467,15 +467,9 @@ async fn register(ctx: Ctx) -> CaseResult {
         "two registrations got the same worker_id or token ({})",
         worker.id
     );
-    ctx.send(
-        Method::POST,
-        "/v1/workers/heartbeat",
-        Auth::Worker(&worker),
-        None,
-        &[],
-    )
-    .await?
-    .expect(&[200], "heartbeat with the token just issued")?;
+    ctx.heartbeat(&worker)
+        .await?
+        .expect(&[200], "heartbeat with the token just issued")?;
     Ok(())
 }
 
