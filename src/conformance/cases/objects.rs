@@ -13,11 +13,6 @@ pub fn cases() -> Vec<Case> {
         case!("objects.task_shape", task_shape),
         case!("objects.worker_shape", worker_shape),
         case!("objects.repo_shape", repo_shape),
-        case!(
-            "objects.trust_promotion",
-            feature = "reputation",
-            trust_promotion
-        ),
         case!("endpoints.import_upsert_by_key", import_upsert_by_key),
         case!("endpoints.import_yaml", import_yaml),
         case!("endpoints.import_unknown_repo", import_unknown_repo),
@@ -622,52 +617,5 @@ async fn admin_update_worker(ctx: Ctx) -> CaseResult {
     )
     .await?
     .expect_problem(&[404], None, "admin update of an unknown worker")?;
-    Ok(())
-}
-
-/// Section 7's trust progression: with `promote: [{level: 1, merged: 1}]`, an opted-in trust-0
-/// worker is offered a tier-1 task of that repo once one of its tasks there merged.
-async fn trust_promotion(ctx: Ctx) -> CaseResult {
-    let repo = ctx
-        .repo_with(100, false, json!({"promote": [{"level": 1, "merged": 1}]}))
-        .await?;
-    let skill = ctx.skill();
-    ctx.import(
-        &repo,
-        &skill,
-        json!([{"title": "tier one", "tier": 1, "priority": "critical"}, {"title": "tier zero"}]),
-    )
-    .await?;
-    let worker = ctx
-        .worker(&[&skill], json!({"reputation_opt_in": true}))
-        .await?;
-    let lease = ctx.claim_lease(&worker).await?;
-    ensure_that!(
-        lease["task"]["tier"] == 0,
-        "a trust-0 worker with nothing merged should be offered the tier-0 task, got {}",
-        lease["task"]
-    );
-    ctx.claim_none(&worker, "the tier-1 task needs trust 1, nothing merged yet")
-        .await?;
-    let id = str_field(&lease["task"], "task_id", "the lease's task")?;
-    ctx.worker_post(
-        &worker,
-        &format!("/v1/tasks/{id}/status"),
-        json!({"status": "pr_opened", "artifact": {"pr_url": "https://example.com/acme/pull/6"}}),
-    )
-    .await?
-    .expect(&[200], "status pr_opened")?;
-    ctx.admin_post(
-        &format!("/v1/admin/tasks/{id}/status"),
-        json!({"status": "merged"}),
-    )
-    .await?
-    .expect(&[200], "admin status merged")?;
-    let lease = ctx.claim_lease(&worker).await?;
-    ensure_that!(
-        lease["task"]["tier"] == 1,
-        "after one merged task (promote level 1 at 1 merged) the tier-1 task should be offered, got {}",
-        lease["task"]
-    );
     Ok(())
 }
