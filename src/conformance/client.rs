@@ -332,6 +332,18 @@ impl Ctx {
             .await
     }
 
+    /// `POST /v1/workers/heartbeat` with no body, as the worker.
+    pub async fn heartbeat(&self, worker: &Worker) -> Result<Reply, Outcome> {
+        self.send(
+            Method::POST,
+            "/v1/workers/heartbeat",
+            Auth::Worker(worker),
+            None,
+            &[],
+        )
+        .await
+    }
+
     /// Creates a repository of this case (`POST /v1/admin/repos`) with the given budget and area
     /// locks, and returns its name. `extra` fields are merged into the body.
     pub async fn repo_with(
@@ -657,15 +669,7 @@ impl Ctx {
         value: &str,
     ) -> Result<Value, Outcome> {
         let state = self.admin_state().await?;
-        state[list]
-            .as_array()
-            .and_then(|items| items.iter().find(|o| o[field] == value))
-            .cloned()
-            .ok_or_else(|| {
-                Outcome::Failed(format!(
-                    "GET /v1/admin/state: expected `{list}` to hold one with {field} `{value}`"
-                ))
-            })
+        Ok(find(&state, list, field, value)?.clone())
     }
 }
 
@@ -688,4 +692,21 @@ pub fn utc_field(
         )));
     }
     Ok(parsed.with_timezone(&chrono::Utc))
+}
+
+/// One object of a list of `GET /v1/admin/state` (`workers`, `repos`, `tasks`) by its id field.
+pub fn find<'a>(
+    state: &'a Value,
+    list: &str,
+    field: &str,
+    want: &str,
+) -> Result<&'a Value, Outcome> {
+    state[list]
+        .as_array()
+        .and_then(|l| l.iter().find(|o| o[field] == want))
+        .ok_or_else(|| {
+            Outcome::Failed(format!(
+                "GET /v1/admin/state: no entry of `{list}` with {field} {want}"
+            ))
+        })
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use super::rules::{admin_status, ids, pr_opened, state_repo};
+use super::common::{admin_status, ids, pr_opened, state_repo};
 use crate::conformance::client::{Reply, Worker};
 use crate::conformance::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that, fail_case};
@@ -362,7 +362,7 @@ async fn rules_together(ctx: Ctx) -> CaseResult {
             .await?;
         let trust = if n % 3 == 0 { 1 } else { 0 };
         if trust > 0 {
-            super::rules::admin_worker(&ctx, &worker, json!({"trust_level": trust})).await?;
+            super::common::admin_worker(&ctx, &worker, json!({"trust_level": trust})).await?;
         }
         who.push(Who {
             worker,

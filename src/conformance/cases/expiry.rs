@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::rules::{ack, claim_task, ids, state_worker};
+use super::common::{PRECISION, SLACK, Stream, ack, claim_task, ids, secs, state_worker};
+use crate::conformance::client::Worker;
 use crate::conformance::{Case, CaseResult, Ctx};
 use crate::{case, ensure_that, fail_case};
 
@@ -34,16 +35,8 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-/// The contract's precision for time-based behaviour.
-pub(super) const PRECISION: Duration = Duration::from_secs(1);
-/// What this runner allows beyond the contract's bound (scheduling, a loaded machine).
-pub(super) const SLACK: Duration = Duration::from_secs(2);
 /// How often a case looks.
 const POLL: Duration = Duration::from_millis(100);
-
-pub(super) fn secs(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
-}
 
 /// Polls the task (as admin) until it leaves `status`; fails when it leaves before `not_before`
 /// (the earliest deadline, less the precision) or is still there after `by`. Returns the task.
@@ -216,9 +209,7 @@ async fn kept_alive(ctx: Ctx, renew: bool) -> CaseResult {
                 .await?;
             reply.expect(&[200], "POST /v1/leases/{id}/renew by its holder")?;
         } else {
-            let reply = ctx
-                .worker_post(&w, "/v1/workers/heartbeat", json!({}))
-                .await?;
+            let reply = ctx.heartbeat(&w).await?;
             reply.expect(&[200], "POST /v1/workers/heartbeat")?;
         }
         last_answered = Instant::now();
@@ -258,35 +249,27 @@ async fn kept_alive(ctx: Ctx, renew: bool) -> CaseResult {
 }
 
 /// A worker that sends nothing is `online: false` in the admin state once the heartbeat TTL has
-/// passed (within a second); any authenticated request of it makes it online again.
+/// passed (within a second); a heartbeat, or any other authenticated request of it, makes it
+/// online again.
 async fn offline_after_heartbeat_ttl(ctx: Ctx) -> CaseResult {
     let ttl = ctx.ttl_within_max_wait("heartbeat")?;
     let skill = ctx.skill();
     let sent = Instant::now();
     let w = ctx.worker(&[&skill], json!({})).await?;
     let answered = Instant::now();
-    let not_before = (sent + ttl).checked_sub(PRECISION).unwrap_or(sent);
-    let by = answered + ttl + PRECISION + SLACK;
-    loop {
-        let now = Instant::now();
-        let worker = state_worker(&ctx, &w).await?;
-        match worker["online"].as_bool() {
-            Some(true) if now > by => fail_case!(
-                "a worker silent for {} (heartbeat TTL {}) is still online in GET /v1/admin/state",
-                secs(now - sent),
-                secs(ttl)
-            ),
-            Some(true) => {}
-            Some(false) if now < not_before => fail_case!(
-                "a worker registered {} ago (heartbeat TTL {}) is already offline",
-                secs(now - sent),
-                secs(ttl)
-            ),
-            Some(false) => break,
-            None => fail_case!("GET /v1/admin/state: the worker has no boolean `online`: {worker}"),
-        }
-        tokio::time::sleep(POLL * 2).await;
-    }
+    goes_offline(&ctx, &w, sent, answered, ttl).await?;
+    let sent = Instant::now();
+    let reply = ctx.heartbeat(&w).await?;
+    reply.expect(&[200], "POST /v1/workers/heartbeat")?;
+    let answered = Instant::now();
+    let worker = state_worker(&ctx, &w).await?;
+    ensure_that!(
+        worker["online"] == true,
+        "an offline worker's heartbeat should make it online again; GET /v1/admin/state shows \
+         online {}",
+        worker["online"]
+    );
+    goes_offline(&ctx, &w, sent, answered, ttl).await?;
     ctx.claim_none(&w, "nothing is imported for this worker")
         .await?;
     let worker = state_worker(&ctx, &w).await?;
@@ -297,6 +280,39 @@ async fn offline_after_heartbeat_ttl(ctx: Ctx) -> CaseResult {
         worker["online"]
     );
     Ok(())
+}
+
+/// Polls the worker in the admin state until it shows `online: false`: not before a heartbeat TTL
+/// (less the precision) after `sent`, the last request of it, and by a TTL after `answered`.
+async fn goes_offline(
+    ctx: &Ctx,
+    w: &Worker,
+    sent: Instant,
+    answered: Instant,
+    ttl: Duration,
+) -> CaseResult {
+    let not_before = (sent + ttl).checked_sub(PRECISION).unwrap_or(sent);
+    let by = answered + ttl + PRECISION + SLACK;
+    loop {
+        let now = Instant::now();
+        let worker = state_worker(ctx, w).await?;
+        match worker["online"].as_bool() {
+            Some(true) if now > by => fail_case!(
+                "a worker silent for {} (heartbeat TTL {}) is still online in GET /v1/admin/state",
+                secs(now - sent),
+                secs(ttl)
+            ),
+            Some(true) => {}
+            Some(false) if now < not_before => fail_case!(
+                "a worker last heard from {} ago (heartbeat TTL {}) is already offline",
+                secs(now - sent),
+                secs(ttl)
+            ),
+            Some(false) => return Ok(()),
+            None => fail_case!("GET /v1/admin/state: the worker has no boolean `online`: {worker}"),
+        }
+        tokio::time::sleep(POLL * 2).await;
+    }
 }
 
 /// Right after a lease's deadline has passed (by the contract's second), with no request in
@@ -343,7 +359,7 @@ async fn expiry_without_requests(ctx: Ctx) -> CaseResult {
         .await?;
     let t = &ids(&tasks)?[0];
     let w = ctx.worker(&[&skill], json!({})).await?;
-    let mut stream = super::realtime::Stream::open(&ctx).await?;
+    let mut stream = Stream::open(&ctx).await?;
     let sent = Instant::now();
     claim_task(&ctx, &w, t, "it is ready").await?;
     let answered = Instant::now();

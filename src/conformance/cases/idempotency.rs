@@ -4,6 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::common::tasks_of;
 use crate::conformance::client::{Auth, Reply, str_field};
 use crate::conformance::{Case, CaseResult, Ctx};
 use crate::{case, ensure_that};
@@ -33,15 +34,6 @@ fn same_answer(first: &Reply, again: &Reply, what: &str) -> CaseResult {
         again.text
     );
     Ok(())
-}
-
-/// The tasks of a repo in `GET /v1/admin/state`.
-async fn tasks_of(ctx: &Ctx, repo: &str) -> Result<Vec<Value>, crate::conformance::Outcome> {
-    let state = ctx.admin_state().await?;
-    Ok(state["tasks"]
-        .as_array()
-        .map(|t| t.iter().filter(|t| t["repo"] == repo).cloned().collect())
-        .unwrap_or_default())
 }
 
 /// The same key and body replays the first answer without doing the work twice: an import of a

@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::conformance::client::{Auth, Worker, str_field, utc_field};
+use crate::conformance::client::{Worker, str_field, utc_field};
 use crate::conformance::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that};
 
@@ -20,7 +19,6 @@ pub fn cases() -> Vec<Case> {
         case!("lifecycle.heartbeat_renews_leases", heartbeat_renews_leases),
         case!("lifecycle.in_progress_acts_as_ack", in_progress_acts_as_ack),
         case!("lifecycle.blocked_by_holder", blocked_by_holder),
-        case!("lifecycle.heartbeat_pause", heartbeat_pause),
         case!("lifecycle.nack_from_in_progress", nack_from_in_progress),
     ]
 }
@@ -268,15 +266,7 @@ async fn heartbeat_renews_leases(ctx: Ctx) -> CaseResult {
     acked.expect(&[200], "ack")?;
     let before = utc_field(&acked.body, "lease_expires_at", "the acknowledged task")?;
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    ctx.send(
-        Method::POST,
-        "/v1/workers/heartbeat",
-        Auth::Worker(&worker),
-        None,
-        &[],
-    )
-    .await?
-    .expect(&[200], "heartbeat")?;
+    ctx.heartbeat(&worker).await?.expect(&[200], "heartbeat")?;
     let task = ctx.task(&task_id).await?;
     let after = utc_field(&task, "lease_expires_at", "the task after a heartbeat")?;
     ensure_that!(
@@ -291,15 +281,7 @@ async fn heartbeat_renews_leases(ctx: Ctx) -> CaseResult {
     let step = (ttl / 3).max(Duration::from_millis(300));
     while tokio::time::Instant::now() < until {
         tokio::time::sleep(step).await;
-        ctx.send(
-            Method::POST,
-            "/v1/workers/heartbeat",
-            Auth::Worker(&worker),
-            None,
-            &[],
-        )
-        .await?
-        .expect(&[200], "heartbeat")?;
+        ctx.heartbeat(&worker).await?.expect(&[200], "heartbeat")?;
     }
     let task = ctx.task(&task_id).await?;
     ensure_that!(
@@ -347,15 +329,7 @@ async fn in_progress_acts_as_ack(ctx: Ctx) -> CaseResult {
     let until = tokio::time::Instant::now() + window + Duration::from_millis(1500);
     while tokio::time::Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(700)).await;
-        ctx.send(
-            Method::POST,
-            "/v1/workers/heartbeat",
-            Auth::Worker(&worker),
-            None,
-            &[],
-        )
-        .await?
-        .expect(&[200], "heartbeat")?;
+        ctx.heartbeat(&worker).await?.expect(&[200], "heartbeat")?;
     }
     let task = ctx.task(&task_id).await?;
     ensure_that!(
@@ -402,42 +376,6 @@ async fn blocked_by_holder(ctx: Ctx) -> CaseResult {
         "a blocked task the admin sent back to ready should be offered again, got {}",
         lease["task"]["task_id"]
     );
-    Ok(())
-}
-
-/// A heartbeat with `status: "paused"` stops offers to the worker, one with `idle` resumes them.
-async fn heartbeat_pause(ctx: Ctx) -> CaseResult {
-    let repo = ctx.repo().await?;
-    let skill = ctx.skill();
-    ctx.import(&repo, &skill, json!([{"title": "after the pause"}]))
-        .await?;
-    let worker = ctx.worker(&[&skill], json!({})).await?;
-    let beat = |status: &'static str| {
-        let ctx = ctx.clone();
-        let worker = worker.clone();
-        async move {
-            ctx.send(
-                Method::POST,
-                "/v1/workers/heartbeat",
-                Auth::Worker(&worker),
-                Some(&json!({"status": status})),
-                &[],
-            )
-            .await?
-            .expect(&[200], &format!("heartbeat {{status: {status}}}"))?;
-            Ok::<(), Outcome>(())
-        }
-    };
-    beat("paused").await?;
-    let w = ctx.state_object("workers", "worker_id", &worker.id).await?;
-    ensure_that!(
-        w["status"] == "paused",
-        "after heartbeat {{status: paused}} the worker's status should be paused, got {}",
-        w["status"]
-    );
-    ctx.claim_none(&worker, "the worker paused itself").await?;
-    beat("idle").await?;
-    ctx.claim_lease(&worker).await?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 mod abuse;
 mod auth;
+mod common;
 mod concurrency;
 mod discovery;
 mod expiry;

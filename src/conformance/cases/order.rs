@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::rules::{admin_status, claim_task, ids, pr_opened, state};
+use super::common::{admin_status, claim_task, ids, pr_opened, tasks_of};
 use crate::conformance::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that};
 
@@ -44,15 +44,6 @@ fn expect_keys(task: &Value, field: &str, want: &[&str], when: &str) -> CaseResu
         task[field]
     );
     Ok(())
-}
-
-/// The tasks of one repository in `GET /v1/admin/state`.
-async fn tasks_of(ctx: &Ctx, repo: &str) -> Result<Vec<Value>, Outcome> {
-    let state = state(ctx, repo).await?;
-    Ok(state["tasks"]
-        .as_array()
-        .map(|l| l.iter().filter(|t| t["repo"] == repo).cloned().collect())
-        .unwrap_or_default())
 }
 
 /// An import that must be refused with `422 code`, leaving the repository with `before` tasks.

@@ -4,12 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::expiry::{PRECISION, SLACK, secs};
-use super::rules::{claim_task, ids, nack};
-use crate::conformance::{Case, CaseResult, Ctx, Outcome};
-use crate::{case, ensure_that, fail_case};
+use super::common::{PRECISION, SLACK, Stream, claim_task, ids, nack, secs};
+use crate::conformance::{Case, CaseResult, Ctx};
+use crate::{case, ensure_that};
 
 pub fn cases() -> Vec<Case> {
     vec![
@@ -161,95 +160,6 @@ async fn long_poll_times_out(ctx: Ctx) -> CaseResult {
         secs(took)
     );
     Ok(())
-}
-
-/// An open event stream, read chunk by chunk.
-pub(super) struct Stream {
-    res: reqwest::Response,
-    buffer: String,
-}
-
-impl Stream {
-    /// `GET /v1/events` as admin with `Accept: text/event-stream`, which must answer 200 with that
-    /// content type.
-    pub(super) async fn open(ctx: &Ctx) -> Result<Stream, Outcome> {
-        let res = ctx
-            .request(reqwest::Method::GET, "/v1/events")
-            .header("X-Admin-Token", ctx.admin_token())
-            .header("Accept", "text/event-stream")
-            .send()
-            .await
-            .map_err(|e| Outcome::Failed(format!("GET /v1/events: no answer: {e}")))?;
-        let content_type = res
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        ensure_that!(
-            res.status() == 200 && content_type.starts_with("text/event-stream"),
-            "GET /v1/events as admin: expected 200 text/event-stream, got {} `{content_type}`",
-            res.status()
-        );
-        Ok(Stream {
-            res,
-            buffer: String::new(),
-        })
-    }
-
-    /// The next event's `data` parsed as JSON (events without data, or whose data is not JSON,
-    /// are passed over), or `None` when `deadline` passes first or the stream ends.
-    async fn next(&mut self, deadline: Instant) -> Result<Option<Value>, Outcome> {
-        loop {
-            while let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let data: Vec<&str> = block
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data:"))
-                    .map(|d| d.strip_prefix(' ').unwrap_or(d))
-                    .collect();
-                if data.is_empty() {
-                    continue;
-                }
-                if let Ok(value) = serde_json::from_str::<Value>(&data.join("\n")) {
-                    return Ok(Some(value));
-                }
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, self.res.chunk()).await {
-                Err(_) => return Ok(None),
-                Ok(Err(e)) => fail_case!("GET /v1/events: the stream broke: {e}"),
-                Ok(Ok(None)) => return Ok(None),
-                Ok(Ok(Some(bytes))) => {
-                    self.buffer
-                        .push_str(&String::from_utf8_lossy(&bytes).replace('\r', ""));
-                }
-            }
-        }
-    }
-
-    /// Reads events until one whose data names `field` = `value`; fails when none comes by
-    /// `deadline`. Returns that event's data and when it was read.
-    pub(super) async fn until(
-        &mut self,
-        field: &str,
-        value: &str,
-        deadline: Instant,
-        what: &str,
-    ) -> Result<(Value, Instant), Outcome> {
-        let mut seen = 0;
-        while let Some(data) = self.next(deadline).await? {
-            if data[field] == value {
-                return Ok((data, Instant::now()));
-            }
-            seen += 1;
-        }
-        fail_case!(
-            "GET /v1/events: no event whose data names {field} {value} within {} of {what} \
-             (the contract allows 1 s); {seen} other events came",
-            secs(PRECISION + SLACK)
-        )
-    }
 }
 
 /// `GET /v1/events` as admin with `Accept: text/event-stream`: an import, then a claim, each

@@ -1,11 +1,11 @@
 //! Section 5: the scheduling rules `POST /v1/work` guarantees, one case a rule, each checked with
-//! claims that one after another cross the rule's line. Also the steps the other scheduling parts
-//! (concurrency, expiry, order, seat) share: claims that must return a given task, lease and
-//! status moves, and reading a worker or a repository from `GET /v1/admin/state`.
+//! claims that one after another cross the rule's line.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::conformance::client::Worker;
+use super::common::{
+    ack, admin_status, admin_worker, claim_task, id, ids, nack, pr_opened, state_repo, state_worker,
+};
 use crate::conformance::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that, fail_case};
 
@@ -23,171 +23,6 @@ pub fn cases() -> Vec<Case> {
         case!("rules.priority_order", priority_order),
         case!("rules.nacked_not_reoffered", nacked_not_reoffered),
     ]
-}
-
-/// A string field of an object, or a failure naming what lacked it.
-pub(super) fn id(object: &Value, field: &str, what: &str) -> Result<String, Outcome> {
-    match object[field].as_str() {
-        Some(s) => Ok(s.to_string()),
-        None => Err(Outcome::Failed(format!(
-            "{what}: no string `{field}` in {object}"
-        ))),
-    }
-}
-
-/// The ids of imported tasks, in the order of the answer.
-pub(super) fn ids(tasks: &[Value]) -> Result<Vec<String>, Outcome> {
-    tasks
-        .iter()
-        .map(|t| id(t, "task_id", "POST /v1/admin/tasks"))
-        .collect()
-}
-
-/// How a task shows in a failure message: its title (the cases title every task) and id.
-pub(super) fn label(task: &Value) -> String {
-    format!(
-        "`{}` ({})",
-        task["title"].as_str().unwrap_or("?"),
-        task["task_id"].as_str().unwrap_or("?")
-    )
-}
-
-/// A claim that must return the task `want` (`why` says why that one); returns the lease.
-pub(super) async fn claim_task(
-    ctx: &Ctx,
-    worker: &Worker,
-    want: &str,
-    why: &str,
-) -> Result<Value, Outcome> {
-    let reply = ctx.claim(worker, None).await?;
-    if reply.status != 200 {
-        fail_case!(
-            "POST /v1/work should offer task {want} ({why}); got {}",
-            reply.describe()
-        );
-    }
-    let lease = reply.body["lease"].clone();
-    let got = lease["task"]["task_id"].as_str().unwrap_or("");
-    ensure_that!(
-        got == want && lease["lease_id"].is_string(),
-        "POST /v1/work should offer task {want} ({why}); got task {}",
-        label(&lease["task"])
-    );
-    Ok(lease)
-}
-
-/// Acknowledges a lease (`POST /v1/leases/{id}/ack`), which must answer 200.
-pub(super) async fn ack(ctx: &Ctx, worker: &Worker, lease: &Value) -> Result<Value, Outcome> {
-    let lease_id = id(lease, "lease_id", "lease")?;
-    let reply = ctx
-        .worker_post(worker, &format!("/v1/leases/{lease_id}/ack"), json!({}))
-        .await?;
-    reply.expect(&[200], "POST /v1/leases/{id}/ack by its holder")?;
-    Ok(reply.body.clone())
-}
-
-/// Gives a lease back (`POST /v1/leases/{id}/nack`), which must answer 200.
-pub(super) async fn nack(ctx: &Ctx, worker: &Worker, lease: &Value) -> Result<Value, Outcome> {
-    let lease_id = id(lease, "lease_id", "lease")?;
-    let reply = ctx
-        .worker_post(
-            worker,
-            &format!("/v1/leases/{lease_id}/nack"),
-            json!({"reason": "conformance: giving it back"}),
-        )
-        .await?;
-    reply.expect(&[200], "POST /v1/leases/{id}/nack by its holder")?;
-    Ok(reply.body.clone())
-}
-
-/// The holder reports its leased task `pr_opened` with a pull request URL.
-pub(super) async fn pr_opened(ctx: &Ctx, worker: &Worker, lease: &Value) -> CaseResult {
-    let task_id = id(&lease["task"], "task_id", "lease.task")?;
-    let reply = ctx
-        .worker_post(
-            worker,
-            &format!("/v1/tasks/{task_id}/status"),
-            json!({"status": "pr_opened",
-                   "artifact": {"pr_url": format!("https://example.org/pr/{task_id}")}}),
-        )
-        .await?;
-    reply.expect(&[200], "POST /v1/tasks/{id}/status pr_opened by the holder")?;
-    Ok(())
-}
-
-/// The admin forces a task's status (`POST /v1/admin/tasks/{id}/status`).
-pub(super) async fn admin_status(ctx: &Ctx, task_id: &str, status: &str) -> CaseResult {
-    let reply = ctx
-        .admin_post(
-            &format!("/v1/admin/tasks/{task_id}/status"),
-            json!({"status": status, "reason": "conformance"}),
-        )
-        .await?;
-    reply.expect(
-        &[200],
-        &format!("POST /v1/admin/tasks/{{id}}/status {status}"),
-    )?;
-    ensure_that!(
-        reply.body["status"] == status,
-        "POST /v1/admin/tasks/{{id}}/status {status}: the answer's status is {}",
-        reply.body["status"]
-    );
-    Ok(())
-}
-
-/// The admin updates a worker (`POST /v1/admin/workers/{id}`); returns the worker it answers.
-pub(super) async fn admin_worker(
-    ctx: &Ctx,
-    worker: &Worker,
-    body: Value,
-) -> Result<Value, Outcome> {
-    let reply = ctx
-        .admin_post(&format!("/v1/admin/workers/{}", worker.id), body.clone())
-        .await?;
-    reply.expect(&[200], &format!("POST /v1/admin/workers/{{id}} {body}"))?;
-    Ok(reply.body.clone())
-}
-
-/// `GET /v1/admin/state?repo=R`. The contract lets a server add filters; one that filters the
-/// tasks by `repo` answers faster on a large pool, one that does not answers them all. Callers
-/// pick what they need from the lists either way.
-pub(super) async fn state(ctx: &Ctx, repo: &str) -> Result<Value, Outcome> {
-    let query: String = url::form_urlencoded::byte_serialize(repo.as_bytes()).collect();
-    let reply = ctx
-        .admin_get(&format!("/v1/admin/state?repo={query}"))
-        .await?;
-    reply.expect(&[200], "GET /v1/admin/state")?;
-    Ok(reply.body.clone())
-}
-
-/// One object of a list of `GET /v1/admin/state` (`workers`, `repos`, `tasks`) by its id field.
-pub(super) fn find<'a>(
-    state: &'a Value,
-    list: &str,
-    field: &str,
-    want: &str,
-) -> Result<&'a Value, Outcome> {
-    state[list]
-        .as_array()
-        .and_then(|l| l.iter().find(|o| o[field] == want))
-        .ok_or_else(|| {
-            Outcome::Failed(format!(
-                "GET /v1/admin/state: no entry of `{list}` with {field} {want}"
-            ))
-        })
-}
-
-/// The worker as `GET /v1/admin/state` shows it.
-pub(super) async fn state_worker(ctx: &Ctx, worker: &Worker) -> Result<Value, Outcome> {
-    // A repository nobody created: no tasks to list.
-    let state = state(ctx, &ctx.unique("no-such-repo")).await?;
-    Ok(find(&state, "workers", "worker_id", &worker.id)?.clone())
-}
-
-/// The repository policy as `GET /v1/admin/state` shows it.
-pub(super) async fn state_repo(ctx: &Ctx, repo: &str) -> Result<Value, Outcome> {
-    let state = state(ctx, repo).await?;
-    Ok(find(&state, "repos", "repo", repo)?.clone())
 }
 
 /// Only `ready` tasks are offered: not `leased`, `in_progress`, `pr_opened`, `blocked`, `merged`
@@ -235,6 +70,12 @@ async fn paused_worker(ctx: Ctx) -> CaseResult {
         .worker_post(&w, "/v1/workers/heartbeat", json!({"status": "paused"}))
         .await?;
     reply.expect(&[200], "POST /v1/workers/heartbeat {status: paused}")?;
+    let shown = state_worker(&ctx, &w).await?;
+    ensure_that!(
+        shown["status"] == "paused",
+        "after heartbeat {{status: paused}} the worker's status should be paused, got {}",
+        shown["status"]
+    );
     ctx.claim_none(&w, "the worker paused itself by heartbeat")
         .await?;
     let reply = ctx

@@ -1,21 +1,26 @@
 //! Section 7 over HTTP: the repository's contract and clone URL in a lease's task, reputation
-//! (feature `reputation`) and the leaderboard (feature `leaderboard`), both opt-in.
+//! (feature `reputation`) with the trust promotion it drives, and the leaderboard (feature
+//! `leaderboard`), both opt-in.
 
 use serde_json::{Value, json};
 
-use super::rules::{admin_status, claim_task, id, ids, nack, pr_opened, state_worker};
-use crate::conformance::client::Worker;
+use super::common::{admin_status, claim_task, id, ids, nack, pr_opened, reputation, state_worker};
+use crate::conformance::client::str_field;
 use crate::conformance::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that};
 
 pub fn cases() -> Vec<Case> {
     vec![
         case!("seat.contract_in_lease", contract_in_lease),
-        case!("seat.clone_url", clone_url),
         case!(
             "reputation.opt_in",
             feature = "reputation",
             reputation_opt_in
+        ),
+        case!(
+            "reputation.trust_promotion",
+            feature = "reputation",
+            trust_promotion
         ),
         case!(
             "leaderboard.opt_in_only",
@@ -26,7 +31,8 @@ pub fn cases() -> Vec<Case> {
 }
 
 /// A lease's task, and `GET /v1/tasks/{id}` for its holder, carry the repository's `contract`
-/// (every field as set with `POST /v1/admin/repos`), or `null` when the repository has none.
+/// (every field as set with `POST /v1/admin/repos`), or `contract: null` when the repository has
+/// none; the lease's task also shows the repository's `clone_url`.
 async fn contract_in_lease(ctx: Ctx) -> CaseResult {
     let contract = json!({
         "setup": "make setup",
@@ -36,8 +42,9 @@ async fn contract_in_lease(ctx: Ctx) -> CaseResult {
         "pr_template": "What changed and why.",
         "instructions": "Keep changes small.",
     });
+    let url = "https://example.org/conformance/widgets.git";
     let with = ctx
-        .repo_with(100, false, json!({"contract": contract}))
+        .repo_with(100, false, json!({"contract": contract, "clone_url": url}))
         .await?;
     let without = ctx.repo().await?;
     let skill = ctx.skill();
@@ -56,6 +63,11 @@ async fn contract_in_lease(ctx: Ctx) -> CaseResult {
     let w = ctx.worker(&[&skill], json!({})).await?;
     let lease = claim_task(&ctx, &w, &t, "highest priority").await?;
     same_fields(&contract, &lease["task"]["contract"], "the lease's task")?;
+    ensure_that!(
+        lease["task"]["clone_url"] == url,
+        "the lease's task should show the repository's clone_url {url}, got {}",
+        lease["task"]["clone_url"]
+    );
     let reply = ctx.worker_get(&w, &format!("/v1/tasks/{t}")).await?;
     reply.expect(&[200], "GET /v1/tasks/{id} by the holder")?;
     same_fields(
@@ -65,9 +77,11 @@ async fn contract_in_lease(ctx: Ctx) -> CaseResult {
     )?;
     let lease = claim_task(&ctx, &w, &u, "it is ready").await?;
     ensure_that!(
-        lease["task"]["contract"].is_null(),
+        lease["task"].get("contract").is_some_and(Value::is_null),
         "a lease's task in a repository without a contract should show contract null, got {}",
-        lease["task"]["contract"]
+        lease["task"]
+            .get("contract")
+            .map_or("nothing".to_string(), Value::to_string)
     );
     Ok(())
 }
@@ -81,38 +95,6 @@ fn same_fields(want: &Value, got: &Value, what: &str) -> CaseResult {
         );
     }
     Ok(())
-}
-
-/// A repository's `clone_url` shows in its lease's task.
-async fn clone_url(ctx: Ctx) -> CaseResult {
-    let url = "https://example.org/conformance/widgets.git";
-    let repo = ctx.repo_with(100, false, json!({"clone_url": url})).await?;
-    let skill = ctx.skill();
-    let t = ids(&ctx
-        .import(&repo, &skill, json!([{"title": "clone me"}]))
-        .await?)?
-    .remove(0);
-    let w = ctx.worker(&[&skill], json!({})).await?;
-    let lease = claim_task(&ctx, &w, &t, "it is ready").await?;
-    ensure_that!(
-        lease["task"]["clone_url"] == url,
-        "the lease's task should show the repository's clone_url {url}, got {}",
-        lease["task"]["clone_url"]
-    );
-    Ok(())
-}
-
-/// The worker's `reputation` as the admin state shows it.
-async fn reputation(ctx: &Ctx, w: &Worker) -> Result<Value, Outcome> {
-    let worker = state_worker(ctx, w).await?;
-    let rep = worker["reputation"].clone();
-    for field in ["merged", "closed_unmerged", "expired", "nacked", "score"] {
-        ensure_that!(
-            rep[field].is_number(),
-            "an opted-in worker's reputation should have a number `{field}`; worker: {worker}"
-        );
-    }
-    Ok(rep)
 }
 
 /// Reputation is opt-in: a worker registered with `reputation_opt_in: true` shows it and a
@@ -148,8 +130,8 @@ async fn reputation_opt_in(ctx: Ctx) -> CaseResult {
     );
     let before = reputation(&ctx, &w).await?;
     ensure_that!(
-        before["merged"] == 0,
-        "a new worker's reputation should count 0 merged, got {before}"
+        before["merged"] == 0 && before["nacked"] == 0 && before["expired"] == 0,
+        "a new worker's reputation should count nothing yet, got {before}"
     );
     let lease = claim_task(&ctx, &w, &t[0], "highest priority").await?;
     pr_opened(&ctx, &w, &lease).await?;
@@ -189,6 +171,53 @@ async fn reputation_opt_in(ctx: Ctx) -> CaseResult {
             shown["reputation_opt_in"]
         );
     }
+    Ok(())
+}
+
+/// Section 7's trust progression: with `promote: [{level: 1, merged: 1}]`, an opted-in trust-0
+/// worker is offered a tier-1 task of that repo once one of its tasks there merged.
+async fn trust_promotion(ctx: Ctx) -> CaseResult {
+    let repo = ctx
+        .repo_with(100, false, json!({"promote": [{"level": 1, "merged": 1}]}))
+        .await?;
+    let skill = ctx.skill();
+    ctx.import(
+        &repo,
+        &skill,
+        json!([{"title": "tier one", "tier": 1, "priority": "critical"}, {"title": "tier zero"}]),
+    )
+    .await?;
+    let worker = ctx
+        .worker(&[&skill], json!({"reputation_opt_in": true}))
+        .await?;
+    let lease = ctx.claim_lease(&worker).await?;
+    ensure_that!(
+        lease["task"]["tier"] == 0,
+        "a trust-0 worker with nothing merged should be offered the tier-0 task, got {}",
+        lease["task"]
+    );
+    ctx.claim_none(&worker, "the tier-1 task needs trust 1, nothing merged yet")
+        .await?;
+    let id = str_field(&lease["task"], "task_id", "the lease's task")?;
+    ctx.worker_post(
+        &worker,
+        &format!("/v1/tasks/{id}/status"),
+        json!({"status": "pr_opened", "artifact": {"pr_url": "https://example.com/acme/pull/6"}}),
+    )
+    .await?
+    .expect(&[200], "status pr_opened")?;
+    ctx.admin_post(
+        &format!("/v1/admin/tasks/{id}/status"),
+        json!({"status": "merged"}),
+    )
+    .await?
+    .expect(&[200], "admin status merged")?;
+    let lease = ctx.claim_lease(&worker).await?;
+    ensure_that!(
+        lease["task"]["tier"] == 1,
+        "after one merged task (promote level 1 at 1 merged) the tier-1 task should be offered, got {}",
+        lease["task"]
+    );
     Ok(())
 }
 
@@ -260,6 +289,11 @@ async fn leaderboard_opt_in_only(ctx: Ctx) -> CaseResult {
             );
         }
     }
+    ensure_that!(
+        list.len() <= 1,
+        "GET /v1/leaderboard?repo=R should list only the opted-in worker `{listed_name}`; got {}",
+        reply.text
+    );
     ensure_that!(
         found,
         "GET /v1/leaderboard?repo=R should list the opted-in worker `{listed_name}` (one task \
