@@ -251,24 +251,14 @@ impl Ctx {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Result<Reply, Outcome> {
-        let mut req = self.shared.http.request(method.clone(), self.url(path));
-        req = match auth {
-            Auth::Admin => req.header("X-Admin-Token", &self.shared.admin_token),
-            Auth::Worker(w) => req.bearer_auth(&w.token),
-            Auth::Token(t) => req.bearer_auth(t),
-            Auth::None => req,
-        };
+        let mut req = self.request_as(method.clone(), path, auth);
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
         if let Some(body) = body {
             req = req.json(body);
         }
-        let res = req
-            .send()
-            .await
-            .map_err(|e| Outcome::Failed(format!("{method} {path}: no answer: {e}")))?;
-        read(res).await
+        dispatch(&method, path, req).await
     }
 
     /// Sends a raw body with a content type.
@@ -280,28 +270,28 @@ impl Ctx {
         content_type: &str,
         body: Vec<u8>,
     ) -> Result<Reply, Outcome> {
-        let mut req = self
-            .shared
-            .http
-            .request(method.clone(), self.url(path))
+        let req = self
+            .request_as(method.clone(), path, auth)
             .header("Content-Type", content_type)
             .body(body);
-        req = match auth {
+        dispatch(&method, path, req).await
+    }
+
+    /// A request builder on the shared client carrying `auth`'s credential, for what
+    /// [`Ctx::send`] does not cover (streams).
+    pub fn request_as(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+    ) -> reqwest::RequestBuilder {
+        let req = self.shared.http.request(method, self.url(path));
+        match auth {
             Auth::Admin => req.header("X-Admin-Token", &self.shared.admin_token),
             Auth::Worker(w) => req.bearer_auth(&w.token),
             Auth::Token(t) => req.bearer_auth(t),
             Auth::None => req,
-        };
-        let res = req
-            .send()
-            .await
-            .map_err(|e| Outcome::Failed(format!("{method} {path}: no answer: {e}")))?;
-        read(res).await
-    }
-
-    /// A request builder on the shared client, for what [`Ctx::send`] does not cover (streams).
-    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.shared.http.request(method, self.url(path))
+        }
     }
 
     pub fn admin_token(&self) -> &str {
@@ -605,6 +595,19 @@ pub enum Auth<'a> {
     /// Any bearer token (a wrong one, for the auth cases).
     Token(&'a str),
     None,
+}
+
+/// Sends a built request and reads the whole answer; no answer at all fails the case.
+async fn dispatch(
+    method: &Method,
+    path: &str,
+    req: reqwest::RequestBuilder,
+) -> Result<Reply, Outcome> {
+    let res = req
+        .send()
+        .await
+        .map_err(|e| Outcome::Failed(format!("{method} {path}: no answer: {e}")))?;
+    read(res).await
 }
 
 async fn read(res: reqwest::Response) -> Result<Reply, Outcome> {

@@ -233,22 +233,16 @@ async fn tamper(p: &Inner, req: Request) -> anyhow::Result<Response> {
             parts.headers.remove("content-length");
             return Ok(Response::from_parts(parts, Body::from(answer)));
         }
-        Fault::MetaWithoutV12 if path == "/v1/meta" => {
+        Fault::MetaWithoutV12 | Fault::MetaWithoutFeatures if path == "/v1/meta" => {
             let bytes = incoming.collect().await?.to_bytes();
             let mut doc: Value = serde_json::from_slice(&bytes)?;
-            if let Some(v) = doc["versions"].as_array_mut() {
-                v.retain(|v| v != "1.2");
+            if fault == Fault::MetaWithoutV12 {
+                if let Some(v) = doc["versions"].as_array_mut() {
+                    v.retain(|v| v != "1.2");
+                }
+            } else {
+                doc["features"] = Value::Array(vec![]);
             }
-            parts.headers.remove("content-length");
-            return Ok(Response::from_parts(
-                parts,
-                Body::from(serde_json::to_vec(&doc)?),
-            ));
-        }
-        Fault::MetaWithoutFeatures if path == "/v1/meta" => {
-            let bytes = incoming.collect().await?.to_bytes();
-            let mut doc: Value = serde_json::from_slice(&bytes)?;
-            doc["features"] = Value::Array(vec![]);
             parts.headers.remove("content-length");
             return Ok(Response::from_parts(
                 parts,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::conformance::client::{Worker, find, str_field};
+use crate::conformance::client::{Auth, Worker, find, str_field};
 use crate::conformance::{CaseResult, Ctx, Outcome};
 use crate::{ensure_that, fail_case};
 
@@ -195,8 +195,7 @@ impl Stream {
     /// content type.
     pub(super) async fn open(ctx: &Ctx) -> Result<Stream, Outcome> {
         let res = ctx
-            .request(reqwest::Method::GET, "/v1/events")
-            .header("X-Admin-Token", ctx.admin_token())
+            .request_as(reqwest::Method::GET, "/v1/events", Auth::Admin)
             .header("Accept", "text/event-stream")
             .send()
             .await
