@@ -68,8 +68,7 @@ async fn the_committed_document_is_the_served_one() {
         committed == text,
         "docs/openapi.json differs from the document served at GET /v1/openapi.json ({}); \
          regenerate it with `OWP_UPDATE_OPENAPI=1 cargo test --test api_openapi`, then the \
-         TypeScript types with `npm --prefix clients/obsidian run gen-api` and \
-         `npm --prefix tests/mcp_client run gen-api`",
+         TypeScript types with `npm --prefix clients/obsidian run gen-api`",
         first_difference(&committed, &text)
     );
 }

@@ -17,7 +17,8 @@
 //             stays usable.
 //
 // Type-checked (`npm run ci`: tsc with checkJs); the OWP objects in the tools' results have the
-// types of the OpenAPI document (docs/openapi.json), generated into owp-api.d.ts.
+// types of the OpenAPI document (docs/openapi.json), generated once for every TypeScript client into
+// clients/obsidian/src/owp-api.d.ts (whose `npm run check-api` keeps it current).
 
 /**
  * A wire type without the open `x_*` extension space of tasks and workers (an index signature in
@@ -27,7 +28,7 @@
  *   ? [keyof { [K in keyof T as string extends K ? never : K]: 0 }] extends [never] ? T
  *   : { [K in keyof T as string extends K ? never : K]: Known<T[K]> } : T} Known
  */
-/** @typedef {import("./owp-api.js").components["schemas"]} WireSchemas */
+/** @typedef {import("../../clients/obsidian/src/owp-api.js").components["schemas"]} WireSchemas */
 /** @typedef {{ [N in keyof WireSchemas]: Known<WireSchemas[N]> }} Schemas */
 /** @typedef {Schemas["Task"]} Task */
 /** @typedef {Schemas["Worker"]} Worker */
