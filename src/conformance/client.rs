@@ -129,7 +129,6 @@ struct Shared {
 struct Created {
     tasks: Vec<String>,
     workers: Vec<String>,
-    foreign_leases: u64,
 }
 
 /// What a case works with: the server, the run's prefix and this case's own names.
@@ -488,17 +487,14 @@ impl Ctx {
                 if !self.is_ours(repo)
                     && let Some(lease) = reply.body["lease"]["lease_id"].as_str()
                 {
-                    {
-                        self.created.lock().unwrap().foreign_leases += 1;
-                        let _ = self
-                            .worker_post(
-                                worker,
-                                &format!("/v1/leases/{lease}/nack"),
-                                json!({"reason": "conformance run: not this run's task"}),
-                            )
-                            .await;
-                        continue;
-                    }
+                    let _ = self
+                        .worker_post(
+                            worker,
+                            &format!("/v1/leases/{lease}/nack"),
+                            json!({"reason": "conformance run: not this run's task"}),
+                        )
+                        .await;
+                    continue;
                 }
             }
             return Ok(reply);
