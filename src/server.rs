@@ -17,6 +17,8 @@ use crate::store::{Store, Timing};
 /// applied by every request that could observe it, so this only bounds the delay when no request
 /// arrives.
 const SWEEP_INTERVAL: Duration = Duration::from_millis(200);
+/// The longest time between two presence sweeps (see [`presence_rounds`]).
+const PRESENCE_SWEEP_MAX: Duration = Duration::from_millis(800);
 /// How often a process looks for events written by other processes sharing the database.
 const TAIL_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -331,23 +333,36 @@ fn secs_ms(s: u64) -> i64 {
     i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
 
+/// Every how many sweep rounds the presence sweep runs: about twenty times per heartbeat TTL, and
+/// never more than [`PRESENCE_SWEEP_MAX`] apart, so a silent worker is logged offline within a
+/// second of its TTL (contract: time-based behaviour is correct to within one second). On
+/// PostgreSQL it reads the whole `workers` table, which has no index on when a worker was last
+/// seen so that marking a worker seen stays a heap-only update.
+fn presence_rounds(heartbeat_ttl_ms: i64) -> u64 {
+    let sweep_ms = SWEEP_INTERVAL.as_millis() as i64;
+    let most = PRESENCE_SWEEP_MAX.as_millis() as i64 / sweep_ms;
+    u64::try_from((heartbeat_ttl_ms / 20 / sweep_ms).clamp(1, most.max(1))).unwrap_or(1)
+}
+
 /// Expires leases and marks silent workers offline, so time-based changes happen (and are
 /// streamed) even when no request arrives.
 async fn sweep_loop(store: Store) {
     let mut tick = tokio::time::interval(SWEEP_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut rounds: u64 = 0;
+    let presence_every = presence_rounds(store.timing.heartbeat_ttl_ms);
     loop {
         tick.tick().await;
         rounds += 1;
+        let presence = rounds.is_multiple_of(presence_every);
         // On the writer thread (SQLite), so their transactions do not hold the write turn while
         // waiting for a turn on the request runtime.
         let swept = store
-            .on_writer(|store| async move {
+            .on_writer(move |store| async move {
                 if let Err(e) = store.sweep_expired().await {
                     tracing::warn!(error = %e, "lease expiry sweep failed");
                 }
-                if let Err(e) = store.sweep_presence().await {
+                if presence && let Err(e) = store.sweep_presence().await {
                     tracing::warn!(error = %e, "presence sweep failed");
                 }
                 Ok(())
@@ -489,4 +504,20 @@ fn init_tracing(format: LogFormat) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::presence_rounds;
+
+    #[test]
+    fn presence_sweeps_follow_the_heartbeat_ttl() {
+        // Short TTLs (tests, the conformance runner): every round of 200 ms.
+        assert_eq!(presence_rounds(3_000), 1);
+        assert_eq!(presence_rounds(0), 1);
+        assert_eq!(presence_rounds(8_000), 2);
+        // The default 90 s TTL and longer ones: every 800 ms, within a second of the TTL.
+        assert_eq!(presence_rounds(90_000), 4);
+        assert_eq!(presence_rounds(3_600_000), 4);
+    }
 }

@@ -108,20 +108,13 @@ async fn github_repo_pr_url(
     task_id: &str,
     url: &str,
 ) -> ApiResult<()> {
-    let Some(task) = state.store.task(task_id).await? else {
-        return Ok(());
-    };
     // Only the holder learns anything about the task's repository.
-    if task.worker_id.as_deref() != Some(worker.id.as_str()) {
-        return Ok(());
-    }
     let installed = state
         .store
-        .gh_repo(&task.repo)
-        .await?
-        .is_some_and(|r| r.installation_id.is_some());
-    if installed {
-        crate::domain::limits::github_pr_url(&task.repo, url)?;
+        .gh_installed_repo_of_held_task(task_id, &worker.id)
+        .await?;
+    if let Some(repo) = installed {
+        crate::domain::limits::github_pr_url(&repo, url)?;
     }
     Ok(())
 }
