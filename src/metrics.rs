@@ -86,7 +86,7 @@ pub const WAL_FRAMES: &str = "owp_sqlite_wal_frames";
 pub const WAL_RESTARTS: &str = "owp_sqlite_wal_restarts_total";
 /// SQLite: how long such a try held this process's writes (histogram).
 pub const WAL_RESTART_HOLD: &str = "owp_sqlite_wal_restart_hold_seconds";
-/// PostgreSQL: single-statement claims that lost a race and ran the general claim (counter).
+/// PostgreSQL: claim statements that lost a race and ran again (counter).
 pub const CLAIM_RACES: &str = "owp_claim_races_total";
 /// Worker requests authenticated (counter, `source`: `remembered` or `read`).
 pub const WORKER_AUTH: &str = "owp_worker_authentications_total";
@@ -215,7 +215,7 @@ fn describe_process_metrics() {
     );
     describe_counter!(
         CLAIM_RACES,
-        "PostgreSQL: claims whose single statement lost the repository's last review slot or the task's area to another transaction, and ran again through the general claim."
+        "PostgreSQL: claims whose single statement lost the repository's last review slot or the task's area to another transaction, and ran again."
     );
     describe_counter!(
         WORKER_AUTH,

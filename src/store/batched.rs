@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use super::direct::Param;
 use super::door::Outcome;
-use super::leases::{HOUR_MS, LeaseEnd, Move, repo_rules, task_lease_points};
+use super::leases::{HOUR_MS, LeaseEnd, Move, repo_rules, skill_rule, task_lease_points};
 use super::rows::{Columns, TASK_SELECT, TaskRow, WorkerRow};
 use super::workers::online_event;
 use super::{NACK_COOLDOWN_MS, NewEvent, StoreError, WriteTx, format_ts, new_id};
@@ -144,7 +144,7 @@ impl WriteTx {
         // The skill filter takes the skills read when the request was authenticated (as a JSON
         // array in $12); the guard `w.skills = $8` makes the claim take nothing if they changed
         // since.
-        let skills = skill_filter_json(seen, "$12");
+        let skills = skill_rule(super::Backend::Sqlite, seen, "$12");
         let rules = repo_rules(super::Backend::Sqlite, "$2", "$7", "$11");
         let sql = format!(
             "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2 \
@@ -542,20 +542,6 @@ pub(super) fn seen_part(worker_id: &str, now: i64) -> Part {
         sql: "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2".into(),
         stmts: 1,
         values: vec![now.into(), id.into()],
-    }
-}
-
-/// Rule 3 for the batched claim: the skills come as one JSON array parameter, so the statement's
-/// text does not depend on how many skills the worker has (see `leases::skill_filter`).
-fn skill_filter_json(worker: &WorkerRow, param: &str) -> String {
-    if worker.all_skills {
-        String::new()
-    } else {
-        format!(
-            " AND t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
-               (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id \
-                AND m.skill NOT IN (SELECT value FROM json_each({param}))))"
-        )
     }
 }
 

@@ -74,6 +74,10 @@ impl From<crate::domain::limits::OutOfBounds> for StoreError {
     }
 }
 
+/// The code of the transient conflict of a claim whose task's area another transaction took
+/// first: it wrote nothing, and is run again like a deadlock.
+pub(crate) const CLAIM_RACE: &str = "claim_race";
+
 impl StoreError {
     pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
         StoreError::NotFound {
@@ -110,6 +114,7 @@ impl StoreError {
                     || db.message().contains("database is locked")
             }
             StoreError::Db(sqlx::Error::PoolTimedOut) => true,
+            StoreError::Conflict { code, .. } => *code == CLAIM_RACE,
             StoreError::Sqlite(e) => matches!(
                 e.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)

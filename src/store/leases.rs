@@ -4,24 +4,21 @@
 //! processes sharing the database):
 //! - SQLite: every write transaction starts with `BEGIN IMMEDIATE`, so writers are serialised by
 //!   the database file lock (across processes too) and each claim sees the previous one's result.
-//! - PostgreSQL: the claiming worker's row is locked (`FOR UPDATE`), the one candidate task a
-//!   claim tries at a time is locked with `FOR UPDATE SKIP LOCKED` (and released again if it is
-//!   not taken), and the review budget is taken by a conditional `UPDATE repos` that row-locks
-//!   the repository until commit. Transactions lock in one order — task, worker, area lock entry,
-//!   repository last (a claim locks its worker first, but never waits for a task: it skips
-//!   locked ones) — so none waits on another in a cycle, and the repository row (written by
-//!   every claim and PR of the repository) stays locked only from that last write to the commit.
-//!   A worker's own claims, acks and status moves run as one statement each on PostgreSQL
-//!   ([`super::single`]); the claim there takes the repository row before the task, and a
-//!   deadlock with a claim of this module (possible only over one area of one repository) ends
-//!   one of the two, which runs again.
+//! - PostgreSQL: a named claim (`/owp claim`, [`WriteTx::claim_task`]) locks the task it names,
+//!   then the worker and the task's area lock entry, and takes the review budget last with a
+//!   conditional `UPDATE repos` that row-locks the repository until commit, so that row (written
+//!   by every claim and PR of the repository) stays locked only from that last write to the
+//!   commit. Status moves lock task, worker, area, repository in the same order, so none waits
+//!   on another in a cycle. A worker's own claims, acks and status moves run as one statement
+//!   each ([`super::single`]); the claim there locks the worker, skips locked tasks and takes
+//!   the repository row before the task's area, so a deadlock with a named claim (possible only
+//!   over one area of one repository) ends one of the two, which runs again.
 //! - On both, the writes themselves are conditional (`WHERE status = 'ready'`, `WHERE open_prs +
 //!   active_leases < max_open_prs`, `WHERE active_points + $est <= capacity_points`), and the area
 //!   lock is a partial UNIQUE index, so a rule can only be broken if the database itself is.
 
 use serde_json::{Value, json};
 use sqlx::AssertSqlSafe;
-use sqlx::Row;
 
 use super::batched::MovePlan;
 use super::rows::{TASK_SELECT, TaskRow, WorkerRow, not_waiting};
@@ -29,12 +26,6 @@ use super::{Backend, NACK_COOLDOWN_MS, NewEvent, Store, StoreError, WriteTx, new
 use crate::domain::limits;
 use crate::domain::rules::{self, RepoView, TaskView, WorkerView};
 use crate::domain::{Lease, TaskStatus};
-
-/// Candidates fetched per claim query; the first that can still be taken wins.
-const CANDIDATES: i64 = 16;
-
-/// Walks of the ready queue a claim makes while it loses every candidate to other claims.
-const CLAIM_WALKS: u32 = 4;
 
 /// What ends a lease (recorded in `leases.outcome` and the audit log).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,91 +194,13 @@ impl WriteTx {
     }
 
     /// The claim: offers the best eligible task to `worker` (see the module docs and
-    /// `domain::rules`). `None` when nothing is eligible now.
+    /// `domain::rules`). `None` when nothing is eligible now. One statement (batch) per backend:
+    /// SQLite's in [`super::batched`], PostgreSQL's in [`super::single`].
     pub async fn claim(&mut self, seen: &WorkerRow) -> Result<Option<Lease>, StoreError> {
-        if self.store().backend == Backend::Sqlite {
-            return self.claim_batched(seen).await;
+        match self.store().backend {
+            Backend::Sqlite => self.claim_batched(seen).await,
+            Backend::Postgres => self.claim_single(seen).await,
         }
-        let was_online = seen.online(self.now, self.store().timing.heartbeat_ttl_ms);
-        // Marks the worker seen and reads it fresh (and, on PostgreSQL, locks its row).
-        let sql = format!(
-            "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2 RETURNING {}",
-            super::rows::WORKER_COLUMNS
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(self.now)
-            .bind(&seen.id)
-            .fetch_optional(self.conn())
-            .await?
-            .ok_or_else(|| StoreError::not_found("worker_not_found", "unknown worker"))?;
-        let worker = WorkerRow::decode(&row)?;
-        let worker_id = worker.id.as_str();
-        if !was_online {
-            self.event(super::workers::online_event(worker_id));
-        }
-        if worker.paused || worker.active_tasks >= worker.max_concurrent_tasks {
-            return Ok(None);
-        }
-        // Rules 1, 3–7 as one indexed walk of the ready queue in offer order (rule 2 was checked
-        // above: this request itself marks the worker online). The candidates are read without
-        // locks: `take` locks only the one it tries. A candidate that another claim took or is
-        // taking right now is lost; when every candidate of a walk was, the queue is read again
-        // (each statement sees what has been committed since), so a claim does not answer
-        // "nothing" while ready tasks are there just because others were claiming too.
-        let mut throttled_repos: Vec<i64> = Vec::new();
-        for _ in 0..CLAIM_WALKS {
-            let mut lost = false;
-            for cand in self.candidates(&worker).await? {
-                if throttled_repos.contains(&cand.repo_id) {
-                    continue;
-                }
-                match self.take(&worker, &cand).await? {
-                    Taken::Yes(lease) => return Ok(Some(*lease)),
-                    Taken::RepoFull => throttled_repos.push(cand.repo_id),
-                    Taken::Lost => lost = true,
-                }
-            }
-            if !lost {
-                break;
-            }
-        }
-        Ok(None)
-    }
-
-    /// The first [`CANDIDATES`] ready tasks, in offer order, that `worker` may take by every rule
-    /// (as this statement's snapshot shows them).
-    async fn candidates(&mut self, worker: &WorkerRow) -> Result<Vec<Candidate>, StoreError> {
-        let free_points = worker.capacity_points - worker.active_points;
-        let skill_filter = skill_filter(worker, 5);
-        let rules = repo_rules(self.store().backend, "$2", "$3", "$4");
-        let sql = format!(
-            "SELECT t.seq, t.estimate_points, t.area, t.repo_id, r.area_locks_enabled \
-             FROM tasks t CROSS JOIN repos r \
-             WHERE t.status = 'ready' AND r.id = t.repo_id \
-               AND t.estimate_points <= $1{skill_filter} \
-               {rules} \
-             ORDER BY t.priority DESC, t.seq LIMIT {CANDIDATES}"
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql))
-            .bind(free_points)
-            .bind(worker.id.as_str())
-            .bind(self.now - NACK_COOLDOWN_MS)
-            .bind(self.now - HOUR_MS);
-        for skill in &worker.skills {
-            q = q.bind(skill.as_str());
-        }
-        let rows = q.fetch_all(self.conn()).await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Candidate {
-                    seq: row.try_get("seq")?,
-                    repo_id: row.try_get("repo_id")?,
-                    estimate: row.try_get("estimate_points")?,
-                    area_locked: row.try_get::<i64, _>("area_locks_enabled")? != 0
-                        && row.try_get::<Option<String>, _>("area")?.is_some(),
-                })
-            })
-            .collect()
     }
 
     /// Claims one named task (a `/owp claim` comment): every rule is checked, and a refusal says
@@ -925,26 +838,22 @@ pub(super) fn trust_rule(task: &str, worker: &str) -> String {
     )
 }
 
-/// Rule 3 as a filter on `t.skill_set_id`: the skill sets `worker` covers (all of them for
-/// implicit GitHub workers). The worker's skills are bound from parameter `$first` on.
-pub(super) fn skill_filter(worker: &WorkerRow, first: usize) -> String {
+/// Rule 3 as SQL on the task `t`: every skill of the task is one of the worker's, which come as
+/// one JSON array parameter (`param`), so the statement's text does not depend on how many skills
+/// the worker has. Empty when the worker takes every skill.
+pub(super) fn skill_rule(backend: Backend, worker: &WorkerRow, param: &str) -> String {
     if worker.all_skills {
-        String::new()
-    } else if worker.skills.is_empty() {
-        " AND t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
-           (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id))"
-            .to_string()
-    } else {
-        let list = (0..worker.skills.len())
-            .map(|i| format!("${}", i + first))
-            .collect::<Vec<_>>()
-            .join(",");
-        format!(
-            " AND t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
-               (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id \
-                AND m.skill NOT IN ({list})))"
-        )
+        return String::new();
     }
+    let skills = match backend {
+        Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
+        Backend::Postgres => format!("SELECT jsonb_array_elements_text(CAST({param} AS jsonb))"),
+    };
+    format!(
+        " AND t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
+           (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id \
+            AND m.skill NOT IN ({skills})))"
+    )
 }
 
 fn worker_view(w: &WorkerRow, online: bool) -> WorkerView {

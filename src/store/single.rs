@@ -13,18 +13,20 @@
 //! The rules are those of [`super::leases`] and [`super::batched`]. The order in which the
 //! expressions lock rows is forced by what each one reads from the one before it:
 //!
-//! - **Claim**: lock the worker; pick the first ready task in offer order that passes every rule
-//!   (`FOR UPDATE SKIP LOCKED`: two claims never wait for or receive the same task); count it
-//!   against its repository's budget with a conditional `UPDATE` that re-checks the row under its
-//!   lock; take the task only if that succeeded. A claim never waits for a task (it skips
-//!   locked ones), and two of these claims in one repository queue on its row before either
-//!   takes an area, so they never wait on each other in a cycle. If another transaction used the
-//!   repository's last slot between this statement's snapshot and the lock, nothing is taken; if
-//!   one took the same area first (the partial unique index), the statement fails and nothing is
-//!   written; so it does if it deadlocks with a general claim (which takes the area before the
-//!   repository row) that wants the same area. Each is a *race*: the statement runs again on a
-//!   fresh snapshot, and after [`RACE_ATTEMPTS`] the general claim of [`super::leases`] decides
-//!   (it tries further candidates under savepoints).
+//! - **Claim** (PostgreSQL's only claim of a worker; a named `/owp claim` is
+//!   [`WriteTx::claim_task`]): lock the worker; pick the first ready task in offer order that
+//!   passes every rule (`FOR UPDATE SKIP LOCKED`: two claims never wait for or receive the same
+//!   task); count it against its repository's budget with a conditional `UPDATE` that re-checks
+//!   the row under its lock; take the task only if that succeeded. A claim never waits for a
+//!   task (it skips locked ones), and two of these claims in one repository queue on its row
+//!   before either takes an area, so they never wait on each other in a cycle. If another
+//!   transaction used the repository's last slot between this statement's snapshot and the
+//!   lock, nothing is taken; if one took the same area first (the partial unique index), the
+//!   statement fails and nothing is written; so it does if it deadlocks with a named claim
+//!   (which takes the area before the repository row) that wants the same area. Each is a
+//!   *race*, won by another claim: the statement runs again on a fresh snapshot (a failed one
+//!   inside a transaction runs the whole transaction again), at most [`RACE_ATTEMPTS`] times,
+//!   after which the claim answers that nothing is eligible now.
 //! - **Ack** and **status move**: a conditional update of the task on its plain path (the
 //!   caller's live lease, the status and last update it was read with), with the lease, the
 //!   counters and the audit event chained on it. If the condition finds nothing, nothing was
@@ -35,14 +37,15 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row};
 
 use super::batched::{MovePlan, inconsistent};
-use super::leases::{HOUR_MS, Move, repo_rules, task_lease_points, worker_move};
+use super::error::CLAIM_RACE;
+use super::leases::{HOUR_MS, Move, repo_rules, skill_rule, task_lease_points, worker_move};
 use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use super::workers::online_event;
 use super::{Backend, NACK_COOLDOWN_MS, Store, StoreError, Timing, WriteTx, format_ts, new_id};
 use crate::domain::{Event, Lease, TaskStatus};
 
-/// Single-statement attempts of a claim that keeps losing races before the general claim runs.
-const RACE_ATTEMPTS: u32 = 3;
+/// Attempts of a claim statement that keeps losing races to other claims.
+const RACE_ATTEMPTS: u32 = 8;
 
 /// How a single-statement claim ended.
 enum SingleClaim {
@@ -58,59 +61,48 @@ enum SingleClaim {
 
 impl Store {
     /// A claim in a transaction of its own (see [`WriteTx::claim`]), with the instant the worker
-    /// was marked seen.
+    /// was marked seen. On PostgreSQL the statement commits by itself when no hook has to join
+    /// it and the worker was online (no `worker.online` event has to join it either).
     pub(super) async fn claim_alone(
         &self,
         worker: &WorkerRow,
     ) -> Result<(Option<Lease>, i64), StoreError> {
-        if self.backend == Backend::Postgres {
+        let now = super::now_ms();
+        if self.backend == Backend::Postgres
+            && self.autocommits()
+            && worker.online(now, self.timing.heartbeat_ttl_ms)
+        {
             for _ in 0..RACE_ATTEMPTS {
-                match self.claim_single(worker).await? {
-                    Some(claimed) => return Ok(claimed),
-                    None => {
-                        if let Some(o) = self.observer() {
-                            o.claim_race();
-                        }
+                match claim_statement(&self.write, &self.timing, worker, now).await {
+                    Ok(SingleClaim::NoWorker) => return Err(no_worker()),
+                    Ok(SingleClaim::Nothing) => return Ok((None, now)),
+                    Ok(SingleClaim::Taken(lease, event)) => {
+                        self.committed(&[event]);
+                        return Ok((Some(*lease), now));
                     }
+                    Ok(SingleClaim::Race) => self.lost_race(),
+                    Err(e) if is_race(&e) => self.lost_race(),
+                    Err(e) => return Err(e),
                 }
             }
+            return Ok((None, now));
         }
-        self.write_batched(|mut tx| async move {
-            let claimed = tx.claim(worker).await.map(|lease| (lease, tx.now));
-            (tx, claimed)
-        })
-        .await
-    }
-
-    /// One single-statement claim; `None` after a race. On its own when it may commit by itself
-    /// (no hook, and the worker was online so no `worker.online` event has to join it), else in
-    /// a write transaction.
-    async fn claim_single(
-        &self,
-        worker: &WorkerRow,
-    ) -> Result<Option<(Option<Lease>, i64)>, StoreError> {
-        let now = super::now_ms();
-        if self.autocommits() && worker.online(now, self.timing.heartbeat_ttl_ms) {
-            let claimed = claim_statement(&self.write, &self.timing, worker, now).await;
-            return Ok(match claimed? {
-                SingleClaim::NoWorker => return Err(no_worker()),
-                SingleClaim::Race => None,
-                SingleClaim::Nothing => Some((None, now)),
-                SingleClaim::Taken(lease, event) => {
-                    self.committed(&[event]);
-                    Some((Some(*lease), now))
-                }
-            });
-        }
-        let result = self
+        let claimed = self
             .write_batched(|mut tx| async move {
-                let result = tx.claim_single(worker).await.map(|lease| (lease, tx.now));
-                (tx, result)
+                let claimed = tx.claim(worker).await.map(|lease| (lease, tx.now));
+                (tx, claimed)
             })
             .await;
-        match result {
-            Err(StoreError::Conflict { code: RACE, .. }) => Ok(None),
-            other => other.map(Some),
+        match claimed {
+            // Every attempt lost a race: others were taking what this claim would have.
+            Err(e) if is_race(&e) => Ok((None, super::now_ms())),
+            other => other,
+        }
+    }
+
+    fn lost_race(&self) {
+        if let Some(o) = self.observer() {
+            o.claim_race();
         }
     }
 
@@ -174,18 +166,29 @@ impl Store {
 }
 
 impl WriteTx {
-    /// The claim as one statement inside this transaction (a hook joins it). A race is the
-    /// error [`RACE`], which rolls the transaction back.
-    async fn claim_single(&mut self, seen: &WorkerRow) -> Result<Option<Lease>, StoreError> {
+    /// The claim as one statement inside this transaction (a hook joins it). A race the
+    /// statement noticed before writing runs it again on a fresh snapshot; one that failed it
+    /// (a taken area, a deadlock) is a transient conflict, and [`Store::write`] runs the whole
+    /// transaction again.
+    pub(super) async fn claim_single(
+        &mut self,
+        seen: &WorkerRow,
+    ) -> Result<Option<Lease>, StoreError> {
         let (timing, now) = (self.store().timing.clone(), self.now);
-        let claimed = claim_statement(self.conn(), &timing, seen, now).await?;
+        let mut claimed = SingleClaim::Race;
+        for _ in 0..RACE_ATTEMPTS {
+            claimed = claim_statement(self.conn(), &timing, seen, now).await?;
+            if !matches!(claimed, SingleClaim::Race) {
+                break;
+            }
+            self.store().lost_race();
+        }
         if !matches!(claimed, SingleClaim::NoWorker) && !seen.online(now, timing.heartbeat_ttl_ms) {
             self.event(online_event(&seen.id));
         }
         match claimed {
             SingleClaim::NoWorker => Err(no_worker()),
-            SingleClaim::Race => Err(StoreError::conflict(RACE, "claim race")),
-            SingleClaim::Nothing => Ok(None),
+            SingleClaim::Race | SingleClaim::Nothing => Ok(None),
             SingleClaim::Taken(lease, event) => {
                 self.appended(event);
                 Ok(Some(*lease))
@@ -194,8 +197,11 @@ impl WriteTx {
     }
 }
 
-/// The code of the (internal) error that ends a transaction whose claim lost a race.
-const RACE: &str = "claim_race";
+/// Whether a claim statement failed because another transaction took the task's area first or
+/// deadlocked with it: it wrote nothing, and runs again.
+fn is_race(e: &StoreError) -> bool {
+    e.is_conflict()
+}
 
 fn no_worker() -> StoreError {
     StoreError::not_found("worker_not_found", "unknown worker")
@@ -220,13 +226,7 @@ async fn claim_statement<'c>(
     let expires = now + timing.lease_ttl_ms;
     // The skills read when the request was authenticated, as a JSON array ($11); the guard
     // `w.skills = $7` makes the claim take nothing if they changed since.
-    let skills = if seen.all_skills {
-        ""
-    } else {
-        " AND t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
-           (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id \
-            AND m.skill NOT IN (SELECT jsonb_array_elements_text(CAST($11 AS jsonb)))))"
-    };
+    let skills = skill_rule(Backend::Postgres, seen, "$11");
     let rules = repo_rules(super::Backend::Postgres, "$2", "$6", "$10");
     let sql = format!(
         "WITH w AS ( \
@@ -288,9 +288,14 @@ async fn claim_statement<'c>(
         .await;
     let row = match row.map_err(StoreError::from) {
         Ok(row) => row,
-        // Another transaction took the task's area first, or (a deadlock) waits for this one
-        // while holding it: the statement wrote nothing.
-        Err(e) if e.is_unique_violation() || e.is_conflict() => return Ok(SingleClaim::Race),
+        // Another transaction took the task's area first: the statement wrote nothing (nor does
+        // one that deadlocked, a conflict already). In a transaction, the transaction is over.
+        Err(e) if e.is_unique_violation() => {
+            return Err(StoreError::conflict(
+                CLAIM_RACE,
+                "another claim took the task's area first",
+            ));
+        }
         Err(e) => return Err(e),
     };
     if row.try_get::<i64, _>("seen_n")? == 0 {
