@@ -44,8 +44,10 @@ use crate::store::{Store, Timing};
 
 mod conn;
 mod cpu_cap;
+mod cpu_use;
 use conn::WorkerConn;
 use cpu_cap::{CpuCap, ServerCpu};
+use cpu_use::{CpuProbe, CpuUse};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BenchBackend {
@@ -261,6 +263,11 @@ struct RunResult {
     bare_claim_p99_ms: Option<f64>,
     /// OWP claims/s ÷ bare cycles/s.
     ratio_to_bare: Option<f64>,
+    /// CPU per claim over the measured windows: the database (PostgreSQL on this machine), the
+    /// claim servers, this process (the load generator and the refill).
+    cpu_ms: Option<CpuUse>,
+    /// PostgreSQL: CPU per bare cycle: the database and this process (its clients).
+    bare_cpu_ms: Option<CpuUse>,
     webhook_per_s: Option<f64>,
     webhook_p50_ms: Option<f64>,
     webhook_p99_ms: Option<f64>,
@@ -426,7 +433,11 @@ async fn measure(
         let period = Duration::from_secs_f64(args.workers as f64 / rate);
         (period, period.div_f64(args.workers as f64))
     });
-    let owp = drive(args, args.workers, |i, clock| {
+    let probe = CpuProbe::new(
+        servers.iter().filter_map(|s| s.child.id()).collect(),
+        db.pg.is_some().then(|| tool.clone()),
+    );
+    let owp = drive(args, args.workers, probe.as_ref(), |i, clock| {
         let base = bases[i % bases.len()].clone();
         let token = tokens[i].clone();
         // Paced workers start spread evenly over one period.
@@ -500,7 +511,7 @@ async fn measure(
         let recycler = Recycler::start(tool.clone(), backend, false);
         let claim_sql = Arc::new(baseline_claim_sql(backend));
         let ids = Arc::new(worker_ids.clone());
-        let m = drive(args, args.workers, |i, clock| {
+        let m = drive(args, args.workers, None, |i, clock| {
             let pool = pool.clone();
             let sql = claim_sql.clone();
             let worker = ids[i].clone();
@@ -511,16 +522,16 @@ async fn measure(
         pool.close().await;
         Some(m)
     };
-    tool.close().await;
 
     // The bare PostgreSQL claim cycle, on a table of its own in the same database.
     let bare = match (&db.pg, args.no_baseline) {
         (Some(_), false) => {
             eprintln!("bare PostgreSQL claim cycle ({BARE_CLIENTS} clients)…");
-            Some(bare_cycle(args, &db.url, size).await?)
+            Some(bare_cycle(args, &db.url, &tool, size).await?)
         }
         _ => None,
     };
+    tool.close().await;
 
     let ratio = raw
         .as_ref()
@@ -550,6 +561,8 @@ async fn measure(
         bare_claim_p50_ms: bare.as_ref().map(|b| b.claim_p50_ms),
         bare_claim_p99_ms: bare.as_ref().map(|b| b.claim_p99_ms),
         ratio_to_bare,
+        cpu_ms: owp.cpu,
+        bare_cpu_ms: bare.as_ref().and_then(|b| b.cpu),
         webhook_per_s: webhooks.as_ref().map(|w| w.0),
         webhook_p50_ms: webhooks.as_ref().map(|w| w.1),
         webhook_p99_ms: webhooks.as_ref().map(|w| w.2),
@@ -1166,10 +1179,18 @@ struct Measured {
     cycle_p99_ms: f64,
     errors: u64,
     empty: u64,
+    /// The CPU per claim over all measured windows (with a probe).
+    cpu: Option<CpuUse>,
 }
 
-/// Runs `workers` loops through the warm-up and the measured windows.
-async fn drive<F, Fut>(args: &BenchArgs, loops: usize, make: F) -> Measured
+/// Runs `workers` loops through the warm-up and the measured windows; with a probe, also reads
+/// the CPU its processes used in the measured windows.
+async fn drive<F, Fut>(
+    args: &BenchArgs,
+    loops: usize,
+    probe: Option<&CpuProbe>,
+    make: F,
+) -> Measured
 where
     F: Fn(usize, Arc<Clock>) -> Fut,
     Fut: std::future::Future<Output = LoopStats> + Send + 'static,
@@ -1182,6 +1203,10 @@ where
         .map(|i| tokio::spawn(make(i, clock.clone())))
         .collect();
     tokio::time::sleep(Duration::from_secs(args.warmup)).await;
+    let cpu_start = match probe {
+        Some(p) => Some(p.snapshot().await),
+        None => None,
+    };
     let mut lengths = Vec::new();
     for w in 1..=args.repeat {
         clock.window.store(w, Ordering::Relaxed);
@@ -1190,6 +1215,10 @@ where
         lengths.push(t0.elapsed().as_secs_f64());
     }
     clock.window.store(args.repeat + 1, Ordering::Relaxed);
+    let cpu_end = match probe {
+        Some(p) => Some(p.snapshot().await),
+        None => None,
+    };
     let mut claim: Vec<Histogram<u64>> = (0..=args.repeat)
         .map(|_| Histogram::new(3).expect("histogram"))
         .collect();
@@ -1214,6 +1243,10 @@ where
         )
     };
     let ms = |v: u64| v as f64 / 1000.0;
+    let claims: u64 = (1..=args.repeat).map(|w| claim[w].len()).sum();
+    let cpu = cpu_start
+        .zip(cpu_end)
+        .and_then(|(start, end)| start.per_claim(&end, claims));
     Measured {
         claims_per_s: per_window(&|w| claim[w].len() as f64 / lengths[w - 1]),
         claim_p50_ms: per_window(&|w| ms(claim[w].value_at_quantile(0.5))),
@@ -1222,6 +1255,7 @@ where
         cycle_p99_ms: per_window(&|w| ms(cycle[w].value_at_quantile(0.99))),
         errors,
         empty,
+        cpu,
     }
 }
 
@@ -1425,7 +1459,12 @@ const BARE_CLIENTS: usize = 16;
 /// the ready rows in offer order), [`BARE_CLIENTS`] connections, and per cycle three autocommit
 /// statements: claim the first ready row (`FOR UPDATE SKIP LOCKED`), move it to in-progress, put
 /// it back to ready. Counted over the same windows as the OWP run.
-async fn bare_cycle(args: &BenchArgs, url: &str, size: usize) -> anyhow::Result<Measured> {
+async fn bare_cycle(
+    args: &BenchArgs,
+    url: &str,
+    tool: &AnyPool,
+    size: usize,
+) -> anyhow::Result<Measured> {
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(BARE_CLIENTS as u32)
         .acquire_timeout(Duration::from_secs(60))
@@ -1450,7 +1489,8 @@ async fn bare_cycle(args: &BenchArgs, url: &str, size: usize) -> anyhow::Result<
     .execute(&pool)
     .await?;
     sqlx::query("ANALYZE bare_queue").execute(&pool).await?;
-    let m = drive(args, BARE_CLIENTS, |_, clock| {
+    let probe = CpuProbe::new(Vec::new(), Some(tool.clone()));
+    let m = drive(args, BARE_CLIENTS, probe.as_ref(), |_, clock| {
         let pool = pool.clone();
         async move { bare_cycle_loop(pool, clock).await }
     })
@@ -1618,16 +1658,16 @@ fn table(results: &[RunResult]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n| backend | procs | tasks | workers | offered/s | claims/s | p50 ms | p99 ms | raw claims/s | raw p50 | raw p99 | ratio | bare/s | bare p50 | bare p99 | ÷ bare | cycles/s | webhook/s | webhook p50 | webhook p99 | peak RSS MB | HTTP import tasks/s | load |"
+        "\n| backend | procs | tasks | workers | offered/s | claims/s | p50 ms | p99 ms | raw claims/s | raw p50 | raw p99 | ratio | bare/s | bare p50 | bare p99 | ÷ bare | CPU ms/claim: db + server + load | bare CPU ms/cycle: db + clients | cycles/s | webhook/s | webhook p50 | webhook p99 | peak RSS MB | HTTP import tasks/s | load |"
     );
     let _ = writeln!(
         out,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for r in results {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.0} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.0} | {:.1} |",
             r.backend,
             r.replicas,
             r.tasks,
@@ -1644,6 +1684,8 @@ fn table(results: &[RunResult]) -> String {
             opt(r.bare_claim_p50_ms, 2),
             opt(r.bare_claim_p99_ms, 2),
             opt(r.ratio_to_bare, 2),
+            CpuUse::cell(r.cpu_ms, true),
+            CpuUse::cell(r.bare_cpu_ms, false),
             r.cycles_per_s,
             opt(r.webhook_per_s, 0),
             opt(r.webhook_p50_ms, 2),
