@@ -130,7 +130,7 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
         public_boards: config.public_boards,
         github: github.is_enabled(),
     });
-    let app = http::router(state)
+    let app = http::router(state, vec![crate::github::link::openapi()])
         .merge(crate::dashboard::router(sessions, public_boards))
         .merge(github.router())
         .merge(crate::metrics::router(store.clone(), metrics_auth))

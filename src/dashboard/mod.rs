@@ -651,7 +651,7 @@ mod tests {
             public_boards,
             github: false,
         });
-        let app = crate::http::router(state).merge(router(sessions.clone(), public));
+        let app = crate::http::router(state, Vec::new()).merge(router(sessions.clone(), public));
         (app, sessions, store)
     }
 

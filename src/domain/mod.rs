@@ -2,6 +2,7 @@
 
 pub mod beads;
 pub mod contract;
+pub mod labels;
 pub mod limits;
 pub mod model;
 pub mod rules;

@@ -17,6 +17,7 @@
 use serde_json::json;
 use tracing::Instrument;
 
+use crate::domain::labels;
 use crate::domain::rules::Refusal;
 use crate::domain::{TaskStatus, Visibility};
 use crate::github::api;
@@ -27,7 +28,6 @@ use crate::github::events::{
     PullRequestEvent, RepositoryAction, RepositoryEvent,
 };
 use crate::github::identity;
-use crate::github::labels;
 use crate::github::links;
 use crate::github::messages::{self, Budget, ClaimRefusal, CommandRefusal, Holder};
 use crate::github::service::{Github, RepoSettings, target};

@@ -247,7 +247,7 @@ pub struct StatusView {
     pub area: Option<String>,
     pub tier: i64,
     pub budget: Budget,
-    /// Labels that were ignored or overruled (from `labels::LabelWarning`'s `Display`).
+    /// Labels that were ignored or overruled (from `domain::labels::LabelWarning`'s `Display`).
     pub label_warnings: Vec<String>,
     /// Why the repository's `.github/owp.yml` is not in use, when it is not.
     pub config_error: Option<String>,

@@ -7,7 +7,7 @@
 //! - [`signature`]: verifies `X-Hub-Signature-256` on the raw body of a delivery.
 //! - [`events`]: turns a delivery into our own typed [`events::Event`].
 //! - [`commands`]: the markdown-aware parser of `/owp …` comment commands.
-//! - [`labels`]: from an issue's labels to its task's fields.
+//! - `crate::domain::labels`: from an issue's labels to its task's fields (Beads imports use it too).
 //! - [`links`]: the issues a pull request body closes.
 //! - [`repo_config`]: a repository's `.github/owp.yml`.
 //!
@@ -37,7 +37,6 @@ pub mod conditional;
 pub mod events;
 pub mod identity;
 pub mod inbox;
-pub mod labels;
 pub mod link;
 pub mod links;
 pub mod manifest;

@@ -35,7 +35,6 @@
 //!   instructions: Keep changes small; update CHANGELOG.md.
 //! ```
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::num::NonZeroU32;
 
@@ -44,6 +43,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::RepoContract;
+pub use crate::domain::labels::{LabelNames, TierRules};
 
 /// Where the file lives in a repository.
 pub const CONFIG_PATH: &str = ".github/owp.yml";
@@ -86,45 +86,6 @@ pub struct RepoConfig {
 pub struct TrustConfig {
     /// `[{level, merged}]`: people who opted in earn trust `level` here with `merged` merges.
     pub promote: Vec<crate::domain::Promotion>,
-}
-
-/// The label names a repository uses. `ready` is a whole label; the others are the part before the
-/// colon, e.g. `estimate` for `estimate:3`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LabelNames {
-    pub ready: String,
-    pub estimate: String,
-    pub priority: String,
-    pub skills: String,
-    pub area: String,
-    pub tier: String,
-}
-
-impl Default for LabelNames {
-    fn default() -> Self {
-        LabelNames {
-            ready: "pool:ready".into(),
-            estimate: "estimate".into(),
-            priority: "priority".into(),
-            skills: "skills".into(),
-            area: "area".into(),
-            tier: "tier".into(),
-        }
-    }
-}
-
-impl LabelNames {
-    /// The prefixes with their keys, in a fixed order.
-    pub fn prefixes(&self) -> [(&'static str, &str); 5] {
-        [
-            ("estimate", &self.estimate),
-            ("priority", &self.priority),
-            ("skills", &self.skills),
-            ("area", &self.area),
-            ("tier", &self.tier),
-        ]
-    }
 }
 
 /// Lifetime of a comment claim.
@@ -255,32 +216,6 @@ impl<'de> Deserialize<'de> for WhoMayClaim {
         }
 
         deserializer.deserialize_any(WhoVisitor)
-    }
-}
-
-/// How a task's tier is decided: its `tier:N` label or `default`, raised to the area's minimum.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TierRules {
-    /// Tier of a task without a tier label.
-    pub default: u32,
-    /// Lowest tier of the tasks in an area (area names compared case-insensitively).
-    pub areas: BTreeMap<String, u32>,
-}
-
-impl TierRules {
-    /// The tier of a task with the given label tier and area.
-    pub fn effective_tier(&self, label_tier: Option<u32>, area: Option<&str>) -> u32 {
-        let base = label_tier.unwrap_or(self.default);
-        let area_min = area
-            .and_then(|area| {
-                self.areas
-                    .iter()
-                    .find(|(name, _)| name.eq_ignore_ascii_case(area))
-                    .map(|(_, tier)| *tier)
-            })
-            .unwrap_or(0);
-        base.max(area_min)
     }
 }
 

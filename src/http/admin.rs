@@ -423,8 +423,7 @@ pub async fn import_beads(
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<BeadsImport>)> {
     use crate::domain::beads;
-    use crate::github::labels::map_labels;
-    use crate::github::repo_config::{LabelNames, TierRules};
+    use crate::domain::labels::{LabelNames, TierRules, map_labels};
 
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::invalid("invalid_beads", "the file is not UTF-8 text"))?;

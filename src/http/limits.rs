@@ -25,6 +25,10 @@ use super::CookieAdminCheck;
 use super::error::ApiError;
 use crate::config::{LimitsConfig, Secret};
 
+/// The GitHub App's webhook route (`github::webhook` serves it): its requests have their own
+/// bound and are not counted here.
+pub const WEBHOOK_PATH: &str = "/github/webhook";
+
 /// The address a request is counted under, set by [`layer`] on every request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ClientIp(pub IpAddr);
@@ -200,7 +204,7 @@ impl Limits {
     }
 
     fn kind(&self, method: &Method, path: &str, headers: &HeaderMap) -> Kind {
-        if path == crate::github::manifest::WEBHOOK_PATH {
+        if path == WEBHOOK_PATH {
             return Kind::Webhook;
         }
         let admin_header = headers.get("x-admin-token");

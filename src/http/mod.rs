@@ -64,9 +64,9 @@ pub struct AppParts {
 }
 
 /// The OWP API router (`/healthz`, `/v1/...`), with its OpenAPI document served at
-/// `/v1/openapi.json`.
-pub fn router(state: AppState) -> Router {
-    let (api, mut doc) = openapi::api_router().split_for_parts();
+/// `/v1/openapi.json`; `more_docs` documents the API routes other routers serve.
+pub fn router(state: AppState, more_docs: Vec<utoipa::openapi::OpenApi>) -> Router {
+    let (api, mut doc) = openapi::api_router(more_docs).split_for_parts();
     openapi::declare_problems(&mut doc);
     let doc = Arc::new(doc);
     api.route(

@@ -43,11 +43,14 @@ impl utoipa::Modify for Security {
     }
 }
 
-/// Every OWP route with its documentation. `POST /v1/workers/link-code` belongs to the GitHub
-/// App's router (it is served only while an App is configured); its documentation joins here.
-pub fn api_router() -> OpenApiRouter<AppState> {
+/// Every route of this router with its documentation, and the documentation of `more`: routes
+/// other routers serve under the same API (`POST /v1/workers/link-code` belongs to the GitHub
+/// App's router, which serves it only while an App is configured).
+pub fn api_router(more: Vec<utoipa::openapi::OpenApi>) -> OpenApiRouter<AppState> {
     let mut doc = ApiDoc::openapi();
-    doc.merge(crate::github::link::openapi());
+    for part in more {
+        doc.merge(part);
+    }
     OpenApiRouter::with_openapi(doc)
         .routes(routes!(admin::upsert_repo))
         .routes(routes!(admin::import_tasks))
@@ -70,9 +73,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(super::healthz))
 }
 
-/// The document as served at `/v1/openapi.json`.
-pub fn document() -> utoipa::openapi::OpenApi {
-    let mut doc = api_router().into_openapi();
+/// The document as served at `/v1/openapi.json` by a router given `more` (see [`api_router`]).
+pub fn document(more: Vec<utoipa::openapi::OpenApi>) -> utoipa::openapi::OpenApi {
+    let mut doc = api_router(more).into_openapi();
     declare_problems(&mut doc);
     doc
 }
@@ -185,7 +188,10 @@ fn as_problem(response: &mut utoipa::openapi::RefOr<utoipa::openapi::Response>) 
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    /// The document the service serves: the server hands this router the GitHub App's part.
+    fn document() -> utoipa::openapi::OpenApi {
+        super::document(vec![crate::github::link::openapi()])
+    }
 
     #[test]
     fn document_is_openapi_3_1_and_lists_every_route() {

@@ -2,24 +2,92 @@
 //!
 //! With the default names: `pool:ready` makes the issue a task; `estimate:N`, `priority:LEVEL`,
 //! `skills:NAME` (repeatable, or `skills:a,b`), `area:NAME` and `tier:N` fill its fields. A
-//! repository can rename them in `.github/owp.yml` ([`LabelNames`]). Names and prefixes are
-//! compared case-insensitively, as GitHub treats label names.
+//! repository can rename them in its `.github/owp.yml` ([`LabelNames`]); a Beads file's labels
+//! are read with the default names. Names and prefixes are compared case-insensitively, as GitHub
+//! treats label names.
 //!
 //! Labels are written by people, so nothing here fails: a label with a value that makes no sense
 //! is skipped with a [`LabelWarning`] that can be shown to maintainers, and when two labels
 //! disagree about a single-valued field the safer value wins (the larger estimate and tier, the
 //! higher priority) with a warning.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::domain::model::Priority;
-use crate::github::repo_config::{LabelNames, TierRules};
 
 /// Largest accepted `estimate:N`.
 pub const MAX_ESTIMATE: u32 = 1000;
 
 /// Largest accepted `tier:N`.
 pub const MAX_TIER: u32 = 1000;
+
+/// The label names a repository uses. `ready` is a whole label; the others are the part before the
+/// colon, e.g. `estimate` for `estimate:3`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LabelNames {
+    pub ready: String,
+    pub estimate: String,
+    pub priority: String,
+    pub skills: String,
+    pub area: String,
+    pub tier: String,
+}
+
+impl Default for LabelNames {
+    fn default() -> Self {
+        LabelNames {
+            ready: "pool:ready".into(),
+            estimate: "estimate".into(),
+            priority: "priority".into(),
+            skills: "skills".into(),
+            area: "area".into(),
+            tier: "tier".into(),
+        }
+    }
+}
+
+impl LabelNames {
+    /// The prefixes with their keys, in a fixed order.
+    pub fn prefixes(&self) -> [(&'static str, &str); 5] {
+        [
+            ("estimate", &self.estimate),
+            ("priority", &self.priority),
+            ("skills", &self.skills),
+            ("area", &self.area),
+            ("tier", &self.tier),
+        ]
+    }
+}
+
+/// How a task's tier is decided: its `tier:N` label or `default`, raised to the area's minimum.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TierRules {
+    /// Tier of a task without a tier label.
+    pub default: u32,
+    /// Lowest tier of the tasks in an area (area names compared case-insensitively).
+    pub areas: BTreeMap<String, u32>,
+}
+
+impl TierRules {
+    /// The tier of a task with the given label tier and area.
+    pub fn effective_tier(&self, label_tier: Option<u32>, area: Option<&str>) -> u32 {
+        let base = label_tier.unwrap_or(self.default);
+        let area_min = area
+            .and_then(|area| {
+                self.areas
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(area))
+                    .map(|(_, tier)| *tier)
+            })
+            .unwrap_or(0);
+        base.max(area_min)
+    }
+}
 
 /// What an issue's labels say, before repository defaults are applied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
