@@ -99,6 +99,8 @@ impl CpuSnapshot {
 }
 
 /// The CPU ticks of the backends serving the pool's database, when they run on this machine.
+/// A backend that ended since it was listed is left out (what it used since the last snapshot
+/// is lost); none found here at all means the server runs elsewhere.
 async fn backends(pool: &AnyPool) -> Option<HashMap<u32, u64>> {
     let pids: Vec<i32> = sqlx::query_scalar(
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid IS NOT NULL",
@@ -109,14 +111,18 @@ async fn backends(pool: &AnyPool) -> Option<HashMap<u32, u64>> {
     let mut out = HashMap::new();
     for pid in pids {
         let pid = u32::try_from(pid).ok()?;
+        let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm")) else {
+            continue;
+        };
         // A process of that id that is not PostgreSQL's: the server runs elsewhere.
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
         if !comm.starts_with("postgres") {
             return None;
         }
-        out.insert(pid, ticks(pid)?);
+        if let Some(t) = ticks(pid) {
+            out.insert(pid, t);
+        }
     }
-    Some(out)
+    (!out.is_empty()).then_some(out)
 }
 
 /// User and system CPU ticks of process `pid` (all its threads), from `/proc/<pid>/stat`.

@@ -81,7 +81,9 @@ impl Store {
                         return Ok((Some(*lease), now));
                     }
                     Ok(SingleClaim::Race) => self.lost_race(),
-                    Err(e) if is_race(&e) => self.lost_race(),
+                    // Another claim took the task's area first, or a deadlock with a named
+                    // claim: the statement wrote nothing.
+                    Err(e) if e.is_conflict() => self.lost_race(),
                     Err(e) => return Err(e),
                 }
             }
@@ -94,8 +96,11 @@ impl Store {
             })
             .await;
         match claimed {
-            // Every attempt lost a race: others were taking what this claim would have.
-            Err(e) if is_race(&e) => Ok((None, super::now_ms())),
+            // Every attempt lost the task's area to another claim: others were taking what this
+            // claim would have. (A database that stays busy or deadlocked is still an error.)
+            Err(StoreError::Conflict {
+                code: CLAIM_RACE, ..
+            }) => Ok((None, super::now_ms())),
             other => other,
         }
     }
@@ -195,12 +200,6 @@ impl WriteTx {
             }
         }
     }
-}
-
-/// Whether a claim statement failed because another transaction took the task's area first or
-/// deadlocked with it: it wrote nothing, and runs again.
-fn is_race(e: &StoreError) -> bool {
-    e.is_conflict()
 }
 
 fn no_worker() -> StoreError {
