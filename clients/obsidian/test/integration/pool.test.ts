@@ -1,4 +1,4 @@
-// The plugin's controller against a real `owp serve` (started by tests/obsidian_plugin.rs, which
+// The plugin's controller against a real `owp serve` (started by tests/it/obsidian_plugin.rs, which
 // passes OWP_TEST_SERVER and OWP_TEST_ADMIN_TOKEN): a maintainer's vault and a volunteer's vault,
 // through the same requester (Obsidian's requestUrl, here on fetch) and event stream (Node's
 // http) the plugin uses on desktop.
@@ -15,7 +15,7 @@ import { nodeStreamOpener } from "../../src/events";
 
 const SERVER = process.env.OWP_TEST_SERVER;
 const ADMIN = process.env.OWP_TEST_ADMIN_TOKEN;
-const skip = !SERVER || !ADMIN ? "OWP_TEST_SERVER and OWP_TEST_ADMIN_TOKEN are not set (tests/obsidian_plugin.rs sets them)" : false;
+const skip = !SERVER || !ADMIN ? "OWP_TEST_SERVER and OWP_TEST_ADMIN_TOKEN are not set (tests/it/obsidian_plugin.rs sets them)" : false;
 
 const opener = nodeStreamOpener(http as never, https as never);
 

@@ -1,0 +1,955 @@
+//! Many workers claiming at once, against one server and against two server processes sharing one
+//! SQLite file: no scheduling rule of contract section 5 may break, at any moment we can observe.
+//!
+//! Two independent observers check the rules:
+//! - every successful claim is recorded with the moments it was surely held (from the claim's
+//!   answer to the request that gave it up); overlapping holdings are then swept per task, per
+//!   repo, per area and per worker;
+//! - an admin sampler reads `GET /v1/admin/state` throughout the run and checks every snapshot.
+
+use crate::support;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::*;
+
+const REPOS: [(&str, i64); 3] = [("load/alpha", 3), ("load/beta", 4), ("load/gamma", 6)];
+const AREAS: [Option<&str>; 7] = [
+    Some("api"),
+    Some("ui"),
+    Some("db"),
+    Some("docs"),
+    None,
+    None,
+    None,
+];
+const SKILLS: [&str; 4] = ["rust", "python", "go", "docs"];
+const TASKS: usize = 200;
+const WORKERS: usize = 40;
+/// The run lasts at least `RUN_FOR`, longer (up to `RUN_AT_MOST`) on a slow machine or backend
+/// until `ENOUGH_GRANTS` claims were granted and `ENOUGH_MERGES` tasks merged.
+const RUN_FOR: Duration = Duration::from_secs(5);
+const RUN_AT_MOST: Duration = Duration::from_secs(15);
+const ENOUGH_GRANTS: usize = 60;
+const ENOUGH_MERGES: usize = 10;
+const MAX_STEPS_PER_WORKER: usize = 1000;
+
+#[derive(Clone, Debug)]
+struct TaskInfo {
+    repo: String,
+    area: Option<String>,
+    estimate: i64,
+    skills: HashSet<String>,
+    tier: i64,
+}
+
+#[derive(Clone, Debug)]
+struct WorkerInfo {
+    id: String,
+    token: String,
+    skills: HashSet<String>,
+    capacity: i64,
+    max: i64,
+    trust: i64,
+}
+
+/// One successful claim and the span in which the claimer surely held it.
+#[derive(Clone, Debug)]
+struct Holding {
+    worker: usize,
+    lease_id: String,
+    task_id: String,
+    /// The claim's answer arrived (the server granted it before this).
+    from: Instant,
+    /// The worker sent the request ending its active lease (pr_opened, nack); `None`: still active.
+    active_until: Option<Instant>,
+    /// The worker sent the request ending its hold of the task (merged, nack); `None`: still held.
+    held_until: Option<Instant>,
+    /// The task's status after this worker's last successful request about it.
+    last_status: &'static str,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Stage {
+    Leased,
+    InProgress,
+    PrOpened,
+}
+
+#[derive(Default)]
+struct Outcome {
+    holdings: Vec<Holding>,
+    violations: Vec<String>,
+    claims_200: usize,
+    claims_204: usize,
+    merged: usize,
+    nacked: usize,
+    server_errors: Vec<String>,
+}
+
+struct Scenario {
+    servers: Vec<Arc<Server>>,
+    tasks: HashMap<String, TaskInfo>,
+    workers: Vec<WorkerInfo>,
+    budgets: HashMap<String, i64>,
+}
+
+async fn setup(servers: Vec<Arc<Server>>, seed: u64) -> Scenario {
+    let admin = servers[0].clone();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut budgets = HashMap::new();
+    for (repo, max) in REPOS {
+        admin.upsert_repo(repo, max, true).await;
+        budgets.insert(repo.to_string(), max);
+    }
+    // 200 tasks, imported one document per repo.
+    let mut docs: HashMap<&str, Vec<Value>> = HashMap::new();
+    for i in 0..TASKS {
+        let repo = REPOS[i % REPOS.len()].0;
+        let area = *AREAS.choose(&mut rng).unwrap();
+        let n_skills = rng.random_range(0..=2);
+        let skills: Vec<String> = SKILLS
+            .choose_multiple(&mut rng, n_skills)
+            .map(|s| {
+                if rng.random_bool(0.3) {
+                    s.to_uppercase()
+                } else {
+                    s.to_string()
+                }
+            })
+            .collect();
+        let priority = *["low", "normal", "high", "critical"]
+            .choose(&mut rng)
+            .unwrap();
+        let tier = if rng.random_bool(0.1) { 1 } else { 0 };
+        docs.entry(repo).or_default().push(json!({
+            "key": format!("T-{i}"),
+            "title": format!("task {i}"),
+            "estimate_points": rng.random_range(1..=5),
+            "priority": priority,
+            "required_skills": skills,
+            "area": area,
+            "tier": tier,
+        }));
+    }
+    let mut tasks = HashMap::new();
+    for (repo, list) in docs {
+        for t in admin.import(repo, Value::Array(list)).await {
+            tasks.insert(
+                str_field(&t, "task_id"),
+                TaskInfo {
+                    repo: repo.to_string(),
+                    area: t["area"].as_str().map(str::to_string),
+                    estimate: int_field(&t, "estimate_points"),
+                    skills: skill_set(&t["required_skills"]),
+                    tier: int_field(&t, "tier"),
+                },
+            );
+        }
+    }
+    assert_eq!(tasks.len(), TASKS);
+    // 40 workers, registered on the server they will use.
+    let mut workers = Vec::new();
+    for i in 0..WORKERS {
+        let server = &servers[i % servers.len()];
+        let n_skills = rng.random_range(1..=SKILLS.len());
+        let skills: Vec<&str> = SKILLS
+            .choose_multiple(&mut rng, n_skills)
+            .copied()
+            .collect();
+        let capacity = rng.random_range(2..=8);
+        let max = rng.random_range(1..=3);
+        let (id, token) = server
+            .register_worker(&format!("load-{i}"), &skills, capacity, max)
+            .await;
+        let trust = if rng.random_bool(0.3) { 1 } else { 0 };
+        if trust > 0 {
+            admin
+                .admin_update_worker(&id, json!({"trust_level": trust}))
+                .await
+                .expect(200);
+        }
+        workers.push(WorkerInfo {
+            id,
+            token,
+            skills: skills.iter().map(|s| s.to_lowercase()).collect(),
+            capacity,
+            max,
+            trust,
+        });
+    }
+    Scenario {
+        servers,
+        tasks,
+        workers,
+        budgets,
+    }
+}
+
+/// Sends a POST and records any 5xx or transport failure.
+async fn post(
+    server: &Server,
+    token: &str,
+    path: &str,
+    body: Value,
+    out: &Mutex<Outcome>,
+) -> Option<Resp> {
+    // Admin routes (the maintainer merging a pull request) take the admin token.
+    let (name, value) = if path.starts_with("/v1/admin/") {
+        ("X-Admin-Token", server.admin_token.clone())
+    } else {
+        ("Authorization", format!("Bearer {token}"))
+    };
+    let resp = server
+        .client
+        .request(Method::POST, server.url(path))
+        .header(name, value)
+        .json(&body)
+        .send()
+        .await;
+    let resp = match resp {
+        Ok(r) => r,
+        Err(e) => {
+            out.lock()
+                .unwrap()
+                .server_errors
+                .push(format!("POST {path}: transport error {e}"));
+            return None;
+        }
+    };
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let text = resp.text().await.unwrap_or_default();
+    let r = Resp {
+        method: Method::POST,
+        path: path.to_string(),
+        status,
+        content_type,
+        json: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+        elapsed: Duration::ZERO,
+    };
+    if status >= 500 {
+        out.lock().unwrap().server_errors.push(r.describe());
+        return None;
+    }
+    Some(r)
+}
+
+/// When the run stops: progress counters shared by every worker loop.
+struct Clock {
+    soft_end: Instant,
+    hard_end: Instant,
+    grants: AtomicUsize,
+    merges: AtomicUsize,
+}
+
+impl Clock {
+    fn over(&self) -> bool {
+        let now = Instant::now();
+        now >= self.hard_end
+            || (now >= self.soft_end
+                && self.grants.load(Ordering::Relaxed) >= ENOUGH_GRANTS
+                && self.merges.load(Ordering::Relaxed) >= ENOUGH_MERGES)
+    }
+}
+
+/// One worker's loop: claim, ack, open PRs, merge, give back, until the clock says so.
+async fn worker_loop(
+    sc: Arc<Scenario>,
+    index: usize,
+    start: Arc<tokio::sync::Barrier>,
+    clock: Arc<Clock>,
+    out: Arc<Mutex<Outcome>>,
+) {
+    let me = sc.workers[index].clone();
+    let server = sc.servers[index % sc.servers.len()].clone();
+    let mut rng = StdRng::seed_from_u64(1000 + index as u64);
+    // Held tasks: holding index in `mine`, stage.
+    let mut mine: Vec<Holding> = Vec::new();
+    let mut held: Vec<(usize, Stage)> = Vec::new();
+    let mut nacked: HashSet<String> = HashSet::new();
+    let mut local_violations = Vec::new();
+    let (mut c200, mut c204, mut merged, mut nacks) = (0, 0, 0, 0);
+    start.wait().await;
+    for step in 0..MAX_STEPS_PER_WORKER {
+        if clock.over() {
+            break;
+        }
+        let try_claim = step == 0 || held.is_empty() || rng.random_bool(0.5);
+        if try_claim {
+            let Some(r) = post(&server, &me.token, "/v1/work", json!({}), &out).await else {
+                continue;
+            };
+            match r.status {
+                200 => {
+                    c200 += 1;
+                    clock.grants.fetch_add(1, Ordering::Relaxed);
+                    let got = Instant::now();
+                    let lease = &r.json["lease"];
+                    let lease_id = lease["lease_id"].as_str().unwrap_or_default().to_string();
+                    let task = &lease["task"];
+                    let task_id = task["task_id"].as_str().unwrap_or_default().to_string();
+                    let Some(info) = sc.tasks.get(&task_id) else {
+                        local_violations.push(format!("unknown task in lease: {}", r.text));
+                        continue;
+                    };
+                    // Rules checked at the moment of the claim, from what this worker holds.
+                    if task["status"] != "leased" {
+                        local_violations.push(format!("leased task not `leased`: {task}"));
+                    }
+                    if task["assigned_worker_id"].as_str() != Some(me.id.as_str()) {
+                        local_violations.push(format!("lease assigned elsewhere: {task}"));
+                    }
+                    if !info.skills.is_subset(&me.skills) {
+                        local_violations.push(format!(
+                            "skills {:?} given to worker with {:?}",
+                            info.skills, me.skills
+                        ));
+                    }
+                    if info.tier > me.trust {
+                        local_violations
+                            .push(format!("tier {} given to trust {}", info.tier, me.trust));
+                    }
+                    if nacked.contains(&task_id) {
+                        local_violations.push(format!("{task_id} offered again after nack"));
+                    }
+                    let active: Vec<&(usize, Stage)> = held
+                        .iter()
+                        .filter(|(_, st)| *st != Stage::PrOpened)
+                        .collect();
+                    let points: i64 = active
+                        .iter()
+                        .map(|(h, _)| sc.tasks[&mine[*h].task_id].estimate)
+                        .sum();
+                    if points + info.estimate > me.capacity {
+                        local_violations.push(format!(
+                            "worker {index}: {points} + {} points > capacity {}",
+                            info.estimate, me.capacity
+                        ));
+                    }
+                    if active.len() as i64 >= me.max {
+                        local_violations.push(format!(
+                            "worker {index}: {} active tasks already, max {}",
+                            active.len(),
+                            me.max
+                        ));
+                    }
+                    mine.push(Holding {
+                        worker: index,
+                        lease_id,
+                        task_id,
+                        from: got,
+                        active_until: None,
+                        held_until: None,
+                        last_status: "leased",
+                    });
+                    held.push((mine.len() - 1, Stage::Leased));
+                }
+                204 => {
+                    c204 += 1;
+                    // Nothing for now; do not spin too hard.
+                    tokio::time::sleep(Duration::from_millis(rng.random_range(5..25))).await;
+                }
+                _ => local_violations.push(format!("claim: {}", r.describe())),
+            }
+            continue;
+        }
+        // Move one held task forward.
+        let pick = rng.random_range(0..held.len());
+        let (h, stage) = held[pick];
+        let lease_id = mine[h].lease_id.clone();
+        let task_id = mine[h].task_id.clone();
+        match stage {
+            Stage::Leased | Stage::InProgress => {
+                let roll = rng.random_range(0..100);
+                if roll < 20 {
+                    let sent = Instant::now();
+                    let Some(r) = post(
+                        &server,
+                        &me.token,
+                        &format!("/v1/leases/{lease_id}/nack"),
+                        json!({"reason": "load test"}),
+                        &out,
+                    )
+                    .await
+                    else {
+                        continue;
+                    };
+                    if r.status == 200 {
+                        nacks += 1;
+                        mine[h].active_until = Some(sent);
+                        mine[h].held_until = Some(sent);
+                        mine[h].last_status = "ready";
+                        nacked.insert(task_id);
+                        held.swap_remove(pick);
+                    } else {
+                        local_violations.push(format!("nack: {}", r.describe()));
+                    }
+                } else if stage == Stage::Leased {
+                    let Some(r) = post(
+                        &server,
+                        &me.token,
+                        &format!("/v1/leases/{lease_id}/ack"),
+                        json!({}),
+                        &out,
+                    )
+                    .await
+                    else {
+                        continue;
+                    };
+                    if r.status == 200 {
+                        mine[h].last_status = "in_progress";
+                        held[pick].1 = Stage::InProgress;
+                    } else {
+                        local_violations.push(format!("ack: {}", r.describe()));
+                    }
+                } else {
+                    let sent = Instant::now();
+                    let Some(r) = post(
+                        &server,
+                        &me.token,
+                        &format!("/v1/tasks/{task_id}/status"),
+                        json!({"status": "pr_opened", "artifact": {"pr_url": format!("https://example.test/pr/{task_id}")}}),
+                        &out,
+                    )
+                    .await
+                    else {
+                        continue;
+                    };
+                    if r.status == 200 {
+                        mine[h].active_until = Some(sent);
+                        mine[h].last_status = "pr_opened";
+                        held[pick].1 = Stage::PrOpened;
+                    } else {
+                        local_violations.push(format!("pr_opened: {}", r.describe()));
+                    }
+                }
+            }
+            Stage::PrOpened => {
+                let sent = Instant::now();
+                let Some(r) = post(
+                    &server,
+                    &me.token,
+                    &format!("/v1/admin/tasks/{task_id}/status"),
+                    json!({"status": "merged"}),
+                    &out,
+                )
+                .await
+                else {
+                    continue;
+                };
+                if r.status == 200 {
+                    merged += 1;
+                    clock.merges.fetch_add(1, Ordering::Relaxed);
+                    mine[h].held_until = Some(sent);
+                    mine[h].last_status = "merged";
+                    held.swap_remove(pick);
+                } else {
+                    local_violations.push(format!("merged: {}", r.describe()));
+                }
+            }
+        }
+    }
+    let mut o = out.lock().unwrap();
+    o.holdings.extend(mine);
+    o.violations.extend(local_violations);
+    o.claims_200 += c200;
+    o.claims_204 += c204;
+    o.merged += merged;
+    o.nacked += nacks;
+}
+
+/// Checks one admin snapshot against every rule; returns what is wrong.
+fn check_snapshot(sc: &Scenario, state: &Value) -> Vec<String> {
+    let mut bad = Vec::new();
+    let caps: HashMap<&str, &WorkerInfo> = sc.workers.iter().map(|w| (w.id.as_str(), w)).collect();
+    let mut per_repo: HashMap<String, i64> = HashMap::new();
+    let mut per_area: HashMap<(String, String), Vec<String>> = HashMap::new();
+    let mut per_worker: HashMap<String, (i64, i64)> = HashMap::new();
+    let mut leases: HashSet<String> = HashSet::new();
+    for t in state["tasks"].as_array().into_iter().flatten() {
+        let status = t["status"].as_str().unwrap_or_default();
+        let repo = t["repo"].as_str().unwrap_or_default().to_string();
+        let task_id = t["task_id"].as_str().unwrap_or_default().to_string();
+        let holds_area = matches!(status, "leased" | "in_progress" | "pr_opened");
+        let active = matches!(status, "leased" | "in_progress");
+        if holds_area {
+            *per_repo.entry(repo.clone()).or_default() += 1;
+            if let Some(area) = t["area"].as_str() {
+                per_area
+                    .entry((repo.clone(), area.to_string()))
+                    .or_default()
+                    .push(task_id.clone());
+            }
+        }
+        if active {
+            let Some(wid) = t["assigned_worker_id"].as_str() else {
+                bad.push(format!("{status} task without a worker: {t}"));
+                continue;
+            };
+            let e = per_worker.entry(wid.to_string()).or_default();
+            e.0 += t["estimate_points"].as_i64().unwrap_or(0);
+            e.1 += 1;
+            match t["lease_id"].as_str() {
+                Some(l) => {
+                    if !leases.insert(l.to_string()) {
+                        bad.push(format!("lease {l} on two tasks"));
+                    }
+                }
+                None => bad.push(format!("{status} task without a lease: {t}")),
+            }
+        }
+    }
+    for (repo, n) in &per_repo {
+        let max = sc.budgets.get(repo).copied().unwrap_or(i64::MAX);
+        if *n > max {
+            bad.push(format!(
+                "{repo}: {n} tasks leased/in progress/in review > budget {max}"
+            ));
+        }
+    }
+    for ((repo, area), ids) in &per_area {
+        if ids.len() > 1 {
+            bad.push(format!("{repo} area {area} held by {ids:?}"));
+        }
+    }
+    for (wid, (points, count)) in &per_worker {
+        if let Some(w) = caps.get(wid.as_str())
+            && (*points > w.capacity || *count > w.max)
+        {
+            bad.push(format!(
+                "worker {wid}: {points} points / {count} tasks > {} / {}",
+                w.capacity, w.max
+            ));
+        }
+    }
+    for r in state["repos"].as_array().into_iter().flatten() {
+        let open = r["open_prs"].as_i64().unwrap_or(0);
+        let active = r["active_leases"].as_i64().unwrap_or(0);
+        let max = r["max_open_prs"].as_i64().unwrap_or(0);
+        if open + active > max {
+            bad.push(format!("repo figures over budget: {r}"));
+        }
+    }
+    for w in state["workers"].as_array().into_iter().flatten() {
+        let cap = w["capacity_points"].as_i64().unwrap_or(0);
+        let max = w["max_concurrent_tasks"].as_i64().unwrap_or(0);
+        let pts = w["active_points"].as_i64().unwrap_or(0);
+        let n = w["active_tasks"].as_i64().unwrap_or(0);
+        if pts > cap || n > max {
+            bad.push(format!("worker figures over capacity: {w}"));
+        }
+    }
+    bad
+}
+
+/// Weighted time spans `[from, to)`.
+type Spans = Vec<(Instant, Instant, i64)>;
+
+/// The largest sum of `weight` over intervals open at one instant. Intervals are half-open; an
+/// interval ending exactly when another starts does not overlap it.
+fn max_overlap(mut spans: Spans) -> i64 {
+    let mut points: Vec<(Instant, i64)> = Vec::new();
+    for (from, to, w) in spans.drain(..) {
+        if to > from {
+            points.push((from, w));
+            points.push((to, -w));
+        }
+    }
+    // Ends before starts at the same instant.
+    points.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut cur, mut best) = (0, 0);
+    for (_, d) in points {
+        cur += d;
+        best = best.max(cur);
+    }
+    best
+}
+
+/// Sweeps the recorded holdings: per task, per repo, per area and per worker.
+fn check_holdings(sc: &Scenario, holdings: &[Holding], end: Instant) -> Vec<String> {
+    let mut bad = Vec::new();
+    let mut lease_ids = HashSet::new();
+    for h in holdings {
+        if !lease_ids.insert(h.lease_id.clone()) {
+            bad.push(format!("lease id {} handed out twice", h.lease_id));
+        }
+    }
+    let span = |h: &Holding, w: i64| (h.from, h.held_until.unwrap_or(end), w);
+    let mut by_task: HashMap<&str, Spans> = HashMap::new();
+    let mut by_repo: HashMap<&str, Spans> = HashMap::new();
+    let mut by_area: HashMap<(&str, &str), Spans> = HashMap::new();
+    let mut by_worker_pts: HashMap<usize, Spans> = HashMap::new();
+    let mut by_worker_n: HashMap<usize, Spans> = HashMap::new();
+    for h in holdings {
+        let info = &sc.tasks[&h.task_id];
+        by_task.entry(&h.task_id).or_default().push(span(h, 1));
+        by_repo.entry(&info.repo).or_default().push(span(h, 1));
+        if let Some(area) = &info.area {
+            by_area
+                .entry((&info.repo, area))
+                .or_default()
+                .push(span(h, 1));
+        }
+        let active_end = h.active_until.unwrap_or(end);
+        by_worker_pts
+            .entry(h.worker)
+            .or_default()
+            .push((h.from, active_end, info.estimate));
+        by_worker_n
+            .entry(h.worker)
+            .or_default()
+            .push((h.from, active_end, 1));
+    }
+    for (task, spans) in by_task {
+        let n = max_overlap(spans);
+        if n > 1 {
+            bad.push(format!("task {task} held by {n} workers at once"));
+        }
+    }
+    for (repo, spans) in by_repo {
+        let n = max_overlap(spans);
+        if n > sc.budgets[repo] {
+            bad.push(format!(
+                "{repo}: {n} held at once > budget {}",
+                sc.budgets[repo]
+            ));
+        }
+    }
+    for ((repo, area), spans) in by_area {
+        let n = max_overlap(spans);
+        if n > 1 {
+            bad.push(format!("{repo} area {area}: {n} held at once"));
+        }
+    }
+    for (w, spans) in by_worker_pts {
+        let n = max_overlap(spans);
+        if n > sc.workers[w].capacity {
+            bad.push(format!(
+                "worker {w}: {n} active points > {}",
+                sc.workers[w].capacity
+            ));
+        }
+    }
+    for (w, spans) in by_worker_n {
+        let n = max_overlap(spans);
+        if n > sc.workers[w].max {
+            bad.push(format!(
+                "worker {w}: {n} active tasks > {}",
+                sc.workers[w].max
+            ));
+        }
+    }
+    bad
+}
+
+async fn run(sc: Scenario) {
+    let sc = Arc::new(sc);
+    let out = Arc::new(Mutex::new(Outcome::default()));
+    let barrier = Arc::new(tokio::sync::Barrier::new(WORKERS));
+    let started = Instant::now();
+    let clock = Arc::new(Clock {
+        soft_end: started + RUN_FOR,
+        hard_end: started + RUN_AT_MOST,
+        grants: AtomicUsize::new(0),
+        merges: AtomicUsize::new(0),
+    });
+    let running = Arc::new(AtomicBool::new(true));
+    let mut handles = Vec::new();
+    for i in 0..WORKERS {
+        handles.push(tokio::spawn(worker_loop(
+            sc.clone(),
+            i,
+            barrier.clone(),
+            clock.clone(),
+            out.clone(),
+        )));
+    }
+    // Sample the admin state during the run, alternating between servers.
+    let sampler = {
+        let sc = sc.clone();
+        let running = running.clone();
+        tokio::spawn(async move {
+            let mut samples = 0usize;
+            let mut bad = Vec::new();
+            let mut i = 0usize;
+            while running.load(Ordering::Relaxed) && samples < 1000 {
+                let server = &sc.servers[i % sc.servers.len()];
+                i += 1;
+                let r = server.admin_get("/v1/admin/state").await;
+                if r.status != 200 {
+                    bad.push(format!("admin state during the run: {}", r.describe()));
+                } else {
+                    samples += 1;
+                    for v in check_snapshot(&sc, &r.json) {
+                        bad.push(format!("sample {samples}: {v}"));
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            }
+            (samples, bad)
+        })
+    };
+    for h in handles {
+        h.await.expect("worker loop panicked");
+    }
+    running.store(false, Ordering::Relaxed);
+    let (samples, sample_violations) = sampler.await.expect("sampler panicked");
+    let finished = Instant::now();
+    assert!(
+        finished.duration_since(started) < RUN_AT_MOST + Duration::from_secs(30),
+        "the run overran"
+    );
+
+    let out = std::mem::take(&mut *out.lock().unwrap());
+    let final_state = sc.servers[0].state().await;
+    let mut problems: Vec<String> = Vec::new();
+    problems.extend(
+        out.server_errors
+            .iter()
+            .map(|e| format!("server error: {e}")),
+    );
+    problems.extend(out.violations.iter().cloned());
+    problems.extend(sample_violations);
+    problems.extend(check_holdings(&sc, &out.holdings, finished));
+    problems.extend(
+        check_snapshot(&sc, &final_state)
+            .into_iter()
+            .map(|v| format!("final state: {v}")),
+    );
+    // The final state agrees with what the last holder of each task did; others are untouched.
+    let mut last: HashMap<&str, &Holding> = HashMap::new();
+    for h in &out.holdings {
+        let e = last.entry(h.task_id.as_str()).or_insert(h);
+        if h.from > e.from {
+            *e = h;
+        }
+    }
+    for t in final_state["tasks"].as_array().into_iter().flatten() {
+        let task_id = t["task_id"].as_str().unwrap_or_default();
+        let actual = t["status"].as_str().unwrap_or_default();
+        match last.get(task_id) {
+            None => {
+                if actual != "ready" {
+                    problems.push(format!("{task_id} was never claimed but is {actual}"));
+                }
+            }
+            Some(h) => {
+                if actual != h.last_status {
+                    problems.push(format!(
+                        "{task_id}: final status {actual}, its last holder left it {}",
+                        h.last_status
+                    ));
+                }
+                let holder = sc.workers[h.worker].id.as_str();
+                if matches!(h.last_status, "leased" | "in_progress" | "pr_opened")
+                    && t["assigned_worker_id"].as_str() != Some(holder)
+                {
+                    problems.push(format!("{task_id}: not assigned to its holder: {t}"));
+                }
+            }
+        }
+    }
+    eprintln!(
+        "concurrency run: {} servers, {} claims granted, {} refused (204), {} merged, {} nacked, {} admin samples",
+        sc.servers.len(),
+        out.claims_200,
+        out.claims_204,
+        out.merged,
+        out.nacked,
+        samples
+    );
+    if !problems.is_empty() {
+        let shown: Vec<&String> = problems.iter().take(40).collect();
+        panic!(
+            "{} rule violations or errors under concurrency (first {}):\n{}",
+            problems.len(),
+            shown.len(),
+            shown
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    // The run must have exercised the scheduler for its checks to mean something.
+    assert!(
+        out.claims_200 >= 30,
+        "only {} claims succeeded",
+        out.claims_200
+    );
+    assert!(
+        out.claims_204 >= 30,
+        "only {} claims were refused",
+        out.claims_204
+    );
+    assert!(out.merged >= 5, "only {} tasks merged", out.merged);
+    assert!(samples >= 5, "only {samples} admin samples");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_rule_breaks_under_concurrent_claims() {
+    let server = Arc::new(Server::start().await);
+    let sc = setup(vec![server.clone()], 7).await;
+    run(sc).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_rule_breaks_with_two_servers_on_one_database() {
+    let a = Arc::new(Server::start().await);
+    let b = Arc::new(a.start_sharing(&[]).await);
+    let sc = setup(vec![a.clone(), b.clone()], 11).await;
+    run(sc).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_claims_for_one_task_give_it_to_one_worker() {
+    let s = Arc::new(Server::start().await);
+    s.upsert_repo("race/one", 10, true).await;
+    let ids = s.import_ids("race/one", json!([{"title": "only"}])).await;
+    let mut tokens = Vec::new();
+    for i in 0..20 {
+        tokens.push(s.register_worker(&format!("r{i}"), &[], 5, 1).await.1);
+    }
+    for round in 0..5 {
+        let barrier = Arc::new(tokio::sync::Barrier::new(tokens.len()));
+        let mut handles = Vec::new();
+        for t in &tokens {
+            let (s, t, b) = (s.clone(), t.clone(), barrier.clone());
+            handles.push(tokio::spawn(async move {
+                b.wait().await;
+                let r = s.claim(&t).await;
+                (t, r)
+            }));
+        }
+        let mut winners = Vec::new();
+        for h in handles {
+            let (t, r) = h.await.unwrap();
+            match r.status {
+                200 => winners.push((t, r.json["lease"].clone())),
+                204 => {}
+                _ => panic!("round {round}: {}", r.describe()),
+            }
+        }
+        assert_eq!(
+            winners.len(),
+            1,
+            "round {round}: {} workers got the one task",
+            winners.len()
+        );
+        let (token, lease) = &winners[0];
+        assert_eq!(lease["task"]["task_id"], ids[0].as_str());
+        // Give it back for the next round; the winner is not offered it again after its nack.
+        let lease_id = str_field(lease, "lease_id");
+        s.nack(token, &lease_id).await.expect(200);
+        tokens.retain(|t| t != token);
+    }
+}
+
+/// The checkers above must be able to fail: feed them a state and holdings that break each rule.
+#[test]
+fn checkers_detect_each_kind_of_violation() {
+    let task = |repo: &str, area: Option<&str>, estimate| TaskInfo {
+        repo: repo.into(),
+        area: area.map(str::to_string),
+        estimate,
+        skills: HashSet::new(),
+        tier: 0,
+    };
+    let worker = |id: &str, capacity, max| WorkerInfo {
+        id: id.into(),
+        token: String::new(),
+        skills: HashSet::new(),
+        capacity,
+        max,
+        trust: 0,
+    };
+    let sc = Scenario {
+        servers: Vec::new(),
+        tasks: HashMap::from([
+            ("t1".to_string(), task("r", Some("api"), 3)),
+            ("t2".to_string(), task("r", Some("api"), 3)),
+            ("t3".to_string(), task("r", None, 1)),
+        ]),
+        workers: vec![worker("w0", 4, 1), worker("w1", 10, 5)],
+        budgets: HashMap::from([("r".to_string(), 2)]),
+    };
+    let state = json!({
+        "repos": [{"repo": "r", "max_open_prs": 2, "open_prs": 1, "active_leases": 2}],
+        "workers": [{"worker_id": "w0", "capacity_points": 4, "max_concurrent_tasks": 1,
+                     "active_points": 6, "active_tasks": 2}],
+        "tasks": [
+            {"task_id": "t1", "repo": "r", "area": "api", "status": "leased", "estimate_points": 3,
+             "assigned_worker_id": "w0", "lease_id": "L1"},
+            {"task_id": "t2", "repo": "r", "area": "api", "status": "in_progress", "estimate_points": 3,
+             "assigned_worker_id": "w0", "lease_id": "L1"},
+            {"task_id": "t3", "repo": "r", "area": null, "status": "pr_opened", "estimate_points": 1,
+             "assigned_worker_id": "w1", "lease_id": null}
+        ]
+    });
+    let found = check_snapshot(&sc, &state).join("\n");
+    for needle in [
+        "budget",
+        "area api",
+        "worker w0",
+        "lease L1 on two tasks",
+        "repo figures",
+        "worker figures",
+    ] {
+        assert!(
+            found.contains(needle),
+            "{needle:?} not reported in:\n{found}"
+        );
+    }
+
+    let t0 = Instant::now();
+    let at = |ms| t0 + Duration::from_millis(ms);
+    let hold = |worker, lease: &str, task: &str, from, to| Holding {
+        worker,
+        lease_id: lease.into(),
+        task_id: task.into(),
+        from: at(from),
+        active_until: Some(at(to)),
+        held_until: Some(at(to)),
+        last_status: "ready",
+    };
+    let holdings = vec![
+        hold(0, "a", "t1", 0, 100),
+        hold(1, "b", "t1", 50, 150),  // same task, overlapping
+        hold(1, "c", "t2", 60, 120),  // same area as t1 while held, third in budget 2
+        hold(0, "c", "t3", 200, 300), // lease id reused
+    ];
+    let found = check_holdings(&sc, &holdings, at(1000)).join("\n");
+    for needle in [
+        "task t1 held by 2",
+        "r: 3 held at once",
+        "area api: 3 held",
+        "handed out twice",
+    ] {
+        assert!(
+            found.contains(needle),
+            "{needle:?} not reported in:\n{found}"
+        );
+    }
+    // Back-to-back holdings do not overlap.
+    let fine = vec![hold(0, "a", "t1", 0, 100), hold(1, "b", "t1", 100, 200)];
+    assert!(check_holdings(&sc, &fine, at(1000)).is_empty());
+    // Worker capacity: w0 (capacity 4, max 1) holding t1 (3) and t3 (1) at once breaks max.
+    let both = vec![hold(0, "a", "t1", 0, 100), hold(0, "b", "t3", 10, 90)];
+    let found = check_holdings(&sc, &both, at(1000)).join("\n");
+    assert!(found.contains("worker 0: 2 active tasks > 1"), "{found}");
+}

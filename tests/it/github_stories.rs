@@ -1,0 +1,1486 @@
+//! The GitHub App, story by story: the real service (`server::start`) against the fake GitHub,
+//! driven by signed real webhook payloads. Every comment the App writes is asserted (the story
+//! fails otherwise), and every step waits for the inbox and the outbox to drain — no sleeps.
+
+#[allow(unused_imports)]
+use crate::github_support;
+
+use std::time::Duration;
+
+use github_support::story::{ADMIN, INSTALLATION, REPO, SECRET, Story, fixture};
+use github_support::{FailWhen, Failure};
+use owp::domain::TaskStatus;
+use serde_json::{Value, json};
+
+// --- issues become tasks ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_labelled_issue_becomes_a_task_with_its_fields_and_a_status_comment() {
+    let story = Story::start().await;
+    assert_eq!(
+        story.policy().await.max_open_prs,
+        3,
+        "a new repository gets 3 review slots"
+    );
+
+    let n = story
+        .label_issue(
+            "Speed up the claim query",
+            &[
+                "estimate:3",
+                "priority:high",
+                "skills:rust,sql",
+                "area:scheduler",
+                "tier:1",
+            ],
+        )
+        .await;
+
+    let task = story.task(n).await;
+    assert_eq!(task.key.as_deref(), Some(format!("{REPO}#{n}").as_str()));
+    assert_eq!(task.title, "Speed up the claim query");
+    assert_eq!(task.status, TaskStatus::Ready);
+    assert_eq!(task.estimate_points, 3);
+    assert_eq!(task.priority.as_str(), "high");
+    assert_eq!(task.required_skills, ["rust", "sql"]);
+    assert_eq!(task.area.as_deref(), Some("scheduler"));
+    assert_eq!(task.tier, 1);
+    story.expect_status(
+        n,
+        &[
+            "**Ready** — comment `/owp claim` to take this issue.",
+            "Estimate: 3 points · Priority: high · Skills: rust, sql · Area: scheduler · Tier: 1",
+            "Review budget: 0 of 3 review slots used.",
+        ],
+    );
+
+    // Edits update the task and its one status comment; nothing new is posted.
+    story
+        .retitle_issue(n, "Speed up the claim query (SQLite)")
+        .await;
+    story.add_label(n, "estimate:5").await;
+    let task = story.task(n).await;
+    assert_eq!(task.title, "Speed up the claim query (SQLite)");
+    assert_eq!(task.estimate_points, 5, "the larger estimate wins");
+    story.expect_status(
+        n,
+        &[
+            "Estimate: 5 points",
+            "labels `estimate:3`, `estimate:5` disagree",
+        ],
+    );
+    story.expect_no_new_comments(n);
+
+    // An issue without the label is not a task.
+    let plain = story.open_issue("Just a question", &["question"]).await;
+    assert!(story.maybe_task(plain).await.is_none());
+    story.expect_no_new_comments(plain);
+}
+
+#[tokio::test]
+async fn the_board_visibility_follows_what_github_says_about_the_repository() {
+    let story = Story::start().await;
+    assert!(
+        !story.policy().await.private,
+        "the installation listed the repository as public"
+    );
+    let n = story
+        .open_issue("Where is the changelog?", &["question"])
+        .await;
+    // The owner makes the repository private on GitHub: its next event says so.
+    let mut payload = story.labeled_payload(n, "question");
+    payload["repository"]["private"] = json!(true);
+    story.send("issues", &payload).await;
+    assert!(story.policy().await.private, "private as GitHub says");
+    // An event that does not say leaves it as it is.
+    let mut payload = story.labeled_payload(n, "question");
+    if let Some(repo) = payload["repository"].as_object_mut() {
+        repo.remove("private");
+    }
+    story.send("issues", &payload).await;
+    assert!(story.policy().await.private, "unknown is not public");
+    // Public again.
+    let payload = story.labeled_payload(n, "question");
+    assert_eq!(payload["repository"]["private"], json!(false));
+    story.send("issues", &payload).await;
+    assert!(!story.policy().await.private);
+    let changes: Vec<Value> = story
+        .running()
+        .store
+        .recent_events(100)
+        .await
+        .unwrap()
+        .into_iter()
+        // Visibility changes alone (a policy update names the budget too).
+        .filter(|e| e.kind == "repo.updated" && e.data.get("max_open_prs").is_none())
+        .map(|e| e.data["visibility"].clone())
+        .collect();
+    assert_eq!(changes, [json!("private"), json!("public")]);
+}
+
+#[tokio::test]
+async fn removing_the_label_cancels_an_unheld_task_and_labelling_again_brings_it_back() {
+    let story = Story::start().await;
+    let n = story.label_issue("Fix the docs", &[]).await;
+    story.remove_label(n, "pool:ready").await;
+    let task = story.task(n).await;
+    assert_eq!(task.status, TaskStatus::Cancelled);
+    story.expect_status(
+        n,
+        &["**Not in the pool**: the issue left the pool: its `pool:ready` label was removed."],
+    );
+
+    story.add_label(n, "pool:ready").await;
+    assert_eq!(story.task(n).await.status, TaskStatus::Ready);
+    story.expect_status(n, &["**Ready**"]);
+
+    // Closing a held issue is reported to the holder, not silently dropped.
+    let c = story.comment(n, "alice", "/owp claim").await;
+    assert!(story.reacted(c, "+1"));
+    story.close_issue(n).await;
+    assert_eq!(
+        story.task(n).await.status,
+        TaskStatus::InProgress,
+        "alice keeps it"
+    );
+    story.expect_comment(
+        n,
+        "@alice, this issue left the pool (it was closed) while you hold it.",
+    );
+    story.expect_status(n, &["This issue left the pool (it was closed)"]);
+    story.comment(n, "alice", "/owp release").await;
+    let task = story.task(n).await;
+    assert_eq!(
+        task.status,
+        TaskStatus::Cancelled,
+        "released, it leaves the pool"
+    );
+    story.expect_status(n, &["**Not in the pool**"]);
+}
+
+// --- claims by comment, and every kind of refusal ---------------------------------------------
+
+#[tokio::test]
+async fn a_comment_claims_an_issue_and_refusals_say_why() {
+    // A roomy budget, so that only the rule under test refuses.
+    let story = Story::with(Some("max_open_prs: 10\n"), |_| {}).await;
+    let n = story
+        .label_issue("Add a --verbose flag", &["estimate:2"])
+        .await;
+    story.expect_status(n, &["**Ready**"]);
+
+    let c = story
+        .comment(n, "alice", "I'd like to do this.\n\n/owp claim")
+        .await;
+    let task = story.task(n).await;
+    assert_eq!(task.status, TaskStatus::InProgress);
+    assert_eq!(task.worker_id.as_deref(), Some("gh_alice"));
+    assert!(
+        story.reacted(c, "+1"),
+        "a successful command gets a thumbs-up"
+    );
+    story.expect_status(
+        n,
+        &[
+            "**In progress** — claimed by @alice since",
+            "The claim runs until",
+        ],
+    );
+
+    // Someone else holds it.
+    story.comment(n, "bob", "/owp claim").await;
+    story.expect_comment(
+        n,
+        "@bob, you can't claim this issue right now: it is already claimed by @alice.",
+    );
+    // It is already yours.
+    story.comment(n, "alice", "/owp claim").await;
+    story.expect_comment(
+        n,
+        "@alice, you can't claim this issue right now: you already hold it",
+    );
+    // Quoted or fenced commands are not commands.
+    story
+        .comment(n, "bob", "> /owp claim\n\n```\n/owp claim\n```")
+        .await;
+    story.expect_no_new_comments(n);
+    // Typos get a did-you-mean.
+    story.comment(n, "bob", "/owp clam").await;
+    story.expect_comment(n, "Did you mean `/owp claim`?");
+    // Not in the pool.
+    let plain = story.open_issue("A question", &[]).await;
+    story.comment(plain, "bob", "/owp claim").await;
+    story.expect_comment(
+        plain,
+        "this issue is not in the pool — a maintainer adds the `pool:ready` label",
+    );
+
+    // Released, it is free again, but not for alice within the hour.
+    story.comment(n, "alice", "/owp release").await;
+    assert_eq!(story.task(n).await.status, TaskStatus::Ready);
+    story.expect_status(n, &["**Ready**"]);
+    story.comment(n, "alice", "/owp claim").await;
+    story.expect_comment(
+        n,
+        "you gave it back less than an hour ago — you can claim it again after",
+    );
+    story.comment(n, "bob", "/owp claim").await;
+    assert_eq!(story.task(n).await.worker_id.as_deref(), Some("gh_bob"));
+    story.expect_status(n, &["claimed by @bob"]);
+}
+
+#[tokio::test]
+async fn claims_obey_tier_area_and_per_person_limits() {
+    let story = Story::with(Some("max_open_prs: 10\n"), |_| {}).await;
+    let risky = story
+        .label_issue("Rotate the signing keys", &["tier:2"])
+        .await;
+    story.comment(risky, "bob", "/owp claim").await;
+    story.expect_comment(
+        risky,
+        "this task is tier 2 and needs trust level 2 or more; yours is 0.",
+    );
+    story.expect_status(risky, &["**Ready**", "Tier: 2"]);
+
+    let api_a = story.label_issue("Paginate /v1/tasks", &["area:api"]).await;
+    let api_b = story
+        .label_issue("Filter /v1/tasks by status", &["area:api"])
+        .await;
+    story.comment(api_a, "carol", "/owp claim").await;
+    story.comment(api_b, "dave", "/owp claim").await;
+    story.expect_comment(
+        api_b,
+        &format!("#{api_a} in the same area (`api`) is in progress — try again when it is done."),
+    );
+    story.expect_status(api_a, &["claimed by @carol"]);
+    story.expect_status(api_b, &["**Ready**", "Area: api"]);
+
+    let one = story.label_issue("One", &[]).await;
+    let two = story.label_issue("Two", &[]).await;
+    story.comment(one, "carol", "/owp claim").await;
+    story.comment(two, "carol", "/owp claim").await;
+    story.expect_comment(
+        two,
+        "you already hold 2 of the 2 issues one person may claim at once here",
+    );
+    story.expect_status(one, &["claimed by @carol"]);
+    story.expect_status(two, &["**Ready**"]);
+}
+
+#[tokio::test]
+async fn a_repository_can_let_only_registered_workers_claim() {
+    let story = Story::with(Some("who_may_claim: workers\n"), |_| {}).await;
+    let n = story.label_issue("Workers only", &[]).await;
+    story.comment(n, "mallory", "/owp claim").await;
+    story.expect_comment(
+        n,
+        "only registered workers may claim issues here — register one and link it with `owp worker link`.",
+    );
+    story.expect_status(n, &["**Ready**"]);
+}
+
+#[tokio::test]
+async fn repository_settings_decide_who_may_claim_and_how_fast() {
+    let settings = "who_may_claim: {allowlist: [alice]}\npr_hourly_limit: 1\n";
+    let story = Story::with(Some(settings), |_| {}).await;
+    let a = story.label_issue("First", &[]).await;
+    let b = story.label_issue("Second", &[]).await;
+    story.comment(a, "mallory", "/owp claim").await;
+    story.expect_comment(
+        a,
+        "only the people on this repository's allowlist may claim issues here",
+    );
+    story.comment(a, "alice", "/owp claim").await;
+    story.expect_status(a, &["claimed by @alice"]);
+    story.comment(b, "alice", "/owp claim").await;
+    story.expect_comment(
+        b,
+        "this repository takes at most 1 new claim per hour — try again after",
+    );
+    story.expect_status(b, &["**Ready**"]);
+}
+
+#[tokio::test]
+async fn the_hourly_claim_cap_holds_for_rest_claims_too() {
+    let story = Story::with(Some("pr_hourly_limit: 2\nmax_open_prs: 10\n"), |_| {}).await;
+    let issues = [
+        story.label_issue("First", &[]).await,
+        story.label_issue("Second", &[]).await,
+        story.label_issue("Third", &[]).await,
+    ];
+    let (status, reg) = story
+        .post_json(
+            "/v1/workers/register",
+            None,
+            json!({"name": "rest-bot", "skills": [], "capacity_points": 10, "max_concurrent_tasks": 10}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let token = reg["token"].as_str().unwrap().to_string();
+    // Two claims fit in the hour; the third finds nothing eligible although the budget has room.
+    for expected in [200, 200, 204] {
+        let (status, _) = story.post_json("/v1/work", Some(&token), json!({})).await;
+        assert_eq!(status, expected);
+    }
+    // The comment path counts the same leases.
+    story.comment(issues[2], "alice", "/owp claim").await;
+    story.expect_comment(
+        issues[2],
+        "this repository takes at most 2 new claims per hour — try again after",
+    );
+    story.expect_status(issues[0], &["**Offered** to"]);
+    story.expect_status(issues[1], &["**Offered** to"]);
+    story.expect_status(issues[2], &["**Ready**"]);
+}
+
+// --- pull requests and the live review budget -------------------------------------------------
+
+#[tokio::test]
+async fn an_open_pull_request_uses_the_budget_until_it_merges() {
+    let story = Story::with(Some("max_open_prs: 1\n"), |_| {}).await;
+    let first = story.label_issue("Fix the flaky test", &[]).await;
+    let second = story.label_issue("Document the budget", &[]).await;
+    story.comment(first, "alice", "/owp claim").await;
+    story.expect_status(
+        first,
+        &[
+            "claimed by @alice",
+            "Review budget: 1 of 1 review slots used",
+        ],
+    );
+
+    let pr = story
+        .open_pr("alice", &format!("This fixes #{first}."))
+        .await;
+    let task = story.task(first).await;
+    assert_eq!(task.status, TaskStatus::PrOpened);
+    let pr_url = format!("https://github.com/{REPO}/pull/{pr}");
+    assert_eq!(task.artifact.as_ref().unwrap()["pr_url"], pr_url.as_str());
+    let policy = story.policy().await;
+    assert_eq!((policy.open_prs, policy.active_leases), (1, 0));
+    story.expect_status(
+        first,
+        &[&format!("**Pull request open** — {pr_url} by @alice.")],
+    );
+
+    // The budget is full: the next claim is refused in words a volunteer understands.
+    story.comment(second, "bob", "/owp claim").await;
+    story.expect_comment(
+        second,
+        "@bob, you can't claim this issue right now: review budget full: 1 of 1 PRs open — try again when one merges.",
+    );
+    // And a PR of someone else's is refused a claim on the same issue.
+    story.comment(first, "carol", "/owp claim").await;
+    story.expect_comment(
+        first,
+        &format!("a pull request for it is already open: {pr_url}"),
+    );
+
+    story.merge_pr(pr).await;
+    assert_eq!(story.task(first).await.status, TaskStatus::Merged);
+    let policy = story.policy().await;
+    assert_eq!((policy.open_prs, policy.active_leases), (0, 0));
+    story.expect_status(
+        first,
+        &[&format!("**Done** — merged in {pr_url}. Thank you!")],
+    );
+    story.expect_no_new_comments(pr);
+    story.comment(first, "carol", "/owp claim").await;
+    story.expect_comment(
+        first,
+        "@carol, you can't claim this issue right now: it is already done.",
+    );
+
+    story.comment(second, "bob", "/owp claim").await;
+    assert_eq!(story.task(second).await.status, TaskStatus::InProgress);
+    story.expect_status(second, &["claimed by @bob"]);
+}
+
+#[tokio::test]
+async fn a_pull_request_closed_unmerged_requeues_the_task_and_reopening_links_it_again() {
+    let story = Story::start().await;
+    let n = story.label_issue("Handle SIGTERM", &[]).await;
+    story.comment(n, "alice", "/owp claim").await;
+    let pr = story.open_pr("alice", &format!("Closes {REPO}#{n}")).await;
+    assert_eq!(story.task(n).await.status, TaskStatus::PrOpened);
+
+    story.close_pr(pr).await;
+    let task = story.task(n).await;
+    assert_eq!(task.status, TaskStatus::Ready);
+    assert_eq!(task.attempts, 1);
+    assert_eq!(story.policy().await.open_prs, 0);
+    story.expect_status(n, &["**Ready**"]);
+
+    story.reopen_pr(pr).await;
+    assert_eq!(story.task(n).await.status, TaskStatus::PrOpened);
+    assert_eq!(story.policy().await.open_prs, 1);
+    story.expect_status(n, &["**Pull request open**"]);
+    story.expect_no_new_comments(pr);
+}
+
+// --- webhooks: redeliveries and forgeries -----------------------------------------------------
+
+#[tokio::test]
+async fn a_redelivered_webhook_changes_nothing() {
+    let story = Story::start().await;
+    let n = story.label_issue("Once only", &[]).await;
+    story.comment(n, "alice", "/owp claim").await;
+    story.comment(n, "bob", "/owp claim").await;
+    story.expect_comment(n, "already claimed by @alice");
+    let events_before = story
+        .running()
+        .store
+        .task_events(&story.task(n).await.id)
+        .await
+        .unwrap()
+        .len();
+
+    // GitHub sends the last two deliveries again (same X-GitHub-Delivery).
+    let deliveries = story.fake.deliveries();
+    for d in deliveries.iter().rev().take(2) {
+        assert_eq!(
+            story.fake.resend_webhook(d.id).await,
+            200,
+            "a repeated delivery is acknowledged"
+        );
+    }
+    story.settle().await;
+    assert_eq!(
+        story
+            .running()
+            .store
+            .task_events(&story.task(n).await.id)
+            .await
+            .unwrap()
+            .len(),
+        events_before
+    );
+    story.expect_status(n, &["claimed by @alice"]);
+    story.expect_no_new_comments(n);
+}
+
+#[tokio::test]
+async fn a_forged_signature_is_refused_and_nothing_is_stored() {
+    let story = Story::with(None, |c| {
+        // Two secrets while the old one is rotated out.
+        c.github.github_webhook_secret =
+            Some(owp::config::Secret::new(format!("{SECRET},retired-secret")));
+    })
+    .await;
+    let stored = story.running().store.gh_delivery_count().await.unwrap();
+    let mut payload = fixture("issues.labeled");
+    payload["installation"] = json!({"id": INSTALLATION});
+    let body = serde_json::to_vec(&payload).unwrap();
+    let url = format!("{}/github/webhook", story.url());
+    let send = |signature: Option<String>, delivery: &str| {
+        let mut req = story
+            .http
+            .post(&url)
+            .header("x-github-event", "issues")
+            .header("x-github-delivery", delivery)
+            .header("content-type", "application/json")
+            .body(body.clone());
+        if let Some(sig) = signature {
+            req = req.header("x-hub-signature-256", sig);
+        }
+        req.send()
+    };
+    for (signature, delivery) in [
+        (
+            Some(owp::github::signature::sign(b"not the secret", &body)),
+            "forged-1",
+        ),
+        (None, "forged-2"),
+        (Some("sha256=nothex".to_string()), "forged-3"),
+    ] {
+        let res = send(signature, delivery).await.unwrap();
+        assert_eq!(res.status(), 401);
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
+        let problem: Value = res.json().await.unwrap();
+        assert_eq!(problem["code"], "invalid_signature");
+    }
+    assert_eq!(
+        story.running().store.gh_delivery_count().await.unwrap(),
+        stored,
+        "nothing stored"
+    );
+
+    // The secret being rotated out still verifies.
+    let res = send(
+        Some(owp::github::signature::sign(b"retired-secret", &body)),
+        "rotated-1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 202);
+    story.settle().await;
+    assert_eq!(
+        story.running().store.gh_delivery_count().await.unwrap(),
+        stored + 1
+    );
+}
+
+/// GitHub sends whatever people type, NUL characters included (`\u0000` in the JSON). PostgreSQL
+/// cannot store them in text and SQLite can; on both, the delivery is stored as it came and
+/// applied, with each NUL read as U+FFFD.
+#[tokio::test]
+async fn a_nul_character_from_github_is_stored_as_a_replacement_character() {
+    let story = Story::start().await;
+    let n = story.label_issue("Broken\u{0}title", &[]).await;
+    let task = story.task(n).await;
+    assert_eq!(task.title, "Broken\u{FFFD}title");
+    story.expect_status(n, &["**Ready**"]);
+    story.comment(n, "alice", "/owp claim\nthanks\u{0}").await;
+    story.expect_status(n, &["claimed by @alice"]);
+    story.retitle_issue(n, "\u{0}Still\u{0}broken").await;
+    assert_eq!(story.task(n).await.title, "\u{FFFD}Still\u{FFFD}broken");
+    story.expect_status(n, &["claimed by @alice"]);
+
+    let deliveries: Vec<(String, String, String, Option<String>)> =
+        sqlx::query_as("SELECT event, body, state, error FROM gh_deliveries ORDER BY seq")
+            .fetch_all(story.running().store.read_pool())
+            .await
+            .unwrap();
+    let failed: Vec<_> = deliveries
+        .iter()
+        .filter(|(_, _, state, _)| state != "applied" && state != "ignored")
+        .map(|(event, _, state, error)| (event, state, error))
+        .collect();
+    assert!(failed.is_empty(), "deliveries not applied: {failed:?}");
+    // The inbox keeps the body as GitHub sent it: the NUL stays a JSON escape.
+    let with_nul = deliveries
+        .iter()
+        .filter(|(_, body, _, _)| body.contains("\\u0000"))
+        .count();
+    assert!(
+        with_nul >= 3,
+        "{with_nul} stored bodies hold the escaped NUL"
+    );
+    story.expect_no_new_comments(n);
+}
+
+// --- GitHub failing, restarts -----------------------------------------------------------------
+
+#[tokio::test]
+async fn while_github_fails_for_a_while_the_comment_arrives_exactly_once() {
+    let story = Story::start().await;
+    story
+        .fake
+        .fail(FailWhen::on("POST", "/comments"), 3, Failure::ServerError);
+    let n = story.label_issue("Survive outages", &[]).await;
+    story.expect_status(n, &["**Ready**"]);
+    assert_eq!(
+        story
+            .fake
+            .count_calls("POST", &format!("/issues/{n}/comments")),
+        4
+    );
+
+    // A secondary rate limit: the App waits as long as GitHub says, then posts once.
+    story.fake.fail(
+        FailWhen::on("POST", "/comments"),
+        1,
+        Failure::SecondaryRateLimit { retry_after: 1 },
+    );
+    let started = std::time::Instant::now();
+    story.comment(n, "bob", "/owp clam").await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was honoured"
+    );
+    story.expect_comment(n, "Did you mean `/owp claim`?");
+}
+
+#[tokio::test]
+async fn a_restart_with_a_pending_outbox_posts_nothing_twice() {
+    let mut story = Story::start().await;
+    // GitHub refuses every comment until further notice; the status comment waits in the outbox.
+    story.fake.fail(
+        FailWhen::on("POST", "/comments"),
+        1_000,
+        Failure::ServerError,
+    );
+    let n = story
+        .fake
+        .create_issue(REPO, "maintainer", "Outlive a restart", "", &["pool:ready"]);
+    story.remember_number(n);
+    let payload = story.labeled_payload(n, "pool:ready");
+    assert_eq!(story.fake.send_webhook("issues", &payload).await, 202);
+    story
+        .eventually("a first attempt", Duration::from_secs(10), |s| {
+            s.fake.count_calls("POST", &format!("/issues/{n}/comments")) >= 1
+        })
+        .await;
+    story.stop().await;
+    story.github_recovers();
+    story.boot().await;
+    story.expect_status(n, &["**Ready**"]);
+
+    // GitHub answered, but the process stopped before it recorded the answer: after the restart
+    // the App finds its comments by their hidden markers instead of posting them again.
+    story.comment(n, "bob", "/owp clam").await;
+    story.expect_comment(n, "Did you mean");
+    story.stop().await;
+    story.forget_sent_comments(n).await;
+    let posts = story
+        .fake
+        .count_calls("POST", &format!("/issues/{n}/comments"));
+    story.boot().await;
+    story.expect_status(n, &["**Ready**"]);
+    story.expect_no_new_comments(n);
+    assert_eq!(
+        story
+            .fake
+            .count_calls("POST", &format!("/issues/{n}/comments")),
+        posts,
+        "nothing was posted again"
+    );
+    assert!(
+        story
+            .fake
+            .count_calls("GET", &format!("/issues/{n}/comments"))
+            >= 2,
+        "the markers were looked for"
+    );
+}
+
+#[tokio::test]
+async fn an_issue_labelled_while_the_service_was_down_is_picked_up() {
+    let mut story = Story::start().await;
+    story.stop().await;
+    // Meanwhile on GitHub: an issue is labelled; the delivery fails (nobody answers).
+    let n = story.fake.create_issue(
+        REPO,
+        "maintainer",
+        "Labelled during the outage",
+        "",
+        &["pool:ready", "estimate:2"],
+    );
+    story.remember_number(n);
+    let missed = story.labeled_payload(n, "pool:ready");
+    let failed = story.fake.add_failed_delivery("issues", &missed);
+
+    story.boot().await;
+    let task = story.task(n).await;
+    assert_eq!(task.status, TaskStatus::Ready);
+    assert_eq!(task.estimate_points, 2);
+    story.expect_status(n, &["**Ready**", "Estimate: 2 points"]);
+    assert_eq!(
+        story.fake.redelivery_requests(),
+        vec![failed],
+        "the failed delivery was redelivered"
+    );
+    story
+        .eventually("the redelivery", Duration::from_secs(10), |s| {
+            s.fake
+                .deliveries()
+                .iter()
+                .any(|d| d.redelivery && d.status_code == 202)
+        })
+        .await;
+    story.settle().await;
+    story.expect_status(n, &["**Ready**"]);
+    story.expect_no_new_comments(n);
+}
+
+// --- the claim clock --------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_claim_gets_a_reminder_at_half_time_and_ends_without_activity() {
+    let story = Story::with(None, |c| c.github.github_claim_ttl_seconds = Some(4)).await;
+    let n = story.label_issue("Slow work", &[]).await;
+    story.comment(n, "alice", "/owp claim").await;
+    story.expect_status(n, &["claimed by @alice"]);
+
+    // Activity moves the clock: a comment one second later.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    story
+        .comment(n, "alice", "Still on it, tests are half done.")
+        .await;
+    let active_at = story.now();
+
+    story
+        .eventually("the reminder", Duration::from_secs(10), |s| {
+            s.fake
+                .bot_comments(REPO, n)
+                .iter()
+                .any(|c| c.body.contains("a reminder"))
+        })
+        .await;
+    story.settle().await;
+    let reminder = story.expect_comment(n, "@alice, a reminder: you claimed this issue");
+    let waited = reminder.created_at - active_at;
+    assert!(
+        waited >= chrono::TimeDelta::milliseconds(1800),
+        "the reminder came {waited} after the activity"
+    );
+    assert_eq!(story.task(n).await.status, TaskStatus::InProgress);
+
+    story
+        .eventually("the expiry", Duration::from_secs(10), |s| {
+            s.fake
+                .bot_comments(REPO, n)
+                .iter()
+                .any(|c| c.body.contains("your claim on this issue ended"))
+        })
+        .await;
+    story.settle().await;
+    story.expect_comment(
+        n,
+        "@alice, your claim on this issue ended after 1 day without activity",
+    );
+    let task = story.task(n).await;
+    assert_eq!(task.status, TaskStatus::Ready);
+    assert_eq!(task.attempts, 1);
+    story.expect_status(n, &["**Ready**"]);
+}
+
+// --- maintainers -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn maintainer_commands_are_refused_to_others() {
+    let story = Story::start().await;
+    story.fake.set_permission(REPO, "maria", "maintain");
+    story.fake.set_permission(REPO, "tom", "triage");
+    let n = story.label_issue("Rework the config", &[]).await;
+
+    story
+        .comment(n, "tom", "/owp block needs a design first")
+        .await;
+    story.expect_comment(n, "@tom, only maintainers (people with write access or above) can use `/owp block`, so I did nothing.");
+    assert_eq!(story.task(n).await.status, TaskStatus::Ready);
+
+    story
+        .comment(n, "maria", "/owp block needs a design first")
+        .await;
+    let task = story.task(n).await;
+    assert_eq!(task.status, TaskStatus::Blocked);
+    story.expect_status(n, &["**Blocked** by a maintainer: needs a design first."]);
+    story.comment(n, "bob", "/owp claim").await;
+    story.expect_comment(n, "a maintainer blocked it: needs a design first.");
+
+    story.comment(n, "bob", "/owp unblock").await;
+    story.expect_comment(n, "@bob, only maintainers");
+    story.comment(n, "maria", "/owp unblock").await;
+    assert_eq!(story.task(n).await.status, TaskStatus::Ready);
+    story.expect_status(n, &["**Ready**"]);
+    assert_eq!(
+        story
+            .fake
+            .count_calls("GET", "/collaborators/maria/permission"),
+        1,
+        "a maintainer check is remembered briefly"
+    );
+}
+
+// --- comments: edits, the bot itself, linked workers -----------------------------------------
+
+#[tokio::test]
+async fn an_edited_comment_runs_only_its_new_commands_and_the_bot_ignores_itself() {
+    let story = Story::start().await;
+    let n = story.label_issue("Edits", &[]).await;
+    let c = story.comment(n, "bob", "/owp clam").await;
+    story.expect_comment(n, "Did you mean");
+    story.edit_comment(c, "/owp clam\n/owp claim").await;
+    assert_eq!(story.task(n).await.worker_id.as_deref(), Some("gh_bob"));
+    story.expect_status(n, &["claimed by @bob"]);
+    story.expect_no_new_comments(n);
+
+    // A comment by the App itself (or any bot) is never acted on.
+    let own = story
+        .comment(n, github_support::BOT_LOGIN, "/owp release")
+        .await;
+    assert!(!story.reacted(own, "+1"));
+    assert_eq!(story.task(n).await.status, TaskStatus::InProgress);
+    story.mark_asserted(own);
+}
+
+#[tokio::test]
+async fn a_registered_worker_linked_by_comment_claims_as_itself() {
+    let story = Story::with(Some("max_open_prs: 10\n"), |_| {}).await;
+    let (status, reg) = story
+        .post_json(
+            "/v1/workers/register",
+            None,
+            json!({"name": "alice-bot", "skills": ["python"], "capacity_points": 3, "github_login": "alice"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let token = reg["token"].as_str().unwrap().to_string();
+    let worker_id = reg["worker_id"].as_str().unwrap().to_string();
+
+    let n = story.label_issue("Port the parser", &["skills:rust"]).await;
+    // A self-declared login proves nothing: alice claims as her own person, not as the worker.
+    story.comment(n, "alice", "/owp claim").await;
+    assert_eq!(story.task(n).await.worker_id.as_deref(), Some("gh_alice"));
+    story.expect_status(n, &["claimed by @alice"]);
+    story.comment(n, "alice", "/owp release").await;
+    story.expect_status(n, &["**Ready**"]);
+
+    let (status, code) = story
+        .post_json("/v1/workers/link-code", Some(&token), json!({}))
+        .await;
+    assert_eq!(status, 201);
+    let code = code["code"].as_str().unwrap().to_string();
+    let (status, _) = story
+        .post_json("/v1/workers/link-code", Some("owpw_wrong"), json!({}))
+        .await;
+    assert_eq!(status, 401);
+
+    let other = story.label_issue("Write the changelog", &[]).await;
+    let c = story
+        .comment(other, "alice", &format!("/owp link {code}"))
+        .await;
+    assert!(story.reacted(c, "+1"));
+    story.expect_status(other, &["**Ready**"]);
+    // The code is used up.
+    story
+        .comment(other, "mallory", &format!("/owp link {code}"))
+        .await;
+    story.expect_comment(other, "that link code is unknown or has expired");
+
+    // Now alice's claims are her worker's, under every rule: it lacks the skill…
+    let fresh = story
+        .label_issue("Port the lexer", &["skills:rust", "estimate:2"])
+        .await;
+    story.comment(fresh, "alice", "/owp claim").await;
+    story.expect_comment(fresh, "it needs skills your worker does not list: rust.");
+    story.expect_status(fresh, &["**Ready**"]);
+    // …its 3 points of capacity…
+    let big = story
+        .label_issue("Rewrite the docs site", &["skills:python", "estimate:5"])
+        .await;
+    story.comment(big, "alice", "/owp claim").await;
+    story.expect_comment(
+        big,
+        "its 5 points do not fit your worker's capacity (0 of 3 points in use).",
+    );
+    story.expect_status(big, &["**Ready**"]);
+    // …and its pause.
+    let (status, _) = story
+        .post_json(
+            "/v1/workers/heartbeat",
+            Some(&token),
+            json!({"status": "paused"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let small = story.label_issue("Fix a typo", &["skills:python"]).await;
+    story.comment(small, "alice", "/owp claim").await;
+    story.expect_comment(
+        small,
+        "your worker `alice-bot` is paused — set it back to idle first.",
+    );
+    story.expect_status(small, &["**Ready**"]);
+    let (status, _) = story
+        .post_json(
+            "/v1/workers/heartbeat",
+            Some(&token),
+            json!({"status": "idle"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // …and takes one that fits.
+    let py = story
+        .label_issue("Fix the Python client", &["skills:python"])
+        .await;
+    story.comment(py, "alice", "/owp claim").await;
+    assert_eq!(
+        story.task(py).await.worker_id.as_deref(),
+        Some(worker_id.as_str())
+    );
+    story.expect_status(py, &["claimed by worker `alice-bot` (@alice)"]);
+}
+
+// --- setting up the App -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_manifest_flow_creates_the_app_and_saves_its_credentials() {
+    let fake = github_support::FakeGithub::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join("env.local");
+    let mut config = owp::config::ServeConfig::for_tests(&dir.path().join("owp.db"), ADMIN);
+    config.github.github_api_url = fake.url().to_string();
+    config.github.github_env_file = Some(env_file.clone());
+    let running = owp::server::start(config.clone(), false).await.unwrap();
+    assert!(!running.github.is_enabled());
+    let base = format!("http://{}", running.addr);
+    let http = reqwest::Client::new();
+
+    // Only whoever runs the service (it prints the link with its key) can start the setup.
+    let locked = http
+        .get(format!("{base}/github/setup"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(locked.status(), 403);
+    let setup_url = running.github.setup_url().unwrap();
+    assert!(setup_url.starts_with(&format!("{base}/github/setup?key=")));
+    let page = http.get(&setup_url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let action = format!("{}/settings/apps/new?state=", fake.url());
+    let state = html
+        .split(&action)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a form that creates the App on the person's account")
+        .to_string();
+    assert!(
+        html.contains(&format!("{base}/github/webhook")),
+        "the manifest points GitHub at this service"
+    );
+    assert!(
+        html.contains("&quot;issues&quot;:&quot;write&quot;"),
+        "least privilege: {html}"
+    );
+    let org_page = http
+        .get(format!("{setup_url}&org=octo-org"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(org_page.contains(&format!(
+        "{}/organizations/octo-org/settings/apps/new?state=",
+        fake.url()
+    )));
+
+    // GitHub redirects back with a code; a state this service never issued is refused.
+    fake.add_manifest_code("code-123");
+    let forged = http
+        .get(format!(
+            "{base}/github/setup/callback?code=code-123&state=forged"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400);
+    assert!(!env_file.exists());
+    let done = http
+        .get(format!(
+            "{base}/github/setup/callback?code=code-123&state={state}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let html = done.text().await.unwrap();
+    assert!(
+        html.contains("https://github.com/apps/owp-pool-test/installations/new"),
+        "{html}"
+    );
+    assert_eq!(
+        fake.count_calls("POST", "/app-manifests/code-123/conversions"),
+        1
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&env_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode, 0o600,
+            "the credentials are readable only by their owner"
+        );
+    }
+    running.stop().await;
+
+    // Restarted with what was saved, the App runs and verifies webhooks with the new secret.
+    let vars: Vec<(String, String)> = dotenvy::from_path_iter(&env_file)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let get = |k: &str| {
+        vars.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    config.github.github_app_id = Some(get("GITHUB_APP_ID").parse().unwrap());
+    config.github.github_private_key = Some(owp::config::Secret::new(get("GITHUB_PRIVATE_KEY")));
+    config.github.github_webhook_secret =
+        Some(owp::config::Secret::new(get("GITHUB_WEBHOOK_SECRET")));
+    let running = owp::server::start(config, false).await.unwrap();
+    assert!(running.github.is_enabled());
+    fake.set_webhook_target(
+        &format!("http://{}/github/webhook", running.addr),
+        "test-webhook-secret",
+    );
+    assert_eq!(fake.send_webhook("ping", &fixture("ping")).await, 202);
+    running
+        .github
+        .wait_idle(Duration::from_secs(30))
+        .await
+        .unwrap();
+    running.stop().await;
+}
+
+// --- the webhook answer path --------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_answers_do_not_wait_for_github() {
+    let story = Story::start().await;
+    // GitHub is slow to take comments: that must not slow the webhook answers.
+    story
+        .fake
+        .fail(FailWhen::on("POST", "/comments"), 50, Failure::ServerError);
+    let url = format!("{}/github/webhook", story.url());
+    let mut payload = fixture("ping");
+    payload["zen"] = json!("Keep it logically awesome.");
+    let body = serde_json::to_vec(&payload).unwrap();
+    let signature = owp::github::signature::sign(SECRET.as_bytes(), &body);
+    let started = std::time::Instant::now();
+    let mut senders = Vec::new();
+    for s in 0..10 {
+        let http = story.http.clone();
+        let (url, body, signature) = (url.clone(), body.clone(), signature.clone());
+        senders.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            for i in 0..20 {
+                let t = std::time::Instant::now();
+                let res = http
+                    .post(&url)
+                    .header("x-github-event", "ping")
+                    .header("x-github-delivery", format!("bench-{s}-{i}"))
+                    .header("x-hub-signature-256", &signature)
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 202);
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for s in senders {
+        all.extend(s.await.unwrap());
+    }
+    all.sort();
+    let p = |q: f64| all[((all.len() as f64 - 1.0) * q) as usize];
+    eprintln!(
+        "webhook answers: {} deliveries in {:?}; p50 {:?}, p99 {:?}, max {:?}",
+        all.len(),
+        started.elapsed(),
+        p(0.5),
+        p(0.99),
+        all[all.len() - 1]
+    );
+    story.settle().await;
+    assert_eq!(
+        story.running().store.gh_delivery_count().await.unwrap(),
+        1 + 200
+    );
+    story.github_recovers();
+}
+
+/// Webhook answer latency under load: signed `issues.labeled` deliveries at 500 per second from
+/// 25 concurrent senders, while the inbox applies them and the outbox writes status comments.
+/// Run with `cargo test --release --test it github_stories -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run on purpose in release mode"]
+async fn webhook_latency_at_500_deliveries_per_second() {
+    const SENDERS: usize = 25;
+    const PER_SENDER: usize = 80; // 2,000 deliveries
+    const RATE: f64 = 500.0;
+    let story = Story::with(Some("max_open_prs: 1000\n"), |_| {}).await;
+    let mut bodies = Vec::new();
+    for i in 0..SENDERS * PER_SENDER {
+        let n = story.fake.create_issue(
+            REPO,
+            "maintainer",
+            &format!("Task {i}"),
+            "",
+            &["pool:ready"],
+        );
+        story.remember_number(n);
+        let payload = story.labeled_payload(n, "pool:ready");
+        let body = serde_json::to_vec(&payload).unwrap();
+        let signature = owp::github::signature::sign(SECRET.as_bytes(), &body);
+        bodies.push((body, signature));
+    }
+    let url = format!("{}/github/webhook", story.url());
+    let interval = Duration::from_secs_f64(SENDERS as f64 / RATE);
+    let started = std::time::Instant::now();
+    let mut senders = Vec::new();
+    for s in 0..SENDERS {
+        let http = story.http.clone();
+        let url = url.clone();
+        let mine: Vec<(Vec<u8>, String)> =
+            bodies.iter().skip(s).step_by(SENDERS).cloned().collect();
+        senders.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tokio::time::sleep(interval.mul_f64(s as f64 / SENDERS as f64)).await;
+            let mut latencies = Vec::new();
+            for (i, (body, signature)) in mine.into_iter().enumerate() {
+                tick.tick().await;
+                let t = std::time::Instant::now();
+                let res = http
+                    .post(&url)
+                    .header("x-github-event", "issues")
+                    .header("x-github-delivery", format!("load-{s}-{i}"))
+                    .header("x-hub-signature-256", signature)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 202);
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for s in senders {
+        all.extend(s.await.unwrap());
+    }
+    let sent_in = started.elapsed();
+    all.sort();
+    let p = |q: f64| all[((all.len() as f64 - 1.0) * q).round() as usize];
+    eprintln!(
+        "{} signed deliveries in {sent_in:?} ({:.0}/s): p50 {:?}, p90 {:?}, p99 {:?}, max {:?}",
+        all.len(),
+        all.len() as f64 / sent_in.as_secs_f64(),
+        p(0.50),
+        p(0.90),
+        p(0.99),
+        all[all.len() - 1]
+    );
+    // The inbox applies them all (the status comments then leave at GitHub's pace of at most 80
+    // a minute, so the outbox is not waited for).
+    let applied = std::time::Instant::now();
+    loop {
+        let (deliveries, _) = story.running().store.gh_backlog().await.unwrap();
+        if deliveries == 0 {
+            break;
+        }
+        assert!(
+            applied.elapsed() < Duration::from_secs(300),
+            "{deliveries} deliveries left"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "the inbox applied every delivery {:?} after the last answer; {} tasks",
+        applied.elapsed(),
+        story
+            .running()
+            .store
+            .tasks(&Default::default())
+            .await
+            .unwrap()
+            .len()
+    );
+    story.stop_checking_comments();
+}
+
+#[tokio::test]
+async fn owp_worker_link_prints_a_code_that_links_the_commenter() {
+    let story = Story::start().await;
+    let config_dir = story.dir.path().join("worker-config");
+    let owp = |args: Vec<String>| {
+        let config_dir = config_dir.clone();
+        async move {
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"))
+                .args(args)
+                .arg("--config-dir")
+                .arg(&config_dir)
+                .env_remove("OWP_SERVER")
+                .env_remove("OWP_PROFILE")
+                .output()
+                .await
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        }
+    };
+    let server = story.url();
+    owp([
+        "worker", "register", "--server", &server, "--name", "bob-bot", "--skills", "docs",
+    ]
+    .map(String::from)
+    .to_vec())
+    .await;
+    let printed = owp(["worker", "link", "--json"].map(String::from).to_vec()).await;
+    let answer: Value = serde_json::from_str(&printed).unwrap();
+    let comment = answer["comment"].as_str().unwrap().to_string();
+    assert!(comment.starts_with("/owp link "), "{comment}");
+    let human = owp(["worker", "link"].map(String::from).to_vec()).await;
+    assert!(human.contains("/owp link "), "{human}");
+
+    let n = story
+        .label_issue("Proofread the guide", &["skills:docs"])
+        .await;
+    story.expect_status(n, &["**Ready**"]);
+    // The first code was replaced by the second: only the newest works.
+    story.comment(n, "bob", &comment).await;
+    story.expect_comment(n, "that link code is unknown or has expired");
+    let newest = human
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("/owp link "))
+        .unwrap()
+        .to_string();
+    let c = story
+        .comment(n, "bob", &format!("/owp link {newest}"))
+        .await;
+    assert!(story.reacted(c, "+1"));
+    story.comment(n, "bob", "/owp claim").await;
+    let worker = story.task(n).await.worker_id.unwrap();
+    assert!(
+        worker.starts_with("w_"),
+        "claimed as the registered worker, not {worker}"
+    );
+    story.expect_status(n, &["claimed by worker `bob-bot` (@bob)"]);
+}
+
+// --- the App's tables, under several processes -------------------------------------------------
+
+async fn two_stores() -> (tempfile::TempDir, owp::store::Store, owp::store::Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+    let a = owp::store::Store::open(&url, owp::store::Timing::default())
+        .await
+        .unwrap();
+    let b = owp::store::Store::open(&url, owp::store::Timing::default())
+        .await
+        .unwrap();
+    (dir, a, b)
+}
+
+#[tokio::test]
+async fn content_creation_stays_under_80_requests_a_minute_per_installation() {
+    let (_dir, store, other) = two_stores().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.gh_upsert_installation(1, "octo-org", false)
+        .await
+        .unwrap();
+    tx.gh_upsert_installation(2, "other-org", false)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let started = owp::store::now_ms();
+    for i in 0..80 {
+        // Two processes share one budget.
+        let s = if i % 2 == 0 { &store } else { &other };
+        assert_eq!(
+            s.gh_reserve_write(1, true).await.unwrap(),
+            None,
+            "request {i}"
+        );
+    }
+    let wait_until = store
+        .gh_reserve_write(1, true)
+        .await
+        .unwrap()
+        .expect("the 81st waits");
+    assert!(wait_until >= started + 60_000 && wait_until <= owp::store::now_ms() + 60_001);
+    assert_eq!(
+        other.gh_reserve_write(2, true).await.unwrap(),
+        None,
+        "another installation is not affected"
+    );
+    // GitHub's Retry-After pauses the installation.
+    store
+        .gh_block_installation(2, owp::store::now_ms() + 30_000)
+        .await
+        .unwrap();
+    assert!(other.gh_reserve_write(2, true).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn each_outbox_row_and_job_slot_is_taken_by_one_process() {
+    use owp::store::github::OutboxTarget;
+    let (_dir, a, b) = two_stores().await;
+    let mut tx = a.begin().await.unwrap();
+    tx.gh_upsert_installation(7, "octo-org", false)
+        .await
+        .unwrap();
+    for issue in 0..40 {
+        let target = OutboxTarget {
+            installation_id: 7,
+            repo: "o/r",
+            issue_number: issue,
+        };
+        tx.gh_enqueue_comment(&target, None, "hello").await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let claim = |store: owp::store::Store, runner: &'static str| async move {
+        let mut mine = Vec::new();
+        loop {
+            let now = owp::store::now_ms();
+            let rows = store
+                .gh_claim_outbox(runner, now, now + 60_000, 3)
+                .await
+                .unwrap();
+            if rows.is_empty() {
+                return mine;
+            }
+            for row in rows {
+                assert!(
+                    store
+                        .gh_outbox_sent(&row, runner, Some(row.id))
+                        .await
+                        .unwrap()
+                );
+                mine.push(row.id);
+            }
+        }
+    };
+    let (from_a, from_b) =
+        tokio::join!(claim(a.clone(), "replica-a"), claim(b.clone(), "replica-b"));
+    let mut all: Vec<i64> = from_a.iter().chain(&from_b).copied().collect();
+    all.sort();
+    let before = all.len();
+    all.dedup();
+    assert_eq!(before, all.len(), "no row was sent twice");
+    assert_eq!(all.len(), 40, "every row was sent");
+
+    assert!(
+        a.gh_claim_job_slot("reconcile", 1_000, "replica-a")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !b.gh_claim_job_slot("reconcile", 1_000, "replica-b")
+            .await
+            .unwrap()
+    );
+    assert!(
+        b.gh_claim_job_slot("reconcile", 2_000, "replica-b")
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_schedule_that_is_not_a_six_field_cron_expression_stops_the_start() {
+    let fake = github_support::FakeGithub::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = owp::config::ServeConfig::for_tests(&dir.path().join("owp.db"), ADMIN);
+    config.github.github_app_id = Some(fake.app_id());
+    config.github.github_private_key = Some(owp::config::Secret::new(fake.private_key_pem()));
+    config.github.github_webhook_secret = Some(owp::config::Secret::new(SECRET));
+    config.github.github_api_url = fake.url().to_string();
+    config.github.github_reconcile_cron = Some("*/15 * * * *".into());
+    let err = match owp::server::start(config, false).await {
+        Ok(_) => panic!("a 5-field crontab line must be refused"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("OWP_GITHUB_RECONCILE_CRON"), "{err}");
+}
+
+#[tokio::test]
+async fn the_repo_contract_of_owp_yml_travels_with_every_lease() {
+    let settings = "contract:\n  setup: npm ci\n  test: npm test\n  branch: \"fix/{number}-{slug}\"\n  \
+                    instructions: Keep it small.\n";
+    let story = Story::with(Some(settings), |_| {}).await;
+    let policy = story.policy().await;
+    let contract = policy.contract.clone().expect("the contract is stored");
+    assert_eq!(contract.test.as_deref(), Some("npm test"));
+    assert_eq!(
+        policy.clone_url.as_deref(),
+        Some(format!("https://github.com/{REPO}.git").as_str())
+    );
+    let issue = story.label_issue("Fix the parser", &[]).await;
+    let (status, reg) = story
+        .post_json(
+            "/v1/workers/register",
+            None,
+            json!({"name": "seat", "skills": [], "capacity_points": 5, "max_concurrent_tasks": 1}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let token = reg["token"].as_str().unwrap().to_string();
+    let (status, claim) = story.post_json("/v1/work", Some(&token), json!({})).await;
+    assert_eq!(status, 200, "{claim}");
+    let task = &claim["lease"]["task"];
+    assert_eq!(
+        task["contract"],
+        json!({"setup": "npm ci", "test": "npm test", "branch": "fix/{number}-{slug}",
+               "instructions": "Keep it small."})
+    );
+    assert_eq!(task["clone_url"], format!("https://github.com/{REPO}.git"));
+    story.settle().await;
+    story.expect_status(issue, &["**Offered** to"]);
+}
+
+#[tokio::test]
+async fn a_bad_contract_in_owp_yml_is_shown_and_stores_nothing() {
+    let story = Story::with(Some("contract:\n  tests: npm test\n"), |_| {}).await;
+    let policy = story.policy().await;
+    assert!(policy.contract.is_none(), "{:?}", policy.contract);
+    let shown = policy
+        .extensions
+        .get("x_github_config_error")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    assert!(shown.contains("unknown field `tests`"), "{shown}");
+    assert!(shown.contains("did you mean `test`"), "{shown}");
+}
+
+/// A worker's `pr_opened` for a task of a repository the App is installed on takes only a pull
+/// request of that repository (contract section 9): nobody puts a stranger's link on it.
+#[tokio::test]
+async fn a_rest_pr_report_in_an_installed_repository_names_one_of_its_pull_requests() {
+    let story = Story::start().await;
+    let (status, _) = story
+        .admin(
+            reqwest::Method::POST,
+            "/v1/admin/tasks",
+            Some(json!({"repo": REPO, "tasks": [{"title": "imported by hand"}]})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, reg) = story
+        .post_json(
+            "/v1/workers/register",
+            None,
+            json!({"name": "rest-bot", "skills": [], "capacity_points": 5, "max_concurrent_tasks": 1}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let token = reg["token"].as_str().unwrap().to_string();
+    let (status, claim) = story.post_json("/v1/work", Some(&token), json!({})).await;
+    assert_eq!(status, 200, "{claim}");
+    let task_id = claim["lease"]["task"]["task_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/v1/tasks/{task_id}/status");
+    for bad in [
+        "https://example.test/octo-org/hello/pull/5".to_string(),
+        "https://github.com/octo-org/other/pull/5".to_string(),
+        format!("https://github.com/{REPO}/issues/5"),
+        "javascript:alert(1)".to_string(),
+    ] {
+        let (status, body) = story
+            .post_json(
+                &path,
+                Some(&token),
+                json!({"status": "pr_opened", "artifact": {"pr_url": bad}}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (422, Some("invalid_pr_url")),
+            "{bad}: {body}"
+        );
+    }
+    let good = format!("https://github.com/{REPO}/pull/5");
+    let (status, body) = story
+        .post_json(
+            &path,
+            Some(&token),
+            json!({"status": "pr_opened", "artifact": {"pr_url": good}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -1,0 +1,55 @@
+//! The integration tests: one test binary, one module per area.
+//!
+//! `api_*` drive real `owp serve` processes over HTTP; `github_*` run the GitHub App against the
+//! fake GitHub in `github_support`; `worker_*` drive the volunteer's CLI; `dashboard_*` the
+//! dashboard and public board (in headless Chromium where named `browser`); `ops_*` the operator's
+//! commands; `store_backends` the store on both databases; `pg_replicas` several processes on one
+//! PostgreSQL database. Shared harnesses: `support` (servers and clients), `github_support` (the
+//! fake GitHub and its stories), `pg_scratch` (scratch PostgreSQL databases), `tampering_proxy`.
+//!
+//! Run one area with `cargo test --test it api_leases`, one test by its name.
+
+mod github_support;
+mod pg_scratch;
+mod services;
+mod support;
+mod tampering_proxy;
+
+mod api_abuse;
+mod api_basics;
+mod api_beads;
+mod api_concurrency;
+mod api_config;
+mod api_dependencies;
+mod api_expiry;
+mod api_idempotency;
+mod api_leases;
+mod api_load;
+mod api_meta;
+mod api_objects;
+mod api_openapi;
+mod api_realtime;
+mod api_reputation;
+mod api_requires;
+mod api_scheduling;
+mod conformance;
+mod dashboard_browser;
+mod dashboard_public;
+mod github_abuse;
+mod github_dependencies;
+mod github_events;
+mod github_fake;
+mod github_identity;
+mod github_scale;
+mod github_stories;
+mod github_strict;
+mod github_trust;
+mod obsidian_plugin;
+mod ops_demo;
+mod ops_doctor;
+mod ops_metrics;
+mod ops_shutdown;
+mod pg_replicas;
+mod store_backends;
+mod worker_agent;
+mod worker_mcp;

@@ -1,0 +1,258 @@
+//! `GET /metrics` of a real `owp serve`: credentials, the Prometheus text format, and figures that
+//! follow what the pool did (tasks by status, leases granted / expired / nacked, claim timings,
+//! lead times, workers online, requeue ratio, HTTP requests).
+
+use crate::support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::json;
+use support::{Server, eventually, task_doc};
+
+const REPO: &str = "acme/web";
+
+/// Parses the exposition text into `series → value`, checking every line's shape on the way.
+fn parse(text: &str) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# ") {
+            assert!(
+                rest.starts_with("HELP ") || rest.starts_with("TYPE "),
+                "comment line: {line}"
+            );
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("sample line without a value: {line}"));
+        let name_end = series.find('{').unwrap_or(series.len());
+        let name = &series[..name_end];
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "metric name: {line}"
+        );
+        if name_end < series.len() {
+            assert!(series.ends_with('}'), "labels: {line}");
+        }
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("value of {line}"));
+        assert!(
+            out.insert(series.to_string(), value).is_none(),
+            "series repeated: {series}"
+        );
+    }
+    out
+}
+
+async fn scrape(server: &Server) -> (String, HashMap<String, f64>) {
+    let r = server
+        .req(Method::GET, "/metrics")
+        .bearer(&server.admin_token)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.describe());
+    assert!(
+        r.content_type.starts_with("text/plain"),
+        "content type {}",
+        r.content_type
+    );
+    let parsed = parse(&r.text);
+    (r.text, parsed)
+}
+
+fn value(m: &HashMap<String, f64>, series: &str) -> f64 {
+    *m.get(series)
+        .unwrap_or_else(|| panic!("no series {series} in the scrape"))
+}
+
+#[tokio::test]
+async fn metrics_need_credentials() {
+    let server = Server::start().await;
+    let r = server.req(Method::GET, "/metrics").send().await;
+    assert_eq!(r.status, 401);
+    assert!(r.content_type.starts_with("application/problem+json"));
+    assert!(
+        !r.text.contains("owp_"),
+        "nothing leaks without credentials"
+    );
+    let r = server
+        .req(Method::GET, "/metrics")
+        .bearer("not-the-token")
+        .send()
+        .await;
+    assert_eq!(r.status, 401);
+    let r = server
+        .req(Method::GET, "/metrics")
+        .admin(&server)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "X-Admin-Token works too");
+}
+
+#[tokio::test]
+async fn the_metrics_token_scrapes_and_opens_nothing_else() {
+    let metrics_token = format!("metrics-{}", uuid::Uuid::new_v4().simple());
+    let server = Server::start_with_env(&[("OWP_METRICS_TOKEN", &metrics_token)]).await;
+    let scrape = |token: Option<&str>| {
+        let mut req = server.req(Method::GET, "/metrics");
+        if let Some(t) = token {
+            req = req.bearer(t);
+        }
+        req.send()
+    };
+    let r = scrape(None).await;
+    assert_eq!(r.status, 401, "no token: {}", r.describe());
+    assert!(!r.text.contains("owp_"));
+    assert_eq!(scrape(Some("metrics-not-it")).await.status, 401);
+
+    let r = scrape(Some(&metrics_token)).await;
+    assert_eq!(r.status, 200, "the metrics token: {}", r.describe());
+    assert!(r.text.contains("owp_workers_registered"));
+    let r = scrape(Some(&server.admin_token)).await;
+    assert_eq!(r.status, 200, "the admin token still scrapes");
+
+    // It is a scrape-only token: the admin API does not take it.
+    let r = server
+        .req(Method::GET, "/v1/admin/state")
+        .header("X-Admin-Token", &metrics_token)
+        .send()
+        .await;
+    assert_eq!(r.status, 401, "{}", r.describe());
+    // Nor does the process print it.
+    assert!(
+        !server.log().contains(&metrics_token),
+        "the token is logged"
+    );
+}
+
+#[tokio::test]
+async fn metrics_follow_the_pool() {
+    let server = Server::start_with_env(&[("OWP_ACCEPT_TTL_SECONDS", "1")]).await;
+    server.upsert_repo(REPO, 3, true).await;
+    server
+        .import(
+            REPO,
+            json!([
+                task_doc("one", json!({"key": "M-1", "area": "a"})),
+                task_doc("two", json!({"key": "M-2", "area": "b"})),
+                task_doc("three", json!({"key": "M-3", "area": "c"})),
+            ]),
+        )
+        .await;
+    let (_, before) = scrape(&server).await;
+    assert_eq!(
+        value(&before, r#"owp_tasks{repo="acme/web",status="ready"}"#),
+        3.0
+    );
+    assert_eq!(
+        value(&before, r#"owp_tasks{repo="acme/web",status="merged"}"#),
+        0.0
+    );
+    assert_eq!(
+        value(&before, r#"owp_repo_review_budget{repo="acme/web"}"#),
+        3.0
+    );
+    assert_eq!(value(&before, "owp_workers_registered"), 0.0);
+    assert_eq!(value(&before, "owp_requeue_ratio_24h"), 0.0);
+
+    let (_, token) = server.register_worker("w", &[], 5, 3).await;
+    // 1: accepted, pull request, merged.
+    let (lease, task, _) = server.claim_ok(&token).await;
+    server.ack(&token, &lease).await.expect(200);
+    server.open_pr(&token, &task).await;
+    server.merge(&token, &task).await;
+    // 2: given back.
+    let (lease, _, _) = server.claim_ok(&token).await;
+    server.nack(&token, &lease).await.expect(200);
+    // 3: never accepted; expires after the 1 s accept TTL.
+    let (_, expiring, _) = server.claim_ok(&token).await;
+    let expired = eventually(Duration::from_secs(10), || async {
+        let t = server.task(&expiring).await;
+        (t["status"] == "ready").then_some(())
+    })
+    .await;
+    assert!(expired.is_some(), "the unaccepted lease expired");
+
+    // Lead times are recorded just after the commit: wait for them.
+    let m = eventually(Duration::from_secs(10), || async {
+        let (_, m) = scrape(&server).await;
+        let done = m
+            .get(r#"owp_lead_time_seconds_count{stage="pr_opened_to_merged"}"#)
+            .is_some_and(|v| *v == 1.0);
+        done.then_some(m)
+    })
+    .await
+    .expect("lead times recorded");
+    assert_eq!(
+        value(
+            &m,
+            r#"owp_lead_time_seconds_count{stage="ready_to_pr_opened"}"#
+        ),
+        1.0
+    );
+
+    assert_eq!(
+        value(&m, r#"owp_tasks{repo="acme/web",status="merged"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(&m, r#"owp_tasks{repo="acme/web",status="ready"}"#),
+        2.0
+    );
+    assert_eq!(
+        value(&m, r#"owp_tasks{repo="acme/web",status="leased"}"#),
+        0.0
+    );
+    assert_eq!(
+        value(&m, r#"owp_leases_granted_total{repo="acme/web"}"#),
+        3.0
+    );
+    assert_eq!(
+        value(&m, r#"owp_leases_nacked_total{repo="acme/web"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(&m, r#"owp_leases_expired_total{repo="acme/web"}"#),
+        1.0
+    );
+    assert_eq!(value(&m, r#"owp_prs_opened_total{repo="acme/web"}"#), 1.0);
+    assert_eq!(value(&m, r#"owp_tasks_merged_total{repo="acme/web"}"#), 1.0);
+    let ratio = value(&m, "owp_requeue_ratio_24h");
+    assert!((ratio - 2.0 / 3.0).abs() < 1e-9, "requeue ratio {ratio}");
+    assert_eq!(value(&m, "owp_workers_registered"), 1.0);
+    assert_eq!(value(&m, "owp_workers_online"), 1.0);
+    assert_eq!(value(&m, "owp_capacity_points_online"), 5.0);
+    assert_eq!(value(&m, r#"owp_repo_open_prs{repo="acme/web"}"#), 0.0);
+    assert_eq!(value(&m, r#"owp_repo_throttled{repo="acme/web"}"#), 0.0);
+    assert_eq!(
+        value(&m, r#"owp_claim_duration_seconds_count{outcome="leased"}"#),
+        3.0
+    );
+    assert_eq!(
+        value(
+            &m,
+            r#"owp_claim_duration_seconds_bucket{outcome="leased",le="+Inf"}"#
+        ),
+        3.0
+    );
+    assert_eq!(
+        value(
+            &m,
+            r#"owp_http_requests_total{method="POST",route="/v1/work",status="200"}"#
+        ),
+        3.0
+    );
+    assert!(
+        value(
+            &m,
+            r#"owp_http_requests_total{method="POST",route="/v1/leases/{lease_id}/nack",status="200"}"#
+        ) >= 1.0
+    );
+}

@@ -1,0 +1,464 @@
+//! Several `owp serve` processes on one PostgreSQL database: claims racing across replicas never
+//! break a rule, and a change made through one replica reaches the long polls and event streams of
+//! the other within a second.
+//!
+//! Runs when `OWP_TEST_DATABASE_URL` names a PostgreSQL server (each test gets a fresh database,
+//! dropped at the end); otherwise each test prints why it skipped and passes.
+
+use crate::support;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use support::{Server, TEST_DATABASE_URL_VAR, TestDatabase};
+
+/// Whether a PostgreSQL server is configured; otherwise says on stderr that `test` skips.
+fn postgres_enabled(test: &str) -> bool {
+    let set = crate::services::postgres_url().is_some();
+    if !set {
+        crate::services::missing(
+            "postgres",
+            test,
+            &format!("{TEST_DATABASE_URL_VAR} is not set"),
+        );
+    }
+    set
+}
+
+/// Stops the servers; the first one created the database and drops it.
+fn finish(servers: Vec<Arc<Server>>) {
+    for s in servers.into_iter().rev() {
+        drop(s);
+    }
+}
+
+async fn two_replicas(env: &[(&str, &str)]) -> (Arc<Server>, Arc<Server>) {
+    let a = Server::start_with_env(env).await;
+    assert!(
+        matches!(a.database, TestDatabase::Postgres { .. }),
+        "the harness did not pick PostgreSQL"
+    );
+    let b = a.start_sharing(env).await;
+    (Arc::new(a), Arc::new(b))
+}
+
+const PRIORITIES: [&str; 4] = ["low", "normal", "high", "critical"];
+
+struct TaskInfo {
+    repo: String,
+    area: Option<String>,
+    estimate: i64,
+}
+
+struct Claimer {
+    id: String,
+    token: String,
+    capacity: i64,
+    max: i64,
+}
+
+/// Moves a held task to `pr_opened`, recording anything but a 200.
+async fn open_pr(server: &Server, token: &str, task_id: &str, errors: &Mutex<Vec<String>>) {
+    let pr = json!({"status": "pr_opened", "artifact": {"pr_url": format!("https://example.test/pr/{task_id}")}});
+    let r = server.set_status(token, task_id, pr).await;
+    if r.status != 200 {
+        errors
+            .lock()
+            .unwrap()
+            .push(format!("pr_opened: {}", r.describe()));
+    }
+}
+
+/// Checks one snapshot of the task list (one statement, so one consistent view).
+fn check_snapshot(
+    state: &Value,
+    budgets: &HashMap<String, i64>,
+    workers: &HashMap<String, (i64, i64)>,
+) -> Vec<String> {
+    let mut bad = Vec::new();
+    let mut per_repo: HashMap<&str, i64> = HashMap::new();
+    let mut areas: HashSet<(String, String)> = HashSet::new();
+    let mut load: HashMap<&str, (i64, i64)> = HashMap::new();
+    for t in state["tasks"].as_array().into_iter().flatten() {
+        let status = t["status"].as_str().unwrap_or_default();
+        let repo = t["repo"].as_str().unwrap_or_default();
+        let holds = matches!(status, "leased" | "in_progress" | "pr_opened");
+        if holds {
+            *per_repo.entry(repo).or_default() += 1;
+            if let Some(area) = t["area"].as_str()
+                && !areas.insert((repo.to_string(), area.to_string()))
+            {
+                bad.push(format!("{repo} area {area} held twice"));
+            }
+        }
+        if matches!(status, "leased" | "in_progress") {
+            let w = t["assigned_worker_id"].as_str().unwrap_or_default();
+            let e = load.entry(w).or_default();
+            e.0 += t["estimate_points"].as_i64().unwrap_or(0);
+            e.1 += 1;
+        }
+    }
+    for (repo, n) in per_repo {
+        if let Some(max) = budgets.get(repo)
+            && n > *max
+        {
+            bad.push(format!("{repo}: {n} open PRs and leases > budget {max}"));
+        }
+    }
+    for (w, (points, n)) in load {
+        if let Some((cap, max)) = workers.get(w)
+            && (points > *cap || n > *max)
+        {
+            bad.push(format!(
+                "worker {w}: {points} points / {n} tasks > {cap} / {max}"
+            ));
+        }
+    }
+    bad
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn claims_racing_across_two_replicas_keep_every_rule() {
+    if !postgres_enabled("claims_racing_across_two_replicas_keep_every_rule") {
+        return;
+    }
+    let (a, b) = two_replicas(&[]).await;
+    let servers = [a.clone(), b.clone()];
+
+    let budgets: HashMap<String, i64> = [("rep/alpha", 4), ("rep/beta", 7), ("rep/gamma", 12)]
+        .into_iter()
+        .map(|(r, n)| (r.to_string(), n))
+        .collect();
+    let mut tasks: HashMap<String, TaskInfo> = HashMap::new();
+    for (i, (repo, budget)) in budgets.iter().enumerate() {
+        a.upsert_repo(repo, *budget, true).await;
+        let docs: Vec<Value> = (0..50)
+            .map(|j| {
+                json!({
+                    "title": format!("{repo} #{j}"),
+                    "estimate_points": 1 + (j % 3),
+                    "priority": PRIORITIES[(i + j) % 4],
+                    "area": if j % 4 == 0 { Value::from(format!("area{}", j % 3)) } else { Value::Null },
+                })
+            })
+            .collect();
+        for t in a.import(repo, Value::Array(docs)).await {
+            tasks.insert(
+                t["task_id"].as_str().unwrap().to_string(),
+                TaskInfo {
+                    repo: repo.clone(),
+                    area: t["area"].as_str().map(str::to_string),
+                    estimate: t["estimate_points"].as_i64().unwrap(),
+                },
+            );
+        }
+    }
+    let mut claimers = Vec::new();
+    for i in 0..24 {
+        let server = &servers[i % 2];
+        let (capacity, max) = (2 + (i as i64 % 3), 1 + (i as i64 % 2));
+        let (id, token) = server
+            .register_worker(&format!("racer-{i}"), &[], capacity, max)
+            .await;
+        claimers.push(Claimer {
+            id,
+            token,
+            capacity,
+            max,
+        });
+    }
+    let limits: HashMap<String, (i64, i64)> = claimers
+        .iter()
+        .map(|c| (c.id.clone(), (c.capacity, c.max)))
+        .collect();
+    let tasks = Arc::new(tasks);
+
+    // Every grant, in the order the workers saw them: (task, worker).
+    let grants = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+    let errors = Arc::new(Mutex::new(Vec::<String>::new()));
+    let end = Instant::now() + Duration::from_secs(6);
+    let barrier = Arc::new(tokio::sync::Barrier::new(claimers.len() + 1));
+    let mut handles = Vec::new();
+    for (i, c) in claimers.into_iter().enumerate() {
+        let server = servers[i % 2].clone();
+        let (grants, errors, barrier, tasks) = (
+            grants.clone(),
+            errors.clone(),
+            barrier.clone(),
+            tasks.clone(),
+        );
+        handles.push(tokio::spawn(async move {
+            barrier.wait().await;
+            // What this worker holds: task → points, while leased or in progress.
+            let mut active: HashMap<String, i64> = HashMap::new();
+            let mut open_prs: Vec<String> = Vec::new();
+            let mut step = 0u64;
+            while Instant::now() < end {
+                step += 1;
+                let r = server.claim(&c.token).await;
+                match r.status {
+                    200 => {
+                        let task_id = r.json["lease"]["task"]["task_id"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string();
+                        let lease_id = r.json["lease"]["lease_id"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string();
+                        let est = tasks.get(&task_id).map(|t| t.estimate).unwrap_or(0);
+                        let points: i64 = active.values().sum::<i64>() + est;
+                        if points > c.capacity || active.len() as i64 >= c.max {
+                            errors.lock().unwrap().push(format!(
+                                "{} got {task_id} beyond its limits ({points} points)",
+                                c.id
+                            ));
+                        }
+                        grants.lock().unwrap().push((task_id.clone(), c.id.clone()));
+                        active.insert(task_id.clone(), est);
+                        let ack = server.ack(&c.token, &lease_id).await;
+                        if ack.status != 200 {
+                            errors
+                                .lock()
+                                .unwrap()
+                                .push(format!("ack: {}", ack.describe()));
+                        }
+                        // Half the leases become PRs at once; the rest are held a little longer.
+                        if step.is_multiple_of(2) {
+                            open_pr(&server, &c.token, &task_id, &errors).await;
+                            active.remove(&task_id);
+                            open_prs.push(task_id);
+                        }
+                    }
+                    204 => {}
+                    _ => errors
+                        .lock()
+                        .unwrap()
+                        .push(format!("claim: {}", r.describe())),
+                }
+                // Work the backlog: open PRs for held tasks, merge old PRs (frees budget and areas).
+                if step.is_multiple_of(3)
+                    && let Some(task_id) = active.keys().next().cloned()
+                {
+                    open_pr(&server, &c.token, &task_id, &errors).await;
+                    active.remove(&task_id);
+                    open_prs.push(task_id);
+                }
+                if step % 2 == 1 && !open_prs.is_empty() {
+                    let task_id = open_prs.remove(0);
+                    let r = server.admin_set_status(&task_id, "merged").await;
+                    if r.status != 200 {
+                        errors
+                            .lock()
+                            .unwrap()
+                            .push(format!("merge: {}", r.describe()));
+                    }
+                }
+            }
+        }));
+    }
+    // Sample the task list through both replicas while the race runs.
+    let sampler = {
+        let servers = servers.clone();
+        let budgets = budgets.clone();
+        let limits = limits.clone();
+        let barrier = barrier.clone();
+        tokio::spawn(async move {
+            barrier.wait().await;
+            let mut samples = 0;
+            let mut bad = Vec::new();
+            while Instant::now() < end {
+                let state = servers[samples % 2].state().await;
+                bad.extend(check_snapshot(&state, &budgets, &limits));
+                samples += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            (samples, bad)
+        })
+    };
+    for h in handles {
+        h.await.expect("claimer panicked");
+    }
+    let (samples, mut bad) = sampler.await.expect("sampler panicked");
+    bad.extend(errors.lock().unwrap().iter().cloned());
+
+    // Merged tasks never come back, so a task is granted at most once in this story.
+    let grants = grants.lock().unwrap().clone();
+    let mut seen = HashSet::new();
+    for (task, worker) in &grants {
+        if !seen.insert(task.clone()) {
+            bad.push(format!("{task} leased twice (again to {worker})"));
+        }
+    }
+    // The final state agrees with itself and with the counters of both replicas.
+    let state = a.state().await;
+    bad.extend(check_snapshot(&state, &budgets, &limits));
+    for r in state["repos"].as_array().unwrap() {
+        let name = r["repo"].as_str().unwrap();
+        let holding = |statuses: &[&str]| {
+            state["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| {
+                    t["repo"] == name && statuses.contains(&t["status"].as_str().unwrap_or(""))
+                })
+                .count() as i64
+        };
+        assert_eq!(
+            r["active_leases"].as_i64(),
+            Some(holding(&["leased", "in_progress"]))
+        );
+        assert_eq!(r["open_prs"].as_i64(), Some(holding(&["pr_opened"])));
+    }
+    let b_state = b.state().await;
+    assert_eq!(
+        state["tasks"], b_state["tasks"],
+        "the replicas disagree about the tasks"
+    );
+    for t in state["tasks"].as_array().unwrap() {
+        let id = t["task_id"].as_str().unwrap();
+        let info = &tasks[id];
+        assert_eq!(t["repo"].as_str(), Some(info.repo.as_str()));
+        assert_eq!(t["area"].as_str(), info.area.as_deref());
+    }
+    eprintln!(
+        "two replicas: {} grants, {} samples, {} merged",
+        grants.len(),
+        samples,
+        state["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["status"] == "merged")
+            .count()
+    );
+    if !bad.is_empty() {
+        eprintln!("----- replica A -----\n{}", a.log_tail(40));
+        eprintln!("----- replica B -----\n{}", b.log_tail(40));
+    }
+    assert!(
+        bad.is_empty(),
+        "rules broken across replicas:\n{}",
+        bad.join("\n")
+    );
+    assert!(
+        grants.len() >= 30,
+        "only {} grants: the race did not run",
+        grants.len()
+    );
+    assert!(samples >= 10, "only {samples} samples");
+    drop(servers);
+    finish(vec![a, b]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_task_claimed_through_both_replicas_at_once_goes_to_one_worker() {
+    if !postgres_enabled("one_task_claimed_through_both_replicas_at_once_goes_to_one_worker") {
+        return;
+    }
+    let (a, b) = two_replicas(&[]).await;
+    a.upsert_repo("rep/one", 50, true).await;
+    let mut tokens = Vec::new();
+    for i in 0..16 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        tokens.push(server.register_worker(&format!("w{i}"), &[], 5, 5).await.1);
+    }
+    for round in 0..6 {
+        let id = a
+            .import_ids(
+                "rep/one",
+                json!([{"title": format!("only one, round {round}")}]),
+            )
+            .await
+            .remove(0);
+        let barrier = Arc::new(tokio::sync::Barrier::new(tokens.len()));
+        let mut handles = Vec::new();
+        for (i, token) in tokens.iter().enumerate() {
+            let server = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let (token, barrier) = (token.clone(), barrier.clone());
+            handles.push(tokio::spawn(async move {
+                barrier.wait().await;
+                server.claim_lease(&token).await
+            }));
+        }
+        let mut winners = 0;
+        for h in handles {
+            if let Some(lease) = h.await.expect("claimer") {
+                assert_eq!(lease["task"]["task_id"].as_str(), Some(id.as_str()));
+                winners += 1;
+            }
+        }
+        assert_eq!(
+            winners, 1,
+            "round {round}: {winners} workers got the one task"
+        );
+    }
+    finish(vec![a, b]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changes_through_one_replica_wake_the_other_within_a_second() {
+    if !postgres_enabled("changes_through_one_replica_wake_the_other_within_a_second") {
+        return;
+    }
+    let (a, b) = two_replicas(&[]).await;
+    a.upsert_repo("rep/wake", 10, false).await;
+    let (_, token) = a.register_worker("sleeper", &["rare"], 5, 5).await;
+    let mut events = a.events().await;
+
+    for round in 0..3 {
+        // A long poll on A, with nothing it may take…
+        let poll = {
+            let a = a.clone();
+            let token = token.clone();
+            tokio::spawn(async move {
+                let r = a
+                    .req(reqwest::Method::POST, "/v1/work?wait=20")
+                    .bearer(&token)
+                    .send()
+                    .await;
+                (r, Instant::now())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !poll.is_finished(),
+            "round {round}: the long poll answered early"
+        );
+        // …wakes when B makes a task ready for it.
+        let made = Instant::now();
+        let id = b
+            .import_ids(
+                "rep/wake",
+                json!([{"title": format!("rare {round}"), "required_skills": ["rare"]}]),
+            )
+            .await
+            .remove(0);
+        let (r, answered) = poll.await.expect("long poll");
+        assert_eq!(r.status, 200, "round {round}: {}", r.describe());
+        assert_eq!(
+            r.json["lease"]["task"]["task_id"].as_str(),
+            Some(id.as_str())
+        );
+        let waited = answered.duration_since(made);
+        assert!(
+            waited < Duration::from_secs(1),
+            "round {round}: the long poll on A woke {waited:?} after the import on B"
+        );
+        // A's event stream shows what B did.
+        let seen = events
+            .wait_for(Instant::now() + Duration::from_secs(1), |e| {
+                e["kind"] == "task.created" && e["task_id"].as_str() == Some(id.as_str())
+            })
+            .await;
+        assert!(
+            seen.is_some(),
+            "round {round}: A's event stream missed B's import"
+        );
+    }
+    finish(vec![a, b]);
+}

@@ -1,0 +1,47 @@
+//! Optional services: PostgreSQL (`OWP_TEST_DATABASE_URL`), Chromium and Node.js.
+//!
+//! On a developer's machine a test that needs a missing service says so on stderr and skips. Where
+//! `OWP_REQUIRE_SERVICES` names the service (a comma-separated list, or `all`), a missing service
+//! fails the test instead: `.ci/run` installs all three and sets it, so a test named for PostgreSQL,
+//! Chromium or Node never passes there without having run.
+
+/// The variable naming the services that must be present.
+pub const REQUIRE_VAR: &str = "OWP_REQUIRE_SERVICES";
+
+/// Whether `service` (`postgres`, `chromium` or `node`) is required here.
+pub fn required(service: &str) -> bool {
+    std::env::var(REQUIRE_VAR).is_ok_and(|list| listed(&list, service))
+}
+
+/// Whether the comma-separated `list` names `service` (or `all`).
+fn listed(list: &str, service: &str) -> bool {
+    list.split(',')
+        .map(str::trim)
+        .any(|s| s == service || s == "all")
+}
+
+/// Says that `test` skips because `service` is missing (`why`); panics instead where the service is
+/// required.
+pub fn missing(service: &str, test: &str, why: &str) {
+    assert!(
+        !required(service),
+        "{test}: {service} is required here ({REQUIRE_VAR}) but missing: {why}"
+    );
+    eprintln!("SKIPPED {test}: {why}");
+}
+
+/// The PostgreSQL server URL of `OWP_TEST_DATABASE_URL`, trimmed, when it is set and not empty.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("OWP_TEST_DATABASE_URL")
+        .ok()
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+}
+
+#[test]
+fn the_required_list_names_services_or_all() {
+    assert!(listed("postgres, node", "node"));
+    assert!(listed("all", "chromium"));
+    assert!(!listed("postgres", "chromium"));
+    assert!(!listed("", "postgres"));
+}

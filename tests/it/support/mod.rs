@@ -1,0 +1,977 @@
+//! Black-box harness for the OWP HTTP API.
+//!
+//! Every test starts the real `owp serve` binary as a child process on a free port, with its own
+//! database in a temporary directory, and talks to it over HTTP. The child is killed when the
+//! [`Server`] is dropped; when a test fails, the tail of the server's log is printed.
+//!
+//! Database backend: SQLite by default. [`TestDatabase::from_env`] is the one place that chooses
+//! the database arguments; setting `OWP_TEST_DATABASE_URL` (a PostgreSQL server URL) makes every
+//! server use a fresh database created on that server instead.
+
+#![allow(dead_code)]
+
+use crate::pg_scratch;
+
+use std::collections::HashSet;
+use std::io::{Read, Seek, SeekFrom};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// Environment variable naming a PostgreSQL server to run the suite against.
+pub const TEST_DATABASE_URL_VAR: &str = "OWP_TEST_DATABASE_URL";
+
+/// The per-address rate limits every test server starts with, unless the test sets its own.
+pub const GENEROUS_RATES: [(&str, &str); 3] = [
+    ("OWP_RATE_REGISTRATIONS_PER_MINUTE", "100000"),
+    ("OWP_RATE_ANONYMOUS_PER_MINUTE", "100000"),
+    ("OWP_RATE_AUTH_FAILURES_PER_MINUTE", "100000"),
+];
+
+/// How long a server may take to answer `GET /healthz` after it was spawned.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The database a test server uses.
+#[derive(Clone, Debug)]
+pub enum TestDatabase {
+    /// An SQLite file (created by the server with its schema).
+    Sqlite(PathBuf),
+    /// A fresh PostgreSQL database `name` at `url`, created through `server_url`.
+    Postgres {
+        url: String,
+        server_url: String,
+        name: String,
+    },
+}
+
+impl TestDatabase {
+    /// The hook choosing the backend: PostgreSQL when `OWP_TEST_DATABASE_URL` is set, otherwise an
+    /// SQLite file inside `dir`.
+    pub async fn from_env(dir: &Path) -> TestDatabase {
+        match std::env::var(TEST_DATABASE_URL_VAR) {
+            Ok(url) if !url.trim().is_empty() => fresh_postgres_database(url.trim()).await,
+            _ => TestDatabase::Sqlite(dir.join("owp.db")),
+        }
+    }
+
+    /// The command-line arguments of `owp serve` selecting this database.
+    pub fn serve_args(&self) -> Vec<String> {
+        match self {
+            TestDatabase::Sqlite(path) => vec!["--db".into(), path.display().to_string()],
+            TestDatabase::Postgres { url, .. } => vec!["--database-url".into(), url.clone()],
+        }
+    }
+
+    /// Removes a PostgreSQL test database (SQLite files go with their temporary directory).
+    fn discard(&self) {
+        let TestDatabase::Postgres {
+            server_url, name, ..
+        } = self
+        else {
+            return;
+        };
+        pg_scratch::drop_blocking(server_url, name);
+    }
+}
+
+/// Creates an empty database named `owp_test_<random>` on the PostgreSQL server of `base_url`.
+async fn fresh_postgres_database(base_url: &str) -> TestDatabase {
+    let name = pg_scratch::create(base_url, "owp_test").await;
+    TestDatabase::Postgres {
+        url: owp::config::url_with_database(base_url, &name),
+        server_url: base_url.to_string(),
+        name,
+    }
+}
+
+/// A running `owp serve` child process.
+pub struct Server {
+    pub base: String,
+    pub admin_token: String,
+    pub client: reqwest::Client,
+    pub database: TestDatabase,
+    /// This server created the database (and removes it when dropped).
+    owns_database: bool,
+    child: Option<Child>,
+    log_path: PathBuf,
+    dir: Arc<tempfile::TempDir>,
+}
+
+impl Server {
+    /// A server with default settings.
+    pub async fn start() -> Server {
+        Server::start_with_env(&[]).await
+    }
+
+    /// A server with extra environment variables (e.g. short TTLs).
+    pub async fn start_with_env(env: &[(&str, &str)]) -> Server {
+        Server::start_with_files(&[], env).await
+    }
+
+    /// A server whose working directory holds these files (`env.local`, `.env`, …) at start.
+    pub async fn start_with_files(files: &[(&str, &str)], env: &[(&str, &str)]) -> Server {
+        let admin_token = format!("admin-{}", uuid::Uuid::new_v4().simple());
+        Server::start_fresh(files, Some(admin_token), env).await
+    }
+
+    /// A server started without `OWP_ADMIN_TOKEN` (a newcomer's first run). Its `admin_token`
+    /// is empty until the test finds out the token the server chose.
+    pub async fn start_without_admin_token(files: &[(&str, &str)]) -> Server {
+        Server::start_fresh(files, None, &[]).await
+    }
+
+    async fn start_fresh(
+        files: &[(&str, &str)],
+        admin_token: Option<String>,
+        env: &[(&str, &str)],
+    ) -> Server {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).expect("write a start-up file");
+        }
+        let database = TestDatabase::from_env(dir.path()).await;
+        let mut server = Server::spawn(dir, database, admin_token, env).await;
+        server.owns_database = true;
+        server
+    }
+
+    /// A server on the SQLite file `db` (which may live on a file system of the test's own),
+    /// whatever `OWP_TEST_DATABASE_URL` says.
+    pub async fn start_on_sqlite(db: &Path) -> Server {
+        Server::start_on_sqlite_with_env(db, &[]).await
+    }
+
+    /// A server with these environment variables on a fresh SQLite file `db`, whatever
+    /// `OWP_TEST_DATABASE_URL` says.
+    pub async fn start_on_sqlite_with_env(db: &Path, env: &[(&str, &str)]) -> Server {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let admin_token = format!("admin-{}", uuid::Uuid::new_v4().simple());
+        Server::spawn(
+            dir,
+            TestDatabase::Sqlite(db.to_path_buf()),
+            Some(admin_token),
+            env,
+        )
+        .await
+    }
+
+    /// A second server process on the same database (and admin token) as `self`.
+    pub async fn start_sharing(&self, env: &[(&str, &str)]) -> Server {
+        Server::spawn(
+            self.dir.clone(),
+            self.database.clone(),
+            Some(self.admin_token.clone()),
+            env,
+        )
+        .await
+    }
+
+    /// Another server process in the same directory and database, started without
+    /// `OWP_ADMIN_TOKEN` (as after a restart by hand).
+    pub async fn start_sharing_without_admin_token(&self) -> Server {
+        Server::spawn(self.dir.clone(), self.database.clone(), None, &[]).await
+    }
+
+    /// The temporary directory (the server's working directory).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    async fn spawn(
+        dir: Arc<tempfile::TempDir>,
+        database: TestDatabase,
+        admin_token: Option<String>,
+        env: &[(&str, &str)],
+    ) -> Server {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("http client");
+        let mut last_log = String::new();
+        for attempt in 0..6 {
+            let port = free_port();
+            let log_path = dir.path().join(format!(
+                "server-{port}-{attempt}-{}.log",
+                std::process::id()
+            ));
+            let log = std::fs::File::create(&log_path).expect("log file");
+            let log_err = log.try_clone().expect("log file");
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_owp"));
+            cmd.arg("serve")
+                .args(database.serve_args())
+                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(log))
+                .stderr(Stdio::from(log_err));
+            // The test decides the whole configuration: nothing leaks in from the caller's shell.
+            for (key, _) in std::env::vars() {
+                if key.starts_with("OWP_") || key.starts_with("GITHUB_") {
+                    cmd.env_remove(key);
+                }
+            }
+            if let Some(token) = &admin_token {
+                cmd.env("OWP_ADMIN_TOKEN", token);
+            }
+            // Every test talks from 127.0.0.1, and most send bursts that have nothing to do
+            // with the per-address rate limits; the tests of those limits (api_load.rs) set
+            // their own values, which win.
+            for (k, v) in GENEROUS_RATES {
+                cmd.env(k, v);
+            }
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let child = cmd.spawn().expect("spawn owp serve");
+            let mut server = Server {
+                base: format!("http://127.0.0.1:{port}"),
+                admin_token: admin_token.clone().unwrap_or_default(),
+                client: client.clone(),
+                database: database.clone(),
+                owns_database: false,
+                child: Some(child),
+                log_path: log_path.clone(),
+                dir: dir.clone(),
+            };
+            match server.wait_ready().await {
+                Ok(()) => return server,
+                Err(why) => {
+                    last_log = format!("{why}\n{}", server.log_tail(80));
+                    server.stop();
+                }
+            }
+        }
+        panic!("owp serve did not start after several attempts; last log:\n{last_log}");
+    }
+
+    /// Waits until our child answers `GET /healthz`, and checks the answering process is ours (the
+    /// admin token is unique to this server).
+    async fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                return Err(format!("owp serve exited early with {status}"));
+            }
+            if Instant::now() > deadline {
+                return Err("owp serve did not answer /healthz in time".into());
+            }
+            let ok = self
+                .client
+                .get(self.url("/healthz"))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                .map(|r| r.status().as_u16() == 200)
+                .unwrap_or(false);
+            if ok && self.admin_token.is_empty() {
+                return Ok(());
+            }
+            if ok {
+                let state = self.admin_get("/v1/admin/state").await;
+                if state.status == 200 {
+                    return Ok(());
+                }
+                if state.status == 401 {
+                    // Another test's server holds this port; ours will fail to bind.
+                    return Err("port taken by another server".into());
+                }
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Kills the child and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The whole log of the server so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// The last `lines` lines of the server's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let mut text = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log_path) {
+            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+            let _ = f.read_to_string(&mut text);
+        }
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A request builder for `path`.
+    pub fn req(&self, method: Method, path: &str) -> Req {
+        Req {
+            inner: self.client.request(method.clone(), self.url(path)),
+            method,
+            path: path.to_string(),
+        }
+    }
+
+    // ----- admin -------------------------------------------------------------------------
+
+    pub async fn admin_get(&self, path: &str) -> Resp {
+        self.req(Method::GET, path).admin(self).send().await
+    }
+
+    pub async fn admin_post(&self, path: &str, body: Value) -> Resp {
+        self.req(Method::POST, path)
+            .admin(self)
+            .json(&body)
+            .send()
+            .await
+    }
+
+    /// Upserts a repo policy; panics unless the answer is 200 or 201.
+    pub async fn upsert_repo(&self, repo: &str, max_open_prs: i64, area_locks: bool) -> Value {
+        let r = self
+            .admin_post(
+                "/v1/admin/repos",
+                json!({"repo": repo, "max_open_prs": max_open_prs, "area_locks_enabled": area_locks}),
+            )
+            .await;
+        assert!(
+            r.status == 200 || r.status == 201,
+            "upsert repo {repo}: {}",
+            r.describe()
+        );
+        r.json
+    }
+
+    /// Imports tasks into `repo`; returns the created/updated tasks (in the order given).
+    pub async fn import(&self, repo: &str, tasks: Value) -> Vec<Value> {
+        let r = self
+            .admin_post("/v1/admin/tasks", json!({"repo": repo, "tasks": tasks}))
+            .await;
+        let body = r.expect(201);
+        body["tasks"]
+            .as_array()
+            .unwrap_or_else(|| panic!("import answer has no tasks array: {body}"))
+            .clone()
+    }
+
+    /// Imports tasks and returns their ids.
+    pub async fn import_ids(&self, repo: &str, tasks: Value) -> Vec<String> {
+        self.import(repo, tasks)
+            .await
+            .iter()
+            .map(|t| str_field(t, "task_id"))
+            .collect()
+    }
+
+    /// `GET /v1/admin/state`, expecting 200.
+    pub async fn state(&self) -> Value {
+        self.admin_get("/v1/admin/state").await.expect(200)
+    }
+
+    /// One task as the admin sees it (`GET /v1/tasks/{id}`).
+    pub async fn task(&self, task_id: &str) -> Value {
+        self.admin_get(&format!("/v1/tasks/{task_id}"))
+            .await
+            .expect(200)
+    }
+
+    /// One worker, as listed by the admin state.
+    pub async fn worker(&self, worker_id: &str) -> Value {
+        let state = self.state().await;
+        find(&state["workers"], "worker_id", worker_id)
+            .unwrap_or_else(|| panic!("worker {worker_id} not in admin state"))
+            .clone()
+    }
+
+    /// One repo policy, as listed by the admin state.
+    pub async fn repo(&self, repo: &str) -> Value {
+        let state = self.state().await;
+        find(&state["repos"], "repo", repo)
+            .unwrap_or_else(|| panic!("repo {repo} not in admin state"))
+            .clone()
+    }
+
+    pub async fn admin_set_status(&self, task_id: &str, status: &str) -> Resp {
+        self.admin_post(
+            &format!("/v1/admin/tasks/{task_id}/status"),
+            json!({"status": status, "reason": "test"}),
+        )
+        .await
+    }
+
+    pub async fn admin_update_worker(&self, worker_id: &str, body: Value) -> Resp {
+        self.admin_post(&format!("/v1/admin/workers/{worker_id}"), body)
+            .await
+    }
+
+    // ----- workers -----------------------------------------------------------------------
+
+    pub async fn worker_get(&self, token: &str, path: &str) -> Resp {
+        self.req(Method::GET, path).bearer(token).send().await
+    }
+
+    pub async fn worker_post(&self, token: &str, path: &str, body: Value) -> Resp {
+        self.req(Method::POST, path)
+            .bearer(token)
+            .json(&body)
+            .send()
+            .await
+    }
+
+    /// `POST /v1/workers/register` with any body.
+    pub async fn register(&self, body: Value) -> Resp {
+        self.req(Method::POST, "/v1/workers/register")
+            .json(&body)
+            .send()
+            .await
+    }
+
+    /// Registers a worker; returns `(worker_id, token)`.
+    pub async fn register_worker(
+        &self,
+        name: &str,
+        skills: &[&str],
+        capacity_points: i64,
+        max_concurrent_tasks: i64,
+    ) -> (String, String) {
+        let body = self
+            .register(json!({
+                "name": name,
+                "skills": skills,
+                "capacity_points": capacity_points,
+                "max_concurrent_tasks": max_concurrent_tasks,
+            }))
+            .await
+            .expect(201);
+        (str_field(&body, "worker_id"), str_field(&body, "token"))
+    }
+
+    /// `POST /v1/work` (no wait).
+    pub async fn claim(&self, token: &str) -> Resp {
+        self.req(Method::POST, "/v1/work")
+            .bearer(token)
+            .send()
+            .await
+    }
+
+    /// Claims and returns the lease (`Some`) or `None` on 204; panics on anything else.
+    pub async fn claim_lease(&self, token: &str) -> Option<Value> {
+        let r = self.claim(token).await;
+        match r.status {
+            200 => Some(r.json["lease"].clone()),
+            204 => None,
+            _ => panic!("claim: {}", r.describe()),
+        }
+    }
+
+    /// Claims and expects a lease; returns `(lease_id, task_id, lease)`.
+    pub async fn claim_ok(&self, token: &str) -> (String, String, Value) {
+        let lease = self
+            .claim_lease(token)
+            .await
+            .expect("expected a lease, got 204");
+        let lease_id = str_field(&lease, "lease_id");
+        let task_id = str_field(&lease["task"], "task_id");
+        (lease_id, task_id, lease)
+    }
+
+    /// Claims and expects 204.
+    pub async fn claim_none(&self, token: &str) {
+        let r = self.claim(token).await;
+        assert_eq!(
+            r.status,
+            204,
+            "expected no work (204), got {}",
+            r.describe()
+        );
+    }
+
+    pub async fn ack(&self, token: &str, lease_id: &str) -> Resp {
+        self.worker_post(token, &format!("/v1/leases/{lease_id}/ack"), json!({}))
+            .await
+    }
+
+    pub async fn nack(&self, token: &str, lease_id: &str) -> Resp {
+        self.worker_post(
+            token,
+            &format!("/v1/leases/{lease_id}/nack"),
+            json!({"reason": "test"}),
+        )
+        .await
+    }
+
+    pub async fn renew(&self, token: &str, lease_id: &str) -> Resp {
+        self.worker_post(token, &format!("/v1/leases/{lease_id}/renew"), json!({}))
+            .await
+    }
+
+    pub async fn heartbeat(&self, token: &str, body: Value) -> Resp {
+        self.worker_post(token, "/v1/workers/heartbeat", body).await
+    }
+
+    /// `POST /v1/tasks/{id}/status` as a worker.
+    pub async fn set_status(&self, token: &str, task_id: &str, body: Value) -> Resp {
+        self.worker_post(token, &format!("/v1/tasks/{task_id}/status"), body)
+            .await
+    }
+
+    /// Moves a held task to `pr_opened` with a pull request URL; expects 200.
+    pub async fn open_pr(&self, token: &str, task_id: &str) {
+        self.set_status(
+            token,
+            task_id,
+            json!({"status": "pr_opened", "artifact": {"pr_url": format!("https://example.test/pr/{task_id}")}}),
+        )
+        .await
+        .expect(200);
+    }
+
+    /// The maintainer merges the pull request of a task in `pr_opened` (only an admin or GitHub
+    /// decide `merged`); expects 200 and checks the holder `token` could not have done it.
+    pub async fn merge(&self, token: &str, task_id: &str) {
+        self.set_status(token, task_id, json!({"status": "merged"}))
+            .await
+            .expect_problem(403);
+        self.admin_set_status(task_id, "merged").await.expect(200);
+    }
+
+    /// Opens `GET /v1/events` with the admin token.
+    pub async fn events(&self) -> EventStream {
+        let resp = self
+            .client
+            .get(self.url("/v1/events"))
+            .header("X-Admin-Token", &self.admin_token)
+            .header("Accept", "text/event-stream")
+            .timeout(Duration::from_secs(120))
+            .send()
+            .await
+            .expect("GET /v1/events");
+        assert_eq!(resp.status().as_u16(), 200, "GET /v1/events status");
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        assert!(
+            ct.starts_with("text/event-stream"),
+            "events content-type is {ct:?}"
+        );
+        EventStream {
+            resp,
+            buf: String::new(),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "----- owp serve log ({}) -----\n{}\n-----",
+                self.base,
+                self.log_tail(60)
+            );
+        }
+        self.stop();
+        if self.owns_database {
+            self.database.discard();
+        }
+    }
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// A request under construction.
+pub struct Req {
+    inner: reqwest::RequestBuilder,
+    method: Method,
+    path: String,
+}
+
+impl Req {
+    pub fn admin(self, server: &Server) -> Req {
+        self.header("X-Admin-Token", &server.admin_token)
+    }
+    pub fn bearer(self, token: &str) -> Req {
+        self.header("Authorization", &format!("Bearer {token}"))
+    }
+    pub fn header(mut self, name: &str, value: &str) -> Req {
+        self.inner = self.inner.header(name, value);
+        self
+    }
+    pub fn idempotency_key(self, key: &str) -> Req {
+        self.header("Idempotency-Key", key)
+    }
+    pub fn json(mut self, body: &Value) -> Req {
+        self.inner = self.inner.json(body);
+        self
+    }
+    /// A raw body with a content type.
+    pub fn body(mut self, body: impl Into<Vec<u8>>, content_type: &str) -> Req {
+        self.inner = self
+            .inner
+            .header("Content-Type", content_type)
+            .body(body.into());
+        self
+    }
+    pub fn timeout(mut self, d: Duration) -> Req {
+        self.inner = self.inner.timeout(d);
+        self
+    }
+    pub async fn send(self) -> Resp {
+        let started = Instant::now();
+        let resp = self
+            .inner
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{} {}: transport error: {e}", self.method, self.path));
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let text = resp.text().await.unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            method: self.method,
+            path: self.path,
+            status,
+            content_type,
+            text,
+            json,
+            elapsed: started.elapsed(),
+        }
+    }
+}
+
+/// A received answer.
+#[derive(Clone, Debug)]
+pub struct Resp {
+    pub method: Method,
+    pub path: String,
+    pub status: u16,
+    pub content_type: String,
+    pub text: String,
+    /// The body as JSON (`Null` when it is not JSON).
+    pub json: Value,
+    pub elapsed: Duration,
+}
+
+impl Resp {
+    pub fn describe(&self) -> String {
+        let mut body = self.text.clone();
+        if body.len() > 600 {
+            body.truncate(600);
+            body.push('…');
+        }
+        format!(
+            "{} {} → {} ({}) {}",
+            self.method, self.path, self.status, self.content_type, body
+        )
+    }
+
+    /// Asserts the status and returns the JSON body.
+    pub fn expect(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status,
+            status,
+            "unexpected answer: {}",
+            self.describe()
+        );
+        if status != 204 {
+            assert!(
+                self.content_type.starts_with("application/json"),
+                "success answers are application/json: {}",
+                self.describe()
+            );
+        }
+        self.json.clone()
+    }
+
+    /// Asserts a 200 or 201 and returns the JSON body.
+    pub fn expect_ok(&self) -> Value {
+        assert!(
+            self.status == 200 || self.status == 201,
+            "unexpected answer: {}",
+            self.describe()
+        );
+        self.json.clone()
+    }
+
+    /// Asserts an RFC 9457 problem with this status; returns its `code`.
+    pub fn expect_problem(&self, status: u16) -> String {
+        assert_eq!(
+            self.status,
+            status,
+            "unexpected answer: {}",
+            self.describe()
+        );
+        self.assert_problem_shape()
+    }
+
+    /// Asserts an RFC 9457 problem with one of these statuses; returns its `code`.
+    pub fn expect_problem_in(&self, statuses: &[u16]) -> String {
+        assert!(
+            statuses.contains(&self.status),
+            "expected one of {statuses:?}: {}",
+            self.describe()
+        );
+        self.assert_problem_shape()
+    }
+
+    /// Checks the problem+json shape: content type, `type`, `title`, `status` (equal to the HTTP
+    /// status), `detail`, and a snake_case `code`.
+    pub fn assert_problem_shape(&self) -> String {
+        assert!(
+            self.content_type.starts_with("application/problem+json"),
+            "error content-type must be application/problem+json: {}",
+            self.describe()
+        );
+        let p = &self.json;
+        assert!(
+            p.is_object(),
+            "problem body is not a JSON object: {}",
+            self.describe()
+        );
+        for field in ["type", "title", "detail", "code"] {
+            assert!(
+                p[field].is_string(),
+                "problem field {field:?} missing or not a string: {}",
+                self.describe()
+            );
+        }
+        assert_eq!(
+            p["status"].as_u64(),
+            Some(self.status as u64),
+            "problem `status` must equal the HTTP status: {}",
+            self.describe()
+        );
+        let code = p["code"].as_str().unwrap_or_default().to_string();
+        assert!(
+            is_snake_case(&code),
+            "problem code {code:?} is not snake_case: {}",
+            self.describe()
+        );
+        code
+    }
+}
+
+pub fn is_snake_case(s: &str) -> bool {
+    !s.is_empty()
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// An open Server-Sent Events stream.
+pub struct EventStream {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl EventStream {
+    /// Reads the events of an answer to any event-stream request.
+    pub fn new(resp: reqwest::Response) -> EventStream {
+        EventStream {
+            resp,
+            buf: String::new(),
+        }
+    }
+
+    /// The next event's `data` parsed as JSON, or `None` when `deadline` passes first.
+    pub async fn next(&mut self, deadline: Instant) -> Option<Value> {
+        loop {
+            // One event ends at a blank line.
+            let normalized = self.buf.replace("\r\n", "\n");
+            if let Some(end) = normalized.find("\n\n") {
+                let block = normalized[..end].to_string();
+                self.buf = normalized[end + 2..].to_string();
+                let data: Vec<&str> = block
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(|l| l.strip_prefix(' ').unwrap_or(l))
+                    .collect();
+                if data.is_empty() {
+                    continue; // a comment or keep-alive
+                }
+                let text = data.join("\n");
+                return Some(serde_json::from_str(&text).unwrap_or(Value::String(text)));
+            }
+            self.buf = normalized;
+            let left = deadline.checked_duration_since(Instant::now())?;
+            match tokio::time::timeout(left, self.resp.chunk()).await {
+                Ok(Ok(Some(bytes))) => self.buf.push_str(&String::from_utf8_lossy(&bytes)),
+                Ok(Ok(None)) | Ok(Err(_)) => return None,
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Waits for an event whose data satisfies `pred`; returns it with its arrival time.
+    pub async fn wait_for(
+        &mut self,
+        deadline: Instant,
+        mut pred: impl FnMut(&Value) -> bool,
+    ) -> Option<(Value, Instant)> {
+        while let Some(ev) = self.next(deadline).await {
+            if pred(&ev) {
+                return Some((ev, Instant::now()));
+            }
+        }
+        None
+    }
+
+    /// Drops every event already received or arriving within `quiet`.
+    pub async fn drain(&mut self, quiet: Duration) {
+        while self.next(Instant::now() + quiet).await.is_some() {}
+    }
+}
+
+/// True when `v` (at any depth) holds `key` with the string value `want`.
+pub fn mentions(v: &Value, key: &str, want: &str) -> bool {
+    match v {
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, val)| (k == key && val.as_str() == Some(want)) || mentions(val, key, want)),
+        Value::Array(items) => items.iter().any(|i| mentions(i, key, want)),
+        _ => false,
+    }
+}
+
+// ----- JSON helpers --------------------------------------------------------------------------
+
+/// The element of the array `list` whose `key` equals `value`.
+pub fn find<'a>(list: &'a Value, key: &str, value: &str) -> Option<&'a Value> {
+    list.as_array()?
+        .iter()
+        .find(|item| item[key].as_str() == Some(value))
+}
+
+/// A string field, panicking with the object when absent.
+pub fn str_field(v: &Value, key: &str) -> String {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("field {key:?} missing or not a string in {v}"))
+        .to_string()
+}
+
+/// An integer field, panicking with the object when absent.
+pub fn int_field(v: &Value, key: &str) -> i64 {
+    v[key]
+        .as_i64()
+        .unwrap_or_else(|| panic!("field {key:?} missing or not an integer in {v}"))
+}
+
+/// Parses an RFC 3339 timestamp field.
+pub fn ts(v: &Value, key: &str) -> DateTime<Utc> {
+    let s = str_field(v, key);
+    DateTime::parse_from_rfc3339(&s)
+        .unwrap_or_else(|e| panic!("field {key:?} = {s:?} is not RFC 3339: {e}"))
+        .with_timezone(&Utc)
+}
+
+/// The `Instant` corresponding to a wall-clock timestamp (server and tests share a clock).
+pub fn instant_of(at: DateTime<Utc>) -> Instant {
+    let now_wall = Utc::now();
+    let now = Instant::now();
+    let delta = at - now_wall;
+    match delta.to_std() {
+        Ok(ahead) => now + ahead,
+        Err(_) => now
+            .checked_sub((-delta).to_std().unwrap_or_default())
+            .unwrap_or(now),
+    }
+}
+
+/// Sleeps until `at` plus `extra`.
+pub async fn sleep_until_after(at: DateTime<Utc>, extra: Duration) {
+    let target = instant_of(at) + extra;
+    tokio::time::sleep_until(tokio::time::Instant::from_std(target)).await;
+}
+
+/// Lower-cased skills of a JSON array.
+pub fn skill_set(v: &Value) -> HashSet<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str())
+                .map(|s| s.to_lowercase())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Polls `check` until it returns `Some` or `timeout` passes.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A task document for import with the given title and extra fields.
+pub fn task_doc(title: &str, extra: Value) -> Value {
+    let mut t = json!({"title": title});
+    if let (Some(obj), Value::Object(more)) = (t.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    t
+}
+
+/// The reason to skip a test that runs Node.js code from `dir` (relative to the repository), when
+/// `node` is not installed or the package `module` is not installed under `dir`; `None` when it
+/// can run.
+pub fn node_package_missing(dir: &str, module: &str) -> Option<String> {
+    let node = Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !node.map(|s| s.success()).unwrap_or(false) {
+        return Some("`node` is not installed".into());
+    }
+    let installed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(dir)
+        .join("node_modules")
+        .join(module);
+    if !installed.is_dir() {
+        return Some(format!(
+            "{} is missing: run `npm ci --prefix {dir}`",
+            installed.display()
+        ));
+    }
+    None
+}

@@ -1,0 +1,413 @@
+//! `owp mcp` driven by a real MCP client this project did not write: the official TypeScript SDK
+//! (`tests/mcp_client`, installed with `npm ci --prefix tests/mcp_client`), against a real
+//! `owp serve` and a worker profile registered with `owp worker register`.
+//!
+//! Skips, saying why, only when `node` or `tests/mcp_client/node_modules` is missing.
+
+use crate::support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::*;
+
+const PROFILE: &str = "mcp-test";
+
+fn client_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp_client")
+}
+
+macro_rules! require_client {
+    () => {
+        if let Some(why) = node_package_missing("tests/mcp_client", "@modelcontextprotocol/sdk") {
+            crate::services::missing(
+                "node",
+                "this owp mcp test",
+                &format!("the MCP client cannot run: {why}"),
+            );
+            return;
+        }
+    };
+}
+
+/// `owp worker register --profile PROFILE` into `config_dir`, as a person would.
+fn register_profile(server: &Server, config_dir: &Path, skills: &str) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_owp"))
+        .args([
+            "worker",
+            "register",
+            "--profile",
+            PROFILE,
+            "--name",
+            "Ada's seat",
+        ])
+        .args([
+            "--skills",
+            skills,
+            "--capacity",
+            "5",
+            "--server",
+            &server.base,
+        ])
+        .arg("--config-dir")
+        .arg(config_dir)
+        .env_remove("OWP_SERVER")
+        .env_remove("OWP_PROFILE")
+        .env_remove("OWP_ADMIN_TOKEN")
+        .output()
+        .expect("run owp worker register");
+    assert!(
+        out.status.success(),
+        "owp worker register failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = config_dir.join(format!("worker-{PROFILE}.json"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("the saved profile"))
+        .expect("a JSON profile")
+}
+
+/// Runs `node client.mjs SCENARIO` and returns its JSON summary.
+fn run_client(scenario: &str, config_dir: &Path, pr_url: &str) -> Value {
+    run_client_with(scenario, config_dir, pr_url, &[])
+}
+
+fn run_client_with(scenario: &str, config_dir: &Path, pr_url: &str, env: &[(&str, &str)]) -> Value {
+    let out = Command::new("node")
+        .envs(env.iter().copied())
+        .arg(client_dir().join("client.mjs"))
+        .arg(scenario)
+        .current_dir(client_dir())
+        .env("OWP_BIN", env!("CARGO_BIN_EXE_owp"))
+        .env("OWP_MCP_PROFILE", PROFILE)
+        .env("OWP_MCP_CONFIG_DIR", config_dir)
+        .env("OWP_MCP_PR_URL", pr_url)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the MCP client failed ({scenario}):\n{stderr}\n{stdout}"
+    );
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("client summary is not JSON ({e}): {stdout}\n{stderr}"))
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_ai_tool_takes_a_task_to_pr_opened_over_mcp() {
+    require_client!();
+    let mut server = Server::start().await;
+    server.upsert_repo("mcp-demo", 3, false).await;
+    let ids = server
+        .import_ids(
+            "mcp-demo",
+            json!([
+                {"key": "MCP-1", "title": "Document the MCP setup",
+                 "description": "Add the one-line setup for each AI tool.", "priority": "high",
+                 "estimate_points": 2, "required_skills": ["docs"], "area": "readme"},
+                {"key": "MCP-2", "title": "Draw the MCP flow", "priority": "low",
+                 "estimate_points": 1, "required_skills": ["docs"], "area": "diagrams"}
+            ]),
+        )
+        .await;
+    let (task_id, second_id) = (ids[0].clone(), ids[1].clone());
+    let config = tempfile::tempdir().unwrap();
+    let profile = register_profile(&server, config.path(), "docs");
+    let pr_url = "https://git.example.test/mcp-demo/pull/7";
+
+    let summary = tokio::task::spawn_blocking({
+        let dir = config.path().to_path_buf();
+        move || run_client("work", &dir, pr_url)
+    })
+    .await
+    .unwrap();
+
+    // The handshake and the tool list.
+    assert_eq!(s(&summary["server"]), "owp");
+    assert!(s(&summary["instructions"]).contains("owp_claim"));
+    let tools: Vec<&str> = summary["tools"].as_array().unwrap().iter().map(s).collect();
+    for want in [
+        "owp_ack",
+        "owp_brief",
+        "owp_claim",
+        "owp_current",
+        "owp_nack",
+        "owp_renew",
+        "owp_report",
+    ] {
+        assert!(tools.contains(&want), "{want} missing: {tools:?}");
+    }
+    assert_eq!(summary["wait_maximum"], json!(30));
+
+    // Bad input is a tool error naming the field; nothing was claimed by it.
+    assert!(
+        s(&summary["bad_wait"]).contains("wait_seconds must be between 0 and 30"),
+        "{summary}"
+    );
+    assert!(
+        s(&summary["wrong_type"])
+            .starts_with("owp_claim failed: invalid input: wait_seconds: invalid type"),
+        "{summary}"
+    );
+
+    // The lease, its brief, and what the server says about it.
+    assert_eq!(s(&summary["task_id"]), task_id);
+    for brief in ["claim_brief", "current_brief", "brief", "resource_text"] {
+        let text = s(&summary[brief]);
+        assert!(
+            text.contains("# Document the MCP setup") && text.contains("Key: `MCP-1`"),
+            "{brief}: {text}"
+        );
+        assert!(text.contains("Add the one-line setup"), "{brief}: {text}");
+        assert!(text.contains("- Skills: docs"), "{brief}: {text}");
+    }
+    assert_eq!(s(&summary["after_ack"]), "in_progress");
+    assert!(!s(&summary["renewed_expires_at"]).is_empty());
+    assert_eq!(summary["current_leases"], json!([summary["lease_id"]]));
+    assert_eq!(s(&summary["worker_name"]), "Ada's seat");
+    assert_eq!(
+        summary["resources"],
+        json!([format!("owp://tasks/{task_id}/brief")])
+    );
+
+    // Refusals carry the server's problem code.
+    assert!(
+        s(&summary["unknown_lease"]).contains("lease_not_found"),
+        "{summary}"
+    );
+    assert!(
+        s(&summary["merged_refused"]).contains("a maintainer or GitHub decides"),
+        "{summary}"
+    );
+    assert!(s(&summary["missing_url"]).contains("needs pr_url"));
+
+    // The report, as the server saw it.
+    assert_eq!(s(&summary["reported_status"]), "pr_opened");
+    assert_eq!(summary["leases_after_report"], json!(0));
+    assert!(
+        s(&summary["late_ack"]).contains("lease_not_held"),
+        "{summary}"
+    );
+    let task = server.task(&task_id).await;
+    assert_eq!(task["status"], "pr_opened", "{task}");
+    assert_eq!(task["artifact"]["pr_url"], pr_url, "{task}");
+    assert_eq!(task["assigned_worker_id"], profile["worker_id"], "{task}");
+
+    // The next task went back with its reason, and nothing else fits this worker.
+    assert_eq!(s(&summary["second_task_id"]), second_id);
+    assert_eq!(s(&summary["after_nack"]), "ready");
+    assert!(summary["nothing_left"].is_null(), "{summary}");
+    assert!(s(&summary["nothing_message"]).contains("No task fits"));
+    assert_eq!(server.task(&second_id).await["status"], "ready");
+    let state = server.state().await;
+    let nacked = state["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "lease.nacked")
+        .expect("a lease.nacked event");
+    assert!(
+        nacked
+            .to_string()
+            .contains("needs access to the design files"),
+        "{nacked}"
+    );
+
+    // The session sent heartbeats for the worker (the first as it started).
+    assert!(
+        s(&summary["server_log"]).contains("heartbeat answered"),
+        "{}",
+        s(&summary["server_log"])
+    );
+
+    // A token the server does not know: every call is a clear tool error.
+    let path = config.path().join(format!("worker-{PROFILE}.json"));
+    let mut wrong = profile.clone();
+    wrong["token"] = json!("owpw_not_a_real_token");
+    std::fs::write(&path, serde_json::to_string(&wrong).unwrap()).unwrap();
+    let refused = tokio::task::spawn_blocking({
+        let dir = config.path().to_path_buf();
+        move || run_client("refused", &dir, pr_url)
+    })
+    .await
+    .unwrap();
+    assert!(
+        s(&refused["claim_error"]).contains("refused this worker's token (401)"),
+        "{refused}"
+    );
+    assert!(
+        s(&refused["current_error"]).contains(&format!("owp worker register --profile {PROFILE}")),
+        "{refused}"
+    );
+    assert_eq!(refused["tools_after_errors"], json!(tools.len()));
+
+    // The server is gone: the tools say so, the session stays up.
+    std::fs::write(&path, serde_json::to_string(&profile).unwrap()).unwrap();
+    server.stop();
+    let down = tokio::task::spawn_blocking({
+        let dir = config.path().to_path_buf();
+        move || run_client("refused", &dir, pr_url)
+    })
+    .await
+    .unwrap();
+    for field in ["claim_error", "current_error", "report_error"] {
+        assert!(
+            s(&down[field]).contains("cannot reach the OWP server"),
+            "{field}: {down}"
+        );
+    }
+    assert_eq!(down["tools_after_errors"], json!(tools.len()));
+}
+
+/// With a lease term of 3 s, a session that calls nothing for 8 s still holds its lease: `owp mcp`
+/// heartbeats while it is open. Once it closes, the lease runs out.
+#[tokio::test]
+async fn an_open_session_keeps_its_lease_alive() {
+    require_client!();
+    let server = Server::start_with_env(&[
+        ("OWP_ACCEPT_TTL_SECONDS", "2"),
+        ("OWP_LEASE_TTL_SECONDS", "3"),
+        ("OWP_HEARTBEAT_TTL_SECONDS", "3"),
+    ])
+    .await;
+    server.upsert_repo("mcp-hold", 3, false).await;
+    let task_id = server
+        .import_ids("mcp-hold", json!([{"key": "HOLD-1", "title": "Long work"}]))
+        .await
+        .remove(0);
+    let config = tempfile::tempdir().unwrap();
+    register_profile(&server, config.path(), "docs");
+
+    let summary = tokio::task::spawn_blocking({
+        let dir = config.path().to_path_buf();
+        move || {
+            run_client_with(
+                "hold",
+                &dir,
+                "https://unused.test/",
+                &[("OWP_MCP_HOLD_SECONDS", "8")],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(s(&summary["task_id"]), task_id);
+    assert_eq!(
+        summary["held_leases"],
+        json!([summary["lease_id"]]),
+        "{summary}"
+    );
+    assert!(summary["heartbeat"]["last_error"].is_null(), "{summary}");
+    assert!(!s(&summary["heartbeat"]["last_ok"]).is_empty(), "{summary}");
+    let task = server.task(&task_id).await;
+    assert_eq!(task["status"], "in_progress", "{task}");
+    assert_eq!(task["lease_id"], summary["lease_id"], "{task}");
+
+    // The session is closed: no more heartbeats, and the lease expires within its term.
+    let deadline = std::time::Instant::now() + Duration::from_secs(8);
+    loop {
+        let task = server.task(&task_id).await;
+        if task["status"] == "ready" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lease outlived the session: {task}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Everything `owp mcp` writes to stdout is the protocol: one JSON-RPC message a line, even when
+/// the profile is missing and every tool fails; with `--log-file` its logs go to that file.
+#[test]
+fn stdout_carries_only_the_protocol() {
+    let config = tempfile::tempdir().unwrap();
+    let log_path = config.path().join("mcp.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_owp"))
+        .args(["mcp", "--profile", "nobody", "--config-dir"])
+        .arg(config.path())
+        .arg("--log-file")
+        .arg(&log_path)
+        .env("OWP_LOG", "debug")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn owp mcp");
+    let mut stdin = child.stdin.take().unwrap();
+    let messages = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "0"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+               "params": {"name": "owp_claim", "arguments": {"wait_seconds": 1}}}),
+    ];
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut answers = Vec::new();
+    for message in &messages {
+        writeln!(stdin, "{message}").unwrap();
+        stdin.flush().unwrap();
+        if message.get("id").is_some() {
+            let line = lines.next().expect("an answer").expect("read stdout");
+            let value: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout line is not JSON-RPC ({e}): {line:?}"));
+            assert_eq!(value["jsonrpc"], "2.0", "{line}");
+            answers.push(value);
+        }
+    }
+    drop(stdin);
+    // Closing stdin ends the session cleanly, with nothing more on stdout.
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = wait_with_timeout(&mut child, Duration::from_secs(20));
+    assert!(status.success(), "owp mcp exited with {status}");
+    assert!(rest.iter().all(|l| l.trim().is_empty()), "{rest:?}");
+
+    assert_eq!(answers[0]["result"]["serverInfo"]["name"], "owp");
+    assert_eq!(answers[0]["result"]["protocolVersion"], "2025-06-18");
+    assert!(answers[1]["result"]["tools"].as_array().unwrap().len() >= 7);
+    let call = &answers[2]["result"];
+    assert_eq!(call["isError"], true, "{call}");
+    let text = s(&call["content"][0]["text"]);
+    assert!(
+        text.contains("no worker registered under profile nobody"),
+        "{text}"
+    );
+    assert!(
+        text.contains("owp worker register --profile nobody"),
+        "{text}"
+    );
+    // With --log-file the logs go there, not to stderr.
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.trim().is_empty(), "{stderr}");
+    let log = std::fs::read_to_string(&log_path).expect("the log file");
+    assert!(log.contains("without a usable profile"), "{log}");
+    assert!(log.contains("session closed"), "{log}");
+}
+
+fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("owp mcp did not exit after stdin closed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
