@@ -388,9 +388,10 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
     let clone_url = match source {
         Ok(url) => url,
         Err(gap) => {
-            eprintln!("{}  {}", now_clock(), gap.local);
+            let local = format!("{}; the task was given back", gap.local);
+            eprintln!("{}  {local}", now_clock());
             give_back(client, &lease.lease_id, &gap.pool).await;
-            return Ok(Outcome::Nacked(gap.local));
+            return Ok(Outcome::Nacked(local));
         }
     };
     match approval(client, opts, lease).await? {
@@ -491,7 +492,7 @@ fn source_of(task: &Task, allow_local: bool) -> Result<String, SourceGap> {
         );
         return Err(SourceGap {
             local: format!(
-                "the repository {} has no clone URL, so there is nothing to clone; this is for the pool's maintainers to fix (with {fix}), not something you did; the task was given back",
+                "the repository {} has no clone URL, so there is nothing to clone; this is for the pool's maintainers to fix (with {fix}), not something you did",
                 task.repo
             ),
             pool: format!(
@@ -502,7 +503,7 @@ fn source_of(task: &Task, allow_local: bool) -> Result<String, SourceGap> {
     match workspace::clone_url_problem(&url, allow_local) {
         None => Ok(url),
         Some(problem) => Err(SourceGap {
-            local: format!("{problem}; the task was given back"),
+            local: problem.clone(),
             pool: format!(
                 "not attempted: {}",
                 problem
