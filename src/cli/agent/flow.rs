@@ -154,7 +154,7 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
                 eprintln!("{}  {local}", now_clock());
                 let reason = format!(
                     "the hand-off failed on the worker's machine: {}",
-                    mask_secrets(&local)
+                    without_local_paths(&mask_secrets(&local), &opts.workdir)
                 );
                 give_back(client, &lease.lease_id, &reason).await;
                 Outcome::Nacked(local)
@@ -172,6 +172,16 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
             return Ok(outcome);
         }
     }
+}
+
+/// `text` with the work directory and the home directory replaced by placeholders: where the
+/// volunteer keeps things is not the pool's business.
+fn without_local_paths(text: &str, workdir: &std::path::Path) -> String {
+    let mut out = text.replace(&*workdir.to_string_lossy(), "<work directory>");
+    if let Some(home) = dirs::home_dir().filter(|h| h.as_os_str().len() > 1) {
+        out = out.replace(&*home.to_string_lossy(), "~");
+    }
+    out
 }
 
 /// `--dry-run` with no lease held: a claim would change the pool, so none is made; the plan names
@@ -812,6 +822,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_paths_stay_local() {
+        let text = without_local_paths(
+            "`git clone -- x /srv/w/repos/acme` failed: no such repository",
+            std::path::Path::new("/srv/w"),
+        );
+        assert_eq!(
+            text,
+            "`git clone -- x <work directory>/repos/acme` failed: no such repository"
+        );
+    }
 
     #[test]
     fn command_lines_fill_every_placeholder() {
