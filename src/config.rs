@@ -1,13 +1,32 @@
 //! Process configuration: every flag of `owp serve` has an environment variable.
 //!
-//! `.env` and `env.local` in the working directory are read first; the real environment wins.
+//! For the operator's commands (`serve`, `admin`, `doctor`, `leaderboard`), `.env` and `env.local`
+//! in the working directory are read first; the real environment wins.
 
+use std::ffi::OsStr;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// The commands that read `.env` and `env.local`: those of the person who runs the service. Those
+/// files hold the admin token and the GitHub App's key; a worker, `owp mcp` or `owp conformance`
+/// run in the same folder must not pick them up (a worker would hand them to the agent and to the
+/// pool's commands, `conformance` would send the admin token to any server it checks).
+pub const READS_ENV_FILES: [&str; 4] = ["serve", "admin", "doctor", "leaderboard"];
+
+/// Whether the command named by the first argument reads the environment files.
+pub fn reads_env_files(command: Option<&OsStr>) -> bool {
+    command
+        .and_then(OsStr::to_str)
+        .is_some_and(|c| READS_ENV_FILES.contains(&c))
+}
+
 /// Reads `.env` and `env.local` from the working directory, without overriding variables that are
-/// already set in the real environment.
-pub fn load_env_files() {
+/// already set in the real environment, when `command` (the first argument) is one of
+/// [`READS_ENV_FILES`].
+pub fn load_env_files(command: Option<&OsStr>) {
+    if !reads_env_files(command) {
+        return;
+    }
     for name in ["env.local", ".env"] {
         // `dotenvy` never overrides variables that are already set, so the real environment wins,
         // and `env.local` wins over `.env`.
@@ -331,6 +350,17 @@ pub(crate) fn parse_serve(args: &[&str]) -> Result<ServeConfig, clap::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_operators_commands_read_the_env_files() {
+        for command in ["serve", "admin", "doctor", "leaderboard"] {
+            assert!(reads_env_files(Some(OsStr::new(command))), "{command}");
+        }
+        for command in ["worker", "mcp", "conformance", "demo", "bench"] {
+            assert!(!reads_env_files(Some(OsStr::new(command))), "{command}");
+        }
+        assert!(!reads_env_files(None));
+    }
 
     #[test]
     fn scratch_database_urls_keep_the_query() {

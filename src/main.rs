@@ -10,7 +10,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     limit_malloc_arenas();
-    owp::config::load_env_files();
+    owp::config::load_env_files(std::env::args_os().nth(1).as_deref());
     let cli = owp::cli::Cli::parse();
     owp::cli::run(cli)
 }

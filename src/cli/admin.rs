@@ -1,7 +1,8 @@
 //! `owp admin …`: repo policies, task import, the pool's state, and manual overrides.
 //!
 //! The admin token comes from `--admin-token` or `OWP_ADMIN_TOKEN`; `owp serve` saves a generated
-//! one to `./env.local`, which every `owp` command run in that folder reads.
+//! one to `./env.local`, which `owp admin` (like `serve`, `doctor` and `leaderboard`) reads when run
+//! in that folder.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;

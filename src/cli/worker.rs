@@ -358,21 +358,8 @@ pub fn detected_capabilities(agent_command: Option<&str>) -> serde_json::Map<Str
         return map;
     };
     map.insert("agent_handoff".into(), Value::Bool(true));
-    // The program: a quoted first word (a path with spaces), else the first word as written
-    // (backslashes kept, as Windows paths need).
-    let program = match command.chars().next() {
-        Some(q @ ('"' | '\'')) => command[1..].split(q).next().unwrap_or(""),
-        _ => command.split_whitespace().next().unwrap_or(""),
-    };
-    let name = program
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or("")
-        .to_lowercase();
-    let name = [".exe", ".cmd", ".bat"]
-        .iter()
-        .fold(name.as_str(), |n, ext| n.strip_suffix(ext).unwrap_or(n));
-    let name: String = name.chars().take(64).collect();
+    // Leading `KEY=value` assignments are skipped: their values are never sent.
+    let name = agent::process::program_name(command);
     if !name.is_empty() {
         map.insert("agent".into(), Value::String(name));
     }
@@ -1110,12 +1097,20 @@ fn agent_options(args: &RunArgs, session: &Session) -> anyhow::Result<Option<Age
 
 /// `owp worker run --agent`: saves the setting in the profile, heartbeats, and hands leases to
 /// the command until stopped (or after one with `--once`).
-async fn run_agent(args: &RunArgs, session: Session, options: AgentOptions) -> anyhow::Result<()> {
+async fn run_agent(
+    args: &RunArgs,
+    session: Session,
+    mut options: AgentOptions,
+) -> anyhow::Result<()> {
     let client = session.client.clone();
+    options.approvals = config_path(&args.common)?
+        .parent()
+        .map(|dir| dir.join(agent::approve::FILE_NAME));
     if args.agent.agent.is_some() && !options.dry_run {
         let settings = AgentSettings {
             command: options.command.clone(),
             workdir: args.agent.workdir.clone(),
+            pass_env: options.pass_env.clone(),
         };
         if session.config.agent.as_ref() != Some(&settings) {
             let mut config = session.config.clone();
@@ -1143,7 +1138,7 @@ async fn run_agent(args: &RunArgs, session: Session, options: AgentOptions) -> a
     match result? {
         Outcome::PrOpened(_) | Outcome::Planned => Ok(()),
         other if options.once => Err(anyhow!(
-            "the lease did not end with a pull request: {other:?}"
+            "the lease did not end with a pull request: {other}"
         )),
         _ => Ok(()),
     }

@@ -3,7 +3,7 @@
 //! test and lint, push, `gh pr create`, and the report. Every failure is a `nack` whose reason
 //! says what failed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
@@ -11,15 +11,17 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::sync::watch;
 
+use super::approve::{self, Decision};
+pub use super::pr::{find_on_path, pr_body};
+use super::pr::{open_pr, pr_command_preview, wait_for_pr_url};
 use super::process::{self, Ended};
+use super::redact::{self, mask_secrets};
 use super::workspace::{self, Layout, Prepared};
 use crate::cli::brief;
 use crate::cli::client::present::{is_github_repo, now_clock};
 use crate::cli::client::{ClientError, Lease, OwpClient, Task, say};
 use crate::domain::TaskStatus;
 
-/// Longest nack reason sent (the server bounds reasons too).
-const MAX_REASON_CHARS: usize = 1_000;
 /// How long a report or nack is retried while the server cannot be reached.
 const REPORT_PATIENCE: Duration = Duration::from_secs(600);
 
@@ -36,6 +38,15 @@ pub struct AgentOptions {
     pub wait: u64,
     /// How often the lease is renewed while work goes on (default: a third of its lifetime).
     pub renew_every: Option<Duration>,
+    /// Variables passed to the agent and the pool's commands beyond the allow-list
+    /// ([`super::env`]).
+    pub pass_env: Vec<String>,
+    /// Run the repository's commands without asking.
+    pub yes: bool,
+    /// Accept clone URLs that are paths on this machine.
+    pub allow_local_clone: bool,
+    /// Where approvals of repositories' commands are kept (`None`: not remembered).
+    pub approvals: Option<PathBuf>,
 }
 
 /// How a lease ended.
@@ -51,6 +62,24 @@ pub enum Outcome {
     Pushed(String),
     /// `--dry-run`: the plan was shown.
     Planned,
+    /// The task was given back and the run cannot go on without the person (this line says why).
+    Stopped(String),
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::PrOpened(url) => write!(f, "pull request {url} is open"),
+            Outcome::Nacked(why) => write!(f, "the task was given back: {why}"),
+            Outcome::Lost(why) => write!(f, "the lease was lost: {why}"),
+            Outcome::Pushed(branch) => write!(
+                f,
+                "branch {branch} is pushed, but no pull request was reported"
+            ),
+            Outcome::Planned => write!(f, "the plan was shown"),
+            Outcome::Stopped(why) => write!(f, "{why}"),
+        }
+    }
 }
 
 /// Claims leases and hands each to the agent; with `once`, stops after the first.
@@ -59,8 +88,15 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
         "{}  agent mode · work directory {} · command: {}",
         now_clock(),
         opts.workdir.display(),
-        opts.command
+        mask_secrets(&opts.command)
     );
+    warn_about_quoted_placeholders(&opts.command);
+    if !opts.pass_env.is_empty() {
+        say!(
+            "           passing to the agent and the repository's commands: {}",
+            opts.pass_env.join(", ")
+        );
+    }
     // Leases this worker already holds (an earlier run stopped) come first: heartbeats keep them
     // alive, so nobody else would get them.
     let mut held: std::collections::VecDeque<Lease> = match client.me().await {
@@ -112,11 +148,16 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => {
-                // Something on this machine failed before the lease was given back.
-                let reason = format!("the hand-off failed on the worker's machine: {e:#}");
-                eprintln!("{}  {reason}", now_clock());
+                // Something on this machine failed before the lease was given back. The pool
+                // hears what failed, masked; the details stay here.
+                let local = format!("{e:#}");
+                eprintln!("{}  {local}", now_clock());
+                let reason = format!(
+                    "the hand-off failed on the worker's machine: {}",
+                    without_local_paths(&mask_secrets(&local), &opts.workdir)
+                );
                 give_back(client, &lease.lease_id, &reason).await;
-                Outcome::Nacked(reason)
+                Outcome::Nacked(local)
             }
         };
         match &outcome {
@@ -125,11 +166,22 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
             Outcome::Lost(why) => say!("{}  lease lost: {why}", now_clock()),
             Outcome::Pushed(branch) => say!("{}  branch {branch} pushed", now_clock()),
             Outcome::Planned => {}
+            Outcome::Stopped(why) => return Err(anyhow!("{why}")),
         }
         if opts.once || opts.dry_run {
             return Ok(outcome);
         }
     }
+}
+
+/// `text` with the work directory and the home directory replaced by placeholders: where the
+/// volunteer keeps things is not the pool's business.
+fn without_local_paths(text: &str, workdir: &std::path::Path) -> String {
+    let mut out = text.replace(&*workdir.to_string_lossy(), "<work directory>");
+    if let Some(home) = dirs::home_dir().filter(|h| h.as_os_str().len() > 1) {
+        out = out.replace(&*home.to_string_lossy(), "~");
+    }
+    out
 }
 
 /// `--dry-run` with no lease held: a claim would change the pool, so none is made; the plan names
@@ -157,6 +209,17 @@ fn plan_next_lease(opts: &AgentOptions) {
     step(
         true,
         &format!(
+            "show the repository's setup, test and lint commands and {}",
+            if opts.yes {
+                "run them without asking (--yes)"
+            } else {
+                "ask before they run (once per repository and version of its commands)"
+            }
+        ),
+    );
+    step(
+        true,
+        &format!(
             "write the brief under {} and run the contract's set-up",
             opts.workdir.join("briefs").display()
         ),
@@ -166,7 +229,7 @@ fn plan_next_lease(opts: &AgentOptions) {
         true,
         &format!(
             "run `{}` with its placeholders filled in (log under {}){}",
-            opts.command,
+            mask_secrets(&opts.command),
             opts.workdir.join("logs").display(),
             opts.max_minutes
                 .map(|m| format!(", stopped after {m} minute(s)"))
@@ -174,12 +237,41 @@ fn plan_next_lease(opts: &AgentOptions) {
         ),
     );
     step(true, "run the contract's test and lint commands");
+    say!("  {}", env_summary(opts));
     step(true, "push the branch to origin");
     step(
         true,
         "open the pull request with `gh pr create --repo OWNER/NAME --head BRANCH …`",
     );
     step(true, "report pr_opened with the pull request URL");
+}
+
+/// Warns when the template puts a placeholder inside the person's own quotes: the value is
+/// quoted for the shell already, and inside a second pair of quotes an issue title holding `$(…)`
+/// would run.
+fn warn_about_quoted_placeholders(template: &str) {
+    let quoted = process::quoted_placeholders(template);
+    if quoted.is_empty() {
+        return;
+    }
+    eprintln!(
+        "warning: the agent command puts {} inside quotes; owp quotes every value itself, and inside \
+         your quotes a title like `$(curl …)` from an issue would run: write {} without quotes",
+        quoted.join(", "),
+        quoted.join(" ")
+    );
+}
+
+/// What environment the agent and the pool's commands get, in one line.
+fn env_summary(opts: &AgentOptions) -> String {
+    let passed = if opts.pass_env.is_empty() {
+        "nothing else (add variables with --pass-env NAME)".to_string()
+    } else {
+        opts.pass_env.join(", ")
+    };
+    format!(
+        "the agent and the repository's commands get PATH, HOME, the locale, the temporary directory, XDG_* and the system variables, plus {passed}"
+    )
 }
 
 /// Fills the agent command template for `task`.
@@ -220,7 +312,7 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
     let contract = brief::contract_of(task);
     let layout = Layout::new(&opts.workdir, task);
     let branch = workspace::branch_name(contract.branch.as_deref(), task);
-    let clone_url = clone_url_of(task);
+    let source = source_of(task, opts.allow_local_clone);
     let command_line = agent_command_line(&opts.command, task, &layout);
     say!(
         "{}  lease {} · {} · {} (task {})",
@@ -232,14 +324,13 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
     );
     if opts.dry_run {
         say!("dry run: nothing is cloned, acknowledged, run or pushed");
-        step(
-            true,
-            &format!(
-                "clone or fetch {} into {}",
-                clone_url.as_deref().unwrap_or("(no clone URL known)"),
-                layout.clone.display()
+        match &source {
+            Ok(url) => step(
+                true,
+                &format!("clone or fetch {url} into {}", layout.clone.display()),
             ),
-        );
+            Err(gap) => step(true, &format!("stop: {}", gap.local)),
+        }
         step(
             true,
             &format!(
@@ -251,6 +342,20 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
             true,
             &format!("write the brief to {}", layout.brief.display()),
         );
+        let commands = approve::commands(&contract);
+        if !commands.is_empty() {
+            step(
+                true,
+                if opts.yes {
+                    "run these commands of the repository without asking (--yes):"
+                } else {
+                    "show these commands of the repository and ask before they run (once for each version of them):"
+                },
+            );
+            for (name, command) in &commands {
+                say!("      {name}: {command}");
+            }
+        }
         if let Some(setup) = &contract.setup {
             step(true, &format!("run the set-up `{setup}`"));
         }
@@ -258,7 +363,8 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
         step(
             true,
             &format!(
-                "run `{command_line}` (log {}){}",
+                "run `{}` (log {}){}",
+                mask_secrets(&command_line),
                 layout.log.display(),
                 opts.max_minutes
                     .map(|m| format!(", stopped after {m} minute(s)"))
@@ -272,6 +378,7 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
         {
             step(true, &format!("run the {name} command `{cmd}`"));
         }
+        say!("  {}", env_summary(opts));
         step(true, &format!("push {branch} to origin"));
         step(
             true,
@@ -288,12 +395,41 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
         return Ok(Outcome::Planned);
     }
 
-    let clone_url = clone_url.ok_or_else(|| {
-        anyhow!(
-            "the repository {} has no clone URL: an admin sets one with POST /v1/admin/repos {{\"clone_url\": …}}",
-            task.repo
-        )
-    })?;
+    let clone_url = match source {
+        Ok(url) => url,
+        Err(gap) => {
+            let local = format!("{}; the task was given back", gap.local);
+            eprintln!("{}  {local}", now_clock());
+            give_back(client, &lease.lease_id, &gap.pool).await;
+            return Ok(Outcome::Nacked(local));
+        }
+    };
+    match approval(client, opts, lease).await? {
+        Decision::Run => {}
+        Decision::Declined => {
+            give_back(
+                client,
+                &lease.lease_id,
+                "not attempted: the volunteer chose not to run the repository's setup, test or lint commands on their machine",
+            )
+            .await;
+            return Ok(Outcome::Nacked(
+                "you chose not to run the repository's commands".into(),
+            ));
+        }
+        Decision::CannotAsk => {
+            give_back(
+                client,
+                &lease.lease_id,
+                "not attempted: the repository's setup, test or lint commands are not approved on this worker yet; nothing was run",
+            )
+            .await;
+            return Ok(Outcome::Stopped(format!(
+                "the commands of {} (shown above) need your approval before they run: run `owp worker run` at a terminal once to answer, or pass --yes; the task was given back",
+                task.repo
+            )));
+        }
+    }
     step(
         false,
         &format!("preparing {} in {}", clone_url, layout.worktree.display()),
@@ -316,7 +452,7 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
     let (stop_tx, stop_rx) = watch::channel(None::<String>);
     if let Some(setup) = contract.setup.as_deref().filter(|s| !s.trim().is_empty()) {
         step(false, &format!("set-up: {setup}"));
-        let ended = run_contract_command(setup, &layout, None, stop_rx.clone()).await?;
+        let ended = run_contract_command(setup, &layout, opts, stop_rx.clone()).await?;
         if !ended.success() {
             let reason = failure_reason("set-up", setup, &ended, &layout.log);
             give_back(client, &lease.lease_id, &reason).await;
@@ -350,6 +486,64 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
     result
 }
 
+/// Why this worker cannot take a task's code, told twice: to the volunteer (with what to do) and
+/// to the pool (what the maintainers must fix; nothing of this machine).
+struct SourceGap {
+    local: String,
+    pool: String,
+}
+
+/// The URL to clone the task's repository from, or why there is none this worker uses.
+fn source_of(task: &Task, allow_local: bool) -> Result<String, SourceGap> {
+    let Some(url) = clone_url_of(task) else {
+        let fix = format!(
+            "`owp admin init-repo {} --max-open-prs N --clone-url URL`",
+            task.repo
+        );
+        return Err(SourceGap {
+            local: format!(
+                "the repository {} has no clone URL, so there is nothing to clone; this is for the pool's maintainers to fix (with {fix}), not something you did",
+                task.repo
+            ),
+            pool: format!(
+                "not attempted: the repository has no clone URL; a maintainer sets one with {fix}"
+            ),
+        });
+    };
+    match workspace::clone_url_problem(&url, allow_local) {
+        None => Ok(url),
+        Some(problem) => Err(SourceGap {
+            local: problem.clone(),
+            pool: format!(
+                "not attempted: {}",
+                problem
+                    .split(" (pass --allow-local-clone")
+                    .next()
+                    .unwrap_or(&problem)
+            ),
+        }),
+    }
+}
+
+/// Whether the repository's commands may run: remembered, `--yes`, or asked at the terminal.
+async fn approval(
+    client: &OwpClient,
+    opts: &AgentOptions,
+    lease: &Lease,
+) -> anyhow::Result<Decision> {
+    let file = opts.approvals.clone();
+    let server = client.base_url.clone();
+    let repo = lease.task.repo.clone();
+    let contract = brief::contract_of(&lease.task);
+    let yes = opts.yes;
+    let deadline = crate::cli::client::present::clock(&lease.accept_by);
+    tokio::task::spawn_blocking(move || {
+        approve::decide(file.as_deref(), &server, &repo, &contract, yes, &deadline)
+    })
+    .await
+    .map_err(|e| anyhow!("the question about the repository's commands was interrupted: {e}"))?
+}
+
 /// Acknowledges the lease, trying again while the server cannot be reached. An ack whose answer
 /// was lost may have been applied: a refused retry is checked against the task itself.
 async fn acknowledge(client: &OwpClient, lease: &Lease) -> Result<(), String> {
@@ -380,8 +574,12 @@ async fn work(
 ) -> anyhow::Result<Outcome> {
     let task = &lease.task;
     let contract = brief::contract_of(task);
-    step(false, &format!("running the agent: {command_line}"));
+    step(
+        false,
+        &format!("running the agent: {}", mask_secrets(command_line)),
+    );
     let mut cmd = process::shell(command_line);
+    super::env::restrict(&mut cmd, &opts.pass_env);
     cmd.env("OWP_BRIEF", &layout.brief)
         .env("OWP_WORKDIR", &layout.worktree)
         .env("OWP_TASK_ID", &task.task_id)
@@ -401,19 +599,35 @@ async fn work(
         return Ok(Outcome::Lost(why));
     }
     if !ended.success() {
-        let reason = failure_reason("agent", command_line, &ended, &layout.log);
+        let reason = failure_reason("agent", &opts.command, &ended, &layout.log);
         give_back(client, &lease.lease_id, &reason).await;
         return Ok(Outcome::Nacked(reason));
     }
     let commits = workspace::new_commits(&layout.worktree, &prepared.base_ref).await?;
     if commits == 0 {
-        let reason = format!(
-            "the agent made no commits on {} (worktree kept at {})",
-            prepared.branch,
-            layout.worktree.display()
-        );
-        give_back(client, &lease.lease_id, &reason).await;
-        return Ok(Outcome::Nacked(reason));
+        let dirty = workspace::has_changes(&layout.worktree)
+            .await
+            .unwrap_or(false);
+        let (reason, local) = if dirty {
+            (
+                "the agent made no commits (it left its changes uncommitted)",
+                format!(
+                    "your agent left uncommitted changes in {} and made no commits (the worktree is kept)",
+                    layout.worktree.display()
+                ),
+            )
+        } else {
+            (
+                "the agent made no commits",
+                format!(
+                    "your agent made no commits on {} (the worktree is kept at {})",
+                    prepared.branch,
+                    layout.worktree.display()
+                ),
+            )
+        };
+        give_back(client, &lease.lease_id, reason).await;
+        return Ok(Outcome::Nacked(local));
     }
     step(
         false,
@@ -425,7 +639,7 @@ async fn work(
         .filter(|(n, _)| *n != "setup")
     {
         step(false, &format!("{name}: {command}"));
-        let ended = run_contract_command(command, layout, None, stop.clone()).await?;
+        let ended = run_contract_command(command, layout, opts, stop.clone()).await?;
         if let Some(why) = stop.borrow().clone() {
             return Ok(Outcome::Lost(why));
         }
@@ -456,44 +670,27 @@ async fn work(
     Ok(Outcome::PrOpened(url))
 }
 
+/// Runs one of the repository's commands in the worktree, with the chosen environment only.
 async fn run_contract_command(
     command: &str,
     layout: &Layout,
-    limit: Option<Duration>,
+    opts: &AgentOptions,
     stop: watch::Receiver<Option<String>>,
 ) -> anyhow::Result<Ended> {
-    process::run_logged(
-        process::shell(command),
-        &layout.worktree,
-        &layout.log,
-        true,
-        limit,
-        stop,
+    let mut cmd = process::shell(command);
+    super::env::restrict(&mut cmd, &opts.pass_env);
+    process::run_logged(cmd, &layout.worktree, &layout.log, true, None, stop).await
+}
+
+/// What the pool hears about a failed command: its kind, its program's name, how it ended and
+/// the last lines of the log, masked ([`redact::failure_reason`]); never the command line.
+fn failure_reason(what: &str, command: &str, ended: &Ended, log: &std::path::Path) -> String {
+    redact::failure_reason(
+        what,
+        &process::program_name(command),
+        ended,
+        &process::log_tail(log, 15),
     )
-    .await
-}
-
-/// `the test command `make test` exited with status 2: <tail>`.
-fn failure_reason(what: &str, command: &str, ended: &Ended, log: &Path) -> String {
-    let tail = process::log_tail(log, 15);
-    let mut reason = format!("the {what} command `{command}` {}", ended.describe());
-    if !tail.is_empty() {
-        reason.push_str(":\n");
-        reason.push_str(&tail);
-    }
-    clip_reason(reason)
-}
-
-fn clip_reason(reason: String) -> String {
-    let chars: Vec<char> = reason.chars().collect();
-    if chars.len() <= MAX_REASON_CHARS {
-        return reason;
-    }
-    let head: String = chars[..200].iter().collect();
-    let tail: String = chars[chars.len() - (MAX_REASON_CHARS - 210)..]
-        .iter()
-        .collect();
-    format!("{head}\n…\n{tail}")
 }
 
 /// How often to renew: the option, else a third of the lease's remaining life (1 s to 5 min).
@@ -569,7 +766,7 @@ async fn keep_alive(
 
 /// Gives the task back, trying again while the server cannot be reached.
 async fn give_back(client: &OwpClient, lease_id: &str, reason: &str) {
-    let full = clip_reason(reason.to_string());
+    let full = redact::clip(&mask_secrets(reason));
     let result = retrying("give the task back", || client.nack(lease_id, Some(&full))).await;
     if let Err(e) = result
         && e.status() == Some(422)
@@ -622,179 +819,26 @@ where
     }
 }
 
-/// A program on `PATH` (with the Windows executable extensions).
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    let exts: Vec<String> = if cfg!(windows) {
-        std::env::var("PATHEXT")
-            .unwrap_or_else(|_| ".COM;.EXE;.BAT;.CMD".into())
-            .split(';')
-            .map(str::to_string)
-            .chain([String::new()])
-            .collect()
-    } else {
-        vec![String::new()]
-    };
-    std::env::split_paths(&path).find_map(|dir| {
-        exts.iter()
-            .map(|ext| dir.join(format!("{name}{ext}")))
-            .find(|p| p.is_file())
-    })
-}
-
-/// The pull request's body: the contract's template, then the closing keyword for the issue.
-pub fn pr_body(task: &Task) -> String {
-    let contract = brief::contract_of(task);
-    let mut body = contract
-        .pr_template
-        .as_deref()
-        .map(str::trim_end)
-        .filter(|t| !t.is_empty())
-        .map(|t| format!("{t}\n\n"))
-        .unwrap_or_default();
-    let same_repo_number = task
-        .key
-        .as_deref()
-        .and_then(|k| k.rsplit_once('#'))
-        .filter(|(repo, n)| *repo == task.repo && n.chars().all(|c| c.is_ascii_digit()))
-        .map(|(_, n)| n.to_string());
-    match (same_repo_number, brief::issue_url(task)) {
-        (Some(n), _) => body.push_str(&format!("Fixes #{n}\n")),
-        (None, Some(url)) => body.push_str(&format!("Fixes {url}\n")),
-        (None, None) => {}
-    }
-    body.push_str(&format!(
-        "\nOpen Work Protocol task `{}`{}.\n",
-        task.task_id,
-        task.key
-            .as_deref()
-            .map(|k| format!(" ({k})"))
-            .unwrap_or_default()
-    ));
-    body
-}
-
-fn pr_command_preview(task: &Task, branch: &str) -> String {
-    if is_github_repo(&task.repo) {
-        format!(
-            "gh pr create --repo {} --head {branch} --title {}",
-            task.repo,
-            process::quote(&task.title)
-        )
-    } else {
-        "(not a GitHub repository: open it by hand, then type `pr URL`)".into()
-    }
-}
-
-/// Opens the pull request with the person's `gh`; `None` when there is no `gh` or the
-/// repository is not on GitHub.
-async fn open_pr(task: &Task, prepared: &Prepared) -> anyhow::Result<Option<String>> {
-    if !is_github_repo(&task.repo) {
-        return Ok(None);
-    }
-    let Some(gh) = find_on_path("gh") else {
-        return Ok(None);
-    };
-    let body = pr_body(task);
-    let out = tokio::process::Command::new(&gh)
-        .args([
-            "pr",
-            "create",
-            "--repo",
-            &task.repo,
-            "--head",
-            &prepared.branch,
-        ])
-        .args(["--base", &prepared.default_branch])
-        .args(["--title", &task.title, "--body", &body])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .with_context(|| format!("cannot run {}", gh.display()))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(anyhow!(
-            "`gh pr create` failed ({}): {}",
-            out.status,
-            err.trim().lines().last().unwrap_or("")
-        ));
-    }
-    let url = stdout
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with("https://") || l.starts_with("http://"))
-        .map(str::to_string);
-    url.map(Some)
-        .ok_or_else(|| anyhow!("`gh pr create` printed no pull request URL"))
-}
-
-/// Without `gh`: print where to open the pull request and read `pr URL` from the terminal.
-async fn wait_for_pr_url(task: &Task, prepared: &Prepared) -> Option<String> {
-    if is_github_repo(&task.repo) {
-        say!(
-            "open the pull request at https://github.com/{}/compare/{}...{}?expand=1",
-            task.repo,
-            prepared.default_branch,
-            prepared.branch
-        );
-    } else {
-        say!(
-            "branch {} is pushed: open a pull request for it",
-            prepared.branch
-        );
-    }
-    say!(
-        "then type `pr URL` here (the body should say: {})",
-        pr_body(task).lines().next().unwrap_or("")
-    );
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        let stdin = std::io::stdin();
-        let mut line = String::new();
-        while stdin.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-            if tx.send(std::mem::take(&mut line)).is_err() {
-                break;
-            }
-        }
-    });
-    while let Some(line) = rx.recv().await {
-        match crate::cli::worker::parse_prompt(&line, 1) {
-            Ok(crate::cli::worker::PromptCommand::Pr { url, .. }) => return Some(url),
-            Ok(_) | Err(_) => say!("type `pr URL` (the pull request you opened)"),
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn pr_bodies_close_the_issue() {
-        let mut t = crate::cli::brief::tests_task();
-        t.contract = Some(Some(crate::domain::RepoContract {
-            pr_template: Some("## Summary\n".into()),
-            ..Default::default()
-        }));
-        let body = pr_body(&t);
-        assert!(body.starts_with("## Summary\n\nFixes #7\n"), "{body}");
-        t.repo = "acme/other".into();
-        let body = pr_body(&t);
-        assert!(
-            body.contains("Fixes https://github.com/acme/widgets/issues/7"),
-            "{body}"
+    fn local_paths_stay_local() {
+        let text = without_local_paths(
+            "`git clone -- x /srv/w/repos/acme` failed: no such repository",
+            std::path::Path::new("/srv/w"),
         );
-        t.key = Some("PLAIN-1".into());
-        assert!(!pr_body(&t).contains("Fixes"));
+        assert_eq!(
+            text,
+            "`git clone -- x <work directory>/repos/acme` failed: no such repository"
+        );
     }
 
     #[test]
     fn command_lines_fill_every_placeholder() {
         let t = crate::cli::brief::tests_task();
-        let layout = Layout::new(Path::new("/w"), &t);
+        let layout = Layout::new(std::path::Path::new("/w"), &t);
         let line = agent_command_line(
             "tool --brief {brief} --dir {workdir} {task_id} {title} {issue_url}",
             &t,

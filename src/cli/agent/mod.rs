@@ -6,9 +6,17 @@
 //! - [`workspace`]: the clone, the per-task worktree and branch, the push.
 //! - [`process`]: the platform shell, quoting, logs, stopping a process tree.
 //! - [`flow`]: one lease from claim to report.
+//! - [`pr`]: the pull request, opened with the person's `gh`.
+//! - [`env`]: the environment the agent and the pool's commands get (an allow-list).
+//! - [`approve`]: showing the pool's commands and asking before they run.
+//! - [`redact`]: what a failure tells the pool (no command line, secrets masked).
 
+pub mod approve;
+pub mod env;
 pub mod flow;
+pub mod pr;
 pub mod process;
+pub mod redact;
 pub mod workspace;
 
 use std::path::PathBuf;
@@ -27,6 +35,9 @@ pub struct AgentSettings {
     /// The work directory, when not the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workdir: Option<PathBuf>,
+    /// Variables passed to the agent and the pool's commands beyond the allow-list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_env: Vec<String>,
 }
 
 /// The default work directory: `owp/work` in the user's data directory (e.g.
@@ -39,10 +50,25 @@ pub fn default_workdir() -> Option<PathBuf> {
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct AgentArgs {
     /// Hand each lease to this command, run through the platform's shell in the task's git
-    /// worktree. Placeholders (filled in quoted): {brief} {workdir} {task_id} {title} {issue_url}.
-    /// Saved in the profile, so later runs need no flags.
+    /// worktree. Placeholders (filled in quoted; never put them inside your own quotes):
+    /// {brief} {workdir} {task_id} {title} {issue_url}. Saved in the profile, so later runs need
+    /// no flags. It gets only the allow-listed environment and the --pass-env variables.
     #[arg(long, value_name = "COMMAND")]
     pub agent: Option<String>,
+    /// Pass this environment variable to the agent and the repository's commands (repeatable),
+    /// e.g. --pass-env ANTHROPIC_API_KEY. Beyond PATH, HOME, the locale, the temporary directory,
+    /// XDG_* and the Windows system variables nothing is passed unless named here. Saved in the
+    /// profile with the agent command.
+    #[arg(long = "pass-env", value_name = "NAME", value_parser = parse_pass_env)]
+    pub pass_env: Vec<String>,
+    /// Run the repository's setup, test and lint commands without asking (unattended use); they
+    /// are still printed, and remembered as approved.
+    #[arg(long)]
+    pub yes: bool,
+    /// Accept clone URLs that are paths on this machine (or file:// URLs); by default only https,
+    /// ssh and git URLs are cloned.
+    #[arg(long)]
+    pub allow_local_clone: bool,
     /// Where clones, worktrees, briefs and logs go [default: owp/work in your data directory].
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
@@ -75,25 +101,45 @@ fn parse_minutes(text: &str) -> Result<f64, String> {
     Ok(m)
 }
 
+fn parse_pass_env(text: &str) -> Result<String, String> {
+    match env::pass_env_problem(text) {
+        Some(problem) => Err(problem),
+        None => Ok(text.to_string()),
+    }
+}
+
 /// The agent hand-off asked for by flags or the `saved` profile setting; `None` for the prompt.
 pub fn options(
     a: &AgentArgs,
     saved: Option<AgentSettings>,
     wait: u64,
 ) -> anyhow::Result<Option<AgentOptions>> {
+    let saved_pass_env = saved
+        .as_ref()
+        .map(|s| s.pass_env.clone())
+        .unwrap_or_default();
     let command = match (&a.agent, &saved) {
         _ if a.no_agent => return Ok(None),
         (Some(c), _) => c.trim().to_string(),
         (None, Some(s)) => s.command.clone(),
         (None, None) => {
-            if a.once || a.dry_run || a.max_minutes.is_some() || a.workdir.is_some() {
-                bail!("--once, --dry-run, --max-minutes and --workdir go with --agent COMMAND");
+            if a.once
+                || a.dry_run
+                || a.max_minutes.is_some()
+                || a.workdir.is_some()
+                || a.yes
+                || a.allow_local_clone
+                || !a.pass_env.is_empty()
+            {
+                bail!(
+                    "--once, --dry-run, --max-minutes, --workdir, --pass-env, --yes and --allow-local-clone go with --agent COMMAND"
+                );
             }
             return Ok(None);
         }
     };
     if command.is_empty() {
-        bail!("--agent needs a command, e.g. --agent 'claude -p \"$(cat {{brief}})\"'");
+        bail!("--agent needs a command, e.g. --agent 'claude -p < {{brief}}'");
     }
     let workdir = a
         .workdir
@@ -101,6 +147,11 @@ pub fn options(
         .or_else(|| saved.and_then(|s| s.workdir))
         .or_else(default_workdir)
         .ok_or_else(|| anyhow!("cannot tell where to work: pass --workdir DIR"))?;
+    let pass_env = if a.pass_env.is_empty() {
+        saved_pass_env
+    } else {
+        a.pass_env.clone()
+    };
     Ok(Some(AgentOptions {
         command,
         workdir,
@@ -109,6 +160,10 @@ pub fn options(
         max_minutes: a.max_minutes,
         wait,
         renew_every: a.renew_seconds.map(|s| Duration::from_secs(s.max(1))),
+        pass_env,
+        yes: a.yes,
+        allow_local_clone: a.allow_local_clone,
+        approvals: None,
     }))
 }
 
@@ -134,6 +189,7 @@ mod tests {
         let saved = AgentSettings {
             command: "aider --message-file {brief}".into(),
             workdir: Some(PathBuf::from("/saved")),
+            pass_env: vec!["OPENAI_API_KEY".into()],
         };
         let o = options(
             &args(&["--agent", "x {brief}", "--once", "--max-minutes", "0.5"]),
@@ -146,10 +202,19 @@ mod tests {
         assert_eq!(o.workdir, PathBuf::from("/saved"));
         assert!(o.once && !o.dry_run);
         assert_eq!(o.max_minutes, Some(0.5));
+        assert_eq!(o.pass_env, ["OPENAI_API_KEY"]);
         let o = options(&args(&[]), Some(saved.clone()), 5)
             .unwrap()
             .unwrap();
         assert_eq!(o.command, saved.command);
+        let o = options(
+            &args(&["--pass-env", "A", "--pass-env", "B"]),
+            Some(saved.clone()),
+            5,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.pass_env, ["A", "B"]);
         assert!(
             options(&args(&["--no-agent"]), Some(saved), 5)
                 .unwrap()
@@ -158,6 +223,23 @@ mod tests {
         assert!(options(&args(&[]), None, 5).unwrap().is_none());
         assert!(options(&args(&["--once"]), None, 5).is_err());
         assert!(options(&args(&["--agent", " "]), None, 5).is_err());
+    }
+
+    #[test]
+    fn owp_tokens_are_refused_by_pass_env() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            agent: AgentArgs,
+        }
+        let refused = <Cli as clap::Parser>::try_parse_from([
+            "owp",
+            "--agent",
+            "x",
+            "--pass-env",
+            "OWP_ADMIN_TOKEN",
+        ]);
+        assert!(refused.is_err());
     }
 
     #[test]

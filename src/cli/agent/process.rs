@@ -73,6 +73,80 @@ pub fn fill(template: &str, values: &[(&str, &str)], quote: fn(&str) -> String) 
     out
 }
 
+/// The program a command line runs, as a bare lower-case name (`claude` for
+/// `ANTHROPIC_API_KEY=… /usr/local/bin/claude -p {brief}`, `codex` for `"C:\\Tools\\Codex.exe" …`):
+/// leading `NAME=value` assignments are skipped, so no value in them is ever named.
+pub fn program_name(command: &str) -> String {
+    let mut rest = command.trim_start();
+    loop {
+        let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let word = &rest[..word_end];
+        let assignment = word
+            .split_once('=')
+            .is_some_and(|(name, _)| is_variable_name(name));
+        if !assignment {
+            break;
+        }
+        // Skip the assignment, with a quoted value (`KEY="a b"`) taken whole.
+        let eq = word.find('=').unwrap_or(0);
+        let value = &rest[eq + 1..];
+        let after = match value.chars().next() {
+            Some(q @ ('"' | '\'')) => value[1..].find(q).map(|i| &value[i + 2..]).unwrap_or(""),
+            _ => &value[value.find(char::is_whitespace).unwrap_or(value.len())..],
+        };
+        rest = after.trim_start();
+    }
+    let program = match rest.chars().next() {
+        Some(q @ ('"' | '\'')) => rest[1..].split(q).next().unwrap_or(""),
+        _ => rest.split_whitespace().next().unwrap_or(""),
+    };
+    let name = program
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    let name = [".exe", ".cmd", ".bat"]
+        .iter()
+        .fold(name.as_str(), |n, ext| n.strip_suffix(ext).unwrap_or(n));
+    name.chars().take(64).collect()
+}
+
+fn is_variable_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The placeholders of a template written inside the person's own quotes (`--title "{title}"`).
+/// Every value is quoted for the shell already; inside a second pair of double quotes that
+/// quoting is undone, and a title holding `$(…)` would run.
+pub fn quoted_placeholders(template: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut chars = template.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '\\') if cfg!(not(windows)) => {
+                chars.next();
+            }
+            (Some(_), '{') => {
+                if let Some(name) = PLACEHOLDERS.iter().find(|p| {
+                    template[i + 1..]
+                        .strip_prefix(**p)
+                        .is_some_and(|r| r.starts_with('}'))
+                }) {
+                    found.push(format!("{{{name}}}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
 /// A command line run through the platform's shell.
 pub fn shell(command_line: &str) -> tokio::process::Command {
     #[cfg(windows)]
@@ -270,6 +344,30 @@ mod tests {
         );
         let line = fill("a {title}", &[("title", "x \"&\" y\n%z%")], quote_cmd);
         assert_eq!(line, "a \"x '&' y %z%\"");
+    }
+
+    #[test]
+    fn program_names_skip_assignments() {
+        for (command, name) in [
+            ("claude -p {brief}", "claude"),
+            ("ANTHROPIC_API_KEY=sk-ant-xyz claude -p < {brief}", "claude"),
+            ("A=1 B=\"two words\" /usr/local/bin/aider --yes", "aider"),
+            (r#""C:\Tools\Codex.exe" exec {brief}"#, "codex"),
+            (r"C:\tools\goose.cmd run {brief}", "goose"),
+            ("KEY=only", ""),
+        ] {
+            assert_eq!(program_name(command), name, "{command}");
+        }
+    }
+
+    #[test]
+    fn placeholders_inside_quotes_are_found() {
+        assert_eq!(
+            quoted_placeholders(r#"gh --title "{title}" --body '{issue_url}' {brief}"#),
+            ["{title}", "{issue_url}"]
+        );
+        assert!(quoted_placeholders(r#"claude -p "Do it" < {brief} "{nope}""#).is_empty());
+        assert!(quoted_placeholders("tool {title} {brief}").is_empty());
     }
 
     #[cfg(unix)]

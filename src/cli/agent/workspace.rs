@@ -126,6 +126,64 @@ pub fn sanitize_ref(name: &str) -> String {
     }
 }
 
+/// Whether `url` names a repository on this machine rather than on a server: a path (absolute,
+/// relative, a Windows drive or share) or a `file:` URL. `git clone` accepts both, and a pool that
+/// names one would have the worker clone, and push into, one of the volunteer's own repositories.
+pub fn is_local_clone_url(url: &str) -> bool {
+    let url = url.trim();
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("file:") {
+        return true;
+    }
+    if let Some((scheme, _)) = lower.split_once("://") {
+        // `ssh://`, `https://`, `git://`, `ext::`-less transports: a server.
+        return scheme.is_empty();
+    }
+    // A Windows drive (`C:\…`, `C:/…`) is a path, not `host:path`.
+    let bytes = url.as_bytes();
+    if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' {
+        return true;
+    }
+    // scp-like `user@host:path` or `host:path`: a colon before any slash.
+    match (url.find(':'), url.find(['/', '\\'])) {
+        (Some(colon), Some(slash)) => colon > slash,
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
+}
+
+/// Refuses a clone URL this worker does not use: `-…` (an option to git), a transport other than
+/// https, http, ssh, git and scp-like `host:path`, and a local path unless `allow_local`.
+pub fn clone_url_problem(url: &str, allow_local: bool) -> Option<String> {
+    let lower = url.trim().to_ascii_lowercase();
+    if lower.starts_with('-') {
+        return Some("the repository's clone URL starts with `-`".into());
+    }
+    if is_local_clone_url(url) {
+        if allow_local {
+            return None;
+        }
+        return Some(format!(
+            "the repository's clone URL `{url}` is a local path, not a server's URL; \
+             this worker clones only https, ssh and git URLs (pass --allow-local-clone to use a local repository)"
+        ));
+    }
+    if let Some((scheme, _)) = lower.split_once("://")
+        && !matches!(
+            scheme,
+            "https" | "http" | "ssh" | "git" | "git+ssh" | "ssh+git"
+        )
+    {
+        return Some(format!(
+            "the repository's clone URL uses `{scheme}://`; this worker clones only https, ssh and git URLs"
+        ));
+    }
+    if lower.contains("::") {
+        return Some("the repository's clone URL names a git remote helper (`::`)".into());
+    }
+    None
+}
+
 /// Runs `git ARGS` in `dir` and returns its trimmed standard output.
 pub async fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     let out = tokio::process::Command::new("git")
@@ -229,6 +287,11 @@ pub async fn new_commits(worktree: &Path, base_ref: &str) -> anyhow::Result<u64>
         .map_err(|_| anyhow!("git rev-list answered {count:?}"))
 }
 
+/// Whether the worktree holds changes that are not committed (untracked files included).
+pub async fn has_changes(worktree: &Path) -> anyhow::Result<bool> {
+    Ok(!git(worktree, &["status", "--porcelain"]).await?.is_empty())
+}
+
 /// Pushes the worktree's `HEAD` to `origin` as `branch` (never the default branch).
 pub async fn push(worktree: &Path, prepared: &Prepared) -> anyhow::Result<String> {
     if prepared.branch == prepared.default_branch {
@@ -272,6 +335,38 @@ mod tests {
         assert_eq!(sanitize_ref("-x/.y/z."), "x/y/z");
         assert_eq!(sanitize_ref("a@{b}"), "a--b-");
         assert_eq!(sanitize_ref("///"), "owp/task");
+    }
+
+    #[test]
+    fn clone_urls_must_name_a_server_unless_local_is_allowed() {
+        for url in [
+            "https://github.com/acme/w.git",
+            "ssh://git@example.com/acme/w.git",
+            "git://example.com/w.git",
+            "git@github.com:acme/w.git",
+            "example.com:w.git",
+        ] {
+            assert!(!is_local_clone_url(url), "{url}");
+            assert_eq!(clone_url_problem(url, false), None, "{url}");
+        }
+        for url in [
+            "/srv/git/w.git",
+            "../w.git",
+            "w.git",
+            "file:///srv/git/w.git",
+            "FILE://localhost/srv",
+            "C:\\git\\w.git",
+            "c:/git/w.git",
+            "\\\\server\\share\\w.git",
+            "./host:path",
+        ] {
+            assert!(is_local_clone_url(url), "{url}");
+            assert!(clone_url_problem(url, false).is_some(), "{url}");
+            assert_eq!(clone_url_problem(url, true), None, "{url}");
+        }
+        for url in ["ext::sh -c x", "fd::3", "ftp://example.com/w.git", "-uhoh"] {
+            assert!(clone_url_problem(url, true).is_some(), "{url}");
+        }
     }
 
     #[test]
