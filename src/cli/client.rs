@@ -13,6 +13,9 @@ use serde_json::{Map, Value};
 
 pub use crate::domain::model::{Event, Lease, RepoPolicy, Task, Worker};
 
+use super::server_url::{self, BadServerUrl};
+use super::transport::{self, MAX_ANSWER_BYTES, ReadError, size_text};
+
 /// Where the clients look for the service when neither `--server` nor `OWP_SERVER` is given.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8787";
 
@@ -87,6 +90,8 @@ pub enum Auth {
 /// Everything that can go wrong talking to the OWP server, each with a one-line message.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    #[error(transparent)]
+    BadUrl(#[from] BadServerUrl),
     #[error("cannot reach the OWP server at {base_url} (is `owp serve` running?)")]
     Unreachable { base_url: String },
     #[error("the OWP server at {base_url} did not answer in time")]
@@ -115,6 +120,25 @@ pub enum ClientError {
         method: String,
         path: String,
         body: String,
+    },
+    #[error(
+        "the server at {base_url} sent more than {} to {method} {path}; stopped reading (an OWP server's answers are smaller)",
+        size_text(*limit)
+    )]
+    TooLarge {
+        base_url: String,
+        method: String,
+        path: String,
+        limit: usize,
+    },
+    #[error(
+        "the server at {base_url} redirected {method} {path} to {to}, another address: not followed, so no token goes there (if that is the server, use it as the server URL)"
+    )]
+    Redirected {
+        base_url: String,
+        method: String,
+        path: String,
+        to: String,
     },
     #[error("the server sent an answer to {method} {path} that this client cannot read: {message}")]
     Decode {
@@ -343,17 +367,14 @@ pub struct OwpClient {
 }
 
 impl OwpClient {
-    /// A client of the server at `base_url` (a trailing `/` is ignored), with no credentials.
+    /// A client of the server at `base_url` (checked and brought to its base, see
+    /// [`server_url::parse`]), with no credentials.
     pub fn new(base_url: &str) -> Result<Self, ClientError> {
-        let base_url = normalize_base_url(base_url);
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!("owp-cli/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ClientError::Transport {
-                base_url: base_url.clone(),
-                message: error_chain(&e),
-            })?;
+        let base_url = server_url::parse(base_url)?.base;
+        let http = transport::http_client(CONNECT_TIMEOUT).map_err(|e| ClientError::Transport {
+            base_url: base_url.clone(),
+            message: root_cause(&e),
+        })?;
         Ok(OwpClient {
             base_url,
             http,
@@ -510,6 +531,18 @@ impl OwpClient {
             &path,
             Auth::Worker,
             Body::json(&body),
+            Retry::Once,
+        )
+        .await
+    }
+
+    /// `POST /v1/workers/link-code`: a one-time code linking this worker to a GitHub login.
+    pub async fn link_code(&self) -> Result<Value, ClientError> {
+        self.call(
+            Method::POST,
+            "/v1/workers/link-code",
+            Auth::Worker,
+            Body::json(&serde_json::json!({})),
             Retry::Once,
         )
         .await
@@ -853,15 +886,36 @@ impl OwpClient {
             }
         };
         let status = response.status();
-        let text = response
-            .text()
+        if status.is_redirection() {
+            let to = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("(no Location)");
+            return Err(ClientError::Redirected {
+                base_url: self.base_url.clone(),
+                method: method.to_string(),
+                path: path.to_string(),
+                to: one_line(to, 200),
+            });
+        }
+        let bytes = transport::read_capped(response, MAX_ANSWER_BYTES)
             .await
-            .map_err(|e| self.transport_error(&e))?;
+            .map_err(|e| match e {
+                ReadError::TooLarge => ClientError::TooLarge {
+                    base_url: self.base_url.clone(),
+                    method: method.to_string(),
+                    path: path.to_string(),
+                    limit: MAX_ANSWER_BYTES,
+                },
+                ReadError::Http(e) => self.transport_error(&e),
+            })?;
+        let text = String::from_utf8_lossy(&bytes);
         if status == StatusCode::NO_CONTENT {
             return Ok(None);
         }
         if status.is_success() {
-            return Ok(Some(text));
+            return Ok(Some(text.into_owned()));
         }
         Err(error_from_response(
             status.as_u16(),
@@ -881,7 +935,7 @@ impl OwpClient {
         } else {
             ClientError::Transport {
                 base_url,
-                message: error_chain(e),
+                message: root_cause(e),
             }
         }
     }
@@ -923,27 +977,23 @@ fn decode<T: DeserializeOwned>(method: &Method, path: &str, text: &str) -> Resul
     })
 }
 
-/// The messages of an error and its causes, joined on one line without repeats.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = current {
-        let msg = err.to_string();
-        if !parts.iter().any(|p| p.contains(&msg)) {
-            parts.push(msg);
-        }
-        current = err.source();
+/// The innermost cause of an error: the one that says what happened (`invalid peer
+/// certificate: UnknownIssuer`), without the library's wrappers around it.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = e;
+    while let Some(next) = current.source() {
+        current = next;
     }
-    parts.join(": ")
+    current.to_string()
 }
 
-/// `http://host:port/` → `http://host:port`; a bare `host:port` gets `http://`.
+/// A server URL brought to its base (`http://host:port/` → `http://host:port`, a bare
+/// `host:port` gets `http://`); a URL that cannot be used is returned trimmed, for the client to
+/// refuse.
 pub fn normalize_base_url(url: &str) -> String {
-    let url = url.trim().trim_end_matches('/');
-    if url.contains("://") {
-        url.to_string()
-    } else {
-        format!("http://{url}")
+    match server_url::parse(url) {
+        Ok(parsed) => parsed.base,
+        Err(_) => url.trim().trim_end_matches('/').to_string(),
     }
 }
 
@@ -968,244 +1018,28 @@ fn encode(s: &str, keep: impl Fn(u8) -> bool) -> String {
     out
 }
 
-/// `println!` for the `owp` clients that ends the process quietly when stdout is closed early
-/// (`owp admin state --json | head`) instead of panicking.
+/// `println!` for the `owp` clients: the line is made [`present::plain`] (no terminal escapes from
+/// server text), and a closed stdout (`owp admin state --json | head`) ends the process quietly.
 macro_rules! say {
     () => {
-        $crate::cli::client::present::write_line(format_args!(""))
+        $crate::cli::present::write_line(format_args!(""))
     };
     ($($arg:tt)*) => {
-        $crate::cli::client::present::write_line(format_args!($($arg)*))
+        $crate::cli::present::write_line(format_args!($($arg)*))
     };
 }
 pub(crate) use say;
 
-/// Small presentation helpers shared by `owp worker` and `owp admin`.
-pub mod present {
-    use std::io::Write;
-
-    use chrono::{DateTime, Local, Utc};
-
-    /// Writes one line to stdout; a closed pipe ends the process with success.
-    pub fn write_line(args: std::fmt::Arguments<'_>) {
-        write_stdout(args, true);
-    }
-
-    /// Writes to stdout without a newline and flushes (for a prompt).
-    pub fn write_prompt(args: std::fmt::Arguments<'_>) {
-        write_stdout(args, false);
-    }
-
-    fn write_stdout(args: std::fmt::Arguments<'_>, newline: bool) {
-        let mut out = std::io::stdout().lock();
-        let result = out
-            .write_fmt(args)
-            .and_then(|_| {
-                if newline {
-                    out.write_all(b"\n")
-                } else {
-                    Ok(())
-                }
-            })
-            .and_then(|_| out.flush());
-        if let Err(e) = result
-            && e.kind() == std::io::ErrorKind::BrokenPipe
-        {
-            std::process::exit(0);
-        }
-    }
-
-    /// `true` for a GitHub `owner/name` repo key.
-    pub fn is_github_repo(repo: &str) -> bool {
-        let Some((owner, name)) = repo.split_once('/') else {
-            return false;
-        };
-        let ok = |part: &str| {
-            !part.is_empty()
-                && !part.starts_with('-')
-                && part != "."
-                && part != ".."
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        };
-        ok(owner) && ok(name)
-    }
-
-    /// The issue page of a GitHub task key `owner/name#N`.
-    pub fn issue_link(key: &str) -> Option<String> {
-        let (repo, number) = key.trim().rsplit_once('#')?;
-        if !is_github_repo(repo)
-            || number.is_empty()
-            || number.starts_with('0')
-            || !number.chars().all(|c| c.is_ascii_digit())
-        {
-            return None;
-        }
-        Some(format!("https://github.com/{repo}/issues/{number}"))
-    }
-
-    fn parse(ts: &str) -> Option<DateTime<Utc>> {
-        DateTime::parse_from_rfc3339(ts)
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
-    }
-
-    /// A server timestamp as local wall-clock time (`14:03:27`), or the text itself if unreadable.
-    pub fn clock(ts: &str) -> String {
-        match parse(ts) {
-            Some(t) => t.with_timezone(&Local).format("%H:%M:%S").to_string(),
-            None => ts.to_string(),
-        }
-    }
-
-    /// The current local time, for log lines.
-    pub fn now_clock() -> String {
-        Local::now().format("%H:%M:%S").to_string()
-    }
-
-    /// `45s`, `12m`, `3h`, `2d`.
-    pub fn span(seconds: i64) -> String {
-        let s = seconds.abs();
-        match s {
-            0..=59 => format!("{s}s"),
-            60..=3599 => format!("{}m", s / 60),
-            3600..=86_399 => format!("{}h", s / 3600),
-            _ => format!("{}d", s / 86_400),
-        }
-    }
-
-    /// `in 29m` or `2m ago` relative to `now`.
-    pub fn relative(ts: &str, now: DateTime<Utc>) -> String {
-        match parse(ts) {
-            Some(t) => {
-                let secs = (t - now).num_seconds();
-                if secs >= 0 {
-                    format!("in {}", span(secs))
-                } else {
-                    format!("{} ago", span(secs))
-                }
-            }
-            None => ts.to_string(),
-        }
-    }
-
-    /// `12s ago` for a past instant; `just now` for one within a second or two either side
-    /// (clocks of client and server differ a little).
-    pub fn ago(ts: &str, now: DateTime<Utc>) -> String {
-        match parse(ts) {
-            Some(t) => {
-                let secs = (now - t).num_seconds();
-                if secs < 2 {
-                    "just now".to_string()
-                } else {
-                    format!("{} ago", span(secs))
-                }
-            }
-            None => ts.to_string(),
-        }
-    }
-
-    /// Cuts a text to `max` characters on one line.
-    pub fn clip(text: &str, max: usize) -> String {
-        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        if flat.chars().count() <= max {
-            flat
-        } else {
-            let mut out: String = flat.chars().take(max.saturating_sub(1)).collect();
-            out.push('…');
-            out
-        }
-    }
-
-    /// Left-aligned columns, indented by two spaces, without trailing blanks.
-    pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-        let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-        for row in rows {
-            for (i, cell) in row.iter().enumerate() {
-                if i < widths.len() {
-                    widths[i] = widths[i].max(cell.chars().count());
-                }
-            }
-        }
-        let line = |cells: Vec<&str>| {
-            let mut out = String::from("  ");
-            for (i, cell) in cells.iter().enumerate() {
-                out.push_str(cell);
-                if i + 1 < cells.len() {
-                    let pad = widths[i].saturating_sub(cell.chars().count()) + 2;
-                    out.push_str(&" ".repeat(pad));
-                }
-            }
-            out.trim_end().to_string()
-        };
-        let mut out = line(headers.to_vec());
-        for row in rows {
-            out.push('\n');
-            out.push_str(&line(row.iter().map(String::as_str).collect()));
-        }
-        out
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn github_keys_link_to_their_issue() {
-            assert_eq!(
-                issue_link("octo-org/hello.world#42").as_deref(),
-                Some("https://github.com/octo-org/hello.world/issues/42")
-            );
-            assert_eq!(issue_link("DEMO-7"), None);
-            assert_eq!(issue_link("demo#7"), None);
-            assert_eq!(issue_link("a/b#"), None);
-            assert_eq!(issue_link("a/b#07"), None);
-            assert_eq!(issue_link("a/b#7x"), None);
-            assert_eq!(issue_link("a/b/c#7"), None);
-            assert_eq!(issue_link("../b#7"), None);
-        }
-
-        #[test]
-        fn github_repos_are_owner_slash_name() {
-            assert!(is_github_repo("rust-lang/rust"));
-            assert!(!is_github_repo("demo"));
-            assert!(!is_github_repo("-x/y"));
-            assert!(!is_github_repo("a b/c"));
-        }
-
-        #[test]
-        fn relative_times() {
-            let now = DateTime::parse_from_rfc3339("2030-01-01T12:00:00Z")
-                .unwrap()
-                .with_timezone(&Utc);
-            assert_eq!(relative("2030-01-01T12:29:30Z", now), "in 29m");
-            assert_eq!(relative("2030-01-01T11:59:15Z", now), "45s ago");
-            assert_eq!(relative("2030-01-03T12:00:00Z", now), "in 2d");
-            assert_eq!(relative("soon", now), "soon");
-            assert_eq!(ago("2030-01-01T12:00:00.400Z", now), "just now");
-            assert_eq!(ago("2030-01-01T11:58:00Z", now), "2m ago");
-        }
-
-        #[test]
-        fn tables_align() {
-            let t = table(
-                &["NAME", "POINTS"],
-                &[
-                    vec!["Alice".into(), "3/5".into()],
-                    vec!["Bob".into(), "".into()],
-                ],
-            );
-            assert_eq!(t, "  NAME   POINTS\n  Alice  3/5\n  Bob");
-        }
-
-        #[test]
-        fn clip_keeps_one_line() {
-            assert_eq!(clip("a\nb  c", 10), "a b c");
-            assert_eq!(clip("abcdefghijkl", 5), "abcd…");
-        }
-    }
+/// `eprintln!` for the `owp` clients, made [`present::plain`] like [`say!`].
+macro_rules! say_err {
+    ($($arg:tt)*) => {
+        $crate::cli::present::write_err_line(format_args!($($arg)*))
+    };
 }
+pub(crate) use say_err;
+
+/// Presentation helpers, kept under this path for the modules that use it from here.
+pub use super::present;
 
 #[cfg(test)]
 mod tests {

@@ -2,14 +2,17 @@
 //! for the name, skills and capacity at a terminal, or taking them from flags; the GitHub login
 //! comes from `gh api user` when `gh` is installed), saves the profile, and starts `run`. Joining
 //! again with a saved profile for the same server takes work at once, without a second worker.
+//! With `--dry-run` it changes nothing: it says what it would register and save, and shows the
+//! next lease's plan only for a profile that is already saved.
 
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::bail;
 
-use super::agent::AgentArgs;
 use super::agent::flow::find_on_path;
+use super::agent::{self, AgentArgs};
 use super::client::{normalize_base_url, say};
+use super::server_url;
 use super::worker::{
     CommonArgs, RunArgs, WorkerDescription, config_path_of, load_config, register_and_save,
     run_worker,
@@ -46,8 +49,15 @@ pub struct JoinArgs {
 
 pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    let url = server_url::parse(&args.url)?;
+    if let Some(dropped) = &url.dropped {
+        say!(
+            "using the server's base URL {} (left out {dropped}, a page of its dashboard or API)",
+            url.base
+        );
+    }
     let common = CommonArgs {
-        server: Some(normalize_base_url(&args.url)),
+        server: Some(url.base),
         profile: args.profile.clone(),
         config_dir: args.config_dir.clone(),
         json: false,
@@ -55,7 +65,16 @@ pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
     let path = config_path_of(&common)?;
     let saved = load_config(&path).ok().flatten();
     let server = common.server.clone().unwrap_or_default();
-    match saved.filter(|c| normalize_base_url(&c.server) == server) {
+    let saved = saved.filter(|c| normalize_base_url(&c.server) == server);
+    // Flags that cannot go together are refused before anything is registered. `--dry-run`
+    // without an agent command is a dry run of the join itself.
+    let saved_agent = saved.as_ref().and_then(|c| c.agent.clone());
+    let with_agent = args.agent.agent.is_some() || (saved_agent.is_some() && !args.agent.no_agent);
+    let dry_run = args.agent.dry_run;
+    if !args.no_run && (with_agent || !dry_run) {
+        agent::options(&args.agent, saved_agent, args.wait)?;
+    }
+    match saved {
         Some(config) => say!(
             "already joined {server} as {} ({}); taking work",
             config.name,
@@ -102,6 +121,9 @@ pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
                     _ => bail!("capacity must be a whole number of at least 1"),
                 };
             }
+            if dry_run {
+                return dry_run_plan(&name, &desc, &server, &path);
+            }
             let (config, path, _) =
                 register_and_save(&name, &desc, &common, args.agent.agent.as_deref()).await?;
             say!(
@@ -117,6 +139,10 @@ pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
     if args.no_run {
         return Ok(());
     }
+    if dry_run && !with_agent {
+        say!("dry run: `owp worker run` would start now; nothing was claimed");
+        return Ok(());
+    }
     run_worker(RunArgs {
         no_prompt: false,
         wait: args.wait,
@@ -124,6 +150,30 @@ pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
         common,
     })
     .await
+}
+
+/// `join --dry-run` without a saved profile: what a join would register and save; nothing is sent.
+fn dry_run_plan(
+    name: &str,
+    desc: &WorkerDescription,
+    server: &str,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let skills = if desc.skills.is_empty() {
+        "no skills (only tasks that need none)".to_string()
+    } else {
+        format!("skills {}", desc.skills.join(", "))
+    };
+    say!("dry run: nothing is registered, saved or claimed");
+    say!(
+        "  would register {} on {server} · {skills} · capacity {} points · up to {} at a time",
+        name.trim(),
+        desc.capacity,
+        desc.max_concurrent
+    );
+    say!("  would save the profile to {}", path.display());
+    say!("  run the same command without --dry-run to join");
+    Ok(())
 }
 
 /// The login `gh` is signed in as, when `gh` is installed and signed in.

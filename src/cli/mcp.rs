@@ -29,8 +29,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::brief;
-use super::client::present::clip;
 use super::client::{ClientError, Lease, MAX_CLAIM_WAIT_SECONDS, OwpClient, Task};
+use super::present::{clip, plain};
 use super::worker::{WorkerConfig, config_dir, config_file, load_config};
 
 /// The longest lease or task id a tool accepts.
@@ -315,8 +315,14 @@ pub fn explain(tool: &str, error: &ClientError, profile: Option<&str>) -> String
     clip(&format!("{tool} failed: {text}"), MAX_ERROR_LEN)
 }
 
+/// A text of a tool's answer, made [`plain`]: the AI tool may show it to the person in a
+/// terminal, so the server's text carries no terminal controls.
+fn text_block(text: &str) -> ContentBlock {
+    ContentBlock::text(plain(text).into_owned())
+}
+
 fn error_result(line: impl Into<String>) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(line.into())])
+    CallToolResult::error(vec![text_block(&line.into())])
 }
 
 fn invalid(tool: &str, e: InvalidInput) -> CallToolResult {
@@ -328,10 +334,10 @@ fn invalid(tool: &str, e: InvalidInput) -> CallToolResult {
 
 /// A successful result: a JSON document first (for programs), then any Markdown.
 fn json_result(value: &Value, extra: Vec<String>) -> CallToolResult {
-    let mut content = vec![ContentBlock::text(
-        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()),
+    let mut content = vec![text_block(
+        &serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()),
     )];
-    content.extend(extra.into_iter().map(ContentBlock::text));
+    content.extend(extra.iter().map(|t| text_block(t)));
     CallToolResult::success(content)
 }
 
@@ -665,7 +671,7 @@ impl OwpMcp {
             Err(e) => return invalid(TOOL, e),
         };
         match self.fetch_task(TOOL, &task_id).await {
-            Ok(task) => CallToolResult::success(vec![ContentBlock::text(brief::render(&task))]),
+            Ok(task) => CallToolResult::success(vec![text_block(&brief::render(&task))]),
             Err(r) => r,
         }
     }
@@ -746,7 +752,7 @@ impl ServerHandler for OwpMcp {
                 let task = &lease.task;
                 let name = task.key.clone().unwrap_or_else(|| task.task_id.clone());
                 Resource::new(brief_uri(&task.task_id), format!("brief {name}"))
-                    .with_title(format!("Brief: {}", clip(&task.title, 80)))
+                    .with_title(plain(&format!("Brief: {}", clip(&task.title, 80))).into_owned())
                     .with_description(
                         "The task and its repository's contract, as Markdown.".to_string(),
                     )
@@ -786,7 +792,7 @@ impl ServerHandler for OwpMcp {
         };
         match self.fetch_task("read brief", &task_id).await {
             Ok(task) => Ok(ReadResourceResult::new(vec![
-                ResourceContents::text(brief::render(&task), request.uri)
+                ResourceContents::text(plain(&brief::render(&task)).into_owned(), request.uri)
                     .with_mime_type("text/markdown"),
             ])
             .into()),

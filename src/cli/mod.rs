@@ -4,8 +4,12 @@ pub mod admin;
 pub mod agent;
 pub mod brief;
 pub mod client;
+pub mod exit;
 pub mod join;
 pub mod mcp;
+pub mod present;
+pub mod server_url;
+pub mod transport;
 pub mod worker;
 
 use std::process::ExitCode;
@@ -61,6 +65,7 @@ pub enum Command {
 
 /// Runs a parsed command line; errors are printed as one clear line.
 pub fn run(cli: Cli) -> ExitCode {
+    exit::quiet_on_closed_pipe();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -73,7 +78,9 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve(config) => crate::server::run(config).await,
+            Command::Serve(config) => crate::server::run(config.clone())
+                .await
+                .map_err(|e| exit::explain_serve_error(e, &config)),
             Command::Worker(cmd) => worker::run(cmd).await,
             Command::Admin(cmd) => admin::run(cmd).await,
             Command::Mcp(args) => mcp::run(args).await,
@@ -94,20 +101,19 @@ pub fn run(cli: Cli) -> ExitCode {
         // Its summary line is already printed.
         Err(e) if e.is::<crate::conformance::RunFailed>() => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("{}", exit::error_line(&e));
             ExitCode::FAILURE
         }
     }
 }
 
 async fn healthcheck(url: &str) -> anyhow::Result<()> {
-    let res = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(3))
-        .build()?
+    let res = transport::http_client(std::time::Duration::from_secs(3))?
         .get(url)
+        .timeout(std::time::Duration::from_secs(3))
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("{url} is not answering: {e}"))?;
+        .map_err(|_| anyhow::anyhow!("{url} is not answering"))?;
     if !res.status().is_success() {
         anyhow::bail!("{url} answered {}", res.status());
     }

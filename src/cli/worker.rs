@@ -24,7 +24,9 @@ use super::agent::{self, AgentArgs, AgentSettings};
 use super::client::present::{
     ago, clip, clock, is_github_repo, issue_link, now_clock, relative, write_prompt,
 };
-use super::client::{ClientError, DEFAULT_SERVER, Lease, OwpClient, RegisterRequest, Task, say};
+use super::client::{
+    ClientError, DEFAULT_SERVER, Lease, OwpClient, RegisterRequest, Task, say, say_err,
+};
 use crate::config::Secret;
 use crate::domain::model::{TaskStatus, WorkerStatus};
 
@@ -83,8 +85,10 @@ pub struct WorkerDescription {
     /// A capability to advertise, e.g. `tool=claude-code` or `can_run_tests=true` (repeatable).
     #[arg(long = "capability", value_name = "KEY=VALUE")]
     pub capabilities: Vec<String>,
-    /// Admin token, needed only when the server lets only admins register workers.
-    #[arg(long, env = "OWP_ADMIN_TOKEN", hide_env_values = true)]
+    /// Admin token, needed only when the server lets only admins register workers. Sent only to
+    /// this command's server, and only after it refused to register without one; never taken from
+    /// OWP_ADMIN_TOKEN or env.local, which belong to the pool you run, not to the one you join.
+    #[arg(long)]
     pub admin_token: Option<Secret>,
 }
 
@@ -447,14 +451,15 @@ pub(super) async fn register_and_save(
             (!caps.is_empty()).then_some(Value::Object(caps))
         },
     };
-    // The admin token goes only to a server that asks for it.
+    // An admin token goes only where it was given for (`--admin-token` of this command, to this
+    // command's server, whose redirects to other origins are not followed), and only when asked.
     let registration = match client.register(&request).await {
         Err(e) if matches!(e.status(), Some(401 | 403)) => {
             if client.admin_token.is_some() {
                 client.register_as_admin(&request).await?
             } else {
                 bail!(
-                    "{e}; if only admins may register workers on this server, pass --admin-token or set OWP_ADMIN_TOKEN"
+                    "{e}; if only admins may register workers on this server, ask its admin, or pass their admin token with --admin-token"
                 );
             }
         }
@@ -631,24 +636,13 @@ async fn heartbeat(args: HeartbeatArgs) -> anyhow::Result<()> {
 /// that the commenter's login owns this worker.
 async fn link(args: CommonArgs) -> anyhow::Result<()> {
     let session = Session::load(&args)?;
-    let client = &session.client;
-    let url = format!("{}/v1/workers/link-code", client.base_url);
-    let res = client
-        .http
-        .post(&url)
-        .bearer_auth(client.worker_token.clone().unwrap_or_default())
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {}", client.base_url))?;
-    let status = res.status();
-    let body: Value = res.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        let detail = body.get("detail").and_then(Value::as_str).unwrap_or("");
-        if status == reqwest::StatusCode::NOT_FOUND {
-            bail!("this server has no GitHub App configured, so there is nothing to link");
+    let body = match session.client.link_code().await {
+        Ok(body) => body,
+        Err(e) if e.status() == Some(404) => {
+            bail!("this server has no GitHub App configured, so there is nothing to link")
         }
-        bail!("the server refused the link code ({status}): {detail}");
-    }
+        Err(e) => return Err(e.into()),
+    };
     if session.json {
         say!("{}", serde_json::to_string_pretty(&body)?);
         return Ok(());
@@ -823,13 +817,13 @@ fn spawn_heartbeats(
             match client.heartbeat(None).await {
                 Ok(_) => {
                     if failing && !quiet {
-                        eprintln!("{}  heartbeat ok again", now_clock());
+                        say_err!("{}  heartbeat ok again", now_clock());
                     }
                     failing = false;
                 }
                 Err(e) => {
                     if !failing && !quiet {
-                        eprintln!("{}  heartbeat failed: {e}", now_clock());
+                        say_err!("{}  heartbeat failed: {e}", now_clock());
                     }
                     failing = true;
                 }
@@ -1050,7 +1044,7 @@ pub(super) async fn run_worker(args: RunArgs) -> anyhow::Result<()> {
                     show_prompt(held.len());
                 }
                 Some(Claimed::Warning(msg)) => {
-                    eprintln!("{}  {msg}", now_clock());
+                    say_err!("{}  {msg}", now_clock());
                     show_prompt(held.len());
                 }
                 Some(Claimed::Fatal(e)) => break Err(e.into()),
@@ -1067,7 +1061,7 @@ pub(super) async fn run_worker(args: RunArgs) -> anyhow::Result<()> {
                 match parse_prompt(&line, held.len()) {
                     Ok(PromptCommand::Quit) => break Ok(()),
                     Ok(cmd) => act(&client, &mut held, cmd, json).await?,
-                    Err(msg) => eprintln!("{msg}"),
+                    Err(msg) => say_err!("{msg}"),
                 }
                 show_prompt(held.len());
             }
@@ -1155,7 +1149,7 @@ async fn act(
         if e.is_auth() {
             return Err(e.into());
         }
-        eprintln!("{}  {e}", now_clock());
+        say_err!("{}  {e}", now_clock());
         Ok(())
     };
     match cmd {
@@ -1207,7 +1201,7 @@ async fn act(
             let i = match pick(held.len(), index) {
                 Ok(i) => i,
                 Err(msg) => {
-                    eprintln!("{msg}");
+                    say_err!("{msg}");
                     return Ok(());
                 }
             };
@@ -1238,7 +1232,7 @@ async fn act(
             let i = match pick(held.len(), index) {
                 Ok(i) => i,
                 Err(msg) => {
-                    eprintln!("{msg}");
+                    say_err!("{msg}");
                     return Ok(());
                 }
             };
@@ -1265,7 +1259,7 @@ async fn act(
             let i = match pick(held.len(), index) {
                 Ok(i) => i,
                 Err(msg) => {
-                    eprintln!("{msg}");
+                    say_err!("{msg}");
                     return Ok(());
                 }
             };
@@ -1296,12 +1290,12 @@ async fn act(
                 Some(_) => match pick(held.len(), index) {
                     Ok(i) => vec![i],
                     Err(msg) => {
-                        eprintln!("{msg}");
+                        say_err!("{msg}");
                         return Ok(());
                     }
                 },
                 None if held.is_empty() => {
-                    eprintln!("you hold no lease right now");
+                    say_err!("you hold no lease right now");
                     return Ok(());
                 }
                 None => (0..held.len()).collect(),

@@ -52,4 +52,5 @@ mod ops_shutdown;
 mod pg_replicas;
 mod store_backends;
 mod worker_agent;
+mod worker_hostile;
 mod worker_mcp;
