@@ -39,7 +39,9 @@ impl fmt::Display for TokenSource {
                 shown_path(path)
             ),
             TokenSource::File(path) => write!(f, "OWP_ADMIN_TOKEN in {}", shown_path(path)),
-            TokenSource::Environment => f.write_str("OWP_ADMIN_TOKEN in the environment (or --admin-token)"),
+            TokenSource::Environment => {
+                f.write_str("OWP_ADMIN_TOKEN in the environment (or --admin-token)")
+            }
         }
     }
 }

@@ -777,7 +777,11 @@ mod tests {
         let env_local = dir.path().join("env.local");
         let fresh = first_run_token(&env_local);
         assert_eq!(fresh.outcome, Outcome::Warn, "{fresh:?}");
-        assert!(fresh.detail.contains("a first `owp serve` here generates one"));
+        assert!(
+            fresh
+                .detail
+                .contains("a first `owp serve` here generates one")
+        );
         std::fs::write(&env_local, "GITHUB_APP_ID=1\n").unwrap();
         #[cfg(unix)]
         {

@@ -87,15 +87,15 @@ fn the_demo_tells_the_whole_story_in_twenty_seconds() {
     let workers = ["ada", "grace", "linus", "margaret"];
     for name in workers {
         assert!(
-            lines
-                .iter()
-                .any(|(t, text)| *t == "join" && text.starts_with(&format!("{name} (")) && text.contains("can take")),
+            lines.iter().any(|(t, text)| *t == "join"
+                && text.starts_with(&format!("{name} ("))
+                && text.contains("can take")),
             "{name}'s tasks at the start\n{report}"
         );
         assert!(
-            lines
-                .iter()
-                .any(|(t, text)| *t == "worker" && text.starts_with(&format!("{name}: ")) && text.contains("lease")),
+            lines.iter().any(|(t, text)| *t == "worker"
+                && text.starts_with(&format!("{name}: "))
+                && text.contains("lease")),
             "what {name} did, at the end\n{report}"
         );
     }
@@ -108,9 +108,15 @@ fn the_demo_tells_the_whole_story_in_twenty_seconds() {
             .collect();
         assert_eq!(told.len(), 1, "where {key}stands at the end\n{report}");
         assert!(
-            ["merged:", "in review:", "still in progress", "still waits", "blocked"]
-                .iter()
-                .any(|fate| told[0].contains(fate)),
+            [
+                "merged:",
+                "in review:",
+                "still in progress",
+                "still waits",
+                "blocked"
+            ]
+            .iter()
+            .any(|fate| told[0].contains(fate)),
             "{}\n{report}",
             told[0]
         );

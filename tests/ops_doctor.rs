@@ -124,11 +124,7 @@ async fn problems_fail_with_a_fix_each() {
         line(&text, "Admin token").trim_start().starts_with('!'),
         "no token yet is a warning: a first `owp serve` generates one\n{text}"
     );
-    for name in [
-        "GitHub accepts App",
-        "Webhook secret",
-        "Public URL",
-    ] {
+    for name in ["GitHub accepts App", "Webhook secret", "Public URL"] {
         let l = line(&text, name);
         assert!(l.trim_start().starts_with('✘'), "{name}:\n{text}");
     }
@@ -218,7 +214,10 @@ impl Serve {
     fn until(&mut self, needle: &str) -> String {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while std::time::Instant::now() < deadline {
-            match self.lines.recv_timeout(std::time::Duration::from_millis(200)) {
+            match self
+                .lines
+                .recv_timeout(std::time::Duration::from_millis(200))
+            {
                 Ok(line) => {
                     let found = line.contains(needle);
                     self.seen.push(line);
@@ -267,10 +266,7 @@ async fn a_first_serve_says_where_everything_is_and_doctor_agrees() {
         line(&before, "Admin token").contains("a first `owp serve` here generates one"),
         "{before}"
     );
-    assert!(
-        before.contains("`owp serve` can start here"),
-        "{before}"
-    );
+    assert!(before.contains("`owp serve` can start here"), "{before}");
 
     let mut serve = Serve::start(dir.path(), &["--port", "0"], &[]);
     let text = serve.until("  Next ");
@@ -328,7 +324,11 @@ fn serve_on_a_taken_port_says_so_and_creates_nothing() {
         "{text}"
     );
     assert!(!text.contains("os error"), "no raw library error:\n{text}");
-    assert_eq!(entries(dir.path()), Vec::<String>::new(), "no owp.db, no env.local");
+    assert_eq!(
+        entries(dir.path()),
+        Vec::<String>::new(),
+        "no owp.db, no env.local"
+    );
 }
 
 #[test]
@@ -357,10 +357,16 @@ fn serve_logs_without_colours_in_a_pipe() {
     let mut serve = Serve::start(
         dir.path(),
         &["--port", "0"],
-        &[("OWP_LOG", "debug"), ("OWP_ADMIN_TOKEN", "0123456789abcdef0123456789abcdef")],
+        &[
+            ("OWP_LOG", "debug"),
+            ("OWP_ADMIN_TOKEN", "0123456789abcdef0123456789abcdef"),
+        ],
     );
     let text = serve.until("  Next ");
-    assert!(text.contains("OWP Pool is listening"), "the log line is there:\n{text}");
+    assert!(
+        text.contains("OWP Pool is listening"),
+        "the log line is there:\n{text}"
+    );
     assert!(!text.contains('\u{1b}'), "{text}");
     assert!(
         text.lines()

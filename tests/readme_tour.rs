@@ -392,9 +392,11 @@ fn the_tour_runs_as_written() {
             println!("  {:>6.2} s  $ {shown}{how}", took.as_secs_f64());
         }
         for words in &block.expect {
-            let found = last
-                .lines()
-                .any(|line| words.iter().all(|w| line.split_whitespace().any(|x| x == w)));
+            let found = last.lines().any(|line| {
+                words
+                    .iter()
+                    .all(|w| line.split_whitespace().any(|x| x == w))
+            });
             if !found {
                 let command = block.commands.last().map_or("", String::as_str);
                 tour.fail(
@@ -406,7 +408,10 @@ fn the_tour_runs_as_written() {
         }
     }
     let total = total.elapsed();
-    println!("  {:>6.2} s  the whole tour ({ran} commands)", total.as_secs_f64());
+    println!(
+        "  {:>6.2} s  the whole tour ({ran} commands)",
+        total.as_secs_f64()
+    );
     assert!(ran >= 10, "the tour runs its commands: {blocks:?}");
     assert!(
         total < Duration::from_secs(30),
@@ -431,7 +436,10 @@ fn tour_commands_are_split_as_bash_reads_them() {
         ]
     );
     assert_eq!(blocks[1].mode, Mode::Run);
-    assert_eq!(blocks[1].expect, vec![vec!["demo".to_string(), "THROTTLED".to_string()]]);
+    assert_eq!(
+        blocks[1].expect,
+        vec![vec!["demo".to_string(), "THROTTLED".to_string()]]
+    );
     assert!(blocks[0].expect.is_empty() && blocks[2].expect.is_empty());
     assert_eq!(blocks[2].mode, Mode::Background);
 }
@@ -458,7 +466,8 @@ fn the_obsidian_install_steps_match_the_plugin() {
     let main = std::fs::read_to_string(root.join("main.ts")).unwrap();
     for setting in ["Server URL", "Admin token", "Worker token", "Register here"] {
         assert!(
-            install.contains(&format!("**{setting}**")) || install.contains(&format!("*{setting}*")),
+            install.contains(&format!("**{setting}**"))
+                || install.contains(&format!("*{setting}*")),
             "the steps say what goes into {setting}:\n{install}"
         );
         assert!(

@@ -162,7 +162,11 @@ pub fn closing(state: &State, ledger: &Ledger) -> Vec<(Tag, String)> {
             r.merges
         );
         if r.expiries > 0 {
-            text.push_str(&format!(", {} lease{} expired", r.expiries, plural(r.expiries)));
+            text.push_str(&format!(
+                ", {} lease{} expired",
+                r.expiries,
+                plural(r.expiries)
+            ));
         }
         if r.nacks > 0 {
             text.push_str(&format!(", {} given back", r.nacks));
@@ -229,11 +233,9 @@ fn why_waiting(state: &State, t: &Task) -> String {
     }
     if !able.iter().any(|w| w.online) {
         let names: Vec<&str> = able.iter().map(|w| w.name.as_str()).collect();
-        return format!(
-            "only {} can take it, and {} offline",
-            names.join(" and "),
-            if names.len() == 1 { "is" } else { "are" }
-        );
+        let names = names.join(" and ");
+        let verb = if able.len() == 1 { "is" } else { "are" };
+        return format!("only {names} can take it, and {names} {verb} offline");
     }
     if let Some(holder) = state.tasks.iter().find(|h| {
         h.task_id != t.task_id
@@ -329,7 +331,10 @@ mod tests {
             text[0].starts_with("ada (python, trusted with tier 1) can take 2 of the 5 tasks: DEMO-1, DEMO-2 (tier 1)."),
             "{text:?}"
         );
-        assert!(text[1].starts_with("grace (rust) can take 2 of the 5"), "{text:?}");
+        assert!(
+            text[1].starts_with("grace (rust) can take 2 of the 5"),
+            "{text:?}"
+        );
         assert_eq!(lines[2].0, Tag::Task);
         assert!(text[2].contains("DEMO-5 can go to no one here: nobody has the skills go"));
     }
@@ -348,11 +353,14 @@ mod tests {
         assert_eq!(text.len(), 7, "five tasks and two workers: {text:?}");
         assert_eq!(text[0], "DEMO-1 merged: ada's pull request.");
         assert_eq!(text[1], "DEMO-2 still waits: the review budget is full.");
+        assert_eq!(
+            text[2],
+            "DEMO-3 still waits (1 expired lease before): only grace can take it, and grace is offline."
+        );
         assert!(
-            text[2].starts_with("DEMO-3 still waits (1 expired lease before): its area cli is held by DEMO-4"),
+            text[3].starts_with("DEMO-4 in review: grace's pull request"),
             "{text:?}"
         );
-        assert!(text[3].starts_with("DEMO-4 in review: grace's pull request"), "{text:?}");
         assert!(text[4].contains("nobody has the skills go"), "{text:?}");
         assert_eq!(
             text[5],
@@ -361,6 +369,14 @@ mod tests {
         assert_eq!(
             text[6],
             "grace: 1 lease, 0 pull requests, 0 merged, 1 lease expired; offline at the end (no heartbeat)."
+        );
+        // Back online, what holds DEMO-3 is its area.
+        let mut online = s.clone();
+        online.workers[1].online = true;
+        let lines = closing(&online, &ledger);
+        assert_eq!(
+            lines[2].1,
+            "DEMO-3 still waits (1 expired lease before): its area cli is held by DEMO-4."
         );
     }
 }

@@ -65,10 +65,20 @@ mod tests {
     fn the_default_port_needs_no_server_flag_and_others_do() {
         let generated = TokenSource::Generated(PathBuf::from("env.local"));
         let text = banner("0.0.0.0:8787".parse().unwrap(), None, &generated);
-        assert!(text.contains("Dashboard    http://127.0.0.1:8787/"), "{text}");
-        assert!(text.contains("--max-open-prs 2   (from this directory"), "{text}");
+        assert!(
+            text.contains("Dashboard    http://127.0.0.1:8787/"),
+            "{text}"
+        );
+        assert!(
+            text.contains("--max-open-prs 2   (from this directory"),
+            "{text}"
+        );
         assert!(text.contains("generated just now"), "{text}");
-        let text = banner("127.0.0.1:9000".parse().unwrap(), None, &TokenSource::Environment);
+        let text = banner(
+            "127.0.0.1:9000".parse().unwrap(),
+            None,
+            &TokenSource::Environment,
+        );
         assert!(text.contains("--server http://127.0.0.1:9000"), "{text}");
         assert!(!text.contains("shows it"), "{text}");
         let text = banner(
@@ -76,6 +86,9 @@ mod tests {
             Some("https://pool.example.org/"),
             &TokenSource::Environment,
         );
-        assert!(text.contains("Dashboard    https://pool.example.org/ "), "{text}");
+        assert!(
+            text.contains("Dashboard    https://pool.example.org/ "),
+            "{text}"
+        );
     }
 }
