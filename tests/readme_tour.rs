@@ -31,6 +31,7 @@
 
 #![cfg(unix)]
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -188,6 +189,13 @@ struct Tour {
 impl Drop for Tour {
     fn drop(&mut self) {
         for b in &mut self.background {
+            // The whole process group: bash and whatever it started.
+            if let Ok(pid) = i32::try_from(b.child.id()) {
+                // SAFETY: `kill` only sends a signal to the group this test started.
+                unsafe {
+                    libc::kill(-pid, libc::SIGKILL);
+                }
+            }
             let _ = b.child.kill();
             let _ = b.child.wait();
         }
@@ -330,6 +338,7 @@ impl Tour {
             .shell(&command)
             .stdout(file.try_clone().unwrap())
             .stderr(file)
+            .process_group(0)
             .spawn()
             .expect("spawn bash");
         self.background.push(Background {
