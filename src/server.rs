@@ -10,10 +10,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{LogFormat, Secret, ServeConfig, TokenSource};
-
-mod banner;
 use crate::http::{self, AppState};
 use crate::store::{Store, Timing};
+
+mod banner;
 
 /// How often the background sweep looks for expired leases and silent workers. Expiry is also
 /// applied by every request that could observe it, so this only bounds the delay when no request
@@ -65,7 +65,6 @@ impl Running {
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     init_tracing(config.log_format);
     let mut config = config;
-    check_admin_token(&config)?;
     let listener = bind(&config.host, config.port).await?;
     check_database_dir(&config)?;
     let token_source = match &config.admin_token {
@@ -90,7 +89,6 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 
 /// Starts the service; with `signals`, SIGINT/SIGTERM shut it down gracefully.
 pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running> {
-    check_admin_token(&config)?;
     let listener = bind(&config.host, config.port).await?;
     start_on(listener, config, signals).await
 }
@@ -167,7 +165,8 @@ fn check_database_dir(config: &ServeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the service on a port already taken.
+/// Starts the service on a port already taken (checking the admin token and the database's
+/// directory first, as [`start`] does).
 pub async fn start_on(
     listener: tokio::net::TcpListener,
     config: ServeConfig,
