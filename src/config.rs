@@ -34,6 +34,63 @@ pub fn load_env_files(command: Option<&OsStr>) {
     }
 }
 
+/// The file in the working directory where a first `owp serve` saves the admin token it
+/// generated (and the GitHub App setup page the App's credentials).
+pub const ENV_LOCAL: &str = "env.local";
+
+/// Where the admin token of this process came from (never the token itself).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    /// Generated just now by `owp serve` and saved to this file.
+    Generated(PathBuf),
+    /// Read from this env file of the working directory (`env.local` or `.env`).
+    File(PathBuf),
+    /// `OWP_ADMIN_TOKEN` in the environment, or `--admin-token`.
+    Environment,
+}
+
+impl fmt::Display for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenSource::Generated(path) => write!(
+                f,
+                "generated just now and saved to {} (readable only by you)",
+                shown_path(path)
+            ),
+            TokenSource::File(path) => write!(f, "OWP_ADMIN_TOKEN in {}", shown_path(path)),
+            TokenSource::Environment => {
+                f.write_str("OWP_ADMIN_TOKEN in the environment (or --admin-token)")
+            }
+        }
+    }
+}
+
+/// `./env.local` as a person finds it: absolute, so it is clear which directory is meant.
+fn shown_path(path: &Path) -> String {
+    std::env::current_dir()
+        .map(|dir| dir.join(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// Which env file of the working directory holds `token` as `OWP_ADMIN_TOKEN` (the first of
+/// `env.local` and `.env`, as [`load_env_files`] reads them), else the environment.
+pub fn admin_token_source(token: &str) -> TokenSource {
+    for name in [ENV_LOCAL, ".env"] {
+        let Ok(entries) = dotenvy::from_filename_iter(name) else {
+            continue;
+        };
+        let holds = entries
+            .flatten()
+            .any(|(key, value)| key == "OWP_ADMIN_TOKEN" && value == token);
+        if holds {
+            return TokenSource::File(PathBuf::from(name));
+        }
+    }
+    TokenSource::Environment
+}
+
 /// A secret value that never prints. Cloning it (the HTTP state, once per request) copies no text.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(std::sync::Arc<str>);

@@ -12,7 +12,6 @@
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,6 +26,8 @@ use tokio::task::AbortHandle;
 use crate::cli::client::{Event, Lease, OwpClient, RegisterRequest, State, Task, Worker};
 use crate::config::{Secret, ServeConfig};
 use crate::domain::TaskStatus;
+
+mod story;
 
 /// The demo's backlog (the same file `owp admin import-tasks demo/tasks.yaml` takes).
 const DEMO_TASKS: &str = include_str!("../demo/tasks.yaml");
@@ -168,6 +169,10 @@ pub enum Tag {
     Online,
     Expiry,
     Nack,
+    /// Where a task stands (the opening and the closing).
+    Task,
+    /// What a worker did (the closing).
+    Worker,
 }
 
 impl Tag {
@@ -185,6 +190,8 @@ impl Tag {
             Tag::Online => "online",
             Tag::Expiry => "expiry",
             Tag::Nack => "nack",
+            Tag::Task => "task",
+            Tag::Worker => "worker",
         }
     }
 
@@ -192,7 +199,8 @@ impl Tag {
         let fg = |c: AnsiColor| Style::new().fg_color(Some(c.into()));
         match self {
             Tag::Demo => Style::new().bold(),
-            Tag::Join | Tag::Online => fg(AnsiColor::Blue),
+            Tag::Join | Tag::Online | Tag::Worker => fg(AnsiColor::Blue),
+            Tag::Task => Style::new().bold(),
             Tag::Lease => fg(AnsiColor::Cyan),
             Tag::Work => fg(AnsiColor::BrightBlack),
             Tag::Pr => fg(AnsiColor::Magenta),
@@ -758,12 +766,14 @@ async fn silence_one(world: Arc<World>, crew: Vec<Arc<Member>>) {
 }
 
 /// Counts for the closing summary.
-#[derive(Default, Debug, Clone, Copy)]
+#[derive(Default, Debug, Clone)]
 struct Tally {
     leases: u64,
     prs: u64,
     merges: u64,
     expiries: u64,
+    /// Per worker and per task, for the closing lines.
+    ledger: story::Ledger,
 }
 
 /// Reads `/v1/events` and narrates each change; tells budget changes and the end of the backlog.
@@ -822,6 +832,7 @@ async fn narrate(
                 after = Some(e.id);
                 {
                     let mut t = tally.lock().expect("tally lock");
+                    t.ledger.record(e);
                     match e.kind.as_str() {
                         "task.leased" => t.leases += 1,
                         "lease.expired" => t.expiries += 1,
@@ -931,14 +942,6 @@ fn choose_port(host: &str, requested: Option<u16>) -> u16 {
         .unwrap_or(0)
 }
 
-fn browser_addr(addr: SocketAddr) -> SocketAddr {
-    if addr.ip().is_unspecified() {
-        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
-    } else {
-        addr
-    }
-}
-
 /// `owp demo`.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let timeline = Timeline::new(args.duration);
@@ -957,7 +960,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     config.lease_ttl_seconds = timeline.lease_ttl;
     config.heartbeat_ttl_seconds = timeline.heartbeat_ttl;
     let server = crate::server::start(config, false).await?;
-    let addr = browser_addr(server.addr);
+    let addr = crate::server::reachable(server.addr);
     let base = format!("http://{addr}");
 
     let bold = Style::new().bold();
@@ -1029,7 +1032,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     ))];
     let _ = tokio::time::timeout(Duration::from_secs(5), connected).await;
     let crew = match register_crew(&admin, &base).await {
-        Ok(crew) => crew,
+        Ok(crew) => {
+            if let Ok(state) = admin.admin_state(None).await {
+                for (tag, text) in story::cast(&state) {
+                    printer.now(tag, &text);
+                }
+            }
+            crew
+        }
         Err(e) => {
             for job in &background {
                 job.abort();
@@ -1069,8 +1079,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     for job in &background {
         job.abort();
     }
-    let t = *tally.lock().expect("tally lock");
+    // Where everything stands, read before the service stops.
+    let end = admin.admin_state(None).await;
+    let t = tally.lock().expect("tally lock").clone();
     server.stop().await;
+    if let Ok(state) = &end {
+        for (tag, text) in story::closing(state, &t.ledger) {
+            printer.now(tag, &text);
+        }
+    }
     drop(dir);
     printer.now(
         Tag::Demo,

@@ -141,8 +141,15 @@ pub fn render(checks: &[Check], color: bool) -> String {
     let warned = checks.iter().filter(|c| c.outcome == Outcome::Warn).count();
     out.push('\n');
     match (failed, warned) {
-        (0, 0) => out.push_str(&paint(green, "All checks passed.")),
-        (0, w) => out.push_str(&format!("No failures; {w} warning{}.", plural(w))),
+        (0, 0) => out.push_str(&paint(
+            green,
+            "All checks passed. `owp serve` can start here with this configuration.",
+        )),
+        (0, w) => out.push_str(&format!(
+            "No failures; {w} warning{}: `owp serve` can start here with this configuration \
+             (the warnings say what to look at before a deployment).",
+            plural(w)
+        )),
         (f, w) => out.push_str(&paint(
             red,
             &format!("{f} check{} failed, {w} warning{}.", plural(f), plural(w)),
@@ -274,13 +281,7 @@ fn database_fix(config: &ServeConfig) -> String {
 fn admin_token(config: &ServeConfig) -> Check {
     const NAME: &str = "Admin token";
     match &config.admin_token {
-        None => Check::fail(
-            NAME,
-            "OWP_ADMIN_TOKEN is not set",
-            "set OWP_ADMIN_TOKEN to a long random secret (e.g. `openssl rand -hex 32`) in the \
-             environment or env.local; a first `owp serve` here would generate one into env.local, \
-             which a container loses on restart",
-        ),
+        None => first_run_token(Path::new(crate::config::ENV_LOCAL)),
         Some(t) if crate::config::admin_token_problem(t.expose()).is_some() => Check::fail(
             NAME,
             crate::config::admin_token_problem(t.expose()).unwrap_or_default(),
@@ -289,8 +290,77 @@ fn admin_token(config: &ServeConfig) -> Check {
         ),
         Some(t) => Check::ok(
             NAME,
-            format!("set ({} characters, not shown)", t.expose().len()),
+            format!(
+                "set ({} characters, not shown): {}",
+                t.expose().len(),
+                crate::config::admin_token_source(t.expose())
+            ),
         ),
+    }
+}
+
+/// No admin token yet: a first `owp serve` here generates one into `env.local`, which works on
+/// this machine (a warning, for deployments) unless that file cannot take it.
+fn first_run_token(env_local: &Path) -> Check {
+    const NAME: &str = "Admin token";
+    let shown = std::env::current_dir()
+        .map(|d| d.join(env_local))
+        .unwrap_or_else(|_| env_local.to_path_buf());
+    let set_one = "or set OWP_ADMIN_TOKEN to a long random secret (e.g. `openssl rand -hex 32`)";
+    if let Some(mode) = shared_mode(env_local) {
+        return Check::fail(
+            NAME,
+            format!(
+                "not set, and {} is readable or writable by other users (mode {mode:o}), so \
+                 `owp serve` will not save a generated token there",
+                shown.display()
+            ),
+            format!("run `chmod 600 {}`, {set_one}", env_local.display()),
+        );
+    }
+    let dir = shown.parent().unwrap_or(Path::new("."));
+    let writable = if env_local.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(env_local)
+            .is_ok()
+    } else {
+        tempfile::NamedTempFile::new_in(dir).is_ok()
+    };
+    if !writable {
+        return Check::fail(
+            NAME,
+            format!(
+                "not set, and `owp serve` cannot save a generated one to {}",
+                shown.display()
+            ),
+            format!("make {} writable, {set_one}", dir.display()),
+        );
+    }
+    Check::warn(
+        NAME,
+        format!(
+            "not set yet: a first `owp serve` here generates one and saves it to {} \
+             (readable only by you), where `owp admin` and `owp doctor` in this directory find it",
+            shown.display()
+        ),
+        "nothing to do on this machine; for a deployment set OWP_ADMIN_TOKEN in its secret \
+         store (a container loses env.local when it is replaced)",
+    )
+}
+
+/// The permission bits of `path` when other users may read or write it (Unix only).
+fn shared_mode(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
     }
 }
 
@@ -691,8 +761,6 @@ mod tests {
     fn admin_token_checks() {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = config(dir.path());
-        cfg.admin_token = None;
-        assert_eq!(admin_token(&cfg).outcome, Outcome::Fail);
         cfg.admin_token = Some(Secret::new("short"));
         assert_eq!(admin_token(&cfg).outcome, Outcome::Fail);
         cfg.admin_token = Some(Secret::new(""));
@@ -701,6 +769,28 @@ mod tests {
         let ok = admin_token(&cfg);
         assert_eq!(ok.outcome, Outcome::Ok);
         assert!(!ok.detail.contains("xxxx"), "the token is never printed");
+    }
+
+    #[test]
+    fn without_a_token_a_first_run_generates_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let env_local = dir.path().join("env.local");
+        let fresh = first_run_token(&env_local);
+        assert_eq!(fresh.outcome, Outcome::Warn, "{fresh:?}");
+        assert!(
+            fresh
+                .detail
+                .contains("a first `owp serve` here generates one")
+        );
+        std::fs::write(&env_local, "GITHUB_APP_ID=1\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&env_local, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let shared = first_run_token(&env_local);
+            assert_eq!(shared.outcome, Outcome::Fail, "{shared:?}");
+            assert!(shared.fix.unwrap().contains("chmod 600"));
+        }
     }
 
     #[tokio::test]

@@ -9,9 +9,11 @@ use anyhow::Context;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{LogFormat, Secret, ServeConfig};
+use crate::config::{LogFormat, Secret, ServeConfig, TokenSource};
 use crate::http::{self, AppState};
 use crate::store::{Store, Timing};
+
+mod banner;
 
 /// How often the background sweep looks for expired leases and silent workers. Expiry is also
 /// applied by every request that could observe it, so this only bounds the delay when no request
@@ -58,16 +60,28 @@ impl Running {
     }
 }
 
-/// `owp serve`.
+/// `owp serve`. Nothing is created (no database, no `env.local`) before the port is this
+/// process's and the database's directory exists, so a failed start leaves the directory as it was.
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     init_tracing(config.log_format);
     let mut config = config;
-    if config.admin_token.is_none() {
-        config.admin_token = Some(first_run_admin_token(Path::new("env.local"))?);
-    }
-    let running = start(config, true).await?;
+    let listener = bind(&config.host, config.port).await?;
+    check_database_dir(&config)?;
+    let token_source = match &config.admin_token {
+        Some(token) => crate::config::admin_token_source(token.expose()),
+        None => {
+            let path = Path::new(crate::config::ENV_LOCAL);
+            config.admin_token = Some(first_run_admin_token(path)?);
+            TokenSource::Generated(path.to_path_buf())
+        }
+    };
+    let public_url = config.public_url.clone();
+    let running = start_on(listener, config, true).await?;
     tracing::info!(addr = %running.addr, "OWP Pool is listening");
-    eprintln!("OWP Pool listening on http://{}", running.addr);
+    eprint!(
+        "{}",
+        banner::banner(running.addr, public_url.as_deref(), &token_source)
+    );
     running.wait().await;
     tracing::info!("stopped");
     Ok(())
@@ -75,6 +89,24 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 
 /// Starts the service; with `signals`, SIGINT/SIGTERM shut it down gracefully.
 pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running> {
+    let listener = bind(&config.host, config.port).await?;
+    start_on(listener, config, signals).await
+}
+
+/// An address a browser on this machine can open: `0.0.0.0` and `::` become `127.0.0.1`.
+pub fn reachable(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::new(
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            addr.port(),
+        )
+    } else {
+        addr
+    }
+}
+
+/// Refuses an admin token anyone could guess.
+fn check_admin_token(config: &ServeConfig) -> anyhow::Result<()> {
     if let Some(why) = config
         .admin_token
         .as_ref()
@@ -82,6 +114,66 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
     {
         anyhow::bail!(why);
     }
+    Ok(())
+}
+
+/// Takes the port, or says in one line why not.
+pub async fn bind(host: &str, port: u16) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind((host, port))
+        .await
+        .map_err(|e| anyhow::anyhow!(bind_problem(host, port, &e)))
+}
+
+/// The one line for a port that cannot be taken.
+fn bind_problem(host: &str, port: u16, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "port {port} is in use: another program (perhaps another `owp serve`) listens on \
+             {host}:{port}; stop it, or pass --port with another port (--port 0 picks a free one)"
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "port {port} on {host} needs privileges this user lacks: pass --port with a port \
+             above 1023"
+        ),
+        std::io::ErrorKind::AddrNotAvailable => format!(
+            "{host} is not an address of this machine: pass --host 127.0.0.1 (this machine \
+             only) or --host 0.0.0.0 (every network)"
+        ),
+        _ => format!("cannot listen on {host}:{port}: {e}; pass --host or --port"),
+    }
+}
+
+/// SQLite creates the database file but not its directory: a missing one is named in one line
+/// (SQLite itself only says "unable to open database file").
+fn check_database_dir(config: &ServeConfig) -> anyhow::Result<()> {
+    if config.database_url.is_some() {
+        return Ok(());
+    }
+    let dir = match config.db.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => return Ok(()),
+    };
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "the directory {} does not exist, so the database {} cannot be created there: \
+             create it (`mkdir -p {}`) or pass --db with a path in an existing directory",
+            dir.display(),
+            config.db.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Starts the service on a port already taken (checking the admin token and the database's
+/// directory first, as [`start`] does).
+pub async fn start_on(
+    listener: tokio::net::TcpListener,
+    config: ServeConfig,
+    signals: bool,
+) -> anyhow::Result<Running> {
+    check_admin_token(&config)?;
+    check_database_dir(&config)?;
     let timing = Timing {
         lease_ttl_ms: secs_ms(config.lease_ttl_seconds),
         accept_ttl_ms: secs_ms(config.accept_ttl_seconds),
@@ -141,9 +233,6 @@ pub async fn start(config: ServeConfig, signals: bool) -> anyhow::Result<Running
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
         .layer(tower_http::trace::TraceLayer::new_for_http());
 
-    let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
-        .await
-        .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
     let addr = listener.local_addr()?;
     github.set_local_addr(addr, config.public_url.is_some());
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
@@ -464,11 +553,6 @@ pub fn first_run_admin_token(path: &Path) -> anyhow::Result<Secret> {
         )
     })?;
     writeln!(f, "OWP_ADMIN_TOKEN={token}")?;
-    eprintln!(
-        "No OWP_ADMIN_TOKEN was set: generated one and saved it to {} (owner-only). \
-         `owp admin …` run from this directory uses it.",
-        path.display()
-    );
     Ok(Secret::new(token))
 }
 
@@ -493,12 +577,20 @@ fn refuse_shared_env_file(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Colours only on a terminal, and never with `NO_COLOR` set (no-color.org): a log file gets
+/// plain text.
+fn colours_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("OWP_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colours_on_stderr())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),

@@ -82,6 +82,45 @@ fn the_demo_tells_the_whole_story_in_twenty_seconds() {
         told("demo", "Demo over after"),
         "a closing summary\n{report}"
     );
+    // Every worker and task it introduced is accounted for: who can take what at the start,
+    // where each stands at the end.
+    let workers = ["ada", "grace", "linus", "margaret"];
+    for name in workers {
+        assert!(
+            lines.iter().any(|(t, text)| *t == "join"
+                && text.starts_with(&format!("{name} ("))
+                && text.contains("can take")),
+            "{name}'s tasks at the start\n{report}"
+        );
+        assert!(
+            lines.iter().any(|(t, text)| *t == "worker"
+                && text.starts_with(&format!("{name}: "))
+                && text.contains("lease")),
+            "what {name} did, at the end\n{report}"
+        );
+    }
+    for n in 1..=14 {
+        let key = format!("DEMO-{n} ");
+        let told: Vec<&str> = lines
+            .iter()
+            .filter(|(t, text)| *t == "task" && text.starts_with(&key))
+            .map(|(_, text)| *text)
+            .collect();
+        assert_eq!(told.len(), 1, "where {key}stands at the end\n{report}");
+        assert!(
+            [
+                "merged:",
+                "in review:",
+                "still in progress",
+                "still waits",
+                "blocked"
+            ]
+            .iter()
+            .any(|fate| told[0].contains(fate)),
+            "{}\n{report}",
+            told[0]
+        );
+    }
     // The temporary database is gone with the demo.
     assert!(
         std::fs::read_dir(dir.path()).unwrap().next().is_none(),

@@ -1,0 +1,94 @@
+//! What `owp serve` prints once it listens: where the API and the dashboard are, where the admin
+//! token is, and the next command to try.
+//!
+//! The token itself is never printed, not even one just generated: the service's output often
+//! ends up in a log file or a journal that others can read, while `env.local` is readable only by
+//! its owner. The block names the file and the command that shows the token instead.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use super::reachable;
+use crate::config::TokenSource;
+
+/// The server `owp admin` and `owp worker` talk to when given no `--server`.
+const DEFAULT_CLIENT_SERVER: &str = "http://127.0.0.1:8787";
+
+/// The start-up block for a service listening on `addr`.
+pub fn banner(addr: SocketAddr, public_url: Option<&str>, token: &TokenSource) -> String {
+    let local = format!("http://{}", reachable(addr));
+    let base = public_url
+        .map(|u| u.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| local.clone());
+    let mut out = String::from("\nOWP Pool is running.\n");
+    let _ = writeln!(
+        out,
+        "  API          {base}  (OWP v1; its OpenAPI document: {base}/v1/openapi.json)"
+    );
+    let _ = writeln!(
+        out,
+        "  Dashboard    {base}/  (sign in with the admin token)"
+    );
+    let _ = writeln!(out, "  Admin token  {token}");
+    if let TokenSource::Generated(path) | TokenSource::File(path) = token {
+        let _ = writeln!(
+            out,
+            "               `{} {}` shows it; it is not printed here, as this output may be kept in logs",
+            if cfg!(windows) { "type" } else { "cat" },
+            path.display()
+        );
+    }
+    let server = if local == DEFAULT_CLIENT_SERVER {
+        String::new()
+    } else {
+        format!(" --server {local}")
+    };
+    let here = match token {
+        TokenSource::Environment => "with the same OWP_ADMIN_TOKEN",
+        _ => "from this directory, so it finds the token",
+    };
+    let _ = writeln!(
+        out,
+        "  Next         owp admin init-repo demo --max-open-prs 2{server}   ({here})"
+    );
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn the_default_port_needs_no_server_flag_and_others_do() {
+        let generated = TokenSource::Generated(PathBuf::from("env.local"));
+        let text = banner("0.0.0.0:8787".parse().unwrap(), None, &generated);
+        assert!(
+            text.contains("Dashboard    http://127.0.0.1:8787/"),
+            "{text}"
+        );
+        assert!(
+            text.contains("--max-open-prs 2   (from this directory"),
+            "{text}"
+        );
+        assert!(text.contains("generated just now"), "{text}");
+        let text = banner(
+            "127.0.0.1:9000".parse().unwrap(),
+            None,
+            &TokenSource::Environment,
+        );
+        assert!(text.contains("--server http://127.0.0.1:9000"), "{text}");
+        assert!(!text.contains("shows it"), "{text}");
+        let text = banner(
+            "127.0.0.1:9000".parse().unwrap(),
+            Some("https://pool.example.org/"),
+            &TokenSource::Environment,
+        );
+        assert!(
+            text.contains("Dashboard    https://pool.example.org/ "),
+            "{text}"
+        );
+    }
+}
