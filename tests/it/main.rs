@@ -50,6 +50,7 @@ mod ops_doctor;
 mod ops_metrics;
 mod ops_shutdown;
 mod pg_replicas;
+mod readme_tour;
 mod store_backends;
 mod worker_agent;
 mod worker_hostile;

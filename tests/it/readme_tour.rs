@@ -26,7 +26,7 @@
 //! command stands for what the reader copies from the output above it: the ID of the first task
 //! in `pr_opened` in the latest `owp admin state` output.
 //!
-//! Every command's time is printed (`cargo test --test readme_tour -- --nocapture`); a command
+//! Every command's time is printed (`cargo test --test it readme_tour -- --nocapture`); a command
 //! that fails stops the test with the command, its output and the background processes' output.
 
 #![cfg(unix)]
