@@ -7,6 +7,7 @@
 //! comment outbox).
 
 mod batched;
+pub mod archive;
 pub mod board;
 mod checks;
 pub mod deps;
