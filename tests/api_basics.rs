@@ -573,7 +573,11 @@ async fn an_archived_worker_leaves_the_state_and_its_token_stops_working() {
 
     let (lease_id, _, _) = s.claim_ok(&token).await;
     let busy = s.admin_post(&path, json!({})).await;
-    assert!(busy.expect_problem(409).contains("worker_busy"), "{}", busy.describe());
+    assert!(
+        busy.expect_problem(409).contains("worker_busy"),
+        "{}",
+        busy.describe()
+    );
     s.nack(&token, &lease_id).await.expect(200);
 
     let archived = s.admin_post(&path, json!({})).await.expect(200);
@@ -586,7 +590,10 @@ async fn an_archived_worker_leaves_the_state_and_its_token_stops_working() {
         "{}",
         state["workers"]
     );
-    let all = s.admin_get("/v1/admin/state?archived=true").await.expect(200);
+    let all = s
+        .admin_get("/v1/admin/state?archived=true")
+        .await
+        .expect(200);
     assert_eq!(all["workers"][0]["worker_id"], id.as_str());
     // Again: nothing changes; an unknown worker is 404.
     s.admin_post(&path, json!({})).await.expect(200);
@@ -622,8 +629,16 @@ async fn an_archived_repo_leaves_the_state_and_takes_no_import() {
         .await;
     anonymous.expect_problem(401);
     let busy = s.admin_post("/v1/admin/repos/archive", body.clone()).await;
-    assert!(busy.expect_problem(409).contains("repo_busy"), "{}", busy.describe());
-    assert_eq!(s.task(&held).await["status"], "leased", "the lease is untouched");
+    assert!(
+        busy.expect_problem(409).contains("repo_busy"),
+        "{}",
+        busy.describe()
+    );
+    assert_eq!(
+        s.task(&held).await["status"],
+        "leased",
+        "the lease is untouched"
+    );
 
     s.nack(&token, &lease_id).await.expect(200);
     s.admin_post("/v1/admin/repos/archive", body.clone())
@@ -634,13 +649,24 @@ async fn an_archived_repo_leaves_the_state_and_takes_no_import() {
     }
     s.claim_none(&token).await;
     let state = s.state().await;
-    assert!(state["repos"].as_array().unwrap().is_empty(), "{}", state["repos"]);
-    assert!(state["tasks"].as_array().unwrap().is_empty(), "{}", state["tasks"]);
+    assert!(
+        state["repos"].as_array().unwrap().is_empty(),
+        "{}",
+        state["repos"]
+    );
+    assert!(
+        state["tasks"].as_array().unwrap().is_empty(),
+        "{}",
+        state["tasks"]
+    );
     let board = s.req(Method::GET, "/board/state").send().await.expect(200);
     assert!(board["repos"].as_array().unwrap().is_empty(), "{board}");
     assert!(board["tasks"].as_array().unwrap().is_empty(), "{board}");
     let import = s
-        .admin_post("/v1/admin/tasks", json!({"repo": repo, "tasks": [{"title": "late"}]}))
+        .admin_post(
+            "/v1/admin/tasks",
+            json!({"repo": repo, "tasks": [{"title": "late"}]}),
+        )
         .await;
     import.expect_problem(404);
     s.admin_post("/v1/admin/repos/archive", json!({"repo": "acme/none"}))

@@ -417,13 +417,18 @@ async fn a_specialist_is_offered_only_tasks_that_need_one_of_its_skills() {
         )
         .await;
     let body = s
-        .register(json!({"name": "sp", "skills": ["docs"], "capacity_points": 5,
-                         "max_concurrent_tasks": 5, "specialist": true}))
+        .register(
+            json!({"name": "sp", "skills": ["docs"], "capacity_points": 5,
+                         "max_concurrent_tasks": 5, "specialist": true}),
+        )
         .await
         .expect(201);
     let token = body["token"].as_str().unwrap().to_string();
     let (_, task, _) = s.claim_ok(&token).await;
-    assert_eq!(task, ids[1], "the specialist got the task open to anyone first");
+    assert_eq!(
+        task, ids[1],
+        "the specialist got the task open to anyone first"
+    );
     s.claim_none(&token).await;
     let me = s.worker_get(&token, "/v1/workers/me").await.expect(200);
     assert_eq!(me["worker"]["specialist"], true, "{me}");

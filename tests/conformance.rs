@@ -106,7 +106,10 @@ async fn whole_suite_passes(server: &Server) {
         .iter()
         .filter(|e| e["task_id"] == own.as_str() && e["worker_id"].is_string())
         .collect();
-    assert!(touched.is_empty(), "the run touched the maintainer's task: {touched:?}");
+    assert!(
+        touched.is_empty(),
+        "the run touched the maintainer's task: {touched:?}"
+    );
     let task = server.task(&own).await;
     assert_eq!(task["status"], "ready", "{task}");
     assert_eq!(task["attempts"], 0, "{task}");
@@ -116,8 +119,16 @@ async fn whole_suite_passes(server: &Server) {
     // workers are archived, so the admin state (and the dashboard, which shows it) lists only
     // the maintainer's own.
     let ours = |name: &Value| name.as_str().is_some_and(|n| n.starts_with("owpc-"));
-    let archived_repos = all["repos"].as_array().unwrap().iter().filter(|r| ours(&r["repo"])).count();
-    assert!(archived_repos >= 20, "the run's repositories: {archived_repos}");
+    let archived_repos = all["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| ours(&r["repo"]))
+        .count();
+    assert!(
+        archived_repos >= 20,
+        "the run's repositories: {archived_repos}"
+    );
     assert!(!all["workers"].as_array().unwrap().is_empty());
     for task in all["tasks"].as_array().unwrap() {
         let status = task["status"].as_str().unwrap();
@@ -127,11 +138,21 @@ async fn whole_suite_passes(server: &Server) {
         );
     }
     let state = server.state().await;
-    let repos: Vec<&Value> = state["repos"].as_array().unwrap().iter().map(|r| &r["repo"]).collect();
+    let repos: Vec<&Value> = state["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["repo"])
+        .collect();
     assert_eq!(repos, vec![maintainer], "repositories left on the board");
     let workers = state["workers"].as_array().unwrap();
     assert!(workers.is_empty(), "workers left on the board: {workers:?}");
-    let tasks: Vec<&Value> = state["tasks"].as_array().unwrap().iter().map(|t| &t["task_id"]).collect();
+    let tasks: Vec<&Value> = state["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["task_id"])
+        .collect();
     assert_eq!(tasks, vec![own.as_str()], "tasks left on the board");
 }
 
@@ -370,7 +391,10 @@ async fn bad_credentials_stop_the_run_with_one_line() {
     let wrong = ["--admin-token", "not-the-token"];
     let empty = ["--admin-token", ""];
     for (args, says) in [
-        (&[server.base.as_str(), wrong[0], wrong[1]][..], "refused the admin token"),
+        (
+            &[server.base.as_str(), wrong[0], wrong[1]][..],
+            "refused the admin token",
+        ),
         (&[server.base.as_str(), empty[0], empty[1]][..], "env.local"),
         (&[server.base.as_str()][..], "env.local"),
     ] {
@@ -447,22 +471,25 @@ async fn hostile(app: axum::Router) -> Hostile {
     Hostile { base, task }
 }
 
+/// A `404 not_found` problem, as an OWP server answers for an unknown task.
+fn not_found_problem() -> impl axum::response::IntoResponse {
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        [("content-type", "application/problem+json")],
+        r#"{"type":"about:blank","title":"Not Found","status":404,"detail":"no","code":"not_found"}"#,
+    )
+}
+
 /// What an OWP server answers before the first case: `/healthz`, and a 404 problem for an
 /// unknown task asked by the admin.
 fn owp_like() -> axum::Router {
     use axum::routing::get;
     axum::Router::new()
-        .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
         .route(
-            "/v1/tasks/{id}",
-            get(|| async {
-                (
-                    axum::http::StatusCode::NOT_FOUND,
-                    [("content-type", "application/problem+json")],
-                    r#"{"type":"about:blank","title":"Not Found","status":404,"detail":"no","code":"not_found"}"#,
-                )
-            }),
+            "/healthz",
+            get(|| async { axum::Json(json!({"status": "ok"})) }),
         )
+        .route("/v1/tasks/{id}", get(|| async { not_found_problem() }))
 }
 
 /// An answer that never ends is read up to the runner's cap (4 MiB), and the case fails saying
@@ -472,14 +499,24 @@ async fn an_endless_answer_fails_its_case_and_the_run_ends() {
     use axum::body::Body;
     let endless = || async {
         let chunk = bytes::Bytes::from(vec![b' '; 64 * 1024]);
-        let stream = futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
-        ([("content-type", "application/json")], Body::from_stream(stream))
+        let stream =
+            futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+        (
+            [("content-type", "application/json")],
+            Body::from_stream(stream),
+        )
     };
     let server = hostile(owp_like().route("/v1/meta", axum::routing::get(endless))).await;
     let dir = tempfile::tempdir().unwrap();
     let (output, took) = conformance_in(
         dir.path(),
-        &[&server.base, "--admin-token", "t", "--only", "discovery.meta"],
+        &[
+            &server.base,
+            "--admin-token",
+            "t",
+            "--only",
+            "discovery.meta",
+        ],
         Duration::from_secs(60),
     )
     .await;
@@ -509,20 +546,18 @@ async fn clean_up_is_bounded_by_count_and_time() {
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/v1/tasks/{id}",
-            get(move |axum::extract::Path(id): axum::extract::Path<String>| {
-                let counted = counted.clone();
-                async move {
-                    if id != "owpc-credential-check" {
-                        counted.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_secs(5)).await;
+            get(
+                move |axum::extract::Path(id): axum::extract::Path<String>| {
+                    let counted = counted.clone();
+                    async move {
+                        if id != "owpc-credential-check" {
+                            counted.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                        }
+                        not_found_problem()
                     }
-                    (
-                        axum::http::StatusCode::NOT_FOUND,
-                        [("content-type", "application/problem+json")],
-                        r#"{"type":"about:blank","title":"Not Found","status":404,"detail":"no","code":"not_found"}"#,
-                    )
-                }
-            }),
+                },
+            ),
         )
         .route(
             "/v1/admin/repos",
@@ -588,7 +623,13 @@ async fn the_admin_token_never_follows_a_redirect_to_another_host() {
     let dir = tempfile::tempdir().unwrap();
     let (output, _) = conformance_in(
         dir.path(),
-        &[&redirecting.base, "--admin-token", "secret-admin-token", "--only", "rules.skills"],
+        &[
+            &redirecting.base,
+            "--admin-token",
+            "secret-admin-token",
+            "--only",
+            "rules.skills",
+        ],
         Duration::from_secs(60),
     )
     .await;
@@ -598,5 +639,8 @@ async fn the_admin_token_never_follows_a_redirect_to_another_host() {
         seen.iter().all(|l| !l.contains("secret-admin-token")),
         "the admin token went to another host: {seen:?}"
     );
-    assert!(seen.is_empty(), "the runner followed a redirect to another host: {seen:?}");
+    assert!(
+        seen.is_empty(),
+        "the runner followed a redirect to another host: {seen:?}"
+    );
 }

@@ -402,16 +402,12 @@ pub async fn archive_worker(
 ) -> ApiResult<Json<Worker>> {
     let (row, now) = state
         .store
-        .on_writer(move |store| async move {
-            store
-                .write(|mut tx| {
-                    let worker_id = &worker_id;
-                    async move {
-                        let result = tx.archive_worker(worker_id).await.map(|row| (row, tx.now));
-                        (tx, result)
-                    }
-                })
-                .await
+        .write_on_writer(move |mut tx| {
+            let worker_id = worker_id.clone();
+            async move {
+                let result = tx.archive_worker(&worker_id).await.map(|row| (row, tx.now));
+                (tx, result)
+            }
         })
         .await?;
     Ok(Json(row.to_api(now, state.store.timing.heartbeat_ttl_ms)))
@@ -439,16 +435,12 @@ pub async fn archive_repo(
     let name = body.value.repo.trim().to_string();
     let row = state
         .store
-        .on_writer(move |store| async move {
-            store
-                .write(|mut tx| {
-                    let name = &name;
-                    async move {
-                        let result = tx.archive_repo(name).await;
-                        (tx, result)
-                    }
-                })
-                .await
+        .write_on_writer(move |mut tx| {
+            let name = name.clone();
+            async move {
+                let result = tx.archive_repo(&name).await;
+                (tx, result)
+            }
         })
         .await?;
     Ok(Json(row.to_api()))

@@ -55,10 +55,9 @@ impl WriteTx {
     /// Archives a repository nobody is working on, cancelling its open tasks; archiving it again
     /// changes nothing.
     pub async fn archive_repo(&mut self, name: &str) -> Result<RepoRow, StoreError> {
-        let repo = self
-            .repo_by_name(name)
-            .await?
-            .ok_or_else(|| StoreError::not_found("repo_not_found", format!("unknown repo `{name}`")))?;
+        let repo = self.repo_by_name(name).await?.ok_or_else(|| {
+            StoreError::not_found("repo_not_found", format!("unknown repo `{name}`"))
+        })?;
         if repo.archived {
             return Ok(repo);
         }

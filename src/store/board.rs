@@ -33,9 +33,10 @@ pub struct PublicBoard {
 impl Store {
     /// Names of the repositories whose boards anyone may read.
     pub async fn public_repo_names(&self) -> Result<HashSet<String>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as("SELECT name FROM repos WHERE private = 0 AND archived_at IS NULL")
-            .fetch_all(&self.read)
-            .await?;
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT name FROM repos WHERE private = 0 AND archived_at IS NULL")
+                .fetch_all(&self.read)
+                .await?;
         Ok(rows.into_iter().map(|(n,)| n).collect())
     }
 
@@ -49,8 +50,10 @@ impl Store {
             .map(RepoRow::decode)
             .collect::<Result<Vec<_>, _>>()?;
 
-        let sql = format!("{TASK_SELECT} WHERE r.private = 0 AND r.archived_at IS NULL \
-             ORDER BY t.seq DESC LIMIT $1");
+        let sql = format!(
+            "{TASK_SELECT} WHERE r.private = 0 AND r.archived_at IS NULL \
+             ORDER BY t.seq DESC LIMIT $1"
+        );
         let mut tasks = sqlx::query(AssertSqlSafe(sql))
             .bind(PUBLIC_TASK_LIMIT)
             .fetch_all(&self.read)

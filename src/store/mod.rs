@@ -6,8 +6,8 @@
 //! that also appends its audit events (and whatever a [`door::ChangeHook`] adds, e.g. the GitHub
 //! comment outbox).
 
-mod batched;
 pub mod archive;
+mod batched;
 pub mod board;
 mod checks;
 pub mod deps;
