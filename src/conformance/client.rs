@@ -3,9 +3,17 @@
 //!
 //! Every name a run creates starts with its prefix (`owpc-<random>`): repositories
 //! (`owpc-<random>-<case>-<n>`), workers and the skills its tasks require. A case's tasks each
-//! require a skill of that case, so no worker outside the case can take them; a lease on a task the
-//! run did not create is given back at once (see [`Ctx::claim`]).
+//! require a skill of that case, so no worker outside the case can take them; its workers register
+//! as `specialist` (offered only tasks that require one of their skills), so they are never offered
+//! a task the run did not create; and a lease on such a task, from a server that does not know
+//! `specialist`, is given back at once, whichever request received it (see [`Ctx::send`]).
+//!
+//! What the runner reads from the server is bounded: every answer at most [`MAX_ANSWER_BYTES`]
+//! (a larger one fails the case), and the clean-up after a case at most [`MAX_REMEMBERED`]
+//! objects of each kind and [`CLEAN_UP_TIME`] in all. Redirects are followed only to the same
+//! origin, so the admin token never goes to another host.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,6 +23,21 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{CaseResult, Outcome};
+
+/// The largest answer the runner reads (4 MiB): a server's answers to its small requests are far
+/// smaller, and a larger one fails the case instead of filling the runner's memory.
+pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+/// The most tasks, workers and repositories of each kind one case remembers for clean-up; a
+/// case creates a few dozen, so more can only come from an answer listing objects it did not
+/// create.
+pub const MAX_REMEMBERED: usize = 500;
+
+/// The longest the clean-up after one case (or the end of a run) may take.
+pub const CLEAN_UP_TIME: Duration = Duration::from_secs(20);
+
+/// The longest id the runner puts into a path; ids are short, and a hostile one is not followed.
+const MAX_ID_CHARS: usize = 128;
 
 /// One answer, read whole.
 #[derive(Debug, Clone)]
@@ -34,12 +57,12 @@ impl Reply {
     pub fn describe(&self) -> String {
         let code = self.body.get("code").and_then(Value::as_str);
         let detail = self.body.get("detail").and_then(Value::as_str);
-        match (code, detail) {
+        let text = match (code, detail) {
             (Some(c), Some(d)) => format!("{} {c} ({d})", self.status),
             (Some(c), None) => format!("{} {c}", self.status),
             _ => {
                 let mut body: String = self.text.chars().take(200).collect();
-                if body.len() < self.text.len() {
+                if self.text.chars().nth(200).is_some() {
                     body.push('…');
                 }
                 if body.is_empty() {
@@ -48,7 +71,11 @@ impl Reply {
                     format!("{} {body}", self.status)
                 }
             }
-        }
+        };
+        // One line, whatever the server sent: control characters become spaces.
+        text.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
     }
 
     /// Fails unless the status is one of `wanted`.
@@ -129,6 +156,25 @@ struct Shared {
 struct Created {
     tasks: Vec<String>,
     workers: Vec<String>,
+    repos: Vec<String>,
+}
+
+/// Whether `id` can go into a path as it is: short, and only letters, digits and `-_.:~`.
+fn path_safe(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_CHARS
+        && id != "."
+        && id != ".."
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:~".contains(c))
+}
+
+/// Adds `id` to `list` when it can go into a path and the list is not full.
+fn remember(list: &mut Vec<String>, id: &str) {
+    if list.len() < MAX_REMEMBERED && path_safe(id) && !list.iter().any(|x| x == id) {
+        list.push(id.to_string());
+    }
 }
 
 /// What a case works with: the server, the run's prefix and this case's own names.
@@ -141,26 +187,73 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Reads the server's `/v1/meta` (a server without it is still checked: discovery's own case
-    /// fails, and every optional feature is skipped).
+    /// Checks the server and the admin token with one request each, then reads `/v1/meta` (a
+    /// server without it is still checked: discovery's own case fails, and every optional feature
+    /// is skipped). A server that is not answering, does not answer as an OWP server, or refuses
+    /// the token is an error of one line, and no case runs.
     pub async fn connect(base: &str, admin_token: &str, max_wait: Duration) -> anyhow::Result<Ctx> {
         let base = base.trim_end_matches('/').to_string();
-        url::Url::parse(&base).with_context(|| format!("`{base}` is not a URL"))?;
+        let parsed = url::Url::parse(&base).with_context(|| format!("`{base}` is not a URL"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            anyhow::bail!("`{base}` is not an http:// or https:// URL");
+        }
+        if admin_token.trim().is_empty() {
+            anyhow::bail!(
+                "no admin token: give --admin-token or OWP_ADMIN_TOKEN (`owp serve` saves the one it \
+                 generates in env.local in its working directory, which `owp conformance` reads \
+                 when run there)"
+            );
+        }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(45))
             .connect_timeout(Duration::from_secs(5))
+            .redirect(same_origin_redirects())
             .user_agent(concat!("owp-conformance/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let health = http
             .get(format!("{base}/healthz"))
             .send()
             .await
-            .with_context(|| format!("{base} is not answering"))?;
+            .map_err(|e| anyhow::anyhow!("{base} is not answering ({})", error_kind(&e)))?;
         if !health.status().is_success() {
-            anyhow::bail!("{base}/healthz answered {}", health.status());
+            anyhow::bail!(
+                "{base}/healthz answered {}: is this an OWP server?",
+                health.status()
+            );
+        }
+        // The admin token, with one request that changes nothing: an unknown task is `404` for
+        // the admin and `401` for anyone else.
+        let probe = http
+            .get(format!("{base}/v1/tasks/owpc-credential-check"))
+            .header("X-Admin-Token", admin_token)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("{base} is not answering ({})", error_kind(&e)))?;
+        let probe = read(probe).await.map_err(|o| match o {
+            Outcome::Failed(d) | Outcome::Skipped(d) => anyhow::anyhow!("{base}: {d}"),
+        })?;
+        match probe.status {
+            // Whether it is a problem as well is the wire cases' to judge.
+            404 => {}
+            429 => anyhow::bail!(
+                "{base} is limiting this address's requests (429): try again in a minute"
+            ),
+            401 | 403 => anyhow::bail!(
+                "{base} refused the admin token ({}): give the server's own with --admin-token or \
+                 OWP_ADMIN_TOKEN",
+                probe.status
+            ),
+            _ => anyhow::bail!(
+                "{base} does not answer as an OWP server: GET /v1/tasks/UNKNOWN as the admin \
+                 should be 404, got {}",
+                probe.describe()
+            ),
         }
         let meta = match http.get(format!("{base}/v1/meta")).send().await {
-            Ok(r) if r.status().is_success() => r.json::<Value>().await.unwrap_or(Value::Null),
+            Ok(r) if r.status().is_success() => match read(r).await {
+                Ok(reply) => reply.body,
+                Err(_) => Value::Null,
+            },
             _ => Value::Null,
         };
         let prefix = format!("owpc-{:08x}", rand::random::<u32>());
@@ -254,10 +347,43 @@ impl Ctx {
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
-        if let Some(body) = body {
-            req = req.json(body);
+        let is_registration = method == Method::POST && path == "/v1/workers/register";
+        match body {
+            // Every worker of the run is a specialist (see the module docs).
+            Some(Value::Object(fields)) if is_registration => {
+                let mut fields = fields.clone();
+                fields.entry("specialist").or_insert(Value::Bool(true));
+                req = req.json(&Value::Object(fields));
+            }
+            Some(body) => req = req.json(body),
+            None => {}
         }
-        dispatch(&method, path, req).await
+        let reply = dispatch(&method, path, req).await?;
+        if is_claim(&method, path) {
+            self.give_back_foreign(&reply, auth).await;
+        }
+        self.note_created(&method, path, body, &reply);
+        Ok(reply)
+    }
+
+    /// Whether `reply` is a lease on a task of a repository this run did not create; if so, it
+    /// is given back (`nack`) at once, whatever the case does with the answer.
+    async fn give_back_foreign(&self, reply: &Reply, auth: Auth<'_>) -> bool {
+        if reply.status != 200 {
+            return false;
+        }
+        let lease = &reply.body["lease"];
+        let repo = lease["task"]["repo"].as_str().unwrap_or("");
+        if self.is_ours(repo) {
+            return false;
+        }
+        if let Some(id) = lease["lease_id"].as_str().filter(|id| path_safe(id)) {
+            let req = self
+                .request_as(Method::POST, &format!("/v1/leases/{id}/nack"), auth)
+                .json(&json!({"reason": "conformance run: not this run's task"}));
+            let _ = dispatch(&Method::POST, "/v1/leases/{id}/nack", req).await;
+        }
+        true
     }
 
     /// Sends a raw body with a content type.
@@ -273,7 +399,12 @@ impl Ctx {
             .request_as(method.clone(), path, auth)
             .header("Content-Type", content_type)
             .body(body);
-        dispatch(&method, path, req).await
+        let reply = dispatch(&method, path, req).await?;
+        if is_claim(&method, path) {
+            self.give_back_foreign(&reply, auth).await;
+        }
+        self.note_created(&method, path, None, &reply);
+        Ok(reply)
     }
 
     /// A request builder on the shared client carrying `auth`'s credential, for what
@@ -353,6 +484,7 @@ impl Ctx {
         self.admin_post("/v1/admin/repos", body)
             .await?
             .expect(&[200, 201], "POST /v1/admin/repos")?;
+        self.remember_repo(&repo);
         Ok(repo)
     }
 
@@ -399,9 +531,9 @@ impl Ctx {
     /// Notes tasks to clean up after the case (tasks created otherwise than by [`Ctx::import`]).
     pub fn remember_tasks(&self, tasks: &[Value]) {
         let mut created = self.created.lock().unwrap();
-        for t in tasks {
+        for t in tasks.iter().take(MAX_REMEMBERED) {
             if let Some(id) = t["task_id"].as_str() {
-                created.tasks.push(id.to_string());
+                remember(&mut created.tasks, id);
             }
         }
     }
@@ -462,7 +594,7 @@ impl Ctx {
                 reply.describe()
             )));
         };
-        self.created.lock().unwrap().workers.push(id.to_string());
+        remember(&mut self.created.lock().unwrap().workers, id);
         Ok(Worker {
             id: id.to_string(),
             token: token.to_string(),
@@ -471,8 +603,8 @@ impl Ctx {
     }
 
     /// `POST /v1/work` (with `?wait=N` when `wait` is given). A lease on a task of a repository
-    /// this run did not create is given back at once (`nack`) and the claim repeated, so the run
-    /// never keeps anyone else's work.
+    /// this run did not create is given back at once (by [`Ctx::send`]) and the claim repeated,
+    /// so the run never keeps anyone else's work.
     pub async fn claim(&self, worker: &Worker, wait: Option<u64>) -> Result<Reply, Outcome> {
         let path = match wait {
             Some(w) => format!("/v1/work?wait={w}"),
@@ -482,22 +614,12 @@ impl Ctx {
             let reply = self
                 .send(Method::POST, &path, Auth::Worker(worker), None, &[])
                 .await?;
-            if reply.status == 200 {
-                let repo = reply.body["lease"]["task"]["repo"].as_str().unwrap_or("");
-                if !self.is_ours(repo)
-                    && let Some(lease) = reply.body["lease"]["lease_id"].as_str()
-                {
-                    let _ = self
-                        .worker_post(
-                            worker,
-                            &format!("/v1/leases/{lease}/nack"),
-                            json!({"reason": "conformance run: not this run's task"}),
-                        )
-                        .await;
-                    continue;
-                }
+            // `send` gave a foreign lease back already; claim again.
+            let foreign = reply.status == 200
+                && !self.is_ours(reply.body["lease"]["task"]["repo"].as_str().unwrap_or(""));
+            if !foreign {
+                return Ok(reply);
             }
-            return Ok(reply);
         }
         Err(Outcome::Failed(
             "every claim returned a task of a repository this run did not create".into(),
@@ -547,39 +669,138 @@ impl Ctx {
         Ok(reply.body.clone())
     }
 
-    /// Ends what the case left open: its tasks not yet `merged` or `cancelled` are cancelled and
-    /// its workers paused (the protocol deletes neither). Best effort: a server that refuses
-    /// leaves them as they are.
+    /// Ends what the case left open, within [`CLEAN_UP_TIME`]: its tasks not yet `merged` or
+    /// `cancelled` are cancelled, then its workers and repositories archived (`POST
+    /// /v1/admin/workers/{id}/archive`, `POST /v1/admin/repos/archive`), so that neither shows
+    /// on the server's boards any more. A server without those routes gets its workers paused
+    /// instead. Best effort: what a server refuses stays as it is.
     pub async fn clean_up(&self) {
-        let (tasks, workers) = {
-            let mut created = self.created.lock().unwrap();
-            (
-                std::mem::take(&mut created.tasks),
-                std::mem::take(&mut created.workers),
-            )
-        };
-        for id in tasks {
-            let Ok(reply) = self.admin_get(&format!("/v1/tasks/{id}")).await else {
-                continue;
+        let created = std::mem::take(&mut *self.created.lock().unwrap());
+        let work = async {
+            let cancel = |id: String| async move {
+                let Ok(reply) = self.admin_get(&format!("/v1/tasks/{id}")).await else {
+                    return;
+                };
+                let status = reply.body["status"].as_str().unwrap_or("");
+                if reply.status == 200 && status != "merged" && status != "cancelled" {
+                    let _ = self
+                        .admin_post(
+                            &format!("/v1/admin/tasks/{id}/status"),
+                            json!({"status": "cancelled", "reason": "conformance run: clean-up"}),
+                        )
+                        .await;
+                }
             };
-            let status = reply.body["status"].as_str().unwrap_or("");
-            if reply.status == 200 && status != "merged" && status != "cancelled" {
-                let _ = self
-                    .admin_post(
-                        &format!("/v1/admin/tasks/{id}/status"),
-                        json!({"status": "cancelled", "reason": "conformance run: clean-up"}),
-                    )
+            in_parallel(created.tasks, cancel).await;
+            let archive_worker = |id: String| async move {
+                let archived = self
+                    .admin_post(&format!("/v1/admin/workers/{id}/archive"), json!({}))
                     .await;
+                if !archived.is_ok_and(|r| r.status == 200) {
+                    let _ = self
+                        .admin_post(
+                            &format!("/v1/admin/workers/{id}"),
+                            json!({"status": "paused"}),
+                        )
+                        .await;
+                }
+            };
+            in_parallel(created.workers, archive_worker).await;
+            let archive_repo = |repo: String| async move {
+                let _ = self
+                    .admin_post("/v1/admin/repos/archive", json!({"repo": repo}))
+                    .await;
+            };
+            in_parallel(created.repos, archive_repo).await;
+        };
+        let _ = tokio::time::timeout(CLEAN_UP_TIME, work).await;
+    }
+
+    /// Notes a repository to archive after the case (repositories created otherwise than by
+    /// [`Ctx::repo_with`]); only names of this run are kept.
+    pub fn remember_repo(&self, repo: &str) {
+        if self.is_ours(repo) {
+            let repos = &mut self.created.lock().unwrap().repos;
+            if repos.len() < MAX_REMEMBERED && !repos.iter().any(|r| r == repo) {
+                repos.push(repo.to_string());
             }
         }
-        for id in workers {
-            let _ = self
-                .admin_post(
-                    &format!("/v1/admin/workers/{id}"),
-                    json!({"status": "paused"}),
-                )
-                .await;
+    }
+
+    /// Notes what a request created, whichever case method sent it: a repository policy, a
+    /// worker, imported tasks.
+    fn note_created(&self, method: &Method, path: &str, sent: Option<&Value>, reply: &Reply) {
+        if *method != Method::POST || !(200..300).contains(&reply.status) {
+            return;
         }
+        let path = path.split('?').next().unwrap_or(path);
+        match path {
+            "/v1/admin/repos" => {
+                if let Some(repo) = sent.and_then(|b| b["repo"].as_str()) {
+                    self.remember_repo(repo.trim());
+                }
+            }
+            "/v1/workers/register" => {
+                if let Some(id) = reply.body["worker_id"].as_str() {
+                    self.remember_worker(id);
+                }
+            }
+            "/v1/admin/tasks" | "/v1/admin/tasks/beads" => {
+                if let Some(tasks) = reply.body["tasks"].as_array() {
+                    self.remember_tasks(tasks);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Runs `f` on every item, a few at a time.
+async fn in_parallel<F, Fut>(items: Vec<String>, f: F)
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    use futures_util::StreamExt as _;
+    futures_util::stream::iter(items)
+        .map(f)
+        .buffer_unordered(8)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// Whether a request is a claim (`POST /v1/work`, with or without a query).
+fn is_claim(method: &Method, path: &str) -> bool {
+    *method == Method::POST && (path == "/v1/work" || path.starts_with("/v1/work?"))
+}
+
+/// Follows a redirect only to the origin (scheme, host and port) of the request's own URL, at
+/// most 5 times: the admin token and worker tokens never go to another host.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt
+            .previous()
+            .first()
+            .map(|u| u.origin())
+            .unwrap_or_else(|| attempt.url().origin());
+        if attempt.url().origin() != first || attempt.previous().len() > 5 {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// A short reason for a request that got no answer, without the library's error chain.
+fn error_kind(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "no answer in time"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_redirect() {
+        "too many redirects"
+    } else {
+        "the connection failed"
     }
 }
 
@@ -618,10 +839,7 @@ async fn read(res: reqwest::Response) -> Result<Reply, Outcome> {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let bytes = res
-        .bytes()
-        .await
-        .map_err(|e| Outcome::Failed(format!("the answer's body could not be read: {e}")))?;
+    let bytes = read_capped(res).await?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     Ok(Reply {
@@ -631,6 +849,38 @@ async fn read(res: reqwest::Response) -> Result<Reply, Outcome> {
         body,
         text,
     })
+}
+
+/// Reads a body of at most [`MAX_ANSWER_BYTES`]; a larger one fails the case, read no further.
+pub async fn read_capped(mut res: reqwest::Response) -> Result<Vec<u8>, Outcome> {
+    if res
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    loop {
+        let chunk = res.chunk().await.map_err(|e| {
+            Outcome::Failed(format!(
+                "the answer's body could not be read ({})",
+                error_kind(&e)
+            ))
+        })?;
+        let Some(chunk) = chunk else { break };
+        if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+fn too_large() -> Outcome {
+    Outcome::Failed(format!(
+        "the answer is larger than {} MiB, the most the runner reads",
+        MAX_ANSWER_BYTES >> 20
+    ))
 }
 
 /// Reads a field as a string, failing the case with the object shown when it is missing.
@@ -645,11 +895,7 @@ impl Ctx {
     /// Notes a worker to pause after the case (workers registered otherwise than by
     /// [`Ctx::worker`]).
     pub fn remember_worker(&self, worker_id: &str) {
-        self.created
-            .lock()
-            .unwrap()
-            .workers
-            .push(worker_id.to_string());
+        remember(&mut self.created.lock().unwrap().workers, worker_id);
     }
 
     /// `GET /v1/admin/state`, which must answer 200.

@@ -226,6 +226,10 @@ pub struct Worker {
     /// It is listed on the leaderboard. Default false.
     #[serde(default)]
     pub leaderboard_opt_in: bool,
+    /// Offered only tasks that require at least one of its skills (a task that requires none is
+    /// not offered to it). Default false.
+    #[serde(default)]
+    pub specialist: bool,
     /// Counted outcomes; null unless `reputation_opt_in`.
     #[serde(default)]
     pub reputation: Option<Reputation>,

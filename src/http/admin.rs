@@ -1,4 +1,4 @@
-//! Admin endpoints: repository policies, task import, overrides and the full state.
+//! Admin endpoints: repository policies, task import, overrides, archiving and the full state.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -213,6 +213,9 @@ pub struct StateQuery {
     pub offset: Option<i64>,
     /// How many of the newest events to include (default 200).
     pub events: Option<i64>,
+    /// `true`: also archived repositories, workers and the tasks of archived repositories
+    /// (left out by default).
+    pub archived: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -242,8 +245,11 @@ pub async fn state(
     let store = &state.store;
     let now = crate::store::now_ms();
     let ttl = store.timing.heartbeat_ttl_ms;
-    let repos = store.repos().await?;
-    let workers = store.workers().await?;
+    let archived = q.archived.unwrap_or(false);
+    let mut repos = store.repos().await?;
+    repos.retain(|r| archived || !r.archived);
+    let mut workers = store.workers().await?;
+    workers.retain(|w| archived || !w.archived);
     let tasks = store
         .tasks(&TaskFilter {
             repo: q.repo,
@@ -252,6 +258,7 @@ pub async fn state(
             ready: q.ready,
             limit: q.limit,
             offset: q.offset,
+            archived,
         })
         .await?;
     let events = store
@@ -378,6 +385,65 @@ pub async fn update_worker(
         })
         .await?;
     Ok(Json(row.to_api(now, state.store.timing.heartbeat_ttl_ms)))
+}
+
+/// Archive a worker that holds no lease: its token stops working, it is paused, and it leaves
+/// the admin state (unless `?archived=true`), the dashboard and the public board.
+#[utoipa::path(post, path = "/v1/admin/workers/{worker_id}/archive", tag = "admin",
+    params(("worker_id" = String, Path)),
+    security(("admin_token" = [])),
+    responses((status = 200, body = Worker, description = "archived (or already archived)"),
+              (status = 404, body = Problem),
+              (status = 409, body = Problem, description = "`worker_busy`: it holds a lease")))]
+pub async fn archive_worker(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(worker_id): Path<String>,
+) -> ApiResult<Json<Worker>> {
+    let (row, now) = state
+        .store
+        .write_on_writer(move |mut tx| {
+            let worker_id = worker_id.clone();
+            async move {
+                let result = tx.archive_worker(&worker_id).await.map(|row| (row, tx.now));
+                (tx, result)
+            }
+        })
+        .await?;
+    Ok(Json(row.to_api(now, state.store.timing.heartbeat_ttl_ms)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ArchiveRepoBody {
+    /// The repository to archive.
+    pub repo: String,
+}
+
+/// Archive a repository nobody is working on: its `ready` and `blocked` tasks are cancelled, it
+/// takes no import, and it leaves the admin state (unless `?archived=true`), the dashboard and
+/// the public board. `POST /v1/admin/repos` with its name brings it back.
+#[utoipa::path(post, path = "/v1/admin/repos/archive", tag = "admin", request_body = ArchiveRepoBody,
+    security(("admin_token" = [])),
+    responses((status = 200, body = RepoPolicy, description = "archived (or already archived)"),
+              (status = 404, body = Problem, description = "unknown repo"),
+              (status = 409, body = Problem, description = "`repo_busy`: a task is leased, in progress or has an open pull request")))]
+pub async fn archive_repo(
+    State(state): State<AppState>,
+    _admin: Admin,
+    body: Payload<ArchiveRepoBody>,
+) -> ApiResult<Json<RepoPolicy>> {
+    let name = body.value.repo.trim().to_string();
+    let row = state
+        .store
+        .write_on_writer(move |mut tx| {
+            let name = name.clone();
+            async move {
+                let result = tx.archive_repo(&name).await;
+                (tx, result)
+            }
+        })
+        .await?;
+    Ok(Json(row.to_api()))
 }
 
 #[derive(Deserialize, IntoParams)]

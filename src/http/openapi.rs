@@ -58,6 +58,8 @@ pub fn api_router(more: Vec<utoipa::openapi::OpenApi>) -> OpenApiRouter<AppState
         .routes(routes!(admin::state))
         .routes(routes!(admin::force_status))
         .routes(routes!(admin::update_worker))
+        .routes(routes!(admin::archive_worker))
+        .routes(routes!(admin::archive_repo))
         .routes(routes!(workers::register))
         .routes(routes!(workers::heartbeat))
         .routes(routes!(workers::me, workers::update_me))

@@ -35,6 +35,10 @@ pub struct RegisterBody {
     /// List this worker on the leaderboard. Default false.
     #[serde(default)]
     pub leaderboard_opt_in: bool,
+    /// Offer this worker only tasks that require at least one of its skills (a task that
+    /// requires none is not offered to it). Default false.
+    #[serde(default)]
+    pub specialist: bool,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -92,6 +96,7 @@ pub async fn register(
         extensions,
         reputation_opt_in: body.reputation_opt_in,
         leaderboard_opt_in: body.leaderboard_opt_in,
+        specialist: body.specialist,
     };
     let (worker, token) = state.store.register_worker(&input).await?;
     Ok((

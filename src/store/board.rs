@@ -1,7 +1,8 @@
 //! Reads for the dashboard's public board: only what concerns repositories marked public.
 //!
-//! Every query here filters on `repos.private = 0` itself, at the moment it runs, so a repository
-//! made private in between is never read as public by a later query of the same board.
+//! Every query here filters on `repos.private = 0` (and leaves archived repositories out) itself,
+//! at the moment it runs, so a repository made private in between is never read as public by a
+//! later query of the same board.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -32,15 +33,16 @@ pub struct PublicBoard {
 impl Store {
     /// Names of the repositories whose boards anyone may read.
     pub async fn public_repo_names(&self) -> Result<HashSet<String>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as("SELECT name FROM repos WHERE private = 0")
-            .fetch_all(&self.read)
-            .await?;
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT name FROM repos WHERE private = 0 AND archived_at IS NULL")
+                .fetch_all(&self.read)
+                .await?;
         Ok(rows.into_iter().map(|(n,)| n).collect())
     }
 
     /// The public board, with up to `events` of the newest events of public repositories.
     pub async fn public_board(&self, events: i64) -> Result<PublicBoard, StoreError> {
-        let sql = format!("{REPO_SELECT} WHERE private = 0 ORDER BY name");
+        let sql = format!("{REPO_SELECT} WHERE private = 0 AND archived_at IS NULL ORDER BY name");
         let repos = sqlx::query(AssertSqlSafe(sql))
             .fetch_all(&self.read)
             .await?
@@ -48,7 +50,10 @@ impl Store {
             .map(RepoRow::decode)
             .collect::<Result<Vec<_>, _>>()?;
 
-        let sql = format!("{TASK_SELECT} WHERE r.private = 0 ORDER BY t.seq DESC LIMIT $1");
+        let sql = format!(
+            "{TASK_SELECT} WHERE r.private = 0 AND r.archived_at IS NULL \
+             ORDER BY t.seq DESC LIMIT $1"
+        );
         let mut tasks = sqlx::query(AssertSqlSafe(sql))
             .bind(PUBLIC_TASK_LIMIT)
             .fetch_all(&self.read)
@@ -59,7 +64,8 @@ impl Store {
         tasks.reverse();
 
         let sql = format!(
-            "{EVENT_SELECT} WHERE repo IN (SELECT name FROM repos WHERE private = 0) \
+            "{EVENT_SELECT} WHERE repo IN (SELECT name FROM repos WHERE private = 0 \
+               AND archived_at IS NULL) \
              ORDER BY id DESC LIMIT $1"
         );
         let mut events = sqlx::query(AssertSqlSafe(sql))

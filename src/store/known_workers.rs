@@ -152,6 +152,8 @@ mod tests {
             created_at: 0,
             reputation_opt_in: false,
             leaderboard_opt_in: false,
+            specialist: false,
+            archived: false,
         }
     }
 

@@ -840,7 +840,7 @@ pub(super) fn trust_rule(task: &str, worker: &str) -> String {
 
 /// Rule 3 as SQL on the task `t`: every skill of the task is one of the worker's, which come as
 /// one JSON array parameter (`param`), so the statement's text does not depend on how many skills
-/// the worker has. Empty when the worker takes every skill.
+/// the worker has; for a specialist, also at least one. Empty when the worker takes every skill.
 pub(super) fn skill_rule(backend: Backend, worker: &WorkerRow, param: &str) -> String {
     if worker.all_skills {
         return String::new();
@@ -849,11 +849,20 @@ pub(super) fn skill_rule(backend: Backend, worker: &WorkerRow, param: &str) -> S
         Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
         Backend::Postgres => format!("SELECT jsonb_array_elements_text(CAST({param} AS jsonb))"),
     };
-    format!(
+    let mut rule = format!(
         " AND t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
            (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id \
             AND m.skill NOT IN ({skills})))"
-    )
+    );
+    if worker.specialist {
+        // A specialist is offered only tasks that require at least one of its skills (a claim
+        // by name, `/owp claim`, is a person's own pick and is not limited so).
+        rule.push_str(&format!(
+            " AND t.skill_set_id IN (SELECT o.skill_set_id FROM skill_set_members o \
+               WHERE o.skill IN ({skills}))"
+        ));
+    }
+    rule
 }
 
 fn worker_view(w: &WorkerRow, online: bool) -> WorkerView {

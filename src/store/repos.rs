@@ -90,7 +90,7 @@ impl WriteTx {
                 let private = visibility.map_or(old.private, Visibility::is_private);
                 sqlx::query(
                     "UPDATE repos SET max_open_prs = $1, area_locks_enabled = $2, private = $3, \
-                     extensions = $4, updated_at = $5 WHERE id = $6",
+                     extensions = $4, updated_at = $5, archived_at = NULL WHERE id = $6",
                 )
                 .bind(input.max_open_prs)
                 .bind(i64::from(locks))

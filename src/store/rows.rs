@@ -246,13 +246,14 @@ impl TaskRow {
 /// Columns of [`WorkerRow`].
 pub const WORKER_COLUMNS: &str = "id, name, skills, all_skills, capacity_points, \
     max_concurrent_tasks, github_login, status, last_seen_at, trust_level, capabilities, \
-    active_points, active_tasks, extensions, created_at, reputation_opt_in, leaderboard_opt_in";
+    active_points, active_tasks, extensions, created_at, reputation_opt_in, leaderboard_opt_in, \
+    specialist, archived_at";
 
 /// `SELECT` of [`WorkerRow`]s.
 pub const WORKER_SELECT: &str = "SELECT id, name, skills, all_skills, capacity_points, \
     max_concurrent_tasks, github_login, status, last_seen_at, trust_level, capabilities, \
-    active_points, active_tasks, extensions, created_at, reputation_opt_in, leaderboard_opt_in \
-    FROM workers";
+    active_points, active_tasks, extensions, created_at, reputation_opt_in, leaderboard_opt_in, \
+    specialist, archived_at FROM workers";
 
 #[derive(Clone, Debug)]
 pub struct WorkerRow {
@@ -275,6 +276,10 @@ pub struct WorkerRow {
     pub reputation_opt_in: bool,
     /// It is listed on the leaderboard.
     pub leaderboard_opt_in: bool,
+    /// Offered only tasks that require at least one of its skills.
+    pub specialist: bool,
+    /// An admin archived it (its token no longer works; it is left out of the boards).
+    pub archived: bool,
 }
 
 impl WorkerRow {
@@ -305,6 +310,8 @@ impl WorkerRow {
             created_at: row.col("created_at")?,
             reputation_opt_in: row.col::<i64>("reputation_opt_in")? != 0,
             leaderboard_opt_in: row.col::<i64>("leaderboard_opt_in")? != 0,
+            specialist: row.col::<i64>("specialist")? != 0,
+            archived: row.col::<Option<i64>>("archived_at")?.is_some(),
         })
     }
 
@@ -346,6 +353,7 @@ impl WorkerRow {
             created_at: format_ts(self.created_at),
             reputation_opt_in: self.reputation_opt_in,
             leaderboard_opt_in: self.leaderboard_opt_in,
+            specialist: self.specialist,
             reputation: None,
             extensions: self.extensions.clone(),
         }
@@ -354,7 +362,8 @@ impl WorkerRow {
 
 /// Columns of [`RepoRow`].
 pub const REPO_SELECT: &str = "SELECT id, name, max_open_prs, area_locks_enabled, open_prs, \
-    active_leases, private, extensions, created_at, updated_at, contract, clone_url FROM repos";
+    active_leases, private, extensions, created_at, updated_at, contract, clone_url, archived_at \
+    FROM repos";
 
 #[derive(Clone, Debug)]
 pub struct RepoRow {
@@ -373,6 +382,8 @@ pub struct RepoRow {
     pub contract: Option<RepoContract>,
     /// Where the repository is cloned from.
     pub clone_url: Option<String>,
+    /// An admin archived it (its open tasks were cancelled; it is left out of the boards).
+    pub archived: bool,
 }
 
 impl RepoRow {
@@ -394,6 +405,7 @@ impl RepoRow {
             updated_at: row.try_get("updated_at")?,
             contract: contract_of(row.try_get::<Option<String>, _>("contract")?.as_deref()),
             clone_url: row.try_get("clone_url")?,
+            archived: row.try_get::<Option<i64>, _>("archived_at")?.is_some(),
         })
     }
 

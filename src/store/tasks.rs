@@ -101,6 +101,8 @@ pub struct TaskFilter {
     pub ready: Option<bool>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
+    /// Also the tasks of archived repositories (left out by default).
+    pub archived: bool,
 }
 
 impl WriteTx {
@@ -112,9 +114,14 @@ impl WriteTx {
         inputs: &[TaskInput],
         actor: &str,
     ) -> Result<Vec<TaskRow>, StoreError> {
-        let repo_row = self.repo_by_name(repo).await?.ok_or_else(|| {
-            StoreError::not_found("repo_not_found", format!("unknown repo `{repo}`"))
-        })?;
+        // An archived repository takes no tasks: adding it again brings it back.
+        let repo_row = self
+            .repo_by_name(repo)
+            .await?
+            .filter(|r| !r.archived)
+            .ok_or_else(|| {
+                StoreError::not_found("repo_not_found", format!("unknown repo `{repo}`"))
+            })?;
         for (i, input) in inputs.iter().enumerate() {
             input.validate(i)?;
         }
@@ -461,6 +468,9 @@ impl Store {
     /// Tasks in creation order, filtered.
     pub async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>, StoreError> {
         let mut sql = format!("{TASK_SELECT} WHERE 1 = 1");
+        if !filter.archived {
+            sql.push_str(" AND r.archived_at IS NULL");
+        }
         let mut n = 0;
         let mut next = || {
             n += 1;

@@ -25,6 +25,8 @@ pub struct WorkerInput {
     pub reputation_opt_in: bool,
     /// List this worker on the leaderboard.
     pub leaderboard_opt_in: bool,
+    /// Offer it only tasks that require at least one of its skills.
+    pub specialist: bool,
 }
 
 impl WorkerInput {
@@ -99,8 +101,8 @@ impl WriteTx {
         sqlx::query(
             "INSERT INTO workers (id, name, token_hash, skills, capacity_points, max_concurrent_tasks, \
              github_login, status, last_seen_at, presence, capabilities, extensions, created_at, \
-             reputation_opt_in, leaderboard_opt_in) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'idle', $8, 'online', $9, $10, $8, $11, $12)",
+             reputation_opt_in, leaderboard_opt_in, specialist) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'idle', $8, 'online', $9, $10, $8, $11, $12, $13)",
         )
         .bind(&id)
         .bind(input.name.trim())
@@ -114,6 +116,7 @@ impl WriteTx {
         .bind(Value::Object(input.extensions.clone()).to_string())
         .bind(i64::from(input.reputation_opt_in))
         .bind(i64::from(input.leaderboard_opt_in))
+        .bind(i64::from(input.specialist))
         .execute(self.conn())
         .await?;
         let worker = self.worker(&id).await?;

@@ -81,6 +81,18 @@ impl Store {
             None => work(self.clone()).await,
         }
     }
+
+    /// [`Store::write`] run by [`Store::on_writer`]: one write transaction (retried when the
+    /// database says so) on the writer thread.
+    pub async fn write_on_writer<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: FnMut(super::WriteTx) -> Fut + Send + 'static,
+        Fut: Future<Output = (super::WriteTx, Result<T, StoreError>)> + Send,
+        T: Send + 'static,
+    {
+        self.on_writer(move |store| async move { store.write(work).await })
+            .await
+    }
 }
 
 /// SQLite: the one write connection of this process, held outside sqlx's pool. A pool checks a

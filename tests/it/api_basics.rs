@@ -557,3 +557,124 @@ async fn odd_input_never_causes_a_server_error() {
     let w = s.worker(&wid).await;
     assert_eq!(w["active_tasks"], 0);
 }
+
+/// `POST /v1/admin/workers/{id}/archive`: refused while the worker holds a lease (409
+/// `worker_busy`); then its token stops working and it leaves the admin state, unless
+/// `?archived=true` asks for it. Admin only.
+#[tokio::test]
+async fn an_archived_worker_leaves_the_state_and_its_token_stops_working() {
+    let s = Server::start().await;
+    s.upsert_repo("acme/archive-w", 5, true).await;
+    s.import("acme/archive-w", json!([{"title": "t"}])).await;
+    let (id, token) = s.register_worker("gone", &[], 5, 2).await;
+    let path = format!("/v1/admin/workers/{id}/archive");
+    let anonymous = s.req(Method::POST, &path).json(&json!({})).send().await;
+    anonymous.expect_problem(401);
+
+    let (lease_id, _, _) = s.claim_ok(&token).await;
+    let busy = s.admin_post(&path, json!({})).await;
+    assert!(
+        busy.expect_problem(409).contains("worker_busy"),
+        "{}",
+        busy.describe()
+    );
+    s.nack(&token, &lease_id).await.expect(200);
+
+    let archived = s.admin_post(&path, json!({})).await.expect(200);
+    assert_eq!(archived["worker_id"], id.as_str());
+    assert_eq!(archived["status"], "paused");
+    s.heartbeat(&token, json!({})).await.expect_problem(401);
+    let state = s.state().await;
+    assert!(
+        state["workers"].as_array().unwrap().is_empty(),
+        "{}",
+        state["workers"]
+    );
+    let all = s
+        .admin_get("/v1/admin/state?archived=true")
+        .await
+        .expect(200);
+    assert_eq!(all["workers"][0]["worker_id"], id.as_str());
+    // Again: nothing changes; an unknown worker is 404.
+    s.admin_post(&path, json!({})).await.expect(200);
+    s.admin_post("/v1/admin/workers/w_none/archive", json!({}))
+        .await
+        .expect_problem(404);
+}
+
+/// `POST /v1/admin/repos/archive`: refused while a task is leased (409 `repo_busy`: archiving
+/// must not end someone's lease behind their back); then its ready tasks are cancelled, it and
+/// its tasks leave the admin state and the public board, an import into it is 404, and adding it
+/// again brings it back.
+#[tokio::test]
+async fn an_archived_repo_leaves_the_state_and_takes_no_import() {
+    let s = Server::start_with_env(&[("OWP_PUBLIC_BOARDS", "1")]).await;
+    let repo = "acme/archive-r";
+    s.admin_post(
+        "/v1/admin/repos",
+        json!({"repo": repo, "max_open_prs": 5, "visibility": "public"}),
+    )
+    .await
+    .expect_ok();
+    let ids = s
+        .import_ids(repo, json!([{"title": "held"}, {"title": "waiting"}]))
+        .await;
+    let (_, token) = s.register_worker("w", &[], 5, 1).await;
+    let (lease_id, held, _) = s.claim_ok(&token).await;
+    let body = json!({"repo": repo});
+    let anonymous = s
+        .req(Method::POST, "/v1/admin/repos/archive")
+        .json(&body)
+        .send()
+        .await;
+    anonymous.expect_problem(401);
+    let busy = s.admin_post("/v1/admin/repos/archive", body.clone()).await;
+    assert!(
+        busy.expect_problem(409).contains("repo_busy"),
+        "{}",
+        busy.describe()
+    );
+    assert_eq!(
+        s.task(&held).await["status"],
+        "leased",
+        "the lease is untouched"
+    );
+
+    s.nack(&token, &lease_id).await.expect(200);
+    s.admin_post("/v1/admin/repos/archive", body.clone())
+        .await
+        .expect(200);
+    for id in &ids {
+        assert_eq!(s.task(id).await["status"], "cancelled");
+    }
+    s.claim_none(&token).await;
+    let state = s.state().await;
+    assert!(
+        state["repos"].as_array().unwrap().is_empty(),
+        "{}",
+        state["repos"]
+    );
+    assert!(
+        state["tasks"].as_array().unwrap().is_empty(),
+        "{}",
+        state["tasks"]
+    );
+    let board = s.req(Method::GET, "/board/state").send().await.expect(200);
+    assert!(board["repos"].as_array().unwrap().is_empty(), "{board}");
+    assert!(board["tasks"].as_array().unwrap().is_empty(), "{board}");
+    let import = s
+        .admin_post(
+            "/v1/admin/tasks",
+            json!({"repo": repo, "tasks": [{"title": "late"}]}),
+        )
+        .await;
+    import.expect_problem(404);
+    s.admin_post("/v1/admin/repos/archive", json!({"repo": "acme/none"}))
+        .await
+        .expect_problem(404);
+
+    // Adding it again brings it back.
+    s.upsert_repo(repo, 5, true).await;
+    assert_eq!(s.state().await["repos"][0]["repo"], repo);
+    s.import(repo, json!([{"title": "again"}])).await;
+}

@@ -403,3 +403,37 @@ async fn lease_task_satisfies_every_rule_for_the_claimer() {
     assert_eq!(lease["task"]["assigned_worker_id"], wid.as_str());
     s.claim_none(&token).await;
 }
+
+/// A worker registered as `specialist` is offered only tasks that require at least one of its
+/// skills: never a task open to anyone (no required skills), which any other worker gets.
+#[tokio::test]
+async fn a_specialist_is_offered_only_tasks_that_need_one_of_its_skills() {
+    let s = Server::start().await;
+    s.upsert_repo("acme/special", 10, false).await;
+    let ids = s
+        .import_ids(
+            "acme/special",
+            json!([{"title": "open to anyone"}, {"title": "docs", "required_skills": ["Docs"]}]),
+        )
+        .await;
+    let body = s
+        .register(
+            json!({"name": "sp", "skills": ["docs"], "capacity_points": 5,
+                         "max_concurrent_tasks": 5, "specialist": true}),
+        )
+        .await
+        .expect(201);
+    let token = body["token"].as_str().unwrap().to_string();
+    let (_, task, _) = s.claim_ok(&token).await;
+    assert_eq!(
+        task, ids[1],
+        "the specialist got the task open to anyone first"
+    );
+    s.claim_none(&token).await;
+    let me = s.worker_get(&token, "/v1/workers/me").await.expect(200);
+    assert_eq!(me["worker"]["specialist"], true, "{me}");
+
+    let (_, anyone) = s.register_worker("generalist", &["docs"], 5, 5).await;
+    let (_, task, _) = s.claim_ok(&anyone).await;
+    assert_eq!(task, ids[0]);
+}

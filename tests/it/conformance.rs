@@ -7,8 +7,10 @@ use crate::tampering_proxy;
 
 use std::path::Path;
 use std::process::Output;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use support::Server;
 use tampering_proxy::{Fault, Proxy};
 
@@ -51,9 +53,19 @@ fn case<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no case {name} in {report}"))
 }
 
-/// The whole suite against one server: nothing fails, nothing is skipped (the server lists every
-/// optional feature but `github`, and its TTLs are short), and the report agrees with the output.
+/// The whole suite against one server in use: nothing fails, nothing is skipped (the server lists
+/// every optional feature but `github`, and its TTLs are short), and the report agrees with the
+/// output. A maintainer's own task, open to anyone (no required skills), on a repository with a
+/// budget of 2, is never leased by the run, and afterwards nothing of the run shows in the admin
+/// state: its repositories and workers are archived.
 async fn whole_suite_passes(server: &Server) {
+    let maintainer = "acme/site";
+    server.upsert_repo(maintainer, 2, true).await;
+    let own = server
+        .import_ids(maintainer, json!([{"title": "Fix the footer"}]))
+        .await
+        .remove(0);
+
     let (output, report) =
         run_conformance(&server.base, &server.admin_token, server.dir(), &[]).await;
     let out = stdout(&output);
@@ -82,18 +94,66 @@ async fn whole_suite_passes(server: &Server) {
         out.lines().last().unwrap_or(""),
         format!("conformance: {} passed, 0 failed, 0 skipped", cases.len())
     );
-    // Clean-up: every task the run created ended cancelled or merged, and its workers are paused.
-    let state = server.state().await;
-    for task in state["tasks"].as_array().unwrap() {
+
+    // The maintainer's task was never leased, and is as it was.
+    let all = server
+        .admin_get("/v1/admin/state?archived=true&events=10000")
+        .await
+        .expect(200);
+    let touched: Vec<&Value> = all["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["task_id"] == own.as_str() && e["worker_id"].is_string())
+        .collect();
+    assert!(
+        touched.is_empty(),
+        "the run touched the maintainer's task: {touched:?}"
+    );
+    let task = server.task(&own).await;
+    assert_eq!(task["status"], "ready", "{task}");
+    assert_eq!(task["attempts"], 0, "{task}");
+    assert_eq!(server.repo(maintainer).await["active_leases"], 0);
+
+    // Clean-up: every task the run created ended cancelled or merged; its repositories and
+    // workers are archived, so the admin state (and the dashboard, which shows it) lists only
+    // the maintainer's own.
+    let ours = |name: &Value| name.as_str().is_some_and(|n| n.starts_with("owpc-"));
+    let archived_repos = all["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| ours(&r["repo"]))
+        .count();
+    assert!(
+        archived_repos >= 20,
+        "the run's repositories: {archived_repos}"
+    );
+    assert!(!all["workers"].as_array().unwrap().is_empty());
+    for task in all["tasks"].as_array().unwrap() {
         let status = task["status"].as_str().unwrap();
         assert!(
-            status == "cancelled" || status == "merged",
+            task["task_id"] == own.as_str() || status == "cancelled" || status == "merged",
             "a task left {status}: {task}"
         );
     }
-    for worker in state["workers"].as_array().unwrap() {
-        assert_eq!(worker["status"], "paused", "a worker left active: {worker}");
-    }
+    let state = server.state().await;
+    let repos: Vec<&Value> = state["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["repo"])
+        .collect();
+    assert_eq!(repos, vec![maintainer], "repositories left on the board");
+    let workers = state["workers"].as_array().unwrap();
+    assert!(workers.is_empty(), "workers left on the board: {workers:?}");
+    let tasks: Vec<&Value> = state["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["task_id"])
+        .collect();
+    assert_eq!(tasks, vec![own.as_str()], "tasks left on the board");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,6 +166,12 @@ async fn the_runner_passes_against_owp_serve_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runner_passes_against_owp_serve_on_postgres() {
     if std::env::var(support::TEST_DATABASE_URL_VAR).is_err() {
+        // Under CI a missing database is a fault of the set-up, not a pass.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set, but {} is not: the PostgreSQL run cannot be skipped there",
+            support::TEST_DATABASE_URL_VAR
+        );
         eprintln!("skipped: {} is not set", support::TEST_DATABASE_URL_VAR);
         return;
     }
@@ -295,5 +361,286 @@ async fn long_ttls_are_skipped_with_the_reason() {
     assert!(
         verdict["detail"].as_str().unwrap().contains("--max-wait"),
         "{verdict}"
+    );
+}
+
+/// Runs `owp conformance` with these arguments in `dir`, without `OWP_ADMIN_TOKEN` in its
+/// environment, and with a time limit: a runner that does not stop fails the test.
+async fn conformance_in(dir: &Path, args: &[&str], limit: Duration) -> (Output, Duration) {
+    let started = Instant::now();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"))
+        .arg("conformance")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("OWP_ADMIN_TOKEN")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(limit, child)
+        .await
+        .unwrap_or_else(|_| panic!("owp conformance {args:?} still ran after {limit:?}"))
+        .expect("run owp conformance");
+    (output, started.elapsed())
+}
+
+/// A wrong or empty admin token, or a server that is not an OWP server, stops the runner before
+/// any case: one line on standard error, exit status 1, nothing on standard output.
+#[tokio::test]
+async fn bad_credentials_stop_the_run_with_one_line() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = ["--admin-token", "not-the-token"];
+    let empty = ["--admin-token", ""];
+    for (args, says) in [
+        (
+            &[server.base.as_str(), wrong[0], wrong[1]][..],
+            "refused the admin token",
+        ),
+        (&[server.base.as_str(), empty[0], empty[1]][..], "env.local"),
+        (&[server.base.as_str()][..], "env.local"),
+    ] {
+        let (output, _) = conformance_in(dir.path(), args, Duration::from_secs(30)).await;
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert_eq!(stdout(&output), "", "{args:?}: no case runs");
+    }
+    // Nothing was created: the runner stopped before its first case.
+    let state = server.state().await;
+    assert!(state["workers"].as_array().unwrap().is_empty(), "{state}");
+    assert!(state["repos"].as_array().unwrap().is_empty(), "{state}");
+
+    // A server that answers 200 to everything is not taken for an OWP server.
+    let anything = hostile(axum::Router::new().fallback(|| async { "ok" })).await;
+    let (output, _) = conformance_in(
+        dir.path(),
+        &[&anything.base, "--admin-token", "t"],
+        Duration::from_secs(30),
+    )
+    .await;
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("does not answer as an OWP server"), "{err}");
+}
+
+/// Run where `owp serve` ran, the runner takes the admin token from `env.local`, as `owp serve`
+/// saves a generated one there: the README's command works as written.
+#[tokio::test]
+async fn the_runner_reads_the_admin_token_from_env_local() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("env.local"),
+        format!("OWP_ADMIN_TOKEN={}\n", server.admin_token),
+    )
+    .unwrap();
+    let (output, _) = conformance_in(
+        dir.path(),
+        &[&server.base, "--only", "discovery.meta"],
+        Duration::from_secs(60),
+    )
+    .await;
+    let out = stdout(&output);
+    assert!(
+        output.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(out.contains("PASS  discovery.meta"), "{out}");
+}
+
+/// A small hostile server on 127.0.0.1 for the runner's own safety.
+struct Hostile {
+    base: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Hostile {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn hostile(app: axum::Router) -> Hostile {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Hostile { base, task }
+}
+
+/// A `404 not_found` problem, as an OWP server answers for an unknown task.
+fn not_found_problem() -> impl axum::response::IntoResponse {
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        [("content-type", "application/problem+json")],
+        r#"{"type":"about:blank","title":"Not Found","status":404,"detail":"no","code":"not_found"}"#,
+    )
+}
+
+/// What an OWP server answers before the first case: `/healthz`, and a 404 problem for an
+/// unknown task asked by the admin.
+fn owp_like() -> axum::Router {
+    use axum::routing::get;
+    axum::Router::new()
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(json!({"status": "ok"})) }),
+        )
+        .route("/v1/tasks/{id}", get(|| async { not_found_problem() }))
+}
+
+/// An answer that never ends is read up to the runner's cap (4 MiB), and the case fails saying
+/// so; the run goes on and ends.
+#[tokio::test]
+async fn an_endless_answer_fails_its_case_and_the_run_ends() {
+    use axum::body::Body;
+    let endless = || async {
+        let chunk = bytes::Bytes::from(vec![b' '; 64 * 1024]);
+        let stream =
+            futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+        (
+            [("content-type", "application/json")],
+            Body::from_stream(stream),
+        )
+    };
+    let server = hostile(owp_like().route("/v1/meta", axum::routing::get(endless))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (output, took) = conformance_in(
+        dir.path(),
+        &[
+            &server.base,
+            "--admin-token",
+            "t",
+            "--only",
+            "discovery.meta",
+        ],
+        Duration::from_secs(60),
+    )
+    .await;
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("FAIL  discovery.meta") && l.contains("larger than 4 MiB")),
+        "{out}"
+    );
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+}
+
+/// An import answer listing 20,000 task ids, each of which the server then answers slowly: the
+/// clean-up reads at most 500 of them and stops after 20 s, instead of running for hours.
+#[tokio::test]
+async fn clean_up_is_bounded_by_count_and_time() {
+    use axum::routing::{get, post};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let reads = Arc::new(AtomicUsize::new(0));
+    let counted = reads.clone();
+    let tasks: Vec<Value> = (0..20_000)
+        .map(|n| json!({"task_id": format!("t_{n}"), "repo": "x", "status": "ready"}))
+        .collect();
+    let listing = json!({"tasks": tasks});
+    let app = axum::Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/v1/tasks/{id}",
+            get(
+                move |axum::extract::Path(id): axum::extract::Path<String>| {
+                    let counted = counted.clone();
+                    async move {
+                        if id != "owpc-credential-check" {
+                            counted.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                        }
+                        not_found_problem()
+                    }
+                },
+            ),
+        )
+        .route(
+            "/v1/admin/repos",
+            post(|axum::Json(body): axum::Json<Value>| async move {
+                (axum::http::StatusCode::CREATED, axum::Json(body))
+            }),
+        )
+        .route(
+            "/v1/admin/tasks",
+            post(move || {
+                let listing = listing.clone();
+                async move { (axum::http::StatusCode::CREATED, axum::Json(listing)) }
+            }),
+        );
+    let server = hostile(app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (output, took) = conformance_in(
+        dir.path(),
+        &[&server.base, "--admin-token", "t", "--only", "rules.skills"],
+        Duration::from_secs(120),
+    )
+    .await;
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    let read = reads.load(Ordering::SeqCst);
+    assert!(read <= 500, "the clean-up read {read} tasks");
+    assert!(read > 0, "the clean-up read no task: {out}");
+    assert!(took < Duration::from_secs(60), "took {took:?}:\n{out}");
+}
+
+/// A server that redirects the runner's requests to another host never gets the admin token
+/// sent there: redirects are followed only to the same origin.
+#[tokio::test]
+async fn the_admin_token_never_follows_a_redirect_to_another_host() {
+    use std::sync::Mutex;
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = seen.clone();
+    let thief = hostile(axum::Router::new().fallback(
+        move |headers: axum::http::HeaderMap, uri: axum::http::Uri| {
+            let log = log.clone();
+            async move {
+                let token = headers
+                    .get("x-admin-token")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                log.lock().unwrap().push(format!("{uri} {token}"));
+                "ok"
+            }
+        },
+    ))
+    .await;
+    let target = thief.base.clone();
+    let redirecting = hostile(
+        axum::Router::new()
+            .route("/healthz", axum::routing::get(|| async { "ok" }))
+            .fallback(move |uri: axum::http::Uri| {
+                let to = format!("{target}{uri}");
+                async move { axum::response::Redirect::temporary(&to) }
+            }),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (output, _) = conformance_in(
+        dir.path(),
+        &[
+            &redirecting.base,
+            "--admin-token",
+            "secret-admin-token",
+            "--only",
+            "rules.skills",
+        ],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(1));
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter().all(|l| !l.contains("secret-admin-token")),
+        "the admin token went to another host: {seen:?}"
+    );
+    assert!(
+        seen.is_empty(),
+        "the runner followed a redirect to another host: {seen:?}"
     );
 }

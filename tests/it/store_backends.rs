@@ -134,6 +134,7 @@ fn worker_input(name: &str, skills: &[&str], capacity: i64, max: i64) -> WorkerI
         extensions: Map::new(),
         reputation_opt_in: false,
         leaderboard_opt_in: false,
+        specialist: false,
     }
 }
 

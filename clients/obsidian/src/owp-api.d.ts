@@ -38,6 +38,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/repos/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Archive a repository nobody is working on: its `ready` and `blocked` tasks are cancelled, it
+         *     takes no import, and it leaves the admin state (unless `?archived=true`), the dashboard and
+         *     the public board. `POST /v1/admin/repos` with its name brings it back.
+         */
+        post: operations["archive_repo"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/state": {
         parameters: {
             query?: never;
@@ -121,6 +142,26 @@ export interface paths {
         put?: never;
         /** Update a worker's trust level or pause/resume it. */
         post: operations["update_worker"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/workers/{worker_id}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Archive a worker that holds no lease: its token stops working, it is paused, and it leaves
+         *     the admin state (unless `?archived=true`), the dashboard and the public board.
+         */
+        post: operations["archive_worker"];
         delete?: never;
         options?: never;
         head?: never;
@@ -363,6 +404,10 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ArchiveRepoBody: {
+            /** @description The repository to archive. */
+            repo: string;
+        };
         BeadsImport: {
             /** @description Tasks whose bead is closed (or tombstoned) now: cancelled by this import. */
             ended: components["schemas"]["Task"][];
@@ -547,6 +592,11 @@ export interface components {
             reputation_opt_in?: boolean;
             /** @description Skills, matched case-insensitively against tasks' `required_skills`. */
             skills?: string[];
+            /**
+             * @description Offer this worker only tasks that require at least one of its skills (a task that
+             *     requires none is not offered to it). Default false.
+             */
+            specialist?: boolean;
         };
         Registration: {
             /** Format: int64 */
@@ -757,6 +807,11 @@ export interface components {
             /** @description Its task outcomes are counted (`reputation`, trust progression). Default false. */
             reputation_opt_in?: boolean;
             skills: string[];
+            /**
+             * @description Offered only tasks that require at least one of its skills (a task that requires none is
+             *     not offered to it). Default false.
+             */
+            specialist?: boolean;
             status: components["schemas"]["WorkerStatus"];
             /** Format: int64 */
             trust_level: number;
@@ -912,6 +967,104 @@ export interface operations {
             };
         };
     };
+    archive_repo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ArchiveRepoBody"];
+            };
+        };
+        responses: {
+            /** @description archived (or already archived) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepoPolicy"];
+                };
+            };
+            /** @description malformed_body: the body is not JSON or YAML */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: missing or wrong credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unknown repo */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `repo_busy`: a task is leased, in progress or has an open pull request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload_too_large: the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: not JSON or YAML */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description validation_failed: a field is missing, of the wrong type or out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this address */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     state: {
         parameters: {
             query?: never;
@@ -931,6 +1084,11 @@ export interface operations {
                 offset: number | null;
                 /** @description How many of the newest events to include (default 200). */
                 events: number | null;
+                /**
+                 * @description `true`: also archived repositories, workers and the tasks of archived repositories
+                 *     (left out by default).
+                 */
+                archived: boolean | null;
             };
             cookie?: never;
         };
@@ -1345,6 +1503,74 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this address */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    archive_worker: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                worker_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description archived (or already archived) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Worker"];
+                };
+            };
+            /** @description unauthorized: missing or wrong credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `worker_busy`: it holds a lease */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_idempotency_key or idempotency_key_reused */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::conformance::client::{Auth, Worker, find, str_field};
+use crate::conformance::client::{Auth, MAX_ANSWER_BYTES, Worker, find, str_field};
 use crate::conformance::{CaseResult, Ctx, Outcome};
 use crate::{ensure_that, fail_case};
 
@@ -243,6 +243,13 @@ impl Stream {
                 Ok(Ok(Some(bytes))) => {
                     self.buffer
                         .push_str(&String::from_utf8_lossy(&bytes).replace('\r', ""));
+                    // One event never gets near the cap on answers; a stream that never ends
+                    // its event does not fill the runner's memory.
+                    ensure_that!(
+                        self.buffer.len() <= MAX_ANSWER_BYTES,
+                        "GET /v1/events: an event longer than {} MiB, the most the runner reads",
+                        MAX_ANSWER_BYTES >> 20
+                    );
                 }
             }
         }

@@ -1,0 +1,110 @@
+//! Archiving repositories and workers (admin only): what is archived stays in the database, since
+//! events and outcomes name it, but leaves the admin state, the dashboard and the public board,
+//! and takes no part in scheduling any more.
+//!
+//! - A **worker** is archived only while it holds no lease (`409 worker_busy` otherwise: its
+//!   holder gives the work back, or an admin moves the tasks first). Its token stops working at
+//!   once, and it is paused.
+//! - A **repository** is archived only while none of its tasks is `leased`, `in_progress` or
+//!   `pr_opened` (`409 repo_busy` otherwise): someone is working on it, and ending their lease
+//!   behind their back would lose that work. Its other open tasks (`ready`, `blocked`) are
+//!   cancelled, each with its event, so nothing of it can be offered; it takes no new import.
+//!   `POST /v1/admin/repos` with its name brings it back.
+
+use serde_json::json;
+
+use super::rows::{RepoRow, WorkerRow};
+use super::workers::{hash_token, new_token};
+use super::{NewEvent, StoreError, WriteTx};
+use crate::domain::TaskStatus;
+
+/// The reason recorded on tasks an archive cancels.
+const ARCHIVE_REASON: &str = "the repository was archived";
+
+impl WriteTx {
+    /// Archives a worker that holds nothing; archiving it again changes nothing.
+    pub async fn archive_worker(&mut self, worker_id: &str) -> Result<WorkerRow, StoreError> {
+        let worker = self.worker(worker_id).await?;
+        if worker.archived {
+            return Ok(worker);
+        }
+        if worker.active_tasks > 0 {
+            return Err(StoreError::conflict(
+                "worker_busy",
+                format!(
+                    "worker `{worker_id}` holds {} lease(s); they must end (nack, or an admin \
+                     status move of the task) before it is archived",
+                    worker.active_tasks
+                ),
+            ));
+        }
+        // A fresh random token that nobody is given: the worker's own stops working.
+        sqlx::query(
+            "UPDATE workers SET archived_at = $1, status = 'paused', token_hash = $2 WHERE id = $3",
+        )
+        .bind(self.now)
+        .bind(hash_token(&new_token()))
+        .bind(worker_id)
+        .execute(self.conn())
+        .await?;
+        self.forget_known_workers();
+        self.event(NewEvent::new("worker.archived", "admin").worker(Some(worker_id)));
+        self.worker(worker_id).await
+    }
+
+    /// Archives a repository nobody is working on, cancelling its open tasks; archiving it again
+    /// changes nothing.
+    pub async fn archive_repo(&mut self, name: &str) -> Result<RepoRow, StoreError> {
+        let repo = self.repo_by_name(name).await?.ok_or_else(|| {
+            StoreError::not_found("repo_not_found", format!("unknown repo `{name}`"))
+        })?;
+        if repo.archived {
+            return Ok(repo);
+        }
+        let (busy,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM tasks WHERE repo_id = $1 \
+             AND status IN ('leased', 'in_progress', 'pr_opened')",
+        )
+        .bind(repo.id)
+        .fetch_one(self.conn())
+        .await?;
+        if busy > 0 {
+            return Err(StoreError::conflict(
+                "repo_busy",
+                format!(
+                    "repository `{name}` has {busy} task(s) leased, in progress or with an open \
+                     pull request; they must end before it is archived"
+                ),
+            ));
+        }
+        let open: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM tasks WHERE repo_id = $1 AND status IN ('ready', 'blocked') \
+             ORDER BY seq",
+        )
+        .bind(repo.id)
+        .fetch_all(self.conn())
+        .await?;
+        for (task_id,) in open {
+            self.admin_status(
+                &task_id,
+                TaskStatus::Cancelled,
+                Some(ARCHIVE_REASON.to_string()),
+                "admin",
+            )
+            .await?;
+        }
+        sqlx::query("UPDATE repos SET archived_at = $1 WHERE id = $2")
+            .bind(self.now)
+            .bind(repo.id)
+            .execute(self.conn())
+            .await?;
+        self.event(
+            NewEvent::new("repo.archived", "admin")
+                .repo(name)
+                .data(json!({"archived": true})),
+        );
+        self.repo_by_name(name)
+            .await?
+            .ok_or_else(|| StoreError::not_found("repo_not_found", "repo vanished"))
+    }
+}
