@@ -201,7 +201,7 @@ impl Ctx {
             anyhow::bail!(
                 "no admin token: give --admin-token or OWP_ADMIN_TOKEN (`owp serve` saves the one it \
                  generates in env.local in its working directory, which `owp conformance` reads \
-                 when run there)"
+                 when run there against a server on this machine)"
             );
         }
         let http = reqwest::Client::builder()

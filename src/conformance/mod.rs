@@ -33,8 +33,9 @@ pub struct ConformanceArgs {
     /// Base URL of the OWP server to check (e.g. http://127.0.0.1:8787).
     #[arg(required_unless_present = "list")]
     pub url: Option<String>,
-    /// The server's admin token (header `X-Admin-Token`); read from `OWP_ADMIN_TOKEN`, which
-    /// `env.local` in the working directory sets where `owp serve` saved a generated one.
+    /// The server's admin token (header `X-Admin-Token`), or `OWP_ADMIN_TOKEN`. Without either, for
+    /// a server on this machine only, `OWP_ADMIN_TOKEN` from `env.local` (or `.env`) in the working
+    /// directory, where `owp serve` saves the one it generated.
     #[arg(long, env = "OWP_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// Print every case's name (and the optional feature it needs) and exit.
@@ -172,7 +173,8 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<bool> {
     let Some(url) = &args.url else {
         anyhow::bail!("give the server's URL");
     };
-    let admin_token = args.admin_token.as_deref().unwrap_or("");
+    let admin_token = admin_token_for(url, args.admin_token.clone(), env_file_admin_token);
+    let admin_token = admin_token.as_deref().unwrap_or("");
     let expected = match &args.expected_failures {
         Some(path) => read_expected(path)?,
         None => BTreeSet::new(),
@@ -299,9 +301,79 @@ fn read_expected(path: &PathBuf) -> anyhow::Result<BTreeSet<String>> {
         .collect())
 }
 
+/// The admin token to send to `url`: the one given (flag or environment), else the one the
+/// working directory's env files hold (`read_file`), but only for a server on this machine. Those
+/// files belong to the local service; a token from them never goes to another host.
+fn admin_token_for(
+    url: &str,
+    given: Option<String>,
+    read_file: impl FnOnce() -> Option<String>,
+) -> Option<String> {
+    given
+        .filter(|t| !t.trim().is_empty())
+        .or_else(|| on_this_machine(url).then(read_file).flatten())
+}
+
+/// `OWP_ADMIN_TOKEN` as `env.local`, else `.env`, in the working directory sets it (the files are
+/// read, not loaded into the environment).
+fn env_file_admin_token() -> Option<String> {
+    ["env.local", ".env"].iter().find_map(|name| {
+        dotenvy::from_filename_iter(name)
+            .ok()?
+            .flatten()
+            .find(|(key, value)| key == "OWP_ADMIN_TOKEN" && !value.trim().is_empty())
+            .map(|(_, value)| value)
+    })
+}
+
+/// Whether `url` names a server on this machine (`localhost` or a loopback address).
+fn on_this_machine(url: &str) -> bool {
+    match url::Url::parse(url).ok().and_then(|u| u.host().map(|h| h.to_owned())) {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_from_the_env_files_goes_only_to_a_server_on_this_machine() {
+        let file = || Some("from-env-local".to_string());
+        for local in [
+            "http://127.0.0.1:8787",
+            "http://localhost:8787/",
+            "http://[::1]:8787",
+            "http://127.5.0.1",
+        ] {
+            assert_eq!(
+                admin_token_for(local, None, file).as_deref(),
+                Some("from-env-local"),
+                "{local}"
+            );
+        }
+        for remote in [
+            "https://pool.example.org",
+            "http://10.0.0.5:8787",
+            "http://localhost.example.org",
+            "http://127.0.0.1.example.org",
+            "not a url",
+        ] {
+            assert_eq!(admin_token_for(remote, None, file), None, "{remote}");
+        }
+        // A token given by flag or environment goes where the person sends it.
+        assert_eq!(
+            admin_token_for("https://pool.example.org", Some("given".into()), file).as_deref(),
+            Some("given")
+        );
+        assert_eq!(
+            admin_token_for("http://127.0.0.1:1", Some(" ".into()), file).as_deref(),
+            Some("from-env-local")
+        );
+    }
 
     /// The runner is a client of the protocol only: no file of it names another module of this
     /// crate, so nothing of the service's internals can decide a verdict.
