@@ -462,7 +462,12 @@ async fn credit_goes_to_the_author(postgres: bool) {
     assert_eq!(credit["github_login"], "maria");
     assert_eq!(standing(&story, "gh_mallory").await, (0, false, 0));
     assert_eq!(standing(&story, "gh_maria").await, (1, true, 1));
-    let rep = story.running().store.reputation("gh_mallory").await.unwrap();
+    let rep = story
+        .running()
+        .store
+        .reputation("gh_mallory")
+        .await
+        .unwrap();
     assert_eq!((rep.closed_unmerged, rep.expired, rep.score), (0, 0, 0));
     let mallory = story
         .running()
@@ -472,7 +477,15 @@ async fn credit_goes_to_the_author(postgres: bool) {
         .unwrap()
         .unwrap();
     assert_eq!(mallory.active_tasks, 0, "the claim ended");
-    assert!(story.running().store.gh_claim(&task.id).await.unwrap().is_none());
+    assert!(
+        story
+            .running()
+            .store
+            .gh_claim(&task.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // A claimed task fixed by a pull request GitHub merges without it ever acting (its author
     // has no worker): the claim ends, nobody's reputation counts it, the author is named.
@@ -481,14 +494,22 @@ async fn credit_goes_to_the_author(postgres: bool) {
     say(&story, &t, m, "mallory", "/owp claim").await;
     status(&story, &t, m, &["claimed by @mallory"]);
     let other = story.open_pr("dave", &format!("fixes #{m}")).await;
-    status(&story, &t, m, &["claimed by @mallory", "not acting on this task"]);
+    status(
+        &story,
+        &t,
+        m,
+        &["claimed by @mallory", "not acting on this task"],
+    );
     story.merge_pr(other).await;
     let task = story.task(m).await;
     assert_eq!(task.status, TaskStatus::Merged);
     assert_eq!(task.worker_id, None);
     assert_eq!(task.lease_id, None);
     let credit = &task.artifact.as_ref().unwrap()["credit"];
-    assert_eq!((&credit["worker_id"], &credit["github_login"]), (&json!(null), &json!("dave")));
+    assert_eq!(
+        (&credit["worker_id"], &credit["github_login"]),
+        (&json!(null), &json!("dave"))
+    );
     status(&story, &t, m, &["Credited to @dave."]);
     assert_eq!(standing(&story, "gh_mallory").await, (0, false, 0));
     let mallory = story
@@ -499,7 +520,15 @@ async fn credit_goes_to_the_author(postgres: bool) {
         .unwrap()
         .unwrap();
     assert_eq!((mallory.active_tasks, mallory.active_points), (0, 0));
-    assert!(story.running().store.gh_claim(&task.id).await.unwrap().is_none());
+    assert!(
+        story
+            .running()
+            .store
+            .gh_claim(&task.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // The holder's own pull request still credits the holder.
     one_merge(&story, &t, "mallory", "Fix a typo").await;

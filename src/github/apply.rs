@@ -18,6 +18,7 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::domain::labels;
+use crate::domain::limits::{self, Controls};
 use crate::domain::rules::Refusal;
 use crate::domain::{TaskStatus, Visibility};
 use crate::github::api;
@@ -607,12 +608,20 @@ pub async fn sync_issue(
         let fields = mapping.task_fields(&settings.config.tiers);
         let input = TaskInput {
             key: Some(key.clone()),
-            title: issue.title.clone(),
-            description: issue.body.clone(),
+            // GitHub takes any text: what a terminal would read as an escape is dropped here
+            // rather than refused (an import from a file is refused instead).
+            title: limits::strip_controls(&issue.title, Controls::None),
+            description: limits::strip_controls(&issue.body, Controls::LineBreaks),
             estimate_points: fields.estimate_points,
             priority: fields.priority,
-            required_skills: fields.required_skills,
-            area: fields.area,
+            required_skills: fields
+                .required_skills
+                .iter()
+                .map(|s| limits::strip_controls(s, Controls::None))
+                .collect(),
+            area: fields
+                .area
+                .map(|a| limits::strip_controls(&a, Controls::None)),
             tier: fields.tier,
             extensions: Default::default(),
             blocked_by: None,

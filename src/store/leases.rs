@@ -128,7 +128,7 @@ pub(super) fn worker_move(
             ));
         }
     }
-    limits::opt_text("note", note.as_deref(), limits::MAX_REASON_CHARS)?;
+    limits::opt_free_text("note", note.as_deref(), limits::MAX_REASON_CHARS)?;
     if let Some(a) = &artifact {
         limits::json("artifact", a, limits::MAX_ARTIFACT_BYTES)?;
         match a.get("pr_url") {

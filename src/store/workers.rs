@@ -456,7 +456,6 @@ pub(super) fn online_event(worker_id: &str) -> NewEvent {
     NewEvent::new("worker.online", format!("worker:{worker_id}")).worker(Some(worker_id))
 }
 
-
 /// The id of the implicit worker of a GitHub login (see [`WriteTx::implicit_github_worker`]).
 pub fn implicit_worker_id(login: &str) -> String {
     format!("gh_{}", login.to_lowercase())
