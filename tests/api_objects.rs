@@ -649,17 +649,12 @@ async fn the_import_command_points_out_typos() {
         "repo: acme/cli-typo\ntasks:\n  - key: D-1\n    title: Write the docs\n    estimate: 3\n    skills: [docs]\n",
     )
     .unwrap();
-    let server = s.url("");
-    let env = [
-        ("OWP_SERVER", server.trim_end_matches('/')),
-        ("OWP_ADMIN_TOKEN", s.admin_token.as_str()),
-    ];
-    let (ok, out) = run_owp(
-        dir.path(),
-        &["admin", "import-tasks", "tasks.yaml", "--strict"],
-        &env,
-    )
-    .await;
+    let (ok, out) = s
+        .run_owp_admin(
+            dir.path(),
+            &["admin", "import-tasks", "tasks.yaml", "--strict"],
+        )
+        .await;
     assert!(!ok, "{out}");
     assert!(
         out.contains("estimate") && out.contains("did you mean `estimate_points`?"),
@@ -670,7 +665,9 @@ async fn the_import_command_points_out_typos() {
         "{out}"
     );
 
-    let (ok, out) = run_owp(dir.path(), &["admin", "import-tasks", "tasks.yaml"], &env).await;
+    let (ok, out) = s
+        .run_owp_admin(dir.path(), &["admin", "import-tasks", "tasks.yaml"])
+        .await;
     assert!(ok, "{out}");
     assert!(out.contains("imported 1 task"), "{out}");
     assert!(
@@ -700,26 +697,15 @@ async fn admin_commands_take_task_keys() {
         .import_ids("acme/two", json!([{"key": "DEMO-1", "title": "Second"}]))
         .await;
     let dir = tempfile::tempdir().unwrap();
-    let server = s.url("");
-    let env = [
-        ("OWP_SERVER", server.trim_end_matches('/')),
-        ("OWP_ADMIN_TOKEN", s.admin_token.as_str()),
-    ];
-    let (ok, out) = run_owp(
-        dir.path(),
-        &["admin", "set-status", "ONLY-1", "merged"],
-        &env,
-    )
-    .await;
+    let (ok, out) = s
+        .run_owp_admin(dir.path(), &["admin", "set-status", "ONLY-1", "merged"])
+        .await;
     assert!(ok, "{out}");
     assert_eq!(s.task(&one[1]).await["status"], "merged", "{out}");
 
-    let (ok, out) = run_owp(
-        dir.path(),
-        &["admin", "set-status", "DEMO-1", "blocked"],
-        &env,
-    )
-    .await;
+    let (ok, out) = s
+        .run_owp_admin(dir.path(), &["admin", "set-status", "DEMO-1", "blocked"])
+        .await;
     assert!(!ok, "{out}");
     assert_eq!(out.trim().lines().count(), 1, "one line: {out}");
     assert!(
@@ -728,34 +714,38 @@ async fn admin_commands_take_task_keys() {
     );
     assert_eq!(s.task(&one[0]).await["status"], "ready");
 
-    let (ok, out) = run_owp(
-        dir.path(),
-        &[
-            "admin",
-            "set-status",
-            "DEMO-1",
-            "blocked",
-            "--repo",
-            "acme/two",
-        ],
-        &env,
-    )
-    .await;
+    let (ok, out) = s
+        .run_owp_admin(
+            dir.path(),
+            &[
+                "admin",
+                "set-status",
+                "DEMO-1",
+                "blocked",
+                "--repo",
+                "acme/two",
+            ],
+        )
+        .await;
     assert!(ok, "{out}");
     assert_eq!(s.task(&two[0]).await["status"], "blocked");
     assert_eq!(s.task(&one[0]).await["status"], "ready");
 
-    let (ok, out) = run_owp(
-        dir.path(),
-        &["admin", "task", "DEMO-1", "--repo", "acme/one"],
-        &env,
-    )
-    .await;
+    let (ok, out) = s
+        .run_owp_admin(
+            dir.path(),
+            &["admin", "task", "DEMO-1", "--repo", "acme/one"],
+        )
+        .await;
     assert!(ok, "{out}");
     assert!(out.contains("First") && out.contains(&one[0]), "{out}");
     // Ids still work.
-    let (ok, out) = run_owp(dir.path(), &["admin", "task", &two[0]], &env).await;
+    let (ok, out) = s
+        .run_owp_admin(dir.path(), &["admin", "task", &two[0]])
+        .await;
     assert!(ok && out.contains("Second"), "{out}");
-    let (ok, out) = run_owp(dir.path(), &["admin", "task", "NOPE-9"], &env).await;
+    let (ok, out) = s
+        .run_owp_admin(dir.path(), &["admin", "task", "NOPE-9"])
+        .await;
     assert!(!ok && out.contains("NOPE-9"), "{out}");
 }

@@ -422,6 +422,18 @@ async fn standing(story: &Story, worker_id: &str) -> (i64, bool, i64) {
     (merged, listed, progress.earned)
 }
 
+/// `worker_id` holds nothing any more, and the task has no comment claim.
+async fn claim_ended(story: &Story, worker_id: &str, task_id: &str) {
+    let store = &story.running().store;
+    let worker = store.worker(worker_id).await.unwrap().unwrap();
+    assert_eq!(
+        (worker.active_tasks, worker.active_points),
+        (0, 0),
+        "the claim ended"
+    );
+    assert!(store.gh_claim(task_id).await.unwrap().is_none());
+}
+
 async fn credit_goes_to_the_author(postgres: bool) {
     let story = Story::on(postgres, Some(ONE_MERGE_PROMOTES), |_| {}).await;
     let t = Transcript::default();
@@ -469,23 +481,7 @@ async fn credit_goes_to_the_author(postgres: bool) {
         .await
         .unwrap();
     assert_eq!((rep.closed_unmerged, rep.expired, rep.score), (0, 0, 0));
-    let mallory = story
-        .running()
-        .store
-        .worker("gh_mallory")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(mallory.active_tasks, 0, "the claim ended");
-    assert!(
-        story
-            .running()
-            .store
-            .gh_claim(&task.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    claim_ended(&story, "gh_mallory", &task.id).await;
 
     // A claimed task fixed by a pull request GitHub merges without it ever acting (its author
     // has no worker): the claim ends, nobody's reputation counts it, the author is named.
@@ -512,23 +508,7 @@ async fn credit_goes_to_the_author(postgres: bool) {
     );
     status(&story, &t, m, &["Credited to @dave."]);
     assert_eq!(standing(&story, "gh_mallory").await, (0, false, 0));
-    let mallory = story
-        .running()
-        .store
-        .worker("gh_mallory")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((mallory.active_tasks, mallory.active_points), (0, 0));
-    assert!(
-        story
-            .running()
-            .store
-            .gh_claim(&task.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    claim_ended(&story, "gh_mallory", &task.id).await;
 
     // The holder's own pull request still credits the holder.
     one_merge(&story, &t, "mallory", "Fix a typo").await;

@@ -1003,3 +1003,15 @@ pub async fn run_owp(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)])
     );
     (out.status.success(), text)
 }
+
+impl Server {
+    /// Runs `owp ARGS` in `dir` as this server's admin (`OWP_SERVER`, `OWP_ADMIN_TOKEN`).
+    pub async fn run_owp_admin(&self, dir: &std::path::Path, args: &[&str]) -> (bool, String) {
+        let server = self.url("");
+        let env = [
+            ("OWP_SERVER", server.trim_end_matches('/')),
+            ("OWP_ADMIN_TOKEN", self.admin_token.as_str()),
+        ];
+        run_owp(dir, args, &env).await
+    }
+}
