@@ -16,6 +16,9 @@ use super::client::{ClientError, DEFAULT_SERVER, OwpClient, RepoPolicy, State, T
 use crate::config::Secret;
 use crate::domain::model::{TaskStatus, Visibility};
 
+mod keys;
+mod typos;
+
 #[derive(clap::Subcommand, Debug)]
 pub enum AdminCommand {
     /// Create or update a repo policy (its review budget and area locks).
@@ -106,6 +109,10 @@ pub struct ImportTasksArgs {
     /// Repo to import into [default: `repo:` in the file].
     #[arg(long)]
     pub repo: Option<String>,
+    /// Refuse the file when a task has a field the import does not read (a typo such as
+    /// `estimate:` for `estimate_points:`), instead of importing it without that field.
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub admin: AdminArgs,
 }
@@ -127,7 +134,11 @@ pub struct StateArgs {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct TaskArgs {
+    /// Task id, or its key.
     pub task_id: String,
+    /// The repo of the task's key (needed when several repos have a task with that key).
+    #[arg(long)]
+    pub repo: Option<String>,
     #[command(flatten)]
     pub admin: AdminArgs,
 }
@@ -138,7 +149,11 @@ fn status_names() -> Vec<&'static str> {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct SetStatusArgs {
+    /// Task id, or its key.
     pub task_id: String,
+    /// The repo of the task's key (needed when several repos have a task with that key).
+    #[arg(long)]
+    pub repo: Option<String>,
     /// The new status.
     #[arg(value_parser = clap::builder::PossibleValuesParser::new(status_names()))]
     pub status: String,
@@ -374,6 +389,11 @@ async fn import_tasks(args: ImportTasksArgs) -> anyhow::Result<()> {
     if doc.tasks.is_empty() {
         bail!("{} holds no tasks", args.file.display());
     }
+    if args.strict
+        && let Some(refusal) = typos::refusal(&doc.tasks, &args.file.display().to_string())
+    {
+        bail!("{refusal}");
+    }
     let client = args.admin.client()?;
 
     // Which keys exist already, to tell new tasks from updated ones.
@@ -415,6 +435,9 @@ async fn import_tasks(args: ImportTasksArgs) -> anyhow::Result<()> {
             );
         }
         None => say!("imported {n} {noun} into {repo} (new or updated by key)"),
+    }
+    for line in typos::lines(&doc.tasks) {
+        say!("{line}");
     }
     let ready = imported
         .iter()
@@ -898,7 +921,9 @@ fn describe_task(t: &Task) -> String {
 }
 
 async fn show_task(args: TaskArgs) -> anyhow::Result<()> {
-    let task = args.admin.client()?.get_task(&args.task_id).await?;
+    let client = args.admin.client()?;
+    let task_id = keys::task_id(&client, &args.task_id, args.repo.as_deref()).await?;
+    let task = client.get_task(&task_id).await?;
     if args.admin.json {
         return print_json(&task);
     }
@@ -907,10 +932,10 @@ async fn show_task(args: TaskArgs) -> anyhow::Result<()> {
 }
 
 async fn set_status(args: SetStatusArgs) -> anyhow::Result<()> {
-    let changed = args
-        .admin
-        .client()?
-        .admin_task_status(&args.task_id, &args.status, args.reason.as_deref())
+    let client = args.admin.client()?;
+    let task_id = keys::task_id(&client, &args.task_id, args.repo.as_deref()).await?;
+    let changed = client
+        .admin_task_status(&task_id, &args.status, args.reason.as_deref())
         .await?;
     if args.admin.json {
         return print_json(&changed);
@@ -922,7 +947,7 @@ async fn set_status(args: SetStatusArgs) -> anyhow::Result<()> {
             clip(&t.title, 60),
             t.status.as_str()
         ),
-        None => say!("task {} is now {}", args.task_id, args.status),
+        None => say!("task {task_id} is now {}", args.status),
     }
     Ok(())
 }

@@ -12,10 +12,12 @@
 //! every write still need the admin session.
 //!
 //! Routes: `GET /` (sign-in page, public board or dashboard), `GET /assets/{app.js,app.css,
-//! favicon.svg}`, `GET|POST /login`, `POST /logout`, and with public boards `GET /board/state`,
+//! favicon.svg}`, `GET|POST /login`, `POST /logout`, `GET /join` (how to join this pool), and
+//! with public boards `GET /board/state`,
 //! `GET /board/events`.
 
 pub mod board;
+mod join;
 pub mod session;
 
 use std::sync::LazyLock;
@@ -73,6 +75,7 @@ where
         .route("/", get(index))
         .route("/login", post(login).get(login_page))
         .route("/logout", post(logout))
+        .route("/join", get(join::page))
         .route("/assets/app.js", get(app_js))
         .route("/assets/app.css", get(app_css))
         .route("/assets/favicon.svg", get(favicon))
@@ -95,7 +98,7 @@ where
 async fn index(State(d): State<Dashboard>, headers: HeaderMap) -> Response {
     match d.sessions.csrf_token(&headers) {
         Some(csrf) => html(StatusCode::OK, dashboard_page(&csrf, d.public.is_some())),
-        None if d.public.is_some() => html(StatusCode::OK, board_page()),
+        None if d.public.is_some() => html(StatusCode::OK, board_page(&headers)),
         None => html(StatusCode::OK, sign_in_page(None, false)),
     }
 }
@@ -276,12 +279,14 @@ fn dashboard_page(csrf: &str, public_boards: bool) -> String {
         .replace("{{css_v}}", css_v)
 }
 
-/// The read-only board of public repositories, for visitors without a session.
-fn board_page() -> String {
+/// The read-only board of public repositories, for visitors without a session, with how to
+/// join this pool.
+fn board_page(headers: &HeaderMap) -> String {
     let (js_v, css_v) = &*ASSET_VERSION;
     BOARD_HTML
         .replace("{{js_v}}", js_v)
         .replace("{{css_v}}", css_v)
+        .replace("{{join_command}}", &join::command(headers))
 }
 
 /// The sign-in form; with public boards on it links back to the public board.

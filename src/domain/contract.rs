@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::limits::Controls;
+
 /// Longest `setup`, `test` or `lint` command, in characters.
 pub const MAX_COMMAND_CHARS: usize = 2_000;
 /// Longest `branch` template, in characters.
@@ -61,15 +63,18 @@ impl RepoContract {
 
     /// Checks lengths and the branch template; `prefix` names the fields (`contract`).
     pub fn validate(&self, prefix: &str) -> Result<(), ContractError> {
+        // Commands are shown to a volunteer before they run: nothing in them may be read by
+        // a terminal as an escape.
+        let lines = Controls::LineBreaks;
         let fields = [
-            ("setup", &self.setup, MAX_COMMAND_CHARS),
-            ("test", &self.test, MAX_COMMAND_CHARS),
-            ("lint", &self.lint, MAX_COMMAND_CHARS),
-            ("branch", &self.branch, MAX_BRANCH_CHARS),
-            ("pr_template", &self.pr_template, MAX_TEXT_CHARS),
-            ("instructions", &self.instructions, MAX_TEXT_CHARS),
+            ("setup", &self.setup, MAX_COMMAND_CHARS, lines),
+            ("test", &self.test, MAX_COMMAND_CHARS, lines),
+            ("lint", &self.lint, MAX_COMMAND_CHARS, lines),
+            ("branch", &self.branch, MAX_BRANCH_CHARS, Controls::None),
+            ("pr_template", &self.pr_template, MAX_TEXT_CHARS, lines),
+            ("instructions", &self.instructions, MAX_TEXT_CHARS, lines),
         ];
-        for (name, value, max) in fields {
+        for (name, value, max, controls) in fields {
             let field = format!("{prefix}.{name}");
             if let Some(v) = value {
                 if v.chars().count() > max {
@@ -78,10 +83,10 @@ impl RepoContract {
                         problem: format!("is longer than {max} characters"),
                     });
                 }
-                if v.contains('\0') {
+                if v.chars().any(|c| controls.refuses(c)) {
                     return Err(ContractError {
                         field,
-                        problem: "must not contain a NUL character".into(),
+                        problem: "must not contain control characters".into(),
                     });
                 }
             }

@@ -123,8 +123,51 @@ pub fn requires(field: &str, value: &Map<String, Value>) -> Checked {
     Ok(())
 }
 
-/// `field` is at most `max` characters long.
+/// Which control characters a text field may hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Controls {
+    /// One line (a title, a name, a key, a skill): none at all.
+    None,
+    /// Several lines (a description): tab, line feed and carriage return only.
+    LineBreaks,
+    /// Free text that may quote a tool's output (a reason, a note): anything but NUL, which
+    /// PostgreSQL cannot store and SQLite can, so that both backends answer alike.
+    AllButNul,
+}
+
+impl Controls {
+    /// Whether `c` is refused: NUL always; with [`Controls::None`] and
+    /// [`Controls::LineBreaks`], every C0 control (but the line breaks the latter keeps),
+    /// DEL and every C1 control — the characters a terminal reads as escapes.
+    pub fn refuses(self, c: char) -> bool {
+        match self {
+            _ if c == '\0' => true,
+            Controls::AllButNul => false,
+            Controls::LineBreaks if matches!(c, '\t' | '\n' | '\r') => false,
+            Controls::None | Controls::LineBreaks => c.is_control(),
+        }
+    }
+}
+
+/// `field` is one line of at most `max` characters, without control characters (see
+/// [`Controls::None`]).
 pub fn text(field: &str, value: &str, max: usize) -> Checked {
+    text_with(field, value, max, Controls::None)
+}
+
+/// `field` is at most `max` characters of several lines (see [`Controls::LineBreaks`]).
+pub fn lines(field: &str, value: &str, max: usize) -> Checked {
+    text_with(field, value, max, Controls::LineBreaks)
+}
+
+/// `field` is at most `max` characters without NUL (see [`Controls::AllButNul`]).
+pub fn free_text(field: &str, value: &str, max: usize) -> Checked {
+    text_with(field, value, max, Controls::AllButNul)
+}
+
+/// `field` is at most `max` characters long and holds no control character `controls` refuses
+/// (`invalid_characters`, naming the character and where it is).
+pub fn text_with(field: &str, value: &str, max: usize, controls: Controls) -> Checked {
     // Bytes bound characters from above: most values are short, and need no count.
     if value.len() > max && value.chars().count() > max {
         return Err(OutOfBounds {
@@ -132,12 +175,40 @@ pub fn text(field: &str, value: &str, max: usize) -> Checked {
             detail: format!("`{field}` is longer than {max} characters"),
         });
     }
+    if let Some((at, c)) = value
+        .chars()
+        .enumerate()
+        .find(|&(_, c)| controls.refuses(c))
+    {
+        return Err(OutOfBounds {
+            code: "invalid_characters",
+            detail: format!(
+                "`{field}` must not contain control characters (U+{:04X} at character {})",
+                u32::from(c),
+                at + 1
+            ),
+        });
+    }
     Ok(())
 }
 
-/// `field`, if given, is at most `max` characters long.
+/// `field`, if given, is one line of at most `max` characters (see [`text`]).
 pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> Checked {
     value.map_or(Ok(()), |v| text(field, v, max))
+}
+
+/// `field`, if given, is free text of at most `max` characters (see [`free_text`]).
+pub fn opt_free_text(field: &str, value: Option<&str>, max: usize) -> Checked {
+    value.map_or(Ok(()), |v| free_text(field, v, max))
+}
+
+/// `text` without the control characters `controls` refuses: for text that comes from
+/// elsewhere (GitHub's issue titles) and is taken as it is rather than refused.
+pub fn strip_controls(text: &str, controls: Controls) -> String {
+    if !text.chars().any(|c| controls.refuses(c)) {
+        return text.to_string();
+    }
+    text.chars().filter(|&c| !controls.refuses(c)).collect()
 }
 
 /// `field` lies in `range` (inclusive); `code` is the field's own `invalid_…` code.
@@ -272,6 +343,50 @@ mod tests {
         let e = text("name", &"é".repeat(101), 100).unwrap_err();
         assert_eq!(e.code, "field_too_long");
         assert!(e.detail.contains("`name`"));
+    }
+
+    #[test]
+    fn control_characters_are_refused_where_a_terminal_would_read_them() {
+        for bad in [
+            "a\u{1b}[2Jb",
+            "a\0b",
+            "a\u{7f}",
+            "a\u{9b}31m",
+            "tab\there",
+            "two\nlines",
+        ] {
+            let e = text("title", bad, 100).unwrap_err();
+            assert_eq!(e.code, "invalid_characters", "{bad:?}");
+            assert!(e.detail.contains("`title`"), "{}", e.detail);
+        }
+        assert!(text("title", "Ünïcode — fine ✓", 100).is_ok());
+        assert!(lines("description", "one\n\ttwo\r\nthree", 100).is_ok());
+        for bad in ["a\u{1b}]8;;x\u{7}", "a\0", "a\u{85}", "a\u{8}"] {
+            assert_eq!(
+                lines("description", bad, 100).unwrap_err().code,
+                "invalid_characters"
+            );
+        }
+        assert!(free_text("reason", "\u{1b}[31mFAILED\u{1b}[0m", 100).is_ok());
+        assert_eq!(
+            free_text("reason", "a\0", 100).unwrap_err().code,
+            "invalid_characters"
+        );
+        let e = text("name", "ok\u{1b}", 100).unwrap_err();
+        assert!(e.detail.contains("U+001B at character 3"), "{}", e.detail);
+    }
+
+    #[test]
+    fn stripping_keeps_what_the_field_allows() {
+        assert_eq!(
+            strip_controls("Fix\u{1b}[2J the\0 bug\n", Controls::None),
+            "Fix[2J the bug"
+        );
+        assert_eq!(
+            strip_controls("a\r\nb\u{7}\tc", Controls::LineBreaks),
+            "a\r\nb\tc"
+        );
+        assert_eq!(strip_controls("plain", Controls::None), "plain");
     }
 
     #[test]

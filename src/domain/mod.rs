@@ -6,6 +6,7 @@ pub mod labels;
 pub mod limits;
 pub mod model;
 pub mod rules;
+pub mod task_fields;
 
 pub use contract::RepoContract;
 pub use model::{

@@ -18,10 +18,12 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::domain::labels;
+use crate::domain::limits::{self, Controls};
 use crate::domain::rules::Refusal;
 use crate::domain::{TaskStatus, Visibility};
 use crate::github::api;
 use crate::github::commands::{self, Command, CommandError, ParsedCommand};
+use crate::github::credit;
 use crate::github::events::{
     self, CommentAction, CommentEvent, Event, InstallationAction, InstallationEvent,
     InstallationRepositoriesEvent, Issue, IssueAction, IssueEvent, PullRequest, PullRequestAction,
@@ -37,6 +39,7 @@ use crate::store::leases::{LeaseEnd, Move};
 use crate::store::repos::RepoUpsert;
 use crate::store::rows::TaskRow;
 use crate::store::tasks::TaskInput;
+use crate::store::workers::implicit_worker_id;
 use crate::store::{NewEvent, StoreError, WriteTx};
 
 /// An identical reply on the same issue within this long is not written again.
@@ -605,12 +608,20 @@ pub async fn sync_issue(
         let fields = mapping.task_fields(&settings.config.tiers);
         let input = TaskInput {
             key: Some(key.clone()),
-            title: issue.title.clone(),
-            description: issue.body.clone(),
+            // GitHub takes any text: what a terminal would read as an escape is dropped here
+            // rather than refused (an import from a file is refused instead).
+            title: limits::strip_controls(&issue.title, Controls::None),
+            description: limits::strip_controls(&issue.body, Controls::LineBreaks),
             estimate_points: fields.estimate_points,
             priority: fields.priority,
-            required_skills: fields.required_skills,
-            area: fields.area,
+            required_skills: fields
+                .required_skills
+                .iter()
+                .map(|s| limits::strip_controls(s, Controls::None))
+                .collect(),
+            area: fields
+                .area
+                .map(|a| limits::strip_controls(&a, Controls::None)),
             tier: fields.tier,
             extensions: Default::default(),
             blocked_by: None,
@@ -1068,10 +1079,6 @@ async fn link(tx: &mut WriteTx, ctx: &CommentCtx<'_>, code: &str) -> Result<(), 
 /// The worker a commenter acts as: their linked worker, if they proved one.
 async fn linked_worker(tx: &mut WriteTx, login: &str) -> Result<Option<String>, StoreError> {
     tx.gh_linked_worker(login).await
-}
-
-fn implicit_worker_id(login: &str) -> String {
-    format!("gh_{}", login.to_lowercase())
 }
 
 /// Whether the commenter holds a task (through their linked or implicit worker).
@@ -1637,9 +1644,11 @@ async fn move_for_pull(
                     | TaskStatus::PrOpened
             ) {
                 let mut artifact = artifact;
-                artifact["credit"] = credit(tx, task, pr).await?;
+                let (to, credit) = credit::for_merge(tx, task, pr).await?;
+                artifact["credit"] = credit;
                 let mv = Move {
                     artifact: Some(artifact),
+                    credit: to,
                     ..Move::to(TaskStatus::Merged, LeaseEnd::PrOpened)
                 };
                 tx.apply_move(task, &mv, actor).await?;
@@ -1661,33 +1670,6 @@ async fn move_for_pull(
         }
     }
     Ok(())
-}
-
-/// Who a merge credits: the task's holder (its worker's name and GitHub login) and the pull
-/// request; the author of the pull request when nobody held the task.
-async fn credit(
-    tx: &mut WriteTx,
-    task: &TaskRow,
-    pr: &PullRequest,
-) -> Result<serde_json::Value, StoreError> {
-    let mut credit = json!({
-        "pr_url": pr.html_url,
-        "pr_author": pr.author.login,
-        "worker_id": null,
-        "name": null,
-        "github_login": pr.author.login,
-    });
-    if let Some(worker_id) = &task.worker_id {
-        let worker = tx.worker(worker_id).await?;
-        let login = match worker.github_login.clone() {
-            Some(login) => Some(login),
-            None => tx.gh_login_of_worker(worker_id).await?,
-        };
-        credit["worker_id"] = json!(worker_id);
-        credit["name"] = json!(worker.name);
-        credit["github_login"] = json!(login);
-    }
-    Ok(credit)
 }
 
 /// A task back in the queue whose issue left the pool meanwhile leaves the pool now.

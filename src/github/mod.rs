@@ -34,6 +34,7 @@ pub mod apply;
 pub mod claims;
 pub mod commands;
 pub mod conditional;
+pub mod credit;
 pub mod events;
 pub mod identity;
 pub mod inbox;

@@ -30,6 +30,7 @@ use crate::github::messages::{self, Budget, Holder, StatusView};
 use crate::github::service::Github;
 use crate::store::StoreError;
 use crate::store::github::{OutboxKind, OutboxRow};
+use crate::store::rows::TaskRow;
 
 /// How long a claimed row is reserved for the process sending it.
 pub const CLAIM_MS: i64 = 60_000;
@@ -413,6 +414,9 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
             holder = Some(Holder::Person {
                 login: link.author.clone(),
             });
+        } else if let Some(login) = credited_login(&task) {
+            // A merge credits the pull request's author even when no worker of theirs is known.
+            holder = Some(Holder::Person { login });
         }
     }
     let (since, until) = if task.status.is_active() {
@@ -480,6 +484,16 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
             .flatten(),
         help_url: github.help_url(),
     }))
+}
+
+/// The GitHub login a merged task's credit names (see `github::credit`).
+fn credited_login(task: &TaskRow) -> Option<String> {
+    if task.status != TaskStatus::Merged {
+        return None;
+    }
+    task.artifact.as_ref()?["credit"]["github_login"]
+        .as_str()
+        .map(str::to_string)
 }
 
 async fn worker_holder(github: &Github, worker_id: &str) -> Result<Holder, StoreError> {

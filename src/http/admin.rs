@@ -1,20 +1,20 @@
-//! Admin endpoints: repository policies, task import, overrides, archiving and the full state.
+//! Admin endpoints: repository policies, the Beads import, overrides, archiving and the full state
+//! (the task import is in [`super::import`]).
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{Admin, Payload, typed};
+use super::extract::{Admin, Payload};
+use super::import::import_size;
 use crate::domain::limits;
-use crate::domain::model::extension_fields;
 use crate::domain::{
-    Event, Priority, Promotion, RepoContract, RepoPolicy, Reputation, Task, TaskStatus, Visibility,
-    Worker, WorkerStatus,
+    Event, Promotion, RepoContract, RepoPolicy, Reputation, Task, TaskStatus, Visibility, Worker,
+    WorkerStatus,
 };
 use crate::store::repos::RepoUpsert;
 use crate::store::tasks::{TaskFilter, TaskInput};
@@ -96,107 +96,6 @@ pub async fn upsert_repo(
     let mut policy = row.to_api();
     policy.promote = state.store.promotions(row.id).await?;
     Ok((status, Json(policy)))
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct ImportBody {
-    pub repo: String,
-    #[schema(value_type = Vec<TaskImport>)]
-    pub tasks: Vec<Value>,
-}
-
-/// One task to import.
-#[derive(Deserialize, ToSchema)]
-pub struct TaskImport {
-    /// Stable external id; a task with the same key in the repo is updated, never duplicated.
-    pub key: Option<String>,
-    pub title: String,
-    pub description: Option<String>,
-    pub estimate_points: Option<i64>,
-    pub priority: Option<Priority>,
-    pub required_skills: Option<Vec<String>>,
-    pub area: Option<String>,
-    pub tier: Option<i64>,
-    /// Keys of tasks of the same repository (stored, or in this import) that must be merged or
-    /// cancelled before this one is offered; at most 50. Replaces the task's blockers on
-    /// re-import (absent: none).
-    pub blocked_by: Option<Vec<String>>,
-    /// Capability names to the values a worker must declare in its `capabilities` to be offered
-    /// this task (at most 16; names of `a-z0-9_.-`, at most 64 characters; values booleans,
-    /// numbers or strings of at most 200 characters). Replaces the task's on re-import (absent:
-    /// none).
-    #[schema(value_type = Option<Object>)]
-    pub requires: Option<Map<String, Value>>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TaskList {
-    pub tasks: Vec<Task>,
-}
-
-/// Import tasks (JSON, or the same document as YAML with `Content-Type: application/yaml`).
-#[utoipa::path(post, path = "/v1/admin/tasks", tag = "admin", request_body = ImportBody,
-    security(("admin_token" = [])),
-    responses((status = 201, body = TaskList), (status = 404, body = Problem, description = "unknown repo"),
-              (status = 413, body = Problem, description = "body over 1 MiB, or YAML expanding past 4 MiB"),
-              (status = 422, body = Problem, description = "a value out of its limits, more than 1,000 tasks, a `blocked_by` key that names no task (`unknown_dependency`), or blockers that form a cycle (`dependency_cycle`)")))]
-pub async fn import_tasks(
-    State(state): State<AppState>,
-    _admin: Admin,
-    body: Payload<ImportBody>,
-) -> ApiResult<(StatusCode, Json<TaskList>)> {
-    import_size(body.value.tasks.len(), |n, max| {
-        format!("`tasks` has {n} entries; one import takes at most {max} (send several imports)")
-    })?;
-    let mut inputs = Vec::with_capacity(body.value.tasks.len());
-    for (i, doc) in body.value.tasks.into_iter().enumerate() {
-        if !doc.is_object() {
-            return Err(ApiError::invalid(
-                "validation_failed",
-                format!("tasks[{i}] must be an object"),
-            ));
-        }
-        let extensions = extension_fields(&doc);
-        let t: TaskImport = typed(doc).map_err(|e| {
-            ApiError::invalid("validation_failed", format!("tasks[{i}]: {}", e.detail))
-        })?;
-        inputs.push(TaskInput {
-            key: t.key,
-            title: t.title,
-            description: t.description.unwrap_or_default(),
-            estimate_points: t.estimate_points.unwrap_or(1),
-            priority: t.priority.unwrap_or_default(),
-            required_skills: t.required_skills.unwrap_or_default(),
-            area: t.area,
-            tier: t.tier.unwrap_or(0),
-            extensions,
-            blocked_by: Some(t.blocked_by.unwrap_or_default()),
-            requires: t.requires.unwrap_or_default(),
-        });
-    }
-    let repo = body.value.repo.trim().to_string();
-    let rows = state
-        .store
-        .on_writer(move |store| async move { store.import_tasks(&repo, &inputs, "admin").await })
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(TaskList {
-            tasks: rows.iter().map(|r| r.to_api()).collect(),
-        }),
-    ))
-}
-
-/// `422 too_many_tasks` when one import holds `n` tasks, more than
-/// [`limits::MAX_TASKS_PER_IMPORT`]; `detail(n, max)` says so in the words of the import.
-fn import_size(n: usize, detail: impl FnOnce(usize, usize) -> String) -> ApiResult<()> {
-    if n <= limits::MAX_TASKS_PER_IMPORT {
-        return Ok(());
-    }
-    Err(ApiError::invalid(
-        "too_many_tasks",
-        detail(n, limits::MAX_TASKS_PER_IMPORT),
-    ))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -319,7 +218,7 @@ pub async fn force_status(
         )
     })?;
     let reason = body.value.reason;
-    limits::opt_text("reason", reason.as_deref(), limits::MAX_REASON_CHARS)?;
+    limits::opt_free_text("reason", reason.as_deref(), limits::MAX_REASON_CHARS)?;
     // On the writer thread (SQLite): the transaction's statements then follow each other without
     // waiting behind request handling while the claims queue behind its write turn.
     let row = state

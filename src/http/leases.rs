@@ -108,7 +108,7 @@ pub async fn nack(
     body: Payload<NackBody>,
 ) -> ApiResult<Json<Task>> {
     use crate::domain::limits;
-    limits::opt_text(
+    limits::opt_free_text(
         "reason",
         body.value.reason.as_deref(),
         limits::MAX_REASON_CHARS,

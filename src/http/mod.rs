@@ -6,6 +6,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod idempotency;
+pub mod import;
 pub mod leaderboard;
 pub mod leases;
 pub mod limits;

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{AppState, admin, events, leaderboard, leases, meta, tasks, workers};
+use super::{AppState, admin, events, import, leaderboard, leases, meta, tasks, workers};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -53,7 +53,7 @@ pub fn api_router(more: Vec<utoipa::openapi::OpenApi>) -> OpenApiRouter<AppState
     }
     OpenApiRouter::with_openapi(doc)
         .routes(routes!(admin::upsert_repo))
-        .routes(routes!(admin::import_tasks))
+        .routes(routes!(import::import_tasks))
         .routes(routes!(admin::import_beads))
         .routes(routes!(admin::state))
         .routes(routes!(admin::force_status))

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use super::direct::Param;
 use super::door::Outcome;
-use super::leases::{HOUR_MS, LeaseEnd, Move, repo_rules, skill_rule, task_lease_points};
+use super::leases::{CreditTo, HOUR_MS, LeaseEnd, Move, repo_rules, skill_rule, task_lease_points};
 use super::rows::{Columns, TASK_SELECT, TaskRow, WorkerRow};
 use super::workers::online_event;
 use super::{NACK_COOLDOWN_MS, NewEvent, StoreError, WriteTx, format_ts, new_id};
@@ -417,13 +417,9 @@ impl WriteTx {
              UPDATE repos SET active_leases = active_leases + $13, open_prs = open_prs + $14 \
                WHERE id = $15 AND ($13 <> 0 OR $14 <> 0); \
              INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
-               VALUES ($16, $6, $17, $18, $10, $19, $20) RETURNING id; \
+               VALUES ($16, $6, $17, $18, $22, $19, $20) RETURNING id; \
              {TASK_SELECT} WHERE t.seq = $7",
-            holder = if plan.keeps_holder {
-                ""
-            } else {
-                "worker_id = NULL, lease_id = NULL,"
-            },
+            holder = plan.holder_sql("$22"),
             workers = if leaving {
                 "UPDATE workers SET active_points = active_points - $9, \
                    active_tasks = active_tasks - 1 WHERE id = $10; \
@@ -454,6 +450,7 @@ impl WriteTx {
             actor.into(),
             plan.data.to_string().into(),
             i64::from(plan.awaits_maintainer).into(),
+            plan.recorded_worker.clone().into(),
         ];
         Part {
             sql,
@@ -485,7 +482,7 @@ impl WriteTx {
             task,
             plan.kind,
             actor,
-            task.worker_id.as_deref(),
+            plan.recorded_worker.as_deref(),
             plan.data.clone(),
         )?;
         decode_task(&out[n - 1])
@@ -577,6 +574,11 @@ fn one(out: Vec<Vec<Outcome>>) -> Result<Vec<Outcome>, StoreError> {
 pub(super) struct MovePlan {
     pub leaving_lease: bool,
     pub keeps_holder: bool,
+    /// The move makes the author of a merged pull request the task's worker of record in
+    /// place of its holder ([`CreditTo::Author`]).
+    pub replaces_holder: bool,
+    /// The worker the move's audit event names (what reputation counts).
+    pub recorded_worker: Option<String>,
     pub artifact: Option<Value>,
     pub active_delta: i64,
     pub pr_delta: i64,
@@ -618,9 +620,15 @@ impl MovePlan {
         if let Some(l) = &task.lease_id {
             data["lease_id"] = json!(l);
         }
+        let (replaces_holder, recorded_worker) = match &mv.credit {
+            CreditTo::Author(author) if to == TaskStatus::Merged => (true, author.clone()),
+            _ => (false, task.worker_id.clone()),
+        };
         MovePlan {
             leaving_lease,
             keeps_holder: matches!(to, TaskStatus::PrOpened | TaskStatus::Merged),
+            replaces_holder,
+            recorded_worker,
             artifact,
             active_delta: if leaving_lease { -1 } else { 0 },
             pr_delta: i64::from(opens_pr) - i64::from(closes_pr) + i64::from(awaits)
@@ -632,6 +640,20 @@ impl MovePlan {
                 _ => "task.status",
             },
             data,
+        }
+    }
+}
+
+impl MovePlan {
+    /// The `SET` clause of the task's holder after the move; `author` is the placeholder bound to
+    /// [`MovePlan::recorded_worker`].
+    pub fn holder_sql(&self, author: &str) -> String {
+        if self.replaces_holder {
+            format!("worker_id = {author}, lease_id = NULL,")
+        } else if self.keeps_holder {
+            String::new()
+        } else {
+            "worker_id = NULL, lease_id = NULL,".to_string()
         }
     }
 }

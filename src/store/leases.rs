@@ -60,6 +60,21 @@ pub struct Move {
     pub note: Option<String>,
     pub bump_attempts: bool,
     pub lease_end: LeaseEnd,
+    /// Whom a merge is recorded for (see [`CreditTo`]).
+    pub credit: CreditTo,
+}
+
+/// Whom a move is recorded for: the audit event's `worker_id`, which reputation, promotion and
+/// the leaderboard count (see `store::reputation`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum CreditTo {
+    /// The task's holder (every move but a merge of someone else's pull request).
+    #[default]
+    Holder,
+    /// A merge of a pull request the holder did not author: the author's worker (or nobody)
+    /// becomes the task's worker of record and is credited; the holder's claim ends without
+    /// credit.
+    Author(Option<String>),
 }
 
 impl Move {
@@ -71,6 +86,7 @@ impl Move {
             note: None,
             bump_attempts: false,
             lease_end,
+            credit: CreditTo::Holder,
         }
     }
 }
@@ -112,7 +128,7 @@ pub(super) fn worker_move(
             ));
         }
     }
-    limits::opt_text("note", note.as_deref(), limits::MAX_REASON_CHARS)?;
+    limits::opt_free_text("note", note.as_deref(), limits::MAX_REASON_CHARS)?;
     if let Some(a) = &artifact {
         limits::json("artifact", a, limits::MAX_ARTIFACT_BYTES)?;
         match a.get("pr_url") {
@@ -671,7 +687,6 @@ impl WriteTx {
         let from = task.status;
         let to = mv.to;
         let leaving_lease = plan.leaving_lease;
-        let keeps_holder = plan.keeps_holder;
         let artifact = plan.artifact.clone();
         // Lock order (PostgreSQL): the task row (callers lock it), the worker, the task's area lock
         // entry, and the repository last. A claim takes the worker, its task and area, and the
@@ -702,11 +717,7 @@ impl WriteTx {
              area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6, \
              awaits_maintainer = $9 \
              WHERE seq = $7 AND status = $8",
-            holder = if keeps_holder {
-                ""
-            } else {
-                "worker_id = NULL, lease_id = NULL,"
-            }
+            holder = plan.holder_sql("$10")
         )))
         .bind(to.as_str())
         .bind(mv.reason.clone())
@@ -717,6 +728,7 @@ impl WriteTx {
         .bind(task.seq)
         .bind(from.as_str())
         .bind(i64::from(plan.awaits_maintainer))
+        .bind(plan.recorded_worker.clone())
         .execute(self.conn())
         .await?
         .rows_affected();
@@ -730,7 +742,7 @@ impl WriteTx {
             NewEvent::new(plan.kind, actor)
                 .repo(&task.repo)
                 .task(&task.id)
-                .worker(task.worker_id.as_deref())
+                .worker(plan.recorded_worker.as_deref())
                 .data(plan.data.clone()),
         );
         let moved = self.task(&task.id).await?;

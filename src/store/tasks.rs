@@ -40,7 +40,7 @@ impl TaskInput {
             ));
         }
         limits::text(&at("title"), &self.title, limits::MAX_TITLE_CHARS)?;
-        limits::text(
+        limits::lines(
             &at("description"),
             &self.description,
             limits::MAX_DESCRIPTION_CHARS,

@@ -306,7 +306,7 @@ impl WriteTx {
         login: &str,
         max_concurrent_tasks: i64,
     ) -> Result<WorkerRow, StoreError> {
-        let id = format!("gh_{}", login.to_lowercase());
+        let id = implicit_worker_id(login);
         sqlx::query(
             "INSERT INTO workers (id, name, token_hash, skills, all_skills, capacity_points, \
              max_concurrent_tasks, github_login, status, last_seen_at, presence, created_at) \
@@ -457,6 +457,11 @@ impl Store {
 /// The audit event of a worker coming (back) online.
 pub(super) fn online_event(worker_id: &str) -> NewEvent {
     NewEvent::new("worker.online", format!("worker:{worker_id}")).worker(Some(worker_id))
+}
+
+/// The id of the implicit worker of a GitHub login (see [`WriteTx::implicit_github_worker`]).
+pub fn implicit_worker_id(login: &str) -> String {
+    format!("gh_{}", login.to_lowercase())
 }
 
 #[cfg(test)]

@@ -227,28 +227,3 @@ async fn the_admin_command_imports_a_beads_file() {
     assert!(out.contains("line 2"), "{out}");
     assert!(!out.contains("panicked"), "{out}");
 }
-
-async fn run_owp(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env_clear()
-        .kill_on_drop(true)
-        .stdin(std::process::Stdio::null());
-    if let Some(path) = std::env::var_os("PATH") {
-        cmd.env("PATH", path);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = tokio::time::timeout(std::time::Duration::from_secs(60), cmd.output())
-        .await
-        .expect("owp exits within 60 s")
-        .expect("owp runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}

@@ -472,3 +472,280 @@ async fn worker_reads_its_own_task_but_not_anothers() {
         .await
         .expect_problem_in(&[403, 404]);
 }
+
+/// Titles, names, keys and skills are one line of text: a control character — a terminal
+/// escape, a bell, DEL, a C1 control, a NUL — is refused with `422 invalid_characters` naming the
+/// field, on SQLite and PostgreSQL alike, and nothing is stored. A description keeps its line
+/// breaks and tabs, but not escapes.
+#[tokio::test]
+async fn control_characters_in_titles_and_names_are_refused() {
+    let s = Server::start().await;
+    s.upsert_repo("acme/ctl", 3, true).await;
+    let refused = |r: &Resp, field: &str| {
+        let code = r.expect_problem(422);
+        assert_eq!(code, "invalid_characters", "{}", r.describe());
+        assert!(
+            r.json["detail"].as_str().unwrap().contains(field),
+            "{}",
+            r.describe()
+        );
+    };
+    for (task, field) in [
+        (
+            json!({"title": "Fix \u{1b}[2Jthe parser"}),
+            "tasks[0].title",
+        ),
+        (json!({"title": "Ring\u{7}"}), "tasks[0].title"),
+        (json!({"title": "Del\u{7f}"}), "tasks[0].title"),
+        (json!({"title": "C1 \u{9b}31m"}), "tasks[0].title"),
+        (json!({"title": "Two\nlines"}), "tasks[0].title"),
+        (json!({"title": "ok", "key": "K\u{1b}1"}), "tasks[0].key"),
+        (json!({"title": "ok", "area": "a\u{8}"}), "tasks[0].area"),
+        (
+            json!({"title": "ok", "required_skills": ["rust\u{1b}"]}),
+            "tasks[0].required_skills[0]",
+        ),
+        (
+            json!({"title": "ok", "description": "a\u{1b}]8;;https://x\u{7}link"}),
+            "tasks[0].description",
+        ),
+    ] {
+        let r = s
+            .admin_post(
+                "/v1/admin/tasks",
+                json!({"repo": "acme/ctl", "tasks": [task]}),
+            )
+            .await;
+        refused(&r, field);
+    }
+    // NUL, in JSON and in YAML: the same answer on both backends.
+    let r = s
+        .admin_post(
+            "/v1/admin/tasks",
+            json!({"repo": "acme/ctl", "tasks": [{"title": "a\u{0}b"}]}),
+        )
+        .await;
+    assert_eq!(r.expect_problem(422), "invalid_characters");
+    let r = s
+        .req(Method::POST, "/v1/admin/tasks")
+        .admin(&s)
+        .body(
+            "repo: acme/ctl\ntasks:\n  - title: \"Fix \\e[31mred\"\n",
+            "application/yaml",
+        )
+        .send()
+        .await;
+    refused(&r, "tasks[0].title");
+    assert!(
+        s.state().await["tasks"].as_array().unwrap().is_empty(),
+        "nothing imported"
+    );
+
+    // A description keeps line breaks and tabs.
+    let tasks = s
+        .import(
+            "acme/ctl",
+            json!([{"title": "Fine — ünïcode ✓", "description": "one\n\ttwo\r\n"}]),
+        )
+        .await;
+    assert_eq!(tasks[0]["description"], "one\n\ttwo\r\n");
+
+    // Worker names, logins and skills; repository names.
+    for (body, field) in [
+        (
+            json!({"name": "bot\u{1b}[8m", "skills": [], "capacity_points": 1, "max_concurrent_tasks": 1}),
+            "name",
+        ),
+        (
+            json!({"name": "bot", "skills": ["a\u{85}"], "capacity_points": 1, "max_concurrent_tasks": 1}),
+            "skills[0]",
+        ),
+        (
+            json!({"name": "bot", "skills": [], "capacity_points": 1, "max_concurrent_tasks": 1, "github_login": "x\u{7}"}),
+            "github_login",
+        ),
+    ] {
+        refused(&s.register(body).await, field);
+    }
+    let r = s
+        .admin_post(
+            "/v1/admin/repos",
+            json!({"repo": "acme/\u{1b}[1m", "max_open_prs": 1}),
+        )
+        .await;
+    refused(&r, "repo");
+}
+
+/// A person's task file is not a wire message: the import's answer names the fields it ignored
+/// (with what was probably meant), and `?strict=true` refuses them — nothing is imported.
+#[tokio::test]
+async fn an_import_names_the_fields_it_ignored_and_strict_refuses_them() {
+    let s = Server::start().await;
+    s.upsert_repo("acme/typo", 3, true).await;
+    let body = json!({"repo": "acme/typo", "tasks": [
+        {"key": "T-1", "title": "Write the docs", "estimate": 3, "skills": ["docs"], "x_team": "a"},
+        {"key": "T-2", "title": "Fine", "estimate_points": 2},
+    ]});
+    let answer = s
+        .admin_post("/v1/admin/tasks", body.clone())
+        .await
+        .expect(201);
+    assert_eq!(answer["tasks"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        answer["tasks"][0]["estimate_points"], 1,
+        "the typo was not read"
+    );
+    assert_eq!(
+        answer["ignored"],
+        json!([{"index": 0, "key": "T-1", "fields": [
+            {"name": "estimate", "did_you_mean": "estimate_points"},
+            {"name": "skills", "did_you_mean": "required_skills"},
+        ]}]),
+        "{answer}"
+    );
+
+    let r = s
+        .req(Method::POST, "/v1/admin/tasks?strict=true")
+        .admin(&s)
+        .json(&json!({"repo": "acme/typo", "tasks": [{"key": "T-3", "title": "New", "prioritty": "high"}]}))
+        .send()
+        .await;
+    assert_eq!(r.expect_problem(422), "unknown_fields");
+    let detail = r.json["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("tasks[0].prioritty") && detail.contains("`priority`"),
+        "{detail}"
+    );
+    let keys: Vec<String> = s.state().await["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["key"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !keys.contains(&"T-3".to_string()),
+        "nothing imported: {keys:?}"
+    );
+    // Strict and clean: imported as usual.
+    let ok = s
+        .req(Method::POST, "/v1/admin/tasks?strict=true")
+        .admin(&s)
+        .json(&json!({"repo": "acme/typo", "tasks": [{"key": "T-3", "title": "New", "priority": "high"}]}))
+        .send()
+        .await
+        .expect(201);
+    assert_eq!(ok["ignored"], json!([]));
+}
+
+/// `owp admin import-tasks` prints the ignored fields with a "did you mean", and `--strict`
+/// refuses the file.
+#[tokio::test]
+async fn the_import_command_points_out_typos() {
+    let s = Server::start().await;
+    s.upsert_repo("acme/cli-typo", 3, true).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tasks.yaml"),
+        "repo: acme/cli-typo\ntasks:\n  - key: D-1\n    title: Write the docs\n    estimate: 3\n    skills: [docs]\n",
+    )
+    .unwrap();
+    let (ok, out) = s
+        .run_owp_admin(
+            dir.path(),
+            &["admin", "import-tasks", "tasks.yaml", "--strict"],
+        )
+        .await;
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("estimate") && out.contains("did you mean `estimate_points`?"),
+        "{out}"
+    );
+    assert!(
+        s.state().await["tasks"].as_array().unwrap().is_empty(),
+        "{out}"
+    );
+
+    let (ok, out) = s
+        .run_owp_admin(dir.path(), &["admin", "import-tasks", "tasks.yaml"])
+        .await;
+    assert!(ok, "{out}");
+    assert!(out.contains("imported 1 task"), "{out}");
+    assert!(
+        out.contains("D-1: ignored `estimate` (did you mean `estimate_points`?)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ignored `skills` (did you mean `required_skills`?)"),
+        "{out}"
+    );
+}
+
+/// `owp admin` takes a task's key wherever it takes its id; a key two repositories share needs
+/// `--repo`, and without it the command says so in one line, naming them.
+#[tokio::test]
+async fn admin_commands_take_task_keys() {
+    let s = Server::start().await;
+    s.upsert_repo("acme/one", 3, true).await;
+    s.upsert_repo("acme/two", 3, true).await;
+    let one = s
+        .import_ids(
+            "acme/one",
+            json!([{"key": "DEMO-1", "title": "First"}, {"key": "ONLY-1", "title": "Only"}]),
+        )
+        .await;
+    let two = s
+        .import_ids("acme/two", json!([{"key": "DEMO-1", "title": "Second"}]))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out) = s
+        .run_owp_admin(dir.path(), &["admin", "set-status", "ONLY-1", "merged"])
+        .await;
+    assert!(ok, "{out}");
+    assert_eq!(s.task(&one[1]).await["status"], "merged", "{out}");
+
+    let (ok, out) = s
+        .run_owp_admin(dir.path(), &["admin", "set-status", "DEMO-1", "blocked"])
+        .await;
+    assert!(!ok, "{out}");
+    assert_eq!(out.trim().lines().count(), 1, "one line: {out}");
+    assert!(
+        out.contains("acme/one") && out.contains("acme/two") && out.contains("--repo"),
+        "{out}"
+    );
+    assert_eq!(s.task(&one[0]).await["status"], "ready");
+
+    let (ok, out) = s
+        .run_owp_admin(
+            dir.path(),
+            &[
+                "admin",
+                "set-status",
+                "DEMO-1",
+                "blocked",
+                "--repo",
+                "acme/two",
+            ],
+        )
+        .await;
+    assert!(ok, "{out}");
+    assert_eq!(s.task(&two[0]).await["status"], "blocked");
+    assert_eq!(s.task(&one[0]).await["status"], "ready");
+
+    let (ok, out) = s
+        .run_owp_admin(
+            dir.path(),
+            &["admin", "task", "DEMO-1", "--repo", "acme/one"],
+        )
+        .await;
+    assert!(ok, "{out}");
+    assert!(out.contains("First") && out.contains(&one[0]), "{out}");
+    // Ids still work.
+    let (ok, out) = s
+        .run_owp_admin(dir.path(), &["admin", "task", &two[0]])
+        .await;
+    assert!(ok && out.contains("Second"), "{out}");
+    let (ok, out) = s
+        .run_owp_admin(dir.path(), &["admin", "task", "NOPE-9"])
+        .await;
+    assert!(!ok && out.contains("NOPE-9"), "{out}");
+}

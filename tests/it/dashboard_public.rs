@@ -414,3 +414,85 @@ async fn with_public_boards_writes_still_need_the_admin_session_and_its_csrf_tok
         .await;
     r.expect_problem(422);
 }
+
+/// A visitor learns how to join from the board itself: the `owp worker join` command with this
+/// server's own address, and a link to the guide (which the server serves). Whatever a client
+/// puts in its `Host` header is shown escaped, or not at all.
+#[tokio::test]
+async fn the_public_board_says_how_to_join_this_server() {
+    let server = Server::start_with_env(&[("OWP_PUBLIC_BOARDS", "true")]).await;
+    let base = server.url("");
+    let base = base.trim_end_matches('/');
+    let page = get(&server, "/", None).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("How to join"), "{}", page.text);
+    assert!(
+        page.text.contains(&format!("owp worker join {base}")),
+        "the join command with the real base URL:\n{}",
+        page.text
+    );
+    assert!(page.text.contains(r#"href="/join""#), "a link to the guide");
+
+    let guide = get(&server, "/join", None).await;
+    assert_eq!(guide.status, 200);
+    assert!(guide.text.contains(&format!("owp worker join {base}")));
+    assert!(guide.text.contains("--agent"));
+
+    // A hostile Host header is never echoed as markup.
+    for host in [r#"evil.test"><script>alert(1)</script>"#, "a b", "x\u{7f}"] {
+        let resp = raw_client()
+            .get(server.url("/"))
+            .header("Host", host)
+            .send()
+            .await;
+        let Ok(resp) = resp else { continue };
+        let text = resp.text().await.unwrap();
+        assert!(!text.contains("<script>alert"), "{text}");
+        assert!(text.contains("How to join"), "{text}");
+    }
+    // Behind a TLS proxy the command says https.
+    let text = raw_client()
+        .get(server.url("/"))
+        .header("Host", "pool.example.org")
+        .header("X-Forwarded-Proto", "https")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("owp worker join https://pool.example.org"),
+        "{text}"
+    );
+}
+
+/// Every link the dashboard's script makes from server data goes through its `http(s)` check: a
+/// pull request URL of `javascript:…` is never a link, in the review panel as in the task table.
+#[tokio::test]
+async fn every_link_the_dashboard_script_makes_is_checked_for_http() {
+    let server = Server::start_with_env(&[("OWP_PUBLIC_BOARDS", "true")]).await;
+    let page = get(&server, "/", None).await;
+    let script_path = page
+        .text
+        .split(r#"<script src=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the board loads its script")
+        .to_string();
+    let script = get(&server, &script_path, None).await.text;
+    let hrefs: Vec<&str> = script.split("href: ").skip(1).collect();
+    assert!(hrefs.len() >= 2, "the script makes links");
+    for rest in hrefs {
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        assert!(
+            !name.is_empty() && script.contains(&format!("const {name} = webUrl(")),
+            "a link whose target `{name}` did not pass `webUrl`: href: {}",
+            &rest[..rest.len().min(80)]
+        );
+    }
+    assert!(script.contains("function webUrl("));
+}

@@ -520,6 +520,21 @@ async fn a_forged_signature_is_refused_and_nothing_is_stored() {
     );
 }
 
+/// An issue title (or body) holding terminal escapes and other control characters is taken
+/// without them: GitHub sends what people type, and a task file would be refused for it.
+#[tokio::test]
+async fn control_characters_in_issue_titles_are_dropped() {
+    let story = Story::start().await;
+    let n = story
+        .label_issue("Fix \u{1b}[2Jthe\u{7} parser\u{9b}", &[])
+        .await;
+    assert_eq!(story.task(n).await.title, "Fix [2Jthe parser");
+    story.expect_status(n, &["**Ready**"]);
+    story.retitle_issue(n, "Still\u{1b}]8;;x\u{7} fine").await;
+    assert_eq!(story.task(n).await.title, "Still]8;;x fine");
+    story.expect_no_new_comments(n);
+}
+
 /// GitHub sends whatever people type, NUL characters included (`\u0000` in the JSON). PostgreSQL
 /// cannot store them in text and SQLite can; on both, the delivery is stored as it came and
 /// applied, with each NUL read as U+FFFD.

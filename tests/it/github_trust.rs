@@ -399,3 +399,130 @@ async fn a_red_check_then_a_green_one_moves_the_status_to_ready_for_review_sqlit
 async fn a_red_check_then_a_green_one_moves_the_status_to_ready_for_review_postgres() {
     red_then_green(true).await;
 }
+
+/// Settings where a single merged pull request earns trust 1.
+const ONE_MERGE_PROMOTES: &str =
+    "max_open_prs: 10\ntrust:\n  promote:\n    - {level: 1, merged: 1}\n";
+
+/// Where `worker_id` stands: merged count, whether it is on the leaderboard, trust it earned.
+async fn standing(story: &Story, worker_id: &str) -> (i64, bool, i64) {
+    let store = &story.running().store;
+    let merged = merged_count(story, worker_id).await;
+    let listed = store
+        .leaderboard(None, 0, false)
+        .await
+        .unwrap()
+        .iter()
+        .any(|r| r.worker_id == worker_id);
+    let repo = story.policy().await;
+    let (progress, _) = store.trust_progress_of(worker_id, repo.id).await.unwrap();
+    (merged, listed, progress.earned)
+}
+
+/// `worker_id` holds nothing any more, and the task has no comment claim.
+async fn claim_ended(story: &Story, worker_id: &str, task_id: &str) {
+    let store = &story.running().store;
+    let worker = store.worker(worker_id).await.unwrap().unwrap();
+    assert_eq!(
+        (worker.active_tasks, worker.active_points),
+        (0, 0),
+        "the claim ended"
+    );
+    assert!(store.gh_claim(task_id).await.unwrap().is_none());
+}
+
+async fn credit_goes_to_the_author(postgres: bool) {
+    let story = Story::on(postgres, Some(ONE_MERGE_PROMOTES), |_| {}).await;
+    let t = Transcript::default();
+    story.fake.set_permission(REPO, "maria", "maintain");
+    let n = story.label_issue("Fix the flaky test", &[]).await;
+    status(&story, &t, n, &["**Ready**"]);
+
+    // The maintainer has a worker of her own (she opted in); a stranger opts in and claims.
+    say(&story, &t, n, "maria", "/owp opt-in").await;
+    reply(&story, &t, n, "@maria, you opted in");
+    say(&story, &t, n, "mallory", "/owp opt-in").await;
+    reply(&story, &t, n, "@mallory, you opted in");
+    say(&story, &t, n, "mallory", "/owp claim").await;
+    status(&story, &t, n, &["claimed by @mallory"]);
+
+    // The maintainer fixes it herself and merges her own pull request.
+    t.said("@maria", n, &format!("opens a pull request: Fixes #{n}"));
+    let pr = story.open_pr("maria", &format!("Fixes #{n}")).await;
+    status(&story, &t, n, &["**Pull request open**"]);
+    t.said("maintainer", pr, "merges the pull request");
+    story.merge_pr(pr).await;
+    let pr_url = format!("https://github.com/{REPO}/pull/{pr}");
+    status(
+        &story,
+        &t,
+        n,
+        &[&format!(
+            "**Done** — merged in {pr_url}. Thank you! Credited to @maria."
+        )],
+    );
+    story.expect_no_new_comments(pr);
+
+    let task = story.task(n).await;
+    assert_eq!(task.status, TaskStatus::Merged);
+    assert_eq!(task.worker_id.as_deref(), Some("gh_maria"));
+    let credit = &task.artifact.as_ref().unwrap()["credit"];
+    assert_eq!(credit["worker_id"], "gh_maria");
+    assert_eq!(credit["github_login"], "maria");
+    assert_eq!(standing(&story, "gh_mallory").await, (0, false, 0));
+    assert_eq!(standing(&story, "gh_maria").await, (1, true, 1));
+    let rep = story
+        .running()
+        .store
+        .reputation("gh_mallory")
+        .await
+        .unwrap();
+    assert_eq!((rep.closed_unmerged, rep.expired, rep.score), (0, 0, 0));
+    claim_ended(&story, "gh_mallory", &task.id).await;
+
+    // A claimed task fixed by a pull request GitHub merges without it ever acting (its author
+    // has no worker): the claim ends, nobody's reputation counts it, the author is named.
+    let m = story.label_issue("Update the changelog", &[]).await;
+    status(&story, &t, m, &["**Ready**"]);
+    say(&story, &t, m, "mallory", "/owp claim").await;
+    status(&story, &t, m, &["claimed by @mallory"]);
+    let other = story.open_pr("dave", &format!("fixes #{m}")).await;
+    status(
+        &story,
+        &t,
+        m,
+        &["claimed by @mallory", "not acting on this task"],
+    );
+    story.merge_pr(other).await;
+    let task = story.task(m).await;
+    assert_eq!(task.status, TaskStatus::Merged);
+    assert_eq!(task.worker_id, None);
+    assert_eq!(task.lease_id, None);
+    let credit = &task.artifact.as_ref().unwrap()["credit"];
+    assert_eq!(
+        (&credit["worker_id"], &credit["github_login"]),
+        (&json!(null), &json!("dave"))
+    );
+    status(&story, &t, m, &["Credited to @dave."]);
+    assert_eq!(standing(&story, "gh_mallory").await, (0, false, 0));
+    claim_ended(&story, "gh_mallory", &task.id).await;
+
+    // The holder's own pull request still credits the holder.
+    one_merge(&story, &t, "mallory", "Fix a typo").await;
+    assert_eq!(standing(&story, "gh_mallory").await, (1, true, 1));
+    t.print(if postgres {
+        "credit goes to the author (PostgreSQL)"
+    } else {
+        "credit goes to the author (SQLite)"
+    });
+}
+
+#[tokio::test]
+async fn a_claimer_who_did_not_author_the_merged_pr_gets_no_credit_sqlite() {
+    credit_goes_to_the_author(false).await;
+}
+
+#[tokio::test]
+async fn a_claimer_who_did_not_author_the_merged_pr_gets_no_credit_postgres() {
+    credit_goes_to_the_author(true).await;
+}

@@ -432,18 +432,17 @@ async fn repos_and_imports_are_idempotent() {
             // A failed import left nothing behind.
             assert_eq!(s.tasks(&Default::default()).await.unwrap().len(), 2);
             // Text a backend cannot store is the caller's mistake (PostgreSQL refuses NUL
-            // characters, SQLite keeps them), never a database failure.
+            // characters, SQLite would keep them): both refuse it alike, before any statement.
             let nul = s
                 .import_tasks("acme/app", &[task("nul \0 inside")], "admin")
                 .await;
             assert!(
                 matches!(
                     nul,
-                    Ok(_)
-                        | Err(StoreError::Invalid {
-                            code: "invalid_text",
-                            ..
-                        })
+                    Err(StoreError::Invalid {
+                        code: "invalid_characters",
+                        ..
+                    })
                 ),
                 "{}: {nul:?}",
                 db.label

@@ -465,6 +465,22 @@ export interface components {
             renewed_leases: number;
             worker: components["schemas"]["Worker"];
         };
+        /** @description A field of a task that the import did not read. */
+        IgnoredField: {
+            /** @description The task field it probably meant, if any. */
+            did_you_mean?: string | null;
+            /** @description The field's name, as written (control characters dropped, at most 64 characters). */
+            name: string;
+        };
+        /** @description The ignored fields of one task of an import. */
+        IgnoredFields: {
+            /** @description At most 20 fields. */
+            fields: components["schemas"]["IgnoredField"][];
+            /** @description The task's place in the import (from 0). */
+            index: number;
+            /** @description The task's key, if it has one. */
+            key?: string | null;
+        };
         ImportBody: {
             repo: string;
             tasks: components["schemas"]["TaskImport"][];
@@ -773,6 +789,11 @@ export interface components {
             title: string;
         };
         TaskList: {
+            /**
+             * @description The tasks that had fields the import did not read (neither task fields nor `x_*`), with
+             *     the field probably meant: at most 100 tasks, 20 fields each. `[]` when none.
+             */
+            ignored: components["schemas"]["IgnoredFields"][];
             tasks: components["schemas"]["Task"][];
         };
         /**
@@ -1136,7 +1157,13 @@ export interface operations {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /**
+                 * @description `true`: a task with a field the import does not read (not a task field, not `x_*`) is
+                 *     refused with `422 unknown_fields`, and nothing is imported.
+                 */
+                strict: boolean | null;
+            };
             cookie?: never;
         };
         requestBody: {
@@ -1207,7 +1234,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a value out of its limits, more than 1,000 tasks, a `blocked_by` key that names no task (`unknown_dependency`), or blockers that form a cycle (`dependency_cycle`) */
+            /** @description a value out of its limits, more than 1,000 tasks, a `blocked_by` key that names no task (`unknown_dependency`), blockers that form a cycle (`dependency_cycle`), or with `strict=true` a field the import does not read (`unknown_fields`) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -436,6 +436,12 @@
     }));
   }
 
+  // A link target from the server's data (a pull request's URL): only http and https, never
+  // `javascript:` or `data:`. Every link the script makes from data goes through here.
+  function webUrl(u) {
+    return typeof u === 'string' && /^https?:\/\//i.test(u) ? u : null;
+  }
+
   // A task's pull request is ready for review once its checks passed, or when it reports none.
   function readyForReview(t) {
     const checks = t.artifact && t.artifact.checks;
@@ -460,7 +466,7 @@
     box.replaceChildren(h('table', { class: 'tasks' },
       h('thead', null, h('tr', null, h('th', null, 'Task'), h('th', null, 'Repository'), h('th', null, 'By'), h('th', null, 'Pull request'))),
       h('tbody', null, ready.map((t) => {
-        const url = t.artifact && t.artifact.pr_url;
+        const url = webUrl(t.artifact && t.artifact.pr_url);
         return h('tr', null,
           h('td', null, t.title),
           h('td', null, t.repo),
@@ -598,7 +604,7 @@
     const cell = (label, ...kids) => h('td', { 'data-label': label }, ...kids);
     const rows = list.slice(0, MAX_ROWS).map((t) => {
       const w = t.assigned_worker_id ? workers.get(t.assigned_worker_id) : null;
-      const pr = t.artifact && typeof t.artifact.pr_url === 'string' && /^https?:\/\//.test(t.artifact.pr_url) ? t.artifact.pr_url : null;
+      const pr = webUrl(t.artifact && t.artifact.pr_url);
       const blocked = t.status === 'blocked';
       const canBlock = !['merged', 'cancelled', 'blocked'].includes(t.status);
       return h('tr', {},

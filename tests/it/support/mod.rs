@@ -975,3 +975,42 @@ pub fn node_package_missing(dir: &str, module: &str) -> Option<String> {
     }
     None
 }
+
+/// Runs `owp ARGS` in `dir` with only `PATH` and `env` set; returns whether it succeeded and
+/// what it printed (stdout, then stderr).
+pub async fn run_owp(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .kill_on_drop(true)
+        .stdin(std::process::Stdio::null());
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), cmd.output())
+        .await
+        .expect("owp exits within 60 s")
+        .expect("owp runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+impl Server {
+    /// Runs `owp ARGS` in `dir` as this server's admin (`OWP_SERVER`, `OWP_ADMIN_TOKEN`).
+    pub async fn run_owp_admin(&self, dir: &std::path::Path, args: &[&str]) -> (bool, String) {
+        let server = self.url("");
+        let env = [
+            ("OWP_SERVER", server.trim_end_matches('/')),
+            ("OWP_ADMIN_TOKEN", self.admin_token.as_str()),
+        ];
+        run_owp(dir, args, &env).await
+    }
+}

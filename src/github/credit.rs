@@ -1,0 +1,78 @@
+//! Who a merged pull request credits.
+//!
+//! Credit, reputation and promotion go to the person who wrote the merged pull request: the
+//! task's holder when they authored it, otherwise the author (through their linked worker or
+//! the implicit worker of their login, when they have one). A holder who did not write the
+//! merged pull request gets nothing for it, and their claim ends with the merge — so claiming
+//! issues and waiting for a maintainer to fix them earns no credit.
+
+use serde_json::{Value, json};
+
+use crate::github::events::PullRequest;
+use crate::store::leases::CreditTo;
+use crate::store::rows::TaskRow;
+use crate::store::workers::implicit_worker_id;
+use crate::store::{StoreError, WriteTx};
+
+/// Whom a merge of `pr` on `task` is recorded for, and the `credit` object its artifact carries
+/// (`pr_url`, `pr_author`, `worker_id`, `name`, `github_login`).
+pub async fn for_merge(
+    tx: &mut WriteTx,
+    task: &TaskRow,
+    pr: &PullRequest,
+) -> Result<(CreditTo, Value), StoreError> {
+    let author = pr.author.login.as_str();
+    let holder = match &task.worker_id {
+        Some(holder) if authored_by(tx, holder, author).await? => Some(holder.clone()),
+        _ => None,
+    };
+    let (to, worker_id) = match holder {
+        Some(holder) => (CreditTo::Holder, Some(holder)),
+        None => {
+            let worker = worker_of_login(tx, author).await?;
+            (CreditTo::Author(worker.clone()), worker)
+        }
+    };
+    let mut credit = json!({
+        "pr_url": pr.html_url,
+        "pr_author": author,
+        "worker_id": null,
+        "name": null,
+        "github_login": author,
+    });
+    if let Some(worker_id) = worker_id {
+        let worker = tx.worker(&worker_id).await?;
+        credit["worker_id"] = json!(worker_id);
+        credit["name"] = json!(worker.name);
+    }
+    Ok((to, credit))
+}
+
+/// Whether `login` is the proven GitHub login of worker `holder`: its implicit worker, or the
+/// worker the login linked (a login a worker only declared proves nothing).
+async fn authored_by(tx: &mut WriteTx, holder: &str, login: &str) -> Result<bool, StoreError> {
+    if holder == implicit_worker_id(login) {
+        return Ok(true);
+    }
+    if tx.gh_linked_worker(login).await?.as_deref() == Some(holder) {
+        return Ok(true);
+    }
+    Ok(tx
+        .gh_login_of_worker(holder)
+        .await?
+        .is_some_and(|l| l.eq_ignore_ascii_case(login)))
+}
+
+/// The worker a GitHub login acts as, if it has one: its linked worker, else its implicit
+/// worker (made when it first claimed or opted in by comment).
+async fn worker_of_login(tx: &mut WriteTx, login: &str) -> Result<Option<String>, StoreError> {
+    if let Some(linked) = tx.gh_linked_worker(login).await? {
+        return Ok(Some(linked));
+    }
+    let implicit = implicit_worker_id(login);
+    match tx.worker(&implicit).await {
+        Ok(_) => Ok(Some(implicit)),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
