@@ -27,10 +27,38 @@ pub fn load_env_files(command: Option<&OsStr>) {
     if !reads_env_files(command) {
         return;
     }
+    let token_before = std::env::var_os("OWP_ADMIN_TOKEN").is_some();
     for name in ["env.local", ".env"] {
         // `dotenvy` never overrides variables that are already set, so the real environment wins,
         // and `env.local` wins over `.env`.
         let _ = dotenvy::from_filename(name);
+    }
+    if !token_before && std::env::var_os("OWP_ADMIN_TOKEN").is_some() {
+        ADMIN_TOKEN_FROM_ENV_FILE.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Set when `OWP_ADMIN_TOKEN` came from `env.local` or `.env` rather than the real environment.
+static ADMIN_TOKEN_FROM_ENV_FILE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process's `OWP_ADMIN_TOKEN` was read from `env.local` or `.env` of the working
+/// directory: that token belongs to the service run from there, and the clients send it only to a
+/// server on this machine or to the `OWP_PUBLIC_URL` the same files name.
+pub fn admin_token_from_env_file() -> bool {
+    ADMIN_TOKEN_FROM_ENV_FILE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Whether `url` names a server on this machine (`localhost` or a loopback address).
+pub fn on_this_machine(url: &str) -> bool {
+    match url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 

@@ -51,8 +51,40 @@ pub struct AdminArgs {
 
 impl AdminArgs {
     fn client(&self) -> anyhow::Result<OwpClient> {
-        Ok(OwpClient::new(&self.server)?
-            .with_admin_token(self.admin_token.as_ref().map(|s| s.expose().to_string())))
+        let client = OwpClient::new(&self.server)?;
+        if self.admin_token.is_some()
+            && crate::config::admin_token_from_env_file()
+            && !admin_token_flag_given(std::env::args())
+        {
+            let public = std::env::var("OWP_PUBLIC_URL").ok();
+            if !env_file_token_may_go_to(&self.server, public.as_deref()) {
+                anyhow::bail!(
+                    "the admin token in env.local is for the server on this machine, not {}; to \
+                     send a token there, pass it with --admin-token",
+                    self.server
+                );
+            }
+        }
+        Ok(client.with_admin_token(self.admin_token.as_ref().map(|s| s.expose().to_string())))
+    }
+}
+
+/// Whether the command line itself gives `--admin-token`.
+fn admin_token_flag_given(args: impl Iterator<Item = String>) -> bool {
+    args.take_while(|a| a != "--")
+        .any(|a| a == "--admin-token" || a.starts_with("--admin-token="))
+}
+
+/// Whether a token read from the working directory's env files may go to `server`: a server on
+/// this machine, or the service's own public address (`OWP_PUBLIC_URL`, same origin).
+fn env_file_token_may_go_to(server: &str, public_url: Option<&str>) -> bool {
+    if crate::config::on_this_machine(server) {
+        return true;
+    }
+    let origin = |u: &str| url::Url::parse(u).ok().map(|u| u.origin());
+    match (origin(server), public_url.and_then(origin)) {
+        (Some(server), Some(public)) => server.is_tuple() && server == public,
+        _ => false,
     }
 }
 
@@ -1050,6 +1082,50 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_from_env_local_goes_only_to_this_machine_or_its_public_url() {
+        for local in [
+            "http://127.0.0.1:8787",
+            "http://localhost:9000",
+            "http://[::1]:8787",
+        ] {
+            assert!(env_file_token_may_go_to(local, None), "{local}");
+        }
+        assert!(!env_file_token_may_go_to("https://pool.example.org", None));
+        assert!(env_file_token_may_go_to(
+            "https://pool.example.org/",
+            Some("https://pool.example.org")
+        ));
+        assert!(!env_file_token_may_go_to(
+            "https://pool.example.org.evil.test",
+            Some("https://pool.example.org")
+        ));
+        assert!(!env_file_token_may_go_to(
+            "http://pool.example.org",
+            Some("https://pool.example.org")
+        ));
+        let args = |a: &[&str]| {
+            a.iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .into_iter()
+        };
+        assert!(admin_token_flag_given(args(&[
+            "owp",
+            "admin",
+            "state",
+            "--admin-token",
+            "x"
+        ])));
+        assert!(admin_token_flag_given(args(&[
+            "owp",
+            "admin",
+            "--admin-token=x",
+            "state"
+        ])));
+        assert!(!admin_token_flag_given(args(&["owp", "admin", "state"])));
+    }
     use crate::cli::{Cli, Command};
     use clap::Parser;
 

@@ -394,6 +394,37 @@ async fn an_admin_token_given_for_a_server_stays_with_it() {
     assert!(elsewhere.seen().is_empty(), "{:?}", elsewhere.seen());
 }
 
+/// The operator's own token, which `owp serve` saved in `env.local`, stays with the server on this
+/// machine: `owp admin` pointed elsewhere from that folder refuses before sending anything, and
+/// sends it to the local server as before.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_env_local_token_goes_only_to_the_server_on_this_machine() {
+    const TOKEN: &str = "admin-token-of-my-pool-0123456789abcdef";
+    let local = Hostile::start(|_| json_answer(200, json!({"repos": [], "tasks": []}))).await;
+    let me = Volunteer::new();
+    std::fs::write(
+        me.dir.path().join("env.local"),
+        format!("OWP_ADMIN_TOKEN={TOKEN}\nOWP_SERVER=https://pool.example.org\n"),
+    )
+    .unwrap();
+    let mut cmd = me.owp(&["admin", "state"]);
+    let line = one_error_line(&me.run(&mut cmd).await);
+    assert!(
+        line.contains("env.local") && line.contains("https://pool.example.org"),
+        "{line}"
+    );
+    let mut cmd = me.owp(&["admin", "state", "--server", &local.base]);
+    let out = me.run(&mut cmd).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = local.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].header("x-admin-token"), Some(TOKEN));
+}
+
 /// `owp admin` does not follow a redirect to another origin with its `X-Admin-Token`.
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_commands_do_not_carry_the_token_to_another_host() {
