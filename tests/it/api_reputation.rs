@@ -48,7 +48,15 @@ async fn me(server: &Server, token: &str) -> Value {
 #[tokio::test]
 async fn reputation_is_counted_from_outcomes_and_shown_to_workers_that_opted_in() {
     let server = Server::start().await;
-    repo(&server, "rep/one", "private", json!({})).await;
+    // A clone URL: a nack where there is none is the maintainers' gap and does not count (see
+    // the last test).
+    repo(
+        &server,
+        "rep/one",
+        "private",
+        json!({"clone_url": "https://git.example/rep/one.git"}),
+    )
+    .await;
     let (_, token) = register(&server, "ada", json!({})).await;
     let worker = me(&server, &token).await;
     assert_eq!(worker["reputation_opt_in"], false);
@@ -385,4 +393,59 @@ async fn without_public_boards_the_leaderboard_is_for_admins_only() {
         leaderboard(&server, "", true).await.expect(200),
         json!({"workers": []})
     );
+}
+
+/// A worker that gives back a task whose repository has no clone URL (the agent hand-off has
+/// nothing to clone: the maintainers' gap) is not counted as having nacked it. The pool decides
+/// from the repository at the moment of the nack, never from the worker's reason: the same reason
+/// in a repository that has a clone URL counts, and so does a nack after a maintainer set one.
+#[tokio::test]
+async fn a_nack_of_a_task_whose_repository_has_no_clone_url_does_not_count() {
+    let server = Server::start().await;
+    repo(&server, "gap/none", "private", json!({})).await;
+    repo(
+        &server,
+        "gap/some",
+        "private",
+        json!({"clone_url": "https://git.example/gap/some.git"}),
+    )
+    .await;
+    let (_, token) = register(&server, "ada", json!({"reputation_opt_in": true})).await;
+    let reason = json!({"reason": "not attempted: the repository has no clone URL; a maintainer sets one with `owp admin init-repo`"});
+    let give_back = async |repo: &str, key: &str| {
+        server
+            .import(
+                repo,
+                json!([{"key": key, "title": key, "estimate_points": 1}]),
+            )
+            .await;
+        let (lease_id, task_id, _) = server.claim_ok(&token).await;
+        assert_eq!(server.task(&task_id).await["repo"], repo);
+        server
+            .worker_post(
+                &token,
+                &format!("/v1/leases/{lease_id}/nack"),
+                reason.clone(),
+            )
+            .await
+            .expect(200);
+        me(&server, &token).await["reputation"]["nacked"].clone()
+    };
+
+    assert_eq!(give_back("gap/none", "a").await, 0, "the maintainers' gap");
+    // The hour without the task (rule 1) still holds.
+    server.claim_none(&token).await;
+    assert_eq!(
+        give_back("gap/some", "b").await,
+        1,
+        "the same words elsewhere count"
+    );
+    repo(
+        &server,
+        "gap/none",
+        "private",
+        json!({"clone_url": "https://git.example/gap/none.git"}),
+    )
+    .await;
+    assert_eq!(give_back("gap/none", "c").await, 2, "the gap is closed now");
 }

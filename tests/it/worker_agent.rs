@@ -1432,8 +1432,8 @@ async fn a_local_clone_url_is_refused_without_allow_local_clone() {
     assert!(!rig.path("work/repos").exists(), "something was cloned");
 }
 
-/// A repository without a clone URL is the maintainers' gap: the volunteer is told so, and how
-/// a maintainer fixes it.
+/// A repository without a clone URL is the maintainers' gap: the volunteer is told so, how a
+/// maintainer fixes it, and that the give-back does not count against their reputation.
 #[cfg(unix)]
 #[tokio::test]
 async fn a_repository_without_a_clone_url_names_the_maintainers_fix() {
@@ -1452,7 +1452,8 @@ async fn a_repository_without_a_clone_url_names_the_maintainers_fix() {
     let said = text(&out);
     assert!(
         said.contains("owp admin init-repo widgets --max-open-prs N --clone-url URL")
-            && said.contains("not something you did"),
+            && said.contains("not something you did")
+            && said.contains("does not count against your reputation"),
         "{said}"
     );
     assert!(

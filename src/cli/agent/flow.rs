@@ -502,7 +502,7 @@ fn source_of(task: &Task, allow_local: bool) -> Result<String, SourceGap> {
         );
         return Err(SourceGap {
             local: format!(
-                "the repository {} has no clone URL, so there is nothing to clone; this is for the pool's maintainers to fix (with {fix}), not something you did",
+                "the repository {} has no clone URL, so there is nothing to clone; this is for the pool's maintainers to fix (with {fix}), not something you did, and a task given back for it does not count against your reputation",
                 task.repo
             ),
             pool: format!(

@@ -100,9 +100,17 @@ fn same_fields(want: &Value, got: &Value, what: &str) -> CaseResult {
 /// Reputation is opt-in: a worker registered with `reputation_opt_in: true` shows it and a
 /// `reputation` with `merged`, `closed_unmerged`, `expired`, `nacked` and `score`; an admin merge
 /// of its task raises `merged` and the score, a nack counts in `nacked`; `POST /v1/workers/me`
-/// turns it off and on; a worker registered without it shows `reputation_opt_in: false`.
+/// turns it off and on; a worker registered without it shows `reputation_opt_in: false`. The
+/// repository has a `clone_url`, so the nack is the worker's own (a pool may leave out a nack that
+/// only a missing clone URL caused).
 async fn reputation_opt_in(ctx: Ctx) -> CaseResult {
-    let repo = ctx.repo().await?;
+    let repo = ctx
+        .repo_with(
+            100,
+            false,
+            json!({"clone_url": "https://git.example/owp-conformance.git"}),
+        )
+        .await?;
     let skill = ctx.skill();
     let tasks = ctx
         .import(
