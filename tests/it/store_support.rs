@@ -1,0 +1,256 @@
+//! What the storage stories share: a fresh database on each backend (SQLite always, PostgreSQL
+//! when `OWP_TEST_DATABASE_URL` names a server), and short ways to drive the store.
+
+use crate::pg_scratch;
+
+use std::future::Future;
+
+use serde_json::{Map, Value, json};
+
+use owp::domain::{Lease, Priority, TaskStatus, WorkerStatus};
+use owp::store::repos::RepoUpsert;
+use owp::store::rows::{TaskRow, WorkerRow};
+use owp::store::tasks::TaskInput;
+use owp::store::workers::WorkerInput;
+use owp::store::{Store, StoreError, Timing};
+
+pub(crate) const PG_VAR: &str = "OWP_TEST_DATABASE_URL";
+
+/// One backend's database for one test.
+pub(crate) struct TestDb {
+    pub(crate) store: Store,
+    pub(crate) url: String,
+    pub(crate) label: &'static str,
+    /// PostgreSQL: (server URL, database name), dropped with this value.
+    pg: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub(crate) async fn sqlite(timing: Timing) -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+        let store = Store::open(&url, timing).await.expect("open sqlite");
+        TestDb {
+            store,
+            url,
+            label: "sqlite",
+            pg: None,
+            _dir: Some(dir),
+        }
+    }
+
+    pub(crate) async fn postgres(timing: Timing) -> Option<TestDb> {
+        let Some(server) = crate::services::postgres_url() else {
+            crate::services::missing(
+                "postgres",
+                "the store's PostgreSQL half",
+                &format!("{PG_VAR} is not set"),
+            );
+            return None;
+        };
+        let (url, name) = fresh_pg_database(server.trim()).await;
+        let store = Store::open(&url, timing).await.expect("open postgres");
+        Some(TestDb {
+            store,
+            url,
+            label: "postgres",
+            pg: Some((server.trim().to_string(), name)),
+            _dir: None,
+        })
+    }
+
+    /// A second store on the same database, as another process would open it.
+    pub(crate) async fn replica(&self) -> Store {
+        Store::open(&self.url, (*self.store.timing).clone())
+            .await
+            .expect("open replica")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((server, name)) = self.pg.take() {
+            pg_scratch::drop_blocking(&server, &name);
+        }
+    }
+}
+
+pub(crate) async fn fresh_pg_database(server: &str) -> (String, String) {
+    let name = pg_scratch::create(server, "owp_test").await;
+    (owp::config::url_with_database(server, &name), name)
+}
+
+/// Runs `story` on SQLite, then on PostgreSQL when configured.
+pub(crate) async fn on_each_backend<F, Fut>(name: &str, timing: Timing, story: F)
+where
+    F: Fn(TestDb) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    story(TestDb::sqlite(timing.clone()).await).await;
+    match TestDb::postgres(timing).await {
+        Some(db) => story(db).await,
+        None => eprintln!("{name}: PostgreSQL part skipped"),
+    }
+}
+
+pub(crate) fn fast_timing() -> Timing {
+    Timing {
+        lease_ttl_ms: 60_000,
+        accept_ttl_ms: 60_000,
+        heartbeat_ttl_ms: 60_000,
+        max_attempts: 5,
+    }
+}
+
+pub(crate) fn task(title: &str) -> TaskInput {
+    TaskInput {
+        key: None,
+        title: title.into(),
+        description: String::new(),
+        estimate_points: 1,
+        priority: Priority::Normal,
+        required_skills: vec![],
+        area: None,
+        tier: 0,
+        extensions: Map::new(),
+        blocked_by: None,
+        requires: Map::new(),
+    }
+}
+
+pub(crate) fn worker_input(name: &str, skills: &[&str], capacity: i64, max: i64) -> WorkerInput {
+    WorkerInput {
+        name: name.into(),
+        skills: skills.iter().map(|s| s.to_string()).collect(),
+        capacity_points: capacity,
+        max_concurrent_tasks: max,
+        github_login: None,
+        capabilities: json!({}),
+        extensions: Map::new(),
+        reputation_opt_in: false,
+        leaderboard_opt_in: false,
+        specialist: false,
+    }
+}
+
+pub(crate) async fn repo(store: &Store, name: &str, max_open_prs: i64, area_locks: bool) {
+    store
+        .upsert_repo(
+            &RepoUpsert {
+                name: name.into(),
+                max_open_prs,
+                area_locks_enabled: Some(area_locks),
+                extensions: Map::new(),
+                ..Default::default()
+            },
+            "admin",
+        )
+        .await
+        .expect("upsert repo");
+}
+
+pub(crate) async fn register(store: &Store, input: WorkerInput) -> WorkerRow {
+    store.register_worker(&input).await.expect("register").0
+}
+
+pub(crate) async fn claim(store: &Store, worker: &WorkerRow) -> Option<Lease> {
+    store
+        .write(|mut tx| async move {
+            let r = tx.claim(worker).await;
+            (tx, r)
+        })
+        .await
+        .expect("claim")
+}
+
+pub(crate) async fn ack(
+    store: &Store,
+    worker: &WorkerRow,
+    lease: &Lease,
+) -> Result<TaskRow, StoreError> {
+    store
+        .write(|mut tx| async move {
+            let r = tx.ack(&worker.id, &lease.lease_id).await;
+            (tx, r)
+        })
+        .await
+}
+
+pub(crate) async fn nack(
+    store: &Store,
+    worker: &WorkerRow,
+    lease: &Lease,
+) -> Result<TaskRow, StoreError> {
+    store
+        .write(|mut tx| async move {
+            let r = tx
+                .nack(&worker.id, &lease.lease_id, Some("not for me".into()))
+                .await;
+            (tx, r)
+        })
+        .await
+}
+
+pub(crate) async fn set_status(
+    store: &Store,
+    worker: &WorkerRow,
+    task_id: &str,
+    to: TaskStatus,
+    artifact: Option<Value>,
+) -> Result<TaskRow, StoreError> {
+    store
+        .write(|mut tx| {
+            let artifact = artifact.clone();
+            async move {
+                let r = tx
+                    .worker_status(&worker.id, task_id, to, artifact, None)
+                    .await;
+                (tx, r)
+            }
+        })
+        .await
+}
+
+pub(crate) async fn open_pr(store: &Store, worker: &WorkerRow, task_id: &str) -> TaskRow {
+    let pr = json!({"pr_url": format!("https://example.invalid/pr/{task_id}")});
+    set_status(store, worker, task_id, TaskStatus::PrOpened, Some(pr))
+        .await
+        .expect("pr_opened")
+}
+
+pub(crate) async fn admin_status(store: &Store, task_id: &str, to: TaskStatus) -> TaskRow {
+    store
+        .write(|mut tx| async move {
+            let r = tx.admin_status(task_id, to, None, "admin").await;
+            (tx, r)
+        })
+        .await
+        .expect("admin status")
+}
+
+pub(crate) async fn update_worker(
+    store: &Store,
+    id: &str,
+    trust: Option<i64>,
+    status: Option<WorkerStatus>,
+) -> WorkerRow {
+    store
+        .write(|mut tx| async move {
+            let r = tx.admin_update_worker(id, trust, status).await;
+            (tx, r)
+        })
+        .await
+        .expect("admin update of a worker")
+}
+
+pub(crate) async fn title_of(store: &Store, lease: &Option<Lease>) -> Option<String> {
+    let lease = lease.as_ref()?;
+    let t = store.task(&lease.task.task_id).await.expect("task")?;
+    Some(t.title)
+}
+
+pub(crate) async fn repo_figures(store: &Store, name: &str) -> (i64, i64) {
+    let r = store.repo(name).await.expect("repo").expect("repo exists");
+    (r.open_prs, r.active_leases)
+}
