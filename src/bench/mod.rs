@@ -103,6 +103,10 @@ pub struct BenchArgs {
     /// Server processes sharing the database on PostgreSQL, one run per value (e.g. `1,2`).
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub replicas: Vec<usize>,
+    /// Waiting tasks added at the head of the offer order (critical, each held by an open
+    /// outside blocker), one run per value: claims must not walk past them.
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    pub waiting: Vec<usize>,
     /// Registered workers, all claiming concurrently.
     #[arg(long, default_value_t = 1000)]
     pub workers: usize,
@@ -213,19 +217,28 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 BenchBackend::Postgres => args.replicas.iter().map(|r| (*r).max(1)).collect(),
             };
             for replicas in replica_counts {
-                eprintln!(
-                    "== {} | {size} tasks | {} workers | {replicas} server process(es) | refill {}",
-                    backend.name(),
-                    args.workers,
-                    args.refill.name()
-                );
-                let r = run_one(&args, server_cpu.as_ref(), backend, size, replicas)
-                    .await
-                    .with_context(|| format!("{} with {size} tasks", backend.name()))?;
-                if args.json {
-                    println!("{}", serde_json::to_string(&r)?);
+                for &waiting in &args.waiting {
+                    eprintln!(
+                        "== {} | {size} tasks | {waiting} waiting | {} workers | {replicas} server \
+                         process(es) | refill {}",
+                        backend.name(),
+                        args.workers,
+                        args.refill.name()
+                    );
+                    let shape = Shape {
+                        backend,
+                        size,
+                        waiting,
+                        replicas,
+                    };
+                    let r = run_one(&args, server_cpu.as_ref(), shape)
+                        .await
+                        .with_context(|| format!("{} with {size} tasks", backend.name()))?;
+                    if args.json {
+                        println!("{}", serde_json::to_string(&r)?);
+                    }
+                    results.push(r);
                 }
-                results.push(r);
             }
         }
     }
@@ -241,6 +254,8 @@ struct RunResult {
     backend: String,
     replicas: usize,
     tasks: usize,
+    /// Waiting tasks ahead of the ready ones (`--waiting`).
+    waiting: usize,
     workers: usize,
     /// The offered rate of paced workers (`--rate`), if any.
     rate: Option<f64>,
@@ -283,16 +298,26 @@ struct RunResult {
     server_cpu: Option<f64>,
 }
 
+/// What one run measures.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    backend: BenchBackend,
+    /// Ready tasks.
+    size: usize,
+    /// Waiting tasks at the head of the offer order.
+    waiting: usize,
+    /// Server processes.
+    replicas: usize,
+}
+
 async fn run_one(
     args: &BenchArgs,
     server_cpu: Option<&ServerCpu>,
-    backend: BenchBackend,
-    size: usize,
-    replicas: usize,
+    shape: Shape,
 ) -> anyhow::Result<RunResult> {
     let dir = tempfile::tempdir()?;
-    let db = ScratchDb::create(backend, args.database_url.as_deref(), dir.path()).await?;
-    let outcome = measure(args, server_cpu, backend, size, replicas, &db, dir.path()).await;
+    let db = ScratchDb::create(shape.backend, args.database_url.as_deref(), dir.path()).await?;
+    let outcome = measure(args, server_cpu, shape, &db, dir.path()).await;
     db.drop_database().await;
     outcome
 }
@@ -300,12 +325,16 @@ async fn run_one(
 async fn measure(
     args: &BenchArgs,
     server_cpu: Option<&ServerCpu>,
-    backend: BenchBackend,
-    size: usize,
-    replicas: usize,
+    shape: Shape,
     db: &ScratchDb,
     dir: &Path,
 ) -> anyhow::Result<RunResult> {
+    let Shape {
+        backend,
+        size,
+        waiting,
+        replicas,
+    } = shape;
     // Schema, repositories and the four skill sets, through the store itself.
     let store = Store::open(&db.url, Timing::default()).await?;
     for r in 0..args.repos {
@@ -342,6 +371,7 @@ async fn measure(
     eprintln!("bulk-loading {} tasks…", size - sample);
     let started = Instant::now();
     bulk_load(&tool, args.repos, sample, size).await?;
+    load_waiting(&tool, waiting).await?;
     let bulk_load_s = started.elapsed().as_secs_f64();
     eprintln!("importing {sample} tasks over HTTP…");
     let started = Instant::now();
@@ -543,6 +573,7 @@ async fn measure(
         backend: backend.name().to_string(),
         replicas,
         tasks: size,
+        waiting,
         workers: args.workers,
         rate: args.rate,
         refill: args.refill.name(),
@@ -735,6 +766,37 @@ async fn bulk_load(pool: &AnyPool, repos: usize, from: usize, to: usize) -> anyh
         sqlx::query(AssertSqlSafe(sql)).execute(pool).await?;
         start = end;
     }
+    Ok(())
+}
+
+/// Adds `count` critical tasks, each held by an open outside blocker (rule 8), so they come first
+/// in the offer order and none may be offered. The triggers of the schema count their blockers.
+async fn load_waiting(pool: &AnyPool, count: usize) -> anyhow::Result<()> {
+    if count == 0 {
+        return Ok(());
+    }
+    let repo_id: i64 = sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
+        .bind(repo_name(0))
+        .fetch_one(pool)
+        .await?;
+    let skill_id = skill_set_ids(pool).await?[0];
+    let now = crate::store::now_ms();
+    // Numbers made here; nothing in this SQL comes from input.
+    let sql = format!(
+        "WITH RECURSIVE g(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM g WHERE n < {last}) \
+         INSERT INTO tasks (id, repo_id, title, description, estimate_points, priority, \
+           skill_set_id, tier, status, extensions, created_at, updated_at) \
+         SELECT 't_bench_waiting_' || n, {repo_id}, 'waiting task ' || n, '', 1, 3, {skill_id}, \
+           0, 'ready', '{{}}', {now}, {now} FROM g",
+        last = count - 1,
+    );
+    sqlx::query(AssertSqlSafe(sql)).execute(pool).await?;
+    sqlx::query(
+        "INSERT INTO task_deps (task_seq, blocker_key, position, holds) \
+         SELECT seq, 'bench/outside#1', 0, 1 FROM tasks WHERE id LIKE 't_bench_waiting_%'",
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -1386,7 +1448,7 @@ fn baseline_claim_sql(backend: BenchBackend) -> String {
     format!(
         "UPDATE tasks SET status = 'leased', worker_id = $1, lease_id = $2, deadline = $3, \
          lease_expires_at = $3, updated_at = $4 \
-         WHERE seq = (SELECT seq FROM tasks WHERE status = 'ready' \
+         WHERE seq = (SELECT seq FROM tasks WHERE status = 'ready' AND waiting = 0 \
                       ORDER BY priority DESC, seq LIMIT 1{lock}) AND status = 'ready' \
          RETURNING seq, id"
     )
@@ -1658,19 +1720,20 @@ fn table(results: &[RunResult]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n| backend | procs | tasks | workers | offered/s | claims/s | p50 ms | p99 ms | raw claims/s | raw p50 | raw p99 | ratio | bare/s | bare p50 | bare p99 | ÷ bare | CPU ms/claim: db + server + load | bare CPU ms/cycle: db + clients | cycles/s | webhook/s | webhook p50 | webhook p99 | peak RSS MB | HTTP import tasks/s | load |"
+        "\n| backend | procs | tasks | waiting | workers | offered/s | claims/s | p50 ms | p99 ms | raw claims/s | raw p50 | raw p99 | ratio | bare/s | bare p50 | bare p99 | ÷ bare | CPU ms/claim: db + server + load | bare CPU ms/cycle: db + clients | cycles/s | webhook/s | webhook p50 | webhook p99 | peak RSS MB | HTTP import tasks/s | load |"
     );
     let _ = writeln!(
         out,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for r in results {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.0} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.0} | {:.1} |",
             r.backend,
             r.replicas,
             r.tasks,
+            r.waiting,
             r.workers,
             opt(r.rate, 0),
             r.claims_per_s,

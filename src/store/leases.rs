@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use sqlx::AssertSqlSafe;
 
 use super::batched::MovePlan;
-use super::rows::{TASK_SELECT, TaskRow, WorkerRow, not_waiting};
+use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use super::{Backend, NACK_COOLDOWN_MS, NewEvent, Store, StoreError, WriteTx, new_id};
 use crate::domain::limits;
 use crate::domain::rules::{self, RepoView, TaskView, WorkerView};
@@ -363,9 +363,8 @@ impl WriteTx {
             "UPDATE tasks SET status = 'leased', worker_id = $1, lease_id = $2, lease_points = $3, \
              accept_by = $4, lease_expires_at = $5, deadline = $6, status_reason = NULL, \
              area_lock = CASE WHEN $7 = 1 THEN area ELSE NULL END, updated_at = $8 \
-             WHERE seq = {row} AND status = 'ready' {trust} AND {deps} AND {requires}",
+             WHERE seq = {row} AND status = 'ready' AND waiting = 0 {trust} AND {requires}",
             trust = trust_rule("tasks", "$1"),
-            deps = not_waiting("tasks.seq"),
             requires = requires_rule(self.store().backend, "tasks", "$1"),
         );
         let took = sqlx::query(AssertSqlSafe(sql))
@@ -794,16 +793,16 @@ fn lease_ended() -> StoreError {
 /// The window of a repository's hourly claim cap.
 pub(crate) const HOUR_MS: i64 = 3_600_000;
 
-/// Rules 5–8 of a candidate `t` in repository `r`: nothing it depends on still holds it, the
+/// Rules 5–8 of a candidate `t` in repository `r`: nothing it depends on still holds it (its
+/// `waiting` count, kept by the triggers of migration 0020, is 0), the
 /// review budget has room, the area is not held, the worker (parameter `worker`) did not nack it
 /// since `since`, and its tier is within the worker's effective trust ([`trust_rule`]); and the
 /// repository's hourly claim cap (`pr_hourly_limit`), if it has one, counting leases granted
 /// after `hour`.
 pub(super) fn repo_rules(backend: Backend, worker: &str, since: &str, hour: &str) -> String {
-    let deps = not_waiting("t.seq");
     let requires = requires_rule(backend, "t", worker);
     format!(
-        "AND {deps} \
+        "AND t.waiting = 0 \
          AND r.open_prs + r.active_leases < r.max_open_prs \
          AND (r.claims_per_hour IS NULL OR r.claims_per_hour > (SELECT COUNT(*) FROM leases hl \
                WHERE hl.repo_id = r.id AND hl.created_at > {hour})) \

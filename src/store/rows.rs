@@ -12,17 +12,6 @@ use crate::domain::{
     Priority, RepoContract, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus,
 };
 
-/// Rule 8 (dependencies) as a condition on the task whose `seq` is the expression `seq`: none of
-/// its blockers still holds it. A blocker that is a task holds until it is `merged` or
-/// `cancelled`; one outside the pool (a GitHub issue) while its `holds` flag is set.
-pub fn not_waiting(seq: &str) -> String {
-    format!(
-        "NOT EXISTS (SELECT 1 FROM task_deps d LEFT JOIN tasks b ON b.seq = d.blocker_seq \
-           WHERE d.task_seq = {seq} AND (d.blocker_seq IS NULL AND d.holds = 1 \
-             OR d.blocker_seq IS NOT NULL AND b.status NOT IN ('merged', 'cancelled')))"
-    )
-}
-
 /// Splits an aggregated list of dependency keys (see [`TASK_SELECT`]).
 fn split_keys(s: Option<String>) -> Vec<String> {
     s.map(|s| s.split('\u{1f}').map(str::to_string).collect())

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
-use super::rows::{TASK_SELECT, TaskRow, not_waiting};
+use super::rows::{TASK_SELECT, TaskRow};
 use super::{NewEvent, Store, StoreError, WriteTx, new_id};
 use crate::domain::limits;
 use crate::domain::model::normalize_skills;
@@ -486,14 +486,8 @@ impl Store {
             sql.push_str(&format!(" AND t.worker_id = ${}", next()));
         }
         match filter.ready {
-            Some(true) => sql.push_str(&format!(
-                " AND t.status = 'ready' AND {}",
-                not_waiting("t.seq")
-            )),
-            Some(false) => sql.push_str(&format!(
-                " AND t.status = 'ready' AND NOT {}",
-                not_waiting("t.seq")
-            )),
+            Some(true) => sql.push_str(" AND t.status = 'ready' AND t.waiting = 0"),
+            Some(false) => sql.push_str(" AND t.status = 'ready' AND t.waiting > 0"),
             None => {}
         }
         sql.push_str(" ORDER BY t.seq");

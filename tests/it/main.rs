@@ -52,6 +52,8 @@ mod ops_shutdown;
 mod pg_replicas;
 mod readme_tour;
 mod store_backends;
+mod store_support;
+mod store_waiting;
 mod worker_agent;
 mod worker_hostile;
 mod worker_mcp;
