@@ -5,7 +5,7 @@
 //! - `http`: the OWP REST API (axum), problem+json errors, auth, idempotency, SSE.
 //! - `github`: the GitHub App (webhooks, commands, outbox, reconciliation).
 //! - `dashboard`: the HTML dashboard served at `/`.
-//! - `cli`: the `owp` subcommands (`serve`, `worker`, `admin`, `bench`, …).
+//! - `cli`: the `owp` subcommands (`serve`, `worker`, `admin`, `demo`, …).
 //! - `conformance`: `owp conformance`, the protocol's test suite for any server, over HTTP alone.
 
 pub mod bench;
@@ -13,7 +13,6 @@ pub mod cli;
 pub mod config;
 pub mod conformance;
 pub mod dashboard;
-pub mod demo;
 pub mod doctor;
 pub mod domain;
 pub mod github;

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod agent;
 pub mod brief;
 pub mod client;
+pub mod demo;
 pub mod exit;
 pub mod join;
 pub mod mcp;
@@ -53,7 +54,7 @@ pub enum Command {
         url: String,
     },
     /// The whole story in one command: a temporary pool with simulated workers, narrated live.
-    Demo(crate::demo::DemoArgs),
+    Demo(demo::DemoArgs),
     /// Check this machine's configuration (database, admin token, GitHub App, public URL).
     Doctor(ServeConfig),
     /// Who merged the most: workers that opted in to the leaderboard, by merged tasks.
@@ -86,7 +87,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Mcp(args) => mcp::run(args).await,
             Command::Bench(args) => crate::bench::run(args).await,
             Command::Healthcheck { url } => healthcheck(&url).await,
-            Command::Demo(args) => crate::demo::run(args).await,
+            Command::Demo(args) => demo::run(args).await,
             Command::Doctor(config) => crate::doctor::run(config).await,
             Command::Leaderboard(args) => admin::leaderboard(args).await,
             Command::Conformance(args) => match crate::conformance::run(args).await {

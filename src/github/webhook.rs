@@ -25,7 +25,7 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::github::events::{DELIVERY_HEADER, EVENT_HEADER};
-use crate::github::manifest::WEBHOOK_PATH;
+use crate::http::limits::WEBHOOK_PATH;
 use crate::github::service::Github;
 use crate::github::signature::{SIGNATURE_HEADER, WebhookSecrets};
 use crate::http::error::ApiError;
