@@ -12,27 +12,20 @@
 //! Both are recorded through the `metrics` facade into recorders of `metrics-exporter-prometheus`
 //! owned by this module (the process-wide recorder of the `metrics` crate is left alone).
 //!
-//! Access: the scrape shows repository names, which may be private, so it needs credentials: the
-//! admin token as `Authorization: Bearer …` or `X-Admin-Token`, or a separate scrape-only token
-//! when one is configured (see [`MetricsAuth`]).
+//! This module renders the scrape ([`render`]); `http::metrics` serves it, to those with the
+//! credentials it asks for.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::response::Response;
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
 use sqlx::AssertSqlSafe;
-use subtle::ConstantTimeEq;
 
-use crate::config::Secret;
 use crate::domain::Event;
-use crate::http::error::ApiError;
 use crate::store::{Store, StoreError};
 
 // ---- names -------------------------------------------------------------------------------------
@@ -720,93 +713,6 @@ pub async fn render(store: &Store) -> Result<String, StoreError> {
     Ok(text)
 }
 
-// ---- the endpoint ------------------------------------------------------------------------------
-
-/// Who may scrape: the admin token, and optionally a scrape-only token (so the scraper does not
-/// hold admin rights).
-#[derive(Clone)]
-pub struct MetricsAuth {
-    tokens: Arc<Vec<Secret>>,
-}
-
-impl MetricsAuth {
-    pub fn new(admin_token: Secret, metrics_token: Option<Secret>) -> MetricsAuth {
-        let tokens = std::iter::once(admin_token)
-            .chain(metrics_token)
-            .filter(|t| !t.expose().is_empty())
-            .collect();
-        MetricsAuth {
-            tokens: Arc::new(tokens),
-        }
-    }
-
-    /// True when the request carries one of the tokens, as `Authorization: Bearer …` or
-    /// `X-Admin-Token`. Compared in constant time.
-    pub fn allows(&self, headers: &HeaderMap) -> bool {
-        let bearer = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim);
-        let admin = headers.get("x-admin-token").and_then(|v| v.to_str().ok());
-        let sent: Vec<&str> = bearer.into_iter().chain(admin).collect();
-        let mut ok = subtle::Choice::from(0u8);
-        for s in &sent {
-            for t in self.tokens.iter() {
-                ok |= s.as_bytes().ct_eq(t.expose().as_bytes());
-            }
-        }
-        bool::from(ok)
-    }
-}
-
-#[derive(Clone)]
-struct MetricsState {
-    store: Store,
-    auth: MetricsAuth,
-}
-
-/// `GET /metrics`, ready to be merged into the service's router.
-pub fn router<S>(store: Store, auth: MetricsAuth) -> Router<S>
-where
-    S: Clone + Send + Sync + 'static,
-{
-    Router::new()
-        .route("/metrics", get(scrape))
-        .with_state(MetricsState { store, auth })
-}
-
-async fn scrape(State(state): State<MetricsState>, headers: HeaderMap) -> Response {
-    if !state.auth.allows(&headers) {
-        let mut resp = ApiError::unauthorized(
-            "scraping /metrics needs the admin token (or the metrics token) as `Authorization: Bearer …`",
-        )
-        .into_response();
-        resp.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"owp-metrics\""),
-        );
-        return resp;
-    }
-    match render(&state.store).await {
-        Ok(text) => (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            )],
-            text,
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "metrics scrape failed");
-            ApiError::internal().into_response()
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -890,27 +796,6 @@ mod tests {
         assert_eq!(bounded_label("a b\"c"), "a_b_c");
         assert_eq!(bounded_label(""), "unknown");
         assert_eq!(bounded_label(&"x".repeat(100)).len(), 64);
-    }
-
-    #[test]
-    fn scrape_credentials() {
-        let auth = MetricsAuth::new(Secret::new("admin-1"), Some(Secret::new("scrape-2")));
-        let with = |name: &str, value: &str| {
-            let mut h = HeaderMap::new();
-            h.insert(
-                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
-            h
-        };
-        assert!(auth.allows(&with("authorization", "Bearer admin-1")));
-        assert!(auth.allows(&with("authorization", "Bearer scrape-2")));
-        assert!(auth.allows(&with("x-admin-token", "admin-1")));
-        assert!(!auth.allows(&with("authorization", "Bearer admin-")));
-        assert!(!auth.allows(&with("authorization", "Basic admin-1")));
-        assert!(!auth.allows(&HeaderMap::new()));
-        let no_extra = MetricsAuth::new(Secret::new("admin-1"), Some(Secret::new("")));
-        assert!(!no_extra.allows(&with("authorization", "Bearer ")));
     }
 
     #[test]

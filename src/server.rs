@@ -14,6 +14,7 @@ use crate::http::{self, AppState};
 use crate::store::{Store, Timing};
 
 mod banner;
+mod document_tests;
 
 /// How often the background sweep looks for expired leases and silent workers. Expiry is also
 /// applied by every request that could observe it, so this only bounds the delay when no request
@@ -201,7 +202,7 @@ pub async fn start_on(
     ));
     let sessions = crate::dashboard::Sessions::with_failures(admin_token.clone(), failures);
     let metrics_auth =
-        crate::metrics::MetricsAuth::new(admin_token.clone(), config.metrics_token.clone());
+        crate::http::metrics::MetricsAuth::new(admin_token.clone(), config.metrics_token.clone());
     let public_boards = config.public_boards.then(|| {
         tracing::info!("public boards on: anyone may read the boards of public repositories");
         crate::dashboard::PublicBoards::new(store.clone(), last_event.clone())
@@ -225,7 +226,7 @@ pub async fn start_on(
     let app = http::router(state, vec![crate::github::link::openapi()])
         .merge(crate::dashboard::router(sessions, public_boards))
         .merge(github.router())
-        .merge(crate::metrics::router(store.clone(), metrics_auth))
+        .merge(crate::http::metrics::router(store.clone(), metrics_auth))
         .layer(axum::middleware::from_fn_with_state(
             limits.clone(),
             crate::http::limits::layer,

@@ -30,7 +30,7 @@ use crate::domain::TaskStatus;
 mod story;
 
 /// The demo's backlog (the same file `owp admin import-tasks demo/tasks.yaml` takes).
-const DEMO_TASKS: &str = include_str!("../demo/tasks.yaml");
+const DEMO_TASKS: &str = include_str!("../../demo/tasks.yaml");
 /// The repository the backlog belongs to.
 const REPO: &str = "demo";
 /// A tight review budget, so throttling shows at once.

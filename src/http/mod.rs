@@ -11,6 +11,7 @@ pub mod leaderboard;
 pub mod leases;
 pub mod limits;
 pub mod meta;
+pub mod metrics;
 pub mod openapi;
 pub mod tasks;
 pub mod workers;

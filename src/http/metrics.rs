@@ -1,0 +1,130 @@
+//! `GET /metrics`: what `metrics::render` renders, served to whoever holds the credentials.
+//!
+//! The scrape shows repository names, which may be private, so it needs the admin token as
+//! `Authorization: Bearer …` or `X-Admin-Token`, or a separate scrape-only token when one is
+//! configured (see [`MetricsAuth`]).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use subtle::ConstantTimeEq;
+
+use crate::config::Secret;
+use crate::http::error::ApiError;
+use crate::metrics::render;
+use crate::store::Store;
+
+/// Who may scrape: the admin token, and optionally a scrape-only token (so the scraper does not
+/// hold admin rights).
+#[derive(Clone)]
+pub struct MetricsAuth {
+    tokens: Arc<Vec<Secret>>,
+}
+
+impl MetricsAuth {
+    pub fn new(admin_token: Secret, metrics_token: Option<Secret>) -> MetricsAuth {
+        let tokens = std::iter::once(admin_token)
+            .chain(metrics_token)
+            .filter(|t| !t.expose().is_empty())
+            .collect();
+        MetricsAuth {
+            tokens: Arc::new(tokens),
+        }
+    }
+
+    /// True when the request carries one of the tokens, as `Authorization: Bearer …` or
+    /// `X-Admin-Token`. Compared in constant time.
+    pub fn allows(&self, headers: &HeaderMap) -> bool {
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        let admin = headers.get("x-admin-token").and_then(|v| v.to_str().ok());
+        let sent: Vec<&str> = bearer.into_iter().chain(admin).collect();
+        let mut ok = subtle::Choice::from(0u8);
+        for s in &sent {
+            for t in self.tokens.iter() {
+                ok |= s.as_bytes().ct_eq(t.expose().as_bytes());
+            }
+        }
+        bool::from(ok)
+    }
+}
+
+#[derive(Clone)]
+struct MetricsState {
+    store: Store,
+    auth: MetricsAuth,
+}
+
+/// `GET /metrics`, ready to be merged into the service's router.
+pub fn router<S>(store: Store, auth: MetricsAuth) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(MetricsState { store, auth })
+}
+
+async fn scrape(State(state): State<MetricsState>, headers: HeaderMap) -> Response {
+    if !state.auth.allows(&headers) {
+        let mut resp = ApiError::unauthorized(
+            "scraping /metrics needs the admin token (or the metrics token) as `Authorization: Bearer …`",
+        )
+        .into_response();
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"owp-metrics\""),
+        );
+        return resp;
+    }
+    match render(&state.store).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics scrape failed");
+            ApiError::internal().into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrape_credentials() {
+        let auth = MetricsAuth::new(Secret::new("admin-1"), Some(Secret::new("scrape-2")));
+        let with = |name: &str, value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+            h
+        };
+        assert!(auth.allows(&with("authorization", "Bearer admin-1")));
+        assert!(auth.allows(&with("authorization", "Bearer scrape-2")));
+        assert!(auth.allows(&with("x-admin-token", "admin-1")));
+        assert!(!auth.allows(&with("authorization", "Bearer admin-")));
+        assert!(!auth.allows(&with("authorization", "Basic admin-1")));
+        assert!(!auth.allows(&HeaderMap::new()));
+        let no_extra = MetricsAuth::new(Secret::new("admin-1"), Some(Secret::new("")));
+        assert!(!no_extra.allows(&with("authorization", "Bearer ")));
+    }
+}

@@ -1,0 +1,252 @@
+//! The OpenAPI document as the server serves it: the OWP API's routes (`http::openapi`) with the
+//! GitHub App's part, checked whole. It lives with the server, which puts the two together.
+
+#![cfg(test)]
+
+/// The document the service serves: the server hands this router the GitHub App's part.
+fn document() -> utoipa::openapi::OpenApi {
+    crate::http::openapi::document(vec![crate::github::link::openapi()])
+}
+
+#[test]
+fn document_is_openapi_3_1_and_lists_every_route() {
+    let doc = serde_json::to_value(document()).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/v1/admin/repos", "post"),
+        ("/v1/admin/tasks", "post"),
+        ("/v1/admin/state", "get"),
+        ("/v1/admin/tasks/{task_id}/status", "post"),
+        ("/v1/admin/workers/{worker_id}", "post"),
+        ("/v1/workers/register", "post"),
+        ("/v1/workers/heartbeat", "post"),
+        ("/v1/workers/me", "get"),
+        ("/v1/workers/me", "post"),
+        ("/v1/workers/link-code", "post"),
+        ("/v1/work", "post"),
+        ("/v1/leases/{lease_id}/ack", "post"),
+        ("/v1/leases/{lease_id}/nack", "post"),
+        ("/v1/leases/{lease_id}/renew", "post"),
+        ("/v1/tasks/{task_id}", "get"),
+        ("/v1/tasks/{task_id}/status", "post"),
+        ("/v1/events", "get"),
+        ("/v1/leaderboard", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing from the OpenAPI document"
+        );
+    }
+    assert!(doc["components"]["schemas"]["Task"].is_object());
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+    assert!(doc["components"]["schemas"]["LinkCode"].is_object());
+    // The repo contract is described, and a lease's task and a repo policy point at it.
+    assert!(doc["components"]["schemas"]["RepoContract"].is_object());
+    let contract = &doc["components"]["schemas"]["RepoContract"]["properties"];
+    for field in [
+        "setup",
+        "test",
+        "lint",
+        "branch",
+        "pr_template",
+        "instructions",
+    ] {
+        assert!(contract[field].is_object(), "RepoContract.{field}");
+    }
+    let task = &doc["components"]["schemas"]["Task"]["allOf"][1]["properties"];
+    assert!(
+        task["contract"]
+            .to_string()
+            .contains("#/components/schemas/RepoContract"),
+        "{task}"
+    );
+    assert!(task["clone_url"].is_object(), "{task}");
+    assert!(doc["components"]["schemas"]["RepoBody"]["properties"]["clone_url"].is_object());
+    let link = &paths["/v1/workers/link-code"]["post"];
+    assert_eq!(link["security"][0]["worker_token"], serde_json::json!([]));
+    assert!(link["responses"]["201"].is_object());
+}
+
+#[test]
+fn every_error_is_problem_json_and_shared_layers_are_declared() {
+    let doc = serde_json::to_value(document()).unwrap();
+    let problem_ref = "#/components/schemas/Problem";
+    let mut ops = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            ops += 1;
+            let at = format!("{method} {path}");
+            assert!(responses.contains_key("429"), "{at} lacks 429");
+            assert!(
+                responses["429"]["headers"]["Retry-After"].is_object(),
+                "{at}: 429 without Retry-After"
+            );
+            if op
+                .get("security")
+                .is_some_and(|s| !s.as_array().unwrap().is_empty())
+            {
+                assert!(responses.contains_key("401"), "{at} lacks 401");
+            }
+            if op.get("requestBody").is_some() {
+                for code in ["400", "413", "422"] {
+                    assert!(responses.contains_key(code), "{at} lacks {code}");
+                }
+            }
+            for (code, r) in responses {
+                if code.starts_with('4') {
+                    let content = r["content"].as_object().unwrap();
+                    assert_eq!(
+                        content.keys().collect::<Vec<_>>(),
+                        ["application/problem+json"],
+                        "{at} {code}"
+                    );
+                    assert_eq!(
+                        content["application/problem+json"]["schema"]["$ref"], problem_ref,
+                        "{at} {code}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(ops >= 16, "{ops}");
+}
+
+/// The `/v1` routes registered with a plain `.route(PATH, …)` in `source` (outside
+/// [`api_router`], so not documented by construction): `(method, path)`. `PATH` is a string
+/// literal or a `&str` constant from `consts`.
+fn plain_v1_routes(
+    source: &str,
+    consts: &std::collections::HashMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for (at, _) in source.match_indices(".route(") {
+        let args_start = at + ".route(".len();
+        let mut depth = 1;
+        let mut end = args_start;
+        for (i, c) in source[args_start..].char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 {
+                end = args_start + i;
+                break;
+            }
+        }
+        let args = &source[args_start..end];
+        let (first, handlers) = args.split_once(',').unwrap_or((args, ""));
+        let first = first.trim();
+        let path = match first.strip_prefix('"') {
+            Some(rest) => rest.trim_end_matches('"').to_string(),
+            None => {
+                let name = first.rsplit("::").next().unwrap_or(first);
+                consts.get(name).cloned().unwrap_or_else(|| {
+                    panic!("cannot tell the path of `.route({first}, …)`; use a literal or a const")
+                })
+            }
+        };
+        if !path.starts_with("/v1") {
+            continue;
+        }
+        for method in ["get", "post", "put", "patch", "delete"] {
+            for (m, _) in handlers.match_indices(&format!("{method}(")) {
+                let before = handlers[..m].trim_end();
+                let word_start = before.is_empty()
+                    || before.ends_with("routing::")
+                    || before.ends_with(").")
+                    || before.ends_with(',');
+                if word_start {
+                    found.push((method.to_string(), path.clone()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Every `.rs` file below `dir`, without its tests and comments.
+fn sources(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            if text.contains("#![cfg(test)]") {
+                continue; // a file of tests, this one among them
+            }
+            // What the service runs: no test module, no comments.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let code = code
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            out.push((path.display().to_string(), code));
+        }
+    }
+}
+
+#[test]
+fn the_route_scan_finds_plain_routes() {
+    let consts = std::collections::HashMap::from([("P".to_string(), "/v1/p".to_string())]);
+    let source = r#"Router::new()
+        .route("/v1/workers/link-code", axum::routing::post(create))
+        .route(m::P, get(a).post(b))
+        .route("/elsewhere", get(c))"#;
+    assert_eq!(
+        plain_v1_routes(source, &consts),
+        [
+            ("post", "/v1/workers/link-code"),
+            ("get", "/v1/p"),
+            ("post", "/v1/p")
+        ]
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+    );
+}
+
+/// Routes of other routers merged into the service (the GitHub App's, the dashboard's, …)
+/// are written with `.route(…)`; any of them under `/v1` must be in the OpenAPI document too.
+#[test]
+fn every_v1_route_the_service_serves_is_documented() {
+    let doc = serde_json::to_value(document()).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    let mut files = Vec::new();
+    sources(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let mut consts = std::collections::HashMap::new();
+    for (_, text) in &files {
+        for line in text.lines() {
+            let line = line.trim_start().trim_start_matches("pub ");
+            if let Some(rest) = line.strip_prefix("const ")
+                && let Some((name, value)) = rest.split_once(": &str = \"")
+            {
+                consts.insert(name.to_string(), value.trim_end_matches("\";").to_string());
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    for (file, text) in &files {
+        for (method, path) in plain_v1_routes(text, &consts) {
+            seen += 1;
+            // The document itself.
+            if path == "/v1/openapi.json" {
+                continue;
+            }
+            if paths.get(&path).and_then(|p| p.get(&method)).is_none() {
+                missing.push(format!("{} {path} ({file})", method.to_uppercase()));
+            }
+        }
+    }
+    assert!(seen >= 1, "the scan found no route at all");
+    assert!(
+        missing.is_empty(),
+        "routes served but missing from the OpenAPI document: {missing:?}"
+    );
+}
