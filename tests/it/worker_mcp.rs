@@ -164,7 +164,8 @@ async fn an_ai_tool_takes_a_task_to_pr_opened_over_mcp() {
     for brief in ["claim_brief", "current_brief", "brief", "resource_text"] {
         let text = s(&summary[brief]);
         assert!(
-            text.contains("# Document the MCP setup") && text.contains("Key: `MCP-1`"),
+            text.contains("```issue-text (untrusted)\nDocument the MCP setup\n```")
+                && text.contains("Key: `MCP-1`"),
             "{brief}: {text}"
         );
         assert!(text.contains("Add the one-line setup"), "{brief}: {text}");
