@@ -149,8 +149,8 @@ pub async fn wait_for_pr_url(task: &Task, prepared: &Prepared) -> Option<String>
         }
     });
     while let Some(line) = rx.recv().await {
-        match crate::cli::worker::parse_prompt(&line, 1) {
-            Ok(crate::cli::worker::PromptCommand::Pr { url, .. }) => return Some(url),
+        match crate::cli::prompt::parse_prompt(&line, 1) {
+            Ok(crate::cli::prompt::PromptCommand::Pr { url, .. }) => return Some(url),
             Ok(_) | Err(_) => say!("type `pr URL` (the pull request you opened)"),
         }
     }

@@ -9,14 +9,14 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::bail;
 
-use super::agent::flow::find_on_path;
-use super::agent::{self, AgentArgs};
-use super::client::{normalize_base_url, say};
-use super::server_url;
-use super::worker::{
+use super::{
     CommonArgs, RunArgs, WorkerDescription, config_path_of, load_config, register_and_save,
     run_worker,
 };
+use crate::cli::agent::flow::find_on_path;
+use crate::cli::agent::{self, AgentArgs};
+use crate::cli::client::{normalize_base_url, say};
+use crate::cli::server_url;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct JoinArgs {
