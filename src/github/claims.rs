@@ -85,7 +85,7 @@ pub async fn step(github: &Github) -> Result<usize, StoreError> {
     }
     for (task_id, _) in github.store.gh_left_pool_ready().await? {
         let mut tx = github.store.begin().await?;
-        crate::github::apply::let_go_if_out_of_pool(&mut tx, &task_id, "system").await?;
+        crate::github::sync::let_go_if_out_of_pool(&mut tx, &task_id, "system").await?;
         tx.commit().await?;
         done += 1;
     }

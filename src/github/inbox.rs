@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
-use crate::github::apply::{self, ApplyError};
+use crate::github::apply;
 use crate::github::events::{self, Event};
 use crate::github::service::Github;
+use crate::github::sync::ApplyError;
 use crate::store::StoreError;
 use crate::store::github::InboxDelivery;
 

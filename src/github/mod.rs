@@ -49,6 +49,7 @@ pub mod rest;
 pub mod service;
 pub mod setup;
 pub mod signature;
+pub mod sync;
 pub mod throttle;
 pub mod webhook;
 

@@ -451,7 +451,7 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
         holder,
         since: since.and_then(to_time),
         until: until.and_then(to_time),
-        pr_url: crate::github::apply::pr_url(&task),
+        pr_url: crate::github::sync::pr_url(&task),
         reason: matches!(task.status, TaskStatus::Blocked | TaskStatus::Cancelled)
             .then(|| task.status_reason.clone())
             .flatten(),

@@ -13,7 +13,7 @@
 //!
 //! Scheduled runs are recorded per (job, slot) in the database, so with several replicas each slot
 //! runs once. Everything is applied through the same functions as the webhooks
-//! ([`apply::sync_issue`], [`apply::sync_pull`]).
+//! ([`sync::sync_issue`], [`sync::sync_pull`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -27,10 +27,10 @@ use tracing::Instrument;
 
 use crate::domain::TaskStatus;
 use crate::github::api::{self, CallError, IssueRead};
-use crate::github::apply;
 use crate::github::events::{Issue, PullRequest};
 use crate::github::identity;
 use crate::github::service::Github;
+use crate::github::sync;
 use crate::github::webhook::STORED_EVENTS;
 use crate::store::NewEvent;
 use crate::store::leases::{LeaseEnd, Move};
@@ -134,7 +134,7 @@ pub async fn reconcile_all(github: &Github) -> anyhow::Result<()> {
                 .filter(|k| complete && !listed.iter().any(|i| i.id == k.id))
             {
                 for repo in tx.gh_delete_installation(gone.id).await? {
-                    apply::leave_repo(&mut tx, &repo, ACTOR).await?;
+                    sync::leave_repo(&mut tx, &repo, ACTOR).await?;
                 }
             }
             tx.commit().await?;
@@ -183,7 +183,7 @@ async fn installation_inner(github: &Github, installation: i64) -> anyhow::Resul
     let mut tx = github.store.begin().await?;
     for repo in listed {
         let id = i64::try_from(repo.id).ok();
-        apply::join_repo(
+        sync::join_repo(
             &mut tx,
             &repo.full_name,
             id,
@@ -203,7 +203,7 @@ async fn installation_inner(github: &Github, installation: i64) -> anyhow::Resul
                 r.full_name == k.repo || k.github_id.is_some_and(|id| i64::try_from(r.id) == Ok(id))
             })
     }) {
-        apply::leave_repo(&mut tx, &gone.repo, ACTOR).await?;
+        sync::leave_repo(&mut tx, &gone.repo, ACTOR).await?;
     }
     tx.commit().await?;
     let mut first_error = None;
@@ -254,14 +254,14 @@ async fn repo_in_span(
     let snapshot = read_repo(github, client, repo, &settings.config.labels.ready).await?;
     let mut maintainer_pulls = HashSet::new();
     for pr in &snapshot.open_pulls {
-        if apply::pr_author_is_maintainer(github, installation, repo, pr).await? {
+        if sync::pr_author_is_maintainer(github, installation, repo, pr).await? {
             maintainer_pulls.insert(pr.number);
         }
     }
     let mut blockers = Vec::with_capacity(snapshot.ready_issues.len());
     for issue in &snapshot.ready_issues {
         blockers.push(
-            apply::read_blockers(github, installation, Some(client), repo, issue, &settings)
+            sync::read_blockers(github, installation, Some(client), repo, issue, &settings)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
         );
@@ -269,13 +269,13 @@ async fn repo_in_span(
     let mut tx = github.store.begin().await?;
     for (issue, blockers) in snapshot.ready_issues.iter().zip(&blockers) {
         if let Some(task) =
-            apply::sync_issue(&mut tx, installation, repo, issue, &settings, ACTOR).await?
+            sync::sync_issue(&mut tx, installation, repo, issue, &settings, ACTOR).await?
         {
-            apply::apply_blockers(&mut tx, &task, blockers, ACTOR).await?;
+            sync::apply_blockers(&mut tx, &task, blockers, ACTOR).await?;
         }
     }
     for issue in snapshot.left_issues.iter().filter_map(|i| i.as_ref().ok()) {
-        apply::sync_issue(&mut tx, installation, repo, issue, &settings, ACTOR).await?;
+        sync::sync_issue(&mut tx, installation, repo, issue, &settings, ACTOR).await?;
         // A closed issue of this repository no longer holds what it blocks.
         tx.external_blocker_state(&format!("{repo}#{}", issue.number), issue.open, ACTOR)
             .await?;
@@ -303,7 +303,7 @@ async fn repo_in_span(
     }
     for pr in snapshot.open_pulls.iter().chain(&snapshot.closed_pulls) {
         let maintainer = maintainer_pulls.contains(&pr.number);
-        apply::sync_pull(&mut tx, repo, pr, false, maintainer, ACTOR).await?;
+        sync::sync_pull(&mut tx, repo, pr, false, maintainer, ACTOR).await?;
     }
     if let Some((before, after)) = tx.gh_recount_repo(repo).await? {
         tracing::warn!(
