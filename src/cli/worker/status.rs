@@ -1,0 +1,203 @@
+//! `owp worker status`, `heartbeat` and `link`, and how a lease is shown.
+
+use anyhow::bail;
+use chrono::Utc;
+use serde_json::Value;
+
+use crate::cli::client::present::{ago, clip, clock, issue_link, relative};
+use crate::cli::client::{Lease, say};
+use crate::domain::model::{TaskStatus, WorkerStatus};
+
+use super::*;
+
+pub(super) async fn status(args: CommonArgs) -> anyhow::Result<()> {
+    let session = Session::load(&args)?;
+    let me = session.client.me().await?;
+    if session.json {
+        say!("{}", serde_json::to_string_pretty(&me)?);
+        return Ok(());
+    }
+    let w = &me.worker;
+    let now = Utc::now();
+    say!(
+        "{} ({}) · {} · {} · trust {}",
+        w.name,
+        w.worker_id,
+        if w.online { "online" } else { "offline" },
+        w.status.as_str(),
+        w.trust_level
+    );
+    say!("  server          {}", session.client.base_url);
+    say!(
+        "  skills          {}",
+        if w.skills.is_empty() {
+            "(none)".to_string()
+        } else {
+            w.skills.join(", ")
+        }
+    );
+    say!(
+        "  load            {} of {} points · {} of {} tasks",
+        w.active_points,
+        w.capacity_points,
+        w.active_tasks,
+        w.max_concurrent_tasks
+    );
+    if let Some(login) = &w.github_login {
+        say!("  github          @{login}");
+    }
+    if let Some(hb) = &w.last_heartbeat {
+        say!("  last heartbeat  {} ({})", clock(hb), ago(hb, now));
+    }
+    if w.status == WorkerStatus::Paused {
+        say!(
+            "  paused: no new work until `owp worker heartbeat --resume` (or an admin resumes it)"
+        );
+    }
+    if me.leases.is_empty() {
+        say!("no leases held");
+    } else {
+        say!("leases held ({}):", me.leases.len());
+        for (i, lease) in me.leases.iter().enumerate() {
+            say!("{}", describe_lease(lease, Some(i + 1), None));
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn heartbeat(args: HeartbeatArgs) -> anyhow::Result<()> {
+    let session = Session::load(&args.common)?;
+    let wanted = if args.pause {
+        Some("paused")
+    } else if args.resume {
+        Some("idle")
+    } else {
+        None
+    };
+    let answer = session.client.heartbeat(wanted).await?;
+    if session.json {
+        say!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(());
+    }
+    let status = answer
+        .get("worker")
+        .and_then(|w| w.get("status"))
+        .and_then(Value::as_str)
+        .or(wanted)
+        .unwrap_or("online");
+    let renewed = match answer.get("renewed_leases").and_then(Value::as_u64) {
+        Some(1) => "; 1 lease renewed".to_string(),
+        Some(n) => format!("; {n} leases renewed"),
+        None => "; its leases are renewed".to_string(),
+    };
+    let paused = if status == "paused" {
+        " (no new work until `owp worker heartbeat --resume`)"
+    } else {
+        ""
+    };
+    say!(
+        "heartbeat sent: {} ({}) is online, {status}{paused}{renewed}",
+        session.config.name,
+        session.config.worker_id
+    );
+    Ok(())
+}
+
+/// `owp worker link`: asks the server for a one-time code that proves, once commented on GitHub,
+/// that the commenter's login owns this worker.
+pub(super) async fn link(args: CommonArgs) -> anyhow::Result<()> {
+    let session = Session::load(&args)?;
+    let body = match session.client.link_code().await {
+        Ok(body) => body,
+        Err(e) if e.status() == Some(404) => {
+            bail!("this server has no GitHub App configured, so there is nothing to link")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if session.json {
+        say!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(());
+    }
+    let comment = body
+        .get("comment")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let expires = body
+        .get("expires_at")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    say!(
+        "Comment this on any issue of a repository that uses the OWP Pool GitHub App, signed in \
+         as the GitHub account to link to {}:\n\n    {comment}\n\nThe code works once, until {}.",
+        session.config.name,
+        clock(expires)
+    );
+    Ok(())
+}
+
+// ---- lease display --------------------------------------------------------------------------
+
+/// A lease as a few readable lines: title, repo and key (with the issue link for GitHub keys),
+/// area, points, status and expiry.
+pub fn describe_lease(lease: &Lease, index: Option<usize>, expires_at: Option<&str>) -> String {
+    let task = &lease.task;
+    let now = Utc::now();
+    let mut lines = Vec::new();
+    let number = index.map(|i| format!("[{i}] ")).unwrap_or_default();
+    lines.push(format!("  {number}{}", task.title));
+    let pad = " ".repeat(number.chars().count() + 2);
+    let mut facts = vec![format!("repo {}", task.repo)];
+    if let Some(key) = &task.key {
+        facts.push(format!("key {key}"));
+    }
+    if let Some(area) = &task.area {
+        facts.push(format!("area {area}"));
+    }
+    facts.push(format!(
+        "{} point{}",
+        task.estimate_points,
+        if task.estimate_points == 1 { "" } else { "s" }
+    ));
+    facts.push(format!("priority {}", task.priority.as_str()));
+    if task.tier > 0 {
+        facts.push(format!("tier {}", task.tier));
+    }
+    lines.push(format!("{pad}{}", facts.join(" · ")));
+    if let Some(link) = task.key.as_deref().and_then(issue_link) {
+        lines.push(format!("{pad}issue {link}"));
+    }
+    if !task.required_skills.is_empty() {
+        lines.push(format!("{pad}skills {}", task.required_skills.join(", ")));
+    }
+    let expires = expires_at
+        .map(str::to_string)
+        .or_else(|| task.lease_expires_at.clone())
+        .unwrap_or_else(|| lease.expires_at.clone());
+    let mut state = format!(
+        "{pad}{} · task {} · lease {}",
+        task.status.as_str(),
+        task.task_id,
+        lease.lease_id
+    );
+    if task.status != TaskStatus::PrOpened {
+        state.push_str(&format!(
+            " · expires {} ({})",
+            clock(&expires),
+            relative(&expires, now)
+        ));
+    }
+    lines.push(state);
+    if let Some(pr) = task
+        .artifact
+        .as_ref()
+        .and_then(|a| a.get("pr_url"))
+        .and_then(Value::as_str)
+    {
+        lines.push(format!("{pad}pull request {pr}"));
+    }
+    let description = task.description.trim();
+    if !description.is_empty() {
+        lines.push(format!("{pad}“{}”", clip(description, 160)));
+    }
+    lines.join("\n")
+}
