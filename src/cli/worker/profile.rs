@@ -1,4 +1,5 @@
-//! The saved registration: where a profile lives, reading and writing it (owner-only), and the session a command opens with it.
+//! The saved registration: where a profile lives, reading and writing it (owner-only), and the
+//! session a command opens with it.
 
 use std::ffi::OsString;
 use std::fmt;

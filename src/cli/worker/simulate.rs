@@ -1,4 +1,5 @@
-//! `owp worker simulate`: workers that take tasks through their lifecycle with made-up pull requests.
+//! `owp worker simulate`: workers that take tasks through their lifecycle with made-up pull
+//! requests.
 
 use std::sync::Arc;
 use std::time::Duration;
