@@ -1,0 +1,431 @@
+//! The scratch database of a run: its pools, the bulk load of tasks (and of waiting ones), and
+//! putting opened tasks back to `ready` while the workers claim.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use http::StatusCode;
+use sqlx::AnyPool;
+use sqlx::AssertSqlSafe;
+use sqlx::any::AnyPoolOptions;
+
+use super::conn::WorkerConn;
+
+use super::*;
+
+/// A database that exists for one run.
+pub(super) struct ScratchDb {
+    pub(super) url: String,
+    /// PostgreSQL: (server URL, database name) to drop afterwards.
+    pub(super) pg: Option<(String, String)>,
+}
+
+impl ScratchDb {
+    pub(super) async fn create(
+        backend: BenchBackend,
+        server: Option<&str>,
+        dir: &Path,
+    ) -> anyhow::Result<ScratchDb> {
+        match backend {
+            BenchBackend::Sqlite => Ok(ScratchDb {
+                url: format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()),
+                pg: None,
+            }),
+            BenchBackend::Postgres => {
+                use sqlx::Connection;
+                let server = server.context("no PostgreSQL server URL")?;
+                let name = format!("owp_bench_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = sqlx::postgres::PgConnection::connect(server)
+                    .await
+                    .with_context(|| {
+                        format!("cannot connect to {}", crate::store::redact_url(server))
+                    })?;
+                // The name is made here from a UUID, never from input.
+                sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await?;
+                conn.close().await?;
+                Ok(ScratchDb {
+                    url: crate::config::url_with_database(server, &name),
+                    pg: Some((server.to_string(), name)),
+                })
+            }
+        }
+    }
+
+    pub(super) async fn drop_database(&self) {
+        use sqlx::Connection;
+        if let Some((server, name)) = &self.pg
+            && let Ok(mut conn) = sqlx::postgres::PgConnection::connect(server).await
+        {
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            if let Err(e) = sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await {
+                eprintln!("warning: could not drop the scratch database {name}: {e}");
+            }
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// Tasks per HTTP import request (each request imports into one repository, in turn).
+pub(super) const HTTP_IMPORT_BATCH: usize = 100;
+
+/// A small pool for loading, recycling and the baseline's setup.
+pub(super) async fn tool_pool(backend: BenchBackend, url: &str) -> anyhow::Result<AnyPool> {
+    Ok(AnyPoolOptions::new()
+        .max_connections(2)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == BenchBackend::Sqlite {
+                    use sqlx::Executor;
+                    conn.execute("PRAGMA busy_timeout = 30000").await?;
+                    // A commit of the recycler (below) writes the log without waiting for the
+                    // disk, as the server's commits do.
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    // The server checkpoints its database; a checkpoint after each of these
+                    // commits would hold the checkpoint lock that its own checkpoints need.
+                    conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?)
+}
+
+/// The baseline's pool: like the server's write pool (one connection on SQLite, whose writers
+/// queue anyway; the server's pool size on PostgreSQL).
+pub(super) async fn baseline_pool(backend: BenchBackend, url: &str) -> anyhow::Result<AnyPool> {
+    let max = match backend {
+        BenchBackend::Sqlite => 1,
+        BenchBackend::Postgres => PG_POOL,
+    };
+    Ok(AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(60))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == BenchBackend::Sqlite {
+                    use sqlx::Executor;
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?)
+}
+
+/// Inserts tasks `from..to` (creation order = n), round-robin over the repositories, with the
+/// same priorities, points and skill sets as the HTTP sample. One statement per chunk, the same
+/// SQL on both backends (a recursive row generator).
+pub(super) async fn bulk_load(
+    pool: &AnyPool,
+    repos: usize,
+    from: usize,
+    to: usize,
+) -> anyhow::Result<()> {
+    if from >= to {
+        return Ok(());
+    }
+    let skill_ids = skill_set_ids(pool).await?;
+    let repo_ids: Vec<i64> = {
+        let mut ids = Vec::new();
+        for r in 0..repos {
+            let id: i64 = sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
+                .bind(repo_name(r))
+                .fetch_one(pool)
+                .await?;
+            ids.push(id);
+        }
+        ids
+    };
+    let repo_case = case_of("n", &repo_ids);
+    let skill_case = case_of("n", &skill_ids);
+    let now = crate::store::now_ms();
+    let mut start = from;
+    while start < to {
+        let end = (start + BULK_CHUNK).min(to);
+        // Ids and numbers are integers made here; nothing in this SQL comes from input.
+        let sql = format!(
+            "WITH RECURSIVE g(n) AS (SELECT {start} UNION ALL SELECT n + 1 FROM g WHERE n < {last}) \
+             INSERT INTO tasks (id, repo_id, title, description, estimate_points, priority, \
+               skill_set_id, tier, status, extensions, created_at, updated_at) \
+             SELECT 't_bench_' || n, {repo_case}, 'bench task ' || n, '', 1 + n % 3, \
+               {PRIORITY_CASE}, {skill_case}, 0, 'ready', '{{}}', {now}, {now} FROM g",
+            last = end - 1,
+        );
+        sqlx::query(AssertSqlSafe(sql)).execute(pool).await?;
+        start = end;
+    }
+    Ok(())
+}
+
+/// Adds `count` critical tasks, each held by an open outside blocker (rule 8), so they come first
+/// in the offer order and none may be offered. The triggers of the schema count their blockers.
+pub(super) async fn load_waiting(pool: &AnyPool, count: usize) -> anyhow::Result<()> {
+    if count == 0 {
+        return Ok(());
+    }
+    let repo_id: i64 = sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
+        .bind(repo_name(0))
+        .fetch_one(pool)
+        .await?;
+    let skill_id = skill_set_ids(pool).await?[0];
+    let now = crate::store::now_ms();
+    // Numbers made here; nothing in this SQL comes from input.
+    let sql = format!(
+        "WITH RECURSIVE g(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM g WHERE n < {last}) \
+         INSERT INTO tasks (id, repo_id, title, description, estimate_points, priority, \
+           skill_set_id, tier, status, extensions, created_at, updated_at) \
+         SELECT 't_bench_waiting_' || n, {repo_id}, 'waiting task ' || n, '', 1, 3, {skill_id}, \
+           0, 'ready', '{{}}', {now}, {now} FROM g",
+        last = count - 1,
+    );
+    sqlx::query(AssertSqlSafe(sql)).execute(pool).await?;
+    sqlx::query(
+        "INSERT INTO task_deps (task_seq, blocker_key, position, holds) \
+         SELECT seq, 'bench/outside#1', 0, 1 FROM tasks WHERE id LIKE 't_bench_waiting_%'",
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// `CASE <var> % len WHEN 0 THEN ids[0] … END`.
+pub(super) fn case_of(var: &str, ids: &[i64]) -> String {
+    let mut s = format!("CASE {var} % {} ", ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let _ = write!(s, "WHEN {i} THEN {id} ");
+    }
+    s.push_str("END");
+    s
+}
+
+/// The ids of the four skill sets, created on first use (as an import would).
+async fn skill_set_ids(pool: &AnyPool) -> anyhow::Result<Vec<i64>> {
+    let mut ids = Vec::new();
+    for set in SKILL_SETS {
+        let mut skills: Vec<&str> = set.to_vec();
+        skills.sort_unstable();
+        let canonical = skills.join(",");
+        sqlx::query("INSERT INTO skill_sets (skills) VALUES ($1) ON CONFLICT (skills) DO NOTHING")
+            .bind(&canonical)
+            .execute(pool)
+            .await?;
+        let id: i64 = sqlx::query_scalar("SELECT id FROM skill_sets WHERE skills = $1")
+            .bind(&canonical)
+            .fetch_one(pool)
+            .await?;
+        for skill in &skills {
+            sqlx::query(
+                "INSERT INTO skill_set_members (skill_set_id, skill) VALUES ($1, $2) \
+                 ON CONFLICT (skill_set_id, skill) DO NOTHING",
+            )
+            .bind(id)
+            .bind(*skill)
+            .execute(pool)
+            .await?;
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// Puts tasks whose PR was opened back to `ready` every 500 ms, keeping the queue at N.
+pub(super) struct Recycler {
+    pub(super) stop: Arc<AtomicBool>,
+    pub(super) task: tokio::task::JoinHandle<()>,
+}
+
+impl Recycler {
+    /// `counters`: keep the repositories' `open_prs` in step (the OWP run; the baseline's own
+    /// updates do not count PRs).
+    pub(super) fn start(pool: AnyPool, backend: BenchBackend, counters: bool) -> Recycler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let task = tokio::spawn(async move {
+            while !flag.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if let Err(e) = recycle(&pool, backend, counters).await {
+                    eprintln!("warning: recycling failed: {e}");
+                }
+            }
+        });
+        Recycler { stop, task }
+    }
+
+    pub(super) async fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.task.await;
+    }
+}
+
+/// `--refill api`: connections that put each opened task back to `ready` through the admin API
+/// of the servers, as the tasks arrive on `queue`.
+pub(super) struct Refiller {
+    pub(super) queue: Opened,
+    pub(super) senders: Vec<tokio::task::JoinHandle<u64>>,
+}
+
+/// Keep-alive connections of the API refill, spread over the servers.
+const REFILL_CONNECTIONS: usize = 32;
+
+/// Where the claim loops send the tasks they opened (`--refill api`).
+#[derive(Clone)]
+pub(super) struct Opened {
+    pub(super) tx: tokio::sync::mpsc::UnboundedSender<String>,
+    /// Tasks sent and not yet put back.
+    pub(super) pending: Arc<AtomicUsize>,
+}
+
+impl Opened {
+    pub(super) fn send(&self, task_id: String) {
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        if self.tx.send(task_id).is_err() {
+            self.pending.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Refiller {
+    pub(super) fn start(bases: &[String]) -> Refiller {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let queue = Opened {
+            tx,
+            pending: Arc::new(AtomicUsize::new(0)),
+        };
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let senders = (0..REFILL_CONNECTIONS)
+            .map(|i| {
+                let base = bases[i % bases.len()].clone();
+                tokio::spawn(refill_loop(base, rx.clone(), queue.pending.clone()))
+            })
+            .collect();
+        Refiller { queue, senders }
+    }
+
+    /// The tasks not put back yet when the claim loops stopped, and (after the rest are put
+    /// back) the requests that failed.
+    pub(super) async fn finish(self) -> (u64, usize) {
+        let late = self.queue.pending.load(Ordering::Relaxed);
+        drop(self.queue);
+        let mut errors = 0;
+        for h in self.senders {
+            errors += h.await.unwrap_or(1);
+        }
+        (errors, late)
+    }
+}
+
+/// One connection of the API refill: takes opened tasks off `rx` until it closes; the number of
+/// requests that failed.
+async fn refill_loop(
+    base: String,
+    rx: Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<String>>>,
+    pending: Arc<AtomicUsize>,
+) -> u64 {
+    let mut errors = 0;
+    let mut conn: Option<WorkerConn> = None;
+    loop {
+        let Some(task_id) = rx.lock().await.recv().await else {
+            return errors;
+        };
+        let c = match conn.as_mut() {
+            Some(c) => c,
+            None => {
+                let admin = http::HeaderName::from_static("x-admin-token");
+                match WorkerConn::open_with(&base, admin, ADMIN.into()).await {
+                    Ok(c) => conn.insert(c),
+                    Err(_) => {
+                        errors += 1;
+                        pending.fetch_sub(1, Ordering::Relaxed);
+                        continue;
+                    }
+                }
+            }
+        };
+        let body = br#"{"status":"ready","reason":"owp bench refill"}"#.to_vec();
+        match c
+            .post(&format!("/v1/admin/tasks/{task_id}/status"), Some(body))
+            .await
+        {
+            Ok((status, _)) if status == StatusCode::OK => {}
+            Ok(_) => errors += 1,
+            Err(_) => {
+                errors += 1;
+                conn = None;
+            }
+        }
+        pending.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Puts every opened task back to `ready`, repository by repository through the
+/// `(repo_id, status)` index: the tasks, then the repository's counter (the lock order of every
+/// other transaction).
+///
+/// On PostgreSQL each repository is a small transaction of its own, so that no counter row stays
+/// locked longer than its own update. On SQLite the whole pass is one transaction that takes the
+/// write lock as it begins (`BEGIN IMMEDIATE`) and commits without a flush (`synchronous =
+/// NORMAL`, see [`tool_pool`]): the server's writer waits for it once per pass, for no longer
+/// than the updates take. Separate deferred transactions each waited for the lock behind the
+/// server's writer and then held it, with a flush at every commit, for as long as the server's
+/// writer slept in SQLite's busy handler: that doubled the claim p99 of closed-loop runs and
+/// put 60–80 ms into that of paced ones (see `docs/performance.md`).
+pub(super) async fn recycle(
+    pool: &AnyPool,
+    backend: BenchBackend,
+    counters: bool,
+) -> Result<(), sqlx::Error> {
+    let repos: Vec<i64> = sqlx::query_scalar("SELECT id FROM repos ORDER BY id")
+        .fetch_all(pool)
+        .await?;
+    let now = crate::store::now_ms();
+    if backend == BenchBackend::Postgres {
+        for repo in repos {
+            let mut tx = pool.begin().await?;
+            recycle_repo(&mut tx, repo, now, counters).await?;
+            tx.commit().await?;
+        }
+        return Ok(());
+    }
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    for repo in repos {
+        recycle_repo(&mut tx, repo, now, counters).await?;
+    }
+    tx.commit().await
+}
+
+/// The opened tasks of one repository back to `ready`, and its `open_prs` counter with them.
+async fn recycle_repo(
+    conn: &mut sqlx::AnyConnection,
+    repo: i64,
+    now: i64,
+    counters: bool,
+) -> Result<(), sqlx::Error> {
+    let n = sqlx::query(
+        "UPDATE tasks SET status = 'ready', worker_id = NULL, lease_id = NULL, \
+         artifact = NULL, area_lock = NULL, updated_at = $1 \
+         WHERE repo_id = $2 AND status = 'pr_opened'",
+    )
+    .bind(now)
+    .bind(repo)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if counters && n > 0 {
+        sqlx::query("UPDATE repos SET open_prs = open_prs - $1 WHERE id = $2")
+            .bind(n as i64)
+            .bind(repo)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! The claim servers of a run: `owp serve` processes on the scratch database, each in a control
+//! group of its own when capped.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use super::cpu_cap::{CpuCap, ServerCpu};
+
+use super::*;
+
+/// `owp serve` as a child process (so its memory is its own).
+pub(super) struct ServerProcess {
+    pub(super) base: String,
+    pub(super) child: tokio::process::Child,
+    pub(super) log: PathBuf,
+    /// The process's control group under `--server-cpu` (dropped after the process).
+    pub(super) cap: Option<CpuCap>,
+}
+
+impl ServerProcess {
+    pub(super) async fn spawn(
+        backend: BenchBackend,
+        url: &str,
+        dir: &Path,
+        index: usize,
+        cpu: Option<&ServerCpu>,
+    ) -> anyhow::Result<ServerProcess> {
+        let mut server =
+            Self::spawn_with(backend, url, dir, &format!("server-{index}"), &[]).await?;
+        if let (Some(cpu), Some(pid)) = (cpu, server.child.id()) {
+            server.cap = Some(cpu.cap(pid)?);
+        }
+        Ok(server)
+    }
+
+    /// A server with the GitHub App on (webhook endpoint), its API pointed at a closed port.
+    pub(super) async fn spawn_github(
+        backend: BenchBackend,
+        url: &str,
+        dir: &Path,
+        key: &Path,
+    ) -> anyhow::Result<ServerProcess> {
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+            l.local_addr()?.port()
+        };
+        let env = [
+            ("GITHUB_APP_ID", "1".to_string()),
+            ("GITHUB_PRIVATE_KEY_PATH", key.display().to_string()),
+            ("GITHUB_API_URL", format!("http://127.0.0.1:{closed}")),
+        ];
+        Self::spawn_with(backend, url, dir, "github", &env).await
+    }
+
+    pub(super) async fn spawn_with(
+        backend: BenchBackend,
+        url: &str,
+        dir: &Path,
+        name: &str,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<ServerProcess> {
+        let exe = match SERVER_EXE.get() {
+            Some(exe) => exe.clone(),
+            None => std::env::current_exe().context("cannot find the owp executable")?,
+        };
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+            l.local_addr()?.port()
+        };
+        let log = dir.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log)?;
+        let mut cmd = tokio::process::Command::new(exe);
+        cmd.arg("serve");
+        match backend {
+            BenchBackend::Sqlite => {
+                cmd.args(["--db", &dir.join("bench.db").display().to_string()]);
+            }
+            BenchBackend::Postgres => {
+                cmd.args(["--database-url", url]);
+            }
+        }
+        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .current_dir(dir)
+            .env("OWP_ADMIN_TOKEN", ADMIN)
+            .env("GITHUB_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .env("OWP_LOG", "warn")
+            .env_remove("OWP_DATABASE_URL")
+            .env_remove("OWP_DB")
+            .env_remove("GITHUB_APP_ID")
+            .env_remove("GITHUB_PRIVATE_KEY")
+            .env_remove("GITHUB_PRIVATE_KEY_PATH")
+            .env_remove("GITHUB_API_URL")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .kill_on_drop(true);
+        let child = cmd.spawn().context("cannot start owp serve")?;
+        let server = ServerProcess {
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+            log,
+            cap: None,
+        };
+        let http = reqwest::Client::builder().no_proxy().build()?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = http.get(format!("{}/healthz", server.base)).send().await
+                && r.status().is_success()
+            {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "owp serve did not start; its log:\n{}",
+                    std::fs::read_to_string(&server.log).unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Peak resident set size of the process so far, in KiB.
+    pub(super) fn peak_rss_kb(&self) -> u64 {
+        let Some(pid) = self.child.id() else {
+            return 0;
+        };
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    pub(super) async fn stop(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+        self.cap = None;
+    }
+}
+
+pub(super) async fn admin_post(
+    http: &reqwest::Client,
+    url: &str,
+    body: Value,
+) -> anyhow::Result<Value> {
+    let res = http
+        .post(url)
+        .header("x-admin-token", ADMIN)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    let status = res.status();
+    let text = res.text().await?;
+    if !status.is_success() {
+        bail!("POST {url} → {status}: {text}");
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+}
