@@ -197,7 +197,7 @@ pub async fn start_on(
         .context("an admin token is required")?;
 
     let (last_event_tx, last_event) = watch::channel(store.last_event_id().await?);
-    let failures = Arc::new(crate::http::limits::AuthFailures::new(
+    let failures = Arc::new(crate::http::rate_limits::AuthFailures::new(
         config.limits.rate_auth_failures_per_minute,
     ));
     let sessions = crate::dashboard::Sessions::with_failures(admin_token.clone(), failures);
@@ -207,7 +207,7 @@ pub async fn start_on(
         tracing::info!("public boards on: anyone may read the boards of public repositories");
         crate::dashboard::PublicBoards::new(store.clone(), last_event.clone())
     });
-    let limits = Arc::new(crate::http::limits::Limits::new(
+    let limits = Arc::new(crate::http::rate_limits::Limits::new(
         &config.limits,
         admin_token.clone(),
         Some(sessions.cookie_admin_check()),
@@ -223,13 +223,13 @@ pub async fn start_on(
         public_boards: config.public_boards,
         github: github.is_enabled(),
     });
-    let app = http::router(state, vec![crate::github::link::openapi()])
+    let app = http::router(state, vec![crate::github::login_link::openapi()])
         .merge(crate::dashboard::router(sessions, public_boards))
         .merge(github.router())
         .merge(crate::http::metrics::router(store.clone(), metrics_auth))
         .layer(axum::middleware::from_fn_with_state(
             limits.clone(),
-            crate::http::limits::layer,
+            crate::http::rate_limits::layer,
         ))
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
         .layer(tower_http::trace::TraceLayer::new_for_http());
@@ -410,7 +410,7 @@ fn fit_open_files(max: usize) -> usize {
 }
 
 /// Forgets rate-limit state of addresses not seen lately.
-async fn limits_upkeep(limits: Arc<crate::http::limits::Limits>) {
+async fn limits_upkeep(limits: Arc<crate::http::rate_limits::Limits>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

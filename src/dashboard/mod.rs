@@ -121,7 +121,7 @@ struct SignInForm {
 
 async fn login(
     State(d): State<Dashboard>,
-    client: Option<axum::Extension<crate::http::limits::ClientIp>>,
+    client: Option<axum::Extension<crate::http::rate_limits::ClientIp>>,
     headers: HeaderMap,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {

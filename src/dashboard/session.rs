@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::Secret;
-use crate::http::limits::AuthFailures;
+use crate::http::rate_limits::AuthFailures;
 
 /// Name of the session cookie.
 pub const COOKIE_NAME: &str = "owp_session";

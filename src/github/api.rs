@@ -21,7 +21,7 @@ use crate::github::conditional::{EtagCache, Stored};
 use crate::github::events::{
     Actor, ActorKind, Issue, PullRequest, RepoName, replace_nul, without_nul,
 };
-use crate::github::rest::{self, RepoPermission};
+use crate::github::raw_calls::{self, RepoPermission};
 
 /// Pages read at most from one listing (100 items each).
 pub const MAX_PAGES: usize = 50;
@@ -656,7 +656,7 @@ pub async fn permission(
     repo: &str,
     login: &str,
 ) -> Result<RepoPermission, CallError> {
-    rest::collaborator_permission(client, repo, login)
+    raw_calls::collaborator_permission(client, repo, login)
         .await
         .map_err(|e| CallError::from_octocrab(&e))
 }
@@ -668,12 +668,12 @@ pub async fn file_text(
     repo: &str,
     path: &str,
     max_bytes: usize,
-) -> Result<rest::FileText, CallError> {
-    let text = rest::file_text(client, etags, repo, path, max_bytes)
+) -> Result<raw_calls::FileText, CallError> {
+    let text = raw_calls::file_text(client, etags, repo, path, max_bytes)
         .await
         .map_err(|e| CallError::from_octocrab(&e))?;
     Ok(match text {
-        rest::FileText::Text(t) => rest::FileText::Text(without_nul(&t)),
+        raw_calls::FileText::Text(t) => raw_calls::FileText::Text(without_nul(&t)),
         other => other,
     })
 }

@@ -696,7 +696,7 @@ async fn command_error(
 }
 
 async fn link(tx: &mut WriteTx, ctx: &CommentCtx<'_>, code: &str) -> Result<(), StoreError> {
-    let hash = crate::github::link::code_hash(code);
+    let hash = crate::github::login_link::code_hash(code);
     match tx.gh_use_link_code(&hash, ctx.login).await? {
         Ok(worker_id) => {
             tx.event(

@@ -1,14 +1,15 @@
-//! The GitHub App: the building blocks that face GitHub.
+//! The GitHub App: reading what GitHub sends, the App's workflow, and talking to GitHub.
 //!
-//! Everything here is independent of storage, so each piece can be tested on its own and called
-//! from the webhook inbox, the outbox sender and reconciliation.
+//! The parsers (signature, events, commands, closing references, the repository's file) and the
+//! texts the App writes are pure and tested on their own; the workflow (inbox, apply, sync,
+//! reconcile, outbox) changes the pool through the store's one door.
 //!
 //! Reading what GitHub sends:
 //! - [`signature`]: verifies `X-Hub-Signature-256` on the raw body of a delivery.
 //! - [`events`]: turns a delivery into our own typed [`events::Event`].
 //! - [`commands`]: the markdown-aware parser of `/owp …` comment commands.
 //! - `crate::domain::labels`: from an issue's labels to its task's fields (Beads imports use it too).
-//! - [`links`]: the issues a pull request body closes.
+//! - [`closing_refs`]: the issues a pull request body closes.
 //! - [`repo_config`]: a repository's `.github/owp.yml`.
 //!
 //! Writing to GitHub:
@@ -17,35 +18,39 @@
 //!
 //! Running (wired up here, above the pieces, so that the shared context imports none of them):
 //! - [`service`]: the shared context [`service::Github`] and the outbox's change hook.
-//! - [`webhook`], [`link`]: the App's routes; [`inbox`], [`outbox`], [`claims`], [`reconcile`]:
-//!   its background jobs, started by [`GithubParts::spawn`].
+//! - [`webhook`], [`login_link`]: the App's routes; [`inbox`], [`outbox`], [`claim_clock`],
+//!   [`reconcile`]: its background jobs, started by [`GithubParts::spawn`].
+//! - [`apply`]: what each webhook event does; [`sync`]: bringing a repository, an issue or a pull
+//!   request in line with GitHub, for `apply` and `reconcile` alike; [`credit`]: who a merge
+//!   credits.
 //! - [`GithubParts`] reads the configuration once and provides the routes, the jobs and a
 //!   [`GithubHandle`] that lets the process (and tests) wait until the inbox and the outbox are
 //!   drained. Without App credentials it serves the setup flow (`/github/setup`) and nothing else.
 //!
 //! Talking to GitHub:
 //! - [`app_auth`]: the App JWT and one client (and token cache) per installation.
-//! - [`rest`]: REST calls where octocrab's typed API does not fit.
+//! - [`api`]: the REST calls the running App makes; [`raw_calls`]: those where octocrab's typed
+//!   API does not fit.
 //! - [`manifest`]: the App manifest and the exchange of GitHub's code for credentials.
 
 pub mod api;
 pub mod app_auth;
 pub mod apply;
-pub mod claims;
+pub mod claim_clock;
+pub mod closing_refs;
 pub mod commands;
 pub mod conditional;
 pub mod credit;
 pub mod events;
 pub mod identity;
 pub mod inbox;
-pub mod link;
-pub mod links;
+pub mod login_link;
 pub mod manifest;
 pub mod messages;
 pub mod outbox;
+pub mod raw_calls;
 pub mod reconcile;
 pub mod repo_config;
-pub mod rest;
 pub mod service;
 pub mod setup;
 pub mod signature;
@@ -180,7 +185,7 @@ impl GithubParts {
     pub fn router(&self) -> Router {
         match &self.mode {
             Mode::On(github) => crate::github::webhook::router(Arc::clone(github))
-                .merge(crate::github::link::router(Arc::clone(github)))
+                .merge(crate::github::login_link::router(Arc::clone(github)))
                 .merge(help_router()),
             Mode::Setup(setup) => {
                 crate::github::setup::router(Arc::clone(setup)).merge(help_router())
@@ -230,7 +235,7 @@ impl GithubParts {
         vec![
             tokio::spawn(crate::github::inbox::run(Arc::clone(github))),
             tokio::spawn(crate::github::outbox::run(Arc::clone(github))),
-            tokio::spawn(crate::github::claims::run(Arc::clone(github))),
+            tokio::spawn(crate::github::claim_clock::run(Arc::clone(github))),
             tokio::spawn(crate::github::reconcile::run(Arc::clone(github))),
         ]
     }

@@ -18,8 +18,8 @@ use tokio::sync::{Notify, watch};
 
 use crate::domain::Event;
 use crate::github::app_auth::GithubApp;
+use crate::github::raw_calls::{FileText, RepoPermission};
 use crate::github::repo_config::RepoConfig;
-use crate::github::rest::{FileText, RepoPermission};
 use crate::github::signature::WebhookSecrets;
 use crate::github::{api, messages};
 use crate::store::github::{self as gh, OutboxTarget};

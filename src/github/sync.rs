@@ -9,10 +9,10 @@ use crate::domain::labels;
 use crate::domain::limits::{self, Controls};
 use crate::domain::{TaskStatus, Visibility};
 use crate::github::api;
+use crate::github::closing_refs;
 use crate::github::credit;
 use crate::github::events::{Issue, PullRequest};
 use crate::github::identity;
-use crate::github::links;
 use crate::github::messages::{self, Holder};
 use crate::github::service::{Github, RepoSettings, target};
 use crate::store::deps::ExternalBlocker;
@@ -419,7 +419,7 @@ pub(crate) fn web_host(url: &str) -> &str {
         .nth(1)
         .and_then(|rest| rest.split('/').next())
         .filter(|h| !h.is_empty())
-        .unwrap_or(links::GITHUB_WEB_HOST)
+        .unwrap_or(closing_refs::GITHUB_WEB_HOST)
 }
 
 /// Brings the tasks a pull request closes in line with it as it is now. With `unlink_missing`,
@@ -545,8 +545,8 @@ pub async fn sync_pull(
 
 /// The issues of its own repository a pull request closes, as GitHub links them; references to
 /// other repositories are dropped.
-pub fn same_repo_references(pr: &PullRequest, repo: &str) -> Vec<links::IssueRef> {
-    links::closing_references_on_host(&pr.body, repo, web_host(&pr.html_url))
+pub fn same_repo_references(pr: &PullRequest, repo: &str) -> Vec<closing_refs::IssueRef> {
+    closing_refs::closing_references_on_host(&pr.body, repo, web_host(&pr.html_url))
         .into_iter()
         .filter(|r| r.repo() == repo)
         .collect()

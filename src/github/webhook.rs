@@ -28,7 +28,7 @@ use crate::github::events::{DELIVERY_HEADER, EVENT_HEADER};
 use crate::github::service::Github;
 use crate::github::signature::{SIGNATURE_HEADER, WebhookSecrets};
 use crate::http::error::ApiError;
-use crate::http::limits::WEBHOOK_PATH;
+use crate::http::rate_limits::WEBHOOK_PATH;
 
 /// GitHub caps payloads at 25 MB.
 pub const WEBHOOK_BODY_LIMIT: usize = 26 * 1024 * 1024;

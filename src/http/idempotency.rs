@@ -79,7 +79,7 @@ async fn keyed(
         // else the connection's peer.
         let address = parts
             .extensions
-            .get::<crate::http::limits::ClientIp>()
+            .get::<crate::http::rate_limits::ClientIp>()
             .map(|c| c.0.to_string())
             .or_else(|| {
                 parts

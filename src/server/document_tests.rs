@@ -5,7 +5,7 @@
 
 /// The document the service serves: the server hands this router the GitHub App's part.
 fn document() -> utoipa::openapi::OpenApi {
-    crate::http::openapi::document(vec![crate::github::link::openapi()])
+    crate::http::openapi::document(vec![crate::github::login_link::openapi()])
 }
 
 #[test]

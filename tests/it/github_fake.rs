@@ -12,7 +12,7 @@ use github_support::{BOT_LOGIN, CallAuth, FailWhen, Failure, FakeGithub, OTHER_K
 use octocrab::models::reactions::ReactionContent;
 use octocrab::params::State;
 use owp::github::app_auth::{AppAuthError, AppCredentials, GithubApp};
-use owp::github::rest::{self, RepoPermission};
+use owp::github::raw_calls::{self, RepoPermission};
 use owp::github::signature::WebhookSecrets;
 use serde_json::{Value, json};
 
@@ -236,16 +236,16 @@ async fn pagination_follows_next_links_with_credentials() {
         .await
         .unwrap();
     assert!(first.next.is_some());
-    let all = rest::all_pages(&client, first).await.unwrap();
+    let all = raw_calls::all_pages(&client, first).await.unwrap();
     let numbers: Vec<u64> = all.iter().map(|i| i.number).collect();
     assert_eq!(numbers, [5, 4, 3, 2, 1]);
 }
 
 #[tokio::test]
 async fn octocrab_all_pages_drops_the_token_off_api_github_com() {
-    // Why `rest::all_pages` exists: octocrab only attaches an installation token to relative
+    // Why `raw_calls::all_pages` exists: octocrab only attaches an installation token to relative
     // requests or to api.github.com, so its own `all_pages` fails on every other host. If this
-    // test starts failing, octocrab fixed it and `rest::all_pages` may go.
+    // test starts failing, octocrab fixed it and `raw_calls::all_pages` may go.
     let (fake, app) = setup().await;
     for n in 0..3 {
         fake.create_issue(REPO, "alice", &format!("Issue {n}"), "", &[]);
@@ -383,7 +383,7 @@ async fn collaborator_permissions() {
     let check = |login: &'static str| {
         let client = Arc::clone(&client);
         async move {
-            rest::collaborator_permission(&client, REPO, login)
+            raw_calls::collaborator_permission(&client, REPO, login)
                 .await
                 .unwrap()
         }
@@ -412,23 +412,23 @@ async fn repo_config_file_is_read_raw() {
     fake.set_file(REPO, ".github/owp.yml", yaml);
     let client = app.installation(INSTALLATION).await.unwrap();
     let limit = owp::github::repo_config::MAX_CONFIG_BYTES;
-    let text = rest::file_text(&client, None, REPO, ".github/owp.yml", limit)
+    let text = raw_calls::file_text(&client, None, REPO, ".github/owp.yml", limit)
         .await
         .unwrap();
-    assert_eq!(text, rest::FileText::Text(yaml.to_string()));
+    assert_eq!(text, raw_calls::FileText::Text(yaml.to_string()));
     assert_eq!(
-        rest::file_text(&client, None, REPO, ".github/missing.yml", limit)
+        raw_calls::file_text(&client, None, REPO, ".github/missing.yml", limit)
             .await
             .unwrap(),
-        rest::FileText::Missing
+        raw_calls::FileText::Missing
     );
     // A file over the limit is not read whole.
     fake.set_file(REPO, ".github/big.yml", &"#".repeat(limit * 4));
     assert!(matches!(
-        rest::file_text(&client, None, REPO, ".github/big.yml", limit)
+        raw_calls::file_text(&client, None, REPO, ".github/big.yml", limit)
             .await
             .unwrap(),
-        rest::FileText::TooLarge(n) if n > limit as u64
+        raw_calls::FileText::TooLarge(n) if n > limit as u64
     ));
     let config = owp::github::repo_config::RepoConfig::parse(yaml).unwrap();
     assert_eq!(config.max_open_prs, Some(5));
@@ -617,7 +617,7 @@ async fn signed_webhooks_parse_into_our_events() {
         panic!("{:?}", events[2])
     };
     assert_eq!(
-        owp::github::links::closing_references(&p.pull_request.body, &p.repo.full_name)
+        owp::github::closing_refs::closing_references(&p.pull_request.body, &p.repo.full_name)
             .iter()
             .map(|r| r.key())
             .collect::<Vec<_>>(),
