@@ -407,6 +407,10 @@ fn body_text(body: Option<&Value>) -> Option<String> {
 pub const COMMENT_BODY_LIMIT: usize = 65_536;
 
 /// GitHub's content-creation secondary limit: at most this many writes a minute.
+#[allow(
+    dead_code,
+    reason = "GitHub's figure, for a story that sets it with set_content_limits"
+)]
 pub const CONTENT_WRITES_PER_MINUTE: usize = 80;
 
 /// A comment body as GitHub checks it: present and at most [`COMMENT_BODY_LIMIT`] characters.

@@ -11,6 +11,10 @@ pub const BOT_LOGIN: &str = "owp-pool-test[bot]";
 
 #[derive(Debug, Clone)]
 pub struct Installation {
+    #[allow(
+        dead_code,
+        reason = "what GitHub sends; the fake keys installations by it elsewhere"
+    )]
     pub id: u64,
     pub account: String,
     pub suspended: bool,
@@ -123,9 +127,11 @@ pub enum CallAuth {
 pub struct Call {
     pub method: String,
     pub path: String,
+    #[allow(dead_code, reason = "recorded for a failing test's output")]
     pub query: String,
     pub auth: CallAuth,
     pub status: u16,
+    #[allow(dead_code, reason = "recorded for a failing test's output")]
     pub body: Option<Value>,
     pub at: DateTime<Utc>,
 }
@@ -136,6 +142,10 @@ pub enum Failure {
     /// `500 Internal Server Error`.
     ServerError,
     /// `502 Bad Gateway`, as GitHub's edge sometimes answers.
+    #[allow(
+        dead_code,
+        reason = "a fault GitHub's edge produces, for stories to inject"
+    )]
     BadGateway,
     /// `403` secondary rate limit with `Retry-After: seconds`.
     SecondaryRateLimit { retry_after: u64 },

@@ -8,8 +8,6 @@
 //! the database arguments; setting `OWP_TEST_DATABASE_URL` (a PostgreSQL server URL) makes every
 //! server use a fresh database created on that server instead.
 
-#![allow(dead_code)]
-
 use crate::pg_scratch;
 
 use std::collections::HashSet;

@@ -2,8 +2,6 @@
 //! on purpose, so that the conformance runner's tests can show each kind of fault makes a named
 //! case fail. With [`Fault::None`] it forwards every request and answer unchanged (streams too).
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
