@@ -26,6 +26,8 @@ use super::{BOT_LOGIN, Comment, FakeGithub, TEST_APP_KEY};
 
 /// The repository of a story.
 pub const REPO: &str = "octo-org/hello";
+/// A cron schedule that never fires (its one year is past).
+pub const NEVER: &str = "0 0 0 1 1 * 2000";
 /// GitHub's id of [`REPO`].
 pub const REPO_ID: u64 = 4711;
 /// Its owner (the account the App is installed on).
@@ -195,6 +197,9 @@ impl Story {
         config.github.github_webhook_secret = Some(Secret::new(SECRET));
         config.github.github_api_url = fake.url().to_string();
         config.github.github_env_file = Some(dir.path().join("env.local"));
+        // A story reconciles when it says so (`reconcile_now`), never because the clock crossed a
+        // quarter hour while it ran: this schedule's only time is in the past.
+        config.github.github_reconcile_cron = Some(NEVER.into());
         configure(&mut config);
         let mut story = Story {
             fake,
