@@ -12,6 +12,7 @@ use sqlx::Row;
 use owp::domain::{Priority, TaskStatus};
 use owp::store::Store;
 use owp::store::deps::ExternalBlocker;
+use owp::store::rows::TaskRow;
 use owp::store::tasks::TaskInput;
 
 /// Every task's stored `waiting` next to a count made from `task_deps` now; panics where they
@@ -49,12 +50,17 @@ fn blocked(title: &str, priority: Priority, by: &[&str]) -> TaskInput {
     t
 }
 
-async fn outside_blockers(store: &Store, title: &str, open: bool) {
+/// The task titled `title` (titles are unique in these stories).
+async fn task_named(store: &Store, title: &str) -> TaskRow {
     let tasks = store.tasks(&Default::default()).await.expect("tasks");
-    let row = tasks
+    tasks
         .into_iter()
         .find(|t| t.title == title)
-        .expect("task exists");
+        .expect("task exists")
+}
+
+async fn outside_blockers(store: &Store, title: &str, open: bool) {
+    let row = task_named(store, title).await;
     store
         .write(|mut tx| {
             let row = row.clone();
@@ -69,15 +75,6 @@ async fn outside_blockers(store: &Store, title: &str, open: bool) {
         })
         .await
         .expect("set outside blockers");
-}
-
-async fn id_of(store: &Store, title: &str) -> String {
-    let tasks = store.tasks(&Default::default()).await.expect("tasks");
-    tasks
-        .into_iter()
-        .find(|t| t.title == title)
-        .expect("task exists")
-        .id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,10 +173,13 @@ async fn two_stores_freeing_the_same_tasks_at_once_leave_every_count_right() {
                 for name in &names {
                     inputs.push(blocked(name, Priority::Normal, &[&x, &y]));
                 }
-                s.import_tasks("acme/race", &inputs, "admin")
+                let imported = s
+                    .import_tasks("acme/race", &inputs, "admin")
                     .await
                     .expect("import");
-                let (xi, yi) = (id_of(s, &x).await, id_of(s, &y).await);
+                // The import answers in the order given: the two blockers first.
+                let (xi, yi) = (imported[0].id.clone(), imported[1].id.clone());
+                assert_eq!((&imported[0].title, &imported[1].title), (&x, &y));
                 // Each store cancels one blocker of the same forty tasks, at the same moment.
                 let (a, b) = tokio::join!(
                     admin_status(s, &xi, TaskStatus::Cancelled),
