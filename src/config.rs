@@ -145,7 +145,19 @@ impl std::str::FromStr for Secret {
     }
 }
 
-pub use crate::store::{DEFAULT_PG_POOL, redact_url};
+/// Connections a PostgreSQL store keeps at most unless told otherwise (`OWP_DATABASE_POOL`).
+pub const DEFAULT_PG_POOL: u32 = 16;
+
+/// Removes the password from a database URL before it is printed.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((userinfo, host)) = rest.split_once('@')
+        && let Some((user, _password)) = userinfo.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
+    }
+    url.to_string()
+}
 
 /// The shortest admin token `owp serve` accepts (characters, surrounding blanks not counted).
 pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
@@ -435,6 +447,15 @@ pub(crate) fn parse_serve(args: &[&str]) -> Result<ServeConfig, clap::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://owp:hunter2@db:5432/owp"),
+            "postgres://owp:***@db:5432/owp"
+        );
+        assert_eq!(redact_url("postgres://db/owp"), "postgres://db/owp");
+    }
 
     #[test]
     fn only_the_operators_commands_read_the_env_files() {

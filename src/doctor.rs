@@ -197,7 +197,7 @@ async fn database(config: &ServeConfig) -> Check {
             );
         }
     };
-    let written = write_probe(&store).await;
+    let written = store.probe_write().await;
     store.close().await;
     match written {
         Ok(()) => Check::ok(
@@ -210,19 +210,6 @@ async fn database(config: &ServeConfig) -> Check {
             database_fix(config),
         ),
     }
-}
-
-/// Takes the write lock and writes a row, then rolls back: nothing changes.
-async fn write_probe(store: &Store) -> Result<(), crate::store::StoreError> {
-    let mut tx = store.begin().await?;
-    sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2)")
-        .bind("owp-doctor-probe")
-        .bind(crate::store::now_ms().to_string())
-        .execute(tx.conn())
-        .await?;
-    // Dropping the transaction without committing rolls it back.
-    drop(tx);
-    Ok(())
 }
 
 fn sqlite_not_created_yet(db: &Path, shown: &str) -> Check {

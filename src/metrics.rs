@@ -18,15 +18,14 @@
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
+use crate::domain::Event;
+use crate::store::gauges::PoolFigures;
+use crate::store::{Store, StoreError};
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
-use sqlx::AssertSqlSafe;
-
-use crate::domain::Event;
-use crate::store::{Store, StoreError};
 
 // ---- names -------------------------------------------------------------------------------------
 
@@ -556,89 +555,17 @@ pub async fn upkeep_loop() {
 
 // ---- the pool at scrape time -------------------------------------------------------------------
 
-/// A column's values capped for a sum, so that no stored value (a capacity of `i64::MAX`
-/// registered before inputs were bounded) makes the sum overflow and the scrape fail.
-fn capped(column: &str) -> String {
-    const CAP: i64 = 1 << 32;
-    format!("(CASE WHEN {column} > {CAP} THEN {CAP} WHEN {column} < 0 THEN 0 ELSE {column} END)")
-}
+/// Turns the pool's figures into gauges of a scrape.
+struct PoolSnapshot(PoolFigures);
 
-struct RepoRow {
-    name: String,
-    max_open_prs: i64,
-    open_prs: i64,
-    active_leases: i64,
-}
-
-/// The figures read from the database for one scrape.
-struct PoolSnapshot {
-    repos: Vec<RepoRow>,
-    tasks: Vec<(String, String, i64)>,
-    workers: i64,
-    online: i64,
-    capacity_online: i64,
-    active_points: i64,
-    leases_24h: i64,
-    requeued_24h: i64,
+impl std::ops::Deref for PoolSnapshot {
+    type Target = PoolFigures;
+    fn deref(&self) -> &PoolFigures {
+        &self.0
+    }
 }
 
 impl PoolSnapshot {
-    async fn read(store: &Store) -> Result<PoolSnapshot, StoreError> {
-        let pool = store.read_pool();
-        let now = crate::store::now_ms();
-        let repos: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-            "SELECT name, max_open_prs, open_prs, active_leases FROM repos ORDER BY name",
-        )
-        .fetch_all(pool)
-        .await?;
-        let tasks: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT r.name, t.status, COUNT(*) FROM tasks t JOIN repos r ON r.id = t.repo_id \
-             GROUP BY r.name, t.status",
-        )
-        .fetch_all(pool)
-        .await?;
-        let online_after = now - store.timing.heartbeat_ttl_ms;
-        let (workers, online, capacity_online, active_points): (i64, i64, i64, i64) =
-            sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT COUNT(*), \
-                 CAST(COALESCE(SUM(CASE WHEN last_seen_at > $1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
-                 CAST(COALESCE(SUM(CASE WHEN last_seen_at > $1 THEN {capacity} ELSE 0 END), 0) AS BIGINT), \
-                 CAST(COALESCE(SUM({active}), 0) AS BIGINT) \
-                 FROM workers",
-                capacity = capped("capacity_points"),
-                active = capped("active_points"),
-            )))
-            .bind(online_after)
-            .fetch_one(pool)
-            .await?;
-        let (leases_24h, requeued_24h): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), \
-             CAST(COALESCE(SUM(CASE WHEN outcome IN ('expired', 'nacked') THEN 1 ELSE 0 END), 0) AS BIGINT) \
-             FROM leases WHERE created_at >= $1",
-        )
-        .bind(now - 86_400_000)
-        .fetch_one(pool)
-        .await?;
-        Ok(PoolSnapshot {
-            repos: repos
-                .into_iter()
-                .map(|(name, max_open_prs, open_prs, active_leases)| RepoRow {
-                    name,
-                    max_open_prs,
-                    open_prs,
-                    active_leases,
-                })
-                .collect(),
-            tasks,
-            workers,
-            online,
-            capacity_online,
-            active_points,
-            leases_24h,
-            requeued_24h,
-        })
-    }
-
     /// Sets the gauges in the current (scrape-local) recorder.
     fn record(&self) {
         describe_gauge!(TASKS, "Tasks by repository and status.");
@@ -703,7 +630,7 @@ impl PoolSnapshot {
 
 /// The whole scrape: the pool read now, then this process's counters and histograms.
 pub async fn render(store: &Store) -> Result<String, StoreError> {
-    let snapshot = PoolSnapshot::read(store).await?;
+    let snapshot = PoolSnapshot(store.pool_figures().await?);
     let scrape = PrometheusBuilder::new().build_recorder();
     metrics::with_local_recorder(&scrape, || snapshot.record());
     let mut text = scrape.handle().render();

@@ -42,7 +42,7 @@ impl ScratchDb {
                 let mut conn = sqlx::postgres::PgConnection::connect(server)
                     .await
                     .with_context(|| {
-                        format!("cannot connect to {}", crate::store::redact_url(server))
+                        format!("cannot connect to {}", crate::config::redact_url(server))
                     })?;
                 // The name is made here from a UUID, never from input.
                 sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))

@@ -152,14 +152,8 @@ pub async fn leave_repo_because(
     actor: &str,
 ) -> Result<(), StoreError> {
     tx.gh_detach_repo(repo).await?;
-    let ready: Vec<(String,)> = sqlx::query_as(
-        "SELECT t.id FROM tasks t JOIN repos r ON r.id = t.repo_id \
-         JOIN gh_tasks g ON g.task_id = t.id WHERE r.name = $1 AND t.status IN ('ready', 'blocked')",
-    )
-    .bind(repo)
-    .fetch_all(tx.conn())
-    .await?;
-    for (task_id,) in ready {
+    let untaken = tx.gh_untaken_issue_tasks(repo).await?;
+    for task_id in untaken {
         let task = tx.lock_task(&task_id).await?;
         if matches!(task.status, TaskStatus::Ready | TaskStatus::Blocked) {
             let mv = Move {

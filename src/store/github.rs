@@ -675,6 +675,19 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Ids of a repository's issue tasks not yet taken (ready or blocked), for the repository's
+    /// leaving the pool.
+    pub async fn gh_untaken_issue_tasks(&mut self, repo: &str) -> Result<Vec<String>, StoreError> {
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT t.id FROM tasks t JOIN repos r ON r.id = t.repo_id \
+             JOIN gh_tasks g ON g.task_id = t.id WHERE r.name = $1 AND t.status IN ('ready', 'blocked')",
+        )
+        .bind(repo)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
+    }
+
     /// The GitHub record of a repository.
     pub async fn gh_repo(&mut self, repo: &str) -> Result<Option<GhRepo>, StoreError> {
         row_by_key(

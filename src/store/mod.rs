@@ -15,6 +15,7 @@ mod direct;
 pub mod door;
 pub mod error;
 pub mod events;
+pub mod gauges;
 pub mod github;
 mod github_identity;
 mod group;
@@ -73,19 +74,9 @@ impl Default for Timing {
 /// database busy (see `sqlite_pool`; [`direct`] uses it for its writer too).
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connections a PostgreSQL store keeps at most unless told otherwise (`OWP_DATABASE_POOL`).
-pub const DEFAULT_PG_POOL: u32 = 16;
-
-/// Removes the password from a database URL before it is printed.
-pub fn redact_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://")
-        && let Some((userinfo, host)) = rest.split_once('@')
-        && let Some((user, _password)) = userinfo.split_once(':')
-    {
-        return format!("{scheme}://{user}:***@{host}");
-    }
-    url.to_string()
-}
+/// Connections a PostgreSQL store opened with [`Store::open`] keeps at most (`owp serve` chooses
+/// its own, `OWP_DATABASE_POOL`).
+const OPEN_PG_POOL: u32 = 16;
 
 /// Nacked tasks are not offered to the same worker again for this long.
 pub const NACK_COOLDOWN_MS: i64 = 3_600_000;
@@ -174,7 +165,7 @@ impl Store {
 
     /// Opens (and creates, for SQLite) the database at `url` and applies the migrations.
     pub async fn open(url: &str, timing: Timing) -> Result<Store, StoreError> {
-        Self::open_with(url, timing, DEFAULT_PG_POOL).await
+        Self::open_with(url, timing, OPEN_PG_POOL).await
     }
 
     /// [`Store::open`] with at most `pg_pool` connections on PostgreSQL (SQLite has one writer
@@ -187,8 +178,8 @@ impl Store {
             Backend::Sqlite
         } else {
             return Err(StoreError::Config(format!(
-                "unsupported database URL scheme (expected sqlite: or postgres://): {}",
-                redact_url(url)
+                "unsupported database URL scheme (expected sqlite: or postgres://): {}:",
+                url.split_once(':').map_or("(none)", |(scheme, _)| scheme)
             )));
         };
         let (write, read) = match backend {
@@ -270,6 +261,20 @@ impl Store {
     /// The read pool (for queries of other modules that only read).
     pub fn read_pool(&self) -> &AnyPool {
         &self.read
+    }
+
+    /// Takes the write lock and writes a row, then rolls back: nothing changes. `owp doctor`
+    /// proves with it that the database takes writes.
+    pub async fn probe_write(&self) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2)")
+            .bind("owp-doctor-probe")
+            .bind(now_ms().to_string())
+            .execute(tx.conn())
+            .await?;
+        // Dropping the transaction without committing rolls it back.
+        drop(tx);
+        Ok(())
     }
 
     /// Closes the pools, flushing SQLite's WAL.
@@ -476,15 +481,6 @@ pub fn new_id(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(
-            redact_url("postgres://owp:hunter2@db:5432/owp"),
-            "postgres://owp:***@db:5432/owp"
-        );
-        assert_eq!(redact_url("postgres://db/owp"), "postgres://db/owp");
-    }
 
     /// Counts the log restarts the store reports as done.
     #[derive(Default)]
