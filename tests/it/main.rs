@@ -5,12 +5,14 @@
 //! dashboard and public board (in headless Chromium where named `browser`); `ops_*` the operator's
 //! commands; `store_backends` the store on both databases; `pg_replicas` several processes on one
 //! PostgreSQL database. Shared harnesses: `support` (servers and clients), `github_support` (the
-//! fake GitHub and its stories), `pg_scratch` (scratch PostgreSQL databases), `tampering_proxy`.
+//! fake GitHub and its stories), `pg_scratch` (scratch PostgreSQL databases), `tampering_proxy`;
+//! `reviewed` checks what people read against the snapshots in `snapshots/`.
 //!
 //! Run one area with `cargo test --test it api_leases`, one test by its name.
 
 mod github_support;
 mod pg_scratch;
+mod reviewed;
 mod services;
 mod support;
 mod tampering_proxy;

@@ -376,6 +376,8 @@ fn the_tour_runs_as_written() {
     let mut tour = Tour::new();
     let total = Instant::now();
     let mut ran = 0;
+    // What the reader sees, command by command, for the reviewed snapshot.
+    let mut transcript = String::new();
     println!("the README's tour on port {}:", tour.port);
     for block in &blocks {
         let mut last = String::new();
@@ -392,6 +394,7 @@ fn the_tour_runs_as_written() {
                 }
                 Mode::Run => {
                     let (took, output) = tour.run(command);
+                    transcript.push_str(&format!("$ {shown}\n{output}"));
                     last = output;
                     (took, "")
                 }
@@ -422,6 +425,13 @@ fn the_tour_runs_as_written() {
         total.as_secs_f64()
     );
     assert!(ran >= 10, "the tour runs its commands: {blocks:?}");
+    let port = format!(":{}", tour.port);
+    crate::reviewed::check(
+        "cli",
+        "readme_tour",
+        &transcript.replace(&port, ":8787"),
+        "What the README's tour prints, command by command.",
+    );
     assert!(
         total < Duration::from_secs(30),
         "the tour took {total:?}: keep it under 30 s"

@@ -199,6 +199,32 @@ struct Rig {
     dir: tempfile::TempDir,
     origin: Origin,
     task_id: String,
+    /// Every `owp` command the rig ran and what it printed, for the reviewed snapshot.
+    transcript: std::sync::Mutex<String>,
+}
+
+impl Drop for Rig {
+    /// What `owp` printed in the story is checked against its reviewed snapshot.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let transcript = std::mem::take(&mut *self.transcript.lock().unwrap());
+        if let Some(name) = crate::reviewed::test_name() {
+            let dir = self.dir.path().display().to_string();
+            // How often a run retried a server that went away depends on timing.
+            let kept: Vec<&str> = transcript
+                .lines()
+                .filter(|line| !line.contains("could not reach the server"))
+                .collect();
+            crate::reviewed::check(
+                "cli",
+                &name,
+                &kept.join("\n").replace(&dir, "[dir]"),
+                "What `owp` printed in the worker's story, command by command.",
+            );
+        }
+    }
 }
 
 /// What a rig's repository and task look like.
@@ -279,6 +305,7 @@ impl Rig {
             dir,
             origin,
             task_id: ids[0].clone(),
+            transcript: Default::default(),
         };
         let out = rig
             .owp(
@@ -314,10 +341,17 @@ impl Rig {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
             .await
             .expect("owp finished in time")
-            .expect("owp runs")
+            .expect("owp runs");
+        self.transcript.lock().unwrap().push_str(&format!(
+            "$ owp {}\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+        out
     }
 
     /// The fake agent's command template, after `prefix` (e.g. `KEY=value `).

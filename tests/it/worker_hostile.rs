@@ -194,12 +194,34 @@ fn registration() -> Response {
 /// no OWP settings from the test's own environment.
 struct Volunteer {
     dir: tempfile::TempDir,
+    /// Every command run and what it printed, for the reviewed snapshot.
+    transcript: std::sync::Mutex<String>,
+}
+
+impl Drop for Volunteer {
+    /// What `owp` printed in the story is checked against its reviewed snapshot.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let transcript = std::mem::take(&mut *self.transcript.lock().unwrap());
+        if let (false, Some(name)) = (transcript.is_empty(), crate::reviewed::test_name()) {
+            let dir = self.dir.path().display().to_string();
+            crate::reviewed::check(
+                "cli",
+                &name,
+                &transcript.replace(&dir, "[dir]"),
+                "What `owp` printed to a volunteer facing a hostile server, command by command.",
+            );
+        }
+    }
 }
 
 impl Volunteer {
     fn new() -> Volunteer {
         Volunteer {
             dir: tempfile::tempdir().unwrap(),
+            transcript: Default::default(),
         }
     }
 
@@ -228,10 +250,22 @@ impl Volunteer {
 
     /// Runs a command to its end (at most a minute).
     async fn run(&self, cmd: &mut Command) -> Output {
-        tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
             .await
             .expect("the command ended within a minute")
-            .expect("owp runs")
+            .expect("owp runs");
+        let args: Vec<String> = cmd
+            .as_std()
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        self.transcript.lock().unwrap().push_str(&format!(
+            "$ owp {}\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+        out
     }
 
     /// A volunteer who ran `owp worker register` against `server`.

@@ -758,6 +758,7 @@ impl Story {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
+        let changes = method != reqwest::Method::GET;
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.url()))
@@ -768,10 +769,13 @@ impl Story {
         let res = req.send().await.unwrap();
         let status = res.status().as_u16();
         let body = res.json().await.unwrap_or(Value::Null);
+        if changes {
+            self.settle().await;
+        }
         (status, body)
     }
 
-    /// A request to the service's API, as a worker (with `token`) or anonymously.
+    /// POSTs `body` to the service (as a worker with `token`) and waits for its effects.
     pub async fn post_json(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
         let mut req = self.http.post(format!("{}{path}", self.url())).json(&body);
         if let Some(token) = token {
@@ -779,7 +783,10 @@ impl Story {
         }
         let res = req.send().await.unwrap();
         let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
+        let answer = res.json().await.unwrap_or(Value::Null);
+        // Like a webhook, a request's effects on GitHub are awaited before the story goes on.
+        self.settle().await;
+        (status, answer)
     }
 
     /// With the service stopped: makes the database forget that the App's last comments on an
@@ -853,10 +860,44 @@ impl Story {
     }
 }
 
+impl Story {
+    /// What the App left written on the story's issues and pull requests, in the order it wrote
+    /// them: each comment's last text under its issue's number.
+    fn transcript(&self) -> String {
+        let numbers: Vec<u64> = self.numbers.lock().unwrap().iter().copied().collect();
+        let mut out = String::new();
+        for number in numbers {
+            let mut comments = self.bot_comments(number);
+            comments.sort_by_key(|c| c.id);
+            for c in comments {
+                out.push_str(&format!("── #{number} ──\n{}\n", c.body.trim_end()));
+            }
+        }
+        out
+    }
+
+    /// Checks the App's comments against the story's reviewed snapshot (see `reviewed`).
+    fn check_comments_snapshot(&self) {
+        let transcript = self.transcript();
+        if transcript.is_empty() {
+            return;
+        }
+        if let Some(name) = crate::reviewed::test_name() {
+            crate::reviewed::check(
+                "comments",
+                &name,
+                &transcript,
+                "The App's comments at the end of the story.",
+            );
+        }
+    }
+}
+
 impl Drop for Story {
     fn drop(&mut self) {
         if !std::thread::panicking() {
             self.check_all_comments_asserted();
+            self.check_comments_snapshot();
         }
     }
 }
