@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::{Tag, could_do, task_key};
+use super::Tag;
+use super::narration::{could_do, task_key};
 use crate::cli::client::{Event, State, Task, Worker};
 use crate::domain::TaskStatus;
 
