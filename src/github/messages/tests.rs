@@ -1,0 +1,384 @@
+//! Every message of the App, as GitHub shows it.
+
+use super::*;
+use chrono::TimeZone;
+
+const HELP: &str = "https://owp.example.org/docs/github";
+
+fn at(h: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, h, 30, 0).unwrap()
+}
+
+fn view(status: TaskStatus) -> StatusView {
+    StatusView {
+        task_id: "tsk_01JD".into(),
+        status,
+        holder: None,
+        since: None,
+        until: None,
+        pr_url: None,
+        reason: None,
+        estimate_points: 3,
+        priority: Priority::High,
+        required_skills: vec!["rust".into(), "sql".into()],
+        area: Some("scheduler".into()),
+        tier: 0,
+        budget: Budget {
+            open_prs: 1,
+            active_leases: 0,
+            max_open_prs: 3,
+        },
+        label_warnings: vec![],
+        config_error: None,
+        other_prs: vec![],
+        checks: None,
+        help_url: HELP.into(),
+        waiting_on: vec![],
+    }
+}
+
+fn alice() -> Holder {
+    Holder::Person {
+        login: "alice".into(),
+    }
+}
+
+// --- markers ----------------------------------------------------------------------------
+
+#[test]
+fn status_marker_round_trip() {
+    let body = status_comment(&view(TaskStatus::Ready));
+    assert!(body.starts_with("<!-- owp:status task=tsk_01JD -->\n"));
+    assert_eq!(find_status_marker(&body), Some("tsk_01JD"));
+    assert_eq!(find_status_marker("plain comment"), None);
+    assert_eq!(find_status_marker("<!-- owp:status task= -->"), None);
+}
+
+#[test]
+fn comment_marker_round_trip() {
+    let body = with_comment_marker("hello\n", "outbox-42");
+    assert_eq!(body, "hello\n\n<!-- owp:comment id=outbox-42 -->");
+    assert_eq!(find_comment_marker(&body), Some("outbox-42"));
+    assert_eq!(find_status_marker(&body), None);
+}
+
+#[test]
+fn marker_ids_cannot_break_out_of_the_comment() {
+    let m = status_marker("x --> <b>hi</b>");
+    assert_eq!(m, "<!-- owp:status task=x--bhi/b -->");
+    assert_eq!(find_status_marker(&m), Some("x--bhi/b"));
+}
+
+#[test]
+fn neutralize_defuses_mentions_links_and_html() {
+    assert_eq!(
+        neutralize("ping @team\nsee #5 <img src=x>"),
+        "ping @\u{200B}team see #\u{200B}5 &lt;img src=x&gt;"
+    );
+}
+
+#[test]
+fn neutralize_defuses_images_links_and_bare_urls_but_keeps_code_spans() {
+    assert_eq!(
+        neutralize("![x](https://e.example/a.png) [y](http://e) www.e.com"),
+        "\\!\\[x\\](https:\u{200B}//e.example/a.png) \\[y\\](http:\u{200B}//e) www\u{200B}.e.com"
+    );
+    assert_eq!(
+        neutralize("labels `a` and `![b](c)` disagree"),
+        "labels `a` and `![b](c)` disagree"
+    );
+    assert_eq!(neutralize("one ` tick *x*"), "one \\` tick \\*x\\*");
+    assert_eq!(
+        neutralize(&"a".repeat(5000)).chars().count(),
+        MAX_QUOTED_CHARS + 1
+    );
+}
+
+#[test]
+fn long_comments_are_cut_to_what_github_accepts() {
+    let long = format!("```\n{}\n", "x\n".repeat(40_000));
+    let fit = fit_comment(&long, COMMENT_LIMIT);
+    assert!(fit.chars().count() <= COMMENT_LIMIT);
+    assert_eq!(fit.matches("```").count() % 2, 0, "the fence is closed");
+    assert!(fit.ends_with("too long for a comment)_"));
+    let marked = with_comment_marker(&"y".repeat(70_000), "abc");
+    assert!(marked.chars().count() <= COMMENT_LIMIT);
+    assert_eq!(find_comment_marker(&marked), Some("abc"));
+    assert_eq!(fit_comment("short", COMMENT_LIMIT), "short");
+}
+
+#[test]
+fn budget_figures() {
+    let b = Budget {
+        open_prs: 2,
+        active_leases: 1,
+        max_open_prs: 3,
+    };
+    assert_eq!(b.used(), 3);
+    assert!(b.is_full());
+    assert_eq!(b.summary(), "3 of 3 review slots used");
+}
+
+// --- status comment snapshots -----------------------------------------------------------
+
+#[test]
+fn status_ready() {
+    insta::assert_snapshot!(status_comment(&view(TaskStatus::Ready)));
+}
+
+#[test]
+fn status_offered_to_a_worker() {
+    let mut v = view(TaskStatus::Leased);
+    v.holder = Some(Holder::Worker {
+        name: "ci-bot-7".into(),
+        login: Some("carol".into()),
+    });
+    v.since = Some(at(10));
+    v.until = Some(at(11));
+    v.budget.active_leases = 1;
+    insta::assert_snapshot!(status_comment(&v));
+}
+
+#[test]
+fn status_in_progress() {
+    let mut v = view(TaskStatus::InProgress);
+    v.holder = Some(alice());
+    v.since = Some(at(10));
+    v.until = Some(at(10) + chrono::TimeDelta::days(7));
+    v.budget = Budget {
+        open_prs: 2,
+        active_leases: 1,
+        max_open_prs: 3,
+    };
+    v.tier = 1;
+    insta::assert_snapshot!(status_comment(&v));
+}
+
+#[test]
+fn status_pr_opened() {
+    let mut v = view(TaskStatus::PrOpened);
+    v.holder = Some(alice());
+    v.pr_url = Some("https://github.com/octo-org/hello/pull/9".into());
+    insta::assert_snapshot!(status_comment(&v));
+}
+
+#[test]
+fn status_merged() {
+    let mut v = view(TaskStatus::Merged);
+    v.pr_url = Some("https://github.com/octo-org/hello/pull/9".into());
+    v.budget.open_prs = 0;
+    insta::assert_snapshot!(status_comment(&v));
+}
+
+#[test]
+fn status_blocked_with_warnings_and_config_error() {
+    let mut v = view(TaskStatus::Blocked);
+    v.reason = Some("waiting for @design-team, see #12".into());
+    v.estimate_points = 1;
+    v.required_skills = vec![];
+    v.area = None;
+    v.label_warnings = vec![
+        "label `estimate:big` was ignored: expected a whole number of points from 1 to 1000".into(),
+    ];
+    v.config_error = Some(
+        ".github/owp.yml line 2 column 1: unknown field `max_open_pr` (did you mean `max_open_prs`?)"
+            .into(),
+    );
+    insta::assert_snapshot!(status_comment(&v));
+}
+
+#[test]
+fn status_cancelled() {
+    let mut v = view(TaskStatus::Cancelled);
+    v.reason = Some("the pool:ready label was removed".into());
+    insta::assert_snapshot!(status_comment(&v));
+}
+
+// --- refusals ---------------------------------------------------------------------------
+
+#[test]
+fn budget_refusal_matches_the_wording_volunteers_see() {
+    let refusal = ClaimRefusal::ReviewBudgetFull(Budget {
+        open_prs: 3,
+        active_leases: 0,
+        max_open_prs: 3,
+    });
+    assert_eq!(
+        refusal_reason(&refusal),
+        "review budget full: 3 of 3 PRs open — try again when one merges"
+    );
+    assert_eq!(
+        claim_refused("bob", &refusal),
+        "@bob, you can't claim this issue right now: \
+         review budget full: 3 of 3 PRs open — try again when one merges."
+    );
+}
+
+#[test]
+fn every_refusal_reason() {
+    let refusals = [
+        ClaimRefusal::NotATask {
+            ready_label: "pool:ready".into(),
+        },
+        ClaimRefusal::AlreadyClaimed { holder: alice() },
+        ClaimRefusal::AlreadyClaimed {
+            holder: Holder::Worker {
+                name: "ci-bot-7".into(),
+                login: None,
+            },
+        },
+        ClaimRefusal::AlreadyYours,
+        ClaimRefusal::Blocked {
+            reason: Some("needs @design".into()),
+        },
+        ClaimRefusal::Blocked { reason: None },
+        ClaimRefusal::PrOpen {
+            pr_url: Some("https://github.com/o/r/pull/2".into()),
+        },
+        ClaimRefusal::PrOpen { pr_url: None },
+        ClaimRefusal::Merged,
+        ClaimRefusal::ReviewBudgetFull(Budget {
+            open_prs: 3,
+            active_leases: 0,
+            max_open_prs: 3,
+        }),
+        ClaimRefusal::ReviewBudgetFull(Budget {
+            open_prs: 1,
+            active_leases: 2,
+            max_open_prs: 3,
+        }),
+        ClaimRefusal::AreaLocked {
+            area: "api".into(),
+            other_issue: Some(12),
+        },
+        ClaimRefusal::AreaLocked {
+            area: "api".into(),
+            other_issue: None,
+        },
+        ClaimRefusal::TierTooHigh {
+            tier: 2,
+            trust_level: 0,
+        },
+        ClaimRefusal::TierNotYetEarned {
+            tier: 1,
+            trust_level: 0,
+            more_merged: 2,
+            opted_in: true,
+        },
+        ClaimRefusal::TierNotYetEarned {
+            tier: 1,
+            trust_level: 0,
+            more_merged: 1,
+            opted_in: false,
+        },
+        ClaimRefusal::TierNotYetEarned {
+            tier: 1,
+            trust_level: 0,
+            more_merged: 0,
+            opted_in: false,
+        },
+        ClaimRefusal::TooManyClaims { active: 2, max: 2 },
+        ClaimRefusal::CapacityExceeded {
+            estimate_points: 5,
+            active_points: 3,
+            capacity_points: 6,
+        },
+        ClaimRefusal::MissingSkills {
+            missing: vec!["rust".into(), "sql".into()],
+        },
+        ClaimRefusal::WorkersOnly,
+        ClaimRefusal::NotOnAllowlist,
+        ClaimRefusal::HourlyLimit {
+            limit: 2,
+            retry_at: at(11),
+        },
+        ClaimRefusal::RecentlyReleased { retry_at: at(11) },
+        ClaimRefusal::WorkerPaused {
+            worker: "ci-bot-7".into(),
+        },
+    ];
+    let text: Vec<String> = refusals.iter().map(|r| claim_refused("bob", r)).collect();
+    for line in &text {
+        // One sentence each: a single full stop at the end, no line breaks.
+        assert!(line.ends_with('.') && !line.contains('\n'), "{line}");
+    }
+    insta::assert_snapshot!(text.join("\n"));
+}
+
+// --- reminders, expiry, commands ----------------------------------------------------------
+
+#[test]
+fn reminder_and_expiry() {
+    insta::assert_snapshot!(format!(
+        "{}\n---\n{}\n---\n{}",
+        claim_reminder("alice", at(10)),
+        claim_expired("alice", 7),
+        claim_expired("alice", 1)
+    ));
+}
+
+#[test]
+fn permission_refused_text() {
+    assert_eq!(
+        permission_refused("mallory", &Command::Block { reason: "x".into() }),
+        "@mallory, only maintainers (people with write access or above) can use \
+         `/owp block`, so I did nothing."
+    );
+}
+
+#[test]
+fn unknown_command_with_suggestion() {
+    let e = CommandError::UnknownCommand {
+        word: "clam".into(),
+        did_you_mean: Some("claim"),
+    };
+    assert_eq!(
+        command_error("bob", &e, HELP),
+        "@bob, I don't know the command `/owp clam`. Did you mean `/owp claim`? \
+         The commands are explained [here](https://owp.example.org/docs/github)."
+    );
+}
+
+#[test]
+fn every_command_error() {
+    let errors = [
+        CommandError::MissingCommand,
+        CommandError::UnknownCommand {
+            word: "deploy".into(),
+            did_you_mean: None,
+        },
+        CommandError::MissingReason,
+        CommandError::MissingLinkCode,
+        CommandError::InvalidLinkCode {
+            code: "ab;c".into(),
+        },
+        CommandError::UnexpectedArguments {
+            command: "claim",
+            arguments: "@octocat".into(),
+        },
+    ];
+    let text: Vec<String> = errors
+        .iter()
+        .map(|e| command_error("bob", e, HELP))
+        .collect();
+    insta::assert_snapshot!(text.join("\n"));
+}
+
+#[test]
+fn every_command_refusal() {
+    let refusals = [
+        CommandRefusal::NotHolder { command: "release" },
+        CommandRefusal::NotHolder { command: "renew" },
+        CommandRefusal::NotBlocked,
+        CommandRefusal::NotBlockable {
+            status: TaskStatus::PrOpened,
+        },
+        CommandRefusal::NotATask {
+            ready_label: "pool:ready".into(),
+        },
+        CommandRefusal::UnknownLinkCode,
+        CommandRefusal::WorkerLinkedElsewhere,
+    ];
+    let text: Vec<String> = refusals.iter().map(|r| command_refused("bob", r)).collect();
+    insta::assert_snapshot!(text.join("\n"));
+}
