@@ -1,0 +1,274 @@
+//! The claim commands of a comment: `/owp claim`, `/owp release`, `/owp renew`, and a refusal
+//! that says which rule held the claim back.
+
+use serde_json::json;
+
+use crate::domain::TaskStatus;
+use crate::domain::rules::Refusal;
+use crate::github::messages::{self, Budget, ClaimRefusal, CommandRefusal, Holder};
+use crate::github::sync::{holder_of, holds, let_go_if_out_of_pool, linked_worker, pr_url};
+use crate::store::rows::TaskRow;
+use crate::store::{NewEvent, StoreError, WriteTx};
+
+use super::CommentCtx;
+
+pub(super) async fn claim(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    task: &TaskRow,
+) -> Result<(), StoreError> {
+    match try_claim(tx, ctx, task).await? {
+        None => ctx.thumbs_up(tx).await,
+        Some(refusal) => {
+            let body = messages::claim_refused(ctx.login, &refusal);
+            ctx.reply(tx, Some(&task.id), &body).await
+        }
+    }
+}
+
+pub(super) async fn try_claim(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    task: &TaskRow,
+) -> Result<Option<ClaimRefusal>, StoreError> {
+    let config = &ctx.settings.config;
+    let linked = linked_worker(tx, ctx.login).await?;
+    if !config.who_may_claim.allows(ctx.login, linked.is_some()) {
+        return Ok(Some(match config.who_may_claim {
+            crate::github::repo_config::WhoMayClaim::Workers => ClaimRefusal::WorkersOnly,
+            _ => ClaimRefusal::NotOnAllowlist,
+        }));
+    }
+    if task.status != TaskStatus::Ready {
+        return refusal_for_status(tx, ctx, task).await.map(Some);
+    }
+    let now = tx.now;
+    if let Some(limit) = config.pr_hourly_limit {
+        let (count, oldest) = tx.gh_claims_since(task.repo_id, now - 3_600_000).await?;
+        if count >= i64::from(limit.get()) {
+            let retry_at = oldest.unwrap_or(now) + 3_600_000;
+            return Ok(Some(ClaimRefusal::HourlyLimit {
+                limit: limit.get(),
+                retry_at: to_time(retry_at),
+            }));
+        }
+    }
+    let person = linked.is_none();
+    let worker_id = match linked {
+        Some(id) => id,
+        None => {
+            let max = i64::from(config.max_claims_per_user.0.max(1));
+            tx.implicit_github_worker(ctx.login, max).await?.id
+        }
+    };
+    match tx.claim_task(&worker_id, &task.id).await {
+        Ok(lease) => {
+            tx.ack(&worker_id, &lease.lease_id).await?;
+            let ttl = ctx.github.claim_ttl_ms(ctx.settings);
+            tx.gh_set_claim_deadline(&task.id, &lease.lease_id, now + ttl)
+                .await?;
+            tx.gh_insert_claim(
+                &task.id,
+                &lease.lease_id,
+                ctx.login,
+                &worker_id,
+                person,
+                ttl,
+                config.claim.reminder,
+            )
+            .await?;
+            tx.event(
+                NewEvent::new("github.claimed", &ctx.actor)
+                    .repo(ctx.repo)
+                    .task(&task.id)
+                    .worker(Some(&worker_id))
+                    .data(json!({"lease_id": lease.lease_id, "login": ctx.login, "until": crate::store::format_ts(now + ttl)})),
+            );
+            Ok(None)
+        }
+        Err(StoreError::Refused(refusal)) => explain_refusal(tx, task, &worker_id, refusal)
+            .await
+            .map(Some),
+        Err(StoreError::Conflict {
+            code: "task_not_ready",
+            ..
+        }) => {
+            let fresh = tx.task(&task.id).await?;
+            refusal_for_status(tx, ctx, &fresh).await.map(Some)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+pub(super) async fn refusal_for_status(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    task: &TaskRow,
+) -> Result<ClaimRefusal, StoreError> {
+    Ok(match task.status {
+        TaskStatus::Ready => ClaimRefusal::AlreadyClaimed {
+            holder: Holder::Person {
+                login: "someone".into(),
+            },
+        },
+        TaskStatus::Leased | TaskStatus::InProgress => {
+            if holds(tx, task, ctx.login).await? {
+                ClaimRefusal::AlreadyYours
+            } else {
+                let holder = match &task.worker_id {
+                    Some(w) => holder_of(tx, w).await?,
+                    None => Holder::Person {
+                        login: "someone".into(),
+                    },
+                };
+                ClaimRefusal::AlreadyClaimed { holder }
+            }
+        }
+        TaskStatus::Blocked => ClaimRefusal::Blocked {
+            reason: task.status_reason.clone(),
+        },
+        TaskStatus::PrOpened => ClaimRefusal::PrOpen {
+            pr_url: pr_url(task),
+        },
+        TaskStatus::Merged => ClaimRefusal::Merged,
+        TaskStatus::Cancelled => ClaimRefusal::NotATask {
+            ready_label: ctx.settings.config.labels.ready.clone(),
+        },
+    })
+}
+
+pub(super) fn to_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// The scheduler's refusal in a volunteer's words.
+pub(super) async fn explain_refusal(
+    tx: &mut WriteTx,
+    task: &TaskRow,
+    worker_id: &str,
+    refusal: Refusal,
+) -> Result<ClaimRefusal, StoreError> {
+    let count = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+    Ok(match refusal {
+        Refusal::NotReady(_) => ClaimRefusal::AlreadyClaimed {
+            holder: Holder::Person {
+                login: "someone".into(),
+            },
+        },
+        Refusal::NackedRecently => {
+            let at = tx
+                .gh_nacked_at(task.seq, worker_id)
+                .await?
+                .unwrap_or(tx.now);
+            ClaimRefusal::RecentlyReleased {
+                retry_at: to_time(at + crate::store::NACK_COOLDOWN_MS),
+            }
+        }
+        Refusal::Offline | Refusal::Paused => {
+            let worker = tx.worker(worker_id).await?;
+            ClaimRefusal::WorkerPaused {
+                worker: worker.name,
+            }
+        }
+        Refusal::MissingSkills(missing) => ClaimRefusal::MissingSkills { missing },
+        Refusal::CapacityPoints {
+            active,
+            estimate,
+            capacity,
+        } => ClaimRefusal::CapacityExceeded {
+            estimate_points: estimate,
+            active_points: active,
+            capacity_points: capacity,
+        },
+        Refusal::ConcurrentTasks { active, max } => ClaimRefusal::TooManyClaims {
+            active: count(active),
+            max: count(max),
+        },
+        Refusal::AreaLocked { area } => {
+            let other = tx.gh_area_holder_key(task.repo_id, &area, &task.id).await?;
+            let other_issue = other
+                .as_deref()
+                .and_then(|k| k.strip_prefix(&format!("{}#", task.repo)))
+                .and_then(|n| n.parse().ok());
+            ClaimRefusal::AreaLocked { area, other_issue }
+        }
+        Refusal::BudgetFull {
+            open_prs,
+            active_leases,
+            max_open_prs,
+        } => ClaimRefusal::ReviewBudgetFull(Budget {
+            open_prs: count(open_prs),
+            active_leases: count(active_leases),
+            max_open_prs: count(max_open_prs),
+        }),
+        Refusal::TierTooHigh { tier, trust_level } => {
+            let (progress, rules) = tx.trust_progress(worker_id, task.repo_id).await?;
+            match progress.rule_for(tier, &rules) {
+                Some(rule) => ClaimRefusal::TierNotYetEarned {
+                    tier,
+                    trust_level,
+                    more_merged: (rule.merged - progress.merged_here).max(0),
+                    opted_in: progress.opted_in,
+                },
+                None => ClaimRefusal::TierTooHigh { tier, trust_level },
+            }
+        }
+        Refusal::MissingCapabilities(missing) => ClaimRefusal::MissingCapabilities { missing },
+        Refusal::Waiting { on } => ClaimRefusal::Waiting {
+            on: on
+                .iter()
+                .map(|k| messages::issue_ref(&task.repo, k))
+                .collect(),
+        },
+    })
+}
+
+pub(super) async fn release(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    task: &TaskRow,
+) -> Result<(), StoreError> {
+    if !(task.status.is_active() && holds(tx, task, ctx.login).await?) {
+        let body =
+            messages::command_refused(ctx.login, &CommandRefusal::NotHolder { command: "release" });
+        return ctx.reply(tx, Some(&task.id), &body).await;
+    }
+    let (Some(worker), Some(lease)) = (task.worker_id.clone(), task.lease_id.clone()) else {
+        return Ok(());
+    };
+    match tx
+        .nack(&worker, &lease, Some("released by comment".into()))
+        .await
+    {
+        Ok(_) => {
+            let_go_if_out_of_pool(tx, &task.id, &ctx.actor).await?;
+            ctx.thumbs_up(tx).await
+        }
+        // The lease ended on the way (expired): nothing left to release.
+        Err(StoreError::Conflict { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) async fn renew(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    task: &TaskRow,
+) -> Result<(), StoreError> {
+    if !(task.status.is_active() && holds(tx, task, ctx.login).await?) {
+        let body =
+            messages::command_refused(ctx.login, &CommandRefusal::NotHolder { command: "renew" });
+        return ctx.reply(tx, Some(&task.id), &body).await;
+    }
+    // A comment claim was already renewed by this comment (activity); a lease taken over the API
+    // is renewed by its TTL.
+    if tx.gh_claim(&task.id).await?.is_none()
+        && let (Some(worker), Some(lease)) = (task.worker_id.clone(), task.lease_id.clone())
+    {
+        match tx.renew(&worker, &lease).await {
+            Ok(_) | Err(StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    ctx.thumbs_up(tx).await
+}

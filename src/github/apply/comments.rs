@@ -1,0 +1,266 @@
+//! `issue_comment`: the `/owp` commands of a comment (at most a few per comment, each run
+//! once even when the comment is edited), and the claimer's activity that keeps a claim alive.
+
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::domain::TaskStatus;
+use crate::github::commands::{self, Command, CommandError, ParsedCommand};
+use crate::github::events::{CommentAction, CommentEvent};
+use crate::github::messages::{self, ClaimRefusal, CommandRefusal};
+use crate::github::service::Github;
+use crate::github::sync::{ApplyError, key_of, linked_worker};
+use crate::store::github::{DeliveryOutcome, LinkRefusal};
+use crate::store::{NewEvent, StoreError, WriteTx};
+
+use super::claims::{claim, release, renew};
+use super::{CommentCtx, MAX_COMMANDS_PER_COMMENT, NOT_INSTALLED, actor, ignore, installation_for};
+
+pub(super) async fn comment_event(
+    github: &Github,
+    seq: i64,
+    e: &CommentEvent,
+) -> Result<(), ApplyError> {
+    let login = e.comment.author.login.as_str();
+    let who = actor(login);
+    if e.comment.author.is_bot()
+        || e.sender.is_bot()
+        || messages::find_status_marker(&e.comment.body).is_some()
+        || messages::find_comment_marker(&e.comment.body).is_some()
+    {
+        return ignore(github, seq, "written by a bot").await;
+    }
+    if e.issue.is_pull_request {
+        return ignore(github, seq, "a pull request comment").await;
+    }
+    let Some(installation) = installation_for(github, &e.repo, e.installation_id, &who).await?
+    else {
+        return ignore(github, seq, NOT_INSTALLED).await;
+    };
+    let repo = e.repo.full_name.as_str();
+    let mut parsed: Vec<ParsedCommand> = match &e.action {
+        CommentAction::Created => commands::parse_commands(&e.comment.body),
+        CommentAction::Edited {
+            previous_body: Some(previous),
+        } => commands::new_commands(previous, &e.comment.body),
+        CommentAction::Edited {
+            previous_body: None,
+        } => Vec::new(),
+    };
+    parsed.truncate(MAX_COMMANDS_PER_COMMENT);
+    let settings = github.refresh_config(repo, false).await?;
+    let needs_maintainer = parsed
+        .iter()
+        .any(|c| matches!(c, Ok(cmd) if cmd.requires_maintainer()));
+    let maintainer = if needs_maintainer {
+        match github.is_maintainer(installation, repo, login).await {
+            Ok(m) => Some(m),
+            Err(crate::github::api::CallError::Permanent { status, message }) => {
+                tracing::warn!(
+                    status,
+                    message,
+                    "cannot check a commenter's permission; treating as no write access"
+                );
+                Some(false)
+            }
+            Err(e) => {
+                return Err(ApplyError::Retry(format!(
+                    "cannot check {login}'s permission: {e}"
+                )));
+            }
+        }
+    } else {
+        None
+    };
+    // Maintainers are always answered: known from this comment's commands, from GitHub's recent
+    // answer, or asked now when the commenter already hit the reply limit.
+    let maintainer_known = maintainer == Some(true)
+        || github.known_maintainer(repo, login)
+        || (!parsed.is_empty()
+            && github.replies.was_limited(installation, login)
+            && github
+                .is_maintainer(installation, repo, login)
+                .await
+                .unwrap_or(false));
+    let ctx = CommentCtx {
+        github,
+        installation,
+        repo,
+        number: e.issue.number,
+        login,
+        comment_id: i64::try_from(e.comment.id).unwrap_or(i64::MAX),
+        settings: &settings,
+        maintainer,
+        maintainer_known,
+        reacted: Default::default(),
+        actor: who,
+    };
+    let mut tx = github.store.begin().await?;
+    let key = key_of(repo, e.issue.number);
+    // The claimer's own comments keep the claim alive.
+    if let Some(task) = tx.task_by_key(repo, &key).await?
+        && let Some(claim) = tx.gh_claim(&task.id).await?
+        && claim.login.eq_ignore_ascii_case(login)
+        && task.lease_id.as_deref() == Some(claim.lease_id.as_str())
+        && tx.gh_touch_claim(&claim).await?
+    {
+        tx.event(
+            NewEvent::new("lease.renewed", &ctx.actor)
+                .repo(repo)
+                .task(&task.id)
+                .worker(task.worker_id.as_deref())
+                .data(json!({"lease_id": claim.lease_id, "reason": "activity"})),
+        );
+    }
+    for command in parsed {
+        run_command(&mut tx, &ctx, command).await?;
+    }
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn run_command(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    command: ParsedCommand,
+) -> Result<(), StoreError> {
+    let span = tracing::info_span!(
+        "command",
+        repo = ctx.repo,
+        issue = ctx.number,
+        actor = ctx.login
+    );
+    command_in_span(tx, ctx, command).instrument(span).await
+}
+
+pub(super) async fn command_in_span(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    command: ParsedCommand,
+) -> Result<(), StoreError> {
+    let command = match command {
+        Ok(c) => c,
+        Err(error) => return command_error(tx, ctx, &error).await,
+    };
+    tracing::info!(command = command.name(), "comment command");
+    if let Command::Link { code } = &command {
+        return link(tx, ctx, code).await;
+    }
+    if matches!(command, Command::OptIn | Command::OptOut) {
+        return opt_in(tx, ctx, command == Command::OptIn).await;
+    }
+    if command.requires_maintainer() && ctx.maintainer != Some(true) {
+        return ctx
+            .reply(tx, None, &messages::permission_refused(ctx.login, &command))
+            .await;
+    }
+    let ready_label = ctx.settings.config.labels.ready.clone();
+    let task = tx
+        .task_by_key(ctx.repo, &key_of(ctx.repo, ctx.number))
+        .await?;
+    let task = match task {
+        Some(task) if task.status != TaskStatus::Cancelled => task,
+        _ => {
+            let body = if command == Command::Claim {
+                messages::claim_refused(ctx.login, &ClaimRefusal::NotATask { ready_label })
+            } else {
+                messages::command_refused(ctx.login, &CommandRefusal::NotATask { ready_label })
+            };
+            return ctx.reply(tx, None, &body).await;
+        }
+    };
+    match command {
+        Command::Claim => claim(tx, ctx, &task).await,
+        Command::Release => release(tx, ctx, &task).await,
+        Command::Renew => renew(tx, ctx, &task).await,
+        Command::Status => {
+            tx.gh_enqueue_status(&ctx.target(), &task.id).await?;
+            ctx.thumbs_up(tx).await
+        }
+        Command::Block { reason } => {
+            if matches!(
+                task.status,
+                TaskStatus::Ready | TaskStatus::Leased | TaskStatus::InProgress
+            ) {
+                tx.admin_status(&task.id, TaskStatus::Blocked, Some(reason), &ctx.actor)
+                    .await?;
+                ctx.thumbs_up(tx).await
+            } else {
+                let body = messages::command_refused(
+                    ctx.login,
+                    &CommandRefusal::NotBlockable {
+                        status: task.status,
+                    },
+                );
+                ctx.reply(tx, Some(&task.id), &body).await
+            }
+        }
+        Command::Unblock => {
+            if task.status == TaskStatus::Blocked {
+                tx.admin_status(&task.id, TaskStatus::Ready, None, &ctx.actor)
+                    .await?;
+                ctx.thumbs_up(tx).await
+            } else {
+                let body = messages::command_refused(ctx.login, &CommandRefusal::NotBlocked);
+                ctx.reply(tx, Some(&task.id), &body).await
+            }
+        }
+        Command::Link { .. } | Command::OptIn | Command::OptOut => Ok(()),
+    }
+}
+
+/// `/owp opt-in` / `/owp opt-out`: the commenter's worker (linked, or the implicit worker of
+/// their login) has its outcomes counted and is listed on the leaderboard, or no longer.
+pub(super) async fn opt_in(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    on: bool,
+) -> Result<(), StoreError> {
+    let worker_id = match linked_worker(tx, ctx.login).await? {
+        Some(id) => id,
+        None => {
+            let max = i64::from(ctx.settings.config.max_claims_per_user.0.max(1));
+            tx.implicit_github_worker(ctx.login, max).await?.id
+        }
+    };
+    tx.set_opt_in(&worker_id, Some(on), Some(on)).await?;
+    ctx.reply(tx, None, &messages::opted_in(ctx.login, on))
+        .await
+}
+
+pub(super) async fn command_error(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    error: &CommandError,
+) -> Result<(), StoreError> {
+    let body = messages::command_error(ctx.login, error, &ctx.github.help_url());
+    ctx.reply(tx, None, &body).await
+}
+
+pub(super) async fn link(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    code: &str,
+) -> Result<(), StoreError> {
+    let hash = crate::github::login_link::code_hash(code);
+    match tx.gh_use_link_code(&hash, ctx.login).await? {
+        Ok(worker_id) => {
+            tx.event(
+                NewEvent::new("github.worker_linked", &ctx.actor)
+                    .worker(Some(&worker_id))
+                    .data(json!({"login": ctx.login})),
+            );
+            ctx.thumbs_up(tx).await
+        }
+        Err(refusal) => {
+            let refusal = match refusal {
+                LinkRefusal::UnknownCode => CommandRefusal::UnknownLinkCode,
+                LinkRefusal::LinkedElsewhere => CommandRefusal::WorkerLinkedElsewhere,
+            };
+            ctx.reply(tx, None, &messages::command_refused(ctx.login, &refusal))
+                .await
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! `issues` and issue dependencies: an open issue with the ready label is a task; labels map to
+//! its fields; closing it or removing the label cancels a task nobody holds, and tells the holder
+//! otherwise; a dependency added or removed on GitHub holds or frees the task.
+
+use crate::domain::TaskStatus;
+use crate::github::events::{self, IssueAction, IssueEvent};
+use crate::github::identity;
+use crate::github::service::Github;
+use crate::github::sync::{ApplyError, apply_blockers, key_of, read_blockers, sync_issue, to_i64};
+use crate::store::deps::ExternalBlocker;
+use crate::store::github::DeliveryOutcome;
+use crate::store::leases::{LeaseEnd, Move};
+
+use super::{NOT_INSTALLED, actor, ignore, installation_for};
+
+pub(super) async fn issue_event(
+    github: &Github,
+    seq: i64,
+    e: &IssueEvent,
+) -> Result<(), ApplyError> {
+    let who = actor(&e.sender.login);
+    let repo = e.repo.full_name.as_str();
+    if e.issue.is_pull_request {
+        return ignore(github, seq, "a pull request").await;
+    }
+    let Some(installation) = installation_for(github, &e.repo, e.installation_id, &who).await?
+    else {
+        return ignore(github, seq, NOT_INSTALLED).await;
+    };
+    let settings = github.refresh_config(repo, false).await?;
+    let blockers = read_blockers(github, installation, None, repo, &e.issue, &settings).await?;
+    let mut tx = github.store.begin().await?;
+    // A closed (or deleted, or moved) issue stops holding the tasks it blocks; reopened, it
+    // holds them again.
+    let gone = matches!(
+        e.action,
+        IssueAction::Deleted | IssueAction::Transferred { .. }
+    );
+    tx.external_blocker_state(&key_of(repo, e.issue.number), e.issue.open && !gone, &who)
+        .await?;
+    match &e.action {
+        IssueAction::Transferred {
+            new_repo,
+            new_repo_id,
+            new_number,
+        } => {
+            let to = identity::MovedTo {
+                repo: new_repo.as_deref(),
+                repo_id: new_repo_id.map(to_i64),
+                number: new_number.map(to_i64),
+            };
+            identity::issue_moved(&mut tx, repo, to_i64(e.issue.number), to, &who).await?;
+        }
+        IssueAction::Deleted => {
+            let why = "the issue was deleted";
+            if let Some(task) = tx.task_by_key(repo, &key_of(repo, e.issue.number)).await?
+                && !matches!(task.status, TaskStatus::Merged | TaskStatus::Cancelled)
+            {
+                let mv = Move {
+                    reason: Some(why.into()),
+                    ..Move::to(TaskStatus::Cancelled, LeaseEnd::Admin)
+                };
+                tx.apply_move(&task, &mv, &who).await?;
+            }
+            tx.gh_drop_issue_outbox(repo, to_i64(e.issue.number))
+                .await?;
+        }
+        _ => {
+            if let Some(task) =
+                sync_issue(&mut tx, installation, repo, &e.issue, &settings, &who).await?
+            {
+                apply_blockers(&mut tx, &task, &blockers, &who).await?;
+            }
+        }
+    }
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------------
+// Dependencies (GitHub's "blocked by")
+// ------------------------------------------------------------------------------------------------
+
+/// `issue_dependencies`: the blocked issue's task (if it is one) gains or loses the blocker. A
+/// task already claimed keeps its holder: the rule decides offers, not who keeps a claim.
+pub(super) async fn dependency_event(
+    github: &Github,
+    seq: i64,
+    e: &events::DependencyEvent,
+) -> Result<(), ApplyError> {
+    let who = actor(&e.sender.login);
+    let key = key_of(&e.blocked.repo, e.blocked.number);
+    let mut tx = github.store.begin().await?;
+    if let Some(task) = tx.task_by_key(&e.blocked.repo, &key).await?
+        && tx.gh_task(&task.id).await?.is_some()
+    {
+        let blocker = ExternalBlocker {
+            key: key_of(&e.blocking.repo, e.blocking.number),
+            open: e.blocking.open,
+        };
+        tx.set_external_blocker(&task, &blocker, e.added, &who)
+            .await?;
+    }
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
