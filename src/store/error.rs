@@ -78,6 +78,9 @@ impl From<crate::domain::limits::OutOfBounds> for StoreError {
 /// first: it wrote nothing, and is run again like a deadlock.
 pub(crate) const CLAIM_RACE: &str = "claim_race";
 
+/// The name under which the database refuses a lease over its repository's hourly claim cap.
+const CLAIM_CAP_CONSTRAINT: &str = "repos_claims_per_hour";
+
 impl StoreError {
     pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
         StoreError::NotFound {
@@ -133,6 +136,18 @@ impl StoreError {
     /// committed: an expired lease discovered by the request (the task is already requeued).
     pub fn commits_anyway(&self) -> bool {
         matches!(self, StoreError::Conflict { code, .. } if *code == "lease_expired")
+    }
+
+    /// A lease refused by the database because its repository's hourly claim cap was reached
+    /// (the trigger of `migrations/postgres/0021_hourly_claim_cap.sql`).
+    pub fn is_claim_cap(&self) -> bool {
+        match self {
+            StoreError::Db(sqlx::Error::Database(db)) => {
+                db.constraint() == Some(CLAIM_CAP_CONSTRAINT)
+                    || db.message().contains(CLAIM_CAP_CONSTRAINT)
+            }
+            _ => false,
+        }
     }
 
     /// A unique constraint was violated (e.g. a concurrent claim took the area lock first).

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use sqlx::AssertSqlSafe;
 
 use super::batched::MovePlan;
+use super::error::CLAIM_RACE;
 use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use super::{Backend, NACK_COOLDOWN_MS, NewEvent, Store, StoreError, WriteTx, new_id};
 use crate::domain::limits;
@@ -333,6 +334,12 @@ impl WriteTx {
         }
         match outcome {
             Err(e) if e.is_unique_violation() => Ok(Taken::Lost),
+            // Another claim took the repository's last claim of the hour after this transaction
+            // counted: the whole transaction runs again, and counts again.
+            Err(e) if e.is_claim_cap() => Err(StoreError::conflict(
+                CLAIM_RACE,
+                "another claim took the repository's last claim of the hour first",
+            )),
             other => other,
         }
     }
@@ -790,7 +797,7 @@ fn lease_ended() -> StoreError {
     )
 }
 
-/// The window of a repository's hourly claim cap.
+/// The window of a repository's hourly claim cap (the trigger of migration 0021 counts the same hour).
 pub(crate) const HOUR_MS: i64 = 3_600_000;
 
 /// Rules 5–8 of a candidate `t` in repository `r`: nothing it depends on still holds it (its

@@ -287,12 +287,13 @@ async fn claim_statement<'c>(
         .await;
     let row = match row.map_err(StoreError::from) {
         Ok(row) => row,
-        // Another transaction took the task's area first: the statement wrote nothing (nor does
-        // one that deadlocked, a conflict already). In a transaction, the transaction is over.
-        Err(e) if e.is_unique_violation() => {
+        // Another transaction took the task's area first, or the repository's last claim of the
+        // hour: the statement wrote nothing (nor does one that deadlocked, a conflict already).
+        // In a transaction, the transaction is over.
+        Err(e) if e.is_unique_violation() || e.is_claim_cap() => {
             return Err(StoreError::conflict(
                 CLAIM_RACE,
-                "another claim took the task's area first",
+                "another claim took the task's area or the repository's last claim of the hour first",
             ));
         }
         Err(e) => return Err(e),

@@ -462,3 +462,97 @@ async fn changes_through_one_replica_wake_the_other_within_a_second() {
     }
     finish(vec![a, b]);
 }
+
+/// Twelve workers on two replicas claim at the same moment from a repository that takes one new
+/// claim per hour, whose tasks come first, beside one without a cap: the capped repository
+/// grants exactly one lease, in each of four trials, and the claims it refuses still find the
+/// other repository's work. (Counted in each claim's snapshot alone, the cap let through 3, 11,
+/// 1 and 2.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_hourly_cap_of_one_grants_one_lease_to_twelve_claims_at_once() {
+    if !postgres_enabled("an_hourly_cap_of_one_grants_one_lease_to_twelve_claims_at_once") {
+        return;
+    }
+    let (a, b) = two_replicas(&[]).await;
+    let TestDatabase::Postgres { url, .. } = &a.database else {
+        unreachable!("two_replicas checks the backend")
+    };
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(url).await.unwrap();
+    let servers = [a.clone(), b.clone()];
+    for trial in 0..4 {
+        let (capped, open) = (format!("cap/one-{trial}"), format!("cap/open-{trial}"));
+        a.upsert_repo(&capped, 50, false).await;
+        a.upsert_repo(&open, 50, false).await;
+        sqlx::query("UPDATE repos SET claims_per_hour = 1 WHERE name = $1")
+            .bind(&capped)
+            .execute(&db)
+            .await
+            .unwrap();
+        let tasks = |priority: &str| {
+            Value::Array(
+                (0..12)
+                    .map(|j| json!({"title": format!("task {j}"), "priority": priority}))
+                    .collect(),
+            )
+        };
+        let capped_ids: HashSet<String> = a
+            .import_ids(&capped, tasks("critical"))
+            .await
+            .into_iter()
+            .collect();
+        a.import_ids(&open, tasks("low")).await;
+        let mut tokens = Vec::new();
+        for i in 0..12 {
+            let (_, token) = servers[i % 2]
+                .register_worker(&format!("capped-{trial}-{i}"), &[], 5, 1)
+                .await;
+            tokens.push(token);
+        }
+        let barrier = Arc::new(tokio::sync::Barrier::new(tokens.len()));
+        let claims = tokens.into_iter().enumerate().map(|(i, token)| {
+            let (server, barrier) = (servers[i % 2].clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let r = server.claim(&token).await;
+                match r.status {
+                    200 => Some(
+                        r.json["lease"]["task"]["task_id"]
+                            .as_str()
+                            .unwrap()
+                            .to_string(),
+                    ),
+                    204 => None,
+                    other => panic!("a claim answered {other}: {}", r.json),
+                }
+            })
+        });
+        let granted: Vec<String> = futures_util::future::join_all(claims)
+            .await
+            .into_iter()
+            .filter_map(|r| r.unwrap())
+            .collect();
+        let from_capped = granted.iter().filter(|t| capped_ids.contains(*t)).count();
+        assert_eq!(
+            from_capped, 1,
+            "trial {trial}: the repository that takes one claim per hour granted {from_capped}"
+        );
+        let leases: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM leases l JOIN repos r ON r.id = l.repo_id WHERE r.name = $1",
+        )
+        .bind(&capped)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        assert_eq!(
+            leases, 1,
+            "trial {trial}: leases written in the capped repository"
+        );
+        assert!(
+            granted.len() > 1,
+            "trial {trial}: the refused claims found the other repository's work: {granted:?}"
+        );
+    }
+    db.close().await;
+    finish(vec![a, b]);
+}

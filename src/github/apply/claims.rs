@@ -7,6 +7,7 @@ use crate::domain::TaskStatus;
 use crate::domain::rules::Refusal;
 use crate::github::messages::{self, Budget, ClaimRefusal, CommandRefusal, Holder};
 use crate::github::sync::{holder_of, holds, let_go_if_out_of_pool, linked_worker, pr_url};
+use crate::store::leases::HOUR_MS;
 use crate::store::rows::TaskRow;
 use crate::store::{NewEvent, StoreError, WriteTx};
 
@@ -44,9 +45,9 @@ pub(super) async fn try_claim(
     }
     let now = tx.now;
     if let Some(limit) = config.pr_hourly_limit {
-        let (count, oldest) = tx.gh_claims_since(task.repo_id, now - 3_600_000).await?;
+        let (count, oldest) = tx.gh_claims_since(task.repo_id, now - HOUR_MS).await?;
         if count >= i64::from(limit.get()) {
-            let retry_at = oldest.unwrap_or(now) + 3_600_000;
+            let retry_at = oldest.unwrap_or(now) + HOUR_MS;
             return Ok(Some(ClaimRefusal::HourlyLimit {
                 limit: limit.get(),
                 retry_at: to_time(retry_at),
