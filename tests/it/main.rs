@@ -4,7 +4,7 @@
 //! fake GitHub in `github_support`; `worker_*` drive the volunteer's CLI; `dashboard_*` the
 //! dashboard and public board (in headless Chromium where named `browser`); `ops_*` the operator's
 //! commands; `store_backends` the store on both databases; `pg_replicas` several processes on one
-//! PostgreSQL database. Shared harnesses: `support` (servers and clients), `github_support` (the
+//! PostgreSQL database; `crash` a server killed in the middle of claiming. Shared harnesses: `support` (servers and clients), `github_support` (the
 //! fake GitHub and its stories), `pg_scratch` (scratch PostgreSQL databases), `tampering_proxy`;
 //! `reviewed` checks what people read against the snapshots in `snapshots/`.
 //!
@@ -35,6 +35,7 @@ mod api_reputation;
 mod api_requires;
 mod api_scheduling;
 mod conformance;
+mod crash;
 mod dashboard_browser;
 mod dashboard_public;
 mod github_abuse;

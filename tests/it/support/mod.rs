@@ -288,6 +288,19 @@ impl Server {
         }
     }
 
+    /// Kills the child at once, as a crash would (SIGKILL: no shutdown, no transaction ends
+    /// cleanly), without waiting for it; [`Server::stop`] reaps it later.
+    #[cfg(unix)]
+    pub fn kill_now(&self) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .args(["-9", &child.id().to_string()])
+                .status()
+                .expect("run kill");
+            assert!(status.success(), "kill -9 failed: {status}");
+        }
+    }
+
     /// Kills the child and waits for it.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
