@@ -4,9 +4,10 @@
 //! fake GitHub in `github_support`; `worker_*` drive the volunteer's CLI; `dashboard_*` the
 //! dashboard and public board (in headless Chromium where named `browser`); `ops_*` the operator's
 //! commands; `store_backends` the store on both databases; `pg_replicas` several processes on one
-//! PostgreSQL database; `crash` a server killed in the middle of claiming. Shared harnesses: `support` (servers and clients), `github_support` (the
-//! fake GitHub and its stories), `pg_scratch` (scratch PostgreSQL databases), `tampering_proxy`;
-//! `reviewed` checks what people read against the snapshots in `snapshots/`.
+//! PostgreSQL database; `crash` a server killed in the middle of claiming. Shared harnesses:
+//! `support` (servers and clients), `github_support` (the fake GitHub and its stories),
+//! `pg_scratch` (scratch PostgreSQL databases), `tampering_proxy`; `reviewed` checks what people
+//! read against the snapshots in `snapshots/`.
 //!
 //! Run one area with `cargo test --test it api_leases`, one test by its name.
 
