@@ -266,6 +266,9 @@ pub struct LimitsConfig {
     /// token or dashboard sign-in) before that address must wait to present any credential.
     #[arg(long, env = "OWP_RATE_AUTH_FAILURES_PER_MINUTE", default_value_t = 10)]
     pub rate_auth_failures_per_minute: u32,
+    /// Previews (`GET /v1/work/preview`) per minute for one worker.
+    #[arg(long, env = "OWP_RATE_PREVIEWS_PER_MINUTE", default_value_t = 30)]
+    pub rate_previews_per_minute: u32,
     /// Behind a reverse proxy: the request header that carries the client's address (e.g.
     /// `X-Forwarded-For` or `X-Real-IP`); its last address is used. Only set it when a proxy
     /// you run sets or appends that header on every request, or clients can choose their own key.
@@ -294,6 +297,7 @@ impl Default for LimitsConfig {
             rate_registrations_per_minute: 120,
             rate_anonymous_per_minute: 600,
             rate_auth_failures_per_minute: 10,
+            rate_previews_per_minute: 30,
             client_ip_header: None,
             idle_timeout_seconds: 60,
             max_connections: 4096,

@@ -222,6 +222,9 @@ pub async fn start_on(
         cookie_admin: Some(sessions.cookie_admin_check()),
         public_boards: config.public_boards,
         github: github.is_enabled(),
+        preview_limit: Arc::new(crate::http::rate_limits::PerWorker::new(
+            config.limits.rate_previews_per_minute,
+        )),
     });
     let app = http::router(state, vec![crate::github::login_link::openapi()])
         .merge(crate::dashboard::router(sessions, public_boards))

@@ -67,6 +67,34 @@ pub struct Me {
     pub leases: Vec<Lease>,
 }
 
+/// `GET /v1/work/preview` answer: why not me.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct Preview {
+    /// Tasks a claim would offer now, best first.
+    #[serde(default)]
+    pub eligible: Vec<String>,
+    #[serde(default)]
+    pub refused: Vec<PreviewRefused>,
+}
+
+/// A ready task the worker would not be offered now.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct PreviewRefused {
+    pub task_id: String,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub reasons: Vec<PreviewReason>,
+}
+
+/// One rule that refuses a task.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct PreviewReason {
+    pub rule: u8,
+    pub code: String,
+    pub detail: String,
+}
+
 /// `GET /v1/admin/state` answer.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 pub struct State {
@@ -347,6 +375,18 @@ impl OwpClient {
         self.call(
             Method::GET,
             "/v1/workers/me",
+            Auth::Worker,
+            Body::None,
+            Retry::Once,
+        )
+        .await
+    }
+
+    /// `GET /v1/work/preview`: which ready tasks a claim would offer now, and why not the others.
+    pub async fn preview(&self) -> Result<Preview, ClientError> {
+        self.call(
+            Method::GET,
+            "/v1/work/preview",
             Auth::Worker,
             Body::None,
             Retry::Once,

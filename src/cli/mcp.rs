@@ -83,7 +83,8 @@ explicitly.
 pr_url}. If you cannot finish, owp_nack {lease_id, reason}; if the task needs a maintainer's \
 decision, owp_report {task_id, status: \"blocked\", note}.
 owp_current lists the leases you hold with their briefs; owp_brief {task_id} shows one brief (also \
-the resource owp://tasks/{task_id}/brief). A tool error explains in one line what went wrong.";
+the resource owp://tasks/{task_id}/brief); when owp_claim finds nothing, owp_why names every rule \
+that keeps each ready task from you. A tool error explains in one line what went wrong.";
 
 // ---- tool inputs ------------------------------------------------------------------------------
 
@@ -656,6 +657,22 @@ impl OwpMcp {
                     Vec::new(),
                 )
             }
+            Err(e) => self.fail(TOOL, &e),
+        }
+    }
+
+    #[tool(
+        description = "Why not me: which ready tasks a claim would offer this worker now (eligible, best first) and, for each of the others, every scheduling rule that refuses it (rule number, code, detail). Changes nothing.",
+        annotations(read_only_hint = true, open_world_hint = true)
+    )]
+    async fn owp_why(&self) -> CallToolResult {
+        const TOOL: &str = "owp_why";
+        let client = match self.client(TOOL).await {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        match client.preview().await {
+            Ok(preview) => json_result(&json!(preview), Vec::new()),
             Err(e) => self.fail(TOOL, &e),
         }
     }

@@ -11,6 +11,7 @@ mod register;
 mod run;
 mod simulate;
 mod status;
+mod why;
 
 use self::run::*;
 pub use self::{profile::*, register::*, simulate::*, status::*};
@@ -28,6 +29,9 @@ pub enum WorkerCommand {
     Simulate(SimulateArgs),
     /// Show this worker and the leases it holds.
     Status(CommonArgs),
+    /// Why not me: which ready tasks a claim would offer now, and every rule that keeps each of
+    /// the others from this worker.
+    Why(CommonArgs),
     /// Send one heartbeat: marks the worker online and renews every lease it holds.
     Heartbeat(HeartbeatArgs),
     /// Link this worker to your GitHub account: prints a one-time `/owp link CODE` to comment on
@@ -146,6 +150,7 @@ pub async fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
         WorkerCommand::Run(args) => run_worker(args).await,
         WorkerCommand::Simulate(args) => simulate(args).await,
         WorkerCommand::Status(args) => status(args).await,
+        WorkerCommand::Why(args) => why::why(args).await,
         WorkerCommand::Heartbeat(args) => heartbeat(args).await,
         WorkerCommand::Link(args) => link(args).await,
         WorkerCommand::Join(args) => join::join(args).await,

@@ -655,6 +655,7 @@ mod tests {
             cookie_admin: Some(sessions.cookie_admin_check()),
             public_boards,
             github: false,
+            preview_limit: std::sync::Arc::new(crate::http::rate_limits::PerWorker::new(30)),
         });
         let app = crate::http::router(state, Vec::new()).merge(router(sessions.clone(), public));
         (app, sessions, store)

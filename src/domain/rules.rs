@@ -96,6 +96,11 @@ pub enum Refusal {
     /// Rule 9: capabilities the task requires that the worker does not hold with an equal value
     /// (their names).
     MissingCapabilities(Vec<String>),
+    /// Beside rule 6: the repository takes at most `limit` new claims an hour, and this hour's
+    /// are taken (`pr_hourly_limit` in `.github/owp.yml`).
+    HourlyCap { limit: i64 },
+    /// Beside rule 3: a specialist worker is offered only tasks that need one of its skills.
+    OutsideSpecialty,
 }
 
 impl Refusal {
@@ -114,6 +119,24 @@ impl Refusal {
             Refusal::TierTooHigh { .. } => "tier_too_high",
             Refusal::Waiting { .. } => "task_waiting",
             Refusal::MissingCapabilities(_) => "capabilities_missing",
+            Refusal::HourlyCap { .. } => "hourly_cap_reached",
+            Refusal::OutsideSpecialty => "outside_specialty",
+        }
+    }
+
+    /// The rule of section 5 of the contract it breaks (the hourly cap counts with the review
+    /// budget, rule 6; a specialist's reach with the skills, rule 3).
+    pub fn rule(&self) -> u8 {
+        match self {
+            Refusal::NotReady(_) | Refusal::NackedRecently => 1,
+            Refusal::Offline | Refusal::Paused => 2,
+            Refusal::MissingSkills(_) | Refusal::OutsideSpecialty => 3,
+            Refusal::CapacityPoints { .. } | Refusal::ConcurrentTasks { .. } => 4,
+            Refusal::AreaLocked { .. } => 5,
+            Refusal::BudgetFull { .. } | Refusal::HourlyCap { .. } => 6,
+            Refusal::TierTooHigh { .. } => 7,
+            Refusal::Waiting { .. } => 8,
+            Refusal::MissingCapabilities(_) => 9,
         }
     }
 }
@@ -173,6 +196,14 @@ impl std::fmt::Display for Refusal {
                 f,
                 "the task requires capabilities your worker does not declare with the same value: {}",
                 names.join(", ")
+            ),
+            Refusal::HourlyCap { limit } => write!(
+                f,
+                "the repository takes at most {limit} new claims per hour, and this hour's are taken"
+            ),
+            Refusal::OutsideSpecialty => write!(
+                f,
+                "the task needs none of your skills, and a specialist is offered only tasks that do"
             ),
         }
     }

@@ -71,6 +71,77 @@ pub async fn claim(
     }
 }
 
+/// One rule that keeps a task from the worker.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct PreviewReason {
+    /// The rule of the scheduling rules (1–9) that refuses.
+    pub rule: u8,
+    /// A stable code, as in a refused claim.
+    pub code: String,
+    /// The rule's figures in words.
+    pub detail: String,
+}
+
+/// A ready task the worker would not be offered now, and every rule that refuses it.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct PreviewRefused {
+    pub task_id: String,
+    pub key: Option<String>,
+    pub reasons: Vec<PreviewReason>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct PreviewReply {
+    /// The tasks a claim would offer this worker now, best first: `POST /v1/work` grants the first.
+    pub eligible: Vec<String>,
+    /// The other ready tasks looked at, with their reasons.
+    pub refused: Vec<PreviewRefused>,
+}
+
+/// Why not me: the first 50 ready tasks in offer order, which of them a claim would offer this
+/// worker now, and every rule that refuses each of the others. Changes nothing; each worker may
+/// ask 30 times a minute (`OWP_RATE_PREVIEWS_PER_MINUTE`).
+#[utoipa::path(get, path = "/v1/work/preview", tag = "leases", security(("worker_token" = [])),
+    responses((status = 200, body = PreviewReply), (status = 401, body = Problem),
+              (status = 429, body = Problem)))]
+pub async fn preview(
+    State(state): State<AppState>,
+    WorkerAuth(worker): WorkerAuth,
+) -> ApiResult<Response> {
+    if let Err(wait) = state.preview_limit.check(&worker.id) {
+        return Ok(super::rate_limits::too_many(
+            wait,
+            "too many previews from this worker",
+        ));
+    }
+    // As a claim does first: a lease that has run out is ended before anything is read.
+    state.store.expire_due().await?;
+    let mut reply = PreviewReply {
+        eligible: Vec::new(),
+        refused: Vec::new(),
+    };
+    for entry in state.store.preview(&worker).await? {
+        if entry.refusals.is_empty() {
+            reply.eligible.push(entry.task.id);
+            continue;
+        }
+        reply.refused.push(PreviewRefused {
+            task_id: entry.task.id,
+            key: entry.task.key,
+            reasons: entry
+                .refusals
+                .iter()
+                .map(|r| PreviewReason {
+                    rule: r.rule(),
+                    code: r.code().to_string(),
+                    detail: r.to_string(),
+                })
+                .collect(),
+        });
+    }
+    Ok(Json(reply).into_response())
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct NackBody {
     pub reason: Option<String>,

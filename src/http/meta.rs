@@ -18,7 +18,7 @@ pub struct Meta {
     /// The versions of the protocol this server implements.
     pub versions: Vec<String>,
     /// The optional parts this server implements, as configured: `long_poll`, `sse`, `github`,
-    /// `dependencies`, `requires`, `reputation`, `leaderboard`, `mcp`.
+    /// `dependencies`, `requires`, `reputation`, `leaderboard`, `mcp`, `preview`.
     pub features: Vec<String>,
     pub heartbeat_ttl_seconds: i64,
     pub lease_ttl_seconds: i64,
@@ -38,6 +38,7 @@ pub fn features(github: bool) -> Vec<String> {
         "reputation",
         "leaderboard",
         "mcp",
+        "preview",
     ]);
     features.into_iter().map(String::from).collect()
 }

@@ -63,6 +63,8 @@ pub struct AppParts {
     pub public_boards: bool,
     /// The GitHub App runs in this process (`github` in `GET /v1/meta`).
     pub github: bool,
+    /// How often each worker may ask `GET /v1/work/preview`.
+    pub preview_limit: Arc<rate_limits::PerWorker>,
 }
 
 /// The OWP API router (`/healthz`, `/v1/...`), with its OpenAPI document served at

@@ -64,6 +64,7 @@ pub fn api_router(more: Vec<utoipa::openapi::OpenApi>) -> OpenApiRouter<AppState
         .routes(routes!(workers::heartbeat))
         .routes(routes!(workers::me, workers::update_me))
         .routes(routes!(leases::claim))
+        .routes(routes!(leases::preview))
         .routes(routes!(leases::ack))
         .routes(routes!(leases::nack))
         .routes(routes!(leases::renew))

@@ -145,6 +145,32 @@ impl AuthFailures {
     }
 }
 
+/// A rate per worker (the preview of `GET /v1/work/preview`): each worker id has its own cells,
+/// so one worker's burst makes only that worker wait.
+pub struct PerWorker(Option<DefaultKeyedRateLimiter<String>>);
+
+/// Past this many workers remembered, those that have been quiet a while are forgotten.
+const MAX_WORKERS_REMEMBERED: usize = 100_000;
+
+impl PerWorker {
+    pub fn new(per_minute: u32) -> PerWorker {
+        PerWorker(NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n))))
+    }
+
+    /// `Err(wait)` when `worker` must wait before its next request.
+    pub fn check(&self, worker: &str) -> Result<(), Duration> {
+        let Some(limiter) = &self.0 else {
+            return Ok(());
+        };
+        if limiter.len() > MAX_WORKERS_REMEMBERED {
+            limiter.retain_recent();
+        }
+        limiter
+            .check_key(&worker.to_string())
+            .map_err(|not_until| wait_of(&not_until))
+    }
+}
+
 /// Every per-address limit of the service.
 pub struct Limits {
     registrations: Option<DefaultKeyedRateLimiter<IpAddr>>,

@@ -370,7 +370,7 @@ impl WriteTx {
             "UPDATE tasks SET status = 'leased', worker_id = $1, lease_id = $2, lease_points = $3, \
              accept_by = $4, lease_expires_at = $5, deadline = $6, status_reason = NULL, \
              area_lock = CASE WHEN $7 = 1 THEN area ELSE NULL END, updated_at = $8 \
-             WHERE seq = {row} AND status = 'ready' AND waiting = 0 {trust} AND {requires}",
+             WHERE seq = {row} AND status = 'ready' AND waiting = 0 AND {trust} AND {requires}",
             trust = trust_rule("tasks", "$1"),
             requires = requires_rule(self.store().backend, "tasks", "$1"),
         );
@@ -800,26 +800,83 @@ fn lease_ended() -> StoreError {
 /// The window of a repository's hourly claim cap (the trigger of migration 0021 counts the same hour).
 pub(crate) const HOUR_MS: i64 = 3_600_000;
 
-/// Rules 5–8 of a candidate `t` in repository `r`: nothing it depends on still holds it (its
-/// `waiting` count, kept by the triggers of migration 0020, is 0), the
-/// review budget has room, the area is not held, the worker (parameter `worker`) did not nack it
-/// since `since`, and its tier is within the worker's effective trust ([`trust_rule`]); and the
-/// repository's hourly claim cap (`pr_hourly_limit`), if it has one, counting leases granted
-/// after `hour`.
-pub(super) fn repo_rules(backend: Backend, worker: &str, since: &str, hour: &str) -> String {
-    let requires = requires_rule(backend, "t", worker);
-    format!(
-        "AND t.waiting = 0 \
-         AND r.open_prs + r.active_leases < r.max_open_prs \
-         AND (r.claims_per_hour IS NULL OR r.claims_per_hour > (SELECT COUNT(*) FROM leases hl \
-               WHERE hl.repo_id = r.id AND hl.created_at > {hour})) \
-         AND (t.area IS NULL OR r.area_locks_enabled = 0 OR NOT EXISTS ( \
+/// Which rule of the claim a SQL condition states (see [`claim_conditions`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Condition {
+    /// Rule 8: nothing the task depends on still holds it.
+    NotWaiting,
+    /// Rule 6: the repository's review budget has room.
+    BudgetRoom,
+    /// Rule 6's companion: the repository's hourly claim cap has room.
+    HourlyRoom,
+    /// Rule 5: no other task of the area is in flight (when area locks are on).
+    AreaFree,
+    /// Rule 1: the worker did not give the task back within the hour.
+    NotNackedRecently,
+    /// Rule 7: the task's tier is within the worker's effective trust.
+    TierTrusted,
+    /// Rule 9: the worker holds every capability the task requires.
+    CapabilitiesHeld,
+    /// Rule 3: the worker has every skill the task needs.
+    SkillsHeld,
+    /// Rule 3 for a specialist: the task needs one of its skills.
+    InSpecialty,
+}
+
+/// The conditions of rules 1 and 5–9 on a candidate `t` in repository `r`, each on its own:
+/// nothing it depends on still holds it (its `waiting` count, kept by the triggers of migration
+/// 0020, is 0), the review budget has room, the repository's hourly claim cap (`pr_hourly_limit`),
+/// if it has one, counting leases granted after `hour`, the area is not held, the worker
+/// (parameter `worker`) did not nack it since `since`, its tier is within the worker's effective
+/// trust ([`trust_rule`]) and the worker holds what it requires ([`requires_rule`]). The claim
+/// statements join them ([`repo_rules`]); the preview (`store::preview`) reads each one.
+pub(crate) fn claim_conditions(
+    backend: Backend,
+    worker: &str,
+    since: &str,
+    hour: &str,
+) -> Vec<(Condition, String)> {
+    vec![
+        (Condition::NotWaiting, "t.waiting = 0".into()),
+        (
+            Condition::BudgetRoom,
+            "r.open_prs + r.active_leases < r.max_open_prs".into(),
+        ),
+        (
+            Condition::HourlyRoom,
+            format!(
+                "(r.claims_per_hour IS NULL OR r.claims_per_hour > (SELECT COUNT(*) FROM leases hl \
+                   WHERE hl.repo_id = r.id AND hl.created_at > {hour}))"
+            ),
+        ),
+        (
+            Condition::AreaFree,
+            "(t.area IS NULL OR r.area_locks_enabled = 0 OR NOT EXISTS ( \
                SELECT 1 FROM tasks h WHERE h.repo_id = t.repo_id AND h.area = t.area \
-                 AND h.status IN ('leased', 'in_progress', 'pr_opened'))) \
-         AND NOT EXISTS (SELECT 1 FROM nacks n WHERE n.task_seq = t.seq \
-               AND n.worker_id = {worker} AND n.at > {since}) {trust} AND {requires}",
-        trust = trust_rule("t", worker)
-    )
+                 AND h.status IN ('leased', 'in_progress', 'pr_opened')))"
+                .into(),
+        ),
+        (
+            Condition::NotNackedRecently,
+            format!(
+                "NOT EXISTS (SELECT 1 FROM nacks n WHERE n.task_seq = t.seq \
+                   AND n.worker_id = {worker} AND n.at > {since})"
+            ),
+        ),
+        (Condition::TierTrusted, trust_rule("t", worker)),
+        (
+            Condition::CapabilitiesHeld,
+            requires_rule(backend, "t", worker),
+        ),
+    ]
+}
+
+/// [`claim_conditions`] as one `AND …` clause of a claim statement.
+pub(super) fn repo_rules(backend: Backend, worker: &str, since: &str, hour: &str) -> String {
+    claim_conditions(backend, worker, since, hour)
+        .into_iter()
+        .map(|(_, sql)| format!("AND {sql} "))
+        .collect()
 }
 
 /// Rule 9: the worker (parameter `worker`) holds every capability that task `task` (an alias of
@@ -847,7 +904,7 @@ pub(super) fn requires_rule(backend: Backend, task: &str, worker: &str) -> Strin
 /// the task, so two claims never see a trust the database does not hold.
 pub(super) fn trust_rule(task: &str, worker: &str) -> String {
     format!(
-        "AND ({task}.tier <= (SELECT tw.trust_level FROM workers tw WHERE tw.id = {worker}) \
+        "({task}.tier <= (SELECT tw.trust_level FROM workers tw WHERE tw.id = {worker}) \
            OR EXISTS (SELECT 1 FROM repo_promotions p JOIN workers pw ON pw.id = {worker} \
              WHERE p.repo_id = {task}.repo_id AND p.level >= {task}.tier \
                AND pw.reputation_opt_in = 1 \
@@ -856,31 +913,50 @@ pub(super) fn trust_rule(task: &str, worker: &str) -> String {
     )
 }
 
-/// Rule 3 as SQL on the task `t`: every skill of the task is one of the worker's, which come as
-/// one JSON array parameter (`param`), so the statement's text does not depend on how many skills
-/// the worker has; for a specialist, also at least one. Empty when the worker takes every skill.
-pub(super) fn skill_rule(backend: Backend, worker: &WorkerRow, param: &str) -> String {
+/// Rule 3 as SQL conditions on the task `t`: every skill of the task is one of the worker's,
+/// which come as one JSON array parameter (`param`), so the statement's text does not depend on
+/// how many skills the worker has; for a specialist, also at least one. None when the worker
+/// takes every skill.
+pub(crate) fn skill_conditions(
+    backend: Backend,
+    worker: &WorkerRow,
+    param: &str,
+) -> Vec<(Condition, String)> {
     if worker.all_skills {
-        return String::new();
+        return Vec::new();
     }
     let skills = match backend {
         Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
         Backend::Postgres => format!("SELECT jsonb_array_elements_text(CAST({param} AS jsonb))"),
     };
-    let mut rule = format!(
-        " AND t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
-           (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id \
-            AND m.skill NOT IN ({skills})))"
-    );
+    let mut conditions = vec![(
+        Condition::SkillsHeld,
+        format!(
+            "t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
+               (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id \
+                AND m.skill NOT IN ({skills})))"
+        ),
+    )];
     if worker.specialist {
         // A specialist is offered only tasks that require at least one of its skills (a claim
         // by name, `/owp claim`, is a person's own pick and is not limited so).
-        rule.push_str(&format!(
-            " AND t.skill_set_id IN (SELECT o.skill_set_id FROM skill_set_members o \
-               WHERE o.skill IN ({skills}))"
+        conditions.push((
+            Condition::InSpecialty,
+            format!(
+                "t.skill_set_id IN (SELECT o.skill_set_id FROM skill_set_members o \
+                   WHERE o.skill IN ({skills}))"
+            ),
         ));
     }
-    rule
+    conditions
+}
+
+/// [`skill_conditions`] as ` AND …` clauses of a claim statement.
+pub(super) fn skill_rule(backend: Backend, worker: &WorkerRow, param: &str) -> String {
+    skill_conditions(backend, worker, param)
+        .into_iter()
+        .map(|(_, sql)| format!(" AND {sql}"))
+        .collect()
 }
 
 fn worker_view(w: &WorkerRow, online: bool) -> WorkerView {

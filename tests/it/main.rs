@@ -31,6 +31,7 @@ mod api_load;
 mod api_meta;
 mod api_objects;
 mod api_openapi;
+mod api_preview;
 mod api_realtime;
 mod api_reputation;
 mod api_requires;

@@ -143,6 +143,7 @@ async fn an_ai_tool_takes_a_task_to_pr_opened_over_mcp() {
         "owp_nack",
         "owp_renew",
         "owp_report",
+        "owp_why",
     ] {
         assert!(tools.contains(&want), "{want} missing: {tools:?}");
     }

@@ -324,6 +324,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/work/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Why not me: the first 50 ready tasks in offer order, which of them a claim would offer this
+         *     worker now, and every rule that refuses each of the others. Changes nothing; each worker may
+         *     ask 30 times a minute (`OWP_RATE_PREVIEWS_PER_MINUTE`).
+         */
+        get: operations["preview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/workers/heartbeat": {
         parameters: {
             query?: never;
@@ -528,7 +549,7 @@ export interface components {
             accept_ttl_seconds: number;
             /**
              * @description The optional parts this server implements, as configured: `long_poll`, `sse`, `github`,
-             *     `dependencies`, `requires`, `reputation`, `leaderboard`, `mcp`.
+             *     `dependencies`, `requires`, `reputation`, `leaderboard`, `mcp`, `preview`.
              */
             features: string[];
             /** Format: int64 */
@@ -554,6 +575,30 @@ export interface components {
             repos: components["schemas"]["RepoPolicy"][];
             tasks: components["schemas"]["Task"][];
             workers: components["schemas"]["Worker"][];
+        };
+        /** @description One rule that keeps a task from the worker. */
+        PreviewReason: {
+            /** @description A stable code, as in a refused claim. */
+            code: string;
+            /** @description The rule's figures in words. */
+            detail: string;
+            /**
+             * Format: int32
+             * @description The rule of the scheduling rules (1–9) that refuses.
+             */
+            rule: number;
+        };
+        /** @description A ready task the worker would not be offered now, and every rule that refuses it. */
+        PreviewRefused: {
+            key?: string | null;
+            reasons: components["schemas"]["PreviewReason"][];
+            task_id: string;
+        };
+        PreviewReply: {
+            /** @description The tasks a claim would offer this worker now, best first: `POST /v1/work` grants the first. */
+            eligible: string[];
+            /** @description The other ready tasks looked at, with their reasons. */
+            refused: components["schemas"]["PreviewRefused"][];
         };
         /**
          * @description Task priority; higher is offered first.
@@ -2249,6 +2294,43 @@ export interface operations {
                 };
             };
             /** @description rate_limited: too many requests from this address */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    preview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewReply"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: {
                 headers: {
                     /** @description seconds to wait before retrying */

@@ -160,6 +160,7 @@ fn every_tool_is_listed_with_a_bounded_schema() {
         "owp_nack",
         "owp_renew",
         "owp_report",
+        "owp_why",
     ] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }

@@ -221,6 +221,18 @@ pub(super) async fn explain_refusal(
                 .map(|k| messages::issue_ref(&task.repo, k))
                 .collect(),
         },
+        Refusal::HourlyCap { limit } => {
+            let (_, oldest) = tx.gh_claims_since(task.repo_id, tx.now - HOUR_MS).await?;
+            ClaimRefusal::HourlyLimit {
+                limit: u32::try_from(limit.max(0)).unwrap_or(u32::MAX),
+                retry_at: to_time(oldest.unwrap_or(tx.now) + HOUR_MS),
+            }
+        }
+        // A claim by name is a person's own pick, which a specialist's reach does not limit; the
+        // skills the task needs are the nearest words.
+        Refusal::OutsideSpecialty => ClaimRefusal::MissingSkills {
+            missing: task.required_skills.clone(),
+        },
     })
 }
 

@@ -26,10 +26,11 @@ use serde_json::{Value, json};
 pub const TEST_DATABASE_URL_VAR: &str = "OWP_TEST_DATABASE_URL";
 
 /// The per-address rate limits every test server starts with, unless the test sets its own.
-pub const GENEROUS_RATES: [(&str, &str); 3] = [
+pub const GENEROUS_RATES: [(&str, &str); 4] = [
     ("OWP_RATE_REGISTRATIONS_PER_MINUTE", "100000"),
     ("OWP_RATE_ANONYMOUS_PER_MINUTE", "100000"),
     ("OWP_RATE_AUTH_FAILURES_PER_MINUTE", "100000"),
+    ("OWP_RATE_PREVIEWS_PER_MINUTE", "100000"),
 ];
 
 /// How long a server may take to answer `GET /healthz` after it was spawned.

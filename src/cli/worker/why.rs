@@ -1,0 +1,50 @@
+//! `owp worker why`: which ready tasks a claim would offer this worker now, and every rule that
+//! keeps each of the others from it (`GET /v1/work/preview`).
+
+use crate::cli::client::{Preview, say};
+
+use super::*;
+
+pub(super) async fn why(args: CommonArgs) -> anyhow::Result<()> {
+    let session = Session::load(&args)?;
+    let preview = session.client.preview().await?;
+    if session.json {
+        say!("{}", serde_json::to_string_pretty(&preview)?);
+        return Ok(());
+    }
+    for line in describe(&preview) {
+        say!("{line}");
+    }
+    Ok(())
+}
+
+/// The preview in lines a person reads.
+pub(crate) fn describe(preview: &Preview) -> Vec<String> {
+    let looked = preview.eligible.len() + preview.refused.len();
+    let mut lines = Vec::new();
+    if looked == 0 {
+        lines.push("no task is ready in this pool now".to_string());
+        return lines;
+    }
+    match preview.eligible.as_slice() {
+        [] => lines.push(format!(
+            "none of the {looked} ready tasks looked at would be offered to you now"
+        )),
+        [first, rest @ ..] => lines.push(format!(
+            "{} ready task{} would be offered to you now; the next claim takes {first}",
+            rest.len() + 1,
+            if rest.is_empty() { "" } else { "s" },
+        )),
+    }
+    for refused in &preview.refused {
+        let name = match &refused.key {
+            Some(key) => format!("{key} ({})", refused.task_id),
+            None => refused.task_id.clone(),
+        };
+        lines.push(format!("{name}:"));
+        for reason in &refused.reasons {
+            lines.push(format!("  rule {}: {}", reason.rule, reason.detail));
+        }
+    }
+    lines
+}
