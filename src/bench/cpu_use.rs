@@ -177,10 +177,16 @@ mod tests {
     #[test]
     fn this_process_uses_cpu() {
         if let Some(t) = ticks(std::process::id()) {
+            // Spin until the clock ticks: on a busy machine 100 ms of wall time may hold no tick
+            // of this process's own, so the spin goes on (up to 10 s) until one is counted.
             let spin = std::time::Instant::now();
             let mut x = 0u64;
-            while spin.elapsed() < std::time::Duration::from_millis(100) {
-                x = std::hint::black_box(x.wrapping_add(1));
+            while ticks(std::process::id()).unwrap() <= t
+                && spin.elapsed() < std::time::Duration::from_secs(10)
+            {
+                for _ in 0..1_000_000 {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
             }
             assert!(ticks(std::process::id()).unwrap() > t, "{x}");
         }

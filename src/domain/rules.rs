@@ -221,36 +221,46 @@ pub fn and_list(items: &[String]) -> String {
 /// Checks every scheduling rule for one worker, task and repository. The first broken rule, in
 /// the spec's order, is returned.
 pub fn check(worker: &WorkerView, task: &TaskView, repo: &RepoView) -> Result<(), Refusal> {
+    match refusals(worker, task, repo).into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok(()),
+    }
+}
+
+/// Every scheduling rule (1–7) that one worker, task and repository break, in the spec's order:
+/// a refused claim by name names them all.
+pub fn refusals(worker: &WorkerView, task: &TaskView, repo: &RepoView) -> Vec<Refusal> {
+    let mut broken = Vec::new();
     // 1. ready, and not given back by this worker within the hour
     if task.status != TaskStatus::Ready {
-        return Err(Refusal::NotReady(task.status));
+        broken.push(Refusal::NotReady(task.status));
     }
     if task.nacked_by_worker_recently {
-        return Err(Refusal::NackedRecently);
+        broken.push(Refusal::NackedRecently);
     }
     // 2. online and not paused
     if !worker.online {
-        return Err(Refusal::Offline);
+        broken.push(Refusal::Offline);
     }
     if worker.paused {
-        return Err(Refusal::Paused);
+        broken.push(Refusal::Paused);
     }
     // 3. skills (both sides are canonical lower-case)
     if !worker.all_skills {
         let missing = missing_skills(&worker.skills, &task.required_skills);
         if !missing.is_empty() {
-            return Err(Refusal::MissingSkills(missing));
+            broken.push(Refusal::MissingSkills(missing));
         }
     }
     // 4. capacity points and concurrency
     if worker.active_tasks >= worker.max_concurrent_tasks {
-        return Err(Refusal::ConcurrentTasks {
+        broken.push(Refusal::ConcurrentTasks {
             active: worker.active_tasks,
             max: worker.max_concurrent_tasks,
         });
     }
     if worker.active_points + task.estimate_points > worker.capacity_points {
-        return Err(Refusal::CapacityPoints {
+        broken.push(Refusal::CapacityPoints {
             active: worker.active_points,
             estimate: task.estimate_points,
             capacity: worker.capacity_points,
@@ -261,11 +271,11 @@ pub fn check(worker: &WorkerView, task: &TaskView, repo: &RepoView) -> Result<()
         && repo.area_locks_enabled
         && repo.area_held_by_other
     {
-        return Err(Refusal::AreaLocked { area: area.clone() });
+        broken.push(Refusal::AreaLocked { area: area.clone() });
     }
     // 6. review budget
     if repo.throttled() {
-        return Err(Refusal::BudgetFull {
+        broken.push(Refusal::BudgetFull {
             open_prs: repo.open_prs,
             active_leases: repo.active_leases,
             max_open_prs: repo.max_open_prs,
@@ -273,12 +283,12 @@ pub fn check(worker: &WorkerView, task: &TaskView, repo: &RepoView) -> Result<()
     }
     // 7. risk tier
     if task.tier > worker.trust_level {
-        return Err(Refusal::TierTooHigh {
+        broken.push(Refusal::TierTooHigh {
             tier: task.tier,
             trust_level: worker.trust_level,
         });
     }
-    Ok(())
+    broken
 }
 
 /// The required skills a worker lacks (both lists canonical).

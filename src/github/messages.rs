@@ -658,11 +658,21 @@ pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
 }
 
 /// The reply to a refused `/owp claim`.
-pub fn claim_refused(login: &str, refusal: &ClaimRefusal) -> String {
-    format!(
-        "@{login}, you can't claim this issue right now: {}.",
-        refusal_reason(refusal)
-    )
+/// A refused claim, naming every reason (one in a sentence, several as a list).
+pub fn claim_refused(login: &str, refusals: &[ClaimRefusal]) -> String {
+    match refusals {
+        [one] => format!(
+            "@{login}, you can't claim this issue right now: {}.",
+            refusal_reason(one)
+        ),
+        several => {
+            let mut text = format!("@{login}, you can't claim this issue right now:");
+            for refusal in several {
+                text.push_str(&format!("\n- {}", refusal_reason(refusal)));
+            }
+            text
+        }
+    }
 }
 
 /// A task status in the words of a sentence ("this task is …").

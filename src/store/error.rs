@@ -17,9 +17,10 @@ pub enum StoreError {
     /// Well-formed but invalid values.
     #[error("{detail}")]
     Invalid { code: &'static str, detail: String },
-    /// A claim of one named task broke a scheduling rule.
-    #[error("{0}")]
-    Refused(Refusal),
+    /// A claim of one named task broke scheduling rules: every one it broke, in the spec's order
+    /// (never empty).
+    #[error("{}", .0.first().map(ToString::to_string).unwrap_or_default())]
+    Refused(Vec<Refusal>),
     /// Bad configuration (e.g. an unsupported database URL).
     #[error("{0}")]
     Config(String),

@@ -220,8 +220,8 @@ impl WriteTx {
         }
     }
 
-    /// Claims one named task (a `/owp claim` comment): every rule is checked, and a refusal says
-    /// which rule failed.
+    /// Claims one named task (a `/owp claim` comment): every rule is checked, and a refusal names
+    /// every rule that failed.
     pub async fn claim_task(
         &mut self,
         worker_id: &str,
@@ -256,17 +256,6 @@ impl WriteTx {
         .bind(self.now - NACK_COOLDOWN_MS)
         .fetch_one(self.conn())
         .await?;
-        if task.status == TaskStatus::Ready && !task.waiting_on.is_empty() {
-            return Err(StoreError::Refused(rules::Refusal::Waiting {
-                on: task.waiting_on.clone(),
-            }));
-        }
-        let missing = rules::missing_capabilities(&worker.capabilities, &task.requires);
-        if task.status == TaskStatus::Ready && !missing.is_empty() {
-            return Err(StoreError::Refused(rules::Refusal::MissingCapabilities(
-                missing,
-            )));
-        }
         // Rule 7 with trust progression: the effective trust in this repository (the take below
         // checks it again in its own statement).
         let (progress, _) = self.trust_progress(worker_id, task.repo_id).await?;
@@ -274,7 +263,7 @@ impl WriteTx {
             trust_level: progress.effective(),
             ..worker_view(&worker, true)
         };
-        let verdict = rules::check(
+        let mut refused = rules::refusals(
             &view,
             &TaskView {
                 status: task.status,
@@ -292,8 +281,20 @@ impl WriteTx {
                 area_held_by_other: area_held > 0,
             },
         );
-        if let Err(refusal) = verdict {
-            return Err(StoreError::Refused(refusal));
+        // Rules 8 and 9 of a ready task: what it waits on, what it requires.
+        if task.status == TaskStatus::Ready {
+            if !task.waiting_on.is_empty() {
+                refused.push(rules::Refusal::Waiting {
+                    on: task.waiting_on.clone(),
+                });
+            }
+            let missing = rules::missing_capabilities(&worker.capabilities, &task.requires);
+            if !missing.is_empty() {
+                refused.push(rules::Refusal::MissingCapabilities(missing));
+            }
+        }
+        if !refused.is_empty() {
+            return Err(StoreError::Refused(refused));
         }
         let cand = Candidate {
             seq: task.seq,
@@ -303,11 +304,11 @@ impl WriteTx {
         };
         match self.take(&worker, &cand).await? {
             Taken::Yes(lease) => Ok(*lease),
-            Taken::RepoFull => Err(StoreError::Refused(rules::Refusal::BudgetFull {
+            Taken::RepoFull => Err(StoreError::Refused(vec![rules::Refusal::BudgetFull {
                 open_prs: repo.open_prs,
                 active_leases: repo.active_leases,
                 max_open_prs: repo.max_open_prs,
-            })),
+            }])),
             Taken::Lost => Err(StoreError::conflict(
                 "task_not_ready",
                 "the task was taken by someone else a moment ago",

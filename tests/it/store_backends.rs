@@ -289,7 +289,10 @@ async fn requirements_on_capabilities_hold_in_every_claim_path() {
             })
             .await;
         match refused {
-            Err(StoreError::Refused(r)) => {
+            Err(StoreError::Refused(refusals)) => {
+                let [r] = refusals.as_slice() else {
+                    panic!("{label}: expected one refusal, got {refusals:?}");
+                };
                 assert_eq!(r.code(), "capabilities_missing", "{label}");
                 assert!(r.to_string().contains("can_run_tests"), "{label}: {r}");
             }

@@ -1,5 +1,5 @@
 //! The claim commands of a comment: `/owp claim`, `/owp release`, `/owp renew`, and a refusal
-//! that says which rule held the claim back.
+//! that names every rule that held the claim back.
 
 use serde_json::json;
 
@@ -31,27 +31,29 @@ pub(super) async fn try_claim(
     tx: &mut WriteTx,
     ctx: &CommentCtx<'_>,
     task: &TaskRow,
-) -> Result<Option<ClaimRefusal>, StoreError> {
+) -> Result<Option<Vec<ClaimRefusal>>, StoreError> {
     let config = &ctx.settings.config;
     let linked = linked_worker(tx, ctx.login).await?;
     if !config.who_may_claim.allows(ctx.login, linked.is_some()) {
-        return Ok(Some(match config.who_may_claim {
+        return Ok(Some(vec![match config.who_may_claim {
             crate::github::repo_config::WhoMayClaim::Workers => ClaimRefusal::WorkersOnly,
             _ => ClaimRefusal::NotOnAllowlist,
-        }));
+        }]));
     }
     if task.status != TaskStatus::Ready {
-        return refusal_for_status(tx, ctx, task).await.map(Some);
+        return refusal_for_status(tx, ctx, task)
+            .await
+            .map(|r| Some(vec![r]));
     }
     let now = tx.now;
     if let Some(limit) = config.pr_hourly_limit {
         let (count, oldest) = tx.gh_claims_since(task.repo_id, now - HOUR_MS).await?;
         if count >= i64::from(limit.get()) {
             let retry_at = oldest.unwrap_or(now) + HOUR_MS;
-            return Ok(Some(ClaimRefusal::HourlyLimit {
+            return Ok(Some(vec![ClaimRefusal::HourlyLimit {
                 limit: limit.get(),
                 retry_at: to_time(retry_at),
-            }));
+            }]));
         }
     }
     let person = linked.is_none();
@@ -87,15 +89,21 @@ pub(super) async fn try_claim(
             );
             Ok(None)
         }
-        Err(StoreError::Refused(refusal)) => explain_refusal(tx, task, &worker_id, refusal)
-            .await
-            .map(Some),
+        Err(StoreError::Refused(refusals)) => {
+            let mut explained = Vec::with_capacity(refusals.len());
+            for refusal in refusals {
+                explained.push(explain_refusal(tx, task, &worker_id, refusal).await?);
+            }
+            Ok(Some(explained))
+        }
         Err(StoreError::Conflict {
             code: "task_not_ready",
             ..
         }) => {
             let fresh = tx.task(&task.id).await?;
-            refusal_for_status(tx, ctx, &fresh).await.map(Some)
+            refusal_for_status(tx, ctx, &fresh)
+                .await
+                .map(|r| Some(vec![r]))
         }
         Err(other) => Err(other),
     }

@@ -164,7 +164,7 @@ pub(super) async fn command_in_span(
         Some(task) if task.status != TaskStatus::Cancelled => task,
         _ => {
             let body = if command == Command::Claim {
-                messages::claim_refused(ctx.login, &ClaimRefusal::NotATask { ready_label })
+                messages::claim_refused(ctx.login, &[ClaimRefusal::NotATask { ready_label }])
             } else {
                 messages::command_refused(ctx.login, &CommandRefusal::NotATask { ready_label })
             };

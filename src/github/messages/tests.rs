@@ -208,7 +208,7 @@ fn budget_refusal_matches_the_wording_volunteers_see() {
         "review budget full: 3 of 3 PRs open — try again when one merges"
     );
     assert_eq!(
-        claim_refused("bob", &refusal),
+        claim_refused("bob", std::slice::from_ref(&refusal)),
         "@bob, you can't claim this issue right now: \
          review budget full: 3 of 3 PRs open — try again when one merges."
     );
@@ -297,7 +297,10 @@ fn every_refusal_reason() {
             worker: "ci-bot-7".into(),
         },
     ];
-    let text: Vec<String> = refusals.iter().map(|r| claim_refused("bob", r)).collect();
+    let text: Vec<String> = refusals
+        .iter()
+        .map(|r| claim_refused("bob", std::slice::from_ref(r)))
+        .collect();
     for line in &text {
         // One sentence each: a single full stop at the end, no line breaks.
         assert!(line.ends_with('.') && !line.contains('\n'), "{line}");
@@ -381,4 +384,26 @@ fn every_command_refusal() {
     ];
     let text: Vec<String> = refusals.iter().map(|r| command_refused("bob", r)).collect();
     insta::assert_snapshot!(text.join("\n"));
+}
+
+#[test]
+fn a_claim_refused_by_several_rules_names_them_all() {
+    let text = claim_refused(
+        "bob",
+        &[
+            ClaimRefusal::MissingSkills {
+                missing: vec!["python".into()],
+            },
+            ClaimRefusal::ReviewBudgetFull(Budget {
+                open_prs: 3,
+                active_leases: 0,
+                max_open_prs: 3,
+            }),
+            ClaimRefusal::Waiting {
+                on: vec!["#12".into()],
+            },
+        ],
+    );
+    assert_eq!(text.lines().count(), 4, "{text}");
+    insta::assert_snapshot!(text);
 }
