@@ -224,6 +224,15 @@ async fn fault_fails_case(fault: Fault, name: &str) {
 }
 
 #[tokio::test]
+async fn a_preview_naming_one_rule_only_fails_its_case() {
+    fault_fails_case(
+        Fault::PreviewFirstReasonOnly,
+        "preview.every_rule_and_the_claim_agrees",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn errors_that_are_not_problem_json_fail_wire_problem_json() {
     fault_fails_case(Fault::PlainJsonErrors, "wire.problem_json").await;
 }

@@ -11,6 +11,7 @@ mod idempotency;
 mod lifecycle;
 mod objects;
 mod order;
+mod preview;
 mod realtime;
 mod rules;
 mod seat;
@@ -33,6 +34,7 @@ pub fn all() -> Vec<Case> {
     all.extend(expiry::cases());
     all.extend(realtime::cases());
     all.extend(order::cases());
+    all.extend(preview::cases());
     all.extend(seat::cases());
     all
 }

@@ -42,6 +42,8 @@ pub enum Fault {
     MetaWithoutV12,
     /// `/v1/meta` lists no optional feature (not a fault: a smaller server).
     MetaWithoutFeatures,
+    /// `GET /v1/work/preview` names only the first rule that refuses each task.
+    PreviewFirstReasonOnly,
 }
 
 struct Inner {
@@ -230,6 +232,20 @@ async fn tamper(p: &Inner, req: Request) -> anyhow::Result<Response> {
             };
             parts.headers.remove("content-length");
             return Ok(Response::from_parts(parts, Body::from(answer)));
+        }
+        Fault::PreviewFirstReasonOnly if path == "/v1/work/preview" => {
+            let bytes = incoming.collect().await?.to_bytes();
+            let mut doc: Value = serde_json::from_slice(&bytes)?;
+            for refused in doc["refused"].as_array_mut().into_iter().flatten() {
+                if let Some(reasons) = refused["reasons"].as_array_mut() {
+                    reasons.truncate(1);
+                }
+            }
+            parts.headers.remove("content-length");
+            return Ok(Response::from_parts(
+                parts,
+                Body::from(serde_json::to_vec(&doc)?),
+            ));
         }
         Fault::MetaWithoutV12 | Fault::MetaWithoutFeatures if path == "/v1/meta" => {
             let bytes = incoming.collect().await?.to_bytes();
