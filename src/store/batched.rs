@@ -18,10 +18,10 @@
 
 use serde_json::{Value, json};
 
-use super::direct::Param;
-use super::door::Outcome;
+use super::engine::columns::{Columns, Outcome};
+use super::engine::sqlite_direct::Param;
 use super::leases::{CreditTo, HOUR_MS, LeaseEnd, Move, repo_rules, skill_rule, task_lease_points};
-use super::rows::{Columns, TASK_SELECT, TaskRow, WorkerRow};
+use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use super::workers::online_event;
 use super::{NACK_COOLDOWN_MS, NewEvent, StoreError, WriteTx, format_ts, new_id};
 use crate::domain::{Event, Lease, TaskStatus};

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Executor, Row};
 
-use super::writer::ExecuteWrite;
+use super::engine::sqlite_writer::ExecuteWrite;
 use super::{Backend, Store, StoreError, WriteTx};
 
 /// A content-creating request budget: at most this many per installation per minute (GitHub's

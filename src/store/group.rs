@@ -17,11 +17,14 @@
 //! PostgreSQL has no single writer: there every operation runs on its own, on its plain path as
 //! one statement ([`super::single`]).
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::batched::{Claimed, MovePlan, Part, read_part, seen_part};
-use super::door::Outcome;
+use super::engine::columns::Outcome;
+use super::engine::sqlite_writer::WriterThread;
 use super::leases::worker_move;
 use super::rows::{TaskRow, WorkerRow};
 use super::workers::online_event;
@@ -56,10 +59,31 @@ pub(super) enum TaskOp {
     Status(StatusRequest),
 }
 
-pub(super) type JobQueue = mpsc::UnboundedSender<(Store, Job)>;
+/// SQLite: the queue of the write groups, whose loop runs on the writer thread, and what they
+/// have done so far.
+pub(crate) struct WriteGroups {
+    jobs: mpsc::UnboundedSender<(Store, Job)>,
+    /// Operations committed in groups of several so far.
+    grouped: std::sync::atomic::AtomicU64,
+    /// Groups committed on the direct connection so far.
+    direct_groups: std::sync::atomic::AtomicU64,
+}
+
+impl WriteGroups {
+    /// Starts the loop that takes the queued operations in groups, on `writer`'s thread.
+    pub(crate) fn start(writer: &WriterThread) -> Arc<WriteGroups> {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        writer.spawn(group_loop(queue));
+        Arc::new(WriteGroups {
+            jobs,
+            grouped: Default::default(),
+            direct_groups: Default::default(),
+        })
+    }
+}
 
 /// Takes the queued operations in groups until the store is gone. Runs on the writer thread.
-pub(super) async fn group_loop(mut queue: mpsc::UnboundedReceiver<(Store, Job)>) {
+async fn group_loop(mut queue: mpsc::UnboundedReceiver<(Store, Job)>) {
     while let Some((store, first)) = queue.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
@@ -120,23 +144,23 @@ impl Store {
     /// How many claims, acks and status moves this store has committed in groups of several
     /// (SQLite; always 0 on PostgreSQL).
     pub fn grouped_operations(&self) -> u64 {
-        self.writer
+        self.groups
             .as_ref()
-            .map_or(0, |w| w.grouped.load(std::sync::atomic::Ordering::Relaxed))
+            .map_or(0, |g| g.grouped.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// How many write groups this store has committed on the direct connection (SQLite
     /// without change hooks; see [`super::direct`]).
     pub fn direct_groups(&self) -> u64 {
-        self.writer.as_ref().map_or(0, |w| {
-            w.direct_groups.load(std::sync::atomic::Ordering::Relaxed)
+        self.groups.as_ref().map_or(0, |g| {
+            g.direct_groups.load(std::sync::atomic::Ordering::Relaxed)
         })
     }
 
     async fn queued<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job = job(reply);
-        match self.writer.as_ref().map(|w| w.jobs.clone()) {
+        match self.groups.as_ref().map(|g| g.jobs.clone()) {
             Some(queue) => {
                 if let Err(mpsc::error::SendError((_, job))) = queue.send((self.clone(), job)) {
                     alone(self, job).await;
@@ -246,12 +270,12 @@ async fn together(store: &Store, jobs: Vec<Job>) -> Vec<Job> {
     if let Some(o) = store.observer() {
         o.write_group(together);
     }
-    if let Some(writer) = &store.writer {
-        writer
+    if let Some(groups) = &store.groups {
+        groups
             .grouped
             .fetch_add(together as u64, std::sync::atomic::Ordering::Relaxed);
         if direct {
-            writer
+            groups
                 .direct_groups
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }

@@ -18,19 +18,13 @@ use sqlx::any::{AnyArguments, AnyQueryResult};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Connection};
 
-use super::direct::DirectConn;
-use super::{Store, StoreError};
+use super::sqlite_direct::DirectConn;
+use crate::store::{Store, StoreError};
 
 /// The runtime that runs write transactions (SQLite only). Its thread ends when the last
 /// [`Store`] clone is dropped.
 pub(crate) struct WriterThread {
     handle: tokio::runtime::Handle,
-    /// The queue of the hot write paths (see [`super::group`]).
-    pub(super) jobs: super::group::JobQueue,
-    /// Operations committed in groups of several so far.
-    pub(super) grouped: std::sync::atomic::AtomicU64,
-    /// Groups committed on the direct connection so far.
-    pub(super) direct_groups: std::sync::atomic::AtomicU64,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -41,8 +35,6 @@ impl WriterThread {
             .build()
             .map_err(|e| StoreError::Config(format!("cannot start the writer runtime: {e}")))?;
         let handle = runtime.handle().clone();
-        let (jobs, queue) = tokio::sync::mpsc::unbounded_channel();
-        runtime.spawn(super::group::group_loop(queue));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         std::thread::Builder::new()
             .name("owp-writer".into())
@@ -54,11 +46,14 @@ impl WriterThread {
             .map_err(|e| StoreError::Config(format!("cannot start the writer thread: {e}")))?;
         Ok(Arc::new(WriterThread {
             handle,
-            jobs,
-            grouped: Default::default(),
-            direct_groups: Default::default(),
             _stop: stop,
         }))
+    }
+
+    /// Runs `work` on the writer thread until it ends or the thread stops (e.g. the loop of the
+    /// write groups).
+    pub(crate) fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
+        self.handle.spawn(work);
     }
 }
 
@@ -80,18 +75,6 @@ impl Store {
                 .map_err(|e| StoreError::Config(format!("write transaction failed: {e}")))?,
             None => work(self.clone()).await,
         }
-    }
-
-    /// [`Store::write`] run by [`Store::on_writer`]: one write transaction (retried when the
-    /// database says so) on the writer thread.
-    pub async fn write_on_writer<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
-    where
-        F: FnMut(super::WriteTx) -> Fut + Send + 'static,
-        Fut: Future<Output = (super::WriteTx, Result<T, StoreError>)> + Send,
-        T: Send + 'static,
-    {
-        self.on_writer(move |store| async move { store.write(work).await })
-            .await
     }
 }
 

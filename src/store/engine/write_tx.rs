@@ -8,15 +8,15 @@
 use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
-use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Either, Executor, Row, Transaction};
 
-use super::direct::{DirectConn, Param, PlainRow};
-use super::rows::{Cell, Columns};
-use super::writer::WriteTurn;
-use super::{Backend, Store, StoreError, now_ms};
+use super::columns::{Columns, OutRow, Outcome};
+use super::sqlite_direct::{DirectConn, Param};
+use super::sqlite_writer::WriteTurn;
 use crate::domain::Event;
+use crate::store::{Backend, Store, StoreError, format_ts, now_ms};
 
 /// An audit event about to be appended.
 #[derive(Clone, Debug)]
@@ -104,28 +104,6 @@ enum SqliteState {
     /// A batch failed half-way: whether the transaction is open is unknown (a rollback is sent).
     Unknown,
     Committed,
-}
-
-/// What one statement of a batch returned.
-#[derive(Default)]
-pub(crate) struct Outcome {
-    pub rows: Vec<OutRow>,
-    pub affected: u64,
-}
-
-/// A row a batch returned, from either kind of connection.
-pub(crate) enum OutRow {
-    Sqlx(AnyRow),
-    Plain(PlainRow),
-}
-
-impl Columns for OutRow {
-    fn col<T: Cell>(&self, name: &str) -> Result<T, StoreError> {
-        match self {
-            OutRow::Sqlx(row) => row.col(name),
-            OutRow::Plain(row) => row.col(name),
-        }
-    }
 }
 
 impl Store {
@@ -357,7 +335,7 @@ impl WriteTx {
                 written.push(Event {
                     id,
                     kind: e.kind.to_string(),
-                    at: super::format_ts(self.now),
+                    at: format_ts(self.now),
                     repo: e.repo,
                     task_id: e.task_id,
                     worker_id: e.worker_id,
