@@ -11,7 +11,6 @@
 //! audit log. The engine imports none of them.
 
 pub mod archive;
-mod batched;
 pub mod board;
 mod checks;
 pub mod deps;
@@ -21,14 +20,12 @@ pub mod events;
 pub mod gauges;
 pub mod github;
 mod github_identity;
-mod group;
 pub mod idempotency;
 pub mod known_workers;
 pub mod leases;
 pub mod repos;
 pub mod reputation;
 pub mod rows;
-mod single;
 pub mod tasks;
 pub mod workers;
 
@@ -42,7 +39,7 @@ use tokio::sync::Notify;
 pub use engine::write_tx::{ChangeHook, NewEvent, WriteTx};
 use engine::{replicas, sqlite_direct, sqlite_writer};
 pub use error::StoreError;
-pub use group::StatusRequest;
+pub use leases::write_groups::StatusRequest;
 
 /// Which database is behind the pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,8 +136,8 @@ pub struct StoreState {
     pub(crate) signals: Arc<replicas::Signals>,
     /// SQLite: the thread that runs write transactions (see [`sqlite_writer`]).
     pub(crate) writer: Option<Arc<sqlite_writer::WriterThread>>,
-    /// SQLite: the queue of the write groups, which run on the writer thread (see [`group`]).
-    pub(crate) groups: Option<Arc<group::WriteGroups>>,
+    /// SQLite: the queue of the write groups, which run on the writer thread (see [`leases::write_groups`]).
+    pub(crate) groups: Option<Arc<leases::write_groups::WriteGroups>>,
     /// SQLite: the write connection, taken in turns (see [`sqlite_writer::WriteConn`]).
     pub(crate) write_conn: Option<sqlite_writer::WriteConn>,
     /// SQLite: read connections for worker authentication on the calling thread (see
@@ -235,7 +232,9 @@ impl Store {
             expiry_quiet_until: Arc::default(),
             horizon: Arc::default(),
             signals: Arc::default(),
-            groups: writer.as_deref().map(group::WriteGroups::start),
+            groups: writer
+                .as_deref()
+                .map(leases::write_groups::WriteGroups::start),
             writer,
             write_conn,
             direct_reads: file.map(|file| Arc::new(sqlite_direct::ReadConns::new(file))),

@@ -295,7 +295,7 @@ impl Store {
 
     /// [`Store::write`] whose transaction begins with its first statements (see
     /// [`Store::begin_batched`]): for work whose first step on SQLite is a statement batch (the
-    /// claim, ack and status paths of [`super::group`]).
+    /// claim, ack and status paths of `store::leases`).
     pub(crate) async fn write_batched<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
     where
         F: FnMut(WriteTx) -> Fut,

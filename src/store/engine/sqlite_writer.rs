@@ -4,7 +4,7 @@
 //! holds it from `BEGIN` to `COMMIT`. If the holder is an ordinary task on the request runtime,
 //! every step of its transaction waits for a turn on a worker thread that is busy with hundreds of
 //! HTTP connections, and the connection sits idle meanwhile: the queue behind it grows with the
-//! load. Here the write groups of the hot paths ([`super::group`]) and the other lease operations
+//! load. Here the write groups of the hot paths (`store::leases::write_groups`) and the other lease operations
 //! run on a small runtime with one thread that does nothing else, so the connection passes from
 //! one transaction to the next without waiting behind request handling. PostgreSQL has no single
 //! writer and runs them where they are.
@@ -84,7 +84,7 @@ impl Store {
 /// connection through a fair mutex instead. The pool stays as the connection's factory: a
 /// connection whose rollback failed is closed and the next turn opens a fresh one.
 ///
-/// A turn also holds the direct connection of the write groups ([`super::direct`]), a second
+/// A turn also holds the direct connection of the write groups ([`super::sqlite_direct`]), a second
 /// connection to the same file: whichever of the two a turn writes through, the process writes
 /// through one connection at a time, and a turn waits only for other turns, never for SQLite's
 /// lock held by this same process.

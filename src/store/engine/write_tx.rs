@@ -75,7 +75,7 @@ pub struct WriteTx {
     events: Vec<NewEvent>,
     /// Events already appended by a [`WriteTx::batch`] (with their ids).
     written: Vec<Event>,
-    /// Workers this transaction marked seen at `now` (see [`super::known_workers`]).
+    /// Workers this transaction marked seen at `now` (see [`crate::store::known_workers`]).
     seen: Vec<String>,
     /// Whether this transaction changed what authenticating a worker returns.
     forget_known_workers: bool,
@@ -91,7 +91,7 @@ enum TxConn {
     /// [`WriteTx::batch`]). `None` once committed or rolled back.
     Sqlite(Option<WriteTurn>, SqliteState),
     /// SQLite: the same turn, but the transaction runs on the turn's direct connection, on the
-    /// calling thread ([`super::direct`]). Only statement batches run on it (no `conn()`), and no
+    /// calling thread ([`super::sqlite_direct`]). Only statement batches run on it (no `conn()`), and no
     /// hook can join it.
     Direct(Option<WriteTurn>, SqliteState),
 }
@@ -138,7 +138,7 @@ impl Store {
         })
     }
 
-    /// SQLite: opens a write transaction on the direct connection ([`super::direct`]) and begins
+    /// SQLite: opens a write transaction on the direct connection ([`super::sqlite_direct`]) and begins
     /// it, if this store has one and no hook has to join its transactions; `None` otherwise.
     pub(crate) async fn begin_direct(&self) -> Result<Option<WriteTx>, StoreError> {
         let Some(w) = self.write_conn.as_ref().filter(|w| w.has_direct()) else {
@@ -398,7 +398,7 @@ impl WriteTx {
     }
 
     /// This transaction marks `worker_id` seen at `now`: once it commits, workers remembered
-    /// by their tokens carry that contact (see [`super::known_workers`]).
+    /// by their tokens carry that contact (see [`crate::store::known_workers`]).
     pub(crate) fn record_seen(&mut self, worker_id: &str) {
         self.seen.push(worker_id.to_string());
     }

@@ -4,7 +4,7 @@
 //! under load the hand-offs between threads, not the statements, are most of a transaction's
 //! time. So requests that arrive while a transaction runs wait in a queue, and the next
 //! transaction takes them all (up to [`MAX_GROUP`]): their statements travel in a few batches
-//! ([`super::batched`]), in the order status moves, acks, claims, and commit once. Within the
+//! ([`super::sqlite_batch`]), in the order status moves, acks, claims, and commit once. Within the
 //! group the operations apply one after the other exactly as if each had its own transaction:
 //! every statement sees the rows as the earlier ones left them, so the scheduling rules hold the
 //! same way (a claim later in the group sees the budget the earlier ones used).
@@ -15,21 +15,22 @@
 //! back and every operation runs on its own. A lone request runs on its own at once.
 //!
 //! PostgreSQL has no single writer: there every operation runs on its own, on its plain path as
-//! one statement ([`super::single`]).
+//! one statement ([`super::postgres_statement`]).
 
 use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::batched::{Claimed, MovePlan, Part, read_part, seen_part};
-use super::engine::columns::Outcome;
-use super::engine::sqlite_writer::WriterThread;
-use super::leases::worker_move;
-use super::rows::{TaskRow, WorkerRow};
-use super::workers::online_event;
-use super::{Store, StoreError, WriteTx};
+use super::MovePlan;
+use super::sqlite_batch::{Claimed, Part, read_part, seen_part};
+use super::worker_move;
 use crate::domain::{Lease, TaskStatus};
+use crate::store::engine::columns::Outcome;
+use crate::store::engine::sqlite_writer::WriterThread;
+use crate::store::rows::{TaskRow, WorkerRow};
+use crate::store::workers::online_event;
+use crate::store::{Store, StoreError, WriteTx};
 
 /// The most operations one group takes.
 pub(super) const MAX_GROUP: usize = 64;
@@ -128,7 +129,7 @@ impl Store {
     /// A worker's operation on a task it holds. It marks the worker seen unless it was lately,
     /// which the workers remembered by token learn once it committed.
     async fn task_op_for(&self, worker: &WorkerRow, op: TaskOp) -> Result<TaskRow, StoreError> {
-        let start = super::now_ms();
+        let start = crate::store::now_ms();
         let marks_seen = !worker.seen_lately(start) && worker.last_seen_at <= Some(start);
         let id = worker.id.clone();
         let task = self
@@ -150,7 +151,7 @@ impl Store {
     }
 
     /// How many write groups this store has committed on the direct connection (SQLite
-    /// without change hooks; see [`super::direct`]).
+    /// without change hooks; see [`crate::store::engine::sqlite_direct`]).
     pub fn direct_groups(&self) -> u64 {
         self.groups.as_ref().map_or(0, |g| {
             g.direct_groups.load(std::sync::atomic::Ordering::Relaxed)

@@ -1,0 +1,92 @@
+//! The scheduling rules of a claim as SQL fragments, shared by both backends' claim statements
+//! ([`super::sqlite_batch`], [`super::postgres_statement`]) and the named claim
+//! ([`super::named_claim`]): a rule changed here changes for every claim.
+
+use crate::store::Backend;
+use crate::store::rows::WorkerRow;
+
+/// The window of a repository's hourly claim cap (the trigger of migration 0021 counts the same hour).
+pub(crate) const HOUR_MS: i64 = 3_600_000;
+
+/// Rules 5–8 of a candidate `t` in repository `r`: nothing it depends on still holds it (its
+/// `waiting` count, kept by the triggers of migration 0020, is 0), the
+/// review budget has room, the area is not held, the worker (parameter `worker`) did not nack it
+/// since `since`, and its tier is within the worker's effective trust ([`trust_rule`]); and the
+/// repository's hourly claim cap (`pr_hourly_limit`), if it has one, counting leases granted
+/// after `hour`.
+pub(super) fn repo_rules(backend: Backend, worker: &str, since: &str, hour: &str) -> String {
+    let requires = requires_rule(backend, "t", worker);
+    format!(
+        "AND t.waiting = 0 \
+         AND r.open_prs + r.active_leases < r.max_open_prs \
+         AND (r.claims_per_hour IS NULL OR r.claims_per_hour > (SELECT COUNT(*) FROM leases hl \
+               WHERE hl.repo_id = r.id AND hl.created_at > {hour})) \
+         AND (t.area IS NULL OR r.area_locks_enabled = 0 OR NOT EXISTS ( \
+               SELECT 1 FROM tasks h WHERE h.repo_id = t.repo_id AND h.area = t.area \
+                 AND h.status IN ('leased', 'in_progress', 'pr_opened'))) \
+         AND NOT EXISTS (SELECT 1 FROM nacks n WHERE n.task_seq = t.seq \
+               AND n.worker_id = {worker} AND n.at > {since}) {trust} AND {requires}",
+        trust = trust_rule("t", worker)
+    )
+}
+
+/// Rule 9: the worker (parameter `worker`) holds every capability that task `task` (an alias of
+/// `tasks`) requires, with an equal value (numbers by value; `true` is not `1` nor `"true"`).
+pub(super) fn requires_rule(backend: Backend, task: &str, worker: &str) -> String {
+    match backend {
+        Backend::Postgres => format!(
+            "({task}.requires = '{{}}' OR CAST((SELECT cw.capabilities FROM workers cw \
+               WHERE cw.id = {worker}) AS jsonb) @> CAST({task}.requires AS jsonb))"
+        ),
+        Backend::Sqlite => format!(
+            "({task}.requires = '{{}}' OR NOT EXISTS (SELECT 1 FROM json_each({task}.requires) rq \
+               WHERE NOT EXISTS (SELECT 1 FROM workers cw, json_each(cw.capabilities) cc \
+                 WHERE cw.id = {worker} AND cc.key = rq.key AND cc.atom = rq.atom \
+                   AND (cc.type = rq.type OR (cc.type IN ('integer', 'real') \
+                     AND rq.type IN ('integer', 'real'))))))"
+        ),
+    }
+}
+
+/// Rule 7 with trust progression: task `task` (an alias of `tasks`) is at most the effective
+/// trust of the worker (parameter `worker`) in the task's repository — the larger of its
+/// `trust_level` and the highest level a promotion rule of the repository grants it (when it
+/// opted in to reputation) for the merges counted in `outcomes`. Read in the statement that takes
+/// the task, so two claims never see a trust the database does not hold.
+pub(super) fn trust_rule(task: &str, worker: &str) -> String {
+    format!(
+        "AND ({task}.tier <= (SELECT tw.trust_level FROM workers tw WHERE tw.id = {worker}) \
+           OR EXISTS (SELECT 1 FROM repo_promotions p JOIN workers pw ON pw.id = {worker} \
+             WHERE p.repo_id = {task}.repo_id AND p.level >= {task}.tier \
+               AND pw.reputation_opt_in = 1 \
+               AND p.merged <= (SELECT COUNT(*) FROM outcomes o WHERE o.worker_id = {worker} \
+                 AND o.repo_id = {task}.repo_id AND o.kind = 'merged')))"
+    )
+}
+
+/// Rule 3 as SQL on the task `t`: every skill of the task is one of the worker's, which come as
+/// one JSON array parameter (`param`), so the statement's text does not depend on how many skills
+/// the worker has; for a specialist, also at least one. Empty when the worker takes every skill.
+pub(super) fn skill_rule(backend: Backend, worker: &WorkerRow, param: &str) -> String {
+    if worker.all_skills {
+        return String::new();
+    }
+    let skills = match backend {
+        Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
+        Backend::Postgres => format!("SELECT jsonb_array_elements_text(CAST({param} AS jsonb))"),
+    };
+    let mut rule = format!(
+        " AND t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
+           (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id \
+            AND m.skill NOT IN ({skills})))"
+    );
+    if worker.specialist {
+        // A specialist is offered only tasks that require at least one of its skills (a claim
+        // by name, `/owp claim`, is a person's own pick and is not limited so).
+        rule.push_str(&format!(
+            " AND t.skill_set_id IN (SELECT o.skill_set_id FROM skill_set_members o \
+               WHERE o.skill IN ({skills}))"
+        ));
+    }
+    rule
+}
