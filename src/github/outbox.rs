@@ -13,8 +13,8 @@
 //!   named without a time pauses it a minute, doubling while it repeats (never failing the row);
 //!   refusals (the issue
 //!   is gone) mark the row failed. Content-creating requests stay under
-//!   [`crate::store::github::WRITES_PER_MINUTE`] and [`crate::store::github::WRITES_PER_HOUR`]
-//!   per installation, about a second apart ([`crate::store::github::WritePacing`]), counted in
+//!   [`crate::store::github::write_pacing::WRITES_PER_MINUTE`] and [`crate::store::github::write_pacing::WRITES_PER_HOUR`]
+//!   per installation, about a second apart ([`crate::store::github::write_pacing::WritePacing`]), counted in
 //!   the database across replicas; a row that would have to wait is put back before anything is
 //!   read for it.
 
@@ -29,7 +29,7 @@ use crate::github::api::{self, Answer, CallError};
 use crate::github::messages::{self, Budget, Holder, StatusView};
 use crate::github::service::Github;
 use crate::store::StoreError;
-use crate::store::github::{OutboxKind, OutboxRow};
+use crate::store::github::outbox::{OutboxKind, OutboxRow};
 use crate::store::rows::TaskRow;
 
 /// How long a claimed row is reserved for the process sending it.

@@ -19,7 +19,6 @@ pub mod error;
 pub mod events;
 pub mod gauges;
 pub mod github;
-mod github_identity;
 pub mod idempotency;
 pub mod known_workers;
 pub mod leases;
