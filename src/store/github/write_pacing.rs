@@ -2,7 +2,7 @@
 //! (`gh_write_log`), the spacing between writes, and back-off after GitHub's limits.
 
 use crate::store::engine::sqlite_writer::ExecuteWrite;
-use crate::store::{Backend, Store, StoreError};
+use crate::store::{Backend, HOUR_MS, Store, StoreError};
 
 /// A content-creating request budget: at most this many per installation per minute (GitHub's
 /// secondary limit is 80).
@@ -19,8 +19,6 @@ pub const STATUS_RESERVE_PER_MINUTE: i64 = 20;
 pub const WRITE_SPACING_MS: i64 = 1000;
 
 const MINUTE_MS: i64 = 60_000;
-
-const HOUR_MS: i64 = 60 * MINUTE_MS;
 
 /// A secondary limit more than this long after an installation's last pause starts its back-off
 /// again from the first wait.

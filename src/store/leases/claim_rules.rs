@@ -5,8 +5,29 @@
 use crate::store::Backend;
 use crate::store::rows::WorkerRow;
 
-/// The window of a repository's hourly claim cap (the trigger of migration 0021 counts the same hour).
-pub(crate) const HOUR_MS: i64 = 3_600_000;
+/// The order in which eligible tasks are offered to a worker: higher priority first, then the
+/// order they entered the pool (`seq`), for the candidates `t` of [`worker_fits`].
+pub(super) const OFFER_ORDER: &str = "ORDER BY t.priority DESC, t.seq";
+
+/// What a candidate `t` in repository `r` asks of the worker `w`: the worker is not paused,
+/// its skills are still those its request was authenticated with (parameter `skills`, so that a
+/// claim takes nothing if they changed since), it holds fewer tasks than it may, the task is
+/// ready and fits in the worker's free capacity. Which skills it needs is [`skill_rule`].
+pub(super) fn worker_fits(skills: &str) -> String {
+    format!(
+        "w.status <> 'paused' AND w.skills = {skills} \
+         AND w.active_tasks < w.max_concurrent_tasks \
+         AND t.status = 'ready' AND r.id = t.repo_id \
+         AND t.estimate_points <= w.capacity_points - w.active_points"
+    )
+}
+
+/// The review budget of a repository has room for one more lease: open pull requests, tasks
+/// waiting for a maintainer and active leases stay below `max_open_prs`. `repo` is the alias of
+/// the `repos` row, with its dot (`"r."`), or empty.
+pub(super) fn budget_has_room(repo: &str) -> String {
+    format!("{repo}open_prs + {repo}active_leases < {repo}max_open_prs")
+}
 
 /// Rules 5–8 of a candidate `t` in repository `r`: nothing it depends on still holds it (its
 /// `waiting` count, kept by the triggers of migration 0020, is 0), the
@@ -18,7 +39,7 @@ pub(super) fn repo_rules(backend: Backend, worker: &str, since: &str, hour: &str
     let requires = requires_rule(backend, "t", worker);
     format!(
         "AND t.waiting = 0 \
-         AND r.open_prs + r.active_leases < r.max_open_prs \
+         AND {budget} \
          AND (r.claims_per_hour IS NULL OR r.claims_per_hour > (SELECT COUNT(*) FROM leases hl \
                WHERE hl.repo_id = r.id AND hl.created_at > {hour})) \
          AND (t.area IS NULL OR r.area_locks_enabled = 0 OR NOT EXISTS ( \
@@ -26,6 +47,7 @@ pub(super) fn repo_rules(backend: Backend, worker: &str, since: &str, hour: &str
                  AND h.status IN ('leased', 'in_progress', 'pr_opened'))) \
          AND NOT EXISTS (SELECT 1 FROM nacks n WHERE n.task_seq = t.seq \
                AND n.worker_id = {worker} AND n.at > {since}) {trust} AND {requires}",
+        budget = budget_has_room("r."),
         trust = trust_rule("t", worker)
     )
 }

@@ -5,7 +5,7 @@
 use serde_json::json;
 use sqlx::AssertSqlSafe;
 
-use super::claim_rules::{requires_rule, trust_rule};
+use super::claim_rules::{budget_has_room, requires_rule, trust_rule};
 use crate::domain::rules::{self, RepoView, TaskView, WorkerView};
 use crate::domain::{Lease, TaskStatus};
 use crate::store::error::CLAIM_RACE;
@@ -243,14 +243,15 @@ impl WriteTx {
 
     /// Counts one more active lease against the repository's review budget, if it has room.
     async fn take_budget(&mut self, repo_id: i64) -> Result<bool, StoreError> {
-        let n = sqlx::query(
-            "UPDATE repos SET active_leases = active_leases + 1 \
-             WHERE id = $1 AND open_prs + active_leases < max_open_prs",
-        )
-        .bind(repo_id)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
+        let sql = format!(
+            "UPDATE repos SET active_leases = active_leases + 1 WHERE id = $1 AND {}",
+            budget_has_room("")
+        );
+        let n = sqlx::query(AssertSqlSafe(sql))
+            .bind(repo_id)
+            .execute(self.conn())
+            .await?
+            .rows_affected();
         Ok(n > 0)
     }
 

@@ -36,7 +36,7 @@ use serde_json::{Value, json};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row};
 
-use super::claim_rules::{HOUR_MS, repo_rules, skill_rule};
+use super::claim_rules::{OFFER_ORDER, budget_has_room, repo_rules, skill_rule, worker_fits};
 use super::{Move, task_lease_points, worker_move};
 use super::{MovePlan, inconsistent};
 use crate::domain::{Event, Lease, TaskStatus};
@@ -44,7 +44,7 @@ use crate::store::error::CLAIM_RACE;
 use crate::store::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use crate::store::workers::online_event;
 use crate::store::{
-    Backend, NACK_COOLDOWN_MS, Store, StoreError, Timing, WriteTx, format_ts, new_id,
+    Backend, HOUR_MS, NACK_COOLDOWN_MS, Store, StoreError, Timing, WriteTx, format_ts, new_id,
 };
 
 /// Attempts of a claim statement that keeps losing races to other claims.
@@ -236,15 +236,12 @@ async fn claim_statement<'c>(
              capacity_points, active_points FROM workers WHERE id = $2 FOR UPDATE), \
          pick AS ( \
            SELECT t.seq, t.repo_id FROM w CROSS JOIN tasks t CROSS JOIN repos r \
-           WHERE w.status <> 'paused' AND w.skills = $7 \
-             AND w.active_tasks < w.max_concurrent_tasks \
-             AND t.status = 'ready' AND r.id = t.repo_id \
-             AND t.estimate_points <= w.capacity_points - w.active_points{skills} \
+           WHERE {fits}{skills} \
              {rules} \
-           ORDER BY t.priority DESC, t.seq LIMIT 1 FOR UPDATE OF t SKIP LOCKED), \
+           {OFFER_ORDER} LIMIT 1 FOR UPDATE OF t SKIP LOCKED), \
          budget AS ( \
            UPDATE repos SET active_leases = active_leases + 1 \
-           WHERE id = (SELECT repo_id FROM pick) AND open_prs + active_leases < max_open_prs \
+           WHERE id = (SELECT repo_id FROM pick) AND {budget} \
            RETURNING id, area_locks_enabled), \
          took AS ( \
            UPDATE tasks SET status = 'leased', worker_id = $2, lease_id = $3, \
@@ -271,6 +268,8 @@ async fn claim_statement<'c>(
            (SELECT id FROM ev) AS event_id, k.* \
          FROM (SELECT 1 AS one) o LEFT JOIN ({took}) k ON TRUE",
         took = returned_task_select("took"),
+        fits = worker_fits("$7"),
+        budget = budget_has_room(""),
     );
     let actor = format!("worker:{}", seen.id);
     let data = json!({"lease_id": lease_id, "status": "leased"});

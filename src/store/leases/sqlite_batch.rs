@@ -18,14 +18,14 @@
 
 use serde_json::{Value, json};
 
-use super::claim_rules::{HOUR_MS, repo_rules, skill_rule};
+use super::claim_rules::{OFFER_ORDER, repo_rules, skill_rule, worker_fits};
 use super::{Move, MovePlan, inconsistent, task_lease_points};
 use crate::domain::{Event, Lease};
 use crate::store::engine::columns::{Columns, Outcome};
 use crate::store::engine::sqlite_direct::Param;
 use crate::store::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use crate::store::workers::online_event;
-use crate::store::{NACK_COOLDOWN_MS, NewEvent, StoreError, WriteTx, format_ts, new_id};
+use crate::store::{HOUR_MS, NACK_COOLDOWN_MS, NewEvent, StoreError, WriteTx, format_ts, new_id};
 
 /// One operation's statements in a batch: SQL whose parameters are `$1` to `$N`, the number of
 /// statements, and the `N` values to bind.
@@ -147,6 +147,7 @@ impl WriteTx {
         // since.
         let skills = skill_rule(crate::store::Backend::Sqlite, seen, "$12");
         let rules = repo_rules(crate::store::Backend::Sqlite, "$2", "$7", "$11");
+        let fits = worker_fits("$8");
         let sql = format!(
             "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2 \
                RETURNING id; \
@@ -157,12 +158,9 @@ impl WriteTx {
                  FROM repos r WHERE r.id = tasks.repo_id) = 1 THEN area END \
              WHERE status = 'ready' AND seq = ( \
                SELECT t.seq FROM workers w CROSS JOIN tasks t CROSS JOIN repos r \
-               WHERE w.id = $2 AND w.status <> 'paused' AND w.skills = $8 \
-                 AND w.active_tasks < w.max_concurrent_tasks \
-                 AND t.status = 'ready' AND r.id = t.repo_id \
-                 AND t.estimate_points <= w.capacity_points - w.active_points{skills} \
+               WHERE w.id = $2 AND {fits}{skills} \
                  {rules} \
-               ORDER BY t.priority DESC, t.seq LIMIT 1); \
+               {OFFER_ORDER} LIMIT 1); \
              UPDATE repos SET active_leases = active_leases + 1 \
                WHERE id = (SELECT repo_id FROM tasks WHERE lease_id = $3); \
              UPDATE workers SET active_tasks = active_tasks + 1, active_points = active_points + \
