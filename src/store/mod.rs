@@ -120,8 +120,8 @@ pub(crate) type ObserverSlot = Arc<std::sync::OnceLock<Arc<dyn StoreObserver>>>;
 pub struct StoreState {
     pub(crate) backend: Backend,
     /// Writes. On PostgreSQL the same pool as reads. On SQLite the factory of the one write
-    /// connection, which [`sqlite_writer::WriteConn`] holds and hands out in turns (SQLite has one writer;
-    /// queueing for it is cheaper than lock retries).
+    /// connection, which [`sqlite_writer::WriteConn`] holds and hands out in turns (SQLite has
+    /// one writer; queueing for it is cheaper than lock retries).
     pub(crate) write: AnyPool,
     /// Reads.
     pub(crate) read: AnyPool,
@@ -139,7 +139,8 @@ pub struct StoreState {
     pub(crate) signals: Arc<replicas::Signals>,
     /// SQLite: the thread that runs write transactions (see [`sqlite_writer`]).
     pub(crate) writer: Option<Arc<sqlite_writer::WriterThread>>,
-    /// SQLite: the queue of the write groups, which run on the writer thread (see [`leases::write_groups`]).
+    /// SQLite: the queue of the write groups, which run on the writer thread (see
+    /// [`leases::write_groups`]).
     pub(crate) groups: Option<Arc<leases::write_groups::WriteGroups>>,
     /// SQLite: the write connection, taken in turns (see [`sqlite_writer::WriteConn`]).
     pub(crate) write_conn: Option<sqlite_writer::WriteConn>,

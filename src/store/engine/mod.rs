@@ -10,6 +10,8 @@
 //!   write transactions;
 //! - [`sqlite_direct`]: SQLite connections whose statements run on the calling thread;
 //! - [`columns`]: reading a row's columns by name, whichever connection returned it.
+//!
+//! Each file is named for what it holds, and a file that serves SQLite only says so in its name.
 
 pub mod columns;
 pub(crate) mod replicas;

@@ -7,9 +7,10 @@
 //! instead, on a connection opened through `rusqlite` on the same database file and linked
 //! against the same SQLite library:
 //!
-//! - the write groups of claims, acks and status moves (`store::leases::write_groups`), on the writer thread,
-//!   with a write connection that takes the same turns as sqlx's ([`super::sqlite_writer::WriteConn`]),
-//!   so the process still writes through one connection at a time;
+//! - the write groups of claims, acks and status moves (`store::leases::write_groups`), on the
+//!   writer thread, with a write connection that takes the same turns as sqlx's
+//!   ([`super::sqlite_writer::WriteConn`]), so the process still writes through one connection
+//!   at a time;
 //! - the token look-up that authenticates every worker request ([`ReadConns`]), a single
 //!   indexed read that takes microseconds and so runs where the request is.
 //!

@@ -4,10 +4,10 @@
 //! holds it from `BEGIN` to `COMMIT`. If the holder is an ordinary task on the request runtime,
 //! every step of its transaction waits for a turn on a worker thread that is busy with hundreds of
 //! HTTP connections, and the connection sits idle meanwhile: the queue behind it grows with the
-//! load. Here the write groups of the hot paths (`store::leases::write_groups`) and the other lease operations
-//! run on a small runtime with one thread that does nothing else, so the connection passes from
-//! one transaction to the next without waiting behind request handling. PostgreSQL has no single
-//! writer and runs them where they are.
+//! load. Here the write groups of the hot paths (`store::leases::write_groups`) and the other
+//! lease operations run on a small runtime with one thread that does nothing else, so the
+//! connection passes from one transaction to the next without waiting behind request handling.
+//! PostgreSQL has no single writer and runs them where they are.
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -29,6 +29,9 @@
 //!   transaction on the writer thread;
 //! - [`postgres_statement`]: PostgreSQL's plain paths, one statement each;
 //! - [`expiry`]: leases past their deadline.
+//!
+//! The plain paths' files are named for their backend and their shape: a batch of statements in
+//! one round trip on SQLite, one statement on PostgreSQL.
 
 pub(crate) mod claim_rules;
 mod expiry;
