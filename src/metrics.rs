@@ -454,7 +454,7 @@ pub fn worker_auth(remembered: bool) {
     record(|| counter!(WORKER_AUTH, "source" => source).increment(1));
 }
 
-/// Counts one single-statement claim that lost a race (see `store::single`).
+/// Counts one single-statement claim that lost a race (see `store::leases::postgres_statement`).
 pub fn claim_race() {
     record(|| counter!(CLAIM_RACES).increment(1));
 }

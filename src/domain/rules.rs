@@ -2,8 +2,8 @@
 //!
 //! A task is offered to a worker only if every rule holds at the moment of the claim (OWP spec,
 //! "Scheduling rules"). `check` is the rule book in one place, in words. The claim statements
-//! enforce the same rules in SQL (`store::leases`, with the statements of `store::single` and
-//! `store::batched`); a claim of one named task (`claim_task`, behind `/owp claim`) calls `check`
+//! enforce the same rules in SQL (`store::leases`, with the statements of `store::leases::postgres_statement` and
+//! `store::leases::sqlite_batch`); a claim of one named task (`claim_task`, behind `/owp claim`) calls `check`
 //! first, inside its transaction, so that a refusal names the rule that failed, and its statement
 //! then checks the rules again. Comment claims use `check` to explain a refusal in words.
 

@@ -28,7 +28,8 @@
 use crate::github::events::{self, Event};
 use crate::github::service::{Github, RepoSettings, target};
 use crate::github::sync::{ApplyError, join_repo, show_checks, to_i64};
-use crate::store::github::{DeliveryOutcome, OutboxTarget};
+use crate::store::github::inbox::DeliveryOutcome;
+use crate::store::github::outbox::OutboxTarget;
 use crate::store::{StoreError, WriteTx};
 
 mod claims;

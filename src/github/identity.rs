@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::domain::TaskStatus;
 use crate::github::service::target;
-use crate::store::github::GhRepo;
+use crate::store::github::installations::GhRepo;
 use crate::store::leases::{LeaseEnd, Move};
 use crate::store::{NewEvent, StoreError, WriteTx};
 

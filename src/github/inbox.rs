@@ -18,7 +18,7 @@ use crate::github::events::{self, Event};
 use crate::github::service::Github;
 use crate::github::sync::ApplyError;
 use crate::store::StoreError;
-use crate::store::github::InboxDelivery;
+use crate::store::github::inbox::InboxDelivery;
 
 /// How long a claimed delivery is reserved for the process applying it.
 pub const CLAIM_MS: i64 = 120_000;

@@ -256,13 +256,15 @@ impl GithubParts {
 }
 
 /// The write pacing the configuration asks for (GitHub's limits where it says nothing).
-fn write_pacing(config: &crate::config::GithubConfig) -> crate::store::github::WritePacing {
-    let default = crate::store::github::WritePacing::default();
+fn write_pacing(
+    config: &crate::config::GithubConfig,
+) -> crate::store::github::write_pacing::WritePacing {
+    let default = crate::store::github::write_pacing::WritePacing::default();
     let windows = config
         .github_write_windows_ms
         .as_deref()
         .unwrap_or_default();
-    crate::store::github::WritePacing {
+    crate::store::github::write_pacing::WritePacing {
         per_minute: config
             .github_writes_per_minute
             .map_or(default.per_minute, i64::from),

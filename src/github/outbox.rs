@@ -11,11 +11,11 @@
 //! - Failures: server errors and the network are retried with a growing delay; `Retry-After` and
 //!   an exhausted rate limit pause the whole installation until GitHub says; a secondary limit
 //!   named without a time pauses it a minute, doubling while it repeats (never failing the row);
-//!   refusals (the issue
-//!   is gone) mark the row failed. Content-creating requests stay under
-//!   [`crate::store::github::WRITES_PER_MINUTE`] and [`crate::store::github::WRITES_PER_HOUR`]
-//!   per installation, about a second apart ([`crate::store::github::WritePacing`]), counted in
-//!   the database across replicas; a row that would have to wait is put back before anything is
+//!   refusals (the issue is gone) mark the row failed. Content-creating requests stay under
+//!   [`WRITES_PER_MINUTE`](crate::store::github::write_pacing::WRITES_PER_MINUTE) and
+//!   [`WRITES_PER_HOUR`](crate::store::github::write_pacing::WRITES_PER_HOUR) per installation,
+//!   about a second apart ([`WritePacing`](crate::store::github::write_pacing::WritePacing)),
+//!   counted in the database across replicas; a row that would have to wait is put back before anything is
 //!   read for it.
 
 use std::sync::Arc;
@@ -29,7 +29,7 @@ use crate::github::api::{self, Answer, CallError};
 use crate::github::messages::{self, Budget, Holder, StatusView};
 use crate::github::service::Github;
 use crate::store::StoreError;
-use crate::store::github::{OutboxKind, OutboxRow};
+use crate::store::github::outbox::{OutboxKind, OutboxRow};
 use crate::store::rows::TaskRow;
 
 /// How long a claimed row is reserved for the process sending it.

@@ -22,7 +22,11 @@ use crate::github::raw_calls::{FileText, RepoPermission};
 use crate::github::repo_config::RepoConfig;
 use crate::github::signature::WebhookSecrets;
 use crate::github::{api, messages};
-use crate::store::github::{self as gh, OutboxTarget};
+use crate::store::github::claims::{claim_of_task, delete_claim};
+use crate::store::github::installations::GhRepo;
+use crate::store::github::issues::task_targets;
+use crate::store::github::outbox::{OutboxTarget, enqueue_comment, enqueue_status};
+use crate::store::github::write_pacing::WritePacing;
 use crate::store::{ChangeHook, Store, StoreError};
 
 /// How long a maintainer check is trusted.
@@ -67,7 +71,7 @@ pub struct Github {
     /// How often the App answers one person.
     pub(crate) replies: crate::github::throttle::ReplyThrottle,
     /// How the App's comments, edits and reactions are paced per installation.
-    pub(crate) pacing: gh::WritePacing,
+    pub(crate) pacing: WritePacing,
 }
 
 /// Counts a background step as under way while it lives.
@@ -314,7 +318,7 @@ async fn parse_bounded(text: String) -> Result<RepoConfig, String> {
 }
 
 /// The settings recorded for a repository row.
-pub fn settings_of(row: Option<&gh::GhRepo>) -> RepoSettings {
+pub fn settings_of(row: Option<&GhRepo>) -> RepoSettings {
     let config = row
         .and_then(|r| r.config.as_deref())
         .and_then(|json| serde_json::from_str::<RepoConfig>(json).ok())
@@ -355,7 +359,7 @@ impl ChangeHook for OutboxHook {
                 .filter_map(|e| e.task_id.as_deref().map(|task_id| (e, task_id)))
                 .collect();
             let ids: Vec<&str> = task_events.iter().map(|&(_, id)| id).collect();
-            let targets = gh::task_targets(conn, &ids).await?;
+            let targets = task_targets(conn, &ids).await?;
             let mut queued: HashSet<&str> = HashSet::new();
             for (event, task_id) in task_events {
                 let Some((repo, number, installation)) = targets.get(task_id) else {
@@ -363,16 +367,16 @@ impl ChangeHook for OutboxHook {
                 };
                 let to = target(*installation, repo, *number);
                 if queued.insert(task_id) {
-                    gh::enqueue_status(conn, now, &to, task_id).await?;
+                    enqueue_status(conn, now, &to, task_id).await?;
                 }
-                if let Some(claim) = gh::claim_of_task(conn, task_id).await?
+                if let Some(claim) = claim_of_task(conn, task_id).await?
                     && ends_lease(event, &claim.lease_id)
                 {
                     if event.kind == "lease.expired" {
                         let body = messages::claim_expired(&claim.login, ttl_days(claim.ttl_ms));
-                        gh::enqueue_comment(conn, now, &to, Some(task_id), &body).await?;
+                        enqueue_comment(conn, now, &to, Some(task_id), &body).await?;
                     }
-                    gh::delete_claim(conn, task_id).await?;
+                    delete_claim(conn, task_id).await?;
                 }
             }
             Ok(())

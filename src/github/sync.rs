@@ -16,7 +16,7 @@ use crate::github::identity;
 use crate::github::messages::{self, Holder};
 use crate::github::service::{Github, RepoSettings, target};
 use crate::store::deps::ExternalBlocker;
-use crate::store::github::{LinkedPr, PrState};
+use crate::store::github::pulls::{LinkedPr, PrState};
 use crate::store::leases::{LeaseEnd, Move};
 use crate::store::repos::RepoUpsert;
 use crate::store::rows::TaskRow;

@@ -157,7 +157,7 @@ pub async fn ack(
     WorkerAuth(worker): WorkerAuth,
     Path(lease_id): Path<String>,
 ) -> ApiResult<Json<Task>> {
-    // On SQLite the ack joins the next write group (see `store::group`).
+    // On SQLite the ack joins the next write group (see `store::leases::write_groups`).
     Ok(Json(
         state
             .store

@@ -30,7 +30,7 @@ pub enum StoreError {
     /// the transaction was written, and a retry may succeed once space is freed.
     #[error("the database storage is full")]
     StorageFull,
-    /// An error of a statement run on the calling thread (see [`super::direct`]).
+    /// An error of a statement run on the calling thread (see [`super::engine::sqlite_direct`]).
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
     #[error("migration error: {0}")]

@@ -1,4 +1,4 @@
-//! The audit log: read side (the write side is `door::WriteTx::commit`).
+//! The audit log: read side (the write side is `engine::write_tx::WriteTx::commit`).
 
 use serde_json::Value;
 use sqlx::AssertSqlSafe;

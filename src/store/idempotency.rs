@@ -1,6 +1,6 @@
 //! `Idempotency-Key`: the first response to (caller, key) is stored and replayed for 24 hours.
 
-use super::writer::ExecuteWrite;
+use super::engine::sqlite_writer::ExecuteWrite;
 use super::{Store, StoreError, now_ms};
 
 /// Keys are kept this long.

@@ -2,35 +2,32 @@
 //!
 //! One set of queries runs on both backends through sqlx's `Any` driver (SQLite embedded by default,
 //! PostgreSQL for several replicas). Timestamps are integer milliseconds, booleans 0/1, JSON is TEXT,
-//! so the same SQL works on both. Every state change goes through [`door::WriteTx`]: one transaction
-//! that also appends its audit events (and whatever a [`door::ChangeHook`] adds, e.g. the GitHub
+//! so the same SQL works on both. Every state change goes through [`WriteTx`]: one transaction
+//! that also appends its audit events (and whatever a [`ChangeHook`] adds, e.g. the GitHub
 //! comment outbox).
+//!
+//! The table modules (tasks, leases, workers, repos, events, github, …) sit on [`engine`]: the
+//! connections, the write transaction and the SQLite writer thread, which know no table but the
+//! audit log. The engine imports none of them.
 
 pub mod archive;
-mod batched;
 pub mod board;
 mod checks;
 pub mod deps;
-mod direct;
-pub mod door;
+pub mod engine;
 pub mod error;
 pub mod events;
 pub mod gauges;
 pub mod github;
-mod github_identity;
-mod group;
 pub mod idempotency;
 pub mod known_workers;
 pub mod leases;
 pub mod preview;
-pub mod replicas;
 pub mod repos;
 pub mod reputation;
 pub mod rows;
-mod single;
 pub mod tasks;
 pub mod workers;
-mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,9 +36,10 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, AssertSqlSafe, Executor};
 use tokio::sync::Notify;
 
-pub use door::{ChangeHook, NewEvent, WriteTx};
+pub use engine::write_tx::{ChangeHook, NewEvent, WriteTx};
+use engine::{replicas, sqlite_direct, sqlite_writer};
 pub use error::StoreError;
-pub use group::StatusRequest;
+pub use leases::write_groups::StatusRequest;
 
 /// Which database is behind the pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,12 +70,16 @@ impl Default for Timing {
 }
 
 /// How long a SQLite connection waits for another process's write lock before it reports the
-/// database busy (see `sqlite_pool`; [`direct`] uses it for its writer too).
+/// database busy (see `sqlite_pool`; [`sqlite_direct`] uses it for its writer too).
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connections a PostgreSQL store opened with [`Store::open`] keeps at most (`owp serve` chooses
 /// its own, `OWP_DATABASE_POOL`).
 const OPEN_PG_POOL: u32 = 16;
+
+/// An hour in milliseconds: the window of a repository's hourly claim cap (the trigger of
+/// migration 0021 counts the same hour) and of the GitHub App's hourly write budget.
+pub const HOUR_MS: i64 = 3_600_000;
 
 /// Nacked tasks are not offered to the same worker again for this long.
 pub const NACK_COOLDOWN_MS: i64 = 3_600_000;
@@ -119,8 +121,8 @@ pub(crate) type ObserverSlot = Arc<std::sync::OnceLock<Arc<dyn StoreObserver>>>;
 pub struct StoreState {
     pub(crate) backend: Backend,
     /// Writes. On PostgreSQL the same pool as reads. On SQLite the factory of the one write
-    /// connection, which [`writer::WriteConn`] holds and hands out in turns (SQLite has one writer;
-    /// queueing for it is cheaper than lock retries).
+    /// connection, which [`sqlite_writer::WriteConn`] holds and hands out in turns (SQLite has
+    /// one writer; queueing for it is cheaper than lock retries).
     pub(crate) write: AnyPool,
     /// Reads.
     pub(crate) read: AnyPool,
@@ -136,13 +138,16 @@ pub struct StoreState {
     /// The commit-safe read position of the event log (see [`replicas`]).
     pub(crate) horizon: Arc<replicas::Horizon>,
     pub(crate) signals: Arc<replicas::Signals>,
-    /// SQLite: the thread that runs write transactions (see [`writer`]).
-    pub(crate) writer: Option<Arc<writer::WriterThread>>,
-    /// SQLite: the write connection, taken in turns (see [`writer::WriteConn`]).
-    pub(crate) write_conn: Option<writer::WriteConn>,
+    /// SQLite: the thread that runs write transactions (see [`sqlite_writer`]).
+    pub(crate) writer: Option<Arc<sqlite_writer::WriterThread>>,
+    /// SQLite: the queue of the write groups, which run on the writer thread (see
+    /// [`leases::write_groups`]).
+    pub(crate) groups: Option<Arc<leases::write_groups::WriteGroups>>,
+    /// SQLite: the write connection, taken in turns (see [`sqlite_writer::WriteConn`]).
+    pub(crate) write_conn: Option<sqlite_writer::WriteConn>,
     /// SQLite: read connections for worker authentication on the calling thread (see
-    /// [`direct::ReadConns`]).
-    pub(crate) direct_reads: Option<Arc<direct::ReadConns>>,
+    /// [`sqlite_direct::ReadConns`]).
+    pub(crate) direct_reads: Option<Arc<sqlite_direct::ReadConns>>,
     /// Workers found by their tokens lately (see [`known_workers`]).
     pub(crate) known_workers: Arc<known_workers::KnownWorkers>,
     /// The runtime that opened this store (the request runtime): background work started by a
@@ -206,11 +211,15 @@ impl Store {
         };
         // SQLite: the file the direct connections open (none for an in-memory database).
         let file = match backend {
-            Backend::Sqlite => direct::database_file(url),
+            Backend::Sqlite => sqlite_direct::database_file(url),
             Backend::Postgres => None,
         };
         let write_conn = match backend {
-            Backend::Sqlite => Some(writer::WriteConn::new(write.clone(), file.clone())),
+            Backend::Sqlite => Some(sqlite_writer::WriteConn::new(write.clone(), file.clone())),
+            Backend::Postgres => None,
+        };
+        let writer = match backend {
+            Backend::Sqlite => Some(sqlite_writer::WriterThread::start()?),
             Backend::Postgres => None,
         };
         let observer = ObserverSlot::default();
@@ -228,12 +237,12 @@ impl Store {
             expiry_quiet_until: Arc::default(),
             horizon: Arc::default(),
             signals: Arc::default(),
-            writer: match backend {
-                Backend::Sqlite => Some(writer::WriterThread::start()?),
-                Backend::Postgres => None,
-            },
+            groups: writer
+                .as_deref()
+                .map(leases::write_groups::WriteGroups::start),
+            writer,
             write_conn,
-            direct_reads: file.map(|file| Arc::new(direct::ReadConns::new(file))),
+            direct_reads: file.map(|file| Arc::new(sqlite_direct::ReadConns::new(file))),
             known_workers: Arc::default(),
             home: tokio::runtime::Handle::current(),
             observer,
@@ -302,7 +311,7 @@ impl Store {
 async fn sqlite_pool(url: &str, max: u32, writer: bool) -> Result<AnyPool, StoreError> {
     let pool = AnyPoolOptions::new()
         .max_connections(max)
-        // The writer's connection is taken out of its pool (see `writer::WriteConn`).
+        // The writer's connection is taken out of its pool (see `sqlite_writer::WriteConn`).
         .min_connections(u32::from(!writer))
         .acquire_timeout(Duration::from_secs(30))
         // A connection to a local file cannot go stale: no ping (a round trip to the
@@ -342,7 +351,7 @@ async fn sqlite_pool(url: &str, max: u32, writer: bool) -> Result<AnyPool, Store
 /// it ([`restart_log`]). After a try that failed (a reader that keeps a transaction open, in this
 /// process or another, or another process's checkpoint) it tries again after [`RESTART_RETRY`].
 /// Ends when the pool is closed.
-async fn checkpoint_loop(read: AnyPool, write: writer::WriteConn, observer: ObserverSlot) {
+async fn checkpoint_loop(read: AnyPool, write: sqlite_writer::WriteConn, observer: ObserverSlot) {
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_restart = tokio::time::Instant::now();
@@ -408,7 +417,7 @@ async fn passive_checkpoint(read: &AnyPool) -> Result<i64, sqlx::Error> {
 /// the writes.
 async fn restart_log(
     read: &AnyPool,
-    write: &writer::WriteConn,
+    write: &sqlite_writer::WriteConn,
 ) -> Result<(bool, Duration), StoreError> {
     for _ in 0..RESTART_CATCH_UP {
         passive_checkpoint(read).await?;
@@ -431,7 +440,7 @@ const RESTART_RETRY: Duration = Duration::from_secs(1);
 
 /// A restarting checkpoint on the write connection (the caller holds the turn), whose busy
 /// timeout is [`RESTART_WAIT`] meanwhile; whether it finished.
-async fn restart_checkpoint(turn: &mut writer::WriteTurn) -> Result<bool, StoreError> {
+async fn restart_checkpoint(turn: &mut sqlite_writer::WriteTurn) -> Result<bool, StoreError> {
     turn.execute(busy_timeout(RESTART_WAIT)).await?;
     let done: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(RESTART)")
         .fetch_one(&mut **turn)

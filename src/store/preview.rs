@@ -1,8 +1,8 @@
 //! Why not me: the ready tasks a worker would be offered first, each with every rule that keeps
 //! it from that worker now (`GET /v1/work/preview`). It changes nothing.
 //!
-//! The conditions are the claim's own ([`super::leases::claim_conditions`] and
-//! [`super::leases::skill_conditions`]: the same SQL text the claim statements join), read one by
+//! The conditions are the claim's own ([`super::leases::claim_rules::claim_conditions`] and
+//! [`super::leases::claim_rules::skill_conditions`]: the same SQL text the claim statements join), read one by
 //! one as columns; the worker's own limits (paused, concurrent tasks, capacity) are read from its
 //! row in the same statement, as the claim reads them.
 //! So a task the preview calls eligible is one the claim would take at that moment, and the
@@ -12,9 +12,9 @@
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::leases::{Condition, HOUR_MS, claim_conditions, skill_conditions};
+use super::leases::claim_rules::{Condition, claim_conditions, skill_conditions};
 use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
-use super::{NACK_COOLDOWN_MS, Store, StoreError};
+use super::{HOUR_MS, NACK_COOLDOWN_MS, Store, StoreError};
 use crate::domain::rules::{self, Refusal};
 
 /// How many ready tasks a preview looks at, first in offer order.

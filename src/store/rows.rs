@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::direct::Plain;
+use super::engine::columns::Columns;
 use super::{StoreError, format_ts};
 use crate::domain::{
     Priority, RepoContract, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus,
@@ -92,57 +92,6 @@ fn json_map(text: &str) -> Map<String, Value> {
         _ => Map::new(),
     }
 }
-
-/// Read access by column name to a row of any source: sqlx's rows, and the rows of the SQLite
-/// statements that run on the writer thread itself ([`super::direct`]).
-pub trait Columns {
-    fn col<T: Cell>(&self, name: &str) -> Result<T, StoreError>;
-}
-
-/// A column type the rows of this module are made of.
-pub trait Cell: Sized {
-    fn from_any(row: &AnyRow, name: &str) -> Result<Self, StoreError>;
-    fn from_plain(value: &Plain) -> Option<Self>;
-}
-
-impl Columns for AnyRow {
-    fn col<T: Cell>(&self, name: &str) -> Result<T, StoreError> {
-        T::from_any(self, name)
-    }
-}
-
-/// `i64`, `String` and their `Option`s: what every column of these rows is.
-macro_rules! cell {
-    ($t:ty, |$v:ident| $plain:expr) => {
-        impl Cell for $t {
-            fn from_any(row: &AnyRow, name: &str) -> Result<Self, StoreError> {
-                Ok(row.try_get(name)?)
-            }
-            fn from_plain($v: &Plain) -> Option<Self> {
-                $plain
-            }
-        }
-    };
-}
-
-cell!(i64, |v| match v {
-    Plain::Int(i) => Some(*i),
-    _ => None,
-});
-cell!(Option<i64>, |v| match v {
-    Plain::Int(i) => Some(Some(*i)),
-    Plain::Null => Some(None),
-    _ => None,
-});
-cell!(String, |v| match v {
-    Plain::Text(s) => Some(s.clone()),
-    _ => None,
-});
-cell!(Option<String>, |v| match v {
-    Plain::Text(s) => Some(Some(s.clone())),
-    Plain::Null => Some(None),
-    _ => None,
-});
 
 fn bad_row(what: &str, value: &str) -> StoreError {
     StoreError::Db(sqlx::Error::Decode(
@@ -304,11 +253,11 @@ impl WorkerRow {
         })
     }
 
-    /// Seen less than [`super::workers::SEEN_GRANULARITY_MS`] ago: marking it seen again would
+    /// Seen less than [`SEEN_GRANULARITY_MS`] ago: marking it seen again would
     /// move its online window by less than presence can show, so it is not written.
     pub fn seen_lately(&self, now: i64) -> bool {
         self.last_seen_at
-            .is_some_and(|t| now - t < super::workers::SEEN_GRANULARITY_MS && now - t >= 0)
+            .is_some_and(|t| now - t < SEEN_GRANULARITY_MS && now - t >= 0)
     }
 
     /// Online while the last contact is younger than the heartbeat TTL.
@@ -348,6 +297,9 @@ impl WorkerRow {
         }
     }
 }
+
+/// A worker seen less than this long ago is not marked seen again (see `WriteTx::mark_seen`).
+pub const SEEN_GRANULARITY_MS: i64 = 250;
 
 /// Columns of [`RepoRow`].
 pub const REPO_SELECT: &str = "SELECT id, name, max_open_prs, area_locks_enabled, open_prs, \

@@ -72,9 +72,6 @@ impl WorkerInput {
     }
 }
 
-/// See [`WriteTx::mark_seen`].
-pub const SEEN_GRANULARITY_MS: i64 = 250;
-
 /// A new bearer token: 32 random bytes from the OS CSPRNG, hex-encoded, with a readable prefix.
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
@@ -181,7 +178,7 @@ impl WriteTx {
     }
 
     /// Marks a worker seen by an authenticated request. A worker seen less than
-    /// [`SEEN_GRANULARITY_MS`] ago is not written again: its online window moves by at most that
+    /// [`super::rows::SEEN_GRANULARITY_MS`] ago is not written again: its online window moves by at most that
     /// much, well inside the one-second precision of presence.
     pub async fn mark_seen(&mut self, worker: &WorkerRow) -> Result<(), StoreError> {
         let ttl = self.store().timing.heartbeat_ttl_ms;
@@ -365,7 +362,7 @@ impl Store {
     async fn read_worker_by_token(&self, hash: &str) -> Result<Option<WorkerRow>, StoreError> {
         let sql = format!("{WORKER_SELECT} WHERE token_hash = $1");
         if let Some(reads) = &self.direct_reads {
-            // One indexed read on the calling thread (see `direct::ReadConns`).
+            // One indexed read on the calling thread (see `engine::sqlite_direct::ReadConns`).
             return reads.with(|conn| {
                 conn.read_one(&sql, &[hash.into()])?
                     .as_ref()

@@ -359,15 +359,15 @@ async fn a_comment_flood_gets_a_few_replies_then_reactions_and_repeats_collapse(
 #[tokio::test]
 async fn the_outbox_stays_under_githubs_content_creation_limits_with_status_comments_first() {
     const {
-        assert!(owp::store::github::WRITES_PER_MINUTE <= 80);
-        assert!(owp::store::github::WRITES_PER_HOUR <= 500);
+        assert!(owp::store::github::write_pacing::WRITES_PER_MINUTE <= 80);
+        assert!(owp::store::github::write_pacing::WRITES_PER_HOUR <= 500);
     }
-    let store_limit = owp::store::github::WRITES_PER_MINUTE;
+    let store_limit = owp::store::github::write_pacing::WRITES_PER_MINUTE;
     let story = Story::start().await;
     let running = story.running();
     // Replies leave room for status comments: a reply waits when only the status share is left.
     let store = &running.store;
-    let reply_share = store_limit - owp::store::github::STATUS_RESERVE_PER_MINUTE;
+    let reply_share = store_limit - owp::store::github::write_pacing::STATUS_RESERVE_PER_MINUTE;
     let used_before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM gh_write_log")
         .fetch_one(store.read_pool())
         .await
@@ -401,7 +401,7 @@ async fn the_outbox_stays_under_githubs_content_creation_limits_with_status_comm
 
 #[tokio::test]
 async fn status_comments_leave_the_outbox_before_replies() {
-    use owp::store::github::{OutboxKind, OutboxTarget};
+    use owp::store::github::outbox::{OutboxKind, OutboxTarget};
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
     let store = owp::store::Store::open(&url, owp::store::Timing::default())

@@ -1311,7 +1311,7 @@ async fn content_creation_stays_under_80_requests_a_minute_per_installation() {
 
 #[tokio::test]
 async fn each_outbox_row_and_job_slot_is_taken_by_one_process() {
-    use owp::store::github::OutboxTarget;
+    use owp::store::github::outbox::OutboxTarget;
     let (_dir, a, b) = two_stores().await;
     let mut tx = a.begin().await.unwrap();
     tx.gh_upsert_installation(7, "octo-org", false)

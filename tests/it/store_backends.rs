@@ -1417,7 +1417,7 @@ async fn requests_mark_their_worker_seen() {
             };
             // The request is authenticated with the worker as it was read then.
             let stale = s.worker(&w.id).await.unwrap().unwrap();
-            let gap = owp::store::workers::SEEN_GRANULARITY_MS as u64 + 50;
+            let gap = owp::store::rows::SEEN_GRANULARITY_MS as u64 + 50;
             tokio::time::sleep(Duration::from_millis(gap)).await;
             let before = seen_at(s.clone(), w.id.clone()).await;
             let acked = s.ack_for(&stale, &lease.lease_id).await.unwrap();

@@ -7,7 +7,7 @@ use crate::domain::TaskStatus;
 use crate::domain::rules::Refusal;
 use crate::github::messages::{self, Budget, ClaimRefusal, CommandRefusal, Holder};
 use crate::github::sync::{holder_of, holds, let_go_if_out_of_pool, linked_worker, pr_url};
-use crate::store::leases::HOUR_MS;
+use crate::store::HOUR_MS;
 use crate::store::rows::TaskRow;
 use crate::store::{NewEvent, StoreError, WriteTx};
 

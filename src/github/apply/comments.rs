@@ -10,7 +10,8 @@ use crate::github::events::{CommentAction, CommentEvent};
 use crate::github::messages::{self, ClaimRefusal, CommandRefusal};
 use crate::github::service::Github;
 use crate::github::sync::{ApplyError, key_of, linked_worker};
-use crate::store::github::{DeliveryOutcome, LinkRefusal};
+use crate::store::github::inbox::DeliveryOutcome;
+use crate::store::github::worker_links::LinkRefusal;
 use crate::store::{NewEvent, StoreError, WriteTx};
 
 use super::claims::{claim, release, renew};

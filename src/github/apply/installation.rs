@@ -10,7 +10,7 @@ use crate::github::events::{
 use crate::github::identity;
 use crate::github::service::Github;
 use crate::github::sync::{ApplyError, join_repo, leave_repo, leave_repo_because, to_i64};
-use crate::store::github::DeliveryOutcome;
+use crate::store::github::inbox::DeliveryOutcome;
 
 use super::{NOT_INSTALLED, actor, ignore};
 

@@ -8,7 +8,7 @@ use crate::github::identity;
 use crate::github::service::Github;
 use crate::github::sync::{ApplyError, apply_blockers, key_of, read_blockers, sync_issue, to_i64};
 use crate::store::deps::ExternalBlocker;
-use crate::store::github::DeliveryOutcome;
+use crate::store::github::inbox::DeliveryOutcome;
 use crate::store::leases::{LeaseEnd, Move};
 
 use super::{NOT_INSTALLED, actor, ignore, installation_for};

@@ -4,7 +4,7 @@
 use crate::github::events::{PullRequestAction, PullRequestEvent};
 use crate::github::service::Github;
 use crate::github::sync::{ApplyError, pr_author_is_maintainer, sync_pull};
-use crate::store::github::DeliveryOutcome;
+use crate::store::github::inbox::DeliveryOutcome;
 
 use super::{NOT_INSTALLED, actor, ignore, installation_for};
 

@@ -4,10 +4,10 @@
 //! holds it from `BEGIN` to `COMMIT`. If the holder is an ordinary task on the request runtime,
 //! every step of its transaction waits for a turn on a worker thread that is busy with hundreds of
 //! HTTP connections, and the connection sits idle meanwhile: the queue behind it grows with the
-//! load. Here the write groups of the hot paths ([`super::group`]) and the other lease operations
-//! run on a small runtime with one thread that does nothing else, so the connection passes from
-//! one transaction to the next without waiting behind request handling. PostgreSQL has no single
-//! writer and runs them where they are.
+//! load. Here the write groups of the hot paths (`store::leases::write_groups`) and the other
+//! lease operations run on a small runtime with one thread that does nothing else, so the
+//! connection passes from one transaction to the next without waiting behind request handling.
+//! PostgreSQL has no single writer and runs them where they are.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -18,19 +18,13 @@ use sqlx::any::{AnyArguments, AnyQueryResult};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Connection};
 
-use super::direct::DirectConn;
-use super::{Store, StoreError};
+use super::sqlite_direct::DirectConn;
+use crate::store::{Store, StoreError};
 
 /// The runtime that runs write transactions (SQLite only). Its thread ends when the last
 /// [`Store`] clone is dropped.
 pub(crate) struct WriterThread {
     handle: tokio::runtime::Handle,
-    /// The queue of the hot write paths (see [`super::group`]).
-    pub(super) jobs: super::group::JobQueue,
-    /// Operations committed in groups of several so far.
-    pub(super) grouped: std::sync::atomic::AtomicU64,
-    /// Groups committed on the direct connection so far.
-    pub(super) direct_groups: std::sync::atomic::AtomicU64,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -41,8 +35,6 @@ impl WriterThread {
             .build()
             .map_err(|e| StoreError::Config(format!("cannot start the writer runtime: {e}")))?;
         let handle = runtime.handle().clone();
-        let (jobs, queue) = tokio::sync::mpsc::unbounded_channel();
-        runtime.spawn(super::group::group_loop(queue));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         std::thread::Builder::new()
             .name("owp-writer".into())
@@ -54,11 +46,14 @@ impl WriterThread {
             .map_err(|e| StoreError::Config(format!("cannot start the writer thread: {e}")))?;
         Ok(Arc::new(WriterThread {
             handle,
-            jobs,
-            grouped: Default::default(),
-            direct_groups: Default::default(),
             _stop: stop,
         }))
+    }
+
+    /// Runs `work` on the writer thread until it ends or the thread stops (e.g. the loop of the
+    /// write groups).
+    pub(crate) fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
+        self.handle.spawn(work);
     }
 }
 
@@ -81,18 +76,6 @@ impl Store {
             None => work(self.clone()).await,
         }
     }
-
-    /// [`Store::write`] run by [`Store::on_writer`]: one write transaction (retried when the
-    /// database says so) on the writer thread.
-    pub async fn write_on_writer<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
-    where
-        F: FnMut(super::WriteTx) -> Fut + Send + 'static,
-        Fut: Future<Output = (super::WriteTx, Result<T, StoreError>)> + Send,
-        T: Send + 'static,
-    {
-        self.on_writer(move |store| async move { store.write(work).await })
-            .await
-    }
 }
 
 /// SQLite: the one write connection of this process, held outside sqlx's pool. A pool checks a
@@ -101,7 +84,7 @@ impl Store {
 /// connection through a fair mutex instead. The pool stays as the connection's factory: a
 /// connection whose rollback failed is closed and the next turn opens a fresh one.
 ///
-/// A turn also holds the direct connection of the write groups ([`super::direct`]), a second
+/// A turn also holds the direct connection of the write groups ([`super::sqlite_direct`]), a second
 /// connection to the same file: whichever of the two a turn writes through, the process writes
 /// through one connection at a time, and a turn waits only for other turns, never for SQLite's
 /// lock held by this same process.

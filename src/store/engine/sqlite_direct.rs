@@ -7,13 +7,14 @@
 //! instead, on a connection opened through `rusqlite` on the same database file and linked
 //! against the same SQLite library:
 //!
-//! - the write groups of claims, acks and status moves ([`super::group`]), on the writer thread,
-//!   with a write connection that takes the same turns as sqlx's ([`super::writer::WriteConn`]),
-//!   so the process still writes through one connection at a time;
+//! - the write groups of claims, acks and status moves (`store::leases::write_groups`), on the
+//!   writer thread, with a write connection that takes the same turns as sqlx's
+//!   ([`super::sqlite_writer::WriteConn`]), so the process still writes through one connection
+//!   at a time;
 //! - the token look-up that authenticates every worker request ([`ReadConns`]), a single
 //!   indexed read that takes microseconds and so runs where the request is.
 //!
-//! Statement texts are those of [`super::batched`]: `;`-separated statements with numbered
+//! Statement texts are those of `store::leases::sqlite_batch`: `;`-separated statements with numbered
 //! parameters `$N`; each statement is prepared once and cached.
 
 use std::cell::RefCell;
@@ -25,9 +26,8 @@ use std::sync::{Arc, Mutex};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 
-use super::StoreError;
-use super::door::{OutRow, Outcome};
-use super::rows::{Cell, Columns};
+use super::columns::{OutRow, Outcome, Plain, PlainRow};
+use crate::store::{BUSY_TIMEOUT, StoreError, WAL_SIZE_LIMIT};
 
 /// A value bound to a statement parameter.
 #[derive(Clone, Debug, PartialEq)]
@@ -71,53 +71,6 @@ impl ToSql for Param {
     }
 }
 
-/// A column value as SQLite stores it.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Plain {
-    Null,
-    Int(i64),
-    Real(f64),
-    Text(String),
-    Blob(Vec<u8>),
-}
-
-impl Plain {
-    fn read(value: ValueRef<'_>) -> Plain {
-        match value {
-            ValueRef::Null => Plain::Null,
-            ValueRef::Integer(i) => Plain::Int(i),
-            ValueRef::Real(f) => Plain::Real(f),
-            ValueRef::Text(t) => Plain::Text(String::from_utf8_lossy(t).into_owned()),
-            ValueRef::Blob(b) => Plain::Blob(b.to_vec()),
-        }
-    }
-}
-
-/// A row read through this module.
-#[derive(Clone, Debug)]
-pub struct PlainRow {
-    names: Arc<[String]>,
-    values: Vec<Plain>,
-}
-
-impl Columns for PlainRow {
-    fn col<T: Cell>(&self, name: &str) -> Result<T, StoreError> {
-        let Some(i) = self.names.iter().position(|n| n == name) else {
-            return Err(StoreError::Db(sqlx::Error::ColumnNotFound(name.into())));
-        };
-        T::from_plain(&self.values[i]).ok_or_else(|| {
-            StoreError::Db(sqlx::Error::Decode(
-                format!(
-                    "column `{name}` holds {:?}, not a {}",
-                    self.values[i],
-                    std::any::type_name::<T>()
-                )
-                .into(),
-            ))
-        })
-    }
-}
-
 /// The database file behind a `sqlite:` URL, or `None` for a database that lives only in one
 /// connection's memory (a second connection would not see it).
 pub(crate) fn database_file(url: &str) -> Option<PathBuf> {
@@ -152,12 +105,12 @@ fn writer_busy(looks: i32) -> bool {
 const QUICK_LOOKS: i32 = 50;
 
 /// The pause before the writer's next look at a held write lock: 0.1 ms for the first 5 ms, then
-/// 1 ms, until [`super::BUSY_TIMEOUT`] has passed in all (`None`: give up). SQLite's own busy
+/// 1 ms, until [`BUSY_TIMEOUT`] has passed in all (`None`: give up). SQLite's own busy
 /// timeout sleeps 1, 2, 5, 10, 15, 20, 25, … 100 ms between looks, so the writer — every claim,
 /// ack and status move of the service — stayed asleep long after a short foreign write: 8 ms for
 /// a lock held 4 ms, 33 ms for one held 19 ms.
 fn busy_pause(looks: i32) -> Option<std::time::Duration> {
-    let limit_ms = i64::try_from(super::BUSY_TIMEOUT.as_millis()).unwrap_or(i64::MAX);
+    let limit_ms = i64::try_from(BUSY_TIMEOUT.as_millis()).unwrap_or(i64::MAX);
     let looks = i64::from(looks.max(0));
     let quick = i64::from(QUICK_LOOKS);
     let (pause_us, waited_ms) = if looks < quick {
@@ -183,7 +136,7 @@ impl DirectConn {
     /// Opens the (existing) database file with the settings of the service's sqlx connections:
     /// write-ahead log, `synchronous = NORMAL`, a busy timeout for other processes' writes (1 s
     /// for readers), and for the writer no automatic checkpoints (the checkpoint loop does them,
-    /// see `super`) and the log's size limit ([`super::WAL_SIZE_LIMIT`]).
+    /// see `crate::store`'s checkpoint loop) and the log's size limit ([`WAL_SIZE_LIMIT`]).
     pub(crate) fn open(path: &Path, writer: bool) -> Result<DirectConn, StoreError> {
         let flags = if writer {
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -201,7 +154,7 @@ impl DirectConn {
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")?;
         if writer {
             conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
-            conn.pragma_update(None, "journal_size_limit", super::WAL_SIZE_LIMIT)?;
+            conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         }
         // Every statement text of the hot paths stays prepared.
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -340,6 +293,7 @@ impl ReadConns {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::engine::columns::Columns;
 
     fn scratch() -> (tempfile::TempDir, DirectConn) {
         let dir = tempfile::tempdir().unwrap();
@@ -362,7 +316,7 @@ mod tests {
         let (dir, conn) = scratch();
         let wal = dir.path().join("t.db-wal");
         let blob = "x".repeat(1 << 20);
-        let limit = u64::try_from(super::super::WAL_SIZE_LIMIT).unwrap();
+        let limit = u64::try_from(WAL_SIZE_LIMIT).unwrap();
         for _ in 0..80 {
             conn.run(
                 "INSERT INTO t (name) VALUES ($1)",
@@ -399,7 +353,7 @@ mod tests {
             waited += pause;
             looks += 1;
         }
-        let timeout = super::super::BUSY_TIMEOUT;
+        let timeout = BUSY_TIMEOUT;
         assert!(
             waited >= timeout - slow && waited <= timeout + slow,
             "gave up after {waited:?} of pauses"

@@ -8,15 +8,15 @@
 use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
-use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Either, Executor, Row, Transaction};
 
-use super::direct::{DirectConn, Param, PlainRow};
-use super::rows::{Cell, Columns};
-use super::writer::WriteTurn;
-use super::{Backend, Store, StoreError, now_ms};
+use super::columns::{Columns, OutRow, Outcome};
+use super::sqlite_direct::{DirectConn, Param};
+use super::sqlite_writer::WriteTurn;
 use crate::domain::Event;
+use crate::store::{Backend, Store, StoreError, format_ts, now_ms};
 
 /// An audit event about to be appended.
 #[derive(Clone, Debug)]
@@ -75,7 +75,7 @@ pub struct WriteTx {
     events: Vec<NewEvent>,
     /// Events already appended by a [`WriteTx::batch`] (with their ids).
     written: Vec<Event>,
-    /// Workers this transaction marked seen at `now` (see [`super::known_workers`]).
+    /// Workers this transaction marked seen at `now` (see [`crate::store::known_workers`]).
     seen: Vec<String>,
     /// Whether this transaction changed what authenticating a worker returns.
     forget_known_workers: bool,
@@ -91,7 +91,7 @@ enum TxConn {
     /// [`WriteTx::batch`]). `None` once committed or rolled back.
     Sqlite(Option<WriteTurn>, SqliteState),
     /// SQLite: the same turn, but the transaction runs on the turn's direct connection, on the
-    /// calling thread ([`super::direct`]). Only statement batches run on it (no `conn()`), and no
+    /// calling thread ([`super::sqlite_direct`]). Only statement batches run on it (no `conn()`), and no
     /// hook can join it.
     Direct(Option<WriteTurn>, SqliteState),
 }
@@ -104,28 +104,6 @@ enum SqliteState {
     /// A batch failed half-way: whether the transaction is open is unknown (a rollback is sent).
     Unknown,
     Committed,
-}
-
-/// What one statement of a batch returned.
-#[derive(Default)]
-pub(crate) struct Outcome {
-    pub rows: Vec<OutRow>,
-    pub affected: u64,
-}
-
-/// A row a batch returned, from either kind of connection.
-pub(crate) enum OutRow {
-    Sqlx(AnyRow),
-    Plain(PlainRow),
-}
-
-impl Columns for OutRow {
-    fn col<T: Cell>(&self, name: &str) -> Result<T, StoreError> {
-        match self {
-            OutRow::Sqlx(row) => row.col(name),
-            OutRow::Plain(row) => row.col(name),
-        }
-    }
 }
 
 impl Store {
@@ -160,7 +138,7 @@ impl Store {
         })
     }
 
-    /// SQLite: opens a write transaction on the direct connection ([`super::direct`]) and begins
+    /// SQLite: opens a write transaction on the direct connection ([`super::sqlite_direct`]) and begins
     /// it, if this store has one and no hook has to join its transactions; `None` otherwise.
     pub(crate) async fn begin_direct(&self) -> Result<Option<WriteTx>, StoreError> {
         let Some(w) = self.write_conn.as_ref().filter(|w| w.has_direct()) else {
@@ -357,7 +335,7 @@ impl WriteTx {
                 written.push(Event {
                     id,
                     kind: e.kind.to_string(),
-                    at: super::format_ts(self.now),
+                    at: format_ts(self.now),
                     repo: e.repo,
                     task_id: e.task_id,
                     worker_id: e.worker_id,
@@ -420,7 +398,7 @@ impl WriteTx {
     }
 
     /// This transaction marks `worker_id` seen at `now`: once it commits, workers remembered
-    /// by their tokens carry that contact (see [`super::known_workers`]).
+    /// by their tokens carry that contact (see [`crate::store::known_workers`]).
     pub(crate) fn record_seen(&mut self, worker_id: &str) {
         self.seen.push(worker_id.to_string());
     }

@@ -38,7 +38,6 @@
 //! replica therefore see changes made through another within tens of milliseconds; the periodic
 //! poll of the event log remains as the fallback if a notification is lost.
 
-use super::writer::ExecuteWrite;
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
@@ -46,7 +45,9 @@ use std::time::{Duration, Instant};
 use sqlx::Row;
 use tokio::sync::Notify;
 
-use super::{Backend, Store, StoreError, WriteTx};
+use super::sqlite_writer::ExecuteWrite;
+use super::write_tx::WriteTx;
+use crate::store::{Backend, Store, StoreError};
 
 /// How long a hole in the event ids is waited on at most.
 pub const HOLE_GIVE_UP: Duration = Duration::from_secs(10);
@@ -280,9 +281,21 @@ impl Store {
         self.write_with(work, Retry::Transient).await
     }
 
+    /// [`Store::write`] run by [`Store::on_writer`]: one write transaction (retried when the
+    /// database says so) on the writer thread.
+    pub async fn write_on_writer<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: FnMut(WriteTx) -> Fut + Send + 'static,
+        Fut: Future<Output = (WriteTx, Result<T, StoreError>)> + Send,
+        T: Send + 'static,
+    {
+        self.on_writer(move |store| async move { store.write(work).await })
+            .await
+    }
+
     /// [`Store::write`] whose transaction begins with its first statements (see
     /// [`Store::begin_batched`]): for work whose first step on SQLite is a statement batch (the
-    /// claim, ack and status paths of [`super::group`]).
+    /// claim, ack and status paths of `store::leases`).
     pub(crate) async fn write_batched<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
     where
         F: FnMut(WriteTx) -> Fut,

@@ -4,7 +4,7 @@
 //! under load the hand-offs between threads, not the statements, are most of a transaction's
 //! time. So requests that arrive while a transaction runs wait in a queue, and the next
 //! transaction takes them all (up to [`MAX_GROUP`]): their statements travel in a few batches
-//! ([`super::batched`]), in the order status moves, acks, claims, and commit once. Within the
+//! ([`super::sqlite_batch`]), in the order status moves, acks, claims, and commit once. Within the
 //! group the operations apply one after the other exactly as if each had its own transaction:
 //! every statement sees the rows as the earlier ones left them, so the scheduling rules hold the
 //! same way (a claim later in the group sees the budget the earlier ones used).
@@ -15,18 +15,22 @@
 //! back and every operation runs on its own. A lone request runs on its own at once.
 //!
 //! PostgreSQL has no single writer: there every operation runs on its own, on its plain path as
-//! one statement ([`super::single`]).
+//! one statement ([`super::postgres_statement`]).
+
+use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::batched::{Claimed, MovePlan, Part, read_part, seen_part};
-use super::door::Outcome;
-use super::leases::worker_move;
-use super::rows::{TaskRow, WorkerRow};
-use super::workers::online_event;
-use super::{Store, StoreError, WriteTx};
+use super::MovePlan;
+use super::sqlite_batch::{Claimed, Part, read_part, seen_part};
+use super::worker_move;
 use crate::domain::{Lease, TaskStatus};
+use crate::store::engine::columns::Outcome;
+use crate::store::engine::sqlite_writer::WriterThread;
+use crate::store::rows::{TaskRow, WorkerRow};
+use crate::store::workers::online_event;
+use crate::store::{Store, StoreError, WriteTx};
 
 /// The most operations one group takes.
 pub(super) const MAX_GROUP: usize = 64;
@@ -56,10 +60,31 @@ pub(super) enum TaskOp {
     Status(StatusRequest),
 }
 
-pub(super) type JobQueue = mpsc::UnboundedSender<(Store, Job)>;
+/// SQLite: the queue of the write groups, whose loop runs on the writer thread, and what they
+/// have done so far.
+pub(crate) struct WriteGroups {
+    jobs: mpsc::UnboundedSender<(Store, Job)>,
+    /// Operations committed in groups of several so far.
+    grouped: std::sync::atomic::AtomicU64,
+    /// Groups committed on the direct connection so far.
+    direct_groups: std::sync::atomic::AtomicU64,
+}
+
+impl WriteGroups {
+    /// Starts the loop that takes the queued operations in groups, on `writer`'s thread.
+    pub(crate) fn start(writer: &WriterThread) -> Arc<WriteGroups> {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        writer.spawn(group_loop(queue));
+        Arc::new(WriteGroups {
+            jobs,
+            grouped: Default::default(),
+            direct_groups: Default::default(),
+        })
+    }
+}
 
 /// Takes the queued operations in groups until the store is gone. Runs on the writer thread.
-pub(super) async fn group_loop(mut queue: mpsc::UnboundedReceiver<(Store, Job)>) {
+async fn group_loop(mut queue: mpsc::UnboundedReceiver<(Store, Job)>) {
     while let Some((store, first)) = queue.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
@@ -104,7 +129,7 @@ impl Store {
     /// A worker's operation on a task it holds. It marks the worker seen unless it was lately,
     /// which the workers remembered by token learn once it committed.
     async fn task_op_for(&self, worker: &WorkerRow, op: TaskOp) -> Result<TaskRow, StoreError> {
-        let start = super::now_ms();
+        let start = crate::store::now_ms();
         let marks_seen = !worker.seen_lately(start) && worker.last_seen_at <= Some(start);
         let id = worker.id.clone();
         let task = self
@@ -120,23 +145,23 @@ impl Store {
     /// How many claims, acks and status moves this store has committed in groups of several
     /// (SQLite; always 0 on PostgreSQL).
     pub fn grouped_operations(&self) -> u64 {
-        self.writer
+        self.groups
             .as_ref()
-            .map_or(0, |w| w.grouped.load(std::sync::atomic::Ordering::Relaxed))
+            .map_or(0, |g| g.grouped.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// How many write groups this store has committed on the direct connection (SQLite
-    /// without change hooks; see [`super::direct`]).
+    /// without change hooks; see [`crate::store::engine::sqlite_direct`]).
     pub fn direct_groups(&self) -> u64 {
-        self.writer.as_ref().map_or(0, |w| {
-            w.direct_groups.load(std::sync::atomic::Ordering::Relaxed)
+        self.groups.as_ref().map_or(0, |g| {
+            g.direct_groups.load(std::sync::atomic::Ordering::Relaxed)
         })
     }
 
     async fn queued<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job = job(reply);
-        match self.writer.as_ref().map(|w| w.jobs.clone()) {
+        match self.groups.as_ref().map(|g| g.jobs.clone()) {
             Some(queue) => {
                 if let Err(mpsc::error::SendError((_, job))) = queue.send((self.clone(), job)) {
                     alone(self, job).await;
@@ -246,12 +271,12 @@ async fn together(store: &Store, jobs: Vec<Job>) -> Vec<Job> {
     if let Some(o) = store.observer() {
         o.write_group(together);
     }
-    if let Some(writer) = &store.writer {
-        writer
+    if let Some(groups) = &store.groups {
+        groups
             .grouped
             .fetch_add(together as u64, std::sync::atomic::Ordering::Relaxed);
         if direct {
-            writer
+            groups
                 .direct_groups
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }

@@ -10,7 +10,7 @@
 //! of its own to add, the statement runs on its own and commits as it ends: its row locks last
 //! for the statement and the commit's log flush, and no round trip happens while they are held.
 //!
-//! The rules are those of [`super::leases`] and [`super::batched`]. The order in which the
+//! The rules are those of [`super::transitions`], [`super::claim_rules`] and [`super::sqlite_batch`]. The order in which the
 //! expressions lock rows is forced by what each one reads from the one before it:
 //!
 //! - **Claim** (PostgreSQL's only claim of a worker; a named `/owp claim` is
@@ -36,13 +36,16 @@ use serde_json::{Value, json};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row};
 
-use super::batched::{MovePlan, inconsistent};
-use super::error::CLAIM_RACE;
-use super::leases::{HOUR_MS, Move, repo_rules, skill_rule, task_lease_points, worker_move};
-use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
-use super::workers::online_event;
-use super::{Backend, NACK_COOLDOWN_MS, Store, StoreError, Timing, WriteTx, format_ts, new_id};
+use super::claim_rules::{OFFER_ORDER, budget_has_room, repo_rules, skill_rule, worker_fits};
+use super::{Move, task_lease_points, worker_move};
+use super::{MovePlan, inconsistent};
 use crate::domain::{Event, Lease, TaskStatus};
+use crate::store::error::CLAIM_RACE;
+use crate::store::rows::{TASK_SELECT, TaskRow, WorkerRow};
+use crate::store::workers::online_event;
+use crate::store::{
+    Backend, HOUR_MS, NACK_COOLDOWN_MS, Store, StoreError, Timing, WriteTx, format_ts, new_id,
+};
 
 /// Attempts of a claim statement that keeps losing races to other claims.
 const RACE_ATTEMPTS: u32 = 8;
@@ -67,7 +70,7 @@ impl Store {
         &self,
         worker: &WorkerRow,
     ) -> Result<(Option<Lease>, i64), StoreError> {
-        let now = super::now_ms();
+        let now = crate::store::now_ms();
         if self.backend == Backend::Postgres
             && self.autocommits()
             && worker.online(now, self.timing.heartbeat_ttl_ms)
@@ -100,7 +103,7 @@ impl Store {
             // claim would have. (A database that stays busy or deadlocked is still an error.)
             Err(StoreError::Conflict {
                 code: CLAIM_RACE, ..
-            }) => Ok((None, super::now_ms())),
+            }) => Ok((None, crate::store::now_ms())),
             other => other,
         }
     }
@@ -118,12 +121,12 @@ impl Store {
     pub(super) async fn task_op_single(
         &self,
         worker: &WorkerRow,
-        op: &super::group::TaskOp,
+        op: &super::write_groups::TaskOp,
     ) -> Option<Result<TaskRow, StoreError>> {
         if self.backend != Backend::Postgres {
             return None;
         }
-        let now = super::now_ms();
+        let now = crate::store::now_ms();
         let online = worker.online(now, self.timing.heartbeat_ttl_ms);
         let done = if self.autocommits() && online {
             let ran = async {
@@ -226,22 +229,19 @@ async fn claim_statement<'c>(
     // The skills read when the request was authenticated, as a JSON array ($11); the guard
     // `w.skills = $7` makes the claim take nothing if they changed since.
     let skills = skill_rule(Backend::Postgres, seen, "$11");
-    let rules = repo_rules(super::Backend::Postgres, "$2", "$6", "$10");
+    let rules = repo_rules(crate::store::Backend::Postgres, "$2", "$6", "$10");
     let sql = format!(
         "WITH w AS ( \
            SELECT id, status, skills, active_tasks, max_concurrent_tasks, trust_level, \
              capacity_points, active_points FROM workers WHERE id = $2 FOR UPDATE), \
          pick AS ( \
            SELECT t.seq, t.repo_id FROM w CROSS JOIN tasks t CROSS JOIN repos r \
-           WHERE w.status <> 'paused' AND w.skills = $7 \
-             AND w.active_tasks < w.max_concurrent_tasks \
-             AND t.status = 'ready' AND r.id = t.repo_id \
-             AND t.estimate_points <= w.capacity_points - w.active_points{skills} \
+           WHERE {fits}{skills} \
              {rules} \
-           ORDER BY t.priority DESC, t.seq LIMIT 1 FOR UPDATE OF t SKIP LOCKED), \
+           {OFFER_ORDER} LIMIT 1 FOR UPDATE OF t SKIP LOCKED), \
          budget AS ( \
            UPDATE repos SET active_leases = active_leases + 1 \
-           WHERE id = (SELECT repo_id FROM pick) AND open_prs + active_leases < max_open_prs \
+           WHERE id = (SELECT repo_id FROM pick) AND {budget} \
            RETURNING id, area_locks_enabled), \
          took AS ( \
            UPDATE tasks SET status = 'leased', worker_id = $2, lease_id = $3, \
@@ -268,6 +268,8 @@ async fn claim_statement<'c>(
            (SELECT id FROM ev) AS event_id, k.* \
          FROM (SELECT 1 AS one) o LEFT JOIN ({took}) k ON TRUE",
         took = returned_task_select("took"),
+        fits = worker_fits("$7"),
+        budget = budget_has_room(""),
     );
     let actor = format!("worker:{}", seen.id);
     let data = json!({"lease_id": lease_id, "status": "leased"});
@@ -400,15 +402,15 @@ async fn task_op_statement(
     conn: &mut AnyConnection,
     timing: &Timing,
     worker: &WorkerRow,
-    op: &super::group::TaskOp,
+    op: &super::write_groups::TaskOp,
     now: i64,
 ) -> Result<Option<(TaskRow, Event)>, StoreError> {
     let touch = !worker.seen_lately(now);
     match op {
-        super::group::TaskOp::Ack(lease_id) => {
+        super::write_groups::TaskOp::Ack(lease_id) => {
             ack_statement(conn, timing, &worker.id, lease_id, now, touch).await
         }
-        super::group::TaskOp::Status(r) => {
+        super::write_groups::TaskOp::Status(r) => {
             let Some(task) = read_task(&mut *conn, &r.task_id).await? else {
                 return Ok(None);
             };

@@ -9,9 +9,9 @@
 
 use serde_json::json;
 
-use super::github::{GH_REPO_COLUMNS, GhRepo, decode_repo};
-use super::rows::TaskRow;
-use super::{NewEvent, StoreError, WriteTx};
+use super::installations::{GH_REPO_COLUMNS, GhRepo, decode_repo};
+use crate::store::rows::TaskRow;
+use crate::store::{NewEvent, StoreError, WriteTx};
 
 /// The clone URL a GitHub repository gets when nobody set one.
 fn default_clone_url(repo: &str) -> String {

@@ -4,27 +4,28 @@
 //! two thread hand-offs, which under load cost more than the statement itself. Here the statements
 //! of one step travel together ([`WriteTx::batch`]: `;`-separated, sharing numbered parameters),
 //! with the transaction's `BEGIN IMMEDIATE` and, where nothing else has to happen first, its
-//! `COMMIT`. The rules are the same as in [`super::leases`] (which PostgreSQL uses); what keeps them
+//! `COMMIT`. The rules are the same as in [`super::transitions`] and [`super::claim_rules`]; what keeps them
 //! here is that SQLite serialises write transactions: the claim's single conditional `UPDATE`
 //! picks and takes the first task in offer order that passes every rule against the rows as they
 //! are inside this transaction, and the counter updates that follow it in the same transaction
 //! apply only to the task it took (they find it by its new lease id).
 //!
 //! Each operation is a [`Part`]: its statements, numbered from `$1`, and the values they bind.
-//! Several parts travel in one batch with their parameters renumbered (see [`super::group`]).
+//! Several parts travel in one batch with their parameters renumbered (see [`super::write_groups`]).
 //!
 //! Whatever is not the plain happy path (an unknown lease, an expired one, another holder, an
-//! invalid move) is handed to the general code in [`super::leases`] within the same transaction.
+//! invalid move) is handed to the general code in [`super::transitions`] within the same transaction.
 
 use serde_json::{Value, json};
 
-use super::direct::Param;
-use super::door::Outcome;
-use super::leases::{CreditTo, HOUR_MS, LeaseEnd, Move, repo_rules, skill_rule, task_lease_points};
-use super::rows::{Columns, TASK_SELECT, TaskRow, WorkerRow};
-use super::workers::online_event;
-use super::{NACK_COOLDOWN_MS, NewEvent, StoreError, WriteTx, format_ts, new_id};
-use crate::domain::{Event, Lease, TaskStatus};
+use super::claim_rules::{OFFER_ORDER, repo_rules, skill_rule, worker_fits};
+use super::{Move, MovePlan, inconsistent, task_lease_points};
+use crate::domain::{Event, Lease};
+use crate::store::engine::columns::{Columns, Outcome};
+use crate::store::engine::sqlite_direct::Param;
+use crate::store::rows::{TASK_SELECT, TaskRow, WorkerRow};
+use crate::store::workers::online_event;
+use crate::store::{HOUR_MS, NACK_COOLDOWN_MS, NewEvent, StoreError, WriteTx, format_ts, new_id};
 
 /// One operation's statements in a batch: SQL whose parameters are `$1` to `$N`, the number of
 /// statements, and the `N` values to bind.
@@ -144,8 +145,9 @@ impl WriteTx {
         // The skill filter takes the skills read when the request was authenticated (as a JSON
         // array in $12); the guard `w.skills = $8` makes the claim take nothing if they changed
         // since.
-        let skills = skill_rule(super::Backend::Sqlite, seen, "$12");
-        let rules = repo_rules(super::Backend::Sqlite, "$2", "$7", "$11");
+        let skills = skill_rule(crate::store::Backend::Sqlite, seen, "$12");
+        let rules = repo_rules(crate::store::Backend::Sqlite, "$2", "$7", "$11");
+        let fits = worker_fits("$8");
         let sql = format!(
             "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2 \
                RETURNING id; \
@@ -156,12 +158,9 @@ impl WriteTx {
                  FROM repos r WHERE r.id = tasks.repo_id) = 1 THEN area END \
              WHERE status = 'ready' AND seq = ( \
                SELECT t.seq FROM workers w CROSS JOIN tasks t CROSS JOIN repos r \
-               WHERE w.id = $2 AND w.status <> 'paused' AND w.skills = $8 \
-                 AND w.active_tasks < w.max_concurrent_tasks \
-                 AND t.status = 'ready' AND r.id = t.repo_id \
-                 AND t.estimate_points <= w.capacity_points - w.active_points{skills} \
+               WHERE w.id = $2 AND {fits}{skills} \
                  {rules} \
-               ORDER BY t.priority DESC, t.seq LIMIT 1); \
+               {OFFER_ORDER} LIMIT 1); \
              UPDATE repos SET active_leases = active_leases + 1 \
                WHERE id = (SELECT repo_id FROM tasks WHERE lease_id = $3); \
              UPDATE workers SET active_tasks = active_tasks + 1, active_points = active_points + \
@@ -570,94 +569,6 @@ fn one(out: Vec<Vec<Outcome>>) -> Result<Vec<Outcome>, StoreError> {
         .ok_or_else(|| inconsistent("statement batch"))
 }
 
-/// What [`WriteTx::apply_move`] decided before writing (shared by both backends' code).
-pub(super) struct MovePlan {
-    pub leaving_lease: bool,
-    pub keeps_holder: bool,
-    /// The move makes the author of a merged pull request the task's worker of record in
-    /// place of its holder ([`CreditTo::Author`]).
-    pub replaces_holder: bool,
-    /// The worker the move's audit event names (what reputation counts).
-    pub recorded_worker: Option<String>,
-    pub artifact: Option<Value>,
-    pub active_delta: i64,
-    pub pr_delta: i64,
-    /// The task waits for a maintainer after the move (its holder reported it `blocked`).
-    pub awaits_maintainer: bool,
-    pub kind: &'static str,
-    pub data: Value,
-}
-
-impl MovePlan {
-    pub fn new(task: &TaskRow, mv: &Move) -> MovePlan {
-        let from = task.status;
-        let to = mv.to;
-        let leaving_lease = from.is_active();
-        let opens_pr = to == TaskStatus::PrOpened && from != TaskStatus::PrOpened;
-        let closes_pr = from == TaskStatus::PrOpened && to != TaskStatus::PrOpened;
-        // A holder's `blocked` takes a review slot until someone else moves the task on (any
-        // move of a waiting task is an admin's, a maintainer's or GitHub's: it has no holder).
-        let awaits = to == TaskStatus::Blocked && mv.lease_end == LeaseEnd::Blocked;
-        let artifact = match (&task.artifact, &mv.artifact) {
-            (Some(Value::Object(old)), Some(Value::Object(new))) => {
-                let mut merged = old.clone();
-                merged.extend(new.clone());
-                Some(Value::Object(merged))
-            }
-            (_, Some(new)) => Some(new.clone()),
-            (old, None) => old.clone(),
-        };
-        let mut data = json!({"from": from.as_str(), "status": to.as_str()});
-        if let Some(r) = &mv.reason {
-            data["reason"] = json!(r);
-        }
-        if let Some(n) = &mv.note {
-            data["note"] = json!(n);
-        }
-        if let Some(a) = &mv.artifact {
-            data["artifact"] = a.clone();
-        }
-        if let Some(l) = &task.lease_id {
-            data["lease_id"] = json!(l);
-        }
-        let (replaces_holder, recorded_worker) = match &mv.credit {
-            CreditTo::Author(author) if to == TaskStatus::Merged => (true, author.clone()),
-            _ => (false, task.worker_id.clone()),
-        };
-        MovePlan {
-            leaving_lease,
-            keeps_holder: matches!(to, TaskStatus::PrOpened | TaskStatus::Merged),
-            replaces_holder,
-            recorded_worker,
-            artifact,
-            active_delta: if leaving_lease { -1 } else { 0 },
-            pr_delta: i64::from(opens_pr) - i64::from(closes_pr) + i64::from(awaits)
-                - i64::from(task.awaits_maintainer),
-            awaits_maintainer: awaits,
-            kind: match mv.lease_end {
-                LeaseEnd::Expired => "lease.expired",
-                LeaseEnd::Nacked => "lease.nacked",
-                _ => "task.status",
-            },
-            data,
-        }
-    }
-}
-
-impl MovePlan {
-    /// The `SET` clause of the task's holder after the move; `author` is the placeholder bound to
-    /// [`MovePlan::recorded_worker`].
-    pub fn holder_sql(&self, author: &str) -> String {
-        if self.replaces_holder {
-            format!("worker_id = {author}, lease_id = NULL,")
-        } else if self.keeps_holder {
-            String::new()
-        } else {
-            "worker_id = NULL, lease_id = NULL,".to_string()
-        }
-    }
-}
-
 /// The outcomes of a batch of exactly `N` statements.
 fn outcomes<const N: usize>(out: Vec<Outcome>) -> Result<[Outcome; N], StoreError> {
     out.try_into().map_err(|_| inconsistent("statement batch"))
@@ -668,12 +579,4 @@ fn decode_task(outcome: &Outcome) -> Result<TaskRow, StoreError> {
         Some(row) => TaskRow::decode(row),
         None => Err(inconsistent("task read-back")),
     }
-}
-
-/// A batch whose statements did not all apply as their predecessors promised: the transaction is
-/// rolled back (or, if it had already committed, nothing was written beyond what applied).
-pub(super) fn inconsistent(what: &str) -> StoreError {
-    StoreError::Db(sqlx::Error::Protocol(format!(
-        "{what}: the statements of one transaction disagreed"
-    )))
 }

@@ -1,0 +1,150 @@
+//! Every query of the GitHub App, one file per thing it stores (schema in
+//! `migrations/*/0002_github.sql` and later):
+//! - [`installations`]: installations and the repositories they put in the pool;
+//! - [`identity`]: GitHub's numeric ids as the identity of repositories (renames, transfers);
+//! - [`issues`]: tasks made from issues, and their status comments;
+//! - [`claims`]: comment claims (`/owp claim`);
+//! - [`pulls`]: pull requests linked to tasks;
+//! - [`worker_links`]: GitHub logins proven for workers;
+//! - [`inbox`]: the webhook inbox;
+//! - [`outbox`]: the comment outbox;
+//! - [`write_pacing`]: how fast the App writes to GitHub;
+//! - [`job_slots`]: once-per-slot scheduled jobs.
+//!
+//! This file holds what they share: reading rows by key, and what the inbox and the outbox, both
+//! queues that one process at a time claims rows of, have in common.
+//!
+//! Task changes never happen here: they go through [`WriteTx`]'s task methods like every other
+//! change. What these modules write inside a transaction (outbox rows, claim records, the inbox's
+//! `applied` mark) is written with the change it belongs to; the free functions that take a
+//! connection serve both [`WriteTx`] and the change hook, which only has the connection.
+
+pub mod claims;
+mod identity;
+pub mod inbox;
+pub mod installations;
+pub mod issues;
+mod job_slots;
+pub mod outbox;
+pub mod pulls;
+pub mod worker_links;
+pub mod write_pacing;
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor};
+
+use crate::store::engine::sqlite_writer::ExecuteWrite;
+use crate::store::{Store, StoreError};
+
+/// `columns` (`a, b, …`) qualified with a table alias: `x.a, x.b, …`.
+fn qualified(columns: &str, alias: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The one row `SELECT {columns} FROM {from_where}` finds for `key` (bound as `$1`), decoded.
+async fn row_by_key<'e, T>(
+    exec: impl Executor<'e, Database = Any>,
+    columns: &str,
+    from_where: &str,
+    key: &str,
+    decode: fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let sql = format!("SELECT {columns} FROM {from_where}");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(key)
+        .fetch_optional(exec)
+        .await?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// Every row `sql` finds for `key` (bound as `$1`), decoded.
+async fn rows_by_key<'e, 'k, K, T>(
+    exec: impl Executor<'e, Database = Any>,
+    sql: String,
+    key: K,
+    decode: fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError>
+where
+    K: sqlx::Encode<'k, Any> + sqlx::Type<Any>,
+{
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(key)
+        .fetch_all(exec)
+        .await?;
+    rows.iter().map(decode).collect()
+}
+
+impl Store {
+    /// Claims one pending row of a queue (`gh_deliveries` by `seq`, `gh_outbox` by `id`) for
+    /// `runner` until `until`, unless someone else holds it now (a conditional update, so with
+    /// several replicas one of them gets it); true when this call claimed it.
+    async fn gh_claim_row(
+        &self,
+        table: &'static str,
+        key: &'static str,
+        row: i64,
+        runner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE {table} SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
+             WHERE {key} = $3 AND state = 'pending' AND (claimed_until IS NULL OR claimed_until <= $4)"
+        );
+        let n = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(runner)
+            .bind(until)
+            .bind(row)
+            .bind(now)
+            .execute_write(self)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Gives back every inbox and outbox row `runner` had claimed (the process is stopping).
+    pub async fn gh_release_claims(&self, runner: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE gh_outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
+        )
+        .bind(runner)
+        .execute_write(self)
+        .await?;
+        sqlx::query(
+            "UPDATE gh_deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
+        )
+        .bind(runner)
+        .execute_write(self)
+        .await?;
+        Ok(())
+    }
+
+    /// Pending deliveries and pending outbox rows.
+    pub async fn gh_backlog(&self) -> Result<(i64, i64), StoreError> {
+        let row: (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM gh_deliveries WHERE state = 'pending'), \
+                    (SELECT COUNT(*) FROM gh_outbox WHERE state = 'pending')",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        Ok(row)
+    }
+
+    /// The earliest instant a pending delivery or outbox row is due (None when there is none).
+    pub async fn gh_next_due(&self) -> Result<Option<i64>, StoreError> {
+        let row: (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT MIN(next_attempt_at) FROM gh_deliveries WHERE state = 'pending'), \
+                    (SELECT MIN(next_attempt_at) FROM gh_outbox WHERE state = 'pending')",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        Ok(match row {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+}

@@ -1,0 +1,379 @@
+//! The comment outbox (`gh_outbox`): status comments, replies and reactions queued in the
+//! transaction of the change they report, then claimed and sent by one process at a time.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::store::engine::sqlite_writer::ExecuteWrite;
+use crate::store::{Store, StoreError, WriteTx};
+
+/// What an outbox row asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutboxKind {
+    /// Create or edit the living status comment of a task (its text is made when sent).
+    Status,
+    /// Post a new comment.
+    Comment,
+    /// React to a command comment.
+    Reaction,
+}
+
+impl OutboxKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::Status => "status",
+            OutboxKind::Comment => "comment",
+            OutboxKind::Reaction => "reaction",
+        }
+    }
+
+    fn parse(s: &str) -> Result<OutboxKind, StoreError> {
+        match s {
+            "status" => Ok(OutboxKind::Status),
+            "comment" => Ok(OutboxKind::Comment),
+            "reaction" => Ok(OutboxKind::Reaction),
+            other => Err(StoreError::Db(sqlx::Error::Decode(
+                format!("invalid outbox kind in database: {other:?}").into(),
+            ))),
+        }
+    }
+}
+
+/// An outbox row claimed by a sender.
+#[derive(Clone, Debug)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub uid: String,
+    pub installation_id: i64,
+    pub repo: String,
+    pub issue_number: i64,
+    pub kind: OutboxKind,
+    pub task_id: Option<String>,
+    pub comment_id: Option<i64>,
+    pub body: String,
+    pub revision: i64,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+}
+
+const OUTBOX_COLUMNS: &str = "id, uid, installation_id, repo, issue_number, kind, task_id, \
+    comment_id, body, revision, attempts";
+
+fn decode_outbox(row: &AnyRow) -> Result<OutboxRow, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    Ok(OutboxRow {
+        id: row.try_get("id")?,
+        uid: row.try_get("uid")?,
+        installation_id: row.try_get("installation_id")?,
+        repo: row.try_get("repo")?,
+        issue_number: row.try_get("issue_number")?,
+        kind: OutboxKind::parse(&kind)?,
+        task_id: row.try_get("task_id")?,
+        comment_id: row.try_get("comment_id")?,
+        body: row.try_get("body")?,
+        revision: row.try_get("revision")?,
+        attempts: row.try_get("attempts")?,
+    })
+}
+
+/// Where an outbox row goes.
+#[derive(Clone, Debug)]
+pub struct OutboxTarget<'a> {
+    pub installation_id: i64,
+    pub repo: &'a str,
+    pub issue_number: i64,
+}
+
+/// Asks for the status comment of `task_id` to be written; pending requests of one task collapse
+/// into one row (its revision goes up, so a sender busy with it sends again).
+pub async fn enqueue_status(
+    conn: &mut AnyConnection,
+    now: i64,
+    target: &OutboxTarget<'_>,
+    task_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO gh_outbox (uid, installation_id, repo, issue_number, kind, task_id, body, \
+         coalesce_key, revision, state, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, 'status', $5, '', $6, 1, 'pending', 0, $7, $7) \
+         ON CONFLICT (coalesce_key) WHERE state = 'pending' AND coalesce_key IS NOT NULL \
+         DO UPDATE SET revision = gh_outbox.revision + 1",
+    )
+    .bind(new_uid())
+    .bind(target.installation_id)
+    .bind(target.repo)
+    .bind(target.issue_number)
+    .bind(task_id)
+    .bind(format!("status:{task_id}"))
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Asks for a new comment.
+pub async fn enqueue_comment(
+    conn: &mut AnyConnection,
+    now: i64,
+    target: &OutboxTarget<'_>,
+    task_id: Option<&str>,
+    body: &str,
+) -> Result<(), StoreError> {
+    enqueue_once(conn, now, target, OutboxKind::Comment, task_id, None, body).await
+}
+
+/// Asks for a reaction (`+1`, `eyes`, …) on a comment.
+pub async fn enqueue_reaction(
+    conn: &mut AnyConnection,
+    now: i64,
+    target: &OutboxTarget<'_>,
+    comment_id: i64,
+    content: &str,
+) -> Result<(), StoreError> {
+    let comment_id = Some(comment_id);
+    enqueue_once(
+        conn,
+        now,
+        target,
+        OutboxKind::Reaction,
+        None,
+        comment_id,
+        content,
+    )
+    .await
+}
+
+/// Queues an outbox row that is sent once (never collapsed with another): a comment or a reaction.
+async fn enqueue_once(
+    conn: &mut AnyConnection,
+    now: i64,
+    target: &OutboxTarget<'_>,
+    kind: OutboxKind,
+    task_id: Option<&str>,
+    comment_id: Option<i64>,
+    body: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO gh_outbox (uid, installation_id, repo, issue_number, kind, task_id, \
+         comment_id, body, state, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9)",
+    )
+    .bind(new_uid())
+    .bind(target.installation_id)
+    .bind(target.repo)
+    .bind(target.issue_number)
+    .bind(kind.as_str())
+    .bind(task_id)
+    .bind(comment_id)
+    .bind(body)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl WriteTx {
+    /// Queues the status comment of a task.
+    pub async fn gh_enqueue_status(
+        &mut self,
+        target: &OutboxTarget<'_>,
+        task_id: &str,
+    ) -> Result<(), StoreError> {
+        let now = self.now;
+        enqueue_status(self.conn(), now, target, task_id).await
+    }
+
+    /// Whether the same reply text was queued for the same issue since `since` (ms).
+    pub async fn gh_recent_reply(
+        &mut self,
+        target: &OutboxTarget<'_>,
+        body: &str,
+        since: i64,
+    ) -> Result<bool, StoreError> {
+        let repeated: Option<(i64,)> = sqlx::query_as(
+            "SELECT id FROM gh_outbox WHERE repo = $1 AND issue_number = $2 AND kind = 'comment' \
+             AND created_at >= $3 AND body = $4 LIMIT 1",
+        )
+        .bind(target.repo)
+        .bind(target.issue_number)
+        .bind(since)
+        .bind(body)
+        .fetch_optional(self.conn())
+        .await?;
+        Ok(repeated.is_some())
+    }
+
+    /// Queues a new comment.
+    pub async fn gh_enqueue_comment(
+        &mut self,
+        target: &OutboxTarget<'_>,
+        task_id: Option<&str>,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        let now = self.now;
+        enqueue_comment(self.conn(), now, target, task_id, body).await
+    }
+
+    /// Queues a reaction on a comment.
+    pub async fn gh_enqueue_reaction(
+        &mut self,
+        target: &OutboxTarget<'_>,
+        comment_id: i64,
+        content: &str,
+    ) -> Result<(), StoreError> {
+        let now = self.now;
+        enqueue_reaction(self.conn(), now, target, comment_id, content).await
+    }
+
+    /// Drops the pending comments about one issue (it was deleted).
+    pub async fn gh_drop_issue_outbox(
+        &mut self,
+        repo: &str,
+        number: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE gh_outbox SET state = 'dropped', last_error = 'the issue is gone', \
+             claimed_by = NULL, claimed_until = NULL \
+             WHERE repo = $1 AND issue_number = $2 AND state = 'pending'",
+        )
+        .bind(repo)
+        .bind(number)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Claims up to `limit` outbox rows that are due, for `runner` until `until`, status comments
+    /// first. A reply or reaction waits while an older one about the same issue is pending
+    /// (replies arrive in order), a status comment only for an older status row, and every row
+    /// while its installation is rate-limited or suspended. Each row is claimed with a conditional
+    /// update, so with several replicas exactly one sends it.
+    pub async fn gh_claim_outbox(
+        &self,
+        runner: &str,
+        now: i64,
+        until: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let ids: Vec<(i64,)> = sqlx::query_as(
+            "SELECT o.id FROM gh_outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= $1 \
+             AND (o.claimed_until IS NULL OR o.claimed_until <= $1) \
+             AND NOT EXISTS (SELECT 1 FROM gh_outbox p WHERE p.state = 'pending' \
+                 AND p.repo = o.repo AND p.issue_number = o.issue_number AND p.id < o.id \
+                 AND (p.kind = 'status') = (o.kind = 'status')) \
+             AND NOT EXISTS (SELECT 1 FROM gh_installations i WHERE i.id = o.installation_id \
+                 AND (i.blocked_until > $1 OR i.suspended = 1)) \
+             ORDER BY CASE WHEN o.kind = 'status' THEN 0 ELSE 1 END, o.id LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (id,) in ids {
+            if !self
+                .gh_claim_row("gh_outbox", "id", id, runner, now, until)
+                .await?
+            {
+                continue;
+            }
+            let sql = format!("SELECT {OUTBOX_COLUMNS} FROM gh_outbox WHERE id = $1");
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_one(&self.read)
+                .await?;
+            out.push(decode_outbox(&row)?);
+        }
+        Ok(out)
+    }
+
+    /// An outbox row was sent. For a status row, `revision` must still be the row's: when the
+    /// task changed meanwhile, the row stays pending (and is sent again) and false is returned.
+    pub async fn gh_outbox_sent(
+        &self,
+        row: &OutboxRow,
+        runner: &str,
+        github_id: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let now = crate::store::now_ms();
+        let n = sqlx::query(
+            "UPDATE gh_outbox SET state = 'sent', sent_at = $1, github_id = $2, last_error = NULL, \
+             claimed_by = NULL, claimed_until = NULL \
+             WHERE id = $3 AND claimed_by = $4 AND revision = $5",
+        )
+        .bind(now)
+        .bind(github_id)
+        .bind(row.id)
+        .bind(runner)
+        .bind(row.revision)
+        .execute_write(self)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            self.gh_outbox_retry(row.id, runner, now, None).await?;
+        }
+        Ok(n == 1)
+    }
+
+    /// Gives a claimed outbox row back, to be tried again at `at`.
+    pub async fn gh_outbox_retry(
+        &self,
+        id: i64,
+        runner: &str,
+        at: i64,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE gh_outbox SET next_attempt_at = $1, last_error = COALESCE($2, last_error), \
+             claimed_by = NULL, claimed_until = NULL WHERE id = $3 AND claimed_by = $4",
+        )
+        .bind(at)
+        .bind(error)
+        .bind(id)
+        .bind(runner)
+        .execute_write(self)
+        .await?;
+        Ok(())
+    }
+
+    /// An outbox row cannot be sent (the issue is gone, GitHub refuses it for good).
+    pub async fn gh_outbox_failed(
+        &self,
+        id: i64,
+        runner: &str,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE gh_outbox SET state = 'failed', last_error = $1, claimed_by = NULL, \
+             claimed_until = NULL WHERE id = $2 AND claimed_by = $3",
+        )
+        .bind(error)
+        .bind(id)
+        .bind(runner)
+        .execute_write(self)
+        .await?;
+        Ok(())
+    }
+
+    /// The outbox rows of an issue (any state), oldest first: `(kind, state, body)`.
+    pub async fn gh_outbox_of_issue(
+        &self,
+        repo: &str,
+        number: i64,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT kind, state, body FROM gh_outbox WHERE repo = $1 AND issue_number = $2 ORDER BY id",
+        )
+        .bind(repo)
+        .bind(number)
+        .fetch_all(&self.read)
+        .await?)
+    }
+}
+
+/// A new outbox row's `uid`.
+fn new_uid() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}

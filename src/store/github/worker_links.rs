@@ -1,0 +1,129 @@
+//! GitHub logins proven for workers (`gh_links`) and the one-time codes that prove them
+//! (`gh_link_codes`).
+
+use sqlx::{Any, Executor};
+
+use crate::store::{Store, StoreError, WriteTx};
+
+/// Why a link code was not accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkRefusal {
+    /// Unknown, already used, or expired.
+    UnknownCode,
+    /// The worker is already linked to another login.
+    LinkedElsewhere,
+}
+
+/// The GitHub login proven for a worker, if any.
+async fn login_of_worker<'e>(
+    exec: impl Executor<'e, Database = Any>,
+    worker_id: &str,
+) -> Result<Option<String>, StoreError> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT login FROM gh_links WHERE worker_id = $1")
+        .bind(worker_id)
+        .fetch_optional(exec)
+        .await?;
+    Ok(row.map(|(l,)| l))
+}
+
+impl WriteTx {
+    /// The worker a GitHub login proved to own, if any.
+    pub async fn gh_linked_worker(&mut self, login: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT worker_id FROM gh_links WHERE login = $1")
+                .bind(login.to_lowercase())
+                .fetch_optional(self.conn())
+                .await?;
+        Ok(row.map(|(w,)| w))
+    }
+
+    /// The GitHub login proven for a worker, if any.
+    pub async fn gh_login_of_worker(
+        &mut self,
+        worker_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        login_of_worker(self.conn(), worker_id).await
+    }
+
+    /// A new one-time link code for a worker (stored hashed); earlier unused codes stop working.
+    pub async fn gh_create_link_code(
+        &mut self,
+        worker_id: &str,
+        code_hash: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let now = self.now;
+        sqlx::query("DELETE FROM gh_link_codes WHERE worker_id = $1 AND used_at IS NULL")
+            .bind(worker_id)
+            .execute(self.conn())
+            .await?;
+        sqlx::query(
+            "INSERT INTO gh_link_codes (code_hash, worker_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(code_hash)
+        .bind(worker_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Uses a link code: the login is linked to the code's worker. Returns the worker id.
+    pub async fn gh_use_link_code(
+        &mut self,
+        code_hash: &str,
+        login: &str,
+    ) -> Result<Result<String, LinkRefusal>, StoreError> {
+        let now = self.now;
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT worker_id FROM gh_link_codes WHERE code_hash = $1 AND used_at IS NULL \
+             AND expires_at > $2",
+        )
+        .bind(code_hash)
+        .bind(now)
+        .fetch_optional(self.conn())
+        .await?;
+        let Some((worker_id,)) = row else {
+            return Ok(Err(LinkRefusal::UnknownCode));
+        };
+        let login_key = login.to_lowercase();
+        if let Some(other) = login_of_worker(self.conn(), &worker_id).await?
+            && other != login_key
+        {
+            return Ok(Err(LinkRefusal::LinkedElsewhere));
+        }
+        sqlx::query("UPDATE gh_link_codes SET used_at = $1, used_by = $2 WHERE code_hash = $3")
+            .bind(now)
+            .bind(login)
+            .bind(code_hash)
+            .execute(self.conn())
+            .await?;
+        // A login owns one worker at a time: a new proof moves the link.
+        sqlx::query("DELETE FROM gh_links WHERE login = $1")
+            .bind(&login_key)
+            .execute(self.conn())
+            .await?;
+        sqlx::query("INSERT INTO gh_links (login, worker_id, linked_at) VALUES ($1, $2, $3)")
+            .bind(&login_key)
+            .bind(&worker_id)
+            .bind(now)
+            .execute(self.conn())
+            .await?;
+        sqlx::query("UPDATE workers SET github_login = $1 WHERE id = $2")
+            .bind(login)
+            .bind(&worker_id)
+            .execute(self.conn())
+            .await?;
+        self.forget_known_workers();
+        Ok(Ok(worker_id))
+    }
+}
+
+impl Store {
+    /// The GitHub login proven for a worker, if any.
+    pub async fn gh_login_of_worker(&self, worker_id: &str) -> Result<Option<String>, StoreError> {
+        login_of_worker(&self.read, worker_id).await
+    }
+}

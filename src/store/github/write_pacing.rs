@@ -1,0 +1,222 @@
+//! How fast the App writes to GitHub: per-installation budgets of content-creating requests
+//! (`gh_write_log`), the spacing between writes, and back-off after GitHub's limits.
+
+use crate::store::engine::sqlite_writer::ExecuteWrite;
+use crate::store::{Backend, HOUR_MS, Store, StoreError};
+
+/// A content-creating request budget: at most this many per installation per minute (GitHub's
+/// secondary limit is 80).
+pub const WRITES_PER_MINUTE: i64 = 80;
+
+/// … and at most this many per hour (GitHub's secondary limit is 500).
+pub const WRITES_PER_HOUR: i64 = 480;
+
+/// Replies and reactions leave this many writes of each minute, and four times as many of each
+/// hour, to status comments, which go first.
+pub const STATUS_RESERVE_PER_MINUTE: i64 = 20;
+
+/// GitHub asks for content-creating requests to be made serially, about a second apart.
+pub const WRITE_SPACING_MS: i64 = 1000;
+
+const MINUTE_MS: i64 = 60_000;
+
+/// A secondary limit more than this long after an installation's last pause starts its back-off
+/// again from the first wait.
+pub const LIMIT_STREAK_RESET_MS: i64 = HOUR_MS;
+
+/// How an installation's content-creating requests are paced, across every replica (the
+/// database holds the log): at most `per_minute` in any `minute_ms` and `per_hour` in any
+/// `hour_ms`, each at least `spacing_ms` after the one before. Replies and reactions use three
+/// quarters of each budget; the rest is left to status comments, which go first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WritePacing {
+    pub per_minute: i64,
+    pub per_hour: i64,
+    pub spacing_ms: i64,
+    /// The windows' lengths: a minute and an hour, except in tests that shorten them.
+    pub minute_ms: i64,
+    pub hour_ms: i64,
+}
+
+impl Default for WritePacing {
+    /// GitHub's limits, with a margin on the hourly one.
+    fn default() -> Self {
+        WritePacing {
+            per_minute: WRITES_PER_MINUTE,
+            per_hour: WRITES_PER_HOUR,
+            spacing_ms: WRITE_SPACING_MS,
+            minute_ms: MINUTE_MS,
+            hour_ms: HOUR_MS,
+        }
+    }
+}
+
+impl WritePacing {
+    /// The budgets a kind of write may use: (per minute, per hour).
+    fn budgets(&self, status: bool) -> (i64, i64) {
+        if status {
+            (self.per_minute, self.per_hour)
+        } else if self.per_minute == WRITES_PER_MINUTE && self.per_hour == WRITES_PER_HOUR {
+            (
+                WRITES_PER_MINUTE - STATUS_RESERVE_PER_MINUTE,
+                WRITES_PER_HOUR - 4 * STATUS_RESERVE_PER_MINUTE,
+            )
+        } else {
+            (
+                (self.per_minute * 3 / 4).max(1),
+                (self.per_hour * 3 / 4).max(1),
+            )
+        }
+    }
+}
+
+impl Store {
+    /// Reserves one content-creating request of an installation: `Ok(None)` when it may be sent
+    /// now, `Ok(Some(at))` when it has to wait until `at` (the per-minute or per-hour budget is
+    /// used up, or GitHub asked the App to wait). A status comment (`status`) may use the whole
+    /// budget; replies and reactions leave a share of it to status comments.
+    pub async fn gh_reserve_write(
+        &self,
+        installation_id: i64,
+        status: bool,
+    ) -> Result<Option<i64>, StoreError> {
+        let pacing = WritePacing {
+            spacing_ms: 0,
+            ..WritePacing::default()
+        };
+        self.gh_pace_write(installation_id, status, &pacing, true)
+            .await
+    }
+
+    /// Like [`Store::gh_reserve_write`] with `pacing`; with `reserve` false it only says whether
+    /// a write could go now (nothing is taken), so that a sender waits before it reads anything.
+    pub async fn gh_pace_write(
+        &self,
+        installation_id: i64,
+        status: bool,
+        pacing: &WritePacing,
+        reserve: bool,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.begin().await?;
+        let now = tx.now;
+        let lock = match self.backend {
+            Backend::Postgres if reserve => " FOR UPDATE",
+            _ => "",
+        };
+        let blocked: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT blocked_until FROM gh_installations WHERE id = $1{lock}"
+        )))
+        .bind(installation_id)
+        .fetch_optional(tx.conn())
+        .await?;
+        if let Some((until,)) = blocked
+            && until > now
+        {
+            return Ok(Some(until));
+        }
+        if reserve {
+            sqlx::query("DELETE FROM gh_write_log WHERE installation_id = $1 AND at <= $2")
+                .bind(installation_id)
+                .bind(now - pacing.hour_ms.max(pacing.minute_ms))
+                .execute(tx.conn())
+                .await?;
+        }
+        type Counts = (i64, Option<i64>, i64, Option<i64>, Option<i64>);
+        let (minute, oldest_minute, hour, oldest_hour, newest): Counts = sqlx::query_as(
+            "SELECT COALESCE(SUM(CASE WHEN at > $2 THEN 1 ELSE 0 END), 0), \
+             MIN(CASE WHEN at > $2 THEN at END), \
+             COALESCE(SUM(CASE WHEN at > $3 THEN 1 ELSE 0 END), 0), \
+             MIN(CASE WHEN at > $3 THEN at END), MAX(at) \
+             FROM gh_write_log WHERE installation_id = $1",
+        )
+        .bind(installation_id)
+        .bind(now - pacing.minute_ms)
+        .bind(now - pacing.hour_ms)
+        .fetch_one(tx.conn())
+        .await?;
+        let (per_minute, per_hour) = pacing.budgets(status);
+        if minute >= per_minute {
+            return Ok(Some(oldest_minute.unwrap_or(now) + pacing.minute_ms + 1));
+        }
+        if hour >= per_hour {
+            return Ok(Some(oldest_hour.unwrap_or(now) + pacing.hour_ms + 1));
+        }
+        if let Some(newest) = newest
+            && now < newest + pacing.spacing_ms
+        {
+            return Ok(Some(newest + pacing.spacing_ms));
+        }
+        if !reserve {
+            return Ok(None);
+        }
+        sqlx::query("INSERT INTO gh_write_log (installation_id, at) VALUES ($1, $2)")
+            .bind(installation_id)
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok(None)
+    }
+
+    /// GitHub named a secondary rate limit without saying how long to wait: the installation
+    /// pauses `first_ms` the first time, twice as long each time the limit comes again within
+    /// [`LIMIT_STREAK_RESET_MS`] of the last pause, at most `cap_ms`. Returns when it may send again.
+    pub async fn gh_back_off_installation(
+        &self,
+        installation_id: i64,
+        first_ms: i64,
+        cap_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let now = tx.now;
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let row: Option<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT blocked_until, limit_streak FROM gh_installations WHERE id = $1{lock}"
+        )))
+        .bind(installation_id)
+        .fetch_optional(tx.conn())
+        .await?;
+        let (blocked_until, streak) = row.unwrap_or((0, 0));
+        let streak = if blocked_until > 0 && blocked_until + LIMIT_STREAK_RESET_MS >= now {
+            streak.saturating_add(1).max(1)
+        } else {
+            1
+        };
+        let doublings = u32::try_from((streak - 1).clamp(0, 30)).unwrap_or(30);
+        let wait = first_ms
+            .max(1)
+            .saturating_mul(1i64 << doublings)
+            .min(cap_ms.max(first_ms));
+        let until = blocked_until.max(now + wait);
+        sqlx::query(
+            "UPDATE gh_installations SET blocked_until = $1, limit_streak = $2 WHERE id = $3",
+        )
+        .bind(until)
+        .bind(streak)
+        .bind(installation_id)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(until)
+    }
+
+    /// GitHub asked the App to wait: no request of this installation before `until`.
+    pub async fn gh_block_installation(
+        &self,
+        installation_id: i64,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE gh_installations SET blocked_until = CASE WHEN blocked_until < $1 THEN $1 \
+             ELSE blocked_until END WHERE id = $2",
+        )
+        .bind(until)
+        .bind(installation_id)
+        .execute_write(self)
+        .await?;
+        Ok(())
+    }
+}

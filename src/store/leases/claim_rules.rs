@@ -1,0 +1,187 @@
+//! The scheduling rules of a claim as SQL fragments, shared by both backends' claim statements
+//! ([`super::sqlite_batch`], [`super::postgres_statement`]) and the named claim
+//! ([`super::named_claim`]): a rule changed here changes for every claim.
+
+use crate::store::Backend;
+use crate::store::rows::WorkerRow;
+
+/// The order in which eligible tasks are offered to a worker: higher priority first, then the
+/// order they entered the pool (`seq`), for the candidates `t` of [`worker_fits`].
+pub(super) const OFFER_ORDER: &str = "ORDER BY t.priority DESC, t.seq";
+
+/// What a candidate `t` in repository `r` asks of the worker `w`: the worker is not paused,
+/// its skills are still those its request was authenticated with (parameter `skills`, so that a
+/// claim takes nothing if they changed since), it holds fewer tasks than it may, the task is
+/// ready and fits in the worker's free capacity. Which skills it needs is [`skill_rule`].
+pub(super) fn worker_fits(skills: &str) -> String {
+    format!(
+        "w.status <> 'paused' AND w.skills = {skills} \
+         AND w.active_tasks < w.max_concurrent_tasks \
+         AND t.status = 'ready' AND r.id = t.repo_id \
+         AND t.estimate_points <= w.capacity_points - w.active_points"
+    )
+}
+
+/// The review budget of a repository has room for one more lease: open pull requests, tasks
+/// waiting for a maintainer and active leases stay below `max_open_prs`. `repo` is the alias of
+/// the `repos` row, with its dot (`"r."`), or empty.
+pub(super) fn budget_has_room(repo: &str) -> String {
+    format!("{repo}open_prs + {repo}active_leases < {repo}max_open_prs")
+}
+
+/// Which rule of the claim a SQL condition states (see [`claim_conditions`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Condition {
+    /// Rule 8: nothing the task depends on still holds it.
+    NotWaiting,
+    /// Rule 6: the repository's review budget has room.
+    BudgetRoom,
+    /// Rule 6's companion: the repository's hourly claim cap has room.
+    HourlyRoom,
+    /// Rule 5: no other task of the area is in flight (when area locks are on).
+    AreaFree,
+    /// Rule 1: the worker did not give the task back within the hour.
+    NotNackedRecently,
+    /// Rule 7: the task's tier is within the worker's effective trust.
+    TierTrusted,
+    /// Rule 9: the worker holds every capability the task requires.
+    CapabilitiesHeld,
+    /// Rule 3: the worker has every skill the task needs.
+    SkillsHeld,
+    /// Rule 3 for a specialist: the task needs one of its skills.
+    InSpecialty,
+}
+
+/// The conditions of rules 1 and 5–9 on a candidate `t` in repository `r`, each on its own:
+/// nothing it depends on still holds it (its `waiting` count, kept by the triggers of migration
+/// 0020, is 0), the review budget has room, the repository's hourly claim cap
+/// (`pr_hourly_limit`), if it has one, counting leases granted after `hour`, the area is not
+/// held, the worker (parameter `worker`) did not nack it since `since`, its tier is within the
+/// worker's effective trust ([`trust_rule`]) and the worker holds what it requires
+/// ([`requires_rule`]). The claim statements join them ([`repo_rules`]); the preview
+/// (`store::preview`) reads each one.
+pub(crate) fn claim_conditions(
+    backend: Backend,
+    worker: &str,
+    since: &str,
+    hour: &str,
+) -> Vec<(Condition, String)> {
+    vec![
+        (Condition::NotWaiting, "t.waiting = 0".into()),
+        (Condition::BudgetRoom, budget_has_room("r.")),
+        (
+            Condition::HourlyRoom,
+            format!(
+                "(r.claims_per_hour IS NULL OR r.claims_per_hour > (SELECT COUNT(*) FROM leases hl \
+                   WHERE hl.repo_id = r.id AND hl.created_at > {hour}))"
+            ),
+        ),
+        (
+            Condition::AreaFree,
+            "(t.area IS NULL OR r.area_locks_enabled = 0 OR NOT EXISTS ( \
+               SELECT 1 FROM tasks h WHERE h.repo_id = t.repo_id AND h.area = t.area \
+                 AND h.status IN ('leased', 'in_progress', 'pr_opened')))"
+                .into(),
+        ),
+        (
+            Condition::NotNackedRecently,
+            format!(
+                "NOT EXISTS (SELECT 1 FROM nacks n WHERE n.task_seq = t.seq \
+                   AND n.worker_id = {worker} AND n.at > {since})"
+            ),
+        ),
+        (Condition::TierTrusted, trust_rule("t", worker)),
+        (
+            Condition::CapabilitiesHeld,
+            requires_rule(backend, "t", worker),
+        ),
+    ]
+}
+
+/// [`claim_conditions`] as one `AND …` clause of a claim statement.
+pub(super) fn repo_rules(backend: Backend, worker: &str, since: &str, hour: &str) -> String {
+    claim_conditions(backend, worker, since, hour)
+        .into_iter()
+        .map(|(_, sql)| format!("AND {sql} "))
+        .collect()
+}
+
+/// Rule 9: the worker (parameter `worker`) holds every capability that task `task` (an alias of
+/// `tasks`) requires, with an equal value (numbers by value; `true` is not `1` nor `"true"`).
+pub(super) fn requires_rule(backend: Backend, task: &str, worker: &str) -> String {
+    match backend {
+        Backend::Postgres => format!(
+            "({task}.requires = '{{}}' OR CAST((SELECT cw.capabilities FROM workers cw \
+               WHERE cw.id = {worker}) AS jsonb) @> CAST({task}.requires AS jsonb))"
+        ),
+        Backend::Sqlite => format!(
+            "({task}.requires = '{{}}' OR NOT EXISTS (SELECT 1 FROM json_each({task}.requires) rq \
+               WHERE NOT EXISTS (SELECT 1 FROM workers cw, json_each(cw.capabilities) cc \
+                 WHERE cw.id = {worker} AND cc.key = rq.key AND cc.atom = rq.atom \
+                   AND (cc.type = rq.type OR (cc.type IN ('integer', 'real') \
+                     AND rq.type IN ('integer', 'real'))))))"
+        ),
+    }
+}
+
+/// Rule 7 with trust progression: task `task` (an alias of `tasks`) is at most the effective
+/// trust of the worker (parameter `worker`) in the task's repository — the larger of its
+/// `trust_level` and the highest level a promotion rule of the repository grants it (when it
+/// opted in to reputation) for the merges counted in `outcomes`. Read in the statement that takes
+/// the task, so two claims never see a trust the database does not hold.
+pub(super) fn trust_rule(task: &str, worker: &str) -> String {
+    format!(
+        "({task}.tier <= (SELECT tw.trust_level FROM workers tw WHERE tw.id = {worker}) \
+           OR EXISTS (SELECT 1 FROM repo_promotions p JOIN workers pw ON pw.id = {worker} \
+             WHERE p.repo_id = {task}.repo_id AND p.level >= {task}.tier \
+               AND pw.reputation_opt_in = 1 \
+               AND p.merged <= (SELECT COUNT(*) FROM outcomes o WHERE o.worker_id = {worker} \
+                 AND o.repo_id = {task}.repo_id AND o.kind = 'merged')))"
+    )
+}
+
+/// Rule 3 as SQL conditions on the task `t`: every skill of the task is one of the worker's,
+/// which come as one JSON array parameter (`param`), so the statement's text does not depend on
+/// how many skills the worker has; for a specialist, also at least one. None when the worker
+/// takes every skill.
+pub(crate) fn skill_conditions(
+    backend: Backend,
+    worker: &WorkerRow,
+    param: &str,
+) -> Vec<(Condition, String)> {
+    if worker.all_skills {
+        return Vec::new();
+    }
+    let skills = match backend {
+        Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
+        Backend::Postgres => format!("SELECT jsonb_array_elements_text(CAST({param} AS jsonb))"),
+    };
+    let mut conditions = vec![(
+        Condition::SkillsHeld,
+        format!(
+            "t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
+               (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id \
+                AND m.skill NOT IN ({skills})))"
+        ),
+    )];
+    if worker.specialist {
+        // A specialist is offered only tasks that require at least one of its skills (a claim
+        // by name, `/owp claim`, is a person's own pick and is not limited so).
+        conditions.push((
+            Condition::InSpecialty,
+            format!(
+                "t.skill_set_id IN (SELECT o.skill_set_id FROM skill_set_members o \
+                   WHERE o.skill IN ({skills}))"
+            ),
+        ));
+    }
+    conditions
+}
+
+/// [`skill_conditions`] as ` AND …` clauses of a claim statement.
+pub(super) fn skill_rule(backend: Backend, worker: &WorkerRow, param: &str) -> String {
+    skill_conditions(backend, worker, param)
+        .into_iter()
+        .map(|(_, sql)| format!(" AND {sql}"))
+        .collect()
+}

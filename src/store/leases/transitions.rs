@@ -1,0 +1,371 @@
+//! The general code of a lease, for every case on both backends: reading and locking a held
+//! lease, ack, nack, renew, a worker's or an admin's status move, and expiry. The plain paths of
+//! a worker's own claim, ack and status move take shortcuts ([`super::sqlite_batch`],
+//! [`super::postgres_statement`]) and come back here for anything else.
+
+use serde_json::{Value, json};
+use sqlx::AssertSqlSafe;
+
+use super::{LeaseEnd, Move, MovePlan, task_lease_points, worker_move};
+use crate::domain::rules;
+use crate::domain::{Lease, TaskStatus};
+use crate::store::rows::{TaskRow, WorkerRow};
+use crate::store::{Backend, NewEvent, StoreError, WriteTx};
+
+impl WriteTx {
+    /// Locks a task row until commit (PostgreSQL) and reads it.
+    ///
+    /// Lock order, to keep PostgreSQL free of deadlocks: a worker row before the rows of the
+    /// tasks it holds, and both before the repository row (claims, heartbeats, status moves and
+    /// expiry all take them in this order). So the holder's row is locked first here.
+    pub async fn lock_task(&mut self, task_id: &str) -> Result<TaskRow, StoreError> {
+        if self.store().backend == Backend::Postgres {
+            for _ in 0..3 {
+                let holder: Option<Option<String>> =
+                    sqlx::query_scalar("SELECT worker_id FROM tasks WHERE id = $1")
+                        .bind(task_id)
+                        .fetch_optional(self.conn())
+                        .await?;
+                let Some(holder) = holder else { break };
+                if let Some(w) = &holder {
+                    sqlx::query("SELECT id FROM workers WHERE id = $1 FOR UPDATE")
+                        .bind(w)
+                        .execute(self.conn())
+                        .await?;
+                }
+                let locked: Option<String> =
+                    sqlx::query_scalar("SELECT worker_id FROM tasks WHERE id = $1 FOR UPDATE")
+                        .bind(task_id)
+                        .fetch_one(self.conn())
+                        .await?;
+                if locked == holder {
+                    break;
+                }
+            }
+        }
+        self.task(task_id).await
+    }
+
+    /// The claim: offers the best eligible task to `worker` (see the module docs and
+    /// `domain::rules`). `None` when nothing is eligible now. One statement (batch) per backend:
+    /// SQLite's in [`super::sqlite_batch`], PostgreSQL's in [`super::postgres_statement`].
+    pub async fn claim(&mut self, seen: &WorkerRow) -> Result<Option<Lease>, StoreError> {
+        match self.store().backend {
+            Backend::Sqlite => self.claim_batched(seen).await,
+            Backend::Postgres => self.claim_single(seen).await,
+        }
+    }
+
+    /// Finds the task of a lease that `worker_id` holds right now. An ended lease is a 409, another
+    /// worker's lease a 403, an unknown one a 404. A lease past its deadline is expired here, so a
+    /// late request never sees it as alive.
+    pub async fn held_lease(
+        &mut self,
+        worker_id: &str,
+        lease_id: &str,
+    ) -> Result<TaskRow, StoreError> {
+        let holder: Option<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT t.id, l.worker_id, l.ended_at FROM leases l JOIN tasks t ON t.seq = l.task_seq \
+             WHERE l.id = $1",
+        )
+        .bind(lease_id)
+        .fetch_optional(self.conn())
+        .await?;
+        let Some((id, holder, ended)) = holder else {
+            return Err(StoreError::not_found(
+                "lease_not_found",
+                format!("unknown lease `{lease_id}`"),
+            ));
+        };
+        if holder != worker_id {
+            return Err(StoreError::forbidden(
+                "not_lease_holder",
+                "this lease belongs to another worker",
+            ));
+        }
+        if ended.is_some() {
+            return Err(lease_ended());
+        }
+        let task = self.lock_task(&id).await?;
+        if task.lease_id.as_deref() != Some(lease_id) || !task.status.is_active() {
+            return Err(lease_ended());
+        }
+        if task.deadline.is_some_and(|d| d <= self.now) {
+            self.expire(&task).await?;
+            return Err(StoreError::conflict(
+                "lease_expired",
+                "the lease expired before this request; the task went back to the queue",
+            ));
+        }
+        Ok(task)
+    }
+
+    /// `ack`: the worker accepts its lease; the task is `in_progress` and the lease lives a full
+    /// TTL from now. Acknowledging an acknowledged lease changes nothing.
+    pub async fn ack(&mut self, worker_id: &str, lease_id: &str) -> Result<TaskRow, StoreError> {
+        if self.store().backend == Backend::Sqlite {
+            return self.ack_batched(worker_id, lease_id).await;
+        }
+        self.ack_general(worker_id, lease_id).await
+    }
+
+    /// `ack` on any backend, for every case (see [`WriteTx::ack`]).
+    pub(super) async fn ack_general(
+        &mut self,
+        worker_id: &str,
+        lease_id: &str,
+    ) -> Result<TaskRow, StoreError> {
+        let task = self.held_lease(worker_id, lease_id).await?;
+        self.start_work(&task, worker_id).await
+    }
+
+    async fn start_work(&mut self, task: &TaskRow, worker_id: &str) -> Result<TaskRow, StoreError> {
+        if task.status == TaskStatus::InProgress {
+            return Ok(task.clone());
+        }
+        let expires = self.now + self.store().timing.lease_ttl_ms;
+        sqlx::query(
+            "UPDATE tasks SET status = 'in_progress', accept_by = NULL, lease_expires_at = $1, \
+             deadline = $1, updated_at = $2 WHERE seq = $3 AND status = 'leased'",
+        )
+        .bind(expires)
+        .bind(self.now)
+        .bind(task.seq)
+        .execute(self.conn())
+        .await?;
+        sqlx::query("UPDATE leases SET acked_at = $1 WHERE id = $2")
+            .bind(self.now)
+            .bind(task.lease_id.clone())
+            .execute(self.conn())
+            .await?;
+        self.event(
+            NewEvent::new("task.status", format!("worker:{worker_id}"))
+                .repo(&task.repo)
+                .task(&task.id)
+                .worker(Some(worker_id))
+                .data(
+                    json!({"from": "leased", "status": "in_progress", "lease_id": task.lease_id}),
+                ),
+        );
+        self.task(&task.id).await
+    }
+
+    /// `nack`: the worker gives the task back; it is not offered to this worker for an hour.
+    pub async fn nack(
+        &mut self,
+        worker_id: &str,
+        lease_id: &str,
+        reason: Option<String>,
+    ) -> Result<TaskRow, StoreError> {
+        let task = self.held_lease(worker_id, lease_id).await?;
+        sqlx::query(
+            "INSERT INTO nacks (task_seq, worker_id, at) VALUES ($1, $2, $3) \
+             ON CONFLICT (task_seq, worker_id) DO UPDATE SET at = $3",
+        )
+        .bind(task.seq)
+        .bind(worker_id)
+        .bind(self.now)
+        .execute(self.conn())
+        .await?;
+        let mv = Move {
+            note: reason,
+            ..Move::to(TaskStatus::Ready, LeaseEnd::Nacked)
+        };
+        self.apply_move(&task, &mv, &format!("worker:{worker_id}"))
+            .await
+    }
+
+    /// `renew`: extends the lease by its TTL.
+    pub async fn renew(&mut self, worker_id: &str, lease_id: &str) -> Result<TaskRow, StoreError> {
+        let task = self.held_lease(worker_id, lease_id).await?;
+        self.renew_worker_leases(worker_id, Some(lease_id)).await?;
+        self.event(
+            NewEvent::new("lease.renewed", format!("worker:{worker_id}"))
+                .repo(&task.repo)
+                .task(&task.id)
+                .worker(Some(worker_id))
+                .data(json!({"lease_id": lease_id})),
+        );
+        self.task(&task.id).await
+    }
+
+    /// A status move requested by the worker holding the task.
+    pub async fn worker_status(
+        &mut self,
+        worker_id: &str,
+        task_id: &str,
+        to: TaskStatus,
+        artifact: Option<Value>,
+        note: Option<String>,
+    ) -> Result<TaskRow, StoreError> {
+        let (task, alive) = if self.store().backend == Backend::Sqlite {
+            self.read_for_move(worker_id, task_id).await?
+        } else {
+            (self.lock_task(task_id).await?, false)
+        };
+        if task.worker_id.as_deref() != Some(worker_id) {
+            return Err(StoreError::forbidden(
+                "not_lease_holder",
+                "this task is not held by you",
+            ));
+        }
+        if task.status.is_active() && !alive {
+            // Confirms the lease is alive (and expires it if its deadline passed).
+            let lease_id = task.lease_id.clone().unwrap_or_default();
+            self.held_lease(worker_id, &lease_id).await?;
+        }
+        let mv = worker_move(&task, to, artifact, note)?;
+        if mv.to == TaskStatus::InProgress {
+            return self.start_work(&task, worker_id).await;
+        }
+        let actor = format!("worker:{worker_id}");
+        if self.store().backend == Backend::Sqlite {
+            // The task was read in this transaction, which holds SQLite's write lock: the move
+            // cannot find it changed, so it may commit in the same round trip.
+            let plan = MovePlan::new(&task, &mv);
+            return self
+                .apply_move_batched(&task, &mv, &plan, &actor, true)
+                .await;
+        }
+        self.apply_move(&task, &mv, &actor).await
+    }
+
+    /// An admin forces a status (`ready`, `blocked`, `merged`, …). Leases are never forced.
+    pub async fn admin_status(
+        &mut self,
+        task_id: &str,
+        to: TaskStatus,
+        reason: Option<String>,
+        actor: &str,
+    ) -> Result<TaskRow, StoreError> {
+        if !rules::admin_may_force(to) {
+            return Err(StoreError::invalid(
+                "invalid_status",
+                format!("`{to}` cannot be forced: leases are only granted by claims"),
+            ));
+        }
+        let task = self.lock_task(task_id).await?;
+        if task.status == to {
+            return Ok(task);
+        }
+        let mv = Move {
+            reason,
+            ..Move::to(to, LeaseEnd::Admin)
+        };
+        self.apply_move(&task, &mv, actor).await
+    }
+
+    /// Moves a task, keeping every counter (repo budget, worker load, area lock, lease record) in
+    /// step, and logs it. The only place a task leaves `leased`/`in_progress`/`pr_opened`.
+    pub async fn apply_move(
+        &mut self,
+        task: &TaskRow,
+        mv: &Move,
+        actor: &str,
+    ) -> Result<TaskRow, StoreError> {
+        debug_assert!(!mv.to.is_active(), "leases are only granted by claims");
+        let plan = MovePlan::new(task, mv);
+        if self.store().backend == Backend::Sqlite {
+            return self.apply_move_batched(task, mv, &plan, actor, false).await;
+        }
+        let from = task.status;
+        let to = mv.to;
+        let leaving_lease = plan.leaving_lease;
+        let artifact = plan.artifact.clone();
+        // Lock order (PostgreSQL): the task row (callers lock it), the worker, the task's area lock
+        // entry, and the repository last. A claim takes the worker, its task and area, and the
+        // repository last too, so no two transactions wait on each other in a cycle: whoever
+        // holds a repository row only appends its events and commits. Taking the repository last
+        // also keeps its row (the one every claim and PR of the repository writes) locked for
+        // the shortest time. If the task changed under us, the error rolls everything back.
+        if leaving_lease && let Some(holder) = &task.worker_id {
+            sqlx::query(
+                "UPDATE workers SET active_points = active_points - $1, \
+                 active_tasks = active_tasks - 1 WHERE id = $2",
+            )
+            .bind(task_lease_points(task))
+            .bind(holder)
+            .execute(self.conn())
+            .await?;
+            sqlx::query("UPDATE leases SET ended_at = $1, outcome = $2 WHERE id = $3")
+                .bind(self.now)
+                .bind(mv.lease_end.as_str())
+                .bind(task.lease_id.clone())
+                .execute(self.conn())
+                .await?;
+        }
+        let changed = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
+             attempts = attempts + $4, deadline = NULL, accept_by = NULL, lease_expires_at = NULL, \
+             lease_points = NULL, {holder} \
+             area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6, \
+             awaits_maintainer = $9 \
+             WHERE seq = $7 AND status = $8",
+            holder = plan.holder_sql("$10")
+        )))
+        .bind(to.as_str())
+        .bind(mv.reason.clone())
+        .bind(artifact.as_ref().map(Value::to_string))
+        .bind(i64::from(mv.bump_attempts))
+        .bind(i64::from(to.holds_area()))
+        .bind(self.now)
+        .bind(task.seq)
+        .bind(from.as_str())
+        .bind(i64::from(plan.awaits_maintainer))
+        .bind(plan.recorded_worker.clone())
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::conflict(
+                "concurrent_change",
+                "the task changed while this request was processed; retry",
+            ));
+        }
+        self.event(
+            NewEvent::new(plan.kind, actor)
+                .repo(&task.repo)
+                .task(&task.id)
+                .worker(plan.recorded_worker.as_deref())
+                .data(plan.data.clone()),
+        );
+        let moved = self.task(&task.id).await?;
+        let (active_delta, pr_delta) = (plan.active_delta, plan.pr_delta);
+        if active_delta != 0 || pr_delta != 0 {
+            sqlx::query(
+                "UPDATE repos SET active_leases = active_leases + $1, open_prs = open_prs + $2 \
+                 WHERE id = $3",
+            )
+            .bind(active_delta)
+            .bind(pr_delta)
+            .bind(task.repo_id)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(moved)
+    }
+
+    /// Ends an expired lease: the task is requeued with `attempts + 1`, or blocked once it has
+    /// failed `max_attempts` times.
+    pub async fn expire(&mut self, task: &TaskRow) -> Result<TaskRow, StoreError> {
+        let attempts = task.attempts + 1;
+        let to = rules::after_expiry(attempts, self.store().timing.max_attempts);
+        let mv = Move {
+            bump_attempts: true,
+            reason: (to == TaskStatus::Blocked).then(|| {
+                format!(
+                    "leases expired {attempts} times without progress; a maintainer must unblock it"
+                )
+            }),
+            ..Move::to(to, LeaseEnd::Expired)
+        };
+        self.apply_move(task, &mv, "system").await
+    }
+}
+
+fn lease_ended() -> StoreError {
+    StoreError::conflict(
+        "lease_not_held",
+        "this lease has ended and is no longer held",
+    )
+}
