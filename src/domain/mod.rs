@@ -2,6 +2,7 @@
 
 pub mod beads;
 pub mod contract;
+pub mod disclosure;
 pub mod labels;
 pub mod limits;
 pub mod model;

@@ -33,6 +33,7 @@
 //!   branch: "owp/{number}-{slug}"
 //!   pr_template: "## What changed\n\n## How it was tested\n"
 //!   instructions: Keep changes small; update CHANGELOG.md.
+//!   disclosure: required   # every pull request says which tool made it (default optional)
 //! ```
 
 use std::fmt;

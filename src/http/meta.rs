@@ -38,6 +38,7 @@ pub fn features(github: bool) -> Vec<String> {
         "reputation",
         "leaderboard",
         "mcp",
+        "disclosure",
     ]);
     features.into_iter().map(String::from).collect()
 }

@@ -24,9 +24,9 @@ use super::batched::MovePlan;
 use super::error::CLAIM_RACE;
 use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use super::{Backend, NACK_COOLDOWN_MS, NewEvent, Store, StoreError, WriteTx, new_id};
-use crate::domain::limits;
 use crate::domain::rules::{self, RepoView, TaskView, WorkerView};
 use crate::domain::{Lease, TaskStatus};
+use crate::domain::{RepoContract, disclosure, limits};
 
 /// What ends a lease (recorded in `leases.outcome` and the audit log).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,6 +130,12 @@ pub(super) fn worker_move(
         }
     }
     limits::opt_free_text("note", note.as_deref(), limits::MAX_REASON_CHARS)?;
+    let disclosure = RepoContract::stored_disclosure_policy(task.contract.as_deref());
+    disclosure::check_report(
+        artifact.as_ref(),
+        disclosure,
+        target == TaskStatus::PrOpened,
+    )?;
     if let Some(a) = &artifact {
         limits::json("artifact", a, limits::MAX_ARTIFACT_BYTES)?;
         match a.get("pr_url") {

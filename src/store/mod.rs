@@ -22,6 +22,7 @@ mod group;
 pub mod idempotency;
 pub mod known_workers;
 pub mod leases;
+pub mod outcomes;
 pub mod replicas;
 pub mod repos;
 pub mod reputation;

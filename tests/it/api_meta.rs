@@ -47,6 +47,7 @@ async fn meta_needs_no_credentials_and_shows_the_configured_ttls() {
         "reputation",
         "leaderboard",
         "mcp",
+        "disclosure",
     ] {
         assert!(f.iter().any(|x| x == name), "{name} in {f:?}");
     }

@@ -434,6 +434,11 @@ export interface components {
         ClaimReply: {
             lease: components["schemas"]["Lease"];
         };
+        /**
+         * @description Whether a repository asks every pull request to say which tool made it.
+         * @enum {string}
+         */
+        DisclosurePolicy: "optional" | "required";
         /** @description One entry of the audit log (also streamed over `/v1/events`). */
         Event: {
             /** @description Who caused it: `admin`, `worker:<id>`, `system`, `github:<login>`. */
@@ -505,6 +510,11 @@ export interface components {
              * @description The estimate points of those tasks.
              */
             points: number;
+            /**
+             * @description The tools those tasks' pull requests were made with, as their worker disclosed them
+             *     (`artifact.disclosure.tool`), the most used first; at most 5.
+             */
+            tools: string[];
         };
         /** @description A lease: a time-bound offer of one task to one worker. */
         Lease: {
@@ -654,6 +664,7 @@ export interface components {
         RepoContract: {
             /** @description Branch name template with `{key}`, `{number}`, `{slug}`, `{task_id}` (default `owp/{key}`). */
             branch?: string | null;
+            disclosure?: null | components["schemas"]["DisclosurePolicy"];
             /** @description Anything else a contributor (or their tool) should know. */
             instructions?: string | null;
             /** @description Must pass before a pull request is opened (e.g. `cargo clippy -- -D warnings`). */
@@ -707,7 +718,11 @@ export interface components {
             score: number;
         };
         StatusBody: {
-            /** @description `pr_url`, `commit_sha`, … */
+            /**
+             * @description `pr_url`, `commit_sha`, … and `disclosure: {tool, model?}` (each at most 100
+             *     characters): which tool made the pull request. A repository whose contract says
+             *     `disclosure: required` refuses `pr_opened` without it (`disclosure_required`).
+             */
             artifact?: Record<string, unknown> | null;
             note?: string | null;
             /**
@@ -2165,7 +2180,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unknown status or missing pr_url */
+            /** @description unknown status, missing pr_url, a malformed `artifact.disclosure` (invalid_disclosure) or none where the repository requires it (disclosure_required) */
             422: {
                 headers: {
                     [name: string]: unknown;
