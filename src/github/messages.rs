@@ -506,6 +506,12 @@ pub enum ClaimRefusal {
     HourlyLimit { limit: u32, retry_at: DateTime<Utc> },
     /// The person gave this task back less than an hour ago.
     RecentlyReleased { retry_at: DateTime<Utc> },
+    /// The claimer's GitHub account is younger than the repository asks (`claim:
+    /// min_account_age_days`); it may claim from `claim_from` on.
+    AccountTooNew {
+        min_days: u32,
+        claim_from: DateTime<Utc>,
+    },
     /// The linked worker is paused.
     WorkerPaused { worker: String },
     /// Issues that must be done first are still open (as written: `#12`, `owner/other#3`).
@@ -669,6 +675,15 @@ pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
         ClaimRefusal::RecentlyReleased { retry_at } => format!(
             "you gave it back less than an hour ago — you can claim it again after {}",
             format_time(*retry_at)
+        ),
+        ClaimRefusal::AccountTooNew {
+            min_days,
+            claim_from,
+        } => format!(
+            "this repository takes claims from GitHub accounts at least {} old — yours can \
+             claim from {}",
+            plural(*min_days, "day", "days"),
+            format_time(*claim_from)
         ),
         ClaimRefusal::Waiting { on } => format!(
             "it is waiting on {} — it can be claimed once {} closed",

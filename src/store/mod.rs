@@ -6,6 +6,7 @@
 //! that also appends its audit events (and whatever a [`door::ChangeHook`] adds, e.g. the GitHub
 //! comment outbox).
 
+pub mod accounts;
 pub mod archive;
 mod batched;
 pub mod board;

@@ -13,28 +13,10 @@ const REQUIRED: &str = "max_open_prs: 10\ncontract:\n  test: make test\n  disclo
 async fn a_required_disclosure_is_shown_and_credited() {
     let story = Story::with(Some(REQUIRED), |_| {}).await;
     // alice's worker, linked to her GitHub account.
-    let (status, reg) = story
-        .post_json(
-            "/v1/workers/register",
-            None,
-            json!({"name": "owl", "skills": [], "capacity_points": 5, "max_concurrent_tasks": 2,
-                   "capabilities": {"agent": "claude", "model": "opus"}}),
-        )
-        .await;
-    assert_eq!(status, 201, "{reg}");
-    let token = reg["token"].as_str().unwrap().to_string();
-    let (_, code) = story
-        .post_json("/v1/workers/link-code", Some(&token), json!({}))
-        .await;
     let n = story.label_issue("Fix the flaky test", &[]).await;
-    let link = story
-        .comment(
-            n,
-            "alice",
-            &format!("/owp link {}", code["code"].as_str().unwrap()),
-        )
-        .await;
-    assert!(story.reacted(link, "+1"));
+    let registration = json!({"name": "owl", "skills": [], "capacity_points": 5,
+        "max_concurrent_tasks": 2, "capabilities": {"agent": "claude", "model": "opus"}});
+    let token = story.linked_worker(n, "alice", registration).await;
 
     let (status, lease) = story.post_json("/v1/work", Some(&token), json!({})).await;
     assert_eq!(status, 200, "{lease}");

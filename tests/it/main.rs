@@ -39,6 +39,7 @@ mod conformance;
 mod dashboard_browser;
 mod dashboard_public;
 mod github_abuse;
+mod github_account_age;
 mod github_dependencies;
 mod github_disclosure;
 mod github_events;

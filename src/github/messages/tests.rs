@@ -326,6 +326,10 @@ fn every_refusal_reason() {
             retry_at: at(11),
         },
         ClaimRefusal::RecentlyReleased { retry_at: at(11) },
+        ClaimRefusal::AccountTooNew {
+            min_days: 30,
+            claim_from: at(11),
+        },
         ClaimRefusal::WorkerPaused {
             worker: "ci-bot-7".into(),
         },
