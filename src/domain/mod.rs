@@ -6,6 +6,7 @@ pub mod disclosure;
 pub mod labels;
 pub mod limits;
 pub mod model;
+pub mod outcomes;
 pub mod rules;
 pub mod task_fields;
 

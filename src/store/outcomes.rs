@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use sqlx::AssertSqlSafe;
 
 use super::{Backend, Store, StoreError};
+use crate::domain::outcomes::RepoOutcomes;
 
 /// Tools listed per leaderboard row, the most used first.
 pub const MAX_TOOLS_PER_WORKER: usize = 5;
@@ -65,5 +66,56 @@ impl Store {
             }
         }
         Ok(tools)
+    }
+
+    /// Each repository's outcomes since `since` (ms): merged and closed-unmerged counts and the
+    /// median lead time from a merged task's first claim (its first lease) to its merge.
+    /// `public_only` reads public, unarchived repositories alone. Keyed by repository name; a
+    /// repository with nothing in the window is absent.
+    pub async fn repo_outcomes(
+        &self,
+        since: i64,
+        public_only: bool,
+    ) -> Result<HashMap<String, RepoOutcomes>, StoreError> {
+        let public = if public_only {
+            " AND r.private = 0 AND r.archived_at IS NULL"
+        } else {
+            ""
+        };
+        let counts: Vec<(String, String, i64)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT r.name, o.kind, COUNT(*) FROM outcomes o JOIN repos r ON r.id = o.repo_id \
+             WHERE o.at >= $1 AND o.kind IN ('merged', 'closed_unmerged'){public} \
+             GROUP BY r.name, o.kind"
+        )))
+        .bind(since)
+        .fetch_all(self.read_pool())
+        .await?;
+        let leads: Vec<(String, Option<i64>)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT r.name, o.at - (SELECT MIN(l.created_at) FROM leases l \
+               WHERE l.task_seq = t.seq AND l.created_at <= o.at) \
+             FROM outcomes o JOIN repos r ON r.id = o.repo_id JOIN tasks t ON t.id = o.task_id \
+             WHERE o.at >= $1 AND o.kind = 'merged'{public}"
+        )))
+        .bind(since)
+        .fetch_all(self.read_pool())
+        .await?;
+        let mut figures: HashMap<String, (i64, i64, Vec<i64>)> = HashMap::new();
+        for (repo, kind, n) in counts {
+            let entry = figures.entry(repo).or_default();
+            if kind == "merged" {
+                entry.0 = n;
+            } else {
+                entry.1 = n;
+            }
+        }
+        for (repo, lead) in leads {
+            if let Some(ms) = lead {
+                figures.entry(repo).or_default().2.push(ms.max(0));
+            }
+        }
+        Ok(figures
+            .into_iter()
+            .map(|(repo, (merged, closed, leads))| (repo, RepoOutcomes::new(merged, closed, leads)))
+            .collect())
     }
 }

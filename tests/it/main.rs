@@ -57,6 +57,7 @@ mod ops_shutdown;
 mod pg_replicas;
 mod readme_tour;
 mod store_backends;
+mod store_outcomes;
 mod store_support;
 mod store_waiting;
 mod worker_agent;

@@ -676,6 +676,35 @@ export interface components {
             /** @description Must pass before a pull request is opened (e.g. `cargo test`). */
             test?: string | null;
         };
+        /** @description A repository's outcomes over the last [`OUTCOME_DAYS`] days. */
+        RepoOutcomes: {
+            /**
+             * Format: double
+             * @description `merged / (merged + closed_unmerged)`, from 0 to 1; null when both are 0.
+             */
+            acceptance_rate?: number | null;
+            /**
+             * Format: int64
+             * @description Pull requests of tasks closed without merging in the window.
+             */
+            closed_unmerged: number;
+            /**
+             * Format: int64
+             * @description The window, in days (30).
+             */
+            days: number;
+            /**
+             * Format: double
+             * @description The median time from a merged task's first claim to its merge, in seconds; null when no
+             *     task merged in the window (or none of them was ever claimed).
+             */
+            lead_time_seconds?: number | null;
+            /**
+             * Format: int64
+             * @description Tasks merged in the window (merges decided by an admin or GitHub).
+             */
+            merged: number;
+        };
         /** @description A repository's policy and live review-budget figures. */
         RepoPolicy: Record<string, unknown> & {
             /** Format: int64 */
@@ -689,6 +718,7 @@ export interface components {
             max_open_prs: number;
             /** Format: int64 */
             open_prs: number;
+            outcomes?: null | components["schemas"]["RepoOutcomes"];
             /** @description Trust progression rules, by level (see [`Promotion`]); absent when none. */
             promote?: components["schemas"]["Promotion"][];
             repo: string;
