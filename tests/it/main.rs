@@ -40,6 +40,7 @@ mod dashboard_browser;
 mod dashboard_public;
 mod github_abuse;
 mod github_account_age;
+mod github_answers;
 mod github_dependencies;
 mod github_disclosure;
 mod github_events;
