@@ -4,13 +4,14 @@
 
 use crate::store_support::*;
 
-use serde_json::Map;
+use serde_json::{Map, json};
 use sqlx::AnyPool;
 
 use owp::domain::outcomes::RepoOutcomes;
 use owp::domain::{Lease, TaskStatus, Visibility};
 use owp::store::repos::RepoUpsert;
 use owp::store::rows::WorkerRow;
+use owp::store::workers::WorkerInput;
 use owp::store::{Store, now_ms};
 
 const HOUR: i64 = 3_600_000;
@@ -41,7 +42,14 @@ async fn acceptance_rate_and_median_lead_time_per_repository() {
                 .unwrap();
             repo(s, "acme/private", 10, false).await;
             repo(s, "acme/quiet", 10, false).await;
-            let ada = register(s, worker_input("ada", &[], 50, 50)).await;
+            let ada = register(
+                s,
+                WorkerInput {
+                    leaderboard_opt_in: true,
+                    ..worker_input("ada", &[], 50, 50)
+                },
+            )
+            .await;
             let bob = register(s, worker_input("bob", &[], 50, 50)).await;
 
             // Four merges (one of them 40 days ago), one pull request closed unmerged, and a
@@ -58,8 +66,19 @@ async fn acceptance_rate_and_median_lead_time_per_repository() {
             let closed = claimed(s, "acme/busy", "closed", &ada).await;
             let _open = claimed(s, "acme/busy", "open", &ada).await;
             let secret = claimed(s, "acme/private", "secret", &ada).await;
+            // one says which tool made it; the others say nothing.
+            let disclosed = json!({"pr_url": "https://example.invalid/pr/one",
+                                   "disclosure": {"tool": "claude", "model": "opus"}});
+            set_status(
+                s,
+                &ada,
+                &one.task.task_id,
+                TaskStatus::PrOpened,
+                Some(disclosed),
+            )
+            .await
+            .unwrap();
             for (lease, worker) in [
-                (&one, &ada),
                 (&two, &bob),
                 (&three, &ada),
                 (&old, &ada),
@@ -166,6 +185,12 @@ async fn acceptance_rate_and_median_lead_time_per_repository() {
             assert_eq!(busy.merged, 4, "{}", db.label);
             assert_eq!(busy.acceptance_rate, Some(0.8), "{}", db.label);
             assert_eq!(busy.lead_time_seconds, Some(12_600.0), "{}", db.label);
+            // The leaderboard's tools: ada's merged work disclosed one tool; bob is not listed.
+            let tools = s.leaderboard_tools(None, since, false).await.unwrap();
+            assert_eq!(tools.len(), 1, "{}: {tools:?}", db.label);
+            assert_eq!(tools[&ada.id], ["claude"], "{}", db.label);
+            let public = s.leaderboard_tools(None, since, true).await.unwrap();
+            assert_eq!(public[&ada.id], ["claude"], "{}", db.label);
             pool.close().await;
         },
     )
