@@ -15,10 +15,12 @@
 //! This module renders the scrape ([`render`]); `http::metrics` serves it, to those with the
 //! credentials it asks for.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use crate::domain::Event;
+use crate::domain::outcomes::{OUTCOME_DAYS, RepoOutcomes};
 use crate::store::gauges::PoolFigures;
 use crate::store::{Store, StoreError};
 use axum::extract::{MatchedPath, Request};
@@ -39,6 +41,12 @@ pub const REPO_OPEN_PRS: &str = "owp_repo_open_prs";
 pub const REPO_ACTIVE_LEASES: &str = "owp_repo_active_leases";
 /// 1 while a repository's budget is full and new assignments wait (gauge, `repo`).
 pub const REPO_THROTTLED: &str = "owp_repo_throttled";
+/// Merged ÷ (merged + closed unmerged) of a repository over the last 30 days (gauge, `repo`;
+/// absent while neither happened).
+pub const REPO_ACCEPTANCE_RATIO: &str = "owp_repo_acceptance_ratio";
+/// Median time from first claim to merge of a repository's tasks merged in the last 30 days
+/// (gauge, `repo`; absent while none merged).
+pub const REPO_LEAD_TIME: &str = "owp_repo_lead_time_seconds";
 /// Registered workers (gauge).
 pub const WORKERS_REGISTERED: &str = "owp_workers_registered";
 /// Workers whose last contact is younger than the heartbeat TTL (gauge).
@@ -628,11 +636,37 @@ impl PoolSnapshot {
     }
 }
 
+/// Sets each repository's outcome gauges in the current (scrape-local) recorder; a figure that
+/// is null (nothing decided, nothing merged) is left out rather than shown as 0.
+fn record_outcomes(outcomes: &HashMap<String, RepoOutcomes>) {
+    describe_gauge!(
+        REPO_ACCEPTANCE_RATIO,
+        "Merged / (merged + closed unmerged) pull requests of a repository over the last 30 days."
+    );
+    describe_gauge!(
+        REPO_LEAD_TIME,
+        "Median time from first claim to merge of a repository's tasks merged in the last 30 days."
+    );
+    for (repo, o) in outcomes {
+        if let Some(rate) = o.acceptance_rate {
+            gauge!(REPO_ACCEPTANCE_RATIO, "repo" => repo.clone()).set(rate);
+        }
+        if let Some(seconds) = o.lead_time_seconds {
+            gauge!(REPO_LEAD_TIME, "repo" => repo.clone()).set(seconds);
+        }
+    }
+}
+
 /// The whole scrape: the pool read now, then this process's counters and histograms.
 pub async fn render(store: &Store) -> Result<String, StoreError> {
     let snapshot = PoolSnapshot(store.pool_figures().await?);
+    let since = crate::store::now_ms() - OUTCOME_DAYS * 86_400_000;
+    let outcomes = store.repo_outcomes(since, false).await?;
     let scrape = PrometheusBuilder::new().build_recorder();
-    metrics::with_local_recorder(&scrape, || snapshot.record());
+    metrics::with_local_recorder(&scrape, || {
+        snapshot.record();
+        record_outcomes(&outcomes);
+    });
     let mut text = scrape.handle().render();
     let process = PROCESS.handle();
     process.run_upkeep();

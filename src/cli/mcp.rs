@@ -586,6 +586,12 @@ impl OwpMcp {
             Ok(c) => c,
             Err(r) => return r,
         };
+        let artifact = match artifact {
+            Some(a) if status == "pr_opened" => {
+                Some(crate::cli::disclosure::disclose(client, a).await)
+            }
+            other => other,
+        };
         match client
             .task_status(&task_id, status, artifact, note.as_deref())
             .await

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod brief;
 pub mod client;
 pub mod demo;
+pub mod disclosure;
 pub mod exit;
 pub mod mcp;
 pub mod present;

@@ -27,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, watch};
 
+use crate::domain::outcomes::{OUTCOME_DAYS, RepoOutcomes};
 use crate::domain::{Event, RepoPolicy, Task};
 use crate::http::error::ApiError;
 use crate::store::Store;
@@ -91,8 +92,14 @@ pub async fn state(
         .events
         .unwrap_or(MAX_STATE_EVENTS)
         .clamp(0, MAX_STATE_EVENTS);
-    match board.store.public_board(limit).await {
-        Ok(mut b) => {
+    let since = crate::store::now_ms() - OUTCOME_DAYS * 86_400_000;
+    let read = async {
+        let b = board.store.public_board(limit).await?;
+        let outcomes = board.store.repo_outcomes(since, true).await?;
+        Ok::<_, crate::store::StoreError>((b, outcomes))
+    };
+    match read.await {
+        Ok((mut b, mut outcomes)) => {
             let public: std::collections::HashSet<String> =
                 b.repos.iter().map(|r| r.name.to_lowercase()).collect();
             for e in &mut b.events {
@@ -117,6 +124,8 @@ pub async fn state(
                         let mut policy = r.to_api();
                         policy.contract = None;
                         policy.clone_url = None;
+                        policy.outcomes =
+                            Some(outcomes.remove(&r.name).unwrap_or_else(RepoOutcomes::empty));
                         policy
                     })
                     .collect(),

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::disclosure::DisclosurePolicy;
 use crate::domain::limits::Controls;
 
 /// Longest `setup`, `test` or `lint` command, in characters.
@@ -44,6 +45,10 @@ pub struct RepoContract {
     /// Anything else a contributor (or their tool) should know.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<String>,
+    /// `required`: every `pr_opened` report says which tool made the pull request
+    /// (`artifact.disclosure`); `optional` (the default) lets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disclosure: Option<DisclosurePolicy>,
 }
 
 /// A contract field that is not acceptable: which one, and why.
@@ -56,6 +61,20 @@ pub struct ContractError {
 }
 
 impl RepoContract {
+    /// Whether a `pr_opened` report must say which tool made the pull request.
+    pub fn disclosure_policy(&self) -> DisclosurePolicy {
+        self.disclosure.unwrap_or_default()
+    }
+
+    /// The disclosure policy of a contract as stored (JSON text); one that does not parse
+    /// requires nothing.
+    pub fn stored_disclosure_policy(stored: Option<&str>) -> DisclosurePolicy {
+        stored
+            .and_then(|t| serde_json::from_str::<RepoContract>(t).ok())
+            .map(|c| c.disclosure_policy())
+            .unwrap_or_default()
+    }
+
     /// True when no field is set.
     pub fn is_empty(&self) -> bool {
         *self == RepoContract::default()

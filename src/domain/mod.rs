@@ -2,9 +2,11 @@
 
 pub mod beads;
 pub mod contract;
+pub mod disclosure;
 pub mod labels;
 pub mod limits;
 pub mod model;
+pub mod outcomes;
 pub mod rules;
 pub mod task_fields;
 

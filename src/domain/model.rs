@@ -379,6 +379,10 @@ pub struct RepoPolicy {
     /// Trust progression rules, by level (see [`Promotion`]); absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub promote: Vec<Promotion>,
+    /// What became of its work over the last 30 days (in `GET /v1/admin/state` and on the
+    /// public board); absent elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcomes: Option<super::outcomes::RepoOutcomes>,
     pub created_at: String,
     pub updated_at: String,
     #[serde(flatten)]

@@ -28,6 +28,7 @@
 use crate::github::events::{self, Event};
 use crate::github::service::{Github, RepoSettings, target};
 use crate::github::sync::{ApplyError, join_repo, show_checks, to_i64};
+use crate::github::throttle;
 use crate::store::github::inbox::DeliveryOutcome;
 use crate::store::github::outbox::OutboxTarget;
 use crate::store::{StoreError, WriteTx};
@@ -162,6 +163,9 @@ struct CommentCtx<'a> {
     maintainer: Option<bool>,
     /// Whether the commenter is known to be a maintainer (never throttled).
     maintainer_known: bool,
+    /// When the commenter's GitHub account was created (ms), when the repository asks for a
+    /// minimum age and the comment claims.
+    account_created: Option<i64>,
     /// A reaction was queued instead of a reply.
     reacted: std::sync::atomic::AtomicBool,
     actor: String,
@@ -173,8 +177,10 @@ impl CommentCtx<'_> {
     }
 
     /// Answers the commenter: a reply comment, unless they had as many replies as one person
-    /// gets in a while (then a reaction on their comment) or the same reply was just queued on
-    /// this issue (an identical repeat collapses into it). Maintainers are always answered.
+    /// gets in a while (then a `confused` reaction on their comment) or the same reply was just
+    /// queued on this issue (an identical repeat collapses into it, and their comment gets an
+    /// `eyes` reaction: the answer is above). Every command gets an answer, in the same
+    /// transaction as the decision. Maintainers are always answered.
     async fn reply(
         &self,
         tx: &mut WriteTx,
@@ -185,9 +191,9 @@ impl CommentCtx<'_> {
         if !self.maintainer_known && tx.gh_recent_reply(&self.target(), body, since).await? {
             tracing::info!(
                 login = self.login,
-                "an identical reply was just queued; not repeated"
+                "an identical reply was just queued; reacting instead"
             );
-            return Ok(());
+            return self.react_once(tx, throttle::COLLAPSED_REACTION).await;
         }
         let allowed = self.maintainer_known
             || self.github.replies.allow(
@@ -197,21 +203,23 @@ impl CommentCtx<'_> {
                 self.login,
             );
         if !allowed {
-            if !self
-                .reacted
-                .swap(true, std::sync::atomic::Ordering::Relaxed)
-            {
-                tracing::info!(login = self.login, "reply limit reached; reacting instead");
-                tx.gh_enqueue_reaction(
-                    &self.target(),
-                    self.comment_id,
-                    crate::github::throttle::THROTTLED_REACTION,
-                )
-                .await?;
-            }
-            return Ok(());
+            tracing::info!(login = self.login, "reply limit reached; reacting instead");
+            return self.react_once(tx, throttle::THROTTLED_REACTION).await;
         }
         tx.gh_enqueue_comment(&self.target(), task_id, body).await
+    }
+
+    /// Reacts to the command comment with `content`, once per comment (a comment with several
+    /// commands that are not answered gets one reaction).
+    async fn react_once(&self, tx: &mut WriteTx, content: &str) -> Result<(), StoreError> {
+        if self
+            .reacted
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            return Ok(());
+        }
+        tx.gh_enqueue_reaction(&self.target(), self.comment_id, content)
+            .await
     }
 
     async fn thumbs_up(&self, tx: &mut WriteTx) -> Result<(), StoreError> {

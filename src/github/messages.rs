@@ -261,6 +261,10 @@ pub struct StatusView {
     pub help_url: String,
     /// The issues it waits for while `ready`, as written on this issue (`#12`, `owner/other#3`).
     pub waiting_on: Vec<String>,
+    /// Which tool made the pull request, as its worker disclosed it ("claude (opus)").
+    pub made_with: Option<String>,
+    /// The repository's contract requires a disclosure, and the open pull request has none.
+    pub disclosure_missing: bool,
 }
 
 /// The living status comment of a task.
@@ -284,6 +288,18 @@ pub fn status_comment(view: &StatusView) -> String {
             "\n> [!WARNING]\n> The repository's settings file could not be used, so the last good \
              settings apply: {}\n",
             neutralize(error)
+        );
+    }
+    if view.disclosure_missing && view.status == TaskStatus::PrOpened {
+        let who = view
+            .holder
+            .as_ref()
+            .map_or_else(|| "The author".to_string(), Holder::describe);
+        let _ = write!(
+            out,
+            "\n> [!NOTE]\n> This repository asks every pull request to say which tool made it. \
+             {who}, please say so in the pull request's description (for example \
+             `Made with: TOOL`, or `Made with: none` for work done by hand).\n"
         );
     }
     if !view.other_prs.is_empty() {
@@ -333,6 +349,11 @@ fn status_line(view: &StatusView) -> String {
         .as_deref()
         .map(|r| format!(": {}", neutralize(r)))
         .unwrap_or_default();
+    let made_with = view
+        .made_with
+        .as_deref()
+        .map(|tool| format!(", made with `{}`", neutralize_code(tool)))
+        .unwrap_or_default();
     match view.status {
         TaskStatus::Ready if !view.waiting_on.is_empty() => format!(
             "**Waiting on {}** — it can be claimed once {} closed.",
@@ -362,16 +383,20 @@ fn status_line(view: &StatusView) -> String {
                 _ => "",
             };
             match &view.pr_url {
-                Some(url) => format!("**Pull request open** — {url} by {holder}.{checks}"),
-                None => format!("**Pull request open** by {holder}.{checks}"),
+                Some(url) => {
+                    format!("**Pull request open** — {url} by {holder}{made_with}.{checks}")
+                }
+                None => format!("**Pull request open** by {holder}{made_with}.{checks}"),
             }
         }
         TaskStatus::Merged => match (&view.pr_url, &view.holder) {
             (Some(url), Some(_)) => {
-                format!("**Done** — merged in {url}. Thank you! Credited to {holder}.")
+                format!("**Done** — merged in {url}. Thank you! Credited to {holder}{made_with}.")
             }
-            (Some(url), None) => format!("**Done** — merged in {url}. Thank you!"),
-            (None, Some(_)) => format!("**Done** — merged. Thank you! Credited to {holder}."),
+            (Some(url), None) => format!("**Done** — merged in {url}{made_with}. Thank you!"),
+            (None, Some(_)) => {
+                format!("**Done** — merged. Thank you! Credited to {holder}{made_with}.")
+            }
             (None, None) => "**Done** — merged. Thank you!".to_string(),
         },
         TaskStatus::Blocked => format!(
@@ -481,6 +506,12 @@ pub enum ClaimRefusal {
     HourlyLimit { limit: u32, retry_at: DateTime<Utc> },
     /// The person gave this task back less than an hour ago.
     RecentlyReleased { retry_at: DateTime<Utc> },
+    /// The claimer's GitHub account is younger than the repository asks (`claim:
+    /// min_account_age_days`); it may claim from `claim_from` on.
+    AccountTooNew {
+        min_days: u32,
+        claim_from: DateTime<Utc>,
+    },
     /// The linked worker is paused.
     WorkerPaused { worker: String },
     /// Issues that must be done first are still open (as written: `#12`, `owner/other#3`).
@@ -644,6 +675,15 @@ pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
         ClaimRefusal::RecentlyReleased { retry_at } => format!(
             "you gave it back less than an hour ago — you can claim it again after {}",
             format_time(*retry_at)
+        ),
+        ClaimRefusal::AccountTooNew {
+            min_days,
+            claim_from,
+        } => format!(
+            "this repository takes claims from GitHub accounts at least {} old — yours can \
+             claim from {}",
+            plural(*min_days, "day", "days"),
+            format_time(*claim_from)
         ),
         ClaimRefusal::Waiting { on } => format!(
             "it is waiting on {} — it can be claimed once {} closed",

@@ -33,6 +33,7 @@
 //!   API does not fit.
 //! - [`manifest`]: the App manifest and the exchange of GitHub's code for credentials.
 
+pub mod accounts;
 pub mod api;
 pub mod app_auth;
 pub mod apply;

@@ -24,7 +24,8 @@ use std::time::Duration;
 use octocrab::Octocrab;
 use tracing::Instrument;
 
-use crate::domain::TaskStatus;
+use crate::domain::disclosure::{Disclosure, DisclosurePolicy};
+use crate::domain::{RepoContract, TaskStatus};
 use crate::github::api::{self, Answer, CallError};
 use crate::github::messages::{self, Budget, Holder, StatusView};
 use crate::github::service::Github;
@@ -483,7 +484,20 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
             })
             .flatten(),
         help_url: github.help_url(),
+        made_with: shown_disclosure(&task).map(|d| d.made_with()),
+        disclosure_missing: task.status == TaskStatus::PrOpened
+            && shown_disclosure(&task).is_none()
+            && RepoContract::stored_disclosure_policy(task.contract.as_deref())
+                == DisclosurePolicy::Required,
     }))
+}
+
+/// The disclosure the status comment shows: the worker's, while its pull request is open or
+/// once it merged.
+fn shown_disclosure(task: &TaskRow) -> Option<Disclosure> {
+    matches!(task.status, TaskStatus::PrOpened | TaskStatus::Merged)
+        .then(|| Disclosure::of_artifact(task.artifact.as_ref()))
+        .flatten()
 }
 
 /// The GitHub login a merged task's credit names (see `github::credit`).

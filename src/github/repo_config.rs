@@ -17,6 +17,7 @@
 //! claim:
 //!   ttl_days: 7            # a comment claim ends after this many days without activity
 //!   reminder: true         # remind the claimer at half time
+//!   min_account_age_days: 0  # GitHub accounts younger than this cannot claim (0 to 3650)
 //! who_may_claim: anyone    # anyone | workers | {allowlist: [alice, bob]}
 //! max_claims_per_user: 2   # concurrent claims of one person without a linked worker
 //! tiers:
@@ -33,6 +34,7 @@
 //!   branch: "owp/{number}-{slug}"
 //!   pr_template: "## What changed\n\n## How it was tested\n"
 //!   instructions: Keep changes small; update CHANGELOG.md.
+//!   disclosure: required   # every pull request says which tool made it (default optional)
 //! ```
 
 use std::fmt;
@@ -53,6 +55,9 @@ pub const DEFAULT_MAX_OPEN_PRS: u32 = 3;
 
 /// Longest accepted claim TTL, in days.
 pub const MAX_TTL_DAYS: u32 = 365;
+
+/// Largest accepted `claim.min_account_age_days` (ten years).
+pub const MAX_MIN_ACCOUNT_AGE_DAYS: u32 = 3650;
 
 /// The whole `.github/owp.yml`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -96,6 +101,8 @@ pub struct ClaimConfig {
     pub ttl_days: u32,
     /// Whether to remind the claimer at half time.
     pub reminder: bool,
+    /// A GitHub account younger than this many days cannot claim (0: any account may).
+    pub min_account_age_days: u32,
 }
 
 impl Default for ClaimConfig {
@@ -103,6 +110,7 @@ impl Default for ClaimConfig {
         ClaimConfig {
             ttl_days: 7,
             reminder: true,
+            min_account_age_days: 0,
         }
     }
 }
@@ -459,6 +467,13 @@ impl RepoConfig {
                 "claim.ttl_days must be between 1 and {MAX_TTL_DAYS} (found {ttl})"
             )));
         }
+        let age = self.claim.min_account_age_days;
+        if age > MAX_MIN_ACCOUNT_AGE_DAYS {
+            return Err(RepoConfigError::invalid(format!(
+                "claim.min_account_age_days must be between 0 and {MAX_MIN_ACCOUNT_AGE_DAYS} \
+                 (found {age})"
+            )));
+        }
         if self.max_claims_per_user.0 == 0 {
             return Err(RepoConfigError::invalid(
                 "max_claims_per_user must be at least 1 (found 0); \
@@ -727,6 +742,19 @@ tiers:
             "claim.ttl_days must be between 1 and 365 (found 0)"
         );
         assert!(error("claim:\n  ttl_days: 400\n").message.contains("400"));
+    }
+
+    #[test]
+    fn account_age_in_range() {
+        let c = parse("claim:\n  min_account_age_days: 3650\n");
+        assert_eq!(c.claim.min_account_age_days, 3650);
+        assert_eq!(parse("").claim.min_account_age_days, 0);
+        assert_eq!(
+            error("claim:\n  min_account_age_days: 3651\n").message,
+            "claim.min_account_age_days must be between 0 and 3650 (found 3651)"
+        );
+        let e = error("claim:\n  min_account_age_days: -1\n");
+        assert!(e.message.contains("min_account_age_days"), "{e}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::github::messages::{self, Holder};
 use crate::github::service::{Github, RepoSettings, target};
 use crate::store::deps::ExternalBlocker;
 use crate::store::github::pulls::{LinkedPr, PrState};
-use crate::store::leases::{LeaseEnd, Move};
+use crate::store::leases::{CreditTo, LeaseEnd, Move};
 use crate::store::repos::RepoUpsert;
 use crate::store::rows::TaskRow;
 use crate::store::tasks::TaskInput;
@@ -665,7 +665,13 @@ async fn move_for_pull(
                     | TaskStatus::PrOpened
             ) {
                 let mut artifact = artifact;
-                let (to, credit) = credit::for_merge(tx, task, pr).await?;
+                let (to, mut credit) = credit::for_merge(tx, task, pr).await?;
+                // The holder's own pull request keeps what its worker disclosed about it.
+                let disclosed = task.artifact.as_ref().and_then(|a| a.get("disclosure"));
+                if let (CreditTo::Holder, Some(disclosure)) = (&to, disclosed) {
+                    artifact["disclosure"] = disclosure.clone();
+                    credit["disclosure"] = disclosure.clone();
+                }
                 artifact["credit"] = credit;
                 let mv = Move {
                     artifact: Some(artifact),

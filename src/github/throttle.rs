@@ -27,6 +27,9 @@ pub const REPLIES_PER_INSTALLATION: u32 = 10;
 pub const INSTALLATION_REFILL: Duration = Duration::from_secs(60);
 /// The reaction given instead of a reply past the limit.
 pub const THROTTLED_REACTION: &str = "confused";
+/// The reaction given to a command whose reply would repeat one just written on the issue: the
+/// answer is there already.
+pub const COLLAPSED_REACTION: &str = "eyes";
 
 /// The per-person reply limits of the App.
 pub struct ReplyThrottle {

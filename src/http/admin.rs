@@ -12,6 +12,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Admin, Payload};
 use super::import::import_size;
 use crate::domain::limits;
+use crate::domain::outcomes::{OUTCOME_DAYS, RepoOutcomes};
 use crate::domain::{
     Event, Promotion, RepoContract, RepoPolicy, Reputation, Task, TaskStatus, Visibility, Worker,
     WorkerStatus,
@@ -165,12 +166,16 @@ pub async fn state(
         .await?;
     let mut reputations = store.reputations().await?;
     let mut promotions = store.all_promotions().await?;
+    let since = now - OUTCOME_DAYS * 86_400_000;
+    let mut outcomes = store.repo_outcomes(since, false).await?;
     Ok(Json(PoolState {
         repos: repos
             .iter()
             .map(|r| {
                 let mut policy = r.to_api();
                 policy.promote = promotions.remove(&r.id).unwrap_or_default();
+                policy.outcomes =
+                    Some(outcomes.remove(&r.name).unwrap_or_else(RepoOutcomes::empty));
                 policy
             })
             .collect(),

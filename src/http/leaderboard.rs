@@ -33,6 +33,9 @@ pub struct LeaderboardEntry {
     pub merged: i64,
     /// The estimate points of those tasks.
     pub points: i64,
+    /// The tools those tasks' pull requests were made with, as their worker disclosed them
+    /// (`artifact.disclosure.tool`), the most used first; at most 5.
+    pub tools: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -72,10 +75,12 @@ pub async fn leaderboard(
     }
     let since = crate::store::now_ms() - days * 86_400_000;
     let rows = state.store.leaderboard(repo, since, !admin).await?;
+    let mut tools = state.store.leaderboard_tools(repo, since, !admin).await?;
     Ok(Json(Leaderboard {
         workers: rows
             .into_iter()
             .map(|r| LeaderboardEntry {
+                tools: tools.remove(&r.worker_id).unwrap_or_default(),
                 name: r.name,
                 github_login: r.github_login,
                 merged: r.merged,

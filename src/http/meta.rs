@@ -39,6 +39,7 @@ pub fn features(github: bool) -> Vec<String> {
         "leaderboard",
         "mcp",
         "preview",
+        "disclosure",
     ]);
     features.into_iter().map(String::from).collect()
 }

@@ -46,7 +46,9 @@ pub struct StatusBody {
     /// `note` is the reason; the task keeps a review slot until a maintainer moves it on).
     /// `merged` is 403: only an admin or GitHub decide it.
     pub status: String,
-    /// `pr_url`, `commit_sha`, …
+    /// `pr_url`, `commit_sha`, … and `disclosure: {tool, model?}` (each at most 100
+    /// characters): which tool made the pull request. A repository whose contract says
+    /// `disclosure: required` refuses `pr_opened` without it (`disclosure_required`).
     #[schema(value_type = Option<Object>)]
     pub artifact: Option<Value>,
     pub note: Option<String>,
@@ -59,7 +61,9 @@ pub struct StatusBody {
               (status = 403, body = Problem, description = "not the holder, or `merged` (not_allowed)"),
               (status = 404, body = Problem),
               (status = 409, body = Problem, description = "illegal transition or lease ended"),
-              (status = 422, body = Problem, description = "unknown status or missing pr_url")))]
+              (status = 422, body = Problem, description = "unknown status, missing pr_url, \
+                  a malformed `artifact.disclosure` (invalid_disclosure) or none where the \
+                  repository requires it (disclosure_required)")))]
 pub async fn update_status(
     State(state): State<AppState>,
     WorkerAuth(worker): WorkerAuth,

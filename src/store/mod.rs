@@ -10,6 +10,7 @@
 //! connections, the write transaction and the SQLite writer thread, which know no table but the
 //! audit log. The engine imports none of them.
 
+pub mod accounts;
 pub mod archive;
 pub mod board;
 mod checks;
@@ -22,6 +23,7 @@ pub mod github;
 pub mod idempotency;
 pub mod known_workers;
 pub mod leases;
+pub mod outcomes;
 pub mod preview;
 pub mod repos;
 pub mod reputation;

@@ -362,6 +362,7 @@ impl RepoRow {
             contract: self.contract.clone(),
             clone_url: self.clone_url.clone(),
             promote: Vec::new(),
+            outcomes: None,
             created_at: format_ts(self.created_at),
             updated_at: format_ts(self.updated_at),
             extensions: self.extensions.clone(),

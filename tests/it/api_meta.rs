@@ -48,6 +48,7 @@ async fn meta_needs_no_credentials_and_shows_the_configured_ttls() {
         "leaderboard",
         "mcp",
         "preview",
+        "disclosure",
     ] {
         assert!(f.iter().any(|x| x == name), "{name} in {f:?}");
     }

@@ -327,7 +327,7 @@ async fn the_leaderboard_lists_only_opted_in_workers_and_never_a_private_reposit
     let body = r.expect(200);
     assert_eq!(
         body,
-        json!({"workers": [{"name": "ada", "github_login": null, "merged": 1, "points": 2}]})
+        json!({"workers": [{"name": "ada", "github_login": null, "merged": 1, "points": 2, "tools": []}]})
     );
     assert!(!r.text.contains("bob-hidden"));
     let r = leaderboard(&server, "?repo=acme/secret-plans", false).await;
@@ -339,7 +339,7 @@ async fn the_leaderboard_lists_only_opted_in_workers_and_never_a_private_reposit
     let body = leaderboard(&server, "", true).await.expect(200);
     assert_eq!(
         body,
-        json!({"workers": [{"name": "ada", "github_login": null, "merged": 3, "points": 6}]})
+        json!({"workers": [{"name": "ada", "github_login": null, "merged": 3, "points": 6, "tools": []}]})
     );
     let body = leaderboard(&server, "?repo=acme/secret-plans", true)
         .await

@@ -273,6 +273,11 @@ async fn ignored_priorities_fail_priority_order() {
 }
 
 #[tokio::test]
+async fn a_lost_disclosure_fails_disclosure_required_and_bounded() {
+    fault_fails_case(Fault::DropDisclosure, "disclosure.required_and_bounded").await;
+}
+
+#[tokio::test]
 async fn a_worker_deciding_merged_fails_worker_cannot_report_merged() {
     fault_fails_case(Fault::WorkersMerge, "abuse.worker_cannot_report_merged").await;
 }

@@ -256,3 +256,66 @@ async fn metrics_follow_the_pool() {
         ) >= 1.0
     );
 }
+
+/// Outcomes per repository in the admin state and the scrape: one pull request merged, one
+/// closed unmerged — an acceptance of 0.5; a repository with neither shows nulls and no series.
+#[tokio::test]
+async fn outcomes_per_repository_in_the_state_and_the_scrape() {
+    let server = Server::start().await;
+    server.upsert_repo(REPO, 5, false).await;
+    server.upsert_repo("acme/quiet", 5, false).await;
+    server
+        .import(
+            REPO,
+            json!([task_doc("one", json!({})), task_doc("two", json!({}))]),
+        )
+        .await;
+    let (_, token) = server.register_worker("w", &[], 5, 3).await;
+    let (_, merged, _) = server.claim_ok(&token).await;
+    let (_, closed, _) = server.claim_ok(&token).await;
+    server.open_pr(&token, &merged).await;
+    server.open_pr(&token, &closed).await;
+    server.merge(&token, &merged).await;
+    server.admin_set_status(&closed, "ready").await.expect(200);
+
+    let state = server.state().await;
+    let outcomes = |name: &str| {
+        state["repos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["repo"] == name)
+            .unwrap()["outcomes"]
+            .clone()
+    };
+    let web = outcomes(REPO);
+    assert_eq!(
+        (
+            &web["days"],
+            &web["merged"],
+            &web["closed_unmerged"],
+            &web["acceptance_rate"]
+        ),
+        (&json!(30), &json!(1), &json!(1), &json!(0.5)),
+        "{web}"
+    );
+    let lead = web["lead_time_seconds"].as_f64().expect("a lead time");
+    assert!((0.0..60.0).contains(&lead), "{web}");
+    assert_eq!(
+        outcomes("acme/quiet"),
+        json!({"days": 30, "merged": 0, "closed_unmerged": 0, "acceptance_rate": null,
+               "lead_time_seconds": null})
+    );
+
+    let (_, m) = scrape(&server).await;
+    assert_eq!(
+        value(&m, r#"owp_repo_acceptance_ratio{repo="acme/web"}"#),
+        0.5
+    );
+    let seconds = value(&m, r#"owp_repo_lead_time_seconds{repo="acme/web"}"#);
+    assert!((seconds - lead).abs() < 1e-6, "{seconds} vs {lead}");
+    assert!(
+        !m.keys()
+            .any(|k| k.contains("acme/quiet") && k.starts_with("owp_repo_acceptance"))
+    );
+}

@@ -896,6 +896,12 @@ async fn join_registers_saves_the_profile_and_hands_the_first_lease_to_the_agent
         worker["capabilities"],
         json!({"can_run_tests": true, "agent_handoff": true, "agent": "agent.sh"})
     );
+    // The pull request says which tool made it: the worker's `agent` capability.
+    assert_eq!(
+        task["artifact"]["disclosure"],
+        json!({"tool": "agent.sh"}),
+        "{task}"
+    );
     // The profile is saved with the agent: joining again registers no second worker.
     let profile = std::fs::read_to_string(rig.path("joined/worker.json")).unwrap();
     assert!(

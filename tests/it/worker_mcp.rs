@@ -49,6 +49,10 @@ fn register_profile(server: &Server, config_dir: &Path, skills: &str) -> Value {
             skills,
             "--capacity",
             "5",
+            "--capability",
+            "agent=claude-code",
+            "--capability",
+            "model=opus",
             "--server",
             &server.base,
         ])
@@ -202,6 +206,12 @@ async fn an_ai_tool_takes_a_task_to_pr_opened_over_mcp() {
     let task = server.task(&task_id).await;
     assert_eq!(task["status"], "pr_opened", "{task}");
     assert_eq!(task["artifact"]["pr_url"], pr_url, "{task}");
+    // The report said which tool made the pull request: the worker's `agent` and `model`.
+    assert_eq!(
+        task["artifact"]["disclosure"],
+        json!({"tool": "claude-code", "model": "opus"}),
+        "{task}"
+    );
     assert_eq!(task["assigned_worker_id"], profile["worker_id"], "{task}");
 
     // The next task went back with its reason, and nothing else fits this worker.

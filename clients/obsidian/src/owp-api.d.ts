@@ -455,6 +455,11 @@ export interface components {
         ClaimReply: {
             lease: components["schemas"]["Lease"];
         };
+        /**
+         * @description Whether a repository asks every pull request to say which tool made it.
+         * @enum {string}
+         */
+        DisclosurePolicy: "optional" | "required";
         /** @description One entry of the audit log (also streamed over `/v1/events`). */
         Event: {
             /** @description Who caused it: `admin`, `worker:<id>`, `system`, `github:<login>`. */
@@ -526,6 +531,11 @@ export interface components {
              * @description The estimate points of those tasks.
              */
             points: number;
+            /**
+             * @description The tools those tasks' pull requests were made with, as their worker disclosed them
+             *     (`artifact.disclosure.tool`), the most used first; at most 5.
+             */
+            tools: string[];
         };
         /** @description A lease: a time-bound offer of one task to one worker. */
         Lease: {
@@ -699,6 +709,7 @@ export interface components {
         RepoContract: {
             /** @description Branch name template with `{key}`, `{number}`, `{slug}`, `{task_id}` (default `owp/{key}`). */
             branch?: string | null;
+            disclosure?: null | components["schemas"]["DisclosurePolicy"];
             /** @description Anything else a contributor (or their tool) should know. */
             instructions?: string | null;
             /** @description Must pass before a pull request is opened (e.g. `cargo clippy -- -D warnings`). */
@@ -709,6 +720,35 @@ export interface components {
             setup?: string | null;
             /** @description Must pass before a pull request is opened (e.g. `cargo test`). */
             test?: string | null;
+        };
+        /** @description A repository's outcomes over the last [`OUTCOME_DAYS`] days. */
+        RepoOutcomes: {
+            /**
+             * Format: double
+             * @description `merged / (merged + closed_unmerged)`, from 0 to 1; null when both are 0.
+             */
+            acceptance_rate?: number | null;
+            /**
+             * Format: int64
+             * @description Pull requests of tasks closed without merging in the window.
+             */
+            closed_unmerged: number;
+            /**
+             * Format: int64
+             * @description The window, in days (30).
+             */
+            days: number;
+            /**
+             * Format: double
+             * @description The median time from a merged task's first claim to its merge, in seconds; null when no
+             *     task merged in the window (or none of them was ever claimed).
+             */
+            lead_time_seconds?: number | null;
+            /**
+             * Format: int64
+             * @description Tasks merged in the window (merges decided by an admin or GitHub).
+             */
+            merged: number;
         };
         /** @description A repository's policy and live review-budget figures. */
         RepoPolicy: Record<string, unknown> & {
@@ -723,6 +763,7 @@ export interface components {
             max_open_prs: number;
             /** Format: int64 */
             open_prs: number;
+            outcomes?: null | components["schemas"]["RepoOutcomes"];
             /** @description Trust progression rules, by level (see [`Promotion`]); absent when none. */
             promote?: components["schemas"]["Promotion"][];
             repo: string;
@@ -752,7 +793,11 @@ export interface components {
             score: number;
         };
         StatusBody: {
-            /** @description `pr_url`, `commit_sha`, … */
+            /**
+             * @description `pr_url`, `commit_sha`, … and `disclosure: {tool, model?}` (each at most 100
+             *     characters): which tool made the pull request. A repository whose contract says
+             *     `disclosure: required` refuses `pr_opened` without it (`disclosure_required`).
+             */
             artifact?: Record<string, unknown> | null;
             note?: string | null;
             /**
@@ -2210,7 +2255,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unknown status or missing pr_url */
+            /** @description unknown status, missing pr_url, a malformed `artifact.disclosure` (invalid_disclosure) or none where the repository requires it (disclosure_required) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -32,10 +32,30 @@ pub fn render_leaderboard(board: &Value) -> String {
                     .unwrap_or_else(|| "-".into()),
                 w["merged"].to_string(),
                 w["points"].to_string(),
+                made_with(&w["tools"]),
             ]
         })
         .collect();
-    table(&["#", "NAME", "GITHUB", "MERGED", "POINTS"], &rows)
+    table(
+        &["#", "NAME", "GITHUB", "MERGED", "POINTS", "MADE WITH"],
+        &rows,
+    )
+}
+
+/// The tools a leaderboard row's merged pull requests disclosed, `-` when none did.
+fn made_with(tools: &Value) -> String {
+    let tools: Vec<String> = tools
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|t| clip(t, 30))
+        .collect();
+    if tools.is_empty() {
+        "-".into()
+    } else {
+        tools.join(", ")
+    }
 }
 
 fn status_rank(s: TaskStatus) -> usize {

@@ -665,6 +665,7 @@ async fn work(
         },
     };
     let artifact = json!({"pr_url": url, "branch": prepared.branch, "commit_sha": sha});
+    let artifact = crate::cli::disclosure::disclose(client, artifact).await;
     report_pr(client, &task.task_id, artifact).await?;
     workspace::remove(layout).await;
     Ok(Outcome::PrOpened(url))

@@ -5,6 +5,7 @@ mod abuse;
 mod auth;
 mod common;
 mod concurrency;
+mod disclosure;
 mod discovery;
 mod expiry;
 mod idempotency;
@@ -36,5 +37,6 @@ pub fn all() -> Vec<Case> {
     all.extend(order::cases());
     all.extend(preview::cases());
     all.extend(seat::cases());
+    all.extend(disclosure::cases());
     all
 }

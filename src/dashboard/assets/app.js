@@ -397,6 +397,28 @@
     s('text', { x: cx, y: cy - 2, class: 'g-num', 'text-anchor': 'middle' }, `${used}/${max}`));
   }
 
+  // What became of a repository's work over the last 30 days: a bar of merged against closed
+  // unmerged pull requests (the acceptance rate at a glance), and the median lead time.
+  function outcomes(o) {
+    if (!o) return null;
+    const decided = (o.merged || 0) + (o.closed_unmerged || 0);
+    const rate = o.acceptance_rate == null ? '–' : `${Math.round(o.acceptance_rate * 100)}%`;
+    const lead = o.lead_time_seconds == null ? '–' : duration(o.lead_time_seconds * 1000);
+    const w = 120, ht = 8;
+    const mw = decided ? (o.merged / decided) * w : 0;
+    const label = decided
+      ? `${o.merged} merged, ${o.closed_unmerged} closed unmerged in ${o.days} days: ${rate} accepted`
+      : `nothing merged or closed in ${o.days} days`;
+    return h('div', { class: 'outcomes', title: `Last ${o.days} days` },
+      s('svg', { class: 'outcome-bar', viewBox: `0 0 ${w} ${ht}`, role: 'img', 'aria-label': label },
+        s('rect', { x: 0, y: 0, width: w, height: ht, rx: 3, class: 'ob-track' }),
+        decided && mw < w ? s('rect', { x: 0, y: 0, width: w, height: ht, rx: 3, class: 'ob-closed' }) : null,
+        mw > 0 ? s('rect', { x: 0, y: 0, width: mw, height: ht, rx: 3, class: 'ob-merged' }) : null),
+      h('p', { class: 'outcome-line' },
+        `${o.days} days: ${o.merged || 0} merged, ${o.closed_unmerged || 0} closed · `,
+        h('b', {}, rate), ' accepted · median lead ', h('b', {}, lead)));
+  }
+
   function renderRepos() {
     const box = $('repos');
     if (!model.repos.length) {
@@ -428,6 +450,7 @@
           h('li', {}, h('span', { class: 'sw sw-pr' }), plural(r.open_prs || 0, 'open PR')),
           h('li', {}, h('span', { class: 'sw sw-lease' }), plural(r.active_leases || 0, 'lease')),
           h('li', {}, `${tasksByRepo.get(r.repo) || 0} ready`)),
+        outcomes(r.outcomes),
         h('div', { class: 'repo-foot' },
           h('span', { class: 'muted small' }, r.area_locks_enabled ? 'Area locks on' : 'Area locks off',
             BOARD ? null : (r.visibility === 'public' ? ' · public board' : ' · private')),
@@ -489,7 +512,8 @@
     box.replaceChildren(h('ol', { class: 'leaders' }, model.leaders.map((w) =>
       h('li', null,
         h('span', { class: 'leader-name' }, w.github_login ? `@${w.github_login}` : w.name),
-        h('span', { class: 'muted' }, ` — ${plural(w.merged, 'merge')}, ${plural(w.points, 'point')}`)))));
+        h('span', { class: 'muted' }, ` — ${plural(w.merged, 'merge')}, ${plural(w.points, 'point')}`,
+          (w.tools || []).length ? `, made with ${w.tools.join(', ')}` : '')))));
   }
 
   function renderWorkers() {

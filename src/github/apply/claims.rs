@@ -5,6 +5,7 @@ use serde_json::json;
 
 use crate::domain::TaskStatus;
 use crate::domain::rules::Refusal;
+use crate::github::accounts;
 use crate::github::messages::{self, Budget, ClaimRefusal, CommandRefusal, Holder};
 use crate::github::sync::{holder_of, holds, let_go_if_out_of_pool, linked_worker, pr_url};
 use crate::store::HOUR_MS;
@@ -40,12 +41,21 @@ pub(super) async fn try_claim(
             _ => ClaimRefusal::NotOnAllowlist,
         }]));
     }
+    let now = tx.now;
+    let min_days = config.claim.min_account_age_days;
+    if let Some(created_at) = ctx.account_created
+        && let Some(claim_from) = accounts::too_new_until(created_at, min_days, now)
+    {
+        return Ok(Some(vec![ClaimRefusal::AccountTooNew {
+            min_days,
+            claim_from,
+        }]));
+    }
     if task.status != TaskStatus::Ready {
         return refusal_for_status(tx, ctx, task)
             .await
             .map(|r| Some(vec![r]));
     }
-    let now = tx.now;
     if let Some(limit) = config.pr_hourly_limit {
         let (count, oldest) = tx.gh_claims_since(task.repo_id, now - HOUR_MS).await?;
         if count >= i64::from(limit.get()) {

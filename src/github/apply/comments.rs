@@ -5,10 +5,11 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::domain::TaskStatus;
+use crate::github::accounts::{self, AccountAge};
 use crate::github::commands::{self, Command, CommandError, ParsedCommand};
 use crate::github::events::{CommentAction, CommentEvent};
 use crate::github::messages::{self, ClaimRefusal, CommandRefusal};
-use crate::github::service::Github;
+use crate::github::service::{Github, RepoSettings};
 use crate::github::sync::{ApplyError, key_of, linked_worker};
 use crate::store::github::inbox::DeliveryOutcome;
 use crate::store::github::worker_links::LinkRefusal;
@@ -83,6 +84,7 @@ pub(super) async fn comment_event(
                 .is_maintainer(installation, repo, login)
                 .await
                 .unwrap_or(false));
+    let account = claimant_account(github, installation, &settings, &parsed, login).await?;
     let ctx = CommentCtx {
         github,
         installation,
@@ -93,10 +95,14 @@ pub(super) async fn comment_event(
         settings: &settings,
         maintainer,
         maintainer_known,
+        account_created: account.map(|a| a.created_at),
         reacted: Default::default(),
         actor: who,
     };
     let mut tx = github.store.begin().await?;
+    if let Some(account) = account.filter(|a| a.fresh) {
+        tx.gh_remember_account(login, account.created_at).await?;
+    }
     let key = key_of(repo, e.issue.number);
     // The claimer's own comments keep the claim alive.
     if let Some(task) = tx.task_by_key(repo, &key).await?
@@ -120,6 +126,35 @@ pub(super) async fn comment_event(
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// How old the commenter's GitHub account is, when the repository takes claims only from
+/// accounts of a minimum age and the comment claims: read once from GitHub, then kept.
+async fn claimant_account(
+    github: &Github,
+    installation: i64,
+    settings: &RepoSettings,
+    parsed: &[ParsedCommand],
+    login: &str,
+) -> Result<Option<AccountAge>, ApplyError> {
+    let claims = parsed.iter().any(|c| matches!(c, Ok(Command::Claim)));
+    if !claims || settings.config.claim.min_account_age_days == 0 {
+        return Ok(None);
+    }
+    match accounts::account_age(github, installation, login).await {
+        Ok(age) => Ok(age),
+        Err(crate::github::api::CallError::Permanent { status, message }) => {
+            tracing::warn!(
+                status,
+                message,
+                "cannot read a claimant's account; its age is not checked"
+            );
+            Ok(None)
+        }
+        Err(e) => Err(ApplyError::Retry(format!(
+            "cannot read {login}'s account: {e}"
+        ))),
+    }
 }
 
 pub(super) async fn run_command(

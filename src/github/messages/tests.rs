@@ -34,6 +34,8 @@ fn view(status: TaskStatus) -> StatusView {
         checks: None,
         help_url: HELP.into(),
         waiting_on: vec![],
+        made_with: None,
+        disclosure_missing: false,
     }
 }
 
@@ -159,6 +161,37 @@ fn status_pr_opened() {
     let mut v = view(TaskStatus::PrOpened);
     v.holder = Some(alice());
     v.pr_url = Some("https://github.com/octo-org/hello/pull/9".into());
+    insta::assert_snapshot!(status_comment(&v));
+}
+
+#[test]
+fn status_pr_opened_with_its_tool_disclosed() {
+    let mut v = view(TaskStatus::PrOpened);
+    v.holder = Some(Holder::Worker {
+        name: "night-owl".into(),
+        login: Some("alice".into()),
+    });
+    v.pr_url = Some("https://github.com/octo-org/hello/pull/9".into());
+    v.made_with = Some("claude (opus `4` @bob)".into());
+    insta::assert_snapshot!(status_comment(&v));
+}
+
+#[test]
+fn status_pr_opened_without_a_required_disclosure() {
+    let mut v = view(TaskStatus::PrOpened);
+    v.holder = Some(alice());
+    v.pr_url = Some("https://github.com/octo-org/hello/pull/9".into());
+    v.disclosure_missing = true;
+    insta::assert_snapshot!(status_comment(&v));
+}
+
+#[test]
+fn status_merged_credits_the_tool() {
+    let mut v = view(TaskStatus::Merged);
+    v.holder = Some(alice());
+    v.pr_url = Some("https://github.com/octo-org/hello/pull/9".into());
+    v.made_with = Some("aider".into());
+    v.budget.open_prs = 0;
     insta::assert_snapshot!(status_comment(&v));
 }
 
@@ -293,6 +326,10 @@ fn every_refusal_reason() {
             retry_at: at(11),
         },
         ClaimRefusal::RecentlyReleased { retry_at: at(11) },
+        ClaimRefusal::AccountTooNew {
+            min_days: 30,
+            claim_from: at(11),
+        },
         ClaimRefusal::WorkerPaused {
             worker: "ci-bot-7".into(),
         },

@@ -44,9 +44,9 @@ pub(crate) mod write_groups;
 use serde_json::{Value, json};
 use sqlx::AssertSqlSafe;
 
-use crate::domain::limits;
 use crate::domain::rules;
 use crate::domain::{Lease, TaskStatus};
+use crate::domain::{RepoContract, disclosure, limits};
 use crate::store::rows::{TASK_SELECT, TaskRow};
 use crate::store::{Store, StoreError};
 
@@ -152,6 +152,12 @@ pub(super) fn worker_move(
         }
     }
     limits::opt_free_text("note", note.as_deref(), limits::MAX_REASON_CHARS)?;
+    let disclosure = RepoContract::stored_disclosure_policy(task.contract.as_deref());
+    disclosure::check_report(
+        artifact.as_ref(),
+        disclosure,
+        target == TaskStatus::PrOpened,
+    )?;
     if let Some(a) = &artifact {
         limits::json("artifact", a, limits::MAX_ARTIFACT_BYTES)?;
         match a.get("pr_url") {

@@ -13,7 +13,7 @@ use octocrab::jsonwebtoken::{self, Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 
 use super::model::{
-    BOT_LOGIN, Call, CallAuth, Comment, Failure, IssuedToken, Model, Reaction, Repo,
+    BOT_LOGIN, Call, CallAuth, Comment, Failure, IssuedToken, Model, OLD_ACCOUNT, Reaction, Repo,
 };
 use super::{APP_EVENTS, Shared, insert_comment, json as shape, moves, webhooks};
 
@@ -771,6 +771,28 @@ fn route(
                     "role_name": role,
                     "user": user,
                 })))
+            }
+            ("GET", ["users", login]) => {
+                if !m.knows_account(login) {
+                    return Err(Reply::not_found());
+                }
+                let created = m
+                    .accounts_created
+                    .get(&login.to_lowercase())
+                    .map_or_else(|| json!(OLD_ACCOUNT), |t| shape::time(*t));
+                let mut user = shape::user(api, m, login);
+                // GitHub's public-user: the simple user and the profile.
+                shape::set(
+                    &mut user,
+                    json!({
+                        "name": null, "company": null, "blog": "", "location": null,
+                        "email": null, "hireable": null, "bio": null, "twitter_username": null,
+                        "public_repos": 0, "public_gists": 0, "followers": 0, "following": 0,
+                        "created_at": created, "updated_at": created,
+                        "user_view_type": "public",
+                    }),
+                );
+                Ok(Reply::ok(user))
             }
             ("GET", ["repos", owner, name, "contents", file @ ..]) if !file.is_empty() => {
                 let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();

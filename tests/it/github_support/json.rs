@@ -36,7 +36,7 @@ pub fn time(t: DateTime<Utc>) -> Value {
     Value::String(t.to_rfc3339_opts(SecondsFormat::Secs, true))
 }
 
-fn set(target: &mut Value, fields: Value) {
+pub fn set(target: &mut Value, fields: Value) {
     let (Value::Object(target), Value::Object(fields)) = (target, fields) else {
         panic!("both must be objects");
     };

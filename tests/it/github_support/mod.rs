@@ -443,6 +443,13 @@ impl FakeGithub {
     }
 
     /// `admin`, `maintain`, `write`, `triage`, `read` or `none` for `login` on `repo`.
+    /// `login`'s GitHub account was created at `at` (accounts not set here are years old).
+    pub fn set_account_created(&self, login: &str, at: chrono::DateTime<chrono::Utc>) {
+        self.model()
+            .accounts_created
+            .insert(login.to_lowercase(), at);
+    }
+
     pub fn set_permission(&self, repo: &str, login: &str, permission: &str) {
         let mut m = self.model();
         m.repo_mut(repo)

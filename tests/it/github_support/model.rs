@@ -229,8 +229,14 @@ pub struct Model {
     /// GitHub's issue dependencies: (blocked repo, blocked number, blocking repo, blocking
     /// number), in the order they were added.
     pub dependencies: Vec<(String, u64, String, u64)>,
+    /// When accounts were created (lower-case login); an account not named here was created
+    /// long ago ([`OLD_ACCOUNT`]).
+    pub accounts_created: HashMap<String, DateTime<Utc>>,
     next_id: u64,
 }
+
+/// When an account the story says nothing about was created.
+pub const OLD_ACCOUNT: &str = "2015-03-14T09:26:53Z";
 
 impl Model {
     pub fn new(app_id: u64) -> Self {
@@ -253,6 +259,7 @@ impl Model {
             moved_repos: HashMap::new(),
             moved_issues: HashMap::new(),
             dependencies: Vec::new(),
+            accounts_created: HashMap::new(),
             next_id: 1000,
         }
     }
@@ -308,6 +315,21 @@ impl Model {
         let id = self.next_id();
         self.user_ids.insert(key, id);
         id
+    }
+
+    /// Whether GitHub knows an account of this login: one the story made, or one that wrote
+    /// something or holds a permission.
+    pub fn knows_account(&self, login: &str) -> bool {
+        let key = login.to_lowercase();
+        let is = |author: &str| author.eq_ignore_ascii_case(login);
+        self.user_ids.contains_key(&key)
+            || self.accounts_created.contains_key(&key)
+            || self.comments.values().any(|c| is(&c.author))
+            || self.repos.values().any(|r| {
+                r.permissions.contains_key(&key)
+                    || r.issues.values().any(|i| is(&i.author))
+                    || r.pulls.values().any(|p| is(&p.author))
+            })
     }
 
     /// The repository `owner/name`, compared case-insensitively as GitHub does.

@@ -789,6 +789,26 @@ impl Story {
         (status, answer)
     }
 
+    /// Registers a worker with `registration` and links it to `login`, who comments `/owp link
+    /// CODE` on issue `number` (the App reacts 👍); returns the worker's token.
+    pub async fn linked_worker(&self, number: u64, login: &str, registration: Value) -> String {
+        let (status, reg) = self
+            .post_json("/v1/workers/register", None, registration)
+            .await;
+        assert_eq!(status, 201, "{reg}");
+        let token = reg["token"].as_str().unwrap().to_string();
+        let (status, code) = self
+            .post_json("/v1/workers/link-code", Some(&token), json!({}))
+            .await;
+        assert_eq!(status, 201, "{code}");
+        let code = code["code"].as_str().unwrap();
+        let link = self
+            .comment(number, login, &format!("/owp link {code}"))
+            .await;
+        assert!(self.reacted(link, "+1"), "the link of {login} was taken");
+        token
+    }
+
     /// With the service stopped: makes the database forget that the App's last comments on an
     /// issue were sent — as if the process had stopped after GitHub answered and before it
     /// recorded the answer.

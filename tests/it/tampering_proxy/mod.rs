@@ -38,6 +38,8 @@ pub enum Fault {
     WorkersMerge,
     /// A repository policy gets one more pull request of budget than asked.
     LooseBudget,
+    /// A worker's status report loses its `artifact.disclosure`.
+    DropDisclosure,
     /// `/v1/meta` leaves out version `1.2`.
     MetaWithoutV12,
     /// `/v1/meta` lists no optional feature (not a fault: a smaller server).
@@ -159,6 +161,14 @@ async fn tamper(p: &Inner, req: Request) -> anyhow::Result<Response> {
             body = rewrite_tasks(&body, |t| {
                 t.remove("priority");
             });
+        }
+        Fault::DropDisclosure if post && path.ends_with("/status") => {
+            if let Ok(mut doc) = serde_json::from_slice::<Value>(&body)
+                && let Some(artifact) = doc["artifact"].as_object_mut()
+            {
+                artifact.remove("disclosure");
+                body = Bytes::from(serde_json::to_vec(&doc).unwrap());
+            }
         }
         Fault::LooseBudget if post && path == "/v1/admin/repos" => {
             if let Ok(mut doc) = serde_json::from_slice::<Value>(&body)

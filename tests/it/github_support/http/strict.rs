@@ -159,16 +159,7 @@ pub(super) fn pull_list_item(mut pull: Value) -> Value {
 /// GitHub answers 404 on the permission route for a login it does not know. The fake knows the
 /// people with a permission, an issue, a pull request or a comment, and those it has shown.
 pub(super) fn known_login(m: &Model, repo: &Repo, login: &str) -> Result<(), Reply> {
-    let key = login.to_lowercase();
-    let is = |author: &str| author.eq_ignore_ascii_case(login);
-    let known = repo.permissions.contains_key(&key)
-        || m.user_ids.contains_key(&key)
-        || m.comments.values().any(|c| is(&c.author))
-        || m.repos.values().any(|r| {
-            r.permissions.contains_key(&key)
-                || r.issues.values().any(|i| is(&i.author))
-                || r.pulls.values().any(|p| is(&p.author))
-        });
+    let known = repo.permissions.contains_key(&login.to_lowercase()) || m.knows_account(login);
     if known {
         Ok(())
     } else {

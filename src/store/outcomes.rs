@@ -1,0 +1,121 @@
+//! What became of the pool's work: the tools merged pull requests disclosed (for the
+//! leaderboard) and each repository's outcomes over a window (merged, closed unmerged, the
+//! acceptance rate and the median lead time from first claim to merge).
+//!
+//! Counts read the `outcomes` table (see `reputation.rs`): one row per (kind, task, lease), so
+//! nothing is counted twice.
+
+use std::collections::HashMap;
+
+use sqlx::AssertSqlSafe;
+
+use super::{Backend, Store, StoreError};
+use crate::domain::outcomes::RepoOutcomes;
+
+/// Tools listed per leaderboard row, the most used first.
+pub const MAX_TOOLS_PER_WORKER: usize = 5;
+
+/// Rows of tool counts read for one leaderboard (workers × tools).
+const MAX_TOOL_ROWS: i64 = 1_000;
+
+/// `artifact.disclosure.tool` of a task row `t`, as this backend reads JSON text.
+fn disclosed_tool(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "json_extract(t.artifact, '$.disclosure.tool')",
+        Backend::Postgres => "(CAST(t.artifact AS jsonb) #>> '{disclosure,tool}')",
+    }
+}
+
+impl Store {
+    /// The tools the merged tasks of each worker disclosed since `since` (ms), with the
+    /// leaderboard's filters (`repo`, `public_only`): worker id → tools, most used first, at
+    /// most [`MAX_TOOLS_PER_WORKER`] each.
+    pub async fn leaderboard_tools(
+        &self,
+        repo: Option<&str>,
+        since: i64,
+        public_only: bool,
+    ) -> Result<HashMap<String, Vec<String>>, StoreError> {
+        let tool = disclosed_tool(self.backend());
+        let sql = format!(
+            "SELECT o.worker_id, {tool} AS tool, COUNT(*) AS n \
+             FROM outcomes o JOIN workers w ON w.id = o.worker_id \
+               JOIN repos r ON r.id = o.repo_id JOIN tasks t ON t.id = o.task_id \
+             WHERE o.kind = 'merged' AND o.at >= $1 AND w.leaderboard_opt_in = 1 \
+               AND ($2 = '' OR r.name = $2){public} AND t.artifact IS NOT NULL \
+               AND {tool} IS NOT NULL \
+             GROUP BY o.worker_id, {tool} \
+             ORDER BY o.worker_id, COUNT(*) DESC, {tool} \
+             LIMIT {MAX_TOOL_ROWS}",
+            public = if public_only {
+                " AND r.private = 0"
+            } else {
+                ""
+            },
+        );
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(since)
+            .bind(repo.unwrap_or(""))
+            .fetch_all(self.read_pool())
+            .await?;
+        let mut tools: HashMap<String, Vec<String>> = HashMap::new();
+        for (worker, tool, _) in rows {
+            let listed = tools.entry(worker).or_default();
+            if listed.len() < MAX_TOOLS_PER_WORKER {
+                listed.push(tool);
+            }
+        }
+        Ok(tools)
+    }
+
+    /// Each repository's outcomes since `since` (ms): merged and closed-unmerged counts and the
+    /// median lead time from a merged task's first claim (its first lease) to its merge.
+    /// `public_only` reads public, unarchived repositories alone. Keyed by repository name; a
+    /// repository with nothing in the window is absent.
+    pub async fn repo_outcomes(
+        &self,
+        since: i64,
+        public_only: bool,
+    ) -> Result<HashMap<String, RepoOutcomes>, StoreError> {
+        let public = if public_only {
+            " AND r.private = 0 AND r.archived_at IS NULL"
+        } else {
+            ""
+        };
+        let counts: Vec<(String, String, i64)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT r.name, o.kind, COUNT(*) FROM outcomes o JOIN repos r ON r.id = o.repo_id \
+             WHERE o.at >= $1 AND o.kind IN ('merged', 'closed_unmerged'){public} \
+             GROUP BY r.name, o.kind"
+        )))
+        .bind(since)
+        .fetch_all(self.read_pool())
+        .await?;
+        let leads: Vec<(String, Option<i64>)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT r.name, o.at - (SELECT MIN(l.created_at) FROM leases l \
+               WHERE l.task_seq = t.seq AND l.created_at <= o.at) \
+             FROM outcomes o JOIN repos r ON r.id = o.repo_id JOIN tasks t ON t.id = o.task_id \
+             WHERE o.at >= $1 AND o.kind = 'merged'{public}"
+        )))
+        .bind(since)
+        .fetch_all(self.read_pool())
+        .await?;
+        let mut figures: HashMap<String, (i64, i64, Vec<i64>)> = HashMap::new();
+        for (repo, kind, n) in counts {
+            let entry = figures.entry(repo).or_default();
+            if kind == "merged" {
+                entry.0 = n;
+            } else {
+                entry.1 = n;
+            }
+        }
+        for (repo, lead) in leads {
+            if let Some(ms) = lead {
+                figures.entry(repo).or_default().2.push(ms.max(0));
+            }
+        }
+        Ok(figures
+            .into_iter()
+            .map(|(repo, (merged, closed, leads))| (repo, RepoOutcomes::new(merged, closed, leads)))
+            .collect())
+    }
+}

@@ -1,0 +1,136 @@
+//! Disclosure (contract section 11): `artifact.disclosure: {tool, model?}` on a `pr_opened`
+//! report, its bounds, a repository contract that requires it, and the leaderboard rows that
+//! show it.
+
+use serde_json::{Value, json};
+
+use crate::support::Server;
+
+fn pr(n: u32, disclosure: Value) -> Value {
+    json!({"status": "pr_opened", "artifact": {
+        "pr_url": format!("https://git.example.test/acme/pull/{n}"),
+        "disclosure": disclosure,
+    }})
+}
+
+/// Bad disclosures are refused with stable codes naming the field, and nothing changes; a
+/// repository whose contract requires one refuses a pull request without it.
+#[tokio::test]
+async fn a_required_disclosure_is_checked_and_bounded() {
+    let s = Server::start().await;
+    let r = s
+        .admin_post(
+            "/v1/admin/repos",
+            json!({"repo": "acme/honest", "max_open_prs": 5,
+                   "contract": {"test": "make test", "disclosure": "required"}}),
+        )
+        .await;
+    assert!(r.status == 200 || r.status == 201, "{}", r.describe());
+    assert_eq!(r.json["contract"]["disclosure"], "required");
+    let bad_policy = s
+        .admin_post(
+            "/v1/admin/repos",
+            json!({"repo": "acme/honest", "max_open_prs": 5,
+                   "contract": {"disclosure": "sometimes"}}),
+        )
+        .await;
+    assert_eq!(bad_policy.status, 422, "{}", bad_policy.describe());
+    let ids = s.import_ids("acme/honest", json!([{"title": "one"}])).await;
+    let (_, token) = s.register_worker("w", &[], 10, 2).await;
+    let (_, task, lease) = s.claim_ok(&token).await;
+    assert_eq!(task, ids[0]);
+    assert_eq!(lease["task"]["contract"]["disclosure"], "required");
+
+    let long = "x".repeat(101);
+    let cases = [
+        (json!(null), "disclosure_required"),
+        (json!("claude"), "invalid_disclosure"),
+        (json!({"model": "opus"}), "invalid_disclosure"),
+        (json!({"tool": ""}), "invalid_disclosure"),
+        (json!({"tool": "claude", "model": 4}), "invalid_disclosure"),
+        (json!({"tool": long}), "field_too_long"),
+        (json!({"tool": "claude", "model": long}), "field_too_long"),
+        (json!({"tool": "claude\u{1b}]8;;"}), "invalid_characters"),
+        (
+            json!({"tool": "claude", "model": "a\nb"}),
+            "invalid_characters",
+        ),
+    ];
+    for (disclosure, code) in cases {
+        let r = s.set_status(&token, &task, pr(1, disclosure.clone())).await;
+        assert_eq!(r.expect_problem(422), code, "{disclosure}");
+    }
+    let bare = json!({"status": "pr_opened", "artifact": {"pr_url": "https://git.example.test/acme/pull/1"}});
+    let r = s.set_status(&token, &task, bare).await;
+    assert_eq!(r.expect_problem(422), "disclosure_required");
+    assert!(
+        r.json["detail"]
+            .as_str()
+            .unwrap()
+            .contains("artifact.disclosure"),
+        "{}",
+        r.json
+    );
+    assert_eq!(s.task(&task).await["status"], "leased");
+
+    let exactly = "m".repeat(100);
+    let body = s
+        .set_status(
+            &token,
+            &task,
+            pr(1, json!({"tool": "claude", "model": exactly})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(body["status"], "pr_opened");
+    assert_eq!(body["artifact"]["disclosure"]["tool"], "claude");
+    assert_eq!(body["artifact"]["disclosure"]["model"], exactly);
+}
+
+/// Without a requirement a disclosure is optional, still bounded; merged tasks list their tools
+/// on the leaderboard's rows.
+#[tokio::test]
+async fn the_leaderboard_names_the_tools_of_merged_work() {
+    let s = Server::start().await;
+    s.upsert_repo("acme/free", 5, false).await;
+    let ids = s
+        .import_ids(
+            "acme/free",
+            json!([{"title": "a"}, {"title": "b"}, {"title": "c"}]),
+        )
+        .await;
+    let reg = s
+        .register(json!({"name": "owl", "skills": [], "capacity_points": 10,
+                         "max_concurrent_tasks": 3, "leaderboard_opt_in": true}))
+        .await
+        .expect(201);
+    let token = reg["token"].as_str().unwrap().to_string();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(s.claim_ok(&token).await.1);
+    }
+    let r = s
+        .set_status(&token, &held[0], pr(1, json!({"tool": "t".repeat(101)})))
+        .await;
+    assert_eq!(r.expect_problem(422), "field_too_long");
+    s.set_status(&token, &held[0], pr(1, json!({"tool": "aider"})))
+        .await
+        .expect(200);
+    s.set_status(
+        &token,
+        &held[1],
+        pr(2, json!({"tool": "claude", "model": "opus"})),
+    )
+    .await
+    .expect(200);
+    let plain = json!({"status": "pr_opened", "artifact": {"pr_url": "https://git.example.test/acme/pull/3"}});
+    s.set_status(&token, &held[2], plain).await.expect(200);
+    for id in &ids {
+        s.admin_set_status(id, "merged").await.expect(200);
+    }
+    let board = s.admin_get("/v1/leaderboard").await.expect(200);
+    let row = &board["workers"][0];
+    assert_eq!(row["name"], "owl");
+    assert_eq!(row["merged"], 3);
+    assert_eq!(row["tools"], json!(["aider", "claude"]), "{board}");
+}

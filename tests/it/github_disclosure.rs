@@ -1,0 +1,88 @@
+//! Disclosure over the fake GitHub (contract section 11): a repository whose `.github/owp.yml`
+//! contract requires it refuses a worker's pull request without one, shows "made with TOOL" on
+//! the status comment and in the credit, and asks the holder of a plain GitHub pull request to
+//! say which tool made it.
+
+use crate::github_support::story::{REPO, Story};
+use owp::domain::TaskStatus;
+use serde_json::json;
+
+const REQUIRED: &str = "max_open_prs: 10\ncontract:\n  test: make test\n  disclosure: required\n";
+
+#[tokio::test]
+async fn a_required_disclosure_is_shown_and_credited() {
+    let story = Story::with(Some(REQUIRED), |_| {}).await;
+    // alice's worker, linked to her GitHub account.
+    let n = story.label_issue("Fix the flaky test", &[]).await;
+    let registration = json!({"name": "owl", "skills": [], "capacity_points": 5,
+        "max_concurrent_tasks": 2, "capabilities": {"agent": "claude", "model": "opus"}});
+    let token = story.linked_worker(n, "alice", registration).await;
+
+    let (status, lease) = story.post_json("/v1/work", Some(&token), json!({})).await;
+    assert_eq!(status, 200, "{lease}");
+    assert_eq!(lease["lease"]["task"]["contract"]["disclosure"], "required");
+    let task_id = story.task(n).await.id;
+    // alice opens the pull request; her worker reports it before GitHub's webhook arrives.
+    let pr = story
+        .fake
+        .open_pr(REPO, "alice", "A fix", &format!("Fixes #{n}"));
+    story.remember_number(pr);
+    let pr_url = format!("https://github.com/{REPO}/pull/{pr}");
+    let path = format!("/v1/tasks/{task_id}/status");
+    let (status, problem) = story
+        .post_json(
+            &path,
+            Some(&token),
+            json!({"status": "pr_opened", "artifact": {"pr_url": pr_url}}),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("disclosure_required"))
+    );
+    let (status, task) = story
+        .post_json(
+            &path,
+            Some(&token),
+            json!({"status": "pr_opened", "artifact": {
+                "pr_url": pr_url, "disclosure": {"tool": "claude", "model": "opus"}}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{task}");
+    story.expect_status(
+        n,
+        &[&format!(
+            "**Pull request open** — {pr_url} by worker `owl` (@alice), made with `claude (opus)`."
+        )],
+    );
+    let payload = story.pr_payload("pull_request.opened", pr, "alice");
+    story.send("pull_request", &payload).await;
+    story.merge_pr(pr).await;
+    let merged = story.task(n).await;
+    assert_eq!(merged.status, TaskStatus::Merged);
+    let artifact = merged.artifact.unwrap();
+    assert_eq!(artifact["credit"]["disclosure"]["tool"], "claude");
+    story.expect_status(
+        n,
+        &[&format!(
+            "**Done** — merged in {pr_url}. Thank you! Credited to worker `owl` (@alice), made \
+             with `claude (opus)`."
+        )],
+    );
+
+    // bob claims by comment and opens a pull request on GitHub alone: he is asked to say which
+    // tool made it.
+    let m = story.label_issue("Document the flag", &[]).await;
+    story.comment(m, "bob", "/owp claim").await;
+    story.expect_status(m, &["claimed by @bob"]);
+    let bobs = story.open_pr("bob", &format!("Fixes #{m}")).await;
+    let status = story.expect_status(
+        m,
+        &[
+            &format!("**Pull request open** — https://github.com/{REPO}/pull/{bobs} by @bob."),
+            "This repository asks every pull request to say which tool made it. @bob, please \
+             say so in the pull request's description",
+        ],
+    );
+    assert!(!status.body.contains("made with"), "{}", status.body);
+}
