@@ -185,6 +185,9 @@ pub fn admin_token_problem(token: &str) -> Option<String> {
     }
 }
 
+/// GitHub's web address unless `GITHUB_WEB_URL` says otherwise.
+pub const DEFAULT_GITHUB_WEB_URL: &str = "https://github.com";
+
 /// Configuration of `owp serve`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ServeConfig {
@@ -262,6 +265,10 @@ pub struct LimitsConfig {
     /// (`/healthz`, `/v1/openapi.json`, the dashboard's pages, sign-in, public boards, unknown paths).
     #[arg(long, env = "OWP_RATE_ANONYMOUS_PER_MINUTE", default_value_t = 600)]
     pub rate_anonymous_per_minute: u32,
+    /// Requests per minute from one client address to the routes of signing in with GitHub
+    /// (`/auth/github…`, `/v1/auth/device…`): each may cost a call to GitHub.
+    #[arg(long, env = "OWP_RATE_SIGNIN_PER_MINUTE", default_value_t = 30)]
+    pub rate_signin_per_minute: u32,
     /// Wrong credentials per minute from one client address (a wrong `X-Admin-Token`, worker
     /// token or dashboard sign-in) before that address must wait to present any credential.
     #[arg(long, env = "OWP_RATE_AUTH_FAILURES_PER_MINUTE", default_value_t = 10)]
@@ -296,6 +303,7 @@ impl Default for LimitsConfig {
         LimitsConfig {
             rate_registrations_per_minute: 120,
             rate_anonymous_per_minute: 600,
+            rate_signin_per_minute: 30,
             rate_auth_failures_per_minute: 10,
             rate_previews_per_minute: 30,
             client_ip_header: None,
@@ -339,6 +347,17 @@ pub struct GithubConfig {
     /// REST base URL (GitHub Enterprise Server, tests).
     #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
     pub github_api_url: String,
+    /// The App's OAuth client id (the App setup page saves it): maintainers sign in with GitHub.
+    /// Without it, sign-in is off and only the admin token steers the pool.
+    #[arg(long, env = "GITHUB_CLIENT_ID")]
+    pub github_client_id: Option<String>,
+    /// The App's OAuth client secret (the App setup page saves it).
+    #[arg(long, env = "GITHUB_CLIENT_SECRET", hide_env_values = true)]
+    pub github_client_secret: Option<Secret>,
+    /// GitHub's web address, the base of `/login/oauth/…` and `/login/device/…` (GitHub
+    /// Enterprise Server, tests).
+    #[arg(long, env = "GITHUB_WEB_URL", default_value = DEFAULT_GITHUB_WEB_URL)]
+    pub github_web_url: String,
     /// When the App reconciles with GitHub (6-field cron, seconds first; default every 15 minutes).
     #[arg(long, env = "OWP_GITHUB_RECONCILE_CRON")]
     pub github_reconcile_cron: Option<String>,
@@ -360,6 +379,11 @@ pub struct GithubConfig {
     #[arg(long, env = "OWP_GITHUB_MAX_PAGES", hide = true,
           value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub github_max_pages: Option<u64>,
+    /// How long what GitHub said about a maintainer's access is trusted, in milliseconds (default
+    /// five minutes, the most the contract allows). For tests.
+    #[arg(long, env = "OWP_SIGNIN_PERMISSION_MAX_AGE_MS", hide = true,
+          value_parser = clap::value_parser!(u64).range(0..=300_000))]
+    pub github_permission_max_age_ms: Option<u64>,
     /// Where the App setup page saves the new App's credentials (default `env.local`).
     #[arg(long, env = "OWP_GITHUB_ENV_FILE")]
     pub github_env_file: Option<PathBuf>,
@@ -381,6 +405,16 @@ pub struct GithubConfig {
     #[arg(long, env = "OWP_GITHUB_WRITE_WINDOWS_MS", hide = true, num_args = 2,
           value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
     pub github_write_windows_ms: Option<Vec<u32>>,
+}
+
+impl GithubConfig {
+    /// The OAuth client id when sign-in with GitHub is on (set and not blank).
+    pub fn signin_client_id(&self) -> Option<&str> {
+        self.github_client_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+    }
 }
 
 impl ServeConfig {
@@ -405,6 +439,7 @@ impl ServeConfig {
             limits: LimitsConfig::default(),
             github: GithubConfig {
                 github_api_url: "https://api.github.com".into(),
+                github_web_url: DEFAULT_GITHUB_WEB_URL.into(),
                 // Stories write a few comments each; pacing is tested on purpose.
                 github_write_spacing_ms: Some(0),
                 ..Default::default()
@@ -556,6 +591,29 @@ mod tests {
                 .contains("too short")
         );
         assert!(admin_token_problem("sixteen-chars-xx").is_none());
+    }
+
+    #[test]
+    fn signin_is_off_without_a_client_id() {
+        let parse = |args: &[&str]| parse_serve(args).unwrap().github;
+        if std::env::var_os("GITHUB_CLIENT_ID").is_none() {
+            assert_eq!(parse(&[]).signin_client_id(), None);
+        }
+        assert_eq!(
+            parse(&["--github-client-id", "  "]).signin_client_id(),
+            None
+        );
+        let c = parse(&[
+            "--github-client-id",
+            "Iv1.abc",
+            "--github-client-secret",
+            "s",
+        ]);
+        assert_eq!(c.signin_client_id(), Some("Iv1.abc"));
+        assert!(!format!("{c:?}").contains("github_client_secret: Some(s"));
+        if std::env::var_os("GITHUB_WEB_URL").is_none() {
+            assert_eq!(parse(&[]).github_web_url, "https://github.com");
+        }
     }
 
     #[test]

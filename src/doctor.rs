@@ -106,6 +106,7 @@ pub async fn check_all(config: &ServeConfig) -> Vec<Check> {
     let app_configured = app.iter().any(|c| c.outcome != Outcome::Skip);
     checks.extend(app);
     checks.push(webhook_secret(config, app_configured));
+    checks.push(signin(config, app_configured));
     checks.push(public_url(config, app_configured).await);
     checks
 }
@@ -600,6 +601,49 @@ fn webhook_secret(config: &ServeConfig, app_configured: bool) -> Check {
     }
 }
 
+// ---- sign-in with GitHub ----------------------------------------------------------------------
+
+/// `GITHUB_CLIENT_ID` and `GITHUB_CLIENT_SECRET`: maintainers sign in with GitHub, or sign-in is
+/// off and only the admin token steers the pool.
+fn signin(config: &ServeConfig, app_configured: bool) -> Check {
+    const NAME: &str = "Sign-in with GitHub";
+    let gh = &config.github;
+    let secret = gh
+        .github_client_secret
+        .as_ref()
+        .is_some_and(|s| !s.expose().trim().is_empty());
+    match (gh.signin_client_id(), secret) {
+        (None, false) => Check::skip(
+            NAME,
+            "off: GITHUB_CLIENT_ID is not set, so only the admin token steers the pool \
+             (the App setup page saves the App's client id and secret)",
+        ),
+        (None, true) => Check::warn(
+            NAME,
+            "off: GITHUB_CLIENT_SECRET is set but GITHUB_CLIENT_ID is not",
+            "set GITHUB_CLIENT_ID to the App's client id (App settings → About → Client ID)",
+        ),
+        (Some(_), false) => Check::fail(
+            NAME,
+            "GITHUB_CLIENT_ID is set but GITHUB_CLIENT_SECRET is not: every sign-in would fail",
+            "generate a client secret (App settings → Client secrets) and set GITHUB_CLIENT_SECRET",
+        ),
+        (Some(_), true) if !app_configured => Check::warn(
+            NAME,
+            "on, but no GitHub App is configured: nobody maintains a repository of the pool",
+            "set GITHUB_APP_ID and GITHUB_PRIVATE_KEY too: maintainers are those GitHub gives \
+             write access to repositories the App is installed on",
+        ),
+        (Some(id), true) => Check::ok(
+            NAME,
+            format!(
+                "on: client {id} (secret set, not shown); GitHub at {}",
+                gh.github_web_url.trim_end_matches('/')
+            ),
+        ),
+    }
+}
+
 // ---- public URL --------------------------------------------------------------------------------
 
 async fn public_url(config: &ServeConfig, app_configured: bool) -> Check {
@@ -798,6 +842,24 @@ mod tests {
         let checks = github_app(&cfg).await;
         assert_eq!(checks[0].outcome, Outcome::Fail);
         assert!(checks[0].detail.contains("RSA"), "{:?}", checks[0]);
+    }
+
+    #[test]
+    fn signin_is_on_or_plainly_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path());
+        let check = signin(&cfg, true);
+        assert_eq!(check.outcome, Outcome::Skip);
+        assert!(check.detail.starts_with("off"), "{check:?}");
+        cfg.github.github_client_id = Some("Iv1.abc".into());
+        assert_eq!(signin(&cfg, true).outcome, Outcome::Fail);
+        cfg.github.github_client_secret = Some(Secret::new("shh-secret"));
+        let check = signin(&cfg, true);
+        assert_eq!(check.outcome, Outcome::Ok);
+        assert!(check.detail.starts_with("on") && !check.detail.contains("shh"));
+        assert_eq!(signin(&cfg, false).outcome, Outcome::Warn);
+        cfg.github.github_client_id = None;
+        assert_eq!(signin(&cfg, true).outcome, Outcome::Warn);
     }
 
     #[test]

@@ -200,7 +200,8 @@ pub async fn start_on(
     let failures = Arc::new(crate::http::rate_limits::AuthFailures::new(
         config.limits.rate_auth_failures_per_minute,
     ));
-    let sessions = crate::dashboard::Sessions::with_failures(admin_token.clone(), failures);
+    let sessions =
+        crate::dashboard::Sessions::with_failures(admin_token.clone(), store.clone(), failures);
     let metrics_auth =
         crate::http::metrics::MetricsAuth::new(admin_token.clone(), config.metrics_token.clone());
     let public_boards = config.public_boards.then(|| {
@@ -210,35 +211,63 @@ pub async fn start_on(
     let limits = Arc::new(crate::http::rate_limits::Limits::new(
         &config.limits,
         admin_token.clone(),
-        Some(sessions.cookie_admin_check()),
+        Some(store.clone()),
         sessions.failures(),
     )?);
     let github = crate::github::GithubParts::new(&config, &store).await?;
+    let signin =
+        crate::github::signin::SignIn::new(&config, &store, github.app(), sessions.clone())?;
     let state = AppState::new(crate::http::AppParts {
         store: store.clone(),
         admin_token,
         registration: config.registration,
         last_event,
-        cookie_admin: Some(sessions.cookie_admin_check()),
         public_boards: config.public_boards,
         github: github.is_enabled(),
         preview_limit: Arc::new(crate::http::rate_limits::PerWorker::new(
             config.limits.rate_previews_per_minute,
         )),
+        signin: signin
+            .clone()
+            .map(|s| s as Arc<dyn crate::http::principal::RepoAccess>),
     });
-    let app = http::router(state, vec![crate::github::login_link::openapi()])
-        .merge(crate::dashboard::router(sessions, public_boards))
-        .merge(github.router())
-        .merge(crate::http::metrics::router(store.clone(), metrics_auth))
+    let mut app = http::router(
+        state,
+        vec![
+            crate::github::login_link::openapi(),
+            crate::github::signin::openapi(),
+        ],
+    )
+    .merge(crate::dashboard::router_with(
+        sessions,
+        public_boards,
+        signin.is_some(),
+    ))
+    .merge(github.router())
+    .merge(crate::http::metrics::router(store.clone(), metrics_auth));
+    if let Some(signin) = &signin {
+        app = app.merge(signin.router());
+    }
+    let app = app
         .layer(axum::middleware::from_fn_with_state(
             limits.clone(),
             crate::http::rate_limits::layer,
         ))
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
-        .layer(tower_http::trace::TraceLayer::new_for_http());
+        .layer(
+            // The request's path only: a query may hold a sign-in's code or state.
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<axum::body::Body>| {
+                    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+                },
+            ),
+        );
 
     let addr = listener.local_addr()?;
     github.set_local_addr(addr, config.public_url.is_some());
+    if let (Some(signin), None) = (&signin, &config.public_url) {
+        signin.set_base_url(format!("http://{}", reachable(addr)));
+    }
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     // Set when shutdown begins: the event tail stops, which ends open long polls (204) and event
     // streams, so finishing in-flight requests never waits for them.

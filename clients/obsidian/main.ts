@@ -3,6 +3,7 @@
 
 import { App, ItemView, Modal, Notice, Platform, Plugin, PluginSettingTab, Setting, WorkspaceLeaf, normalizePath, requestUrl } from "obsidian";
 import type { Lease, Requester, Task, TaskStatus } from "./src/api";
+import { signInWithGitHub } from "./src/api";
 import { Controller, DEFAULT_SETTINGS, errorLines, loadSettings } from "./src/controller";
 import type { PluginSettings, RefreshMode } from "./src/controller";
 import { nodeStreamOpener } from "./src/events";
@@ -473,6 +474,24 @@ export class OwpSettingTab extends PluginSettingTab {
       );
   }
 
+  /** The device flow: the code to enter on GitHub, then the maintainer token in place of the admin token. */
+  private async signIn(): Promise<void> {
+    let shown: ReturnType<typeof notice> | null = null;
+    try {
+      const token = await signInWithGitHub(this.plugin.ctl.client, (start) => {
+        shown = notice([`Open ${start.verification_uri} and enter the code ${start.user_code}`, "Waiting for GitHub…"], start.expires_in);
+      });
+      (shown as ReturnType<typeof notice> | null)?.hide();
+      this.plugin.settings.adminToken = token.token;
+      notice([`Signed in as ${token.login} until ${token.expires_at}.`]);
+      await this.plugin.restart();
+      this.display();
+    } catch (e) {
+      (shown as ReturnType<typeof notice> | null)?.hide();
+      notice(["Sign-in with GitHub did not finish:", ...errorLines(e)]);
+    }
+  }
+
   display(): void {
     const { containerEl } = this;
     const s = this.plugin.settings;
@@ -498,6 +517,13 @@ export class OwpSettingTab extends PluginSettingTab {
         "Keep that file out of shared or public sync.",
     });
     this.secret("Admin token", "The server's OWP_ADMIN_TOKEN: shows the whole pool and enables the admin actions.", "adminToken");
+    new Setting(containerEl)
+      .setName("Sign in with GitHub")
+      .setDesc(
+        "For maintainers who do not run the server: sign in with GitHub instead of holding the admin token. " +
+          "The plugin then sees and steers only the repositories GitHub says you maintain.",
+      )
+      .addButton((b) => b.setButtonText("Sign in with GitHub…").onClick(() => void this.signIn()));
     new Setting(containerEl).setName("Worker").setHeading();
     this.secret(
       "Worker token",

@@ -2,7 +2,8 @@
 //!
 //! The admin token comes from `--admin-token` or `OWP_ADMIN_TOKEN`; `owp serve` saves a generated
 //! one to `./env.local`, which `owp admin` (like `serve`, `doctor` and `leaderboard`) reads when run
-//! in that folder.
+//! in that folder. Without it, a maintainer's own sign-in (`owp login URL`) is used: the server
+//! then shows and changes only the repositories that person maintains.
 
 use std::path::PathBuf;
 
@@ -38,6 +39,16 @@ pub enum AdminCommand {
     SetStatus(SetStatusArgs),
     /// Show a worker, or change its trust level or pause it.
     Worker(WorkerArgs),
+    /// End every session and maintainer token of a person signed in with GitHub (admin only).
+    Revoke(RevokeArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RevokeArgs {
+    /// The person's GitHub login.
+    pub login: String,
+    #[command(flatten)]
+    pub admin: AdminArgs,
 }
 
 /// Options every `owp admin` command takes.
@@ -70,7 +81,12 @@ impl AdminArgs {
                 );
             }
         }
-        Ok(client.with_admin_token(self.admin_token.as_ref().map(|s| s.expose().to_string())))
+        // Without the admin token, a maintainer's own sign-in (`owp login`) for this server.
+        let token = match &self.admin_token {
+            Some(t) => Some(t.expose().to_string()),
+            None => super::login::token_for(&self.server),
+        };
+        Ok(client.with_admin_token(token))
     }
 }
 
@@ -226,7 +242,27 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Task(args) => show_task(args).await,
         AdminCommand::SetStatus(args) => set_status(args).await,
         AdminCommand::Worker(args) => worker(args).await,
+        AdminCommand::Revoke(args) => revoke(args).await,
     }
+}
+
+async fn revoke(args: RevokeArgs) -> anyhow::Result<()> {
+    let client = args.admin.client()?;
+    let answer = client
+        .admin_post(
+            "/v1/admin/signin/revoke",
+            &serde_json::json!({ "login": args.login }),
+        )
+        .await?;
+    if args.admin.json {
+        return print_json(&answer);
+    }
+    say!(
+        "{}: {} session(s) and token(s) ended",
+        answer["login"].as_str().unwrap_or(&args.login),
+        answer["ended"].as_u64().unwrap_or(0)
+    );
+    Ok(())
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {

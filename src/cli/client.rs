@@ -619,6 +619,18 @@ impl OwpClient {
             .await
     }
 
+    /// `POST path` with the admin's (or a signed-in maintainer's) credentials; the answer as JSON.
+    pub async fn admin_post(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+        self.call(
+            Method::POST,
+            path,
+            Auth::Admin,
+            Body::json(body),
+            Retry::Once,
+        )
+        .await
+    }
+
     /// `GET /healthz`.
     pub async fn health(&self) -> Result<(), ClientError> {
         self.send(
@@ -695,6 +707,10 @@ impl OwpClient {
                 request = request.header("Idempotency-Key", key);
             }
             match (&auth, &token) {
+                // A maintainer's token (`owp login`) goes as a bearer token.
+                (Auth::Admin, Some(t)) if t.starts_with("owpm_") => {
+                    request = request.bearer_auth(t)
+                }
                 (Auth::Admin, Some(t)) => request = request.header("X-Admin-Token", t),
                 (Auth::Worker, Some(t)) => request = request.bearer_auth(t),
                 _ => {}

@@ -7,6 +7,7 @@ pub mod client;
 pub mod demo;
 pub mod disclosure;
 pub mod exit;
+pub mod login;
 pub mod mcp;
 pub mod present;
 pub mod prompt;
@@ -60,6 +61,11 @@ pub enum Command {
     Doctor(ServeConfig),
     /// Who merged the most: workers that opted in to the leaderboard, by merged tasks.
     Leaderboard(admin::LeaderboardArgs),
+    /// Sign in to an OWP server with GitHub (as a maintainer): `owp admin …` then works with this
+    /// sign-in, limited to the repositories you maintain.
+    Login(login::LoginArgs),
+    /// Sign out: the saved maintainer token ends and leaves this machine.
+    Logout(login::LogoutArgs),
     /// Check any OWP server against the protocol over HTTP: one line per case, exit 0 only when
     /// nothing failed.
     Conformance(crate::conformance::ConformanceArgs),
@@ -91,6 +97,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Demo(args) => demo::run(args).await,
             Command::Doctor(config) => crate::doctor::run(config).await,
             Command::Leaderboard(args) => admin::leaderboard(args).await,
+            Command::Login(args) => login::login(args).await,
+            Command::Logout(args) => login::logout(args).await,
             Command::Conformance(args) => match crate::conformance::run(args).await {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(anyhow::Error::new(crate::conformance::RunFailed)),

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 pub mod join;
-mod profile;
+pub(crate) mod profile;
 mod register;
 mod run;
 mod simulate;

@@ -57,6 +57,8 @@ static ASSET_VERSION: LazyLock<(String, String)> = LazyLock::new(|| {
 struct Dashboard {
     sessions: Sessions,
     public: Option<PublicBoards>,
+    /// Maintainers can sign in with GitHub (`/auth/github`).
+    github_signin: bool,
 }
 
 impl FromRef<Dashboard> for Sessions {
@@ -68,6 +70,18 @@ impl FromRef<Dashboard> for Sessions {
 /// The dashboard's routes, with their own state, ready to be merged into the service's router.
 /// `public` turns the public board on (`None`: every page needs the admin session).
 pub fn router<S>(sessions: Sessions, public: Option<PublicBoards>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    router_with(sessions, public, false)
+}
+
+/// [`router`], with a "Sign in with GitHub" button on the sign-in page when `github_signin`.
+pub fn router_with<S>(
+    sessions: Sessions,
+    public: Option<PublicBoards>,
+    github_signin: bool,
+) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
@@ -83,6 +97,7 @@ where
         .with_state(Dashboard {
             sessions,
             public: public.clone(),
+            github_signin,
         });
     match public {
         Some(board) => pages.merge(
@@ -96,18 +111,26 @@ where
 }
 
 async fn index(State(d): State<Dashboard>, headers: HeaderMap) -> Response {
-    match d.sessions.csrf_token(&headers) {
-        Some(csrf) => html(StatusCode::OK, dashboard_page(&csrf, d.public.is_some())),
+    let session = d.sessions.session(&headers).await;
+    match session.as_ref().and_then(|s| s.csrf.as_deref()) {
+        Some(csrf) => html(
+            StatusCode::OK,
+            dashboard_page(
+                csrf,
+                d.public.is_some(),
+                session.as_ref().and_then(|s| s.login.as_deref()),
+            ),
+        ),
         None if d.public.is_some() => html(StatusCode::OK, board_page(&headers)),
-        None => html(StatusCode::OK, sign_in_page(None, false)),
+        None => html(StatusCode::OK, sign_in_page(None, false, d.github_signin)),
     }
 }
 
 /// `GET /login`: the sign-in form when the root shows the public board, else back to the root
 /// (which is the sign-in form, or the dashboard of a signed-in admin).
 async fn login_page(State(d): State<Dashboard>, headers: HeaderMap) -> Response {
-    if d.public.is_some() && !d.sessions.is_admin(&headers) {
-        html(StatusCode::OK, sign_in_page(None, true))
+    if d.public.is_some() && !d.sessions.is_signed_in(&headers).await {
+        html(StatusCode::OK, sign_in_page(None, true, d.github_signin))
     } else {
         Redirect::to("/").into_response()
     }
@@ -130,7 +153,11 @@ async fn login(
     if cross_site(&headers) {
         return html(
             StatusCode::FORBIDDEN,
-            sign_in_page(Some("Sign in from this site's own page."), board),
+            sign_in_page(
+                Some("Sign in from this site's own page."),
+                board,
+                d.github_signin,
+            ),
         );
     }
     let Ok(Form(form)) = form else {
@@ -139,10 +166,11 @@ async fn login(
             sign_in_page(
                 Some("The sign-in form was not sent as expected; try again."),
                 board,
+                d.github_signin,
             ),
         );
     };
-    match d.sessions.sign_in(form.token.trim(), client) {
+    match d.sessions.sign_in(form.token.trim(), client).await {
         Ok(new) => {
             let cookie = session::set_cookie(&new.id, is_https(&headers), session::SESSION_TTL);
             see_other_with_cookie(&cookie)
@@ -151,9 +179,17 @@ async fn login(
             tracing::info!("dashboard sign-in refused: wrong admin token");
             html(
                 StatusCode::UNAUTHORIZED,
-                sign_in_page(Some("That is not the admin token."), board),
+                sign_in_page(Some("That is not the admin token."), board, d.github_signin),
             )
         }
+        Err(SignInError::Unavailable) => html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            sign_in_page(
+                Some("The service cannot keep sessions right now; try again soon."),
+                board,
+                d.github_signin,
+            ),
+        ),
         Err(SignInError::TooManyAttempts { retry_after }) => {
             tracing::warn!(%client, "dashboard sign-in throttled after repeated wrong tokens");
             let mut resp = html(
@@ -163,6 +199,7 @@ async fn login(
                         "Too many wrong tokens from this address lately. Wait a moment and try again.",
                     ),
                     board,
+                    d.github_signin,
                 ),
             );
             if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().to_string()) {
@@ -184,7 +221,7 @@ async fn logout(
     headers: HeaderMap,
     form: Result<Form<SignOutForm>, FormRejection>,
 ) -> Response {
-    if sessions.is_admin(&headers) {
+    if sessions.is_signed_in(&headers).await {
         let sent = match &form {
             Ok(Form(f)) if !f.csrf.is_empty() => f.csrf.clone(),
             _ => headers
@@ -193,14 +230,14 @@ async fn logout(
                 .unwrap_or_default()
                 .to_string(),
         };
-        if !sessions.csrf_matches(&headers, &sent) {
+        if !sessions.csrf_matches(&headers, &sent).await {
             return (
                 StatusCode::FORBIDDEN,
                 "Sign-out needs the page's CSRF token.\n",
             )
                 .into_response();
         }
-        sessions.sign_out(&headers);
+        sessions.sign_out(&headers).await;
     }
     see_other_with_cookie(&session::clear_cookie(is_https(&headers)))
 }
@@ -265,7 +302,7 @@ fn see_other_with_cookie(cookie: &str) -> Response {
     resp
 }
 
-fn dashboard_page(csrf: &str, public_boards: bool) -> String {
+fn dashboard_page(csrf: &str, public_boards: bool, login: Option<&str>) -> String {
     let (js_v, css_v) = &*ASSET_VERSION;
     let boards = if public_boards {
         "Public boards are on: anyone can read the boards of public repositories."
@@ -275,6 +312,13 @@ fn dashboard_page(csrf: &str, public_boards: bool) -> String {
     INDEX_HTML
         .replace("{{csrf}}", &escape(csrf))
         .replace("{{boards}}", boards)
+        .replace(
+            "{{who}}",
+            &match login {
+                Some(login) => format!("Signed in as {} (GitHub)", escape(login)),
+                None => "Signed in as the operator".to_string(),
+            },
+        )
         .replace("{{js_v}}", js_v)
         .replace("{{css_v}}", css_v)
 }
@@ -290,7 +334,7 @@ fn board_page(headers: &HeaderMap) -> String {
 }
 
 /// The sign-in form; with public boards on it links back to the public board.
-fn sign_in_page(error: Option<&str>, public_boards: bool) -> String {
+fn sign_in_page(error: Option<&str>, public_boards: bool, github_signin: bool) -> String {
     let (_, css_v) = &*ASSET_VERSION;
     let error = match error {
         Some(text) => format!(
@@ -314,6 +358,14 @@ fn sign_in_page(error: Option<&str>, public_boards: bool) -> String {
         .replace("{{error}}", &error)
         .replace("{{described}}", described)
         .replace("{{board_link}}", back)
+        .replace(
+            "{{github}}",
+            if github_signin {
+                r#"<p class="center"><a class="btn wide" id="github-sign-in" href="/auth/github">Sign in with GitHub</a></p><p class="muted small center">Maintainers: GitHub says which repositories you steer.</p>"#
+            } else {
+                ""
+            },
+        )
 }
 
 /// True when the request was sent over HTTPS (directly or through a proxy that says so).
@@ -382,9 +434,14 @@ mod tests {
 
     const TOKEN: &str = "admin-token-for-tests-0123456789";
 
-    fn app() -> (Router, Sessions) {
-        let sessions = Sessions::new(Secret::new(TOKEN));
-        (router(sessions.clone(), None), sessions)
+    async fn app() -> (Router, Sessions, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+        let store = crate::store::Store::open(&url, crate::store::Timing::default())
+            .await
+            .unwrap();
+        let sessions = Sessions::new(Secret::new(TOKEN), store);
+        (router(sessions.clone(), None), sessions, dir)
     }
 
     async fn send(app: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
@@ -430,7 +487,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_session_the_root_is_the_sign_in_form() {
-        let (app, _) = app();
+        let (app, _, _dir) = app().await;
         let (status, headers, body) =
             send(&app, Request::get("/").body(Body::empty()).unwrap()).await;
         assert_eq!(status, StatusCode::OK);
@@ -464,18 +521,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_wrong_token_is_refused_without_a_cookie() {
-        let (app, sessions) = app();
+        let (app, sessions, _dir) = app().await;
         let (status, headers, body) = send(&app, login_request("wrong")).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(headers.get(header::SET_COOKIE).is_none());
         assert!(body.contains("not the admin token"));
         assert!(!body.contains("wrong"), "the sent token is not echoed");
-        assert_eq!(sessions.live(), 0);
+        assert_eq!(sessions.live().await, 0);
     }
 
     #[tokio::test]
     async fn signing_in_sets_a_strict_http_only_cookie_and_shows_the_dashboard() {
-        let (app, sessions) = app();
+        let (app, sessions, _dir) = app().await;
         let (status, headers, _) = send(&app, login_request(TOKEN)).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         assert_eq!(headers[header::LOCATION], "/");
@@ -486,7 +543,7 @@ mod tests {
         }
         assert!(!cookie.contains(TOKEN), "the cookie never holds the token");
         assert!(!cookie.contains("Secure"), "plain http: no Secure flag");
-        assert_eq!(sessions.live(), 1);
+        assert_eq!(sessions.live().await, 1);
 
         let (pair, csrf) = sign_in(&app).await;
         assert_eq!(csrf.len(), 64);
@@ -502,12 +559,12 @@ mod tests {
         let mut api = HeaderMap::new();
         api.insert(header::COOKIE, HeaderValue::from_str(&pair).unwrap());
         api.insert(CSRF_HEADER, HeaderValue::from_str(&csrf).unwrap());
-        assert!(sessions.csrf_ok(&api));
+        assert!(sessions.csrf_ok(&api).await);
     }
 
     #[tokio::test]
     async fn behind_https_the_cookie_is_secure() {
-        let (app, _) = app();
+        let (app, _, _dir) = app().await;
         let mut req = login_request(TOKEN);
         req.headers_mut()
             .insert("x-forwarded-proto", HeaderValue::from_static("https"));
@@ -522,7 +579,7 @@ mod tests {
 
     #[tokio::test]
     async fn cross_site_sign_in_posts_are_refused() {
-        let (app, sessions) = app();
+        let (app, sessions, _dir) = app().await;
         let mut req = login_request(TOKEN);
         req.headers_mut().insert(
             header::ORIGIN,
@@ -537,12 +594,12 @@ mod tests {
             .insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
         let (status, _, _) = send(&app, req).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
-        assert_eq!(sessions.live(), 0);
+        assert_eq!(sessions.live().await, 0);
     }
 
     #[tokio::test]
     async fn a_malformed_sign_in_post_is_a_400_page() {
-        let (app, _) = app();
+        let (app, _, _dir) = app().await;
         let req = Request::post("/login")
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(r#"{"token":"x"}"#))
@@ -554,7 +611,7 @@ mod tests {
 
     #[tokio::test]
     async fn sign_out_needs_the_csrf_token_and_ends_the_session() {
-        let (app, sessions) = app();
+        let (app, sessions, _dir) = app().await;
         let (pair, csrf) = sign_in(&app).await;
         let post = |body: String| {
             Request::post("/logout")
@@ -567,7 +624,11 @@ mod tests {
         assert_eq!(status, StatusCode::FORBIDDEN);
         let (status, _, _) = send(&app, post("csrf=0000".into())).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
-        assert_eq!(sessions.live(), 1, "a forged sign-out changes nothing");
+        assert_eq!(
+            sessions.live().await,
+            1,
+            "a forged sign-out changes nothing"
+        );
 
         let (status, headers, _) = send(&app, post(format!("csrf={csrf}"))).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
@@ -577,7 +638,7 @@ mod tests {
                 .unwrap()
                 .contains("Max-Age=0")
         );
-        assert_eq!(sessions.live(), 0);
+        assert_eq!(sessions.live().await, 0);
 
         // The old cookie now shows the sign-in form again.
         let (_, _, page) = send(&app, signed_in_page(&pair)).await;
@@ -586,7 +647,7 @@ mod tests {
 
     #[tokio::test]
     async fn sign_out_without_a_session_just_clears_the_cookie() {
-        let (app, _) = app();
+        let (app, _, _dir) = app().await;
         let (status, headers, _) =
             send(&app, Request::post("/logout").body(Body::empty()).unwrap()).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
@@ -600,7 +661,7 @@ mod tests {
 
     #[tokio::test]
     async fn assets_are_served_with_their_types() {
-        let (app, _) = app();
+        let (app, _, _dir) = app().await;
         for (path, ty, needle) in [
             ("/assets/app.js", "text/javascript", "EventSource"),
             ("/assets/app.css", "text/css", "prefers-color-scheme"),
@@ -622,7 +683,7 @@ mod tests {
 
     #[tokio::test]
     async fn get_login_goes_back_to_the_root() {
-        let (app, _) = app();
+        let (app, _, _dir) = app().await;
         let (status, headers, _) =
             send(&app, Request::get("/login").body(Body::empty()).unwrap()).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
@@ -645,17 +706,17 @@ mod tests {
             .await
             .unwrap();
         let (_tx, last_event) = tokio::sync::watch::channel(0);
-        let sessions = Sessions::new(Secret::new(TOKEN));
+        let sessions = Sessions::new(Secret::new(TOKEN), store.clone());
         let public = public_boards.then(|| PublicBoards::new(store.clone(), last_event.clone()));
         let state = crate::http::AppState::new(crate::http::AppParts {
             store: store.clone(),
             admin_token: Secret::new(TOKEN),
             registration: crate::config::RegistrationPolicy::Open,
             last_event,
-            cookie_admin: Some(sessions.cookie_admin_check()),
             public_boards,
             github: false,
             preview_limit: std::sync::Arc::new(crate::http::rate_limits::PerWorker::new(30)),
+            signin: None,
         });
         let app = crate::http::router(state, Vec::new()).merge(router(sessions.clone(), public));
         (app, sessions, store)

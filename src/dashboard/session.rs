@@ -1,41 +1,41 @@
 //! Dashboard sign-in sessions and their CSRF tokens.
 //!
-//! Signing in with the admin token creates a server-side session: the browser keeps only a random
-//! 256-bit session id in the `owp_session` cookie (HttpOnly, SameSite=Strict), never the token.
-//! The server keeps a digest of that id with the session's expiry and its own random CSRF token,
-//! which the dashboard page carries in a `<meta>` tag and sends back as `X-CSRF-Token` on every
-//! write. Signing out forgets the session at once. Sessions live in this process only: a restart
-//! signs everybody out, which is the safe direction.
+//! Signing in with the admin token (or with GitHub, see `github::signin`) creates a server-side
+//! session: the browser keeps only a random 256-bit session id in the `owp_session` cookie
+//! (HttpOnly; SameSite=Strict for the admin, Lax for a maintainer who comes back from GitHub),
+//! never a token. The database keeps a digest of that id with the session's expiry and its own
+//! random CSRF token, which the dashboard page carries in a `<meta>` tag and sends back as
+//! `X-CSRF-Token` on every write. Every replica sharing the database knows every session, and
+//! signing out ends it everywhere at once.
 //!
 //! Wrong tokens are counted per client address with the API's wrong credentials
 //! ([`AuthFailures`]): a stranger's guesses make only the stranger's address wait.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::http::{HeaderMap, Method, header};
-use rand::RngCore;
+use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::Secret;
+use crate::http::principal::{self, CSRF_HEADER as CSRF, digest, random_hex};
 use crate::http::rate_limits::AuthFailures;
+use crate::store::signin::{NewSession as NewRow, SessionKind, SessionRow};
+use crate::store::{Store, StoreError};
 
-/// Name of the session cookie.
-pub const COOKIE_NAME: &str = "owp_session";
-/// Header that carries the CSRF token on cookie-authenticated writes.
-pub const CSRF_HEADER: &str = "x-csrf-token";
-/// How long a session lives after sign-in.
+pub use crate::http::principal::{COOKIE_NAME, CSRF_HEADER, session_cookie};
+
+/// How long a session opened with the admin token lives.
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 60 * 60);
+/// How long a maintainer's session (signed in with GitHub) lives: at most 8 hours.
+pub const MAINTAINER_SESSION_TTL: Duration = Duration::from_secs(8 * 60 * 60);
 /// Wrong sign-ins a minute from one address before that address must wait (when the sessions
 /// do not share the API's count, see [`Sessions::with_failures`]).
 pub const MAX_FAILURES_PER_MINUTE: u32 = 10;
-/// At most this many live sessions; the oldest is dropped to make room.
-const MAX_SESSIONS: usize = 1024;
 
-/// The dashboard's sessions. Cheap to clone: clones share the same sessions.
+/// The dashboard's sessions, kept in the database. Cheap to clone.
 #[derive(Clone)]
 pub struct Sessions {
     inner: Arc<Inner>,
@@ -45,21 +45,10 @@ struct Inner {
     admin_token: Secret,
     ttl: Duration,
     failures: Arc<AuthFailures>,
-    state: Mutex<State>,
+    store: Store,
 }
 
-#[derive(Default)]
-struct State {
-    /// Keyed by the SHA-256 of the session id, so the map never holds a usable cookie value.
-    sessions: HashMap<[u8; 32], Session>,
-}
-
-struct Session {
-    csrf: String,
-    expires_at: Instant,
-}
-
-/// A session just created by [`Sessions::sign_in`].
+/// A session just created.
 #[derive(Debug)]
 pub struct NewSession {
     /// The cookie value.
@@ -74,33 +63,45 @@ pub enum SignInError {
     WrongToken,
     /// Too many wrong tokens lately; try again after this long.
     TooManyAttempts { retry_after: Duration },
+    /// The database could not keep the session.
+    Unavailable,
 }
 
 impl Sessions {
-    pub fn new(admin_token: Secret) -> Sessions {
-        Sessions::with_ttl(admin_token, SESSION_TTL)
+    pub fn new(admin_token: Secret, store: Store) -> Sessions {
+        Sessions::with_ttl(admin_token, store, SESSION_TTL)
     }
 
-    pub fn with_ttl(admin_token: Secret, ttl: Duration) -> Sessions {
+    pub fn with_ttl(admin_token: Secret, store: Store, ttl: Duration) -> Sessions {
         Sessions::build(
             admin_token,
+            store,
             ttl,
             Arc::new(AuthFailures::new(MAX_FAILURES_PER_MINUTE)),
         )
     }
 
     /// Sessions whose wrong sign-ins count with the API's wrong credentials (`failures`).
-    pub fn with_failures(admin_token: Secret, failures: Arc<AuthFailures>) -> Sessions {
-        Sessions::build(admin_token, SESSION_TTL, failures)
+    pub fn with_failures(
+        admin_token: Secret,
+        store: Store,
+        failures: Arc<AuthFailures>,
+    ) -> Sessions {
+        Sessions::build(admin_token, store, SESSION_TTL, failures)
     }
 
-    fn build(admin_token: Secret, ttl: Duration, failures: Arc<AuthFailures>) -> Sessions {
+    fn build(
+        admin_token: Secret,
+        store: Store,
+        ttl: Duration,
+        failures: Arc<AuthFailures>,
+    ) -> Sessions {
         Sessions {
             inner: Arc::new(Inner {
                 admin_token,
                 ttl,
                 failures,
-                state: Mutex::new(State::default()),
+                store,
             }),
         }
     }
@@ -112,16 +113,7 @@ impl Sessions {
 
     /// Checks `token` from `client` against the admin token (in constant time) and opens a
     /// session. An address past its rate of wrong tokens waits, whatever token it sends.
-    pub fn sign_in(&self, token: &str, client: IpAddr) -> Result<NewSession, SignInError> {
-        self.sign_in_at(token, client, Instant::now())
-    }
-
-    fn sign_in_at(
-        &self,
-        token: &str,
-        client: IpAddr,
-        now: Instant,
-    ) -> Result<NewSession, SignInError> {
+    pub async fn sign_in(&self, token: &str, client: IpAddr) -> Result<NewSession, SignInError> {
         if let Some(retry_after) = self.inner.failures.must_wait(client) {
             return Err(SignInError::TooManyAttempts {
                 retry_after: retry_after.max(Duration::from_secs(1)),
@@ -131,115 +123,90 @@ impl Sessions {
             self.inner.failures.record(client);
             return Err(SignInError::WrongToken);
         }
+        self.open(SessionKind::Admin, None, None, self.inner.ttl)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot keep a dashboard session");
+                SignInError::Unavailable
+            })
+    }
 
-        let mut state = self.lock();
-        state.sessions.retain(|_, s| s.expires_at > now);
-        if state.sessions.len() >= MAX_SESSIONS
-            && let Some(oldest) = state
-                .sessions
-                .iter()
-                .min_by_key(|(_, s)| s.expires_at)
-                .map(|(k, _)| *k)
-        {
-            state.sessions.remove(&oldest);
-        }
+    /// Opens a session of `kind` (a maintainer's names its GitHub login) that lives `ttl`.
+    pub async fn open(
+        &self,
+        kind: SessionKind,
+        login: Option<&str>,
+        github_id: Option<i64>,
+        ttl: Duration,
+    ) -> Result<NewSession, StoreError> {
         let id = random_hex();
         let csrf = random_hex();
-        state.sessions.insert(
-            digest(&id),
-            Session {
-                csrf: csrf.clone(),
-                expires_at: now + self.inner.ttl,
-            },
-        );
+        self.inner
+            .store
+            .signin_session_create(&NewRow {
+                digest: &digest(&id),
+                kind,
+                login,
+                github_id,
+                csrf: Some(&csrf),
+                ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
+            })
+            .await?;
         Ok(NewSession { id, csrf })
     }
 
+    /// The live session of the request's cookie (the admin's or a maintainer's).
+    pub async fn session(&self, headers: &HeaderMap) -> Option<SessionRow> {
+        match principal::cookie_session(&self.inner.store, headers).await {
+            Ok(found) => found.map(|(_, row)| row),
+            Err(e) => {
+                tracing::warn!(detail = %e.detail, "cannot read a dashboard session");
+                None
+            }
+        }
+    }
+
     /// True when the request carries the cookie of a live session.
-    pub fn is_admin(&self, headers: &HeaderMap) -> bool {
-        self.csrf_token(headers).is_some()
+    pub async fn is_signed_in(&self, headers: &HeaderMap) -> bool {
+        self.session(headers).await.is_some()
     }
 
     /// True when the request carries the cookie of a live session *and* that session's CSRF token
     /// in the `X-CSRF-Token` header.
-    pub fn csrf_ok(&self, headers: &HeaderMap) -> bool {
+    pub async fn csrf_ok(&self, headers: &HeaderMap) -> bool {
         let sent = headers
-            .get(CSRF_HEADER)
+            .get(CSRF)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        self.csrf_matches(headers, sent)
-    }
-
-    /// The rule for the API's admin endpoints when no `X-Admin-Token` header is sent: a live
-    /// session suffices to read (`GET`, `HEAD`); any other method also needs the CSRF token.
-    pub fn admin_by_cookie(&self, method: &Method, headers: &HeaderMap) -> bool {
-        if method == Method::GET || method == Method::HEAD {
-            self.is_admin(headers)
-        } else {
-            self.csrf_ok(headers)
-        }
-    }
-
-    /// The check the API's credential extractor calls for requests without `X-Admin-Token`
-    /// (`AppState::cookie_admin`): [`Sessions::admin_by_cookie`] over these sessions.
-    pub fn cookie_admin_check(&self) -> crate::http::CookieAdminCheck {
-        let sessions = self.clone();
-        Arc::new(move |method: &Method, headers: &HeaderMap| {
-            sessions.admin_by_cookie(method, headers)
-        })
+            .unwrap_or("")
+            .to_string();
+        self.csrf_matches(headers, &sent).await
     }
 
     /// Like [`Sessions::csrf_ok`] with the token taken from elsewhere (a form field).
-    pub fn csrf_matches(&self, headers: &HeaderMap, sent: &str) -> bool {
-        match self.csrf_token(headers) {
-            Some(expected) => {
-                !sent.is_empty() && bool::from(expected.as_bytes().ct_eq(sent.as_bytes()))
-            }
+    pub async fn csrf_matches(&self, headers: &HeaderMap, sent: &str) -> bool {
+        match self.session(headers).await {
+            Some(row) => principal::csrf_matches(&row, sent),
             None => false,
         }
     }
 
     /// The CSRF token of the request's live session, if it has one.
-    pub fn csrf_token(&self, headers: &HeaderMap) -> Option<String> {
-        self.csrf_token_at(headers, Instant::now())
+    pub async fn csrf_token(&self, headers: &HeaderMap) -> Option<String> {
+        self.session(headers).await.and_then(|r| r.csrf)
     }
 
-    fn csrf_token_at(&self, headers: &HeaderMap, now: Instant) -> Option<String> {
-        let key = digest(session_cookie(headers)?);
-        let mut state = self.lock();
-        match state.sessions.get(&key) {
-            Some(s) if s.expires_at > now => Some(s.csrf.clone()),
-            Some(_) => {
-                state.sessions.remove(&key);
-                None
-            }
-            None => None,
-        }
-    }
-
-    /// Forgets the request's session, if any.
-    pub fn sign_out(&self, headers: &HeaderMap) {
-        if let Some(id) = session_cookie(headers) {
-            self.lock().sessions.remove(&digest(id));
+    /// Ends the request's session, if any.
+    pub async fn sign_out(&self, headers: &HeaderMap) {
+        if let Some(id) = session_cookie(headers)
+            && let Err(e) = self.inner.store.signin_session_end(&digest(id)).await
+        {
+            tracing::warn!(error = %e, "cannot end a dashboard session");
         }
     }
 
     /// Number of live sessions (for tests and metrics).
-    pub fn live(&self) -> usize {
-        let now = Instant::now();
-        self.lock()
-            .sessions
-            .values()
-            .filter(|s| s.expires_at > now)
-            .count()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding this lock cannot leave the map inconsistent: keep serving.
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    pub async fn live(&self) -> usize {
+        self.inner.store.signin_live_sessions().await.unwrap_or(0)
     }
 }
 
@@ -250,36 +217,24 @@ fn token_matches(expected: &str, presented: &str) -> bool {
         return false;
     }
     // Compare digests so the comparison time does not depend on the lengths either.
-    bool::from(digest(expected).ct_eq(&digest(presented)))
+    let d = |v: &str| -> [u8; 32] { Sha256::digest(v.as_bytes()).into() };
+    bool::from(d(expected).ct_eq(&d(presented)))
 }
 
-fn digest(value: &str) -> [u8; 32] {
-    Sha256::digest(value.as_bytes()).into()
-}
-
-fn random_hex() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
-/// The `owp_session` cookie's value, if the request has a well-formed one.
-pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value.trim_matches('"'))
-        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// The `Set-Cookie` value that stores a session id.
+/// The `Set-Cookie` value that stores a session id (`SameSite=Strict`).
 pub fn set_cookie(id: &str, secure: bool, ttl: Duration) -> String {
+    cookie_with(id, "Strict", secure, ttl)
+}
+
+/// The `Set-Cookie` value of a session opened on the way back from GitHub: `SameSite=Lax`, so
+/// that the browser sends it on the redirect chain that started on GitHub's page.
+pub fn set_lax_cookie(id: &str, secure: bool, ttl: Duration) -> String {
+    cookie_with(id, "Lax", secure, ttl)
+}
+
+fn cookie_with(id: &str, same_site: &str, secure: bool, ttl: Duration) -> String {
     format!(
-        "{COOKIE_NAME}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        "{COOKIE_NAME}={id}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={}{}",
         ttl.as_secs(),
         if secure { "; Secure" } else { "" }
     )
@@ -296,12 +251,22 @@ pub fn clear_cookie(secure: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
+    use axum::http::{HeaderValue, header};
 
     const HERE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
-    fn sessions() -> Sessions {
-        Sessions::new(Secret::new("s3cret-admin-token"))
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+        let store = Store::open(&url, crate::store::Timing::default())
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
+    async fn sessions() -> (tempfile::TempDir, Sessions) {
+        let (dir, store) = store().await;
+        (dir, Sessions::new(Secret::new("s3cret-admin-token"), store))
     }
 
     fn with_cookie(id: &str) -> HeaderMap {
@@ -313,124 +278,123 @@ mod tests {
         h
     }
 
-    #[test]
-    fn wrong_token_opens_no_session() {
-        let s = sessions();
+    #[tokio::test]
+    async fn wrong_token_opens_no_session() {
+        let (_dir, s) = sessions().await;
         assert_eq!(
-            s.sign_in("nope", HERE).unwrap_err(),
+            s.sign_in("nope", HERE).await.unwrap_err(),
             SignInError::WrongToken
         );
-        assert_eq!(s.sign_in("", HERE).unwrap_err(), SignInError::WrongToken);
         assert_eq!(
-            s.sign_in("s3cret-admin-token ", HERE).unwrap_err(),
+            s.sign_in("", HERE).await.unwrap_err(),
             SignInError::WrongToken
         );
-        assert_eq!(s.live(), 0);
+        assert_eq!(
+            s.sign_in("s3cret-admin-token ", HERE).await.unwrap_err(),
+            SignInError::WrongToken
+        );
+        assert_eq!(s.live().await, 0);
     }
 
-    #[test]
-    fn empty_admin_token_never_signs_in() {
-        let s = Sessions::new(Secret::new(""));
-        assert_eq!(s.sign_in("", HERE).unwrap_err(), SignInError::WrongToken);
+    #[tokio::test]
+    async fn empty_admin_token_never_signs_in() {
+        let (_dir, store) = store().await;
+        let s = Sessions::new(Secret::new(""), store);
+        assert_eq!(
+            s.sign_in("", HERE).await.unwrap_err(),
+            SignInError::WrongToken
+        );
     }
 
-    #[test]
-    fn right_token_opens_a_session_that_the_cookie_proves() {
-        let s = sessions();
-        let new = s.sign_in("s3cret-admin-token", HERE).unwrap();
+    #[tokio::test]
+    async fn right_token_opens_a_session_that_the_cookie_proves() {
+        let (_dir, s) = sessions().await;
+        let new = s.sign_in("s3cret-admin-token", HERE).await.unwrap();
         assert_eq!(new.id.len(), 64);
         assert_ne!(new.id, new.csrf);
-        assert!(!new.id.contains("s3cret"));
-        assert!(s.is_admin(&with_cookie(&new.id)));
-        assert_eq!(s.csrf_token(&with_cookie(&new.id)), Some(new.csrf.clone()));
-        // Another, made-up id is not a session.
-        assert!(!s.is_admin(&with_cookie(&"a".repeat(64))));
-        assert!(!s.is_admin(&HeaderMap::new()));
-        // Each sign-in gets its own id and CSRF token.
-        let second = s.sign_in("s3cret-admin-token", HERE).unwrap();
+        assert!(s.is_signed_in(&with_cookie(&new.id)).await);
+        assert_eq!(
+            s.csrf_token(&with_cookie(&new.id)).await,
+            Some(new.csrf.clone())
+        );
+        assert!(!s.is_signed_in(&with_cookie(&"a".repeat(64))).await);
+        assert!(!s.is_signed_in(&HeaderMap::new()).await);
+        let second = s.sign_in("s3cret-admin-token", HERE).await.unwrap();
         assert_ne!(second.id, new.id);
         assert_ne!(second.csrf, new.csrf);
-        assert_eq!(s.live(), 2);
+        assert_eq!(s.live().await, 2);
     }
 
-    #[test]
-    fn csrf_must_match_the_session() {
-        let s = sessions();
-        let a = s.sign_in("s3cret-admin-token", HERE).unwrap();
-        let b = s.sign_in("s3cret-admin-token", HERE).unwrap();
+    #[tokio::test]
+    async fn a_second_replica_knows_the_session() {
+        let (dir, s) = sessions().await;
+        let new = s.sign_in("s3cret-admin-token", HERE).await.unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+        let other = Store::open(&url, crate::store::Timing::default())
+            .await
+            .unwrap();
+        let replica = Sessions::new(Secret::new("s3cret-admin-token"), other);
+        assert!(replica.is_signed_in(&with_cookie(&new.id)).await);
+        replica.sign_out(&with_cookie(&new.id)).await;
+        assert!(
+            !s.is_signed_in(&with_cookie(&new.id)).await,
+            "ended everywhere"
+        );
+    }
+
+    #[tokio::test]
+    async fn csrf_must_match_the_session() {
+        let (_dir, s) = sessions().await;
+        let a = s.sign_in("s3cret-admin-token", HERE).await.unwrap();
+        let b = s.sign_in("s3cret-admin-token", HERE).await.unwrap();
         let mut h = with_cookie(&a.id);
-        assert!(!s.csrf_ok(&h), "no header");
+        assert!(!s.csrf_ok(&h).await, "no header");
         h.insert(CSRF_HEADER, HeaderValue::from_str(&b.csrf).unwrap());
-        assert!(!s.csrf_ok(&h), "another session's token");
+        assert!(!s.csrf_ok(&h).await, "another session's token");
         h.insert(CSRF_HEADER, HeaderValue::from_static(""));
-        assert!(!s.csrf_ok(&h), "empty token");
+        assert!(!s.csrf_ok(&h).await, "empty token");
         h.insert(CSRF_HEADER, HeaderValue::from_str(&a.csrf).unwrap());
-        assert!(s.csrf_ok(&h));
-        // A CSRF token without the cookie proves nothing.
+        assert!(s.csrf_ok(&h).await);
         let mut only_header = HeaderMap::new();
         only_header.insert(CSRF_HEADER, HeaderValue::from_str(&a.csrf).unwrap());
-        assert!(!s.csrf_ok(&only_header));
+        assert!(!s.csrf_ok(&only_header).await);
     }
 
-    #[test]
-    fn reads_need_the_session_and_writes_need_csrf_too() {
-        let s = sessions();
-        let a = s.sign_in("s3cret-admin-token", HERE).unwrap();
-        let mut h = with_cookie(&a.id);
-        assert!(s.admin_by_cookie(&Method::GET, &h));
-        assert!(s.admin_by_cookie(&Method::HEAD, &h));
-        assert!(!s.admin_by_cookie(&Method::POST, &h));
-        assert!(!s.admin_by_cookie(&Method::DELETE, &h));
-        h.insert(CSRF_HEADER, HeaderValue::from_str(&a.csrf).unwrap());
-        assert!(s.admin_by_cookie(&Method::POST, &h));
-        assert!(!s.admin_by_cookie(&Method::GET, &HeaderMap::new()));
+    #[tokio::test]
+    async fn sign_out_forgets_the_session() {
+        let (_dir, s) = sessions().await;
+        let a = s.sign_in("s3cret-admin-token", HERE).await.unwrap();
+        let b = s.sign_in("s3cret-admin-token", HERE).await.unwrap();
+        s.sign_out(&with_cookie(&a.id)).await;
+        assert!(!s.is_signed_in(&with_cookie(&a.id)).await);
+        assert!(
+            s.is_signed_in(&with_cookie(&b.id)).await,
+            "other sessions stay"
+        );
     }
 
-    #[test]
-    fn sign_out_forgets_the_session() {
-        let s = sessions();
-        let a = s.sign_in("s3cret-admin-token", HERE).unwrap();
-        let b = s.sign_in("s3cret-admin-token", HERE).unwrap();
-        s.sign_out(&with_cookie(&a.id));
-        assert!(!s.is_admin(&with_cookie(&a.id)));
-        assert!(s.is_admin(&with_cookie(&b.id)), "other sessions stay");
-    }
-
-    #[test]
-    fn sessions_expire() {
-        let s = Sessions::with_ttl(Secret::new("t"), Duration::from_secs(60));
-        let start = Instant::now();
-        let a = s.sign_in_at("t", HERE, start).unwrap();
+    #[tokio::test]
+    async fn sessions_expire() {
+        let (_dir, store) = store().await;
+        let s = Sessions::with_ttl(Secret::new("t"), store, Duration::from_millis(300));
+        let a = s.sign_in("t", HERE).await.unwrap();
         let h = with_cookie(&a.id);
-        assert!(
-            s.csrf_token_at(&h, start + Duration::from_secs(59))
-                .is_some()
-        );
-        assert!(
-            s.csrf_token_at(&h, start + Duration::from_secs(60))
-                .is_none()
-        );
-        // Once seen expired, it is gone for good.
-        assert!(s.csrf_token_at(&h, start).is_none());
+        assert!(s.csrf_token(&h).await.is_some());
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(s.csrf_token(&h).await.is_none());
     }
 
-    #[test]
-    fn repeated_failures_hold_only_their_address() {
-        let s = sessions();
+    #[tokio::test]
+    async fn repeated_failures_hold_only_their_address() {
+        let (_dir, s) = sessions().await;
         let stranger: IpAddr = "203.0.113.7".parse().unwrap();
-        for _ in 0..MAX_FAILURES_PER_MINUTE {
+        for _ in 0..=MAX_FAILURES_PER_MINUTE {
             assert_eq!(
-                s.sign_in("guess", stranger).unwrap_err(),
+                s.sign_in("guess", stranger).await.unwrap_err(),
                 SignInError::WrongToken
             );
         }
-        assert_eq!(
-            s.sign_in("guess", stranger).unwrap_err(),
-            SignInError::WrongToken,
-            "the failure past the rate is still counted"
-        );
-        // Now even the right token waits at that address…
-        match s.sign_in("s3cret-admin-token", stranger) {
+        match s.sign_in("s3cret-admin-token", stranger).await {
             Err(SignInError::TooManyAttempts { retry_after }) => {
                 assert!(
                     retry_after >= Duration::from_secs(1) && retry_after <= Duration::from_secs(60)
@@ -438,8 +402,7 @@ mod tests {
             }
             other => panic!("expected throttling, got {other:?}"),
         }
-        // …while the admin elsewhere signs in.
-        assert!(s.sign_in("s3cret-admin-token", HERE).is_ok());
+        assert!(s.sign_in("s3cret-admin-token", HERE).await.is_ok());
     }
 
     #[test]
@@ -451,7 +414,6 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, HeaderValue::from_static("xowp_session=1"));
         assert_eq!(session_cookie(&h), None);
-        // Several Cookie headers (HTTP/2 style) are all looked at.
         let mut h = HeaderMap::new();
         h.append(header::COOKIE, HeaderValue::from_static("a=1"));
         h.append(
@@ -462,7 +424,7 @@ mod tests {
     }
 
     #[test]
-    fn cookies_are_http_only_and_strict() {
+    fn cookies_are_http_only_and_strict_or_lax() {
         let c = set_cookie("abc", false, SESSION_TTL);
         assert!(c.starts_with("owp_session=abc;"));
         for part in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
@@ -470,6 +432,10 @@ mod tests {
         }
         assert!(!c.contains("Secure"));
         assert!(set_cookie("abc", true, SESSION_TTL).ends_with("; Secure"));
+        let lax = set_lax_cookie("abc", true, MAINTAINER_SESSION_TTL);
+        for part in ["HttpOnly", "SameSite=Lax", "Max-Age=28800", "Secure"] {
+            assert!(lax.contains(part), "{lax} lacks {part}");
+        }
         assert!(clear_cookie(false).contains("Max-Age=0"));
     }
 }

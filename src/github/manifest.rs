@@ -20,6 +20,9 @@ pub use crate::http::rate_limits::WEBHOOK_PATH;
 /// Where GitHub redirects after the App was created, below the public URL.
 pub const SETUP_CALLBACK_PATH: &str = "/github/setup/callback";
 
+/// Where GitHub sends a maintainer back after signing in, below the public URL.
+pub const SIGNIN_CALLBACK_PATH: &str = "/auth/github/callback";
+
 /// What can go wrong while registering the App.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
@@ -45,6 +48,7 @@ pub fn manifest_for(public_url: &str) -> Value {
     manifest["url"] = Value::String(format!("{base}/"));
     manifest["hook_attributes"]["url"] = Value::String(format!("{base}{WEBHOOK_PATH}"));
     manifest["redirect_url"] = Value::String(format!("{base}{SETUP_CALLBACK_PATH}"));
+    manifest["callback_urls"] = serde_json::json!([format!("{base}{SIGNIN_CALLBACK_PATH}")]);
     manifest
 }
 
@@ -72,6 +76,9 @@ pub struct ManifestConversion {
     pem: String,
     webhook_secret: Option<String>,
     pub client_id: Option<String>,
+    /// The App's OAuth client secret: maintainers sign in with GitHub through it.
+    #[serde(default)]
+    client_secret: Option<String>,
 }
 
 impl fmt::Debug for ManifestConversion {
@@ -100,8 +107,8 @@ impl ManifestConversion {
         format!("{}/installations/new", self.html_url.trim_end_matches('/'))
     }
 
-    /// `GITHUB_APP_ID`, `GITHUB_PRIVATE_KEY` and `GITHUB_WEBHOOK_SECRET` as lines of an
-    /// environment file (the key on one line, with `\n` escapes inside double quotes).
+    /// `GITHUB_APP_ID`, `GITHUB_PRIVATE_KEY`, `GITHUB_WEBHOOK_SECRET`, `GITHUB_APP_SLUG` and the
+    /// OAuth client (`GITHUB_CLIENT_ID`, `GITHUB_CLIENT_SECRET`) as lines of an environment file (the key on one line, with `\n` escapes inside double quotes).
     pub fn env_file_lines(&self) -> String {
         let key = self.pem.trim_end().replace('\n', "\\n");
         let mut lines = format!(
@@ -117,6 +124,20 @@ impl ManifestConversion {
         });
         if let Some(slug) = slug.filter(|s| !s.is_empty()) {
             lines.push_str(&format!("GITHUB_APP_SLUG={slug}\n"));
+        }
+        // Sign-in with GitHub needs both; GitHub's ids and secrets are plain ASCII words.
+        let word = |s: &&str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        };
+        if let (Some(id), Some(secret)) = (
+            self.client_id.as_deref().filter(word),
+            self.client_secret.as_deref().filter(word),
+        ) {
+            lines.push_str(&format!(
+                "GITHUB_CLIENT_ID={id}\nGITHUB_CLIENT_SECRET={secret}\n"
+            ));
         }
         lines
     }
@@ -193,6 +214,10 @@ mod tests {
             m["redirect_url"],
             "https://pool.example.net/github/setup/callback"
         );
+        assert_eq!(
+            m["callback_urls"],
+            json!(["https://pool.example.net/auth/github/callback"])
+        );
     }
 
     #[test]
@@ -217,7 +242,7 @@ mod tests {
             "pem": pem,
             "webhook_secret": "whsec",
             "client_id": "Iv1.x",
-            "client_secret": "never kept",
+            "client_secret": "0123abcd",
             "owner": {"login": "octo-org"},
         }))
         .unwrap()
@@ -242,7 +267,7 @@ mod tests {
     fn env_file_lines_round_trip_through_dotenv() {
         let c = conversion();
         let lines = c.env_file_lines();
-        assert_eq!(lines.lines().count(), 4, "{lines}");
+        assert_eq!(lines.lines().count(), 6, "{lines}");
         let vars: Vec<(String, String)> = dotenvy::from_read_iter(lines.as_bytes())
             .collect::<Result<_, _>>()
             .unwrap();
@@ -250,6 +275,8 @@ mod tests {
         assert_eq!(get("GITHUB_APP_ID"), "4242");
         assert_eq!(get("GITHUB_WEBHOOK_SECRET"), "whsec");
         assert_eq!(get("GITHUB_APP_SLUG"), "owp-pool");
+        assert_eq!(get("GITHUB_CLIENT_ID"), "Iv1.x");
+        assert_eq!(get("GITHUB_CLIENT_SECRET"), "0123abcd");
         let key = get("GITHUB_PRIVATE_KEY");
         assert_eq!(key.trim_end(), c.private_key_pem().trim_end());
         assert!(crate::github::app_auth::AppCredentials::from_pem(4242, key.as_bytes()).is_ok());
@@ -259,7 +286,7 @@ mod tests {
     fn conversion_never_prints_secrets() {
         let shown = format!("{:?}", conversion());
         assert!(
-            !shown.contains("PRIVATE") && !shown.contains("whsec"),
+            !shown.contains("PRIVATE") && !shown.contains("whsec") && !shown.contains("0123abcd"),
             "{shown}"
         );
         assert_eq!(

@@ -241,6 +241,8 @@ pub struct StatusView {
     pub pr_url: Option<String>,
     /// Why the task is blocked or left the pool.
     pub reason: Option<String>,
+    /// The GitHub login of the maintainer who blocked it, when a person did.
+    pub blocked_by: Option<String>,
     pub estimate_points: i64,
     pub priority: Priority,
     pub required_skills: Vec<String>,
@@ -400,7 +402,11 @@ fn status_line(view: &StatusView) -> String {
             (None, None) => "**Done** — merged. Thank you!".to_string(),
         },
         TaskStatus::Blocked => format!(
-            "**Blocked** by a maintainer{reason}. A maintainer can comment `/owp unblock` to make it ready again."
+            "**Blocked** by {}{reason}. A maintainer can comment `/owp unblock` to make it ready again.",
+            view.blocked_by.as_deref().map_or_else(
+                || "a maintainer".to_string(),
+                |login| format!("maintainer `{}`", neutralize_code(login))
+            )
         ),
         TaskStatus::Cancelled => format!("**Not in the pool**{reason}."),
     }

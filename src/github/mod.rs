@@ -32,6 +32,8 @@
 //! - [`api`]: the REST calls the running App makes; [`raw_calls`]: those where octocrab's typed
 //!   API does not fit.
 //! - [`manifest`]: the App manifest and the exchange of GitHub's code for credentials.
+//! - [`oauth`]: the App's OAuth calls (code exchange with PKCE, device flow, `GET /user`);
+//!   [`signin`]: maintainers signing in with GitHub, and what each maintains.
 
 pub mod accounts;
 pub mod api;
@@ -48,6 +50,7 @@ pub mod inbox;
 pub mod login_link;
 pub mod manifest;
 pub mod messages;
+pub mod oauth;
 pub mod outbox;
 pub mod raw_calls;
 pub mod reconcile;
@@ -55,6 +58,7 @@ pub mod repo_config;
 pub mod service;
 pub mod setup;
 pub mod signature;
+pub mod signin;
 pub mod sync;
 pub mod throttle;
 pub mod webhook;
@@ -175,6 +179,14 @@ impl GithubParts {
         Ok(GithubParts {
             mode: Mode::On(github),
         })
+    }
+
+    /// The App's client, while it runs: sign-in reads maintainers' permissions with it.
+    pub fn app(&self) -> Option<Arc<GithubApp>> {
+        match &self.mode {
+            Mode::On(github) => Some(Arc::clone(&github.app)),
+            Mode::Setup(_) => None,
+        }
     }
 
     /// Whether the App runs (rather than the setup page).

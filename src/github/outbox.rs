@@ -456,6 +456,11 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
         reason: matches!(task.status, TaskStatus::Blocked | TaskStatus::Cancelled)
             .then(|| task.status_reason.clone())
             .flatten(),
+        blocked_by: if task.status == TaskStatus::Blocked {
+            store.signin_status_person(task_id).await?
+        } else {
+            None
+        },
         estimate_points: task.estimate_points,
         priority: task.priority,
         required_skills: task.required_skills.clone(),

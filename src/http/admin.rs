@@ -11,6 +11,7 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Admin, Payload};
 use super::import::import_size;
+use super::principal::{Principal, not_maintainer};
 use crate::domain::limits;
 use crate::domain::outcomes::{OUTCOME_DAYS, RepoOutcomes};
 use crate::domain::{
@@ -59,13 +60,15 @@ where
 #[utoipa::path(post, path = "/v1/admin/repos", tag = "admin", request_body = RepoBody,
     security(("admin_token" = [])),
     responses((status = 201, body = RepoPolicy, description = "created"),
+              (status = 403, body = Problem, description = "`not_maintainer`: a maintainer's change to a repository they do not maintain; `not_allowed`: to a repository that is not GitHub's"),
               (status = 200, body = RepoPolicy, description = "updated"),
               (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub async fn upsert_repo(
     State(state): State<AppState>,
-    _admin: Admin,
+    principal: Principal,
     body: Payload<RepoBody>,
 ) -> ApiResult<(StatusCode, Json<RepoPolicy>)> {
+    principal.may_steer(&state, body.value.repo.trim()).await?;
     limits::range(
         "max_open_prs",
         "invalid_max_open_prs",
@@ -86,7 +89,7 @@ pub async fn upsert_repo(
             &input,
             body.value.visibility,
             body.value.promote.as_deref(),
-            "admin",
+            &principal.actor(),
         )
         .await?;
     let status = if created {
@@ -126,15 +129,23 @@ pub struct PoolState {
     pub events: Vec<Event>,
 }
 
-/// Everything: repositories, workers, tasks and recent events.
+/// Everything: repositories, workers, tasks and recent events. A maintainer sees only the
+/// repositories they maintain, their tasks and events, and the workers holding those tasks.
 #[utoipa::path(get, path = "/v1/admin/state", tag = "admin", params(StateQuery),
     security(("admin_token" = [])),
-    responses((status = 200, body = PoolState), (status = 401, body = Problem)))]
+    responses((status = 200, body = PoolState), (status = 401, body = Problem),
+              (status = 403, body = Problem, description = "`not_maintainer`: `repo` names a repository the maintainer does not maintain")))]
 pub async fn state(
     State(state): State<AppState>,
-    _admin: Admin,
+    principal: Principal,
     Query(q): Query<StateQuery>,
 ) -> ApiResult<Json<PoolState>> {
+    let visible = principal.visible_repos(&state).await?;
+    if let (Some(visible), Some(repo)) = (&visible, &q.repo)
+        && !visible.contains(repo.trim())
+    {
+        return Err(not_maintainer());
+    }
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(TaskStatus::parse(s).ok_or_else(|| {
@@ -150,20 +161,32 @@ pub async fn state(
     repos.retain(|r| archived || !r.archived);
     let mut workers = store.workers().await?;
     workers.retain(|w| archived || !w.archived);
-    let tasks = store
-        .tasks(&TaskFilter {
-            repo: q.repo,
-            status,
-            worker_id: None,
-            ready: q.ready,
-            limit: q.limit,
-            offset: q.offset,
-            archived,
-        })
-        .await?;
-    let events = store
+    let filter = TaskFilter {
+        repo: q.repo,
+        status,
+        worker_id: None,
+        ready: q.ready,
+        limit: q.limit,
+        offset: q.offset,
+        archived,
+    };
+    let mut events = store
         .recent_events(q.events.unwrap_or(200).clamp(0, 10_000))
         .await?;
+    let tasks = match &visible {
+        None => store.tasks(&filter).await?,
+        Some(visible) => {
+            repos.retain(|r| visible.contains(&r.name));
+            let tasks = maintained_tasks(store, filter, &repos).await?;
+            let holders: std::collections::HashSet<&str> = tasks
+                .iter()
+                .filter_map(|t| t.worker_id.as_deref())
+                .collect();
+            workers.retain(|w| holders.contains(w.id.as_str()));
+            events.retain(|e| e.repo.as_ref().is_some_and(|r| visible.contains(r)));
+            tasks
+        }
+    };
     let mut reputations = store.reputations().await?;
     let mut promotions = store.all_promotions().await?;
     let since = now - OUTCOME_DAYS * 86_400_000;
@@ -198,6 +221,35 @@ pub async fn state(
     }))
 }
 
+/// The tasks of `repos` (a maintainer's) that `filter` selects, paged as one list.
+async fn maintained_tasks(
+    store: &crate::store::Store,
+    filter: TaskFilter,
+    repos: &[crate::store::rows::RepoRow],
+) -> ApiResult<Vec<crate::store::rows::TaskRow>> {
+    let mut tasks = Vec::new();
+    for r in repos {
+        if filter.repo.as_ref().is_some_and(|only| *only != r.name) {
+            continue;
+        }
+        let one = TaskFilter {
+            repo: Some(r.name.clone()),
+            status: filter.status,
+            worker_id: None,
+            ready: filter.ready,
+            limit: None,
+            offset: None,
+            archived: filter.archived,
+        };
+        tasks.extend(store.tasks(&one).await?);
+    }
+    let offset = usize::try_from(filter.offset.unwrap_or(0).max(0)).unwrap_or(0);
+    let limit = filter
+        .limit
+        .map_or(usize::MAX, |l| usize::try_from(l.max(0)).unwrap_or(0));
+    Ok(tasks.into_iter().skip(offset).take(limit).collect())
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct ForceStatusBody {
     /// `ready`, `blocked`, `cancelled`, `pr_opened` or `merged`.
@@ -209,13 +261,24 @@ pub struct ForceStatusBody {
 #[utoipa::path(post, path = "/v1/admin/tasks/{task_id}/status", tag = "admin",
     params(("task_id" = String, Path)), request_body = ForceStatusBody,
     security(("admin_token" = [])),
-    responses((status = 200, body = Task), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Task), (status = 404, body = Problem), (status = 422, body = Problem),
+              (status = 403, body = Problem, description = "`not_maintainer`: a task of a repository the maintainer does not maintain, or no such task")))]
 pub async fn force_status(
     State(state): State<AppState>,
-    _admin: Admin,
+    principal: Principal,
     Path(task_id): Path<String>,
     body: Payload<ForceStatusBody>,
 ) -> ApiResult<Json<Task>> {
+    if !principal.is_admin() {
+        // The same answer whether the task exists or not.
+        let task = state
+            .store
+            .task(&task_id)
+            .await?
+            .ok_or_else(not_maintainer)?;
+        principal.may_steer(&state, &task.repo).await?;
+    }
+    let actor = principal.actor();
     let to = TaskStatus::parse(&body.value.status).ok_or_else(|| {
         ApiError::invalid(
             "unknown_status",
@@ -231,9 +294,9 @@ pub async fn force_status(
         .on_writer(move |store| async move {
             store
                 .write(|mut tx| {
-                    let (task_id, reason) = (&task_id, reason.clone());
+                    let (task_id, reason, actor) = (&task_id, reason.clone(), &actor);
                     async move {
-                        let result = tx.admin_status(task_id, to, reason, "admin").await;
+                        let result = tx.admin_status(task_id, to, reason, actor).await;
                         (tx, result)
                     }
                 })
@@ -388,10 +451,12 @@ pub struct BeadsImport {
               (status = 422, body = Problem, description = "a malformed line (`invalid_beads`, naming its line), a value out of its limits, more than 1,000 tasks, or a dependency cycle")))]
 pub async fn import_beads(
     State(state): State<AppState>,
-    _admin: Admin,
+    principal: Principal,
     Query(q): Query<BeadsQuery>,
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<BeadsImport>)> {
+    principal.may_steer(&state, q.repo.trim()).await?;
+    let actor = principal.actor();
     use crate::domain::beads;
     use crate::domain::labels::{LabelNames, TierRules, map_labels};
 
@@ -436,9 +501,9 @@ pub async fn import_beads(
         .on_writer(move |store| async move {
             store
                 .write(|mut tx| {
-                    let (repo, inputs, closed) = (&repo, &inputs, &closed);
+                    let (repo, inputs, closed, actor) = (&repo, &inputs, &closed, &actor);
                     async move {
-                        let result = tx.import_beads(repo, inputs, closed, "admin").await;
+                        let result = tx.import_beads(repo, inputs, closed, actor).await;
                         (tx, result)
                     }
                 })

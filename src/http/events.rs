@@ -13,26 +13,56 @@ use utoipa::IntoParams;
 
 use super::AppState;
 use super::error::{ApiResult, Problem};
-use super::extract::Admin;
+use super::principal::{Principal, not_maintainer};
+
+/// How often a maintainer's open stream checks that the session still lives and what GitHub says
+/// they maintain.
+const RECHECK: Duration = Duration::from_secs(60);
 
 #[derive(Deserialize, IntoParams)]
 pub struct StreamQuery {
     /// Replay events after this id first (as `Last-Event-ID` does).
     pub after: Option<i64>,
+    /// Only the events of this repository.
+    pub repo: Option<String>,
 }
 
 /// A stream of every state change; each event's `data` is the JSON event (`id`, `kind`, `at`,
-/// `repo`, `task_id`, `worker_id`, `actor`, `data`).
+/// `repo`, `task_id`, `worker_id`, `actor`, `data`). A maintainer's stream holds only the events
+/// of the repositories they maintain (as GitHub says when the stream opens).
 #[utoipa::path(get, path = "/v1/events", tag = "events", params(StreamQuery),
     security(("admin_token" = [])),
     responses((status = 200, content_type = "text/event-stream", description = "Server-Sent Events"),
-              (status = 401, body = Problem)))]
+              (status = 401, body = Problem),
+              (status = 403, body = Problem, description = "`not_maintainer`: `repo` names a repository the maintainer does not maintain")))]
 pub async fn stream(
     State(state): State<AppState>,
-    _admin: Admin,
+    principal: Principal,
     headers: HeaderMap,
     Query(q): Query<StreamQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    let mut visible = principal.visible_repos(&state).await?;
+    let only = q.repo.map(|r| r.trim().to_string());
+    if let (Some(visible), Some(repo)) = (&visible, &only)
+        && !visible.contains(repo)
+    {
+        return Err(not_maintainer());
+    }
+    let shown = move |visible: &Option<std::collections::HashSet<String>>,
+                      repo: Option<&String>| {
+        let in_scope = visible
+            .as_ref()
+            .is_none_or(|v| repo.is_some_and(|r| v.contains(r)));
+        let in_filter = only.as_ref().is_none_or(|o| repo == Some(o));
+        in_scope && in_filter
+    };
+    // A maintainer's stream looks again now and then: it ends once the session or token does,
+    // and follows what GitHub says they maintain.
+    let session = match &principal {
+        Principal::Maintainer(m) => Some(m.digest.clone()),
+        Principal::Admin => None,
+    };
+    let recheck_state = state.clone();
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -46,13 +76,28 @@ pub async fn stream(
     let mut changes = state.last_event.clone();
     let stream = async_stream::stream! {
         let mut last = start;
+        let mut checked = tokio::time::Instant::now();
         loop {
+            if let Some(digest) = &session
+                && checked.elapsed() >= RECHECK
+            {
+                checked = tokio::time::Instant::now();
+                if let Ok(None) = store.signin_session(digest).await {
+                    break;
+                }
+                if let Ok(now_visible) = principal.visible_repos(&recheck_state).await {
+                    visible = now_visible;
+                }
+            }
             changes.mark_unchanged();
             match store.events_after(last, 500).await {
                 Ok(events) => {
                     let full = events.len() == 500;
                     for e in events {
                         last = e.id;
+                        if !shown(&visible, e.repo.as_ref()) {
+                            continue;
+                        }
                         let data = serde_json::to_string(&e).unwrap_or_default();
                         yield Ok(SseEvent::default().id(e.id.to_string()).event(e.kind.clone()).data(data));
                     }
@@ -66,8 +111,15 @@ pub async fn stream(
                     continue;
                 }
             }
-            if changes.changed().await.is_err() {
-                break;
+            let recheck = async {
+                match &session {
+                    Some(_) => tokio::time::sleep(RECHECK).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() { break },
+                () = recheck => {}
             }
         }
     };

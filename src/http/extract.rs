@@ -5,11 +5,10 @@ use axum::http::header;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::error::ApiError;
+use super::principal::Principal;
 use crate::domain::model::extension_fields;
 use crate::store::rows::WorkerRow;
 
@@ -138,9 +137,7 @@ where
 
 /// Compares two secrets in constant time (over their digests, so lengths do not leak either).
 pub fn secret_eq(a: &str, b: &str) -> bool {
-    let da = Sha256::digest(a.as_bytes());
-    let db = Sha256::digest(b.as_bytes());
-    da.ct_eq(&db).into()
+    super::principal::same_secret(a, b)
 }
 
 /// The bearer token of a request, if any.
@@ -158,22 +155,15 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
 }
 
 /// Whether the request carries admin credentials: the `X-Admin-Token` header, or a dashboard
-/// session (cookie plus CSRF token for writes).
-pub fn is_admin(parts: &Parts, state: &AppState) -> bool {
-    if let Some(token) = parts
-        .headers
-        .get("x-admin-token")
-        .and_then(|v| v.to_str().ok())
-    {
-        return secret_eq(token, state.admin_token.expose());
-    }
-    match &state.cookie_admin {
-        Some(check) => check(&parts.method, &parts.headers),
-        None => false,
-    }
+/// session opened with it (cookie plus CSRF token for writes). A maintainer is not the admin.
+pub async fn is_admin(parts: &mut Parts, state: &AppState) -> bool {
+    matches!(
+        super::principal::principal(parts, state).await,
+        Ok(Some(Principal::Admin))
+    )
 }
 
-/// An admin request.
+/// An admin request (the operator's routes: a maintainer is refused with `403 not_allowed`).
 pub struct Admin;
 
 impl FromRequestParts<AppState> for Admin {
@@ -183,15 +173,9 @@ impl FromRequestParts<AppState> for Admin {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if is_admin(parts, state) {
-            Ok(Admin)
-        } else if parts.headers.contains_key("x-admin-token") {
-            Err(ApiError::unauthorized("the admin token is wrong"))
-        } else {
-            Err(ApiError::unauthorized(
-                "this endpoint needs the admin token in the X-Admin-Token header",
-            ))
-        }
+        let principal = Principal::from_request_parts(parts, state).await?;
+        principal.operator_only()?;
+        Ok(Admin)
     }
 }
 
@@ -232,7 +216,7 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if is_admin(parts, state) {
+        if is_admin(parts, state).await {
             return Ok(Caller::Admin);
         }
         if bearer(parts).is_some() {

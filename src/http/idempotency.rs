@@ -58,14 +58,14 @@ async fn keyed(
             "`Idempotency-Key` must be 1 to 255 characters",
         ));
     }
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, BODY_LIMIT)
         .await
         .map_err(|_| ApiError::too_large())?;
     let is_register = parts.uri.path() == REGISTER_PATH;
     // Who is asking: the admin, a worker (by its credential), or an anonymous registration (by
     // its client address). Anyone else keeps no key.
-    let caller = if is_admin(&parts, &state) {
+    let caller = if is_admin(&mut parts, &state).await {
         "admin".to_string()
     } else if let Some(token) = bearer(&parts) {
         if state.store.worker_by_token(token).await?.is_none() {

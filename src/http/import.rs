@@ -13,7 +13,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{Admin, Payload, typed};
+use super::extract::{Payload, typed};
+use super::principal::Principal;
 use crate::domain::model::extension_fields;
 use crate::domain::task_fields::{self, IgnoredFields};
 use crate::domain::{Priority, Task, limits};
@@ -69,14 +70,18 @@ pub struct TaskList {
 #[utoipa::path(post, path = "/v1/admin/tasks", tag = "admin", request_body = ImportBody,
     params(ImportQuery), security(("admin_token" = [])),
     responses((status = 201, body = TaskList), (status = 404, body = Problem, description = "unknown repo"),
+              (status = 403, body = Problem, description = "`not_maintainer`: a maintainer's import into a repository they do not maintain"),
               (status = 413, body = Problem, description = "body over 1 MiB, or YAML expanding past 4 MiB"),
               (status = 422, body = Problem, description = "a value out of its limits, more than 1,000 tasks, a `blocked_by` key that names no task (`unknown_dependency`), blockers that form a cycle (`dependency_cycle`), or with `strict=true` a field the import does not read (`unknown_fields`)")))]
 pub async fn import_tasks(
     State(state): State<AppState>,
-    _admin: Admin,
+    principal: Principal,
     Query(q): Query<ImportQuery>,
     body: Payload<ImportBody>,
 ) -> ApiResult<(StatusCode, Json<TaskList>)> {
+    let repo = body.value.repo.trim().to_string();
+    principal.may_steer(&state, &repo).await?;
+    let actor = principal.actor();
     import_size(body.value.tasks.len(), |n, max| {
         format!("`tasks` has {n} entries; one import takes at most {max} (send several imports)")
     })?;
@@ -113,10 +118,9 @@ pub async fn import_tasks(
             requires: t.requires.unwrap_or_default(),
         });
     }
-    let repo = body.value.repo.trim().to_string();
     let rows = state
         .store
-        .on_writer(move |store| async move { store.import_tasks(&repo, &inputs, "admin").await })
+        .on_writer(move |store| async move { store.import_tasks(&repo, &inputs, &actor).await })
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -56,8 +56,8 @@ pub async fn leaderboard(
     Query(q): Query<LeaderboardQuery>,
     req: Request,
 ) -> ApiResult<Json<Leaderboard>> {
-    let (parts, _) = req.into_parts();
-    let admin = is_admin(&parts, &state);
+    let (mut parts, _) = req.into_parts();
+    let admin = is_admin(&mut parts, &state).await;
     if !admin && !state.public_boards {
         return Err(ApiError::unauthorized(
             "the leaderboard is public only when the service runs with public boards",

@@ -18,7 +18,7 @@ pub struct Meta {
     /// The versions of the protocol this server implements.
     pub versions: Vec<String>,
     /// The optional parts this server implements, as configured: `long_poll`, `sse`, `github`,
-    /// `dependencies`, `requires`, `reputation`, `leaderboard`, `mcp`, `preview`.
+    /// `dependencies`, `requires`, `reputation`, `leaderboard`, `mcp`, `preview`, `signin`.
     pub features: Vec<String>,
     pub heartbeat_ttl_seconds: i64,
     pub lease_ttl_seconds: i64,
@@ -26,11 +26,14 @@ pub struct Meta {
 }
 
 /// The optional parts of the protocol this build implements; `github` only while the GitHub App
-/// runs.
-pub fn features(github: bool) -> Vec<String> {
+/// runs, `signin` only while maintainers can sign in with GitHub (`GITHUB_CLIENT_ID`).
+pub fn features(github: bool, signin: bool) -> Vec<String> {
     let mut features = vec!["long_poll", "sse"];
     if github {
         features.push("github");
+    }
+    if signin {
+        features.push("signin");
     }
     features.extend([
         "dependencies",
@@ -52,7 +55,7 @@ pub async fn meta(State(state): State<AppState>) -> Json<Meta> {
     Json(Meta {
         protocol: "owp/1".into(),
         versions: VERSIONS.iter().map(|v| v.to_string()).collect(),
-        features: features(state.github),
+        features: features(state.github, state.signin.is_some()),
         heartbeat_ttl_seconds: t.heartbeat_ttl_ms / 1000,
         lease_ttl_seconds: t.lease_ttl_ms / 1000,
         accept_ttl_seconds: t.accept_ttl_ms / 1000,

@@ -2,6 +2,7 @@
 //! idempotency keys and the SSE event stream. The OpenAPI document is derived from the handlers.
 
 pub mod admin;
+pub mod auth;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -12,6 +13,7 @@ pub mod leases;
 pub mod meta;
 pub mod metrics;
 pub mod openapi;
+pub mod principal;
 pub mod rate_limits;
 pub mod tasks;
 pub mod workers;
@@ -21,14 +23,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderMap, Method};
+use axum::http::Method;
 use tokio::sync::watch;
 
 use crate::config::{RegistrationPolicy, Secret};
 use crate::store::Store;
-
-/// Checks a dashboard session cookie (and CSRF token for writes) as admin credentials.
-pub type CookieAdminCheck = Arc<dyn Fn(&Method, &HeaderMap) -> bool + Send + Sync>;
 
 /// Everything a handler may use, behind one shared pointer: the router clones its state for
 /// every request (once per layer), and one reference count touched by the request threads costs
@@ -57,7 +56,6 @@ pub struct AppParts {
     /// The id of the newest event seen in the database (by any process); changes wake long polls
     /// and SSE streams.
     pub last_event: watch::Receiver<i64>,
-    pub cookie_admin: Option<CookieAdminCheck>,
     /// Anyone may read what public repositories show (`OWP_PUBLIC_BOARDS`): their boards and
     /// their part of the leaderboard.
     pub public_boards: bool,
@@ -65,6 +63,9 @@ pub struct AppParts {
     pub github: bool,
     /// How often each worker may ask `GET /v1/work/preview`.
     pub preview_limit: Arc<rate_limits::PerWorker>,
+    /// Maintainers sign in with GitHub (`GITHUB_CLIENT_ID`; `signin` in `GET /v1/meta`): what
+    /// they maintain, as GitHub says.
+    pub signin: Option<Arc<dyn principal::RepoAccess>>,
 }
 
 /// The OWP API router (`/healthz`, `/v1/...`), with its OpenAPI document served at

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{AppState, admin, events, import, leaderboard, leases, meta, tasks, workers};
+use super::{AppState, admin, auth, events, import, leaderboard, leases, meta, tasks, workers};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,7 @@ use super::{AppState, admin, events, import, leaderboard, leases, meta, tasks, w
         (name = "tasks", description = "Task reads and status updates"),
         (name = "events", description = "The audit log as Server-Sent Events"),
         (name = "health", description = "Liveness and discovery"),
+        (name = "auth", description = "Maintainers signed in with GitHub: who am I, signing out"),
     )
 )]
 struct ApiDoc;
@@ -73,6 +74,9 @@ pub fn api_router(more: Vec<utoipa::openapi::OpenApi>) -> OpenApiRouter<AppState
         .routes(routes!(events::stream))
         .routes(routes!(leaderboard::leaderboard))
         .routes(routes!(meta::meta))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::revoke))
         .routes(routes!(super::healthz))
 }
 

@@ -21,9 +21,10 @@ use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use super::CookieAdminCheck;
 use super::error::ApiError;
+use super::principal::{Principal, Resolved, principal_of};
 use crate::config::{LimitsConfig, Secret};
+use crate::store::Store;
 
 /// The GitHub App's webhook route (`github::webhook` serves it): its requests have their own
 /// bound and are not counted here.
@@ -175,10 +176,21 @@ impl PerWorker {
 pub struct Limits {
     registrations: Option<DefaultKeyedRateLimiter<IpAddr>>,
     anonymous: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    signin: Option<DefaultKeyedRateLimiter<IpAddr>>,
     pub failures: Arc<AuthFailures>,
     client_ip_header: Option<HeaderName>,
     admin_token: Secret,
-    cookie_admin: Option<CookieAdminCheck>,
+    /// Where sessions and maintainer tokens are looked up (none: only the admin header counts).
+    store: Option<Store>,
+}
+
+/// The routes of signing in with GitHub: limited per address on their own
+/// (`OWP_RATE_SIGNIN_PER_MINUTE`), since each may cost a call to GitHub.
+pub fn is_signin_path(path: &str) -> bool {
+    matches!(
+        path,
+        "/auth/github" | "/auth/github/callback" | "/v1/auth/device" | "/v1/auth/device/token"
+    )
 }
 
 /// What a request is counted as.
@@ -188,8 +200,11 @@ enum Kind {
     Admin,
     /// `POST /v1/workers/register`.
     Registration,
-    /// A request with a worker token or an admin token to a route that needs credentials.
+    /// A request with a worker token or an admin token to a route that needs credentials, or a
+    /// signed-in maintainer's.
     Credentialed,
+    /// A route of signing in with GitHub.
+    SignIn,
     /// Everything else.
     Anonymous,
     /// The webhook, bounded by its own semaphore.
@@ -200,7 +215,7 @@ impl Limits {
     pub fn new(
         config: &LimitsConfig,
         admin_token: Secret,
-        cookie_admin: Option<CookieAdminCheck>,
+        store: Option<Store>,
         failures: Arc<AuthFailures>,
     ) -> anyhow::Result<Limits> {
         let client_ip_header = match &config.client_ip_header {
@@ -214,22 +229,34 @@ impl Limits {
         Ok(Limits {
             registrations: keyed(config.rate_registrations_per_minute),
             anonymous: keyed(config.rate_anonymous_per_minute),
+            signin: keyed(config.rate_signin_per_minute),
             failures,
             client_ip_header,
             admin_token,
-            cookie_admin,
+            store,
         })
     }
 
     /// Forgets addresses that have not been seen for a while (run every minute or so).
     pub fn housekeeping(&self) {
-        for l in [&self.registrations, &self.anonymous].into_iter().flatten() {
+        for l in [&self.registrations, &self.anonymous, &self.signin]
+            .into_iter()
+            .flatten()
+        {
             l.retain_recent();
         }
         self.failures.housekeeping();
     }
 
-    fn kind(&self, method: &Method, path: &str, headers: &HeaderMap) -> Kind {
+    /// What a request is counted as, given who its credentials name (`signed_in`, when they
+    /// were read: the admin, or a maintainer).
+    fn kind(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        signed_in: Option<&Principal>,
+    ) -> Kind {
         if path == WEBHOOK_PATH {
             return Kind::Webhook;
         }
@@ -239,13 +266,13 @@ impl Limits {
         {
             return Kind::Admin;
         }
-        if admin_header.is_none()
-            && self
-                .cookie_admin
-                .as_ref()
-                .is_some_and(|check| check(method, headers))
-        {
-            return Kind::Admin;
+        match signed_in {
+            Some(Principal::Admin) => return Kind::Admin,
+            Some(Principal::Maintainer(_)) if !is_signin_path(path) => return Kind::Credentialed,
+            _ => {}
+        }
+        if is_signin_path(path) {
+            return Kind::SignIn;
         }
         if method == Method::POST && path == "/v1/workers/register" {
             return Kind::Registration;
@@ -289,7 +316,32 @@ pub async fn layer(State(limits): State<Arc<Limits>>, mut req: Request, next: Ne
         .map(|c| c.0.ip());
     let ip = client_address(limits.client_ip_header.as_ref(), req.headers(), peer);
     req.extensions_mut().insert(ClientIp(ip));
-    let kind = limits.kind(req.method(), req.uri().path(), req.headers());
+    // Sessions and maintainer tokens are read here once; the handlers find them on the request.
+    let signed_in = match &limits.store {
+        Some(store) if req.uri().path() != WEBHOOK_PATH => {
+            match principal_of(
+                req.method(),
+                req.headers(),
+                store,
+                limits.admin_token.expose(),
+            )
+            .await
+            {
+                Ok(p) => {
+                    req.extensions_mut().insert(Resolved(p.clone()));
+                    p
+                }
+                Err(_) => None,
+            }
+        }
+        _ => None,
+    };
+    let kind = limits.kind(
+        req.method(),
+        req.uri().path(),
+        req.headers(),
+        signed_in.as_ref(),
+    );
     if kind == Kind::Webhook {
         return next.run(req).await;
     }
@@ -306,15 +358,16 @@ pub async fn layer(State(limits): State<Arc<Limits>>, mut req: Request, next: Ne
     let limiter = match kind {
         Kind::Registration => limits.registrations.as_ref(),
         Kind::Anonymous => limits.anonymous.as_ref(),
+        Kind::SignIn => limits.signin.as_ref(),
         _ => None,
     };
     if let Some(limiter) = limiter
         && let Err(not_until) = limiter.check_key(&key)
     {
-        let what = if kind == Kind::Registration {
-            "too many registrations from this address"
-        } else {
-            "too many requests from this address"
+        let what = match kind {
+            Kind::Registration => "too many registrations from this address",
+            Kind::SignIn => "too many sign-in requests from this address",
+            _ => "too many requests from this address",
         };
         return too_many(wait_of(&not_until), what);
     }
@@ -395,7 +448,7 @@ mod tests {
         )
         .unwrap();
         let mut h = HeaderMap::new();
-        let kind = |m: Method, p: &str, h: &HeaderMap| limits.kind(&m, p, h);
+        let kind = |m: Method, p: &str, h: &HeaderMap| limits.kind(&m, p, h, None);
         assert_eq!(kind(Method::GET, "/healthz", &h), Kind::Anonymous);
         assert_eq!(
             kind(Method::POST, "/v1/workers/register", &h),
@@ -418,5 +471,21 @@ mod tests {
         assert_eq!(kind(Method::POST, "/v1/workers/register", &h), Kind::Admin);
         h.insert("x-admin-token", HeaderValue::from_static("wrong"));
         assert_eq!(kind(Method::GET, "/v1/admin/state", &h), Kind::Credentialed);
+        let none = HeaderMap::new();
+        assert_eq!(kind(Method::POST, "/v1/auth/device", &none), Kind::SignIn);
+        assert_eq!(
+            kind(Method::GET, "/auth/github/callback", &none),
+            Kind::SignIn
+        );
+        assert_eq!(
+            limits.kind(
+                &Method::GET,
+                "/v1/admin/state",
+                &none,
+                Some(&Principal::Admin)
+            ),
+            Kind::Admin,
+            "a dashboard session of the admin"
+        );
     }
 }

@@ -75,8 +75,8 @@ pub async fn register(
     State(state): State<AppState>,
     req: Request,
 ) -> ApiResult<(StatusCode, Json<Registration>)> {
-    let (parts, bytes) = read_body(req).await?;
-    if state.registration == RegistrationPolicy::Admin && !is_admin(&parts, &state) {
+    let (mut parts, bytes) = read_body(req).await?;
+    if state.registration == RegistrationPolicy::Admin && !is_admin(&mut parts, &state).await {
         return Err(ApiError::unauthorized(
             "this server registers workers only with the admin token",
         ));

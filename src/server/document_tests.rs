@@ -5,7 +5,10 @@
 
 /// The document the service serves: the server hands this router the GitHub App's part.
 fn document() -> utoipa::openapi::OpenApi {
-    crate::http::openapi::document(vec![crate::github::login_link::openapi()])
+    crate::http::openapi::document(vec![
+        crate::github::login_link::openapi(),
+        crate::github::signin::openapi(),
+    ])
 }
 
 #[test]
@@ -17,6 +20,11 @@ fn document_is_openapi_3_1_and_lists_every_route() {
         ("/v1/admin/repos", "post"),
         ("/v1/admin/tasks", "post"),
         ("/v1/admin/state", "get"),
+        ("/v1/me", "get"),
+        ("/v1/auth/logout", "post"),
+        ("/v1/auth/device", "post"),
+        ("/v1/auth/device/token", "post"),
+        ("/v1/admin/signin/revoke", "post"),
         ("/v1/admin/tasks/{task_id}/status", "post"),
         ("/v1/admin/workers/{worker_id}", "post"),
         ("/v1/workers/register", "post"),

@@ -28,6 +28,7 @@ pub mod preview;
 pub mod repos;
 pub mod reputation;
 pub mod rows;
+pub mod signin;
 pub mod tasks;
 pub mod workers;
 

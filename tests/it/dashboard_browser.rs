@@ -342,6 +342,79 @@ async fn post(http: &reqwest::Client, url: String, auth: Option<&str>, body: Val
 }
 
 /// Everything the page holds: its markup and its visible text.
+/// The web sign-in as a person makes it: the dashboard's "Sign in with GitHub", GitHub's page (the
+/// fake's, with Mona signed in there), back to the dashboard, which shows only her repository;
+/// her budget change goes through with the page's CSRF token; sign-out ends the session.
+#[tokio::test]
+async fn a_maintainer_signs_in_with_github_in_the_browser_and_sees_only_their_repository() {
+    use crate::github_support::story::REPO;
+    use crate::signin::{MONA, OTHER};
+    let Some(browser) = Browser::launch("dashboard_browser").await else {
+        return;
+    };
+    let story = crate::signin::story_with(false, |_| {}).await;
+    let base = story.url();
+    story.fake.sign_in_browser(MONA);
+    let mut page = browser.new_page().await;
+    page.goto(&format!("{base}/")).await;
+    page.wait_for(
+        "the Sign in with GitHub button",
+        "!!document.getElementById('github-sign-in')",
+        Duration::from_secs(15),
+    )
+    .await;
+    page.eval("document.getElementById('github-sign-in').click()")
+        .await;
+    page.wait_for(
+        "the dashboard",
+        "document.getElementById('conn')?.dataset.state === 'live' && !!document.querySelector('#repos article')",
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(page.eval("location.href").await, json!(format!("{base}/")));
+    let who = page
+        .eval("document.getElementById('who').textContent")
+        .await;
+    assert_eq!(who, json!(format!("Signed in as {MONA} (GitHub)")));
+    page.wait_for(
+        "her repository",
+        &format!("!!{}", repo_line(REPO)),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        page.eval(&format!("!!{}", repo_line(OTHER))).await,
+        json!(false),
+        "the other repository is not shown"
+    );
+    assert_eq!(
+        page.eval("document.cookie.includes('owp_session')").await,
+        json!(false),
+        "the session cookie is HttpOnly"
+    );
+    // A write from the page, with its CSRF token, as the dashboard's own forms send it.
+    let write = |repo: &str| {
+        format!(
+            "fetch('/v1/admin/repos', {{method: 'POST', headers: {{'Content-Type': 'application/json', \
+             'X-CSRF-Token': document.querySelector('meta[name=\"csrf-token\"]').content}}, \
+             body: JSON.stringify({{repo: '{repo}', max_open_prs: 6}})}}).then(r => r.status)"
+        )
+    };
+    assert_eq!(page.eval(&write(REPO)).await, json!(200));
+    assert_eq!(page.eval(&write(OTHER)).await, json!(403));
+    // Sign out: the session ends, and the page is the sign-in form again.
+    page.eval("document.querySelector('form[action=\"/logout\"] button[type=submit]').click()")
+        .await;
+    page.wait_for(
+        "the sign-in page",
+        "!!document.getElementById('github-sign-in')",
+        Duration::from_secs(15),
+    )
+    .await;
+    let status = page.eval("fetch('/v1/me').then(r => r.status)").await;
+    assert_eq!(status, json!(401));
+}
+
 async fn page_text(page: &mut Page) -> String {
     page.eval("document.documentElement.outerHTML + document.body.innerText")
         .await

@@ -229,7 +229,7 @@ async fn long_echoed_arguments_and_block_reasons_never_push_a_comment_past_githu
         .comment(n, "maria", &format!("/owp block {reason}"))
         .await;
     assert_eq!(story.task(n).await.status, TaskStatus::Blocked);
-    let status = story.expect_status(n, &["**Blocked** by a maintainer: because because"]);
+    let status = story.expect_status(n, &["**Blocked** by maintainer `maria`: because because"]);
     assert!(status.body.chars().count() <= 65_536);
     assert!(status.body.contains('…'));
     assert_eq!(

@@ -770,7 +770,10 @@ async fn maintainer_commands_are_refused_to_others() {
         .await;
     let task = story.task(n).await;
     assert_eq!(task.status, TaskStatus::Blocked);
-    story.expect_status(n, &["**Blocked** by a maintainer: needs a design first."]);
+    story.expect_status(
+        n,
+        &["**Blocked** by maintainer `maria`: needs a design first."],
+    );
     story.comment(n, "bob", "/owp claim").await;
     story.expect_comment(n, "a maintainer blocked it: needs a design first.");
 

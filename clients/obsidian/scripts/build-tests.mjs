@@ -9,7 +9,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, ".test-build");
 rmSync(out, { recursive: true, force: true });
 const entries = [];
-for (const dir of ["unit", "integration", "render"]) {
+for (const dir of ["unit", "integration", "render", "signin"]) {
   for (const f of readdirSync(join(root, "test", dir))) {
     if (f.endsWith(".ts") && !f.endsWith(".browser.ts")) entries.push({ in: join(root, "test", dir, f), out: join(dir, f.replace(/\.ts$/, "")) });
   }

@@ -64,6 +64,41 @@ export type Known<T> = T extends readonly (infer U)[]
       : { [K in keyof T as string extends K ? never : K]: Known<T[K]> }
     : T;
 type Schemas = { [N in keyof components["schemas"]]: Known<components["schemas"][N]> };
+export type DeviceStart = Schemas["DeviceStart"];
+export type MaintainerToken = Schemas["MaintainerToken"];
+
+/**
+ * Signs a maintainer in with GitHub's device flow: `show` tells the person where to enter which
+ * code, then the server is polled at the interval it names (slower when it says `slow_down`)
+ * until the person approves. The maintainer token it returns replaces the admin token: the
+ * server then shows and changes only the repositories GitHub says the person maintains.
+ */
+export async function signInWithGitHub(
+  client: OwpClient,
+  show: (start: DeviceStart) => void,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  cancelled: () => boolean = () => false,
+): Promise<MaintainerToken> {
+  const start = await client.deviceStart();
+  show(start);
+  let interval = Math.max(1, start.interval);
+  const deadline = Date.now() + start.expires_in * 1000;
+  for (;;) {
+    await sleep(interval * 1000);
+    if (cancelled()) throw new OwpError(0, "cancelled", "The sign-in was cancelled.");
+    if (Date.now() > deadline) throw new OwpError(0, "expired_token", "The sign-in code expired before it was approved; start again.");
+    try {
+      return await client.deviceToken(start.device_code);
+    } catch (e) {
+      if (e instanceof OwpError && e.status === 428) continue;
+      if (e instanceof OwpError && e.status === 429) {
+        interval += 5;
+        continue;
+      }
+      throw e;
+    }
+  }
+}
 
 export type TaskStatus = Schemas["TaskStatus"];
 export type Contract = Schemas["RepoContract"];
@@ -140,6 +175,9 @@ export class OwpClient {
     const c = this.creds();
     if (who === "admin") {
       if (!c.adminToken) throw new OwpError(0, "no_admin_token", "Set the admin token in the OWP Pool settings first.");
+      // A maintainer's own token (`owp login`, `owpm_…`) goes as a bearer token: the server then
+      // shows and changes only the repositories that person maintains on GitHub.
+      if (c.adminToken.startsWith("owpm_")) return { Authorization: `Bearer ${c.adminToken}` };
       return { "X-Admin-Token": c.adminToken };
     }
     if (who === "worker") {
@@ -225,6 +263,17 @@ export class OwpClient {
     const body: Schemas["ForceStatusBody"] = { status };
     if (reason) body.reason = reason;
     return this.value(this.call<Task>("admin", "POST", `/v1/admin/tasks/${encodeURIComponent(taskId)}/status`, body, { idempotent: true }));
+  }
+
+  // ---- signing in with GitHub (the device flow; the server lists `signin` in its features) ----
+  deviceStart(): Promise<DeviceStart> {
+    return this.value(this.call<DeviceStart>("anonymous", "POST", "/v1/auth/device"));
+  }
+
+  /** One poll: the maintainer token once the person approved on GitHub, else an `OwpError`
+   * (`428 authorization_pending`, `429 slow_down`, …). */
+  deviceToken(deviceCode: string): Promise<MaintainerToken> {
+    return this.value(this.call<MaintainerToken>("anonymous", "POST", "/v1/auth/device/token", { device_code: deviceCode }));
   }
 
   // ---- worker ----

@@ -59,6 +59,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/signin/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End every session and maintainer token of a person (the operator only). */
+        post: operations["revoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/state": {
         parameters: {
             query?: never;
@@ -66,7 +83,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Everything: repositories, workers, tasks and recent events. */
+        /**
+         * Everything: repositories, workers, tasks and recent events. A maintainer sees only the
+         *     repositories they maintain, their tasks and events, and the workers holding those tasks.
+         */
         get: operations["state"];
         put?: never;
         post?: never;
@@ -168,6 +188,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/device": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start signing in from a CLI or a plugin (GitHub's device flow). */
+        post: operations["device_start"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/device/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Poll a device sign-in: `428 authorization_pending` until the person approves on GitHub, then
+         *     a maintainer token (shown once).
+         */
+        post: operations["device_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign out: the session (cookie, with the CSRF token) or the maintainer token of this request
+         *     ends at once, on every replica.
+         */
+        post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/events": {
         parameters: {
             query?: never;
@@ -177,7 +254,8 @@ export interface paths {
         };
         /**
          * A stream of every state change; each event's `data` is the JSON event (`id`, `kind`, `at`,
-         *     `repo`, `task_id`, `worker_id`, `actor`, `data`).
+         *     `repo`, `task_id`, `worker_id`, `actor`, `data`). A maintainer's stream holds only the events
+         *     of the repositories they maintain (as GitHub says when the stream opens).
          */
         get: operations["stream"];
         put?: never;
@@ -250,6 +328,23 @@ export interface paths {
         put?: never;
         /** Extend a lease by its TTL. */
         post: operations["renew"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who am I: the admin, a maintainer (with the repositories they steer) or a worker. */
+        get: operations["me"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -456,6 +551,28 @@ export interface components {
             lease: components["schemas"]["Lease"];
         };
         /**
+         * @description A device flow just started: show `user_code` and `verification_uri` to the person, then poll
+         *     `POST /v1/auth/device/token` with `device_code` every `interval` seconds.
+         */
+        DeviceStart: {
+            device_code: string;
+            /**
+             * Format: int64
+             * @description Seconds until the codes expire.
+             */
+            expires_in: number;
+            /**
+             * Format: int64
+             * @description Seconds between two polls.
+             */
+            interval: number;
+            user_code: string;
+            verification_uri: string;
+        };
+        DeviceTokenBody: {
+            device_code: string;
+        };
+        /**
          * @description Whether a repository asks every pull request to say which tool made it.
          * @enum {string}
          */
@@ -554,12 +671,35 @@ export interface components {
             expires_at: string;
             worker_id: string;
         };
+        /** @description A maintainer token: shown once, valid 30 days (`Authorization: Bearer owpm_…`). */
+        MaintainerToken: {
+            expires_at: string;
+            login: string;
+            token: string;
+        };
+        /** @description Who the credentials name. */
+        Me: {
+            /** @description When a maintainer's session or token ends. */
+            expires_at?: string | null;
+            /** @description `admin`, `maintainer` or `worker`. */
+            kind: string;
+            /** @description The GitHub login (a maintainer's; a worker's linked login). */
+            login?: string | null;
+            /** @description The repositories a maintainer steers. */
+            repos?: components["schemas"]["MeRepo"][] | null;
+        };
+        /** @description A repository a maintainer steers, and what GitHub grants them on it. */
+        MeRepo: {
+            /** @description `admin`, `maintain` or `write`. */
+            permission: string;
+            repo: string;
+        };
         Meta: {
             /** Format: int64 */
             accept_ttl_seconds: number;
             /**
              * @description The optional parts this server implements, as configured: `long_poll`, `sse`, `github`,
-             *     `dependencies`, `requires`, `reputation`, `leaderboard`, `mcp`, `preview`.
+             *     `dependencies`, `requires`, `reputation`, `leaderboard`, `mcp`, `preview`, `signin`.
              */
             features: string[];
             /** Format: int64 */
@@ -791,6 +931,18 @@ export interface components {
              * @description `10·merged − 4·closed_unmerged − 3·expired − nacked` (see the spec).
              */
             score: number;
+        };
+        RevokeBody: {
+            /** @description The GitHub login whose sessions and tokens end. */
+            login: string;
+        };
+        Revoked: {
+            /**
+             * Format: int64
+             * @description How many live sessions and tokens ended.
+             */
+            ended: number;
+            login: string;
         };
         StatusBody: {
             /**
@@ -1030,6 +1182,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `not_maintainer`: a maintainer's change to a repository they do not maintain; `not_allowed`: to a repository that is not GitHub's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description request_in_flight: the same Idempotency-Key is being answered */
             409: {
                 headers: {
@@ -1176,6 +1337,101 @@ export interface operations {
             };
         };
     };
+    revoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RevokeBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Revoked"];
+                };
+            };
+            /** @description malformed_body: the body is not JSON or YAML */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_allowed`: a maintainer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description request_in_flight: the same Idempotency-Key is being answered */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload_too_large: the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: not JSON or YAML */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this address */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     state: {
         parameters: {
             query?: never;
@@ -1214,6 +1470,15 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_maintainer`: `repo` names a repository the maintainer does not maintain */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1281,6 +1546,15 @@ export interface operations {
             };
             /** @description unauthorized: missing or wrong credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_maintainer`: a maintainer's import into a repository they do not maintain */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1481,6 +1755,15 @@ export interface operations {
             };
             /** @description unauthorized: missing or wrong credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_maintainer`: a task of a repository the maintainer does not maintain, or no such task */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1709,6 +1992,260 @@ export interface operations {
             };
         };
     };
+    device_start: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceStart"];
+                };
+            };
+            /** @description unauthorized: missing or wrong credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description sign-in with GitHub is off */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description request_in_flight: the same Idempotency-Key is being answered */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_idempotency_key or idempotency_key_reused */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this address */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `github_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    device_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeviceTokenBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaintainerToken"];
+                };
+            };
+            /** @description `invalid_device_code` or `expired_token`: start again */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: missing or wrong credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `access_denied`: the person declined */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description sign-in with GitHub is off */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description request_in_flight: the same Idempotency-Key is being answered */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload_too_large: the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: not JSON or YAML */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description validation_failed: a field is missing, of the wrong type or out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `authorization_pending`: not approved yet; poll again after `interval` */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `slow_down`: polled too often (see `Retry-After`) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `github_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description signed out */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description request_in_flight: the same Idempotency-Key is being answered */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_idempotency_key or idempotency_key_reused */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this address */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     stream: {
         parameters: {
             query?: never;
@@ -1716,6 +2253,8 @@ export interface operations {
             path: {
                 /** @description Replay events after this id first (as `Last-Event-ID` does). */
                 after: number | null;
+                /** @description Only the events of this repository. */
+                repo: string | null;
             };
             cookie?: never;
         };
@@ -1731,6 +2270,15 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_maintainer`: `repo` names a repository the maintainer does not maintain */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2055,6 +2603,44 @@ export interface operations {
             };
             /** @description invalid_idempotency_key or idempotency_key_reused */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this address */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -81,7 +81,7 @@ pub enum ClientError {
     #[error("request to the OWP server at {base_url} failed: {message}")]
     Transport { base_url: String, message: String },
     #[error(
-        "no admin token: pass --admin-token or set OWP_ADMIN_TOKEN (`owp serve` saves it to ./env.local on its first run)"
+        "no admin token: pass --admin-token or set OWP_ADMIN_TOKEN (`owp serve` saves it to ./env.local on its first run), or sign in as a maintainer with `owp login URL`"
     )]
     MissingAdminToken,
     #[error(

@@ -89,6 +89,12 @@ pub fn config_file(dir: &Path, profile: Option<&str>) -> anyhow::Result<PathBuf>
 
 /// Writes the registration atomically, readable only by its owner (0600 on unix).
 pub fn save_config(path: &Path, config: &WorkerConfig) -> anyhow::Result<()> {
+    save_json(path, config)
+}
+
+/// Writes `value` as JSON to `path` atomically, readable only by its owner (0600 on unix; the
+/// folder 0700).
+pub fn save_json<T: serde::Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -109,7 +115,7 @@ pub fn save_config(path: &Path, config: &WorkerConfig) -> anyhow::Result<()> {
             .set_permissions(std::fs::Permissions::from_mode(0o600))
             .with_context(|| format!("cannot restrict permissions in {}", dir.display()))?;
     }
-    let mut text = serde_json::to_string_pretty(config)?;
+    let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
     file.write_all(text.as_bytes())
         .and_then(|_| file.as_file().sync_all())

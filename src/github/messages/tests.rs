@@ -18,6 +18,7 @@ fn view(status: TaskStatus) -> StatusView {
         until: None,
         pr_url: None,
         reason: None,
+        blocked_by: None,
         estimate_points: 3,
         priority: Priority::High,
         required_skills: vec!["rust".into(), "sql".into()],
@@ -443,4 +444,17 @@ fn a_claim_refused_by_several_rules_names_them_all() {
     );
     assert_eq!(text.lines().count(), 4, "{text}");
     insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_block_names_the_maintainer_who_made_it() {
+    let mut v = view(TaskStatus::Blocked);
+    v.reason = Some("needs a design".into());
+    assert!(status_comment(&v).contains("**Blocked** by a maintainer: needs a design."));
+    v.blocked_by = Some("mona".into());
+    let text = status_comment(&v);
+    assert!(
+        text.contains("**Blocked** by maintainer `mona`: needs a design."),
+        "{text}"
+    );
 }

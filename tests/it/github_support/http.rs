@@ -17,6 +17,7 @@ use super::model::{
 };
 use super::{APP_EVENTS, Shared, insert_comment, json as shape, moves, webhooks};
 
+pub(super) mod oauth;
 mod strict;
 
 const REACTIONS: [&str; 8] = [
@@ -146,14 +147,15 @@ pub(super) async fn handle(
         let mut reply = reply;
         strict::github_links(&m, &shared.api, &path, &mut reply);
         strict::deleted_users(&shared, &mut reply);
+        strict::check_answer(&shared, &method, &path, &reply);
         let reply = conditional(&method, &headers, reply);
         m.calls.push(Call {
             method: method.to_string(),
             path: path.clone(),
-            query: uri.query().unwrap_or_default().to_string(),
+            query: oauth::redacted_query(&uri),
             auth,
             status: reply.status.as_u16(),
-            body: json_body,
+            body: json_body.map(oauth::redact_json),
             at: Utc::now(),
         });
         reply
@@ -224,6 +226,11 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The HTTP status a failure is answered with.
+pub(super) fn failure_status(failure: &Failure) -> StatusCode {
+    failure_reply(failure).status
+}
+
 fn failure_reply(failure: &Failure) -> Reply {
     match failure {
         Failure::ServerError => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error"),
@@ -264,6 +271,9 @@ fn authenticate(m: &Model, public_key: &DecodingKey, headers: &HeaderMap) -> Cal
     let Some((scheme, credential)) = value.split_once(' ') else {
         return CallAuth::Refused("malformed Authorization header".into());
     };
+    if scheme == "Basic" {
+        return oauth::basic_client(m, credential);
+    }
     if !matches!(scheme, "Bearer" | "token") {
         return CallAuth::Refused(format!("unsupported scheme {scheme}"));
     }
@@ -276,6 +286,12 @@ fn authenticate(m: &Model, public_key: &DecodingKey, headers: &HeaderMap) -> Cal
     }
     if credential.starts_with("ghs_") {
         return CallAuth::Refused("unknown installation token".into());
+    }
+    if credential.starts_with("ghu_") {
+        return match m.oauth.user_of(credential) {
+            Ok(login) => CallAuth::User(login),
+            Err(reason) => CallAuth::Refused(reason),
+        };
     }
     check_app_jwt(m.app_id, public_key, credential)
 }
@@ -323,7 +339,7 @@ fn unauthorized(auth: &CallAuth) -> Reply {
 fn require_app(auth: &CallAuth) -> Result<(), Reply> {
     match auth {
         CallAuth::AppJwt => Ok(()),
-        CallAuth::Installation(_) => Err(Reply::error(
+        CallAuth::Installation(_) | CallAuth::User(_) => Err(Reply::error(
             StatusCode::FORBIDDEN,
             "A JSON web token could not be decoded",
         )),
@@ -331,11 +347,13 @@ fn require_app(auth: &CallAuth) -> Result<(), Reply> {
     }
 }
 
-/// Requests on a repository, which need an installation token that covers it.
+/// Requests on a repository, which need an installation token that covers it. The fake serves
+/// repositories to the App's installation tokens only: the App reads them (and people's
+/// permissions) as itself, never with a person's token (contract section 10).
 fn require_repo<'m>(m: &'m Model, auth: &CallAuth, repo: &str) -> Result<&'m Repo, Reply> {
     let installation = match auth {
         CallAuth::Installation(id) => *id,
-        CallAuth::AppJwt => {
+        CallAuth::AppJwt | CallAuth::User(_) => {
             return Err(Reply::error(
                 StatusCode::FORBIDDEN,
                 "Resource not accessible by integration",
@@ -575,10 +593,33 @@ fn route(
                     .ok_or_else(Reply::not_found)?;
                 Ok(Reply::created(credentials))
             }
+            // --- as a person (a user access token) ----------------------------------------------
+            ("GET", ["user"]) => match auth {
+                CallAuth::User(login) => {
+                    let login = login.clone();
+                    Ok(Reply::ok(shape::signed_in_user(api, m, &login)))
+                }
+                CallAuth::AppJwt | CallAuth::Installation(_) => Err(Reply::error(
+                    StatusCode::FORBIDDEN,
+                    "Resource not accessible by integration",
+                )),
+                other => Err(unauthorized(other)),
+            },
+            ("DELETE", ["applications", client_id, what @ ("token" | "grant")]) => {
+                oauth::revoke(m, auth, client_id, what, body)
+            }
             // --- as an installation -----------------------------------------------------------
             ("GET", ["installation", "repositories"]) => {
-                let CallAuth::Installation(id) = auth else {
-                    return Err(unauthorized(auth));
+                let id = match auth {
+                    CallAuth::Installation(id) => id,
+                    CallAuth::User(_) => {
+                        return Err(Reply::error(
+                            StatusCode::FORBIDDEN,
+                            "You must authenticate with an installation access token in order to \
+                             list repositories for an installation.",
+                        ));
+                    }
+                    other => return Err(unauthorized(other)),
                 };
                 let repos: Vec<Repo> = m
                     .repos
@@ -765,7 +806,9 @@ fn route(
                     other => other,
                 }
                 .to_string();
-                let user = shape::user(api, m, login);
+                // A collaborator: a user with their `role_name`.
+                let mut user = shape::user(api, m, login);
+                user["role_name"] = json!(role);
                 Ok(Reply::ok(json!({
                     "permission": permission,
                     "role_name": role,

@@ -78,6 +78,34 @@ pub fn user(api: &str, model: &mut Model, login: &str) -> Value {
     u
 }
 
+/// `GET /user` for the person a user access token stands for: GitHub's public profile
+/// (`public-user`; a GitHub App's user token carries no private profile fields).
+pub fn signed_in_user(api: &str, model: &mut Model, login: &str) -> Value {
+    let mut u = user(api, model, login);
+    // Every account the fake knows was created on the same day.
+    let created = "2020-01-01T00:00:00Z";
+    set(
+        &mut u,
+        json!({
+            "name": null,
+            "company": null,
+            "blog": "",
+            "location": null,
+            "email": null,
+            "hireable": null,
+            "bio": null,
+            "twitter_username": null,
+            "public_repos": 0,
+            "public_gists": 0,
+            "followers": 0,
+            "following": 0,
+            "created_at": created,
+            "updated_at": created,
+        }),
+    );
+    u
+}
+
 pub fn repo(api: &str, model: &mut Model, r: &Repo) -> Value {
     let owner = user(api, model, r.owner());
     let full = &r.full_name;

@@ -5,12 +5,15 @@
 //! repositories), records every call, and can be told to fail (server errors, rate limits).
 //! Tests arrange the world with methods such as [`FakeGithub::create_issue`] and look at what the
 //! App did with [`FakeGithub::comments`], [`FakeGithub::calls`], … . It can also play GitHub's
-//! webhook side: sign and send deliveries to the App, list them, and redeliver them on request.
+//! webhook side: sign and send deliveries to the App, list them, and redeliver them on request;
+//! and its sign-in side on a web origin of its own ([`oauth`]): the OAuth web flow with PKCE, the
+//! device flow, user access tokens and `GET /user`, with the browser's person chosen by the test.
 
 mod http;
 pub mod json;
 pub mod model;
 mod moves;
+pub mod oauth;
 pub mod openapi;
 use crate::pg_scratch;
 pub mod story;
@@ -29,6 +32,11 @@ pub use model::{
     Reaction,
 };
 use model::{Installation, Model, Repo};
+#[allow(
+    unused_imports,
+    reason = "the sign-in API, for the server's sign-in stories"
+)]
+pub use oauth::{DeviceError, TEST_CLIENT_ID, TEST_CLIENT_SECRET};
 
 /// The test App's private key (test-only, see `tests/fixtures/github/README.md`).
 pub const TEST_APP_KEY: &str = include_str!("../../fixtures/github/test-app-key.pem");
@@ -57,6 +65,8 @@ struct Shared {
     model: Mutex<Model>,
     public_key: DecodingKey,
     api: String,
+    /// The web origin (`github.com`'s part: `/login/oauth/…`, `/login/device/…`).
+    web: String,
     http: reqwest::Client,
     webhook: Mutex<Option<(String, String)>>,
     /// Requests GitHub's REST description refuses (see [`openapi`]).
@@ -71,11 +81,13 @@ struct Shared {
 pub struct FakeGithub {
     shared: Arc<Shared>,
     server: tokio::task::JoinHandle<()>,
+    web_server: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for FakeGithub {
     fn drop(&mut self) {
         self.server.abort();
+        self.web_server.abort();
         // Every test that talks to the fake fails on a request GitHub would not serve.
         let violations = self.take_violations();
         if !violations.is_empty() && !std::thread::panicking() {
@@ -88,14 +100,19 @@ impl Drop for FakeGithub {
 }
 
 impl FakeGithub {
-    /// Starts a fake GitHub with the test App ([`TEST_APP_ID`], [`TEST_APP_PUBLIC_KEY`]).
+    /// Starts a fake GitHub with the test App ([`TEST_APP_ID`], [`TEST_APP_PUBLIC_KEY`]): its
+    /// REST API on one origin ([`FakeGithub::url`]), its web sign-in pages on another
+    /// ([`FakeGithub::web_url`]).
     pub async fn start() -> FakeGithub {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api = format!("http://{}", listener.local_addr().unwrap());
+        let web_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let web = format!("http://{}", web_listener.local_addr().unwrap());
         let shared = Arc::new(Shared {
             model: Mutex::new(Model::new(TEST_APP_ID)),
             public_key: DecodingKey::from_rsa_pem(TEST_APP_PUBLIC_KEY.as_bytes()).unwrap(),
             api,
+            web,
             http: reqwest::Client::new(),
             webhook: Mutex::new(None),
             violations: Mutex::new(Vec::new()),
@@ -108,7 +125,17 @@ impl FakeGithub {
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });
-        FakeGithub { shared, server }
+        let web_router = Router::new()
+            .fallback(http::oauth::handle_web)
+            .with_state(Arc::clone(&shared));
+        let web_server = tokio::spawn(async move {
+            axum::serve(web_listener, web_router).await.unwrap();
+        });
+        FakeGithub {
+            shared,
+            server,
+            web_server,
+        }
     }
 
     /// The REST base URL (`GITHUB_API_URL` for the App under test).
@@ -510,8 +537,8 @@ impl FakeGithub {
             "updated_at": json::time(Utc::now()),
             "permissions": json::permissions(),
             "events": APP_EVENTS,
-            "client_id": "Iv1.testclient",
-            "client_secret": "test-client-secret",
+            "client_id": TEST_CLIENT_ID,
+            "client_secret": TEST_CLIENT_SECRET,
             "webhook_secret": "test-webhook-secret",
             "pem": TEST_APP_KEY,
         });

@@ -118,6 +118,10 @@ pub enum CallAuth {
     AppJwt,
     /// A valid installation token of this installation.
     Installation(u64),
+    /// A valid user access token (`ghu_…`) of this person.
+    User(String),
+    /// Basic authentication with the App's OAuth client id and secret.
+    OAuthClient,
     /// Credentials were sent but refused; the reason.
     Refused(String),
 }
@@ -232,6 +236,8 @@ pub struct Model {
     /// When accounts were created (lower-case login); an account not named here was created
     /// long ago ([`OLD_ACCOUNT`]).
     pub accounts_created: HashMap<String, DateTime<Utc>>,
+    /// The App's OAuth side: client, browser, codes, device codes, user tokens, clock.
+    pub oauth: super::oauth::OAuthState,
     next_id: u64,
 }
 
@@ -260,6 +266,7 @@ impl Model {
             moved_issues: HashMap::new(),
             dependencies: Vec::new(),
             accounts_created: HashMap::new(),
+            oauth: Default::default(),
             next_id: 1000,
         }
     }

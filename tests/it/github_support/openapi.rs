@@ -3,7 +3,9 @@
 //! operations the App uses, extracted from `@octokit/openapi`), its query parameters and JSON body
 //! are checked against the operation's schemas, and its `User-Agent` and `Accept` headers are
 //! checked as GitHub checks them. What does not match is a violation: the fake records it, answers
-//! as GitHub would (404, 422, 403), and the test fails when the fake is dropped.
+//! as GitHub would (404, 422, 403), and the test fails when the fake is dropped. For the operations
+//! whose answer schemas are vendored too (`responses`), the fake's own answers are checked the same
+//! way ([`check_answer`]).
 
 use std::sync::OnceLock;
 
@@ -22,6 +24,8 @@ pub struct Operation {
     /// Query parameters: name and schema.
     query: Vec<(String, jsonschema::Validator, bool)>,
     body: Option<(bool, jsonschema::Validator)>,
+    /// Answer schemas by HTTP status, where vendored.
+    responses: Vec<(u16, jsonschema::Validator)>,
 }
 
 /// Why a request is not one GitHub serves.
@@ -85,6 +89,12 @@ pub fn operations() -> &'static [Operation] {
                         validator(&b["schema"]),
                     )
                 });
+                let responses = op["responses"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(status, schema)| Some((status.parse().ok()?, validator(schema))))
+                    .collect();
                 out.push(Operation {
                     method: method.to_uppercase(),
                     template: template.clone(),
@@ -96,6 +106,7 @@ pub fn operations() -> &'static [Operation] {
                         .collect(),
                     query,
                     body,
+                    responses,
                 });
             }
         }
@@ -239,5 +250,32 @@ pub fn check(
             )))
         }
         _ => Ok(op),
+    }
+}
+
+/// Checks one of the fake's answers against the schema GitHub's description gives for it, where
+/// one is vendored: `Err` with what does not match.
+pub fn check_answer(method: &str, path: &str, status: u16, body: &Value) -> Result<(), String> {
+    let Some(op) = operations()
+        .iter()
+        .find(|o| o.method == method && o.matches(path))
+    else {
+        return Ok(());
+    };
+    let Some((_, schema)) = op.responses.iter().find(|(s, _)| *s == status) else {
+        return Ok(());
+    };
+    let errors: Vec<String> = schema
+        .iter_errors(body)
+        .map(|e| format!("{} at `{}`", e, e.instance_path()))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{method} {path}: the fake's {status} answer does not match {}'s schema: {}",
+            op.operation_id,
+            errors.join("; ")
+        ))
     }
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { OwpClient, OwpError, normalizeBaseUrl } from "../../src/api";
+import { OwpClient, OwpError, normalizeBaseUrl, signInWithGitHub } from "../../src/api";
 import type { HttpRequest, HttpResponse } from "../../src/api";
 
 function client(answer: (r: HttpRequest) => HttpResponse, creds = { baseUrl: "http://h:1/", adminToken: "adm-secret", workerToken: "wrk-secret" }) {
@@ -21,6 +21,17 @@ test("admin calls carry X-Admin-Token and worker calls a bearer token", async ()
   await c.me().catch(() => undefined);
   assert.equal(seen[1].headers.Authorization, "Bearer wrk-secret");
   assert.equal(seen[1].headers["X-Admin-Token"], undefined);
+});
+
+test("a maintainer's token from `owp login` goes as a bearer token, never as the admin token", async () => {
+  const { c, seen } = client(() => ({ status: 200, text: '{"repos":[],"workers":[],"tasks":[],"events":[]}' }), {
+    baseUrl: "http://h:1/",
+    adminToken: "owpm_0123",
+    workerToken: "wrk-secret",
+  });
+  await c.state();
+  assert.equal(seen[0].headers.Authorization, "Bearer owpm_0123");
+  assert.equal(seen[0].headers["X-Admin-Token"], undefined);
 });
 
 test("state changes send a fresh Idempotency-Key each time", async () => {
@@ -74,4 +85,38 @@ test("server URLs are normalised", () => {
   assert.equal(normalizeBaseUrl(" http://127.0.0.1:8787/ "), "http://127.0.0.1:8787");
   assert.equal(normalizeBaseUrl("pool.example.org"), "http://pool.example.org");
   assert.equal(normalizeBaseUrl("https://x//"), "https://x");
+});
+
+test("Sign in with GitHub: shows the code, polls until approved, slows down when asked", async () => {
+  const answers = [
+    { status: 200, text: '{"device_code":"dc","user_code":"ABCD-1234","verification_uri":"https://github.com/login/device","interval":5,"expires_in":900}' },
+    { status: 428, text: '{"code":"authorization_pending","detail":"not yet","status":428,"title":"x","type":"x"}' },
+    { status: 429, text: '{"code":"slow_down","detail":"slower","status":429,"title":"x","type":"x"}' },
+    { status: 201, text: '{"token":"owpm_abc","login":"mona","expires_at":"2026-12-25T00:00:00.000Z"}' },
+  ];
+  const { c, seen } = client(() => answers.shift()!, { baseUrl: "http://h:1/", adminToken: "", workerToken: "" });
+  const shown: string[] = [];
+  const waits: number[] = [];
+  const token = await signInWithGitHub(
+    c,
+    (s) => shown.push(`${s.verification_uri} ${s.user_code}`),
+    async (ms) => void waits.push(ms),
+  );
+  assert.equal(token.token, "owpm_abc");
+  assert.equal(token.login, "mona");
+  assert.deepEqual(shown, ["https://github.com/login/device ABCD-1234"]);
+  assert.deepEqual(waits, [5000, 5000, 10000], "the interval, then 5 s more after slow_down");
+  assert.equal(seen[0].url, "http://h:1/v1/auth/device");
+  assert.equal(seen[1].url, "http://h:1/v1/auth/device/token");
+  assert.equal(seen[1].body, '{"device_code":"dc"}');
+  assert.equal(seen[1].headers["X-Admin-Token"], undefined);
+});
+
+test("Sign in with GitHub: a declined sign-in ends with the server's reason", async () => {
+  const answers = [
+    { status: 200, text: '{"device_code":"dc","user_code":"U","verification_uri":"v","interval":1,"expires_in":900}' },
+    { status: 403, text: '{"code":"access_denied","detail":"declined","status":403,"title":"x","type":"x"}' },
+  ];
+  const { c } = client(() => answers.shift()!);
+  await assert.rejects(signInWithGitHub(c, () => {}, async () => {}), (e: unknown) => e instanceof OwpError && e.code === "access_denied");
 });

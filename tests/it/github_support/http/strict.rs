@@ -198,3 +198,14 @@ pub(super) fn deleted_users(shared: &Shared, reply: &mut Reply) {
         walk(body, &deleted);
     }
 }
+
+/// Checks the fake's own answer against GitHub's schema for it (where vendored): a mismatch is a
+/// violation, so the test that saw it fails.
+pub(super) fn check_answer(shared: &Shared, method: &Method, path: &str, reply: &Reply) {
+    let Some(body) = reply.body.as_ref() else {
+        return;
+    };
+    if let Err(e) = openapi::check_answer(method.as_str(), path, reply.status.as_u16(), body) {
+        shared.violations.lock().unwrap().push(e);
+    }
+}

@@ -1,0 +1,236 @@
+//! Sign-in with GitHub against hostile people (the contract's sections 9 and 10): a stolen or
+//! replayed `state`, someone else's code (PKCE), an open redirect through the callback, a lost
+//! write permission, a flood of device-code requests and polls faster than the interval — each
+//! refused, on SQLite and, where storage matters, on PostgreSQL.
+
+use reqwest::Method;
+use reqwest::header::{LOCATION, SET_COOKIE};
+use serde_json::{Value, json};
+
+use crate::github_support::story::{REPO, Story};
+use crate::signin::{MONA, browser, device_sign_in, story, story_with, with_token};
+
+#[tokio::test]
+async fn a_state_is_used_once_and_a_code_needs_its_own_verifier() {
+    state_and_pkce_hold(&story().await).await;
+}
+
+#[tokio::test]
+async fn pg_a_state_is_used_once_and_a_device_code_once_on_postgresql() {
+    if crate::services::postgres_url().is_none() {
+        crate::services::missing(
+            "postgres",
+            "pg_a_state_is_used_once_and_a_device_code_once_on_postgresql",
+            "OWP_TEST_DATABASE_URL is not set",
+        );
+        return;
+    }
+    let story = story_with(true, |_| {}).await;
+    state_and_pkce_hold(&story).await;
+    // A device code gives one token, however often it is polled afterwards.
+    let b = browser();
+    let start: Value = b
+        .post(format!("{}/v1/auth/device", story.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    story
+        .fake
+        .approve_device(start["user_code"].as_str().unwrap(), MONA)
+        .unwrap();
+    let poll = || async {
+        b.post(format!("{}/v1/auth/device/token", story.url()))
+            .json(&json!({"device_code": start["device_code"]}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(poll().await, 201);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(poll().await, 400, "used once");
+}
+
+/// A replayed state, someone else's code and a made-up state open no session.
+async fn state_and_pkce_hold(story: &Story) {
+    let b = browser();
+    let start = |b: reqwest::Client, url: String| async move {
+        let r = b.get(format!("{url}/auth/github")).send().await.unwrap();
+        r.headers()[LOCATION].to_str().unwrap().to_string()
+    };
+    story.fake.sign_in_browser(MONA);
+    // A replayed callback (the same state and code twice) opens no second session.
+    let first = story
+        .fake
+        .visit_authorize(&start(b.clone(), story.url()).await)
+        .await
+        .unwrap();
+    assert_eq!(b.get(&first).send().await.unwrap().status(), 302);
+    let again = b.get(&first).send().await.unwrap();
+    assert_eq!(again.status(), 400);
+    assert!(again.headers().get(SET_COOKIE).is_none());
+
+    // Someone else's code with the victim's state: the victim's verifier does not fit it.
+    let victim = start(b.clone(), story.url()).await;
+    let victim_state = victim
+        .split("state=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
+    story.fake.sign_in_browser("mallory");
+    let theirs = story
+        .fake
+        .visit_authorize(&start(b.clone(), story.url()).await)
+        .await
+        .unwrap();
+    let code = theirs
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let forged = format!(
+        "{}/auth/github/callback?code={code}&state={victim_state}",
+        story.url()
+    );
+    let answer = b.get(&forged).send().await.unwrap();
+    assert_eq!(
+        answer.status(),
+        400,
+        "a code bound to another flow's PKCE challenge"
+    );
+    assert!(answer.headers().get(SET_COOKIE).is_none());
+    let page = answer.text().await.unwrap();
+    assert!(
+        !page.contains(code) && !page.contains(&victim_state),
+        "nothing echoed"
+    );
+
+    // A made-up state.
+    let made_up = format!(
+        "{}/auth/github/callback?code=abc&state={}",
+        story.url(),
+        "f".repeat(64)
+    );
+    assert_eq!(b.get(&made_up).send().await.unwrap().status(), 400);
+}
+
+#[tokio::test]
+async fn the_callback_never_sends_the_browser_anywhere_but_the_dashboard() {
+    let story = story().await;
+    let b = browser();
+    let start = b
+        .get(format!(
+            "{}/auth/github?redirect_uri=https://evil.example/&next=https://evil.example/",
+            story.url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    let authorize = start.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(!authorize.contains("evil"), "{authorize}");
+    story.fake.sign_in_browser(MONA);
+    let callback = story.fake.visit_authorize(&authorize).await.unwrap();
+    let hostile =
+        format!("{callback}&next=https://evil.example/&redirect_uri=https://evil.example/");
+    let back = b.get(&hostile).send().await.unwrap();
+    assert_eq!(back.status(), 302);
+    assert_eq!(back.headers()[LOCATION], "/");
+}
+
+#[tokio::test]
+async fn a_lost_write_permission_ends_the_right_once_the_cache_is_older_than_its_limit() {
+    // The cache's five minutes, shortened to one second for the test.
+    let story = story_with(false, |c| {
+        c.github.github_permission_max_age_ms = Some(1000)
+    })
+    .await;
+    let token = device_sign_in(&story, MONA).await;
+    let budget = json!({"repo": REPO, "max_open_prs": 3});
+    let (status, _) = with_token(
+        &story,
+        Method::POST,
+        "/v1/admin/repos",
+        &token,
+        Some(budget.clone()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    story.fake.set_permission(REPO, MONA, "read");
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let (status, body) = with_token(
+        &story,
+        Method::POST,
+        "/v1/admin/repos",
+        &token,
+        Some(budget),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("not_maintainer"))
+    );
+    let (_, me) = with_token(&story, Method::GET, "/v1/me", &token, None).await;
+    assert_eq!(me["repos"], json!([]));
+}
+
+#[tokio::test]
+async fn a_flood_of_device_code_requests_is_rate_limited() {
+    let story = story_with(false, |c| c.limits.rate_signin_per_minute = 5).await;
+    let b = browser();
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(
+            b.post(format!("{}/v1/auth/device", story.url()))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert!(statuses[..5].iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(statuses[7], 429, "{statuses:?}");
+    assert!(
+        story.fake.user_codes().len() <= 5,
+        "GitHub was not asked past the limit"
+    );
+}
+
+#[tokio::test]
+async fn polling_faster_than_the_interval_is_slowed_down_without_asking_github() {
+    let story = story().await;
+    let b = browser();
+    let start: Value = b
+        .post(format!("{}/v1/auth/device", story.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let poll = || {
+        b.post(format!("{}/v1/auth/device/token", story.url()))
+            .json(&json!({"device_code": start["device_code"]}))
+            .send()
+    };
+    assert_eq!(poll().await.unwrap().status(), 428);
+    let fast = poll().await.unwrap();
+    assert_eq!(fast.status(), 429);
+    assert!(fast.headers().contains_key("retry-after"));
+    let unknown = b
+        .post(format!("{}/v1/auth/device/token", story.url()))
+        .json(&json!({"device_code": "0".repeat(40)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 400);
+}
