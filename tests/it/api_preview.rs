@@ -317,8 +317,7 @@ async fn the_preview_agrees_with_the_claim_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_preview_agrees_with_the_claim_on_postgres() {
     let test = "the_preview_agrees_with_the_claim_on_postgres";
-    if crate::services::postgres_url().is_none() {
-        crate::services::missing("postgres", test, "OWP_TEST_DATABASE_URL is not set");
+    if !crate::services::postgres_enabled(test) {
         return;
     }
     let s = Server::start().await;

@@ -275,8 +275,7 @@ async fn a_sqlite_server_killed_mid_claim_leaves_every_task_whole() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_postgres_replica_killed_mid_claim_leaves_every_task_whole() {
     let test = "a_postgres_replica_killed_mid_claim_leaves_every_task_whole";
-    if crate::services::postgres_url().is_none() {
-        crate::services::missing("postgres", test, "OWP_TEST_DATABASE_URL is not set");
+    if !crate::services::postgres_enabled(test) {
         return;
     }
     sqlx::any::install_default_drivers();

@@ -5,6 +5,7 @@
 //! Runs when `OWP_TEST_DATABASE_URL` names a PostgreSQL server (each test gets a fresh database,
 //! dropped at the end); otherwise each test prints why it skipped and passes.
 
+use crate::services::postgres_enabled;
 use crate::support;
 
 use std::collections::{HashMap, HashSet};
@@ -13,20 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use support::{Server, TEST_DATABASE_URL_VAR, TestDatabase};
-
-/// Whether a PostgreSQL server is configured; otherwise says on stderr that `test` skips.
-fn postgres_enabled(test: &str) -> bool {
-    let set = crate::services::postgres_url().is_some();
-    if !set {
-        crate::services::missing(
-            "postgres",
-            test,
-            &format!("{TEST_DATABASE_URL_VAR} is not set"),
-        );
-    }
-    set
-}
+use support::{Server, TestDatabase};
 
 /// Stops the servers; the first one created the database and drops it.
 fn finish(servers: Vec<Arc<Server>>) {

@@ -30,6 +30,16 @@ pub fn missing(service: &str, test: &str, why: &str) {
     eprintln!("SKIPPED {test}: {why}");
 }
 
+/// Whether `OWP_TEST_DATABASE_URL` names a PostgreSQL server; otherwise says that `test` skips
+/// (or fails it, where PostgreSQL is required).
+pub fn postgres_enabled(test: &str) -> bool {
+    let set = postgres_url().is_some();
+    if !set {
+        missing("postgres", test, "OWP_TEST_DATABASE_URL is not set");
+    }
+    set
+}
+
 /// The PostgreSQL server URL of `OWP_TEST_DATABASE_URL`, trimmed, when it is set and not empty.
 pub fn postgres_url() -> Option<String> {
     std::env::var("OWP_TEST_DATABASE_URL")

@@ -572,12 +572,7 @@ async fn without_a_client_id_sign_in_is_off() {
 
 #[tokio::test]
 async fn pg_two_replicas_share_one_signed_in_session() {
-    if crate::services::postgres_url().is_none() {
-        crate::services::missing(
-            "postgres",
-            "pg_two_replicas_share_one_signed_in_session",
-            "OWP_TEST_DATABASE_URL is not set",
-        );
+    if !crate::services::postgres_enabled("pg_two_replicas_share_one_signed_in_session") {
         return;
     }
     let story = story_with(true, |_| {}).await;

@@ -17,12 +17,9 @@ async fn a_state_is_used_once_and_a_code_needs_its_own_verifier() {
 
 #[tokio::test]
 async fn pg_a_state_is_used_once_and_a_device_code_once_on_postgresql() {
-    if crate::services::postgres_url().is_none() {
-        crate::services::missing(
-            "postgres",
-            "pg_a_state_is_used_once_and_a_device_code_once_on_postgresql",
-            "OWP_TEST_DATABASE_URL is not set",
-        );
+    if !crate::services::postgres_enabled(
+        "pg_a_state_is_used_once_and_a_device_code_once_on_postgresql",
+    ) {
         return;
     }
     let story = story_with(true, |_| {}).await;
