@@ -1,10 +1,10 @@
 //! Why not me: the ready tasks a worker would be offered first, each with every rule that keeps
 //! it from that worker now (`GET /v1/work/preview`). It changes nothing.
 //!
-//! The conditions are the claim's own ([`super::leases::claim_rules::claim_conditions`] and
-//! [`super::leases::claim_rules::skill_conditions`]: the same SQL text the claim statements join), read one by
-//! one as columns; the worker's own limits (paused, concurrent tasks, capacity) are read from its
-//! row in the same statement, as the claim reads them.
+//! The conditions are the claim's own (`worker_conditions`, `claim_conditions` and
+//! `skill_conditions` of [`super::leases::claim_rules`]: the same SQL text the claim statements
+//! join), read one by one as columns of one statement, with the worker's row as the database
+//! holds it now.
 //! So a task the preview calls eligible is one the claim would take at that moment, and the
 //! first eligible task is the one `POST /v1/work` grants. `domain::rules::Refusal` puts each
 //! failed condition into words.
@@ -12,7 +12,9 @@
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::leases::claim_rules::{Condition, claim_conditions, skill_conditions};
+use super::leases::claim_rules::{
+    Condition, OFFER_ORDER, claim_conditions, skill_conditions, worker_conditions,
+};
 use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use super::{HOUR_MS, NACK_COOLDOWN_MS, Store, StoreError};
 use crate::domain::rules::{self, Refusal};
@@ -33,7 +35,8 @@ impl Store {
     /// `worker` now (see the module docs).
     pub async fn preview(&self, worker: &WorkerRow) -> Result<Vec<PreviewEntry>, StoreError> {
         let now = super::now_ms();
-        let mut conditions = claim_conditions(self.backend, "$1", "$2", "$3");
+        let mut conditions = worker_conditions();
+        conditions.extend(claim_conditions(self.backend, "$1", "$2", "$3"));
         conditions.extend(skill_conditions(self.backend, worker, "$4"));
         let columns: String = conditions
             .iter()
@@ -48,12 +51,12 @@ impl Store {
         let sql = format!(
             "SELECT {columns}r.max_open_prs AS r_max_open_prs, r.open_prs AS r_open_prs, \
                r.active_leases AS r_active_leases, r.claims_per_hour AS r_claims_per_hour, \
-               w.status AS w_status, w.active_tasks AS w_active_tasks, \
+               w.active_tasks AS w_active_tasks, \
                w.max_concurrent_tasks AS w_max_tasks, w.active_points AS w_active_points, \
                w.capacity_points AS w_capacity, w.trust_level AS w_trust_level, {select} \
                CROSS JOIN workers w \
              WHERE w.id = $1 AND t.status = 'ready' \
-             ORDER BY t.priority DESC, t.seq LIMIT {PREVIEW_TASKS}"
+             {OFFER_ORDER} LIMIT {PREVIEW_TASKS}"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(&worker.id)
@@ -65,7 +68,7 @@ impl Store {
         let mut entries = Vec::with_capacity(rows.len());
         for row in rows {
             let task = TaskRow::decode(&row)?;
-            let mut refusals = worker_refusals(&task, &row)?;
+            let mut refusals = Vec::new();
             for (i, (condition, _)) in conditions.iter().enumerate() {
                 let held: i64 = row.try_get(format!("c{i}").as_str())?;
                 if held == 0 {
@@ -79,34 +82,6 @@ impl Store {
     }
 }
 
-/// Rules 2 and 4, on the worker's row as the database holds it now (the claim statement reads
-/// the same columns, with the same comparisons).
-fn worker_refusals(task: &TaskRow, row: &AnyRow) -> Result<Vec<Refusal>, StoreError> {
-    let status: String = row.try_get("w_status")?;
-    let (active_tasks, max_tasks): (i64, i64) =
-        (row.try_get("w_active_tasks")?, row.try_get("w_max_tasks")?);
-    let (active_points, capacity): (i64, i64) =
-        (row.try_get("w_active_points")?, row.try_get("w_capacity")?);
-    let mut refusals = Vec::new();
-    if status == "paused" {
-        refusals.push(Refusal::Paused);
-    }
-    if active_tasks >= max_tasks {
-        refusals.push(Refusal::ConcurrentTasks {
-            active: active_tasks,
-            max: max_tasks,
-        });
-    }
-    if task.estimate_points > capacity - active_points {
-        refusals.push(Refusal::CapacityPoints {
-            active: active_points,
-            estimate: task.estimate_points,
-            capacity,
-        });
-    }
-    Ok(refusals)
-}
-
 /// A failed condition in words, with the figures a person needs.
 fn refusal(
     condition: Condition,
@@ -115,6 +90,16 @@ fn refusal(
     row: &AnyRow,
 ) -> Result<Refusal, StoreError> {
     Ok(match condition {
+        Condition::NotPaused => Refusal::Paused,
+        Condition::TasksRoom => Refusal::ConcurrentTasks {
+            active: row.try_get("w_active_tasks")?,
+            max: row.try_get("w_max_tasks")?,
+        },
+        Condition::PointsRoom => Refusal::CapacityPoints {
+            active: row.try_get("w_active_points")?,
+            estimate: task.estimate_points,
+            capacity: row.try_get("w_capacity")?,
+        },
         Condition::NotWaiting => Refusal::Waiting {
             on: task.waiting_on.clone(),
         },

@@ -7,19 +7,37 @@ use crate::store::rows::WorkerRow;
 
 /// The order in which eligible tasks are offered to a worker: higher priority first, then the
 /// order they entered the pool (`seq`), for the candidates `t` of [`worker_fits`].
-pub(super) const OFFER_ORDER: &str = "ORDER BY t.priority DESC, t.seq";
+pub(crate) const OFFER_ORDER: &str = "ORDER BY t.priority DESC, t.seq";
 
-/// What a candidate `t` in repository `r` asks of the worker `w`: the worker is not paused,
-/// its skills are still those its request was authenticated with (parameter `skills`, so that a
-/// claim takes nothing if they changed since), it holds fewer tasks than it may, the task is
-/// ready and fits in the worker's free capacity. Which skills it needs is [`skill_rule`].
+/// What a candidate `t` in repository `r` asks of the worker `w`: its skills are still those its
+/// request was authenticated with (parameter `skills`, so that a claim takes nothing if they
+/// changed since), the task is ready, and the worker's own limits hold ([`worker_conditions`]).
+/// Which skills it needs is [`skill_rule`].
 pub(super) fn worker_fits(skills: &str) -> String {
+    let limits: Vec<String> = worker_conditions()
+        .into_iter()
+        .map(|(_, sql)| sql)
+        .collect();
     format!(
-        "w.status <> 'paused' AND w.skills = {skills} \
-         AND w.active_tasks < w.max_concurrent_tasks \
-         AND t.status = 'ready' AND r.id = t.repo_id \
-         AND t.estimate_points <= w.capacity_points - w.active_points"
+        "w.skills = {skills} AND t.status = 'ready' AND r.id = t.repo_id AND {}",
+        limits.join(" AND ")
     )
+}
+
+/// Rules 2 and 4 on the worker `w` and the candidate `t`, each on its own: the worker is not
+/// paused, holds fewer tasks than it may, and the task fits in its free capacity.
+pub(crate) fn worker_conditions() -> Vec<(Condition, String)> {
+    vec![
+        (Condition::NotPaused, "w.status <> 'paused'".into()),
+        (
+            Condition::TasksRoom,
+            "w.active_tasks < w.max_concurrent_tasks".into(),
+        ),
+        (
+            Condition::PointsRoom,
+            "t.estimate_points <= w.capacity_points - w.active_points".into(),
+        ),
+    ]
 }
 
 /// The review budget of a repository has room for one more lease: open pull requests, tasks
@@ -32,6 +50,12 @@ pub(super) fn budget_has_room(repo: &str) -> String {
 /// Which rule of the claim a SQL condition states (see [`claim_conditions`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Condition {
+    /// Rule 2: the worker is not paused.
+    NotPaused,
+    /// Rule 4: the worker holds fewer tasks than it may.
+    TasksRoom,
+    /// Rule 4: the task fits in the worker's free capacity points.
+    PointsRoom,
     /// Rule 8: nothing the task depends on still holds it.
     NotWaiting,
     /// Rule 6: the repository's review budget has room.
