@@ -57,13 +57,9 @@ pub(super) async fn try_claim(
             .map(|r| Some(vec![r]));
     }
     if let Some(limit) = config.pr_hourly_limit {
-        let (count, oldest) = tx.gh_claims_since(task.repo_id, now - HOUR_MS).await?;
-        if count >= i64::from(limit.get()) {
-            let retry_at = oldest.unwrap_or(now) + HOUR_MS;
-            return Ok(Some(vec![ClaimRefusal::HourlyLimit {
-                limit: limit.get(),
-                retry_at: to_time(retry_at),
-            }]));
+        let (taken, refusal) = hourly_limit(tx, task.repo_id, limit.get()).await?;
+        if taken >= i64::from(limit.get()) {
+            return Ok(Some(vec![refusal]));
         }
     }
     let person = linked.is_none();
@@ -156,6 +152,18 @@ pub(super) async fn refusal_for_status(
     })
 }
 
+/// How many claims the repository granted in the last hour, and its hourly `limit` in a
+/// volunteer's words with the time the oldest of them leaves the hour.
+async fn hourly_limit(
+    tx: &mut WriteTx,
+    repo_id: i64,
+    limit: u32,
+) -> Result<(i64, ClaimRefusal), StoreError> {
+    let (taken, oldest) = tx.gh_claims_since(repo_id, tx.now - HOUR_MS).await?;
+    let retry_at = to_time(oldest.unwrap_or(tx.now) + HOUR_MS);
+    Ok((taken, ClaimRefusal::HourlyLimit { limit, retry_at }))
+}
+
 pub(super) fn to_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
@@ -240,11 +248,8 @@ pub(super) async fn explain_refusal(
                 .collect(),
         },
         Refusal::HourlyCap { limit } => {
-            let (_, oldest) = tx.gh_claims_since(task.repo_id, tx.now - HOUR_MS).await?;
-            ClaimRefusal::HourlyLimit {
-                limit: u32::try_from(limit.max(0)).unwrap_or(u32::MAX),
-                retry_at: to_time(oldest.unwrap_or(tx.now) + HOUR_MS),
-            }
+            let limit = u32::try_from(limit.max(0)).unwrap_or(u32::MAX);
+            hourly_limit(tx, task.repo_id, limit).await?.1
         }
         // A claim by name is a person's own pick, which a specialist's reach does not limit; the
         // skills the task needs are the nearest words.
