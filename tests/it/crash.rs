@@ -163,50 +163,39 @@ async fn broken_invariants(db: &AnyPool) -> Vec<String> {
             "task {id} is held without a live lease of its holder"
         ));
     }
-    for r in rows(
-        "SELECT r.name, r.active_leases, r.open_prs, \
-           (SELECT COUNT(*) FROM tasks t WHERE t.repo_id = r.id \
-              AND t.status IN ('leased', 'in_progress')) AS leased, \
-           (SELECT COUNT(*) FROM tasks t WHERE t.repo_id = r.id AND t.status = 'pr_opened') AS prs \
-         FROM repos r",
-    )
-    .await
-    {
-        let name: String = r.get("name");
-        let (active, open, leased, prs): (i64, i64, i64, i64) = (
-            r.get("active_leases"),
-            r.get("open_prs"),
-            r.get("leased"),
-            r.get("prs"),
-        );
-        if active != leased || open != prs {
-            bad.push(format!(
-                "{name}: counters say {active} leases and {open} PRs, tasks say {leased} and {prs}"
-            ));
-        }
-    }
-    for r in rows(
-        "SELECT w.name, w.active_tasks, w.active_points, \
-           (SELECT COUNT(*) FROM tasks t WHERE t.worker_id = w.id \
-              AND t.status IN ('leased', 'in_progress')) AS held, \
-           CAST((SELECT COALESCE(SUM(t.lease_points), 0) FROM tasks t WHERE t.worker_id = w.id \
-              AND t.status IN ('leased', 'in_progress')) AS BIGINT) AS points \
-         FROM workers w",
-    )
-    .await
-    {
-        let name: String = r.get("name");
-        let (tasks, points, held, held_points): (i64, i64, i64, i64) = (
-            r.get("active_tasks"),
-            r.get("active_points"),
-            r.get("held"),
-            r.get("points"),
-        );
-        if tasks != held || points != held_points {
-            bad.push(format!(
-                "worker {name}: counters say {tasks} tasks and {points} points, \
-                 its tasks say {held} and {held_points}"
-            ));
+    // Each row: a name, two stored counters, and the same two counted from the tasks.
+    let counters = [
+        (
+            "repo",
+            "leases and PRs",
+            "SELECT r.name, r.active_leases AS c1, r.open_prs AS c2, \
+               (SELECT COUNT(*) FROM tasks t WHERE t.repo_id = r.id \
+                  AND t.status IN ('leased', 'in_progress')) AS t1, \
+               (SELECT COUNT(*) FROM tasks t WHERE t.repo_id = r.id AND t.status = 'pr_opened') \
+                 AS t2 \
+             FROM repos r",
+        ),
+        (
+            "worker",
+            "tasks and points",
+            "SELECT w.name, w.active_tasks AS c1, w.active_points AS c2, \
+               (SELECT COUNT(*) FROM tasks t WHERE t.worker_id = w.id \
+                  AND t.status IN ('leased', 'in_progress')) AS t1, \
+               CAST((SELECT COALESCE(SUM(t.lease_points), 0) FROM tasks t WHERE t.worker_id = w.id \
+                  AND t.status IN ('leased', 'in_progress')) AS BIGINT) AS t2 \
+             FROM workers w",
+        ),
+    ];
+    for (kind, what, sql) in counters {
+        for r in rows(sql).await {
+            let name: String = r.get("name");
+            let (c1, c2, t1, t2): (i64, i64, i64, i64) =
+                (r.get("c1"), r.get("c2"), r.get("t1"), r.get("t2"));
+            if (c1, c2) != (t1, t2) {
+                bad.push(format!(
+                    "{kind} {name}: counters say {c1} and {c2} {what}, its tasks say {t1} and {t2}"
+                ));
+            }
         }
     }
     bad
