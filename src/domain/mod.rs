@@ -7,6 +7,7 @@ pub mod labels;
 pub mod limits;
 pub mod model;
 pub mod outcomes;
+pub mod paths;
 pub mod rules;
 pub mod task_fields;
 

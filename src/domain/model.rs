@@ -180,6 +180,14 @@ pub struct Task {
     /// The blockers that still hold it: while this is not empty the task is never offered.
     #[serde(default)]
     pub waiting_on: Vec<String>,
+    /// The paths it changes (rule 10): patterns such as `src/auth/**`, declared by its import or
+    /// its issue's `Paths:` line, then the files of its linked pull request.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// The tasks (their keys) of the same repository in flight on a path that overlaps one of
+    /// this one's: while this is not empty the `ready` task is never offered.
+    #[serde(default)]
+    pub waiting_on_paths: Vec<String>,
     /// Capability names to the values a worker must declare in its `capabilities` to be offered
     /// the task (rule 9); `{}` when none.
     #[serde(default)]

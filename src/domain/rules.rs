@@ -101,6 +101,9 @@ pub enum Refusal {
     HourlyCap { limit: i64 },
     /// Beside rule 3: a specialist worker is offered only tasks that need one of its skills.
     OutsideSpecialty,
+    /// Rule 10: tasks in flight that hold a path overlapping one of the task's, as (their key,
+    /// their pattern).
+    PathsHeld { by: Vec<(String, String)> },
 }
 
 impl Refusal {
@@ -121,6 +124,7 @@ impl Refusal {
             Refusal::MissingCapabilities(_) => "capabilities_missing",
             Refusal::HourlyCap { .. } => "hourly_cap_reached",
             Refusal::OutsideSpecialty => "outside_specialty",
+            Refusal::PathsHeld { .. } => "paths_locked",
         }
     }
 
@@ -137,6 +141,7 @@ impl Refusal {
             Refusal::TierTooHigh { .. } => 7,
             Refusal::Waiting { .. } => 8,
             Refusal::MissingCapabilities(_) => 9,
+            Refusal::PathsHeld { .. } => 10,
         }
     }
 }
@@ -205,8 +210,53 @@ impl std::fmt::Display for Refusal {
                 f,
                 "the task needs none of your skills, and a specialist is offered only tasks that do"
             ),
+            Refusal::PathsHeld { by } => write!(
+                f,
+                "waiting: {} (it is offered once they are done)",
+                paths_held_list(by)
+            ),
         }
     }
+}
+
+/// `owner/name#12 is changing src/auth/ and #14 is changing docs/x.md`: who holds which path,
+/// a holder named once with each of its patterns (at most three per holder).
+pub fn paths_held_list(by: &[(String, String)]) -> String {
+    paths_held_words(by, str::to_string, str::to_string)
+}
+
+/// [`paths_held_list`] with each holder's key and each shown pattern written by `key` and `path`
+/// (a comment quotes them so that no stranger's text becomes markup).
+pub fn paths_held_words(
+    by: &[(String, String)],
+    key: impl Fn(&str) -> String,
+    path: impl Fn(&str) -> String,
+) -> String {
+    let mut holders: Vec<(&str, Vec<String>)> = Vec::new();
+    for (holder, pattern) in by {
+        let shown = super::paths::shown(pattern);
+        match holders.iter_mut().find(|(k, _)| k == holder) {
+            Some((_, patterns)) => {
+                if !patterns.contains(&shown) {
+                    patterns.push(shown);
+                }
+            }
+            None => holders.push((holder, vec![shown])),
+        }
+    }
+    let parts: Vec<String> = holders
+        .into_iter()
+        .map(|(holder, patterns)| {
+            let more = patterns.len().saturating_sub(3);
+            let shown: Vec<String> = patterns.iter().take(3).map(|p| path(p)).collect();
+            let mut list = and_list(&shown);
+            if more > 0 {
+                list = format!("{list} (and {more} more)");
+            }
+            format!("{} is changing {list}", key(holder))
+        })
+        .collect();
+    and_list(&parts)
 }
 
 /// `a`, `a and b`, `a, b and c`.

@@ -24,6 +24,7 @@ pub const TASK_FIELDS: &[&str] = &[
     "tier",
     "blocked_by",
     "requires",
+    "paths",
 ];
 
 /// Names people write for a field, and the field they mean.
@@ -46,6 +47,9 @@ const ALIASES: &[(&str, &str)] = &[
     ("blockers", "blocked_by"),
     ("after", "blocked_by"),
     ("needs", "requires"),
+    ("files", "paths"),
+    ("path", "paths"),
+    ("globs", "paths"),
     ("prio", "priority"),
     ("component", "area"),
     ("level", "tier"),

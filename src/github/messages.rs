@@ -522,6 +522,8 @@ pub enum ClaimRefusal {
     WorkerPaused { worker: String },
     /// Issues that must be done first are still open (as written: `#12`, `owner/other#3`).
     Waiting { on: Vec<String> },
+    /// Rule 10: issues in flight change an overlapping path, as (reference as written, pattern).
+    PathsHeld { by: Vec<(String, String)> },
 }
 
 /// `#12 and owner/other#3`: the blockers a task waits on, each neutralised.
@@ -555,6 +557,16 @@ pub fn issue_ref(repo: &str, key: &str) -> String {
         Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => format!("#{n}"),
         _ => key.to_string(),
     }
+}
+
+/// Who holds the paths a task waits for (rule 10), for a comment: `#12 is changing `src/auth/``.
+/// Keys that are issue references stay links; everything else is quoted as code.
+pub fn paths_waiting(by: &[(String, String)]) -> String {
+    crate::domain::rules::paths_held_words(
+        by,
+        |key| waiting_list(&[key.to_string()]),
+        |path| format!("`{}`", neutralize_code(path)),
+    )
 }
 
 /// The one sentence that says why a claim was refused.
@@ -695,6 +707,11 @@ pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
             "it is waiting on {} — it can be claimed once {} closed",
             waiting_list(on),
             if on.len() == 1 { "it is" } else { "they are" }
+        ),
+        ClaimRefusal::PathsHeld { by } => format!(
+            "it changes the same files as work in flight: {} — it can be claimed once that \
+             work is merged, closed or given back",
+            paths_waiting(by)
         ),
         ClaimRefusal::WorkerPaused { worker } => format!(
             "your worker `{}` is paused — set it back to idle first",

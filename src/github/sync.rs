@@ -268,6 +268,12 @@ pub async fn sync_issue(
             extensions: Default::default(),
             blocked_by: None,
             requires: fields.requires,
+            // The issue body's `Paths:` line (rule 10); one that does not check out sets none.
+            paths: Some(
+                crate::domain::paths::from_issue_body(&issue.body)
+                    .and_then(Result::ok)
+                    .unwrap_or_default(),
+            ),
         };
         let before = tx.task_by_key(repo, &key).await?;
         let unchanged = before.as_ref().is_some_and(|t| same_fields(t, &input));

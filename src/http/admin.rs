@@ -486,6 +486,14 @@ pub async fn import_beads(
                 extensions: Default::default(),
                 blocked_by: Some(bead.blocked_by.clone()),
                 requires: fields.requires,
+                // The Beads convention for rule 10: a label `paths:PATTERN` per pattern.
+                paths: Some(
+                    bead.labels
+                        .iter()
+                        .filter_map(|l| l.strip_prefix("paths:"))
+                        .map(str::to_string)
+                        .collect(),
+                ),
             }
         })
         .collect();

@@ -49,6 +49,11 @@ pub struct TaskImport {
     /// none).
     #[schema(value_type = Option<Object>)]
     pub requires: Option<Map<String, Value>>,
+    /// The paths the task changes (rule 10): at most 20 patterns of at most 200 characters
+    /// (`src/auth/**`, `docs/*.md`, a file path). While another task of the repository in flight
+    /// holds an overlapping path, this one is not offered. Replaces the task's declared paths on
+    /// re-import (absent: none).
+    pub paths: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -116,6 +121,7 @@ pub async fn import_tasks(
             extensions,
             blocked_by: Some(t.blocked_by.unwrap_or_default()),
             requires: t.requires.unwrap_or_default(),
+            paths: Some(t.paths.unwrap_or_default()),
         });
     }
     let rows = state

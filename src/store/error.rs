@@ -79,8 +79,9 @@ impl From<crate::domain::limits::OutOfBounds> for StoreError {
 /// first: it wrote nothing, and is run again like a deadlock.
 pub(crate) const CLAIM_RACE: &str = "claim_race";
 
-/// The name under which the database refuses a lease over its repository's hourly claim cap.
-const CLAIM_CAP_CONSTRAINT: &str = "repos_claims_per_hour";
+/// The names under which the database refuses a claim that its own statement let through: a
+/// lease over its repository's hourly claim cap, a task whose paths another claim took first.
+const CLAIM_RECHECKS: [&str; 2] = ["repos_claims_per_hour", "task_paths_overlap"];
 
 impl StoreError {
     pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
@@ -139,14 +140,15 @@ impl StoreError {
         matches!(self, StoreError::Conflict { code, .. } if *code == "lease_expired")
     }
 
-    /// A lease refused by the database because its repository's hourly claim cap was reached
-    /// (the trigger of `migrations/postgres/0021_hourly_claim_cap.sql`).
-    pub fn is_claim_cap(&self) -> bool {
+    /// A claim refused by a PostgreSQL trigger that checked it again under the repository's row
+    /// lock: its repository's hourly claim cap was reached
+    /// (`migrations/postgres/0021_hourly_claim_cap.sql`), or another claim took an overlapping
+    /// path first (`0024_path_locks.sql`). Nothing was written: a lost race.
+    pub fn is_claim_recheck(&self) -> bool {
         match self {
-            StoreError::Db(sqlx::Error::Database(db)) => {
-                db.constraint() == Some(CLAIM_CAP_CONSTRAINT)
-                    || db.message().contains(CLAIM_CAP_CONSTRAINT)
-            }
+            StoreError::Db(sqlx::Error::Database(db)) => CLAIM_RECHECKS
+                .iter()
+                .any(|c| db.constraint() == Some(*c) || db.message().contains(c)),
             _ => false,
         }
     }

@@ -24,6 +24,7 @@ pub mod idempotency;
 pub mod known_workers;
 pub mod leases;
 pub mod outcomes;
+pub mod paths;
 pub mod preview;
 pub mod repos;
 pub mod reputation;

@@ -129,5 +129,8 @@ fn refusal(
             Refusal::MissingSkills(rules::missing_skills(&worker.skills, &task.required_skills))
         }
         Condition::InSpecialty => Refusal::OutsideSpecialty,
+        Condition::PathsFree => Refusal::PathsHeld {
+            by: task.path_holds.clone(),
+        },
     })
 }

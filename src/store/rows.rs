@@ -28,7 +28,14 @@ pub const TASK_SELECT: &str = "SELECT t.seq, t.id, t.repo_id, r.name AS repo, t.
     (SELECT string_agg(d.blocker_key, '\u{1f}' ORDER BY d.position) FROM task_deps d \
       LEFT JOIN tasks b ON b.seq = d.blocker_seq WHERE d.task_seq = t.seq \
       AND (d.blocker_seq IS NULL AND d.holds = 1 \
-        OR d.blocker_seq IS NOT NULL AND b.status NOT IN ('merged', 'cancelled'))) AS waiting_on \
+        OR d.blocker_seq IS NOT NULL AND b.status NOT IN ('merged', 'cancelled'))) AS waiting_on, \
+    (SELECT string_agg(p.pattern, '\u{1f}' ORDER BY p.source, p.pattern) FROM task_paths p \
+      WHERE p.task_seq = t.seq AND p.exact = 1) AS paths, \
+    CASE WHEN t.status = 'ready' THEN (SELECT string_agg(x.hold, '\u{1f}' ORDER BY x.hold) FROM \
+      (SELECT DISTINCT COALESCE(ht.key, ht.id) || '\u{1e}' || h.pattern AS hold \
+        FROM task_paths m JOIN task_paths h ON h.repo_id = m.repo_id AND h.prefix = m.prefix \
+          AND h.held = 1 AND h.task_seq <> m.task_seq AND (m.exact = 1 OR h.exact = 1) \
+        JOIN tasks ht ON ht.seq = h.task_seq WHERE m.task_seq = t.seq LIMIT 20) x) END AS path_holds \
     FROM tasks t JOIN repos r ON r.id = t.repo_id JOIN skill_sets s ON s.id = t.skill_set_id";
 
 #[derive(Clone, Debug)]
@@ -69,6 +76,11 @@ pub struct TaskRow {
     pub blocked_by: Vec<String>,
     /// The blockers that still hold it (rule 8).
     pub waiting_on: Vec<String>,
+    /// Its path patterns (rule 10), declared ones first.
+    pub paths: Vec<String>,
+    /// While it is `ready`: the tasks in flight that hold an overlapping path, as (key, their
+    /// pattern), each pair once.
+    pub path_holds: Vec<(String, String)>,
     /// Rule 9: capability names to the values a worker must declare (empty: none).
     pub requires: Map<String, Value>,
 }
@@ -136,6 +148,14 @@ impl TaskRow {
             clone_url: row.col("clone_url")?,
             blocked_by: split_keys(row.col("blocked_by")?),
             waiting_on: split_keys(row.col("waiting_on")?),
+            paths: split_keys(row.col("paths")?),
+            path_holds: split_keys(row.col("path_holds")?)
+                .into_iter()
+                .filter_map(|h| {
+                    h.split_once('\u{1e}')
+                        .map(|(k, p)| (k.to_string(), p.to_string()))
+                })
+                .collect(),
             requires: json_map(&row.col::<String>("requires")?),
         })
     }
@@ -147,6 +167,17 @@ impl TaskRow {
         task.contract = Some(contract_of(self.contract.as_deref()));
         task.clone_url = Some(self.clone_url.clone());
         task
+    }
+
+    /// The keys of the tasks whose paths hold it (each once, in order).
+    pub fn waiting_on_paths(&self) -> Vec<String> {
+        let mut keys: Vec<String> = Vec::new();
+        for (key, _) in &self.path_holds {
+            if !keys.contains(key) {
+                keys.push(key.clone());
+            }
+        }
+        keys
     }
 
     pub fn to_api(&self) -> Task {
@@ -171,6 +202,8 @@ impl TaskRow {
             awaits_maintainer: self.awaits_maintainer,
             blocked_by: self.blocked_by.clone(),
             waiting_on: self.waiting_on.clone(),
+            paths: self.paths.clone(),
+            waiting_on_paths: self.waiting_on_paths(),
             requires: self.requires.clone(),
             created_at: format_ts(self.created_at),
             updated_at: format_ts(self.updated_at),

@@ -9,6 +9,7 @@ use super::rows::{TASK_SELECT, TaskRow};
 use super::{NewEvent, Store, StoreError, WriteTx, new_id};
 use crate::domain::limits;
 use crate::domain::model::normalize_skills;
+use crate::domain::paths::PathSource;
 use crate::domain::{Priority, TaskStatus};
 
 /// One task as imported by an admin or from a GitHub issue.
@@ -28,6 +29,8 @@ pub struct TaskInput {
     pub blocked_by: Option<Vec<String>>,
     /// Capabilities a worker must declare with an equal value (rule 9); replaces the task's.
     pub requires: Map<String, Value>,
+    /// The paths it changes (rule 10): `Some` replaces its declared patterns, `None` leaves them.
+    pub paths: Option<Vec<String>>,
 }
 
 impl TaskInput {
@@ -57,6 +60,9 @@ impl TaskInput {
         limits::range(&at("tier"), "invalid_tier", self.tier, limits::TIER)?;
         limits::extensions(&format!("tasks[{index}]"), &self.extensions)?;
         limits::requires(&at("requires"), &self.requires)?;
+        if let Some(p) = &self.paths {
+            crate::domain::paths::check(&at("paths"), p)?;
+        }
         if let Some(blockers) = &self.blocked_by {
             if blockers.len() > limits::MAX_BLOCKERS {
                 return Err(StoreError::invalid(
@@ -226,6 +232,12 @@ impl WriteTx {
         for (input, id) in inputs.iter().zip(&ids) {
             if let Some(blockers) = &input.blocked_by {
                 self.set_blockers(repo_row.id, id, blockers).await?;
+            }
+            if let Some(patterns) = &input.paths {
+                let patterns = crate::domain::paths::check("paths", patterns)?;
+                let task = self.task(id).await?;
+                self.set_task_paths(&task, PathSource::Declared, &patterns, actor)
+                    .await?;
             }
         }
         let mut out = Vec::with_capacity(ids.len());

@@ -116,6 +116,7 @@ pub(crate) fn task(title: &str) -> TaskInput {
         extensions: Map::new(),
         blocked_by: None,
         requires: Map::new(),
+        paths: None,
     }
 }
 

@@ -984,6 +984,11 @@ export interface components {
             key?: string | null;
             lease_expires_at?: string | null;
             lease_id?: string | null;
+            /**
+             * @description The paths it changes (rule 10): patterns such as `src/auth/**`, declared by its import or
+             *     its issue's `Paths:` line, then the files of its linked pull request.
+             */
+            paths?: string[];
             priority: components["schemas"]["Priority"];
             repo: string;
             required_skills: string[];
@@ -1002,6 +1007,11 @@ export interface components {
             updated_at: string;
             /** @description The blockers that still hold it: while this is not empty the task is never offered. */
             waiting_on?: string[];
+            /**
+             * @description The tasks (their keys) of the same repository in flight on a path that overlaps one of
+             *     this one's: while this is not empty the `ready` task is never offered.
+             */
+            waiting_on_paths?: string[];
         };
         /** @description One task to import. */
         TaskImport: {
@@ -1017,6 +1027,13 @@ export interface components {
             estimate_points?: number | null;
             /** @description Stable external id; a task with the same key in the repo is updated, never duplicated. */
             key?: string | null;
+            /**
+             * @description The paths the task changes (rule 10): at most 20 patterns of at most 200 characters
+             *     (`src/auth/**`, `docs/*.md`, a file path). While another task of the repository in flight
+             *     holds an overlapping path, this one is not offered. Replaces the task's declared paths on
+             *     re-import (absent: none).
+             */
+            paths?: string[] | null;
             priority?: null | components["schemas"]["Priority"];
             required_skills?: string[] | null;
             /**

@@ -247,6 +247,12 @@ pub(super) async fn explain_refusal(
                 .map(|k| messages::issue_ref(&task.repo, k))
                 .collect(),
         },
+        Refusal::PathsHeld { by } => ClaimRefusal::PathsHeld {
+            by: by
+                .into_iter()
+                .map(|(key, pattern)| (messages::issue_ref(&task.repo, &key), pattern))
+                .collect(),
+        },
         Refusal::HourlyCap { limit } => {
             let limit = u32::try_from(limit.max(0)).unwrap_or(u32::MAX);
             hourly_limit(tx, task.repo_id, limit).await?.1

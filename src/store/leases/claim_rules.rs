@@ -74,13 +74,15 @@ pub(crate) enum Condition {
     SkillsHeld,
     /// Rule 3 for a specialist: the task needs one of its skills.
     InSpecialty,
+    /// Rule 10: no other task of the repository in flight holds an overlapping path.
+    PathsFree,
 }
 
-/// The conditions of rules 1 and 5–9 on a candidate `t` in repository `r`, each on its own:
+/// The conditions of rules 1 and 5–10 on a candidate `t` in repository `r`, each on its own:
 /// nothing it depends on still holds it (its `waiting` count, kept by the triggers of migration
 /// 0020, is 0), the review budget has room, the repository's hourly claim cap
 /// (`pr_hourly_limit`), if it has one, counting leases granted after `hour`, the area is not
-/// held, the worker (parameter `worker`) did not nack it since `since`, its tier is within the
+/// held, no overlapping path is held ([`paths_free`]), the worker (parameter `worker`) did not nack it since `since`, its tier is within the
 /// worker's effective trust ([`trust_rule`]) and the worker holds what it requires
 /// ([`requires_rule`]). The claim statements join them ([`repo_rules`]); the preview
 /// (`store::preview`) reads each one.
@@ -107,6 +109,7 @@ pub(crate) fn claim_conditions(
                  AND h.status IN ('leased', 'in_progress', 'pr_opened')))"
                 .into(),
         ),
+        (Condition::PathsFree, paths_free("t")),
         (
             Condition::NotNackedRecently,
             format!(
@@ -120,6 +123,18 @@ pub(crate) fn claim_conditions(
             requires_rule(backend, "t", worker),
         ),
     ]
+}
+
+/// Rule 10: no path of task `task` (an alias of `tasks`) overlaps a path held by another task of
+/// its repository. Overlap is equality of a prefix row with one exact side
+/// (`domain::paths`), looked up in the index of held rows (`migrations/*/0024_path_locks.sql`);
+/// a task without paths costs one probe of its own rows.
+pub(super) fn paths_free(task: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM task_paths pm JOIN task_paths ph ON ph.repo_id = pm.repo_id \
+           AND ph.prefix = pm.prefix AND ph.held = 1 AND ph.task_seq <> pm.task_seq \
+           AND (pm.exact = 1 OR ph.exact = 1) WHERE pm.task_seq = {task}.seq)"
+    )
 }
 
 /// [`claim_conditions`] as one `AND …` clause of a claim statement.

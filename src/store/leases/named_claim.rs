@@ -5,7 +5,7 @@
 use serde_json::json;
 use sqlx::AssertSqlSafe;
 
-use super::claim_rules::{budget_has_room, requires_rule, trust_rule};
+use super::claim_rules::{budget_has_room, paths_free, requires_rule, trust_rule};
 use crate::domain::rules::{self, RepoView, TaskView, WorkerView};
 use crate::domain::{Lease, TaskStatus};
 use crate::store::error::CLAIM_RACE;
@@ -85,6 +85,11 @@ impl WriteTx {
             if !missing.is_empty() {
                 refused.push(rules::Refusal::MissingCapabilities(missing));
             }
+            if !task.path_holds.is_empty() {
+                refused.push(rules::Refusal::PathsHeld {
+                    by: task.path_holds.clone(),
+                });
+            }
         }
         if !refused.is_empty() {
             return Err(StoreError::Refused(refused));
@@ -130,7 +135,7 @@ impl WriteTx {
             Err(e) if e.is_unique_violation() => Ok(Taken::Lost),
             // Another claim took the repository's last claim of the hour after this transaction
             // counted: the whole transaction runs again, and counts again.
-            Err(e) if e.is_claim_cap() => Err(StoreError::conflict(
+            Err(e) if e.is_claim_recheck() => Err(StoreError::conflict(
                 CLAIM_RACE,
                 "another claim took the repository's last claim of the hour first",
             )),
@@ -164,8 +169,10 @@ impl WriteTx {
             "UPDATE tasks SET status = 'leased', worker_id = $1, lease_id = $2, lease_points = $3, \
              accept_by = $4, lease_expires_at = $5, deadline = $6, status_reason = NULL, \
              area_lock = CASE WHEN $7 = 1 THEN area ELSE NULL END, updated_at = $8 \
-             WHERE seq = {row} AND status = 'ready' AND waiting = 0 AND {trust} AND {requires}",
+             WHERE seq = {row} AND status = 'ready' AND waiting = 0 AND {trust} AND {requires} \
+               AND {paths}",
             trust = trust_rule("tasks", "$1"),
+            paths = paths_free("tasks"),
             requires = requires_rule(self.store().backend, "tasks", "$1"),
         );
         let took = sqlx::query(AssertSqlSafe(sql))

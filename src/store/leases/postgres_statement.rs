@@ -292,7 +292,7 @@ async fn claim_statement<'c>(
         // Another transaction took the task's area first, or the repository's last claim of the
         // hour: the statement wrote nothing (nor does one that deadlocked, a conflict already).
         // In a transaction, the transaction is over.
-        Err(e) if e.is_unique_violation() || e.is_claim_cap() => {
+        Err(e) if e.is_unique_violation() || e.is_claim_recheck() => {
             return Err(StoreError::conflict(
                 CLAIM_RACE,
                 "another claim took the task's area or the repository's last claim of the hour first",

@@ -1,0 +1,309 @@
+//! Path locks (rule 10, contract section 11): the patterns a task may carry, their bases, and
+//! when two of them overlap.
+//!
+//! A pattern's *base* is its leading segments up to the first one holding `*`, `?` or `[`
+//! (`src/auth/**` → `src/auth`, `docs/*.md` → `docs`, `**` → the empty base, which is the whole
+//! repository); a plain file path is its own base. Two patterns overlap when one base equals the
+//! other or contains it by whole segments (`src` contains `src/auth`, not `srcx`).
+//!
+//! The database tests overlap by equality alone: each pattern is stored once per *prefix* of its
+//! base (every leading run of segments, from the empty one to the base itself, the last marked
+//! `exact`). Two bases overlap exactly when they share a prefix row of which at least one side is
+//! exact ([`prefixes`]; the claim's condition is `store::leases::claim_rules`).
+
+use super::limits::{self, OutOfBounds};
+
+/// Patterns of one task (`paths`).
+pub const MAX_PATHS: usize = 20;
+/// One pattern.
+pub const MAX_PATH_CHARS: usize = 200;
+/// Files of a pull request a task holds: more are folded into their directories
+/// ([`from_changed_files`]), so one pull request of 3,000 files stays a bounded lock.
+pub const MAX_PR_PATHS: usize = 100;
+
+/// Where a task's patterns came from: `declared` by its import or its issue's `Paths:` line, or
+/// read from the changed files of its linked pull request (`pr`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathSource {
+    Declared,
+    PullRequest,
+}
+
+impl PathSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PathSource::Declared => "declared",
+            PathSource::PullRequest => "pr",
+        }
+    }
+}
+
+fn is_glob(segment: &str) -> bool {
+    segment.contains(['*', '?', '['])
+}
+
+/// One pattern in its stored form: surrounding spaces, a leading `./` or `/`, empty segments and a
+/// trailing `/` dropped (`./src//auth/` → `src/auth`); `\` is read as `/`. Refused: an empty
+/// pattern, one longer than [`MAX_PATH_CHARS`], control characters, and `.` or `..` segments.
+pub fn normalize(field: &str, pattern: &str) -> Result<String, OutOfBounds> {
+    limits::text(field, pattern, MAX_PATH_CHARS)?;
+    let unified = pattern.trim().replace('\\', "/");
+    let mut segments = Vec::new();
+    for segment in unified.split('/') {
+        match segment {
+            "" => {}
+            "." if segments.is_empty() => {}
+            "." | ".." => {
+                return Err(OutOfBounds {
+                    code: "invalid_paths",
+                    detail: format!("`{field}` must not hold a `.` or `..` segment"),
+                });
+            }
+            s => segments.push(s),
+        }
+    }
+    if segments.is_empty() {
+        return Err(OutOfBounds {
+            code: "invalid_paths",
+            detail: format!("`{field}` is empty (use `**` for the whole repository)"),
+        });
+    }
+    Ok(segments.join("/"))
+}
+
+/// A task's `paths`: at most [`MAX_PATHS`], each [`normalize`]d; duplicates are dropped, the
+/// order kept.
+pub fn check(field: &str, paths: &[String]) -> Result<Vec<String>, OutOfBounds> {
+    if paths.len() > MAX_PATHS {
+        return Err(OutOfBounds {
+            code: "too_many_items",
+            detail: format!("`{field}` has more than {MAX_PATHS} patterns"),
+        });
+    }
+    let mut out: Vec<String> = Vec::with_capacity(paths.len());
+    for (i, p) in paths.iter().enumerate() {
+        let p = normalize(&format!("{field}[{i}]"), p)?;
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// The base of a stored pattern (see the module docs).
+pub fn base(pattern: &str) -> String {
+    pattern
+        .split('/')
+        .take_while(|s| !is_glob(s))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Every prefix of the base of `pattern`, from the empty one to the base itself, with whether it
+/// is the base (`exact`): the rows the database stores for the pattern.
+pub fn prefixes(pattern: &str) -> Vec<(String, bool)> {
+    let base = base(pattern);
+    let mut out = vec![(String::new(), base.is_empty())];
+    if base.is_empty() {
+        return out;
+    }
+    for (i, _) in base.match_indices('/') {
+        out.push((base[..i].to_string(), false));
+    }
+    out.push((base, true));
+    out
+}
+
+/// Whether two stored patterns overlap (see the module docs).
+pub fn overlap(a: &str, b: &str) -> bool {
+    let (a, b) = (base(a), base(b));
+    let contains = |outer: &str, inner: &str| {
+        outer.is_empty()
+            || inner == outer
+            || inner.len() > outer.len()
+                && inner.starts_with(outer)
+                && inner.as_bytes()[outer.len()] == b'/'
+    };
+    contains(&a, &b) || contains(&b, &a)
+}
+
+/// The patterns of an issue body's `Paths:` line (`Paths: src/auth/**, docs/*.md`), the first such
+/// line; `None` without one. Each pattern is checked as an import's are (an issue body is a
+/// stranger's text): the error names `Paths`.
+pub fn from_issue_body(body: &str) -> Option<Result<Vec<String>, OutOfBounds>> {
+    let line = body.lines().find_map(|line| {
+        let line = line.trim();
+        let (name, rest) = line.split_once(':')?;
+        name.trim().eq_ignore_ascii_case("paths").then_some(rest)
+    })?;
+    let patterns: Vec<String> = line
+        .split(',')
+        .map(|p| p.trim().trim_matches('`').to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    Some(check("Paths", &patterns))
+}
+
+/// The patterns a pull request's changed files hold: each file itself, or, past
+/// [`MAX_PR_PATHS`], the deepest ones folded into their directories (`src/a/x.rs`, `src/a/y.rs` →
+/// `src/a/**`) until at most that many remain. Files that do not [`normalize`] are left out.
+pub fn from_changed_files(files: &[String]) -> Vec<String> {
+    let mut paths: Vec<String> = Vec::new();
+    for f in files {
+        if let Ok(p) = normalize("file", f)
+            && !paths.contains(&p)
+        {
+            paths.push(p);
+        }
+    }
+    while paths.len() > MAX_PR_PATHS {
+        let deepest = paths
+            .iter()
+            .map(|p| base(p).matches('/').count() + usize::from(!base(p).is_empty()))
+            .max()
+            .unwrap_or(0);
+        let mut folded: Vec<String> = Vec::new();
+        for p in &paths {
+            let b = base(p);
+            let depth = b.matches('/').count() + usize::from(!b.is_empty());
+            let q = if depth == deepest {
+                match b.rsplit_once('/') {
+                    Some((parent, _)) => format!("{parent}/**"),
+                    None => "**".to_string(),
+                }
+            } else {
+                p.clone()
+            };
+            if !folded.contains(&q) {
+                folded.push(q);
+            }
+        }
+        if folded.len() == paths.len() {
+            break;
+        }
+        paths = folded;
+    }
+    paths
+}
+
+/// The directory a person reads for a pattern, for messages: its base with a trailing `/` when
+/// the pattern is a glob (`src/auth/**` → `src/auth/`), the pattern itself otherwise.
+pub fn shown(pattern: &str) -> String {
+    let b = base(pattern);
+    if b == pattern {
+        pattern.to_string()
+    } else if b.is_empty() {
+        "the whole repository".to_string()
+    } else {
+        format!("{b}/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bases_stop_at_the_first_glob_segment() {
+        assert_eq!(base("src/auth/**"), "src/auth");
+        assert_eq!(base("docs/*.md"), "docs");
+        assert_eq!(base("src/a.rs"), "src/a.rs");
+        assert_eq!(base("**"), "");
+        assert_eq!(base("src/[ab]/x"), "src");
+        assert_eq!(base("a?/b"), "");
+    }
+
+    #[test]
+    fn overlap_is_by_whole_segments() {
+        assert!(overlap("src/auth/**", "src/auth/login.rs"));
+        assert!(overlap("src/**", "src/auth/**"));
+        assert!(overlap("src/auth/login.rs", "src/auth/login.rs"));
+        assert!(overlap("**", "anything/at/all"));
+        assert!(!overlap("src/auth/**", "src/authz/x.rs"));
+        assert!(!overlap("src/a.rs", "src/b.rs"));
+        assert!(!overlap("docs/*.md", "src/docs/x.md"));
+        // A glob after the base is not read: `docs/*.md` holds `docs`.
+        assert!(overlap("docs/*.md", "docs/api/x.rs"));
+    }
+
+    #[test]
+    fn shared_prefix_rows_with_one_exact_side_are_exactly_the_overlaps() {
+        let patterns = [
+            "**",
+            "src/**",
+            "src/auth/**",
+            "src/auth/login.rs",
+            "src/authz/x.rs",
+            "src/b.rs",
+            "docs/*.md",
+            "docs/api/x.rs",
+            "srcx/y",
+        ];
+        for a in patterns {
+            for b in patterns {
+                let rows_say = prefixes(a)
+                    .iter()
+                    .any(|(pa, ea)| prefixes(b).iter().any(|(pb, eb)| pa == pb && (*ea || *eb)));
+                assert_eq!(rows_say, overlap(a, b), "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn patterns_are_normalized_and_bounded() {
+        assert_eq!(normalize("p", " ./src//auth/ ").unwrap(), "src/auth");
+        assert_eq!(normalize("p", "src\\win\\x.rs").unwrap(), "src/win/x.rs");
+        assert_eq!(normalize("p", "/etc").unwrap(), "etc");
+        assert_eq!(normalize("p", "a/../b").unwrap_err().code, "invalid_paths");
+        assert_eq!(normalize("p", " / ").unwrap_err().code, "invalid_paths");
+        assert_eq!(
+            normalize("p", &"a".repeat(201)).unwrap_err().code,
+            "field_too_long"
+        );
+        assert_eq!(
+            normalize("p", "a\u{1b}[31m").unwrap_err().code,
+            "invalid_characters"
+        );
+        let many: Vec<String> = (0..21).map(|i| format!("f{i}")).collect();
+        assert_eq!(check("paths", &many).unwrap_err().code, "too_many_items");
+        assert_eq!(
+            check("paths", &["a".into(), "./a".into()]).unwrap(),
+            vec!["a"]
+        );
+    }
+
+    #[test]
+    fn an_issue_body_line_sets_paths() {
+        let body = "Fix the login.\n\nPaths: `src/auth/**`, docs/*.md\nPaths: other";
+        assert_eq!(
+            from_issue_body(body).unwrap().unwrap(),
+            vec!["src/auth/**", "docs/*.md"]
+        );
+        assert!(from_issue_body("no line here").is_none());
+        assert!(from_issue_body("paths: a/../b").unwrap().is_err());
+    }
+
+    #[test]
+    fn many_changed_files_fold_into_their_directories() {
+        let files: Vec<String> = (0..150)
+            .map(|i| format!("src/m{}/f{i}.rs", i % 7))
+            .chain(["README.md".to_string()])
+            .collect();
+        let paths = from_changed_files(&files);
+        assert!(paths.len() <= MAX_PR_PATHS);
+        assert!(paths.contains(&"src/m3/**".to_string()));
+        assert!(paths.contains(&"README.md".to_string()));
+        for f in &files {
+            assert!(paths.iter().any(|p| overlap(p, f)), "{f} is held");
+        }
+        let few = from_changed_files(&["a/b.rs".into(), "a/b.rs".into()]);
+        assert_eq!(few, vec!["a/b.rs"]);
+    }
+
+    #[test]
+    fn shown_reads_as_a_directory() {
+        assert_eq!(shown("src/auth/**"), "src/auth/");
+        assert_eq!(shown("src/a.rs"), "src/a.rs");
+        assert_eq!(shown("**"), "the whole repository");
+    }
+}

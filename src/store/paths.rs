@@ -1,0 +1,166 @@
+//! Path locks (rule 10): the patterns a task changes, stored one row per prefix of each pattern's
+//! base (`domain::paths`, `migrations/*/0024_path_locks.sql`). Whether a row is held follows the
+//! task's status (a trigger); the claim's condition is `leases::claim_rules::paths_free`.
+
+use serde_json::json;
+
+use super::rows::TaskRow;
+use super::{NewEvent, StoreError, WriteTx};
+use crate::domain::paths::{self, PathSource};
+
+/// Rows of one insert statement (6 parameters each, well under either backend's limit).
+const ROWS_PER_INSERT: usize = 100;
+
+impl WriteTx {
+    /// Replaces the patterns `task` holds from `source` with `patterns` (already checked and
+    /// normalised, see `domain::paths`); the rows are held at once if the task is in flight.
+    /// Records `task.paths` when they changed, and returns whether they did. Who waits on whom
+    /// may change with it: a caller that wants the waiting tasks told (their status comments)
+    /// reads [`WriteTx::repo_waiting_on_paths`] before its changes and passes it to
+    /// [`WriteTx::paths_waiting_changed`] after them.
+    pub async fn set_task_paths(
+        &mut self,
+        task: &TaskRow,
+        source: PathSource,
+        patterns: &[String],
+        actor: &str,
+    ) -> Result<bool, StoreError> {
+        let before: Vec<String> = sqlx::query_scalar(
+            "SELECT pattern FROM task_paths WHERE task_seq = $1 AND source = $2 AND exact = 1 \
+             ORDER BY pattern",
+        )
+        .bind(task.seq)
+        .bind(source.as_str())
+        .fetch_all(self.conn())
+        .await?;
+        let mut after: Vec<String> = patterns.to_vec();
+        after.sort();
+        after.dedup();
+        if before == after {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM task_paths WHERE task_seq = $1 AND source = $2")
+            .bind(task.seq)
+            .bind(source.as_str())
+            .execute(self.conn())
+            .await?;
+        let rows: Vec<(&str, String, bool)> = after
+            .iter()
+            .flat_map(|p| {
+                paths::prefixes(p)
+                    .into_iter()
+                    .map(move |(prefix, exact)| (p.as_str(), prefix, exact))
+            })
+            .collect();
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 6;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, 0)",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO task_paths (task_seq, repo_id, source, pattern, prefix, exact, held) \
+                 VALUES {} ON CONFLICT DO NOTHING",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (pattern, prefix, exact) in chunk {
+                q = q
+                    .bind(task.seq)
+                    .bind(task.repo_id)
+                    .bind(source.as_str())
+                    .bind(*pattern)
+                    .bind(prefix.as_str())
+                    .bind(i64::from(*exact));
+            }
+            q.execute(self.conn()).await?;
+        }
+        // Held as the task is now (the trigger keeps it from here on).
+        sqlx::query(
+            "UPDATE task_paths SET held = (SELECT CASE WHEN t.status IN ('leased', 'in_progress', \
+               'pr_opened') OR t.awaits_maintainer = 1 THEN 1 ELSE 0 END FROM tasks t \
+               WHERE t.seq = $1) WHERE task_seq = $1 AND source = $2",
+        )
+        .bind(task.seq)
+        .bind(source.as_str())
+        .execute(self.conn())
+        .await?;
+        self.event(
+            NewEvent::new("task.paths", actor)
+                .repo(&task.repo)
+                .task(&task.id)
+                .data(json!({"source": source.as_str(), "paths": after})),
+        );
+        Ok(true)
+    }
+
+    /// The ready tasks of a repository that wait on another's paths, with what they wait on (as
+    /// `TaskRow::waiting_on_paths` reads it), before a change of the repository's locks.
+    pub async fn repo_waiting_on_paths(
+        &mut self,
+        repo_id: i64,
+    ) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT DISTINCT t.id, COALESCE(ht.key, ht.id) FROM tasks t \
+             JOIN task_paths m ON m.task_seq = t.seq \
+             JOIN task_paths h ON h.repo_id = m.repo_id AND h.prefix = m.prefix AND h.held = 1 \
+               AND h.task_seq <> m.task_seq AND (m.exact = 1 OR h.exact = 1) \
+             JOIN tasks ht ON ht.seq = h.task_seq \
+             WHERE t.repo_id = $1 AND t.status = 'ready' ORDER BY 1, 2",
+        )
+        .bind(repo_id)
+        .fetch_all(self.conn())
+        .await?;
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for (task, holder) in rows {
+            match out.last_mut() {
+                Some((t, holders)) if *t == task => holders.push(holder),
+                _ => out.push((task, vec![holder])),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records `task.waiting` on every ready task of the repository whose path holders differ
+    /// from `before` (see [`WriteTx::repo_waiting_on_paths`]).
+    pub async fn paths_waiting_changed(
+        &mut self,
+        repo_id: i64,
+        repo: &str,
+        before: Vec<(String, Vec<String>)>,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let after = self.repo_waiting_on_paths(repo_id).await?;
+        let mut ids: Vec<&String> = before
+            .iter()
+            .filter(|b| !after.contains(b))
+            .chain(after.iter().filter(|a| !before.contains(a)))
+            .map(|(id, _)| id)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        for id in ids {
+            let holders = after
+                .iter()
+                .find(|(t, _)| t == id)
+                .map(|(_, h)| h.clone())
+                .unwrap_or_default();
+            self.event(
+                NewEvent::new("task.waiting", actor)
+                    .repo(repo)
+                    .task(id)
+                    .data(json!({"waiting_on_paths": holders, "status": "ready"})),
+            );
+        }
+        Ok(())
+    }
+}
