@@ -32,6 +32,18 @@ const AREAS: [Option<&str>; 7] = [
     None,
 ];
 const SKILLS: [&str; 4] = ["rust", "python", "go", "docs"];
+/// Path patterns (rule 10): nested, equal, disjoint, and one that holds a whole repository.
+const PATHS: [&str; 9] = [
+    "src/auth/**",
+    "src/auth/login.rs",
+    "src/authz/x.rs",
+    "src/db/**",
+    "src/db/pool.rs",
+    "docs/*.md",
+    "docs/guide/intro.md",
+    "ui/app.ts",
+    "**",
+];
 const TASKS: usize = 200;
 const WORKERS: usize = 40;
 /// The run lasts at least `RUN_FOR`, longer (up to `RUN_AT_MOST`) on a slow machine or backend
@@ -46,6 +58,7 @@ const MAX_STEPS_PER_WORKER: usize = 1000;
 struct TaskInfo {
     repo: String,
     area: Option<String>,
+    paths: Vec<String>,
     estimate: i64,
     skills: HashSet<String>,
     tier: i64,
@@ -130,7 +143,14 @@ async fn setup(servers: Vec<Arc<Server>>, seed: u64) -> Scenario {
             .choose(&mut rng)
             .unwrap();
         let tier = if rng.random_bool(0.1) { 1 } else { 0 };
+        // Most tasks carry no paths; `**` is rare (it holds the whole repository).
+        let n_paths = *[0, 0, 0, 1, 1, 2].choose(&mut rng).unwrap();
+        let paths: Vec<&str> = PATHS[..PATHS.len() - usize::from(rng.random_bool(0.97))]
+            .choose_multiple(&mut rng, n_paths)
+            .copied()
+            .collect();
         docs.entry(repo).or_default().push(json!({
+            "paths": paths,
             "key": format!("T-{i}"),
             "title": format!("task {i}"),
             "estimate_points": rng.random_range(1..=5),
@@ -148,6 +168,7 @@ async fn setup(servers: Vec<Arc<Server>>, seed: u64) -> Scenario {
                 TaskInfo {
                     repo: repo.to_string(),
                     area: t["area"].as_str().map(str::to_string),
+                    paths: string_list(&t["paths"]),
                     estimate: int_field(&t, "estimate_points"),
                     skills: skill_set(&t["required_skills"]),
                     tier: int_field(&t, "tier"),
@@ -481,6 +502,7 @@ fn check_snapshot(sc: &Scenario, state: &Value) -> Vec<String> {
     let mut per_area: HashMap<(String, String), Vec<String>> = HashMap::new();
     let mut per_worker: HashMap<String, (i64, i64)> = HashMap::new();
     let mut leases: HashSet<String> = HashSet::new();
+    let mut holding_paths: Vec<(String, String, Vec<String>)> = Vec::new();
     for t in state["tasks"].as_array().into_iter().flatten() {
         let status = t["status"].as_str().unwrap_or_default();
         let repo = t["repo"].as_str().unwrap_or_default().to_string();
@@ -489,6 +511,20 @@ fn check_snapshot(sc: &Scenario, state: &Value) -> Vec<String> {
         let active = matches!(status, "leased" | "in_progress");
         if holds_area {
             *per_repo.entry(repo.clone()).or_default() += 1;
+            // The task's paths as imported (a snapshot's own list could hide a lost one).
+            if let Some(info) = sc.tasks.get(&task_id)
+                && !info.paths.is_empty()
+            {
+                for (other_repo, other, their) in &holding_paths {
+                    if *other_repo == repo && paths_overlap(&info.paths, their) {
+                        bad.push(format!(
+                            "{repo}: {task_id} {:?} and {other} {their:?} hold overlapping paths",
+                            info.paths
+                        ));
+                    }
+                }
+                holding_paths.push((repo.clone(), task_id.clone(), info.paths.clone()));
+            }
             if let Some(area) = t["area"].as_str() {
                 per_area
                     .entry((repo.clone(), area.to_string()))
@@ -555,6 +591,32 @@ fn check_snapshot(sc: &Scenario, state: &Value) -> Vec<String> {
         }
     }
     bad
+}
+
+/// Rule 10's overlap, written here from the contract's words rather than taken from the
+/// server's code: a pattern's base is its segments before the first one holding `*`, `?` or
+/// `[`; two patterns overlap when one base equals the other or contains it by whole segments.
+fn paths_overlap(a: &[String], b: &[String]) -> bool {
+    let base = |p: &str| -> Vec<String> {
+        p.split('/')
+            .take_while(|s| !s.contains(['*', '?', '[']))
+            .map(str::to_string)
+            .collect()
+    };
+    a.iter().any(|x| {
+        b.iter().any(|y| {
+            let (bx, by) = (base(x), base(y));
+            bx.starts_with(&by) || by.starts_with(&bx)
+        })
+    })
+}
+
+fn string_list(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect()
 }
 
 /// Weighted time spans `[from, to)`.
@@ -634,6 +696,25 @@ fn check_holdings(sc: &Scenario, holdings: &[Holding], end: Instant) -> Vec<Stri
         let n = max_overlap(spans);
         if n > 1 {
             bad.push(format!("{repo} area {area}: {n} held at once"));
+        }
+    }
+    // Rule 10: two tasks of one repository with overlapping paths are never held at once.
+    for (i, a) in holdings.iter().enumerate() {
+        let ia = &sc.tasks[&a.task_id];
+        for b in &holdings[i + 1..] {
+            let ib = &sc.tasks[&b.task_id];
+            if a.task_id == b.task_id || ia.repo != ib.repo || !paths_overlap(&ia.paths, &ib.paths)
+            {
+                continue;
+            }
+            let (fa, ta, _) = span(a, 1);
+            let (fb, tb, _) = span(b, 1);
+            if fa < tb && fb < ta {
+                bad.push(format!(
+                    "{}: {} {:?} and {} {:?} held at once with overlapping paths",
+                    ia.repo, a.task_id, ia.paths, b.task_id, ib.paths
+                ));
+            }
         }
     }
     for (w, spans) in by_worker_pts {
@@ -866,6 +947,7 @@ fn checkers_detect_each_kind_of_violation() {
     let task = |repo: &str, area: Option<&str>, estimate| TaskInfo {
         repo: repo.into(),
         area: area.map(str::to_string),
+        paths: Vec::new(),
         estimate,
         skills: HashSet::new(),
         tier: 0,
@@ -878,12 +960,28 @@ fn checkers_detect_each_kind_of_violation() {
         max,
         trust: 0,
     };
+    let with_paths = |mut t: TaskInfo, paths: &[&str]| {
+        t.paths = paths.iter().map(|p| p.to_string()).collect();
+        t
+    };
     let sc = Scenario {
         servers: Vec::new(),
         tasks: HashMap::from([
             ("t1".to_string(), task("r", Some("api"), 3)),
             ("t2".to_string(), task("r", Some("api"), 3)),
             ("t3".to_string(), task("r", None, 1)),
+            (
+                "p1".to_string(),
+                with_paths(task("r", None, 1), &["src/auth/**"]),
+            ),
+            (
+                "p2".to_string(),
+                with_paths(task("r", None, 1), &["src/auth/login.rs"]),
+            ),
+            (
+                "p3".to_string(),
+                with_paths(task("r", None, 1), &["src/authz/x.rs"]),
+            ),
         ]),
         workers: vec![worker("w0", 4, 1), worker("w1", 10, 5)],
         budgets: HashMap::from([("r".to_string(), 2)]),
@@ -898,10 +996,14 @@ fn checkers_detect_each_kind_of_violation() {
             {"task_id": "t2", "repo": "r", "area": "api", "status": "in_progress", "estimate_points": 3,
              "assigned_worker_id": "w0", "lease_id": "L1"},
             {"task_id": "t3", "repo": "r", "area": null, "status": "pr_opened", "estimate_points": 1,
-             "assigned_worker_id": "w1", "lease_id": null}
+             "assigned_worker_id": "w1", "lease_id": null},
+            {"task_id": "p1", "repo": "r", "status": "pr_opened", "estimate_points": 1},
+            {"task_id": "p2", "repo": "r", "status": "pr_opened", "estimate_points": 1},
+            {"task_id": "p3", "repo": "r", "status": "pr_opened", "estimate_points": 1}
         ]
     });
     let found = check_snapshot(&sc, &state).join("\n");
+    assert!(!found.contains("p3"), "disjoint paths reported:\n{found}");
     for needle in [
         "budget",
         "area api",
@@ -909,6 +1011,7 @@ fn checkers_detect_each_kind_of_violation() {
         "lease L1 on two tasks",
         "repo figures",
         "worker figures",
+        "p2 [\"src/auth/login.rs\"] and p1",
     ] {
         assert!(
             found.contains(needle),
@@ -932,6 +1035,9 @@ fn checkers_detect_each_kind_of_violation() {
         hold(1, "b", "t1", 50, 150),  // same task, overlapping
         hold(1, "c", "t2", 60, 120),  // same area as t1 while held, third in budget 2
         hold(0, "c", "t3", 200, 300), // lease id reused
+        hold(0, "d", "p1", 400, 500),
+        hold(1, "e", "p2", 450, 460), // inside p1's path while p1 holds it
+        hold(1, "f", "p3", 450, 460), // beside it
     ];
     let found = check_holdings(&sc, &holdings, at(1000)).join("\n");
     for needle in [
@@ -939,12 +1045,14 @@ fn checkers_detect_each_kind_of_violation() {
         "r: 3 held at once",
         "area api: 3 held",
         "handed out twice",
+        "p1 [\"src/auth/**\"] and p2",
     ] {
         assert!(
             found.contains(needle),
             "{needle:?} not reported in:\n{found}"
         );
     }
+    assert!(!found.contains("p3"), "disjoint paths reported:\n{found}");
     // Back-to-back holdings do not overlap.
     let fine = vec![hold(0, "a", "t1", 0, 100), hold(1, "b", "t1", 100, 200)];
     assert!(check_holdings(&sc, &fine, at(1000)).is_empty());

@@ -32,6 +32,7 @@ mod api_load;
 mod api_meta;
 mod api_objects;
 mod api_openapi;
+mod api_paths;
 mod api_preview;
 mod api_realtime;
 mod api_reputation;

@@ -544,3 +544,90 @@ async fn an_hourly_cap_of_one_grants_one_lease_to_twelve_claims_at_once() {
     db.close().await;
     finish(vec![a, b]);
 }
+
+/// Rule 10 across replicas: twelve claims at once on twelve tasks whose paths all overlap
+/// (`src/core/**`, files under it, `src/**`) grant exactly one of them, trial after trial; the
+/// others find the disjoint tasks of lower priority. Each claim reads the paths as free in its own
+/// snapshot; only the database's recheck at the repository's row keeps the second one out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twelve_claims_at_once_on_overlapping_paths_lease_one() {
+    if !postgres_enabled("twelve_claims_at_once_on_overlapping_paths_lease_one") {
+        return;
+    }
+    let (a, b) = two_replicas(&[]).await;
+    let servers = [a.clone(), b.clone()];
+    for trial in 0..4 {
+        let repo = format!("paths/race-{trial}");
+        a.upsert_repo(&repo, 50, false).await;
+        let overlapping: Vec<Value> = (0..12)
+            .map(|j| {
+                let path = match j % 3 {
+                    0 => "src/core/**".to_string(),
+                    1 => format!("src/core/m{j}.rs"),
+                    _ => "src/**".to_string(),
+                };
+                json!({"title": format!("core {j}"), "priority": "critical", "paths": [path]})
+            })
+            .collect();
+        let core: HashSet<String> = a
+            .import_ids(&repo, Value::Array(overlapping))
+            .await
+            .into_iter()
+            .collect();
+        let disjoint: Vec<Value> = (0..12)
+            .map(|j| {
+                json!({"title": format!("docs {j}"), "priority": "low",
+                            "paths": [format!("docs/d{j}.md")]})
+            })
+            .collect();
+        a.import_ids(&repo, Value::Array(disjoint)).await;
+        let mut tokens = Vec::new();
+        for i in 0..12 {
+            let (_, token) = servers[i % 2]
+                .register_worker(&format!("paths-{trial}-{i}"), &[], 5, 1)
+                .await;
+            tokens.push(token);
+        }
+        let barrier = Arc::new(tokio::sync::Barrier::new(tokens.len()));
+        let claims = tokens.into_iter().enumerate().map(|(i, token)| {
+            let (server, barrier) = (servers[i % 2].clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let r = server.claim(&token).await;
+                match r.status {
+                    200 => Some(
+                        r.json["lease"]["task"]["task_id"]
+                            .as_str()
+                            .unwrap()
+                            .to_string(),
+                    ),
+                    204 => None,
+                    other => panic!("a claim answered {other}: {}", r.json),
+                }
+            })
+        });
+        let granted: Vec<String> = futures_util::future::join_all(claims)
+            .await
+            .into_iter()
+            .filter_map(|r| r.unwrap())
+            .collect();
+        let from_core = granted.iter().filter(|t| core.contains(*t)).count();
+        assert_eq!(
+            from_core, 1,
+            "trial {trial}: {from_core} tasks with overlapping paths were granted at once"
+        );
+        let state = a.state().await;
+        let held: Vec<&Value> = state["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| core.contains(t["task_id"].as_str().unwrap()) && t["status"] == "leased")
+            .collect();
+        assert_eq!(held.len(), 1, "trial {trial}: {held:?}");
+        assert!(
+            granted.len() > 1,
+            "trial {trial}: the refused claims found the disjoint work: {granted:?}"
+        );
+    }
+    finish(vec![a, b]);
+}
