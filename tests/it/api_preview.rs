@@ -238,6 +238,11 @@ async fn the_preview_agrees_with_the_claim(s: Server, db_url: String) {
                     if d.chance(20) {
                         t["requires"] = json!({"gpu": true});
                     }
+                    if d.chance(30) {
+                        const PATHS: [&str; 5] =
+                            ["src/**", "src/ui/**", "src/ui/app.rs", "src/db.rs", "docs/*.md"];
+                        t["paths"] = json!([PATHS[d.below(5) as usize]]);
+                    }
                     if j > 0 && d.chance(15) {
                         t["blocked_by"] = json!([format!("K{r}-{}", d.below(j))]);
                     }
@@ -248,9 +253,11 @@ async fn the_preview_agrees_with_the_claim(s: Server, db_url: String) {
         }
         let mut open_prs: Vec<(String, String)> = Vec::new();
         let mut granted = 0;
+        let mut saw_paths_locked = false;
         for step in 0..90 {
             let w = &workers[d.below(workers.len() as u64) as usize];
             let p = preview(&s, w).await;
+            saw_paths_locked |= p.to_string().contains("paths_locked");
             let first = p["eligible"].as_array().unwrap().first().cloned();
             let looked =
                 p["eligible"].as_array().unwrap().len() + p["refused"].as_array().unwrap().len();
@@ -301,6 +308,7 @@ async fn the_preview_agrees_with_the_claim(s: Server, db_url: String) {
             }
         }
         assert!(granted >= 8, "seed {seed}: only {granted} claims granted");
+        assert!(saw_paths_locked, "seed {seed}: no preview met a path lock");
     }
     db.close().await;
 }
