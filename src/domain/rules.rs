@@ -104,6 +104,9 @@ pub enum Refusal {
     /// Rule 10: tasks in flight that hold a path overlapping one of the task's, as (their key,
     /// their pattern).
     PathsHeld { by: Vec<(String, String)> },
+    /// Beside rule 2: the repository takes claims only from GitHub accounts at least `min_days`
+    /// old, and the worker's linked account is younger (it may claim from `claim_from`, ms).
+    AccountTooNew { min_days: i64, claim_from: i64 },
 }
 
 impl Refusal {
@@ -125,6 +128,7 @@ impl Refusal {
             Refusal::HourlyCap { .. } => "hourly_cap_reached",
             Refusal::OutsideSpecialty => "outside_specialty",
             Refusal::PathsHeld { .. } => "paths_locked",
+            Refusal::AccountTooNew { .. } => "account_too_new",
         }
     }
 
@@ -133,7 +137,7 @@ impl Refusal {
     pub fn rule(&self) -> u8 {
         match self {
             Refusal::NotReady(_) | Refusal::NackedRecently => 1,
-            Refusal::Offline | Refusal::Paused => 2,
+            Refusal::Offline | Refusal::Paused | Refusal::AccountTooNew { .. } => 2,
             Refusal::MissingSkills(_) | Refusal::OutsideSpecialty => 3,
             Refusal::CapacityPoints { .. } | Refusal::ConcurrentTasks { .. } => 4,
             Refusal::AreaLocked { .. } => 5,
@@ -209,6 +213,17 @@ impl std::fmt::Display for Refusal {
             Refusal::OutsideSpecialty => write!(
                 f,
                 "the task needs none of your skills, and a specialist is offered only tasks that do"
+            ),
+            Refusal::AccountTooNew {
+                min_days,
+                claim_from,
+            } => write!(
+                f,
+                "the repository takes claims from GitHub accounts at least {min_days} days old; \
+                 your linked account may claim from {}",
+                chrono::DateTime::from_timestamp_millis(*claim_from)
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default()
             ),
             Refusal::PathsHeld { by } => write!(
                 f,

@@ -24,6 +24,7 @@ use crate::github::signature::WebhookSecrets;
 use crate::github::{api, messages};
 use crate::store::github::claims::{claim_of_task, delete_claim};
 use crate::store::github::installations::GhRepo;
+use crate::store::github::installations::RepoConfigColumns;
 use crate::store::github::issues::task_targets;
 use crate::store::github::outbox::{OutboxTarget, enqueue_comment, enqueue_status};
 use crate::store::github::write_pacing::WritePacing;
@@ -162,7 +163,7 @@ impl Github {
         match parsed {
             None => {
                 self.store
-                    .gh_set_repo_config(repo, Some((None, None, None)), None, now)
+                    .gh_set_repo_config(repo, Some(Default::default()), None, now)
                     .await?;
             }
             Some(Ok(config)) => {
@@ -176,7 +177,12 @@ impl Github {
                 self.store
                     .gh_set_repo_config(
                         repo,
-                        Some((Some(&json), cap, contract.as_deref())),
+                        Some(RepoConfigColumns {
+                            config: Some(&json),
+                            claims_per_hour: cap,
+                            contract: contract.as_deref(),
+                            min_account_age_days: i64::from(config.claim.min_account_age_days),
+                        }),
                         None,
                         now,
                     )

@@ -84,6 +84,8 @@ const OPEN_PG_POOL: u32 = 16;
 /// An hour in milliseconds: the window of a repository's hourly claim cap (the trigger of
 /// migration 0021 counts the same hour) and of the GitHub App's hourly write budget.
 pub const HOUR_MS: i64 = 3_600_000;
+/// A day in milliseconds.
+pub const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// Nacked tasks are not offered to the same worker again for this long.
 pub const NACK_COOLDOWN_MS: i64 = 3_600_000;

@@ -51,6 +51,9 @@ impl Store {
         let sql = format!(
             "SELECT {columns}r.max_open_prs AS r_max_open_prs, r.open_prs AS r_open_prs, \
                r.active_leases AS r_active_leases, r.claims_per_hour AS r_claims_per_hour, \
+               r.min_account_age_days AS r_min_account_age_days, \
+               (SELECT MAX(ga.created_at) FROM gh_links gl JOIN gh_accounts ga \
+                 ON ga.login = gl.login WHERE gl.worker_id = $1) AS w_account_created, \
                w.active_tasks AS w_active_tasks, \
                w.max_concurrent_tasks AS w_max_tasks, w.active_points AS w_active_points, \
                w.capacity_points AS w_capacity, w.trust_level AS w_trust_level, {select} \
@@ -129,6 +132,14 @@ fn refusal(
             Refusal::MissingSkills(rules::missing_skills(&worker.skills, &task.required_skills))
         }
         Condition::InSpecialty => Refusal::OutsideSpecialty,
+        Condition::AccountOldEnough => {
+            let min_days: i64 = row.try_get("r_min_account_age_days")?;
+            let created: Option<i64> = row.try_get("w_account_created")?;
+            Refusal::AccountTooNew {
+                min_days,
+                claim_from: created.unwrap_or_default() + min_days * super::DAY_MS,
+            }
+        }
         Condition::PathsFree => Refusal::PathsHeld {
             by: task.path_holds.clone(),
         },

@@ -239,8 +239,13 @@ async fn the_preview_agrees_with_the_claim(s: Server, db_url: String) {
                         t["requires"] = json!({"gpu": true});
                     }
                     if d.chance(30) {
-                        const PATHS: [&str; 5] =
-                            ["src/**", "src/ui/**", "src/ui/app.rs", "src/db.rs", "docs/*.md"];
+                        const PATHS: [&str; 5] = [
+                            "src/**",
+                            "src/ui/**",
+                            "src/ui/app.rs",
+                            "src/db.rs",
+                            "docs/*.md",
+                        ];
                         t["paths"] = json!([PATHS[d.below(5) as usize]]);
                     }
                     if j > 0 && d.chance(15) {

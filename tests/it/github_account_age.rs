@@ -82,3 +82,59 @@ async fn without_a_minimum_no_account_is_read() {
     story.expect_status(n, &["claimed by @newbie"]);
     assert_eq!(story.fake.count_calls("GET", "/users/"), 0);
 }
+
+/// A linked worker claims over the API (`POST /v1/work`): a repository that takes claims only from
+/// accounts of 30 days does not offer its tasks to a worker linked to a younger account — its
+/// preview says why and until when — and does offer them to one linked to an older account. The
+/// account is read once, when the worker is linked.
+async fn linked_workers_claim_over_the_api(postgres: bool) {
+    let story = Story::on(postgres, Some(THIRTY_DAYS), |_| {}).await;
+    let created = story.now() - TimeDelta::days(10);
+    story.fake.set_account_created("newbie", created);
+    let n = story.label_issue("Fix the flaky test", &[]).await;
+    let registration = |name: &str| json!({"name": name, "skills": [], "capacity_points": 5});
+    let young = story
+        .linked_worker(n, "newbie", registration("young-bot"))
+        .await;
+    assert_eq!(story.fake.count_calls("GET", "/users/newbie"), 1);
+    let (status, answer) = story.post_json("/v1/work", Some(&young), json!({})).await;
+    assert_eq!(status, 204, "{answer}");
+    let preview = story
+        .http
+        .get(format!("{}/v1/work/preview", story.url()))
+        .bearer_auth(&young)
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let reasons = &preview["refused"][0]["reasons"];
+    assert_eq!(reasons[0]["rule"], 2, "{preview}");
+    assert_eq!(reasons[0]["code"], "account_too_new", "{preview}");
+    let claim_from = (created + TimeDelta::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert!(
+        reasons[0]["detail"].as_str().unwrap().contains(&claim_from),
+        "{preview}"
+    );
+    let old = story
+        .linked_worker(n, "veteran", registration("old-bot"))
+        .await;
+    let (status, answer) = story.post_json("/v1/work", Some(&old), json!({})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(story.task(n).await.status, TaskStatus::Leased);
+    story.expect_status(n, &["old-bot"]);
+    assert_eq!(story.fake.count_calls("GET", "/users/newbie"), 1);
+}
+
+#[tokio::test]
+async fn a_young_linked_worker_is_not_offered_work_over_the_api_sqlite() {
+    linked_workers_claim_over_the_api(false).await;
+}
+
+#[tokio::test]
+async fn a_young_linked_worker_is_not_offered_work_over_the_api_postgres() {
+    linked_workers_claim_over_the_api(true).await;
+}

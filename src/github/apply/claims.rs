@@ -247,6 +247,13 @@ pub(super) async fn explain_refusal(
                 .map(|k| messages::issue_ref(&task.repo, k))
                 .collect(),
         },
+        Refusal::AccountTooNew {
+            min_days,
+            claim_from,
+        } => ClaimRefusal::AccountTooNew {
+            min_days: u32::try_from(min_days.max(0)).unwrap_or(u32::MAX),
+            claim_from: chrono::DateTime::from_timestamp_millis(claim_from).unwrap_or_default(),
+        },
         Refusal::PathsHeld { by } => ClaimRefusal::PathsHeld {
             by: by
                 .into_iter()

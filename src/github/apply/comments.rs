@@ -129,7 +129,9 @@ pub(super) async fn comment_event(
 }
 
 /// How old the commenter's GitHub account is, when the repository takes claims only from
-/// accounts of a minimum age and the comment claims: read once from GitHub, then kept.
+/// accounts of a minimum age and the comment claims, or when the comment links a worker (whose
+/// claims over the API every repository with a minimum age then checks): read once from GitHub,
+/// then kept.
 async fn claimant_account(
     github: &Github,
     installation: i64,
@@ -137,8 +139,10 @@ async fn claimant_account(
     parsed: &[ParsedCommand],
     login: &str,
 ) -> Result<Option<AccountAge>, ApplyError> {
-    let claims = parsed.iter().any(|c| matches!(c, Ok(Command::Claim)));
-    if !claims || settings.config.claim.min_account_age_days == 0 {
+    let claims = parsed.iter().any(|c| matches!(c, Ok(Command::Claim)))
+        && settings.config.claim.min_account_age_days > 0;
+    let links = parsed.iter().any(|c| matches!(c, Ok(Command::Link { .. })));
+    if !claims && !links {
         return Ok(None);
     }
     match accounts::account_age(github, installation, login).await {

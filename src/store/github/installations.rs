@@ -202,6 +202,19 @@ impl WriteTx {
     }
 }
 
+/// What a repository's `.github/owp.yml` sets in the database.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RepoConfigColumns<'a> {
+    /// The config as JSON (`None`: the defaults).
+    pub config: Option<&'a str>,
+    /// The hourly claim cap, which every claim path enforces.
+    pub claims_per_hour: Option<i64>,
+    /// The repo contract (JSON), which every lease carries.
+    pub contract: Option<&'a str>,
+    /// The youngest GitHub account, in days, that may claim (0: any).
+    pub min_account_age_days: i64,
+}
+
 impl Store {
     /// The installations the App knows.
     pub async fn gh_installations(&self) -> Result<Vec<GhInstallation>, StoreError> {
@@ -260,26 +273,34 @@ impl Store {
     }
 
     /// Stores the result of reading a repository's `.github/owp.yml`: the config to use from now
-    /// on (`Some(None)` for the defaults, `None` to keep the last good one) and the error to show.
-    /// `claims_per_hour` is the config's hourly claim cap, which every claim path enforces;
-    /// `contract` its repo contract (JSON), which every lease carries.
+    /// on ([`RepoConfigColumns::default`] for the defaults, `None` to keep the last good one) and
+    /// the error to show.
     pub async fn gh_set_repo_config(
         &self,
         repo: &str,
-        config: Option<(Option<&str>, Option<i64>, Option<&str>)>,
+        config: Option<RepoConfigColumns<'_>>,
         error: Option<&str>,
         checked_at: i64,
     ) -> Result<(), StoreError> {
         match config {
-            Some((config, claims_per_hour, contract)) => {
+            Some(RepoConfigColumns {
+                config,
+                claims_per_hour,
+                contract,
+                min_account_age_days,
+            }) => {
                 // The cap, the contract and the config they came from change together.
                 let mut tx = self.begin().await?;
-                sqlx::query("UPDATE repos SET claims_per_hour = $1, contract = $2 WHERE name = $3")
-                    .bind(claims_per_hour)
-                    .bind(contract)
-                    .bind(repo)
-                    .execute(tx.conn())
-                    .await?;
+                sqlx::query(
+                    "UPDATE repos SET claims_per_hour = $1, contract = $2, \
+                     min_account_age_days = $3 WHERE name = $4",
+                )
+                .bind(claims_per_hour)
+                .bind(contract)
+                .bind(min_account_age_days)
+                .bind(repo)
+                .execute(tx.conn())
+                .await?;
                 sqlx::query(
                     "UPDATE gh_repos SET config = $1, config_error = $2, config_checked_at = $3 \
                      WHERE repo = $4",

@@ -2,8 +2,8 @@
 //! ([`super::sqlite_batch`], [`super::postgres_statement`]) and the named claim
 //! ([`super::named_claim`]): a rule changed here changes for every claim.
 
-use crate::store::Backend;
 use crate::store::rows::WorkerRow;
+use crate::store::{Backend, DAY_MS, HOUR_MS};
 
 /// The order in which eligible tasks are offered to a worker: higher priority first, then the
 /// order they entered the pool (`seq`), for the candidates `t` of [`worker_fits`].
@@ -76,6 +76,9 @@ pub(crate) enum Condition {
     InSpecialty,
     /// Rule 10: no other task of the repository in flight holds an overlapping path.
     PathsFree,
+    /// Beside rule 2: the worker's linked GitHub account is as old as the repository asks
+    /// (`claim.min_account_age_days`).
+    AccountOldEnough,
 }
 
 /// The conditions of rules 1 and 5–10 on a candidate `t` in repository `r`, each on its own:
@@ -111,6 +114,10 @@ pub(crate) fn claim_conditions(
         ),
         (Condition::PathsFree, paths_free("t")),
         (
+            Condition::AccountOldEnough,
+            account_old_enough(worker, hour),
+        ),
+        (
             Condition::NotNackedRecently,
             format!(
                 "NOT EXISTS (SELECT 1 FROM nacks n WHERE n.task_seq = t.seq \
@@ -134,6 +141,19 @@ pub(super) fn paths_free(task: &str) -> String {
         "NOT EXISTS (SELECT 1 FROM task_paths pm JOIN task_paths ph ON ph.repo_id = pm.repo_id \
            AND ph.prefix = pm.prefix AND ph.held = 1 AND ph.task_seq <> pm.task_seq \
            AND (pm.exact = 1 OR ph.exact = 1) WHERE pm.task_seq = {task}.seq)"
+    )
+}
+
+/// The worker (parameter `worker`) is not linked to a GitHub account younger than repository
+/// `r` asks (`min_account_age_days`), as `gh_accounts` knows it; `hour` is the claim's instant
+/// less an hour. An account whose age was never read does not refuse (the App reads it when the
+/// worker is linked).
+fn account_old_enough(worker: &str, hour: &str) -> String {
+    format!(
+        "(r.min_account_age_days = 0 OR NOT EXISTS (SELECT 1 FROM gh_links gl \
+           JOIN gh_accounts ga ON ga.login = gl.login WHERE gl.worker_id = {worker} \
+           AND ga.created_at + CAST(r.min_account_age_days AS BIGINT) * {DAY_MS} \
+             > {hour} + {HOUR_MS}))"
     )
 }
 
