@@ -224,6 +224,9 @@ pub fn render_state(state: &State, all: bool, events: usize, now: chrono::DateTi
                 let mut extra = String::new();
                 if t.status == TaskStatus::Ready && !t.waiting_on.is_empty() {
                     extra = clip(&format!("waits on {}", t.waiting_on.join(", ")), 40);
+                } else if t.status == TaskStatus::Ready && !t.waiting_on_paths.is_empty() {
+                    let on = t.waiting_on_paths.join(", ");
+                    extra = clip(&format!("paths held by {on}"), 40);
                 } else if t.status.is_active()
                     && let Some(exp) = &t.lease_expires_at
                 {
