@@ -215,23 +215,29 @@ pub(crate) fn skill_conditions(
         Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
         Backend::Postgres => format!("SELECT jsonb_array_elements_text(CAST({param} AS jsonb))"),
     };
+    // The skill sets a worker may take are found once per statement: on PostgreSQL as an array
+    // built before the scan (a plain `IN` would join them again for every candidate walked);
+    // SQLite builds a non-correlated `IN` list once by itself.
+    let once = |sets: String| match backend {
+        Backend::Sqlite => format!("t.skill_set_id IN ({sets})"),
+        Backend::Postgres => format!("t.skill_set_id = ANY(ARRAY({sets}))"),
+    };
     let mut conditions = vec![(
         Condition::SkillsHeld,
-        format!(
-            "t.skill_set_id IN (SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
+        once(format!(
+            "SELECT s.id FROM skill_sets s WHERE NOT EXISTS \
                (SELECT 1 FROM skill_set_members m WHERE m.skill_set_id = s.id \
-                AND m.skill NOT IN ({skills})))"
-        ),
+                AND m.skill NOT IN ({skills}))"
+        )),
     )];
     if worker.specialist {
         // A specialist is offered only tasks that require at least one of its skills (a claim
         // by name, `/owp claim`, is a person's own pick and is not limited so).
         conditions.push((
             Condition::InSpecialty,
-            format!(
-                "t.skill_set_id IN (SELECT o.skill_set_id FROM skill_set_members o \
-                   WHERE o.skill IN ({skills}))"
-            ),
+            once(format!(
+                "SELECT o.skill_set_id FROM skill_set_members o WHERE o.skill IN ({skills})"
+            )),
         ));
     }
     conditions
