@@ -118,9 +118,7 @@ async fn a_disclosure_reported_after_the_webhook_is_kept() {
     let report = json!({"status": "pr_opened", "artifact": {
         "pr_url": pr_url, "disclosure": {"tool": "claude", "model": "opus"}}});
     for _ in 0..2 {
-        let (status, task) = story
-            .post_json(&path, Some(&token), report.clone())
-            .await;
+        let (status, task) = story.post_json(&path, Some(&token), report.clone()).await;
         assert_eq!(status, 200, "{task}");
         assert_eq!(task["status"], "pr_opened");
         assert_eq!(task["artifact"]["pr_url"], pr_url.as_str());
@@ -148,7 +146,10 @@ async fn a_disclosure_reported_after_the_webhook_is_kept() {
         .filter(|e| e["kind"] == "task.artifact" && e["task_id"] == task_id.as_str())
         .collect();
     assert_eq!(recorded.len(), 1, "{recorded:#?}");
-    assert_eq!(recorded[0]["data"]["artifact"]["disclosure"]["tool"], "claude");
+    assert_eq!(
+        recorded[0]["data"]["artifact"]["disclosure"]["tool"],
+        "claude"
+    );
     assert!(
         recorded[0]["actor"]
             .as_str()
@@ -183,7 +184,10 @@ async fn a_disclosure_reported_after_the_webhook_is_kept() {
     story.merge_pr(pr).await;
     let merged = story.task(n).await;
     assert_eq!(merged.status, TaskStatus::Merged);
-    assert_eq!(merged.artifact.unwrap()["credit"]["disclosure"]["tool"], "claude");
+    assert_eq!(
+        merged.artifact.unwrap()["credit"]["disclosure"]["tool"],
+        "claude"
+    );
     story.expect_status(
         n,
         &[&format!(
