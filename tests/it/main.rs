@@ -3,7 +3,7 @@
 //! `api_*` drive real `owp serve` processes over HTTP; `github_*` run the GitHub App against the
 //! fake GitHub in `github_support`; `worker_*` drive the volunteer's CLI; `dashboard_*` the
 //! dashboard and public board (in headless Chromium where named `browser`); `ops_*` the operator's
-//! commands; `store_backends` the store on both databases; `pg_replicas` several processes on one
+//! commands; `store_*` the store on both databases; `pg_replicas` several processes on one
 //! PostgreSQL database; `crash` a server killed in the middle of claiming. Shared harnesses:
 //! `support` (servers and clients), `github_support` (the fake GitHub and its stories),
 //! `pg_scratch` (scratch PostgreSQL databases), `tampering_proxy`; `reviewed` checks what people
@@ -66,6 +66,8 @@ mod signin;
 mod signin_hostile;
 mod store_backends;
 mod store_outcomes;
+mod store_processes;
+mod store_races;
 mod store_support;
 mod store_waiting;
 mod worker_agent;
