@@ -6,7 +6,8 @@
 //! commands; `store_*` the store on both databases; `pg_replicas` several processes on one
 //! PostgreSQL database; `crash` a server killed in the middle of claiming. Shared harnesses:
 //! `support` (servers and clients), `github_support` (the fake GitHub and its stories),
-//! `pg_scratch` (scratch PostgreSQL databases), `tampering_proxy`; `reviewed` checks what people
+//! `pg_scratch` (scratch PostgreSQL databases), `tampering_proxy`, `worker_agent_rig` (the agent
+//! hand-off's git repository, fake agent and fake `gh`); `reviewed` checks what people
 //! read against the snapshots in `snapshots/`.
 //!
 //! Run one area with `cargo test --test it api_leases`, one test by its name.
@@ -71,5 +72,8 @@ mod store_races;
 mod store_support;
 mod store_waiting;
 mod worker_agent;
+mod worker_agent_interrupted;
+mod worker_agent_rig;
+mod worker_agent_safety;
 mod worker_hostile;
 mod worker_mcp;
