@@ -9,17 +9,22 @@ use serde_json::json;
 
 const REQUIRED: &str = "max_open_prs: 10\ncontract:\n  test: make test\n  disclosure: required\n";
 
-#[tokio::test]
-async fn a_required_disclosure_is_shown_and_credited() {
-    let story = Story::with(Some(REQUIRED), |_| {}).await;
-    // alice's worker, linked to her GitHub account.
+/// alice's worker `owl` (its agent claude, running opus), linked to her GitHub account, claims
+/// the task of a new issue: the issue's number, the worker's token and the claim's answer.
+async fn owl_holds_a_new_issue(story: &Story) -> (u64, String, serde_json::Value) {
     let n = story.label_issue("Fix the flaky test", &[]).await;
     let registration = json!({"name": "owl", "skills": [], "capacity_points": 5,
         "max_concurrent_tasks": 2, "capabilities": {"agent": "claude", "model": "opus"}});
     let token = story.linked_worker(n, "alice", registration).await;
-
     let (status, lease) = story.post_json("/v1/work", Some(&token), json!({})).await;
     assert_eq!(status, 200, "{lease}");
+    (n, token, lease)
+}
+
+#[tokio::test]
+async fn a_required_disclosure_is_shown_and_credited() {
+    let story = Story::with(Some(REQUIRED), |_| {}).await;
+    let (n, token, lease) = owl_holds_a_new_issue(&story).await;
     assert_eq!(lease["lease"]["task"]["contract"]["disclosure"], "required");
     let task_id = story.task(n).await.id;
     // alice opens the pull request; her worker reports it before GitHub's webhook arrives.
@@ -93,12 +98,7 @@ async fn a_required_disclosure_is_shown_and_credited() {
 #[tokio::test]
 async fn a_disclosure_reported_after_the_webhook_is_kept() {
     let story = Story::with(Some(REQUIRED), |_| {}).await;
-    let n = story.label_issue("Fix the flaky test", &[]).await;
-    let registration = json!({"name": "owl", "skills": [], "capacity_points": 5,
-        "max_concurrent_tasks": 2, "capabilities": {"agent": "claude", "model": "opus"}});
-    let token = story.linked_worker(n, "alice", registration).await;
-    let (status, lease) = story.post_json("/v1/work", Some(&token), json!({})).await;
-    assert_eq!(status, 200, "{lease}");
+    let (n, token, _) = owl_holds_a_new_issue(&story).await;
     let task_id = story.task(n).await.id;
 
     // alice opens the pull request, and GitHub's webhook comes first.

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::check_report;
+use super::{check_report, concurrent_change};
 use crate::domain::TaskStatus;
 use crate::store::rows::TaskRow;
 use crate::store::{NewEvent, StoreError, WriteTx};
@@ -94,10 +94,7 @@ impl WriteTx {
         .await?
         .rows_affected();
         if changed == 0 {
-            return Err(StoreError::conflict(
-                "concurrent_change",
-                "the task changed while this request was processed; retry",
-            ));
+            return Err(concurrent_change());
         }
         let mut data = json!({"artifact": changes});
         if let Some(n) = &note {

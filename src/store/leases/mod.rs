@@ -309,6 +309,14 @@ pub(super) fn task_lease_points(task: &TaskRow) -> i64 {
     task.lease_points.unwrap_or(task.estimate_points)
 }
 
+/// The task changed between the read a move was planned on and its conditional write.
+pub(super) fn concurrent_change() -> StoreError {
+    StoreError::conflict(
+        "concurrent_change",
+        "the task changed while this request was processed; retry",
+    )
+}
+
 /// A batch whose statements did not all apply as their predecessors promised: the transaction is
 /// rolled back (or, if it had already committed, nothing was written beyond what applied).
 pub(super) fn inconsistent(what: &str) -> StoreError {

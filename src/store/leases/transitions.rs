@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use sqlx::AssertSqlSafe;
 
-use super::{LeaseEnd, Move, MovePlan, task_lease_points, worker_move};
+use super::{LeaseEnd, Move, MovePlan, concurrent_change, task_lease_points, worker_move};
 use crate::domain::rules;
 use crate::domain::{Lease, TaskStatus};
 use crate::store::rows::{TaskRow, WorkerRow};
@@ -324,10 +324,7 @@ impl WriteTx {
         .await?
         .rows_affected();
         if changed == 0 {
-            return Err(StoreError::conflict(
-                "concurrent_change",
-                "the task changed while this request was processed; retry",
-            ));
+            return Err(concurrent_change());
         }
         self.event(
             NewEvent::new(plan.kind, actor)
