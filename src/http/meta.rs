@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::AppState;
 
 /// The protocol versions this server speaks.
-pub const VERSIONS: [&str; 3] = ["1.0", "1.1", "1.2"];
+pub const VERSIONS: [&str; 4] = ["1.0", "1.1", "1.2", "1.3"];
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct Meta {
@@ -18,7 +18,8 @@ pub struct Meta {
     /// The versions of the protocol this server implements.
     pub versions: Vec<String>,
     /// The optional parts this server implements, as configured: `long_poll`, `sse`, `github`,
-    /// `dependencies`, `requires`, `reputation`, `leaderboard`, `mcp`, `preview`, `signin`.
+    /// `dependencies`, `requires`, `reputation`, `leaderboard`, `mcp`, `paths`, `preview`,
+    /// `disclosure`, `signin`.
     pub features: Vec<String>,
     pub heartbeat_ttl_seconds: i64,
     pub lease_ttl_seconds: i64,
@@ -41,6 +42,7 @@ pub fn features(github: bool, signin: bool) -> Vec<String> {
         "reputation",
         "leaderboard",
         "mcp",
+        "paths",
         "preview",
         "disclosure",
     ]);

@@ -42,8 +42,10 @@ pub async fn get_task(
 
 #[derive(Deserialize, ToSchema)]
 pub struct StatusBody {
-    /// `in_progress` (acts as ack), `pr_opened` (needs `artifact.pr_url`) or `blocked` (its
-    /// `note` is the reason; the task keeps a review slot until a maintainer moves it on).
+    /// `in_progress` (acts as ack), `pr_opened` (needs `artifact.pr_url`; on a task in
+    /// `pr_opened` already, as when GitHub's webhook came first, it must name the task's pull
+    /// request and adds the rest of `artifact`, such as `disclosure`) or `blocked` (its `note`
+    /// is the reason; the task keeps a review slot until a maintainer moves it on).
     /// `merged` is 403: only an admin or GitHub decide it.
     pub status: String,
     /// `pr_url`, `commit_sha`, … and `disclosure: {tool, model?}` (each at most 100
@@ -60,7 +62,8 @@ pub struct StatusBody {
     responses((status = 200, body = Task),
               (status = 403, body = Problem, description = "not the holder, or `merged` (not_allowed)"),
               (status = 404, body = Problem),
-              (status = 409, body = Problem, description = "illegal transition or lease ended"),
+              (status = 409, body = Problem, description = "illegal transition, lease ended, or a \
+                  later pr_opened naming another pull request than the task's"),
               (status = 422, body = Problem, description = "unknown status, missing pr_url, \
                   a malformed `artifact.disclosure` (invalid_disclosure) or none where the \
                   repository requires it (disclosure_required)")))]

@@ -134,3 +134,54 @@ async fn the_leaderboard_names_the_tools_of_merged_work() {
     assert_eq!(row["merged"], 3);
     assert_eq!(row["tools"], json!(["aider", "claude"]), "{board}");
 }
+
+/// A `pr_opened` report on a task whose pull request is open already (in GitHub mode the App's
+/// webhook may come first) is no move: naming the same pull request, it adds its disclosure to
+/// the artifact once, however often it is sent; naming another, it is refused.
+#[tokio::test]
+async fn a_later_pr_opened_report_adds_its_disclosure_once() {
+    let s = Server::start().await;
+    s.upsert_repo("acme/later", 5, false).await;
+    let ids = s.import_ids("acme/later", json!([{"title": "a"}])).await;
+    let (_, token) = s.register_worker("w", &[], 10, 2).await;
+    let (_, task, _) = s.claim_ok(&token).await;
+    assert_eq!(task, ids[0]);
+    let plain = json!({"status": "pr_opened", "artifact": {
+        "pr_url": "https://git.example.test/acme/pull/1", "commit_sha": "abc"}});
+    s.set_status(&token, &task, plain).await.expect(200);
+    for _ in 0..2 {
+        let body = s
+            .set_status(&token, &task, pr(1, json!({"tool": "aider"})))
+            .await
+            .expect(200);
+        assert_eq!(body["status"], "pr_opened");
+        assert_eq!(body["artifact"]["disclosure"]["tool"], "aider");
+        assert_eq!(body["artifact"]["commit_sha"], "abc");
+    }
+    let r = s
+        .set_status(&token, &task, pr(2, json!({"tool": "codex"})))
+        .await;
+    assert_eq!(r.expect_problem(409), "invalid_transition");
+    let r = s
+        .set_status(&token, &task, pr(1, json!({"tool": "t".repeat(101)})))
+        .await;
+    assert_eq!(r.expect_problem(422), "field_too_long");
+    let t = s.task(&task).await;
+    assert_eq!(
+        t["artifact"]["pr_url"],
+        "https://git.example.test/acme/pull/1"
+    );
+    assert_eq!(t["artifact"]["disclosure"], json!({"tool": "aider"}));
+    let state = s.state().await;
+    let recorded: Vec<&Value> = state["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "task.artifact")
+        .collect();
+    assert_eq!(recorded.len(), 1, "{recorded:#?}");
+    assert_eq!(
+        recorded[0]["data"]["artifact"],
+        json!({"disclosure": {"tool": "aider"}})
+    );
+}

@@ -34,7 +34,10 @@ async fn meta_needs_no_credentials_and_shows_the_configured_ttls() {
     );
     let m = &r.json;
     assert_eq!(m["protocol"], "owp/1");
-    assert_eq!(m["versions"], serde_json::json!(["1.0", "1.1", "1.2"]));
+    assert_eq!(
+        m["versions"],
+        serde_json::json!(["1.0", "1.1", "1.2", "1.3"])
+    );
     assert_eq!(m["lease_ttl_seconds"], 777);
     assert_eq!(m["accept_ttl_seconds"], 33);
     assert_eq!(m["heartbeat_ttl_seconds"], 44);
@@ -47,6 +50,7 @@ async fn meta_needs_no_credentials_and_shows_the_configured_ttls() {
         "reputation",
         "leaderboard",
         "mcp",
+        "paths",
         "preview",
         "disclosure",
     ] {
@@ -55,6 +59,10 @@ async fn meta_needs_no_credentials_and_shows_the_configured_ttls() {
     assert!(
         !f.iter().any(|x| x == "github"),
         "no GitHub App here: {f:?}"
+    );
+    assert!(
+        !f.iter().any(|x| x == "signin"),
+        "no GitHub sign-in here: {f:?}"
     );
 
     // The registration reply and the discovery document agree.

@@ -227,6 +227,16 @@ async fn a_preview_naming_one_rule_only_fails_its_case() {
 }
 
 #[tokio::test]
+async fn overlapping_paths_handed_out_fail_paths_overlap_waits_for_the_holder() {
+    fault_fails_case(Fault::IgnorePaths, "paths.overlap_waits_for_the_holder").await;
+}
+
+#[tokio::test]
+async fn hidden_path_waits_fail_paths_overlap_waits_for_the_holder() {
+    fault_fails_case(Fault::HidePathWaits, "paths.overlap_waits_for_the_holder").await;
+}
+
+#[tokio::test]
 async fn errors_that_are_not_problem_json_fail_wire_problem_json() {
     fault_fails_case(Fault::PlainJsonErrors, "wire.problem_json").await;
 }

@@ -3,10 +3,11 @@
 //! `api_*` drive real `owp serve` processes over HTTP; `github_*` run the GitHub App against the
 //! fake GitHub in `github_support`; `worker_*` drive the volunteer's CLI; `dashboard_*` the
 //! dashboard and public board (in headless Chromium where named `browser`); `ops_*` the operator's
-//! commands; `store_backends` the store on both databases; `pg_replicas` several processes on one
+//! commands; `store_*` the store on both databases; `pg_replicas` several processes on one
 //! PostgreSQL database; `crash` a server killed in the middle of claiming. Shared harnesses:
 //! `support` (servers and clients), `github_support` (the fake GitHub and its stories),
-//! `pg_scratch` (scratch PostgreSQL databases), `tampering_proxy`; `reviewed` checks what people
+//! `pg_scratch` (scratch PostgreSQL databases), `tampering_proxy`, `worker_agent_rig` (the agent
+//! hand-off's git repository, fake agent and fake `gh`); `reviewed` checks what people
 //! read against the snapshots in `snapshots/`.
 //!
 //! Run one area with `cargo test --test it api_leases`, one test by its name.
@@ -45,6 +46,7 @@ mod dashboard_public;
 mod github_abuse;
 mod github_account_age;
 mod github_answers;
+mod github_delivery;
 mod github_dependencies;
 mod github_disclosure;
 mod github_events;
@@ -53,6 +55,7 @@ mod github_fake_oauth;
 mod github_fake_user;
 mod github_identity;
 mod github_scale;
+mod github_setup;
 mod github_stories;
 mod github_strict;
 mod github_trust;
@@ -67,8 +70,13 @@ mod signin;
 mod signin_hostile;
 mod store_backends;
 mod store_outcomes;
+mod store_processes;
+mod store_races;
 mod store_support;
 mod store_waiting;
 mod worker_agent;
+mod worker_agent_interrupted;
+mod worker_agent_rig;
+mod worker_agent_safety;
 mod worker_hostile;
 mod worker_mcp;

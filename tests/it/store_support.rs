@@ -255,3 +255,14 @@ pub(crate) async fn repo_figures(store: &Store, name: &str) -> (i64, i64) {
     let r = store.repo(name).await.expect("repo").expect("repo exists");
     (r.open_prs, r.active_leases)
 }
+
+/// The code of a store error, for assertions.
+pub(crate) fn code_of(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::NotFound { code, .. }
+        | StoreError::Conflict { code, .. }
+        | StoreError::Forbidden { code, .. }
+        | StoreError::Invalid { code, .. } => code,
+        other => panic!("unexpected error {other:?}"),
+    }
+}

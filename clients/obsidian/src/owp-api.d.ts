@@ -699,7 +699,8 @@ export interface components {
             accept_ttl_seconds: number;
             /**
              * @description The optional parts this server implements, as configured: `long_poll`, `sse`, `github`,
-             *     `dependencies`, `requires`, `reputation`, `leaderboard`, `mcp`, `preview`, `signin`.
+             *     `dependencies`, `requires`, `reputation`, `leaderboard`, `mcp`, `paths`, `preview`,
+             *     `disclosure`, `signin`.
              */
             features: string[];
             /** Format: int64 */
@@ -953,8 +954,10 @@ export interface components {
             artifact?: Record<string, unknown> | null;
             note?: string | null;
             /**
-             * @description `in_progress` (acts as ack), `pr_opened` (needs `artifact.pr_url`) or `blocked` (its
-             *     `note` is the reason; the task keeps a review slot until a maintainer moves it on).
+             * @description `in_progress` (acts as ack), `pr_opened` (needs `artifact.pr_url`; on a task in
+             *     `pr_opened` already, as when GitHub's webhook came first, it must name the task's pull
+             *     request and adds the rest of `artifact`, such as `disclosure`) or `blocked` (its `note`
+             *     is the reason; the task keeps a review slot until a maintainer moves it on).
              *     `merged` is 403: only an admin or GitHub decide it.
              */
             status: string;
@@ -2831,7 +2834,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description illegal transition or lease ended */
+            /** @description illegal transition, lease ended, or a later pr_opened naming another pull request than the task's */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -12,6 +12,7 @@ mod idempotency;
 mod lifecycle;
 mod objects;
 mod order;
+mod paths;
 mod preview;
 mod realtime;
 mod rules;
@@ -36,6 +37,7 @@ pub fn all() -> Vec<Case> {
     all.extend(realtime::cases());
     all.extend(order::cases());
     all.extend(preview::cases());
+    all.extend(paths::cases());
     all.extend(seat::cases());
     all.extend(disclosure::cases());
     all

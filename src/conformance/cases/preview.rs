@@ -16,7 +16,10 @@ pub fn cases() -> Vec<Case> {
 }
 
 /// The worker's preview, checked for its shape.
-async fn preview(ctx: &Ctx, worker: &crate::conformance::client::Worker) -> Result<Value, Outcome> {
+pub(super) async fn preview(
+    ctx: &Ctx,
+    worker: &crate::conformance::client::Worker,
+) -> Result<Value, Outcome> {
     let reply = ctx.worker_get(worker, "/v1/work/preview").await?;
     reply.expect(&[200], "GET /v1/work/preview")?;
     let body = reply.body.clone();
@@ -35,7 +38,7 @@ async fn preview(ctx: &Ctx, worker: &crate::conformance::client::Worker) -> Resu
 }
 
 /// The `(rule, code)` pairs of `task` in a preview, `None` when it is not refused there.
-fn reasons(preview: &Value, task: &str) -> Option<Vec<(i64, String)>> {
+pub(super) fn reasons(preview: &Value, task: &str) -> Option<Vec<(i64, String)>> {
     let refused = preview["refused"]
         .as_array()?
         .iter()

@@ -21,6 +21,8 @@
 //! - this one: what a move of a task is ([`Move`], [`MovePlan`]), the rules of a worker's move,
 //!   and a worker's live leases;
 //! - [`transitions`]: the general code of every lease operation, for every case;
+//! - [`later_report`]: a holder's `pr_opened` report on its task already in `pr_opened` (GitHub's
+//!   webhook came first);
 //! - [`named_claim`]: a claim of one named task (`/owp claim`);
 //! - [`claim_rules`]: the scheduling rules as SQL, shared by every claim statement;
 //! - [`sqlite_batch`]: SQLite's plain paths of a worker's claim, ack and status move, as
@@ -35,6 +37,7 @@
 
 pub(crate) mod claim_rules;
 mod expiry;
+mod later_report;
 mod named_claim;
 mod postgres_statement;
 mod sqlite_batch;
@@ -138,6 +141,32 @@ pub(super) fn worker_move(
             format!("a worker cannot move a task from {from} to {to}"),
         ));
     };
+    check_report(task, target, artifact.as_ref(), note.as_deref())?;
+    let blocked = target == TaskStatus::Blocked;
+    Ok(Move {
+        artifact,
+        reason: if blocked { note.clone() } else { None },
+        note,
+        ..Move::to(
+            target,
+            if blocked {
+                LeaseEnd::Blocked
+            } else {
+                LeaseEnd::PrOpened
+            },
+        )
+    })
+}
+
+/// Checks what a worker reports with a move to `target`: a `pr_opened` needs `artifact.pr_url`
+/// (of the task's own repository for a GitHub task) and, where the repository's contract says
+/// so, `artifact.disclosure`; the note and the artifact keep their bounds.
+pub(super) fn check_report(
+    task: &TaskRow,
+    target: TaskStatus,
+    artifact: Option<&Value>,
+    note: Option<&str>,
+) -> Result<(), StoreError> {
     if target == TaskStatus::PrOpened {
         let has_url = artifact
             .as_ref()
@@ -151,14 +180,10 @@ pub(super) fn worker_move(
             ));
         }
     }
-    limits::opt_free_text("note", note.as_deref(), limits::MAX_REASON_CHARS)?;
+    limits::opt_free_text("note", note, limits::MAX_REASON_CHARS)?;
     let disclosure = RepoContract::stored_disclosure_policy(task.contract.as_deref());
-    disclosure::check_report(
-        artifact.as_ref(),
-        disclosure,
-        target == TaskStatus::PrOpened,
-    )?;
-    if let Some(a) = &artifact {
+    disclosure::check_report(artifact, disclosure, target == TaskStatus::PrOpened)?;
+    if let Some(a) = artifact {
         limits::json("artifact", a, limits::MAX_ARTIFACT_BYTES)?;
         match a.get("pr_url") {
             None | Some(Value::Null) => {}
@@ -174,20 +199,7 @@ pub(super) fn worker_move(
             }
         }
     }
-    let blocked = target == TaskStatus::Blocked;
-    Ok(Move {
-        artifact,
-        reason: if blocked { note.clone() } else { None },
-        note,
-        ..Move::to(
-            target,
-            if blocked {
-                LeaseEnd::Blocked
-            } else {
-                LeaseEnd::PrOpened
-            },
-        )
-    })
+    Ok(())
 }
 
 /// The repository of a GitHub task (one keyed `owner/name#N`, as the App keys issues), whose pull
@@ -295,6 +307,14 @@ impl MovePlan {
 /// The points a task's lease counts against its holder.
 pub(super) fn task_lease_points(task: &TaskRow) -> i64 {
     task.lease_points.unwrap_or(task.estimate_points)
+}
+
+/// The task changed between the read a move was planned on and its conditional write.
+pub(super) fn concurrent_change() -> StoreError {
+    StoreError::conflict(
+        "concurrent_change",
+        "the task changed while this request was processed; retry",
+    )
 }
 
 /// A batch whose statements did not all apply as their predecessors promised: the transaction is

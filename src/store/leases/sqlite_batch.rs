@@ -19,7 +19,7 @@
 use serde_json::{Value, json};
 
 use super::claim_rules::{OFFER_ORDER, repo_rules, skill_rule, worker_fits};
-use super::{Move, MovePlan, inconsistent, task_lease_points};
+use super::{Move, MovePlan, concurrent_change, inconsistent, task_lease_points};
 use crate::domain::{Event, Lease};
 use crate::store::engine::columns::{Columns, Outcome};
 use crate::store::engine::sqlite_direct::Param;
@@ -468,10 +468,7 @@ impl WriteTx {
     ) -> Result<TaskRow, StoreError> {
         let n = out.len();
         if out.first().is_none_or(|moved| moved.affected == 0) {
-            return Err(StoreError::conflict(
-                "concurrent_change",
-                "the task changed while this request was processed; retry",
-            ));
+            return Err(concurrent_change());
         }
         if n < 4 {
             return Err(inconsistent("status move"));

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use sqlx::AssertSqlSafe;
 
-use super::{LeaseEnd, Move, MovePlan, task_lease_points, worker_move};
+use super::{LeaseEnd, Move, MovePlan, concurrent_change, task_lease_points, worker_move};
 use crate::domain::rules;
 use crate::domain::{Lease, TaskStatus};
 use crate::store::rows::{TaskRow, WorkerRow};
@@ -189,7 +189,8 @@ impl WriteTx {
         self.task(&task.id).await
     }
 
-    /// A status move requested by the worker holding the task.
+    /// A status move requested by the worker holding the task. A `pr_opened` report on a task in
+    /// `pr_opened` already is recorded by [`WriteTx::record_pr_report`].
     pub async fn worker_status(
         &mut self,
         worker_id: &str,
@@ -213,6 +214,12 @@ impl WriteTx {
             // Confirms the lease is alive (and expires it if its deadline passed).
             let lease_id = task.lease_id.clone().unwrap_or_default();
             self.held_lease(worker_id, &lease_id).await?;
+        }
+        if task.status == TaskStatus::PrOpened && to == TaskStatus::PrOpened {
+            // GitHub's webhook moved the task first: the report adds what it says.
+            return self
+                .record_pr_report(&task, worker_id, artifact.as_ref(), note)
+                .await;
         }
         let mv = worker_move(&task, to, artifact, note)?;
         if mv.to == TaskStatus::InProgress {
@@ -317,10 +324,7 @@ impl WriteTx {
         .await?
         .rows_affected();
         if changed == 0 {
-            return Err(StoreError::conflict(
-                "concurrent_change",
-                "the task changed while this request was processed; retry",
-            ));
+            return Err(concurrent_change());
         }
         self.event(
             NewEvent::new(plan.kind, actor)

@@ -46,6 +46,11 @@ pub enum Fault {
     MetaWithoutFeatures,
     /// `GET /v1/work/preview` names only the first rule that refuses each task.
     PreviewFirstReasonOnly,
+    /// Imported tasks lose their `paths`, and the import's answer shows them as sent: the
+    /// server hands out a task whose paths overlap a task in flight.
+    IgnorePaths,
+    /// A task read with `GET /v1/tasks/{id}` shows no `waiting_on_paths`.
+    HidePathWaits,
 }
 
 struct Inner {
@@ -140,6 +145,8 @@ async fn tamper(p: &Inner, req: Request) -> anyhow::Result<Response> {
         .map(|pq| pq.as_str().to_string())
         .unwrap_or_else(|| path.clone());
     let post = parts.method == axum::http::Method::POST;
+    // The `paths` of each imported task, as sent (for [`Fault::IgnorePaths`]).
+    let mut sent_paths: Vec<Value> = Vec::new();
     match fault {
         Fault::DropIdempotencyKey => {
             parts.headers.remove("idempotency-key");
@@ -156,6 +163,15 @@ async fn tamper(p: &Inner, req: Request) -> anyhow::Result<Response> {
             body = rewrite_tasks(&body, |t| {
                 t.remove("required_skills");
             });
+        }
+        Fault::IgnorePaths if post && path == "/v1/admin/tasks" => {
+            let seen = Mutex::new(Vec::new());
+            body = rewrite_tasks(&body, |t| {
+                seen.lock()
+                    .unwrap()
+                    .push(t.remove("paths").unwrap_or(Value::Null));
+            });
+            sent_paths = seen.into_inner().unwrap();
         }
         Fault::DropPriority if post && path == "/v1/admin/tasks" => {
             body = rewrite_tasks(&body, |t| {
@@ -250,6 +266,33 @@ async fn tamper(p: &Inner, req: Request) -> anyhow::Result<Response> {
                 if let Some(reasons) = refused["reasons"].as_array_mut() {
                     reasons.truncate(1);
                 }
+            }
+            parts.headers.remove("content-length");
+            return Ok(Response::from_parts(
+                parts,
+                Body::from(serde_json::to_vec(&doc)?),
+            ));
+        }
+        Fault::IgnorePaths if post && path == "/v1/admin/tasks" && parts.status.is_success() => {
+            let bytes = incoming.collect().await?.to_bytes();
+            let mut doc: Value = serde_json::from_slice(&bytes)?;
+            let tasks = doc["tasks"].as_array_mut().into_iter().flatten();
+            for (task, paths) in tasks.zip(sent_paths) {
+                if !paths.is_null() {
+                    task["paths"] = paths;
+                }
+            }
+            parts.headers.remove("content-length");
+            return Ok(Response::from_parts(
+                parts,
+                Body::from(serde_json::to_vec(&doc)?),
+            ));
+        }
+        Fault::HidePathWaits if !post && path.starts_with("/v1/tasks/") => {
+            let bytes = incoming.collect().await?.to_bytes();
+            let mut doc: Value = serde_json::from_slice(&bytes)?;
+            if doc["waiting_on_paths"].is_array() {
+                doc["waiting_on_paths"] = Value::Array(vec![]);
             }
             parts.headers.remove("content-length");
             return Ok(Response::from_parts(

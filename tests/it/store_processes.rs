@@ -1,0 +1,351 @@
+//! The storage layer shared by several processes, on every backend from the same code (SQLite
+//! always, PostgreSQL when `OWP_TEST_DATABASE_URL` names a server): event readers that never
+//! skip an event, scheduled jobs that run once, a store's connection pool, and what a store
+//! remembers of the workers it has seen.
+
+use crate::store_support::*;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use owp::domain::{TaskStatus, WorkerStatus};
+use owp::store::tasks::TaskInput;
+use owp::store::{Backend, NewEvent, Store, StoreError};
+
+/// Readers that continue after the last event id they saw never miss an event, even when
+/// transactions commit out of id order (PostgreSQL) or roll back after drawing an id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn event_readers_never_skip_an_event() {
+    on_each_backend(
+        "event_readers_never_skip_an_event",
+        fast_timing(),
+        |db| async move {
+            let label = db.label;
+            let s = db.store.clone();
+            let start = s.last_event_id().await.unwrap();
+            if s.backend() == Backend::Postgres {
+                use sqlx::Connection;
+                // A writer that has drawn an event id but not committed yet…
+                let mut slow = sqlx::postgres::PgConnection::connect(&db.url)
+                    .await
+                    .unwrap();
+                let mut slow_tx = slow.begin().await.unwrap();
+                let held: i64 = sqlx::query_scalar(
+                "INSERT INTO events (kind, at, actor) VALUES ('test.slow', 0, 'test') RETURNING id",
+            )
+            .fetch_one(&mut *slow_tx)
+            .await
+            .unwrap();
+                // …and one that drew an id and rolled back.
+                let mut gone = sqlx::postgres::PgConnection::connect(&db.url)
+                    .await
+                    .unwrap();
+                let mut gone_tx = gone.begin().await.unwrap();
+                let lost: i64 = sqlx::query_scalar(
+                "INSERT INTO events (kind, at, actor) VALUES ('test.gone', 0, 'test') RETURNING id",
+            )
+            .fetch_one(&mut *gone_tx)
+            .await
+            .unwrap();
+                gone_tx.rollback().await.unwrap();
+                // A later transaction commits first.
+                let mut tx = s.begin().await.unwrap();
+                tx.event(NewEvent::new("test.fast", "test"));
+                let fast = tx.commit().await.unwrap()[0].id;
+                assert!(held < lost && lost < fast);
+                assert!(
+                    s.last_event_id().await.unwrap() < held,
+                    "{label}: the horizon passed an id still being committed"
+                );
+                assert!(s.events_after(start, 100).await.unwrap().is_empty());
+                slow_tx.commit().await.unwrap();
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while s.last_event_id().await.unwrap() < fast {
+                    assert!(
+                        Instant::now() < deadline,
+                        "{label}: the horizon never passed the rollback"
+                    );
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                let ids: Vec<i64> = s
+                    .events_after(start, 100)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|e| e.id)
+                    .collect();
+                assert_eq!(ids, vec![held, fast], "{label}");
+            }
+
+            // Many concurrent writers on two stores; a reader following the log sees each exactly once.
+            let b = db.replica().await;
+            let from = s.last_event_id().await.unwrap();
+            let writers: Vec<_> = (0..8)
+                .map(|i| {
+                    let store = if i % 2 == 0 { s.clone() } else { b.clone() };
+                    tokio::spawn(async move {
+                        let mut ids = Vec::new();
+                        for _ in 0..25 {
+                            let mut tx = store.begin().await.unwrap();
+                            tx.event(NewEvent::new("test.burst", "test"));
+                            ids.push(tx.commit().await.unwrap()[0].id);
+                        }
+                        ids
+                    })
+                })
+                .collect();
+            let reader = {
+                let s = b.clone();
+                tokio::spawn(async move {
+                    let mut last = from;
+                    let mut seen = Vec::new();
+                    let deadline = Instant::now() + Duration::from_secs(20);
+                    while seen.len() < 200 && Instant::now() < deadline {
+                        for e in s.events_after(last, 50).await.unwrap() {
+                            assert!(e.id > last);
+                            last = e.id;
+                            seen.push(e.id);
+                        }
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    seen
+                })
+            };
+            let mut written = Vec::new();
+            for w in writers {
+                written.extend(w.await.unwrap());
+            }
+            let seen = reader.await.unwrap();
+            written.sort();
+            assert_eq!(
+                seen, written,
+                "{label}: the reader missed or repeated events"
+            );
+            b.close().await;
+            db.store.close().await;
+        },
+    )
+    .await;
+}
+
+/// A scheduled job's slot is taken by exactly one caller, across stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_slots_run_once() {
+    on_each_backend("job_slots_run_once", fast_timing(), |db| async move {
+        let b = db.replica().await;
+        let a = db.store.clone();
+        for slot in 1..=5 {
+            let (x, y) = tokio::join!(
+                a.claim_job_slot("reconcile", slot),
+                b.claim_job_slot("reconcile", slot)
+            );
+            let won = [x.unwrap(), y.unwrap()];
+            assert_eq!(
+                won.iter().filter(|w| **w).count(),
+                1,
+                "{}: slot {slot}",
+                db.label
+            );
+        }
+        assert!(
+            !a.claim_job_slot("reconcile", 3).await.unwrap(),
+            "an old slot is gone"
+        );
+        assert!(
+            a.claim_job_slot("other", 3).await.unwrap(),
+            "jobs are independent"
+        );
+        b.close().await;
+        db.store.close().await;
+    })
+    .await;
+}
+
+/// A PostgreSQL store keeps at most the connections it was opened with (`OWP_DATABASE_POOL`):
+/// replicas add theirs up on the database server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_store_keeps_the_pool_it_was_given() {
+    let Some(db) = TestDb::postgres(fast_timing()).await else {
+        return;
+    };
+    let small = Store::open_with(&db.url, fast_timing(), 3).await.unwrap();
+    assert_eq!(small.read_pool().options().get_max_connections(), 3);
+    // Work that wants more connections than that still completes, through the three.
+    repo(&small, "pool/one", 50, false).await;
+    let w = register(&small, worker_input("pooled", &[], 50, 50)).await;
+    let tasks: Vec<TaskInput> = (0..20).map(|i| task(&format!("p{i}"))).collect();
+    small
+        .import_tasks("pool/one", &tasks, "admin")
+        .await
+        .unwrap();
+    let claims = futures_util::future::join_all((0..20).map(|_| small.claim_for(&w))).await;
+    let leased = claims
+        .into_iter()
+        .filter(|c| c.as_ref().expect("claim").0.is_some())
+        .count();
+    assert_eq!(leased, 20);
+    assert!(small.read_pool().size() <= 3);
+    small.close().await;
+    db.store.close().await;
+}
+
+/// A worker's ack and status move mark it seen when its last contact is older than the
+/// granularity of presence (on PostgreSQL inside the operation's one statement), and a refused
+/// operation still answers as the general code does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_mark_their_worker_seen() {
+    on_each_backend(
+        "requests_mark_their_worker_seen",
+        fast_timing(),
+        |db| async move {
+            let label = db.label;
+            let s = db.store.clone();
+            repo(&s, "seen/one", 5, false).await;
+            s.import_tasks("seen/one", &[task("seen")], "admin")
+                .await
+                .unwrap();
+            let w = register(&s, worker_input("seen", &[], 5, 2)).await;
+            let (lease, _) = s.claim_for(&w).await.unwrap();
+            let lease = lease.expect("a lease");
+            let seen_at = |s: Store, id: String| async move {
+                s.worker(&id).await.unwrap().unwrap().last_seen_at.unwrap()
+            };
+            // The request is authenticated with the worker as it was read then.
+            let stale = s.worker(&w.id).await.unwrap().unwrap();
+            let gap = owp::store::rows::SEEN_GRANULARITY_MS as u64 + 50;
+            tokio::time::sleep(Duration::from_millis(gap)).await;
+            let before = seen_at(s.clone(), w.id.clone()).await;
+            let acked = s.ack_for(&stale, &lease.lease_id).await.unwrap();
+            assert_eq!(acked.status, TaskStatus::InProgress, "{label}");
+            let after_ack = seen_at(s.clone(), w.id.clone()).await;
+            assert!(after_ack > before, "{label}: the ack marked the worker seen");
+
+            let stale = s.worker(&w.id).await.unwrap().unwrap();
+            tokio::time::sleep(Duration::from_millis(gap)).await;
+            let missing_url = s
+                .status_for(
+                    &stale,
+                    owp::store::StatusRequest {
+                        task_id: lease.task.task_id.clone(),
+                        to: TaskStatus::PrOpened,
+                        artifact: None,
+                        note: None,
+                    },
+                )
+                .await;
+            assert!(
+                matches!(&missing_url, Err(StoreError::Invalid { code, .. }) if *code == "missing_pr_url"),
+                "{label}: {missing_url:?}"
+            );
+            let opened = s
+                .status_for(
+                    &stale,
+                    owp::store::StatusRequest {
+                        task_id: lease.task.task_id.clone(),
+                        to: TaskStatus::PrOpened,
+                        artifact: Some(json!({"pr_url": "https://example.invalid/pr/1"})),
+                        note: None,
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(opened.status, TaskStatus::PrOpened, "{label}");
+            assert!(
+                seen_at(s.clone(), w.id.clone()).await > after_ack,
+                "{label}: the status move marked the worker seen"
+            );
+            let fresh = s.worker(&w.id).await.unwrap().unwrap();
+            assert_eq!(fresh.active_tasks, 0, "{label}: the lease ended");
+            assert_eq!(fresh.active_points, 0, "{label}");
+            db.store.close().await;
+        },
+    )
+    .await;
+}
+
+/// A worker found by its token is remembered for the next requests: with the contacts this
+/// process commits, without any change committed through it since, and for a short time only
+/// when the change came from another process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authenticated_workers_are_remembered_only_while_nothing_changed() {
+    on_each_backend(
+        "authenticated_workers_are_remembered_only_while_nothing_changed",
+        fast_timing(),
+        |db| async move {
+            let label = db.label;
+            let s = db.store.clone();
+            repo(&s, "auth/one", 5, false).await;
+            s.import_tasks("auth/one", &[task("auth")], "admin")
+                .await
+                .unwrap();
+            let (w, token) = s
+                .register_worker(&worker_input("auth", &[], 5, 2))
+                .await
+                .unwrap();
+            let by_token = |t: String| {
+                let s = s.clone();
+                async move { s.worker_by_token(&t).await.unwrap() }
+            };
+            let read = by_token(token.clone()).await.expect("the token works");
+            assert_eq!(read.id, w.id, "{label}");
+
+            // A claim marks the worker seen: the remembered row carries that contact.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let (_, seen_at) = s.claim_for(&read).await.unwrap();
+            assert!(seen_at > read.last_seen_at.unwrap(), "{label}");
+            let again = by_token(token.clone()).await.unwrap();
+            assert_eq!(again.last_seen_at, Some(seen_at), "{label}");
+
+            // A pause through this store is seen by the very next request.
+            update_worker(&s, &w.id, None, Some(WorkerStatus::Paused)).await;
+            assert!(by_token(token.clone()).await.unwrap().paused, "{label}");
+
+            // A new token through this store: the old one stops working at once.
+            let rotate = |s: Store| {
+                let id = w.id.clone();
+                async move {
+                    s.write(|mut tx| {
+                        let id = id.clone();
+                        async move {
+                            let r = tx.rotate_token(&id).await;
+                            (tx, r)
+                        }
+                    })
+                    .await
+                    .unwrap()
+                }
+            };
+            let second = rotate(s.clone()).await;
+            assert!(by_token(token.clone()).await.is_none(), "{label}");
+            assert_eq!(by_token(second.clone()).await.unwrap().id, w.id, "{label}");
+
+            // A new token through another process: the old one stops working here within the
+            // time a row is remembered.
+            let other = db.replica().await;
+            let third = rotate(other.clone()).await;
+            tokio::time::sleep(owp::store::known_workers::MAX_AGE + Duration::from_millis(50))
+                .await;
+            assert!(by_token(second).await.is_none(), "{label}");
+            assert_eq!(by_token(third.clone()).await.unwrap().id, w.id, "{label}");
+
+            // A worker that asks to pause is paused, even when another process resumed it after
+            // this one last read its row.
+            update_worker(&other, &w.id, None, Some(WorkerStatus::Idle)).await;
+            let row = by_token(third).await.unwrap();
+            s.write(|mut tx| {
+                let row = &row;
+                async move {
+                    let r = tx.heartbeat(row, true, Some(WorkerStatus::Paused)).await;
+                    (tx, r)
+                }
+            })
+            .await
+            .unwrap();
+            assert!(s.worker(&w.id).await.unwrap().unwrap().paused, "{label}");
+            other.close().await;
+            db.store.close().await;
+        },
+    )
+    .await;
+}
