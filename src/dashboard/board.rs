@@ -104,7 +104,7 @@ pub async fn state(
                 b.repos.iter().map(|r| r.name.to_lowercase()).collect();
             for e in &mut b.events {
                 if e.kind == "task.waiting" {
-                    for field in ["blocked_by", "waiting_on"] {
+                    for field in ["blocked_by", "waiting_on", "waiting_on_paths"] {
                         if let Some(keys) = e
                             .data
                             .get(field)
@@ -136,6 +136,7 @@ pub async fn state(
                         let mut task = t.to_api();
                         task.blocked_by = hide_private(&task.blocked_by, &public);
                         task.waiting_on = hide_private(&task.waiting_on, &public);
+                        task.waiting_on_paths = hide_private(&task.waiting_on_paths, &public);
                         task
                     })
                     .collect(),

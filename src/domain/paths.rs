@@ -148,43 +148,41 @@ pub fn from_issue_body(body: &str) -> Option<Result<Vec<String>, OutOfBounds>> {
 /// [`MAX_PR_PATHS`], the deepest ones folded into their directories (`src/a/x.rs`, `src/a/y.rs` →
 /// `src/a/**`) until at most that many remain. Files that do not [`normalize`] are left out.
 pub fn from_changed_files(files: &[String]) -> Vec<String> {
-    let mut paths: Vec<String> = Vec::new();
-    for f in files {
-        if let Ok(p) = normalize("file", f)
-            && !paths.contains(&p)
-        {
-            paths.push(p);
-        }
-    }
+    let mut paths = distinct(files.iter().filter_map(|f| normalize("file", f).ok()));
+    let depth = |p: &str| {
+        let b = base(p);
+        b.matches('/').count() + usize::from(!b.is_empty())
+    };
     while paths.len() > MAX_PR_PATHS {
-        let deepest = paths
-            .iter()
-            .map(|p| base(p).matches('/').count() + usize::from(!base(p).is_empty()))
-            .max()
-            .unwrap_or(0);
-        let mut folded: Vec<String> = Vec::new();
-        for p in &paths {
-            let b = base(p);
-            let depth = b.matches('/').count() + usize::from(!b.is_empty());
-            let q = if depth == deepest {
-                match b.rsplit_once('/') {
-                    Some((parent, _)) => format!("{parent}/**"),
-                    None => "**".to_string(),
-                }
-            } else {
-                p.clone()
-            };
-            if !folded.contains(&q) {
-                folded.push(q);
+        let deepest = paths.iter().map(|p| depth(p)).max().unwrap_or(0);
+        let folded = distinct(paths.iter().map(|p| {
+            if depth(p) < deepest {
+                return p.clone();
             }
-        }
-        if folded.len() == paths.len() {
+            match base(p).rsplit_once('/') {
+                Some((parent, _)) => format!("{parent}/**"),
+                None => "**".to_string(),
+            }
+        }));
+        // Files in as many directories as there are files fold into those directories first
+        // (same count, other patterns), then into their parents.
+        if folded == paths {
             break;
         }
         paths = folded;
     }
     paths
 }
+
+/// The items of `items` in their order, each once (a set keeps it linear in a pull request's
+/// thousands of files).
+fn distinct(items: impl Iterator<Item = String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    items.filter(|p| seen.insert(p.clone())).collect()
+}
+
+/// How [`shown`] words a pattern whose base is empty (`**`, `*.md`).
+pub const WHOLE_REPOSITORY: &str = "the whole repository";
 
 /// The directory a person reads for a pattern, for messages: its base with a trailing `/` when
 /// the pattern is a glob (`src/auth/**` → `src/auth/`), the pattern itself otherwise.
@@ -193,7 +191,7 @@ pub fn shown(pattern: &str) -> String {
     if b == pattern {
         pattern.to_string()
     } else if b.is_empty() {
-        "the whole repository".to_string()
+        WHOLE_REPOSITORY.to_string()
     } else {
         format!("{b}/")
     }
@@ -298,6 +296,25 @@ mod tests {
         }
         let few = from_changed_files(&["a/b.rs".into(), "a/b.rs".into()]);
         assert_eq!(few, vec!["a/b.rs"]);
+    }
+
+    #[test]
+    fn files_each_in_a_directory_of_its_own_fold_past_those_directories() {
+        // As many directories as files: folding into them keeps the count, so their parents
+        // come next; the lock stays bounded and still holds every file.
+        let files: Vec<String> = (0..3_000).map(|i| format!("pkg/d{i}/x.rs")).collect();
+        assert_eq!(from_changed_files(&files), vec!["pkg/**"]);
+        let flat: Vec<String> = (0..150).map(|i| format!("d{i}/x.rs")).collect();
+        assert_eq!(from_changed_files(&flat), vec!["**"]);
+        let mixed: Vec<String> = (0..120)
+            .map(|i| format!("a/d{i}/x.rs"))
+            .chain((0..5).map(|i| format!("b/f{i}.rs")))
+            .collect();
+        let paths = from_changed_files(&mixed);
+        assert!(paths.len() <= MAX_PR_PATHS, "{paths:?}");
+        for f in &mixed {
+            assert!(paths.iter().any(|p| overlap(p, f)), "{f} is held");
+        }
     }
 
     #[test]

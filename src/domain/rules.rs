@@ -234,8 +234,8 @@ impl std::fmt::Display for Refusal {
     }
 }
 
-/// `owner/name#12 is changing src/auth/ and #14 is changing docs/x.md`: who holds which path,
-/// a holder named once with each of its patterns (at most three per holder).
+/// `owner/name#12 is changing src/auth/; #14 is changing docs/x.md`: who holds which path, a
+/// holder named once with each of its patterns (at most three per holder).
 pub fn paths_held_list(by: &[(String, String)]) -> String {
     paths_held_words(by, str::to_string, str::to_string)
 }
@@ -271,7 +271,7 @@ pub fn paths_held_words(
             format!("{} is changing {list}", key(holder))
         })
         .collect();
-    and_list(&parts)
+    parts.join("; ")
 }
 
 /// `a`, `a and b`, `a, b and c`.

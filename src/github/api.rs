@@ -650,6 +650,39 @@ pub async fn pull(client: &Octocrab, repo: &str, number: i64) -> Result<PullRequ
     Ok(answer.json::<WirePull>()?.into())
 }
 
+/// Pages of a pull request's changed files GitHub serves at most (3,000 files, 100 a page).
+pub const PULL_FILES_PAGES: usize = 30;
+
+/// The files a pull request changes (`GET /repos/{o}/{r}/pulls/{n}/files`, 100 a page, up to
+/// GitHub's own cap of 3,000 files), each as its path and, for a renamed file, its former path
+/// too: both are paths the pull request changes. Names are a stranger's text; callers normalise
+/// them (`domain::paths`).
+pub async fn pull_files(
+    client: &Octocrab,
+    repo: &str,
+    number: i64,
+) -> Result<Vec<String>, CallError> {
+    #[derive(Deserialize)]
+    struct WireFile {
+        filename: String,
+        #[serde(default)]
+        previous_filename: Option<String>,
+    }
+    let listed: Listing<WireFile> = list_pages(
+        client,
+        None,
+        &format!("/repos/{repo}/pulls/{number}/files?per_page=100"),
+        PULL_FILES_PAGES,
+        "pull_request_files",
+    )
+    .await?;
+    Ok(listed
+        .items
+        .into_iter()
+        .flat_map(|f| std::iter::once(f.filename).chain(f.previous_filename))
+        .collect())
+}
+
 /// A person's access to a repository.
 pub async fn permission(
     client: &Octocrab,

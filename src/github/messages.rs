@@ -193,10 +193,12 @@ impl Holder {
     }
 }
 
-/// Someone else's word for a code span: no backticks, one line, at most [`MAX_ECHO_CHARS`].
+/// Someone else's word for a code span: no backticks, one line, at most [`MAX_ECHO_CHARS`], and
+/// no HTML comment opening (which could pass for one of the App's markers).
 fn neutralize_code(name: &str) -> String {
     let one_line = name
         .replace('`', "'")
+        .replace("<!--", "<!- -")
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
@@ -263,6 +265,9 @@ pub struct StatusView {
     pub help_url: String,
     /// The issues it waits for while `ready`, as written on this issue (`#12`, `owner/other#3`).
     pub waiting_on: Vec<String>,
+    /// While `ready`: work in flight on an overlapping path (rule 10), as (issue as written on
+    /// this issue, the pattern it holds).
+    pub path_holds: Vec<(String, String)>,
     /// Which tool made the pull request, as its worker disclosed it ("claude (opus)").
     pub made_with: Option<String>,
     /// The repository's contract requires a disclosure, and the open pull request has none.
@@ -358,13 +363,25 @@ fn status_line(view: &StatusView) -> String {
         .unwrap_or_default();
     match view.status {
         TaskStatus::Ready if !view.waiting_on.is_empty() => format!(
-            "**Waiting on {}** — it can be claimed once {} closed.",
+            "**Waiting on {}** — it can be claimed once {} closed.{}",
             waiting_list(&view.waiting_on),
             if view.waiting_on.len() == 1 {
                 "it is"
             } else {
                 "they are"
+            },
+            if view.path_holds.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " It also changes the same files as work in flight: {}.",
+                    paths_waiting(&view.path_holds)
+                )
             }
+        ),
+        TaskStatus::Ready if !view.path_holds.is_empty() => format!(
+            "**Waiting:** {} — it can be claimed once that work is merged, closed or given back.",
+            paths_waiting(&view.path_holds)
         ),
         TaskStatus::Ready => "**Ready** — comment `/owp claim` to take this issue.".to_string(),
         TaskStatus::Leased => format!(
@@ -560,12 +577,19 @@ pub fn issue_ref(repo: &str, key: &str) -> String {
 }
 
 /// Who holds the paths a task waits for (rule 10), for a comment: `#12 is changing `src/auth/``.
-/// Keys that are issue references stay links; everything else is quoted as code.
+/// Keys that are issue references stay links; everything else is quoted as code, except the
+/// App's own words for a pattern that covers the whole repository.
 pub fn paths_waiting(by: &[(String, String)]) -> String {
     crate::domain::rules::paths_held_words(
         by,
         |key| waiting_list(&[key.to_string()]),
-        |path| format!("`{}`", neutralize_code(path)),
+        |path| {
+            if path == crate::domain::paths::WHOLE_REPOSITORY {
+                path.to_string()
+            } else {
+                format!("`{}`", neutralize_code(path))
+            }
+        },
     )
 }
 

@@ -445,8 +445,14 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
         .iter()
         .map(|k| messages::issue_ref(&task.repo, k))
         .collect();
+    let path_holds = task
+        .path_holds
+        .iter()
+        .map(|(key, pattern)| (messages::issue_ref(&task.repo, key), pattern.clone()))
+        .collect();
     Ok(Some(StatusView {
         waiting_on,
+        path_holds,
         task_id: task.id.clone(),
         status: task.status,
         holder,

@@ -267,6 +267,8 @@ async fn repo_in_span(
         );
     }
     let mut tx = github.store.begin().await?;
+    // What it corrects may free or take path locks: the tasks waiting on them are told.
+    let paths = tx.watch_paths(repo).await?;
     for (issue, blockers) in snapshot.ready_issues.iter().zip(&blockers) {
         if let Some(task) =
             sync::sync_issue(&mut tx, installation, repo, issue, &settings, ACTOR).await?
@@ -303,8 +305,9 @@ async fn repo_in_span(
     }
     for pr in snapshot.open_pulls.iter().chain(&snapshot.closed_pulls) {
         let maintainer = maintainer_pulls.contains(&pr.number);
-        sync::sync_pull(&mut tx, repo, pr, false, maintainer, ACTOR).await?;
+        sync::sync_pull(&mut tx, repo, pr, false, maintainer, None, ACTOR).await?;
     }
+    tx.paths_watched(paths, ACTOR).await?;
     if let Some((before, after)) = tx.gh_recount_repo(repo).await? {
         tracing::warn!(
             ?before,

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::domain::labels;
 use crate::domain::limits::{self, Controls};
+use crate::domain::paths::PathSource;
 use crate::domain::{TaskStatus, Visibility};
 use crate::github::api;
 use crate::github::closing_refs;
@@ -431,12 +432,17 @@ pub(crate) fn web_host(url: &str) -> &str {
 /// holder or (not as a draft) a maintainer (`author_is_maintainer`); a draft acts only as the
 /// holder's. Any other linked pull request is recorded (not acting) and shown to maintainers,
 /// but ends no claim and takes no review slot. A merge (a maintainer's decision) always acts.
+///
+/// `pr_paths` are the patterns of the files it changes, when they were just read (it was opened
+/// or pushed): a task it acts on while open holds them (rule 10); a task no open pull request
+/// acts on any more holds none.
 pub async fn sync_pull(
     tx: &mut WriteTx,
     repo: &str,
     pr: &PullRequest,
     unlink_missing: bool,
     author_is_maintainer: bool,
+    pr_paths: Option<&[String]>,
     actor: &str,
 ) -> Result<(), StoreError> {
     let number = to_i64(pr.number);
@@ -487,6 +493,8 @@ pub async fn sync_pull(
             acting,
         };
         tx.gh_upsert_linked_pr(&link).await?;
+        let holds_files = acting && state == PrState::Open;
+        follow_pr_paths(tx, &task, holds_files, pr_paths, actor).await?;
         if !acting {
             let newly = before.is_none_or(|l| l.acting || l.state != PrState::Open);
             if state == PrState::Open && newly {
@@ -528,6 +536,7 @@ pub async fn sync_pull(
             };
             tx.gh_upsert_linked_pr(&unlinked).await?;
             let task = tx.lock_task(&link.task_id).await?;
+            follow_pr_paths(tx, &task, false, None, actor).await?;
             if link.acting
                 && task.status == TaskStatus::PrOpened
                 && tx.gh_open_links_of_task(&task.id).await?.is_empty()
@@ -539,6 +548,29 @@ pub async fn sync_pull(
                 tx.apply_move(&task, &mv, actor).await?;
             }
         }
+    }
+    Ok(())
+}
+
+/// The files of its pull request a task holds (rule 10): those just read (`pr_paths`) while an
+/// open pull request acts on it (`holds`); none once no open pull request acts on it.
+async fn follow_pr_paths(
+    tx: &mut WriteTx,
+    task: &TaskRow,
+    holds: bool,
+    pr_paths: Option<&[String]>,
+    actor: &str,
+) -> Result<(), StoreError> {
+    if holds {
+        if let Some(paths) = pr_paths {
+            tx.set_task_paths(task, PathSource::PullRequest, paths, actor)
+                .await?;
+        }
+        return Ok(());
+    }
+    if tx.gh_open_links_of_task(&task.id).await?.is_empty() {
+        tx.set_task_paths(task, PathSource::PullRequest, &[], actor)
+            .await?;
     }
     Ok(())
 }

@@ -11,6 +11,17 @@ use crate::domain::paths::{self, PathSource};
 /// Rows of one insert statement (6 parameters each, well under either backend's limit).
 const ROWS_PER_INSERT: usize = 100;
 
+/// The ready tasks of a repository that wait on paths, each with the keys of the tasks that
+/// hold them ([`WriteTx::repo_waiting_on_paths`]).
+pub type WaitingOnPaths = Vec<(String, Vec<String>)>;
+
+/// Who waited on whose paths in a repository when [`WriteTx::watch_paths`] began.
+#[must_use = "end the watch with `WriteTx::paths_watched` after the changes"]
+pub struct PathsWatch {
+    /// The repository (id, name) and its waiting tasks then; `None` for an unknown repository.
+    repo: Option<(i64, String, WaitingOnPaths)>,
+}
+
 impl WriteTx {
     /// Replaces the patterns `task` holds from `source` with `patterns` (already checked and
     /// normalised, see `domain::paths`); the rows are held at once if the task is in flight.
@@ -103,12 +114,64 @@ impl WriteTx {
         Ok(true)
     }
 
+    /// Whether a task of the repository holds a path now (one probe of the index of held rows):
+    /// while none does, no task of it waits on paths.
+    pub async fn repo_holds_paths(&mut self, repo_id: i64) -> Result<bool, StoreError> {
+        let held: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM task_paths WHERE repo_id = $1 AND held = 1 LIMIT 1")
+                .bind(repo_id)
+                .fetch_optional(self.conn())
+                .await?;
+        Ok(held.is_some())
+    }
+
+    /// Starts watching who waits on whose paths in `repo` (by name), before changes that may move
+    /// path locks: [`WriteTx::paths_watched`] after them records `task.waiting` on each ready task
+    /// whose holders changed, so its status comment is refreshed in the same transaction. Costs
+    /// one probe while no task of the repository holds a path, and nothing for an unknown one.
+    pub async fn watch_paths(&mut self, repo: &str) -> Result<PathsWatch, StoreError> {
+        let Some(repo_id) = self.repo_id(repo).await? else {
+            return Ok(PathsWatch { repo: None });
+        };
+        let before = if self.repo_holds_paths(repo_id).await? {
+            self.repo_waiting_on_paths(repo_id).await?
+        } else {
+            Vec::new()
+        };
+        Ok(PathsWatch {
+            repo: Some((repo_id, repo.to_string(), before)),
+        })
+    }
+
+    /// Ends a [`WriteTx::watch_paths`]: tells the tasks whose path holders changed since.
+    pub async fn paths_watched(
+        &mut self,
+        watch: PathsWatch,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let Some((repo_id, repo, before)) = watch.repo else {
+            return Ok(());
+        };
+        if before.is_empty() && !self.repo_holds_paths(repo_id).await? {
+            return Ok(());
+        }
+        self.paths_waiting_changed(repo_id, &repo, before, actor)
+            .await
+    }
+
+    async fn repo_id(&mut self, repo: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
+            .bind(repo)
+            .fetch_optional(self.conn())
+            .await?)
+    }
+
     /// The ready tasks of a repository that wait on another's paths, with what they wait on (as
     /// `TaskRow::waiting_on_paths` reads it), before a change of the repository's locks.
     pub async fn repo_waiting_on_paths(
         &mut self,
         repo_id: i64,
-    ) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+    ) -> Result<WaitingOnPaths, StoreError> {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT DISTINCT t.id, COALESCE(ht.key, ht.id) FROM tasks t \
              JOIN task_paths m ON m.task_seq = t.seq \
@@ -120,7 +183,7 @@ impl WriteTx {
         .bind(repo_id)
         .fetch_all(self.conn())
         .await?;
-        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        let mut out: WaitingOnPaths = Vec::new();
         for (task, holder) in rows {
             match out.last_mut() {
                 Some((t, holders)) if *t == task => holders.push(holder),
@@ -136,7 +199,7 @@ impl WriteTx {
         &mut self,
         repo_id: i64,
         repo: &str,
-        before: Vec<(String, Vec<String>)>,
+        before: WaitingOnPaths,
         actor: &str,
     ) -> Result<(), StoreError> {
         let after = self.repo_waiting_on_paths(repo_id).await?;

@@ -341,7 +341,28 @@ async fn post(http: &reqwest::Client, url: String, auth: Option<&str>, body: Val
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
-/// Everything the page holds: its markup and its visible text.
+/// A service (its database in `dir`, its settings changed by `configure`) with the repository
+/// `acme/web` and its review budget; its address and a client.
+async fn web_pool(
+    dir: &Path,
+    max_open_prs: i64,
+    configure: impl FnOnce(&mut owp::config::ServeConfig),
+) -> (owp::server::Running, String, reqwest::Client) {
+    let mut config = owp::config::ServeConfig::for_tests(&dir.join("owp.db"), TOKEN);
+    configure(&mut config);
+    let server = owp::server::start(config, false).await.unwrap();
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::new();
+    post(
+        &http,
+        format!("{base}/v1/admin/repos"),
+        Some(TOKEN),
+        json!({"repo": "acme/web", "max_open_prs": max_open_prs}),
+    )
+    .await;
+    (server, base, http)
+}
+
 /// The web sign-in as a person makes it: the dashboard's "Sign in with GitHub", GitHub's page (the
 /// fake's, with Mona signed in there), back to the dashboard, which shows only her repository;
 /// her budget change goes through with the page's CSRF token; sign-out ends the session.
@@ -415,6 +436,7 @@ async fn a_maintainer_signs_in_with_github_in_the_browser_and_sees_only_their_re
     assert_eq!(status, json!(401));
 }
 
+/// Everything the page holds: its markup and its visible text.
 async fn page_text(page: &mut Page) -> String {
     page.eval("document.documentElement.outerHTML + document.body.innerText")
         .await
@@ -435,19 +457,8 @@ async fn dashboard_signs_in_follows_the_pool_live_and_sees_a_worker_go_offline()
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut config = owp::config::ServeConfig::for_tests(&dir.path().join("owp.db"), TOKEN);
-    config.heartbeat_ttl_seconds = 2;
-    let server = owp::server::start(config, false).await.unwrap();
-    let base = format!("http://{}", server.addr);
-    let http = reqwest::Client::new();
+    let (server, base, http) = web_pool(dir.path(), 2, |c| c.heartbeat_ttl_seconds = 2).await;
 
-    post(
-        &http,
-        format!("{base}/v1/admin/repos"),
-        Some(TOKEN),
-        json!({"repo": "acme/web", "max_open_prs": 2}),
-    )
-    .await;
     post(
         &http,
         format!("{base}/v1/admin/tasks"),
@@ -670,6 +681,53 @@ async fn a_visitor_reads_the_public_board_live_and_never_a_private_repository() 
         Duration::from_secs(10),
     )
     .await;
+    server.stop().await;
+}
+
+/// A ready task whose paths overlap those of a task in flight (rule 10) says on its row whose
+/// work it waits for, as a task waiting on its blockers does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_waiting_on_paths_says_whose_work_on_its_row() {
+    let Some(browser) = Browser::launch("paths_waiting").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (server, base, http) = web_pool(dir.path(), 3, |_| {}).await;
+    post(
+        &http,
+        format!("{base}/v1/admin/tasks"),
+        Some(TOKEN),
+        json!({"repo": "acme/web", "tasks": [
+            {"key": "WEB-1", "title": "Rework the sign-in", "paths": ["src/auth/**"]},
+            {"key": "WEB-2", "title": "Fix the login redirect", "paths": ["src/auth/login.rs"]},
+        ]}),
+    )
+    .await;
+    let reg = post(
+        &http,
+        format!("{base}/v1/workers/register"),
+        None,
+        json!({"name": "ada", "skills": [], "capacity_points": 6, "max_concurrent_tasks": 3}),
+    )
+    .await;
+    let worker = format!("Bearer {}", reg["token"].as_str().unwrap());
+    let lease = post(&http, format!("{base}/v1/work"), Some(&worker), json!({})).await;
+    assert_eq!(lease["lease"]["task"]["key"], "WEB-1");
+
+    let mut page = browser.new_page().await;
+    page.sign_in(&base, TOKEN).await;
+    let reason = page
+        .wait_for(
+            "the waiting task's reason",
+            "[...document.querySelectorAll('#tasks tr')].find((r) => r.textContent.includes('WEB-2'))\
+               ?.querySelector('.task-waiting')?.textContent",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(
+        reason,
+        "Waiting on the files WEB-1 is changing: offered once that work is done."
+    );
     server.stop().await;
 }
 

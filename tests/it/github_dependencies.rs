@@ -36,18 +36,8 @@ fn statuses(story: &Story, issues: &[u64]) -> String {
     issues
         .iter()
         .map(|n| {
-            let line = story
-                .fake
-                .bot_comments(REPO, *n)
-                .into_iter()
-                .find(|c| c.body.contains("owp:status"))
-                .and_then(|c| {
-                    c.body
-                        .lines()
-                        .find(|l| l.starts_with("**") && !l.starts_with("**OWP Pool**"))
-                        .map(|l| l.split(" — ").next().unwrap_or(l).replace("**", ""))
-                })
-                .unwrap_or_default();
+            let line = story.status_line(*n);
+            let line = line.split(" — ").next().unwrap_or(&line).replace("**", "");
             format!("#{n} {line}")
         })
         .collect::<Vec<_>>()

@@ -374,6 +374,89 @@ async fn open_pull_requests_are_listed() {
 }
 
 #[tokio::test]
+async fn pull_request_files_are_paged_and_capped_like_github() {
+    let (fake, app) = setup().await;
+    let issue = fake.create_issue(REPO, "alice", "Not a pull request", "", &[]);
+    let pr = fake.open_pr(REPO, "bob", "Big change", "Fixes #1");
+    let names: Vec<String> = (0..3_100).map(|i| format!("src/f{i:04}.rs")).collect();
+    let mut files: Vec<&str> = names.iter().map(String::as_str).collect();
+    files[1] = "src/old.rs -> src/new.rs";
+    fake.set_pr_files(REPO, pr, &files);
+    let token = app.installation_token(INSTALLATION).await.unwrap();
+    let http = github_support::github_http();
+    let get = |query: String, token: Option<String>| {
+        let mut req = http.get(format!("{}/repos/{REPO}/pulls/{query}", fake.url()));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let link = res
+                .headers()
+                .get("link")
+                .map(|v| v.to_str().unwrap().to_string());
+            (status, link, res.json::<Value>().await.unwrap())
+        }
+    };
+    // 30 a page by default, with GitHub's links (by repository id) to the next and last page.
+    let (status, link, body) = get(format!("{pr}/files"), Some(token.clone())).await;
+    assert_eq!(status, 200);
+    assert_eq!(body.as_array().unwrap().len(), 30);
+    assert_eq!(body[0]["filename"], "src/f0000.rs");
+    assert_eq!(body[1]["filename"], "src/new.rs");
+    assert_eq!(body[1]["status"], "renamed");
+    assert_eq!(body[1]["previous_filename"], "src/old.rs");
+    let link = link.unwrap();
+    let id = fake.repo_id(REPO);
+    assert!(
+        link.contains(&format!(
+            "/repositories/{id}/pulls/{pr}/files?page=2>; rel=\"next\""
+        )),
+        "{link}"
+    );
+    assert!(link.contains("page=100>; rel=\"last\""), "{link}");
+    // At most 100 a page, and 3,000 files in all: the 30th page of 100 is the last.
+    let (_, link, body) = get(format!("{pr}/files?per_page=500"), Some(token.clone())).await;
+    assert_eq!(body.as_array().unwrap().len(), 100);
+    assert!(link.unwrap().contains("page=30>; rel=\"last\""));
+    let (_, link, body) = get(
+        format!("{pr}/files?per_page=100&page=30"),
+        Some(token.clone()),
+    )
+    .await;
+    assert_eq!(body.as_array().unwrap().len(), 100);
+    assert_eq!(body[99]["filename"], "src/f2999.rs");
+    assert!(!link.unwrap().contains("rel=\"next\""));
+    let (_, _, body) = get(
+        format!("{pr}/files?per_page=100&page=31"),
+        Some(token.clone()),
+    )
+    .await;
+    assert_eq!(body, json!([]));
+    // An issue, or a number that is nothing, is not a pull request; credentials are required.
+    assert_eq!(
+        get(format!("{issue}/files"), Some(token.clone())).await.0,
+        404
+    );
+    assert_eq!(get("999/files".into(), Some(token.clone())).await.0, 404);
+    assert_eq!(get(format!("{pr}/files"), None).await.0, 401);
+
+    // The App reads every page GitHub gives, renamed files under both names.
+    let client = app.installation(INSTALLATION).await.unwrap();
+    let read = owp::github::api::pull_files(&client, REPO, pr as i64)
+        .await
+        .unwrap();
+    assert_eq!(read.len(), 3_001);
+    assert_eq!(read[1..3], ["src/new.rs", "src/old.rs"]);
+    assert_eq!(read.last().unwrap(), "src/f2999.rs");
+    assert_eq!(
+        fake.count_calls("GET", &format!("/pulls/{pr}/files")),
+        5 + 30
+    );
+}
+
+#[tokio::test]
 async fn collaborator_permissions() {
     let (fake, app) = setup().await;
     fake.set_permission(REPO, "maya", "maintain");

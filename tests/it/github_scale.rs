@@ -269,7 +269,19 @@ async fn a_task_lifecycle_costs_a_known_number_of_requests() {
     step(&story, "issue_comment `/owp claim`", (2, 2));
     story.expect_status(n, &["alice"]);
     let pr = story.open_pr("alice", &format!("Fixes #{n}")).await;
-    step(&story, "pull_request.opened", (2, 1));
+    step(
+        &story,
+        "pull_request.opened: its changed files, the status comment edited",
+        (3, 1),
+    );
+    story.fake.set_pr_files(REPO, pr, &["src/parser.rs"]);
+    let push = story.pr_payload("pull_request.synchronize", pr, "alice");
+    story.send("pull_request", &push).await;
+    step(
+        &story,
+        "pull_request.synchronize: its changed files read again",
+        (1, 0),
+    );
     story.merge_pr(pr).await;
     step(&story, "pull_request.closed (merged)", (1, 1));
     story.expect_status(n, &["**Done**"]);

@@ -15,9 +15,19 @@ export interface WorkerRow {
   loadText: string;
 }
 
+/** A ready task held back: by its blockers (`waiting_on`) or by work in flight on its files. */
+export interface WaitingRow {
+  key: string;
+  text: string;
+}
+
 export interface RepoRow {
   repo: string;
   counts: { status: TaskStatus; count: number }[];
+  /** the ready tasks that wait, at most [`MAX_WAITING_ROWS`] */
+  waiting: WaitingRow[];
+  /** how many more wait than are listed */
+  moreWaiting: number;
   total: number;
   budget: { used: number; max: number; openPrs: number; activeLeases: number; ratio: number; throttled: boolean };
 }
@@ -127,16 +137,36 @@ function hhmmss(iso: string): string {
   return t.toISOString().slice(11, 19);
 }
 
+/** Waiting tasks listed per repository; the rest are counted. */
+export const MAX_WAITING_ROWS = 5;
+
+/** Why a ready task is not offered, in words, or null when nothing holds it. */
+export function waitingText(t: Pick<Task, "status" | "waiting_on" | "waiting_on_paths">): string | null {
+  if (t.status !== "ready") return null;
+  const parts: string[] = [];
+  const on = t.waiting_on ?? [];
+  const files = t.waiting_on_paths ?? [];
+  if (on.length) parts.push(`waiting on ${on.join(", ")}`);
+  if (files.length) parts.push(`waiting on the files ${files.join(", ")} ${files.length === 1 ? "is" : "are"} changing`);
+  return parts.length ? parts.join("; ") : null;
+}
+
 export function repoRow(policy: RepoPolicy, tasks: Task[]): RepoRow {
   const mine = tasks.filter((t) => t.repo === policy.repo);
   const counts = TASK_STATUSES.map((status) => ({ status, count: mine.filter((t) => t.status === status).length })).filter(
     (c) => c.count > 0,
   );
+  const waiting = mine.flatMap((t) => {
+    const text = waitingText(t);
+    return text ? [{ key: t.key ?? t.task_id, text }] : [];
+  });
   const used = policy.open_prs + policy.active_leases;
   const max = policy.max_open_prs;
   return {
     repo: policy.repo,
     counts,
+    waiting: waiting.slice(0, MAX_WAITING_ROWS),
+    moreWaiting: Math.max(0, waiting.length - MAX_WAITING_ROWS),
     total: mine.length,
     budget: {
       used,
@@ -260,6 +290,9 @@ export function taskNote(task: Task, lease: Lease | null): string {
   lines.push(`- Estimate: ${task.estimate_points} point${task.estimate_points === 1 ? "" : "s"} · priority ${task.priority}`);
   if (task.required_skills.length) lines.push(`- Skills: ${task.required_skills.join(", ")}`);
   if (task.area) lines.push(`- Area: ${task.area}`);
+  if (task.paths?.length) lines.push(`- Paths: ${task.paths.map((p) => `\`${p.replace(/`/g, "'")}\``).join(", ")}`);
+  const waiting = waitingText(task);
+  if (waiting) lines.push(`- Not offered yet: ${waiting}`);
   if (lease) lines.push(`- Lease: \`${lease.lease_id}\`, expires ${lease.expires_at}`);
   const prUrl = prUrlOf(task);
   if (prUrl) lines.push(`- Pull request: ${prUrl}`);

@@ -125,6 +125,8 @@ export function renderStatus(root: HTMLElement, m: StatusModel, a: ViewActions):
     const counts = el(card, "div", { cls: "owp-counts" });
     if (r.counts.length === 0) el(counts, "span", { cls: "owp-muted", text: "no tasks" });
     for (const c of r.counts) el(counts, "span", { cls: `owp-count owp-status-${c.status}`, text: `${c.status.replace("_", " ")} ${c.count}` });
+    for (const w of r.waiting) el(card, "div", { cls: "owp-muted owp-waiting", text: `${w.key}: ${w.text}`, attr: { "data-task": w.key } });
+    if (r.moreWaiting > 0) el(card, "div", { cls: "owp-muted owp-waiting", text: `and ${r.moreWaiting} more waiting` });
   }
   const adm = el(rs, "div", { cls: "owp-actions" });
   button(adm, "New repo policy…", () => a.initRepo());

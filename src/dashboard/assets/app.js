@@ -639,6 +639,9 @@
           blocked && t.awaits_maintainer ? h('span', { class: 'task-reason' }, 'Reported by its worker: waits for a maintainer and takes a review slot.') : null,
           t.status === 'ready' && Array.isArray(t.waiting_on) && t.waiting_on.length
             ? h('span', { class: 'task-reason task-waiting' }, `Waiting on ${t.waiting_on.join(', ')}: offered once ${t.waiting_on.length === 1 ? 'it is' : 'they are'} done.`)
+            : null,
+          t.status === 'ready' && Array.isArray(t.waiting_on_paths) && t.waiting_on_paths.length
+            ? h('span', { class: 'task-reason task-waiting' }, `Waiting on the files ${t.waiting_on_paths.join(', ')} ${t.waiting_on_paths.length === 1 ? 'is' : 'are'} changing: offered once that work is done.`)
             : null),
         cell('Repo', h('span', { class: 'mono small' }, t.repo)),
         cell('Status', h('span', { class: 'nowrap' }, statusPill(t.status), pr ? h('a', { class: 'pr-link', href: pr, rel: 'noopener noreferrer', target: '_blank' }, 'PR') : null)),

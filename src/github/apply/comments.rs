@@ -119,9 +119,12 @@ pub(super) async fn comment_event(
                 .data(json!({"lease_id": claim.lease_id, "reason": "activity"})),
         );
     }
+    // A claim, a release or a block takes or frees path locks: the tasks waiting on them are told.
+    let paths = tx.watch_paths(repo).await?;
     for command in parsed {
         run_command(&mut tx, &ctx, command).await?;
     }
+    tx.paths_watched(paths, &ctx.actor).await?;
     tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
         .await?;
     tx.commit().await?;

@@ -30,6 +30,8 @@ pub(super) async fn issue_event(
     let settings = github.refresh_config(repo, false).await?;
     let blockers = read_blockers(github, installation, None, repo, &e.issue, &settings).await?;
     let mut tx = github.store.begin().await?;
+    // An issue's `Paths:` line, or its task leaving the pool, may move path locks.
+    let paths = tx.watch_paths(repo).await?;
     // A closed (or deleted, or moved) issue stops holding the tasks it blocks; reopened, it
     // holds them again.
     let gone = matches!(
@@ -73,6 +75,7 @@ pub(super) async fn issue_event(
             }
         }
     }
+    tx.paths_watched(paths, &who).await?;
     tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
         .await?;
     tx.commit().await?;

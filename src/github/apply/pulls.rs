@@ -1,10 +1,18 @@
 //! `pull_request`: a pull request closing a task's issue moves it to `pr_opened`; merged →
-//! `merged`; closed unmerged → `ready` with one more attempt; reopened → `pr_opened`.
+//! `merged`; closed unmerged → `ready` with one more attempt; reopened → `pr_opened`. Opened,
+//! reopened or pushed, its changed files are read, and the tasks it acts on hold them (rule 10)
+//! until it merges or closes; the tasks waiting on those paths are told in the same transaction.
 
-use crate::github::events::{PullRequestAction, PullRequestEvent};
+use crate::domain::TaskStatus;
+use crate::domain::paths;
+use crate::github::api;
+use crate::github::events::{PullRequest, PullRequestAction, PullRequestEvent};
 use crate::github::service::Github;
-use crate::github::sync::{ApplyError, pr_author_is_maintainer, sync_pull};
+use crate::github::sync::{
+    ApplyError, pr_author_is_maintainer, same_repo_references, sync_pull, to_i64,
+};
 use crate::store::github::inbox::DeliveryOutcome;
+use crate::store::{Store, StoreError};
 
 use super::{NOT_INSTALLED, actor, ignore, installation_for};
 
@@ -20,7 +28,9 @@ pub(super) async fn pull_event(
         return ignore(github, seq, NOT_INSTALLED).await;
     };
     let maintainer = pr_author_is_maintainer(github, installation, repo, &e.pull_request).await?;
+    let changed = changed_paths(github, installation, repo, e).await?;
     let mut tx = github.store.begin().await?;
+    let watch = tx.watch_paths(repo).await?;
     let unlink_missing = matches!(e.action, PullRequestAction::Edited { .. });
     sync_pull(
         &mut tx,
@@ -28,9 +38,11 @@ pub(super) async fn pull_event(
         &e.pull_request,
         unlink_missing,
         maintainer,
+        changed.as_deref(),
         &who,
     )
     .await?;
+    tx.paths_watched(watch, &who).await?;
     tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
         .await?;
     tx.commit().await?;
@@ -42,4 +54,49 @@ pub(super) async fn pull_event(
         github.store.gh_config_stale(repo).await?;
     }
     Ok(())
+}
+
+/// The patterns of the files a pull request changes (`domain::paths::from_changed_files`), read
+/// from GitHub once when it is opened, reopened or pushed and names a task of the pool; `None`
+/// otherwise. A failed read is logged and is `None` too: the delivery's other effects are
+/// applied, the task keeps the files it held, and the next push reads them again.
+async fn changed_paths(
+    github: &Github,
+    installation: i64,
+    repo: &str,
+    e: &PullRequestEvent,
+) -> Result<Option<Vec<String>>, StoreError> {
+    let pr = &e.pull_request;
+    let pushed = matches!(
+        e.action,
+        PullRequestAction::Opened | PullRequestAction::Reopened | PullRequestAction::Synchronize
+    );
+    if !(pushed && pr.open && names_a_task(&github.store, repo, pr).await?) {
+        return Ok(None);
+    }
+    let read = async {
+        let client = api::installation(&github.app, installation).await?;
+        api::pull_files(&client, repo, to_i64(pr.number)).await
+    };
+    match read.await {
+        Ok(files) => Ok(Some(paths::from_changed_files(&files))),
+        Err(error) => {
+            tracing::warn!(%error, pr = pr.number, "cannot read a pull request's changed files; the paths its tasks hold stay as they were");
+            Ok(None)
+        }
+    }
+}
+
+/// Whether a pull request closes an issue of the pool that is not done yet (only then are its
+/// files worth a request).
+async fn names_a_task(store: &Store, repo: &str, pr: &PullRequest) -> Result<bool, StoreError> {
+    for r in same_repo_references(pr, repo) {
+        if let Some(task) = store.task_by_key(repo, &r.key()).await?
+            && !matches!(task.status, TaskStatus::Merged | TaskStatus::Cancelled)
+            && store.gh_task(&task.id).await?.is_some()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

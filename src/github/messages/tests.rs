@@ -35,6 +35,7 @@ fn view(status: TaskStatus) -> StatusView {
         checks: None,
         help_url: HELP.into(),
         waiting_on: vec![],
+        path_holds: vec![],
         made_with: None,
         disclosure_missing: false,
     }
@@ -127,6 +128,52 @@ fn budget_figures() {
 #[test]
 fn status_ready() {
     insta::assert_snapshot!(status_comment(&view(TaskStatus::Ready)));
+}
+
+/// A ready task's view, waiting on `blockers` and on work in flight on `holds` (rule 10).
+fn waiting(blockers: &[&str], holds: &[(&str, &str)]) -> StatusView {
+    let mut v = view(TaskStatus::Ready);
+    v.waiting_on = blockers.iter().map(|b| b.to_string()).collect();
+    v.path_holds = holds
+        .iter()
+        .map(|(k, p)| (k.to_string(), p.to_string()))
+        .collect();
+    v
+}
+
+#[test]
+fn status_waiting_on_paths() {
+    let v = waiting(
+        &[],
+        &[
+            ("#12", "src/auth/login.rs"),
+            ("#12", "src/auth/**"),
+            ("owner/other#3", "docs/*.md"),
+        ],
+    );
+    insta::assert_snapshot!(status_comment(&v));
+}
+
+#[test]
+fn status_waiting_on_issues_and_paths() {
+    let v = waiting(&["#7"], &[("#12", "src/auth/**"), ("#14", "**")]);
+    insta::assert_snapshot!(status_comment(&v));
+}
+
+#[test]
+fn a_path_held_by_a_strangers_file_name_stays_code() {
+    // A pull request's file names are a stranger's text: quoted as code, never markup.
+    let v = waiting(&[], &[("#12", "x`@everyone <!-- <b>b</b> --> `.rs")]);
+    let line = status_comment(&v)
+        .lines()
+        .find(|l| l.starts_with("**Waiting:**"))
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        line,
+        "**Waiting:** #12 is changing `x'@everyone <!- - <b>b</b> --> '.rs` — it can be \
+         claimed once that work is merged, closed or given back."
+    );
 }
 
 #[test]
@@ -333,6 +380,16 @@ fn every_refusal_reason() {
         },
         ClaimRefusal::WorkerPaused {
             worker: "ci-bot-7".into(),
+        },
+        ClaimRefusal::PathsHeld {
+            by: vec![("#12".into(), "src/auth/login.rs".into())],
+        },
+        ClaimRefusal::PathsHeld {
+            by: vec![
+                ("#12".into(), "src/auth/**".into()),
+                ("#14".into(), "docs/a.md".into()),
+                ("#14".into(), "docs/b.md".into()),
+            ],
         },
     ];
     let text: Vec<String> = refusals

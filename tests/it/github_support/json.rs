@@ -292,6 +292,7 @@ pub fn pull(api: &str, model: &mut Model, repo: &Repo, p: &Pull) -> Value {
             "head": head,
             "base": base,
             "author_association": "CONTRIBUTOR",
+            "changed_files": p.files.len(),
         }),
     );
     v

@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 
 pub use model::{
     BOT_LOGIN, Call, CallAuth, Comment, Delivery, FailRule, FailWhen, Failure, Issue, Pull,
-    Reaction,
+    PullFile, Reaction,
 };
 use model::{Installation, Model, Repo};
 #[allow(
@@ -424,9 +424,29 @@ impl FakeGithub {
                 updated_at: now,
                 closed_at: None,
                 merged_at: None,
+                files: Vec::new(),
             },
         );
         number
+    }
+
+    /// The files a pull request changes (a push changes them): each a path, or `old -> new` for
+    /// a file it renames.
+    pub fn set_pr_files(&self, repo: &str, number: u64, files: &[&str]) {
+        let files = files
+            .iter()
+            .map(|f| match f.split_once(" -> ") {
+                Some((from, to)) => PullFile {
+                    filename: to.to_string(),
+                    previous_filename: Some(from.to_string()),
+                },
+                None => PullFile {
+                    filename: f.to_string(),
+                    previous_filename: None,
+                },
+            })
+            .collect();
+        self.update_pr(repo, number, |p| p.files = files);
     }
 
     pub fn update_pr(&self, repo: &str, number: u64, change: impl FnOnce(&mut Pull)) {

@@ -74,6 +74,16 @@ pub struct Pull {
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     pub merged_at: Option<DateTime<Utc>>,
+    /// The files it changes, in GitHub's order (`GET …/pulls/{n}/files`); a push replaces them.
+    pub files: Vec<PullFile>,
+}
+
+/// A file a pull request changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullFile {
+    pub filename: String,
+    /// Its path before the pull request, when it renames it.
+    pub previous_filename: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -659,6 +659,21 @@ impl Story {
         status
     }
 
+    /// The status line of an issue's status comment (its bold line: **Ready** — …), or `""`
+    /// while it has none. For transcripts: it asserts nothing.
+    pub fn status_line(&self, number: u64) -> String {
+        self.bot_comments(number)
+            .into_iter()
+            .find(Self::is_status)
+            .and_then(|c| {
+                c.body
+                    .lines()
+                    .find(|l| l.starts_with("**") && !l.starts_with("**OWP Pool**"))
+                    .map(str::to_string)
+            })
+            .unwrap_or_default()
+    }
+
     /// The one bot comment on an issue, not asserted before, that contains `text` (and is not the
     /// status comment).
     pub fn expect_comment(&self, number: u64, text: &str) -> Comment {

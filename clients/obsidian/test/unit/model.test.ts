@@ -41,6 +41,28 @@ test("a budget of 0 shows a full gauge; workers online show their load; events n
   assert.equal(m.connection.label, "disconnected");
 });
 
+test("a ready task held back by blockers or by files in flight is listed under its repository", () => {
+  const st = state();
+  st.tasks.push(
+    task({ task_id: "t_9", key: "acme/widgets#14", paths: ["src/auth/**"], waiting_on_paths: ["acme/widgets#12"] }),
+    task({ task_id: "t_10", key: "acme/widgets#15", waiting_on: ["acme/widgets#9"], waiting_on_paths: ["acme/widgets#12", "acme/widgets#13"] }),
+    task({ task_id: "t_11", key: "acme/widgets#16", status: "in_progress", waiting_on_paths: ["acme/widgets#12"] }),
+  );
+  const m = buildStatusModel({ state: st, events: [], worker: null, feed: "live", now: NOW });
+  assert.deepEqual(m.repos[0].waiting, [
+    { key: "acme/widgets#14", text: "waiting on the files acme/widgets#12 is changing" },
+    {
+      key: "acme/widgets#15",
+      text: "waiting on acme/widgets#9; waiting on the files acme/widgets#12, acme/widgets#13 are changing",
+    },
+  ]);
+  assert.equal(m.repos[0].moreWaiting, 0);
+  const note = taskNote(st.tasks[st.tasks.length - 3], null);
+  assert.match(note, /- Paths: `src\/auth\/\*\*`\n/);
+  assert.match(note, /- Not offered yet: waiting on the files acme\/widgets#12 is changing\n/);
+  assert.doesNotMatch(taskNote(task(), null), /Not offered yet|Paths:/);
+});
+
 test("the status bar says offline, the offer's accept window, or the work's time left", () => {
   const w = worker();
   assert.equal(statusBarText(null, false, NOW), "OWP: no worker");

@@ -9,7 +9,7 @@ import type { ViewActions } from "../../src/render";
 import { buildStatusModel } from "../../src/model";
 import { fakeRoot } from "../fake-dom";
 import type { FakeElement } from "../fake-dom";
-import { lease, state } from "../fixtures";
+import { lease, state, task } from "../fixtures";
 
 const ADMIN = "admin-token-that-must-stay-hidden";
 const WORKER = "worker-token-that-must-stay-hidden";
@@ -79,8 +79,10 @@ test("a token typed into the settings is stored and the field emptied", async ()
 
 test("the view renders the pool: gauges, throttled state, workers, events, the offer's buttons", async () => {
   const now = Date.now();
+  const st = state();
+  st.tasks.push(task({ task_id: "t_9", key: "acme/widgets#14", waiting_on_paths: ["acme/widgets#12"] }));
   const m = buildStatusModel({
-    state: state(),
+    state: st,
     events: state().events,
     worker: { worker: state().workers[0], leases: [lease(now)], online: true },
     feed: "disconnected",
@@ -100,6 +102,11 @@ test("the view renders the pool: gauges, throttled state, workers, events, the o
   assert.equal(repos[0].find("owp-gauge")!.getAttribute("aria-valuenow"), "2");
   assert.equal(repos[0].find("owp-pill-throttled")!.textContent, "throttled");
   assert.ok(!repos[1].classList.contains("is-throttled"));
+  assert.deepEqual(
+    repos[0].findAll("owp-waiting").map((w) => w.textContent),
+    ["acme/widgets#14: waiting on the files acme/widgets#12 is changing"],
+  );
+  assert.equal(repos[1].findAll("owp-waiting").length, 0);
   assert.equal(root.findAll("owp-worker").length, 1);
   assert.equal(root.findAll("owp-event").length, 2);
   const offer = root.find("owp-lease-offered")!;

@@ -1,0 +1,351 @@
+//! Path locks on GitHub (rule 10, contract section 11), as stories over the fake GitHub: an
+//! issue's `Paths:` line declares what its task changes; a linked pull request, when it opens or
+//! is pushed, makes its task hold the files it changes until it merges or closes; a task that
+//! would change a held path waits, says so in its status comment, and a claim of it is refused
+//! with the holder named. The files of a pull request are a stranger's text.
+
+#[allow(unused_imports)]
+use crate::github_support;
+
+use github_support::story::{REPO, Story};
+use github_support::{FailWhen, Failure};
+use owp::domain::TaskStatus;
+
+/// A maintainer opens an issue with this body and puts it in the pool: it is **Ready**.
+async fn ready_issue(story: &Story, title: &str, body: &str) -> u64 {
+    let number = story
+        .fake
+        .create_issue(REPO, "maintainer", title, body, &[]);
+    story.remember_number(number);
+    let payload = story.issue_payload_in("issues.opened", REPO, number, "maintainer");
+    story.send("issues", &payload).await;
+    story.add_label(number, "pool:ready").await;
+    story.expect_status(number, &["**Ready**"]);
+    number
+}
+
+/// `login` opens a pull request that closes issue `closes` and changes `files` —
+/// `pull_request.opened`.
+async fn open_pr_changing(story: &Story, login: &str, closes: u64, files: &[&str]) -> u64 {
+    let body = format!("A change.\n\nFixes #{closes}");
+    let number = story.fake.open_pr(REPO, login, "A fix", &body);
+    story.fake.set_pr_files(REPO, number, files);
+    story.remember_number(number);
+    let payload = story.pr_payload("pull_request.opened", number, login);
+    story.send("pull_request", &payload).await;
+    number
+}
+
+/// Its author pushes commits that leave it changing `files` — `pull_request.synchronize`.
+async fn push(story: &Story, number: u64, files: &[&str]) {
+    story.fake.set_pr_files(REPO, number, files);
+    let author = story.fake.pull(REPO, number).unwrap().author;
+    let payload = story.pr_payload("pull_request.synchronize", number, &author);
+    story.send("pull_request", &payload).await;
+}
+
+/// `login` comments `/owp claim` on issue `number` and gets it.
+async fn claims(story: &Story, log: &mut Transcript, login: &str, number: u64) {
+    story.comment(number, login, "/owp claim").await;
+    story.expect_status(number, &[&format!("claimed by @{login}")]);
+    log.step(
+        story,
+        &format!("{login} comments `/owp claim` on #{number}"),
+    );
+}
+
+/// What people read on the story's issues, step by step: after each step, each issue's status
+/// line and every reply the App wrote since the step before.
+struct Transcript {
+    issues: Vec<u64>,
+    lines: Vec<String>,
+    seen: std::collections::HashSet<u64>,
+}
+
+impl Transcript {
+    fn new(issues: &[u64]) -> Transcript {
+        Transcript {
+            issues: issues.to_vec(),
+            lines: Vec::new(),
+            seen: Default::default(),
+        }
+    }
+
+    fn step(&mut self, story: &Story, what: &str) {
+        self.lines.push(format!("▸ {what}"));
+        for &n in &self.issues {
+            self.lines
+                .push(format!("  #{n} status: {}", story.status_line(n)));
+            let mut replies: Vec<_> = story
+                .fake
+                .bot_comments(REPO, n)
+                .into_iter()
+                .filter(|c| !c.body.contains("owp:status") && !self.seen.contains(&c.id))
+                .collect();
+            replies.sort_by_key(|c| c.id);
+            for c in replies {
+                self.seen.insert(c.id);
+                let text = c.body.lines().next().unwrap_or_default().to_string();
+                self.lines.push(format!("  #{n} reply:  {text}"));
+            }
+        }
+    }
+
+    /// Prints the transcript and checks it against its reviewed snapshot.
+    fn check(&self, name: &str) {
+        let text = self.lines.join("\n");
+        println!("{text}");
+        crate::reviewed::check(
+            "comments",
+            &format!("{name}-steps"),
+            &text,
+            "What the App wrote on the issues after each step of the story.",
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_volunteers_on_the_same_files_take_turns() {
+    let story = Story::with(Some("max_open_prs: 10\n"), |_| {}).await;
+    let login = ready_issue(&story, "Fix the login redirect", "The redirect loops.").await;
+    let session = ready_issue(
+        &story,
+        "Expire idle sessions",
+        "Sessions never end.\n\nPaths: src/auth/**",
+    )
+    .await;
+    let docs = ready_issue(
+        &story,
+        "Document the auth flow",
+        "Paths: docs/auth.md, docs/images/*.png",
+    )
+    .await;
+    let issues = [login, session, docs];
+    let mut log = Transcript::new(&issues);
+    assert_eq!(story.task(session).await.paths, ["src/auth/**"]);
+    log.step(&story, "a maintainer puts three issues in the pool");
+
+    // Alice claims the first; it declares no paths, so it holds none yet.
+    claims(&story, &mut log, "alice", login).await;
+    assert!(story.task(login).await.paths.is_empty());
+    story.expect_status(session, &["**Ready**"]);
+
+    // Her pull request changes a file under `src/auth/`: her task holds it, and the session work
+    // that declared `src/auth/**` waits.
+    let alice_pr = open_pr_changing(&story, "alice", login, &["src/auth/login.rs"]).await;
+    let held = story.task(login).await;
+    assert_eq!(held.status, TaskStatus::PrOpened);
+    assert_eq!(held.paths, ["src/auth/login.rs"]);
+    let waiting = story.task(session).await;
+    assert_eq!(waiting.status, TaskStatus::Ready);
+    assert_eq!(waiting.waiting_on_paths(), [format!("{REPO}#{login}")]);
+    let waiting_line =
+        format!("**Waiting:** #{login} is changing `src/auth/login.rs` — it can be claimed");
+    story.expect_status(session, &[&waiting_line]);
+    story.expect_status(docs, &["**Ready**"]);
+    log.step(
+        &story,
+        &format!("alice opens #{alice_pr} (fixes #{login}), changing src/auth/login.rs"),
+    );
+
+    // Bob tries the session work: refused, with the holder named.
+    story.comment(session, "bob", "/owp claim").await;
+    story.expect_comment(
+        session,
+        &format!(
+            "@bob, you can't claim this issue right now: it changes the same files as work in \
+             flight: #{login} is changing `src/auth/login.rs` — it can be claimed once that work \
+             is merged, closed or given back."
+        ),
+    );
+    assert_eq!(story.task(session).await.status, TaskStatus::Ready);
+    log.step(&story, &format!("bob comments `/owp claim` on #{session}"));
+
+    // Alice's pull request merges: her lock ends, and the session work is free at once.
+    story.merge_pr(alice_pr).await;
+    let done = story.task(login).await;
+    assert_eq!(done.status, TaskStatus::Merged);
+    assert!(done.paths.is_empty(), "{:?}", done.paths);
+    assert!(story.task(session).await.waiting_on_paths().is_empty());
+    story.expect_status(login, &["**Done**"]);
+    let free = story.expect_status(session, &["**Ready**"]);
+    assert!(!free.body.contains("Waiting"), "{}", free.body);
+    log.step(&story, &format!("a maintainer merges #{alice_pr}"));
+
+    claims(&story, &mut log, "bob", session).await;
+    assert_eq!(
+        story.task(session).await.worker_id.as_deref(),
+        Some("gh_bob")
+    );
+
+    // Bob's pull request changes a file of his own area; a push adds the auth docs to it, and
+    // the docs work, which declared that file, waits from then on.
+    let bob_pr = open_pr_changing(&story, "bob", session, &["src/auth/session.rs"]).await;
+    assert_eq!(
+        story.task(session).await.paths,
+        ["src/auth/**", "src/auth/session.rs"],
+        "declared patterns first, then the pull request's files"
+    );
+    story.expect_status(docs, &["**Ready**"]);
+    log.step(
+        &story,
+        &format!("bob opens #{bob_pr} (closes #{session}), changing src/auth/session.rs"),
+    );
+    push(&story, bob_pr, &["src/auth/session.rs", "docs/auth.md"]).await;
+    assert_eq!(
+        story.task(session).await.paths,
+        ["src/auth/**", "docs/auth.md", "src/auth/session.rs"]
+    );
+    assert_eq!(
+        story.task(docs).await.waiting_on_paths(),
+        [format!("{REPO}#{session}")]
+    );
+    story.expect_status(
+        docs,
+        &[&format!(
+            "**Waiting:** #{session} is changing `docs/auth.md` — it can be claimed"
+        )],
+    );
+    log.step(&story, &format!("bob pushes docs/auth.md to #{bob_pr}"));
+
+    story.comment(docs, "alice", "/owp claim").await;
+    story.expect_comment(
+        docs,
+        &format!("#{session} is changing `docs/auth.md` — it can be claimed once"),
+    );
+    log.step(&story, &format!("alice comments `/owp claim` on #{docs}"));
+
+    // Closed without merging: the session task is back in the queue, its pull request's files
+    // are let go, and the docs work is free.
+    story.close_pr(bob_pr).await;
+    let back = story.task(session).await;
+    assert_eq!(back.status, TaskStatus::Ready);
+    assert_eq!(back.paths, ["src/auth/**"], "only what its issue declares");
+    assert!(story.task(docs).await.waiting_on_paths().is_empty());
+    story.expect_status(session, &["**Ready**"]);
+    story.expect_status(docs, &["**Ready**"]);
+    log.step(
+        &story,
+        &format!("a maintainer closes #{bob_pr} without merging"),
+    );
+
+    claims(&story, &mut log, "alice", docs).await;
+    log.check("two_volunteers_on_the_same_files_take_turns");
+}
+
+#[tokio::test]
+async fn a_task_without_declared_paths_is_locked_by_its_pull_requests_files_alone() {
+    let story = Story::with(Some("max_open_prs: 10\n"), |_| {}).await;
+    let plain = ready_issue(&story, "Speed up the pool", "It is slow.").await;
+    let db = ready_issue(&story, "Tune the database", "Paths: src/db/**").await;
+    let docs = ready_issue(&story, "Tidy the docs", "Paths: docs/**").await;
+    story.comment(plain, "alice", "/owp claim").await;
+    story.expect_status(plain, &["claimed by @alice"]);
+    assert!(story.task(plain).await.paths.is_empty());
+    assert!(story.task(db).await.waiting_on_paths().is_empty());
+
+    // Her pull request: a stranger's file names, with a rename, a path that climbs out of the
+    // repository, and markup in a name.
+    let hostile = "docs/`@everyone` <!-- owp:status task=x --> <b>bold</b> @here.md";
+    let pr = open_pr_changing(
+        &story,
+        "alice",
+        plain,
+        &[
+            "src/db/old_pool.rs -> src/db/pool.rs",
+            "../../etc/passwd",
+            hostile,
+            "README.md",
+        ],
+    )
+    .await;
+    let mut task = story.task(plain).await;
+    assert_eq!(task.status, TaskStatus::PrOpened);
+    task.paths.sort();
+    let mut expected = vec![
+        "README.md".to_string(),
+        hostile.to_string(),
+        "src/db/old_pool.rs".to_string(),
+        "src/db/pool.rs".to_string(),
+    ];
+    expected.sort();
+    assert_eq!(
+        task.paths, expected,
+        "every file it changes, the climbing one left out"
+    );
+    assert_eq!(
+        story.task(db).await.waiting_on_paths(),
+        [format!("{REPO}#{plain}")]
+    );
+    story.expect_status(
+        db,
+        &[&format!(
+            "**Waiting:** #{plain} is changing `src/db/old_pool.rs` and `src/db/pool.rs`"
+        )],
+    );
+    let quoted = story.expect_status(
+        docs,
+        &[&format!("**Waiting:** #{plain} is changing `docs/")],
+    );
+    let line = quoted
+        .body
+        .lines()
+        .find(|l| l.starts_with("**Waiting:**"))
+        .unwrap();
+    assert!(
+        line.contains("`docs/'@everyone' <!- - owp:status task=x --> <b>bold</b> @here.md`"),
+        "the name stays one code span: {line}"
+    );
+    assert!(!line.contains("<!--"), "{line}");
+
+    // Closed without merging: nothing is held any more.
+    story.close_pr(pr).await;
+    assert!(story.task(plain).await.paths.is_empty());
+    story.expect_status(db, &["**Ready**"]);
+    story.expect_status(docs, &["**Ready**"]);
+}
+
+#[tokio::test]
+async fn a_failed_read_of_the_files_keeps_the_rest_and_the_next_push_reads_them() {
+    let story = Story::with(Some("max_open_prs: 10\n"), |_| {}).await;
+    let first = ready_issue(&story, "Fix the parser", "").await;
+    let second = ready_issue(&story, "Extend the parser", "Paths: src/parser.rs").await;
+    story
+        .fake
+        .fail(FailWhen::on("GET", "/files"), 20, Failure::ServerError);
+    let pr = open_pr_changing(&story, "alice", first, &["src/parser.rs"]).await;
+    // The pull request acts all the same; only its files are unknown for now.
+    let task = story.task(first).await;
+    assert_eq!(task.status, TaskStatus::PrOpened);
+    assert!(task.paths.is_empty());
+    story.expect_status(first, &["**Pull request open**"]);
+    story.expect_status(second, &["**Ready**"]);
+
+    story.github_recovers();
+    push(&story, pr, &["src/parser.rs"]).await;
+    assert_eq!(story.task(first).await.paths, ["src/parser.rs"]);
+    story.expect_status(second, &[&format!("**Waiting:** #{first} is changing")]);
+}
+
+#[tokio::test]
+async fn a_pull_request_of_thousands_of_files_is_read_to_githubs_cap_and_folded() {
+    let story = Story::with(Some("max_open_prs: 10\n"), |_| {}).await;
+    let big = ready_issue(&story, "Rename everything", "").await;
+    let small = ready_issue(&story, "Fix one module", "Paths: src/m07/f0001.rs").await;
+    // 3,500 files in 35 directories: GitHub lists the first 3,000, 30 pages of 100.
+    let files: Vec<String> = (0..3_500)
+        .map(|i| format!("src/m{:02}/f{:04}.rs", i / 100, i % 100))
+        .collect();
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let before = story.fake.count_calls("GET", "/files");
+    open_pr_changing(&story, "alice", big, &files).await;
+    assert_eq!(story.fake.count_calls("GET", "/files") - before, 30);
+    let held = story.task(big).await.paths;
+    assert!(held.len() <= 100, "{} patterns", held.len());
+    assert!(held.contains(&"src/m07/**".to_string()), "{held:?}");
+    assert!(!held.iter().any(|p| p.starts_with("src/m30/")), "{held:?}");
+    story.expect_status(
+        small,
+        &[&format!("**Waiting:** #{big} is changing `src/m07/`")],
+    );
+}
