@@ -6,7 +6,7 @@
 -- `held` is 1 while the task is in flight (`leased`, `in_progress`, `pr_opened`, or `blocked` by
 -- its holder and waiting for a maintainer); the trigger below keeps it, so every move of a task,
 -- whoever makes it, takes or frees its paths in the same statement. Only held rows are indexed
--- by repository and prefix: a ready task's rows are read by its own sequence number alone.
+-- by repository and prefix for the claim; a second index of every row finds who waits on whom.
 -- `source` is `declared` (the import, the issue's `Paths:` line) or `pr` (the files of its
 -- linked pull request, replaced when it is pushed and dropped when it closes).
 CREATE TABLE task_paths (
@@ -21,6 +21,8 @@ CREATE TABLE task_paths (
 );
 
 CREATE INDEX task_paths_held ON task_paths (repo_id, prefix, exact) WHERE held = 1;
+-- Who waits on a task's paths (every row, held or not), to tell them when the task lets go.
+CREATE INDEX task_paths_prefix ON task_paths (repo_id, prefix, exact);
 
 -- Two claims that start together each read, in their own snapshot, that the other's paths are
 -- free. So a claim (`ready` → `leased`) of a task with paths checks again here: it locks the
@@ -43,10 +45,14 @@ BEGIN
     END IF;
     IF holds AND OLD.status = 'ready' AND NEW.status = 'leased' THEN
         PERFORM 1 FROM repos WHERE id = NEW.repo_id FOR UPDATE;
+        -- The two halves of `held_overlapping!` (src/store/paths.rs).
         IF EXISTS (
             SELECT 1 FROM task_paths m JOIN task_paths h ON h.repo_id = m.repo_id
                 AND h.prefix = m.prefix AND h.held = 1 AND h.task_seq <> m.task_seq
-                AND (m.exact = 1 OR h.exact = 1)
+            WHERE m.task_seq = NEW.seq AND m.exact = 1
+            UNION ALL
+            SELECT 1 FROM task_paths m JOIN task_paths h ON h.repo_id = m.repo_id
+                AND h.prefix = m.prefix AND h.held = 1 AND h.exact = 1 AND h.task_seq <> m.task_seq
             WHERE m.task_seq = NEW.seq) THEN
             RAISE EXCEPTION 'another task in flight holds an overlapping path'
                 USING ERRCODE = 'check_violation', CONSTRAINT = 'task_paths_overlap';

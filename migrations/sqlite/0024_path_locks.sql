@@ -6,7 +6,7 @@
 -- `held` is 1 while the task is in flight (`leased`, `in_progress`, `pr_opened`, or `blocked` by
 -- its holder and waiting for a maintainer); the trigger below keeps it, so every move of a task,
 -- whoever makes it, takes or frees its paths in the same statement. Only held rows are indexed
--- by repository and prefix: a ready task's rows are read by its own sequence number alone.
+-- by repository and prefix for the claim; a second index of every row finds who waits on whom.
 -- `source` is `declared` (the import, the issue's `Paths:` line) or `pr` (the files of its
 -- linked pull request, replaced when it is pushed and dropped when it closes).
 CREATE TABLE task_paths (
@@ -21,6 +21,8 @@ CREATE TABLE task_paths (
 );
 
 CREATE INDEX task_paths_held ON task_paths (repo_id, prefix, exact) WHERE held = 1;
+-- Who waits on a task's paths (every row, held or not), to tell them when the task lets go.
+CREATE INDEX task_paths_prefix ON task_paths (repo_id, prefix, exact);
 
 -- SQLite's writers are serialised, so the claim's own condition sees every lock: no check here.
 CREATE TRIGGER tasks_path_locks AFTER UPDATE OF status, awaits_maintainer ON tasks

@@ -367,6 +367,7 @@ impl ChangeHook for OutboxHook {
             let ids: Vec<&str> = task_events.iter().map(|&(_, id)| id).collect();
             let targets = task_targets(conn, &ids).await?;
             let mut queued: HashSet<&str> = HashSet::new();
+            let waiters = path_waiters(conn, &task_events).await?;
             for (event, task_id) in task_events {
                 let Some((repo, number, installation)) = targets.get(task_id) else {
                     continue;
@@ -385,9 +386,52 @@ impl ChangeHook for OutboxHook {
                     delete_claim(conn, task_id).await?;
                 }
             }
+            // Ready tasks that start or stop waiting on the paths of a task that moved: their
+            // status comments say so, whoever moved it (a worker, the lease sweep, GitHub).
+            let waiter_ids: Vec<&str> = waiters
+                .iter()
+                .map(String::as_str)
+                .filter(|id| !queued.contains(id))
+                .collect();
+            let waiter_targets = task_targets(conn, &waiter_ids).await?;
+            for id in waiter_ids {
+                if let Some((repo, number, installation)) = waiter_targets.get(id) {
+                    enqueue_status(conn, now, &target(*installation, repo, *number), id).await?;
+                }
+            }
             Ok(())
         })
     }
+}
+
+/// The ready tasks whose paths overlap those of a task that `events` move into or out of flight.
+async fn path_waiters(
+    conn: &mut AnyConnection,
+    events: &[(&Event, &str)],
+) -> Result<Vec<String>, StoreError> {
+    let status = |e: &Event, key: &str| {
+        e.data
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(crate::store::paths::holds_paths)
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for &(event, task_id) in events {
+        let Some(to) = status(event, "status") else {
+            continue;
+        };
+        // A claim's event names no `from`: the task was ready.
+        let from = status(event, "from").unwrap_or(false);
+        if from != to && seen.insert(task_id) {
+            for id in crate::store::paths::ready_tasks_sharing_paths(conn, task_id).await? {
+                if !out.contains(&id) {
+                    out.push(id);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Whether `event` ends lease `lease_id` (the task left `leased`/`in_progress`).

@@ -3,10 +3,37 @@
 //! task's status (a trigger); the claim's condition is `leases::claim_rules::paths_free`.
 
 use serde_json::json;
+use sqlx::AnyConnection;
 
 use super::rows::TaskRow;
 use super::{NewEvent, StoreError, WriteTx};
 use crate::domain::paths::{self, PathSource};
+
+/// The held path rows (`h.task_seq`, `h.pattern`) of other tasks that overlap a path of the task
+/// whose sequence number is `$seq` (SQL text, given as a literal), as one SQL query text.
+///
+/// Two patterns overlap when they share a prefix row and one of the two is exact. The query asks
+/// that in two halves so that each is an equality lookup in the index of held rows: the task's
+/// bases against every held row of the same prefix (held patterns at or under each base), and
+/// every prefix of the task's bases against held bases (`exact`). A single join on "one side
+/// exact" would make the empty prefix, which every pattern has, read every held path of the
+/// repository for every candidate. The claim's rule 10 is `NOT EXISTS` over it
+/// (`leases::claim_rules::paths_free`); a task's `waiting_on_paths` lists it (`rows::TASK_SELECT`).
+macro_rules! held_overlapping {
+    ($seq:literal) => {
+        concat!(
+            "SELECT h.task_seq, h.pattern FROM task_paths m JOIN task_paths h \
+               ON h.repo_id = m.repo_id AND h.prefix = m.prefix AND h.held = 1 \
+               AND h.task_seq <> m.task_seq WHERE m.task_seq = ",
+            $seq,
+            " AND m.exact = 1 UNION ALL SELECT h.task_seq, h.pattern FROM task_paths m \
+               JOIN task_paths h ON h.repo_id = m.repo_id AND h.prefix = m.prefix \
+               AND h.held = 1 AND h.exact = 1 AND h.task_seq <> m.task_seq WHERE m.task_seq = ",
+            $seq
+        )
+    };
+}
+pub(crate) use held_overlapping;
 
 /// Rows of one insert statement (6 parameters each, well under either backend's limit).
 const ROWS_PER_INSERT: usize = 100;
@@ -20,6 +47,35 @@ pub type WaitingOnPaths = Vec<(String, Vec<String>)>;
 pub struct PathsWatch {
     /// The repository (id, name) and its waiting tasks then; `None` for an unknown repository.
     repo: Option<(i64, String, WaitingOnPaths)>,
+}
+
+/// Whether a task in `status` holds its paths (as the trigger of migration 0024 keeps `held`; a
+/// `blocked` task is counted, as its holder's `blocked` holds them until a maintainer moves it).
+pub fn holds_paths(status: &str) -> bool {
+    matches!(status, "leased" | "in_progress" | "pr_opened" | "blocked")
+}
+
+/// The ready tasks (ids, at most 100) whose paths overlap a path of task `task_id`: those that
+/// start or stop waiting when it takes or lets go of its paths. The halves of
+/// [`held_overlapping`] seen from the other side, over every row (`task_paths_prefix`).
+pub async fn ready_tasks_sharing_paths(
+    conn: &mut AnyConnection,
+    task_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT w.id FROM ( \
+           SELECT wp.task_seq FROM tasks x JOIN task_paths xp ON xp.task_seq = x.seq \
+             AND xp.exact = 1 JOIN task_paths wp ON wp.repo_id = xp.repo_id \
+             AND wp.prefix = xp.prefix AND wp.task_seq <> xp.task_seq WHERE x.id = $1 \
+           UNION ALL SELECT wp.task_seq FROM tasks x JOIN task_paths xp \
+             ON xp.task_seq = x.seq JOIN task_paths wp ON wp.repo_id = xp.repo_id \
+             AND wp.prefix = xp.prefix AND wp.exact = 1 AND wp.task_seq <> xp.task_seq \
+           WHERE x.id = $1) o JOIN tasks w ON w.seq = o.task_seq \
+         WHERE w.status = 'ready' ORDER BY w.id LIMIT 100",
+    )
+    .bind(task_id)
+    .fetch_all(conn)
+    .await?)
 }
 
 impl WriteTx {
@@ -172,13 +228,19 @@ impl WriteTx {
         &mut self,
         repo_id: i64,
     ) -> Result<WaitingOnPaths, StoreError> {
+        // Both halves of `held_overlapping!`, for every ready task of the repository at once.
         let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT DISTINCT t.id, COALESCE(ht.key, ht.id) FROM tasks t \
-             JOIN task_paths m ON m.task_seq = t.seq \
-             JOIN task_paths h ON h.repo_id = m.repo_id AND h.prefix = m.prefix AND h.held = 1 \
-               AND h.task_seq <> m.task_seq AND (m.exact = 1 OR h.exact = 1) \
-             JOIN tasks ht ON ht.seq = h.task_seq \
-             WHERE t.repo_id = $1 AND t.status = 'ready' ORDER BY 1, 2",
+            "SELECT DISTINCT o.id, COALESCE(ht.key, ht.id) FROM ( \
+               SELECT t.id, h.task_seq FROM tasks t JOIN task_paths m ON m.task_seq = t.seq \
+                 AND m.exact = 1 JOIN task_paths h ON h.repo_id = m.repo_id \
+                 AND h.prefix = m.prefix AND h.held = 1 AND h.task_seq <> m.task_seq \
+               WHERE t.repo_id = $1 AND t.status = 'ready' \
+               UNION ALL SELECT t.id, h.task_seq FROM tasks t JOIN task_paths m \
+                 ON m.task_seq = t.seq JOIN task_paths h ON h.repo_id = m.repo_id \
+                 AND h.prefix = m.prefix AND h.held = 1 AND h.exact = 1 \
+                 AND h.task_seq <> m.task_seq \
+               WHERE t.repo_id = $1 AND t.status = 'ready') o \
+             JOIN tasks ht ON ht.seq = o.task_seq ORDER BY 1, 2",
         )
         .bind(repo_id)
         .fetch_all(self.conn())

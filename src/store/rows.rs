@@ -7,6 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::engine::columns::Columns;
+use super::paths::held_overlapping;
 use super::{StoreError, format_ts};
 use crate::domain::{
     Priority, RepoContract, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus,
@@ -19,7 +20,8 @@ fn split_keys(s: Option<String>) -> Vec<String> {
 }
 
 /// Columns of [`TaskRow`]; use with `FROM tasks t JOIN repos r … JOIN skill_sets s …`.
-pub const TASK_SELECT: &str = "SELECT t.seq, t.id, t.repo_id, r.name AS repo, t.key, t.title, \
+pub const TASK_SELECT: &str = concat!(
+    "SELECT t.seq, t.id, t.repo_id, r.name AS repo, t.key, t.title, \
     t.description, t.estimate_points, t.priority, s.skills AS required_skills, t.area, t.tier, \
     t.status, t.status_reason, t.awaits_maintainer, t.worker_id, t.lease_id, t.lease_expires_at, t.accept_by, t.deadline, t.lease_points, \
     t.artifact, t.attempts, t.extensions, t.requires, t.created_at, t.updated_at, r.contract, r.clone_url, \
@@ -32,11 +34,11 @@ pub const TASK_SELECT: &str = "SELECT t.seq, t.id, t.repo_id, r.name AS repo, t.
     (SELECT string_agg(p.pattern, '\u{1f}' ORDER BY p.source, p.pattern) FROM task_paths p \
       WHERE p.task_seq = t.seq AND p.exact = 1) AS paths, \
     CASE WHEN t.status = 'ready' THEN (SELECT string_agg(x.hold, '\u{1f}' ORDER BY x.hold) FROM \
-      (SELECT DISTINCT COALESCE(ht.key, ht.id) || '\u{1e}' || h.pattern AS hold \
-        FROM task_paths m JOIN task_paths h ON h.repo_id = m.repo_id AND h.prefix = m.prefix \
-          AND h.held = 1 AND h.task_seq <> m.task_seq AND (m.exact = 1 OR h.exact = 1) \
-        JOIN tasks ht ON ht.seq = h.task_seq WHERE m.task_seq = t.seq LIMIT 20) x) END AS path_holds \
-    FROM tasks t JOIN repos r ON r.id = t.repo_id JOIN skill_sets s ON s.id = t.skill_set_id";
+      (SELECT DISTINCT COALESCE(ht.key, ht.id) || '\u{1e}' || o.pattern AS hold FROM (",
+    held_overlapping!("t.seq"),
+    ") o JOIN tasks ht ON ht.seq = o.task_seq LIMIT 20) x) END AS path_holds \
+    FROM tasks t JOIN repos r ON r.id = t.repo_id JOIN skill_sets s ON s.id = t.skill_set_id"
+);
 
 #[derive(Clone, Debug)]
 pub struct TaskRow {

@@ -349,3 +349,37 @@ async fn a_pull_request_of_thousands_of_files_is_read_to_githubs_cap_and_folded(
         &[&format!("**Waiting:** #{big} is changing `src/m07/`")],
     );
 }
+
+/// A task's paths taken and let go over the worker API (a linked worker's `POST /v1/work`, its
+/// nack) or by the lease sweep: the tasks waiting on them are told in their status comments all
+/// the same, in the transaction of the move.
+#[tokio::test]
+async fn waiting_tasks_are_told_when_a_worker_takes_or_gives_back_over_the_api() {
+    let story = Story::with(Some("max_open_prs: 10\n"), |_| {}).await;
+    let first = ready_issue(&story, "Rework auth", "Paths: src/auth/**").await;
+    story.add_label(first, "priority:high").await;
+    let second = ready_issue(&story, "Fix login", "Paths: src/auth/login.rs").await;
+    let registration = serde_json::json!({"name": "auth-bot", "skills": [], "capacity_points": 5});
+    let token = story.linked_worker(first, "alice", registration).await;
+    let (status, lease) = story
+        .post_json("/v1/work", Some(&token), serde_json::json!({}))
+        .await;
+    assert_eq!(status, 200, "{lease}");
+    assert_eq!(story.task(first).await.status, TaskStatus::Leased);
+    story.expect_status(first, &["auth-bot"]);
+    story.expect_status(
+        second,
+        &["**Waiting:**", &format!("#{first}"), "`src/auth/`"],
+    );
+    let lease_id = lease["lease"]["lease_id"].as_str().unwrap();
+    let (status, answer) = story
+        .post_json(
+            &format!("/v1/leases/{lease_id}/nack"),
+            Some(&token),
+            serde_json::json!({"reason": "not today"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    story.expect_status(first, &["**Ready**"]);
+    story.expect_status(second, &["**Ready**"]);
+}

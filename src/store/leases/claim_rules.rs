@@ -2,6 +2,7 @@
 //! ([`super::sqlite_batch`], [`super::postgres_statement`]) and the named claim
 //! ([`super::named_claim`]): a rule changed here changes for every claim.
 
+use crate::store::paths::held_overlapping;
 use crate::store::rows::WorkerRow;
 use crate::store::{Backend, DAY_MS, HOUR_MS};
 
@@ -132,16 +133,16 @@ pub(crate) fn claim_conditions(
     ]
 }
 
-/// Rule 10: no path of task `task` (an alias of `tasks`) overlaps a path held by another task of
-/// its repository. Overlap is equality of a prefix row with one exact side
-/// (`domain::paths`), looked up in the index of held rows (`migrations/*/0024_path_locks.sql`);
-/// a task without paths costs one probe of its own rows.
+/// Rule 10: no path of task `task` (an alias of `tasks`: `t` or `tasks`) overlaps a path held by
+/// another task of its repository ([`held_overlapping`], two lookups in the index of held rows
+/// per path of the task); a task without paths costs one probe of its own rows.
 pub(super) fn paths_free(task: &str) -> String {
-    format!(
-        "NOT EXISTS (SELECT 1 FROM task_paths pm JOIN task_paths ph ON ph.repo_id = pm.repo_id \
-           AND ph.prefix = pm.prefix AND ph.held = 1 AND ph.task_seq <> pm.task_seq \
-           AND (pm.exact = 1 OR ph.exact = 1) WHERE pm.task_seq = {task}.seq)"
-    )
+    let held = match task {
+        "t" => held_overlapping!("t.seq"),
+        "tasks" => held_overlapping!("tasks.seq"),
+        other => unreachable!("paths_free for an alias of its own: {other}"),
+    };
+    format!("NOT EXISTS ({held})")
 }
 
 /// The worker (parameter `worker`) is not linked to a GitHub account younger than repository
