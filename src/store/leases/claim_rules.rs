@@ -1,10 +1,43 @@
 //! The scheduling rules of a claim as SQL fragments, shared by both backends' claim statements
-//! ([`super::sqlite_batch`], [`super::postgres_statement`]) and the named claim
-//! ([`super::named_claim`]): a rule changed here changes for every claim.
+//! ([`super::sqlite_batch`], [`super::postgres_statement`]), which the named claim
+//! ([`super::named_claim`]) runs too, narrowed to its task ([`Pick`]), and by the preview: a rule
+//! changed here changes for every claim.
 
 use crate::store::paths::held_overlapping;
 use crate::store::rows::WorkerRow;
 use crate::store::{Backend, DAY_MS, HOUR_MS};
+
+/// What a claim statement takes: the first eligible task in offer order (`POST /v1/work`), or one
+/// named task (`/owp claim`), with the same rules but for a specialist's reach, which does not
+/// limit a person's own pick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pick {
+    First,
+    Named(i64),
+}
+
+impl Pick {
+    /// The condition on the candidate `t` that this pick adds (` AND t.seq = N` for a named task;
+    /// the sequence number is an integer, so it is written into the text).
+    pub(super) fn condition(self) -> String {
+        match self {
+            Pick::First => String::new(),
+            Pick::Named(seq) => format!(" AND t.seq = {seq}"),
+        }
+    }
+
+    /// The worker as the skill rule reads it: a named pick is not held to a specialist's reach.
+    pub(super) fn worker(self, worker: &WorkerRow) -> std::borrow::Cow<'_, WorkerRow> {
+        match self {
+            Pick::Named(_) if worker.specialist => {
+                let mut own_pick = worker.clone();
+                own_pick.specialist = false;
+                std::borrow::Cow::Owned(own_pick)
+            }
+            _ => std::borrow::Cow::Borrowed(worker),
+        }
+    }
+}
 
 /// The order in which eligible tasks are offered to a worker: higher priority first, then the
 /// order they entered the pool (`seq`), for the candidates `t` of [`worker_fits`].

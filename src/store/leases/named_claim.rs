@@ -1,16 +1,13 @@
 //! A claim of one named task (`/owp claim` on GitHub): every rule is checked in Rust first, so
-//! that a refusal says which rule failed, and then again by the conditional writes that take the
-//! task, the review budget and the area.
+//! that a refusal names every rule that fails, and then the task is taken by the claim's own
+//! statement ([`super::sqlite_batch`], [`super::postgres_statement`]) with `t.seq = N`
+//! ([`Pick::Named`]): the rules that hold under concurrency are the same SQL as every claim's.
 
-use serde_json::json;
-use sqlx::AssertSqlSafe;
-
-use super::claim_rules::{budget_has_room, paths_free, requires_rule, trust_rule};
+use super::claim_rules::Pick;
 use crate::domain::rules::{self, RepoView, TaskView, WorkerView};
 use crate::domain::{Lease, TaskStatus};
-use crate::store::error::CLAIM_RACE;
-use crate::store::rows::{TASK_SELECT, TaskRow, WorkerRow};
-use crate::store::{Backend, NACK_COOLDOWN_MS, NewEvent, StoreError, WriteTx, new_id};
+use crate::store::rows::WorkerRow;
+use crate::store::{Backend, NACK_COOLDOWN_MS, StoreError, WriteTx};
 
 impl WriteTx {
     /// Claims one named task (a `/owp claim` comment): every rule is checked, and a refusal names
@@ -94,190 +91,32 @@ impl WriteTx {
         if !refused.is_empty() {
             return Err(StoreError::Refused(refused));
         }
-        let cand = Candidate {
-            seq: task.seq,
-            repo_id: task.repo_id,
-            estimate: task.estimate_points,
-            area_locked: repo.area_locks_enabled && task.area.is_some(),
+        // The rules said yes in this transaction: the claim's own statement takes the task, with
+        // every rule again, now under the database's locks.
+        let pick = Pick::Named(task.seq);
+        let taken = match self.store().backend {
+            Backend::Sqlite => self.claim_batched(&worker, pick).await,
+            Backend::Postgres => self.claim_single(&worker, pick).await,
         };
-        match self.take(&worker, &cand).await? {
-            Taken::Yes(lease) => Ok(*lease),
-            Taken::RepoFull => Err(StoreError::Refused(vec![rules::Refusal::BudgetFull {
-                open_prs: repo.open_prs,
-                active_leases: repo.active_leases,
-                max_open_prs: repo.max_open_prs,
-            }])),
-            Taken::Lost => Err(StoreError::conflict(
-                "task_not_ready",
-                "the task was taken by someone else a moment ago",
-            )),
+        match taken {
+            Ok(Some(lease)) => Ok(lease),
+            // Only another transaction can have changed what the rules read (PostgreSQL): the
+            // repository's last review slot, or the task itself.
+            Ok(None) => match self.repo_by_name(&task.repo).await? {
+                Some(now) if now.open_prs + now.active_leases >= now.max_open_prs => {
+                    Err(StoreError::Refused(vec![rules::Refusal::BudgetFull {
+                        open_prs: now.open_prs,
+                        active_leases: now.active_leases,
+                        max_open_prs: now.max_open_prs,
+                    }]))
+                }
+                _ => Err(StoreError::conflict(
+                    "task_not_ready",
+                    "the task was taken by someone else a moment ago",
+                )),
+            },
+            Err(e) => Err(e),
         }
-    }
-
-    /// Takes one candidate with conditional writes; a lost race leaves nothing behind.
-    async fn take(&mut self, worker: &WorkerRow, c: &Candidate) -> Result<Taken, StoreError> {
-        let pg = self.store().backend == Backend::Postgres;
-        if pg {
-            sqlx::query("SAVEPOINT owp_take")
-                .execute(self.conn())
-                .await?;
-        }
-        let outcome = self.try_take(worker, c).await;
-        let undo = !matches!(outcome, Ok(Taken::Yes(_)));
-        // A kept savepoint ends with the transaction; releasing it would cost a round trip while
-        // the repository row is locked.
-        if pg && undo {
-            sqlx::query("ROLLBACK TO SAVEPOINT owp_take")
-                .execute(self.conn())
-                .await?;
-        }
-        match outcome {
-            Err(e) if e.is_unique_violation() => Ok(Taken::Lost),
-            // Another claim took the repository's last claim of the hour after this transaction
-            // counted: the whole transaction runs again, and counts again.
-            Err(e) if e.is_claim_recheck() => Err(StoreError::conflict(
-                CLAIM_RACE,
-                "another claim took the repository's last claim of the hour first",
-            )),
-            other => other,
-        }
-    }
-
-    async fn try_take(&mut self, worker: &WorkerRow, c: &Candidate) -> Result<Taken, StoreError> {
-        let timing = self.store().timing.clone();
-        let lease_id = new_id("l");
-        let now = self.now;
-        let accept_by = now + timing.accept_ttl_ms;
-        let expires = now + timing.lease_ttl_ms;
-        let deadline = accept_by.min(expires);
-        // The review budget is the one row every claim of a repository writes. On SQLite it is
-        // taken first (a failed conditional write costs nothing to undo; writers are serialised
-        // anyway). On PostgreSQL it is taken last, so the row stays locked only from this write
-        // to the commit, and a failure rolls back to the savepoint of `take`.
-        let pg = self.store().backend == Backend::Postgres;
-        if !pg && !self.take_budget(c.repo_id).await? {
-            return Ok(Taken::RepoFull);
-        }
-        // On PostgreSQL the task row is locked here, and one that another transaction holds is
-        // skipped, not waited for: that claim is taking it (or a move is ending it).
-        let row = if pg {
-            "(SELECT seq FROM tasks WHERE seq = $9 AND status = 'ready' FOR UPDATE SKIP LOCKED)"
-        } else {
-            "$9"
-        };
-        let sql = format!(
-            "UPDATE tasks SET status = 'leased', worker_id = $1, lease_id = $2, lease_points = $3, \
-             accept_by = $4, lease_expires_at = $5, deadline = $6, status_reason = NULL, \
-             area_lock = CASE WHEN $7 = 1 THEN area ELSE NULL END, updated_at = $8 \
-             WHERE seq = {row} AND status = 'ready' AND waiting = 0 AND {trust} AND {requires} \
-               AND {paths}",
-            trust = trust_rule("tasks", "$1"),
-            paths = paths_free("tasks"),
-            requires = requires_rule(self.store().backend, "tasks", "$1"),
-        );
-        let took = sqlx::query(AssertSqlSafe(sql))
-            .bind(&worker.id)
-            .bind(&lease_id)
-            .bind(c.estimate)
-            .bind(accept_by)
-            .bind(expires)
-            .bind(deadline)
-            .bind(i64::from(c.area_locked))
-            .bind(now)
-            .bind(c.seq)
-            .execute(self.conn())
-            .await?
-            .rows_affected();
-        if took == 0 {
-            if !pg {
-                self.undo_budget(c.repo_id).await?;
-            }
-            return Ok(Taken::Lost);
-        }
-        let fits = sqlx::query(
-            "UPDATE workers SET active_points = active_points + $1, active_tasks = active_tasks + 1 \
-             WHERE id = $2 AND active_points + $1 <= capacity_points \
-               AND active_tasks < max_concurrent_tasks",
-        )
-        .bind(c.estimate)
-        .bind(&worker.id)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
-        if fits == 0 {
-            // Only reachable if the worker row changed under us; put everything back.
-            sqlx::query(
-                "UPDATE tasks SET status = 'ready', worker_id = NULL, lease_id = NULL, \
-                 lease_points = NULL, accept_by = NULL, lease_expires_at = NULL, deadline = NULL, \
-                 area_lock = NULL WHERE seq = $1",
-            )
-            .bind(c.seq)
-            .execute(self.conn())
-            .await?;
-            if !pg {
-                self.undo_budget(c.repo_id).await?;
-            }
-            return Ok(Taken::Lost);
-        }
-        sqlx::query(
-            "INSERT INTO leases (id, task_seq, worker_id, created_at, repo_id) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&lease_id)
-        .bind(c.seq)
-        .bind(&worker.id)
-        .bind(now)
-        .bind(c.repo_id)
-        .execute(self.conn())
-        .await?;
-        let task = self.task_by_seq(c.seq).await?;
-        if pg && !self.take_budget(c.repo_id).await? {
-            return Ok(Taken::RepoFull);
-        }
-        self.event(
-            NewEvent::new("task.leased", format!("worker:{}", worker.id))
-                .repo(&task.repo)
-                .task(&task.id)
-                .worker(Some(&worker.id))
-                .data(json!({"lease_id": lease_id, "status": "leased"})),
-        );
-        Ok(Taken::Yes(Box::new(Lease {
-            lease_id,
-            task: task.to_holder_api(),
-            expires_at: crate::store::format_ts(expires),
-            accept_by: crate::store::format_ts(accept_by),
-        })))
-    }
-
-    /// Counts one more active lease against the repository's review budget, if it has room.
-    async fn take_budget(&mut self, repo_id: i64) -> Result<bool, StoreError> {
-        let sql = format!(
-            "UPDATE repos SET active_leases = active_leases + 1 WHERE id = $1 AND {}",
-            budget_has_room("")
-        );
-        let n = sqlx::query(AssertSqlSafe(sql))
-            .bind(repo_id)
-            .execute(self.conn())
-            .await?
-            .rows_affected();
-        Ok(n > 0)
-    }
-
-    async fn undo_budget(&mut self, repo_id: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE repos SET active_leases = active_leases - 1 WHERE id = $1")
-            .bind(repo_id)
-            .execute(self.conn())
-            .await?;
-        Ok(())
-    }
-
-    async fn task_by_seq(&mut self, seq: i64) -> Result<TaskRow, StoreError> {
-        let sql = format!("{TASK_SELECT} WHERE t.seq = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(seq)
-            .fetch_one(self.conn())
-            .await?;
-        TaskRow::decode(&row)
     }
 }
 
@@ -293,17 +132,4 @@ fn worker_view(w: &WorkerRow, online: bool) -> WorkerView {
         active_tasks: w.active_tasks,
         trust_level: w.trust_level,
     }
-}
-
-struct Candidate {
-    seq: i64,
-    repo_id: i64,
-    estimate: i64,
-    area_locked: bool,
-}
-
-enum Taken {
-    Yes(Box<Lease>),
-    RepoFull,
-    Lost,
 }

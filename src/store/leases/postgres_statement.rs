@@ -36,7 +36,7 @@ use serde_json::{Value, json};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row};
 
-use super::claim_rules::{OFFER_ORDER, budget_has_room, repo_rules, skill_rule, worker_fits};
+use super::claim_rules::{OFFER_ORDER, Pick, budget_has_room, repo_rules, skill_rule, worker_fits};
 use super::{Move, task_lease_points, worker_move};
 use super::{MovePlan, inconsistent};
 use crate::domain::{Event, Lease, TaskStatus};
@@ -76,7 +76,7 @@ impl Store {
             && worker.online(now, self.timing.heartbeat_ttl_ms)
         {
             for _ in 0..RACE_ATTEMPTS {
-                match claim_statement(&self.write, &self.timing, worker, now).await {
+                match claim_statement(&self.write, &self.timing, worker, now, Pick::First).await {
                     Ok(SingleClaim::NoWorker) => return Err(no_worker()),
                     Ok(SingleClaim::Nothing) => return Ok((None, now)),
                     Ok(SingleClaim::Taken(lease, event)) => {
@@ -181,11 +181,12 @@ impl WriteTx {
     pub(super) async fn claim_single(
         &mut self,
         seen: &WorkerRow,
+        pick: Pick,
     ) -> Result<Option<Lease>, StoreError> {
         let (timing, now) = (self.store().timing.clone(), self.now);
         let mut claimed = SingleClaim::Race;
         for _ in 0..RACE_ATTEMPTS {
-            claimed = claim_statement(self.conn(), &timing, seen, now).await?;
+            claimed = claim_statement(self.conn(), &timing, seen, now, pick).await?;
             if !matches!(claimed, SingleClaim::Race) {
                 break;
             }
@@ -222,13 +223,15 @@ async fn claim_statement<'c>(
     timing: &Timing,
     seen: &WorkerRow,
     now: i64,
+    pick: Pick,
 ) -> Result<SingleClaim, StoreError> {
     let lease_id = new_id("l");
     let accept_by = now + timing.accept_ttl_ms;
     let expires = now + timing.lease_ttl_ms;
     // The skills read when the request was authenticated, as a JSON array ($11); the guard
     // `w.skills = $7` makes the claim take nothing if they changed since.
-    let skills = skill_rule(Backend::Postgres, seen, "$11");
+    let skills = skill_rule(Backend::Postgres, &pick.worker(seen), "$11");
+    let named = pick.condition();
     let rules = repo_rules(crate::store::Backend::Postgres, "$2", "$6", "$10");
     let sql = format!(
         "WITH w AS ( \
@@ -236,7 +239,7 @@ async fn claim_statement<'c>(
              capacity_points, active_points FROM workers WHERE id = $2 FOR UPDATE), \
          pick AS ( \
            SELECT t.seq, t.repo_id FROM w CROSS JOIN tasks t CROSS JOIN repos r \
-           WHERE {fits}{skills} \
+           WHERE {fits}{skills}{named} \
              {rules} \
            {OFFER_ORDER} LIMIT 1 FOR UPDATE OF t SKIP LOCKED), \
          budget AS ( \

@@ -18,7 +18,7 @@
 
 use serde_json::{Value, json};
 
-use super::claim_rules::{OFFER_ORDER, repo_rules, skill_rule, worker_fits};
+use super::claim_rules::{OFFER_ORDER, Pick, repo_rules, skill_rule, worker_fits};
 use super::{Move, MovePlan, concurrent_change, inconsistent, task_lease_points};
 use crate::domain::{Event, Lease};
 use crate::store::engine::columns::{Columns, Outcome};
@@ -118,15 +118,17 @@ impl WriteTx {
     /// The claim (see [`WriteTx::claim`]) as one round trip: mark the worker seen, take the best
     /// eligible task, count it against the repository budget and the worker's capacity, record
     /// the lease and its audit event, read the task back, commit.
+    /// A named pick ([`Pick::Named`]) runs inside the caller's transaction, which goes on after it.
     pub(super) async fn claim_batched(
         &mut self,
         seen: &WorkerRow,
+        pick: Pick,
     ) -> Result<Option<Lease>, StoreError> {
-        let (part, mut ctx) = self.claim_part(seen);
+        let (part, mut ctx) = self.claim_part(seen, pick);
         if let Some(online) = ctx.online.take() {
             self.event(online);
         }
-        let out = self.run_parts(vec![part], true).await?;
+        let out = self.run_parts(vec![part], pick == Pick::First).await?;
         match self.claim_done(ctx, one(out)?)? {
             Claimed::NoWorker => Err(StoreError::not_found("worker_not_found", "unknown worker")),
             Claimed::Done(lease) => Ok(lease.map(|l| *l)),
@@ -134,7 +136,7 @@ impl WriteTx {
     }
 
     /// The statements of a claim by `seen`.
-    pub(super) fn claim_part(&self, seen: &WorkerRow) -> (Part, ClaimCtx) {
+    pub(super) fn claim_part(&self, seen: &WorkerRow, pick: Pick) -> (Part, ClaimCtx) {
         let was_online = seen.online(self.now, self.store().timing.heartbeat_ttl_ms);
         let online = (!was_online).then(|| online_event(&seen.id));
         let timing = &self.store().timing;
@@ -145,7 +147,8 @@ impl WriteTx {
         // The skill filter takes the skills read when the request was authenticated (as a JSON
         // array in $12); the guard `w.skills = $8` makes the claim take nothing if they changed
         // since.
-        let skills = skill_rule(crate::store::Backend::Sqlite, seen, "$12");
+        let skills = skill_rule(crate::store::Backend::Sqlite, &pick.worker(seen), "$12");
+        let named = pick.condition();
         let rules = repo_rules(crate::store::Backend::Sqlite, "$2", "$7", "$11");
         let fits = worker_fits("$8");
         let sql = format!(
@@ -158,7 +161,7 @@ impl WriteTx {
                  FROM repos r WHERE r.id = tasks.repo_id) = 1 THEN area END \
              WHERE status = 'ready' AND seq = ( \
                SELECT t.seq FROM workers w CROSS JOIN tasks t CROSS JOIN repos r \
-               WHERE w.id = $2 AND {fits}{skills} \
+               WHERE w.id = $2 AND {fits}{skills}{named} \
                  {rules} \
                {OFFER_ORDER} LIMIT 1); \
              UPDATE repos SET active_leases = active_leases + 1 \

@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 use sqlx::AssertSqlSafe;
 
+use super::claim_rules::Pick;
 use super::{LeaseEnd, Move, MovePlan, concurrent_change, task_lease_points, worker_move};
 use crate::domain::rules;
 use crate::domain::{Lease, TaskStatus};
@@ -51,8 +52,8 @@ impl WriteTx {
     /// SQLite's in [`super::sqlite_batch`], PostgreSQL's in [`super::postgres_statement`].
     pub async fn claim(&mut self, seen: &WorkerRow) -> Result<Option<Lease>, StoreError> {
         match self.store().backend {
-            Backend::Sqlite => self.claim_batched(seen).await,
-            Backend::Postgres => self.claim_single(seen).await,
+            Backend::Sqlite => self.claim_batched(seen, Pick::First).await,
+            Backend::Postgres => self.claim_single(seen, Pick::First).await,
         }
     }
 

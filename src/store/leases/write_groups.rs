@@ -23,6 +23,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::MovePlan;
+use super::claim_rules::Pick;
 use super::sqlite_batch::{Claimed, Part, read_part, seen_part};
 use super::worker_move;
 use crate::domain::{Lease, TaskStatus};
@@ -385,7 +386,7 @@ async fn steps(tx: &mut WriteTx, jobs: &[Job]) -> Result<Vec<Done>, StoreError> 
     let mut ctxs = Vec::new();
     for &i in &claims {
         if let Job::Claim(worker, _) = &jobs[i] {
-            let (part, ctx) = tx.claim_part(worker);
+            let (part, ctx) = tx.claim_part(worker, Pick::First);
             parts.push(part);
             ctxs.push(ctx);
         }
