@@ -24,6 +24,7 @@ pub mod idempotency;
 pub mod known_workers;
 pub mod leases;
 pub mod outcomes;
+mod path_overlap;
 pub mod paths;
 pub mod preview;
 pub mod repos;

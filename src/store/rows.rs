@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::engine::columns::Columns;
-use super::paths::held_overlapping;
+use super::path_overlap::held_overlapping;
 use super::{StoreError, format_ts};
 use crate::domain::{
     Priority, RepoContract, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus,

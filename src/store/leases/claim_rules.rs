@@ -3,7 +3,7 @@
 //! ([`super::named_claim`]) runs too, narrowed to its task ([`Pick`]), and by the preview: a rule
 //! changed here changes for every claim.
 
-use crate::store::paths::held_overlapping;
+use crate::store::path_overlap::held_overlapping;
 use crate::store::rows::WorkerRow;
 use crate::store::{Backend, DAY_MS, HOUR_MS};
 
