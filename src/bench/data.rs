@@ -135,18 +135,7 @@ pub(super) async fn bulk_load(
         return Ok(());
     }
     let skill_ids = skill_set_ids(pool).await?;
-    let repo_ids: Vec<i64> = {
-        let mut ids = Vec::new();
-        for r in 0..repos {
-            let id: i64 = sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
-                .bind(repo_name(r))
-                .fetch_one(pool)
-                .await?;
-            ids.push(id);
-        }
-        ids
-    };
-    let repo_case = case_of("n", &repo_ids);
+    let repo_case = case_of("n", &repo_ids(pool, repos).await?);
     let skill_case = case_of("n", &skill_ids);
     let now = crate::store::now_ms();
     let mut start = from;
@@ -165,6 +154,82 @@ pub(super) async fn bulk_load(
         start = end;
     }
     Ok(())
+}
+
+/// The ids of the run's repositories, in order.
+async fn repo_ids(pool: &AnyPool, repos: usize) -> anyhow::Result<Vec<i64>> {
+    let mut ids = Vec::new();
+    for r in 0..repos {
+        let id: i64 = sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
+            .bind(repo_name(r))
+            .fetch_one(pool)
+            .await?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// The path a task of a run with path locks changes: a directory of its own (`src/<name>/**`),
+/// named after the id of a loaded task or `http-<i>` for the HTTP sample, so that no two
+/// overlap.
+pub(super) fn bench_pattern(name: &str) -> String {
+    format!("src/{name}/**")
+}
+
+/// Rule 10's load of `--path-locks L` (L > 0): every task loaded so far gets its path
+/// ([`bench_pattern`] of its id), and `held` more tasks, spread over the repositories, hold
+/// theirs. Each of those is `blocked` and waits for a maintainer, which keeps it in flight (it
+/// holds its path and one slot of its repository's review budget, counted in `open_prs`) without
+/// a lease that could end during the run, and out of the refill's way. No two paths overlap, so
+/// every claim's rule 10 looks the held ones up and lets its candidate through.
+pub(super) async fn load_paths(pool: &AnyPool, repos: usize, held: usize) -> anyhow::Result<()> {
+    sqlx::query(AssertSqlSafe(path_rows_sql("t.status = 'ready'", 0)))
+        .execute(pool)
+        .await?;
+    if held == 0 {
+        return Ok(());
+    }
+    let repo_case = case_of("n", &repo_ids(pool, repos).await?);
+    let skill_id = skill_set_ids(pool).await?[0];
+    let now = crate::store::now_ms();
+    // Ids and numbers made here; nothing in this SQL comes from input.
+    let sql = format!(
+        "WITH RECURSIVE g(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM g WHERE n < {last}) \
+         INSERT INTO tasks (id, repo_id, title, description, estimate_points, priority, \
+           skill_set_id, tier, status, status_reason, awaits_maintainer, extensions, created_at, \
+           updated_at) \
+         SELECT 't_bench_held_' || n, {repo_case}, 'held task ' || n, '', 1, 1, {skill_id}, 0, \
+           'blocked', 'owp bench: holds its path', 1, '{{}}', {now}, {now} FROM g",
+        last = held - 1,
+    );
+    sqlx::query(AssertSqlSafe(sql)).execute(pool).await?;
+    sqlx::query(AssertSqlSafe(path_rows_sql(
+        "t.status = 'blocked' AND t.awaits_maintainer = 1",
+        1,
+    )))
+    .execute(pool)
+    .await?;
+    sqlx::query(
+        "UPDATE repos SET open_prs = open_prs + (SELECT COUNT(*) FROM tasks t \
+           WHERE t.repo_id = repos.id AND t.awaits_maintainer = 1)",
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The rows of `task_paths` of the tasks `t` that pass `filter`, each with its
+/// [`bench_pattern`]: one per prefix of the pattern's base (`''`, `src` and, exact,
+/// `src/<id>`), as `domain::paths::prefixes` makes them.
+fn path_rows_sql(filter: &str, held: u8) -> String {
+    format!(
+        "INSERT INTO task_paths (task_seq, repo_id, source, pattern, prefix, exact, held) \
+         SELECT t.seq, t.repo_id, 'declared', 'src/' || t.id || '/**', \
+           CASE p.level WHEN 0 THEN '' WHEN 1 THEN 'src' ELSE 'src/' || t.id END, \
+           CASE WHEN p.level = 2 THEN 1 ELSE 0 END, {held} \
+         FROM tasks t CROSS JOIN (SELECT 0 AS level UNION ALL SELECT 1 UNION ALL SELECT 2) p \
+         WHERE {filter}"
+    )
 }
 
 /// Adds `count` critical tasks, each held by an open outside blocker (rule 8), so they come first
@@ -428,4 +493,105 @@ async fn recycle_repo(
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Store, Timing};
+
+    /// The rows the load writes are those the store writes for the same pattern, the held ones
+    /// lock what overlaps them, and no ready task waits on another's path.
+    #[tokio::test]
+    async fn path_locks_are_loaded_as_the_store_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display());
+        let store = Store::open(&url, Timing::default()).await.unwrap();
+        for r in 0..2 {
+            store
+                .upsert_repo(
+                    &crate::store::repos::RepoUpsert {
+                        name: repo_name(r),
+                        max_open_prs: 100,
+                        extensions: Default::default(),
+                        ..Default::default()
+                    },
+                    "test",
+                )
+                .await
+                .unwrap();
+        }
+        let tool = tool_pool(BenchBackend::Sqlite, &url).await.unwrap();
+        bulk_load(&tool, 2, 0, 6).await.unwrap();
+        load_paths(&tool, 2, 4).await.unwrap();
+
+        let rows = |id: &'static str| {
+            let tool = tool.clone();
+            async move {
+                let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+                    "SELECT p.pattern, p.prefix, p.exact, p.held FROM task_paths p \
+                     JOIN tasks t ON t.seq = p.task_seq WHERE t.id = $1 ORDER BY p.prefix",
+                )
+                .bind(id)
+                .fetch_all(&tool)
+                .await
+                .unwrap();
+                rows
+            }
+        };
+        let pattern = bench_pattern("t_bench_3");
+        let expected = |held: i64, pattern: &str| -> Vec<(String, String, i64, i64)> {
+            crate::domain::paths::prefixes(pattern)
+                .into_iter()
+                .map(|(prefix, exact)| (pattern.to_string(), prefix, i64::from(exact), held))
+                .collect()
+        };
+        assert_eq!(rows("t_bench_3").await, expected(0, &pattern));
+        let held = bench_pattern("t_bench_held_1");
+        assert_eq!(rows("t_bench_held_1").await, expected(1, &held));
+        let held_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM task_paths WHERE held = 1")
+            .fetch_one(&tool)
+            .await
+            .unwrap();
+        assert_eq!(held_rows, 4 * 3);
+        // Each held task takes a slot of its repository's review budget.
+        let open: Vec<i64> = sqlx::query_scalar("SELECT open_prs FROM repos ORDER BY name")
+            .fetch_all(&tool)
+            .await
+            .unwrap();
+        assert_eq!(open, vec![2, 2]);
+
+        let task = store.task("t_bench_3").await.unwrap().unwrap();
+        assert_eq!(task.paths, vec![pattern]);
+        assert!(task.path_holds.is_empty(), "{:?}", task.path_holds);
+        // A task whose path overlaps a held one waits on it: the held rows are locks.
+        let mut input = crate::store::tasks::TaskInput {
+            key: None,
+            title: "overlapping".into(),
+            description: String::new(),
+            estimate_points: 1,
+            priority: crate::domain::Priority::Normal,
+            required_skills: vec![],
+            area: None,
+            tier: 0,
+            extensions: Default::default(),
+            blocked_by: None,
+            requires: Default::default(),
+            paths: Some(vec!["src/t_bench_held_1/lib.rs".into()]),
+        };
+        let imported = store
+            .import_tasks(&repo_name(1), std::slice::from_ref(&input), "test")
+            .await
+            .unwrap();
+        assert_eq!(imported[0].waiting_on_paths(), vec!["t_bench_held_1"]);
+        // In another repository the same path is free.
+        input.title = "elsewhere".into();
+        let imported = store
+            .import_tasks(&repo_name(0), &[input], "test")
+            .await
+            .unwrap();
+        assert!(imported[0].waiting_on_paths().is_empty());
+        tool.close().await;
+        store.close().await;
+    }
 }

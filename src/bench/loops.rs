@@ -12,6 +12,7 @@ use sqlx::AssertSqlSafe;
 
 use super::conn::WorkerConn;
 use super::cpu_use::{CpuProbe, CpuUse};
+use super::pg_stats::{PgStats, StatementUse, statement_use};
 
 use super::*;
 
@@ -75,14 +76,26 @@ pub(super) struct Measured {
     pub(super) empty: u64,
     /// The CPU per claim over all measured windows (with a probe).
     pub(super) cpu: Option<CpuUse>,
+    /// PostgreSQL: what the statements of the run's database did over the measured windows.
+    pub(super) statements: Option<StatementUse>,
 }
 
-/// Runs `workers` loops through the warm-up and the measured windows; with a probe, also reads
-/// the CPU its processes used in the measured windows.
+/// What a measurement reads besides its own counts, at the start and the end of its measured
+/// windows.
+#[derive(Default, Clone, Copy)]
+pub(super) struct Probes<'a> {
+    /// The CPU of the servers, the database and this process.
+    pub(super) cpu: Option<&'a CpuProbe>,
+    /// The statements of the run's database (`pg_stat_statements`, reset as the windows begin).
+    pub(super) statements: Option<&'a PgStats>,
+}
+
+/// Runs `workers` loops through the warm-up and the measured windows; with probes, also reads
+/// the CPU its processes used and what the database's statements did in the measured windows.
 pub(super) async fn drive<F, Fut>(
     args: &BenchArgs,
     loops: usize,
-    probe: Option<&CpuProbe>,
+    probes: Probes<'_>,
     make: F,
 ) -> Measured
 where
@@ -97,10 +110,15 @@ where
         .map(|i| tokio::spawn(make(i, clock.clone())))
         .collect();
     tokio::time::sleep(Duration::from_secs(args.warmup)).await;
-    let cpu_start = match probe {
+    let cpu_start = match probes.cpu {
         Some(p) => Some(p.snapshot().await),
         None => None,
     };
+    if let Some(stats) = probes.statements
+        && let Err(e) = stats.reset_statements().await
+    {
+        eprintln!("warning: cannot reset pg_stat_statements: {e}");
+    }
     let mut lengths = Vec::new();
     for w in 1..=args.repeat {
         clock.window.store(w, Ordering::Relaxed);
@@ -109,8 +127,18 @@ where
         lengths.push(t0.elapsed().as_secs_f64());
     }
     clock.window.store(args.repeat + 1, Ordering::Relaxed);
-    let cpu_end = match probe {
+    let cpu_end = match probes.cpu {
         Some(p) => Some(p.snapshot().await),
+        None => None,
+    };
+    let statement_rows = match probes.statements {
+        Some(stats) => match stats.statements().await {
+            Ok(rows) => Some(rows),
+            Err(e) => {
+                eprintln!("warning: cannot read pg_stat_statements: {e}");
+                None
+            }
+        },
         None => None,
     };
     let mut claim: Vec<Histogram<u64>> = (0..=args.repeat)
@@ -141,6 +169,7 @@ where
     let cpu = cpu_start
         .zip(cpu_end)
         .and_then(|(start, end)| start.per_claim(&end, claims));
+    let statements = statement_rows.and_then(|rows| statement_use(&rows, claims));
     Measured {
         claims_per_s: per_window(&|w| claim[w].len() as f64 / lengths[w - 1]),
         claim_p50_ms: per_window(&|w| ms(claim[w].value_at_quantile(0.5))),
@@ -150,6 +179,7 @@ where
         errors,
         empty,
         cpu,
+        statements,
     }
 }
 
@@ -358,6 +388,7 @@ pub(super) async fn bare_cycle(
     url: &str,
     tool: &AnyPool,
     size: usize,
+    statements: Option<&PgStats>,
 ) -> anyhow::Result<Measured> {
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(BARE_CLIENTS as u32)
@@ -384,7 +415,11 @@ pub(super) async fn bare_cycle(
     .await?;
     sqlx::query("ANALYZE bare_queue").execute(&pool).await?;
     let probe = CpuProbe::new(Vec::new(), Some(tool.clone()));
-    let m = drive(args, BARE_CLIENTS, probe.as_ref(), |_, clock| {
+    let probes = Probes {
+        cpu: probe.as_ref(),
+        statements,
+    };
+    let m = drive(args, BARE_CLIENTS, probes, |_, clock| {
         let pool = pool.clone();
         async move { bare_cycle_loop(pool, clock).await }
     })

@@ -18,7 +18,16 @@
 //!    database itself does;
 //! 6. on PostgreSQL, runs the bare claim cycle (a narrow table of its own, 16 clients, three
 //!    autocommit statements per cycle, as pgbench would run it): the second baseline, taken in the
-//!    same invocation so the ratio OWP ÷ bare is always side by side.
+//!    same invocation so the ratio OWP ÷ bare is always side by side;
+//! 7. on PostgreSQL, reads what the database did: the shared buffers and WAL per claim statement
+//!    over the measured windows (`pg_stat_statements`, where the server loads it) and the dead
+//!    row versions of the hot tables from the start of the claim loop to its end
+//!    (`pg_stats.rs`).
+//!
+//! `--path-locks 0,1000` adds rule 10's load side by side with none (`data::load_paths`), and
+//! `--capped-replicas 1,2,4` adds PostgreSQL runs whose server processes are each capped at
+//! `--capped-cpu` cores; the report ends with the targets the rows are read against
+//! (`targets.rs`).
 //!
 //! Throughout a run the queue is kept at N: every 500 ms, tasks whose PR was opened are put back
 //! to `ready` (as when a pull request is closed unmerged), so a run measures a queue of constant
@@ -38,13 +47,18 @@ mod cpu_cap;
 mod cpu_use;
 mod data;
 mod loops;
+mod pg_stats;
+mod plan;
 mod report;
 mod servers;
+mod targets;
 mod webhooks;
 use cpu_cap::ServerCpu;
 use cpu_use::{CpuProbe, CpuUse};
 use data::*;
 use loops::*;
+use pg_stats::{DeadSampler, DeadTuples, PgStats, StatementUse};
+use plan::{Planned, plan};
 use report::*;
 use servers::*;
 use webhooks::*;
@@ -107,6 +121,12 @@ pub struct BenchArgs {
     /// outside blocker), one run per value: claims must not walk past them.
     #[arg(long, value_delimiter = ',', default_value = "0")]
     pub waiting: Vec<usize>,
+    /// Path locks (rule 10) held by tasks in flight, one run per value: with a value above 0,
+    /// that many tasks (each waiting for a maintainer, so in flight for the whole run) hold a
+    /// path each, and every ready task declares a path of its own that overlaps none of them;
+    /// with 0, no task has paths. `0,1000` measures both in one invocation.
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    pub path_locks: Vec<usize>,
     /// Registered workers, all claiming concurrently.
     #[arg(long, default_value_t = 1000)]
     pub workers: usize,
@@ -155,6 +175,15 @@ pub struct BenchArgs {
     /// adds while the processes, not the database, are the limit. Needs root.
     #[arg(long)]
     pub server_cpu: Option<f64>,
+    /// PostgreSQL: after the other runs of each queue size, one run per value with that many
+    /// server processes, each capped at `--capped-cpu` cores (e.g. `1,2,4`, to read what a
+    /// further process adds while the processes are the limit), with the first `--waiting` and
+    /// `--path-locks` values and without the baselines. Needs root, as `--server-cpu` does.
+    #[arg(long, value_delimiter = ',')]
+    pub capped_replicas: Vec<usize>,
+    /// The cores each server process of a `--capped-replicas` run is capped at.
+    #[arg(long, default_value_t = 0.15)]
+    pub capped_cpu: f64,
     /// Skip the baselines (the raw-SQL one, and on PostgreSQL the bare claim cycle).
     #[arg(long)]
     pub no_baseline: bool,
@@ -199,6 +228,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .server_cpu
         .map(|cores| ServerCpu::new(Path::new(CGROUP_MOUNT), cores))
         .transpose()?;
+    let planned = plan(&args, &sizes);
+    let capped_cpu = if planned.iter().any(|p| p.capped) {
+        Some(ServerCpu::new(Path::new(CGROUP_MOUNT), args.capped_cpu)?)
+    } else {
+        None
+    };
     // Servers run from a private copy of this executable, so a rebuild during a long run does not
     // pull the file from under them.
     let exe_dir = tempfile::tempdir()?;
@@ -210,40 +245,36 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     .context("cannot copy the owp executable")?;
     SERVER_EXE.set(exe).ok();
     let mut results = Vec::new();
-    for &backend in &args.backends {
-        for &size in &sizes {
-            let replica_counts: Vec<usize> = match backend {
-                BenchBackend::Sqlite => vec![1],
-                BenchBackend::Postgres => args.replicas.iter().map(|r| (*r).max(1)).collect(),
-            };
-            for replicas in replica_counts {
-                for &waiting in &args.waiting {
-                    eprintln!(
-                        "== {} | {size} tasks | {waiting} waiting | {} workers | {replicas} server \
-                         process(es) | refill {}",
-                        backend.name(),
-                        args.workers,
-                        args.refill.name()
-                    );
-                    let shape = Shape {
-                        backend,
-                        size,
-                        waiting,
-                        replicas,
-                    };
-                    let r = run_one(&args, server_cpu.as_ref(), shape)
-                        .await
-                        .with_context(|| format!("{} with {size} tasks", backend.name()))?;
-                    if args.json {
-                        println!("{}", serde_json::to_string(&r)?);
-                    }
-                    results.push(r);
-                }
-            }
+    for Planned { shape, capped } in planned {
+        let cpu = if capped {
+            capped_cpu.as_ref()
+        } else {
+            server_cpu.as_ref()
+        };
+        eprintln!(
+            "== {} | {} tasks | {} waiting | {} path locks | {} workers | {} server process(es){} \
+             | refill {}",
+            shape.backend.name(),
+            shape.size,
+            shape.waiting,
+            shape.path_locks,
+            args.workers,
+            shape.replicas,
+            cpu.map(|c| format!(" capped at {} core(s) each", c.cores()))
+                .unwrap_or_default(),
+            args.refill.name()
+        );
+        let r = run_one(&args, cpu, shape, !capped)
+            .await
+            .with_context(|| format!("{} with {} tasks", shape.backend.name(), shape.size))?;
+        if args.json {
+            println!("{}", serde_json::to_string(&r)?);
         }
+        results.push(r);
     }
     if !args.json {
         print!("{}", table(&results));
+        print!("{}", targets::summary(&results));
     }
     Ok(())
 }
@@ -256,6 +287,8 @@ struct RunResult {
     tasks: usize,
     /// Waiting tasks ahead of the ready ones (`--waiting`).
     waiting: usize,
+    /// Path locks held by tasks in flight (`--path-locks`); above 0, every ready task has a path.
+    path_locks: usize,
     workers: usize,
     /// The offered rate of paced workers (`--rate`), if any.
     rate: Option<f64>,
@@ -283,6 +316,15 @@ struct RunResult {
     cpu_ms: Option<CpuUse>,
     /// PostgreSQL: CPU per bare cycle: the database and this process (its clients).
     bare_cpu_ms: Option<CpuUse>,
+    /// PostgreSQL: the statements of the OWP run over the measured windows, per claim and per
+    /// claim statement (`pg_stat_statements`).
+    statements: Option<StatementUse>,
+    /// PostgreSQL: the same for the bare cycle, per cycle.
+    bare_statements: Option<StatementUse>,
+    /// PostgreSQL: why `pg_stat_statements` could not be read, if it could not.
+    statements_missing: Option<String>,
+    /// PostgreSQL: dead row versions of the hot tables over the claim loop.
+    dead_tuples: Option<DeadTuples>,
     webhook_per_s: Option<f64>,
     webhook_p50_ms: Option<f64>,
     webhook_p99_ms: Option<f64>,
@@ -299,25 +341,31 @@ struct RunResult {
 }
 
 /// What one run measures.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Shape {
     backend: BenchBackend,
     /// Ready tasks.
     size: usize,
     /// Waiting tasks at the head of the offer order.
     waiting: usize,
+    /// Path locks held by tasks in flight (0: no task has paths).
+    path_locks: usize,
     /// Server processes.
     replicas: usize,
 }
 
+/// One run; `baselines`: also the raw-SQL baseline and the bare cycle (unless `--no-baseline`),
+/// which a capped run and one with path locks leave to the run beside them.
 async fn run_one(
     args: &BenchArgs,
     server_cpu: Option<&ServerCpu>,
     shape: Shape,
+    baselines: bool,
 ) -> anyhow::Result<RunResult> {
     let dir = tempfile::tempdir()?;
     let db = ScratchDb::create(shape.backend, args.database_url.as_deref(), dir.path()).await?;
-    let outcome = measure(args, server_cpu, shape, &db, dir.path()).await;
+    let baselines = baselines && !args.no_baseline && shape.path_locks == 0;
+    let outcome = measure(args, server_cpu, shape, baselines, &db, dir.path()).await;
     db.drop_database().await;
     outcome
 }
@@ -326,6 +374,7 @@ async fn measure(
     args: &BenchArgs,
     server_cpu: Option<&ServerCpu>,
     shape: Shape,
+    baselines: bool,
     db: &ScratchDb,
     dir: &Path,
 ) -> anyhow::Result<RunResult> {
@@ -333,6 +382,7 @@ async fn measure(
         backend,
         size,
         waiting,
+        path_locks,
         replicas,
     } = shape;
     // Schema, repositories and the four skill sets, through the store itself.
@@ -371,6 +421,9 @@ async fn measure(
     eprintln!("bulk-loading {} tasks…", size - sample);
     let started = Instant::now();
     bulk_load(&tool, args.repos, sample, size).await?;
+    if path_locks > 0 {
+        load_paths(&tool, args.repos, path_locks).await?;
+    }
     load_waiting(&tool, waiting).await?;
     let bulk_load_s = started.elapsed().as_secs_f64();
     eprintln!("importing {sample} tasks over HTTP…");
@@ -381,12 +434,16 @@ async fn measure(
         let n = HTTP_IMPORT_BATCH.min(sample - done);
         let tasks: Vec<Value> = (done..done + n)
             .map(|i| {
-                json!({
+                let mut task = json!({
                     "title": format!("bench task {i}"),
                     "estimate_points": 1 + (i % 3),
                     "priority": PRIORITIES[i % 4],
                     "required_skills": SKILL_SETS[i % 4],
-                })
+                });
+                if path_locks > 0 {
+                    task["paths"] = json!([bench_pattern(&format!("http-{i}"))]);
+                }
+                task
             })
             .collect();
         let base = &servers[request % servers.len()].base;
@@ -467,7 +524,25 @@ async fn measure(
         servers.iter().filter_map(|s| s.child.id()).collect(),
         db.pg.is_some().then(|| tool.clone()),
     );
-    let owp = drive(args, args.workers, probe.as_ref(), |i, clock| {
+    let pg_stats = match db.pg {
+        Some(_) => Some(PgStats::connect(&db.url).await?),
+        None => None,
+    };
+    let statements_missing = match &pg_stats {
+        Some(stats) => stats.enable_statements().await.err(),
+        None => None,
+    };
+    if let Some(why) = &statements_missing {
+        eprintln!("pg_stat_statements is not available: {why}");
+    }
+    // The statements are read where the server counts them.
+    let statements = pg_stats.as_ref().filter(|_| statements_missing.is_none());
+    let dead_sampler = pg_stats.as_ref().map(DeadSampler::start);
+    let probes = Probes {
+        cpu: probe.as_ref(),
+        statements,
+    };
+    let owp = drive(args, args.workers, probes, |i, clock| {
         let base = bases[i % bases.len()].clone();
         let token = tokens[i].clone();
         // Paced workers start spread evenly over one period.
@@ -476,6 +551,13 @@ async fn measure(
         async move { owp_cycle_loop(base, token, clock, pace, opened).await }
     })
     .await;
+    let dead_tuples = match dead_sampler {
+        Some(s) => s.finish().await,
+        None => None,
+    };
+    if let Some(u) = &owp.statements {
+        pg_stats::log_statements("OWP", u);
+    }
     drop(opened);
     if let Some(refiller) = refiller {
         let (errors, late) = refiller.finish().await;
@@ -526,14 +608,14 @@ async fn measure(
     };
 
     // The raw-SQL baseline on the same database, with the same concurrency.
-    let raw = if args.no_baseline {
+    let raw = if !baselines {
         None
     } else {
         eprintln!("raw-SQL baseline…");
         sqlx::query(
             "UPDATE tasks SET status = 'ready', worker_id = NULL, lease_id = NULL, \
              lease_points = NULL, accept_by = NULL, lease_expires_at = NULL, deadline = NULL, \
-             artifact = NULL, area_lock = NULL WHERE status <> 'ready'",
+             artifact = NULL, area_lock = NULL WHERE status <> 'ready' AND awaits_maintainer = 0",
         )
         .execute(&tool)
         .await?;
@@ -541,7 +623,7 @@ async fn measure(
         let recycler = Recycler::start(tool.clone(), backend, false);
         let claim_sql = Arc::new(baseline_claim_sql(backend));
         let ids = Arc::new(worker_ids.clone());
-        let m = drive(args, args.workers, None, |i, clock| {
+        let m = drive(args, args.workers, Probes::default(), |i, clock| {
             let pool = pool.clone();
             let sql = claim_sql.clone();
             let worker = ids[i].clone();
@@ -554,14 +636,21 @@ async fn measure(
     };
 
     // The bare PostgreSQL claim cycle, on a table of its own in the same database.
-    let bare = match (&db.pg, args.no_baseline) {
-        (Some(_), false) => {
+    let bare = match (&db.pg, baselines) {
+        (Some(_), true) => {
             eprintln!("bare PostgreSQL claim cycle ({BARE_CLIENTS} clients)…");
-            Some(bare_cycle(args, &db.url, &tool, size).await?)
+            let m = bare_cycle(args, &db.url, &tool, size, statements).await?;
+            if let Some(u) = &m.statements {
+                pg_stats::log_statements("bare cycle", u);
+            }
+            Some(m)
         }
         _ => None,
     };
     tool.close().await;
+    if let Some(s) = &pg_stats {
+        s.close().await;
+    }
 
     let ratio = raw
         .as_ref()
@@ -574,6 +663,7 @@ async fn measure(
         replicas,
         tasks: size,
         waiting,
+        path_locks,
         workers: args.workers,
         rate: args.rate,
         refill: args.refill.name(),
@@ -594,6 +684,10 @@ async fn measure(
         ratio_to_bare,
         cpu_ms: owp.cpu,
         bare_cpu_ms: bare.as_ref().and_then(|b| b.cpu),
+        statements: owp.statements.clone(),
+        bare_statements: bare.as_ref().and_then(|b| b.statements.clone()),
+        statements_missing,
+        dead_tuples,
         webhook_per_s: webhooks.as_ref().map(|w| w.0),
         webhook_p50_ms: webhooks.as_ref().map(|w| w.1),
         webhook_p99_ms: webhooks.as_ref().map(|w| w.2),

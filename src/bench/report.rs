@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::cpu_use::CpuUse;
+use super::pg_stats::{DeadTuples, StatementUse};
 
 use super::*;
 
@@ -17,20 +18,19 @@ pub(super) fn table(results: &[RunResult]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n| backend | procs | tasks | waiting | workers | offered/s | claims/s | p50 ms | p99 ms | raw claims/s | raw p50 | raw p99 | ratio | bare/s | bare p50 | bare p99 | ÷ bare | CPU ms/claim: db + server + load | bare CPU ms/cycle: db + clients | cycles/s | webhook/s | webhook p50 | webhook p99 | peak RSS MB | HTTP import tasks/s | load |"
+        "\n| backend | procs | cap | tasks | waiting | path locks | workers | offered/s | claims/s | p50 ms | p99 ms | raw claims/s | raw p50 | raw p99 | ratio | bare/s | bare p50 | bare p99 | ÷ bare | CPU ms/claim: db + server + load | bare CPU ms/cycle: db + clients | buffers/claim statement | buffers/claim, all | bare buffers/cycle | dead tuples: start → peak ½ / ½ → end | cycles/s | webhook/s | webhook p50 | webhook p99 | peak RSS MB | HTTP import tasks/s | failed | load |"
     );
-    let _ = writeln!(
-        out,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    );
+    let _ = writeln!(out, "|{}", "---|".repeat(33));
     for r in results {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.0} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.0} | {} | {:.1} |",
             r.backend,
             r.replicas,
+            opt(r.server_cpu, 2),
             r.tasks,
             r.waiting,
+            r.path_locks,
             r.workers,
             opt(r.rate, 0),
             r.claims_per_s,
@@ -46,27 +46,78 @@ pub(super) fn table(results: &[RunResult]) -> String {
             opt(r.ratio_to_bare, 2),
             CpuUse::cell(r.cpu_ms, true),
             CpuUse::cell(r.bare_cpu_ms, false),
+            opt(claim_buffers(r.statements.as_ref()), 1),
+            opt(r.statements.as_ref().and_then(|u| u.buffers_per_claim), 1),
+            opt(
+                r.bare_statements.as_ref().and_then(|u| u.buffers_per_claim),
+                1
+            ),
+            DeadTuples::cell(r.dead_tuples.as_ref()),
             r.cycles_per_s,
             opt(r.webhook_per_s, 0),
             opt(r.webhook_p50_ms, 2),
             opt(r.webhook_p99_ms, 2),
             r.peak_rss_mb,
             r.http_import_tasks_per_s,
+            r.errors,
             r.load_avg,
         );
     }
     let errors: u64 = results.iter().map(|r| r.errors).sum();
-    let capped = match results.first().and_then(|r| r.server_cpu) {
-        Some(cores) => format!(" each claim server capped at {cores} core(s);"),
-        None => String::new(),
-    };
     let _ = writeln!(
         out,
-        "\n{} measured window(s) of {} s per row (median shown); {} core(s);{capped} {} failed requests.",
+        "\n{} measured window(s) of {} s per row (median shown); {} core(s); {} failed requests.",
         results.first().map(|r| r.windows).unwrap_or(0),
         results.first().map(|r| r.window_s).unwrap_or(0),
         results.first().map(|r| r.cores).unwrap_or(0),
         errors
     );
+    if let Some(why) = results.iter().find_map(|r| r.statements_missing.as_deref()) {
+        let _ = writeln!(out, "No buffers per claim: {why}.");
+    }
     out
+}
+
+/// The shared buffers per call of the claim statement.
+pub(super) fn claim_buffers(u: Option<&StatementUse>) -> Option<f64> {
+    u.and_then(|u| u.claim.as_ref()).map(|c| c.buffers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_has_a_cell_per_column() {
+        let rows = [
+            RunResult {
+                backend: "postgres".into(),
+                server_cpu: Some(0.15),
+                dead_tuples: Some(DeadTuples {
+                    start: 1,
+                    peak_first_half: 5,
+                    peak_second_half: 4,
+                    end: 3,
+                    ..Default::default()
+                }),
+                statements_missing: Some("not loaded".into()),
+                errors: 7,
+                ..Default::default()
+            },
+            RunResult::default(),
+        ];
+        let out = table(&rows);
+        let lines: Vec<&str> = out.lines().filter(|l| l.starts_with('|')).collect();
+        assert_eq!(lines.len(), 4, "{out}");
+        let cells = |l: &str| l.matches(" | ").count();
+        assert!(lines[0].contains("| cap |") && lines[0].contains("| path locks |"));
+        for l in &lines[2..] {
+            assert_eq!(cells(l), cells(lines[0]), "{l}");
+        }
+        assert_eq!(lines[1].matches("---|").count(), cells(lines[0]) + 1);
+        assert!(lines[2].contains("| postgres | 0 | 0.15 |"), "{}", lines[2]);
+        assert!(lines[2].contains("| 1 → 5 / 4 → 3 |"), "{}", lines[2]);
+        assert!(lines[2].ends_with("| 7 | 0.0 |"), "{}", lines[2]);
+        assert!(out.contains("No buffers per claim: not loaded."), "{out}");
+    }
 }
