@@ -1,4 +1,4 @@
-//! The targets the report's rows are read against (issues 40 and 42), each with the measured
+//! The targets the report's rows are read against (docs/performance.md, "Targets"), each with the measured
 //! value and, where it is missed, by how much.
 //!
 //! - PostgreSQL, per claim: the database's CPU at most 0.5 ms and at most 2× the bare cycle's
