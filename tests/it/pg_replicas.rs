@@ -456,6 +456,41 @@ async fn changes_through_one_replica_wake_the_other_within_a_second() {
 /// grants exactly one lease, in each of four trials, and the claims it refuses still find the
 /// other repository's work. (Counted in each claim's snapshot alone, the cap let through 3, 11,
 /// 1 and 2.)
+/// Registers twelve workers, alternately on each replica (named `prefix-N`, capacity 5, one task
+/// at a time), and sends one claim from each at the same moment; returns the task ids granted.
+async fn twelve_claims_at_once(servers: &[Arc<Server>; 2], prefix: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    for i in 0..12 {
+        let (_, token) = servers[i % 2]
+            .register_worker(&format!("{prefix}-{i}"), &[], 5, 1)
+            .await;
+        tokens.push(token);
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(tokens.len()));
+    let claims = tokens.into_iter().enumerate().map(|(i, token)| {
+        let (server, barrier) = (servers[i % 2].clone(), barrier.clone());
+        tokio::spawn(async move {
+            barrier.wait().await;
+            let r = server.claim(&token).await;
+            match r.status {
+                200 => Some(
+                    r.json["lease"]["task"]["task_id"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                ),
+                204 => None,
+                other => panic!("a claim answered {other}: {}", r.json),
+            }
+        })
+    });
+    futures_util::future::join_all(claims)
+        .await
+        .into_iter()
+        .filter_map(|r| r.unwrap())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_hourly_cap_of_one_grants_one_lease_to_twelve_claims_at_once() {
     if !postgres_enabled("an_hourly_cap_of_one_grants_one_lease_to_twelve_claims_at_once") {
@@ -490,36 +525,7 @@ async fn an_hourly_cap_of_one_grants_one_lease_to_twelve_claims_at_once() {
             .into_iter()
             .collect();
         a.import_ids(&open, tasks("low")).await;
-        let mut tokens = Vec::new();
-        for i in 0..12 {
-            let (_, token) = servers[i % 2]
-                .register_worker(&format!("capped-{trial}-{i}"), &[], 5, 1)
-                .await;
-            tokens.push(token);
-        }
-        let barrier = Arc::new(tokio::sync::Barrier::new(tokens.len()));
-        let claims = tokens.into_iter().enumerate().map(|(i, token)| {
-            let (server, barrier) = (servers[i % 2].clone(), barrier.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                let r = server.claim(&token).await;
-                match r.status {
-                    200 => Some(
-                        r.json["lease"]["task"]["task_id"]
-                            .as_str()
-                            .unwrap()
-                            .to_string(),
-                    ),
-                    204 => None,
-                    other => panic!("a claim answered {other}: {}", r.json),
-                }
-            })
-        });
-        let granted: Vec<String> = futures_util::future::join_all(claims)
-            .await
-            .into_iter()
-            .filter_map(|r| r.unwrap())
-            .collect();
+        let granted = twelve_claims_at_once(&servers, &format!("capped-{trial}")).await;
         let from_capped = granted.iter().filter(|t| capped_ids.contains(*t)).count();
         assert_eq!(
             from_capped, 1,
@@ -581,36 +587,7 @@ async fn twelve_claims_at_once_on_overlapping_paths_lease_one() {
             })
             .collect();
         a.import_ids(&repo, Value::Array(disjoint)).await;
-        let mut tokens = Vec::new();
-        for i in 0..12 {
-            let (_, token) = servers[i % 2]
-                .register_worker(&format!("paths-{trial}-{i}"), &[], 5, 1)
-                .await;
-            tokens.push(token);
-        }
-        let barrier = Arc::new(tokio::sync::Barrier::new(tokens.len()));
-        let claims = tokens.into_iter().enumerate().map(|(i, token)| {
-            let (server, barrier) = (servers[i % 2].clone(), barrier.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                let r = server.claim(&token).await;
-                match r.status {
-                    200 => Some(
-                        r.json["lease"]["task"]["task_id"]
-                            .as_str()
-                            .unwrap()
-                            .to_string(),
-                    ),
-                    204 => None,
-                    other => panic!("a claim answered {other}: {}", r.json),
-                }
-            })
-        });
-        let granted: Vec<String> = futures_util::future::join_all(claims)
-            .await
-            .into_iter()
-            .filter_map(|r| r.unwrap())
-            .collect();
+        let granted = twelve_claims_at_once(&servers, &format!("paths-{trial}")).await;
         let from_core = granted.iter().filter(|t| core.contains(*t)).count();
         assert_eq!(
             from_core, 1,
