@@ -26,6 +26,8 @@ const VOLATILE: &[(&str, &str)] = &[
     // `owp worker simulate` works a random while and makes up a pull request's number.
     (r"\b\d+\.\d+s\b", "[seconds]s"),
     (r"\b(just now|\d+[smhd] ago)\b", "[age]"),
+    // A time still to come, counted from the moment the command ran.
+    (r"\bin \d+[smhd]\b", "in [while]"),
     // A commit's id holds the time it was made.
     (r"(pushed \S+) \([0-9a-f]{7,40}\)", "${1} ([commit])"),
     (r"(example\.invalid/[^/\s]+/pull/)\d+", "${1}[n]"),
