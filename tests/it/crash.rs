@@ -198,6 +198,7 @@ async fn broken_invariants(db: &AnyPool) -> Vec<String> {
             }
         }
     }
+    bad.extend(crate::store_support::queue_drift(db).await);
     bad
 }
 

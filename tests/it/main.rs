@@ -72,6 +72,7 @@ mod signin_hostile;
 mod store_backends;
 mod store_outcomes;
 mod store_processes;
+mod store_queue;
 mod store_races;
 mod store_support;
 mod store_waiting;

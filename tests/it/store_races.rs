@@ -197,6 +197,8 @@ async fn racing_claims(db: TestDb, requests: bool) {
         .filter(|e| e.kind == "task.leased")
         .count();
     assert_eq!(leased, granted.len(), "{label}: task.leased events");
+    let drift = crate::store_support::queue_drift(a.read_pool()).await;
+    assert!(drift.is_empty(), "{label}: {}", drift.join("; "));
     b.close().await;
     db.store.close().await;
 }

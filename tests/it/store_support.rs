@@ -266,3 +266,41 @@ pub(crate) fn code_of(e: &StoreError) -> &'static str {
         other => panic!("unexpected error {other:?}"),
     }
 }
+
+/// Where PostgreSQL's claim queue (`task_queue`) is out of step with `tasks`: a claimable task
+/// (ready, waiting on nothing) without its queue row, a queue row of a task that is not
+/// claimable, or one whose copied columns differ. Empty on SQLite, which has no queue.
+pub(crate) async fn queue_drift(db: &sqlx::AnyPool) -> Vec<String> {
+    use sqlx::Row;
+    let postgres = sqlx::query("SELECT to_regclass('task_queue') IS NOT NULL AS q")
+        .fetch_one(db)
+        .await
+        .is_ok_and(|r| r.try_get::<bool, _>("q").unwrap_or(false));
+    if !postgres {
+        return Vec::new();
+    }
+    let rows = sqlx::query(
+        "SELECT COALESCE(t.seq, q.seq) AS seq, t.seq IS NOT NULL AS claimable, \
+           q.seq IS NOT NULL AS queued \
+         FROM (SELECT seq, repo_id, priority, skill_set_id, estimate_points, tier, area, requires \
+               FROM tasks WHERE status = 'ready' AND waiting = 0) t \
+         FULL JOIN task_queue q ON q.seq = t.seq \
+         WHERE t.seq IS NULL OR q.seq IS NULL \
+           OR (t.repo_id, t.priority, t.skill_set_id, t.estimate_points, t.tier, t.area, \
+               t.requires) IS DISTINCT FROM (q.repo_id, q.priority, q.skill_set_id, \
+               q.estimate_points, q.tier, q.area, q.requires)",
+    )
+    .fetch_all(db)
+    .await
+    .expect("compare the claim queue with tasks");
+    rows.iter()
+        .map(|r| {
+            let seq: i64 = r.get("seq");
+            match (r.get::<bool, _>("claimable"), r.get::<bool, _>("queued")) {
+                (true, false) => format!("claimable task #{seq} is missing from the queue"),
+                (false, true) => format!("task #{seq} is queued but not claimable"),
+                _ => format!("the queue row of task #{seq} differs from the task"),
+            }
+        })
+        .collect()
+}

@@ -39,6 +39,8 @@ async fn counts(store: &Store, label: &str) -> BTreeMap<String, i64> {
         );
         out.insert(title, stored);
     }
+    let drift = crate::store_support::queue_drift(store.read_pool()).await;
+    assert!(drift.is_empty(), "{label}: {}", drift.join("; "));
     out
 }
 

@@ -5,6 +5,20 @@ use sqlx::AssertSqlSafe;
 
 use crate::store::{Backend, Store, StoreError};
 
+/// The tasks with a live lease, as both backends' indexes find them: SQLite's `tasks_deadline`
+/// holds the rows with a deadline, PostgreSQL's `tasks_in_flight` those in flight (an index
+/// without the deadline, which every renewal writes; see migration 0027). The two say the same
+/// (a table constraint ties the deadline to those statuses).
+macro_rules! in_flight {
+    () => {
+        "deadline IS NOT NULL AND status IN ('leased', 'in_progress')"
+    };
+}
+const IN_FLIGHT: &str = in_flight!();
+
+/// The earliest deadline of a live lease.
+const NEXT_DEADLINE: &str = concat!("SELECT MIN(deadline) FROM tasks WHERE ", in_flight!());
+
 impl Store {
     /// Expires every lease whose deadline has passed, before a request reads or claims: it
     /// waits for a due lease that another transaction holds (a sweep of this or another process
@@ -27,10 +41,7 @@ impl Store {
         if now < self.expiry_quiet_until.load(Relaxed) {
             return Ok(0);
         }
-        let next: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(deadline) FROM tasks WHERE deadline IS NOT NULL")
-                .fetch_one(&self.read)
-                .await?;
+        let next = self.next_deadline().await?;
         if next.is_none_or(|d| d > now) {
             // Nothing is due. No lease can fall due before the earliest deadline seen, nor before
             // a lease granted from now on could end (at least the shorter TTL later; 5 s are kept
@@ -43,10 +54,9 @@ impl Store {
             }
             return Ok(0);
         }
-        let due: Vec<(String,)> = sqlx::query_as(
-            "SELECT id FROM tasks WHERE deadline IS NOT NULL AND deadline <= $1 \
-             ORDER BY deadline LIMIT 200",
-        )
+        let due: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT id FROM tasks WHERE {IN_FLIGHT} AND deadline <= $1 ORDER BY deadline LIMIT 200"
+        )))
         .bind(now)
         .fetch_all(&self.read)
         .await?;
@@ -63,9 +73,8 @@ impl Store {
             (Backend::Postgres, false) => " FOR UPDATE SKIP LOCKED",
             (Backend::Sqlite, _) => "",
         };
-        let sql = format!(
-            "SELECT id FROM tasks WHERE id = $1 AND deadline IS NOT NULL AND deadline <= $2{lock}"
-        );
+        let sql =
+            format!("SELECT id FROM tasks WHERE id = $1 AND {IN_FLIGHT} AND deadline <= $2{lock}");
         let mut n = 0;
         for (id,) in &due {
             let expired = self
@@ -101,10 +110,9 @@ impl Store {
 
     /// The earliest lease deadline, if any lease is alive.
     pub async fn next_deadline(&self) -> Result<Option<i64>, StoreError> {
-        let d: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(deadline) FROM tasks WHERE deadline IS NOT NULL")
-                .fetch_one(&self.read)
-                .await?;
+        let d: Option<i64> = sqlx::query_scalar(NEXT_DEADLINE)
+            .fetch_one(&self.read)
+            .await?;
         Ok(d)
     }
 }

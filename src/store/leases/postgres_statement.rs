@@ -13,20 +13,22 @@
 //! The rules are those of [`super::transitions`], [`super::claim_rules`] and [`super::sqlite_batch`]. The order in which the
 //! expressions lock rows is forced by what each one reads from the one before it:
 //!
-//! - **Claim** (PostgreSQL's only claim of a worker; a named `/owp claim` is
-//!   [`WriteTx::claim_task`]): lock the worker; pick the first ready task in offer order that
-//!   passes every rule (`FOR UPDATE SKIP LOCKED`: two claims never wait for or receive the same
-//!   task); count it against its repository's budget with a conditional `UPDATE` that re-checks
-//!   the row under its lock; take the task only if that succeeded. A claim never waits for a
-//!   task (it skips locked ones), and two of these claims in one repository queue on its row
-//!   before either takes an area, so they never wait on each other in a cycle. If another
-//!   transaction used the repository's last slot between this statement's snapshot and the
-//!   lock, nothing is taken; if one took the same area first (the partial unique index), the
-//!   statement fails and nothing is written; so it does if it deadlocks with a named claim
-//!   (which takes the area before the repository row) that wants the same area. Each is a
-//!   *race*, won by another claim: the statement runs again on a fresh snapshot (a failed one
-//!   inside a transaction runs the whole transaction again), at most [`RACE_ATTEMPTS`] times,
-//!   after which the claim answers that nothing is eligible now.
+//! - **Claim** (PostgreSQL's only claim of a worker; a named `/owp claim` runs the same statement
+//!   narrowed to its task, [`Pick::Named`]): lock the worker; pick the first claimable task in
+//!   offer order that passes every rule from the narrow queue `task_queue` (`FOR UPDATE SKIP
+//!   LOCKED`: two claims never wait for or receive the same task); lock that task's row, skipping
+//!   it if another transaction is changing it (a claim never waits for a task row, so it never
+//!   closes a cycle with a change whose trigger waits for the queue row); count it against its
+//!   repository's budget with a conditional `UPDATE` that re-checks the row under its lock; take
+//!   the task only if that succeeded (the queue's trigger then drops its row). Two of these
+//!   claims in one repository queue on its row before either takes an area, so they never wait
+//!   on each other in a cycle. If another transaction used the repository's last slot between
+//!   this statement's snapshot and the lock, or held the picked task's row, nothing is taken; if
+//!   one took the same area or an overlapping path first (the partial unique index, the path
+//!   trigger), the statement fails and nothing is written. Each is a *race*, won by another claim: the
+//!   statement runs again on a fresh snapshot (a failed one inside a transaction runs the whole
+//!   transaction again), at most [`RACE_ATTEMPTS`] times, after which the claim answers that
+//!   nothing is eligible now.
 //! - **Ack** and **status move**: a conditional update of the task on its plain path (the
 //!   caller's live lease, the status and last update it was read with), with the lease, the
 //!   counters and the audit event chained on it. If the condition finds nothing, nothing was
@@ -36,7 +38,9 @@ use serde_json::{Value, json};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row};
 
-use super::claim_rules::{OFFER_ORDER, Pick, budget_has_room, repo_rules, skill_rule, worker_fits};
+use super::claim_rules::{
+    OFFER_ORDER, Pick, budget_has_room, candidates, repo_rules, skill_rule, worker_fits,
+};
 use super::{Move, task_lease_points, worker_move};
 use super::{MovePlan, inconsistent};
 use crate::domain::{Event, Lease, TaskStatus};
@@ -238,13 +242,17 @@ async fn claim_statement<'c>(
            SELECT id, status, skills, active_tasks, max_concurrent_tasks, trust_level, \
              capacity_points, active_points FROM workers WHERE id = $2 FOR UPDATE), \
          pick AS ( \
-           SELECT t.seq, t.repo_id FROM w CROSS JOIN tasks t CROSS JOIN repos r \
+           SELECT t.seq, t.repo_id FROM w CROSS JOIN {from} CROSS JOIN repos r \
            WHERE {fits}{skills}{named} \
              {rules} \
            {OFFER_ORDER} LIMIT 1 FOR UPDATE OF t SKIP LOCKED), \
+         held AS ( \
+           SELECT k.seq, k.repo_id FROM tasks k \
+           WHERE k.seq = (SELECT seq FROM pick) AND k.status = 'ready' \
+           FOR UPDATE SKIP LOCKED), \
          budget AS ( \
            UPDATE repos SET active_leases = active_leases + 1 \
-           WHERE id = (SELECT repo_id FROM pick) AND {budget} \
+           WHERE id = (SELECT repo_id FROM held) AND {budget} \
            RETURNING id, area_locks_enabled), \
          took AS ( \
            UPDATE tasks SET status = 'leased', worker_id = $2, lease_id = $3, \
@@ -252,7 +260,7 @@ async fn claim_statement<'c>(
              deadline = LEAST($4, $5), status_reason = NULL, updated_at = $1, \
              area_lock = CASE WHEN area IS NOT NULL \
                AND (SELECT area_locks_enabled FROM budget) = 1 THEN area END \
-           WHERE seq = (SELECT seq FROM pick) AND status = 'ready' \
+           WHERE seq = (SELECT seq FROM held) AND status = 'ready' \
              AND EXISTS (SELECT 1 FROM budget) \
            RETURNING *), \
          seen AS ( \
@@ -271,7 +279,8 @@ async fn claim_statement<'c>(
            (SELECT id FROM ev) AS event_id, k.* \
          FROM (SELECT 1 AS one) o LEFT JOIN ({took}) k ON TRUE",
         took = returned_task_select("took"),
-        fits = worker_fits("$7"),
+        fits = worker_fits(Backend::Postgres, "$7"),
+        from = candidates(Backend::Postgres),
         budget = budget_has_room(""),
     );
     let actor = format!("worker:{}", seen.id);
@@ -355,7 +364,8 @@ async fn ack_statement<'c>(
          moved AS ( \
            UPDATE tasks SET status = 'in_progress', accept_by = NULL, lease_expires_at = $4, \
              deadline = $4, updated_at = $1 \
-           WHERE lease_id = $3 AND worker_id = $2 AND status = 'leased' AND deadline > $1 \
+           WHERE seq = (SELECT l.task_seq FROM leases l WHERE l.id = $3) \
+             AND lease_id = $3 AND worker_id = $2 AND status = 'leased' AND deadline > $1 \
              AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.id = $3 AND l.ended_at IS NOT NULL) \
              AND ($7 = 0 OR EXISTS (SELECT 1 FROM wk)) \
            RETURNING *), \

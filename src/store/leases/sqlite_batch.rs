@@ -18,7 +18,7 @@
 
 use serde_json::{Value, json};
 
-use super::claim_rules::{OFFER_ORDER, Pick, repo_rules, skill_rule, worker_fits};
+use super::claim_rules::{OFFER_ORDER, Pick, candidates, repo_rules, skill_rule, worker_fits};
 use super::{Move, MovePlan, concurrent_change, inconsistent, task_lease_points};
 use crate::domain::{Event, Lease};
 use crate::store::engine::columns::{Columns, Outcome};
@@ -150,7 +150,8 @@ impl WriteTx {
         let skills = skill_rule(crate::store::Backend::Sqlite, &pick.worker(seen), "$12");
         let named = pick.condition();
         let rules = repo_rules(crate::store::Backend::Sqlite, "$2", "$7", "$11");
-        let fits = worker_fits("$8");
+        let fits = worker_fits(crate::store::Backend::Sqlite, "$8");
+        let from = candidates(crate::store::Backend::Sqlite);
         let sql = format!(
             "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2 \
                RETURNING id; \
@@ -160,7 +161,7 @@ impl WriteTx {
                area_lock = CASE WHEN area IS NOT NULL AND (SELECT r.area_locks_enabled \
                  FROM repos r WHERE r.id = tasks.repo_id) = 1 THEN area END \
              WHERE status = 'ready' AND seq = ( \
-               SELECT t.seq FROM workers w CROSS JOIN tasks t CROSS JOIN repos r \
+               SELECT t.seq FROM workers w CROSS JOIN {from} CROSS JOIN repos r \
                WHERE w.id = $2 AND {fits}{skills}{named} \
                  {rules} \
                {OFFER_ORDER} LIMIT 1); \

@@ -1,0 +1,149 @@
+//! PostgreSQL's claim queue (`task_queue`, migration 0027): one narrow row per claimable task,
+//! kept by triggers in step with every change of a task, whoever makes it; and the renewals of a
+//! lease, which leave every index of `tasks` alone (heap-only updates). The stories run on both
+//! backends (SQLite has no queue and offers the same tasks); the drift check and the heap-only
+//! count read PostgreSQL's own tables.
+
+use crate::store_support::*;
+
+use sqlx::Row;
+
+use owp::domain::{Priority, TaskStatus};
+use owp::store::Store;
+use owp::store::rows::TaskRow;
+use owp::store::tasks::TaskInput;
+
+fn keyed(title: &str, priority: Priority, by: &[&str]) -> TaskInput {
+    let mut t = task(title);
+    t.key = Some(title.into());
+    t.priority = priority;
+    t.blocked_by = (!by.is_empty()).then(|| by.iter().map(|k| k.to_string()).collect());
+    t
+}
+
+/// The task titled `title` (titles are unique in these stories).
+async fn task_named(store: &Store, title: &str) -> TaskRow {
+    let tasks = store.tasks(&Default::default()).await.expect("tasks");
+    tasks
+        .into_iter()
+        .find(|t| t.title == title)
+        .expect("task exists")
+}
+
+/// Panics where PostgreSQL's claim queue is out of step with the tasks (nothing on SQLite).
+async fn queue_in_step(store: &Store, label: &str, step: &str) {
+    let drift = crate::store_support::queue_drift(store.read_pool()).await;
+    assert!(drift.is_empty(), "{label}, {step}: {}", drift.join("; "));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_claim_queue_follows_every_change_of_a_task_and_offers_what_it_says() {
+    on_each_backend(
+        "the_claim_queue_follows_every_change_of_a_task_and_offers_what_it_says",
+        fast_timing(),
+        |db| async move {
+            let s = &db.store;
+            let l = db.label;
+            repo(s, "acme/queue", 100, true).await;
+            let inputs = vec![
+                keyed("A", Priority::Low, &[]),
+                keyed("B", Priority::Normal, &[]),
+                keyed("C", Priority::Normal, &["A"]),
+            ];
+            s.import_tasks("acme/queue", &inputs, "admin")
+                .await
+                .expect("import");
+            queue_in_step(s, l, "after the import").await;
+            // Re-imported with other fields while ready: A is now the most urgent, in an area.
+            let mut a = keyed("A", Priority::Critical, &[]);
+            a.area = Some("auth".into());
+            a.estimate_points = 2;
+            a.tier = 1;
+            s.import_tasks("acme/queue", &[a], "admin")
+                .await
+                .expect("re-import");
+            queue_in_step(s, l, "after the re-import").await;
+            let w = register(s, worker_input("w", &[], 10, 5)).await;
+            // The tier is above the worker's trust: B is offered, not A.
+            let first = claim(s, &w).await.expect("B is offered");
+            assert_eq!(first.task.title, "B", "{l}: offer order");
+            queue_in_step(s, l, "after a claim").await;
+            nack(s, &w, &first).await.expect("nack");
+            queue_in_step(s, l, "after a nack").await;
+            let a = task_named(s, "A").await;
+            let b = task_named(s, "B").await;
+            for (to, step) in [
+                (TaskStatus::Blocked, "blocked"),
+                (TaskStatus::Ready, "ready again"),
+                (TaskStatus::Cancelled, "cancelled"),
+            ] {
+                admin_status(s, &a.id, to).await;
+                queue_in_step(s, l, step).await;
+            }
+            // A cancelled blocker frees C; B was given back by w within the hour.
+            let c = claim(s, &w).await.expect("C is free");
+            assert_eq!(c.task.title, "C", "{l}: the freed dependant is offered");
+            ack(s, &w, &c).await.expect("ack");
+            open_pr(s, &w, &c.task.task_id).await;
+            queue_in_step(s, l, "a pull request opened").await;
+            admin_status(s, &c.task.task_id, TaskStatus::Ready).await;
+            admin_status(s, &a.id, TaskStatus::Ready).await;
+            queue_in_step(s, l, "both back").await;
+            // A is back and holds C again; B stays where it was.
+            let other = register(s, worker_input("other", &[], 10, 5)).await;
+            let next = claim(s, &other).await.expect("B for another worker");
+            assert_eq!(next.task.title, "B", "{l}: C waits on A again");
+            assert_eq!(task_named(s, "B").await.id, b.id);
+            queue_in_step(s, l, "the end").await;
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_heartbeats_renew_leases_without_touching_an_index_of_tasks() {
+    let Some(db) = TestDb::postgres(fast_timing()).await else {
+        return;
+    };
+    let s = &db.store;
+    repo(s, "acme/hot", 100, true).await;
+    let inputs: Vec<TaskInput> = (0..3)
+        .map(|i| keyed(&format!("T{i}"), Priority::Normal, &[]))
+        .collect();
+    s.import_tasks("acme/hot", &inputs, "admin")
+        .await
+        .expect("import");
+    let w = register(s, worker_input("w", &[], 10, 3)).await;
+    let first = claim(s, &w).await.expect("a first lease");
+    ack(s, &w, &first).await.expect("ack");
+    claim(s, &w)
+        .await
+        .expect("a second lease, not yet acknowledged");
+    let (renewed, updated, hot) = s
+        .write(|mut tx| {
+            let w = w.clone();
+            async move {
+                let r = async {
+                    // The backend's counters of updates not yet sent to the statistics, read
+                    // before and after on the transaction's own connection.
+                    let counts = "SELECT pg_stat_get_xact_tuples_updated('tasks'::regclass) AS u, \
+                        pg_stat_get_xact_tuples_hot_updated('tasks'::regclass) AS h";
+                    let before = sqlx::query(counts).fetch_one(tx.conn()).await?;
+                    let renewed = tx.heartbeat(&w, true, None).await?;
+                    let after = sqlx::query(counts).fetch_one(tx.conn()).await?;
+                    let diff = |c: &str| after.get::<i64, _>(c) - before.get::<i64, _>(c);
+                    Ok((renewed, diff("u"), diff("h")))
+                }
+                .await;
+                (tx, r)
+            }
+        })
+        .await
+        .expect("heartbeat");
+    assert_eq!(renewed, 2, "both leases are renewed");
+    assert_eq!(updated, 2, "the heartbeat writes the two task rows");
+    assert_eq!(
+        hot, 2,
+        "a renewal changes no indexed column of tasks: every update stays on its page"
+    );
+}
