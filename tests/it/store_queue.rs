@@ -10,25 +10,7 @@ use sqlx::Row;
 
 use owp::domain::{Priority, TaskStatus};
 use owp::store::Store;
-use owp::store::rows::TaskRow;
 use owp::store::tasks::TaskInput;
-
-fn keyed(title: &str, priority: Priority, by: &[&str]) -> TaskInput {
-    let mut t = task(title);
-    t.key = Some(title.into());
-    t.priority = priority;
-    t.blocked_by = (!by.is_empty()).then(|| by.iter().map(|k| k.to_string()).collect());
-    t
-}
-
-/// The task titled `title` (titles are unique in these stories).
-async fn task_named(store: &Store, title: &str) -> TaskRow {
-    let tasks = store.tasks(&Default::default()).await.expect("tasks");
-    tasks
-        .into_iter()
-        .find(|t| t.title == title)
-        .expect("task exists")
-}
 
 /// Panics where PostgreSQL's claim queue is out of step with the tasks (nothing on SQLite).
 async fn queue_in_step(store: &Store, label: &str, step: &str) {
@@ -46,16 +28,16 @@ async fn the_claim_queue_follows_every_change_of_a_task_and_offers_what_it_says(
             let l = db.label;
             repo(s, "acme/queue", 100, true).await;
             let inputs = vec![
-                keyed("A", Priority::Low, &[]),
-                keyed("B", Priority::Normal, &[]),
-                keyed("C", Priority::Normal, &["A"]),
+                blocked("A", Priority::Low, &[]),
+                blocked("B", Priority::Normal, &[]),
+                blocked("C", Priority::Normal, &["A"]),
             ];
             s.import_tasks("acme/queue", &inputs, "admin")
                 .await
                 .expect("import");
             queue_in_step(s, l, "after the import").await;
             // Re-imported with other fields while ready: A is now the most urgent, in an area.
-            let mut a = keyed("A", Priority::Critical, &[]);
+            let mut a = blocked("A", Priority::Critical, &[]);
             a.area = Some("auth".into());
             a.estimate_points = 2;
             a.tier = 1;
@@ -108,7 +90,7 @@ async fn postgres_heartbeats_renew_leases_without_touching_an_index_of_tasks() {
     let s = &db.store;
     repo(s, "acme/hot", 100, true).await;
     let inputs: Vec<TaskInput> = (0..3)
-        .map(|i| keyed(&format!("T{i}"), Priority::Normal, &[]))
+        .map(|i| blocked(&format!("T{i}"), Priority::Normal, &[]))
         .collect();
     s.import_tasks("acme/hot", &inputs, "admin")
         .await
@@ -146,4 +128,50 @@ async fn postgres_heartbeats_renew_leases_without_touching_an_index_of_tasks() {
         hot, 2,
         "a renewal changes no indexed column of tasks: every update stays on its page"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_claim_passes_over_a_task_another_transaction_is_changing() {
+    use sqlx::Connection;
+    let Some(db) = TestDb::postgres(fast_timing()).await else {
+        return;
+    };
+    let s = &db.store;
+    repo(s, "acme/busy", 100, true).await;
+    let inputs = vec![
+        blocked("A", Priority::Critical, &[]),
+        blocked("B", Priority::Normal, &[]),
+        blocked("C", Priority::Low, &[]),
+    ];
+    s.import_tasks("acme/busy", &inputs, "admin")
+        .await
+        .expect("import");
+    // A maintainer's change of A is under way in a transaction of its own, holding A's row.
+    let mut other = sqlx::AnyConnection::connect(&db.url)
+        .await
+        .expect("connect");
+    sqlx::query("BEGIN")
+        .execute(&mut other)
+        .await
+        .expect("begin");
+    sqlx::query("UPDATE tasks SET description = 'being edited' WHERE title = 'A'")
+        .execute(&mut other)
+        .await
+        .expect("hold A");
+    let w = register(s, worker_input("w", &[], 10, 5)).await;
+    // In a write transaction of its own (as when a hook joins it), and on its own.
+    let first = claim(s, &w).await.expect("a task while A is being changed");
+    assert_eq!(
+        first.task.title, "B",
+        "the claim passes over A, it does not give up"
+    );
+    let (second, _) = s.claim_for(&w).await.expect("claim");
+    assert_eq!(second.expect("C").task.title, "C");
+    sqlx::query("ROLLBACK")
+        .execute(&mut other)
+        .await
+        .expect("rollback");
+    let third = claim(s, &w).await.expect("A once the change is over");
+    assert_eq!(third.task.title, "A");
+    queue_in_step(s, db.label, "the end").await;
 }

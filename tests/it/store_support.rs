@@ -120,6 +120,24 @@ pub(crate) fn task(title: &str) -> TaskInput {
     }
 }
 
+/// A task keyed by its title, of `priority`, blocked by the tasks keyed `by`.
+pub(crate) fn blocked(title: &str, priority: Priority, by: &[&str]) -> TaskInput {
+    let mut t = task(title);
+    t.key = Some(title.into());
+    t.priority = priority;
+    t.blocked_by = (!by.is_empty()).then(|| by.iter().map(|k| k.to_string()).collect());
+    t
+}
+
+/// The task titled `title` (titles are unique in the stories that use this).
+pub(crate) async fn task_named(store: &Store, title: &str) -> TaskRow {
+    let tasks = store.tasks(&Default::default()).await.expect("tasks");
+    tasks
+        .into_iter()
+        .find(|t| t.title == title)
+        .expect("task exists")
+}
+
 pub(crate) fn worker_input(name: &str, skills: &[&str], capacity: i64, max: i64) -> WorkerInput {
     WorkerInput {
         name: name.into(),

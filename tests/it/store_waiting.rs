@@ -12,8 +12,6 @@ use sqlx::Row;
 use owp::domain::{Priority, TaskStatus};
 use owp::store::Store;
 use owp::store::deps::ExternalBlocker;
-use owp::store::rows::TaskRow;
-use owp::store::tasks::TaskInput;
 
 /// Every task's stored `waiting` next to a count made from `task_deps` now; panics where they
 /// differ. Returns the stored counts by title.
@@ -42,23 +40,6 @@ async fn counts(store: &Store, label: &str) -> BTreeMap<String, i64> {
     let drift = crate::store_support::queue_drift(store.read_pool()).await;
     assert!(drift.is_empty(), "{label}: {}", drift.join("; "));
     out
-}
-
-fn blocked(title: &str, priority: Priority, by: &[&str]) -> TaskInput {
-    let mut t = task(title);
-    t.key = Some(title.into());
-    t.priority = priority;
-    t.blocked_by = (!by.is_empty()).then(|| by.iter().map(|k| k.to_string()).collect());
-    t
-}
-
-/// The task titled `title` (titles are unique in these stories).
-async fn task_named(store: &Store, title: &str) -> TaskRow {
-    let tasks = store.tasks(&Default::default()).await.expect("tasks");
-    tasks
-        .into_iter()
-        .find(|t| t.title == title)
-        .expect("task exists")
 }
 
 async fn outside_blockers(store: &Store, title: &str, open: bool) {

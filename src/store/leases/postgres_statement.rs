@@ -60,9 +60,11 @@ enum SingleClaim {
     NoWorker,
     /// Nothing is eligible for the worker now (it was marked seen).
     Nothing,
-    /// Another transaction took the repository's last review slot or the task's area first:
-    /// no task was taken.
-    Race,
+    /// Another transaction took the repository's last review slot or the task's area first,
+    /// or was changing the picked task (its sequence number, which the next attempt skips: a
+    /// claim inside a transaction still holds the task's queue row it picked): no task was
+    /// taken.
+    Race(Option<i64>),
     Taken(Box<Lease>, Event),
 }
 
@@ -79,15 +81,21 @@ impl Store {
             && self.autocommits()
             && worker.online(now, self.timing.heartbeat_ttl_ms)
         {
+            let mut skip = Vec::new();
             for _ in 0..RACE_ATTEMPTS {
-                match claim_statement(&self.write, &self.timing, worker, now, Pick::First).await {
+                let claimed =
+                    claim_statement(&self.write, &self.timing, worker, now, Pick::First, &skip);
+                match claimed.await {
                     Ok(SingleClaim::NoWorker) => return Err(no_worker()),
                     Ok(SingleClaim::Nothing) => return Ok((None, now)),
                     Ok(SingleClaim::Taken(lease, event)) => {
                         self.committed(&[event]);
                         return Ok((Some(*lease), now));
                     }
-                    Ok(SingleClaim::Race) => self.lost_race(),
+                    Ok(SingleClaim::Race(busy)) => {
+                        skip.extend(busy);
+                        self.lost_race();
+                    }
                     // Another claim took the task's area first, or a deadlock with a named
                     // claim: the statement wrote nothing.
                     Err(e) if e.is_conflict() => self.lost_race(),
@@ -188,12 +196,14 @@ impl WriteTx {
         pick: Pick,
     ) -> Result<Option<Lease>, StoreError> {
         let (timing, now) = (self.store().timing.clone(), self.now);
-        let mut claimed = SingleClaim::Race;
+        let mut claimed = SingleClaim::Race(None);
+        let mut skip = Vec::new();
         for _ in 0..RACE_ATTEMPTS {
-            claimed = claim_statement(self.conn(), &timing, seen, now, pick).await?;
-            if !matches!(claimed, SingleClaim::Race) {
+            claimed = claim_statement(self.conn(), &timing, seen, now, pick, &skip).await?;
+            let SingleClaim::Race(busy) = claimed else {
                 break;
-            }
+            };
+            skip.extend(busy);
             self.store().lost_race();
         }
         if !matches!(claimed, SingleClaim::NoWorker) && !seen.online(now, timing.heartbeat_ttl_ms) {
@@ -201,7 +211,7 @@ impl WriteTx {
         }
         match claimed {
             SingleClaim::NoWorker => Err(no_worker()),
-            SingleClaim::Race | SingleClaim::Nothing => Ok(None),
+            SingleClaim::Race(_) | SingleClaim::Nothing => Ok(None),
             SingleClaim::Taken(lease, event) => {
                 self.appended(event);
                 Ok(Some(*lease))
@@ -221,13 +231,15 @@ fn returned_task_select(name: &str) -> String {
 }
 
 /// The claim statement (see the module docs) for `seen`, the worker as its request was
-/// authenticated.
+/// authenticated, passing over the tasks `skip` (sequence numbers another transaction was
+/// changing when an earlier attempt picked them).
 async fn claim_statement<'c>(
     conn: impl Executor<'c, Database = Any>,
     timing: &Timing,
     seen: &WorkerRow,
     now: i64,
     pick: Pick,
+    skip: &[i64],
 ) -> Result<SingleClaim, StoreError> {
     let lease_id = new_id("l");
     let accept_by = now + timing.accept_ttl_ms;
@@ -235,7 +247,11 @@ async fn claim_statement<'c>(
     // The skills read when the request was authenticated, as a JSON array ($11); the guard
     // `w.skills = $7` makes the claim take nothing if they changed since.
     let skills = skill_rule(Backend::Postgres, &pick.worker(seen), "$11");
-    let named = pick.condition();
+    let mut named = pick.condition();
+    if !skip.is_empty() {
+        let seqs: Vec<String> = skip.iter().map(i64::to_string).collect();
+        named.push_str(&format!(" AND t.seq NOT IN ({})", seqs.join(", ")));
+    }
     let rules = repo_rules(crate::store::Backend::Postgres, "$2", "$6", "$10");
     let sql = format!(
         "WITH w AS ( \
@@ -275,7 +291,8 @@ async fn claim_statement<'c>(
            INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
            SELECT 'task.leased', $1, r.name, t.id, $2, $8, $9 \
            FROM took t JOIN repos r ON r.id = t.repo_id RETURNING id) \
-         SELECT (SELECT COUNT(*) FROM seen) AS seen_n, (SELECT COUNT(*) FROM pick) AS picked_n, \
+         SELECT (SELECT COUNT(*) FROM seen) AS seen_n, (SELECT seq FROM pick) AS picked_seq, \
+           (SELECT COUNT(*) FROM held) AS held_n, \
            (SELECT id FROM ev) AS event_id, k.* \
          FROM (SELECT 1 AS one) o LEFT JOIN ({took}) k ON TRUE",
         took = returned_task_select("took"),
@@ -316,12 +333,14 @@ async fn claim_statement<'c>(
         return Ok(SingleClaim::NoWorker);
     }
     if row.try_get::<Option<i64>, _>("seq")?.is_none() {
-        // A task was picked but not taken: its repository's budget was used meanwhile.
-        let picked = row.try_get::<i64, _>("picked_n")? > 0;
-        return Ok(if picked {
-            SingleClaim::Race
-        } else {
-            SingleClaim::Nothing
+        // A task was picked but not taken: another transaction was changing it, or its
+        // repository's budget was used meanwhile.
+        let picked = row.try_get::<Option<i64>, _>("picked_seq")?;
+        let held = row.try_get::<i64, _>("held_n")? > 0;
+        return Ok(match picked {
+            None => SingleClaim::Nothing,
+            Some(seq) if !held => SingleClaim::Race(Some(seq)),
+            Some(_) => SingleClaim::Race(None),
         });
     }
     let task = TaskRow::decode(&row)?;
