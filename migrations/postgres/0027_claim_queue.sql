@@ -1,4 +1,5 @@
--- The claim's narrow queue, and heap-only lease renewals (PostgreSQL).
+-- The claim's narrow queue, heap-only lease renewals, and a path-lock trigger that runs only when a
+-- task moves into or out of flight (PostgreSQL).
 --
 -- A claim walks the ready tasks in offer order. On `tasks` that walk passed, at the head of the
 -- queue, the index entries of tasks claimed moments ago: their rows stay in the index until no
@@ -68,3 +69,11 @@ CREATE TRIGGER tasks_queue_delete AFTER DELETE ON tasks
 DROP INDEX tasks_deadline;
 CREATE INDEX tasks_in_flight ON tasks (seq) WHERE status IN ('leased', 'in_progress');
 ALTER TABLE tasks SET (fillfactor = 80);
+
+-- The path-lock function ran for every move of a task only to return at once for a move within
+-- flight (an ack, a pull request opened): the trigger's condition now says so, as on SQLite.
+DROP TRIGGER tasks_path_locks ON tasks;
+CREATE TRIGGER tasks_path_locks AFTER UPDATE OF status, awaits_maintainer ON tasks
+    FOR EACH ROW WHEN ((OLD.status IN ('leased', 'in_progress', 'pr_opened') OR OLD.awaits_maintainer = 1)
+                       <> (NEW.status IN ('leased', 'in_progress', 'pr_opened') OR NEW.awaits_maintainer = 1))
+    EXECUTE FUNCTION owp_path_locks();
