@@ -15,7 +15,14 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 /// The tables every claim, ack, move or refill writes.
-pub(super) const HOT_TABLES: [&str; 5] = ["tasks", "leases", "workers", "repos", "task_paths"];
+pub(super) const HOT_TABLES: [&str; 6] = [
+    "tasks",
+    "task_queue",
+    "leases",
+    "workers",
+    "repos",
+    "task_paths",
+];
 
 /// How often the dead row versions are read during the claim loop.
 const DEAD_SAMPLE_EVERY: Duration = Duration::from_secs(2);
