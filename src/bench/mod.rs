@@ -100,6 +100,12 @@ impl Refill {
     }
 }
 
+/// The PostgreSQL pool of each of a run's `replicas` server processes under `--pool-total`.
+fn pool_each(args: &BenchArgs, replicas: usize) -> Option<u32> {
+    let replicas = u32::try_from(replicas.max(1)).unwrap_or(u32::MAX);
+    args.pool_total.map(|total| (total / replicas).max(1))
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
     /// Ready tasks in the queue, one run per value (comma-separated).
@@ -184,6 +190,11 @@ pub struct BenchArgs {
     /// The cores each server process of a `--capped-replicas` run is capped at.
     #[arg(long, default_value_t = 0.15)]
     pub capped_cpu: f64,
+    /// PostgreSQL connections shared by the server processes of each run, as `owp serve
+    /// --database-pool` advises for replicas: each process of a run of N gets this ÷ N (at
+    /// least 1). Without it, each process keeps the server's own pool (16).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub pool_total: Option<u32>,
     /// Skip the baselines (the raw-SQL one, and on PostgreSQL the bare claim cycle).
     #[arg(long)]
     pub no_baseline: bool,
@@ -252,7 +263,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             server_cpu.as_ref()
         };
         eprintln!(
-            "== {} | {} tasks | {} waiting | {} path locks | {} workers | {} server process(es){} \
+            "== {} | {} tasks | {} waiting | {} path locks | {} workers | {} server process(es){}{} \
              | refill {}",
             shape.backend.name(),
             shape.size,
@@ -262,6 +273,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             shape.replicas,
             cpu.map(|c| format!(" capped at {} core(s) each", c.cores()))
                 .unwrap_or_default(),
+            match (shape.backend, pool_each(&args, shape.replicas)) {
+                (BenchBackend::Postgres, Some(pool)) => format!(" with {pool} connection(s) each"),
+                _ => String::new(),
+            },
             args.refill.name()
         );
         let r = run_one(&args, cpu, shape, !capped)
@@ -404,8 +419,9 @@ async fn measure(
     let tool = tool_pool(backend, &db.url).await?;
 
     let mut servers = Vec::new();
+    let pool = pool_each(args, replicas);
     for i in 0..replicas {
-        servers.push(ServerProcess::spawn(backend, &db.url, dir, i, server_cpu).await?);
+        servers.push(ServerProcess::spawn(backend, &db.url, dir, i, server_cpu, pool).await?);
     }
     let http = reqwest::Client::builder()
         .no_proxy()

@@ -136,4 +136,19 @@ mod tests {
         let a = args(&["--capped-replicas", "2"]);
         assert!(plan(&a, &a.sizes).iter().all(|p| !p.capped));
     }
+
+    #[test]
+    fn a_pool_total_is_shared_by_the_processes_of_a_run() {
+        let each = |flags: &[&str]| {
+            let a = args(flags);
+            [1, 2, 4, 32].map(|replicas| pool_each(&a, replicas))
+        };
+        assert_eq!(each(&[]), [None; 4], "each process keeps the server's own pool");
+        assert_eq!(
+            each(&["--pool-total", "16"]),
+            [Some(16), Some(8), Some(4), Some(1)]
+        );
+        let zero = ["bench", "--pool-total", "0"];
+        assert!(<Cli as clap::Parser>::try_parse_from(zero).is_err());
+    }
 }

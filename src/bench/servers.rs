@@ -27,9 +27,14 @@ impl ServerProcess {
         dir: &Path,
         index: usize,
         cpu: Option<&ServerCpu>,
+        pool: Option<u32>,
     ) -> anyhow::Result<ServerProcess> {
+        let env: Vec<(&str, String)> = pool
+            .map(|n| ("OWP_DATABASE_POOL", n.to_string()))
+            .into_iter()
+            .collect();
         let mut server =
-            Self::spawn_with(backend, url, dir, &format!("server-{index}"), &[]).await?;
+            Self::spawn_with(backend, url, dir, &format!("server-{index}"), &env).await?;
         if let (Some(cpu), Some(pid)) = (cpu, server.child.id()) {
             server.cap = Some(cpu.cap(pid)?);
         }
