@@ -143,7 +143,11 @@ mod tests {
             let a = args(flags);
             [1, 2, 4, 32].map(|replicas| pool_each(&a, replicas))
         };
-        assert_eq!(each(&[]), [None; 4], "each process keeps the server's own pool");
+        assert_eq!(
+            each(&[]),
+            [None; 4],
+            "each process keeps the server's own pool"
+        );
         assert_eq!(
             each(&["--pool-total", "16"]),
             [Some(16), Some(8), Some(4), Some(1)]
