@@ -19,6 +19,13 @@ const IN_FLIGHT: &str = in_flight!();
 /// The earliest deadline of a live lease.
 const NEXT_DEADLINE: &str = concat!("SELECT MIN(deadline) FROM tasks WHERE ", in_flight!());
 
+/// The first 200 leases due at `$1`, earliest first.
+const DUE: &str = concat!(
+    "SELECT id FROM tasks WHERE ",
+    in_flight!(),
+    " AND deadline <= $1 ORDER BY deadline LIMIT 200"
+);
+
 impl Store {
     /// Expires every lease whose deadline has passed, before a request reads or claims: it
     /// waits for a due lease that another transaction holds (a sweep of this or another process
@@ -54,12 +61,7 @@ impl Store {
             }
             return Ok(0);
         }
-        let due: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT id FROM tasks WHERE {IN_FLIGHT} AND deadline <= $1 ORDER BY deadline LIMIT 200"
-        )))
-        .bind(now)
-        .fetch_all(&self.read)
-        .await?;
+        let due: Vec<(String,)> = sqlx::query_as(DUE).bind(now).fetch_all(&self.read).await?;
         if due.is_empty() {
             return Ok(0);
         }
