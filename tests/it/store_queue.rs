@@ -175,3 +175,80 @@ async fn postgres_a_claim_passes_over_a_task_another_transaction_is_changing() {
     assert_eq!(third.task.title, "A");
     queue_in_step(s, db.label, "the end").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn claims_racing_changes_of_the_same_tasks_keep_the_queue_in_step() {
+    on_each_backend(
+        "claims_racing_changes_of_the_same_tasks_keep_the_queue_in_step",
+        fast_timing(),
+        |db| async move {
+            let l = db.label;
+            let stores = [db.store.clone(), db.replica().await];
+            let s = &stores[0];
+            repo(s, "acme/churn", 1000, false).await;
+            let all = |priority: Priority| -> Vec<_> {
+                (0..40)
+                    .map(|i| blocked(&format!("T{i}"), priority, &[]))
+                    .collect()
+            };
+            let imported = s
+                .import_tasks("acme/churn", &all(Priority::Normal), "admin")
+                .await
+                .expect("import");
+            // T30 to T39 are blocked and reopened by a maintainer while the claims run.
+            let toggled: Vec<String> = imported[30..].iter().map(|t| t.id.clone()).collect();
+            let mut workers = Vec::new();
+            for i in 0..8 {
+                workers.push(register(s, worker_input(&format!("w{i}"), &[], 100, 100)).await);
+            }
+            let mut claimers = Vec::new();
+            for (i, w) in workers.iter().cloned().enumerate() {
+                let store = stores[i % 2].clone();
+                claimers.push(tokio::spawn(async move {
+                    let mut got = Vec::new();
+                    for _ in 0..4 {
+                        let (lease, _) = store.claim_for(&w).await.expect("claim");
+                        got.extend(lease.map(|lease| (lease.task.task_id, w.id.clone())));
+                    }
+                    got
+                }));
+            }
+            let mut changers = Vec::new();
+            for (k, store) in stores.iter().cloned().enumerate() {
+                let toggled = toggled.clone();
+                changers.push(tokio::spawn(async move {
+                    for round in 0..6 {
+                        // Every task's priority changes while it is claimable or claimed.
+                        let priority =
+                            [Priority::Low, Priority::High, Priority::Critical][(round + k) % 3];
+                        store
+                            .import_tasks("acme/churn", &all(priority), "admin")
+                            .await
+                            .expect("re-import");
+                        let id = &toggled[(round * 2 + k) % toggled.len()];
+                        admin_status(&store, id, TaskStatus::Blocked).await;
+                        admin_status(&store, id, TaskStatus::Ready).await;
+                    }
+                }));
+            }
+            let mut granted = Vec::new();
+            for c in claimers {
+                granted.extend(c.await.expect("claimer"));
+            }
+            for c in changers {
+                c.await.expect("changer");
+            }
+            assert!(!granted.is_empty(), "{l}: no claim was granted");
+            // A task nobody toggled is leased once, and still held by the worker it went to.
+            let mut seen = std::collections::HashSet::new();
+            for (task_id, worker_id) in granted.iter().filter(|(t, _)| !toggled.contains(t)) {
+                assert!(seen.insert(task_id), "{l}: {task_id} was leased twice");
+                let task = s.task(task_id).await.expect("read").expect("task");
+                assert_eq!(task.status, TaskStatus::Leased, "{l}: {task_id}");
+                assert_eq!(task.worker_id.as_deref(), Some(worker_id.as_str()));
+            }
+            queue_in_step(s, l, "after the race").await;
+        },
+    )
+    .await;
+}
