@@ -161,7 +161,7 @@ pub(crate) fn claim_conditions(
                  AND h.status IN ('leased', 'in_progress', 'pr_opened')))"
                 .into(),
         ),
-        (Condition::PathsFree, paths_free("t")),
+        (Condition::PathsFree, paths_free()),
         (
             Condition::AccountOldEnough,
             account_old_enough(worker, hour),
@@ -173,24 +173,16 @@ pub(crate) fn claim_conditions(
                    AND n.worker_id = {worker} AND n.at > {since})"
             ),
         ),
-        (Condition::TierTrusted, trust_rule("t", worker)),
-        (
-            Condition::CapabilitiesHeld,
-            requires_rule(backend, "t", worker),
-        ),
+        (Condition::TierTrusted, trust_rule(worker)),
+        (Condition::CapabilitiesHeld, requires_rule(backend, worker)),
     ]
 }
 
-/// Rule 10: no path of task `task` (an alias of `tasks`: `t` or `tasks`) overlaps a path held by
-/// another task of its repository ([`held_overlapping`], two lookups in the index of held rows
-/// per path of the task); a task without paths costs one probe of its own rows.
-pub(super) fn paths_free(task: &str) -> String {
-    let held = match task {
-        "t" => held_overlapping!("t.seq"),
-        "tasks" => held_overlapping!("tasks.seq"),
-        other => unreachable!("paths_free for an alias of its own: {other}"),
-    };
-    format!("NOT EXISTS ({held})")
+/// Rule 10: no path of the candidate `t` overlaps a path held by another task of its repository
+/// ([`held_overlapping`], two lookups in the index of held rows per path of the task); a task
+/// without paths costs one probe of its own rows.
+fn paths_free() -> String {
+    format!("NOT EXISTS ({})", held_overlapping!("t.seq"))
 }
 
 /// The worker (parameter `worker`) is not linked to a GitHub account younger than repository
@@ -216,16 +208,16 @@ pub(super) fn repo_rules(backend: Backend, worker: &str, since: &str, hour: &str
         .collect()
 }
 
-/// Rule 9: the worker (parameter `worker`) holds every capability that task `task` (an alias of
-/// `tasks`) requires, with an equal value (numbers by value; `true` is not `1` nor `"true"`).
-pub(super) fn requires_rule(backend: Backend, task: &str, worker: &str) -> String {
+/// Rule 9: the worker (parameter `worker`) holds every capability that the candidate `t`
+/// requires, with an equal value (numbers by value; `true` is not `1` nor `"true"`).
+fn requires_rule(backend: Backend, worker: &str) -> String {
     match backend {
         Backend::Postgres => format!(
-            "({task}.requires = '{{}}' OR CAST((SELECT cw.capabilities FROM workers cw \
-               WHERE cw.id = {worker}) AS jsonb) @> CAST({task}.requires AS jsonb))"
+            "(t.requires = '{{}}' OR CAST((SELECT cw.capabilities FROM workers cw \
+               WHERE cw.id = {worker}) AS jsonb) @> CAST(t.requires AS jsonb))"
         ),
         Backend::Sqlite => format!(
-            "({task}.requires = '{{}}' OR NOT EXISTS (SELECT 1 FROM json_each({task}.requires) rq \
+            "(t.requires = '{{}}' OR NOT EXISTS (SELECT 1 FROM json_each(t.requires) rq \
                WHERE NOT EXISTS (SELECT 1 FROM workers cw, json_each(cw.capabilities) cc \
                  WHERE cw.id = {worker} AND cc.key = rq.key AND cc.atom = rq.atom \
                    AND (cc.type = rq.type OR (cc.type IN ('integer', 'real') \
@@ -234,19 +226,19 @@ pub(super) fn requires_rule(backend: Backend, task: &str, worker: &str) -> Strin
     }
 }
 
-/// Rule 7 with trust progression: task `task` (an alias of `tasks`) is at most the effective
+/// Rule 7 with trust progression: the candidate `t`'s tier is at most the effective
 /// trust of the worker (parameter `worker`) in the task's repository — the larger of its
 /// `trust_level` and the highest level a promotion rule of the repository grants it (when it
 /// opted in to reputation) for the merges counted in `outcomes`. Read in the statement that takes
 /// the task, so two claims never see a trust the database does not hold.
-pub(super) fn trust_rule(task: &str, worker: &str) -> String {
+fn trust_rule(worker: &str) -> String {
     format!(
-        "({task}.tier <= (SELECT tw.trust_level FROM workers tw WHERE tw.id = {worker}) \
+        "(t.tier <= (SELECT tw.trust_level FROM workers tw WHERE tw.id = {worker}) \
            OR EXISTS (SELECT 1 FROM repo_promotions p JOIN workers pw ON pw.id = {worker} \
-             WHERE p.repo_id = {task}.repo_id AND p.level >= {task}.tier \
+             WHERE p.repo_id = t.repo_id AND p.level >= t.tier \
                AND pw.reputation_opt_in = 1 \
                AND p.merged <= (SELECT COUNT(*) FROM outcomes o WHERE o.worker_id = {worker} \
-                 AND o.repo_id = {task}.repo_id AND o.kind = 'merged')))"
+                 AND o.repo_id = t.repo_id AND o.kind = 'merged')))"
     )
 }
 
