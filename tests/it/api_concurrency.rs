@@ -232,6 +232,7 @@ async fn post(
     } else {
         ("Authorization", format!("Bearer {token}"))
     };
+    let started = Instant::now();
     let resp = server
         .client
         .request(Method::POST, server.url(path))
@@ -249,24 +250,8 @@ async fn post(
             return None;
         }
     };
-    let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let text = resp.text().await.unwrap_or_default();
-    let r = Resp {
-        method: Method::POST,
-        path: path.to_string(),
-        status,
-        content_type,
-        json: serde_json::from_str(&text).unwrap_or(Value::Null),
-        text,
-        elapsed: Duration::ZERO,
-    };
-    if status >= 500 {
+    let r = Resp::read(Method::POST, path.to_string(), resp, started).await;
+    if r.status >= 500 {
         out.lock().unwrap().server_errors.push(r.describe());
         return None;
     }

@@ -52,24 +52,7 @@ impl Req {
             .send()
             .await
             .unwrap_or_else(|e| panic!("{} {}: transport error: {e}", self.method, self.path));
-        let status = resp.status().as_u16();
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let text = resp.text().await.unwrap_or_default();
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp {
-            method: self.method,
-            path: self.path,
-            status,
-            content_type,
-            text,
-            json,
-            elapsed: started.elapsed(),
-        }
+        Resp::read(self.method, self.path, resp, started).await
     }
 }
 
@@ -86,7 +69,38 @@ pub struct Resp {
     pub elapsed: Duration,
 }
 
+/// The `Content-Type` of an answer ("" when it has none).
+pub fn content_type(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
 impl Resp {
+    /// Reads the answer `resp` to `method path`, sent at `started`.
+    pub async fn read(
+        method: Method,
+        path: String,
+        resp: reqwest::Response,
+        started: Instant,
+    ) -> Resp {
+        let status = resp.status().as_u16();
+        let content_type = content_type(&resp);
+        let text = resp.text().await.unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            method,
+            path,
+            status,
+            content_type,
+            text,
+            json,
+            elapsed: started.elapsed(),
+        }
+    }
+
     pub fn describe(&self) -> String {
         let mut body = self.text.clone();
         if body.len() > 600 {

@@ -578,12 +578,7 @@ impl Server {
             .await
             .expect("GET /v1/events");
         assert_eq!(resp.status().as_u16(), 200, "GET /v1/events status");
-        let ct = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        let ct = content_type(&resp);
         assert!(
             ct.starts_with("text/event-stream"),
             "events content-type is {ct:?}"
