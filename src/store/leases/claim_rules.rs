@@ -43,32 +43,29 @@ impl Pick {
 /// order they entered the pool (`seq`), for the candidates `t` of [`worker_fits`].
 pub(crate) const OFFER_ORDER: &str = "ORDER BY t.priority DESC, t.seq";
 
-/// Where a claim statement finds its candidates `t`: the tasks that are `ready` and wait on
-/// nothing. On PostgreSQL that is the narrow queue `task_queue` (migration 0027), whose rows
-/// carry every column of a task that the rules read; on SQLite the partial index of `tasks` that
-/// holds just those tasks.
-pub(super) fn candidates(backend: Backend) -> &'static str {
+/// Where a claim statement finds its candidates `t`, and what makes a row there claimable: a
+/// task that is `ready` and waits on nothing (rule 8). On PostgreSQL that is the narrow queue
+/// `task_queue` (migration 0027), which holds only such tasks, with every column the rules read;
+/// on SQLite `tasks` itself, through the partial index that holds just those tasks.
+pub(super) fn candidates(backend: Backend) -> (&'static str, &'static str) {
     match backend {
-        Backend::Postgres => "task_queue t",
-        Backend::Sqlite => "tasks t",
+        Backend::Postgres => ("task_queue t", ""),
+        Backend::Sqlite => ("tasks t", "t.status = 'ready' AND t.waiting = 0 AND "),
     }
 }
 
 /// What a candidate `t` in repository `r` asks of the worker `w`: its skills are still those its
 /// request was authenticated with (parameter `skills`, so that a claim takes nothing if they
-/// changed since), the task is ready (on SQLite; every row of PostgreSQL's queue is), and the
-/// worker's own limits hold ([`worker_conditions`]). Which skills it needs is [`skill_rule`].
+/// changed since), the task is claimable ([`candidates`]), and the worker's own limits hold
+/// ([`worker_conditions`]). Which skills it needs is [`skill_rule`].
 pub(super) fn worker_fits(backend: Backend, skills: &str) -> String {
     let limits: Vec<String> = worker_conditions()
         .into_iter()
         .map(|(_, sql)| sql)
         .collect();
-    let ready = match backend {
-        Backend::Postgres => "",
-        Backend::Sqlite => "t.status = 'ready' AND ",
-    };
+    let claimable = candidates(backend).1;
     format!(
-        "w.skills = {skills} AND {ready}r.id = t.repo_id AND {}",
+        "w.skills = {skills} AND {claimable}r.id = t.repo_id AND {}",
         limits.join(" AND ")
     )
 }
@@ -198,12 +195,12 @@ fn account_old_enough(worker: &str, hour: &str) -> String {
     )
 }
 
-/// [`claim_conditions`] as one `AND …` clause of a claim statement over [`candidates`] (whose
-/// PostgreSQL queue holds only tasks that wait on nothing).
+/// [`claim_conditions`] as one `AND …` clause of a claim statement, but for rule 8, which its
+/// candidates already hold ([`candidates`]).
 pub(super) fn repo_rules(backend: Backend, worker: &str, since: &str, hour: &str) -> String {
     claim_conditions(backend, worker, since, hour)
         .into_iter()
-        .filter(|(c, _)| !(backend == Backend::Postgres && *c == Condition::NotWaiting))
+        .filter(|(c, _)| *c != Condition::NotWaiting)
         .map(|(_, sql)| format!("AND {sql} "))
         .collect()
 }

@@ -297,7 +297,7 @@ async fn claim_statement<'c>(
          FROM (SELECT 1 AS one) o LEFT JOIN ({took}) k ON TRUE",
         took = returned_task_select("took"),
         fits = worker_fits(Backend::Postgres, "$7"),
-        from = candidates(Backend::Postgres),
+        from = candidates(Backend::Postgres).0,
         budget = budget_has_room(""),
     );
     let actor = format!("worker:{}", seen.id);

@@ -151,7 +151,7 @@ impl WriteTx {
         let named = pick.condition();
         let rules = repo_rules(crate::store::Backend::Sqlite, "$2", "$7", "$11");
         let fits = worker_fits(crate::store::Backend::Sqlite, "$8");
-        let from = candidates(crate::store::Backend::Sqlite);
+        let from = candidates(crate::store::Backend::Sqlite).0;
         let sql = format!(
             "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2 \
                RETURNING id; \
