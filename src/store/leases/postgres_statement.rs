@@ -96,8 +96,8 @@ impl Store {
                         skip.extend(busy);
                         self.lost_race();
                     }
-                    // Another claim took the task's area first, or a deadlock with a named
-                    // claim: the statement wrote nothing.
+                    // Another claim took the task's area or an overlapping path first, or a
+                    // deadlock: the statement wrote nothing.
                     Err(e) if e.is_conflict() => self.lost_race(),
                     Err(e) => return Err(e),
                 }
@@ -247,10 +247,10 @@ async fn claim_statement<'c>(
     // The skills read when the request was authenticated, as a JSON array ($11); the guard
     // `w.skills = $7` makes the claim take nothing if they changed since.
     let skills = skill_rule(Backend::Postgres, &pick.worker(seen), "$11");
-    let mut named = pick.condition();
+    let mut narrow = pick.condition();
     if !skip.is_empty() {
         let seqs: Vec<String> = skip.iter().map(i64::to_string).collect();
-        named.push_str(&format!(" AND t.seq NOT IN ({})", seqs.join(", ")));
+        narrow.push_str(&format!(" AND t.seq NOT IN ({})", seqs.join(", ")));
     }
     let rules = repo_rules(crate::store::Backend::Postgres, "$2", "$6", "$10");
     let sql = format!(
@@ -259,7 +259,7 @@ async fn claim_statement<'c>(
              capacity_points, active_points FROM workers WHERE id = $2 FOR UPDATE), \
          pick AS ( \
            SELECT t.seq, t.repo_id FROM w CROSS JOIN {from} CROSS JOIN repos r \
-           WHERE {fits}{skills}{named} \
+           WHERE {fits}{skills}{narrow} \
              {rules} \
            {OFFER_ORDER} LIMIT 1 FOR UPDATE OF t SKIP LOCKED), \
          held AS ( \
