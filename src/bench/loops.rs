@@ -308,8 +308,7 @@ pub(super) fn baseline_claim_sql(backend: BenchBackend) -> String {
         BenchBackend::Sqlite => "",
     };
     format!(
-        "UPDATE tasks SET status = 'leased', worker_id = $1, lease_id = $2, deadline = $3, \
-         lease_expires_at = $3, updated_at = $4 \
+        "UPDATE tasks SET status = 'leased', worker_id = $1, lease_id = $2, updated_at = $3 \
          WHERE seq = (SELECT seq FROM tasks WHERE status = 'ready' AND waiting = 0 \
                       ORDER BY priority DESC, seq LIMIT 1{lock}) AND status = 'ready' \
          RETURNING seq, id"
@@ -332,7 +331,6 @@ pub(super) async fn raw_cycle_loop(
         let row = sqlx::query(AssertSqlSafe(claim_sql.as_str()))
             .bind(&worker)
             .bind(&lease_id)
-            .bind(now + 1_800_000)
             .bind(now)
             .fetch_optional(&pool)
             .await;
@@ -358,8 +356,8 @@ pub(super) async fn raw_cycle_loop(
         .execute(&pool)
         .await;
         let pr = sqlx::query(
-            "UPDATE tasks SET status = 'pr_opened', artifact = $2, deadline = NULL, \
-             lease_expires_at = NULL, updated_at = $3 WHERE seq = $1 AND status = 'in_progress'",
+            "UPDATE tasks SET status = 'pr_opened', artifact = $2, updated_at = $3 \
+             WHERE seq = $1 AND status = 'in_progress'",
         )
         .bind(seq)
         .bind(r#"{"pr_url":"https://example.invalid/pr"}"#)

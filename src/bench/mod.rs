@@ -630,8 +630,8 @@ async fn measure(
         eprintln!("raw-SQL baseline…");
         sqlx::query(
             "UPDATE tasks SET status = 'ready', worker_id = NULL, lease_id = NULL, \
-             lease_points = NULL, accept_by = NULL, lease_expires_at = NULL, deadline = NULL, \
-             artifact = NULL, area_lock = NULL WHERE status <> 'ready' AND awaits_maintainer = 0",
+             lease_points = NULL, artifact = NULL, area_lock = NULL \
+             WHERE status <> 'ready' AND awaits_maintainer = 0",
         )
         .execute(&tool)
         .await?;

@@ -19,11 +19,12 @@ fn split_keys(s: Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Columns of [`TaskRow`]; use with `FROM tasks t JOIN repos r … JOIN skill_sets s …`.
+/// Columns of [`TaskRow`], with their `FROM`: the task `t`, its repository `r`, its skill set `s`
+/// and, while it is in flight, its lease `tl` (which holds the lease's clock).
 pub const TASK_SELECT: &str = concat!(
     "SELECT t.seq, t.id, t.repo_id, r.name AS repo, t.key, t.title, \
     t.description, t.estimate_points, t.priority, s.skills AS required_skills, t.area, t.tier, \
-    t.status, t.status_reason, t.awaits_maintainer, t.worker_id, t.lease_id, t.lease_expires_at, t.accept_by, t.deadline, t.lease_points, \
+    t.status, t.status_reason, t.awaits_maintainer, t.worker_id, t.lease_id, tl.expires_at AS lease_expires_at, tl.accept_by, tl.deadline, t.lease_points, \
     t.artifact, t.attempts, t.extensions, t.requires, t.created_at, t.updated_at, r.contract, r.clone_url, \
     (SELECT string_agg(d.blocker_key, '\u{1f}' ORDER BY d.position) FROM task_deps d \
       WHERE d.task_seq = t.seq) AS blocked_by, \
@@ -37,7 +38,8 @@ pub const TASK_SELECT: &str = concat!(
       (SELECT DISTINCT COALESCE(ht.key, ht.id) || '\u{1e}' || o.pattern AS hold FROM (",
     held_overlapping!("t.seq"),
     ") o JOIN tasks ht ON ht.seq = o.task_seq LIMIT 20) x) END AS path_holds \
-    FROM tasks t JOIN repos r ON r.id = t.repo_id JOIN skill_sets s ON s.id = t.skill_set_id"
+    FROM tasks t JOIN repos r ON r.id = t.repo_id JOIN skill_sets s ON s.id = t.skill_set_id \
+    LEFT JOIN leases tl ON tl.id = t.lease_id AND t.status IN ('leased', 'in_progress')"
 );
 
 #[derive(Clone, Debug)]
@@ -61,6 +63,7 @@ pub struct TaskRow {
     pub awaits_maintainer: bool,
     pub worker_id: Option<String>,
     pub lease_id: Option<String>,
+    /// The live lease's clock (its row in `leases`), while the task is in flight.
     pub lease_expires_at: Option<i64>,
     pub accept_by: Option<i64>,
     pub deadline: Option<i64>,

@@ -218,13 +218,14 @@ impl WriteTx {
         lease_id: Option<&str>,
     ) -> Result<u64, StoreError> {
         let expires = self.now + self.store().timing.lease_ttl_ms;
+        // The lease's own row: the task's is not written (a renewal changes nothing a person
+        // looking at the task would notice), nor is any indexed column of the lease's.
         let sql = format!(
-            "UPDATE tasks SET lease_expires_at = $1, \
-             deadline = CASE WHEN status = 'leased' AND accept_by < $1 THEN accept_by ELSE $1 END, \
-             updated_at = $2 \
-             WHERE worker_id = $3 AND status IN ('leased', 'in_progress') AND deadline > $2{}",
+            "UPDATE leases SET expires_at = $1, \
+             deadline = CASE WHEN acked_at IS NULL AND accept_by < $1 THEN accept_by ELSE $1 END \
+             WHERE worker_id = $3 AND ended_at IS NULL AND deadline > $2{}",
             if lease_id.is_some() {
-                " AND lease_id = $4"
+                " AND id = $4"
             } else {
                 ""
             }

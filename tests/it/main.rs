@@ -75,6 +75,7 @@ mod store_processes;
 mod store_queue;
 mod store_races;
 mod store_support;
+mod store_upgrade;
 mod store_waiting;
 mod worker_agent;
 mod worker_agent_interrupted;

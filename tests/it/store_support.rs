@@ -60,6 +60,64 @@ impl TestDb {
         })
     }
 
+    /// A database of `label`'s backend (`sqlite` or `postgres`) built by the migrations before
+    /// `version`, holding the rows `old_rows` writes, then opened as a store (which applies the
+    /// migrations from `version` on), as a server upgraded in place would. `None` where
+    /// PostgreSQL is not configured.
+    pub(crate) async fn upgraded(
+        label: &'static str,
+        version: i64,
+        old_rows: &[&str],
+        timing: Timing,
+    ) -> Option<TestDb> {
+        let (url, pg, dir) = if label == "sqlite" {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+            (url, None, Some(dir))
+        } else {
+            let Some(server) = crate::services::postgres_url() else {
+                crate::services::missing("postgres", "an upgrade", &format!("{PG_VAR} is not set"));
+                return None;
+            };
+            let (url, name) = fresh_pg_database(server.trim()).await;
+            (url, Some((server.trim().to_string(), name)), None)
+        };
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.expect("connect");
+        let mut old = if label == "sqlite" {
+            sqlx::migrate!("migrations/sqlite")
+        } else {
+            sqlx::migrate!("migrations/postgres")
+        };
+        let before: Vec<_> = old
+            .migrations
+            .iter()
+            .filter(|m| m.version < version)
+            .cloned()
+            .collect();
+        assert!(
+            before.len() < old.migrations.len(),
+            "no migration {version}"
+        );
+        old.migrations = before.into();
+        old.run(&pool).await.expect("the old schema");
+        for sql in old_rows {
+            sqlx::query(sqlx::AssertSqlSafe(*sql))
+                .execute(&pool)
+                .await
+                .unwrap_or_else(|e| panic!("{label}: {sql}: {e}"));
+        }
+        pool.close().await;
+        let store = Store::open(&url, timing).await.expect("upgrade");
+        Some(TestDb {
+            store,
+            url,
+            label,
+            pg,
+            _dir: dir,
+        })
+    }
+
     /// A second store on the same database, as another process would open it.
     pub(crate) async fn replica(&self) -> Store {
         Store::open(&self.url, (*self.store.timing).clone())

@@ -142,7 +142,7 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Sets when lease `lease_id` of a claimed (`in_progress`) task ends; how many tasks changed
+    /// Sets when lease `lease_id` of a claimed (`in_progress`) task ends; how many leases changed
     /// (0 when that lease is no longer running).
     async fn move_claim_deadline(
         &mut self,
@@ -150,16 +150,16 @@ impl WriteTx {
         lease_id: &str,
         until: i64,
     ) -> Result<u64, StoreError> {
-        let now = self.now;
         self.store().note_deadline(until);
+        // The lease's clock, in the lease's row (acknowledged: the task is in progress).
         let moved = sqlx::query(
-            "UPDATE tasks SET lease_expires_at = $1, deadline = $1, updated_at = $2 \
-             WHERE id = $3 AND lease_id = $4 AND status = 'in_progress'",
+            "UPDATE leases SET expires_at = $1, deadline = $1 \
+             WHERE id = $2 AND ended_at IS NULL AND acked_at IS NOT NULL \
+               AND task_seq = (SELECT seq FROM tasks WHERE id = $3 AND lease_id = $2)",
         )
         .bind(until)
-        .bind(now)
-        .bind(task_id)
         .bind(lease_id)
+        .bind(task_id)
         .execute(self.conn())
         .await?
         .rows_affected();

@@ -5,26 +5,20 @@ use sqlx::AssertSqlSafe;
 
 use crate::store::{Backend, Store, StoreError};
 
-/// The tasks with a live lease, as both backends' indexes find them: SQLite's `tasks_deadline`
-/// holds the rows with a deadline, PostgreSQL's `tasks_in_flight` those in flight (an index
-/// without the deadline, which every renewal writes; see migration 0027). The two say the same
-/// (a table constraint ties the deadline to those statuses).
-macro_rules! in_flight {
-    () => {
-        "deadline IS NOT NULL AND status IN ('leased', 'in_progress')"
-    };
-}
-const IN_FLIGHT: &str = in_flight!();
+/// The earliest deadline of a live lease. A live lease is one not ended (`leases_live` on both
+/// backends, an index without the deadline, which every renewal writes; SQLite's
+/// `leases_deadline` serves this read at once).
+const NEXT_DEADLINE: &str = "SELECT MIN(deadline) FROM leases WHERE ended_at IS NULL";
 
-/// The earliest deadline of a live lease.
-const NEXT_DEADLINE: &str = concat!("SELECT MIN(deadline) FROM tasks WHERE ", in_flight!());
+/// The tasks of the first 200 leases due at `$1`, earliest first.
+const DUE: &str = "SELECT t.id FROM leases l JOIN tasks t ON t.seq = l.task_seq \
+    WHERE l.ended_at IS NULL AND l.deadline <= $1 ORDER BY l.deadline LIMIT 200";
 
-/// The first 200 leases due at `$1`, earliest first.
-const DUE: &str = concat!(
-    "SELECT id FROM tasks WHERE ",
-    in_flight!(),
-    " AND deadline <= $1 ORDER BY deadline LIMIT 200"
-);
+/// Task `$1`, if its lease is still due at `$2`: on PostgreSQL it locks the task and then its
+/// lease (the lock order of [`crate::store::WriteTx::lock_task`]), re-reading both once locked.
+const STILL_DUE: &str = "SELECT t.id FROM tasks t JOIN leases l ON l.id = t.lease_id \
+    WHERE t.id = $1 AND t.status IN ('leased', 'in_progress') AND l.ended_at IS NULL \
+    AND l.deadline <= $2";
 
 impl Store {
     /// Expires every lease whose deadline has passed, before a request reads or claims: it
@@ -71,12 +65,11 @@ impl Store {
         // for a row another transaction holds (whose commit may be what expires it: the lock
         // then finds the row no longer due); the sweep skips it.
         let lock = match (self.backend, wait_for_held) {
-            (Backend::Postgres, true) => " FOR UPDATE",
-            (Backend::Postgres, false) => " FOR UPDATE SKIP LOCKED",
+            (Backend::Postgres, true) => " FOR UPDATE OF t, l",
+            (Backend::Postgres, false) => " FOR UPDATE OF t, l SKIP LOCKED",
             (Backend::Sqlite, _) => "",
         };
-        let sql =
-            format!("SELECT id FROM tasks WHERE id = $1 AND {IN_FLIGHT} AND deadline <= $2{lock}");
+        let sql = format!("{STILL_DUE}{lock}");
         let mut n = 0;
         for (id,) in &due {
             let expired = self

@@ -304,6 +304,20 @@ impl MovePlan {
     }
 }
 
+/// What a lease's row keeps of its clock once the lease ends: nothing (`ended_at` says when).
+pub(super) const ENDED_CLOCK: &str = "accept_by = NULL, expires_at = NULL, deadline = NULL";
+
+/// The condition that the lease bound to `lease` is alive at the instant bound to `now`: not
+/// ended, its deadline ahead. Read from the statement's snapshot: whoever ends a lease first
+/// locks its task, so a conditional write of the task that waits for that lock then finds the
+/// task moved.
+pub(super) fn lease_alive(lease: &str, now: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM leases l WHERE l.id = {lease} AND l.ended_at IS NULL \
+         AND l.deadline > {now})"
+    )
+}
+
 /// The points a task's lease counts against its holder.
 pub(super) fn task_lease_points(task: &TaskRow) -> i64 {
     task.lease_points.unwrap_or(task.estimate_points)

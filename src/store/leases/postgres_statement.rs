@@ -41,8 +41,8 @@ use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row};
 use super::claim_rules::{
     OFFER_ORDER, Pick, budget_has_room, candidates, repo_rules, skill_rule, worker_fits,
 };
+use super::{ENDED_CLOCK, MovePlan, inconsistent, lease_alive};
 use super::{Move, task_lease_points, worker_move};
-use super::{MovePlan, inconsistent};
 use crate::domain::{Event, Lease, TaskStatus};
 use crate::store::error::CLAIM_RACE;
 use crate::store::rows::{TASK_SELECT, TaskRow, WorkerRow};
@@ -225,9 +225,13 @@ fn no_worker() -> StoreError {
 }
 
 /// The columns of [`TASK_SELECT`] read from the rows a data-modifying expression named `name`
-/// returned (the table `tasks` as the statement left it).
-fn returned_task_select(name: &str) -> String {
-    TASK_SELECT.replacen("FROM tasks t ", &format!("FROM {name} t "), 1)
+/// returned (the table `tasks` as the statement left it), with the lease's clock read from
+/// `lease` (a data-modifying expression on `leases` that returned the lease as the statement left
+/// it, or `leases` itself when the statement does not change the clock).
+fn returned_task_select(name: &str, lease: &str) -> String {
+    TASK_SELECT
+        .replacen("FROM tasks t ", &format!("FROM {name} t "), 1)
+        .replacen("LEFT JOIN leases tl ", &format!("LEFT JOIN {lease} tl "), 1)
 }
 
 /// The claim statement (see the module docs) for `seen`, the worker as its request was
@@ -272,8 +276,7 @@ async fn claim_statement<'c>(
            RETURNING id, area_locks_enabled), \
          took AS ( \
            UPDATE tasks SET status = 'leased', worker_id = $2, lease_id = $3, \
-             lease_points = estimate_points, accept_by = $4, lease_expires_at = $5, \
-             deadline = LEAST($4, $5), status_reason = NULL, updated_at = $1, \
+             lease_points = estimate_points, status_reason = NULL, updated_at = $1, \
              area_lock = CASE WHEN area IS NOT NULL \
                AND (SELECT area_locks_enabled FROM budget) = 1 THEN area END \
            WHERE seq = (SELECT seq FROM held) AND status = 'ready' \
@@ -285,8 +288,9 @@ async fn claim_statement<'c>(
              active_points = active_points + COALESCE((SELECT lease_points FROM took), 0) \
            WHERE id = $2 RETURNING id), \
          lease AS ( \
-           INSERT INTO leases (id, task_seq, worker_id, created_at, repo_id) \
-           SELECT $3, seq, $2, $1, repo_id FROM took), \
+           INSERT INTO leases (id, task_seq, worker_id, created_at, repo_id, accept_by, \
+             expires_at, deadline) \
+           SELECT $3, seq, $2, $1, repo_id, $4, $5, LEAST($4, $5) FROM took RETURNING *), \
          ev AS ( \
            INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
            SELECT 'task.leased', $1, r.name, t.id, $2, $8, $9 \
@@ -295,7 +299,7 @@ async fn claim_statement<'c>(
            (SELECT COUNT(*) FROM held) AS held_n, \
            (SELECT id FROM ev) AS event_id, k.* \
          FROM (SELECT 1 AS one) o LEFT JOIN ({took}) k ON TRUE",
-        took = returned_task_select("took"),
+        took = returned_task_select("took", "lease"),
         fits = worker_fits(Backend::Postgres, "$7"),
         from = candidates(Backend::Postgres).0,
         budget = budget_has_room(""),
@@ -381,25 +385,25 @@ async fn ack_statement<'c>(
     let sql = format!(
         "WITH wk AS (SELECT id FROM workers WHERE id = $2 AND $7 = 1 FOR UPDATE), \
          moved AS ( \
-           UPDATE tasks SET status = 'in_progress', accept_by = NULL, lease_expires_at = $4, \
-             deadline = $4, updated_at = $1 \
+           UPDATE tasks SET status = 'in_progress', updated_at = $1 \
            WHERE seq = (SELECT l.task_seq FROM leases l WHERE l.id = $3) \
-             AND lease_id = $3 AND worker_id = $2 AND status = 'leased' AND deadline > $1 \
-             AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.id = $3 AND l.ended_at IS NOT NULL) \
+             AND lease_id = $3 AND worker_id = $2 AND status = 'leased' AND {alive} \
              AND ($7 = 0 OR EXISTS (SELECT 1 FROM wk)) \
            RETURNING *), \
          seen AS ( \
            UPDATE workers SET last_seen_at = $1, presence = 'online' \
            WHERE id = $2 AND $7 = 1 AND EXISTS (SELECT 1 FROM moved)), \
          stamped AS ( \
-           UPDATE leases SET acked_at = $1 WHERE id = (SELECT lease_id FROM moved) RETURNING id), \
+           UPDATE leases SET acked_at = $1, accept_by = NULL, expires_at = $4, deadline = $4 \
+           WHERE id = (SELECT lease_id FROM moved) RETURNING *), \
          ev AS ( \
            INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
            SELECT 'task.status', $1, r.name, t.id, $2, $5, $6 \
            FROM moved t JOIN repos r ON r.id = t.repo_id RETURNING id) \
          SELECT (SELECT COUNT(*) FROM stamped) AS stamped_n, (SELECT id FROM ev) AS event_id, k.* \
          FROM ({moved}) k",
-        moved = returned_task_select("moved"),
+        moved = returned_task_select("moved", "stamped"),
+        alive = lease_alive("$3", "$1"),
     );
     let row = sqlx::query(AssertSqlSafe(sql))
         .bind(now)
@@ -509,10 +513,9 @@ async fn move_statement<'c>(
 ) -> Result<Option<(TaskRow, Event)>, StoreError> {
     let leaving = plan.leaving_lease && task.worker_id.is_some();
     let alive = if task.status.is_active() {
-        " AND deadline > $6 AND NOT EXISTS (SELECT 1 FROM leases l \
-           WHERE l.id = $12 AND l.ended_at IS NOT NULL)"
+        format!(" AND {}", lease_alive("$12", "$6"))
     } else {
-        ""
+        String::new()
     };
     // Lock order: the holder's worker row, the task, then the repository (the counters read
     // `moved`, so they run after it).
@@ -520,8 +523,7 @@ async fn move_statement<'c>(
         "WITH wk AS (SELECT id FROM workers WHERE id = $10 FOR UPDATE), \
          moved AS ( \
            UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
-             attempts = attempts + $4, deadline = NULL, accept_by = NULL, \
-             lease_expires_at = NULL, lease_points = NULL, {holder} \
+             attempts = attempts + $4, lease_points = NULL, {holder} \
              area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6, \
              awaits_maintainer = $23 \
            WHERE seq = $7 AND status = $8 AND worker_id = $10 \
@@ -551,13 +553,15 @@ async fn move_statement<'c>(
         tasks = if leaving { "1" } else { "0" },
         leaving = if leaving { "TRUE" } else { "FALSE" },
         ended = if leaving {
-            "ended AS ( \
-               UPDATE leases SET ended_at = $6, outcome = $11 \
-               WHERE id = $12 AND EXISTS (SELECT 1 FROM moved)),"
+            format!(
+                "ended AS ( \
+                   UPDATE leases SET ended_at = $6, outcome = $11, {ENDED_CLOCK} \
+                   WHERE id = $12 AND EXISTS (SELECT 1 FROM moved)),"
+            )
         } else {
-            ""
+            String::new()
         },
-        moved = returned_task_select("moved"),
+        moved = returned_task_select("moved", "leases"),
     );
     let row = sqlx::query(AssertSqlSafe(sql))
         .bind(mv.to.as_str())
@@ -632,12 +636,18 @@ mod tests {
 
     #[test]
     fn returned_rows_are_read_like_table_rows() {
-        let sql = returned_task_select("took");
+        let sql = returned_task_select("took", "lease");
         assert!(sql.contains("FROM took t JOIN repos r ON r.id = t.repo_id"));
+        assert!(sql.contains("LEFT JOIN lease tl ON tl.id = t.lease_id"));
         assert!(!sql.contains("FROM tasks t"));
+        assert!(!sql.contains("JOIN leases tl"));
         // Only the FROM clause changes: the columns are those every task row decodes.
         assert_eq!(
-            sql.replacen("FROM took t ", "FROM tasks t ", 1),
+            sql.replacen("FROM took t ", "FROM tasks t ", 1).replacen(
+                "JOIN lease tl ",
+                "JOIN leases tl ",
+                1
+            ),
             TASK_SELECT.to_string()
         );
     }

@@ -19,7 +19,9 @@
 use serde_json::{Value, json};
 
 use super::claim_rules::{OFFER_ORDER, Pick, candidates, repo_rules, skill_rule, worker_fits};
-use super::{Move, MovePlan, concurrent_change, inconsistent, task_lease_points};
+use super::{
+    ENDED_CLOCK, Move, MovePlan, concurrent_change, inconsistent, lease_alive, task_lease_points,
+};
 use crate::domain::{Event, Lease};
 use crate::store::engine::columns::{Columns, Outcome};
 use crate::store::engine::sqlite_direct::Param;
@@ -156,8 +158,7 @@ impl WriteTx {
             "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2 \
                RETURNING id; \
              UPDATE tasks SET status = 'leased', worker_id = $2, lease_id = $3, \
-               lease_points = estimate_points, accept_by = $4, lease_expires_at = $5, \
-               deadline = $6, status_reason = NULL, updated_at = $1, \
+               lease_points = estimate_points, status_reason = NULL, updated_at = $1, \
                area_lock = CASE WHEN area IS NOT NULL AND (SELECT r.area_locks_enabled \
                  FROM repos r WHERE r.id = tasks.repo_id) = 1 THEN area END \
              WHERE status = 'ready' AND seq = ( \
@@ -170,8 +171,9 @@ impl WriteTx {
              UPDATE workers SET active_tasks = active_tasks + 1, active_points = active_points + \
                (SELECT lease_points FROM tasks WHERE lease_id = $3) \
                WHERE id = $2 AND EXISTS (SELECT 1 FROM tasks WHERE lease_id = $3); \
-             INSERT INTO leases (id, task_seq, worker_id, created_at, repo_id) \
-               SELECT $3, seq, $2, $1, repo_id FROM tasks WHERE lease_id = $3; \
+             INSERT INTO leases (id, task_seq, worker_id, created_at, repo_id, accept_by, \
+                 expires_at, deadline) \
+               SELECT $3, seq, $2, $1, repo_id, $4, $5, $6 FROM tasks WHERE lease_id = $3; \
              INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
                SELECT 'task.leased', $1, r.name, t.id, $2, $9, $10 \
                FROM tasks t JOIN repos r ON r.id = t.repo_id WHERE t.lease_id = $3 \
@@ -280,17 +282,17 @@ impl WriteTx {
         let actor = format!("worker:{worker_id}");
         let data = json!({"from": "leased", "status": "in_progress", "lease_id": lease_id});
         let sql = format!(
-            "UPDATE tasks SET status = 'in_progress', accept_by = NULL, lease_expires_at = $4, \
-               deadline = $4, updated_at = $1 \
-             WHERE lease_id = $3 AND worker_id = $2 AND status = 'leased' AND deadline > $1 \
-               AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.id = $3 AND l.ended_at IS NOT NULL); \
-             UPDATE leases SET acked_at = $1 WHERE id = $3 AND changes() = 1; \
+            "UPDATE tasks SET status = 'in_progress', updated_at = $1 \
+             WHERE lease_id = $3 AND worker_id = $2 AND status = 'leased' AND {alive}; \
+             UPDATE leases SET acked_at = $1, accept_by = NULL, expires_at = $4, deadline = $4 \
+               WHERE id = $3 AND changes() = 1; \
              INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
                SELECT 'task.status', $1, r.name, t.id, $2, $5, $6 \
                FROM tasks t JOIN repos r ON r.id = t.repo_id \
                WHERE t.lease_id = $3 AND changes() = 1 \
                RETURNING id; \
-             {TASK_SELECT} WHERE t.lease_id = $3"
+             {TASK_SELECT} WHERE t.lease_id = $3",
+            alive = lease_alive("$3", "$1"),
         );
         let values = vec![
             self.now.into(),
@@ -411,8 +413,7 @@ impl WriteTx {
         let leaving = plan.leaving_lease && task.worker_id.is_some();
         let sql = format!(
             "UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
-               attempts = attempts + $4, deadline = NULL, accept_by = NULL, \
-               lease_expires_at = NULL, lease_points = NULL, {holder} \
+               attempts = attempts + $4, lease_points = NULL, {holder} \
                area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6, \
                awaits_maintainer = $21 \
              WHERE seq = $7 AND status = $8; \
@@ -424,11 +425,14 @@ impl WriteTx {
              {TASK_SELECT} WHERE t.seq = $7",
             holder = plan.holder_sql("$22"),
             workers = if leaving {
-                "UPDATE workers SET active_points = active_points - $9, \
-                   active_tasks = active_tasks - 1 WHERE id = $10; \
-                 UPDATE leases SET ended_at = $6, outcome = $11 WHERE id = $12; "
+                format!(
+                    "UPDATE workers SET active_points = active_points - $9, \
+                       active_tasks = active_tasks - 1 WHERE id = $10; \
+                     UPDATE leases SET ended_at = $6, outcome = $11, {ENDED_CLOCK} \
+                       WHERE id = $12; "
+                )
             } else {
-                ""
+                String::new()
             },
         );
         let values = vec![

@@ -7,18 +7,21 @@ use serde_json::{Value, json};
 use sqlx::AssertSqlSafe;
 
 use super::claim_rules::Pick;
-use super::{LeaseEnd, Move, MovePlan, concurrent_change, task_lease_points, worker_move};
+use super::{
+    ENDED_CLOCK, LeaseEnd, Move, MovePlan, concurrent_change, task_lease_points, worker_move,
+};
 use crate::domain::rules;
 use crate::domain::{Lease, TaskStatus};
 use crate::store::rows::{TaskRow, WorkerRow};
 use crate::store::{Backend, NewEvent, StoreError, WriteTx};
 
 impl WriteTx {
-    /// Locks a task row until commit (PostgreSQL) and reads it.
+    /// Locks a task row and its live lease's row until commit (PostgreSQL) and reads them.
     ///
     /// Lock order, to keep PostgreSQL free of deadlocks: a worker row before the rows of the
-    /// tasks it holds, and both before the repository row (claims, heartbeats, status moves and
-    /// expiry all take them in this order). So the holder's row is locked first here.
+    /// tasks it holds, a task before its lease, and all before the repository row (claims,
+    /// heartbeats, status moves and expiry all take them in this order). So the holder's row is
+    /// locked first here.
     pub async fn lock_task(&mut self, task_id: &str) -> Result<TaskRow, StoreError> {
         if self.store().backend == Backend::Postgres {
             for _ in 0..3 {
@@ -34,12 +37,21 @@ impl WriteTx {
                         .execute(self.conn())
                         .await?;
                 }
-                let locked: Option<String> =
-                    sqlx::query_scalar("SELECT worker_id FROM tasks WHERE id = $1 FOR UPDATE")
-                        .bind(task_id)
-                        .fetch_one(self.conn())
-                        .await?;
+                let (locked, lease): (Option<String>, Option<String>) = sqlx::query_as(
+                    "SELECT worker_id, lease_id FROM tasks WHERE id = $1 FOR UPDATE",
+                )
+                .bind(task_id)
+                .fetch_one(self.conn())
+                .await?;
                 if locked == holder {
+                    // Then its lease, whose clock a renewal moves without the task: what is read
+                    // next of the lease's deadline stays true until this transaction ends.
+                    if let Some(lease) = lease {
+                        sqlx::query("SELECT id FROM leases WHERE id = $1 FOR UPDATE")
+                            .bind(lease)
+                            .execute(self.conn())
+                            .await?;
+                    }
                     break;
                 }
             }
@@ -125,20 +137,20 @@ impl WriteTx {
             return Ok(task.clone());
         }
         let expires = self.now + self.store().timing.lease_ttl_ms;
-        sqlx::query(
-            "UPDATE tasks SET status = 'in_progress', accept_by = NULL, lease_expires_at = $1, \
-             deadline = $1, updated_at = $2 WHERE seq = $3 AND status = 'leased'",
-        )
-        .bind(expires)
-        .bind(self.now)
-        .bind(task.seq)
-        .execute(self.conn())
-        .await?;
-        sqlx::query("UPDATE leases SET acked_at = $1 WHERE id = $2")
+        sqlx::query("UPDATE tasks SET status = 'in_progress', updated_at = $1 WHERE seq = $2 AND status = 'leased'")
             .bind(self.now)
-            .bind(task.lease_id.clone())
+            .bind(task.seq)
             .execute(self.conn())
             .await?;
+        sqlx::query(
+            "UPDATE leases SET acked_at = $1, accept_by = NULL, expires_at = $2, deadline = $2 \
+             WHERE id = $3",
+        )
+        .bind(self.now)
+        .bind(expires)
+        .bind(task.lease_id.clone())
+        .execute(self.conn())
+        .await?;
         self.event(
             NewEvent::new("task.status", format!("worker:{worker_id}"))
                 .repo(&task.repo)
@@ -295,17 +307,18 @@ impl WriteTx {
             .bind(holder)
             .execute(self.conn())
             .await?;
-            sqlx::query("UPDATE leases SET ended_at = $1, outcome = $2 WHERE id = $3")
-                .bind(self.now)
-                .bind(mv.lease_end.as_str())
-                .bind(task.lease_id.clone())
-                .execute(self.conn())
-                .await?;
+            sqlx::query(AssertSqlSafe(format!(
+                "UPDATE leases SET ended_at = $1, outcome = $2, {ENDED_CLOCK} WHERE id = $3"
+            )))
+            .bind(self.now)
+            .bind(mv.lease_end.as_str())
+            .bind(task.lease_id.clone())
+            .execute(self.conn())
+            .await?;
         }
         let changed = sqlx::query(AssertSqlSafe(format!(
             "UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
-             attempts = attempts + $4, deadline = NULL, accept_by = NULL, lease_expires_at = NULL, \
-             lease_points = NULL, {holder} \
+             attempts = attempts + $4, lease_points = NULL, {holder} \
              area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6, \
              awaits_maintainer = $9 \
              WHERE seq = $7 AND status = $8",
