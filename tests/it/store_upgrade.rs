@@ -1,18 +1,10 @@
 //! A database upgraded in place keeps what it held: the rows written by an older schema read the
 //! same through the store after its migrations ran.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::store_support::{TestDb, fast_timing, queue_drift};
 
 use owp::domain::TaskStatus;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64
-}
+use owp::store::now_ms;
 
 /// The lease's clock moves from the task's row into the lease's: a live lease keeps its
 /// acknowledgement deadline, its expiry and its deadline, an ended one has none, the sweep still

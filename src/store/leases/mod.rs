@@ -307,6 +307,12 @@ impl MovePlan {
 /// What a lease's row keeps of its clock once the lease ends: nothing (`ended_at` says when).
 pub(super) const ENDED_CLOCK: &str = "accept_by = NULL, expires_at = NULL, deadline = NULL";
 
+/// The `SET` clause of a lease acknowledged at the instant bound to `at`: no acceptance deadline
+/// any more, and it ends when it expires, at the instant bound to `expires`.
+pub(super) fn acked_clock(at: &str, expires: &str) -> String {
+    format!("acked_at = {at}, accept_by = NULL, expires_at = {expires}, deadline = {expires}")
+}
+
 /// The condition that the lease bound to `lease` is alive at the instant bound to `now`: not
 /// ended, its deadline ahead. Read from the statement's snapshot: whoever ends a lease first
 /// locks its task, so a conditional write of the task that waits for that lock then finds the

@@ -41,7 +41,7 @@ use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row};
 use super::claim_rules::{
     OFFER_ORDER, Pick, budget_has_room, candidates, repo_rules, skill_rule, worker_fits,
 };
-use super::{ENDED_CLOCK, MovePlan, inconsistent, lease_alive};
+use super::{ENDED_CLOCK, MovePlan, acked_clock, inconsistent, lease_alive};
 use super::{Move, task_lease_points, worker_move};
 use crate::domain::{Event, Lease, TaskStatus};
 use crate::store::error::CLAIM_RACE;
@@ -394,8 +394,7 @@ async fn ack_statement<'c>(
            UPDATE workers SET last_seen_at = $1, presence = 'online' \
            WHERE id = $2 AND $7 = 1 AND EXISTS (SELECT 1 FROM moved)), \
          stamped AS ( \
-           UPDATE leases SET acked_at = $1, accept_by = NULL, expires_at = $4, deadline = $4 \
-           WHERE id = (SELECT lease_id FROM moved) RETURNING *), \
+           UPDATE leases SET {acked} WHERE id = (SELECT lease_id FROM moved) RETURNING *), \
          ev AS ( \
            INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
            SELECT 'task.status', $1, r.name, t.id, $2, $5, $6 \
@@ -404,6 +403,7 @@ async fn ack_statement<'c>(
          FROM ({moved}) k",
         moved = returned_task_select("moved", "stamped"),
         alive = lease_alive("$3", "$1"),
+        acked = acked_clock("$1", "$4"),
     );
     let row = sqlx::query(AssertSqlSafe(sql))
         .bind(now)

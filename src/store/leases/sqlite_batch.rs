@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 
 use super::claim_rules::{OFFER_ORDER, Pick, candidates, repo_rules, skill_rule, worker_fits};
 use super::{
-    ENDED_CLOCK, Move, MovePlan, concurrent_change, inconsistent, lease_alive, task_lease_points,
+    ENDED_CLOCK, Move, MovePlan, acked_clock, concurrent_change, inconsistent, lease_alive,
+    task_lease_points,
 };
 use crate::domain::{Event, Lease};
 use crate::store::engine::columns::{Columns, Outcome};
@@ -284,8 +285,7 @@ impl WriteTx {
         let sql = format!(
             "UPDATE tasks SET status = 'in_progress', updated_at = $1 \
              WHERE lease_id = $3 AND worker_id = $2 AND status = 'leased' AND {alive}; \
-             UPDATE leases SET acked_at = $1, accept_by = NULL, expires_at = $4, deadline = $4 \
-               WHERE id = $3 AND changes() = 1; \
+             UPDATE leases SET {acked} WHERE id = $3 AND changes() = 1; \
              INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
                SELECT 'task.status', $1, r.name, t.id, $2, $5, $6 \
                FROM tasks t JOIN repos r ON r.id = t.repo_id \
@@ -293,6 +293,7 @@ impl WriteTx {
                RETURNING id; \
              {TASK_SELECT} WHERE t.lease_id = $3",
             alive = lease_alive("$3", "$1"),
+            acked = acked_clock("$1", "$4"),
         );
         let values = vec![
             self.now.into(),

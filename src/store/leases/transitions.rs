@@ -8,7 +8,8 @@ use sqlx::AssertSqlSafe;
 
 use super::claim_rules::Pick;
 use super::{
-    ENDED_CLOCK, LeaseEnd, Move, MovePlan, concurrent_change, task_lease_points, worker_move,
+    ENDED_CLOCK, LeaseEnd, Move, MovePlan, acked_clock, concurrent_change, task_lease_points,
+    worker_move,
 };
 use crate::domain::rules;
 use crate::domain::{Lease, TaskStatus};
@@ -137,15 +138,18 @@ impl WriteTx {
             return Ok(task.clone());
         }
         let expires = self.now + self.store().timing.lease_ttl_ms;
-        sqlx::query("UPDATE tasks SET status = 'in_progress', updated_at = $1 WHERE seq = $2 AND status = 'leased'")
-            .bind(self.now)
-            .bind(task.seq)
-            .execute(self.conn())
-            .await?;
         sqlx::query(
-            "UPDATE leases SET acked_at = $1, accept_by = NULL, expires_at = $2, deadline = $2 \
-             WHERE id = $3",
+            "UPDATE tasks SET status = 'in_progress', updated_at = $1 \
+             WHERE seq = $2 AND status = 'leased'",
         )
+        .bind(self.now)
+        .bind(task.seq)
+        .execute(self.conn())
+        .await?;
+        let acked = acked_clock("$1", "$2");
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE leases SET {acked} WHERE id = $3"
+        )))
         .bind(self.now)
         .bind(expires)
         .bind(task.lease_id.clone())
