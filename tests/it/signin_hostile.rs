@@ -4,11 +4,13 @@
 //! refused, on SQLite and, where storage matters, on PostgreSQL.
 
 use reqwest::Method;
-use reqwest::header::{LOCATION, SET_COOKIE};
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 
 use crate::github_support::story::{REPO, Story};
-use crate::signin::{MONA, browser, device_sign_in, story, story_with, with_token};
+use crate::signin::{
+    MONA, browser, device_sign_in, start_web, start_web_at, story, story_with, with_token,
+};
 
 #[tokio::test]
 async fn a_state_is_used_once_and_a_code_needs_its_own_verifier() {
@@ -52,27 +54,31 @@ async fn pg_a_state_is_used_once_and_a_device_code_once_on_postgresql() {
     assert_eq!(poll().await, 400, "used once");
 }
 
+/// Whether an answer opens a session (sets the session cookie).
+pub(crate) fn opens_a_session(res: &reqwest::Response) -> bool {
+    res.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .any(|v| v.to_str().unwrap().starts_with("owp_session=") && !v.to_str().unwrap().contains("Max-Age=0"))
+}
+
 /// A replayed state, someone else's code and a made-up state open no session.
 async fn state_and_pkce_hold(story: &Story) {
     let b = browser();
-    let start = |b: reqwest::Client, url: String| async move {
-        let r = b.get(format!("{url}/auth/github")).send().await.unwrap();
-        r.headers()[LOCATION].to_str().unwrap().to_string()
-    };
     story.fake.sign_in_browser(MONA);
     // A replayed callback (the same state and code twice) opens no second session.
-    let first = story
-        .fake
-        .visit_authorize(&start(b.clone(), story.url()).await)
-        .await
-        .unwrap();
-    assert_eq!(b.get(&first).send().await.unwrap().status(), 302);
-    let again = b.get(&first).send().await.unwrap();
+    let (authorize, cookie) = start_web(&b, &story.url()).await;
+    let first = story.fake.visit_authorize(&authorize).await.unwrap();
+    let opened = b.get(&first).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(opened.status(), 302);
+    assert!(opens_a_session(&opened));
+    let again = b.get(&first).header(COOKIE, &cookie).send().await.unwrap();
     assert_eq!(again.status(), 400);
-    assert!(again.headers().get(SET_COOKIE).is_none());
+    assert!(!opens_a_session(&again));
 
-    // Someone else's code with the victim's state: the victim's verifier does not fit it.
-    let victim = start(b.clone(), story.url()).await;
+    // Someone else's code with the victim's state (in the victim's browser): the victim's
+    // verifier does not fit it.
+    let (victim, victim_cookie) = start_web(&b, &story.url()).await;
     let victim_state = victim
         .split("state=")
         .nth(1)
@@ -82,11 +88,8 @@ async fn state_and_pkce_hold(story: &Story) {
         .unwrap()
         .to_string();
     story.fake.sign_in_browser("mallory");
-    let theirs = story
-        .fake
-        .visit_authorize(&start(b.clone(), story.url()).await)
-        .await
-        .unwrap();
+    let (theirs, _) = start_web(&b, &story.url()).await;
+    let theirs = story.fake.visit_authorize(&theirs).await.unwrap();
     let code = theirs
         .split("code=")
         .nth(1)
@@ -98,13 +101,13 @@ async fn state_and_pkce_hold(story: &Story) {
         "{}/auth/github/callback?code={code}&state={victim_state}",
         story.url()
     );
-    let answer = b.get(&forged).send().await.unwrap();
+    let answer = b.get(&forged).header(COOKIE, &victim_cookie).send().await.unwrap();
     assert_eq!(
         answer.status(),
         400,
         "a code bound to another flow's PKCE challenge"
     );
-    assert!(answer.headers().get(SET_COOKIE).is_none());
+    assert!(!opens_a_session(&answer));
     let page = answer.text().await.unwrap();
     assert!(
         !page.contains(code) && !page.contains(&victim_state),
@@ -117,28 +120,35 @@ async fn state_and_pkce_hold(story: &Story) {
         story.url(),
         "f".repeat(64)
     );
-    assert_eq!(b.get(&made_up).send().await.unwrap().status(), 400);
+    assert_eq!(
+        b.get(&made_up)
+            .header(COOKIE, &victim_cookie)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
 }
 
 #[tokio::test]
 async fn the_callback_never_sends_the_browser_anywhere_but_the_dashboard() {
     let story = story().await;
     let b = browser();
-    let start = b
-        .get(format!(
+    let (authorize, cookie) = start_web_at(
+        &b,
+        &format!(
             "{}/auth/github?redirect_uri=https://evil.example/&next=https://evil.example/",
             story.url()
-        ))
-        .send()
-        .await
-        .unwrap();
-    let authorize = start.headers()[LOCATION].to_str().unwrap().to_string();
+        ),
+    )
+    .await;
     assert!(!authorize.contains("evil"), "{authorize}");
     story.fake.sign_in_browser(MONA);
     let callback = story.fake.visit_authorize(&authorize).await.unwrap();
     let hostile =
         format!("{callback}&next=https://evil.example/&redirect_uri=https://evil.example/");
-    let back = b.get(&hostile).send().await.unwrap();
+    let back = b.get(&hostile).header(COOKIE, &cookie).send().await.unwrap();
     assert_eq!(back.status(), 302);
     assert_eq!(back.headers()[LOCATION], "/");
 }
