@@ -216,8 +216,12 @@ pub async fn start_on(
         sessions.failures(),
     )?);
     let github = crate::github::GithubParts::new(&config, &store).await?;
-    let signin =
-        crate::github::signin::SignIn::new(&config, &store, github.permissions(), sessions.clone())?;
+    let signin = crate::github::signin::SignIn::new(
+        &config,
+        &store,
+        github.permissions(),
+        sessions.clone(),
+    )?;
     let state = AppState::new(crate::http::AppParts {
         store: store.clone(),
         admin_token,

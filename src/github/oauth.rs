@@ -276,11 +276,10 @@ impl OAuthClient {
             if !status.is_success() {
                 return Err(OAuthError::Unavailable(format!("{path} answered {status}")));
             }
-            let items = res
-                .json::<P>()
-                .await
-                .map(&items_of)
-                .map_err(|_| OAuthError::Unavailable(format!("unreadable answer from {path}")))?;
+            let items =
+                res.json::<P>().await.map(&items_of).map_err(|_| {
+                    OAuthError::Unavailable(format!("unreadable answer from {path}"))
+                })?;
             let full = items.len() >= PER_PAGE;
             listed.items.extend(items);
             if !full {
@@ -297,9 +296,12 @@ impl OAuthClient {
         token: &Secret,
         max_pages: usize,
     ) -> Result<Listed<i64>, OAuthError> {
-        self.user_pages(token, "/user/installations", max_pages, |p: InstallationsPage| {
-            p.installations.into_iter().map(|i| i.id).collect()
-        })
+        self.user_pages(
+            token,
+            "/user/installations",
+            max_pages,
+            |p: InstallationsPage| p.installations.into_iter().map(|i| i.id).collect(),
+        )
         .await
     }
 

@@ -182,7 +182,11 @@ impl SignIn {
         }
         let mut pages_left = MAX_REPO_PAGES;
         let mut repos = Vec::new();
-        for id in installations.items.into_iter().filter(|i| known.contains(i)) {
+        for id in installations
+            .items
+            .into_iter()
+            .filter(|i| known.contains(i))
+        {
             if pages_left == 0 {
                 tracing::warn!(login = %user.login, installation = id, "the repository pages read at sign-in are used up; this installation is left out");
                 continue;

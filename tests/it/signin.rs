@@ -89,7 +89,12 @@ async fn web_sign_in(story: &Story, login: &str) -> WebSession {
         .visit_authorize(&authorize)
         .await
         .expect("GitHub sends the browser back");
-    let back = b.get(&callback).header(COOKIE, &flow_cookie).send().await.unwrap();
+    let back = b
+        .get(&callback)
+        .header(COOKIE, &flow_cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(back.status(), 302, "{:?}", back.text().await);
     assert_eq!(back.headers()[LOCATION], "/");
     let set = back

@@ -56,10 +56,10 @@ async fn pg_a_state_is_used_once_and_a_device_code_once_on_postgresql() {
 
 /// Whether an answer opens a session (sets the session cookie).
 pub(crate) fn opens_a_session(res: &reqwest::Response) -> bool {
-    res.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .any(|v| v.to_str().unwrap().starts_with("owp_session=") && !v.to_str().unwrap().contains("Max-Age=0"))
+    res.headers().get_all(SET_COOKIE).iter().any(|v| {
+        v.to_str().unwrap().starts_with("owp_session=")
+            && !v.to_str().unwrap().contains("Max-Age=0")
+    })
 }
 
 /// A replayed state, someone else's code and a made-up state open no session.
@@ -101,7 +101,12 @@ async fn state_and_pkce_hold(story: &Story) {
         "{}/auth/github/callback?code={code}&state={victim_state}",
         story.url()
     );
-    let answer = b.get(&forged).header(COOKIE, &victim_cookie).send().await.unwrap();
+    let answer = b
+        .get(&forged)
+        .header(COOKIE, &victim_cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         answer.status(),
         400,
@@ -148,7 +153,12 @@ async fn the_callback_never_sends_the_browser_anywhere_but_the_dashboard() {
     let callback = story.fake.visit_authorize(&authorize).await.unwrap();
     let hostile =
         format!("{callback}&next=https://evil.example/&redirect_uri=https://evil.example/");
-    let back = b.get(&hostile).header(COOKIE, &cookie).send().await.unwrap();
+    let back = b
+        .get(&hostile)
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(back.status(), 302);
     assert_eq!(back.headers()[LOCATION], "/");
 }
@@ -240,4 +250,109 @@ async fn polling_faster_than_the_interval_is_slowed_down_without_asking_github()
         .await
         .unwrap();
     assert_eq!(unknown.status(), 400);
+}
+
+/// Login CSRF: Mallory starts a sign-in, approves it on GitHub as herself and sends the callback
+/// address to Mona. Mona's browser (which never started that sign-in, or started its own) is not
+/// signed in as Mallory: 400, no session. Only the browser that started it finishes it.
+#[tokio::test]
+async fn a_callback_opened_in_another_browser_signs_nobody_in() {
+    let story = story().await;
+    let mallory = browser();
+    let (authorize, mallory_cookie) = start_web(&mallory, &story.url()).await;
+    story.fake.sign_in_browser("mallory");
+    let callback = story.fake.visit_authorize(&authorize).await.unwrap();
+
+    // Mona's browser: no sign-in cookie at all, then one of a sign-in of her own.
+    let mona = browser();
+    let bare = mona.get(&callback).send().await.unwrap();
+    assert_eq!(bare.status(), 400);
+    assert!(!opens_a_session(&bare), "no session for another browser");
+    let (_, mona_cookie) = start_web(&mona, &story.url()).await;
+    let own = mona
+        .get(&callback)
+        .header(COOKIE, &mona_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 400);
+    assert!(
+        !opens_a_session(&own),
+        "another sign-in's cookie does not fit"
+    );
+    let page = own.text().await.unwrap();
+    assert!(page.contains("not started in this browser") || page.contains("another browser"));
+
+    // The browser that started it is signed in, and its sign-in cookie is removed.
+    let back = mallory
+        .get(&callback)
+        .header(COOKIE, &mallory_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), 302);
+    assert!(opens_a_session(&back));
+    let cleared = back
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .any(|c| c.starts_with("owp_signin=;") && c.contains("Max-Age=0"));
+    assert!(cleared, "the callback removes the sign-in cookie");
+}
+
+/// The sign-in cookie is short-lived, HttpOnly, Lax and seen only by the sign-in routes; behind
+/// an https public URL every cookie is Secure, the admin's dashboard session included, whatever
+/// `X-Forwarded-Proto` says (a proxy that does not send it must not strip `Secure`).
+#[tokio::test]
+async fn every_cookie_is_secure_when_the_public_url_is_https() {
+    let story = story_with(false, |c| {
+        c.public_url = Some("https://pool.example".into());
+    })
+    .await;
+    let b = browser();
+    let start = b
+        .get(format!("{}/auth/github", story.url()))
+        .send()
+        .await
+        .unwrap();
+    let flow = start.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    for part in [
+        "owp_signin=",
+        "Path=/auth/github",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Max-Age=600",
+        "Secure",
+    ] {
+        assert!(flow.contains(part), "{flow} lacks {part}");
+    }
+    let admin = b
+        .post(format!("{}/login", story.url()))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", crate::github_support::story::ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 303);
+    let session = admin.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    assert!(session.starts_with("owp_session="), "{session}");
+    assert!(
+        session.contains("; Secure"),
+        "the admin's session cookie is Secure behind an https public URL: {session}"
+    );
+    // Signing out (here with no session) removes the cookie with the same attributes.
+    let out = b
+        .post(format!("{}/logout", story.url()))
+        .send()
+        .await
+        .unwrap();
+    let cleared = out
+        .headers()
+        .get(SET_COOKIE)
+        .map(|v| v.to_str().unwrap().to_string());
+    assert!(
+        cleared.as_deref().is_some_and(|c| c.contains("; Secure")),
+        "{cleared:?}"
+    );
 }

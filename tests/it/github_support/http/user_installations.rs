@@ -136,8 +136,7 @@ pub(super) fn repositories(
             v
         })
         .collect();
-    let mut reply =
-        strict::paginate_wrapped(paginate(api, path, query, items), "repositories");
+    let mut reply = strict::paginate_wrapped(paginate(api, path, query, items), "repositories");
     if let Some(body) = reply.body.as_mut() {
         body["repository_selection"] = json!("selected");
     }
