@@ -64,6 +64,8 @@ pub const PER_PAGE: usize = 100;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Listed<T> {
     pub items: Vec<T>,
+    /// Pages read (requests made).
+    pub pages: usize,
     /// More pages were left unread.
     pub cut: bool,
 }
@@ -257,6 +259,7 @@ impl OAuthClient {
     ) -> Result<Listed<T>, OAuthError> {
         let mut listed = Listed {
             items: Vec::new(),
+            pages: 0,
             cut: false,
         };
         for page in 1..=max_pages.max(1) {
@@ -281,6 +284,7 @@ impl OAuthClient {
                     OAuthError::Unavailable(format!("unreadable answer from {path}"))
                 })?;
             let full = items.len() >= PER_PAGE;
+            listed.pages = page;
             listed.items.extend(items);
             if !full {
                 return Ok(listed);

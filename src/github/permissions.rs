@@ -25,6 +25,8 @@ pub const PERMISSION_MAX_AGE_MS: i64 = 5 * 60_000;
 
 /// An answer, and when GitHub gave it (ms).
 type Answer = Result<(RepoPermission, i64), CallError>;
+/// An ask under way, or its answer, shared by every caller that waits on it.
+type Flight = Shared<BoxFuture<'static, Answer>>;
 
 /// People's permissions on the App's repositories, asked once per person, repository and
 /// [`PERMISSION_MAX_AGE_MS`].
@@ -33,7 +35,7 @@ pub struct Permissions {
     app: Arc<GithubApp>,
     max_age_ms: i64,
     /// (repository, login), both lower-case → the ask under way or its young answer.
-    flights: Mutex<HashMap<(String, String), Shared<BoxFuture<'static, Answer>>>>,
+    flights: Mutex<HashMap<(String, String), Flight>>,
 }
 
 impl Permissions {

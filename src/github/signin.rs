@@ -195,7 +195,7 @@ impl SignIn {
                 .oauth
                 .user_installation_repos(token, id, pages_left)
                 .await?;
-            pages_left = pages_left.saturating_sub(listed.items.len().div_ceil(100).max(1));
+            pages_left = pages_left.saturating_sub(listed.pages);
             if listed.cut {
                 tracing::warn!(login = %user.login, installation = id, "a person sees more repositories than are read at sign-in; the rest are left out");
             }
