@@ -37,7 +37,6 @@ use crate::dashboard::session::{MAINTAINER_SESSION_TTL, set_lax_cookie};
 use crate::github::manifest::SIGNIN_CALLBACK_PATH;
 use crate::github::oauth::{GithubUser, OAuthClient, OAuthError, code_challenge};
 use crate::github::permissions::{Permissions, name as permission_name};
-use crate::github::raw_calls::RepoPermission;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Payload;
 use crate::http::principal::{RepoAccess, RepoGrant, TOKEN_PREFIX, digest, random_hex};
@@ -150,7 +149,9 @@ impl SignIn {
                 tracing::warn!(error = %e, repo, "cannot read a maintainer's permission from GitHub");
                 github_unavailable()
             })?;
-        Ok(maintains(permission).then(|| permission_name(permission).to_string()))
+        Ok(permission
+            .is_maintainer()
+            .then(|| permission_name(permission).to_string()))
     }
 
     /// The person's sign-in list: repositories still of the App's installations.
@@ -203,7 +204,7 @@ impl SignIn {
                 listed
                     .items
                     .into_iter()
-                    .filter(|(_, p)| maintains(*p))
+                    .filter(|(_, p)| p.is_maintainer())
                     .map(|(repo, p)| (repo, id, p)),
             );
         }
@@ -266,11 +267,6 @@ impl RepoAccess for SignIn {
             Ok(grants)
         })
     }
-}
-
-/// Whether a permission makes its holder a maintainer (`admin`, `maintain` or `write`).
-fn maintains(permission: RepoPermission) -> bool {
-    permission.is_maintainer()
 }
 
 fn github_unavailable() -> ApiError {
@@ -750,20 +746,6 @@ async fn device_token(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_write_and_above_maintain() {
-        for (p, yes) in [
-            (RepoPermission::Admin, true),
-            (RepoPermission::Maintain, true),
-            (RepoPermission::Write, true),
-            (RepoPermission::Triage, false),
-            (RepoPermission::Read, false),
-            (RepoPermission::None, false),
-        ] {
-            assert_eq!(maintains(p), yes, "{p:?}");
-        }
-    }
 
     #[test]
     fn callback_values_are_plain() {

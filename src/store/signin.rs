@@ -565,4 +565,34 @@ mod tests {
             Some("read")
         );
     }
+
+    #[tokio::test]
+    async fn a_sign_in_list_counts_as_githubs_answer_and_only_installed_repositories_show() {
+        let (_dir, s) = store().await;
+        let grants = [("Octo-Org/Web".to_string(), "maintain".to_string())];
+        s.signin_repos_replace("octo", &grants).await.unwrap();
+        assert_eq!(
+            s.signin_permission("octo", "octo-org/web", 300_000)
+                .await
+                .unwrap()
+                .map(|(p, _)| p)
+                .as_deref(),
+            Some("maintain"),
+            "GitHub's answer at sign-in"
+        );
+        assert_eq!(
+            s.signin_repos_of("octo").await.unwrap(),
+            vec![],
+            "not a repository of the App's installations here"
+        );
+        s.signin_repos_replace("octo", &[]).await.unwrap();
+        assert_eq!(s.signin_revoke_login("Octo").await.unwrap(), 0);
+        assert_eq!(
+            s.signin_permission("octo", "octo-org/web", 300_000)
+                .await
+                .unwrap(),
+            None,
+            "a revocation forgets what GitHub said"
+        );
+    }
 }

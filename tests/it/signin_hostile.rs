@@ -301,11 +301,10 @@ async fn a_callback_opened_in_another_browser_signs_nobody_in() {
     assert!(cleared, "the callback removes the sign-in cookie");
 }
 
-/// The sign-in cookie is short-lived, HttpOnly, Lax and seen only by the sign-in routes; behind
-/// an https public URL every cookie is Secure, the admin's dashboard session included, whatever
-/// `X-Forwarded-Proto` says (a proxy that does not send it must not strip `Secure`).
+/// The sign-in cookie is short-lived, HttpOnly, Lax and seen only by the sign-in routes, and
+/// Secure behind an https public URL.
 #[tokio::test]
-async fn every_cookie_is_secure_when_the_public_url_is_https() {
+async fn the_sign_in_cookie_is_short_lived_and_secure_when_the_public_url_is_https() {
     let story = story_with(false, |c| {
         c.public_url = Some("https://pool.example".into());
     })
@@ -327,6 +326,17 @@ async fn every_cookie_is_secure_when_the_public_url_is_https() {
     ] {
         assert!(flow.contains(part), "{flow} lacks {part}");
     }
+}
+
+/// Behind an https public URL the admin's dashboard session cookie is Secure too, whatever
+/// `X-Forwarded-Proto` says (a proxy that does not send it must not strip `Secure`).
+#[tokio::test]
+async fn the_admin_session_cookie_is_secure_when_the_public_url_is_https() {
+    let story = story_with(false, |c| {
+        c.public_url = Some("https://pool.example".into());
+    })
+    .await;
+    let b = browser();
     let admin = b
         .post(format!("{}/login", story.url()))
         .header("Content-Type", "application/x-www-form-urlencoded")
