@@ -366,3 +366,52 @@ async fn the_admin_session_cookie_is_secure_when_the_public_url_is_https() {
         "{cleared:?}"
     );
 }
+
+/// GitHub does not list the person's installations at sign-in: the service cannot know what
+/// they maintain, so nobody is signed in (`503`, start again), on the web and in the device flow.
+#[tokio::test]
+async fn a_sign_in_whose_repositories_github_does_not_list_opens_nothing() {
+    use crate::github_support::{FailWhen, Failure};
+    let story = story().await;
+    story.fake.fail(
+        FailWhen::on("GET", "/user/installations"),
+        10,
+        Failure::ServerError,
+    );
+    let b = browser();
+    let (authorize, cookie) = start_web(&b, &story.url()).await;
+    story.fake.sign_in_browser(MONA);
+    let callback = story.fake.visit_authorize(&authorize).await.unwrap();
+    let back = b
+        .get(&callback)
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), 503);
+    assert!(!opens_a_session(&back));
+
+    let start: Value = b
+        .post(format!("{}/v1/auth/device", story.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    story
+        .fake
+        .approve_device(start["user_code"].as_str().unwrap(), MONA)
+        .unwrap();
+    let poll = b
+        .post(format!("{}/v1/auth/device/token", story.url()))
+        .json(&json!({"device_code": start["device_code"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(poll.status(), 503);
+    assert!(poll.headers().get("retry-after").is_some());
+    let problem: Value = poll.json().await.unwrap();
+    assert_eq!(problem["code"], "github_unavailable");
+    assert!(problem.get("token").is_none());
+}
