@@ -379,8 +379,9 @@ pub struct GithubConfig {
     #[arg(long, env = "OWP_GITHUB_MAX_PAGES", hide = true,
           value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub github_max_pages: Option<u64>,
-    /// How long what GitHub said about a maintainer's access is trusted, in milliseconds (default
-    /// five minutes, the most the contract allows). For tests.
+    /// How long what GitHub said about a person's access to a repository is trusted, in
+    /// milliseconds (default five minutes, the most the contract allows), for sign-in and the
+    /// App's maintainer commands alike. For tests.
     #[arg(long, env = "OWP_SIGNIN_PERMISSION_MAX_AGE_MS", hide = true,
           value_parser = clap::value_parser!(u64).range(0..=300_000))]
     pub github_permission_max_age_ms: Option<u64>,

@@ -202,6 +202,7 @@ pub async fn start_on(
     ));
     let sessions =
         crate::dashboard::Sessions::with_failures(admin_token.clone(), store.clone(), failures);
+    sessions.set_public_url(config.public_url.as_deref());
     let metrics_auth =
         crate::http::metrics::MetricsAuth::new(admin_token.clone(), config.metrics_token.clone());
     let public_boards = config.public_boards.then(|| {
@@ -215,8 +216,12 @@ pub async fn start_on(
         sessions.failures(),
     )?);
     let github = crate::github::GithubParts::new(&config, &store).await?;
-    let signin =
-        crate::github::signin::SignIn::new(&config, &store, github.app(), sessions.clone())?;
+    let signin = crate::github::signin::SignIn::new(
+        &config,
+        &store,
+        github.permissions(),
+        sessions.clone(),
+    )?;
     let state = AppState::new(crate::http::AppParts {
         store: store.clone(),
         admin_token,

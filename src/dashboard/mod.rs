@@ -172,7 +172,11 @@ async fn login(
     };
     match d.sessions.sign_in(form.token.trim(), client).await {
         Ok(new) => {
-            let cookie = session::set_cookie(&new.id, is_https(&headers), session::SESSION_TTL);
+            let cookie = session::set_cookie(
+                &new.id,
+                d.sessions.secure_cookies(&headers),
+                session::SESSION_TTL,
+            );
             see_other_with_cookie(&cookie)
         }
         Err(SignInError::WrongToken) => {
@@ -239,7 +243,7 @@ async fn logout(
         }
         sessions.sign_out(&headers).await;
     }
-    see_other_with_cookie(&session::clear_cookie(is_https(&headers)))
+    see_other_with_cookie(&session::clear_cookie(sessions.secure_cookies(&headers)))
 }
 
 async fn app_js() -> Response {

@@ -46,6 +46,8 @@ struct Inner {
     ttl: Duration,
     failures: Arc<AuthFailures>,
     store: Store,
+    /// The service's public URL is https: every cookie is `Secure`, whatever the request says.
+    public_https: std::sync::atomic::AtomicBool,
 }
 
 /// A session just created.
@@ -102,8 +104,26 @@ impl Sessions {
                 ttl,
                 failures,
                 store,
+                public_https: std::sync::atomic::AtomicBool::new(false),
             }),
         }
+    }
+
+    /// The service's public URL (`OWP_PUBLIC_URL`): when it is https, cookies are `Secure`.
+    pub fn set_public_url(&self, url: Option<&str>) {
+        let https = url.is_some_and(|u| u.trim().to_ascii_lowercase().starts_with("https://"));
+        self.inner
+            .public_https
+            .store(https, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether this request's cookies must be `Secure`: the public URL is https, or the request
+    /// came over https (directly or through a proxy that says so).
+    pub fn secure_cookies(&self, headers: &HeaderMap) -> bool {
+        self.inner
+            .public_https
+            .load(std::sync::atomic::Ordering::Relaxed)
+            || super::is_https(headers)
     }
 
     /// The count of wrong credentials these sessions share.

@@ -52,6 +52,7 @@ pub mod manifest;
 pub mod messages;
 pub mod oauth;
 pub mod outbox;
+pub mod permissions;
 pub mod raw_calls;
 pub mod reconcile;
 pub mod repo_config;
@@ -63,11 +64,10 @@ pub mod sync;
 pub mod throttle;
 pub mod webhook;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -141,9 +141,17 @@ impl GithubParts {
                 .max(1000)
         });
         let (started, _) = watch::channel(false);
+        let app = Arc::new(app);
+        let permissions = crate::github::permissions::Permissions::new(
+            store.clone(),
+            Arc::clone(&app),
+            gh_config
+                .github_permission_max_age_ms
+                .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+        );
         let github = Arc::new(Github {
             store: store.clone(),
-            app: Arc::new(app),
+            app,
             secrets,
             runner: format!("owp-{}", uuid::Uuid::new_v4().simple()),
             base_url: RwLock::new(base_url),
@@ -163,7 +171,7 @@ impl GithubParts {
             inbox_wake: Notify::new(),
             outbox_wake: Notify::new(),
             progress: Notify::new(),
-            permissions: Mutex::new(HashMap::new()),
+            permissions,
             reconcile_lock: tokio::sync::Mutex::new(()),
             started,
             busy: AtomicUsize::new(0),
@@ -181,10 +189,11 @@ impl GithubParts {
         })
     }
 
-    /// The App's client, while it runs: sign-in reads maintainers' permissions with it.
-    pub fn app(&self) -> Option<Arc<GithubApp>> {
+    /// The one permission lookup, while the App runs: sign-in asks maintainers' permissions
+    /// through it.
+    pub fn permissions(&self) -> Option<Arc<crate::github::permissions::Permissions>> {
         match &self.mode {
-            Mode::On(github) => Some(Arc::clone(&github.app)),
+            Mode::On(github) => Some(Arc::clone(&github.permissions)),
             Mode::Setup(_) => None,
         }
     }

@@ -1,13 +1,16 @@
 //! The App's OAuth calls to GitHub, as GitHub documents them for GitHub Apps: the web flow's code
 //! exchange (with PKCE), the device flow (`POST /login/device/code`, then the device grant) at
-//! `GITHUB_WEB_URL`, and `GET /user` with the person's token at `GITHUB_API_URL`. The person's
-//! token is used for that one call and then dropped; nothing here logs a code or a token.
+//! `GITHUB_WEB_URL`, and, with the person's token at `GITHUB_API_URL`, `GET /user` (who they are)
+//! and `GET /user/installations` with each installation's repositories (what GitHub grants them
+//! there). The person's token is used for those calls during sign-in and then dropped; nothing
+//! here logs a code or a token.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::config::Secret;
+use crate::github::raw_calls::RepoPermission;
 
 /// How long one call to GitHub may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -52,6 +55,74 @@ pub struct DeviceCode {
 pub struct GithubUser {
     pub login: String,
     pub id: i64,
+}
+
+/// Items per page of the listings read with the person's token (GitHub's most).
+pub const PER_PAGE: usize = 100;
+
+/// A listing read with the person's token, and whether it was cut at the page limit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listed<T> {
+    pub items: Vec<T>,
+    /// Pages read (requests made).
+    pub pages: usize,
+    /// More pages were left unread.
+    pub cut: bool,
+}
+
+#[derive(Deserialize)]
+struct InstallationsPage {
+    installations: Vec<IdOnly>,
+}
+
+#[derive(Deserialize)]
+struct IdOnly {
+    id: i64,
+}
+
+#[derive(Deserialize)]
+struct ReposPage {
+    repositories: Vec<ListedRepo>,
+}
+
+#[derive(Deserialize)]
+struct ListedRepo {
+    full_name: String,
+    #[serde(default)]
+    permissions: Option<ListedPermissions>,
+}
+
+/// GitHub's `permissions` of a repository listed to a person.
+#[derive(Deserialize)]
+struct ListedPermissions {
+    #[serde(default)]
+    admin: bool,
+    #[serde(default)]
+    maintain: bool,
+    #[serde(default)]
+    push: bool,
+    #[serde(default)]
+    triage: bool,
+    #[serde(default)]
+    pull: bool,
+}
+
+impl ListedPermissions {
+    fn strongest(&self) -> RepoPermission {
+        if self.admin {
+            RepoPermission::Admin
+        } else if self.maintain {
+            RepoPermission::Maintain
+        } else if self.push {
+            RepoPermission::Write
+        } else if self.triage {
+            RepoPermission::Triage
+        } else if self.pull {
+            RepoPermission::Read
+        } else {
+            RepoPermission::None
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -175,6 +246,91 @@ impl OAuthClient {
             )
             .await?;
         token_of(answer)
+    }
+
+    /// `GET {path}?per_page=100&page=N` with the person's token, pages 1 to `max_pages`, until a
+    /// page is not full.
+    async fn user_pages<P: serde::de::DeserializeOwned, T>(
+        &self,
+        token: &Secret,
+        path: &str,
+        max_pages: usize,
+        items_of: impl Fn(P) -> Vec<T>,
+    ) -> Result<Listed<T>, OAuthError> {
+        let mut listed = Listed {
+            items: Vec::new(),
+            pages: 0,
+            cut: false,
+        };
+        for page in 1..=max_pages.max(1) {
+            let res = self
+                .http
+                .get(format!(
+                    "{}{path}?per_page={PER_PAGE}&page={page}",
+                    self.api_url
+                ))
+                .bearer_auth(token.expose())
+                .header("Accept", "application/vnd.github+json")
+                .header("X-GitHub-Api-Version", "2022-11-28")
+                .send()
+                .await
+                .map_err(|e| OAuthError::Unavailable(e.without_url().to_string()))?;
+            let status = res.status();
+            if !status.is_success() {
+                return Err(OAuthError::Unavailable(format!("{path} answered {status}")));
+            }
+            let items =
+                res.json::<P>().await.map(&items_of).map_err(|_| {
+                    OAuthError::Unavailable(format!("unreadable answer from {path}"))
+                })?;
+            let full = items.len() >= PER_PAGE;
+            listed.pages = page;
+            listed.items.extend(items);
+            if !full {
+                return Ok(listed);
+            }
+        }
+        listed.cut = true;
+        Ok(listed)
+    }
+
+    /// `GET /user/installations`: the App's installations the person can see, by id.
+    pub async fn user_installations(
+        &self,
+        token: &Secret,
+        max_pages: usize,
+    ) -> Result<Listed<i64>, OAuthError> {
+        self.user_pages(
+            token,
+            "/user/installations",
+            max_pages,
+            |p: InstallationsPage| p.installations.into_iter().map(|i| i.id).collect(),
+        )
+        .await
+    }
+
+    /// `GET /user/installations/{id}/repositories`: that installation's repositories the person
+    /// can see, with the strongest permission GitHub grants them on each.
+    pub async fn user_installation_repos(
+        &self,
+        token: &Secret,
+        installation: i64,
+        max_pages: usize,
+    ) -> Result<Listed<(String, RepoPermission)>, OAuthError> {
+        let path = format!("/user/installations/{installation}/repositories");
+        self.user_pages(token, &path, max_pages, |p: ReposPage| {
+            p.repositories
+                .into_iter()
+                .map(|r| {
+                    let permission = r
+                        .permissions
+                        .as_ref()
+                        .map_or(RepoPermission::None, ListedPermissions::strongest);
+                    (r.full_name, permission)
+                })
+                .collect()
+        })
+        .await
     }
 
     /// `GET /user` with the person's token: who they are.

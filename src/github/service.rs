@@ -7,10 +7,10 @@
 //! the claim clock, reconciliation) are wired up one level above, in [`crate::github`], so this
 //! module imports none of them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use sqlx::AnyConnection;
@@ -18,7 +18,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::domain::Event;
 use crate::github::app_auth::GithubApp;
-use crate::github::raw_calls::{FileText, RepoPermission};
+use crate::github::raw_calls::FileText;
 use crate::github::repo_config::RepoConfig;
 use crate::github::signature::WebhookSecrets;
 use crate::github::{api, messages};
@@ -29,9 +29,6 @@ use crate::store::github::issues::task_targets;
 use crate::store::github::outbox::{OutboxTarget, enqueue_comment, enqueue_status};
 use crate::store::github::write_pacing::WritePacing;
 use crate::store::{ChangeHook, Store, StoreError};
-
-/// How long a maintainer check is trusted.
-pub const PERMISSION_CACHE: Duration = Duration::from_secs(60);
 
 /// How long a repository's `.github/owp.yml` is used before it is read again.
 pub const CONFIG_MAX_AGE_MS: i64 = 5 * 60_000;
@@ -57,7 +54,8 @@ pub struct Github {
     pub(crate) outbox_wake: Notify,
     /// A background job finished a step (wakes [`GithubHandle::wait_idle`]).
     pub(crate) progress: Notify,
-    pub(crate) permissions: Mutex<HashMap<(String, String), (RepoPermission, Instant)>>,
+    /// The one way to ask GitHub what a person may do on a repository.
+    pub(crate) permissions: Arc<crate::github::permissions::Permissions>,
     pub(crate) reconcile_lock: tokio::sync::Mutex<()>,
     pub(crate) started: watch::Sender<bool>,
     /// Background steps under way (a delivery with its follow-up work, a reconciliation).
@@ -244,39 +242,24 @@ impl Github {
         Ok(())
     }
 
-    /// Whether `login` has write access or above on `repo` (asked of GitHub, remembered for
-    /// [`PERMISSION_CACHE`]).
+    /// Whether `login` has write access or above on `repo` (asked of GitHub through the one
+    /// permission lookup: trusted for at most five minutes, once for concurrent asks).
     pub async fn is_maintainer(
         &self,
         installation: i64,
         repo: &str,
         login: &str,
     ) -> Result<bool, api::CallError> {
-        let key = (repo.to_lowercase(), login.to_lowercase());
-        if let Ok(cache) = self.permissions.lock()
-            && let Some((permission, at)) = cache.get(&key)
-            && at.elapsed() < PERMISSION_CACHE
-        {
-            return Ok(permission.is_maintainer());
-        }
-        let client = api::installation(&self.app, installation).await?;
-        let permission = api::permission(&client, repo, login).await?;
-        if let Ok(mut cache) = self.permissions.lock() {
-            cache.retain(|_, (_, at)| at.elapsed() < PERMISSION_CACHE);
-            cache.insert(key, (permission, Instant::now()));
-        }
+        let permission = self.permissions.of(installation, repo, login).await?;
         Ok(permission.is_maintainer())
     }
 
     /// Whether `login` is known to have write access or above on `repo`, from what GitHub said
-    /// within [`PERMISSION_CACHE`] (never asks GitHub).
+    /// lately (never asks GitHub).
     pub fn known_maintainer(&self, repo: &str, login: &str) -> bool {
-        let key = (repo.to_lowercase(), login.to_lowercase());
-        self.permissions.lock().is_ok_and(|cache| {
-            cache
-                .get(&key)
-                .is_some_and(|(p, at)| at.elapsed() < PERMISSION_CACHE && p.is_maintainer())
-        })
+        self.permissions
+            .known(repo, login)
+            .is_some_and(|p| p.is_maintainer())
     }
 
     /// Marks a background step under way until the guard is dropped.

@@ -3,18 +3,27 @@
 //! 8 hours), the device flow for the CLI and plugins (`POST /v1/auth/device`,
 //! `POST /v1/auth/device/token`: a 30-day `owpm_…` token), and what each person maintains
 //! ([`SignIn`] answers `http::principal::RepoAccess`: `admin`, `maintain` or `write` on a
-//! repository of the App's installations, read with the installation's token and trusted for
-//! at most five minutes).
+//! repository of the App's installations).
 //!
-//! Nothing of GitHub's person token is kept: it reads `GET /user` once and is dropped. States,
-//! device codes, sessions and tokens are stored as digests; none of them is logged or echoed.
+//! What a person maintains is learnt at sign-in from their own installations (`GET /user`,
+//! `GET /user/installations` and each installation's repositories, with the person's token, which
+//! is then dropped) and kept per person (`signin_repos`). Only the repositories on that list are
+//! ever asked about for that person: each is confirmed with the permission route when the person
+//! acts on it or lists it, at most every five minutes, once for any number of concurrent
+//! requests ([`Permissions`]). A person who maintains nothing costs GitHub nothing after signing
+//! in, however many repositories are installed.
+//!
+//! A web sign-in's `state` belongs to the browser that started it: `GET /auth/github` sets a
+//! short-lived cookie whose value, with the state, names the flow; a callback without it opens
+//! nothing. States, device codes, sessions and tokens are stored as digests; none of them is
+//! logged or echoed.
 
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -25,11 +34,9 @@ use utoipa_axum::routes;
 use crate::config::ServeConfig;
 use crate::dashboard::Sessions;
 use crate::dashboard::session::{MAINTAINER_SESSION_TTL, set_lax_cookie};
-use crate::github::api;
-use crate::github::app_auth::GithubApp;
 use crate::github::manifest::SIGNIN_CALLBACK_PATH;
-use crate::github::oauth::{OAuthClient, OAuthError, code_challenge};
-use crate::github::raw_calls::RepoPermission;
+use crate::github::oauth::{GithubUser, OAuthClient, OAuthError, code_challenge};
+use crate::github::permissions::{Permissions, name as permission_name};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Payload;
 use crate::http::principal::{RepoAccess, RepoGrant, TOKEN_PREFIX, digest, random_hex};
@@ -40,17 +47,21 @@ use crate::store::{Store, format_ts};
 pub const FLOW_TTL_MS: i64 = 10 * 60_000;
 /// How long a maintainer token lives.
 pub const TOKEN_TTL_MS: i64 = 30 * 24 * 3_600_000;
-/// How long what GitHub said about a person's access is trusted.
-pub const PERMISSION_MAX_AGE_MS: i64 = 5 * 60_000;
+/// The cookie that binds a web sign-in's `state` to the browser that started it.
+pub const FLOW_COOKIE: &str = "owp_signin";
+/// Pages (of 100) of `GET /user/installations` read at sign-in: the first 100 installations.
+pub const MAX_INSTALLATION_PAGES: usize = 1;
+/// Pages (of 100) of installation repositories read at sign-in, over all installations.
+pub const MAX_REPO_PAGES: usize = 10;
 
 /// Sign-in with GitHub, when `GITHUB_CLIENT_ID` is set.
 pub struct SignIn {
     oauth: OAuthClient,
     store: Store,
-    app: Option<Arc<GithubApp>>,
+    /// The one way to ask GitHub what a person may do (while the App runs).
+    permissions: Option<Arc<Permissions>>,
     sessions: Sessions,
     base_url: RwLock<String>,
-    permission_max_age_ms: i64,
 }
 
 impl SignIn {
@@ -58,7 +69,7 @@ impl SignIn {
     pub fn new(
         config: &ServeConfig,
         store: &Store,
-        app: Option<Arc<GithubApp>>,
+        permissions: Option<Arc<Permissions>>,
         sessions: Sessions,
     ) -> anyhow::Result<Option<Arc<SignIn>>> {
         let gh = &config.github;
@@ -81,14 +92,9 @@ impl SignIn {
         Ok(Some(Arc::new(SignIn {
             oauth,
             store: store.clone(),
-            app,
+            permissions,
             sessions,
             base_url: RwLock::new(base_url),
-            permission_max_age_ms: gh
-                .github_permission_max_age_ms
-                .map_or(PERMISSION_MAX_AGE_MS, |ms| {
-                    i64::try_from(ms).unwrap_or(PERMISSION_MAX_AGE_MS)
-                }),
         })))
     }
 
@@ -124,49 +130,112 @@ impl SignIn {
             .with_state(Arc::clone(self))
     }
 
-    /// What GitHub says `login` may do on `repo` (cached in the database).
-    async fn permission_of(&self, login: &str, repo: &str) -> Result<Option<String>, ApiError> {
-        let Some(installation) = self.store.signin_installation_of(repo).await? else {
+    /// What GitHub says `login` may do on `repo`, when `repo` is on the person's sign-in list
+    /// (no other repository is ever asked about for them): confirmed with the permission route
+    /// at most every five minutes, once for concurrent asks; no answer → `503`, never a grant.
+    async fn permission_of(
+        &self,
+        login: &str,
+        repo: &str,
+        installation: i64,
+    ) -> Result<Option<String>, ApiError> {
+        let Some(permissions) = &self.permissions else {
             return Ok(None);
         };
-        let cached = self
-            .store
-            .signin_permission(login, repo, self.permission_max_age_ms)
-            .await?;
-        let permission = match cached {
-            Some(p) => p,
-            None => {
-                let fresh = self.fetch_permission(installation, repo, login).await?;
-                self.store
-                    .signin_permission_save(login, repo, &fresh)
-                    .await?;
-                fresh
-            }
-        };
-        Ok(maintains(&permission).then_some(permission))
+        let permission = permissions
+            .of(installation, repo, login)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, repo, "cannot read a maintainer's permission from GitHub");
+                github_unavailable()
+            })?;
+        Ok(permission
+            .is_maintainer()
+            .then(|| permission_name(permission).to_string()))
     }
 
-    async fn fetch_permission(
-        &self,
-        installation: i64,
-        repo: &str,
-        login: &str,
-    ) -> Result<String, ApiError> {
-        let Some(app) = &self.app else {
-            return Ok("none".into());
-        };
-        let unavailable = |e: api::CallError| {
-            tracing::warn!(error = %e, repo, "cannot read a maintainer's permission from GitHub");
-            github_unavailable()
-        };
-        let client = api::installation(app, installation)
-            .await
-            .map_err(unavailable)?;
-        let permission = api::permission(&client, repo, login)
-            .await
-            .map_err(unavailable)?;
-        Ok(permission_name(permission).to_string())
+    /// The person's sign-in list: repositories still of the App's installations.
+    async fn listed(&self, login: &str) -> Result<Vec<(String, i64)>, ApiError> {
+        Ok(self.store.signin_repos_of(&login.to_lowercase()).await?)
     }
+
+    /// Who the person's token names and what they maintain, read with that token (which the
+    /// caller drops): the repositories of this App's installations known here on which GitHub
+    /// grants them admin, maintain or write. Reads at most [`MAX_INSTALLATION_PAGES`] of
+    /// installations and [`MAX_REPO_PAGES`] of repositories, and says so when it stops there.
+    async fn person(&self, token: &crate::config::Secret) -> Result<Person, OAuthError> {
+        let user = self.oauth.user(token).await?;
+        let known = self
+            .store
+            .signin_known_installations()
+            .await
+            .map_err(|e| OAuthError::Unavailable(e.to_string()))?;
+        let installations = self
+            .oauth
+            .user_installations(token, MAX_INSTALLATION_PAGES)
+            .await?;
+        if installations.cut {
+            tracing::warn!(
+                login = %user.login,
+                read = installations.items.len(),
+                "a person sees more installations than are read at sign-in; the rest are left out"
+            );
+        }
+        let mut pages_left = MAX_REPO_PAGES;
+        let mut repos = Vec::new();
+        for id in installations
+            .items
+            .into_iter()
+            .filter(|i| known.contains(i))
+        {
+            if pages_left == 0 {
+                tracing::warn!(login = %user.login, installation = id, "the repository pages read at sign-in are used up; this installation is left out");
+                continue;
+            }
+            let listed = self
+                .oauth
+                .user_installation_repos(token, id, pages_left)
+                .await?;
+            pages_left = pages_left.saturating_sub(listed.pages);
+            if listed.cut {
+                tracing::warn!(login = %user.login, installation = id, "a person sees more repositories than are read at sign-in; the rest are left out");
+            }
+            repos.extend(
+                listed
+                    .items
+                    .into_iter()
+                    .filter(|(_, p)| p.is_maintainer())
+                    .map(|(repo, p)| (repo, id, p)),
+            );
+        }
+        let installed: std::collections::HashMap<String, i64> = self
+            .store
+            .signin_installed_repos()
+            .await
+            .map_err(|e| OAuthError::Unavailable(e.to_string()))?
+            .into_iter()
+            .collect();
+        let grants = repos
+            .into_iter()
+            .filter(|(repo, id, _)| installed.get(repo) == Some(id))
+            .map(|(repo, _, p)| (repo, permission_name(p).to_string()))
+            .collect();
+        Ok(Person { user, grants })
+    }
+
+    /// Keeps what the person maintains (their sign-in list) for every replica.
+    async fn remember(&self, person: &Person) -> Result<(), ApiError> {
+        self.store
+            .signin_repos_replace(&person.user.login.to_lowercase(), &person.grants)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Who signed in, and the repositories they maintain (with their permission).
+struct Person {
+    user: GithubUser,
+    grants: Vec<(String, String)>,
 }
 
 impl RepoAccess for SignIn {
@@ -175,35 +244,28 @@ impl RepoAccess for SignIn {
         login: &'a str,
         repo: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, ApiError>> {
-        Box::pin(self.permission_of(login, repo))
+        Box::pin(async move {
+            let listed = self.listed(login).await?;
+            let Some((repo, installation)) = listed
+                .into_iter()
+                .find(|(r, _)| r.eq_ignore_ascii_case(repo))
+            else {
+                return Ok(None);
+            };
+            self.permission_of(login, &repo, installation).await
+        })
     }
 
     fn repos<'a>(&'a self, login: &'a str) -> BoxFuture<'a, Result<Vec<RepoGrant>, ApiError>> {
         Box::pin(async move {
             let mut grants = Vec::new();
-            for (repo, _) in self.store.signin_installed_repos().await? {
-                if let Some(permission) = self.permission_of(login, &repo).await? {
+            for (repo, installation) in self.listed(login).await? {
+                if let Some(permission) = self.permission_of(login, &repo, installation).await? {
                     grants.push(RepoGrant { repo, permission });
                 }
             }
             Ok(grants)
         })
-    }
-}
-
-/// Whether a permission makes its holder a maintainer.
-fn maintains(permission: &str) -> bool {
-    matches!(permission, "admin" | "maintain" | "write")
-}
-
-fn permission_name(p: RepoPermission) -> &'static str {
-    match p {
-        RepoPermission::None => "none",
-        RepoPermission::Read => "read",
-        RepoPermission::Triage => "triage",
-        RepoPermission::Write => "write",
-        RepoPermission::Maintain => "maintain",
-        RepoPermission::Admin => "admin",
     }
 }
 
@@ -217,14 +279,22 @@ fn github_unavailable() -> ApiError {
 
 // ---- the web flow ----------------------------------------------------------------------------
 
-/// `GET /auth/github`: off to GitHub with a new state and PKCE challenge.
+/// The key a web sign-in is kept under: the digest of its `state` together with the value of
+/// the browser's [`FLOW_COOKIE`], so that only the browser that started it can finish it.
+fn flow_key(state: &str, binding: &str) -> String {
+    digest(&format!("{state}:{binding}"))
+}
+
+/// `GET /auth/github`: off to GitHub with a new state and PKCE challenge; the browser keeps the
+/// state's other half in a cookie for ten minutes.
 async fn web_start(State(s): State<Arc<SignIn>>) -> Response {
     let state = random_hex();
+    let binding = random_hex();
     let verifier = random_hex();
     if let Err(e) = s
         .store
         .signin_flow_start(
-            &digest(&state),
+            &flow_key(&state, &binding),
             FlowKind::Web,
             Some(&verifier),
             0,
@@ -241,7 +311,31 @@ async fn web_start(State(s): State<Arc<SignIn>>) -> Response {
     let url = s
         .oauth
         .authorize_url(&s.redirect_uri(), &state, &code_challenge(&verifier));
-    redirect(&url, None)
+    let cookie = flow_cookie(&binding, s.secure(), FLOW_TTL_MS / 1000);
+    redirect(&url, &[&cookie])
+}
+
+/// The `Set-Cookie` of [`FLOW_COOKIE`]: only the sign-in routes see it (`Path=/auth/github`),
+/// `SameSite=Lax` so that it comes back with GitHub's redirect, `max_age` 0 removes it.
+fn flow_cookie(value: &str, secure: bool, max_age: i64) -> String {
+    format!(
+        "{FLOW_COOKIE}={value}; Path=/auth/github; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The browser's [`FLOW_COOKIE`], when it presents a well-formed one.
+fn flow_binding(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| *name == FLOW_COOKIE)
+        .map(|(_, value)| value.trim_matches('"'))
+        .find(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_string)
 }
 
 #[derive(Deserialize)]
@@ -256,11 +350,26 @@ fn plain(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.is_empty() && v.len() <= 512 && v.bytes().all(|b| b.is_ascii_graphic()))
 }
 
-/// `GET /auth/github/callback`: the state must be one of this service's, live and unused; the
-/// code is exchanged with its verifier; the person is read; a session opens; back to the
-/// dashboard (always `/`, whatever the request carries).
+/// `GET /auth/github/callback`: the state must be one of this service's, live, unused and
+/// started in this browser (its cookie); the code is exchanged with its verifier; the person and
+/// what they maintain are read; a session opens; back to the dashboard (always `/`, whatever the
+/// request carries). The flow's cookie is removed whatever the outcome.
 async fn web_callback(
     State(s): State<Arc<SignIn>>,
+    headers: HeaderMap,
+    query: Result<Query<CallbackQuery>, QueryRejection>,
+) -> Response {
+    let clear = flow_cookie("", s.secure(), 0);
+    let mut res = finish_web(&s, &headers, query).await;
+    if let Ok(v) = HeaderValue::from_str(&clear) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+async fn finish_web(
+    s: &SignIn,
+    headers: &HeaderMap,
     query: Result<Query<CallbackQuery>, QueryRejection>,
 ) -> Response {
     const START_AGAIN: &str = " Start again from the dashboard's \"Sign in with GitHub\".";
@@ -276,14 +385,24 @@ async fn web_callback(
             &format!("This sign-in link is not valid.{START_AGAIN}"),
         );
     };
-    let verifier = match s.store.signin_flow_take(&digest(&state)).await {
+    let Some(binding) = flow_binding(headers) else {
+        tracing::info!("sign-in refused: the state's cookie is missing (another browser)");
+        return page(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "This sign-in was not started in this browser: finish it where it started.{START_AGAIN}"
+            ),
+        );
+    };
+    let verifier = match s.store.signin_flow_take(&flow_key(&state, &binding)).await {
         Ok(Some(v)) => v,
         Ok(None) => {
-            tracing::info!("sign-in refused: unknown, expired or reused state");
+            tracing::info!("sign-in refused: unknown, expired, reused or another browser's state");
             return page(
                 StatusCode::BAD_REQUEST,
                 &format!(
-                    "This sign-in is not one of this service's, has expired or was used already.{START_AGAIN}"
+                    "This sign-in is not one of this service's, was started in another browser, \
+                     has expired or was used already.{START_AGAIN}"
                 ),
             );
         }
@@ -307,8 +426,12 @@ async fn web_callback(
             &format!("GitHub sent no code back.{START_AGAIN}"),
         );
     };
-    let user = match exchange(&s, &code, &verifier).await {
-        Ok(user) => user,
+    let token = match s
+        .oauth
+        .exchange_code(&code, &s.redirect_uri(), &verifier)
+        .await
+    {
+        Ok(token) => token,
         Err(e) => {
             tracing::info!(error = %e, "sign-in refused: the code exchange failed");
             return page(
@@ -317,6 +440,26 @@ async fn web_callback(
             );
         }
     };
+    let person = s.person(&token).await;
+    drop(token);
+    let person = match person {
+        Ok(person) => person,
+        Err(e) => {
+            tracing::warn!(error = %e, "sign-in refused: GitHub did not say who signed in or what they maintain");
+            return page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("GitHub could not be asked who you are right now.{START_AGAIN}"),
+            );
+        }
+    };
+    if let Err(e) = s.remember(&person).await {
+        tracing::error!(code = e.code, "cannot keep what a maintainer maintains");
+        return page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The service cannot keep sessions right now.",
+        );
+    }
+    let user = person.user;
     let new = match s
         .sessions
         .open(
@@ -336,32 +479,19 @@ async fn web_callback(
             );
         }
     };
-    tracing::info!(login = %user.login, "a maintainer signed in with GitHub");
+    tracing::info!(login = %user.login, repos = person.grants.len(), "a maintainer signed in with GitHub");
     let cookie = set_lax_cookie(&new.id, s.secure(), MAINTAINER_SESSION_TTL);
-    redirect("/", Some(&cookie))
+    redirect("/", &[&cookie])
 }
 
-/// The code for the person's token, the token for who they are; the token is dropped.
-async fn exchange(
-    s: &SignIn,
-    code: &str,
-    verifier: &str,
-) -> Result<crate::github::oauth::GithubUser, OAuthError> {
-    let token = s
-        .oauth
-        .exchange_code(code, &s.redirect_uri(), verifier)
-        .await?;
-    s.oauth.user(&token).await
-}
-
-fn redirect(location: &str, cookie: Option<&str>) -> Response {
+fn redirect(location: &str, cookies: &[&str]) -> Response {
     let mut res = StatusCode::FOUND.into_response();
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(location) {
         h.insert(header::LOCATION, v);
     }
-    if let Some(v) = cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
-        h.insert(header::SET_COOKIE, v);
+    for v in cookies.iter().filter_map(|c| HeaderValue::from_str(c).ok()) {
+        h.append(header::SET_COOKIE, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
@@ -573,11 +703,14 @@ async fn device_token(
             return Err(fail(github_unavailable()));
         }
     };
-    let user = s.oauth.user(&token).await.map_err(|e| {
-        tracing::warn!(error = %e, "cannot read who signed in");
+    let person = s.person(&token).await;
+    drop(token);
+    let person = person.map_err(|e| {
+        tracing::warn!(error = %e, "cannot read who signed in or what they maintain");
         fail(github_unavailable())
     })?;
-    drop(token);
+    s.remember(&person).await.map_err(fail)?;
+    let user = person.user;
     if !s
         .store
         .signin_flow_finish(&key)
@@ -613,20 +746,6 @@ async fn device_token(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_write_and_above_maintain() {
-        for (p, yes) in [
-            (RepoPermission::Admin, true),
-            (RepoPermission::Maintain, true),
-            (RepoPermission::Write, true),
-            (RepoPermission::Triage, false),
-            (RepoPermission::Read, false),
-            (RepoPermission::None, false),
-        ] {
-            assert_eq!(maintains(permission_name(p)), yes, "{p:?}");
-        }
-    }
 
     #[test]
     fn callback_values_are_plain() {

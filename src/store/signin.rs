@@ -299,18 +299,23 @@ impl Store {
             .bind(login)
             .execute_write(self)
             .await?;
+        sqlx::query("DELETE FROM signin_repos WHERE LOWER(login) = LOWER($1)")
+            .bind(login)
+            .execute_write(self)
+            .await?;
         Ok(n)
     }
 
-    /// What GitHub said `login` may do on `repo`, when it said so less than `max_age_ms` ago.
+    /// What GitHub said `login` may do on `repo`, and when (ms), when it said so less than
+    /// `max_age_ms` ago.
     pub async fn signin_permission(
         &self,
         login: &str,
         repo: &str,
         max_age_ms: i64,
-    ) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT permission FROM signin_permissions \
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "SELECT permission, fetched_at FROM signin_permissions \
              WHERE login = $1 AND repo = $2 AND fetched_at > $3",
         )
         .bind(login)
@@ -318,7 +323,7 @@ impl Store {
         .bind(now_ms() - max_age_ms)
         .fetch_optional(&self.read)
         .await?;
-        Ok(row.map(|(p,)| p))
+        Ok(row)
     }
 
     /// Remembers what GitHub said `login` may do on `repo`, now.
@@ -363,6 +368,69 @@ impl Store {
         }))
     }
 
+    /// The installations of the App that this service knows, by id.
+    pub async fn signin_known_installations(&self) -> Result<Vec<i64>, StoreError> {
+        let rows: Vec<(i64,)> = sqlx::query_as("SELECT id FROM gh_installations ORDER BY id")
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// What `login` (lower-case) maintains from now on, as their own installations listed it at
+    /// sign-in: `(repo, permission)` pairs replace the person's list, and each counts as
+    /// GitHub's answer about that repository now (GitHub just gave it).
+    pub async fn signin_repos_replace(
+        &self,
+        login: &str,
+        grants: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let now = tx.now;
+        sqlx::query("DELETE FROM signin_repos WHERE login = $1")
+            .bind(login)
+            .execute(tx.conn())
+            .await?;
+        for (repo, permission) in grants {
+            sqlx::query(
+                "INSERT INTO signin_repos (login, repo, permission, listed_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(login)
+            .bind(repo)
+            .bind(permission)
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+            sqlx::query(
+                "INSERT INTO signin_permissions (login, repo, permission, fetched_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (login, repo) DO UPDATE SET \
+                 permission = excluded.permission, fetched_at = excluded.fetched_at",
+            )
+            .bind(login)
+            .bind(repo.to_lowercase())
+            .bind(permission)
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The repositories on `login`'s (lower-case) sign-in list that are still repositories of
+    /// the App's installations, with their installation, by name.
+    pub async fn signin_repos_of(&self, login: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT g.repo, g.installation_id FROM signin_repos s \
+             JOIN gh_repos g ON g.repo = s.repo \
+             WHERE s.login = $1 AND g.installation_id IS NOT NULL ORDER BY g.repo",
+        )
+        .bind(login)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows)
+    }
+
     /// The repositories of the App's installations, with their installation, by name.
     pub async fn signin_installed_repos(&self) -> Result<Vec<(String, i64)>, StoreError> {
         let rows: Vec<(String, i64)> = sqlx::query_as(
@@ -372,17 +440,6 @@ impl Store {
         .fetch_all(&self.read)
         .await?;
         Ok(rows)
-    }
-
-    /// The installation of `repo`, when it is a repository of the App's installations.
-    pub async fn signin_installation_of(&self, repo: &str) -> Result<Option<i64>, StoreError> {
-        let row: Option<(i64,)> = sqlx::query_as(
-            "SELECT installation_id FROM gh_repos WHERE repo = $1 AND installation_id IS NOT NULL",
-        )
-        .bind(repo)
-        .fetch_optional(&self.read)
-        .await?;
-        Ok(row.map(|(i,)| i))
     }
 }
 
@@ -491,6 +548,7 @@ mod tests {
             s.signin_permission("octo", "o/r", 300_000)
                 .await
                 .unwrap()
+                .map(|(p, _)| p)
                 .as_deref(),
             Some("write")
         );
@@ -502,8 +560,39 @@ mod tests {
             s.signin_permission("octo", "o/r", 300_000)
                 .await
                 .unwrap()
+                .map(|(p, _)| p)
                 .as_deref(),
             Some("read")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_list_counts_as_githubs_answer_and_only_installed_repositories_show() {
+        let (_dir, s) = store().await;
+        let grants = [("Octo-Org/Web".to_string(), "maintain".to_string())];
+        s.signin_repos_replace("octo", &grants).await.unwrap();
+        assert_eq!(
+            s.signin_permission("octo", "octo-org/web", 300_000)
+                .await
+                .unwrap()
+                .map(|(p, _)| p)
+                .as_deref(),
+            Some("maintain"),
+            "GitHub's answer at sign-in"
+        );
+        assert_eq!(
+            s.signin_repos_of("octo").await.unwrap(),
+            vec![],
+            "not a repository of the App's installations here"
+        );
+        s.signin_repos_replace("octo", &[]).await.unwrap();
+        assert_eq!(s.signin_revoke_login("Octo").await.unwrap(), 0);
+        assert_eq!(
+            s.signin_permission("octo", "octo-org/web", 300_000)
+                .await
+                .unwrap(),
+            None,
+            "a revocation forgets what GitHub said"
         );
     }
 }

@@ -436,6 +436,58 @@ async fn a_maintainer_signs_in_with_github_in_the_browser_and_sees_only_their_re
     assert_eq!(status, json!(401));
 }
 
+/// Login CSRF in a real browser: Mallory starts a sign-in with her own client, approves it on
+/// GitHub as herself and sends Mona the callback address. Mona's browser opens it: the page says
+/// the sign-in was not started there, and her browser holds no session. Her own sign-in from the
+/// dashboard then goes through: the browser carries the state's cookie back from GitHub.
+#[tokio::test]
+async fn a_callback_address_sent_by_someone_else_signs_the_browser_in_as_nobody() {
+    use crate::signin::MONA;
+    let Some(browser) = Browser::launch("dashboard_browser").await else {
+        return;
+    };
+    let story = crate::signin::story_with(false, |_| {}).await;
+    let base = story.url();
+    let (authorize, _) = crate::signin::start_web(&crate::signin::browser(), &base).await;
+    story.fake.sign_in_browser("mallory");
+    let callback = story.fake.visit_authorize(&authorize).await.unwrap();
+
+    let mut page = browser.new_page().await;
+    page.goto(&callback).await;
+    page.wait_for(
+        "the refusal page",
+        "!!document.body && document.body.innerText.includes('Not signed in')",
+        Duration::from_secs(15),
+    )
+    .await;
+    let text = page_text(&mut page).await;
+    assert!(text.contains("not started in this browser"), "{text}");
+    // (The refusal page may fetch nothing: ask from the dashboard's own page.)
+    page.goto(&format!("{base}/")).await;
+    page.wait_for(
+        "the sign-in page",
+        "!!document.getElementById('github-sign-in')",
+        Duration::from_secs(15),
+    )
+    .await;
+    let status = page.eval("fetch('/v1/me').then(r => r.status)").await;
+    assert_eq!(
+        status,
+        json!(401),
+        "Mona's browser is not signed in as Mallory"
+    );
+
+    story.fake.sign_in_browser(MONA);
+    page.eval("document.getElementById('github-sign-in').click()")
+        .await;
+    page.wait_for(
+        "the dashboard, signed in as Mona",
+        &format!("document.getElementById('who')?.textContent === 'Signed in as {MONA} (GitHub)'"),
+        Duration::from_secs(20),
+    )
+    .await;
+}
+
 /// Everything the page holds: its markup and its visible text.
 async fn page_text(page: &mut Page) -> String {
     page.eval("document.documentElement.outerHTML + document.body.innerText")

@@ -68,6 +68,7 @@ mod ops_shutdown;
 mod pg_replicas;
 mod readme_tour;
 mod signin;
+mod signin_cost;
 mod signin_hostile;
 mod store_backends;
 mod store_outcomes;

@@ -4,11 +4,13 @@
 //! refused, on SQLite and, where storage matters, on PostgreSQL.
 
 use reqwest::Method;
-use reqwest::header::{LOCATION, SET_COOKIE};
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 
 use crate::github_support::story::{REPO, Story};
-use crate::signin::{MONA, browser, device_sign_in, story, story_with, with_token};
+use crate::signin::{
+    MONA, browser, device_sign_in, start_web, start_web_at, story, story_with, with_token,
+};
 
 #[tokio::test]
 async fn a_state_is_used_once_and_a_code_needs_its_own_verifier() {
@@ -52,27 +54,31 @@ async fn pg_a_state_is_used_once_and_a_device_code_once_on_postgresql() {
     assert_eq!(poll().await, 400, "used once");
 }
 
+/// Whether an answer opens a session (sets the session cookie).
+pub(crate) fn opens_a_session(res: &reqwest::Response) -> bool {
+    res.headers().get_all(SET_COOKIE).iter().any(|v| {
+        v.to_str().unwrap().starts_with("owp_session=")
+            && !v.to_str().unwrap().contains("Max-Age=0")
+    })
+}
+
 /// A replayed state, someone else's code and a made-up state open no session.
 async fn state_and_pkce_hold(story: &Story) {
     let b = browser();
-    let start = |b: reqwest::Client, url: String| async move {
-        let r = b.get(format!("{url}/auth/github")).send().await.unwrap();
-        r.headers()[LOCATION].to_str().unwrap().to_string()
-    };
     story.fake.sign_in_browser(MONA);
     // A replayed callback (the same state and code twice) opens no second session.
-    let first = story
-        .fake
-        .visit_authorize(&start(b.clone(), story.url()).await)
-        .await
-        .unwrap();
-    assert_eq!(b.get(&first).send().await.unwrap().status(), 302);
-    let again = b.get(&first).send().await.unwrap();
+    let (authorize, cookie) = start_web(&b, &story.url()).await;
+    let first = story.fake.visit_authorize(&authorize).await.unwrap();
+    let opened = b.get(&first).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(opened.status(), 302);
+    assert!(opens_a_session(&opened));
+    let again = b.get(&first).header(COOKIE, &cookie).send().await.unwrap();
     assert_eq!(again.status(), 400);
-    assert!(again.headers().get(SET_COOKIE).is_none());
+    assert!(!opens_a_session(&again));
 
-    // Someone else's code with the victim's state: the victim's verifier does not fit it.
-    let victim = start(b.clone(), story.url()).await;
+    // Someone else's code with the victim's state (in the victim's browser): the victim's
+    // verifier does not fit it.
+    let (victim, victim_cookie) = start_web(&b, &story.url()).await;
     let victim_state = victim
         .split("state=")
         .nth(1)
@@ -82,11 +88,8 @@ async fn state_and_pkce_hold(story: &Story) {
         .unwrap()
         .to_string();
     story.fake.sign_in_browser("mallory");
-    let theirs = story
-        .fake
-        .visit_authorize(&start(b.clone(), story.url()).await)
-        .await
-        .unwrap();
+    let (theirs, _) = start_web(&b, &story.url()).await;
+    let theirs = story.fake.visit_authorize(&theirs).await.unwrap();
     let code = theirs
         .split("code=")
         .nth(1)
@@ -98,13 +101,18 @@ async fn state_and_pkce_hold(story: &Story) {
         "{}/auth/github/callback?code={code}&state={victim_state}",
         story.url()
     );
-    let answer = b.get(&forged).send().await.unwrap();
+    let answer = b
+        .get(&forged)
+        .header(COOKIE, &victim_cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         answer.status(),
         400,
         "a code bound to another flow's PKCE challenge"
     );
-    assert!(answer.headers().get(SET_COOKIE).is_none());
+    assert!(!opens_a_session(&answer));
     let page = answer.text().await.unwrap();
     assert!(
         !page.contains(code) && !page.contains(&victim_state),
@@ -117,28 +125,40 @@ async fn state_and_pkce_hold(story: &Story) {
         story.url(),
         "f".repeat(64)
     );
-    assert_eq!(b.get(&made_up).send().await.unwrap().status(), 400);
+    assert_eq!(
+        b.get(&made_up)
+            .header(COOKIE, &victim_cookie)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
 }
 
 #[tokio::test]
 async fn the_callback_never_sends_the_browser_anywhere_but_the_dashboard() {
     let story = story().await;
     let b = browser();
-    let start = b
-        .get(format!(
+    let (authorize, cookie) = start_web_at(
+        &b,
+        &format!(
             "{}/auth/github?redirect_uri=https://evil.example/&next=https://evil.example/",
             story.url()
-        ))
-        .send()
-        .await
-        .unwrap();
-    let authorize = start.headers()[LOCATION].to_str().unwrap().to_string();
+        ),
+    )
+    .await;
     assert!(!authorize.contains("evil"), "{authorize}");
     story.fake.sign_in_browser(MONA);
     let callback = story.fake.visit_authorize(&authorize).await.unwrap();
     let hostile =
         format!("{callback}&next=https://evil.example/&redirect_uri=https://evil.example/");
-    let back = b.get(&hostile).send().await.unwrap();
+    let back = b
+        .get(&hostile)
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(back.status(), 302);
     assert_eq!(back.headers()[LOCATION], "/");
 }
@@ -230,4 +250,168 @@ async fn polling_faster_than_the_interval_is_slowed_down_without_asking_github()
         .await
         .unwrap();
     assert_eq!(unknown.status(), 400);
+}
+
+/// Login CSRF: Mallory starts a sign-in, approves it on GitHub as herself and sends the callback
+/// address to Mona. Mona's browser (which never started that sign-in, or started its own) is not
+/// signed in as Mallory: 400, no session. Only the browser that started it finishes it.
+#[tokio::test]
+async fn a_callback_opened_in_another_browser_signs_nobody_in() {
+    let story = story().await;
+    let mallory = browser();
+    let (authorize, mallory_cookie) = start_web(&mallory, &story.url()).await;
+    story.fake.sign_in_browser("mallory");
+    let callback = story.fake.visit_authorize(&authorize).await.unwrap();
+
+    // Mona's browser: no sign-in cookie at all, then one of a sign-in of her own.
+    let mona = browser();
+    let bare = mona.get(&callback).send().await.unwrap();
+    assert_eq!(bare.status(), 400);
+    assert!(!opens_a_session(&bare), "no session for another browser");
+    let (_, mona_cookie) = start_web(&mona, &story.url()).await;
+    let own = mona
+        .get(&callback)
+        .header(COOKIE, &mona_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 400);
+    assert!(
+        !opens_a_session(&own),
+        "another sign-in's cookie does not fit"
+    );
+    let page = own.text().await.unwrap();
+    assert!(page.contains("not started in this browser") || page.contains("another browser"));
+
+    // The browser that started it is signed in, and its sign-in cookie is removed.
+    let back = mallory
+        .get(&callback)
+        .header(COOKIE, &mallory_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), 302);
+    assert!(opens_a_session(&back));
+    let cleared = back
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .any(|c| c.starts_with("owp_signin=;") && c.contains("Max-Age=0"));
+    assert!(cleared, "the callback removes the sign-in cookie");
+}
+
+/// The sign-in cookie is short-lived, HttpOnly, Lax and seen only by the sign-in routes, and
+/// Secure behind an https public URL.
+#[tokio::test]
+async fn the_sign_in_cookie_is_short_lived_and_secure_when_the_public_url_is_https() {
+    let story = story_with(false, |c| {
+        c.public_url = Some("https://pool.example".into());
+    })
+    .await;
+    let b = browser();
+    let start = b
+        .get(format!("{}/auth/github", story.url()))
+        .send()
+        .await
+        .unwrap();
+    let flow = start.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    for part in [
+        "owp_signin=",
+        "Path=/auth/github",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Max-Age=600",
+        "Secure",
+    ] {
+        assert!(flow.contains(part), "{flow} lacks {part}");
+    }
+}
+
+/// Behind an https public URL the admin's dashboard session cookie is Secure too, whatever
+/// `X-Forwarded-Proto` says (a proxy that does not send it must not strip `Secure`).
+#[tokio::test]
+async fn the_admin_session_cookie_is_secure_when_the_public_url_is_https() {
+    let story = story_with(false, |c| {
+        c.public_url = Some("https://pool.example".into());
+    })
+    .await;
+    let b = browser();
+    let admin = b
+        .post(format!("{}/login", story.url()))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", crate::github_support::story::ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 303);
+    let session = admin.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    assert!(session.starts_with("owp_session="), "{session}");
+    assert!(
+        session.contains("; Secure"),
+        "the admin's session cookie is Secure behind an https public URL: {session}"
+    );
+    // Signing out (here with no session) removes the cookie with the same attributes.
+    let out = b
+        .post(format!("{}/logout", story.url()))
+        .send()
+        .await
+        .unwrap();
+    let cleared = out
+        .headers()
+        .get(SET_COOKIE)
+        .map(|v| v.to_str().unwrap().to_string());
+    assert!(
+        cleared.as_deref().is_some_and(|c| c.contains("; Secure")),
+        "{cleared:?}"
+    );
+}
+
+/// GitHub does not list the person's installations at sign-in: the service cannot know what
+/// they maintain, so nobody is signed in (`503`, start again), on the web and in the device flow.
+#[tokio::test]
+async fn a_sign_in_whose_repositories_github_does_not_list_opens_nothing() {
+    use crate::github_support::{FailWhen, Failure};
+    let story = story().await;
+    story.fake.fail(
+        FailWhen::on("GET", "/user/installations"),
+        10,
+        Failure::ServerError,
+    );
+    let b = browser();
+    let (authorize, cookie) = start_web(&b, &story.url()).await;
+    story.fake.sign_in_browser(MONA);
+    let callback = story.fake.visit_authorize(&authorize).await.unwrap();
+    let back = b
+        .get(&callback)
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), 503);
+    assert!(!opens_a_session(&back));
+
+    let start: Value = b
+        .post(format!("{}/v1/auth/device", story.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    story
+        .fake
+        .approve_device(start["user_code"].as_str().unwrap(), MONA)
+        .unwrap();
+    let poll = b
+        .post(format!("{}/v1/auth/device/token", story.url()))
+        .json(&json!({"device_code": start["device_code"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(poll.status(), 503);
+    assert!(poll.headers().get("retry-after").is_some());
+    let problem: Value = poll.json().await.unwrap();
+    assert_eq!(problem["code"], "github_unavailable");
+    assert!(problem.get("token").is_none());
 }

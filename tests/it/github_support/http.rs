@@ -20,6 +20,7 @@ use super::{APP_EVENTS, Shared, insert_comment, json as shape, moves, webhooks};
 pub(super) mod oauth;
 mod pull_files;
 mod strict;
+mod user_installations;
 
 const REACTIONS: [&str; 8] = [
     "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes",
@@ -606,6 +607,12 @@ fn route(
                 )),
                 other => Err(unauthorized(other)),
             },
+            ("GET", ["user", "installations"]) => {
+                user_installations::installations(api, m, auth, path, query)
+            }
+            ("GET", ["user", "installations", id, "repositories"]) => {
+                user_installations::repositories(api, m, auth, id, path, query)
+            }
             ("DELETE", ["applications", client_id, what @ ("token" | "grant")]) => {
                 oauth::revoke(m, auth, client_id, what, body)
             }
