@@ -185,6 +185,15 @@ pub fn admin_token_problem(token: &str) -> Option<String> {
     }
 }
 
+/// An `http` or `https` URL that a page may link to.
+fn web_address(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    match url::Url::parse(text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(text.into()),
+        _ => Err("give an http:// or https:// address".into()),
+    }
+}
+
 /// GitHub's web address for `api.github.com`.
 pub const DEFAULT_GITHUB_WEB_URL: &str = "https://github.com";
 /// GitHub's REST base URL unless `GITHUB_API_URL` says otherwise.
@@ -251,6 +260,10 @@ pub struct ServeConfig {
     /// Public base URL of this service (used in links and the GitHub App setup flow).
     #[arg(long, env = "OWP_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Where volunteers download `owp`, linked from the pool's `/join` page (e.g. the project's
+    /// `https://github.com/OWNER/REPO/releases/latest`); an `http` or `https` URL.
+    #[arg(long, env = "OWP_DOWNLOAD_URL", value_parser = web_address)]
+    pub download_url: Option<String>,
     /// Let anyone read the dashboard's boards of public repositories without signing in
     /// (read-only: review budgets, tasks and events of public repositories only). Private
     /// repositories, workers and every write still need the admin session.
@@ -459,6 +472,7 @@ impl ServeConfig {
             log_format: LogFormat::Text,
             public_url: None,
             public_boards: false,
+            download_url: None,
             metrics_token: None,
             limits: LimitsConfig::default(),
             github: GithubConfig {

@@ -247,6 +247,7 @@ pub async fn start_on(
         sessions,
         public_boards,
         signin.is_some(),
+        config.download_url.clone(),
     ))
     .merge(github.router())
     .merge(crate::http::metrics::router(store.clone(), metrics_auth));

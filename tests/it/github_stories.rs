@@ -804,3 +804,20 @@ async fn a_rest_pr_report_in_an_installed_repository_names_one_of_its_pull_reque
         .await;
     assert_eq!(status, 200, "{body}");
 }
+
+#[tokio::test]
+async fn a_mistyped_skills_label_is_named_and_does_not_open_the_task_silently() {
+    let story = Story::start().await;
+    let n = story
+        .label_issue("Port the parser", &["skill:rust", "tiers:2"])
+        .await;
+    let task = story.task(n).await;
+    assert!(task.required_skills.is_empty());
+    story.expect_status(
+        n,
+        &[
+            "label `skill:rust` was ignored: did you mean `skills:rust`?",
+            "label `tiers:2` was ignored: did you mean `tier:2`?",
+        ],
+    );
+}

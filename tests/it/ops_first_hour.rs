@@ -226,3 +226,58 @@ fn every_option_a_maintainer_meets_has_its_help() {
         "{healthcheck}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_join_page_links_the_download_the_operator_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let releases = "https://github.com/acme/owp/releases/latest";
+    let mut config = owp::config::ServeConfig::for_tests(&dir.path().join("owp.db"), ADMIN);
+    config.download_url = Some(releases.into());
+    let running = owp::server::start(config, false).await.unwrap();
+    let page = reqwest::get(format!("http://{}/join", running.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&format!("<a href=\"{releases}\">")), "{page}");
+    running.stop().await;
+
+    // A download address that is not a web address stops the start with one line.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_owp"))
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--download-url",
+            "javascript:alert(1)",
+        ])
+        .current_dir(dir.path())
+        .env("OWP_ADMIN_TOKEN", ADMIN)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("give an http:// or https:// address"),
+        "{said}"
+    );
+}
+
+#[test]
+fn the_readme_keeps_the_docker_admin_token_where_owp_admin_finds_it() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let docker = readme
+        .split("**Docker.**")
+        .nth(1)
+        .and_then(|rest| rest.split("```bash\n").nth(1))
+        .and_then(|block| block.split("```").next())
+        .expect("the README's Docker block");
+    assert!(docker.contains(">> env.local"), "{docker}");
+    for line in docker.lines().filter(|l| l.starts_with("docker run")) {
+        assert!(line.contains("--env-file env.local"), "{line}");
+    }
+    // The install line needs no editing to find the releases.
+    assert!(readme.contains("[releases page](../../releases/latest)"));
+}
