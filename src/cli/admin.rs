@@ -87,6 +87,17 @@ impl AdminArgs {
         DEFAULT_SERVER.to_string()
     }
 
+    /// ` --server URL` for a next command to copy, when this one was given a server other than
+    /// the default (a sign-in's server needs none: it is the default for its person).
+    fn server_flag(&self) -> String {
+        match self.server.as_deref().map(str::trim) {
+            Some(s) if !s.is_empty() && s.trim_end_matches('/') != DEFAULT_SERVER => {
+                format!(" --server {}", shell_word(s))
+            }
+            _ => String::new(),
+        }
+    }
+
     fn client(&self) -> anyhow::Result<OwpClient> {
         let server = self.server();
         let client = OwpClient::new(&server)?;
@@ -295,10 +306,20 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 pub fn budget_line(p: &RepoPolicy) -> String {
     let used = p.open_prs + p.active_leases;
     let mut out = format!("{used} of {} review slots used", p.max_open_prs);
+    if file_budget(p) == Some(p.max_open_prs) {
+        out.push_str(" (set in .github/owp.yml)");
+    }
     if p.throttled {
         out.push_str("  THROTTLED");
     }
     out
+}
+
+/// The review budget the repository's `.github/owp.yml` sets, when it sets one (GitHub mode).
+fn file_budget(p: &RepoPolicy) -> Option<i64> {
+    p.extensions
+        .get(crate::domain::model::CONFIG_BUDGET_FIELD)
+        .and_then(serde_json::Value::as_i64)
 }
 
 // ---- init-repo ------------------------------------------------------------------------------
@@ -361,6 +382,14 @@ async fn init_repo(args: InitRepoArgs) -> anyhow::Result<()> {
         policy.visibility.as_str(),
         budget_line(&policy)
     );
+    if let Some(n) = file_budget(&policy).filter(|n| *n != args.max_open_prs) {
+        say!(
+            "  note: .github/owp.yml of {} sets max_open_prs: {n}, which takes over again the next \
+             time the App reads the file (within minutes); to keep {}, change it in the file",
+            policy.repo,
+            args.max_open_prs
+        );
+    }
     if let Some(url) = &policy.clone_url {
         say!("  cloned from {url}");
     }
@@ -380,8 +409,9 @@ async fn init_repo(args: InitRepoArgs) -> anyhow::Result<()> {
         );
     }
     say!(
-        "next: `owp admin import-tasks FILE --repo {}`",
-        shell_word(&policy.repo)
+        "next: `owp admin import-tasks FILE --repo {}{}`",
+        shell_word(&policy.repo),
+        args.admin.server_flag()
     );
     Ok(())
 }
