@@ -185,8 +185,31 @@ pub fn admin_token_problem(token: &str) -> Option<String> {
     }
 }
 
-/// GitHub's web address unless `GITHUB_WEB_URL` says otherwise.
+/// An `http` or `https` URL that a page may link to.
+fn web_address(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    match url::Url::parse(text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(text.into()),
+        _ => Err("give an http:// or https:// address".into()),
+    }
+}
+
+/// GitHub's web address for `api.github.com`.
 pub const DEFAULT_GITHUB_WEB_URL: &str = "https://github.com";
+/// GitHub's REST base URL unless `GITHUB_API_URL` says otherwise.
+pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
+/// The port `owp serve` listens on unless `OWP_PORT` says otherwise.
+pub const DEFAULT_PORT: u16 = 8787;
+
+/// GitHub's web address for a REST base URL: `https://github.com` for `api.github.com`, the
+/// server itself for GitHub Enterprise Server (`https://HOST/api/v3`), otherwise the URL as is.
+pub fn github_web_url_for(api_url: &str) -> String {
+    let api = api_url.trim_end_matches('/');
+    if api == DEFAULT_GITHUB_API_URL {
+        return DEFAULT_GITHUB_WEB_URL.into();
+    }
+    api.strip_suffix("/api/v3").unwrap_or(api).to_string()
+}
 
 /// Configuration of `owp serve`.
 #[derive(clap::Args, Clone, Debug)]
@@ -206,7 +229,7 @@ pub struct ServeConfig {
     #[arg(long, env = "OWP_HOST", default_value = "127.0.0.1")]
     pub host: String,
     /// Port to listen on (0 picks a free port).
-    #[arg(long, env = "OWP_PORT", default_value_t = 8787)]
+    #[arg(long, env = "OWP_PORT", default_value_t = DEFAULT_PORT)]
     pub port: u16,
     /// Admin secret, sent by admins in the `X-Admin-Token` header. When unset, a random token is
     /// generated on first run and saved to `env.local` (owner-only permissions).
@@ -237,6 +260,10 @@ pub struct ServeConfig {
     /// Public base URL of this service (used in links and the GitHub App setup flow).
     #[arg(long, env = "OWP_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Where volunteers download `owp`, linked from the pool's `/join` page (e.g. the project's
+    /// `https://github.com/OWNER/REPO/releases/latest`); an `http` or `https` URL.
+    #[arg(long, env = "OWP_DOWNLOAD_URL", value_parser = web_address)]
+    pub download_url: Option<String>,
     /// Let anyone read the dashboard's boards of public repositories without signing in
     /// (read-only: review budgets, tasks and events of public repositories only). Private
     /// repositories, workers and every write still need the admin session.
@@ -329,6 +356,7 @@ pub enum LogFormat {
 /// GitHub App credentials. When unset, GitHub features are off and the rest works.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct GithubConfig {
+    /// The GitHub App's id (the App setup page saves it): with its private key, GitHub mode is on.
     #[arg(long, env = "GITHUB_APP_ID")]
     pub github_app_id: Option<u64>,
     /// The App's slug (its name in URLs; the App setup page saves it): the `User-Agent` of
@@ -345,7 +373,7 @@ pub struct GithubConfig {
     #[arg(long, env = "GITHUB_WEBHOOK_SECRET", hide_env_values = true)]
     pub github_webhook_secret: Option<Secret>,
     /// REST base URL (GitHub Enterprise Server, tests).
-    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
+    #[arg(long, env = "GITHUB_API_URL", default_value = DEFAULT_GITHUB_API_URL)]
     pub github_api_url: String,
     /// The App's OAuth client id (the App setup page saves it): maintainers sign in with GitHub.
     /// Without it, sign-in is off and only the admin token steers the pool.
@@ -354,10 +382,11 @@ pub struct GithubConfig {
     /// The App's OAuth client secret (the App setup page saves it).
     #[arg(long, env = "GITHUB_CLIENT_SECRET", hide_env_values = true)]
     pub github_client_secret: Option<Secret>,
-    /// GitHub's web address, the base of `/login/oauth/…` and `/login/device/…` (GitHub
-    /// Enterprise Server, tests).
-    #[arg(long, env = "GITHUB_WEB_URL", default_value = DEFAULT_GITHUB_WEB_URL)]
-    pub github_web_url: String,
+    /// GitHub's web address, the base of `/login/oauth/…` and `/login/device/…` [default: taken
+    /// from GITHUB_API_URL: https://github.com for api.github.com, https://HOST for a GitHub
+    /// Enterprise Server at https://HOST/api/v3].
+    #[arg(long, env = "GITHUB_WEB_URL")]
+    pub github_web_url: Option<String>,
     /// When the App reconciles with GitHub (6-field cron, seconds first; default every 15 minutes).
     #[arg(long, env = "OWP_GITHUB_RECONCILE_CRON")]
     pub github_reconcile_cron: Option<String>,
@@ -409,6 +438,14 @@ pub struct GithubConfig {
 }
 
 impl GithubConfig {
+    /// GitHub's web address: `GITHUB_WEB_URL` when set, else the one of `GITHUB_API_URL`'s server.
+    pub fn web_url(&self) -> String {
+        match self.github_web_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => url.trim_end_matches('/').to_string(),
+            _ => github_web_url_for(&self.github_api_url),
+        }
+    }
+
     /// The OAuth client id when sign-in with GitHub is on (set and not blank).
     pub fn signin_client_id(&self) -> Option<&str> {
         self.github_client_id
@@ -436,11 +473,11 @@ impl ServeConfig {
             log_format: LogFormat::Text,
             public_url: None,
             public_boards: false,
+            download_url: None,
             metrics_token: None,
             limits: LimitsConfig::default(),
             github: GithubConfig {
-                github_api_url: "https://api.github.com".into(),
-                github_web_url: DEFAULT_GITHUB_WEB_URL.into(),
+                github_api_url: DEFAULT_GITHUB_API_URL.into(),
                 // Stories write a few comments each; pacing is tested on purpose.
                 github_write_spacing_ms: Some(0),
                 ..Default::default()
@@ -612,9 +649,25 @@ mod tests {
         ]);
         assert_eq!(c.signin_client_id(), Some("Iv1.abc"));
         assert!(!format!("{c:?}").contains("github_client_secret: Some(s"));
-        if std::env::var_os("GITHUB_WEB_URL").is_none() {
-            assert_eq!(parse(&[]).github_web_url, "https://github.com");
+        if std::env::var_os("GITHUB_WEB_URL").is_none()
+            && std::env::var_os("GITHUB_API_URL").is_none()
+        {
+            assert_eq!(parse(&[]).web_url(), "https://github.com");
+            // A GitHub Enterprise Server's API names its web address: sign-in goes there too.
+            let ghes = parse(&["--github-api-url", "https://ghe.example.com/api/v3/"]);
+            assert_eq!(ghes.web_url(), "https://ghe.example.com");
+            let both = parse(&[
+                "--github-api-url",
+                "https://ghe.example.com/api/v3",
+                "--github-web-url",
+                "https://web.example.com/",
+            ]);
+            assert_eq!(both.web_url(), "https://web.example.com");
         }
+        assert_eq!(
+            github_web_url_for("http://127.0.0.1:9000"),
+            "http://127.0.0.1:9000"
+        );
     }
 
     #[test]

@@ -638,7 +638,7 @@ fn signin(config: &ServeConfig, app_configured: bool) -> Check {
             NAME,
             format!(
                 "on: client {id} (secret set, not shown); GitHub at {}",
-                gh.github_web_url.trim_end_matches('/')
+                gh.web_url()
             ),
         ),
     }

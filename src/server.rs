@@ -77,11 +77,16 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         }
     };
     let public_url = config.public_url.clone();
+    let signin = config.github.signin_client_id().is_some();
     let running = start_on(listener, config, true).await?;
     tracing::info!(addr = %running.addr, "OWP Pool is listening");
+    let github = banner::GithubMode {
+        app: running.github.is_enabled(),
+        signin,
+    };
     eprint!(
         "{}",
-        banner::banner(running.addr, public_url.as_deref(), &token_source)
+        banner::banner(running.addr, public_url.as_deref(), &token_source, github)
     );
     running.wait().await;
     tracing::info!("stopped");
@@ -247,6 +252,7 @@ pub async fn start_on(
         sessions,
         public_boards,
         signin.is_some(),
+        config.download_url.clone(),
     ))
     .merge(github.router())
     .merge(crate::http::metrics::router(store.clone(), metrics_auth));

@@ -3,7 +3,8 @@
 //! The admin token comes from `--admin-token` or `OWP_ADMIN_TOKEN`; `owp serve` saves a generated
 //! one to `./env.local`, which `owp admin` (like `serve`, `doctor` and `leaderboard`) reads when run
 //! in that folder. Without it, a maintainer's own sign-in (`owp login URL`) is used: the server
-//! then shows and changes only the repositories that person maintains.
+//! then shows and changes only the repositories that person maintains, and without `--server`
+//! the commands go to the server of that sign-in (and say so).
 
 use std::path::PathBuf;
 
@@ -54,9 +55,10 @@ pub struct RevokeArgs {
 /// Options every `owp admin` command takes.
 #[derive(clap::Args, Debug, Clone)]
 pub struct AdminArgs {
-    /// OWP server URL.
-    #[arg(long, env = "OWP_SERVER", default_value = DEFAULT_SERVER)]
-    pub server: String,
+    /// OWP server URL [default: the server `owp login` signed in to when no admin token is
+    /// given, else http://127.0.0.1:8787].
+    #[arg(long, env = "OWP_SERVER")]
+    pub server: Option<String>,
     /// Admin token (`owp serve` saves a generated one to ./env.local).
     #[arg(long, env = "OWP_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
@@ -66,25 +68,55 @@ pub struct AdminArgs {
 }
 
 impl AdminArgs {
+    /// The server to talk to: `--server` (or `OWP_SERVER`); without it and without an admin
+    /// token, the server of the saved sign-in (`owp login`), said on stderr; else this machine's.
+    fn server(&self) -> String {
+        if let Some(server) = self.server.as_deref().filter(|s| !s.trim().is_empty()) {
+            return server.to_string();
+        }
+        if self.admin_token.is_none() {
+            let explicit = std::env::var_os("OWP_CONFIG_DIR").map(PathBuf::from);
+            if let Some(saved) = super::login::saved(explicit.as_deref()) {
+                eprintln!(
+                    "owp admin: using {}, where `owp login` signed you in as {} (--server picks another)",
+                    saved.server, saved.login
+                );
+                return saved.server;
+            }
+        }
+        DEFAULT_SERVER.to_string()
+    }
+
+    /// ` --server URL` for a next command to copy, when this one was given a server other than
+    /// the default (a sign-in's server needs none: it is the default for its person).
+    fn server_flag(&self) -> String {
+        match self.server.as_deref().map(str::trim) {
+            Some(s) if !s.is_empty() && s.trim_end_matches('/') != DEFAULT_SERVER => {
+                format!(" --server {}", shell_word(s))
+            }
+            _ => String::new(),
+        }
+    }
+
     fn client(&self) -> anyhow::Result<OwpClient> {
-        let client = OwpClient::new(&self.server)?;
+        let server = self.server();
+        let client = OwpClient::new(&server)?;
         if self.admin_token.is_some()
             && crate::config::admin_token_from_env_file()
             && !admin_token_flag_given(std::env::args())
         {
             let public = std::env::var("OWP_PUBLIC_URL").ok();
-            if !env_file_token_may_go_to(&self.server, public.as_deref()) {
+            if !env_file_token_may_go_to(&server, public.as_deref()) {
                 anyhow::bail!(
-                    "the admin token in env.local is for the server on this machine, not {}; to \
-                     send a token there, pass it with --admin-token",
-                    self.server
+                    "the admin token in env.local is for the server on this machine, not {server}; \
+                     to send a token there, pass it with --admin-token"
                 );
             }
         }
         // Without the admin token, a maintainer's own sign-in (`owp login`) for this server.
         let token = match &self.admin_token {
             Some(t) => Some(t.expose().to_string()),
-            None => super::login::token_for(&self.server),
+            None => super::login::token_for(&server),
         };
         Ok(client.with_admin_token(token))
     }
@@ -274,10 +306,20 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 pub fn budget_line(p: &RepoPolicy) -> String {
     let used = p.open_prs + p.active_leases;
     let mut out = format!("{used} of {} review slots used", p.max_open_prs);
+    if file_budget(p) == Some(p.max_open_prs) {
+        out.push_str(" (set in .github/owp.yml)");
+    }
     if p.throttled {
         out.push_str("  THROTTLED");
     }
     out
+}
+
+/// The review budget the repository's `.github/owp.yml` sets, when it sets one (GitHub mode).
+fn file_budget(p: &RepoPolicy) -> Option<i64> {
+    p.extensions
+        .get(crate::domain::model::CONFIG_BUDGET_FIELD)
+        .and_then(serde_json::Value::as_i64)
 }
 
 // ---- init-repo ------------------------------------------------------------------------------
@@ -340,6 +382,14 @@ async fn init_repo(args: InitRepoArgs) -> anyhow::Result<()> {
         policy.visibility.as_str(),
         budget_line(&policy)
     );
+    if let Some(n) = file_budget(&policy).filter(|n| *n != args.max_open_prs) {
+        say!(
+            "  note: .github/owp.yml of {} sets max_open_prs: {n}, which takes over again the next \
+             time the App reads the file (within minutes); to keep {}, change it in the file",
+            policy.repo,
+            args.max_open_prs
+        );
+    }
     if let Some(url) = &policy.clone_url {
         say!("  cloned from {url}");
     }
@@ -359,8 +409,9 @@ async fn init_repo(args: InitRepoArgs) -> anyhow::Result<()> {
         );
     }
     say!(
-        "next: `owp admin import-tasks FILE --repo {}`",
-        shell_word(&policy.repo)
+        "next: `owp admin import-tasks FILE --repo {}{}`",
+        shell_word(&policy.repo),
+        args.admin.server_flag()
     );
     Ok(())
 }

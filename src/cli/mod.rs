@@ -48,16 +48,18 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Exit 0 when the service at --url answers /healthz (for container health checks).
     Healthcheck {
-        #[arg(
-            long,
-            env = "OWP_HEALTHCHECK_URL",
-            default_value = "http://127.0.0.1:8787/healthz"
-        )]
-        url: String,
+        /// The health address to ask [default: http://127.0.0.1:$OWP_PORT/healthz, the port
+        /// `owp serve` listens on in the same environment, 8787 when unset].
+        #[arg(long, env = "OWP_HEALTHCHECK_URL")]
+        url: Option<String>,
     },
     /// The whole story in one command: a temporary pool with simulated workers, narrated live.
     Demo(demo::DemoArgs),
     /// Check this machine's configuration (database, admin token, GitHub App, public URL).
+    #[command(
+        mut_arg("host", |a| a.help("The address `owp serve` listens on (doctor itself listens on nothing)")),
+        mut_arg("port", |a| a.help("The port `owp serve` listens on (doctor itself listens on nothing)"))
+    )]
     Doctor(ServeConfig),
     /// Who merged the most: workers that opted in to the leaderboard, by merged tasks.
     Leaderboard(admin::LeaderboardArgs),
@@ -93,7 +95,10 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Admin(cmd) => admin::run(cmd).await,
             Command::Mcp(args) => mcp::run(args).await,
             Command::Bench(args) => crate::bench::run(args).await,
-            Command::Healthcheck { url } => healthcheck(&url).await,
+            Command::Healthcheck { url } => {
+                let port = std::env::var("OWP_PORT").ok();
+                healthcheck(&healthcheck_url(url, port.as_deref())).await
+            }
             Command::Demo(args) => demo::run(args).await,
             Command::Doctor(config) => crate::doctor::run(config).await,
             Command::Leaderboard(args) => admin::leaderboard(args).await,
@@ -115,6 +120,19 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Where `owp healthcheck` asks: `--url` (or `OWP_HEALTHCHECK_URL`) when given, else `/healthz` on
+/// this machine at the port `owp serve` takes from the same environment (`OWP_PORT`).
+fn healthcheck_url(explicit: Option<String>, port: Option<&str>) -> String {
+    if let Some(url) = explicit.filter(|u| !u.trim().is_empty()) {
+        return url;
+    }
+    let port = port
+        .and_then(|p| p.trim().parse::<u16>().ok())
+        .filter(|p| *p != 0)
+        .unwrap_or(crate::config::DEFAULT_PORT);
+    format!("http://127.0.0.1:{port}/healthz")
 }
 
 async fn healthcheck(url: &str) -> anyhow::Result<()> {

@@ -5,10 +5,11 @@
 //! over TLS, see [`super::is_https`]). A `Host` that is not a plain `host[:port]` is not shown;
 //! everything shown is HTML-escaped.
 
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
-use super::{ASSET_VERSION, escape, html};
+use super::{ASSET_VERSION, Dashboard, escape, html};
 
 const JOIN_HTML: &str = include_str!("assets/join.html");
 
@@ -16,14 +17,32 @@ const JOIN_HTML: &str = include_str!("assets/join.html");
 const SOME_SERVER: &str = "https://THIS-SERVER";
 
 /// `GET /join`: the guide.
-pub async fn page(headers: HeaderMap) -> Response {
+pub async fn page(State(d): State<Dashboard>, headers: HeaderMap) -> Response {
     let (_, css_v) = &*ASSET_VERSION;
     html(
         StatusCode::OK,
         JOIN_HTML
             .replace("{{css_v}}", css_v)
+            .replace("{{get_owp}}", &get_owp(d.download_url.as_deref()))
             .replace("{{join_command}}", &command(&headers)),
     )
+}
+
+/// "1. Get owp": the operator's download address when set (`OWP_DOWNLOAD_URL`), else how to
+/// build it.
+fn get_owp(download_url: Option<&str>) -> String {
+    const BUILD: &str = "build it from the project's source with Rust (<code>cargo build \
+                         --release</code>)";
+    match download_url {
+        Some(url) => format!(
+            "<p>One program for Linux, macOS and Windows: <a href=\"{url}\">download it</a> \
+             (<code>{url}</code>; each release lists SHA-256 checksums), or {BUILD}.</p>",
+            url = escape(url)
+        ),
+        None => format!(
+            "<p>One program for Linux, macOS and Windows: {BUILD}, or take a released binary.</p>"
+        ),
+    }
 }
 
 /// `owp worker join BASE_URL`, HTML-escaped.
@@ -61,6 +80,16 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_str(host).unwrap());
         h
+    }
+
+    #[test]
+    fn the_download_link_is_the_operators_and_escaped() {
+        let text = get_owp(Some("https://example.org/releases?a=1&b=\"2\""));
+        assert!(
+            text.contains("href=\"https://example.org/releases?a=1&amp;b=&quot;2&quot;\""),
+            "{text}"
+        );
+        assert!(!get_owp(None).contains("href"));
     }
 
     #[test]

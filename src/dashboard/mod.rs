@@ -59,6 +59,8 @@ struct Dashboard {
     public: Option<PublicBoards>,
     /// Maintainers can sign in with GitHub (`/auth/github`).
     github_signin: bool,
+    /// Where volunteers download `owp` (`OWP_DOWNLOAD_URL`), shown on `/join`.
+    download_url: Option<String>,
 }
 
 impl FromRef<Dashboard> for Sessions {
@@ -73,14 +75,16 @@ pub fn router<S>(sessions: Sessions, public: Option<PublicBoards>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    router_with(sessions, public, false)
+    router_with(sessions, public, false, None)
 }
 
-/// [`router`], with a "Sign in with GitHub" button on the sign-in page when `github_signin`.
+/// [`router`], with a "Sign in with GitHub" button on the sign-in page when `github_signin`, and
+/// a download link for `owp` on `/join` when `download_url` is given.
 pub fn router_with<S>(
     sessions: Sessions,
     public: Option<PublicBoards>,
     github_signin: bool,
+    download_url: Option<String>,
 ) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -98,6 +102,7 @@ where
             sessions,
             public: public.clone(),
             github_signin,
+            download_url,
         });
     match public {
         Some(board) => pages.merge(

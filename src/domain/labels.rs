@@ -128,6 +128,9 @@ pub enum LabelWarning {
         label: String,
         expected: &'static str,
     },
+    /// The label's prefix is a near miss of a known one (`skill:rust` for `skills:rust`): it
+    /// was ignored, which for skills and tiers would open the task to more people than meant.
+    NearMiss { label: String, meant: String },
     /// Several labels set one single-valued field; `chosen` is the value kept.
     Conflict {
         field: &'static str,
@@ -146,6 +149,12 @@ impl fmt::Display for LabelWarning {
                     code_safe(label)
                 )
             }
+            LabelWarning::NearMiss { label, meant } => write!(
+                f,
+                "label `{}` was ignored: did you mean `{}`?",
+                code_safe(label),
+                code_safe(meant)
+            ),
             LabelWarning::Conflict {
                 field,
                 labels,
@@ -216,6 +225,12 @@ pub fn map_labels<S: AsRef<str>>(labels: &[S], names: &LabelNames) -> LabelMappi
             continue;
         }
         let Some((key, value)) = split_label(label, names) else {
+            if let Some(meant) = near_miss(label, names) {
+                mapping.warnings.push(LabelWarning::NearMiss {
+                    label: label.to_string(),
+                    meant,
+                });
+            }
             continue;
         };
         let invalid = |expected| LabelWarning::InvalidValue {
@@ -305,6 +320,30 @@ impl LabelMapping {
                 .collect(),
         }
     }
+}
+
+/// The label `label` was probably meant as, when its prefix is one edit away from a configured
+/// prefix or `needs` (`skill:`, `skils:`, `tiers:`), or a short form of one (`prio:`, `est:`).
+/// Labels of other schemes (`type:bug`, `status:triage`) are not near misses.
+fn near_miss(label: &str, names: &LabelNames) -> Option<String> {
+    let (prefix, value) = label.split_once(':')?;
+    let prefix = prefix.trim().to_lowercase();
+    if prefix.chars().count() < 3 || value.trim().is_empty() {
+        return None;
+    }
+    let known = names
+        .prefixes()
+        .map(|(_, name)| name.to_lowercase())
+        .into_iter()
+        .chain([NEEDS_PREFIX.to_string()]);
+    for name in known {
+        let close = strsim::damerau_levenshtein(&prefix, &name) == 1 && name.chars().count() >= 4;
+        let short = name.len() > prefix.len() && name.starts_with(&prefix);
+        if close || short {
+            return Some(format!("{name}:{}", value.trim()));
+        }
+    }
+    None
 }
 
 /// `(key, value)` when `label` is `PREFIX:VALUE` for one of the configured prefixes.
@@ -448,6 +487,39 @@ mod tests {
     fn unrelated_labels_are_ignored_silently() {
         let m = map(&["bug", "good first issue", "status:triage", "pool:later"]);
         assert_eq!(m, LabelMapping::default());
+        let m = map(&[
+            "type:bug",
+            "kind:feature",
+            "size:L",
+            "good-first-issue:yes",
+            "os:linux",
+        ]);
+        assert_eq!(m, LabelMapping::default());
+    }
+
+    #[test]
+    fn near_misses_of_a_prefix_warn_with_the_label_meant() {
+        let m = map(&[
+            "skill:rust",
+            "Prio:high",
+            "tiers:2",
+            "estimates:3",
+            "need:gpu",
+            "are:cli",
+        ]);
+        let texts: Vec<String> = m.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            texts,
+            [
+                "label `skill:rust` was ignored: did you mean `skills:rust`?",
+                "label `Prio:high` was ignored: did you mean `priority:high`?",
+                "label `tiers:2` was ignored: did you mean `tier:2`?",
+                "label `estimates:3` was ignored: did you mean `estimate:3`?",
+                "label `need:gpu` was ignored: did you mean `needs:gpu`?",
+                "label `are:cli` was ignored: did you mean `area:cli`?",
+            ]
+        );
+        assert!(m.required_skills.is_empty() && m.tier.is_none());
     }
 
     #[test]

@@ -364,6 +364,13 @@ impl Visibility {
     }
 }
 
+/// GitHub mode: the repository policy's extension holding why `.github/owp.yml` is not used
+/// (null when it is), so that `owp admin state` and the dashboard can show it.
+pub const CONFIG_ERROR_FIELD: &str = "x_github_config_error";
+/// GitHub mode: the review budget `.github/owp.yml` sets (null when it leaves it to the admin);
+/// the file's value takes over again whenever the App reads it.
+pub const CONFIG_BUDGET_FIELD: &str = "x_github_config_max_open_prs";
+
 /// A repository's policy and live review-budget figures.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct RepoPolicy {

@@ -17,6 +17,7 @@ use sqlx::AnyConnection;
 use tokio::sync::{Notify, watch};
 
 use crate::domain::Event;
+use crate::domain::model::{CONFIG_BUDGET_FIELD, CONFIG_ERROR_FIELD};
 use crate::github::app_auth::GithubApp;
 use crate::github::raw_calls::FileText;
 use crate::github::repo_config::RepoConfig;
@@ -215,15 +216,29 @@ impl Github {
             .min(crate::domain::limits::MAX_OPEN_PRS.1);
         let shown_error = policy
             .extensions
-            .get("x_github_config_error")
+            .get(CONFIG_ERROR_FIELD)
             .and_then(|v| v.as_str())
             .map(str::to_string);
-        if wanted == policy.max_open_prs && shown_error == settings.error {
+        // The budget the file sets (null: it leaves the budget to the admin), so that whoever
+        // changes the budget elsewhere is told which one wins.
+        let from_file = settings
+            .config
+            .max_open_prs
+            .map_or(serde_json::Value::Null, serde_json::Value::from);
+        let shown_from_file = policy
+            .extensions
+            .get(CONFIG_BUDGET_FIELD)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        if wanted == policy.max_open_prs
+            && shown_error == settings.error
+            && shown_from_file == from_file
+        {
             return Ok(());
         }
         let mut extensions = serde_json::Map::new();
         extensions.insert(
-            "x_github_config_error".into(),
+            CONFIG_ERROR_FIELD.into(),
             settings
                 .error
                 .as_ref()
@@ -231,6 +246,7 @@ impl Github {
                     serde_json::Value::String(e.clone())
                 }),
         );
+        extensions.insert(CONFIG_BUDGET_FIELD.into(), from_file);
         let upsert = crate::store::repos::RepoUpsert {
             name: repo.to_string(),
             max_open_prs: wanted,

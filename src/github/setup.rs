@@ -3,8 +3,10 @@
 //! GitHub, for the signed-in person or for an organisation. GitHub sends the person back to
 //! `/github/setup/callback` with a one-time code, which is exchanged at
 //! `POST /app-manifests/{code}/conversions` (at `GITHUB_API_URL`) for the App's id, private key
-//! and webhook secret. They are appended to `env.local` (owner-only permissions), and the page
-//! says how to install the App and to restart the service.
+//! and webhook secret. They are appended to `env.local` (owner-only permissions), with the
+//! addresses this run was given on its command line (`OWP_PUBLIC_URL`, `GITHUB_API_URL`,
+//! `GITHUB_WEB_URL`) that the file does not hold yet, so that a plain restart from the same
+//! directory serves the same addresses; the page says how to install the App and to restart.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -34,6 +36,8 @@ pub struct Setup {
     env_file: PathBuf,
     base_url: RwLock<String>,
     public_url_configured: bool,
+    /// Settings of this run that a restart must keep: saved beside the credentials.
+    keep: Vec<(&'static str, String)>,
     states: Mutex<HashMap<String, Instant>>,
     /// Printed to the operator at start: only who holds it can start the setup, so nobody else
     /// can make this service adopt an App of theirs.
@@ -52,7 +56,7 @@ impl Setup {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap_or_default(),
-            web_url: web_url(&api_url),
+            web_url: config.github.web_url(),
             api_url,
             env_file: config
                 .github
@@ -61,6 +65,7 @@ impl Setup {
                 .unwrap_or_else(|| PathBuf::from("env.local")),
             base_url: RwLock::new(base_url),
             public_url_configured: config.public_url.is_some(),
+            keep: settings_to_keep(config),
             states: Mutex::new(HashMap::new()),
             key: uuid::Uuid::new_v4().simple().to_string(),
         }
@@ -102,14 +107,45 @@ impl Setup {
     }
 }
 
-/// GitHub's web address for a REST base URL: `https://github.com` for `api.github.com`, the
-/// server itself for GitHub Enterprise Server (`https://HOST/api/v3`), otherwise the URL as is.
-pub fn web_url(api_url: &str) -> String {
-    let api = api_url.trim_end_matches('/');
-    if api == "https://api.github.com" {
-        return "https://github.com".into();
-    }
-    api.strip_suffix("/api/v3").unwrap_or(api).to_string()
+/// The addresses this run was given that a restart must keep: the public URL, and GitHub's
+/// addresses when they are not github.com's.
+fn settings_to_keep(config: &ServeConfig) -> Vec<(&'static str, String)> {
+    let gh = &config.github;
+    let api = gh.github_api_url.trim_end_matches('/');
+    let candidates = [
+        ("OWP_PUBLIC_URL", config.public_url.clone()),
+        (
+            "GITHUB_API_URL",
+            (api != crate::config::DEFAULT_GITHUB_API_URL).then(|| api.to_string()),
+        ),
+        ("GITHUB_WEB_URL", gh.github_web_url.clone()),
+    ];
+    candidates
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let value = value?.trim().to_string();
+            // Written single-quoted (no expansion): plain printable ASCII without quotes only.
+            let plain = !value.is_empty()
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'\'' && b != b'\\');
+            plain.then_some((name, value))
+        })
+        .collect()
+}
+
+/// [`Setup::keep`]'s settings but for those `existing` (the environment file as it is) already
+/// sets.
+fn still_to_keep<'a>(
+    keep: &'a [(&'static str, String)],
+    existing: &std::path::Path,
+) -> Vec<&'a (&'static str, String)> {
+    let set: Vec<String> = dotenvy::from_path_iter(existing)
+        .map(|vars| vars.filter_map(Result::ok).map(|(k, _)| k).collect())
+        .unwrap_or_default();
+    keep.iter()
+        .filter(|(name, _)| !set.iter().any(|k| k == name))
+        .collect()
 }
 
 /// The setup routes.
@@ -226,7 +262,12 @@ async fn callback(State(setup): State<Arc<Setup>>, Query(q): Query<CallbackQuery
             return error_page(StatusCode::BAD_GATEWAY, &e.to_string());
         }
     };
-    if let Err(e) = save_credentials(&setup.env_file, &conversion.env_file_lines()) {
+    let kept = still_to_keep(&setup.keep, &setup.env_file);
+    let mut lines = conversion.env_file_lines();
+    for (name, value) in &kept {
+        lines.push_str(&format!("{name}='{value}'\n"));
+    }
+    if let Err(e) = save_credentials(&setup.env_file, &lines) {
         tracing::error!(error = %e, path = %setup.env_file.display(), "cannot save the App's credentials");
         return error_page(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -242,12 +283,21 @@ async fn callback(State(setup): State<Arc<Setup>>, Query(q): Query<CallbackQuery
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>GitHub App created</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:44rem;margin:2rem auto;line-height:1.5}}</style></head>\
          <body><h1>The GitHub App {name} is ready</h1>\
-         <p>Its id, private key and webhook secret are saved in <code>{env}</code> (readable only by you).</p>\
+         <p>Its id, private key and webhook secret are saved in <code>{env}</code> (readable only by you){kept}.</p>\
          <ol><li><a href=\"{install}\">Install the App</a> on the repositories whose issues go into the pool.</li>\
          <li>Restart <code>owp serve</code> from this directory: it reads the credentials from <code>{env}</code>.</li>\
          <li>Label an issue <code>pool:ready</code>; the App answers with a status comment, and anyone can comment \
          <code>/owp claim</code> to take it.</li></ol></body></html>",
         name = escape(&conversion.name),
+        kept = if kept.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = kept.iter().map(|(name, _)| *name).collect();
+            format!(
+                ", with {} as this run was given them, so a restart serves the same addresses",
+                escape(&names.join(", "))
+            )
+        },
         env = escape(&setup.env_file.display().to_string()),
         install = escape(&conversion.install_url()),
     ))
@@ -333,16 +383,6 @@ request is merged or closed.</p></body></html>";
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn web_urls() {
-        assert_eq!(web_url("https://api.github.com"), "https://github.com");
-        assert_eq!(
-            web_url("https://ghe.example.com/api/v3/"),
-            "https://ghe.example.com"
-        );
-        assert_eq!(web_url("http://127.0.0.1:9000"), "http://127.0.0.1:9000");
-    }
 
     #[test]
     fn escaping() {

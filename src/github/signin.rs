@@ -82,7 +82,7 @@ impl SignIn {
                 "GITHUB_CLIENT_ID is set but GITHUB_CLIENT_SECRET is not: every web sign-in will fail"
             );
         }
-        let oauth = OAuthClient::new(client_id, secret, &gh.github_web_url, &gh.github_api_url)?;
+        let oauth = OAuthClient::new(client_id, secret, &gh.web_url(), &gh.github_api_url)?;
         let base_url = config
             .public_url
             .clone()

@@ -804,3 +804,64 @@ async fn a_rest_pr_report_in_an_installed_repository_names_one_of_its_pull_reque
         .await;
     assert_eq!(status, 200, "{body}");
 }
+
+#[tokio::test]
+async fn a_mistyped_skills_label_is_named_and_does_not_open_the_task_silently() {
+    let story = Story::start().await;
+    let n = story
+        .label_issue("Port the parser", &["skill:rust", "tiers:2"])
+        .await;
+    let task = story.task(n).await;
+    assert!(task.required_skills.is_empty());
+    story.expect_status(
+        n,
+        &[
+            "label `skill:rust` was ignored: did you mean `skills:rust`?",
+            "label `tiers:2` was ignored: did you mean `tier:2`?",
+        ],
+    );
+}
+
+/// What `owp admin` says of a repository's settings file: a mistyped key is shown where the
+/// maintainer looks, and a budget the file sets is named when the admin sets another.
+#[tokio::test]
+async fn owp_admin_shows_the_settings_file_and_says_which_budget_wins() {
+    async fn admin(story: &Story, args: &[&str]) -> String {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"))
+            .arg("admin")
+            .args(args)
+            .args(["--server", &story.url()])
+            .env("OWP_ADMIN_TOKEN", github_support::story::ADMIN)
+            .env_remove("OWP_SERVER")
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+    let typo = Story::with(Some("max_open_pr: 1\n"), |_| {}).await;
+    let state = admin(&typo, &["state"]).await;
+    assert!(
+        state.contains(&format!("! {REPO}: its settings file is not used (")),
+        "{state}"
+    );
+    assert!(state.contains("did you mean `max_open_prs`?"), "{state}");
+
+    let set = Story::with(Some("max_open_prs: 2\n"), |_| {}).await;
+    let state = admin(&set, &["state"]).await;
+    assert!(
+        state.contains("0 of 2 review slots used (set in .github/owp.yml)"),
+        "{state}"
+    );
+    let init = admin(&set, &["init-repo", REPO, "--max-open-prs", "4"]).await;
+    assert!(
+        init.contains(
+            "note: .github/owp.yml of octo-org/hello sets max_open_prs: 2, which takes over again"
+        ),
+        "{init}"
+    );
+    assert!(
+        init.contains(&format!("--server {}", set.url())),
+        "the next command keeps the server: {init}"
+    );
+}

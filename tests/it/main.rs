@@ -63,6 +63,7 @@ mod github_trust;
 mod obsidian_plugin;
 mod ops_demo;
 mod ops_doctor;
+mod ops_first_hour;
 mod ops_metrics;
 mod ops_shutdown;
 mod pg_replicas;

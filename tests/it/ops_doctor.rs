@@ -169,14 +169,14 @@ async fn without_github_the_github_checks_are_skipped() {
 
 /// `owp serve` started in `dir` with only `args` and `env` (nothing from the caller's
 /// environment), its stderr read line by line.
-struct Serve {
+pub(crate) struct Serve {
     child: std::process::Child,
     lines: std::sync::mpsc::Receiver<String>,
     seen: Vec<String>,
 }
 
 impl Serve {
-    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Serve {
+    pub(crate) fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Serve {
         use std::io::BufRead;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_owp"));
         cmd.arg("serve")
@@ -211,7 +211,7 @@ impl Serve {
     }
 
     /// Everything printed up to and including the first line containing `needle` (or the end).
-    fn until(&mut self, needle: &str) -> String {
+    pub(crate) fn until(&mut self, needle: &str) -> String {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while std::time::Instant::now() < deadline {
             match self

@@ -31,7 +31,7 @@ pub(crate) async fn story_with(
     story.stop().await;
     story.config.github.github_client_id = Some(TEST_CLIENT_ID.into());
     story.config.github.github_client_secret = Some(owp::config::Secret::new(TEST_CLIENT_SECRET));
-    story.config.github.github_web_url = story.fake.web_url().to_string();
+    story.config.github.github_web_url = Some(story.fake.web_url().to_string());
     configure(&mut story.config);
     story.boot().await;
     story
@@ -678,12 +678,21 @@ async fn owp_login_then_owp_admin_state_shows_only_the_maintained_repository() {
         assert_eq!(mode, 0o600, "the token is readable only by its owner");
     }
 
+    // Without `--server`, `owp admin` goes to the server of the sign-in, and says so.
     let state = owp_cli(home.path())
-        .args(["admin", "state", "--json", "--server", &story.url()])
+        .args(["admin", "state", "--json"])
         .output()
         .await
         .unwrap();
     assert!(state.status.success(), "{state:?}");
+    let said = String::from_utf8_lossy(&state.stderr);
+    assert!(
+        said.contains(&format!(
+            "using {}, where `owp login` signed you in as {MONA}",
+            story.url()
+        )),
+        "{said}"
+    );
     let state: Value = serde_json::from_slice(&state.stdout).unwrap();
     assert_eq!(repos_of(&state), vec![REPO.to_string()]);
 

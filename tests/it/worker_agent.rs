@@ -567,3 +567,123 @@ async fn without_gh_the_run_asks_for_the_pull_request_url() {
     assert!(!rig.path("gh.log").exists());
     rig.main_untouched();
 }
+
+#[tokio::test]
+async fn joining_without_running_saves_the_agent_with_the_profile() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("profile");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"))
+        .args([
+            "worker",
+            "join",
+            &server.base,
+            "--no-input",
+            "--name",
+            "Ada",
+        ])
+        .args(["--github-login", "ada-test", "--no-run"])
+        .args([
+            "--agent",
+            "claude -p < {brief}",
+            "--pass-env",
+            "ANTHROPIC_API_KEY",
+        ])
+        .arg("--config-dir")
+        .arg(&config)
+        .env_remove("OWP_SERVER")
+        .current_dir(dir.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let profile: Value =
+        serde_json::from_str(&std::fs::read_to_string(config.join("worker.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        profile["agent"]["command"], "claude -p < {brief}",
+        "{profile}"
+    );
+    assert_eq!(
+        profile["agent"]["pass_env"],
+        json!(["ANTHROPIC_API_KEY"]),
+        "{profile}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("saved the agent command"),
+        "{}",
+        text(&out)
+    );
+    // Nothing was claimed: the worker only joined.
+    let state = server.state().await;
+    assert!(
+        state["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|t| t["status"] != "leased"),
+        "{state}"
+    );
+}
+
+#[tokio::test]
+async fn an_agent_worker_says_it_is_waiting_while_the_pool_has_nothing() {
+    use tokio::io::AsyncBufReadExt;
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("profile");
+    let owp = |args: &[&str]| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"));
+        cmd.args(args)
+            .arg("--config-dir")
+            .arg(&config)
+            .env_remove("OWP_SERVER")
+            .current_dir(dir.path())
+            .kill_on_drop(true);
+        cmd
+    };
+    let joined = owp(&[
+        "worker",
+        "join",
+        &server.base,
+        "--no-input",
+        "--name",
+        "Ada",
+    ])
+    .args(["--github-login", "ada-test", "--no-run"])
+    .output()
+    .await
+    .unwrap();
+    assert!(joined.status.success(), "{}", text(&joined));
+    let mut run = owp(&["worker", "run", "--agent", "true {brief}", "--wait", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(run.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let waiting = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let found = line.contains("waiting for work");
+            seen.push(line);
+            if found {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(waiting, Ok(true), "{seen:?}");
+    // Said once, not once per empty claim.
+    let mut again = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(4), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            again.push(line);
+        }
+    })
+    .await;
+    assert!(
+        !again.iter().any(|l| l.contains("waiting for work")),
+        "repeated: {again:?}"
+    );
+    run.kill().await.unwrap();
+}

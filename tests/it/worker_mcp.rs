@@ -151,6 +151,15 @@ async fn an_ai_tool_takes_a_task_to_pr_opened_over_mcp() {
     ] {
         assert!(tools.contains(&want), "{want} missing: {tools:?}");
     }
+    // docs/mcp.md lists every tool the server offers.
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/mcp.md")).unwrap();
+    for tool in &tools {
+        assert!(
+            docs.contains(&format!("| `{tool}` |")),
+            "docs/mcp.md has no row for {tool}"
+        );
+    }
     assert_eq!(summary["wait_maximum"], json!(30));
 
     // Bad input is a tool error naming the field; nothing was claimed by it.

@@ -123,6 +123,19 @@ pub fn render_state(state: &State, all: bool, events: usize, now: chrono::DateTi
             &rows,
         ));
         out.push('\n');
+        for p in &state.repos {
+            let error = p
+                .extensions
+                .get(crate::domain::model::CONFIG_ERROR_FIELD)
+                .and_then(Value::as_str);
+            if let Some(error) = error {
+                out.push_str(&format!(
+                    "  ! {}: its settings file is not used ({}); the last good settings stay in force\n",
+                    p.repo,
+                    clip(error, 300)
+                ));
+            }
+        }
     }
 
     // Workers.

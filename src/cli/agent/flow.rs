@@ -120,6 +120,8 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
         return Ok(Outcome::Planned);
     }
     let mut backoff = Duration::from_secs(2);
+    // Said once each time the pool runs dry, as the prompt says it.
+    let mut said_waiting = false;
     loop {
         let asked = tokio::time::Instant::now();
         let claimed = match held.pop_front() {
@@ -129,6 +131,14 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
         let lease = match claimed {
             Ok(Some(lease)) => lease,
             Ok(None) => {
+                if !said_waiting {
+                    say!(
+                        "{}  waiting for work (`owp worker why` says what keeps each ready task \
+                         from this worker) · Ctrl-C to stop",
+                        now_clock()
+                    );
+                    said_waiting = true;
+                }
                 // A server that answers at once instead of holding the request: do not spin.
                 if asked.elapsed() < Duration::from_secs(1) {
                     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -144,6 +154,7 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
             Err(e) => return Err(e.into()),
         };
         backoff = Duration::from_secs(2);
+        said_waiting = false;
         let outcome = handle(client, opts, &lease).await;
         let outcome = match outcome {
             Ok(o) => o,

@@ -11,7 +11,7 @@ use anyhow::bail;
 
 use super::{
     CommonArgs, RunArgs, WorkerDescription, config_path_of, load_config, register_and_save,
-    run_worker,
+    remember_agent, run_worker,
 };
 use crate::cli::agent::flow::find_on_path;
 use crate::cli::agent::{self, AgentArgs};
@@ -137,6 +137,16 @@ pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
         }
     }
     if args.no_run {
+        // `--agent` is saved with the profile all the same, as it is when the worker runs.
+        if args.agent.agent.is_some() && !dry_run {
+            let path = config_path_of(&common)?;
+            let Some(config) = load_config(&path)? else {
+                bail!("the profile at {} could not be read back", path.display());
+            };
+            if let Some(options) = agent::options(&args.agent, config.agent.clone(), args.wait)? {
+                remember_agent(&common, &args.agent, &options, &config)?;
+            }
+        }
         return Ok(());
     }
     if dry_run && !with_agent {

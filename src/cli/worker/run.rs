@@ -301,6 +301,34 @@ fn agent_options(args: &RunArgs, session: &Session) -> anyhow::Result<Option<Age
     agent::options(&args.agent, session.config.agent.clone(), args.wait)
 }
 
+/// Saves the agent command given on the command line (`--agent`, with its `--workdir` and
+/// `--pass-env`) in the profile, so that `owp worker run` alone uses it next time.
+pub(super) fn remember_agent(
+    common: &CommonArgs,
+    given: &agent::AgentArgs,
+    options: &AgentOptions,
+    config: &WorkerConfig,
+) -> anyhow::Result<()> {
+    let settings = AgentSettings {
+        command: options.command.clone(),
+        workdir: given.workdir.clone(),
+        pass_env: options.pass_env.clone(),
+    };
+    if config.agent.as_ref() == Some(&settings) {
+        return Ok(());
+    }
+    let mut config = config.clone();
+    config.agent = Some(settings);
+    let path = config_path(common)?;
+    save_config(&path, &config)?;
+    say!(
+        "saved the agent command in {}: next time `owp worker run{}` is enough",
+        path.display(),
+        profile_flag(common)
+    );
+    Ok(())
+}
+
 /// `owp worker run --agent`: saves the setting in the profile, heartbeats, and hands leases to
 /// the command until stopped (or after one with `--once`).
 async fn run_agent(
@@ -313,22 +341,7 @@ async fn run_agent(
         .parent()
         .map(|dir| dir.join(agent::approve::FILE_NAME));
     if args.agent.agent.is_some() && !options.dry_run {
-        let settings = AgentSettings {
-            command: options.command.clone(),
-            workdir: args.agent.workdir.clone(),
-            pass_env: options.pass_env.clone(),
-        };
-        if session.config.agent.as_ref() != Some(&settings) {
-            let mut config = session.config.clone();
-            config.agent = Some(settings);
-            let path = config_path(&args.common)?;
-            save_config(&path, &config)?;
-            say!(
-                "saved the agent command in {}: next time `owp worker run{}` is enough",
-                path.display(),
-                profile_flag(&args.common)
-            );
-        }
+        remember_agent(&args.common, &args.agent, &options, &session.config)?;
     }
     client.heartbeat(None).await?;
     let heartbeats = spawn_heartbeats(client.clone(), session.heartbeat_every(), session.json);
