@@ -69,6 +69,7 @@ mod pg_replicas;
 mod readme_tour;
 mod signin;
 mod signin_hostile;
+mod signin_visibility;
 mod store_backends;
 mod store_outcomes;
 mod store_processes;
