@@ -213,7 +213,7 @@ fn plan_next_lease(opts: &AgentOptions) {
             if opts.yes {
                 "run them without asking (--yes)"
             } else {
-                "ask before they run (once per repository and version of its commands)"
+                "ask before they run (again whenever they, the clone URL or the instructions change)"
             }
         ),
     );
@@ -349,7 +349,7 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
                 if opts.yes {
                     "run these commands of the repository without asking (--yes):"
                 } else {
-                    "show these commands of the repository and ask before they run (once for each version of them):"
+                    "show these commands of the repository and ask before they run (again whenever they, the clone URL or the instructions change):"
                 },
             );
             for (name, command) in &commands {
