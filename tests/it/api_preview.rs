@@ -411,6 +411,7 @@ async fn owp_worker_why_prints_every_reason_in_plain_lines() {
         json!([
             {"key": "PY-1", "title": "python", "required_skills": ["python"], "estimate_points": 3},
             {"key": "RS-1", "title": "rust", "required_skills": ["rust"]},
+            {"key": "HI-1", "title": "risky", "tier": 2},
         ]),
     )
     .await;
@@ -427,6 +428,7 @@ async fn owp_worker_why_prints_every_reason_in_plain_lines() {
         [
             "  rule 3: the task needs skills you have not declared: python",
             "  rule 4: capacity full: 0 of 2 points in use and this task needs 3",
+            "1 more ready task not shown: in a private repository, or above your trust level",
         ],
         "{text}"
     );
@@ -434,6 +436,8 @@ async fn owp_worker_why_prints_every_reason_in_plain_lines() {
     assert!(ok, "{json_text}");
     let p: Value = serde_json::from_str(&json_text).unwrap();
     assert_eq!(p["refused"][0]["reasons"][1]["code"], "capacity_exceeded");
+    assert_eq!(p["refused"][1], json!({"hidden": 1}));
+    assert!(!json_text.contains("HI-1"), "{json_text}");
 }
 
 /// A trust-0 stranger asks for its preview in a pool that holds a private repository and tasks

@@ -134,7 +134,20 @@ async fn a_maintainer_cannot_publish_what_github_says_is_private() {
 /// it stays archived; the operator brings it back.
 #[tokio::test]
 async fn a_maintainer_cannot_bring_back_what_the_operator_archived() {
-    let story = story_with(false, |_| {}).await;
+    archive_stays_the_operators(&story_with(false, |_| {}).await).await;
+}
+
+#[tokio::test]
+async fn pg_a_maintainer_cannot_bring_back_what_the_operator_archived() {
+    if !crate::services::postgres_enabled(
+        "pg_a_maintainer_cannot_bring_back_what_the_operator_archived",
+    ) {
+        return;
+    }
+    archive_stays_the_operators(&story_with(true, |_| {}).await).await;
+}
+
+async fn archive_stays_the_operators(story: &Story) {
     let (status, body) = story
         .admin(
             Method::POST,
@@ -145,9 +158,9 @@ async fn a_maintainer_cannot_bring_back_what_the_operator_archived() {
     assert_eq!(status, 200, "{body}");
     assert!(story.policy().await.archived);
 
-    let token = device_sign_in(&story, MONA).await;
+    let token = device_sign_in(story, MONA).await;
     let (status, problem) = with_token(
-        &story,
+        story,
         Method::POST,
         "/v1/admin/repos",
         &token,

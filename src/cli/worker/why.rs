@@ -64,8 +64,8 @@ pub(crate) fn describe(preview: &Preview) -> Vec<String> {
     }
     if hidden > 0 {
         lines.push(format!(
-            "{hidden} other ready task{} you may not see (in a private repository, or above your trust level)",
-            if hidden == 1 { " is" } else { "s are" }
+            "{hidden} more ready task{} not shown: in a private repository, or above your trust level",
+            if hidden == 1 { "" } else { "s" }
         ));
     }
     lines
