@@ -85,12 +85,7 @@ pub fn render(task: &Task) -> String {
             let _ = writeln!(out, "- {name}: `{}`", one_line(command));
         }
     }
-    if let Some(instructions) = contract
-        .instructions
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    if let Some(instructions) = instructions_of(&contract) {
         let _ = writeln!(out);
         let _ = writeln!(out, "## Instructions from the maintainers");
         let _ = writeln!(out);
@@ -136,6 +131,15 @@ fn fenced(out: &mut String, text: &str) {
 /// The task's issue page, when its key is a GitHub issue (`owner/name#N`).
 pub fn issue_url(task: &Task) -> Option<String> {
     task.key.as_deref().and_then(issue_link)
+}
+
+/// The maintainers' instructions a brief carries (trimmed; none when blank).
+pub fn instructions_of(contract: &RepoContract) -> Option<&str> {
+    contract
+        .instructions
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 /// The contract of a task (the default when the repository has none).

@@ -74,7 +74,15 @@ pub struct Preview {
     #[serde(default)]
     pub eligible: Vec<String>,
     #[serde(default)]
-    pub refused: Vec<PreviewRefused>,
+    pub refused: Vec<PreviewRefusal>,
+}
+
+/// An element of a preview's `refused`: a task, or the count of those the worker may not see.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum PreviewRefusal {
+    Task(PreviewRefused),
+    Hidden { hidden: u64 },
 }
 
 /// A ready task the worker would not be offered now.

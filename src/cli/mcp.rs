@@ -668,7 +668,7 @@ impl OwpMcp {
     }
 
     #[tool(
-        description = "Why not me: which ready tasks a claim would offer this worker now (eligible, best first) and, for each of the others, every scheduling rule that refuses it (rule number, code, detail). Changes nothing.",
+        description = "Why not me: which ready tasks a claim would offer this worker now (eligible, best first) and, for each of the others, every scheduling rule that refuses it (rule number, code, detail); the tasks this worker may not see (in a private repository, or above its trust) only as a count, {hidden: N}. Changes nothing.",
         annotations(read_only_hint = true, open_world_hint = true)
     )]
     async fn owp_why(&self) -> CallToolResult {

@@ -55,7 +55,7 @@ impl Disclosure {
             let text = limits::strip_controls(v.as_str()?, limits::Controls::None);
             let text: String = text.trim().chars().take(MAX_DISCLOSURE_CHARS).collect();
             let text = text.trim().to_string();
-            (!text.is_empty()).then_some(text)
+            limits::has_visible(&text).then_some(text)
         };
         Some(Disclosure {
             tool: clean(capabilities.get("agent")?)?,
@@ -65,9 +65,10 @@ impl Disclosure {
 }
 
 /// Checks a report's `artifact.disclosure`: absent or null is none; otherwise an object with a
-/// non-empty one-line `tool` and an optional one-line `model`, each at most
-/// [`MAX_DISCLOSURE_CHARS`] characters (`invalid_disclosure`, `field_too_long` or
-/// `invalid_characters`, naming the field).
+/// one-line `tool` that shows something ([`limits::has_visible`]: a name of zero-width or blank
+/// characters names no tool) and an optional one-line `model` (blank is none; given, it shows
+/// something too), each at most [`MAX_DISCLOSURE_CHARS`] characters (`invalid_disclosure`,
+/// `field_too_long` or `invalid_characters`, naming the field).
 fn checked(value: &Value) -> Result<Option<Disclosure>, OutOfBounds> {
     let invalid = |detail: &str| OutOfBounds {
         code: "invalid_disclosure",
@@ -92,11 +93,24 @@ fn checked(value: &Value) -> Result<Option<Disclosure>, OutOfBounds> {
         }
     };
     limits::text("artifact.disclosure.tool", tool, MAX_DISCLOSURE_CHARS)?;
+    if !limits::has_visible(tool) {
+        return Err(invalid(
+            "`artifact.disclosure.tool` has no visible character (only white space, zero-width \
+             or blank characters): name the tool that made the pull request",
+        ));
+    }
     let model = match object.get("model") {
         None | Some(Value::Null) => None,
         Some(Value::String(m)) => {
             limits::text("artifact.disclosure.model", m, MAX_DISCLOSURE_CHARS)?;
-            Some(m.trim().to_string()).filter(|m| !m.is_empty())
+            let m = m.trim();
+            if !m.is_empty() && !limits::has_visible(m) {
+                return Err(invalid(
+                    "`artifact.disclosure.model` has no visible character (only white space, \
+                     zero-width or blank characters): name the model, or leave it out",
+                ));
+            }
+            Some(m.to_string()).filter(|m| !m.is_empty())
         }
         Some(_) => {
             return Err(invalid("`artifact.disclosure.model` must be a string"));
@@ -168,6 +182,14 @@ mod tests {
             (
                 json!({"disclosure": {"tool": "a\u{1b}[2J"}}),
                 "invalid_characters",
+            ),
+            (
+                json!({"disclosure": {"tool": "\u{200b}\u{2060} \u{3164}\u{feff}"}}),
+                "invalid_disclosure",
+            ),
+            (
+                json!({"disclosure": {"tool": "a", "model": "\u{200d}\u{fe0f}"}}),
+                "invalid_disclosure",
             ),
         ];
         for (artifact, code) in cases {

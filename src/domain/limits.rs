@@ -202,6 +202,22 @@ pub fn opt_free_text(field: &str, value: Option<&str>, max: usize) -> Checked {
     value.map_or(Ok(()), |v| free_text(field, v, max))
 }
 
+/// Whether `text` shows anything: a character that is not white space, a control character, nor
+/// one that Unicode says to draw as nothing (its default-ignorable code points: zero-width
+/// spaces and joiners, direction marks, variation selectors, tags, the Hangul fillers, …; and
+/// the blank Braille pattern). A name of only such characters reads as no name.
+pub fn has_visible(text: &str) -> bool {
+    text.chars().any(|c| {
+        !(c.is_whitespace()
+            || c.is_control()
+            || matches!(u32::from(c),
+                0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5
+                | 0x180B..=0x180F | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F
+                | 0x2800 | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8
+                | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF))
+    })
+}
+
 /// `text` without the control characters `controls` refuses: for text that comes from
 /// elsewhere (GitHub's issue titles) and is taken as it is rather than refused.
 pub fn strip_controls(text: &str, controls: Controls) -> String {

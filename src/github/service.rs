@@ -252,6 +252,7 @@ impl Github {
             max_open_prs: wanted,
             area_locks_enabled: None,
             extensions,
+            by: crate::store::repos::Steering::RepoFile,
             ..Default::default()
         };
         self.store.upsert_repo(&upsert, "github:config").await?;

@@ -19,7 +19,7 @@ use crate::github::service::{Github, RepoSettings, target};
 use crate::store::deps::ExternalBlocker;
 use crate::store::github::pulls::{LinkedPr, PrState};
 use crate::store::leases::{CreditTo, LeaseEnd, Move};
-use crate::store::repos::RepoUpsert;
+use crate::store::repos::{RepoUpsert, Steering};
 use crate::store::rows::TaskRow;
 use crate::store::tasks::TaskInput;
 use crate::store::workers::implicit_worker_id;
@@ -116,6 +116,7 @@ pub async fn join_repo(
             name: repo.to_string(),
             max_open_prs: DEFAULT_MAX_OPEN_PRS,
             area_locks_enabled: None,
+            by: Steering::Github,
             ..Default::default()
         };
         tx.upsert_repo_with(&policy, visibility, actor).await?;

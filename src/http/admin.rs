@@ -18,7 +18,7 @@ use crate::domain::{
     Event, Promotion, RepoContract, RepoPolicy, Reputation, Task, TaskStatus, Visibility, Worker,
     WorkerStatus,
 };
-use crate::store::repos::RepoUpsert;
+use crate::store::repos::{RepoUpsert, Steering};
 use crate::store::tasks::{TaskFilter, TaskInput};
 
 #[derive(Deserialize, ToSchema)]
@@ -31,7 +31,9 @@ pub struct RepoBody {
     pub area_locks_enabled: Option<bool>,
     /// `public` lets anyone read the repository's board when the service runs with public
     /// boards; `private` keeps it to admins. New repositories are private unless this says
-    /// otherwise; an update without it keeps the current visibility.
+    /// otherwise; an update without it keeps the current visibility. Visibility follows GitHub:
+    /// a maintainer may not make public a repository GitHub says is private (`403
+    /// not_allowed`); the operator may, and that choice holds until GitHub's answer changes.
     pub visibility: Option<Visibility>,
     /// How work in the repository is done; `null` removes it, absent keeps it.
     #[serde(default, deserialize_with = "present")]
@@ -60,7 +62,7 @@ where
 #[utoipa::path(post, path = "/v1/admin/repos", tag = "admin", request_body = RepoBody,
     security(("admin_token" = [])),
     responses((status = 201, body = RepoPolicy, description = "created"),
-              (status = 403, body = Problem, description = "`not_maintainer`: a maintainer's change to a repository they do not maintain; `not_allowed`: to a repository that is not GitHub's"),
+              (status = 403, body = Problem, description = "`not_maintainer`: a maintainer's change to a repository they do not maintain; `not_allowed`: to a repository that is not GitHub's, making public a repository GitHub says is private, or bringing back a repository the operator archived"),
               (status = 200, body = RepoPolicy, description = "updated"),
               (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub async fn upsert_repo(
@@ -82,6 +84,11 @@ pub async fn upsert_repo(
         extensions: body.extensions,
         contract: body.value.contract,
         clone_url: body.value.clone_url,
+        by: if principal.is_admin() {
+            Steering::Operator
+        } else {
+            Steering::Maintainer
+        },
     };
     let (row, created) = state
         .store
@@ -405,7 +412,7 @@ pub async fn archive_repo(
         .write_on_writer(move |mut tx| {
             let name = name.clone();
             async move {
-                let result = tx.archive_repo(&name).await;
+                let result = tx.archive_repo(&name, "admin").await;
                 (tx, result)
             }
         })

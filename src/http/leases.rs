@@ -90,17 +90,38 @@ pub struct PreviewRefused {
     pub reasons: Vec<PreviewReason>,
 }
 
+/// The refused tasks the worker may not see (a private repository's, or above its trust),
+/// counted: never named, never given reasons.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct PreviewHidden {
+    pub hidden: u64,
+}
+
+/// One element of `refused`: a task the worker may see, or (last, and only when there are any)
+/// the count of those it may not.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum PreviewRefusal {
+    Task(PreviewRefused),
+    Hidden(PreviewHidden),
+}
+
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct PreviewReply {
     /// The tasks a claim would offer this worker now, best first: `POST /v1/work` grants the first.
     pub eligible: Vec<String>,
-    /// The other ready tasks looked at, with their reasons.
-    pub refused: Vec<PreviewRefused>,
+    /// The other ready tasks looked at, with their reasons; the ones the worker may not see (in
+    /// a private repository, or above its trust) only as a count, one last element
+    /// `{hidden: N}`. A reason names another task only when the worker may see it ("another
+    /// task" otherwise).
+    pub refused: Vec<PreviewRefusal>,
 }
 
 /// Why not me: the first 50 ready tasks in offer order, which of them a claim would offer this
-/// worker now, and every rule that refuses each of the others. Changes nothing; each worker may
-/// ask 30 times a minute (`OWP_RATE_PREVIEWS_PER_MINUTE`).
+/// worker now, and every rule that refuses each of the others, showing only what the worker may
+/// see (a refused task in a private repository or above its trust is only counted: `{hidden:
+/// N}`). Changes nothing; each worker may ask 30 times a minute
+/// (`OWP_RATE_PREVIEWS_PER_MINUTE`).
 #[utoipa::path(get, path = "/v1/work/preview", tag = "leases", security(("worker_token" = [])),
     responses((status = 200, body = PreviewReply), (status = 401, body = Problem),
               (status = 429, body = Problem)))]
@@ -120,12 +141,13 @@ pub async fn preview(
         eligible: Vec::new(),
         refused: Vec::new(),
     };
-    for entry in state.store.preview(&worker).await? {
+    let preview = state.store.preview(&worker).await?;
+    for entry in preview.entries {
         if entry.refusals.is_empty() {
             reply.eligible.push(entry.task.id);
             continue;
         }
-        reply.refused.push(PreviewRefused {
+        reply.refused.push(PreviewRefusal::Task(PreviewRefused {
             task_id: entry.task.id,
             key: entry.task.key,
             reasons: entry
@@ -137,7 +159,12 @@ pub async fn preview(
                     detail: r.to_string(),
                 })
                 .collect(),
-        });
+        }));
+    }
+    if preview.hidden > 0 {
+        reply.refused.push(PreviewRefusal::Hidden(PreviewHidden {
+            hidden: preview.hidden as u64,
+        }));
     }
     Ok(Json(reply).into_response())
 }

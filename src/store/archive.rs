@@ -9,7 +9,8 @@
 //!   `pr_opened` (`409 repo_busy` otherwise): someone is working on it, and ending their lease
 //!   behind their back would lose that work. Its other open tasks (`ready`, `blocked`) are
 //!   cancelled, each with its event, so nothing of it can be offered; it takes no new import.
-//!   `POST /v1/admin/repos` with its name brings it back.
+//!   `POST /v1/admin/repos` with its name brings it back: the operator's always, a maintainer's
+//!   only when a maintainer archived it (`archived_by`; see [`super::repos::Steering`]).
 
 use serde_json::json;
 
@@ -52,9 +53,10 @@ impl WriteTx {
         self.worker(worker_id).await
     }
 
-    /// Archives a repository nobody is working on, cancelling its open tasks; archiving it again
-    /// changes nothing.
-    pub async fn archive_repo(&mut self, name: &str) -> Result<RepoRow, StoreError> {
+    /// Archives a repository nobody is working on, cancelling its open tasks, and records who
+    /// archived it (`actor`: whose archive a maintainer may undo depends on it); archiving it
+    /// again changes nothing.
+    pub async fn archive_repo(&mut self, name: &str, actor: &str) -> Result<RepoRow, StoreError> {
         let repo = self.repo_by_name(name).await?.ok_or_else(|| {
             StoreError::not_found("repo_not_found", format!("unknown repo `{name}`"))
         })?;
@@ -89,17 +91,18 @@ impl WriteTx {
                 &task_id,
                 TaskStatus::Cancelled,
                 Some(ARCHIVE_REASON.to_string()),
-                "admin",
+                actor,
             )
             .await?;
         }
-        sqlx::query("UPDATE repos SET archived_at = $1 WHERE id = $2")
+        sqlx::query("UPDATE repos SET archived_at = $1, archived_by = $2 WHERE id = $3")
             .bind(self.now)
+            .bind(actor)
             .bind(repo.id)
             .execute(self.conn())
             .await?;
         self.event(
-            NewEvent::new("repo.archived", "admin")
+            NewEvent::new("repo.archived", actor)
                 .repo(name)
                 .data(json!({"archived": true})),
         );

@@ -8,6 +8,14 @@
 //! So a task the preview calls eligible is one the claim would take at that moment, and the
 //! first eligible task is the one `POST /v1/work` grants. `domain::rules::Refusal` puts each
 //! failed condition into words.
+//!
+//! It shows only what the worker may see (contract section 13): a refused task in a private
+//! repository, or above the worker's trust (rule 7 refuses it), is only counted
+//! ([`Preview::hidden`]), and a reason that names another task (what it waits on, who holds its
+//! paths) names one only when the worker could see it: a task of a public repository within the
+//! worker's own trust level. Any other is "another task".
+
+use std::collections::HashSet;
 
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
@@ -30,10 +38,23 @@ pub struct PreviewEntry {
     pub refusals: Vec<Refusal>,
 }
 
+/// What a worker's preview shows.
+#[derive(Clone, Debug, Default)]
+pub struct Preview {
+    /// The ready tasks looked at that the worker may see, in offer order.
+    pub entries: Vec<PreviewEntry>,
+    /// How many refused tasks the worker may not see (a private repository's, or above its
+    /// trust): counted, never named.
+    pub hidden: usize,
+}
+
+/// What a reason says instead of a task the worker could not see.
+pub const ANOTHER_TASK: &str = "another task";
+
 impl Store {
     /// The first [`PREVIEW_TASKS`] ready tasks in offer order, each with what keeps it from
     /// `worker` now (see the module docs).
-    pub async fn preview(&self, worker: &WorkerRow) -> Result<Vec<PreviewEntry>, StoreError> {
+    pub async fn preview(&self, worker: &WorkerRow) -> Result<Preview, StoreError> {
         let now = super::now_ms();
         let mut conditions = worker_conditions();
         conditions.extend(claim_conditions(self.backend, "$1", "$2", "$3"));
@@ -56,7 +77,8 @@ impl Store {
                  ON ga.login = gl.login WHERE gl.worker_id = $1) AS w_account_created, \
                w.active_tasks AS w_active_tasks, \
                w.max_concurrent_tasks AS w_max_tasks, w.active_points AS w_active_points, \
-               w.capacity_points AS w_capacity, w.trust_level AS w_trust_level, {select} \
+               w.capacity_points AS w_capacity, w.trust_level AS w_trust_level, \
+               r.private AS r_private, {select} \
                CROSS JOIN workers w \
              WHERE w.id = $1 AND t.status = 'ready' \
              {OFFER_ORDER} LIMIT {PREVIEW_TASKS}"
@@ -68,7 +90,7 @@ impl Store {
             .bind(serde_json::to_string(&worker.skills).unwrap_or_else(|_| "[]".into()))
             .fetch_all(&self.read)
             .await?;
-        let mut entries = Vec::with_capacity(rows.len());
+        let mut preview = Preview::default();
         for row in rows {
             let task = TaskRow::decode(&row)?;
             let mut refusals = Vec::new();
@@ -78,10 +100,103 @@ impl Store {
                     refusals.push(refusal(*condition, worker, &task, &row)?);
                 }
             }
+            let private = row.try_get::<i64, _>("r_private")? != 0;
+            let above_trust = refusals
+                .iter()
+                .any(|r| matches!(r, Refusal::TierTooHigh { .. }));
+            if !refusals.is_empty() && (private || above_trust) {
+                preview.hidden += 1;
+                continue;
+            }
             refusals.sort_by_key(Refusal::rule);
-            entries.push(PreviewEntry { task, refusals });
+            preview.entries.push(PreviewEntry { task, refusals });
         }
-        Ok(entries)
+        let unseen = self.unseen_tasks(worker, &preview.entries).await?;
+        if !unseen.is_empty() {
+            for entry in &mut preview.entries {
+                let paths = entry.task.paths.clone();
+                for r in &mut entry.refusals {
+                    name_only_seen(r, &unseen, &paths);
+                }
+            }
+        }
+        Ok(preview)
+    }
+
+    /// Of the tasks the reasons of `entries` name (by key or id), those `worker` could not see:
+    /// in a private repository, or above its trust level.
+    async fn unseen_tasks(
+        &self,
+        worker: &WorkerRow,
+        entries: &[PreviewEntry],
+    ) -> Result<HashSet<String>, StoreError> {
+        let mut named: Vec<&str> = Vec::new();
+        for r in entries.iter().flat_map(|e| &e.refusals) {
+            match r {
+                Refusal::Waiting { on } => named.extend(on.iter().map(String::as_str)),
+                Refusal::PathsHeld { by } => named.extend(by.iter().map(|(k, _)| k.as_str())),
+                _ => {}
+            }
+        }
+        named.sort_unstable();
+        named.dedup();
+        if named.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let list: String = (0..named.len())
+            .map(|i| format!("${}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT t.id, t.key FROM tasks t JOIN repos r ON r.id = t.repo_id \
+             WHERE (t.key IN ({list}) OR t.id IN ({list})) AND (r.private <> 0 OR t.tier > $1)"
+        );
+        let mut query = sqlx::query_as::<_, (String, Option<String>)>(AssertSqlSafe(sql))
+            .bind(worker.trust_level);
+        for name in &named {
+            query = query.bind(*name);
+        }
+        let mut unseen = HashSet::new();
+        for (id, key) in query.fetch_all(&self.read).await? {
+            unseen.insert(id);
+            unseen.extend(key);
+        }
+        Ok(unseen)
+    }
+}
+
+/// `r` naming no task of `unseen`: each is "another task"; a path it holds is shown as the
+/// refused task's own pattern that it overlaps (`own`), so nothing of it shows.
+fn name_only_seen(r: &mut Refusal, unseen: &HashSet<String>, own: &[String]) {
+    match r {
+        Refusal::Waiting { on } => {
+            let mut named: Vec<String> = Vec::with_capacity(on.len());
+            for name in on.drain(..) {
+                let name = if unseen.contains(&name) {
+                    ANOTHER_TASK.to_string()
+                } else {
+                    name
+                };
+                if !named.contains(&name) {
+                    named.push(name);
+                }
+            }
+            *on = named;
+        }
+        Refusal::PathsHeld { by } => {
+            for (holder, pattern) in by.iter_mut() {
+                if unseen.contains(holder.as_str()) {
+                    *holder = ANOTHER_TASK.to_string();
+                    *pattern = own
+                        .iter()
+                        .find(|p| crate::domain::paths::overlap(p, pattern))
+                        .or(own.first())
+                        .cloned()
+                        .unwrap_or_default();
+                }
+            }
+        }
+        _ => {}
     }
 }
 

@@ -9,6 +9,25 @@ use crate::domain::Visibility;
 use crate::domain::contract::{RepoContract, validate_clone_url};
 use crate::domain::limits;
 
+/// Who changes a repository's policy, which decides what the change may do besides the policy
+/// itself (contract sections 10 and 13).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Steering {
+    /// The operator (the admin token; the service's own tools): sets any visibility, even
+    /// against GitHub's answer, and brings an archived repository back.
+    #[default]
+    Operator,
+    /// A maintainer signed in with GitHub: makes a board public only when GitHub says the
+    /// repository is public, and brings back only a repository a maintainer archived
+    /// (`403 not_allowed` otherwise).
+    Maintainer,
+    /// The repository's own `.github/owp.yml`: changes the policy only; an archived repository
+    /// stays archived.
+    RepoFile,
+    /// The GitHub App, joining a repository: the visibility given is GitHub's answer.
+    Github,
+}
+
 /// What an admin (or a repo's config file) sets on a repository.
 #[derive(Clone, Debug, Default)]
 pub struct RepoUpsert {
@@ -20,6 +39,64 @@ pub struct RepoUpsert {
     pub contract: Option<Option<RepoContract>>,
     /// `None`: keep the current clone URL; `Some(None)`: remove it.
     pub clone_url: Option<Option<String>>,
+    /// Who asks (the operator unless said otherwise).
+    pub by: Steering,
+}
+
+/// The board's visibility after `by` asks for `wanted` (`None`: keep it) on `old` (`None`: a new
+/// repository, private until someone says otherwise), as `(private, pinned)`: a choice that
+/// differs from GitHub's answer is pinned, so that GitHub's unchanged answer does not undo it.
+/// Only the operator makes public what GitHub has not said is public.
+fn chosen_visibility(
+    old: Option<&RepoRow>,
+    wanted: Option<Visibility>,
+    by: Steering,
+) -> Result<(bool, bool), StoreError> {
+    let (private_now, pinned_now, github) = match old {
+        Some(r) => (r.private, r.visibility_pinned, r.github_private),
+        None => (true, false, None),
+    };
+    let Some(wanted) = wanted else {
+        return Ok((private_now, pinned_now));
+    };
+    let private = wanted.is_private();
+    if by == Steering::Github {
+        let pinned = pinned_now && github == Some(private);
+        return Ok((if pinned { private_now } else { private }, pinned));
+    }
+    if by != Steering::Operator && !private && private_now && github != Some(false) {
+        return Err(StoreError::forbidden(
+            "not_allowed",
+            "GitHub says this repository is private (or has not said it is public): only the \
+             operator (the admin token) may make its board public",
+        ));
+    }
+    Ok((private, github.is_some_and(|g| g != private)))
+}
+
+/// Whether the change brings `old` back from its archive: the operator's does; a maintainer's
+/// only when a maintainer archived it (`403 not_allowed` otherwise); a repository file's never.
+fn unarchives(old: &RepoRow, by: Steering) -> Result<bool, StoreError> {
+    if !old.archived {
+        return Ok(false);
+    }
+    match by {
+        Steering::Operator => Ok(true),
+        Steering::RepoFile | Steering::Github => Ok(false),
+        Steering::Maintainer
+            if old
+                .archived_by
+                .as_deref()
+                .is_some_and(|a| a.starts_with("github:")) =>
+        {
+            Ok(true)
+        }
+        Steering::Maintainer => Err(StoreError::forbidden(
+            "not_allowed",
+            "the operator archived this repository: only the operator (the admin token) may \
+             bring it back",
+        )),
+    }
 }
 
 impl WriteTx {
@@ -67,17 +144,23 @@ impl WriteTx {
         let now = self.now;
         let existing = self.repo_by_name(&input.name).await?;
         let created = existing.is_none();
+        let (private, pinned) = chosen_visibility(existing.as_ref(), visibility, input.by)?;
+        let github_said = (input.by == Steering::Github)
+            .then(|| visibility.map(|v| i64::from(v.is_private())))
+            .flatten();
         match &existing {
             None => {
-                let private = visibility.unwrap_or_default().is_private();
                 sqlx::query(
                     "INSERT INTO repos (name, max_open_prs, area_locks_enabled, private, \
-                     extensions, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                     visibility_pinned, github_private, extensions, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
                 )
                 .bind(&input.name)
                 .bind(input.max_open_prs)
                 .bind(i64::from(input.area_locks_enabled.unwrap_or(true)))
                 .bind(i64::from(private))
+                .bind(i64::from(pinned))
+                .bind(github_said)
                 .bind(Value::Object(input.extensions.clone()).to_string())
                 .bind(now)
                 .execute(self.conn())
@@ -87,17 +170,23 @@ impl WriteTx {
                 let mut ext = old.extensions.clone();
                 ext.extend(input.extensions.clone());
                 let locks = input.area_locks_enabled.unwrap_or(old.area_locks_enabled);
-                let private = visibility.map_or(old.private, Visibility::is_private);
+                let back = unarchives(old, input.by)?;
                 sqlx::query(
                     "UPDATE repos SET max_open_prs = $1, area_locks_enabled = $2, private = $3, \
-                     extensions = $4, updated_at = $5, archived_at = NULL WHERE id = $6",
+                     visibility_pinned = $4, extensions = $5, updated_at = $6, \
+                     archived_at = CASE WHEN $7 = 1 THEN NULL ELSE archived_at END, \
+                     archived_by = CASE WHEN $7 = 1 THEN NULL ELSE archived_by END, \
+                     github_private = COALESCE($9, github_private) WHERE id = $8",
                 )
                 .bind(input.max_open_prs)
                 .bind(i64::from(locks))
                 .bind(i64::from(private))
+                .bind(i64::from(pinned))
                 .bind(Value::Object(ext).to_string())
                 .bind(now)
+                .bind(i64::from(back))
                 .bind(old.id)
+                .bind(github_said)
                 .execute(self.conn())
                 .await?;
                 if locks != old.area_locks_enabled {
@@ -166,30 +255,44 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Sets a repository's visibility (GitHub said whether it is private). True when it changed;
-    /// an unknown repository is left alone.
+    /// Records what GitHub said of a repository's visibility, and the board follows it unless a
+    /// person's choice is pinned against GitHub's unchanged answer (a new answer ends the pin).
+    /// True when the board's visibility changed; an unknown repository is left alone.
     pub async fn set_repo_visibility(
         &mut self,
         name: &str,
         visibility: Visibility,
         actor: &str,
     ) -> Result<bool, StoreError> {
-        let private = i64::from(visibility.is_private());
-        let changed = sqlx::query(
-            "UPDATE repos SET private = $1, updated_at = $2 WHERE name = $3 AND private <> $1",
+        let Some(repo) = self.repo_by_name(name).await? else {
+            return Ok(false);
+        };
+        let said = visibility.is_private();
+        let pinned = repo.visibility_pinned && repo.github_private == Some(said);
+        let private = if pinned { repo.private } else { said };
+        if repo.github_private == Some(said)
+            && private == repo.private
+            && pinned == repo.visibility_pinned
+        {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE repos SET private = $1, github_private = $2, visibility_pinned = $3, \
+             updated_at = $4 WHERE id = $5",
         )
-        .bind(private)
+        .bind(i64::from(private))
+        .bind(i64::from(said))
+        .bind(i64::from(pinned))
         .bind(self.now)
-        .bind(name)
+        .bind(repo.id)
         .execute(self.conn())
-        .await?
-        .rows_affected()
-            > 0;
+        .await?;
+        let changed = private != repo.private;
         if changed {
             self.event(
                 NewEvent::new("repo.updated", actor)
                     .repo(name)
-                    .data(json!({"visibility": visibility.as_str()})),
+                    .data(json!({"visibility": Visibility::from_private(private).as_str()})),
             );
         }
         Ok(changed)

@@ -341,8 +341,8 @@ pub const SEEN_GRANULARITY_MS: i64 = 250;
 
 /// Columns of [`RepoRow`].
 pub const REPO_SELECT: &str = "SELECT id, name, max_open_prs, area_locks_enabled, open_prs, \
-    active_leases, private, extensions, created_at, updated_at, contract, clone_url, archived_at \
-    FROM repos";
+    active_leases, private, extensions, created_at, updated_at, contract, clone_url, archived_at, \
+    github_private, visibility_pinned, archived_by FROM repos";
 
 #[derive(Clone, Debug)]
 pub struct RepoRow {
@@ -363,6 +363,13 @@ pub struct RepoRow {
     pub clone_url: Option<String>,
     /// An admin archived it (its open tasks were cancelled; it is left out of the boards).
     pub archived: bool,
+    /// Who archived it (`admin` or `github:LOGIN`; `None` for an archive older than the record,
+    /// which was the operator's).
+    pub archived_by: Option<String>,
+    /// What GitHub last said: private or not (`None`: it has not said).
+    pub github_private: Option<bool>,
+    /// A person's choice of visibility holds against GitHub's unchanged answer.
+    pub visibility_pinned: bool,
 }
 
 impl RepoRow {
@@ -385,6 +392,11 @@ impl RepoRow {
             contract: contract_of(row.try_get::<Option<String>, _>("contract")?.as_deref()),
             clone_url: row.try_get("clone_url")?,
             archived: row.try_get::<Option<i64>, _>("archived_at")?.is_some(),
+            archived_by: row.try_get("archived_by")?,
+            github_private: row
+                .try_get::<Option<i64>, _>("github_private")?
+                .map(|p| p != 0),
+            visibility_pinned: row.try_get::<i64, _>("visibility_pinned")? != 0,
         })
     }
 

@@ -87,6 +87,58 @@ async fn a_required_disclosure_is_checked_and_bounded() {
     assert_eq!(body["artifact"]["disclosure"]["model"], exactly);
 }
 
+/// `disclosure: required` is not met by a tool (or model) name that shows nothing: zero-width,
+/// blank and format characters name no tool. Each is refused naming its field; nothing changes.
+#[tokio::test]
+async fn an_invisible_tool_name_does_not_meet_a_required_disclosure() {
+    let s = Server::start().await;
+    s.admin_post(
+        "/v1/admin/repos",
+        json!({"repo": "acme/honest", "max_open_prs": 5,
+               "contract": {"disclosure": "required"}}),
+    )
+    .await
+    .expect(201);
+    s.import_ids("acme/honest", json!([{"title": "one"}])).await;
+    let (_, token) = s.register_worker("w", &[], 10, 2).await;
+    let (_, task, _) = s.claim_ok(&token).await;
+    let cases = [
+        (json!({"tool": "\u{200b}"}), "artifact.disclosure.tool"),
+        (
+            json!({"tool": "\u{200b}\u{200c}\u{200d}\u{2060}\u{feff}"}),
+            "artifact.disclosure.tool",
+        ),
+        (
+            json!({"tool": " \u{3164}\u{2800}\u{00a0}"}),
+            "artifact.disclosure.tool",
+        ),
+        (
+            json!({"tool": "\u{202e}\u{2066}\u{e0041}"}),
+            "artifact.disclosure.tool",
+        ),
+        (
+            json!({"tool": "claude", "model": "\u{200b}\u{fe0f}"}),
+            "artifact.disclosure.model",
+        ),
+    ];
+    for (disclosure, field) in cases {
+        let r = s.set_status(&token, &task, pr(1, disclosure.clone())).await;
+        assert_eq!(r.expect_problem(422), "invalid_disclosure", "{disclosure}");
+        assert!(
+            r.json["detail"].as_str().unwrap_or("").contains(field),
+            "{disclosure}: {}",
+            r.json
+        );
+    }
+    assert_eq!(s.task(&task).await["status"], "leased");
+    // A name with something to see, even beside a zero-width joiner, is a name.
+    let body = s
+        .set_status(&token, &task, pr(1, json!({"tool": "\u{200b}aider"})))
+        .await
+        .expect(200);
+    assert_eq!(body["status"], "pr_opened");
+}
+
 /// Without a requirement a disclosure is optional, still bounded; merged tasks list their tools
 /// on the leaderboard's rows.
 #[tokio::test]

@@ -35,7 +35,14 @@ async fn preview_reasons(s: &Server, token: &str, task_id: &str) -> Vec<(i64, St
 
 /// The story of rule 10 on one server: nested, equal and disjoint patterns.
 async fn paths_hold_and_free(s: &Server) {
-    s.upsert_repo("paths/app", 10, false).await;
+    // Public: the preview names a task's reasons only where the worker may see it.
+    s.admin_post(
+        "/v1/admin/repos",
+        json!({"repo": "paths/app", "max_open_prs": 10, "area_locks_enabled": false,
+               "visibility": "public"}),
+    )
+    .await
+    .expect(201);
     s.upsert_repo("paths/other", 10, false).await;
     let (_, a) = s.register_worker("a", &["rust"], 10, 5).await;
     let (_, b) = s.register_worker("b", &["rust"], 10, 5).await;

@@ -48,6 +48,36 @@ fn reasons(p: &Value, task_id: &str) -> Option<Vec<(i64, String)>> {
     )
 }
 
+/// A public repository: the preview names a refused task only where the worker may see it.
+async fn public_repo(s: &Server, repo: &str, max_open_prs: i64, area_locks: bool) {
+    let r = s
+        .admin_post(
+            "/v1/admin/repos",
+            json!({"repo": repo, "max_open_prs": max_open_prs,
+                   "area_locks_enabled": area_locks, "visibility": "public"}),
+        )
+        .await;
+    assert!(r.status == 200 || r.status == 201, "{}", r.describe());
+}
+
+/// How many refused tasks the preview only counts (`{hidden: N}`, the last element).
+fn hidden(p: &Value) -> u64 {
+    p["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.get("hidden"))
+        .map(|n| n.as_u64().unwrap())
+        .sum()
+}
+
+/// How many ready tasks the preview looked at, the hidden ones counted.
+fn looked(p: &Value) -> usize {
+    let refused = p["refused"].as_array().unwrap();
+    let named = refused.iter().filter(|r| r.get("hidden").is_none()).count();
+    p["eligible"].as_array().unwrap().len() + named + hidden(p) as usize
+}
+
 fn pairs(list: &[(i64, &str)]) -> Option<Vec<(i64, String)>> {
     Some(list.iter().map(|(r, c)| (*r, c.to_string())).collect())
 }
@@ -55,8 +85,8 @@ fn pairs(list: &[(i64, &str)]) -> Option<Vec<(i64, String)>> {
 #[tokio::test]
 async fn the_preview_names_every_refusing_rule_of_every_task() {
     let s = Server::start().await;
-    s.upsert_repo("why/open", 10, true).await;
-    s.upsert_repo("why/full", 1, false).await;
+    public_repo(&s, "why/open", 10, true).await;
+    public_repo(&s, "why/full", 1, false).await;
     let (_, me) = s.register_worker("me", &["rust"], 3, 2).await;
     let (_, other) = s
         .register_worker("other", &["rust", "python"], 100, 10)
@@ -106,7 +136,12 @@ async fn the_preview_names_every_refusing_rule_of_every_task() {
         pairs(&[(3, "skills_missing"), (4, "capacity_exceeded")]),
         "every refusing rule, not only the first"
     );
-    assert_eq!(reasons(&p, &ids[2]), pairs(&[(7, "tier_too_high")]));
+    // Above the worker's trust: counted, never named (contract section 13).
+    assert!(!p.to_string().contains(&ids[2]), "{p}");
+    assert_eq!(
+        p["refused"].as_array().unwrap().last(),
+        Some(&json!({"hidden": 1}))
+    );
     assert_eq!(reasons(&p, &ids[3]), pairs(&[(9, "capabilities_missing")]));
     assert_eq!(reasons(&p, &ids[4]), pairs(&[(5, "area_locked")]));
     assert_eq!(reasons(&p, &ids[5]), pairs(&[(8, "task_waiting")]));
@@ -130,6 +165,9 @@ async fn the_preview_names_every_refusing_rule_of_every_task() {
     let p = preview(&s, &me).await;
     assert_eq!(p["eligible"], json!([]), "{p}");
     for r in p["refused"].as_array().unwrap() {
+        if r.get("hidden").is_some() {
+            continue;
+        }
         assert!(
             r["reasons"]
                 .as_array()
@@ -189,8 +227,7 @@ async fn the_preview_agrees_with_the_claim(s: Server, db_url: String) {
         let mut d = Draw(seed);
         let repos = [format!("agree/a{seed}"), format!("agree/b{seed}")];
         for repo in &repos {
-            s.upsert_repo(repo, 3 + d.below(5) as i64, d.chance(60))
-                .await;
+            public_repo(&s, repo, 3 + d.below(5) as i64, d.chance(60)).await;
         }
         sqlx::query("UPDATE repos SET claims_per_hour = 3 WHERE name = $1")
             .bind(&repos[1])
@@ -264,8 +301,7 @@ async fn the_preview_agrees_with_the_claim(s: Server, db_url: String) {
             let p = preview(&s, w).await;
             saw_paths_locked |= p.to_string().contains("paths_locked");
             let first = p["eligible"].as_array().unwrap().first().cloned();
-            let looked =
-                p["eligible"].as_array().unwrap().len() + p["refused"].as_array().unwrap().len();
+            let looked = looked(&p);
             assert!(looked <= 50, "the preview looked at {looked} tasks");
             let claim = s.claim(w).await;
             match (&first, claim.status) {
@@ -344,7 +380,7 @@ async fn the_preview_agrees_with_the_claim_on_postgres() {
 #[tokio::test]
 async fn owp_worker_why_prints_every_reason_in_plain_lines() {
     let s = Server::start().await;
-    s.upsert_repo("why/cli", 5, false).await;
+    public_repo(&s, "why/cli", 5, false).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config");
     let config = config.to_str().unwrap();
@@ -375,6 +411,7 @@ async fn owp_worker_why_prints_every_reason_in_plain_lines() {
         json!([
             {"key": "PY-1", "title": "python", "required_skills": ["python"], "estimate_points": 3},
             {"key": "RS-1", "title": "rust", "required_skills": ["rust"]},
+            {"key": "HI-1", "title": "risky", "tier": 2},
         ]),
     )
     .await;
@@ -391,6 +428,7 @@ async fn owp_worker_why_prints_every_reason_in_plain_lines() {
         [
             "  rule 3: the task needs skills you have not declared: python",
             "  rule 4: capacity full: 0 of 2 points in use and this task needs 3",
+            "1 more ready task not shown: in a private repository, or above your trust level",
         ],
         "{text}"
     );
@@ -398,4 +436,96 @@ async fn owp_worker_why_prints_every_reason_in_plain_lines() {
     assert!(ok, "{json_text}");
     let p: Value = serde_json::from_str(&json_text).unwrap();
     assert_eq!(p["refused"][0]["reasons"][1]["code"], "capacity_exceeded");
+    assert_eq!(p["refused"][1], json!({"hidden": 1}));
+    assert!(!json_text.contains("HI-1"), "{json_text}");
+}
+
+/// A trust-0 stranger asks for its preview in a pool that holds a private repository and tasks
+/// above its trust: it learns only how many it may not see. No key or id of such a task appears,
+/// and a reason that would name one (the task holding a path, the task waited on) says "another
+/// task" instead.
+#[tokio::test]
+async fn the_preview_shows_a_stranger_nothing_of_private_or_higher_tier_tasks() {
+    let s = Server::start().await;
+    public_repo(&s, "open/app", 10, false).await;
+    s.upsert_repo("secret/vault", 10, false).await;
+    let (trusted_id, trusted) = s.register_worker("trusted", &["rust"], 10, 5).await;
+    s.admin_update_worker(&trusted_id, json!({"trust_level": 3}))
+        .await
+        .expect(200);
+    let holder = s
+        .import_ids(
+            "open/app",
+            json!([{"key": "HOLD-9", "title": "rework auth", "tier": 3,
+                    "paths": ["src/auth/**"]}]),
+        )
+        .await;
+    let (_, task, _) = s.claim_ok(&trusted).await;
+    assert_eq!(task, holder[0]);
+    let higher = s
+        .import_ids(
+            "open/app",
+            json!([{"key": "DEP-9", "title": "migrate the session store", "tier": 3}]),
+        )
+        .await;
+    let seen = s
+        .import_ids(
+            "open/app",
+            json!([
+                {"key": "PUB-1", "title": "login", "paths": ["src/auth/login.rs"]},
+                {"key": "PUB-2", "title": "after the store", "blocked_by": ["DEP-9"]},
+            ]),
+        )
+        .await;
+    let private = s
+        .import_ids(
+            "secret/vault",
+            json!([
+                {"key": "VAULT-1", "title": "rotate the root keys", "tier": 3},
+                {"key": "VAULT-2", "title": "python tooling", "required_skills": ["python"]},
+            ]),
+        )
+        .await;
+    let (_, stranger) = s.register_worker("stranger", &["rust"], 10, 5).await;
+
+    let p = preview(&s, &stranger).await;
+    let text = p.to_string();
+    for unseen in [&holder[0], &higher[0], &private[0], &private[1]] {
+        assert!(!text.contains(unseen.as_str()), "{unseen} shown: {p}");
+    }
+    for key in ["HOLD-9", "DEP-9", "VAULT", "src/auth/**", "vault"] {
+        assert!(!text.contains(key), "{key} shown: {p}");
+    }
+    assert_eq!(reasons(&p, &seen[0]), pairs(&[(10, "paths_locked")]));
+    assert_eq!(reasons(&p, &seen[1]), pairs(&[(8, "task_waiting")]));
+    let detail = |id: &str| {
+        p["refused"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["task_id"] == id)
+            .map(|r| str_field(&r["reasons"][0], "detail"))
+            .unwrap()
+    };
+    assert!(
+        detail(&seen[0]).contains("another task is changing src/auth/login.rs"),
+        "{p}"
+    );
+    assert!(detail(&seen[1]).contains("waiting on another task"), "{p}");
+    // The three it may not see, counted in one last element.
+    assert_eq!(
+        p["refused"].as_array().unwrap().last(),
+        Some(&json!({"hidden": 3})),
+        "{p}"
+    );
+    assert_eq!(looked(&p), 5, "{p}");
+
+    // The trusted worker sees the public tasks within its trust, with their names.
+    let p = preview(&s, &trusted).await;
+    let text = p.to_string();
+    assert!(text.contains(&higher[0]), "{p}");
+    assert!(
+        !text.contains("VAULT"),
+        "a private repository's refused task: {p}"
+    );
 }

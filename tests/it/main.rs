@@ -71,6 +71,7 @@ mod readme_tour;
 mod signin;
 mod signin_cost;
 mod signin_hostile;
+mod signin_visibility;
 mod store_backends;
 mod store_outcomes;
 mod store_processes;

@@ -224,7 +224,7 @@ fn plan_next_lease(opts: &AgentOptions) {
             if opts.yes {
                 "run them without asking (--yes)"
             } else {
-                "ask before they run (once per repository and version of its commands)"
+                "ask before they run (again whenever they, the clone URL or the instructions change)"
             }
         ),
     );
@@ -360,7 +360,7 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
                 if opts.yes {
                     "run these commands of the repository without asking (--yes):"
                 } else {
-                    "show these commands of the repository and ask before they run (once for each version of them):"
+                    "show these commands of the repository and ask before they run (again whenever they, the clone URL or the instructions change):"
                 },
             );
             for (name, command) in &commands {
@@ -415,7 +415,7 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
             return Ok(Outcome::Nacked(local));
         }
     };
-    match approval(client, opts, lease).await? {
+    match approval(client, opts, lease, &clone_url).await? {
         Decision::Run => {}
         Decision::Declined => {
             give_back(
@@ -536,20 +536,24 @@ fn source_of(task: &Task, allow_local: bool) -> Result<String, SourceGap> {
     }
 }
 
-/// Whether the repository's commands may run: remembered, `--yes`, or asked at the terminal.
+/// Whether the repository's commands may run, cloned from `clone_url` and with the brief's
+/// instructions: remembered, `--yes`, or asked at the terminal.
 async fn approval(
     client: &OwpClient,
     opts: &AgentOptions,
     lease: &Lease,
+    clone_url: &str,
 ) -> anyhow::Result<Decision> {
     let file = opts.approvals.clone();
     let server = client.base_url.clone();
     let repo = lease.task.repo.clone();
     let contract = brief::contract_of(&lease.task);
+    let clone_url = clone_url.to_string();
     let yes = opts.yes;
     let deadline = crate::cli::client::present::clock(&lease.accept_by);
     tokio::task::spawn_blocking(move || {
-        approve::decide(file.as_deref(), &server, &repo, &contract, yes, &deadline)
+        let asked = approve::Asked::new(&clone_url, &contract);
+        approve::decide(file.as_deref(), &server, &repo, &asked, yes, &deadline)
     })
     .await
     .map_err(|e| anyhow!("the question about the repository's commands was interrupted: {e}"))?

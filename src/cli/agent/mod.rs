@@ -62,7 +62,8 @@ pub struct AgentArgs {
     #[arg(long = "pass-env", value_name = "NAME", value_parser = parse_pass_env)]
     pub pass_env: Vec<String>,
     /// Run the repository's setup, test and lint commands without asking (unattended use); they
-    /// are still printed, and remembered as approved.
+    /// are still printed (with the clone URL and the instructions for the agent), and remembered
+    /// as approved. Without it, a change of any of them asks again.
     #[arg(long)]
     pub yes: bool,
     /// Accept clone URLs that are paths on this machine (or file:// URLs); by default only https,

@@ -1,7 +1,7 @@
 //! `owp worker why`: which ready tasks a claim would offer this worker now, and every rule that
 //! keeps each of the others from it (`GET /v1/work/preview`).
 
-use crate::cli::client::{Preview, say};
+use crate::cli::client::{Preview, PreviewRefusal, say};
 
 use super::*;
 
@@ -20,7 +20,23 @@ pub(super) async fn why(args: CommonArgs) -> anyhow::Result<()> {
 
 /// The preview in lines a person reads.
 pub(crate) fn describe(preview: &Preview) -> Vec<String> {
-    let looked = preview.eligible.len() + preview.refused.len();
+    let hidden: u64 = preview
+        .refused
+        .iter()
+        .map(|r| match r {
+            PreviewRefusal::Hidden { hidden } => *hidden,
+            PreviewRefusal::Task(_) => 0,
+        })
+        .sum();
+    let shown = preview
+        .refused
+        .iter()
+        .filter_map(|r| match r {
+            PreviewRefusal::Task(t) => Some(t),
+            PreviewRefusal::Hidden { .. } => None,
+        })
+        .collect::<Vec<_>>();
+    let looked = preview.eligible.len() + shown.len() + usize::try_from(hidden).unwrap_or(0);
     let mut lines = Vec::new();
     if looked == 0 {
         lines.push("no task is ready in this pool now".to_string());
@@ -36,7 +52,7 @@ pub(crate) fn describe(preview: &Preview) -> Vec<String> {
             if rest.is_empty() { "" } else { "s" },
         )),
     }
-    for refused in &preview.refused {
+    for refused in shown {
         let name = match &refused.key {
             Some(key) => format!("{key} ({})", refused.task_id),
             None => refused.task_id.clone(),
@@ -45,6 +61,12 @@ pub(crate) fn describe(preview: &Preview) -> Vec<String> {
         for reason in &refused.reasons {
             lines.push(format!("  rule {}: {}", reason.rule, reason.detail));
         }
+    }
+    if hidden > 0 {
+        lines.push(format!(
+            "{hidden} more ready task{} not shown: in a private repository, or above your trust level",
+            if hidden == 1 { "" } else { "s" }
+        ));
     }
     lines
 }

@@ -51,7 +51,10 @@ async fn expect_waiting(ctx: &Ctx, task_id: &str, want: &[&str], when: &str) -> 
 /// A's task and which B's preview refuses with rule 10 (`paths_locked`). Once A gives its task
 /// back, B is offered the overlapping task.
 async fn overlap_waits_for_the_holder(ctx: Ctx) -> CaseResult {
-    let repo = ctx.repo().await?;
+    // A public repository: a preview names a refused task only where the worker may see it.
+    let repo = ctx
+        .repo_with(100, false, json!({"visibility": "public"}))
+        .await?;
     let skill = ctx.skill();
     let held = ctx
         .import(

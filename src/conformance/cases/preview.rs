@@ -28,8 +28,22 @@ pub(super) async fn preview(
         "GET /v1/work/preview: expected `eligible` and `refused` arrays, got {}",
         reply.describe()
     );
-    let looked = body["eligible"].as_array().map_or(0, Vec::len)
-        + body["refused"].as_array().map_or(0, Vec::len);
+    // A refused task the worker may not see is only counted, in one element `{hidden: N}`.
+    let refused = body["refused"].as_array().map_or(&[][..], Vec::as_slice);
+    let mut looked = body["eligible"].as_array().map_or(0, Vec::len);
+    for r in refused {
+        match r.get("hidden") {
+            Some(n) => {
+                ensure_that!(
+                    n.as_u64().is_some_and(|n| n > 0) && r.get("task_id").is_none(),
+                    "GET /v1/work/preview: a hidden count is `{{hidden: N}}` with N > 0 and no \
+                     task id, got {r}"
+                );
+                looked += usize::try_from(n.as_u64().unwrap_or(0)).unwrap_or(usize::MAX);
+            }
+            None => looked += 1,
+        }
+    }
     ensure_that!(
         looked <= 50,
         "GET /v1/work/preview looked at {looked} tasks; at most 50"
@@ -61,7 +75,10 @@ pub(super) fn reasons(preview: &Value, task: &str) -> Option<Vec<(i64, String)>>
 /// since nothing else fits a worker of this case's own skill), the second is refused naming
 /// both rules; the claim takes the first, and the preview then no longer lists it.
 async fn every_rule_and_the_claim_agrees(ctx: Ctx) -> CaseResult {
-    let repo = ctx.repo().await?;
+    // A public repository: a preview names a refused task only where the worker may see it.
+    let repo = ctx
+        .repo_with(100, false, json!({"visibility": "public"}))
+        .await?;
     let skill = ctx.skill();
     let missing = ctx.skill();
     let tasks = ctx

@@ -91,7 +91,7 @@ pub(super) async fn installation_repositories(
     Ok(())
 }
 
-/// Records GitHub's visibility of a known repository when it differs from ours.
+/// Records GitHub's visibility of a known repository when it differs from what GitHub said before.
 pub(super) async fn follow_visibility(
     github: &Github,
     repo: &events::Repo,
@@ -101,7 +101,7 @@ pub(super) async fn follow_visibility(
         return Ok(());
     };
     let current = github.store.repo(&repo.full_name).await?;
-    if current.is_none_or(|r| r.private == private) {
+    if current.is_none_or(|r| r.github_private == Some(private)) {
         return Ok(());
     }
     let mut tx = github.store.begin().await?;
