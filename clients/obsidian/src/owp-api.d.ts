@@ -428,8 +428,10 @@ export interface paths {
         };
         /**
          * Why not me: the first 50 ready tasks in offer order, which of them a claim would offer this
-         *     worker now, and every rule that refuses each of the others. Changes nothing; each worker may
-         *     ask 30 times a minute (`OWP_RATE_PREVIEWS_PER_MINUTE`).
+         *     worker now, and every rule that refuses each of the others, showing only what the worker may
+         *     see (a refused task in a private repository or above its trust is only counted: `{hidden:
+         *     N}`). Changes nothing; each worker may ask 30 times a minute
+         *     (`OWP_RATE_PREVIEWS_PER_MINUTE`).
          */
         get: operations["preview"];
         put?: never;
@@ -727,6 +729,14 @@ export interface components {
             tasks: components["schemas"]["Task"][];
             workers: components["schemas"]["Worker"][];
         };
+        /**
+         * @description The refused tasks the worker may not see (a private repository's, or above its trust),
+         *     counted: never named, never given reasons.
+         */
+        PreviewHidden: {
+            /** Format: int64 */
+            hidden: number;
+        };
         /** @description One rule that keeps a task from the worker. */
         PreviewReason: {
             /** @description A stable code, as in a refused claim. */
@@ -739,6 +749,11 @@ export interface components {
              */
             rule: number;
         };
+        /**
+         * @description One element of `refused`: a task the worker may see, or (last, and only when there are any)
+         *     the count of those it may not.
+         */
+        PreviewRefusal: components["schemas"]["PreviewRefused"] | components["schemas"]["PreviewHidden"];
         /** @description A ready task the worker would not be offered now, and every rule that refuses it. */
         PreviewRefused: {
             key?: string | null;
@@ -748,8 +763,13 @@ export interface components {
         PreviewReply: {
             /** @description The tasks a claim would offer this worker now, best first: `POST /v1/work` grants the first. */
             eligible: string[];
-            /** @description The other ready tasks looked at, with their reasons. */
-            refused: components["schemas"]["PreviewRefused"][];
+            /**
+             * @description The other ready tasks looked at, with their reasons; the ones the worker may not see (in
+             *     a private repository, or above its trust) only as a count, one last element
+             *     `{hidden: N}`. A reason names another task only when the worker may see it ("another
+             *     task" otherwise).
+             */
+            refused: components["schemas"]["PreviewRefusal"][];
         };
         /**
          * @description Task priority; higher is offered first.
@@ -1202,7 +1222,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `not_maintainer`: a maintainer's change to a repository they do not maintain; `not_allowed`: to a repository that is not GitHub's */
+            /** @description `not_maintainer`: a maintainer's change to a repository they do not maintain; `not_allowed`: to a repository that is not GitHub's, making public a repository GitHub says is private, or bringing back a repository the operator archived */
             403: {
                 headers: {
                     [name: string]: unknown;
