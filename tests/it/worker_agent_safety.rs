@@ -234,7 +234,8 @@ async fn the_pools_commands_are_shown_and_run_only_once_approved() {
     };
     let log_of = |task: &str| rig.path("work/logs").join(format!("{task}.log"));
 
-    // No terminal and no --yes: nothing runs, the task goes back, one clear line says why.
+    // No terminal and no --yes: nothing runs, one clear line says why, and the task stays this
+    // worker's (a give-back would keep it from them for an hour).
     let out = rig.run_once(&rig.server.base, &[], &[]).await;
     assert!(!out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -251,22 +252,28 @@ async fn the_pools_commands_are_shown_and_run_only_once_approved() {
         text(&out)
     );
     assert_eq!(stderr.matches("error:").count(), 1, "{}", text(&out));
+    assert!(
+        last.contains("the task was not given back"),
+        "{}",
+        text(&out)
+    );
     assert!(!log_of(&rig.task_id).exists(), "something ran");
-    assert_eq!(str_field(&rig.task().await, "status"), "ready");
-    assert!(rig.events_text().await.contains("not approved"));
+    assert_eq!(str_field(&rig.task().await, "status"), "leased");
+    assert!(!rig.events_text().await.contains("nack"));
 
-    // --yes runs them, and remembers them.
+    // --yes runs them on that same task, and remembers them.
     let second = import(8).await;
     let out = rig.run_once(&rig.server.base, &["--yes"], &[]).await;
     assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(str_field(&rig.task().await, "status"), "pr_opened");
     assert_eq!(
         str_field(&rig.server.task(&second).await, "status"),
-        "pr_opened"
+        "ready"
     );
     assert!(rig.path("config/approved-commands.json").exists());
 
     // The same commands again: no question.
-    let third = import(9).await;
+    let third = second;
     let out = rig
         .run_once(&rig.server.base, &[], &[("AGENT_MODE", "nocommit")])
         .await;
@@ -327,7 +334,9 @@ async fn a_placeholder_inside_the_persons_own_quotes_is_warned_about() {
 }
 
 /// A clone URL naming a path on the volunteer's machine (or `file://`) is refused unless the
-/// volunteer allows local clones; nothing is cloned, and the task goes back saying why.
+/// volunteer allows local clones; nothing is cloned. That refusal is the volunteer's own setup,
+/// so the task is not given back (which would keep it from them for an hour): it stays theirs,
+/// and running again with `--allow-local-clone` takes it up at once.
 #[cfg(unix)]
 #[tokio::test]
 async fn a_local_clone_url_is_refused_without_allow_local_clone() {
@@ -335,10 +344,19 @@ async fn a_local_clone_url_is_refused_without_allow_local_clone() {
     let out = rig
         .run_agent(&rig.server.base, &rig.agent(""), &[], &[])
         .await;
-    expect_nack(&rig, &out, "not attempted: the repository's clone URL").await;
-    assert!(text(&out).contains("--allow-local-clone"), "{}", text(&out));
+    assert!(!out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains("is a local path") && said.contains("--allow-local-clone"),
+        "{said}"
+    );
+    assert!(said.contains("the task was not given back"), "{said}");
+    assert_eq!(str_field(&rig.task().await, "status"), "leased");
+    assert!(!rig.events_text().await.contains("nack"));
     assert!(!rig.path("work/repos").exists(), "something was cloned");
 
+    // A `file://` URL is a local path too, and the same kept task is what the next run meets:
+    // nothing else is claimed meanwhile.
     rig.server
         .admin_post(
             "/v1/admin/repos",
@@ -362,6 +380,15 @@ async fn a_local_clone_url_is_refused_without_allow_local_clone() {
         "ready"
     );
     assert!(!rig.path("work/repos").exists(), "something was cloned");
+
+    // Run again as told: the kept task is taken up and ends in a pull request.
+    let out = rig.run_once(&rig.server.base, &[], &[]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(str_field(&rig.task().await, "status"), "pr_opened");
+    assert_eq!(
+        str_field(&rig.server.task(&second).await, "status"),
+        "ready"
+    );
 }
 
 /// A repository without a clone URL is the maintainers' gap: the volunteer is told so, how a
@@ -450,12 +477,13 @@ async fn a_changed_clone_url_or_instructions_ask_again() {
     );
     assert!(!log_of(&second).exists(), "something ran");
     assert!(!stdout.contains("preparing"), "{}", text(&out));
+    // Kept for the volunteer to approve, not given back.
     assert_eq!(
         str_field(&rig.server.task(&second).await, "status"),
-        "ready"
+        "leased"
     );
 
-    // Back to the approved clone URL: approved before, nothing to ask.
+    // Back to the approved clone URL: approved before, nothing to ask; the kept task runs.
     rig.server
         .admin_post(
             "/v1/admin/repos",
@@ -464,12 +492,11 @@ async fn a_changed_clone_url_or_instructions_ask_again() {
         )
         .await
         .expect_ok();
-    let third = import(9).await;
     let out = rig
         .run_once(&rig.server.base, &[], &[("AGENT_MODE", "nocommit")])
         .await;
     assert!(!text(&out).contains("asks to run"), "{}", text(&out));
-    assert!(log_of(&third).exists(), "{}", text(&out));
+    assert!(log_of(&second).exists(), "{}", text(&out));
 
     // Only the instructions change.
     rig.server
@@ -495,6 +522,6 @@ async fn a_changed_clone_url_or_instructions_ask_again() {
     assert!(!log_of(&fourth).exists(), "something ran");
     assert_eq!(
         str_field(&rig.server.task(&fourth).await, "status"),
-        "ready"
+        "leased"
     );
 }

@@ -62,7 +62,7 @@ pub enum Outcome {
     Pushed(String),
     /// `--dry-run`: the plan was shown.
     Planned,
-    /// The task was given back and the run cannot go on without the person (this line says why).
+    /// The run cannot go on without the person (this line says why, and what became of the task).
     Stopped(String),
 }
 
@@ -408,11 +408,17 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
 
     let clone_url = match source {
         Ok(url) => url,
+        // This machine's own choice: the lease waits for a run that allows it.
+        Err(gap) if gap.yours => {
+            return Ok(kept(
+                lease,
+                &gap.local,
+                "run again with --allow-local-clone",
+            ));
+        }
         Err(gap) => {
-            let local = format!("{}; the task was given back", gap.local);
-            eprintln!("{}  {local}", now_clock());
             give_back(client, &lease.lease_id, &gap.pool).await;
-            return Ok(Outcome::Nacked(local));
+            return Ok(Outcome::Nacked(gap.local));
         }
     };
     match approval(client, opts, lease, &clone_url).await? {
@@ -429,16 +435,15 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
             ));
         }
         Decision::CannotAsk => {
-            give_back(
-                client,
-                &lease.lease_id,
-                "not attempted: the repository's setup, test or lint commands are not approved on this worker yet; nothing was run",
-            )
-            .await;
-            return Ok(Outcome::Stopped(format!(
-                "the commands of {} (shown above) need your approval before they run: run `owp worker run` at a terminal once to answer, or pass --yes; the task was given back",
-                task.repo
-            )));
+            return Ok(kept(
+                lease,
+                &format!(
+                    "the commands of {} (shown above) need your approval before they run, and \
+                     nobody is at a terminal to give it",
+                    task.repo
+                ),
+                "run `owp worker run` at a terminal to answer, or pass --yes,",
+            ));
         }
     }
     step(
@@ -497,11 +502,29 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
     result
 }
 
+/// Stops the run without giving the lease back, when only this machine's own setup stopped it
+/// (a local clone URL without `--allow-local-clone`, commands nobody could approve). A give-back
+/// would keep the task from this worker for an hour (the protocol's `nack`); kept, the lease is
+/// taken up again by the next run in time, and otherwise returns to the pool by itself.
+fn kept(lease: &Lease, why: &str, fix: &str) -> Outcome {
+    let until = if lease.task.status == TaskStatus::InProgress {
+        &lease.expires_at
+    } else {
+        &lease.accept_by
+    };
+    Outcome::Stopped(format!(
+        "{why}; the task was not given back: it stays this worker's until {until} ({fix} before \
+         then, and this worker takes it up again), then returns to the pool by itself"
+    ))
+}
+
 /// Why this worker cannot take a task's code, told twice: to the volunteer (with what to do) and
-/// to the pool (what the maintainers must fix; nothing of this machine).
+/// to the pool (what the maintainers must fix; nothing of this machine). `yours` when the
+/// volunteer's own choice refused it (a local path, which `--allow-local-clone` allows).
 struct SourceGap {
     local: String,
     pool: String,
+    yours: bool,
 }
 
 /// The URL to clone the task's repository from, or why there is none this worker uses.
@@ -519,11 +542,13 @@ fn source_of(task: &Task, allow_local: bool) -> Result<String, SourceGap> {
             pool: format!(
                 "not attempted: the repository has no clone URL; a maintainer sets one with {fix}"
             ),
+            yours: false,
         });
     };
     match workspace::clone_url_problem(&url, allow_local) {
         None => Ok(url),
         Some(problem) => Err(SourceGap {
+            yours: workspace::clone_url_problem(&url, true).is_none(),
             local: problem.clone(),
             pool: format!(
                 "not attempted: {}",
