@@ -11,7 +11,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Caller, Payload, WorkerAuth};
 use crate::domain::{Task, TaskStatus};
 
-/// A task, for an admin or the worker holding it.
+/// A task, for an admin, a maintainer of its repository, or the worker holding it.
 #[utoipa::path(get, path = "/v1/tasks/{task_id}", tag = "tasks", params(("task_id" = String, Path)),
     security(("admin_token" = []), ("worker_token" = [])),
     responses((status = 200, body = Task), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -29,7 +29,10 @@ pub async fn get_task(
         ApiError::not_found("task_not_found", format!("unknown task `{task_id}`"))
     })?;
     match caller {
-        Caller::Admin => Ok(Json(task.to_holder_api())),
+        Caller::Person(p) => {
+            p.may_steer(&state, &task.repo).await?;
+            Ok(Json(task.to_holder_api()))
+        }
         Caller::Worker(w) if task.worker_id.as_deref() == Some(w.id.as_str()) => {
             Ok(Json(task.to_holder_api()))
         }
