@@ -295,7 +295,11 @@ pub struct LimitsConfig {
     pub rate_previews_per_minute: u32,
     /// Previews per minute from one client address, whichever of its workers asks (an address
     /// that registers many workers gets no more previews for it).
-    #[arg(long, env = "OWP_RATE_PREVIEWS_PER_ADDRESS_PER_MINUTE", default_value_t = 60)]
+    #[arg(
+        long,
+        env = "OWP_RATE_PREVIEWS_PER_ADDRESS_PER_MINUTE",
+        default_value_t = 60
+    )]
     pub rate_previews_per_address_per_minute: u32,
     /// Requests per minute of one maintainer signed in with GitHub (a dashboard session or an
     /// `owpm_…` token), counted per person whatever address they come from, on the routes that

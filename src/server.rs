@@ -213,9 +213,7 @@ pub async fn start_on(
         admin_token.clone(),
         Some(store.clone()),
         sessions.failures(),
-        crate::http::rate_limits::CredentialRoutes::of(&crate::http::openapi::document(
-            api_docs(),
-        )),
+        crate::http::rate_limits::CredentialRoutes::of(&crate::http::openapi::document(api_docs())),
     )?);
     let github = crate::github::GithubParts::new(&config, &store).await?;
     let signin =
@@ -237,13 +235,13 @@ pub async fn start_on(
             .map(|s| s as Arc<dyn crate::http::principal::RepoAccess>),
     });
     let mut app = http::router(state, api_docs())
-    .merge(crate::dashboard::router_with(
-        sessions,
-        public_boards,
-        signin.is_some(),
-    ))
-    .merge(github.router())
-    .merge(crate::http::metrics::router(store.clone(), metrics_auth));
+        .merge(crate::dashboard::router_with(
+            sessions,
+            public_boards,
+            signin.is_some(),
+        ))
+        .merge(github.router())
+        .merge(crate::http::metrics::router(store.clone(), metrics_auth));
     if let Some(signin) = &signin {
         app = app.merge(signin.router());
     }

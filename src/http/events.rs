@@ -46,8 +46,7 @@ pub async fn stream(
     {
         return Err(not_maintainer());
     }
-    let shown = move |visible: &Option<HashSet<String>>,
-                      repo: Option<&String>| {
+    let shown = move |visible: &Option<HashSet<String>>, repo: Option<&String>| {
         let in_scope = visible
             .as_ref()
             .is_none_or(|v| repo.is_some_and(|r| v.contains(r)));

@@ -1,8 +1,8 @@
 //! Request extractors: bodies (JSON or YAML, size-limited, `x_*` kept) and credentials.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{HeaderMap, header};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 

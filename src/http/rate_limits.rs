@@ -23,11 +23,11 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
-use std::hash::Hash;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::hash::Hash;
 
 use super::error::ApiError;
 use super::principal::{Principal, Resolved, principal_of};
@@ -417,8 +417,7 @@ pub async fn layer(State(limits): State<Arc<Limits>>, mut req: Request, next: Ne
     // Sessions and maintainer tokens are read here once; the handlers find them on the request.
     let signed_in = match &limits.store {
         Some(store) if req.uri().path() != WEBHOOK_PATH => {
-            match principal_of(req.method(), req.headers(), store, &limits.admin_token).await
-            {
+            match principal_of(req.method(), req.headers(), store, &limits.admin_token).await {
                 Ok(p) => {
                     req.extensions_mut().insert(Resolved(p.clone()));
                     p
@@ -560,7 +559,10 @@ mod tests {
             assert_eq!(kind(Method::POST, "/v1/auth/device", who), Kind::SignIn);
             assert_eq!(kind(Method::POST, "/github/webhook", who), Kind::Webhook);
         }
-        assert_eq!(kind(Method::GET, "/v1/workers/me", None), Kind::Credentialed);
+        assert_eq!(
+            kind(Method::GET, "/v1/workers/me", None),
+            Kind::Credentialed
+        );
         assert_eq!(kind(Method::POST, "/v1/work", None), Kind::Credentialed);
         assert_eq!(kind(Method::GET, "/v1/tasks/t_1", None), Kind::Credentialed);
         assert_eq!(kind(Method::GET, "/v1/tasks/", None), Kind::Anonymous);

@@ -231,3 +231,150 @@ async fn polling_faster_than_the_interval_is_slowed_down_without_asking_github()
         .unwrap();
     assert_eq!(unknown.status(), 400);
 }
+
+/// Mona's device-flow token (no repository needed to get one) buys her address nothing on the
+/// routes that need no credential: registration and `/v1/meta` reach 429 as for anyone there.
+#[tokio::test]
+async fn a_maintainer_token_lifts_no_per_address_limit() {
+    let story = story_with(false, |c| {
+        c.limits.rate_registrations_per_minute = 5;
+        c.limits.rate_anonymous_per_minute = 20;
+    })
+    .await;
+    let token = device_sign_in(&story, MONA).await;
+    let registration = json!({"name": "sock", "skills": [], "capacity_points": 1});
+    let mut registered = 0;
+    loop {
+        let (status, _) = with_token(
+            &story,
+            Method::POST,
+            "/v1/workers/register",
+            &token,
+            Some(registration.clone()),
+        )
+        .await;
+        if status == 429 {
+            break;
+        }
+        assert_eq!(status, 201);
+        registered += 1;
+        assert!(
+            registered <= 10,
+            "a maintainer token lifts the registration limit"
+        );
+    }
+    let mut reads = 0;
+    loop {
+        let (status, _) = with_token(&story, Method::GET, "/v1/meta", &token, None).await;
+        if status == 429 {
+            break;
+        }
+        reads += 1;
+        assert!(
+            reads <= 40,
+            "a maintainer token lifts the limit of /v1/meta"
+        );
+    }
+}
+
+/// A signed-in maintainer's requests are limited per person, from any address; the operator is
+/// not held by them.
+#[tokio::test]
+async fn a_maintainers_requests_are_limited_per_person() {
+    let story = story_with(false, |c| c.limits.rate_maintainer_per_minute = 5).await;
+    let token = device_sign_in(&story, MONA).await;
+    let from = |local: &str| {
+        reqwest::Client::builder()
+            .local_address(local.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap()
+    };
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let client = from(if i % 2 == 0 { "127.0.0.1" } else { "127.0.0.9" });
+        let r = client
+            .get(format!("{}/v1/me", story.url()))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+            let problem: Value = r.json().await.unwrap();
+            assert_eq!(problem["code"], "rate_limited");
+            statuses.push(429);
+        } else {
+            statuses.push(r.status().as_u16());
+        }
+    }
+    assert!(statuses[..5].iter().all(|s| *s == 200), "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    let (status, _) = story.admin(Method::GET, "/v1/admin/state", None).await;
+    assert_eq!(status, 200, "the operator is not held by Mona's limit");
+}
+
+/// Mona's open event stream.
+async fn open_stream(story: &Story, token: &str) -> reqwest::Response {
+    let res = browser()
+        .get(format!("{}/v1/events", story.url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res
+}
+
+/// Whether the stream ends within `within` (a bounded wait: the end is due within 5 s).
+async fn ends_within(mut res: reqwest::Response, within: std::time::Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, res.chunk()).await {
+            Err(_) => return false,
+            Ok(Ok(Some(_))) => continue,
+            Ok(_) => return true,
+        }
+    }
+}
+
+/// Mona signs out, and the operator revokes her other token: each open stream of the ended
+/// credential ends within seconds, not at its next minute.
+#[tokio::test]
+async fn logout_and_revoke_end_open_event_streams() {
+    let story = story().await;
+    let within = std::time::Duration::from_secs(15);
+    let token = device_sign_in(&story, MONA).await;
+    let stream = open_stream(&story, &token).await;
+    let (status, _) = with_token(&story, Method::POST, "/v1/auth/logout", &token, None).await;
+    assert_eq!(status, 204);
+    assert!(ends_within(stream, within).await, "logout ended the stream");
+
+    let token = device_sign_in(&story, MONA).await;
+    let stream = open_stream(&story, &token).await;
+    let (status, _) = story
+        .admin(
+            Method::POST,
+            "/v1/admin/signin/revoke",
+            Some(json!({"login": MONA})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(ends_within(stream, within).await, "revoke ended the stream");
+}
+
+/// Mona loses write on her repository on GitHub: once the permission is read again (the cache
+/// is shortened to a second here), her open stream ends.
+#[tokio::test]
+async fn a_lost_permission_ends_the_open_event_stream() {
+    let story = story_with(false, |c| {
+        c.github.github_permission_max_age_ms = Some(1000)
+    })
+    .await;
+    let token = device_sign_in(&story, MONA).await;
+    let stream = open_stream(&story, &token).await;
+    story.fake.set_permission(REPO, MONA, "read");
+    assert!(
+        ends_within(stream, std::time::Duration::from_secs(15)).await,
+        "the lost permission ended the stream"
+    );
+}
