@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Caller, Payload, WorkerAuth};
+use super::principal::not_maintainer;
 use crate::domain::{Task, TaskStatus};
 
 /// A task, for an admin, a maintainer of its repository, or the worker holding it.
@@ -25,9 +26,19 @@ pub async fn get_task(
     if let Caller::Worker(w) = &caller {
         state.store.mark_seen(w).await?;
     }
-    let task = state.store.task(&task_id).await?.ok_or_else(|| {
-        ApiError::not_found("task_not_found", format!("unknown task `{task_id}`"))
-    })?;
+    let task = state.store.task(&task_id).await?;
+    let task = match (task, &caller) {
+        (Some(task), _) => task,
+        // A maintainer learns nothing of a task outside their repositories, nor whether an id
+        // names one.
+        (None, Caller::Person(p)) if !p.is_admin() => return Err(not_maintainer()),
+        (None, _) => {
+            return Err(ApiError::not_found(
+                "task_not_found",
+                format!("unknown task `{task_id}`"),
+            ));
+        }
+    };
     match caller {
         Caller::Person(p) => {
             p.may_steer(&state, &task.repo).await?;

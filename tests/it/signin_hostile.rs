@@ -378,3 +378,55 @@ async fn a_lost_permission_ends_the_open_event_stream() {
         "the lost permission ended the stream"
     );
 }
+
+/// `owp admin task ID` for a signed-in maintainer: a task of her repository reads, a task of
+/// another, or an id that names none, answers `403 not_maintainer` alike (and is not counted as
+/// a wrong credential).
+#[tokio::test]
+async fn a_maintainer_reads_the_tasks_of_her_repositories_only() {
+    let story = story().await;
+    let token = device_sign_in(&story, MONA).await;
+    let import = |repo: &'static str| {
+        let story = &story;
+        async move {
+            let (status, body) = story
+                .admin(
+                    Method::POST,
+                    "/v1/admin/tasks",
+                    Some(json!({"repo": repo, "tasks": [{"title": "t"}]})),
+                )
+                .await;
+            assert_eq!(status, 201, "{body}");
+            body["tasks"][0]["task_id"].as_str().unwrap().to_string()
+        }
+    };
+    let mine = import(REPO).await;
+    let theirs = import(crate::signin::OTHER).await;
+    let (status, task) = with_token(
+        &story,
+        Method::GET,
+        &format!("/v1/tasks/{mine}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, task["task_id"].as_str()),
+        (200, Some(mine.as_str()))
+    );
+    for id in [theirs.as_str(), "t_no_such_task"] {
+        let (status, problem) = with_token(
+            &story,
+            Method::GET,
+            &format!("/v1/tasks/{id}"),
+            &token,
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (403, Some("not_maintainer")),
+            "{id}"
+        );
+    }
+}
