@@ -205,16 +205,16 @@ impl PreviewLimits {
         }
     }
 
-    /// `Err(response)` (429) when the worker, or the address it asks from, must wait.
-    pub fn check(&self, worker: &str, ip: Option<IpAddr>) -> Result<(), Response> {
+    /// `Err((wait, why))` when the worker, or the address it asks from, must wait.
+    pub fn check(&self, worker: &str, ip: Option<IpAddr>) -> Result<(), (Duration, &'static str)> {
         if let Some(ip) = ip
             && let Err(wait) = self.per_address.check(&rate_key(ip))
         {
-            return Err(too_many(wait, "too many previews from this address"));
+            return Err((wait, "too many previews from this address"));
         }
         self.per_worker
             .check(&worker.to_string())
-            .map_err(|wait| too_many(wait, "too many previews from this worker"))
+            .map_err(|wait| (wait, "too many previews from this worker"))
     }
 }
 
@@ -226,8 +226,12 @@ pub struct CredentialRoutes(Vec<(Method, Vec<Option<String>>)>);
 
 impl CredentialRoutes {
     pub fn of(doc: &utoipa::openapi::OpenApi) -> CredentialRoutes {
+        CredentialRoutes::of_json(&serde_json::to_value(doc).unwrap_or_default())
+    }
+
+    /// [`CredentialRoutes::of`] the document as JSON.
+    fn of_json(doc: &serde_json::Value) -> CredentialRoutes {
         let mut routes = vec![(Method::GET, segments_of("/metrics"))];
-        let doc = serde_json::to_value(doc).unwrap_or_default();
         let paths = doc["paths"].as_object().cloned().unwrap_or_default();
         for (path, item) in paths {
             for (name, method) in [
@@ -534,7 +538,18 @@ mod tests {
             Secret::new("right-token"),
             None,
             Arc::new(AuthFailures::new(10)),
-            CredentialRoutes::of(&crate::http::openapi::document(Vec::new())),
+            // As the handlers' annotations declare them (see `docs/openapi.json`).
+            CredentialRoutes::of_json(&serde_json::json!({"paths": {
+                "/healthz": {"get": {}},
+                "/v1/meta": {"get": {"security": [{}]}},
+                "/v1/leaderboard": {"get": {"security": [{}, {"admin_token": []}]}},
+                "/v1/workers/register": {"post": {}},
+                "/v1/workers/me": {"get": {"security": [{"worker_token": []}]}},
+                "/v1/work": {"post": {"security": [{"worker_token": []}]}},
+                "/v1/tasks/{task_id}": {"get": {"security": [{"admin_token": []}, {"worker_token": []}]}},
+                "/v1/admin/state": {"get": {"security": [{"admin_token": []}]}},
+                "/v1/events": {"get": {"security": [{"admin_token": []}]}},
+            }})),
         )
         .unwrap();
         let mona = Principal::Maintainer(crate::http::principal::Maintainer {

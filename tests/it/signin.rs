@@ -53,13 +53,13 @@ pub(crate) async fn story() -> Story {
 }
 
 /// A signed-in browser: its session cookie and the dashboard's CSRF token.
-struct WebSession {
-    cookie: String,
+pub(crate) struct WebSession {
+    pub(crate) cookie: String,
     csrf: String,
 }
 
 /// Mona signs in on the dashboard: `/auth/github`, GitHub's page, the callback.
-async fn web_sign_in(story: &Story, login: &str) -> WebSession {
+pub(crate) async fn web_sign_in(story: &Story, login: &str) -> WebSession {
     let b = browser();
     let start = b
         .get(format!("{}/auth/github", story.url()))
@@ -173,7 +173,7 @@ pub(crate) async fn with_token(
 }
 
 /// A request of a signed-in browser (with the CSRF token when `csrf`).
-async fn with_cookie(
+pub(crate) async fn with_cookie(
     story: &Story,
     method: Method,
     path: &str,

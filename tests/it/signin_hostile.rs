@@ -8,7 +8,9 @@ use reqwest::header::{LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 
 use crate::github_support::story::{REPO, Story};
-use crate::signin::{MONA, browser, device_sign_in, story, story_with, with_token};
+use crate::signin::{
+    MONA, browser, device_sign_in, story, story_with, web_sign_in, with_cookie, with_token,
+};
 
 #[tokio::test]
 async fn a_state_is_used_once_and_a_code_needs_its_own_verifier() {
@@ -429,4 +431,25 @@ async fn a_maintainer_reads_the_tasks_of_her_repositories_only() {
             "{id}"
         );
     }
+}
+
+/// The dashboard's stream (`GET /v1/events` with the session cookie) ends when Mona signs out
+/// of the dashboard.
+#[tokio::test]
+async fn signing_out_of_the_dashboard_ends_its_event_stream() {
+    let story = story().await;
+    let mona = web_sign_in(&story, MONA).await;
+    let stream = browser()
+        .get(format!("{}/v1/events", story.url()))
+        .header(reqwest::header::COOKIE, &mona.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let (status, _) = with_cookie(&story, Method::POST, "/v1/auth/logout", &mona, true, None).await;
+    assert_eq!(status, 204);
+    assert!(
+        ends_within(stream, std::time::Duration::from_secs(15)).await,
+        "signing out ended the dashboard's stream"
+    );
 }
