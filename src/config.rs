@@ -130,6 +130,21 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Whether `presented` is this secret: the one comparison of a presented secret with a
+    /// configured one (the admin token wherever it is accepted, the metrics token, the setup
+    /// key). Constant time over digests, so neither the content nor the lengths leak; an empty
+    /// secret never matches.
+    pub fn matches(&self, presented: &str) -> bool {
+        use sha2::{Digest, Sha256};
+        use subtle::ConstantTimeEq;
+        if self.0.is_empty() {
+            return false;
+        }
+        let expected = Sha256::digest(self.0.as_bytes());
+        let sent = Sha256::digest(presented.as_bytes());
+        expected.ct_eq(&sent).into()
+    }
 }
 
 impl fmt::Debug for Secret {
@@ -284,12 +299,14 @@ pub struct ServeConfig {
 /// "Rate limits and connections"). A rate of 0 turns that limit off.
 #[derive(clap::Args, Clone, Debug)]
 pub struct LimitsConfig {
-    /// Worker registrations per minute from one client address (anonymous or with a worker
-    /// token; the admin token is not limited). A burst of this many is let through at once.
+    /// Worker registrations per minute from one client address, whatever credential comes with
+    /// them, the admin token's included (a registration is a registration, whoever sends it).
+    /// A burst of this many is let through at once.
     #[arg(long, env = "OWP_RATE_REGISTRATIONS_PER_MINUTE", default_value_t = 120)]
     pub rate_registrations_per_minute: u32,
     /// Requests per minute from one client address to the routes that need no credentials
-    /// (`/healthz`, `/v1/openapi.json`, the dashboard's pages, sign-in, public boards, unknown paths).
+    /// (`/healthz`, `/v1/meta`, `/v1/openapi.json`, `/v1/leaderboard`, the dashboard's pages,
+    /// public boards, unknown paths), whatever credential comes with them.
     #[arg(long, env = "OWP_RATE_ANONYMOUS_PER_MINUTE", default_value_t = 600)]
     pub rate_anonymous_per_minute: u32,
     /// Requests per minute from one client address to the routes of signing in with GitHub
@@ -303,6 +320,19 @@ pub struct LimitsConfig {
     /// Previews (`GET /v1/work/preview`) per minute for one worker.
     #[arg(long, env = "OWP_RATE_PREVIEWS_PER_MINUTE", default_value_t = 30)]
     pub rate_previews_per_minute: u32,
+    /// Previews per minute from one client address, whichever of its workers asks (an address
+    /// that registers many workers gets no more previews for it).
+    #[arg(
+        long,
+        env = "OWP_RATE_PREVIEWS_PER_ADDRESS_PER_MINUTE",
+        default_value_t = 60
+    )]
+    pub rate_previews_per_address_per_minute: u32,
+    /// Requests per minute of one maintainer signed in with GitHub (a dashboard session or an
+    /// `owpm_…` token), counted per person whatever address they come from, on the routes that
+    /// need a credential (the others keep their per-address limits).
+    #[arg(long, env = "OWP_RATE_MAINTAINER_PER_MINUTE", default_value_t = 600)]
+    pub rate_maintainer_per_minute: u32,
     /// Behind a reverse proxy: the request header that carries the client's address (e.g.
     /// `X-Forwarded-For` or `X-Real-IP`); its last address is used. Only set it when a proxy
     /// you run sets or appends that header on every request, or clients can choose their own key.
@@ -333,6 +363,8 @@ impl Default for LimitsConfig {
             rate_signin_per_minute: 30,
             rate_auth_failures_per_minute: 10,
             rate_previews_per_minute: 30,
+            rate_previews_per_address_per_minute: 60,
+            rate_maintainer_per_minute: 600,
             client_ip_header: None,
             idle_timeout_seconds: 60,
             max_connections: 4096,
@@ -524,6 +556,15 @@ pub(crate) fn parse_serve(args: &[&str]) -> Result<ServeConfig, clap::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_compare_whole_and_an_empty_one_never_matches() {
+        let s = Secret::new("abc");
+        assert!(s.matches("abc"));
+        assert!(!s.matches("abd"));
+        assert!(!s.matches("abcd"));
+        assert!(!Secret::new("").matches(""));
+    }
 
     #[test]
     fn redacts_passwords() {

@@ -219,6 +219,7 @@ pub async fn start_on(
         admin_token.clone(),
         Some(store.clone()),
         sessions.failures(),
+        crate::http::rate_limits::CredentialRoutes::of(&crate::http::openapi::document(api_docs())),
     )?);
     let github = crate::github::GithubParts::new(&config, &store).await?;
     let signin = crate::github::signin::SignIn::new(
@@ -234,28 +235,24 @@ pub async fn start_on(
         last_event,
         public_boards: config.public_boards,
         github: github.is_enabled(),
-        preview_limit: Arc::new(crate::http::rate_limits::PerWorker::new(
+        preview_limit: Arc::new(crate::http::rate_limits::PreviewLimits::new(
             config.limits.rate_previews_per_minute,
+            config.limits.rate_previews_per_address_per_minute,
         )),
+        long_polls: Default::default(),
         signin: signin
             .clone()
             .map(|s| s as Arc<dyn crate::http::principal::RepoAccess>),
     });
-    let mut app = http::router(
-        state,
-        vec![
-            crate::github::login_link::openapi(),
-            crate::github::signin::openapi(),
-        ],
-    )
-    .merge(crate::dashboard::router_with(
-        sessions,
-        public_boards,
-        signin.is_some(),
-        config.download_url.clone(),
-    ))
-    .merge(github.router())
-    .merge(crate::http::metrics::router(store.clone(), metrics_auth));
+    let mut app = http::router(state, api_docs())
+        .merge(crate::dashboard::router_with(
+            sessions,
+            public_boards,
+            signin.is_some(),
+            config.download_url.clone(),
+        ))
+        .merge(github.router())
+        .merge(crate::http::metrics::router(store.clone(), metrics_auth));
     if let Some(signin) = &signin {
         app = app.merge(signin.router());
     }
@@ -479,6 +476,14 @@ fn presence_rounds(heartbeat_ttl_ms: i64) -> u64 {
 
 /// Expires leases and marks silent workers offline, so time-based changes happen (and are
 /// streamed) even when no request arrives.
+/// The documentation of the API routes other routers serve (see [`http::router`]).
+fn api_docs() -> Vec<utoipa::openapi::OpenApi> {
+    vec![
+        crate::github::login_link::openapi(),
+        crate::github::signin::openapi(),
+    ]
+}
+
 async fn sweep_loop(store: Store) {
     let mut tick = tokio::time::interval(SWEEP_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

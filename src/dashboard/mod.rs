@@ -724,7 +724,10 @@ mod tests {
             last_event,
             public_boards,
             github: false,
-            preview_limit: std::sync::Arc::new(crate::http::rate_limits::PerWorker::new(30)),
+            preview_limit: std::sync::Arc::new(crate::http::rate_limits::PreviewLimits::new(
+                30, 60,
+            )),
+            long_polls: Default::default(),
             signin: None,
         });
         let app = crate::http::router(state, Vec::new()).merge(router(sessions.clone(), public));

@@ -41,7 +41,7 @@ pub struct Setup {
     states: Mutex<HashMap<String, Instant>>,
     /// Printed to the operator at start: only who holds it can start the setup, so nobody else
     /// can make this service adopt an App of theirs.
-    key: String,
+    key: crate::config::Secret,
 }
 
 impl Setup {
@@ -67,17 +67,17 @@ impl Setup {
             public_url_configured: config.public_url.is_some(),
             keep: settings_to_keep(config),
             states: Mutex::new(HashMap::new()),
-            key: uuid::Uuid::new_v4().simple().to_string(),
+            key: crate::config::Secret::new(uuid::Uuid::new_v4().simple().to_string()),
         }
     }
 
     /// The address of the setup page, with the key that opens it.
     pub fn url(&self) -> String {
-        format!("{}{SETUP_PATH}?key={}", self.base_url(), self.key)
+        format!("{}{SETUP_PATH}?key={}", self.base_url(), self.key.expose())
     }
 
     fn key_matches(&self, key: Option<&str>) -> bool {
-        key.is_some_and(|k| crate::http::extract::secret_eq(k, &self.key))
+        key.is_some_and(|k| self.key.matches(k))
     }
 
     pub(crate) fn set_base_url(&self, url: String) {
@@ -208,7 +208,7 @@ async fn page(State(setup): State<Arc<Setup>>, Query(q): Query<PageQuery>) -> Re
              <input type=\"hidden\" name=\"key\" value=\"{key}\">\
              <label>Organisation <input name=\"org\" required pattern=\"[A-Za-z0-9-]+\"></label> \
              <button type=\"submit\">Continue</button></form>",
-            key = escape(&setup.key),
+            key = escape(setup.key.expose()),
         )),
     }
     let warning = if setup.public_url_configured {

@@ -324,7 +324,8 @@ pub struct WorkerUpdateBody {
 #[utoipa::path(post, path = "/v1/admin/workers/{worker_id}", tag = "admin",
     params(("worker_id" = String, Path)), request_body = WorkerUpdateBody,
     security(("admin_token" = [])),
-    responses((status = 200, body = Worker), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Worker), (status = 404, body = Problem), (status = 422, body = Problem),
+              (status = 410, body = Problem, description = "`archived`: an archived worker is not resumed")))]
 pub async fn update_worker(
     State(state): State<AppState>,
     _admin: Admin,

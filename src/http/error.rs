@@ -118,6 +118,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { code, detail } => ApiError::conflict(code, detail),
             StoreError::Forbidden { code, detail } => ApiError::forbidden(code, detail),
             StoreError::Invalid { code, detail } => ApiError::invalid(code, detail),
+            StoreError::Gone { code, detail } => ApiError::new(StatusCode::GONE, code, detail),
             StoreError::Refused(refusals) => match refusals.first() {
                 Some(first) => ApiError::conflict(first.code(), first.to_string()),
                 None => ApiError::conflict("task_not_ready", "the task cannot be claimed now"),

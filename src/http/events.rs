@@ -1,11 +1,12 @@
 //! `GET /v1/events`: the audit log as Server-Sent Events, live across every process sharing the
 //! database. `Last-Event-ID` (or `?after=`) resumes after a given event.
 
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::Deserialize;
@@ -13,11 +14,8 @@ use utoipa::IntoParams;
 
 use super::AppState;
 use super::error::{ApiResult, Problem};
-use super::principal::{Principal, not_maintainer};
-
-/// How often a maintainer's open stream checks that the session still lives and what GitHub says
-/// they maintain.
-const RECHECK: Duration = Duration::from_secs(60);
+use super::extract::RECHECK;
+use super::principal::{Principal, not_maintainer, principal_of};
 
 #[derive(Deserialize, IntoParams)]
 pub struct StreamQuery {
@@ -48,21 +46,19 @@ pub async fn stream(
     {
         return Err(not_maintainer());
     }
-    let shown = move |visible: &Option<std::collections::HashSet<String>>,
-                      repo: Option<&String>| {
+    let shown = move |visible: &Option<HashSet<String>>, repo: Option<&String>| {
         let in_scope = visible
             .as_ref()
             .is_none_or(|v| repo.is_some_and(|r| v.contains(r)));
         let in_filter = only.as_ref().is_none_or(|o| repo == Some(o));
         in_scope && in_filter
     };
-    // A maintainer's stream looks again now and then: it ends once the session or token does,
-    // and follows what GitHub says they maintain.
-    let session = match &principal {
-        Principal::Maintainer(m) => Some(m.digest.clone()),
-        Principal::Admin => None,
-    };
+    // The stream runs the authentication step that admitted it again every few seconds: it ends
+    // once the credential does (signed out, revoked, expired) or names someone else, and once
+    // the person loses a repository they could see (as the permission cache says) or the answer
+    // cannot be had (it fails closed; the client reconnects and sees what it may see now).
     let recheck_state = state.clone();
+    let recheck_headers = headers.clone();
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -78,15 +74,10 @@ pub async fn stream(
         let mut last = start;
         let mut checked = tokio::time::Instant::now();
         loop {
-            if let Some(digest) = &session
-                && checked.elapsed() >= RECHECK
-            {
+            if checked.elapsed() >= RECHECK {
                 checked = tokio::time::Instant::now();
-                if let Ok(None) = store.signin_session(digest).await {
+                if !still_admitted(&recheck_state, &recheck_headers, &principal, &mut visible).await {
                     break;
-                }
-                if let Ok(now_visible) = principal.visible_repos(&recheck_state).await {
-                    visible = now_visible;
                 }
             }
             changes.mark_unchanged();
@@ -111,17 +102,43 @@ pub async fn stream(
                     continue;
                 }
             }
-            let recheck = async {
-                match &session {
-                    Some(_) => tokio::time::sleep(RECHECK).await,
-                    None => std::future::pending::<()>().await,
-                }
-            };
             tokio::select! {
                 changed = changes.changed() => if changed.is_err() { break },
-                () = recheck => {}
+                () = tokio::time::sleep_until(checked + RECHECK) => {}
             }
         }
     };
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Whether an open stream's request still names `principal` through the authentication step
+/// that admitted it ([`principal_of`]), and whether a maintainer still sees every repository the
+/// stream showed them (`visible` follows what they see now).
+async fn still_admitted(
+    state: &AppState,
+    headers: &HeaderMap,
+    principal: &Principal,
+    visible: &mut Option<HashSet<String>>,
+) -> bool {
+    let now = principal_of(&Method::GET, headers, &state.store, &state.admin_token).await;
+    let same = match (&now, principal) {
+        (Ok(Some(Principal::Admin)), Principal::Admin) => true,
+        (Ok(Some(Principal::Maintainer(now))), Principal::Maintainer(then)) => {
+            now.digest == then.digest && now.login == then.login
+        }
+        _ => false,
+    };
+    if !same {
+        return false;
+    }
+    let Some(before) = visible.as_ref() else {
+        return true;
+    };
+    match principal.visible_repos(state).await {
+        Ok(Some(now)) if before.is_subset(&now) => {
+            *visible = Some(now);
+            true
+        }
+        _ => false,
+    }
 }

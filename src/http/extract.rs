@@ -1,8 +1,8 @@
 //! Request extractors: bodies (JSON or YAML, size-limited, `x_*` kept) and credentials.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -11,6 +11,11 @@ use super::error::ApiError;
 use super::principal::Principal;
 use crate::domain::model::extension_fields;
 use crate::store::rows::WorkerRow;
+
+/// How often a held request (a long poll, an event stream) runs the authentication step that
+/// admitted it again: a credential that ended (signed out, revoked, an archived worker, a lost
+/// permission) ends what it holds within 5 seconds.
+pub const RECHECK: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// The largest request body the OWP API accepts.
 pub const BODY_LIMIT: usize = 1 << 20;
@@ -135,15 +140,14 @@ where
     }
 }
 
-/// Compares two secrets in constant time (over their digests, so lengths do not leak either).
-pub fn secret_eq(a: &str, b: &str) -> bool {
-    super::principal::same_secret(a, b)
-}
-
 /// The bearer token of a request, if any.
 pub fn bearer(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
+    bearer_of(&parts.headers)
+}
+
+/// The bearer token of a request's headers, if any.
+pub fn bearer_of(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
@@ -189,23 +193,30 @@ impl FromRequestParts<AppState> for WorkerAuth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(token) = bearer(parts) else {
-            return Err(ApiError::unauthorized(
-                "this endpoint needs a worker token: `Authorization: Bearer <token>`",
-            ));
-        };
-        match state.store.worker_by_token(token).await? {
-            Some(worker) => Ok(WorkerAuth(worker)),
-            None => Err(ApiError::unauthorized(
-                "the worker token is not valid (register again to get a new one)",
-            )),
-        }
+        worker_of(state, &parts.headers).await.map(WorkerAuth)
     }
 }
 
-/// Either an admin or a worker.
+/// The one authentication step of a worker: the worker the request's bearer token belongs to
+/// (an archived worker's never does). A long poll runs it again while it waits.
+pub async fn worker_of(state: &AppState, headers: &HeaderMap) -> Result<WorkerRow, ApiError> {
+    let Some(token) = bearer_of(headers) else {
+        return Err(ApiError::unauthorized(
+            "this endpoint needs a worker token: `Authorization: Bearer <token>`",
+        ));
+    };
+    match state.store.worker_by_token(token).await? {
+        Some(worker) => Ok(worker),
+        None => Err(ApiError::unauthorized(
+            "the worker token is not valid (register again to get a new one)",
+        )),
+    }
+}
+
+/// The admin, a signed-in maintainer, or a worker.
 pub enum Caller {
-    Admin,
+    /// The admin or a maintainer (see [`Principal`]).
+    Person(Principal),
     Worker(Box<WorkerRow>),
 }
 
@@ -216,15 +227,15 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if is_admin(parts, state).await {
-            return Ok(Caller::Admin);
+        if let Some(p) = super::principal::principal(parts, state).await? {
+            return Ok(Caller::Person(p));
         }
         if bearer(parts).is_some() {
             let WorkerAuth(w) = WorkerAuth::from_request_parts(parts, state).await?;
             return Ok(Caller::Worker(Box::new(w)));
         }
         Err(ApiError::unauthorized(
-            "this endpoint needs the admin token or a worker token",
+            "this endpoint needs the admin token, a maintainer's credentials or a worker token",
         ))
     }
 }
@@ -232,13 +243,6 @@ impl FromRequestParts<AppState> for Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secrets_compare() {
-        assert!(secret_eq("abc", "abc"));
-        assert!(!secret_eq("abc", "abd"));
-        assert!(!secret_eq("abc", "abcd"));
-    }
 
     fn parts(ct: Option<&str>) -> Parts {
         let mut b = axum::http::Request::builder();

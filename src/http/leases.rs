@@ -1,17 +1,20 @@
 //! Claiming work (`POST /v1/work`, with long polling) and holding leases (ack, nack, renew).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{Payload, WorkerAuth};
+use super::extract::{Payload, RECHECK, WorkerAuth, worker_of};
 use crate::domain::{Lease, Task};
 
 /// The longest `?wait=` a claim may hold.
@@ -28,13 +31,16 @@ pub struct ClaimReply {
     pub lease: Lease,
 }
 
-/// Claim the best eligible task. 204 when nothing is eligible now.
+/// Claim the best eligible task. 204 when nothing is eligible now. A worker holds one long poll
+/// at a time: a newer one ends the one it held (204). A held poll runs the worker's
+/// authentication again every few seconds and ends (401) once its token does.
 #[utoipa::path(post, path = "/v1/work", tag = "leases", params(ClaimQuery), security(("worker_token" = [])),
     responses((status = 200, body = ClaimReply), (status = 204, description = "nothing eligible now"),
               (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub async fn claim(
     State(state): State<AppState>,
     WorkerAuth(mut worker): WorkerAuth,
+    headers: HeaderMap,
     Query(q): Query<ClaimQuery>,
 ) -> ApiResult<Response> {
     let wait = q.wait.unwrap_or(0);
@@ -45,8 +51,14 @@ pub async fn claim(
         ));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+    let mut held = (wait > 0).then(|| state.long_polls.hold(&worker.id));
     let mut changes = state.last_event.clone();
+    let mut checked = tokio::time::Instant::now();
     loop {
+        if checked.elapsed() >= RECHECK {
+            checked = tokio::time::Instant::now();
+            worker_of(&state, &headers).await?;
+        }
         changes.mark_unchanged();
         let attempt = std::time::Instant::now();
         state.store.expire_due().await?;
@@ -60,13 +72,85 @@ pub async fn claim(
         }
         // Wait for any change in the pool (from this process or another), or the deadline.
         // A task also becomes claimable when a lease expires, which the expiry sweep logs.
-        tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => return Ok(StatusCode::NO_CONTENT.into_response()),
-            changed = changes.changed() => {
-                if changed.is_err() {
-                    return Ok(StatusCode::NO_CONTENT.into_response());
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return Ok(StatusCode::NO_CONTENT.into_response()),
+                () = superseded(&mut held) => return Ok(StatusCode::NO_CONTENT.into_response()),
+                _ = tokio::time::sleep_until(checked + RECHECK) => {
+                    checked = tokio::time::Instant::now();
+                    worker_of(&state, &headers).await?;
+                }
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return Ok(StatusCode::NO_CONTENT.into_response());
+                    }
+                    break;
                 }
             }
+        }
+    }
+}
+
+async fn superseded(held: &mut Option<Held<'_>>) {
+    match held {
+        Some(h) => h.superseded().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The long polls being held, one per worker: a newer poll from the same worker ends the one it
+/// held, so one worker holding many polls cannot multiply what every change of the pool costs
+/// (each held poll claims again on every change).
+#[derive(Default)]
+pub struct LongPolls(Mutex<HashMap<String, watch::Sender<u64>>>);
+
+/// A long poll being held; it ends when a newer one of the same worker begins.
+pub struct Held<'a> {
+    polls: &'a LongPolls,
+    worker: String,
+    mine: u64,
+    newest: watch::Receiver<u64>,
+}
+
+impl LongPolls {
+    pub fn hold(&self, worker: &str) -> Held<'_> {
+        let mut polls = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let newest = polls
+            .entry(worker.to_string())
+            .or_insert_with(|| watch::channel(0).0);
+        let mine = *newest.borrow() + 1;
+        newest.send_replace(mine);
+        Held {
+            polls: self,
+            worker: worker.to_string(),
+            mine,
+            newest: newest.subscribe(),
+        }
+    }
+}
+
+impl Held<'_> {
+    /// Resolves once a newer long poll of the same worker began.
+    async fn superseded(&mut self) {
+        loop {
+            if *self.newest.borrow_and_update() != self.mine {
+                return;
+            }
+            if self.newest.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let mut polls = self.polls.0.lock().unwrap_or_else(|p| p.into_inner());
+        if polls
+            .get(&self.worker)
+            .is_some_and(|newest| *newest.borrow() == self.mine)
+        {
+            polls.remove(&self.worker);
         }
     }
 }
@@ -120,20 +204,20 @@ pub struct PreviewReply {
 /// Why not me: the first 50 ready tasks in offer order, which of them a claim would offer this
 /// worker now, and every rule that refuses each of the others, showing only what the worker may
 /// see (a refused task in a private repository or above its trust is only counted: `{hidden:
-/// N}`). Changes nothing; each worker may ask 30 times a minute
-/// (`OWP_RATE_PREVIEWS_PER_MINUTE`).
+/// N}`). Changes nothing; each worker may ask 30 times a minute (`OWP_RATE_PREVIEWS_PER_MINUTE`),
+/// and all the workers of one client address together 60 times
+/// (`OWP_RATE_PREVIEWS_PER_ADDRESS_PER_MINUTE`).
 #[utoipa::path(get, path = "/v1/work/preview", tag = "leases", security(("worker_token" = [])),
     responses((status = 200, body = PreviewReply), (status = 401, body = Problem),
               (status = 429, body = Problem)))]
 pub async fn preview(
     State(state): State<AppState>,
     WorkerAuth(worker): WorkerAuth,
+    client: Option<axum::Extension<super::rate_limits::ClientIp>>,
 ) -> ApiResult<Response> {
-    if let Err(wait) = state.preview_limit.check(&worker.id) {
-        return Ok(super::rate_limits::too_many(
-            wait,
-            "too many previews from this worker",
-        ));
+    let ip = client.map(|axum::Extension(c)| c.0);
+    if let Err((wait, why)) = state.preview_limit.check(&worker.id, ip) {
+        return Ok(super::rate_limits::too_many(wait, why));
     }
     // As a claim does first: a lease that has run out is ended before anything is read.
     state.store.expire_due().await?;

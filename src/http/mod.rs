@@ -61,8 +61,10 @@ pub struct AppParts {
     pub public_boards: bool,
     /// The GitHub App runs in this process (`github` in `GET /v1/meta`).
     pub github: bool,
-    /// How often each worker may ask `GET /v1/work/preview`.
-    pub preview_limit: Arc<rate_limits::PerWorker>,
+    /// How often each worker, and each address, may ask `GET /v1/work/preview`.
+    pub preview_limit: Arc<rate_limits::PreviewLimits>,
+    /// The long polls of `POST /v1/work` being held, one per worker.
+    pub long_polls: leases::LongPolls,
     /// Maintainers sign in with GitHub (`GITHUB_CLIENT_ID`; `signin` in `GET /v1/meta`): what
     /// they maintain, as GitHub says.
     pub signin: Option<Arc<dyn principal::RepoAccess>>,

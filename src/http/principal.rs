@@ -14,6 +14,7 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::config::Secret;
 use crate::store::Store;
 use crate::store::signin::{SessionKind, SessionRow};
 
@@ -193,13 +194,6 @@ pub async fn cookie_session(
         .map(|r| (key, r)))
 }
 
-/// Compares two secrets in constant time, over their digests (so lengths do not leak either).
-pub fn same_secret(a: &str, b: &str) -> bool {
-    let da = Sha256::digest(a.as_bytes());
-    let db = Sha256::digest(b.as_bytes());
-    da.ct_eq(&db).into()
-}
-
 /// Whether `sent` is the session's CSRF token (compared in constant time; empty never is).
 pub fn csrf_matches(row: &SessionRow, sent: &str) -> bool {
     match &row.csrf {
@@ -244,10 +238,10 @@ pub async fn principal_of(
     method: &Method,
     headers: &HeaderMap,
     store: &Store,
-    admin_token: &str,
+    admin_token: &Secret,
 ) -> Result<Option<Principal>, ApiError> {
     if let Some(token) = headers.get("x-admin-token").and_then(|v| v.to_str().ok()) {
-        return if same_secret(token, admin_token) {
+        return if admin_token.matches(token) {
             Ok(Some(Principal::Admin))
         } else {
             Err(ApiError::unauthorized("the admin token is wrong"))
@@ -294,7 +288,7 @@ pub async fn principal(parts: &mut Parts, state: &AppState) -> Result<Option<Pri
         &parts.method,
         &parts.headers,
         &state.store,
-        state.admin_token.expose(),
+        &state.admin_token,
     )
     .await?;
     parts.extensions.insert(Resolved(p.clone()));

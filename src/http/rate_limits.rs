@@ -1,12 +1,19 @@
-//! Per-address rate limits: registrations, the routes that need no credentials, and wrong
-//! credentials (the admin token over the API, worker tokens, dashboard sign-ins).
+//! Rate limits: registrations, the routes that need no credentials, and wrong credentials (the
+//! admin token over the API, worker tokens, dashboard sign-ins) per client address; a signed-in
+//! maintainer's requests per person; previews per worker and per address.
 //!
 //! One mechanism for all of them: `governor`'s keyed GCRA limiters, keyed by the client's
 //! address ([`ClientIp`]: the peer address, or the last address of a configured header behind a
-//! proxy; IPv6 addresses count per /64). The [`layer`] runs in front of every route; a request
-//! over a limit is answered `429 rate_limited` with `Retry-After` and reaches no handler.
-//! Requests with the right admin token (header or dashboard session) are never limited, and the
-//! webhook has its own bound (see `github::webhook`).
+//! proxy; IPv6 addresses count per /64) or by the person. The [`layer`] runs in front of every
+//! route; a request over a limit is answered `429 rate_limited` with `Retry-After` and reaches no
+//! handler.
+//!
+//! The route decides first, the credential second: a credential never lifts a limit it does not
+//! need. Registration, sign-in and every route that needs no credential (as the OpenAPI document
+//! declares each route: [`CredentialRoutes`]) keep their per-address limits whoever calls them.
+//! On the routes that need a credential the admin (the operator: the right token, or a dashboard
+//! session opened with it) is not limited, a maintainer is limited per person, and a worker by
+//! the work itself; the webhook has its own bound (see `github::webhook`).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -20,6 +27,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::hash::Hash;
 
 use super::error::ApiError;
 use super::principal::{Principal, Resolved, principal_of};
@@ -72,6 +80,10 @@ fn parse_forwarded(text: &str) -> Option<IpAddr> {
 }
 
 fn keyed(per_minute: u32) -> Option<DefaultKeyedRateLimiter<IpAddr>> {
+    keyed_by(per_minute)
+}
+
+fn keyed_by<K: Hash + Eq + Clone>(per_minute: u32) -> Option<DefaultKeyedRateLimiter<K>> {
     NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)))
 }
 
@@ -146,40 +158,141 @@ impl AuthFailures {
     }
 }
 
-/// A rate per worker (the preview of `GET /v1/work/preview`): each worker id has its own cells,
-/// so one worker's burst makes only that worker wait.
-pub struct PerWorker(Option<DefaultKeyedRateLimiter<String>>);
+/// A rate per key (a worker id, a person's login, an address): each key has its own cells, so
+/// one key's burst makes only that key wait.
+pub struct PerKey<K: Hash + Eq + Clone>(Option<DefaultKeyedRateLimiter<K>>);
 
-/// Past this many workers remembered, those that have been quiet a while are forgotten.
-const MAX_WORKERS_REMEMBERED: usize = 100_000;
+/// Past this many keys remembered, those that have been quiet a while are forgotten.
+const MAX_KEYS_REMEMBERED: usize = 100_000;
 
-impl PerWorker {
-    pub fn new(per_minute: u32) -> PerWorker {
-        PerWorker(NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n))))
+impl<K: Hash + Eq + Clone> PerKey<K> {
+    pub fn new(per_minute: u32) -> PerKey<K> {
+        PerKey(keyed_by(per_minute))
     }
 
-    /// `Err(wait)` when `worker` must wait before its next request.
-    pub fn check(&self, worker: &str) -> Result<(), Duration> {
+    /// `Err(wait)` when `key` must wait before its next request.
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
         let Some(limiter) = &self.0 else {
             return Ok(());
         };
-        if limiter.len() > MAX_WORKERS_REMEMBERED {
+        if limiter.len() > MAX_KEYS_REMEMBERED {
             limiter.retain_recent();
         }
         limiter
-            .check_key(&worker.to_string())
+            .check_key(key)
             .map_err(|not_until| wait_of(&not_until))
+    }
+
+    fn housekeeping(&self) {
+        if let Some(l) = &self.0 {
+            l.retain_recent();
+        }
     }
 }
 
-/// Every per-address limit of the service.
+/// How often `GET /v1/work/preview` may be asked: per worker, and per client address whichever
+/// of its workers asks (registrations are cheap, so a limit per worker alone is no limit).
+pub struct PreviewLimits {
+    per_worker: PerKey<String>,
+    per_address: PerKey<IpAddr>,
+}
+
+impl PreviewLimits {
+    pub fn new(per_worker: u32, per_address: u32) -> PreviewLimits {
+        PreviewLimits {
+            per_worker: PerKey::new(per_worker),
+            per_address: PerKey::new(per_address),
+        }
+    }
+
+    /// `Err((wait, why))` when the worker, or the address it asks from, must wait.
+    pub fn check(&self, worker: &str, ip: Option<IpAddr>) -> Result<(), (Duration, &'static str)> {
+        if let Some(ip) = ip
+            && let Err(wait) = self.per_address.check(&rate_key(ip))
+        {
+            return Err((wait, "too many previews from this address"));
+        }
+        self.per_worker
+            .check(&worker.to_string())
+            .map_err(|wait| (wait, "too many previews from this worker"))
+    }
+}
+
+/// The routes that need a credential, as the OpenAPI document declares them: an operation every
+/// one of whose `security` requirements names a scheme (an empty requirement, `{}`, says it may
+/// be called without one), and `GET /metrics`. Every other route, and every unknown path, needs
+/// none.
+pub struct CredentialRoutes(Vec<(Method, Vec<Option<String>>)>);
+
+impl CredentialRoutes {
+    pub fn of(doc: &utoipa::openapi::OpenApi) -> CredentialRoutes {
+        CredentialRoutes::of_json(&serde_json::to_value(doc).unwrap_or_default())
+    }
+
+    /// [`CredentialRoutes::of`] the document as JSON.
+    fn of_json(doc: &serde_json::Value) -> CredentialRoutes {
+        let mut routes = vec![(Method::GET, segments_of("/metrics"))];
+        let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+        for (path, item) in paths {
+            for (name, method) in [
+                ("get", Method::GET),
+                ("post", Method::POST),
+                ("put", Method::PUT),
+                ("patch", Method::PATCH),
+                ("delete", Method::DELETE),
+            ] {
+                let needs = item[name]["security"].as_array().is_some_and(|reqs| {
+                    !reqs.is_empty()
+                        && reqs
+                            .iter()
+                            .all(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+                });
+                if needs {
+                    routes.push((method, segments_of(&path)));
+                }
+            }
+        }
+        CredentialRoutes(routes)
+    }
+
+    /// Whether `method` on `path` is a route that needs a credential (`HEAD` as `GET`).
+    fn need_one(&self, method: &Method, path: &str) -> bool {
+        let method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        let parts: Vec<&str> = path.split('/').collect();
+        self.0.iter().any(|(m, template)| {
+            m == method
+                && template.len() == parts.len()
+                && template.iter().zip(&parts).all(|(t, p)| match t {
+                    Some(literal) => literal == p,
+                    None => !p.is_empty(),
+                })
+        })
+    }
+}
+
+/// A path template's segments: `None` for a parameter (`{task_id}`).
+fn segments_of(template: &str) -> Vec<Option<String>> {
+    template
+        .split('/')
+        .map(|s| (!(s.starts_with('{') && s.ends_with('}'))).then(|| s.to_string()))
+        .collect()
+}
+
+/// Every per-address and per-person limit of the service.
 pub struct Limits {
     registrations: Option<DefaultKeyedRateLimiter<IpAddr>>,
     anonymous: Option<DefaultKeyedRateLimiter<IpAddr>>,
     signin: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    /// A signed-in maintainer's requests, by login.
+    maintainers: PerKey<String>,
     pub failures: Arc<AuthFailures>,
     client_ip_header: Option<HeaderName>,
     admin_token: Secret,
+    routes: CredentialRoutes,
     /// Where sessions and maintainer tokens are looked up (none: only the admin header counts).
     store: Option<Store>,
 }
@@ -196,16 +309,18 @@ pub fn is_signin_path(path: &str) -> bool {
 /// What a request is counted as.
 #[derive(Debug, PartialEq, Eq)]
 enum Kind {
-    /// The admin (right token or a live dashboard session): never limited.
+    /// The admin (right token or a live dashboard session) on a route that needs a credential:
+    /// never limited.
     Admin,
-    /// `POST /v1/workers/register`.
+    /// A signed-in maintainer on a route that needs a credential: limited per person.
+    Maintainer(String),
+    /// `POST /v1/workers/register`, whoever sends it.
     Registration,
-    /// A request with a worker token or an admin token to a route that needs credentials, or a
-    /// signed-in maintainer's.
+    /// Any other request to a route that needs a credential (a worker's, or a wrong one).
     Credentialed,
-    /// A route of signing in with GitHub.
+    /// A route of signing in with GitHub, whoever calls it.
     SignIn,
-    /// Everything else.
+    /// A route that needs no credential, whoever calls it.
     Anonymous,
     /// The webhook, bounded by its own semaphore.
     Webhook,
@@ -217,6 +332,7 @@ impl Limits {
         admin_token: Secret,
         store: Option<Store>,
         failures: Arc<AuthFailures>,
+        routes: CredentialRoutes,
     ) -> anyhow::Result<Limits> {
         let client_ip_header = match &config.client_ip_header {
             Some(name) if !name.trim().is_empty() => {
@@ -230,14 +346,17 @@ impl Limits {
             registrations: keyed(config.rate_registrations_per_minute),
             anonymous: keyed(config.rate_anonymous_per_minute),
             signin: keyed(config.rate_signin_per_minute),
+            maintainers: PerKey::new(config.rate_maintainer_per_minute),
             failures,
             client_ip_header,
             admin_token,
+            routes,
             store,
         })
     }
 
-    /// Forgets addresses that have not been seen for a while (run every minute or so).
+    /// Forgets addresses and people that have not been seen for a while (run every minute or
+    /// so).
     pub fn housekeeping(&self) {
         for l in [&self.registrations, &self.anonymous, &self.signin]
             .into_iter()
@@ -245,31 +364,15 @@ impl Limits {
         {
             l.retain_recent();
         }
+        self.maintainers.housekeeping();
         self.failures.housekeeping();
     }
 
-    /// What a request is counted as, given who its credentials name (`signed_in`, when they
-    /// were read: the admin, or a maintainer).
-    fn kind(
-        &self,
-        method: &Method,
-        path: &str,
-        headers: &HeaderMap,
-        signed_in: Option<&Principal>,
-    ) -> Kind {
+    /// What a request is counted as: by its route first, then, on a route that needs a
+    /// credential, by who its credentials name (`signed_in`: the admin, or a maintainer).
+    fn kind(&self, method: &Method, path: &str, signed_in: Option<&Principal>) -> Kind {
         if path == WEBHOOK_PATH {
             return Kind::Webhook;
-        }
-        let admin_header = headers.get("x-admin-token");
-        if let Some(token) = admin_header.and_then(|v| v.to_str().ok())
-            && super::extract::secret_eq(token, self.admin_token.expose())
-        {
-            return Kind::Admin;
-        }
-        match signed_in {
-            Some(Principal::Admin) => return Kind::Admin,
-            Some(Principal::Maintainer(_)) if !is_signin_path(path) => return Kind::Credentialed,
-            _ => {}
         }
         if is_signin_path(path) {
             return Kind::SignIn;
@@ -277,14 +380,13 @@ impl Limits {
         if method == Method::POST && path == "/v1/workers/register" {
             return Kind::Registration;
         }
-        let credentialed = admin_header.is_some() || headers.contains_key(header::AUTHORIZATION);
-        let needs_credentials = (path.starts_with("/v1/")
-            && !matches!(path, "/v1/openapi.json" | "/v1/meta"))
-            || path == "/metrics";
-        if credentialed && needs_credentials {
-            Kind::Credentialed
-        } else {
-            Kind::Anonymous
+        if !self.routes.need_one(method, path) {
+            return Kind::Anonymous;
+        }
+        match signed_in {
+            Some(Principal::Admin) => Kind::Admin,
+            Some(Principal::Maintainer(m)) => Kind::Maintainer(m.login.to_lowercase()),
+            None => Kind::Credentialed,
         }
     }
 }
@@ -319,14 +421,7 @@ pub async fn layer(State(limits): State<Arc<Limits>>, mut req: Request, next: Ne
     // Sessions and maintainer tokens are read here once; the handlers find them on the request.
     let signed_in = match &limits.store {
         Some(store) if req.uri().path() != WEBHOOK_PATH => {
-            match principal_of(
-                req.method(),
-                req.headers(),
-                store,
-                limits.admin_token.expose(),
-            )
-            .await
-            {
+            match principal_of(req.method(), req.headers(), store, &limits.admin_token).await {
                 Ok(p) => {
                     req.extensions_mut().insert(Resolved(p.clone()));
                     p
@@ -336,12 +431,7 @@ pub async fn layer(State(limits): State<Arc<Limits>>, mut req: Request, next: Ne
         }
         _ => None,
     };
-    let kind = limits.kind(
-        req.method(),
-        req.uri().path(),
-        req.headers(),
-        signed_in.as_ref(),
-    );
+    let kind = limits.kind(req.method(), req.uri().path(), signed_in.as_ref());
     if kind == Kind::Webhook {
         return next.run(req).await;
     }
@@ -351,15 +441,18 @@ pub async fn layer(State(limits): State<Arc<Limits>>, mut req: Request, next: Ne
     if credential && let Some(wait) = limits.failures.must_wait(ip) {
         return too_many(wait, "too many wrong credentials from this address");
     }
-    if kind == Kind::Admin {
-        return next.run(req).await;
-    }
     let key = rate_key(ip);
-    let limiter = match kind {
+    let limiter = match &kind {
         Kind::Registration => limits.registrations.as_ref(),
         Kind::Anonymous => limits.anonymous.as_ref(),
         Kind::SignIn => limits.signin.as_ref(),
-        _ => None,
+        Kind::Maintainer(login) => {
+            if let Err(wait) = limits.maintainers.check(login) {
+                return too_many(wait, "too many requests from this person");
+            }
+            None
+        }
+        Kind::Admin | Kind::Credentialed | Kind::Webhook => None,
     };
     if let Some(limiter) = limiter
         && let Err(not_until) = limiter.check_key(&key)
@@ -439,53 +532,63 @@ mod tests {
     }
 
     #[test]
-    fn requests_are_told_apart() {
+    fn the_route_decides_before_the_credential() {
         let limits = Limits::new(
             &LimitsConfig::default(),
             Secret::new("right-token"),
             None,
             Arc::new(AuthFailures::new(10)),
+            // As the handlers' annotations declare them (see `docs/openapi.json`).
+            CredentialRoutes::of_json(&serde_json::json!({"paths": {
+                "/healthz": {"get": {}},
+                "/v1/meta": {"get": {"security": [{}]}},
+                "/v1/leaderboard": {"get": {"security": [{}, {"admin_token": []}]}},
+                "/v1/workers/register": {"post": {}},
+                "/v1/workers/me": {"get": {"security": [{"worker_token": []}]}},
+                "/v1/work": {"post": {"security": [{"worker_token": []}]}},
+                "/v1/tasks/{task_id}": {"get": {"security": [{"admin_token": []}, {"worker_token": []}]}},
+                "/v1/admin/state": {"get": {"security": [{"admin_token": []}]}},
+                "/v1/events": {"get": {"security": [{"admin_token": []}]}},
+            }})),
         )
         .unwrap();
-        let mut h = HeaderMap::new();
-        let kind = |m: Method, p: &str, h: &HeaderMap| limits.kind(&m, p, h, None);
-        assert_eq!(kind(Method::GET, "/healthz", &h), Kind::Anonymous);
+        let mona = Principal::Maintainer(crate::http::principal::Maintainer {
+            login: "Mona".into(),
+            github_id: Some(1),
+            kind: crate::store::signin::SessionKind::Token,
+            digest: "d".into(),
+            expires_at: 0,
+        });
+        let kind = |m: Method, p: &str, who: Option<&Principal>| limits.kind(&m, p, who);
+        for who in [None, Some(&Principal::Admin), Some(&mona)] {
+            assert_eq!(kind(Method::GET, "/healthz", who), Kind::Anonymous);
+            assert_eq!(kind(Method::GET, "/v1/meta", who), Kind::Anonymous);
+            assert_eq!(kind(Method::GET, "/v1/openapi.json", who), Kind::Anonymous);
+            assert_eq!(kind(Method::GET, "/v1/leaderboard", who), Kind::Anonymous);
+            assert_eq!(kind(Method::GET, "/v1/no/such/route", who), Kind::Anonymous);
+            assert_eq!(kind(Method::GET, "/board/state", who), Kind::Anonymous);
+            assert_eq!(
+                kind(Method::POST, "/v1/workers/register", who),
+                Kind::Registration
+            );
+            assert_eq!(kind(Method::POST, "/v1/auth/device", who), Kind::SignIn);
+            assert_eq!(kind(Method::POST, "/github/webhook", who), Kind::Webhook);
+        }
         assert_eq!(
-            kind(Method::POST, "/v1/workers/register", &h),
-            Kind::Registration
+            kind(Method::GET, "/v1/workers/me", None),
+            Kind::Credentialed
         );
-        assert_eq!(kind(Method::GET, "/v1/workers/me", &h), Kind::Anonymous);
-        assert_eq!(kind(Method::POST, "/github/webhook", &h), Kind::Webhook);
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer x"));
-        assert_eq!(kind(Method::GET, "/v1/workers/me", &h), Kind::Credentialed);
+        assert_eq!(kind(Method::POST, "/v1/work", None), Kind::Credentialed);
+        assert_eq!(kind(Method::GET, "/v1/tasks/t_1", None), Kind::Credentialed);
+        assert_eq!(kind(Method::GET, "/v1/tasks/", None), Kind::Anonymous);
+        assert_eq!(kind(Method::GET, "/metrics", None), Kind::Credentialed);
         assert_eq!(
-            kind(Method::GET, "/healthz", &h),
-            Kind::Anonymous,
-            "a token buys nothing there"
+            kind(Method::GET, "/v1/admin/state", Some(&Principal::Admin)),
+            Kind::Admin
         );
         assert_eq!(
-            kind(Method::POST, "/v1/workers/register", &h),
-            Kind::Registration
-        );
-        h.insert("x-admin-token", HeaderValue::from_static("right-token"));
-        assert_eq!(kind(Method::POST, "/v1/workers/register", &h), Kind::Admin);
-        h.insert("x-admin-token", HeaderValue::from_static("wrong"));
-        assert_eq!(kind(Method::GET, "/v1/admin/state", &h), Kind::Credentialed);
-        let none = HeaderMap::new();
-        assert_eq!(kind(Method::POST, "/v1/auth/device", &none), Kind::SignIn);
-        assert_eq!(
-            kind(Method::GET, "/auth/github/callback", &none),
-            Kind::SignIn
-        );
-        assert_eq!(
-            limits.kind(
-                &Method::GET,
-                "/v1/admin/state",
-                &none,
-                Some(&Principal::Admin)
-            ),
-            Kind::Admin,
-            "a dashboard session of the admin"
+            kind(Method::GET, "/v1/events", Some(&mona)),
+            Kind::Maintainer("mona".into())
         );
     }
 }

@@ -9,9 +9,10 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Caller, Payload, WorkerAuth};
+use super::principal::not_maintainer;
 use crate::domain::{Task, TaskStatus};
 
-/// A task, for an admin or the worker holding it.
+/// A task, for an admin, a maintainer of its repository, or the worker holding it.
 #[utoipa::path(get, path = "/v1/tasks/{task_id}", tag = "tasks", params(("task_id" = String, Path)),
     security(("admin_token" = []), ("worker_token" = [])),
     responses((status = 200, body = Task), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -25,11 +26,24 @@ pub async fn get_task(
     if let Caller::Worker(w) = &caller {
         state.store.mark_seen(w).await?;
     }
-    let task = state.store.task(&task_id).await?.ok_or_else(|| {
-        ApiError::not_found("task_not_found", format!("unknown task `{task_id}`"))
-    })?;
+    let task = state.store.task(&task_id).await?;
+    let task = match (task, &caller) {
+        (Some(task), _) => task,
+        // A maintainer learns nothing of a task outside their repositories, nor whether an id
+        // names one.
+        (None, Caller::Person(p)) if !p.is_admin() => return Err(not_maintainer()),
+        (None, _) => {
+            return Err(ApiError::not_found(
+                "task_not_found",
+                format!("unknown task `{task_id}`"),
+            ));
+        }
+    };
     match caller {
-        Caller::Admin => Ok(Json(task.to_holder_api())),
+        Caller::Person(p) => {
+            p.may_steer(&state, &task.repo).await?;
+            Ok(Json(task.to_holder_api()))
+        }
         Caller::Worker(w) if task.worker_id.as_deref() == Some(w.id.as_str()) => {
             Ok(Json(task.to_holder_api()))
         }

@@ -70,7 +70,8 @@ impl Registration {
 /// Register a worker.
 #[utoipa::path(post, path = "/v1/workers/register", tag = "workers", request_body = RegisterBody,
     responses((status = 201, body = Registration), (status = 422, body = Problem),
-              (status = 401, body = Problem, description = "registration needs the admin token on this server")))]
+              (status = 401, body = Problem, description = "registration needs the admin token on this server"),
+              (status = 410, body = Problem, description = "`archived`: a replayed registration (same `Idempotency-Key`) of a worker the operator has archived; no token is issued")))]
 pub async fn register(
     State(state): State<AppState>,
     req: Request,

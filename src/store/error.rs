@@ -17,6 +17,9 @@ pub enum StoreError {
     /// Well-formed but invalid values.
     #[error("{detail}")]
     Invalid { code: &'static str, detail: String },
+    /// The object existed and was ended for good (an archived worker).
+    #[error("{detail}")]
+    Gone { code: &'static str, detail: String },
     /// A claim of one named task broke scheduling rules: every one it broke, in the spec's order
     /// (never empty).
     #[error("{}", .0.first().map(ToString::to_string).unwrap_or_default())]
@@ -104,6 +107,12 @@ impl StoreError {
     }
     pub fn invalid(code: &'static str, detail: impl Into<String>) -> Self {
         StoreError::Invalid {
+            code,
+            detail: detail.into(),
+        }
+    }
+    pub fn gone(code: &'static str, detail: impl Into<String>) -> Self {
+        StoreError::Gone {
             code,
             detail: detail.into(),
         }

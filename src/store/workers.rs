@@ -81,6 +81,18 @@ pub fn new_token() -> String {
     format!("owpw_{}", hex::encode(bytes))
 }
 
+/// The condition of a worker that still acts: an archived worker's token never authenticates
+/// and it is never issued a new one (the token check and the replayed registration both hold it).
+const LIVE_WORKER: &str = "archived_at IS NULL";
+
+/// `410 archived`: the worker was archived by the operator, for good.
+pub fn archived_worker(worker_id: &str) -> StoreError {
+    StoreError::gone(
+        "archived",
+        format!("worker `{worker_id}` was archived by the operator; it takes no more work"),
+    )
+}
+
 /// Tokens are stored only as their SHA-256 (they are long random values, so a fast hash is right).
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -125,10 +137,14 @@ impl WriteTx {
         Ok((worker, token))
     }
 
-    /// Issues a new token for a worker (the old one stops working).
+    /// Issues a new token for a worker (the old one stops working). An archived worker gets none:
+    /// `410 archived`.
     pub async fn rotate_token(&mut self, worker_id: &str) -> Result<String, StoreError> {
         let token = new_token();
-        let n = sqlx::query("UPDATE workers SET token_hash = $1, last_seen_at = $2 WHERE id = $3")
+        let sql = format!(
+            "UPDATE workers SET token_hash = $1, last_seen_at = $2 WHERE id = $3 AND {LIVE_WORKER}"
+        );
+        let n = sqlx::query(AssertSqlSafe(sql))
             .bind(hash_token(&token))
             .bind(self.now)
             .bind(worker_id)
@@ -136,7 +152,17 @@ impl WriteTx {
             .await?
             .rows_affected();
         if n == 0 {
-            return Err(StoreError::not_found("worker_not_found", "unknown worker"));
+            let (archived,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM workers WHERE id = $1 AND archived_at IS NOT NULL",
+            )
+            .bind(worker_id)
+            .fetch_one(self.conn())
+            .await?;
+            return Err(if archived > 0 {
+                archived_worker(worker_id)
+            } else {
+                StoreError::not_found("worker_not_found", "unknown worker")
+            });
         }
         self.forget_known_workers();
         Ok(token)
@@ -290,6 +316,10 @@ impl WriteTx {
         }
         if let Some(status) = status {
             let paused = status == WorkerStatus::Paused;
+            // An archived worker stays paused: resuming it would let it work again.
+            if !paused && worker.archived {
+                return Err(archived_worker(worker_id));
+            }
             if paused != worker.paused {
                 self.set_worker_paused(worker_id, paused, "admin").await?;
             }
@@ -361,7 +391,7 @@ impl Store {
     }
 
     async fn read_worker_by_token(&self, hash: &str) -> Result<Option<WorkerRow>, StoreError> {
-        let sql = format!("{WORKER_SELECT} WHERE token_hash = $1");
+        let sql = format!("{WORKER_SELECT} WHERE token_hash = $1 AND {LIVE_WORKER}");
         if let Some(reads) = &self.direct_reads {
             // One indexed read on the calling thread (see `engine::sqlite_direct::ReadConns`).
             return reads.with(|conn| {

@@ -191,3 +191,54 @@ async fn replayed_repo_upsert_repeats_the_first_status() {
     );
     assert_eq!(second.json, first.json);
 }
+
+/// The operator archives a worker; its owner replays the registration that created it, with the
+/// same key and body: `410 archived`, no token, and the worker stays out of work.
+#[tokio::test]
+async fn a_replayed_registration_of_an_archived_worker_is_410_and_issues_no_token() {
+    let s = Server::start().await;
+    s.upsert_repo("acme/archived", 5, false).await;
+    s.import("acme/archived", json!([{"title": "bait"}])).await;
+    let body = json!({"name": "revenant", "skills": [], "capacity_points": 3});
+    let register = || {
+        s.req(Method::POST, "/v1/workers/register")
+            .idempotency_key("reg-archived")
+            .json(&body)
+    };
+    let first = register().send().await.expect(201);
+    let id = str_field(&first, "worker_id");
+    let old = str_field(&first, "token");
+    s.admin_post(&format!("/v1/admin/workers/{id}/archive"), json!({}))
+        .await
+        .expect(200);
+    let replay = register().send().await;
+    assert_eq!(
+        replay.expect_problem(410),
+        "archived",
+        "{}",
+        replay.describe()
+    );
+    assert!(
+        replay.json.get("token").is_none() && !replay.text.contains("owpw_"),
+        "no token: {}",
+        replay.text
+    );
+    // Again, in case the first refusal were stored as an answer to replay with a token.
+    register().send().await.expect_problem(410);
+    // The old token stays dead and the worker takes nothing.
+    s.heartbeat(&old, json!({})).await.expect_problem(401);
+    s.claim(&old).await.expect_problem(401);
+    let archived_worker = || async {
+        let state = s
+            .admin_get("/v1/admin/state?archived=true")
+            .await
+            .expect(200);
+        find(&state["workers"], "worker_id", &id).unwrap().clone()
+    };
+    let w = archived_worker().await;
+    assert_eq!(w["status"], "paused", "{w}");
+    // Nor does the operator's resume bring it back.
+    let r = s.admin_update_worker(&id, json!({"status": "idle"})).await;
+    assert_eq!(r.expect_problem(410), "archived");
+    assert_eq!(archived_worker().await["status"], "paused");
+}

@@ -90,16 +90,98 @@ async fn registrations_past_the_limit_get_429_while_100_a_minute_pass() {
     }
     let retry = assert_rate_limited(refused.expect("registration is rate-limited")).await;
     assert!(retry <= 60, "Retry-After {retry}");
-    // Another address is not held; nor is the admin.
+    // Another address is not held. A registration is a registration whoever sends it: the
+    // admin token lifts nothing at the held address.
     let r = register_from(&client_from("127.0.0.2"), &s, "elsewhere").await;
     assert_eq!(r.status().as_u16(), 201);
-    let r = s
-        .req(Method::POST, "/v1/workers/register")
-        .admin(&s)
-        .json(&json!({"name": "by-admin", "skills": ["rust"], "capacity_points": 5}))
+    // (The rate refills at 2 a second, so a few in a row meet the limit again.)
+    let mut admin_held = false;
+    for _ in 0..5 {
+        let r = s
+            .req(Method::POST, "/v1/workers/register")
+            .admin(&s)
+            .json(&json!({"name": "by-admin", "skills": ["rust"], "capacity_points": 5}))
+            .send()
+            .await;
+        if r.status == 429 {
+            admin_held = true;
+            break;
+        }
+        assert_eq!(r.status, 201, "{}", r.describe());
+    }
+    assert!(admin_held, "the admin token lifted the registration limit");
+}
+
+/// A stranger past the per-address limits tries every credential she can get (a worker token
+/// from a registration, the admin token, a made-up one) on the routes that need none:
+/// registration, `/v1/meta`, the leaderboard and an unknown path stay at 429 for her address,
+/// while the route her worker token is for still answers it.
+#[tokio::test]
+async fn a_credential_lifts_no_limit_of_a_route_that_needs_none() {
+    let s = Server::start_with_env(&[
+        ("OWP_RATE_REGISTRATIONS_PER_MINUTE", "5"),
+        ("OWP_RATE_ANONYMOUS_PER_MINUTE", "20"),
+        ("OWP_RATE_AUTH_FAILURES_PER_MINUTE", "10"),
+    ])
+    .await;
+    let her = client_from("127.0.0.7");
+    let first = register_from(&her, &s, "sock-0").await;
+    assert_eq!(first.status().as_u16(), 201);
+    let worker: Value = first.json().await.unwrap();
+    let worker_token = worker["token"].as_str().unwrap().to_string();
+    let mut registrations = 1;
+    while register_from(&her, &s, "sock").await.status().as_u16() == 201 {
+        registrations += 1;
+        assert!(registrations < 50, "registration is never limited");
+    }
+    let mut reads = 0;
+    while her
+        .get(s.url("/v1/meta"))
         .send()
-        .await;
-    assert_eq!(r.status, 201, "{}", r.describe());
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+        == 200
+    {
+        reads += 1;
+        assert!(reads < 200, "/v1/meta is never limited");
+    }
+    let credentials: [(&str, String); 3] = [
+        ("authorization", format!("Bearer {worker_token}")),
+        ("x-admin-token", s.admin_token.clone()),
+        ("authorization", "Bearer owpm_made_up".to_string()),
+    ];
+    for (header, value) in &credentials {
+        for (method, path) in [
+            (Method::GET, "/v1/meta"),
+            (Method::GET, "/v1/leaderboard"),
+            (Method::GET, "/v1/no-such-route"),
+            (Method::POST, "/v1/workers/register"),
+        ] {
+            let r = her
+                .request(method.clone(), s.url(path))
+                .header(*header, value)
+                .json(&json!({"name": "again", "skills": [], "capacity_points": 1}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                r.status().as_u16(),
+                429,
+                "{method} {path} with {header} lifted the address's limit"
+            );
+        }
+    }
+    // The route the worker token is for still answers her.
+    let r = her
+        .post(s.url("/v1/workers/heartbeat"))
+        .bearer_auth(&worker_token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
 }
 
 #[tokio::test]

@@ -198,6 +198,45 @@ async fn the_preview_needs_a_worker_token_and_is_rate_limited() {
     preview(&s, &b).await;
 }
 
+/// One address registers a worker per preview it wants: registrations are cheap, so the
+/// previews of all its workers together are held to the address's own limit, while a worker of
+/// another address is not held.
+#[tokio::test]
+async fn many_workers_of_one_address_share_its_preview_limit() {
+    let s = Server::start_with_env(&[
+        ("OWP_RATE_PREVIEWS_PER_MINUTE", "30"),
+        ("OWP_RATE_PREVIEWS_PER_ADDRESS_PER_MINUTE", "5"),
+    ])
+    .await;
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let (_, token) = s.register_worker(&format!("sock-{i}"), &[], 3, 1).await;
+        let r = s.worker_get(&token, "/v1/work/preview").await;
+        if r.status == 429 {
+            assert_eq!(r.expect_problem(429), "rate_limited");
+        }
+        statuses.push(r.status);
+    }
+    assert!(statuses[..5].iter().all(|s| *s == 200), "{statuses:?}");
+    assert!(
+        statuses[5..].iter().all(|s| *s == 429),
+        "past five a minute from one address, fresh workers are refused too: {statuses:?}"
+    );
+    // A worker registered from another address previews as before.
+    let (_, token) = s.register_worker("elsewhere", &[], 3, 1).await;
+    let other = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let r = other
+        .get(s.url("/v1/work/preview"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}
+
 /// A small deterministic generator (xorshift), so a failing run can be repeated.
 struct Draw(u64);
 

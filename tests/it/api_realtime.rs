@@ -176,3 +176,69 @@ async fn sse_reports_worker_registration_and_lease_changes() {
         .expect("no event for the ack");
     assert!(t2.elapsed() < Duration::from_secs(2));
 }
+
+/// Starts `POST /v1/work?wait=30` for `token` in the background.
+fn long_poll(s: &Server, token: &str) -> tokio::task::JoinHandle<Resp> {
+    let req = s
+        .req(Method::POST, "/v1/work?wait=30")
+        .bearer(token)
+        .timeout(Duration::from_secs(60));
+    tokio::spawn(async move { req.send().await })
+}
+
+/// What a held long poll answered, if it answered within `within` (it was asked to hold 30 s).
+async fn answered_within(poll: tokio::task::JoinHandle<Resp>, within: Duration) -> Option<Resp> {
+    tokio::time::timeout(within, poll)
+        .await
+        .ok()
+        .map(|r| r.expect("poll task"))
+}
+
+/// A worker holds a long poll; the operator archives it: the poll ends with 401 well before its
+/// 30 s (the archive is checked again every few seconds), and never with a lease.
+#[tokio::test]
+async fn archiving_a_worker_ends_its_long_poll() {
+    let s = Server::start().await;
+    s.upsert_repo("acme/ends", 5, false).await;
+    let (id, token) = s.register_worker("w", &[], 5, 1).await;
+    let poll = long_poll(&s, &token);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.admin_post(&format!("/v1/admin/workers/{id}/archive"), json!({}))
+        .await
+        .expect(200);
+    // A task appears: the archived worker's poll must not take it.
+    s.import("acme/ends", json!([{"title": "bait"}])).await;
+    let r = answered_within(poll, Duration::from_secs(15))
+        .await
+        .expect("the archived worker's long poll ended within seconds");
+    assert_eq!(r.expect_problem(401), "unauthorized", "{}", r.describe());
+}
+
+/// One worker opens many long polls at once: each newer one ends the one before it (204), so a
+/// worker holds one poll at a time, and the newest still gets the work.
+#[tokio::test]
+async fn a_worker_holds_one_long_poll_at_a_time() {
+    let s = Server::start().await;
+    s.upsert_repo("acme/polls", 5, false).await;
+    let (_, token) = s.register_worker("w", &[], 5, 1).await;
+    let first = long_poll(&s, &token);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut older = vec![first];
+    for _ in 0..3 {
+        older.push(long_poll(&s, &token));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let newest = long_poll(&s, &token);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for poll in older {
+        let r = answered_within(poll, Duration::from_secs(10))
+            .await
+            .expect("an older poll ended when a newer one began");
+        assert_eq!(r.status, 204, "{}", r.describe());
+    }
+    let ids = s.import_ids("acme/polls", json!([{"title": "work"}])).await;
+    let r = answered_within(newest, Duration::from_secs(10))
+        .await
+        .expect("the newest poll gets the work");
+    assert_eq!(r.expect(200)["lease"]["task"]["task_id"], ids[0].as_str());
+}

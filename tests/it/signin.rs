@@ -53,8 +53,8 @@ pub(crate) async fn story() -> Story {
 }
 
 /// A signed-in browser: its session cookie and the dashboard's CSRF token.
-struct WebSession {
-    cookie: String,
+pub(crate) struct WebSession {
+    pub(crate) cookie: String,
     csrf: String,
 }
 
@@ -80,7 +80,7 @@ pub(crate) async fn start_web_at(b: &reqwest::Client, start_url: &str) -> (Strin
 }
 
 /// Mona signs in on the dashboard: `/auth/github`, GitHub's page, the callback.
-async fn web_sign_in(story: &Story, login: &str) -> WebSession {
+pub(crate) async fn web_sign_in(story: &Story, login: &str) -> WebSession {
     let b = browser();
     let (authorize, flow_cookie) = start_web(&b, &story.url()).await;
     story.fake.sign_in_browser(login);
@@ -199,7 +199,7 @@ pub(crate) async fn with_token(
 }
 
 /// A request of a signed-in browser (with the CSRF token when `csrf`).
-async fn with_cookie(
+pub(crate) async fn with_cookie(
     story: &Story,
     method: Method,
     path: &str,

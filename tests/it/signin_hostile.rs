@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use crate::github_support::story::{REPO, Story};
 use crate::signin::{
-    MONA, browser, device_sign_in, start_web, start_web_at, story, story_with, with_token,
+    MONA, browser, device_sign_in, start_web, start_web_at, story, story_with, web_sign_in,
+    with_cookie, with_token,
 };
 
 #[tokio::test]
@@ -414,4 +415,224 @@ async fn a_sign_in_whose_repositories_github_does_not_list_opens_nothing() {
     let problem: Value = poll.json().await.unwrap();
     assert_eq!(problem["code"], "github_unavailable");
     assert!(problem.get("token").is_none());
+}
+
+/// Mona's device-flow token (no repository needed to get one) buys her address nothing on the
+/// routes that need no credential: registration and `/v1/meta` reach 429 as for anyone there.
+#[tokio::test]
+async fn a_maintainer_token_lifts_no_per_address_limit() {
+    let story = story_with(false, |c| {
+        c.limits.rate_registrations_per_minute = 5;
+        c.limits.rate_anonymous_per_minute = 20;
+    })
+    .await;
+    let token = device_sign_in(&story, MONA).await;
+    let registration = json!({"name": "sock", "skills": [], "capacity_points": 1});
+    let mut registered = 0;
+    loop {
+        let (status, _) = with_token(
+            &story,
+            Method::POST,
+            "/v1/workers/register",
+            &token,
+            Some(registration.clone()),
+        )
+        .await;
+        if status == 429 {
+            break;
+        }
+        assert_eq!(status, 201);
+        registered += 1;
+        assert!(
+            registered <= 10,
+            "a maintainer token lifts the registration limit"
+        );
+    }
+    let mut reads = 0;
+    loop {
+        let (status, _) = with_token(&story, Method::GET, "/v1/meta", &token, None).await;
+        if status == 429 {
+            break;
+        }
+        reads += 1;
+        assert!(
+            reads <= 40,
+            "a maintainer token lifts the limit of /v1/meta"
+        );
+    }
+}
+
+/// A signed-in maintainer's requests are limited per person, from any address; the operator is
+/// not held by them.
+#[tokio::test]
+async fn a_maintainers_requests_are_limited_per_person() {
+    let story = story_with(false, |c| c.limits.rate_maintainer_per_minute = 5).await;
+    let token = device_sign_in(&story, MONA).await;
+    let from = |local: &str| {
+        reqwest::Client::builder()
+            .local_address(local.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap()
+    };
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let client = from(if i % 2 == 0 { "127.0.0.1" } else { "127.0.0.9" });
+        let r = client
+            .get(format!("{}/v1/me", story.url()))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+            let problem: Value = r.json().await.unwrap();
+            assert_eq!(problem["code"], "rate_limited");
+            statuses.push(429);
+        } else {
+            statuses.push(r.status().as_u16());
+        }
+    }
+    assert!(statuses[..5].iter().all(|s| *s == 200), "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    let (status, _) = story.admin(Method::GET, "/v1/admin/state", None).await;
+    assert_eq!(status, 200, "the operator is not held by Mona's limit");
+}
+
+/// Mona's open event stream.
+async fn open_stream(story: &Story, token: &str) -> reqwest::Response {
+    let res = browser()
+        .get(format!("{}/v1/events", story.url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res
+}
+
+/// Whether the stream ends within `within` (a bounded wait: the end is due within 5 s).
+async fn ends_within(mut res: reqwest::Response, within: std::time::Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, res.chunk()).await {
+            Err(_) => return false,
+            Ok(Ok(Some(_))) => continue,
+            Ok(_) => return true,
+        }
+    }
+}
+
+/// Mona signs out, and the operator revokes her other token: each open stream of the ended
+/// credential ends within seconds, not at its next minute.
+#[tokio::test]
+async fn logout_and_revoke_end_open_event_streams() {
+    let story = story().await;
+    let within = std::time::Duration::from_secs(15);
+    let token = device_sign_in(&story, MONA).await;
+    let stream = open_stream(&story, &token).await;
+    let (status, _) = with_token(&story, Method::POST, "/v1/auth/logout", &token, None).await;
+    assert_eq!(status, 204);
+    assert!(ends_within(stream, within).await, "logout ended the stream");
+
+    let token = device_sign_in(&story, MONA).await;
+    let stream = open_stream(&story, &token).await;
+    let (status, _) = story
+        .admin(
+            Method::POST,
+            "/v1/admin/signin/revoke",
+            Some(json!({"login": MONA})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(ends_within(stream, within).await, "revoke ended the stream");
+}
+
+/// Mona loses write on her repository on GitHub: once the permission is read again (the cache
+/// is shortened to a second here), her open stream ends.
+#[tokio::test]
+async fn a_lost_permission_ends_the_open_event_stream() {
+    let story = story_with(false, |c| {
+        c.github.github_permission_max_age_ms = Some(1000)
+    })
+    .await;
+    let token = device_sign_in(&story, MONA).await;
+    let stream = open_stream(&story, &token).await;
+    story.fake.set_permission(REPO, MONA, "read");
+    assert!(
+        ends_within(stream, std::time::Duration::from_secs(15)).await,
+        "the lost permission ended the stream"
+    );
+}
+
+/// `owp admin task ID` for a signed-in maintainer: a task of her repository reads, a task of
+/// another, or an id that names none, answers `403 not_maintainer` alike (and is not counted as
+/// a wrong credential).
+#[tokio::test]
+async fn a_maintainer_reads_the_tasks_of_her_repositories_only() {
+    let story = story().await;
+    let token = device_sign_in(&story, MONA).await;
+    let import = |repo: &'static str| {
+        let story = &story;
+        async move {
+            let (status, body) = story
+                .admin(
+                    Method::POST,
+                    "/v1/admin/tasks",
+                    Some(json!({"repo": repo, "tasks": [{"title": "t"}]})),
+                )
+                .await;
+            assert_eq!(status, 201, "{body}");
+            body["tasks"][0]["task_id"].as_str().unwrap().to_string()
+        }
+    };
+    let mine = import(REPO).await;
+    let theirs = import(crate::signin::OTHER).await;
+    let (status, task) = with_token(
+        &story,
+        Method::GET,
+        &format!("/v1/tasks/{mine}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, task["task_id"].as_str()),
+        (200, Some(mine.as_str()))
+    );
+    for id in [theirs.as_str(), "t_no_such_task"] {
+        let (status, problem) = with_token(
+            &story,
+            Method::GET,
+            &format!("/v1/tasks/{id}"),
+            &token,
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (403, Some("not_maintainer")),
+            "{id}"
+        );
+    }
+}
+
+/// The dashboard's stream (`GET /v1/events` with the session cookie) ends when Mona signs out
+/// of the dashboard.
+#[tokio::test]
+async fn signing_out_of_the_dashboard_ends_its_event_stream() {
+    let story = story().await;
+    let mona = web_sign_in(&story, MONA).await;
+    let stream = browser()
+        .get(format!("{}/v1/events", story.url()))
+        .header(reqwest::header::COOKIE, &mona.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let (status, _) = with_cookie(&story, Method::POST, "/v1/auth/logout", &mona, true, None).await;
+    assert_eq!(status, 204);
+    assert!(
+        ends_within(stream, std::time::Duration::from_secs(15)).await,
+        "signing out ended the dashboard's stream"
+    );
 }

@@ -375,7 +375,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A task, for an admin or the worker holding it. */
+        /** A task, for an admin, a maintainer of its repository, or the worker holding it. */
         get: operations["get_task"];
         put?: never;
         post?: never;
@@ -411,7 +411,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Claim the best eligible task. 204 when nothing is eligible now. */
+        /**
+         * Claim the best eligible task. 204 when nothing is eligible now. A worker holds one long poll
+         *     at a time: a newer one ends the one it held (204). A held poll runs the worker's
+         *     authentication again every few seconds and ends (401) once its token does.
+         */
         post: operations["claim"];
         delete?: never;
         options?: never;
@@ -430,8 +434,9 @@ export interface paths {
          * Why not me: the first 50 ready tasks in offer order, which of them a claim would offer this
          *     worker now, and every rule that refuses each of the others, showing only what the worker may
          *     see (a refused task in a private repository or above its trust is only counted: `{hidden:
-         *     N}`). Changes nothing; each worker may ask 30 times a minute
-         *     (`OWP_RATE_PREVIEWS_PER_MINUTE`).
+         *     N}`). Changes nothing; each worker may ask 30 times a minute (`OWP_RATE_PREVIEWS_PER_MINUTE`),
+         *     and all the workers of one client address together 60 times
+         *     (`OWP_RATE_PREVIEWS_PER_ADDRESS_PER_MINUTE`).
          */
         get: operations["preview"];
         put?: never;
@@ -1925,6 +1930,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description `archived`: an archived worker is not resumed */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description payload_too_large: the body is larger than 1 MiB */
             413: {
                 headers: {
@@ -3330,6 +3344,15 @@ export interface operations {
             };
             /** @description request_in_flight: the same Idempotency-Key is being answered */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `archived`: a replayed registration (same `Idempotency-Key`) of a worker the operator has archived; no token is issued */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -29,11 +29,13 @@ use serde_json::{Value, json};
 pub const TEST_DATABASE_URL_VAR: &str = "OWP_TEST_DATABASE_URL";
 
 /// The per-address rate limits every test server starts with, unless the test sets its own.
-pub const GENEROUS_RATES: [(&str, &str); 4] = [
+pub const GENEROUS_RATES: [(&str, &str); 6] = [
     ("OWP_RATE_REGISTRATIONS_PER_MINUTE", "100000"),
     ("OWP_RATE_ANONYMOUS_PER_MINUTE", "100000"),
     ("OWP_RATE_AUTH_FAILURES_PER_MINUTE", "100000"),
     ("OWP_RATE_PREVIEWS_PER_MINUTE", "100000"),
+    ("OWP_RATE_PREVIEWS_PER_ADDRESS_PER_MINUTE", "100000"),
+    ("OWP_RATE_MAINTAINER_PER_MINUTE", "100000"),
 ];
 
 /// How long a server may take to answer `GET /healthz` after it was spawned.
