@@ -19,3 +19,8 @@ CREATE INDEX gh_accounts_unknown ON gh_accounts (read_at) WHERE created_at IS NU
 -- account, and for links made before ids were kept (their age is read by login once, and the id
 -- GitHub gives is kept).
 ALTER TABLE workers ADD COLUMN github_account_id INTEGER;
+
+-- A linked pull request whose changed files are too many to lock even folded to top-level
+-- folders (contract section 13): the task it acts on holds only its declared paths, and
+-- maintainers see it marked here (and by the `github.paths_too_broad` event when it becomes so).
+ALTER TABLE gh_linked_prs ADD COLUMN paths_too_broad INTEGER NOT NULL DEFAULT 0;

@@ -279,13 +279,13 @@ async fn repo_in_span(
     let paths = tx.watch_paths(repo).await?;
     for (issue, blockers) in snapshot.ready_issues.iter().zip(&blockers) {
         if let Some(task) =
-            sync::sync_issue(&mut tx, installation, repo, issue, &settings, ACTOR).await?
+            sync::sync_issue(&mut tx, installation, repo, issue, &settings, false, ACTOR).await?
         {
             sync::apply_blockers(&mut tx, &task, blockers, ACTOR).await?;
         }
     }
     for issue in snapshot.left_issues.iter().filter_map(|i| i.as_ref().ok()) {
-        sync::sync_issue(&mut tx, installation, repo, issue, &settings, ACTOR).await?;
+        sync::sync_issue(&mut tx, installation, repo, issue, &settings, false, ACTOR).await?;
         // A closed issue of this repository no longer holds what it blocks.
         tx.external_blocker_state(&format!("{repo}#{}", issue.number), issue.open, ACTOR)
             .await?;
