@@ -455,9 +455,8 @@ async fn a_pull_request_of_3000_files_locks_its_folder_not_the_repository() {
 /// root. It locks only its task's declared paths, and maintainers see it marked
 /// `paths_too_broad`; the other path-locked tasks stay offered, and its pages are read no further
 /// than needed.
-#[tokio::test]
-async fn a_pull_request_of_101_root_files_locks_only_the_declared_paths() {
-    let story = Story::with(Some("max_open_prs: 10\n"), |_| {}).await;
+async fn root_files_lock_only_the_declared_paths(postgres: bool) {
+    let story = Story::on(postgres, Some("max_open_prs: 10\n"), |_| {}).await;
     let others = thirty_locked_tasks(&story).await;
     let root_file = ready_issue(&story, "Fix a root file", "Paths: f0050.txt").await;
     let docs = ready_issue(&story, "Tidy the docs", "Paths: docs/**").await;
@@ -486,6 +485,16 @@ async fn a_pull_request_of_101_root_files_locks_only_the_declared_paths() {
         [format!("{REPO}#{wide}")]
     );
     story.stop_checking_comments();
+}
+
+#[tokio::test]
+async fn a_pull_request_of_101_root_files_locks_only_the_declared_paths_sqlite() {
+    root_files_lock_only_the_declared_paths(false).await;
+}
+
+#[tokio::test]
+async fn a_pull_request_of_101_root_files_locks_only_the_declared_paths_postgres() {
+    root_files_lock_only_the_declared_paths(true).await;
 }
 
 /// The issue's author (no maintainer) widens `Paths:` to `**` after a maintainer put the issue in
@@ -532,4 +541,22 @@ async fn the_author_widening_paths_after_the_label_locks_nothing_new() {
         story.task(other).await.waiting_on_paths(),
         [format!("{REPO}#{number}")]
     );
+}
+
+/// A stranger's pull request on a task someone else holds acts on nothing (section 9): opening it
+/// and pushing to it read none of its files.
+#[tokio::test]
+async fn a_strangers_pull_request_on_a_claimed_task_costs_no_file_read() {
+    let story = Story::with(Some("max_open_prs: 10\n"), |_| {}).await;
+    let n = ready_issue(&story, "Fix the parser", "Paths: src/parser/**").await;
+    story.comment(n, "alice", "/owp claim").await;
+    story.expect_status(n, &["claimed by @alice"]);
+    let files: Vec<String> = (0..3_000).map(|i| format!("d{i}/x.rs")).collect();
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let before = story.fake.count_calls("GET", "/files");
+    let pr = open_pr_changing(&story, "mallory", n, &files).await;
+    push(&story, pr, &files).await;
+    assert_eq!(story.fake.count_calls("GET", "/files"), before);
+    assert_eq!(story.task(n).await.paths, ["src/parser/**"]);
+    story.stop_checking_comments();
 }
