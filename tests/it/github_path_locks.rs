@@ -408,45 +408,57 @@ async fn thirty_locked_tasks(story: &Story) -> Vec<u64> {
     tasks
 }
 
-/// A pull request that changes 3,000 files under `src/` in 200 folders locks `src/`, not the
-/// repository: the thirty path-locked tasks elsewhere stay offered, and a push costs a bounded
-/// number of GitHub requests and no status-comment edit of theirs.
+/// A pull request that changes 3,000 files in 150 top-level folders: folded, it would lock the
+/// root (`**`). It is too broad to lock: its task holds only its declared paths, and maintainers
+/// see it marked; the thirty path-locked tasks elsewhere stay offered; and a push reads no more
+/// pages than it takes to know that, and edits no status comment.
 #[tokio::test]
-async fn a_pull_request_of_3000_files_locks_its_folder_not_the_repository() {
+async fn a_pull_request_of_3000_files_does_not_lock_the_repository() {
     let story = Story::with(Some("max_open_prs: 10\n"), |_| {}).await;
     let others = thirty_locked_tasks(&story).await;
-    let inside = ready_issue(&story, "Fix one module", "Paths: src/m007/f0001.rs").await;
-    let big = ready_issue(&story, "Rename everything", "").await;
+    let inside = ready_issue(&story, "Fix one module", "Paths: p007/f0007.rs").await;
+    let big = ready_issue(&story, "Rename everything", "Paths: p007/**").await;
     story.comment(big, "alice", "/owp claim").await;
     story.expect_status(big, &["claimed by @alice"]);
     let files: Vec<String> = (0..3_000)
-        .map(|i| format!("src/m{:03}/f{:04}.rs", i % 200, i))
+        .map(|i| format!("p{:03}/f{i:04}.rs", i % 150))
         .collect();
     let files: Vec<&str> = files.iter().map(String::as_str).collect();
     let pr = open_pr_changing(&story, "alice", big, &files).await;
-    assert_eq!(story.task(big).await.paths, ["src/**"]);
+    let task = story.task(big).await;
+    assert_eq!(task.status, TaskStatus::PrOpened);
+    assert_eq!(task.paths, ["p007/**"]);
+    let marked = events_of(&story, "github.paths_too_broad", &task.id).await;
+    assert_eq!(marked.len(), 1, "{marked:#?}");
     story.expect_status(
         inside,
-        &[&format!("**Waiting:** #{big} is changing `src/`")],
+        &[&format!("**Waiting:** #{big} is changing `p007/`")],
     );
     for &n in &others {
         assert!(story.task(n).await.waiting_on_paths().is_empty(), "#{n}");
         story.expect_status(n, &["**Ready**"]);
     }
 
-    // A push: the files are read again (30 pages at most), and nothing else is asked or edited.
+    // A push: two pages tell that it is too broad; nothing else is asked or edited.
     let before = story.fake.calls().len();
     push(&story, pr, &files).await;
     let calls: Vec<_> = story.fake.calls()[before..].to_vec();
     let pages = calls.iter().filter(|c| c.path.ends_with("/files")).count();
-    assert!(pages <= 30, "{pages} pages");
+    assert_eq!(pages, 2, "{calls:#?}");
     let edits = calls
         .iter()
         .filter(|c| c.method == "PATCH" && c.path.contains("/comments/"))
         .count();
     assert_eq!(edits, 0, "{calls:#?}");
-    assert!(calls.len() <= 32, "{} requests: {calls:#?}", calls.len());
-    assert_eq!(story.task(big).await.paths, ["src/**"]);
+    assert!(calls.len() <= 6, "{} requests: {calls:#?}", calls.len());
+    assert_eq!(story.task(big).await.paths, ["p007/**"]);
+    assert_eq!(
+        events_of(&story, "github.paths_too_broad", &task.id)
+            .await
+            .len(),
+        1,
+        "marked once"
+    );
     // Thirty-odd status comments, each asserted above: no transcript to review.
     story.stop_checking_comments();
 }
