@@ -220,6 +220,13 @@ async fn a_linked_worker_of_unknown_age_waits(postgres: bool) {
     assert_eq!(reasons[0]["rule"], 2, "{preview}");
     assert_eq!(reasons[0]["code"], "account_age_unknown", "{preview}");
     assert_eq!(story.task(n).await.status, TaskStatus::Ready);
+    // Asking again is the App's: once the retry interval has passed, reconciliation asks for it.
+    let store = &story.running().store;
+    let due = store.gh_accounts_to_read(i64::MAX, 20).await.unwrap();
+    assert_eq!(due.len(), 1, "{due:?}");
+    assert_eq!(due[0].login, "newbie");
+    assert_eq!(due[0].account_id, Some(story.fake.user_id("newbie") as i64));
+    assert!(store.gh_accounts_to_read(0, 20).await.unwrap().is_empty());
 
     // A worker that speaks for no GitHub account is not held to a GitHub account's age.
     let (status, reg) = story
