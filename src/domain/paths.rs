@@ -21,6 +21,17 @@ pub const MAX_PATH_CHARS: usize = 200;
 /// ([`from_changed_files`]), so one pull request of 3,000 files stays a bounded lock.
 pub const MAX_PR_PATHS: usize = 100;
 
+/// What the changed files of a pull request lock for the tasks it acts on
+/// ([`from_changed_files`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PrLock {
+    /// These patterns (at most [`MAX_PR_PATHS`]).
+    Paths(Vec<String>),
+    /// More than a lock may hold even folded to top-level folders (or more files than GitHub
+    /// lists): the task holds only its declared paths, and maintainers are told.
+    TooBroad,
+}
+
 /// Where a task's patterns came from: `declared` by its import or its issue's `Paths:` line, or
 /// read from the changed files of its linked pull request (`pr`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,32 +157,41 @@ pub fn from_issue_body(body: &str) -> Option<Result<Vec<String>, OutOfBounds>> {
 
 /// The patterns a pull request's changed files hold: each file itself, or, past
 /// [`MAX_PR_PATHS`], the deepest ones folded into their directories (`src/a/x.rs`, `src/a/y.rs` →
-/// `src/a/**`) until at most that many remain. Files that do not [`normalize`] are left out.
-pub fn from_changed_files(files: &[String]) -> Vec<String> {
-    let mut paths = distinct(files.iter().filter_map(|f| normalize("file", f).ok()));
-    let depth = |p: &str| {
-        let b = base(p);
-        b.matches('/').count() + usize::from(!b.is_empty())
-    };
+/// `src/a/**`) until at most that many remain, never past a file's top-level folder: a pull
+/// request locks what it changes, never the repository's root (`**`). `None` when even its
+/// top-level folders and root files are more than [`MAX_PR_PATHS`]: the pull request is too broad
+/// to lock (contract section 13: its task then holds only its declared paths). Files that do not
+/// [`normalize`] are left out, and so are names whose first segment reads as a glob (`*`,
+/// `[x]/y`), which would lock the whole repository.
+pub fn from_changed_files(files: &[String]) -> Option<Vec<String>> {
+    let mut paths = distinct(
+        files
+            .iter()
+            .filter_map(|f| normalize("file", f).ok())
+            .filter(|p| !base(p).is_empty()),
+    );
+    let depth = |p: &str| base(p).matches('/').count() + 1;
     while paths.len() > MAX_PR_PATHS {
-        let deepest = paths.iter().map(|p| depth(p)).max().unwrap_or(0);
+        let deepest = paths.iter().map(|p| depth(p)).max().unwrap_or(1);
         let folded = distinct(paths.iter().map(|p| {
             if depth(p) < deepest {
                 return p.clone();
             }
             match base(p).rsplit_once('/') {
                 Some((parent, _)) => format!("{parent}/**"),
-                None => "**".to_string(),
+                // A top-level folder or a root file stays itself.
+                None => p.clone(),
             }
         }));
         // Files in as many directories as there are files fold into those directories first
-        // (same count, other patterns), then into their parents.
+        // (same count, other patterns), then into their parents; at the top level nothing folds
+        // any more, and what is still too many is too broad.
         if folded == paths {
-            break;
+            return None;
         }
         paths = folded;
     }
-    paths
+    Some(paths)
 }
 
 /// The items of `items` in their order, each once (a set keeps it linear in a pull request's
@@ -287,7 +307,7 @@ mod tests {
             .map(|i| format!("src/m{}/f{i}.rs", i % 7))
             .chain(["README.md".to_string()])
             .collect();
-        let paths = from_changed_files(&files);
+        let paths = from_changed_files(&files).unwrap();
         assert!(paths.len() <= MAX_PR_PATHS);
         assert!(paths.contains(&"src/m3/**".to_string()));
         assert!(paths.contains(&"README.md".to_string()));
@@ -295,7 +315,7 @@ mod tests {
             assert!(paths.iter().any(|p| overlap(p, f)), "{f} is held");
         }
         let few = from_changed_files(&["a/b.rs".into(), "a/b.rs".into()]);
-        assert_eq!(few, vec!["a/b.rs"]);
+        assert_eq!(few, Some(vec!["a/b.rs".to_string()]));
     }
 
     #[test]
@@ -303,17 +323,49 @@ mod tests {
         // As many directories as files: folding into them keeps the count, so their parents
         // come next; the lock stays bounded and still holds every file.
         let files: Vec<String> = (0..3_000).map(|i| format!("pkg/d{i}/x.rs")).collect();
-        assert_eq!(from_changed_files(&files), vec!["pkg/**"]);
-        let flat: Vec<String> = (0..150).map(|i| format!("d{i}/x.rs")).collect();
-        assert_eq!(from_changed_files(&flat), vec!["**"]);
+        assert_eq!(from_changed_files(&files), Some(vec!["pkg/**".to_string()]));
         let mixed: Vec<String> = (0..120)
             .map(|i| format!("a/d{i}/x.rs"))
             .chain((0..5).map(|i| format!("b/f{i}.rs")))
             .collect();
-        let paths = from_changed_files(&mixed);
+        let paths = from_changed_files(&mixed).unwrap();
         assert!(paths.len() <= MAX_PR_PATHS, "{paths:?}");
         for f in &mixed {
             assert!(paths.iter().any(|p| overlap(p, f)), "{f} is held");
+        }
+    }
+
+    #[test]
+    fn a_pull_request_never_locks_the_root() {
+        // 150 top-level folders, or 101 files at the root: more than a lock may hold, and never
+        // `**`: too broad.
+        let flat: Vec<String> = (0..150).map(|i| format!("d{i}/x.rs")).collect();
+        assert_eq!(from_changed_files(&flat), None);
+        let root: Vec<String> = (0..101).map(|i| format!("f{i}.txt")).collect();
+        assert_eq!(from_changed_files(&root), None);
+        // 100 root files and thousands under two folders: those folders and the root files.
+        let files: Vec<String> = (0..98)
+            .map(|i| format!("f{i}.txt"))
+            .chain((0..3_000).map(|i| format!("src/m{}/f{i}.rs", i % 40)))
+            .chain(["docs/a.md".to_string()])
+            .collect();
+        let paths = from_changed_files(&files).unwrap();
+        assert_eq!(paths.len(), 100, "{paths:?}");
+        assert!(paths.contains(&"src/**".to_string()), "{paths:?}");
+        assert!(paths.contains(&"docs/**".to_string()), "{paths:?}");
+        assert!(paths.contains(&"f0.txt".to_string()), "{paths:?}");
+        // A name that reads as a glob at the top is left out, not read as the whole repository.
+        let globs = [
+            "*".to_string(),
+            "**".to_string(),
+            "[a]/b".to_string(),
+            "ok.rs".into(),
+        ];
+        assert_eq!(from_changed_files(&globs), Some(vec!["ok.rs".to_string()]));
+        for files in [&flat, &root, &files, &globs.to_vec()] {
+            for p in from_changed_files(files).unwrap_or_default() {
+                assert!(!base(&p).is_empty(), "{p} locks the root");
+            }
         }
     }
 

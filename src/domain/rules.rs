@@ -107,6 +107,10 @@ pub enum Refusal {
     /// Beside rule 2: the repository takes claims only from GitHub accounts at least `min_days`
     /// old, and the worker's linked account is younger (it may claim from `claim_from`, ms).
     AccountTooNew { min_days: i64, claim_from: i64 },
+    /// Beside rule 2: the repository takes claims only from GitHub accounts at least `min_days`
+    /// old, and GitHub has not told the worker's account's age yet (the rule fails closed; the
+    /// App asks again within minutes).
+    AccountAgeUnknown { min_days: i64 },
 }
 
 impl Refusal {
@@ -129,6 +133,7 @@ impl Refusal {
             Refusal::OutsideSpecialty => "outside_specialty",
             Refusal::PathsHeld { .. } => "paths_locked",
             Refusal::AccountTooNew { .. } => "account_too_new",
+            Refusal::AccountAgeUnknown { .. } => "account_age_unknown",
         }
     }
 
@@ -137,7 +142,10 @@ impl Refusal {
     pub fn rule(&self) -> u8 {
         match self {
             Refusal::NotReady(_) | Refusal::NackedRecently => 1,
-            Refusal::Offline | Refusal::Paused | Refusal::AccountTooNew { .. } => 2,
+            Refusal::Offline
+            | Refusal::Paused
+            | Refusal::AccountTooNew { .. }
+            | Refusal::AccountAgeUnknown { .. } => 2,
             Refusal::MissingSkills(_) | Refusal::OutsideSpecialty => 3,
             Refusal::CapacityPoints { .. } | Refusal::ConcurrentTasks { .. } => 4,
             Refusal::AreaLocked { .. } => 5,
@@ -224,6 +232,12 @@ impl std::fmt::Display for Refusal {
                 chrono::DateTime::from_timestamp_millis(*claim_from)
                     .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
                     .unwrap_or_default()
+            ),
+            Refusal::AccountAgeUnknown { min_days } => write!(
+                f,
+                "the repository takes claims from GitHub accounts at least {min_days} days old, \
+                 and GitHub has not told your linked account's age yet; it is asked again within \
+                 a few minutes, then claim again"
             ),
             Refusal::PathsHeld { by } => write!(
                 f,

@@ -1,85 +1,121 @@
 //! How old a claimant's GitHub account is, for repositories whose `.github/owp.yml` says
-//! `claim: {min_account_age_days: N}`: GitHub is asked once per person (`GET /users/{login}`),
-//! and the answer is kept in the database (an account's creation date never changes).
+//! `claim: {min_account_age_days: N}`. An account is kept by its numeric id (a login can be
+//! renamed, and taken by a new account); GitHub is asked by login (`GET /users/{login}`) and
+//! its answer counts only when it names the same account id. Any other answer (404 after a
+//! rename, 403 for a hidden account, a failure, another account's id) leaves the age unknown,
+//! which the claim's rule refuses: the lookup fails closed. An unknown age is asked again at most
+//! once per [`ACCOUNT_RETRY_MS`] per account, whoever claims how often, and reconciliation asks
+//! for the accounts of linked workers that are still unknown.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::github::api::{self, CallError};
+use crate::github::api;
 use crate::github::service::Github;
+use crate::store::StoreError;
+use crate::store::accounts::ACCOUNT_RETRY_MS;
 
-/// When an account was created (ms), and whether GitHub was asked for it just now (so that it
-/// is to be kept).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AccountAge {
-    pub created_at: i64,
-    pub fresh: bool,
+/// What the App knows of an account's age after [`account_age`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountReading {
+    pub account_id: i64,
+    pub login: String,
+    /// When it was created (ms); `None` when GitHub did not say.
+    pub created_at: Option<i64>,
+    /// GitHub was asked just now: the answer (or its absence) is to be kept.
+    pub asked: bool,
 }
 
 #[derive(Deserialize)]
 struct WireUser {
+    id: i64,
     created_at: DateTime<Utc>,
 }
 
-/// When `login`'s account was created: from the database, or else from GitHub. `None` when
-/// GitHub knows no such account (or the login is not one GitHub could have given).
+/// What is known of the account `account_id`, named `login` by the event at hand: from the
+/// database, or else asked of GitHub (unless it was asked less than [`ACCOUNT_RETRY_MS`] ago).
+/// `account_id` is `None` only for a link made before ids were kept: then the id is the one
+/// GitHub gives for the login.
 pub async fn account_age(
     github: &Github,
     installation: i64,
+    account_id: Option<i64>,
     login: &str,
-) -> Result<Option<AccountAge>, CallError> {
-    if let Some(created_at) = github
-        .store
-        .gh_account_created(login)
-        .await
-        .map_err(|e| CallError::Transient(e.to_string()))?
+) -> Result<Option<AccountReading>, StoreError> {
+    let now = crate::store::now_ms();
+    if let Some(id) = account_id
+        && let Some(kept) = github.store.gh_account(id).await?
+        && (kept.created_at.is_some() || kept.read_at > now - ACCOUNT_RETRY_MS)
     {
-        return Ok(Some(AccountAge {
-            created_at,
-            fresh: false,
+        return Ok(Some(AccountReading {
+            account_id: id,
+            login: login.to_string(),
+            created_at: kept.created_at,
+            asked: false,
         }));
     }
+    let answer = ask(github, installation, login).await;
+    let created_at = match (account_id, &answer) {
+        (Some(id), Some(user)) if user.id == id => Some(user.created_at.timestamp_millis()),
+        (None, Some(user)) => Some(user.created_at.timestamp_millis()),
+        _ => None,
+    };
+    let Some(account_id) = account_id.or(answer.as_ref().map(|u| u.id)) else {
+        return Ok(None);
+    };
+    Ok(Some(AccountReading {
+        account_id,
+        login: login.to_string(),
+        created_at,
+        asked: true,
+    }))
+}
+
+/// GitHub's account of `login`, or `None` for any answer but one (logged).
+async fn ask(github: &Github, installation: i64, login: &str) -> Option<WireUser> {
     let plausible = !login.is_empty()
         && login.len() <= 39
         && login
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if !plausible {
-        return Ok(None);
-    }
-    let client = api::installation(&github.app, installation).await?;
-    match api::get(&client, &format!("/users/{login}")).await {
-        Ok(answer) => Ok(Some(AccountAge {
-            created_at: answer.json::<WireUser>()?.created_at.timestamp_millis(),
-            fresh: true,
-        })),
-        Err(CallError::Permanent { status: 404, .. }) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// When an account created at `created_at` (ms) is `min_days` old: the first moment it may
-/// claim. `None` when it may claim at `now` already.
-pub fn too_new_until(created_at: i64, min_days: u32, now: i64) -> Option<DateTime<Utc>> {
-    if min_days == 0 {
         return None;
     }
-    let from = DateTime::from_timestamp_millis(created_at)? + TimeDelta::days(i64::from(min_days));
-    (from.timestamp_millis() > now).then_some(from)
+    let answer = async {
+        let client = api::installation(&github.app, installation).await?;
+        api::get(&client, &format!("/users/{login}"))
+            .await?
+            .json::<WireUser>()
+    };
+    match answer.await {
+        Ok(user) => Some(user),
+        Err(error) => {
+            tracing::warn!(%error, login, "cannot read a GitHub account's age; claims wait for it");
+            None
+        }
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_account_claims_once_it_is_old_enough() {
-        let day = 86_400_000;
-        let created = 1_700_000_000_000;
-        assert_eq!(too_new_until(created, 0, created), None);
-        let until = too_new_until(created, 30, created + 29 * day).unwrap();
-        assert_eq!(until.timestamp_millis(), created + 30 * day);
-        assert_eq!(too_new_until(created, 30, created + 30 * day), None);
-        assert_eq!(too_new_until(created, 3650, created + 3651 * day), None);
+/// Asks GitHub for the accounts of linked workers whose age is still unknown (a few per run),
+/// when some repository asks for a minimum age; run by reconciliation.
+pub async fn read_unknown_accounts(github: &Github, installation: i64) -> Result<(), StoreError> {
+    let due = crate::store::now_ms() - ACCOUNT_RETRY_MS;
+    for account in github.store.gh_accounts_to_read(due, 20).await? {
+        let Some(reading) =
+            account_age(github, installation, account.account_id, &account.login).await?
+        else {
+            continue;
+        };
+        let mut tx = github.store.begin().await?;
+        if account.account_id.is_none() {
+            tx.gh_set_worker_account(&account.worker_id, reading.account_id)
+                .await?;
+        }
+        if reading.asked {
+            tx.gh_remember_account(reading.account_id, &reading.login, reading.created_at)
+                .await?;
+        }
+        tx.commit().await?;
     }
+    Ok(())
 }

@@ -653,34 +653,34 @@ pub async fn pull(client: &Octocrab, repo: &str, number: i64) -> Result<PullRequ
 /// Pages of a pull request's changed files GitHub serves at most (3,000 files, 100 a page).
 pub const PULL_FILES_PAGES: usize = 30;
 
-/// The files a pull request changes (`GET /repos/{o}/{r}/pulls/{n}/files`, 100 a page, up to
-/// GitHub's own cap of 3,000 files), each as its path and, for a renamed file, its former path
-/// too: both are paths the pull request changes. Names are a stranger's text; callers normalise
-/// them (`domain::paths`).
-pub async fn pull_files(
+/// One page (from 1) of the files a pull request changes (`GET /repos/{o}/{r}/pulls/{n}/files`,
+/// 100 a page, up to GitHub's own cap of 3,000 files, [`PULL_FILES_PAGES`] pages), each as its
+/// path and, for a renamed file, its former path too: both are paths the pull request changes;
+/// and whether GitHub has a next page. Names are a stranger's text; callers normalise them
+/// (`domain::paths`).
+pub async fn pull_files_page(
     client: &Octocrab,
     repo: &str,
     number: i64,
-) -> Result<Vec<String>, CallError> {
+    page: usize,
+) -> Result<(Vec<String>, bool), CallError> {
     #[derive(Deserialize)]
     struct WireFile {
         filename: String,
         #[serde(default)]
         previous_filename: Option<String>,
     }
-    let listed: Listing<WireFile> = list_pages(
+    let answer = get(
         client,
-        None,
-        &format!("/repos/{repo}/pulls/{number}/files?per_page=100"),
-        PULL_FILES_PAGES,
-        "pull_request_files",
+        &format!("/repos/{repo}/pulls/{number}/files?per_page=100&page={page}"),
     )
     .await?;
-    Ok(listed
-        .items
+    let files = answer
+        .json::<Vec<WireFile>>()?
         .into_iter()
         .flat_map(|f| std::iter::once(f.filename).chain(f.previous_filename))
-        .collect())
+        .collect();
+    Ok((files, answer.next.is_some()))
 }
 
 /// A person's access to a repository.

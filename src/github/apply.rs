@@ -163,9 +163,8 @@ struct CommentCtx<'a> {
     maintainer: Option<bool>,
     /// Whether the commenter is known to be a maintainer (never throttled).
     maintainer_known: bool,
-    /// When the commenter's GitHub account was created (ms), when the repository asks for a
-    /// minimum age and the comment claims.
-    account_created: Option<i64>,
+    /// The commenter's GitHub account id (the account their claims and links speak for).
+    account_id: i64,
     /// A reaction was queued instead of a reply.
     reacted: std::sync::atomic::AtomicBool,
     actor: String,

@@ -535,6 +535,9 @@ pub enum ClaimRefusal {
         min_days: u32,
         claim_from: DateTime<Utc>,
     },
+    /// The repository asks for a minimum account age and GitHub has not told the claimer's yet
+    /// (the account was renamed, is hidden, or GitHub failed): refused, asked again later.
+    AccountAgeUnknown { min_days: u32 },
     /// The linked worker is paused.
     WorkerPaused { worker: String },
     /// Issues that must be done first are still open (as written: `#12`, `owner/other#3`).
@@ -726,6 +729,12 @@ pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
              claim from {}",
             plural(*min_days, "day", "days"),
             format_time(*claim_from)
+        ),
+        ClaimRefusal::AccountAgeUnknown { min_days } => format!(
+            "this repository takes claims from GitHub accounts at least {} old, and GitHub has \
+             not told us how old yours is — we'll ask again within {} minutes; claim again then",
+            plural(*min_days, "day", "days"),
+            crate::store::accounts::ACCOUNT_RETRY_MS / 60_000
         ),
         ClaimRefusal::Waiting { on } => format!(
             "it is waiting on {} — it can be claimed once {} closed",

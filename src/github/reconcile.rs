@@ -26,6 +26,7 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::domain::TaskStatus;
+use crate::github::accounts;
 use crate::github::api::{self, CallError, IssueRead};
 use crate::github::events::{Issue, PullRequest};
 use crate::github::identity;
@@ -144,7 +145,14 @@ pub async fn reconcile_all(github: &Github) -> anyhow::Result<()> {
         }
     }
     let mut first_error = None;
-    for installation in github.store.gh_installations().await? {
+    let installations = github.store.gh_installations().await?;
+    // Accounts whose age GitHub did not give yet are asked again (any installation may ask).
+    if let Some(first) = installations.iter().find(|i| !i.suspended)
+        && let Err(e) = accounts::read_unknown_accounts(github, first.id).await
+    {
+        tracing::warn!(error = %e, "cannot ask for unknown account ages");
+    }
+    for installation in installations {
         if installation.suspended {
             continue;
         }
@@ -271,13 +279,13 @@ async fn repo_in_span(
     let paths = tx.watch_paths(repo).await?;
     for (issue, blockers) in snapshot.ready_issues.iter().zip(&blockers) {
         if let Some(task) =
-            sync::sync_issue(&mut tx, installation, repo, issue, &settings, ACTOR).await?
+            sync::sync_issue(&mut tx, installation, repo, issue, &settings, false, ACTOR).await?
         {
             sync::apply_blockers(&mut tx, &task, blockers, ACTOR).await?;
         }
     }
     for issue in snapshot.left_issues.iter().filter_map(|i| i.as_ref().ok()) {
-        sync::sync_issue(&mut tx, installation, repo, issue, &settings, ACTOR).await?;
+        sync::sync_issue(&mut tx, installation, repo, issue, &settings, false, ACTOR).await?;
         // A closed issue of this repository no longer holds what it blocks.
         tx.external_blocker_state(&format!("{repo}#{}", issue.number), issue.open, ACTOR)
             .await?;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::domain::labels;
 use crate::domain::limits::{self, Controls};
-use crate::domain::paths::PathSource;
+use crate::domain::paths::{PathSource, PrLock};
 use crate::domain::{TaskStatus, Visibility};
 use crate::github::api;
 use crate::github::closing_refs;
@@ -237,18 +237,24 @@ pub async fn apply_blockers(
 }
 
 /// Brings a task in line with its issue as it is now: an open issue with the ready label is a
-/// task with the fields its labels say; otherwise the task leaves the pool.
+/// task with the fields its labels say; otherwise the task leaves the pool. The body's `Paths:`
+/// line sets the paths of a new task (the maintainer who put the issue in the pool read it), and
+/// of an existing one only when `body_paths` says a maintainer changed it: the issue's author
+/// cannot widen what a labelled task locks.
 pub async fn sync_issue(
     tx: &mut WriteTx,
     installation: i64,
     repo: &str,
     issue: &Issue,
     settings: &RepoSettings,
+    body_paths: bool,
     actor: &str,
 ) -> Result<Option<TaskRow>, StoreError> {
     let key = key_of(repo, issue.number);
     let mapping = labels::map_labels(&issue.labels, &settings.config.labels);
     if issue.open && mapping.ready {
+        let before = tx.task_by_key(repo, &key).await?;
+        let body_paths = body_paths || before.is_none();
         let fields = mapping.task_fields(&settings.config.tiers);
         let input = TaskInput {
             key: Some(key.clone()),
@@ -271,13 +277,12 @@ pub async fn sync_issue(
             blocked_by: None,
             requires: fields.requires,
             // The issue body's `Paths:` line (rule 10); one that does not check out sets none.
-            paths: Some(
+            paths: body_paths.then(|| {
                 crate::domain::paths::from_issue_body(&issue.body)
                     .and_then(Result::ok)
-                    .unwrap_or_default(),
-            ),
+                    .unwrap_or_default()
+            }),
         };
-        let before = tx.task_by_key(repo, &key).await?;
         let unchanged = before.as_ref().is_some_and(|t| same_fields(t, &input));
         let task = match (before, unchanged) {
             (Some(task), true) => task,
@@ -434,16 +439,17 @@ pub(crate) fn web_host(url: &str) -> &str {
 /// holder's. Any other linked pull request is recorded (not acting) and shown to maintainers,
 /// but ends no claim and takes no review slot. A merge (a maintainer's decision) always acts.
 ///
-/// `pr_paths` are the patterns of the files it changes, when they were just read (it was opened
-/// or pushed): a task it acts on while open holds them (rule 10); a task no open pull request
-/// acts on any more holds none.
+/// `pr_paths` is what the files it changes lock, when they were just read (it was opened or
+/// pushed): a task it acts on while open holds those patterns (rule 10), or, when they are too
+/// broad to lock, only its declared paths, and the link is marked `paths_too_broad` for
+/// maintainers; a task no open pull request acts on any more holds none of a pull request's.
 pub async fn sync_pull(
     tx: &mut WriteTx,
     repo: &str,
     pr: &PullRequest,
     unlink_missing: bool,
     author_is_maintainer: bool,
-    pr_paths: Option<&[String]>,
+    pr_paths: Option<&PrLock>,
     actor: &str,
 ) -> Result<(), StoreError> {
     let number = to_i64(pr.number);
@@ -496,6 +502,21 @@ pub async fn sync_pull(
         tx.gh_upsert_linked_pr(&link).await?;
         let holds_files = acting && state == PrState::Open;
         follow_pr_paths(tx, &task, holds_files, pr_paths, actor).await?;
+        if holds_files && let Some(lock) = pr_paths {
+            let too_broad = *lock == PrLock::TooBroad;
+            if tx.gh_set_paths_too_broad(&link, too_broad).await? && too_broad {
+                tx.event(
+                    NewEvent::new("github.paths_too_broad", actor)
+                        .repo(repo)
+                        .task(task_id)
+                        .data(json!({
+                            "pr_url": pr.html_url,
+                            "reason": "the pull request changes more than a lock may hold; \
+                                       the task holds only its declared paths",
+                        })),
+                );
+            }
+        }
         if !acting {
             let newly = before.is_none_or(|l| l.acting || l.state != PrState::Open);
             if state == PrState::Open && newly {
@@ -554,19 +575,23 @@ pub async fn sync_pull(
 }
 
 /// The files of its pull request a task holds (rule 10): those just read (`pr_paths`) while an
-/// open pull request acts on it (`holds`); none once no open pull request acts on it.
+/// open pull request acts on it (`holds`), none when they are too broad; none once no open pull
+/// request acts on it.
 async fn follow_pr_paths(
     tx: &mut WriteTx,
     task: &TaskRow,
     holds: bool,
-    pr_paths: Option<&[String]>,
+    pr_paths: Option<&PrLock>,
     actor: &str,
 ) -> Result<(), StoreError> {
     if holds {
-        if let Some(paths) = pr_paths {
-            tx.set_task_paths(task, PathSource::PullRequest, paths, actor)
-                .await?;
-        }
+        let paths = match pr_paths {
+            Some(PrLock::Paths(paths)) => paths.as_slice(),
+            Some(PrLock::TooBroad) => &[],
+            None => return Ok(()),
+        };
+        tx.set_task_paths(task, PathSource::PullRequest, paths, actor)
+            .await?;
         return Ok(());
     }
     if tx.gh_open_links_of_task(&task.id).await?.is_empty() {
@@ -586,7 +611,7 @@ pub fn same_repo_references(pr: &PullRequest, repo: &str) -> Vec<closing_refs::I
 }
 
 /// Whether an open pull request may act on a task (see [`sync_pull`]).
-async fn may_act(
+pub(crate) async fn may_act(
     tx: &mut WriteTx,
     task: &TaskRow,
     pr: &PullRequest,

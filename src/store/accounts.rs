@@ -1,37 +1,120 @@
-//! GitHub accounts' creation times, read from GitHub once per person and kept (`gh_accounts`),
-//! for the repositories that take claims only from accounts of a minimum age.
+//! GitHub accounts' creation times (`gh_accounts`), kept per GitHub account id for the
+//! repositories that take claims only from accounts of a minimum age, and the account each worker
+//! speaks for (`workers.github_account_id`). An account whose age GitHub did not give is kept as
+//! unknown, with when it was last asked, so that it is asked again at most once in
+//! [`ACCOUNT_RETRY_MS`].
 
 use super::{Store, StoreError, WriteTx};
 
+/// How long an account whose age GitHub did not give waits before it is asked again.
+pub const ACCOUNT_RETRY_MS: i64 = 5 * 60 * 1000;
+
+/// What the database knows of a GitHub account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeptAccount {
+    /// When it was created (ms), if GitHub said so.
+    pub created_at: Option<i64>,
+    /// When GitHub was last asked (ms).
+    pub read_at: i64,
+}
+
+/// A worker that speaks for a GitHub account whose age is not known, for the App to ask.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountToRead {
+    pub worker_id: String,
+    pub login: String,
+    /// `None` for a link made before account ids were kept.
+    pub account_id: Option<i64>,
+}
+
 impl Store {
-    /// When the GitHub account `login` was created (ms), if it was read before.
-    pub async fn gh_account_created(&self, login: &str) -> Result<Option<i64>, StoreError> {
-        let row: Option<(i64,)> =
-            sqlx::query_as("SELECT created_at FROM gh_accounts WHERE login = $1")
-                .bind(login.to_lowercase())
+    /// What is known of the GitHub account `account_id`.
+    pub async fn gh_account(&self, account_id: i64) -> Result<Option<KeptAccount>, StoreError> {
+        let row: Option<(Option<i64>, i64)> =
+            sqlx::query_as("SELECT created_at, read_at FROM gh_accounts WHERE account_id = $1")
+                .bind(account_id)
                 .fetch_optional(self.read_pool())
                 .await?;
-        Ok(row.map(|(at,)| at))
+        Ok(row.map(|(created_at, read_at)| KeptAccount {
+            created_at,
+            read_at,
+        }))
+    }
+
+    /// Up to `limit` linked or claiming workers whose GitHub account's age is not known and was
+    /// not asked for since `asked_before`, when some repository asks for a minimum age.
+    pub async fn gh_accounts_to_read(
+        &self,
+        asked_before: i64,
+        limit: i64,
+    ) -> Result<Vec<AccountToRead>, StoreError> {
+        let rows: Vec<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT w.id, w.github_login, w.github_account_id FROM workers w \
+             LEFT JOIN gh_accounts ga ON ga.account_id = w.github_account_id \
+             WHERE w.github_login IS NOT NULL AND ga.created_at IS NULL \
+               AND (ga.read_at IS NULL OR ga.read_at < $1) \
+               AND (w.github_account_id IS NOT NULL \
+                 OR EXISTS (SELECT 1 FROM gh_links gl WHERE gl.worker_id = w.id)) \
+               AND EXISTS (SELECT 1 FROM repos r WHERE r.min_account_age_days > 0) \
+             ORDER BY w.id LIMIT $2",
+        )
+        .bind(asked_before)
+        .bind(limit)
+        .fetch_all(self.read_pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(worker_id, login, account_id)| AccountToRead {
+                worker_id,
+                login,
+                account_id,
+            })
+            .collect())
     }
 }
 
 impl WriteTx {
-    /// Keeps when the GitHub account `login` was created (ms); the first reading stays.
+    /// Keeps what GitHub said of the account `account_id` (then named `login`): when it was
+    /// created (ms), or `None` when GitHub did not answer. A known age is never forgotten.
     pub async fn gh_remember_account(
         &mut self,
+        account_id: i64,
         login: &str,
-        created_at: i64,
+        created_at: Option<i64>,
     ) -> Result<(), StoreError> {
         let now = self.now;
         sqlx::query(
-            "INSERT INTO gh_accounts (login, created_at, read_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (login) DO NOTHING",
+            "INSERT INTO gh_accounts (account_id, login, created_at, read_at) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (account_id) DO UPDATE SET login = excluded.login, \
+               created_at = COALESCE(gh_accounts.created_at, excluded.created_at), \
+               read_at = excluded.read_at",
         )
-        .bind(login.to_lowercase())
+        .bind(account_id)
+        .bind(login)
         .bind(created_at)
         .bind(now)
         .execute(self.conn())
         .await?;
+        Ok(())
+    }
+
+    /// Records the GitHub account a worker speaks for (a link made before account ids were kept,
+    /// once GitHub named the account).
+    pub async fn gh_set_worker_account(
+        &mut self,
+        worker_id: &str,
+        account_id: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE workers SET github_account_id = $1 WHERE id = $2 \
+             AND github_account_id IS NULL",
+        )
+        .bind(account_id)
+        .bind(worker_id)
+        .execute(self.conn())
+        .await?;
+        self.forget_known_workers();
         Ok(())
     }
 }

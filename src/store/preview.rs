@@ -21,7 +21,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::leases::claim_rules::{
-    Condition, OFFER_ORDER, claim_conditions, skill_conditions, worker_conditions,
+    Condition, OFFER_ORDER, account_created, account_refusal, claim_conditions, skill_conditions,
+    worker_conditions,
 };
 use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use super::{HOUR_MS, NACK_COOLDOWN_MS, Store, StoreError};
@@ -73,15 +74,15 @@ impl Store {
             "SELECT {columns}r.max_open_prs AS r_max_open_prs, r.open_prs AS r_open_prs, \
                r.active_leases AS r_active_leases, r.claims_per_hour AS r_claims_per_hour, \
                r.min_account_age_days AS r_min_account_age_days, \
-               (SELECT MAX(ga.created_at) FROM gh_links gl JOIN gh_accounts ga \
-                 ON ga.login = gl.login WHERE gl.worker_id = $1) AS w_account_created, \
+               {} AS w_account_created, \
                w.active_tasks AS w_active_tasks, \
                w.max_concurrent_tasks AS w_max_tasks, w.active_points AS w_active_points, \
                w.capacity_points AS w_capacity, w.trust_level AS w_trust_level, \
                r.private AS r_private, {select} \
                CROSS JOIN workers w \
              WHERE w.id = $1 AND t.status = 'ready' \
-             {OFFER_ORDER} LIMIT {PREVIEW_TASKS}"
+             {OFFER_ORDER} LIMIT {PREVIEW_TASKS}",
+            account_created("$1")
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(&worker.id)
@@ -249,11 +250,7 @@ fn refusal(
         Condition::InSpecialty => Refusal::OutsideSpecialty,
         Condition::AccountOldEnough => {
             let min_days: i64 = row.try_get("r_min_account_age_days")?;
-            let created: Option<i64> = row.try_get("w_account_created")?;
-            Refusal::AccountTooNew {
-                min_days,
-                claim_from: created.unwrap_or_default() + min_days * super::DAY_MS,
-            }
+            account_refusal(min_days, row.try_get("w_account_created")?)
         }
         Condition::PathsFree => Refusal::PathsHeld {
             by: task.path_holds.clone(),

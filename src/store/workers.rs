@@ -332,15 +332,19 @@ impl WriteTx {
     pub async fn implicit_github_worker(
         &mut self,
         login: &str,
+        account_id: i64,
         max_concurrent_tasks: i64,
     ) -> Result<WorkerRow, StoreError> {
         let id = implicit_worker_id(login);
+        // The worker speaks for the account that comments now (`account_id`): its age is the
+        // one the claim's account rule reads.
         sqlx::query(
             "INSERT INTO workers (id, name, token_hash, skills, all_skills, capacity_points, \
-             max_concurrent_tasks, github_login, status, last_seen_at, presence, created_at) \
-             VALUES ($1, $2, NULL, '', 1, $3, $4, $5, 'idle', $6, 'online', $6) \
+             max_concurrent_tasks, github_login, status, last_seen_at, presence, created_at, \
+             github_account_id) \
+             VALUES ($1, $2, NULL, '', 1, $3, $4, $5, 'idle', $6, 'online', $6, $7) \
              ON CONFLICT (id) DO UPDATE SET last_seen_at = $6, presence = 'online', \
-             max_concurrent_tasks = $4, capacity_points = $3",
+             max_concurrent_tasks = $4, capacity_points = $3, github_account_id = $7",
         )
         .bind(&id)
         .bind(login)
@@ -349,6 +353,7 @@ impl WriteTx {
         .bind(max_concurrent_tasks.max(1))
         .bind(login)
         .bind(self.now)
+        .bind(account_id)
         .execute(self.conn())
         .await?;
         self.worker(&id).await

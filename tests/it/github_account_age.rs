@@ -1,12 +1,15 @@
 //! A claimant's account age (contract section 11): `.github/owp.yml` `claim:
 //! {min_account_age_days: N}` keeps GitHub accounts younger than N days from claiming, by their
 //! own comment or as their linked worker; the reply says when they can. GitHub is asked once per
-//! person (`GET /users/{login}`), and the answer is kept in the database.
+//! account (`GET /users/{login}`, whose answer counts only for the account id the event named),
+//! and the answer is kept by account id. When GitHub does not answer, the rule refuses and says it
+//! will ask again (contract section 13).
 
 use chrono::TimeDelta;
 use serde_json::json;
 
-use crate::github_support::story::Story;
+use crate::github_support::model::{FailWhen, Failure};
+use crate::github_support::story::{REPO, Story};
 use owp::domain::TaskStatus;
 
 const THIRTY_DAYS: &str = "max_open_prs: 10\nclaim:\n  min_account_age_days: 30\n";
@@ -47,14 +50,10 @@ async fn account_age_story(postgres: bool) {
     story.expect_status(m, &["**Ready**"]);
     assert_eq!(story.fake.count_calls("GET", "/users/newbie"), 1);
     assert_eq!(story.fake.count_calls("GET", "/users/veteran"), 1);
-    let kept = story
-        .running()
-        .store
-        .gh_account_created("NewBie")
-        .await
-        .unwrap();
+    let id = story.fake.user_id("newbie") as i64;
+    let kept = story.running().store.gh_account(id).await.unwrap();
     assert_eq!(
-        kept,
+        kept.and_then(|k| k.created_at),
         Some(created.timestamp() * 1000),
         "kept to the second, as GitHub gives it"
     );
@@ -137,4 +136,166 @@ async fn a_young_linked_worker_is_not_offered_work_over_the_api_sqlite() {
 #[tokio::test]
 async fn a_young_linked_worker_is_not_offered_work_over_the_api_postgres() {
     linked_workers_claim_over_the_api(true).await;
+}
+
+/// A 2-day-old account comments `/owp claim` and renames itself before the App reads it (GitHub
+/// answers 404 for the old login), and another hides itself (403): neither claims; each is told
+/// that its age is not known yet and will be asked again; claiming again at once costs no GitHub
+/// request.
+async fn an_account_github_does_not_answer_for_cannot_claim(postgres: bool) {
+    let story = Story::on(postgres, Some(THIRTY_DAYS), |_| {}).await;
+    let young = story.now() - TimeDelta::days(2);
+    story.fake.set_account_created("newbie", young);
+    story.fake.set_account_created("hidden", young);
+    let n = story.label_issue("Fix the flaky test", &[]).await;
+
+    let comment = story.fake.add_comment(REPO, n, "newbie", "/owp claim");
+    let payload = story.comment_payload(comment, "created", None);
+    story.fake.rename_account("newbie", "someone-else");
+    story.send("issue_comment", &payload).await;
+    let retry = "GitHub has not told us how old yours is — we'll ask again within 5 minutes; \
+                 claim again then.";
+    story.expect_comment(n, &format!("@newbie, you can't claim this issue right now: this repository takes claims from GitHub accounts at least 30 days old, and {retry}"));
+    assert_eq!(story.task(n).await.status, TaskStatus::Ready);
+
+    story.fake.fail(
+        FailWhen::on("GET", "/users/hidden"),
+        100,
+        Failure::NotAccessibleByIntegration,
+    );
+    story.comment(n, "hidden", "/owp claim").await;
+    story.expect_comment(n, &format!("@hidden, you can't claim this issue right now: this repository takes claims from GitHub accounts at least 30 days old, and {retry}"));
+    assert_eq!(story.task(n).await.status, TaskStatus::Ready);
+    story.expect_status(n, &["**Ready**"]);
+
+    // Hammering the claim costs no more GitHub requests.
+    for _ in 0..3 {
+        story.comment(n, "hidden", "/owp claim").await;
+    }
+    assert_eq!(story.task(n).await.status, TaskStatus::Ready);
+    assert_eq!(story.fake.count_calls("GET", "/users/hidden"), 1);
+    assert_eq!(story.fake.count_calls("GET", "/users/newbie"), 1);
+    story.stop_checking_comments();
+}
+
+#[tokio::test]
+async fn a_renamed_or_hidden_account_cannot_claim_sqlite() {
+    an_account_github_does_not_answer_for_cannot_claim(false).await;
+}
+
+#[tokio::test]
+async fn a_renamed_or_hidden_account_cannot_claim_postgres() {
+    an_account_github_does_not_answer_for_cannot_claim(true).await;
+}
+
+/// A worker linked while GitHub would not say how old the account is: over the API it is not
+/// offered the tasks of a repository that asks for a minimum age (its preview says why), while a
+/// worker that is no GitHub account is; in a repository without a minimum the same linked worker
+/// claims.
+async fn a_linked_worker_of_unknown_age_waits(postgres: bool) {
+    let story = Story::on(postgres, Some(THIRTY_DAYS), |_| {}).await;
+    story.fake.fail(
+        FailWhen::on("GET", "/users/newbie"),
+        100,
+        Failure::NotAccessibleByIntegration,
+    );
+    let n = story.label_issue("Fix the flaky test", &[]).await;
+    let registration = |name: &str| json!({"name": name, "skills": [], "capacity_points": 5});
+    let linked = story
+        .linked_worker(n, "newbie", registration("newbie-bot"))
+        .await;
+    let (status, answer) = story.post_json("/v1/work", Some(&linked), json!({})).await;
+    assert_eq!(status, 204, "{answer}");
+    let preview = story
+        .http
+        .get(format!("{}/v1/work/preview", story.url()))
+        .bearer_auth(&linked)
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let reasons = &preview["refused"][0]["reasons"];
+    assert_eq!(reasons[0]["rule"], 2, "{preview}");
+    assert_eq!(reasons[0]["code"], "account_age_unknown", "{preview}");
+    assert_eq!(story.task(n).await.status, TaskStatus::Ready);
+    // Asking again is the App's: once the retry interval has passed, reconciliation asks for it.
+    let store = &story.running().store;
+    let due = store.gh_accounts_to_read(i64::MAX, 20).await.unwrap();
+    assert_eq!(due.len(), 1, "{due:?}");
+    assert_eq!(due[0].login, "newbie");
+    assert_eq!(due[0].account_id, Some(story.fake.user_id("newbie") as i64));
+    assert!(store.gh_accounts_to_read(0, 20).await.unwrap().is_empty());
+
+    // A worker that speaks for no GitHub account is not held to a GitHub account's age.
+    let (status, reg) = story
+        .post_json("/v1/workers/register", None, registration("plain-bot"))
+        .await;
+    assert_eq!(status, 201, "{reg}");
+    let plain = reg["token"].as_str().unwrap();
+    let (status, answer) = story.post_json("/v1/work", Some(plain), json!({})).await;
+    assert_eq!(status, 200, "{answer}");
+    story.stop_checking_comments();
+}
+
+#[tokio::test]
+async fn a_linked_worker_of_unknown_age_waits_sqlite() {
+    a_linked_worker_of_unknown_age_waits(false).await;
+}
+
+#[tokio::test]
+async fn a_linked_worker_of_unknown_age_waits_postgres() {
+    a_linked_worker_of_unknown_age_waits(true).await;
+}
+
+/// Without a minimum, the same worker (its account's age unknown) is offered work.
+#[tokio::test]
+async fn without_a_minimum_a_linked_worker_of_unknown_age_claims() {
+    let story = Story::start().await;
+    story.fake.fail(
+        FailWhen::on("GET", "/users/newbie"),
+        100,
+        Failure::NotAccessibleByIntegration,
+    );
+    let n = story.label_issue("Fix the flaky test", &[]).await;
+    let registration = json!({"name": "newbie-bot", "skills": [], "capacity_points": 5});
+    let linked = story.linked_worker(n, "newbie", registration).await;
+    let (status, answer) = story.post_json("/v1/work", Some(&linked), json!({})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(story.task(n).await.status, TaskStatus::Leased);
+    story.stop_checking_comments();
+}
+
+/// An old account claims, gives the task back and renames itself; a 2-day-old account takes its
+/// login. The new account does not inherit the old one's age: its claim is refused.
+async fn a_reused_login_does_not_inherit_an_age(postgres: bool) {
+    let story = Story::on(postgres, Some(THIRTY_DAYS), |_| {}).await;
+    let n = story.label_issue("Fix the flaky test", &[]).await;
+    story.comment(n, "alice", "/owp claim").await;
+    story.expect_status(n, &["claimed by @alice"]);
+    story.comment(n, "alice", "/owp release").await;
+    assert_eq!(story.task(n).await.status, TaskStatus::Ready);
+
+    story.fake.rename_account("alice", "alice-retired");
+    let young = story.now() - TimeDelta::days(2);
+    story.fake.new_account("alice", young);
+    let m = story.label_issue("Document the flag", &[]).await;
+    story.comment(m, "alice", "/owp claim").await;
+    let claim_from = (young + TimeDelta::days(30))
+        .format("%Y-%m-%d %H:%M UTC")
+        .to_string();
+    story.expect_comment(m, &format!("yours can claim from {claim_from}."));
+    assert_eq!(story.task(m).await.status, TaskStatus::Ready);
+    story.stop_checking_comments();
+}
+
+#[tokio::test]
+async fn a_reused_login_does_not_inherit_an_age_sqlite() {
+    a_reused_login_does_not_inherit_an_age(false).await;
+}
+
+#[tokio::test]
+async fn a_reused_login_does_not_inherit_an_age_postgres() {
+    a_reused_login_does_not_inherit_an_age(true).await;
 }

@@ -442,11 +442,18 @@ async fn pull_request_files_are_paged_and_capped_like_github() {
     assert_eq!(get("999/files".into(), Some(token.clone())).await.0, 404);
     assert_eq!(get(format!("{pr}/files"), None).await.0, 401);
 
-    // The App reads every page GitHub gives, renamed files under both names.
+    // The App reads the pages GitHub gives one at a time, renamed files under both names.
     let client = app.installation(INSTALLATION).await.unwrap();
-    let read = owp::github::api::pull_files(&client, REPO, pr as i64)
-        .await
-        .unwrap();
+    let mut read = Vec::new();
+    for page in 1.. {
+        let (files, more) = owp::github::api::pull_files_page(&client, REPO, pr as i64, page)
+            .await
+            .unwrap();
+        read.extend(files);
+        if !more {
+            break;
+        }
+    }
     assert_eq!(read.len(), 3_001);
     assert_eq!(read[1..3], ["src/new.rs", "src/old.rs"]);
     assert_eq!(read.last().unwrap(), "src/f2999.rs");

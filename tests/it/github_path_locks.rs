@@ -383,3 +383,192 @@ async fn waiting_tasks_are_told_when_a_worker_takes_or_gives_back_over_the_api()
     story.expect_status(first, &["**Ready**"]);
     story.expect_status(second, &["**Ready**"]);
 }
+
+/// What a maintainer sees of the events of kind `kind` on task `task_id`.
+async fn events_of(story: &Story, kind: &str, task_id: &str) -> Vec<serde_json::Value> {
+    let (_, state) = story
+        .admin(reqwest::Method::GET, "/v1/admin/state", None)
+        .await;
+    state["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind && e["task_id"] == task_id)
+        .cloned()
+        .collect()
+}
+
+/// Thirty tasks of the repository, each declaring its own folder (`lib/m00/**`, …).
+async fn thirty_locked_tasks(story: &Story) -> Vec<u64> {
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let body = format!("Paths: lib/m{i:02}/**");
+        tasks.push(ready_issue(story, &format!("Tidy module {i}"), &body).await);
+    }
+    tasks
+}
+
+/// A pull request that changes 3,000 files in 150 top-level folders: folded, it would lock the
+/// root (`**`). It is too broad to lock: its task holds only its declared paths, and maintainers
+/// see it marked; the thirty path-locked tasks elsewhere stay offered; and a push reads no more
+/// pages than it takes to know that, and edits no status comment.
+#[tokio::test]
+async fn a_pull_request_of_3000_files_does_not_lock_the_repository() {
+    let story = Story::with(Some("max_open_prs: 10\n"), |_| {}).await;
+    let others = thirty_locked_tasks(&story).await;
+    let inside = ready_issue(&story, "Fix one module", "Paths: p007/f0007.rs").await;
+    let big = ready_issue(&story, "Rename everything", "Paths: p007/**").await;
+    story.comment(big, "alice", "/owp claim").await;
+    story.expect_status(big, &["claimed by @alice"]);
+    let files: Vec<String> = (0..3_000)
+        .map(|i| format!("p{:03}/f{i:04}.rs", i % 150))
+        .collect();
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let pr = open_pr_changing(&story, "alice", big, &files).await;
+    let task = story.task(big).await;
+    assert_eq!(task.status, TaskStatus::PrOpened);
+    assert_eq!(task.paths, ["p007/**"]);
+    let marked = events_of(&story, "github.paths_too_broad", &task.id).await;
+    assert_eq!(marked.len(), 1, "{marked:#?}");
+    story.expect_status(
+        inside,
+        &[&format!("**Waiting:** #{big} is changing `p007/`")],
+    );
+    for &n in &others {
+        assert!(story.task(n).await.waiting_on_paths().is_empty(), "#{n}");
+        story.expect_status(n, &["**Ready**"]);
+    }
+
+    // A push: two pages tell that it is too broad; nothing else is asked or edited.
+    let before = story.fake.calls().len();
+    push(&story, pr, &files).await;
+    let calls: Vec<_> = story.fake.calls()[before..].to_vec();
+    let pages = calls.iter().filter(|c| c.path.ends_with("/files")).count();
+    assert_eq!(pages, 2, "{calls:#?}");
+    let edits = calls
+        .iter()
+        .filter(|c| c.method == "PATCH" && c.path.contains("/comments/"))
+        .count();
+    assert_eq!(edits, 0, "{calls:#?}");
+    assert!(calls.len() <= 6, "{} requests: {calls:#?}", calls.len());
+    assert_eq!(story.task(big).await.paths, ["p007/**"]);
+    assert_eq!(
+        events_of(&story, "github.paths_too_broad", &task.id)
+            .await
+            .len(),
+        1,
+        "marked once"
+    );
+    // Thirty-odd status comments, each asserted above: no transcript to review.
+    story.stop_checking_comments();
+}
+
+/// A pull request that adds 101 files at the root of the repository: folded, it would lock the
+/// root. It locks only its task's declared paths, and maintainers see it marked
+/// `paths_too_broad`; the other path-locked tasks stay offered, and its pages are read no further
+/// than needed.
+async fn root_files_lock_only_the_declared_paths(postgres: bool) {
+    let story = Story::on(postgres, Some("max_open_prs: 10\n"), |_| {}).await;
+    let others = thirty_locked_tasks(&story).await;
+    let root_file = ready_issue(&story, "Fix a root file", "Paths: f0050.txt").await;
+    let docs = ready_issue(&story, "Tidy the docs", "Paths: docs/**").await;
+    let wide = ready_issue(&story, "Add the fixtures", "Paths: docs/fixtures/**").await;
+    story.comment(wide, "alice", "/owp claim").await;
+    story.expect_status(wide, &["claimed by @alice"]);
+    story.expect_status(docs, &[&format!("**Waiting:** #{wide} is changing")]);
+    let files: Vec<String> = (0..101).map(|i| format!("f{i:04}.txt")).collect();
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    open_pr_changing(&story, "alice", wide, &files).await;
+    let task = story.task(wide).await;
+    assert_eq!(task.status, TaskStatus::PrOpened);
+    assert_eq!(task.paths, ["docs/fixtures/**"]);
+    let marked = events_of(&story, "github.paths_too_broad", &task.id).await;
+    assert_eq!(marked.len(), 1, "{marked:#?}");
+    assert!(
+        story.task(root_file).await.waiting_on_paths().is_empty(),
+        "the root is not locked"
+    );
+    story.expect_status(root_file, &["**Ready**"]);
+    for &n in &others {
+        assert!(story.task(n).await.waiting_on_paths().is_empty(), "#{n}");
+    }
+    assert_eq!(
+        story.task(docs).await.waiting_on_paths(),
+        [format!("{REPO}#{wide}")]
+    );
+    story.stop_checking_comments();
+}
+
+#[tokio::test]
+async fn a_pull_request_of_101_root_files_locks_only_the_declared_paths_sqlite() {
+    root_files_lock_only_the_declared_paths(false).await;
+}
+
+#[tokio::test]
+async fn a_pull_request_of_101_root_files_locks_only_the_declared_paths_postgres() {
+    root_files_lock_only_the_declared_paths(true).await;
+}
+
+/// The issue's author (no maintainer) widens `Paths:` to `**` after a maintainer put the issue in
+/// the pool: the task locks nothing new. A maintainer's edit applies.
+#[tokio::test]
+async fn the_author_widening_paths_after_the_label_locks_nothing_new() {
+    let story = Story::with(Some("max_open_prs: 10\n"), |_| {}).await;
+    story.fake.set_permission(REPO, "maria", "maintain");
+    let number = story
+        .fake
+        .create_issue(REPO, "mallory", "Fix the docs", "Paths: docs/x.md", &[]);
+    story.remember_number(number);
+    let payload = story.issue_payload_in("issues.opened", REPO, number, "mallory");
+    story.send("issues", &payload).await;
+    story.add_label(number, "pool:ready").await;
+    story.expect_status(number, &["**Ready**"]);
+    let other = ready_issue(&story, "Speed up the parser", "Paths: src/parser/**").await;
+    story.comment(number, "mallory", "/owp claim").await;
+    story.expect_status(number, &["claimed by @mallory"]);
+    assert_eq!(story.task(number).await.paths, ["docs/x.md"]);
+
+    let edit = |body: &'static str, editor: &'static str| {
+        let story = &story;
+        async move {
+            let previous = story.fake.issue(REPO, number).unwrap().body;
+            story
+                .fake
+                .update_issue(REPO, number, |i| i.body = Some(body.into()));
+            let mut payload = story.issue_payload_in("issues.edited", REPO, number, editor);
+            payload["changes"] = serde_json::json!({"body": {"from": previous}});
+            story.send("issues", &payload).await;
+        }
+    };
+    edit("Paths: **", "mallory").await;
+    assert_eq!(story.task(number).await.paths, ["docs/x.md"]);
+    assert!(story.task(other).await.waiting_on_paths().is_empty());
+    story.expect_status(other, &["**Ready**"]);
+
+    edit("Paths: docs/x.md, src/parser/lexer.rs", "maria").await;
+    let mut held = story.task(number).await.paths;
+    held.sort();
+    assert_eq!(held, ["docs/x.md", "src/parser/lexer.rs"]);
+    assert_eq!(
+        story.task(other).await.waiting_on_paths(),
+        [format!("{REPO}#{number}")]
+    );
+}
+
+/// A stranger's pull request on a task someone else holds acts on nothing (section 9): opening it
+/// and pushing to it read none of its files.
+#[tokio::test]
+async fn a_strangers_pull_request_on_a_claimed_task_costs_no_file_read() {
+    let story = Story::with(Some("max_open_prs: 10\n"), |_| {}).await;
+    let n = ready_issue(&story, "Fix the parser", "Paths: src/parser/**").await;
+    story.comment(n, "alice", "/owp claim").await;
+    story.expect_status(n, &["claimed by @alice"]);
+    let files: Vec<String> = (0..3_000).map(|i| format!("d{i}/x.rs")).collect();
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let before = story.fake.count_calls("GET", "/files");
+    let pr = open_pr_changing(&story, "mallory", n, &files).await;
+    push(&story, pr, &files).await;
+    assert_eq!(story.fake.count_calls("GET", "/files"), before);
+    assert_eq!(story.task(n).await.paths, ["src/parser/**"]);
+    story.stop_checking_comments();
+}

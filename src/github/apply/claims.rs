@@ -5,7 +5,6 @@ use serde_json::json;
 
 use crate::domain::TaskStatus;
 use crate::domain::rules::Refusal;
-use crate::github::accounts;
 use crate::github::messages::{self, Budget, ClaimRefusal, CommandRefusal, Holder};
 use crate::github::sync::{holder_of, holds, let_go_if_out_of_pool, linked_worker, pr_url};
 use crate::store::HOUR_MS;
@@ -34,7 +33,19 @@ pub(super) async fn try_claim(
     task: &TaskRow,
 ) -> Result<Option<Vec<ClaimRefusal>>, StoreError> {
     let config = &ctx.settings.config;
-    let linked = linked_worker(tx, ctx.login).await?;
+    // A link speaks for the account that proved it: a new account that took the login of a
+    // linked one claims as itself.
+    let linked = match linked_worker(tx, ctx.login).await? {
+        Some(id)
+            if tx
+                .gh_worker_account(&id)
+                .await?
+                .is_none_or(|a| a == ctx.account_id) =>
+        {
+            Some(id)
+        }
+        _ => None,
+    };
     if !config.who_may_claim.allows(ctx.login, linked.is_some()) {
         return Ok(Some(vec![match config.who_may_claim {
             crate::github::repo_config::WhoMayClaim::Workers => ClaimRefusal::WorkersOnly,
@@ -42,15 +53,6 @@ pub(super) async fn try_claim(
         }]));
     }
     let now = tx.now;
-    let min_days = config.claim.min_account_age_days;
-    if let Some(created_at) = ctx.account_created
-        && let Some(claim_from) = accounts::too_new_until(created_at, min_days, now)
-    {
-        return Ok(Some(vec![ClaimRefusal::AccountTooNew {
-            min_days,
-            claim_from,
-        }]));
-    }
     if task.status != TaskStatus::Ready {
         return refusal_for_status(tx, ctx, task)
             .await
@@ -67,7 +69,9 @@ pub(super) async fn try_claim(
         Some(id) => id,
         None => {
             let max = i64::from(config.max_claims_per_user.0.max(1));
-            tx.implicit_github_worker(ctx.login, max).await?.id
+            tx.implicit_github_worker(ctx.login, ctx.account_id, max)
+                .await?
+                .id
         }
     };
     match tx.claim_task(&worker_id, &task.id).await {
@@ -253,6 +257,9 @@ pub(super) async fn explain_refusal(
         } => ClaimRefusal::AccountTooNew {
             min_days: u32::try_from(min_days.max(0)).unwrap_or(u32::MAX),
             claim_from: chrono::DateTime::from_timestamp_millis(claim_from).unwrap_or_default(),
+        },
+        Refusal::AccountAgeUnknown { min_days } => ClaimRefusal::AccountAgeUnknown {
+            min_days: u32::try_from(min_days.max(0)).unwrap_or(u32::MAX),
         },
         Refusal::PathsHeld { by } => ClaimRefusal::PathsHeld {
             by: by

@@ -5,7 +5,7 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::domain::TaskStatus;
-use crate::github::accounts::{self, AccountAge};
+use crate::github::accounts::{self, AccountReading};
 use crate::github::commands::{self, Command, CommandError, ParsedCommand};
 use crate::github::events::{CommentAction, CommentEvent};
 use crate::github::messages::{self, ClaimRefusal, CommandRefusal};
@@ -84,7 +84,8 @@ pub(super) async fn comment_event(
                 .is_maintainer(installation, repo, login)
                 .await
                 .unwrap_or(false));
-    let account = claimant_account(github, installation, &settings, &parsed, login).await?;
+    let account =
+        claimant_account(github, installation, &settings, &parsed, &e.comment.author).await?;
     let ctx = CommentCtx {
         github,
         installation,
@@ -95,13 +96,14 @@ pub(super) async fn comment_event(
         settings: &settings,
         maintainer,
         maintainer_known,
-        account_created: account.map(|a| a.created_at),
+        account_id: i64::try_from(e.comment.author.id).unwrap_or(i64::MAX),
         reacted: Default::default(),
         actor: who,
     };
     let mut tx = github.store.begin().await?;
-    if let Some(account) = account.filter(|a| a.fresh) {
-        tx.gh_remember_account(login, account.created_at).await?;
+    if let Some(account) = account.filter(|a| a.asked) {
+        tx.gh_remember_account(account.account_id, &account.login, account.created_at)
+            .await?;
     }
     let key = key_of(repo, e.issue.number);
     // The claimer's own comments keep the claim alive.
@@ -131,37 +133,25 @@ pub(super) async fn comment_event(
     Ok(())
 }
 
-/// How old the commenter's GitHub account is, when the repository takes claims only from
-/// accounts of a minimum age and the comment claims, or when the comment links a worker (whose
-/// claims over the API every repository with a minimum age then checks): read once from GitHub,
-/// then kept.
+/// What is known of the commenter's GitHub account's age, when the repository takes claims only
+/// from accounts of a minimum age and the comment claims, or when the comment links a worker
+/// (whose claims over the API every repository with a minimum age then checks). Fails closed:
+/// an age GitHub does not give stays unknown, and the claim's rule refuses it.
 async fn claimant_account(
     github: &Github,
     installation: i64,
     settings: &RepoSettings,
     parsed: &[ParsedCommand],
-    login: &str,
-) -> Result<Option<AccountAge>, ApplyError> {
+    author: &crate::github::events::Actor,
+) -> Result<Option<AccountReading>, ApplyError> {
     let claims = parsed.iter().any(|c| matches!(c, Ok(Command::Claim)))
         && settings.config.claim.min_account_age_days > 0;
     let links = parsed.iter().any(|c| matches!(c, Ok(Command::Link { .. })));
     if !claims && !links {
         return Ok(None);
     }
-    match accounts::account_age(github, installation, login).await {
-        Ok(age) => Ok(age),
-        Err(crate::github::api::CallError::Permanent { status, message }) => {
-            tracing::warn!(
-                status,
-                message,
-                "cannot read a claimant's account; its age is not checked"
-            );
-            Ok(None)
-        }
-        Err(e) => Err(ApplyError::Retry(format!(
-            "cannot read {login}'s account: {e}"
-        ))),
-    }
+    let id = i64::try_from(author.id).unwrap_or(i64::MAX);
+    Ok(accounts::account_age(github, installation, Some(id), &author.login).await?)
 }
 
 pub(super) async fn run_command(
@@ -265,7 +255,9 @@ pub(super) async fn opt_in(
         Some(id) => id,
         None => {
             let max = i64::from(ctx.settings.config.max_claims_per_user.0.max(1));
-            tx.implicit_github_worker(ctx.login, max).await?.id
+            tx.implicit_github_worker(ctx.login, ctx.account_id, max)
+                .await?
+                .id
         }
     };
     tx.set_opt_in(&worker_id, Some(on), Some(on)).await?;
@@ -288,7 +280,10 @@ pub(super) async fn link(
     code: &str,
 ) -> Result<(), StoreError> {
     let hash = crate::github::login_link::code_hash(code);
-    match tx.gh_use_link_code(&hash, ctx.login).await? {
+    match tx
+        .gh_use_link_code(&hash, ctx.login, ctx.account_id)
+        .await?
+    {
         Ok(worker_id) => {
             tx.event(
                 NewEvent::new("github.worker_linked", &ctx.actor)

@@ -3,6 +3,7 @@
 //! otherwise; a dependency added or removed on GitHub holds or frees the task.
 
 use crate::domain::TaskStatus;
+use crate::domain::paths;
 use crate::github::events::{self, IssueAction, IssueEvent};
 use crate::github::identity;
 use crate::github::service::Github;
@@ -28,6 +29,7 @@ pub(super) async fn issue_event(
         return ignore(github, seq, NOT_INSTALLED).await;
     };
     let settings = github.refresh_config(repo, false).await?;
+    let body_paths = maintainer_changed_paths(github, installation, repo, e).await;
     let blockers = read_blockers(github, installation, None, repo, &e.issue, &settings).await?;
     let mut tx = github.store.begin().await?;
     // An issue's `Paths:` line, or its task leaving the pool, may move path locks.
@@ -68,8 +70,16 @@ pub(super) async fn issue_event(
                 .await?;
         }
         _ => {
-            if let Some(task) =
-                sync_issue(&mut tx, installation, repo, &e.issue, &settings, &who).await?
+            if let Some(task) = sync_issue(
+                &mut tx,
+                installation,
+                repo,
+                &e.issue,
+                &settings,
+                body_paths,
+                &who,
+            )
+            .await?
             {
                 apply_blockers(&mut tx, &task, &blockers, &who).await?;
             }
@@ -80,6 +90,37 @@ pub(super) async fn issue_event(
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Whether an edit changed the body's `Paths:` line and its editor maintains the repository:
+/// only then does an existing task take the new paths (GitHub is asked only for such an edit;
+/// an answer it does not give keeps the paths as they are).
+async fn maintainer_changed_paths(
+    github: &Github,
+    installation: i64,
+    repo: &str,
+    e: &IssueEvent,
+) -> bool {
+    let IssueAction::Edited {
+        previous_body: Some(previous),
+        ..
+    } = &e.action
+    else {
+        return false;
+    };
+    if paths::from_issue_body(previous) == paths::from_issue_body(&e.issue.body) {
+        return false;
+    }
+    match github
+        .is_maintainer(installation, repo, &e.sender.login)
+        .await
+    {
+        Ok(maintainer) => maintainer,
+        Err(error) => {
+            tracing::warn!(%error, "cannot check an issue editor's permission; its paths stay");
+            false
+        }
+    }
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -104,6 +104,27 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Marks whether a linked pull request's files are too broad to lock; returns whether the
+    /// mark changed.
+    pub async fn gh_set_paths_too_broad(
+        &mut self,
+        pr: &LinkedPr,
+        too_broad: bool,
+    ) -> Result<bool, StoreError> {
+        let changed = sqlx::query(
+            "UPDATE gh_linked_prs SET paths_too_broad = $1 WHERE repo = $2 AND pr_number = $3 \
+             AND task_id = $4 AND paths_too_broad <> $1",
+        )
+        .bind(i64::from(too_broad))
+        .bind(&pr.repo)
+        .bind(pr.pr_number)
+        .bind(&pr.task_id)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        Ok(changed > 0)
+    }
+
     /// The tasks a pull request is linked to.
     pub async fn gh_links_of_pr(
         &mut self,

@@ -37,6 +37,16 @@ impl WriteTx {
         Ok(row.map(|(w,)| w))
     }
 
+    /// The GitHub account id a worker speaks for, if known.
+    pub async fn gh_worker_account(&mut self, worker_id: &str) -> Result<Option<i64>, StoreError> {
+        let row: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT github_account_id FROM workers WHERE id = $1")
+                .bind(worker_id)
+                .fetch_optional(self.conn())
+                .await?;
+        Ok(row.and_then(|(a,)| a))
+    }
+
     /// The GitHub login proven for a worker, if any.
     pub async fn gh_login_of_worker(
         &mut self,
@@ -75,6 +85,7 @@ impl WriteTx {
         &mut self,
         code_hash: &str,
         login: &str,
+        account_id: i64,
     ) -> Result<Result<String, LinkRefusal>, StoreError> {
         let now = self.now;
         let row: Option<(String,)> = sqlx::query_as(
@@ -111,8 +122,10 @@ impl WriteTx {
             .bind(now)
             .execute(self.conn())
             .await?;
-        sqlx::query("UPDATE workers SET github_login = $1 WHERE id = $2")
+        // The worker speaks for the account that proved the link (its age is read by this id).
+        sqlx::query("UPDATE workers SET github_login = $1, github_account_id = $2 WHERE id = $3")
             .bind(login)
+            .bind(account_id)
             .bind(&worker_id)
             .execute(self.conn())
             .await?;

@@ -3,6 +3,7 @@
 //! ([`super::named_claim`]) runs too, narrowed to its task ([`Pick`]), and by the preview: a rule
 //! changed here changes for every claim.
 
+use crate::domain::rules::Refusal;
 use crate::store::path_overlap::held_overlapping;
 use crate::store::rows::WorkerRow;
 use crate::store::{Backend, DAY_MS, HOUR_MS};
@@ -182,17 +183,41 @@ fn paths_free() -> String {
     format!("NOT EXISTS ({})", held_overlapping!("t.seq"))
 }
 
-/// The worker (parameter `worker`) is not linked to a GitHub account younger than repository
-/// `r` asks (`min_account_age_days`), as `gh_accounts` knows it; `hour` is the claim's instant
-/// less an hour. An account whose age was never read does not refuse (the App reads it when the
-/// worker is linked).
-fn account_old_enough(worker: &str, hour: &str) -> String {
+/// The account age rule: repository `r` asks for no minimum (`min_account_age_days`), or the
+/// worker (parameter `worker`) speaks for no GitHub account (neither linked, `gh_links`, nor a
+/// person's own implicit worker, `workers.github_account_id`), or its account's age is KNOWN
+/// (`gh_accounts`, by account id) and old enough at the claim's instant (`hour` plus an hour).
+/// An account whose age GitHub did not give refuses: the rule fails closed.
+pub(crate) fn account_old_enough(worker: &str, hour: &str) -> String {
     format!(
-        "(r.min_account_age_days = 0 OR NOT EXISTS (SELECT 1 FROM gh_links gl \
-           JOIN gh_accounts ga ON ga.login = gl.login WHERE gl.worker_id = {worker} \
-           AND ga.created_at + CAST(r.min_account_age_days AS BIGINT) * {DAY_MS} \
-             > {hour} + {HOUR_MS}))"
+        "(r.min_account_age_days = 0 OR EXISTS (SELECT 1 FROM workers aw \
+           LEFT JOIN gh_accounts ga ON ga.account_id = aw.github_account_id \
+           WHERE aw.id = {worker} AND (ga.created_at \
+               + CAST(r.min_account_age_days AS BIGINT) * {DAY_MS} <= {hour} + {HOUR_MS} \
+             OR (aw.github_account_id IS NULL AND NOT EXISTS ( \
+               SELECT 1 FROM gh_links gl WHERE gl.worker_id = {worker})))))"
     )
+}
+
+/// When the GitHub account the worker (parameter `worker`) speaks for was created, as far as
+/// `gh_accounts` knows (NULL when unknown): what explains a refusal of [`account_old_enough`].
+pub(crate) fn account_created(worker: &str) -> String {
+    format!(
+        "(SELECT ga.created_at FROM workers aw JOIN gh_accounts ga \
+           ON ga.account_id = aw.github_account_id WHERE aw.id = {worker})"
+    )
+}
+
+/// A refusal of [`account_old_enough`] in words: the account is too new, or its age is not known
+/// yet (the App asks GitHub again within [`crate::store::accounts::ACCOUNT_RETRY_MS`]).
+pub(crate) fn account_refusal(min_days: i64, created: Option<i64>) -> Refusal {
+    match created {
+        Some(created) => Refusal::AccountTooNew {
+            min_days,
+            claim_from: created + min_days * DAY_MS,
+        },
+        None => Refusal::AccountAgeUnknown { min_days },
+    }
 }
 
 /// [`claim_conditions`] as one `AND …` clause of a claim statement, but for rule 8, which its

@@ -3,11 +3,13 @@
 //! statement ([`super::sqlite_batch`], [`super::postgres_statement`]) with `t.seq = N`
 //! ([`Pick::Named`]): the rules that hold under concurrency are the same SQL as every claim's.
 
-use super::claim_rules::Pick;
+use sqlx::AssertSqlSafe;
+
+use super::claim_rules::{self, Pick};
 use crate::domain::rules::{self, RepoView, TaskView, WorkerView};
 use crate::domain::{Lease, TaskStatus};
 use crate::store::rows::WorkerRow;
-use crate::store::{Backend, NACK_COOLDOWN_MS, StoreError, WriteTx};
+use crate::store::{Backend, HOUR_MS, NACK_COOLDOWN_MS, StoreError, WriteTx};
 
 impl WriteTx {
     /// Claims one named task (a `/owp claim` comment): every rule is checked, and a refusal names
@@ -87,6 +89,23 @@ impl WriteTx {
                     by: task.path_holds.clone(),
                 });
             }
+        }
+        // The account age rule is read as the claim's own SQL condition, so that its refusal
+        // is named beside the others (and an age GitHub did not give refuses here too).
+        let (old_enough, min_days, created): (i64, i64, Option<i64>) =
+            sqlx::query_as(AssertSqlSafe(format!(
+                "SELECT CAST(CASE WHEN {} THEN 1 ELSE 0 END AS BIGINT), \
+                   CAST(r.min_account_age_days AS BIGINT), {} FROM repos r WHERE r.id = $3",
+                claim_rules::account_old_enough("$1", "$2"),
+                claim_rules::account_created("$1"),
+            )))
+            .bind(worker_id)
+            .bind(self.now - HOUR_MS)
+            .bind(task.repo_id)
+            .fetch_one(self.conn())
+            .await?;
+        if old_enough == 0 {
+            refused.push(claim_rules::account_refusal(min_days, created));
         }
         if !refused.is_empty() {
             return Err(StoreError::Refused(refused));

@@ -828,7 +828,7 @@ fn route(
                 })))
             }
             ("GET", ["users", login]) => {
-                if !m.knows_account(login) {
+                if !m.knows_account(login) || m.renamed_logins.contains(&login.to_lowercase()) {
                     return Err(Reply::not_found());
                 }
                 let created = m

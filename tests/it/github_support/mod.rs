@@ -497,6 +497,36 @@ impl FakeGithub {
             .insert(login.to_lowercase(), at);
     }
 
+    /// The account `old` is renamed to `new`: it keeps its id and age, and `old` names no
+    /// account any more (`GET /users/{old}` is 404).
+    pub fn rename_account(&self, old: &str, new: &str) {
+        let mut m = self.model();
+        let id = m.user_id(old);
+        let (old, new) = (old.to_lowercase(), new.to_lowercase());
+        m.user_ids.remove(&old);
+        m.user_ids.insert(new.clone(), id);
+        if let Some(at) = m.accounts_created.remove(&old) {
+            m.accounts_created.insert(new.clone(), at);
+        }
+        m.renamed_logins.insert(old);
+        m.renamed_logins.remove(&new);
+    }
+
+    /// A new account, created at `at`, takes the login `login` (a new id).
+    pub fn new_account(&self, login: &str, at: chrono::DateTime<chrono::Utc>) {
+        let mut m = self.model();
+        let key = login.to_lowercase();
+        let id = m.next_id();
+        m.user_ids.insert(key.clone(), id);
+        m.accounts_created.insert(key.clone(), at);
+        m.renamed_logins.remove(&key);
+    }
+
+    /// The id of the account that `login` names now.
+    pub fn user_id(&self, login: &str) -> u64 {
+        self.model().user_id(login)
+    }
+
     pub fn set_permission(&self, repo: &str, login: &str, permission: &str) {
         let mut m = self.model();
         m.repo_mut(repo)

@@ -246,6 +246,8 @@ pub struct Model {
     /// When accounts were created (lower-case login); an account not named here was created
     /// long ago ([`OLD_ACCOUNT`]).
     pub accounts_created: HashMap<String, DateTime<Utc>>,
+    /// Logins whose account was renamed away (and not taken since): `GET /users/{login}` is 404.
+    pub renamed_logins: std::collections::HashSet<String>,
     /// The App's OAuth side: client, browser, codes, device codes, user tokens, clock.
     pub oauth: super::oauth::OAuthState,
     next_id: u64,
@@ -276,6 +278,7 @@ impl Model {
             moved_issues: HashMap::new(),
             dependencies: Vec::new(),
             accounts_created: HashMap::new(),
+            renamed_logins: Default::default(),
             oauth: Default::default(),
             next_id: 1000,
         }

@@ -488,7 +488,7 @@ impl Story {
 
     // --- comments -----------------------------------------------------------------------------
 
-    fn comment_payload(&self, comment_id: u64, action: &str, previous: Option<&str>) -> Value {
+    pub fn comment_payload(&self, comment_id: u64, action: &str, previous: Option<&str>) -> Value {
         let c = self.fake.comment(comment_id).expect("unknown comment");
         let mut payload = self.issue_payload_in(
             if action == "edited" {
@@ -512,6 +512,10 @@ impl Story {
         comment["created_at"] = json!(c.created_at.to_rfc3339());
         comment["updated_at"] = json!(c.updated_at.to_rfc3339());
         set_user(&mut comment["user"], &c.author);
+        // The commenter's id is the one GitHub gives their account now.
+        let id = json!(self.fake.user_id(&c.author));
+        payload["comment"]["user"]["id"] = id.clone();
+        payload["sender"]["id"] = id;
         match previous {
             Some(p) => payload["changes"] = json!({"body": {"from": p}}),
             None => {
