@@ -819,3 +819,80 @@ async fn a_maintainers_event_stream_carries_only_their_repositories() {
     assert!(!repos.is_empty());
     assert!(repos.iter().all(|r| r == REPO), "{repos:?}");
 }
+
+/// A maintainer signed in with GitHub sees the leaderboard of the repositories they maintain
+/// (the dashboard showed "No leaderboard": 401), and nothing of the others.
+#[tokio::test]
+async fn a_maintainer_sees_the_leaderboard_of_the_repositories_they_maintain() {
+    let story = story().await;
+    let (status, reg) = story
+        .post_json(
+            "/v1/workers/register",
+            None,
+            json!({"name": "owl", "skills": [], "capacity_points": 10,
+                   "max_concurrent_tasks": 2, "leaderboard_opt_in": true}),
+        )
+        .await;
+    assert_eq!(status, 201, "{reg}");
+    let worker = reg["token"].as_str().unwrap().to_string();
+    for (n, repo) in [(1, REPO), (2, OTHER)] {
+        let (status, imported) = story
+            .admin(
+                Method::POST,
+                "/v1/admin/tasks",
+                Some(json!({"repo": repo, "tasks": [{"key": format!("L-{n}"), "title": format!("task {n}")}]})),
+            )
+            .await;
+        assert_eq!(status, 201, "{imported}");
+        let (status, claim) = story.post_json("/v1/work", Some(&worker), json!({})).await;
+        assert_eq!(status, 200, "{claim}");
+        let task = claim["lease"]["task"]["task_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (status, moved) = story
+            .post_json(
+                &format!("/v1/tasks/{task}/status"),
+                Some(&worker),
+                json!({"status": "pr_opened",
+                       "artifact": {"pr_url": format!("https://github.com/{repo}/pull/{}", 40 + n)}}),
+            )
+            .await;
+        assert_eq!(status, 200, "{moved}");
+        let (status, merged) = story
+            .admin(
+                Method::POST,
+                &format!("/v1/admin/tasks/{task}/status"),
+                Some(json!({"status": "merged"})),
+            )
+            .await;
+        assert_eq!(status, 200, "{merged}");
+    }
+    let (status, all) = story.admin(Method::GET, "/v1/leaderboard", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(all["workers"][0]["merged"], 2, "{all}");
+
+    let token = device_sign_in(&story, MONA).await;
+    let (status, board) = with_token(&story, Method::GET, "/v1/leaderboard", &token, None).await;
+    assert_eq!(status, 200, "{board}");
+    assert_eq!(board["workers"][0]["name"], "owl", "{board}");
+    assert_eq!(
+        board["workers"][0]["merged"], 1,
+        "only {REPO} counts: {board}"
+    );
+    let (status, other) = with_token(
+        &story,
+        Method::GET,
+        &format!("/v1/leaderboard?repo={OTHER}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(other["workers"], json!([]), "{other}");
+    // Nobody signed in, with public boards off: still 401.
+    let anonymous = reqwest::get(format!("{}/v1/leaderboard", story.url()))
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}

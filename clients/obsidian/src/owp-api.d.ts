@@ -2384,7 +2384,7 @@ export interface operations {
                     "application/json": components["schemas"]["Leaderboard"];
                 };
             };
-            /** @description public boards are off: admins only */
+            /** @description public boards are off: the admin and signed-in maintainers only */
             401: {
                 headers: {
                     [name: string]: unknown;
