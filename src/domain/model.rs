@@ -364,6 +364,9 @@ impl Visibility {
     }
 }
 
+/// GitHub mode: a worker's extension set on a person's implicit worker, made when they claim by
+/// comment (no seat, no capacity of its own to show).
+pub const CLAIMS_BY_COMMENT_FIELD: &str = "x_github_claims_by_comment";
 /// GitHub mode: the repository policy's extension holding why `.github/owp.yml` is not used
 /// (null when it is), so that `owp admin state` and the dashboard can show it.
 pub const CONFIG_ERROR_FIELD: &str = "x_github_config_error";

@@ -529,7 +529,7 @@ async fn worker_holder(github: &Github, worker_id: &str) -> Result<Holder, Store
             login: None,
         });
     };
-    if worker.all_skills && worker.id.starts_with("gh_") {
+    if worker.claims_by_comment() {
         return Ok(Holder::Person {
             login: worker.github_login.clone().unwrap_or(worker.name),
         });

@@ -9,6 +9,7 @@ use sqlx::any::AnyRow;
 use super::engine::columns::Columns;
 use super::path_overlap::held_overlapping;
 use super::{StoreError, format_ts};
+use crate::domain::model::CLAIMS_BY_COMMENT_FIELD;
 use crate::domain::{
     Priority, RepoContract, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus,
 };
@@ -304,6 +305,12 @@ impl WorkerRow {
             .is_some_and(|t| now - t < heartbeat_ttl_ms)
     }
 
+    /// A person's implicit worker, made when they first claim by comment on GitHub: it has no
+    /// seat of its own (no capacity to speak of, nothing to heartbeat).
+    pub fn claims_by_comment(&self) -> bool {
+        self.all_skills && self.id.starts_with("gh_")
+    }
+
     pub fn to_api(&self, now: i64, heartbeat_ttl_ms: i64) -> Worker {
         let status = if self.paused {
             WorkerStatus::Paused
@@ -331,7 +338,13 @@ impl WorkerRow {
             leaderboard_opt_in: self.leaderboard_opt_in,
             specialist: self.specialist,
             reputation: None,
-            extensions: self.extensions.clone(),
+            extensions: {
+                let mut extensions = self.extensions.clone();
+                if self.claims_by_comment() {
+                    extensions.insert(CLAIMS_BY_COMMENT_FIELD.into(), Value::Bool(true));
+                }
+                extensions
+            },
         }
     }
 }

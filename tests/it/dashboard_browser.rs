@@ -829,3 +829,48 @@ async fn readme_screenshot() {
         .status();
     let _ = demo.wait().await;
 }
+
+/// People who claim by comment on GitHub have no seat: the dashboard shows them as people claiming
+/// there, not as workers of a million points with a Pause button, and the capacity headline
+/// counts only workers' seats.
+#[tokio::test]
+async fn people_claiming_by_comment_are_shown_as_people_not_seats() {
+    use crate::github_support::story::{ADMIN, Story};
+    let Some(browser) = Browser::launch("dashboard_browser").await else {
+        return;
+    };
+    let story = Story::start().await;
+    let n = story.label_issue("Fix the parser", &[]).await;
+    story.comment(n, "alice", "/owp claim").await;
+    story.expect_status(n, &["claimed by @alice"]);
+    let base = story.url();
+    let mut page = browser.new_page().await;
+    page.sign_in(&base, ADMIN).await;
+    let card = page
+        .wait_for(
+            "alice's card",
+            "document.querySelector('#workers article.by-comment')?.textContent",
+            Duration::from_secs(15),
+        )
+        .await;
+    let card = card.as_str().unwrap_or_default().to_string();
+    assert!(
+        card.contains("@alice")
+            && card.contains("claims on GitHub")
+            && card.contains("Fix the parser"),
+        "{card}"
+    );
+    assert!(!card.contains("points"), "{card}");
+    assert_eq!(
+        page.eval("!!document.querySelector('#workers article.by-comment button')")
+            .await,
+        json!(false),
+        "no Pause button on a person"
+    );
+    let stats = page
+        .eval("document.getElementById('stats').textContent")
+        .await;
+    let stats = stats.as_str().unwrap_or_default();
+    assert!(stats.contains("1 person claiming by comment"), "{stats}");
+    assert!(!stats.contains("000000"), "{stats}");
+}

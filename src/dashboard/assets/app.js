@@ -336,8 +336,13 @@
     return n;
   }
 
+  // People who claim by comment on GitHub have no seat: no capacity of their own, no heartbeat.
+  const byComment = (w) => w.x_github_claims_by_comment === true;
+
   function renderStats() {
-    const online = model.workers.filter((w) => w.online);
+    const seats = model.workers.filter((w) => !byComment(w));
+    const online = seats.filter((w) => w.online);
+    const people = model.workers.length - seats.length;
     const cap = online.reduce((a, w) => a + (w.capacity_points || 0), 0);
     const used = online.reduce((a, w) => a + (w.active_points || 0), 0);
     const by = countBy(model.tasks, (t) => t.status);
@@ -350,7 +355,8 @@
         h('p', { class: 'stat-note' }, note));
     $('stats').replaceChildren(...[
       // Workers and capacity span every repository: not on the public board.
-      BOARD ? null : stat('Workers online', `${online.length}`, `of ${plural(model.workers.length, 'registered worker')}`),
+      BOARD ? null : stat('Workers online', `${online.length}`, `of ${plural(seats.length, 'registered worker')}`
+        + (people ? ` · ${plural(people, 'person', 'people')} claiming by comment` : '')),
       BOARD ? null : stat('Capacity in use', `${pct(used, cap)}%`, `${used} of ${cap} points online`),
       stat('Ready to claim', `${by.get('ready') || 0}`, plural(model.tasks.length, 'task') + ' in all'),
       stat('In flight', `${inFlight}`, `${by.get('leased') || 0} leased · ${by.get('in_progress') || 0} in progress`),
@@ -516,12 +522,30 @@
           (w.tools || []).length ? `, made with ${w.tools.join(', ')}` : '')))));
   }
 
+  // A person claiming by comment: their claims, no seat (no points, no heartbeat, no pause).
+  function commentClaimer(w, tasks) {
+    const login = w.github_login || w.name;
+    return h('article', { class: 'worker is-online by-comment' },
+      h('div', { class: 'worker-head' },
+        h('span', { class: 'presence idle', 'aria-hidden': 'true' }),
+        h('h3', { class: 'worker-name', title: w.worker_id }, `@${login}`),
+        h('span', { class: 'badge muted' }, 'By comment')),
+      h('p', { class: 'worker-line' },
+        `claims on GitHub · ${w.active_tasks} of ${plural(w.max_concurrent_tasks, 'task')} at once`),
+      h('p', { class: 'worker-task' },
+        tasks.length ? tasks.map((t, i) => [i ? ', ' : '', h('span', { class: 'ellipsis' }, t.title)])
+          : h('span', { class: 'muted' }, 'No claim held')));
+  }
+
   function renderWorkers() {
     const box = $('workers');
     if (!box) return; // not on the public board
-    const online = model.workers.filter((w) => w.online).length;
+    const seats = model.workers.filter((w) => !byComment(w));
+    const online = seats.filter((w) => w.online).length;
+    const people = model.workers.length - seats.length;
     $('workers-sub').textContent = model.workers.length
-      ? `${online} online, ${model.workers.length - online} offline.`
+      ? `${online} online, ${seats.length - online} offline.`
+        + (people ? ` ${plural(people, 'person', 'people')} claiming by comment on GitHub.` : '')
       : '';
     if (!model.workers.length) {
       box.replaceChildren(empty('No workers yet', 'Register one with the commands under “Add a worker”.'));
@@ -531,6 +555,7 @@
       (b.online - a.online) || (b.active_points - a.active_points) || a.name.localeCompare(b.name));
     box.replaceChildren(...sorted.map((w) => {
       const tasks = model.tasks.filter((t) => t.assigned_worker_id === w.worker_id && (t.status === 'leased' || t.status === 'in_progress'));
+      if (byComment(w)) return commentClaimer(w, tasks);
       const state = !w.online ? 'offline' : w.status;
       const u = pct(w.active_points, w.capacity_points);
       const paused = w.status === 'paused';
