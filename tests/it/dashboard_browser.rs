@@ -874,3 +874,32 @@ async fn people_claiming_by_comment_are_shown_as_people_not_seats() {
     assert!(stats.contains("1 person claiming by comment"), "{stats}");
     assert!(!stats.contains("000000"), "{stats}");
 }
+
+/// A repository whose `.github/owp.yml` has a mistyped key says so on its dashboard card, where a
+/// maintainer looks, and not only on status comments and in the log.
+#[tokio::test]
+async fn a_settings_file_error_is_shown_on_the_repository_card() {
+    use crate::github_support::story::{ADMIN, REPO, Story};
+    let Some(browser) = Browser::launch("dashboard_browser").await else {
+        return;
+    };
+    let story = Story::with(Some("max_open_pr: 1\n"), |_| {}).await;
+    let base = story.url();
+    let mut page = browser.new_page().await;
+    page.sign_in(&base, ADMIN).await;
+    let warning = page
+        .wait_for(
+            "the settings warning",
+            &format!(
+                "{}?.querySelector('.repo-warn')?.textContent",
+                repo_line(REPO)
+            ),
+            Duration::from_secs(15),
+        )
+        .await;
+    let warning = warning.as_str().unwrap_or_default();
+    assert!(
+        warning.contains("did you mean `max_open_prs`?") && warning.contains("last good settings"),
+        "{warning}"
+    );
+}

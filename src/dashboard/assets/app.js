@@ -451,7 +451,11 @@
           h('h3', { class: 'repo-name', title: r.repo }, r.repo),
           badge),
         gauge(r),
-        h('p', { class: 'repo-line' }, `${used} of ${plural(r.max_open_prs, 'review slot')} used`),
+        h('p', { class: 'repo-line' }, `${used} of ${plural(r.max_open_prs, 'review slot')} used`
+          + (r.x_github_config_max_open_prs === r.max_open_prs ? ' (set in .github/owp.yml)' : '')),
+        BOARD || typeof r.x_github_config_error !== 'string' ? null
+          : h('p', { class: 'repo-warn', role: 'note' },
+            `Its settings file is not used: ${r.x_github_config_error}. The last good settings stay in force.`),
         h('ul', { class: 'legend' },
           h('li', {}, h('span', { class: 'sw sw-pr' }), plural(r.open_prs || 0, 'open PR')),
           h('li', {}, h('span', { class: 'sw sw-lease' }), plural(r.active_leases || 0, 'lease')),
