@@ -368,9 +368,18 @@ fn sign_in_page(error: Option<&str>, public_boards: bool, github_signin: bool) -
         .replace("{{described}}", described)
         .replace("{{board_link}}", back)
         .replace(
-            "{{github}}",
+            "{{form_title}}",
             if github_signin {
-                r#"<p class="center"><a class="btn wide" id="github-sign-in" href="/auth/github">Sign in with GitHub</a></p><p class="muted small center">Maintainers: GitHub says which repositories you steer.</p>"#
+                "Operator: sign in with the admin token"
+            } else {
+                "Sign in to the dashboard"
+            },
+        )
+        .replace(
+            "{{github}}",
+            // Maintainers come first: they sign in with GitHub; the token is the operator's.
+            if github_signin {
+                r#"<div class="card sign-in-card"><h2>Maintainers</h2><p class="center"><a class="btn primary wide" id="github-sign-in" href="/auth/github">Sign in with GitHub</a></p><p class="muted small center">GitHub says which repositories you steer.</p></div>"#
             } else {
                 ""
             },

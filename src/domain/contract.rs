@@ -22,6 +22,9 @@ pub const BRANCH_PLACEHOLDERS: [&str; 4] = ["{key}", "{number}", "{slug}", "{tas
 
 /// The default `branch` template.
 pub const DEFAULT_BRANCH: &str = "owp/{key}";
+/// The default `branch` template of a GitHub issue's task (a key `owner/name#N`): the issue's
+/// number and title, as people name branches (`owp/4-fix-the-parser`), not the repository's name.
+pub const DEFAULT_ISSUE_BRANCH: &str = "owp/{number}-{slug}";
 
 /// How work in a repository is done, as its maintainers say.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -36,7 +39,8 @@ pub struct RepoContract {
     /// Must pass before a pull request is opened (e.g. `cargo clippy -- -D warnings`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lint: Option<String>,
-    /// Branch name template with `{key}`, `{number}`, `{slug}`, `{task_id}` (default `owp/{key}`).
+    /// Branch name template with `{key}`, `{number}`, `{slug}`, `{task_id}` (default
+    /// `owp/{number}-{slug}` for a GitHub issue's task, else `owp/{key}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
     /// The pull request body to start from.

@@ -148,6 +148,28 @@ fn still_to_keep<'a>(
         .collect()
 }
 
+/// What the manifest asks GitHub for, as the setup page says it: every permission with its
+/// access, then every event (read from the manifest itself, so the page cannot say less).
+fn asks_for(manifest: &serde_json::Value) -> String {
+    let permissions: Vec<String> = manifest["default_permissions"]
+        .as_object()
+        .map(|p| {
+            p.iter()
+                .map(|(name, access)| format!("{name}: {}", access.as_str().unwrap_or("?")))
+                .collect()
+        })
+        .unwrap_or_default();
+    let events: Vec<&str> = manifest["default_events"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    format!(
+        "permissions {}; events {}",
+        permissions.join(", "),
+        events.join(", ")
+    )
+}
+
 /// The setup routes.
 pub fn router(setup: Arc<Setup>) -> Router {
     Router::new()
@@ -180,7 +202,9 @@ async fn page(State(setup): State<Arc<Setup>>, Query(q): Query<PageQuery>) -> Re
         return error_page(StatusCode::BAD_REQUEST, "That is not an organisation name.");
     }
     let base = setup.base_url();
-    let manifest = manifest::manifest_for(&base).to_string();
+    let manifest_value = manifest::manifest_for(&base);
+    let asks = asks_for(&manifest_value);
+    let manifest = manifest_value.to_string();
     let personal = manifest::creation_url(&setup.web_url, None, &setup.new_state());
     let mut forms = format!(
         "<h2>For your personal account</h2>\
@@ -227,9 +251,9 @@ async fn page(State(setup): State<Arc<Setup>>, Query(q): Query<PageQuery>) -> Re
          .warn{{background:#fff4e5;padding:.5rem 1rem}}button{{font-size:1rem;padding:.4rem 1rem}}</style></head>\
          <body><h1>Set up the GitHub App</h1>\
          <p>This service runs without GitHub App credentials. Create the App on GitHub from its \
-         manifest (issues: write; pull requests, contents, metadata: read; events: issues, issue \
-         comments, pull requests). GitHub brings you back here, and the credentials are saved to \
+         manifest ({asks}). GitHub brings you back here, and the credentials are saved to \
          <code>{env}</code>.</p>{warning}{forms}</body></html>",
+        asks = escape(&asks),
         env = escape(&setup.env_file.display().to_string()),
     ))
     .into_response()

@@ -384,6 +384,15 @@ async fn a_maintainer_signs_in_with_github_in_the_browser_and_sees_only_their_re
         Duration::from_secs(15),
     )
     .await;
+    // "Sign in with GitHub" leads; the admin token form, the operator's, comes after it.
+    assert_eq!(
+        page.eval(
+            "!!(document.getElementById('github-sign-in').compareDocumentPosition(\
+             document.getElementById('token')) & Node.DOCUMENT_POSITION_FOLLOWING)"
+        )
+        .await,
+        json!(true)
+    );
     page.eval("document.getElementById('github-sign-in').click()")
         .await;
     page.wait_for(
@@ -839,10 +848,13 @@ async fn people_claiming_by_comment_are_shown_as_people_not_seats() {
     let Some(browser) = Browser::launch("dashboard_browser").await else {
         return;
     };
-    let story = Story::start().await;
+    let story = Story::with(Some("max_open_prs: 1\n"), |_| {}).await;
     let n = story.label_issue("Fix the parser", &[]).await;
     story.comment(n, "alice", "/owp claim").await;
     story.expect_status(n, &["claimed by @alice"]);
+    // The review budget is full: the next ready issue waits, and "Ready to claim" says so.
+    let waiting = story.label_issue("Speed up the lexer", &[]).await;
+    story.expect_status(waiting, &["1 of 1 review slot"]);
     let base = story.url();
     let mut page = browser.new_page().await;
     page.sign_in(&base, ADMIN).await;
@@ -873,6 +885,14 @@ async fn people_claiming_by_comment_are_shown_as_people_not_seats() {
     let stats = stats.as_str().unwrap_or_default();
     assert!(stats.contains("1 person claiming by comment"), "{stats}");
     assert!(!stats.contains("000000"), "{stats}");
+    let ready = page
+        .eval("[...document.querySelectorAll('#stats .stat')].find(s => s.textContent.includes('Ready to claim'))?.textContent")
+        .await;
+    let ready = ready.as_str().unwrap_or_default();
+    assert!(
+        ready.contains("Ready to claim0") && ready.contains("1 more ready, waiting"),
+        "{ready}"
+    );
 }
 
 /// A repository whose `.github/owp.yml` has a mistyped key says so on its dashboard card, where a

@@ -50,6 +50,24 @@ async fn the_manifest_flow_creates_the_app_and_saves_its_credentials() {
         html.contains("&quot;issues&quot;:&quot;write&quot;"),
         "least privilege: {html}"
     );
+    // The page says everything the App will ask for, as the manifest asks it.
+    let said = html.split("</form>").next().unwrap_or_default();
+    for asked in [
+        "issues: write",
+        "checks: read",
+        "statuses: read",
+        "contents: read",
+        "issue_comment",
+        "check_run",
+        "status",
+        "repository",
+        "issue_dependencies",
+    ] {
+        assert!(
+            said.contains(asked),
+            "the page does not say `{asked}`: {said}"
+        );
+    }
     let org_page = http
         .get(format!("{setup_url}&org=octo-org"))
         .send()

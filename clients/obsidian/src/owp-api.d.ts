@@ -873,7 +873,10 @@ export interface components {
         };
         /** @description How work in a repository is done, as its maintainers say. */
         RepoContract: {
-            /** @description Branch name template with `{key}`, `{number}`, `{slug}`, `{task_id}` (default `owp/{key}`). */
+            /**
+             * @description Branch name template with `{key}`, `{number}`, `{slug}`, `{task_id}` (default
+             *     `owp/{number}-{slug}` for a GitHub issue's task, else `owp/{key}`).
+             */
             branch?: string | null;
             disclosure?: null | components["schemas"]["DisclosurePolicy"];
             /** @description Anything else a contributor (or their tool) should know. */

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use anyhow::{Context, anyhow, bail};
 
 use super::super::client::Task;
-use crate::domain::contract::DEFAULT_BRANCH;
+use crate::domain::contract::{DEFAULT_BRANCH, DEFAULT_ISSUE_BRANCH};
 
 /// Where one task's files live under the work directory.
 #[derive(Debug, Clone)]
@@ -51,19 +51,24 @@ pub fn safe_name(name: &str) -> String {
     if s.is_empty() { "x".to_string() } else { s }
 }
 
-/// The branch of a task: the contract's template (default `owp/{key}`) filled in and made a
-/// valid ref name.
+/// The branch of a task: the contract's template (default `owp/{number}-{slug}` for a GitHub
+/// issue's task, else `owp/{key}`) filled in and made a valid ref name.
 pub fn branch_name(template: Option<&str>, task: &Task) -> String {
+    let key = task.key.clone().unwrap_or_else(|| task.task_id.clone());
+    let issue_number = key
+        .rsplit_once('#')
+        .map(|(_, n)| n.to_string())
+        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+    let default = if issue_number.is_some() {
+        DEFAULT_ISSUE_BRANCH
+    } else {
+        DEFAULT_BRANCH
+    };
     let template = template
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .unwrap_or(DEFAULT_BRANCH);
-    let key = task.key.clone().unwrap_or_else(|| task.task_id.clone());
-    let number = key
-        .rsplit_once('#')
-        .map(|(_, n)| n.to_string())
-        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-        .unwrap_or_else(|| key.clone());
+        .unwrap_or(default);
+    let number = issue_number.unwrap_or_else(|| key.clone());
     let filled = template
         .replace("{key}", &key)
         .replace("{number}", &number)
@@ -322,13 +327,15 @@ mod tests {
     #[test]
     fn branch_names() {
         let t = task(Some("acme/widgets#7"), "Fix the parser!");
-        assert_eq!(branch_name(None, &t), "owp/acme/widgets-7");
+        assert_eq!(branch_name(None, &t), "owp/7-fix-the-parser");
         assert_eq!(
             branch_name(Some("fix/{number}-{slug}"), &t),
             "fix/7-fix-the-parser"
         );
         let t = task(None, "x");
         assert_eq!(branch_name(None, &t), "owp/t-1");
+        let t = task(Some("DEMO-3"), "x");
+        assert_eq!(branch_name(None, &t), "owp/DEMO-3");
         let t = task(Some("../.lock a~b^c:d"), "x");
         let b = branch_name(Some("owp/{key}.lock"), &t);
         assert_eq!(b, "owp/lock-a-b-c-d");

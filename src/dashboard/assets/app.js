@@ -339,6 +339,19 @@
   // People who claim by comment on GitHub have no seat: no capacity of their own, no heartbeat.
   const byComment = (w) => w.x_github_claims_by_comment === true;
 
+  // Ready tasks a claim could take now: not in a throttled repository, waiting on no blocker and
+  // no held path. The others are ready too, but wait.
+  function readyStat(stat) {
+    const throttledRepos = new Set(model.repos.filter((r) => r.throttled).map((r) => r.repo));
+    const ready = model.tasks.filter((t) => t.status === 'ready');
+    const claimable = ready.filter((t) => !throttledRepos.has(t.repo)
+      && !(t.waiting_on || []).length && !(t.waiting_on_paths || []).length).length;
+    const waiting = ready.length - claimable;
+    return stat('Ready to claim', `${claimable}`, waiting
+      ? `${waiting} more ready, waiting (a full review budget, a blocker or a held path)`
+      : plural(model.tasks.length, 'task') + ' in all');
+  }
+
   function renderStats() {
     const seats = model.workers.filter((w) => !byComment(w));
     const online = seats.filter((w) => w.online);
@@ -358,7 +371,7 @@
       BOARD ? null : stat('Workers online', `${online.length}`, `of ${plural(seats.length, 'registered worker')}`
         + (people ? ` · ${plural(people, 'person', 'people')} claiming by comment` : '')),
       BOARD ? null : stat('Capacity in use', `${pct(used, cap)}%`, `${used} of ${cap} points online`),
-      stat('Ready to claim', `${by.get('ready') || 0}`, plural(model.tasks.length, 'task') + ' in all'),
+      readyStat(stat),
       stat('In flight', `${inFlight}`, `${by.get('leased') || 0} leased · ${by.get('in_progress') || 0} in progress`),
       stat('Open PRs', `${by.get('pr_opened') || 0}`,
         throttled ? `${plural(throttled, 'repo')} throttled` : 'no repo throttled', throttled ? 'warn' : ''),
