@@ -787,6 +787,27 @@ impl OwpClient {
     fn transport_error(&self, e: &reqwest::Error) -> ClientError {
         let base_url = self.base_url.clone();
         if e.is_connect() {
+            // A connection made, then no TLS: an https:// address of a plain-HTTP server (or a
+            // certificate this machine does not trust). Refused or unresolved: nobody there.
+            let cause = root_cause(e);
+            let lower = cause.to_ascii_lowercase();
+            let nobody = [
+                "refused",
+                "dns",
+                "resolve",
+                "unreachable",
+                "no route",
+                "reset",
+            ]
+            .iter()
+            .any(|w| lower.contains(w));
+            if let Some(rest) = base_url.strip_prefix("https://").filter(|_| !nobody) {
+                return ClientError::Tls {
+                    plain: format!("http://{rest}"),
+                    cause: one_line(&cause, 160),
+                    base_url,
+                };
+            }
             ClientError::Unreachable { base_url }
         } else if e.is_timeout() {
             ClientError::Timeout { base_url }

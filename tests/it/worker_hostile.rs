@@ -847,3 +847,44 @@ async fn a_database_in_a_missing_folder_is_one_plain_line() {
         "{line}"
     );
 }
+
+/// A server that is not an OWP server (a web site's 404 page) is named as such in one line, not
+/// echoed; an `https://` address of a plain-HTTP server says to use `http://`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_wrong_kind_of_server_is_one_line_that_says_what_to_check() {
+    let site = Hostile::start(|_| {
+        (
+            StatusCode::NOT_FOUND,
+            [("content-type", "text/html")],
+            "<html><body><h1>Not Found</h1><p>nginx</p></body></html>",
+        )
+            .into_response()
+    })
+    .await;
+    let me = Volunteer::new();
+    let out = me.run(&mut join(&me, &site.base, &["--no-run"])).await;
+    let line = one_error_line(&out);
+    assert!(line.contains("is it an OWP server?"), "{line}");
+    assert!(
+        !line.contains("<html>") && !line.contains("nginx"),
+        "{line}"
+    );
+    assert!(me.saved_profile().is_none());
+
+    // `https://` to a server that speaks plain HTTP.
+    let plain = site.base.strip_prefix("http://").unwrap().to_string();
+    let out = me
+        .run(&mut join(&me, &format!("https://{plain}"), &["--no-run"]))
+        .await;
+    let line = one_error_line(&out);
+    assert!(line.contains(&format!("use http://{plain}")), "{line}");
+    assert!(!line.contains("is `owp serve` running?"), "{line}");
+
+    // Nobody there at all is still "cannot reach".
+    let closed = closed_address();
+    let out = me
+        .run(&mut join(&me, &format!("https://{closed}"), &["--no-run"]))
+        .await;
+    let line = one_error_line(&out);
+    assert!(line.contains("cannot reach"), "{line}");
+}

@@ -96,6 +96,22 @@ pub enum ClientError {
     WorkerTokenRefused { problem: Option<Box<Problem>> },
     #[error("{}", .problem.summary())]
     Problem { status: u16, problem: Box<Problem> },
+    #[error(
+        "the server answered {status} to {method} {path} with no OWP answer: is it an OWP server? (one answers GET /v1/meta; check the address)"
+    )]
+    NotOwp {
+        status: u16,
+        method: String,
+        path: String,
+    },
+    #[error(
+        "could not talk https to {base_url} ({cause}); if that server serves plain HTTP, as `owp serve` does without a proxy in front, use {plain}"
+    )]
+    Tls {
+        base_url: String,
+        cause: String,
+        plain: String,
+    },
     #[error("the server answered {status} to {method} {path}: {body}")]
     Unexpected {
         status: u16,
@@ -137,9 +153,9 @@ impl ClientError {
             ClientError::AdminTokenRefused { .. } | ClientError::WorkerTokenRefused { .. } => {
                 Some(401)
             }
-            ClientError::Problem { status, .. } | ClientError::Unexpected { status, .. } => {
-                Some(*status)
-            }
+            ClientError::Problem { status, .. }
+            | ClientError::Unexpected { status, .. }
+            | ClientError::NotOwp { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -196,6 +212,13 @@ pub fn error_from_response(
     }
     match problem {
         Some(problem) => ClientError::Problem { status, problem },
+        // An OWP server answers every unknown route with problem+json: a bare 404 (a web page,
+        // another service) means the address is not one.
+        None if status == 404 || status == 405 => ClientError::NotOwp {
+            status,
+            method: method.to_string(),
+            path: path.to_string(),
+        },
         None => ClientError::Unexpected {
             status,
             method: method.to_string(),
