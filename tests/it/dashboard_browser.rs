@@ -893,6 +893,20 @@ async fn people_claiming_by_comment_are_shown_as_people_not_seats() {
         ready.contains("Ready to claim0") && ready.contains("1 more ready, waiting"),
         "{ready}"
     );
+    // The feed says what happened in words, never an event's raw name.
+    let feed = page
+        .wait_for(
+            "the claim in the feed",
+            "(t => t.includes('Claimed by comment') ? t : null)([...document.querySelectorAll('#feed li')].map(li => li.textContent).join(' | '))",
+            Duration::from_secs(10),
+        )
+        .await;
+    let feed = feed.as_str().unwrap_or_default();
+    assert!(feed.contains("Claimed by comment"), "{feed}");
+    assert!(
+        !feed.contains("github.") && !feed.contains("task.") && !feed.contains("lease."),
+        "{feed}"
+    );
 }
 
 /// A repository whose `.github/owp.yml` has a mistyped key says so on its dashboard card, where a

@@ -281,3 +281,19 @@ fn the_readme_keeps_the_docker_admin_token_where_owp_admin_finds_it() {
     // The install line needs no editing to find the releases.
     assert!(readme.contains("[releases page](../../releases/latest)"));
 }
+
+#[test]
+fn the_guide_says_the_labels_must_exist_first() {
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/github-app.md"))
+        .unwrap();
+    let section = guide
+        .split("## 2. Put an issue into the pool")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("the guide's section on labels");
+    assert!(
+        section.contains("create the ones you use first")
+            && section.contains("gh label create pool:ready"),
+        "{section}"
+    );
+}

@@ -560,6 +560,11 @@ async fn without_gh_the_run_asks_for_the_pull_request_url() {
         )),
         "{stdout}"
     );
+    // What the description must say to link the issue, never an empty "(… should say: )".
+    assert!(
+        stdout.contains("then type `pr URL` here (its description should say `Fixes #7`)"),
+        "{stdout}"
+    );
     assert!(rig.branch_in_origin(BRANCH), "the branch was not pushed");
     let task = rig.task().await;
     assert_eq!(str_field(&task, "status"), "pr_opened", "{task}");

@@ -119,6 +119,17 @@ pub async fn open_pr(task: &Task, prepared: &Prepared) -> anyhow::Result<Option<
         .ok_or_else(|| anyhow!("`gh pr create` printed no pull request URL"))
 }
 
+/// The line of [`pr_body`] a pull request opened by hand must carry: the one that links the
+/// issue (`Fixes #4`), else its first line with words.
+fn must_say(task: &Task) -> Option<String> {
+    let body = pr_body(task);
+    let lines = || body.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines()
+        .find(|l| l.starts_with("Fixes "))
+        .or_else(|| lines().next())
+        .map(str::to_string)
+}
+
 /// Without `gh`: print where to open the pull request and read `pr URL` from the terminal.
 pub async fn wait_for_pr_url(task: &Task, prepared: &Prepared) -> Option<String> {
     if is_github_repo(&task.repo) {
@@ -134,10 +145,10 @@ pub async fn wait_for_pr_url(task: &Task, prepared: &Prepared) -> Option<String>
             prepared.branch
         );
     }
-    say!(
-        "then type `pr URL` here (the body should say: {})",
-        pr_body(task).lines().next().unwrap_or("")
-    );
+    match must_say(task) {
+        Some(line) => say!("then type `pr URL` here (its description should say `{line}`)"),
+        None => say!("then type `pr URL` here"),
+    }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     std::thread::spawn(move || {
         let stdin = std::io::stdin();

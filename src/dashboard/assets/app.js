@@ -268,6 +268,34 @@
     return 'other';
   }
 
+  // What each other event means, in words; a kind not listed is still said in words (never as
+  // its raw name): `github.pr_not_acting` → "Pr not acting".
+  const EVENT_LABEL = {
+    'github.claimed': 'Claimed by comment',
+    'github.claim_reminder': 'Claim reminder sent',
+    'github.worker_linked': 'Worker linked to GitHub',
+    'github.repo_joined': 'Repository joined',
+    'github.repo_left': 'Repository left',
+    'github.repo_renamed': 'Repository renamed',
+    'github.issue_transferred': 'Issue transferred',
+    'github.left_pool': 'Issue left the pool',
+    'github.pr_not_acting': 'Pull request recorded, not acting',
+    'github.paths_too_broad': 'Pull request too broad to lock',
+    'task.paths': 'Paths locked',
+    'task.waiting': 'Waiting',
+    'task.checks': 'Checks',
+    'task.artifact': 'Pull request details',
+    'repo.archived': 'Repository archived',
+    'repo.promote': 'Trust rules changed',
+    'repo.recounted': 'Review budget recounted',
+    'worker.archived': 'Worker archived',
+    'worker.opt_in': 'Opt-in changed',
+  };
+  const inWords = (kind) => {
+    const rest = (kind || 'event').split('.').pop().replace(/_/g, ' ');
+    return rest.charAt(0).toUpperCase() + rest.slice(1);
+  };
+
   function describe(e) {
     const task = model.tasks.find((t) => t.task_id === e.task_id);
     const worker = model.workers.find((w) => w.worker_id === e.worker_id);
@@ -302,7 +330,7 @@
           const why = d.reason ? ` — ${d.reason}` : '';
           return [STATUS_LABEL[st] || st, `${tname}${why}`];
         }
-        return [e.kind, [tname, wname, e.repo].filter(Boolean).join(' · ')];
+        return [EVENT_LABEL[e.kind] || inWords(e.kind), [tname, wname, e.repo].filter(Boolean).join(' · ')];
     }
   }
 
