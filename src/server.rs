@@ -248,8 +248,11 @@ pub async fn start_on(
         .merge(crate::dashboard::router_with(
             sessions,
             public_boards,
-            signin.is_some(),
-            config.download_url.clone(),
+            crate::dashboard::Pages {
+                github_signin: signin.is_some(),
+                download_url: config.download_url.clone(),
+                github_web_url: github.is_enabled().then(|| config.github.web_url()),
+            },
         ))
         .merge(github.router())
         .merge(crate::http::metrics::router(store.clone(), metrics_auth));

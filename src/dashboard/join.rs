@@ -23,7 +23,7 @@ pub async fn page(State(d): State<Dashboard>, headers: HeaderMap) -> Response {
         StatusCode::OK,
         JOIN_HTML
             .replace("{{css_v}}", css_v)
-            .replace("{{get_owp}}", &get_owp(d.download_url.as_deref()))
+            .replace("{{get_owp}}", &get_owp(d.pages.download_url.as_deref()))
             .replace("{{join_command}}", &command(&headers)),
     )
 }

@@ -57,10 +57,18 @@ static ASSET_VERSION: LazyLock<(String, String)> = LazyLock::new(|| {
 struct Dashboard {
     sessions: Sessions,
     public: Option<PublicBoards>,
+    pages: Pages,
+}
+
+/// What the pages say beyond the pool's own data.
+#[derive(Clone, Debug, Default)]
+pub struct Pages {
     /// Maintainers can sign in with GitHub (`/auth/github`).
-    github_signin: bool,
+    pub github_signin: bool,
     /// Where volunteers download `owp` (`OWP_DOWNLOAD_URL`), shown on `/join`.
-    download_url: Option<String>,
+    pub download_url: Option<String>,
+    /// GitHub's web address when the App runs: task rows link to their issues there.
+    pub github_web_url: Option<String>,
 }
 
 impl FromRef<Dashboard> for Sessions {
@@ -75,17 +83,12 @@ pub fn router<S>(sessions: Sessions, public: Option<PublicBoards>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    router_with(sessions, public, false, None)
+    router_with(sessions, public, Pages::default())
 }
 
-/// [`router`], with a "Sign in with GitHub" button on the sign-in page when `github_signin`, and
-/// a download link for `owp` on `/join` when `download_url` is given.
-pub fn router_with<S>(
-    sessions: Sessions,
-    public: Option<PublicBoards>,
-    github_signin: bool,
-    download_url: Option<String>,
-) -> Router<S>
+/// [`router`], with what [`Pages`] adds: a "Sign in with GitHub" button, a download link for
+/// `owp` on `/join`, links from tasks to their GitHub issues.
+pub fn router_with<S>(sessions: Sessions, public: Option<PublicBoards>, pages: Pages) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
@@ -101,8 +104,7 @@ where
         .with_state(Dashboard {
             sessions,
             public: public.clone(),
-            github_signin,
-            download_url,
+            pages,
         });
     match public {
         Some(board) => pages.merge(
@@ -124,10 +126,17 @@ async fn index(State(d): State<Dashboard>, headers: HeaderMap) -> Response {
                 csrf,
                 d.public.is_some(),
                 session.as_ref().and_then(|s| s.login.as_deref()),
+                d.pages.github_web_url.as_deref(),
             ),
         ),
-        None if d.public.is_some() => html(StatusCode::OK, board_page(&headers)),
-        None => html(StatusCode::OK, sign_in_page(None, false, d.github_signin)),
+        None if d.public.is_some() => html(
+            StatusCode::OK,
+            board_page(&headers, d.pages.github_web_url.as_deref()),
+        ),
+        None => html(
+            StatusCode::OK,
+            sign_in_page(None, false, d.pages.github_signin),
+        ),
     }
 }
 
@@ -135,7 +144,10 @@ async fn index(State(d): State<Dashboard>, headers: HeaderMap) -> Response {
 /// (which is the sign-in form, or the dashboard of a signed-in admin).
 async fn login_page(State(d): State<Dashboard>, headers: HeaderMap) -> Response {
     if d.public.is_some() && !d.sessions.is_signed_in(&headers).await {
-        html(StatusCode::OK, sign_in_page(None, true, d.github_signin))
+        html(
+            StatusCode::OK,
+            sign_in_page(None, true, d.pages.github_signin),
+        )
     } else {
         Redirect::to("/").into_response()
     }
@@ -161,7 +173,7 @@ async fn login(
             sign_in_page(
                 Some("Sign in from this site's own page."),
                 board,
-                d.github_signin,
+                d.pages.github_signin,
             ),
         );
     }
@@ -171,7 +183,7 @@ async fn login(
             sign_in_page(
                 Some("The sign-in form was not sent as expected; try again."),
                 board,
-                d.github_signin,
+                d.pages.github_signin,
             ),
         );
     };
@@ -188,7 +200,11 @@ async fn login(
             tracing::info!("dashboard sign-in refused: wrong admin token");
             html(
                 StatusCode::UNAUTHORIZED,
-                sign_in_page(Some("That is not the admin token."), board, d.github_signin),
+                sign_in_page(
+                    Some("That is not the admin token."),
+                    board,
+                    d.pages.github_signin,
+                ),
             )
         }
         Err(SignInError::Unavailable) => html(
@@ -196,7 +212,7 @@ async fn login(
             sign_in_page(
                 Some("The service cannot keep sessions right now; try again soon."),
                 board,
-                d.github_signin,
+                d.pages.github_signin,
             ),
         ),
         Err(SignInError::TooManyAttempts { retry_after }) => {
@@ -208,7 +224,7 @@ async fn login(
                         "Too many wrong tokens from this address lately. Wait a moment and try again.",
                     ),
                     board,
-                    d.github_signin,
+                    d.pages.github_signin,
                 ),
             );
             if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().to_string()) {
@@ -311,7 +327,19 @@ fn see_other_with_cookie(cookie: &str) -> Response {
     resp
 }
 
-fn dashboard_page(csrf: &str, public_boards: bool, login: Option<&str>) -> String {
+/// The `<meta>` that tells the page GitHub's web address (none without the App).
+fn github_web_meta(github_web_url: Option<&str>) -> String {
+    github_web_url
+        .map(|url| format!(r#"<meta name="github-web" content="{}">"#, escape(url)))
+        .unwrap_or_default()
+}
+
+fn dashboard_page(
+    csrf: &str,
+    public_boards: bool,
+    login: Option<&str>,
+    github_web_url: Option<&str>,
+) -> String {
     let (js_v, css_v) = &*ASSET_VERSION;
     let boards = if public_boards {
         "Public boards are on: anyone can read the boards of public repositories."
@@ -319,6 +347,7 @@ fn dashboard_page(csrf: &str, public_boards: bool, login: Option<&str>) -> Strin
         "Every board is private: only admins can see it."
     };
     INDEX_HTML
+        .replace("{{github_web}}", &github_web_meta(github_web_url))
         .replace("{{csrf}}", &escape(csrf))
         .replace("{{boards}}", boards)
         .replace(
@@ -334,9 +363,10 @@ fn dashboard_page(csrf: &str, public_boards: bool, login: Option<&str>) -> Strin
 
 /// The read-only board of public repositories, for visitors without a session, with how to
 /// join this pool.
-fn board_page(headers: &HeaderMap) -> String {
+fn board_page(headers: &HeaderMap, github_web_url: Option<&str>) -> String {
     let (js_v, css_v) = &*ASSET_VERSION;
     BOARD_HTML
+        .replace("{{github_web}}", &github_web_meta(github_web_url))
         .replace("{{js_v}}", js_v)
         .replace("{{css_v}}", css_v)
         .replace("{{join_command}}", &join::command(headers))

@@ -893,6 +893,21 @@ async fn people_claiming_by_comment_are_shown_as_people_not_seats() {
         ready.contains("Ready to claim0") && ready.contains("1 more ready, waiting"),
         "{ready}"
     );
+    // Each task row links to its issue on GitHub.
+    let link = page
+        .eval(&format!(
+            "[...document.querySelectorAll('a.task-key')].map(a => a.href).find(h => h.endsWith('/issues/{n}')) || null"
+        ))
+        .await;
+    assert_eq!(
+        link,
+        json!(format!(
+            "{}/{}/issues/{n}",
+            story.fake.url(),
+            crate::github_support::story::REPO
+        )),
+        "the task row links to its issue"
+    );
     // The feed says what happened in words, never an event's raw name.
     let feed = page
         .wait_for(

@@ -510,6 +510,16 @@
     }));
   }
 
+  // A GitHub issue's page for a task keyed `owner/name#N` of that repository, when the App runs
+  // (the page names GitHub's web address, GitHub Enterprise Server's too).
+  const GITHUB_WEB = document.querySelector('meta[name="github-web"]')?.content || null;
+  function issuePage(t) {
+    if (!GITHUB_WEB || typeof t.key !== 'string') return null;
+    const m = /^([A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+)#(\d+)$/.exec(t.key);
+    if (!m || m[1].toLowerCase() !== String(t.repo).toLowerCase()) return null;
+    return `${GITHUB_WEB.replace(/\/+$/, '')}/${m[1]}/issues/${m[2]}`;
+  }
+
   // A link target from the server's data (a pull request's URL): only http and https, never
   // `javascript:` or `data:`. Every link the script makes from data goes through here.
   function webUrl(u) {
@@ -699,12 +709,14 @@
     const rows = list.slice(0, MAX_ROWS).map((t) => {
       const w = t.assigned_worker_id ? workers.get(t.assigned_worker_id) : null;
       const pr = webUrl(t.artifact && t.artifact.pr_url);
+      const issue = webUrl(issuePage(t));
       const blocked = t.status === 'blocked';
       const canBlock = !['merged', 'cancelled', 'blocked'].includes(t.status);
       return h('tr', {},
         h('th', { scope: 'row', 'data-label': 'Task' },
           h('span', { class: 'task-title' }, t.title),
-          h('span', { class: 'task-key' }, t.key || t.task_id),
+          issue ? h('a', { class: 'task-key', href: issue, rel: 'noopener noreferrer', target: '_blank' }, t.key)
+            : h('span', { class: 'task-key' }, t.key || t.task_id),
           blocked && t.status_reason ? h('span', { class: 'task-reason' }, t.status_reason) : null,
           blocked && t.awaits_maintainer ? h('span', { class: 'task-reason' }, 'Reported by its worker: waits for a maintainer and takes a review slot.') : null,
           t.status === 'ready' && Array.isArray(t.waiting_on) && t.waiting_on.length
