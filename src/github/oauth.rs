@@ -263,26 +263,8 @@ impl OAuthClient {
             cut: false,
         };
         for page in 1..=max_pages.max(1) {
-            let res = self
-                .http
-                .get(format!(
-                    "{}{path}?per_page={PER_PAGE}&page={page}",
-                    self.api_url
-                ))
-                .bearer_auth(token.expose())
-                .header("Accept", "application/vnd.github+json")
-                .header("X-GitHub-Api-Version", "2022-11-28")
-                .send()
-                .await
-                .map_err(|e| OAuthError::Unavailable(e.without_url().to_string()))?;
-            let status = res.status();
-            if !status.is_success() {
-                return Err(OAuthError::Unavailable(format!("{path} answered {status}")));
-            }
-            let items =
-                res.json::<P>().await.map(&items_of).map_err(|_| {
-                    OAuthError::Unavailable(format!("unreadable answer from {path}"))
-                })?;
+            let query = format!("?per_page={PER_PAGE}&page={page}");
+            let items = items_of(self.user_get::<P>(token, path, &query).await?);
             let full = items.len() >= PER_PAGE;
             listed.pages = page;
             listed.items.extend(items);
@@ -335,9 +317,20 @@ impl OAuthClient {
 
     /// `GET /user` with the person's token: who they are.
     pub async fn user(&self, token: &Secret) -> Result<GithubUser, OAuthError> {
+        self.user_get(token, "/user", "").await
+    }
+
+    /// `GET {path}{query}` at the REST API with the person's token, read as `T`; anything but a
+    /// readable success is [`OAuthError::Unavailable`], naming the path.
+    async fn user_get<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &Secret,
+        path: &str,
+        query: &str,
+    ) -> Result<T, OAuthError> {
         let res = self
             .http
-            .get(format!("{}/user", self.api_url))
+            .get(format!("{}{path}{query}", self.api_url))
             .bearer_auth(token.expose())
             .header("Accept", "application/vnd.github+json")
             .header("X-GitHub-Api-Version", "2022-11-28")
@@ -346,11 +339,11 @@ impl OAuthClient {
             .map_err(|e| OAuthError::Unavailable(e.without_url().to_string()))?;
         let status = res.status();
         if !status.is_success() {
-            return Err(OAuthError::Unavailable(format!("/user answered {status}")));
+            return Err(OAuthError::Unavailable(format!("{path} answered {status}")));
         }
-        res.json::<GithubUser>()
+        res.json::<T>()
             .await
-            .map_err(|_| OAuthError::Unavailable("unreadable answer from /user".into()))
+            .map_err(|_| OAuthError::Unavailable(format!("unreadable answer from {path}")))
     }
 }
 

@@ -39,7 +39,9 @@ use crate::github::oauth::{GithubUser, OAuthClient, OAuthError, code_challenge};
 use crate::github::permissions::{Permissions, name as permission_name};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Payload;
-use crate::http::principal::{RepoAccess, RepoGrant, TOKEN_PREFIX, digest, random_hex};
+use crate::http::principal::{
+    RepoAccess, RepoGrant, TOKEN_PREFIX, cookie_values, digest, is_random_id, random_hex,
+};
 use crate::store::signin::{DevicePoll, FlowKind, NewSession, SessionKind};
 use crate::store::{Store, format_ts};
 
@@ -326,15 +328,8 @@ fn flow_cookie(value: &str, secure: bool, max_age: i64) -> String {
 
 /// The browser's [`FLOW_COOKIE`], when it presents a well-formed one.
 fn flow_binding(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| *name == FLOW_COOKIE)
-        .map(|(_, value)| value.trim_matches('"'))
-        .find(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+    cookie_values(headers, FLOW_COOKIE)
+        .find(|v| is_random_id(v))
         .map(str::to_string)
 }
 

@@ -166,17 +166,28 @@ pub fn random_hex() -> String {
     hex::encode(bytes)
 }
 
-/// The session cookie's value, if the request has a well-formed one.
-pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+/// The values of the cookies named `name` the request carries, in order, unquoted.
+pub fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .filter(move |(n, _)| *n == name)
         .map(|(_, value)| value.trim_matches('"'))
-        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Whether a cookie's value has the shape of the ids this service gives (64 hex digits).
+pub fn is_random_id(value: &str) -> bool {
+    value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The session cookie's value, if the request has a well-formed one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie_values(headers, COOKIE_NAME)
+        .next()
+        .filter(|v| is_random_id(v))
 }
 
 /// The live session of the request's cookie, if any (whatever the method).

@@ -79,10 +79,6 @@ fn parse_forwarded(text: &str) -> Option<IpAddr> {
     text.parse::<SocketAddr>().ok().map(|a| a.ip())
 }
 
-fn keyed(per_minute: u32) -> Option<DefaultKeyedRateLimiter<IpAddr>> {
-    keyed_by(per_minute)
-}
-
 fn keyed_by<K: Hash + Eq + Clone>(per_minute: u32) -> Option<DefaultKeyedRateLimiter<K>> {
     NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)))
 }
@@ -106,7 +102,7 @@ const MAX_WAITING: usize = 100_000;
 impl AuthFailures {
     pub fn new(per_minute: u32) -> AuthFailures {
         AuthFailures {
-            limiter: keyed(per_minute),
+            limiter: keyed_by(per_minute),
             waiting: Mutex::new(HashMap::new()),
         }
     }
@@ -284,9 +280,9 @@ fn segments_of(template: &str) -> Vec<Option<String>> {
 
 /// Every per-address and per-person limit of the service.
 pub struct Limits {
-    registrations: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    anonymous: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    signin: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    registrations: PerKey<IpAddr>,
+    anonymous: PerKey<IpAddr>,
+    signin: PerKey<IpAddr>,
     /// A signed-in maintainer's requests, by login.
     maintainers: PerKey<String>,
     pub failures: Arc<AuthFailures>,
@@ -343,9 +339,9 @@ impl Limits {
             _ => None,
         };
         Ok(Limits {
-            registrations: keyed(config.rate_registrations_per_minute),
-            anonymous: keyed(config.rate_anonymous_per_minute),
-            signin: keyed(config.rate_signin_per_minute),
+            registrations: PerKey::new(config.rate_registrations_per_minute),
+            anonymous: PerKey::new(config.rate_anonymous_per_minute),
+            signin: PerKey::new(config.rate_signin_per_minute),
             maintainers: PerKey::new(config.rate_maintainer_per_minute),
             failures,
             client_ip_header,
@@ -358,11 +354,8 @@ impl Limits {
     /// Forgets addresses and people that have not been seen for a while (run every minute or
     /// so).
     pub fn housekeeping(&self) {
-        for l in [&self.registrations, &self.anonymous, &self.signin]
-            .into_iter()
-            .flatten()
-        {
-            l.retain_recent();
+        for l in [&self.registrations, &self.anonymous, &self.signin] {
+            l.housekeeping();
         }
         self.maintainers.housekeeping();
         self.failures.housekeeping();
@@ -442,27 +435,27 @@ pub async fn layer(State(limits): State<Arc<Limits>>, mut req: Request, next: Ne
         return too_many(wait, "too many wrong credentials from this address");
     }
     let key = rate_key(ip);
-    let limiter = match &kind {
-        Kind::Registration => limits.registrations.as_ref(),
-        Kind::Anonymous => limits.anonymous.as_ref(),
-        Kind::SignIn => limits.signin.as_ref(),
-        Kind::Maintainer(login) => {
-            if let Err(wait) = limits.maintainers.check(login) {
-                return too_many(wait, "too many requests from this person");
-            }
-            None
-        }
-        Kind::Admin | Kind::Credentialed | Kind::Webhook => None,
+    let checked = match &kind {
+        Kind::Registration => limits
+            .registrations
+            .check(&key)
+            .map_err(|wait| (wait, "too many registrations from this address")),
+        Kind::Anonymous => limits
+            .anonymous
+            .check(&key)
+            .map_err(|wait| (wait, "too many requests from this address")),
+        Kind::SignIn => limits
+            .signin
+            .check(&key)
+            .map_err(|wait| (wait, "too many sign-in requests from this address")),
+        Kind::Maintainer(login) => limits
+            .maintainers
+            .check(login)
+            .map_err(|wait| (wait, "too many requests from this person")),
+        Kind::Admin | Kind::Credentialed | Kind::Webhook => Ok(()),
     };
-    if let Some(limiter) = limiter
-        && let Err(not_until) = limiter.check_key(&key)
-    {
-        let what = match kind {
-            Kind::Registration => "too many registrations from this address",
-            Kind::SignIn => "too many sign-in requests from this address",
-            _ => "too many requests from this address",
-        };
-        return too_many(wait_of(&not_until), what);
+    if let Err((wait, what)) = checked {
+        return too_many(wait, what);
     }
     let res = next.run(req).await;
     if credential && res.status() == axum::http::StatusCode::UNAUTHORIZED {
