@@ -268,8 +268,7 @@ impl WriteTx {
             return Ok(false);
         };
         let said = visibility.is_private();
-        let pinned = repo.visibility_pinned && repo.github_private == Some(said);
-        let private = if pinned { repo.private } else { said };
+        let (private, pinned) = chosen_visibility(Some(&repo), Some(visibility), Steering::Github)?;
         if repo.github_private == Some(said)
             && private == repo.private
             && pinned == repo.visibility_pinned

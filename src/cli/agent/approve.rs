@@ -76,7 +76,7 @@ impl<'a> Asked<'a> {
     pub fn new(clone_url: &'a str, contract: &'a RepoContract) -> Asked<'a> {
         Asked {
             clone_url,
-            commands: commands(contract),
+            commands: contract.commands(),
             instructions: crate::cli::brief::instructions_of(contract),
         }
     }
@@ -97,11 +97,6 @@ impl<'a> Asked<'a> {
         part("instructions", self.instructions.unwrap_or(""));
         hex::encode(h.finalize())
     }
-}
-
-/// The commands of a contract that run on the volunteer's machine, in order.
-pub fn commands(contract: &RepoContract) -> Vec<(&'static str, &str)> {
-    contract.commands()
 }
 
 /// Asks (or looks up) whether what `asked` names may run for `repo` of `server`.

@@ -353,7 +353,7 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
             true,
             &format!("write the brief to {}", layout.brief.display()),
         );
-        let commands = approve::commands(&contract);
+        let commands = contract.commands();
         if !commands.is_empty() {
             step(
                 true,
