@@ -27,8 +27,9 @@ pub const MAX_EXTENSION_BYTES: usize = 4_096;
 pub const MAX_EXTENSIONS_BYTES: usize = 16_384;
 /// A worker's `capabilities`, as JSON text.
 pub const MAX_CAPABILITIES_BYTES: usize = 4_096;
-/// A status report's `artifact`, as JSON text.
-pub const MAX_ARTIFACT_BYTES: usize = 8_192;
+/// A status report's `artifact`, as JSON text: room for the largest `evidence` (ten commands of
+/// 500 characters each) beside the rest.
+pub const MAX_ARTIFACT_BYTES: usize = 32_768;
 /// A `pr_url`.
 pub const MAX_URL_CHARS: usize = 2_000;
 /// Tasks in one import (`POST /v1/admin/tasks`): an import is one transaction, and a bounded

@@ -3,6 +3,7 @@
 pub mod beads;
 pub mod contract;
 pub mod disclosure;
+pub mod evidence;
 pub mod labels;
 pub mod limits;
 pub mod model;

@@ -205,6 +205,28 @@ fn neutralize_code(name: &str) -> String {
     shorten(&one_line, MAX_ECHO_CHARS)
 }
 
+/// The commands a worker reported running, as its own report: "Tests ran on the contributor's
+/// machine: `cargo test` passed in 12 s." Command lines are quoted as code, on one line.
+fn evidence_line(evidence: &crate::domain::evidence::Shown) -> String {
+    let ran: Vec<String> = evidence
+        .runs
+        .iter()
+        .map(|run| {
+            let how = if run.passed { "passed" } else { "failed" };
+            format!(
+                "`{}` {how} in {} s",
+                neutralize_code(&run.command),
+                run.seconds
+            )
+        })
+        .collect();
+    let short: String = evidence.head_sha.chars().take(7).collect();
+    format!(
+        "Tests ran on the contributor's machine (their report, on `{short}`): {}.",
+        ran.join(", ")
+    )
+}
+
 /// A repository's review budget at a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
@@ -272,6 +294,9 @@ pub struct StatusView {
     pub made_with: Option<String>,
     /// The repository's contract requires a disclosure, and the open pull request has none.
     pub disclosure_missing: bool,
+    /// What the worker reported running before it opened its pull request
+    /// (`artifact.evidence`), shown as its own report.
+    pub evidence: Option<crate::domain::evidence::Shown>,
 }
 
 /// The living status comment of a task.
@@ -296,6 +321,9 @@ pub fn status_comment(view: &StatusView) -> String {
              settings apply: {}\n",
             neutralize(error)
         );
+    }
+    if let Some(evidence) = view.evidence.as_ref().filter(|e| !e.runs.is_empty()) {
+        let _ = write!(out, "\n{}\n", evidence_line(evidence));
     }
     if view.disclosure_missing && view.status == TaskStatus::PrOpened {
         let who = view

@@ -500,6 +500,10 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
             && shown_disclosure(&task).is_none()
             && RepoContract::stored_disclosure_policy(task.contract.as_deref())
                 == DisclosurePolicy::Required,
+        evidence: matches!(task.status, TaskStatus::PrOpened | TaskStatus::Merged)
+            .then(|| crate::domain::evidence::Evidence::of_artifact(task.artifact.as_ref()))
+            .flatten()
+            .map(|e| e.shown()),
     }))
 }
 

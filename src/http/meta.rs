@@ -19,7 +19,7 @@ pub struct Meta {
     pub versions: Vec<String>,
     /// The optional parts this server implements, as configured: `long_poll`, `sse`, `github`,
     /// `dependencies`, `requires`, `reputation`, `leaderboard`, `mcp`, `paths`, `preview`,
-    /// `disclosure`, `signin`.
+    /// `disclosure`, `signin`, `evidence`.
     pub features: Vec<String>,
     pub heartbeat_ttl_seconds: i64,
     pub lease_ttl_seconds: i64,
@@ -45,6 +45,7 @@ pub fn features(github: bool, signin: bool) -> Vec<String> {
         "paths",
         "preview",
         "disclosure",
+        "evidence",
     ]);
     features.into_iter().map(String::from).collect()
 }

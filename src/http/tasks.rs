@@ -64,7 +64,9 @@ pub struct StatusBody {
     pub status: String,
     /// `pr_url`, `commit_sha`, … and `disclosure: {tool, model?}` (each at most 100
     /// characters): which tool made the pull request. A repository whose contract says
-    /// `disclosure: required` refuses `pr_opened` without it (`disclosure_required`).
+    /// `disclosure: required` refuses `pr_opened` without it (`disclosure_required`). `evidence:
+    /// {head_sha, commands: [{name, command, exit_code, seconds}]}`: what the worker ran before
+    /// it opened its pull request, shown as its own report (`invalid_evidence` when malformed).
     #[schema(value_type = Option<Object>)]
     pub artifact: Option<Value>,
     pub note: Option<String>,
@@ -80,7 +82,8 @@ pub struct StatusBody {
                   later pr_opened naming another pull request than the task's"),
               (status = 422, body = Problem, description = "unknown status, missing pr_url, \
                   a malformed `artifact.disclosure` (invalid_disclosure) or none where the \
-                  repository requires it (disclosure_required)")))]
+                  repository requires it (disclosure_required), a malformed \
+                  `artifact.evidence` (invalid_evidence)")))]
 pub async fn update_status(
     State(state): State<AppState>,
     WorkerAuth(worker): WorkerAuth,

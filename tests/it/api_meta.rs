@@ -53,6 +53,7 @@ async fn meta_needs_no_credentials_and_shows_the_configured_ttls() {
         "paths",
         "preview",
         "disclosure",
+        "evidence",
     ] {
         assert!(f.iter().any(|x| x == name), "{name} in {f:?}");
     }

@@ -282,6 +282,11 @@ async fn a_lost_disclosure_fails_disclosure_required_and_bounded() {
 }
 
 #[tokio::test]
+async fn a_lost_evidence_fails_evidence_checked_and_kept() {
+    fault_fails_case(Fault::DropEvidence, "evidence.checked_and_kept").await;
+}
+
+#[tokio::test]
 async fn a_worker_deciding_merged_fails_worker_cannot_report_merged() {
     fault_fails_case(Fault::WorkersMerge, "abuse.worker_cannot_report_merged").await;
 }

@@ -148,6 +148,19 @@ async fn an_agent_that_commits_ends_in_an_open_pull_request() {
     );
     assert_eq!(task["artifact"]["pr_url"], PR_URL);
     assert_eq!(task["artifact"]["branch"], BRANCH);
+    // The evidence is what the hand-off ran, on the commit it pushed.
+    let evidence = &task["artifact"]["evidence"];
+    assert_eq!(
+        evidence["head_sha"], task["artifact"]["commit_sha"],
+        "{task}"
+    );
+    assert_eq!(evidence["commands"][0]["name"], "test", "{evidence}");
+    assert_eq!(
+        evidence["commands"][0]["command"], "grep -q good file.txt",
+        "{evidence}"
+    );
+    assert_eq!(evidence["commands"][0]["exit_code"], 0, "{evidence}");
+    assert!(evidence["commands"][0]["seconds"].as_f64().unwrap() >= 0.0);
 
     let gh = std::fs::read_to_string(rig.path("gh.log")).expect("gh was called");
     let args: Vec<&str> = gh.split('\0').filter(|a| !a.is_empty()).collect();

@@ -707,7 +707,7 @@ export interface components {
             /**
              * @description The optional parts this server implements, as configured: `long_poll`, `sse`, `github`,
              *     `dependencies`, `requires`, `reputation`, `leaderboard`, `mcp`, `paths`, `preview`,
-             *     `disclosure`, `signin`.
+             *     `disclosure`, `signin`, `evidence`.
              */
             features: string[];
             /** Format: int64 */
@@ -977,7 +977,9 @@ export interface components {
             /**
              * @description `pr_url`, `commit_sha`, … and `disclosure: {tool, model?}` (each at most 100
              *     characters): which tool made the pull request. A repository whose contract says
-             *     `disclosure: required` refuses `pr_opened` without it (`disclosure_required`).
+             *     `disclosure: required` refuses `pr_opened` without it (`disclosure_required`). `evidence:
+             *     {head_sha, commands: [{name, command, exit_code, seconds}]}`: what the worker ran before
+             *     it opened its pull request, shown as its own report (`invalid_evidence` when malformed).
              */
             artifact?: Record<string, unknown> | null;
             note?: string | null;
@@ -2898,7 +2900,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unknown status, missing pr_url, a malformed `artifact.disclosure` (invalid_disclosure) or none where the repository requires it (disclosure_required) */
+            /** @description unknown status, missing pr_url, a malformed `artifact.disclosure` (invalid_disclosure) or none where the repository requires it (disclosure_required), a malformed `artifact.evidence` (invalid_evidence) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -466,14 +466,17 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
     say!("           log: {}", layout.log.display());
 
     let (stop_tx, stop_rx) = watch::channel(None::<String>);
+    let mut ran = Vec::new();
     if let Some(setup) = contract.setup.as_deref().filter(|s| !s.trim().is_empty()) {
         step(false, &format!("set-up: {setup}"));
+        let started = std::time::Instant::now();
         let ended = run_contract_command(setup, &layout, opts, stop_rx.clone()).await?;
         if !ended.success() {
             let reason = failure_reason("set-up", setup, &ended, &layout.log);
             give_back(client, &lease.lease_id, &reason).await;
             return Ok(Outcome::Nacked(reason));
         }
+        ran.push(evidence_of("setup", setup, started));
     }
 
     if lease.task.status != TaskStatus::InProgress
@@ -492,9 +495,9 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
         client,
         opts,
         lease,
-        &layout,
-        &prepared,
+        (&layout, &prepared),
         &command_line,
+        ran,
         stop_rx,
     )
     .await;
@@ -607,9 +610,9 @@ async fn work(
     client: &OwpClient,
     opts: &AgentOptions,
     lease: &Lease,
-    layout: &Layout,
-    prepared: &Prepared,
+    (layout, prepared): (&Layout, &Prepared),
     command_line: &str,
+    mut ran: Vec<serde_json::Value>,
     stop: watch::Receiver<Option<String>>,
 ) -> anyhow::Result<Outcome> {
     let task = &lease.task;
@@ -679,6 +682,7 @@ async fn work(
         .filter(|(n, _)| *n != "setup")
     {
         step(false, &format!("{name}: {command}"));
+        let started = std::time::Instant::now();
         let ended = run_contract_command(command, layout, opts, stop.clone()).await?;
         if let Some(why) = stop.borrow().clone() {
             return Ok(Outcome::Lost(why));
@@ -688,6 +692,7 @@ async fn work(
             give_back(client, &lease.lease_id, &reason).await;
             return Ok(Outcome::Nacked(reason));
         }
+        ran.push(evidence_of(name, command, started));
     }
     if let Some(why) = stop.borrow().clone() {
         return Ok(Outcome::Lost(why));
@@ -704,11 +709,33 @@ async fn work(
             None => return Ok(Outcome::Pushed(prepared.branch.clone())),
         },
     };
-    let artifact = json!({"pr_url": url, "branch": prepared.branch, "commit_sha": sha});
+    let mut artifact = json!({"pr_url": url, "branch": prepared.branch, "commit_sha": sha});
+    if !ran.is_empty() && sha.len() == 40 {
+        artifact["evidence"] = json!({"head_sha": sha, "commands": ran});
+    }
     let artifact = crate::cli::disclosure::disclose(client, artifact).await;
     report_pr(client, &task.task_id, artifact).await?;
     workspace::remove(layout).await;
     Ok(Outcome::PrOpened(url))
+}
+
+/// One command of `artifact.evidence` (contract section 12): the repository's command as it
+/// ran (secrets masked, on one line, at most 500 characters), which succeeded (a failure gives
+/// the task back instead), and how long it took.
+fn evidence_of(name: &str, command: &str, started: std::time::Instant) -> serde_json::Value {
+    let line = mask_secrets(command)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let line: String = line
+        .chars()
+        .take(crate::domain::evidence::MAX_EVIDENCE_COMMAND_CHARS)
+        .collect();
+    let seconds = started
+        .elapsed()
+        .as_secs_f64()
+        .min(crate::domain::evidence::MAX_EVIDENCE_SECONDS);
+    json!({"name": name, "command": line, "exit_code": 0, "seconds": (seconds * 10.0).round() / 10.0})
 }
 
 /// Runs one of the repository's commands in the worktree, with the chosen environment only.

@@ -7,6 +7,7 @@ mod common;
 mod concurrency;
 mod disclosure;
 mod discovery;
+mod evidence;
 mod expiry;
 mod idempotency;
 mod lifecycle;
@@ -40,5 +41,6 @@ pub fn all() -> Vec<Case> {
     all.extend(paths::cases());
     all.extend(seat::cases());
     all.extend(disclosure::cases());
+    all.extend(evidence::cases());
     all
 }

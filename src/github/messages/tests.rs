@@ -38,6 +38,7 @@ fn view(status: TaskStatus) -> StatusView {
         path_holds: vec![],
         made_with: None,
         disclosure_missing: false,
+        evidence: None,
     }
 }
 
@@ -230,6 +231,23 @@ fn status_pr_opened_without_a_required_disclosure() {
     v.holder = Some(alice());
     v.pr_url = Some("https://github.com/octo-org/hello/pull/9".into());
     v.disclosure_missing = true;
+    insta::assert_snapshot!(status_comment(&v));
+}
+
+#[test]
+fn status_pr_opened_shows_the_contributors_evidence() {
+    let mut v = view(TaskStatus::PrOpened);
+    v.holder = Some(alice());
+    v.pr_url = Some("https://github.com/octo-org/hello/pull/9".into());
+    v.evidence = crate::domain::evidence::checked(&serde_json::json!({
+        "head_sha": "0123456789abcdef0123456789abcdef01234567",
+        "commands": [
+            {"name": "test", "command": "cargo test", "exit_code": 0, "seconds": 12.4},
+            {"name": "lint", "command": "cargo clippy `@bob` <!-- x", "exit_code": 101, "seconds": 3}
+        ]
+    }))
+    .unwrap()
+    .map(|e| e.shown());
     insta::assert_snapshot!(status_comment(&v));
 }
 

@@ -160,7 +160,8 @@ pub(super) fn worker_move(
 
 /// Checks what a worker reports with a move to `target`: a `pr_opened` needs `artifact.pr_url`
 /// (of the task's own repository for a GitHub task) and, where the repository's contract says
-/// so, `artifact.disclosure`; the note and the artifact keep their bounds.
+/// so, `artifact.disclosure`; `artifact.evidence` has the contract's shape; the note and the
+/// artifact keep their bounds.
 pub(super) fn check_report(
     task: &TaskRow,
     target: TaskStatus,
@@ -183,6 +184,9 @@ pub(super) fn check_report(
     limits::opt_free_text("note", note, limits::MAX_REASON_CHARS)?;
     let disclosure = RepoContract::stored_disclosure_policy(task.contract.as_deref());
     disclosure::check_report(artifact, disclosure, target == TaskStatus::PrOpened)?;
+    if let Some(evidence) = artifact.and_then(|a| a.get("evidence")) {
+        crate::domain::evidence::checked(evidence)?;
+    }
     if let Some(a) = artifact {
         limits::json("artifact", a, limits::MAX_ARTIFACT_BYTES)?;
         match a.get("pr_url") {

@@ -40,6 +40,8 @@ pub enum Fault {
     LooseBudget,
     /// A worker's status report loses its `artifact.disclosure`.
     DropDisclosure,
+    /// A worker's status report loses its `artifact.evidence` (malformed evidence goes through).
+    DropEvidence,
     /// `/v1/meta` leaves out version `1.2`.
     MetaWithoutV12,
     /// `/v1/meta` lists no optional feature (not a fault: a smaller server).
@@ -183,6 +185,14 @@ async fn tamper(p: &Inner, req: Request) -> anyhow::Result<Response> {
                 && let Some(artifact) = doc["artifact"].as_object_mut()
             {
                 artifact.remove("disclosure");
+                body = Bytes::from(serde_json::to_vec(&doc).unwrap());
+            }
+        }
+        Fault::DropEvidence if post && path.ends_with("/status") => {
+            if let Ok(mut doc) = serde_json::from_slice::<Value>(&body)
+                && let Some(artifact) = doc["artifact"].as_object_mut()
+            {
+                artifact.remove("evidence");
                 body = Bytes::from(serde_json::to_vec(&doc).unwrap());
             }
         }
