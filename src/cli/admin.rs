@@ -16,6 +16,7 @@ use super::client::{ClientError, DEFAULT_SERVER, OwpClient, RepoPolicy, Worker, 
 use crate::config::Secret;
 use crate::domain::model::{TaskStatus, Visibility};
 
+mod agents_md;
 mod import;
 mod keys;
 mod render;
@@ -42,6 +43,19 @@ pub enum AdminCommand {
     Worker(WorkerArgs),
     /// End every session and maintainer token of a person signed in with GitHub (admin only).
     Revoke(RevokeArgs),
+    /// Print a block for a repository's AGENTS.md: AI tools take its issues through the pool.
+    AgentsMd(AgentsMdArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct AgentsMdArgs {
+    /// The repository (`owner/name`).
+    pub repo: String,
+    /// The pool's address as volunteers reach it [default: the server asked].
+    #[arg(long)]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub admin: AdminArgs,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -275,7 +289,31 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::SetStatus(args) => set_status(args).await,
         AdminCommand::Worker(args) => worker(args).await,
         AdminCommand::Revoke(args) => revoke(args).await,
+        AdminCommand::AgentsMd(args) => agents_md(args).await,
     }
+}
+
+async fn agents_md(args: AgentsMdArgs) -> anyhow::Result<()> {
+    let client = args.admin.client()?;
+    let state = client.admin_state(Some(&args.repo)).await?;
+    let Some(policy) = state.repos.iter().find(|r| r.repo == args.repo) else {
+        bail!(
+            "{} is not a repository of this pool (or not one you maintain): `owp admin state` lists them",
+            args.repo
+        );
+    };
+    let meta = client.meta().await?;
+    let github = meta["features"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|x| x == "github"));
+    let server = args.public_url.unwrap_or_else(|| client.base_url.clone());
+    let text = agents_md::render(&agents_md::Source {
+        policy,
+        server: &server,
+        github,
+    });
+    say!("{}", text.trim_end());
+    Ok(())
 }
 
 async fn revoke(args: RevokeArgs) -> anyhow::Result<()> {

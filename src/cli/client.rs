@@ -627,6 +627,12 @@ impl OwpClient {
             .await
     }
 
+    /// `GET /v1/meta`: the protocol versions and optional features the server implements.
+    pub async fn meta(&self) -> Result<Value, ClientError> {
+        self.call(Method::GET, "/v1/meta", Auth::None, Body::None, Retry::Once)
+            .await
+    }
+
     /// `POST path` with the admin's (or a signed-in maintainer's) credentials; the answer as JSON.
     pub async fn admin_post(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
         self.call(

@@ -506,6 +506,50 @@ async fn init_repo_sets_the_contract_and_clone_url_from_flags() {
     );
 }
 
+/// `owp admin agents-md REPO` prints a block for the repository's AGENTS.md from its policy on
+/// the server: claim first, how, and the contract's commands; an unknown repository is one line.
+#[tokio::test]
+async fn agents_md_prints_the_repositorys_rules_for_ai_tools() {
+    let server = Server::start().await;
+    server
+        .admin_post(
+            "/v1/admin/repos",
+            json!({"repo": "acme/tools", "max_open_prs": 2,
+                   "contract": {"test": "cargo test", "disclosure": "required"}}),
+        )
+        .await;
+    let run = |repo: &'static str| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"))
+            .args(["admin", "agents-md", repo, "--public-url"])
+            .arg("https://pool.example.org")
+            .args(["--server", &server.base])
+            .env("OWP_ADMIN_TOKEN", &server.admin_token)
+            .output()
+    };
+    let out = run("acme/tools").await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let block = String::from_utf8_lossy(&out.stdout);
+    assert!(block.starts_with("<!-- owp:agents begin -->"), "{block}");
+    assert!(block.contains("**claim it first**"), "{block}");
+    assert!(
+        block.contains("owp worker join https://pool.example.org"),
+        "{block}"
+    );
+    assert!(block.contains("- test: `cargo test`"), "{block}");
+    assert!(block.contains("required here"), "{block}");
+    assert!(block.contains("2 open pull request(s)"), "{block}");
+    // This server runs no GitHub App: no comment commands are offered.
+    assert!(!block.contains("/owp claim"), "{block}");
+
+    let out = run("acme/other").await.unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("acme/other is not a repository of this pool") && err.lines().count() == 1,
+        "{err}"
+    );
+}
+
 /// Without `gh`: the branch is pushed, the run prints where to open the pull request (GitHub's
 /// compare page) and reads `pr URL` from the terminal, then reports it.
 #[cfg(unix)]

@@ -457,7 +457,8 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
     }
-    std::fs::write(&layout.brief, brief::render(task))
+    let agents_md = layout.worktree.join("AGENTS.md").is_file();
+    std::fs::write(&layout.brief, brief::render_in(task, agents_md))
         .with_context(|| format!("cannot write {}", layout.brief.display()))?;
     step(
         false,
