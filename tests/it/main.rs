@@ -69,6 +69,7 @@ mod ops_metrics;
 mod ops_shutdown;
 mod pg_replicas;
 mod readme_tour;
+mod release_listings;
 mod signin;
 mod signin_cost;
 mod signin_hostile;
