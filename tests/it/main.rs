@@ -43,6 +43,7 @@ mod conformance;
 mod crash;
 mod dashboard_browser;
 mod dashboard_public;
+mod docs_github_app;
 mod docs_threats;
 mod github_abuse;
 mod github_account_age;
