@@ -125,15 +125,21 @@ impl Shell {
         }
     }
 
-    /// Runs a command to its end; what it printed (both streams). Fails the test when it fails.
-    fn run(&self, line: &str) -> String {
+    /// Runs a command to its end; whether it succeeded, and what it printed (both streams).
+    fn output(&self, line: &str) -> (bool, String) {
         let out = self.command(line).output().expect("bash runs");
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(out.status.success(), "`{line}` failed: {text}");
+        (out.status.success(), text)
+    }
+
+    /// Runs a command to its end; what it printed. Fails the test when it fails.
+    fn run(&self, line: &str) -> String {
+        let (ok, text) = self.output(line);
+        assert!(ok, "`{line}` failed: {text}");
         text
     }
 }
@@ -322,7 +328,38 @@ async fn the_github_app_guide_runs_as_written() {
     let installed = fake.installation_payload(INSTALLATION, "created");
     deliver(&fake, "installation", &installed).await;
 
-    // §2: the labels exist first (the App says which are missing), then an issue is labelled.
+    // §8 step 5: `owp doctor` in the folder holding env.local says sign-in is on. (It also
+    // fails, rightly, on the public address, which no DNS knows here.)
+    let (_, doctor) = shell.output("owp doctor");
+    let signin = doctor
+        .lines()
+        .find(|l| l.contains("Sign-in with GitHub"))
+        .unwrap_or_else(|| panic!("{doctor}"));
+    assert!(
+        signin.contains(&format!("on: client {}", github_support::TEST_CLIENT_ID)),
+        "{signin}"
+    );
+    // §1 step 4: the App says which labels the repository lacks (the operator's view).
+    let admin_token = saved
+        .lines()
+        .find_map(|l| l.strip_prefix("OWP_ADMIN_TOKEN="))
+        .map(|t| t.trim_matches('\'').to_string())
+        .expect("the first run saved its admin token");
+    let state: serde_json::Value = http
+        .get(format!("{local}/v1/admin/state"))
+        .header("x-admin-token", &admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        state["repos"][0]["x_github_labels_missing"][0], "pool:ready",
+        "{state}"
+    );
+
+    // §2: the labels exist first, then an issue is labelled.
     for label in ["pool:ready", "estimate:2", "priority:high", "skills:rust"] {
         fake.create_label(REPO, label);
     }
