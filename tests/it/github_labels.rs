@@ -39,8 +39,8 @@ async fn shown(story: &Story) -> Value {
 
 #[tokio::test]
 async fn a_repository_that_joins_is_told_which_labels_it_lacks() {
-    // A new repository has GitHub's default labels only.
-    let story = Story::start().await;
+    // A new repository has GitHub's default labels only. (On PostgreSQL when a server is named.)
+    let story = Story::on(true, None, |_| {}).await;
     assert_eq!(
         shown(&story).await,
         json!([
