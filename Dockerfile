@@ -32,6 +32,11 @@ RUN cargo build --release --locked --bin owp \
 # ---- run -----------------------------------------------------------------------------------------
 FROM debian:bookworm-slim AS runtime
 
+# The MCP Registry lists `owp mcp` from this image (server.json) only when the image names the
+# server it belongs to; the release sets it to `io.github.OWNER/REPO` of the repository it builds.
+ARG MCP_SERVER_NAME=io.github.OWNER/REPO
+LABEL io.modelcontextprotocol.server.name="${MCP_SERVER_NAME}"
+
 # CA certificates for calls to the GitHub API (rustls reads the system store). Not pinned: the
 # security updates of the Debian release are wanted.
 # hadolint ignore=DL3008

@@ -63,6 +63,30 @@ impl LabelNames {
     }
 }
 
+/// The labels of these conventions a repository does not have yet, from the names of the labels
+/// it has: the ready label itself when it is absent, then `PREFIX:…` (`estimate:N`,
+/// `priority:LEVEL`, `skills:NAME`, `area:NAME`, `tier:N`) for each prefix of which it has no
+/// label at all. GitHub offers people only labels that exist, and the App never creates them.
+pub fn missing_labels<S: AsRef<str>>(names: &LabelNames, present: &[S]) -> Vec<String> {
+    let has = |wanted: &dyn Fn(&str) -> bool| present.iter().any(|l| wanted(l.as_ref()));
+    let mut missing = Vec::new();
+    if !has(&|l| l.eq_ignore_ascii_case(&names.ready)) {
+        missing.push(names.ready.clone());
+    }
+    for (key, prefix) in names.prefixes() {
+        let start = format!("{}:", prefix.to_lowercase());
+        if !has(&|l| l.to_lowercase().starts_with(&start)) {
+            let value = match key {
+                "estimate" | "tier" => "N",
+                "priority" => "LEVEL",
+                _ => "NAME",
+            };
+            missing.push(format!("{prefix}:{value}"));
+        }
+    }
+    missing
+}
+
 /// How a task's tier is decided: its `tier:N` label or `default`, raised to the area's minimum.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -381,6 +405,39 @@ fn settle<T: Clone + PartialEq>(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn missing_labels_names_the_ready_label_and_each_absent_prefix() {
+        let names = LabelNames::default();
+        let none: [&str; 0] = [];
+        assert_eq!(
+            missing_labels(&names, &none),
+            [
+                "pool:ready",
+                "estimate:N",
+                "priority:LEVEL",
+                "skills:NAME",
+                "area:NAME",
+                "tier:N"
+            ]
+        );
+        let some = [
+            "Pool:Ready",
+            "estimate:3",
+            "Priority:high",
+            "bug",
+            "skill:rust",
+        ];
+        assert_eq!(
+            missing_labels(&names, &some),
+            ["skills:NAME", "area:NAME", "tier:N"]
+        );
+        let renamed = LabelNames {
+            ready: "help wanted".into(),
+            ..LabelNames::default()
+        };
+        assert_eq!(missing_labels(&renamed, &some)[0], "help wanted");
+    }
     use super::*;
 
     fn map(labels: &[&str]) -> LabelMapping {

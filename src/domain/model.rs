@@ -374,6 +374,10 @@ pub const CONFIG_ERROR_FIELD: &str = "x_github_config_error";
 /// the file's value takes over again whenever the App reads it.
 pub const CONFIG_BUDGET_FIELD: &str = "x_github_config_max_open_prs";
 
+/// GitHub mode: the repository policy's extension naming the labels of the pool's conventions
+/// the repository lacks (an array, `[]` when none), or `"unknown"` when GitHub did not say.
+pub const LABELS_MISSING_FIELD: &str = "x_github_labels_missing";
+
 /// A repository's policy and live review-budget figures.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct RepoPolicy {

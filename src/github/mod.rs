@@ -56,6 +56,7 @@ pub mod permissions;
 pub mod raw_calls;
 pub mod reconcile;
 pub mod repo_config;
+pub mod repo_labels;
 pub mod service;
 pub mod setup;
 pub mod signature;

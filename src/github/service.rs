@@ -17,7 +17,7 @@ use sqlx::AnyConnection;
 use tokio::sync::{Notify, watch};
 
 use crate::domain::Event;
-use crate::domain::model::{CONFIG_BUDGET_FIELD, CONFIG_ERROR_FIELD};
+use crate::domain::model::{CONFIG_BUDGET_FIELD, CONFIG_ERROR_FIELD, LABELS_MISSING_FIELD};
 use crate::github::app_auth::GithubApp;
 use crate::github::raw_calls::FileText;
 use crate::github::repo_config::RepoConfig;
@@ -133,19 +133,21 @@ impl Github {
         if !force && now - row.config_checked_at < CONFIG_MAX_AGE_MS {
             return Ok(settings_of(Some(&row)));
         }
-        let text = match api::installation(&self.app, installation).await {
-            Ok(client) => {
-                api::file_text(
-                    &client,
-                    Some(self.app.etags()),
-                    repo,
-                    crate::github::repo_config::CONFIG_PATH,
-                    crate::github::repo_config::MAX_CONFIG_BYTES,
-                )
-                .await
+        let client = match api::installation(&self.app, installation).await {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::warn!(repo, error = %e, "cannot read the repository's settings file");
+                return Ok(settings_of(Some(&row)));
             }
-            Err(e) => Err(e),
         };
+        let text = api::file_text(
+            &client,
+            Some(self.app.etags()),
+            repo,
+            crate::github::repo_config::CONFIG_PATH,
+            crate::github::repo_config::MAX_CONFIG_BYTES,
+        )
+        .await;
         let parsed = match text {
             Ok(FileText::Missing) => None,
             Ok(FileText::TooLarge(size)) => Some(Err(format!(
@@ -195,7 +197,14 @@ impl Github {
             }
         }
         let settings = self.settings(repo).await?;
-        self.apply_budget(repo, &settings).await?;
+        let labels = crate::github::repo_labels::check(
+            &client,
+            self.app.etags(),
+            repo,
+            &settings.config.labels,
+        )
+        .await;
+        self.apply_budget(repo, &settings, labels).await?;
         if settings.error.is_none()
             && let Some(trust) = &settings.config.trust
         {
@@ -206,8 +215,14 @@ impl Github {
         Ok(settings)
     }
 
-    /// Applies the budget a settings file asks for, and shows its error on the repository policy.
-    async fn apply_budget(&self, repo: &str, settings: &RepoSettings) -> Result<(), StoreError> {
+    /// Applies the budget a settings file asks for, and shows its error and the labels the
+    /// repository lacks on the repository policy.
+    async fn apply_budget(
+        &self,
+        repo: &str,
+        settings: &RepoSettings,
+        labels: serde_json::Value,
+    ) -> Result<(), StoreError> {
         let Some(policy) = self.store.repo(repo).await? else {
             return Ok(());
         };
@@ -230,9 +245,11 @@ impl Github {
             .get(CONFIG_BUDGET_FIELD)
             .cloned()
             .unwrap_or(serde_json::Value::Null);
+        let shown_labels = policy.extensions.get(LABELS_MISSING_FIELD);
         if wanted == policy.max_open_prs
             && shown_error == settings.error
             && shown_from_file == from_file
+            && shown_labels == Some(&labels)
         {
             return Ok(());
         }
@@ -247,6 +264,7 @@ impl Github {
                 }),
         );
         extensions.insert(CONFIG_BUDGET_FIELD.into(), from_file);
+        extensions.insert(LABELS_MISSING_FIELD.into(), labels);
         let upsert = crate::store::repos::RepoUpsert {
             name: repo.to_string(),
             max_open_prs: wanted,

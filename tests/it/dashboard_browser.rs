@@ -952,3 +952,33 @@ async fn a_settings_file_error_is_shown_on_the_repository_card() {
         "{warning}"
     );
 }
+
+/// A repository that lacks the pool's labels says which on its dashboard card: people can pick
+/// only labels that exist, and the App never creates them.
+#[tokio::test]
+async fn the_labels_a_repository_lacks_are_shown_on_its_card() {
+    use crate::github_support::story::{ADMIN, REPO, Story};
+    let Some(browser) = Browser::launch("dashboard_browser").await else {
+        return;
+    };
+    let story = Story::start().await;
+    let base = story.url();
+    let mut page = browser.new_page().await;
+    page.sign_in(&base, ADMIN).await;
+    let note = page
+        .wait_for(
+            "the labels note",
+            &format!(
+                "[...({}?.querySelectorAll('.repo-warn') || [])].map(p => p.textContent)\
+                 .find(t => t.startsWith('Labels'))",
+                repo_line(REPO)
+            ),
+            Duration::from_secs(15),
+        )
+        .await;
+    assert_eq!(
+        note.as_str().unwrap_or_default(),
+        "Labels not in the repository yet: pool:ready, estimate:N, priority:LEVEL, skills:NAME, \
+         area:NAME, tier:N. Create the ones you use (Issues → Labels)."
+    );
+}

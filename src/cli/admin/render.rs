@@ -135,6 +135,9 @@ pub fn render_state(state: &State, all: bool, events: usize, now: chrono::DateTi
                     clip(error, 300)
                 ));
             }
+            if let Some(line) = labels_line(&p.repo, &p.extensions) {
+                out.push_str(&line);
+            }
         }
     }
 
@@ -439,4 +442,28 @@ pub(super) fn describe_worker(w: &Worker) -> String {
         ));
     }
     out
+}
+
+/// What `owp admin state` says of the labels a GitHub repository lacks (nothing when it has them
+/// all, or when it is not a GitHub repository).
+fn labels_line(repo: &str, extensions: &serde_json::Map<String, Value>) -> Option<String> {
+    match extensions.get(crate::domain::model::LABELS_MISSING_FIELD)? {
+        Value::Array(missing) if !missing.is_empty() => {
+            let names: Vec<String> = missing
+                .iter()
+                .take(10)
+                .filter_map(Value::as_str)
+                .map(|n| clip(n, 60))
+                .collect();
+            Some(format!(
+                "  ! {repo}: labels not in the repository yet: {} (people can pick only labels that exist; \
+                 create the ones you use: gh label create NAME --repo {repo})\n",
+                names.join(", ")
+            ))
+        }
+        Value::String(_) => Some(format!(
+            "  ? {repo}: GitHub did not list its labels; whether the pool's labels exist is unknown\n"
+        )),
+        _ => None,
+    }
 }

@@ -408,6 +408,21 @@
   }
 
   // A half-ring gauge: open PRs and active leases stacked against the budget.
+  // The labels of the pool's conventions a GitHub repository lacks (people pick only labels
+  // that exist), or that GitHub did not list them.
+  function labelsNote(r) {
+    const missing = r.x_github_labels_missing;
+    if (Array.isArray(missing) && missing.length) {
+      return h('p', { class: 'repo-warn', role: 'note' },
+        `Labels not in the repository yet: ${missing.slice(0, 10).join(', ')}. Create the ones you use (Issues → Labels).`);
+    }
+    if (typeof missing === 'string') {
+      return h('p', { class: 'repo-warn', role: 'note' },
+        'GitHub did not list its labels: whether the pool\'s labels exist is unknown.');
+    }
+    return null;
+  }
+
   function gauge(repo) {
     const max = Math.max(0, repo.max_open_prs || 0);
     const prs = repo.open_prs || 0;
@@ -497,6 +512,7 @@
         BOARD || typeof r.x_github_config_error !== 'string' ? null
           : h('p', { class: 'repo-warn', role: 'note' },
             `Its settings file is not used: ${r.x_github_config_error}. The last good settings stay in force.`),
+        BOARD ? null : labelsNote(r),
         h('ul', { class: 'legend' },
           h('li', {}, h('span', { class: 'sw sw-pr' }), plural(r.open_prs || 0, 'open PR')),
           h('li', {}, h('span', { class: 'sw sw-lease' }), plural(r.active_leases || 0, 'lease')),

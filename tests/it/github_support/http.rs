@@ -803,6 +803,15 @@ fn route(
                 let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
                 pull_files::list(api, &repo, number, path, query)
             }
+            ("GET", ["repos", owner, name, "labels"]) => {
+                let repo = require_repo(m, auth, &format!("{owner}/{name}"))?;
+                let items = repo
+                    .labels
+                    .iter()
+                    .map(|l| shape::label(api, &repo.full_name, l))
+                    .collect();
+                Ok(paginate(api, path, query, items))
+            }
             ("GET", ["repos", owner, name, "collaborators", login, "permission"]) => {
                 let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
                 strict::known_login(m, &repo, login)?;

@@ -207,8 +207,29 @@ impl FakeGithub {
                 next_number: 1,
                 permissions: HashMap::new(),
                 files: HashMap::new(),
+                labels: model::DEFAULT_LABELS
+                    .iter()
+                    .map(|l| l.to_string())
+                    .collect(),
             },
         );
+    }
+
+    /// Makes a label in a repository (Issues → Labels → New label).
+    pub fn create_label(&self, repo: &str, label: &str) {
+        self.model()
+            .repo_mut(repo)
+            .expect("unknown repository")
+            .ensure_label(label);
+    }
+
+    /// The names of a repository's labels.
+    pub fn repo_labels(&self, repo: &str) -> Vec<String> {
+        self.model()
+            .repo(repo)
+            .expect("unknown repository")
+            .labels
+            .clone()
     }
 
     /// Renames a repository (`owner/name` → `owner/other`), or transfers it when the owner
@@ -265,6 +286,9 @@ impl FakeGithub {
         let now = Utc::now();
         let mut m = self.model();
         let r = m.repo_mut(repo).expect("unknown repo");
+        for label in labels {
+            r.ensure_label(label);
+        }
         let number = r.next_number;
         r.next_number += 1;
         r.issues.insert(
@@ -296,6 +320,9 @@ impl FakeGithub {
     }
 
     pub fn add_label(&self, repo: &str, number: u64, label: &str) {
+        if let Some(r) = self.model().repo_mut(repo) {
+            r.ensure_label(label);
+        }
         self.update_issue(repo, number, |i| {
             if !i.labels.iter().any(|l| l.eq_ignore_ascii_case(label)) {
                 i.labels.push(label.into());

@@ -33,9 +33,33 @@ pub struct Repo {
     pub permissions: HashMap<String, String>,
     /// path → file content, on the default branch.
     pub files: HashMap<String, Vec<u8>>,
+    /// The repository's labels (`GET /repos/{o}/{r}/labels`), in the order they were made: a new
+    /// repository has GitHub's defaults, and labelling an issue or a pull request with a label
+    /// that does not exist makes it, as GitHub's API does.
+    pub labels: Vec<String>,
 }
 
+/// The labels GitHub gives a new repository.
+pub const DEFAULT_LABELS: &[&str] = &[
+    "bug",
+    "documentation",
+    "duplicate",
+    "enhancement",
+    "good first issue",
+    "help wanted",
+    "invalid",
+    "question",
+    "wontfix",
+];
+
 impl Repo {
+    /// Makes `label` unless a label of that name (in any case) exists.
+    pub fn ensure_label(&mut self, label: &str) {
+        if !self.labels.iter().any(|l| l.eq_ignore_ascii_case(label)) {
+            self.labels.push(label.to_string());
+        }
+    }
+
     pub fn owner(&self) -> &str {
         self.full_name.split('/').next().unwrap_or_default()
     }
