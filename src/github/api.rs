@@ -683,6 +683,44 @@ pub async fn pull_files_page(
     Ok((files, answer.next.is_some()))
 }
 
+/// GitHub lists at most this many commits of one pull request (`GET …/pulls/{n}/commits`).
+pub const PULL_COMMITS_PAGES: usize = 3;
+
+/// One page (100) of a pull request's commits: each commit's SHA and whether GitHub verified its
+/// signature (`commit.verification.verified`), and whether more pages follow.
+pub async fn pull_commits_page(
+    client: &Octocrab,
+    repo: &str,
+    number: i64,
+    page: usize,
+) -> Result<(Vec<(String, bool)>, bool), CallError> {
+    #[derive(Deserialize)]
+    struct WireCommit {
+        sha: String,
+        commit: WireInner,
+    }
+    #[derive(Deserialize)]
+    struct WireInner {
+        #[serde(default)]
+        verification: Option<WireVerification>,
+    }
+    #[derive(Deserialize)]
+    struct WireVerification {
+        verified: bool,
+    }
+    let answer = get(
+        client,
+        &format!("/repos/{repo}/pulls/{number}/commits?per_page=100&page={page}"),
+    )
+    .await?;
+    let commits = answer
+        .json::<Vec<WireCommit>>()?
+        .into_iter()
+        .map(|c| (c.sha, c.commit.verification.is_some_and(|v| v.verified)))
+        .collect();
+    Ok((commits, answer.next.is_some()))
+}
+
 /// A person's access to a repository.
 pub async fn permission(
     client: &Octocrab,

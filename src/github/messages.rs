@@ -205,28 +205,6 @@ fn neutralize_code(name: &str) -> String {
     shorten(&one_line, MAX_ECHO_CHARS)
 }
 
-/// The commands a worker reported running, as its own report: "Tests ran on the contributor's
-/// machine: `cargo test` passed in 12 s." Command lines are quoted as code, on one line.
-fn evidence_line(evidence: &crate::domain::evidence::Shown) -> String {
-    let ran: Vec<String> = evidence
-        .runs
-        .iter()
-        .map(|run| {
-            let how = if run.passed { "passed" } else { "failed" };
-            format!(
-                "`{}` {how} in {} s",
-                neutralize_code(&run.command),
-                run.seconds
-            )
-        })
-        .collect();
-    let short: String = evidence.head_sha.chars().take(7).collect();
-    format!(
-        "Tests ran on the contributor's machine (their report, on `{short}`): {}.",
-        ran.join(", ")
-    )
-}
-
 /// A repository's review budget at a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
@@ -297,6 +275,9 @@ pub struct StatusView {
     /// What the worker reported running before it opened its pull request
     /// (`artifact.evidence`), shown as its own report.
     pub evidence: Option<crate::domain::evidence::Shown>,
+    /// What GitHub says of the pull request's commits, where the repository asks its holder for
+    /// verified commits (`artifact.commits`).
+    pub commits: Option<pull_ready::Commits>,
 }
 
 /// The living status comment of a task.
@@ -323,7 +304,7 @@ pub fn status_comment(view: &StatusView) -> String {
         );
     }
     if let Some(evidence) = view.evidence.as_ref().filter(|e| !e.runs.is_empty()) {
-        let _ = write!(out, "\n{}\n", evidence_line(evidence));
+        let _ = write!(out, "\n{}\n", pull_ready::evidence_line(evidence));
     }
     if view.disclosure_missing && view.status == TaskStatus::PrOpened {
         let who = view
@@ -423,12 +404,7 @@ fn status_line(view: &StatusView) -> String {
         ),
         TaskStatus::InProgress => format!("**In progress** — claimed by {holder}{since}.{until}"),
         TaskStatus::PrOpened => {
-            let checks = match view.checks.as_deref() {
-                Some("success") => " Checks passed — ready for review.",
-                Some("pending") => " Checks are running — not ready for review yet.",
-                Some("failure") => " Checks failed — not ready for review until they pass.",
-                _ => "",
-            };
+            let checks = pull_ready::readiness(view.checks.as_deref(), view.commits.as_ref());
             match &view.pr_url {
                 Some(url) => {
                     format!("**Pull request open** — {url} by {holder}{made_with}.{checks}")
@@ -971,5 +947,7 @@ pub fn command_refused(login: &str, refusal: &CommandRefusal) -> String {
     format!("@{login}, {why}.")
 }
 
+mod pull_ready;
+pub use pull_ready::Commits;
 #[cfg(test)]
 mod tests;

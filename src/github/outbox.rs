@@ -504,6 +504,9 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
             .then(|| crate::domain::evidence::Evidence::of_artifact(task.artifact.as_ref()))
             .flatten()
             .map(|e| e.shown()),
+        commits: (task.status == TaskStatus::PrOpened)
+            .then(|| crate::github::messages::Commits::of_artifact(task.artifact.as_ref()))
+            .flatten(),
     }))
 }
 

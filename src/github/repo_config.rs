@@ -18,6 +18,9 @@
 //!   ttl_days: 7            # a comment claim ends after this many days without activity
 //!   reminder: true         # remind the claimer at half time
 //!   min_account_age_days: 0  # GitHub accounts younger than this cannot claim (0 to 3650)
+//!   verified_commits: optional  # required: a pull request is ready for review only when
+//!                               # GitHub verified every commit's signature
+//!   verified_commits_below_trust: 2  # or: only for holders below this trust (0 to 3)
 //! who_may_claim: anyone    # anyone | workers | {allowlist: [alice, bob]}
 //! max_claims_per_user: 2   # concurrent claims of one person without a linked worker
 //! tiers:
@@ -103,6 +106,12 @@ pub struct ClaimConfig {
     pub reminder: bool,
     /// A GitHub account younger than this many days cannot claim (0: any account may).
     pub min_account_age_days: u32,
+    /// `required`: a pull request acting on a task is ready for review only when GitHub verified
+    /// the signature of every one of its commits.
+    pub verified_commits: VerifiedCommits,
+    /// Verified commits are asked only of holders whose trust here is below this (0–3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified_commits_below_trust: Option<u8>,
 }
 
 impl Default for ClaimConfig {
@@ -111,11 +120,42 @@ impl Default for ClaimConfig {
             ttl_days: 7,
             reminder: true,
             min_account_age_days: 0,
+            verified_commits: VerifiedCommits::Optional,
+            verified_commits_below_trust: None,
         }
     }
 }
 
+/// Whether a repository asks for verified commits (contract section 12, "Work that shows its
+/// proof").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifiedCommits {
+    #[default]
+    Optional,
+    Required,
+}
+
+/// The highest trust level `verified_commits_below_trust` names.
+pub const MAX_TRUST_LEVEL: u8 = 3;
+
 impl ClaimConfig {
+    /// Whether a holder of this trust (0 for a person without a worker) must show verified
+    /// commits; `trust` is asked only when the answer depends on it.
+    pub fn verified_commits_for(&self, trust: impl FnOnce() -> i64) -> bool {
+        match (self.verified_commits, self.verified_commits_below_trust) {
+            (VerifiedCommits::Required, _) => true,
+            (VerifiedCommits::Optional, Some(below)) => trust() < i64::from(below),
+            (VerifiedCommits::Optional, None) => false,
+        }
+    }
+
+    /// Whether some holder could be asked for verified commits.
+    pub fn asks_for_verified_commits(&self) -> bool {
+        self.verified_commits == VerifiedCommits::Required
+            || self.verified_commits_below_trust.is_some_and(|n| n > 0)
+    }
+
     /// How long a comment claim lives after the claimer's last activity.
     pub fn ttl(&self) -> TimeDelta {
         TimeDelta::days(i64::from(self.ttl_days))
@@ -474,6 +514,14 @@ impl RepoConfig {
                  (found {age})"
             )));
         }
+        if let Some(n) = self.claim.verified_commits_below_trust
+            && n > MAX_TRUST_LEVEL
+        {
+            return Err(RepoConfigError::invalid(format!(
+                "claim.verified_commits_below_trust must be between 0 and {MAX_TRUST_LEVEL} \
+                 (found {n})"
+            )));
+        }
         if self.max_claims_per_user.0 == 0 {
             return Err(RepoConfigError::invalid(
                 "max_claims_per_user must be at least 1 (found 0); \
@@ -742,6 +790,22 @@ tiers:
             "claim.ttl_days must be between 1 and 365 (found 0)"
         );
         assert!(error("claim:\n  ttl_days: 400\n").message.contains("400"));
+    }
+
+    #[test]
+    fn verified_commits_settings() {
+        let c = parse("claim:\n  verified_commits: required\n");
+        assert!(c.claim.verified_commits_for(|| 3));
+        let c = parse("claim:\n  verified_commits_below_trust: 2\n");
+        assert!(c.claim.verified_commits_for(|| 1));
+        assert!(!c.claim.verified_commits_for(|| 2));
+        assert!(c.claim.asks_for_verified_commits());
+        assert!(!parse("").claim.asks_for_verified_commits());
+        assert!(!parse("").claim.verified_commits_for(|| 0));
+        let e = error("claim:\n  verified_commits_below_trust: 4\n");
+        assert!(e.message.contains("between 0 and 3"), "{e:?}");
+        let e = error("claim:\n  verified_commits: always\n");
+        assert!(e.message.contains("verified_commits"), "{e:?}");
     }
 
     #[test]

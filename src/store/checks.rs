@@ -112,6 +112,37 @@ impl WriteTx {
         checks: Option<&str>,
         actor: &str,
     ) -> Result<bool, StoreError> {
+        self.set_pr_artifact(
+            task_id,
+            ("checks", "task.checks"),
+            checks.map(|c| json!(c)),
+            actor,
+        )
+        .await
+    }
+
+    /// Shows what GitHub says of the commits of a task's pull request in `pr_opened`
+    /// (`artifact.commits: {verified, unverified, unverified_count}`), logging `task.commits`
+    /// when it changed. Returns whether it changed.
+    pub async fn set_task_commits(
+        &mut self,
+        task_id: &str,
+        commits: Option<Value>,
+        actor: &str,
+    ) -> Result<bool, StoreError> {
+        self.set_pr_artifact(task_id, ("commits", "task.commits"), commits, actor)
+            .await
+    }
+
+    /// Sets (or removes) one field of the artifact of a task in `pr_opened` that GitHub, not its
+    /// worker, reports, with its `task.FIELD` event when it changed.
+    async fn set_pr_artifact(
+        &mut self,
+        task_id: &str,
+        (field, kind): (&'static str, &'static str),
+        value: Option<Value>,
+        actor: &str,
+    ) -> Result<bool, StoreError> {
         let task = self.lock_task(task_id).await?;
         if task.status != crate::domain::TaskStatus::PrOpened {
             return Ok(false);
@@ -120,16 +151,13 @@ impl WriteTx {
             Some(Value::Object(m)) => m,
             _ => serde_json::Map::new(),
         };
-        let old = artifact
-            .get("checks")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        if old.as_deref() == checks {
+        let old = artifact.get(field).cloned();
+        if old == value {
             return Ok(false);
         }
-        match checks {
-            Some(c) => artifact.insert("checks".into(), json!(c)),
-            None => artifact.remove("checks"),
+        match &value {
+            Some(v) => artifact.insert(field.into(), v.clone()),
+            None => artifact.remove(field),
         };
         let changed = sqlx::query(
             "UPDATE tasks SET artifact = $1, updated_at = $2 WHERE seq = $3 AND status = 'pr_opened'",
@@ -144,11 +172,11 @@ impl WriteTx {
             return Ok(false);
         }
         self.event(
-            NewEvent::new("task.checks", actor)
+            NewEvent::new(kind, actor)
                 .repo(&task.repo)
                 .task(&task.id)
                 .worker(task.worker_id.as_deref())
-                .data(json!({"checks": checks, "from": old})),
+                .data(json!({ field: value, "from": old })),
         );
         Ok(true)
     }

@@ -63,6 +63,7 @@ mod github_setup;
 mod github_stories;
 mod github_strict;
 mod github_trust;
+mod github_verified_commits;
 mod obsidian_plugin;
 mod ops_demo;
 mod ops_doctor;

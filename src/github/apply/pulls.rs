@@ -2,6 +2,10 @@
 //! `merged`; closed unmerged → `ready` with one more attempt; reopened → `pr_opened`. Opened,
 //! reopened or pushed, its changed files are read, and the tasks it acts on hold them (rule 10)
 //! until it merges or closes; the tasks waiting on those paths are told in the same transaction.
+//! Where the repository asks the holder for verified commits, its commits are read too, and the
+//! task shows which are not verified (`artifact.commits`).
+
+use serde_json::json;
 
 use crate::domain::TaskStatus;
 use crate::domain::paths::{self, PrLock};
@@ -12,6 +16,7 @@ use crate::github::sync::{
     ApplyError, may_act, pr_author_is_maintainer, same_repo_references, sync_pull, to_i64,
 };
 use crate::store::github::inbox::DeliveryOutcome;
+use crate::store::rows::TaskRow;
 use crate::store::{Store, StoreError};
 
 use super::{NOT_INSTALLED, actor, ignore, installation_for};
@@ -28,7 +33,19 @@ pub(super) async fn pull_event(
         return ignore(github, seq, NOT_INSTALLED).await;
     };
     let maintainer = pr_author_is_maintainer(github, installation, repo, &e.pull_request).await?;
-    let changed = changed_paths(github, installation, repo, e, maintainer).await?;
+    let pr = &e.pull_request;
+    let pushed = matches!(
+        e.action,
+        PullRequestAction::Opened | PullRequestAction::Reopened | PullRequestAction::Synchronize
+    );
+    // Reading GitHub is worth it only for a pull request that acts on a task of the pool.
+    let acting = if pushed && pr.open {
+        acting_on(github, repo, pr, maintainer).await?
+    } else {
+        Vec::new()
+    };
+    let changed = changed_paths(github, installation, repo, pr, &acting).await?;
+    let unverified = unverified_commits(github, installation, repo, pr, &acting).await?;
     let mut tx = github.store.begin().await?;
     let watch = tx.watch_paths(repo).await?;
     let unlink_missing = matches!(e.action, PullRequestAction::Edited { .. });
@@ -42,6 +59,19 @@ pub(super) async fn pull_event(
         &who,
     )
     .await?;
+    if let Some(unverified) = &unverified {
+        let shown = json!({
+            "verified": unverified.is_empty(),
+            "unverified": unverified.iter().take(10).collect::<Vec<_>>(),
+            "unverified_count": unverified.len(),
+        });
+        for link in tx.gh_links_of_pr(repo, to_i64(pr.number)).await? {
+            if link.acting {
+                tx.set_task_commits(&link.task_id, Some(shown.clone()), &who)
+                    .await?;
+            }
+        }
+    }
     tx.paths_watched(watch, &who).await?;
     tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
         .await?;
@@ -66,15 +96,10 @@ async fn changed_paths(
     github: &Github,
     installation: i64,
     repo: &str,
-    e: &PullRequestEvent,
-    maintainer: bool,
+    pr: &PullRequest,
+    acting: &[TaskRow],
 ) -> Result<Option<PrLock>, StoreError> {
-    let pr = &e.pull_request;
-    let pushed = matches!(
-        e.action,
-        PullRequestAction::Opened | PullRequestAction::Reopened | PullRequestAction::Synchronize
-    );
-    if !(pushed && pr.open && acts_on_a_task(github, repo, pr, maintainer).await?) {
+    if acting.is_empty() {
         return Ok(None);
     }
     let read = async {
@@ -102,14 +127,72 @@ async fn changed_paths(
     }
 }
 
-/// Whether an open pull request closes an issue of the pool that is not done yet and would act on
-/// it (`sync::may_act`): only then are its files worth a request.
-async fn acts_on_a_task(
+/// The commits of a pull request that acts on a task whose holder the repository asks for
+/// verified commits (`claim.verified_commits`, or `verified_commits_below_trust` above the
+/// holder's trust there; a person without a worker has trust 0): the SHAs GitHub did not verify,
+/// empty when it verified every one. `None` when nobody asks, or when GitHub did not answer (the
+/// task keeps what it showed, and the next push reads them again). At most 250 commits are
+/// listed by GitHub, 100 a page.
+async fn unverified_commits(
+    github: &Github,
+    installation: i64,
+    repo: &str,
+    pr: &PullRequest,
+    acting: &[TaskRow],
+) -> Result<Option<Vec<String>>, StoreError> {
+    let claim = github.settings(repo).await?.config.claim;
+    if acting.is_empty() || !claim.asks_for_verified_commits() {
+        return Ok(None);
+    }
+    let mut asked = false;
+    for task in acting {
+        let trust = match &task.worker_id {
+            Some(worker) => {
+                let (progress, _) = github.store.trust_progress_of(worker, task.repo_id).await?;
+                progress.effective()
+            }
+            None => 0,
+        };
+        asked |= claim.verified_commits_for(|| trust);
+    }
+    if !asked {
+        return Ok(None);
+    }
+    let read = async {
+        let client = api::installation(&github.app, installation).await?;
+        let mut unverified = Vec::new();
+        for page in 1..=api::PULL_COMMITS_PAGES {
+            let (commits, more) =
+                api::pull_commits_page(&client, repo, to_i64(pr.number), page).await?;
+            unverified.extend(
+                commits
+                    .into_iter()
+                    .filter(|(_, verified)| !verified)
+                    .map(|(sha, _)| sha),
+            );
+            if !more {
+                break;
+            }
+        }
+        Ok::<_, api::CallError>(unverified)
+    };
+    match read.await {
+        Ok(unverified) => Ok(Some(unverified)),
+        Err(error) => {
+            tracing::warn!(%error, pr = pr.number, "cannot read a pull request's commits; its tasks show what they showed");
+            Ok(None)
+        }
+    }
+}
+
+/// The tasks of the pool, not done yet, whose issues an open pull request closes and on which it
+/// would act (`sync::may_act`): only for those is reading its files or commits worth a request.
+async fn acting_on(
     github: &Github,
     repo: &str,
     pr: &PullRequest,
     maintainer: bool,
-) -> Result<bool, StoreError> {
+) -> Result<Vec<TaskRow>, StoreError> {
     let store: &Store = &github.store;
     let mut candidates = Vec::new();
     for r in same_repo_references(pr, repo) {
@@ -121,14 +204,15 @@ async fn acts_on_a_task(
         }
     }
     if candidates.is_empty() {
-        return Ok(false);
+        return Ok(candidates);
     }
     // Read only: the transaction changes nothing and is dropped.
     let mut tx = store.begin().await?;
-    for task in &candidates {
-        if may_act(&mut tx, task, pr, maintainer).await? {
-            return Ok(true);
+    let mut acting = Vec::new();
+    for task in candidates {
+        if may_act(&mut tx, &task, pr, maintainer).await? {
+            acting.push(task);
         }
     }
-    Ok(false)
+    Ok(acting)
 }

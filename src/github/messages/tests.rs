@@ -39,6 +39,7 @@ fn view(status: TaskStatus) -> StatusView {
         made_with: None,
         disclosure_missing: false,
         evidence: None,
+        commits: None,
     }
 }
 
@@ -249,6 +250,31 @@ fn status_pr_opened_shows_the_contributors_evidence() {
     .unwrap()
     .map(|e| e.shown());
     insta::assert_snapshot!(status_comment(&v));
+}
+
+#[test]
+fn status_pr_opened_names_unverified_commits() {
+    let mut v = view(TaskStatus::PrOpened);
+    v.holder = Some(alice());
+    v.pr_url = Some("https://github.com/octo-org/hello/pull/9".into());
+    v.checks = Some("success".into());
+    v.commits = Some(Commits {
+        verified: false,
+        unverified: vec!["abcdef0123456789abcdef0123456789abcdef01".into()],
+        unverified_count: 7,
+    });
+    insta::assert_snapshot!(status_comment(&v));
+    v.commits = Some(Commits {
+        verified: true,
+        unverified: vec![],
+        unverified_count: 0,
+    });
+    v.checks = None;
+    assert!(
+        status_comment(&v).contains("Every commit is verified — ready for review."),
+        "{}",
+        status_comment(&v)
+    );
 }
 
 #[test]

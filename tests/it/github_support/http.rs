@@ -18,6 +18,7 @@ use super::model::{
 use super::{APP_EVENTS, Shared, insert_comment, json as shape, moves, webhooks};
 
 pub(super) mod oauth;
+mod pull_commits;
 mod pull_files;
 mod strict;
 mod user_installations;
@@ -798,6 +799,10 @@ fn route(
                 let number: u64 = number.parse().map_err(|_| Reply::not_found())?;
                 let pull = repo.pulls.get(&number).ok_or_else(Reply::not_found)?;
                 Ok(Reply::ok(shape::pull(api, m, &repo, pull)))
+            }
+            ("GET", ["repos", owner, name, "pulls", number, "commits"]) => {
+                let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
+                pull_commits::list(api, &repo, number, path, query)
             }
             ("GET", ["repos", owner, name, "pulls", number, "files"]) => {
                 let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();

@@ -452,6 +452,7 @@ impl FakeGithub {
                 closed_at: None,
                 merged_at: None,
                 files: Vec::new(),
+                commits: Vec::new(),
             },
         );
         number
@@ -474,6 +475,19 @@ impl FakeGithub {
             })
             .collect();
         self.update_pr(repo, number, |p| p.files = files);
+    }
+
+    /// The commits of a pull request (a push changes them): each a SHA and whether GitHub
+    /// verified its signature.
+    pub fn set_pr_commits(&self, repo: &str, number: u64, commits: &[(&str, bool)]) {
+        let commits = commits
+            .iter()
+            .map(|(sha, verified)| model::PullCommit {
+                sha: sha.to_string(),
+                verified: *verified,
+            })
+            .collect();
+        self.update_pr(repo, number, |p| p.commits = commits);
     }
 
     pub fn update_pr(&self, repo: &str, number: u64, change: impl FnOnce(&mut Pull)) {

@@ -100,6 +100,15 @@ pub struct Pull {
     pub merged_at: Option<DateTime<Utc>>,
     /// The files it changes, in GitHub's order (`GET …/pulls/{n}/files`); a push replaces them.
     pub files: Vec<PullFile>,
+    /// Its commits, oldest first (`GET …/pulls/{n}/commits`); a push replaces them.
+    pub commits: Vec<PullCommit>,
+}
+
+/// A commit of a pull request, and whether GitHub verified its signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullCommit {
+    pub sha: String,
+    pub verified: bool,
 }
 
 /// A file a pull request changes.
