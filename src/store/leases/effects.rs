@@ -106,6 +106,10 @@ pub(super) fn marked_seen(at: &str) -> String {
 /// The `SET` clause of a repository's review-budget counters: `leases` more active leases and
 /// `prs` more review slots taken by open pull requests and tasks waiting for a maintainer.
 pub(super) fn budget_counters(leases: &str, prs: &str) -> String {
+    if prs == "0" {
+        // A claim: the open pull requests stay as they are, unwritten.
+        return format!("active_leases = active_leases + {leases}");
+    }
     format!("active_leases = active_leases + {leases}, open_prs = open_prs + {prs}")
 }
 

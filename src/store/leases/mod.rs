@@ -24,6 +24,8 @@
 //! - [`later_report`]: a holder's `pr_opened` report on its task already in `pr_opened` (GitHub's
 //!   webhook came first);
 //! - [`named_claim`]: a claim of one named task (`/owp claim`);
+//! - [`refusals`]: why a claim refuses, read from the claim's own conditions (for a claim by name
+//!   and the preview);
 //! - [`claim_rules`]: the scheduling rules as SQL, shared by every claim statement;
 //! - [`effects`]: what a lease move writes (the task, the lease row, the worker's load, the
 //!   repository's counters), each as one SQL text that every path uses;
@@ -43,6 +45,7 @@ mod expiry;
 mod later_report;
 mod named_claim;
 mod postgres_statement;
+pub(crate) mod refusals;
 mod sqlite_batch;
 mod transitions;
 pub(crate) mod write_groups;

@@ -38,15 +38,14 @@ use serde_json::{Value, json};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row};
 
-use super::claim_rules::{
-    OFFER_ORDER, Pick, budget_has_room, candidates, repo_rules, skill_rule, worker_fits,
-};
+use super::claim_rules::{OFFER_ORDER, Pick, candidates, repo_rules, skill_rule, worker_fits};
 use super::effects::{
     MoveValues, ack_data, ack_lease, ack_task, budget_counters, end_lease, insert_lease,
     lease_alive, marked_seen, move_task, take_task, worker_load,
 };
 use super::{Move, MovePlan, inconsistent, task_lease_points, worker_move};
 use crate::domain::{Event, Lease, TaskStatus};
+use crate::store::budget_rule::budget_has_room;
 use crate::store::engine::write_tx::insert_event;
 use crate::store::error::CLAIM_RACE;
 use crate::store::rows::{TASK_SELECT, TaskRow, WorkerRow};
@@ -306,7 +305,7 @@ async fn claim_statement<'c>(
         took = returned_task_select("took", "lease"),
         fits = worker_fits(Backend::Postgres, "$7"),
         from = candidates(Backend::Postgres).0,
-        budget = budget_has_room(""),
+        budget = budget_has_room!(""),
     );
     let actor = format!("worker:{}", seen.id);
     let data = json!({"lease_id": lease_id, "status": "leased"});
