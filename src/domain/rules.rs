@@ -1,74 +1,19 @@
-//! The scheduling rules of OWP, as pure functions.
+//! The rules of OWP that are not SQL: the moves a worker or an admin may make, what an expired
+//! lease becomes, and a refusal of the scheduling rules in words.
 //!
-//! A task is offered to a worker only if every rule holds at the moment of the claim (OWP spec,
-//! "Scheduling rules"). `check` is the rule book in one place, in words. The claim statements
-//! enforce the same rules in SQL (`store::leases`, with the statements of `store::leases::postgres_statement` and
-//! `store::leases::sqlite_batch`); a claim of one named task (`claim_task`, behind `/owp claim`) calls `check`
-//! first, inside its transaction, so that a refusal names the rule that failed, and its statement
-//! then checks the rules again. Comment claims use `check` to explain a refusal in words.
+//! The scheduling rules themselves (section 5 of the contract) are SQL conditions, written once
+//! in `store::leases::claim_rules` and joined by every claim statement; a refusal ([`Refusal`])
+//! is read from those same conditions (`store::leases::refusals`), never decided here.
 
 use serde_json::{Map, Value};
-use std::cmp::Ordering;
 
-use super::model::{Priority, TaskStatus};
-
-/// What the rules need to know about the claiming worker.
-#[derive(Clone, Debug)]
-pub struct WorkerView {
-    pub online: bool,
-    pub paused: bool,
-    /// Canonical (lower-case) skills.
-    pub skills: Vec<String>,
-    /// Implicit GitHub workers (a person claiming their own pick) match every skill set.
-    pub all_skills: bool,
-    pub capacity_points: i64,
-    pub active_points: i64,
-    pub max_concurrent_tasks: i64,
-    pub active_tasks: i64,
-    pub trust_level: i64,
-}
-
-/// What the rules need to know about a task.
-#[derive(Clone, Debug)]
-pub struct TaskView {
-    pub status: TaskStatus,
-    /// Canonical (lower-case) required skills.
-    pub required_skills: Vec<String>,
-    pub estimate_points: i64,
-    pub area: Option<String>,
-    pub tier: i64,
-    /// This worker gave this task back (nack) less than an hour ago.
-    pub nacked_by_worker_recently: bool,
-}
-
-/// What the rules need to know about the task's repository.
-#[derive(Clone, Debug)]
-pub struct RepoView {
-    pub max_open_prs: i64,
-    /// Tasks in `pr_opened`, and tasks their holder reported `blocked` that wait for a maintainer.
-    pub open_prs: i64,
-    pub active_leases: i64,
-    pub area_locks_enabled: bool,
-    /// Another task of this repo in the same area is leased, in progress or has an open PR.
-    pub area_held_by_other: bool,
-}
-
-impl RepoView {
-    /// Open PRs plus active leases have reached the review budget.
-    pub fn throttled(&self) -> bool {
-        self.open_prs + self.active_leases >= self.max_open_prs
-    }
-}
+use super::model::TaskStatus;
 
 /// Why a task cannot be offered to a worker; one variant per rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// Rule 1: the task is not `ready`.
-    NotReady(TaskStatus),
     /// Rule 1: the worker gave this task back less than an hour ago.
     NackedRecently,
-    /// Rule 2: the worker is offline.
-    Offline,
     /// Rule 2: the worker is paused.
     Paused,
     /// Rule 3: skills the task needs that the worker lacks.
@@ -81,8 +26,12 @@ pub enum Refusal {
     },
     /// Rule 4: the worker already holds its maximum number of tasks.
     ConcurrentTasks { active: i64, max: i64 },
-    /// Rule 5: another task of the same area is in flight.
-    AreaLocked { area: String },
+    /// Rule 5: another task of the same area is in flight (the first of them, by its key, when
+    /// it has one).
+    AreaLocked {
+        area: String,
+        held_by: Option<String>,
+    },
     /// Rule 6: the repository's review budget is used up.
     BudgetFull {
         open_prs: i64,
@@ -97,8 +46,9 @@ pub enum Refusal {
     /// (their names).
     MissingCapabilities(Vec<String>),
     /// Beside rule 6: the repository takes at most `limit` new claims an hour, and this hour's
-    /// are taken (`pr_hourly_limit` in `.github/owp.yml`).
-    HourlyCap { limit: i64 },
+    /// are taken (`pr_hourly_limit` in `.github/owp.yml`); the cap has room again `from` then
+    /// (ms; when the oldest claim of the hour leaves it).
+    HourlyCap { limit: i64, from: Option<i64> },
     /// Beside rule 3: a specialist worker is offered only tasks that need one of its skills.
     OutsideSpecialty,
     /// Rule 10: tasks in flight that hold a path overlapping one of the task's, as (their key,
@@ -117,9 +67,7 @@ impl Refusal {
     /// A stable machine-readable code for the refusal.
     pub fn code(&self) -> &'static str {
         match self {
-            Refusal::NotReady(_) => "task_not_ready",
             Refusal::NackedRecently => "recently_released",
-            Refusal::Offline => "worker_offline",
             Refusal::Paused => "worker_paused",
             Refusal::MissingSkills(_) => "skills_missing",
             Refusal::CapacityPoints { .. } => "capacity_exceeded",
@@ -141,11 +89,10 @@ impl Refusal {
     /// budget, rule 6; a specialist's reach with the skills, rule 3).
     pub fn rule(&self) -> u8 {
         match self {
-            Refusal::NotReady(_) | Refusal::NackedRecently => 1,
-            Refusal::Offline
-            | Refusal::Paused
-            | Refusal::AccountTooNew { .. }
-            | Refusal::AccountAgeUnknown { .. } => 2,
+            Refusal::NackedRecently => 1,
+            Refusal::Paused | Refusal::AccountTooNew { .. } | Refusal::AccountAgeUnknown { .. } => {
+                2
+            }
             Refusal::MissingSkills(_) | Refusal::OutsideSpecialty => 3,
             Refusal::CapacityPoints { .. } | Refusal::ConcurrentTasks { .. } => 4,
             Refusal::AreaLocked { .. } => 5,
@@ -161,11 +108,9 @@ impl Refusal {
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refusal::NotReady(status) => write!(f, "the task is {status}, not ready"),
             Refusal::NackedRecently => {
                 write!(f, "you gave this task back less than an hour ago")
             }
-            Refusal::Offline => write!(f, "the worker is offline"),
             Refusal::Paused => write!(f, "the worker is paused"),
             Refusal::MissingSkills(skills) => {
                 write!(
@@ -185,7 +130,7 @@ impl std::fmt::Display for Refusal {
             Refusal::ConcurrentTasks { active, max } => {
                 write!(f, "you already hold {active} of {max} concurrent tasks")
             }
-            Refusal::AreaLocked { area } => {
+            Refusal::AreaLocked { area, .. } => {
                 write!(
                     f,
                     "area `{area}` is locked: another task in it is in flight"
@@ -214,7 +159,7 @@ impl std::fmt::Display for Refusal {
                 "the task requires capabilities your worker does not declare with the same value: {}",
                 names.join(", ")
             ),
-            Refusal::HourlyCap { limit } => write!(
+            Refusal::HourlyCap { limit, .. } => write!(
                 f,
                 "the repository takes at most {limit} new claims per hour, and this hour's are taken"
             ),
@@ -297,81 +242,7 @@ pub fn and_list(items: &[String]) -> String {
     }
 }
 
-/// Checks every scheduling rule for one worker, task and repository. The first broken rule, in
-/// the spec's order, is returned.
-pub fn check(worker: &WorkerView, task: &TaskView, repo: &RepoView) -> Result<(), Refusal> {
-    match refusals(worker, task, repo).into_iter().next() {
-        Some(first) => Err(first),
-        None => Ok(()),
-    }
-}
-
-/// Every scheduling rule (1–7) that one worker, task and repository break, in the spec's order:
-/// a refused claim by name names them all.
-pub fn refusals(worker: &WorkerView, task: &TaskView, repo: &RepoView) -> Vec<Refusal> {
-    let mut broken = Vec::new();
-    // 1. ready, and not given back by this worker within the hour
-    if task.status != TaskStatus::Ready {
-        broken.push(Refusal::NotReady(task.status));
-    }
-    if task.nacked_by_worker_recently {
-        broken.push(Refusal::NackedRecently);
-    }
-    // 2. online and not paused
-    if !worker.online {
-        broken.push(Refusal::Offline);
-    }
-    if worker.paused {
-        broken.push(Refusal::Paused);
-    }
-    // 3. skills (both sides are canonical lower-case)
-    if !worker.all_skills {
-        let missing = missing_skills(&worker.skills, &task.required_skills);
-        if !missing.is_empty() {
-            broken.push(Refusal::MissingSkills(missing));
-        }
-    }
-    // 4. capacity points and concurrency
-    if worker.active_tasks >= worker.max_concurrent_tasks {
-        broken.push(Refusal::ConcurrentTasks {
-            active: worker.active_tasks,
-            max: worker.max_concurrent_tasks,
-        });
-    }
-    if worker.active_points + task.estimate_points > worker.capacity_points {
-        broken.push(Refusal::CapacityPoints {
-            active: worker.active_points,
-            estimate: task.estimate_points,
-            capacity: worker.capacity_points,
-        });
-    }
-    // 5. area lock
-    if let Some(area) = &task.area
-        && repo.area_locks_enabled
-        && repo.area_held_by_other
-    {
-        broken.push(Refusal::AreaLocked { area: area.clone() });
-    }
-    // 6. review budget
-    if repo.throttled() {
-        broken.push(Refusal::BudgetFull {
-            open_prs: repo.open_prs,
-            active_leases: repo.active_leases,
-            max_open_prs: repo.max_open_prs,
-        });
-    }
-    // 7. risk tier
-    if task.tier > worker.trust_level {
-        broken.push(Refusal::TierTooHigh {
-            tier: task.tier,
-            trust_level: worker.trust_level,
-        });
-    }
-    broken
-}
-
-/// The required skills a worker lacks (both lists canonical).
-/// Rule 9: the names in `requires` whose value `capabilities` does not hold equally (numbers
+/// Rule 9's detail: the names in `requires` whose value `capabilities` does not hold equally (numbers
 /// compare by value, so `1` and `1.0` are equal).
 pub fn missing_capabilities(capabilities: &Value, requires: &Map<String, Value>) -> Vec<String> {
     let equal = |a: &Value, b: &Value| match (a, b) {
@@ -389,17 +260,13 @@ pub fn missing_capabilities(capabilities: &Value, requires: &Map<String, Value>)
         .collect()
 }
 
+/// Rule 3's detail: the required skills a worker lacks (both lists canonical).
 pub fn missing_skills(worker_skills: &[String], required: &[String]) -> Vec<String> {
     required
         .iter()
         .filter(|s| !worker_skills.contains(s))
         .cloned()
         .collect()
-}
-
-/// Offer order among eligible tasks: higher priority first, then the oldest (lower `seq`).
-pub fn offer_order(a: (Priority, i64), b: (Priority, i64)) -> Ordering {
-    b.0.cmp(&a.0).then(a.1.cmp(&b.1))
 }
 
 /// A task's move requested by the worker that holds it (`POST /v1/tasks/{id}/status`).
@@ -440,234 +307,6 @@ pub fn after_expiry(attempts_after: i64, max_attempts: i64) -> TaskStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn worker() -> WorkerView {
-        WorkerView {
-            online: true,
-            paused: false,
-            skills: vec!["docs".into(), "rust".into()],
-            all_skills: false,
-            capacity_points: 5,
-            active_points: 0,
-            max_concurrent_tasks: 2,
-            active_tasks: 0,
-            trust_level: 0,
-        }
-    }
-
-    fn task() -> TaskView {
-        TaskView {
-            status: TaskStatus::Ready,
-            required_skills: vec!["rust".into()],
-            estimate_points: 2,
-            area: Some("cli".into()),
-            tier: 0,
-            nacked_by_worker_recently: false,
-        }
-    }
-
-    fn repo() -> RepoView {
-        RepoView {
-            max_open_prs: 3,
-            open_prs: 0,
-            active_leases: 0,
-            area_locks_enabled: true,
-            area_held_by_other: false,
-        }
-    }
-
-    #[test]
-    fn eligible_when_every_rule_holds() {
-        assert_eq!(check(&worker(), &task(), &repo()), Ok(()));
-    }
-
-    #[test]
-    fn rule1_only_ready_tasks() {
-        for status in TaskStatus::ALL {
-            let t = TaskView { status, ..task() };
-            let r = check(&worker(), &t, &repo());
-            if status == TaskStatus::Ready {
-                assert!(r.is_ok());
-            } else {
-                assert_eq!(r, Err(Refusal::NotReady(status)));
-            }
-        }
-    }
-
-    #[test]
-    fn rule1_nacked_tasks_are_not_reoffered() {
-        let t = TaskView {
-            nacked_by_worker_recently: true,
-            ..task()
-        };
-        assert_eq!(check(&worker(), &t, &repo()), Err(Refusal::NackedRecently));
-    }
-
-    #[test]
-    fn rule2_online_and_not_paused() {
-        let w = WorkerView {
-            online: false,
-            ..worker()
-        };
-        assert_eq!(check(&w, &task(), &repo()), Err(Refusal::Offline));
-        let w = WorkerView {
-            paused: true,
-            ..worker()
-        };
-        assert_eq!(check(&w, &task(), &repo()), Err(Refusal::Paused));
-    }
-
-    #[test]
-    fn rule3_every_required_skill() {
-        let t = TaskView {
-            required_skills: vec!["python".into(), "rust".into(), "sql".into()],
-            ..task()
-        };
-        assert_eq!(
-            check(&worker(), &t, &repo()),
-            Err(Refusal::MissingSkills(vec!["python".into(), "sql".into()]))
-        );
-        let none = TaskView {
-            required_skills: vec![],
-            ..task()
-        };
-        assert!(check(&worker(), &none, &repo()).is_ok());
-        let anyone = WorkerView {
-            all_skills: true,
-            skills: vec![],
-            ..worker()
-        };
-        assert!(check(&anyone, &t, &repo()).is_ok());
-    }
-
-    #[test]
-    fn rule4_capacity_points_boundary() {
-        let w = WorkerView {
-            active_points: 3,
-            ..worker()
-        };
-        // 3 + 2 = 5 ≤ 5: allowed
-        assert!(check(&w, &task(), &repo()).is_ok());
-        let t = TaskView {
-            estimate_points: 3,
-            ..task()
-        };
-        assert_eq!(
-            check(&w, &t, &repo()),
-            Err(Refusal::CapacityPoints {
-                active: 3,
-                estimate: 3,
-                capacity: 5
-            })
-        );
-    }
-
-    #[test]
-    fn rule4_concurrency() {
-        let w = WorkerView {
-            active_tasks: 2,
-            ..worker()
-        };
-        assert_eq!(
-            check(&w, &task(), &repo()),
-            Err(Refusal::ConcurrentTasks { active: 2, max: 2 })
-        );
-    }
-
-    #[test]
-    fn rule5_area_lock_only_when_enabled_and_area_set() {
-        let held = RepoView {
-            area_held_by_other: true,
-            ..repo()
-        };
-        assert_eq!(
-            check(&worker(), &task(), &held),
-            Err(Refusal::AreaLocked { area: "cli".into() })
-        );
-        let off = RepoView {
-            area_locks_enabled: false,
-            ..held.clone()
-        };
-        assert!(check(&worker(), &task(), &off).is_ok());
-        let no_area = TaskView {
-            area: None,
-            ..task()
-        };
-        assert!(check(&worker(), &no_area, &held).is_ok());
-    }
-
-    #[test]
-    fn rule6_review_budget_is_strict() {
-        let r = RepoView {
-            open_prs: 2,
-            active_leases: 0,
-            ..repo()
-        };
-        assert!(check(&worker(), &task(), &r).is_ok());
-        let full = RepoView {
-            open_prs: 2,
-            active_leases: 1,
-            ..repo()
-        };
-        assert!(full.throttled());
-        assert_eq!(
-            check(&worker(), &task(), &full),
-            Err(Refusal::BudgetFull {
-                open_prs: 2,
-                active_leases: 1,
-                max_open_prs: 3
-            })
-        );
-        let zero = RepoView {
-            max_open_prs: 0,
-            ..repo()
-        };
-        assert!(matches!(
-            check(&worker(), &task(), &zero),
-            Err(Refusal::BudgetFull { .. })
-        ));
-    }
-
-    #[test]
-    fn rule7_tier_needs_trust() {
-        let t = TaskView { tier: 1, ..task() };
-        assert_eq!(
-            check(&worker(), &t, &repo()),
-            Err(Refusal::TierTooHigh {
-                tier: 1,
-                trust_level: 0
-            })
-        );
-        let trusted = WorkerView {
-            trust_level: 1,
-            ..worker()
-        };
-        assert!(check(&trusted, &t, &repo()).is_ok());
-    }
-
-    #[test]
-    fn priority_first_then_fifo() {
-        let mut tasks = vec![
-            (Priority::Normal, 3),
-            (Priority::High, 5),
-            (Priority::Normal, 1),
-            (Priority::Critical, 9),
-            (Priority::Low, 0),
-            (Priority::High, 2),
-        ];
-        tasks.sort_by(|a, b| offer_order(*a, *b));
-        assert_eq!(
-            tasks,
-            vec![
-                (Priority::Critical, 9),
-                (Priority::High, 2),
-                (Priority::High, 5),
-                (Priority::Normal, 1),
-                (Priority::Normal, 3),
-                (Priority::Low, 0),
-            ]
-        );
-    }
 
     #[test]
     fn worker_state_machine() {

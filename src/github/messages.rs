@@ -211,17 +211,15 @@ pub struct Budget {
     pub open_prs: u32,
     pub active_leases: u32,
     pub max_open_prs: u32,
+    /// No new claim fits: the claim's own condition (rule 6) fails, as the store read it
+    /// (`RepoRow::throttled`, or the refusal of a claim).
+    pub full: bool,
 }
 
 impl Budget {
     /// Slots in use.
     pub fn used(&self) -> u32 {
         self.open_prs + self.active_leases
-    }
-
-    /// No new claim fits.
-    pub fn is_full(&self) -> bool {
-        self.used() >= self.max_open_prs
     }
 
     /// "N of M review slots used", as shown by the status comment and the dashboard.
@@ -468,7 +466,7 @@ fn budget_line(budget: Budget) -> String {
             plural(budget.active_leases, "claim", "claims")
         );
     }
-    if budget.is_full() {
+    if budget.full {
         line.push_str(" — full: new claims wait until a pull request is merged or closed.");
     } else {
         line.push('.');

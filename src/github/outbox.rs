@@ -476,6 +476,7 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
             open_prs: count(repo.open_prs),
             active_leases: count(repo.active_leases),
             max_open_prs: count(repo.max_open_prs),
+            full: repo.throttled,
         },
         label_warnings: warnings,
         config_error: settings.error,

@@ -151,7 +151,8 @@ impl StoreError {
 
     /// A claim refused by a PostgreSQL trigger that checked it again under the repository's row
     /// lock: its repository's hourly claim cap was reached
-    /// (`migrations/postgres/0021_hourly_claim_cap.sql`), or another claim took an overlapping
+    /// (`migrations/postgres/0021_hourly_claim_cap.sql`, its recheck `0033_hourly_cap_recheck.sql`),
+    /// or another claim took an overlapping
     /// path first (`0024_path_locks.sql`). Nothing was written: a lost race.
     pub fn is_claim_recheck(&self) -> bool {
         match self {

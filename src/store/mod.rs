@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod archive;
 pub mod board;
+mod budget_rule;
 mod checks;
 pub mod deps;
 pub mod engine;
@@ -83,7 +84,7 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const OPEN_PG_POOL: u32 = 16;
 
 /// An hour in milliseconds: the window of a repository's hourly claim cap (the trigger of
-/// migration 0021 counts the same hour) and of the GitHub App's hourly write budget.
+/// migrations 0021 and 0033 count the same hour) and of the GitHub App's hourly write budget.
 pub const HOUR_MS: i64 = 3_600_000;
 /// A day in milliseconds.
 pub const DAY_MS: i64 = 24 * HOUR_MS;

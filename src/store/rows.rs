@@ -353,9 +353,13 @@ impl WorkerRow {
 pub const SEEN_GRANULARITY_MS: i64 = 250;
 
 /// Columns of [`RepoRow`].
-pub const REPO_SELECT: &str = "SELECT id, name, max_open_prs, area_locks_enabled, open_prs, \
+pub const REPO_SELECT: &str = concat!(
+    "SELECT id, name, max_open_prs, area_locks_enabled, open_prs, \
     active_leases, private, extensions, created_at, updated_at, contract, clone_url, archived_at, \
-    github_private, visibility_pinned, archived_by FROM repos";
+    github_private, visibility_pinned, archived_by, CAST(CASE WHEN ",
+    crate::store::budget_rule::budget_has_room!(""),
+    " THEN 0 ELSE 1 END AS BIGINT) AS throttled FROM repos"
+);
 
 #[derive(Clone, Debug)]
 pub struct RepoRow {
@@ -365,6 +369,8 @@ pub struct RepoRow {
     pub area_locks_enabled: bool,
     pub open_prs: i64,
     pub active_leases: i64,
+    /// The review budget has no room for another lease (rule 6's condition fails).
+    pub throttled: bool,
     /// Only admins may read its board (see [`crate::domain::Visibility`]).
     pub private: bool,
     pub extensions: Map<String, Value>,
@@ -397,6 +403,7 @@ impl RepoRow {
             area_locks_enabled: locks != 0,
             open_prs: row.try_get("open_prs")?,
             active_leases: row.try_get("active_leases")?,
+            throttled: row.try_get::<i64, _>("throttled")? != 0,
             // Anything but an explicit 0 reads as private.
             private: private != 0,
             extensions: json_map(&ext),
@@ -420,7 +427,7 @@ impl RepoRow {
             area_locks_enabled: self.area_locks_enabled,
             open_prs: self.open_prs,
             active_leases: self.active_leases,
-            throttled: self.open_prs + self.active_leases >= self.max_open_prs,
+            throttled: self.throttled,
             visibility: Visibility::from_private(self.private),
             contract: self.contract.clone(),
             clone_url: self.clone_url.clone(),

@@ -58,12 +58,6 @@ pub(super) async fn try_claim(
             .await
             .map(|r| Some(vec![r]));
     }
-    if let Some(limit) = config.pr_hourly_limit {
-        let (taken, refusal) = hourly_limit(tx, task.repo_id, limit.get()).await?;
-        if taken >= i64::from(limit.get()) {
-            return Ok(Some(vec![refusal]));
-        }
-    }
     let person = linked.is_none();
     let worker_id = match linked {
         Some(id) => id,
@@ -156,18 +150,6 @@ pub(super) async fn refusal_for_status(
     })
 }
 
-/// How many claims the repository granted in the last hour, and its hourly `limit` in a
-/// volunteer's words with the time the oldest of them leaves the hour.
-async fn hourly_limit(
-    tx: &mut WriteTx,
-    repo_id: i64,
-    limit: u32,
-) -> Result<(i64, ClaimRefusal), StoreError> {
-    let (taken, oldest) = tx.gh_claims_since(repo_id, tx.now - HOUR_MS).await?;
-    let retry_at = to_time(oldest.unwrap_or(tx.now) + HOUR_MS);
-    Ok((taken, ClaimRefusal::HourlyLimit { limit, retry_at }))
-}
-
 pub(super) fn to_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
@@ -181,11 +163,6 @@ pub(super) async fn explain_refusal(
 ) -> Result<ClaimRefusal, StoreError> {
     let count = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
     Ok(match refusal {
-        Refusal::NotReady(_) => ClaimRefusal::AlreadyClaimed {
-            holder: Holder::Person {
-                login: "someone".into(),
-            },
-        },
         Refusal::NackedRecently => {
             let at = tx
                 .gh_nacked_at(task.seq, worker_id)
@@ -195,7 +172,7 @@ pub(super) async fn explain_refusal(
                 retry_at: to_time(at + crate::store::NACK_COOLDOWN_MS),
             }
         }
-        Refusal::Offline | Refusal::Paused => {
+        Refusal::Paused => {
             let worker = tx.worker(worker_id).await?;
             ClaimRefusal::WorkerPaused {
                 worker: worker.name,
@@ -215,9 +192,8 @@ pub(super) async fn explain_refusal(
             active: count(active),
             max: count(max),
         },
-        Refusal::AreaLocked { area } => {
-            let other = tx.gh_area_holder_key(task.repo_id, &area, &task.id).await?;
-            let other_issue = other
+        Refusal::AreaLocked { area, held_by } => {
+            let other_issue = held_by
                 .as_deref()
                 .and_then(|k| k.strip_prefix(&format!("{}#", task.repo)))
                 .and_then(|n| n.parse().ok());
@@ -231,9 +207,12 @@ pub(super) async fn explain_refusal(
             open_prs: count(open_prs),
             active_leases: count(active_leases),
             max_open_prs: count(max_open_prs),
+            full: true,
         }),
-        Refusal::TierTooHigh { tier, trust_level } => {
+        Refusal::TierTooHigh { tier, .. } => {
+            // In a volunteer's words: the trust they have here, with what they earned.
             let (progress, rules) = tx.trust_progress(worker_id, task.repo_id).await?;
+            let trust_level = progress.effective();
             match progress.rule_for(tier, &rules) {
                 Some(rule) => ClaimRefusal::TierNotYetEarned {
                     tier,
@@ -267,10 +246,10 @@ pub(super) async fn explain_refusal(
                 .map(|(key, pattern)| (messages::issue_ref(&task.repo, &key), pattern))
                 .collect(),
         },
-        Refusal::HourlyCap { limit } => {
-            let limit = u32::try_from(limit.max(0)).unwrap_or(u32::MAX);
-            hourly_limit(tx, task.repo_id, limit).await?.1
-        }
+        Refusal::HourlyCap { limit, from } => ClaimRefusal::HourlyLimit {
+            limit: u32::try_from(limit.max(0)).unwrap_or(u32::MAX),
+            retry_at: to_time(from.unwrap_or(tx.now + HOUR_MS)),
+        },
         // A claim by name is a person's own pick, which a specialist's reach does not limit; the
         // skills the task needs are the nearest words.
         Refusal::OutsideSpecialty => ClaimRefusal::MissingSkills {

@@ -28,6 +28,7 @@ fn view(status: TaskStatus) -> StatusView {
             open_prs: 1,
             active_leases: 0,
             max_open_prs: 3,
+            full: false,
         },
         label_warnings: vec![],
         config_error: None,
@@ -119,9 +120,9 @@ fn budget_figures() {
         open_prs: 2,
         active_leases: 1,
         max_open_prs: 3,
+        full: true,
     };
     assert_eq!(b.used(), 3);
-    assert!(b.is_full());
     assert_eq!(b.summary(), "3 of 3 review slots used");
 }
 
@@ -201,6 +202,7 @@ fn status_in_progress() {
         open_prs: 2,
         active_leases: 1,
         max_open_prs: 3,
+        full: true,
     };
     v.tier = 1;
     insta::assert_snapshot!(status_comment(&v));
@@ -327,6 +329,7 @@ fn budget_refusal_matches_the_wording_volunteers_see() {
         open_prs: 3,
         active_leases: 0,
         max_open_prs: 3,
+        full: true,
     });
     assert_eq!(
         refusal_reason(&refusal),
@@ -366,11 +369,13 @@ fn every_refusal_reason() {
             open_prs: 3,
             active_leases: 0,
             max_open_prs: 3,
+            full: true,
         }),
         ClaimRefusal::ReviewBudgetFull(Budget {
             open_prs: 1,
             active_leases: 2,
             max_open_prs: 3,
+            full: true,
         }),
         ClaimRefusal::AreaLocked {
             area: "api".into(),
@@ -537,6 +542,7 @@ fn a_claim_refused_by_several_rules_names_them_all() {
                 open_prs: 3,
                 active_leases: 0,
                 max_open_prs: 3,
+                full: true,
             }),
             ClaimRefusal::Waiting {
                 on: vec!["#12".into()],

@@ -58,6 +58,22 @@ impl NewEvent {
     }
 }
 
+/// The audit event's INSERT: the one text that appends to the event log, on every path of both
+/// backends (a transaction's pending events here, and the statements of the leases' hot paths,
+/// which append their event in the same statement or batch as their change). `values` are the SQL
+/// expressions of its seven columns, in the order `kind, at, repo, task_id, worker_id, actor,
+/// data`; `from` is empty (one event of those values) or a `FROM … WHERE …` clause whose rows each
+/// append one event (no row: no event). It returns the event's id.
+pub(crate) fn insert_event(values: [&str; 7], from: &str) -> String {
+    let [kind, at, repo, task_id, worker_id, actor, data] = values;
+    format!(
+        "INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
+         SELECT {kind}, {at}, {repo}, {task_id}, {worker_id}, {actor}, {data}{sep}{from} \
+         RETURNING id",
+        sep = if from.is_empty() { "" } else { " " },
+    )
+}
+
 /// Runs inside every write transaction, after its events are appended and before it commits.
 pub trait ChangeHook: Send + Sync {
     fn before_commit<'a>(
@@ -431,10 +447,8 @@ impl WriteTx {
     /// Inserts `events` and returns their ids: on SQLite in one round trip (which also commits
     /// when no hook has to run first), elsewhere one statement each.
     async fn append_events(&mut self, events: &[NewEvent]) -> Result<Vec<i64>, StoreError> {
-        const INSERT: &str =
-            "INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) VALUES ";
         let now = self.now;
-        let one = format!("{INSERT}($1, $2, $3, $4, $5, $6, $7) RETURNING id");
+        let one = insert_event(["$1", "$2", "$3", "$4", "$5", "$6", "$7"], "");
         if let Some(ids) = self.append_direct(&one, events)? {
             return Ok(ids);
         }
@@ -442,17 +456,8 @@ impl WriteTx {
             // One round trip for all of them.
             let sql = (0..events.len())
                 .map(|i| {
-                    let p = |k: usize| format!("${}", i * 7 + k);
-                    format!(
-                        "{INSERT}({}, {}, {}, {}, {}, {}, {}) RETURNING id",
-                        p(1),
-                        p(2),
-                        p(3),
-                        p(4),
-                        p(5),
-                        p(6),
-                        p(7)
-                    )
+                    let p: Vec<String> = (1..=7).map(|k| format!("${}", i * 7 + k)).collect();
+                    insert_event(std::array::from_fn(|k| p[k].as_str()), "")
                 })
                 .collect::<Vec<_>>()
                 .join("; ");

@@ -1,5 +1,5 @@
 //! Comment claims (`gh_claims`): a `/owp claim` by a person or a worker, its own deadline and
-//! reminder, and what the claim command reads of the pool's leases, nacks and areas.
+//! reminder, and when a worker last gave a task back (what a refusal of rule 1 says).
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -186,22 +186,6 @@ impl WriteTx {
         Ok(n == 1)
     }
 
-    /// How many claims were granted in a repository since `since`, and the oldest of them.
-    pub async fn gh_claims_since(
-        &mut self,
-        repo_id: i64,
-        since: i64,
-    ) -> Result<(i64, Option<i64>), StoreError> {
-        let row: (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), MIN(created_at) FROM leases WHERE repo_id = $1 AND created_at > $2",
-        )
-        .bind(repo_id)
-        .bind(since)
-        .fetch_one(self.conn())
-        .await?;
-        Ok(row)
-    }
-
     /// When `worker_id` last gave task `task_seq` back, if it did.
     pub async fn gh_nacked_at(
         &mut self,
@@ -215,25 +199,6 @@ impl WriteTx {
                 .fetch_optional(self.conn())
                 .await?;
         Ok(row.map(|(at,)| at))
-    }
-
-    /// The key of another task holding `area` in a repository.
-    pub async fn gh_area_holder_key(
-        &mut self,
-        repo_id: i64,
-        area: &str,
-        except_task: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let row: Option<(Option<String>,)> = sqlx::query_as(
-            "SELECT key FROM tasks WHERE repo_id = $1 AND area = $2 AND id <> $3 \
-             AND status IN ('leased', 'in_progress', 'pr_opened') ORDER BY seq LIMIT 1",
-        )
-        .bind(repo_id)
-        .bind(area)
-        .bind(except_task)
-        .fetch_optional(self.conn())
-        .await?;
-        Ok(row.and_then(|(k,)| k))
     }
 }
 

@@ -4,6 +4,7 @@
 //! changed here changes for every claim.
 
 use crate::domain::rules::Refusal;
+use crate::store::budget_rule::budget_has_room;
 use crate::store::path_overlap::held_overlapping;
 use crate::store::rows::WorkerRow;
 use crate::store::{Backend, DAY_MS, HOUR_MS};
@@ -87,11 +88,47 @@ pub(crate) fn worker_conditions() -> Vec<(Condition, String)> {
     ]
 }
 
-/// The review budget of a repository has room for one more lease: open pull requests, tasks
-/// waiting for a maintainer and active leases stay below `max_open_prs`. `repo` is the alias of
-/// the `repos` row, with its dot (`"r."`), or empty.
-pub(super) fn budget_has_room(repo: &str) -> String {
-    format!("{repo}open_prs + {repo}active_leases < {repo}max_open_prs")
+/// The leases of repository `r` granted after `hour` (the hourly claim cap counts them), as the
+/// `FROM … WHERE …` of a query over `hl`.
+fn hour_leases(hour: &str) -> String {
+    format!("FROM leases hl WHERE hl.repo_id = r.id AND hl.created_at > {hour}")
+}
+
+/// Beside rule 6: the hourly claim cap of repository `r` (`claims_per_hour`, from
+/// `pr_hourly_limit`), if it has one, has room, counting the leases granted after `hour`.
+/// PostgreSQL reads it again under the repository's row lock when the lease is written
+/// (migration 0033, a copy of this text that a test keeps equal).
+pub(crate) fn hourly_room(hour: &str) -> String {
+    format!(
+        "(r.claims_per_hour IS NULL OR r.claims_per_hour > (SELECT COUNT(*) {}))",
+        hour_leases(hour)
+    )
+}
+
+/// When the oldest lease counted by [`hourly_room`] leaves the hour (NULL when none): what
+/// explains a refusal of the cap.
+pub(crate) fn hourly_room_from(hour: &str) -> String {
+    format!(
+        "(SELECT MIN(hl.created_at) + {HOUR_MS} {})",
+        hour_leases(hour)
+    )
+}
+
+/// The other tasks of the candidate `t`'s repository and area that hold the area (in flight:
+/// leased, in progress or with an open pull request), as the `FROM … WHERE …` of a query over
+/// `h`.
+const AREA_HOLDERS: &str = "FROM tasks h WHERE h.repo_id = t.repo_id AND h.area = t.area \
+    AND h.status IN ('leased', 'in_progress', 'pr_opened')";
+
+/// Rule 5: the candidate `t`'s area is free, or not locked.
+fn area_free() -> String {
+    format!("(t.area IS NULL OR r.area_locks_enabled = 0 OR NOT EXISTS (SELECT 1 {AREA_HOLDERS}))")
+}
+
+/// The key of the first task holding the candidate `t`'s area (see [`area_free`]): what
+/// explains a refusal of rule 5.
+pub(crate) fn area_holder() -> String {
+    format!("(SELECT h.key {AREA_HOLDERS} ORDER BY h.seq LIMIT 1)")
 }
 
 /// Which rule of the claim a SQL condition states (see [`claim_conditions`]).
@@ -144,21 +181,9 @@ pub(crate) fn claim_conditions(
 ) -> Vec<(Condition, String)> {
     vec![
         (Condition::NotWaiting, "t.waiting = 0".into()),
-        (Condition::BudgetRoom, budget_has_room("r.")),
-        (
-            Condition::HourlyRoom,
-            format!(
-                "(r.claims_per_hour IS NULL OR r.claims_per_hour > (SELECT COUNT(*) FROM leases hl \
-                   WHERE hl.repo_id = r.id AND hl.created_at > {hour}))"
-            ),
-        ),
-        (
-            Condition::AreaFree,
-            "(t.area IS NULL OR r.area_locks_enabled = 0 OR NOT EXISTS ( \
-               SELECT 1 FROM tasks h WHERE h.repo_id = t.repo_id AND h.area = t.area \
-                 AND h.status IN ('leased', 'in_progress', 'pr_opened')))"
-                .into(),
-        ),
+        (Condition::BudgetRoom, budget_has_room!("r.").into()),
+        (Condition::HourlyRoom, hourly_room(hour)),
+        (Condition::AreaFree, area_free()),
         (Condition::PathsFree, paths_free()),
         (
             Condition::AccountOldEnough,
@@ -314,4 +339,21 @@ pub(super) fn skill_rule(backend: Backend, worker: &WorkerRow, param: &str) -> S
         .into_iter()
         .map(|(_, sql)| format!(" AND {sql}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// PostgreSQL's recheck of the hourly cap under the repository's lock (a trigger, which a
+    /// migration holds) reads the claim's own condition, for the hour before the lease.
+    #[test]
+    fn the_hourly_cap_trigger_rechecks_the_claims_own_condition() {
+        let trigger = include_str!("../../../migrations/postgres/0033_hourly_cap_recheck.sql");
+        let condition = hourly_room(&format!("NEW.created_at - {HOUR_MS}"));
+        assert!(
+            trigger.contains(&format!("SELECT {condition}\n    INTO room")),
+            "the trigger's condition differs from the claim's: {condition}"
+        );
+    }
 }

@@ -24,7 +24,11 @@
 //! - [`later_report`]: a holder's `pr_opened` report on its task already in `pr_opened` (GitHub's
 //!   webhook came first);
 //! - [`named_claim`]: a claim of one named task (`/owp claim`);
+//! - [`refusals`]: why a claim refuses, read from the claim's own conditions (for a claim by name
+//!   and the preview);
 //! - [`claim_rules`]: the scheduling rules as SQL, shared by every claim statement;
+//! - [`effects`]: what a lease move writes (the task, the lease row, the worker's load, the
+//!   repository's counters), each as one SQL text that every path uses;
 //! - [`sqlite_batch`]: SQLite's plain paths of a worker's claim, ack and status move, as
 //!   statement batches;
 //! - [`write_groups`]: SQLite's write groups, which run those batches of many workers in one
@@ -36,10 +40,12 @@
 //! one round trip on SQLite, one statement on PostgreSQL.
 
 pub(crate) mod claim_rules;
+mod effects;
 mod expiry;
 mod later_report;
 mod named_claim;
 mod postgres_statement;
+pub(crate) mod refusals;
 mod sqlite_batch;
 mod transitions;
 pub(crate) mod write_groups;
@@ -292,40 +298,6 @@ impl MovePlan {
             data,
         }
     }
-}
-
-impl MovePlan {
-    /// The `SET` clause of the task's holder after the move; `author` is the placeholder bound to
-    /// [`MovePlan::recorded_worker`].
-    pub fn holder_sql(&self, author: &str) -> String {
-        if self.replaces_holder {
-            format!("worker_id = {author}, lease_id = NULL,")
-        } else if self.keeps_holder {
-            String::new()
-        } else {
-            "worker_id = NULL, lease_id = NULL,".to_string()
-        }
-    }
-}
-
-/// What a lease's row keeps of its clock once the lease ends: nothing (`ended_at` says when).
-pub(super) const ENDED_CLOCK: &str = "accept_by = NULL, expires_at = NULL, deadline = NULL";
-
-/// The `SET` clause of a lease acknowledged at the instant bound to `at`: no acceptance deadline
-/// any more, and it ends when it expires, at the instant bound to `expires`.
-pub(super) fn acked_clock(at: &str, expires: &str) -> String {
-    format!("acked_at = {at}, accept_by = NULL, expires_at = {expires}, deadline = {expires}")
-}
-
-/// The condition that the lease bound to `lease` is alive at the instant bound to `now`: not
-/// ended, its deadline ahead. Read from the statement's snapshot: whoever ends a lease first
-/// locks its task, so a conditional write of the task that waits for that lock then finds the
-/// task moved.
-pub(super) fn lease_alive(lease: &str, now: &str) -> String {
-    format!(
-        "EXISTS (SELECT 1 FROM leases l WHERE l.id = {lease} AND l.ended_at IS NULL \
-         AND l.deadline > {now})"
-    )
 }
 
 /// The points a task's lease counts against its holder.

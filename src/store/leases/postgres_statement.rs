@@ -38,12 +38,15 @@ use serde_json::{Value, json};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row};
 
-use super::claim_rules::{
-    OFFER_ORDER, Pick, budget_has_room, candidates, repo_rules, skill_rule, worker_fits,
+use super::claim_rules::{OFFER_ORDER, Pick, candidates, repo_rules, skill_rule, worker_fits};
+use super::effects::{
+    MoveValues, ack_data, ack_lease, ack_task, budget_counters, end_lease, insert_lease,
+    lease_alive, marked_seen, move_task, take_task, worker_load,
 };
-use super::{ENDED_CLOCK, MovePlan, acked_clock, inconsistent, lease_alive};
-use super::{Move, task_lease_points, worker_move};
+use super::{Move, MovePlan, inconsistent, task_lease_points, worker_move};
 use crate::domain::{Event, Lease, TaskStatus};
+use crate::store::budget_rule::budget_has_room;
+use crate::store::engine::write_tx::insert_event;
 use crate::store::error::CLAIM_RACE;
 use crate::store::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use crate::store::workers::online_event;
@@ -271,38 +274,38 @@ async fn claim_statement<'c>(
            WHERE k.seq = (SELECT seq FROM pick) AND k.status = 'ready' \
            FOR UPDATE SKIP LOCKED), \
          budget AS ( \
-           UPDATE repos SET active_leases = active_leases + 1 \
+           UPDATE repos SET {counters} \
            WHERE id = (SELECT repo_id FROM held) AND {budget} \
            RETURNING id, area_locks_enabled), \
          took AS ( \
-           UPDATE tasks SET status = 'leased', worker_id = $2, lease_id = $3, \
-             lease_points = estimate_points, status_reason = NULL, updated_at = $1, \
-             area_lock = CASE WHEN area IS NOT NULL \
-               AND (SELECT area_locks_enabled FROM budget) = 1 THEN area END \
+           UPDATE tasks SET {take} \
            WHERE seq = (SELECT seq FROM held) AND status = 'ready' \
              AND EXISTS (SELECT 1 FROM budget) \
            RETURNING *), \
          seen AS ( \
-           UPDATE workers SET last_seen_at = $1, presence = 'online', \
-             active_tasks = active_tasks + (SELECT COUNT(*) FROM took), \
-             active_points = active_points + COALESCE((SELECT lease_points FROM took), 0) \
-           WHERE id = $2 RETURNING id), \
-         lease AS ( \
-           INSERT INTO leases (id, task_seq, worker_id, created_at, repo_id, accept_by, \
-             expires_at, deadline) \
-           SELECT $3, seq, $2, $1, repo_id, $4, $5, LEAST($4, $5) FROM took RETURNING *), \
-         ev AS ( \
-           INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
-           SELECT 'task.leased', $1, r.name, t.id, $2, $8, $9 \
-           FROM took t JOIN repos r ON r.id = t.repo_id RETURNING id) \
+           UPDATE workers SET {seen}, {load} WHERE id = $2 RETURNING id), \
+         lease AS ({lease} RETURNING *), \
+         ev AS ({event}) \
          SELECT (SELECT COUNT(*) FROM seen) AS seen_n, (SELECT seq FROM pick) AS picked_seq, \
            (SELECT COUNT(*) FROM held) AS held_n, \
            (SELECT id FROM ev) AS event_id, k.* \
          FROM (SELECT 1 AS one) o LEFT JOIN ({took}) k ON TRUE",
+        counters = budget_counters("1", "0"),
+        take = take_task("$2", "$3", "$1", "(SELECT area_locks_enabled FROM budget)"),
+        seen = marked_seen("$1"),
+        load = worker_load(
+            "(SELECT COUNT(*) FROM took)",
+            "COALESCE((SELECT lease_points FROM took), 0)"
+        ),
+        lease = insert_lease("$3", "$2", "$1", "$4", "$5", "FROM took"),
+        event = insert_event(
+            ["'task.leased'", "$1", "r.name", "t.id", "$2", "$8", "$9"],
+            "FROM took t JOIN repos r ON r.id = t.repo_id"
+        ),
         took = returned_task_select("took", "lease"),
         fits = worker_fits(Backend::Postgres, "$7"),
         from = candidates(Backend::Postgres).0,
-        budget = budget_has_room(""),
+        budget = budget_has_room!(""),
     );
     let actor = format!("worker:{}", seen.id);
     let data = json!({"lease_id": lease_id, "status": "leased"});
@@ -381,29 +384,33 @@ async fn ack_statement<'c>(
 ) -> Result<Option<(TaskRow, Event)>, StoreError> {
     let expires = now + timing.lease_ttl_ms;
     let actor = format!("worker:{worker_id}");
-    let data = json!({"from": "leased", "status": "in_progress", "lease_id": lease_id});
+    let data = ack_data(Some(lease_id));
+    let alive = lease_alive("$3", "$1");
     let sql = format!(
         "WITH wk AS (SELECT id FROM workers WHERE id = $2 AND $7 = 1 FOR UPDATE), \
-         moved AS ( \
-           UPDATE tasks SET status = 'in_progress', updated_at = $1 \
-           WHERE seq = (SELECT l.task_seq FROM leases l WHERE l.id = $3) \
-             AND lease_id = $3 AND worker_id = $2 AND status = 'leased' AND {alive} \
-             AND ($7 = 0 OR EXISTS (SELECT 1 FROM wk)) \
-           RETURNING *), \
+         moved AS ({moved} RETURNING *), \
          seen AS ( \
-           UPDATE workers SET last_seen_at = $1, presence = 'online' \
+           UPDATE workers SET {seen} \
            WHERE id = $2 AND $7 = 1 AND EXISTS (SELECT 1 FROM moved)), \
-         stamped AS ( \
-           UPDATE leases SET {acked} WHERE id = (SELECT lease_id FROM moved) RETURNING *), \
-         ev AS ( \
-           INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
-           SELECT 'task.status', $1, r.name, t.id, $2, $5, $6 \
-           FROM moved t JOIN repos r ON r.id = t.repo_id RETURNING id) \
+         stamped AS ({stamped} RETURNING *), \
+         ev AS ({event}) \
          SELECT (SELECT COUNT(*) FROM stamped) AS stamped_n, (SELECT id FROM ev) AS event_id, k.* \
-         FROM ({moved}) k",
-        moved = returned_task_select("moved", "stamped"),
-        alive = lease_alive("$3", "$1"),
-        acked = acked_clock("$1", "$4"),
+         FROM ({returned}) k",
+        moved = ack_task(
+            "$1",
+            &format!(
+                "seq = (SELECT l.task_seq FROM leases l WHERE l.id = $3) \
+                 AND lease_id = $3 AND worker_id = $2 AND {alive} \
+                 AND ($7 = 0 OR EXISTS (SELECT 1 FROM wk))"
+            )
+        ),
+        seen = marked_seen("$1"),
+        stamped = ack_lease("$1", "$4", "id = (SELECT lease_id FROM moved)"),
+        event = insert_event(
+            ["'task.status'", "$1", "r.name", "t.id", "$2", "$5", "$6"],
+            "FROM moved t JOIN repos r ON r.id = t.repo_id"
+        ),
+        returned = returned_task_select("moved", "stamped"),
     );
     let row = sqlx::query(AssertSqlSafe(sql))
         .bind(now)
@@ -519,48 +526,57 @@ async fn move_statement<'c>(
     };
     // Lock order: the holder's worker row, the task, then the repository (the counters read
     // `moved`, so they run after it).
+    let set = move_task(
+        plan,
+        &MoveValues {
+            to: "$1",
+            reason: "$2",
+            artifact: "$3",
+            bump: "$4",
+            holds_area: "$5",
+            at: "$6",
+            awaits_maintainer: "$23",
+            recorded_worker: "$10",
+        },
+    );
     let sql = format!(
         "WITH wk AS (SELECT id FROM workers WHERE id = $10 FOR UPDATE), \
          moved AS ( \
-           UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
-             attempts = attempts + $4, lease_points = NULL, {holder} \
-             area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6, \
-             awaits_maintainer = $23 \
+           UPDATE tasks SET {set} \
            WHERE seq = $7 AND status = $8 AND worker_id = $10 \
              AND lease_id IS NOT DISTINCT FROM $12 AND updated_at = $21 \
              AND EXISTS (SELECT 1 FROM wk){alive} \
            RETURNING *), \
          load AS ( \
-           UPDATE workers SET active_points = active_points - {points}, \
-             active_tasks = active_tasks - {tasks}, \
+           UPDATE workers SET {load}, \
              last_seen_at = CASE WHEN $22 = 1 THEN $6 ELSE last_seen_at END, \
              presence = CASE WHEN $22 = 1 THEN 'online' ELSE presence END \
            WHERE id = $10 AND ({leaving} OR $22 = 1) AND EXISTS (SELECT 1 FROM moved)), \
          {ended} \
          budget AS ( \
-           UPDATE repos SET active_leases = active_leases + $13, open_prs = open_prs + $14 \
+           UPDATE repos SET {counters} \
            WHERE id = $15 AND ($13 <> 0 OR $14 <> 0) AND EXISTS (SELECT 1 FROM moved)), \
-         ev AS ( \
-           INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
-           SELECT $16, $6, $17, $18, $10, $19, $20 FROM moved RETURNING id) \
+         ev AS ({event}) \
          SELECT (SELECT id FROM ev) AS event_id, k.* FROM ({moved}) k",
-        holder = if plan.keeps_holder {
-            ""
+        load = if leaving {
+            worker_load("-1", "-$9")
         } else {
-            "worker_id = NULL, lease_id = NULL,"
+            worker_load("0", "0")
         },
-        points = if leaving { "$9" } else { "0" },
-        tasks = if leaving { "1" } else { "0" },
         leaving = if leaving { "TRUE" } else { "FALSE" },
         ended = if leaving {
             format!(
-                "ended AS ( \
-                   UPDATE leases SET ended_at = $6, outcome = $11, {ENDED_CLOCK} \
-                   WHERE id = $12 AND EXISTS (SELECT 1 FROM moved)),"
+                "ended AS ({}),",
+                end_lease("$6", "$11", "id = $12 AND EXISTS (SELECT 1 FROM moved)")
             )
         } else {
             String::new()
         },
+        counters = budget_counters("$13", "$14"),
+        event = insert_event(
+            ["$16", "$6", "$17", "$18", "$10", "$19", "$20"],
+            "FROM moved"
+        ),
         moved = returned_task_select("moved", "leases"),
     );
     let row = sqlx::query(AssertSqlSafe(sql))
@@ -586,7 +602,6 @@ async fn move_statement<'c>(
         .bind(plan.data.to_string())
         .bind(task.updated_at)
         .bind(i64::from(touch))
-        .bind(i64::from(plan.awaits_maintainer))
         .bind(i64::from(plan.awaits_maintainer))
         .fetch_optional(conn)
         .await?;

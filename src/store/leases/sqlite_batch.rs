@@ -19,13 +19,15 @@
 use serde_json::{Value, json};
 
 use super::claim_rules::{OFFER_ORDER, Pick, candidates, repo_rules, skill_rule, worker_fits};
-use super::{
-    ENDED_CLOCK, Move, MovePlan, acked_clock, concurrent_change, inconsistent, lease_alive,
-    task_lease_points,
+use super::effects::{
+    MoveValues, ack_data, ack_lease, ack_task, budget_counters, end_lease, insert_lease,
+    lease_alive, marked_seen, move_task, take_task, worker_load,
 };
+use super::{Move, MovePlan, concurrent_change, inconsistent, task_lease_points};
 use crate::domain::{Event, Lease};
 use crate::store::engine::columns::{Columns, Outcome};
 use crate::store::engine::sqlite_direct::Param;
+use crate::store::engine::write_tx::insert_event;
 use crate::store::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use crate::store::workers::online_event;
 use crate::store::{HOUR_MS, NACK_COOLDOWN_MS, NewEvent, StoreError, WriteTx, format_ts, new_id};
@@ -148,38 +150,50 @@ impl WriteTx {
         let accept_by = now + timing.accept_ttl_ms;
         let expires = now + timing.lease_ttl_ms;
         // The skill filter takes the skills read when the request was authenticated (as a JSON
-        // array in $12); the guard `w.skills = $8` makes the claim take nothing if they changed
+        // array in $11); the guard `w.skills = $7` makes the claim take nothing if they changed
         // since.
-        let skills = skill_rule(crate::store::Backend::Sqlite, &pick.worker(seen), "$12");
+        let skills = skill_rule(crate::store::Backend::Sqlite, &pick.worker(seen), "$11");
         let named = pick.condition();
-        let rules = repo_rules(crate::store::Backend::Sqlite, "$2", "$7", "$11");
-        let fits = worker_fits(crate::store::Backend::Sqlite, "$8");
+        let rules = repo_rules(crate::store::Backend::Sqlite, "$2", "$6", "$10");
+        let fits = worker_fits(crate::store::Backend::Sqlite, "$7");
         let from = candidates(crate::store::Backend::Sqlite).0;
+        let taken = "FROM tasks t JOIN repos r ON r.id = t.repo_id WHERE t.lease_id = $3";
         let sql = format!(
-            "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2 \
-               RETURNING id; \
-             UPDATE tasks SET status = 'leased', worker_id = $2, lease_id = $3, \
-               lease_points = estimate_points, status_reason = NULL, updated_at = $1, \
-               area_lock = CASE WHEN area IS NOT NULL AND (SELECT r.area_locks_enabled \
-                 FROM repos r WHERE r.id = tasks.repo_id) = 1 THEN area END \
+            "UPDATE workers SET {seen} WHERE id = $2 RETURNING id; \
+             UPDATE tasks SET {take} \
              WHERE status = 'ready' AND seq = ( \
                SELECT t.seq FROM workers w CROSS JOIN {from} CROSS JOIN repos r \
                WHERE w.id = $2 AND {fits}{skills}{named} \
                  {rules} \
                {OFFER_ORDER} LIMIT 1); \
-             UPDATE repos SET active_leases = active_leases + 1 \
+             UPDATE repos SET {budget} \
                WHERE id = (SELECT repo_id FROM tasks WHERE lease_id = $3); \
-             UPDATE workers SET active_tasks = active_tasks + 1, active_points = active_points + \
-               (SELECT lease_points FROM tasks WHERE lease_id = $3) \
+             UPDATE workers SET {load} \
                WHERE id = $2 AND EXISTS (SELECT 1 FROM tasks WHERE lease_id = $3); \
-             INSERT INTO leases (id, task_seq, worker_id, created_at, repo_id, accept_by, \
-                 expires_at, deadline) \
-               SELECT $3, seq, $2, $1, repo_id, $4, $5, $6 FROM tasks WHERE lease_id = $3; \
-             INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
-               SELECT 'task.leased', $1, r.name, t.id, $2, $9, $10 \
-               FROM tasks t JOIN repos r ON r.id = t.repo_id WHERE t.lease_id = $3 \
-               RETURNING id; \
-             {TASK_SELECT} WHERE t.lease_id = $3"
+             {lease}; \
+             {event}; \
+             {TASK_SELECT} WHERE t.lease_id = $3",
+            seen = marked_seen("$1"),
+            take = take_task(
+                "$2",
+                "$3",
+                "$1",
+                "(SELECT r.area_locks_enabled FROM repos r WHERE r.id = tasks.repo_id)"
+            ),
+            budget = budget_counters("1", "0"),
+            load = worker_load("1", "(SELECT lease_points FROM tasks WHERE lease_id = $3)"),
+            lease = insert_lease(
+                "$3",
+                "$2",
+                "$1",
+                "$4",
+                "$5",
+                "FROM tasks WHERE lease_id = $3"
+            ),
+            event = insert_event(
+                ["'task.leased'", "$1", "r.name", "t.id", "$2", "$8", "$9"],
+                taken
+            ),
         );
         let actor = format!("worker:{}", seen.id);
         let data = json!({"lease_id": lease_id, "status": "leased"});
@@ -189,7 +203,6 @@ impl WriteTx {
             lease_id.as_str().into(),
             accept_by.into(),
             expires.into(),
-            accept_by.min(expires).into(),
             (now - NACK_COOLDOWN_MS).into(),
             seen.skills.join(",").into(),
             actor.as_str().into(),
@@ -281,19 +294,20 @@ impl WriteTx {
     pub(super) fn ack_part(&self, worker_id: &str, lease_id: &str) -> (Part, AckCtx) {
         let expires = self.now + self.store().timing.lease_ttl_ms;
         let actor = format!("worker:{worker_id}");
-        let data = json!({"from": "leased", "status": "in_progress", "lease_id": lease_id});
+        let data = ack_data(Some(lease_id));
+        let alive = lease_alive("$3", "$1");
         let sql = format!(
-            "UPDATE tasks SET status = 'in_progress', updated_at = $1 \
-             WHERE lease_id = $3 AND worker_id = $2 AND status = 'leased' AND {alive}; \
-             UPDATE leases SET {acked} WHERE id = $3 AND changes() = 1; \
-             INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
-               SELECT 'task.status', $1, r.name, t.id, $2, $5, $6 \
-               FROM tasks t JOIN repos r ON r.id = t.repo_id \
-               WHERE t.lease_id = $3 AND changes() = 1 \
-               RETURNING id; \
-             {TASK_SELECT} WHERE t.lease_id = $3",
-            alive = lease_alive("$3", "$1"),
-            acked = acked_clock("$1", "$4"),
+            "{moved}; {stamped}; {event}; {TASK_SELECT} WHERE t.lease_id = $3",
+            moved = ack_task(
+                "$1",
+                &format!("lease_id = $3 AND worker_id = $2 AND {alive}")
+            ),
+            stamped = ack_lease("$1", "$4", "id = $3 AND changes() = 1"),
+            event = insert_event(
+                ["'task.status'", "$1", "r.name", "t.id", "$2", "$5", "$6"],
+                "FROM tasks t JOIN repos r ON r.id = t.repo_id \
+                 WHERE t.lease_id = $3 AND changes() = 1"
+            ),
         );
         let values = vec![
             self.now.into(),
@@ -412,25 +426,32 @@ impl WriteTx {
         actor: &str,
     ) -> Part {
         let leaving = plan.leaving_lease && task.worker_id.is_some();
+        let set = move_task(
+            plan,
+            &MoveValues {
+                to: "$1",
+                reason: "$2",
+                artifact: "$3",
+                bump: "$4",
+                holds_area: "$5",
+                at: "$6",
+                awaits_maintainer: "$21",
+                recorded_worker: "$22",
+            },
+        );
         let sql = format!(
-            "UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
-               attempts = attempts + $4, lease_points = NULL, {holder} \
-               area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6, \
-               awaits_maintainer = $21 \
-             WHERE seq = $7 AND status = $8; \
+            "UPDATE tasks SET {set} WHERE seq = $7 AND status = $8; \
              {workers}\
-             UPDATE repos SET active_leases = active_leases + $13, open_prs = open_prs + $14 \
-               WHERE id = $15 AND ($13 <> 0 OR $14 <> 0); \
-             INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
-               VALUES ($16, $6, $17, $18, $22, $19, $20) RETURNING id; \
+             UPDATE repos SET {budget} WHERE id = $15 AND ($13 <> 0 OR $14 <> 0); \
+             {event}; \
              {TASK_SELECT} WHERE t.seq = $7",
-            holder = plan.holder_sql("$22"),
+            budget = budget_counters("$13", "$14"),
+            event = insert_event(["$16", "$6", "$17", "$18", "$22", "$19", "$20"], ""),
             workers = if leaving {
                 format!(
-                    "UPDATE workers SET active_points = active_points - $9, \
-                       active_tasks = active_tasks - 1 WHERE id = $10; \
-                     UPDATE leases SET ended_at = $6, outcome = $11, {ENDED_CLOCK} \
-                       WHERE id = $12; "
+                    "UPDATE workers SET {} WHERE id = $10; {}; ",
+                    worker_load("-1", "-$9"),
+                    end_lease("$6", "$11", "id = $12"),
                 )
             } else {
                 String::new()
@@ -541,7 +562,7 @@ pub(super) fn read_part(task_id: &str) -> Part {
 pub(super) fn seen_part(worker_id: &str, now: i64) -> Part {
     let id = worker_id.to_string();
     Part {
-        sql: "UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2".into(),
+        sql: format!("UPDATE workers SET {} WHERE id = $2", marked_seen("$1")),
         stmts: 1,
         values: vec![now.into(), id.into()],
     }

@@ -7,10 +7,10 @@ use serde_json::{Value, json};
 use sqlx::AssertSqlSafe;
 
 use super::claim_rules::Pick;
-use super::{
-    ENDED_CLOCK, LeaseEnd, Move, MovePlan, acked_clock, concurrent_change, task_lease_points,
-    worker_move,
+use super::effects::{
+    MoveValues, ack_data, ack_lease, ack_task, budget_counters, end_lease, move_task, worker_load,
 };
+use super::{LeaseEnd, Move, MovePlan, concurrent_change, task_lease_points, worker_move};
 use crate::domain::rules;
 use crate::domain::{Lease, TaskStatus};
 use crate::store::rows::{TaskRow, WorkerRow};
@@ -138,31 +138,23 @@ impl WriteTx {
             return Ok(task.clone());
         }
         let expires = self.now + self.store().timing.lease_ttl_ms;
-        sqlx::query(
-            "UPDATE tasks SET status = 'in_progress', updated_at = $1 \
-             WHERE seq = $2 AND status = 'leased'",
-        )
-        .bind(self.now)
-        .bind(task.seq)
-        .execute(self.conn())
-        .await?;
-        let acked = acked_clock("$1", "$2");
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE leases SET {acked} WHERE id = $3"
-        )))
-        .bind(self.now)
-        .bind(expires)
-        .bind(task.lease_id.clone())
-        .execute(self.conn())
-        .await?;
+        sqlx::query(AssertSqlSafe(ack_task("$1", "seq = $2")))
+            .bind(self.now)
+            .bind(task.seq)
+            .execute(self.conn())
+            .await?;
+        sqlx::query(AssertSqlSafe(ack_lease("$1", "$2", "id = $3")))
+            .bind(self.now)
+            .bind(expires)
+            .bind(task.lease_id.clone())
+            .execute(self.conn())
+            .await?;
         self.event(
             NewEvent::new("task.status", format!("worker:{worker_id}"))
                 .repo(&task.repo)
                 .task(&task.id)
                 .worker(Some(worker_id))
-                .data(
-                    json!({"from": "leased", "status": "in_progress", "lease_id": task.lease_id}),
-                ),
+                .data(ack_data(task.lease_id.as_deref())),
         );
         self.task(&task.id).await
     }
@@ -303,30 +295,36 @@ impl WriteTx {
         // also keeps its row (the one every claim and PR of the repository writes) locked for
         // the shortest time. If the task changed under us, the error rolls everything back.
         if leaving_lease && let Some(holder) = &task.worker_id {
-            sqlx::query(
-                "UPDATE workers SET active_points = active_points - $1, \
-                 active_tasks = active_tasks - 1 WHERE id = $2",
-            )
+            sqlx::query(AssertSqlSafe(format!(
+                "UPDATE workers SET {} WHERE id = $2",
+                worker_load("-1", "-$1")
+            )))
             .bind(task_lease_points(task))
             .bind(holder)
             .execute(self.conn())
             .await?;
-            sqlx::query(AssertSqlSafe(format!(
-                "UPDATE leases SET ended_at = $1, outcome = $2, {ENDED_CLOCK} WHERE id = $3"
-            )))
-            .bind(self.now)
-            .bind(mv.lease_end.as_str())
-            .bind(task.lease_id.clone())
-            .execute(self.conn())
-            .await?;
+            sqlx::query(AssertSqlSafe(end_lease("$1", "$2", "id = $3")))
+                .bind(self.now)
+                .bind(mv.lease_end.as_str())
+                .bind(task.lease_id.clone())
+                .execute(self.conn())
+                .await?;
         }
+        let set = move_task(
+            &plan,
+            &MoveValues {
+                to: "$1",
+                reason: "$2",
+                artifact: "$3",
+                bump: "$4",
+                holds_area: "$5",
+                at: "$6",
+                awaits_maintainer: "$9",
+                recorded_worker: "$10",
+            },
+        );
         let changed = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE tasks SET status = $1, status_reason = $2, artifact = $3, \
-             attempts = attempts + $4, lease_points = NULL, {holder} \
-             area_lock = CASE WHEN $5 = 1 THEN area_lock ELSE NULL END, updated_at = $6, \
-             awaits_maintainer = $9 \
-             WHERE seq = $7 AND status = $8",
-            holder = plan.holder_sql("$10")
+            "UPDATE tasks SET {set} WHERE seq = $7 AND status = $8"
         )))
         .bind(to.as_str())
         .bind(mv.reason.clone())
@@ -354,10 +352,10 @@ impl WriteTx {
         let moved = self.task(&task.id).await?;
         let (active_delta, pr_delta) = (plan.active_delta, plan.pr_delta);
         if active_delta != 0 || pr_delta != 0 {
-            sqlx::query(
-                "UPDATE repos SET active_leases = active_leases + $1, open_prs = open_prs + $2 \
-                 WHERE id = $3",
-            )
+            sqlx::query(AssertSqlSafe(format!(
+                "UPDATE repos SET {} WHERE id = $3",
+                budget_counters("$1", "$2")
+            )))
             .bind(active_delta)
             .bind(pr_delta)
             .bind(task.repo_id)
