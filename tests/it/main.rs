@@ -63,6 +63,7 @@ mod github_stories;
 mod github_strict;
 mod github_trust;
 mod obsidian_plugin;
+mod ops_bench;
 mod ops_demo;
 mod ops_doctor;
 mod ops_first_hour;
