@@ -60,11 +60,26 @@ impl WorkerConn {
         path: &str,
         json: Option<Vec<u8>>,
     ) -> anyhow::Result<(StatusCode, Bytes)> {
+        self.send(Method::POST, path, None, json).await
+    }
+
+    /// `method path` with an optional JSON body, as the worker whose token is `bearer` (or with
+    /// the connection's own credential); the status and the whole answer body.
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        json: Option<Vec<u8>>,
+    ) -> anyhow::Result<(StatusCode, Bytes)> {
         let mut req = Request::builder()
-            .method(Method::POST)
+            .method(method)
             .uri(path)
-            .header(header::HOST, &self.host)
-            .header(&self.credential.0, &self.credential.1);
+            .header(header::HOST, &self.host);
+        req = match bearer {
+            Some(token) => req.header(header::AUTHORIZATION, format!("Bearer {token}")),
+            None => req.header(&self.credential.0, &self.credential.1),
+        };
         if json.is_some() {
             req = req.header(header::CONTENT_TYPE, "application/json");
         }

@@ -24,6 +24,9 @@
 //!    row versions of the hot tables from the start of the claim loop to its end
 //!    (`pg_stats.rs`).
 //!
+//! `--idle 20000,100000` measures an idle pool instead (`idle.rs`): online workers, no work,
+//! heartbeats and empty claims beside `GET /healthz`.
+//!
 //! `--path-locks 0,1000` adds rule 10's load side by side with none (`data::load_paths`), and
 //! `--capped-replicas 1,2,4` adds PostgreSQL runs whose server processes are each capped at
 //! `--capped-cpu` cores; the report ends with the targets the rows are read against
@@ -46,6 +49,7 @@ mod conn;
 mod cpu_cap;
 mod cpu_use;
 mod data;
+mod idle;
 mod loops;
 mod pg_stats;
 mod plan;
@@ -201,6 +205,15 @@ pub struct BenchArgs {
     /// Print the results as JSON lines.
     #[arg(long)]
     pub json: bool,
+    /// Idle pools instead of the claim runs, one run per value (e.g. `20000,100000`): that many
+    /// online workers and no work; heartbeats and claims that find nothing beside `GET
+    /// /healthz`, and the server's RSS (see `idle.rs`).
+    #[arg(long, value_delimiter = ',')]
+    pub idle: Vec<usize>,
+    /// Keep-alive connections of an idle run's load, each sending its next request as soon as
+    /// the last is answered.
+    #[arg(long, default_value_t = 64)]
+    pub idle_connections: usize,
 }
 
 const ADMIN: &str = "bench-admin-token";
@@ -231,6 +244,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             "the postgres backend needs --database-url postgres://… (or OWP_BENCH_DATABASE_URL): \
              a server on which the benchmark may create and drop scratch databases"
         );
+    }
+    if !args.idle.is_empty() {
+        return idle::run(&args).await;
     }
     if args.workers == 0 || args.repeat == 0 || args.repos == 0 {
         bail!("--workers, --repeat and --repos must be at least 1");

@@ -198,7 +198,8 @@ impl FromRequestParts<AppState> for WorkerAuth {
 }
 
 /// The one authentication step of a worker: the worker the request's bearer token belongs to
-/// (an archived worker's never does). A long poll runs it again while it waits.
+/// (an archived worker's never does), marked online (see [`crate::store::Store::contact`]). A
+/// long poll runs it again while it waits.
 pub async fn worker_of(state: &AppState, headers: &HeaderMap) -> Result<WorkerRow, ApiError> {
     let Some(token) = bearer_of(headers) else {
         return Err(ApiError::unauthorized(
@@ -206,7 +207,10 @@ pub async fn worker_of(state: &AppState, headers: &HeaderMap) -> Result<WorkerRo
         ));
     };
     match state.store.worker_by_token(token).await? {
-        Some(worker) => Ok(worker),
+        Some(mut worker) => {
+            state.store.contact(&mut worker).await?;
+            Ok(worker)
+        }
         None => Err(ApiError::unauthorized(
             "the worker token is not valid (register again to get a new one)",
         )),

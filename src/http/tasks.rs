@@ -23,9 +23,6 @@ pub async fn get_task(
     Path(task_id): Path<String>,
 ) -> ApiResult<Json<Task>> {
     state.store.expire_due().await?;
-    if let Caller::Worker(w) = &caller {
-        state.store.mark_seen(w).await?;
-    }
     let task = state.store.task(&task_id).await?;
     let task = match (task, &caller) {
         (Some(task), _) => task,

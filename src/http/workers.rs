@@ -137,28 +137,8 @@ pub async fn heartbeat(
             )
         })?),
     };
-    let ttl = state.store.timing.heartbeat_ttl_ms;
-    // On the writer thread (SQLite), like every write of the worker protocol.
-    let (renewed, fresh, now) = state
-        .store
-        .on_writer(move |store| async move {
-            store
-                .write(|mut tx| {
-                    let worker = &worker;
-                    async move {
-                        let was_online = worker.online(tx.now, ttl);
-                        let result = async {
-                            let renewed = tx.heartbeat(worker, was_online, status).await?;
-                            let fresh = tx.worker(&worker.id).await?;
-                            Ok((renewed, fresh, tx.now))
-                        }
-                        .await;
-                        (tx, result)
-                    }
-                })
-                .await
-        })
-        .await?;
+    let (fresh, renewed) = state.store.heartbeat(&worker, status).await?;
+    let now = crate::store::now_ms();
     Ok(Json(HeartbeatReply {
         worker: with_reputation(
             &state,
@@ -184,7 +164,6 @@ pub async fn me(
     WorkerAuth(worker): WorkerAuth,
 ) -> ApiResult<Json<WorkerSelf>> {
     state.store.expire_due().await?;
-    state.store.mark_seen(&worker).await?;
     worker_self(&state, &worker.id).await
 }
 

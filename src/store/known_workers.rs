@@ -20,10 +20,9 @@
 //! - **The counters** (`active_tasks`, `active_points`), capacity, trust and pause are never
 //!   taken from the request's row: a claim reads them in its own statement, and a heartbeat that
 //!   asks to pause or resume compares with the worker as it is in its transaction.
-//! - **`last_seen_at`** moves with every claim, ack and status move. The store writes here what it
-//!   committed ([`KnownWorkers::seen`]), so a remembered row carries the latest contact this
-//!   process wrote, and deciding whether to mark the worker seen again stays as cheap as without
-//!   the cache. A row that says its worker is offline is never served from here: whether a request
+//! - **`last_seen_at`** moves with every request of the worker. The store writes here what it
+//!   committed or noted for the next presence flush ([`KnownWorkers::seen`]), so a remembered row
+//!   carries the latest contact this process knows of. A row that says its worker is offline is never served from here: whether a request
 //!   brings a worker back online (and logs `worker.online` once) is always decided on a fresh row.
 
 use std::collections::HashMap;
@@ -51,7 +50,8 @@ pub struct KnownWorkers {
 struct Inner {
     /// By token hash.
     rows: HashMap<String, Entry>,
-    /// By worker id: the latest `last_seen_at` this process committed.
+    /// By worker id: the latest contact this process committed or noted (see
+    /// [`super::presence`]).
     seen: HashMap<String, i64>,
 }
 
@@ -104,7 +104,8 @@ impl KnownWorkers {
         );
     }
 
-    /// This process committed `last_seen_at = at` for `worker_id`.
+    /// This process committed `last_seen_at = at` for `worker_id`, or noted that contact for the
+    /// next presence flush.
     pub fn seen(&self, worker_id: &str, at: i64) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
@@ -118,6 +119,11 @@ impl KnownWorkers {
             inner.seen.retain(|_, t| *t >= oldest_kept);
         }
         inner.seen.insert(worker_id.to_string(), at);
+    }
+
+    /// The latest contact of `worker_id` this process wrote or noted, if it still keeps it.
+    pub fn latest_contact(&self, worker_id: &str) -> Option<i64> {
+        self.inner.lock().ok()?.seen.get(worker_id).copied()
     }
 
     /// Drops every entry (after a commit that changed what authentication returns).

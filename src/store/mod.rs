@@ -27,6 +27,7 @@ pub mod leases;
 pub mod outcomes;
 mod path_overlap;
 pub mod paths;
+pub mod presence;
 pub mod preview;
 pub mod repos;
 pub mod reputation;
@@ -158,6 +159,8 @@ pub struct StoreState {
     pub(crate) direct_reads: Option<Arc<sqlite_direct::ReadConns>>,
     /// Workers found by their tokens lately (see [`known_workers`]).
     pub(crate) known_workers: Arc<known_workers::KnownWorkers>,
+    /// Contacts of workers not written yet (see [`presence`]).
+    pub(crate) presence: Arc<presence::Presence>,
     /// The runtime that opened this store (the request runtime): background work started by a
     /// commit runs there, never on the writer thread's own runtime.
     pub(crate) home: tokio::runtime::Handle,
@@ -252,6 +255,7 @@ impl Store {
             write_conn,
             direct_reads: file.map(|file| Arc::new(sqlite_direct::ReadConns::new(file))),
             known_workers: Arc::default(),
+            presence: Arc::default(),
             home: tokio::runtime::Handle::current(),
             observer,
         }));
@@ -295,8 +299,12 @@ impl Store {
         Ok(())
     }
 
-    /// Closes the pools, flushing SQLite's WAL.
+    /// Writes the contacts not written yet (see [`presence`]), then closes the pools, flushing
+    /// SQLite's WAL.
     pub async fn close(&self) {
+        if let Err(e) = self.flush_presence().await {
+            tracing::warn!(error = %e, "the last presence flush failed");
+        }
         if let Some(w) = &self.write_conn {
             w.close().await;
         }

@@ -5,7 +5,8 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::AssertSqlSafe;
 
-use super::rows::{WORKER_SELECT, WorkerRow};
+use super::engine::columns::Columns;
+use super::rows::{WORKER_COLUMNS, WORKER_SELECT, WorkerRow};
 use super::{NewEvent, Store, StoreError, WriteTx, new_id};
 use crate::domain::WorkerStatus;
 use crate::domain::limits;
@@ -215,15 +216,15 @@ impl WriteTx {
         self.touch_worker(&worker.id, was_online).await
     }
 
-    /// Heartbeat: marks the worker online, optionally sets idle/paused, and renews every lease it
-    /// holds that has not ended. Returns the number of leases renewed.
+    /// The writes of a heartbeat: optionally sets idle/paused, and renews every lease the worker
+    /// holds that has not ended. Returns the number of leases renewed. (The request marked the
+    /// worker online already: see [`Store::contact`].)
     pub async fn heartbeat(
         &mut self,
         worker: &WorkerRow,
-        was_online: bool,
         status: Option<WorkerStatus>,
     ) -> Result<u64, StoreError> {
-        self.touch_worker(&worker.id, was_online).await?;
+        self.ensure_begun().await?;
         if let Some(status) = status {
             let paused = status == WorkerStatus::Paused;
             // As it is now: the request's row may be a remembered one (see `known_workers`).
@@ -388,9 +389,10 @@ impl Store {
             o.worker_auth(false);
         }
         let generation = known.generation();
-        let row = self.read_worker_by_token(&hash).await?;
-        if let Some(row) = &row {
+        let mut row = self.read_worker_by_token(&hash).await?;
+        if let Some(row) = &mut row {
             known.remember(hash, row, generation);
+            self.with_contact(row);
         }
         Ok(row)
     }
@@ -419,7 +421,11 @@ impl Store {
             .bind(worker_id)
             .fetch_optional(&self.read)
             .await?;
-        row.as_ref().map(WorkerRow::decode).transpose()
+        let mut row = row.as_ref().map(WorkerRow::decode).transpose()?;
+        if let Some(row) = &mut row {
+            self.with_contact(row);
+        }
+        Ok(row)
     }
 
     pub async fn workers(&self) -> Result<Vec<WorkerRow>, StoreError> {
@@ -427,20 +433,111 @@ impl Store {
         let rows = sqlx::query(AssertSqlSafe(sql))
             .fetch_all(&self.read)
             .await?;
-        rows.iter().map(WorkerRow::decode).collect()
+        let mut rows = rows
+            .iter()
+            .map(WorkerRow::decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        for row in &mut rows {
+            self.with_contact(row);
+        }
+        Ok(rows)
     }
 
-    /// Marks a worker seen in its own transaction (see [`WriteTx::mark_seen`]).
-    pub async fn mark_seen(&self, worker: &WorkerRow) -> Result<(), StoreError> {
+    /// Marks the worker of an authenticated request online (every one does; contract section
+    /// 0). A worker online already is only noted: nothing is written now, the next presence
+    /// flush writes it (see [`super::presence`]). One that comes back online is written at once,
+    /// with its `worker.online` event. `worker` then carries the contact.
+    pub async fn contact(&self, worker: &mut WorkerRow) -> Result<(), StoreError> {
         let now = super::now_ms();
-        if worker.seen_lately(now) {
+        if worker.online(now, self.timing.heartbeat_ttl_ms) {
+            self.note_contact(&worker.id, now);
+            worker.last_seen_at = Some(worker.last_seen_at.map_or(now, |t| t.max(now)));
             return Ok(());
         }
-        self.write(|mut tx| async move {
-            let r = tx.mark_seen(worker).await;
-            (tx, r)
+        let id = worker.id.clone();
+        let at = self
+            .write(|mut tx| {
+                let id = &id;
+                async move {
+                    let r = tx.touch_worker(id, false).await.map(|()| tx.now);
+                    (tx, r)
+                }
+            })
+            .await?;
+        worker.last_seen_at = Some(at);
+        Ok(())
+    }
+
+    /// A heartbeat of `worker` (authenticated, so marked online already): returns the worker as
+    /// it is now and how many leases it renewed. A heartbeat that has no lease to renew and no
+    /// status to change writes nothing: one read tells both.
+    pub async fn heartbeat(
+        &self,
+        worker: &WorkerRow,
+        status: Option<WorkerStatus>,
+    ) -> Result<(WorkerRow, u64), StoreError> {
+        let (mut fresh, renewable) = self.heartbeat_view(&worker.id).await?;
+        let pause = status.is_some_and(|s| (s == WorkerStatus::Paused) != fresh.paused);
+        if renewable == 0 && !pause {
+            self.with_contact(&mut fresh);
+            return Ok((fresh, 0));
+        }
+        let worker = worker.clone();
+        let (mut fresh, renewed) = self
+            .on_writer(move |store| async move {
+                store
+                    .write(|mut tx| {
+                        let worker = &worker;
+                        async move {
+                            let result = async {
+                                let renewed = tx.heartbeat(worker, status).await?;
+                                Ok((tx.worker(&worker.id).await?, renewed))
+                            }
+                            .await;
+                            (tx, result)
+                        }
+                    })
+                    .await
+            })
+            .await?;
+        self.with_contact(&mut fresh);
+        Ok((fresh, renewed))
+    }
+
+    /// The worker `id` and how many of its leases a heartbeat now would renew, in one read.
+    async fn heartbeat_view(&self, id: &str) -> Result<(WorkerRow, i64), StoreError> {
+        let now = super::now_ms();
+        let sql = format!(
+            "SELECT {WORKER_COLUMNS}, (SELECT COUNT(*) FROM leases l WHERE l.worker_id = workers.id \
+             AND l.ended_at IS NULL AND l.deadline > $2) AS renewable FROM workers WHERE id = $1"
+        );
+        let found = if let Some(reads) = &self.direct_reads {
+            reads.with(|conn| {
+                conn.read_one(&sql, &[id.into(), now.into()])?
+                    .as_ref()
+                    .map(|r| Ok::<_, StoreError>((WorkerRow::decode(r)?, r.col("renewable")?)))
+                    .transpose()
+            })?
+        } else {
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(id)
+                .bind(now)
+                .fetch_optional(&self.read)
+                .await?
+                .as_ref()
+                .map(|r| Ok::<_, StoreError>((WorkerRow::decode(r)?, r.col("renewable")?)))
+                .transpose()?
+        };
+        found.ok_or_else(|| {
+            StoreError::not_found("worker_not_found", format!("unknown worker `{id}`"))
         })
-        .await
+    }
+
+    /// `row` with the latest contact this process knows of (some wait for the next flush).
+    fn with_contact(&self, row: &mut WorkerRow) {
+        if let Some(at) = self.known_workers.latest_contact(&row.id) {
+            row.last_seen_at = row.last_seen_at.max(Some(at));
+        }
     }
 
     /// Logs workers whose heartbeat TTL has passed as offline (once each). Returns how many.

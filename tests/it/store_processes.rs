@@ -336,7 +336,7 @@ async fn authenticated_workers_are_remembered_only_while_nothing_changed() {
             s.write(|mut tx| {
                 let row = &row;
                 async move {
-                    let r = tx.heartbeat(row, true, Some(WorkerStatus::Paused)).await;
+                    let r = tx.heartbeat(row, Some(WorkerStatus::Paused)).await;
                     (tx, r)
                 }
             })

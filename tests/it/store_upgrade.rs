@@ -101,7 +101,7 @@ async fn leases_keep_their_clocks_through_the_upgrade_that_moves_them() {
             .write(|mut tx| {
                 let worker = worker.clone();
                 async move {
-                    let r = tx.heartbeat(&worker, true, None).await;
+                    let r = tx.heartbeat(&worker, None).await;
                     (tx, r)
                 }
             })

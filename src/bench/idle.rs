@@ -1,0 +1,385 @@
+//! `owp bench --idle N`: an idle pool. N registered workers, no work, and what the server answers
+//! when they are online: heartbeats (`POST /v1/workers/heartbeat`) and claims that find nothing
+//! (`POST /v1/work`, no `wait`: 204), measured beside the server's own `GET /healthz` (no
+//! credential, no database) as the limit of HTTP on this machine.
+//!
+//! For every backend × N it bulk-loads N online workers (tokens made here, stored hashed as
+//! registration stores them), starts one `owp serve` with its anonymous rate limit out of the
+//! way, then drives each route in turn from this process over `--idle-connections` keep-alive
+//! connections, each sending its next request as soon as the last is answered, round-robin over
+//! every worker's token: the same generator, the same connections, the same server for the three
+//! routes. Each route gets `--warmup` seconds, then `--seconds` measured. The server's peak RSS
+//! is read at the end.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use hdrhistogram::Histogram;
+use http::{Method, StatusCode};
+use sqlx::{AnyPool, AssertSqlSafe};
+
+use super::conn::WorkerConn;
+use super::data::{ScratchDb, tool_pool};
+use super::servers::ServerProcess;
+use super::{BenchArgs, BenchBackend, load_average};
+use crate::store::{Store, Timing};
+
+/// Workers per INSERT statement of the bulk load.
+const LOAD_CHUNK: usize = 1_000;
+
+/// Targets of an idle pool (issue: a million online volunteers per node).
+const HEARTBEAT_TARGET: f64 = 0.8;
+const EMPTY_CLAIM_TARGET: f64 = 0.5;
+const RSS_TARGET_MB: f64 = 200.0;
+/// The pool size the RSS target is read at.
+const RSS_TARGET_WORKERS: usize = 100_000;
+
+/// One route under load.
+#[derive(serde::Serialize, Clone, Copy, Debug, Default)]
+pub(super) struct RouteResult {
+    pub(super) per_s: f64,
+    pub(super) p50_ms: f64,
+    pub(super) p99_ms: f64,
+    /// Answers other than the route's own (e.g. a 401, a 429, a 500) and failed connections.
+    pub(super) errors: u64,
+    /// Requests/s ÷ `/healthz` requests/s.
+    pub(super) ratio: Option<f64>,
+}
+
+/// One row of the idle report.
+#[derive(serde::Serialize, Clone, Debug)]
+pub(super) struct IdleResult {
+    backend: String,
+    workers: usize,
+    connections: usize,
+    healthz: RouteResult,
+    heartbeat: RouteResult,
+    empty_claim: RouteResult,
+    peak_rss_mb: f64,
+    bulk_load_s: f64,
+    warmup_s: u64,
+    window_s: u64,
+    cores: usize,
+    load_avg: f64,
+}
+
+/// The routes, in the order they are driven.
+#[derive(Clone, Copy, Debug)]
+enum Route {
+    Healthz,
+    Heartbeat,
+    EmptyClaim,
+}
+
+impl Route {
+    fn request(self) -> (Method, &'static str, StatusCode) {
+        match self {
+            Route::Healthz => (Method::GET, "/healthz", StatusCode::OK),
+            Route::Heartbeat => (Method::POST, "/v1/workers/heartbeat", StatusCode::OK),
+            Route::EmptyClaim => (Method::POST, "/v1/work", StatusCode::NO_CONTENT),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Route::Healthz => "GET /healthz",
+            Route::Heartbeat => "POST /v1/workers/heartbeat",
+            Route::EmptyClaim => "POST /v1/work (nothing to claim)",
+        }
+    }
+}
+
+/// Runs every backend × pool size and prints the report.
+pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    if args.idle.contains(&0) || args.idle_connections == 0 {
+        anyhow::bail!("--idle and --idle-connections must be at least 1");
+    }
+    let mut results = Vec::new();
+    for &backend in &args.backends {
+        for &workers in &args.idle {
+            eprintln!(
+                "== idle | {} | {workers} workers | {} connections",
+                backend.name(),
+                args.idle_connections
+            );
+            let r = run_one(args, backend, workers)
+                .await
+                .with_context(|| format!("{} with {workers} idle workers", backend.name()))?;
+            if args.json {
+                println!("{}", serde_json::to_string(&r)?);
+            }
+            results.push(r);
+        }
+    }
+    if !args.json {
+        print!("{}", table(&results));
+        print!("{}", targets(&results));
+    }
+    Ok(())
+}
+
+async fn run_one(
+    args: &BenchArgs,
+    backend: BenchBackend,
+    workers: usize,
+) -> anyhow::Result<IdleResult> {
+    let dir = tempfile::tempdir()?;
+    let db = ScratchDb::create(backend, args.database_url.as_deref(), dir.path()).await?;
+    let outcome = measure(args, backend, workers, &db, dir.path()).await;
+    db.drop_database().await;
+    outcome
+}
+
+async fn measure(
+    args: &BenchArgs,
+    backend: BenchBackend,
+    workers: usize,
+    db: &ScratchDb,
+    dir: &std::path::Path,
+) -> anyhow::Result<IdleResult> {
+    // The schema, through the store itself.
+    Store::open(&db.url, Timing::default()).await?.close().await;
+    let tool = tool_pool(backend, &db.url).await?;
+    eprintln!("loading {workers} online workers…");
+    let started = Instant::now();
+    let tokens = Arc::new(load_workers(&tool, workers).await?);
+    if backend == BenchBackend::Postgres {
+        sqlx::query("ANALYZE").execute(&tool).await?;
+    }
+    tool.close().await;
+    let bulk_load_s = started.elapsed().as_secs_f64();
+
+    // `/healthz` is anonymous: its per-address limit would otherwise answer most of it 429.
+    let env = [("OWP_RATE_ANONYMOUS_PER_MINUTE", u32::MAX.to_string())];
+    let mut server = ServerProcess::spawn_with(backend, &db.url, dir, "idle", &env).await?;
+    let mut routes = Vec::new();
+    for route in [Route::Healthz, Route::Heartbeat, Route::EmptyClaim] {
+        eprintln!(
+            "{}: {} s warm-up, {} s measured…",
+            route.name(),
+            args.warmup,
+            args.seconds
+        );
+        routes.push(drive(args, &server.base, route, &tokens).await?);
+    }
+    let peak_rss_mb = server.peak_rss_kb() as f64 / 1024.0;
+    let load_avg = load_average();
+    server.stop().await;
+    let limit = routes[0].per_s;
+    for r in &mut routes[1..] {
+        r.ratio = (limit > 0.0).then(|| r.per_s / limit);
+    }
+    Ok(IdleResult {
+        backend: backend.name().into(),
+        workers,
+        connections: args.idle_connections,
+        healthz: routes[0],
+        heartbeat: routes[1],
+        empty_claim: routes[2],
+        peak_rss_mb,
+        bulk_load_s,
+        warmup_s: args.warmup,
+        window_s: args.seconds,
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        load_avg,
+    })
+}
+
+/// Inserts `count` online workers as registration would (token stored as its SHA-256), in
+/// statements of [`LOAD_CHUNK`] rows; returns their tokens.
+async fn load_workers(pool: &AnyPool, count: usize) -> anyhow::Result<Vec<String>> {
+    let now = crate::store::now_ms();
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let tokens: Vec<String> = (0..count)
+        .map(|i| format!("owpw_bench{i:08}{run}"))
+        .collect();
+    for (chunk_no, chunk) in tokens.chunks(LOAD_CHUNK).enumerate() {
+        let values: Vec<String> = chunk
+            .iter()
+            .enumerate()
+            .map(|(k, token)| {
+                let i = chunk_no * LOAD_CHUNK + k;
+                // Every value is made here (numbers, hex digests): nothing comes from input.
+                format!(
+                    "('w_idle_{i}', 'idle-{i}', '{}', 'rust', 5, 1, 'idle', {now}, 'online', \
+                     '{{}}', '{{}}', {now}, 0, 0, 0)",
+                    crate::store::workers::hash_token(token)
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO workers (id, name, token_hash, skills, capacity_points, \
+             max_concurrent_tasks, status, last_seen_at, presence, capabilities, extensions, \
+             created_at, reputation_opt_in, leaderboard_opt_in, specialist) VALUES {}",
+            values.join(", ")
+        );
+        sqlx::query(AssertSqlSafe(sql)).execute(pool).await?;
+    }
+    Ok(tokens)
+}
+
+/// Drives `route` over the connections through the warm-up and the measured window.
+async fn drive(
+    args: &BenchArgs,
+    base: &str,
+    route: Route,
+    tokens: &Arc<Vec<String>>,
+) -> anyhow::Result<RouteResult> {
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut loops = Vec::new();
+    for _ in 0..args.idle_connections {
+        let conn = WorkerConn::open_with(base, http::header::ACCEPT, "*/*".into()).await?;
+        loops.push(tokio::spawn(connection_loop(
+            conn,
+            route,
+            tokens.clone(),
+            next.clone(),
+            measuring.clone(),
+            stop.clone(),
+        )));
+    }
+    tokio::time::sleep(Duration::from_secs(args.warmup)).await;
+    measuring.store(true, Ordering::Relaxed);
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    measuring.store(false, Ordering::Relaxed);
+    let elapsed = t0.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Histogram::<u64>::new(3).expect("histogram");
+    let mut errors = 0;
+    for l in loops {
+        let (h, e) = l.await?;
+        let _ = all.add(&h);
+        errors += e;
+    }
+    let ms = |v: u64| v as f64 / 1000.0;
+    Ok(RouteResult {
+        per_s: all.len() as f64 / elapsed,
+        p50_ms: ms(all.value_at_quantile(0.5)),
+        p99_ms: ms(all.value_at_quantile(0.99)),
+        errors,
+        ratio: None,
+    })
+}
+
+/// One connection sending `route` back to back, each request as the next worker in turn.
+/// Returns the latencies of the answers it got while measuring, and its errors then.
+async fn connection_loop(
+    mut conn: WorkerConn,
+    route: Route,
+    tokens: Arc<Vec<String>>,
+    next: Arc<AtomicUsize>,
+    measuring: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> (Histogram<u64>, u64) {
+    let mut latencies = Histogram::<u64>::new(3).expect("histogram");
+    let mut errors = 0;
+    let (method, path, expected) = route.request();
+    while !stop.load(Ordering::Relaxed) {
+        let token = match route {
+            Route::Healthz => None,
+            _ => Some(tokens[next.fetch_add(1, Ordering::Relaxed) % tokens.len()].as_str()),
+        };
+        let started = Instant::now();
+        let answer = conn.send(method.clone(), path, token, None).await;
+        let counted = measuring.load(Ordering::Relaxed);
+        match answer {
+            Ok((status, _)) if status == expected => {
+                if counted {
+                    let _ = latencies.record((started.elapsed().as_micros() as u64).max(1));
+                }
+            }
+            Ok(_) => errors += u64::from(counted),
+            Err(_) => {
+                errors += u64::from(counted);
+                // The connection is gone: the loop ends (its absence shows in the rate).
+                break;
+            }
+        }
+    }
+    (latencies, errors)
+}
+
+fn table(results: &[IdleResult]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nIdle pool: N online workers, no work; {} connections, round-robin over the workers",
+        results.first().map_or(0, |r| r.connections)
+    );
+    let _ = writeln!(
+        out,
+        "| backend | workers | route | req/s | × /healthz | p50 ms | p99 ms | errors | server peak RSS MB |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    for r in results {
+        for (route, m) in [
+            (Route::Healthz, r.healthz),
+            (Route::Heartbeat, r.heartbeat),
+            (Route::EmptyClaim, r.empty_claim),
+        ] {
+            let _ = writeln!(
+                out,
+                "| {} | {} | `{}` | {:.0} | {} | {:.2} | {:.2} | {} | {:.0} |",
+                r.backend,
+                r.workers,
+                route.name(),
+                m.per_s,
+                m.ratio
+                    .map_or("1 (the limit)".into(), |x| format!("{x:.2}")),
+                m.p50_ms,
+                m.p99_ms,
+                m.errors,
+                r.peak_rss_mb
+            );
+        }
+    }
+    if let Some(r) = results.first() {
+        let _ = writeln!(
+            out,
+            "{} s measured per route after {} s of warm-up; {} cores, load average {:.1} after the last run",
+            r.window_s,
+            r.warmup_s,
+            r.cores,
+            results.last().map_or(0.0, |l| l.load_avg)
+        );
+    }
+    out
+}
+
+/// The targets each row is read against.
+fn targets(results: &[IdleResult]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from("\nTargets\n");
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    for r in results {
+        let hb = r.heartbeat.ratio.unwrap_or(0.0);
+        let claim = r.empty_claim.ratio.unwrap_or(0.0);
+        let _ = writeln!(
+            out,
+            "- {} {} workers: heartbeats {hb:.2}× /healthz (≥ {HEARTBEAT_TARGET}): {}; empty claims {claim:.2}× (≥ {EMPTY_CLAIM_TARGET}): {}",
+            r.backend,
+            r.workers,
+            verdict(hb >= HEARTBEAT_TARGET),
+            verdict(claim >= EMPTY_CLAIM_TARGET),
+        );
+        if r.workers >= RSS_TARGET_WORKERS {
+            let _ = writeln!(
+                out,
+                "- {} {} workers: server peak RSS {:.0} MB (< {RSS_TARGET_MB} MB at {RSS_TARGET_WORKERS}): {}",
+                r.backend,
+                r.workers,
+                r.peak_rss_mb,
+                verdict(r.peak_rss_mb < RSS_TARGET_MB)
+            );
+        }
+    }
+    out
+}

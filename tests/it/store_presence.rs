@@ -1,0 +1,174 @@
+//! Presence on both backends: a request of a worker that is online writes nothing; its contact
+//! waits in memory for the next flush, which writes the contacts of every worker at once. A
+//! worker coming back online, and every lease a heartbeat renews, are written at once.
+
+use crate::store_support::*;
+
+use std::time::Duration;
+
+use owp::store::rows::WorkerRow;
+use owp::store::{Backend, Store, Timing};
+
+/// The worker's row as the database holds it (not as this process knows it), with a value
+/// that changes with every new version of the row (PostgreSQL: its `xmin` and `ctid`).
+async fn raw(s: &Store, id: &str) -> (Option<i64>, String) {
+    let version = match s.backend() {
+        Backend::Postgres => "CAST(xmin AS TEXT) || CAST(ctid AS TEXT)",
+        Backend::Sqlite => "''",
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT last_seen_at, {version} FROM workers WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_one(s.read_pool())
+    .await
+    .expect("read the worker's row")
+}
+
+/// Commits by any other connection since `before` (SQLite's `data_version` of one connection);
+/// `None` on PostgreSQL.
+async fn data_version(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, s: &Store) -> Option<i64> {
+    if s.backend() != Backend::Sqlite {
+        return None;
+    }
+    Some(
+        sqlx::query_scalar("PRAGMA data_version")
+            .fetch_one(&mut **conn)
+            .await
+            .expect("data_version"),
+    )
+}
+
+/// A request as the HTTP layer makes it: authenticated (marked online), then the heartbeat.
+async fn heartbeat(s: &Store, id: &str) -> (WorkerRow, u64) {
+    let mut row = s.worker(id).await.unwrap().expect("the worker");
+    s.contact(&mut row).await.expect("contact");
+    s.heartbeat(&row, None).await.expect("heartbeat")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_without_leases_write_nothing_until_the_flush() {
+    on_each_backend(
+        "heartbeats_without_leases_write_nothing_until_the_flush",
+        fast_timing(),
+        |db| async move {
+            let label = db.label;
+            let s = db.store.clone();
+            let w = register(&s, worker_input("idle", &[], 5, 1)).await;
+            let others = [
+                register(&s, worker_input("idle-2", &[], 5, 1)).await,
+                register(&s, worker_input("idle-3", &[], 5, 1)).await,
+            ];
+            let mut watcher = s.read_pool().acquire().await.unwrap();
+            let events = s.last_event_id().await.unwrap();
+            let before = raw(&s, &w.id).await;
+            let version = data_version(&mut watcher, &s).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+
+            let mut last = 0;
+            for _ in 0..50 {
+                let (fresh, renewed) = heartbeat(&s, &w.id).await;
+                assert_eq!(renewed, 0, "{label}");
+                let seen = fresh.last_seen_at.expect("seen");
+                assert!(seen > before.0.unwrap() && seen >= last, "{label}");
+                assert!(fresh.online(owp::store::now_ms(), 60_000), "{label}");
+                last = seen;
+            }
+            for o in &others {
+                heartbeat(&s, &o.id).await;
+            }
+            assert_eq!(
+                raw(&s, &w.id).await,
+                before,
+                "{label}: a heartbeat wrote the worker's row"
+            );
+            assert_eq!(
+                data_version(&mut watcher, &s).await,
+                version,
+                "{label}: something committed"
+            );
+            assert_eq!(s.last_event_id().await.unwrap(), events, "{label}");
+            // This process answers with the contact it noted.
+            assert_eq!(
+                s.worker(&w.id).await.unwrap().unwrap().last_seen_at,
+                Some(last)
+            );
+            assert_eq!(s.contacts_pending(), 3, "{label}");
+
+            // One flush writes the three workers' latest contacts.
+            assert_eq!(s.flush_presence().await.unwrap(), 3, "{label}");
+            let after = raw(&s, &w.id).await;
+            assert_eq!(after.0, Some(last), "{label}");
+            if s.backend() == Backend::Postgres {
+                assert_ne!(after.1, before.1, "{label}: one new version of the row");
+            }
+            assert_eq!(s.contacts_pending(), 0, "{label}");
+            assert_eq!(s.flush_presence().await.unwrap(), 0, "{label}");
+            assert_eq!(
+                s.last_event_id().await.unwrap(),
+                events,
+                "{label}: no event"
+            );
+            drop(watcher);
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewals_and_coming_back_online_are_written_at_once() {
+    let timing = Timing {
+        heartbeat_ttl_ms: 1_000,
+        ..fast_timing()
+    };
+    on_each_backend(
+        "renewals_and_coming_back_online_are_written_at_once",
+        timing,
+        |db| async move {
+            let label = db.label;
+            let s = db.store.clone();
+            repo(&s, "presence/one", 5, false).await;
+            s.import_tasks("presence/one", &[task("held")], "admin")
+                .await
+                .unwrap();
+            let w = register(&s, worker_input("busy", &[], 5, 1)).await;
+            let lease = claim(&s, &w).await.expect("a lease");
+            let expires = |s: Store, id: String| async move {
+                let (at,): (i64,) = sqlx::query_as("SELECT expires_at FROM leases WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(s.read_pool())
+                    .await
+                    .unwrap();
+                at
+            };
+            let first = expires(s.clone(), lease.lease_id.clone()).await;
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let (_, renewed) = heartbeat(&s, &w.id).await;
+            assert_eq!(renewed, 1, "{label}");
+            assert!(
+                expires(s.clone(), lease.lease_id.clone()).await > first,
+                "{label}: the renewal is in the database before the answer"
+            );
+
+            // Silent past its TTL, the sweep logs it offline; its next request brings it back
+            // in the database at once, with its event.
+            tokio::time::sleep(Duration::from_millis(1_100)).await;
+            assert_eq!(s.sweep_presence().await.unwrap(), 1, "{label}");
+            let events = s.last_event_id().await.unwrap();
+            let before = raw(&s, &w.id).await;
+            let mut row = s.worker(&w.id).await.unwrap().unwrap();
+            assert!(!row.online(owp::store::now_ms(), 1_000), "{label}");
+            s.contact(&mut row).await.unwrap();
+            let after = raw(&s, &w.id).await;
+            assert!(after.0 > before.0, "{label}: written at once");
+            assert_eq!(after.0, row.last_seen_at, "{label}");
+            let logged = s.events_after(events, 10).await.unwrap();
+            assert_eq!(
+                logged.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+                ["worker.online"],
+                "{label}"
+            );
+        },
+    )
+    .await;
+}
