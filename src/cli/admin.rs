@@ -70,7 +70,7 @@ pub struct RevokeArgs {
 #[derive(clap::Args, Debug, Clone)]
 pub struct AdminArgs {
     /// OWP server URL [default: the server `owp login` signed in to when no admin token is
-    /// given, else http://127.0.0.1:8787].
+    /// given, else http://127.0.0.1:$OWP_PORT, 8787 unless set].
     #[arg(long, env = "OWP_SERVER")]
     pub server: Option<String>,
     /// Admin token (`owp serve` saves a generated one to ./env.local).
@@ -83,7 +83,8 @@ pub struct AdminArgs {
 
 impl AdminArgs {
     /// The server to talk to: `--server` (or `OWP_SERVER`); without it and without an admin
-    /// token, the server of the saved sign-in (`owp login`), said on stderr; else this machine's.
+    /// token, the server of the saved sign-in (`owp login`), said on stderr; else this machine's,
+    /// at the port `owp serve` takes from the same environment (`OWP_PORT`).
     fn server(&self) -> String {
         if let Some(server) = self.server.as_deref().filter(|s| !s.trim().is_empty()) {
             return server.to_string();
@@ -98,7 +99,7 @@ impl AdminArgs {
                 return saved.server;
             }
         }
-        DEFAULT_SERVER.to_string()
+        local_server(std::env::var("OWP_PORT").ok().as_deref())
     }
 
     /// ` --server URL` for a next command to copy, when this one was given a server other than
@@ -133,6 +134,14 @@ impl AdminArgs {
             None => super::login::token_for(&server),
         };
         Ok(client.with_admin_token(token))
+    }
+}
+
+/// `owp serve` on this machine, at `OWP_PORT` (given as `port`) or the default port.
+fn local_server(port: Option<&str>) -> String {
+    match super::local_port(port) {
+        crate::config::DEFAULT_PORT => DEFAULT_SERVER.to_string(),
+        port => format!("http://127.0.0.1:{port}"),
     }
 }
 
@@ -592,6 +601,13 @@ mod tests {
     use super::*;
     use crate::cli::client::State;
     use serde_json::Value;
+
+    #[test]
+    fn the_local_server_follows_owp_port() {
+        assert_eq!(local_server(None), DEFAULT_SERVER);
+        assert_eq!(local_server(Some("9000")), "http://127.0.0.1:9000");
+        assert_eq!(local_server(Some("nonsense")), DEFAULT_SERVER);
+    }
 
     #[test]
     fn a_token_from_env_local_goes_only_to_this_machine_or_its_public_url() {

@@ -122,17 +122,21 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// The port of `owp serve` on this machine: `OWP_PORT` (given as `port`) when it names one, else
+/// the default.
+pub(crate) fn local_port(port: Option<&str>) -> u16 {
+    port.and_then(|p| p.trim().parse::<u16>().ok())
+        .filter(|p| *p != 0)
+        .unwrap_or(crate::config::DEFAULT_PORT)
+}
+
 /// Where `owp healthcheck` asks: `--url` (or `OWP_HEALTHCHECK_URL`) when given, else `/healthz` on
 /// this machine at the port `owp serve` takes from the same environment (`OWP_PORT`).
 fn healthcheck_url(explicit: Option<String>, port: Option<&str>) -> String {
     if let Some(url) = explicit.filter(|u| !u.trim().is_empty()) {
         return url;
     }
-    let port = port
-        .and_then(|p| p.trim().parse::<u16>().ok())
-        .filter(|p| *p != 0)
-        .unwrap_or(crate::config::DEFAULT_PORT);
-    format!("http://127.0.0.1:{port}/healthz")
+    format!("http://127.0.0.1:{}/healthz", local_port(port))
 }
 
 async fn healthcheck(url: &str) -> anyhow::Result<()> {
