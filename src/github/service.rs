@@ -348,7 +348,10 @@ pub fn target(installation_id: i64, repo: &str, issue_number: i64) -> OutboxTarg
 // The change hook: status comments and claim endings, in the transaction of the change
 // ------------------------------------------------------------------------------------------------
 
-/// Writes outbox rows for the task changes of GitHub issues, inside the change's transaction.
+/// Writes outbox rows for the task changes of GitHub issues, inside the change's transaction. It
+/// is the one writer of status-comment requests: each task a transaction names (by its events,
+/// by [`crate::store::WriteTx::show_again`], or as a ready task that starts or stops waiting on
+/// the paths of one that moved) gets one request, whichever path made the change.
 pub struct OutboxHook;
 
 impl ChangeHook for OutboxHook {
@@ -356,6 +359,7 @@ impl ChangeHook for OutboxHook {
         &'a self,
         conn: &'a mut AnyConnection,
         events: &'a [Event],
+        shown: &'a [String],
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let now = crate::store::now_ms();
@@ -366,20 +370,15 @@ impl ChangeHook for OutboxHook {
                 .collect();
             let ids: Vec<&str> = task_events.iter().map(|&(_, id)| id).collect();
             let targets = task_targets(conn, &ids).await?;
-            let mut queued: HashSet<&str> = HashSet::new();
-            let waiters = path_waiters(conn, &task_events).await?;
-            for (event, task_id) in task_events {
-                let Some((repo, number, installation)) = targets.get(task_id) else {
+            for (event, task_id) in &task_events {
+                let Some((repo, number, installation)) = targets.get(*task_id) else {
                     continue;
                 };
-                let to = target(*installation, repo, *number);
-                if queued.insert(task_id) {
-                    enqueue_status(conn, now, &to, task_id).await?;
-                }
                 if let Some(claim) = claim_of_task(conn, task_id).await?
                     && ends_lease(event, &claim.lease_id)
                 {
                     if event.kind == "lease.expired" {
+                        let to = target(*installation, repo, *number);
                         let body = messages::claim_expired(&claim.login, ttl_days(claim.ttl_ms));
                         enqueue_comment(conn, now, &to, Some(task_id), &body).await?;
                     }
@@ -388,14 +387,17 @@ impl ChangeHook for OutboxHook {
             }
             // Ready tasks that start or stop waiting on the paths of a task that moved: their
             // status comments say so, whoever moved it (a worker, the lease sweep, GitHub).
-            let waiter_ids: Vec<&str> = waiters
-                .iter()
-                .map(String::as_str)
-                .filter(|id| !queued.contains(id))
-                .collect();
-            let waiter_targets = task_targets(conn, &waiter_ids).await?;
-            for id in waiter_ids {
-                if let Some((repo, number, installation)) = waiter_targets.get(id) {
+            let waiters = path_waiters(conn, &task_events).await?;
+            let mut to_show: Vec<&str> = Vec::new();
+            let named = ids.into_iter().chain(shown.iter().map(String::as_str));
+            for id in named.chain(waiters.iter().map(String::as_str)) {
+                if !to_show.contains(&id) {
+                    to_show.push(id);
+                }
+            }
+            let shown_targets = task_targets(conn, &to_show).await?;
+            for id in to_show {
+                if let Some((repo, number, installation)) = shown_targets.get(id) {
                     enqueue_status(conn, now, &target(*installation, repo, *number), id).await?;
                 }
             }

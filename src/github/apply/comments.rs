@@ -209,7 +209,7 @@ pub(super) async fn command_in_span(
         Command::Release => release(tx, ctx, &task).await,
         Command::Renew => renew(tx, ctx, &task).await,
         Command::Status => {
-            tx.gh_enqueue_status(&ctx.target(), &task.id).await?;
+            tx.show_again(&task.id);
             ctx.thumbs_up(tx).await
         }
         Command::Block { reason } => {
