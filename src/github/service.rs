@@ -29,7 +29,7 @@ use crate::store::github::installations::RepoConfigColumns;
 use crate::store::github::issues::task_targets;
 use crate::store::github::outbox::{OutboxTarget, enqueue_comment, enqueue_status};
 use crate::store::github::write_pacing::WritePacing;
-use crate::store::{ChangeHook, Store, StoreError};
+use crate::store::{ChangeHook, Store, StoreError, WriteTx};
 
 /// How long a repository's `.github/owp.yml` is used before it is read again.
 pub const CONFIG_MAX_AGE_MS: i64 = 5 * 60_000;
@@ -116,22 +116,51 @@ impl Github {
     }
 
     /// Reads a repository's `.github/owp.yml` again when the cached one is older than
-    /// [`CONFIG_MAX_AGE_MS`] (or always, with `force`). A file that does not parse keeps the last
-    /// good settings and records the error; an unreachable GitHub keeps everything as it was.
+    /// [`CONFIG_MAX_AGE_MS`] (or always, with `force`), and records what it found in its own
+    /// transaction (reconciliation; a delivery records it in its own, see [`Github::read_config`]).
     pub async fn refresh_config(
         &self,
         repo: &str,
         force: bool,
     ) -> Result<RepoSettings, StoreError> {
-        let Some(row) = self.store.gh_repo(repo).await? else {
-            return Ok(RepoSettings::default());
+        let row = self.store.gh_repo(repo).await?;
+        let installation = row.as_ref().and_then(|r| r.installation_id);
+        let read = self.read_config(repo, row, installation, force).await;
+        if matches!(read.news, ConfigNews::Unchanged) {
+            return Ok(read.settings());
+        }
+        let mut tx = self.store.begin().await?;
+        let settings = record_config(&mut tx, repo, &read).await?;
+        tx.commit().await?;
+        Ok(settings)
+    }
+
+    /// Reads a repository's `.github/owp.yml` from GitHub (through `installation`) when the one
+    /// recorded in `row` is older than [`CONFIG_MAX_AGE_MS`] (or always, with `force`). Writes
+    /// nothing: [`record_config`] records what was found, in the caller's transaction. A file that
+    /// does not parse keeps the last good settings and records the error; an unreachable GitHub
+    /// keeps everything as it was.
+    pub async fn read_config(
+        &self,
+        repo: &str,
+        row: Option<GhRepo>,
+        installation: Option<i64>,
+        force: bool,
+    ) -> ConfigRead {
+        let checked_at = crate::store::now_ms();
+        let unchanged = |row| ConfigRead {
+            row,
+            news: ConfigNews::Unchanged,
+            checked_at,
         };
-        let now = crate::store::now_ms();
-        let Some(installation) = row.installation_id else {
-            return Ok(settings_of(Some(&row)));
+        let Some(installation) = installation else {
+            return unchanged(row);
         };
-        if !force && now - row.config_checked_at < CONFIG_MAX_AGE_MS {
-            return Ok(settings_of(Some(&row)));
+        let fresh = row
+            .as_ref()
+            .is_some_and(|r| checked_at - r.config_checked_at < CONFIG_MAX_AGE_MS);
+        if fresh && !force {
+            return unchanged(row);
         }
         let text = match api::installation(&self.app, installation).await {
             Ok(client) => {
@@ -146,117 +175,30 @@ impl Github {
             }
             Err(e) => Err(e),
         };
-        let parsed = match text {
-            Ok(FileText::Missing) => None,
-            Ok(FileText::TooLarge(size)) => Some(Err(format!(
+        let news = match text {
+            Ok(FileText::Missing) => ConfigNews::Missing,
+            Ok(FileText::TooLarge(size)) => ConfigNews::Invalid(format!(
                 "{}: the file is {size} bytes or more; at most {} are read",
                 crate::github::repo_config::CONFIG_PATH,
                 crate::github::repo_config::MAX_CONFIG_BYTES
-            ))),
-            Ok(FileText::Text(text)) => Some(parse_bounded(text).await),
+            )),
+            Ok(FileText::Text(text)) => match parse_bounded(text).await {
+                Ok(config) => ConfigNews::Parsed(Box::new(config)),
+                Err(e) => ConfigNews::Invalid(e),
+            },
             Err(e) => {
                 tracing::warn!(repo, error = %e, "cannot read the repository's settings file");
-                return Ok(settings_of(Some(&row)));
+                ConfigNews::Unchanged
             }
         };
-        match parsed {
-            None => {
-                self.store
-                    .gh_set_repo_config(repo, Some(Default::default()), None, now)
-                    .await?;
-            }
-            Some(Ok(config)) => {
-                let json = serde_json::to_string(&config).unwrap_or_default();
-                let cap = config.pr_hourly_limit.map(|n| i64::from(n.get()));
-                let contract = config
-                    .contract
-                    .as_ref()
-                    .filter(|c| !c.is_empty())
-                    .and_then(|c| serde_json::to_string(c).ok());
-                self.store
-                    .gh_set_repo_config(
-                        repo,
-                        Some(RepoConfigColumns {
-                            config: Some(&json),
-                            claims_per_hour: cap,
-                            contract: contract.as_deref(),
-                            min_account_age_days: i64::from(config.claim.min_account_age_days),
-                        }),
-                        None,
-                        now,
-                    )
-                    .await?;
-            }
-            Some(Err(e)) => {
-                tracing::warn!(repo, error = %e, "the repository's settings file is not valid; the last good settings stay in force");
-                self.store
-                    .gh_set_repo_config(repo, None, Some(&e), now)
-                    .await?;
-            }
+        if let ConfigNews::Invalid(e) = &news {
+            tracing::warn!(repo, error = %e, "the repository's settings file is not valid; the last good settings stay in force");
         }
-        let settings = self.settings(repo).await?;
-        self.apply_budget(repo, &settings).await?;
-        if settings.error.is_none()
-            && let Some(trust) = &settings.config.trust
-        {
-            self.store
-                .set_repo_promotions(repo, &trust.promote, "github:config")
-                .await?;
+        ConfigRead {
+            row,
+            news,
+            checked_at,
         }
-        Ok(settings)
-    }
-
-    /// Applies the budget a settings file asks for, and shows its error on the repository policy.
-    async fn apply_budget(&self, repo: &str, settings: &RepoSettings) -> Result<(), StoreError> {
-        let Some(policy) = self.store.repo(repo).await? else {
-            return Ok(());
-        };
-        let current = u32::try_from(policy.max_open_prs).unwrap_or(u32::MAX);
-        let wanted = i64::from(settings.config.max_open_prs_or(current))
-            .min(crate::domain::limits::MAX_OPEN_PRS.1);
-        let shown_error = policy
-            .extensions
-            .get(CONFIG_ERROR_FIELD)
-            .and_then(|v| v.as_str())
-            .map(str::to_string);
-        // The budget the file sets (null: it leaves the budget to the admin), so that whoever
-        // changes the budget elsewhere is told which one wins.
-        let from_file = settings
-            .config
-            .max_open_prs
-            .map_or(serde_json::Value::Null, serde_json::Value::from);
-        let shown_from_file = policy
-            .extensions
-            .get(CONFIG_BUDGET_FIELD)
-            .cloned()
-            .unwrap_or(serde_json::Value::Null);
-        if wanted == policy.max_open_prs
-            && shown_error == settings.error
-            && shown_from_file == from_file
-        {
-            return Ok(());
-        }
-        let mut extensions = serde_json::Map::new();
-        extensions.insert(
-            CONFIG_ERROR_FIELD.into(),
-            settings
-                .error
-                .as_ref()
-                .map_or(serde_json::Value::Null, |e| {
-                    serde_json::Value::String(e.clone())
-                }),
-        );
-        extensions.insert(CONFIG_BUDGET_FIELD.into(), from_file);
-        let upsert = crate::store::repos::RepoUpsert {
-            name: repo.to_string(),
-            max_open_prs: wanted,
-            area_locks_enabled: None,
-            extensions,
-            by: crate::store::repos::Steering::RepoFile,
-            ..Default::default()
-        };
-        self.store.upsert_repo(&upsert, "github:config").await?;
-        Ok(())
     }
 
     /// Whether `login` has write access or above on `repo` (asked of GitHub through the one
@@ -321,6 +263,151 @@ async fn parse_bounded(text: String) -> Result<RepoConfig, String> {
             crate::github::repo_config::CONFIG_PATH
         )),
     }
+}
+
+/// What reading a repository's `.github/owp.yml` found, before anything is recorded.
+#[derive(Clone, Debug)]
+pub enum ConfigNews {
+    /// Nothing to record: the recorded settings are young enough, no installation serves the
+    /// repository, or GitHub could not be asked (everything stays as it was).
+    Unchanged,
+    /// There is no file: the defaults.
+    Missing,
+    Parsed(Box<RepoConfig>),
+    /// The file is not valid: the last good settings stay in force, with this error shown.
+    Invalid(String),
+}
+
+/// A repository's settings as read from GitHub, before a transaction records them.
+#[derive(Clone, Debug)]
+pub struct ConfigRead {
+    /// The repository's row as it was read (none before it joins).
+    pub row: Option<GhRepo>,
+    pub news: ConfigNews,
+    /// When the file was read.
+    pub checked_at: i64,
+}
+
+impl ConfigRead {
+    /// The settings in force once [`record_config`] has recorded this.
+    pub fn settings(&self) -> RepoSettings {
+        let recorded = || settings_of(self.row.as_ref());
+        match &self.news {
+            ConfigNews::Unchanged => recorded(),
+            ConfigNews::Missing => RepoSettings::default(),
+            ConfigNews::Parsed(config) => RepoSettings {
+                config: config.as_ref().clone(),
+                error: None,
+            },
+            ConfigNews::Invalid(e) => RepoSettings {
+                config: recorded().config,
+                error: Some(e.clone()),
+            },
+        }
+    }
+}
+
+/// Records what [`Github::read_config`] found, in `tx`: the settings, the budget they ask for
+/// (with their error shown on the repository policy) and the promotion rules. Returns the
+/// settings in force.
+pub async fn record_config(
+    tx: &mut WriteTx,
+    repo: &str,
+    read: &ConfigRead,
+) -> Result<RepoSettings, StoreError> {
+    let at = read.checked_at;
+    match &read.news {
+        ConfigNews::Unchanged => return Ok(read.settings()),
+        ConfigNews::Missing => {
+            tx.gh_set_repo_config(repo, Some(Default::default()), None, at)
+                .await?;
+        }
+        ConfigNews::Parsed(config) => {
+            let json = serde_json::to_string(config).unwrap_or_default();
+            let cap = config.pr_hourly_limit.map(|n| i64::from(n.get()));
+            let contract = config
+                .contract
+                .as_ref()
+                .filter(|c| !c.is_empty())
+                .and_then(|c| serde_json::to_string(c).ok());
+            let columns = RepoConfigColumns {
+                config: Some(&json),
+                claims_per_hour: cap,
+                contract: contract.as_deref(),
+                min_account_age_days: i64::from(config.claim.min_account_age_days),
+            };
+            tx.gh_set_repo_config(repo, Some(columns), None, at).await?;
+        }
+        ConfigNews::Invalid(e) => {
+            tx.gh_set_repo_config(repo, None, Some(e), at).await?;
+        }
+    }
+    let settings = read.settings();
+    apply_budget(tx, repo, &settings).await?;
+    if settings.error.is_none()
+        && let Some(trust) = &settings.config.trust
+    {
+        tx.set_repo_promotions(repo, &trust.promote, "github:config")
+            .await?;
+    }
+    Ok(settings)
+}
+
+/// Applies the budget a settings file asks for, and shows its error on the repository policy.
+async fn apply_budget(
+    tx: &mut WriteTx,
+    repo: &str,
+    settings: &RepoSettings,
+) -> Result<(), StoreError> {
+    let Some(policy) = tx.repo_by_name(repo).await? else {
+        return Ok(());
+    };
+    let current = u32::try_from(policy.max_open_prs).unwrap_or(u32::MAX);
+    let wanted = i64::from(settings.config.max_open_prs_or(current))
+        .min(crate::domain::limits::MAX_OPEN_PRS.1);
+    let shown_error = policy
+        .extensions
+        .get(CONFIG_ERROR_FIELD)
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    // The budget the file sets (null: it leaves the budget to the admin), so that whoever
+    // changes the budget elsewhere is told which one wins.
+    let from_file = settings
+        .config
+        .max_open_prs
+        .map_or(serde_json::Value::Null, serde_json::Value::from);
+    let shown_from_file = policy
+        .extensions
+        .get(CONFIG_BUDGET_FIELD)
+        .cloned()
+        .unwrap_or(serde_json::Value::Null);
+    if wanted == policy.max_open_prs
+        && shown_error == settings.error
+        && shown_from_file == from_file
+    {
+        return Ok(());
+    }
+    let mut extensions = serde_json::Map::new();
+    extensions.insert(
+        CONFIG_ERROR_FIELD.into(),
+        settings
+            .error
+            .as_ref()
+            .map_or(serde_json::Value::Null, |e| {
+                serde_json::Value::String(e.clone())
+            }),
+    );
+    extensions.insert(CONFIG_BUDGET_FIELD.into(), from_file);
+    let upsert = crate::store::repos::RepoUpsert {
+        name: repo.to_string(),
+        max_open_prs: wanted,
+        area_locks_enabled: None,
+        extensions,
+        by: crate::store::repos::Steering::RepoFile,
+        ..Default::default()
+    };
+    tx.upsert_repo(&upsert, "github:config").await?;
+    Ok(())
 }
 
 /// The settings recorded for a repository row.

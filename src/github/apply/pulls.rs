@@ -14,7 +14,7 @@ use crate::github::sync::{
 use crate::store::github::inbox::DeliveryOutcome;
 use crate::store::{Store, StoreError};
 
-use super::{NOT_INSTALLED, actor, ignore, installation_for};
+use super::{NOT_INSTALLED, actor, ignore, read_repo};
 
 pub(super) async fn pull_event(
     github: &Github,
@@ -23,13 +23,14 @@ pub(super) async fn pull_event(
 ) -> Result<(), ApplyError> {
     let who = actor(&e.sender.login);
     let repo = e.repo.full_name.as_str();
-    let Some(installation) = installation_for(github, &e.repo, e.installation_id, &who).await?
-    else {
+    let Some(read) = read_repo(github, &e.repo, e.installation_id, false).await? else {
         return ignore(github, seq, NOT_INSTALLED).await;
     };
+    let installation = read.installation;
     let maintainer = pr_author_is_maintainer(github, installation, repo, &e.pull_request).await?;
     let changed = changed_paths(github, installation, repo, e, maintainer).await?;
     let mut tx = github.store.begin().await?;
+    read.record(&mut tx, &who).await?;
     let watch = tx.watch_paths(repo).await?;
     let unlink_missing = matches!(e.action, PullRequestAction::Edited { .. });
     sync_pull(
@@ -43,16 +44,16 @@ pub(super) async fn pull_event(
     )
     .await?;
     tx.paths_watched(watch, &who).await?;
-    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
-        .await?;
-    tx.commit().await?;
     if e.action == PullRequestAction::Closed
         && e.pull_request.merged
         && e.repo.default_branch.as_deref() == Some(e.pull_request.base_ref.as_str())
     {
         // The merge may have changed `.github/owp.yml`.
-        github.store.gh_config_stale(repo).await?;
+        tx.gh_config_stale(repo).await?;
     }
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        .await?;
+    tx.commit().await?;
     Ok(())
 }
 
