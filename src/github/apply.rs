@@ -1,9 +1,12 @@
 //! What each webhook event does to the pool.
 //!
-//! Every handler reads what it needs from GitHub first (a repository's settings, a commenter's
-//! permission), then opens one write transaction in which it changes tasks through the store's
-//! usual methods (import, claim, moves), queues its replies in the outbox and marks the delivery
-//! applied — so a delivery's effects are all there or none is. What brings a repository, an issue
+//! Every handler reads what it needs from GitHub first (a repository's settings file and the
+//! installation serving it, [`RepoRead`]; an issue's blockers; a commenter's permission), writing
+//! nothing, then opens one write transaction in which the repository joins or follows its
+//! visibility, its settings are recorded (`RepoRead::record`), tasks change through the store's
+//! usual methods (import, claim, moves) with their audit events, the outbox hook asks for their
+//! status comments, replies are queued and the delivery is marked applied — one commit, so a
+//! delivery's effects are all there or none is, and a retry applies them whole. What brings a repository, an issue
 //! or a pull request in line with GitHub lives in `github::sync` ([`sync_issue`], [`sync_pull`]),
 //! which reconciliation uses too for what it finds on GitHub.
 //!

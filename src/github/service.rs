@@ -3,9 +3,9 @@
 //! repository as the App applies them, and the change hook that writes the comment outbox in the
 //! transaction of every task change.
 //!
-//! The routes and the background jobs that use this context (the webhook inbox, the outbox sender,
-//! the claim clock, reconciliation) are wired up one level above, in [`crate::github`], so this
-//! module imports none of them.
+//! The background jobs that use this context (the webhook inbox, the outbox sender, the claim
+//! clock, reconciliation) are wired up one level above, in [`crate::github`], and the routes in
+//! `http/`, so this module imports none of them.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
