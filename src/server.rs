@@ -225,12 +225,7 @@ pub async fn start_on(
         crate::http::rate_limits::CredentialRoutes::of(&crate::http::openapi::document(api_docs())),
     )?);
     let github = crate::github::GithubParts::new(&config, &store).await?;
-    let signin = crate::github::signin::SignIn::new(
-        &config,
-        &store,
-        github.permissions(),
-        sessions.clone(),
-    )?;
+    let signin = crate::github::signin::SignIn::new(&config, &store, github.permissions())?;
     let state = AppState::new(crate::http::AppParts {
         store: store.clone(),
         admin_token,
@@ -243,13 +238,14 @@ pub async fn start_on(
             config.limits.rate_previews_per_address_per_minute,
         )),
         long_polls: Default::default(),
-        signin: signin
-            .clone()
-            .map(|s| s as Arc<dyn crate::http::principal::RepoAccess>),
+        signin: signin.clone().map(|s| {
+            Arc::new(crate::http::signin::GithubAccess(s))
+                as Arc<dyn crate::http::principal::RepoAccess>
+        }),
     });
     let mut app = http::router(state, api_docs())
         .merge(crate::dashboard::router_with(
-            sessions,
+            sessions.clone(),
             public_boards,
             crate::dashboard::Pages {
                 github_signin: signin.is_some(),
@@ -257,10 +253,10 @@ pub async fn start_on(
                 github_web_url: github.is_enabled().then(|| config.github.web_url()),
             },
         ))
-        .merge(github.router())
+        .merge(crate::http::github_router(&github))
         .merge(crate::http::metrics::router(store.clone(), metrics_auth));
     if let Some(signin) = &signin {
-        app = app.merge(signin.router());
+        app = app.merge(crate::http::signin::router(Arc::clone(signin), sessions));
     }
     let app = app
         .layer(axum::middleware::from_fn_with_state(
@@ -485,8 +481,8 @@ fn presence_rounds(heartbeat_ttl_ms: i64) -> u64 {
 /// The documentation of the API routes other routers serve (see [`http::router`]).
 fn api_docs() -> Vec<utoipa::openapi::OpenApi> {
     vec![
-        crate::github::login_link::openapi(),
-        crate::github::signin::openapi(),
+        crate::http::link_code::openapi(),
+        crate::http::signin::openapi(),
     ]
 }
 

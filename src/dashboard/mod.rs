@@ -18,7 +18,6 @@
 
 pub mod board;
 mod join;
-pub mod session;
 
 use std::sync::LazyLock;
 
@@ -31,8 +30,10 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::http::session::is_https;
+
+pub use crate::http::session::{self, CSRF_HEADER, NewSession, Sessions, SignInError};
 pub use board::PublicBoards;
-pub use session::{CSRF_HEADER, NewSession, Sessions, SignInError};
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const BOARD_HTML: &str = include_str!("assets/board.html");
@@ -414,21 +415,6 @@ fn sign_in_page(error: Option<&str>, public_boards: bool, github_signin: bool) -
                 ""
             },
         )
-}
-
-/// True when the request was sent over HTTPS (directly or through a proxy that says so).
-fn is_https(headers: &HeaderMap) -> bool {
-    static FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-    headers
-        .get(&FORWARDED_PROTO)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("https")
-        })
 }
 
 /// True when a form post comes from another site. Browsers that send `Sec-Fetch-Site` are judged

@@ -1,9 +1,12 @@
 //! What each webhook event does to the pool.
 //!
-//! Every handler reads what it needs from GitHub first (a repository's settings, a commenter's
-//! permission), then opens one write transaction in which it changes tasks through the store's
-//! usual methods (import, claim, moves), queues its replies in the outbox and marks the delivery
-//! applied — so a delivery's effects are all there or none is. What brings a repository, an issue
+//! Every handler reads what it needs from GitHub first (a repository's settings file and the
+//! installation serving it, [`RepoRead`]; an issue's blockers; a commenter's permission), writing
+//! nothing, then opens one write transaction in which the repository joins or follows its
+//! visibility, its settings are recorded (`RepoRead::record`), tasks change through the store's
+//! usual methods (import, claim, moves) with their audit events, the outbox hook asks for their
+//! status comments, replies are queued and the delivery is marked applied — one commit, so a
+//! delivery's effects are all there or none is, and a retry applies them whole. What brings a repository, an issue
 //! or a pull request in line with GitHub lives in `github::sync` ([`sync_issue`], [`sync_pull`]),
 //! which reconciliation uses too for what it finds on GitHub.
 //!
@@ -25,8 +28,9 @@
 //!
 //! Check suites, check runs and commit statuses are recorded here, in [`apply`]'s own file.
 
+use crate::domain::Visibility;
 use crate::github::events::{self, Event};
-use crate::github::service::{Github, RepoSettings, target};
+use crate::github::service::{ConfigRead, Github, RepoSettings, record_config, target};
 use crate::github::sync::{ApplyError, join_repo, show_checks, to_i64};
 use crate::github::throttle;
 use crate::store::github::inbox::DeliveryOutcome;
@@ -40,7 +44,7 @@ mod issues;
 mod pulls;
 
 use comments::comment_event;
-use installation::{follow_visibility, installation, installation_repositories, repository_event};
+use installation::{installation, installation_repositories, repository_event};
 use issues::{dependency_event, issue_event};
 use pulls::pull_event;
 
@@ -78,13 +82,11 @@ async fn checks_event(
 ) -> Result<(), ApplyError> {
     let who = actor(e.sender.as_ref().map_or("github", |s| s.login.as_str()));
     let repo = e.repo.full_name.as_str();
-    if installation_for(github, &e.repo, e.installation_id, &who)
-        .await?
-        .is_none()
-    {
+    let Some(read) = read_repo(github, &e.repo, e.installation_id, false).await? else {
         return ignore(github, seq, NOT_INSTALLED).await;
-    }
+    };
     let mut tx = github.store.begin().await?;
+    read.record(&mut tx, &who).await?;
     // New commits pushed to a pull request: GitHub names it on the new head's checks.
     for number in &e.pull_requests {
         tx.gh_set_pr_head(repo, to_i64(*number), &e.sha).await?;
@@ -122,29 +124,81 @@ fn actor(login: &str) -> String {
     format!("github:{login}")
 }
 
-/// The installation serving `repo` for an event: the repository joins first when an installation
-/// names it but the App did not know it yet. `None` when the App is not installed there. The
-/// board's visibility follows what the event says about the repository, so a repository made
-/// private on GitHub leaves the public board with its next event.
-async fn installation_for(
+/// What a delivery about a repository reads before its transaction: the installation serving
+/// the repository (the one the event names, when the App did not know the repository yet) and,
+/// when asked, its `.github/owp.yml`.
+struct RepoRead<'e> {
+    repo: &'e events::Repo,
+    installation: i64,
+    /// The repository joins the pool with this delivery.
+    joins: bool,
+    config: Option<ConfigRead>,
+}
+
+/// Reads what a delivery about `repo` needs from the database and GitHub, writing nothing.
+/// `None` when the App is not installed there.
+async fn read_repo<'e>(
     github: &Github,
-    repo: &events::Repo,
+    repo: &'e events::Repo,
     from_event: Option<u64>,
-    actor: &str,
-) -> Result<Option<i64>, ApplyError> {
+    with_config: bool,
+) -> Result<Option<RepoRead<'e>>, ApplyError> {
     let known = github.store.gh_repo(&repo.full_name).await?;
-    if let Some(id) = known.as_ref().and_then(|r| r.installation_id) {
-        follow_visibility(github, repo, actor).await?;
-        return Ok(Some(id));
-    }
-    let Some(id) = from_event.map(to_i64) else {
-        return Ok(None);
+    let (installation, joins) = match known.as_ref().and_then(|r| r.installation_id) {
+        Some(id) => (id, false),
+        None => match from_event.map(to_i64) {
+            Some(id) => (id, true),
+            None => return Ok(None),
+        },
     };
-    let mut tx = github.store.begin().await?;
-    let github_id = Some(to_i64(repo.id));
-    join_repo(&mut tx, &repo.full_name, github_id, repo.private, id, actor).await?;
-    tx.commit().await?;
-    Ok(Some(id))
+    let config = if with_config {
+        let read = github.read_config(&repo.full_name, known, Some(installation), false);
+        Some(read.await)
+    } else {
+        None
+    };
+    Ok(Some(RepoRead {
+        repo,
+        installation,
+        joins,
+        config,
+    }))
+}
+
+impl RepoRead<'_> {
+    /// The repository's settings, as the delivery's transaction will record them.
+    fn settings(&self) -> RepoSettings {
+        self.config
+            .as_ref()
+            .map(ConfigRead::settings)
+            .unwrap_or_default()
+    }
+
+    /// The first step of the delivery's transaction: the repository joins (or its board follows
+    /// the visibility the event says, so a repository made private on GitHub leaves the public
+    /// board with its next event), and its settings are recorded.
+    async fn record(&self, tx: &mut WriteTx, actor: &str) -> Result<(), StoreError> {
+        let name = self.repo.full_name.as_str();
+        if self.joins {
+            let github_id = Some(to_i64(self.repo.id));
+            join_repo(
+                tx,
+                name,
+                github_id,
+                self.repo.private,
+                self.installation,
+                actor,
+            )
+            .await?;
+        } else if let Some(private) = self.repo.private {
+            tx.set_repo_visibility(name, Visibility::from_private(private), actor)
+                .await?;
+        }
+        if let Some(config) = &self.config {
+            record_config(tx, name, config).await?;
+        }
+        Ok(())
+    }
 }
 
 // ------------------------------------------------------------------------------------------------

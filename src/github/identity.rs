@@ -10,7 +10,6 @@
 use serde_json::json;
 
 use crate::domain::TaskStatus;
-use crate::github::service::target;
 use crate::store::github::installations::GhRepo;
 use crate::store::leases::{LeaseEnd, Move};
 use crate::store::{NewEvent, StoreError, WriteTx};
@@ -97,7 +96,7 @@ pub async fn issue_moved(
     let pooled = pooled_repo(tx, &to).await?;
     let in_pool = pooled.is_some();
     if let (Some(target_repo), Some(new_number)) = (pooled, to.number)
-        && let Some(installation) = target_repo.installation_id
+        && target_repo.installation_id.is_some()
         && tx
             .gh_move_task(&task, &target_repo.repo, new_number)
             .await?
@@ -115,11 +114,6 @@ pub async fn issue_moved(
                     "carried_over": true,
                 })),
         );
-        tx.gh_enqueue_status(
-            &target(installation, &target_repo.repo, new_number),
-            &task.id,
-        )
-        .await?;
         return Ok(());
     }
     let why = if in_pool {

@@ -15,7 +15,7 @@ use serde_json::Value;
 pub const MANIFEST_YAML: &str = include_str!("../../app-manifest.yml");
 
 /// Where GitHub sends webhooks, below the public URL.
-pub use crate::http::rate_limits::WEBHOOK_PATH;
+pub const WEBHOOK_PATH: &str = "/github/webhook";
 
 /// Where GitHub redirects after the App was created, below the public URL.
 pub const SETUP_CALLBACK_PATH: &str = "/github/setup/callback";

@@ -18,14 +18,16 @@
 //!
 //! Running (wired up here, above the pieces, so that the shared context imports none of them):
 //! - [`service`]: the shared context [`service::Github`] and the outbox's change hook.
-//! - [`webhook`], [`login_link`]: the App's routes; [`inbox`], [`outbox`], [`claim_clock`],
-//!   [`reconcile`]: its background jobs, started by [`GithubParts::spawn`].
+//! - [`webhook`]: taking in a verified delivery; [`login_link`]: link codes; their routes (and
+//!   those of [`signin`] and [`setup`]) are in `http/`, beside the REST API. [`inbox`],
+//!   [`outbox`], [`claim_clock`], [`reconcile`]: the background jobs, started by
+//!   [`GithubParts::spawn`].
 //! - [`apply`]: what each webhook event does; [`sync`]: bringing a repository, an issue or a pull
 //!   request in line with GitHub, for `apply` and `reconcile` alike; [`credit`]: who a merge
 //!   credits.
-//! - [`GithubParts`] reads the configuration once and provides the routes, the jobs and a
-//!   [`GithubHandle`] that lets the process (and tests) wait until the inbox and the outbox are
-//!   drained. Without App credentials it serves the setup flow (`/github/setup`) and nothing else.
+//! - [`GithubParts`] reads the configuration once and provides the App (or the setup flow), the
+//!   jobs and a [`GithubHandle`] that lets the process (and tests) wait until the inbox and the
+//!   outbox are drained. Without App credentials only the setup flow (`/github/setup`) is served.
 //!
 //! Talking to GitHub:
 //! - [`app_auth`]: the App JWT and one client (and token cache) per installation.
@@ -72,7 +74,6 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -204,15 +205,19 @@ impl GithubParts {
         matches!(self.mode, Mode::On(_))
     }
 
-    /// The GitHub routes, to merge into the service's router.
-    pub fn router(&self) -> Router {
+    /// The running App (none in setup mode): the webhook's and the link code's routes serve it.
+    pub fn app(&self) -> Option<Arc<Github>> {
         match &self.mode {
-            Mode::On(github) => crate::github::webhook::router(Arc::clone(github))
-                .merge(crate::github::login_link::router(Arc::clone(github)))
-                .merge(help_router()),
-            Mode::Setup(setup) => {
-                crate::github::setup::router(Arc::clone(setup)).merge(help_router())
-            }
+            Mode::On(github) => Some(Arc::clone(github)),
+            Mode::Setup(_) => None,
+        }
+    }
+
+    /// The setup flow (only while no App is configured).
+    pub fn setup(&self) -> Option<Arc<crate::github::setup::Setup>> {
+        match &self.mode {
+            Mode::On(_) => None,
+            Mode::Setup(setup) => Some(Arc::clone(setup)),
         }
     }
 
@@ -310,18 +315,6 @@ fn schedule(value: Option<&str>, default: &str, name: &str) -> anyhow::Result<cr
     cron::Schedule::from_str(expr).with_context(|| {
         format!("{name}: `{expr}` is not a cron expression (6 fields, seconds first, e.g. `0 */15 * * * *`)")
     })
-}
-
-fn help_router() -> Router {
-    Router::new().route(
-        "/github/help",
-        axum::routing::get(|| async {
-            (
-                [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                crate::github::setup::HELP_PAGE,
-            )
-        }),
-    )
 }
 
 /// A handle on the running GitHub App (inert when the App is not configured).

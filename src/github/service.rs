@@ -3,9 +3,9 @@
 //! repository as the App applies them, and the change hook that writes the comment outbox in the
 //! transaction of every task change.
 //!
-//! The routes and the background jobs that use this context (the webhook inbox, the outbox sender,
-//! the claim clock, reconciliation) are wired up one level above, in [`crate::github`], so this
-//! module imports none of them.
+//! The background jobs that use this context (the webhook inbox, the outbox sender, the claim
+//! clock, reconciliation) are wired up one level above, in [`crate::github`], and the routes in
+//! `http/`, so this module imports none of them.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -29,7 +29,7 @@ use crate::store::github::installations::RepoConfigColumns;
 use crate::store::github::issues::task_targets;
 use crate::store::github::outbox::{OutboxTarget, enqueue_comment, enqueue_status};
 use crate::store::github::write_pacing::WritePacing;
-use crate::store::{ChangeHook, Store, StoreError};
+use crate::store::{ChangeHook, Store, StoreError, WriteTx};
 
 /// How long a repository's `.github/owp.yml` is used before it is read again.
 pub const CONFIG_MAX_AGE_MS: i64 = 5 * 60_000;
@@ -116,28 +116,58 @@ impl Github {
     }
 
     /// Reads a repository's `.github/owp.yml` again when the cached one is older than
-    /// [`CONFIG_MAX_AGE_MS`] (or always, with `force`). A file that does not parse keeps the last
-    /// good settings and records the error; an unreachable GitHub keeps everything as it was.
+    /// [`CONFIG_MAX_AGE_MS`] (or always, with `force`), and records what it found in its own
+    /// transaction (reconciliation; a delivery records it in its own, see [`Github::read_config`]).
     pub async fn refresh_config(
         &self,
         repo: &str,
         force: bool,
     ) -> Result<RepoSettings, StoreError> {
-        let Some(row) = self.store.gh_repo(repo).await? else {
-            return Ok(RepoSettings::default());
+        let row = self.store.gh_repo(repo).await?;
+        let installation = row.as_ref().and_then(|r| r.installation_id);
+        let read = self.read_config(repo, row, installation, force).await;
+        if matches!(read.news, ConfigNews::Unchanged) {
+            return Ok(read.settings());
+        }
+        let mut tx = self.store.begin().await?;
+        let settings = record_config(&mut tx, repo, &read).await?;
+        tx.commit().await?;
+        Ok(settings)
+    }
+
+    /// Reads a repository's `.github/owp.yml` from GitHub (through `installation`) when the one
+    /// recorded in `row` is older than [`CONFIG_MAX_AGE_MS`] (or always, with `force`). Writes
+    /// nothing: [`record_config`] records what was found, in the caller's transaction. A file that
+    /// does not parse keeps the last good settings and records the error; an unreachable GitHub
+    /// keeps everything as it was.
+    pub async fn read_config(
+        &self,
+        repo: &str,
+        row: Option<GhRepo>,
+        installation: Option<i64>,
+        force: bool,
+    ) -> ConfigRead {
+        let checked_at = crate::store::now_ms();
+        let unchanged = |row| ConfigRead {
+            row,
+            news: ConfigNews::Unchanged,
+            labels: None,
+            checked_at,
         };
-        let now = crate::store::now_ms();
-        let Some(installation) = row.installation_id else {
-            return Ok(settings_of(Some(&row)));
+        let Some(installation) = installation else {
+            return unchanged(row);
         };
-        if !force && now - row.config_checked_at < CONFIG_MAX_AGE_MS {
-            return Ok(settings_of(Some(&row)));
+        let fresh = row
+            .as_ref()
+            .is_some_and(|r| checked_at - r.config_checked_at < CONFIG_MAX_AGE_MS);
+        if fresh && !force {
+            return unchanged(row);
         }
         let client = match api::installation(&self.app, installation).await {
             Ok(client) => client,
             Err(e) => {
                 tracing::warn!(repo, error = %e, "cannot read the repository's settings file");
-                return Ok(settings_of(Some(&row)));
+                return unchanged(row);
             }
         };
         let text = api::file_text(
@@ -148,133 +178,39 @@ impl Github {
             crate::github::repo_config::MAX_CONFIG_BYTES,
         )
         .await;
-        let parsed = match text {
-            Ok(FileText::Missing) => None,
-            Ok(FileText::TooLarge(size)) => Some(Err(format!(
+        let news = match text {
+            Ok(FileText::Missing) => ConfigNews::Missing,
+            Ok(FileText::TooLarge(size)) => ConfigNews::Invalid(format!(
                 "{}: the file is {size} bytes or more; at most {} are read",
                 crate::github::repo_config::CONFIG_PATH,
                 crate::github::repo_config::MAX_CONFIG_BYTES
-            ))),
-            Ok(FileText::Text(text)) => Some(parse_bounded(text).await),
+            )),
+            Ok(FileText::Text(text)) => match parse_bounded(text).await {
+                Ok(config) => ConfigNews::Parsed(Box::new(config)),
+                Err(e) => ConfigNews::Invalid(e),
+            },
             Err(e) => {
                 tracing::warn!(repo, error = %e, "cannot read the repository's settings file");
-                return Ok(settings_of(Some(&row)));
+                ConfigNews::Unchanged
             }
         };
-        match parsed {
-            None => {
-                self.store
-                    .gh_set_repo_config(repo, Some(Default::default()), None, now)
-                    .await?;
-            }
-            Some(Ok(config)) => {
-                let json = serde_json::to_string(&config).unwrap_or_default();
-                let cap = config.pr_hourly_limit.map(|n| i64::from(n.get()));
-                let contract = config
-                    .contract
-                    .as_ref()
-                    .filter(|c| !c.is_empty())
-                    .and_then(|c| serde_json::to_string(c).ok());
-                self.store
-                    .gh_set_repo_config(
-                        repo,
-                        Some(RepoConfigColumns {
-                            config: Some(&json),
-                            claims_per_hour: cap,
-                            contract: contract.as_deref(),
-                            min_account_age_days: i64::from(config.claim.min_account_age_days),
-                        }),
-                        None,
-                        now,
-                    )
-                    .await?;
-            }
-            Some(Err(e)) => {
-                tracing::warn!(repo, error = %e, "the repository's settings file is not valid; the last good settings stay in force");
-                self.store
-                    .gh_set_repo_config(repo, None, Some(&e), now)
-                    .await?;
-            }
+        if let ConfigNews::Invalid(e) = &news {
+            tracing::warn!(repo, error = %e, "the repository's settings file is not valid; the last good settings stay in force");
         }
-        let settings = self.settings(repo).await?;
-        let labels = crate::github::repo_labels::check(
-            &client,
-            self.app.etags(),
-            repo,
-            &settings.config.labels,
-        )
-        .await;
-        self.apply_budget(repo, &settings, labels).await?;
-        if settings.error.is_none()
-            && let Some(trust) = &settings.config.trust
-        {
-            self.store
-                .set_repo_promotions(repo, &trust.promote, "github:config")
-                .await?;
-        }
-        Ok(settings)
-    }
-
-    /// Applies the budget a settings file asks for, and shows its error and the labels the
-    /// repository lacks on the repository policy.
-    async fn apply_budget(
-        &self,
-        repo: &str,
-        settings: &RepoSettings,
-        labels: serde_json::Value,
-    ) -> Result<(), StoreError> {
-        let Some(policy) = self.store.repo(repo).await? else {
-            return Ok(());
+        let mut read = ConfigRead {
+            row,
+            news,
+            labels: None,
+            checked_at,
         };
-        let current = u32::try_from(policy.max_open_prs).unwrap_or(u32::MAX);
-        let wanted = i64::from(settings.config.max_open_prs_or(current))
-            .min(crate::domain::limits::MAX_OPEN_PRS.1);
-        let shown_error = policy
-            .extensions
-            .get(CONFIG_ERROR_FIELD)
-            .and_then(|v| v.as_str())
-            .map(str::to_string);
-        // The budget the file sets (null: it leaves the budget to the admin), so that whoever
-        // changes the budget elsewhere is told which one wins.
-        let from_file = settings
-            .config
-            .max_open_prs
-            .map_or(serde_json::Value::Null, serde_json::Value::from);
-        let shown_from_file = policy
-            .extensions
-            .get(CONFIG_BUDGET_FIELD)
-            .cloned()
-            .unwrap_or(serde_json::Value::Null);
-        let shown_labels = policy.extensions.get(LABELS_MISSING_FIELD);
-        if wanted == policy.max_open_prs
-            && shown_error == settings.error
-            && shown_from_file == from_file
-            && shown_labels == Some(&labels)
-        {
-            return Ok(());
+        if !matches!(read.news, ConfigNews::Unchanged) {
+            // Which of the labels the settings name the repository lacks, read with the settings.
+            let names = read.settings().config.labels;
+            read.labels = Some(
+                crate::github::repo_labels::check(&client, self.app.etags(), repo, &names).await,
+            );
         }
-        let mut extensions = serde_json::Map::new();
-        extensions.insert(
-            CONFIG_ERROR_FIELD.into(),
-            settings
-                .error
-                .as_ref()
-                .map_or(serde_json::Value::Null, |e| {
-                    serde_json::Value::String(e.clone())
-                }),
-        );
-        extensions.insert(CONFIG_BUDGET_FIELD.into(), from_file);
-        extensions.insert(LABELS_MISSING_FIELD.into(), labels);
-        let upsert = crate::store::repos::RepoUpsert {
-            name: repo.to_string(),
-            max_open_prs: wanted,
-            area_locks_enabled: None,
-            extensions,
-            by: crate::store::repos::Steering::RepoFile,
-            ..Default::default()
-        };
-        self.store.upsert_repo(&upsert, "github:config").await?;
-        Ok(())
+        read
     }
 
     /// Whether `login` has write access or above on `repo` (asked of GitHub through the one
@@ -341,6 +277,161 @@ async fn parse_bounded(text: String) -> Result<RepoConfig, String> {
     }
 }
 
+/// What reading a repository's `.github/owp.yml` found, before anything is recorded.
+#[derive(Clone, Debug)]
+pub enum ConfigNews {
+    /// Nothing to record: the recorded settings are young enough, no installation serves the
+    /// repository, or GitHub could not be asked (everything stays as it was).
+    Unchanged,
+    /// There is no file: the defaults.
+    Missing,
+    Parsed(Box<RepoConfig>),
+    /// The file is not valid: the last good settings stay in force, with this error shown.
+    Invalid(String),
+}
+
+/// A repository's settings as read from GitHub, before a transaction records them.
+#[derive(Clone, Debug)]
+pub struct ConfigRead {
+    /// The repository's row as it was read (none before it joins).
+    pub row: Option<GhRepo>,
+    pub news: ConfigNews,
+    /// Which labels the repository lacks (`LABELS_MISSING_FIELD`), read with the settings; none
+    /// when the settings were not read.
+    pub labels: Option<serde_json::Value>,
+    /// When the file was read.
+    pub checked_at: i64,
+}
+
+impl ConfigRead {
+    /// The settings in force once [`record_config`] has recorded this.
+    pub fn settings(&self) -> RepoSettings {
+        let recorded = || settings_of(self.row.as_ref());
+        match &self.news {
+            ConfigNews::Unchanged => recorded(),
+            ConfigNews::Missing => RepoSettings::default(),
+            ConfigNews::Parsed(config) => RepoSettings {
+                config: config.as_ref().clone(),
+                error: None,
+            },
+            ConfigNews::Invalid(e) => RepoSettings {
+                config: recorded().config,
+                error: Some(e.clone()),
+            },
+        }
+    }
+}
+
+/// Records what [`Github::read_config`] found, in `tx`: the settings, the budget they ask for
+/// (with their error shown on the repository policy) and the promotion rules. Returns the
+/// settings in force.
+pub async fn record_config(
+    tx: &mut WriteTx,
+    repo: &str,
+    read: &ConfigRead,
+) -> Result<RepoSettings, StoreError> {
+    let at = read.checked_at;
+    match &read.news {
+        ConfigNews::Unchanged => return Ok(read.settings()),
+        ConfigNews::Missing => {
+            tx.gh_set_repo_config(repo, Some(Default::default()), None, at)
+                .await?;
+        }
+        ConfigNews::Parsed(config) => {
+            let json = serde_json::to_string(config).unwrap_or_default();
+            let cap = config.pr_hourly_limit.map(|n| i64::from(n.get()));
+            let contract = config
+                .contract
+                .as_ref()
+                .filter(|c| !c.is_empty())
+                .and_then(|c| serde_json::to_string(c).ok());
+            let columns = RepoConfigColumns {
+                config: Some(&json),
+                claims_per_hour: cap,
+                contract: contract.as_deref(),
+                min_account_age_days: i64::from(config.claim.min_account_age_days),
+            };
+            tx.gh_set_repo_config(repo, Some(columns), None, at).await?;
+        }
+        ConfigNews::Invalid(e) => {
+            tx.gh_set_repo_config(repo, None, Some(e), at).await?;
+        }
+    }
+    let settings = read.settings();
+    apply_budget(tx, repo, &settings, read.labels.as_ref()).await?;
+    if settings.error.is_none()
+        && let Some(trust) = &settings.config.trust
+    {
+        tx.set_repo_promotions(repo, &trust.promote, "github:config")
+            .await?;
+    }
+    Ok(settings)
+}
+
+/// Applies the budget a settings file asks for, and shows its error and the labels the repository
+/// lacks (when they were read) on the repository policy.
+async fn apply_budget(
+    tx: &mut WriteTx,
+    repo: &str,
+    settings: &RepoSettings,
+    labels: Option<&serde_json::Value>,
+) -> Result<(), StoreError> {
+    let Some(policy) = tx.repo_by_name(repo).await? else {
+        return Ok(());
+    };
+    let current = u32::try_from(policy.max_open_prs).unwrap_or(u32::MAX);
+    let wanted = i64::from(settings.config.max_open_prs_or(current))
+        .min(crate::domain::limits::MAX_OPEN_PRS.1);
+    let shown_error = policy
+        .extensions
+        .get(CONFIG_ERROR_FIELD)
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    // The budget the file sets (null: it leaves the budget to the admin), so that whoever
+    // changes the budget elsewhere is told which one wins.
+    let from_file = settings
+        .config
+        .max_open_prs
+        .map_or(serde_json::Value::Null, serde_json::Value::from);
+    let shown_from_file = policy
+        .extensions
+        .get(CONFIG_BUDGET_FIELD)
+        .cloned()
+        .unwrap_or(serde_json::Value::Null);
+    let shown_labels = policy.extensions.get(LABELS_MISSING_FIELD);
+    if wanted == policy.max_open_prs
+        && shown_error == settings.error
+        && shown_from_file == from_file
+        && (labels.is_none() || shown_labels == labels)
+    {
+        return Ok(());
+    }
+    let mut extensions = serde_json::Map::new();
+    extensions.insert(
+        CONFIG_ERROR_FIELD.into(),
+        settings
+            .error
+            .as_ref()
+            .map_or(serde_json::Value::Null, |e| {
+                serde_json::Value::String(e.clone())
+            }),
+    );
+    extensions.insert(CONFIG_BUDGET_FIELD.into(), from_file);
+    if let Some(labels) = labels {
+        extensions.insert(LABELS_MISSING_FIELD.into(), labels.clone());
+    }
+    let upsert = crate::store::repos::RepoUpsert {
+        name: repo.to_string(),
+        max_open_prs: wanted,
+        area_locks_enabled: None,
+        extensions,
+        by: crate::store::repos::Steering::RepoFile,
+        ..Default::default()
+    };
+    tx.upsert_repo(&upsert, "github:config").await?;
+    Ok(())
+}
+
 /// The settings recorded for a repository row.
 pub fn settings_of(row: Option<&GhRepo>) -> RepoSettings {
     let config = row
@@ -366,7 +457,10 @@ pub fn target(installation_id: i64, repo: &str, issue_number: i64) -> OutboxTarg
 // The change hook: status comments and claim endings, in the transaction of the change
 // ------------------------------------------------------------------------------------------------
 
-/// Writes outbox rows for the task changes of GitHub issues, inside the change's transaction.
+/// Writes outbox rows for the task changes of GitHub issues, inside the change's transaction. It
+/// is the one writer of status-comment requests: each task a transaction names (by its events,
+/// by [`crate::store::WriteTx::show_again`], or as a ready task that starts or stops waiting on
+/// the paths of one that moved) gets one request, whichever path made the change.
 pub struct OutboxHook;
 
 impl ChangeHook for OutboxHook {
@@ -374,6 +468,7 @@ impl ChangeHook for OutboxHook {
         &'a self,
         conn: &'a mut AnyConnection,
         events: &'a [Event],
+        shown: &'a [String],
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let now = crate::store::now_ms();
@@ -384,20 +479,15 @@ impl ChangeHook for OutboxHook {
                 .collect();
             let ids: Vec<&str> = task_events.iter().map(|&(_, id)| id).collect();
             let targets = task_targets(conn, &ids).await?;
-            let mut queued: HashSet<&str> = HashSet::new();
-            let waiters = path_waiters(conn, &task_events).await?;
-            for (event, task_id) in task_events {
-                let Some((repo, number, installation)) = targets.get(task_id) else {
+            for (event, task_id) in &task_events {
+                let Some((repo, number, installation)) = targets.get(*task_id) else {
                     continue;
                 };
-                let to = target(*installation, repo, *number);
-                if queued.insert(task_id) {
-                    enqueue_status(conn, now, &to, task_id).await?;
-                }
                 if let Some(claim) = claim_of_task(conn, task_id).await?
                     && ends_lease(event, &claim.lease_id)
                 {
                     if event.kind == "lease.expired" {
+                        let to = target(*installation, repo, *number);
                         let body = messages::claim_expired(&claim.login, ttl_days(claim.ttl_ms));
                         enqueue_comment(conn, now, &to, Some(task_id), &body).await?;
                     }
@@ -406,14 +496,17 @@ impl ChangeHook for OutboxHook {
             }
             // Ready tasks that start or stop waiting on the paths of a task that moved: their
             // status comments say so, whoever moved it (a worker, the lease sweep, GitHub).
-            let waiter_ids: Vec<&str> = waiters
-                .iter()
-                .map(String::as_str)
-                .filter(|id| !queued.contains(id))
-                .collect();
-            let waiter_targets = task_targets(conn, &waiter_ids).await?;
-            for id in waiter_ids {
-                if let Some((repo, number, installation)) = waiter_targets.get(id) {
+            let waiters = path_waiters(conn, &task_events).await?;
+            let mut to_show: Vec<&str> = Vec::new();
+            let named = ids.into_iter().chain(shown.iter().map(String::as_str));
+            for id in named.chain(waiters.iter().map(String::as_str)) {
+                if !to_show.contains(&id) {
+                    to_show.push(id);
+                }
+            }
+            let shown_targets = task_targets(conn, &to_show).await?;
+            for id in to_show {
+                if let Some((repo, number, installation)) = shown_targets.get(id) {
                     enqueue_status(conn, now, &target(*installation, repo, *number), id).await?;
                 }
             }

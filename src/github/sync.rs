@@ -309,8 +309,7 @@ pub async fn sync_issue(
             return Ok(Some(task));
         }
         if previous.is_none() || warnings_changed {
-            tx.gh_enqueue_status(&target(installation, repo, to_i64(issue.number)), &task.id)
-                .await?;
+            tx.show_again(&task.id);
         }
         return Ok(Some(task));
     }

@@ -1,34 +1,16 @@
-//! `POST /github/webhook`: the receiving end of GitHub's deliveries.
+//! Taking in GitHub's deliveries (the route, `POST /github/webhook`, is `http::github_webhook`):
+//! [`receive`] checks the signature (`X-Hub-Signature-256`, any of the configured secrets) on the
+//! raw body before anything is parsed or stored, and stores a verified delivery in the inbox
+//! under its `X-GitHub-Delivery` id (without the parts the App never reads, see [`slim`]); the
+//! inbox consumer applies it afterwards. Nothing here waits on GitHub or on applying the event.
 //!
-//! The signature (`X-Hub-Signature-256`, any of the configured secrets) is checked on the raw body
-//! before anything is parsed or stored; a bad or missing one is answered 401 and changes nothing.
-//! A verified delivery is stored in the inbox under its `X-GitHub-Delivery` id (without the parts
-//! the App never reads, see [`slim`]) and answered at once (202, or 200 for a delivery id seen
-//! before); the inbox consumer applies it afterwards.
-//! The answer never waits on GitHub or on applying the event.
-//!
-//! Bodies are bounded before they are read: a request without a well-formed signature header, or
-//! whose `Content-Length` is past GitHub's 25 MB, is refused unread; only
-//! `OWP_WEBHOOK_CONCURRENCY` bodies are read at once (past it `503 webhook_busy` with
-//! `Retry-After`; the App redelivers failed deliveries itself), each within
-//! [`WEBHOOK_READ_TIMEOUT`].
+//! The bounds on bodies: at most GitHub's 25 MB, `OWP_WEBHOOK_CONCURRENCY` of them read at once
+//! ([`body_room`], [`room_for`]), each within [`WEBHOOK_READ_TIMEOUT`].
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header as http_header};
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
-use tracing::Instrument;
-
-use crate::github::events::{DELIVERY_HEADER, EVENT_HEADER};
 use crate::github::service::Github;
-use crate::github::signature::{SIGNATURE_HEADER, WebhookSecrets};
-use crate::http::error::ApiError;
-use crate::http::rate_limits::WEBHOOK_PATH;
+use crate::store::StoreError;
 
 /// GitHub caps payloads at 25 MB.
 pub const WEBHOOK_BODY_LIMIT: usize = 26 * 1024 * 1024;
@@ -44,7 +26,7 @@ pub fn body_room(bodies: u32) -> usize {
 }
 
 /// The room a body takes, in MiB: its declared length, or the most when none is declared.
-fn room_for(declared: Option<u64>) -> u32 {
+pub fn room_for(declared: Option<u64>) -> u32 {
     let most = WEBHOOK_BODY_LIMIT as u64;
     let bytes = declared.unwrap_or(most).clamp(1, most);
     u32::try_from(bytes.div_ceil(MIB)).unwrap_or(u32::MAX)
@@ -73,145 +55,62 @@ pub fn subscribed_events() -> impl Iterator<Item = &'static str> {
         .filter(|e| !matches!(*e, "ping" | "installation" | "installation_repositories"))
 }
 
-/// The webhook route.
-pub fn router(github: Arc<Github>) -> Router {
-    Router::new()
-        .route(WEBHOOK_PATH, axum::routing::post(receive))
-        .with_state(github)
+/// What became of a verified delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Received {
+    /// An event the App does not use: acknowledged, not stored.
+    Ignored,
+    /// Stored in the inbox; the consumer applies it.
+    Queued,
+    /// Seen before (its delivery id, or the same signed body): acknowledged, not applied again.
+    Duplicate,
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+/// Why a delivery was refused (nothing was stored).
+#[derive(Debug)]
+pub enum Refused {
+    /// No `GITHUB_WEBHOOK_SECRET` is configured, so nothing can be verified.
+    NoSecret,
+    /// The signature is missing or wrong.
+    BadSignature(String),
+    MissingDelivery,
+    MissingEvent,
+    /// The body is not JSON.
+    Malformed,
+    Store(StoreError),
 }
 
-async fn receive(State(github): State<Arc<Github>>, headers: HeaderMap, body: Body) -> Response {
-    let delivery = header(&headers, DELIVERY_HEADER).unwrap_or("").to_string();
-    let event = header(&headers, EVENT_HEADER).unwrap_or("").to_string();
-    let span = tracing::info_span!("webhook", delivery = %delivery, event = %event);
-    async move {
-        let result = match read_bounded(&github, &headers, body).await {
-            Ok((body, _permit)) => accept(&github, &headers, &delivery, &event, &body).await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(response) => response,
-            Err(e) if e.code == "webhook_busy" => {
-                let mut res = e.into_response();
-                res.headers_mut()
-                    .insert(http_header::RETRY_AFTER, HeaderValue::from_static("5"));
-                res
-            }
-            Err(e) => e.into_response(),
-        }
-    }
-    .instrument(span)
-    .await
-}
-
-/// Reads a delivery's body within the bounds: refused unread without a well-formed signature
-/// header or past the size limit, and only while one of the body permits is free (held until the
-/// delivery is stored).
-async fn read_bounded(
+/// Checks a delivery's signature on its raw body, then stores it in the inbox (unless it is an
+/// event the App does not use, or was seen before).
+pub async fn receive(
     github: &Github,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<(Bytes, Option<tokio::sync::OwnedSemaphorePermit>), ApiError> {
-    if github.secrets.is_none() {
-        // `accept` answers it; nothing can be verified, so nothing is read.
-        return Ok((Bytes::new(), None));
-    }
-    if let Err(e) = WebhookSecrets::precheck(header(headers, SIGNATURE_HEADER)) {
-        tracing::warn!(error = %e, "webhook refused unread: bad signature header");
-        crate::metrics::webhook_delivery("unknown", "bad_signature");
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_signature",
-            e.to_string(),
-        ));
-    }
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "a webhook delivery is at most 25 MB",
-        )
-    };
-    let declared = header(headers, "content-length").and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > WEBHOOK_BODY_LIMIT as u64) {
-        return Err(too_large());
-    }
-    let room = Arc::clone(&github.webhook_bodies).acquire_many_owned(room_for(declared));
-    let Ok(Ok(permit)) = tokio::time::timeout(WEBHOOK_ROOM_WAIT, room).await else {
-        tracing::warn!("webhook refused: too many deliveries are being read at once");
-        crate::metrics::webhook_delivery("unknown", "busy");
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "webhook_busy",
-            "too many webhook deliveries are being read at once; retry shortly",
-        ));
-    };
-    match tokio::time::timeout(
-        WEBHOOK_READ_TIMEOUT,
-        axum::body::to_bytes(body, WEBHOOK_BODY_LIMIT),
-    )
-    .await
-    {
-        Ok(Ok(bytes)) => Ok((bytes, Some(permit))),
-        Ok(Err(_)) => Err(too_large()),
-        Err(_) => Err(ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            "the webhook body did not arrive in time",
-        )),
-    }
-}
-
-async fn accept(
-    github: &Github,
-    headers: &HeaderMap,
+    signature: Option<&str>,
     delivery: &str,
     event: &str,
     body: &[u8],
-) -> Result<Response, ApiError> {
+) -> Result<Received, Refused> {
     let Some(secrets) = &github.secrets else {
         tracing::warn!("webhook refused: no GITHUB_WEBHOOK_SECRET is configured");
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_signature",
-            "this service has no webhook secret configured, so no delivery can be verified",
-        ));
+        return Err(Refused::NoSecret);
     };
-    if let Err(e) = secrets.verify(header(headers, SIGNATURE_HEADER), body) {
+    if let Err(e) = secrets.verify(signature, body) {
         tracing::warn!(error = %e, "webhook refused: bad signature");
         crate::metrics::webhook_delivery(event, "bad_signature");
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_signature",
-            e.to_string(),
-        ));
+        return Err(Refused::BadSignature(e.to_string()));
     }
     if delivery.is_empty() || delivery.len() > 200 {
-        return Err(ApiError::bad_request(
-            "missing_delivery_id",
-            "the X-GitHub-Delivery header is missing",
-        ));
+        return Err(Refused::MissingDelivery);
     }
     if event.is_empty() {
-        return Err(ApiError::bad_request(
-            "missing_event",
-            "the X-GitHub-Event header is missing",
-        ));
+        return Err(Refused::MissingEvent);
     }
     if !STORED_EVENTS.contains(&event) {
         tracing::debug!("event not used; acknowledged");
         crate::metrics::webhook_delivery("other", "ignored");
-        return Ok(answer(StatusCode::ACCEPTED, "ignored"));
+        return Ok(Received::Ignored);
     }
     let Ok(mut payload) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return Err(ApiError::bad_request(
-            "malformed_body",
-            "the delivery is not JSON",
-        ));
+        return Err(Refused::Malformed);
     };
     slim(&mut payload);
     let text = payload.to_string();
@@ -223,16 +122,15 @@ async fn accept(
         .gh_insert_delivery(delivery, event, &text, body_sha256.as_deref(), now)
         .await;
     github.receiving.fetch_sub(1, Ordering::SeqCst);
-    let stored = stored?;
-    if stored {
+    if stored.map_err(Refused::Store)? {
         github.inbox_wake.notify_one();
         crate::metrics::webhook_delivery(event, "queued");
         tracing::debug!("delivery stored");
-        Ok(answer(StatusCode::ACCEPTED, "queued"))
+        Ok(Received::Queued)
     } else {
         tracing::info!("delivery seen before; acknowledged, not applied again");
         crate::metrics::webhook_delivery(event, "duplicate");
-        Ok(answer(StatusCode::OK, "duplicate"))
+        Ok(Received::Duplicate)
     }
 }
 
@@ -276,10 +174,6 @@ pub fn replay_key(event: &str, body: &[u8]) -> Option<String> {
     hash.update([0]);
     hash.update(body);
     Some(hex::encode(hash.finalize()))
-}
-
-fn answer(status: StatusCode, what: &str) -> Response {
-    (status, axum::Json(json!({ "status": what }))).into_response()
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Who am I, signing out, and the operator's revocation: `GET /v1/me`, `POST /v1/auth/logout`,
 //! `POST /v1/admin/signin/revoke`. Signing in with GitHub is the GitHub App's
-//! (`github::signin`); these routes only read and end what it made.
+//! (`http::signin`); these routes only read and end what it made.
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Request, State};

@@ -6,15 +6,20 @@ pub mod auth;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod github_setup;
+pub mod github_webhook;
 pub mod idempotency;
 pub mod import;
 pub mod leaderboard;
 pub mod leases;
+pub mod link_code;
 pub mod meta;
 pub mod metrics;
 pub mod openapi;
 pub mod principal;
 pub mod rate_limits;
+pub mod session;
+pub mod signin;
 pub mod tasks;
 pub mod workers;
 pub mod yaml;
@@ -175,4 +180,17 @@ async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> error::ApiE
         "method_not_allowed",
         format!("{method} is not allowed on {}", uri.path()),
     )
+}
+
+/// The GitHub App's routes: the webhook, link codes and the help page while the App runs; the
+/// setup flow and the help page while no App is configured.
+pub fn github_router(github: &crate::github::GithubParts) -> Router {
+    let help = github_setup::help_router();
+    match (github.app(), github.setup()) {
+        (Some(app), _) => github_webhook::router(Arc::clone(&app))
+            .merge(link_code::router(app))
+            .merge(help),
+        (None, Some(setup)) => github_setup::router(setup).merge(help),
+        (None, None) => help,
+    }
 }

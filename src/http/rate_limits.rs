@@ -13,7 +13,7 @@
 //! declares each route: [`CredentialRoutes`]) keep their per-address limits whoever calls them.
 //! On the routes that need a credential the admin (the operator: the right token, or a dashboard
 //! session opened with it) is not limited, a maintainer is limited per person, and a worker by
-//! the work itself; the webhook has its own bound (see `github::webhook`).
+//! the work itself; the webhook has its own bound (see `http::github_webhook`).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -34,9 +34,9 @@ use super::principal::{Principal, Resolved, principal_of};
 use crate::config::{LimitsConfig, Secret};
 use crate::store::Store;
 
-/// The GitHub App's webhook route (`github::webhook` serves it): its requests have their own
+/// The GitHub App's webhook route (`http::github_webhook` serves it): its requests have their own
 /// bound and are not counted here.
-pub const WEBHOOK_PATH: &str = "/github/webhook";
+pub use crate::github::manifest::WEBHOOK_PATH;
 
 /// The address a request is counted under, set by [`layer`] on every request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

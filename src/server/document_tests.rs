@@ -6,8 +6,8 @@
 /// The document the service serves: the server hands this router the GitHub App's part.
 fn document() -> utoipa::openapi::OpenApi {
     crate::http::openapi::document(vec![
-        crate::github::login_link::openapi(),
-        crate::github::signin::openapi(),
+        crate::http::link_code::openapi(),
+        crate::http::signin::openapi(),
     ])
 }
 

@@ -141,6 +141,20 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Replaces the promotion rules of repository `repo` (nothing when it is unknown).
+    pub async fn set_repo_promotions(
+        &mut self,
+        repo: &str,
+        rules: &[Promotion],
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        Promotion::validate(rules)?;
+        if let Some(row) = self.repo_by_name(repo).await? {
+            self.set_promotions(row.id, &row.name, rules, actor).await?;
+        }
+        Ok(())
+    }
+
     /// Replaces a repository's promotion rules (validated).
     pub async fn set_promotions(
         &mut self,
@@ -345,27 +359,6 @@ impl Store {
                     tx.set_promotions(row.id, &row.name, rules, actor).await?;
                 }
                 Ok((row, created))
-            }
-            .await;
-            (tx, r)
-        })
-        .await
-    }
-
-    /// Replaces the promotion rules of repository `repo` (nothing when it is unknown).
-    pub async fn set_repo_promotions(
-        &self,
-        repo: &str,
-        rules: &[Promotion],
-        actor: &str,
-    ) -> Result<(), StoreError> {
-        Promotion::validate(rules)?;
-        self.write(|mut tx| async move {
-            let r = async {
-                if let Some(row) = tx.repo_by_name(repo).await? {
-                    tx.set_promotions(row.id, &row.name, rules, actor).await?;
-                }
-                Ok(())
             }
             .await;
             (tx, r)

@@ -401,7 +401,7 @@ async fn the_outbox_stays_under_githubs_content_creation_limits_with_status_comm
 
 #[tokio::test]
 async fn status_comments_leave_the_outbox_before_replies() {
-    use owp::store::github::outbox::{OutboxKind, OutboxTarget};
+    use owp::store::github::outbox::{OutboxKind, OutboxTarget, enqueue_status};
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
     let store = owp::store::Store::open(&url, owp::store::Timing::default())
@@ -420,8 +420,12 @@ async fn status_comments_leave_the_outbox_before_replies() {
             .await
             .unwrap();
     }
-    tx.gh_enqueue_status(&target(1), "t1").await.unwrap();
-    tx.gh_enqueue_status(&target(2), "t2").await.unwrap();
+    for (issue, task) in [(1, "t1"), (2, "t2")] {
+        let now = tx.now;
+        enqueue_status(tx.conn(), now, &target(issue), task)
+            .await
+            .unwrap();
+    }
     tx.commit().await.unwrap();
     let now = owp::store::now_ms();
     let rows = store

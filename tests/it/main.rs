@@ -58,6 +58,7 @@ mod github_fake_oauth;
 mod github_fake_user;
 mod github_identity;
 mod github_labels;
+mod github_one_delivery;
 mod github_path_locks;
 mod github_scale;
 mod github_setup;

@@ -235,6 +235,7 @@ impl owp::store::ChangeHook for RecordingHook {
         &'a self,
         conn: &'a mut sqlx::AnyConnection,
         events: &'a [owp::domain::Event],
+        _shown: &'a [String],
     ) -> futures_util::future::BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             // The hook writes in the transaction it joins: the events it is told of are there.

@@ -16,7 +16,7 @@ use crate::store::github::worker_links::LinkRefusal;
 use crate::store::{NewEvent, StoreError, WriteTx};
 
 use super::claims::{claim, release, renew};
-use super::{CommentCtx, MAX_COMMANDS_PER_COMMENT, NOT_INSTALLED, actor, ignore, installation_for};
+use super::{CommentCtx, MAX_COMMANDS_PER_COMMENT, NOT_INSTALLED, actor, ignore, read_repo};
 
 pub(super) async fn comment_event(
     github: &Github,
@@ -35,10 +35,10 @@ pub(super) async fn comment_event(
     if e.issue.is_pull_request {
         return ignore(github, seq, "a pull request comment").await;
     }
-    let Some(installation) = installation_for(github, &e.repo, e.installation_id, &who).await?
-    else {
+    let Some(read) = read_repo(github, &e.repo, e.installation_id, true).await? else {
         return ignore(github, seq, NOT_INSTALLED).await;
     };
+    let installation = read.installation;
     let repo = e.repo.full_name.as_str();
     let mut parsed: Vec<ParsedCommand> = match &e.action {
         CommentAction::Created => commands::parse_commands(&e.comment.body),
@@ -50,7 +50,7 @@ pub(super) async fn comment_event(
         } => Vec::new(),
     };
     parsed.truncate(MAX_COMMANDS_PER_COMMENT);
-    let settings = github.refresh_config(repo, false).await?;
+    let settings = read.settings();
     let needs_maintainer = parsed
         .iter()
         .any(|c| matches!(c, Ok(cmd) if cmd.requires_maintainer()));
@@ -100,7 +100,9 @@ pub(super) async fn comment_event(
         reacted: Default::default(),
         actor: who,
     };
+    // GitHub has been read; everything the delivery changes commits together from here.
     let mut tx = github.store.begin().await?;
+    read.record(&mut tx, &ctx.actor).await?;
     if let Some(account) = account.filter(|a| a.asked) {
         tx.gh_remember_account(account.account_id, &account.login, account.created_at)
             .await?;
@@ -209,7 +211,7 @@ pub(super) async fn command_in_span(
         Command::Release => release(tx, ctx, &task).await,
         Command::Renew => renew(tx, ctx, &task).await,
         Command::Status => {
-            tx.gh_enqueue_status(&ctx.target(), &task.id).await?;
+            tx.show_again(&task.id);
             ctx.thumbs_up(tx).await
         }
         Command::Block { reason } => {

@@ -4,7 +4,7 @@
 
 use crate::domain::Visibility;
 use crate::github::events::{
-    self, InstallationAction, InstallationEvent, InstallationRepositoriesEvent, RepositoryAction,
+    InstallationAction, InstallationEvent, InstallationRepositoriesEvent, RepositoryAction,
     RepositoryEvent,
 };
 use crate::github::identity;
@@ -88,26 +88,6 @@ pub(super) async fn installation_repositories(
             tracing::warn!(repo = %repo.full_name, error = %err, "reconciling a new repository failed; the schedule will retry");
         }
     }
-    Ok(())
-}
-
-/// Records GitHub's visibility of a known repository when it differs from what GitHub said before.
-pub(super) async fn follow_visibility(
-    github: &Github,
-    repo: &events::Repo,
-    actor: &str,
-) -> Result<(), ApplyError> {
-    let Some(private) = repo.private else {
-        return Ok(());
-    };
-    let current = github.store.repo(&repo.full_name).await?;
-    if current.is_none_or(|r| r.github_private == Some(private)) {
-        return Ok(());
-    }
-    let mut tx = github.store.begin().await?;
-    tx.set_repo_visibility(&repo.full_name, Visibility::from_private(private), actor)
-        .await?;
-    tx.commit().await?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use crate::store::deps::ExternalBlocker;
 use crate::store::github::inbox::DeliveryOutcome;
 use crate::store::leases::{LeaseEnd, Move};
 
-use super::{NOT_INSTALLED, actor, ignore, installation_for};
+use super::{NOT_INSTALLED, actor, ignore, read_repo};
 
 pub(super) async fn issue_event(
     github: &Github,
@@ -24,14 +24,15 @@ pub(super) async fn issue_event(
     if e.issue.is_pull_request {
         return ignore(github, seq, "a pull request").await;
     }
-    let Some(installation) = installation_for(github, &e.repo, e.installation_id, &who).await?
-    else {
+    let Some(read) = read_repo(github, &e.repo, e.installation_id, true).await? else {
         return ignore(github, seq, NOT_INSTALLED).await;
     };
-    let settings = github.refresh_config(repo, false).await?;
+    let (installation, settings) = (read.installation, read.settings());
     let body_paths = maintainer_changed_paths(github, installation, repo, e).await;
     let blockers = read_blockers(github, installation, None, repo, &e.issue, &settings).await?;
+    // GitHub has been read; everything the delivery changes commits together from here.
     let mut tx = github.store.begin().await?;
+    read.record(&mut tx, &who).await?;
     // An issue's `Paths:` line, or its task leaving the pool, may move path locks.
     let paths = tx.watch_paths(repo).await?;
     // A closed (or deleted, or moved) issue stops holding the tasks it blocks; reopened, it

@@ -19,7 +19,7 @@ use crate::store::github::inbox::DeliveryOutcome;
 use crate::store::rows::TaskRow;
 use crate::store::{Store, StoreError};
 
-use super::{NOT_INSTALLED, actor, ignore, installation_for};
+use super::{NOT_INSTALLED, actor, ignore, read_repo};
 
 pub(super) async fn pull_event(
     github: &Github,
@@ -28,10 +28,10 @@ pub(super) async fn pull_event(
 ) -> Result<(), ApplyError> {
     let who = actor(&e.sender.login);
     let repo = e.repo.full_name.as_str();
-    let Some(installation) = installation_for(github, &e.repo, e.installation_id, &who).await?
-    else {
+    let Some(read) = read_repo(github, &e.repo, e.installation_id, false).await? else {
         return ignore(github, seq, NOT_INSTALLED).await;
     };
+    let installation = read.installation;
     let maintainer = pr_author_is_maintainer(github, installation, repo, &e.pull_request).await?;
     let pr = &e.pull_request;
     let pushed = matches!(
@@ -47,6 +47,7 @@ pub(super) async fn pull_event(
     let changed = changed_paths(github, installation, repo, pr, &acting).await?;
     let unverified = unverified_commits(github, installation, repo, pr, &acting).await?;
     let mut tx = github.store.begin().await?;
+    read.record(&mut tx, &who).await?;
     let watch = tx.watch_paths(repo).await?;
     let unlink_missing = matches!(e.action, PullRequestAction::Edited { .. });
     sync_pull(
@@ -73,16 +74,16 @@ pub(super) async fn pull_event(
         }
     }
     tx.paths_watched(watch, &who).await?;
-    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
-        .await?;
-    tx.commit().await?;
     if e.action == PullRequestAction::Closed
         && e.pull_request.merged
         && e.repo.default_branch.as_deref() == Some(e.pull_request.base_ref.as_str())
     {
         // The merge may have changed `.github/owp.yml`.
-        github.store.gh_config_stale(repo).await?;
+        tx.gh_config_stale(repo).await?;
     }
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        .await?;
+    tx.commit().await?;
     Ok(())
 }
 

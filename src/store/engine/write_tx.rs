@@ -74,12 +74,14 @@ pub(crate) fn insert_event(values: [&str; 7], from: &str) -> String {
     )
 }
 
-/// Runs inside every write transaction, after its events are appended and before it commits.
+/// Runs inside every write transaction that appends events or asks for tasks to be shown again
+/// ([`WriteTx::show_again`]), after its events are appended and before it commits.
 pub trait ChangeHook: Send + Sync {
     fn before_commit<'a>(
         &'a self,
         conn: &'a mut AnyConnection,
         events: &'a [Event],
+        shown: &'a [String],
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
@@ -95,6 +97,8 @@ pub struct WriteTx {
     seen: Vec<String>,
     /// Whether this transaction changed what authenticating a worker returns.
     forget_known_workers: bool,
+    /// Tasks to be shown again though no event of this transaction names them.
+    shown: Vec<String>,
     store: Store,
 }
 
@@ -150,6 +154,7 @@ impl Store {
             written: Vec::new(),
             seen: Vec::new(),
             forget_known_workers: false,
+            shown: Vec::new(),
             store: self.clone(),
         })
     }
@@ -172,6 +177,7 @@ impl Store {
             written: Vec::new(),
             seen: Vec::new(),
             forget_known_workers: false,
+            shown: Vec::new(),
             store: self.clone(),
         }))
     }
@@ -211,6 +217,15 @@ impl WriteTx {
     /// Records an audit event; it is written at commit, in this transaction.
     pub fn event(&mut self, event: NewEvent) {
         self.events.push(event);
+    }
+
+    /// Asks the hooks to show `task_id` again (the GitHub App: its status comment) although no
+    /// event of this transaction names it: what it shows changed without a state change, or
+    /// someone asked to see it.
+    pub fn show_again(&mut self, task_id: &str) {
+        if !self.shown.iter().any(|t| t == task_id) {
+            self.shown.push(task_id.to_string());
+        }
     }
 
     /// Records an event that a batch has appended itself (it has its id).
@@ -361,7 +376,8 @@ impl WriteTx {
             }
         }
         let hooks = self.store.hooks.read().expect("hooks lock").clone();
-        if !hooks.is_empty() && !written.is_empty() {
+        let shown = std::mem::take(&mut self.shown);
+        if !hooks.is_empty() && (!written.is_empty() || !shown.is_empty()) {
             if matches!(self.conn, TxConn::Direct(..)) {
                 // A hook registered after this transaction began cannot join it: nothing of it
                 // may commit (a write group then runs each operation again through sqlx).
@@ -371,7 +387,7 @@ impl WriteTx {
             }
             self.ensure_begun().await?;
             for hook in hooks {
-                hook.before_commit(self.conn(), &written).await?;
+                hook.before_commit(self.conn(), &written, &shown).await?;
             }
         }
         match &mut self.conn {

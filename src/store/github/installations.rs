@@ -6,7 +6,6 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{row_by_key, rows_by_key};
-use crate::store::engine::sqlite_writer::ExecuteWrite;
 use crate::store::{Store, StoreError, WriteTx};
 
 /// A repository the App is (or was) installed on.
@@ -271,67 +270,64 @@ impl Store {
         let installation_id = installation_id.unwrap_or(0);
         rows_by_key(&self.read, sql, installation_id, decode_repo).await
     }
+}
 
-    /// Stores the result of reading a repository's `.github/owp.yml`: the config to use from now
-    /// on ([`RepoConfigColumns::default`] for the defaults, `None` to keep the last good one) and
-    /// the error to show.
+impl WriteTx {
+    /// Records the result of reading a repository's `.github/owp.yml`: the config to use from
+    /// now on ([`RepoConfigColumns::default`] for the defaults, `None` to keep the last good one)
+    /// and the error to show. The cap, the contract and the config they came from change together.
     pub async fn gh_set_repo_config(
-        &self,
+        &mut self,
         repo: &str,
         config: Option<RepoConfigColumns<'_>>,
         error: Option<&str>,
         checked_at: i64,
     ) -> Result<(), StoreError> {
-        match config {
-            Some(RepoConfigColumns {
-                config,
-                claims_per_hour,
-                contract,
-                min_account_age_days,
-            }) => {
-                // The cap, the contract and the config they came from change together.
-                let mut tx = self.begin().await?;
-                sqlx::query(
-                    "UPDATE repos SET claims_per_hour = $1, contract = $2, \
-                     min_account_age_days = $3 WHERE name = $4",
-                )
-                .bind(claims_per_hour)
-                .bind(contract)
-                .bind(min_account_age_days)
-                .bind(repo)
-                .execute(tx.conn())
-                .await?;
-                sqlx::query(
-                    "UPDATE gh_repos SET config = $1, config_error = $2, config_checked_at = $3 \
-                     WHERE repo = $4",
-                )
-                .bind(config)
-                .bind(error)
-                .bind(checked_at)
-                .bind(repo)
-                .execute(tx.conn())
-                .await?;
-                tx.commit().await?;
-            }
-            None => {
-                sqlx::query(
-                    "UPDATE gh_repos SET config_error = $1, config_checked_at = $2 WHERE repo = $3",
-                )
-                .bind(error)
-                .bind(checked_at)
-                .bind(repo)
-                .execute_write(self)
-                .await?;
-            }
+        if let Some(RepoConfigColumns {
+            config,
+            claims_per_hour,
+            contract,
+            min_account_age_days,
+        }) = config
+        {
+            sqlx::query(
+                "UPDATE repos SET claims_per_hour = $1, contract = $2, \
+                 min_account_age_days = $3 WHERE name = $4",
+            )
+            .bind(claims_per_hour)
+            .bind(contract)
+            .bind(min_account_age_days)
+            .bind(repo)
+            .execute(self.conn())
+            .await?;
+            sqlx::query(
+                "UPDATE gh_repos SET config = $1, config_error = $2, config_checked_at = $3 \
+                 WHERE repo = $4",
+            )
+            .bind(config)
+            .bind(error)
+            .bind(checked_at)
+            .bind(repo)
+            .execute(self.conn())
+            .await?;
+        } else {
+            sqlx::query(
+                "UPDATE gh_repos SET config_error = $1, config_checked_at = $2 WHERE repo = $3",
+            )
+            .bind(error)
+            .bind(checked_at)
+            .bind(repo)
+            .execute(self.conn())
+            .await?;
         }
         Ok(())
     }
 
     /// Makes the next event of a repository read its `.github/owp.yml` again.
-    pub async fn gh_config_stale(&self, repo: &str) -> Result<(), StoreError> {
+    pub async fn gh_config_stale(&mut self, repo: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE gh_repos SET config_checked_at = 0 WHERE repo = $1")
             .bind(repo)
-            .execute_write(self)
+            .execute(self.conn())
             .await?;
         Ok(())
     }

@@ -85,7 +85,9 @@ pub struct OutboxTarget<'a> {
 }
 
 /// Asks for the status comment of `task_id` to be written; pending requests of one task collapse
-/// into one row (its revision goes up, so a sender busy with it sends again).
+/// into one row (its revision goes up, so a sender busy with it sends again). The App's change
+/// hook (`github::service::OutboxHook`) is its one caller: a transaction asks for a task to be
+/// shown again with `WriteTx::show_again`.
 pub async fn enqueue_status(
     conn: &mut AnyConnection,
     now: i64,
@@ -173,16 +175,6 @@ async fn enqueue_once(
 }
 
 impl WriteTx {
-    /// Queues the status comment of a task.
-    pub async fn gh_enqueue_status(
-        &mut self,
-        target: &OutboxTarget<'_>,
-        task_id: &str,
-    ) -> Result<(), StoreError> {
-        let now = self.now;
-        enqueue_status(self.conn(), now, target, task_id).await
-    }
-
     /// Whether the same reply text was queued for the same issue since `since` (ms).
     pub async fn gh_recent_reply(
         &mut self,

@@ -38,8 +38,9 @@ pub const INSTALLATION: u64 = 77;
 pub const SECRET: &str = "story-webhook-secret";
 /// The admin token of the service.
 pub const ADMIN: &str = "owpa_story_admin_token";
-/// How long a step may take to settle.
-pub const SETTLE: Duration = Duration::from_secs(30);
+/// How long a step may take to settle (a first reconciliation of an installation of 1,000
+/// repositories reads each one's settings and labels, which takes tens of seconds on a busy machine).
+pub const SETTLE: Duration = Duration::from_secs(60);
 
 /// A real payload from `tests/fixtures/github/`.
 pub fn fixture(name: &str) -> Value {

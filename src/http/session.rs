@@ -1,6 +1,6 @@
-//! Dashboard sign-in sessions and their CSRF tokens.
+//! Browser sign-in sessions (the dashboard's, and GitHub sign-in's) and their CSRF tokens.
 //!
-//! Signing in with the admin token (or with GitHub, see `github::signin`) creates a server-side
+//! Signing in with the admin token (or with GitHub, see `http::signin`) creates a server-side
 //! session: the browser keeps only a random 256-bit session id in the `owp_session` cookie
 //! (HttpOnly; SameSite=Strict for the admin, Lax for a maintainer who comes back from GitHub),
 //! never a token. The database keeps a digest of that id with the session's expiry and its own
@@ -17,13 +17,13 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 
+use super::principal::{self, CSRF_HEADER as CSRF, digest, random_hex};
+use super::rate_limits::AuthFailures;
 use crate::config::Secret;
-use crate::http::principal::{self, CSRF_HEADER as CSRF, digest, random_hex};
-use crate::http::rate_limits::AuthFailures;
 use crate::store::signin::{NewSession as NewRow, SessionKind, SessionRow};
 use crate::store::{Store, StoreError};
 
-pub use crate::http::principal::{COOKIE_NAME, CSRF_HEADER, session_cookie};
+pub use super::principal::{COOKIE_NAME, CSRF_HEADER, session_cookie};
 
 /// How long a session opened with the admin token lives.
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 60 * 60);
@@ -121,7 +121,7 @@ impl Sessions {
         self.inner
             .public_https
             .load(std::sync::atomic::Ordering::Relaxed)
-            || super::is_https(headers)
+            || is_https(headers)
     }
 
     /// The count of wrong credentials these sessions share.
@@ -253,6 +253,22 @@ pub fn clear_cookie(secure: bool) -> String {
         "{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
         if secure { "; Secure" } else { "" }
     )
+}
+
+/// True when the request was sent over HTTPS (directly or through a proxy that says so).
+pub fn is_https(headers: &HeaderMap) -> bool {
+    static FORWARDED_PROTO: axum::http::HeaderName =
+        axum::http::HeaderName::from_static("x-forwarded-proto");
+    headers
+        .get(&FORWARDED_PROTO)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("https")
+        })
 }
 
 #[cfg(test)]
