@@ -4,15 +4,13 @@
 //! processes sharing the database):
 //! - SQLite: every write transaction starts with `BEGIN IMMEDIATE`, so writers are serialised by
 //!   the database file lock (across processes too) and each claim sees the previous one's result.
-//! - PostgreSQL: a named claim (`/owp claim`, [`WriteTx::claim_task`]) locks the task it names,
-//!   then the worker and the task's area lock entry, and takes the review budget last with a
-//!   conditional `UPDATE repos` that row-locks the repository until commit, so that row (written
-//!   by every claim and PR of the repository) stays locked only from that last write to the
-//!   commit. Status moves lock task, worker, area, repository in the same order, so none waits
-//!   on another in a cycle. A worker's own claims, acks and status moves run as one statement
-//!   each ([`postgres_statement`]); the claim there locks the worker, skips locked tasks and takes
-//!   the repository row before the task's area, so a deadlock with a named claim (possible only
-//!   over one area of one repository) ends one of the two, which runs again.
+//! - PostgreSQL: a worker's own claims, acks and status moves run as one statement each
+//!   ([`postgres_statement`]); the claim locks the worker, skips locked tasks and takes the
+//!   repository row before the task's area. A named claim (`/owp claim`,
+//!   [`WriteTx::claim_task`]) locks the task it names and then runs that same statement narrowed
+//!   to it, so a deadlock with a worker's claim (possible only over one area of one repository)
+//!   ends one of the two, which runs again. Status moves lock task, worker, area, repository in
+//!   that order, so none waits on another in a cycle.
 //! - On both, the writes themselves are conditional (`WHERE status = 'ready'`, `WHERE open_prs +
 //!   active_leases < max_open_prs`, `WHERE active_points + $est <= capacity_points`), and the area
 //!   lock is a partial UNIQUE index, so a rule can only be broken if the database itself is.
