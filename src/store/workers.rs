@@ -471,7 +471,8 @@ impl Store {
     /// A heartbeat of `worker` (authenticated, so marked online already): returns the worker as
     /// it is now and how many leases it renewed. A heartbeat that asks for no status and has no
     /// lease to renew writes nothing: one read of the worker's live leases tells, and the answer
-    /// is the request's own row (remembered for at most [`super::known_workers::MAX_AGE`]). One
+    /// is the request's own row (remembered for at most [`super::known_workers::MAX_AGE`]); a row
+    /// read for the request that counts no task needs not even that read. One
     /// that asks for a status compares it with the worker as it is in its write transaction.
     pub async fn heartbeat(
         &self,
@@ -480,7 +481,10 @@ impl Store {
     ) -> Result<(WorkerRow, u64), StoreError> {
         if status.is_none() {
             let mut row = worker.clone();
-            if self.renewable_leases(&mut row).await? == 0 {
+            // A row read for this request that counts no task holds no live lease: a lease is
+            // counted from the claim that grants it until it ends.
+            let idle = row.fresh && row.active_tasks == 0;
+            if idle || self.renewable_leases(&mut row).await? == 0 {
                 self.with_contact(&mut row);
                 return Ok((row, 0));
             }
