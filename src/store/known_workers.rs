@@ -77,6 +77,7 @@ impl KnownWorkers {
             return None;
         }
         let mut row = entry.row.clone();
+        row.fresh = false;
         if let Some(&seen) = inner.seen.get(&row.id) {
             row.last_seen_at = row.last_seen_at.max(Some(seen));
         }
@@ -160,6 +161,7 @@ mod tests {
             leaderboard_opt_in: false,
             specialist: false,
             archived: false,
+            fresh: true,
         }
     }
 

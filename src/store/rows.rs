@@ -257,6 +257,9 @@ pub struct WorkerRow {
     pub specialist: bool,
     /// An admin archived it (its token no longer works; it is left out of the boards).
     pub archived: bool,
+    /// Read from the database for this request, not remembered from an earlier one (see
+    /// `known_workers`): its counters are as they were a moment ago.
+    pub fresh: bool,
 }
 
 impl WorkerRow {
@@ -289,6 +292,7 @@ impl WorkerRow {
             leaderboard_opt_in: row.col::<i64>("leaderboard_opt_in")? != 0,
             specialist: row.col::<i64>("specialist")? != 0,
             archived: row.col::<Option<i64>>("archived_at")?.is_some(),
+            fresh: true,
         })
     }
 

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use sqlx::AssertSqlSafe;
 
 use super::engine::columns::Columns;
-use super::rows::{WORKER_COLUMNS, WORKER_SELECT, WorkerRow};
+use super::rows::{WORKER_SELECT, WorkerRow};
 use super::{NewEvent, Store, StoreError, WriteTx, new_id};
 use crate::domain::WorkerStatus;
 use crate::domain::limits;
@@ -469,18 +469,25 @@ impl Store {
     }
 
     /// A heartbeat of `worker` (authenticated, so marked online already): returns the worker as
-    /// it is now and how many leases it renewed. A heartbeat that has no lease to renew and no
-    /// status to change writes nothing: one read tells both.
+    /// it is now and how many leases it renewed. A heartbeat that asks for no status and has no
+    /// lease to renew writes nothing: one read of the worker's live leases tells, and the answer
+    /// is the request's own row (remembered for at most [`super::known_workers::MAX_AGE`]); a row
+    /// read for the request that counts no task needs not even that read. One
+    /// that asks for a status compares it with the worker as it is in its write transaction.
     pub async fn heartbeat(
         &self,
         worker: &WorkerRow,
         status: Option<WorkerStatus>,
     ) -> Result<(WorkerRow, u64), StoreError> {
-        let (mut fresh, renewable) = self.heartbeat_view(&worker.id).await?;
-        let pause = status.is_some_and(|s| (s == WorkerStatus::Paused) != fresh.paused);
-        if renewable == 0 && !pause {
-            self.with_contact(&mut fresh);
-            return Ok((fresh, 0));
+        if status.is_none() {
+            let mut row = worker.clone();
+            // A row read for this request that counts no task holds no live lease: a lease is
+            // counted from the claim that grants it until it ends.
+            let idle = row.fresh && row.active_tasks == 0;
+            if idle || self.renewable_leases(&mut row).await? == 0 {
+                self.with_contact(&mut row);
+                return Ok((row, 0));
+            }
         }
         let worker = worker.clone();
         let (mut fresh, renewed) = self
@@ -504,33 +511,40 @@ impl Store {
         Ok((fresh, renewed))
     }
 
-    /// The worker `id` and how many of its leases a heartbeat now would renew, in one read.
-    async fn heartbeat_view(&self, id: &str) -> Result<(WorkerRow, i64), StoreError> {
+    /// How many leases of `worker` a heartbeat now would renew, in one read (of its row by key
+    /// and of the index of live leases), which also brings the row's counters and pause up to
+    /// date (the row may be a remembered one).
+    async fn renewable_leases(&self, worker: &mut WorkerRow) -> Result<i64, StoreError> {
+        const SQL: &str = "SELECT active_tasks, active_points, status, \
+            (SELECT COUNT(*) FROM leases l WHERE l.worker_id = workers.id \
+             AND l.ended_at IS NULL AND l.deadline > $2) AS renewable \
+            FROM workers WHERE id = $1";
         let now = super::now_ms();
-        let sql = format!(
-            "SELECT {WORKER_COLUMNS}, (SELECT COUNT(*) FROM leases l WHERE l.worker_id = workers.id \
-             AND l.ended_at IS NULL AND l.deadline > $2) AS renewable FROM workers WHERE id = $1"
-        );
-        let found = if let Some(reads) = &self.direct_reads {
-            reads.with(|conn| {
-                conn.read_one(&sql, &[id.into(), now.into()])?
-                    .as_ref()
-                    .map(|r| Ok::<_, StoreError>((WorkerRow::decode(r)?, r.col("renewable")?)))
-                    .transpose()
-            })?
-        } else {
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(id)
-                .bind(now)
-                .fetch_optional(&self.read)
-                .await?
-                .as_ref()
-                .map(|r| Ok::<_, StoreError>((WorkerRow::decode(r)?, r.col("renewable")?)))
-                .transpose()?
-        };
-        found.ok_or_else(|| {
-            StoreError::not_found("worker_not_found", format!("unknown worker `{id}`"))
-        })
+        let (tasks, points, status, renewable): (i64, i64, String, i64) =
+            if let Some(reads) = &self.direct_reads {
+                reads.with(|conn| {
+                    let row = conn
+                        .read_one(SQL, &[worker.id.as_str().into(), now.into()])?
+                        .ok_or_else(gone)?;
+                    Ok((
+                        row.col("active_tasks")?,
+                        row.col("active_points")?,
+                        row.col("status")?,
+                        row.col("renewable")?,
+                    ))
+                })?
+            } else {
+                sqlx::query_as(SQL)
+                    .bind(&worker.id)
+                    .bind(now)
+                    .fetch_optional(&self.read)
+                    .await?
+                    .ok_or_else(gone)?
+            };
+        worker.active_tasks = tasks;
+        worker.active_points = points;
+        worker.paused = status == "paused";
+        Ok(renewable)
     }
 
     /// `row` with the latest contact this process knows of (some wait for the next flush).
@@ -582,6 +596,11 @@ impl Store {
         })
         .await
     }
+}
+
+/// A worker that authenticated a moment ago and is no longer there.
+fn gone() -> StoreError {
+    StoreError::not_found("worker_not_found", "the worker no longer exists")
 }
 
 /// The audit event of a worker coming (back) online.
