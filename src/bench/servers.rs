@@ -92,6 +92,8 @@ impl ServerProcess {
             .env("OWP_ADMIN_TOKEN", ADMIN)
             .env("GITHUB_WEBHOOK_SECRET", WEBHOOK_SECRET)
             .env("OWP_LOG", "warn")
+            // The load registers its hundreds of workers from one address.
+            .env("OWP_RATE_REGISTRATIONS_PER_MINUTE", "0")
             .env_remove("OWP_DATABASE_URL")
             .env_remove("OWP_DB")
             .env_remove("GITHUB_APP_ID")

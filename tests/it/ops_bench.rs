@@ -45,3 +45,35 @@ async fn bench_idle_measures_the_three_routes_of_an_idle_pool() {
         );
     }
 }
+
+/// `owp bench` of the claim path, small but with more workers than one address may register in a
+/// minute: the bench's own server takes them all, and every claim is answered.
+#[tokio::test]
+async fn bench_registers_more_workers_than_one_address_may_in_a_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"))
+        .current_dir(dir.path())
+        .args(["bench", "--backends", "sqlite", "--sizes", "1000"])
+        .args(["--workers", "150", "--seconds", "1", "--warmup", "0"])
+        .args(["--repeat", "1", "--webhooks", "0", "--no-baseline"])
+        .env_remove("OWP_RATE_REGISTRATIONS_PER_MINUTE")
+        .output()
+        .await
+        .expect("run owp bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "owp bench failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row: Vec<&str> = stdout
+        .lines()
+        .find(|l| l.starts_with("| sqlite |"))
+        .unwrap_or_else(|| panic!("no sqlite row:\n{stdout}"))
+        .split('|')
+        .map(str::trim)
+        .collect();
+    assert_eq!(row[7], "150", "{row:?}");
+    let claims: f64 = row[9].parse().expect("claims/s");
+    assert!(claims > 0.0, "no claim answered: {row:?}");
+}
