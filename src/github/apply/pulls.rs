@@ -141,8 +141,11 @@ async fn unverified_commits(
     pr: &PullRequest,
     acting: &[TaskRow],
 ) -> Result<Option<Vec<String>>, StoreError> {
+    if acting.is_empty() {
+        return Ok(None);
+    }
     let claim = github.settings(repo).await?.config.claim;
-    if acting.is_empty() || !claim.asks_for_verified_commits() {
+    if !claim.asks_for_verified_commits() {
         return Ok(None);
     }
     let mut asked = false;

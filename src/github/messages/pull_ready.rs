@@ -43,24 +43,29 @@ impl Commits {
 /// The sentence after "Pull request open …": ready for review only when the checks passed (or
 /// none were reported) and, where asked, every commit is verified; unverified commits are named.
 pub fn readiness(checks: Option<&str>, commits: Option<&Commits>) -> String {
-    let Some(commits) = commits else {
-        return match checks {
-            Some("success") => " Checks passed — ready for review.",
-            Some("pending") => " Checks are running — not ready for review yet.",
-            Some("failure") => " Checks failed — not ready for review until they pass.",
-            _ => "",
+    match commits {
+        Some(c) if !c.verified => not_verified(checks, c),
+        _ => {
+            // Every commit verified (`Some`), or nobody asked (`None`): the checks decide.
+            let verified = commits.is_some();
+            match checks {
+                Some("success") if verified => {
+                    " Checks passed and every commit is verified — ready for review."
+                }
+                Some("success") => " Checks passed — ready for review.",
+                Some("pending") => " Checks are running — not ready for review yet.",
+                Some("failure") => " Checks failed — not ready for review until they pass.",
+                _ if verified => " Every commit is verified — ready for review.",
+                _ => "",
+            }
+            .to_string()
         }
-        .to_string();
-    };
-    if commits.verified {
-        return match checks {
-            Some("success") => " Checks passed and every commit is verified — ready for review.",
-            Some("pending") => " Checks are running — not ready for review yet.",
-            Some("failure") => " Checks failed — not ready for review until they pass.",
-            _ => " Every commit is verified — ready for review.",
-        }
-        .to_string();
     }
+}
+
+/// The sentence of a pull request with unverified commits: the checks in a word, then the
+/// commits named.
+fn not_verified(checks: Option<&str>, commits: &Commits) -> String {
     let checks = match checks {
         Some("success") => " Checks passed.",
         Some("pending") => " Checks are running.",
