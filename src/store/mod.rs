@@ -152,6 +152,8 @@ pub struct StoreState {
     /// SQLite: the queue of the write groups, which run on the writer thread (see
     /// [`leases::write_groups`]).
     pub(crate) groups: Option<Arc<leases::write_groups::WriteGroups>>,
+    /// PostgreSQL: the queue of the claim groups (see [`leases::postgres_groups`]).
+    pub(crate) claim_groups: Option<Arc<leases::postgres_groups::ClaimGroups>>,
     /// SQLite: the write connection, taken in turns (see [`sqlite_writer::WriteConn`]).
     pub(crate) write_conn: Option<sqlite_writer::WriteConn>,
     /// SQLite: read connections for worker authentication on the calling thread (see
@@ -251,6 +253,8 @@ impl Store {
             groups: writer
                 .as_deref()
                 .map(leases::write_groups::WriteGroups::start),
+            claim_groups: (backend == Backend::Postgres)
+                .then(leases::postgres_groups::ClaimGroups::start),
             writer,
             write_conn,
             direct_reads: file.map(|file| Arc::new(sqlite_direct::ReadConns::new(file))),

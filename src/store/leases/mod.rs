@@ -32,6 +32,8 @@
 //! - [`write_groups`]: SQLite's write groups, which run those batches of many workers in one
 //!   transaction on the writer thread;
 //! - [`postgres_statement`]: PostgreSQL's plain paths, one statement each;
+//! - [`postgres_groups`]: PostgreSQL's claim groups, which run the claim statement of many
+//!   workers in one transaction;
 //! - [`expiry`]: leases past their deadline.
 //!
 //! The plain paths' files are named for their backend and their shape: a batch of statements in
@@ -42,6 +44,7 @@ mod effects;
 mod expiry;
 mod later_report;
 mod named_claim;
+pub(crate) mod postgres_groups;
 mod postgres_statement;
 pub(crate) mod refusals;
 mod sqlite_batch;

@@ -14,8 +14,9 @@
 //! group commits, through the general code. If anything fails half-way, the whole group rolls
 //! back and every operation runs on its own. A lone request runs on its own at once.
 //!
-//! PostgreSQL has no single writer: there every operation runs on its own, on its plain path as
-//! one statement ([`super::postgres_statement`]).
+//! PostgreSQL has no single writer: there acks and status moves run on their own, on their plain
+//! path as one statement ([`super::postgres_statement`]), and claims in claim groups
+//! ([`super::postgres_groups`]).
 
 use std::sync::Arc;
 
@@ -144,11 +145,13 @@ impl Store {
     }
 
     /// How many claims, acks and status moves this store has committed in groups of several
-    /// (SQLite; always 0 on PostgreSQL).
+    /// (SQLite's write groups; PostgreSQL's claim groups).
     pub fn grouped_operations(&self) -> u64 {
-        self.groups
+        let sqlite = self
+            .groups
             .as_ref()
-            .map_or(0, |g| g.grouped.load(std::sync::atomic::Ordering::Relaxed))
+            .map_or(0, |g| g.grouped.load(std::sync::atomic::Ordering::Relaxed));
+        sqlite + self.claim_groups.as_ref().map_or(0, |g| g.grouped())
     }
 
     /// How many write groups this store has committed on the direct connection (SQLite
@@ -192,7 +195,7 @@ async fn run_group(store: Store, jobs: Vec<Job>) {
 async fn alone(store: &Store, job: Job) {
     match job {
         Job::Claim(worker, reply) => {
-            let _ = reply.send(store.claim_alone(&worker).await);
+            let _ = reply.send(store.claim_in_group(&worker).await);
         }
         Job::Task(worker, op, reply) => {
             if let Some(result) = store.task_op_single(&worker, &op).await {
