@@ -102,6 +102,8 @@ impl Store {
     /// The id of the newest event a reader may rely on (0 when the log is empty): every event up
     /// to it is visible and none with a smaller id will appear later (see `replicas`).
     pub async fn last_event_id(&self) -> Result<i64, StoreError> {
-        self.event_horizon().await
+        let id = self.event_horizon().await?;
+        self.empty_claims.read_newest(id);
+        Ok(id)
     }
 }

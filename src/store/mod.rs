@@ -154,6 +154,9 @@ pub struct StoreState {
     pub(crate) groups: Option<Arc<leases::write_groups::WriteGroups>>,
     /// PostgreSQL: the queue of the claim groups (see [`leases::postgres_groups`]).
     pub(crate) claim_groups: Option<Arc<leases::postgres_groups::ClaimGroups>>,
+    /// Claims that found nothing, remembered until the pool changes (see
+    /// [`leases::empty_claims`]).
+    pub(crate) empty_claims: Arc<leases::empty_claims::EmptyClaims>,
     /// SQLite: the write connection, taken in turns (see [`sqlite_writer::WriteConn`]).
     pub(crate) write_conn: Option<sqlite_writer::WriteConn>,
     /// SQLite: read connections for worker authentication on the calling thread (see
@@ -255,6 +258,7 @@ impl Store {
                 .map(leases::write_groups::WriteGroups::start),
             claim_groups: (backend == Backend::Postgres)
                 .then(leases::postgres_groups::ClaimGroups::start),
+            empty_claims: Arc::default(),
             writer,
             write_conn,
             direct_reads: file.map(|file| Arc::new(sqlite_direct::ReadConns::new(file))),

@@ -82,6 +82,7 @@ mod signin_hostile;
 mod signin_visibility;
 mod store_backends;
 mod store_outcomes;
+mod store_empty_claims;
 mod store_presence;
 mod store_processes;
 mod store_queue;

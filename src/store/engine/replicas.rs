@@ -229,7 +229,10 @@ impl Store {
                 }
                 match tokio::time::timeout(Duration::from_secs(1), listener.recv()).await {
                     Ok(Ok(n)) if n.payload() == mine => {}
-                    Ok(Ok(_)) => store.changed.notify_waiters(),
+                    Ok(Ok(_)) => {
+                        store.empty_claims.changed();
+                        store.changed.notify_waiters();
+                    }
                     Ok(Err(e)) => {
                         tracing::debug!(error = %e, "change listener reconnecting");
                         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -452,6 +452,7 @@ impl Store {
         if let Some(last) = written.iter().map(|e| e.id).max() {
             self.local_last_event
                 .fetch_max(last, std::sync::atomic::Ordering::Relaxed);
+            self.empty_claims.changed();
             self.changed.notify_waiters();
             // Tells the other processes sharing a PostgreSQL database (see `replicas`).
             self.signals.local_commit.notify_one();

@@ -34,13 +34,15 @@
 //! - [`postgres_statement`]: PostgreSQL's plain paths, one statement each;
 //! - [`postgres_groups`]: PostgreSQL's claim groups, which run the claim statement of many
 //!   workers in one transaction;
-//! - [`expiry`]: leases past their deadline.
+//! - [`expiry`]: leases past their deadline;
+//! - [`empty_claims`]: claims that found nothing, remembered until the pool changes.
 //!
 //! The plain paths' files are named for their backend and their shape: a batch of statements in
 //! one round trip on SQLite, one statement on PostgreSQL.
 
 pub(crate) mod claim_rules;
 mod effects;
+pub(crate) mod empty_claims;
 mod expiry;
 mod later_report;
 mod named_claim;

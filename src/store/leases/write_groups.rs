@@ -104,13 +104,30 @@ async fn group_loop(mut queue: mpsc::UnboundedReceiver<(Store, Job)>) {
 impl Store {
     /// Claims a task for `worker` (see [`WriteTx::claim`]); also returns the instant the worker
     /// was marked seen.
+    /// A claim that found nothing is remembered until the pool changes
+    /// ([`super::empty_claims`]): the worker's next claim meanwhile finds nothing at once.
     pub async fn claim_for(&self, worker: &WorkerRow) -> Result<(Option<Lease>, i64), StoreError> {
+        let start = crate::store::now_ms();
+        if self.empty_claims.nothing_for(worker, start) {
+            return Ok((None, start));
+        }
+        let version = self.empty_claims.version();
         let id = worker.id.clone();
         let claimed = self
             .queued(|reply| Job::Claim(worker.clone(), reply))
             .await?;
         self.known_workers.seen(&id, claimed.1);
+        match &claimed.0 {
+            None => self.empty_claims.remember(worker, version, claimed.1),
+            Some(_) => self.empty_claims.forget(&id),
+        }
         Ok(claimed)
+    }
+
+    /// How many claims found nothing from memory, without the database (see
+    /// [`super::empty_claims`]).
+    pub fn claims_answered_from_memory(&self) -> u64 {
+        self.empty_claims.answered()
     }
 
     /// `ack` of `worker`'s lease (see [`WriteTx::ack`]).

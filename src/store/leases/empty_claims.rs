@@ -1,0 +1,129 @@
+//! Claims that found nothing, remembered until the pool changes.
+//!
+//! An idle volunteer's tool asks for work again and again, and in a quiet pool the answer does
+//! not change: every such claim ran the whole claim statement (and wrote the worker's row) to find
+//! nothing again. So a claim that found nothing is remembered for its worker, with the pool's
+//! *version* it was read at and the worker's own figures the claim read (its skills, limits, load,
+//! trust); the worker's next claim finds nothing without the database while both are unchanged,
+//! for at most [`REMEMBERED_MS`].
+//!
+//! The version moves whenever this process learns that the pool changed: at each of its own
+//! commits that appended an event (every change a claim could depend on appends one), when another
+//! process sharing a PostgreSQL database says it committed, and when a read of the event log
+//! finds a newer event (the server reads it every 250 ms, which is how it learns of another SQLite
+//! process's changes). A remembered answer can only refuse: it never grants, so every rule still
+//! holds, and a change makes the next claim run the statement again. What no event announces — a
+//! rule's window that lapses with time alone, such as the hour after a nack — is seen again
+//! within [`REMEMBERED_MS`], as a long poll sees it at its next change or deadline.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use crate::store::rows::WorkerRow;
+
+/// How long a claim that found nothing is remembered at most.
+pub(crate) const REMEMBERED_MS: i64 = 30_000;
+/// The most workers remembered at once (beyond it the memory starts again: each entry is a few
+/// dozen bytes, so this bounds it to some tens of megabytes).
+const MAX_REMEMBERED: usize = 500_000;
+
+#[derive(Default)]
+pub(crate) struct EmptyClaims {
+    /// The pool's version: moves with every change this process learns of.
+    version: AtomicU64,
+    /// The newest event id seen by a read of the log.
+    newest_read: AtomicI64,
+    found_nothing: Mutex<HashMap<String, Remembered>>,
+    /// Claims answered from memory so far.
+    answered: AtomicU64,
+}
+
+struct Remembered {
+    version: u64,
+    worker: u64,
+    at: i64,
+}
+
+impl EmptyClaims {
+    /// The pool changed.
+    pub(crate) fn changed(&self) {
+        self.version.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A read of the event log found `id` as its newest event.
+    pub(crate) fn read_newest(&self, id: i64) {
+        if self.newest_read.fetch_max(id, Ordering::AcqRel) < id {
+            self.changed();
+        }
+    }
+
+    /// The version to remember a claim's answer with: read before the claim runs, so that a
+    /// change committed meanwhile makes the answer stale.
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// Whether `worker`'s last claim found nothing at the current version, with the same figures
+    /// of the worker, less than [`REMEMBERED_MS`] before `now`.
+    pub(crate) fn nothing_for(&self, worker: &WorkerRow, now: i64) -> bool {
+        let version = self.version();
+        let memory = self.found_nothing.lock().unwrap_or_else(|p| p.into_inner());
+        let hit = memory.get(&worker.id).is_some_and(|r| {
+            r.version == version && r.worker == figures(worker) && now - r.at < REMEMBERED_MS
+        });
+        if hit {
+            self.answered.fetch_add(1, Ordering::Relaxed);
+        }
+        hit
+    }
+
+    /// `worker`'s claim, run at `version`, found nothing at `now`.
+    pub(crate) fn remember(&self, worker: &WorkerRow, version: u64, now: i64) {
+        let mut memory = self.found_nothing.lock().unwrap_or_else(|p| p.into_inner());
+        if memory.len() >= MAX_REMEMBERED && !memory.contains_key(&worker.id) {
+            memory.clear();
+        }
+        memory.insert(
+            worker.id.clone(),
+            Remembered {
+                version,
+                worker: figures(worker),
+                at: now,
+            },
+        );
+    }
+
+    /// `worker`'s claim took a task: nothing to remember.
+    pub(crate) fn forget(&self, worker_id: &str) {
+        let mut memory = self.found_nothing.lock().unwrap_or_else(|p| p.into_inner());
+        memory.remove(worker_id);
+    }
+
+    pub(crate) fn answered(&self) -> u64 {
+        self.answered.load(Ordering::Relaxed)
+    }
+}
+
+/// What of the worker its claim reads: a change of any of them makes a remembered answer stale.
+fn figures(w: &WorkerRow) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (
+        &w.skills,
+        &w.github_login,
+        w.all_skills,
+        w.capacity_points,
+        w.max_concurrent_tasks,
+        w.paused,
+        w.trust_level,
+        w.active_points,
+        w.active_tasks,
+        w.reputation_opt_in,
+        w.specialist,
+        w.archived,
+    )
+        .hash(&mut h);
+    w.capabilities.to_string().hash(&mut h);
+    h.finish()
+}

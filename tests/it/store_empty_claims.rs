@@ -1,0 +1,83 @@
+//! A claim that found nothing is remembered for its worker until the pool changes: the worker's
+//! next claims find nothing without the database, and any change (a task of this process or of
+//! another, a change of the worker) makes the next claim run the statement again.
+
+use crate::store_support::*;
+
+use owp::store::Store;
+
+async fn nothing(s: &Store, w: &owp::store::rows::WorkerRow) -> bool {
+    s.claim_for(w).await.expect("claim").0.is_none()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_claim_is_remembered_until_the_pool_changes() {
+    on_each_backend(
+        "an_empty_claim_is_remembered_until_the_pool_changes",
+        fast_timing(),
+        |db| async move {
+            let label = db.label;
+            let s = db.store.clone();
+            repo(&s, "memo/one", 5, false).await;
+            let w = register(&s, worker_input("idle", &[], 5, 1)).await;
+            assert!(nothing(&s, &w).await, "{label}: the pool is empty");
+            let before = s.claims_answered_from_memory();
+            for _ in 0..3 {
+                assert!(nothing(&s, &w).await, "{label}");
+            }
+            assert_eq!(
+                s.claims_answered_from_memory() - before,
+                3,
+                "{label}: the repeated claims were answered from memory"
+            );
+
+            // A task of this process: the next claim takes it.
+            s.import_tasks("memo/one", &[task("first")], "admin")
+                .await
+                .unwrap();
+            let lease = s.claim_for(&w).await.unwrap().0;
+            assert!(lease.is_some(), "{label}: a new task is claimed at once");
+
+            // The worker now holds as many tasks as it may: its claims find nothing.
+            s.import_tasks("memo/one", &[task("second")], "admin")
+                .await
+                .unwrap();
+            let held = s.worker(&w.id).await.unwrap().expect("worker");
+            assert!(nothing(&s, &held).await, "{label}: at its limit");
+            let before = s.claims_answered_from_memory();
+            assert!(nothing(&s, &held).await, "{label}");
+            assert_eq!(s.claims_answered_from_memory() - before, 1, "{label}");
+
+            // Its own figures changed (a worker as another request reads it, with room for one
+            // more task): the claim runs again and takes the second task.
+            let mut roomier = held.clone();
+            roomier.max_concurrent_tasks = 2;
+            sqlx::query("UPDATE workers SET max_concurrent_tasks = 2 WHERE id = $1")
+                .bind(&w.id)
+                .execute(s.read_pool())
+                .await
+                .unwrap();
+            let lease = s.claim_for(&roomier).await.unwrap().0;
+            assert!(lease.is_some(), "{label}: the worker's room counts");
+
+            // Another process adds a task: once this one reads the event log (as the server
+            // does every 250 ms), the next claim runs again and takes it.
+            let other = db.replica().await;
+            let w2 = register(&s, worker_input("idle-2", &[], 5, 1)).await;
+            assert!(nothing(&s, &w2).await, "{label}: nothing left");
+            other
+                .import_tasks("memo/one", &[task("from elsewhere")], "admin")
+                .await
+                .unwrap();
+            s.last_event_id().await.unwrap();
+            let lease = s.claim_for(&w2).await.unwrap().0;
+            assert!(
+                lease.is_some(),
+                "{label}: another process's task is claimed once its event is read"
+            );
+            other.close().await;
+            s.close().await;
+        },
+    )
+    .await;
+}
