@@ -185,7 +185,7 @@ pub(crate) enum Condition {
     CooledDown,
 }
 
-/// The conditions of rules 1 and 5–10 on a candidate `t` in repository `r`, each on its own:
+/// The conditions of rules 1, 5–10 and 14 on a candidate `t` in repository `r`, each on its own:
 /// nothing it depends on still holds it (its `waiting` count, kept by the triggers of migration
 /// 0020, is 0), the review budget has room, the repository's hourly claim cap
 /// (`pr_hourly_limit`), if it has one, counting leases granted after `hour`, the area is not
