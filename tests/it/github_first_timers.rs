@@ -94,6 +94,25 @@ async fn first_timer_tasks_over_the_api(postgres: bool) {
     );
     assert_eq!(story.task(easy).await.status, TaskStatus::Ready);
 
+    // The veteran gives another task back: the preview names both parts of rule 14.
+    let chore = story.label_issue("Update the changelog", &[]).await;
+    let (taken, lease) = claim(&story, &veteran).await.expect("the chore");
+    assert_eq!(taken, key(chore));
+    let (status, answer) = story
+        .post_json(
+            &format!("/v1/leases/{lease}/nack"),
+            Some(&veteran),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let codes: Vec<Value> = reasons_for(&story, &veteran, easy)
+        .await
+        .iter()
+        .map(|r| r["code"].clone())
+        .collect();
+    assert_eq!(codes, [json!("not_first_timer"), json!("cooling_down")]);
+
     let newcomer = register(&story, "newcomer-bot").await;
     assert!(reasons_for(&story, &newcomer, easy).await.is_empty());
     let (taken, _) = claim(&story, &newcomer)
