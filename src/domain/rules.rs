@@ -61,6 +61,17 @@ pub enum Refusal {
     /// old, and GitHub has not told the worker's account's age yet (the rule fails closed; the
     /// App asks again within minutes).
     AccountAgeUnknown { min_days: i64 },
+    /// Rule 14: the task's issue carries the repository's first-timers label (`label`), kept for
+    /// people with no merged task in the repository; the claimer has `merged`, or claimed by a
+    /// comment that GitHub marks as a collaborator's, member's or owner's (`insider`).
+    NotFirstTimer {
+        label: String,
+        merged: i64,
+        insider: bool,
+    },
+    /// Rule 14: a claim of the worker (or of its person) in this repository ended without a pull
+    /// request less than `hours` hours ago; it may claim there again from `until` (ms).
+    CoolingDown { hours: i64, until: i64 },
 }
 
 impl Refusal {
@@ -82,6 +93,8 @@ impl Refusal {
             Refusal::PathsHeld { .. } => "paths_locked",
             Refusal::AccountTooNew { .. } => "account_too_new",
             Refusal::AccountAgeUnknown { .. } => "account_age_unknown",
+            Refusal::NotFirstTimer { .. } => "not_first_timer",
+            Refusal::CoolingDown { .. } => "cooling_down",
         }
     }
 
@@ -101,6 +114,7 @@ impl Refusal {
             Refusal::Waiting { .. } => 8,
             Refusal::MissingCapabilities(_) => 9,
             Refusal::PathsHeld { .. } => 10,
+            Refusal::NotFirstTimer { .. } | Refusal::CoolingDown { .. } => 14,
         }
     }
 }
@@ -174,9 +188,7 @@ impl std::fmt::Display for Refusal {
                 f,
                 "the repository takes claims from GitHub accounts at least {min_days} days old; \
                  your linked account may claim from {}",
-                chrono::DateTime::from_timestamp_millis(*claim_from)
-                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-                    .unwrap_or_default()
+                utc_minute(*claim_from)
             ),
             Refusal::AccountAgeUnknown { min_days } => write!(
                 f,
@@ -189,8 +201,38 @@ impl std::fmt::Display for Refusal {
                 "waiting: {} (it is offered once they are done)",
                 paths_held_list(by)
             ),
+            Refusal::NotFirstTimer {
+                label,
+                merged,
+                insider,
+            } => {
+                let tasks = if *merged == 1 { "task" } else { "tasks" };
+                let insider_words = "the claim is a comment of a collaborator, member or owner";
+                let why = match (*merged, *insider) {
+                    (0, _) => insider_words.to_string(),
+                    (n, false) => format!("you have {n} merged {tasks} in this repository"),
+                    (n, true) => format!("you have {n} merged {tasks} here, and {insider_words}"),
+                };
+                write!(
+                    f,
+                    "the task's issue is labelled `{label}`, kept for first-time contributors: {why}"
+                )
+            }
+            Refusal::CoolingDown { hours, until } => write!(
+                f,
+                "a claim of yours in this repository ended without a pull request less than \
+                 {hours} hours ago; you may claim here again from {}",
+                utc_minute(*until)
+            ),
         }
     }
+}
+
+/// An instant (ms) as `2026-05-01 12:30 UTC`.
+fn utc_minute(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
 }
 
 /// `owner/name#12 is changing src/auth/; #14 is changing docs/x.md`: who holds which path, a
@@ -340,6 +382,38 @@ mod tests {
         };
         assert_eq!(r.code(), "review_budget_full");
         assert!(r.to_string().starts_with("review budget full: 3 of 3"));
+    }
+
+    #[test]
+    fn rule14_refusals_name_the_label_and_the_end() {
+        let label = "good first issue".to_string();
+        let merged = Refusal::NotFirstTimer {
+            label: label.clone(),
+            merged: 2,
+            insider: false,
+        };
+        assert_eq!((merged.code(), merged.rule()), ("not_first_timer", 14));
+        assert!(
+            merged
+                .to_string()
+                .ends_with("you have 2 merged tasks in this repository")
+        );
+        let insider = Refusal::NotFirstTimer {
+            label,
+            merged: 0,
+            insider: true,
+        };
+        assert!(
+            insider
+                .to_string()
+                .contains("a collaborator, member or owner")
+        );
+        let cooling = Refusal::CoolingDown {
+            hours: 24,
+            until: 1_800_000_000_000,
+        };
+        assert_eq!((cooling.code(), cooling.rule()), ("cooling_down", 14));
+        assert!(cooling.to_string().ends_with("from 2027-01-15 08:00 UTC"));
     }
 
     #[test]

@@ -219,6 +219,8 @@ struct CommentCtx<'a> {
     maintainer_known: bool,
     /// The commenter's GitHub account id (the account their claims and links speak for).
     account_id: i64,
+    /// GitHub marks the comment as a collaborator's, member's or owner's (rule 14).
+    insider: bool,
     /// A reaction was queued instead of a reply.
     reacted: std::sync::atomic::AtomicBool,
     actor: String,

@@ -247,6 +247,19 @@ pub struct Comment {
     pub html_url: String,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// How GitHub says the author relates to the repository (`OWNER`, `MEMBER`,
+    /// `COLLABORATOR`, `CONTRIBUTOR`, `NONE`, …), as it spelled it; `None` when it did not say.
+    pub author_association: Option<String>,
+}
+
+impl Comment {
+    /// Whether GitHub marks the author as the repository's collaborator, member or owner (a
+    /// first-timers issue is not claimed by such a comment: rule 14).
+    pub fn by_insider(&self) -> bool {
+        self.author_association
+            .as_deref()
+            .is_some_and(|a| ["COLLABORATOR", "MEMBER", "OWNER"].contains(&a))
+    }
 }
 
 /// What happened to a comment.
@@ -825,6 +838,7 @@ impl From<wire::Comment> for Comment {
             html_url: c.html_url,
             created_at: c.created_at,
             updated_at: c.updated_at,
+            author_association: c.author_association,
         }
     }
 }

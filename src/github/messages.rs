@@ -546,6 +546,15 @@ pub enum ClaimRefusal {
     Waiting { on: Vec<String> },
     /// Rule 10: issues in flight change an overlapping path, as (reference as written, pattern).
     PathsHeld { by: Vec<(String, String)> },
+    /// Rule 14: the issue carries the first-timers `label`, and the claimer has `merged` merged
+    /// tasks here or commented as the repository's collaborator, member or owner (`insider`).
+    NotFirstTimer {
+        label: String,
+        merged: u32,
+        insider: bool,
+    },
+    /// Rule 14: a claim of theirs here ended without a pull request less than `hours` ago.
+    CoolingDown { hours: u32, retry_at: DateTime<Utc> },
 }
 
 /// `#12 and owner/other#3`: the blockers a task waits on, each neutralised.
@@ -747,6 +756,34 @@ pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
             "it changes the same files as work in flight: {} — it can be claimed once that \
              work is merged, closed or given back",
             paths_waiting(by)
+        ),
+        ClaimRefusal::NotFirstTimer {
+            label,
+            merged,
+            insider,
+        } => {
+            let mut why = Vec::new();
+            if *merged > 0 {
+                why.push(format!(
+                    "you already have {} here",
+                    plural(*merged, "merged task", "merged tasks")
+                ));
+            }
+            if *insider {
+                why.push("GitHub lists you as a collaborator, member or owner of it".to_string());
+            }
+            format!(
+                "its `{}` label keeps it for people new to this repository, and {} — \
+                 please leave it to a newcomer",
+                neutralize_code(label),
+                why.join(" and ")
+            )
+        }
+        ClaimRefusal::CoolingDown { hours, retry_at } => format!(
+            "your last claim here ended without a pull request, and this repository asks for a \
+             pause of {} before the next — you can claim here again after {}",
+            plural(*hours, "hour", "hours"),
+            format_time(*retry_at)
         ),
         ClaimRefusal::WorkerPaused { worker } => format!(
             "your worker `{}` is paused — set it back to idle first",

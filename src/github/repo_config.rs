@@ -21,6 +21,8 @@
 //!   verified_commits: optional  # required: a pull request is ready for review only when
 //!                               # GitHub verified every commit's signature
 //!   verified_commits_below_trust: 2  # or: only for holders below this trust (0 to 3)
+//!   first_timers_label: "good first issue"  # such issues: only people with no merge here
+//!   cooldown_hours: 24     # a claim given back or expired: no claim here for this long (0 to 168)
 //! who_may_claim: anyone    # anyone | workers | {allowlist: [alice, bob]}
 //! max_claims_per_user: 2   # concurrent claims of one person without a linked worker
 //! tiers:
@@ -61,6 +63,12 @@ pub const MAX_TTL_DAYS: u32 = 365;
 
 /// Largest accepted `claim.min_account_age_days` (ten years).
 pub const MAX_MIN_ACCOUNT_AGE_DAYS: u32 = 3650;
+
+/// Largest accepted `claim.cooldown_hours` (a week).
+pub const MAX_COOLDOWN_HOURS: u32 = 168;
+
+/// GitHub's longest label name.
+const MAX_LABEL_CHARS: usize = 50;
 
 /// The whole `.github/owp.yml`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -112,6 +120,14 @@ pub struct ClaimConfig {
     /// Verified commits are asked only of holders whose trust here is below this (0–3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verified_commits_below_trust: Option<u8>,
+    /// Issues with this label are kept for first timers: people with no merged task here, who
+    /// claim by comment only when GitHub does not mark them as the repository's collaborator,
+    /// member or owner (rule 14). `None`: no issue is kept so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_timers_label: Option<String>,
+    /// After a person's claim here ended without a pull request, they claim here again only
+    /// this many hours later (rule 14; 0: at once).
+    pub cooldown_hours: u32,
 }
 
 impl Default for ClaimConfig {
@@ -122,6 +138,8 @@ impl Default for ClaimConfig {
             min_account_age_days: 0,
             verified_commits: VerifiedCommits::Optional,
             verified_commits_below_trust: None,
+            first_timers_label: None,
+            cooldown_hours: 0,
         }
     }
 }
@@ -483,6 +501,9 @@ impl RepoConfig {
             *prefix = prefix.trim().trim_end_matches(':').trim_end().to_string();
         }
         labels.ready = labels.ready.trim().to_string();
+        if let Some(label) = &mut self.claim.first_timers_label {
+            *label = label.trim().to_string();
+        }
         if let WhoMayClaim::Allowlist(logins) = &mut self.who_may_claim {
             for login in logins.iter_mut() {
                 *login = login.trim().trim_start_matches('@').to_string();
@@ -520,6 +541,20 @@ impl RepoConfig {
             return Err(RepoConfigError::invalid(format!(
                 "claim.verified_commits_below_trust must be between 0 and {MAX_TRUST_LEVEL} \
                  (found {n})"
+            )));
+        }
+        let hours = self.claim.cooldown_hours;
+        if hours > MAX_COOLDOWN_HOURS {
+            return Err(RepoConfigError::invalid(format!(
+                "claim.cooldown_hours must be between 0 and {MAX_COOLDOWN_HOURS} (found {hours})"
+            )));
+        }
+        if let Some(label) = &self.claim.first_timers_label
+            && (label.is_empty() || label.chars().count() > MAX_LABEL_CHARS)
+        {
+            return Err(RepoConfigError::invalid(format!(
+                "claim.first_timers_label must be a label name of 1 to {MAX_LABEL_CHARS} \
+                 characters"
             )));
         }
         if self.max_claims_per_user.0 == 0 {
@@ -806,6 +841,29 @@ tiers:
         assert!(e.message.contains("between 0 and 3"), "{e:?}");
         let e = error("claim:\n  verified_commits: always\n");
         assert!(e.message.contains("verified_commits"), "{e:?}");
+    }
+
+    #[test]
+    fn first_timers_and_cooldown_settings() {
+        let c = parse("claim:\n  first_timers_label: \" good \"\n  cooldown_hours: 168\n").claim;
+        assert_eq!(
+            (c.first_timers_label.as_deref(), c.cooldown_hours),
+            (Some("good"), 168)
+        );
+        assert_eq!(parse("").claim.cooldown_hours, 0);
+        let e = error("claim:\n  cooldown_hours: 500\n");
+        assert_eq!(
+            e.message,
+            "claim.cooldown_hours must be between 0 and 168 (found 500)"
+        );
+        for bad in [
+            "cooldown_hours: -1",
+            "cooldown_hours: x",
+            "first_timers_label: ''",
+        ] {
+            let e = error(&format!("claim:\n  {bad}\n"));
+            assert!(e.message.contains(bad.split(':').next().unwrap()), "{e}");
+        }
     }
 
     #[test]

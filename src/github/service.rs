@@ -350,6 +350,8 @@ pub async fn record_config(
                 claims_per_hour: cap,
                 contract: contract.as_deref(),
                 min_account_age_days: i64::from(config.claim.min_account_age_days),
+                first_timers_label: config.claim.first_timers_label.as_deref(),
+                cooldown_hours: i64::from(config.claim.cooldown_hours),
             };
             tx.gh_set_repo_config(repo, Some(columns), None, at).await?;
         }

@@ -295,6 +295,14 @@ pub async fn sync_issue(
                     StoreError::conflict("import_failed", "the task was not imported")
                 })?,
         };
+        // Rule 14: an issue of the first-timers label is kept for first timers.
+        let first_timers = settings
+            .config
+            .claim
+            .first_timers_label
+            .as_deref()
+            .is_some_and(|label| issue.labels.iter().any(|l| l.eq_ignore_ascii_case(label)));
+        tx.gh_set_first_timers(&task.id, first_timers).await?;
         let warnings: Vec<String> = mapping.warnings.iter().map(ToString::to_string).collect();
         let previous = tx.gh_task(&task.id).await?;
         tx.gh_upsert_task(&task.id, repo, to_i64(issue.number), &warnings)

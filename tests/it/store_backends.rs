@@ -280,7 +280,7 @@ async fn requirements_on_capabilities_hold_in_every_claim_path() {
             .write(|mut tx| {
                 let (worker, task) = (near_id.clone(), tests_id.clone());
                 async move {
-                    let r = tx.claim_task(&worker, &task).await;
+                    let r = tx.claim_task(&worker, &task, false).await;
                     (tx, r)
                 }
             })

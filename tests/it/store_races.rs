@@ -55,7 +55,7 @@ async fn claim_by_name(store: &Store, worker: &WorkerRow, from: usize) -> Option
         let task_id = &ready[(from + k) % ready.len()].id;
         let named = store
             .write(|mut tx| async move {
-                let r = tx.claim_task(&worker.id, task_id).await;
+                let r = tx.claim_task(&worker.id, task_id, false).await;
                 (tx, r)
             })
             .await;

@@ -68,7 +68,7 @@ pub(super) async fn try_claim(
                 .id
         }
     };
-    match tx.claim_task(&worker_id, &task.id).await {
+    match tx.claim_task(&worker_id, &task.id, ctx.insider).await {
         Ok(lease) => {
             tx.ack(&worker_id, &lease.lease_id).await?;
             let ttl = ctx.github.claim_ttl_ms(ctx.settings);
@@ -249,6 +249,19 @@ pub(super) async fn explain_refusal(
         Refusal::HourlyCap { limit, from } => ClaimRefusal::HourlyLimit {
             limit: u32::try_from(limit.max(0)).unwrap_or(u32::MAX),
             retry_at: to_time(from.unwrap_or(tx.now + HOUR_MS)),
+        },
+        Refusal::NotFirstTimer {
+            label,
+            merged,
+            insider,
+        } => ClaimRefusal::NotFirstTimer {
+            label,
+            merged: count(merged),
+            insider,
+        },
+        Refusal::CoolingDown { hours, until } => ClaimRefusal::CoolingDown {
+            hours: count(hours),
+            retry_at: to_time(until),
         },
         // A claim by name is a person's own pick, which a specialist's reach does not limit; the
         // skills the task needs are the nearest words.

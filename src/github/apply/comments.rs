@@ -97,6 +97,7 @@ pub(super) async fn comment_event(
         maintainer,
         maintainer_known,
         account_id: i64::try_from(e.comment.author.id).unwrap_or(i64::MAX),
+        insider: e.comment.by_insider(),
         reacted: Default::default(),
         actor: who,
     };

@@ -179,6 +179,8 @@ pub struct Comment {
     pub html_url: String,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub author_association: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -212,6 +212,12 @@ pub struct RepoConfigColumns<'a> {
     pub contract: Option<&'a str>,
     /// The youngest GitHub account, in days, that may claim (0: any).
     pub min_account_age_days: i64,
+    /// The label of issues kept for first timers (`None`: the rule is off), kept for the words
+    /// of a refusal; whether a task carries it is the task's (`tasks.first_timers`).
+    pub first_timers_label: Option<&'a str>,
+    /// Hours a person waits to claim again in the repository after a claim ended without a pull
+    /// request (0: none).
+    pub cooldown_hours: i64,
 }
 
 impl Store {
@@ -288,15 +294,20 @@ impl WriteTx {
             claims_per_hour,
             contract,
             min_account_age_days,
+            first_timers_label,
+            cooldown_hours,
         }) = config
         {
             sqlx::query(
                 "UPDATE repos SET claims_per_hour = $1, contract = $2, \
-                 min_account_age_days = $3 WHERE name = $4",
+                 min_account_age_days = $3, first_timers_label = $4, cooldown_hours = $5 \
+                 WHERE name = $6",
             )
             .bind(claims_per_hour)
             .bind(contract)
             .bind(min_account_age_days)
+            .bind(first_timers_label)
+            .bind(cooldown_hours)
             .bind(repo)
             .execute(self.conn())
             .await?;

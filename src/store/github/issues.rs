@@ -94,6 +94,21 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Whether the task's issue carries the repository's first-timers label (rule 14; the claim
+    /// reads `tasks.first_timers`). Writes only a change.
+    pub async fn gh_set_first_timers(
+        &mut self,
+        task_id: &str,
+        first_timers: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tasks SET first_timers = $1 WHERE id = $2 AND first_timers <> $1")
+            .bind(i64::from(first_timers))
+            .bind(task_id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     /// The GitHub side of a task.
     pub async fn gh_task(&mut self, task_id: &str) -> Result<Option<GhTask>, StoreError> {
         row_by_key(

@@ -15,7 +15,12 @@ use crate::store::{Backend, DAY_MS, HOUR_MS};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Pick {
     First,
-    Named(i64),
+    /// One task by its sequence number; `insider`: the claim is a comment whose author GitHub
+    /// calls a collaborator, member or owner of the repository (its `author_association`).
+    Named {
+        seq: i64,
+        insider: bool,
+    },
 }
 
 impl Pick {
@@ -24,14 +29,23 @@ impl Pick {
     pub(super) fn condition(self) -> String {
         match self {
             Pick::First => String::new(),
-            Pick::Named(seq) => format!(" AND t.seq = {seq}"),
+            Pick::Named { seq, .. } => format!(" AND t.seq = {seq}"),
+        }
+    }
+
+    /// The claim's `insider` as an SQL value (see [`first_timer_rule`]): 1 for a comment of a
+    /// collaborator, member or owner, 0 for every other claim.
+    pub(super) fn insider(self) -> &'static str {
+        match self {
+            Pick::Named { insider: true, .. } => "1",
+            _ => "0",
         }
     }
 
     /// The worker as the skill rule reads it: a named pick is not held to a specialist's reach.
     pub(super) fn worker(self, worker: &WorkerRow) -> std::borrow::Cow<'_, WorkerRow> {
         match self {
-            Pick::Named(_) if worker.specialist => {
+            Pick::Named { .. } if worker.specialist => {
                 let mut own_pick = worker.clone();
                 own_pick.specialist = false;
                 std::borrow::Cow::Owned(own_pick)
@@ -163,21 +177,30 @@ pub(crate) enum Condition {
     /// Beside rule 2: the worker's linked GitHub account is as old as the repository asks
     /// (`claim.min_account_age_days`).
     AccountOldEnough,
+    /// Rule 14: a task of the first-timers label goes only to a person with no merged task in
+    /// its repository, and by comment only to one who is not the repository's insider.
+    FirstTimer,
+    /// Rule 14: the person's last claim in the repository that ended without a pull request
+    /// ended at least `cooldown_hours` ago.
+    CooledDown,
 }
 
-/// The conditions of rules 1 and 5–10 on a candidate `t` in repository `r`, each on its own:
+/// The conditions of rules 1, 5–10 and 14 on a candidate `t` in repository `r`, each on its own:
 /// nothing it depends on still holds it (its `waiting` count, kept by the triggers of migration
 /// 0020, is 0), the review budget has room, the repository's hourly claim cap
 /// (`pr_hourly_limit`), if it has one, counting leases granted after `hour`, the area is not
 /// held, no overlapping path is held ([`paths_free`]), the worker (parameter `worker`) did not nack it since `since`, its tier is within the
 /// worker's effective trust ([`trust_rule`]) and the worker holds what it requires
-/// ([`requires_rule`]). The claim statements join them ([`repo_rules`]); the preview
+/// ([`requires_rule`]), and rule 14: a first-timers task goes to a first timer who is no insider
+/// (`insider`, an SQL value: see [`Pick::insider`]) ([`first_timer_rule`]), and the person is not
+/// cooling down ([`cooled_down`]). The claim statements join them ([`repo_rules`]); the preview
 /// (`store::preview`) reads each one.
 pub(crate) fn claim_conditions(
     backend: Backend,
     worker: &str,
     since: &str,
     hour: &str,
+    insider: &str,
 ) -> Vec<(Condition, String)> {
     vec![
         (Condition::NotWaiting, "t.waiting = 0".into()),
@@ -198,7 +221,78 @@ pub(crate) fn claim_conditions(
         ),
         (Condition::TierTrusted, trust_rule(worker)),
         (Condition::CapabilitiesHeld, requires_rule(backend, worker)),
+        (Condition::FirstTimer, first_timer_rule(worker, insider)),
+        (Condition::CooledDown, cooled_down(worker, hour)),
     ]
+}
+
+/// The workers of the person the worker (parameter `worker`) is, as `pw`: itself, and every
+/// worker that speaks for the same GitHub account (`workers.github_account_id`: a person's
+/// implicit worker of their comment claims and the workers they linked).
+fn person(worker: &str) -> String {
+    format!(
+        "(SELECT pw.id FROM workers pw WHERE pw.id = {worker} OR pw.github_account_id = \
+           (SELECT me.github_account_id FROM workers me WHERE me.id = {worker}))"
+    )
+}
+
+/// The merged tasks of the person the worker (parameter `worker`) is ([`person`]) in the
+/// candidate `t`'s repository (`outcomes`), as the `FROM … WHERE …` of a query over `fo`.
+fn merged_here(worker: &str) -> String {
+    format!(
+        "FROM outcomes fo WHERE fo.worker_id IN {} AND fo.kind = 'merged' \
+           AND fo.repo_id = t.repo_id",
+        person(worker)
+    )
+}
+
+/// Rule 14, first timers: the candidate `t` carries no first-timers label (`t.first_timers`,
+/// set from the issue's labels and `claim.first_timers_label`), or the claim is no insider's
+/// comment (`insider`, an SQL value) and the person the worker (parameter `worker`) is has no
+/// merged task in the repository ([`merged_here`]).
+fn first_timer_rule(worker: &str, insider: &str) -> String {
+    format!(
+        "(t.first_timers = 0 OR ({insider} = 0 AND NOT EXISTS (SELECT 1 {})))",
+        merged_here(worker)
+    )
+}
+
+/// How many merged tasks the person the worker (parameter `worker`) is has in the candidate
+/// `t`'s repository: what explains a refusal of [`first_timer_rule`].
+pub(crate) fn merged_count(worker: &str) -> String {
+    format!("(SELECT COUNT(*) {})", merged_here(worker))
+}
+
+/// The claims of the person the worker (parameter `worker`) is ([`person`]) in repository `r`
+/// that ended without a pull request (given back, released by comment, expired: the lease's
+/// outcome) within the repository's `cooldown_hours` before the claim's instant (`hour` plus an
+/// hour), as the `FROM … WHERE …` of a query over `cl` (the partial index of migration 0034).
+fn recent_ends(worker: &str, hour: &str) -> String {
+    format!(
+        "FROM leases cl WHERE cl.worker_id IN {} AND cl.repo_id = r.id \
+           AND cl.outcome IN ('nacked', 'expired') \
+           AND cl.ended_at > {hour} + {HOUR_MS} - CAST(r.cooldown_hours AS BIGINT) * {HOUR_MS}",
+        person(worker)
+    )
+}
+
+/// Rule 14, cool-downs: repository `r` has none (`cooldown_hours` 0), or no claim of the person
+/// the worker (parameter `worker`) is ended there without a pull request within it
+/// ([`recent_ends`]).
+fn cooled_down(worker: &str, hour: &str) -> String {
+    format!(
+        "(r.cooldown_hours = 0 OR NOT EXISTS (SELECT 1 {}))",
+        recent_ends(worker, hour)
+    )
+}
+
+/// When the person's cool-down in repository `r` ends (NULL when none): what explains a refusal
+/// of [`cooled_down`].
+pub(crate) fn cooldown_ends(worker: &str, hour: &str) -> String {
+    format!(
+        "((SELECT MAX(cl.ended_at) {}) + CAST(r.cooldown_hours AS BIGINT) * {HOUR_MS})",
+        recent_ends(worker, hour)
+    )
 }
 
 /// Rule 10: no path of the candidate `t` overlaps a path held by another task of its repository
@@ -245,10 +339,16 @@ pub(crate) fn account_refusal(min_days: i64, created: Option<i64>) -> Refusal {
     }
 }
 
-/// [`claim_conditions`] as one `AND …` clause of a claim statement, but for rule 8, which its
-/// candidates already hold ([`candidates`]).
-pub(super) fn repo_rules(backend: Backend, worker: &str, since: &str, hour: &str) -> String {
-    claim_conditions(backend, worker, since, hour)
+/// [`claim_conditions`] as one `AND …` clause of a claim statement for `pick`, but for rule 8,
+/// which its candidates already hold ([`candidates`]).
+pub(super) fn repo_rules(
+    backend: Backend,
+    worker: &str,
+    since: &str,
+    hour: &str,
+    pick: Pick,
+) -> String {
+    claim_conditions(backend, worker, since, hour, pick.insider())
         .into_iter()
         .filter(|(c, _)| *c != Condition::NotWaiting)
         .map(|(_, sql)| format!("AND {sql} "))

@@ -11,16 +11,21 @@ use crate::store::{Backend, StoreError, WriteTx};
 
 impl WriteTx {
     /// Claims one named task (a `/owp claim` comment): every rule is checked by the claim's
-    /// statement, and a refusal names every rule that failed.
+    /// statement, and a refusal names every rule that failed. `insider`: GitHub marks the
+    /// comment as a collaborator's, member's or owner's (a first-timers task refuses it).
     pub async fn claim_task(
         &mut self,
         worker_id: &str,
         task_id: &str,
+        insider: bool,
     ) -> Result<Lease, StoreError> {
         let worker = self.worker(worker_id).await?;
         self.mark_seen(&worker).await?;
         let task = self.lock_task(task_id).await?;
-        let pick = Pick::Named(task.seq);
+        let pick = Pick::Named {
+            seq: task.seq,
+            insider,
+        };
         let taken = match self.store().backend {
             Backend::Sqlite => self.claim_batched(&worker, pick).await,
             Backend::Postgres => self.claim_single(&worker, pick).await,

@@ -259,7 +259,7 @@ async fn claim_statement<'c>(
         let seqs: Vec<String> = skip.iter().map(i64::to_string).collect();
         narrow.push_str(&format!(" AND t.seq NOT IN ({})", seqs.join(", ")));
     }
-    let rules = repo_rules(crate::store::Backend::Postgres, "$2", "$6", "$10");
+    let rules = repo_rules(crate::store::Backend::Postgres, "$2", "$6", "$10", pick);
     let sql = format!(
         "WITH w AS ( \
            SELECT id, status, skills, active_tasks, max_concurrent_tasks, trust_level, \

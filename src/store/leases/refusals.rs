@@ -10,7 +10,7 @@ use sqlx::{Any, AssertSqlSafe, Executor, Row};
 
 use super::claim_rules::{
     Condition, OFFER_ORDER, Pick, account_created, account_refusal, area_holder, claim_conditions,
-    hourly_room_from, skill_conditions, worker_conditions,
+    cooldown_ends, hourly_room_from, merged_count, skill_conditions, worker_conditions,
 };
 use crate::domain::rules::{self, Refusal};
 use crate::store::rows::{TASK_SELECT, TaskRow, WorkerRow};
@@ -40,7 +40,7 @@ pub(crate) async fn explain<'c>(
     now: i64,
 ) -> Result<Vec<Explained>, StoreError> {
     let mut conditions = worker_conditions();
-    conditions.extend(claim_conditions(backend, "$1", "$2", "$3"));
+    conditions.extend(claim_conditions(backend, "$1", "$2", "$3", pick.insider()));
     conditions.extend(skill_conditions(backend, &pick.worker(worker), "$4"));
     let columns: String = conditions
         .iter()
@@ -52,7 +52,7 @@ pub(crate) async fn explain<'c>(
         .expect("TASK_SELECT starts with SELECT");
     let which = match pick {
         Pick::First => format!("t.status = 'ready' {OFFER_ORDER} LIMIT {limit}"),
-        Pick::Named(seq) => format!("t.seq = {seq}"),
+        Pick::Named { seq, .. } => format!("t.seq = {seq}"),
     };
     let sql = format!(
         "SELECT {columns}r.max_open_prs AS r_max_open_prs, r.open_prs AS r_open_prs, \
@@ -60,6 +60,10 @@ pub(crate) async fn explain<'c>(
            {hour_from} AS r_hour_from, {area_holder} AS r_area_holder, \
            r.min_account_age_days AS r_min_account_age_days, \
            {created} AS w_account_created, \
+           r.first_timers_label AS r_first_timers_label, \
+           CASE WHEN t.first_timers = 0 THEN 0 ELSE {merged} END AS w_merged_here, \
+           r.cooldown_hours AS r_cooldown_hours, \
+           CASE WHEN r.cooldown_hours > 0 THEN {cooldown_ends} END AS w_cooldown_ends, \
            w.active_tasks AS w_active_tasks, \
            w.max_concurrent_tasks AS w_max_tasks, w.active_points AS w_active_points, \
            w.capacity_points AS w_capacity, w.trust_level AS w_trust_level, \
@@ -69,6 +73,8 @@ pub(crate) async fn explain<'c>(
         hour_from = hourly_room_from("$3"),
         area_holder = area_holder(),
         created = account_created("$1"),
+        merged = merged_count("$1"),
+        cooldown_ends = cooldown_ends("$1", "$3"),
     );
     let rows = sqlx::query(AssertSqlSafe(sql))
         .bind(&worker.id)
@@ -84,7 +90,7 @@ pub(crate) async fn explain<'c>(
         for (i, (condition, _)) in conditions.iter().enumerate() {
             let held: i64 = row.try_get(format!("c{i}").as_str())?;
             if held == 0 {
-                refusals.push(refusal(*condition, worker, &task, &row)?);
+                refusals.push(refusal(*condition, worker, pick, &task, &row)?);
             }
         }
         refusals.sort_by_key(Refusal::rule);
@@ -102,6 +108,7 @@ pub(crate) async fn explain<'c>(
 fn refusal(
     condition: Condition,
     worker: &WorkerRow,
+    pick: Pick,
     task: &TaskRow,
     row: &AnyRow,
 ) -> Result<Refusal, StoreError> {
@@ -153,6 +160,19 @@ fn refusal(
         }
         Condition::PathsFree => Refusal::PathsHeld {
             by: task.path_holds.clone(),
+        },
+        Condition::FirstTimer => Refusal::NotFirstTimer {
+            label: row
+                .try_get::<Option<String>, _>("r_first_timers_label")?
+                .unwrap_or_default(),
+            merged: row.try_get("w_merged_here")?,
+            insider: matches!(pick, Pick::Named { insider: true, .. }),
+        },
+        Condition::CooledDown => Refusal::CoolingDown {
+            hours: row.try_get("r_cooldown_hours")?,
+            until: row
+                .try_get::<Option<i64>, _>("w_cooldown_ends")?
+                .unwrap_or_default(),
         },
     })
 }

@@ -154,7 +154,7 @@ impl WriteTx {
         // since.
         let skills = skill_rule(crate::store::Backend::Sqlite, &pick.worker(seen), "$11");
         let named = pick.condition();
-        let rules = repo_rules(crate::store::Backend::Sqlite, "$2", "$6", "$10");
+        let rules = repo_rules(crate::store::Backend::Sqlite, "$2", "$6", "$10", pick);
         let fits = worker_fits(crate::store::Backend::Sqlite, "$7");
         let from = candidates(crate::store::Backend::Sqlite).0;
         let taken = "FROM tasks t JOIN repos r ON r.id = t.repo_id WHERE t.lease_id = $3";

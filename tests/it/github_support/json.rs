@@ -318,7 +318,11 @@ pub fn comment(api: &str, model: &mut Model, c: &Comment) -> Value {
             "user": author,
             "created_at": time(c.created_at),
             "updated_at": time(c.updated_at),
-            "author_association": if c.author_is_bot { "NONE" } else { "CONTRIBUTOR" },
+            "author_association": if c.author_is_bot {
+                "NONE"
+            } else {
+                model.author_association(repo, &c.author)
+            },
         }),
     );
     v

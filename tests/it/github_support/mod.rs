@@ -568,6 +568,11 @@ impl FakeGithub {
         self.model().user_id(login)
     }
 
+    /// How GitHub relates `login` to `repo` in a comment's `author_association`.
+    pub fn author_association(&self, repo: &str, login: &str) -> &'static str {
+        self.model().author_association(repo, login)
+    }
+
     pub fn set_permission(&self, repo: &str, login: &str, permission: &str) {
         let mut m = self.model();
         m.repo_mut(repo)

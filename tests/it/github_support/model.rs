@@ -385,6 +385,25 @@ impl Model {
             })
     }
 
+    /// A comment's `author_association` of `login` on `repo`: `OWNER` for the repository's
+    /// owner, `COLLABORATOR` for a login given write access or above, `NONE` for a bot and
+    /// `CONTRIBUTOR` for anyone else.
+    pub fn author_association(&self, repo: &str, login: &str) -> &'static str {
+        let owner = repo.split_once('/').map_or(repo, |(o, _)| o);
+        let permission = self
+            .repo(repo)
+            .and_then(|r| r.permissions.get(&login.to_lowercase()));
+        if login.eq_ignore_ascii_case(owner) {
+            "OWNER"
+        } else if permission.is_some_and(|p| ["admin", "maintain", "write"].contains(&p.as_str())) {
+            "COLLABORATOR"
+        } else if login.ends_with("[bot]") {
+            "NONE"
+        } else {
+            "CONTRIBUTOR"
+        }
+    }
+
     /// The repository `owner/name`, compared case-insensitively as GitHub does.
     pub fn repo(&self, full_name: &str) -> Option<&Repo> {
         self.repos.get(&full_name.to_lowercase())

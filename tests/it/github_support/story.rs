@@ -513,6 +513,7 @@ impl Story {
         comment["created_at"] = json!(c.created_at.to_rfc3339());
         comment["updated_at"] = json!(c.updated_at.to_rfc3339());
         set_user(&mut comment["user"], &c.author);
+        comment["author_association"] = json!(self.fake.author_association(&c.repo, &c.author));
         // The commenter's id is the one GitHub gives their account now.
         let id = json!(self.fake.user_id(&c.author));
         payload["comment"]["user"]["id"] = id.clone();
@@ -809,6 +810,19 @@ impl Story {
         (status, answer)
     }
 
+    /// `GET /v1/work/preview` for the worker of `token`.
+    pub async fn preview(&self, token: &str) -> Value {
+        self.http
+            .get(format!("{}/v1/work/preview", self.url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Registers a worker with `registration` and links it to `login`, who comments `/owp link
     /// CODE` on issue `number` (the App reacts 👍); returns the worker's token.
     pub async fn linked_worker(&self, number: u64, login: &str, registration: Value) -> String {
@@ -865,6 +879,21 @@ impl Story {
         .execute(&pool)
         .await
         .unwrap();
+        pool.close().await;
+    }
+
+    /// As if `hours` had passed since every lease of the story ended (a cool-down counts from
+    /// the end of a claim): the ends move that far back in the database.
+    pub async fn age_ended_leases(&self, hours: i64) {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&self.config.database_url())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE leases SET ended_at = ended_at - $1 WHERE ended_at IS NOT NULL")
+            .bind(hours * 3_600_000)
+            .execute(&pool)
+            .await
+            .unwrap();
         pool.close().await;
     }
 
