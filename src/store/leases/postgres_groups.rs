@@ -11,11 +11,15 @@
 //! holds exactly as for claims that commit one by one: a later claim sees the budget, areas and
 //! paths the earlier ones took. A lone claim runs on its own at once, as the same statement.
 //!
-//! At most [`CONCURRENT_GROUPS`] groups run at once in a process (the others' claims queue): each
-//! is one connection, and more would only queue on the same repository rows inside the database.
-//! A group that fails (a race with another process that failed a statement, a deadlock) runs
-//! again whole, as any transaction does; if it keeps failing, or fails otherwise, each of its
-//! claims runs on its own and reports its own outcome.
+//! A group holds the rows of the repositories it took tasks from until it commits, so two groups
+//! taking them in different orders would wait on each other in a cycle. So one group runs at a
+//! time in a process (the others' claims queue), and a group locks, right after its workers, the
+//! rows of every repository whose review budget has room, in id order: groups of several
+//! processes queue on the first of them instead of closing a cycle. (A repository that gains
+//! room while a group runs is taken in the claim's own order; a cycle there is a deadlock that
+//! the database ends, and the group runs again.) A group that fails (a race with another process
+//! that failed a statement, a deadlock) runs again whole, as any transaction does; if it keeps
+//! failing, or fails otherwise, each of its claims runs on its own and reports its own outcome.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,13 +28,14 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::claim_rules::Pick;
 use crate::domain::Lease;
+use crate::store::budget_rule::budget_has_room;
 use crate::store::rows::WorkerRow;
 use crate::store::{Store, StoreError};
 
 /// The most claims one group takes.
 const MAX_GROUP: usize = 32;
-/// The most groups of one process that run at once.
-const CONCURRENT_GROUPS: usize = 2;
+/// The most groups of one process that run at once (see the module's docs).
+const CONCURRENT_GROUPS: usize = 1;
 
 type Claimed = Result<(Option<Lease>, i64), StoreError>;
 type Job = (WorkerRow, oneshot::Sender<Claimed>);
@@ -142,7 +147,7 @@ async fn run_group(store: &Store, jobs: Vec<Job>) {
 
 impl crate::store::WriteTx {
     /// The claims of `workers` in this transaction, one after the other, after locking their
-    /// rows in id order. A refusal that wrote nothing (an unknown worker) is that claim's answer;
+    /// rows and those of the repositories with room, each in id order. A refusal that wrote nothing (an unknown worker) is that claim's answer;
     /// any other failure ends the group (the transaction is over).
     async fn claim_group(
         &mut self,
@@ -157,6 +162,13 @@ impl crate::store::WriteTx {
                (SELECT jsonb_array_elements_text(CAST($1 AS jsonb))) ORDER BY id FOR UPDATE",
         )
         .bind(ids)
+        .fetch_all(self.conn())
+        .await?;
+        sqlx::query(concat!(
+            "SELECT id FROM repos WHERE ",
+            budget_has_room!(""),
+            " ORDER BY id FOR UPDATE"
+        ))
         .fetch_all(self.conn())
         .await?;
         let mut claimed = Vec::with_capacity(workers.len());
