@@ -61,6 +61,9 @@ pub enum Refusal {
     /// old, and GitHub has not told the worker's account's age yet (the rule fails closed; the
     /// App asks again within minutes).
     AccountAgeUnknown { min_days: i64 },
+    /// Rule 13: the repository's reviewers who are not away have room for `room` more pull
+    /// requests, and `in_flight` leases (each a future review) already count on it.
+    NoReviewerRoom { room: i64, in_flight: i64 },
 }
 
 impl Refusal {
@@ -82,6 +85,7 @@ impl Refusal {
             Refusal::PathsHeld { .. } => "paths_locked",
             Refusal::AccountTooNew { .. } => "account_too_new",
             Refusal::AccountAgeUnknown { .. } => "account_age_unknown",
+            Refusal::NoReviewerRoom { .. } => "no_reviewer_room",
         }
     }
 
@@ -101,6 +105,7 @@ impl Refusal {
             Refusal::Waiting { .. } => 8,
             Refusal::MissingCapabilities(_) => 9,
             Refusal::PathsHeld { .. } => 10,
+            Refusal::NoReviewerRoom { .. } => 13,
         }
     }
 }
@@ -188,6 +193,20 @@ impl std::fmt::Display for Refusal {
                 f,
                 "waiting: {} (it is offered once they are done)",
                 paths_held_list(by)
+            ),
+            Refusal::NoReviewerRoom { room, in_flight } if *room <= 0 => write!(
+                f,
+                "the repository's reviewers have no room for another pull request ({in_flight} \
+                 in flight; it is offered once a review ends or a reviewer is back)"
+            ),
+            Refusal::NoReviewerRoom { room, in_flight } => write!(
+                f,
+                "the repository's reviewers have room for {room} more pull request{}, and \
+                 {in_flight} claim{} in flight will need {} (it is offered once a review ends or \
+                 a reviewer is back)",
+                if *room == 1 { "" } else { "s" },
+                if *in_flight == 1 { "" } else { "s" },
+                if *room == 1 { "it" } else { "them" }
             ),
         }
     }

@@ -38,6 +38,9 @@
 //!   pr_template: "## What changed\n\n## How it was tested\n"
 //!   instructions: Keep changes small; update CHANGELOG.md.
 //!   disclosure: required   # every pull request says which tool made it (default optional)
+//! review:
+//!   reviewers:             # at most 50; each reviews 1 to 20 pool pull requests at once
+//!     alice: 2
 //! ```
 
 use std::fmt;
@@ -49,6 +52,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::RepoContract;
 pub use crate::domain::labels::{LabelNames, TierRules};
+
+mod review;
+pub use review::{MAX_REVIEWERS, MAX_REVIEWS_AT_ONCE, ReviewConfig};
 
 /// Where the file lives in a repository.
 pub const CONFIG_PATH: &str = ".github/owp.yml";
@@ -86,6 +92,9 @@ pub struct RepoConfig {
     pub contract: Option<RepoContract>,
     /// Trust progression. `None`: keep the rules the repository has (an admin's, or none).
     pub trust: Option<TrustConfig>,
+    /// Reviewers with room (rule 13): none unless the file names them.
+    #[serde(skip_serializing_if = "ReviewConfig::is_empty")]
+    pub review: ReviewConfig,
 }
 
 /// `trust:` of the file.
@@ -311,6 +320,7 @@ impl RepoConfigError {
             "ClaimConfig",
             "TierRules",
             "RepoContract",
+            "ReviewConfig",
         ] {
             message = message.replace(
                 &format!("struct {name}"),
@@ -488,9 +498,11 @@ impl RepoConfig {
                 *login = login.trim().trim_start_matches('@').to_string();
             }
         }
+        self.review.normalize();
     }
 
     fn validate(&self) -> Result<(), RepoConfigError> {
+        self.review.validate()?;
         if let Some(trust) = &self.trust {
             crate::domain::Promotion::validate(&trust.promote).map_err(|e| {
                 RepoConfigError::invalid(format!("trust.{}", e.detail.trim_start_matches('`')))

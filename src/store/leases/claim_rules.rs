@@ -163,6 +163,9 @@ pub(crate) enum Condition {
     /// Beside rule 2: the worker's linked GitHub account is as old as the repository asks
     /// (`claim.min_account_age_days`).
     AccountOldEnough,
+    /// Rule 13: the repository's reviewers who are not away have room for one more pull request
+    /// beyond the leases in flight.
+    ReviewerRoom,
 }
 
 /// The conditions of rules 1 and 5–10 on a candidate `t` in repository `r`, each on its own:
@@ -198,7 +201,41 @@ pub(crate) fn claim_conditions(
         ),
         (Condition::TierTrusted, trust_rule(worker)),
         (Condition::CapabilitiesHeld, requires_rule(backend, worker)),
+        (
+            Condition::ReviewerRoom,
+            reviewer_room(&format!("{hour} + {HOUR_MS}"), "r.active_leases"),
+        ),
     ]
+}
+
+/// The open reviews of the reviewer `rv` (a row of `repo_reviewers`): the tasks whose pull
+/// request they review (`task_reviews`) that are still `pr_opened`, as a `SELECT COUNT(*)`.
+pub(crate) const OPEN_REVIEWS: &str = "SELECT COUNT(*) FROM task_reviews tr \
+    JOIN tasks rt ON rt.seq = tr.task_seq \
+    WHERE tr.repo_id = rv.repo_id AND tr.reviewer = rv.login_key AND rt.status = 'pr_opened'";
+
+/// The room left among repository `r`'s reviewers at the instant `now`: the sum, over reviewers
+/// who are not away then, of their number (`capacity`) minus their open reviews
+/// ([`OPEN_REVIEWS`]); 0 without reviewers. At most 50 rows of one repository, each one probe of
+/// `task_reviews`' index.
+pub(crate) fn reviewer_room_left(now: &str) -> String {
+    format!(
+        "(SELECT CAST(COALESCE(SUM(rv.capacity - ({OPEN_REVIEWS})), 0) AS BIGINT) \
+           FROM repo_reviewers rv WHERE rv.repo_id = r.id \
+             AND (rv.away_until IS NULL OR rv.away_until <= {now}))"
+    )
+}
+
+/// Rule 13: repository `r` has no reviewers (`r.reviewers`, their count, is 0: the condition
+/// costs nothing), or the room left among them at `now` ([`reviewer_room_left`]) is greater than
+/// its leases in flight (`in_flight`, each a future review), so that no claim is granted whose
+/// pull request no reviewer could take. PostgreSQL reads it again under the repository's row lock
+/// once the lease is written (migration 0035, a copy of this text that a test keeps equal).
+pub(crate) fn reviewer_room(now: &str, in_flight: &str) -> String {
+    format!(
+        "(r.reviewers = 0 OR {} > {in_flight})",
+        reviewer_room_left(now)
+    )
 }
 
 /// Rule 10: no path of the candidate `t` overlaps a path held by another task of its repository
@@ -351,6 +388,19 @@ mod tests {
     fn the_hourly_cap_trigger_rechecks_the_claims_own_condition() {
         let trigger = include_str!("../../../migrations/postgres/0033_hourly_cap_recheck.sql");
         let condition = hourly_room(&format!("NEW.created_at - {HOUR_MS}"));
+        assert!(
+            trigger.contains(&format!("SELECT {condition}\n    INTO room")),
+            "the trigger's condition differs from the claim's: {condition}"
+        );
+    }
+
+    /// PostgreSQL's recheck of rule 13 under the repository's lock (a trigger run once the lease
+    /// is written, so its own lease is among the repository's `active_leases`) reads the claim's
+    /// own condition, at the lease's instant.
+    #[test]
+    fn the_reviewer_room_trigger_rechecks_the_claims_own_condition() {
+        let trigger = include_str!("../../../migrations/postgres/0035_reviewers.sql");
+        let condition = reviewer_room("NEW.created_at", "r.active_leases - 1");
         assert!(
             trigger.contains(&format!("SELECT {condition}\n    INTO room")),
             "the trigger's condition differs from the claim's: {condition}"
