@@ -608,3 +608,64 @@ async fn twelve_claims_at_once_on_overlapping_paths_lease_one() {
     }
     finish(vec![a, b]);
 }
+
+/// Rule 13 across replicas: a repository whose one reviewer has room for two pull requests
+/// grants exactly two of twelve claims at once (each a future review), trial after trial; the
+/// others find the other repository's work. Each claim reads the room in its own snapshot; only
+/// the database's recheck at the repository's row (migration 0035) keeps the third one out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reviewers_with_room_for_two_grant_two_of_twelve_claims_at_once() {
+    if !postgres_enabled("reviewers_with_room_for_two_grant_two_of_twelve_claims_at_once") {
+        return;
+    }
+    let (a, b) = two_replicas(&[]).await;
+    let TestDatabase::Postgres { url, .. } = &a.database else {
+        unreachable!("two_replicas checks the backend")
+    };
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(url).await.unwrap();
+    let servers = [a.clone(), b.clone()];
+    for trial in 0..4 {
+        let (reviewed, open) = (format!("room/two-{trial}"), format!("room/open-{trial}"));
+        a.upsert_repo(&reviewed, 50, false).await;
+        a.upsert_repo(&open, 50, false).await;
+        sqlx::query(
+            "INSERT INTO repo_reviewers (repo_id, login_key, login, capacity) \
+             SELECT id, 'alice', 'alice', 2 FROM repos WHERE name = $1",
+        )
+        .bind(&reviewed)
+        .execute(&db)
+        .await
+        .unwrap();
+        sqlx::query("UPDATE repos SET reviewers = 1 WHERE name = $1")
+            .bind(&reviewed)
+            .execute(&db)
+            .await
+            .unwrap();
+        let tasks = |priority: &str| {
+            Value::Array(
+                (0..12)
+                    .map(|j| json!({"title": format!("task {j}"), "priority": priority}))
+                    .collect(),
+            )
+        };
+        let reviewed_ids: HashSet<String> = a
+            .import_ids(&reviewed, tasks("critical"))
+            .await
+            .into_iter()
+            .collect();
+        a.import_ids(&open, tasks("low")).await;
+        let granted = twelve_claims_at_once(&servers, &format!("room-{trial}")).await;
+        let from_reviewed = granted.iter().filter(|t| reviewed_ids.contains(*t)).count();
+        assert_eq!(
+            from_reviewed, 2,
+            "trial {trial}: the repository whose reviewers have room for two granted {from_reviewed}"
+        );
+        assert!(
+            granted.len() > 2,
+            "trial {trial}: the refused claims found the other repository's work: {granted:?}"
+        );
+    }
+    db.close().await;
+    finish(vec![a, b]);
+}
