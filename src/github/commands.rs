@@ -293,11 +293,7 @@ fn parse_review(args: &str) -> ParsedCommand {
         });
     }
     let login = first.strip_prefix('@').unwrap_or(first);
-    let well_formed = !login.is_empty()
-        && login.len() <= 39
-        && !login.starts_with('-')
-        && login.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if well_formed {
+    if crate::github::repo_config::is_github_login(login) && !login.ends_with("[bot]") {
         Ok(Command::Review {
             login: login.to_string(),
         })

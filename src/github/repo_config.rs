@@ -577,7 +577,7 @@ impl RepoConfig {
 }
 
 /// GitHub logins: 1–39 letters, digits or hyphens (bots add `[bot]`), not starting with a hyphen.
-fn is_github_login(login: &str) -> bool {
+pub(crate) fn is_github_login(login: &str) -> bool {
     let name = login.strip_suffix("[bot]").unwrap_or(login);
     !name.is_empty()
         && name.len() <= 39

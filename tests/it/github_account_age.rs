@@ -98,16 +98,7 @@ async fn linked_workers_claim_over_the_api(postgres: bool) {
     assert_eq!(story.fake.count_calls("GET", "/users/newbie"), 1);
     let (status, answer) = story.post_json("/v1/work", Some(&young), json!({})).await;
     assert_eq!(status, 204, "{answer}");
-    let preview = story
-        .http
-        .get(format!("{}/v1/work/preview", story.url()))
-        .bearer_auth(&young)
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let preview = story.preview(&young).await;
     let reasons = &preview["refused"][0]["reasons"];
     assert_eq!(reasons[0]["rule"], 2, "{preview}");
     assert_eq!(reasons[0]["code"], "account_too_new", "{preview}");
@@ -206,16 +197,7 @@ async fn a_linked_worker_of_unknown_age_waits(postgres: bool) {
         .await;
     let (status, answer) = story.post_json("/v1/work", Some(&linked), json!({})).await;
     assert_eq!(status, 204, "{answer}");
-    let preview = story
-        .http
-        .get(format!("{}/v1/work/preview", story.url()))
-        .bearer_auth(&linked)
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let preview = story.preview(&linked).await;
     let reasons = &preview["refused"][0]["reasons"];
     assert_eq!(reasons[0]["rule"], 2, "{preview}");
     assert_eq!(reasons[0]["code"], "account_age_unknown", "{preview}");

@@ -9,7 +9,7 @@ use crate::github_support;
 
 use github_support::story::{REPO, Story};
 use owp::domain::TaskStatus;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const TWO_REVIEWERS: &str = "max_open_prs: 10\nreview:\n  reviewers:\n    alice: 2\n    bob: 2\n";
 
@@ -119,16 +119,7 @@ async fn reviewers_story(postgres: bool) {
         .await;
     let (status, answer) = story.post_json("/v1/work", Some(&token), json!({})).await;
     assert_eq!(status, 204, "{answer}");
-    let preview: Value = story
-        .http
-        .get(format!("{}/v1/work/preview", story.url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let preview = story.preview(&token).await;
     let reasons = &preview["refused"][0]["reasons"];
     assert_eq!(reasons[0]["rule"], 13, "{preview}");
     assert_eq!(reasons[0]["code"], "no_reviewer_room", "{preview}");

@@ -809,6 +809,19 @@ impl Story {
         (status, answer)
     }
 
+    /// `GET /v1/work/preview` as the worker with `token`: why each ready task is or is not
+    /// offered to it.
+    pub async fn preview(&self, token: &str) -> Value {
+        let res = self
+            .http
+            .get(format!("{}/v1/work/preview", self.url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        res.json().await.unwrap()
+    }
+
     /// Registers a worker with `registration` and links it to `login`, who comments `/owp link
     /// CODE` on issue `number` (the App reacts 👍); returns the worker's token.
     pub async fn linked_worker(&self, number: u64, login: &str, registration: Value) -> String {
