@@ -63,7 +63,8 @@ pub(crate) async fn explain<'c>(
            w.active_tasks AS w_active_tasks, \
            w.max_concurrent_tasks AS w_max_tasks, w.active_points AS w_active_points, \
            w.capacity_points AS w_capacity, w.trust_level AS w_trust_level, \
-           r.private AS r_private, CASE WHEN r.reviewers = 0 THEN 0 ELSE {room_left} END AS r_reviewer_room, {select} \
+           r.private AS r_private, \
+           CASE WHEN r.reviewers = 0 THEN 0 ELSE {room_left} END AS r_reviewer_room, {select} \
            CROSS JOIN workers w \
          WHERE w.id = $1 AND {which}",
         hour_from = hourly_room_from("$3"),
