@@ -19,13 +19,14 @@ CREATE TABLE repo_reviewers (
 -- Who reviews a task's pull request: assigned when a pull request starts acting on the task,
 -- moved by `/owp review @login`. The review is open while the task is `pr_opened`; it ends when
 -- the pull request merges or closes (the task leaves `pr_opened`), and the row stays as a record.
+-- Open reviews are counted from the repository's `pr_opened` tasks (`tasks_repo_status`), each
+-- one probe of this table's key, so the rows kept as a record cost no claim anything.
 CREATE TABLE task_reviews (
     task_seq    BIGINT  NOT NULL PRIMARY KEY,
     repo_id     BIGINT  NOT NULL,
     reviewer    TEXT    NOT NULL,
     assigned_at BIGINT  NOT NULL
 );
-CREATE INDEX task_reviews_by_reviewer ON task_reviews (repo_id, reviewer);
 
 -- How many reviewers the repository has: 0 (no reviewers) makes rule 13's condition free.
 ALTER TABLE repos ADD COLUMN reviewers BIGINT NOT NULL DEFAULT 0;
@@ -57,7 +58,7 @@ BEGIN
     -- The lock first, then the condition in a statement of its own: a statement that waited for
     -- the lock would still count in the snapshot it took before waiting.
     PERFORM 1 FROM repos WHERE id = NEW.repo_id FOR UPDATE;
-    SELECT (r.reviewers = 0 OR (SELECT CAST(COALESCE(SUM(rv.capacity - (SELECT COUNT(*) FROM task_reviews tr JOIN tasks rt ON rt.seq = tr.task_seq WHERE tr.repo_id = rv.repo_id AND tr.reviewer = rv.login_key AND rt.status = 'pr_opened')), 0) AS BIGINT) FROM repo_reviewers rv WHERE rv.repo_id = r.id AND (rv.away_until IS NULL OR rv.away_until <= NEW.created_at)) > r.active_leases - 1)
+    SELECT (r.reviewers = 0 OR ((SELECT CAST(COALESCE(SUM(rv.capacity), 0) AS BIGINT) FROM repo_reviewers rv WHERE rv.repo_id = r.id AND (rv.away_until IS NULL OR rv.away_until <= NEW.created_at)) - (SELECT COUNT(*) FROM tasks rt JOIN task_reviews tr ON tr.task_seq = rt.seq JOIN repo_reviewers rv ON rv.repo_id = rt.repo_id AND rv.login_key = tr.reviewer WHERE rt.repo_id = r.id AND rt.status = 'pr_opened' AND (rv.away_until IS NULL OR rv.away_until <= NEW.created_at))) > r.active_leases - 1)
     INTO room FROM repos r WHERE r.id = NEW.repo_id;
     IF NOT room THEN
         RAISE EXCEPTION 'the repository''s reviewers have no room for another pull request'

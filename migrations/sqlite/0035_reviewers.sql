@@ -19,13 +19,14 @@ CREATE TABLE repo_reviewers (
 -- Who reviews a task's pull request: assigned when a pull request starts acting on the task,
 -- moved by `/owp review @login`. The review is open while the task is `pr_opened`; it ends when
 -- the pull request merges or closes (the task leaves `pr_opened`), and the row stays as a record.
+-- Open reviews are counted from the repository's `pr_opened` tasks (`tasks_repo_status`), each
+-- one probe of this table's key, so the rows kept as a record cost no claim anything.
 CREATE TABLE task_reviews (
     task_seq    INTEGER NOT NULL PRIMARY KEY,
     repo_id     INTEGER NOT NULL,
     reviewer    TEXT    NOT NULL,
     assigned_at INTEGER NOT NULL
 );
-CREATE INDEX task_reviews_by_reviewer ON task_reviews (repo_id, reviewer);
 
 -- How many reviewers the repository has: 0 (no reviewers) makes rule 13's condition free.
 ALTER TABLE repos ADD COLUMN reviewers INTEGER NOT NULL DEFAULT 0;

@@ -208,21 +208,31 @@ pub(crate) fn claim_conditions(
     ]
 }
 
-/// The open reviews of the reviewer `rv` (a row of `repo_reviewers`): the tasks whose pull
-/// request they review (`task_reviews`) that are still `pr_opened`, as a `SELECT COUNT(*)`.
-pub(crate) const OPEN_REVIEWS: &str = "SELECT COUNT(*) FROM task_reviews tr \
-    JOIN tasks rt ON rt.seq = tr.task_seq \
-    WHERE tr.repo_id = rv.repo_id AND tr.reviewer = rv.login_key AND rt.status = 'pr_opened'";
+/// The open reviews of the reviewer `rv` (a row of `repo_reviewers`): the tasks of its
+/// repository still `pr_opened` (found through `tasks (repo_id, status)`, so as many as the
+/// repository has pull requests open, never its history) whose pull request they review
+/// (`task_reviews`), as a `SELECT COUNT(*)`.
+pub(crate) const OPEN_REVIEWS: &str = "SELECT COUNT(*) FROM tasks rt \
+    JOIN task_reviews tr ON tr.task_seq = rt.seq \
+    WHERE rt.repo_id = rv.repo_id AND rt.status = 'pr_opened' AND tr.reviewer = rv.login_key";
+
+/// A reviewer `{rv}` of repository `r` who is not away at the instant `now`.
+fn present(rv: &str, now: &str) -> String {
+    format!("({rv}.away_until IS NULL OR {rv}.away_until <= {now})")
+}
 
 /// The room left among repository `r`'s reviewers at the instant `now`: the sum, over reviewers
-/// who are not away then, of their number (`capacity`) minus their open reviews
-/// ([`OPEN_REVIEWS`]); 0 without reviewers. At most 50 rows of one repository, each one probe of
-/// `task_reviews`' index.
+/// who are not away then, of their number (`capacity`) minus their open reviews; 0 without
+/// reviewers. Two aggregates, over at most 50 reviewers and over the repository's tasks in
+/// `pr_opened` (each one probe of `task_reviews`).
 pub(crate) fn reviewer_room_left(now: &str) -> String {
     format!(
-        "(SELECT CAST(COALESCE(SUM(rv.capacity - ({OPEN_REVIEWS})), 0) AS BIGINT) \
-           FROM repo_reviewers rv WHERE rv.repo_id = r.id \
-             AND (rv.away_until IS NULL OR rv.away_until <= {now}))"
+        "((SELECT CAST(COALESCE(SUM(rv.capacity), 0) AS BIGINT) FROM repo_reviewers rv \
+             WHERE rv.repo_id = r.id AND {here}) \
+          - (SELECT COUNT(*) FROM tasks rt JOIN task_reviews tr ON tr.task_seq = rt.seq \
+             JOIN repo_reviewers rv ON rv.repo_id = rt.repo_id AND rv.login_key = tr.reviewer \
+             WHERE rt.repo_id = r.id AND rt.status = 'pr_opened' AND {here}))",
+        here = present("rv", now)
     )
 }
 
