@@ -729,6 +729,33 @@ mod tests {
     }
 
     #[test]
+    fn state_renders_each_reviewers_load() {
+        let mut repo = policy(5, 1, 0);
+        repo.reviewers = serde_json::from_value(serde_json::json!([
+            {"login": "alice", "open": 1, "capacity": 2, "away": false},
+            {"login": "bob", "open": 0, "capacity": 1, "away": true,
+             "away_until": "2030-01-08T12:00:00Z"},
+            {"login": "carol", "open": 0, "capacity": 3, "away": true}
+        ]))
+        .unwrap();
+        let state = State {
+            repos: vec![repo],
+            ..State::default()
+        };
+        let now = chrono::DateTime::parse_from_rfc3339("2030-01-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let text = render_state(&state, false, 10, now);
+        assert!(
+            text.contains(
+                "reviewers of demo: alice 1/2, bob 0/1 (away until 2030-01-08 12:00 UTC), \
+                 carol 0/3 (away)"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn workers_are_found_by_id_or_unique_name() {
         let workers: Vec<Worker> = [
             worker_json("w1", "Alice", true),

@@ -378,6 +378,22 @@ pub const CONFIG_BUDGET_FIELD: &str = "x_github_config_max_open_prs";
 /// the repository lacks (an array, `[]` when none), or `"unknown"` when GitHub did not say.
 pub const LABELS_MISSING_FIELD: &str = "x_github_labels_missing";
 
+/// One reviewer of a repository (rule 13) and their load.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReviewerLoad {
+    /// Their GitHub login, as the settings write it.
+    pub login: String,
+    /// The pool's pull requests they review now.
+    pub open: i64,
+    /// How many they review at once.
+    pub capacity: i64,
+    /// Away (`/owp away`): assigned no new reviews; their open reviews stay.
+    pub away: bool,
+    /// When their absence ends, when they said (`/owp away DAYS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub away_until: Option<String>,
+}
+
 /// A repository's policy and live review-budget figures.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct RepoPolicy {
@@ -405,6 +421,10 @@ pub struct RepoPolicy {
     /// public board); absent elsewhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcomes: Option<super::outcomes::RepoOutcomes>,
+    /// GitHub mode: its reviewers (`review.reviewers` in `.github/owp.yml`, rule 13), each with
+    /// their load and away state (in `GET /v1/admin/state`); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviewers: Vec<ReviewerLoad>,
     pub created_at: String,
     pub updated_at: String,
     #[serde(flatten)]

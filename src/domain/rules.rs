@@ -72,6 +72,9 @@ pub enum Refusal {
     /// Rule 14: a claim of the worker (or of its person) in this repository ended without a pull
     /// request less than `hours` hours ago; it may claim there again from `until` (ms).
     CoolingDown { hours: i64, until: i64 },
+    /// Rule 13: the repository's reviewers who are not away have room for `room` more pull
+    /// requests, and `in_flight` leases (each a future review) already count on it.
+    NoReviewerRoom { room: i64, in_flight: i64 },
 }
 
 impl Refusal {
@@ -95,6 +98,7 @@ impl Refusal {
             Refusal::AccountAgeUnknown { .. } => "account_age_unknown",
             Refusal::NotFirstTimer { .. } => "not_first_timer",
             Refusal::CoolingDown { .. } => "cooling_down",
+            Refusal::NoReviewerRoom { .. } => "no_reviewer_room",
         }
     }
 
@@ -115,6 +119,7 @@ impl Refusal {
             Refusal::MissingCapabilities(_) => 9,
             Refusal::PathsHeld { .. } => 10,
             Refusal::NotFirstTimer { .. } | Refusal::CoolingDown { .. } => 14,
+            Refusal::NoReviewerRoom { .. } => 13,
         }
     }
 }
@@ -223,6 +228,20 @@ impl std::fmt::Display for Refusal {
                 "a claim of yours in this repository ended without a pull request less than \
                  {hours} hours ago; you may claim here again from {}",
                 utc_minute(*until)
+            ),
+            Refusal::NoReviewerRoom { room, in_flight } if *room <= 0 => write!(
+                f,
+                "the repository's reviewers have no room for another pull request ({in_flight} \
+                 in flight; it is offered once a review ends or a reviewer is back)"
+            ),
+            Refusal::NoReviewerRoom { room, in_flight } => write!(
+                f,
+                "the repository's reviewers have room for {room} more pull request{}, and \
+                 {in_flight} claim{} in flight will need {} (it is offered once a review ends or \
+                 a reviewer is back)",
+                if *room == 1 { "" } else { "s" },
+                if *in_flight == 1 { "" } else { "s" },
+                if *room == 1 { "it" } else { "them" }
             ),
         }
     }

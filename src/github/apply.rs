@@ -42,6 +42,7 @@ mod comments;
 mod installation;
 mod issues;
 mod pulls;
+mod reviewers;
 
 use comments::comment_event;
 use installation::{installation, installation_repositories, repository_event};

@@ -12,6 +12,9 @@
 //! /owp link CODE
 //! /owp opt-in           (count my merged pull requests toward trust; list me on the leaderboard)
 //! /owp opt-out
+//! /owp away [DAYS]      (a reviewer: no new reviews for DAYS days, 1–365, or until back)
+//! /owp back
+//! /owp review @LOGIN    (maintainers: another reviewer reviews this issue's pull request)
 //! ```
 //!
 //! The comment is read as markdown (CommonMark with GitHub's tables and strikethrough), so quoting
@@ -55,6 +58,12 @@ pub enum Command {
     OptIn,
     /// Stop counting and listing the commenter.
     OptOut,
+    /// A reviewer takes themselves out of assignment, for `days` days or until `/owp back`.
+    Away { days: Option<u32> },
+    /// A reviewer comes back into assignment.
+    Back,
+    /// Maintainers: another reviewer of the repository reviews the issue's pull request.
+    Review { login: String },
 }
 
 impl Command {
@@ -70,12 +79,18 @@ impl Command {
             Command::Link { .. } => "link",
             Command::OptIn => "opt-in",
             Command::OptOut => "opt-out",
+            Command::Away { .. } => "away",
+            Command::Back => "back",
+            Command::Review { .. } => "review",
         }
     }
 
     /// Whether only maintainers (write access or above) may run it.
     pub fn requires_maintainer(&self) -> bool {
-        matches!(self, Command::Block { .. } | Command::Unblock)
+        matches!(
+            self,
+            Command::Block { .. } | Command::Unblock | Command::Review { .. }
+        )
     }
 }
 
@@ -85,15 +100,21 @@ impl std::fmt::Display for Command {
         match self {
             Command::Block { reason } => write!(f, "{COMMAND_PREFIX} block {reason}"),
             Command::Link { .. } => write!(f, "{COMMAND_PREFIX} link"),
+            Command::Away { days: Some(days) } => write!(f, "{COMMAND_PREFIX} away {days}"),
+            Command::Review { login } => write!(f, "{COMMAND_PREFIX} review @{login}"),
             other => write!(f, "{COMMAND_PREFIX} {}", other.name()),
         }
     }
 }
 
 /// The command words, in the order they are suggested.
-pub const COMMAND_WORDS: [&str; 9] = [
-    "claim", "release", "renew", "status", "block", "unblock", "link", "opt-in", "opt-out",
+pub const COMMAND_WORDS: [&str; 12] = [
+    "claim", "release", "renew", "status", "block", "unblock", "link", "opt-in", "opt-out", "away",
+    "back", "review",
 ];
+
+/// The longest absence `/owp away DAYS` takes, in days.
+pub const MAX_AWAY_DAYS: u32 = 365;
 
 /// A line that starts with `/owp` but is not a command we can run. Each variant becomes a reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,6 +144,17 @@ pub enum CommandError {
         command: &'static str,
         arguments: String,
     },
+    /// `/owp away` with something other than a number of days from 1 to [`MAX_AWAY_DAYS`].
+    #[error(
+        "`{COMMAND_PREFIX} away` takes a number of days from 1 to {MAX_AWAY_DAYS}, found `{found}`"
+    )]
+    InvalidAwayDays { found: String },
+    /// `/owp review` without a login.
+    #[error("`{COMMAND_PREFIX} review` needs the reviewer's login")]
+    MissingReviewer,
+    /// `/owp review` with something that cannot be a GitHub login.
+    #[error("`{found}` is not a GitHub login")]
+    InvalidReviewer { found: String },
 }
 
 /// What one command line of a comment says.
@@ -196,6 +228,9 @@ fn parse_command(word: &str, args: &str) -> ParsedCommand {
         "link" => parse_link(args),
         "opt-in" => no_args(Command::OptIn),
         "opt-out" => no_args(Command::OptOut),
+        "away" => parse_away(args),
+        "back" => no_args(Command::Back),
+        "review" => parse_review(args),
         _ => Err(CommandError::UnknownCommand {
             word: word.to_string(),
             did_you_mean: did_you_mean(word),
@@ -226,6 +261,45 @@ fn parse_link(args: &str) -> ParsedCommand {
     } else {
         Err(CommandError::InvalidLinkCode {
             code: code.to_string(),
+        })
+    }
+}
+
+/// `/owp away [DAYS]`: nothing (until `/owp back`) or a whole number of days, 1 to
+/// [`MAX_AWAY_DAYS`].
+fn parse_away(args: &str) -> ParsedCommand {
+    if args.is_empty() {
+        return Ok(Command::Away { days: None });
+    }
+    match args.parse::<u32>() {
+        Ok(days) if (1..=MAX_AWAY_DAYS).contains(&days) => Ok(Command::Away { days: Some(days) }),
+        _ => Err(CommandError::InvalidAwayDays {
+            found: args.replace(NOT_TEXT, " "),
+        }),
+    }
+}
+
+/// `/owp review @LOGIN` (the `@` may be left out): one GitHub login.
+fn parse_review(args: &str) -> ParsedCommand {
+    let mut words = args.split_whitespace();
+    let Some(first) = words.next() else {
+        return Err(CommandError::MissingReviewer);
+    };
+    let extra: Vec<&str> = words.collect();
+    if !extra.is_empty() {
+        return Err(CommandError::UnexpectedArguments {
+            command: "review",
+            arguments: extra.join(" "),
+        });
+    }
+    let login = first.strip_prefix('@').unwrap_or(first);
+    if crate::github::repo_config::is_github_login(login) && !login.ends_with("[bot]") {
+        Ok(Command::Review {
+            login: login.to_string(),
+        })
+    } else {
+        Err(CommandError::InvalidReviewer {
+            found: first.replace(NOT_TEXT, " "),
         })
     }
 }
@@ -745,5 +819,56 @@ mod tests {
         assert!(parse("/owp🎉").is_empty());
         assert_eq!(parse("/owp 🎉"), [unknown("🎉", None)]);
         assert!(parse("é/owp claim").is_empty());
+    }
+
+    #[test]
+    fn reviewers_commands_are_bounded() {
+        let one = |line: &str| parse_line(line).expect("a command line");
+        assert_eq!(one("/owp away"), Ok(Command::Away { days: None }));
+        assert_eq!(one("/owp away 7"), Ok(Command::Away { days: Some(7) }));
+        assert_eq!(one("/owp away 365"), Ok(Command::Away { days: Some(365) }));
+        for bad in ["0", "366", "-1", "7 days", "soon", "99999999999"] {
+            assert_eq!(
+                one(&format!("/owp away {bad}")),
+                Err(CommandError::InvalidAwayDays { found: bad.into() }),
+                "{bad}"
+            );
+        }
+        assert_eq!(one("/owp back"), Ok(Command::Back));
+        assert!(matches!(
+            one("/owp back now"),
+            Err(CommandError::UnexpectedArguments { .. })
+        ));
+        assert_eq!(
+            one("/owp review @bob"),
+            Ok(Command::Review {
+                login: "bob".into()
+            })
+        );
+        assert_eq!(
+            one("/owp review Bob-2"),
+            Ok(Command::Review {
+                login: "Bob-2".into()
+            })
+        );
+        assert_eq!(one("/owp review"), Err(CommandError::MissingReviewer));
+        assert_eq!(
+            one("/owp review @bob!"),
+            Err(CommandError::InvalidReviewer {
+                found: "@bob!".into()
+            })
+        );
+        assert!(matches!(
+            one("/owp review @bob @carol"),
+            Err(CommandError::UnexpectedArguments { .. })
+        ));
+        assert!(
+            Command::Review {
+                login: "bob".into()
+            }
+            .requires_maintainer()
+        );
+        assert!(!Command::Away { days: None }.requires_maintainer());
+        assert_eq!(did_you_mean("reveiw"), Some("review"));
     }
 }

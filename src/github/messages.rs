@@ -276,6 +276,8 @@ pub struct StatusView {
     /// What GitHub says of the pull request's commits, where the repository asks its holder for
     /// verified commits (`artifact.commits`).
     pub commits: Option<pull_ready::Commits>,
+    /// Who reviews the open pull request (rule 13), while it is open.
+    pub reviewer: Option<String>,
 }
 
 /// The living status comment of a task.
@@ -285,6 +287,9 @@ pub fn status_comment(view: &StatusView) -> String {
     let _ = writeln!(out, "**OWP Pool** · task `{}`", marker_safe(&view.task_id));
     out.push('\n');
     out.push_str(&status_line(view));
+    if let Some(line) = reviewers::reviewer_line(view) {
+        out.push_str(&line);
+    }
     out.push_str("\n\n");
     out.push_str(&fields_line(view));
     out.push('\n');
@@ -555,6 +560,9 @@ pub enum ClaimRefusal {
     },
     /// Rule 14: a claim of theirs here ended without a pull request less than `hours` ago.
     CoolingDown { hours: u32, retry_at: DateTime<Utc> },
+    /// Rule 13: the repository's reviewers have room for `room` more pull requests, and
+    /// `in_flight` claims already count on it.
+    NoReviewerRoom { room: i64, in_flight: i64 },
 }
 
 /// `#12 and owner/other#3`: the blockers a task waits on, each neutralised.
@@ -785,6 +793,9 @@ pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
             plural(*hours, "hour", "hours"),
             format_time(*retry_at)
         ),
+        ClaimRefusal::NoReviewerRoom { room, in_flight } => {
+            reviewers::no_room_reason(*room, *in_flight)
+        }
         ClaimRefusal::WorkerPaused { worker } => format!(
             "your worker `{}` is paused — set it back to idle first",
             neutralize_code(worker)
@@ -933,6 +944,21 @@ pub fn command_error(login: &str, error: &CommandError, help_url: &str) -> Strin
              Comment `{COMMAND_PREFIX} {command}` on a line of its own.",
             neutralize_code(arguments)
         ),
+        CommandError::InvalidAwayDays { found } => format!(
+            "`{COMMAND_PREFIX} away` takes a number of days from 1 to {} (found `{}`), or \
+             nothing to stay away until `{COMMAND_PREFIX} back`, so I did nothing.",
+            crate::github::commands::MAX_AWAY_DAYS,
+            neutralize_code(found)
+        ),
+        CommandError::MissingReviewer => format!(
+            "`{COMMAND_PREFIX} review` needs the reviewer's login, for example \
+             `{COMMAND_PREFIX} review @octocat`."
+        ),
+        CommandError::InvalidReviewer { found } => format!(
+            "`{}` is not a GitHub login, so I did nothing; write \
+             `{COMMAND_PREFIX} review @LOGIN`.",
+            neutralize_code(found)
+        ),
     };
     format!("@{login}, {what} {help}")
 }
@@ -984,5 +1010,6 @@ pub fn command_refused(login: &str, refusal: &CommandRefusal) -> String {
 
 mod pull_ready;
 pub use pull_ready::Commits;
+pub mod reviewers;
 #[cfg(test)]
 mod tests;

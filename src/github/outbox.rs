@@ -508,6 +508,11 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
         commits: (task.status == TaskStatus::PrOpened)
             .then(|| crate::github::messages::Commits::of_artifact(task.artifact.as_ref()))
             .flatten(),
+        reviewer: if task.status == TaskStatus::PrOpened {
+            store.gh_open_review(task.seq).await?
+        } else {
+            None
+        },
     }))
 }
 

@@ -40,6 +40,9 @@
 //!   pr_template: "## What changed\n\n## How it was tested\n"
 //!   instructions: Keep changes small; update CHANGELOG.md.
 //!   disclosure: required   # every pull request says which tool made it (default optional)
+//! review:
+//!   reviewers:             # at most 50; each reviews 1 to 20 pool pull requests at once
+//!     alice: 2
 //! ```
 
 use std::fmt;
@@ -51,6 +54,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::RepoContract;
 pub use crate::domain::labels::{LabelNames, TierRules};
+
+mod review;
+pub use review::{MAX_REVIEWERS, MAX_REVIEWS_AT_ONCE, ReviewConfig};
 
 /// Where the file lives in a repository.
 pub const CONFIG_PATH: &str = ".github/owp.yml";
@@ -94,6 +100,9 @@ pub struct RepoConfig {
     pub contract: Option<RepoContract>,
     /// Trust progression. `None`: keep the rules the repository has (an admin's, or none).
     pub trust: Option<TrustConfig>,
+    /// Reviewers with room (rule 13): none unless the file names them.
+    #[serde(skip_serializing_if = "ReviewConfig::is_empty")]
+    pub review: ReviewConfig,
 }
 
 /// `trust:` of the file.
@@ -329,6 +338,7 @@ impl RepoConfigError {
             "ClaimConfig",
             "TierRules",
             "RepoContract",
+            "ReviewConfig",
         ] {
             message = message.replace(
                 &format!("struct {name}"),
@@ -509,9 +519,11 @@ impl RepoConfig {
                 *login = login.trim().trim_start_matches('@').to_string();
             }
         }
+        self.review.normalize();
     }
 
     fn validate(&self) -> Result<(), RepoConfigError> {
+        self.review.validate()?;
         if let Some(trust) = &self.trust {
             crate::domain::Promotion::validate(&trust.promote).map_err(|e| {
                 RepoConfigError::invalid(format!("trust.{}", e.detail.trim_start_matches('`')))
@@ -600,7 +612,7 @@ impl RepoConfig {
 }
 
 /// GitHub logins: 1–39 letters, digits or hyphens (bots add `[bot]`), not starting with a hyphen.
-fn is_github_login(login: &str) -> bool {
+pub(crate) fn is_github_login(login: &str) -> bool {
     let name = login.strip_suffix("[bot]").unwrap_or(login);
     !name.is_empty()
         && name.len() <= 39

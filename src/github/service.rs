@@ -367,6 +367,10 @@ pub async fn record_config(
         tx.set_repo_promotions(repo, &trust.promote, "github:config")
             .await?;
     }
+    if settings.error.is_none() {
+        tx.gh_set_reviewers(repo, &settings.config.review.list(), "github:config")
+            .await?;
+    }
     Ok(settings)
 }
 

@@ -547,6 +547,9 @@ pub async fn sync_pull(
             continue;
         }
         move_for_pull(tx, &task, pr, state, actor).await?;
+        if state == PrState::Open {
+            assign_reviewer(tx, &task, pr, actor).await?;
+        }
         if state == PrState::Open
             && let Some(sha) = &pr.head_sha
         {
@@ -767,6 +770,28 @@ async fn move_for_pull(
             }
         }
     }
+    Ok(())
+}
+
+/// Rule 13: a pull request that starts acting on a task (`before`, as it was before the pull
+/// request moved it) is assigned the repository's reviewer with room who has the fewest open
+/// reviews; a task already `pr_opened` keeps its reviewer, and gets one if it has none (its
+/// holder reported the pull request before GitHub told of it). Without reviewers, or without
+/// room, nobody is assigned (a maintainer may name one: `/owp review @login`).
+async fn assign_reviewer(
+    tx: &mut WriteTx,
+    before: &TaskRow,
+    pr: &PullRequest,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let task = tx.lock_task(&before.id).await?;
+    if task.status != TaskStatus::PrOpened
+        || (before.status == TaskStatus::PrOpened && tx.gh_open_review_of(&task).await?.is_some())
+    {
+        return Ok(());
+    }
+    tx.gh_assign_reviewer(&task, &pr.author.login, actor)
+        .await?;
     Ok(())
 }
 

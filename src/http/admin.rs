@@ -198,6 +198,7 @@ pub async fn state(
     let mut promotions = store.all_promotions().await?;
     let since = now - OUTCOME_DAYS * 86_400_000;
     let mut outcomes = store.repo_outcomes(since, false).await?;
+    let mut reviewers = store.reviewer_loads(now).await?;
     Ok(Json(PoolState {
         repos: repos
             .iter()
@@ -206,6 +207,7 @@ pub async fn state(
                 policy.promote = promotions.remove(&r.id).unwrap_or_default();
                 policy.outcomes =
                     Some(outcomes.remove(&r.name).unwrap_or_else(RepoOutcomes::empty));
+                policy.reviewers = reviewers.remove(&r.id).unwrap_or_default();
                 policy
             })
             .collect(),

@@ -31,7 +31,7 @@ pub struct Meta {
 pub fn features(github: bool, signin: bool) -> Vec<String> {
     let mut features = vec!["long_poll", "sse"];
     if github {
-        features.push("github");
+        features.extend(["github", "reviewers"]);
     }
     if signin {
         features.push("signin");

@@ -83,8 +83,13 @@ impl From<crate::domain::limits::OutOfBounds> for StoreError {
 pub(crate) const CLAIM_RACE: &str = "claim_race";
 
 /// The names under which the database refuses a claim that its own statement let through: a
-/// lease over its repository's hourly claim cap, a task whose paths another claim took first.
-const CLAIM_RECHECKS: [&str; 2] = ["repos_claims_per_hour", "task_paths_overlap"];
+/// lease over its repository's hourly claim cap, a task whose paths another claim took first, a
+/// lease its repository's reviewers have no room for (rule 13).
+const CLAIM_RECHECKS: [&str; 3] = [
+    "repos_claims_per_hour",
+    "task_paths_overlap",
+    "repos_reviewer_room",
+];
 
 impl StoreError {
     pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
@@ -153,7 +158,8 @@ impl StoreError {
     /// lock: its repository's hourly claim cap was reached
     /// (`migrations/postgres/0021_hourly_claim_cap.sql`, its recheck `0033_hourly_cap_recheck.sql`),
     /// or another claim took an overlapping
-    /// path first (`0024_path_locks.sql`). Nothing was written: a lost race.
+    /// path first (`0024_path_locks.sql`), or its repository's reviewers have no room left
+    /// (`0035_reviewers.sql`). Nothing was written: a lost race.
     pub fn is_claim_recheck(&self) -> bool {
         match self {
             StoreError::Db(sqlx::Error::Database(db)) => CLAIM_RECHECKS

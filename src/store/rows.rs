@@ -437,6 +437,7 @@ impl RepoRow {
             clone_url: self.clone_url.clone(),
             promote: Vec::new(),
             outcomes: None,
+            reviewers: Vec::new(),
             created_at: format_ts(self.created_at),
             updated_at: format_ts(self.updated_at),
             extensions: self.extensions.clone(),

@@ -58,7 +58,7 @@ async fn meta_needs_no_credentials_and_shows_the_configured_ttls() {
         assert!(f.iter().any(|x| x == name), "{name} in {f:?}");
     }
     assert!(
-        !f.iter().any(|x| x == "github"),
+        !f.iter().any(|x| x == "github" || x == "reviewers"),
         "no GitHub App here: {f:?}"
     );
     assert!(
@@ -115,5 +115,6 @@ async fn github_is_listed_only_while_the_app_runs() {
     assert_eq!(r.status, 200, "{}", r.text);
     let f = features(&r.json);
     assert!(f.iter().any(|x| x == "github"), "{f:?}");
+    assert!(f.iter().any(|x| x == "reviewers"), "{f:?}");
     assert!(f.iter().any(|x| x == "long_poll"), "{f:?}");
 }

@@ -491,11 +491,15 @@ async fn twelve_claims_at_once(servers: &[Arc<Server>; 2], prefix: &str) -> Vec<
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_hourly_cap_of_one_grants_one_lease_to_twelve_claims_at_once() {
-    if !postgres_enabled("an_hourly_cap_of_one_grants_one_lease_to_twelve_claims_at_once") {
-        return;
-    }
+/// A race against a limit of one repository: two replicas, and per trial a repository that
+/// `limit` (statements taking the repository's name as `$1`) limits, with twelve critical tasks,
+/// beside an open one with twelve low tasks; twelve claims at once. `check` gets the trial, how
+/// many tasks of the limited repository were granted, the whole grant, the limited repository's
+/// name and the database.
+async fn twelve_claims_at_once_on_a_limited_repository<F>(prefix: &str, limit: &[&str], check: F)
+where
+    F: AsyncFn(usize, usize, &[String], &str, &sqlx::AnyPool),
+{
     let (a, b) = two_replicas(&[]).await;
     let TestDatabase::Postgres { url, .. } = &a.database else {
         unreachable!("two_replicas checks the backend")
@@ -504,14 +508,19 @@ async fn an_hourly_cap_of_one_grants_one_lease_to_twelve_claims_at_once() {
     let db = sqlx::AnyPool::connect(url).await.unwrap();
     let servers = [a.clone(), b.clone()];
     for trial in 0..4 {
-        let (capped, open) = (format!("cap/one-{trial}"), format!("cap/open-{trial}"));
-        a.upsert_repo(&capped, 50, false).await;
+        let (limited, open) = (
+            format!("{prefix}/one-{trial}"),
+            format!("{prefix}/open-{trial}"),
+        );
+        a.upsert_repo(&limited, 50, false).await;
         a.upsert_repo(&open, 50, false).await;
-        sqlx::query("UPDATE repos SET claims_per_hour = 1 WHERE name = $1")
-            .bind(&capped)
-            .execute(&db)
-            .await
-            .unwrap();
+        for statement in limit {
+            sqlx::query(sqlx::AssertSqlSafe(*statement))
+                .bind(&limited)
+                .execute(&db)
+                .await
+                .unwrap();
+        }
         let tasks = |priority: &str| {
             Value::Array(
                 (0..12)
@@ -519,36 +528,52 @@ async fn an_hourly_cap_of_one_grants_one_lease_to_twelve_claims_at_once() {
                     .collect(),
             )
         };
-        let capped_ids: HashSet<String> = a
-            .import_ids(&capped, tasks("critical"))
+        let limited_ids: HashSet<String> = a
+            .import_ids(&limited, tasks("critical"))
             .await
             .into_iter()
             .collect();
         a.import_ids(&open, tasks("low")).await;
-        let granted = twelve_claims_at_once(&servers, &format!("capped-{trial}")).await;
-        let from_capped = granted.iter().filter(|t| capped_ids.contains(*t)).count();
-        assert_eq!(
-            from_capped, 1,
-            "trial {trial}: the repository that takes one claim per hour granted {from_capped}"
-        );
-        let leases: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM leases l JOIN repos r ON r.id = l.repo_id WHERE r.name = $1",
-        )
-        .bind(&capped)
-        .fetch_one(&db)
-        .await
-        .unwrap();
-        assert_eq!(
-            leases, 1,
-            "trial {trial}: leases written in the capped repository"
-        );
-        assert!(
-            granted.len() > 1,
-            "trial {trial}: the refused claims found the other repository's work: {granted:?}"
-        );
+        let granted = twelve_claims_at_once(&servers, &format!("{prefix}-{trial}")).await;
+        let from_limited = granted.iter().filter(|t| limited_ids.contains(*t)).count();
+        check(trial, from_limited, &granted, &limited, &db).await;
     }
     db.close().await;
     finish(vec![a, b]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_hourly_cap_of_one_grants_one_lease_to_twelve_claims_at_once() {
+    if !postgres_enabled("an_hourly_cap_of_one_grants_one_lease_to_twelve_claims_at_once") {
+        return;
+    }
+    let cap = ["UPDATE repos SET claims_per_hour = 1 WHERE name = $1"];
+    twelve_claims_at_once_on_a_limited_repository(
+        "cap",
+        &cap,
+        async |trial, from_capped, granted, capped, db| {
+            assert_eq!(
+                from_capped, 1,
+                "trial {trial}: the repository that takes one claim per hour granted {from_capped}"
+            );
+            let leases: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM leases l JOIN repos r ON r.id = l.repo_id WHERE r.name = $1",
+            )
+            .bind(capped)
+            .fetch_one(db)
+            .await
+            .unwrap();
+            assert_eq!(
+                leases, 1,
+                "trial {trial}: leases written in the capped repository"
+            );
+            assert!(
+                granted.len() > 1,
+                "trial {trial}: the refused claims found the other repository's work: {granted:?}"
+            );
+        },
+    )
+    .await;
 }
 
 /// Rule 10 across replicas: twelve claims at once on twelve tasks whose paths all overlap
@@ -607,4 +632,35 @@ async fn twelve_claims_at_once_on_overlapping_paths_lease_one() {
         );
     }
     finish(vec![a, b]);
+}
+
+/// Rule 13 across replicas: a repository whose one reviewer has room for two pull requests
+/// grants exactly two of twelve claims at once (each a future review), trial after trial; the
+/// others find the other repository's work. Each claim reads the room in its own snapshot; only
+/// the database's recheck at the repository's row (migration 0035) keeps the third one out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reviewers_with_room_for_two_grant_two_of_twelve_claims_at_once() {
+    if !postgres_enabled("reviewers_with_room_for_two_grant_two_of_twelve_claims_at_once") {
+        return;
+    }
+    let one_reviewer_of_two = [
+        "INSERT INTO repo_reviewers (repo_id, login_key, login, capacity) \
+         SELECT id, 'alice', 'alice', 2 FROM repos WHERE name = $1",
+        "UPDATE repos SET reviewers = 1 WHERE name = $1",
+    ];
+    twelve_claims_at_once_on_a_limited_repository(
+        "room",
+        &one_reviewer_of_two,
+        async |trial, from_reviewed, granted, _, _| {
+            assert_eq!(
+                from_reviewed, 2,
+                "trial {trial}: the repository whose reviewers have room for two granted {from_reviewed}"
+            );
+            assert!(
+                granted.len() > 2,
+                "trial {trial}: the refused claims found the other repository's work: {granted:?}"
+            );
+        },
+    )
+    .await;
 }

@@ -936,6 +936,11 @@ export interface components {
             /** @description Trust progression rules, by level (see [`Promotion`]); absent when none. */
             promote?: components["schemas"]["Promotion"][];
             repo: string;
+            /**
+             * @description GitHub mode: its reviewers (`review.reviewers` in `.github/owp.yml`, rule 13), each with
+             *     their load and away state (in `GET /v1/admin/state`); absent when none.
+             */
+            reviewers?: components["schemas"]["ReviewerLoad"][];
             /** @description True exactly when `open_prs + active_leases >= max_open_prs`. */
             throttled: boolean;
             updated_at: string;
@@ -960,6 +965,25 @@ export interface components {
              * @description `10·merged − 4·closed_unmerged − 3·expired − nacked` (see the spec).
              */
             score: number;
+        };
+        /** @description One reviewer of a repository (rule 13) and their load. */
+        ReviewerLoad: {
+            /** @description Away (`/owp away`): assigned no new reviews; their open reviews stay. */
+            away: boolean;
+            /** @description When their absence ends, when they said (`/owp away DAYS`). */
+            away_until?: string | null;
+            /**
+             * Format: int64
+             * @description How many they review at once.
+             */
+            capacity: number;
+            /** @description Their GitHub login, as the settings write it. */
+            login: string;
+            /**
+             * Format: int64
+             * @description The pool's pull requests they review now.
+             */
+            open: number;
         };
         RevokeBody: {
             /** @description The GitHub login whose sessions and tokens end. */

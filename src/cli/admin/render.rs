@@ -138,6 +138,9 @@ pub fn render_state(state: &State, all: bool, events: usize, now: chrono::DateTi
             if let Some(line) = labels_line(&p.repo, &p.extensions) {
                 out.push_str(&line);
             }
+            if let Some(line) = reviewers_line(p) {
+                out.push_str(&line);
+            }
         }
     }
 
@@ -466,4 +469,30 @@ fn labels_line(repo: &str, extensions: &serde_json::Map<String, Value>) -> Optio
         )),
         _ => None,
     }
+}
+
+/// `  reviewers of o/r: alice 1/2, bob 0/1 (away until 2026-12-03 10:00 UTC)`: each reviewer's
+/// open reviews of their number (rule 13), and who is away.
+fn reviewers_line(p: &crate::domain::RepoPolicy) -> Option<String> {
+    if p.reviewers.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = p
+        .reviewers
+        .iter()
+        .map(|r| {
+            let away = match (&r.away, &r.away_until) {
+                (false, _) => String::new(),
+                (true, Some(until)) => format!(
+                    " (away until {})",
+                    chrono::DateTime::parse_from_rfc3339(until)
+                        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                        .unwrap_or_else(|_| clip(until, 40))
+                ),
+                (true, None) => " (away)".to_string(),
+            };
+            format!("{} {}/{}{away}", r.login, r.open, r.capacity)
+        })
+        .collect();
+    Some(format!("  reviewers of {}: {}\n", p.repo, each.join(", ")))
 }

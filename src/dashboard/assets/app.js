@@ -288,6 +288,10 @@
     'repo.archived': 'Repository archived',
     'repo.promote': 'Trust rules changed',
     'repo.recounted': 'Review budget recounted',
+    'repo.reviewers': 'Reviewers changed',
+    'github.reviewer_assigned': 'Reviewer assigned',
+    'github.reviewer_away': 'Reviewer away',
+    'github.reviewer_back': 'Reviewer back',
     'worker.archived': 'Worker archived',
     'worker.opt_in': 'Opt-in changed',
   };
@@ -410,6 +414,14 @@
   // A half-ring gauge: open PRs and active leases stacked against the budget.
   // The labels of the pool's conventions a GitHub repository lacks (people pick only labels
   // that exist), or that GitHub did not list them.
+  // Rule 13: each reviewer's open reviews of their number, and who is away (`/owp away`).
+  function reviewersNote(r) {
+    if (!Array.isArray(r.reviewers) || !r.reviewers.length) return null;
+    const each = r.reviewers.map((v) => `${v.login} ${v.open}/${v.capacity}`
+      + (v.away ? (v.away_until ? ` (away until ${new Date(ts(v.away_until)).toLocaleDateString()})` : ' (away)') : ''));
+    return h('p', { class: 'repo-reviewers muted small' }, `Reviewers: ${each.join(' · ')}`);
+  }
+
   function labelsNote(r) {
     const missing = r.x_github_labels_missing;
     if (Array.isArray(missing) && missing.length) {
@@ -513,6 +525,7 @@
           : h('p', { class: 'repo-warn', role: 'note' },
             `Its settings file is not used: ${r.x_github_config_error}. The last good settings stay in force.`),
         BOARD ? null : labelsNote(r),
+        BOARD ? null : reviewersNote(r),
         h('ul', { class: 'legend' },
           h('li', {}, h('span', { class: 'sw sw-pr' }), plural(r.open_prs || 0, 'open PR')),
           h('li', {}, h('span', { class: 'sw sw-lease' }), plural(r.active_leases || 0, 'lease')),

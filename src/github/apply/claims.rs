@@ -268,6 +268,9 @@ pub(super) async fn explain_refusal(
         Refusal::OutsideSpecialty => ClaimRefusal::MissingSkills {
             missing: task.required_skills.clone(),
         },
+        Refusal::NoReviewerRoom { room, in_flight } => {
+            ClaimRefusal::NoReviewerRoom { room, in_flight }
+        }
     })
 }
 

@@ -187,6 +187,9 @@ pub(super) async fn command_in_span(
     if matches!(command, Command::OptIn | Command::OptOut) {
         return opt_in(tx, ctx, command == Command::OptIn).await;
     }
+    if matches!(command, Command::Away { .. } | Command::Back) {
+        return super::reviewers::away_or_back(tx, ctx, &command).await;
+    }
     if command.requires_maintainer() && ctx.maintainer != Some(true) {
         return ctx
             .reply(tx, None, &messages::permission_refused(ctx.login, &command))
@@ -243,7 +246,12 @@ pub(super) async fn command_in_span(
                 ctx.reply(tx, Some(&task.id), &body).await
             }
         }
-        Command::Link { .. } | Command::OptIn | Command::OptOut => Ok(()),
+        Command::Review { login } => super::reviewers::move_review(tx, ctx, &task, &login).await,
+        Command::Link { .. }
+        | Command::OptIn
+        | Command::OptOut
+        | Command::Away { .. }
+        | Command::Back => Ok(()),
     }
 }
 

@@ -41,6 +41,7 @@ fn view(status: TaskStatus) -> StatusView {
         disclosure_missing: false,
         evidence: None,
         commits: None,
+        reviewer: None,
     }
 }
 
@@ -564,4 +565,13 @@ fn a_block_names_the_maintainer_who_made_it() {
         text.contains("**Blocked** by maintainer `mona`: needs a design."),
         "{text}"
     );
+}
+
+#[test]
+fn status_pr_opened_names_its_reviewer() {
+    let mut v = view(TaskStatus::PrOpened);
+    v.holder = Some(alice());
+    v.pr_url = Some("https://github.com/octo-org/hello/pull/9".into());
+    v.reviewer = Some("bob".into());
+    insta::assert_snapshot!(status_comment(&v));
 }

@@ -5,6 +5,7 @@
 //! - [`issues`]: tasks made from issues, and their status comments;
 //! - [`claims`]: comment claims (`/owp claim`);
 //! - [`pulls`]: pull requests linked to tasks;
+//! - [`reviewers`]: a repository's reviewers and who reviews each task's pull request (rule 13);
 //! - [`worker_links`]: GitHub logins proven for workers;
 //! - [`inbox`]: the webhook inbox;
 //! - [`outbox`]: the comment outbox;
@@ -27,6 +28,7 @@ pub mod issues;
 mod job_slots;
 pub mod outbox;
 pub mod pulls;
+pub mod reviewers;
 pub mod worker_links;
 pub mod write_pacing;
 

@@ -183,6 +183,9 @@ pub(crate) enum Condition {
     /// Rule 14: the person's last claim in the repository that ended without a pull request
     /// ended at least `cooldown_hours` ago.
     CooledDown,
+    /// Rule 13: the repository's reviewers who are not away have room for one more pull request
+    /// beyond the leases in flight.
+    ReviewerRoom,
 }
 
 /// The conditions of rules 1, 5–10 and 14 on a candidate `t` in repository `r`, each on its own:
@@ -223,6 +226,10 @@ pub(crate) fn claim_conditions(
         (Condition::CapabilitiesHeld, requires_rule(backend, worker)),
         (Condition::FirstTimer, first_timer_rule(worker, insider)),
         (Condition::CooledDown, cooled_down(worker, hour)),
+        (
+            Condition::ReviewerRoom,
+            reviewer_room(&format!("{hour} + {HOUR_MS}"), "r.active_leases"),
+        ),
     ]
 }
 
@@ -292,6 +299,46 @@ pub(crate) fn cooldown_ends(worker: &str, hour: &str) -> String {
     format!(
         "((SELECT MAX(cl.ended_at) {}) + CAST(r.cooldown_hours AS BIGINT) * {HOUR_MS})",
         recent_ends(worker, hour)
+    )
+}
+
+/// The open reviews of the reviewer `rv` (a row of `repo_reviewers`): the tasks of its
+/// repository still `pr_opened` (found through `tasks (repo_id, status)`, so as many as the
+/// repository has pull requests open, never its history) whose pull request they review
+/// (`task_reviews`), as a `SELECT COUNT(*)`.
+pub(crate) const OPEN_REVIEWS: &str = "SELECT COUNT(*) FROM tasks rt \
+    JOIN task_reviews tr ON tr.task_seq = rt.seq \
+    WHERE rt.repo_id = rv.repo_id AND rt.status = 'pr_opened' AND tr.reviewer = rv.login_key";
+
+/// A reviewer `{rv}` of repository `r` who is not away at the instant `now`.
+fn present(rv: &str, now: &str) -> String {
+    format!("({rv}.away_until IS NULL OR {rv}.away_until <= {now})")
+}
+
+/// The room left among repository `r`'s reviewers at the instant `now`: the sum, over reviewers
+/// who are not away then, of their number (`capacity`) minus their open reviews; 0 without
+/// reviewers. Two aggregates, over at most 50 reviewers and over the repository's tasks in
+/// `pr_opened` (each one probe of `task_reviews`).
+pub(crate) fn reviewer_room_left(now: &str) -> String {
+    format!(
+        "((SELECT CAST(COALESCE(SUM(rv.capacity), 0) AS BIGINT) FROM repo_reviewers rv \
+             WHERE rv.repo_id = r.id AND {here}) \
+          - (SELECT COUNT(*) FROM tasks rt JOIN task_reviews tr ON tr.task_seq = rt.seq \
+             JOIN repo_reviewers rv ON rv.repo_id = rt.repo_id AND rv.login_key = tr.reviewer \
+             WHERE rt.repo_id = r.id AND rt.status = 'pr_opened' AND {here}))",
+        here = present("rv", now)
+    )
+}
+
+/// Rule 13: repository `r` has no reviewers (`r.reviewers`, their count, is 0: the condition
+/// costs nothing), or the room left among them at `now` ([`reviewer_room_left`]) is greater than
+/// its leases in flight (`in_flight`, each a future review), so that no claim is granted whose
+/// pull request no reviewer could take. PostgreSQL reads it again under the repository's row lock
+/// once the lease is written (migration 0035, a copy of this text that a test keeps equal).
+pub(crate) fn reviewer_room(now: &str, in_flight: &str) -> String {
+    format!(
+        "(r.reviewers = 0 OR {} > {in_flight})",
+        reviewer_room_left(now)
     )
 }
 
@@ -451,6 +498,19 @@ mod tests {
     fn the_hourly_cap_trigger_rechecks_the_claims_own_condition() {
         let trigger = include_str!("../../../migrations/postgres/0033_hourly_cap_recheck.sql");
         let condition = hourly_room(&format!("NEW.created_at - {HOUR_MS}"));
+        assert!(
+            trigger.contains(&format!("SELECT {condition}\n    INTO room")),
+            "the trigger's condition differs from the claim's: {condition}"
+        );
+    }
+
+    /// PostgreSQL's recheck of rule 13 under the repository's lock (a trigger run once the lease
+    /// is written, so its own lease is among the repository's `active_leases`) reads the claim's
+    /// own condition, at the lease's instant.
+    #[test]
+    fn the_reviewer_room_trigger_rechecks_the_claims_own_condition() {
+        let trigger = include_str!("../../../migrations/postgres/0035_reviewers.sql");
+        let condition = reviewer_room("NEW.created_at", "r.active_leases - 1");
         assert!(
             trigger.contains(&format!("SELECT {condition}\n    INTO room")),
             "the trigger's condition differs from the claim's: {condition}"

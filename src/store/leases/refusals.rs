@@ -10,7 +10,8 @@ use sqlx::{Any, AssertSqlSafe, Executor, Row};
 
 use super::claim_rules::{
     Condition, OFFER_ORDER, Pick, account_created, account_refusal, area_holder, claim_conditions,
-    cooldown_ends, hourly_room_from, merged_count, skill_conditions, worker_conditions,
+    cooldown_ends, hourly_room_from, merged_count, reviewer_room_left, skill_conditions,
+    worker_conditions,
 };
 use crate::domain::rules::{self, Refusal};
 use crate::store::rows::{TASK_SELECT, TaskRow, WorkerRow};
@@ -67,7 +68,8 @@ pub(crate) async fn explain<'c>(
            w.active_tasks AS w_active_tasks, \
            w.max_concurrent_tasks AS w_max_tasks, w.active_points AS w_active_points, \
            w.capacity_points AS w_capacity, w.trust_level AS w_trust_level, \
-           r.private AS r_private, {select} \
+           r.private AS r_private, \
+           CASE WHEN r.reviewers = 0 THEN 0 ELSE {room_left} END AS r_reviewer_room, {select} \
            CROSS JOIN workers w \
          WHERE w.id = $1 AND {which}",
         hour_from = hourly_room_from("$3"),
@@ -75,6 +77,7 @@ pub(crate) async fn explain<'c>(
         created = account_created("$1"),
         merged = merged_count("$1"),
         cooldown_ends = cooldown_ends("$1", "$3"),
+        room_left = reviewer_room_left(&format!("$3 + {HOUR_MS}")),
     );
     let rows = sqlx::query(AssertSqlSafe(sql))
         .bind(&worker.id)
@@ -173,6 +176,10 @@ fn refusal(
             until: row
                 .try_get::<Option<i64>, _>("w_cooldown_ends")?
                 .unwrap_or_default(),
+        },
+        Condition::ReviewerRoom => Refusal::NoReviewerRoom {
+            room: row.try_get("r_reviewer_room")?,
+            in_flight: row.try_get("r_active_leases")?,
         },
     })
 }
