@@ -152,8 +152,6 @@ pub struct StoreState {
     /// SQLite: the queue of the write groups, which run on the writer thread (see
     /// [`leases::write_groups`]).
     pub(crate) groups: Option<Arc<leases::write_groups::WriteGroups>>,
-    /// PostgreSQL: the queue of the claim groups (see [`leases::postgres_groups`]).
-    pub(crate) claim_groups: Option<Arc<leases::postgres_groups::ClaimGroups>>,
     /// Claims that found nothing, remembered until the pool changes (see
     /// [`leases::empty_claims`]).
     pub(crate) empty_claims: Arc<leases::empty_claims::EmptyClaims>,
@@ -256,8 +254,6 @@ impl Store {
             groups: writer
                 .as_deref()
                 .map(leases::write_groups::WriteGroups::start),
-            claim_groups: (backend == Backend::Postgres)
-                .then(leases::postgres_groups::ClaimGroups::start),
             empty_claims: Arc::default(),
             writer,
             write_conn,

@@ -32,8 +32,6 @@
 //! - [`write_groups`]: SQLite's write groups, which run those batches of many workers in one
 //!   transaction on the writer thread;
 //! - [`postgres_statement`]: PostgreSQL's plain paths, one statement each;
-//! - [`postgres_groups`]: PostgreSQL's claim groups, which run the claim statement of many
-//!   workers in one transaction;
 //! - [`expiry`]: leases past their deadline;
 //! - [`empty_claims`]: claims that found nothing, remembered until the pool changes.
 //!
@@ -46,7 +44,6 @@ pub(crate) mod empty_claims;
 mod expiry;
 mod later_report;
 mod named_claim;
-pub(crate) mod postgres_groups;
 mod postgres_statement;
 pub(crate) mod refusals;
 mod sqlite_batch;

@@ -14,9 +14,8 @@
 //! group commits, through the general code. If anything fails half-way, the whole group rolls
 //! back and every operation runs on its own. A lone request runs on its own at once.
 //!
-//! PostgreSQL has no single writer: there acks and status moves run on their own, on their plain
-//! path as one statement ([`super::postgres_statement`]), and claims in claim groups
-//! ([`super::postgres_groups`]).
+//! PostgreSQL has no single writer: there every operation runs on its own, on its plain path as
+//! one statement ([`super::postgres_statement`]).
 
 use std::sync::Arc;
 
@@ -162,13 +161,11 @@ impl Store {
     }
 
     /// How many claims, acks and status moves this store has committed in groups of several
-    /// (SQLite's write groups; PostgreSQL's claim groups).
+    /// (SQLite; always 0 on PostgreSQL).
     pub fn grouped_operations(&self) -> u64 {
-        let sqlite = self
-            .groups
+        self.groups
             .as_ref()
-            .map_or(0, |g| g.grouped.load(std::sync::atomic::Ordering::Relaxed));
-        sqlite + self.claim_groups.as_ref().map_or(0, |g| g.grouped())
+            .map_or(0, |g| g.grouped.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// How many write groups this store has committed on the direct connection (SQLite
@@ -212,7 +209,7 @@ async fn run_group(store: Store, jobs: Vec<Job>) {
 async fn alone(store: &Store, job: Job) {
     match job {
         Job::Claim(worker, reply) => {
-            let _ = reply.send(store.claim_in_group(&worker).await);
+            let _ = reply.send(store.claim_alone(&worker).await);
         }
         Job::Task(worker, op, reply) => {
             if let Some(result) = store.task_op_single(&worker, &op).await {
