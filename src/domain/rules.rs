@@ -61,6 +61,10 @@ pub enum Refusal {
     /// old, and GitHub has not told the worker's account's age yet (the rule fails closed; the
     /// App asks again within minutes).
     AccountAgeUnknown { min_days: i64 },
+    /// Rule 11: the repository takes plans first (`approval: plan`), the worker's trust is
+    /// below `skip_trust` (everyone's is, when `None`), and it holds no approved proposal for
+    /// the task.
+    ApprovalRequired { skip_trust: Option<i64> },
 }
 
 impl Refusal {
@@ -82,6 +86,7 @@ impl Refusal {
             Refusal::PathsHeld { .. } => "paths_locked",
             Refusal::AccountTooNew { .. } => "account_too_new",
             Refusal::AccountAgeUnknown { .. } => "account_age_unknown",
+            Refusal::ApprovalRequired { .. } => "approval_required",
         }
     }
 
@@ -101,6 +106,7 @@ impl Refusal {
             Refusal::Waiting { .. } => 8,
             Refusal::MissingCapabilities(_) => 9,
             Refusal::PathsHeld { .. } => 10,
+            Refusal::ApprovalRequired { .. } => 11,
         }
     }
 }
@@ -189,6 +195,17 @@ impl std::fmt::Display for Refusal {
                 "waiting: {} (it is offered once they are done)",
                 paths_held_list(by)
             ),
+            Refusal::ApprovalRequired { skip_trust } => {
+                write!(
+                    f,
+                    "the repository takes a plan first: propose one (`POST /v1/tasks/{{id}}/proposals`) \
+                     and a maintainer approves it"
+                )?;
+                match skip_trust {
+                    Some(level) => write!(f, " (trust {level} and above claims directly)"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }

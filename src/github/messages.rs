@@ -546,6 +546,8 @@ pub enum ClaimRefusal {
     Waiting { on: Vec<String> },
     /// Rule 10: issues in flight change an overlapping path, as (reference as written, pattern).
     PathsHeld { by: Vec<(String, String)> },
+    /// Rule 11: the repository takes a plan first, approved by a maintainer.
+    ApprovalRequired,
 }
 
 /// `#12 and owner/other#3`: the blockers a task waits on, each neutralised.
@@ -752,6 +754,9 @@ pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
             "your worker `{}` is paused — set it back to idle first",
             neutralize_code(worker)
         ),
+        ClaimRefusal::ApprovalRequired => "this repository takes a plan first — a maintainer \
+             approves a proposal before anyone holds the issue"
+            .to_string(),
     }
 }
 

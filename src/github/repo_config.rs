@@ -21,6 +21,9 @@
 //!   verified_commits: optional  # required: a pull request is ready for review only when
 //!                               # GitHub verified every commit's signature
 //!   verified_commits_below_trust: 2  # or: only for holders below this trust (0 to 3)
+//!   approval: none         # plan: a plan first, approved by a maintainer, then the claim
+//!   approval_skip_trust: 2 # trust that claims directly in a `plan` repository (0 to 3)
+//!   proposal_days: 7       # an open proposal expires after this many days (1 to 30)
 //! who_may_claim: anyone    # anyone | workers | {allowlist: [alice, bob]}
 //! max_claims_per_user: 2   # concurrent claims of one person without a linked worker
 //! tiers:
@@ -112,6 +115,24 @@ pub struct ClaimConfig {
     /// Verified commits are asked only of holders whose trust here is below this (0–3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verified_commits_below_trust: Option<u8>,
+    /// `plan`: a claimer below `approval_skip_trust` proposes a plan first (rule 11).
+    pub approval: crate::domain::proposals::Approval,
+    /// Trust that claims directly in a `plan` repository (0–3; absent: nobody).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_skip_trust: Option<u8>,
+    /// Days an open proposal lives (1–30).
+    pub proposal_days: u8,
+}
+
+impl ClaimConfig {
+    /// The approval policy these settings give the repository.
+    pub fn approval_policy(&self) -> crate::domain::proposals::ApprovalPolicy {
+        crate::domain::proposals::ApprovalPolicy {
+            approval: self.approval,
+            skip_trust: self.approval_skip_trust.map(i64::from),
+            proposal_days: i64::from(self.proposal_days),
+        }
+    }
 }
 
 impl Default for ClaimConfig {
@@ -122,6 +143,9 @@ impl Default for ClaimConfig {
             min_account_age_days: 0,
             verified_commits: VerifiedCommits::Optional,
             verified_commits_below_trust: None,
+            approval: crate::domain::proposals::Approval::None,
+            approval_skip_trust: None,
+            proposal_days: crate::domain::proposals::DEFAULT_PROPOSAL_DAYS,
         }
     }
 }
@@ -522,6 +546,13 @@ impl RepoConfig {
                  (found {n})"
             )));
         }
+        crate::domain::proposals::check_skip_trust(self.claim.approval_skip_trust.map(i64::from))
+            .and_then(|()| {
+                crate::domain::proposals::check_proposal_days(i64::from(self.claim.proposal_days))
+            })
+            .map_err(|e| {
+                RepoConfigError::invalid(format!("claim.{}", e.detail.replacen('`', "", 2)))
+            })?;
         if self.max_claims_per_user.0 == 0 {
             return Err(RepoConfigError::invalid(
                 "max_claims_per_user must be at least 1 (found 0); \
@@ -819,6 +850,36 @@ tiers:
         );
         let e = error("claim:\n  min_account_age_days: -1\n");
         assert!(e.message.contains("min_account_age_days"), "{e}");
+    }
+
+    #[test]
+    fn plan_first_settings_in_range() {
+        use crate::domain::proposals::Approval;
+        let c = parse("claim:\n  approval: plan\n  approval_skip_trust: 2\n  proposal_days: 30\n");
+        let p = c.claim.approval_policy();
+        assert_eq!(
+            (p.approval, p.skip_trust, p.proposal_days),
+            (Approval::Plan, Some(2), 30)
+        );
+        let d = parse("").claim.approval_policy();
+        assert_eq!(
+            (d.approval, d.skip_trust, d.proposal_days),
+            (Approval::None, None, 7)
+        );
+        assert_eq!(
+            error("claim:\n  approval_skip_trust: 4\n").message,
+            "claim.approval_skip_trust must be between 0 and 3 (got 4)"
+        );
+        assert!(
+            error("claim:\n  proposal_days: 0\n")
+                .message
+                .contains("proposal_days")
+        );
+        assert!(
+            error("claim:\n  approval: always\n")
+                .message
+                .contains("approval")
+        );
     }
 
     #[test]

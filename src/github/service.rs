@@ -350,6 +350,7 @@ pub async fn record_config(
                 claims_per_hour: cap,
                 contract: contract.as_deref(),
                 min_account_age_days: i64::from(config.claim.min_account_age_days),
+                approval: config.claim.approval_policy(),
             };
             tx.gh_set_repo_config(repo, Some(columns), None, at).await?;
         }

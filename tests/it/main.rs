@@ -36,6 +36,7 @@ mod api_openapi;
 mod api_paths;
 mod api_presence;
 mod api_preview;
+mod api_proposals;
 mod api_realtime;
 mod api_reputation;
 mod api_requires;

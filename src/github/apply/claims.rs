@@ -255,6 +255,7 @@ pub(super) async fn explain_refusal(
         Refusal::OutsideSpecialty => ClaimRefusal::MissingSkills {
             missing: task.required_skills.clone(),
         },
+        Refusal::ApprovalRequired { .. } => ClaimRefusal::ApprovalRequired,
     })
 }
 

@@ -212,6 +212,8 @@ pub struct RepoConfigColumns<'a> {
     pub contract: Option<&'a str>,
     /// The youngest GitHub account, in days, that may claim (0: any).
     pub min_account_age_days: i64,
+    /// Plan first (`claim.approval`, `approval_skip_trust`, `proposal_days`).
+    pub approval: crate::domain::proposals::ApprovalPolicy,
 }
 
 impl Store {
@@ -288,6 +290,7 @@ impl WriteTx {
             claims_per_hour,
             contract,
             min_account_age_days,
+            approval,
         }) = config
         {
             sqlx::query(
@@ -300,6 +303,7 @@ impl WriteTx {
             .bind(repo)
             .execute(self.conn())
             .await?;
+            self.set_repo_approval(repo, &approval).await?;
             sqlx::query(
                 "UPDATE gh_repos SET config = $1, config_error = $2, config_checked_at = $3 \
                  WHERE repo = $4",

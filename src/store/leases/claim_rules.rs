@@ -163,6 +163,9 @@ pub(crate) enum Condition {
     /// Beside rule 2: the worker's linked GitHub account is as old as the repository asks
     /// (`claim.min_account_age_days`).
     AccountOldEnough,
+    /// Rule 11: in a repository that takes plans first, the worker's trust skips the plan or it
+    /// holds an approved proposal for the task.
+    Approved,
 }
 
 /// The conditions of rules 1 and 5–10 on a candidate `t` in repository `r`, each on its own:
@@ -171,7 +174,8 @@ pub(crate) enum Condition {
 /// (`pr_hourly_limit`), if it has one, counting leases granted after `hour`, the area is not
 /// held, no overlapping path is held ([`paths_free`]), the worker (parameter `worker`) did not nack it since `since`, its tier is within the
 /// worker's effective trust ([`trust_rule`]) and the worker holds what it requires
-/// ([`requires_rule`]). The claim statements join them ([`repo_rules`]); the preview
+/// ([`requires_rule`]); in a repository that takes plans first, it may skip the plan or holds
+/// an approved proposal ([`approved`]). The claim statements join them ([`repo_rules`]); the preview
 /// (`store::preview`) reads each one.
 pub(crate) fn claim_conditions(
     backend: Backend,
@@ -198,7 +202,21 @@ pub(crate) fn claim_conditions(
         ),
         (Condition::TierTrusted, trust_rule(worker)),
         (Condition::CapabilitiesHeld, requires_rule(backend, worker)),
+        (Condition::Approved, approved(worker)),
     ]
+}
+
+/// Rule 11: repository `r` takes claims as before (`approval = 'none'`), or the worker
+/// (parameter `worker`) has an effective trust of at least `approval_skip_trust` there (nobody
+/// has, when it is NULL), or it holds an approved proposal for the candidate `t` (the approval
+/// writes it in the transaction that takes the task, `store::proposals`).
+fn approved(worker: &str) -> String {
+    format!(
+        "(r.approval = 'none' OR {trust} >= r.approval_skip_trust \
+           OR EXISTS (SELECT 1 FROM proposals ap WHERE ap.task_seq = t.seq \
+             AND ap.worker_id = {worker} AND ap.state = 'approved'))",
+        trust = effective_trust(worker, "t.repo_id"),
+    )
 }
 
 /// Rule 10: no path of the candidate `t` overlaps a path held by another task of its repository
@@ -273,19 +291,31 @@ fn requires_rule(backend: Backend, worker: &str) -> String {
     }
 }
 
-/// Rule 7 with trust progression: the candidate `t`'s tier is at most the effective
-/// trust of the worker (parameter `worker`) in the task's repository — the larger of its
-/// `trust_level` and the highest level a promotion rule of the repository grants it (when it
-/// opted in to reputation) for the merges counted in `outcomes`. Read in the statement that takes
-/// the task, so two claims never see a trust the database does not hold.
+/// The effective trust of the worker (parameter `worker`) in the repository `repo` (a SQL
+/// expression of its id): the larger of its `trust_level` and the highest level a promotion rule
+/// of the repository grants it (when it opted in to reputation) for the merges counted in
+/// `outcomes`. Every rule that reads trust reads it here (rule 7, [`trust_rule`]; rule 11's
+/// `approval_skip_trust`).
+pub(crate) fn effective_trust(worker: &str, repo: &str) -> String {
+    format!(
+        "(SELECT MAX(e.level) FROM (SELECT tw.trust_level AS level FROM workers tw \
+           WHERE tw.id = {worker} \
+           UNION ALL SELECT p.level FROM repo_promotions p JOIN workers pw ON pw.id = {worker} \
+             WHERE p.repo_id = {repo} AND pw.reputation_opt_in = 1 \
+               AND p.merged <= (SELECT COUNT(*) FROM outcomes o WHERE o.worker_id = {worker} \
+                 AND o.repo_id = {repo} AND o.kind = 'merged')) e)"
+    )
+}
+
+/// Rule 7 with trust progression: the candidate `t`'s tier is at most the effective trust of
+/// the worker (parameter `worker`) in the task's repository ([`effective_trust`]); its own
+/// `trust_level` is compared first, which the statement reads once. Read in the statement that
+/// takes the task, so two claims never see a trust the database does not hold.
 fn trust_rule(worker: &str) -> String {
     format!(
         "(t.tier <= (SELECT tw.trust_level FROM workers tw WHERE tw.id = {worker}) \
-           OR EXISTS (SELECT 1 FROM repo_promotions p JOIN workers pw ON pw.id = {worker} \
-             WHERE p.repo_id = t.repo_id AND p.level >= t.tier \
-               AND pw.reputation_opt_in = 1 \
-               AND p.merged <= (SELECT COUNT(*) FROM outcomes o WHERE o.worker_id = {worker} \
-                 AND o.repo_id = t.repo_id AND o.kind = 'merged')))"
+           OR t.tier <= {})",
+        effective_trust(worker, "t.repo_id")
     )
 }
 

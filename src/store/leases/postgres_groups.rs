@@ -125,7 +125,9 @@ async fn run_group(store: &Store, jobs: Vec<Job>) {
     match together {
         Ok((claimed, now)) => {
             if let Some(groups) = &store.claim_groups {
-                groups.grouped.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+                groups
+                    .grouped
+                    .fetch_add(jobs.len() as u64, Ordering::Relaxed);
             }
             for ((_, reply), claimed) in jobs.into_iter().zip(claimed) {
                 let _ = reply.send(claimed.map(|lease| (lease, now)));

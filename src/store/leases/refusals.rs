@@ -63,7 +63,7 @@ pub(crate) async fn explain<'c>(
            w.active_tasks AS w_active_tasks, \
            w.max_concurrent_tasks AS w_max_tasks, w.active_points AS w_active_points, \
            w.capacity_points AS w_capacity, w.trust_level AS w_trust_level, \
-           r.private AS r_private, {select} \
+           r.private AS r_private, r.approval_skip_trust AS r_approval_skip_trust, {select} \
            CROSS JOIN workers w \
          WHERE w.id = $1 AND {which}",
         hour_from = hourly_room_from("$3"),
@@ -153,6 +153,9 @@ fn refusal(
         }
         Condition::PathsFree => Refusal::PathsHeld {
             by: task.path_holds.clone(),
+        },
+        Condition::Approved => Refusal::ApprovalRequired {
+            skip_trust: row.try_get("r_approval_skip_trust")?,
         },
     })
 }
