@@ -618,8 +618,19 @@ impl Store {
         .await
     }
 
-    /// The sweep of proposals (see [`WriteTx::expire_proposals`]).
+    /// The sweep of proposals (see [`WriteTx::expire_proposals`]); when none is due, one read of
+    /// two partial indexes and no write.
     pub async fn sweep_proposals(&self) -> Result<usize, StoreError> {
+        let due: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM proposals WHERE recorded = 0 \
+             UNION ALL SELECT 1 FROM proposals WHERE state = 'open' AND expires_at <= $1 LIMIT 1",
+        )
+        .bind(super::now_ms())
+        .fetch_optional(&self.read)
+        .await?;
+        if due.is_none() {
+            return Ok(0);
+        }
         self.write(|mut tx| async move {
             let r = tx.expire_proposals().await;
             (tx, r)

@@ -314,22 +314,39 @@ async fn a_plan_first_repository_takes_proposals_and_an_approval_is_the_claim() 
     );
     proposal_id(&s, token(0), &tasks[2]).await;
 
-    // Every end is in the audit log.
-    let state = s.admin_get("/v1/admin/state?events=500").await.expect(200);
-    let kinds: Vec<String> = state["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| str_field(e, "kind"))
-        .collect();
-    for kind in [
+    // Every end is in the audit log (an expiry by the sweep, within moments).
+    let wanted = [
         "proposal.opened",
         "proposal.approved",
         "proposal.not_chosen",
         "proposal.withdrawn",
         "proposal.declined",
-    ] {
-        assert!(kinds.iter().any(|k| k == kind), "no {kind} in {kinds:?}");
+        "proposal.expired",
+    ];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let state = s.admin_get("/v1/admin/state?events=500").await.expect(200);
+        let kinds: Vec<String> = state["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| str_field(e, "kind"))
+            .collect();
+        let expired = kinds.iter().filter(|k| *k == "proposal.expired").count();
+        let missing: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|w| !kinds.iter().any(|k| k == w))
+            .collect();
+        // The cancelled task's, and the two past their days.
+        if missing.is_empty() && expired == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "missing {missing:?}, {expired} expiries, in {kinds:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 
