@@ -61,6 +61,7 @@ mod github_identity;
 mod github_labels;
 mod github_one_delivery;
 mod github_path_locks;
+mod github_plan_first;
 mod github_scale;
 mod github_setup;
 mod github_stories;
