@@ -175,3 +175,41 @@ pub struct Proposal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scorecard: Option<Scorecard>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::github::repo_config::RepoConfig;
+
+    fn policy(yaml: &str) -> ApprovalPolicy {
+        RepoConfig::parse(yaml)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .claim
+            .approval_policy()
+    }
+
+    fn error(yaml: &str) -> String {
+        RepoConfig::parse(yaml)
+            .expect_err("should be refused")
+            .message
+    }
+
+    /// `.github/owp.yml` `claim: {approval, approval_skip_trust, proposal_days}`, in range or a
+    /// settings error.
+    #[test]
+    fn plan_first_settings_in_range() {
+        let p = policy("claim:\n  approval: plan\n  approval_skip_trust: 2\n  proposal_days: 30\n");
+        assert_eq!(
+            (p.approval, p.skip_trust, p.proposal_days),
+            (Approval::Plan, Some(2), 30)
+        );
+        assert_eq!(policy(""), ApprovalPolicy::default());
+        assert_eq!(ApprovalPolicy::default().proposal_days, 7);
+        assert_eq!(
+            error("claim:\n  approval_skip_trust: 4\n"),
+            "claim.approval_skip_trust must be between 0 and 3 (got 4)"
+        );
+        assert!(error("claim:\n  proposal_days: 0\n").contains("proposal_days"));
+        assert!(error("claim:\n  approval: always\n").contains("approval"));
+    }
+}

@@ -853,36 +853,6 @@ tiers:
     }
 
     #[test]
-    fn plan_first_settings_in_range() {
-        use crate::domain::proposals::Approval;
-        let c = parse("claim:\n  approval: plan\n  approval_skip_trust: 2\n  proposal_days: 30\n");
-        let p = c.claim.approval_policy();
-        assert_eq!(
-            (p.approval, p.skip_trust, p.proposal_days),
-            (Approval::Plan, Some(2), 30)
-        );
-        let d = parse("").claim.approval_policy();
-        assert_eq!(
-            (d.approval, d.skip_trust, d.proposal_days),
-            (Approval::None, None, 7)
-        );
-        assert_eq!(
-            error("claim:\n  approval_skip_trust: 4\n").message,
-            "claim.approval_skip_trust must be between 0 and 3 (got 4)"
-        );
-        assert!(
-            error("claim:\n  proposal_days: 0\n")
-                .message
-                .contains("proposal_days")
-        );
-        assert!(
-            error("claim:\n  approval: always\n")
-                .message
-                .contains("approval")
-        );
-    }
-
-    #[test]
     fn zero_claims_per_user_is_refused() {
         let e = error("max_claims_per_user: 0\n");
         assert!(
