@@ -425,11 +425,24 @@ pub struct RepoPolicy {
     /// their load and away state (in `GET /v1/admin/state`); absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reviewers: Vec<ReviewerLoad>,
+    /// Plan first (rule 11): `plan` makes a worker below `approval_skip_trust` (everyone, when
+    /// null) propose a plan that a maintainer approves before it holds a task.
+    #[serde(default)]
+    pub approval: super::proposals::Approval,
+    #[serde(default)]
+    pub approval_skip_trust: Option<i64>,
+    /// Days an open proposal lives (1–30).
+    #[serde(default = "default_proposal_days")]
+    pub proposal_days: i64,
     pub created_at: String,
     pub updated_at: String,
     #[serde(flatten)]
     #[schema(value_type = Object)]
     pub extensions: Map<String, Value>,
+}
+
+fn default_proposal_days() -> i64 {
+    i64::from(super::proposals::DEFAULT_PROPOSAL_DAYS)
 }
 
 /// A lease: a time-bound offer of one task to one worker.

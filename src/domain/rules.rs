@@ -75,6 +75,10 @@ pub enum Refusal {
     /// Rule 13: the repository's reviewers who are not away have room for `room` more pull
     /// requests, and `in_flight` leases (each a future review) already count on it.
     NoReviewerRoom { room: i64, in_flight: i64 },
+    /// Rule 11: the repository takes plans first (`approval: plan`), the worker's trust is
+    /// below `skip_trust` (everyone's is, when `None`), and it holds no approved proposal for
+    /// the task.
+    ApprovalRequired { skip_trust: Option<i64> },
 }
 
 impl Refusal {
@@ -99,6 +103,7 @@ impl Refusal {
             Refusal::NotFirstTimer { .. } => "not_first_timer",
             Refusal::CoolingDown { .. } => "cooling_down",
             Refusal::NoReviewerRoom { .. } => "no_reviewer_room",
+            Refusal::ApprovalRequired { .. } => "approval_required",
         }
     }
 
@@ -120,6 +125,7 @@ impl Refusal {
             Refusal::PathsHeld { .. } => 10,
             Refusal::NotFirstTimer { .. } | Refusal::CoolingDown { .. } => 14,
             Refusal::NoReviewerRoom { .. } => 13,
+            Refusal::ApprovalRequired { .. } => 11,
         }
     }
 }
@@ -243,6 +249,17 @@ impl std::fmt::Display for Refusal {
                 if *in_flight == 1 { "" } else { "s" },
                 if *room == 1 { "it" } else { "them" }
             ),
+            Refusal::ApprovalRequired { skip_trust } => {
+                write!(
+                    f,
+                    "the repository takes a plan first: propose one (`POST /v1/tasks/{{id}}/proposals`) \
+                     and a maintainer approves it"
+                )?;
+                match skip_trust {
+                    Some(level) => write!(f, " (trust {level} and above claims directly)"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }

@@ -563,6 +563,8 @@ pub enum ClaimRefusal {
     /// Rule 13: the repository's reviewers have room for `room` more pull requests, and
     /// `in_flight` claims already count on it.
     NoReviewerRoom { room: i64, in_flight: i64 },
+    /// Rule 11: the repository takes a plan first, approved by a maintainer.
+    ApprovalRequired,
 }
 
 /// `#12 and owner/other#3`: the blockers a task waits on, each neutralised.
@@ -800,6 +802,9 @@ pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
             "your worker `{}` is paused — set it back to idle first",
             neutralize_code(worker)
         ),
+        ClaimRefusal::ApprovalRequired => "this repository takes a plan first — a maintainer \
+             approves a proposal before anyone holds the issue"
+            .to_string(),
     }
 }
 

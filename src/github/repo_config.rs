@@ -23,6 +23,9 @@
 //!   verified_commits_below_trust: 2  # or: only for holders below this trust (0 to 3)
 //!   first_timers_label: "good first issue"  # such issues: only people with no merge here
 //!   cooldown_hours: 24     # a claim given back or expired: no claim here for this long (0 to 168)
+//!   approval: none         # plan: a plan first, approved by a maintainer, then the claim
+//!   approval_skip_trust: 2 # trust that claims directly in a `plan` repository (0 to 3)
+//!   proposal_days: 7       # an open proposal expires after this many days (1 to 30)
 //! who_may_claim: anyone    # anyone | workers | {allowlist: [alice, bob]}
 //! max_claims_per_user: 2   # concurrent claims of one person without a linked worker
 //! tiers:
@@ -137,6 +140,24 @@ pub struct ClaimConfig {
     /// After a person's claim here ended without a pull request, they claim here again only
     /// this many hours later (rule 14; 0: at once).
     pub cooldown_hours: u32,
+    /// `plan`: a claimer below `approval_skip_trust` proposes a plan first (rule 11).
+    pub approval: crate::domain::proposals::Approval,
+    /// Trust that claims directly in a `plan` repository (0–3; absent: nobody).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_skip_trust: Option<u8>,
+    /// Days an open proposal lives (1–30).
+    pub proposal_days: u8,
+}
+
+impl ClaimConfig {
+    /// The approval policy these settings give the repository.
+    pub fn approval_policy(&self) -> crate::domain::proposals::ApprovalPolicy {
+        crate::domain::proposals::ApprovalPolicy {
+            approval: self.approval,
+            skip_trust: self.approval_skip_trust.map(i64::from),
+            proposal_days: i64::from(self.proposal_days),
+        }
+    }
 }
 
 impl Default for ClaimConfig {
@@ -149,6 +170,9 @@ impl Default for ClaimConfig {
             verified_commits_below_trust: None,
             first_timers_label: None,
             cooldown_hours: 0,
+            approval: crate::domain::proposals::Approval::None,
+            approval_skip_trust: None,
+            proposal_days: crate::domain::proposals::DEFAULT_PROPOSAL_DAYS,
         }
     }
 }
@@ -569,6 +593,13 @@ impl RepoConfig {
                  characters"
             )));
         }
+        crate::domain::proposals::check_skip_trust(self.claim.approval_skip_trust.map(i64::from))
+            .and_then(|()| {
+                crate::domain::proposals::check_proposal_days(i64::from(self.claim.proposal_days))
+            })
+            .map_err(|e| {
+                RepoConfigError::invalid(format!("claim.{}", e.detail.replacen('`', "", 2)))
+            })?;
         if self.max_claims_per_user.0 == 0 {
             return Err(RepoConfigError::invalid(
                 "max_claims_per_user must be at least 1 (found 0); \

@@ -352,6 +352,7 @@ pub async fn record_config(
                 min_account_age_days: i64::from(config.claim.min_account_age_days),
                 first_timers_label: config.claim.first_timers_label.as_deref(),
                 cooldown_hours: i64::from(config.claim.cooldown_hours),
+                approval: config.claim.approval_policy(),
             };
             tx.gh_set_repo_config(repo, Some(columns), None, at).await?;
         }

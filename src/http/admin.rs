@@ -47,6 +47,16 @@ pub struct RepoBody {
     /// Trust progression: `[{level, merged}]` (at most 10 rules); absent keeps the current
     /// rules, `[]` removes them.
     pub promote: Option<Vec<Promotion>>,
+    /// Plan first (rule 11): `plan` makes a worker below `approval_skip_trust` propose a plan
+    /// that a maintainer approves before it holds a task; absent keeps the current value.
+    pub approval: Option<crate::domain::proposals::Approval>,
+    /// 0–3: effective trust that claims directly in a `plan` repository; `null`: nobody (the
+    /// default); absent keeps it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, nullable)]
+    pub approval_skip_trust: Option<Option<i64>>,
+    /// 1–30 (default 7): days an open proposal lives; absent keeps it.
+    pub proposal_days: Option<i64>,
 }
 
 /// A field that is present (its value may be `null`) reads as `Some`; an absent one as `None`.
@@ -89,6 +99,9 @@ pub async fn upsert_repo(
         } else {
             Steering::Maintainer
         },
+        approval: body.value.approval,
+        approval_skip_trust: body.value.approval_skip_trust,
+        proposal_days: body.value.proposal_days,
     };
     let (row, created) = state
         .store

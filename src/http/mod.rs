@@ -17,6 +17,7 @@ pub mod meta;
 pub mod metrics;
 pub mod openapi;
 pub mod principal;
+pub mod proposals;
 pub mod rate_limits;
 pub mod session;
 pub mod signin;

@@ -5,7 +5,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{AppState, admin, auth, events, import, leaderboard, leases, meta, tasks, workers};
+use super::{
+    AppState, admin, auth, events, import, leaderboard, leases, meta, proposals, tasks, workers,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +26,7 @@ use super::{AppState, admin, auth, events, import, leaderboard, leases, meta, ta
         (name = "events", description = "The audit log as Server-Sent Events"),
         (name = "health", description = "Liveness and discovery"),
         (name = "auth", description = "Maintainers signed in with GitHub: who am I, signing out"),
+        (name = "proposals", description = "Plan first: proposals, approvals and declines"),
     )
 )]
 struct ApiDoc;
@@ -77,6 +80,10 @@ pub fn api_router(more: Vec<utoipa::openapi::OpenApi>) -> OpenApiRouter<AppState
         .routes(routes!(auth::me))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::revoke))
+        .routes(routes!(proposals::propose, proposals::list))
+        .routes(routes!(proposals::withdraw))
+        .routes(routes!(proposals::approve))
+        .routes(routes!(proposals::decline))
         .routes(routes!(super::healthz))
 }
 

@@ -29,6 +29,7 @@ mod path_overlap;
 pub mod paths;
 pub mod presence;
 pub mod preview;
+pub mod proposals;
 pub mod repos;
 pub mod reputation;
 pub mod rows;

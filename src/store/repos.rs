@@ -8,6 +8,7 @@ use super::{NewEvent, Store, StoreError, WriteTx};
 use crate::domain::Visibility;
 use crate::domain::contract::{RepoContract, validate_clone_url};
 use crate::domain::limits;
+use crate::domain::proposals::{self, Approval, ApprovalPolicy};
 
 /// Who changes a repository's policy, which decides what the change may do besides the policy
 /// itself (contract sections 10 and 13).
@@ -41,6 +42,11 @@ pub struct RepoUpsert {
     pub clone_url: Option<Option<String>>,
     /// Who asks (the operator unless said otherwise).
     pub by: Steering,
+    /// Plan first (rule 11): `None` keeps the current value of each.
+    pub approval: Option<Approval>,
+    /// `Some(None)`: nobody skips the plan.
+    pub approval_skip_trust: Option<Option<i64>>,
+    pub proposal_days: Option<i64>,
 }
 
 /// The board's visibility after `by` asks for `wanted` (`None`: keep it) on `old` (`None`: a new
@@ -137,6 +143,10 @@ impl WriteTx {
                 .validate("contract")
                 .map_err(|e| StoreError::invalid("invalid_contract", e.to_string()))?;
         }
+        proposals::check_skip_trust(input.approval_skip_trust.flatten())?;
+        if let Some(days) = input.proposal_days {
+            proposals::check_proposal_days(days)?;
+        }
         if let Some(Some(url)) = &input.clone_url {
             validate_clone_url(url)
                 .map_err(|e| StoreError::invalid("invalid_clone_url", e.to_string()))?;
@@ -205,6 +215,18 @@ impl WriteTx {
                 .execute(self.conn())
                 .await?;
         }
+        if input.approval.is_some()
+            || input.approval_skip_trust.is_some()
+            || input.proposal_days.is_some()
+        {
+            let old = existing.as_ref().map(|r| r.approval).unwrap_or_default();
+            let policy = ApprovalPolicy {
+                approval: input.approval.unwrap_or(old.approval),
+                skip_trust: input.approval_skip_trust.unwrap_or(old.skip_trust),
+                proposal_days: input.proposal_days.unwrap_or(old.proposal_days),
+            };
+            self.set_repo_approval(&input.name, &policy).await?;
+        }
         let row = self
             .repo_by_name(&input.name)
             .await?
@@ -226,6 +248,26 @@ impl WriteTx {
             })),
         );
         Ok((row, created))
+    }
+
+    /// Stores a repository's approval policy (rule 11), from its `.github/owp.yml` or its REST
+    /// policy.
+    pub async fn set_repo_approval(
+        &mut self,
+        name: &str,
+        policy: &ApprovalPolicy,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE repos SET approval = $1, approval_skip_trust = $2, proposal_days = $3 \
+             WHERE name = $4",
+        )
+        .bind(policy.approval.as_str())
+        .bind(policy.skip_trust)
+        .bind(policy.proposal_days)
+        .bind(name)
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 
     /// Stores a repository's contract (`None` removes it; an empty one is stored as none).

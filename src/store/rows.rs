@@ -360,7 +360,8 @@ pub const SEEN_GRANULARITY_MS: i64 = 250;
 pub const REPO_SELECT: &str = concat!(
     "SELECT id, name, max_open_prs, area_locks_enabled, open_prs, \
     active_leases, private, extensions, created_at, updated_at, contract, clone_url, archived_at, \
-    github_private, visibility_pinned, archived_by, CAST(CASE WHEN ",
+    github_private, visibility_pinned, archived_by, approval, approval_skip_trust, proposal_days, \
+    CAST(CASE WHEN ",
     crate::store::budget_rule::budget_has_room!(""),
     " THEN 0 ELSE 1 END AS BIGINT) AS throttled FROM repos"
 );
@@ -393,6 +394,8 @@ pub struct RepoRow {
     pub github_private: Option<bool>,
     /// A person's choice of visibility holds against GitHub's unchanged answer.
     pub visibility_pinned: bool,
+    /// Plan first (rule 11).
+    pub approval: crate::domain::proposals::ApprovalPolicy,
 }
 
 impl RepoRow {
@@ -421,6 +424,13 @@ impl RepoRow {
                 .try_get::<Option<i64>, _>("github_private")?
                 .map(|p| p != 0),
             visibility_pinned: row.try_get::<i64, _>("visibility_pinned")? != 0,
+            approval: crate::domain::proposals::ApprovalPolicy {
+                approval: crate::domain::proposals::Approval::parse(
+                    &row.try_get::<String, _>("approval")?,
+                ),
+                skip_trust: row.try_get("approval_skip_trust")?,
+                proposal_days: row.try_get("proposal_days")?,
+            },
         })
     }
 
@@ -438,6 +448,9 @@ impl RepoRow {
             promote: Vec::new(),
             outcomes: None,
             reviewers: Vec::new(),
+            approval: self.approval.approval,
+            approval_skip_trust: self.approval.skip_trust,
+            proposal_days: self.approval.proposal_days,
             created_at: format_ts(self.created_at),
             updated_at: format_ts(self.updated_at),
             extensions: self.extensions.clone(),

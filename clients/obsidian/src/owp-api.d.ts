@@ -21,6 +21,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/proposals/{proposal_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a proposal: in one transaction it becomes `approved`, every other open proposal of
+         *     the task `not_chosen`, and the proposer's worker holds the task (a lease in `leased`, to be
+         *     acknowledged within 24 hours). When another rule refuses, `409` names each refusing rule
+         *     and the proposal stays open.
+         */
+        post: operations["approve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/proposals/{proposal_id}/decline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Decline a proposal. */
+        post: operations["decline"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/repos": {
         parameters: {
             query?: never;
@@ -368,6 +407,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/proposals/{proposal_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Withdraw one's own open proposal. */
+        delete: operations["withdraw"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tasks/{task_id}": {
         parameters: {
             query?: never;
@@ -379,6 +435,27 @@ export interface paths {
         get: operations["get_task"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tasks/{task_id}/proposals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A task's proposals: all of them, each open one with its scorecard, for the admin and the
+         *     repository's maintainers; its own for a worker.
+         */
+        get: operations["list"];
+        put?: never;
+        /** Propose a plan for a `ready` task of a repository that takes plans first. */
+        post: operations["propose"];
         delete?: never;
         options?: never;
         head?: never;
@@ -527,6 +604,15 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description Whether a repository takes a plan before a claim.
+         * @enum {string}
+         */
+        Approval: "none" | "plan";
+        Approved: {
+            lease?: null | components["schemas"]["Lease"];
+            proposal: components["schemas"]["Proposal"];
+        };
         ArchiveRepoBody: {
             /** @description The repository to archive. */
             repo: string;
@@ -556,6 +642,10 @@ export interface components {
         };
         ClaimReply: {
             lease: components["schemas"]["Lease"];
+        };
+        DeclineBody: {
+            /** @description Why, for the proposer (at most 500 characters). */
+            reason?: string | null;
         };
         /**
          * @description A device flow just started: show `user_code` and `verification_uri` to the person, then poll
@@ -808,6 +898,32 @@ export interface components {
              */
             merged: number;
         };
+        /** @description A worker's plan for a task. */
+        Proposal: {
+            created_at: string;
+            expires_at: string;
+            /** @description The GitHub login the worker is linked to. */
+            login?: string | null;
+            /** @description The proposer's own words. */
+            plan: string;
+            proposal_id: string;
+            scorecard?: null | components["schemas"]["Scorecard"];
+            state: components["schemas"]["ProposalState"];
+            task_id: string;
+            worker_id: string;
+        };
+        ProposalList: {
+            proposals: components["schemas"]["Proposal"][];
+        };
+        /**
+         * @description Where a proposal is.
+         * @enum {string}
+         */
+        ProposalState: "open" | "approved" | "declined" | "not_chosen" | "withdrawn" | "expired";
+        ProposeBody: {
+            /** @description What the worker means to do, in its own words (at most 4,000 characters). */
+            plan: string;
+        };
         RegisterBody: {
             /** @description Free-form capability flags, e.g. `{"can_run_tests": true, "tool": "aider"}`. */
             capabilities?: Record<string, unknown> | null;
@@ -849,6 +965,13 @@ export interface components {
             worker_id: string;
         };
         RepoBody: {
+            approval?: null | components["schemas"]["Approval"];
+            /**
+             * Format: int64
+             * @description 0–3: effective trust that claims directly in a `plan` repository; `null`: nobody (the
+             *     default); absent keeps it.
+             */
+            approval_skip_trust?: number | null;
             /** @description One in-flight task per area (default true). */
             area_locks_enabled?: boolean | null;
             /**
@@ -867,6 +990,11 @@ export interface components {
              *     rules, `[]` removes them.
              */
             promote?: components["schemas"]["Promotion"][] | null;
+            /**
+             * Format: int64
+             * @description 1–30 (default 7): days an open proposal lives; absent keeps it.
+             */
+            proposal_days?: number | null;
             /** @description `owner/name` for GitHub repositories, any non-empty key otherwise. */
             repo: string;
             visibility?: null | components["schemas"]["Visibility"];
@@ -923,6 +1051,13 @@ export interface components {
         RepoPolicy: Record<string, unknown> & {
             /** Format: int64 */
             active_leases: number;
+            /**
+             * @description Plan first (rule 11): `plan` makes a worker below `approval_skip_trust` (everyone, when
+             *     null) propose a plan that a maintainer approves before it holds a task.
+             */
+            approval?: components["schemas"]["Approval"];
+            /** Format: int64 */
+            approval_skip_trust?: number | null;
             area_locks_enabled: boolean;
             /** @description Where the repository's code is cloned from; absent when unknown. */
             clone_url?: string | null;
@@ -935,6 +1070,11 @@ export interface components {
             outcomes?: null | components["schemas"]["RepoOutcomes"];
             /** @description Trust progression rules, by level (see [`Promotion`]); absent when none. */
             promote?: components["schemas"]["Promotion"][];
+            /**
+             * Format: int64
+             * @description Days an open proposal lives (1–30).
+             */
+            proposal_days?: number;
             repo: string;
             /**
              * @description GitHub mode: its reviewers (`review.reviewers` in `.github/owp.yml`, rule 13), each with
@@ -996,6 +1136,42 @@ export interface components {
              */
             ended: number;
             login: string;
+        };
+        /** @description What a maintainer sees of a proposer beside an open proposal. */
+        Scorecard: {
+            /**
+             * Format: double
+             * @description Merged ÷ (merged + closed unmerged) in this repository; null when none.
+             */
+            acceptance_rate_here?: number | null;
+            /**
+             * Format: int64
+             * @description The linked GitHub account's age in days; null when unknown.
+             */
+            account_age_days?: number | null;
+            /**
+             * Format: int64
+             * @description Merged tasks of the proposer in this repository.
+             */
+            merged_here: number;
+            /**
+             * Format: int64
+             * @description Merged tasks of the proposer on this server.
+             */
+            merged_pool: number;
+            /**
+             * Format: int64
+             * @description Tasks the proposer holds now on this server (`leased`, `in_progress`, `pr_opened`, or a
+             *     holder's `blocked`).
+             */
+            open_holds: number;
+            /**
+             * @description The distinct tool names disclosed on the proposer's last 10 merges on this server, most
+             *     frequent first.
+             */
+            tools: string[];
+            /** @description Whether the repository's vouch list vouches for the proposer. */
+            vouched: boolean;
         };
         StatusBody: {
             /**
@@ -1194,6 +1370,191 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description rate_limited: too many requests from this address */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    approve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                proposal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Approved"];
+                };
+            };
+            /** @description unauthorized: missing or wrong credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_maintainer` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `proposal_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `proposal_not_open`; `task_not_ready`; or the code of the first rule of section 5 that refuses, the detail naming each */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description invalid_idempotency_key or idempotency_key_reused */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this address */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    decline: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                proposal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeclineBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Proposal"];
+                };
+            };
+            /** @description malformed_body: the body is not JSON or YAML */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: missing or wrong credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_maintainer` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `proposal_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `proposal_not_open` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload_too_large: the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: not JSON or YAML */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description validation_failed: a field is missing, of the wrong type or out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description rate_limited: too many requests from this address */
             429: {
@@ -2783,6 +3144,65 @@ export interface operations {
             };
         };
     };
+    withdraw: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                proposal_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Proposal"];
+                };
+            };
+            /** @description unauthorized: missing or wrong credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `proposal_not_found` (also another worker's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `proposal_not_open` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this address */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     get_task: {
         parameters: {
             query?: never;
@@ -2819,6 +3239,163 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this address */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProposalList"];
+                };
+            };
+            /** @description unauthorized: missing or wrong credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `task_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this address */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    propose: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProposeBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Proposal"];
+                };
+            };
+            /** @description malformed_body: the body is not JSON or YAML */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unauthorized: missing or wrong credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `task_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `approval_not_required`: the repository does not take plans first; `task_not_ready`: the task is not `ready`; `already_proposed`: this worker has an open proposal for it; `too_many_proposals`: 5 open on the task, or 3 open of this person or unlinked worker across the pool */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description payload_too_large: the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: not JSON or YAML */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `field_too_long`: `plan` is longer than 4,000 characters */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -271,6 +271,7 @@ pub(super) async fn explain_refusal(
         Refusal::NoReviewerRoom { room, in_flight } => {
             ClaimRefusal::NoReviewerRoom { room, in_flight }
         }
+        Refusal::ApprovalRequired { .. } => ClaimRefusal::ApprovalRequired,
     })
 }
 

@@ -218,6 +218,8 @@ pub struct RepoConfigColumns<'a> {
     /// Hours a person waits to claim again in the repository after a claim ended without a pull
     /// request (0: none).
     pub cooldown_hours: i64,
+    /// Plan first (`claim.approval`, `approval_skip_trust`, `proposal_days`).
+    pub approval: crate::domain::proposals::ApprovalPolicy,
 }
 
 impl Store {
@@ -296,6 +298,7 @@ impl WriteTx {
             min_account_age_days,
             first_timers_label,
             cooldown_hours,
+            approval,
         }) = config
         {
             sqlx::query(
@@ -311,6 +314,7 @@ impl WriteTx {
             .bind(repo)
             .execute(self.conn())
             .await?;
+            self.set_repo_approval(repo, &approval).await?;
             sqlx::query(
                 "UPDATE gh_repos SET config = $1, config_error = $2, config_checked_at = $3 \
                  WHERE repo = $4",

@@ -186,18 +186,23 @@ pub(crate) enum Condition {
     /// Rule 13: the repository's reviewers who are not away have room for one more pull request
     /// beyond the leases in flight.
     ReviewerRoom,
+    /// Rule 11: in a repository that takes plans first, the worker's trust skips the plan or it
+    /// holds an approved proposal for the task.
+    Approved,
 }
 
-/// The conditions of rules 1, 5–10 and 14 on a candidate `t` in repository `r`, each on its own:
-/// nothing it depends on still holds it (its `waiting` count, kept by the triggers of migration
-/// 0020, is 0), the review budget has room, the repository's hourly claim cap
+/// The conditions of rules 1, 5–11, 13 and 14 on a candidate `t` in repository `r`, each on its
+/// own: nothing it depends on still holds it (its `waiting` count, kept by the triggers of
+/// migration 0020, is 0), the review budget has room, the repository's hourly claim cap
 /// (`pr_hourly_limit`), if it has one, counting leases granted after `hour`, the area is not
-/// held, no overlapping path is held ([`paths_free`]), the worker (parameter `worker`) did not nack it since `since`, its tier is within the
-/// worker's effective trust ([`trust_rule`]) and the worker holds what it requires
-/// ([`requires_rule`]), and rule 14: a first-timers task goes to a first timer who is no insider
-/// (`insider`, an SQL value: see [`Pick::insider`]) ([`first_timer_rule`]), and the person is not
-/// cooling down ([`cooled_down`]). The claim statements join them ([`repo_rules`]); the preview
-/// (`store::preview`) reads each one.
+/// held, no overlapping path is held ([`paths_free`]), the worker (parameter `worker`) did not
+/// nack it since `since`, its tier is within the worker's effective trust ([`trust_rule`]) and the
+/// worker holds what it requires ([`requires_rule`]); rule 14: a first-timers task goes to a first
+/// timer who is no insider (`insider`, an SQL value: see [`Pick::insider`])
+/// ([`first_timer_rule`]), and the person is not cooling down ([`cooled_down`]); rule 13: the
+/// repository's reviewers have room ([`reviewer_room`]); rule 11: in a repository that takes plans
+/// first, the worker may skip the plan or holds an approved proposal ([`approved`]). The claim
+/// statements join them ([`repo_rules`]); the preview (`store::preview`) reads each one.
 pub(crate) fn claim_conditions(
     backend: Backend,
     worker: &str,
@@ -230,6 +235,7 @@ pub(crate) fn claim_conditions(
             Condition::ReviewerRoom,
             reviewer_room(&format!("{hour} + {HOUR_MS}"), "r.active_leases"),
         ),
+        (Condition::Approved, approved(worker)),
     ]
 }
 
@@ -342,6 +348,19 @@ pub(crate) fn reviewer_room(now: &str, in_flight: &str) -> String {
     )
 }
 
+/// Rule 11: repository `r` takes claims as before (`approval = 'none'`), or the worker
+/// (parameter `worker`) has an effective trust of at least `approval_skip_trust` there (nobody
+/// has, when it is NULL), or it holds an approved proposal for the candidate `t` (the approval
+/// writes it in the transaction that takes the task, `store::proposals`).
+fn approved(worker: &str) -> String {
+    format!(
+        "(r.approval = 'none' OR {trust} >= r.approval_skip_trust \
+           OR EXISTS (SELECT 1 FROM proposals ap WHERE ap.task_seq = t.seq \
+             AND ap.worker_id = {worker} AND ap.state = 'approved'))",
+        trust = effective_trust(worker, "t.repo_id"),
+    )
+}
+
 /// Rule 10: no path of the candidate `t` overlaps a path held by another task of its repository
 /// ([`held_overlapping`], two lookups in the index of held rows per path of the task); a task
 /// without paths costs one probe of its own rows.
@@ -420,19 +439,31 @@ fn requires_rule(backend: Backend, worker: &str) -> String {
     }
 }
 
-/// Rule 7 with trust progression: the candidate `t`'s tier is at most the effective
-/// trust of the worker (parameter `worker`) in the task's repository — the larger of its
-/// `trust_level` and the highest level a promotion rule of the repository grants it (when it
-/// opted in to reputation) for the merges counted in `outcomes`. Read in the statement that takes
-/// the task, so two claims never see a trust the database does not hold.
+/// The effective trust of the worker (parameter `worker`) in the repository `repo` (a SQL
+/// expression of its id): the larger of its `trust_level` and the highest level a promotion rule
+/// of the repository grants it (when it opted in to reputation) for the merges counted in
+/// `outcomes`. Every rule that reads trust reads it here (rule 7, [`trust_rule`]; rule 11's
+/// `approval_skip_trust`).
+pub(crate) fn effective_trust(worker: &str, repo: &str) -> String {
+    format!(
+        "(SELECT MAX(e.level) FROM (SELECT tw.trust_level AS level FROM workers tw \
+           WHERE tw.id = {worker} \
+           UNION ALL SELECT p.level FROM repo_promotions p JOIN workers pw ON pw.id = {worker} \
+             WHERE p.repo_id = {repo} AND pw.reputation_opt_in = 1 \
+               AND p.merged <= (SELECT COUNT(*) FROM outcomes o WHERE o.worker_id = {worker} \
+                 AND o.repo_id = {repo} AND o.kind = 'merged')) e)"
+    )
+}
+
+/// Rule 7 with trust progression: the candidate `t`'s tier is at most the effective trust of
+/// the worker (parameter `worker`) in the task's repository ([`effective_trust`]); its own
+/// `trust_level` is compared first, which the statement reads once. Read in the statement that
+/// takes the task, so two claims never see a trust the database does not hold.
 fn trust_rule(worker: &str) -> String {
     format!(
         "(t.tier <= (SELECT tw.trust_level FROM workers tw WHERE tw.id = {worker}) \
-           OR EXISTS (SELECT 1 FROM repo_promotions p JOIN workers pw ON pw.id = {worker} \
-             WHERE p.repo_id = t.repo_id AND p.level >= t.tier \
-               AND pw.reputation_opt_in = 1 \
-               AND p.merged <= (SELECT COUNT(*) FROM outcomes o WHERE o.worker_id = {worker} \
-                 AND o.repo_id = t.repo_id AND o.kind = 'merged')))"
+           OR t.tier <= {})",
+        effective_trust(worker, "t.repo_id")
     )
 }
 

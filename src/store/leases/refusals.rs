@@ -68,7 +68,7 @@ pub(crate) async fn explain<'c>(
            w.active_tasks AS w_active_tasks, \
            w.max_concurrent_tasks AS w_max_tasks, w.active_points AS w_active_points, \
            w.capacity_points AS w_capacity, w.trust_level AS w_trust_level, \
-           r.private AS r_private, \
+           r.private AS r_private, r.approval_skip_trust AS r_approval_skip_trust, \
            CASE WHEN r.reviewers = 0 THEN 0 ELSE {room_left} END AS r_reviewer_room, {select} \
            CROSS JOIN workers w \
          WHERE w.id = $1 AND {which}",
@@ -180,6 +180,9 @@ fn refusal(
         Condition::ReviewerRoom => Refusal::NoReviewerRoom {
             room: row.try_get("r_reviewer_room")?,
             in_flight: row.try_get("r_active_leases")?,
+        },
+        Condition::Approved => Refusal::ApprovalRequired {
+            skip_trust: row.try_get("r_approval_skip_trust")?,
         },
     })
 }

@@ -1,0 +1,215 @@
+//! Plan first (contract section 12, rule 11): a repository's approval policy, and a proposal as
+//! the API shows it. The rule itself is SQL (`store::leases::claim_rules`, `Condition::Approved`);
+//! the proposals' limits are the database's (`store::proposals`).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::limits::{self, OutOfBounds};
+
+type Checked = Result<(), OutOfBounds>;
+
+/// A plan is at most this many characters.
+pub const MAX_PLAN_CHARS: usize = 4_000;
+/// Open proposals of one task at most.
+pub const MAX_OPEN_PER_TASK: i64 = 5;
+/// Open proposals of one person (a GitHub login) or unlinked worker across the pool at most.
+pub const MAX_OPEN_PER_PROPOSER: i64 = 3;
+/// Days a proposal stays open when the repository does not say.
+pub const DEFAULT_PROPOSAL_DAYS: u8 = 7;
+/// The range of `proposal_days`.
+pub const PROPOSAL_DAYS: (i64, i64) = (1, 30);
+/// The highest `approval_skip_trust`.
+pub const MAX_SKIP_TRUST: i64 = 3;
+/// An approved proposal's lease must be acknowledged within this (24 hours).
+pub const APPROVED_ACCEPT_MS: i64 = 24 * 3_600_000;
+/// A reason given with a decline is at most this many characters.
+pub const MAX_DECLINE_REASON_CHARS: usize = 500;
+
+/// Whether a repository takes a plan before a claim.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    /// Claims as before.
+    #[default]
+    None,
+    /// Workers below `approval_skip_trust` propose a plan; a maintainer approves one.
+    Plan,
+}
+
+impl Approval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Approval::None => "none",
+            Approval::Plan => "plan",
+        }
+    }
+
+    /// The stored value (anything but `plan` reads as `none`).
+    pub fn parse(stored: &str) -> Approval {
+        if stored == "plan" {
+            Approval::Plan
+        } else {
+            Approval::None
+        }
+    }
+}
+
+/// A repository's approval policy, as `.github/owp.yml` (`claim:`) or the REST repo policy set
+/// it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApprovalPolicy {
+    pub approval: Approval,
+    /// Workers with at least this effective trust claim directly (`None`: nobody does).
+    pub skip_trust: Option<i64>,
+    /// Days a proposal stays open.
+    pub proposal_days: i64,
+}
+
+impl Default for ApprovalPolicy {
+    fn default() -> Self {
+        ApprovalPolicy {
+            approval: Approval::None,
+            skip_trust: None,
+            proposal_days: i64::from(DEFAULT_PROPOSAL_DAYS),
+        }
+    }
+}
+
+/// `approval_skip_trust` is 0–3.
+pub fn check_skip_trust(value: Option<i64>) -> Checked {
+    value.map_or(Ok(()), |v| {
+        limits::range(
+            "approval_skip_trust",
+            "invalid_approval_skip_trust",
+            v,
+            (0, MAX_SKIP_TRUST),
+        )
+    })
+}
+
+/// `proposal_days` is 1–30.
+pub fn check_proposal_days(value: i64) -> Checked {
+    limits::range(
+        "proposal_days",
+        "invalid_proposal_days",
+        value,
+        PROPOSAL_DAYS,
+    )
+}
+
+/// Where a proposal is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalState {
+    Open,
+    Approved,
+    Declined,
+    NotChosen,
+    Withdrawn,
+    Expired,
+}
+
+impl ProposalState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProposalState::Open => "open",
+            ProposalState::Approved => "approved",
+            ProposalState::Declined => "declined",
+            ProposalState::NotChosen => "not_chosen",
+            ProposalState::Withdrawn => "withdrawn",
+            ProposalState::Expired => "expired",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<ProposalState> {
+        [
+            ProposalState::Open,
+            ProposalState::Approved,
+            ProposalState::Declined,
+            ProposalState::NotChosen,
+            ProposalState::Withdrawn,
+            ProposalState::Expired,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == stored)
+    }
+}
+
+/// What a maintainer sees of a proposer beside an open proposal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Scorecard {
+    /// Merged tasks of the proposer in this repository.
+    pub merged_here: i64,
+    /// Merged tasks of the proposer on this server.
+    pub merged_pool: i64,
+    /// Merged ÷ (merged + closed unmerged) in this repository; null when none.
+    pub acceptance_rate_here: Option<f64>,
+    /// The linked GitHub account's age in days; null when unknown.
+    pub account_age_days: Option<i64>,
+    /// Whether the repository's vouch list vouches for the proposer.
+    pub vouched: bool,
+    /// Tasks the proposer holds now on this server (`leased`, `in_progress`, `pr_opened`, or a
+    /// holder's `blocked`).
+    pub open_holds: i64,
+    /// The distinct tool names disclosed on the proposer's last 10 merges on this server, most
+    /// frequent first.
+    pub tools: Vec<String>,
+}
+
+/// A worker's plan for a task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Proposal {
+    pub proposal_id: String,
+    pub task_id: String,
+    pub worker_id: String,
+    /// The GitHub login the worker is linked to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
+    /// The proposer's own words.
+    pub plan: String,
+    pub state: ProposalState,
+    pub created_at: String,
+    pub expires_at: String,
+    /// For maintainers and the admin, on an open proposal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scorecard: Option<Scorecard>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::github::repo_config::RepoConfig;
+
+    fn policy(yaml: &str) -> ApprovalPolicy {
+        RepoConfig::parse(yaml)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .claim
+            .approval_policy()
+    }
+
+    fn error(yaml: &str) -> String {
+        RepoConfig::parse(yaml)
+            .expect_err("should be refused")
+            .message
+    }
+
+    /// `.github/owp.yml` `claim: {approval, approval_skip_trust, proposal_days}`, in range or a
+    /// settings error.
+    #[test]
+    fn plan_first_settings_in_range() {
+        let p = policy("claim:\n  approval: plan\n  approval_skip_trust: 2\n  proposal_days: 30\n");
+        assert_eq!(
+            (p.approval, p.skip_trust, p.proposal_days),
+            (Approval::Plan, Some(2), 30)
+        );
+        assert_eq!(policy(""), ApprovalPolicy::default());
+        assert_eq!(ApprovalPolicy::default().proposal_days, 7);
+        assert_eq!(
+            error("claim:\n  approval_skip_trust: 4\n"),
+            "claim.approval_skip_trust must be between 0 and 3 (got 4)"
+        );
+        assert!(error("claim:\n  proposal_days: 0\n").contains("proposal_days"));
+        assert!(error("claim:\n  approval: always\n").contains("approval"));
+    }
+}

@@ -1,0 +1,659 @@
+//! Proposals (contract section 12, rule 11 "Plan first"): a worker's plan for a `ready` task of a
+//! repository that takes plans first, and a maintainer's answer.
+//!
+//! The limits (5 open on a task, 3 open of a person or unlinked worker across the pool) are the
+//! database's: the insert is one conditional statement, which SQLite's serialised writers keep
+//! current, and PostgreSQL checks them again under locks (the trigger `proposals_limit` of
+//! migration 0037). A task that leaves `ready` ends its open proposals by a trigger of the same
+//! migration, whichever path moves it; the sweep ([`Store::sweep_proposals`]) ends those past
+//! their days and records the audit event of every end a trigger wrote. An approval is the
+//! named claim ([`WriteTx::claim_task`]) of the proposer, in the transaction that approves, so
+//! every other rule is the claim statement's own.
+
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::leases::claim_rules::account_created;
+use super::rows::WorkerRow;
+use super::{DAY_MS, NewEvent, Store, StoreError, WriteTx, format_ts, new_id};
+use crate::domain::Lease;
+use crate::domain::limits;
+use crate::domain::proposals::{
+    APPROVED_ACCEPT_MS, MAX_DECLINE_REASON_CHARS, MAX_OPEN_PER_PROPOSER, MAX_OPEN_PER_TASK,
+    MAX_PLAN_CHARS, Proposal, ProposalState, Scorecard,
+};
+
+/// The name under which PostgreSQL's recheck refuses a proposal past a limit.
+const LIMIT_CONSTRAINT: &str = "proposals_limit";
+
+/// A proposal with its task and repository.
+const PROPOSAL_SELECT: &str = "SELECT p.seq, p.id, t.id AS task_id, p.task_seq, t.repo_id, \
+    r.name AS repo, p.worker_id, p.login, p.plan, p.state, p.created_at, p.expires_at \
+    FROM proposals p JOIN tasks t ON t.seq = p.task_seq JOIN repos r ON r.id = t.repo_id";
+
+/// The most proposals of a task a list shows (the newest).
+const LIST_LIMIT: i64 = 100;
+
+/// Whose proposals a list shows.
+#[derive(Clone, Debug)]
+pub enum Viewer {
+    /// The task's maintainers and the admin: all, each open one with its scorecard.
+    Maintainer,
+    /// A worker: its own.
+    Worker(String),
+}
+
+/// A proposal as stored.
+#[derive(Clone, Debug)]
+pub struct ProposalRow {
+    pub id: String,
+    pub task_id: String,
+    pub task_seq: i64,
+    pub repo_id: i64,
+    pub repo: String,
+    pub worker_id: String,
+    pub login: Option<String>,
+    pub plan: String,
+    pub state: ProposalState,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl ProposalRow {
+    fn decode(row: &AnyRow) -> Result<ProposalRow, StoreError> {
+        let state: String = row.try_get("state")?;
+        Ok(ProposalRow {
+            id: row.try_get("id")?,
+            task_id: row.try_get("task_id")?,
+            task_seq: row.try_get("task_seq")?,
+            repo_id: row.try_get("repo_id")?,
+            repo: row.try_get("repo")?,
+            worker_id: row.try_get("worker_id")?,
+            login: row.try_get("login")?,
+            plan: row.try_get("plan")?,
+            state: ProposalState::parse(&state).unwrap_or(ProposalState::Expired),
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+        })
+    }
+
+    /// Its state at `now`: an open proposal past its days is expired, whether or not the sweep
+    /// has written it yet.
+    pub fn state_at(&self, now: i64) -> ProposalState {
+        match self.state {
+            ProposalState::Open if self.expires_at <= now => ProposalState::Expired,
+            s => s,
+        }
+    }
+
+    pub fn to_api(&self, now: i64, scorecard: Option<Scorecard>) -> Proposal {
+        Proposal {
+            proposal_id: self.id.clone(),
+            task_id: self.task_id.clone(),
+            worker_id: self.worker_id.clone(),
+            login: self.login.clone(),
+            plan: self.plan.clone(),
+            state: self.state_at(now),
+            created_at: format_ts(self.created_at),
+            expires_at: format_ts(self.expires_at),
+            scorecard,
+        }
+    }
+}
+
+fn not_found(id: &str) -> StoreError {
+    StoreError::not_found("proposal_not_found", format!("unknown proposal `{id}`"))
+}
+
+fn not_open(state: ProposalState) -> StoreError {
+    StoreError::conflict(
+        "proposal_not_open",
+        format!(
+            "the proposal is {} and can no longer change",
+            state.as_str()
+        ),
+    )
+}
+
+fn too_many() -> StoreError {
+    StoreError::conflict(
+        "too_many_proposals",
+        format!(
+            "a task has at most {MAX_OPEN_PER_TASK} open proposals, and a person or unlinked \
+             worker at most {MAX_OPEN_PER_PROPOSER} across the pool"
+        ),
+    )
+}
+
+/// Whether `e` is PostgreSQL's recheck refusing a proposal past a limit.
+fn is_limit(e: &StoreError) -> bool {
+    match e {
+        StoreError::Db(sqlx::Error::Database(db)) => {
+            db.constraint() == Some(LIMIT_CONSTRAINT) || db.message().contains("open proposals")
+        }
+        _ => false,
+    }
+}
+
+/// The condition that proposal `p` is open at `now` (a parameter).
+fn live(p: &str, now: &str) -> String {
+    format!("{p}.state = 'open' AND {p}.expires_at > {now}")
+}
+
+impl WriteTx {
+    async fn proposal_row(&mut self, id: &str) -> Result<ProposalRow, StoreError> {
+        let sql = format!("{PROPOSAL_SELECT} WHERE p.id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?;
+        ProposalRow::decode(&row.ok_or_else(|| not_found(id))?)
+    }
+
+    /// A worker's plan for task `task_id` (see the module docs).
+    pub async fn propose(
+        &mut self,
+        worker: &WorkerRow,
+        task_id: &str,
+        plan: &str,
+    ) -> Result<ProposalRow, StoreError> {
+        limits::lines("plan", plan, MAX_PLAN_CHARS)?;
+        if plan.trim().is_empty() {
+            return Err(StoreError::invalid(
+                "invalid_plan",
+                "`plan` must not be empty",
+            ));
+        }
+        let now = self.now;
+        let found: Option<(i64, String, String)> = sqlx::query_as(
+            "SELECT t.seq, t.status, r.approval FROM tasks t JOIN repos r ON r.id = t.repo_id \
+             WHERE t.id = $1",
+        )
+        .bind(task_id)
+        .fetch_optional(self.conn())
+        .await?;
+        let Some((seq, status, approval)) = found else {
+            return Err(StoreError::not_found(
+                "task_not_found",
+                format!("unknown task `{task_id}`"),
+            ));
+        };
+        if approval != "plan" {
+            return Err(StoreError::conflict(
+                "approval_not_required",
+                "the task's repository does not take plans first: claim it (`POST /v1/work`)",
+            ));
+        }
+        if status != "ready" {
+            return Err(task_not_ready());
+        }
+        let login: Option<String> =
+            sqlx::query_scalar("SELECT login FROM gh_links WHERE worker_id = $1")
+                .bind(&worker.id)
+                .fetch_optional(self.conn())
+                .await?;
+        let proposer = match &login {
+            Some(l) => format!("github:{l}"),
+            None => format!("worker:{}", worker.id),
+        };
+        let id = new_id("p");
+        let sql = format!(
+            "INSERT INTO proposals (id, task_seq, worker_id, proposer, login, plan, state, \
+               created_at, expires_at) \
+             SELECT $1, t.seq, $3, $4, $5, $6, 'open', $7, \
+               $7 + CAST(r.proposal_days AS BIGINT) * {DAY_MS} \
+             FROM tasks t JOIN repos r ON r.id = t.repo_id \
+             WHERE t.seq = $2 AND t.status = 'ready' AND r.approval = 'plan' \
+               AND NOT EXISTS (SELECT 1 FROM proposals o WHERE o.task_seq = t.seq \
+                 AND o.worker_id = $3 AND {own}) \
+               AND (SELECT COUNT(*) FROM proposals o WHERE o.task_seq = t.seq AND {on_task}) \
+                 < {MAX_OPEN_PER_TASK} \
+               AND (SELECT COUNT(*) FROM proposals o WHERE o.proposer = $4 AND {of_proposer}) \
+                 < {MAX_OPEN_PER_PROPOSER}",
+            own = live("o", "$7"),
+            on_task = live("o", "$7"),
+            of_proposer = live("o", "$7"),
+        );
+        let inserted = sqlx::query(AssertSqlSafe(sql))
+            .bind(&id)
+            .bind(seq)
+            .bind(&worker.id)
+            .bind(&proposer)
+            .bind(&login)
+            .bind(plan)
+            .bind(now)
+            .execute(self.conn())
+            .await
+            .map_err(StoreError::from);
+        match inserted {
+            Ok(done) if done.rows_affected() == 1 => {}
+            Ok(_) => return Err(self.why_not_proposed(seq, &worker.id).await?),
+            Err(e) if is_limit(&e) => return Err(too_many()),
+            Err(e) => return Err(e),
+        }
+        let row = self.proposal_row(&id).await?;
+        self.event(
+            NewEvent::new("proposal.opened", format!("worker:{}", worker.id))
+                .repo(&row.repo)
+                .task(&row.task_id)
+                .worker(Some(&worker.id))
+                .data(json!({"proposal_id": id})),
+        );
+        Ok(row)
+    }
+
+    /// Why a proposal's conditional insert wrote nothing (read after it, in the same
+    /// transaction).
+    async fn why_not_proposed(
+        &mut self,
+        seq: i64,
+        worker_id: &str,
+    ) -> Result<StoreError, StoreError> {
+        let sql = format!(
+            "SELECT (SELECT status FROM tasks WHERE seq = $1), \
+               (SELECT COUNT(*) FROM proposals o WHERE o.task_seq = $1 AND o.worker_id = $2 \
+                 AND {own})",
+            own = live("o", "$3"),
+        );
+        let (status, own): (String, i64) = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(seq)
+            .bind(worker_id)
+            .bind(self.now)
+            .fetch_one(self.conn())
+            .await?;
+        Ok(if status != "ready" {
+            task_not_ready()
+        } else if own > 0 {
+            StoreError::conflict(
+                "already_proposed",
+                "this worker already has an open proposal for the task",
+            )
+        } else {
+            too_many()
+        })
+    }
+
+    /// Ends open proposal `id` as `state` (`withdrawn` by its worker, `declined` by a
+    /// maintainer), with its audit event.
+    async fn end_proposal(
+        &mut self,
+        id: &str,
+        state: ProposalState,
+        reason: Option<&str>,
+        actor: &str,
+    ) -> Result<ProposalRow, StoreError> {
+        let now = self.now;
+        let sql = format!(
+            "UPDATE proposals SET state = $1, ended_at = $2, reason = $3 \
+             WHERE id = $4 AND {}",
+            live("proposals", "$2")
+        );
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(state.as_str())
+            .bind(now)
+            .bind(reason)
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        let row = self.proposal_row(id).await?;
+        if done.rows_affected() != 1 {
+            return Err(not_open(row.state_at(now)));
+        }
+        let mut data = json!({"proposal_id": id, "state": state.as_str()});
+        if let Some(r) = reason {
+            data["reason"] = json!(r);
+        }
+        self.event(
+            NewEvent::new(proposal_event(state), actor)
+                .repo(&row.repo)
+                .task(&row.task_id)
+                .worker(Some(&row.worker_id))
+                .data(data),
+        );
+        Ok(row)
+    }
+
+    /// Its worker withdraws proposal `id`.
+    pub async fn withdraw_proposal(
+        &mut self,
+        worker_id: &str,
+        id: &str,
+    ) -> Result<ProposalRow, StoreError> {
+        let row = self.proposal_row(id).await?;
+        if row.worker_id != worker_id {
+            return Err(not_found(id));
+        }
+        let actor = format!("worker:{worker_id}");
+        self.end_proposal(id, ProposalState::Withdrawn, None, &actor)
+            .await
+    }
+
+    /// A maintainer declines proposal `id`.
+    pub async fn decline_proposal(
+        &mut self,
+        id: &str,
+        reason: Option<&str>,
+        actor: &str,
+    ) -> Result<ProposalRow, StoreError> {
+        limits::opt_free_text("reason", reason, MAX_DECLINE_REASON_CHARS)?;
+        self.end_proposal(id, ProposalState::Declined, reason, actor)
+            .await
+    }
+
+    /// A maintainer approves proposal `id`: it becomes `approved`, every other open proposal of
+    /// the task `not_chosen`, and the proposer's worker claims the task by name — the claim's
+    /// own statement, so every other rule holds (a refusal names each rule that fails, and the
+    /// caller's transaction, rolled back, leaves the proposal open). The lease is given
+    /// [`APPROVED_ACCEPT_MS`] to be acknowledged.
+    pub async fn approve_proposal(
+        &mut self,
+        id: &str,
+        actor: &str,
+    ) -> Result<(ProposalRow, Lease), StoreError> {
+        let found = self.proposal_row(id).await?;
+        // The task first (the named claim's lock order), so that two approvals of one task
+        // wait for each other here.
+        self.lock_task(&found.task_id).await?;
+        let now = self.now;
+        let sql = format!(
+            "UPDATE proposals SET state = 'approved', ended_at = $1 WHERE id = $2 AND {}",
+            live("proposals", "$1")
+        );
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(now)
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        if done.rows_affected() != 1 {
+            let row = self.proposal_row(id).await?;
+            return Err(not_open(row.state_at(now)));
+        }
+        let others: Vec<(String, String)> = sqlx::query_as(
+            "UPDATE proposals SET state = 'not_chosen', ended_at = $1 \
+             WHERE task_seq = $2 AND state = 'open' AND id <> $3 RETURNING id, worker_id",
+        )
+        .bind(now)
+        .bind(found.task_seq)
+        .bind(id)
+        .fetch_all(self.conn())
+        .await?;
+        let mut lease = self
+            .claim_task(&found.worker_id, &found.task_id, false)
+            .await?;
+        let accept_by = now + APPROVED_ACCEPT_MS;
+        let expires: i64 = sqlx::query_scalar(
+            "UPDATE leases SET accept_by = $1, deadline = $1, \
+               expires_at = CASE WHEN expires_at < $1 THEN $1 ELSE expires_at END \
+             WHERE id = $2 RETURNING expires_at",
+        )
+        .bind(accept_by)
+        .bind(&lease.lease_id)
+        .fetch_one(self.conn())
+        .await?;
+        lease.accept_by = format_ts(accept_by);
+        lease.expires_at = format_ts(expires);
+        let row = self.proposal_row(id).await?;
+        self.event(
+            NewEvent::new("proposal.approved", actor)
+                .repo(&row.repo)
+                .task(&row.task_id)
+                .worker(Some(&row.worker_id))
+                .data(json!({"proposal_id": id, "state": "approved",
+                             "lease_id": lease.lease_id})),
+        );
+        for (other, worker) in others {
+            self.event(
+                NewEvent::new("proposal.not_chosen", actor)
+                    .repo(&row.repo)
+                    .task(&row.task_id)
+                    .worker(Some(worker))
+                    .data(json!({"proposal_id": other, "state": "not_chosen"})),
+            );
+        }
+        Ok((row, lease))
+    }
+
+    /// Ends the open proposals past their days, and records the audit event of every end the
+    /// trigger of a task leaving `ready` wrote (at most 200 a call).
+    pub async fn expire_proposals(&mut self) -> Result<usize, StoreError> {
+        let now = self.now;
+        sqlx::query(
+            "UPDATE proposals SET state = 'expired', ended_at = expires_at, recorded = 0 \
+             WHERE state = 'open' AND expires_at <= $1",
+        )
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        let sql = format!("{PROPOSAL_SELECT} WHERE p.recorded = 0 ORDER BY p.seq LIMIT 200");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(self.conn())
+            .await?;
+        let mut ended = Vec::with_capacity(rows.len());
+        for row in &rows {
+            ended.push(ProposalRow::decode(row)?);
+        }
+        for p in &ended {
+            sqlx::query("UPDATE proposals SET recorded = 1 WHERE id = $1")
+                .bind(&p.id)
+                .execute(self.conn())
+                .await?;
+            self.event(
+                NewEvent::new("proposal.expired", "system")
+                    .repo(&p.repo)
+                    .task(&p.task_id)
+                    .worker(Some(&p.worker_id))
+                    .data(json!({"proposal_id": p.id, "state": "expired"})),
+            );
+        }
+        Ok(ended.len())
+    }
+}
+
+fn task_not_ready() -> StoreError {
+    StoreError::conflict("task_not_ready", "only a `ready` task takes proposals")
+}
+
+/// The audit event's kind of a proposal's end.
+fn proposal_event(state: ProposalState) -> &'static str {
+    match state {
+        ProposalState::Open => "proposal.opened",
+        ProposalState::Approved => "proposal.approved",
+        ProposalState::Declined => "proposal.declined",
+        ProposalState::NotChosen => "proposal.not_chosen",
+        ProposalState::Withdrawn => "proposal.withdrawn",
+        ProposalState::Expired => "proposal.expired",
+    }
+}
+
+impl Store {
+    /// A proposal by id, with its task and repository.
+    pub async fn proposal(&self, id: &str) -> Result<ProposalRow, StoreError> {
+        let sql = format!("{PROPOSAL_SELECT} WHERE p.id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        ProposalRow::decode(&row.ok_or_else(|| not_found(id))?)
+    }
+
+    /// The proposals of task `task_id` that `viewer` sees, newest last (at most the
+    /// [`LIST_LIMIT`] newest).
+    pub async fn task_proposals(
+        &self,
+        task_id: &str,
+        viewer: &Viewer,
+    ) -> Result<Vec<Proposal>, StoreError> {
+        let (mine, worker) = match viewer {
+            Viewer::Maintainer => (0, String::new()),
+            Viewer::Worker(w) => (1, w.clone()),
+        };
+        let sql = format!(
+            "SELECT * FROM ({PROPOSAL_SELECT} WHERE t.id = $1 AND ($2 = 0 OR p.worker_id = $3) \
+             ORDER BY p.seq DESC LIMIT {LIST_LIMIT}) x ORDER BY x.seq"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(task_id)
+            .bind(mine)
+            .bind(&worker)
+            .fetch_all(&self.read)
+            .await?;
+        let now = super::now_ms();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let p = ProposalRow::decode(row)?;
+            let card = match viewer {
+                Viewer::Maintainer if p.state_at(now) == ProposalState::Open => {
+                    Some(self.scorecard(&p.worker_id, p.repo_id, now).await?)
+                }
+                _ => None,
+            };
+            out.push(p.to_api(now, card));
+        }
+        Ok(out)
+    }
+
+    /// What a maintainer sees of the proposer `worker_id` in repository `repo_id` (see
+    /// [`Scorecard`]), read from `outcomes`, `tasks` and `gh_accounts`. `vouched` is false until
+    /// the pool keeps vouch lists.
+    pub async fn scorecard(
+        &self,
+        worker_id: &str,
+        repo_id: i64,
+        now: i64,
+    ) -> Result<Scorecard, StoreError> {
+        let merged = |here: &str| {
+            format!(
+                "(SELECT COUNT(*) FROM outcomes o WHERE o.worker_id = $1 AND o.kind = 'merged'{here})"
+            )
+        };
+        let sql = format!(
+            "SELECT {here} AS merged_here, {pool} AS merged_pool, \
+               (SELECT COUNT(*) FROM outcomes o WHERE o.worker_id = $1 \
+                 AND o.kind = 'closed_unmerged' AND o.repo_id = $2) AS closed_here, \
+               {created} AS created, \
+               (SELECT COUNT(*) FROM tasks h WHERE h.worker_id = $1 \
+                 AND (h.status IN ('leased', 'in_progress', 'pr_opened') \
+                   OR (h.status = 'blocked' AND h.awaits_maintainer = 1))) AS holds",
+            here = merged(" AND o.repo_id = $2"),
+            pool = merged(""),
+            created = account_created("$1"),
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(worker_id)
+            .bind(repo_id)
+            .fetch_one(&self.read)
+            .await?;
+        let merged_here: i64 = row.try_get("merged_here")?;
+        let closed_here: i64 = row.try_get("closed_here")?;
+        let created: Option<i64> = row.try_get("created")?;
+        let artifacts: Vec<(Option<String>,)> = sqlx::query_as(
+            "SELECT t.artifact FROM outcomes o JOIN tasks t ON t.id = o.task_id \
+             WHERE o.worker_id = $1 AND o.kind = 'merged' ORDER BY o.at DESC LIMIT 10",
+        )
+        .bind(worker_id)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(Scorecard {
+            merged_here,
+            merged_pool: row.try_get("merged_pool")?,
+            acceptance_rate_here: (merged_here + closed_here > 0)
+                .then(|| merged_here as f64 / (merged_here + closed_here) as f64),
+            account_age_days: created.map(|c| (now - c).max(0) / DAY_MS),
+            vouched: false,
+            open_holds: row.try_get("holds")?,
+            tools: disclosed_tools(artifacts.into_iter().filter_map(|(a,)| a)),
+        })
+    }
+
+    /// A worker's plan (see [`WriteTx::propose`]).
+    pub async fn propose(
+        &self,
+        worker: &WorkerRow,
+        task_id: &str,
+        plan: &str,
+    ) -> Result<ProposalRow, StoreError> {
+        self.write(|mut tx| async move {
+            let r = tx.propose(worker, task_id, plan).await;
+            (tx, r)
+        })
+        .await
+    }
+
+    /// Its worker withdraws a proposal.
+    pub async fn withdraw_proposal(
+        &self,
+        worker_id: &str,
+        id: &str,
+    ) -> Result<ProposalRow, StoreError> {
+        self.write(|mut tx| async move {
+            let r = tx.withdraw_proposal(worker_id, id).await;
+            (tx, r)
+        })
+        .await
+    }
+
+    /// A maintainer declines a proposal.
+    pub async fn decline_proposal(
+        &self,
+        id: &str,
+        reason: Option<&str>,
+        actor: &str,
+    ) -> Result<ProposalRow, StoreError> {
+        self.write(|mut tx| async move {
+            let r = tx.decline_proposal(id, reason, actor).await;
+            (tx, r)
+        })
+        .await
+    }
+
+    /// A maintainer approves a proposal (see [`WriteTx::approve_proposal`]).
+    pub async fn approve_proposal(
+        &self,
+        id: &str,
+        actor: &str,
+    ) -> Result<(ProposalRow, Lease), StoreError> {
+        self.write(|mut tx| async move {
+            let r = tx.approve_proposal(id, actor).await;
+            (tx, r)
+        })
+        .await
+    }
+
+    /// The sweep of proposals (see [`WriteTx::expire_proposals`]); when none is due, one read of
+    /// two partial indexes and no write.
+    pub async fn sweep_proposals(&self) -> Result<usize, StoreError> {
+        let due: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM proposals WHERE recorded = 0 \
+             UNION ALL SELECT 1 FROM proposals WHERE state = 'open' AND expires_at <= $1 LIMIT 1",
+        )
+        .bind(super::now_ms())
+        .fetch_optional(&self.read)
+        .await?;
+        if due.is_none() {
+            return Ok(0);
+        }
+        self.write(|mut tx| async move {
+            let r = tx.expire_proposals().await;
+            (tx, r)
+        })
+        .await
+    }
+}
+
+/// The distinct `artifact.disclosure.tool` of `artifacts` (JSON texts), most frequent first
+/// (ties by name).
+fn disclosed_tools(artifacts: impl Iterator<Item = String>) -> Vec<String> {
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for a in artifacts {
+        let tool = serde_json::from_str::<serde_json::Value>(&a)
+            .ok()
+            .and_then(|v| v["disclosure"]["tool"].as_str().map(str::to_string));
+        if let Some(tool) = tool {
+            *counts.entry(tool).or_default() += 1;
+        }
+    }
+    let mut tools: Vec<(String, usize)> = counts.into_iter().collect();
+    tools.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    tools.into_iter().map(|(t, _)| t).collect()
+}
