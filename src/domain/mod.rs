@@ -11,6 +11,7 @@ pub mod outcomes;
 pub mod paths;
 pub mod rules;
 pub mod task_fields;
+pub mod vouch;
 
 pub use contract::RepoContract;
 pub use model::{

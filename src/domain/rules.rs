@@ -61,6 +61,12 @@ pub enum Refusal {
     /// old, and GitHub has not told the worker's account's age yet (the rule fails closed; the
     /// App asks again within minutes).
     AccountAgeUnknown { min_days: i64 },
+    /// Rule 12: the repository's vouch list denounces the worker's GitHub login (its details are
+    /// never repeated).
+    Denounced,
+    /// Rule 12: the repository takes claims only from logins its vouch list vouches for and from
+    /// its maintainers; `unread` when a list it needs could not be read (the rule fails closed).
+    NotVouched { unread: bool },
 }
 
 impl Refusal {
@@ -82,6 +88,8 @@ impl Refusal {
             Refusal::PathsHeld { .. } => "paths_locked",
             Refusal::AccountTooNew { .. } => "account_too_new",
             Refusal::AccountAgeUnknown { .. } => "account_age_unknown",
+            Refusal::Denounced => "denounced",
+            Refusal::NotVouched { .. } => "not_vouched",
         }
     }
 
@@ -101,6 +109,7 @@ impl Refusal {
             Refusal::Waiting { .. } => 8,
             Refusal::MissingCapabilities(_) => 9,
             Refusal::PathsHeld { .. } => 10,
+            Refusal::Denounced | Refusal::NotVouched { .. } => 12,
         }
     }
 }
@@ -188,6 +197,20 @@ impl std::fmt::Display for Refusal {
                 f,
                 "waiting: {} (it is offered once they are done)",
                 paths_held_list(by)
+            ),
+            Refusal::Denounced => write!(
+                f,
+                "this repository's vouch list does not take contributions from your GitHub account"
+            ),
+            Refusal::NotVouched { unread: false } => write!(
+                f,
+                "this repository takes claims only from people its vouch list vouches for, and \
+                 from its maintainers"
+            ),
+            Refusal::NotVouched { unread: true } => write!(
+                f,
+                "this repository takes claims only from people its vouch list vouches for, and \
+                 the list could not be read from GitHub yet; it is read again within minutes"
             ),
         }
     }

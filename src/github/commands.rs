@@ -12,6 +12,9 @@
 //! /owp link CODE
 //! /owp opt-in           (count my merged pull requests toward trust; list me on the leaderboard)
 //! /owp opt-out
+//! /owp vouch @LOGIN     (maintainers: the repository's vouch list, kept by the pool)
+//! /owp unvouch @LOGIN   (maintainers)
+//! /owp denounce @LOGIN [REASON]  (maintainers)
 //! ```
 //!
 //! The comment is read as markdown (CommonMark with GitHub's tables and strikethrough), so quoting
@@ -55,6 +58,16 @@ pub enum Command {
     OptIn,
     /// Stop counting and listing the commenter.
     OptOut,
+    /// Maintainers: vouch for a login in this repository (rule 12).
+    Vouch { login: String },
+    /// Maintainers: take back a vouch or denouncement made by command.
+    Unvouch { login: String },
+    /// Maintainers: denounce a login in this repository, with an optional reason (never repeated
+    /// to the person).
+    Denounce {
+        login: String,
+        reason: Option<String>,
+    },
 }
 
 impl Command {
@@ -70,12 +83,22 @@ impl Command {
             Command::Link { .. } => "link",
             Command::OptIn => "opt-in",
             Command::OptOut => "opt-out",
+            Command::Vouch { .. } => "vouch",
+            Command::Unvouch { .. } => "unvouch",
+            Command::Denounce { .. } => "denounce",
         }
     }
 
     /// Whether only maintainers (write access or above) may run it.
     pub fn requires_maintainer(&self) -> bool {
-        matches!(self, Command::Block { .. } | Command::Unblock)
+        matches!(
+            self,
+            Command::Block { .. }
+                | Command::Unblock
+                | Command::Vouch { .. }
+                | Command::Unvouch { .. }
+                | Command::Denounce { .. }
+        )
     }
 }
 
@@ -85,14 +108,20 @@ impl std::fmt::Display for Command {
         match self {
             Command::Block { reason } => write!(f, "{COMMAND_PREFIX} block {reason}"),
             Command::Link { .. } => write!(f, "{COMMAND_PREFIX} link"),
+            Command::Vouch { login } | Command::Unvouch { login } => {
+                write!(f, "{COMMAND_PREFIX} {} {login}", self.name())
+            }
+            // A denouncement's reason is not repeated.
+            Command::Denounce { login, .. } => write!(f, "{COMMAND_PREFIX} denounce {login}"),
             other => write!(f, "{COMMAND_PREFIX} {}", other.name()),
         }
     }
 }
 
 /// The command words, in the order they are suggested.
-pub const COMMAND_WORDS: [&str; 9] = [
+pub const COMMAND_WORDS: [&str; 12] = [
     "claim", "release", "renew", "status", "block", "unblock", "link", "opt-in", "opt-out",
+    "vouch", "unvouch", "denounce",
 ];
 
 /// A line that starts with `/owp` but is not a command we can run. Each variant becomes a reply.
@@ -116,6 +145,12 @@ pub enum CommandError {
     /// `/owp link` with something that cannot be a code.
     #[error("`{code}` is not a link code")]
     InvalidLinkCode { code: String },
+    /// `/owp vouch`, `unvouch` or `denounce` without a GitHub login, or with something else.
+    #[error("`{COMMAND_PREFIX} {command}` needs a GitHub login, as `@login`")]
+    MissingLogin { command: &'static str },
+    /// `/owp denounce @login REASON` with a reason longer than the pool keeps.
+    #[error("the reason is longer than {} characters", crate::domain::vouch::MAX_REASON_CHARS)]
+    ReasonTooLong,
     /// A command that takes no arguments (or one) was given more, e.g. `/owp claim @someone`.
     /// Refused rather than guessed at.
     #[error("`{COMMAND_PREFIX} {command}` takes no further words, found `{arguments}`")]
@@ -196,6 +231,7 @@ fn parse_command(word: &str, args: &str) -> ParsedCommand {
         "link" => parse_link(args),
         "opt-in" => no_args(Command::OptIn),
         "opt-out" => no_args(Command::OptOut),
+        "vouch" | "unvouch" | "denounce" => parse_vouch(word, args),
         _ => Err(CommandError::UnknownCommand {
             word: word.to_string(),
             did_you_mean: did_you_mean(word),
@@ -227,6 +263,41 @@ fn parse_link(args: &str) -> ParsedCommand {
         Err(CommandError::InvalidLinkCode {
             code: code.to_string(),
         })
+    }
+}
+
+/// `/owp vouch @login`, `/owp unvouch @login`, `/owp denounce @login [reason]`: one login (the
+/// `@` is optional), and for a denouncement a reason of at most
+/// [`crate::domain::vouch::MAX_REASON_CHARS`] characters.
+fn parse_vouch(word: &str, args: &str) -> ParsedCommand {
+    let command = match word {
+        "vouch" => "vouch",
+        "unvouch" => "unvouch",
+        _ => "denounce",
+    };
+    let (login, rest) = match args.split_once(char::is_whitespace) {
+        Some((login, rest)) => (login, collapse_whitespace(&rest.replace(NOT_TEXT, " "))),
+        None => (args, String::new()),
+    };
+    let login = login.trim_start_matches('@');
+    if !crate::domain::vouch::is_login(login) {
+        return Err(CommandError::MissingLogin { command });
+    }
+    let login = login.to_ascii_lowercase();
+    match command {
+        "denounce" if rest.chars().count() > crate::domain::vouch::MAX_REASON_CHARS => {
+            Err(CommandError::ReasonTooLong)
+        }
+        "denounce" => Ok(Command::Denounce {
+            login,
+            reason: (!rest.is_empty()).then_some(rest),
+        }),
+        _ if !rest.is_empty() => Err(CommandError::UnexpectedArguments {
+            command,
+            arguments: rest,
+        }),
+        "vouch" => Ok(Command::Vouch { login }),
+        _ => Ok(Command::Unvouch { login }),
     }
 }
 

@@ -546,6 +546,11 @@ pub enum ClaimRefusal {
     Waiting { on: Vec<String> },
     /// Rule 10: issues in flight change an overlapping path, as (reference as written, pattern).
     PathsHeld { by: Vec<(String, String)> },
+    /// Rule 12: the repository's vouch list denounces the claimer (no details, ever).
+    Denounced,
+    /// Rule 12: only vouched people and maintainers claim here; `unread` when the list could not
+    /// be read yet.
+    NotVouched { unread: bool },
 }
 
 /// `#12 and owner/other#3`: the blockers a task waits on, each neutralised.
@@ -752,6 +757,19 @@ pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
             "your worker `{}` is paused — set it back to idle first",
             neutralize_code(worker)
         ),
+        ClaimRefusal::Denounced => {
+            "this repository's maintainers do not take contributions from you here".to_string()
+        }
+        ClaimRefusal::NotVouched { unread: false } => {
+            "this repository takes claims only from people its vouch list (`VOUCHED.td`) vouches \
+             for — ask a maintainer to vouch for you"
+                .to_string()
+        }
+        ClaimRefusal::NotVouched { unread: true } => {
+            "this repository takes claims only from people its vouch list (`VOUCHED.td`) vouches \
+             for, and the list could not be read yet — we'll read it again within minutes"
+                .to_string()
+        }
     }
 }
 
@@ -895,6 +913,14 @@ pub fn command_error(login: &str, error: &CommandError, help_url: &str) -> Strin
             "`{COMMAND_PREFIX} {command}` takes no further words (found `{}`), so I did nothing. \
              Comment `{COMMAND_PREFIX} {command}` on a line of its own.",
             neutralize_code(arguments)
+        ),
+        CommandError::MissingLogin { command } => format!(
+            "`{COMMAND_PREFIX} {command}` needs one GitHub login, for example \
+             `{COMMAND_PREFIX} {command} @octocat`."
+        ),
+        CommandError::ReasonTooLong => format!(
+            "the reason of `{COMMAND_PREFIX} denounce` is kept to {} characters; shorten it.",
+            crate::domain::vouch::MAX_REASON_CHARS
         ),
     };
     format!("@{login}, {what} {help}")

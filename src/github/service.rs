@@ -152,6 +152,7 @@ impl Github {
             row,
             news: ConfigNews::Unchanged,
             labels: None,
+            vouch: None,
             checked_at,
         };
         let Some(installation) = installation else {
@@ -201,6 +202,7 @@ impl Github {
             row,
             news,
             labels: None,
+            vouch: None,
             checked_at,
         };
         if !matches!(read.news, ConfigNews::Unchanged) {
@@ -210,6 +212,10 @@ impl Github {
                 crate::github::repo_labels::check(&client, self.app.etags(), repo, &names).await,
             );
         }
+        // The vouch lists, read with the settings (conditionally: an unchanged list costs a 304).
+        let vouch = read.settings().config.vouch;
+        read.vouch =
+            Some(crate::github::vouch::read(&client, self.app.etags(), repo, &vouch).await);
         read
     }
 
@@ -299,6 +305,8 @@ pub struct ConfigRead {
     /// Which labels the repository lacks (`LABELS_MISSING_FIELD`), read with the settings; none
     /// when the settings were not read.
     pub labels: Option<serde_json::Value>,
+    /// The vouch lists (rule 12), read with the settings; none when GitHub was not asked.
+    pub vouch: Option<crate::github::vouch::VouchRead>,
     /// When the file was read.
     pub checked_at: i64,
 }
@@ -331,6 +339,10 @@ pub async fn record_config(
     read: &ConfigRead,
 ) -> Result<RepoSettings, StoreError> {
     let at = read.checked_at;
+    if read.vouch.is_some() || !matches!(read.news, ConfigNews::Unchanged) {
+        let vouch = read.settings().config.vouch;
+        crate::github::vouch::record(tx, repo, &vouch, read.vouch.as_ref()).await?;
+    }
     match &read.news {
         ConfigNews::Unchanged => return Ok(read.settings()),
         ConfigNews::Missing => {

@@ -32,6 +32,8 @@ pub fn features(github: bool, signin: bool) -> Vec<String> {
     let mut features = vec!["long_poll", "sse"];
     if github {
         features.push("github");
+        // Vouch lists (rule 12) are read from the repositories of the App.
+        features.push("vouch");
     }
     if signin {
         features.push("signin");

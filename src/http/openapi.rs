@@ -5,7 +5,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{AppState, admin, auth, events, import, leaderboard, leases, meta, tasks, workers};
+use super::{AppState, admin, auth, events, import, leaderboard, leases, meta, tasks, vouch, workers};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -61,6 +61,7 @@ pub fn api_router(more: Vec<utoipa::openapi::OpenApi>) -> OpenApiRouter<AppState
         .routes(routes!(admin::update_worker))
         .routes(routes!(admin::archive_worker))
         .routes(routes!(admin::archive_repo))
+        .routes(routes!(vouch::vouched))
         .routes(routes!(workers::register))
         .routes(routes!(workers::heartbeat))
         .routes(routes!(workers::me, workers::update_me))

@@ -250,6 +250,8 @@ pub(super) async fn explain_refusal(
             limit: u32::try_from(limit.max(0)).unwrap_or(u32::MAX),
             retry_at: to_time(from.unwrap_or(tx.now + HOUR_MS)),
         },
+        Refusal::Denounced => ClaimRefusal::Denounced,
+        Refusal::NotVouched { unread } => ClaimRefusal::NotVouched { unread },
         // A claim by name is a person's own pick, which a specialist's reach does not limit; the
         // skills the task needs are the nearest words.
         Refusal::OutsideSpecialty => ClaimRefusal::MissingSkills {

@@ -6,6 +6,7 @@
 //! - [`claims`]: comment claims (`/owp claim`);
 //! - [`pulls`]: pull requests linked to tasks;
 //! - [`worker_links`]: GitHub logins proven for workers;
+//! - [`vouch`]: vouch lists and maintainers' vouch commands;
 //! - [`inbox`]: the webhook inbox;
 //! - [`outbox`]: the comment outbox;
 //! - [`write_pacing`]: how fast the App writes to GitHub;
@@ -27,6 +28,7 @@ pub mod issues;
 mod job_slots;
 pub mod outbox;
 pub mod pulls;
+pub mod vouch;
 pub mod worker_links;
 pub mod write_pacing;
 

@@ -163,6 +163,11 @@ pub(crate) enum Condition {
     /// Beside rule 2: the worker's linked GitHub account is as old as the repository asks
     /// (`claim.min_account_age_days`).
     AccountOldEnough,
+    /// Rule 12: the repository's vouch list does not denounce the worker's GitHub login.
+    NotDenounced,
+    /// Rule 12: the repository takes claims from vouched logins and maintainers only
+    /// (`vouch.required`), and the worker is one of them.
+    VouchedIfRequired,
 }
 
 /// The conditions of rules 1 and 5–10 on a candidate `t` in repository `r`, each on its own:
@@ -198,6 +203,8 @@ pub(crate) fn claim_conditions(
         ),
         (Condition::TierTrusted, trust_rule(worker)),
         (Condition::CapabilitiesHeld, requires_rule(backend, worker)),
+        (Condition::NotDenounced, not_denounced(worker)),
+        (Condition::VouchedIfRequired, vouched_if_required(worker, hour)),
     ]
 }
 
@@ -274,9 +281,10 @@ fn requires_rule(backend: Backend, worker: &str) -> String {
 }
 
 /// Rule 7 with trust progression: the candidate `t`'s tier is at most the effective
-/// trust of the worker (parameter `worker`) in the task's repository — the larger of its
-/// `trust_level` and the highest level a promotion rule of the repository grants it (when it
-/// opted in to reputation) for the merges counted in `outcomes`. Read in the statement that takes
+/// trust of the worker (parameter `worker`) in the task's repository — the largest of its
+/// `trust_level`, the highest level a promotion rule of the repository grants it (when it
+/// opted in to reputation) for the merges counted in `outcomes`, and the repository's
+/// `vouch.trust` when its vouch list vouches for the worker's login (rule 12). Read in the statement that takes
 /// the task, so two claims never see a trust the database does not hold.
 fn trust_rule(worker: &str) -> String {
     format!(
@@ -285,7 +293,65 @@ fn trust_rule(worker: &str) -> String {
              WHERE p.repo_id = t.repo_id AND p.level >= t.tier \
                AND pw.reputation_opt_in = 1 \
                AND p.merged <= (SELECT COUNT(*) FROM outcomes o WHERE o.worker_id = {worker} \
-                 AND o.repo_id = t.repo_id AND o.kind = 'merged')))"
+                 AND o.repo_id = t.repo_id AND o.kind = 'merged')) \
+           OR EXISTS (SELECT 1 {vouched} AND vr.vouch_trust >= t.tier))",
+        vouched = vouched_entries(worker),
+    )
+}
+
+/// The GitHub logins (lower-case) the worker (parameter `worker`) proved it speaks for: the
+/// login of its link (`gh_links`, proven by `/owp link`), or the login of a person's implicit
+/// worker (made only by that person's own comments). A worker's self-declared `github_login`
+/// is never one: anybody can type a login.
+fn worker_logins(worker: &str) -> String {
+    format!(
+        "SELECT gl.login FROM gh_links gl WHERE gl.worker_id = {worker} \
+         UNION ALL SELECT LOWER(iw.github_login) FROM workers iw WHERE iw.id = {worker} \
+           AND iw.token_hash IS NULL AND iw.id = 'gh_' || LOWER(iw.github_login)"
+    )
+}
+
+/// Rule 12: the entries of the candidate `t`'s repository (`vr`) that vouch for a login of the
+/// worker, by the repository's own file or a maintainer's command (an imported list's vouches
+/// do not count here), as the `FROM … WHERE …` of a query.
+fn vouched_entries(worker: &str) -> String {
+    format!(
+        "FROM vouch_entries ve JOIN repos vr ON vr.id = ve.repo_id \
+         WHERE ve.repo_id = t.repo_id AND ve.vouched = 1 AND ve.source <> 'import' \
+           AND ve.login IN ({})",
+        worker_logins(worker)
+    )
+}
+
+/// Rule 12: no entry of the candidate `t`'s repository (its file, an import or a maintainer's
+/// command) denounces a login of the worker (parameter `worker`).
+fn not_denounced(worker: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM vouch_entries de WHERE de.repo_id = t.repo_id \
+           AND de.denounced = 1 AND de.login IN ({}))",
+        worker_logins(worker)
+    )
+}
+
+/// How long what GitHub said of a person's permission counts for a claim (the App's permission
+/// lookup trusts an answer as long, `github::permissions::PERMISSION_MAX_AGE_MS`).
+pub(crate) const MAINTAINER_ANSWER_MS: i64 = 5 * 60_000;
+
+/// Rule 12 with `vouch.required`: repository `r` does not require a vouch, or the worker
+/// (parameter `worker`) is a maintainer there by what GitHub said within the last five minutes
+/// at the claim's instant (`hour` plus an hour; `signin_permissions`, kept by every permission
+/// asked), or its lists could all be read and one vouches for it. A list GitHub never gave
+/// (`r.vouch_closed`) refuses everyone but maintainers: the rule fails closed.
+fn vouched_if_required(worker: &str, hour: &str) -> String {
+    let fresh = HOUR_MS - MAINTAINER_ANSWER_MS;
+    format!(
+        "(r.vouch_required = 0 \
+          OR EXISTS (SELECT 1 FROM signin_permissions sp WHERE sp.repo = LOWER(r.name) \
+            AND sp.permission IN ('admin', 'maintain', 'write') \
+            AND sp.fetched_at > {hour} + {fresh} AND sp.login IN ({logins})) \
+          OR (r.vouch_closed = 0 AND EXISTS (SELECT 1 {vouched})))",
+        logins = worker_logins(worker),
+        vouched = vouched_entries(worker),
     )
 }
 

@@ -63,7 +63,7 @@ pub(crate) async fn explain<'c>(
            w.active_tasks AS w_active_tasks, \
            w.max_concurrent_tasks AS w_max_tasks, w.active_points AS w_active_points, \
            w.capacity_points AS w_capacity, w.trust_level AS w_trust_level, \
-           r.private AS r_private, {select} \
+           r.private AS r_private, r.vouch_closed AS r_vouch_closed, {select} \
            CROSS JOIN workers w \
          WHERE w.id = $1 AND {which}",
         hour_from = hourly_room_from("$3"),
@@ -153,6 +153,10 @@ fn refusal(
         }
         Condition::PathsFree => Refusal::PathsHeld {
             by: task.path_holds.clone(),
+        },
+        Condition::NotDenounced => Refusal::Denounced,
+        Condition::VouchedIfRequired => Refusal::NotVouched {
+            unread: row.try_get::<i64, _>("r_vouch_closed")? != 0,
         },
     })
 }
