@@ -185,7 +185,10 @@ mod tests {
             parsed[0].details.as_ref().map(|d| d.len()),
             Some(MAX_DETAILS_CHARS)
         );
-        assert_eq!(line_of("bob", true, Some("spam\nagain")), "-github:bob spam again");
+        assert_eq!(
+            line_of("bob", true, Some("spam\nagain")),
+            "-github:bob spam again"
+        );
         assert_eq!(line_of("carol", false, None), "github:carol");
     }
 }

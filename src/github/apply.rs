@@ -276,7 +276,10 @@ impl CommentCtx<'_> {
         if self.denounced.load(std::sync::atomic::Ordering::Relaxed)
             && tx.gh_replied_to(&self.target(), self.login).await?
         {
-            tracing::info!(login = self.login, "a denounced person was answered on this issue");
+            tracing::info!(
+                login = self.login,
+                "a denounced person was answered on this issue"
+            );
             return Ok(());
         }
         let since = tx.now - REPEAT_WINDOW_MS;

@@ -149,7 +149,10 @@ pub enum CommandError {
     #[error("`{COMMAND_PREFIX} {command}` needs a GitHub login, as `@login`")]
     MissingLogin { command: &'static str },
     /// `/owp denounce @login REASON` with a reason longer than the pool keeps.
-    #[error("the reason is longer than {} characters", crate::domain::vouch::MAX_REASON_CHARS)]
+    #[error(
+        "the reason is longer than {} characters",
+        crate::domain::vouch::MAX_REASON_CHARS
+    )]
     ReasonTooLong,
     /// A command that takes no arguments (or one) was given more, e.g. `/owp claim @someone`.
     /// Refused rather than guessed at.
@@ -816,5 +819,73 @@ mod tests {
         assert!(parse("/owp🎉").is_empty());
         assert_eq!(parse("/owp 🎉"), [unknown("🎉", None)]);
         assert!(parse("é/owp claim").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod vouch_tests {
+    use super::*;
+
+    fn one(body: &str) -> ParsedCommand {
+        parse_commands(body).remove(0)
+    }
+
+    #[test]
+    fn vouch_commands_take_one_login_and_a_bounded_reason() {
+        assert_eq!(
+            one("/owp vouch @Ada"),
+            Ok(Command::Vouch {
+                login: "ada".into()
+            })
+        );
+        assert_eq!(
+            one("/owp unvouch ada"),
+            Ok(Command::Unvouch {
+                login: "ada".into()
+            })
+        );
+        assert_eq!(
+            one("/owp denounce @eve  spam   pull requests"),
+            Ok(Command::Denounce {
+                login: "eve".into(),
+                reason: Some("spam pull requests".into())
+            })
+        );
+        assert_eq!(
+            one("/owp denounce @eve"),
+            Ok(Command::Denounce {
+                login: "eve".into(),
+                reason: None
+            })
+        );
+        assert_eq!(
+            one("/owp vouch"),
+            Err(CommandError::MissingLogin { command: "vouch" })
+        );
+        assert_eq!(
+            one("/owp vouch not_a_login"),
+            Err(CommandError::MissingLogin { command: "vouch" })
+        );
+        assert!(matches!(
+            one("/owp vouch @ada @bob"),
+            Err(CommandError::UnexpectedArguments { .. })
+        ));
+        let long = format!("/owp denounce @eve {}", "x".repeat(201));
+        assert_eq!(one(&long), Err(CommandError::ReasonTooLong));
+        assert!(
+            Command::Denounce {
+                login: "eve".into(),
+                reason: Some("secret".into())
+            }
+            .requires_maintainer()
+        );
+        assert_eq!(
+            Command::Denounce {
+                login: "eve".into(),
+                reason: Some("secret".into())
+            }
+            .to_string(),
+            "/owp denounce eve"
+        );
     }
 }

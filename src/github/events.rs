@@ -563,9 +563,11 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
                 if p.git_ref != format!("refs/heads/{default}") {
                     return Ok(ignored("a push to another branch than the default".into()));
                 }
-                let paths = p.commits.iter().chain(p.head_commit.as_ref()).flat_map(|c| {
-                    c.added.iter().chain(&c.removed).chain(&c.modified)
-                });
+                let paths = p
+                    .commits
+                    .iter()
+                    .chain(p.head_commit.as_ref())
+                    .flat_map(|c| c.added.iter().chain(&c.removed).chain(&c.modified));
                 if !crate::github::vouch::touches_list(paths.map(String::as_str)) {
                     return Ok(ignored("a push that changes no vouch list".into()));
                 }

@@ -1017,8 +1017,8 @@ mod vouch_tests {
 
     #[test]
     fn vouch_settings_and_their_errors() {
-        let config = RepoConfig::parse("vouch:\n  trust: 2\n  required: true\n  import: [o/r]\n")
-            .unwrap();
+        let config =
+            RepoConfig::parse("vouch:\n  trust: 2\n  required: true\n  import: [o/r]\n").unwrap();
         assert_eq!(config.vouch.trust, 2);
         assert!(config.vouch.required);
         assert_eq!(RepoConfig::parse("").unwrap().vouch, VouchConfig::default());

@@ -89,7 +89,7 @@ async fn read_list(client: &Octocrab, etags: &EtagCache, repo: &str) -> ListOutc
                     },
                 };
             }
-            Err(api::CallError::Permanent { status, .. }) if status == 403 => {
+            Err(api::CallError::Permanent { status: 403, .. }) => {
                 return ListOutcome::Invalid {
                     path: path.to_string(),
                     error: format!(

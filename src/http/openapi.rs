@@ -5,7 +5,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{AppState, admin, auth, events, import, leaderboard, leases, meta, tasks, vouch, workers};
+use super::{
+    AppState, admin, auth, events, import, leaderboard, leases, meta, tasks, vouch, workers,
+};
 
 #[derive(OpenApi)]
 #[openapi(

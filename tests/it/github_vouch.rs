@@ -36,7 +36,10 @@ async fn push_list(story: &Story, text: &str) {
     story.fake.set_file(REPO, "VOUCHED.td", text);
     let after = format!("{:040x}", text.len() * 7919 + text.lines().count());
     story
-        .send("push", &push_payload(REPO, "octo-org", "VOUCHED.td", &after))
+        .send(
+            "push",
+            &push_payload(REPO, "octo-org", "VOUCHED.td", &after),
+        )
         .await;
 }
 
@@ -118,7 +121,10 @@ async fn vouch_story(postgres: bool) {
     story.expect_comment(m, "do not take contributions from you here");
     let entries = vouched(&story).await["entries"].clone();
     assert!(
-        entries.as_array().unwrap().contains(&json!({"login": "stranger", "vouched": false,
+        entries
+            .as_array()
+            .unwrap()
+            .contains(&json!({"login": "stranger", "vouched": false,
             "denounced": true, "details": "drive-by spam", "source": "command"})),
         "{entries}"
     );

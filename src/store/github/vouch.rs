@@ -116,7 +116,11 @@ impl WriteTx {
 
     /// Forgets the lists of `repo` other than `origins` (an import no longer named), with their
     /// entries.
-    pub async fn vouch_keep_lists(&mut self, repo: &str, origins: &[&str]) -> Result<(), StoreError> {
+    pub async fn vouch_keep_lists(
+        &mut self,
+        repo: &str,
+        origins: &[&str],
+    ) -> Result<(), StoreError> {
         let Some(id) = repo_id(self, repo).await? else {
             return Ok(());
         };
@@ -365,7 +369,8 @@ impl Store {
                 origin: row.try_get("origin")?,
             });
         }
-        let lists: Vec<(String, Option<String>, Option<String>, Option<i64>)> = sqlx::query_as(
+        type ListRow = (String, Option<String>, Option<String>, Option<i64>);
+        let lists: Vec<ListRow> = sqlx::query_as(
             "SELECT origin, path, error, read_at FROM vouch_lists WHERE repo_id = $1 \
              ORDER BY origin",
         )

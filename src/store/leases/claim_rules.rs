@@ -204,7 +204,10 @@ pub(crate) fn claim_conditions(
         (Condition::TierTrusted, trust_rule(worker)),
         (Condition::CapabilitiesHeld, requires_rule(backend, worker)),
         (Condition::NotDenounced, not_denounced(worker)),
-        (Condition::VouchedIfRequired, vouched_if_required(worker, hour)),
+        (
+            Condition::VouchedIfRequired,
+            vouched_if_required(worker, hour),
+        ),
     ]
 }
 
