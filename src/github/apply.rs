@@ -87,7 +87,7 @@ async fn vouch_list_pushed(
         return ignore(github, seq, NOT_INSTALLED).await;
     };
     let config = github
-        .read_config(&e.repo.full_name, known, Some(installation), true)
+        .read_config_and_lists(&e.repo.full_name, known, Some(installation), true, true)
         .await;
     let read = RepoRead {
         repo: &e.repo,

@@ -147,6 +147,21 @@ impl Github {
         installation: Option<i64>,
         force: bool,
     ) -> ConfigRead {
+        self.read_config_and_lists(repo, row, installation, force, false)
+            .await
+    }
+
+    /// [`Github::read_config`], and every vouch list of the repository read again, whatever was
+    /// known of them (`lists_pushed`: a push changed one); otherwise a list known to be absent is
+    /// asked for again only once a day (a push that adds one says so at once).
+    pub async fn read_config_and_lists(
+        &self,
+        repo: &str,
+        row: Option<GhRepo>,
+        installation: Option<i64>,
+        force: bool,
+        lists_pushed: bool,
+    ) -> ConfigRead {
         let checked_at = crate::store::now_ms();
         let unchanged = |row| ConfigRead {
             row,
@@ -214,8 +229,16 @@ impl Github {
         }
         // The vouch lists, read with the settings (conditionally: an unchanged list costs a 304).
         let vouch = read.settings().config.vouch;
-        read.vouch =
-            Some(crate::github::vouch::read(&client, self.app.etags(), repo, &vouch).await);
+        let known = match lists_pushed {
+            true => Vec::new(),
+            false => self.store.vouch_lists(repo).await.unwrap_or_default(),
+        };
+        let lists = crate::github::vouch::Lists {
+            etags: self.app.etags(),
+            known: &known,
+            now: checked_at,
+        };
+        read.vouch = Some(crate::github::vouch::read(&client, &lists, repo, &vouch).await);
         read
     }
 

@@ -17,7 +17,7 @@ use crate::github::api;
 use crate::github::conditional::EtagCache;
 use crate::github::raw_calls::FileText;
 use crate::github::repo_config::VouchConfig;
-use crate::store::github::vouch::{ListOutcome, VouchSource};
+use crate::store::github::vouch::{ListOutcome, VouchListState, VouchSource};
 use crate::store::{StoreError, WriteTx};
 
 /// The most bytes of one list that are read (10,000 lines of a login and short details).
@@ -38,34 +38,76 @@ pub struct VouchRead {
     pub lists: Vec<ListRead>,
 }
 
+/// How long a list found absent is not asked for again by reconciliation (a push that adds it
+/// is read at once).
+pub const ABSENT_RECHECK_MS: i64 = 24 * 60 * 60_000;
+
+/// What reading the lists may reuse: the conditional requests' cache, and what was found before
+/// (none when every list is to be read again).
+pub struct Lists<'a> {
+    pub etags: &'a EtagCache,
+    pub known: &'a [VouchListState],
+    /// The instant of the read (ms).
+    pub now: i64,
+}
+
 /// Reads `repo`'s own list and those of `settings.import`, through `client`.
 pub async fn read(
     client: &Octocrab,
-    etags: &EtagCache,
+    lists_known: &Lists<'_>,
     repo: &str,
     settings: &VouchConfig,
 ) -> VouchRead {
     let mut lists = vec![ListRead {
         origin: repo.to_string(),
         source: VouchSource::File,
-        outcome: read_list(client, etags, repo).await,
+        outcome: read_list(client, lists_known, repo).await,
     }];
     for import in &settings.import {
         if import.eq_ignore_ascii_case(repo) {
             continue;
         }
+        // GitHub answers 404 alike for a repository without a list and for one the App cannot
+        // read: an import that names no list is an error maintainers see.
+        let outcome = match read_list(client, lists_known, import).await {
+            ListOutcome::NoFile => ListOutcome::Invalid {
+                path: VOUCH_PATHS[0].to_string(),
+                error: format!(
+                    "vouch.import: {import} has no VOUCHED.td, or the App cannot read it \
+                     (a public repository, or one where the App is installed)"
+                ),
+            },
+            other => other,
+        };
         lists.push(ListRead {
             origin: import.clone(),
             source: VouchSource::Import,
-            outcome: read_list(client, etags, import).await,
+            outcome,
         });
     }
     VouchRead { lists }
 }
 
-/// One repository's list: the first of [`VOUCH_PATHS`] that exists.
-async fn read_list(client: &Octocrab, etags: &EtagCache, repo: &str) -> ListOutcome {
-    for path in VOUCH_PATHS {
+/// One repository's list: the first of [`VOUCH_PATHS`] that exists, trying first where it was
+/// found last; nothing (the list stays as it was) when it was found absent less than
+/// [`ABSENT_RECHECK_MS`] ago.
+async fn read_list(client: &Octocrab, lists: &Lists<'_>, repo: &str) -> ListOutcome {
+    let known = lists.known.iter().find(|l| l.origin == repo);
+    let mut paths = VOUCH_PATHS;
+    match known {
+        Some(VouchListState {
+            path: None,
+            error: None,
+            read_at: Some(at),
+            ..
+        }) if lists.now - at < ABSENT_RECHECK_MS => return ListOutcome::NoAnswer,
+        Some(VouchListState {
+            path: Some(found), ..
+        }) if found == VOUCH_PATHS[1] => paths.reverse(),
+        _ => {}
+    }
+    let etags = lists.etags;
+    for path in paths {
         match api::file_text(client, Some(etags), repo, path, MAX_LIST_BYTES).await {
             Ok(FileText::Missing) => continue,
             Ok(FileText::TooLarge(size)) => {

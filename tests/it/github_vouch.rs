@@ -218,6 +218,38 @@ async fn fail_closed_story(postgres: bool) {
     story.expect_comment(n, "do not take contributions from you here");
     story.comment(n, "vera", "/owp claim").await;
     story.expect_status(n, &["claimed by @vera"]);
+    assert_eq!(vouched(&story).await["errors"], json!([]));
+
+    // An import the App cannot read is shown to maintainers, and closes the repository again.
+    story.fake.set_file(
+        REPO,
+        ".github/owp.yml",
+        "max_open_prs: 10
+vouch:
+  required: true
+  import: [octo-org/lists, ghost/none]
+",
+    );
+    push_list(
+        &story,
+        "github:vera
+github:mallory
+github:newbie
+",
+    )
+    .await;
+    let errors = vouched(&story).await["errors"].clone();
+    assert_eq!(
+        errors,
+        json!([
+            "vouch.import: ghost/none has no VOUCHED.td, or the App cannot read it (a \
+                public repository, or one where the App is installed)"
+        ])
+    );
+    let m = story.label_issue("Document the flag", &[]).await;
+    story.comment(m, "newbie", "/owp claim").await;
+    story.expect_comment(m, "the list could not be read yet");
+    story.expect_status(m, &["**Ready**"]);
 }
 
 #[tokio::test]
@@ -230,6 +262,18 @@ async fn an_unread_list_fails_closed_and_imports_denounce_postgres() {
     fail_closed_story(true).await;
 }
 
+/// `GET /v1/work/preview` as the worker with `token`.
+async fn preview_of(story: &Story, token: &str) -> Value {
+    let res = story
+        .http
+        .get(format!("{}/v1/work/preview", story.url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    res.json().await.unwrap()
+}
+
 /// A linked worker's REST claims follow the same rules, and the preview names rule 12.
 #[tokio::test]
 async fn the_preview_names_the_vouch_rules() {
@@ -240,16 +284,7 @@ async fn the_preview_names_the_vouch_rules() {
     let token = story.linked_worker(n, "mallory", registration).await;
     let (status, answer) = story.post_json("/v1/work", Some(&token), json!({})).await;
     assert_eq!(status, 204, "{answer}");
-    let preview: Value = story
-        .http
-        .get(format!("{}/v1/work/preview", story.url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let preview = preview_of(&story, &token).await;
     let reasons = &preview["refused"][0]["reasons"];
     assert_eq!(reasons[0]["rule"], 12, "{preview}");
     assert_eq!(reasons[0]["code"], "denounced", "{preview}");
@@ -269,16 +304,7 @@ async fn the_preview_names_the_vouch_rules() {
     let other = story.linked_worker(hard, "other", registration).await;
     let (status, answer) = story.post_json("/v1/work", Some(&other), json!({})).await;
     assert_eq!(status, 204, "{answer}");
-    let preview: Value = story
-        .http
-        .get(format!("{}/v1/work/preview", story.url()))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let preview = preview_of(&story, &other).await;
     let codes: Vec<&str> = preview["refused"]
         .as_array()
         .unwrap()

@@ -338,6 +338,38 @@ impl WriteTx {
 }
 
 impl Store {
+    /// The state of each list `repo` reads (none before it joins).
+    pub async fn vouch_lists(&self, repo: &str) -> Result<Vec<VouchListState>, StoreError> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
+            .bind(repo)
+            .fetch_optional(&self.read)
+            .await?;
+        match id {
+            Some(id) => self.lists_of(id).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn lists_of(&self, id: i64) -> Result<Vec<VouchListState>, StoreError> {
+        type ListRow = (String, Option<String>, Option<String>, Option<i64>);
+        let lists: Vec<ListRow> = sqlx::query_as(
+            "SELECT origin, path, error, read_at FROM vouch_lists WHERE repo_id = $1 \
+             ORDER BY origin",
+        )
+        .bind(id)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(lists
+            .into_iter()
+            .map(|(origin, path, error, read_at)| VouchListState {
+                origin,
+                path,
+                error,
+                read_at,
+            })
+            .collect())
+    }
+
     /// The merged list of `repo` (every entry of every source, by login then source) and the
     /// state of each list it reads; `None` when the repository is not in the pool.
     pub async fn vouch_entries(
@@ -369,23 +401,7 @@ impl Store {
                 origin: row.try_get("origin")?,
             });
         }
-        type ListRow = (String, Option<String>, Option<String>, Option<i64>);
-        let lists: Vec<ListRow> = sqlx::query_as(
-            "SELECT origin, path, error, read_at FROM vouch_lists WHERE repo_id = $1 \
-             ORDER BY origin",
-        )
-        .bind(id)
-        .fetch_all(&self.read)
-        .await?;
-        let lists = lists
-            .into_iter()
-            .map(|(origin, path, error, read_at)| VouchListState {
-                origin,
-                path,
-                error,
-                read_at,
-            })
-            .collect();
+        let lists = self.lists_of(id).await?;
         Ok(Some((entries, lists)))
     }
 }
