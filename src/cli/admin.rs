@@ -21,11 +21,13 @@ mod import;
 mod keys;
 mod render;
 mod typos;
+mod vouched;
 
 use import::import_tasks;
 pub use import::{TaskDocument, parse_task_document};
 use render::{describe_task, describe_worker};
 pub use render::{render_leaderboard, render_state};
+pub use vouched::render_vouched;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum AdminCommand {
@@ -45,6 +47,16 @@ pub enum AdminCommand {
     Revoke(RevokeArgs),
     /// Print a block for a repository's AGENTS.md: AI tools take its issues through the pool.
     AgentsMd(AgentsMdArgs),
+    /// Print a repository's merged vouch list in the format of VOUCHED.td (to commit it).
+    Vouched(VouchedArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct VouchedArgs {
+    /// The repository (`owner/name`).
+    pub repo: String,
+    #[command(flatten)]
+    pub admin: AdminArgs,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -299,7 +311,18 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Worker(args) => worker(args).await,
         AdminCommand::Revoke(args) => revoke(args).await,
         AdminCommand::AgentsMd(args) => agents_md(args).await,
+        AdminCommand::Vouched(args) => vouched_list(args).await,
     }
+}
+
+async fn vouched_list(args: VouchedArgs) -> anyhow::Result<()> {
+    let client = args.admin.client()?;
+    let answer = client.admin_vouched(&args.repo).await?;
+    if args.admin.json {
+        return print_json(&answer);
+    }
+    say!("{}", render_vouched(&answer).trim_end());
+    Ok(())
 }
 
 async fn agents_md(args: AgentsMdArgs) -> anyhow::Result<()> {

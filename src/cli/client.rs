@@ -627,6 +627,13 @@ impl OwpClient {
             .await
     }
 
+    /// `GET /v1/admin/vouched?repo=`: a repository's merged vouch list.
+    pub async fn admin_vouched(&self, repo: &str) -> Result<Value, ClientError> {
+        let path = format!("/v1/admin/vouched?repo={}", query_value(repo));
+        self.call(Method::GET, &path, Auth::Admin, Body::None, Retry::Once)
+            .await
+    }
+
     /// `GET /v1/meta`: the protocol versions and optional features the server implements.
     pub async fn meta(&self) -> Result<Value, ClientError> {
         self.call(Method::GET, "/v1/meta", Auth::None, Body::None, Retry::Once)

@@ -12,6 +12,7 @@ pub mod paths;
 pub mod proposals;
 pub mod rules;
 pub mod task_fields;
+pub mod vouch;
 
 pub use contract::RepoContract;
 pub use model::{

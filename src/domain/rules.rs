@@ -79,6 +79,12 @@ pub enum Refusal {
     /// below `skip_trust` (everyone's is, when `None`), and it holds no approved proposal for
     /// the task.
     ApprovalRequired { skip_trust: Option<i64> },
+    /// Rule 12: the repository's vouch list denounces the worker's GitHub login (its details are
+    /// never repeated).
+    Denounced,
+    /// Rule 12: the repository takes claims only from logins its vouch list vouches for and from
+    /// its maintainers; `unread` when a list it needs could not be read (the rule fails closed).
+    NotVouched { unread: bool },
 }
 
 impl Refusal {
@@ -104,6 +110,8 @@ impl Refusal {
             Refusal::CoolingDown { .. } => "cooling_down",
             Refusal::NoReviewerRoom { .. } => "no_reviewer_room",
             Refusal::ApprovalRequired { .. } => "approval_required",
+            Refusal::Denounced => "denounced",
+            Refusal::NotVouched { .. } => "not_vouched",
         }
     }
 
@@ -126,6 +134,7 @@ impl Refusal {
             Refusal::NotFirstTimer { .. } | Refusal::CoolingDown { .. } => 14,
             Refusal::NoReviewerRoom { .. } => 13,
             Refusal::ApprovalRequired { .. } => 11,
+            Refusal::Denounced | Refusal::NotVouched { .. } => 12,
         }
     }
 }
@@ -260,6 +269,20 @@ impl std::fmt::Display for Refusal {
                     None => Ok(()),
                 }
             }
+            Refusal::Denounced => write!(
+                f,
+                "this repository's vouch list does not take contributions from your GitHub account"
+            ),
+            Refusal::NotVouched { unread: false } => write!(
+                f,
+                "this repository takes claims only from people its vouch list vouches for, and \
+                 from its maintainers"
+            ),
+            Refusal::NotVouched { unread: true } => write!(
+                f,
+                "this repository takes claims only from people its vouch list vouches for, and \
+                 the list could not be read from GitHub yet; it is read again within minutes"
+            ),
         }
     }
 }

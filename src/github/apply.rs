@@ -71,7 +71,37 @@ pub async fn apply(github: &Github, seq: i64, event: &Event) -> Result<(), Apply
         Event::Checks(e) => checks_event(github, seq, e).await,
         Event::Repository(e) => repository_event(github, seq, e).await,
         Event::IssueDependency(e) => dependency_event(github, seq, e).await,
+        Event::VouchListPushed(e) => vouch_list_pushed(github, seq, e).await,
     }
+}
+
+/// A push changed a vouch list on the default branch: the repository's settings and lists are
+/// read again (conditionally) and recorded with the delivery.
+async fn vouch_list_pushed(
+    github: &Github,
+    seq: i64,
+    e: &crate::github::events::PushEvent,
+) -> Result<(), ApplyError> {
+    let who = actor(e.sender.as_ref().map_or("github", |s| s.login.as_str()));
+    let known = github.store.gh_repo(&e.repo.full_name).await?;
+    let Some(installation) = known.as_ref().and_then(|r| r.installation_id) else {
+        return ignore(github, seq, NOT_INSTALLED).await;
+    };
+    let config = github
+        .read_config_and_lists(&e.repo.full_name, known, Some(installation), true, true)
+        .await;
+    let read = RepoRead {
+        repo: &e.repo,
+        installation,
+        joins: false,
+        config: Some(config),
+    };
+    let mut tx = github.store.begin().await?;
+    read.record(&mut tx, &who).await?;
+    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A check suite, check run or commit status: recorded for its commit, and shown on the tasks
@@ -224,6 +254,9 @@ struct CommentCtx<'a> {
     insider: bool,
     /// A reaction was queued instead of a reply.
     reacted: std::sync::atomic::AtomicBool,
+    /// The repository's vouch list denounces the commenter: they are answered at most once per
+    /// issue.
+    denounced: std::sync::atomic::AtomicBool,
     actor: String,
 }
 
@@ -243,6 +276,15 @@ impl CommentCtx<'_> {
         task_id: Option<&str>,
         body: &str,
     ) -> Result<(), StoreError> {
+        if self.denounced.load(std::sync::atomic::Ordering::Relaxed)
+            && tx.gh_replied_to(&self.target(), self.login).await?
+        {
+            tracing::info!(
+                login = self.login,
+                "a denounced person was answered on this issue"
+            );
+            return Ok(());
+        }
         let since = tx.now - REPEAT_WINDOW_MS;
         if !self.maintainer_known && tx.gh_recent_reply(&self.target(), body, since).await? {
             tracing::info!(

@@ -15,6 +15,9 @@
 //! /owp away [DAYS]      (a reviewer: no new reviews for DAYS days, 1–365, or until back)
 //! /owp back
 //! /owp review @LOGIN    (maintainers: another reviewer reviews this issue's pull request)
+//! /owp vouch @LOGIN     (maintainers: the repository's vouch list, kept by the pool)
+//! /owp unvouch @LOGIN   (maintainers)
+//! /owp denounce @LOGIN [REASON]  (maintainers)
 //! ```
 //!
 //! The comment is read as markdown (CommonMark with GitHub's tables and strikethrough), so quoting
@@ -64,6 +67,16 @@ pub enum Command {
     Back,
     /// Maintainers: another reviewer of the repository reviews the issue's pull request.
     Review { login: String },
+    /// Maintainers: vouch for a login in this repository (rule 12).
+    Vouch { login: String },
+    /// Maintainers: take back a vouch or denouncement made by command.
+    Unvouch { login: String },
+    /// Maintainers: denounce a login in this repository, with an optional reason (never repeated
+    /// to the person).
+    Denounce {
+        login: String,
+        reason: Option<String>,
+    },
 }
 
 impl Command {
@@ -82,6 +95,9 @@ impl Command {
             Command::Away { .. } => "away",
             Command::Back => "back",
             Command::Review { .. } => "review",
+            Command::Vouch { .. } => "vouch",
+            Command::Unvouch { .. } => "unvouch",
+            Command::Denounce { .. } => "denounce",
         }
     }
 
@@ -89,7 +105,12 @@ impl Command {
     pub fn requires_maintainer(&self) -> bool {
         matches!(
             self,
-            Command::Block { .. } | Command::Unblock | Command::Review { .. }
+            Command::Block { .. }
+                | Command::Unblock
+                | Command::Review { .. }
+                | Command::Vouch { .. }
+                | Command::Unvouch { .. }
+                | Command::Denounce { .. }
         )
     }
 }
@@ -102,15 +123,20 @@ impl std::fmt::Display for Command {
             Command::Link { .. } => write!(f, "{COMMAND_PREFIX} link"),
             Command::Away { days: Some(days) } => write!(f, "{COMMAND_PREFIX} away {days}"),
             Command::Review { login } => write!(f, "{COMMAND_PREFIX} review @{login}"),
+            Command::Vouch { login } | Command::Unvouch { login } => {
+                write!(f, "{COMMAND_PREFIX} {} {login}", self.name())
+            }
+            // A denouncement's reason is not repeated.
+            Command::Denounce { login, .. } => write!(f, "{COMMAND_PREFIX} denounce {login}"),
             other => write!(f, "{COMMAND_PREFIX} {}", other.name()),
         }
     }
 }
 
 /// The command words, in the order they are suggested.
-pub const COMMAND_WORDS: [&str; 12] = [
+pub const COMMAND_WORDS: [&str; 15] = [
     "claim", "release", "renew", "status", "block", "unblock", "link", "opt-in", "opt-out", "away",
-    "back", "review",
+    "back", "review", "vouch", "unvouch", "denounce",
 ];
 
 /// The longest absence `/owp away DAYS` takes, in days.
@@ -137,6 +163,15 @@ pub enum CommandError {
     /// `/owp link` with something that cannot be a code.
     #[error("`{code}` is not a link code")]
     InvalidLinkCode { code: String },
+    /// `/owp vouch`, `unvouch` or `denounce` without a GitHub login, or with something else.
+    #[error("`{COMMAND_PREFIX} {command}` needs a GitHub login, as `@login`")]
+    MissingLogin { command: &'static str },
+    /// `/owp denounce @login REASON` with a reason longer than the pool keeps.
+    #[error(
+        "the reason is longer than {} characters",
+        crate::domain::vouch::MAX_REASON_CHARS
+    )]
+    ReasonTooLong,
     /// A command that takes no arguments (or one) was given more, e.g. `/owp claim @someone`.
     /// Refused rather than guessed at.
     #[error("`{COMMAND_PREFIX} {command}` takes no further words, found `{arguments}`")]
@@ -231,6 +266,7 @@ fn parse_command(word: &str, args: &str) -> ParsedCommand {
         "away" => parse_away(args),
         "back" => no_args(Command::Back),
         "review" => parse_review(args),
+        "vouch" | "unvouch" | "denounce" => parse_vouch(word, args),
         _ => Err(CommandError::UnknownCommand {
             word: word.to_string(),
             did_you_mean: did_you_mean(word),
@@ -301,6 +337,41 @@ fn parse_review(args: &str) -> ParsedCommand {
         Err(CommandError::InvalidReviewer {
             found: first.replace(NOT_TEXT, " "),
         })
+    }
+}
+
+/// `/owp vouch @login`, `/owp unvouch @login`, `/owp denounce @login [reason]`: one login (the
+/// `@` is optional), and for a denouncement a reason of at most
+/// [`crate::domain::vouch::MAX_REASON_CHARS`] characters.
+fn parse_vouch(word: &str, args: &str) -> ParsedCommand {
+    let command = match word {
+        "vouch" => "vouch",
+        "unvouch" => "unvouch",
+        _ => "denounce",
+    };
+    let (login, rest) = match args.split_once(char::is_whitespace) {
+        Some((login, rest)) => (login, collapse_whitespace(&rest.replace(NOT_TEXT, " "))),
+        None => (args, String::new()),
+    };
+    let login = login.trim_start_matches('@');
+    if !crate::domain::vouch::is_login(login) {
+        return Err(CommandError::MissingLogin { command });
+    }
+    let login = login.to_ascii_lowercase();
+    match command {
+        "denounce" if rest.chars().count() > crate::domain::vouch::MAX_REASON_CHARS => {
+            Err(CommandError::ReasonTooLong)
+        }
+        "denounce" => Ok(Command::Denounce {
+            login,
+            reason: (!rest.is_empty()).then_some(rest),
+        }),
+        _ if !rest.is_empty() => Err(CommandError::UnexpectedArguments {
+            command,
+            arguments: rest,
+        }),
+        "vouch" => Ok(Command::Vouch { login }),
+        _ => Ok(Command::Unvouch { login }),
     }
 }
 
@@ -870,5 +941,73 @@ mod tests {
         );
         assert!(!Command::Away { days: None }.requires_maintainer());
         assert_eq!(did_you_mean("reveiw"), Some("review"));
+    }
+}
+
+#[cfg(test)]
+mod vouch_tests {
+    use super::*;
+
+    fn one(body: &str) -> ParsedCommand {
+        parse_commands(body).remove(0)
+    }
+
+    #[test]
+    fn vouch_commands_take_one_login_and_a_bounded_reason() {
+        assert_eq!(
+            one("/owp vouch @Ada"),
+            Ok(Command::Vouch {
+                login: "ada".into()
+            })
+        );
+        assert_eq!(
+            one("/owp unvouch ada"),
+            Ok(Command::Unvouch {
+                login: "ada".into()
+            })
+        );
+        assert_eq!(
+            one("/owp denounce @eve  spam   pull requests"),
+            Ok(Command::Denounce {
+                login: "eve".into(),
+                reason: Some("spam pull requests".into())
+            })
+        );
+        assert_eq!(
+            one("/owp denounce @eve"),
+            Ok(Command::Denounce {
+                login: "eve".into(),
+                reason: None
+            })
+        );
+        assert_eq!(
+            one("/owp vouch"),
+            Err(CommandError::MissingLogin { command: "vouch" })
+        );
+        assert_eq!(
+            one("/owp vouch not_a_login"),
+            Err(CommandError::MissingLogin { command: "vouch" })
+        );
+        assert!(matches!(
+            one("/owp vouch @ada @bob"),
+            Err(CommandError::UnexpectedArguments { .. })
+        ));
+        let long = format!("/owp denounce @eve {}", "x".repeat(201));
+        assert_eq!(one(&long), Err(CommandError::ReasonTooLong));
+        assert!(
+            Command::Denounce {
+                login: "eve".into(),
+                reason: Some("secret".into())
+            }
+            .requires_maintainer()
+        );
+        assert_eq!(
+            Command::Denounce {
+                login: "eve".into(),
+                reason: Some("secret".into())
+            }
+            .to_string(),
+            "/owp denounce eve"
+        );
     }
 }

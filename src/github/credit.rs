@@ -4,7 +4,8 @@
 //! task's holder when they authored it, otherwise the author (through their linked worker or
 //! the implicit worker of their login, when they have one). A holder who did not write the
 //! merged pull request gets nothing for it, and their claim ends with the merge — so claiming
-//! issues and waiting for a maintainer to fix them earns no credit.
+//! issues and waiting for a maintainer to fix them earns no credit. A pull request whose author
+//! the repository's vouch list denounces credits nobody (rule 12).
 
 use serde_json::{Value, json};
 
@@ -22,6 +23,18 @@ pub async fn for_merge(
     pr: &PullRequest,
 ) -> Result<(CreditTo, Value), StoreError> {
     let author = pr.author.login.as_str();
+    // A denounced author's pull request merged anyway (rule 12): the merge is the maintainer's,
+    // and nobody is credited for it.
+    if tx.vouch_denounces(&task.repo, author).await? {
+        let credit = json!({
+            "pr_url": pr.html_url,
+            "pr_author": author,
+            "worker_id": null,
+            "name": null,
+            "github_login": null,
+        });
+        return Ok((CreditTo::Author(None), credit));
+    }
     let holder = match &task.worker_id {
         Some(holder) if authored_by(tx, holder, author).await? => Some(holder.clone()),
         _ => None,

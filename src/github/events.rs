@@ -37,6 +37,8 @@ pub enum Event {
     Repository(RepositoryEvent),
     /// `issue_dependencies`: one issue was marked blocked by another, or no longer.
     IssueDependency(DependencyEvent),
+    /// `push` to the default branch that changes a vouch list (other pushes are ignored).
+    VouchListPushed(PushEvent),
     /// An event or action the App does not use; acknowledged and dropped.
     Ignored {
         event: String,
@@ -57,6 +59,7 @@ impl Event {
             Event::Checks(e) => e.installation_id,
             Event::Repository(e) => e.installation_id,
             Event::IssueDependency(e) => e.installation_id,
+            Event::VouchListPushed(e) => e.installation_id,
             Event::Ping { .. } | Event::Ignored { .. } => None,
         }
     }
@@ -70,6 +73,7 @@ impl Event {
             Event::Checks(e) => Some(&e.repo.full_name),
             Event::Repository(e) => Some(&e.repo.full_name),
             Event::IssueDependency(e) => Some(&e.repo.full_name),
+            Event::VouchListPushed(e) => Some(&e.repo.full_name),
             _ => None,
         }
     }
@@ -85,6 +89,7 @@ impl Event {
             Event::Checks(e) => e.sender.as_ref(),
             Event::Repository(e) => Some(&e.sender),
             Event::IssueDependency(e) => Some(&e.sender),
+            Event::VouchListPushed(e) => e.sender.as_ref(),
             Event::Ping { .. } | Event::Ignored { .. } => None,
         }
     }
@@ -565,6 +570,26 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
                     pull_requests: Vec::new(),
                 }))
             }
+            "push" => {
+                let p: wire::PushPayload = read(event, "", payload)?;
+                let default = p.repository.default_branch.as_deref().unwrap_or("main");
+                if p.git_ref != format!("refs/heads/{default}") {
+                    return Ok(ignored("a push to another branch than the default".into()));
+                }
+                let paths = p
+                    .commits
+                    .iter()
+                    .chain(p.head_commit.as_ref())
+                    .flat_map(|c| c.added.iter().chain(&c.removed).chain(&c.modified));
+                if !crate::github::vouch::touches_list(paths.map(String::as_str)) {
+                    return Ok(ignored("a push that changes no vouch list".into()));
+                }
+                Ok(Event::VouchListPushed(PushEvent {
+                    installation_id: p.installation.map(|i| i.id),
+                    repo: p.repository.into(),
+                    sender: p.sender.map(Into::into),
+                }))
+            }
             _ => Ok(ignored(format!("`{event}` events are not used"))),
         };
     };
@@ -753,6 +778,15 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
         _ => return Ok(ignored(format!("`{event}` events are not used"))),
     };
     Ok(parsed)
+}
+
+/// A push to a repository's default branch that changes its vouch list (`VOUCHED.td` or
+/// `.github/VOUCHED.td`): the list is read again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushEvent {
+    pub installation_id: Option<u64>,
+    pub repo: Repo,
+    pub sender: Option<Actor>,
 }
 
 /// Text from GitHub may hold NUL characters (`\u0000` in JSON), which PostgreSQL cannot store in

@@ -565,6 +565,11 @@ pub enum ClaimRefusal {
     NoReviewerRoom { room: i64, in_flight: i64 },
     /// Rule 11: the repository takes a plan first, approved by a maintainer.
     ApprovalRequired,
+    /// Rule 12: the repository's vouch list denounces the claimer (no details, ever).
+    Denounced,
+    /// Rule 12: only vouched people and maintainers claim here; `unread` when the list could not
+    /// be read yet.
+    NotVouched { unread: bool },
 }
 
 /// `#12 and owner/other#3`: the blockers a task waits on, each neutralised.
@@ -805,6 +810,19 @@ pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
         ClaimRefusal::ApprovalRequired => "this repository takes a plan first — a maintainer \
              approves a proposal before anyone holds the issue"
             .to_string(),
+        ClaimRefusal::Denounced => {
+            "this repository's maintainers do not take contributions from you here".to_string()
+        }
+        ClaimRefusal::NotVouched { unread: false } => {
+            "this repository takes claims only from people its vouch list (`VOUCHED.td`) vouches \
+             for — ask a maintainer to vouch for you"
+                .to_string()
+        }
+        ClaimRefusal::NotVouched { unread: true } => {
+            "this repository takes claims only from people its vouch list (`VOUCHED.td`) vouches \
+             for, and the list could not be read yet — we'll read it again within minutes"
+                .to_string()
+        }
     }
 }
 
@@ -963,6 +981,14 @@ pub fn command_error(login: &str, error: &CommandError, help_url: &str) -> Strin
             "`{}` is not a GitHub login, so I did nothing; write \
              `{COMMAND_PREFIX} review @LOGIN`.",
             neutralize_code(found)
+        ),
+        CommandError::MissingLogin { command } => format!(
+            "`{COMMAND_PREFIX} {command}` needs one GitHub login, for example \
+             `{COMMAND_PREFIX} {command} @octocat`."
+        ),
+        CommandError::ReasonTooLong => format!(
+            "the reason of `{COMMAND_PREFIX} denounce` is kept to {} characters; shorten it.",
+            crate::domain::vouch::MAX_REASON_CHARS
         ),
     };
     format!("@{login}, {what} {help}")

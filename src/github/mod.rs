@@ -65,6 +65,7 @@ pub mod signature;
 pub mod signin;
 pub mod sync;
 pub mod throttle;
+pub mod vouch;
 pub mod webhook;
 
 use std::net::SocketAddr;

@@ -35,6 +35,10 @@
 //! trust:                   # trust progression (counts only people who opted in: `/owp opt-in`)
 //!   promote:
 //!     - {level: 1, merged: 3}   # three merged pull requests here: tier 1 tasks too
+//! vouch:                   # VOUCHED.td (else .github/VOUCHED.td) of the default branch
+//!   trust: 1               # a vouched login counts as this trust here, at least (0 to 3)
+//!   required: false        # true: only vouched logins and maintainers claim
+//!   import: [owner/name]   # at most 10 repositories whose denouncements apply here too
 //! contract:                # how work is done here; every lease carries it
 //!   setup: npm ci
 //!   test: npm test
@@ -60,6 +64,8 @@ pub use crate::domain::labels::{LabelNames, TierRules};
 
 mod review;
 pub use review::{MAX_REVIEWERS, MAX_REVIEWS_AT_ONCE, ReviewConfig};
+mod vouch;
+pub use vouch::{MAX_VOUCH_IMPORTS, VouchConfig};
 
 /// Where the file lives in a repository.
 pub const CONFIG_PATH: &str = ".github/owp.yml";
@@ -106,6 +112,9 @@ pub struct RepoConfig {
     /// Reviewers with room (rule 13): none unless the file names them.
     #[serde(skip_serializing_if = "ReviewConfig::is_empty")]
     pub review: ReviewConfig,
+    /// Vouch lists (rule 12): the trust a vouched login counts as, whether only vouched logins
+    /// claim, and the lists imported.
+    pub vouch: VouchConfig,
 }
 
 /// `trust:` of the file.
@@ -558,6 +567,7 @@ impl RepoConfig {
                 .validate("contract")
                 .map_err(|e| RepoConfigError::invalid(e.to_string()))?;
         }
+        self.validate_vouch()?;
         let ttl = self.claim.ttl_days;
         if !(1..=MAX_TTL_DAYS).contains(&ttl) {
             return Err(RepoConfigError::invalid(format!(

@@ -147,11 +147,27 @@ impl Github {
         installation: Option<i64>,
         force: bool,
     ) -> ConfigRead {
+        self.read_config_and_lists(repo, row, installation, force, false)
+            .await
+    }
+
+    /// [`Github::read_config`], and every vouch list of the repository read again, whatever was
+    /// known of them (`lists_pushed`: a push changed one); otherwise a list known to be absent is
+    /// asked for again only once a day (a push that adds one says so at once).
+    pub async fn read_config_and_lists(
+        &self,
+        repo: &str,
+        row: Option<GhRepo>,
+        installation: Option<i64>,
+        force: bool,
+        lists_pushed: bool,
+    ) -> ConfigRead {
         let checked_at = crate::store::now_ms();
         let unchanged = |row| ConfigRead {
             row,
             news: ConfigNews::Unchanged,
             labels: None,
+            vouch: None,
             checked_at,
         };
         let Some(installation) = installation else {
@@ -201,6 +217,7 @@ impl Github {
             row,
             news,
             labels: None,
+            vouch: None,
             checked_at,
         };
         if !matches!(read.news, ConfigNews::Unchanged) {
@@ -210,6 +227,18 @@ impl Github {
                 crate::github::repo_labels::check(&client, self.app.etags(), repo, &names).await,
             );
         }
+        // The vouch lists, read with the settings (conditionally: an unchanged list costs a 304).
+        let vouch = read.settings().config.vouch;
+        let known = match lists_pushed {
+            true => Vec::new(),
+            false => self.store.vouch_lists(repo).await.unwrap_or_default(),
+        };
+        let lists = crate::github::vouch::Lists {
+            etags: self.app.etags(),
+            known: &known,
+            now: checked_at,
+        };
+        read.vouch = Some(crate::github::vouch::read(&client, &lists, repo, &vouch).await);
         read
     }
 
@@ -299,6 +328,8 @@ pub struct ConfigRead {
     /// Which labels the repository lacks (`LABELS_MISSING_FIELD`), read with the settings; none
     /// when the settings were not read.
     pub labels: Option<serde_json::Value>,
+    /// The vouch lists (rule 12), read with the settings; none when GitHub was not asked.
+    pub vouch: Option<crate::github::vouch::VouchRead>,
     /// When the file was read.
     pub checked_at: i64,
 }
@@ -331,6 +362,10 @@ pub async fn record_config(
     read: &ConfigRead,
 ) -> Result<RepoSettings, StoreError> {
     let at = read.checked_at;
+    if read.vouch.is_some() || !matches!(read.news, ConfigNews::Unchanged) {
+        let vouch = read.settings().config.vouch;
+        crate::github::vouch::record(tx, repo, &vouch, read.vouch.as_ref()).await?;
+    }
     match &read.news {
         ConfigNews::Unchanged => return Ok(read.settings()),
         ConfigNews::Missing => {

@@ -527,6 +527,7 @@ pub async fn sync_pull(
         if !acting {
             let newly = before.is_none_or(|l| l.acting || l.state != PrState::Open);
             if state == PrState::Open && newly {
+                let denounced = tx.vouch_denounces(repo, &pr.author.login).await?;
                 tx.event(
                     NewEvent::new("github.pr_not_acting", actor)
                         .repo(repo)
@@ -536,7 +537,9 @@ pub async fn sync_pull(
                             "pr_url": pr.html_url,
                             "author": pr.author.login,
                             "draft": pr.draft,
-                            "reason": if pr.draft {
+                            "reason": if denounced {
+                                "its author is denounced by the repository's vouch list"
+                            } else if pr.draft {
                                 "a draft that is not the holder's"
                             } else {
                                 "not the holder's and not a maintainer's while the task is claimed"
@@ -628,6 +631,10 @@ pub(crate) async fn may_act(
     author_is_maintainer: bool,
 ) -> Result<bool, StoreError> {
     let author = pr.author.login.as_str();
+    // Rule 12: a denounced author's pull request is recorded and never acts.
+    if tx.vouch_denounces(&task.repo, author).await? {
+        return Ok(false);
+    }
     Ok(match task.status {
         TaskStatus::Ready => !pr.draft,
         TaskStatus::Leased | TaskStatus::InProgress | TaskStatus::Blocked => {

@@ -33,7 +33,7 @@ pub fn room_for(declared: Option<u64>) -> u32 {
 }
 
 /// The events the App stores; others are acknowledged and dropped at once.
-pub const STORED_EVENTS: [&str; 11] = [
+pub const STORED_EVENTS: [&str; 12] = [
     "ping",
     "installation",
     "installation_repositories",
@@ -45,6 +45,7 @@ pub const STORED_EVENTS: [&str; 11] = [
     "status",
     "repository",
     "issue_dependencies",
+    "push",
 ];
 
 /// The events an App subscribes to in its settings: every stored event but those GitHub sends

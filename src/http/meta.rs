@@ -31,7 +31,9 @@ pub struct Meta {
 pub fn features(github: bool, signin: bool) -> Vec<String> {
     let mut features = vec!["long_poll", "sse"];
     if github {
-        features.extend(["github", "reviewers"]);
+        // Reviewers with room (rule 13) and vouch lists (rule 12) are read from the App's
+        // repositories.
+        features.extend(["github", "reviewers", "vouch"]);
     }
     if signin {
         features.push("signin");

@@ -22,6 +22,7 @@ pub mod rate_limits;
 pub mod session;
 pub mod signin;
 pub mod tasks;
+pub mod vouch;
 pub mod workers;
 pub mod yaml;
 

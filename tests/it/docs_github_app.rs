@@ -345,15 +345,23 @@ async fn the_github_app_guide_runs_as_written() {
         .find_map(|l| l.strip_prefix("OWP_ADMIN_TOKEN="))
         .map(|t| t.trim_matches('\'').to_string())
         .expect("the first run saved its admin token");
-    let state: serde_json::Value = http
-        .get(format!("{local}/v1/admin/state"))
-        .header("x-admin-token", &admin_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // The installation's delivery (settings, labels, vouch list read) may still be applying.
+    let mut state = serde_json::Value::Null;
+    for _ in 0..100 {
+        state = http
+            .get(format!("{local}/v1/admin/state"))
+            .header("x-admin-token", &admin_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !state["repos"][0]["x_github_labels_missing"].is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(
         state["repos"][0]["x_github_labels_missing"][0], "pool:ready",
         "{state}"

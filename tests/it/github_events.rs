@@ -58,6 +58,7 @@ fn variant(event: &Event) -> &'static str {
         Event::Checks(_) => "Checks",
         Event::Repository(_) => "Repository",
         Event::IssueDependency(_) => "IssueDependency",
+        Event::VouchListPushed(_) => "VouchListPushed",
         Event::Ignored { .. } => "Ignored",
     }
 }

@@ -70,6 +70,7 @@ mod github_stories;
 mod github_strict;
 mod github_trust;
 mod github_verified_commits;
+mod github_vouch;
 mod obsidian_plugin;
 mod ops_bench;
 mod ops_demo;

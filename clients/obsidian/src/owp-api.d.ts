@@ -190,6 +190,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/vouched": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A repository's merged vouch list, by login. The admin sees any repository; a maintainer only
+         *     one they maintain (`403 not_maintainer` otherwise, whether or not it exists).
+         */
+        get: operations["vouched"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/workers/{worker_id}": {
         parameters: {
             query?: never;
@@ -1298,6 +1318,29 @@ export interface components {
          * @enum {string}
          */
         Visibility: "public" | "private";
+        Vouched: {
+            entries: components["schemas"]["VouchedEntry"][];
+            /**
+             * @description Why a list is not applied (too long, unreadable), one sentence each; empty when every
+             *     list is in use.
+             */
+            errors: string[];
+            repo: string;
+        };
+        /** @description One login of the merged list, as one source says it. */
+        VouchedEntry: {
+            denounced: boolean;
+            /** @description What followed the handle in the file, or a denouncement's reason. */
+            details?: string | null;
+            /** @description GitHub login, lower-case. */
+            login: string;
+            /**
+             * @description `file` (the repository's own list), `import` (a list `vouch.import` names: only its
+             *     denouncements are kept) or `command` (`/owp vouch`, `/owp denounce`).
+             */
+            source: string;
+            vouched: boolean;
+        };
         /** @description A contributor's agent (or a person) that claims tasks. */
         Worker: Record<string, unknown> & {
             /** Format: int64 */
@@ -2241,6 +2284,74 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this address */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    vouched: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The repository, `owner/name`. */
+                repo: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Vouched"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_maintainer` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `repo_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_repo`: not `owner/name` */
             422: {
                 headers: {
                     [name: string]: unknown;

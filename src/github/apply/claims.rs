@@ -263,6 +263,8 @@ pub(super) async fn explain_refusal(
             hours: count(hours),
             retry_at: to_time(until),
         },
+        Refusal::Denounced => ClaimRefusal::Denounced,
+        Refusal::NotVouched { unread } => ClaimRefusal::NotVouched { unread },
         // A claim by name is a person's own pick, which a specialist's reach does not limit; the
         // skills the task needs are the nearest words.
         Refusal::OutsideSpecialty => ClaimRefusal::MissingSkills {

@@ -12,6 +12,7 @@ use crate::github::messages::{self, ClaimRefusal, CommandRefusal};
 use crate::github::service::{Github, RepoSettings};
 use crate::github::sync::{ApplyError, key_of, linked_worker};
 use crate::store::github::inbox::DeliveryOutcome;
+use crate::store::github::vouch::VouchCommand;
 use crate::store::github::worker_links::LinkRefusal;
 use crate::store::{NewEvent, StoreError, WriteTx};
 
@@ -51,9 +52,13 @@ pub(super) async fn comment_event(
     };
     parsed.truncate(MAX_COMMANDS_PER_COMMENT);
     let settings = read.settings();
-    let needs_maintainer = parsed
-        .iter()
-        .any(|c| matches!(c, Ok(cmd) if cmd.requires_maintainer()));
+    // A claim where only vouched people and maintainers claim asks too: the claim's rule reads
+    // the answer GitHub gives (kept for five minutes).
+    let vouch_required = settings.config.vouch.required;
+    let needs_maintainer = parsed.iter().any(|c| {
+        matches!(c, Ok(cmd) if cmd.requires_maintainer()
+            || (vouch_required && *cmd == Command::Claim))
+    });
     let maintainer = if needs_maintainer {
         match github.is_maintainer(installation, repo, login).await {
             Ok(m) => Some(m),
@@ -99,11 +104,16 @@ pub(super) async fn comment_event(
         account_id: i64::try_from(e.comment.author.id).unwrap_or(i64::MAX),
         insider: e.comment.by_insider(),
         reacted: Default::default(),
+        denounced: Default::default(),
         actor: who,
     };
     // GitHub has been read; everything the delivery changes commits together from here.
     let mut tx = github.store.begin().await?;
     read.record(&mut tx, &ctx.actor).await?;
+    ctx.denounced.store(
+        !ctx.maintainer_known && tx.vouch_denounces(repo, login).await?,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     if let Some(account) = account.filter(|a| a.asked) {
         tx.gh_remember_account(account.account_id, &account.login, account.created_at)
             .await?;
@@ -195,6 +205,13 @@ pub(super) async fn command_in_span(
             .reply(tx, None, &messages::permission_refused(ctx.login, &command))
             .await;
     }
+    if let Some((login, vouch, reason)) = vouch_command(&command) {
+        // A maintainer's vouch, unvouch or denouncement, on any issue of the repository; the
+        // login is not mentioned back (a denounced person is not pinged).
+        tx.vouch_command(ctx.repo, login, vouch, reason, &ctx.actor)
+            .await?;
+        return ctx.thumbs_up(tx).await;
+    }
     let ready_label = ctx.settings.config.labels.ready.clone();
     let task = tx
         .task_by_key(ctx.repo, &key_of(ctx.repo, ctx.number))
@@ -251,7 +268,22 @@ pub(super) async fn command_in_span(
         | Command::OptIn
         | Command::OptOut
         | Command::Away { .. }
-        | Command::Back => Ok(()),
+        | Command::Back
+        | Command::Vouch { .. }
+        | Command::Unvouch { .. }
+        | Command::Denounce { .. } => Ok(()),
+    }
+}
+
+/// A vouch command's login, what it does and its reason.
+fn vouch_command(command: &Command) -> Option<(&str, VouchCommand, Option<&str>)> {
+    match command {
+        Command::Vouch { login } => Some((login, VouchCommand::Vouch, None)),
+        Command::Unvouch { login } => Some((login, VouchCommand::Unvouch, None)),
+        Command::Denounce { login, reason } => {
+            Some((login, VouchCommand::Denounce, reason.as_deref()))
+        }
+        _ => None,
     }
 }
 

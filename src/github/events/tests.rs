@@ -81,8 +81,45 @@ fn unknown_event_is_ignored() {
     assert!(
         matches!(event, Event::Ignored { ref reason, .. } if reason == "`star` events are not used")
     );
-    let event = parse_event("push", br#"{"ref":"refs/heads/main"}"#).unwrap();
+    let event = parse_event("fork", br#"{"forkee":{}}"#).unwrap();
     assert!(matches!(event, Event::Ignored { action: None, .. }));
+}
+
+#[test]
+fn a_push_matters_only_when_it_changes_a_vouch_list_on_the_default_branch() {
+    let push = |git_ref: &str, changed: &str| {
+        let body = serde_json::json!({
+            "ref": git_ref,
+            "repository": {"id": 1, "full_name": "o/r", "default_branch": "main"},
+            "commits": [{"added": [], "removed": [], "modified": ["src/lib.rs"]},
+                        {"added": [changed], "removed": [], "modified": []}],
+            "head_commit": null,
+            "sender": {"login": "ada", "id": 2},
+            "installation": {"id": 3},
+        });
+        parse_event("push", body.to_string().as_bytes()).unwrap()
+    };
+    assert!(matches!(
+        push("refs/heads/main", "VOUCHED.td"),
+        Event::VouchListPushed(PushEvent {
+            installation_id: Some(3),
+            ..
+        })
+    ));
+    assert!(matches!(
+        push("refs/heads/main", ".github/VOUCHED.td"),
+        Event::VouchListPushed(_)
+    ));
+    for (git_ref, changed) in [
+        ("refs/heads/feature", "VOUCHED.td"),
+        ("refs/heads/main", "docs/VOUCHED.td"),
+        ("refs/tags/v1", "VOUCHED.td"),
+    ] {
+        assert!(
+            matches!(push(git_ref, changed), Event::Ignored { .. }),
+            "{git_ref} {changed}"
+        );
+    }
 }
 
 #[test]

@@ -243,3 +243,27 @@ pub struct RepositoryPayload {
 pub struct NewIssue {
     pub number: u64,
 }
+
+/// `push`: the branch, and the paths each listed commit changed (GitHub lists up to 2,048
+/// commits; only the paths are read).
+#[derive(Deserialize)]
+pub struct PushPayload {
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    pub repository: Repository,
+    #[serde(default)]
+    pub commits: Vec<PushCommit>,
+    pub head_commit: Option<PushCommit>,
+    pub sender: Option<User>,
+    pub installation: Option<InstallationRef>,
+}
+
+#[derive(Deserialize)]
+pub struct PushCommit {
+    #[serde(default)]
+    pub added: Vec<String>,
+    #[serde(default)]
+    pub removed: Vec<String>,
+    #[serde(default)]
+    pub modified: Vec<String>,
+}

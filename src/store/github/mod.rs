@@ -7,6 +7,7 @@
 //! - [`pulls`]: pull requests linked to tasks;
 //! - [`reviewers`]: a repository's reviewers and who reviews each task's pull request (rule 13);
 //! - [`worker_links`]: GitHub logins proven for workers;
+//! - [`vouch`]: vouch lists and maintainers' vouch commands;
 //! - [`inbox`]: the webhook inbox;
 //! - [`outbox`]: the comment outbox;
 //! - [`write_pacing`]: how fast the App writes to GitHub;
@@ -29,6 +30,7 @@ mod job_slots;
 pub mod outbox;
 pub mod pulls;
 pub mod reviewers;
+pub mod vouch;
 pub mod worker_links;
 pub mod write_pacing;
 

@@ -195,6 +195,24 @@ impl WriteTx {
         Ok(repeated.is_some())
     }
 
+    /// Whether a reply to `login` (a comment that starts `@login,`) was ever queued on the issue.
+    pub async fn gh_replied_to(
+        &mut self,
+        target: &OutboxTarget<'_>,
+        login: &str,
+    ) -> Result<bool, StoreError> {
+        let replied: Option<(i64,)> = sqlx::query_as(
+            "SELECT id FROM gh_outbox WHERE repo = $1 AND issue_number = $2 AND kind = 'comment' \
+             AND LOWER(body) LIKE $3 LIMIT 1",
+        )
+        .bind(target.repo)
+        .bind(target.issue_number)
+        .bind(format!("@{},%", login.to_ascii_lowercase()))
+        .fetch_optional(self.conn())
+        .await?;
+        Ok(replied.is_some())
+    }
+
     /// Queues a new comment.
     pub async fn gh_enqueue_comment(
         &mut self,

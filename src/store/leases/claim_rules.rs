@@ -189,6 +189,11 @@ pub(crate) enum Condition {
     /// Rule 11: in a repository that takes plans first, the worker's trust skips the plan or it
     /// holds an approved proposal for the task.
     Approved,
+    /// Rule 12: the repository's vouch list does not denounce the worker's GitHub login.
+    NotDenounced,
+    /// Rule 12: the repository takes claims from vouched logins and maintainers only
+    /// (`vouch.required`), and the worker is one of them.
+    VouchedIfRequired,
 }
 
 /// The conditions of rules 1, 5–11, 13 and 14 on a candidate `t` in repository `r`, each on its
@@ -236,6 +241,11 @@ pub(crate) fn claim_conditions(
             reviewer_room(&format!("{hour} + {HOUR_MS}"), "r.active_leases"),
         ),
         (Condition::Approved, approved(worker)),
+        (Condition::NotDenounced, not_denounced(worker)),
+        (
+            Condition::VouchedIfRequired,
+            vouched_if_required(worker, hour),
+        ),
     ]
 }
 
@@ -442,7 +452,9 @@ fn requires_rule(backend: Backend, worker: &str) -> String {
 /// The effective trust of the worker (parameter `worker`) in the repository `repo` (a SQL
 /// expression of its id): the larger of its `trust_level` and the highest level a promotion rule
 /// of the repository grants it (when it opted in to reputation) for the merges counted in
-/// `outcomes`. Every rule that reads trust reads it here (rule 7, [`trust_rule`]; rule 11's
+/// `outcomes`, and the repository's `vouch.trust` when its own vouch list (the file or a
+/// maintainer's command; an import's vouches do not count) vouches for a login of the worker
+/// (rule 12). Every rule that reads trust reads it here (rule 7, [`trust_rule`]; rule 11's
 /// `approval_skip_trust`).
 pub(crate) fn effective_trust(worker: &str, repo: &str) -> String {
     format!(
@@ -451,19 +463,80 @@ pub(crate) fn effective_trust(worker: &str, repo: &str) -> String {
            UNION ALL SELECT p.level FROM repo_promotions p JOIN workers pw ON pw.id = {worker} \
              WHERE p.repo_id = {repo} AND pw.reputation_opt_in = 1 \
                AND p.merged <= (SELECT COUNT(*) FROM outcomes o WHERE o.worker_id = {worker} \
-                 AND o.repo_id = {repo} AND o.kind = 'merged')) e)"
+                 AND o.repo_id = {repo} AND o.kind = 'merged') \
+           UNION ALL SELECT vr.vouch_trust FROM vouch_entries ve JOIN repos vr ON vr.id = ve.repo_id \
+             WHERE ve.repo_id = {repo} AND ve.vouched = 1 AND ve.source <> 'import' \
+               AND ve.login IN ({logins})) e)",
+        logins = worker_logins(worker)
     )
 }
 
 /// Rule 7 with trust progression: the candidate `t`'s tier is at most the effective trust of
-/// the worker (parameter `worker`) in the task's repository ([`effective_trust`]); its own
-/// `trust_level` is compared first, which the statement reads once. Read in the statement that
-/// takes the task, so two claims never see a trust the database does not hold.
+/// the worker (parameter `worker`) in the task's repository ([`effective_trust`], which counts
+/// its promotions and its vouch list); its own `trust_level` is compared first, which the
+/// statement reads once. Read in the statement that takes the task, so two claims never see a
+/// trust the database does not hold.
 fn trust_rule(worker: &str) -> String {
     format!(
         "(t.tier <= (SELECT tw.trust_level FROM workers tw WHERE tw.id = {worker}) \
            OR t.tier <= {})",
         effective_trust(worker, "t.repo_id")
+    )
+}
+
+/// The GitHub logins (lower-case) the worker (parameter `worker`) proved it speaks for: the
+/// login of its link (`gh_links`, proven by `/owp link`), or the login of a person's implicit
+/// worker (made only by that person's own comments). A worker's self-declared `github_login`
+/// is never one: anybody can type a login.
+fn worker_logins(worker: &str) -> String {
+    format!(
+        "SELECT gl.login FROM gh_links gl WHERE gl.worker_id = {worker} \
+         UNION ALL SELECT LOWER(iw.github_login) FROM workers iw WHERE iw.id = {worker} \
+           AND iw.token_hash IS NULL AND iw.id = 'gh_' || LOWER(iw.github_login)"
+    )
+}
+
+/// Rule 12: the entries of the candidate `t`'s repository (`vr`) that vouch for a login of the
+/// worker, by the repository's own file or a maintainer's command (an imported list's vouches
+/// do not count here), as the `FROM … WHERE …` of a query.
+fn vouched_entries(worker: &str) -> String {
+    format!(
+        "FROM vouch_entries ve JOIN repos vr ON vr.id = ve.repo_id \
+         WHERE ve.repo_id = t.repo_id AND ve.vouched = 1 AND ve.source <> 'import' \
+           AND ve.login IN ({})",
+        worker_logins(worker)
+    )
+}
+
+/// Rule 12: no entry of the candidate `t`'s repository (its file, an import or a maintainer's
+/// command) denounces a login of the worker (parameter `worker`).
+fn not_denounced(worker: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM vouch_entries de WHERE de.repo_id = t.repo_id \
+           AND de.denounced = 1 AND de.login IN ({}))",
+        worker_logins(worker)
+    )
+}
+
+/// How long what GitHub said of a person's permission counts for a claim (the App's permission
+/// lookup trusts an answer as long, `github::permissions::PERMISSION_MAX_AGE_MS`).
+pub(crate) const MAINTAINER_ANSWER_MS: i64 = 5 * 60_000;
+
+/// Rule 12 with `vouch.required`: repository `r` does not require a vouch, or the worker
+/// (parameter `worker`) is a maintainer there by what GitHub said within the last five minutes
+/// at the claim's instant (`hour` plus an hour; `signin_permissions`, kept by every permission
+/// asked), or its lists could all be read and one vouches for it. A list GitHub never gave
+/// (`r.vouch_closed`) refuses everyone but maintainers: the rule fails closed.
+fn vouched_if_required(worker: &str, hour: &str) -> String {
+    let fresh = HOUR_MS - MAINTAINER_ANSWER_MS;
+    format!(
+        "(r.vouch_required = 0 \
+          OR EXISTS (SELECT 1 FROM signin_permissions sp WHERE sp.repo = LOWER(r.name) \
+            AND sp.permission IN ('admin', 'maintain', 'write') \
+            AND sp.fetched_at > {hour} + {fresh} AND sp.login IN ({logins})) \
+          OR (r.vouch_closed = 0 AND EXISTS (SELECT 1 {vouched})))",
+        logins = worker_logins(worker),
+        vouched = vouched_entries(worker),
     )
 }
 

@@ -69,6 +69,7 @@ pub(crate) async fn explain<'c>(
            w.max_concurrent_tasks AS w_max_tasks, w.active_points AS w_active_points, \
            w.capacity_points AS w_capacity, w.trust_level AS w_trust_level, \
            r.private AS r_private, r.approval_skip_trust AS r_approval_skip_trust, \
+           r.vouch_closed AS r_vouch_closed, \
            CASE WHEN r.reviewers = 0 THEN 0 ELSE {room_left} END AS r_reviewer_room, {select} \
            CROSS JOIN workers w \
          WHERE w.id = $1 AND {which}",
@@ -183,6 +184,10 @@ fn refusal(
         },
         Condition::Approved => Refusal::ApprovalRequired {
             skip_trust: row.try_get("r_approval_skip_trust")?,
+        },
+        Condition::NotDenounced => Refusal::Denounced,
+        Condition::VouchedIfRequired => Refusal::NotVouched {
+            unread: row.try_get::<i64, _>("r_vouch_closed")? != 0,
         },
     })
 }

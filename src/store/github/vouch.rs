@@ -1,0 +1,407 @@
+//! Vouch lists (contract section 12, rule 12; schema in `migrations/*/0036_vouch_lists.sql`):
+//! the entries of a repository's own list, of the lists it imports, and of its maintainers'
+//! commands, and the state of each list read. The claim reads them in SQL
+//! (`leases::claim_rules`); nothing here decides a claim.
+
+use serde_json::json;
+use sqlx::Row;
+
+use crate::domain::vouch::VouchEntry;
+use crate::store::{NewEvent, Store, StoreError, WriteTx};
+
+/// Where an entry comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VouchSource {
+    /// The repository's own `VOUCHED.td`.
+    File,
+    /// An imported repository's list (only its denouncements count).
+    Import,
+    /// A maintainer's `/owp vouch`, `/owp denounce`.
+    Command,
+}
+
+impl VouchSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VouchSource::File => "file",
+            VouchSource::Import => "import",
+            VouchSource::Command => "command",
+        }
+    }
+}
+
+/// What reading one list found.
+#[derive(Clone, Debug)]
+pub enum ListOutcome {
+    /// The list at `path`, parsed.
+    Entries {
+        path: String,
+        entries: Vec<VouchEntry>,
+    },
+    /// The repository has no list: no entries.
+    NoFile,
+    /// The list is not valid or cannot be read: not applied (the previous entries stay, and a
+    /// repository with `vouch.required` takes maintainers only until it is fixed).
+    Invalid { path: String, error: String },
+    /// GitHub did not answer: everything stays as it was.
+    NoAnswer,
+}
+
+/// A maintainer's command about a login.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VouchCommand {
+    Vouch,
+    Unvouch,
+    Denounce,
+}
+
+/// One entry of a repository's merged list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VouchRow {
+    pub login: String,
+    pub vouched: bool,
+    pub denounced: bool,
+    pub details: Option<String>,
+    pub source: String,
+    /// The list it came from: the file's repository, an imported repository, or '' (command).
+    pub origin: String,
+}
+
+/// One list a repository reads, and why it is not applied, if it is not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VouchListState {
+    pub origin: String,
+    pub path: Option<String>,
+    pub error: Option<String>,
+    /// When GitHub last answered for it (ms); `None`: never.
+    pub read_at: Option<i64>,
+}
+
+/// A digest of a list's entries: a list read again unchanged writes nothing.
+fn digest(entries: &[VouchEntry]) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    for e in entries {
+        hasher.update(e.login.as_bytes());
+        hasher.update([u8::from(e.denounced)]);
+        hasher.update(e.details.as_deref().unwrap_or("").as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(hasher.finalize())
+}
+
+async fn repo_id(tx: &mut WriteTx, repo: &str) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
+        .bind(repo)
+        .fetch_optional(tx.conn())
+        .await?)
+}
+
+impl WriteTx {
+    /// Records `vouch.trust` and `vouch.required` of `repo`'s settings.
+    pub async fn vouch_set_settings(
+        &mut self,
+        repo: &str,
+        trust: i64,
+        required: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE repos SET vouch_trust = $1, vouch_required = $2 WHERE name = $3")
+            .bind(trust)
+            .bind(i64::from(required))
+            .bind(repo)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets the lists of `repo` other than `origins` (an import no longer named), with their
+    /// entries.
+    pub async fn vouch_keep_lists(
+        &mut self,
+        repo: &str,
+        origins: &[&str],
+    ) -> Result<(), StoreError> {
+        let Some(id) = repo_id(self, repo).await? else {
+            return Ok(());
+        };
+        let known: Vec<String> =
+            sqlx::query_scalar("SELECT origin FROM vouch_lists WHERE repo_id = $1")
+                .bind(id)
+                .fetch_all(self.conn())
+                .await?;
+        for origin in known.iter().filter(|o| !origins.contains(&o.as_str())) {
+            for sql in [
+                "DELETE FROM vouch_lists WHERE repo_id = $1 AND origin = $2",
+                "DELETE FROM vouch_entries WHERE repo_id = $1 AND origin = $2 \
+                 AND source <> 'command'",
+            ] {
+                sqlx::query(sql)
+                    .bind(id)
+                    .bind(origin)
+                    .execute(self.conn())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records one list of `repo` as read (see [`ListOutcome`]); an audit event when its entries
+    /// or its error changed.
+    pub async fn vouch_record_list(
+        &mut self,
+        repo: &str,
+        origin: &str,
+        source: VouchSource,
+        outcome: &ListOutcome,
+    ) -> Result<(), StoreError> {
+        let Some(id) = repo_id(self, repo).await? else {
+            return Ok(());
+        };
+        let before: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT digest, error FROM vouch_lists WHERE repo_id = $1 AND origin = $2",
+        )
+        .bind(id)
+        .bind(origin)
+        .fetch_optional(self.conn())
+        .await?;
+        let (path, entries, error): (Option<&str>, Option<&[VouchEntry]>, Option<&str>) =
+            match outcome {
+                ListOutcome::NoAnswer => {
+                    if before.is_none() {
+                        sqlx::query(
+                            "INSERT INTO vouch_lists (repo_id, origin, path, error, read_at) \
+                             VALUES ($1, $2, NULL, NULL, NULL)",
+                        )
+                        .bind(id)
+                        .bind(origin)
+                        .execute(self.conn())
+                        .await?;
+                    }
+                    return Ok(());
+                }
+                ListOutcome::NoFile => (None, Some(&[]), None),
+                ListOutcome::Entries { path, entries } => (Some(path), Some(entries), None),
+                ListOutcome::Invalid { path, error } => (Some(path), None, Some(error)),
+            };
+        let new_digest = entries.map(digest);
+        let (old_digest, old_error) = before.clone().unwrap_or_default();
+        let changed_entries = new_digest.is_some() && new_digest != old_digest;
+        if let Some(entries) = entries.filter(|_| changed_entries) {
+            sqlx::query(
+                "DELETE FROM vouch_entries WHERE repo_id = $1 AND source = $2 AND origin = $3",
+            )
+            .bind(id)
+            .bind(source.as_str())
+            .bind(origin)
+            .execute(self.conn())
+            .await?;
+            for e in entries {
+                // An imported list's vouches do not count here: only its denouncements are kept.
+                if source == VouchSource::Import && !e.denounced {
+                    continue;
+                }
+                sqlx::query(
+                    "INSERT INTO vouch_entries (repo_id, source, origin, login, vouched, \
+                     denounced, details, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(id)
+                .bind(source.as_str())
+                .bind(origin)
+                .bind(&e.login)
+                .bind(i64::from(!e.denounced))
+                .bind(i64::from(e.denounced))
+                .bind(e.details.as_deref())
+                .bind(self.now)
+                .execute(self.conn())
+                .await?;
+            }
+        }
+        // An invalid list keeps the digest of the entries still applied.
+        let kept_digest = new_digest.or(old_digest);
+        sqlx::query(
+            "INSERT INTO vouch_lists (repo_id, origin, path, error, read_at, digest) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (repo_id, origin) DO UPDATE SET \
+             path = excluded.path, error = excluded.error, read_at = excluded.read_at, \
+             digest = excluded.digest",
+        )
+        .bind(id)
+        .bind(origin)
+        .bind(path)
+        .bind(error)
+        .bind(self.now)
+        .bind(kept_digest)
+        .execute(self.conn())
+        .await?;
+        if changed_entries || error != old_error.as_deref() || before.is_none() {
+            self.event(
+                NewEvent::new("github.vouch_list_read", "github")
+                    .repo(repo)
+                    .data(json!({
+                        "origin": origin,
+                        "source": source.as_str(),
+                        "path": path,
+                        "entries": entries.map(<[VouchEntry]>::len),
+                        "error": error,
+                    })),
+            );
+        }
+        Ok(())
+    }
+
+    /// Closes `repo` to all but maintainers while a list it needs was never read or is not
+    /// valid (read by the claim when `vouch.required` is set).
+    pub async fn vouch_update_closed(&mut self, repo: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE repos SET vouch_closed = CASE WHEN EXISTS (SELECT 1 FROM vouch_lists l \
+               WHERE l.repo_id = repos.id AND (l.read_at IS NULL OR l.error IS NOT NULL)) \
+             THEN 1 ELSE 0 END WHERE name = $1",
+        )
+        .bind(repo)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// A maintainer's `/owp vouch`, `/owp unvouch` or `/owp denounce` about `login` in `repo`,
+    /// kept as the repository's command entry, with its audit event. Returns whether anything
+    /// changed.
+    pub async fn vouch_command(
+        &mut self,
+        repo: &str,
+        login: &str,
+        command: VouchCommand,
+        reason: Option<&str>,
+        actor: &str,
+    ) -> Result<bool, StoreError> {
+        let Some(id) = repo_id(self, repo).await? else {
+            return Ok(false);
+        };
+        let login = login.to_ascii_lowercase();
+        let changed = match command {
+            VouchCommand::Unvouch => sqlx::query(
+                "DELETE FROM vouch_entries WHERE repo_id = $1 AND source = 'command' \
+                 AND origin = '' AND login = $2",
+            )
+            .bind(id)
+            .bind(&login)
+            .execute(self.conn())
+            .await?
+            .rows_affected(),
+            VouchCommand::Vouch | VouchCommand::Denounce => {
+                let denounced = command == VouchCommand::Denounce;
+                sqlx::query(
+                    "INSERT INTO vouch_entries (repo_id, source, origin, login, vouched, \
+                     denounced, details, updated_at) VALUES ($1, 'command', '', $2, $3, $4, $5, $6) \
+                     ON CONFLICT (repo_id, source, origin, login) DO UPDATE SET \
+                     vouched = excluded.vouched, denounced = excluded.denounced, \
+                     details = excluded.details, updated_at = excluded.updated_at",
+                )
+                .bind(id)
+                .bind(&login)
+                .bind(i64::from(!denounced))
+                .bind(i64::from(denounced))
+                .bind(reason.filter(|_| denounced))
+                .bind(self.now)
+                .execute(self.conn())
+                .await?
+                .rows_affected()
+            }
+        } > 0;
+        if changed {
+            let kind = match command {
+                VouchCommand::Vouch => "github.vouched",
+                VouchCommand::Unvouch => "github.unvouched",
+                VouchCommand::Denounce => "github.denounced",
+            };
+            self.event(
+                NewEvent::new(kind, actor)
+                    .repo(repo)
+                    .data(json!({"login": login})),
+            );
+        }
+        Ok(changed)
+    }
+
+    /// Whether an entry of `repo` denounces `login` (the App answers such a person at most once
+    /// per issue).
+    pub async fn vouch_denounces(&mut self, repo: &str, login: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM vouch_entries e JOIN repos r ON r.id = e.repo_id \
+             WHERE r.name = $1 AND e.login = $2 AND e.denounced = 1 LIMIT 1",
+        )
+        .bind(repo)
+        .bind(login.to_ascii_lowercase())
+        .fetch_optional(self.conn())
+        .await?;
+        Ok(found.is_some())
+    }
+}
+
+impl Store {
+    /// The state of each list `repo` reads (none before it joins).
+    pub async fn vouch_lists(&self, repo: &str) -> Result<Vec<VouchListState>, StoreError> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
+            .bind(repo)
+            .fetch_optional(&self.read)
+            .await?;
+        match id {
+            Some(id) => self.lists_of(id).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn lists_of(&self, id: i64) -> Result<Vec<VouchListState>, StoreError> {
+        type ListRow = (String, Option<String>, Option<String>, Option<i64>);
+        let lists: Vec<ListRow> = sqlx::query_as(
+            "SELECT origin, path, error, read_at FROM vouch_lists WHERE repo_id = $1 \
+             ORDER BY origin",
+        )
+        .bind(id)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(lists
+            .into_iter()
+            .map(|(origin, path, error, read_at)| VouchListState {
+                origin,
+                path,
+                error,
+                read_at,
+            })
+            .collect())
+    }
+
+    /// The merged list of `repo` (every entry of every source, by login then source) and the
+    /// state of each list it reads; `None` when the repository is not in the pool.
+    pub async fn vouch_entries(
+        &self,
+        repo: &str,
+    ) -> Result<Option<(Vec<VouchRow>, Vec<VouchListState>)>, StoreError> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
+            .bind(repo)
+            .fetch_optional(&self.read)
+            .await?;
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        let rows = sqlx::query(
+            "SELECT login, vouched, denounced, details, source, origin FROM vouch_entries \
+             WHERE repo_id = $1 ORDER BY login, source, origin",
+        )
+        .bind(id)
+        .fetch_all(&self.read)
+        .await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows {
+            entries.push(VouchRow {
+                login: row.try_get("login")?,
+                vouched: row.try_get::<i64, _>("vouched")? != 0,
+                denounced: row.try_get::<i64, _>("denounced")? != 0,
+                details: row.try_get("details")?,
+                source: row.try_get("source")?,
+                origin: row.try_get("origin")?,
+            });
+        }
+        let lists = self.lists_of(id).await?;
+        Ok(Some((entries, lists)))
+    }
+}
