@@ -538,7 +538,7 @@ async fn github_accepts(creds: &AppCredentials, api_url: &str, name: &'static st
             ),
             "in the App settings → Permissions & events, give Checks and Commit statuses read \
              access, then subscribe to Issues, Issue comment, Pull request, Check suite, Check \
-             run, Status, Repository and Issue dependencies",
+             run, Status, Repository, Issue dependencies and Push",
         );
     }
     Check::ok(name, format!("GitHub accepts “{label}” (GET {api}/app)"))

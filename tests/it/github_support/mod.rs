@@ -47,7 +47,7 @@ pub const OTHER_KEY: &str = include_str!("../../fixtures/github/other-key.pem");
 /// The test App's id.
 pub const TEST_APP_ID: u64 = 4242;
 /// The events the test App subscribes to.
-pub const APP_EVENTS: [&str; 11] = [
+pub const APP_EVENTS: [&str; 12] = [
     "installation",
     "installation_repositories",
     "issues",
@@ -58,6 +58,7 @@ pub const APP_EVENTS: [&str; 11] = [
     "status",
     "repository",
     "issue_dependencies",
+    "push",
     "ping",
 ];
 
