@@ -111,6 +111,11 @@ pub fn line_of(login: &str, denounced: bool, details: Option<&str>) -> String {
     }
 }
 
+/// Whether a push's changed paths touch a vouch list.
+pub fn touches_list<'a>(mut paths: impl Iterator<Item = &'a str>) -> bool {
+    paths.any(|p| VOUCH_PATHS.contains(&p))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

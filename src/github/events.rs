@@ -581,7 +581,7 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
                     .iter()
                     .chain(p.head_commit.as_ref())
                     .flat_map(|c| c.added.iter().chain(&c.removed).chain(&c.modified));
-                if !crate::github::vouch::touches_list(paths.map(String::as_str)) {
+                if !crate::domain::vouch::touches_list(paths.map(String::as_str)) {
                     return Ok(ignored("a push that changes no vouch list".into()));
                 }
                 Ok(Event::VouchListPushed(PushEvent {

@@ -169,8 +169,3 @@ pub async fn record(
     }
     tx.vouch_update_closed(repo).await
 }
-
-/// Whether a push's changed paths touch a vouch list.
-pub fn touches_list<'a>(mut paths: impl Iterator<Item = &'a str>) -> bool {
-    paths.any(|p| VOUCH_PATHS.contains(&p))
-}
