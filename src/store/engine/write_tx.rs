@@ -452,7 +452,8 @@ impl Store {
         if let Some(last) = written.iter().map(|e| e.id).max() {
             self.local_last_event
                 .fetch_max(last, std::sync::atomic::Ordering::Relaxed);
-            self.empty_claims.changed();
+            self.empty_claims
+                .committed(last, written.iter().map(|e| e.kind.as_str()));
             self.changed.notify_waiters();
             // Tells the other processes sharing a PostgreSQL database (see `replicas`).
             self.signals.local_commit.notify_one();

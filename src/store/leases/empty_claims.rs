@@ -8,7 +8,8 @@
 //! for at most [`REMEMBERED_MS`].
 //!
 //! The version moves whenever this process learns that the pool changed: at each of its own
-//! commits that appended an event (every change a claim could depend on appends one), when another
+//! commits that appended an event other than a worker coming online or going offline (every
+//! change a claim could depend on appends one; presence is no rule of the claim), when another
 //! process sharing a PostgreSQL database says it committed, and when a read of the event log
 //! finds a newer event (the server reads it every 250 ms, which is how it learns of another SQLite
 //! process's changes). A remembered answer can only refuse: it never grants, so every rule still
@@ -28,6 +29,9 @@ pub(crate) const REMEMBERED_MS: i64 = 30_000;
 /// The most workers remembered at once (beyond it the memory starts again: each entry is a few
 /// dozen bytes, so this bounds it to some tens of megabytes).
 const MAX_REMEMBERED: usize = 500_000;
+
+/// The events that say only whether a worker is online.
+const PRESENCE_ONLY: [&str; 2] = ["worker.online", "worker.offline"];
 
 #[derive(Default)]
 pub(crate) struct EmptyClaims {
@@ -50,6 +54,16 @@ impl EmptyClaims {
     /// The pool changed.
     pub(crate) fn changed(&self) {
         self.version.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// This process committed events up to `last`, of these kinds. Whether a worker is online
+    /// is no rule of the claim, so presence alone (`worker.online`, `worker.offline`) changes
+    /// nothing a claim would find; any other event does.
+    pub(crate) fn committed<'a>(&self, last: i64, mut kinds: impl Iterator<Item = &'a str>) {
+        self.newest_read.fetch_max(last, Ordering::AcqRel);
+        if kinds.any(|k| !PRESENCE_ONLY.contains(&k)) {
+            self.changed();
+        }
     }
 
     /// A read of the event log found `id` as its newest event.
@@ -126,4 +140,33 @@ fn figures(w: &WorkerRow) -> u64 {
         .hash(&mut h);
     w.capabilities.to_string().hash(&mut h);
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Presence alone leaves a remembered answer standing; any other change, or a newer event
+    /// of another process found in the log, ends it.
+    #[test]
+    fn only_changes_of_the_pool_end_a_remembered_answer() {
+        let memory = EmptyClaims::default();
+        let start = memory.version();
+        memory.committed(5, ["worker.online", "worker.offline"].into_iter());
+        assert_eq!(
+            memory.version(),
+            start,
+            "presence changes nothing a claim finds"
+        );
+        memory.read_newest(5);
+        assert_eq!(
+            memory.version(),
+            start,
+            "the log holds nothing newer than this process wrote"
+        );
+        memory.committed(6, ["worker.online", "task.created"].into_iter());
+        assert_eq!(memory.version(), start + 1);
+        memory.read_newest(9);
+        assert_eq!(memory.version(), start + 2, "another process's change");
+    }
 }
