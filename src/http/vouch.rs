@@ -13,8 +13,9 @@ use super::principal::Principal;
 
 #[derive(Deserialize, IntoParams)]
 pub struct VouchedQuery {
-    /// The repository, `owner/name`.
-    pub repo: String,
+    /// The repository, `owner/name` (a request without it is refused as `invalid_repo`).
+    #[param(required = true)]
+    pub repo: Option<String>,
 }
 
 /// One login of the merged list, as one source says it.
@@ -48,13 +49,13 @@ pub struct Vouched {
     responses((status = 200, body = Vouched), (status = 401, body = Problem),
               (status = 403, body = Problem, description = "`not_maintainer`"),
               (status = 404, body = Problem, description = "`repo_not_found`"),
-              (status = 422, body = Problem, description = "`invalid_repo`: not `owner/name`")))]
+              (status = 422, body = Problem, description = "`invalid_repo`: missing, or not `owner/name`")))]
 pub async fn vouched(
     State(state): State<AppState>,
     principal: Principal,
     Query(q): Query<VouchedQuery>,
 ) -> ApiResult<Json<Vouched>> {
-    let repo = q.repo.trim();
+    let repo = q.repo.as_deref().unwrap_or_default().trim();
     if !super::principal::is_github_name(repo) {
         return Err(ApiError::invalid(
             "invalid_repo",

@@ -2310,8 +2310,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The repository, `owner/name`. */
-                repo: string;
+                /** @description The repository, `owner/name` (a request without it is refused as `invalid_repo`). */
+                repo: string | null;
             };
             cookie?: never;
         };
@@ -2351,7 +2351,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `invalid_repo`: not `owner/name` */
+            /** @description `invalid_repo`: missing, or not `owner/name` */
             422: {
                 headers: {
                     [name: string]: unknown;
