@@ -464,10 +464,8 @@ pub(crate) fn effective_trust(worker: &str, repo: &str) -> String {
              WHERE p.repo_id = {repo} AND pw.reputation_opt_in = 1 \
                AND p.merged <= (SELECT COUNT(*) FROM outcomes o WHERE o.worker_id = {worker} \
                  AND o.repo_id = {repo} AND o.kind = 'merged') \
-           UNION ALL SELECT vr.vouch_trust FROM vouch_entries ve JOIN repos vr ON vr.id = ve.repo_id \
-             WHERE ve.repo_id = {repo} AND ve.vouched = 1 AND ve.source <> 'import' \
-               AND ve.login IN ({logins})) e)",
-        logins = worker_logins(worker)
+           UNION ALL SELECT vr.vouch_trust {vouched}) e)",
+        vouched = vouched_entries(worker, repo)
     )
 }
 
@@ -496,13 +494,14 @@ fn worker_logins(worker: &str) -> String {
     )
 }
 
-/// Rule 12: the entries of the candidate `t`'s repository (`vr`) that vouch for a login of the
-/// worker, by the repository's own file or a maintainer's command (an imported list's vouches
-/// do not count here), as the `FROM … WHERE …` of a query.
-fn vouched_entries(worker: &str) -> String {
+/// Rule 12: the entries of repository `repo` (a SQL expression of its id; its row is `vr`) that
+/// vouch for a login of the worker (parameter `worker`), by the repository's own file or a
+/// maintainer's command (an imported list's vouches do not count here), as the `FROM … WHERE …`
+/// of a query.
+fn vouched_entries(worker: &str, repo: &str) -> String {
     format!(
         "FROM vouch_entries ve JOIN repos vr ON vr.id = ve.repo_id \
-         WHERE ve.repo_id = t.repo_id AND ve.vouched = 1 AND ve.source <> 'import' \
+         WHERE ve.repo_id = {repo} AND ve.vouched = 1 AND ve.source <> 'import' \
            AND ve.login IN ({})",
         worker_logins(worker)
     )
@@ -536,7 +535,7 @@ fn vouched_if_required(worker: &str, hour: &str) -> String {
             AND sp.fetched_at > {hour} + {fresh} AND sp.login IN ({logins})) \
           OR (r.vouch_closed = 0 AND EXISTS (SELECT 1 {vouched})))",
         logins = worker_logins(worker),
-        vouched = vouched_entries(worker),
+        vouched = vouched_entries(worker, "t.repo_id"),
     )
 }
 
