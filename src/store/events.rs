@@ -103,7 +103,15 @@ impl Store {
     /// to it is visible and none with a smaller id will appear later (see `replicas`).
     pub async fn last_event_id(&self) -> Result<i64, StoreError> {
         let id = self.event_horizon().await?;
-        self.empty_claims.read_newest(id);
+        let foreign = self.empty_claims.read_newest(id);
+        if self.backend == super::Backend::Sqlite {
+            // Another process's change is seen here (PostgreSQL's processes say so instead,
+            // see `engine::replicas`): workers remembered by their tokens are read again.
+            if foreign {
+                self.known_workers.forget_all();
+            }
+            self.known_workers.watched(super::now_ms() + 1_000);
+        }
         Ok(id)
     }
 }

@@ -1,48 +1,62 @@
-//! Authenticated workers, remembered for a moment.
+//! Authenticated workers, remembered for a while.
 //!
 //! Every worker request starts by finding the worker its bearer token belongs to. Under load that
 //! read is most of a request's own database work: on SQLite a read connection starts every read
-//! with a cold page cache once any other connection has committed (which the writer does about a
-//! hundred times a second), and on PostgreSQL it is a round trip to the database. A worker sends
-//! several requests a second, so the row found by one of them is kept here and serves the next
-//! ones for at most [`MAX_AGE`].
+//! with a cold page cache once any other connection has committed, and on PostgreSQL it is a
+//! round trip to the database. An idle volunteer's tool heartbeats and asks for work every few
+//! seconds, so the row found by one request is kept here and serves the next ones: for
+//! [`WATCHED_MAX_AGE`] while this process is sure to learn of other processes' changes, for
+//! [`MAX_AGE`] otherwise.
 //!
 //! What may be stale, and why that is safe:
 //!
 //! - **Changes made through this process** that a request must see at once (a new token, pause,
-//!   trust, GitHub login) make the write transaction call [`super::WriteTx::forget_known_workers`];
-//!   when it commits, every entry is dropped (a generation counter, so an entry being filled
-//!   while that transaction commits is not kept either). They are rare admin and registration
-//!   writes; the hot paths never call it.
-//! - **Changes made by another process** (another replica on PostgreSQL, `owp admin` on the
-//!   SQLite file) are seen within [`MAX_AGE`]: a replaced token keeps working that long on a
-//!   replica that had just seen it.
+//!   trust, GitHub login, archiving) make the write transaction call
+//!   [`super::WriteTx::forget_known_workers`]; when it commits, every entry is dropped (a
+//!   generation counter, so an entry being filled while that transaction commits is not kept
+//!   either). They are rare admin and registration writes; the hot paths never call it.
+//! - **Changes made by another process** drop every entry here too, as soon as this process
+//!   learns of them: on PostgreSQL the committing process says so in its cross-process
+//!   notification (see `engine::replicas`), on SQLite this process's read of the event log (every
+//!   250 ms in a server) finds events it did not write. Rows are kept for the long
+//!   [`WATCHED_MAX_AGE`] only while that watch is known to work ([`KnownWorkers::watched`]: the
+//!   PostgreSQL listener hears this process's own pings, the SQLite log was read a moment ago);
+//!   a listener that lost its connection drops every entry and the next rows live [`MAX_AGE`].
 //! - **The counters** (`active_tasks`, `active_points`), capacity, trust and pause are never
-//!   taken from the request's row: a claim reads them in its own statement, and a heartbeat that
-//!   asks to pause or resume compares with the worker as it is in its transaction.
+//!   taken from the request's row by a claim: it reads them in its own statement. A heartbeat
+//!   trusts a remembered row's counters ([`WorkerRow::fresh`]) only while the pool has not changed
+//!   since the row was read (the pool version of `leases::empty_claims`, which moves with every
+//!   change this process commits or hears of, presence aside) and the watch works.
 //! - **`last_seen_at`** moves with every request of the worker. The store writes here what it
 //!   committed or noted for the next presence flush ([`KnownWorkers::seen`]), so a remembered row
-//!   carries the latest contact this process knows of. A row that says its worker is offline is never served from here: whether a request
-//!   brings a worker back online (and logs `worker.online` once) is always decided on a fresh row.
+//!   carries the latest contact this process knows of. A row that says its worker is offline is
+//!   never served from here: whether a request brings a worker back online (and logs
+//!   `worker.online` once) is always decided on a fresh row.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::rows::WorkerRow;
 
-/// How long a row read for one request may serve the next ones.
+/// How long a row read for one request may serve the next ones while other processes' changes
+/// are not watched.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
+/// How long while they are (see the module docs).
+pub const WATCHED_MAX_AGE: Duration = Duration::from_secs(60);
 
 /// At most this many tokens (and as many workers' contacts) are kept; past it the oldest half
-/// goes (a process serving more workers than this just reads more often).
-const MAX_ENTRIES: usize = 50_000;
+/// goes (a process serving more workers than this just reads more often). A row is about half
+/// a kilobyte.
+const MAX_ENTRIES: usize = 200_000;
 
 #[derive(Default)]
 pub struct KnownWorkers {
     /// Bumped by every commit that forgets the entries; an entry of an older one is not served.
     generation: AtomicU64,
+    /// Until when (ms) other processes' changes are known to reach this process.
+    watched_until: AtomicI64,
     inner: Mutex<Inner>,
 }
 
@@ -58,6 +72,8 @@ struct Inner {
 struct Entry {
     row: WorkerRow,
     generation: u64,
+    /// The pool's version when the row was read (see `leases::empty_claims`).
+    pool_version: u64,
     read_at: Instant,
 }
 
@@ -67,17 +83,45 @@ impl KnownWorkers {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// The worker of `token_hash` if a row of it was read less than [`MAX_AGE`] ago, no change
-    /// through this process has been committed since, and it is online at `now` (ms).
-    pub fn get(&self, token_hash: &str, now: i64, heartbeat_ttl_ms: i64) -> Option<WorkerRow> {
+    /// Other processes' changes reach this process until `until` (ms): rows may be kept for
+    /// [`WATCHED_MAX_AGE`] meanwhile.
+    pub fn watched(&self, until: i64) {
+        self.watched_until.fetch_max(until, Ordering::AcqRel);
+    }
+
+    /// Whether other processes' changes are known to reach this process at `now` (ms).
+    pub fn is_watched(&self, now: i64) -> bool {
+        now < self.watched_until.load(Ordering::Acquire)
+    }
+
+    /// Other processes' changes may have been missed: rows are kept for [`MAX_AGE`] only, until
+    /// [`KnownWorkers::watched`] says otherwise, and every row kept so far goes.
+    pub fn unwatched(&self) {
+        self.watched_until.store(0, Ordering::Release);
+        self.forget_all();
+    }
+
+    /// The worker of `token_hash` if a row of it was read recently enough (see the module docs),
+    /// no change through this process has been committed since, and it is online at `now` (ms).
+    /// Its counters count as current ([`WorkerRow::fresh`]) when the pool is still at the
+    /// `pool_version` it was read at and other processes' changes are watched.
+    pub fn get(
+        &self,
+        token_hash: &str,
+        now: i64,
+        heartbeat_ttl_ms: i64,
+        pool_version: u64,
+    ) -> Option<WorkerRow> {
         let generation = self.generation();
+        let watched = self.is_watched(now);
+        let max_age = if watched { WATCHED_MAX_AGE } else { MAX_AGE };
         let inner = self.inner.lock().ok()?;
         let entry = inner.rows.get(token_hash)?;
-        if entry.generation != generation || entry.read_at.elapsed() >= MAX_AGE {
+        if entry.generation != generation || entry.read_at.elapsed() >= max_age {
             return None;
         }
         let mut row = entry.row.clone();
-        row.fresh = false;
+        row.fresh = watched && entry.row.fresh && entry.pool_version == pool_version;
         if let Some(&seen) = inner.seen.get(&row.id) {
             row.last_seen_at = row.last_seen_at.max(Some(seen));
         }
@@ -85,8 +129,14 @@ impl KnownWorkers {
     }
 
     /// Keeps `row`, read from the database for `token_hash` after [`KnownWorkers::generation`]
-    /// returned `generation`.
-    pub fn remember(&self, token_hash: String, row: &WorkerRow, generation: u64) {
+    /// returned `generation` and the pool was at `pool_version`.
+    pub fn remember(
+        &self,
+        token_hash: String,
+        row: &WorkerRow,
+        generation: u64,
+        pool_version: u64,
+    ) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
@@ -100,6 +150,7 @@ impl KnownWorkers {
             Entry {
                 row: row.clone(),
                 generation,
+                pool_version,
                 read_at: Instant::now(),
             },
         );
@@ -116,8 +167,9 @@ impl KnownWorkers {
             return;
         }
         if inner.seen.len() >= MAX_ENTRIES {
-            let oldest_kept = at - 2 * MAX_AGE.as_millis() as i64;
-            inner.seen.retain(|_, t| *t >= oldest_kept);
+            let mut times: Vec<i64> = inner.seen.values().copied().collect();
+            let (_, &mut median, _) = times.select_nth_unstable(MAX_ENTRIES / 2);
+            inner.seen.retain(|_, t| *t > median);
         }
         inner.seen.insert(worker_id.to_string(), at);
     }
@@ -171,11 +223,11 @@ mod tests {
     fn serves_a_row_until_a_change_is_committed() {
         let known = KnownWorkers::default();
         let g = known.generation();
-        known.remember("h1".into(), &worker("w1", 1_000), g);
-        assert_eq!(known.get("h1", 1_500, TTL).unwrap().id, "w1");
-        assert!(known.get("h2", 1_500, TTL).is_none(), "another token");
+        known.remember("h1".into(), &worker("w1", 1_000), g, 0);
+        assert_eq!(known.get("h1", 1_500, TTL, 0).unwrap().id, "w1");
+        assert!(known.get("h2", 1_500, TTL, 0).is_none(), "another token");
         known.forget_all();
-        assert!(known.get("h1", 1_500, TTL).is_none());
+        assert!(known.get("h1", 1_500, TTL, 0).is_none());
     }
 
     #[test]
@@ -184,30 +236,30 @@ mod tests {
         // The read starts, the change commits, then the (old) row is remembered.
         let g = known.generation();
         known.forget_all();
-        known.remember("h1".into(), &worker("w1", 1_000), g);
-        assert!(known.get("h1", 1_500, TTL).is_none());
+        known.remember("h1".into(), &worker("w1", 1_000), g, 0);
+        assert!(known.get("h1", 1_500, TTL, 0).is_none());
     }
 
     #[test]
     fn rows_carry_the_latest_contact_and_offline_rows_are_read_again() {
         let known = KnownWorkers::default();
         let g = known.generation();
-        known.remember("h1".into(), &worker("w1", 1_000), g);
+        known.remember("h1".into(), &worker("w1", 1_000), g, 0);
         known.seen("w1", 5_000);
         known.seen("w1", 4_000);
         assert_eq!(
-            known.get("h1", 5_100, TTL).unwrap().last_seen_at,
+            known.get("h1", 5_100, TTL, 0).unwrap().last_seen_at,
             Some(5_000)
         );
         // Offline by its latest contact: the caller must decide on a fresh row.
-        assert!(known.get("h1", 5_000 + TTL, TTL).is_none());
+        assert!(known.get("h1", 5_000 + TTL, TTL, 0).is_none());
     }
 
     #[test]
     fn rows_expire() {
         let known = KnownWorkers::default();
         let g = known.generation();
-        known.remember("h1".into(), &worker("w1", 1_000), g);
+        known.remember("h1".into(), &worker("w1", 1_000), g, 0);
         known
             .inner
             .lock()
@@ -216,7 +268,56 @@ mod tests {
             .get_mut("h1")
             .unwrap()
             .read_at -= MAX_AGE;
-        assert!(known.get("h1", 1_500, TTL).is_none());
+        assert!(known.get("h1", 1_500, TTL, 0).is_none());
+    }
+
+    /// While other processes' changes are watched a row lives [`WATCHED_MAX_AGE`], and its
+    /// counters count as current while the pool stays at the version it was read at; a watch
+    /// that lapses or breaks shortens the life again, and a broken one drops every row.
+    #[test]
+    fn watched_rows_live_longer_and_their_counters_only_while_the_pool_stands_still() {
+        let known = KnownWorkers::default();
+        let g = known.generation();
+        known.remember("h1".into(), &worker("w1", 1_000), g, 7);
+        let age = |known: &KnownWorkers, d: Duration| {
+            known
+                .inner
+                .lock()
+                .unwrap()
+                .rows
+                .get_mut("h1")
+                .unwrap()
+                .read_at -= d;
+        };
+        assert!(
+            !known.get("h1", 1_500, TTL, 7).unwrap().fresh,
+            "not watched"
+        );
+        known.watched(2_000);
+        assert!(known.get("h1", 1_500, TTL, 7).unwrap().fresh);
+        assert!(
+            !known.get("h1", 1_500, TTL, 8).unwrap().fresh,
+            "the pool moved"
+        );
+        age(&known, MAX_AGE);
+        assert!(
+            known.get("h1", 1_500, TTL, 7).is_some(),
+            "watched: kept longer"
+        );
+        assert!(known.get("h1", 2_000, TTL, 7).is_none(), "the watch lapsed");
+        known.watched(10_000);
+        age(&known, WATCHED_MAX_AGE);
+        assert!(
+            known.get("h1", 2_000, TTL, 7).is_none(),
+            "too old even watched"
+        );
+
+        known.remember("h1".into(), &worker("w1", 1_000), known.generation(), 7);
+        known.unwatched();
+        assert!(
+            known.get("h1", 2_000, TTL, 7).is_none(),
+            "a broken watch drops all"
+        );
     }
 
     #[test]
@@ -224,7 +325,7 @@ mod tests {
         let known = KnownWorkers::default();
         let g = known.generation();
         for i in 0..MAX_ENTRIES + 10 {
-            known.remember(format!("h{i}"), &worker(&format!("w{i}"), 1_000), g);
+            known.remember(format!("h{i}"), &worker(&format!("w{i}"), 1_000), g, 0);
             known.seen(&format!("w{i}"), i as i64);
         }
         let inner = known.inner.lock().unwrap();

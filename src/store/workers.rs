@@ -166,6 +166,11 @@ impl WriteTx {
             });
         }
         self.forget_known_workers();
+        // Logged, so that another process sharing a SQLite file learns of it (see
+        // `known_workers`).
+        self.event(
+            NewEvent::new("worker.token", &format!("worker:{worker_id}")).worker(Some(worker_id)),
+        );
         Ok(token)
     }
 
@@ -379,7 +384,9 @@ impl Store {
     pub async fn worker_by_token(&self, token: &str) -> Result<Option<WorkerRow>, StoreError> {
         let hash = hash_token(token);
         let known = &self.known_workers;
-        if let Some(row) = known.get(&hash, super::now_ms(), self.timing.heartbeat_ttl_ms) {
+        let version = self.empty_claims.version();
+        let ttl = self.timing.heartbeat_ttl_ms;
+        if let Some(row) = known.get(&hash, super::now_ms(), ttl, version) {
             if let Some(o) = self.observer() {
                 o.worker_auth(true);
             }
@@ -391,10 +398,16 @@ impl Store {
         let generation = known.generation();
         let mut row = self.read_worker_by_token(&hash).await?;
         if let Some(row) = &mut row {
-            known.remember(hash, row, generation);
+            known.remember(hash, row, generation, version);
             self.with_contact(row);
         }
         Ok(row)
+    }
+
+    /// Whether workers found by their tokens are remembered for long now: other processes'
+    /// changes are known to reach this one (see [`super::known_workers`]).
+    pub fn remembers_workers_long(&self) -> bool {
+        self.known_workers.is_watched(super::now_ms())
     }
 
     async fn read_worker_by_token(&self, hash: &str) -> Result<Option<WorkerRow>, StoreError> {
@@ -471,8 +484,9 @@ impl Store {
     /// A heartbeat of `worker` (authenticated, so marked online already): returns the worker as
     /// it is now and how many leases it renewed. A heartbeat that asks for no status and has no
     /// lease to renew writes nothing: one read of the worker's live leases tells, and the answer
-    /// is the request's own row (remembered for at most [`super::known_workers::MAX_AGE`]); a row
-    /// read for the request that counts no task needs not even that read. One
+    /// is the request's own row (perhaps a remembered one, see [`super::known_workers`]); a row
+    /// whose counters are current (read for the request, or remembered while the pool stood
+    /// still) and count no task needs not even that read. One
     /// that asks for a status compares it with the worker as it is in its write transaction.
     pub async fn heartbeat(
         &self,

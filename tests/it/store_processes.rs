@@ -349,3 +349,103 @@ async fn authenticated_workers_are_remembered_only_while_nothing_changed() {
     )
     .await;
 }
+
+/// While a process knows that the others' changes reach it (on PostgreSQL its listener hears its
+/// own pings; on SQLite it has just read the event log), a worker found by its token is remembered
+/// well past `MAX_AGE`: a change written behind every store's back is not seen. A new token
+/// through another store is seen within a moment all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watching_processes_remember_workers_long_and_forget_them_on_a_change() {
+    on_each_backend(
+        "watching_processes_remember_workers_long_and_forget_them_on_a_change",
+        fast_timing(),
+        |db| async move {
+            let label = db.label;
+            let s = db.store.clone();
+            let other = db.replica().await;
+            let (w, token) = s
+                .register_worker(&worker_input("watched", &[], 5, 2))
+                .await
+                .unwrap();
+            // What a server does every 250 ms (and all a SQLite process has to watch with).
+            let tail = |s: Store| async move {
+                s.last_event_id().await.unwrap();
+                s.remembers_workers_long()
+            };
+            let started = Instant::now();
+            while !tail(s.clone()).await {
+                assert!(
+                    started.elapsed() < Duration::from_secs(5),
+                    "{label}: never watched"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let by_token = |t: String| {
+                let s = s.clone();
+                async move { s.worker_by_token(&t).await.unwrap() }
+            };
+            assert_eq!(by_token(token.clone()).await.unwrap().id, w.id, "{label}");
+
+            // Behind every store's back: no event, no notification.
+            let behind = "UPDATE workers SET token_hash = 'replaced' WHERE id = $1";
+            if label == "postgres" {
+                use sqlx::Connection;
+                let mut c = sqlx::postgres::PgConnection::connect(&db.url)
+                    .await
+                    .unwrap();
+                sqlx::query(behind)
+                    .bind(&w.id)
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+            } else {
+                use sqlx::Connection;
+                let mut c = sqlx::sqlite::SqliteConnection::connect(&db.url)
+                    .await
+                    .unwrap();
+                sqlx::query(behind)
+                    .bind(&w.id)
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+            }
+            let until = Instant::now() + owp::store::known_workers::MAX_AGE * 2;
+            while Instant::now() < until {
+                assert!(tail(s.clone()).await, "{label}: still watched");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert_eq!(
+                by_token(token.clone()).await.map(|r| r.id),
+                Some(w.id.clone()),
+                "{label}: remembered past MAX_AGE while watched"
+            );
+
+            // A new token through another store: forgotten here within a moment.
+            other
+                .write(|mut tx| {
+                    let id = w.id.clone();
+                    async move {
+                        let r = tx.rotate_token(&id).await;
+                        (tx, r)
+                    }
+                })
+                .await
+                .unwrap();
+            let changed = Instant::now();
+            loop {
+                tail(s.clone()).await;
+                if by_token(token.clone()).await.is_none() {
+                    break;
+                }
+                assert!(
+                    changed.elapsed() < owp::store::known_workers::MAX_AGE,
+                    "{label}: the old token still works here"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other.close().await;
+            db.store.close().await;
+        },
+    )
+    .await;
+}

@@ -36,10 +36,13 @@
 //! cluster-wide lock at commit and would serialise every writer). Every process `LISTEN`s and wakes
 //! its waiters ([`Store::changed`]), which re-read the horizon. Long polls and SSE streams on one
 //! replica therefore see changes made through another within tens of milliseconds; the periodic
-//! poll of the event log remains as the fallback if a notification is lost.
+//! poll of the event log remains as the fallback if a notification is lost. The same
+//! notifications tell the others to forget the workers they remember by token after a change of
+//! a worker's credentials, and a quiet notifier pings itself, so that a process knows whether its
+//! listener hears everything (see [`crate::store::known_workers`]).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::Row;
@@ -55,6 +58,14 @@ pub const HOLE_GIVE_UP: Duration = Duration::from_secs(10);
 pub const NOTIFY_EVERY: Duration = Duration::from_millis(20);
 /// The PostgreSQL channel of cross-process wake-ups.
 pub const CHANNEL: &str = "owp_changes";
+/// A notifier with nothing to say pings this often (see [`Store::start_wakeups`]).
+const PING_EVERY: Duration = Duration::from_millis(500);
+/// How long one ping heard proves the listener works.
+const WATCH_LASTS_MS: i64 = 1_500;
+/// The payload's suffix of a ping.
+const ALIVE: &str = "!alive";
+/// The payload's suffix of commits that changed what authenticating a worker returns.
+const FORGOT_WORKERS: &str = "+workers";
 /// Attempts of a write transaction that keeps failing transiently.
 pub const WRITE_ATTEMPTS: u32 = 5;
 /// Imports smaller than this never trigger an `ANALYZE`.
@@ -95,6 +106,9 @@ pub(crate) struct Signals {
     pub(crate) local_commit: Notify,
     /// Tasks written by imports since the last `ANALYZE tasks` of this process.
     pub(crate) rows_since_analyze: AtomicI64,
+    /// Set by a local commit that changed what authenticating a worker returns; consumed by the
+    /// notifier, which tells the other processes to forget the workers they remember.
+    pub(crate) forgot_workers: AtomicBool,
 }
 
 impl Store {
@@ -212,11 +226,16 @@ impl Store {
     /// Starts the cross-process wake-ups (PostgreSQL): a listener that wakes this process's waiters
     /// when another process commits, and a notifier that tells the others about local commits.
     /// Both end when the store is closed.
+    ///
+    /// A notification's payload is the sending store's id, then `+workers` when its commits
+    /// changed what authenticating a worker returns (the receivers forget the workers they
+    /// remember, see [`crate::store::known_workers`]), or `!alive` for the ping the notifier sends
+    /// when it has nothing to say: a listener that hears its own store's pings knows that it
+    /// misses nothing, and only then are workers remembered for long.
     pub(crate) async fn start_wakeups(&self, url: &str) -> Result<(), StoreError> {
         if self.backend != Backend::Postgres {
             return Ok(());
         }
-        // Each store signs its notifications, so it does not wake itself a second time.
         let me = uuid::Uuid::new_v4().simple().to_string();
         let mut listener = sqlx::postgres::PgListener::connect(url).await?;
         listener.listen(CHANNEL).await?;
@@ -227,15 +246,36 @@ impl Store {
                 if store.write.is_closed() {
                     break;
                 }
-                match tokio::time::timeout(Duration::from_secs(1), listener.recv()).await {
-                    Ok(Ok(n)) if n.payload() == mine => {}
-                    Ok(Ok(_)) => {
+                let heard = tokio::time::timeout(Duration::from_secs(1), listener.try_recv()).await;
+                match heard {
+                    Ok(Ok(Some(n))) => {
+                        let payload = n.payload();
+                        if let Some(what) = payload.strip_prefix(mine.as_str()) {
+                            if what == ALIVE {
+                                let until = crate::store::now_ms() + WATCH_LASTS_MS;
+                                store.known_workers.watched(until);
+                            }
+                            continue;
+                        }
+                        if payload.ends_with(ALIVE) {
+                            continue;
+                        }
+                        if payload.ends_with(FORGOT_WORKERS) {
+                            store.known_workers.forget_all();
+                        }
                         store.empty_claims.changed();
                         store.changed.notify_waiters();
                     }
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %e, "change listener reconnecting");
-                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    // The connection was lost (the next call reconnects): whatever was said
+                    // meanwhile is lost, so nothing remembered is trusted.
+                    Ok(Ok(None)) | Ok(Err(_)) => {
+                        if let Ok(Err(e)) = heard {
+                            tracing::debug!(error = %e, "change listener reconnecting");
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                        store.known_workers.unwatched();
+                        store.empty_claims.changed();
+                        store.changed.notify_waiters();
                     }
                     Err(_) => {}
                 }
@@ -244,24 +284,27 @@ impl Store {
         let store = self.clone();
         tokio::spawn(async move {
             loop {
-                let woke = tokio::time::timeout(
-                    Duration::from_secs(1),
-                    store.signals.local_commit.notified(),
-                )
-                .await;
+                let woke =
+                    tokio::time::timeout(PING_EVERY, store.signals.local_commit.notified()).await;
                 if store.write.is_closed() {
                     break;
                 }
-                if woke.is_err() {
-                    continue;
-                }
+                let forgot = store.signals.forgot_workers.swap(false, Ordering::AcqRel);
+                let payload = match (woke.is_ok(), forgot) {
+                    (_, true) => format!("{me}{FORGOT_WORKERS}"),
+                    (true, false) => me.clone(),
+                    (false, false) => format!("{me}{ALIVE}"),
+                };
                 if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(CHANNEL)
-                    .bind(&me)
+                    .bind(&payload)
                     .execute_write(&store)
                     .await
                 {
                     tracing::debug!(error = %e, "change notification failed");
+                    if forgot {
+                        store.signals.forgot_workers.store(true, Ordering::Release);
+                    }
                 }
                 tokio::time::sleep(NOTIFY_EVERY).await;
             }

@@ -425,6 +425,12 @@ impl WriteTx {
         }
         if self.forget_known_workers {
             known.forget_all();
+            // And the other processes sharing a PostgreSQL database (see `replicas`).
+            let signals = &self.store.signals;
+            signals
+                .forgot_workers
+                .store(true, std::sync::atomic::Ordering::Release);
+            signals.local_commit.notify_one();
         }
         Ok(written)
     }

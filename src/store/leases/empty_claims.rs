@@ -66,11 +66,14 @@ impl EmptyClaims {
         }
     }
 
-    /// A read of the event log found `id` as its newest event.
-    pub(crate) fn read_newest(&self, id: i64) {
-        if self.newest_read.fetch_max(id, Ordering::AcqRel) < id {
+    /// A read of the event log found `id` as its newest event: whether it is newer than any
+    /// this process wrote or read before (another process's change).
+    pub(crate) fn read_newest(&self, id: i64) -> bool {
+        let newer = self.newest_read.fetch_max(id, Ordering::AcqRel) < id;
+        if newer {
             self.changed();
         }
+        newer
     }
 
     /// The version to remember a claim's answer with: read before the claim runs, so that a
