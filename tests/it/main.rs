@@ -45,6 +45,7 @@ mod conformance;
 mod crash;
 mod dashboard_browser;
 mod dashboard_public;
+mod dashboard_steering;
 mod docs_github_app;
 mod docs_threats;
 mod github_abuse;

@@ -28,6 +28,12 @@
     'worker.registered', 'worker.online', 'worker.offline', 'worker.paused', 'worker.resumed', 'worker.trust',
     'repo.created', 'repo.updated',
   ];
+  // Events that change what the proposals-and-vouches view of their repository shows.
+  const STEERING_KINDS = [
+    'proposal.opened', 'proposal.approved', 'proposal.declined', 'proposal.not_chosen',
+    'proposal.withdrawn', 'proposal.expired',
+    'github.vouch_list_read', 'github.vouched', 'github.unvouched', 'github.denounced',
+  ];
   const EVENTS_LOADED = 2000; // enough history for the 24-hour plots of a busy pool
 
   const model = { repos: [], workers: [], tasks: [], leaders: null, loaded: false };
@@ -132,7 +138,10 @@
     try { data = text ? JSON.parse(text) : null; } catch { data = null; }
     if (!resp.ok) {
       const detail = (data && (data.detail || data.title)) || `${resp.status} ${resp.statusText}`;
-      throw new Error(detail);
+      const err = new Error(detail);
+      err.status = resp.status;
+      err.code = data && data.code;
+      throw err;
     }
     return data;
   }
@@ -176,6 +185,7 @@
       }
       model.loaded = true;
       render();
+      if (!BOARD) syncSteering();
       $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (err) {
       if (err.message !== 'Signed out') toast(`Could not load the pool state: ${err.message}`, 'error');
@@ -222,7 +232,9 @@
       scheduleLoad(0); // catch up on anything missed while disconnected
     };
     source.onmessage = (msg) => onEventData(msg.data);
-    for (const kind of KINDS) source.addEventListener(kind, (msg) => onEventData(msg.data));
+    for (const kind of KINDS.concat(BOARD ? [] : STEERING_KINDS)) {
+      source.addEventListener(kind, (msg) => onEventData(msg.data));
+    }
     // The public board's set of repositories changed: reload it.
     source.addEventListener('board.changed', () => scheduleLoad(0));
     source.onerror = () => {
@@ -245,6 +257,7 @@
     if (addEvent(e)) {
       if (model.loaded) renderFeed();
       scheduleLoad();
+      if (!BOARD && STEERING_KINDS.includes(e.kind) && e.repo === steer.repo) scheduleSteering();
     }
   }
 
@@ -292,6 +305,16 @@
     'github.reviewer_assigned': 'Reviewer assigned',
     'github.reviewer_away': 'Reviewer away',
     'github.reviewer_back': 'Reviewer back',
+    'proposal.opened': 'Plan proposed',
+    'proposal.approved': 'Plan approved',
+    'proposal.declined': 'Plan declined',
+    'proposal.not_chosen': 'Plan not chosen',
+    'proposal.withdrawn': 'Plan withdrawn',
+    'proposal.expired': 'Plan expired',
+    'github.vouch_list_read': 'Vouch list read',
+    'github.vouched': 'Vouched',
+    'github.unvouched': 'Vouch removed',
+    'github.denounced': 'Denounced',
     'worker.archived': 'Worker archived',
     'worker.opt_in': 'Opt-in changed',
   };
@@ -555,10 +578,46 @@
     return typeof u === 'string' && /^https?:\/\//i.test(u) ? u : null;
   }
 
-  // A task's pull request is ready for review once its checks passed, or when it reports none.
+  // A pull request whose repository asks for verified commits and GitHub did not verify them
+  // all (`artifact.commits`, which the App writes only where it asks).
+  function waitsForCommits(t) {
+    const c = t.artifact && t.artifact.commits;
+    return t.status === 'pr_opened' && !!c && c.verified === false;
+  }
+
+  // A task's pull request is ready for review once its checks passed, or when it reports none,
+  // and its commits are verified where the repository asks for that.
   function readyForReview(t) {
     const checks = t.artifact && t.artifact.checks;
-    return t.status === 'pr_opened' && (checks === undefined || checks === null || checks === 'success');
+    return t.status === 'pr_opened' && (checks === undefined || checks === null || checks === 'success')
+      && !waitsForCommits(t);
+  }
+
+  // The pull requests that wait for verified commits, naming the unverified ones.
+  function commitsWaiting(credit) {
+    const waiting = model.tasks.filter(waitsForCommits);
+    if (BOARD || !waiting.length) return null;
+    const shown = waiting.slice(0, MAX_ROWS);
+    return h('div', { class: 'waiting-commits', id: 'waiting-commits' },
+      h('h3', null, `Waiting for verified commits (${waiting.length})`),
+      h('table', { class: 'tasks' },
+        h('thead', null, h('tr', null, h('th', null, 'Task'), h('th', null, 'Repository'), h('th', null, 'By'),
+          h('th', null, 'Unverified commits'), h('th', null, 'Pull request'))),
+        h('tbody', null, shown.map((t) => {
+          const c = t.artifact.commits;
+          const shas = Array.isArray(c.unverified) ? c.unverified.filter((x) => typeof x === 'string') : [];
+          const count = Number.isFinite(c.unverified_count) ? c.unverified_count : shas.length;
+          const url = webUrl(t.artifact.pr_url);
+          return h('tr', { 'data-task': t.task_id },
+            h('td', null, t.title),
+            h('td', null, t.repo),
+            h('td', null, credit(t)),
+            h('td', null,
+              shas.map((sha, i) => [i ? ', ' : '', h('code', { class: 'sha', title: sha }, sha.slice(0, 7))]),
+              count > shas.length ? ` and ${count - shas.length} more` : '',
+              !shas.length ? (count ? plural(count, 'commit') : 'not every commit is verified') : ''),
+            h('td', null, url ? h('a', { href: url, rel: 'noopener noreferrer', target: '_blank' }, url) : ''));
+        }))));
   }
 
   function renderReview() {
@@ -566,16 +625,17 @@
     if (!box) return;
     const open = model.tasks.filter((t) => t.status === 'pr_opened');
     const ready = open.filter(readyForReview);
-    if (!ready.length) {
-      const waiting = open.length - ready.length;
-      box.replaceChildren(empty('Nothing to review',
-        waiting ? `${plural(waiting, 'pull request')} still waiting for checks.` : 'No pull request is open.'));
-      return;
-    }
     const credit = (t) => {
       const w = model.workers.find((x) => x.worker_id === t.assigned_worker_id);
       return w ? (w.github_login ? `@${w.github_login}` : w.name) : '';
     };
+    if (!ready.length) {
+      const waiting = open.length - ready.length;
+      box.replaceChildren(empty('Nothing to review',
+        waiting ? `${plural(waiting, 'pull request')} still waiting for checks or verified commits.` : 'No pull request is open.'),
+      commitsWaiting(credit) || '');
+      return;
+    }
     box.replaceChildren(h('table', { class: 'tasks' },
       h('thead', null, h('tr', null, h('th', null, 'Task'), h('th', null, 'Repository'), h('th', null, 'By'), h('th', null, 'Pull request'))),
       h('tbody', null, ready.map((t) => {
@@ -585,7 +645,7 @@
           h('td', null, t.repo),
           h('td', null, credit(t)),
           h('td', null, url ? h('a', { href: url, rel: 'noopener noreferrer', target: '_blank' }, url) : ''));
-      }))));
+      }))), commitsWaiting(credit) || '');
   }
 
   function renderLeaders() {
@@ -956,6 +1016,185 @@
     return h('div', { class: 'empty' }, h('p', { class: 'empty-title' }, title), h('p', { class: 'muted small' }, text));
   }
 
+  // ---------- proposals and vouches: one repository, one request ----------
+
+  const steer = { repo: '', data: null, error: null, refusals: new Map(), loading: false, again: false };
+  const GITHUB_NAME = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+
+  // Fills the repository chooser from the state (only repositories the viewer sees, as GitHub
+  // names them); loads the view when its repository changed or was never loaded.
+  function syncSteering() {
+    const sel = $('s-repo');
+    if (!sel) return;
+    const repos = model.repos.map((r) => r.repo).filter((n) => GITHUB_NAME.test(n));
+    const before = steer.repo;
+    if (!repos.includes(steer.repo)) {
+      const planned = model.repos.find((r) => r.approval === 'plan' && repos.includes(r.repo));
+      steer.repo = planned ? planned.repo : (repos[0] || '');
+    }
+    const current = [...sel.options].map((o) => o.value);
+    if (current.join('\n') !== repos.join('\n')) {
+      sel.replaceChildren(...repos.map((r) => h('option', { value: r }, r)));
+    }
+    sel.value = steer.repo;
+    if (steer.repo !== before || (!steer.data && !steer.error)) loadSteering();
+  }
+
+  let steeringTimer = null;
+  function scheduleSteering(delay = 250) {
+    if (steeringTimer) return;
+    steeringTimer = setTimeout(() => { steeringTimer = null; loadSteering(); }, delay);
+  }
+
+  async function loadSteering() {
+    if (!steer.repo) {
+      steer.data = null;
+      renderSteering();
+      return;
+    }
+    if (steer.loading) { steer.again = true; return; }
+    steer.loading = true;
+    const repo = steer.repo;
+    try {
+      const data = await api('GET', `/v1/admin/steering?repo=${encodeURIComponent(repo)}`);
+      if (repo === steer.repo) { steer.data = data; steer.error = null; }
+    } catch (err) {
+      if (repo === steer.repo) { steer.data = null; steer.error = err.message; }
+    } finally {
+      steer.loading = false;
+      renderSteering();
+      if (steer.again) { steer.again = false; scheduleSteering(0); }
+    }
+  }
+
+  const yesNo = (b) => (b ? 'yes' : 'no');
+
+  function scorecard(c) {
+    if (!c) return null;
+    const item = (label, value) => h('div', null, h('dt', null, label), h('dd', null, value));
+    return h('dl', { class: 'scorecard', 'aria-label': 'Scorecard' },
+      item('Merged here', String(c.merged_here)),
+      item('Merged in the pool', String(c.merged_pool)),
+      item('Accepted here', c.acceptance_rate_here == null ? '–' : `${Math.round(c.acceptance_rate_here * 100)}%`),
+      item('Account age', c.account_age_days == null ? 'unknown' : plural(c.account_age_days, 'day')),
+      item('Vouched', yesNo(c.vouched)),
+      item('Holds now', String(c.open_holds)),
+      item('Tools', (c.tools || []).length ? c.tools.join(', ') : 'none disclosed'));
+  }
+
+  // A refusal of an approval (409): the detail names each refusing rule, after "refused by".
+  function refusalNote(text) {
+    const at = text.indexOf('refused by ');
+    const rules = at >= 0 ? text.slice(at + 'refused by '.length).split('; ').filter(Boolean) : [];
+    return h('div', { class: 'refusal', role: 'alert' },
+      h('p', { class: 'refusal' }, rules.length ? 'Not approved: the proposal stays open. Refused by:' : text),
+      rules.length ? h('ul', null, rules.map((r) => h('li', null, r))) : null);
+  }
+
+  function proposalItem(p) {
+    const who = p.login ? `@${p.login}` : p.worker_id;
+    const reasonId = `decline-${p.proposal_id}`;
+    const refusal = steer.refusals.get(p.proposal_id);
+    return h('li', { class: 'proposal', 'data-proposal': p.proposal_id },
+      h('div', { class: 'proposal-head' },
+        h('span', { class: 'proposal-who' }, who),
+        h('span', { class: 'muted small' }, 'for'),
+        h('span', { class: 'proposal-task' }, p.task_title),
+        p.task_key ? h('span', { class: 'task-key' }, p.task_key) : null,
+        h('span', { class: 'muted small' }, `· proposed ${ago(p.created_at)}, open until ${new Date(ts(p.expires_at)).toLocaleDateString()}`)),
+      scorecard(p.scorecard),
+      // The proposer's own words, as text: never markup, never a link.
+      h('pre', { class: 'plan', 'aria-label': `Plan of ${who}` }, p.plan),
+      refusal ? refusalNote(refusal) : null,
+      h('div', { class: 'proposal-actions' },
+        h('button', {
+          class: 'btn primary small', type: 'button', 'data-action': 'approve', 'data-key': `approve:${p.proposal_id}`,
+          onclick: () => approveProposal(p),
+        }, 'Approve'),
+        h('label', { class: 'sr-only', for: reasonId }, `Reason for declining the plan of ${who}`),
+        h('input', { id: reasonId, maxlength: 500, placeholder: 'Reason (optional, told to the proposer)', autocomplete: 'off' }),
+        h('button', {
+          class: 'btn ghost small', type: 'button', 'data-action': 'decline', 'data-key': `decline:${p.proposal_id}`,
+          onclick: () => declineProposal(p, $(reasonId).value.trim()),
+        }, 'Decline')));
+  }
+
+  function vouchTable(d) {
+    if (!d.vouched.length) {
+      return empty('No vouch list', 'Commit VOUCHED.td (or .github/VOUCHED.td), or comment /owp vouch @login.');
+    }
+    const SOURCE = { file: 'VOUCHED.td', import: 'an imported list', command: 'a maintainer’s command' };
+    return h('table', { class: 'tasks', id: 'vouch-list' },
+      h('thead', null, h('tr', null, h('th', null, 'Login'), h('th', null, 'Standing'), h('th', null, 'From'), h('th', null, 'Details'))),
+      h('tbody', null, d.vouched.map((e) => h('tr', { class: e.denounced ? 'vouch-denounced' : '' },
+        h('td', null, `@${e.login}`),
+        h('td', null, e.denounced ? h('span', { class: 'badge warn' }, 'Denounced')
+          : e.vouched ? h('span', { class: 'badge good' }, 'Vouched') : h('span', { class: 'badge muted' }, 'Neither')),
+        h('td', null, SOURCE[e.source] || e.source),
+        h('td', null, e.details || '')))));
+  }
+
+  function renderSteering() {
+    const box = $('steering');
+    if (!box) return;
+    if (!steer.repo) {
+      box.replaceChildren(empty('No repository', 'Proposals and vouch lists belong to GitHub repositories.'));
+      return;
+    }
+    if (steer.error) {
+      box.replaceChildren(h('p', { class: 'form-error', role: 'alert' }, `Could not load ${steer.repo}: ${steer.error}`));
+      return;
+    }
+    const d = steer.data;
+    if (!d) {
+      box.replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
+      return;
+    }
+    const open = d.proposals.length + d.proposals_more;
+    box.replaceChildren(
+      h('div', null,
+        h('h3', null, `Open proposals (${open})`),
+        d.proposals.length
+          ? h('ul', { class: 'proposals', id: 'proposals' }, d.proposals.map(proposalItem))
+          : empty('No open proposal', 'Where plans come first, a proposal waits here for your answer.'),
+        d.proposals_more ? h('p', { class: 'muted small' }, `and ${plural(d.proposals_more, 'more open proposal')}, shown once these are answered`) : null),
+      h('div', null,
+        h('h3', null, `Vouch list (${d.vouched.length + d.vouched_more})`),
+        (d.vouch_errors || []).map((e) => h('p', { class: 'repo-warn', role: 'note' }, e)),
+        vouchTable(d),
+        d.vouched_more ? h('p', { class: 'muted small' }, `and ${plural(d.vouched_more, 'more entry', 'more entries')} (owp admin vouched ${d.repo} prints them all)`) : null));
+  }
+
+  async function approveProposal(p) {
+    const who = p.login ? `@${p.login}` : p.worker_id;
+    try {
+      await api('POST', `/v1/admin/proposals/${encodeURIComponent(p.proposal_id)}/approve`, {});
+      steer.refusals.delete(p.proposal_id);
+      toast(`Approved: ${who} now holds “${p.task_title}”`, 'good');
+      scheduleLoad(0);
+    } catch (err) {
+      if (err.message === 'Signed out') return;
+      if (err.status === 409 && err.code !== 'proposal_not_open') {
+        steer.refusals.set(p.proposal_id, err.message);
+      } else {
+        toast(err.message, 'error');
+      }
+    }
+    loadSteering();
+  }
+
+  async function declineProposal(p, reason) {
+    const who = p.login ? `@${p.login}` : p.worker_id;
+    try {
+      await api('POST', `/v1/admin/proposals/${encodeURIComponent(p.proposal_id)}/decline`, reason ? { reason } : {});
+      steer.refusals.delete(p.proposal_id);
+      toast(`Declined the plan of ${who}`, 'good');
+    } catch (err) {
+      if (err.message !== 'Signed out') toast(err.message, 'error');
+    }
+    loadSteering();
+  }
+
   // ---------- actions ----------
 
   function toast(text, tone = 'info') {
@@ -1111,6 +1350,14 @@
           $('i-doc').value = '';
           return out;
         });
+    });
+
+    $('s-repo').addEventListener('change', (ev) => {
+      steer.repo = ev.target.value;
+      steer.data = null;
+      steer.error = null;
+      renderSteering();
+      loadSteering();
     });
 
     $('block-dialog').addEventListener('close', () => {
