@@ -6,8 +6,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{
-    AppState, admin, auth, events, import, leaderboard, leases, meta, proposals, steering, tasks, vouch,
-    workers,
+    AppState, admin, auth, events, import, leaderboard, leases, meta, proposals, steering, tasks,
+    vouch, workers,
 };
 
 #[derive(OpenApi)]

@@ -74,11 +74,9 @@ pub async fn steering(
         ));
     }
     principal.may_steer(&state, repo).await?;
-    let missing = || ApiError::not_found("repo_not_found", "no repository of the pool has this name");
-    let Some((proposals, open)) = state
-        .store
-        .repo_open_proposals(repo, MAX_PROPOSALS)
-        .await?
+    let missing =
+        || ApiError::not_found("repo_not_found", "no repository of the pool has this name");
+    let Some((proposals, open)) = state.store.repo_open_proposals(repo, MAX_PROPOSALS).await?
     else {
         return Err(missing());
     };

@@ -55,7 +55,10 @@ async fn a_maintainer_approves_and_declines_proposals_on_the_dashboard() {
 
     // The plan is the proposer's words, as text: no element of it exists, none of it ran.
     let shown = page
-        .eval(&format!("{}.querySelector('pre.plan').textContent", proposal(&a1)))
+        .eval(&format!(
+            "{}.querySelector('pre.plan').textContent",
+            proposal(&a1)
+        ))
         .await;
     assert_eq!(shown, json!(HOSTILE_PLAN));
     assert_eq!(
@@ -63,10 +66,7 @@ async fn a_maintainer_approves_and_declines_proposals_on_the_dashboard() {
             .await,
         json!(0)
     );
-    assert_eq!(
-        page.eval("typeof window.__owned").await,
-        json!("undefined")
-    );
+    assert_eq!(page.eval("typeof window.__owned").await, json!("undefined"));
     // Each proposal carries its scorecard.
     let card = page
         .eval(&format!(
@@ -149,4 +149,86 @@ async fn a_maintainer_approves_and_declines_proposals_on_the_dashboard() {
         story.task(p.issues[1]).await.status,
         owp::domain::TaskStatus::Ready
     );
+}
+
+/// A pull request of a repository that asks for verified commits is not ready for review while
+/// GitHub has not verified them all: the dashboard lists it apart, naming the unverified commits,
+/// until a push signs them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_requests_waiting_for_verified_commits_name_their_unverified_commits() {
+    use crate::github_support::story::REPO;
+    const SHA_A: &str = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
+    const SHA_B: &str = "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2";
+    let Some(browser) = Browser::launch("dashboard_browser_steering").await else {
+        return;
+    };
+    let story = crate::signin::story_with_settings(
+        false,
+        Some("claim:\n  verified_commits: required\n"),
+        |_| {},
+    )
+    .await;
+    let n = story
+        .fake
+        .create_issue(REPO, "maintainer", "Fix the parser", "", &[]);
+    story.remember_number(n);
+    let payload = story.issue_payload_in("issues.opened", REPO, n, "maintainer");
+    story.send("issues", &payload).await;
+    story.add_label(n, "pool:ready").await;
+    story.comment(n, "alice", "/owp claim").await;
+    let pr = story
+        .fake
+        .open_pr(REPO, "alice", "A fix", &format!("A change.\n\nFixes #{n}"));
+    story
+        .fake
+        .set_pr_commits(REPO, pr, &[(SHA_A, true), (SHA_B, false)]);
+    let payload = story.pr_payload("pull_request.opened", pr, "alice");
+    story.send("pull_request", &payload).await;
+    story.stop_checking_comments();
+
+    story.fake.sign_in_browser(MONA);
+    let mut page = browser.new_page().await;
+    page.goto(&format!("{}/", story.url())).await;
+    page.wait_for(
+        "the Sign in with GitHub button",
+        "!!document.getElementById('github-sign-in')",
+        Duration::from_secs(15),
+    )
+    .await;
+    page.eval("document.getElementById('github-sign-in').click()")
+        .await;
+    let waiting = page
+        .wait_for(
+            "the pull request waiting for verified commits",
+            "document.getElementById('waiting-commits')?.textContent",
+            Duration::from_secs(20),
+        )
+        .await;
+    let waiting = waiting.as_str().unwrap();
+    assert!(waiting.contains("Fix the parser"), "{waiting}");
+    assert!(waiting.contains("b2b2b2b"), "{waiting}");
+    assert!(
+        !waiting.contains("a1a1a1a"),
+        "only the unverified: {waiting}"
+    );
+    assert_eq!(
+        page.eval("document.querySelectorAll('#review > table.tasks').length")
+            .await,
+        json!(0),
+        "nothing is ready for review"
+    );
+
+    // A push that signs the commit: ready for review, no longer waiting.
+    story
+        .fake
+        .set_pr_commits(REPO, pr, &[(SHA_A, true), (SHA_B, true)]);
+    let payload = story.pr_payload("pull_request.synchronize", pr, "alice");
+    story.send("pull_request", &payload).await;
+    page.wait_for(
+        "the pull request ready for review",
+        "!document.getElementById('waiting-commits') \
+         && document.querySelector('#review > table.tasks')?.textContent.includes('Fix the parser')",
+        Duration::from_secs(20),
+    )
+    .await;
 }

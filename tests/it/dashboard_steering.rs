@@ -121,9 +121,7 @@ async fn steering_story(postgres: bool) {
     assert_eq!(anonymous(story, &path).await, 401);
 
     // Mona vouches for one person and denounces another, by comment.
-    story
-        .comment(p.issues[0], MONA, "/owp vouch @carol")
-        .await;
+    story.comment(p.issues[0], MONA, "/owp vouch @carol").await;
     story
         .comment(p.issues[0], MONA, "/owp denounce @mallory spam")
         .await;
@@ -177,7 +175,10 @@ async fn steering_story(postgres: bool) {
     assert_eq!(status, 200, "{hers}");
     assert_eq!(ids(&hers), p.proposals.to_vec());
     let (status, refused) = with_cookie(story, Method::GET, &path, &bob, false, None).await;
-    assert_eq!((status, refused["code"].as_str()), (403, Some("not_maintainer")));
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (403, Some("not_maintainer"))
+    );
     let (status, _) = with_cookie(
         story,
         Method::GET,
@@ -202,7 +203,11 @@ async fn steering_story(postgres: bool) {
         );
     }
     let (_, still) = story.admin(Method::GET, &path, None).await;
-    assert_eq!(ids(&still), p.proposals.to_vec(), "refused answers change nothing");
+    assert_eq!(
+        ids(&still),
+        p.proposals.to_vec(),
+        "refused answers change nothing"
+    );
 
     // Mona approves with the page's CSRF token: the proposer holds the task.
     let (status, approved) = as_maintainer(&p, &mona, true, "approve", &a1, json!({})).await;

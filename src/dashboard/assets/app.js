@@ -1,4 +1,5 @@
-// OWP Pool dashboard: renders GET /v1/admin/state and keeps it current from GET /v1/events.
+// OWP Pool dashboard: renders GET /v1/admin/state and keeps it current from GET /v1/events;
+// one repository's open proposals and vouch list come from GET /v1/admin/steering.
 // On the public board (a page marked `owp-board: public`, served to visitors without a session
 // when public boards are on) it reads GET /board/state and GET /board/events instead: public
 // repositories only, read-only.
@@ -26,7 +27,7 @@
     'task.created', 'task.updated', 'task.leased', 'task.status',
     'lease.renewed', 'lease.expired', 'lease.nacked',
     'worker.registered', 'worker.online', 'worker.offline', 'worker.paused', 'worker.resumed', 'worker.trust',
-    'repo.created', 'repo.updated',
+    'repo.created', 'repo.updated', 'task.checks', 'task.commits',
   ];
   // Events that change what the proposals-and-vouches view of their repository shows.
   const STEERING_KINDS = [
@@ -297,6 +298,7 @@
     'task.paths': 'Paths locked',
     'task.waiting': 'Waiting',
     'task.checks': 'Checks',
+    'task.commits': 'Commits verified or not',
     'task.artifact': 'Pull request details',
     'repo.archived': 'Repository archived',
     'repo.promote': 'Trust rules changed',
