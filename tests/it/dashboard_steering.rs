@@ -248,6 +248,20 @@ async fn steering_story(postgres: bool) {
         after["proposals"][0]["scorecard"]["open_holds"], 0,
         "w-three holds nothing"
     );
+
+    // Carol, whom Mona vouched for, proposes through her linked worker: her scorecard says so.
+    let carol = story
+        .linked_worker(
+            p.issues[1],
+            "carol",
+            json!({"name": "carol-laptop", "skills": [], "capacity_points": 5}),
+        )
+        .await;
+    let hers = propose(story, &carol, &p.tasks[1], "Examples first.").await;
+    let (_, now) = with_cookie(story, Method::GET, &path, &mona, false, None).await;
+    assert_eq!(ids(&now), vec![b1, hers], "{now}");
+    assert_eq!(now["proposals"][0]["scorecard"]["vouched"], false);
+    assert_eq!(now["proposals"][1]["scorecard"]["vouched"], true, "{now}");
 }
 
 #[tokio::test]
