@@ -11,8 +11,8 @@
 //! (see [`board`]); `GET /login` then shows the sign-in form. Private repositories, workers and
 //! every write still need the admin session.
 //!
-//! Routes: `GET /` (sign-in page, public board or dashboard), `GET /assets/{app.js,app.css,
-//! favicon.svg}`, `GET|POST /login`, `POST /logout`, `GET /join` (how to join this pool), and
+//! Routes: `GET /` (sign-in page, public board or dashboard), `GET /assets/{app.js,steering.js,
+//! app.css,favicon.svg}`, `GET|POST /login`, `POST /logout`, `GET /join` (how to join this pool), and
 //! with public boards `GET /board/state`,
 //! `GET /board/events`.
 
@@ -39,6 +39,7 @@ const INDEX_HTML: &str = include_str!("assets/index.html");
 const BOARD_HTML: &str = include_str!("assets/board.html");
 const SIGN_IN_HTML: &str = include_str!("assets/sign-in.html");
 const APP_JS: &str = include_str!("assets/app.js");
+const STEERING_JS: &str = include_str!("assets/steering.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 const FAVICON_SVG: &str = include_str!("assets/favicon.svg");
 
@@ -50,7 +51,8 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 /// Short content hashes, so asset URLs change whenever the assets do and can be cached for long.
 static ASSET_VERSION: LazyLock<(String, String)> = LazyLock::new(|| {
     let short = |text: &str| hex::encode(&Sha256::digest(text.as_bytes())[..6]);
-    (short(APP_JS), short(APP_CSS))
+    // One version for both scripts: the dashboard loads them together.
+    (short(&format!("{APP_JS}{STEERING_JS}")), short(APP_CSS))
 });
 
 /// The dashboard's state: the sign-in sessions, and the public board when it is on.
@@ -99,6 +101,7 @@ where
         .route("/logout", post(logout))
         .route("/join", get(join::page))
         .route("/assets/app.js", get(app_js))
+        .route("/assets/steering.js", get(steering_js))
         .route("/assets/app.css", get(app_css))
         .route("/assets/favicon.svg", get(favicon))
         .layer(DefaultBodyLimit::max(16 * 1024))
@@ -270,6 +273,10 @@ async fn logout(
 
 async fn app_js() -> Response {
     asset("text/javascript; charset=utf-8", APP_JS)
+}
+
+async fn steering_js() -> Response {
+    asset("text/javascript; charset=utf-8", STEERING_JS)
 }
 
 async fn app_css() -> Response {
@@ -698,6 +705,11 @@ mod tests {
         let (app, _, _dir) = app().await;
         for (path, ty, needle) in [
             ("/assets/app.js", "text/javascript", "EventSource"),
+            (
+                "/assets/steering.js",
+                "text/javascript",
+                "/v1/admin/steering",
+            ),
             ("/assets/app.css", "text/css", "prefers-color-scheme"),
             ("/assets/favicon.svg", "image/svg+xml", "<svg"),
         ] {

@@ -21,6 +21,7 @@ pub mod proposals;
 pub mod rate_limits;
 pub mod session;
 pub mod signin;
+pub mod steering;
 pub mod tasks;
 pub mod vouch;
 pub mod workers;

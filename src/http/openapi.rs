@@ -6,8 +6,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{
-    AppState, admin, auth, events, import, leaderboard, leases, meta, proposals, tasks, vouch,
-    workers,
+    AppState, admin, auth, events, import, leaderboard, leases, meta, proposals, steering, tasks,
+    vouch, workers,
 };
 
 #[derive(OpenApi)]
@@ -66,6 +66,7 @@ pub fn api_router(more: Vec<utoipa::openapi::OpenApi>) -> OpenApiRouter<AppState
         .routes(routes!(admin::archive_worker))
         .routes(routes!(admin::archive_repo))
         .routes(routes!(vouch::vouched))
+        .routes(routes!(steering::steering))
         .routes(routes!(workers::register))
         .routes(routes!(workers::heartbeat))
         .routes(routes!(workers::me, workers::update_me))

@@ -33,6 +33,18 @@ pub struct VouchedEntry {
     pub source: String,
 }
 
+impl From<crate::store::github::vouch::VouchRow> for VouchedEntry {
+    fn from(r: crate::store::github::vouch::VouchRow) -> VouchedEntry {
+        VouchedEntry {
+            login: r.login,
+            vouched: r.vouched,
+            denounced: r.denounced,
+            details: r.details,
+            source: r.source,
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct Vouched {
     pub repo: String,
@@ -69,16 +81,7 @@ pub async fn vouched(
             "no repository of the pool has this name",
         ));
     };
-    let entries = rows
-        .into_iter()
-        .map(|r| VouchedEntry {
-            login: r.login,
-            vouched: r.vouched,
-            denounced: r.denounced,
-            details: r.details,
-            source: r.source,
-        })
-        .collect();
+    let entries = rows.into_iter().map(VouchedEntry::from).collect();
     let errors = lists.into_iter().filter_map(|l| l.error).collect();
     Ok(Json(Vouched {
         repo: repo.to_string(),

@@ -14,7 +14,7 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::leases::claim_rules::account_created;
+use super::leases::claim_rules::{account_created, vouched_for};
 use super::rows::WorkerRow;
 use super::{DAY_MS, NewEvent, Store, StoreError, WriteTx, format_ts, new_id};
 use crate::domain::Lease;
@@ -100,6 +100,14 @@ impl ProposalRow {
             scorecard,
         }
     }
+}
+
+/// An open proposal of a repository with the task it is for (the dashboard's list).
+#[derive(Clone, Debug)]
+pub struct RepoProposal {
+    pub task_key: Option<String>,
+    pub task_title: String,
+    pub proposal: Proposal,
 }
 
 fn not_found(id: &str) -> StoreError {
@@ -513,9 +521,69 @@ impl Store {
         Ok(out)
     }
 
+    /// The open proposals of repository `repo`, oldest first, each with its task's key and
+    /// title and its scorecard: at most `limit` of them, and how many open ones there are in
+    /// all. `None` when no repository of the pool has this name.
+    pub async fn repo_open_proposals(
+        &self,
+        repo: &str,
+        limit: i64,
+    ) -> Result<Option<(Vec<RepoProposal>, i64)>, StoreError> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
+            .bind(repo)
+            .fetch_optional(&self.read)
+            .await?;
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        let now = super::now_ms();
+        let open = live("p", "$2");
+        let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM proposals p JOIN tasks t ON t.seq = p.task_seq \
+             WHERE t.repo_id = $1 AND {open}"
+        )))
+        .bind(id)
+        .bind(now)
+        .fetch_one(&self.read)
+        .await?;
+        let sql = format!(
+            "SELECT p.seq, p.id, t.id AS task_id, p.task_seq, t.repo_id, r.name AS repo, \
+               p.worker_id, p.login, p.plan, p.state, p.created_at, p.expires_at, \
+               t.key AS task_key, t.title AS task_title \
+             FROM proposals p JOIN tasks t ON t.seq = p.task_seq JOIN repos r ON r.id = t.repo_id \
+             WHERE t.repo_id = $1 AND {open} ORDER BY p.seq LIMIT $3"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .bind(now)
+            .bind(limit.max(0))
+            .fetch_all(&self.read)
+            .await?;
+        // A proposer has at most a few open proposals: their scorecard is read once.
+        let mut cards: std::collections::HashMap<String, Scorecard> = Default::default();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let p = ProposalRow::decode(row)?;
+            let card = match cards.get(&p.worker_id) {
+                Some(card) => card.clone(),
+                None => {
+                    let card = self.scorecard(&p.worker_id, p.repo_id, now).await?;
+                    cards.insert(p.worker_id.clone(), card.clone());
+                    card
+                }
+            };
+            out.push(RepoProposal {
+                task_key: row.try_get("task_key")?,
+                task_title: row.try_get("task_title")?,
+                proposal: p.to_api(now, Some(card)),
+            });
+        }
+        Ok(Some((out, total)))
+    }
+
     /// What a maintainer sees of the proposer `worker_id` in repository `repo_id` (see
-    /// [`Scorecard`]), read from `outcomes`, `tasks` and `gh_accounts`. `vouched` is false until
-    /// the pool keeps vouch lists.
+    /// [`Scorecard`]), read from `outcomes`, `tasks` and `gh_accounts`; `vouched` from the
+    /// repository's own vouch list (its file and its maintainers' commands).
     pub async fn scorecard(
         &self,
         worker_id: &str,
@@ -532,12 +600,14 @@ impl Store {
                (SELECT COUNT(*) FROM outcomes o WHERE o.worker_id = $1 \
                  AND o.kind = 'closed_unmerged' AND o.repo_id = $2) AS closed_here, \
                {created} AS created, \
+               CASE WHEN {vouched} THEN 1 ELSE 0 END AS vouched, \
                (SELECT COUNT(*) FROM tasks h WHERE h.worker_id = $1 \
                  AND (h.status IN ('leased', 'in_progress', 'pr_opened') \
                    OR (h.status = 'blocked' AND h.awaits_maintainer = 1))) AS holds",
             here = merged(" AND o.repo_id = $2"),
             pool = merged(""),
             created = account_created("$1"),
+            vouched = vouched_for("$1", "$2"),
         );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(worker_id)
@@ -560,7 +630,7 @@ impl Store {
             acceptance_rate_here: (merged_here + closed_here > 0)
                 .then(|| merged_here as f64 / (merged_here + closed_here) as f64),
             account_age_days: created.map(|c| (now - c).max(0) / DAY_MS),
-            vouched: false,
+            vouched: row.try_get::<i64, _>("vouched")? != 0,
             open_holds: row.try_get("holds")?,
             tools: disclosed_tools(artifacts.into_iter().filter_map(|(a,)| a)),
         })

@@ -47,7 +47,7 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// A headless Chromium with its own throw-away profile; killed (with its helpers) when dropped.
-struct Browser {
+pub(crate) struct Browser {
     child: Child,
     port: u16,
     _profile: tempfile::TempDir,
@@ -72,7 +72,7 @@ impl Drop for Browser {
 
 impl Browser {
     /// Starts Chromium, or `None` (with a message) when it is not installed.
-    async fn launch(test: &str) -> Option<Browser> {
+    pub(crate) async fn launch(test: &str) -> Option<Browser> {
         let Some(binary) = chromium() else {
             crate::services::missing(
                 "chromium",
@@ -134,7 +134,7 @@ impl Browser {
     }
 
     /// Opens a new tab and connects to it.
-    async fn new_page(&self) -> Page {
+    pub(crate) async fn new_page(&self) -> Page {
         let target: Value = reqwest::Client::new()
             .put(format!(
                 "http://127.0.0.1:{}/json/new?about:blank",
@@ -163,7 +163,7 @@ impl Browser {
 }
 
 /// One tab, driven by DevTools commands.
-struct Page {
+pub(crate) struct Page {
     ws: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
@@ -209,7 +209,7 @@ impl Page {
     }
 
     /// Evaluates a JavaScript expression in the page and returns its value.
-    async fn eval(&mut self, expression: &str) -> Value {
+    pub(crate) async fn eval(&mut self, expression: &str) -> Value {
         match self.try_eval(expression).await {
             Ok(v) => v,
             Err(err) => panic!("Runtime.evaluate failed: {err}"),
@@ -231,7 +231,12 @@ impl Page {
     }
 
     /// Polls `expression` until it is truthy; returns its value.
-    async fn wait_for(&mut self, what: &str, expression: &str, timeout: Duration) -> Value {
+    pub(crate) async fn wait_for(
+        &mut self,
+        what: &str,
+        expression: &str,
+        timeout: Duration,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             // A page that navigates (a login's redirect, a reload) cancels an evaluation in
@@ -264,7 +269,7 @@ impl Page {
         }
     }
 
-    async fn goto(&mut self, url: &str) {
+    pub(crate) async fn goto(&mut self, url: &str) {
         self.call("Page.navigate", json!({"url": url})).await;
     }
 

@@ -27,7 +27,16 @@ pub(crate) async fn story_with(
     postgres: bool,
     configure: impl FnOnce(&mut owp::config::ServeConfig),
 ) -> Story {
-    let mut story = Story::on(postgres, None, |_| {}).await;
+    story_with_settings(postgres, None, configure).await
+}
+
+/// [`story_with`], the repository's `.github/owp.yml` being `settings` (when given).
+pub(crate) async fn story_with_settings(
+    postgres: bool,
+    settings: Option<&str>,
+    configure: impl FnOnce(&mut owp::config::ServeConfig),
+) -> Story {
+    let mut story = Story::on(postgres, settings, |_| {}).await;
     story.stop().await;
     story.config.github.github_client_id = Some(TEST_CLIENT_ID.into());
     story.config.github.github_client_secret = Some(owp::config::Secret::new(TEST_CLIENT_SECRET));

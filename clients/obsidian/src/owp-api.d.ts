@@ -135,6 +135,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/steering": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A repository's open proposals and vouch list, bounded. The admin sees any repository; a
+         *     maintainer only one they maintain (`403 not_maintainer` otherwise, whether or not it exists).
+         */
+        get: operations["steering"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/tasks": {
         parameters: {
             query?: never;
@@ -1212,6 +1232,31 @@ export interface components {
              */
             status: string;
         };
+        Steering: {
+            /** @description The open proposals, oldest first, each with its scorecard (at most 50). */
+            proposals: components["schemas"]["SteeringProposal"][];
+            /**
+             * Format: int64
+             * @description Open proposals left out past the first 50.
+             */
+            proposals_more: number;
+            repo: string;
+            /** @description Why a vouch list is not applied (too long, unreadable), one sentence each. */
+            vouch_errors: string[];
+            /** @description The merged vouch list, denouncements first, then by login (at most 500 entries). */
+            vouched: components["schemas"]["VouchedEntry"][];
+            /**
+             * Format: int64
+             * @description Vouch entries left out past the first 500.
+             */
+            vouched_more: number;
+        };
+        /** @description An open proposal with the task it is for. */
+        SteeringProposal: components["schemas"]["Proposal"] & {
+            /** @description The task's key (`owner/name#N` for an issue). */
+            task_key?: string | null;
+            task_title: string;
+        };
         /** @description A unit of work: usually one GitHub issue. */
         Task: Record<string, unknown> & {
             area?: string | null;
@@ -1966,6 +2011,74 @@ export interface operations {
             };
             /** @description not_found: no such object */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this address */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    steering: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The repository, `owner/name` (a request without it is refused as `invalid_repo`). */
+                repo: string | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Steering"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_maintainer` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `repo_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `invalid_repo`: missing, or not `owner/name` */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

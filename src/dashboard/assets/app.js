@@ -1,4 +1,5 @@
-// OWP Pool dashboard: renders GET /v1/admin/state and keeps it current from GET /v1/events.
+// OWP Pool dashboard: renders GET /v1/admin/state and keeps it current from GET /v1/events;
+// one repository's open proposals and vouch list come from GET /v1/admin/steering.
 // On the public board (a page marked `owp-board: public`, served to visitors without a session
 // when public boards are on) it reads GET /board/state and GET /board/events instead: public
 // repositories only, read-only.
@@ -26,7 +27,7 @@
     'task.created', 'task.updated', 'task.leased', 'task.status',
     'lease.renewed', 'lease.expired', 'lease.nacked',
     'worker.registered', 'worker.online', 'worker.offline', 'worker.paused', 'worker.resumed', 'worker.trust',
-    'repo.created', 'repo.updated',
+    'repo.created', 'repo.updated', 'task.checks', 'task.commits',
   ];
   const EVENTS_LOADED = 2000; // enough history for the 24-hour plots of a busy pool
 
@@ -132,7 +133,10 @@
     try { data = text ? JSON.parse(text) : null; } catch { data = null; }
     if (!resp.ok) {
       const detail = (data && (data.detail || data.title)) || `${resp.status} ${resp.statusText}`;
-      throw new Error(detail);
+      const err = new Error(detail);
+      err.status = resp.status;
+      err.code = data && data.code;
+      throw err;
     }
     return data;
   }
@@ -176,6 +180,7 @@
       }
       model.loaded = true;
       render();
+      if (steering) steering.sync();
       $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
     } catch (err) {
       if (err.message !== 'Signed out') toast(`Could not load the pool state: ${err.message}`, 'error');
@@ -222,7 +227,9 @@
       scheduleLoad(0); // catch up on anything missed while disconnected
     };
     source.onmessage = (msg) => onEventData(msg.data);
-    for (const kind of KINDS) source.addEventListener(kind, (msg) => onEventData(msg.data));
+    for (const kind of KINDS.concat(steering ? steering.kinds : [])) {
+      source.addEventListener(kind, (msg) => onEventData(msg.data));
+    }
     // The public board's set of repositories changed: reload it.
     source.addEventListener('board.changed', () => scheduleLoad(0));
     source.onerror = () => {
@@ -245,6 +252,7 @@
     if (addEvent(e)) {
       if (model.loaded) renderFeed();
       scheduleLoad();
+      if (steering) steering.onEvent(e);
     }
   }
 
@@ -284,6 +292,7 @@
     'task.paths': 'Paths locked',
     'task.waiting': 'Waiting',
     'task.checks': 'Checks',
+    'task.commits': 'Commits verified or not',
     'task.artifact': 'Pull request details',
     'repo.archived': 'Repository archived',
     'repo.promote': 'Trust rules changed',
@@ -292,6 +301,16 @@
     'github.reviewer_assigned': 'Reviewer assigned',
     'github.reviewer_away': 'Reviewer away',
     'github.reviewer_back': 'Reviewer back',
+    'proposal.opened': 'Plan proposed',
+    'proposal.approved': 'Plan approved',
+    'proposal.declined': 'Plan declined',
+    'proposal.not_chosen': 'Plan not chosen',
+    'proposal.withdrawn': 'Plan withdrawn',
+    'proposal.expired': 'Plan expired',
+    'github.vouch_list_read': 'Vouch list read',
+    'github.vouched': 'Vouched',
+    'github.unvouched': 'Vouch removed',
+    'github.denounced': 'Denounced',
     'worker.archived': 'Worker archived',
     'worker.opt_in': 'Opt-in changed',
   };
@@ -555,10 +574,46 @@
     return typeof u === 'string' && /^https?:\/\//i.test(u) ? u : null;
   }
 
-  // A task's pull request is ready for review once its checks passed, or when it reports none.
+  // A pull request whose repository asks for verified commits and GitHub did not verify them
+  // all (`artifact.commits`, which the App writes only where it asks).
+  function waitsForCommits(t) {
+    const c = t.artifact && t.artifact.commits;
+    return t.status === 'pr_opened' && !!c && c.verified === false;
+  }
+
+  // A task's pull request is ready for review once its checks passed, or when it reports none,
+  // and its commits are verified where the repository asks for that.
   function readyForReview(t) {
     const checks = t.artifact && t.artifact.checks;
-    return t.status === 'pr_opened' && (checks === undefined || checks === null || checks === 'success');
+    return t.status === 'pr_opened' && (checks === undefined || checks === null || checks === 'success')
+      && !waitsForCommits(t);
+  }
+
+  // The pull requests that wait for verified commits, naming the unverified ones.
+  function commitsWaiting(credit) {
+    const waiting = model.tasks.filter(waitsForCommits);
+    if (BOARD || !waiting.length) return null;
+    const shown = waiting.slice(0, MAX_ROWS);
+    return h('div', { class: 'waiting-commits', id: 'waiting-commits' },
+      h('h3', null, `Waiting for verified commits (${waiting.length})`),
+      h('table', { class: 'tasks' },
+        h('thead', null, h('tr', null, h('th', null, 'Task'), h('th', null, 'Repository'), h('th', null, 'By'),
+          h('th', null, 'Unverified commits'), h('th', null, 'Pull request'))),
+        h('tbody', null, shown.map((t) => {
+          const c = t.artifact.commits;
+          const shas = Array.isArray(c.unverified) ? c.unverified.filter((x) => typeof x === 'string') : [];
+          const count = Number.isFinite(c.unverified_count) ? c.unverified_count : shas.length;
+          const url = webUrl(t.artifact.pr_url);
+          return h('tr', { 'data-task': t.task_id },
+            h('td', null, t.title),
+            h('td', null, t.repo),
+            h('td', null, credit(t)),
+            h('td', null,
+              shas.map((sha, i) => [i ? ', ' : '', h('code', { class: 'sha', title: sha }, sha.slice(0, 7))]),
+              count > shas.length ? ` and ${count - shas.length} more` : '',
+              !shas.length ? (count ? plural(count, 'commit') : 'not every commit is verified') : ''),
+            h('td', null, url ? h('a', { href: url, rel: 'noopener noreferrer', target: '_blank' }, url) : ''));
+        }))));
   }
 
   function renderReview() {
@@ -566,16 +621,17 @@
     if (!box) return;
     const open = model.tasks.filter((t) => t.status === 'pr_opened');
     const ready = open.filter(readyForReview);
-    if (!ready.length) {
-      const waiting = open.length - ready.length;
-      box.replaceChildren(empty('Nothing to review',
-        waiting ? `${plural(waiting, 'pull request')} still waiting for checks.` : 'No pull request is open.'));
-      return;
-    }
     const credit = (t) => {
       const w = model.workers.find((x) => x.worker_id === t.assigned_worker_id);
       return w ? (w.github_login ? `@${w.github_login}` : w.name) : '';
     };
+    if (!ready.length) {
+      const waiting = open.length - ready.length;
+      box.replaceChildren(empty('Nothing to review',
+        waiting ? `${plural(waiting, 'pull request')} still waiting for checks or verified commits.` : 'No pull request is open.'),
+      commitsWaiting(credit) || '');
+      return;
+    }
     box.replaceChildren(h('table', { class: 'tasks' },
       h('thead', null, h('tr', null, h('th', null, 'Task'), h('th', null, 'Repository'), h('th', null, 'By'), h('th', null, 'Pull request'))),
       h('tbody', null, ready.map((t) => {
@@ -585,7 +641,7 @@
           h('td', null, t.repo),
           h('td', null, credit(t)),
           h('td', null, url ? h('a', { href: url, rel: 'noopener noreferrer', target: '_blank' }, url) : ''));
-      }))));
+      }))), commitsWaiting(credit) || '');
   }
 
   function renderLeaders() {
@@ -956,6 +1012,11 @@
     return h('div', { class: 'empty' }, h('p', { class: 'empty-title' }, title), h('p', { class: 'muted small' }, text));
   }
 
+  // The proposals and vouches of one repository (`steering.js`), on the dashboard only.
+  const steering = !BOARD && typeof window.owpSteering === 'function'
+    ? window.owpSteering({ h, api, $, empty, plural, ago, ts, toast, scheduleLoad, model })
+    : null;
+
   // ---------- actions ----------
 
   function toast(text, tone = 'info') {
@@ -1112,6 +1173,8 @@
           return out;
         });
     });
+
+    if (steering) steering.wire();
 
     $('block-dialog').addEventListener('close', () => {
       const dlg = $('block-dialog');

@@ -376,18 +376,63 @@ impl Store {
         &self,
         repo: &str,
     ) -> Result<Option<(Vec<VouchRow>, Vec<VouchListState>)>, StoreError> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
-            .bind(repo)
-            .fetch_optional(&self.read)
-            .await?;
-        let Some(id) = id else {
+        let Some(id) = self.vouch_repo_id(repo).await? else {
             return Ok(None);
         };
-        let rows = sqlx::query(
+        let rows = self
+            .vouch_rows(id, "ORDER BY login, source, origin", i64::MAX)
+            .await?;
+        let lists = self.lists_of(id).await?;
+        Ok(Some((rows, lists)))
+    }
+
+    /// At most `limit` entries of `repo`'s merged list, its denouncements first (then by login
+    /// and source), with how many entries it has in all and the state of each list it reads;
+    /// `None` when the repository is not in the pool.
+    pub async fn vouch_entries_first(
+        &self,
+        repo: &str,
+        limit: i64,
+    ) -> Result<Option<(Vec<VouchRow>, i64, Vec<VouchListState>)>, StoreError> {
+        let Some(id) = self.vouch_repo_id(repo).await? else {
+            return Ok(None);
+        };
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM vouch_entries WHERE repo_id = $1")
+                .bind(id)
+                .fetch_one(&self.read)
+                .await?;
+        let rows = self
+            .vouch_rows(
+                id,
+                "ORDER BY denounced DESC, login, source, origin",
+                limit.max(0),
+            )
+            .await?;
+        let lists = self.lists_of(id).await?;
+        Ok(Some((rows, total, lists)))
+    }
+
+    async fn vouch_repo_id(&self, repo: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
+            .bind(repo)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    /// The entries of repository `id` in `order` (a fixed SQL clause), at most `limit`.
+    async fn vouch_rows(
+        &self,
+        id: i64,
+        order: &'static str,
+        limit: i64,
+    ) -> Result<Vec<VouchRow>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT login, vouched, denounced, details, source, origin FROM vouch_entries \
-             WHERE repo_id = $1 ORDER BY login, source, origin",
-        )
+             WHERE repo_id = $1 {order} LIMIT $2"
+        )))
         .bind(id)
+        .bind(limit)
         .fetch_all(&self.read)
         .await?;
         let mut entries = Vec::with_capacity(rows.len());
@@ -401,7 +446,6 @@ impl Store {
                 origin: row.try_get("origin")?,
             });
         }
-        let lists = self.lists_of(id).await?;
-        Ok(Some((entries, lists)))
+        Ok(entries)
     }
 }

@@ -507,6 +507,13 @@ fn vouched_entries(worker: &str, repo: &str) -> String {
     )
 }
 
+/// Rule 12: whether repository `repo`'s own list (its file or a maintainer's command) vouches
+/// for a login of the worker (parameter `worker`), as a SQL condition (the scorecard's
+/// `vouched`).
+pub(crate) fn vouched_for(worker: &str, repo: &str) -> String {
+    format!("EXISTS (SELECT 1 {})", vouched_entries(worker, repo))
+}
+
 /// Rule 12: no entry of the candidate `t`'s repository (its file, an import or a maintainer's
 /// command) denounces a login of the worker (parameter `worker`).
 fn not_denounced(worker: &str) -> String {
