@@ -287,6 +287,25 @@ async fn a_lost_evidence_fails_evidence_checked_and_kept() {
 }
 
 #[tokio::test]
+async fn plans_cut_short_fail_proposals_shape_limits_and_withdraw() {
+    fault_fails_case(Fault::TruncatePlans, "proposals.shape_limits_and_withdraw").await;
+}
+
+#[tokio::test]
+async fn approvals_that_decline_fail_proposals_approve_decline_not_chosen() {
+    fault_fails_case(
+        Fault::ApprovalsDecline,
+        "proposals.approve_decline_not_chosen",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_lost_plan_first_policy_fails_rules_plan_first() {
+    fault_fails_case(Fault::DropApproval, "rules.plan_first").await;
+}
+
+#[tokio::test]
 async fn a_worker_deciding_merged_fails_worker_cannot_report_merged() {
     fault_fails_case(Fault::WorkersMerge, "abuse.worker_cannot_report_merged").await;
 }

@@ -15,6 +15,7 @@ mod objects;
 mod order;
 mod paths;
 mod preview;
+mod proposals;
 mod realtime;
 mod rules;
 mod seat;
@@ -42,5 +43,6 @@ pub fn all() -> Vec<Case> {
     all.extend(seat::cases());
     all.extend(disclosure::cases());
     all.extend(evidence::cases());
+    all.extend(proposals::cases());
     all
 }
