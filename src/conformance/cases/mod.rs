@@ -19,6 +19,7 @@ mod proposals;
 mod realtime;
 mod rules;
 mod seat;
+mod vouch;
 mod wire;
 
 use super::Case;
@@ -44,5 +45,6 @@ pub fn all() -> Vec<Case> {
     all.extend(disclosure::cases());
     all.extend(evidence::cases());
     all.extend(proposals::cases());
+    all.extend(vouch::cases());
     all
 }

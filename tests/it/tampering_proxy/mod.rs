@@ -48,6 +48,8 @@ pub enum Fault {
     ApprovalsDecline,
     /// A repository policy loses its `approval` (plan first) on its way to the server.
     DropApproval,
+    /// `GET /v1/admin/vouched` loses its query: the server is never told the repository.
+    VouchedWithoutRepo,
     /// `/v1/meta` leaves out version `1.2`.
     MetaWithoutV12,
     /// `/v1/meta` lists no optional feature (not a fault: a smaller server).
@@ -214,6 +216,9 @@ async fn tamper(p: &Inner, req: Request) -> anyhow::Result<Response> {
             if post && path.starts_with("/v1/admin/proposals/") && path.ends_with("/approve") =>
         {
             path_and_query = format!("{}/decline", path.trim_end_matches("/approve"));
+        }
+        Fault::VouchedWithoutRepo if path == "/v1/admin/vouched" => {
+            path_and_query = path.clone();
         }
         Fault::DropApproval if post && path == "/v1/admin/repos" => {
             if let Ok(mut doc) = serde_json::from_slice::<Value>(&body)
