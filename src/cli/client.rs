@@ -414,6 +414,29 @@ impl OwpClient {
             .await
     }
 
+    /// `POST /v1/tasks/{id}/proposals {plan}`: this worker's plan for a task of a repository that
+    /// takes plans first; the proposal as the server answers it. Not repeated on a lost answer
+    /// (a second proposal of the same worker for the task is refused).
+    pub async fn propose(&self, task_id: &str, plan: &str) -> Result<Value, ClientError> {
+        let path = format!("/v1/tasks/{}/proposals", segment(task_id));
+        let body = serde_json::json!({ "plan": plan });
+        self.call(
+            Method::POST,
+            &path,
+            Auth::Worker,
+            Body::json(&body),
+            Retry::Never,
+        )
+        .await
+    }
+
+    /// `GET /v1/tasks/{id}/proposals`: this worker's own proposals for a task (`{proposals}`).
+    pub async fn proposals(&self, task_id: &str) -> Result<Value, ClientError> {
+        let path = format!("/v1/tasks/{}/proposals", segment(task_id));
+        self.call(Method::GET, &path, Auth::Worker, Body::None, Retry::Once)
+            .await
+    }
+
     // ---- admin endpoints --------------------------------------------------------------------
 
     /// `POST /v1/admin/repos`: create or update a repo policy.
@@ -836,7 +859,6 @@ impl OwpClient {
 #[derive(Clone, Copy)]
 enum Retry {
     Once,
-    #[allow(dead_code)]
     Never,
 }
 

@@ -17,19 +17,16 @@ use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    JsonObject, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
+    ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
     ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
     ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
-use schemars::JsonSchema;
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::brief;
-use super::client::{ClientError, Lease, MAX_CLAIM_WAIT_SECONDS, OwpClient, Task};
+use super::client::{ClientError, Lease, OwpClient, Task};
 use super::present::{clip, plain};
 use super::worker::{WorkerConfig, config_dir, config_file, load_config};
 
@@ -37,6 +34,8 @@ use super::worker::{WorkerConfig, config_dir, config_file, load_config};
 pub const MAX_ID_LEN: usize = 128;
 /// The longest `reason` (nack) or `note` (report) a tool accepts.
 pub const MAX_TEXT_LEN: usize = 2000;
+/// The longest plan `owp_propose` accepts (the contract's bound, section 12).
+pub const MAX_PLAN_LEN: usize = 4000;
 /// The longest pull request URL a tool accepts.
 pub const MAX_URL_LEN: usize = 2048;
 /// The longest error line a tool answers.
@@ -47,6 +46,9 @@ const MIN_CLAIM_GAP: Duration = Duration::from_secs(1);
 const MIN_CALL_GAP: Duration = Duration::from_millis(50);
 /// The statuses a worker reports through `owp_report`.
 pub const REPORT_STATUSES: [&str; 3] = ["in_progress", "pr_opened", "blocked"];
+
+mod input;
+pub use input::*;
 
 const BRIEF_URI_PREFIX: &str = "owp://tasks/";
 const BRIEF_URI_SUFFIX: &str = "/brief";
@@ -84,195 +86,10 @@ pr_url}. If you cannot finish, owp_nack {lease_id, reason}; if the task needs a 
 decision, owp_report {task_id, status: \"blocked\", note}.
 owp_current lists the leases you hold with their briefs; owp_brief {task_id} shows one brief (also \
 the resource owp://tasks/{task_id}/brief); when owp_claim finds nothing, owp_why names every rule \
-that keeps each ready task from you. A tool error explains in one line what went wrong.";
-
-// ---- tool inputs ------------------------------------------------------------------------------
-
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ClaimParams {
-    /// Seconds the server may wait for work to appear (0 to 30; default 0: answer at once).
-    #[schemars(range(min = 0, max = 30))]
-    pub wait_seconds: Option<i64>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LeaseParams {
-    /// The lease id from owp_claim or owp_current.
-    #[schemars(length(min = 1, max = 128))]
-    pub lease_id: String,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NackParams {
-    /// The lease id from owp_claim or owp_current.
-    #[schemars(length(min = 1, max = 128))]
-    pub lease_id: String,
-    /// Why the task goes back (shown to maintainers).
-    #[schemars(length(max = 2000))]
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TaskParams {
-    /// The task id (`task.task_id` of a lease).
-    #[schemars(length(min = 1, max = 128))]
-    pub task_id: String,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReportParams {
-    /// The task id (`task.task_id` of a lease).
-    #[schemars(length(min = 1, max = 128))]
-    pub task_id: String,
-    /// `pr_opened` (with pr_url) when the pull request is open, `blocked` (with a note) when the
-    /// task needs a maintainer's decision, `in_progress` to acknowledge.
-    #[schemars(regex(pattern = r"^(in_progress|pr_opened|blocked)$"))]
-    pub status: String,
-    /// The pull request's http(s) URL; required for `pr_opened`.
-    #[schemars(length(max = 2048))]
-    pub pr_url: Option<String>,
-    /// A short note for the maintainers (the reason, for `blocked`).
-    #[schemars(length(max = 2000))]
-    pub note: Option<String>,
-}
-
-/// A refused input: the tool answers this line as an error without calling the server.
-#[derive(Debug, PartialEq, Eq)]
-pub struct InvalidInput(pub String);
-
-fn check_id(field: &str, value: &str) -> Result<String, InvalidInput> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(InvalidInput(format!("{field} must not be empty")));
-    }
-    if value.chars().count() > MAX_ID_LEN {
-        return Err(InvalidInput(format!(
-            "{field} is longer than {MAX_ID_LEN} characters"
-        )));
-    }
-    let first_ok = value
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric());
-    if !first_ok
-        || !value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
-    {
-        return Err(InvalidInput(format!(
-            "{field} {:?} is not an OWP id (a letter or digit, then letters, digits, `-`, `_`, `.`, `:`)",
-            clip(value, 40)
-        )));
-    }
-    Ok(value.to_string())
-}
-
-fn check_text(field: &str, value: Option<&str>) -> Result<Option<String>, InvalidInput> {
-    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-        return Ok(None);
-    };
-    if value.chars().count() > MAX_TEXT_LEN {
-        return Err(InvalidInput(format!(
-            "{field} is longer than {MAX_TEXT_LEN} characters"
-        )));
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
-    {
-        return Err(InvalidInput(format!("{field} contains control characters")));
-    }
-    Ok(Some(value.to_string()))
-}
-
-/// `wait_seconds`, 0 to 30 (absent: 0).
-pub fn check_wait(wait_seconds: Option<i64>) -> Result<u64, InvalidInput> {
-    match wait_seconds {
-        None => Ok(0),
-        Some(w) if (0..=MAX_CLAIM_WAIT_SECONDS as i64).contains(&w) => Ok(w as u64),
-        Some(w) => Err(InvalidInput(format!(
-            "wait_seconds must be between 0 and {MAX_CLAIM_WAIT_SECONDS} (got {w})"
-        ))),
-    }
-}
-
-/// A pull request URL: absolute `http` or `https`, with a host, no spaces, bounded.
-pub fn check_pr_url(url: &str) -> Result<String, InvalidInput> {
-    let url = url.trim();
-    if url.chars().count() > MAX_URL_LEN {
-        return Err(InvalidInput(format!(
-            "pr_url is longer than {MAX_URL_LEN} characters"
-        )));
-    }
-    let parsed = reqwest::Url::parse(url)
-        .map_err(|e| InvalidInput(format!("pr_url {:?} is not a URL ({e})", clip(url, 80))))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(InvalidInput(format!(
-            "pr_url {:?} must be an http or https URL",
-            clip(url, 80)
-        )));
-    }
-    Ok(url.to_string())
-}
-
-/// A report checked before it is sent: `(task_id, status, artifact, note)`.
-pub type CheckedReport = (String, &'static str, Option<Value>, Option<String>);
-
-pub fn check_report(params: &ReportParams) -> Result<CheckedReport, InvalidInput> {
-    let task_id = check_id("task_id", &params.task_id)?;
-    let wanted = params.status.trim();
-    let Some(status) = REPORT_STATUSES.iter().copied().find(|s| *s == wanted) else {
-        let hint = if wanted == "merged" {
-            " (a maintainer or GitHub decides `merged`)"
-        } else {
-            ""
-        };
-        return Err(InvalidInput(format!(
-            "status {:?} is not one of {}{hint}",
-            clip(wanted, 40),
-            REPORT_STATUSES.join(", ")
-        )));
-    };
-    let pr_url = match params.pr_url.as_deref().map(str::trim) {
-        Some(url) if !url.is_empty() => Some(check_pr_url(url)?),
-        _ => None,
-    };
-    if status == "pr_opened" && pr_url.is_none() {
-        return Err(InvalidInput(
-            "status pr_opened needs pr_url: the pull request's URL".into(),
-        ));
-    }
-    let note = check_text("note", params.note.as_deref())?;
-    let artifact = pr_url.map(|url| json!({ "pr_url": url }));
-    Ok((task_id, status, artifact, note))
-}
-
-/// Why `arguments` do not fit `tool`'s input, naming the field (`wait_seconds: invalid type …`).
-pub fn argument_error(tool: &str, arguments: Option<&JsonObject>) -> Option<String> {
-    fn first_error<T: DeserializeOwned>(value: &Value) -> Option<String> {
-        let error = serde_path_to_error::deserialize::<_, T>(value).err()?;
-        let path = error.path().to_string();
-        Some(if path == "." {
-            error.inner().to_string()
-        } else {
-            format!("{path}: {}", error.inner())
-        })
-    }
-    let value = Value::Object(arguments.cloned().unwrap_or_default());
-    match tool {
-        "owp_claim" => first_error::<ClaimParams>(&value),
-        "owp_ack" | "owp_renew" => first_error::<LeaseParams>(&value),
-        "owp_nack" => first_error::<NackParams>(&value),
-        "owp_report" => first_error::<ReportParams>(&value),
-        "owp_brief" => first_error::<TaskParams>(&value),
-        _ => None,
-    }
-}
+that keeps each ready task from you. Where a repository takes plans first (owp_why: \
+approval_required), owp_propose {task_id, plan} proposes one and owp_proposals {task_id} shows its \
+state; an approved plan's lease comes first from owp_claim. A tool error explains in one line what \
+went wrong.";
 
 // ---- tool errors ------------------------------------------------------------------------------
 
@@ -304,6 +121,13 @@ pub fn explain(tool: &str, error: &ClientError, profile: Option<&str>) -> String
                 }
                 Some("lease_not_found" | "task_not_found") => "; check the id with owp_current",
                 Some("not_lease_holder") => "; this worker does not hold it: see owp_current",
+                Some("approval_not_required") => {
+                    "; this repository takes claims directly: call owp_claim"
+                }
+                Some("too_many_proposals") => {
+                    "; wait for an answer to your open proposals (owp_proposals), or for room on the task"
+                }
+                Some("already_proposed") => "; see its state with owp_proposals",
                 _ => "",
             };
             format!(
@@ -696,6 +520,61 @@ impl OwpMcp {
         match self.fetch_task(TOOL, &task_id).await {
             Ok(task) => CallToolResult::success(vec![text_block(&brief::render(&task))]),
             Err(r) => r,
+        }
+    }
+
+    #[tool(
+        description = "Propose a plan for a ready task of a repository that takes plans first (plan first, rule 11: owp_why names it `approval_required`). A maintainer approves or declines it; once approved, the task is yours and owp_claim returns its lease first. At most 4,000 characters; at most 3 open proposals of yours across the pool, 5 on a task.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = true
+        )
+    )]
+    async fn owp_propose(&self, Parameters(params): Parameters<ProposeParams>) -> CallToolResult {
+        const TOOL: &str = "owp_propose";
+        let checked = check_id("task_id", &params.task_id)
+            .and_then(|task_id| Ok((task_id, check_plan(&params.plan)?)));
+        let (task_id, plan) = match checked {
+            Ok(c) => c,
+            Err(e) => return invalid(TOOL, e),
+        };
+        let client = match self.client(TOOL).await {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        match client.propose(&task_id, &plan).await {
+            Ok(proposal) => {
+                tracing::info!(task = %task_id, "proposed");
+                json_result(
+                    &json!({
+                        "proposal": proposal,
+                        "next": "A maintainer reads the plan. owp_proposals shows its state; once it is approved, owp_claim returns the task's lease.",
+                    }),
+                    Vec::new(),
+                )
+            }
+            Err(e) => self.fail(TOOL, &e),
+        }
+    }
+
+    #[tool(
+        description = "Your own proposals for a task, each with its state: open, approved, declined, not_chosen (another plan was approved), withdrawn or expired.",
+        annotations(read_only_hint = true, open_world_hint = true)
+    )]
+    async fn owp_proposals(&self, Parameters(params): Parameters<TaskParams>) -> CallToolResult {
+        const TOOL: &str = "owp_proposals";
+        let task_id = match check_id("task_id", &params.task_id) {
+            Ok(id) => id,
+            Err(e) => return invalid(TOOL, e),
+        };
+        let client = match self.client(TOOL).await {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        match client.proposals(&task_id).await {
+            Ok(list) => json_result(&list, Vec::new()),
+            Err(e) => self.fail(TOOL, &e),
         }
     }
 

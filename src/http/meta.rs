@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::AppState;
 
 /// The protocol versions this server speaks.
-pub const VERSIONS: [&str; 4] = ["1.0", "1.1", "1.2", "1.3"];
+pub const VERSIONS: [&str; 5] = ["1.0", "1.1", "1.2", "1.3", "1.4"];
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct Meta {
@@ -19,7 +19,7 @@ pub struct Meta {
     pub versions: Vec<String>,
     /// The optional parts this server implements, as configured: `long_poll`, `sse`, `github`,
     /// `dependencies`, `requires`, `reputation`, `leaderboard`, `mcp`, `paths`, `preview`,
-    /// `disclosure`, `signin`, `evidence`.
+    /// `disclosure`, `signin`, `evidence`, `proposals`, and in GitHub mode `reviewers` and `vouch`.
     pub features: Vec<String>,
     pub heartbeat_ttl_seconds: i64,
     pub lease_ttl_seconds: i64,
@@ -48,6 +48,7 @@ pub fn features(github: bool, signin: bool) -> Vec<String> {
         "preview",
         "disclosure",
         "evidence",
+        "proposals",
     ]);
     features.into_iter().map(String::from).collect()
 }

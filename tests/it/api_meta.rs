@@ -36,7 +36,7 @@ async fn meta_needs_no_credentials_and_shows_the_configured_ttls() {
     assert_eq!(m["protocol"], "owp/1");
     assert_eq!(
         m["versions"],
-        serde_json::json!(["1.0", "1.1", "1.2", "1.3"])
+        serde_json::json!(["1.0", "1.1", "1.2", "1.3", "1.4"])
     );
     assert_eq!(m["lease_ttl_seconds"], 777);
     assert_eq!(m["accept_ttl_seconds"], 33);
@@ -54,11 +54,13 @@ async fn meta_needs_no_credentials_and_shows_the_configured_ttls() {
         "preview",
         "disclosure",
         "evidence",
+        "proposals",
     ] {
         assert!(f.iter().any(|x| x == name), "{name} in {f:?}");
     }
     assert!(
-        !f.iter().any(|x| x == "github" || x == "reviewers"),
+        !f.iter()
+            .any(|x| x == "github" || x == "reviewers" || x == "vouch"),
         "no GitHub App here: {f:?}"
     );
     assert!(

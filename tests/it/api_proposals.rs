@@ -535,3 +535,50 @@ async fn racing_proposals_keep_the_limits() {
     }
     assert_eq!(opened, 3);
 }
+
+/// The lease an approval gives is returned first by the worker's next `POST /v1/work`, before
+/// any other task it could take (here a more urgent one of another repository), and again until
+/// it is acknowledged; a claim remembered as empty before the approval does not hide it.
+#[tokio::test]
+async fn an_approved_lease_is_returned_first_by_the_next_claim() {
+    let s = Server::start().await;
+    plan_repo(&s, "plan/first", 5, None).await;
+    let planned = s
+        .import_ids(
+            "plan/first",
+            json!([{"title": "planned", "priority": "low"}]),
+        )
+        .await;
+    let (_, token) = s.register_worker("proposer", &[], 10, 5).await;
+    let id = proposal_id(&s, &token, &planned[0]).await;
+    // Nothing to claim yet: the empty answer is remembered.
+    s.claim_none(&token).await;
+    s.claim_none(&token).await;
+
+    let approved = approve(&s, &id).await.expect(200);
+    let lease_id = str_field(&approved["lease"], "lease_id");
+    // A more urgent task the worker could claim directly, once the approved lease is taken up.
+    s.upsert_repo("plan/open", 5, true).await;
+    let urgent = s
+        .import_ids(
+            "plan/open",
+            json!([{"title": "urgent", "priority": "critical"}]),
+        )
+        .await;
+
+    for round in 0..2 {
+        let (got_lease, got_task, lease) = s.claim_ok(&token).await;
+        assert_eq!(got_task, planned[0], "round {round}: {lease}");
+        assert_eq!(
+            got_lease, lease_id,
+            "round {round}: the approval's own lease"
+        );
+        assert_eq!(lease["accept_by"], approved["lease"]["accept_by"]);
+        assert_eq!(lease["task"]["status"], "leased");
+    }
+    assert_eq!(s.task(&urgent[0]).await["status"], "ready");
+    // Acknowledged, it is held work like any other: the next claim takes a new task.
+    s.ack(&token, &lease_id).await.expect(200);
+    let (_, next, _) = s.claim_ok(&token).await;
+    assert_eq!(next, urgent[0]);
+}

@@ -432,3 +432,124 @@ fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> std::p
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Plan first over MCP: the AI tool proposes a plan with `owp_propose` (refused, each in one line
+/// naming why: a plan too long or missing, a second plan, a repository that takes no plans), sees
+/// its own proposals with `owp_proposals`, and once a maintainer approved the plan its next
+/// `owp_claim` returns the approved lease, before a more urgent task it could take.
+#[tokio::test]
+async fn an_ai_tool_proposes_a_plan_over_mcp() {
+    require_client!();
+    let server = Server::start().await;
+    let policy = server
+        .admin_post(
+            "/v1/admin/repos",
+            json!({"repo": "mcp-plan", "max_open_prs": 3, "approval": "plan"}),
+        )
+        .await;
+    assert!(
+        policy.status == 200 || policy.status == 201,
+        "{}",
+        policy.describe()
+    );
+    server.upsert_repo("mcp-plain", 3, false).await;
+    let task = server
+        .import_ids(
+            "mcp-plan",
+            json!([{"title": "Plan the docs", "required_skills": ["docs"], "priority": "low"}]),
+        )
+        .await
+        .remove(0);
+    let plain = server
+        .import_ids(
+            "mcp-plain",
+            json!([{"title": "Urgent docs", "required_skills": ["docs"], "priority": "critical"}]),
+        )
+        .await
+        .remove(0);
+    let config = tempfile::tempdir().unwrap();
+    register_profile(&server, config.path(), "docs");
+    let approve_file = config.path().join("approved");
+
+    let client = tokio::task::spawn_blocking({
+        let dir = config.path().to_path_buf();
+        let (task, plain, file) = (task.clone(), plain.clone(), approve_file.clone());
+        move || {
+            let file = file.to_str().unwrap().to_string();
+            run_client_with(
+                "propose",
+                &dir,
+                "",
+                &[
+                    ("OWP_MCP_TASK_ID", task.as_str()),
+                    ("OWP_MCP_PLAIN_TASK_ID", plain.as_str()),
+                    ("OWP_MCP_APPROVE_FILE", file.as_str()),
+                ],
+            )
+        }
+    });
+    // A maintainer approves the plan once the tool has asked everything it asks before.
+    let asked = config.path().join("approved.asked");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !asked.exists() {
+        assert!(
+            std::time::Instant::now() < deadline && !client.is_finished(),
+            "the client never got to the approval"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let list = server
+        .admin_get(&format!("/v1/tasks/{task}/proposals"))
+        .await
+        .expect(200);
+    let proposals = list["proposals"].as_array().unwrap();
+    assert_eq!(proposals.len(), 1, "{list}");
+    let proposal = str_field(&proposals[0], "proposal_id");
+    let approved = server
+        .admin_post(
+            &format!("/v1/admin/proposals/{proposal}/approve"),
+            json!({}),
+        )
+        .await
+        .expect(200);
+    std::fs::write(&approve_file, "approved").unwrap();
+    let summary = client.await.unwrap();
+
+    let tools: Vec<&str> = summary["tools"].as_array().unwrap().iter().map(s).collect();
+    for want in ["owp_propose", "owp_proposals"] {
+        assert!(tools.contains(&want), "{want} missing: {tools:?}");
+    }
+    assert!(
+        s(&summary["instructions"]).contains("owp_propose"),
+        "{summary}"
+    );
+    assert!(
+        s(&summary["too_long"]).starts_with("owp_propose failed: invalid input: plan: ")
+            || s(&summary["too_long"]).contains("plan is longer than 4000 characters"),
+        "{summary}"
+    );
+    assert!(s(&summary["no_plan"]).contains("plan"), "{summary}");
+    let p = &summary["proposal"];
+    assert_eq!(s(&p["proposal_id"]), proposal);
+    assert_eq!(s(&p["task_id"]), task);
+    assert_eq!(s(&p["state"]), "open");
+    assert_eq!(s(&p["plan"]), "Add a test, then fix it.");
+    assert!(
+        s(&summary["again"]).contains("already_proposed"),
+        "{summary}"
+    );
+    assert!(
+        s(&summary["plain"]).contains("approval_not_required")
+            && s(&summary["plain"]).contains("call owp_claim"),
+        "{summary}"
+    );
+    assert_eq!(summary["listed"], json!([format!("{proposal} open")]));
+    assert!(
+        s(&summary["unknown_task"]).contains("task_not_found"),
+        "{summary}"
+    );
+    // The approved lease comes first, then the proposal shows `approved`.
+    assert_eq!(summary["approved_lease"], approved["lease"]["lease_id"]);
+    assert_eq!(summary["after"], json!(["approved"]));
+    assert_eq!(server.task(&plain).await["status"], "ready");
+}

@@ -15,6 +15,11 @@
 //             must keep the lease alive.
 //   refused   every call answers a tool error (server down or token refused), and the session
 //             stays usable.
+//   propose   propose a plan for OWP_MCP_TASK_ID (a repository that takes plans first), list
+//             this worker's proposals for it, and be refused: a plan too long, a second plan
+//             for the task, a plan for OWP_MCP_PLAIN_TASK_ID (a repository that does not take
+//             plans); then it writes OWP_MCP_APPROVE_FILE.asked, and after OWP_MCP_APPROVE_FILE
+//             appears (the test approved the plan), owp_claim returns the approved lease.
 //
 // Type-checked (`npm run ci`: tsc with checkJs); the OWP objects in the tools' results have the
 // types of the OpenAPI document (docs/openapi.json), generated once for every TypeScript client into
@@ -37,8 +42,12 @@
 /** @typedef {{lease_id: string, expires_at: string, task: Task, next?: string}} LeaseResult */
 /** @typedef {{task: Task, next?: string}} ReportResult */
 /** @typedef {{worker: Worker, leases: ToolLease[], heartbeat: {last_ok: string | null, last_error: string | null}}} CurrentResult */
+/** @typedef {Schemas["Proposal"]} Proposal */
+/** @typedef {{proposal: Proposal, next?: string}} ProposeResult */
+/** @typedef {{proposals: Proposal[]}} ProposalsResult */
 /** @typedef {import("@modelcontextprotocol/sdk/types.js").CallToolResult} CallToolResult */
 
+import { existsSync, writeFileSync } from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 
@@ -214,6 +223,33 @@ try {
     const current = json(await ok(client, "owp_current"));
     summary.held_leases = current.leases.map((l) => l.lease_id);
     summary.heartbeat = current.heartbeat;
+  } else if (scenario === "propose") {
+    const task = env("OWP_MCP_TASK_ID");
+    summary.too_long = await refused(client, "owp_propose", { task_id: task, plan: "x".repeat(4001) });
+    summary.no_plan = await refused(client, "owp_propose", { task_id: task });
+    /** @type {ProposeResult} */
+    const proposed = json(await ok(client, "owp_propose", { task_id: task, plan: "Add a test, then fix it." }));
+    summary.proposal = proposed.proposal;
+    summary.again = await refused(client, "owp_propose", { task_id: task, plan: "A second plan." });
+    summary.plain = await refused(client, "owp_propose", { task_id: env("OWP_MCP_PLAIN_TASK_ID"), plan: "A plan." });
+    /** @type {ProposalsResult} */
+    const listed = json(await ok(client, "owp_proposals", { task_id: task }));
+    summary.listed = listed.proposals.map((p) => `${p.proposal_id} ${p.state}`);
+    summary.unknown_task = await refused(client, "owp_proposals", { task_id: "t_does_not_exist" });
+    // The test approves the plan once `FILE.asked` is there, then writes FILE; the approved
+    // lease comes first.
+    const file = env("OWP_MCP_APPROVE_FILE");
+    writeFileSync(`${file}.asked`, "asked");
+    for (let i = 0; i < 300 && !existsSync(file); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    check(existsSync(file), "the plan was never approved");
+    /** @type {ClaimResult} */
+    const claimed = json(await ok(client, "owp_claim", {}));
+    summary.approved_lease = claimed.lease?.lease_id ?? null;
+    /** @type {ProposalsResult} */
+    const after = json(await ok(client, "owp_proposals", { task_id: task }));
+    summary.after = after.proposals.map((p) => p.state);
   } else if (scenario === "refused") {
     summary.claim_error = await refused(client, "owp_claim", {});
     summary.current_error = await refused(client, "owp_current", {});

@@ -837,7 +837,7 @@ export interface components {
             /**
              * @description The optional parts this server implements, as configured: `long_poll`, `sse`, `github`,
              *     `dependencies`, `requires`, `reputation`, `leaderboard`, `mcp`, `paths`, `preview`,
-             *     `disclosure`, `signin`, `evidence`.
+             *     `disclosure`, `signin`, `evidence`, `proposals`, and in GitHub mode `reviewers` and `vouch`.
              */
             features: string[];
             /** Format: int64 */

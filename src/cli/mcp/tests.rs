@@ -207,6 +207,24 @@ fn arguments_that_do_not_fit_name_the_field() {
 }
 
 #[test]
+fn plans_are_checked_before_they_are_sent() {
+    assert_eq!(
+        check_plan("  Add a test, then fix it.\n"),
+        Ok("Add a test, then fix it.".into())
+    );
+    assert_eq!(check_plan(&"x".repeat(4_000)).map(|p| p.len()), Ok(4_000));
+    let long = check_plan(&"x".repeat(4_001)).unwrap_err().0;
+    assert!(long.contains("longer than 4000"), "{long}");
+    assert!(check_plan(" \n ").unwrap_err().0.contains("empty"));
+    assert!(check_plan("a\u{1b}[2Jb").unwrap_err().0.contains("control"));
+    let args = |v: Value| v.as_object().cloned();
+    let why = argument_error("owp_propose", args(json!({"task_id": "t_1"})).as_ref()).unwrap();
+    assert!(why.contains("missing field `plan`"), "{why}");
+    let why = argument_error("owp_proposals", args(json!({"task": "t_1"})).as_ref()).unwrap();
+    assert!(why.contains("unknown field `task`"), "{why}");
+}
+
+#[test]
 fn command_line() {
     use clap::Parser;
     let cli = crate::cli::Cli::try_parse_from([

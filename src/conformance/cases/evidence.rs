@@ -18,9 +18,10 @@ pub fn cases() -> Vec<Case> {
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
-/// Malformed evidence (a short `head_sha`, an unknown command name, eleven commands, a fractional
-/// exit code) is `422 invalid_evidence` and leaves the task leased; well-formed evidence is taken
-/// and the task's artifact shows it.
+/// Malformed evidence (a short or non-hexadecimal `head_sha`, an unknown or missing command
+/// name, eleven commands, a command of 501 characters, a fractional exit code, seconds outside
+/// 0–86,400, commands that are not a list) is `422 invalid_evidence` and leaves the task leased;
+/// well-formed evidence is taken, and the task's artifact shows it as reported.
 async fn checked_and_kept(ctx: Ctx) -> CaseResult {
     let repo = ctx.repo_with(100, false, json!({})).await?;
     let skill = ctx.skill();
@@ -50,6 +51,34 @@ async fn checked_and_kept(ctx: Ctx) -> CaseResult {
             "an exit code of 0.5",
             json!({"head_sha": SHA, "commands": [{"name": "lint", "command": "x",
                    "exit_code": 0.5, "seconds": 1}]}),
+        ),
+        (
+            "a head_sha of 40 characters that are not hexadecimal",
+            json!({"head_sha": "z".repeat(40), "commands": [one]}),
+        ),
+        (
+            "a command of 501 characters",
+            json!({"head_sha": SHA, "commands": [{"name": "test", "command": "x".repeat(501),
+                   "exit_code": 0, "seconds": 1}]}),
+        ),
+        (
+            "86,401 seconds",
+            json!({"head_sha": SHA, "commands": [{"name": "test", "command": "x",
+                   "exit_code": 0, "seconds": 86_401}]}),
+        ),
+        (
+            "negative seconds",
+            json!({"head_sha": SHA, "commands": [{"name": "test", "command": "x",
+                   "exit_code": 0, "seconds": -1}]}),
+        ),
+        (
+            "a command without its name",
+            json!({"head_sha": SHA, "commands": [{"command": "x", "exit_code": 0,
+                   "seconds": 1}]}),
+        ),
+        (
+            "commands that are not a list",
+            json!({"head_sha": SHA, "commands": "cargo test"}),
         ),
     ];
     for (what, evidence) in malformed {
@@ -83,10 +112,21 @@ async fn checked_and_kept(ctx: Ctx) -> CaseResult {
         )
         .await?;
     taken.expect(&[200], "pr_opened with artifact.evidence")?;
+    let shown = &taken.body["artifact"]["evidence"];
     ensure_that!(
-        taken.body["artifact"]["evidence"]["commands"][0]["command"] == "cargo test",
+        shown["head_sha"] == SHA
+            && shown["commands"][0]["command"] == "cargo test"
+            && shown["commands"][0]["name"] == "test"
+            && shown["commands"][0]["exit_code"] == 0
+            && shown["commands"][0]["seconds"].as_f64() == Some(12.0),
         "the task's artifact should show the evidence as reported, got {}",
         taken.body["artifact"]
+    );
+    let read = ctx.task(&task).await?;
+    ensure_that!(
+        read["artifact"]["evidence"] == *shown,
+        "GET /v1/tasks/{{id}} should show the evidence the report kept, got {}",
+        read["artifact"]
     );
     admin_status(&ctx, &task, "merged").await
 }

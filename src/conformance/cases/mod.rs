@@ -15,9 +15,11 @@ mod objects;
 mod order;
 mod paths;
 mod preview;
+mod proposals;
 mod realtime;
 mod rules;
 mod seat;
+mod vouch;
 mod wire;
 
 use super::Case;
@@ -42,5 +44,7 @@ pub fn all() -> Vec<Case> {
     all.extend(seat::cases());
     all.extend(disclosure::cases());
     all.extend(evidence::cases());
+    all.extend(proposals::cases());
+    all.extend(vouch::cases());
     all
 }

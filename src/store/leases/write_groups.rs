@@ -105,10 +105,17 @@ impl Store {
     /// was marked seen.
     /// A claim that found nothing is remembered until the pool changes
     /// ([`super::empty_claims`]): the worker's next claim meanwhile finds nothing at once.
+    /// A lease an approval gave the worker and that it has not acknowledged is returned first
+    /// ([`Store::approved_lease`]), before any other task is taken.
     pub async fn claim_for(&self, worker: &WorkerRow) -> Result<(Option<Lease>, i64), StoreError> {
         let start = crate::store::now_ms();
         if self.empty_claims.nothing_for(worker, start) {
             return Ok((None, start));
+        }
+        // A lease an approval gave the worker comes before any new claim.
+        if let Some(lease) = self.approved_lease(&worker.id).await? {
+            self.empty_claims.forget(&worker.id);
+            return Ok((Some(lease), start));
         }
         let version = self.empty_claims.version();
         let id = worker.id.clone();

@@ -42,6 +42,14 @@ pub enum Fault {
     DropDisclosure,
     /// A worker's status report loses its `artifact.evidence` (malformed evidence goes through).
     DropEvidence,
+    /// A proposal's `plan` is cut to 4,000 characters on its way to the server.
+    TruncatePlans,
+    /// The admin's approval of a proposal reaches the server as a decline.
+    ApprovalsDecline,
+    /// A repository policy loses its `approval` (plan first) on its way to the server.
+    DropApproval,
+    /// `GET /v1/admin/vouched` loses its query: the server is never told the repository.
+    VouchedWithoutRepo,
     /// `/v1/meta` leaves out version `1.2`.
     MetaWithoutV12,
     /// `/v1/meta` lists no optional feature (not a fault: a smaller server).
@@ -193,6 +201,30 @@ async fn tamper(p: &Inner, req: Request) -> anyhow::Result<Response> {
                 && let Some(artifact) = doc["artifact"].as_object_mut()
             {
                 artifact.remove("evidence");
+                body = Bytes::from(serde_json::to_vec(&doc).unwrap());
+            }
+        }
+        Fault::TruncatePlans if post && path.ends_with("/proposals") => {
+            if let Ok(mut doc) = serde_json::from_slice::<Value>(&body)
+                && let Some(plan) = doc["plan"].as_str()
+            {
+                doc["plan"] = Value::from(plan.chars().take(4_000).collect::<String>());
+                body = Bytes::from(serde_json::to_vec(&doc).unwrap());
+            }
+        }
+        Fault::ApprovalsDecline
+            if post && path.starts_with("/v1/admin/proposals/") && path.ends_with("/approve") =>
+        {
+            path_and_query = format!("{}/decline", path.trim_end_matches("/approve"));
+        }
+        Fault::VouchedWithoutRepo if path == "/v1/admin/vouched" => {
+            path_and_query = path.clone();
+        }
+        Fault::DropApproval if post && path == "/v1/admin/repos" => {
+            if let Ok(mut doc) = serde_json::from_slice::<Value>(&body)
+                && let Some(o) = doc.as_object_mut()
+            {
+                o.remove("approval");
                 body = Bytes::from(serde_json::to_vec(&doc).unwrap());
             }
         }
