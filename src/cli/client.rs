@@ -17,9 +17,11 @@ use super::server_url::{self};
 use super::transport::{self, MAX_ANSWER_BYTES, ReadError};
 
 mod error;
+mod proposals;
 
 use error::one_line;
 pub use error::{Auth, ClientError, Problem, error_from_response};
+pub use proposals::{Proposal, ProposalState};
 
 /// Where the clients look for the service when neither `--server` nor `OWP_SERVER` is given.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8787";
@@ -836,7 +838,6 @@ impl OwpClient {
 #[derive(Clone, Copy)]
 enum Retry {
     Once,
-    #[allow(dead_code)]
     Never,
 }
 
