@@ -340,6 +340,11 @@ export class OwpClient {
     return r.proposals;
   }
 
+  /** `POST /v1/tasks/{id}/proposals`: this worker's plan for a task of a repository that takes plans first. */
+  propose(taskId: string, plan: string): Promise<Proposal> {
+    return this.value(this.call<Proposal>("worker", "POST", `/v1/tasks/${encodeURIComponent(taskId)}/proposals`, { plan }, { idempotent: true }));
+  }
+
   task(taskId: string, who: "admin" | "worker" = "worker"): Promise<Task> {
     return this.value(this.call<Task>(who, "GET", `/v1/tasks/${encodeURIComponent(taskId)}`));
   }

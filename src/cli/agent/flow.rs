@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use super::approve::{self, Decision};
-use super::plan_first::PlanFirst;
+use super::plan_first::{PlanFirst, PlanRun};
 pub use super::pr::{find_on_path, pr_body};
 use super::pr::{open_pr, pr_command_preview, wait_for_pr_url};
 use super::process::{self, Ended};
@@ -144,7 +144,7 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
                     {
                         return Ok(Outcome::NotApproved(why));
                     }
-                } else if plans.propose_next(client, opts).await? {
+                } else if plans.propose_next(client, &plan_run(opts)).await? {
                     said_waiting = true;
                 }
                 if !said_waiting {
@@ -199,6 +199,16 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
         if opts.once || opts.dry_run {
             return Ok(outcome);
         }
+    }
+}
+
+/// What the plan-only run of the agent takes from the options.
+fn plan_run(opts: &AgentOptions) -> PlanRun<'_> {
+    PlanRun {
+        command: &opts.command,
+        workdir: &opts.workdir,
+        pass_env: &opts.pass_env,
+        max_minutes: opts.max_minutes,
     }
 }
 
@@ -304,41 +314,13 @@ fn env_summary(opts: &AgentOptions) -> String {
 
 /// Fills the agent command template for `task`.
 pub fn agent_command_line(template: &str, task: &Task, layout: &Layout) -> String {
-    agent_line(
+    process::agent_line(
         template,
         &layout.brief,
         &layout.worktree,
         &task.task_id,
         &task.title,
         task.key.as_deref(),
-    )
-}
-
-/// Fills the agent command template with a brief, a directory, a task id, a title and the issue
-/// of a key (each value quoted).
-pub(super) fn agent_line(
-    template: &str,
-    brief: &std::path::Path,
-    workdir: &std::path::Path,
-    task_id: &str,
-    title: &str,
-    key: Option<&str>,
-) -> String {
-    let brief = brief.to_string_lossy().to_string();
-    let workdir = workdir.to_string_lossy().to_string();
-    let issue = key
-        .and_then(crate::cli::client::present::issue_link)
-        .unwrap_or_default();
-    process::fill(
-        template,
-        &[
-            ("brief", brief.as_str()),
-            ("workdir", workdir.as_str()),
-            ("task_id", task_id),
-            ("title", title),
-            ("issue_url", issue.as_str()),
-        ],
-        process::quote,
     )
 }
 

@@ -15,8 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::watch;
 
-use super::flow::{AgentOptions, agent_line};
-use super::process;
+use super::process::{self, agent_line};
 use super::redact::mask_secrets;
 use super::workspace::safe_name;
 use crate::cli::brief;
@@ -33,13 +32,20 @@ const MAX_PAUSE: Duration = Duration::from_secs(120);
 /// The most bytes of the plan file read (a plan is at most [`MAX_PLAN_CHARS`] characters).
 const MAX_PLAN_BYTES: u64 = 64 * 1024;
 
+/// What the plan-only run of the agent takes from the run's options (`flow::AgentOptions`).
+pub(super) struct PlanRun<'a> {
+    pub command: &'a str,
+    pub workdir: &'a Path,
+    pub pass_env: &'a [String],
+    pub max_minutes: Option<f64>,
+}
+
 /// A proposal this run waits on.
 #[derive(Debug)]
 struct Waiting {
     proposal_id: String,
     task_id: String,
     plan: String,
-    expires_at: String,
     next_look: tokio::time::Instant,
     pause: Duration,
 }
@@ -70,7 +76,7 @@ impl PlanFirst {
     pub(super) async fn propose_next(
         &mut self,
         client: &OwpClient,
-        opts: &AgentOptions,
+        opts: &PlanRun<'_>,
     ) -> anyhow::Result<bool> {
         let preview = match client.preview().await {
             Ok(p) => p,
@@ -156,7 +162,6 @@ impl PlanFirst {
             proposal_id: proposal.proposal_id,
             task_id: proposal.task_id,
             plan: proposal.plan,
-            expires_at: proposal.expires_at,
             next_look: tokio::time::Instant::now() + FIRST_PAUSE,
             pause: FIRST_PAUSE,
         });
@@ -233,7 +238,7 @@ fn lifetime(p: &Proposal) -> String {
 /// (masked, at most [`MAX_PLAN_CHARS`] characters). The directory is removed afterwards. `None`
 /// (said why) when the agent failed or wrote no plan.
 async fn write_plan(
-    opts: &AgentOptions,
+    opts: &PlanRun<'_>,
     task_id: &str,
     key: Option<&str>,
 ) -> anyhow::Result<Option<String>> {
@@ -254,7 +259,7 @@ async fn write_plan(
     )
     .with_context(|| format!("cannot write {}", brief_path.display()))?;
     let title = key.unwrap_or(task_id);
-    let line = agent_line(&opts.command, &brief_path, &dir, task_id, title, key);
+    let line = agent_line(opts.command, &brief_path, &dir, task_id, title, key);
     say!(
         "{}  running the agent for a plan only: {}",
         now_clock(),
@@ -262,7 +267,7 @@ async fn write_plan(
     );
     say!("           log: {}", log.display());
     let mut cmd = process::shell(&line);
-    super::env::restrict(&mut cmd, &opts.pass_env);
+    super::env::restrict(&mut cmd, opts.pass_env);
     cmd.env("OWP_BRIEF", &brief_path)
         .env("OWP_WORKDIR", &dir)
         .env("OWP_TASK_ID", task_id)
