@@ -2,7 +2,7 @@
 // The protocol, the live feed and what is shown live in src/ and run without Obsidian.
 
 import { App, ItemView, Modal, Notice, Platform, Plugin, PluginSettingTab, Setting, WorkspaceLeaf, normalizePath, requestUrl } from "obsidian";
-import type { Lease, Requester, Task, TaskStatus } from "./src/api";
+import type { Lease, Proposal, Requester, Task, TaskStatus } from "./src/api";
 import { signInWithGitHub } from "./src/api";
 import { Controller, DEFAULT_SETTINGS, errorLines, loadSettings } from "./src/controller";
 import type { PluginSettings, RefreshMode } from "./src/controller";
@@ -169,6 +169,7 @@ export default class OwpPoolPlugin extends Plugin {
     initRepo: () => this.initRepoModal(),
     importNote: () => void this.importActiveNote(),
     blockTask: () => this.blockModal(),
+    reviewProposals: () => this.proposalsModal(),
     register: () => this.registerModal(),
   };
 
@@ -284,6 +285,52 @@ export default class OwpPoolPlugin extends Plugin {
     ).open();
   }
 
+  /**
+   * A maintainer reviews a ready task's proposals: the task's note opens with every plan quoted
+   * and each proposer's scorecard, and a form approves or declines one of the open proposals.
+   */
+  proposalsModal(): void {
+    const tasks = (this.ctl.state?.tasks ?? []).filter((t) => t.status === "ready");
+    if (tasks.length === 0) {
+      notice(["No ready task (refresh with the admin token set)."], 5);
+      return;
+    }
+    const label = (t: Task) => `${t.repo} · ${t.key ?? t.task_id} · ${t.title}`.slice(0, 120);
+    new FormModal(
+      this.app,
+      "A task's proposals",
+      [{ key: "task", label: "Task", kind: "dropdown", options: tasks.map((t) => t.task_id), labels: tasks.map(label), value: tasks[0].task_id }],
+      async (v) => {
+        await this.run("Proposals", async () => {
+          const proposals = await this.ctl.taskProposals(v.task);
+          await this.openTaskNote(v.task);
+          const open = proposals.filter((p) => p.state === "open");
+          if (open.length === 0) return "No open proposal for this task.";
+          this.decideModal(open);
+        });
+      },
+    ).open();
+  }
+
+  private decideModal(open: Proposal[]): void {
+    const label = (p: Proposal) =>
+      `${p.login ?? p.worker_id}${p.scorecard ? ` · ${p.scorecard.merged_here} merged here` : ""} · ${p.plan.replace(/\s+/g, " ")}`.slice(0, 120);
+    new FormModal(
+      this.app,
+      "Approve or decline a proposal",
+      [
+        { key: "proposal", label: "Proposal", kind: "dropdown", options: open.map((p) => p.proposal_id), labels: open.map(label), value: open[0].proposal_id },
+        { key: "action", label: "Action", kind: "dropdown", options: ["approve", "decline"], labels: ["approve (the proposer holds the task)", "decline"], value: "approve" },
+        { key: "reason", label: "Reason (a decline tells the proposer)", kind: "text" },
+      ],
+      async (v) => {
+        await this.run(v.action === "approve" ? "Approve" : "Decline", () =>
+          v.action === "approve" ? this.ctl.approveProposal(v.proposal) : this.ctl.declineProposal(v.proposal, v.reason || undefined),
+        );
+      },
+    ).open();
+  }
+
   registerModal(): void {
     new FormModal(
       this.app,
@@ -330,6 +377,7 @@ export default class OwpPoolPlugin extends Plugin {
     cmd("set-budget", "Admin: set a repository's review budget (max_open_prs)", admin, () => this.setBudgetModal());
     cmd("block-task", "Admin: block or unblock a task", admin, () => this.blockModal());
     cmd("unblock-task", "Admin: unblock a task", admin, () => this.blockModal(true));
+    cmd("review-proposals", "Admin: review a task's proposals (approve or decline)", admin, () => this.proposalsModal());
     // Worker.
     cmd("register-worker", "Worker: register this vault's worker", always, () => this.registerModal());
     cmd("go-online", "Worker: go online (heartbeats)", () => worker() && !this.ctl.session.online, () => this.goOnline());

@@ -17,9 +17,11 @@ use super::server_url::{self};
 use super::transport::{self, MAX_ANSWER_BYTES, ReadError};
 
 mod error;
+mod proposals;
 
 use error::one_line;
 pub use error::{Auth, ClientError, Problem, error_from_response};
+pub use proposals::{Proposal, ProposalState};
 
 /// Where the clients look for the service when neither `--server` nor `OWP_SERVER` is given.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8787";
@@ -411,29 +413,6 @@ impl OwpClient {
             Auth::Admin
         };
         self.call(Method::GET, &path, auth, Body::None, Retry::Once)
-            .await
-    }
-
-    /// `POST /v1/tasks/{id}/proposals {plan}`: this worker's plan for a task of a repository that
-    /// takes plans first; the proposal as the server answers it. Not repeated on a lost answer
-    /// (a second proposal of the same worker for the task is refused).
-    pub async fn propose(&self, task_id: &str, plan: &str) -> Result<Value, ClientError> {
-        let path = format!("/v1/tasks/{}/proposals", segment(task_id));
-        let body = serde_json::json!({ "plan": plan });
-        self.call(
-            Method::POST,
-            &path,
-            Auth::Worker,
-            Body::json(&body),
-            Retry::Never,
-        )
-        .await
-    }
-
-    /// `GET /v1/tasks/{id}/proposals`: this worker's own proposals for a task (`{proposals}`).
-    pub async fn proposals(&self, task_id: &str) -> Result<Value, ClientError> {
-        let path = format!("/v1/tasks/{}/proposals", segment(task_id));
-        self.call(Method::GET, &path, Auth::Worker, Body::None, Retry::Once)
             .await
     }
 

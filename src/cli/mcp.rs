@@ -572,8 +572,8 @@ impl OwpMcp {
             Ok(c) => c,
             Err(r) => return r,
         };
-        match client.proposals(&task_id).await {
-            Ok(list) => json_result(&list, Vec::new()),
+        match client.my_proposals(&task_id).await {
+            Ok(list) => json_result(&json!({ "proposals": list }), Vec::new()),
             Err(e) => self.fail(TOOL, &e),
         }
     }

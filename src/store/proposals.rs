@@ -15,7 +15,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::leases::claim_rules::{account_created, vouched_for};
-use super::rows::WorkerRow;
+use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use super::{DAY_MS, NewEvent, Store, StoreError, WriteTx, format_ts, new_id};
 use crate::domain::Lease;
 use crate::domain::limits;
@@ -475,6 +475,27 @@ fn proposal_event(state: ProposalState) -> &'static str {
 }
 
 impl Store {
+    /// The lease an approval gave `worker_id` that it has not acknowledged yet (`leased`, not
+    /// ended), oldest first: `POST /v1/work` returns it before claiming anything new (contract
+    /// section 12, rule 11).
+    pub async fn approved_lease(&self, worker_id: &str) -> Result<Option<Lease>, StoreError> {
+        let sql = format!(
+            "{TASK_SELECT} WHERE t.worker_id = $1 AND t.status = 'leased' \
+               AND tl.ended_at IS NULL AND tl.acked_at IS NULL AND tl.deadline > $2 \
+               AND EXISTS (SELECT 1 FROM proposals ap WHERE ap.task_seq = t.seq \
+                 AND ap.worker_id = $1 AND ap.state = 'approved' \
+                 AND ap.ended_at <= tl.created_at) \
+             ORDER BY t.seq LIMIT 1"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(worker_id)
+            .bind(crate::store::now_ms())
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| Ok(super::leases::held(&TaskRow::decode(&r)?)))
+            .transpose()
+    }
+
     /// A proposal by id, with its task and repository.
     pub async fn proposal(&self, id: &str) -> Result<ProposalRow, StoreError> {
         let sql = format!("{PROPOSAL_SELECT} WHERE p.id = $1");

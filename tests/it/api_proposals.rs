@@ -420,6 +420,88 @@ async fn trust_at_the_skip_level_claims_directly_and_an_approval_meets_every_oth
     assert_eq!(s.repo("plan/rules").await["approval_skip_trust"], 2);
 }
 
+/// The lease an approval gives is what the proposer's next `POST /v1/work` returns, before any
+/// other eligible task; once that lease ends without a pull request (given back, expired), the
+/// approval is spent: the task needs a new plan from the same worker.
+#[tokio::test]
+async fn an_approved_lease_comes_first_and_is_spent_when_it_ends_without_a_pull_request() {
+    // A short accept window for ordinary leases, so that every request looks for leases due.
+    let s = Server::start_with_env(&[("OWP_ACCEPT_TTL_SECONDS", "5")]).await;
+    plan_repo(&s, "plan/spent", 10, None).await;
+    let tasks = s
+        .import_ids("plan/spent", json!([{"title": "a"}, {"title": "b"}]))
+        .await;
+    s.upsert_repo("plain/first", 10, false).await;
+    let plain = s
+        .import_ids("plain/first", json!([{"title": "c", "priority": "high"}]))
+        .await;
+    let (worker_id, token) = s.register_worker("planner", &[], 10, 5).await;
+
+    // Approved: the next claims return that lease, not the higher-priority task of the plain
+    // repository, which would otherwise come first.
+    let id = proposal_id(&s, &token, &tasks[0]).await;
+    let approved = approve(&s, &id).await.expect(200);
+    let lease_id = str_field(&approved["lease"], "lease_id");
+    for _ in 0..2 {
+        let (got, task, lease) = s.claim_ok(&token).await;
+        assert_eq!(
+            (got.as_str(), task.as_str()),
+            (lease_id.as_str(), tasks[0].as_str())
+        );
+        assert_eq!(lease["task"]["status"], "leased", "{lease}");
+        assert_eq!(
+            lease["accept_by"], approved["lease"]["accept_by"],
+            "{lease}"
+        );
+    }
+
+    // Given back: the approval is spent. The hour after a nack refuses too (rule 1); without it
+    // (the row removed), the plan rule alone still refuses.
+    s.nack(&token, &lease_id).await.expect(200);
+    let codes = preview_codes(&s, &token, &tasks[0]).await.unwrap();
+    assert!(
+        codes.contains(&(11, "approval_required".to_string())),
+        "{codes:?}"
+    );
+    sqlx::any::install_default_drivers();
+    let db = AnyPool::connect(&db_url(&s)).await.unwrap();
+    sqlx::query("DELETE FROM nacks WHERE worker_id = $1")
+        .bind(&worker_id)
+        .execute(&db)
+        .await
+        .unwrap();
+    let (plain_lease, first, _) = s.claim_ok(&token).await;
+    assert_eq!(first, plain[0]);
+    s.ack(&token, &plain_lease).await.expect(200);
+    s.claim_none(&token).await;
+    assert_eq!(
+        preview_codes(&s, &token, &tasks[0]).await,
+        Some(vec![(11, "approval_required".to_string())])
+    );
+
+    // Expired: spent as well.
+    let id = proposal_id(&s, &token, &tasks[1]).await;
+    let approved = approve(&s, &id).await.expect(200);
+    let lease_id = str_field(&approved["lease"], "lease_id");
+    sqlx::query("UPDATE leases SET accept_by = 1, deadline = 1 WHERE id = $1")
+        .bind(&lease_id)
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    s.claim_none(&token).await;
+    assert_eq!(s.task(&tasks[1]).await["status"], "ready");
+    assert_eq!(
+        preview_codes(&s, &token, &tasks[1]).await,
+        Some(vec![(11, "approval_required".to_string())])
+    );
+    // A new proposal, approved, gives it again.
+    let id = proposal_id(&s, &token, &tasks[1]).await;
+    let again = approve(&s, &id).await.expect(200);
+    let (got, _, _) = s.claim_ok(&token).await;
+    assert_eq!(got, str_field(&again["lease"], "lease_id"));
+}
+
 /// Two approvals of two proposals of one task, through two server processes at once, while a
 /// trusted worker claims: exactly one approval grants the task (the other proposal ended
 /// `not_chosen`), and the review budget holds.

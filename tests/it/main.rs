@@ -99,6 +99,7 @@ mod store_upgrade;
 mod store_waiting;
 mod worker_agent;
 mod worker_agent_interrupted;
+mod worker_agent_plan;
 mod worker_agent_rig;
 mod worker_agent_safety;
 mod worker_hostile;

@@ -71,8 +71,8 @@ async fn plugin_drives_a_real_server_and_its_view_renders_in_chromium() {
         server.log_tail(40)
     );
     assert!(
-        text.contains("pass 4") && text.contains("skipped 0"),
-        "expected 4 passing tests and none skipped: {}",
+        text.contains("pass 5") && text.contains("skipped 0"),
+        "expected 5 passing tests and none skipped: {}",
         describe(&out)
     );
     assert!(model.is_file(), "the view model was not written");

@@ -54,6 +54,12 @@ pub(crate) fn origin(dir: &Path) -> Origin {
 pub(crate) const AGENT: &str = r#"#!/bin/sh
 cd "$1" || exit 9
 test -f "$3" || { echo "no brief at $3"; exit 8; }
+if grep -q "^# OWP plan brief" "$3"; then
+  echo "agent planning $2"
+  echo "scratch" > scratch.txt
+  printf 'Plan: append a line to file.txt.\n' > PLAN.md
+  exit 0
+fi
 echo "agent working on $2"
 case "$AGENT_MODE" in
   fail) echo "agent gave up"; exit 3 ;;
@@ -62,6 +68,7 @@ case "$AGENT_MODE" in
   dirty) echo "half done" >> file.txt; exit 0 ;;
   envdump) env > "$3.env" ;;
   slow) sleep "${AGENT_SLEEP:-30}" ;;
+  planned) grep -q "Plan: append a line to file.txt." "$3" || { echo "no plan in the brief"; exit 7; } ;;
 esac
 echo "${AGENT_WRITES:-good}" >> file.txt
 git add file.txt
@@ -117,6 +124,8 @@ pub(crate) struct Setup<'a> {
     /// The bare repository's path as the clone URL (else none).
     pub(crate) clone_url: bool,
     pub(crate) visibility: &'a str,
+    /// The repository takes plans first (`approval: plan`, nobody skips).
+    pub(crate) plan_first: bool,
 }
 
 impl Default for Setup<'_> {
@@ -128,6 +137,7 @@ impl Default for Setup<'_> {
             test: None,
             clone_url: true,
             visibility: "private",
+            plan_first: false,
         }
     }
 }
@@ -168,6 +178,9 @@ impl Rig {
         }
         let mut policy = json!({"repo": setup.repo, "max_open_prs": 3, "contract": contract,
                                 "visibility": setup.visibility});
+        if setup.plan_first {
+            policy["approval"] = json!("plan");
+        }
         if setup.clone_url {
             policy["clone_url"] = json!(origin.bare.display().to_string());
         }

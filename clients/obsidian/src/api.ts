@@ -112,6 +112,9 @@ export type Registration = Schemas["Registration"];
 export type RegisterInput = Schemas["RegisterBody"];
 export type RepoInput = Schemas["RepoBody"];
 export type Meta = Schemas["Meta"];
+export type Proposal = Schemas["Proposal"];
+export type Scorecard = Schemas["Scorecard"];
+export type ProposalState = Schemas["ProposalState"];
 
 /** Every task status, in the order the status view lists them. */
 export const TASK_STATUSES: TaskStatus[] = [
@@ -259,6 +262,22 @@ export class OwpClient {
     return r.tasks;
   }
 
+  /** `POST /v1/admin/proposals/{id}/approve`: the proposer holds the task (a worker: a lease). */
+  approveProposal(proposalId: string): Promise<Schemas["Approved"]> {
+    return this.value(
+      this.call<Schemas["Approved"]>("admin", "POST", `/v1/admin/proposals/${encodeURIComponent(proposalId)}/approve`, {}, { idempotent: true }),
+    );
+  }
+
+  /** `POST /v1/admin/proposals/{id}/decline`, with the reason the proposer is told. */
+  declineProposal(proposalId: string, reason?: string): Promise<Proposal> {
+    const body: Schemas["DeclineBody"] = {};
+    if (reason) body.reason = reason;
+    return this.value(
+      this.call<Proposal>("admin", "POST", `/v1/admin/proposals/${encodeURIComponent(proposalId)}/decline`, body, { idempotent: true }),
+    );
+  }
+
   setTaskStatus(taskId: string, status: TaskStatus, reason?: string): Promise<Task> {
     const body: Schemas["ForceStatusBody"] = { status };
     if (reason) body.reason = reason;
@@ -313,6 +332,17 @@ export class OwpClient {
     const body: Schemas["StatusBody"] = { status: "pr_opened", artifact: { pr_url: prUrl } };
     if (note) body.note = note;
     return this.value(this.call<Task>("worker", "POST", `/v1/tasks/${encodeURIComponent(taskId)}/status`, body, { idempotent: true }));
+  }
+
+  /** A task's proposals: all, with scorecards, for a maintainer or the admin; a worker's own. */
+  async proposals(taskId: string, who: "admin" | "worker" = "admin"): Promise<Proposal[]> {
+    const r = await this.value(this.call<Schemas["ProposalList"]>(who, "GET", `/v1/tasks/${encodeURIComponent(taskId)}/proposals`));
+    return r.proposals;
+  }
+
+  /** `POST /v1/tasks/{id}/proposals`: this worker's plan for a task of a repository that takes plans first. */
+  propose(taskId: string, plan: string): Promise<Proposal> {
+    return this.value(this.call<Proposal>("worker", "POST", `/v1/tasks/${encodeURIComponent(taskId)}/proposals`, { plan }, { idempotent: true }));
   }
 
   task(taskId: string, who: "admin" | "worker" = "worker"): Promise<Task> {

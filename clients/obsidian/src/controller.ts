@@ -2,7 +2,7 @@
 // `main.ts` only wires this to Obsidian's views, commands, modals and notices.
 
 import { OwpClient, OwpError } from "./api";
-import type { AdminState, Lease, OwpEvent, RegisterInput, Requester, RepoPolicy, Task, TaskStatus } from "./api";
+import type { AdminState, Lease, OwpEvent, Proposal, RegisterInput, Requester, RepoPolicy, Task, TaskStatus } from "./api";
 import { EventFeed } from "./events";
 import type { FeedState, StreamOpener, Timers } from "./events";
 import { buildStatusModel, findImportDoc, statusBarText, taskNote, noteFileName } from "./model";
@@ -266,6 +266,28 @@ export class Controller {
     return t;
   }
 
+  /** A task's proposals as a maintainer (or the admin) sees them: every one, with scorecards. */
+  taskProposals(taskId: string): Promise<Proposal[]> {
+    return this.client.proposals(taskId.trim(), "admin");
+  }
+
+  /** Approves a proposal: the proposer holds the task. The lines say what happened. */
+  async approveProposal(proposalId: string): Promise<string[]> {
+    const r = await this.client.approveProposal(proposalId.trim());
+    await this.refreshState().catch(() => undefined);
+    const who = r.proposal.login ?? `worker ${r.proposal.worker_id}`;
+    const lines = [`Approved ${r.proposal.proposal_id}: ${who} holds task ${r.proposal.task_id}.`];
+    if (r.lease) lines.push(`Lease ${r.lease.lease_id}, to be accepted by ${r.lease.accept_by}.`);
+    return lines;
+  }
+
+  /** Declines a proposal, with the reason the proposer is told. */
+  async declineProposal(proposalId: string, reason?: string): Promise<string[]> {
+    const p = await this.client.declineProposal(proposalId.trim(), reason?.trim() || undefined);
+    await this.refreshState().catch(() => undefined);
+    return [`Declined ${p.proposal_id} (task ${p.task_id}).`];
+  }
+
   /** Imports the task document of a note; the server's errors come back line by line. */
   async importFromNote(note: string): Promise<ImportResult> {
     const doc = findImportDoc(note);
@@ -314,9 +336,12 @@ export class Controller {
     const lease = this.leaseOfTask(taskId);
     const who = lease || !this.settings.adminToken ? "worker" : "admin";
     const task = await this.client.task(taskId, who);
+    // Its proposals, as this person may see them (a maintainer: all, with scorecards; a worker:
+    // its own); a server without proposals, or a refusal, leaves the section out.
+    const proposals = await this.client.proposals(taskId, who).catch(() => null);
     const folder = this.settings.notesFolder.trim().replace(/^\/+|\/+$/g, "");
     const name = noteFileName(task);
-    return { path: folder ? `${folder}/${name}` : name, text: taskNote(task, lease) };
+    return { path: folder ? `${folder}/${name}` : name, text: taskNote(task, lease, proposals) };
   }
 }
 

@@ -3,7 +3,7 @@
 // found in a note.
 
 import { TASK_STATUSES, prUrlOf } from "./api";
-import type { AdminState, Lease, OwpEvent, RepoPolicy, Task, TaskStatus, Worker } from "./api";
+import type { AdminState, Lease, OwpEvent, Proposal, RepoPolicy, Scorecard, Task, TaskStatus, Worker } from "./api";
 import type { FeedState } from "./events";
 
 export interface WorkerRow {
@@ -273,8 +273,11 @@ function yamlString(s: string): string {
   return JSON.stringify(s);
 }
 
-/** The task's brief, issue link and repository contract as Markdown (with front matter). */
-export function taskNote(task: Task, lease: Lease | null): string {
+/**
+ * The task's brief, issue link and repository contract as Markdown (with front matter), and its
+ * proposals when they were read (`proposals`, see [`proposalsSection`]).
+ */
+export function taskNote(task: Task, lease: Lease | null, proposals?: Proposal[] | null): string {
   const url = issueUrl(task);
   const lines: string[] = [
     "---",
@@ -313,7 +316,60 @@ export function taskNote(task: Task, lease: Lease | null): string {
     if (c.instructions) lines.push("**Instructions**", "", c.instructions, "");
     if (c.pr_template) lines.push("**Pull request template**", "", "```markdown", c.pr_template, "```", "");
   }
+  if (proposals) lines.push(...proposalsSection(orderProposals(proposals)));
   return lines.join("\n");
+}
+
+// ---- proposals (plan first) ----
+
+/** A fenced block whose fence is longer than any backtick run in `text`: nothing inside closes it. */
+function fencedText(text: string, info: string): string[] {
+  const longest = Math.max(2, ...(text.match(/`+/g) ?? []).map((r) => r.length));
+  const fence = "`".repeat(longest + 1);
+  return [fence + info, text, fence];
+}
+
+/** A proposer's scorecard in one line, for a maintainer. */
+export function scorecardText(c: Scorecard): string {
+  const rate = c.acceptance_rate_here == null ? "no reviews here yet" : `${Math.round(c.acceptance_rate_here * 100)}% accepted here`;
+  const age = c.account_age_days == null ? "account age unknown" : `account ${c.account_age_days} days old`;
+  const parts = [
+    `${c.merged_here} merged here`,
+    `${c.merged_pool} in the pool`,
+    rate,
+    age,
+    c.vouched ? "vouched" : "not vouched",
+    `holds ${c.open_holds} now`,
+  ];
+  if (c.tools.length) parts.push(`tools: ${c.tools.join(", ")}`);
+  return parts.join(" · ");
+}
+
+/**
+ * A task's proposals as a note section: each with its state, its proposer and its id (which the
+ * approve and decline commands take), the scorecard when the server gave one (to maintainers), and
+ * the plan quoted as the proposer's words in a fenced block, so that nothing in it renders as a
+ * link, a mention or a heading of the note.
+ */
+export function proposalsSection(proposals: Proposal[]): string[] {
+  const lines = ["## Proposals", ""];
+  if (proposals.length === 0) return [...lines, "_No proposals._", ""];
+  for (const p of proposals) {
+    const who = p.login ? `${p.login} (worker ${p.worker_id})` : `worker ${p.worker_id}`;
+    lines.push(`### ${p.state.replace("_", " ")} · ${who}`, "");
+    lines.push(`- Proposal: \`${p.proposal_id}\``);
+    lines.push(p.state === "open" ? `- Expires: ${p.expires_at}` : `- Made: ${p.created_at}`);
+    if (p.scorecard) lines.push(`- Scorecard: ${scorecardText(p.scorecard)}`);
+    lines.push("", ...fencedText(p.plan, "text"), "");
+  }
+  return lines;
+}
+
+/** The open proposals first (oldest first), then the others, newest first. */
+export function orderProposals(proposals: Proposal[]): Proposal[] {
+  const open = proposals.filter((p) => p.state === "open");
+  const ended = proposals.filter((p) => p.state !== "open").reverse();
+  return [...open, ...ended];
 }
 
 // ---- the import document in a note ----

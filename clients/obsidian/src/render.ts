@@ -15,6 +15,8 @@ export interface ViewActions {
   initRepo(): void;
   importNote(): void;
   blockTask(): void;
+  /** a maintainer reviews a task's proposals (plan first) */
+  reviewProposals(): void;
   register(): void;
 }
 
@@ -132,6 +134,7 @@ export function renderStatus(root: HTMLElement, m: StatusModel, a: ViewActions):
   button(adm, "New repo policy…", () => a.initRepo());
   button(adm, "Import from note", () => a.importNote());
   button(adm, "Block / unblock…", () => a.blockTask());
+  button(adm, "Proposals…", () => a.reviewProposals());
 
   // Workers.
   const wsec = section(root, `Workers online (${m.workersOnline.length})`);

@@ -12,6 +12,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use super::approve::{self, Decision};
+use super::plan_first::{PlanFirst, PlanRun};
 pub use super::pr::{find_on_path, pr_body};
 use super::pr::{open_pr, pr_command_preview, wait_for_pr_url};
 use super::process::{self, Ended};
@@ -64,6 +65,8 @@ pub enum Outcome {
     Planned,
     /// The run cannot go on without the person (this line says why, and what became of the task).
     Stopped(String),
+    /// A plan was proposed and ended without a lease (declined, not chosen, expired).
+    NotApproved(String),
 }
 
 impl std::fmt::Display for Outcome {
@@ -78,6 +81,7 @@ impl std::fmt::Display for Outcome {
             ),
             Outcome::Planned => write!(f, "the plan was shown"),
             Outcome::Stopped(why) => write!(f, "{why}"),
+            Outcome::NotApproved(why) => write!(f, "{why}"),
         }
     }
 }
@@ -122,6 +126,7 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
     let mut backoff = Duration::from_secs(2);
     // Said once each time the pool runs dry, as the prompt says it.
     let mut said_waiting = false;
+    let mut plans = PlanFirst::default();
     loop {
         let asked = tokio::time::Instant::now();
         let claimed = match held.pop_front() {
@@ -131,6 +136,17 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
         let lease = match claimed {
             Ok(Some(lease)) => lease,
             Ok(None) => {
+                // Plan first (rule 11): a proposal waits, or one is made for a task that only
+                // asks for a plan.
+                if plans.is_waiting() {
+                    if let Some(why) = plans.look(client).await
+                        && opts.once
+                    {
+                        return Ok(Outcome::NotApproved(why));
+                    }
+                } else if plans.propose_next(client, &plan_run(opts)).await? {
+                    said_waiting = true;
+                }
                 if !said_waiting {
                     say!(
                         "{}  waiting for work (`owp worker why` says what keeps each ready task \
@@ -155,7 +171,8 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
         };
         backoff = Duration::from_secs(2);
         said_waiting = false;
-        let outcome = handle(client, opts, &lease).await;
+        let plan = plans.plan_for(&lease.task.task_id);
+        let outcome = handle(client, opts, &lease, plan.as_deref()).await;
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => {
@@ -176,12 +193,22 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
             Outcome::Nacked(why) => say!("{}  task given back: {why}", now_clock()),
             Outcome::Lost(why) => say!("{}  lease lost: {why}", now_clock()),
             Outcome::Pushed(branch) => say!("{}  branch {branch} pushed", now_clock()),
-            Outcome::Planned => {}
+            Outcome::Planned | Outcome::NotApproved(_) => {}
             Outcome::Stopped(why) => return Err(anyhow!("{why}")),
         }
         if opts.once || opts.dry_run {
             return Ok(outcome);
         }
+    }
+}
+
+/// What the plan-only run of the agent takes from the options.
+fn plan_run(opts: &AgentOptions) -> PlanRun<'_> {
+    PlanRun {
+        command: &opts.command,
+        workdir: &opts.workdir,
+        pass_env: &opts.pass_env,
+        max_minutes: opts.max_minutes,
     }
 }
 
@@ -287,19 +314,13 @@ fn env_summary(opts: &AgentOptions) -> String {
 
 /// Fills the agent command template for `task`.
 pub fn agent_command_line(template: &str, task: &Task, layout: &Layout) -> String {
-    let brief = layout.brief.to_string_lossy().to_string();
-    let workdir = layout.worktree.to_string_lossy().to_string();
-    let issue = brief::issue_url(task).unwrap_or_default();
-    process::fill(
+    process::agent_line(
         template,
-        &[
-            ("brief", brief.as_str()),
-            ("workdir", workdir.as_str()),
-            ("task_id", task.task_id.as_str()),
-            ("title", task.title.as_str()),
-            ("issue_url", issue.as_str()),
-        ],
-        process::quote,
+        &layout.brief,
+        &layout.worktree,
+        &task.task_id,
+        &task.title,
+        task.key.as_deref(),
     )
 }
 
@@ -318,7 +339,13 @@ fn clone_url_of(task: &Task) -> Option<String> {
     })
 }
 
-async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyhow::Result<Outcome> {
+/// One lease, from the brief to the report; `plan`: the approved plan it was granted on.
+async fn handle(
+    client: &OwpClient,
+    opts: &AgentOptions,
+    lease: &Lease,
+    plan: Option<&str>,
+) -> anyhow::Result<Outcome> {
     let task = &lease.task;
     let contract = brief::contract_of(task);
     let layout = Layout::new(&opts.workdir, task);
@@ -458,8 +485,11 @@ async fn handle(client: &OwpClient, opts: &AgentOptions, lease: &Lease) -> anyho
         }
     }
     let agents_md = layout.worktree.join("AGENTS.md").is_file();
-    std::fs::write(&layout.brief, brief::render_in(task, agents_md))
-        .with_context(|| format!("cannot write {}", layout.brief.display()))?;
+    std::fs::write(
+        &layout.brief,
+        brief::render_with_plan(task, agents_md, plan),
+    )
+    .with_context(|| format!("cannot write {}", layout.brief.display()))?;
     step(
         false,
         &format!("brief written to {}", layout.brief.display()),

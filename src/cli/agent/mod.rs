@@ -6,6 +6,7 @@
 //! - [`workspace`]: the clone, the per-task worktree and branch, the push.
 //! - [`process`]: the platform shell, quoting, logs, stopping a process tree.
 //! - [`flow`]: one lease from claim to report.
+//! - [`plan_first`]: a plan proposed before the work, where a repository asks for one.
 //! - [`pr`]: the pull request, opened with the person's `gh`.
 //! - [`env`]: the environment the agent and the pool's commands get (an allow-list).
 //! - [`approve`]: showing the pool's commands and asking before they run.
@@ -14,6 +15,7 @@
 pub mod approve;
 pub mod env;
 pub mod flow;
+mod plan_first;
 pub mod pr;
 pub mod process;
 pub mod redact;

@@ -45,6 +45,34 @@ pub fn quote_cmd(value: &str) -> String {
     format!("\"{clean}\"")
 }
 
+/// Fills the agent command template with a brief, a directory, a task id, a title and the issue
+/// of a key (each value quoted).
+pub fn agent_line(
+    template: &str,
+    brief: &std::path::Path,
+    workdir: &std::path::Path,
+    task_id: &str,
+    title: &str,
+    key: Option<&str>,
+) -> String {
+    let brief = brief.to_string_lossy().to_string();
+    let workdir = workdir.to_string_lossy().to_string();
+    let issue = key
+        .and_then(crate::cli::client::present::issue_link)
+        .unwrap_or_default();
+    fill(
+        template,
+        &[
+            ("brief", brief.as_str()),
+            ("workdir", workdir.as_str()),
+            ("task_id", task_id),
+            ("title", title),
+            ("issue_url", issue.as_str()),
+        ],
+        quote,
+    )
+}
+
 /// Fills `{name}` placeholders of `template` with the quoted `values`; other text is kept.
 pub fn fill(template: &str, values: &[(&str, &str)], quote: fn(&str) -> String) -> String {
     let mut out = String::with_capacity(template.len());

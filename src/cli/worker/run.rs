@@ -356,6 +356,7 @@ async fn run_agent(
     heartbeats.abort();
     match result? {
         Outcome::PrOpened(_) | Outcome::Planned => Ok(()),
+        Outcome::NotApproved(why) if options.once => Err(anyhow!("{why}")),
         other if options.once => Err(anyhow!(
             "the lease did not end with a pull request: {other}"
         )),

@@ -361,12 +361,19 @@ pub(crate) fn reviewer_room(now: &str, in_flight: &str) -> String {
 /// Rule 11: repository `r` takes claims as before (`approval = 'none'`), or the worker
 /// (parameter `worker`) has an effective trust of at least `approval_skip_trust` there (nobody
 /// has, when it is NULL), or it holds an approved proposal for the candidate `t` (the approval
-/// writes it in the transaction that takes the task, `store::proposals`).
+/// writes it in the transaction that takes the task, `store::proposals`) that is not spent: an
+/// approval is used up once a lease of the worker on the task since the approval ended without
+/// a pull request (expired, given back, released, ended by an admin), so a task that returns to
+/// the pool needs a new plan.
 fn approved(worker: &str) -> String {
     format!(
         "(r.approval = 'none' OR {trust} >= r.approval_skip_trust \
            OR EXISTS (SELECT 1 FROM proposals ap WHERE ap.task_seq = t.seq \
-             AND ap.worker_id = {worker} AND ap.state = 'approved'))",
+             AND ap.worker_id = {worker} AND ap.state = 'approved' \
+             AND NOT EXISTS (SELECT 1 FROM leases al WHERE al.task_seq = t.seq \
+               AND al.worker_id = {worker} AND al.created_at >= ap.ended_at \
+               AND al.ended_at IS NOT NULL \
+               AND COALESCE(al.outcome, '') NOT IN ('pr_opened', 'merged'))))",
         trust = effective_trust(worker, "t.repo_id"),
     )
 }

@@ -337,31 +337,10 @@ impl Store {
         }
         Ok(out)
     }
-
-    /// The lease an approval gave `worker_id` (contract section 12: "returned first by its next
-    /// `POST /v1/work`"): a task it holds in `leased`, not past its deadline, for which it holds
-    /// an approved proposal; `None` when it holds none. A claim returns it before taking any
-    /// other task, for as long as it is not acknowledged (see [`Store::claim_for`]), so an
-    /// answer lost on the way is not a lease lost.
-    pub async fn approved_lease(&self, worker_id: &str) -> Result<Option<Lease>, StoreError> {
-        let sql = format!(
-            "{TASK_SELECT} WHERE t.worker_id = $1 AND t.status = 'leased' \
-               AND (tl.deadline IS NULL OR tl.deadline > $2) \
-               AND t.seq IN (SELECT ap.task_seq FROM proposals ap WHERE ap.worker_id = $1 \
-                 AND ap.state = 'approved') \
-             ORDER BY t.seq LIMIT 1"
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(worker_id)
-            .bind(crate::store::now_ms())
-            .fetch_optional(&self.read)
-            .await?;
-        row.map(|r| Ok(held(&TaskRow::decode(&r)?))).transpose()
-    }
 }
 
 /// A live lease as its holder sees it.
-fn held(t: &TaskRow) -> Lease {
+pub(crate) fn held(t: &TaskRow) -> Lease {
     Lease {
         lease_id: t.lease_id.clone().unwrap_or_default(),
         expires_at: crate::store::format_ts(t.lease_expires_at.unwrap_or_default()),

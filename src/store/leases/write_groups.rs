@@ -112,7 +112,8 @@ impl Store {
         if self.empty_claims.nothing_for(worker, start) {
             return Ok((None, start));
         }
-        // A lease an approval gave the worker comes before any new claim.
+        // A lease an approval gave the worker comes first (rule 11): the approval committed an
+        // event, so no remembered empty claim hides it.
         if let Some(lease) = self.approved_lease(&worker.id).await? {
             self.empty_claims.forget(&worker.id);
             return Ok((Some(lease), start));

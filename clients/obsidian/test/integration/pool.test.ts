@@ -269,3 +269,43 @@ test("the plugin itself, in a stand-in Obsidian: commands, notices, the task not
   assert.equal(bar.textContent, "OWP: offline");
   assert.ok(!shown().includes(ADMIN!) && !shown().includes(plugin.settings.workerToken), "a token in a notice");
 });
+
+test("a maintainer reads a task's proposals with scorecards, approves one and declines another", { skip }, async (t) => {
+  const admin = vault({ adminToken: ADMIN!, refreshMode: "manual" });
+  const vol = vault({ refreshMode: "manual" });
+  t.after(() => {
+    admin.ctl.dispose();
+    vol.ctl.dispose();
+  });
+  await admin.ctl.client.upsertRepo({ repo: "notes/plans", max_open_prs: 3, visibility: "public", approval: "plan" });
+  const imported = await admin.ctl.client.importYaml("repo: notes/plans\ntasks:\n  - key: PL-1\n    title: Plan me\n  - key: PL-2\n    title: Plan me too\n");
+  const [one, two] = imported.map((x) => x.task_id);
+  await vol.ctl.registerWorker({ name: "vault-planner", skills: [], capacity_points: 3, max_concurrent_tasks: 2 });
+  // Nothing is granted without a plan.
+  assert.equal(await vol.ctl.client.claim(), null);
+  const first = await vol.ctl.client.propose(one, "Write it, then [link](https://x.example) @someone.");
+  const second = await vol.ctl.client.propose(two, "Another plan.");
+
+  const listed = await admin.ctl.taskProposals(one);
+  assert.equal(listed.length, 1);
+  assert.equal(listed[0].proposal_id, first.proposal_id);
+  assert.equal(listed[0].scorecard?.merged_here, 0);
+  const note = await admin.ctl.taskNote(one);
+  assert.match(note.text, /## Proposals/);
+  assert.match(note.text, /- Scorecard: 0 merged here/);
+  assert.match(note.text, /```text\nWrite it, then \[link\]\(https:\/\/x\.example\) @someone\.\n```/);
+  // The volunteer sees its own, without a scorecard.
+  const own = await vol.ctl.client.proposals(one, "worker");
+  assert.equal(own[0].scorecard ?? null, null);
+
+  const approved = await admin.ctl.approveProposal(first.proposal_id);
+  assert.match(approved[0], new RegExp(`^Approved ${first.proposal_id}: worker w_\\S+ holds task ${one}\\.$`));
+  assert.match(approved[1], /^Lease l_\S+, to be accepted by /);
+  // The approved lease is what the volunteer's next claim returns.
+  const lease = await vol.ctl.client.claim();
+  assert.equal(lease?.task.task_id, one);
+
+  assert.deepEqual(await admin.ctl.declineProposal(second.proposal_id, "Too broad."), [`Declined ${second.proposal_id} (task ${two}).`]);
+  const after = await vol.ctl.client.proposals(two, "worker");
+  assert.equal(after[0].state, "declined");
+});

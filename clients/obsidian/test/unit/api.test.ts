@@ -120,3 +120,38 @@ test("Sign in with GitHub: a declined sign-in ends with the server's reason", as
   const { c } = client(() => answers.shift()!);
   await assert.rejects(signInWithGitHub(c, () => {}, async () => {}), (e: unknown) => e instanceof OwpError && e.code === "access_denied");
 });
+
+test("proposals are read, approved and declined at the contract's paths, as the admin", async () => {
+  const proposal = {
+    proposal_id: "p_1",
+    task_id: "t/1",
+    worker_id: "w_1",
+    plan: "Add a test.",
+    state: "open",
+    created_at: "2026-11-22T00:00:00Z",
+    expires_at: "2026-11-29T00:00:00Z",
+  };
+  const { c, seen } = client((r) => {
+    if (r.url.endsWith("/approve")) return { status: 200, text: JSON.stringify({ proposal: { ...proposal, state: "approved" } }) };
+    if (r.url.endsWith("/decline")) return { status: 200, text: JSON.stringify({ ...proposal, state: "declined" }) };
+    return { status: 200, text: JSON.stringify({ proposals: [proposal] }) };
+  });
+  const list = await c.proposals("t/1");
+  assert.equal(list[0].plan, "Add a test.");
+  assert.equal(seen[0].url, "http://h:1/v1/tasks/t%2F1/proposals");
+  assert.equal(seen[0].method, "GET");
+  assert.equal(seen[0].headers["X-Admin-Token"], "adm-secret");
+  const approved = await c.approveProposal("p_1");
+  assert.equal(approved.proposal.state, "approved");
+  assert.equal(seen[1].url, "http://h:1/v1/admin/proposals/p_1/approve");
+  assert.equal(seen[1].method, "POST");
+  assert.match(seen[1].headers["Idempotency-Key"], /^obsidian-/);
+  await c.declineProposal("p_1", "Too broad.");
+  assert.equal(seen[2].url, "http://h:1/v1/admin/proposals/p_1/decline");
+  assert.deepEqual(JSON.parse(seen[2].body ?? "{}"), { reason: "Too broad." });
+  await c.declineProposal("p_1");
+  assert.deepEqual(JSON.parse(seen[3].body ?? "{}"), {});
+  // A worker reads its own with its bearer token.
+  await c.proposals("t/1", "worker");
+  assert.equal(seen[4].headers.Authorization, "Bearer wrk-secret");
+});

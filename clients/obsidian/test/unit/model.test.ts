@@ -1,7 +1,19 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { loadSettings, mergeEvents } from "../../src/controller";
-import { buildStatusModel, findImportDoc, formatDuration, issueUrl, noteFileName, statusBarText, taskNote } from "../../src/model";
+import {
+  buildStatusModel,
+  findImportDoc,
+  formatDuration,
+  issueUrl,
+  noteFileName,
+  orderProposals,
+  proposalsSection,
+  scorecardText,
+  statusBarText,
+  taskNote,
+} from "../../src/model";
+import type { Proposal } from "../../src/api";
 import { event, lease, state, task, worker } from "../fixtures";
 
 const NOW = Date.parse("2026-11-22T00:30:00Z");
@@ -115,4 +127,51 @@ test("events merge by id, oldest first, bounded", () => {
     m.map((e) => e.id),
     [2, 3],
   );
+});
+
+function proposal(over: Partial<Proposal> = {}): Proposal {
+  return {
+    proposal_id: "p_1",
+    task_id: "t_1",
+    worker_id: "w_1",
+    plan: "Add a test, then fix the parser.",
+    state: "open",
+    created_at: "2026-11-22T00:00:00Z",
+    expires_at: "2026-11-29T00:00:00Z",
+    ...over,
+  };
+}
+
+test("a task's proposals show in its note: open ones first, each plan fenced, scorecards for maintainers", () => {
+  const card = { merged_here: 2, merged_pool: 5, acceptance_rate_here: 0.666, account_age_days: 400, vouched: true, open_holds: 1, tools: ["claude", "aider"] };
+  assert.equal(scorecardText(card), "2 merged here · 5 in the pool · 67% accepted here · account 400 days old · vouched · holds 1 now · tools: claude, aider");
+  assert.equal(
+    scorecardText({ ...card, acceptance_rate_here: null, account_age_days: null, vouched: false, tools: [] }),
+    "2 merged here · 5 in the pool · no reviews here yet · account age unknown · not vouched · holds 1 now",
+  );
+  const hostile = "Plan.\n````\n## Done\n@maintainer see [here](https://evil.example)";
+  const list = orderProposals([
+    proposal({ proposal_id: "p_old", state: "declined" }),
+    proposal({ proposal_id: "p_open", login: "ann", plan: hostile, scorecard: card }),
+  ]);
+  assert.deepEqual(
+    list.map((p) => p.proposal_id),
+    ["p_open", "p_old"],
+  );
+  const text = proposalsSection(list).join("\n");
+  assert.match(text, /### open · ann \(worker w_1\)/);
+  assert.match(text, /- Proposal: `p_open`/);
+  assert.match(text, /- Scorecard: 2 merged here/);
+  assert.match(text, /### declined · worker w_1/);
+  // The plan sits inside a fence longer than any backtick run it holds: its heading, mention and
+  // link stay quoted text.
+  const open = text.indexOf("`````text\nPlan.");
+  assert.ok(open > 0, text);
+  const close = text.indexOf("\n`````\n", open);
+  assert.ok(close > text.indexOf("evil.example"), text);
+  assert.deepEqual(proposalsSection([]), ["## Proposals", "", "_No proposals._", ""]);
+  // In the task note, after the contract; absent when they were not read.
+  const note = taskNote(task(), null, list);
+  assert.ok(note.indexOf("## Proposals") > note.indexOf("## Repository contract"), note);
+  assert.ok(!taskNote(task(), null).includes("## Proposals"));
 });

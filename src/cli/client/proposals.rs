@@ -1,0 +1,39 @@
+//! Proposals (contract section 12, rule 11 "plan first"), as a worker makes and follows them.
+
+use reqwest::Method;
+use serde::Deserialize;
+
+use super::{Auth, Body, ClientError, OwpClient, Retry, segment};
+pub use crate::domain::proposals::{Proposal, ProposalState};
+
+/// `GET /v1/tasks/{id}/proposals` answer.
+#[derive(Deserialize)]
+struct ProposalList {
+    #[serde(default)]
+    proposals: Vec<Proposal>,
+}
+
+impl OwpClient {
+    /// `POST /v1/tasks/{id}/proposals`: this worker's plan for a task of a repository that takes
+    /// plans first. Not retried: a lost answer shows as `already_proposed` on the next try.
+    pub async fn propose(&self, task_id: &str, plan: &str) -> Result<Proposal, ClientError> {
+        let path = format!("/v1/tasks/{}/proposals", segment(task_id));
+        self.call(
+            Method::POST,
+            &path,
+            Auth::Worker,
+            Body::json(&serde_json::json!({ "plan": plan })),
+            Retry::Never,
+        )
+        .await
+    }
+
+    /// `GET /v1/tasks/{id}/proposals`: this worker's own proposals for the task, oldest first.
+    pub async fn my_proposals(&self, task_id: &str) -> Result<Vec<Proposal>, ClientError> {
+        let path = format!("/v1/tasks/{}/proposals", segment(task_id));
+        let list: ProposalList = self
+            .call(Method::GET, &path, Auth::Worker, Body::None, Retry::Once)
+            .await?;
+        Ok(list.proposals)
+    }
+}
