@@ -103,6 +103,7 @@ pub(super) async fn comment_event(
         maintainer_known,
         account_id: i64::try_from(e.comment.author.id).unwrap_or(i64::MAX),
         insider: e.comment.by_insider(),
+        plan: commands::plan_after_claim(&e.comment.body),
         reacted: Default::default(),
         denounced: Default::default(),
         actor: who,
@@ -228,7 +229,12 @@ pub(super) async fn command_in_span(
         }
     };
     match command {
-        Command::Claim => claim(tx, ctx, &task).await,
+        Command::Claim => claim(tx, ctx, &task, ctx.plan.as_deref()).await,
+        Command::Approve { login } => super::proposals::approve(tx, ctx, &task, &login).await,
+        Command::Decline { login, reason } => {
+            super::proposals::decline(tx, ctx, &task, &login, reason.as_deref()).await
+        }
+        Command::Withdraw => super::proposals::withdraw(tx, ctx, &task).await,
         Command::Release => release(tx, ctx, &task).await,
         Command::Renew => renew(tx, ctx, &task).await,
         Command::Status => {

@@ -42,6 +42,7 @@ fn view(status: TaskStatus) -> StatusView {
         evidence: None,
         commits: None,
         reviewer: None,
+        proposals: Vec::new(),
     }
 }
 
