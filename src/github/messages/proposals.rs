@@ -174,7 +174,7 @@ pub fn proposals_ended(ends: &[EndedProposal]) -> Option<String> {
 // ------------------------------------------------------------------------------------------------
 
 /// An open proposal as the status comment lists it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ShownProposal {
     /// The proposer's GitHub login, when there is one.
     pub login: Option<String>,
@@ -249,6 +249,7 @@ pub fn proposals_section(shown: &[ShownProposal]) -> String {
         shown.len()
     );
     let mut listed = 0;
+    let mut chars = out.chars().count();
     for (i, p) in shown.iter().enumerate() {
         let who = match &p.login {
             Some(login) => format!("`{}`", neutralize_code(login)),
@@ -260,9 +261,11 @@ pub fn proposals_section(shown: &[ShownProposal]) -> String {
             .map(|c| format!(" — {}", scorecard_line(c)))
             .unwrap_or_default();
         let entry = format!("\n{}. {who}{card}\n\n{}\n", i + 1, fenced_plan(&p.plan));
-        if listed >= MAX_SHOWN_PROPOSALS || out.len() + entry.len() > MAX_PROPOSALS_CHARS {
+        let entry_chars = entry.chars().count();
+        if listed >= MAX_SHOWN_PROPOSALS || chars + entry_chars > MAX_PROPOSALS_CHARS {
             break;
         }
+        chars += entry_chars;
         out.push_str(&entry);
         listed += 1;
     }
@@ -281,6 +284,105 @@ pub fn proposals_section(shown: &[ShownProposal]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn card(merged: i64, rate: Option<f64>) -> Scorecard {
+        Scorecard {
+            merged_here: merged,
+            merged_pool: merged + 3,
+            acceptance_rate_here: rate,
+            account_age_days: Some(412),
+            vouched: merged > 0,
+            open_holds: 1,
+            tools: vec!["claude".into(), "none".into()],
+        }
+    }
+
+    #[test]
+    fn status_comment_with_proposals() {
+        let mut view = super::super::tests::view(crate::domain::TaskStatus::Ready);
+        view.proposals = vec![
+            ShownProposal {
+                login: Some("alice".into()),
+                worker: String::new(),
+                plan: "Ask @bob, then:\n```\n**not bold** <!-- hidden -->\n```\nand close #1."
+                    .into(),
+                scorecard: Some(card(2, Some(2.0 / 3.0))),
+            },
+            ShownProposal {
+                login: None,
+                worker: "build-bot `7`".into(),
+                plan: "Bisect, then fix.".into(),
+                scorecard: Some(card(0, None)),
+            },
+        ];
+        insta::assert_snapshot!(crate::github::messages::status_comment(&view));
+    }
+
+    #[test]
+    fn a_long_list_shows_the_first_and_counts_the_rest() {
+        let long = ShownProposal {
+            login: Some("alice".into()),
+            worker: String::new(),
+            plan: "@".repeat(MAX_PLAN_CHARS),
+            scorecard: None,
+        };
+        let section = proposals_section(&vec![long; 6]);
+        let chars = section.chars().count();
+        assert!(chars <= MAX_PROPOSALS_CHARS + 200, "{chars}");
+        assert!(section.contains("**Plans proposed** (6)"));
+        assert!(section.contains("_…and 3 more plans"), "{section}");
+        let few = ShownProposal {
+            plan: "short".into(),
+            ..Default::default()
+        };
+        let section = proposals_section(&vec![few; 7]);
+        assert!(section.contains("5. worker"), "{section}");
+        assert!(section.contains("_…and 2 more plans"), "{section}");
+    }
+
+    #[test]
+    fn every_proposal_reply() {
+        use crate::domain::proposals::ProposalState as S;
+        let end = |login: &str, state, reason: Option<&str>| EndedProposal {
+            login: Some(login.into()),
+            state,
+            reason: reason.map(str::to_string),
+        };
+        let ends = [
+            end("alice", S::Approved, None),
+            end("bob", S::NotChosen, None),
+            end("carol", S::NotChosen, None),
+            end("dave", S::Declined, Some("see @erin's *idea*")),
+            end("erin", S::Expired, None),
+            EndedProposal {
+                login: None,
+                state: S::NotChosen,
+                reason: None,
+            },
+        ];
+        let refused = [(
+            6,
+            "review_budget_full",
+            ClaimRefusal::ReviewBudgetFull(super::super::Budget {
+                open_prs: 1,
+                active_leases: 0,
+                max_open_prs: 1,
+                full: true,
+            }),
+        )];
+        let all = [
+            proposed("alice", 7),
+            plan_missing("alice"),
+            plan_too_long("alice", 4_321),
+            too_many_proposals("alice"),
+            no_open_proposal("maint", "@bob`"),
+            nothing_to_withdraw("bob"),
+            approve_refused("maint", "alice", &refused),
+            proposals_ended(&ends).unwrap(),
+        ];
+        assert_eq!(proposals_ended(&ends[5..]), None);
+        insta::assert_snapshot!(all.join("\n\n----\n\n"));
+    }
 
     #[test]
     fn a_fence_is_longer_than_any_backtick_run_inside() {
