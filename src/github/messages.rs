@@ -281,6 +281,8 @@ pub struct StatusView {
     /// While `ready`, in a repository that takes a plan first: the open proposals, oldest
     /// first, for maintainers to choose from (rule 11).
     pub proposals: Vec<proposals::ShownProposal>,
+    /// The repository takes a plan first (rule 11): the ready line says how to propose.
+    pub plan_first: bool,
 }
 
 /// The living status comment of a task.
@@ -401,6 +403,10 @@ fn status_line(view: &StatusView) -> String {
             "**Waiting:** {} — it can be claimed once that work is merged, closed or given back.",
             paths_waiting(&view.path_holds)
         ),
+        TaskStatus::Ready if view.plan_first => "**Ready** — this repository takes a plan first: \
+            comment `/owp claim` with your plan on the lines after it, and a maintainer approves \
+            one."
+            .to_string(),
         TaskStatus::Ready => "**Ready** — comment `/owp claim` to take this issue.".to_string(),
         TaskStatus::Leased => format!(
             "**Offered** to {holder}{since}, waiting for it to start.{}",

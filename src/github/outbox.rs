@@ -516,6 +516,7 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
         } else {
             None
         },
+        plan_first: repo.approval.approval == crate::domain::proposals::Approval::Plan,
         proposals: if task.status == TaskStatus::Ready {
             open_proposals(github, task_id).await?
         } else {

@@ -300,6 +300,7 @@ mod tests {
     #[test]
     fn status_comment_with_proposals() {
         let mut view = super::super::tests::view(crate::domain::TaskStatus::Ready);
+        view.plan_first = true;
         view.proposals = vec![
             ShownProposal {
                 login: Some("alice".into()),

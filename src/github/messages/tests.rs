@@ -43,6 +43,7 @@ pub(super) fn view(status: TaskStatus) -> StatusView {
         commits: None,
         reviewer: None,
         proposals: Vec::new(),
+        plan_first: false,
     }
 }
 
