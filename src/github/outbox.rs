@@ -25,15 +25,15 @@ use octocrab::Octocrab;
 use tracing::Instrument;
 
 use crate::domain::disclosure::{Disclosure, DisclosurePolicy};
+use crate::domain::proposals::ProposalState;
 use crate::domain::{RepoContract, TaskStatus};
 use crate::github::api::{self, Answer, CallError};
-use crate::domain::proposals::ProposalState;
 use crate::github::messages::proposals::ShownProposal;
 use crate::github::messages::{self, Budget, Holder, StatusView};
 use crate::github::service::Github;
 use crate::store::StoreError;
-use crate::store::proposals::Viewer;
 use crate::store::github::outbox::{OutboxKind, OutboxRow};
+use crate::store::proposals::Viewer;
 use crate::store::rows::TaskRow;
 
 /// How long a claimed row is reserved for the process sending it.
@@ -545,7 +545,10 @@ fn credited_login(task: &TaskRow) -> Option<String> {
 
 /// The open proposals of a task, oldest first, as maintainers see them (rule 11).
 async fn open_proposals(github: &Github, task_id: &str) -> Result<Vec<ShownProposal>, StoreError> {
-    let all = github.store.task_proposals(task_id, &Viewer::Maintainer).await?;
+    let all = github
+        .store
+        .task_proposals(task_id, &Viewer::Maintainer)
+        .await?;
     let mut shown = Vec::new();
     for p in all.into_iter().filter(|p| p.state == ProposalState::Open) {
         let worker = match &p.login {

@@ -13,22 +13,6 @@ use crate::store::{NewEvent, StoreError, WriteTx};
 
 use super::CommentCtx;
 
-pub(super) async fn claim(
-    tx: &mut WriteTx,
-    ctx: &CommentCtx<'_>,
-    task: &TaskRow,
-    plan: Option<&str>,
-) -> Result<(), StoreError> {
-    match try_claim(tx, ctx, task).await? {
-        Claim::Taken => ctx.thumbs_up(tx).await,
-        Claim::Refused(refusal) => {
-            let body = messages::claim_refused(ctx.login, &refusal);
-            ctx.reply(tx, Some(&task.id), &body).await
-        }
-        Claim::Propose => super::proposals::propose(tx, ctx, task, plan).await,
-    }
-}
-
 /// What a `/owp claim` came to.
 pub(super) enum Claim {
     /// The commenter holds the task.

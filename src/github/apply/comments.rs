@@ -16,7 +16,8 @@ use crate::store::github::vouch::VouchCommand;
 use crate::store::github::worker_links::LinkRefusal;
 use crate::store::{NewEvent, StoreError, WriteTx};
 
-use super::claims::{claim, release, renew};
+use super::claims::{release, renew};
+use super::proposals::claim;
 use super::{CommentCtx, MAX_COMMANDS_PER_COMMENT, NOT_INSTALLED, actor, ignore, read_repo};
 
 pub(super) async fn comment_event(

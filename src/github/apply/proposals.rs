@@ -12,7 +12,27 @@ use crate::store::rows::TaskRow;
 use crate::store::{DAY_MS, StoreError, WriteTx};
 
 use super::CommentCtx;
-use super::claims::{Claimer, explain_refusal, hold_by_comment, refusal_for_status};
+use super::claims::{
+    Claim, Claimer, explain_refusal, hold_by_comment, refusal_for_status, try_claim,
+};
+
+/// `/owp claim`: the commenter holds the issue (👍), is told why not, or proposes their plan
+/// where a plan comes first.
+pub(super) async fn claim(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    task: &TaskRow,
+    plan: Option<&str>,
+) -> Result<(), StoreError> {
+    match try_claim(tx, ctx, task).await? {
+        Claim::Taken => ctx.thumbs_up(tx).await,
+        Claim::Refused(refusal) => {
+            let body = messages::claim_refused(ctx.login, &refusal);
+            ctx.reply(tx, Some(&task.id), &body).await
+        }
+        Claim::Propose => propose(tx, ctx, task, plan).await,
+    }
+}
 
 /// `/owp claim` where the commenter's claim waits for an approved plan: the lines after the
 /// command are the plan. Nothing is stored without a plan, or with a plan too long; the same

@@ -26,8 +26,16 @@ async fn approve_story(postgres: bool) {
     assert_eq!(story.task(n).await.status, TaskStatus::Ready);
     let status = story.expect_status(n, &["**Ready**", "**Plans proposed** (1)", "1. `alice`"]);
     // Fenced longer than the plan's own fence, with nobody pinged and no marker look-alike.
-    assert!(status.body.contains("````text\nI will rewrite"), "{}", status.body);
-    assert!(status.body.contains("\n```\n**not bold**"), "{}", status.body);
+    assert!(
+        status.body.contains("````text\nI will rewrite"),
+        "{}",
+        status.body
+    );
+    assert!(
+        status.body.contains("\n```\n**not bold**"),
+        "{}",
+        status.body
+    );
     assert!(!status.body.contains("@bob"), "{}", status.body);
     assert!(!status.body.contains("@carol"), "{}", status.body);
     assert!(status.body.contains("@\u{200B}bob"), "{}", status.body);
@@ -46,11 +54,19 @@ async fn approve_story(postgres: bool) {
     assert!(!story.reacted(alice, "eyes"));
 
     story
-        .comment(n, "bob", "/owp claim\nAdd a fuzz test first, then fix the bug.")
+        .comment(
+            n,
+            "bob",
+            "/owp claim\nAdd a fuzz test first, then fix the bug.",
+        )
         .await;
     story.expect_comment(n, "@bob, thank you — your plan is in.");
     story
-        .comment(n, "carol", "/owp claim\nPort the tokenizer to a state machine.")
+        .comment(
+            n,
+            "carol",
+            "/owp claim\nPort the tokenizer to a state machine.",
+        )
         .await;
     story.expect_comment(n, "@carol, thank you — your plan is in.");
     story.expect_status(
@@ -64,7 +80,10 @@ async fn approve_story(postgres: bool) {
     );
     // The same rows over the API, for maintainers, with their scorecards.
     let listed = proposals(&story, n).await;
-    let logins: Vec<&str> = listed.iter().map(|p| p["login"].as_str().unwrap()).collect();
+    let logins: Vec<&str> = listed
+        .iter()
+        .map(|p| p["login"].as_str().unwrap())
+        .collect();
     assert_eq!(logins, ["alice", "bob", "carol"]);
     assert!(listed.iter().all(|p| p["state"] == "open"));
     assert!(listed.iter().all(|p| p["scorecard"]["merged_here"] == 0));
@@ -127,13 +146,23 @@ async fn decline_story(postgres: bool) {
         .await;
     story.expect_comment(n, "@bob, only maintainers");
     let decline = story
-        .comment(n, "maint", "/owp decline @alice a cache hides the bug, see @bob's idea")
+        .comment(
+            n,
+            "maint",
+            "/owp decline @alice a cache hides the bug, see @bob's idea",
+        )
         .await;
     assert!(story.reacted(decline, "+1"));
-    let told = story.expect_comment(n, "@alice, a maintainer declined your plan for this issue: ");
+    let told = story.expect_comment(
+        n,
+        "@alice, a maintainer declined your plan for this issue: ",
+    );
     assert!(!told.body.contains("@bob"), "{}", told.body);
     story.comment(n, "maint", "/owp approve @alice").await;
-    story.expect_comment(n, "@maint, `alice` has no open plan for this issue, so I did nothing.");
+    story.expect_comment(
+        n,
+        "@maint, `alice` has no open plan for this issue, so I did nothing.",
+    );
 
     // The proposer takes back their own; nothing left to take back after that.
     let withdraw = story.comment(n, "bob", "/owp withdraw").await;
@@ -170,7 +199,9 @@ async fn decline_story(postgres: bool) {
         story.expect_comment(m, "@carol, thank you");
         story.expect_status(m, &["**Plans proposed** (1)"]);
     }
-    story.comment(issues[3], "carol", "/owp claim\nA plan.").await;
+    story
+        .comment(issues[3], "carol", "/owp claim\nA plan.")
+        .await;
     story.expect_comment(
         issues[3],
         "@carol, I can't take your plan right now: an issue has at most 5 open plans, and a \
