@@ -41,6 +41,7 @@ mod claims;
 mod comments;
 mod installation;
 mod issues;
+mod proposals;
 mod pulls;
 mod reviewers;
 
@@ -252,6 +253,8 @@ struct CommentCtx<'a> {
     account_id: i64,
     /// GitHub marks the comment as a collaborator's, member's or owner's (rule 14).
     insider: bool,
+    /// The text after the comment's `/owp claim` line: a plan, where a plan comes first.
+    plan: Option<String>,
     /// A reaction was queued instead of a reply.
     reacted: std::sync::atomic::AtomicBool,
     /// The repository's vouch list denounces the commenter: they are answered at most once per

@@ -18,7 +18,13 @@
 //! /owp vouch @LOGIN     (maintainers: the repository's vouch list, kept by the pool)
 //! /owp unvouch @LOGIN   (maintainers)
 //! /owp denounce @LOGIN [REASON]  (maintainers)
+//! /owp approve @LOGIN   (maintainers: approve that person's plan for this issue)
+//! /owp decline @LOGIN [REASON]   (maintainers: decline that person's plan)
+//! /owp withdraw         (take back one's own plan for this issue)
 //! ```
+//!
+//! In a repository that takes a plan first, the lines after `/owp claim` in the same comment are
+//! the plan ([`plan_after_claim`]).
 //!
 //! The comment is read as markdown (CommonMark with GitHub's tables and strikethrough), so quoting
 //! or showing a command never runs it: lines inside fenced or indented code blocks, block quotes,
@@ -77,6 +83,16 @@ pub enum Command {
         login: String,
         reason: Option<String>,
     },
+    /// Maintainers: approve the open plan (proposal) of a login for this issue (rule 11).
+    Approve { login: String },
+    /// Maintainers: decline the open plan of a login for this issue, with an optional reason
+    /// (told to the proposer).
+    Decline {
+        login: String,
+        reason: Option<String>,
+    },
+    /// Take back one's own open plan for this issue.
+    Withdraw,
 }
 
 impl Command {
@@ -98,6 +114,9 @@ impl Command {
             Command::Vouch { .. } => "vouch",
             Command::Unvouch { .. } => "unvouch",
             Command::Denounce { .. } => "denounce",
+            Command::Approve { .. } => "approve",
+            Command::Decline { .. } => "decline",
+            Command::Withdraw => "withdraw",
         }
     }
 
@@ -111,6 +130,8 @@ impl Command {
                 | Command::Vouch { .. }
                 | Command::Unvouch { .. }
                 | Command::Denounce { .. }
+                | Command::Approve { .. }
+                | Command::Decline { .. }
         )
     }
 }
@@ -128,15 +149,18 @@ impl std::fmt::Display for Command {
             }
             // A denouncement's reason is not repeated.
             Command::Denounce { login, .. } => write!(f, "{COMMAND_PREFIX} denounce {login}"),
+            Command::Approve { login } => write!(f, "{COMMAND_PREFIX} approve {login}"),
+            // A decline's reason is told to the proposer, not repeated here.
+            Command::Decline { login, .. } => write!(f, "{COMMAND_PREFIX} decline {login}"),
             other => write!(f, "{COMMAND_PREFIX} {}", other.name()),
         }
     }
 }
 
 /// The command words, in the order they are suggested.
-pub const COMMAND_WORDS: [&str; 15] = [
+pub const COMMAND_WORDS: [&str; 18] = [
     "claim", "release", "renew", "status", "block", "unblock", "link", "opt-in", "opt-out", "away",
-    "back", "review", "vouch", "unvouch", "denounce",
+    "back", "review", "vouch", "unvouch", "denounce", "approve", "decline", "withdraw",
 ];
 
 /// The longest absence `/owp away DAYS` takes, in days.
@@ -172,6 +196,12 @@ pub enum CommandError {
         crate::domain::vouch::MAX_REASON_CHARS
     )]
     ReasonTooLong,
+    /// `/owp decline @login REASON` with a reason longer than the pool keeps.
+    #[error(
+        "the reason is longer than {} characters",
+        crate::domain::proposals::MAX_DECLINE_REASON_CHARS
+    )]
+    DeclineReasonTooLong,
     /// A command that takes no arguments (or one) was given more, e.g. `/owp claim @someone`.
     /// Refused rather than guessed at.
     #[error("`{COMMAND_PREFIX} {command}` takes no further words, found `{arguments}`")]
@@ -267,6 +297,8 @@ fn parse_command(word: &str, args: &str) -> ParsedCommand {
         "back" => no_args(Command::Back),
         "review" => parse_review(args),
         "vouch" | "unvouch" | "denounce" => parse_vouch(word, args),
+        "approve" | "decline" => parse_answer(word, args),
+        "withdraw" => no_args(Command::Withdraw),
         _ => Err(CommandError::UnknownCommand {
             word: word.to_string(),
             did_you_mean: did_you_mean(word),
@@ -373,6 +405,53 @@ fn parse_vouch(word: &str, args: &str) -> ParsedCommand {
         "vouch" => Ok(Command::Vouch { login }),
         _ => Ok(Command::Unvouch { login }),
     }
+}
+
+/// `/owp approve @login`, `/owp decline @login [reason]`: one login (the `@` is optional), and
+/// for a decline a reason of at most [`crate::domain::proposals::MAX_DECLINE_REASON_CHARS`]
+/// characters.
+fn parse_answer(word: &str, args: &str) -> ParsedCommand {
+    let command = if word == "approve" {
+        "approve"
+    } else {
+        "decline"
+    };
+    let (login, rest) = match args.split_once(char::is_whitespace) {
+        Some((login, rest)) => (login, collapse_whitespace(&rest.replace(NOT_TEXT, " "))),
+        None => (args, String::new()),
+    };
+    let login = login.trim_start_matches('@');
+    if !crate::domain::vouch::is_login(login) {
+        return Err(CommandError::MissingLogin { command });
+    }
+    let login = login.to_ascii_lowercase();
+    if command == "approve" {
+        return if rest.is_empty() {
+            Ok(Command::Approve { login })
+        } else {
+            Err(CommandError::UnexpectedArguments {
+                command,
+                arguments: rest,
+            })
+        };
+    }
+    if rest.chars().count() > crate::domain::proposals::MAX_DECLINE_REASON_CHARS {
+        return Err(CommandError::DeclineReasonTooLong);
+    }
+    Ok(Command::Decline {
+        login,
+        reason: (!rest.is_empty()).then_some(rest),
+    })
+}
+
+/// The plan of a `/owp claim` comment: the text on the lines after its first `/owp claim` line,
+/// trimmed; `None` when there is none.
+pub fn plan_after_claim(body: &str) -> Option<String> {
+    let mut lines = body.lines();
+    lines.find(|line| matches!(parse_line(line), Some(Ok(Command::Claim))))?;
+    let plan = lines.collect::<Vec<_>>().join("\n");
+    let plan = plan.trim();
+    (!plan.is_empty()).then(|| plan.to_string())
 }
 
 /// The closest command word to `word`, when it is within two edits.

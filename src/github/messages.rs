@@ -229,7 +229,7 @@ impl Budget {
 }
 
 /// Everything the status comment shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StatusView {
     pub task_id: String,
     pub status: TaskStatus,
@@ -278,6 +278,11 @@ pub struct StatusView {
     pub commits: Option<pull_ready::Commits>,
     /// Who reviews the open pull request (rule 13), while it is open.
     pub reviewer: Option<String>,
+    /// While `ready`, in a repository that takes a plan first: the open proposals, oldest
+    /// first, for maintainers to choose from (rule 11).
+    pub proposals: Vec<proposals::ShownProposal>,
+    /// The repository takes a plan first (rule 11): the ready line says how to propose.
+    pub plan_first: bool,
 }
 
 /// The living status comment of a task.
@@ -341,6 +346,9 @@ pub fn status_comment(view: &StatusView) -> String {
             }
         );
     }
+    if view.status == TaskStatus::Ready {
+        out.push_str(&proposals::proposals_section(&view.proposals));
+    }
     let _ = write!(
         out,
         "\n<sub>Commands: `/owp claim` · `/owp release` · `/owp renew` · `/owp status` — \
@@ -395,6 +403,10 @@ fn status_line(view: &StatusView) -> String {
             "**Waiting:** {} — it can be claimed once that work is merged, closed or given back.",
             paths_waiting(&view.path_holds)
         ),
+        TaskStatus::Ready if view.plan_first => "**Ready** — this repository takes a plan first: \
+            comment `/owp claim` with your plan on the lines after it, and a maintainer approves \
+            one."
+            .to_string(),
         TaskStatus::Ready => "**Ready** — comment `/owp claim` to take this issue.".to_string(),
         TaskStatus::Leased => format!(
             "**Offered** to {holder}{since}, waiting for it to start.{}",
@@ -630,6 +642,10 @@ pub fn command_error(login: &str, error: &CommandError, help_url: &str) -> Strin
             "`{COMMAND_PREFIX} {command}` needs one GitHub login, for example \
              `{COMMAND_PREFIX} {command} @octocat`."
         ),
+        CommandError::DeclineReasonTooLong => format!(
+            "the reason of `{COMMAND_PREFIX} decline` is kept to {} characters; shorten it.",
+            crate::domain::proposals::MAX_DECLINE_REASON_CHARS
+        ),
         CommandError::ReasonTooLong => format!(
             "the reason of `{COMMAND_PREFIX} denounce` is kept to {} characters; shorten it.",
             crate::domain::vouch::MAX_REASON_CHARS
@@ -683,6 +699,7 @@ pub fn command_refused(login: &str, refusal: &CommandRefusal) -> String {
     format!("@{login}, {why}.")
 }
 
+pub mod proposals;
 mod pull_ready;
 pub use pull_ready::Commits;
 pub mod reviewers;

@@ -25,12 +25,15 @@ use octocrab::Octocrab;
 use tracing::Instrument;
 
 use crate::domain::disclosure::{Disclosure, DisclosurePolicy};
+use crate::domain::proposals::ProposalState;
 use crate::domain::{RepoContract, TaskStatus};
 use crate::github::api::{self, Answer, CallError};
+use crate::github::messages::proposals::ShownProposal;
 use crate::github::messages::{self, Budget, Holder, StatusView};
 use crate::github::service::Github;
 use crate::store::StoreError;
 use crate::store::github::outbox::{OutboxKind, OutboxRow};
+use crate::store::proposals::Viewer;
 use crate::store::rows::TaskRow;
 
 /// How long a claimed row is reserved for the process sending it.
@@ -513,6 +516,12 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
         } else {
             None
         },
+        plan_first: repo.approval.approval == crate::domain::proposals::Approval::Plan,
+        proposals: if task.status == TaskStatus::Ready {
+            open_proposals(github, task_id).await?
+        } else {
+            Vec::new()
+        },
     }))
 }
 
@@ -532,6 +541,32 @@ fn credited_login(task: &TaskRow) -> Option<String> {
     task.artifact.as_ref()?["credit"]["github_login"]
         .as_str()
         .map(str::to_string)
+}
+
+/// The open proposals of a task, oldest first, as maintainers see them (rule 11).
+async fn open_proposals(github: &Github, task_id: &str) -> Result<Vec<ShownProposal>, StoreError> {
+    let all = github
+        .store
+        .task_proposals(task_id, &Viewer::Maintainer)
+        .await?;
+    let mut shown = Vec::new();
+    for p in all.into_iter().filter(|p| p.state == ProposalState::Open) {
+        let worker = match &p.login {
+            Some(_) => String::new(),
+            None => github
+                .store
+                .worker(&p.worker_id)
+                .await?
+                .map_or_else(|| p.worker_id.clone(), |w| w.name),
+        };
+        shown.push(ShownProposal {
+            login: p.login,
+            worker,
+            plan: p.plan,
+            scorecard: p.scorecard,
+        });
+    }
+    Ok(shown)
 }
 
 async fn worker_holder(github: &Github, worker_id: &str) -> Result<Holder, StoreError> {

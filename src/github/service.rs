@@ -536,6 +536,7 @@ impl ChangeHook for OutboxHook {
                     delete_claim(conn, task_id).await?;
                 }
             }
+            tell_proposal_ends(conn, now, &task_events, &targets).await?;
             // Ready tasks that start or stop waiting on the paths of a task that moved: their
             // status comments say so, whoever moved it (a worker, the lease sweep, GitHub).
             let waiters = path_waiters(conn, &task_events).await?;
@@ -555,6 +556,45 @@ impl ChangeHook for OutboxHook {
             Ok(())
         })
     }
+}
+
+/// Tells proposers how their proposals ended (approved, not chosen, declined, expired), once:
+/// one reply per issue naming everyone whose proposal the transaction ended, whichever path
+/// ended it (a comment, the API, the sweep). A withdrawal is the proposer's own doing.
+async fn tell_proposal_ends(
+    conn: &mut AnyConnection,
+    now: i64,
+    events: &[(&Event, &str)],
+    targets: &std::collections::HashMap<String, (String, i64, i64)>,
+) -> Result<(), StoreError> {
+    let mut by_task: Vec<(&str, Vec<&str>)> = Vec::new();
+    for &(event, task_id) in events {
+        let ends = matches!(
+            event.kind.as_str(),
+            "proposal.approved" | "proposal.not_chosen" | "proposal.declined" | "proposal.expired"
+        );
+        let Some(id) = event.data.get("proposal_id").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        if !ends {
+            continue;
+        }
+        match by_task.iter_mut().find(|(t, _)| *t == task_id) {
+            Some((_, ids)) => ids.push(id),
+            None => by_task.push((task_id, vec![id])),
+        }
+    }
+    for (task_id, ids) in by_task {
+        let Some((repo, number, installation)) = targets.get(task_id) else {
+            continue;
+        };
+        let ended = crate::store::proposals::ended_proposals(conn, &ids).await?;
+        if let Some(body) = messages::proposals::proposals_ended(&ended) {
+            let to = target(*installation, repo, *number);
+            enqueue_comment(conn, now, &to, Some(task_id), &body).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The ready tasks whose paths overlap those of a task that `events` move into or out of flight.

@@ -219,7 +219,15 @@ budget, area locks, the task's tier, how many issues one person may hold.</li>\
 <li><code>/owp block REASON</code>, <code>/owp unblock</code> — maintainers (write access or \
 above) take an issue out of the queue and put it back.</li>\
 <li><code>/owp link CODE</code> — link your GitHub account to a registered worker, with the code \
-from <code>POST /v1/workers/link-code</code>.</li></ul>\
+from <code>POST /v1/workers/link-code</code>.</li>\
+<li><code>/owp withdraw</code> — take back your plan for the issue.</li>\
+<li><code>/owp approve @LOGIN</code>, <code>/owp decline @LOGIN [REASON]</code> — maintainers \
+approve one person's plan (they then hold the issue) or decline it.</li></ul>\
+<h2>Plans first</h2><p>A repository with <code>claim: {approval: plan}</code> in \
+<code>.github/owp.yml</code> asks for a plan before anyone holds an issue: write it on the lines \
+after <code>/owp claim</code>, in the same comment (at most 4,000 characters). The status comment \
+lists the plans for maintainers; one approved, its author holds the issue, and everyone who \
+proposed is told.</p>\
 <h2>Claims</h2><p>A claim lasts 7 days after your last activity on the issue (a repository can \
 change this in <code>.github/owp.yml</code>). Half-way, you get a reminder; at the end, the issue \
 is free again. A pull request whose description says <code>fixes #N</code> (or closes, resolves, \

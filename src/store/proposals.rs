@@ -196,13 +196,18 @@ impl WriteTx {
         if status != "ready" {
             return Err(task_not_ready());
         }
-        let login: Option<String> =
-            sqlx::query_scalar("SELECT login FROM gh_links WHERE worker_id = $1")
-                .bind(&worker.id)
-                .fetch_optional(self.conn())
-                .await?;
+        // The login a worker is linked to, or the one a person's implicit worker stands for (a
+        // proposal by comment).
+        let login: Option<String> = sqlx::query_scalar(
+            "SELECT COALESCE(l.login, w.github_login) FROM workers w \
+             LEFT JOIN gh_links l ON l.worker_id = w.id WHERE w.id = $1",
+        )
+        .bind(&worker.id)
+        .fetch_optional(self.conn())
+        .await?
+        .flatten();
         let proposer = match &login {
-            Some(l) => format!("github:{l}"),
+            Some(l) => format!("github:{}", l.to_ascii_lowercase()),
             None => format!("worker:{}", worker.id),
         };
         let id = new_id("p");
@@ -386,9 +391,29 @@ impl WriteTx {
         .bind(id)
         .fetch_all(self.conn())
         .await?;
-        let mut lease = self
+        let claimed = self
             .claim_task(&found.worker_id, &found.task_id, false)
-            .await?;
+            .await;
+        let mut lease = match claimed {
+            Ok(lease) => lease,
+            Err(e) => {
+                // Refused (or the task moved): every proposal the approval ended is open
+                // again, so that a caller whose transaction goes on (a comment's delivery)
+                // leaves them as they were; they were all open a moment ago, under the task's
+                // lock.
+                let mut ids = vec![id.to_string()];
+                ids.extend(others.into_iter().map(|(other, _)| other));
+                for reopened in ids {
+                    sqlx::query(
+                        "UPDATE proposals SET state = 'open', ended_at = NULL WHERE id = $1",
+                    )
+                    .bind(reopened)
+                    .execute(self.conn())
+                    .await?;
+                }
+                return Err(e);
+            }
+        };
         let accept_by = now + APPROVED_ACCEPT_MS;
         let expires: i64 = sqlx::query_scalar(
             "UPDATE leases SET accept_by = $1, deadline = $1, \
@@ -420,6 +445,26 @@ impl WriteTx {
             );
         }
         Ok((row, lease))
+    }
+
+    /// The open proposal of GitHub login `login` (any case) for task `task_id`, if any — made
+    /// by comment or by a worker linked to the login.
+    pub async fn open_proposal_of(
+        &mut self,
+        task_id: &str,
+        login: &str,
+    ) -> Result<Option<ProposalRow>, StoreError> {
+        let sql = format!(
+            "{PROPOSAL_SELECT} WHERE t.id = $1 AND p.proposer = $2 AND {} ORDER BY p.seq LIMIT 1",
+            live("p", "$3")
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(task_id)
+            .bind(format!("github:{}", login.to_ascii_lowercase()))
+            .bind(self.now)
+            .fetch_optional(self.conn())
+            .await?;
+        row.as_ref().map(ProposalRow::decode).transpose()
     }
 
     /// Ends the open proposals past their days, and records the audit event of every end the
@@ -747,4 +792,38 @@ fn disclosed_tools(artifacts: impl Iterator<Item = String>) -> Vec<String> {
     let mut tools: Vec<(String, usize)> = counts.into_iter().collect();
     tools.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     tools.into_iter().map(|(t, _)| t).collect()
+}
+
+/// An ended proposal, as its proposer is told of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndedProposal {
+    /// The proposer's GitHub login (none: an unlinked worker, told over the API only).
+    pub login: Option<String>,
+    pub state: ProposalState,
+    /// A maintainer's reason for a decline.
+    pub reason: Option<String>,
+}
+
+/// The proposals `ids` as their proposers are told of their ends, in the order given (read in
+/// the transaction that ended them).
+pub async fn ended_proposals(
+    conn: &mut sqlx::AnyConnection,
+    ids: &[&str],
+) -> Result<Vec<EndedProposal>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let row: Option<(Option<String>, String, Option<String>)> =
+            sqlx::query_as("SELECT login, state, reason FROM proposals WHERE id = $1")
+                .bind(*id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if let Some((login, state, reason)) = row {
+            out.push(EndedProposal {
+                login,
+                state: ProposalState::parse(&state).unwrap_or(ProposalState::Expired),
+                reason,
+            });
+        }
+    }
+    Ok(out)
 }

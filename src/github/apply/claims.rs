@@ -13,25 +13,46 @@ use crate::store::{NewEvent, StoreError, WriteTx};
 
 use super::CommentCtx;
 
-pub(super) async fn claim(
-    tx: &mut WriteTx,
-    ctx: &CommentCtx<'_>,
-    task: &TaskRow,
-) -> Result<(), StoreError> {
-    match try_claim(tx, ctx, task).await? {
-        None => ctx.thumbs_up(tx).await,
-        Some(refusal) => {
-            let body = messages::claim_refused(ctx.login, &refusal);
-            ctx.reply(tx, Some(&task.id), &body).await
-        }
-    }
+/// What a `/owp claim` came to.
+pub(super) enum Claim {
+    /// The commenter holds the task.
+    Taken,
+    /// Refused, by each of these.
+    Refused(Vec<ClaimRefusal>),
+    /// The repository takes a plan first from the commenter (rule 11), and nothing but the room
+    /// of the moment, which the approval checks again, refused the claim: the comment proposes.
+    Propose,
+}
+
+/// Whether a claim refused by `refusals` makes a proposal instead: rule 11 refused it, and
+/// every other refusal is about the room of the moment (budgets, reviewers, locks, waiting),
+/// which a proposal does not take and the approval checks again. A rule about the person
+/// (denounced, not vouched, account age, first timers, tiers, …) refuses as for any claim.
+fn proposes(refusals: &[Refusal]) -> bool {
+    refusals
+        .iter()
+        .any(|r| matches!(r, Refusal::ApprovalRequired { .. }))
+        && refusals.iter().all(|r| {
+            matches!(
+                r,
+                Refusal::ApprovalRequired { .. }
+                    | Refusal::BudgetFull { .. }
+                    | Refusal::NoReviewerRoom { .. }
+                    | Refusal::AreaLocked { .. }
+                    | Refusal::PathsHeld { .. }
+                    | Refusal::ConcurrentTasks { .. }
+                    | Refusal::CapacityPoints { .. }
+                    | Refusal::HourlyCap { .. }
+                    | Refusal::Waiting { .. }
+            )
+        })
 }
 
 pub(super) async fn try_claim(
     tx: &mut WriteTx,
     ctx: &CommentCtx<'_>,
     task: &TaskRow,
-) -> Result<Option<Vec<ClaimRefusal>>, StoreError> {
+) -> Result<Claim, StoreError> {
     let config = &ctx.settings.config;
     // A link speaks for the account that proved it: a new account that took the login of a
     // linked one claims as itself.
@@ -47,16 +68,15 @@ pub(super) async fn try_claim(
         _ => None,
     };
     if !config.who_may_claim.allows(ctx.login, linked.is_some()) {
-        return Ok(Some(vec![match config.who_may_claim {
+        return Ok(Claim::Refused(vec![match config.who_may_claim {
             crate::github::repo_config::WhoMayClaim::Workers => ClaimRefusal::WorkersOnly,
             _ => ClaimRefusal::NotOnAllowlist,
         }]));
     }
-    let now = tx.now;
     if task.status != TaskStatus::Ready {
         return refusal_for_status(tx, ctx, task)
             .await
-            .map(|r| Some(vec![r]));
+            .map(|r| Claim::Refused(vec![r]));
     }
     let person = linked.is_none();
     let worker_id = match linked {
@@ -70,35 +90,21 @@ pub(super) async fn try_claim(
     };
     match tx.claim_task(&worker_id, &task.id, ctx.insider).await {
         Ok(lease) => {
-            tx.ack(&worker_id, &lease.lease_id).await?;
-            let ttl = ctx.github.claim_ttl_ms(ctx.settings);
-            tx.gh_set_claim_deadline(&task.id, &lease.lease_id, now + ttl)
-                .await?;
-            tx.gh_insert_claim(
-                &task.id,
-                &lease.lease_id,
-                ctx.login,
-                &worker_id,
+            let claimer = Claimer {
+                login: ctx.login,
+                worker_id: &worker_id,
                 person,
-                ttl,
-                config.claim.reminder,
-            )
-            .await?;
-            tx.event(
-                NewEvent::new("github.claimed", &ctx.actor)
-                    .repo(ctx.repo)
-                    .task(&task.id)
-                    .worker(Some(&worker_id))
-                    .data(json!({"lease_id": lease.lease_id, "login": ctx.login, "until": crate::store::format_ts(now + ttl)})),
-            );
-            Ok(None)
+            };
+            hold_by_comment(tx, ctx, &task.id, &lease.lease_id, &claimer).await?;
+            Ok(Claim::Taken)
         }
+        Err(StoreError::Refused(refusals)) if proposes(&refusals) => Ok(Claim::Propose),
         Err(StoreError::Refused(refusals)) => {
             let mut explained = Vec::with_capacity(refusals.len());
             for refusal in refusals {
                 explained.push(explain_refusal(tx, task, &worker_id, refusal).await?);
             }
-            Ok(Some(explained))
+            Ok(Claim::Refused(explained))
         }
         Err(StoreError::Conflict {
             code: "task_not_ready",
@@ -107,10 +113,54 @@ pub(super) async fn try_claim(
             let fresh = tx.task(&task.id).await?;
             refusal_for_status(tx, ctx, &fresh)
                 .await
-                .map(|r| Some(vec![r]))
+                .map(|r| Claim::Refused(vec![r]))
         }
         Err(other) => Err(other),
     }
+}
+
+/// Who holds a task by comment.
+pub(super) struct Claimer<'a> {
+    pub login: &'a str,
+    pub worker_id: &'a str,
+    /// The implicit worker of a person (not a linked worker).
+    pub person: bool,
+}
+
+/// A lease just taken becomes a comment claim of `claimer` (started at once, with the
+/// repository's claim TTL and reminder), with its audit event: the end of `/owp claim`, and of
+/// `/owp approve` for a person's plan.
+pub(super) async fn hold_by_comment(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    task_id: &str,
+    lease_id: &str,
+    claimer: &Claimer<'_>,
+) -> Result<(), StoreError> {
+    let now = tx.now;
+    tx.ack(claimer.worker_id, lease_id).await?;
+    let ttl = ctx.github.claim_ttl_ms(ctx.settings);
+    tx.gh_set_claim_deadline(task_id, lease_id, now + ttl)
+        .await?;
+    tx.gh_insert_claim(
+        task_id,
+        lease_id,
+        claimer.login,
+        claimer.worker_id,
+        claimer.person,
+        ttl,
+        ctx.settings.config.claim.reminder,
+    )
+    .await?;
+    tx.event(
+        NewEvent::new("github.claimed", &ctx.actor)
+            .repo(ctx.repo)
+            .task(task_id)
+            .worker(Some(claimer.worker_id))
+            .data(json!({"lease_id": lease_id, "login": claimer.login,
+                         "until": crate::store::format_ts(now + ttl)})),
+    );
+    Ok(())
 }
 
 pub(super) async fn refusal_for_status(

@@ -16,7 +16,8 @@ use crate::store::github::vouch::VouchCommand;
 use crate::store::github::worker_links::LinkRefusal;
 use crate::store::{NewEvent, StoreError, WriteTx};
 
-use super::claims::{claim, release, renew};
+use super::claims::{release, renew};
+use super::proposals::claim;
 use super::{CommentCtx, MAX_COMMANDS_PER_COMMENT, NOT_INSTALLED, actor, ignore, read_repo};
 
 pub(super) async fn comment_event(
@@ -103,6 +104,7 @@ pub(super) async fn comment_event(
         maintainer_known,
         account_id: i64::try_from(e.comment.author.id).unwrap_or(i64::MAX),
         insider: e.comment.by_insider(),
+        plan: commands::plan_after_claim(&e.comment.body),
         reacted: Default::default(),
         denounced: Default::default(),
         actor: who,
@@ -228,7 +230,12 @@ pub(super) async fn command_in_span(
         }
     };
     match command {
-        Command::Claim => claim(tx, ctx, &task).await,
+        Command::Claim => claim(tx, ctx, &task, ctx.plan.as_deref()).await,
+        Command::Approve { login } => super::proposals::approve(tx, ctx, &task, &login).await,
+        Command::Decline { login, reason } => {
+            super::proposals::decline(tx, ctx, &task, &login, reason.as_deref()).await
+        }
+        Command::Withdraw => super::proposals::withdraw(tx, ctx, &task).await,
         Command::Release => release(tx, ctx, &task).await,
         Command::Renew => renew(tx, ctx, &task).await,
         Command::Status => {

@@ -525,4 +525,53 @@ mod vouch_tests {
             "/owp denounce eve"
         );
     }
+
+    #[test]
+    fn plan_commands_parse() {
+        assert_eq!(
+            one("/owp approve @Ada"),
+            Ok(Command::Approve {
+                login: "ada".into()
+            })
+        );
+        assert!(matches!(
+            one("/owp approve @ada now"),
+            Err(CommandError::UnexpectedArguments { .. })
+        ));
+        assert_eq!(
+            one("/owp approve"),
+            Err(CommandError::MissingLogin { command: "approve" })
+        );
+        assert_eq!(
+            one("/owp decline @bob   not   the direction"),
+            Ok(Command::Decline {
+                login: "bob".into(),
+                reason: Some("not the direction".into())
+            })
+        );
+        assert_eq!(
+            one("/owp decline bob"),
+            Ok(Command::Decline {
+                login: "bob".into(),
+                reason: None
+            })
+        );
+        let long = format!("/owp decline @bob {}", "x".repeat(501));
+        assert_eq!(one(&long), Err(CommandError::DeclineReasonTooLong));
+        assert_eq!(one("/owp withdraw"), Ok(Command::Withdraw));
+        assert!(Command::Approve { login: "a".into() }.requires_maintainer());
+        assert!(!Command::Withdraw.requires_maintainer());
+        assert_eq!(did_you_mean("aprove"), Some("approve"));
+    }
+
+    #[test]
+    fn the_plan_follows_the_claim_line() {
+        assert_eq!(plan_after_claim("/owp claim"), None);
+        assert_eq!(plan_after_claim("/owp claim\n\n  \n"), None);
+        assert_eq!(
+            plan_after_claim("Hi!\n/owp claim\nFirst a test.\n\n```\ncode\n```\n"),
+            Some("First a test.\n\n```\ncode\n```".into())
+        );
+        assert_eq!(plan_after_claim("no command\nat all"), None);
+    }
 }

@@ -9,7 +9,7 @@ fn at(h: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, h, 30, 0).unwrap()
 }
 
-fn view(status: TaskStatus) -> StatusView {
+pub(super) fn view(status: TaskStatus) -> StatusView {
     StatusView {
         task_id: "tsk_01JD".into(),
         status,
@@ -42,6 +42,8 @@ fn view(status: TaskStatus) -> StatusView {
         evidence: None,
         commits: None,
         reviewer: None,
+        proposals: Vec::new(),
+        plan_first: false,
     }
 }
 

@@ -1,0 +1,183 @@
+//! Plans first (rule 11) by comment: a `/owp claim` that the repository takes as a proposal,
+//! and a maintainer's `/owp approve @login` or `/owp decline @login [reason]`, or the proposer's
+//! `/owp withdraw`. The proposals are the store's (`store::proposals`), the same rows a worker
+//! proposes over the API; an approval is the store's approval, so every other rule of the claim
+//! is checked again. Proposers learn how their proposals ended from one reply per issue, written
+//! by the change hook (`service::OutboxHook`) whichever path ended them.
+
+use crate::domain::proposals::MAX_PLAN_CHARS;
+use crate::github::messages::{self, proposals as texts};
+use crate::github::throttle;
+use crate::store::rows::TaskRow;
+use crate::store::{DAY_MS, StoreError, WriteTx};
+
+use super::CommentCtx;
+use super::claims::{
+    Claim, Claimer, explain_refusal, hold_by_comment, refusal_for_status, try_claim,
+};
+
+/// `/owp claim`: the commenter holds the issue (👍), is told why not, or proposes their plan
+/// where a plan comes first.
+pub(super) async fn claim(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    task: &TaskRow,
+    plan: Option<&str>,
+) -> Result<(), StoreError> {
+    match try_claim(tx, ctx, task).await? {
+        Claim::Taken => ctx.thumbs_up(tx).await,
+        Claim::Refused(refusal) => {
+            let body = messages::claim_refused(ctx.login, &refusal);
+            ctx.reply(tx, Some(&task.id), &body).await
+        }
+        Claim::Propose => propose(tx, ctx, task, plan).await,
+    }
+}
+
+/// `/owp claim` where the commenter's claim waits for an approved plan: the lines after the
+/// command are the plan. Nothing is stored without a plan, or with a plan too long; the same
+/// person proposing again on the task changes nothing and gets no second reply (their comment
+/// gets the `eyes` reaction: the answer is above).
+pub(super) async fn propose(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    task: &TaskRow,
+    plan: Option<&str>,
+) -> Result<(), StoreError> {
+    let Some(plan) = plan else {
+        return ctx
+            .reply(tx, Some(&task.id), &texts::plan_missing(ctx.login))
+            .await;
+    };
+    let chars = plan.chars().count();
+    if chars > MAX_PLAN_CHARS {
+        let body = texts::plan_too_long(ctx.login, chars);
+        return ctx.reply(tx, Some(&task.id), &body).await;
+    }
+    // The store keeps line breaks and tabs of a plan, no other control character.
+    let plan: String = plan
+        .chars()
+        .filter(|c| matches!(c, '\n' | '\t') || !c.is_control())
+        .collect();
+    // A comment proposes as the person: their implicit worker, whose approval makes them the
+    // comment claimer (a linked worker proposes over the API).
+    let max = i64::from(ctx.settings.config.max_claims_per_user.0.max(1));
+    let worker = tx
+        .implicit_github_worker(ctx.login, ctx.account_id, max)
+        .await?;
+    match tx.propose(&worker, &task.id, &plan).await {
+        Ok(row) => {
+            let days = ((row.expires_at - row.created_at) / DAY_MS).max(1);
+            let body = texts::proposed(ctx.login, days);
+            ctx.reply(tx, Some(&task.id), &body).await
+        }
+        Err(StoreError::Conflict {
+            code: "already_proposed",
+            ..
+        }) => ctx.react_once(tx, throttle::COLLAPSED_REACTION).await,
+        Err(StoreError::Conflict {
+            code: "too_many_proposals",
+            ..
+        }) => {
+            let body = texts::too_many_proposals(ctx.login);
+            ctx.reply(tx, Some(&task.id), &body).await
+        }
+        Err(StoreError::Conflict {
+            code: "task_not_ready",
+            ..
+        }) => {
+            let fresh = tx.task(&task.id).await?;
+            let refusal = refusal_for_status(tx, ctx, &fresh).await?;
+            let body = messages::claim_refused(ctx.login, &[refusal]);
+            ctx.reply(tx, Some(&task.id), &body).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `/owp approve @login` (a maintainer): that login's open plan for the issue is approved, and
+/// its author holds the issue — a person as a comment claimer, a linked worker with a lease to
+/// acknowledge. Refused by another rule: the reply names each, the plan stays open.
+pub(super) async fn approve(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    task: &TaskRow,
+    login: &str,
+) -> Result<(), StoreError> {
+    let Some(found) = tx.open_proposal_of(&task.id, login).await? else {
+        let body = texts::no_open_proposal(ctx.login, login);
+        return ctx.reply(tx, Some(&task.id), &body).await;
+    };
+    match tx.approve_proposal(&found.id, &ctx.actor).await {
+        Ok((row, lease)) => {
+            let worker = tx.worker(&row.worker_id).await?;
+            if worker.claims_by_comment() {
+                let proposer = row.login.as_deref().unwrap_or(login);
+                let claimer = Claimer {
+                    login: proposer,
+                    worker_id: &row.worker_id,
+                    person: true,
+                };
+                hold_by_comment(tx, ctx, &task.id, &lease.lease_id, &claimer).await?;
+            }
+            ctx.thumbs_up(tx).await
+        }
+        Err(StoreError::Refused(refusals)) if !refusals.is_empty() => {
+            let mut named = Vec::with_capacity(refusals.len());
+            for refusal in refusals {
+                let (rule, code) = (refusal.rule(), refusal.code());
+                let explained = explain_refusal(tx, task, &found.worker_id, refusal).await?;
+                named.push((rule, code, explained));
+            }
+            let body = texts::approve_refused(ctx.login, login, &named);
+            ctx.reply(tx, Some(&task.id), &body).await
+        }
+        Err(StoreError::Conflict { .. }) => {
+            let body = texts::no_open_proposal(ctx.login, login);
+            ctx.reply(tx, Some(&task.id), &body).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `/owp decline @login [reason]` (a maintainer): that login's open plan for the issue ends.
+pub(super) async fn decline(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    task: &TaskRow,
+    login: &str,
+    reason: Option<&str>,
+) -> Result<(), StoreError> {
+    let Some(found) = tx.open_proposal_of(&task.id, login).await? else {
+        let body = texts::no_open_proposal(ctx.login, login);
+        return ctx.reply(tx, Some(&task.id), &body).await;
+    };
+    match tx.decline_proposal(&found.id, reason, &ctx.actor).await {
+        Ok(_) => ctx.thumbs_up(tx).await,
+        Err(StoreError::Conflict { .. }) => {
+            let body = texts::no_open_proposal(ctx.login, login);
+            ctx.reply(tx, Some(&task.id), &body).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `/owp withdraw`: the commenter's own open plan for the issue ends.
+pub(super) async fn withdraw(
+    tx: &mut WriteTx,
+    ctx: &CommentCtx<'_>,
+    task: &TaskRow,
+) -> Result<(), StoreError> {
+    let Some(found) = tx.open_proposal_of(&task.id, ctx.login).await? else {
+        let body = texts::nothing_to_withdraw(ctx.login);
+        return ctx.reply(tx, Some(&task.id), &body).await;
+    };
+    match tx.withdraw_proposal(&found.worker_id, &found.id).await {
+        Ok(_) => ctx.thumbs_up(tx).await,
+        Err(StoreError::Conflict { .. }) => {
+            let body = texts::nothing_to_withdraw(ctx.login);
+            ctx.reply(tx, Some(&task.id), &body).await
+        }
+        Err(e) => Err(e),
+    }
+}
