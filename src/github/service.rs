@@ -34,6 +34,28 @@ use crate::store::{ChangeHook, Store, StoreError, WriteTx};
 /// How long a repository's `.github/owp.yml` is used before it is read again.
 pub const CONFIG_MAX_AGE_MS: i64 = 5 * 60_000;
 
+/// How long a task change waits before its status comment is written, unless configured
+/// (`OWP_GITHUB_STATUS_WINDOW_MS`): the changes within it make one edit.
+pub const DEFAULT_STATUS_WINDOW_MS: i64 = 3_000;
+
+/// The slow safety re-read: the scheduled reconciliation reads a repository's settings file
+/// again once this long after it last did (less up to [`CONFIG_SAFETY_SPREAD_MS`], by the
+/// repository's name, so that the repositories of one installation are not all read in one run).
+pub const CONFIG_SAFETY_REREAD_MS: i64 = 24 * crate::store::HOUR_MS;
+
+/// See [`CONFIG_SAFETY_REREAD_MS`].
+pub const CONFIG_SAFETY_SPREAD_MS: i64 = 4 * crate::store::HOUR_MS;
+
+/// Whether the settings of `repo`, last read at `checked_at`, are due for the safety re-read.
+pub fn config_due(repo: &str, checked_at: i64, now: i64) -> bool {
+    // FNV-1a: the same spread in every process and version.
+    let hash = repo.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let spread = i64::try_from(hash % CONFIG_SAFETY_SPREAD_MS.unsigned_abs()).unwrap_or_default();
+    now - checked_at >= CONFIG_SAFETY_REREAD_MS - spread
+}
+
 /// The shared context of the running App.
 pub struct Github {
     pub(crate) store: Store,
@@ -113,6 +135,20 @@ impl Github {
     pub fn claim_ttl_ms(&self, settings: &RepoSettings) -> i64 {
         self.claim_ttl_override_ms
             .unwrap_or_else(|| settings.config.claim.ttl().num_milliseconds())
+    }
+
+    /// The settings of a repository for the scheduled reconciliation: what the database
+    /// remembers (its file, or that it has none), read again from GitHub only when
+    /// [`config_due`] (pushes to the default branch that change the file are read as they come).
+    pub async fn refresh_config_if_due(&self, repo: &str) -> Result<RepoSettings, StoreError> {
+        let row = self.store.gh_repo(repo).await?;
+        let due = row
+            .as_ref()
+            .is_none_or(|r| config_due(repo, r.config_checked_at, crate::store::now_ms()));
+        match due {
+            true => self.refresh_config(repo, true).await,
+            false => Ok(settings_of(row.as_ref())),
+        }
     }
 
     /// Reads a repository's `.github/owp.yml` again when the cached one is older than
@@ -503,7 +539,11 @@ pub fn target(installation_id: i64, repo: &str, issue_number: i64) -> OutboxTarg
 /// is the one writer of status-comment requests: each task a transaction names (by its events,
 /// by [`crate::store::WriteTx::show_again`], or as a ready task that starts or stops waiting on
 /// the paths of one that moved) gets one request, whichever path made the change.
-pub struct OutboxHook;
+pub struct OutboxHook {
+    /// How long a status change waits before it is written (the changes within it make one
+    /// edit; a pending request keeps its time when a later change joins it).
+    pub status_window_ms: i64,
+}
 
 impl ChangeHook for OutboxHook {
     fn before_commit<'a>(
@@ -549,7 +589,8 @@ impl ChangeHook for OutboxHook {
             let shown_targets = task_targets(conn, &to_show).await?;
             for id in to_show {
                 if let Some((repo, number, installation)) = shown_targets.get(id) {
-                    enqueue_status(conn, now, &target(*installation, repo, *number), id).await?;
+                    let to = target(*installation, repo, *number);
+                    enqueue_status(conn, now, &to, id, self.status_window_ms).await?;
                 }
             }
             Ok(())

@@ -19,7 +19,9 @@ pub(super) async fn claim(
     task: &TaskRow,
 ) -> Result<(), StoreError> {
     match try_claim(tx, ctx, task).await? {
-        None => ctx.thumbs_up(tx).await,
+        // The status comment, edited at once (within the status window), names the new holder:
+        // a thumbs-up as well would tell nobody anything new, and costs a write.
+        None => Ok(()),
         Some(refusal) => {
             let body = messages::claim_refused(ctx.login, &refusal);
             ctx.reply(tx, Some(&task.id), &body).await
