@@ -661,6 +661,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn remembered_settings_are_read_again_after_20_to_24_hours_spread_by_name() {
+        let hour = crate::store::HOUR_MS;
+        let mut spread = std::collections::HashSet::new();
+        for i in 0..50 {
+            let repo = format!("octo-org/project-{i:02}");
+            assert!(!config_due(&repo, 0, hour), "{repo}: read an hour ago");
+            assert!(!config_due(&repo, 0, 20 * hour - 1), "{repo}");
+            assert!(config_due(&repo, 0, 24 * hour), "{repo}: a day old");
+            let first_due = (20 * hour..=24 * hour)
+                .step_by(usize::try_from(hour / 4).unwrap())
+                .find(|&now| config_due(&repo, 0, now));
+            spread.insert(first_due);
+        }
+        assert!(spread.len() > 5, "not spread out: {spread:?}");
+    }
+
+    #[test]
     fn ttl_days_round_up() {
         assert_eq!(ttl_days(7 * 86_400_000), 7);
         assert_eq!(ttl_days(1), 1);
