@@ -145,10 +145,51 @@ impl Github {
         let due = row
             .as_ref()
             .is_none_or(|r| config_due(repo, r.config_checked_at, crate::store::now_ms()));
-        match due {
-            true => self.refresh_config(repo, true).await,
-            false => Ok(settings_of(row.as_ref())),
+        if due {
+            return self.refresh_config(repo, true).await;
         }
+        // The vouch lists are read at every reconciliation all the same (conditionally: an
+        // unchanged list costs a 304, a list known to be absent is asked for once a day).
+        let read = self.read_lists_only(repo, row).await;
+        if read.vouch.is_none() {
+            return Ok(read.settings());
+        }
+        let mut tx = self.store.begin().await?;
+        let settings = record_config(&mut tx, repo, &read).await?;
+        tx.commit().await?;
+        Ok(settings)
+    }
+
+    /// The remembered settings of `repo`, with its vouch lists read again (none when GitHub
+    /// cannot be asked).
+    async fn read_lists_only(&self, repo: &str, row: Option<GhRepo>) -> ConfigRead {
+        let checked_at = crate::store::now_ms();
+        let mut read = ConfigRead {
+            news: ConfigNews::Unchanged,
+            labels: None,
+            vouch: None,
+            checked_at,
+            row,
+        };
+        let Some(installation) = read.row.as_ref().and_then(|r| r.installation_id) else {
+            return read;
+        };
+        let client = match api::installation(&self.app, installation).await {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::warn!(repo, error = %e, "cannot read the repository's vouch lists");
+                return read;
+            }
+        };
+        let vouch = read.settings().config.vouch;
+        let known = self.store.vouch_lists(repo).await.unwrap_or_default();
+        let lists = crate::github::vouch::Lists {
+            etags: self.app.etags(),
+            known: &known,
+            now: checked_at,
+        };
+        read.vouch = Some(crate::github::vouch::read(&client, &lists, repo, &vouch).await);
+        read
     }
 
     /// Reads a repository's `.github/owp.yml` again when the cached one is older than
