@@ -463,6 +463,11 @@ pub struct GithubConfig {
     #[arg(long, env = "OWP_GITHUB_WRITE_SPACING_MS",
           value_parser = clap::value_parser!(u32).range(0..=60_000))]
     pub github_write_spacing_ms: Option<u32>,
+    /// How long a change of a task waits before its status comment is written, in milliseconds
+    /// (default 3000): the changes within it make one edit. Replies to commands do not wait.
+    #[arg(long, env = "OWP_GITHUB_STATUS_WINDOW_MS",
+          value_parser = clap::value_parser!(u32).range(0..=60_000))]
+    pub github_status_window_ms: Option<u32>,
     /// The length of the pacing's minute and hour, in milliseconds (shortened by tests only).
     #[arg(long, env = "OWP_GITHUB_WRITE_WINDOWS_MS", hide = true, num_args = 2,
           value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
@@ -512,6 +517,8 @@ impl ServeConfig {
                 github_api_url: DEFAULT_GITHUB_API_URL.into(),
                 // Stories write a few comments each; pacing is tested on purpose.
                 github_write_spacing_ms: Some(0),
+                // Stories look at each status as it is; the window is tested on purpose.
+                github_status_window_ms: Some(0),
                 ..Default::default()
             },
         }

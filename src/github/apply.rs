@@ -76,8 +76,8 @@ pub async fn apply(github: &Github, seq: i64, event: &Event) -> Result<(), Apply
     }
 }
 
-/// A push changed a vouch list on the default branch: the repository's settings and lists are
-/// read again (conditionally) and recorded with the delivery.
+/// A push changed a vouch list or the settings file on the default branch: the repository's
+/// settings and lists are read again (conditionally) and recorded with the delivery.
 async fn vouch_list_pushed(
     github: &Github,
     seq: i64,
@@ -89,7 +89,7 @@ async fn vouch_list_pushed(
         return ignore(github, seq, NOT_INSTALLED).await;
     };
     let config = github
-        .read_config_and_lists(&e.repo.full_name, known, Some(installation), true, true)
+        .read_config_and_lists(&e.repo.full_name, known, Some(installation), true, e.lists)
         .await;
     let read = RepoRead {
         repo: &e.repo,

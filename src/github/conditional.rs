@@ -4,11 +4,13 @@
 //! finds nothing new costs almost nothing of the installation's hourly budget.
 //!
 //! The cache belongs to the running App ([`crate::github::app_auth::GithubApp`]); each replica
-//! keeps its own (a replica that has not read a listing yet simply reads it in full). Entries
-//! are keyed by path and query: an `ETag` is GitHub's digest of the answer, so a `304` means the
-//! stored answer is the current one for whoever asks.
+//! keeps its own, and what changed is saved to the database after each reconciliation
+//! (`gh_etags`) and loaded again when a process starts, so that the first reconciliation after a
+//! restart is answered `304` too (a replica that has not read a listing yet simply reads it in
+//! full). Entries are keyed by path and query: an `ETag` is GitHub's digest of the answer, so a
+//! `304` means the stored answer is the current one for whoever asks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 /// At most this many answers are kept (then the cache starts over).
@@ -28,6 +30,8 @@ pub struct Stored {
 #[derive(Default, Debug)]
 pub struct EtagCache {
     entries: Mutex<HashMap<String, Stored>>,
+    /// The paths whose answers changed since they were last saved.
+    dirty: Mutex<HashSet<String>>,
 }
 
 impl EtagCache {
@@ -36,8 +40,44 @@ impl EtagCache {
         self.entries.lock().ok()?.get(path).cloned()
     }
 
-    /// Keeps the answer of `path` (bounded: see [`MAX_ENTRIES`], [`MAX_BODY_BYTES`]).
+    /// Keeps the answer of `path` (bounded: see [`MAX_ENTRIES`], [`MAX_BODY_BYTES`]), to be
+    /// saved by the next [`EtagCache::take_changed`].
     pub fn put(&self, path: &str, stored: Stored) {
+        if stored.body.len() > MAX_BODY_BYTES {
+            return;
+        }
+        if let Ok(mut dirty) = self.dirty.lock() {
+            if dirty.len() >= MAX_ENTRIES {
+                dirty.clear();
+            }
+            dirty.insert(path.to_string());
+        }
+        self.keep(path, stored);
+    }
+
+    /// Keeps answers read back from the database (not to be saved again).
+    pub fn load(&self, answers: impl IntoIterator<Item = (String, Stored)>) {
+        for (path, stored) in answers {
+            self.keep(&path, stored);
+        }
+    }
+
+    /// The answers kept since the last call, to be saved.
+    pub fn take_changed(&self) -> Vec<(String, Stored)> {
+        let paths = match self.dirty.lock() {
+            Ok(mut dirty) => std::mem::take(&mut *dirty),
+            Err(_) => return Vec::new(),
+        };
+        let Ok(entries) = self.entries.lock() else {
+            return Vec::new();
+        };
+        paths
+            .into_iter()
+            .filter_map(|p| entries.get(&p).map(|s| (p, s.clone())))
+            .collect()
+    }
+
+    fn keep(&self, path: &str, stored: Stored) {
         if stored.body.len() > MAX_BODY_BYTES {
             return;
         }
@@ -80,5 +120,22 @@ mod tests {
         cache.put("/one-more", stored("[]"));
         assert_eq!(cache.len(), 1, "full: it starts over");
         assert!(cache.get("/one-more").is_some());
+    }
+
+    #[test]
+    fn what_changed_is_taken_once_and_loaded_answers_are_not() {
+        let cache = EtagCache::default();
+        let stored = |etag: &str| Stored {
+            etag: etag.into(),
+            body: "[]".into(),
+            next: None,
+        };
+        cache.load([("/loaded".to_string(), stored("\"a\""))]);
+        cache.put("/read", stored("\"b\""));
+        let changed = cache.take_changed();
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].0, "/read");
+        assert!(cache.take_changed().is_empty());
+        assert_eq!(cache.get("/loaded").map(|s| s.etag), Some("\"a\"".into()));
     }
 }

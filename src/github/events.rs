@@ -37,7 +37,8 @@ pub enum Event {
     Repository(RepositoryEvent),
     /// `issue_dependencies`: one issue was marked blocked by another, or no longer.
     IssueDependency(DependencyEvent),
-    /// `push` to the default branch that changes a vouch list (other pushes are ignored).
+    /// `push` to the default branch that changes a vouch list or the settings file (other pushes
+    /// are ignored).
     VouchListPushed(PushEvent),
     /// An event or action the App does not use; acknowledged and dropped.
     Ignored {
@@ -576,18 +577,25 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
                 if p.git_ref != format!("refs/heads/{default}") {
                     return Ok(ignored("a push to another branch than the default".into()));
                 }
-                let paths = p
-                    .commits
-                    .iter()
-                    .chain(p.head_commit.as_ref())
-                    .flat_map(|c| c.added.iter().chain(&c.removed).chain(&c.modified));
-                if !crate::domain::vouch::touches_list(paths.map(String::as_str)) {
-                    return Ok(ignored("a push that changes no vouch list".into()));
+                let paths = || {
+                    p.commits
+                        .iter()
+                        .chain(p.head_commit.as_ref())
+                        .flat_map(|c| c.added.iter().chain(&c.removed).chain(&c.modified))
+                        .map(String::as_str)
+                };
+                let lists = crate::domain::vouch::touches_list(paths());
+                let settings = paths().any(|path| path == crate::github::repo_config::CONFIG_PATH);
+                if !lists && !settings {
+                    return Ok(ignored(
+                        "a push that changes no vouch list and not the settings file".into(),
+                    ));
                 }
                 Ok(Event::VouchListPushed(PushEvent {
                     installation_id: p.installation.map(|i| i.id),
                     repo: p.repository.into(),
                     sender: p.sender.map(Into::into),
+                    lists,
                 }))
             }
             _ => Ok(ignored(format!("`{event}` events are not used"))),
@@ -781,12 +789,15 @@ pub fn parse_event(event: &str, body: &[u8]) -> Result<Event, EventError> {
 }
 
 /// A push to a repository's default branch that changes its vouch list (`VOUCHED.td` or
-/// `.github/VOUCHED.td`): the list is read again.
+/// `.github/VOUCHED.td`) or its settings file (`.github/owp.yml`): the settings and the lists are
+/// read again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushEvent {
     pub installation_id: Option<u64>,
     pub repo: Repo,
     pub sender: Option<Actor>,
+    /// Whether it changes a vouch list (then every list is read again, whatever was known).
+    pub lists: bool,
 }
 
 /// Text from GitHub may hold NUL characters (`\u0000` in JSON), which PostgreSQL cannot store in

@@ -80,7 +80,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::ServeConfig;
 use crate::github::app_auth::{AppCredentials, GithubApp};
-use crate::github::service::{Github, OutboxHook};
+use crate::github::service::{DEFAULT_STATUS_WINDOW_MS, Github, OutboxHook};
 use crate::github::signature::WebhookSecrets;
 use crate::store::Store;
 
@@ -186,7 +186,11 @@ impl GithubParts {
                 crate::github::webhook::body_room(config.limits.webhook_concurrency),
             )),
         });
-        store.add_hook(Arc::new(OutboxHook));
+        store.add_hook(Arc::new(OutboxHook {
+            status_window_ms: gh_config
+                .github_status_window_ms
+                .map_or(DEFAULT_STATUS_WINDOW_MS, i64::from),
+        }));
         Ok(GithubParts {
             mode: Mode::On(github),
         })
@@ -387,10 +391,22 @@ impl GithubHandle {
         }
     }
 
-    /// Runs a full reconciliation now (and waits for it).
+    /// Runs a full reconciliation now (and waits for it): every settings file is read again.
     pub async fn reconcile_now(&self) -> anyhow::Result<()> {
+        self.reconcile_with(crate::github::reconcile::Depth::Full)
+            .await
+    }
+
+    /// Runs the reconciliation the schedule runs now (and waits for it): settings files are read
+    /// again only when due for their safety re-read.
+    pub async fn reconcile_scheduled_now(&self) -> anyhow::Result<()> {
+        self.reconcile_with(crate::github::reconcile::Depth::Quiet)
+            .await
+    }
+
+    async fn reconcile_with(&self, depth: crate::github::reconcile::Depth) -> anyhow::Result<()> {
         if let Some(github) = &self.github {
-            crate::github::reconcile::reconcile_all(github).await?;
+            crate::github::reconcile::reconcile_all(github, depth).await?;
             github.inbox_wake.notify_one();
             github.outbox_wake.notify_one();
         }

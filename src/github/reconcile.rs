@@ -2,7 +2,8 @@
 //!
 //! On start and on a schedule ([`DEFAULT_RECONCILE_CRON`], or `OWP_GITHUB_RECONCILE_CRON`), for
 //! each installation: its repositories join or leave; in each repository the settings file is
-//! read again, the open issues with the ready label become (or stay) tasks, tasks whose issue is
+//! read again when what the database remembers of it (its settings, or that it has none) is due
+//! for the slow safety re-read (pushes that change it are read as they come), the open issues with the ready label become (or stay) tasks, tasks whose issue is
 //! no longer open and labelled leave the pool, the open pull requests are linked, the linked ones
 //! that closed meanwhile are applied, and the live figures (`open_prs`, `active_leases`) are
 //! corrected if they drifted.
@@ -34,6 +35,7 @@ use crate::github::service::Github;
 use crate::github::sync;
 use crate::github::webhook::STORED_EVENTS;
 use crate::store::NewEvent;
+use crate::store::github::etags::EtagRow;
 use crate::store::leases::{LeaseEnd, Move};
 
 /// Reconciliation: every 15 minutes.
@@ -53,9 +55,22 @@ const DELIVERY_PAGES: usize = 5;
 
 const ACTOR: &str = "github:reconcile";
 
+/// How much a reconciliation reads again of what the database remembers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Depth {
+    /// The scheduled and start-up runs: a repository's settings file is read again only when
+    /// its remembered reading (or absence) is due for the slow safety re-read
+    /// ([`crate::github::service::config_due`]); pushes to the default branch that change it
+    /// are read as they come.
+    Quiet,
+    /// Every settings file is read again (an installation that changed, or one asked for).
+    Full,
+}
+
 /// The start-up runs, then the schedules, until the process stops.
 pub async fn run(github: Arc<Github>) {
-    if let Err(e) = reconcile_all(&github).await {
+    load_etags(&github).await;
+    if let Err(e) = reconcile_all(&github, Depth::Quiet).await {
         tracing::warn!(error = %format!("{e:#}"), "start-up reconciliation failed; the schedule will retry");
     }
     if let Err(e) = redeliver_failed(&github).await {
@@ -92,7 +107,9 @@ pub async fn run(github: Arc<Github>) {
         let span = tracing::info_span!("job", job, slot);
         let outcome = async {
             match job {
-                "reconcile" => reconcile_all(&github).await.map(|()| "ok".to_string()),
+                "reconcile" => reconcile_all(&github, Depth::Quiet)
+                    .await
+                    .map(|()| "ok".to_string()),
                 _ => redeliver_failed(&github)
                     .await
                     .map(|n| format!("ok: {n} redelivered")),
@@ -115,10 +132,55 @@ pub async fn run(github: Arc<Github>) {
     }
 }
 
+/// GitHub's last answers to conditional requests, as the database remembers them: the first
+/// reconciliation of this process is answered `304` where nothing changed.
+async fn load_etags(github: &Github) {
+    match github
+        .store
+        .gh_etags(crate::github::conditional::MAX_ENTRIES)
+        .await
+    {
+        Ok(rows) => github.app.etags().load(rows.into_iter().map(|r| {
+            let stored = crate::github::conditional::Stored {
+                etag: r.etag,
+                body: r.body,
+                next: r.next_page,
+            };
+            (r.path, stored)
+        })),
+        Err(e) => tracing::warn!(error = %e, "cannot read the remembered answers of GitHub"),
+    }
+}
+
+/// Saves the answers of GitHub read since the last save (see [`load_etags`]).
+async fn save_etags(github: &Github) {
+    let rows: Vec<EtagRow> = github
+        .app
+        .etags()
+        .take_changed()
+        .into_iter()
+        .map(|(path, stored)| EtagRow {
+            path,
+            etag: stored.etag,
+            body: stored.body,
+            next_page: stored.next,
+        })
+        .collect();
+    if let Err(e) = github.store.gh_save_etags(&rows).await {
+        tracing::warn!(error = %e, "cannot save GitHub's answers; a restart reads them again");
+    }
+}
+
 /// Reconciles every installation.
-pub async fn reconcile_all(github: &Github) -> anyhow::Result<()> {
+pub async fn reconcile_all(github: &Github, depth: Depth) -> anyhow::Result<()> {
     let _busy = github.busy();
     let _one_at_a_time = github.reconcile_lock.lock().await;
+    let result = reconcile_all_inner(github, depth).await;
+    save_etags(github).await;
+    result
+}
+
+async fn reconcile_all_inner(github: &Github, depth: Depth) -> anyhow::Result<()> {
     match api::installations(&github.app, github.max_pages).await {
         Ok(listing) => {
             let listed = &listing.items;
@@ -156,7 +218,7 @@ pub async fn reconcile_all(github: &Github) -> anyhow::Result<()> {
         if installation.suspended {
             continue;
         }
-        if let Err(e) = installation_inner(github, installation.id).await {
+        if let Err(e) = installation_inner(github, installation.id, depth).await {
             tracing::warn!(installation = installation.id, error = %format!("{e:#}"), "reconciling an installation failed");
             first_error.get_or_insert(e);
         }
@@ -170,17 +232,21 @@ pub async fn reconcile_all(github: &Github) -> anyhow::Result<()> {
 /// Reconciles one installation (its repositories, then each of them).
 pub async fn reconcile_installation(github: &Github, installation: i64) -> anyhow::Result<()> {
     let _one_at_a_time = github.reconcile_lock.lock().await;
-    installation_inner(github, installation).await
+    installation_inner(github, installation, Depth::Full).await
 }
 
 /// Reconciles one repository of an installation.
 pub async fn reconcile_repo(github: &Github, installation: i64, repo: &str) -> anyhow::Result<()> {
     let _one_at_a_time = github.reconcile_lock.lock().await;
     let client = api::installation(&github.app, installation).await?;
-    repo_inner(github, installation, repo, &client).await
+    repo_inner(github, installation, repo, &client, Depth::Full).await
 }
 
-async fn installation_inner(github: &Github, installation: i64) -> anyhow::Result<()> {
+async fn installation_inner(
+    github: &Github,
+    installation: i64,
+    depth: Depth,
+) -> anyhow::Result<()> {
     let client = api::installation(&github.app, installation)
         .await
         .with_context(|| format!("installation {installation}"))?;
@@ -216,7 +282,7 @@ async fn installation_inner(github: &Github, installation: i64) -> anyhow::Resul
     tx.commit().await?;
     let mut first_error = None;
     for repo in listed {
-        if let Err(e) = repo_inner(github, installation, &repo.full_name, &client).await {
+        if let Err(e) = repo_inner(github, installation, &repo.full_name, &client, depth).await {
             tracing::warn!(repo = %repo.full_name, error = %format!("{e:#}"), "reconciling a repository failed");
             first_error.get_or_insert(e);
         }
@@ -245,9 +311,10 @@ async fn repo_inner(
     installation: i64,
     repo: &str,
     client: &Octocrab,
+    depth: Depth,
 ) -> anyhow::Result<()> {
     let span = tracing::info_span!("reconcile", repo);
-    repo_in_span(github, installation, repo, client)
+    repo_in_span(github, installation, repo, client, depth)
         .instrument(span)
         .await
 }
@@ -257,8 +324,12 @@ async fn repo_in_span(
     installation: i64,
     repo: &str,
     client: &Octocrab,
+    depth: Depth,
 ) -> anyhow::Result<()> {
-    let settings = github.refresh_config(repo, true).await?;
+    let settings = match depth {
+        Depth::Full => github.refresh_config(repo, true).await?,
+        Depth::Quiet => github.refresh_config_if_due(repo).await?,
+    };
     let snapshot = read_repo(github, client, repo, &settings.config.labels.ready).await?;
     let mut maintainer_pulls = HashSet::new();
     for pr in &snapshot.open_pulls {

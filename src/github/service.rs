@@ -34,6 +34,28 @@ use crate::store::{ChangeHook, Store, StoreError, WriteTx};
 /// How long a repository's `.github/owp.yml` is used before it is read again.
 pub const CONFIG_MAX_AGE_MS: i64 = 5 * 60_000;
 
+/// How long a task change waits before its status comment is written, unless configured
+/// (`OWP_GITHUB_STATUS_WINDOW_MS`): the changes within it make one edit.
+pub const DEFAULT_STATUS_WINDOW_MS: i64 = 3_000;
+
+/// The slow safety re-read: the scheduled reconciliation reads a repository's settings file
+/// again once this long after it last did (less up to [`CONFIG_SAFETY_SPREAD_MS`], by the
+/// repository's name, so that the repositories of one installation are not all read in one run).
+pub const CONFIG_SAFETY_REREAD_MS: i64 = 24 * crate::store::HOUR_MS;
+
+/// See [`CONFIG_SAFETY_REREAD_MS`].
+pub const CONFIG_SAFETY_SPREAD_MS: i64 = 4 * crate::store::HOUR_MS;
+
+/// Whether the settings of `repo`, last read at `checked_at`, are due for the safety re-read.
+pub fn config_due(repo: &str, checked_at: i64, now: i64) -> bool {
+    // FNV-1a: the same spread in every process and version.
+    let hash = repo.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let spread = i64::try_from(hash % CONFIG_SAFETY_SPREAD_MS.unsigned_abs()).unwrap_or_default();
+    now - checked_at >= CONFIG_SAFETY_REREAD_MS - spread
+}
+
 /// The shared context of the running App.
 pub struct Github {
     pub(crate) store: Store,
@@ -113,6 +135,61 @@ impl Github {
     pub fn claim_ttl_ms(&self, settings: &RepoSettings) -> i64 {
         self.claim_ttl_override_ms
             .unwrap_or_else(|| settings.config.claim.ttl().num_milliseconds())
+    }
+
+    /// The settings of a repository for the scheduled reconciliation: what the database
+    /// remembers (its file, or that it has none), read again from GitHub only when
+    /// [`config_due`] (pushes to the default branch that change the file are read as they come).
+    pub async fn refresh_config_if_due(&self, repo: &str) -> Result<RepoSettings, StoreError> {
+        let row = self.store.gh_repo(repo).await?;
+        let due = row
+            .as_ref()
+            .is_none_or(|r| config_due(repo, r.config_checked_at, crate::store::now_ms()));
+        if due {
+            return self.refresh_config(repo, true).await;
+        }
+        // The vouch lists are read at every reconciliation all the same (conditionally: an
+        // unchanged list costs a 304, a list known to be absent is asked for once a day).
+        let read = self.read_lists_only(repo, row).await;
+        if read.vouch.is_none() {
+            return Ok(read.settings());
+        }
+        let mut tx = self.store.begin().await?;
+        let settings = record_config(&mut tx, repo, &read).await?;
+        tx.commit().await?;
+        Ok(settings)
+    }
+
+    /// The remembered settings of `repo`, with its vouch lists read again (none when GitHub
+    /// cannot be asked).
+    async fn read_lists_only(&self, repo: &str, row: Option<GhRepo>) -> ConfigRead {
+        let checked_at = crate::store::now_ms();
+        let mut read = ConfigRead {
+            news: ConfigNews::Unchanged,
+            labels: None,
+            vouch: None,
+            checked_at,
+            row,
+        };
+        let Some(installation) = read.row.as_ref().and_then(|r| r.installation_id) else {
+            return read;
+        };
+        let client = match api::installation(&self.app, installation).await {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::warn!(repo, error = %e, "cannot read the repository's vouch lists");
+                return read;
+            }
+        };
+        let vouch = read.settings().config.vouch;
+        let known = self.store.vouch_lists(repo).await.unwrap_or_default();
+        let lists = crate::github::vouch::Lists {
+            etags: self.app.etags(),
+            known: &known,
+            now: checked_at,
+        };
+        read.vouch = Some(crate::github::vouch::read(&client, &lists, repo, &vouch).await);
+        read
     }
 
     /// Reads a repository's `.github/owp.yml` again when the cached one is older than
@@ -503,7 +580,11 @@ pub fn target(installation_id: i64, repo: &str, issue_number: i64) -> OutboxTarg
 /// is the one writer of status-comment requests: each task a transaction names (by its events,
 /// by [`crate::store::WriteTx::show_again`], or as a ready task that starts or stops waiting on
 /// the paths of one that moved) gets one request, whichever path made the change.
-pub struct OutboxHook;
+pub struct OutboxHook {
+    /// How long a status change waits before it is written (the changes within it make one
+    /// edit; a pending request keeps its time when a later change joins it).
+    pub status_window_ms: i64,
+}
 
 impl ChangeHook for OutboxHook {
     fn before_commit<'a>(
@@ -550,7 +631,8 @@ impl ChangeHook for OutboxHook {
             let shown_targets = task_targets(conn, &to_show).await?;
             for id in to_show {
                 if let Some((repo, number, installation)) = shown_targets.get(id) {
-                    enqueue_status(conn, now, &target(*installation, repo, *number), id).await?;
+                    let to = target(*installation, repo, *number);
+                    enqueue_status(conn, now, &to, id, self.status_window_ms).await?;
                 }
             }
             Ok(())
@@ -658,6 +740,23 @@ impl Github {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remembered_settings_are_read_again_after_20_to_24_hours_spread_by_name() {
+        let hour = crate::store::HOUR_MS;
+        let mut spread = std::collections::HashSet::new();
+        for i in 0..50 {
+            let repo = format!("octo-org/project-{i:02}");
+            assert!(!config_due(&repo, 0, hour), "{repo}: read an hour ago");
+            assert!(!config_due(&repo, 0, 20 * hour - 1), "{repo}");
+            assert!(config_due(&repo, 0, 24 * hour), "{repo}: a day old");
+            let first_due = (20 * hour..=24 * hour)
+                .step_by(usize::try_from(hour / 4).unwrap())
+                .find(|&now| config_due(&repo, 0, now));
+            spread.insert(first_due);
+        }
+        assert!(spread.len() > 5, "not spread out: {spread:?}");
+    }
 
     #[test]
     fn ttl_days_round_up() {

@@ -422,7 +422,7 @@ async fn status_comments_leave_the_outbox_before_replies() {
     }
     for (issue, task) in [(1, "t1"), (2, "t2")] {
         let now = tx.now;
-        enqueue_status(tx.conn(), now, &target(issue), task)
+        enqueue_status(tx.conn(), now, &target(issue), task, 0)
             .await
             .unwrap();
     }

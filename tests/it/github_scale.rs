@@ -270,7 +270,11 @@ async fn a_task_lifecycle_costs_a_known_number_of_requests() {
     );
     story.expect_status(n, &["**Ready**"]);
     story.comment(n, "alice", "/owp claim").await;
-    step(&story, "issue_comment `/owp claim`", (2, 2));
+    step(
+        &story,
+        "issue_comment `/owp claim`: the status comment edited (no thumbs-up)",
+        (2, 1),
+    );
     story.expect_status(n, &["alice"]);
     let pr = story.open_pr("alice", &format!("Fixes #{n}")).await;
     step(

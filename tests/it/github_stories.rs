@@ -135,7 +135,10 @@ async fn removing_the_label_cancels_an_unheld_task_and_labelling_again_brings_it
 
     // Closing a held issue is reported to the holder, not silently dropped.
     let c = story.comment(n, "alice", "/owp claim").await;
-    assert!(story.reacted(c, "+1"));
+    assert!(
+        !story.reacted(c, "+1"),
+        "the status comment answers a claim"
+    );
     story.close_issue(n).await;
     assert_eq!(
         story.task(n).await.status,
@@ -175,8 +178,8 @@ async fn a_comment_claims_an_issue_and_refusals_say_why() {
     assert_eq!(task.status, TaskStatus::InProgress);
     assert_eq!(task.worker_id.as_deref(), Some("gh_alice"));
     assert!(
-        story.reacted(c, "+1"),
-        "a successful command gets a thumbs-up"
+        !story.reacted(c, "+1"),
+        "a successful claim is answered by the status comment, which names the holder"
     );
     story.expect_status(
         n,

@@ -373,9 +373,12 @@ async fn a_write_the_app_has_no_permission_for_is_given_up_and_the_rest_goes_on(
         100,
         Failure::NotAccessibleByIntegration,
     );
-    let c = story.comment(n, "alice", "/owp claim").await;
+    story.comment(n, "alice", "/owp claim").await;
     assert_eq!(story.task(n).await.status, TaskStatus::InProgress);
     story.expect_status(n, &["@alice"]);
+    // A renewal is answered with 👍, which GitHub refuses.
+    let c = story.comment(n, "alice", "/owp renew").await;
+    assert_eq!(story.task(n).await.status, TaskStatus::InProgress);
     assert!(!story.reacted(c, "+1"));
     assert_eq!(
         story.fake.count_calls("POST", "/reactions"),

@@ -60,6 +60,7 @@ mod github_fake;
 mod github_fake_oauth;
 mod github_fake_user;
 mod github_first_timers;
+mod github_hour;
 mod github_identity;
 mod github_labels;
 mod github_one_delivery;

@@ -16,8 +16,8 @@ use super::claims::{
     Claim, Claimer, explain_refusal, hold_by_comment, refusal_for_status, try_claim,
 };
 
-/// `/owp claim`: the commenter holds the issue (👍), is told why not, or proposes their plan
-/// where a plan comes first.
+/// `/owp claim`: the commenter holds the issue, is told why not, or proposes their plan where a
+/// plan comes first.
 pub(super) async fn claim(
     tx: &mut WriteTx,
     ctx: &CommentCtx<'_>,
@@ -25,7 +25,9 @@ pub(super) async fn claim(
     plan: Option<&str>,
 ) -> Result<(), StoreError> {
     match try_claim(tx, ctx, task).await? {
-        Claim::Taken => ctx.thumbs_up(tx).await,
+        // The status comment, edited at once (within the status window), names the new holder:
+        // a thumbs-up as well would tell nobody anything new, and costs a write.
+        Claim::Taken => Ok(()),
         Claim::Refused(refusal) => {
             let body = messages::claim_refused(ctx.login, &refusal);
             ctx.reply(tx, Some(&task.id), &body).await

@@ -108,12 +108,18 @@ fn a_push_matters_only_when_it_changes_a_vouch_list_on_the_default_branch() {
     ));
     assert!(matches!(
         push("refs/heads/main", ".github/VOUCHED.td"),
-        Event::VouchListPushed(_)
+        Event::VouchListPushed(PushEvent { lists: true, .. })
+    ));
+    assert!(matches!(
+        push("refs/heads/main", ".github/owp.yml"),
+        Event::VouchListPushed(PushEvent { lists: false, .. })
     ));
     for (git_ref, changed) in [
         ("refs/heads/feature", "VOUCHED.td"),
         ("refs/heads/main", "docs/VOUCHED.td"),
         ("refs/tags/v1", "VOUCHED.td"),
+        ("refs/heads/feature", ".github/owp.yml"),
+        ("refs/heads/main", "owp.yml"),
     ] {
         assert!(
             matches!(push(git_ref, changed), Event::Ignored { .. }),

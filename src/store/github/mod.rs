@@ -11,7 +11,8 @@
 //! - [`inbox`]: the webhook inbox;
 //! - [`outbox`]: the comment outbox;
 //! - [`write_pacing`]: how fast the App writes to GitHub;
-//! - [`job_slots`]: once-per-slot scheduled jobs.
+//! - [`job_slots`]: once-per-slot scheduled jobs;
+//! - [`etags`]: GitHub's last answers to conditional requests.
 //!
 //! This file holds what they share: reading rows by key, and what the inbox and the outbox, both
 //! queues that one process at a time claims rows of, have in common.
@@ -22,6 +23,7 @@
 //! connection serve both [`WriteTx`] and the change hook, which only has the connection.
 
 pub mod claims;
+pub mod etags;
 mod identity;
 pub mod inbox;
 pub mod installations;

@@ -84,8 +84,9 @@ pub struct OutboxTarget<'a> {
     pub issue_number: i64,
 }
 
-/// Asks for the status comment of `task_id` to be written; pending requests of one task collapse
-/// into one row (its revision goes up, so a sender busy with it sends again). The App's change
+/// Asks for the status comment of `task_id` to be written `window_ms` from now; pending requests
+/// of one task collapse into one row (its revision goes up, so a sender busy with it sends
+/// again), which keeps the time of the first: the changes within the window make one edit. The App's change
 /// hook (`github::service::OutboxHook`) is its one caller: a transaction asks for a task to be
 /// shown again with `WriteTx::show_again`.
 pub async fn enqueue_status(
@@ -93,11 +94,12 @@ pub async fn enqueue_status(
     now: i64,
     target: &OutboxTarget<'_>,
     task_id: &str,
+    window_ms: i64,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO gh_outbox (uid, installation_id, repo, issue_number, kind, task_id, body, \
          coalesce_key, revision, state, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, 'status', $5, '', $6, 1, 'pending', 0, $7, $7) \
+         VALUES ($1, $2, $3, $4, 'status', $5, '', $6, 1, 'pending', 0, $8, $7) \
          ON CONFLICT (coalesce_key) WHERE state = 'pending' AND coalesce_key IS NOT NULL \
          DO UPDATE SET revision = gh_outbox.revision + 1",
     )
@@ -108,6 +110,7 @@ pub async fn enqueue_status(
     .bind(task_id)
     .bind(format!("status:{task_id}"))
     .bind(now)
+    .bind(now + window_ms.max(0))
     .execute(conn)
     .await?;
     Ok(())

@@ -292,6 +292,29 @@ impl Story {
         status
     }
 
+    /// Sends a webhook as GitHub would and waits until it is applied, but not for the comments
+    /// it asks for (a story that looks at what several deliveries in a row write).
+    #[allow(dead_code, reason = "used by the stories that count writes")]
+    pub async fn deliver(&self, event: &str, payload: &Value) {
+        let status = self.fake.send_webhook(event, payload).await;
+        assert!(
+            (200..300).contains(&status),
+            "{event} delivery answered {status}"
+        );
+        let deadline = std::time::Instant::now() + SETTLE;
+        loop {
+            let (deliveries, _) = self.running().store.gh_backlog().await.unwrap();
+            if deliveries == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{event} delivery not applied in {SETTLE:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     fn remember(&self, number: u64) {
         self.numbers.lock().unwrap().insert(number);
     }

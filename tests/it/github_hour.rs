@@ -1,0 +1,324 @@
+//! An installation's hour of GitHub requests (docs/performance.md): what a task's whole life
+//! writes, what a quiet scheduled reconciliation of 50 repositories costs and what the first
+//! one after a restart costs, the settings file read again when a push changes it (and not
+//! otherwise), and the task lives one installation carries in an hour under GitHub's limits.
+
+use serde_json::{Value, json};
+
+use crate::github_support::Call;
+use crate::github_support::model::{FailWhen, Failure};
+use crate::github_support::story::{INSTALLATION, OWNER, REPO, Story};
+
+/// GitHub's content-creation limit per hour.
+const GITHUB_WRITES_PER_HOUR: usize = 500;
+
+/// Whether a call was a content-creating request GitHub accepted (a comment, an edit, a
+/// reaction).
+fn accepted_write(c: &Call) -> bool {
+    matches!(c.method.as_str(), "POST" | "PATCH")
+        && c.path.contains("/issues/")
+        && (200..300).contains(&c.status)
+}
+
+/// The accepted writes among the calls since `seen`.
+fn writes_since(story: &Story, seen: usize) -> Vec<String> {
+    story.fake.calls()[seen..]
+        .iter()
+        .filter(|c| accepted_write(c))
+        .map(|c| format!("{} {}", c.method, c.path))
+        .collect()
+}
+
+/// One task's whole life — labelled, claimed, a pull request opened and merged — where the
+/// claim follows the label, and the merge the pull request, within the status window (as when
+/// a person claims a task they were waiting for, and a maintainer merges a small fix at once).
+/// Returns the writes it cost.
+async fn life_in_two_bursts(story: &Story, title: &str) -> Vec<String> {
+    let n = story.open_issue(title, &[]).await;
+    let seen = story.fake.calls().len();
+    story.fake.add_label(REPO, n, "pool:ready");
+    story
+        .deliver("issues", &story.labeled_payload(n, "pool:ready"))
+        .await;
+    let claim = story.fake.add_comment(REPO, n, "alice", "/owp claim");
+    story
+        .deliver(
+            "issue_comment",
+            &story.comment_payload(claim, "created", None),
+        )
+        .await;
+    story.settle().await;
+    story.expect_status(n, &["alice"]);
+    assert!(
+        !story.reacted(claim, "+1"),
+        "the status comment answers the claim"
+    );
+    let pr = story
+        .fake
+        .open_pr(REPO, "alice", "A fix", &format!("Fixes #{n}"));
+    story.remember_number(pr);
+    story
+        .deliver(
+            "pull_request",
+            &story.pr_payload("pull_request.opened", pr, "alice"),
+        )
+        .await;
+    story.fake.merge_pr(REPO, pr);
+    story
+        .deliver(
+            "pull_request",
+            &story.pr_payload("pull_request.closed.merged.derived", pr, "maintainer"),
+        )
+        .await;
+    story.settle().await;
+    story.expect_status(n, &["**Done**"]);
+    writes_since(story, seen)
+}
+
+async fn a_task_life_costs_two_writes(postgres: bool) {
+    // The default window is 3 s; a loaded test machine gets a little more.
+    let story = Story::on(postgres, None, |c| {
+        c.github.github_status_window_ms = Some(5_000);
+    })
+    .await;
+    let writes = life_in_two_bursts(&story, "Fix the parser").await;
+    println!("a task's whole life in two bursts: {} writes", writes.len());
+    assert_eq!(
+        writes.len(),
+        2,
+        "one status comment and one edit: {writes:#?}"
+    );
+    // GitHub's hourly content limit, spent on such lives only.
+    let lives = GITHUB_WRITES_PER_HOUR / writes.len();
+    println!("task lives per installation hour at GitHub's 500 writes: {lives}");
+    assert!(lives >= 250, "{lives}");
+}
+
+#[tokio::test]
+async fn a_task_life_costs_two_writes_when_its_changes_come_together() {
+    a_task_life_costs_two_writes(false).await;
+}
+
+#[tokio::test]
+async fn a_task_life_costs_two_writes_when_its_changes_come_together_postgres() {
+    a_task_life_costs_two_writes(true).await;
+}
+
+#[tokio::test]
+async fn a_spread_out_task_life_writes_each_change_once_and_nothing_else() {
+    // Without a window, each change is written on its own: the status comment and three edits
+    // (claimed, pull request, done) — and no thumbs-up on the claim, no edit that changes
+    // nothing.
+    let story = Story::start().await;
+    let n = story.open_issue("Fix the lexer", &[]).await;
+    let seen = story.fake.calls().len();
+    story.add_label(n, "pool:ready").await;
+    let claim = story.comment(n, "alice", "/owp claim").await;
+    assert!(!story.reacted(claim, "+1"));
+    story.expect_status(n, &["alice"]);
+    let pr = story.open_pr("alice", &format!("Fixes #{n}")).await;
+    story.merge_pr(pr).await;
+    story.expect_status(n, &["**Done**"]);
+    let writes = writes_since(&story, seen);
+    println!("a spread-out task life: {} writes", writes.len());
+    assert_eq!(writes.len(), 4, "{writes:#?}");
+}
+
+/// The installation of the reconciliation test: `repos` repositories (the story's own first)
+/// with one ready issue each; every fifth has no settings file.
+fn big_installation(story: &Story, repos: usize) {
+    let mut names = vec![REPO.to_string()];
+    for i in 1..repos {
+        let name = format!("{OWNER}/project-{i:02}");
+        story.fake.add_repo(INSTALLATION, &name);
+        names.push(name);
+    }
+    for (r, name) in names.iter().enumerate() {
+        if r % 5 != 0 {
+            story
+                .fake
+                .set_file(name, ".github/owp.yml", "max_open_prs: 4\n");
+        }
+        story.fake.create_issue(
+            name,
+            "maintainer",
+            "Task",
+            "Something to do.",
+            &["pool:ready"],
+        );
+    }
+}
+
+/// The requests sent since `seen` (those of the comment sender left out), and how many of them
+/// GitHub counted against the rate limit (all but the `304 Not Modified` answers to
+/// conditional requests).
+fn counted_since(story: &Story, seen: usize) -> (Vec<Call>, usize) {
+    let calls: Vec<Call> = story.fake.calls()[seen..]
+        .iter()
+        .filter(|c| !c.path.contains("/comments"))
+        .cloned()
+        .collect();
+    let counted = calls.iter().filter(|c| c.status != 304).count();
+    (calls, counted)
+}
+
+/// Calls grouped by what they ask for.
+fn summary(calls: &[Call]) -> Vec<String> {
+    let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+    for c in calls {
+        let mut kind: Vec<&str> = c
+            .path
+            .split('/')
+            .map(|p| {
+                if !p.is_empty() && p.chars().all(|ch| ch.is_ascii_digit()) {
+                    "N"
+                } else {
+                    p
+                }
+            })
+            .collect();
+        if kind.get(1) == Some(&"repos") && kind.len() > 3 {
+            kind[2] = "{owner}";
+            kind[3] = "{repo}";
+        }
+        let key = format!("{} {} {}", c.method, kind.join("/"), c.status);
+        *kinds.entry(key).or_default() += 1;
+    }
+    kinds
+        .into_iter()
+        .map(|(k, n)| format!("{n} × {k}"))
+        .collect()
+}
+
+async fn quiet_and_cold_reconciliations(postgres: bool) {
+    const REPOS: usize = 50;
+    let mut story = Story::on(postgres, None, |_| {}).await;
+    story.stop_checking_comments();
+    big_installation(&story, REPOS);
+    // The installation's repositories join, each read in full; their tasks' status comments
+    // change the listings, which the next scheduled reconciliation reads.
+    story.running().github.reconcile_now().await.unwrap();
+    story.settle().await;
+    story
+        .running()
+        .github
+        .reconcile_scheduled_now()
+        .await
+        .unwrap();
+
+    // Nothing changed: the scheduled reconciliation reads no settings file (the database
+    // remembers each, or that there is none) and every listing is answered 304.
+    let seen = story.fake.calls().len();
+    story
+        .running()
+        .github
+        .reconcile_scheduled_now()
+        .await
+        .unwrap();
+    let (quiet, quiet_counted) = counted_since(&story, seen);
+    println!(
+        "quiet reconciliation of {REPOS} repositories: {} requests, {quiet_counted} counted: {:#?}",
+        quiet.len(),
+        summary(&quiet)
+    );
+    assert!(
+        !quiet.iter().any(|c| c.path.contains("owp.yml")),
+        "no settings file is read: {:#?}",
+        summary(&quiet)
+    );
+    assert!(
+        quiet_counted <= 11,
+        "{quiet_counted} counted: {:#?}",
+        summary(&quiet)
+    );
+
+    // A restart: the start-up reconciliation asks with what the database remembers.
+    story.stop().await;
+    let seen = story.fake.calls().len();
+    story.boot().await;
+    let (cold, cold_counted) = counted_since(&story, seen);
+    println!(
+        "reconciliation after a restart, {REPOS} repositories: {} requests, {cold_counted} counted: {:#?}",
+        cold.len(),
+        summary(&cold)
+    );
+    assert!(
+        cold_counted <= 60,
+        "{cold_counted} counted: {:#?}",
+        summary(&cold)
+    );
+}
+
+#[tokio::test]
+async fn a_quiet_reconciliation_of_50_repositories_costs_at_most_11_counted_requests() {
+    quiet_and_cold_reconciliations(false).await;
+}
+
+#[tokio::test]
+async fn a_quiet_reconciliation_of_50_repositories_costs_at_most_11_counted_requests_postgres() {
+    quiet_and_cold_reconciliations(true).await;
+}
+
+/// A push to the default branch of the story's repository that changes `path`.
+fn push_payload(path: &str, after: &str) -> Value {
+    let user = json!({"login": "octo-org", "id": 9_000_001, "type": "User"});
+    json!({
+        "ref": "refs/heads/main",
+        "before": "0".repeat(40),
+        "after": after,
+        "repository": {"id": 4711, "name": "hello", "full_name": REPO,
+                       "private": false, "default_branch": "main"},
+        "commits": [{"id": after, "message": "Settings",
+                     "added": [], "removed": [], "modified": [path]}],
+        "head_commit": {"id": after, "message": "Settings",
+                        "added": [], "removed": [], "modified": [path]},
+        "pusher": {"name": "octo-org", "email": null},
+        "sender": user,
+        "installation": {"id": INSTALLATION},
+    })
+}
+
+#[tokio::test]
+async fn a_push_that_changes_the_settings_file_reads_it_again() {
+    let story = Story::with(Some("max_open_prs: 4\n"), |_| {}).await;
+    assert_eq!(story.policy().await.max_open_prs, 4);
+
+    // The file changes, and the push is not seen: the scheduled reconciliation keeps what the
+    // database remembers (the slow safety re-read comes a day later).
+    story
+        .fake
+        .set_file(REPO, ".github/owp.yml", "max_open_prs: 7\n");
+    story
+        .running()
+        .github
+        .reconcile_scheduled_now()
+        .await
+        .unwrap();
+    assert_eq!(story.policy().await.max_open_prs, 4);
+
+    // A push that changes something else is not read.
+    let seen = story.fake.calls().len();
+    story
+        .send("push", &push_payload("src/lib.rs", &"2".repeat(40)))
+        .await;
+    assert_eq!(story.fake.calls().len(), seen, "nothing is read");
+    assert_eq!(story.policy().await.max_open_prs, 4);
+
+    // The push that changes it: read at once.
+    story
+        .send("push", &push_payload(".github/owp.yml", &"3".repeat(40)))
+        .await;
+    assert_eq!(story.policy().await.max_open_prs, 7);
+
+    // A push that GitHub cannot be asked about keeps the settings in force.
+    story
+        .fake
+        .set_file(REPO, ".github/owp.yml", "max_open_prs: 9\n");
+    story
+        .fake
+        .fail(FailWhen::on("GET", "owp.yml"), 100, Failure::ServerError);
+    story
+        .send("push", &push_payload(".github/owp.yml", &"4".repeat(40)))
+        .await;
+    assert_eq!(story.policy().await.max_open_prs, 7, "failing closed");
+}
