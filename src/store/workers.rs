@@ -169,7 +169,7 @@ impl WriteTx {
         // Logged, so that another process sharing a SQLite file learns of it (see
         // `known_workers`).
         self.event(
-            NewEvent::new("worker.token", &format!("worker:{worker_id}")).worker(Some(worker_id)),
+            NewEvent::new("worker.token", format!("worker:{worker_id}")).worker(Some(worker_id)),
         );
         Ok(token)
     }
