@@ -16,6 +16,13 @@
 //! holds, and a change makes the next claim run the statement again. What no event announces — a
 //! rule's window that lapses with time alone, such as the hour after a nack — is seen again
 //! within [`REMEMBERED_MS`], as a long poll sees it at its next change or deadline.
+//!
+//! A claim that found nothing also asks whether the pool holds any claimable task at all (one
+//! probe of the candidates the claim statement reads, `claim_rules::candidates`). When it holds
+//! none, that is remembered for the version too: every worker's claim then finds nothing at once,
+//! the first one of each worker included — provided the request's row says it holds no task and
+//! its counters are current ([`WorkerRow::fresh`]), since a lease an approval gave it is taken
+//! from no candidate and is returned first ([`crate::store::Store::approved_lease`]).
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -40,6 +47,8 @@ pub(crate) struct EmptyClaims {
     /// The newest event id seen by a read of the log.
     newest_read: AtomicI64,
     found_nothing: Mutex<HashMap<String, Remembered>>,
+    /// The version at which the pool held no claimable task at all, and when that was seen.
+    pool_empty: Mutex<Option<(u64, i64)>>,
     /// Claims answered from memory so far.
     answered: AtomicU64,
 }
@@ -86,6 +95,10 @@ impl EmptyClaims {
     /// of the worker, less than [`REMEMBERED_MS`] before `now`.
     pub(crate) fn nothing_for(&self, worker: &WorkerRow, now: i64) -> bool {
         let version = self.version();
+        if worker.fresh && worker.active_tasks == 0 && self.pool_empty_at(version, now) {
+            self.answered.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
         let memory = self.found_nothing.lock().unwrap_or_else(|p| p.into_inner());
         let hit = memory.get(&worker.id).is_some_and(|r| {
             r.version == version && r.worker == figures(worker) && now - r.at < REMEMBERED_MS
@@ -110,6 +123,18 @@ impl EmptyClaims {
                 at: now,
             },
         );
+    }
+
+    /// Whether the pool was seen to hold no claimable task at `version`, less than
+    /// [`REMEMBERED_MS`] before `now`.
+    pub(crate) fn pool_empty_at(&self, version: u64, now: i64) -> bool {
+        let empty = self.pool_empty.lock().unwrap_or_else(|p| p.into_inner());
+        empty.is_some_and(|(v, at)| v == version && now - at < REMEMBERED_MS)
+    }
+
+    /// A probe after a claim run at `version` found no claimable task at all at `now`.
+    pub(crate) fn pool_was_empty(&self, version: u64, now: i64) {
+        *self.pool_empty.lock().unwrap_or_else(|p| p.into_inner()) = Some((version, now));
     }
 
     /// `worker`'s claim took a task: nothing to remember.
@@ -171,5 +196,59 @@ mod tests {
         assert_eq!(memory.version(), start + 1);
         memory.read_newest(9);
         assert_eq!(memory.version(), start + 2, "another process's change");
+    }
+
+    fn idle_worker(id: &str) -> WorkerRow {
+        WorkerRow {
+            id: id.into(),
+            name: id.into(),
+            skills: vec![],
+            all_skills: false,
+            capacity_points: 5,
+            max_concurrent_tasks: 1,
+            github_login: None,
+            paused: false,
+            last_seen_at: Some(0),
+            trust_level: 0,
+            capabilities: serde_json::Value::Null,
+            active_points: 0,
+            active_tasks: 0,
+            extensions: Default::default(),
+            created_at: 0,
+            reputation_opt_in: false,
+            leaderboard_opt_in: false,
+            specialist: false,
+            archived: false,
+            fresh: true,
+        }
+    }
+
+    /// A pool seen without any claimable task answers every idle worker at once, even one that
+    /// never claimed, until the pool changes or the time runs out; not a worker that holds a
+    /// task or whose counters may be stale.
+    #[test]
+    fn an_empty_pool_answers_every_idle_worker() {
+        let memory = EmptyClaims::default();
+        let v = memory.version();
+        let fresh = idle_worker("w1");
+        assert!(!memory.nothing_for(&fresh, 10), "nothing known yet");
+        memory.pool_was_empty(v, 10);
+        assert!(memory.nothing_for(&idle_worker("w2"), 20));
+        assert!(!memory.nothing_for(&idle_worker("w2"), 10 + REMEMBERED_MS));
+        let holding = WorkerRow {
+            active_tasks: 1,
+            ..idle_worker("w3")
+        };
+        assert!(
+            !memory.nothing_for(&holding, 20),
+            "it may hold an approved lease"
+        );
+        let stale = WorkerRow {
+            fresh: false,
+            ..idle_worker("w4")
+        };
+        assert!(!memory.nothing_for(&stale, 20), "its counters may be stale");
+        memory.changed();
+        assert!(!memory.nothing_for(&fresh, 20), "the pool changed");
     }
 }

@@ -125,10 +125,29 @@ impl Store {
             .await?;
         self.known_workers.seen(&id, claimed.1);
         match &claimed.0 {
-            None => self.empty_claims.remember(worker, version, claimed.1),
+            None => {
+                self.empty_claims.remember(worker, version, claimed.1);
+                if !self.empty_claims.pool_empty_at(version, claimed.1)
+                    && !self.any_claimable_task().await?
+                {
+                    self.empty_claims.pool_was_empty(version, claimed.1);
+                }
+            }
             Some(_) => self.empty_claims.forget(&id),
         }
         Ok(claimed)
+    }
+
+    /// Whether any task is claimable by anyone: one probe of the claim statement's candidates
+    /// ([`super::claim_rules::candidates`]).
+    async fn any_claimable_task(&self) -> Result<bool, StoreError> {
+        let (from, claimable) = super::claim_rules::candidates(self.backend);
+        let sql =
+            format!("SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {claimable}1 = 1 LIMIT 1) c");
+        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&self.read)
+            .await?;
+        Ok(n > 0)
     }
 
     /// How many claims found nothing from memory, without the database (see
