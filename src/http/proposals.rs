@@ -130,13 +130,24 @@ async fn steered(state: &AppState, principal: &Principal, id: &str) -> ApiResult
     responses((status = 200, body = Approved),
               (status = 403, body = Problem, description = "`not_maintainer`"),
               (status = 404, body = Problem, description = "`proposal_not_found`"),
-              (status = 409, body = Problem, description = "`proposal_not_open`; `task_not_ready`; or the code of the first rule of section 5 that refuses, the detail naming each")))]
+              (status = 409, body = Problem, description = "`proposal_not_open`; `task_not_ready`; `approve_by_comment` (a plan proposed by comment is approved on its issue); or the code of the first rule of section 5 that refuses, the detail naming each")))]
 pub async fn approve(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Approved>> {
     steered(&state, &principal, &id).await?;
+    // A plan proposed by comment is held as a comment claim (its time limit, its reminder),
+    // which the App makes when the approval is a comment: approved here, it would be a lease
+    // nobody can acknowledge.
+    if state.store.proposed_by_comment(&id).await? {
+        return Err(ApiError::conflict(
+            "approve_by_comment",
+            "this plan was proposed by comment: approve it on the issue with `/owp approve \
+             @LOGIN`, so that its author holds the issue as a comment claim (declining works \
+             here)",
+        ));
+    }
     state.store.expire_due().await?;
     match state.store.approve_proposal(&id, &principal.actor()).await {
         Ok((row, lease)) => Ok(Json(Approved {

@@ -541,6 +541,19 @@ impl Store {
             .transpose()
     }
 
+    /// Whether proposal `id` was made by comment: its worker is a person's implicit worker, which
+    /// has no token (`implicit_github_worker`) and holds a task only as a comment claim.
+    pub async fn proposed_by_comment(&self, id: &str) -> Result<bool, StoreError> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT CASE WHEN w.token_hash IS NULL THEN 1 ELSE 0 END FROM proposals p \
+             JOIN workers w ON w.id = p.worker_id WHERE p.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.is_some_and(|(n,)| n == 1))
+    }
+
     /// A proposal by id, with its task and repository.
     pub async fn proposal(&self, id: &str) -> Result<ProposalRow, StoreError> {
         let sql = format!("{PROPOSAL_SELECT} WHERE p.id = $1");

@@ -1518,7 +1518,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `proposal_not_open`; `task_not_ready`; or the code of the first rule of section 5 that refuses, the detail naming each */
+            /** @description `proposal_not_open`; `task_not_ready`; `approve_by_comment` (a plan proposed by comment is approved on its issue); or the code of the first rule of section 5 that refuses, the detail naming each */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -89,6 +89,22 @@ async fn approve_story(postgres: bool) {
     assert!(listed.iter().all(|p| p["scorecard"]["merged_here"] == 0));
     assert_eq!(listed[0]["plan"], HOSTILE_PLAN);
 
+    // A plan proposed by comment is approved on its issue, not over the API (the API would give
+    // a lease that no comment claimer can acknowledge): refused, and the plan stays open.
+    let (status, body) = story
+        .admin(
+            reqwest::Method::POST,
+            &format!(
+                "/v1/admin/proposals/{}/approve",
+                listed[0]["proposal_id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "approve_by_comment", "{body}");
+    assert_eq!(proposals(&story, n).await[0]["state"], "open");
+
     // Only maintainers approve.
     story.comment(n, "bob", "/owp approve @bob").await;
     story.expect_comment(n, "@bob, only maintainers");
