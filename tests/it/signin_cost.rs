@@ -42,7 +42,7 @@ async fn crowded(max_age_ms: Option<u64>) -> Story {
         .fake
         .installation_repositories_payload(INSTALLATION, &added, &[]);
     story.send("installation_repositories", &payload).await;
-    story.settle().await;
+    story.settle_within(Duration::from_secs(180)).await;
     story
 }
 
