@@ -41,7 +41,11 @@ async fn crowded(max_age_ms: Option<u64>) -> Story {
     let payload = story
         .fake
         .installation_repositories_payload(INSTALLATION, &added, &[]);
-    story.send("installation_repositories", &payload).await;
+    let status = story
+        .fake
+        .send_webhook("installation_repositories", &payload)
+        .await;
+    assert!((200..300).contains(&status), "answered {status}");
     story.settle_within(Duration::from_secs(180)).await;
     story
 }
