@@ -115,6 +115,25 @@ impl Principal {
         }
     }
 
+    /// The GitHub repository named by a maintainer's query (`?repo=owner/name`), once this
+    /// person may steer it ([`Principal::may_steer`]): missing or not `owner/name` is
+    /// `422 invalid_repo`.
+    pub async fn steerable_repo<'q>(
+        &self,
+        state: &AppState,
+        repo: Option<&'q str>,
+    ) -> Result<&'q str, ApiError> {
+        let repo = repo.unwrap_or_default().trim();
+        if !is_github_name(repo) {
+            return Err(ApiError::invalid(
+                "invalid_repo",
+                "`repo` must be a GitHub repository, `owner/name`",
+            ));
+        }
+        self.may_steer(state, repo).await?;
+        Ok(repo)
+    }
+
     /// The repositories this person may see: `None` for all (the admin).
     pub async fn visible_repos(
         &self,

@@ -66,14 +66,7 @@ pub async fn steering(
     principal: Principal,
     Query(q): Query<SteeringQuery>,
 ) -> ApiResult<Json<Steering>> {
-    let repo = q.repo.as_deref().unwrap_or_default().trim();
-    if !super::principal::is_github_name(repo) {
-        return Err(ApiError::invalid(
-            "invalid_repo",
-            "`repo` must be a GitHub repository, `owner/name`",
-        ));
-    }
-    principal.may_steer(&state, repo).await?;
+    let repo = principal.steerable_repo(&state, q.repo.as_deref()).await?;
     let missing =
         || ApiError::not_found("repo_not_found", "no repository of the pool has this name");
     let Some((proposals, open)) = state.store.repo_open_proposals(repo, MAX_PROPOSALS).await?

@@ -67,14 +67,7 @@ pub async fn vouched(
     principal: Principal,
     Query(q): Query<VouchedQuery>,
 ) -> ApiResult<Json<Vouched>> {
-    let repo = q.repo.as_deref().unwrap_or_default().trim();
-    if !super::principal::is_github_name(repo) {
-        return Err(ApiError::invalid(
-            "invalid_repo",
-            "`repo` must be a GitHub repository, `owner/name`",
-        ));
-    }
-    principal.may_steer(&state, repo).await?;
+    let repo = principal.steerable_repo(&state, q.repo.as_deref()).await?;
     let Some((rows, lists)) = state.store.vouch_entries(repo).await? else {
         return Err(ApiError::not_found(
             "repo_not_found",

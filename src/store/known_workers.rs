@@ -193,28 +193,7 @@ mod tests {
     use super::*;
 
     fn worker(id: &str, last_seen: i64) -> WorkerRow {
-        WorkerRow {
-            id: id.into(),
-            name: id.into(),
-            skills: vec![],
-            all_skills: false,
-            capacity_points: 5,
-            max_concurrent_tasks: 1,
-            github_login: None,
-            paused: false,
-            last_seen_at: Some(last_seen),
-            trust_level: 0,
-            capabilities: serde_json::Value::Null,
-            active_points: 0,
-            active_tasks: 0,
-            extensions: Default::default(),
-            created_at: 0,
-            reputation_opt_in: false,
-            leaderboard_opt_in: false,
-            specialist: false,
-            archived: false,
-            fresh: true,
-        }
+        WorkerRow::idle_for_tests(id, last_seen)
     }
 
     const TTL: i64 = 90_000;

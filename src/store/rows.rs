@@ -263,6 +263,34 @@ pub struct WorkerRow {
 }
 
 impl WorkerRow {
+    /// A test fixture: an idle, fresh worker of one slot (5 points), no skills, last seen at
+    /// `last_seen`.
+    #[cfg(test)]
+    pub(crate) fn idle_for_tests(id: &str, last_seen: i64) -> WorkerRow {
+        WorkerRow {
+            id: id.into(),
+            name: id.into(),
+            skills: vec![],
+            all_skills: false,
+            capacity_points: 5,
+            max_concurrent_tasks: 1,
+            github_login: None,
+            paused: false,
+            last_seen_at: Some(last_seen),
+            trust_level: 0,
+            capabilities: serde_json::Value::Null,
+            active_points: 0,
+            active_tasks: 0,
+            extensions: Default::default(),
+            created_at: 0,
+            reputation_opt_in: false,
+            leaderboard_opt_in: false,
+            specialist: false,
+            archived: false,
+            fresh: true,
+        }
+    }
+
     pub fn decode<R: Columns>(row: &R) -> Result<WorkerRow, StoreError> {
         let status: String = row.col("status")?;
         let skills: String = row.col("skills")?;

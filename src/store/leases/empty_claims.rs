@@ -199,28 +199,7 @@ mod tests {
     }
 
     fn idle_worker(id: &str) -> WorkerRow {
-        WorkerRow {
-            id: id.into(),
-            name: id.into(),
-            skills: vec![],
-            all_skills: false,
-            capacity_points: 5,
-            max_concurrent_tasks: 1,
-            github_login: None,
-            paused: false,
-            last_seen_at: Some(0),
-            trust_level: 0,
-            capabilities: serde_json::Value::Null,
-            active_points: 0,
-            active_tasks: 0,
-            extensions: Default::default(),
-            created_at: 0,
-            reputation_opt_in: false,
-            leaderboard_opt_in: false,
-            specialist: false,
-            archived: false,
-            fresh: true,
-        }
+        WorkerRow::idle_for_tests(id, 0)
     }
 
     /// A pool seen without any claimable task answers every idle worker at once, even one that
