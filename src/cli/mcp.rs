@@ -48,6 +48,7 @@ const MIN_CALL_GAP: Duration = Duration::from_millis(50);
 pub const REPORT_STATUSES: [&str; 3] = ["in_progress", "pr_opened", "blocked"];
 
 mod input;
+mod task;
 pub use input::*;
 
 const BRIEF_URI_PREFIX: &str = "owp://tasks/";
@@ -85,7 +86,8 @@ explicitly.
 pr_url}. If you cannot finish, owp_nack {lease_id, reason}; if the task needs a maintainer's \
 decision, owp_report {task_id, status: \"blocked\", note}.
 owp_current lists the leases you hold with their briefs; owp_brief {task_id} shows one brief (also \
-the resource owp://tasks/{task_id}/brief); when owp_claim finds nothing, owp_why names every rule \
+the resource owp://tasks/{task_id}/brief); owp_task {task_id} shows a task with its repository's \
+policy and the rules for the work (plans first, verified commits, disclosure, commands); when owp_claim finds nothing, owp_why names every rule \
 that keeps each ready task from you. Where a repository takes plans first (owp_why: \
 approval_required), owp_propose {task_id, plan} proposes one and owp_proposals {task_id} shows its \
 state; an approved plan's lease comes first from owp_claim. A tool error explains in one line what \
@@ -521,6 +523,28 @@ impl OwpMcp {
             Ok(task) => CallToolResult::success(vec![text_block(&brief::render(&task))]),
             Err(r) => r,
         }
+    }
+
+    #[tool(
+        description = "A task you hold with its repository's policy (plans first, verified commits, disclosure) and the rules of the pool for this work, as the brief words them: a JSON document (`task` with `policy`, `approved_plan`: your plan a maintainer approved, if any, and `rules`), then the rules as Markdown.",
+        annotations(read_only_hint = true, open_world_hint = true)
+    )]
+    async fn owp_task(&self, Parameters(params): Parameters<TaskParams>) -> CallToolResult {
+        const TOOL: &str = "owp_task";
+        let task_id = match check_id("task_id", &params.task_id) {
+            Ok(id) => id,
+            Err(e) => return invalid(TOOL, e),
+        };
+        let task = match self.fetch_task(TOOL, &task_id).await {
+            Ok(task) => task,
+            Err(r) => return r,
+        };
+        let client = match self.client(TOOL).await {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        let (value, rules) = task::answer(client, task).await;
+        json_result(&value, vec![rules])
     }
 
     #[tool(

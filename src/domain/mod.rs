@@ -12,6 +12,7 @@ pub mod paths;
 pub mod proposals;
 pub mod rules;
 pub mod task_fields;
+pub mod task_policy;
 pub mod vouch;
 
 pub use contract::RepoContract;
@@ -19,3 +20,4 @@ pub use model::{
     Event, Lease, Priority, Promotion, RepoPolicy, Reputation, Task, TaskStatus, Visibility,
     Worker, WorkerStatus,
 };
+pub use task_policy::{TaskPolicy, VerifiedCommits};

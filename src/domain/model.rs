@@ -1,6 +1,7 @@
 //! The OWP objects as they travel on the wire.
 
 use super::contract::RepoContract;
+use super::task_policy::TaskPolicy;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -204,6 +205,11 @@ pub struct Task {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, nullable)]
     pub clone_url: Option<Option<String>>,
+    /// What the repository asks of the work (plans first, verified commits, disclosure), with
+    /// the keys of its settings. Shown with `contract`; absent elsewhere (v1.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub policy: Option<TaskPolicy>,
     /// `x_*` extension fields, stored and returned unchanged.
     #[serde(flatten)]
     #[schema(value_type = Object)]

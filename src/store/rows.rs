@@ -9,15 +9,37 @@ use sqlx::any::AnyRow;
 use super::engine::columns::Columns;
 use super::path_overlap::held_overlapping;
 use super::{StoreError, format_ts};
+use crate::domain::disclosure::DisclosurePolicy;
 use crate::domain::model::CLAIMS_BY_COMMENT_FIELD;
+use crate::domain::proposals::Approval;
 use crate::domain::{
-    Priority, RepoContract, RepoPolicy, Task, TaskStatus, Visibility, Worker, WorkerStatus,
+    Priority, RepoContract, RepoPolicy, Task, TaskPolicy, TaskStatus, VerifiedCommits, Visibility,
+    Worker, WorkerStatus,
 };
 
 /// Splits an aggregated list of dependency keys (see [`TASK_SELECT`]).
 fn split_keys(s: Option<String>) -> Vec<String> {
     s.map(|s| s.split('\u{1f}').map(str::to_string).collect())
         .unwrap_or_default()
+}
+
+/// `verified_commits_required` (0 or 1) and `verified_commits_below_trust` (0–3 or null): the
+/// `claim:` keys of the repository's `.github/owp.yml` as the App last recorded it (`gh_repos
+/// gr`, joined by its primary key; no row or no file reads as neither). The file is kept as the
+/// compact JSON `serde_json` writes of settings that were checked (`verified_commits` is
+/// `optional` or `required`, `verified_commits_below_trust` 0 to 3 or absent), and no string in
+/// it holds an unescaped `"`, so each key with its value is matched whole, on either backend.
+macro_rules! verified_commits_columns {
+    () => {
+        "CAST(CASE WHEN gr.config LIKE '%\"verified_commits\":\"required\"%' THEN 1 ELSE 0 END \
+         AS BIGINT) AS verified_commits_required, \
+         CAST(CASE WHEN gr.config IS NULL THEN NULL \
+         WHEN gr.config LIKE '%\"verified_commits_below_trust\":0%' THEN 0 \
+         WHEN gr.config LIKE '%\"verified_commits_below_trust\":1%' THEN 1 \
+         WHEN gr.config LIKE '%\"verified_commits_below_trust\":2%' THEN 2 \
+         WHEN gr.config LIKE '%\"verified_commits_below_trust\":3%' THEN 3 END \
+         AS BIGINT) AS verified_commits_below_trust, "
+    };
 }
 
 /// Columns of [`TaskRow`], with their `FROM`: the task `t`, its repository `r`, its skill set `s`
@@ -27,7 +49,9 @@ pub const TASK_SELECT: &str = concat!(
     t.description, t.estimate_points, t.priority, s.skills AS required_skills, t.area, t.tier, \
     t.status, t.status_reason, t.awaits_maintainer, t.worker_id, t.lease_id, tl.expires_at AS lease_expires_at, tl.accept_by, tl.deadline, t.lease_points, \
     t.artifact, t.attempts, t.extensions, t.requires, t.created_at, t.updated_at, r.contract, r.clone_url, \
-    (SELECT string_agg(d.blocker_key, '\u{1f}' ORDER BY d.position) FROM task_deps d \
+    r.approval, r.approval_skip_trust, r.proposal_days, ",
+    verified_commits_columns!(),
+    "(SELECT string_agg(d.blocker_key, '\u{1f}' ORDER BY d.position) FROM task_deps d \
       WHERE d.task_seq = t.seq) AS blocked_by, \
     (SELECT string_agg(d.blocker_key, '\u{1f}' ORDER BY d.position) FROM task_deps d \
       LEFT JOIN tasks b ON b.seq = d.blocker_seq WHERE d.task_seq = t.seq \
@@ -40,7 +64,8 @@ pub const TASK_SELECT: &str = concat!(
     held_overlapping!("t.seq"),
     ") o JOIN tasks ht ON ht.seq = o.task_seq LIMIT 20) x) END AS path_holds \
     FROM tasks t JOIN repos r ON r.id = t.repo_id JOIN skill_sets s ON s.id = t.skill_set_id \
-    LEFT JOIN leases tl ON tl.id = t.lease_id AND t.status IN ('leased', 'in_progress')"
+    LEFT JOIN leases tl ON tl.id = t.lease_id AND t.status IN ('leased', 'in_progress') \
+    LEFT JOIN gh_repos gr ON gr.repo = r.name"
 );
 
 #[derive(Clone, Debug)]
@@ -78,6 +103,8 @@ pub struct TaskRow {
     pub contract: Option<String>,
     /// Where the repository is cloned from.
     pub clone_url: Option<String>,
+    /// What the repository asks of the work, but disclosure (read from `contract`).
+    pub policy: TaskPolicy,
     /// The keys of its blockers, in the order given.
     pub blocked_by: Vec<String>,
     /// The blockers that still hold it (rule 8).
@@ -152,6 +179,18 @@ impl TaskRow {
             updated_at: row.col("updated_at")?,
             contract: row.col("contract")?,
             clone_url: row.col("clone_url")?,
+            policy: TaskPolicy {
+                approval: Approval::parse(&row.col::<String>("approval")?),
+                approval_skip_trust: row.col("approval_skip_trust")?,
+                proposal_days: Some(row.col("proposal_days")?),
+                verified_commits: if row.col::<i64>("verified_commits_required")? != 0 {
+                    VerifiedCommits::Required
+                } else {
+                    VerifiedCommits::Optional
+                },
+                verified_commits_below_trust: row.col("verified_commits_below_trust")?,
+                disclosure: DisclosurePolicy::default(),
+            },
             blocked_by: split_keys(row.col("blocked_by")?),
             waiting_on: split_keys(row.col("waiting_on")?),
             paths: split_keys(row.col("paths")?),
@@ -170,9 +209,24 @@ impl TaskRow {
     /// contract and clone URL.
     pub fn to_holder_api(&self) -> Task {
         let mut task = self.to_api();
-        task.contract = Some(contract_of(self.contract.as_deref()));
+        let contract = contract_of(self.contract.as_deref());
+        task.policy = Some(self.policy_with(contract.as_ref()));
+        task.contract = Some(contract);
         task.clone_url = Some(self.clone_url.clone());
         task
+    }
+
+    /// The repository's policy for this task, with the contract's disclosure; `proposal_days`
+    /// only where plans are taken.
+    fn policy_with(&self, contract: Option<&RepoContract>) -> TaskPolicy {
+        let plans = self.policy.plans_first();
+        TaskPolicy {
+            proposal_days: self.policy.proposal_days.filter(|_| plans),
+            disclosure: contract
+                .map(RepoContract::disclosure_policy)
+                .unwrap_or_default(),
+            ..self.policy
+        }
     }
 
     /// The keys of the tasks whose paths hold it (each once, in order).
@@ -215,6 +269,7 @@ impl TaskRow {
             updated_at: format_ts(self.updated_at),
             contract: None,
             clone_url: None,
+            policy: None,
             extensions: self.extensions.clone(),
         }
     }

@@ -657,10 +657,29 @@ async fn an_approved_lease_is_returned_first_by_the_next_claim() {
         );
         assert_eq!(lease["accept_by"], approved["lease"]["accept_by"]);
         assert_eq!(lease["task"]["status"], "leased");
+        // The lease's task says what the repository asks of the work (section 12, "Policy an
+        // agent can read"), as the approval's answer did.
+        let plans_first = json!({
+            "approval": "plan", "approval_skip_trust": null, "proposal_days": 7,
+            "verified_commits": "optional", "verified_commits_below_trust": null,
+            "disclosure": "optional"
+        });
+        assert_eq!(lease["task"]["policy"], plans_first, "round {round}");
+        assert_eq!(approved["lease"]["task"]["policy"], plans_first);
     }
     assert_eq!(s.task(&urgent[0]).await["status"], "ready");
     // Acknowledged, it is held work like any other: the next claim takes a new task.
     s.ack(&token, &lease_id).await.expect(200);
-    let (_, next, _) = s.claim_ok(&token).await;
+    let held = s
+        .worker_get(&token, &format!("/v1/tasks/{}", planned[0]))
+        .await
+        .expect(200);
+    assert_eq!(held["policy"]["approval"], "plan", "{held}");
+    let (_, next, lease) = s.claim_ok(&token).await;
     assert_eq!(next, urgent[0]);
+    assert_eq!(lease["task"]["policy"]["approval"], "none", "{lease}");
+    assert!(
+        lease["task"]["policy"].get("proposal_days").is_none(),
+        "{lease}"
+    );
 }

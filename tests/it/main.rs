@@ -71,6 +71,7 @@ mod github_scale;
 mod github_setup;
 mod github_stories;
 mod github_strict;
+mod github_task_policy;
 mod github_trust;
 mod github_verified_commits;
 mod github_vouch;

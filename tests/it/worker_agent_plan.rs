@@ -139,3 +139,65 @@ async fn a_declined_plan_is_said_and_nothing_else_runs() {
     assert_eq!(plans_left(&rig), 0, "the planning directory was kept");
     rig.main_untouched();
 }
+
+/// A lease granted on an approved plan before the run started (proposed and approved while no run
+/// waited on it) is resumed with its plan: the brief quotes the worker's own approved proposal,
+/// and the agent works to it.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_lease_approved_before_the_run_is_resumed_with_its_plan() {
+    let rig = plan_rig().await;
+    let profile: Value =
+        serde_json::from_str(&std::fs::read_to_string(rig.path("config/worker.json")).unwrap())
+            .unwrap();
+    let token = str_field(&profile, "token");
+    let proposal = rig
+        .server
+        .worker_post(
+            &token,
+            &format!("/v1/tasks/{}/proposals", rig.task_id),
+            json!({"plan": "Plan: append a line to file.txt."}),
+        )
+        .await
+        .expect(201);
+    let id = str_field(&proposal, "proposal_id");
+    let approved = rig
+        .server
+        .admin_post(&format!("/v1/admin/proposals/{id}/approve"), json!({}))
+        .await
+        .expect(200);
+    assert_eq!(approved["lease"]["task"]["task_id"], rig.task_id.as_str());
+
+    let out = rig
+        .run_once(&rig.server.base, &["--yes"], &[("AGENT_MODE", "planned")])
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("resuming 1 lease"),
+        "{}",
+        text(&out)
+    );
+    let brief =
+        std::fs::read_to_string(rig.path("work/briefs").join(format!("{}.md", rig.task_id)))
+            .expect("brief written");
+    assert!(
+        brief.contains("plan (approved)\nPlan: append a line to file.txt.\n"),
+        "{brief}"
+    );
+    assert!(
+        brief.contains(
+            "- Approval: this repository takes plans first, and a maintainer approved this \
+             worker's plan"
+        ),
+        "{brief}"
+    );
+    let task = rig.task().await;
+    assert_eq!(str_field(&task, "status"), "pr_opened", "{task}");
+    // No plan-only run: the plan was already approved.
+    assert!(
+        !rig.path("work/briefs")
+            .join(format!("{}.plan.md", rig.task_id))
+            .exists()
+    );
+    rig.main_untouched();
+}

@@ -551,5 +551,32 @@ async fn an_ai_tool_proposes_a_plan_over_mcp() {
     // The approved lease comes first, then the proposal shows `approved`.
     assert_eq!(summary["approved_lease"], approved["lease"]["lease_id"]);
     assert_eq!(summary["after"], json!(["approved"]));
+    // owp_task: the task with its repository's policy, the approved plan and the rules as the
+    // brief words them (the same text as the Markdown block that follows).
+    assert_eq!(summary["task_policy"]["approval"], "plan", "{summary}");
+    assert_eq!(summary["task_policy"]["proposal_days"], 7, "{summary}");
+    assert_eq!(s(&summary["task_plan"]), "Add a test, then fix it.");
+    let rules = s(&summary["task_rules"]);
+    for part in [
+        "## Rules of the pool for this work",
+        "- Approval: this repository takes plans first, and a maintainer approved this worker's plan",
+        "- Disclosure is welcome",
+        "- Commits: verified (signed) commits are not required here.",
+        "- Commands: this repository names no setup, test or lint command",
+        "- If this repository has an `AGENTS.md` at its root, read it and follow it.",
+    ] {
+        assert!(rules.contains(part), "missing {part:?} in\n{rules}");
+    }
+    assert_eq!(summary["task_rules_block"], summary["task_rules"]);
+    assert!(
+        s(&summary["task_unknown"]).starts_with("owp_task failed:")
+            && s(&summary["task_unknown"]).contains("task_not_found"),
+        "{summary}"
+    );
+    assert!(
+        s(&summary["task_bad"]).contains("invalid input"),
+        "{summary}"
+    );
+    assert!(tools.contains(&"owp_task"), "{tools:?}");
     assert_eq!(server.task(&plain).await["status"], "ready");
 }

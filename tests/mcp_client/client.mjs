@@ -19,7 +19,8 @@
 //             this worker's proposals for it, and be refused: a plan too long, a second plan
 //             for the task, a plan for OWP_MCP_PLAIN_TASK_ID (a repository that does not take
 //             plans); then it writes OWP_MCP_APPROVE_FILE.asked, and after OWP_MCP_APPROVE_FILE
-//             appears (the test approved the plan), owp_claim returns the approved lease.
+//             appears (the test approved the plan), owp_claim returns the approved lease, and
+//             owp_task shows the task with its policy and the rules for the work.
 //
 // Type-checked (`npm run ci`: tsc with checkJs); the OWP objects in the tools' results have the
 // types of the OpenAPI document (docs/openapi.json), generated once for every TypeScript client into
@@ -45,6 +46,7 @@
 /** @typedef {Schemas["Proposal"]} Proposal */
 /** @typedef {{proposal: Proposal, next?: string}} ProposeResult */
 /** @typedef {{proposals: Proposal[]}} ProposalsResult */
+/** @typedef {{task: Task, approved_plan: string | null, rules: string, next?: string}} TaskResult */
 /** @typedef {import("@modelcontextprotocol/sdk/types.js").CallToolResult} CallToolResult */
 
 import { existsSync, writeFileSync } from "node:fs";
@@ -247,6 +249,16 @@ try {
     /** @type {ClaimResult} */
     const claimed = json(await ok(client, "owp_claim", {}));
     summary.approved_lease = claimed.lease?.lease_id ?? null;
+    // The task with its repository's policy and the rules for the work, in the brief's words.
+    const shown = await ok(client, "owp_task", { task_id: task });
+    /** @type {TaskResult} */
+    const held = json(shown);
+    summary.task_policy = held.task.policy ?? null;
+    summary.task_plan = held.approved_plan;
+    summary.task_rules = held.rules;
+    summary.task_rules_block = text(shown, 1);
+    summary.task_unknown = await refused(client, "owp_task", { task_id: "t_does_not_exist" });
+    summary.task_bad = await refused(client, "owp_task", { task_id: "../etc" });
     /** @type {ProposalsResult} */
     const after = json(await ok(client, "owp_proposals", { task_id: task }));
     summary.after = after.proposals.map((p) => p.state);

@@ -1287,6 +1287,11 @@ export interface components {
              *     its issue's `Paths:` line, then the files of its linked pull request.
              */
             paths?: string[];
+            /**
+             * @description What the repository asks of the work (plans first, verified commits, disclosure), with
+             *     the keys of its settings. Shown with `contract`; absent elsewhere (v1.4).
+             */
+            policy?: components["schemas"]["TaskPolicy"];
             priority: components["schemas"]["Priority"];
             repo: string;
             required_skills: string[];
@@ -1353,11 +1358,48 @@ export interface components {
             ignored: components["schemas"]["IgnoredFields"][];
             tasks: components["schemas"]["Task"][];
         };
+        /** @description The rules of a repository for the work on its tasks, as a task's holder reads them. */
+        TaskPolicy: {
+            /**
+             * @description `plan`: a worker below `approval_skip_trust` (everyone, when null) proposes a plan and is
+             *     granted the task only once a maintainer approved it (rule 11); `none`: claims directly.
+             */
+            approval: components["schemas"]["Approval"];
+            /**
+             * Format: int64
+             * @description The trust that claims directly in a `plan` repository (null: nobody).
+             */
+            approval_skip_trust: number | null;
+            /**
+             * @description `required`: the `pr_opened` report says which tool made the pull request (the contract's
+             *     `disclosure`).
+             */
+            disclosure: components["schemas"]["DisclosurePolicy"];
+            /**
+             * Format: int64
+             * @description Days an open proposal lives, in a `plan` repository.
+             */
+            proposal_days?: number;
+            /** @description `required`: every commit of the pull request must carry a signature GitHub verifies. */
+            verified_commits: components["schemas"]["VerifiedCommits"];
+            /**
+             * Format: int64
+             * @description Verified commits are asked of holders whose trust here is below this (0–3; null: as
+             *     `verified_commits` says).
+             */
+            verified_commits_below_trust: number | null;
+        };
         /**
          * @description Where a task is in its life.
          * @enum {string}
          */
         TaskStatus: "ready" | "leased" | "in_progress" | "pr_opened" | "merged" | "blocked" | "cancelled";
+        /**
+         * @description Whether a repository asks for verified commits (contract section 12, "Work that shows its
+         *     proof"): `claim.verified_commits` of `.github/owp.yml`.
+         * @enum {string}
+         */
+        VerifiedCommits: "optional" | "required";
         /**
          * @description Who may read a repository's board on the dashboard.
          * @enum {string}

@@ -171,8 +171,8 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
         };
         backoff = Duration::from_secs(2);
         said_waiting = false;
-        let plan = plans.plan_for(&lease.task.task_id);
-        let outcome = handle(client, opts, &lease, plan.as_deref()).await;
+        let plan = plans.plan_of(client, &lease.task).await;
+        let outcome = handle(client, opts, &lease, plan.as_known()).await;
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => {
@@ -339,12 +339,12 @@ fn clone_url_of(task: &Task) -> Option<String> {
     })
 }
 
-/// One lease, from the brief to the report; `plan`: the approved plan it was granted on.
+/// One lease, from the brief to the report; `plan`: the approved plan it was granted on, if any.
 async fn handle(
     client: &OwpClient,
     opts: &AgentOptions,
     lease: &Lease,
-    plan: Option<&str>,
+    plan: brief::PlanKnown<'_>,
 ) -> anyhow::Result<Outcome> {
     let task = &lease.task;
     let contract = brief::contract_of(task);
@@ -487,7 +487,7 @@ async fn handle(
     let agents_md = layout.worktree.join("AGENTS.md").is_file();
     std::fs::write(
         &layout.brief,
-        brief::render_with_plan(task, agents_md, plan),
+        brief::render_with_plan(task, Some(agents_md), plan),
     )
     .with_context(|| format!("cannot write {}", layout.brief.display()))?;
     step(

@@ -20,7 +20,7 @@ use super::redact::mask_secrets;
 use super::workspace::safe_name;
 use crate::cli::brief;
 use crate::cli::client::present::now_clock;
-use crate::cli::client::{OwpClient, PreviewRefusal, Proposal, ProposalState, say};
+use crate::cli::client::{OwpClient, PreviewRefusal, Proposal, ProposalState, Task, say};
 use crate::domain::proposals::MAX_PLAN_CHARS;
 
 /// The refusal code of rule 11 in the preview.
@@ -50,6 +50,24 @@ struct Waiting {
     pause: Duration,
 }
 
+/// What a run knows of this worker's plan for the task of a lease (see [`brief::PlanKnown`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum KnownPlan {
+    Approved(String),
+    NoneApproved,
+    Unknown,
+}
+
+impl KnownPlan {
+    pub(super) fn as_known(&self) -> brief::PlanKnown<'_> {
+        match self {
+            KnownPlan::Approved(plan) => brief::PlanKnown::Approved(plan),
+            KnownPlan::NoneApproved => brief::PlanKnown::NoneApproved,
+            KnownPlan::Unknown => brief::PlanKnown::Unknown,
+        }
+    }
+}
+
 /// The plan-first state of one run.
 #[derive(Debug, Default)]
 pub(super) struct PlanFirst {
@@ -64,11 +82,33 @@ impl PlanFirst {
     }
 
     /// The approved plan of the task of a lease just granted, when this run proposed it.
-    pub(super) fn plan_for(&mut self, task_id: &str) -> Option<String> {
+    fn plan_for(&mut self, task_id: &str) -> Option<String> {
         if self.waiting.as_ref().is_some_and(|w| w.task_id == task_id) {
             return self.waiting.take().map(|w| w.plan);
         }
         None
+    }
+
+    /// This worker's plan for the task of a lease it holds: the one this run proposed and waited
+    /// on, else, where the repository takes plans first (or does not say), the plan of its own
+    /// approved proposal for the task (`GET /v1/tasks/{id}/proposals`): a lease granted on an
+    /// approval this run did not wait for, as one resumed from an earlier run.
+    pub(super) async fn plan_of(&mut self, client: &OwpClient, task: &Task) -> KnownPlan {
+        if let Some(plan) = self.plan_for(&task.task_id) {
+            return KnownPlan::Approved(plan);
+        }
+        match client.approved_plan(task).await {
+            Ok(Some(plan)) => KnownPlan::Approved(plan),
+            Ok(None) => KnownPlan::NoneApproved,
+            Err(e) => {
+                eprintln!(
+                    "{}  could not read this worker's proposals for task {}: {e}",
+                    now_clock(),
+                    task.task_id
+                );
+                KnownPlan::Unknown
+            }
+        }
     }
 
     /// After a claim that found nothing: proposes for the first task (in the preview's order, the

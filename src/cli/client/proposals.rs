@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde::Deserialize;
 
-use super::{Auth, Body, ClientError, OwpClient, Retry, segment};
+use super::{Auth, Body, ClientError, OwpClient, Retry, Task, segment};
 pub use crate::domain::proposals::{Proposal, ProposalState};
 
 /// `GET /v1/tasks/{id}/proposals` answer.
@@ -35,5 +35,20 @@ impl OwpClient {
             .call(Method::GET, &path, Auth::Worker, Body::None, Retry::Once)
             .await?;
         Ok(list.proposals)
+    }
+
+    /// This worker's approved plan for a task it holds (the latest approved of its own
+    /// proposals), or none. Not asked where the task's policy says the repository takes no
+    /// plans first.
+    pub async fn approved_plan(&self, task: &Task) -> Result<Option<String>, ClientError> {
+        if task.policy.is_some_and(|p| !p.plans_first()) {
+            return Ok(None);
+        }
+        let mine = self.my_proposals(&task.task_id).await?;
+        Ok(mine
+            .into_iter()
+            .rev()
+            .find(|p| p.state == ProposalState::Approved)
+            .map(|p| p.plan))
     }
 }

@@ -227,7 +227,7 @@ pub fn argument_error(tool: &str, arguments: Option<&JsonObject>) -> Option<Stri
         "owp_ack" | "owp_renew" => first_error::<LeaseParams>(&value),
         "owp_nack" => first_error::<NackParams>(&value),
         "owp_report" => first_error::<ReportParams>(&value),
-        "owp_brief" | "owp_proposals" => first_error::<TaskParams>(&value),
+        "owp_brief" | "owp_proposals" | "owp_task" => first_error::<TaskParams>(&value),
         "owp_propose" => first_error::<ProposeParams>(&value),
         _ => None,
     }

@@ -160,6 +160,7 @@ fn every_tool_is_listed_with_a_bounded_schema() {
         "owp_nack",
         "owp_renew",
         "owp_report",
+        "owp_task",
         "owp_why",
     ] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
@@ -175,6 +176,7 @@ fn every_tool_is_listed_with_a_bounded_schema() {
     assert_eq!(hints("owp_claim"), (Some(false), Some(false)));
     assert_eq!(hints("owp_nack").1, Some(true));
     assert_eq!(hints("owp_current").0, Some(true));
+    assert_eq!(hints("owp_task").0, Some(true));
     let report = tools.iter().find(|t| t.name == "owp_report").unwrap();
     let required = report.input_schema["required"].as_array().unwrap();
     assert!(required.contains(&json!("task_id")) && required.contains(&json!("status")));
@@ -220,6 +222,10 @@ fn plans_are_checked_before_they_are_sent() {
     let args = |v: Value| v.as_object().cloned();
     let why = argument_error("owp_propose", args(json!({"task_id": "t_1"})).as_ref()).unwrap();
     assert!(why.contains("missing field `plan`"), "{why}");
+    let why = argument_error("owp_task", args(json!({"task": "t_1"})).as_ref()).unwrap();
+    assert!(why.contains("unknown field `task`"), "{why}");
+    let why = argument_error("owp_task", args(json!({})).as_ref()).unwrap();
+    assert!(why.contains("missing field `task_id`"), "{why}");
     let why = argument_error("owp_proposals", args(json!({"task": "t_1"})).as_ref()).unwrap();
     assert!(why.contains("unknown field `task`"), "{why}");
 }

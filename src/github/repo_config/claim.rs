@@ -4,6 +4,10 @@
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
+/// Whether a repository asks for verified commits (contract section 12, "Work that shows its
+/// proof").
+pub use crate::domain::task_policy::VerifiedCommits;
+
 /// Lifetime of a comment claim.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -63,16 +67,6 @@ impl Default for ClaimConfig {
             proposal_days: crate::domain::proposals::DEFAULT_PROPOSAL_DAYS,
         }
     }
-}
-
-/// Whether a repository asks for verified commits (contract section 12, "Work that shows its
-/// proof").
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VerifiedCommits {
-    #[default]
-    Optional,
-    Required,
 }
 
 /// The highest trust level `verified_commits_below_trust` names.
