@@ -28,6 +28,14 @@ impl VerifiedCommits {
             VerifiedCommits::Required => "required",
         }
     }
+
+    /// The stored word ([`VerifiedCommits::as_str`]); anything else is `optional`.
+    pub fn parse(s: &str) -> VerifiedCommits {
+        match s {
+            "required" => VerifiedCommits::Required,
+            _ => VerifiedCommits::Optional,
+        }
+    }
 }
 
 /// The rules of a repository for the work on its tasks, as a task's holder reads them.

@@ -465,6 +465,8 @@ pub async fn record_config(
                 first_timers_label: config.claim.first_timers_label.as_deref(),
                 cooldown_hours: i64::from(config.claim.cooldown_hours),
                 approval: config.claim.approval_policy(),
+                verified_commits: config.claim.verified_commits,
+                verified_commits_below_trust: config.claim.verified_commits_below_trust,
             };
             tx.gh_set_repo_config(repo, Some(columns), None, at).await?;
         }

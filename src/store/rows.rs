@@ -23,25 +23,6 @@ fn split_keys(s: Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// `verified_commits_required` (0 or 1) and `verified_commits_below_trust` (0–3 or null): the
-/// `claim:` keys of the repository's `.github/owp.yml` as the App last recorded it (`gh_repos
-/// gr`, joined by its primary key; no row or no file reads as neither). The file is kept as the
-/// compact JSON `serde_json` writes of settings that were checked (`verified_commits` is
-/// `optional` or `required`, `verified_commits_below_trust` 0 to 3 or absent), and no string in
-/// it holds an unescaped `"`, so each key with its value is matched whole, on either backend.
-macro_rules! verified_commits_columns {
-    () => {
-        "CAST(CASE WHEN gr.config LIKE '%\"verified_commits\":\"required\"%' THEN 1 ELSE 0 END \
-         AS BIGINT) AS verified_commits_required, \
-         CAST(CASE WHEN gr.config IS NULL THEN NULL \
-         WHEN gr.config LIKE '%\"verified_commits_below_trust\":0%' THEN 0 \
-         WHEN gr.config LIKE '%\"verified_commits_below_trust\":1%' THEN 1 \
-         WHEN gr.config LIKE '%\"verified_commits_below_trust\":2%' THEN 2 \
-         WHEN gr.config LIKE '%\"verified_commits_below_trust\":3%' THEN 3 END \
-         AS BIGINT) AS verified_commits_below_trust, "
-    };
-}
-
 /// Columns of [`TaskRow`], with their `FROM`: the task `t`, its repository `r`, its skill set `s`
 /// and, while it is in flight, its lease `tl` (which holds the lease's clock).
 pub const TASK_SELECT: &str = concat!(
@@ -49,9 +30,9 @@ pub const TASK_SELECT: &str = concat!(
     t.description, t.estimate_points, t.priority, s.skills AS required_skills, t.area, t.tier, \
     t.status, t.status_reason, t.awaits_maintainer, t.worker_id, t.lease_id, tl.expires_at AS lease_expires_at, tl.accept_by, tl.deadline, t.lease_points, \
     t.artifact, t.attempts, t.extensions, t.requires, t.created_at, t.updated_at, r.contract, r.clone_url, \
-    r.approval, r.approval_skip_trust, r.proposal_days, ",
-    verified_commits_columns!(),
-    "(SELECT string_agg(d.blocker_key, '\u{1f}' ORDER BY d.position) FROM task_deps d \
+    r.approval, r.approval_skip_trust, r.proposal_days, r.verified_commits, \
+    r.verified_commits_below_trust, \
+    (SELECT string_agg(d.blocker_key, '\u{1f}' ORDER BY d.position) FROM task_deps d \
       WHERE d.task_seq = t.seq) AS blocked_by, \
     (SELECT string_agg(d.blocker_key, '\u{1f}' ORDER BY d.position) FROM task_deps d \
       LEFT JOIN tasks b ON b.seq = d.blocker_seq WHERE d.task_seq = t.seq \
@@ -64,8 +45,7 @@ pub const TASK_SELECT: &str = concat!(
     held_overlapping!("t.seq"),
     ") o JOIN tasks ht ON ht.seq = o.task_seq LIMIT 20) x) END AS path_holds \
     FROM tasks t JOIN repos r ON r.id = t.repo_id JOIN skill_sets s ON s.id = t.skill_set_id \
-    LEFT JOIN leases tl ON tl.id = t.lease_id AND t.status IN ('leased', 'in_progress') \
-    LEFT JOIN gh_repos gr ON gr.repo = r.name"
+    LEFT JOIN leases tl ON tl.id = t.lease_id AND t.status IN ('leased', 'in_progress')"
 );
 
 #[derive(Clone, Debug)]
@@ -183,11 +163,7 @@ impl TaskRow {
                 approval: Approval::parse(&row.col::<String>("approval")?),
                 approval_skip_trust: row.col("approval_skip_trust")?,
                 proposal_days: Some(row.col("proposal_days")?),
-                verified_commits: if row.col::<i64>("verified_commits_required")? != 0 {
-                    VerifiedCommits::Required
-                } else {
-                    VerifiedCommits::Optional
-                },
+                verified_commits: VerifiedCommits::parse(&row.col::<String>("verified_commits")?),
                 verified_commits_below_trust: row.col("verified_commits_below_trust")?,
                 disclosure: DisclosurePolicy::default(),
             },

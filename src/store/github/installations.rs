@@ -220,6 +220,10 @@ pub struct RepoConfigColumns<'a> {
     pub cooldown_hours: i64,
     /// Plan first (`claim.approval`, `approval_skip_trust`, `proposal_days`).
     pub approval: crate::domain::proposals::ApprovalPolicy,
+    /// `claim.verified_commits`.
+    pub verified_commits: crate::domain::task_policy::VerifiedCommits,
+    /// `claim.verified_commits_below_trust` (0–3).
+    pub verified_commits_below_trust: Option<u8>,
 }
 
 impl Store {
@@ -299,18 +303,22 @@ impl WriteTx {
             first_timers_label,
             cooldown_hours,
             approval,
+            verified_commits,
+            verified_commits_below_trust,
         }) = config
         {
             sqlx::query(
                 "UPDATE repos SET claims_per_hour = $1, contract = $2, \
-                 min_account_age_days = $3, first_timers_label = $4, cooldown_hours = $5 \
-                 WHERE name = $6",
+                 min_account_age_days = $3, first_timers_label = $4, cooldown_hours = $5, \
+                 verified_commits = $6, verified_commits_below_trust = $7 WHERE name = $8",
             )
             .bind(claims_per_hour)
             .bind(contract)
             .bind(min_account_age_days)
             .bind(first_timers_label)
             .bind(cooldown_hours)
+            .bind(verified_commits.as_str())
+            .bind(verified_commits_below_trust.map(i64::from))
             .bind(repo)
             .execute(self.conn())
             .await?;
