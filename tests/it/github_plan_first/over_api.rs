@@ -219,6 +219,76 @@ async fn a_person_proposes_once_per_issue_by_comment_or_worker_postgres() {
     once_per_person_story(true).await;
 }
 
+async fn once_at_once_story(postgres: bool) {
+    let story = Story::on(postgres, Some(PLAN_FIRST), |_| {}).await;
+    let first = story.label_issue("Link first", &[]).await;
+    let token = story
+        .linked_worker(
+            first,
+            "alice",
+            json!({"name": "alice-laptop", "skills": [], "capacity_points": 5}),
+        )
+        .await;
+    // Alice proposes for one issue by comment and through her worker at once; the worker's
+    // request leaves a little later each round. A person has at most 3 open plans: one round
+    // each on three issues.
+    for delay_ms in [0, 10, 30] {
+        let n = story
+            .label_issue(&format!("Twice at once, {delay_ms}"), &[])
+            .await;
+        let task = story.task(n).await.id;
+        let comment = story
+            .fake
+            .add_comment(REPO, n, "alice", "/owp claim\nBy comment.");
+        let payload = story.comment_payload(comment, "created", None);
+        let url = format!("{}/v1/tasks/{task}/proposals", story.url());
+        let (delivered, answer) =
+            tokio::join!(story.fake.send_webhook("issue_comment", &payload), async {
+                tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+                let res = story
+                    .http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({"plan": "Through the worker."}))
+                    .send()
+                    .await
+                    .unwrap();
+                (res.status().as_u16(), res.json::<Value>().await.unwrap())
+            },);
+        assert!((200..300).contains(&delivered), "{delivered}");
+        story.settle().await;
+        let listed = proposals(&story, n).await;
+        assert_eq!(states(&listed), [("alice".into(), "open".into())]);
+        match answer {
+            (201, _) => {
+                assert_eq!(listed[0]["plan"], "Through the worker.");
+                assert!(story.reacted(comment, "eyes"));
+            }
+            (status, refused) => {
+                assert_eq!(
+                    (status, refused["code"].as_str()),
+                    (409, Some("already_proposed")),
+                    "{refused}"
+                );
+                assert_eq!(listed[0]["plan"], "By comment.");
+                story.expect_comment(n, "@alice, thank you — your plan is in.");
+            }
+        }
+    }
+    // Which one came first varies from run to run: there is no one transcript to keep.
+    story.stop_checking_comments();
+}
+
+#[tokio::test]
+async fn one_person_proposing_twice_at_once_keeps_one_plan_sqlite() {
+    once_at_once_story(false).await;
+}
+
+#[tokio::test]
+async fn one_person_proposing_twice_at_once_keeps_one_plan_postgres() {
+    once_at_once_story(true).await;
+}
+
 async fn without_the_app_story(postgres: bool) {
     let mut story = Story::on(postgres, Some(PLAN_FIRST), |_| {}).await;
     let n = story.label_issue("Fix the tokenizer", &[]).await;
