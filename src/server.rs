@@ -232,7 +232,7 @@ pub async fn start_on(
         registration: config.registration,
         last_event,
         public_boards: config.public_boards,
-        github: github.is_enabled(),
+        github: github.app(),
         preview_limit: Arc::new(crate::http::rate_limits::PreviewLimits::new(
             config.limits.rate_previews_per_minute,
             config.limits.rate_previews_per_address_per_minute,

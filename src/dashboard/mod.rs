@@ -760,7 +760,7 @@ mod tests {
             registration: crate::config::RegistrationPolicy::Open,
             last_event,
             public_boards,
-            github: false,
+            github: None,
             preview_limit: std::sync::Arc::new(crate::http::rate_limits::PreviewLimits::new(
                 30, 60,
             )),

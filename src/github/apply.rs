@@ -48,6 +48,7 @@ mod reviewers;
 use comments::comment_event;
 use installation::{installation, installation_repositories, repository_event};
 use issues::{dependency_event, issue_event};
+pub use proposals::approve_over_api;
 use pulls::pull_event;
 
 /// An identical reply on the same issue within this long is not written again.
@@ -264,6 +265,16 @@ struct CommentCtx<'a> {
 }
 
 impl CommentCtx<'_> {
+    /// Where a claim this comment makes is held, and by whom.
+    fn place(&self) -> claims::ClaimPlace<'_> {
+        claims::ClaimPlace {
+            github: self.github,
+            repo: self.repo,
+            settings: self.settings,
+            actor: &self.actor,
+        }
+    }
+
     fn target(&self) -> OutboxTarget<'_> {
         target(self.installation, self.repo, to_i64(self.number))
     }

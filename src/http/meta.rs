@@ -61,7 +61,7 @@ pub async fn meta(State(state): State<AppState>) -> Json<Meta> {
     Json(Meta {
         protocol: "owp/1".into(),
         versions: VERSIONS.iter().map(|v| v.to_string()).collect(),
-        features: features(state.github, state.signin.is_some()),
+        features: features(state.github.is_some(), state.signin.is_some()),
         heartbeat_ttl_seconds: t.heartbeat_ttl_ms / 1000,
         lease_ttl_seconds: t.lease_ttl_ms / 1000,
         accept_ttl_seconds: t.accept_ttl_ms / 1000,

@@ -67,8 +67,9 @@ pub struct AppParts {
     /// Anyone may read what public repositories show (`OWP_PUBLIC_BOARDS`): their boards and
     /// their part of the leaderboard.
     pub public_boards: bool,
-    /// The GitHub App runs in this process (`github` in `GET /v1/meta`).
-    pub github: bool,
+    /// The GitHub App, when it runs in this process (`github` in `GET /v1/meta`): an approval
+    /// of a plan proposed by comment is its own.
+    pub github: Option<Arc<crate::github::service::Github>>,
     /// How often each worker, and each address, may ask `GET /v1/work/preview`.
     pub preview_limit: Arc<rate_limits::PreviewLimits>,
     /// The long polls of `POST /v1/work` being held, one per worker.

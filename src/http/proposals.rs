@@ -36,7 +36,8 @@ pub struct ProposalList {
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct Approved {
     pub proposal: Proposal,
-    /// The proposer's lease: `leased`, to be acknowledged within 24 hours.
+    /// The proposer's lease: `leased`, to be acknowledged within 24 hours. Absent when the
+    /// proposer is a person who proposed by comment: they hold the issue as a comment claim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<Lease>,
 }
@@ -47,7 +48,7 @@ pub struct Approved {
     security(("worker_token" = [])),
     responses((status = 201, body = Proposal),
               (status = 404, body = Problem, description = "`task_not_found`"),
-              (status = 409, body = Problem, description = "`approval_not_required`: the repository does not take plans first; `task_not_ready`: the task is not `ready`; `already_proposed`: this worker has an open proposal for it; `too_many_proposals`: 5 open on the task, or 3 open of this person or unlinked worker across the pool"),
+              (status = 409, body = Problem, description = "`approval_not_required`: the repository does not take plans first; `task_not_ready`: the task is not `ready`; `already_proposed`: this worker, or the person it is linked to (by comment or through another worker), has an open proposal for it; `too_many_proposals`: 5 open on the task, or 3 open of this person or unlinked worker across the pool"),
               (status = 422, body = Problem, description = "`field_too_long`: `plan` is longer than 4,000 characters")))]
 pub async fn propose(
     State(state): State<AppState>,
@@ -122,37 +123,50 @@ async fn steered(state: &AppState, principal: &Principal, id: &str) -> ApiResult
 }
 
 /// Approve a proposal: in one transaction it becomes `approved`, every other open proposal of
-/// the task `not_chosen`, and the proposer's worker holds the task (a lease in `leased`, to be
-/// acknowledged within 24 hours). When another rule refuses, `409` names each refusing rule
-/// and the proposal stays open.
+/// the task `not_chosen`, and the proposer holds the task: a worker with a lease in `leased`, to
+/// be acknowledged within 24 hours; a person who proposed by comment as a comment claim on the
+/// issue, exactly as `/owp approve @login` makes it (its time limit, its reminder, the replies on
+/// the issue). When another rule refuses, `409` names each refusing rule and the proposal stays
+/// open.
 #[utoipa::path(post, path = "/v1/admin/proposals/{proposal_id}/approve", tag = "proposals",
     params(("proposal_id" = String, Path)), security(("admin_token" = [])),
     responses((status = 200, body = Approved),
               (status = 403, body = Problem, description = "`not_maintainer`"),
               (status = 404, body = Problem, description = "`proposal_not_found`"),
-              (status = 409, body = Problem, description = "`proposal_not_open`; `task_not_ready`; `approve_by_comment` (a plan proposed by comment is approved on its issue); or the code of the first rule of section 5 that refuses, the detail naming each")))]
+              (status = 409, body = Problem, description = "`proposal_not_open`; `task_not_ready`; `github_app_not_running` (a plan proposed by comment, on a server running without its GitHub App); or the code of the first rule of section 5 that refuses, the detail naming each")))]
 pub async fn approve(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Approved>> {
     steered(&state, &principal, &id).await?;
-    // A plan proposed by comment is held as a comment claim (its time limit, its reminder),
-    // which the App makes when the approval is a comment: approved here, it would be a lease
-    // nobody can acknowledge.
-    if state.store.proposed_by_comment(&id).await? {
-        return Err(ApiError::conflict(
-            "approve_by_comment",
-            "this plan was proposed by comment: approve it on the issue with `/owp approve \
-             @LOGIN`, so that its author holds the issue as a comment claim (declining works \
-             here)",
-        ));
-    }
     state.store.expire_due().await?;
-    match state.store.approve_proposal(&id, &principal.actor()).await {
+    let actor = principal.actor();
+    let approved = match &state.github {
+        // The App's approval, `/owp approve @login`'s own: a plan proposed by comment becomes its
+        // author's comment claim in the same transaction.
+        Some(github) => crate::github::apply::approve_over_api(github, &id, &actor).await,
+        // A plan proposed by comment is held as a comment claim, which only the App makes (and
+        // keeps: its time limit, its reminder); without it, an approval would be a lease nobody
+        // acknowledges.
+        None if state.store.proposed_by_comment(&id).await? => {
+            return Err(ApiError::conflict(
+                "github_app_not_running",
+                "this plan was proposed by comment on GitHub, and its author would hold the \
+                 issue as a comment claim, which only the GitHub App makes: approve it while \
+                 the server runs with its GitHub App (declining works here)",
+            ));
+        }
+        None => state
+            .store
+            .approve_proposal(&id, &actor)
+            .await
+            .map(|(row, lease)| (row, Some(lease))),
+    };
+    match approved {
         Ok((row, lease)) => Ok(Json(Approved {
             proposal: row.to_api(crate::store::now_ms(), None),
-            lease: Some(lease),
+            lease,
         })),
         Err(StoreError::Refused(refusals)) if !refusals.is_empty() => {
             let each: Vec<String> = refusals

@@ -1,10 +1,12 @@
 //! Proposals (contract section 12, rule 11 "Plan first"): a worker's plan for a `ready` task of a
 //! repository that takes plans first, and a maintainer's answer.
 //!
-//! The limits (5 open on a task, 3 open of a person or unlinked worker across the pool) are the
-//! database's: the insert is one conditional statement, which SQLite's serialised writers keep
-//! current, and PostgreSQL checks them again under locks (the trigger `proposals_limit` of
-//! migration 0037). A task that leaves `ready` ends its open proposals by a trigger of the same
+//! The limits (one open proposal of a person or worker on a task, 5 open on a task, 3 open of a
+//! person or unlinked worker across the pool) are the database's: the insert is one conditional
+//! statement, which SQLite's serialised writers keep current, and PostgreSQL checks them again
+//! under locks (the trigger `proposals_limit` of migrations 0037 and 0039). A person is one
+//! proposer whether they propose by comment (their implicit worker) or through a worker linked
+//! to their login. A task that leaves `ready` ends its open proposals by a trigger of the same
 //! migration, whichever path moves it; the sweep ([`Store::sweep_proposals`]) ends those past
 //! their days and records the audit event of every end a trigger wrote. An approval is the
 //! named claim ([`WriteTx::claim_task`]) of the proposer, in the transaction that approves, so
@@ -26,6 +28,10 @@ use crate::domain::proposals::{
 
 /// The name under which PostgreSQL's recheck refuses a proposal past a limit.
 const LIMIT_CONSTRAINT: &str = "proposals_limit";
+
+/// The name under which PostgreSQL's recheck refuses a second open proposal of one proposer for
+/// one task.
+const ONCE_CONSTRAINT: &str = "proposals_once";
 
 /// A proposal with its task and repository.
 const PROPOSAL_SELECT: &str = "SELECT p.seq, p.id, t.id AS task_id, p.task_seq, t.repo_id, \
@@ -134,6 +140,27 @@ fn too_many() -> StoreError {
     )
 }
 
+/// A second open proposal of one proposer for one task: a person proposes once per task, by
+/// comment or through a worker linked to their login, as does an unlinked worker.
+fn already_proposed() -> StoreError {
+    StoreError::conflict(
+        "already_proposed",
+        "this person or worker already has an open proposal for the task (by comment or \
+         through a worker linked to the same GitHub login)",
+    )
+}
+
+/// Whether `e` is PostgreSQL's recheck refusing a second open proposal of one proposer for one
+/// task.
+fn is_once(e: &StoreError) -> bool {
+    match e {
+        StoreError::Db(sqlx::Error::Database(db)) => {
+            db.constraint() == Some(ONCE_CONSTRAINT) || db.message().contains("already proposed")
+        }
+        _ => false,
+    }
+}
+
 /// Whether `e` is PostgreSQL's recheck refusing a proposal past a limit.
 fn is_limit(e: &StoreError) -> bool {
     match e {
@@ -219,7 +246,7 @@ impl WriteTx {
              FROM tasks t JOIN repos r ON r.id = t.repo_id \
              WHERE t.seq = $2 AND t.status = 'ready' AND r.approval = 'plan' \
                AND NOT EXISTS (SELECT 1 FROM proposals o WHERE o.task_seq = t.seq \
-                 AND o.worker_id = $3 AND {own}) \
+                 AND (o.worker_id = $3 OR o.proposer = $4) AND {own}) \
                AND (SELECT COUNT(*) FROM proposals o WHERE o.task_seq = t.seq AND {on_task}) \
                  < {MAX_OPEN_PER_TASK} \
                AND (SELECT COUNT(*) FROM proposals o WHERE o.proposer = $4 AND {of_proposer}) \
@@ -241,7 +268,8 @@ impl WriteTx {
             .map_err(StoreError::from);
         match inserted {
             Ok(done) if done.rows_affected() == 1 => {}
-            Ok(_) => return Err(self.why_not_proposed(seq, &worker.id).await?),
+            Ok(_) => return Err(self.why_not_proposed(seq, &worker.id, &proposer).await?),
+            Err(e) if is_once(&e) => return Err(already_proposed()),
             Err(e) if is_limit(&e) => return Err(too_many()),
             Err(e) => return Err(e),
         }
@@ -262,26 +290,25 @@ impl WriteTx {
         &mut self,
         seq: i64,
         worker_id: &str,
+        proposer: &str,
     ) -> Result<StoreError, StoreError> {
         let sql = format!(
             "SELECT (SELECT status FROM tasks WHERE seq = $1), \
-               (SELECT COUNT(*) FROM proposals o WHERE o.task_seq = $1 AND o.worker_id = $2 \
-                 AND {own})",
+               (SELECT COUNT(*) FROM proposals o WHERE o.task_seq = $1 \
+                 AND (o.worker_id = $2 OR o.proposer = $4) AND {own})",
             own = live("o", "$3"),
         );
         let (status, own): (String, i64) = sqlx::query_as(AssertSqlSafe(sql))
             .bind(seq)
             .bind(worker_id)
             .bind(self.now)
+            .bind(proposer)
             .fetch_one(self.conn())
             .await?;
         Ok(if status != "ready" {
             task_not_ready()
         } else if own > 0 {
-            StoreError::conflict(
-                "already_proposed",
-                "this worker already has an open proposal for the task",
-            )
+            already_proposed()
         } else {
             too_many()
         })

@@ -13,6 +13,7 @@ use owp::domain::TaskStatus;
 use owp::domain::proposals::{Approval, ApprovalPolicy};
 
 mod by_comment;
+mod over_api;
 mod whole_story;
 
 /// `GET /v1/tasks/{id}/proposals` of issue `n`'s task, as the admin sees it.

@@ -32,9 +32,11 @@ export interface paths {
         put?: never;
         /**
          * Approve a proposal: in one transaction it becomes `approved`, every other open proposal of
-         *     the task `not_chosen`, and the proposer's worker holds the task (a lease in `leased`, to be
-         *     acknowledged within 24 hours). When another rule refuses, `409` names each refusing rule
-         *     and the proposal stays open.
+         *     the task `not_chosen`, and the proposer holds the task: a worker with a lease in `leased`, to
+         *     be acknowledged within 24 hours; a person who proposed by comment as a comment claim on the
+         *     issue, exactly as `/owp approve @login` makes it (its time limit, its reminder, the replies on
+         *     the issue). When another rule refuses, `409` names each refusing rule and the proposal stays
+         *     open.
          */
         post: operations["approve"];
         delete?: never;
@@ -1560,7 +1562,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `proposal_not_open`; `task_not_ready`; `approve_by_comment` (a plan proposed by comment is approved on its issue); or the code of the first rule of section 5 that refuses, the detail naming each */
+            /** @description `proposal_not_open`; `task_not_ready`; `github_app_not_running` (a plan proposed by comment, on a server running without its GitHub App); or the code of the first rule of section 5 that refuses, the detail naming each */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3633,7 +3635,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `approval_not_required`: the repository does not take plans first; `task_not_ready`: the task is not `ready`; `already_proposed`: this worker has an open proposal for it; `too_many_proposals`: 5 open on the task, or 3 open of this person or unlinked worker across the pool */
+            /** @description `approval_not_required`: the repository does not take plans first; `task_not_ready`: the task is not `ready`; `already_proposed`: this worker, or the person it is linked to (by comment or through another worker), has an open proposal for it; `too_many_proposals`: 5 open on the task, or 3 open of this person or unlinked worker across the pool */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -6,6 +6,7 @@ use serde_json::json;
 use crate::domain::TaskStatus;
 use crate::domain::rules::Refusal;
 use crate::github::messages::{self, Budget, ClaimRefusal, CommandRefusal, Holder};
+use crate::github::service::{Github, RepoSettings};
 use crate::github::sync::{holder_of, holds, let_go_if_out_of_pool, linked_worker, pr_url};
 use crate::store::HOUR_MS;
 use crate::store::rows::TaskRow;
@@ -95,7 +96,7 @@ pub(super) async fn try_claim(
                 worker_id: &worker_id,
                 person,
             };
-            hold_by_comment(tx, ctx, &task.id, &lease.lease_id, &claimer).await?;
+            hold_by_comment(tx, &ctx.place(), &task.id, &lease.lease_id, &claimer).await?;
             Ok(Claim::Taken)
         }
         Err(StoreError::Refused(refusals)) if proposes(&refusals) => Ok(Claim::Propose),
@@ -127,19 +128,29 @@ pub(super) struct Claimer<'a> {
     pub person: bool,
 }
 
+/// Where a comment claim is made, and by whom: what [`hold_by_comment`] needs of a comment, or
+/// of an approval over the API.
+pub(super) struct ClaimPlace<'a> {
+    pub github: &'a Github,
+    pub repo: &'a str,
+    pub settings: &'a RepoSettings,
+    /// Who made it, as the audit log names them.
+    pub actor: &'a str,
+}
+
 /// A lease just taken becomes a comment claim of `claimer` (started at once, with the
 /// repository's claim TTL and reminder), with its audit event: the end of `/owp claim`, and of
-/// `/owp approve` for a person's plan.
+/// an approval of a person's plan (`/owp approve`, or over the API).
 pub(super) async fn hold_by_comment(
     tx: &mut WriteTx,
-    ctx: &CommentCtx<'_>,
+    place: &ClaimPlace<'_>,
     task_id: &str,
     lease_id: &str,
     claimer: &Claimer<'_>,
 ) -> Result<(), StoreError> {
     let now = tx.now;
     tx.ack(claimer.worker_id, lease_id).await?;
-    let ttl = ctx.github.claim_ttl_ms(ctx.settings);
+    let ttl = place.github.claim_ttl_ms(place.settings);
     tx.gh_set_claim_deadline(task_id, lease_id, now + ttl)
         .await?;
     tx.gh_insert_claim(
@@ -149,12 +160,12 @@ pub(super) async fn hold_by_comment(
         claimer.worker_id,
         claimer.person,
         ttl,
-        ctx.settings.config.claim.reminder,
+        place.settings.config.claim.reminder,
     )
     .await?;
     tx.event(
-        NewEvent::new("github.claimed", &ctx.actor)
-            .repo(ctx.repo)
+        NewEvent::new("github.claimed", place.actor)
+            .repo(place.repo)
             .task(task_id)
             .worker(Some(claimer.worker_id))
             .data(json!({"lease_id": lease_id, "login": claimer.login,

@@ -2,18 +2,23 @@
 //! and a maintainer's `/owp approve @login` or `/owp decline @login [reason]`, or the proposer's
 //! `/owp withdraw`. The proposals are the store's (`store::proposals`), the same rows a worker
 //! proposes over the API; an approval is the store's approval, so every other rule of the claim
-//! is checked again. Proposers learn how their proposals ended from one reply per issue, written
-//! by the change hook (`service::OutboxHook`) whichever path ended them.
+//! is checked again, and a person's plan becomes their comment claim in the same transaction,
+//! whether the maintainer approves by comment or over the API ([`approve_over_api`]). Proposers
+//! learn how their proposals ended from one reply per issue, written by the change hook
+//! (`service::OutboxHook`) whichever path ended them.
 
+use crate::domain::Lease;
 use crate::domain::proposals::MAX_PLAN_CHARS;
 use crate::github::messages::{self, proposals as texts};
+use crate::github::service::Github;
 use crate::github::throttle;
+use crate::store::proposals::ProposalRow;
 use crate::store::rows::TaskRow;
 use crate::store::{DAY_MS, StoreError, WriteTx};
 
 use super::CommentCtx;
 use super::claims::{
-    Claim, Claimer, explain_refusal, hold_by_comment, refusal_for_status, try_claim,
+    Claim, ClaimPlace, Claimer, explain_refusal, hold_by_comment, refusal_for_status, try_claim,
 };
 
 /// `/owp claim`: the commenter holds the issue, is told why not, or proposes their plan where a
@@ -97,9 +102,10 @@ pub(super) async fn propose(
     }
 }
 
-/// `/owp approve @login` (a maintainer): that login's open plan for the issue is approved, and
-/// its author holds the issue — a person as a comment claimer, a linked worker with a lease to
-/// acknowledge. Refused by another rule: the reply names each, the plan stays open.
+/// `/owp approve @login` (a maintainer): that login's open plan for the issue is approved
+/// ([`approve_plan`]), and its author holds the issue — a person as a comment claimer, a linked
+/// worker with a lease to acknowledge. Refused by another rule: the reply names each, the plan
+/// stays open.
 pub(super) async fn approve(
     tx: &mut WriteTx,
     ctx: &CommentCtx<'_>,
@@ -110,20 +116,8 @@ pub(super) async fn approve(
         let body = texts::no_open_proposal(ctx.login, login);
         return ctx.reply(tx, Some(&task.id), &body).await;
     };
-    match tx.approve_proposal(&found.id, &ctx.actor).await {
-        Ok((row, lease)) => {
-            let worker = tx.worker(&row.worker_id).await?;
-            if worker.claims_by_comment() {
-                let proposer = row.login.as_deref().unwrap_or(login);
-                let claimer = Claimer {
-                    login: proposer,
-                    worker_id: &row.worker_id,
-                    person: true,
-                };
-                hold_by_comment(tx, ctx, &task.id, &lease.lease_id, &claimer).await?;
-            }
-            ctx.thumbs_up(tx).await
-        }
+    match approve_plan(tx, &ctx.place(), &found.id).await {
+        Ok(_) => ctx.thumbs_up(tx).await,
         Err(StoreError::Refused(refusals)) if !refusals.is_empty() => {
             let mut named = Vec::with_capacity(refusals.len());
             for refusal in refusals {
@@ -140,6 +134,65 @@ pub(super) async fn approve(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The one approval of a plan, whether a maintainer comments `/owp approve @login` or approves
+/// over the API (`POST /v1/admin/proposals/{id}/approve`, the dashboard's Approve): the store's
+/// approval (every other rule of the claim checked again, every other open plan of the task
+/// `not_chosen`, each with its audit event) and, for a plan proposed by comment, its author's
+/// comment claim (the repository's time limit and reminder), in the caller's transaction. The
+/// outbox hook tells every proposer how their plan ended when it commits. Returns the approved
+/// proposal, and the lease a worker is to acknowledge (none for a comment claimer, who holds the
+/// issue already).
+async fn approve_plan(
+    tx: &mut WriteTx,
+    place: &ClaimPlace<'_>,
+    id: &str,
+) -> Result<(ProposalRow, Option<Lease>), StoreError> {
+    let (row, lease) = tx.approve_proposal(id, place.actor).await?;
+    let worker = tx.worker(&row.worker_id).await?;
+    if !worker.claims_by_comment() {
+        return Ok((row, Some(lease)));
+    }
+    let login = row
+        .login
+        .clone()
+        .or_else(|| worker.github_login.clone())
+        .unwrap_or_default();
+    let claimer = Claimer {
+        login: &login,
+        worker_id: &row.worker_id,
+        person: true,
+    };
+    hold_by_comment(tx, place, &row.task_id, &lease.lease_id, &claimer).await?;
+    Ok((row, None))
+}
+
+/// `POST /v1/admin/proposals/{id}/approve` while the App runs (the caller has checked that
+/// `actor` may steer the proposal's repository): [`approve_plan`] in a transaction of its own,
+/// with the repository's settings as the App last read them — what `/owp approve @login` does,
+/// without a comment to react to. A refusal leaves everything as it was.
+pub async fn approve_over_api(
+    github: &Github,
+    id: &str,
+    actor: &str,
+) -> Result<(ProposalRow, Option<Lease>), StoreError> {
+    let repo = github.store.proposal(id).await?.repo;
+    let settings = github.settings(&repo).await?;
+    let place = ClaimPlace {
+        github,
+        repo: &repo,
+        settings: &settings,
+        actor,
+    };
+    let place = &place;
+    github
+        .store
+        .write(|mut tx| async move {
+            let r = approve_plan(&mut tx, place, id).await;
+            (tx, r)
+        })
+        .await
 }
 
 /// `/owp decline @login [reason]` (a maintainer): that login's open plan for the issue ends.

@@ -1,9 +1,23 @@
 //! Plans first by comment: propose with `/owp claim` and a plan, the status comment's list, and
 //! a maintainer's `/owp approve`, `/owp decline`, the proposer's `/owp withdraw`.
 
+use reqwest::Method;
+use serde_json::json;
+
 use super::proposals;
 use crate::github_support::story::{REPO, Story};
+use crate::signin::{MONA, OTHER, web_sign_in, with_cookie};
 use owp::domain::TaskStatus;
+
+/// How the maintainer approves a plan.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Approver {
+    /// `/owp approve @login` on the issue.
+    Comment,
+    /// The dashboard's Approve (`POST /v1/admin/proposals/{id}/approve` with a signed-in
+    /// maintainer's session).
+    Dashboard,
+}
 
 const PLAN_FIRST: &str = "max_open_prs: 10\nclaim:\n  approval: plan\n  approval_skip_trust: 1\n";
 
@@ -14,8 +28,17 @@ const HOSTILE_PLAN: &str = "I will rewrite the tokenizer and ask @bob to review.
 ```\n\
 Then close #1.";
 
-async fn approve_story(postgres: bool) {
-    let story = Story::on(postgres, Some(PLAN_FIRST), |_| {}).await;
+async fn approve_story(postgres: bool, approver: Approver) {
+    let story = match approver {
+        Approver::Comment => Story::on(postgres, Some(PLAN_FIRST), |_| {}).await,
+        Approver::Dashboard => {
+            let story =
+                crate::signin::story_with_settings(postgres, Some(PLAN_FIRST), |_| {}).await;
+            // The same words on the issue, whichever way the plan was approved.
+            story.share_snapshot("comment_plans_are_listed_and_one_is_approved");
+            story
+        }
+    };
     story.fake.set_permission(REPO, "maint", "write");
     let n = story.label_issue("Fix the tokenizer", &[]).await;
 
@@ -89,27 +112,19 @@ async fn approve_story(postgres: bool) {
     assert!(listed.iter().all(|p| p["scorecard"]["merged_here"] == 0));
     assert_eq!(listed[0]["plan"], HOSTILE_PLAN);
 
-    // A plan proposed by comment is approved on its issue, not over the API (the API would give
-    // a lease that no comment claimer can acknowledge): refused, and the plan stays open.
-    let (status, body) = story
-        .admin(
-            reqwest::Method::POST,
-            &format!(
-                "/v1/admin/proposals/{}/approve",
-                listed[0]["proposal_id"].as_str().unwrap()
-            ),
-            None,
-        )
-        .await;
-    assert_eq!(status, 409, "{body}");
-    assert_eq!(body["code"], "approve_by_comment", "{body}");
-    assert_eq!(proposals(&story, n).await[0]["state"], "open");
-
     // Only maintainers approve.
     story.comment(n, "bob", "/owp approve @bob").await;
     story.expect_comment(n, "@bob, only maintainers");
-    let approve = story.comment(n, "maint", "/owp approve @Alice").await;
-    assert!(story.reacted(approve, "+1"));
+    match approver {
+        Approver::Comment => {
+            let approve = story.comment(n, "maint", "/owp approve @Alice").await;
+            assert!(story.reacted(approve, "+1"));
+        }
+        Approver::Dashboard => {
+            let id = listed[0]["proposal_id"].as_str().unwrap();
+            approve_on_dashboard(&story, n, id).await;
+        }
+    }
     // One reply tells everyone how their plan ended.
     let told = story.expect_comment(n, "@alice, your plan is approved: you hold this issue now.");
     assert!(
@@ -134,14 +149,74 @@ async fn approve_story(postgres: bool) {
     story.expect_status(n, &["**Ready**"]);
 }
 
+/// A maintainer approves comment plan `id` for issue `n` from the dashboard; a maintainer of
+/// another repository and a stranger cannot.
+async fn approve_on_dashboard(story: &Story, n: u64, id: &str) {
+    let path = format!("/v1/admin/proposals/{id}/approve");
+    story.fake.set_permission(OTHER, "dora", "write");
+    for login in ["dora", "eve"] {
+        let session = web_sign_in(story, login).await;
+        let (status, refused) =
+            with_cookie(story, Method::POST, &path, &session, true, Some(json!({}))).await;
+        assert_eq!(
+            (status, refused["code"].as_str()),
+            (403, Some("not_maintainer")),
+            "{login}: {refused}"
+        );
+    }
+    story.settle().await;
+    assert_eq!(story.task(n).await.status, TaskStatus::Ready);
+    assert!(
+        proposals(story, n)
+            .await
+            .iter()
+            .all(|p| p["state"] == "open")
+    );
+
+    let mona = web_sign_in(story, MONA).await;
+    let (status, approved) =
+        with_cookie(story, Method::POST, &path, &mona, true, Some(json!({}))).await;
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(approved["proposal"]["state"], "approved");
+    assert_eq!(approved["proposal"]["login"], "alice");
+    // Alice holds the issue as a comment claim: no lease for a worker to acknowledge.
+    assert!(approved.get("lease").is_none(), "{approved}");
+    story.settle().await;
+    // One transaction: the approval, the others not chosen and Alice's comment claim, each with
+    // its audit event, in Mona's name.
+    let events = story.running().store.recent_events(200).await.unwrap();
+    let of = |kind: &str| {
+        events
+            .iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| (e.actor.as_str(), e.at.as_str()))
+            .collect::<Vec<_>>()
+    };
+    let approval = of("proposal.approved");
+    assert_eq!(approval.len(), 1, "{events:?}");
+    assert_eq!(approval[0].0, format!("github:{MONA}"));
+    assert_eq!(of("proposal.not_chosen"), vec![approval[0]; 2]);
+    assert_eq!(of("github.claimed"), vec![approval[0]]);
+}
+
 #[tokio::test]
 async fn comment_plans_are_listed_and_one_is_approved_sqlite() {
-    approve_story(false).await;
+    approve_story(false, Approver::Comment).await;
 }
 
 #[tokio::test]
 async fn comment_plans_are_listed_and_one_is_approved_postgres() {
-    approve_story(true).await;
+    approve_story(true, Approver::Comment).await;
+}
+
+#[tokio::test]
+async fn a_comment_plan_approved_on_the_dashboard_reads_as_by_comment_sqlite() {
+    approve_story(false, Approver::Dashboard).await;
+}
+
+#[tokio::test]
+async fn a_comment_plan_approved_on_the_dashboard_reads_as_by_comment_postgres() {
+    approve_story(true, Approver::Dashboard).await;
 }
 
 async fn decline_story(postgres: bool) {

@@ -160,6 +160,9 @@ pub struct Story {
     asserted: Mutex<HashSet<u64>>,
     /// Comment bodies last seen by [`Story::expect_status`], per comment id.
     seen_bodies: Mutex<std::collections::HashMap<u64, String>>,
+    /// The reviewed snapshot the story's comments are checked against, when not its own (see
+    /// [`Story::share_snapshot`]).
+    snapshot: Mutex<Option<String>>,
     /// The story's PostgreSQL database, if it has one. Declared last: dropped after everything
     /// else of the story, the service included.
     _database: Option<StoryDatabase>,
@@ -211,6 +214,7 @@ impl Story {
             numbers: Mutex::new(BTreeSet::new()),
             asserted: Mutex::new(HashSet::new()),
             seen_bodies: Mutex::new(Default::default()),
+            snapshot: Mutex::new(None),
             _database: database.map(|(_, guard)| guard),
         };
         story.boot().await;
@@ -937,6 +941,12 @@ impl Story {
         Utc::now()
     }
 
+    /// The story's comments must read exactly as those of the story `name` (another test's,
+    /// without its backend): two ways to the same end leave the same words on GitHub.
+    pub fn share_snapshot(&self, name: &str) {
+        *self.snapshot.lock().unwrap() = Some(name.to_string());
+    }
+
     /// For measurements: the comments written are not the point, so none has to be asserted.
     pub fn stop_checking_comments(&self) {
         self.numbers.lock().unwrap().clear();
@@ -981,7 +991,8 @@ impl Story {
         if transcript.is_empty() {
             return;
         }
-        if let Some(name) = crate::reviewed::test_name() {
+        let shared = self.snapshot.lock().unwrap().clone();
+        if let Some(name) = shared.or_else(crate::reviewed::test_name) {
             crate::reviewed::check(
                 "comments",
                 &name,
