@@ -31,9 +31,6 @@ use crate::store::github::outbox::{OutboxTarget, enqueue_comment, enqueue_status
 use crate::store::github::write_pacing::WritePacing;
 use crate::store::{ChangeHook, Store, StoreError, WriteTx};
 
-/// How long a repository's `.github/owp.yml` is used before it is read again.
-pub const CONFIG_MAX_AGE_MS: i64 = 5 * 60_000;
-
 /// How long a task change waits before its status comment is written, unless configured
 /// (`OWP_GITHUB_STATUS_WINDOW_MS`): the changes within it make one edit.
 pub const DEFAULT_STATUS_WINDOW_MS: i64 = 3_000;
@@ -47,6 +44,7 @@ pub const CONFIG_SAFETY_REREAD_MS: i64 = 24 * crate::store::HOUR_MS;
 pub const CONFIG_SAFETY_SPREAD_MS: i64 = 4 * crate::store::HOUR_MS;
 
 /// Whether the settings of `repo`, last read at `checked_at`, are due for the safety re-read.
+/// (See [`settings_remembered`] for the whole rule.)
 pub fn config_due(repo: &str, checked_at: i64, now: i64) -> bool {
     // FNV-1a: the same spread in every process and version.
     let hash = repo.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
@@ -54,6 +52,16 @@ pub fn config_due(repo: &str, checked_at: i64, now: i64) -> bool {
     });
     let spread = i64::try_from(hash % CONFIG_SAFETY_SPREAD_MS.unsigned_abs()).unwrap_or_default();
     now - checked_at >= CONFIG_SAFETY_REREAD_MS - spread
+}
+
+/// The one rule for reading a repository's `.github/owp.yml`, for webhook deliveries and
+/// scheduled reconciliations alike: what the database remembers (the settings, or that there is
+/// no file) is used until it is due for the slow safety re-read ([`config_due`]). A repository
+/// the database does not know, or whose settings were never read, is read. A `push` to the
+/// default branch that changes the file reads it at once, and so do a repository joining and a
+/// full reconciliation (`force`): those do not ask this rule.
+pub fn settings_remembered(repo: &str, row: Option<&GhRepo>, now: i64) -> bool {
+    row.is_some_and(|r| r.config_checked_at > 0 && !config_due(repo, r.config_checked_at, now))
 }
 
 /// The shared context of the running App.
@@ -138,14 +146,12 @@ impl Github {
     }
 
     /// The settings of a repository for the scheduled reconciliation: what the database
-    /// remembers (its file, or that it has none), read again from GitHub only when
-    /// [`config_due`] (pushes to the default branch that change the file are read as they come).
+    /// remembers (its file, or that it has none), read again from GitHub only when no longer
+    /// [`settings_remembered`] (pushes to the default branch that change the file are read as
+    /// they come).
     pub async fn refresh_config_if_due(&self, repo: &str) -> Result<RepoSettings, StoreError> {
         let row = self.store.gh_repo(repo).await?;
-        let due = row
-            .as_ref()
-            .is_none_or(|r| config_due(repo, r.config_checked_at, crate::store::now_ms()));
-        if due {
+        if !settings_remembered(repo, row.as_ref(), crate::store::now_ms()) {
             return self.refresh_config(repo, true).await;
         }
         // The vouch lists are read at every reconciliation all the same (conditionally: an
@@ -192,8 +198,8 @@ impl Github {
         read
     }
 
-    /// Reads a repository's `.github/owp.yml` again when the cached one is older than
-    /// [`CONFIG_MAX_AGE_MS`] (or always, with `force`), and records what it found in its own
+    /// Reads a repository's `.github/owp.yml` again when the remembered settings are not
+    /// [`settings_remembered`] any more (or always, with `force`), and records what it found in its own
     /// transaction (reconciliation; a delivery records it in its own, see [`Github::read_config`]).
     pub async fn refresh_config(
         &self,
@@ -212,8 +218,9 @@ impl Github {
         Ok(settings)
     }
 
-    /// Reads a repository's `.github/owp.yml` from GitHub (through `installation`) when the one
-    /// recorded in `row` is older than [`CONFIG_MAX_AGE_MS`] (or always, with `force`). Writes
+    /// Reads a repository's `.github/owp.yml` from GitHub (through `installation`) when what
+    /// `row` remembers of it is not [`settings_remembered`] any more (or always, with `force`):
+    /// a webhook delivery costs no request for the settings of a repository the App knows. Writes
     /// nothing: [`record_config`] records what was found, in the caller's transaction. A file that
     /// does not parse keeps the last good settings and records the error; an unreachable GitHub
     /// keeps everything as it was.
@@ -250,17 +257,17 @@ impl Github {
         let Some(installation) = installation else {
             return unchanged(row);
         };
-        let fresh = row
-            .as_ref()
-            .is_some_and(|r| checked_at - r.config_checked_at < CONFIG_MAX_AGE_MS);
-        if fresh && !force {
+        if !force && settings_remembered(repo, row.as_ref(), checked_at) {
             return unchanged(row);
         }
         let client = match api::installation(&self.app, installation).await {
             Ok(client) => client,
             Err(e) => {
                 tracing::warn!(repo, error = %e, "cannot read the repository's settings file");
-                return unchanged(row);
+                return ConfigRead {
+                    news: ConfigNews::Unreadable,
+                    ..unchanged(row)
+                };
             }
         };
         let text = api::file_text(
@@ -284,7 +291,7 @@ impl Github {
             },
             Err(e) => {
                 tracing::warn!(repo, error = %e, "cannot read the repository's settings file");
-                ConfigNews::Unchanged
+                ConfigNews::Unreadable
             }
         };
         if let ConfigNews::Invalid(e) = &news {
@@ -297,7 +304,7 @@ impl Github {
             vouch: None,
             checked_at,
         };
-        if !matches!(read.news, ConfigNews::Unchanged) {
+        if !matches!(read.news, ConfigNews::Unchanged | ConfigNews::Unreadable) {
             // Which of the labels the settings name the repository lacks, read with the settings.
             let names = read.settings().config.labels;
             read.labels = Some(
@@ -389,6 +396,9 @@ pub enum ConfigNews {
     /// Nothing to record: the recorded settings are young enough, no installation serves the
     /// repository, or GitHub could not be asked (everything stays as it was).
     Unchanged,
+    /// GitHub could not be asked: the settings in force stay, and the next delivery or
+    /// reconciliation reads the file again.
+    Unreadable,
     /// There is no file: the defaults.
     Missing,
     Parsed(Box<RepoConfig>),
@@ -416,7 +426,7 @@ impl ConfigRead {
     pub fn settings(&self) -> RepoSettings {
         let recorded = || settings_of(self.row.as_ref());
         match &self.news {
-            ConfigNews::Unchanged => recorded(),
+            ConfigNews::Unchanged | ConfigNews::Unreadable => recorded(),
             ConfigNews::Missing => RepoSettings::default(),
             ConfigNews::Parsed(config) => RepoSettings {
                 config: config.as_ref().clone(),
@@ -439,12 +449,17 @@ pub async fn record_config(
     read: &ConfigRead,
 ) -> Result<RepoSettings, StoreError> {
     let at = read.checked_at;
-    if read.vouch.is_some() || !matches!(read.news, ConfigNews::Unchanged) {
+    let news = !matches!(read.news, ConfigNews::Unchanged | ConfigNews::Unreadable);
+    if read.vouch.is_some() || news {
         let vouch = read.settings().config.vouch;
         crate::github::vouch::record(tx, repo, &vouch, read.vouch.as_ref()).await?;
     }
     match &read.news {
         ConfigNews::Unchanged => return Ok(read.settings()),
+        ConfigNews::Unreadable => {
+            tx.gh_config_stale(repo).await?;
+            return Ok(read.settings());
+        }
         ConfigNews::Missing => {
             tx.gh_set_repo_config(repo, Some(Default::default()), None, at)
                 .await?;

@@ -601,6 +601,60 @@ async fn secondary_rate_limit_carries_retry_after() {
 }
 
 #[tokio::test]
+async fn content_limits_count_per_installation_and_say_when_to_retry() {
+    // GitHub's "so many a minute and so many an hour", smaller and faster: 4 writes in any
+    // 2 seconds and 6 in any 6 seconds here.
+    let (fake, app) = setup().await;
+    fake.install(78, "other-org", &["other-org/hello"]);
+    fake.set_content_limits(&[(4, TimeDelta::seconds(2)), (6, TimeDelta::seconds(6))]);
+    let n = fake.create_issue(REPO, "alice", "Task", "", &[]);
+    let m = fake.create_issue("other-org/hello", "alice", "Task", "", &[]);
+    let post = |installation: u64, repo: &'static str, number: u64| {
+        let app = &app;
+        let url = fake.url().to_string();
+        async move {
+            let token = app.installation_token(installation).await.unwrap();
+            github_support::github_http()
+                .post(format!("{url}/repos/{repo}/issues/{number}/comments"))
+                .bearer_auth(token)
+                .json(&json!({"body": "hi"}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..4 {
+        assert_eq!(post(INSTALLATION, REPO, n).await.status(), 201);
+    }
+    let retry_after = |r: &reqwest::Response| -> i64 {
+        r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    // The fifth within 2 seconds: refused, as GitHub refuses content creation past its limit,
+    // saying how long until the first of the four leaves the window.
+    let refused = post(INSTALLATION, REPO, n).await;
+    assert_eq!(refused.status(), 403);
+    assert!((1..=2).contains(&retry_after(&refused)), "{refused:?}");
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("secondary rate limit"), "{body}");
+    // Another installation has limits of its own.
+    assert_eq!(post(78, "other-org/hello", m).await.status(), 201);
+    // Two seconds on, two more fit; then the 6-second window is full: 429, and the wait is
+    // until the first write leaves it (about 4 seconds).
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(post(INSTALLATION, REPO, n).await.status(), 201);
+    assert_eq!(post(INSTALLATION, REPO, n).await.status(), 201);
+    let refused = post(INSTALLATION, REPO, n).await;
+    assert_eq!(refused.status(), 429);
+    assert!((3..=4).contains(&retry_after(&refused)), "{refused:?}");
+    assert_eq!(fake.content_writes(INSTALLATION).len(), 6);
+    assert_eq!(fake.content_writes(78).len(), 1);
+}
+
+#[tokio::test]
 async fn primary_rate_limit_headers() {
     let (fake, app) = setup().await;
     let client = app.installation(INSTALLATION).await.unwrap();

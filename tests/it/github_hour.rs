@@ -1,7 +1,8 @@
 //! An installation's hour of GitHub requests (docs/performance.md): what a task's whole life
 //! writes, what a quiet scheduled reconciliation of 50 repositories costs and what the first
 //! one after a restart costs, the settings file read again when a push changes it (and not
-//! otherwise), and the task lives one installation carries in an hour under GitHub's limits.
+//! otherwise, by scheduled reconciliations and webhook deliveries alike), and the task lives one
+//! installation carries in an hour under GitHub's limits.
 
 use serde_json::{Value, json};
 
@@ -310,7 +311,7 @@ async fn a_push_that_changes_the_settings_file_reads_it_again() {
         .await;
     assert_eq!(story.policy().await.max_open_prs, 7);
 
-    // A push that GitHub cannot be asked about keeps the settings in force.
+    // A push that GitHub cannot be asked about keeps the settings in force …
     story
         .fake
         .set_file(REPO, ".github/owp.yml", "max_open_prs: 9\n");
@@ -321,4 +322,100 @@ async fn a_push_that_changes_the_settings_file_reads_it_again() {
         .send("push", &push_payload(".github/owp.yml", &"4".repeat(40)))
         .await;
     assert_eq!(story.policy().await.max_open_prs, 7, "failing closed");
+    // … and the next delivery reads it again.
+    story.github_recovers();
+    let seen = story.fake.count_calls("GET", "owp.yml");
+    story.open_issue("Anything", &[]).await;
+    assert_eq!(story.fake.count_calls("GET", "owp.yml"), seen + 1);
+    assert_eq!(story.policy().await.max_open_prs, 9);
+}
+
+/// As if `ms` milliseconds had passed since the repository's settings were last read: the
+/// database's record of that read moves that far back.
+async fn settings_read_ago(story: &Story, ms: i64) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&story.config.database_url())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE gh_repos SET config_checked_at = config_checked_at - $1")
+        .bind(ms)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+const MINUTE_MS: i64 = 60_000;
+
+/// How often the settings file was asked for.
+fn settings_reads(story: &Story) -> usize {
+    story.fake.count_calls("GET", ".github/owp.yml")
+}
+
+/// A task's whole life by webhook deliveries: labelled, claimed, a pull request opened, merged.
+async fn a_life(story: &Story, title: &str) {
+    let n = story.label_issue(title, &[]).await;
+    story.comment(n, "alice", "/owp claim").await;
+    let pr = story.open_pr("alice", &format!("Fixes #{n}")).await;
+    story.merge_pr(pr).await;
+}
+
+#[tokio::test]
+async fn deliveries_use_the_remembered_settings_until_a_push_changes_them() {
+    let story = Story::with(Some("max_open_prs: 4\n"), |_| {}).await;
+    let joined = settings_reads(&story);
+    assert_eq!(joined, 1, "read once, when the repository joined");
+    // The file changes and no push is seen.
+    story
+        .fake
+        .set_file(REPO, ".github/owp.yml", "max_open_prs: 7\n");
+
+    // An hour of deliveries, a task's life every ten minutes: none reads the settings file (a
+    // merge into the default branch neither: its push would say if it changed the file).
+    for i in 0..6 {
+        settings_read_ago(&story, 10 * MINUTE_MS).await;
+        a_life(&story, &format!("Task {i}")).await;
+    }
+    assert_eq!(settings_reads(&story), joined, "no delivery read the file");
+    assert_eq!(story.policy().await.max_open_prs, 4);
+
+    // The slow safety re-read, the scheduled reconciliation's rule: a day after the last read,
+    // the next delivery reads the file, once.
+    settings_read_ago(&story, 24 * 60 * MINUTE_MS).await;
+    a_life(&story, "Task 6").await;
+    assert_eq!(settings_reads(&story), joined + 1);
+    assert_eq!(story.policy().await.max_open_prs, 7);
+
+    // A push that changes it: read at once, and not again by the deliveries after it.
+    story
+        .fake
+        .set_file(REPO, ".github/owp.yml", "max_open_prs: 9\n");
+    story
+        .send("push", &push_payload(".github/owp.yml", &"5".repeat(40)))
+        .await;
+    assert_eq!(settings_reads(&story), joined + 2);
+    assert_eq!(story.policy().await.max_open_prs, 9);
+    settings_read_ago(&story, 10 * MINUTE_MS).await;
+    a_life(&story, "Task 7").await;
+    assert_eq!(settings_reads(&story), joined + 2);
+    story.stop_checking_comments();
+}
+
+#[tokio::test]
+async fn a_repository_without_settings_costs_no_404_per_delivery() {
+    // GitHub's 404 for a missing file carries no ETag: each read is a counted request.
+    let story = Story::start().await;
+    assert_eq!(settings_reads(&story), 1, "looked for once, when it joined");
+    for i in 0..3 {
+        settings_read_ago(&story, 10 * MINUTE_MS).await;
+        a_life(&story, &format!("Task {i}")).await;
+    }
+    let missing = story
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.path.ends_with(".github/owp.yml") && c.status == 404)
+        .count();
+    assert_eq!(missing, 1, "one 404, when it joined");
+    story.stop_checking_comments();
 }

@@ -61,6 +61,7 @@ mod github_fake_oauth;
 mod github_fake_user;
 mod github_first_timers;
 mod github_hour;
+mod github_hour_run;
 mod github_identity;
 mod github_labels;
 mod github_one_delivery;

@@ -74,13 +74,7 @@ pub(super) async fn pull_event(
         }
     }
     tx.paths_watched(watch, &who).await?;
-    if e.action == PullRequestAction::Closed
-        && e.pull_request.merged
-        && e.repo.default_branch.as_deref() == Some(e.pull_request.base_ref.as_str())
-    {
-        // The merge may have changed `.github/owp.yml`.
-        tx.gh_config_stale(repo).await?;
-    }
+    // A merge that changes `.github/owp.yml` is read by its `push` to the default branch.
     tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
         .await?;
     tx.commit().await?;

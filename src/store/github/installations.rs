@@ -346,7 +346,8 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Makes the next event of a repository read its `.github/owp.yml` again.
+    /// Makes the next delivery or reconciliation of a repository read its `.github/owp.yml`
+    /// again (a read that GitHub did not answer).
     pub async fn gh_config_stale(&mut self, repo: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE gh_repos SET config_checked_at = 0 WHERE repo = $1")
             .bind(repo)

@@ -16,7 +16,9 @@ use super::model::{
     BOT_LOGIN, Call, CallAuth, Comment, Failure, IssuedToken, Model, OLD_ACCOUNT, Reaction, Repo,
 };
 use super::{APP_EVENTS, Shared, insert_comment, json as shape, moves, webhooks};
+use content_limit::content_write;
 
+mod content_limit;
 pub(super) mod oauth;
 mod pull_commits;
 mod pull_files;
@@ -427,13 +429,6 @@ fn body_text(body: Option<&Value>) -> Option<String> {
 /// GitHub refuses a comment body longer than this many characters (422).
 pub const COMMENT_BODY_LIMIT: usize = 65_536;
 
-/// GitHub's content-creation secondary limit: at most this many writes a minute.
-#[allow(
-    dead_code,
-    reason = "GitHub's figure, for a story that sets it with set_content_limits"
-)]
-pub const CONTENT_WRITES_PER_MINUTE: usize = 80;
-
 /// A comment body as GitHub checks it: present and at most [`COMMENT_BODY_LIMIT`] characters.
 fn comment_body(body: Option<&Value>) -> Result<String, Reply> {
     let text = body_text(body).ok_or_else(|| {
@@ -449,36 +444,6 @@ fn comment_body(body: Option<&Value>) -> Result<String, Reply> {
         ));
     }
     Ok(text)
-}
-
-/// Counts a content-creating request; past GitHub's limits (80 a minute, 500 an hour, or what
-/// the test set in `content_limits`), the secondary rate limit answer.
-fn content_write(m: &mut Model) -> Result<(), Reply> {
-    let now = Utc::now();
-    let longest = m
-        .content_limits
-        .iter()
-        .map(|(_, window)| *window)
-        .max()
-        .unwrap_or_else(|| chrono::TimeDelta::minutes(1));
-    m.content_writes
-        .retain(|at| now.signed_duration_since(*at) < longest);
-    let over = m.content_limits.iter().any(|(limit, window)| {
-        m.content_writes
-            .iter()
-            .filter(|at| now.signed_duration_since(**at) < *window)
-            .count()
-            >= *limit
-    });
-    if over {
-        return Err(Reply::error(
-            StatusCode::FORBIDDEN,
-            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
-        )
-        .header("retry-after", 60));
-    }
-    m.content_writes.push(now);
-    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -659,7 +624,7 @@ fn route(
                 let repo = require_repo(m, auth, &format!("{owner}/{name}"))?.clone();
                 let comment = find_comment(m, &repo, id)?;
                 let text = comment_body(body)?;
-                content_write(m)?;
+                content_write(m, auth)?;
                 let stored = m.comments.get_mut(&comment.id).expect("found above");
                 stored.body = text;
                 stored.updated_at = Utc::now();
@@ -677,7 +642,7 @@ fn route(
                         Reply::error(StatusCode::UNPROCESSABLE_ENTITY, "Invalid reaction content")
                     })?
                     .to_string();
-                content_write(m)?;
+                content_write(m, auth)?;
                 let existing = m
                     .reactions
                     .iter()
@@ -773,7 +738,7 @@ fn route(
                     return Err(Reply::not_found());
                 }
                 let text = comment_body(body)?;
-                content_write(m)?;
+                content_write(m, auth)?;
                 let id = insert_comment(m, &repo.full_name, number, BOT_LOGIN, &text);
                 let comment = m.comments[&id].clone();
                 Ok(Reply::created(shape::comment(api, m, &comment)))

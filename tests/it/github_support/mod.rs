@@ -257,15 +257,21 @@ impl FakeGithub {
         moves::transfer_issue(&mut self.model(), from, number, to)
     }
 
-    /// Sets GitHub's content-creation limits: at most `limit` writes in any `window`, for each pair.
+    /// Sets GitHub's content-creation limits per installation: at most `limit` writes in any
+    /// `window`, for each pair (shorter windows run GitHub's clock faster).
     pub fn set_content_limits(&self, limits: &[(usize, TimeDelta)]) {
         self.model().content_limits = limits.to_vec();
     }
 
-    /// When each content-creating request of the App was accepted (within the longest window).
+    /// When each content-creating request of an installation was accepted (within the longest
+    /// window).
     #[allow(dead_code, reason = "kept for stories that look at the App's pacing")]
-    pub fn content_writes(&self) -> Vec<chrono::DateTime<Utc>> {
-        self.model().content_writes.clone()
+    pub fn content_writes(&self, installation_id: u64) -> Vec<chrono::DateTime<Utc>> {
+        self.model()
+            .content_writes
+            .get(&installation_id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Takes a repository out of its installation.

@@ -264,10 +264,11 @@ pub struct Model {
     pub calls: Vec<Call>,
     pub fail_rules: Vec<FailRule>,
     pub user_ids: HashMap<String, u64>,
-    /// When each content-creating request (comment, edit, reaction) of the App was answered.
-    pub content_writes: Vec<chrono::DateTime<Utc>>,
-    /// GitHub's content-creation limits: (writes, window) pairs, each enforced over a sliding
-    /// window (80 a minute and 500 an hour; tests may shorten them).
+    /// When each content-creating request (comment, edit, reaction) was accepted, per
+    /// installation (within the longest window).
+    pub content_writes: HashMap<u64, Vec<chrono::DateTime<Utc>>>,
+    /// GitHub's content-creation limits per installation: (writes, window) pairs, each enforced
+    /// over a sliding window (80 a minute and 500 an hour; tests may shorten them).
     pub content_limits: Vec<(usize, chrono::TimeDelta)>,
     /// Old names (lower-case) of renamed or transferred repositories → their id.
     pub moved_repos: HashMap<String, u64>,
@@ -305,7 +306,7 @@ impl Model {
             calls: Vec::new(),
             fail_rules: Vec::new(),
             user_ids: HashMap::new(),
-            content_writes: Vec::new(),
+            content_writes: HashMap::new(),
             content_limits: vec![(80, TimeDelta::minutes(1)), (500, TimeDelta::hours(1))],
             moved_repos: HashMap::new(),
             moved_issues: HashMap::new(),
