@@ -57,8 +57,16 @@ impl ScratchDb {
         }
     }
 
+    /// Drops a PostgreSQL scratch database, unless `OWP_BENCH_KEEP_DATABASE` is set: then it
+    /// is kept, and its name printed, for a look at its plans after the run.
     pub(super) async fn drop_database(&self) {
         use sqlx::Connection;
+        if let Some((_, name)) = &self.pg
+            && std::env::var_os("OWP_BENCH_KEEP_DATABASE").is_some()
+        {
+            eprintln!("kept the scratch database {name}");
+            return;
+        }
         if let Some((server, name)) = &self.pg
             && let Ok(mut conn) = sqlx::postgres::PgConnection::connect(server).await
         {

@@ -156,6 +156,9 @@ pub struct StoreState {
     /// Claims that found nothing, remembered until the pool changes (see
     /// [`leases::empty_claims`]).
     pub(crate) empty_claims: Arc<leases::empty_claims::EmptyClaims>,
+    /// PostgreSQL: until this instant (ms) claims join every rule in full: a claim found a
+    /// repository with a rule of its own settings on (see `leases::claim_rules::RuleSet`).
+    pub(crate) settings_on_until: Arc<std::sync::atomic::AtomicI64>,
     /// SQLite: the write connection, taken in turns (see [`sqlite_writer::WriteConn`]).
     pub(crate) write_conn: Option<sqlite_writer::WriteConn>,
     /// SQLite: read connections for worker authentication on the calling thread (see
@@ -256,6 +259,7 @@ impl Store {
                 .as_deref()
                 .map(leases::write_groups::WriteGroups::start),
             empty_claims: Arc::default(),
+            settings_on_until: Arc::default(),
             writer,
             write_conn,
             direct_reads: file.map(|file| Arc::new(sqlite_direct::ReadConns::new(file))),

@@ -346,6 +346,48 @@ async fn higher_priority_first_then_import_order() {
     assert_eq!(order, want);
 }
 
+/// Tasks that rules of their own settings refuse (a tier above the worker's trust, a
+/// capability it lacks) or let through (a free area) stand in the offer order beside plain
+/// ones: every claim still gets the first task it may take, whichever of them comes first.
+#[tokio::test]
+async fn tasks_with_their_own_rules_keep_their_place_in_the_offer_order() {
+    let s = Server::start().await;
+    s.upsert_repo("acme/mixed", 10, true).await;
+    let ids = s
+        .import_ids(
+            "acme/mixed",
+            json!([
+                {"title": "sensitive", "priority": "critical", "tier": 2},
+                {"title": "gpu", "priority": "critical", "requires": {"gpu": true}},
+                {"title": "core", "priority": "high", "area": "core"},
+                {"title": "core again", "priority": "high", "area": "core"},
+                {"title": "plain", "priority": "normal"},
+                {"title": "plain 2", "priority": "low"}
+            ]),
+        )
+        .await;
+    let (wid, token) = s.register_worker("w", &[], 100, 20).await;
+    let (_, got, _) = s.claim_ok(&token).await;
+    assert_eq!(
+        got, ids[2],
+        "the tier and the capability refuse the critical tasks"
+    );
+    let (_, got, _) = s.claim_ok(&token).await;
+    assert_eq!(got, ids[4], "core again waits for the area");
+    let (_, got, _) = s.claim_ok(&token).await;
+    assert_eq!(got, ids[5]);
+    s.claim_none(&token).await;
+    s.admin_update_worker(&wid, json!({"trust_level": 2}))
+        .await
+        .expect(200);
+    let (_, got, _) = s.claim_ok(&token).await;
+    assert_eq!(
+        got, ids[0],
+        "trusted now, the worker gets the critical task first"
+    );
+    s.claim_none(&token).await;
+}
+
 #[tokio::test]
 async fn paused_worker_gets_no_work() {
     let s = Server::start().await;

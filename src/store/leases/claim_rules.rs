@@ -114,7 +114,7 @@ fn hour_leases(hour: &str) -> String {
 /// (migration 0033, a copy of this text that a test keeps equal).
 pub(crate) fn hourly_room(hour: &str) -> String {
     format!(
-        "(r.claims_per_hour IS NULL OR r.claims_per_hour > (SELECT COUNT(*) {}))",
+        "({HOURLY_OFF} OR r.claims_per_hour > (SELECT COUNT(*) {}))",
         hour_leases(hour)
     )
 }
@@ -136,7 +136,7 @@ const AREA_HOLDERS: &str = "FROM tasks h WHERE h.repo_id = t.repo_id AND h.area 
 
 /// Rule 5: the candidate `t`'s area is free, or not locked.
 fn area_free() -> String {
-    format!("(t.area IS NULL OR r.area_locks_enabled = 0 OR NOT EXISTS (SELECT 1 {AREA_HOLDERS}))")
+    format!("({AREA_OFF} OR r.area_locks_enabled = 0 OR NOT EXISTS (SELECT 1 {AREA_HOLDERS}))")
 }
 
 /// The key of the first task holding the candidate `t`'s area (see [`area_free`]): what
@@ -194,6 +194,65 @@ pub(crate) enum Condition {
     /// Rule 12: the repository takes claims from vouched logins and maintainers only
     /// (`vouch.required`), and the worker is one of them.
     VouchedIfRequired,
+}
+
+/// What switches a rule of repository `r` off: `claims_per_hour` unset (no hourly cap).
+const HOURLY_OFF: &str = "r.claims_per_hour IS NULL";
+/// … `min_account_age_days` 0 (no minimum account age).
+const ACCOUNT_AGE_OFF: &str = "r.min_account_age_days = 0";
+/// … `cooldown_hours` 0 (no cool-down).
+const COOLDOWN_OFF: &str = "r.cooldown_hours = 0";
+/// … no reviewers (rule 13 has nobody to count).
+const REVIEWERS_OFF: &str = "r.reviewers = 0";
+/// … claims taken without a plan first (rule 11).
+const APPROVAL_OFF: &str = "r.approval = 'none'";
+/// … no vouch required (rule 12's `vouch.required`).
+const VOUCH_OFF: &str = "r.vouch_required = 0";
+/// What makes a rule hold for the candidate `t` itself, whoever claims it: no area (rule 5).
+const AREA_OFF: &str = "t.area IS NULL";
+/// … the lowest tier, within every worker's trust (rule 7).
+const TIER_OFF: &str = "t.tier = 0";
+/// … no capability required (rule 9).
+const REQUIRES_OFF: &str = "t.requires = '{}'";
+/// … no first-timers label (rule 14).
+const FIRST_TIMERS_OFF: &str = "t.first_timers = 0";
+
+/// The rules that a setting of the candidate `t` or of its repository `r` can switch off, each
+/// with the condition under which it is off: the rule's text is `(OFF OR …)`, so while `OFF`
+/// holds, the rule holds whoever claims the task. Most pools use few of them; the plain claim
+/// statement ([`RuleSet::Plain`]) leaves them out.
+const SWITCHED_RULES: [(Condition, &str); 10] = [
+    (Condition::HourlyRoom, HOURLY_OFF),
+    (Condition::AccountOldEnough, ACCOUNT_AGE_OFF),
+    (Condition::CooledDown, COOLDOWN_OFF),
+    (Condition::ReviewerRoom, REVIEWERS_OFF),
+    (Condition::Approved, APPROVAL_OFF),
+    (Condition::VouchedIfRequired, VOUCH_OFF),
+    (Condition::AreaFree, AREA_OFF),
+    (Condition::TierTrusted, TIER_OFF),
+    (Condition::CapabilitiesHeld, REQUIRES_OFF),
+    (Condition::FirstTimer, FIRST_TIMERS_OFF),
+];
+
+/// Which rules a claim statement joins (see [`repo_rules`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum RuleSet {
+    /// Every rule, each in full.
+    Full,
+    /// Every rule but those of [`SWITCHED_RULES`]: the statement picks the first task in offer
+    /// order that passes the others, and takes it only if [`switched_off`] holds for it (then
+    /// those rules hold for it too, and every task before it failed another rule: it is the task
+    /// the full statement picks). Otherwise the full statement must run. The statement is much
+    /// smaller: PostgreSQL starts every node of a plan and locks every table a plan names for
+    /// each run, whether a row reaches it or not.
+    Plain,
+}
+
+/// The condition on the candidate `t` in repository `r` that every rule of [`SWITCHED_RULES`]
+/// is off (see [`RuleSet::Plain`]).
+pub(super) fn switched_off() -> String {
+    let off: Vec<&str> = SWITCHED_RULES.iter().map(|(_, off)| *off).collect();
+    format!("({})", off.join(" AND "))
 }
 
 /// The conditions of rules 1, 5–11, 13 and 14 on a candidate `t` in repository `r`, each on its
@@ -275,7 +334,7 @@ fn merged_here(worker: &str) -> String {
 /// merged task in the repository ([`merged_here`]).
 fn first_timer_rule(worker: &str, insider: &str) -> String {
     format!(
-        "(t.first_timers = 0 OR ({insider} = 0 AND NOT EXISTS (SELECT 1 {})))",
+        "({FIRST_TIMERS_OFF} OR ({insider} = 0 AND NOT EXISTS (SELECT 1 {})))",
         merged_here(worker)
     )
 }
@@ -304,7 +363,7 @@ fn recent_ends(worker: &str, hour: &str) -> String {
 /// ([`recent_ends`]).
 fn cooled_down(worker: &str, hour: &str) -> String {
     format!(
-        "(r.cooldown_hours = 0 OR NOT EXISTS (SELECT 1 {}))",
+        "({COOLDOWN_OFF} OR NOT EXISTS (SELECT 1 {}))",
         recent_ends(worker, hour)
     )
 }
@@ -353,7 +412,7 @@ pub(crate) fn reviewer_room_left(now: &str) -> String {
 /// once the lease is written (migration 0035, a copy of this text that a test keeps equal).
 pub(crate) fn reviewer_room(now: &str, in_flight: &str) -> String {
     format!(
-        "(r.reviewers = 0 OR {} > {in_flight})",
+        "({REVIEWERS_OFF} OR {} > {in_flight})",
         reviewer_room_left(now)
     )
 }
@@ -367,7 +426,7 @@ pub(crate) fn reviewer_room(now: &str, in_flight: &str) -> String {
 /// the pool needs a new plan.
 fn approved(worker: &str) -> String {
     format!(
-        "(r.approval = 'none' OR {trust} >= r.approval_skip_trust \
+        "({APPROVAL_OFF} OR {trust} >= r.approval_skip_trust \
            OR EXISTS (SELECT 1 FROM proposals ap WHERE ap.task_seq = t.seq \
              AND ap.worker_id = {worker} AND ap.state = 'approved' \
              AND NOT EXISTS (SELECT 1 FROM leases al WHERE al.task_seq = t.seq \
@@ -392,7 +451,7 @@ fn paths_free() -> String {
 /// An account whose age GitHub did not give refuses: the rule fails closed.
 pub(crate) fn account_old_enough(worker: &str, hour: &str) -> String {
     format!(
-        "(r.min_account_age_days = 0 OR EXISTS (SELECT 1 FROM workers aw \
+        "({ACCOUNT_AGE_OFF} OR EXISTS (SELECT 1 FROM workers aw \
            LEFT JOIN gh_accounts ga ON ga.account_id = aw.github_account_id \
            WHERE aw.id = {worker} AND (ga.created_at \
                + CAST(r.min_account_age_days AS BIGINT) * {DAY_MS} <= {hour} + {HOUR_MS} \
@@ -423,17 +482,20 @@ pub(crate) fn account_refusal(min_days: i64, created: Option<i64>) -> Refusal {
 }
 
 /// [`claim_conditions`] as one `AND …` clause of a claim statement for `pick`, but for rule 8,
-/// which its candidates already hold ([`candidates`]).
+/// which its candidates already hold ([`candidates`]); with [`RuleSet::Plain`], but for those
+/// of [`SWITCHED_RULES`].
 pub(super) fn repo_rules(
     backend: Backend,
     worker: &str,
     since: &str,
     hour: &str,
     pick: Pick,
+    set: RuleSet,
 ) -> String {
     claim_conditions(backend, worker, since, hour, pick.insider())
         .into_iter()
         .filter(|(c, _)| *c != Condition::NotWaiting)
+        .filter(|(c, _)| set == RuleSet::Full || SWITCHED_RULES.iter().all(|(s, _)| s != c))
         .map(|(_, sql)| format!("AND {sql} "))
         .collect()
 }
@@ -443,11 +505,11 @@ pub(super) fn repo_rules(
 fn requires_rule(backend: Backend, worker: &str) -> String {
     match backend {
         Backend::Postgres => format!(
-            "(t.requires = '{{}}' OR CAST((SELECT cw.capabilities FROM workers cw \
+            "({REQUIRES_OFF} OR CAST((SELECT cw.capabilities FROM workers cw \
                WHERE cw.id = {worker}) AS jsonb) @> CAST(t.requires AS jsonb))"
         ),
         Backend::Sqlite => format!(
-            "(t.requires = '{{}}' OR NOT EXISTS (SELECT 1 FROM json_each(t.requires) rq \
+            "({REQUIRES_OFF} OR NOT EXISTS (SELECT 1 FROM json_each(t.requires) rq \
                WHERE NOT EXISTS (SELECT 1 FROM workers cw, json_each(cw.capabilities) cc \
                  WHERE cw.id = {worker} AND cc.key = rq.key AND cc.atom = rq.atom \
                    AND (cc.type = rq.type OR (cc.type IN ('integer', 'real') \
@@ -483,7 +545,7 @@ pub(crate) fn effective_trust(worker: &str, repo: &str) -> String {
 /// trust the database does not hold.
 fn trust_rule(worker: &str) -> String {
     format!(
-        "(t.tier <= (SELECT tw.trust_level FROM workers tw WHERE tw.id = {worker}) \
+        "({TIER_OFF} OR t.tier <= (SELECT tw.trust_level FROM workers tw WHERE tw.id = {worker}) \
            OR t.tier <= {})",
         effective_trust(worker, "t.repo_id")
     )
@@ -543,7 +605,7 @@ pub(crate) const MAINTAINER_ANSWER_MS: i64 = 5 * 60_000;
 fn vouched_if_required(worker: &str, hour: &str) -> String {
     let fresh = HOUR_MS - MAINTAINER_ANSWER_MS;
     format!(
-        "(r.vouch_required = 0 \
+        "({VOUCH_OFF} \
           OR EXISTS (SELECT 1 FROM signin_permissions sp WHERE sp.repo = LOWER(r.name) \
             AND sp.permission IN ('admin', 'maintain', 'write') \
             AND sp.fetched_at > {hour} + {fresh} AND sp.login IN ({logins})) \
@@ -608,6 +670,70 @@ pub(super) fn skill_rule(backend: Backend, worker: &WorkerRow, param: &str) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plain claim statement leaves out the rules that a setting switches off, and takes a
+    /// task only when their `OFF` conditions hold for it: that is exact only if each rule's
+    /// whole text is `(OFF OR …)`, with the `OR` at its top level, so that `OFF` alone makes it
+    /// hold.
+    #[test]
+    fn a_switched_rule_holds_whenever_it_is_off() {
+        for backend in [Backend::Postgres, Backend::Sqlite] {
+            for insider in ["0", "1"] {
+                let conditions = claim_conditions(backend, "$1", "$2", "$3", insider);
+                for (condition, off) in SWITCHED_RULES {
+                    let (_, sql) = conditions
+                        .iter()
+                        .find(|(c, _)| *c == condition)
+                        .expect("every switched rule is a condition of the claim");
+                    let head = format!("({off} OR ");
+                    assert!(
+                        sql.starts_with(&head),
+                        "{condition:?} does not start with {head}"
+                    );
+                    // The parenthesis opened first closes last: nothing is joined beside it.
+                    let mut depth = 0;
+                    for (i, ch) in sql.char_indices() {
+                        match ch {
+                            '(' => depth += 1,
+                            ')' => depth -= 1,
+                            _ => {}
+                        }
+                        assert!(
+                            depth > 0 || i == sql.len() - 1,
+                            "{condition:?} is more than (OFF OR …): {sql}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// The plain rules are the full ones but for the switched rules, and the condition that
+    /// they are off names each of them.
+    #[test]
+    fn plain_rules_leave_out_only_the_switched_rules() {
+        let args = (Backend::Postgres, "$2", "$6", "$10", Pick::First);
+        let full = repo_rules(args.0, args.1, args.2, args.3, args.4, RuleSet::Full);
+        let plain = repo_rules(args.0, args.1, args.2, args.3, args.4, RuleSet::Plain);
+        let mut expected = full.clone();
+        for (condition, _) in SWITCHED_RULES {
+            let (_, sql) = claim_conditions(args.0, args.1, args.2, args.3, "0")
+                .into_iter()
+                .find(|(c, _)| *c == condition)
+                .expect("a condition of the claim");
+            let clause = format!("AND {sql} ");
+            assert!(
+                expected.contains(&clause),
+                "{condition:?} is not in the full rules"
+            );
+            expected = expected.replacen(&clause, "", 1);
+        }
+        assert_eq!(plain, expected);
+        let off = switched_off();
+        for (_, each) in SWITCHED_RULES {
+            assert!(off.contains(each), "{off} does not check {each}");
+        }
+    }
 
     /// PostgreSQL's recheck of the hourly cap under the repository's lock (a trigger, which a
     /// migration holds) reads the claim's own condition, for the hour before the lease.

@@ -38,7 +38,9 @@ use serde_json::{Value, json};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row};
 
-use super::claim_rules::{OFFER_ORDER, Pick, candidates, repo_rules, skill_rule, worker_fits};
+use super::claim_rules::{
+    OFFER_ORDER, Pick, RuleSet, candidates, repo_rules, skill_rule, switched_off, worker_fits,
+};
 use super::effects::{
     MoveValues, ack_data, ack_lease, ack_task, budget_counters, end_lease, insert_lease,
     lease_alive, marked_seen, move_task, take_task, worker_load,
@@ -57,12 +59,20 @@ use crate::store::{
 /// Attempts of a claim statement that keeps losing races to other claims.
 const RACE_ATTEMPTS: u32 = 8;
 
+/// How long claims join every rule in full ([`RuleSet::Full`]) once the plain statement picked a
+/// task for which a switched rule is on (ms); after that, the next claim tries the plain
+/// statement again.
+const SETTINGS_ON_MS: i64 = 60_000;
+
 /// How a single-statement claim ended.
 enum SingleClaim {
     /// The worker row is gone: nothing was written.
     NoWorker,
     /// Nothing is eligible for the worker now (it was marked seen).
     Nothing,
+    /// The plain statement ([`RuleSet::Plain`]) picked a task for which a rule it leaves out is
+    /// on: no task was taken, and the full statement must run.
+    SettingsOn,
     /// Another transaction took the repository's last review slot or the task's area first,
     /// or was changing the picked task (its sequence number, which the next attempt skips: a
     /// claim inside a transaction still holds the task's queue row it picked): no task was
@@ -85,9 +95,18 @@ impl Store {
             && worker.online(now, self.timing.heartbeat_ttl_ms)
         {
             let mut skip = Vec::new();
-            for _ in 0..RACE_ATTEMPTS {
-                let claimed =
-                    claim_statement(&self.write, &self.timing, worker, now, Pick::First, &skip);
+            let mut set = self.rule_set(Pick::First, now);
+            let mut races = 0;
+            while races < RACE_ATTEMPTS {
+                let claimed = claim_statement(
+                    &self.write,
+                    &self.timing,
+                    worker,
+                    now,
+                    Pick::First,
+                    set,
+                    &skip,
+                );
                 match claimed.await {
                     Ok(SingleClaim::NoWorker) => return Err(no_worker()),
                     Ok(SingleClaim::Nothing) => return Ok((None, now)),
@@ -95,13 +114,18 @@ impl Store {
                         self.committed(&[event]);
                         return Ok((Some(*lease), now));
                     }
+                    Ok(SingleClaim::SettingsOn) => set = self.settings_on(now),
                     Ok(SingleClaim::Race(busy)) => {
                         skip.extend(busy);
                         self.lost_race();
+                        races += 1;
                     }
                     // Another claim took the task's area or an overlapping path first, or a
                     // deadlock: the statement wrote nothing.
-                    Err(e) if e.is_conflict() => self.lost_race(),
+                    Err(e) if e.is_conflict() => {
+                        self.lost_race();
+                        races += 1;
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -121,6 +145,28 @@ impl Store {
             }) => Ok((None, crate::store::now_ms())),
             other => other,
         }
+    }
+
+    /// The rules a claim statement for `pick` joins at `now`: the plain statement, unless one
+    /// picked a task for which a rule it leaves out is on within [`SETTINGS_ON_MS`] (a claim by
+    /// name always joins every rule).
+    fn rule_set(&self, pick: Pick, now: i64) -> RuleSet {
+        let on_until = self
+            .settings_on_until
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if matches!(pick, Pick::Named { .. }) || now < on_until {
+            RuleSet::Full
+        } else {
+            RuleSet::Plain
+        }
+    }
+
+    /// A plain claim statement picked a task for which a rule it leaves out is on: claims join
+    /// every rule for a while.
+    fn settings_on(&self, now: i64) -> RuleSet {
+        self.settings_on_until
+            .fetch_max(now + SETTINGS_ON_MS, std::sync::atomic::Ordering::Relaxed);
+        RuleSet::Full
     }
 
     fn lost_race(&self) {
@@ -201,20 +247,26 @@ impl WriteTx {
         let (timing, now) = (self.store().timing.clone(), self.now);
         let mut claimed = SingleClaim::Race(None);
         let mut skip = Vec::new();
-        for _ in 0..RACE_ATTEMPTS {
-            claimed = claim_statement(self.conn(), &timing, seen, now, pick, &skip).await?;
-            let SingleClaim::Race(busy) = claimed else {
-                break;
-            };
-            skip.extend(busy);
-            self.store().lost_race();
+        let mut set = self.store().rule_set(pick, now);
+        let mut races = 0;
+        while races < RACE_ATTEMPTS {
+            claimed = claim_statement(self.conn(), &timing, seen, now, pick, set, &skip).await?;
+            match claimed {
+                SingleClaim::SettingsOn => set = self.store().settings_on(now),
+                SingleClaim::Race(busy) => {
+                    skip.extend(busy);
+                    self.store().lost_race();
+                    races += 1;
+                }
+                _ => break,
+            }
         }
         if !matches!(claimed, SingleClaim::NoWorker) && !seen.online(now, timing.heartbeat_ttl_ms) {
             self.event(online_event(&seen.id));
         }
         match claimed {
             SingleClaim::NoWorker => Err(no_worker()),
-            SingleClaim::Race(_) | SingleClaim::Nothing => Ok(None),
+            SingleClaim::Race(_) | SingleClaim::Nothing | SingleClaim::SettingsOn => Ok(None),
             SingleClaim::Taken(lease, event) => {
                 self.appended(event);
                 Ok(Some(*lease))
@@ -238,14 +290,17 @@ fn returned_task_select(name: &str, lease: &str) -> String {
 }
 
 /// The claim statement (see the module docs) for `seen`, the worker as its request was
-/// authenticated, passing over the tasks `skip` (sequence numbers another transaction was
-/// changing when an earlier attempt picked them).
+/// authenticated, joining the rules `set`, passing over the tasks `skip` (sequence numbers
+/// another transaction was changing when an earlier attempt picked them). The plain statement
+/// ([`RuleSet::Plain`]) takes the task it picked only if the rules it leaves out are off for it
+/// ([`switched_off`]), and otherwise says so ([`SingleClaim::SettingsOn`]).
 async fn claim_statement<'c>(
     conn: impl Executor<'c, Database = Any>,
     timing: &Timing,
     seen: &WorkerRow,
     now: i64,
     pick: Pick,
+    set: RuleSet,
     skip: &[i64],
 ) -> Result<SingleClaim, StoreError> {
     let lease_id = new_id("l");
@@ -259,19 +314,31 @@ async fn claim_statement<'c>(
         let seqs: Vec<String> = skip.iter().map(i64::to_string).collect();
         narrow.push_str(&format!(" AND t.seq NOT IN ({})", seqs.join(", ")));
     }
-    let rules = repo_rules(crate::store::Backend::Postgres, "$2", "$6", "$10", pick);
+    let rules = repo_rules(
+        crate::store::Backend::Postgres,
+        "$2",
+        "$6",
+        "$10",
+        pick,
+        set,
+    );
+    let plain = match set {
+        RuleSet::Plain => switched_off(),
+        RuleSet::Full => "TRUE".to_string(),
+    };
     let sql = format!(
         "WITH w AS ( \
            SELECT id, status, skills, active_tasks, max_concurrent_tasks, trust_level, \
              capacity_points, active_points FROM workers WHERE id = $2 FOR UPDATE), \
          pick AS ( \
-           SELECT t.seq, t.repo_id FROM w CROSS JOIN {from} CROSS JOIN repos r \
+           SELECT t.seq, t.repo_id, CAST(CASE WHEN {plain} THEN 1 ELSE 0 END AS BIGINT) AS plain \
+           FROM w CROSS JOIN {from} CROSS JOIN repos r \
            WHERE {fits}{skills}{narrow} \
              {rules} \
            {OFFER_ORDER} LIMIT 1 FOR UPDATE OF t SKIP LOCKED), \
          held AS ( \
            SELECT k.seq, k.repo_id FROM tasks k \
-           WHERE k.seq = (SELECT seq FROM pick) AND k.status = 'ready' \
+           WHERE k.seq = (SELECT seq FROM pick WHERE plain = 1) AND k.status = 'ready' \
            FOR UPDATE SKIP LOCKED), \
          budget AS ( \
            UPDATE repos SET {counters} \
@@ -287,7 +354,7 @@ async fn claim_statement<'c>(
          lease AS ({lease} RETURNING *), \
          ev AS ({event}) \
          SELECT (SELECT COUNT(*) FROM seen) AS seen_n, (SELECT seq FROM pick) AS picked_seq, \
-           (SELECT COUNT(*) FROM held) AS held_n, \
+           (SELECT COUNT(*) FROM held) AS held_n, COALESCE((SELECT plain FROM pick), 1) AS plain_n, \
            (SELECT id FROM ev) AS event_id, k.* \
          FROM (SELECT 1 AS one) o LEFT JOIN ({took}) k ON TRUE",
         counters = budget_counters("1", "0"),
@@ -346,6 +413,7 @@ async fn claim_statement<'c>(
         let held = row.try_get::<i64, _>("held_n")? > 0;
         return Ok(match picked {
             None => SingleClaim::Nothing,
+            Some(_) if row.try_get::<i64, _>("plain_n")? == 0 => SingleClaim::SettingsOn,
             Some(seq) if !held => SingleClaim::Race(Some(seq)),
             Some(_) => SingleClaim::Race(None),
         });

@@ -18,7 +18,9 @@
 
 use serde_json::{Value, json};
 
-use super::claim_rules::{OFFER_ORDER, Pick, candidates, repo_rules, skill_rule, worker_fits};
+use super::claim_rules::{
+    OFFER_ORDER, Pick, RuleSet, candidates, repo_rules, skill_rule, worker_fits,
+};
 use super::effects::{
     MoveValues, ack_data, ack_lease, ack_task, budget_counters, end_lease, insert_lease,
     lease_alive, marked_seen, move_task, take_task, worker_load,
@@ -154,7 +156,14 @@ impl WriteTx {
         // since.
         let skills = skill_rule(crate::store::Backend::Sqlite, &pick.worker(seen), "$11");
         let named = pick.condition();
-        let rules = repo_rules(crate::store::Backend::Sqlite, "$2", "$6", "$10", pick);
+        let rules = repo_rules(
+            crate::store::Backend::Sqlite,
+            "$2",
+            "$6",
+            "$10",
+            pick,
+            RuleSet::Full,
+        );
         let fits = worker_fits(crate::store::Backend::Sqlite, "$7");
         let from = candidates(crate::store::Backend::Sqlite).0;
         let taken = "FROM tasks t JOIN repos r ON r.id = t.repo_id WHERE t.lease_id = $3";
