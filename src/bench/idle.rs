@@ -8,8 +8,9 @@
 //! way, then drives each route in turn from this process over `--idle-connections` keep-alive
 //! connections, each sending its next request as soon as the last is answered, round-robin over
 //! every worker's token: the same generator, the same connections, the same server for the three
-//! routes. Each route gets `--warmup` seconds, then `--seconds` measured. The server's peak RSS
-//! is read at the end.
+//! routes. Each route gets `--warmup` seconds (drawn out, up to a minute more, until every worker
+//! has made one request: the window measures workers already online), then `--seconds` measured.
+//! The server's peak RSS is read at the end.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -28,6 +29,9 @@ use crate::store::{Store, Timing};
 
 /// Workers per INSERT statement of the bulk load.
 const LOAD_CHUNK: usize = 1_000;
+
+/// The longest the warm-up of a route is drawn out for every worker to have made a request.
+const MAX_EXTRA_WARMUP: Duration = Duration::from_secs(60);
 
 /// Targets of an idle pool (issue: a million online volunteers per node).
 const HEARTBEAT_TARGET: f64 = 0.8;
@@ -245,6 +249,15 @@ async fn drive(
         )));
     }
     tokio::time::sleep(Duration::from_secs(args.warmup)).await;
+    // The measured window is of workers already online: the warm-up goes on until every worker
+    // has made one request (its first is the one that reads its row), within a bound.
+    let warming = Instant::now();
+    while !matches!(route, Route::Healthz)
+        && next.load(Ordering::Relaxed) < tokens.len()
+        && warming.elapsed() < MAX_EXTRA_WARMUP
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     measuring.store(true, Ordering::Relaxed);
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;

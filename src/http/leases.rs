@@ -70,6 +70,11 @@ pub async fn claim(
         if let Some(lease) = lease {
             return Ok(Json(ClaimReply { lease }).into_response());
         }
+        // A claim that does not wait (or whose wait is over) answers now: a timer set in the
+        // past still fires only at the timer's next tick, a millisecond or two later.
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
         // Wait for any change in the pool (from this process or another), or the deadline.
         // A task also becomes claimable when a lease expires, which the expiry sweep logs.
         loop {
