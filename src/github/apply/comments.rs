@@ -149,9 +149,12 @@ pub(super) async fn comment_event(
 }
 
 /// What is known of the commenter's GitHub account's age, when the repository takes claims only
-/// from accounts of a minimum age and the comment claims, or when the comment links a worker
-/// (whose claims over the API every repository with a minimum age then checks). Fails closed:
-/// an age GitHub does not give stays unknown, and the claim's rule refuses it.
+/// from accounts of a minimum age and the comment claims, when the comment claims in a
+/// repository that takes plans first (the plan's scorecard shows the age to maintainers), or
+/// when the comment links a worker (whose claims over the API every repository with a minimum
+/// age then checks). Asked of GitHub once per account (then kept, and an unknown one asked again
+/// at most once per retry period). Fails closed: an age GitHub does not give stays unknown, and
+/// the claim's rule refuses it.
 async fn claimant_account(
     github: &Github,
     installation: i64,
@@ -159,8 +162,10 @@ async fn claimant_account(
     parsed: &[ParsedCommand],
     author: &crate::github::events::Actor,
 ) -> Result<Option<AccountReading>, ApplyError> {
+    let claim = &settings.config.claim;
     let claims = parsed.iter().any(|c| matches!(c, Ok(Command::Claim)))
-        && settings.config.claim.min_account_age_days > 0;
+        && (claim.min_account_age_days > 0
+            || claim.approval == crate::domain::proposals::Approval::Plan);
     let links = parsed.iter().any(|c| matches!(c, Ok(Command::Link { .. })));
     if !claims && !links {
         return Ok(None);

@@ -61,6 +61,10 @@ impl Transcript {
 async fn a_plan_first_issue_goes_from_plans_to_a_reviewed_verified_merge() {
     let story = Story::with(Some(SETTINGS), |_| {}).await;
     story.fake.set_permission(REPO, "maint", "maintain");
+    // Ages counted from today, so that the scorecards read the same every day.
+    let days = |n| chrono::Utc::now() - chrono::Duration::days(n);
+    story.fake.set_account_created("alice", days(400));
+    story.fake.set_account_created("bob", days(1200));
     let n = story.label_issue("Fix the tokenizer", &[]).await;
     story.expect_status(n, &["**Ready**"]);
     let mut told = Transcript::default();

@@ -13,7 +13,7 @@ use octocrab::jsonwebtoken::{self, Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 
 use super::model::{
-    BOT_LOGIN, Call, CallAuth, Comment, Failure, IssuedToken, Model, OLD_ACCOUNT, Reaction, Repo,
+    BOT_LOGIN, Call, CallAuth, Comment, Failure, IssuedToken, Model, Reaction, Repo, old_account,
 };
 use super::{APP_EVENTS, Shared, insert_comment, json as shape, moves, webhooks};
 use content_limit::content_write;
@@ -813,7 +813,7 @@ fn route(
                 let created = m
                     .accounts_created
                     .get(&login.to_lowercase())
-                    .map_or_else(|| json!(OLD_ACCOUNT), |t| shape::time(*t));
+                    .map_or_else(|| shape::time(old_account()), |t| shape::time(*t));
                 let mut user = shape::user(api, m, login);
                 // GitHub's public-user: the simple user and the profile.
                 shape::set(

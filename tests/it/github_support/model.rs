@@ -278,7 +278,7 @@ pub struct Model {
     /// number), in the order they were added.
     pub dependencies: Vec<(String, u64, String, u64)>,
     /// When accounts were created (lower-case login); an account not named here was created
-    /// long ago ([`OLD_ACCOUNT`]).
+    /// long ago ([`old_account`]).
     pub accounts_created: HashMap<String, DateTime<Utc>>,
     /// Logins whose account was renamed away (and not taken since): `GET /users/{login}` is 404.
     pub renamed_logins: std::collections::HashSet<String>,
@@ -287,8 +287,14 @@ pub struct Model {
     next_id: u64,
 }
 
-/// When an account the story says nothing about was created.
-pub const OLD_ACCOUNT: &str = "2015-03-14T09:26:53Z";
+/// When an account the story says nothing about was created: long ago, and always as long ago
+/// (its age in days is the same whichever day the story runs, as reviewed snapshots need).
+pub fn old_account() -> DateTime<Utc> {
+    Utc::now() - chrono::Duration::days(OLD_ACCOUNT_DAYS)
+}
+
+/// The age of [`old_account`] in days.
+pub const OLD_ACCOUNT_DAYS: i64 = 4_000;
 
 impl Model {
     pub fn new(app_id: u64) -> Self {
