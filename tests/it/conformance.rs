@@ -24,7 +24,7 @@ const SHORT_TTLS: [(&str, &str); 3] = [
 /// The optional parts the reference server lists only while its GitHub App is configured, and
 /// how many cases need one of them (they run in GitHub mode below).
 const GITHUB_ONLY: [&str; 2] = ["vouch", "reviewers"];
-const GITHUB_ONLY_CASES: usize = 1;
+const GITHUB_ONLY_CASES: usize = 2;
 
 /// Runs `owp conformance` against `url` and returns its output and JSON report.
 async fn run_conformance(url: &str, token: &str, dir: &Path, extra: &[&str]) -> (Output, Value) {
@@ -342,6 +342,58 @@ async fn a_vouch_list_read_without_its_repo_fails_rules_vouch_list_read() {
         "rules.vouch_list_read",
     )
     .await;
+}
+
+/// Reviewers are GitHub mode's (feature `reviewers`): the case runs against a server with its
+/// GitHub App configured, whose repository names two reviewers in its `.github/owp.yml`, so that
+/// the case reads real entries as well as its own repository without any.
+async fn reviewers_shown_as_settings_fail(postgres: bool) {
+    use crate::github_support::story::{ADMIN, REPO, Story};
+    let settings = "max_open_prs: 4\nreview:\n  reviewers:\n    alice: 2\n    bob: 3\n";
+    let story = Story::on(postgres, Some(settings), |_| {}).await;
+    let (status, state) = story
+        .admin(reqwest::Method::GET, "/v1/admin/state", None)
+        .await;
+    assert_eq!(status, 200, "{state}");
+    let repo = state["repos"]
+        .as_array()
+        .and_then(|l| l.iter().find(|r| r["repo"] == REPO))
+        .unwrap_or_else(|| panic!("no {REPO} in {state}"));
+    let shown: Vec<(&str, i64)> = repo["reviewers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{repo}"))
+        .iter()
+        .map(|r| {
+            (
+                r["login"].as_str().unwrap(),
+                r["capacity"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(shown, [("alice", 2), ("bob", 3)], "{repo}");
+    fault_fails_case_at(
+        &story.url(),
+        ADMIN,
+        story.dir.path(),
+        Fault::ReviewersAsSettings,
+        "rules.reviewers_shown",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviewers_shown_as_settings_fail_rules_reviewers_shown_sqlite() {
+    reviewers_shown_as_settings_fail(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviewers_shown_as_settings_fail_rules_reviewers_shown_postgres() {
+    reviewers_shown_as_settings_fail(true).await;
+}
+
+#[tokio::test]
+async fn a_cool_down_after_a_nack_fails_rules_no_cooldown_by_default() {
+    fault_fails_case(Fault::CoolDownAfterNack, "rules.no_cooldown_by_default").await;
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ mod paths;
 mod preview;
 mod proposals;
 mod realtime;
+mod room;
 mod rules;
 mod seat;
 mod vouch;
@@ -46,5 +47,6 @@ pub fn all() -> Vec<Case> {
     all.extend(evidence::cases());
     all.extend(proposals::cases());
     all.extend(vouch::cases());
+    all.extend(room::cases());
     all
 }

@@ -61,6 +61,11 @@ pub enum Fault {
     IgnorePaths,
     /// A task read with `GET /v1/tasks/{id}` shows no `waiting_on_paths`.
     HidePathWaits,
+    /// `GET /v1/admin/state` shows a repository's reviewers in `.github/owp.yml`'s form, a map of
+    /// login to number, instead of the list of their load and away state.
+    ReviewersAsSettings,
+    /// After a worker's nack, its claims find nothing (204): a cool-down nobody configured.
+    CoolDownAfterNack,
 }
 
 struct Inner {
@@ -69,6 +74,9 @@ struct Inner {
     fault: Mutex<Fault>,
     /// The last successful claim: who made it and its answer.
     last_claim: Mutex<Option<(String, Bytes)>>,
+    /// The workers (their `Authorization`) that gave a lease back (for
+    /// [`Fault::CoolDownAfterNack`]).
+    nacked: Mutex<Vec<String>>,
 }
 
 /// A running proxy; it stops when the test's runtime ends.
@@ -91,6 +99,7 @@ impl Proxy {
             admin_token: admin_token.to_string(),
             fault: Mutex::new(Fault::None),
             last_claim: Mutex::new(None),
+            nacked: Mutex::new(Vec::new()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -106,6 +115,7 @@ impl Proxy {
     pub fn set(&self, fault: Fault) {
         *self.inner.fault.lock().unwrap() = fault;
         *self.inner.last_claim.lock().unwrap() = None;
+        self.inner.nacked.lock().unwrap().clear();
     }
 }
 
@@ -157,6 +167,14 @@ async fn tamper(p: &Inner, req: Request) -> anyhow::Result<Response> {
     let post = parts.method == axum::http::Method::POST;
     // The `paths` of each imported task, as sent (for [`Fault::IgnorePaths`]).
     let mut sent_paths: Vec<Value> = Vec::new();
+    let caller = header(&parts, "authorization");
+    if fault == Fault::CoolDownAfterNack
+        && post
+        && path == "/v1/work"
+        && p.nacked.lock().unwrap().contains(&caller)
+    {
+        return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
+    }
     match fault {
         Fault::DropIdempotencyKey => {
             parts.headers.remove("idempotency-key");
@@ -254,7 +272,6 @@ async fn tamper(p: &Inner, req: Request) -> anyhow::Result<Response> {
         }
         _ => {}
     }
-    let caller = header(&parts, "authorization");
     parts.uri = path_and_query.parse()?;
     parts.headers.remove("content-length");
     parts.headers.remove("transfer-encoding");
@@ -335,6 +352,36 @@ async fn tamper(p: &Inner, req: Request) -> anyhow::Result<Response> {
             let mut doc: Value = serde_json::from_slice(&bytes)?;
             if doc["waiting_on_paths"].is_array() {
                 doc["waiting_on_paths"] = Value::Array(vec![]);
+            }
+            parts.headers.remove("content-length");
+            return Ok(Response::from_parts(
+                parts,
+                Body::from(serde_json::to_vec(&doc)?),
+            ));
+        }
+        Fault::CoolDownAfterNack
+            if post
+                && path.starts_with("/v1/leases/")
+                && path.ends_with("/nack")
+                && parts.status.is_success() =>
+        {
+            p.nacked.lock().unwrap().push(caller);
+        }
+        Fault::ReviewersAsSettings if !post && path == "/v1/admin/state" => {
+            let bytes = incoming.collect().await?.to_bytes();
+            let mut doc: Value = serde_json::from_slice(&bytes)?;
+            let repos = doc["repos"].as_array_mut().into_iter().flatten();
+            for repo in repos.filter(|r| r["reviewers"].is_array()) {
+                let settings: serde_json::Map<String, Value> = repo["reviewers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|r| {
+                        let login = r["login"].as_str().unwrap_or("").to_string();
+                        (login, r["capacity"].clone())
+                    })
+                    .collect();
+                repo["reviewers"] = Value::Object(settings);
             }
             parts.headers.remove("content-length");
             return Ok(Response::from_parts(
