@@ -481,16 +481,32 @@ impl Ctx {
                 b.insert(k.clone(), v.clone());
             }
         }
-        self.admin_post("/v1/admin/repos", body)
-            .await?
-            .expect(&[200, 201], "POST /v1/admin/repos")?;
-        self.remember_repo(&repo);
+        self.create_repo(&repo, body).await?;
         Ok(repo)
     }
 
     /// A repository with a budget of 100 and area locks off.
     pub async fn repo(&self) -> Result<String, Outcome> {
         self.repo_with(100, false, json!({})).await
+    }
+
+    /// A repository of this case named as GitHub names them, `owner/name` (the owner is this
+    /// run's prefix), with a budget of 1 and area locks off: for the cases that read what a
+    /// server keeps of a GitHub repository.
+    pub async fn github_repo(&self, what: &str) -> Result<String, Outcome> {
+        let repo = format!("{}/{}", self.prefix(), self.unique(what).replace('.', "-"));
+        let body = json!({"repo": repo, "max_open_prs": 1, "area_locks_enabled": false});
+        self.create_repo(&repo, body).await?;
+        Ok(repo)
+    }
+
+    /// `POST /v1/admin/repos` of `body`, creating `repo`, which the clean-up then removes.
+    async fn create_repo(&self, repo: &str, body: Value) -> Result<(), Outcome> {
+        self.admin_post("/v1/admin/repos", body)
+            .await?
+            .expect(&[200, 201], "POST /v1/admin/repos")?;
+        self.remember_repo(repo);
+        Ok(())
     }
 
     /// A skill no worker outside this case has.

@@ -26,15 +26,7 @@ pub fn cases() -> Vec<Case> {
 /// capacity, away, away_until?}]`, absent (or empty) for a repository that has none — such as
 /// this case's own, fresh one. Every entry shown, of any repository, has those types.
 async fn reviewers_shown(ctx: Ctx) -> CaseResult {
-    // A repository named as GitHub names them, `owner/name`, under this run's prefix.
-    let repo = format!("{}/{}", ctx.prefix(), ctx.unique("room").replace('.', "-"));
-    ctx.admin_post(
-        "/v1/admin/repos",
-        json!({"repo": repo, "max_open_prs": 1, "area_locks_enabled": false}),
-    )
-    .await?
-    .expect(&[200, 201], "POST /v1/admin/repos")?;
-    ctx.remember_repo(&repo);
+    let repo = ctx.github_repo("room").await?;
     let what = "GET /v1/admin/state";
     let fresh = state(&ctx, &repo).await?;
     let own = find(&fresh, "repos", "repo", &repo)?;

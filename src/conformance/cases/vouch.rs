@@ -3,7 +3,7 @@
 //! can check over HTTP alone is the merged list a maintainer reads: `GET
 //! /v1/admin/vouched?repo=OWNER/NAME`.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::conformance::{Case, CaseResult, Ctx};
 use crate::{case, ensure_that};
@@ -19,15 +19,7 @@ pub fn cases() -> Vec<Case> {
 /// A repository of the pool that no list names yet reads as `200 {repo, entries: []}`; a request
 /// without `repo` is `422 invalid_repo`.
 async fn vouch_list_read(ctx: Ctx) -> CaseResult {
-    // A repository named as GitHub names them, `owner/name`, under this run's prefix.
-    let repo = format!("{}/{}", ctx.prefix(), ctx.unique("vouch").replace('.', "-"));
-    ctx.admin_post(
-        "/v1/admin/repos",
-        json!({"repo": repo, "max_open_prs": 1, "area_locks_enabled": false}),
-    )
-    .await?
-    .expect(&[200, 201], "POST /v1/admin/repos")?;
-    ctx.remember_repo(&repo);
+    let repo = ctx.github_repo("vouch").await?;
     let query: String = url::form_urlencoded::byte_serialize(repo.as_bytes()).collect();
     let what = "GET /v1/admin/vouched?repo=OWNER/NAME";
     let read = ctx
