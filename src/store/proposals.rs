@@ -568,17 +568,12 @@ impl Store {
             .transpose()
     }
 
-    /// Whether proposal `id` was made by comment: its worker is a person's implicit worker, which
-    /// has no token (`implicit_github_worker`) and holds a task only as a comment claim.
+    /// Whether proposal `id` was made by comment: its worker is a person's implicit worker
+    /// ([`WorkerRow::claims_by_comment`]), which holds a task only as a comment claim.
     pub async fn proposed_by_comment(&self, id: &str) -> Result<bool, StoreError> {
-        let row: Option<(i64,)> = sqlx::query_as(
-            "SELECT CASE WHEN w.token_hash IS NULL THEN 1 ELSE 0 END FROM proposals p \
-             JOIN workers w ON w.id = p.worker_id WHERE p.id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.read)
-        .await?;
-        Ok(row.is_some_and(|(n,)| n == 1))
+        let proposal = self.proposal(id).await?;
+        let worker = self.worker(&proposal.worker_id).await?;
+        Ok(worker.is_some_and(|w| w.claims_by_comment()))
     }
 
     /// A proposal by id, with its task and repository.
