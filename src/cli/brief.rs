@@ -150,6 +150,18 @@ pub enum PlanKnown<'a> {
     Unknown,
 }
 
+impl<'a> PlanKnown<'a> {
+    /// From a read of this worker's approved plan for the task: `None` when it could not be
+    /// read, else the plan or none.
+    pub fn from_read(read: &'a Option<Option<String>>) -> PlanKnown<'a> {
+        match read {
+            Some(Some(plan)) => PlanKnown::Approved(plan),
+            Some(None) => PlanKnown::NoneApproved,
+            None => PlanKnown::Unknown,
+        }
+    }
+}
+
 /// The heading of the rules' section.
 pub const RULES_HEADING: &str = "## Rules of the pool for this work";
 

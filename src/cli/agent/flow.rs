@@ -172,7 +172,7 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
         backoff = Duration::from_secs(2);
         said_waiting = false;
         let plan = plans.plan_of(client, &lease.task).await;
-        let outcome = handle(client, opts, &lease, plan.as_known()).await;
+        let outcome = handle(client, opts, &lease, brief::PlanKnown::from_read(&plan)).await;
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => {

@@ -50,24 +50,6 @@ struct Waiting {
     pause: Duration,
 }
 
-/// What a run knows of this worker's plan for the task of a lease (see [`brief::PlanKnown`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum KnownPlan {
-    Approved(String),
-    NoneApproved,
-    Unknown,
-}
-
-impl KnownPlan {
-    pub(super) fn as_known(&self) -> brief::PlanKnown<'_> {
-        match self {
-            KnownPlan::Approved(plan) => brief::PlanKnown::Approved(plan),
-            KnownPlan::NoneApproved => brief::PlanKnown::NoneApproved,
-            KnownPlan::Unknown => brief::PlanKnown::Unknown,
-        }
-    }
-}
-
 /// The plan-first state of one run.
 #[derive(Debug, Default)]
 pub(super) struct PlanFirst {
@@ -92,21 +74,25 @@ impl PlanFirst {
     /// This worker's plan for the task of a lease it holds: the one this run proposed and waited
     /// on, else, where the repository takes plans first (or does not say), the plan of its own
     /// approved proposal for the task (`GET /v1/tasks/{id}/proposals`): a lease granted on an
-    /// approval this run did not wait for, as one resumed from an earlier run.
-    pub(super) async fn plan_of(&mut self, client: &OwpClient, task: &Task) -> KnownPlan {
+    /// approval this run did not wait for, as one resumed from an earlier run. `None` when the
+    /// proposals could not be read (see [`brief::PlanKnown::from_read`]).
+    pub(super) async fn plan_of(
+        &mut self,
+        client: &OwpClient,
+        task: &Task,
+    ) -> Option<Option<String>> {
         if let Some(plan) = self.plan_for(&task.task_id) {
-            return KnownPlan::Approved(plan);
+            return Some(Some(plan));
         }
         match client.approved_plan(task).await {
-            Ok(Some(plan)) => KnownPlan::Approved(plan),
-            Ok(None) => KnownPlan::NoneApproved,
+            Ok(plan) => Some(plan),
             Err(e) => {
                 eprintln!(
                     "{}  could not read this worker's proposals for task {}: {e}",
                     now_clock(),
                     task.task_id
                 );
-                KnownPlan::Unknown
+                None
             }
         }
     }

@@ -18,12 +18,7 @@ pub(super) async fn answer(client: &OwpClient, task: Task) -> (Value, String) {
             None
         }
     };
-    let known = match &plan {
-        Some(Some(text)) => PlanKnown::Approved(text),
-        Some(None) => PlanKnown::NoneApproved,
-        None => PlanKnown::Unknown,
-    };
-    let rules = brief::rules(&task, None, known);
+    let rules = brief::rules(&task, None, PlanKnown::from_read(&plan));
     let value = json!({
         "task": task,
         "approved_plan": plan.flatten(),
