@@ -29,6 +29,12 @@ impl VerifiedCommits {
         }
     }
 
+    /// Whether some holder is asked for verified commits, under this setting and
+    /// `verified_commits_below_trust` (`below_trust`; 0 asks nobody, as no trust is below 0).
+    pub fn asked_of_anyone(self, below_trust: Option<i64>) -> bool {
+        self == VerifiedCommits::Required || below_trust.is_some_and(|n| n > 0)
+    }
+
     /// The stored word ([`VerifiedCommits::as_str`]); anything else is `optional`.
     pub fn parse(s: &str) -> VerifiedCommits {
         match s {
@@ -78,8 +84,8 @@ impl TaskPolicy {
 
     /// Whether some holder is asked for verified commits.
     pub fn asks_for_verified_commits(&self) -> bool {
-        self.verified_commits == VerifiedCommits::Required
-            || self.verified_commits_below_trust.is_some_and(|n| n > 0)
+        self.verified_commits
+            .asked_of_anyone(self.verified_commits_below_trust)
     }
 }
 

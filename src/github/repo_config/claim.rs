@@ -85,8 +85,8 @@ impl ClaimConfig {
 
     /// Whether some holder could be asked for verified commits.
     pub fn asks_for_verified_commits(&self) -> bool {
-        self.verified_commits == VerifiedCommits::Required
-            || self.verified_commits_below_trust.is_some_and(|n| n > 0)
+        self.verified_commits
+            .asked_of_anyone(self.verified_commits_below_trust.map(i64::from))
     }
 
     /// How long a comment claim lives after the claimer's last activity.
