@@ -30,15 +30,6 @@ pub(crate) struct Planned {
     pub(crate) proposals: [String; 4],
 }
 
-async fn register(story: &Story, name: &str) -> String {
-    let registration = json!({"name": name, "skills": [], "capacity_points": 5});
-    let (status, reg) = story
-        .post_json("/v1/workers/register", None, registration)
-        .await;
-    assert_eq!(status, 201, "{reg}");
-    reg["token"].as_str().unwrap().to_string()
-}
-
 async fn propose(story: &Story, token: &str, task: &str, plan: &str) -> String {
     let (status, p) = story
         .post_json(
@@ -61,9 +52,9 @@ pub(crate) async fn planned(postgres: bool) -> Planned {
     story.stop_checking_comments();
     let a = story.task(first).await.id;
     let b = story.task(second).await.id;
-    let w1 = register(&story, "w-one").await;
-    let w2 = register(&story, "w-two").await;
-    let w3 = register(&story, "w-three").await;
+    let w1 = story.register_worker("w-one").await;
+    let w2 = story.register_worker("w-two").await;
+    let w3 = story.register_worker("w-three").await;
     let a1 = propose(&story, &w1, &a, HOSTILE_PLAN).await;
     let a2 = propose(&story, &w2, &a, "Rewrite the tokenizer first.").await;
     let b1 = propose(&story, &w3, &b, "One page per command.").await;

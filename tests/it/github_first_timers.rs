@@ -19,15 +19,6 @@ const GOOD_FIRST: &str = "good first issue";
 const RULES: &str =
     "max_open_prs: 10\nclaim:\n  first_timers_label: \"good first issue\"\n  cooldown_hours: 2\n";
 
-async fn register(story: &Story, name: &str) -> String {
-    let registration = json!({"name": name, "skills": [], "capacity_points": 5});
-    let (status, reg) = story
-        .post_json("/v1/workers/register", None, registration)
-        .await;
-    assert_eq!(status, 201, "{reg}");
-    reg["token"].as_str().unwrap().to_string()
-}
-
 /// `POST /v1/work` for the worker of `token`: the key of the task taken, or `None` (204).
 async fn claim(story: &Story, token: &str) -> Option<(String, String)> {
     let (status, answer) = story.post_json("/v1/work", Some(token), json!({})).await;
@@ -69,7 +60,7 @@ async fn first_timer_tasks_over_the_api(postgres: bool) {
     let easy = story
         .label_issue("Fix a typo in the README", &[GOOD_FIRST])
         .await;
-    let veteran = register(&story, "veteran-bot").await;
+    let veteran = story.register_worker("veteran-bot").await;
     let (taken, _) = claim(&story, &veteran).await.expect("the oldest task");
     assert_eq!(taken, key(warm_up));
     let task_id = story.task(warm_up).await.id;
@@ -113,7 +104,7 @@ async fn first_timer_tasks_over_the_api(postgres: bool) {
         .collect();
     assert_eq!(codes, [json!("not_first_timer"), json!("cooling_down")]);
 
-    let newcomer = register(&story, "newcomer-bot").await;
+    let newcomer = story.register_worker("newcomer-bot").await;
     assert!(reasons_for(&story, &newcomer, easy).await.is_empty());
     let (taken, _) = claim(&story, &newcomer)
         .await
@@ -139,7 +130,7 @@ async fn a_cooldown_over_the_api(postgres: bool) {
     let story = Story::on(postgres, Some(RULES), |c| c.accept_ttl_seconds = 1).await;
     let first = story.label_issue("Refactor the parser", &[]).await;
     let second = story.label_issue("Document the flags", &[]).await;
-    let quitter = register(&story, "quitter-bot").await;
+    let quitter = story.register_worker("quitter-bot").await;
     let (taken, lease) = claim(&story, &quitter).await.expect("a task");
     assert_eq!(taken, key(first));
     let (status, answer) = story
@@ -171,7 +162,7 @@ async fn a_cooldown_over_the_api(postgres: bool) {
         .collect();
     assert_eq!(codes, [json!("recently_released"), json!("cooling_down")]);
 
-    let steady = register(&story, "steady-bot").await;
+    let steady = story.register_worker("steady-bot").await;
     let (taken, _) = claim(&story, &steady).await.expect("a task");
     assert_eq!(taken, key(first));
 
@@ -310,7 +301,7 @@ async fn racing_for_the_only_first_timers_task(postgres: bool) {
         .await;
     let mut tokens = Vec::new();
     for i in 0..8 {
-        tokens.push(register(&story, &format!("racer-{i}")).await);
+        tokens.push(story.register_worker(&format!("racer-{i}")).await);
     }
     let url = format!("{}/v1/work", story.url());
     let claims = tokens.iter().map(|token| {

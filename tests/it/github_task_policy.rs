@@ -7,43 +7,21 @@ use serde_json::{Value, json};
 
 use crate::github_support::story::Story;
 
-async fn register(story: &Story, name: &str) -> String {
-    let registration = json!({"name": name, "skills": [], "capacity_points": 5});
-    let (status, reg) = story
-        .post_json("/v1/workers/register", None, registration)
-        .await;
-    assert_eq!(status, 201, "{reg}");
-    reg["token"].as_str().unwrap().to_string()
-}
-
-/// `GET path` with the worker's `token`.
-async fn worker_get(story: &Story, token: &str, path: &str) -> (u16, Value) {
-    let res = story
-        .http
-        .get(format!("{}{path}", story.url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 /// A worker claims the one ready task of a repository with `settings`; returns the policy of the
 /// lease's task, the policy its holder reads with `GET /v1/tasks/{id}`, and what another worker
 /// reads there.
 async fn policies(postgres: bool, settings: Option<&str>) -> (Value, Value, (u16, Value)) {
     let story = Story::on(postgres, settings, |_| {}).await;
     story.label_issue("Fix the parser", &[]).await;
-    let token = register(&story, "seat").await;
-    let other = register(&story, "other").await;
+    let token = story.register_worker("seat").await;
+    let other = story.register_worker("other").await;
     let (status, answer) = story.post_json("/v1/work", Some(&token), json!({})).await;
     assert_eq!(status, 200, "{answer}");
     let task = &answer["lease"]["task"];
     let id = task["task_id"].as_str().unwrap();
-    let (status, held) = worker_get(&story, &token, &format!("/v1/tasks/{id}")).await;
+    let (status, held) = story.get_json(&format!("/v1/tasks/{id}"), &token).await;
     assert_eq!(status, 200, "{held}");
-    let elsewhere = worker_get(&story, &other, &format!("/v1/tasks/{id}")).await;
+    let elsewhere = story.get_json(&format!("/v1/tasks/{id}"), &other).await;
     // A listing of tasks shows no policy, as it shows no contract.
     let (status, listed) = story
         .admin(reqwest::Method::GET, "/v1/admin/state", None)

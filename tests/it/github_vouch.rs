@@ -262,18 +262,6 @@ async fn an_unread_list_fails_closed_and_imports_denounce_postgres() {
     fail_closed_story(true).await;
 }
 
-/// `GET /v1/work/preview` as the worker with `token`.
-async fn preview_of(story: &Story, token: &str) -> Value {
-    let res = story
-        .http
-        .get(format!("{}/v1/work/preview", story.url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    res.json().await.unwrap()
-}
-
 /// A linked worker's REST claims follow the same rules, and the preview names rule 12.
 #[tokio::test]
 async fn the_preview_names_the_vouch_rules() {
@@ -284,7 +272,7 @@ async fn the_preview_names_the_vouch_rules() {
     let token = story.linked_worker(n, "mallory", registration).await;
     let (status, answer) = story.post_json("/v1/work", Some(&token), json!({})).await;
     assert_eq!(status, 204, "{answer}");
-    let preview = preview_of(&story, &token).await;
+    let preview = story.preview(&token).await;
     let reasons = &preview["refused"][0]["reasons"];
     assert_eq!(reasons[0]["rule"], 12, "{preview}");
     assert_eq!(reasons[0]["code"], "denounced", "{preview}");
@@ -304,7 +292,7 @@ async fn the_preview_names_the_vouch_rules() {
     let other = story.linked_worker(hard, "other", registration).await;
     let (status, answer) = story.post_json("/v1/work", Some(&other), json!({})).await;
     assert_eq!(status, 204, "{answer}");
-    let preview = preview_of(&story, &other).await;
+    let preview = story.preview(&other).await;
     let codes: Vec<&str> = preview["refused"]
         .as_array()
         .unwrap()

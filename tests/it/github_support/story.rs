@@ -848,15 +848,32 @@ impl Story {
 
     /// `GET /v1/work/preview` for the worker of `token`.
     pub async fn preview(&self, token: &str) -> Value {
-        self.http
-            .get(format!("{}/v1/work/preview", self.url()))
+        let (status, preview) = self.get_json("/v1/work/preview", token).await;
+        assert_eq!(status, 200, "{preview}");
+        preview
+    }
+
+    /// `GET path` with the worker's `token`: the status and the JSON answer (null when none).
+    pub async fn get_json(&self, path: &str, token: &str) -> (u16, Value) {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.url()))
             .bearer_auth(token)
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Registers a worker named `name` (no skills, 5 points) and returns its token.
+    pub async fn register_worker(&self, name: &str) -> String {
+        let registration = json!({"name": name, "skills": [], "capacity_points": 5});
+        let (status, reg) = self
+            .post_json("/v1/workers/register", None, registration)
+            .await;
+        assert_eq!(status, 201, "{reg}");
+        reg["token"].as_str().unwrap().to_string()
     }
 
     /// Registers a worker with `registration` and links it to `login`, who comments `/owp link
