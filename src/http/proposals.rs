@@ -14,7 +14,7 @@ use super::principal::{Principal, not_maintainer};
 use crate::domain::Lease;
 use crate::domain::proposals::Proposal;
 use crate::store::StoreError;
-use crate::store::proposals::Viewer;
+use crate::store::proposals::{ProposalRow, Viewer};
 
 #[derive(Deserialize, ToSchema)]
 pub struct ProposeBody {
@@ -114,9 +114,12 @@ pub async fn withdraw(
 
 /// The proposal's repository, when `principal` may steer it (a maintainer learns nothing of a
 /// proposal outside their repositories).
-async fn steered(state: &AppState, principal: &Principal, id: &str) -> ApiResult<()> {
+async fn steered(state: &AppState, principal: &Principal, id: &str) -> ApiResult<ProposalRow> {
     match state.store.proposal(id).await {
-        Ok(p) => principal.may_steer(state, &p.repo).await,
+        Ok(p) => {
+            principal.may_steer(state, &p.repo).await?;
+            Ok(p)
+        }
         Err(StoreError::NotFound { .. }) if !principal.is_admin() => Err(not_maintainer()),
         Err(e) => Err(e.into()),
     }
@@ -139,17 +142,24 @@ pub async fn approve(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Approved>> {
-    steered(&state, &principal, &id).await?;
+    let proposal = steered(&state, &principal, &id).await?;
     state.store.expire_due().await?;
     let actor = principal.actor();
     let approved = match &state.github {
         // The App's approval, `/owp approve @login`'s own: a plan proposed by comment becomes its
         // author's comment claim in the same transaction.
-        Some(github) => crate::github::apply::approve_over_api(github, &id, &actor).await,
+        Some(github) => {
+            crate::github::apply::approve_over_api(github, &proposal.repo, &id, &actor).await
+        }
         // A plan proposed by comment is held as a comment claim, which only the App makes (and
         // keeps: its time limit, its reminder); without it, an approval would be a lease nobody
         // acknowledges.
-        None if state.store.proposed_by_comment(&id).await? => {
+        None if state
+            .store
+            .worker(&proposal.worker_id)
+            .await?
+            .is_some_and(|w| w.claims_by_comment()) =>
+        {
             return Err(ApiError::conflict(
                 "github_app_not_running",
                 "this plan was proposed by comment on GitHub, and its author would hold the \

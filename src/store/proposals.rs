@@ -568,14 +568,6 @@ impl Store {
             .transpose()
     }
 
-    /// Whether proposal `id` was made by comment: its worker is a person's implicit worker
-    /// ([`WorkerRow::claims_by_comment`]), which holds a task only as a comment claim.
-    pub async fn proposed_by_comment(&self, id: &str) -> Result<bool, StoreError> {
-        let proposal = self.proposal(id).await?;
-        let worker = self.worker(&proposal.worker_id).await?;
-        Ok(worker.is_some_and(|w| w.claims_by_comment()))
-    }
-
     /// A proposal by id, with its task and repository.
     pub async fn proposal(&self, id: &str) -> Result<ProposalRow, StoreError> {
         let sql = format!("{PROPOSAL_SELECT} WHERE p.id = $1");

@@ -169,19 +169,19 @@ async fn approve_plan(
 }
 
 /// `POST /v1/admin/proposals/{id}/approve` while the App runs (the caller has checked that
-/// `actor` may steer the proposal's repository): [`approve_plan`] in a transaction of its own,
-/// with the repository's settings as the App last read them — what `/owp approve @login` does,
-/// without a comment to react to. A refusal leaves everything as it was.
+/// `actor` may steer `repo`, the proposal's repository): [`approve_plan`] in a transaction of its
+/// own, with the repository's settings as the App last read them — what `/owp approve @login`
+/// does, without a comment to react to. A refusal leaves everything as it was.
 pub async fn approve_over_api(
     github: &Github,
+    repo: &str,
     id: &str,
     actor: &str,
 ) -> Result<(ProposalRow, Option<Lease>), StoreError> {
-    let repo = github.store.proposal(id).await?.repo;
-    let settings = github.settings(&repo).await?;
+    let settings = github.settings(repo).await?;
     let place = ClaimPlace {
         github,
-        repo: &repo,
+        repo,
         settings: &settings,
         actor,
     };
