@@ -16,15 +16,16 @@ use crate::store::{Store, Timing};
 mod banner;
 mod document_tests;
 
-/// How often the background sweep writes the contacts of workers noted since the last round
-/// (see [`crate::store::presence`]) and looks for expired leases and silent workers. Expiry is
-/// also applied by every request that could observe it, so this only bounds the delay when no
-/// request arrives.
+/// How often the background sweep looks for expired leases and proposals. Expiry is also applied
+/// by every request that could observe it, so this only bounds the delay when no request
+/// arrives.
 const SWEEP_INTERVAL: Duration = Duration::from_millis(200);
-const _: () =
-    assert!(SWEEP_INTERVAL.as_millis() <= crate::store::presence::FLUSH_EVERY.as_millis());
-/// The longest time between two presence sweeps (see [`presence_rounds`]).
+/// The longest time between two presence rounds (see [`presence_rounds`]), each writing the
+/// contacts of workers noted since the last one (see [`crate::store::presence`]), then looking
+/// for silent workers.
 const PRESENCE_SWEEP_MAX: Duration = Duration::from_millis(800);
+const _: () =
+    assert!(PRESENCE_SWEEP_MAX.as_millis() <= crate::store::presence::FLUSH_EVERY.as_millis());
 /// How often a process looks for events written by other processes sharing the database.
 const TAIL_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -500,7 +501,7 @@ async fn sweep_loop(store: Store) {
         let swept = store
             .on_writer(move |store| async move {
                 // First, so that the presence sweep sees every contact of this process.
-                if let Err(e) = store.flush_presence().await {
+                if presence && let Err(e) = store.flush_presence().await {
                     tracing::warn!(error = %e, "presence flush failed");
                 }
                 if let Err(e) = store.sweep_expired().await {
