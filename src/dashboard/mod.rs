@@ -11,8 +11,8 @@
 //! (see [`board`]); `GET /login` then shows the sign-in form. Private repositories, workers and
 //! every write still need the admin session.
 //!
-//! Routes: `GET /` (sign-in page, public board or dashboard), `GET /assets/{app.js,steering.js,
-//! app.css,favicon.svg}`, `GET|POST /login`, `POST /logout`, `GET /join` (how to join this pool), and
+//! Routes: `GET /` (sign-in page, public board or dashboard), `GET /assets/{app.js,
+//! event-words.js,charts.js,steering.js,app.css,favicon.svg}`, `GET|POST /login`, `POST /logout`, `GET /join` (how to join this pool), and
 //! with public boards `GET /board/state`,
 //! `GET /board/events`.
 
@@ -40,6 +40,8 @@ const BOARD_HTML: &str = include_str!("assets/board.html");
 const SIGN_IN_HTML: &str = include_str!("assets/sign-in.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const STEERING_JS: &str = include_str!("assets/steering.js");
+const EVENT_WORDS_JS: &str = include_str!("assets/event-words.js");
+const CHARTS_JS: &str = include_str!("assets/charts.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 const FAVICON_SVG: &str = include_str!("assets/favicon.svg");
 
@@ -51,8 +53,11 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 /// Short content hashes, so asset URLs change whenever the assets do and can be cached for long.
 static ASSET_VERSION: LazyLock<(String, String)> = LazyLock::new(|| {
     let short = |text: &str| hex::encode(&Sha256::digest(text.as_bytes())[..6]);
-    // One version for both scripts: the dashboard loads them together.
-    (short(&format!("{APP_JS}{STEERING_JS}")), short(APP_CSS))
+    // One version for every script: the pages load them together.
+    (
+        short(&format!("{APP_JS}{STEERING_JS}{EVENT_WORDS_JS}{CHARTS_JS}")),
+        short(APP_CSS),
+    )
 });
 
 /// The dashboard's state: the sign-in sessions, and the public board when it is on.
@@ -102,6 +107,8 @@ where
         .route("/join", get(join::page))
         .route("/assets/app.js", get(app_js))
         .route("/assets/steering.js", get(steering_js))
+        .route("/assets/event-words.js", get(event_words_js))
+        .route("/assets/charts.js", get(charts_js))
         .route("/assets/app.css", get(app_css))
         .route("/assets/favicon.svg", get(favicon))
         .layer(DefaultBodyLimit::max(16 * 1024))
@@ -277,6 +284,14 @@ async fn app_js() -> Response {
 
 async fn steering_js() -> Response {
     asset("text/javascript; charset=utf-8", STEERING_JS)
+}
+
+async fn event_words_js() -> Response {
+    asset("text/javascript; charset=utf-8", EVENT_WORDS_JS)
+}
+
+async fn charts_js() -> Response {
+    asset("text/javascript; charset=utf-8", CHARTS_JS)
 }
 
 async fn app_css() -> Response {
@@ -710,6 +725,12 @@ mod tests {
                 "text/javascript",
                 "/v1/admin/steering",
             ),
+            (
+                "/assets/event-words.js",
+                "text/javascript",
+                "window.owpEventWords",
+            ),
+            ("/assets/charts.js", "text/javascript", "window.owpCharts"),
             ("/assets/app.css", "text/css", "prefers-color-scheme"),
             ("/assets/favicon.svg", "image/svg+xml", "<svg"),
         ] {
