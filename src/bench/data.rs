@@ -195,7 +195,7 @@ pub(super) async fn load_paths(pool: &AnyPool, repos: usize, held: usize) -> any
         .execute(pool)
         .await?;
     if held == 0 {
-        return Ok(());
+        return mark_has_paths(pool).await;
     }
     let repo_case = case_of("n", &repo_ids(pool, repos).await?);
     let skill_id = skill_set_ids(pool).await?[0];
@@ -220,6 +220,17 @@ pub(super) async fn load_paths(pool: &AnyPool, repos: usize, held: usize) -> any
     sqlx::query(
         "UPDATE repos SET open_prs = open_prs + (SELECT COUNT(*) FROM tasks t \
            WHERE t.repo_id = repos.id AND t.awaits_maintainer = 1)",
+    )
+    .execute(pool)
+    .await?;
+    mark_has_paths(pool).await
+}
+
+/// Marks the tasks that now have paths, as `Store::set_task_paths` does for each.
+async fn mark_has_paths(pool: &AnyPool) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE tasks SET has_paths = 1 WHERE has_paths = 0 \
+           AND EXISTS (SELECT 1 FROM task_paths p WHERE p.task_seq = tasks.seq)",
     )
     .execute(pool)
     .await?;

@@ -125,6 +125,16 @@ impl WriteTx {
             }
             q.execute(self.conn()).await?;
         }
+        // Whether the task has paths now, of any source: the path rule of the claim and the
+        // path-lock trigger read it (migration 0043). First, so that the task's row is locked
+        // before its paths are marked held as it is.
+        sqlx::query(
+            "UPDATE tasks SET has_paths = CASE WHEN EXISTS (SELECT 1 FROM task_paths p \
+               WHERE p.task_seq = $1) THEN 1 ELSE 0 END WHERE seq = $1",
+        )
+        .bind(task.seq)
+        .execute(self.conn())
+        .await?;
         // Held as the task is now (the trigger keeps it from here on).
         sqlx::query(
             "UPDATE task_paths SET held = (SELECT CASE WHEN t.status IN ('leased', 'in_progress', \

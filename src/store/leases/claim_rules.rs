@@ -210,6 +210,8 @@ const APPROVAL_OFF: &str = "r.approval = 'none'";
 const VOUCH_OFF: &str = "r.vouch_required = 0";
 /// What makes a rule hold for the candidate `t` itself, whoever claims it: no area (rule 5).
 const AREA_OFF: &str = "t.area IS NULL";
+/// … no paths (rule 10).
+const PATHS_OFF: &str = "t.has_paths = 0";
 /// … the lowest tier, within every worker's trust (rule 7).
 const TIER_OFF: &str = "t.tier = 0";
 /// … no capability required (rule 9).
@@ -221,7 +223,7 @@ const FIRST_TIMERS_OFF: &str = "t.first_timers = 0";
 /// with the condition under which it is off: the rule's text is `(OFF OR …)`, so while `OFF`
 /// holds, the rule holds whoever claims the task. Most pools use few of them; the plain claim
 /// statement ([`RuleSet::Plain`]) leaves them out.
-const SWITCHED_RULES: [(Condition, &str); 10] = [
+const SWITCHED_RULES: [(Condition, &str); 11] = [
     (Condition::HourlyRoom, HOURLY_OFF),
     (Condition::AccountOldEnough, ACCOUNT_AGE_OFF),
     (Condition::CooledDown, COOLDOWN_OFF),
@@ -229,6 +231,7 @@ const SWITCHED_RULES: [(Condition, &str); 10] = [
     (Condition::Approved, APPROVAL_OFF),
     (Condition::VouchedIfRequired, VOUCH_OFF),
     (Condition::AreaFree, AREA_OFF),
+    (Condition::PathsFree, PATHS_OFF),
     (Condition::TierTrusted, TIER_OFF),
     (Condition::CapabilitiesHeld, REQUIRES_OFF),
     (Condition::FirstTimer, FIRST_TIMERS_OFF),
@@ -437,11 +440,14 @@ fn approved(worker: &str) -> String {
     )
 }
 
-/// Rule 10: no path of the candidate `t` overlaps a path held by another task of its repository
-/// ([`held_overlapping`], two lookups in the index of held rows per path of the task); a task
-/// without paths costs one probe of its own rows.
+/// Rule 10: the candidate `t` has no paths (`has_paths`, migration 0043), or none of them
+/// overlaps a path held by another task of its repository ([`held_overlapping`], two lookups in
+/// the index of held rows per path of the task).
 fn paths_free() -> String {
-    format!("NOT EXISTS ({})", held_overlapping!("t.seq"))
+    format!(
+        "({PATHS_OFF} OR NOT EXISTS ({}))",
+        held_overlapping!("t.seq")
+    )
 }
 
 /// The account age rule: repository `r` asks for no minimum (`min_account_age_days`), or the
