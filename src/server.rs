@@ -21,11 +21,9 @@ mod document_tests;
 /// arrives.
 const SWEEP_INTERVAL: Duration = Duration::from_millis(200);
 /// The longest time between two presence rounds (see [`presence_rounds`]), each writing the
-/// contacts of workers noted since the last one (see [`crate::store::presence`]), then looking
-/// for silent workers.
-const PRESENCE_SWEEP_MAX: Duration = Duration::from_millis(800);
-const _: () =
-    assert!(PRESENCE_SWEEP_MAX.as_millis() <= crate::store::presence::FLUSH_EVERY.as_millis());
+/// contacts of workers noted since the last one, then looking for silent workers: the longest a
+/// noted contact may wait (see [`crate::store::presence`]).
+const PRESENCE_SWEEP_MAX: Duration = crate::store::presence::FLUSH_EVERY;
 /// How often a process looks for events written by other processes sharing the database.
 const TAIL_INTERVAL: Duration = Duration::from_millis(250);
 
