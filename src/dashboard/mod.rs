@@ -11,10 +11,10 @@
 //! (see [`board`]); `GET /login` then shows the sign-in form. Private repositories, workers and
 //! every write still need the admin session.
 //!
-//! Routes: `GET /` (sign-in page, public board or dashboard), `GET /assets/{app.js,
-//! event-words.js,charts.js,steering.js,app.css,favicon.svg}`, `GET|POST /login`, `POST /logout`, `GET /join` (how to join this pool), and
-//! with public boards `GET /board/state`,
-//! `GET /board/events`.
+//! Routes: `GET /` (sign-in page, public board or dashboard), the static assets (`GET
+//! /assets/{app.js,event-words.js,charts.js,steering.js,app.css,favicon.svg}`), `GET|POST
+//! /login`, `POST /logout`, `GET /join` (how to join this pool), and with public boards `GET
+//! /board/state`, `GET /board/events`.
 
 pub mod board;
 mod join;
@@ -44,6 +44,11 @@ const EVENT_WORDS_JS: &str = include_str!("assets/event-words.js");
 const CHARTS_JS: &str = include_str!("assets/charts.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 const FAVICON_SVG: &str = include_str!("assets/favicon.svg");
+
+/// The assets' content types.
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 
 /// Content-Security-Policy of every dashboard page: only this origin's own script, styles and
 /// connections; no inline script, no framing.
@@ -105,12 +110,21 @@ where
         .route("/login", post(login).get(login_page))
         .route("/logout", post(logout))
         .route("/join", get(join::page))
-        .route("/assets/app.js", get(app_js))
-        .route("/assets/steering.js", get(steering_js))
-        .route("/assets/event-words.js", get(event_words_js))
-        .route("/assets/charts.js", get(charts_js))
-        .route("/assets/app.css", get(app_css))
-        .route("/assets/favicon.svg", get(favicon))
+        .route("/assets/app.js", get(|| async { asset(JS, APP_JS) }))
+        .route(
+            "/assets/steering.js",
+            get(|| async { asset(JS, STEERING_JS) }),
+        )
+        .route(
+            "/assets/event-words.js",
+            get(|| async { asset(JS, EVENT_WORDS_JS) }),
+        )
+        .route("/assets/charts.js", get(|| async { asset(JS, CHARTS_JS) }))
+        .route("/assets/app.css", get(|| async { asset(CSS, APP_CSS) }))
+        .route(
+            "/assets/favicon.svg",
+            get(|| async { asset(SVG, FAVICON_SVG) }),
+        )
         .layer(DefaultBodyLimit::max(16 * 1024))
         .with_state(Dashboard {
             sessions,
@@ -276,30 +290,6 @@ async fn logout(
         sessions.sign_out(&headers).await;
     }
     see_other_with_cookie(&session::clear_cookie(sessions.secure_cookies(&headers)))
-}
-
-async fn app_js() -> Response {
-    asset("text/javascript; charset=utf-8", APP_JS)
-}
-
-async fn steering_js() -> Response {
-    asset("text/javascript; charset=utf-8", STEERING_JS)
-}
-
-async fn event_words_js() -> Response {
-    asset("text/javascript; charset=utf-8", EVENT_WORDS_JS)
-}
-
-async fn charts_js() -> Response {
-    asset("text/javascript; charset=utf-8", CHARTS_JS)
-}
-
-async fn app_css() -> Response {
-    asset("text/css; charset=utf-8", APP_CSS)
-}
-
-async fn favicon() -> Response {
-    asset("image/svg+xml", FAVICON_SVG)
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
