@@ -579,10 +579,12 @@ async fn an_hourly_cap_of_one_grants_one_lease_to_twelve_claims_at_once() {
     .await;
 }
 
-/// Rule 10 across replicas: twelve claims at once on twelve tasks whose paths all overlap
-/// (`src/core/**`, files under it, `src/**`) grant exactly one of them, trial after trial; the
-/// others find the disjoint tasks of lower priority. Each claim reads the paths as free in its own
-/// snapshot; only the database's recheck at the repository's row keeps the second one out.
+/// Rule 10 across replicas: twelve claims at once on twelve tasks whose paths overlap pairwise
+/// (`src/core/**`, `src/**`, and one file under both) grant exactly one of them, trial after
+/// trial; the others find the disjoint tasks of lower priority. Each claim reads the paths as free
+/// in its own snapshot; only the database's recheck at the repository's row keeps the second one
+/// out. (Two different files under `src/core/**` overlap the pattern but not each other: both
+/// may be held at once, so the test gives every file task the same file.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twelve_claims_at_once_on_overlapping_paths_lease_one() {
     if !postgres_enabled("twelve_claims_at_once_on_overlapping_paths_lease_one") {
@@ -597,7 +599,7 @@ async fn twelve_claims_at_once_on_overlapping_paths_lease_one() {
             .map(|j| {
                 let path = match j % 3 {
                     0 => "src/core/**".to_string(),
-                    1 => format!("src/core/m{j}.rs"),
+                    1 => "src/core/lib.rs".to_string(),
                     _ => "src/**".to_string(),
                 };
                 json!({"title": format!("core {j}"), "priority": "critical", "paths": [path]})
