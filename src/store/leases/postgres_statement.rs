@@ -94,42 +94,32 @@ impl Store {
             && self.autocommits()
             && worker.online(now, self.timing.heartbeat_ttl_ms)
         {
-            let mut skip = Vec::new();
-            let mut set = self.rule_set(Pick::First, now);
-            let mut races = 0;
-            while races < RACE_ATTEMPTS {
-                let claimed = claim_statement(
+            let mut settling = Settling::new(self, Pick::First, now, true);
+            let claimed = loop {
+                let (set, skip) = (settling.set, &settling.skip);
+                let attempt = claim_statement(
                     &self.write,
                     &self.timing,
                     worker,
                     now,
                     Pick::First,
                     set,
-                    &skip,
+                    skip,
                 );
-                match claimed.await {
-                    Ok(SingleClaim::NoWorker) => return Err(no_worker()),
-                    Ok(SingleClaim::Nothing) => return Ok((None, now)),
-                    Ok(SingleClaim::Taken(lease, event)) => {
-                        self.committed(&[event]);
-                        return Ok((Some(*lease), now));
-                    }
-                    Ok(SingleClaim::SettingsOn) => set = self.settings_on(now),
-                    Ok(SingleClaim::Race(busy)) => {
-                        skip.extend(busy);
-                        self.lost_race();
-                        races += 1;
-                    }
-                    // Another claim took the task's area or an overlapping path first, or a
-                    // deadlock: the statement wrote nothing.
-                    Err(e) if e.is_conflict() => {
-                        self.lost_race();
-                        races += 1;
-                    }
-                    Err(e) => return Err(e),
+                if let Some(settled) = settling.settled(self, attempt.await) {
+                    break settled?;
                 }
-            }
-            return Ok((None, now));
+            };
+            return match claimed {
+                SingleClaim::NoWorker => Err(no_worker()),
+                SingleClaim::Taken(lease, event) => {
+                    self.committed(&[event]);
+                    Ok((Some(*lease), now))
+                }
+                SingleClaim::Nothing | SingleClaim::Race(_) | SingleClaim::SettingsOn => {
+                    Ok((None, now))
+                }
+            };
         }
         let claimed = self
             .write_batched(|mut tx| async move {
@@ -245,22 +235,14 @@ impl WriteTx {
         pick: Pick,
     ) -> Result<Option<Lease>, StoreError> {
         let (timing, now) = (self.store().timing.clone(), self.now);
-        let mut claimed = SingleClaim::Race(None);
-        let mut skip = Vec::new();
-        let mut set = self.store().rule_set(pick, now);
-        let mut races = 0;
-        while races < RACE_ATTEMPTS {
-            claimed = claim_statement(self.conn(), &timing, seen, now, pick, set, &skip).await?;
-            match claimed {
-                SingleClaim::SettingsOn => set = self.store().settings_on(now),
-                SingleClaim::Race(busy) => {
-                    skip.extend(busy);
-                    self.store().lost_race();
-                    races += 1;
-                }
-                _ => break,
+        let mut settling = Settling::new(self.store(), pick, now, false);
+        let claimed = loop {
+            let (set, skip) = (settling.set, &settling.skip);
+            let attempt = claim_statement(self.conn(), &timing, seen, now, pick, set, skip).await;
+            if let Some(settled) = settling.settled(self.store(), attempt) {
+                break settled?;
             }
-        }
+        };
         if !matches!(claimed, SingleClaim::NoWorker) && !seen.online(now, timing.heartbeat_ttl_ms) {
             self.event(online_event(&seen.id));
         }
@@ -272,6 +254,54 @@ impl WriteTx {
                 Ok(Some(*lease))
             }
         }
+    }
+}
+
+/// The one place that decides whether a claim statement runs again. A plain statement that
+/// picked a task for which a switched rule is on runs again with every rule; a race the statement
+/// noticed before writing runs it again on a fresh snapshot without the task another
+/// transaction held. With `retry_conflicts` (a statement that commits on its own), a race that
+/// failed the statement (an area or an overlapping path taken first, a deadlock) runs it again
+/// too; inside a transaction such a failure ends it, and [`Store::write`] runs the whole
+/// transaction again. After [`RACE_ATTEMPTS`] races the claim ends as [`SingleClaim::Race`]:
+/// others were taking what it would have.
+struct Settling {
+    set: RuleSet,
+    skip: Vec<i64>,
+    races: u32,
+    now: i64,
+    retry_conflicts: bool,
+}
+
+impl Settling {
+    fn new(store: &Store, pick: Pick, now: i64, retry_conflicts: bool) -> Settling {
+        Settling {
+            set: store.rule_set(pick, now),
+            skip: Vec::new(),
+            races: 0,
+            now,
+            retry_conflicts,
+        }
+    }
+
+    /// What an attempt ended with, or `None` when the statement must run again.
+    fn settled(
+        &mut self,
+        store: &Store,
+        attempt: Result<SingleClaim, StoreError>,
+    ) -> Option<Result<SingleClaim, StoreError>> {
+        match attempt {
+            Ok(SingleClaim::SettingsOn) => {
+                self.set = store.settings_on(self.now);
+                return None;
+            }
+            Ok(SingleClaim::Race(busy)) => self.skip.extend(busy),
+            Err(e) if self.retry_conflicts && e.is_conflict() => {}
+            settled => return Some(settled),
+        }
+        store.lost_race();
+        self.races += 1;
+        (self.races >= RACE_ATTEMPTS).then_some(Ok(SingleClaim::Race(None)))
     }
 }
 
