@@ -49,7 +49,8 @@ impl TestDb {
             );
             return None;
         };
-        let (url, name) = fresh_pg_database(server.trim()).await;
+        let name = pg_scratch::create_migrated(server.trim(), "owp_test").await;
+        let url = owp::config::url_with_database(server.trim(), &name);
         let store = Store::open(&url, timing).await.expect("open postgres");
         Some(TestDb {
             store,
@@ -134,6 +135,7 @@ impl Drop for TestDb {
     }
 }
 
+/// An empty database on the PostgreSQL server of `server`: its URL and its name.
 pub(crate) async fn fresh_pg_database(server: &str) -> (String, String) {
     let name = pg_scratch::create(server, "owp_test").await;
     (owp::config::url_with_database(server, &name), name)

@@ -66,7 +66,7 @@ async fn fresh_postgres_database() -> Option<(String, StoryDatabase)> {
         return None;
     };
     let base = base.as_str();
-    let name = super::pg_scratch::create(base, "owp_story").await;
+    let name = super::pg_scratch::create_migrated(base, "owp_story").await;
     let url = owp::config::url_with_database(base, &name);
     Some((
         url,

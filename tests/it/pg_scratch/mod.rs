@@ -1,29 +1,124 @@
 //! Scratch databases for the tests on PostgreSQL (`OWP_TEST_DATABASE_URL`), one per test.
 
+use sha2::{Digest, Sha256};
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+
 /// Creates an empty database named `<prefix>_<random>` on the PostgreSQL server of `server_url`
-/// and returns its name.
-///
+/// and returns its name (for a test that builds an older schema itself).
+pub async fn create(server_url: &str, prefix: &str) -> String {
+    create_from(server_url, prefix, None).await
+}
+
+/// Creates a database named `<prefix>_<random>` holding this build's schema, as a store opened
+/// on an empty one would leave it (every migration applied and recorded), and returns its name.
+/// It is a copy of a template the first test of a run builds (see [`template`]): a copy costs the
+/// server a fraction of running the migrations again for each of hundreds of tests.
+pub async fn create_migrated(server_url: &str, prefix: &str) -> String {
+    let template = template(server_url).await;
+    create_from(server_url, prefix, Some(&template)).await
+}
+
 /// Its commits do not wait for the disk (`synchronous_commit = off`): the tests check behaviour,
 /// not durability, and on a slow disk a commit's log flush (seen: 1.4 s) would only shift the
-/// timing of the time-based tests.
-pub async fn create(server_url: &str, prefix: &str) -> String {
-    use sqlx::Connection;
+/// timing of the time-based tests. (A database's settings are its own, never copied from its
+/// template.)
+async fn create_from(server_url: &str, prefix: &str, template: Option<&str>) -> String {
     let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::postgres::PgConnection::connect(server_url)
-        .await
-        .unwrap_or_else(|e| panic!("OWP_TEST_DATABASE_URL: cannot connect: {e}"));
-    // The name is made here from a UUID, never from input.
+    let mut conn = connect(server_url).await;
+    // The names are made here from a UUID and a digest, never from input.
+    let create = match template {
+        Some(template) => format!("CREATE DATABASE {name} TEMPLATE {template}"),
+        None => format!("CREATE DATABASE {name}"),
+    };
     for sql in [
-        format!("CREATE DATABASE {name}"),
+        create,
         format!("ALTER DATABASE {name} SET synchronous_commit = off"),
     ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-            .execute(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("OWP_TEST_DATABASE_URL: `{sql}` failed: {e}"));
+        run(&mut conn, &sql).await;
     }
     let _ = conn.close().await;
     name
+}
+
+/// The template database of this build's migrations on the server of `server_url`, built once
+/// per server and schema: its name carries a digest of every migration's version and checksum,
+/// so a changed migration builds a new one. Test processes that start together wait for one of
+/// them to build it (an advisory lock); it is migrated under a name of its own and renamed when
+/// whole, so a template that exists is complete, and it takes no connections (a connected
+/// template cannot be copied).
+async fn template(server_url: &str) -> String {
+    let migrator = sqlx::migrate!("migrations/postgres");
+    let mut digest = Sha256::new();
+    for m in migrator.iter() {
+        digest.update(m.version.to_le_bytes());
+        digest.update(&m.checksum);
+    }
+    let name = format!("owp_template_{}", &hex::encode(digest.finalize())[..20]);
+    let mut conn = connect(server_url).await;
+    run(&mut conn, "SELECT pg_advisory_lock(7143001)").await;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("OWP_TEST_DATABASE_URL: the template's lookup failed: {e}"));
+    if exists.is_none() {
+        let building = format!("{name}_building");
+        // What a run killed while building left behind.
+        run(&mut conn, &format!("DROP DATABASE IF EXISTS {building}")).await;
+        run(&mut conn, &format!("CREATE DATABASE {building}")).await;
+        sqlx::any::install_default_drivers();
+        let url = owp::config::url_with_database(server_url, &building);
+        let mut target = sqlx::AnyConnection::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("OWP_TEST_DATABASE_URL: cannot connect to {building}: {e}"));
+        migrator
+            .run(&mut target)
+            .await
+            .unwrap_or_else(|e| panic!("the migrations on {building} failed: {e}"));
+        let _ = target.close().await;
+        run(
+            &mut conn,
+            &format!("ALTER DATABASE {building} RENAME TO {name}"),
+        )
+        .await;
+        run(
+            &mut conn,
+            &format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"),
+        )
+        .await;
+        // Templates of earlier schemas are of no use now (a drop that fails is left alone).
+        let earlier: Vec<String> = sqlx::query_scalar(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'owp\\_template\\_%' \
+             AND datname NOT LIKE '%\\_building' AND datname <> $1",
+        )
+        .bind(&name)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_default();
+        for old in earlier {
+            let sql = format!("DROP DATABASE IF EXISTS {old}");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await;
+        }
+    }
+    run(&mut conn, "SELECT pg_advisory_unlock(7143001)").await;
+    let _ = conn.close().await;
+    name
+}
+
+async fn connect(server_url: &str) -> PgConnection {
+    PgConnection::connect(server_url)
+        .await
+        .unwrap_or_else(|e| panic!("OWP_TEST_DATABASE_URL: cannot connect: {e}"))
+}
+
+async fn run(conn: &mut PgConnection, sql: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("OWP_TEST_DATABASE_URL: `{sql}` failed: {e}"));
 }
 
 /// How long dropping a scratch database may take before the test gives up on it.
@@ -57,8 +152,7 @@ pub fn drop_blocking(server_url: &str, name: &str) {
 }
 
 async fn drop_database(server_url: &str, name: &str) -> Result<(), String> {
-    use sqlx::Connection;
-    let mut conn = sqlx::postgres::PgConnection::connect(server_url)
+    let mut conn = PgConnection::connect(server_url)
         .await
         .map_err(|e| e.to_string())?;
     // The name was made from a UUID by `create`.

@@ -84,9 +84,10 @@ impl TestDatabase {
     }
 }
 
-/// Creates an empty database named `owp_test_<random>` on the PostgreSQL server of `base_url`.
+/// Creates a database named `owp_test_<random>` holding the schema on the PostgreSQL server of
+/// `base_url`.
 async fn fresh_postgres_database(base_url: &str) -> TestDatabase {
-    let name = pg_scratch::create(base_url, "owp_test").await;
+    let name = pg_scratch::create_migrated(base_url, "owp_test").await;
     TestDatabase::Postgres {
         url: owp::config::url_with_database(base_url, &name),
         server_url: base_url.to_string(),
