@@ -550,9 +550,14 @@ impl Store {
     /// The lease an approval gave `worker_id` that it has not acknowledged yet (`leased`, not
     /// ended), oldest first: `POST /v1/work` returns it before claiming anything new (contract
     /// section 12, rule 11).
+    /// Every claim asks, so the query first asks whether the worker has an approved proposal at
+    /// all (a condition on no row of the scan, which the database checks once, before it: one
+    /// index probe that finds none for nearly every worker), not the tasks it ever held.
     pub async fn approved_lease(&self, worker_id: &str) -> Result<Option<Lease>, StoreError> {
         let sql = format!(
-            "{TASK_SELECT} WHERE t.worker_id = $1 AND t.status = 'leased' \
+            "{TASK_SELECT} WHERE EXISTS (SELECT 1 FROM proposals mine \
+                 WHERE mine.worker_id = $1 AND mine.state = 'approved') \
+               AND t.worker_id = $1 AND t.status = 'leased' \
                AND tl.ended_at IS NULL AND tl.acked_at IS NULL AND tl.deadline > $2 \
                AND EXISTS (SELECT 1 FROM proposals ap WHERE ap.task_seq = t.seq \
                  AND ap.worker_id = $1 AND ap.state = 'approved' \
