@@ -146,6 +146,9 @@ pub(super) struct StatementUse {
     /// The claim statement (the statement that inserts the lease row), per call; `None` where no
     /// statement of the run did.
     pub(super) claim: Option<PerCall>,
+    /// The claim statement's shared buffers per claim answered (one statement takes the claims
+    /// that arrive together); `None` without a claim statement or without claims.
+    pub(super) claim_buffers_per_claim: Option<f64>,
     /// Every statement of the run's database (the servers', the refill's), per claim (or per
     /// bare cycle); `None` when no claim was answered in the windows.
     pub(super) buffers_per_claim: Option<f64>,
@@ -158,7 +161,8 @@ pub(super) struct StatementUse {
 fn is_claim(query: &str) -> bool {
     query
         .to_ascii_lowercase()
-        .split_whitespace()
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .windows(3)
         .any(|w| w == ["insert", "into", "leases"])
@@ -191,14 +195,16 @@ pub(super) fn statement_use(rows: &[PerCall], claims: u64) -> Option<StatementUs
     let claim = rows
         .iter()
         .filter(|r| is_claim(&r.query))
-        .max_by_key(|r| r.calls)
-        .map(per_call);
+        .max_by_key(|r| r.calls);
+    let claim_buffers_per_claim = claim.and_then(|c| per_claim(c.buffers));
+    let claim = claim.map(per_call);
     let buffers: f64 = rows.iter().map(|r| r.buffers).sum();
     let wal: f64 = rows.iter().map(|r| r.wal_bytes).sum();
     let mut by_buffers: Vec<&PerCall> = rows.iter().collect();
     by_buffers.sort_by(|a, b| b.buffers.total_cmp(&a.buffers));
     Some(StatementUse {
         claim,
+        claim_buffers_per_claim,
         buffers_per_claim: per_claim(buffers),
         wal_bytes_per_claim: per_claim(wal),
         top: by_buffers
@@ -368,6 +374,16 @@ mod tests {
         let claim = u.claim.expect("a claim statement");
         assert_eq!((claim.calls, claim.buffers), (1_000, 30.0));
         assert_eq!(claim.exec_ms, 0.5);
+        assert_eq!(u.claim_buffers_per_claim, Some(30.0));
+        // One statement for several claims: its buffers per claim, not per call.
+        let batched = [row(
+            "WITH b AS (SELECT 1), lease AS (INSERT INTO leases (id) SELECT 1) SELECT 1",
+            100,
+            30_000,
+        )];
+        let b = statement_use(&batched, 1_000).expect("claims");
+        assert_eq!(b.claim.as_ref().map(|c| c.buffers), Some(300.0));
+        assert_eq!(b.claim_buffers_per_claim, Some(30.0));
         assert!(
             claim
                 .query

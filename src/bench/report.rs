@@ -78,9 +78,9 @@ pub(super) fn table(results: &[RunResult]) -> String {
     out
 }
 
-/// The shared buffers per call of the claim statement.
+/// The claim statement's shared buffers per claim answered.
 pub(super) fn claim_buffers(u: Option<&StatementUse>) -> Option<f64> {
-    u.and_then(|u| u.claim.as_ref()).map(|c| c.buffers)
+    u.and_then(|u| u.claim_buffers_per_claim)
 }
 
 #[cfg(test)]

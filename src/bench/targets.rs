@@ -289,6 +289,7 @@ mod tests {
                 exec_ms: 0.4,
                 wal_bytes: 2_000.0,
             }),
+            claim_buffers_per_claim: Some(24.0),
             buffers_per_claim: Some(90.0),
             wal_bytes_per_claim: Some(5_000.0),
             top: Vec::new(),
