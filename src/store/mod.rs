@@ -159,6 +159,8 @@ pub struct StoreState {
     /// PostgreSQL: until this instant (ms) claims join every rule in full: a claim found a
     /// repository with a rule of its own settings on (see `leases::claim_rules::RuleSet`).
     pub(crate) settings_on_until: Arc<std::sync::atomic::AtomicI64>,
+    /// PostgreSQL: claims waiting to be taken together (see [`leases::postgres_batches`]).
+    pub(crate) claim_batches: Arc<leases::postgres_batches::ClaimBatches>,
     /// SQLite: the write connection, taken in turns (see [`sqlite_writer::WriteConn`]).
     pub(crate) write_conn: Option<sqlite_writer::WriteConn>,
     /// SQLite: read connections for worker authentication on the calling thread (see
@@ -221,6 +223,16 @@ impl Store {
                     // No ping before every use (a network round trip per transaction): a
                     // connection the server closed fails its next statement and is replaced.
                     .test_before_acquire(false)
+                    // No JIT compilation: every statement here is short, and the claim
+                    // statement's plan (a recursive pick over up to a batch of workers, each
+                    // with every rule's subplans) is estimated far above `jit_above_cost`, so
+                    // the server would spend seconds compiling what runs in a millisecond.
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            conn.execute("SET jit = off").await?;
+                            Ok(())
+                        })
+                    })
                     .connect(url)
                     .await?;
                 sqlx::migrate!("migrations/postgres").run(&pool).await?;
@@ -260,6 +272,7 @@ impl Store {
                 .map(leases::write_groups::WriteGroups::start),
             empty_claims: Arc::default(),
             settings_on_until: Arc::default(),
+            claim_batches: Arc::default(),
             writer,
             write_conn,
             direct_reads: file.map(|file| Arc::new(sqlite_direct::ReadConns::new(file))),

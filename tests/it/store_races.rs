@@ -488,3 +488,72 @@ async fn a_claim_in_flight_holds_only_the_task_it_takes() {
     b.close().await;
     db.store.close().await;
 }
+
+/// Claims that arrive together are taken together (one statement on PostgreSQL, a write group
+/// on SQLite), each from what the ones before it left: a repository whose budget has room for
+/// three gets three of them however many of its tasks head the queue, the others go on to the
+/// next repository, no task goes twice, every lease has its audit event, and each worker holds
+/// at most what it may.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn claims_arriving_together_share_the_budget_they_use() {
+    on_each_backend("claims_arriving_together", fast_timing(), |db| async move {
+        use futures_util::future::join_all;
+        let (s, label) = (&db.store, db.label);
+        repo(s, "batch/narrow", 3, true).await;
+        repo(s, "batch/wide", 100, true).await;
+        let urgent: Vec<TaskInput> = (0..20)
+            .map(|i| {
+                let mut t = task(&format!("urgent {i}"));
+                t.priority = owp::domain::Priority::Critical;
+                t
+            })
+            .collect();
+        let plain: Vec<TaskInput> = (0..40).map(|i| task(&format!("plain {i}"))).collect();
+        s.import_tasks("batch/narrow", &urgent, "admin")
+            .await
+            .unwrap();
+        s.import_tasks("batch/wide", &plain, "admin").await.unwrap();
+        let mut workers = Vec::new();
+        for i in 0..24 {
+            workers.push(register(s, worker_input(&format!("b{i}"), &[], 5, 1)).await);
+        }
+        let together = (s.claims_taken_together(), s.grouped_operations());
+        let claims = join_all(workers.iter().map(|w| s.claim_for(w))).await;
+        let leases: Vec<Lease> = claims
+            .into_iter()
+            .map(|c| c.expect("claim").0.expect("a task for every worker"))
+            .collect();
+        let ids: HashSet<&str> = leases.iter().map(|l| l.task.task_id.as_str()).collect();
+        assert_eq!(ids.len(), 24, "{label}: no task is leased twice");
+        let narrow = leases.iter().filter(|l| l.task.repo == "batch/narrow");
+        assert_eq!(narrow.count(), 3, "{label}: the budget of three holds");
+        assert_eq!(repo_figures(s, "batch/narrow").await, (0, 3), "{label}");
+        assert_eq!(repo_figures(s, "batch/wide").await, (0, 21), "{label}");
+        // A second claim of each worker (one task at most each) gets nothing.
+        for w in &workers {
+            assert!(s.claim_for(w).await.expect("claim").0.is_none(), "{label}");
+        }
+        let events = s.events_after(0, 10_000).await.unwrap();
+        let leased: HashSet<String> = events
+            .iter()
+            .filter(|e| e.kind == "task.leased")
+            .filter_map(|e| e.data["lease_id"].as_str().map(str::to_string))
+            .collect();
+        for l in &leases {
+            assert!(
+                leased.contains(&l.lease_id),
+                "{label}: {} has its event",
+                l.lease_id
+            );
+        }
+        assert_eq!(leased.len(), 24, "{label}: one event per lease");
+        match s.backend() {
+            Backend::Postgres => assert!(
+                s.claims_taken_together() > together.0,
+                "{label}: some claims were taken by one statement"
+            ),
+            Backend::Sqlite => assert!(s.grouped_operations() > together.1, "{label}"),
+        }
+    })
+    .await;
+}

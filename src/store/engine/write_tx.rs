@@ -63,13 +63,14 @@ impl NewEvent {
 /// which append their event in the same statement or batch as their change). `values` are the SQL
 /// expressions of its seven columns, in the order `kind, at, repo, task_id, worker_id, actor,
 /// data`; `from` is empty (one event of those values) or a `FROM … WHERE …` clause whose rows each
-/// append one event (no row: no event). It returns the event's id.
+/// append one event (no row: no event). It returns the event's id and its task's id (which tell
+/// the events of one statement apart).
 pub(crate) fn insert_event(values: [&str; 7], from: &str) -> String {
     let [kind, at, repo, task_id, worker_id, actor, data] = values;
     format!(
         "INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
          SELECT {kind}, {at}, {repo}, {task_id}, {worker_id}, {actor}, {data}{sep}{from} \
-         RETURNING id",
+         RETURNING id, task_id",
         sep = if from.is_empty() { "" } else { " " },
     )
 }

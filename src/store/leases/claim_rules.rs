@@ -665,6 +665,12 @@ pub(crate) fn skill_conditions(
     conditions
 }
 
+/// What the text of a worker's [`skill_conditions`] depends on: whether it takes every skill,
+/// and whether it is a specialist. Workers of one shape share a claim statement's text.
+pub(super) fn skill_shape(worker: &WorkerRow) -> (bool, bool) {
+    (worker.all_skills, worker.specialist)
+}
+
 /// [`skill_conditions`] as ` AND …` clauses of a claim statement.
 pub(super) fn skill_rule(backend: Backend, worker: &WorkerRow, param: &str) -> String {
     skill_conditions(backend, worker, param)

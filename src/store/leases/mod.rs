@@ -44,6 +44,7 @@ pub(crate) mod empty_claims;
 mod expiry;
 mod later_report;
 mod named_claim;
+pub(crate) mod postgres_batches;
 mod postgres_statement;
 pub(crate) mod refusals;
 mod sqlite_batch;

@@ -13,14 +13,17 @@
 //! The rules are those of [`super::transitions`], [`super::claim_rules`] and [`super::sqlite_batch`]. The order in which the
 //! expressions lock rows is forced by what each one reads from the one before it:
 //!
-//! - **Claim** (PostgreSQL's only claim of a worker; a named `/owp claim` runs the same statement
-//!   narrowed to its task, [`Pick::Named`]): lock the worker; pick the first claimable task in
-//!   offer order that passes every rule from the narrow queue `task_queue` (`FOR UPDATE SKIP
-//!   LOCKED`: two claims never wait for or receive the same task); lock that task's row, skipping
-//!   it if another transaction is changing it (a claim never waits for a task row, so it never
-//!   closes a cycle with a change whose trigger waits for the queue row); count it against its
-//!   repository's budget with a conditional `UPDATE` that re-checks the row under its lock; take
-//!   the task only if that succeeded (the queue's trigger then drops its row). Two of these
+//! - **Claim** (PostgreSQL's only claim of a worker, for one worker or for several claiming
+//!   together, [`super::postgres_batches`]; a named `/owp claim` runs the same statement narrowed
+//!   to its task, [`Pick::Named`]): lock the workers in id order; for each worker in turn, pick
+//!   the first claimable task in offer order that passes every rule from the narrow queue
+//!   `task_queue` (`FOR UPDATE SKIP LOCKED`: two claims never wait for or receive the same task),
+//!   leaving out what the workers before it picked and counting the budget they used; lock those
+//!   tasks' rows, skipping any another transaction is changing (a claim never waits for a task
+//!   row, so it never closes a cycle with a change whose trigger waits for the queue row); lock
+//!   their repositories in id order and count the tasks against each one's budget with a
+//!   conditional `UPDATE` that re-checks the row under its lock; take the tasks of the
+//!   repositories where that succeeded (the queue's trigger then drops their rows). Two of these
 //!   claims in one repository queue on its row before either takes an area, so they never wait
 //!   on each other in a cycle. If another transaction used the repository's last slot between
 //!   this statement's snapshot and the lock, or held the picked task's row, nothing is taken; if
@@ -47,7 +50,7 @@ use super::effects::{
 };
 use super::{Move, MovePlan, inconsistent, task_lease_points, worker_move};
 use crate::domain::{Event, Lease, TaskStatus};
-use crate::store::budget_rule::budget_has_room;
+use crate::store::budget_rule::budget_room_after;
 use crate::store::engine::write_tx::insert_event;
 use crate::store::error::CLAIM_RACE;
 use crate::store::rows::{TASK_SELECT, TaskRow, WorkerRow};
@@ -64,8 +67,8 @@ const RACE_ATTEMPTS: u32 = 8;
 /// statement again.
 const SETTINGS_ON_MS: i64 = 60_000;
 
-/// How a single-statement claim ended.
-enum SingleClaim {
+/// How a claim statement ended for one worker.
+pub(super) enum SingleClaim {
     /// The worker row is gone: nothing was written.
     NoWorker,
     /// Nothing is eligible for the worker now (it was marked seen).
@@ -79,6 +82,9 @@ enum SingleClaim {
     /// taken.
     Race(Option<i64>),
     Taken(Box<Lease>, Event),
+    /// The statement of claims taken together failed (see [`super::postgres_batches`]): nothing
+    /// was written, and the claim runs a statement of its own.
+    Unbatched,
 }
 
 impl Store {
@@ -95,30 +101,34 @@ impl Store {
             && worker.online(now, self.timing.heartbeat_ttl_ms)
         {
             let mut settling = Settling::new(self, Pick::First, now, true);
+            // On the plain rules, a claim joins the others arriving meanwhile in one statement.
+            let mut attempt = if settling.set == RuleSet::Plain {
+                let (answer, at) = self.claim_batches.claim(self, worker).await;
+                settling.now = at.max(now);
+                answer
+            } else {
+                Ok(SingleClaim::Unbatched)
+            };
             let claimed = loop {
-                let (set, skip) = (settling.set, &settling.skip);
-                let attempt = claim_statement(
-                    &self.write,
-                    &self.timing,
-                    worker,
-                    now,
-                    Pick::First,
-                    set,
-                    skip,
-                );
-                if let Some(settled) = settling.settled(self, attempt.await) {
+                if let Some(settled) = settling.settled(self, attempt) {
                     break settled?;
                 }
+                let (set, skip, at) = (settling.set, &settling.skip, settling.now);
+                let one = [worker];
+                let statement =
+                    claim_statement(&self.write, &self.timing, &one, at, Pick::First, set, skip);
+                attempt = only(statement.await);
             };
             return match claimed {
                 SingleClaim::NoWorker => Err(no_worker()),
                 SingleClaim::Taken(lease, event) => {
                     self.committed(&[event]);
-                    Ok((Some(*lease), now))
+                    Ok((Some(*lease), settling.now))
                 }
-                SingleClaim::Nothing | SingleClaim::Race(_) | SingleClaim::SettingsOn => {
-                    Ok((None, now))
-                }
+                SingleClaim::Nothing
+                | SingleClaim::Race(_)
+                | SingleClaim::SettingsOn
+                | SingleClaim::Unbatched => Ok((None, settling.now)),
             };
         }
         let claimed = self
@@ -238,7 +248,9 @@ impl WriteTx {
         let mut settling = Settling::new(self.store(), pick, now, false);
         let claimed = loop {
             let (set, skip) = (settling.set, &settling.skip);
-            let attempt = claim_statement(self.conn(), &timing, seen, now, pick, set, skip).await;
+            let one = [seen];
+            let statement = claim_statement(self.conn(), &timing, &one, now, pick, set, skip);
+            let attempt = only(statement.await);
             if let Some(settled) = settling.settled(self.store(), attempt) {
                 break settled?;
             }
@@ -248,7 +260,10 @@ impl WriteTx {
         }
         match claimed {
             SingleClaim::NoWorker => Err(no_worker()),
-            SingleClaim::Race(_) | SingleClaim::Nothing | SingleClaim::SettingsOn => Ok(None),
+            SingleClaim::Race(_)
+            | SingleClaim::Nothing
+            | SingleClaim::SettingsOn
+            | SingleClaim::Unbatched => Ok(None),
             SingleClaim::Taken(lease, event) => {
                 self.appended(event);
                 Ok(Some(*lease))
@@ -295,6 +310,7 @@ impl Settling {
                 self.set = store.settings_on(self.now);
                 return None;
             }
+            Ok(SingleClaim::Unbatched) => return None,
             Ok(SingleClaim::Race(busy)) => self.skip.extend(busy),
             Err(e) if self.retry_conflicts && e.is_conflict() => {}
             settled => return Some(settled),
@@ -303,6 +319,13 @@ impl Settling {
         self.races += 1;
         (self.races >= RACE_ATTEMPTS).then_some(Ok(SingleClaim::Race(None)))
     }
+}
+
+/// The answer of a claim statement for its one worker.
+fn only(answers: Result<Vec<SingleClaim>, StoreError>) -> Result<SingleClaim, StoreError> {
+    answers?
+        .pop()
+        .ok_or_else(|| inconsistent("claim statement's answer"))
 }
 
 fn no_worker() -> StoreError {
@@ -319,109 +342,161 @@ fn returned_task_select(name: &str, lease: &str) -> String {
         .replacen("LEFT JOIN leases tl ", &format!("LEFT JOIN {lease} tl "), 1)
 }
 
-/// The claim statement (see the module docs) for `seen`, the worker as its request was
-/// authenticated, joining the rules `set`, passing over the tasks `skip` (sequence numbers
-/// another transaction was changing when an earlier attempt picked them). The plain statement
-/// ([`RuleSet::Plain`]) takes the task it picked only if the rules it leaves out are off for it
-/// ([`switched_off`]), and otherwise says so ([`SingleClaim::SettingsOn`]).
-async fn claim_statement<'c>(
+/// The claim statement (see the module docs) for `seen`, the workers as their requests were
+/// authenticated (one, or several claiming together, [`super::postgres_batches`]), joining the
+/// rules `set`, passing over the tasks `skip` (sequence numbers another transaction was changing
+/// when an earlier attempt picked them). It answers for each worker in order. The workers pick
+/// one after the other, each from what the ones before it left (a recursive expression: the
+/// tasks they picked, and the review budget they used in each repository), in one plan that
+/// PostgreSQL starts once for them all. The plain statement ([`RuleSet::Plain`]) takes the task
+/// it picked only if the rules it leaves out are off for it ([`switched_off`]), and otherwise
+/// says so ([`SingleClaim::SettingsOn`]); workers claiming together always join the plain rules,
+/// whose only conditions between two claims are those two (the switched rules — areas, paths,
+/// the hourly cap, reviewers — are off for every task it takes), and have the same shape of
+/// skill rule ([`skill_shape`]).
+pub(super) async fn claim_statement<'c>(
     conn: impl Executor<'c, Database = Any>,
     timing: &Timing,
-    seen: &WorkerRow,
+    seen: &[&WorkerRow],
     now: i64,
     pick: Pick,
     set: RuleSet,
     skip: &[i64],
-) -> Result<SingleClaim, StoreError> {
-    let lease_id = new_id("l");
+) -> Result<Vec<SingleClaim>, StoreError> {
+    let Some(first) = seen.first() else {
+        return Ok(Vec::new());
+    };
+    debug_assert!(seen.len() == 1 || (set == RuleSet::Plain && pick == Pick::First));
     let accept_by = now + timing.accept_ttl_ms;
     let expires = now + timing.lease_ttl_ms;
-    // The skills read when the request was authenticated, as a JSON array ($11); the guard
-    // `w.skills = $7` makes the claim take nothing if they changed since.
-    let skills = skill_rule(Backend::Postgres, &pick.worker(seen), "$11");
+    // Each worker's skills read when its request was authenticated, as a JSON array (`b.sj`);
+    // the guard `w.skills = b.skills` makes its claim take nothing if they changed since.
+    let skills = skill_rule(Backend::Postgres, &pick.worker(first), "b.sj");
     let mut narrow = pick.condition();
     if !skip.is_empty() {
         let seqs: Vec<String> = skip.iter().map(i64::to_string).collect();
         narrow.push_str(&format!(" AND t.seq NOT IN ({})", seqs.join(", ")));
     }
-    let rules = repo_rules(
-        crate::store::Backend::Postgres,
-        "$2",
-        "$6",
-        "$10",
-        pick,
-        set,
-    );
+    let rules = repo_rules(Backend::Postgres, "w.id", "$5", "$6", pick, set);
     let plain = match set {
         RuleSet::Plain => switched_off(),
         RuleSet::Full => "TRUE".to_string(),
     };
     let sql = format!(
-        "WITH w AS ( \
+        "WITH RECURSIVE \
+         b AS ( \
+           SELECT * FROM json_to_recordset(CAST($2 AS json)) AS x(i BIGINT, id TEXT, \
+             lease TEXT, skills TEXT, sj TEXT, actor TEXT, data TEXT)), \
+         w AS ( \
            SELECT id, status, skills, active_tasks, max_concurrent_tasks, trust_level, \
-             capacity_points, active_points FROM workers WHERE id = $2 FOR UPDATE), \
-         pick AS ( \
-           SELECT t.seq, t.repo_id, CAST(CASE WHEN {plain} THEN 1 ELSE 0 END AS BIGINT) AS plain \
-           FROM w CROSS JOIN {from} CROSS JOIN repos r \
-           WHERE {fits}{skills}{narrow} \
-             {rules} \
-           {OFFER_ORDER} LIMIT 1 FOR UPDATE OF t SKIP LOCKED), \
+             capacity_points, active_points FROM workers WHERE id IN (SELECT id FROM b) \
+           ORDER BY id FOR UPDATE), \
+         pick (i, seq, repo_id, plain, picked, repos) AS ( \
+           SELECT CAST(0 AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), \
+             CAST(NULL AS BIGINT), CAST('{{}}' AS BIGINT[]), CAST('{{}}' AS BIGINT[]) \
+           UNION ALL \
+           SELECT b.i, c.seq, c.repo_id, c.plain, \
+             CASE WHEN c.seq IS NULL THEN p.picked ELSE p.picked || c.seq END, \
+             CASE WHEN c.seq IS NULL THEN p.repos ELSE p.repos || c.repo_id END \
+           FROM pick p JOIN b ON b.i = p.i + 1 \
+           LEFT JOIN LATERAL ( \
+             SELECT t.seq, t.repo_id, \
+               CAST(CASE WHEN {plain} THEN 1 ELSE 0 END AS BIGINT) AS plain \
+             FROM w CROSS JOIN {from} CROSS JOIN repos r \
+             WHERE w.id = b.id AND {fits}{skills}{narrow} \
+               AND t.seq <> ALL(p.picked) AND {batch_budget} \
+               {rules} \
+             {OFFER_ORDER} LIMIT 1 FOR UPDATE OF t SKIP LOCKED) c ON TRUE), \
          held AS ( \
            SELECT k.seq, k.repo_id FROM tasks k \
-           WHERE k.seq = (SELECT seq FROM pick WHERE plain = 1) AND k.status = 'ready' \
+           WHERE k.seq IN (SELECT seq FROM pick WHERE plain = 1) AND k.status = 'ready' \
            FOR UPDATE SKIP LOCKED), \
+         locked AS ( \
+           SELECT id FROM repos WHERE id IN (SELECT repo_id FROM held) ORDER BY id FOR UPDATE), \
          budget AS ( \
            UPDATE repos SET {counters} \
-           WHERE id = (SELECT repo_id FROM held) AND {budget} \
-           RETURNING id, area_locks_enabled), \
+           FROM (SELECT repo_id, COUNT(*) AS n FROM held GROUP BY repo_id) hn \
+           WHERE repos.id = hn.repo_id AND repos.id IN (SELECT id FROM locked) AND {budget} \
+           RETURNING repos.id, repos.area_locks_enabled), \
          took AS ( \
            UPDATE tasks SET {take} \
-           WHERE seq = (SELECT seq FROM held) AND status = 'ready' \
-             AND EXISTS (SELECT 1 FROM budget) \
-           RETURNING *), \
+           FROM (SELECT h.seq AS take_seq, b.id AS take_worker, b.lease AS take_lease, \
+                   bu.area_locks_enabled AS take_locks \
+                 FROM held h JOIN pick p ON p.seq = h.seq JOIN b ON b.i = p.i \
+                 JOIN budget bu ON bu.id = h.repo_id) x \
+           WHERE tasks.seq = x.take_seq AND tasks.status = 'ready' \
+           RETURNING tasks.*), \
          seen AS ( \
-           UPDATE workers SET {seen}, {load} WHERE id = $2 RETURNING id), \
+           UPDATE workers SET {seen}, {load} \
+           FROM (SELECT b.id AS load_id, COUNT(tk.seq) AS load_n, \
+                   COALESCE(SUM(tk.lease_points), 0) AS load_points \
+                 FROM b LEFT JOIN took tk ON tk.worker_id = b.id GROUP BY b.id) s \
+           WHERE workers.id = s.load_id RETURNING workers.id), \
          lease AS ({lease} RETURNING *), \
          ev AS ({event}) \
-         SELECT (SELECT COUNT(*) FROM seen) AS seen_n, (SELECT seq FROM pick) AS picked_seq, \
-           (SELECT COUNT(*) FROM held) AS held_n, COALESCE((SELECT plain FROM pick), 1) AS plain_n, \
-           (SELECT id FROM ev) AS event_id, k.* \
-         FROM (SELECT 1 AS one) o LEFT JOIN ({took}) k ON TRUE",
-        counters = budget_counters("1", "0"),
-        take = take_task("$2", "$3", "$1", "(SELECT area_locks_enabled FROM budget)"),
+         SELECT (SELECT COUNT(*) FROM seen s WHERE s.id = b.id) AS seen_n, \
+           p.seq AS picked_seq, (SELECT COUNT(*) FROM held h WHERE h.seq = p.seq) AS held_n, \
+           COALESCE(p.plain, 1) AS plain_n, \
+           (SELECT e.id FROM ev e WHERE e.task_id = k.id) AS event_id, k.* \
+         FROM b LEFT JOIN pick p ON p.i = b.i LEFT JOIN ({took}) k ON k.seq = p.seq \
+         ORDER BY b.i",
+        batch_budget = budget_room_after("r.", "cardinality(array_positions(p.repos, r.id))"),
+        counters = budget_counters("hn.n", "0"),
+        budget = budget_room_after("repos.", "hn.n - 1"),
+        take = take_task("x.take_worker", "x.take_lease", "$1", "x.take_locks"),
         seen = marked_seen("$1"),
-        load = worker_load(
-            "(SELECT COUNT(*) FROM took)",
-            "COALESCE((SELECT lease_points FROM took), 0)"
-        ),
-        lease = insert_lease("$3", "$2", "$1", "$4", "$5", "FROM took"),
+        load = worker_load("s.load_n", "s.load_points"),
+        lease = insert_lease("lease_id", "worker_id", "$1", "$3", "$4", "FROM took"),
         event = insert_event(
-            ["'task.leased'", "$1", "r.name", "t.id", "$2", "$8", "$9"],
-            "FROM took t JOIN repos r ON r.id = t.repo_id"
+            [
+                "'task.leased'",
+                "$1",
+                "r.name",
+                "t.id",
+                "t.worker_id",
+                "c.actor",
+                "c.data"
+            ],
+            "FROM took t JOIN repos r ON r.id = t.repo_id JOIN b c ON c.id = t.worker_id"
         ),
         took = returned_task_select("took", "lease"),
-        fits = worker_fits(Backend::Postgres, "$7"),
+        fits = worker_fits(Backend::Postgres, "b.skills"),
         from = candidates(Backend::Postgres).0,
-        budget = budget_has_room!(""),
     );
-    let actor = format!("worker:{}", seen.id);
-    let data = json!({"lease_id": lease_id, "status": "leased"});
-    let row = sqlx::query(AssertSqlSafe(sql))
+    let claimants: Vec<Claimant> = seen
+        .iter()
+        .map(|w| Claimant {
+            lease_id: new_id("l"),
+            actor: format!("worker:{}", w.id),
+        })
+        .collect();
+    let doc: Vec<Value> = seen
+        .iter()
+        .zip(&claimants)
+        .enumerate()
+        .map(|(i, (w, c))| {
+            json!({
+                "i": i + 1,
+                "id": w.id,
+                "lease": c.lease_id,
+                "skills": w.skills.join(","),
+                "sj": serde_json::to_string(&w.skills).unwrap_or_else(|_| "[]".into()),
+                "actor": c.actor,
+                "data": lease_data(&c.lease_id).to_string(),
+            })
+        })
+        .collect();
+    let rows = sqlx::query(AssertSqlSafe(sql))
         .bind(now)
-        .bind(&seen.id)
-        .bind(&lease_id)
+        .bind(Value::Array(doc).to_string())
         .bind(accept_by)
         .bind(expires)
         .bind(now - NACK_COOLDOWN_MS)
-        .bind(seen.skills.join(","))
-        .bind(&actor)
-        .bind(data.to_string())
         .bind(now - HOUR_MS)
-        .bind(serde_json::to_string(&seen.skills).unwrap_or_else(|_| "[]".into()))
-        .fetch_one(conn)
+        .fetch_all(conn)
         .await;
-    let row = match row.map_err(StoreError::from) {
-        Ok(row) => row,
+    let rows = match rows.map_err(StoreError::from) {
+        Ok(rows) => rows,
         // Another transaction took the task's area first, or the repository's last claim of the
         // hour: the statement wrote nothing (nor does one that deadlocked, a conflict already).
         // In a transaction, the transaction is over.
@@ -433,6 +508,35 @@ async fn claim_statement<'c>(
         }
         Err(e) => return Err(e),
     };
+    if rows.len() != seen.len() {
+        return Err(inconsistent("claim statement's answers"));
+    }
+    rows.iter()
+        .zip(seen.iter().zip(claimants))
+        .map(|(row, (w, c))| claimed(row, w, c, now, accept_by, expires))
+        .collect()
+}
+
+/// What one worker of a claim statement gets.
+struct Claimant {
+    lease_id: String,
+    actor: String,
+}
+
+/// The audit data of a claim's `task.leased` event.
+fn lease_data(lease_id: &str) -> Value {
+    json!({"lease_id": lease_id, "status": "leased"})
+}
+
+/// How a claim statement ended for one of its workers, from its row of the answer.
+fn claimed(
+    row: &AnyRow,
+    seen: &WorkerRow,
+    c: Claimant,
+    now: i64,
+    accept_by: i64,
+    expires: i64,
+) -> Result<SingleClaim, StoreError> {
     if row.try_get::<i64, _>("seen_n")? == 0 {
         return Ok(SingleClaim::NoWorker);
     }
@@ -448,19 +552,20 @@ async fn claim_statement<'c>(
             Some(_) => SingleClaim::Race(None),
         });
     }
-    let task = TaskRow::decode(&row)?;
+    let task = TaskRow::decode(row)?;
+    let data = lease_data(&c.lease_id);
     let event = returned_event(
-        &row,
+        row,
         now,
         &task,
         "task.leased",
-        &actor,
+        &c.actor,
         Some(&seen.id),
         data,
     )?;
     Ok(SingleClaim::Taken(
         Box::new(Lease {
-            lease_id,
+            lease_id: c.lease_id,
             task: task.to_holder_api(),
             expires_at: format_ts(expires),
             accept_by: format_ts(accept_by),

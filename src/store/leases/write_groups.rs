@@ -15,7 +15,8 @@
 //! back and every operation runs on its own. A lone request runs on its own at once.
 //!
 //! PostgreSQL has no single writer: there every operation runs on its own, on its plain path as
-//! one statement ([`super::postgres_statement`]).
+//! one statement ([`super::postgres_statement`]), except claims that arrive together, which one
+//! statement takes ([`super::postgres_batches`]).
 
 use std::sync::Arc;
 
