@@ -35,10 +35,17 @@ type Answer = (Result<SingleClaim, StoreError>, i64);
 
 type Waiting = (WorkerRow, oneshot::Sender<Answer>);
 
+/// The claims waiting for a statement, and the skill-rule shape of the last batch taken.
+#[derive(Default)]
+struct Queue {
+    claims: Vec<Waiting>,
+    last_shape: Option<(bool, bool)>,
+}
+
 /// The claims waiting for a statement, and how many statements run.
 #[derive(Default)]
 pub(crate) struct ClaimBatches {
-    waiting: Mutex<Vec<Waiting>>,
+    waiting: Mutex<Queue>,
     leaders: AtomicUsize,
     /// Claims answered by statements of several claims so far.
     together: AtomicU64,
@@ -49,7 +56,7 @@ impl ClaimBatches {
     /// beside it.
     pub(super) async fn claim(self: &Arc<Self>, store: &Store, worker: &WorkerRow) -> Answer {
         let (reply, answer) = oneshot::channel();
-        self.queue().push((worker.clone(), reply));
+        self.queue().claims.push((worker.clone(), reply));
         self.lead(store);
         // A statement whose task ended without answering (it cannot panic, but if it did) wrote
         // nothing for this claim: it runs on its own.
@@ -58,7 +65,7 @@ impl ClaimBatches {
             .unwrap_or_else(|_| (Ok(SingleClaim::Unbatched), crate::store::now_ms()))
     }
 
-    fn queue(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -75,7 +82,7 @@ impl ClaimBatches {
                     batches.leaders.fetch_sub(1, Ordering::SeqCst);
                     // A claim queued between the take and the line above found every loop
                     // running and started none: take it unless another loop has started since.
-                    if batches.queue().is_empty() || !batches.enter() {
+                    if batches.queue().claims.is_empty() || !batches.enter() {
                         return;
                     }
                     continue;
@@ -100,17 +107,32 @@ impl ClaimBatches {
             .is_ok()
     }
 
-    /// The next batch: the claims waiting longest whose workers have the skill rule's shape of
-    /// the first, one claim per worker (a second claim of a worker waits for the next batch, so
-    /// that each claim sees the worker's load as the one before left it), at most [`MAX_BATCH`].
+    /// The next batch: the claims waiting longest whose workers have one skill rule's shape, one
+    /// claim per worker (a second claim of a worker waits for the next batch, so that each claim
+    /// sees the worker's load as the one before left it), at most [`MAX_BATCH`]. The shape is
+    /// that of the claim waiting longest, unless the last batch had it and a claim of another
+    /// shape waits: then the longest-waiting of those. So shapes take turns, and a worker that
+    /// sends a flood of claims (each batch takes one) cannot hold the workers of other shapes
+    /// back.
     fn take(&self) -> Vec<Waiting> {
-        let mut waiting = self.queue();
-        let Some(shape) = waiting.first().map(|(w, _)| skill_shape(w)) else {
+        let mut queue = self.queue();
+        let first = queue.claims.first().map(|(w, _)| skill_shape(w));
+        let other = queue
+            .claims
+            .iter()
+            .map(|(w, _)| skill_shape(w))
+            .find(|shape| Some(*shape) != queue.last_shape);
+        let Some(shape) = (if first == queue.last_shape {
+            other.or(first)
+        } else {
+            first
+        }) else {
             return Vec::new();
         };
+        queue.last_shape = Some(shape);
         let mut workers = HashSet::new();
         let (mut batch, mut rest) = (Vec::new(), Vec::new());
-        for claim in waiting.drain(..) {
+        for claim in queue.claims.drain(..) {
             if batch.len() < MAX_BATCH
                 && skill_shape(&claim.0) == shape
                 && workers.insert(claim.0.id.clone())
@@ -120,7 +142,7 @@ impl ClaimBatches {
                 rest.push(claim);
             }
         }
-        *waiting = rest;
+        queue.claims = rest;
         batch
     }
 }
@@ -159,5 +181,45 @@ impl Store {
     /// How many claims statements of several claims have answered so far (PostgreSQL).
     pub fn claims_taken_together(&self) -> u64 {
         self.claim_batches.together.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiting(batches: &ClaimBatches, id: &str, specialist: bool) {
+        let mut worker = WorkerRow::idle_for_tests(id, 0);
+        worker.specialist = specialist;
+        batches.queue().claims.push((worker, oneshot::channel().0));
+    }
+
+    fn ids(batch: &[Waiting]) -> Vec<&str> {
+        batch.iter().map(|(w, _)| w.id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_flood_of_claims_from_one_worker_holds_no_one_back() {
+        let batches = ClaimBatches::default();
+        // A specialist sends five claims at once; three ordinary workers claim after it.
+        for _ in 0..5 {
+            waiting(&batches, "flood", true);
+        }
+        for id in ["a", "b", "c"] {
+            waiting(&batches, id, false);
+        }
+        waiting(&batches, "d", true);
+        // One claim per worker per batch, and shapes take turns.
+        assert_eq!(ids(&batches.take()), ["flood", "d"]);
+        assert_eq!(ids(&batches.take()), ["a", "b", "c"]);
+        for _ in 0..4 {
+            assert_eq!(ids(&batches.take()), ["flood"]);
+        }
+        assert!(batches.take().is_empty());
+        // A lone shape runs batch after batch.
+        waiting(&batches, "e", false);
+        waiting(&batches, "e", false);
+        assert_eq!(ids(&batches.take()), ["e"]);
+        assert_eq!(ids(&batches.take()), ["e"]);
     }
 }
