@@ -137,10 +137,14 @@ impl Store {
 
 /// The flush's two statements, each taking the contacts as one JSON object `{worker_id: ms}`
 /// in `$1`, in the order of the workers' ids: the workers marked offline that come back
-/// (returning their ids), then the rest. On PostgreSQL each statement's join keeps the
-/// document's order, so flushes of several replicas lock their rows in the same order (a
-/// deadlock all the same is retried with the whole transaction); a join without a locking
-/// subquery reads each row once, which halves the flush's database time.
+/// (returning their ids), then the rest. On PostgreSQL the flush never waits for a worker's
+/// row: it locks the rows it writes with `SKIP LOCKED` and passes over a row another
+/// transaction holds. It locks many rows in the order its plan reads them, so a flush that
+/// waited could close a cycle with a statement that locks several workers in id order (claims
+/// taken together) and waits for one the flush holds; that cost claims a deadlock's second. A
+/// row passed over belongs to a worker that another transaction is writing at that moment (its
+/// own request, which marks it seen, or another replica's flush of its contact), so what is
+/// lost is at most the difference between two contacts of one worker that arrived together.
 fn flush_statements(backend: Backend) -> (&'static str, &'static str) {
     match backend {
         Backend::Sqlite => (
@@ -154,14 +158,19 @@ fn flush_statements(backend: Backend) -> (&'static str, &'static str) {
              WHERE workers.id = c.key AND COALESCE(workers.last_seen_at, 0) < c.value",
         ),
         Backend::Postgres => (
-            "UPDATE workers w SET last_seen_at = j.value::bigint, presence = 'online' \
-             FROM json_each_text($1::json) AS j \
-             WHERE w.id = j.key AND w.presence = 'offline' \
-               AND COALESCE(w.last_seen_at, 0) < j.value::bigint \
+            "UPDATE workers w SET last_seen_at = c.at, presence = 'online' \
+             FROM (SELECT k.id, j.value::bigint AS at FROM json_each_text($1::json) AS j \
+               JOIN workers k ON k.id = j.key \
+               WHERE k.presence = 'offline' AND COALESCE(k.last_seen_at, 0) < j.value::bigint \
+               FOR UPDATE OF k SKIP LOCKED) c \
+             WHERE w.id = c.id \
              RETURNING w.id",
-            "UPDATE workers w SET last_seen_at = j.value::bigint \
-             FROM json_each_text($1::json) AS j \
-             WHERE w.id = j.key AND COALESCE(w.last_seen_at, 0) < j.value::bigint",
+            "UPDATE workers w SET last_seen_at = c.at \
+             FROM (SELECT k.id, j.value::bigint AS at FROM json_each_text($1::json) AS j \
+               JOIN workers k ON k.id = j.key \
+               WHERE COALESCE(k.last_seen_at, 0) < j.value::bigint \
+               FOR UPDATE OF k SKIP LOCKED) c \
+             WHERE w.id = c.id",
         ),
     }
 }
