@@ -87,13 +87,13 @@ impl ClaimBatches {
                     }
                     continue;
                 }
-                if batch.len() > 1 {
-                    let n = batch.len() as u64;
-                    batches.together.fetch_add(n, Ordering::Relaxed);
-                }
+                let n = batch.len() as u64;
                 // A statement of its own task: a panic drops its replies (their claims run on
                 // their own), not this loop.
-                let _ = tokio::spawn(run(store.clone(), batch)).await;
+                let answered = tokio::spawn(run(store.clone(), batch)).await;
+                if n > 1 && matches!(answered, Ok(true)) {
+                    batches.together.fetch_add(n, Ordering::Relaxed);
+                }
             }
         });
     }
@@ -116,18 +116,14 @@ impl ClaimBatches {
     /// back.
     fn take(&self) -> Vec<Waiting> {
         let mut queue = self.queue();
-        let first = queue.claims.first().map(|(w, _)| skill_shape(w));
-        let other = queue
-            .claims
-            .iter()
-            .map(|(w, _)| skill_shape(w))
-            .find(|shape| Some(*shape) != queue.last_shape);
-        let Some(shape) = (if first == queue.last_shape {
-            other.or(first)
+        let Some(first) = queue.claims.first().map(|(w, _)| skill_shape(w)) else {
+            return Vec::new();
+        };
+        let shape = if queue.last_shape == Some(first) {
+            let mut shapes = queue.claims.iter().map(|(w, _)| skill_shape(w));
+            shapes.find(|s| *s != first).unwrap_or(first)
         } else {
             first
-        }) else {
-            return Vec::new();
         };
         queue.last_shape = Some(shape);
         let mut workers = HashSet::new();
@@ -147,8 +143,9 @@ impl ClaimBatches {
     }
 }
 
-/// One statement for the claims of `batch`, answering each.
-async fn run(store: Store, batch: Vec<Waiting>) {
+/// One statement for the claims of `batch`, answering each; whether the statement answered
+/// them (rather than failing, which sends each claim to run alone).
+async fn run(store: Store, batch: Vec<Waiting>) -> bool {
     let now = crate::store::now_ms();
     let workers: Vec<&WorkerRow> = batch.iter().map(|(w, _)| w).collect();
     let statement = claim_statement(
@@ -165,6 +162,7 @@ async fn run(store: Store, batch: Vec<Waiting>) {
             for ((_, reply), answer) in batch.into_iter().zip(answers) {
                 let _ = reply.send((Ok(answer), now));
             }
+            true
         }
         Err(e) => {
             // Nothing was written: each claim runs a statement of its own, which meets the same
@@ -173,6 +171,7 @@ async fn run(store: Store, batch: Vec<Waiting>) {
             for (_, reply) in batch {
                 let _ = reply.send((Ok(SingleClaim::Unbatched), now));
             }
+            false
         }
     }
 }

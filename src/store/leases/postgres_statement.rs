@@ -465,9 +465,13 @@ pub(super) async fn claim_statement<'c>(
     );
     let claimants: Vec<Claimant> = seen
         .iter()
-        .map(|w| Claimant {
-            lease_id: new_id("l"),
-            actor: format!("worker:{}", w.id),
+        .map(|w| {
+            let lease_id = new_id("l");
+            Claimant {
+                data: lease_data(&lease_id),
+                lease_id,
+                actor: format!("worker:{}", w.id),
+            }
         })
         .collect();
     let doc: Vec<Value> = seen
@@ -482,7 +486,7 @@ pub(super) async fn claim_statement<'c>(
                 "skills": w.skills.join(","),
                 "sj": serde_json::to_string(&w.skills).unwrap_or_else(|_| "[]".into()),
                 "actor": c.actor,
-                "data": lease_data(&c.lease_id).to_string(),
+                "data": c.data.to_string(),
             })
         })
         .collect();
@@ -521,6 +525,8 @@ pub(super) async fn claim_statement<'c>(
 struct Claimant {
     lease_id: String,
     actor: String,
+    /// The audit data of its `task.leased` event.
+    data: Value,
 }
 
 /// The audit data of a claim's `task.leased` event.
@@ -553,7 +559,6 @@ fn claimed(
         });
     }
     let task = TaskRow::decode(row)?;
-    let data = lease_data(&c.lease_id);
     let event = returned_event(
         row,
         now,
@@ -561,7 +566,7 @@ fn claimed(
         "task.leased",
         &c.actor,
         Some(&seen.id),
-        data,
+        c.data,
     )?;
     Ok(SingleClaim::Taken(
         Box::new(Lease {
