@@ -475,8 +475,6 @@ fn presence_rounds(heartbeat_ttl_ms: i64) -> u64 {
     u64::try_from((heartbeat_ttl_ms / 20 / sweep_ms).clamp(1, most.max(1))).unwrap_or(1)
 }
 
-/// Expires leases and marks silent workers offline, so time-based changes happen (and are
-/// streamed) even when no request arrives.
 /// The documentation of the API routes other routers serve (see [`http::router`]).
 fn api_docs() -> Vec<utoipa::openapi::OpenApi> {
     vec![
@@ -485,6 +483,8 @@ fn api_docs() -> Vec<utoipa::openapi::OpenApi> {
     ]
 }
 
+/// Writes the contacts that are due, expires leases and marks silent workers offline, so
+/// time-based changes happen (and are streamed) even when no request arrives.
 async fn sweep_loop(store: Store) {
     let mut tick = tokio::time::interval(SWEEP_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

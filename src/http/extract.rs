@@ -206,11 +206,8 @@ pub async fn worker_of(state: &AppState, headers: &HeaderMap) -> Result<WorkerRo
             "this endpoint needs a worker token: `Authorization: Bearer <token>`",
         ));
     };
-    match state.store.worker_by_token(token).await? {
-        Some(mut worker) => {
-            state.store.contact(&mut worker).await?;
-            Ok(worker)
-        }
+    match state.store.authenticate(token).await? {
+        Some(worker) => Ok(worker),
         None => Err(ApiError::unauthorized(
             "the worker token is not valid (register again to get a new one)",
         )),

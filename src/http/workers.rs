@@ -137,12 +137,12 @@ pub async fn heartbeat(
             )
         })?),
     };
-    let (fresh, renewed) = state.store.heartbeat(&worker, status).await?;
+    let (fresh, renewed) = state.store.heartbeat(worker, status).await?;
     let now = crate::store::now_ms();
     Ok(Json(HeartbeatReply {
         worker: with_reputation(
             &state,
-            fresh.to_api(now, state.store.timing.heartbeat_ttl_ms),
+            fresh.into_api(now, state.store.timing.heartbeat_ttl_ms),
         )
         .await?,
         renewed_leases: renewed,
@@ -176,7 +176,7 @@ async fn worker_self(state: &AppState, id: &str) -> ApiResult<Json<WorkerSelf>> 
         .await?
         .ok_or_else(|| ApiError::unauthorized("the worker no longer exists"))?;
     let leases = state.store.worker_leases(id).await?;
-    let api = fresh.to_api(crate::store::now_ms(), state.store.timing.heartbeat_ttl_ms);
+    let api = fresh.into_api(crate::store::now_ms(), state.store.timing.heartbeat_ttl_ms);
     Ok(Json(WorkerSelf {
         worker: with_reputation(state, api).await?,
         leases,

@@ -27,11 +27,11 @@
 //!   trusts a remembered row's counters ([`WorkerRow::fresh`]) only while the pool has not changed
 //!   since the row was read (the pool version of `leases::empty_claims`, which moves with every
 //!   change this process commits or hears of, presence aside) and the watch works.
-//! - **`last_seen_at`** moves with every request of the worker. The store writes here what it
-//!   committed or noted for the next presence flush ([`KnownWorkers::seen`]), so a remembered row
-//!   carries the latest contact this process knows of. A row that says its worker is offline is
-//!   never served from here: whether a request brings a worker back online (and logs
-//!   `worker.online` once) is always decided on a fresh row.
+//! - **`last_seen_at`** moves with every request of the worker. A remembered row keeps the value
+//!   it was read with; the store adds the latest contact this process noted or committed
+//!   (`super::presence`), and serves no remembered row of a worker that is offline by it: whether
+//!   a request brings a worker back online (and logs `worker.online` once) is always decided on
+//!   a fresh row.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -46,10 +46,47 @@ pub const MAX_AGE: Duration = Duration::from_secs(1);
 /// How long while they are (see the module docs).
 pub const WATCHED_MAX_AGE: Duration = Duration::from_secs(60);
 
-/// At most this many tokens (and as many workers' contacts) are kept; past it the oldest half
-/// goes (a process serving more workers than this just reads more often). A row is about half
-/// a kilobyte.
+/// At most this many tokens are kept; past it the oldest half of a shard goes (a process serving more workers than this just reads more often). A row is
+/// about half a kilobyte.
 const MAX_ENTRIES: usize = 200_000;
+
+/// The maps are split this many ways, each behind its own lock, so that requests of different
+/// workers seldom wait for each other.
+pub(super) const SHARDS: usize = 16;
+
+/// The SHA-256 digest of a worker's token: what the database stores (in hex) and what the
+/// remembered rows are found by. It is uniformly random, so its first bytes are its hash.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TokenDigest(pub [u8; 32]);
+
+impl std::hash::Hash for TokenDigest {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(first));
+    }
+}
+
+impl TokenDigest {
+    /// The digest of `token`.
+    pub fn of(token: &str) -> TokenDigest {
+        use sha2::{Digest, Sha256};
+        TokenDigest(Sha256::digest(token.as_bytes()).into())
+    }
+
+    fn shard(&self) -> usize {
+        usize::from(self.0[8]) % SHARDS
+    }
+}
+
+/// The shard of a worker's contacts (`super::presence`): FNV-1a of its id.
+pub(super) fn shard_of(worker_id: &str) -> usize {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in worker_id.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    h as usize % SHARDS
+}
 
 #[derive(Default)]
 pub struct KnownWorkers {
@@ -57,16 +94,8 @@ pub struct KnownWorkers {
     generation: AtomicU64,
     /// Until when (ms) other processes' changes are known to reach this process.
     watched_until: AtomicI64,
-    inner: Mutex<Inner>,
-}
-
-#[derive(Default)]
-struct Inner {
-    /// By token hash.
-    rows: HashMap<String, Entry>,
-    /// By worker id: the latest contact this process committed or noted (see
-    /// [`super::presence`]).
-    seen: HashMap<String, i64>,
+    /// By token digest ([`TokenDigest::shard`]).
+    rows: [Mutex<HashMap<TokenDigest, Entry>>; SHARDS],
 }
 
 struct Entry {
@@ -101,52 +130,44 @@ impl KnownWorkers {
         self.forget_all();
     }
 
-    /// The worker of `token_hash` if a row of it was read recently enough (see the module docs),
-    /// no change through this process has been committed since, and it is online at `now` (ms).
-    /// Its counters count as current ([`WorkerRow::fresh`]) when the pool is still at the
-    /// `pool_version` it was read at and other processes' changes are watched.
-    pub fn get(
-        &self,
-        token_hash: &str,
-        now: i64,
-        heartbeat_ttl_ms: i64,
-        pool_version: u64,
-    ) -> Option<WorkerRow> {
+    /// The worker of `token` if a row of it was read recently enough (see the module docs) and
+    /// no change through this process has been committed since. Its counters count as current
+    /// ([`WorkerRow::fresh`]) when the pool is still at the `pool_version` it was read at and
+    /// other processes' changes are watched at `now` (ms). Its `last_seen_at` is the row's: the
+    /// caller adds the contacts this process knows, and serves no row of a worker gone offline.
+    pub fn get(&self, token: &TokenDigest, now: i64, pool_version: u64) -> Option<WorkerRow> {
         let generation = self.generation();
         let watched = self.is_watched(now);
         let max_age = if watched { WATCHED_MAX_AGE } else { MAX_AGE };
-        let inner = self.inner.lock().ok()?;
-        let entry = inner.rows.get(token_hash)?;
+        let rows = self.rows[token.shard()].lock().ok()?;
+        let entry = rows.get(token)?;
         if entry.generation != generation || entry.read_at.elapsed() >= max_age {
             return None;
         }
         let mut row = entry.row.clone();
         row.fresh = watched && entry.row.fresh && entry.pool_version == pool_version;
-        if let Some(&seen) = inner.seen.get(&row.id) {
-            row.last_seen_at = row.last_seen_at.max(Some(seen));
-        }
-        row.online(now, heartbeat_ttl_ms).then_some(row)
+        Some(row)
     }
 
     /// Keeps `row`, read from the database for `token_hash` after [`KnownWorkers::generation`]
     /// returned `generation` and the pool was at `pool_version`.
     pub fn remember(
         &self,
-        token_hash: String,
+        token: TokenDigest,
         row: &WorkerRow,
         generation: u64,
         pool_version: u64,
     ) {
-        let Ok(mut inner) = self.inner.lock() else {
+        let Ok(mut rows) = self.rows[token.shard()].lock() else {
             return;
         };
-        if inner.rows.len() >= MAX_ENTRIES {
-            let mut ages: Vec<Instant> = inner.rows.values().map(|e| e.read_at).collect();
-            let (_, &mut median, _) = ages.select_nth_unstable(MAX_ENTRIES / 2);
-            inner.rows.retain(|_, e| e.read_at > median);
+        if rows.len() >= MAX_ENTRIES / SHARDS {
+            let mut ages: Vec<Instant> = rows.values().map(|e| e.read_at).collect();
+            let (_, &mut median, _) = ages.select_nth_unstable(MAX_ENTRIES / SHARDS / 2);
+            rows.retain(|_, e| e.read_at > median);
         }
-        inner.rows.insert(
-            token_hash,
+        rows.insert(
+            token,
             Entry {
                 row: row.clone(),
                 generation,
@@ -156,34 +177,13 @@ impl KnownWorkers {
         );
     }
 
-    /// This process committed `last_seen_at = at` for `worker_id`, or noted that contact for the
-    /// next presence flush.
-    pub fn seen(&self, worker_id: &str, at: i64) {
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
-        };
-        if let Some(t) = inner.seen.get_mut(worker_id) {
-            *t = (*t).max(at);
-            return;
-        }
-        if inner.seen.len() >= MAX_ENTRIES {
-            let mut times: Vec<i64> = inner.seen.values().copied().collect();
-            let (_, &mut median, _) = times.select_nth_unstable(MAX_ENTRIES / 2);
-            inner.seen.retain(|_, t| *t > median);
-        }
-        inner.seen.insert(worker_id.to_string(), at);
-    }
-
-    /// The latest contact of `worker_id` this process wrote or noted, if it still keeps it.
-    pub fn latest_contact(&self, worker_id: &str) -> Option<i64> {
-        self.inner.lock().ok()?.seen.get(worker_id).copied()
-    }
-
     /// Drops every entry (after a commit that changed what authentication returns).
     pub fn forget_all(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        if let Ok(mut inner) = self.inner.lock() {
-            inner.rows.clear();
+        for shard in &self.rows {
+            if let Ok(mut rows) = shard.lock() {
+                rows.clear();
+            }
         }
     }
 }
@@ -196,17 +196,33 @@ mod tests {
         WorkerRow::idle_for_tests(id, last_seen)
     }
 
-    const TTL: i64 = 90_000;
+    fn digest(token: &str) -> TokenDigest {
+        TokenDigest::of(token)
+    }
+
+    /// Makes the remembered row of `token` `by` older.
+    fn age(known: &KnownWorkers, token: &str, by: Duration) {
+        let d = digest(token);
+        known.rows[d.shard()]
+            .lock()
+            .unwrap()
+            .get_mut(&d)
+            .unwrap()
+            .read_at -= by;
+    }
 
     #[test]
     fn serves_a_row_until_a_change_is_committed() {
         let known = KnownWorkers::default();
         let g = known.generation();
-        known.remember("h1".into(), &worker("w1", 1_000), g, 0);
-        assert_eq!(known.get("h1", 1_500, TTL, 0).unwrap().id, "w1");
-        assert!(known.get("h2", 1_500, TTL, 0).is_none(), "another token");
+        known.remember(digest("h1"), &worker("w1", 1_000), g, 0);
+        assert_eq!(known.get(&digest("h1"), 1_500, 0).unwrap().id, "w1");
+        assert!(
+            known.get(&digest("h2"), 1_500, 0).is_none(),
+            "another token"
+        );
         known.forget_all();
-        assert!(known.get("h1", 1_500, TTL, 0).is_none());
+        assert!(known.get(&digest("h1"), 1_500, 0).is_none());
     }
 
     #[test]
@@ -215,39 +231,17 @@ mod tests {
         // The read starts, the change commits, then the (old) row is remembered.
         let g = known.generation();
         known.forget_all();
-        known.remember("h1".into(), &worker("w1", 1_000), g, 0);
-        assert!(known.get("h1", 1_500, TTL, 0).is_none());
-    }
-
-    #[test]
-    fn rows_carry_the_latest_contact_and_offline_rows_are_read_again() {
-        let known = KnownWorkers::default();
-        let g = known.generation();
-        known.remember("h1".into(), &worker("w1", 1_000), g, 0);
-        known.seen("w1", 5_000);
-        known.seen("w1", 4_000);
-        assert_eq!(
-            known.get("h1", 5_100, TTL, 0).unwrap().last_seen_at,
-            Some(5_000)
-        );
-        // Offline by its latest contact: the caller must decide on a fresh row.
-        assert!(known.get("h1", 5_000 + TTL, TTL, 0).is_none());
+        known.remember(digest("h1"), &worker("w1", 1_000), g, 0);
+        assert!(known.get(&digest("h1"), 1_500, 0).is_none());
     }
 
     #[test]
     fn rows_expire() {
         let known = KnownWorkers::default();
         let g = known.generation();
-        known.remember("h1".into(), &worker("w1", 1_000), g, 0);
-        known
-            .inner
-            .lock()
-            .unwrap()
-            .rows
-            .get_mut("h1")
-            .unwrap()
-            .read_at -= MAX_AGE;
-        assert!(known.get("h1", 1_500, TTL, 0).is_none());
+        known.remember(digest("h1"), &worker("w1", 1_000), g, 0);
+        age(&known, "h1", MAX_AGE);
+        assert!(known.get(&digest("h1"), 1_500, 0).is_none());
     }
 
     /// While other processes' changes are watched a row lives [`WATCHED_MAX_AGE`], and its
@@ -257,44 +251,37 @@ mod tests {
     fn watched_rows_live_longer_and_their_counters_only_while_the_pool_stands_still() {
         let known = KnownWorkers::default();
         let g = known.generation();
-        known.remember("h1".into(), &worker("w1", 1_000), g, 7);
-        let age = |known: &KnownWorkers, d: Duration| {
-            known
-                .inner
-                .lock()
-                .unwrap()
-                .rows
-                .get_mut("h1")
-                .unwrap()
-                .read_at -= d;
-        };
+        known.remember(digest("h1"), &worker("w1", 1_000), g, 7);
         assert!(
-            !known.get("h1", 1_500, TTL, 7).unwrap().fresh,
+            !known.get(&digest("h1"), 1_500, 7).unwrap().fresh,
             "not watched"
         );
         known.watched(2_000);
-        assert!(known.get("h1", 1_500, TTL, 7).unwrap().fresh);
+        assert!(known.get(&digest("h1"), 1_500, 7).unwrap().fresh);
         assert!(
-            !known.get("h1", 1_500, TTL, 8).unwrap().fresh,
+            !known.get(&digest("h1"), 1_500, 8).unwrap().fresh,
             "the pool moved"
         );
-        age(&known, MAX_AGE);
+        age(&known, "h1", MAX_AGE);
         assert!(
-            known.get("h1", 1_500, TTL, 7).is_some(),
+            known.get(&digest("h1"), 1_500, 7).is_some(),
             "watched: kept longer"
         );
-        assert!(known.get("h1", 2_000, TTL, 7).is_none(), "the watch lapsed");
-        known.watched(10_000);
-        age(&known, WATCHED_MAX_AGE);
         assert!(
-            known.get("h1", 2_000, TTL, 7).is_none(),
+            known.get(&digest("h1"), 2_000, 7).is_none(),
+            "the watch lapsed"
+        );
+        known.watched(10_000);
+        age(&known, "h1", WATCHED_MAX_AGE);
+        assert!(
+            known.get(&digest("h1"), 2_000, 7).is_none(),
             "too old even watched"
         );
 
-        known.remember("h1".into(), &worker("w1", 1_000), known.generation(), 7);
+        known.remember(digest("h1"), &worker("w1", 1_000), known.generation(), 7);
         known.unwatched();
         assert!(
-            known.get("h1", 2_000, TTL, 7).is_none(),
+            known.get(&digest("h1"), 2_000, 7).is_none(),
             "a broken watch drops all"
         );
     }
@@ -304,13 +291,16 @@ mod tests {
         let known = KnownWorkers::default();
         let g = known.generation();
         for i in 0..MAX_ENTRIES + 10 {
-            known.remember(format!("h{i}"), &worker(&format!("w{i}"), 1_000), g, 0);
-            known.seen(&format!("w{i}"), i as i64);
+            known.remember(
+                digest(&format!("h{i}")),
+                &worker(&format!("w{i}"), 1_000),
+                g,
+                0,
+            );
         }
-        let inner = known.inner.lock().unwrap();
-        assert!(inner.rows.len() <= MAX_ENTRIES);
-        assert!(inner.rows.contains_key(&format!("h{}", MAX_ENTRIES + 9)));
-        assert!(inner.seen.len() <= MAX_ENTRIES);
-        assert!(inner.seen.contains_key(&format!("w{}", MAX_ENTRIES + 9)));
+        let rows: usize = known.rows.iter().map(|s| s.lock().unwrap().len()).sum();
+        assert!(rows <= MAX_ENTRIES, "{rows}");
+        let d = digest(&format!("h{}", MAX_ENTRIES + 9));
+        assert!(known.rows[d.shard()].lock().unwrap().contains_key(&d));
     }
 }

@@ -324,7 +324,7 @@ impl Store {
     /// Writes the contacts not written yet (see [`presence`]), then closes the pools, flushing
     /// SQLite's WAL.
     pub async fn close(&self) {
-        if let Err(e) = self.flush_presence().await {
+        if let Err(e) = self.flush_all_presence().await {
             tracing::warn!(error = %e, "the last presence flush failed");
         }
         if let Some(w) = &self.write_conn {

@@ -1,19 +1,27 @@
-//! Presence: who is online, kept in memory and written in batches.
+//! Presence: who is online, kept in memory and written when it matters.
 //!
 //! Every authenticated request of a worker marks it online (contract section 0), and an online
 //! volunteer heartbeats every few seconds. Writing its row for each of them made presence the
 //! largest write load of an idle pool. So a request of a worker that is online already only notes
-//! its contact here ([`Store::note_contact`]); [`Store::flush_presence`] writes every contact
-//! noted since the last flush in one statement, and `owp serve` runs it at least every
-//! [`FLUSH_EVERY`] (and once more when it stops), just before it looks for silent workers.
-//! Another replica reads `last_seen_at` from the database, so what it says of a worker lags what
-//! happened by at most that interval: "online" is correct to within one second everywhere. A
-//! worker that asks many times within the interval is written once, so the interval is as long
-//! as that second allows.
+//! its contact here (`Store::note_contact_if_online`); [`Store::flush_presence`], which `owp serve` runs
+//! at least every [`FLUSH_EVERY`] just before it looks for silent workers, writes the contacts
+//! that are due, many in one statement.
+//!
+//! A contact is due when the row may soon say its worker is silent: when this process has not
+//! written the worker's row yet, or when what it last wrote there is within [`LEAD`] of the
+//! heartbeat TTL. The row holds at least what this process wrote (a write never moves
+//! `last_seen_at` back), so until then every replica reads the worker as online from the row
+//! alone, and once the worker falls silent its last contact is written before the row would
+//! expire: "online" is correct to within one second everywhere, while a worker that heartbeats
+//! every 30 s has its row written about once a TTL instead of once a heartbeat. What lags is
+//! `last_heartbeat` as *another* replica shows it (by up to the TTL less [`LEAD`]); this process
+//! answers with the contacts it noted.
 //!
 //! What is not deferred: a worker that comes (back) online is written at once, with its
 //! `worker.online` event, and every lease renewal is written before the request is answered.
-//! A replica that dies loses at most the contacts of its last interval, never a renewal.
+//! A replica that stops writes every contact it holds; one that dies loses the contacts it had
+//! not written, never a renewal (its workers then read as offline up to the TTL less [`LEAD`]
+//! early, unless they reach another replica first).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,76 +29,212 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::known_workers::{SHARDS, shard_of};
+use super::rows::WorkerRow;
 use super::workers::online_event;
 use super::{Backend, Store, StoreError};
 
-/// The longest a noted contact waits before it is written (with the time the flush takes, under
+/// The longest a due contact waits before it is written (with the time the flush takes, under
 /// the second that "online" may lag).
 pub const FLUSH_EVERY: Duration = Duration::from_millis(800);
 
-/// The contacts this process noted and has not written yet.
+/// A worker's row is written again when what this process last wrote there would expire within
+/// this long: room for a flush interval, a slow flush and clocks of replicas a little apart.
+pub const LEAD: Duration = Duration::from_secs(10);
+
+/// What this process knows of its workers' contacts, in shards by worker id
+/// (`known_workers::shard_of`), each behind its own lock: one entry a worker, so that a request
+/// finds and notes its worker's contact with one lookup.
 #[derive(Default)]
 pub struct Presence {
-    /// By worker id: the latest contact (ms).
-    pending: Mutex<HashMap<String, i64>>,
+    shards: [Mutex<HashMap<String, Contact>>; SHARDS],
+}
+
+#[derive(Clone, Copy, Default)]
+struct Contact {
+    /// The latest contact this process noted or committed (ms).
+    seen: i64,
+    /// `seen` is not written yet.
+    pending: bool,
+    /// The latest contact this process wrote (ms); the row holds it or later (0: none).
+    written: i64,
 }
 
 impl Presence {
+    fn shard(
+        &self,
+        worker_id: &str,
+    ) -> Option<std::sync::MutexGuard<'_, HashMap<String, Contact>>> {
+        self.shards[shard_of(worker_id)].lock().ok()
+    }
+
+    /// A contact of `worker_id` at `at`, to be written.
     fn note(&self, worker_id: &str, at: i64) {
-        let Ok(mut pending) = self.pending.lock() else {
+        let Some(mut shard) = self.shard(worker_id) else {
             return;
         };
-        match pending.get_mut(worker_id) {
-            Some(t) => *t = (*t).max(at),
-            None => {
-                pending.insert(worker_id.to_string(), at);
+        let c = contact(&mut shard, worker_id);
+        c.seen = c.seen.max(at);
+        c.pending = true;
+    }
+
+    /// A request of `worker_id` at `now`, whose row says it was last seen at `row_seen`: when
+    /// the worker is online by the later of that and what this process knows, the contact is
+    /// noted and its latest contact (`now` or later) returned; `None` when it is offline.
+    fn note_if_online(
+        &self,
+        worker_id: &str,
+        row_seen: Option<i64>,
+        now: i64,
+        heartbeat_ttl_ms: i64,
+    ) -> Option<i64> {
+        let mut shard = self.shard(worker_id)?;
+        let known = shard.get(worker_id).map_or(0, |c| c.seen);
+        let latest = row_seen.unwrap_or(0).max(known);
+        if row_seen.is_none() || now - latest >= heartbeat_ttl_ms {
+            return None;
+        }
+        let c = contact(&mut shard, worker_id);
+        c.seen = latest.max(now);
+        c.pending = true;
+        Some(c.seen)
+    }
+
+    /// This process committed `last_seen_at = at` for `worker_id`.
+    fn committed(&self, worker_id: &str, at: i64) {
+        let Some(mut shard) = self.shard(worker_id) else {
+            return;
+        };
+        let c = contact(&mut shard, worker_id);
+        c.seen = c.seen.max(at);
+        c.written = c.written.max(at);
+    }
+
+    /// The latest contact of `worker_id` this process noted or committed, if it keeps it.
+    fn latest(&self, worker_id: &str) -> Option<i64> {
+        self.shard(worker_id)?.get(worker_id).map(|c| c.seen)
+    }
+
+    /// Takes the contacts due at `now` (see the module docs), or every one (`all`).
+    fn take_due(&self, now: i64, heartbeat_ttl_ms: i64, all: bool) -> HashMap<String, i64> {
+        // A row written at or before this expires within `LEAD`.
+        let horizon = now - heartbeat_ttl_ms + LEAD.as_millis() as i64;
+        let mut due = HashMap::new();
+        for shard in &self.shards {
+            let Ok(mut shard) = shard.lock() else {
+                continue;
+            };
+            for (id, c) in shard.iter_mut() {
+                // `written` 0: this process never wrote the row.
+                if c.pending && (all || c.written == 0 || c.written <= horizon) {
+                    c.pending = false;
+                    due.insert(id.clone(), c.seen);
+                }
+            }
+        }
+        due
+    }
+
+    /// The flush wrote these contacts (or found later ones in their rows). With `expired_before`,
+    /// a worker with nothing to write whose latest contact is older is forgotten (its row has
+    /// expired, or holds a later contact of another replica's).
+    fn wrote(&self, contacts: impl Iterator<Item = (String, i64)>, expired_before: i64) {
+        for (id, at) in contacts {
+            self.committed(&id, at);
+        }
+        for shard in &self.shards {
+            if let Ok(mut shard) = shard.lock() {
+                shard.retain(|_, c| c.pending || c.seen > expired_before);
             }
         }
     }
 
-    fn take(&self) -> HashMap<String, i64> {
-        self.pending
-            .lock()
-            .map(|mut p| std::mem::take(&mut *p))
-            .unwrap_or_default()
-    }
-
-    /// Puts back contacts a failed flush did not write.
-    fn put_back(&self, contacts: HashMap<String, i64>) {
+    /// Puts back contacts a flush did not write (it failed, or passed over their rows); those
+    /// older than `stale_before` (whose rows expired meanwhile) are dropped.
+    fn put_back(&self, contacts: HashMap<String, i64>, stale_before: i64) {
         for (id, at) in contacts {
-            self.note(&id, at);
+            if at > stale_before {
+                self.note(&id, at);
+            }
         }
     }
 
     /// How many contacts wait to be written.
     pub fn pending(&self) -> usize {
-        self.pending.lock().map(|p| p.len()).unwrap_or(0)
+        self.shards
+            .iter()
+            .map(|s| {
+                s.lock()
+                    .map(|s| s.values().filter(|c| c.pending).count())
+                    .unwrap_or(0)
+            })
+            .sum()
     }
 }
 
+/// The entry of `worker_id` in its shard, made when there is none (the id is copied only then).
+fn contact<'a>(shard: &'a mut HashMap<String, Contact>, worker_id: &str) -> &'a mut Contact {
+    if !shard.contains_key(worker_id) {
+        shard.insert(worker_id.to_string(), Contact::default());
+    }
+    shard.get_mut(worker_id).expect("inserted above")
+}
+
 impl Store {
-    /// A request of `worker_id` at `at` (ms), a worker already online: remembered at once by
-    /// this process, written with the next flush.
-    pub fn note_contact(&self, worker_id: &str, at: i64) {
-        self.known_workers.seen(worker_id, at);
-        self.presence.note(worker_id, at);
+    /// A request of `worker` at `now` (ms): when it is online (by its row and the contacts this
+    /// process knows), its contact is noted and `worker` carries it; false when it is offline
+    /// (the caller writes its coming back, see [`Store::contact`]).
+    pub(super) fn note_contact_if_online(&self, worker: &mut WorkerRow, now: i64) -> bool {
+        let ttl = self.timing.heartbeat_ttl_ms;
+        match self
+            .presence
+            .note_if_online(&worker.id, worker.last_seen_at, now, ttl)
+        {
+            Some(seen) => {
+                worker.last_seen_at = Some(seen);
+                true
+            }
+            None => false,
+        }
     }
 
-    /// How many contacts wait for the next flush.
+    /// This process committed `last_seen_at = at` for `worker_id` (a claim, a task operation,
+    /// coming back online).
+    pub(super) fn contact_committed(&self, worker_id: &str, at: i64) {
+        self.presence.committed(worker_id, at);
+    }
+
+    /// The latest contact of `worker_id` this process noted or committed, if it keeps it.
+    pub(super) fn latest_contact(&self, worker_id: &str) -> Option<i64> {
+        self.presence.latest(worker_id)
+    }
+
+    /// How many contacts wait to be written.
     pub fn contacts_pending(&self) -> usize {
         self.presence.pending()
     }
 
-    /// Writes the contacts noted since the last flush: one statement for the workers that are
-    /// online, and (rarely) one for those a sweep marked offline meanwhile, which come back
-    /// with their `worker.online` event. A contact older than the one a row holds changes
-    /// nothing. Returns how many contacts it wrote; on failure they wait for the next flush.
+    /// Writes the contacts that are due (see the module docs). Returns how many it wrote; on
+    /// failure they wait for the next flush.
     pub async fn flush_presence(&self) -> Result<usize, StoreError> {
-        let contacts = self.presence.take();
+        self.flush_contacts(false).await
+    }
+
+    /// Writes every contact noted and not written yet, due or not (as the process stops).
+    pub async fn flush_all_presence(&self) -> Result<usize, StoreError> {
+        self.flush_contacts(true).await
+    }
+
+    /// One statement for every contact taken (two on SQLite): the workers a sweep marked offline
+    /// meanwhile come back with their `worker.online` event, the others' `last_seen_at` moves. A
+    /// contact older than the one a row holds changes nothing.
+    async fn flush_contacts(&self, all: bool) -> Result<usize, StoreError> {
+        let ttl = self.timing.heartbeat_ttl_ms;
+        let now = super::now_ms();
+        let mut contacts = self.presence.take_due(now, ttl, all);
         if contacts.is_empty() {
             return Ok(0);
         }
-        let n = contacts.len();
         // In the order of the workers' ids (see `flush_statements`).
         let mut sorted: Vec<(&String, &i64)> = contacts.iter().collect();
         sorted.sort_unstable();
@@ -101,24 +245,35 @@ impl Store {
                 .collect::<Map<String, Value>>(),
         )
         .to_string();
-        let (back, online) = flush_statements(self.backend);
+        let backend = self.backend;
         let written = self
             .write(|mut tx| {
                 let doc = &doc;
                 async move {
                     let r = async {
-                        let returned: Vec<(String,)> = sqlx::query_as(back)
-                            .bind(doc.as_str())
-                            .fetch_all(tx.conn())
-                            .await?;
-                        for (id,) in &returned {
+                        let rows: Vec<(String, i64)> = match flush_statements(backend) {
+                            Flush::OneStatement(sql) => {
+                                sqlx::query_as(sql)
+                                    .bind(doc.as_str())
+                                    .fetch_all(tx.conn())
+                                    .await?
+                            }
+                            Flush::BackThenOnline(back, online) => {
+                                let rows: Vec<(String, i64)> = sqlx::query_as(back)
+                                    .bind(doc.as_str())
+                                    .fetch_all(tx.conn())
+                                    .await?;
+                                sqlx::query(online)
+                                    .bind(doc.as_str())
+                                    .execute(tx.conn())
+                                    .await?;
+                                rows
+                            }
+                        };
+                        for (id, _) in rows.iter().filter(|(_, back)| *back == 1) {
                             tx.event(online_event(id));
                         }
-                        sqlx::query(online)
-                            .bind(doc.as_str())
-                            .execute(tx.conn())
-                            .await?;
-                        Ok(())
+                        Ok(rows)
                     }
                     .await;
                     (tx, r)
@@ -126,51 +281,141 @@ impl Store {
             })
             .await;
         match written {
-            Ok(()) => Ok(n),
+            Ok(rows) => {
+                // What the statement locked it wrote (or found later in the row); a row it
+                // passed over waits for the next flush. SQLite's writer locks every row.
+                let done: HashMap<String, i64> = if backend == Backend::Sqlite {
+                    std::mem::take(&mut contacts)
+                } else {
+                    rows.into_iter()
+                        .filter_map(|(id, _)| contacts.remove_entry(&id))
+                        .collect()
+                };
+                let n = done.len();
+                self.presence.wrote(done.into_iter(), now - ttl);
+                self.presence.put_back(contacts, now - ttl);
+                Ok(n)
+            }
             Err(e) => {
-                self.presence.put_back(contacts);
+                self.presence.put_back(contacts, now - ttl);
                 Err(e)
             }
         }
     }
 }
 
-/// The flush's two statements, each taking the contacts as one JSON object `{worker_id: ms}`
-/// in `$1`, in the order of the workers' ids: the workers marked offline that come back
-/// (returning their ids), then the rest. On PostgreSQL the flush never waits for a worker's
-/// row: it locks the rows it writes with `SKIP LOCKED` and passes over a row another
-/// transaction holds. It locks many rows in the order its plan reads them, so a flush that
-/// waited could close a cycle with a statement that locks several workers in id order (claims
-/// taken together) and waits for one the flush holds; that cost claims a deadlock's second. A
-/// row passed over belongs to a worker that another transaction is writing at that moment (its
-/// own request, which marks it seen, or another replica's flush of its contact), so what is
-/// lost is at most the difference between two contacts of one worker that arrived together.
-fn flush_statements(backend: Backend) -> (&'static str, &'static str) {
+/// How a backend writes the contacts, each statement taking them as one JSON object
+/// `{worker_id: ms}` in `$1`, in the order of the workers' ids, and returning `(id, back)`,
+/// `back` 1 for a worker marked offline that comes back online.
+enum Flush {
+    /// Returns every row it locked.
+    OneStatement(&'static str),
+    /// SQLite (one writer: every row is its own): the workers marked offline that come back
+    /// (returned), then the rest.
+    BackThenOnline(&'static str, &'static str),
+}
+
+/// The flush's statements. On PostgreSQL the flush never waits for a worker's row: it locks the
+/// rows it writes with `SKIP LOCKED` and passes over a row another transaction holds (its
+/// contact waits for the next flush). It locks many rows in the order its plan reads them, so a
+/// flush that waited could close a cycle with a statement that locks several workers in id
+/// order (claims taken together) and waits for one the flush holds; that cost claims a
+/// deadlock's second.
+fn flush_statements(backend: Backend) -> Flush {
     match backend {
-        Backend::Sqlite => (
+        Backend::Sqlite => Flush::BackThenOnline(
             "UPDATE workers SET last_seen_at = c.value, presence = 'online' \
              FROM json_each($1) AS c \
              WHERE workers.id = c.key AND workers.presence = 'offline' \
                AND COALESCE(workers.last_seen_at, 0) < c.value \
-             RETURNING workers.id",
+             RETURNING workers.id, 1",
             "UPDATE workers SET last_seen_at = c.value \
              FROM json_each($1) AS c \
              WHERE workers.id = c.key AND COALESCE(workers.last_seen_at, 0) < c.value",
         ),
-        Backend::Postgres => (
-            "UPDATE workers w SET last_seen_at = c.at, presence = 'online' \
-             FROM (SELECT k.id, j.value::bigint AS at FROM json_each_text($1::json) AS j \
-               JOIN workers k ON k.id = j.key \
-               WHERE k.presence = 'offline' AND COALESCE(k.last_seen_at, 0) < j.value::bigint \
-               FOR UPDATE OF k SKIP LOCKED) c \
-             WHERE w.id = c.id \
-             RETURNING w.id",
-            "UPDATE workers w SET last_seen_at = c.at \
-             FROM (SELECT k.id, j.value::bigint AS at FROM json_each_text($1::json) AS j \
-               JOIN workers k ON k.id = j.key \
-               WHERE COALESCE(k.last_seen_at, 0) < j.value::bigint \
-               FOR UPDATE OF k SKIP LOCKED) c \
-             WHERE w.id = c.id",
+        Backend::Postgres => Flush::OneStatement(
+            "WITH c AS ( \
+               SELECT k.id, j.value::bigint AS at, k.presence = 'offline' AS was_offline, \
+                 COALESCE(k.last_seen_at, 0) AS seen \
+               FROM json_each_text($1::json) AS j JOIN workers k ON k.id = j.key \
+               FOR UPDATE OF k SKIP LOCKED), \
+             u AS ( \
+               UPDATE workers w SET last_seen_at = c.at, presence = 'online' FROM c \
+               WHERE w.id = c.id AND c.seen < c.at) \
+             SELECT c.id, CAST(CASE WHEN c.was_offline AND c.seen < c.at THEN 1 ELSE 0 END \
+               AS BIGINT) FROM c",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TTL: i64 = 90_000;
+    const LEAD_MS: i64 = LEAD.as_millis() as i64;
+
+    #[test]
+    fn a_request_is_noted_only_for_a_worker_online_by_the_latest_contact_known() {
+        let p = Presence::default();
+        assert_eq!(p.note_if_online("w1", None, 1_000, TTL), None, "never seen");
+        assert_eq!(p.note_if_online("w1", Some(1_000), 1_000 + TTL, TTL), None);
+        assert_eq!(p.pending(), 0, "an offline worker's request notes nothing");
+        // Its row is old, but this process noted a later contact.
+        p.committed("w1", 50_000);
+        assert_eq!(
+            p.note_if_online("w1", Some(1_000), 50_000 + TTL - 1, TTL),
+            Some(50_000 + TTL - 1)
+        );
+        assert_eq!(p.latest("w1"), Some(50_000 + TTL - 1));
+        assert_eq!(p.pending(), 1);
+    }
+
+    #[test]
+    fn contacts_are_due_when_never_written_here_or_near_expiry() {
+        let p = Presence::default();
+        p.note("new", 1_500);
+        p.committed("steady", 1_000);
+        p.note("steady", 2_000);
+        let due = p.take_due(2_000, TTL, false);
+        assert_eq!(due.keys().collect::<Vec<_>>(), ["new"]);
+        p.wrote(due.into_iter(), 2_000 - TTL);
+        assert_eq!(p.pending(), 1, "steady's contact waits");
+
+        // Within `LEAD` of the expiry of what was written for it.
+        let near = 1_000 + TTL - LEAD_MS;
+        p.note("new", near);
+        let due = p.take_due(near, TTL, false);
+        assert_eq!(due.get("steady"), Some(&2_000));
+        assert!(
+            !due.contains_key("new"),
+            "written at 1,000 for it, not near expiry"
+        );
+        assert_eq!(
+            p.take_due(near, TTL, true).get("new"),
+            Some(&near),
+            "all of them"
+        );
+        assert_eq!(p.pending(), 0);
+    }
+
+    #[test]
+    fn workers_with_nothing_to_write_are_forgotten_once_their_rows_expired() {
+        let p = Presence::default();
+        p.note("gone", 1_000);
+        p.note("here", 1_000);
+        let due = p.take_due(1_000, TTL, false);
+        p.wrote(due.into_iter(), 0);
+        p.note("here", 2_000 + TTL);
+        p.wrote(std::iter::empty(), 2_000);
+        assert_eq!(p.latest("gone"), None);
+        assert_eq!(p.latest("here"), Some(2_000 + TTL));
+        // A flush that did not write puts its contacts back, unless they are stale.
+        p.put_back(
+            HashMap::from([("back".to_string(), 5_000), ("stale".to_string(), 10)]),
+            100,
+        );
+        assert_eq!(p.latest("back"), Some(5_000));
+        assert_eq!(p.latest("stale"), None);
     }
 }

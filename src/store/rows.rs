@@ -375,6 +375,11 @@ impl WorkerRow {
     }
 
     pub fn to_api(&self, now: i64, heartbeat_ttl_ms: i64) -> Worker {
+        self.clone().into_api(now, heartbeat_ttl_ms)
+    }
+
+    /// [`WorkerRow::to_api`] of a row no longer needed (its strings move, not copied).
+    pub fn into_api(self, now: i64, heartbeat_ttl_ms: i64) -> Worker {
         let status = if self.paused {
             WorkerStatus::Paused
         } else if self.active_tasks > 0 {
@@ -382,18 +387,20 @@ impl WorkerRow {
         } else {
             WorkerStatus::Idle
         };
+        let online = self.online(now, heartbeat_ttl_ms);
+        let claims_by_comment = self.claims_by_comment();
         Worker {
-            worker_id: self.id.clone(),
-            name: self.name.clone(),
-            skills: self.skills.clone(),
+            online,
+            worker_id: self.id,
+            name: self.name,
+            skills: self.skills,
             capacity_points: self.capacity_points,
             max_concurrent_tasks: self.max_concurrent_tasks,
-            github_login: self.github_login.clone(),
+            github_login: self.github_login,
             status,
-            online: self.online(now, heartbeat_ttl_ms),
             last_heartbeat: self.last_seen_at.map(format_ts),
             trust_level: self.trust_level,
-            capabilities: self.capabilities.clone(),
+            capabilities: self.capabilities,
             active_points: self.active_points,
             active_tasks: self.active_tasks,
             created_at: format_ts(self.created_at),
@@ -402,8 +409,8 @@ impl WorkerRow {
             specialist: self.specialist,
             reputation: None,
             extensions: {
-                let mut extensions = self.extensions.clone();
-                if self.claims_by_comment() {
+                let mut extensions = self.extensions;
+                if claims_by_comment {
                     extensions.insert(CLAIMS_BY_COMMENT_FIELD.into(), Value::Bool(true));
                 }
                 extensions

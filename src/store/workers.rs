@@ -2,10 +2,10 @@
 
 use rand::TryRngCore;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use sqlx::AssertSqlSafe;
 
 use super::engine::columns::Columns;
+use super::known_workers::TokenDigest;
 use super::rows::{WORKER_SELECT, WorkerRow};
 use super::{NewEvent, Store, StoreError, WriteTx, new_id};
 use crate::domain::WorkerStatus;
@@ -96,7 +96,12 @@ pub fn archived_worker(worker_id: &str) -> StoreError {
 
 /// Tokens are stored only as their SHA-256 (they are long random values, so a fast hash is right).
 pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    hex::encode(token_digest(token).0)
+}
+
+/// The SHA-256 digest of a token, as bytes (see [`hash_token`]).
+pub fn token_digest(token: &str) -> TokenDigest {
+    TokenDigest::of(token)
 }
 
 impl WriteTx {
@@ -382,23 +387,54 @@ impl Store {
     /// The worker a bearer token belongs to: remembered from a request a moment ago (see
     /// [`super::known_workers`]), or read.
     pub async fn worker_by_token(&self, token: &str) -> Result<Option<WorkerRow>, StoreError> {
-        let hash = hash_token(token);
-        let known = &self.known_workers;
-        let version = self.empty_claims.version();
-        let ttl = self.timing.heartbeat_ttl_ms;
-        if let Some(row) = known.get(&hash, super::now_ms(), ttl, version) {
-            if let Some(o) = self.observer() {
-                o.worker_auth(true);
+        let digest = token_digest(token);
+        let now = super::now_ms();
+        if let Some(mut row) = self.remembered_worker(&digest, now) {
+            self.with_contact(&mut row);
+            if row.online(now, self.timing.heartbeat_ttl_ms) {
+                return Ok(Some(row));
             }
+        }
+        self.read_worker_by_digest(&digest).await
+    }
+
+    /// The worker of an authenticated request, marked online (every request of a worker does
+    /// it; see [`Store::contact`]): a remembered row is found and its contact noted with one
+    /// lookup each.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<WorkerRow>, StoreError> {
+        let digest = token_digest(token);
+        let now = super::now_ms();
+        if let Some(mut row) = self.remembered_worker(&digest, now)
+            && self.note_contact_if_online(&mut row, now)
+        {
             return Ok(Some(row));
         }
-        if let Some(o) = self.observer() {
-            o.worker_auth(false);
-        }
-        let generation = known.generation();
-        let mut row = self.read_worker_by_token(&hash).await?;
+        let mut row = self.read_worker_by_digest(&digest).await?;
         if let Some(row) = &mut row {
-            known.remember(hash, row, generation, version);
+            self.contact(row).await?;
+        }
+        Ok(row)
+    }
+
+    fn remembered_worker(&self, digest: &TokenDigest, now: i64) -> Option<WorkerRow> {
+        let version = self.empty_claims.version();
+        let row = self.known_workers.get(digest, now, version);
+        if let Some(o) = self.observer() {
+            o.worker_auth(row.is_some());
+        }
+        row
+    }
+
+    async fn read_worker_by_digest(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<WorkerRow>, StoreError> {
+        let generation = self.known_workers.generation();
+        let version = self.empty_claims.version();
+        let mut row = self.read_worker_by_token(&hex::encode(digest.0)).await?;
+        if let Some(row) = &mut row {
+            self.known_workers
+                .remember(*digest, row, generation, version);
             self.with_contact(row);
         }
         Ok(row)
@@ -457,14 +493,12 @@ impl Store {
     }
 
     /// Marks the worker of an authenticated request online (every one does; contract section
-    /// 0). A worker online already is only noted: nothing is written now, the next presence
-    /// flush writes it (see [`super::presence`]). One that comes back online is written at once,
-    /// with its `worker.online` event. `worker` then carries the contact.
+    /// 0). A worker online already is only noted: nothing is written now, a presence flush
+    /// writes it when it is due (see [`super::presence`]). One that comes back online is
+    /// written at once, with its `worker.online` event. `worker` then carries the contact.
     pub async fn contact(&self, worker: &mut WorkerRow) -> Result<(), StoreError> {
         let now = super::now_ms();
-        if worker.online(now, self.timing.heartbeat_ttl_ms) {
-            self.note_contact(&worker.id, now);
-            worker.last_seen_at = Some(worker.last_seen_at.map_or(now, |t| t.max(now)));
+        if self.note_contact_if_online(worker, now) {
             return Ok(());
         }
         let id = worker.id.clone();
@@ -477,6 +511,7 @@ impl Store {
                 }
             })
             .await?;
+        self.contact_committed(&id, at);
         worker.last_seen_at = Some(at);
         Ok(())
     }
@@ -490,20 +525,18 @@ impl Store {
     /// that asks for a status compares it with the worker as it is in its write transaction.
     pub async fn heartbeat(
         &self,
-        worker: &WorkerRow,
+        mut worker: WorkerRow,
         status: Option<WorkerStatus>,
     ) -> Result<(WorkerRow, u64), StoreError> {
         if status.is_none() {
-            let mut row = worker.clone();
             // A row read for this request that counts no task holds no live lease: a lease is
             // counted from the claim that grants it until it ends.
-            let idle = row.fresh && row.active_tasks == 0;
-            if idle || self.renewable_leases(&mut row).await? == 0 {
-                self.with_contact(&mut row);
-                return Ok((row, 0));
+            let idle = worker.fresh && worker.active_tasks == 0;
+            // The request's row carries its contact already (`Store::contact`).
+            if idle || self.renewable_leases(&mut worker).await? == 0 {
+                return Ok((worker, 0));
             }
         }
-        let worker = worker.clone();
         let (mut fresh, renewed) = self
             .on_writer(move |store| async move {
                 store
@@ -563,7 +596,7 @@ impl Store {
 
     /// `row` with the latest contact this process knows of (some wait for the next flush).
     fn with_contact(&self, row: &mut WorkerRow) {
-        if let Some(at) = self.known_workers.latest_contact(&row.id) {
+        if let Some(at) = self.latest_contact(&row.id) {
             row.last_seen_at = row.last_seen_at.max(Some(at));
         }
     }

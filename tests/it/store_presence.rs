@@ -1,11 +1,13 @@
 //! Presence on both backends: a request of a worker that is online writes nothing; its contact
-//! waits in memory for the next flush, which writes the contacts of every worker at once. A
-//! worker coming back online, and every lease a heartbeat renews, are written at once.
+//! waits in memory for a flush, which writes the contacts that are due (rows this process has not
+//! written, or that near expiry) of every worker at once. A worker coming back online, and every
+//! lease a heartbeat renews, are written at once.
 
 use crate::store_support::*;
 
 use std::time::Duration;
 
+use owp::store::presence::LEAD;
 use owp::store::rows::WorkerRow;
 use owp::store::{Backend, Store, Timing};
 
@@ -43,7 +45,7 @@ async fn data_version(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, s: &Stor
 async fn heartbeat(s: &Store, id: &str) -> (WorkerRow, u64) {
     let mut row = s.worker(id).await.unwrap().expect("the worker");
     s.contact(&mut row).await.expect("contact");
-    s.heartbeat(&row, None).await.expect("heartbeat")
+    s.heartbeat(row, None).await.expect("heartbeat")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,4 +173,121 @@ async fn renewals_and_coming_back_online_are_written_at_once() {
         },
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_is_written_again_only_as_it_nears_expiry() {
+    // Rows this process wrote expire `LEAD` + 1 s after their contact.
+    let ttl = LEAD.as_millis() as i64 + 1_000;
+    let timing = Timing {
+        heartbeat_ttl_ms: ttl,
+        ..fast_timing()
+    };
+    on_each_backend(
+        "a_row_is_written_again_only_as_it_nears_expiry",
+        timing,
+        |db| async move {
+            let label = db.label;
+            let s = db.store.clone();
+            let w = register(&s, worker_input("steady", &[], 5, 1)).await;
+            let (first, _) = heartbeat(&s, &w.id).await;
+            assert_eq!(
+                s.flush_presence().await.unwrap(),
+                1,
+                "{label}: never written here"
+            );
+            assert_eq!(raw(&s, &w.id).await.0, first.last_seen_at, "{label}");
+
+            // Far from expiry: noted, not written.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let (second, _) = heartbeat(&s, &w.id).await;
+            assert_eq!(s.flush_presence().await.unwrap(), 0, "{label}");
+            assert_eq!(s.contacts_pending(), 1, "{label}");
+            assert_eq!(raw(&s, &w.id).await.0, first.last_seen_at, "{label}");
+            assert_eq!(
+                s.worker(&w.id).await.unwrap().unwrap().last_seen_at,
+                second.last_seen_at,
+                "{label}: this process answers with the contact it noted"
+            );
+
+            // Within `LEAD` of expiry: written.
+            tokio::time::sleep(Duration::from_millis(1_050)).await;
+            let (third, _) = heartbeat(&s, &w.id).await;
+            assert_eq!(s.flush_presence().await.unwrap(), 1, "{label}");
+            assert_eq!(raw(&s, &w.id).await.0, third.last_seen_at, "{label}");
+
+            // A process that stops writes every contact it holds.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let (fourth, _) = heartbeat(&s, &w.id).await;
+            assert_eq!(s.flush_presence().await.unwrap(), 0, "{label}");
+            assert_eq!(s.flush_all_presence().await.unwrap(), 1, "{label}");
+            assert_eq!(raw(&s, &w.id).await.0, fourth.last_seen_at, "{label}");
+            assert_eq!(s.contacts_pending(), 0, "{label}");
+        },
+    )
+    .await;
+}
+
+/// One replica's worker, heartbeating there for longer than the TTL while another replica
+/// sweeps: never offline, its row written a few times only, and its last contact written
+/// before the row would expire once it falls silent.
+async fn another_replica_never_sees_a_live_worker_offline(db: TestDb) {
+    let label = db.label;
+    let a = db.store.clone();
+    let ttl = a.timing.heartbeat_ttl_ms;
+    let b = Store::open(&db.url, (*a.timing).clone())
+        .await
+        .expect("a second replica");
+    let w = register(&a, worker_input("travels", &[], 5, 1)).await;
+    let started = std::time::Instant::now();
+    let (mut heartbeats, mut writes, mut last) = (0, 0, None);
+    while started.elapsed() < Duration::from_millis(ttl as u64 + 3_000) {
+        last = heartbeat(&a, &w.id).await.0.last_seen_at;
+        heartbeats += 1;
+        writes += a.flush_presence().await.unwrap();
+        assert_eq!(
+            b.sweep_presence().await.unwrap(),
+            0,
+            "{label}: marked offline"
+        );
+        let seen = b.worker(&w.id).await.unwrap().unwrap();
+        assert!(seen.online(owp::store::now_ms(), ttl), "{label}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The row was written every ~2 s (the TTL less `LEAD`), not with every heartbeat.
+    assert!(
+        (3..=heartbeats / 4).contains(&writes),
+        "{label}: {writes} writes for {heartbeats} heartbeats"
+    );
+    // Silent now: its last contact reaches the row within the TTL less `LEAD` (and a flush).
+    let silent = std::time::Instant::now();
+    while raw(&a, &w.id).await.0 != last {
+        assert!(
+            silent.elapsed() < Duration::from_millis(3_500),
+            "{label}: the last contact was not written"
+        );
+        a.flush_presence().await.unwrap();
+        assert_eq!(b.sweep_presence().await.unwrap(), 0, "{label}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_heartbeating_at_one_replica_stays_online_at_another() {
+    // Rows expire `LEAD` + 2 s after the contact they hold.
+    let timing = Timing {
+        heartbeat_ttl_ms: LEAD.as_millis() as i64 + 2_000,
+        ..fast_timing()
+    };
+    let sqlite = async {
+        another_replica_never_sees_a_live_worker_offline(TestDb::sqlite(timing.clone()).await).await
+    };
+    let postgres = async {
+        match TestDb::postgres(timing.clone()).await {
+            Some(db) => another_replica_never_sees_a_live_worker_offline(db).await,
+            None => eprintln!("PostgreSQL part skipped"),
+        }
+    };
+    tokio::join!(sqlite, postgres);
 }

@@ -94,7 +94,7 @@ pub struct WriteTx {
     events: Vec<NewEvent>,
     /// Events already appended by a [`WriteTx::batch`] (with their ids).
     written: Vec<Event>,
-    /// Workers this transaction marked seen at `now` (see [`crate::store::known_workers`]).
+    /// Workers this transaction marked seen at `now` (see [`crate::store::presence`]).
     seen: Vec<String>,
     /// Whether this transaction changed what authenticating a worker returns.
     forget_known_workers: bool,
@@ -420,12 +420,11 @@ impl WriteTx {
             }
         }
         self.store.committed(&written);
-        let known = &self.store.known_workers;
         for worker_id in std::mem::take(&mut self.seen) {
-            known.seen(&worker_id, self.now);
+            self.store.contact_committed(&worker_id, self.now);
         }
         if self.forget_known_workers {
-            known.forget_all();
+            self.store.known_workers.forget_all();
             // And the other processes sharing a PostgreSQL database (see `replicas`).
             let signals = &self.store.signals;
             signals
@@ -437,7 +436,7 @@ impl WriteTx {
     }
 
     /// This transaction marks `worker_id` seen at `now`: once it commits, workers remembered
-    /// by their tokens carry that contact (see [`crate::store::known_workers`]).
+    /// by their tokens carry that contact (see [`crate::store::presence`]).
     pub(crate) fn record_seen(&mut self, worker_id: &str) {
         self.seen.push(worker_id.to_string());
     }

@@ -124,7 +124,7 @@ impl Store {
         let claimed = self
             .queued(|reply| Job::Claim(worker.clone(), reply))
             .await?;
-        self.known_workers.seen(&id, claimed.1);
+        self.contact_committed(&id, claimed.1);
         match &claimed.0 {
             None => {
                 self.empty_claims.remember(worker, version, claimed.1);
@@ -183,7 +183,7 @@ impl Store {
             .await?;
         if marks_seen {
             // The operation's own instant is this one or later.
-            self.known_workers.seen(&id, start);
+            self.contact_committed(&id, start);
         }
         Ok(task)
     }
