@@ -454,7 +454,7 @@ pub struct GithubConfig {
     #[arg(long, env = "OWP_GITHUB_WRITES_PER_MINUTE",
           value_parser = clap::value_parser!(u32).range(1..=80))]
     pub github_writes_per_minute: Option<u32>,
-    /// … and per hour (default 480; GitHub allows 500).
+    /// … and per hour (default 500, GitHub's limit).
     #[arg(long, env = "OWP_GITHUB_WRITES_PER_HOUR",
           value_parser = clap::value_parser!(u32).range(1..=500))]
     pub github_writes_per_hour: Option<u32>,

@@ -243,14 +243,40 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     base + i64::from(rand::random::<u8>()) * base / 1024
 }
 
-/// Takes one content-creating request from the installation's budget; `Err(at)` when the budget
-/// is used up until `at`.
-async fn reserve(github: &Github, row: &OutboxRow) -> Result<Option<i64>, StoreError> {
+/// A content-creating request sent within its installation's budget, or the time it waits for.
+enum Paced<T> {
+    Answered(Result<T, CallError>),
+    Later(i64),
+}
+
+/// Sends `call` (a request that does nothing until awaited) once it has taken one
+/// content-creating request of the installation's budget; [`Paced::Later`] when the budget is
+/// used up until then. Once GitHub answered, the write counts from that moment
+/// ([`crate::store::Store::gh_write_answered`]).
+async fn paced<T>(
+    github: &Github,
+    row: &OutboxRow,
+    call: impl std::future::Future<Output = Result<T, CallError>>,
+) -> Result<Paced<T>, StoreError> {
     let status = row.kind == OutboxKind::Status;
-    github
+    let reserved = match github
         .store
-        .gh_pace_write(row.installation_id, status, &github.pacing, true)
+        .gh_take_write(row.installation_id, status, &github.pacing)
+        .await?
+    {
+        Ok(at) => at,
+        Err(until) => return Ok(Paced::Later(until)),
+    };
+    let answer = call.await;
+    if let Err(e) = github
+        .store
+        .gh_write_answered(row.installation_id, reserved)
         .await
+    {
+        // The write stays counted from its reservation: a little early, never missed.
+        tracing::warn!(error = %e, "could not note when GitHub answered a write");
+    }
+    Ok(Paced::Answered(answer))
 }
 
 /// A successful answer may say the rate limit is used up: pause the installation until it resets.
@@ -283,11 +309,12 @@ async fn send_comment(
             return Ok(Sent::Done(Some(found.id)));
         }
     }
-    if let Some(at) = reserve(github, row).await? {
-        return Ok(Sent::Later(at));
-    }
     let body = messages::with_comment_marker(&row.body, &row.uid);
-    let (id, answer) = api::create_comment(client, &row.repo, row.issue_number, &body).await?;
+    let call = api::create_comment(client, &row.repo, row.issue_number, &body);
+    let (id, answer) = match paced(github, row, call).await? {
+        Paced::Answered(answer) => answer?,
+        Paced::Later(at) => return Ok(Sent::Later(at)),
+    };
     note_limits(github, row, &answer).await?;
     tracing::info!(comment = id, "comment posted");
     Ok(Sent::Done(Some(id)))
@@ -301,11 +328,12 @@ async fn send_reaction(
     let Some(comment_id) = row.comment_id else {
         return Ok(Sent::Done(None));
     };
-    if let Some(at) = reserve(github, row).await? {
-        return Ok(Sent::Later(at));
-    }
     // GitHub keeps one reaction of a kind per account, so sending it again changes nothing.
-    let (id, answer) = api::react(client, &row.repo, comment_id, &row.body).await?;
+    let call = api::react(client, &row.repo, comment_id, &row.body);
+    let (id, answer) = match paced(github, row, call).await? {
+        Paced::Answered(answer) => answer?,
+        Paced::Later(at) => return Ok(Sent::Later(at)),
+    };
     note_limits(github, row, &answer).await?;
     Ok(Sent::Done(Some(id)))
 }
@@ -341,10 +369,17 @@ async fn send_status(github: &Github, client: &Octocrab, row: &OutboxRow) -> Res
     match known {
         Some(id) if current.as_deref() == Some(body.as_str()) => Ok(Sent::Done(Some(id))),
         Some(id) => {
-            if let Some(at) = reserve(github, row).await? {
-                return Ok(Sent::Later(at));
-            }
-            match api::update_comment(client, &row.repo, id, &body).await {
+            let answer = match paced(
+                github,
+                row,
+                api::update_comment(client, &row.repo, id, &body),
+            )
+            .await?
+            {
+                Paced::Answered(answer) => answer,
+                Paced::Later(at) => return Ok(Sent::Later(at)),
+            };
+            match answer {
                 Ok(answer) => {
                     note_limits(github, row, &answer).await?;
                     github
@@ -367,11 +402,11 @@ async fn send_status(github: &Github, client: &Octocrab, row: &OutboxRow) -> Res
             }
         }
         None => {
-            if let Some(at) = reserve(github, row).await? {
-                return Ok(Sent::Later(at));
-            }
-            let (id, answer) =
-                api::create_comment(client, &row.repo, row.issue_number, &body).await?;
+            let call = api::create_comment(client, &row.repo, row.issue_number, &body);
+            let (id, answer) = match paced(github, row, call).await? {
+                Paced::Answered(answer) => answer?,
+                Paced::Later(at) => return Ok(Sent::Later(at)),
+            };
             note_limits(github, row, &answer).await?;
             github
                 .store

@@ -468,6 +468,44 @@ async fn two_stores() -> (tempfile::TempDir, owp::store::Store, owp::store::Stor
 }
 
 #[tokio::test]
+async fn a_write_counts_against_the_hour_from_when_github_answered_it() {
+    use owp::store::github::write_pacing::WritePacing;
+    let (_dir, store, other) = two_stores().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.gh_upsert_installation(1, "octo-org", false)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // Two writes an "hour" of 10 s.
+    let pacing = WritePacing {
+        per_minute: 80,
+        per_hour: 2,
+        spacing_ms: 0,
+        minute_ms: 10_000,
+        hour_ms: 10_000,
+    };
+    let first = store.gh_take_write(1, true, &pacing).await.unwrap();
+    let first = first.expect("the first goes");
+    let second = other.gh_take_write(1, true, &pacing).await.unwrap();
+    let second = second.expect("the second goes");
+    // The third waits for the first to leave the hour, as reserved…
+    let wait = store.gh_take_write(1, true, &pacing).await.unwrap();
+    assert_eq!(wait, Err(first + 10_001));
+    // … and, once GitHub answered both a moment later, for the first answer to.
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    store.gh_write_answered(1, first).await.unwrap();
+    other.gh_write_answered(1, second).await.unwrap();
+    let answered = owp::store::now_ms();
+    let Err(until) = other.gh_take_write(1, true, &pacing).await.unwrap() else {
+        panic!("the third went within the hour");
+    };
+    assert!(
+        until >= first + 30 + 10_001 && until <= answered + 10_001,
+        "{until} for a write reserved at {first}, answered by {answered}"
+    );
+}
+
+#[tokio::test]
 async fn content_creation_stays_under_80_requests_a_minute_per_installation() {
     let (_dir, store, other) = two_stores().await;
     let mut tx = store.begin().await.unwrap();

@@ -8,8 +8,10 @@ use crate::store::{Backend, HOUR_MS, Store, StoreError};
 /// secondary limit is 80).
 pub const WRITES_PER_MINUTE: i64 = 80;
 
-/// … and at most this many per hour (GitHub's secondary limit is 500).
-pub const WRITES_PER_HOUR: i64 = 480;
+/// … and at most this many per hour (GitHub's secondary limit is 500). A write counts from its
+/// reservation until GitHub answered it ([`Store::gh_write_answered`]), so in no hour does GitHub,
+/// which counts a write when it arrives, see more than the log.
+pub const WRITES_PER_HOUR: i64 = 500;
 
 /// Replies and reactions leave this many writes of each minute, and four times as many of each
 /// hour, to status comments, which go first.
@@ -39,7 +41,7 @@ pub struct WritePacing {
 }
 
 impl Default for WritePacing {
-    /// GitHub's limits, with a margin on the hourly one.
+    /// GitHub's limits.
     fn default() -> Self {
         WritePacing {
             per_minute: WRITES_PER_MINUTE,
@@ -97,6 +99,55 @@ impl Store {
         pacing: &WritePacing,
         reserve: bool,
     ) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .gh_pace(installation_id, status, pacing, reserve)
+            .await?
+            .err())
+    }
+
+    /// Takes one content-creating request of an installation's budget (see
+    /// [`Store::gh_pace_write`]): `Ok(Ok(at))` when it may be sent now, reserved at `at` (pass it
+    /// to [`Store::gh_write_answered`] once GitHub answered), `Ok(Err(until))` when it waits.
+    pub async fn gh_take_write(
+        &self,
+        installation_id: i64,
+        status: bool,
+        pacing: &WritePacing,
+    ) -> Result<Result<i64, i64>, StoreError> {
+        self.gh_pace(installation_id, status, pacing, true).await
+    }
+
+    /// GitHub answered the write reserved at `reserved_at`: from now on it counts from now, as
+    /// GitHub counts it from when it arrived (at the latest, now). Without this a write slower
+    /// to arrive than the one an hour after it could make GitHub see one more in its hour than
+    /// the log.
+    pub async fn gh_write_answered(
+        &self,
+        installation_id: i64,
+        reserved_at: i64,
+    ) -> Result<(), StoreError> {
+        let now = super::super::now_ms();
+        if now <= reserved_at {
+            return Ok(());
+        }
+        sqlx::query("UPDATE gh_write_log SET at = $3 WHERE installation_id = $1 AND at = $2")
+            .bind(installation_id)
+            .bind(reserved_at)
+            .bind(now)
+            .execute_write(self)
+            .await?;
+        Ok(())
+    }
+
+    /// `Ok(Ok(at))`: the write may go now (reserved at `at` with `reserve`); `Ok(Err(until))`:
+    /// it waits until `until`.
+    async fn gh_pace(
+        &self,
+        installation_id: i64,
+        status: bool,
+        pacing: &WritePacing,
+        reserve: bool,
+    ) -> Result<Result<i64, i64>, StoreError> {
         let mut tx = self.begin().await?;
         let now = tx.now;
         let lock = match self.backend {
@@ -112,7 +163,7 @@ impl Store {
         if let Some((until,)) = blocked
             && until > now
         {
-            return Ok(Some(until));
+            return Ok(Err(until));
         }
         if reserve {
             sqlx::query("DELETE FROM gh_write_log WHERE installation_id = $1 AND at <= $2")
@@ -136,18 +187,18 @@ impl Store {
         .await?;
         let (per_minute, per_hour) = pacing.budgets(status);
         if minute >= per_minute {
-            return Ok(Some(oldest_minute.unwrap_or(now) + pacing.minute_ms + 1));
+            return Ok(Err(oldest_minute.unwrap_or(now) + pacing.minute_ms + 1));
         }
         if hour >= per_hour {
-            return Ok(Some(oldest_hour.unwrap_or(now) + pacing.hour_ms + 1));
+            return Ok(Err(oldest_hour.unwrap_or(now) + pacing.hour_ms + 1));
         }
         if let Some(newest) = newest
             && now < newest + pacing.spacing_ms
         {
-            return Ok(Some(newest + pacing.spacing_ms));
+            return Ok(Err(newest + pacing.spacing_ms));
         }
         if !reserve {
-            return Ok(None);
+            return Ok(Ok(now));
         }
         sqlx::query("INSERT INTO gh_write_log (installation_id, at) VALUES ($1, $2)")
             .bind(installation_id)
@@ -155,7 +206,7 @@ impl Store {
             .execute(tx.conn())
             .await?;
         tx.commit().await?;
-        Ok(None)
+        Ok(Ok(now))
     }
 
     /// GitHub named a secondary rate limit without saying how long to wait: the installation
