@@ -22,6 +22,7 @@ use http::{Method, StatusCode};
 use sqlx::{AnyPool, AssertSqlSafe};
 
 use super::conn::WorkerConn;
+use super::cpu_use::{CpuProbe, CpuUse};
 use super::data::{ScratchDb, tool_pool};
 use super::servers::ServerProcess;
 use super::{BenchArgs, BenchBackend, load_average};
@@ -50,6 +51,9 @@ pub(super) struct RouteResult {
     pub(super) errors: u64,
     /// Requests/s ÷ `/healthz` requests/s.
     pub(super) ratio: Option<f64>,
+    /// CPU per request over the measured window, in ms: the database's backends (PostgreSQL),
+    /// the server, and this process, the load generator (`None` where `/proc` is not read).
+    pub(super) cpu: Option<CpuUse>,
 }
 
 /// One row of the idle report.
@@ -158,6 +162,14 @@ async fn measure(
     // `/healthz` is anonymous: its per-address limit would otherwise answer most of it 429.
     let env = [("OWP_RATE_ANONYMOUS_PER_MINUTE", u32::MAX.to_string())];
     let mut server = ServerProcess::spawn_with(backend, &db.url, dir, "idle", &env).await?;
+    let probe_db = match backend {
+        BenchBackend::Postgres => Some(tool_pool(backend, &db.url).await?),
+        BenchBackend::Sqlite => None,
+    };
+    let probe = server
+        .child
+        .id()
+        .and_then(|pid| CpuProbe::new(vec![pid], probe_db.clone()));
     let mut routes = Vec::new();
     for route in [Route::Healthz, Route::Heartbeat, Route::EmptyClaim] {
         eprintln!(
@@ -166,7 +178,10 @@ async fn measure(
             args.warmup,
             args.seconds
         );
-        routes.push(drive(args, &server.base, route, &tokens).await?);
+        routes.push(drive(args, &server.base, route, &tokens, probe.as_ref()).await?);
+    }
+    if let Some(pool) = probe_db {
+        pool.close().await;
     }
     let peak_rss_mb = server.peak_rss_kb() as f64 / 1024.0;
     let load_avg = load_average();
@@ -232,6 +247,7 @@ async fn drive(
     base: &str,
     route: Route,
     tokens: &Arc<Vec<String>>,
+    probe: Option<&CpuProbe>,
 ) -> anyhow::Result<RouteResult> {
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
@@ -258,11 +274,19 @@ async fn drive(
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let cpu_before = match probe {
+        Some(p) => Some(p.snapshot().await),
+        None => None,
+    };
     measuring.store(true, Ordering::Relaxed);
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     measuring.store(false, Ordering::Relaxed);
     let elapsed = t0.elapsed().as_secs_f64();
+    let cpu_after = match probe {
+        Some(p) => Some(p.snapshot().await),
+        None => None,
+    };
     stop.store(true, Ordering::Relaxed);
     let mut all = Histogram::<u64>::new(3).expect("histogram");
     let mut errors = 0;
@@ -278,6 +302,9 @@ async fn drive(
         p99_ms: ms(all.value_at_quantile(0.99)),
         errors,
         ratio: None,
+        cpu: cpu_before
+            .zip(cpu_after)
+            .and_then(|(b, a)| b.per_claim(&a, all.len())),
     })
 }
 
@@ -329,9 +356,9 @@ fn table(results: &[IdleResult]) -> String {
     );
     let _ = writeln!(
         out,
-        "| backend | workers | route | req/s | × /healthz | p50 ms | p99 ms | errors | server peak RSS MB |"
+        "| backend | workers | route | req/s | × /healthz | p50 ms | p99 ms | errors | CPU µs/request (database + server + load) | server peak RSS MB |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
     for r in results {
         for (route, m) in [
             (Route::Healthz, r.healthz),
@@ -340,7 +367,7 @@ fn table(results: &[IdleResult]) -> String {
         ] {
             let _ = writeln!(
                 out,
-                "| {} | {} | `{}` | {:.0} | {} | {:.2} | {:.2} | {} | {:.0} |",
+                "| {} | {} | `{}` | {:.0} | {} | {:.2} | {:.2} | {} | {} | {:.0} |",
                 r.backend,
                 r.workers,
                 route.name(),
@@ -350,6 +377,7 @@ fn table(results: &[IdleResult]) -> String {
                 m.p50_ms,
                 m.p99_ms,
                 m.errors,
+                micros(m.cpu),
                 r.peak_rss_mb
             );
         }
@@ -365,6 +393,19 @@ fn table(results: &[IdleResult]) -> String {
         );
     }
     out
+}
+
+/// A cell of CPU per request in µs: `database + server + load`, `–` for what was not read.
+fn micros(cpu: Option<CpuUse>) -> String {
+    let Some(c) = cpu else {
+        return "–".into();
+    };
+    let db = c.db_ms.map_or("–".into(), |v| format!("{:.1}", v * 1000.0));
+    format!(
+        "{db} + {:.1} + {:.1}",
+        c.server_ms * 1000.0,
+        c.load_ms * 1000.0
+    )
 }
 
 /// The targets each row is read against.
