@@ -9,8 +9,11 @@
 //! connections, each sending its next request as soon as the last is answered, round-robin over
 //! every worker's token: the same generator, the same connections, the same server for the three
 //! routes. Each route gets `--warmup` seconds (drawn out, up to a minute more, until every worker
-//! has made one request: the window measures workers already online), then `--seconds` measured.
-//! The server's peak RSS is read at the end.
+//! has made one request: the window measures workers already online), then `--seconds` measured,
+//! with the CPU time the server, this process and (PostgreSQL) the database's backends spent in
+//! it. The three routes take turns for `--repeat` rounds, so that a machine whose speed drifts
+//! over a run weighs on each route alike; the report shows each figure's median over the rounds,
+//! a ratio being the median of the rounds' own ratios. The server's peak RSS is read at the end.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -69,11 +72,38 @@ pub(super) struct IdleResult {
     bulk_load_s: f64,
     warmup_s: u64,
     window_s: u64,
+    rounds: usize,
     cores: usize,
     load_avg: f64,
 }
 
-/// The routes, in the order they are driven.
+/// The routes, in the order they are driven in each round.
+const ROUTES: [Route; 3] = [Route::Healthz, Route::Heartbeat, Route::EmptyClaim];
+
+/// Each figure of a route's rounds, the median of that figure (the errors summed).
+fn median_of(rounds: Vec<RouteResult>) -> RouteResult {
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    }
+    let of = |f: fn(&RouteResult) -> f64| median(rounds.iter().map(f).collect());
+    let ratios: Vec<f64> = rounds.iter().filter_map(|r| r.ratio).collect();
+    let cpus: Vec<CpuUse> = rounds.iter().filter_map(|r| r.cpu).collect();
+    let dbs: Vec<f64> = cpus.iter().filter_map(|c| c.db_ms).collect();
+    RouteResult {
+        per_s: of(|r| r.per_s),
+        p50_ms: of(|r| r.p50_ms),
+        p99_ms: of(|r| r.p99_ms),
+        errors: rounds.iter().map(|r| r.errors).sum(),
+        ratio: (!ratios.is_empty()).then(|| median(ratios)),
+        cpu: (!cpus.is_empty()).then(|| CpuUse {
+            db_ms: (!dbs.is_empty()).then(|| median(dbs)),
+            server_ms: median(cpus.iter().map(|c| c.server_ms).collect()),
+            load_ms: median(cpus.iter().map(|c| c.load_ms).collect()),
+        }),
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Route {
     Healthz,
@@ -170,15 +200,26 @@ async fn measure(
         .child
         .id()
         .and_then(|pid| CpuProbe::new(vec![pid], probe_db.clone()));
-    let mut routes = Vec::new();
-    for route in [Route::Healthz, Route::Heartbeat, Route::EmptyClaim] {
-        eprintln!(
-            "{}: {} s warm-up, {} s measured…",
-            route.name(),
-            args.warmup,
-            args.seconds
-        );
-        routes.push(drive(args, &server.base, route, &tokens, probe.as_ref()).await?);
+    // The routes take turns, round after round: a machine whose speed drifts over a run
+    // affects each route of a round alike.
+    let mut rounds: Vec<[RouteResult; 3]> = Vec::new();
+    for round in 1..=args.repeat {
+        let mut routes = [RouteResult::default(); 3];
+        for (slot, route) in routes.iter_mut().zip(ROUTES) {
+            eprintln!(
+                "{} (round {round} of {}): {} s warm-up, {} s measured…",
+                route.name(),
+                args.repeat,
+                args.warmup,
+                args.seconds
+            );
+            *slot = drive(args, &server.base, route, &tokens, probe.as_ref()).await?;
+        }
+        let limit = routes[0].per_s;
+        for r in &mut routes[1..] {
+            r.ratio = (limit > 0.0).then(|| r.per_s / limit);
+        }
+        rounds.push(routes);
     }
     if let Some(pool) = probe_db {
         pool.close().await;
@@ -186,10 +227,9 @@ async fn measure(
     let peak_rss_mb = server.peak_rss_kb() as f64 / 1024.0;
     let load_avg = load_average();
     server.stop().await;
-    let limit = routes[0].per_s;
-    for r in &mut routes[1..] {
-        r.ratio = (limit > 0.0).then(|| r.per_s / limit);
-    }
+    let routes: Vec<RouteResult> = (0..ROUTES.len())
+        .map(|i| median_of(rounds.iter().map(|r| r[i]).collect()))
+        .collect();
     Ok(IdleResult {
         backend: backend.name().into(),
         workers,
@@ -201,6 +241,7 @@ async fn measure(
         bulk_load_s,
         warmup_s: args.warmup,
         window_s: args.seconds,
+        rounds: args.repeat,
         cores: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
@@ -385,7 +426,8 @@ fn table(results: &[IdleResult]) -> String {
     if let Some(r) = results.first() {
         let _ = writeln!(
             out,
-            "{} s measured per route after {} s of warm-up; {} cores, load average {:.1} after the last run",
+            "{} round(s) of the three routes, each {} s measured after {} s of warm-up (medians of the rounds; a ratio is the median of the rounds' ratios); {} cores, load average {:.1} after the last run",
+            r.rounds,
             r.window_s,
             r.warmup_s,
             r.cores,
