@@ -392,9 +392,11 @@ impl Store {
         if let Some(mut row) = self.remembered_worker(&digest, now) {
             self.with_contact(&mut row);
             if row.online(now, self.timing.heartbeat_ttl_ms) {
+                self.count_worker_auth(true);
                 return Ok(Some(row));
             }
         }
+        self.count_worker_auth(false);
         self.read_worker_by_digest(&digest).await
     }
 
@@ -407,8 +409,10 @@ impl Store {
         if let Some(mut row) = self.remembered_worker(&digest, now)
             && self.note_contact_if_online(&mut row, now)
         {
+            self.count_worker_auth(true);
             return Ok(Some(row));
         }
+        self.count_worker_auth(false);
         let mut row = self.read_worker_by_digest(&digest).await?;
         if let Some(row) = &mut row {
             self.contact(row).await?;
@@ -416,13 +420,17 @@ impl Store {
         Ok(row)
     }
 
+    /// The row remembered for `digest`, as it was read (see [`super::known_workers`]).
     fn remembered_worker(&self, digest: &TokenDigest, now: i64) -> Option<WorkerRow> {
         let version = self.empty_claims.version();
-        let row = self.known_workers.get(digest, now, version);
+        self.known_workers.get(digest, now, version)
+    }
+
+    /// A worker's request was served from a remembered row (`hit`) or read its row.
+    fn count_worker_auth(&self, hit: bool) {
         if let Some(o) = self.observer() {
-            o.worker_auth(row.is_some());
+            o.worker_auth(hit);
         }
-        row
     }
 
     async fn read_worker_by_digest(
