@@ -34,10 +34,11 @@
 //!   a fresh row.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::presence::{ContactCell, SHARDS};
 use super::rows::WorkerRow;
 
 /// How long a row read for one request may serve the next ones while other processes' changes
@@ -49,10 +50,6 @@ pub const WATCHED_MAX_AGE: Duration = Duration::from_secs(60);
 /// At most this many tokens are kept; past it the oldest half of a shard goes (a process serving more workers than this just reads more often). A row is
 /// about half a kilobyte.
 const MAX_ENTRIES: usize = 200_000;
-
-/// The maps are split this many ways, each behind its own lock, so that requests of different
-/// workers seldom wait for each other.
-pub(super) const SHARDS: usize = 16;
 
 /// The SHA-256 digest of a worker's token: what the database stores (in hex) and what the
 /// remembered rows are found by. It is uniformly random, so its first bytes are its hash.
@@ -79,15 +76,6 @@ impl TokenDigest {
     }
 }
 
-/// The shard of a worker's contacts (`super::presence`): FNV-1a of its id.
-pub(super) fn shard_of(worker_id: &str) -> usize {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in worker_id.bytes() {
-        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-    }
-    h as usize % SHARDS
-}
-
 #[derive(Default)]
 pub struct KnownWorkers {
     /// Bumped by every commit that forgets the entries; an entry of an older one is not served.
@@ -100,6 +88,8 @@ pub struct KnownWorkers {
 
 struct Entry {
     row: WorkerRow,
+    /// The worker's contacts (the same cell as `super::presence`'s).
+    contact: Arc<ContactCell>,
     generation: u64,
     /// The pool's version when the row was read (see `leases::empty_claims`).
     pool_version: u64,
@@ -135,7 +125,12 @@ impl KnownWorkers {
     /// ([`WorkerRow::fresh`]) when the pool is still at the `pool_version` it was read at and
     /// other processes' changes are watched at `now` (ms). Its `last_seen_at` is the row's: the
     /// caller adds the contacts this process knows, and serves no row of a worker gone offline.
-    pub fn get(&self, token: &TokenDigest, now: i64, pool_version: u64) -> Option<WorkerRow> {
+    pub fn get(
+        &self,
+        token: &TokenDigest,
+        now: i64,
+        pool_version: u64,
+    ) -> Option<(WorkerRow, Arc<ContactCell>)> {
         let generation = self.generation();
         let watched = self.is_watched(now);
         let max_age = if watched { WATCHED_MAX_AGE } else { MAX_AGE };
@@ -146,15 +141,16 @@ impl KnownWorkers {
         }
         let mut row = entry.row.clone();
         row.fresh = watched && entry.row.fresh && entry.pool_version == pool_version;
-        Some(row)
+        Some((row, Arc::clone(&entry.contact)))
     }
 
-    /// Keeps `row`, read from the database for `token_hash` after [`KnownWorkers::generation`]
-    /// returned `generation` and the pool was at `pool_version`.
+    /// Keeps `row`, read from the database for `token` after [`KnownWorkers::generation`]
+    /// returned `generation` and the pool was at `pool_version`, with its worker's `contact`.
     pub fn remember(
         &self,
         token: TokenDigest,
         row: &WorkerRow,
+        contact: Arc<ContactCell>,
         generation: u64,
         pool_version: u64,
     ) {
@@ -170,6 +166,7 @@ impl KnownWorkers {
             token,
             Entry {
                 row: row.clone(),
+                contact,
                 generation,
                 pool_version,
                 read_at: Instant::now(),
@@ -215,8 +212,8 @@ mod tests {
     fn serves_a_row_until_a_change_is_committed() {
         let known = KnownWorkers::default();
         let g = known.generation();
-        known.remember(digest("h1"), &worker("w1", 1_000), g, 0);
-        assert_eq!(known.get(&digest("h1"), 1_500, 0).unwrap().id, "w1");
+        known.remember(digest("h1"), &worker("w1", 1_000), Arc::default(), g, 0);
+        assert_eq!(known.get(&digest("h1"), 1_500, 0).unwrap().0.id, "w1");
         assert!(
             known.get(&digest("h2"), 1_500, 0).is_none(),
             "another token"
@@ -231,7 +228,7 @@ mod tests {
         // The read starts, the change commits, then the (old) row is remembered.
         let g = known.generation();
         known.forget_all();
-        known.remember(digest("h1"), &worker("w1", 1_000), g, 0);
+        known.remember(digest("h1"), &worker("w1", 1_000), Arc::default(), g, 0);
         assert!(known.get(&digest("h1"), 1_500, 0).is_none());
     }
 
@@ -239,7 +236,7 @@ mod tests {
     fn rows_expire() {
         let known = KnownWorkers::default();
         let g = known.generation();
-        known.remember(digest("h1"), &worker("w1", 1_000), g, 0);
+        known.remember(digest("h1"), &worker("w1", 1_000), Arc::default(), g, 0);
         age(&known, "h1", MAX_AGE);
         assert!(known.get(&digest("h1"), 1_500, 0).is_none());
     }
@@ -251,15 +248,15 @@ mod tests {
     fn watched_rows_live_longer_and_their_counters_only_while_the_pool_stands_still() {
         let known = KnownWorkers::default();
         let g = known.generation();
-        known.remember(digest("h1"), &worker("w1", 1_000), g, 7);
+        known.remember(digest("h1"), &worker("w1", 1_000), Arc::default(), g, 7);
         assert!(
-            !known.get(&digest("h1"), 1_500, 7).unwrap().fresh,
+            !known.get(&digest("h1"), 1_500, 7).unwrap().0.fresh,
             "not watched"
         );
         known.watched(2_000);
-        assert!(known.get(&digest("h1"), 1_500, 7).unwrap().fresh);
+        assert!(known.get(&digest("h1"), 1_500, 7).unwrap().0.fresh);
         assert!(
-            !known.get(&digest("h1"), 1_500, 8).unwrap().fresh,
+            !known.get(&digest("h1"), 1_500, 8).unwrap().0.fresh,
             "the pool moved"
         );
         age(&known, "h1", MAX_AGE);
@@ -278,7 +275,13 @@ mod tests {
             "too old even watched"
         );
 
-        known.remember(digest("h1"), &worker("w1", 1_000), known.generation(), 7);
+        known.remember(
+            digest("h1"),
+            &worker("w1", 1_000),
+            Arc::default(),
+            known.generation(),
+            7,
+        );
         known.unwatched();
         assert!(
             known.get(&digest("h1"), 2_000, 7).is_none(),
@@ -294,6 +297,7 @@ mod tests {
             known.remember(
                 digest(&format!("h{i}")),
                 &worker(&format!("w{i}"), 1_000),
+                Arc::default(),
                 g,
                 0,
             );

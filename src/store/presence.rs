@@ -24,14 +24,14 @@
 //! early, unless they reach another replica first).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::known_workers::{SHARDS, shard_of};
+use super::NewEvent;
 use super::rows::WorkerRow;
-use super::workers::online_event;
 use super::{Backend, Store, StoreError};
 
 /// The longest a due contact waits before it is written (with the time the flush takes, under
@@ -42,77 +42,117 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(800);
 /// this long: room for a flush interval, a slow flush and clocks of replicas a little apart.
 pub const LEAD: Duration = Duration::from_secs(10);
 
-/// What this process knows of its workers' contacts, in shards by worker id
-/// (`known_workers::shard_of`), each behind its own lock: one entry a worker, so that a request
-/// finds and notes its worker's contact with one lookup.
+/// What this process knows of its workers' contacts, in shards by worker id ([`shard_of`]), each
+/// behind its own lock: one cell a worker, which the worker's remembered row also holds
+/// (`known_workers`), so that a request notes its contact without looking it up.
 #[derive(Default)]
 pub struct Presence {
-    shards: [Mutex<HashMap<String, Contact>>; SHARDS],
+    shards: [Mutex<HashMap<String, Arc<ContactCell>>>; SHARDS],
 }
 
-#[derive(Clone, Copy, Default)]
-struct Contact {
+/// The maps of workers are split this many ways, each behind its own lock, so that requests of
+/// different workers seldom wait for each other.
+pub const SHARDS: usize = 16;
+
+/// The shard of a worker id: FNV-1a of its bytes.
+pub fn shard_of(worker_id: &str) -> usize {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in worker_id.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    h as usize % SHARDS
+}
+
+/// One worker's contacts, as this process knows them.
+#[derive(Default)]
+pub struct ContactCell {
     /// The latest contact this process noted or committed (ms).
-    seen: i64,
+    seen: AtomicI64,
     /// `seen` is not written yet.
-    pending: bool,
+    pending: AtomicBool,
     /// The latest contact this process wrote (ms); the row holds it or later (0: none).
-    written: i64,
+    written: AtomicI64,
+}
+
+impl ContactCell {
+    /// The latest contact this process noted or committed (ms; 0: none).
+    pub fn seen(&self) -> i64 {
+        self.seen.load(Ordering::Acquire)
+    }
+
+    /// `row` with the latest contact this process knows of its worker, when later than its own.
+    pub fn overlay(&self, row: &mut WorkerRow) {
+        let seen = self.seen();
+        if seen > 0 {
+            row.last_seen_at = row.last_seen_at.max(Some(seen));
+        }
+    }
+
+    fn note(&self, at: i64) {
+        self.seen.fetch_max(at, Ordering::AcqRel);
+        self.pending.store(true, Ordering::Release);
+    }
+
+    /// A request at `now` of a worker whose row says it was last seen at `row_seen`: when the
+    /// worker is online by the later of that and what this cell knows, the contact is noted and
+    /// the worker's latest contact (`now` or later) returned; `None` when it is offline.
+    pub fn note_if_online(
+        &self,
+        row_seen: Option<i64>,
+        now: i64,
+        heartbeat_ttl_ms: i64,
+    ) -> Option<i64> {
+        let latest = row_seen?.max(self.seen());
+        if now - latest >= heartbeat_ttl_ms {
+            return None;
+        }
+        self.note(now);
+        Some(latest.max(now))
+    }
+
+    fn committed(&self, at: i64) {
+        self.seen.fetch_max(at, Ordering::AcqRel);
+        self.written.fetch_max(at, Ordering::AcqRel);
+    }
 }
 
 impl Presence {
     fn shard(
         &self,
         worker_id: &str,
-    ) -> Option<std::sync::MutexGuard<'_, HashMap<String, Contact>>> {
+    ) -> Option<std::sync::MutexGuard<'_, HashMap<String, Arc<ContactCell>>>> {
         self.shards[shard_of(worker_id)].lock().ok()
+    }
+
+    /// The cell of `worker_id`, made when there is none.
+    pub fn cell(&self, worker_id: &str) -> Arc<ContactCell> {
+        let Some(mut shard) = self.shard(worker_id) else {
+            // A poisoned lock: a cell noted nowhere (the worker's row is written when it comes
+            // back online).
+            return Arc::default();
+        };
+        if let Some(c) = shard.get(worker_id) {
+            return Arc::clone(c);
+        }
+        let c = Arc::<ContactCell>::default();
+        shard.insert(worker_id.to_string(), Arc::clone(&c));
+        c
     }
 
     /// A contact of `worker_id` at `at`, to be written.
     fn note(&self, worker_id: &str, at: i64) {
-        let Some(mut shard) = self.shard(worker_id) else {
-            return;
-        };
-        let c = contact(&mut shard, worker_id);
-        c.seen = c.seen.max(at);
-        c.pending = true;
-    }
-
-    /// A request of `worker_id` at `now`, whose row says it was last seen at `row_seen`: when
-    /// the worker is online by the later of that and what this process knows, the contact is
-    /// noted and its latest contact (`now` or later) returned; `None` when it is offline.
-    fn note_if_online(
-        &self,
-        worker_id: &str,
-        row_seen: Option<i64>,
-        now: i64,
-        heartbeat_ttl_ms: i64,
-    ) -> Option<i64> {
-        let mut shard = self.shard(worker_id)?;
-        let known = shard.get(worker_id).map_or(0, |c| c.seen);
-        let latest = row_seen.unwrap_or(0).max(known);
-        if row_seen.is_none() || now - latest >= heartbeat_ttl_ms {
-            return None;
-        }
-        let c = contact(&mut shard, worker_id);
-        c.seen = latest.max(now);
-        c.pending = true;
-        Some(c.seen)
+        self.cell(worker_id).note(at);
     }
 
     /// This process committed `last_seen_at = at` for `worker_id`.
     fn committed(&self, worker_id: &str, at: i64) {
-        let Some(mut shard) = self.shard(worker_id) else {
-            return;
-        };
-        let c = contact(&mut shard, worker_id);
-        c.seen = c.seen.max(at);
-        c.written = c.written.max(at);
+        self.cell(worker_id).committed(at);
     }
 
     /// The latest contact of `worker_id` this process noted or committed, if it keeps it.
     fn latest(&self, worker_id: &str) -> Option<i64> {
-        self.shard(worker_id)?.get(worker_id).map(|c| c.seen)
+        let seen = self.shard(worker_id)?.get(worker_id).map(|c| c.seen())?;
+        (seen > 0).then_some(seen)
     }
 
     /// Takes the contacts due at `now` (see the module docs), or every one (`all`).
@@ -121,30 +161,36 @@ impl Presence {
         let horizon = now - heartbeat_ttl_ms + LEAD.as_millis() as i64;
         let mut due = HashMap::new();
         for shard in &self.shards {
-            let Ok(mut shard) = shard.lock() else {
+            let Ok(shard) = shard.lock() else {
                 continue;
             };
-            for (id, c) in shard.iter_mut() {
+            for (id, c) in shard.iter() {
+                let written = c.written.load(Ordering::Acquire);
                 // `written` 0: this process never wrote the row.
-                if c.pending && (all || c.written == 0 || c.written <= horizon) {
-                    c.pending = false;
-                    due.insert(id.clone(), c.seen);
+                let is_due = all || written == 0 || written <= horizon;
+                if is_due && c.pending.swap(false, Ordering::AcqRel) {
+                    due.insert(id.clone(), c.seen());
                 }
             }
         }
         due
     }
 
-    /// The flush wrote these contacts (or found later ones in their rows). With `expired_before`,
-    /// a worker with nothing to write whose latest contact is older is forgotten (its row has
-    /// expired, or holds a later contact of another replica's).
+    /// The flush wrote these contacts (or found later ones in their rows). A worker with nothing
+    /// to write whose latest contact is older than `expired_before` is forgotten (its row has
+    /// expired, or holds a later contact of another replica's), unless a remembered row holds
+    /// its cell.
     fn wrote(&self, contacts: impl Iterator<Item = (String, i64)>, expired_before: i64) {
         for (id, at) in contacts {
             self.committed(&id, at);
         }
         for shard in &self.shards {
             if let Ok(mut shard) = shard.lock() {
-                shard.retain(|_, c| c.pending || c.seen > expired_before);
+                shard.retain(|_, c| {
+                    c.pending.load(Ordering::Acquire)
+                        || c.seen() > expired_before
+                        || Arc::strong_count(c) > 1
+                });
             }
         }
     }
@@ -165,19 +211,15 @@ impl Presence {
             .iter()
             .map(|s| {
                 s.lock()
-                    .map(|s| s.values().filter(|c| c.pending).count())
+                    .map(|s| {
+                        s.values()
+                            .filter(|c| c.pending.load(Ordering::Acquire))
+                            .count()
+                    })
                     .unwrap_or(0)
             })
             .sum()
     }
-}
-
-/// The entry of `worker_id` in its shard, made when there is none (the id is copied only then).
-fn contact<'a>(shard: &'a mut HashMap<String, Contact>, worker_id: &str) -> &'a mut Contact {
-    if !shard.contains_key(worker_id) {
-        shard.insert(worker_id.to_string(), Contact::default());
-    }
-    shard.get_mut(worker_id).expect("inserted above")
 }
 
 impl Store {
@@ -185,17 +227,13 @@ impl Store {
     /// process knows), its contact is noted and `worker` carries it; false when it is offline
     /// (the caller writes its coming back, see [`Store::contact`]).
     pub(super) fn note_contact_if_online(&self, worker: &mut WorkerRow, now: i64) -> bool {
-        let ttl = self.timing.heartbeat_ttl_ms;
-        match self
-            .presence
-            .note_if_online(&worker.id, worker.last_seen_at, now, ttl)
-        {
-            Some(seen) => {
-                worker.last_seen_at = Some(seen);
-                true
-            }
-            None => false,
-        }
+        let cell = self.presence.cell(&worker.id);
+        noted(&cell, worker, now, self.timing.heartbeat_ttl_ms)
+    }
+
+    /// The contacts cell of `worker_id` (see [`Presence`]).
+    pub(super) fn contact_cell(&self, worker_id: &str) -> Arc<ContactCell> {
+        self.presence.cell(worker_id)
     }
 
     /// This process committed `last_seen_at = at` for `worker_id` (a claim, a task operation,
@@ -304,6 +342,23 @@ impl Store {
     }
 }
 
+/// The audit event of a worker coming (back) online.
+pub(crate) fn online_event(worker_id: &str) -> NewEvent {
+    NewEvent::new("worker.online", format!("worker:{worker_id}")).worker(Some(worker_id))
+}
+
+/// Notes a request of `worker` at `now` in its `cell` when the worker is online (see
+/// [`ContactCell::note_if_online`]); `worker` then carries the contact.
+pub(super) fn noted(cell: &ContactCell, worker: &mut WorkerRow, now: i64, ttl: i64) -> bool {
+    match cell.note_if_online(worker.last_seen_at, now, ttl) {
+        Some(seen) => {
+            worker.last_seen_at = Some(seen);
+            true
+        }
+        None => false,
+    }
+}
+
 /// How a backend writes the contacts, each statement taking them as one JSON object
 /// `{worker_id: ms}` in `$1`, in the order of the workers' ids, and returning `(id, back)`,
 /// `back` 1 for a worker marked offline that comes back online.
@@ -358,13 +413,15 @@ mod tests {
     #[test]
     fn a_request_is_noted_only_for_a_worker_online_by_the_latest_contact_known() {
         let p = Presence::default();
-        assert_eq!(p.note_if_online("w1", None, 1_000, TTL), None, "never seen");
-        assert_eq!(p.note_if_online("w1", Some(1_000), 1_000 + TTL, TTL), None);
+        let cell = p.cell("w1");
+        assert_eq!(cell.note_if_online(None, 1_000, TTL), None, "never seen");
+        assert_eq!(cell.note_if_online(Some(1_000), 1_000 + TTL, TTL), None);
         assert_eq!(p.pending(), 0, "an offline worker's request notes nothing");
-        // Its row is old, but this process noted a later contact.
+        assert_eq!(p.latest("w1"), None);
+        // Its row is old, but this process committed a later contact.
         p.committed("w1", 50_000);
         assert_eq!(
-            p.note_if_online("w1", Some(1_000), 50_000 + TTL - 1, TTL),
+            cell.note_if_online(Some(1_000), 50_000 + TTL - 1, TTL),
             Some(50_000 + TTL - 1)
         );
         assert_eq!(p.latest("w1"), Some(50_000 + TTL - 1));
@@ -407,9 +464,16 @@ mod tests {
         let due = p.take_due(1_000, TTL, false);
         p.wrote(due.into_iter(), 0);
         p.note("here", 2_000 + TTL);
+        let held = p.cell("held");
+        held.committed(1_000);
         p.wrote(std::iter::empty(), 2_000);
         assert_eq!(p.latest("gone"), None);
         assert_eq!(p.latest("here"), Some(2_000 + TTL));
+        assert_eq!(
+            p.latest("held"),
+            Some(1_000),
+            "a remembered row holds its cell"
+        );
         // A flush that did not write puts its contacts back, unless they are stale.
         p.put_back(
             HashMap::from([("back".to_string(), 5_000), ("stale".to_string(), 10)]),

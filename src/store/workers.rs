@@ -1,11 +1,14 @@
 //! Workers: registration, bearer tokens, presence, heartbeats and admin updates.
 
+use std::sync::Arc;
+
 use rand::TryRngCore;
 use serde_json::{Map, Value, json};
 use sqlx::AssertSqlSafe;
 
 use super::engine::columns::Columns;
 use super::known_workers::TokenDigest;
+use super::presence::{ContactCell, online_event};
 use super::rows::{WORKER_SELECT, WorkerRow};
 use super::{NewEvent, Store, StoreError, WriteTx, new_id};
 use crate::domain::WorkerStatus;
@@ -389,8 +392,8 @@ impl Store {
     pub async fn worker_by_token(&self, token: &str) -> Result<Option<WorkerRow>, StoreError> {
         let digest = token_digest(token);
         let now = super::now_ms();
-        if let Some(mut row) = self.remembered_worker(&digest, now) {
-            self.with_contact(&mut row);
+        if let Some((mut row, contact)) = self.remembered_worker(&digest, now) {
+            contact.overlay(&mut row);
             if row.online(now, self.timing.heartbeat_ttl_ms) {
                 self.count_worker_auth(true);
                 return Ok(Some(row));
@@ -401,13 +404,13 @@ impl Store {
     }
 
     /// The worker of an authenticated request, marked online (every request of a worker does
-    /// it; see [`Store::contact`]): a remembered row is found and its contact noted with one
-    /// lookup each.
+    /// it; see [`Store::contact`]): a remembered row is found with one lookup, and its contact
+    /// noted in the cell it holds.
     pub async fn authenticate(&self, token: &str) -> Result<Option<WorkerRow>, StoreError> {
         let digest = token_digest(token);
         let now = super::now_ms();
-        if let Some(mut row) = self.remembered_worker(&digest, now)
-            && self.note_contact_if_online(&mut row, now)
+        if let Some((mut row, contact)) = self.remembered_worker(&digest, now)
+            && super::presence::noted(&contact, &mut row, now, self.timing.heartbeat_ttl_ms)
         {
             self.count_worker_auth(true);
             return Ok(Some(row));
@@ -421,7 +424,11 @@ impl Store {
     }
 
     /// The row remembered for `digest`, as it was read (see [`super::known_workers`]).
-    fn remembered_worker(&self, digest: &TokenDigest, now: i64) -> Option<WorkerRow> {
+    fn remembered_worker(
+        &self,
+        digest: &TokenDigest,
+        now: i64,
+    ) -> Option<(WorkerRow, Arc<ContactCell>)> {
         let version = self.empty_claims.version();
         self.known_workers.get(digest, now, version)
     }
@@ -441,9 +448,10 @@ impl Store {
         let version = self.empty_claims.version();
         let mut row = self.read_worker_by_token(&hex::encode(digest.0)).await?;
         if let Some(row) = &mut row {
+            let contact = self.contact_cell(&row.id);
+            contact.overlay(row);
             self.known_workers
-                .remember(*digest, row, generation, version);
-            self.with_contact(row);
+                .remember(*digest, row, contact, generation, version);
         }
         Ok(row)
     }
@@ -656,11 +664,6 @@ impl Store {
 /// A worker that authenticated a moment ago and is no longer there.
 fn gone() -> StoreError {
     StoreError::not_found("worker_not_found", "the worker no longer exists")
-}
-
-/// The audit event of a worker coming (back) online.
-pub(super) fn online_event(worker_id: &str) -> NewEvent {
-    NewEvent::new("worker.online", format!("worker:{worker_id}")).worker(Some(worker_id))
 }
 
 /// The id of the implicit worker of a GitHub login (see [`WriteTx::implicit_github_worker`]).

@@ -53,8 +53,8 @@ use crate::domain::{Event, Lease, TaskStatus};
 use crate::store::budget_rule::budget_room_after;
 use crate::store::engine::write_tx::insert_event;
 use crate::store::error::CLAIM_RACE;
+use crate::store::presence::online_event;
 use crate::store::rows::{TASK_SELECT, TaskRow, WorkerRow};
-use crate::store::workers::online_event;
 use crate::store::{
     Backend, HOUR_MS, NACK_COOLDOWN_MS, Store, StoreError, Timing, WriteTx, format_ts, new_id,
 };

@@ -30,8 +30,8 @@ use crate::domain::{Event, Lease};
 use crate::store::engine::columns::{Columns, Outcome};
 use crate::store::engine::sqlite_direct::Param;
 use crate::store::engine::write_tx::insert_event;
+use crate::store::presence::online_event;
 use crate::store::rows::{TASK_SELECT, TaskRow, WorkerRow};
-use crate::store::workers::online_event;
 use crate::store::{HOUR_MS, NACK_COOLDOWN_MS, NewEvent, StoreError, WriteTx, format_ts, new_id};
 
 /// One operation's statements in a batch: SQL whose parameters are `$1` to `$N`, the number of

@@ -30,8 +30,8 @@ use super::worker_move;
 use crate::domain::{Lease, TaskStatus};
 use crate::store::engine::columns::Outcome;
 use crate::store::engine::sqlite_writer::WriterThread;
+use crate::store::presence::online_event;
 use crate::store::rows::{TaskRow, WorkerRow};
-use crate::store::workers::online_event;
 use crate::store::{Store, StoreError, WriteTx};
 
 /// The most operations one group takes.
