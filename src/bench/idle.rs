@@ -82,10 +82,7 @@ const ROUTES: [Route; 3] = [Route::Healthz, Route::Heartbeat, Route::EmptyClaim]
 
 /// Each figure of a route's rounds, the median of that figure (the errors summed).
 fn median_of(rounds: Vec<RouteResult>) -> RouteResult {
-    fn median(mut v: Vec<f64>) -> f64 {
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(0.0)
-    }
+    let median = |mut v: Vec<f64>| super::loops::median(&mut v);
     let of = |f: fn(&RouteResult) -> f64| median(rounds.iter().map(f).collect());
     let ratios: Vec<f64> = rounds.iter().filter_map(|r| r.ratio).collect();
     let cpus: Vec<CpuUse> = rounds.iter().filter_map(|r| r.cpu).collect();

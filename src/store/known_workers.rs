@@ -47,8 +47,8 @@ pub const MAX_AGE: Duration = Duration::from_secs(1);
 /// How long while they are (see the module docs).
 pub const WATCHED_MAX_AGE: Duration = Duration::from_secs(60);
 
-/// At most this many tokens are kept; past it the oldest half of a shard goes (a process serving more workers than this just reads more often). A row is
-/// about half a kilobyte.
+/// At most this many tokens are kept; past it the oldest half of a shard goes (a process serving
+/// more workers than this just reads more often). A row is about half a kilobyte.
 const MAX_ENTRIES: usize = 200_000;
 
 /// The SHA-256 digest of a worker's token: what the database stores (in hex) and what the

@@ -3,9 +3,9 @@
 //! Every authenticated request of a worker marks it online (contract section 0), and an online
 //! volunteer heartbeats every few seconds. Writing its row for each of them made presence the
 //! largest write load of an idle pool. So a request of a worker that is online already only notes
-//! its contact here (`Store::note_contact_if_online`); [`Store::flush_presence`], which `owp serve` runs
-//! at least every [`FLUSH_EVERY`] just before it looks for silent workers, writes the contacts
-//! that are due, many in one statement.
+//! its contact here (`Store::note_contact_if_online`); [`Store::flush_presence`], which
+//! `owp serve` runs at least every [`FLUSH_EVERY`] just before it looks for silent workers,
+//! writes the contacts that are due, many in one statement.
 //!
 //! A contact is due when the row may soon say its worker is silent: when this process has not
 //! written the worker's row yet, or when what it last wrote there is within [`LEAD`] of the
@@ -149,9 +149,15 @@ impl Presence {
         self.cell(worker_id).committed(at);
     }
 
+    /// The cell of `worker_id`, if this process keeps one.
+    fn find(&self, worker_id: &str) -> Option<Arc<ContactCell>> {
+        self.shard(worker_id)?.get(worker_id).cloned()
+    }
+
     /// The latest contact of `worker_id` this process noted or committed, if it keeps it.
+    #[cfg(test)]
     fn latest(&self, worker_id: &str) -> Option<i64> {
-        let seen = self.shard(worker_id)?.get(worker_id).map(|c| c.seen())?;
+        let seen = self.find(worker_id)?.seen();
         (seen > 0).then_some(seen)
     }
 
@@ -242,9 +248,9 @@ impl Store {
         self.presence.committed(worker_id, at);
     }
 
-    /// The latest contact of `worker_id` this process noted or committed, if it keeps it.
-    pub(super) fn latest_contact(&self, worker_id: &str) -> Option<i64> {
-        self.presence.latest(worker_id)
+    /// The contacts cell of `worker_id`, if this process keeps one (nothing is made).
+    pub(super) fn known_contact(&self, worker_id: &str) -> Option<Arc<ContactCell>> {
+        self.presence.find(worker_id)
     }
 
     /// How many contacts wait to be written.

@@ -99,12 +99,7 @@ pub fn archived_worker(worker_id: &str) -> StoreError {
 
 /// Tokens are stored only as their SHA-256 (they are long random values, so a fast hash is right).
 pub fn hash_token(token: &str) -> String {
-    hex::encode(token_digest(token).0)
-}
-
-/// The SHA-256 digest of a token, as bytes (see [`hash_token`]).
-pub fn token_digest(token: &str) -> TokenDigest {
-    TokenDigest::of(token)
+    hex::encode(TokenDigest::of(token).0)
 }
 
 impl WriteTx {
@@ -390,7 +385,7 @@ impl Store {
     /// The worker a bearer token belongs to: remembered from a request a moment ago (see
     /// [`super::known_workers`]), or read.
     pub async fn worker_by_token(&self, token: &str) -> Result<Option<WorkerRow>, StoreError> {
-        let digest = token_digest(token);
+        let digest = TokenDigest::of(token);
         let now = super::now_ms();
         if let Some((mut row, contact)) = self.remembered_worker(&digest, now) {
             contact.overlay(&mut row);
@@ -407,7 +402,7 @@ impl Store {
     /// it; see [`Store::contact`]): a remembered row is found with one lookup, and its contact
     /// noted in the cell it holds.
     pub async fn authenticate(&self, token: &str) -> Result<Option<WorkerRow>, StoreError> {
-        let digest = token_digest(token);
+        let digest = TokenDigest::of(token);
         let now = super::now_ms();
         if let Some((mut row, contact)) = self.remembered_worker(&digest, now)
             && super::presence::noted(&contact, &mut row, now, self.timing.heartbeat_ttl_ms)
@@ -612,8 +607,8 @@ impl Store {
 
     /// `row` with the latest contact this process knows of (some wait for the next flush).
     fn with_contact(&self, row: &mut WorkerRow) {
-        if let Some(at) = self.latest_contact(&row.id) {
-            row.last_seen_at = row.last_seen_at.max(Some(at));
+        if let Some(contact) = self.known_contact(&row.id) {
+            contact.overlay(row);
         }
     }
 
