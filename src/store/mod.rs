@@ -160,7 +160,14 @@ pub struct StoreState {
     /// repository with a rule of its own settings on (see `leases::claim_rules::RuleSet`).
     pub(crate) settings_on_until: Arc<std::sync::atomic::AtomicI64>,
     /// PostgreSQL: claims waiting to be taken together (see [`leases::postgres_batches`]).
-    pub(crate) claim_batches: Arc<leases::postgres_batches::ClaimBatches>,
+    pub(in crate::store) claim_batches:
+        Arc<leases::postgres_batches::Batches<leases::postgres_batches::ClaimJob>>,
+    /// PostgreSQL: acks waiting to be taken together.
+    pub(in crate::store) ack_batches:
+        Arc<leases::postgres_batches::Batches<leases::postgres_task_ops::AckJob>>,
+    /// PostgreSQL: status moves waiting to be taken together.
+    pub(in crate::store) move_batches:
+        Arc<leases::postgres_batches::Batches<leases::postgres_task_ops::MoveJob>>,
     /// SQLite: the write connection, taken in turns (see [`sqlite_writer::WriteConn`]).
     pub(crate) write_conn: Option<sqlite_writer::WriteConn>,
     /// SQLite: read connections for worker authentication on the calling thread (see
@@ -273,6 +280,8 @@ impl Store {
             empty_claims: Arc::default(),
             settings_on_until: Arc::default(),
             claim_batches: Arc::default(),
+            ack_batches: Arc::default(),
+            move_batches: Arc::default(),
             writer,
             write_conn,
             direct_reads: file.map(|file| Arc::new(sqlite_direct::ReadConns::new(file))),

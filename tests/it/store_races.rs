@@ -557,3 +557,137 @@ async fn claims_arriving_together_share_the_budget_they_use() {
     })
     .await;
 }
+
+/// Acks and status moves that arrive together (one statement on PostgreSQL, a write group on
+/// SQLite) each apply as if alone: every count of the repositories and the workers comes out
+/// right, one event per change, and a worker acknowledging or moving another's task changes
+/// nothing, even in the same statement as the holder's own request.
+#[tokio::test]
+async fn acks_and_moves_arriving_together_keep_every_count() {
+    on_each_backend("acks_moves_together", fast_timing(), |db| async move {
+        use futures_util::future::join_all;
+        let (s, label) = (&db.store, db.label);
+        for name in ["together/a", "together/b"] {
+            repo(s, name, 100, true).await;
+            let tasks: Vec<TaskInput> = (0..12).map(|i| task(&format!("{name} {i}"))).collect();
+            s.import_tasks(name, &tasks, "admin").await.unwrap();
+        }
+        let mut workers = Vec::new();
+        for i in 0..20 {
+            workers.push(register(s, worker_input(&format!("t{i}"), &[], 5, 1)).await);
+        }
+        let claims = join_all(workers.iter().map(|w| s.claim_for(w))).await;
+        let leases: Vec<Lease> = claims
+            .into_iter()
+            .map(|c| c.expect("claim").0.expect("a task for every worker"))
+            .collect();
+        let mut fresh = Vec::new();
+        for w in &workers {
+            fresh.push(s.worker(&w.id).await.unwrap().expect("worker"));
+        }
+        let before = (
+            s.acks_taken_together(),
+            s.moves_taken_together(),
+            s.grouped_operations(),
+        );
+        // Every worker acknowledges its lease at once; worker 0 also acknowledges worker 1's,
+        // and worker 2 its own twice.
+        let mut acks: Vec<_> = fresh
+            .iter()
+            .zip(&leases)
+            .map(|(w, l)| s.ack_for(w, &l.lease_id))
+            .collect();
+        acks.push(s.ack_for(&fresh[0], &leases[1].lease_id));
+        acks.push(s.ack_for(&fresh[2], &leases[2].lease_id));
+        let mut acked = join_all(acks).await;
+        let again = acked.pop().expect("second ack");
+        let stolen = acked.pop().expect("stolen ack");
+        for (a, l) in acked.iter().zip(&leases) {
+            let a = a.as_ref().expect("own ack");
+            assert_eq!(a.status, TaskStatus::InProgress, "{label}");
+            assert_eq!(a.id, l.task.task_id, "{label}");
+        }
+        assert!(
+            stolen.is_err(),
+            "{label}: another's lease is not acknowledged"
+        );
+        assert_eq!(
+            again.expect("a second ack is harmless").status,
+            TaskStatus::InProgress
+        );
+        // Every worker opens its pull request at once; worker 0 also reports one for worker 1's
+        // task.
+        fn opened<'a>(
+            s: &'a Store,
+            w: &'a WorkerRow,
+            l: &Lease,
+            n: usize,
+        ) -> impl std::future::Future<Output = Result<TaskRow, StoreError>> + 'a {
+            let request = owp::store::StatusRequest {
+                task_id: l.task.task_id.clone(),
+                to: TaskStatus::PrOpened,
+                artifact: Some(json!({"pr_url": format!("https://example.com/pr/{n}")})),
+                note: None,
+            };
+            s.status_for(w, request)
+        }
+        let mut moves: Vec<_> = fresh
+            .iter()
+            .zip(&leases)
+            .enumerate()
+            .map(|(n, (w, l))| opened(s, w, l, n))
+            .collect();
+        moves.push(opened(s, &fresh[0], &leases[1], 99));
+        let mut moved = join_all(moves).await;
+        let stolen = moved.pop().expect("stolen move");
+        assert!(stolen.is_err(), "{label}: another's task is not moved");
+        for (m, l) in moved.iter().zip(&leases) {
+            let m = m.as_ref().expect("own move");
+            assert_eq!(m.status, TaskStatus::PrOpened, "{label}");
+            assert_eq!(m.id, l.task.task_id, "{label}");
+        }
+        let (a, b) = (
+            repo_figures(s, "together/a").await,
+            repo_figures(s, "together/b").await,
+        );
+        assert_eq!(
+            (a.0 + b.0, a.1 + b.1),
+            (20, 0),
+            "{label}: 20 open, none leased"
+        );
+        for w in &workers {
+            let w = s.worker(&w.id).await.unwrap().expect("worker");
+            assert_eq!(
+                (w.active_tasks, w.active_points),
+                (0, 0),
+                "{label}: {}",
+                w.id
+            );
+        }
+        let events = s.events_after(0, 10_000).await.unwrap();
+        for status in ["in_progress", "pr_opened"] {
+            let tasks: Vec<&str> = events
+                .iter()
+                .filter(|e| e.kind == "task.status" && e.data["status"] == status)
+                .filter_map(|e| e.task_id.as_deref())
+                .collect();
+            let distinct: HashSet<&str> = tasks.iter().copied().collect();
+            assert_eq!(
+                (tasks.len(), distinct.len()),
+                (20, 20),
+                "{label}: one {status} event per task"
+            );
+        }
+        match s.backend() {
+            Backend::Postgres => {
+                assert!(s.acks_taken_together() > before.0, "{label}: acks together");
+                assert!(
+                    s.moves_taken_together() > before.1,
+                    "{label}: moves together"
+                );
+            }
+            Backend::Sqlite => assert!(s.grouped_operations() > before.2, "{label}"),
+        }
+    })
+    .await;
+}

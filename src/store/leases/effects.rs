@@ -22,13 +22,28 @@ use super::MovePlan;
 /// What a lease's row keeps of its clock once the lease ends: nothing (`ended_at` says when).
 const ENDED_CLOCK: &str = "accept_by = NULL, expires_at = NULL, deadline = NULL";
 
-/// The condition that the lease `lease` is alive at the instant `now`: not ended, its deadline
+/// The condition that the lease row `l` is alive at the instant `now`: not ended, its deadline
 /// ahead. Read from the statement's snapshot: whoever ends a lease first locks its task, so a
 /// conditional write of the task that waits for that lock then finds the task moved.
+fn live(now: &str) -> String {
+    format!("l.ended_at IS NULL AND l.deadline > {now}")
+}
+
+/// The condition that the lease `lease` is alive at the instant `now` (see [`live`]).
 pub(super) fn lease_alive(lease: &str, now: &str) -> String {
     format!(
-        "EXISTS (SELECT 1 FROM leases l WHERE l.id = {lease} AND l.ended_at IS NULL \
-         AND l.deadline > {now})"
+        "EXISTS (SELECT 1 FROM leases l WHERE l.id = {lease} AND {})",
+        live(now)
+    )
+}
+
+/// The leases of `leases` (an SQL array of lease ids) alive at the instant `now` (see [`live`]),
+/// as a query of their `id`, `task_seq` and `worker_id`: what a statement of many acks or moves
+/// checks, found by their keys.
+pub(super) fn live_leases(leases: &str, now: &str) -> String {
+    format!(
+        "SELECT l.id, l.task_seq, l.worker_id FROM leases l WHERE l.id = ANY({leases}) AND {}",
+        live(now)
     )
 }
 

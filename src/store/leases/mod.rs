@@ -46,6 +46,7 @@ mod later_report;
 mod named_claim;
 pub(crate) mod postgres_batches;
 mod postgres_statement;
+pub(crate) mod postgres_task_ops;
 pub(crate) mod refusals;
 mod sqlite_batch;
 mod transitions;

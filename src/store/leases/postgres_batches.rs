@@ -1,20 +1,23 @@
-//! PostgreSQL: claims that arrive together are taken by one statement.
+//! PostgreSQL: the operations of workers that arrive together are taken by one statement.
 //!
-//! Most of what a claim statement costs the database is fixed per statement, not per claim: the
-//! executor sets its plan up (every node and subplan of every rule), locks every table the plan
-//! names, and tears it down again, whether the scan then walks one candidate or many. So a claim
-//! on the plain rules (`RuleSet::Plain`, the rules every pool has) that finds claims already
-//! waiting joins them, and one statement ([`super::postgres_statement`]'s claim statement) takes
-//! a task for each of them in the order they arrived, each from what the ones before it left.
-//! Up to [`LEADERS`] statements run at once, each taking up to [`MAX_BATCH`] claims; a claim
-//! that arrives while they run waits for the next one. A lone claim runs at once, as a
-//! statement of one.
+//! Most of what a worker's statement costs the database is fixed per statement, not per
+//! operation: the executor sets its plan up (every node and subplan of every rule, the task row
+//! every answer carries), locks every table the plan names, fires and tears it down again, and
+//! the commit flushes the log, whether the statement takes one row or many. So an operation on
+//! its plain path that finds others of its kind already waiting joins them, and one statement
+//! takes them all in the order they arrived: claims ([`ClaimJob`], the claim statement of
+//! [`super::postgres_statement`], each worker picking from what the ones before it left) and
+//! acks ([`super::postgres_task_ops`]'s ack statement). Up to [`LEADERS`] statements of each
+//! kind run at once, each taking up to [`MAX_BATCH`] operations; one that arrives while they run
+//! waits for the next. A lone operation runs at once, as a statement of one: the statement for
+//! one and for many is the same text.
 //!
-//! What one statement of the batch did not settle — a task another transaction was changing,
-//! a repository with a rule of its own settings on, a failed statement — the claim settles on its
-//! own afterwards, with statements of its own (`Settling`), exactly as a claim that ran alone.
+//! What a statement did not settle — a task another transaction was changing, a repository with
+//! a rule of its own settings on, a failed statement — the operation settles on its own
+//! afterwards, with statements of its own, exactly as one that ran alone.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -25,51 +28,84 @@ use super::postgres_statement::{SingleClaim, claim_statement};
 use crate::store::rows::WorkerRow;
 use crate::store::{Store, StoreError};
 
-/// The most claims one statement takes.
+/// The most operations one statement takes.
 pub(super) const MAX_BATCH: usize = 32;
-/// The most claim statements of batches that run at once in one process.
+/// The most statements of one kind that run at once in one process.
 pub(super) const LEADERS: usize = 2;
 
-/// A claim's answer from its batch, with the instant its statement ran at.
-type Answer = (Result<SingleClaim, StoreError>, i64);
+/// An operation that statements take together.
+pub(in crate::store) trait Batched: Send + Sync + Sized + 'static {
+    /// What the statement's text depends on: operations of one shape share a statement.
+    type Shape: Copy + Eq + Send;
+    /// What the statement answers each operation.
+    type Answer: Send + 'static;
 
-type Waiting = (WorkerRow, oneshot::Sender<Answer>);
+    /// The worker whose operation this is: a statement takes one operation per worker, so that
+    /// each sees the worker as the one before it left it.
+    fn worker(&self) -> &str;
 
-/// The claims waiting for a statement, and the skill-rule shape of the last batch taken.
-#[derive(Default)]
-struct Queue {
-    claims: Vec<Waiting>,
-    last_shape: Option<(bool, bool)>,
+    fn shape(&self) -> Self::Shape;
+
+    /// One statement for `jobs` (one shape, one per worker) at `now`, answering each in order;
+    /// an error writes nothing, and each operation then runs on its own.
+    fn run<'a>(
+        store: &'a Store,
+        jobs: &'a [Self],
+        now: i64,
+    ) -> impl Future<Output = Result<Vec<Self::Answer>, StoreError>> + Send + 'a;
 }
 
-/// The claims waiting for a statement, and how many statements run.
-#[derive(Default)]
-pub(crate) struct ClaimBatches {
-    waiting: Mutex<Queue>,
+/// An operation's answer from its statement, with the instant the statement ran at; `None`
+/// when the statement failed (nothing was written for it).
+type Answer<J> = (Option<<J as Batched>::Answer>, i64);
+
+type Waiting<J> = (J, oneshot::Sender<Answer<J>>);
+
+/// The operations waiting for a statement, and the shape of the last statement taken.
+struct Queue<J: Batched> {
+    jobs: Vec<Waiting<J>>,
+    last_shape: Option<J::Shape>,
+}
+
+/// The operations of one kind waiting to be taken together, and how many statements run.
+pub(in crate::store) struct Batches<J: Batched> {
+    waiting: Mutex<Queue<J>>,
     leaders: AtomicUsize,
-    /// Claims answered by statements of several claims so far.
+    /// Operations answered by statements of several so far.
     together: AtomicU64,
 }
 
-impl ClaimBatches {
-    /// The first answer of the claim statement for `worker`, taken with the claims waiting
-    /// beside it.
-    pub(super) async fn claim(self: &Arc<Self>, store: &Store, worker: &WorkerRow) -> Answer {
+impl<J: Batched> Default for Batches<J> {
+    fn default() -> Self {
+        Batches {
+            waiting: Mutex::new(Queue {
+                jobs: Vec::new(),
+                last_shape: None,
+            }),
+            leaders: AtomicUsize::new(0),
+            together: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<J: Batched> Batches<J> {
+    /// The answer of the statement that takes `job` with the operations waiting beside it.
+    pub(super) async fn take_with_others(self: &Arc<Self>, store: &Store, job: J) -> Answer<J> {
         let (reply, answer) = oneshot::channel();
-        self.queue().claims.push((worker.clone(), reply));
+        self.queue().jobs.push((job, reply));
         self.lead(store);
         // A statement whose task ended without answering (it cannot panic, but if it did) wrote
-        // nothing for this claim: it runs on its own.
+        // nothing for this operation: it runs on its own.
         answer
             .await
-            .unwrap_or_else(|_| (Ok(SingleClaim::Unbatched), crate::store::now_ms()))
+            .unwrap_or_else(|_| (None, crate::store::now_ms()))
     }
 
-    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue<J>> {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts a statement loop unless [`LEADERS`] run already (one of them takes the claim).
+    /// Starts a statement loop unless [`LEADERS`] run already (one of them takes the job).
     fn lead(self: &Arc<Self>, store: &Store) {
         if !self.enter() {
             return;
@@ -80,16 +116,16 @@ impl ClaimBatches {
                 let batch = batches.take();
                 if batch.is_empty() {
                     batches.leaders.fetch_sub(1, Ordering::SeqCst);
-                    // A claim queued between the take and the line above found every loop
-                    // running and started none: take it unless another loop has started since.
-                    if batches.queue().claims.is_empty() || !batches.enter() {
+                    // A job queued between the take and the line above found every loop running
+                    // and started none: take it unless another loop has started since.
+                    if batches.queue().jobs.is_empty() || !batches.enter() {
                         return;
                     }
                     continue;
                 }
                 let n = batch.len() as u64;
-                // A statement of its own task: a panic drops its replies (their claims run on
-                // their own), not this loop.
+                // A statement of its own task: a panic drops its replies (their operations run
+                // on their own), not this loop.
                 let answered = tokio::spawn(run(store.clone(), batch)).await;
                 if n > 1 && matches!(answered, Ok(true)) {
                     batches.together.fetch_add(n, Ordering::Relaxed);
@@ -107,20 +143,18 @@ impl ClaimBatches {
             .is_ok()
     }
 
-    /// The next batch: the claims waiting longest whose workers have one skill rule's shape, one
-    /// claim per worker (a second claim of a worker waits for the next batch, so that each claim
-    /// sees the worker's load as the one before left it), at most [`MAX_BATCH`]. The shape is
-    /// that of the claim waiting longest, unless the last batch had it and a claim of another
-    /// shape waits: then the longest-waiting of those. So shapes take turns, and a worker that
-    /// sends a flood of claims (each batch takes one) cannot hold the workers of other shapes
-    /// back.
-    fn take(&self) -> Vec<Waiting> {
+    /// The next batch: the operations waiting longest of one shape, one per worker (a second
+    /// operation of a worker waits for the next batch), at most [`MAX_BATCH`]. The shape is that
+    /// of the operation waiting longest, unless the last batch had it and one of another shape
+    /// waits: then the longest-waiting of those. So shapes take turns, and a worker that sends a
+    /// flood (each batch takes one of it) cannot hold the workers of other shapes back.
+    fn take(&self) -> Vec<Waiting<J>> {
         let mut queue = self.queue();
-        let Some(first) = queue.claims.first().map(|(w, _)| skill_shape(w)) else {
+        let Some(first) = queue.jobs.first().map(|(j, _)| j.shape()) else {
             return Vec::new();
         };
         let shape = if queue.last_shape == Some(first) {
-            let mut shapes = queue.claims.iter().map(|(w, _)| skill_shape(w));
+            let mut shapes = queue.jobs.iter().map(|(j, _)| j.shape());
             shapes.find(|s| *s != first).unwrap_or(first)
         } else {
             first
@@ -128,58 +162,87 @@ impl ClaimBatches {
         queue.last_shape = Some(shape);
         let mut workers = HashSet::new();
         let (mut batch, mut rest) = (Vec::new(), Vec::new());
-        for claim in queue.claims.drain(..) {
+        for job in queue.jobs.drain(..) {
             if batch.len() < MAX_BATCH
-                && skill_shape(&claim.0) == shape
-                && workers.insert(claim.0.id.clone())
+                && job.0.shape() == shape
+                && workers.insert(job.0.worker().to_string())
             {
-                batch.push(claim);
+                batch.push(job);
             } else {
-                rest.push(claim);
+                rest.push(job);
             }
         }
-        queue.claims = rest;
+        queue.jobs = rest;
         batch
+    }
+
+    /// How many operations statements of several have answered so far.
+    pub(in crate::store) fn together(&self) -> u64 {
+        self.together.load(Ordering::Relaxed)
     }
 }
 
-/// One statement for the claims of `batch`, answering each; whether the statement answered
-/// them (rather than failing, which sends each claim to run alone).
-async fn run(store: Store, batch: Vec<Waiting>) -> bool {
+/// One statement for the operations of `batch`, answering each; whether the statement answered
+/// them (rather than failing, which sends each operation to run alone).
+async fn run<J: Batched>(store: Store, batch: Vec<Waiting<J>>) -> bool {
     let now = crate::store::now_ms();
-    let workers: Vec<&WorkerRow> = batch.iter().map(|(w, _)| w).collect();
-    let statement = claim_statement(
-        &store.write,
-        &store.timing,
-        &workers,
-        now,
-        Pick::First,
-        RuleSet::Plain,
-        &[],
-    );
-    match statement.await {
+    let (jobs, replies): (Vec<J>, Vec<_>) = batch.into_iter().unzip();
+    match J::run(&store, &jobs, now).await {
         Ok(answers) => {
-            for ((_, reply), answer) in batch.into_iter().zip(answers) {
-                let _ = reply.send((Ok(answer), now));
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send((Some(answer), now));
             }
             true
         }
         Err(e) => {
-            // Nothing was written: each claim runs a statement of its own, which meets the same
-            // failure if it lasts and answers it.
-            tracing::debug!(error = %e, claims = workers.len(), "a batch of claims runs alone");
-            for (_, reply) in batch {
-                let _ = reply.send((Ok(SingleClaim::Unbatched), now));
+            // Nothing was written: each operation runs a statement of its own, which meets the
+            // same failure if it lasts and answers it.
+            tracing::debug!(error = %e, operations = jobs.len(), "a batch runs alone");
+            for reply in replies {
+                let _ = reply.send((None, now));
             }
             false
         }
     }
 }
 
+/// A claim on the plain rules by a worker, as its request was authenticated.
+pub(in crate::store) struct ClaimJob(pub(super) WorkerRow);
+
+impl Batched for ClaimJob {
+    /// The statement's skill rule depends on the workers' shape ([`skill_shape`]).
+    type Shape = (bool, bool);
+    type Answer = SingleClaim;
+
+    fn worker(&self) -> &str {
+        &self.0.id
+    }
+
+    fn shape(&self) -> Self::Shape {
+        skill_shape(&self.0)
+    }
+
+    async fn run(store: &Store, jobs: &[Self], now: i64) -> Result<Vec<SingleClaim>, StoreError> {
+        let workers: Vec<&WorkerRow> = jobs.iter().map(|j| &j.0).collect();
+        let (first, set) = (Pick::First, RuleSet::Plain);
+        claim_statement(&store.write, &store.timing, &workers, now, first, set, &[]).await
+    }
+}
+
 impl Store {
     /// How many claims statements of several claims have answered so far (PostgreSQL).
     pub fn claims_taken_together(&self) -> u64 {
-        self.claim_batches.together.load(Ordering::Relaxed)
+        self.claim_batches.together()
+    }
+
+    /// How many acks statements of several acks have answered so far (PostgreSQL).
+    pub fn acks_taken_together(&self) -> u64 {
+        self.ack_batches.together()
+    }
+
+    /// How many status moves statements of several moves have answered so far (PostgreSQL).
+    pub fn moves_taken_together(&self) -> u64 {
+        self.move_batches.together()
     }
 }
 
@@ -187,19 +250,22 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn waiting(batches: &ClaimBatches, id: &str, specialist: bool) {
+    fn waiting(batches: &Batches<ClaimJob>, id: &str, specialist: bool) {
         let mut worker = WorkerRow::idle_for_tests(id, 0);
         worker.specialist = specialist;
-        batches.queue().claims.push((worker, oneshot::channel().0));
+        batches
+            .queue()
+            .jobs
+            .push((ClaimJob(worker), oneshot::channel().0));
     }
 
-    fn ids(batch: &[Waiting]) -> Vec<&str> {
-        batch.iter().map(|(w, _)| w.id.as_str()).collect()
+    fn ids(batch: &[Waiting<ClaimJob>]) -> Vec<&str> {
+        batch.iter().map(|(j, _)| j.worker()).collect()
     }
 
     #[test]
     fn a_flood_of_claims_from_one_worker_holds_no_one_back() {
-        let batches = ClaimBatches::default();
+        let batches = Batches::<ClaimJob>::default();
         // A specialist sends five claims at once; three ordinary workers claim after it.
         for _ in 0..5 {
             waiting(&batches, "flood", true);

@@ -39,17 +39,15 @@
 
 use serde_json::{Value, json};
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row};
+use sqlx::{Any, AssertSqlSafe, Executor, Row};
 
 use super::claim_rules::{
     OFFER_ORDER, Pick, RuleSet, candidates, repo_rules, skill_rule, switched_off, worker_fits,
 };
-use super::effects::{
-    MoveValues, ack_data, ack_lease, ack_task, budget_counters, end_lease, insert_lease,
-    lease_alive, marked_seen, move_task, take_task, worker_load,
-};
-use super::{Move, MovePlan, inconsistent, task_lease_points, worker_move};
-use crate::domain::{Event, Lease, TaskStatus};
+use super::effects::{budget_counters, insert_lease, marked_seen, take_task, worker_load};
+use super::inconsistent;
+use super::postgres_batches::ClaimJob;
+use crate::domain::{Event, Lease};
 use crate::store::budget_rule::budget_room_after;
 use crate::store::engine::write_tx::insert_event;
 use crate::store::error::CLAIM_RACE;
@@ -68,7 +66,7 @@ const RACE_ATTEMPTS: u32 = 8;
 const SETTINGS_ON_MS: i64 = 60_000;
 
 /// How a claim statement ended for one worker.
-pub(super) enum SingleClaim {
+pub(in crate::store) enum SingleClaim {
     /// The worker row is gone: nothing was written.
     NoWorker,
     /// Nothing is eligible for the worker now (it was marked seen).
@@ -103,7 +101,9 @@ impl Store {
             let mut settling = Settling::new(self, Pick::First, now, true);
             // On the plain rules, a claim joins the others arriving meanwhile in one statement.
             let mut attempt = if settling.set == RuleSet::Plain {
-                let (answer, at) = self.claim_batches.claim(self, worker).await;
+                let job = ClaimJob(worker.clone());
+                let (answer, at) = self.claim_batches.take_with_others(self, job).await;
+                let answer = Ok(answer.unwrap_or(SingleClaim::Unbatched));
                 settling.now = at.max(now);
                 answer
             } else {
@@ -175,61 +175,8 @@ impl Store {
         }
     }
 
-    /// A worker's ack or status move on its plain path as one statement (PostgreSQL); `None`
-    /// when the plain path does not apply and nothing was written: the caller then runs the
-    /// general code. The statement commits on its own, or in a write transaction when a hook
-    /// must join it or the worker comes online with this request (its `worker.online` event).
-    pub(super) async fn task_op_single(
-        &self,
-        worker: &WorkerRow,
-        op: &super::write_groups::TaskOp,
-    ) -> Option<Result<TaskRow, StoreError>> {
-        if self.backend != Backend::Postgres {
-            return None;
-        }
-        let now = crate::store::now_ms();
-        let online = worker.online(now, self.timing.heartbeat_ttl_ms);
-        let done = if self.autocommits() && online {
-            let ran = async {
-                let mut conn = self.write.acquire().await?;
-                task_op_statement(&mut conn, &self.timing, worker, op, now).await
-            }
-            .await;
-            ran.map(|done| {
-                done.map(|(task, event)| {
-                    self.committed(&[event]);
-                    task
-                })
-            })
-        } else {
-            self.write_batched(|mut tx| async move {
-                let timing = tx.store().timing.clone();
-                let now = tx.now;
-                let ran = task_op_statement(tx.conn(), &timing, worker, op, now).await;
-                let done = ran.map(|done| {
-                    done.map(|(task, event)| {
-                        if !online {
-                            tx.event(online_event(&worker.id));
-                        }
-                        tx.appended(event);
-                        task
-                    })
-                });
-                (tx, done)
-            })
-            .await
-        };
-        match done {
-            Ok(Some(task)) => Some(Ok(task)),
-            Ok(None) => None,
-            // A deadlock or serialization failure wrote nothing: the general code runs it again.
-            Err(e) if e.is_conflict() => None,
-            Err(e) => Some(Err(e)),
-        }
-    }
-
     /// Whether a change may commit without a transaction around it: no hook has to join it.
-    fn autocommits(&self) -> bool {
+    pub(super) fn autocommits(&self) -> bool {
         self.hooks.read().expect("hooks lock").is_empty()
     }
 }
@@ -336,7 +283,7 @@ fn no_worker() -> StoreError {
 /// returned (the table `tasks` as the statement left it), with the lease's clock read from
 /// `lease` (a data-modifying expression on `leases` that returned the lease as the statement left
 /// it, or `leases` itself when the statement does not change the clock).
-fn returned_task_select(name: &str, lease: &str) -> String {
+pub(super) fn returned_task_select(name: &str, lease: &str) -> String {
     TASK_SELECT
         .replacen("FROM tasks t ", &format!("FROM {name} t "), 1)
         .replacen("LEFT JOIN leases tl ", &format!("LEFT JOIN {lease} tl "), 1)
@@ -579,257 +526,9 @@ fn claimed(
     ))
 }
 
-/// The ack statement: the caller's lease, leased, not ended, not expired; with `touch`, it also
-/// marks the worker seen (locking its row first, the lock order of a status move). `None` when
-/// the plain path does not apply (nothing was written).
-async fn ack_statement<'c>(
-    conn: impl Executor<'c, Database = Any>,
-    timing: &Timing,
-    worker_id: &str,
-    lease_id: &str,
-    now: i64,
-    touch: bool,
-) -> Result<Option<(TaskRow, Event)>, StoreError> {
-    let expires = now + timing.lease_ttl_ms;
-    let actor = format!("worker:{worker_id}");
-    let data = ack_data(Some(lease_id));
-    let alive = lease_alive("$3", "$1");
-    let sql = format!(
-        "WITH wk AS (SELECT id FROM workers WHERE id = $2 AND $7 = 1 FOR UPDATE), \
-         moved AS ({moved} RETURNING *), \
-         seen AS ( \
-           UPDATE workers SET {seen} \
-           WHERE id = $2 AND $7 = 1 AND EXISTS (SELECT 1 FROM moved)), \
-         stamped AS ({stamped} RETURNING *), \
-         ev AS ({event}) \
-         SELECT (SELECT COUNT(*) FROM stamped) AS stamped_n, (SELECT id FROM ev) AS event_id, k.* \
-         FROM ({returned}) k",
-        moved = ack_task(
-            "$1",
-            &format!(
-                "seq = (SELECT l.task_seq FROM leases l WHERE l.id = $3) \
-                 AND lease_id = $3 AND worker_id = $2 AND {alive} \
-                 AND ($7 = 0 OR EXISTS (SELECT 1 FROM wk))"
-            )
-        ),
-        seen = marked_seen("$1"),
-        stamped = ack_lease("$1", "$4", "id = (SELECT lease_id FROM moved)"),
-        event = insert_event(
-            ["'task.status'", "$1", "r.name", "t.id", "$2", "$5", "$6"],
-            "FROM moved t JOIN repos r ON r.id = t.repo_id"
-        ),
-        returned = returned_task_select("moved", "stamped"),
-    );
-    let row = sqlx::query(AssertSqlSafe(sql))
-        .bind(now)
-        .bind(worker_id)
-        .bind(lease_id)
-        .bind(expires)
-        .bind(&actor)
-        .bind(data.to_string())
-        .bind(i64::from(touch))
-        .fetch_optional(conn)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    if row.try_get::<i64, _>("stamped_n")? != 1 {
-        return Err(inconsistent("ack"));
-    }
-    let task = TaskRow::decode(&row)?;
-    let event = returned_event(
-        &row,
-        now,
-        &task,
-        "task.status",
-        &actor,
-        Some(worker_id),
-        data,
-    )?;
-    Ok(Some((task, event)))
-}
-
-/// `op` of `worker` as one statement on `conn` (a move reads its task first), marking the worker
-/// seen unless it was lately; `None` when the plain path does not apply (nothing was written).
-async fn task_op_statement(
-    conn: &mut AnyConnection,
-    timing: &Timing,
-    worker: &WorkerRow,
-    op: &super::write_groups::TaskOp,
-    now: i64,
-) -> Result<Option<(TaskRow, Event)>, StoreError> {
-    let touch = !worker.seen_lately(now);
-    match op {
-        super::write_groups::TaskOp::Ack(lease_id) => {
-            ack_statement(conn, timing, &worker.id, lease_id, now, touch).await
-        }
-        super::write_groups::TaskOp::Status(r) => {
-            let Some(task) = read_task(&mut *conn, &r.task_id).await? else {
-                return Ok(None);
-            };
-            let Some((mv, plan)) = plain_move(&task, &worker.id, r.to, &r.artifact, &r.note, now)
-            else {
-                return Ok(None);
-            };
-            let actor = format!("worker:{}", worker.id);
-            move_statement(conn, &task, &mv, &plan, &actor, now, touch).await
-        }
-    }
-}
-
-/// A task as it is now, unlocked (a status move re-checks it in its statement).
-async fn read_task<'c>(
-    conn: impl Executor<'c, Database = Any>,
-    task_id: &str,
-) -> Result<Option<TaskRow>, StoreError> {
-    let sql = format!("{TASK_SELECT} WHERE t.id = $1");
-    let row = sqlx::query(AssertSqlSafe(sql))
-        .bind(task_id)
-        .fetch_optional(conn)
-        .await?;
-    row.as_ref().map(TaskRow::decode).transpose()
-}
-
-/// The move `worker_id` asks for on `task`, if it is on the plain path: the worker holds the
-/// task, under a live lease while it is leased or in progress, and the move is one a worker may
-/// make (other than an ack). `None` otherwise: the general code then answers, with its errors.
-fn plain_move(
-    task: &TaskRow,
-    worker_id: &str,
-    to: TaskStatus,
-    artifact: &Option<Value>,
-    note: &Option<String>,
-    now: i64,
-) -> Option<(Move, MovePlan)> {
-    if task.worker_id.as_deref() != Some(worker_id) {
-        return None;
-    }
-    if task.status.is_active() && task.deadline.is_none_or(|d| d <= now) {
-        return None;
-    }
-    let mv = worker_move(task, to, artifact.clone(), note.clone()).ok()?;
-    if mv.to == TaskStatus::InProgress {
-        return None;
-    }
-    let plan = MovePlan::new(task, &mv);
-    Some((mv, plan))
-}
-
-/// [`WriteTx::apply_move`] as one statement, on condition that the task is as `task` says
-/// (status, holder, lease and last update) and, while it is leased or in progress, that its
-/// lease is alive; with `touch`, it also marks the holder seen. `None` if the condition does not
-/// hold (nothing was written).
-async fn move_statement<'c>(
-    conn: impl Executor<'c, Database = Any>,
-    task: &TaskRow,
-    mv: &Move,
-    plan: &MovePlan,
-    actor: &str,
-    now: i64,
-    touch: bool,
-) -> Result<Option<(TaskRow, Event)>, StoreError> {
-    let leaving = plan.leaving_lease && task.worker_id.is_some();
-    let alive = if task.status.is_active() {
-        format!(" AND {}", lease_alive("$12", "$6"))
-    } else {
-        String::new()
-    };
-    // Lock order: the holder's worker row, the task, then the repository (the counters read
-    // `moved`, so they run after it).
-    let set = move_task(
-        plan,
-        &MoveValues {
-            to: "$1",
-            reason: "$2",
-            artifact: "$3",
-            bump: "$4",
-            holds_area: "$5",
-            at: "$6",
-            awaits_maintainer: "$23",
-            recorded_worker: "$10",
-        },
-    );
-    let sql = format!(
-        "WITH wk AS (SELECT id FROM workers WHERE id = $10 FOR UPDATE), \
-         moved AS ( \
-           UPDATE tasks SET {set} \
-           WHERE seq = $7 AND status = $8 AND worker_id = $10 \
-             AND lease_id IS NOT DISTINCT FROM $12 AND updated_at = $21 \
-             AND EXISTS (SELECT 1 FROM wk){alive} \
-           RETURNING *), \
-         load AS ( \
-           UPDATE workers SET {load}, \
-             last_seen_at = CASE WHEN $22 = 1 THEN $6 ELSE last_seen_at END, \
-             presence = CASE WHEN $22 = 1 THEN 'online' ELSE presence END \
-           WHERE id = $10 AND ({leaving} OR $22 = 1) AND EXISTS (SELECT 1 FROM moved)), \
-         {ended} \
-         budget AS ( \
-           UPDATE repos SET {counters} \
-           WHERE id = $15 AND ($13 <> 0 OR $14 <> 0) AND EXISTS (SELECT 1 FROM moved)), \
-         ev AS ({event}) \
-         SELECT (SELECT id FROM ev) AS event_id, k.* FROM ({moved}) k",
-        load = if leaving {
-            worker_load("-1", "-$9")
-        } else {
-            worker_load("0", "0")
-        },
-        leaving = if leaving { "TRUE" } else { "FALSE" },
-        ended = if leaving {
-            format!(
-                "ended AS ({}),",
-                end_lease("$6", "$11", "id = $12 AND EXISTS (SELECT 1 FROM moved)")
-            )
-        } else {
-            String::new()
-        },
-        counters = budget_counters("$13", "$14"),
-        event = insert_event(
-            ["$16", "$6", "$17", "$18", "$10", "$19", "$20"],
-            "FROM moved"
-        ),
-        moved = returned_task_select("moved", "leases"),
-    );
-    let row = sqlx::query(AssertSqlSafe(sql))
-        .bind(mv.to.as_str())
-        .bind(mv.reason.clone())
-        .bind(plan.artifact.as_ref().map(Value::to_string))
-        .bind(i64::from(mv.bump_attempts))
-        .bind(i64::from(mv.to.holds_area()))
-        .bind(now)
-        .bind(task.seq)
-        .bind(task.status.as_str())
-        .bind(task_lease_points(task))
-        .bind(task.worker_id.clone())
-        .bind(mv.lease_end.as_str())
-        .bind(task.lease_id.clone())
-        .bind(plan.active_delta)
-        .bind(plan.pr_delta)
-        .bind(task.repo_id)
-        .bind(plan.kind)
-        .bind(&task.repo)
-        .bind(&task.id)
-        .bind(actor)
-        .bind(plan.data.to_string())
-        .bind(task.updated_at)
-        .bind(i64::from(touch))
-        .bind(i64::from(plan.awaits_maintainer))
-        .fetch_optional(conn)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let moved = TaskRow::decode(&row)?;
-    let event = returned_event(
-        &row,
-        now,
-        task,
-        plan.kind,
-        actor,
-        task.worker_id.as_deref(),
-        plan.data.clone(),
-    )?;
-    Ok(Some((moved, event)))
-}
-
 /// The audit event a statement appended about `task` (it returned the event's id as
 /// `event_id`).
-fn returned_event(
+pub(super) fn returned_event(
     row: &AnyRow,
     now: i64,
     task: &TaskRow,
