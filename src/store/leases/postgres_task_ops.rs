@@ -1,15 +1,16 @@
 //! PostgreSQL: a worker's ack and status move on their plain paths, each as one statement.
 //!
-//! Acks that arrive together are taken by one statement ([`super::postgres_batches`]): for
-//! each lease, a conditional update of its task on the plain path (the caller's live lease,
-//! leased), with the lease, the worker's presence and the audit event chained on it, the same
-//! text for one ack or many. A status move reads its task, decides the move in Rust
-//! ([`super::worker_move`]) and writes it as one statement conditional on the task being as it
-//! was read. If a condition finds nothing, nothing was written for that operation and the
-//! general code decides (an idempotent ack, an expired lease, an error).
+//! Acks that arrive together are taken by one statement, and so are status moves
+//! ([`super::postgres_batches`]); the statement for one and for many is the same text. The ack
+//! statement updates, for each lease, its task on the plain path (the caller's live lease,
+//! leased), with the lease, the worker's presence and the audit event chained on it. The moves
+//! read their tasks in one statement, each move is decided in Rust on its task as read
+//! ([`super::worker_move`]), and one statement per shape of move writes them, each conditional
+//! on its task being as it was read. Where a condition finds nothing, nothing was written for
+//! that operation and the general code decides (an idempotent ack, an expired lease, an error).
 //!
-//! Lock order, as every lease move: the worker's row (when the statement marks it seen), the
-//! task, then the repository.
+//! Lock order, as every lease move: the workers' rows in id order (those the statement marks
+//! seen, and every mover's), the tasks, then the repositories in id order.
 
 use std::future::Future;
 
