@@ -5,7 +5,8 @@
 //! - SQLite: every write transaction starts with `BEGIN IMMEDIATE`, so writers are serialised by
 //!   the database file lock (across processes too) and each claim sees the previous one's result.
 //! - PostgreSQL: a worker's own claims, acks and status moves run as one statement each
-//!   ([`postgres_statement`]); the claim locks the worker, skips locked tasks and takes the
+//!   ([`postgres_statement`], [`postgres_task_ops`]; those of several workers that arrive together
+//!   share one statement, [`postgres_batches`]); the claim locks the worker, skips locked tasks and takes the
 //!   repository row before the task's area. A named claim (`/owp claim`,
 //!   [`WriteTx::claim_task`]) locks the task it names and then runs that same statement narrowed
 //!   to it, so a deadlock with a worker's claim (possible only over one area of one repository)
@@ -31,7 +32,10 @@
 //!   statement batches;
 //! - [`write_groups`]: SQLite's write groups, which run those batches of many workers in one
 //!   transaction on the writer thread;
-//! - [`postgres_statement`]: PostgreSQL's plain paths, one statement each;
+//! - [`postgres_statement`]: PostgreSQL's claim, one statement for one worker or several;
+//! - [`postgres_task_ops`]: PostgreSQL's ack and status move, likewise;
+//! - [`postgres_batches`]: the queue that has the claims, acks and moves of workers arriving
+//!   together taken by one statement of each kind;
 //! - [`expiry`]: leases past their deadline;
 //! - [`empty_claims`]: claims that found nothing, remembered until the pool changes.
 //!

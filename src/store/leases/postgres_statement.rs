@@ -1,4 +1,4 @@
-//! PostgreSQL: the hot paths of a worker (claim, ack, status move) as one statement each.
+//! PostgreSQL: a worker's claim as one statement (its ack and status move: [`super::postgres_task_ops`]).
 //!
 //! Every statement is a network round trip, and PostgreSQL keeps the rows a transaction wrote
 //! locked until it commits. A claim of a dozen round trips held its repository's review-budget
@@ -32,10 +32,11 @@
 //!   statement runs again on a fresh snapshot (a failed one inside a transaction runs the whole
 //!   transaction again), at most [`RACE_ATTEMPTS`] times, after which the claim answers that
 //!   nothing is eligible now.
-//! - **Ack** and **status move**: a conditional update of the task on its plain path (the
-//!   caller's live lease, the status and last update it was read with), with the lease, the
-//!   counters and the audit event chained on it. If the condition finds nothing, nothing was
-//!   written and the general code decides (an idempotent ack, an expired lease, an error).
+//! - **Ack** and **status move** ([`super::postgres_task_ops`]): a conditional update of the task
+//!   on its plain path (the caller's live lease, the status and last update it was read with),
+//!   with the lease, the counters and the audit event chained on it, for one operation or for
+//!   several arriving together. If the condition finds nothing, nothing was written and the
+//!   general code decides (an idempotent ack, an expired lease, an error).
 
 use serde_json::{Value, json};
 use sqlx::any::AnyRow;
