@@ -102,15 +102,6 @@ pub async fn update_status(
             "`artifact` must be an object",
         ));
     }
-    if to == TaskStatus::PrOpened
-        && let Some(url) = body
-            .artifact
-            .as_ref()
-            .and_then(|a| a.get("pr_url"))
-            .and_then(Value::as_str)
-    {
-        github_repo_pr_url(&state, &worker, &task_id, url).await?;
-    }
     let request = crate::store::StatusRequest {
         task_id,
         to,
@@ -119,23 +110,4 @@ pub async fn update_status(
     };
     let task = state.store.status_for(&worker, request).await?;
     Ok(Json(task.to_api()))
-}
-
-/// A task of a repository the GitHub App is installed on takes only a pull request of that
-/// repository as its `pr_url` (tasks keyed `owner/name#N` are checked by the store itself).
-async fn github_repo_pr_url(
-    state: &AppState,
-    worker: &crate::store::rows::WorkerRow,
-    task_id: &str,
-    url: &str,
-) -> ApiResult<()> {
-    // Only the holder learns anything about the task's repository.
-    let installed = state
-        .store
-        .gh_installed_repo_of_held_task(task_id, &worker.id)
-        .await?;
-    if let Some(repo) = installed {
-        crate::domain::limits::github_pr_url(&repo, url)?;
-    }
-    Ok(())
 }

@@ -32,6 +32,8 @@ pub const TASK_SELECT: &str = concat!(
     t.artifact, t.attempts, t.extensions, t.requires, t.created_at, t.updated_at, r.contract, r.clone_url, \
     r.approval, r.approval_skip_trust, r.proposal_days, r.verified_commits, \
     r.verified_commits_below_trust, \
+    (SELECT COUNT(*) FROM gh_repos g WHERE g.repo = r.name AND g.installation_id IS NOT NULL) \
+      AS github_app, \
     (SELECT string_agg(d.blocker_key, '\u{1f}' ORDER BY d.position) FROM task_deps d \
       WHERE d.task_seq = t.seq) AS blocked_by, \
     (SELECT string_agg(d.blocker_key, '\u{1f}' ORDER BY d.position) FROM task_deps d \
@@ -96,6 +98,9 @@ pub struct TaskRow {
     pub path_holds: Vec<(String, String)>,
     /// Rule 9: capability names to the values a worker must declare (empty: none).
     pub requires: Map<String, Value>,
+    /// The GitHub App is installed on its repository: a `pr_url` reported for it must be one of
+    /// the repository's pull requests.
+    pub github_app: bool,
 }
 
 /// Reads a stored contract; a row that does not parse reads as none.
@@ -178,6 +183,7 @@ impl TaskRow {
                 })
                 .collect(),
             requires: json_map(&row.col::<String>("requires")?),
+            github_app: row.col::<i64>("github_app")? > 0,
         })
     }
 

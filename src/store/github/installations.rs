@@ -250,26 +250,6 @@ impl Store {
         row_by_key(&self.read, GH_REPO_COLUMNS, REPO_BY_NAME, repo, decode_repo).await
     }
 
-    /// The repository of task `task_id` when `worker_id` holds the task and the GitHub App is
-    /// installed on the repository: a `pr_url` reported for it must then be one of its pull
-    /// requests. One indexed read, on the path of every `pr_opened`.
-    pub async fn gh_installed_repo_of_held_task(
-        &self,
-        task_id: &str,
-        worker_id: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT r.name FROM tasks t JOIN repos r ON r.id = t.repo_id \
-             JOIN gh_repos g ON g.repo = r.name \
-             WHERE t.id = $1 AND t.worker_id = $2 AND g.installation_id IS NOT NULL",
-        )
-        .bind(task_id)
-        .bind(worker_id)
-        .fetch_optional(&self.read)
-        .await?;
-        Ok(row.map(|(repo,)| repo))
-    }
-
     /// The repositories the App is installed on, optionally of one installation.
     pub async fn gh_installed_repos(
         &self,

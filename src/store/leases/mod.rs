@@ -218,9 +218,15 @@ pub(super) fn check_report(
     Ok(())
 }
 
-/// The repository of a GitHub task (one keyed `owner/name#N`, as the App keys issues), whose pull
-/// requests live at `https://github.com/owner/name/pull/N`.
+/// The repository whose pull requests a task's `pr_url` must name: a repository the GitHub App is
+/// installed on, or that of a GitHub task (one keyed `owner/name#N`, as the App keys issues);
+/// their pull requests live at `https://github.com/owner/name/pull/N`. Checked here, on every
+/// path of a worker's report, after the caller was found to hold the task: only its holder
+/// learns anything of the task's repository.
 fn github_task_repo(task: &TaskRow) -> Option<&str> {
+    if task.github_app {
+        return Some(task.repo.as_str());
+    }
     let key = task.key.as_deref()?;
     let (repo, number) = key.rsplit_once('#')?;
     let (owner, name) = repo.split_once('/')?;
