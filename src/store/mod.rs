@@ -161,7 +161,7 @@ pub struct StoreState {
     pub(crate) settings_on_until: Arc<std::sync::atomic::AtomicI64>,
     /// PostgreSQL: claims waiting to be taken together (see [`leases::postgres_batches`]).
     pub(in crate::store) claim_batches:
-        Arc<leases::postgres_batches::Batches<leases::postgres_batches::ClaimJob>>,
+        Arc<leases::postgres_batches::Batches<leases::postgres_statement::ClaimJob>>,
     /// PostgreSQL: acks waiting to be taken together.
     pub(in crate::store) ack_batches:
         Arc<leases::postgres_batches::Batches<leases::postgres_task_ops::AckJob>>,

@@ -560,8 +560,8 @@ async fn claims_arriving_together_share_the_budget_they_use() {
 
 /// Acks and status moves that arrive together (one statement on PostgreSQL, a write group on
 /// SQLite) each apply as if alone: every count of the repositories and the workers comes out
-/// right, one event per change, and a worker acknowledging or moving another's task changes
-/// nothing, even in the same statement as the holder's own request.
+/// right, one event per change (none in a stranger's name), and a worker acknowledging or moving
+/// another's task changes nothing, even in the same statement as the holder's own request.
 #[tokio::test]
 async fn acks_and_moves_arriving_together_keep_every_count() {
     on_each_backend("acks_moves_together", fast_timing(), |db| async move {
@@ -590,33 +590,39 @@ async fn acks_and_moves_arriving_together_keep_every_count() {
             s.moves_taken_together(),
             s.grouped_operations(),
         );
-        // Every worker acknowledges its lease at once; worker 0 also acknowledges worker 1's,
-        // and worker 2 its own twice.
-        let mut acks: Vec<_> = fresh
-            .iter()
-            .zip(&leases)
-            .map(|(w, l)| s.ack_for(w, &l.lease_id))
-            .collect();
-        acks.push(s.ack_for(&fresh[0], &leases[1].lease_id));
-        acks.push(s.ack_for(&fresh[2], &leases[2].lease_id));
-        let mut acked = join_all(acks).await;
-        let again = acked.pop().expect("second ack");
-        let stolen = acked.pop().expect("stolen ack");
-        for (a, l) in acked.iter().zip(&leases) {
+        // Every worker acknowledges its lease at once; each odd worker first acknowledges the
+        // lease of the worker before it (a statement takes one operation per worker, so the
+        // stranger's ack and the holder's of one lease share a statement); worker 2 acks twice.
+        let n = fresh.len();
+        let mut acks = Vec::new();
+        for (i, (w, l)) in fresh.iter().zip(&leases).enumerate() {
+            if i % 2 == 1 {
+                acks.push((false, s.ack_for(w, &leases[i - 1].lease_id)));
+            }
+            acks.push((true, s.ack_for(w, &l.lease_id)));
+        }
+        let (own, acks): (Vec<bool>, Vec<_>) = acks.into_iter().unzip();
+        let acked = join_all(acks).await.into_iter().zip(own);
+        let (mut mine, mut stolen) = (Vec::new(), Vec::new());
+        for (a, own) in acked {
+            if own { mine.push(a) } else { stolen.push(a) }
+        }
+        assert_eq!((mine.len(), stolen.len()), (n, n / 2), "{label}");
+        for (a, l) in mine.iter().zip(&leases) {
             let a = a.as_ref().expect("own ack");
             assert_eq!(a.status, TaskStatus::InProgress, "{label}");
             assert_eq!(a.id, l.task.task_id, "{label}");
         }
-        assert!(
-            stolen.is_err(),
-            "{label}: another's lease is not acknowledged"
-        );
+        for a in &stolen {
+            assert!(a.is_err(), "{label}: another's lease is not acknowledged");
+        }
+        let again = s.ack_for(&fresh[2], &leases[2].lease_id).await;
         assert_eq!(
             again.expect("a second ack is harmless").status,
             TaskStatus::InProgress
         );
-        // Every worker opens its pull request at once; worker 0 also reports one for worker 1's
-        // task.
+        // Every worker opens its pull request at once; each odd worker first reports one for the
+        // task of the worker before it.
         fn opened<'a>(
             s: &'a Store,
             w: &'a WorkerRow,
@@ -631,20 +637,21 @@ async fn acks_and_moves_arriving_together_keep_every_count() {
             };
             s.status_for(w, request)
         }
-        let mut moves: Vec<_> = fresh
-            .iter()
-            .zip(&leases)
-            .enumerate()
-            .map(|(n, (w, l))| opened(s, w, l, n))
-            .collect();
-        moves.push(opened(s, &fresh[0], &leases[1], 99));
-        let mut moved = join_all(moves).await;
-        let stolen = moved.pop().expect("stolen move");
-        assert!(stolen.is_err(), "{label}: another's task is not moved");
-        for (m, l) in moved.iter().zip(&leases) {
-            let m = m.as_ref().expect("own move");
-            assert_eq!(m.status, TaskStatus::PrOpened, "{label}");
-            assert_eq!(m.id, l.task.task_id, "{label}");
+        let mut moves = Vec::new();
+        for (i, (w, l)) in fresh.iter().zip(&leases).enumerate() {
+            if i % 2 == 1 {
+                moves.push((false, opened(s, w, &leases[i - 1], 100 + i)));
+            }
+            moves.push((true, opened(s, w, l, i)));
+        }
+        let (own, moves): (Vec<bool>, Vec<_>) = moves.into_iter().unzip();
+        let mut moved = Vec::new();
+        for (m, own) in join_all(moves).await.into_iter().zip(own) {
+            if own {
+                moved.push(m);
+            } else {
+                assert!(m.is_err(), "{label}: another's task is not moved");
+            }
         }
         let (a, b) = (
             repo_figures(s, "together/a").await,
@@ -672,6 +679,19 @@ async fn acks_and_moves_arriving_together_keep_every_count() {
                 .filter_map(|e| e.task_id.as_deref())
                 .collect();
             let distinct: HashSet<&str> = tasks.iter().copied().collect();
+            let holders: HashSet<(&str, &str)> = events
+                .iter()
+                .filter(|e| e.kind == "task.status" && e.data["status"] == status)
+                .filter_map(|e| Some((e.task_id.as_deref()?, e.actor.as_str())))
+                .collect();
+            for (l, w) in leases.iter().zip(&workers) {
+                let holder = format!("worker:{}", w.id);
+                assert!(
+                    holders.contains(&(l.task.task_id.as_str(), holder.as_str())),
+                    "{label}: {status} of {} in its holder's name",
+                    l.task.task_id
+                );
+            }
             assert_eq!(
                 (tasks.len(), distinct.len()),
                 (20, 20),

@@ -49,7 +49,7 @@ mod expiry;
 mod later_report;
 mod named_claim;
 pub(crate) mod postgres_batches;
-mod postgres_statement;
+pub(crate) mod postgres_statement;
 pub(crate) mod postgres_task_ops;
 pub(crate) mod refusals;
 mod sqlite_batch;

@@ -5,7 +5,7 @@
 //! every answer carries), locks every table the plan names, fires and tears it down again, and
 //! the commit flushes the log, whether the statement takes one row or many. So an operation on
 //! its plain path that finds others of its kind already waiting joins them, and one statement
-//! takes them all in the order they arrived: claims ([`ClaimJob`], the claim statement of
+//! takes them all in the order they arrived: claims (the claim statement of
 //! [`super::postgres_statement`], each worker picking from what the ones before it left) and
 //! acks and status moves ([`super::postgres_task_ops`]). [`LEADERS`] statement of each kind runs
 //! at a time in one process, taking up to [`MAX_BATCH`] operations; those that arrive while it
@@ -25,9 +25,6 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
-use super::claim_rules::{Pick, RuleSet, skill_shape};
-use super::postgres_statement::{SingleClaim, claim_statement};
-use crate::store::rows::WorkerRow;
 use crate::store::{Store, StoreError};
 
 /// The most operations one statement takes.
@@ -208,29 +205,6 @@ async fn run<J: Batched>(store: Store, batch: Vec<Waiting<J>>) -> bool {
     }
 }
 
-/// A claim on the plain rules by a worker, as its request was authenticated.
-pub(in crate::store) struct ClaimJob(pub(super) WorkerRow);
-
-impl Batched for ClaimJob {
-    /// The statement's skill rule depends on the workers' shape ([`skill_shape`]).
-    type Shape = (bool, bool);
-    type Answer = SingleClaim;
-
-    fn worker(&self) -> &str {
-        &self.0.id
-    }
-
-    fn shape(&self) -> Self::Shape {
-        skill_shape(&self.0)
-    }
-
-    async fn run(store: &Store, jobs: &[Self], now: i64) -> Result<Vec<SingleClaim>, StoreError> {
-        let workers: Vec<&WorkerRow> = jobs.iter().map(|j| &j.0).collect();
-        let (first, set) = (Pick::First, RuleSet::Plain);
-        claim_statement(&store.write, &store.timing, &workers, now, first, set, &[]).await
-    }
-}
-
 impl Store {
     /// How many claims statements of several claims have answered so far (PostgreSQL).
     pub fn claims_taken_together(&self) -> u64 {
@@ -252,31 +226,47 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn waiting(batches: &Batches<ClaimJob>, id: &str, specialist: bool) {
-        let mut worker = WorkerRow::idle_for_tests(id, 0);
-        worker.specialist = specialist;
-        batches
-            .queue()
-            .jobs
-            .push((ClaimJob(worker), oneshot::channel().0));
+    /// An operation of a worker with a shape, which no statement runs.
+    struct Job(String, u8);
+
+    impl Batched for Job {
+        type Shape = u8;
+        type Answer = ();
+
+        fn worker(&self) -> &str {
+            &self.0
+        }
+
+        fn shape(&self) -> u8 {
+            self.1
+        }
+
+        async fn run(_: &Store, _: &[Self], _: i64) -> Result<Vec<()>, StoreError> {
+            Ok(Vec::new())
+        }
     }
 
-    fn ids(batch: &[Waiting<ClaimJob>]) -> Vec<&str> {
+    fn waiting(batches: &Batches<Job>, id: &str, shape: u8) {
+        let job = Job(id.to_string(), shape);
+        batches.queue().jobs.push((job, oneshot::channel().0));
+    }
+
+    fn ids(batch: &[Waiting<Job>]) -> Vec<&str> {
         batch.iter().map(|(j, _)| j.worker()).collect()
     }
 
     #[test]
-    fn a_flood_of_claims_from_one_worker_holds_no_one_back() {
-        let batches = Batches::<ClaimJob>::default();
-        // A specialist sends five claims at once; three ordinary workers claim after it.
+    fn a_flood_from_one_worker_holds_no_one_back() {
+        let batches = Batches::<Job>::default();
+        // A worker of one shape sends five operations at once; three of another shape follow.
         for _ in 0..5 {
-            waiting(&batches, "flood", true);
+            waiting(&batches, "flood", 1);
         }
         for id in ["a", "b", "c"] {
-            waiting(&batches, id, false);
+            waiting(&batches, id, 0);
         }
-        waiting(&batches, "d", true);
-        // One claim per worker per batch, and shapes take turns.
+        waiting(&batches, "d", 1);
+        // One operation per worker per batch, and shapes take turns.
         assert_eq!(ids(&batches.take()), ["flood", "d"]);
         assert_eq!(ids(&batches.take()), ["a", "b", "c"]);
         for _ in 0..4 {
@@ -284,9 +274,21 @@ mod tests {
         }
         assert!(batches.take().is_empty());
         // A lone shape runs batch after batch.
-        waiting(&batches, "e", false);
-        waiting(&batches, "e", false);
+        waiting(&batches, "e", 0);
+        waiting(&batches, "e", 0);
         assert_eq!(ids(&batches.take()), ["e"]);
         assert_eq!(ids(&batches.take()), ["e"]);
+    }
+
+    #[test]
+    fn a_batch_takes_at_most_its_bound_in_arrival_order() {
+        let batches = Batches::<Job>::default();
+        let names: Vec<String> = (0..MAX_BATCH + 3).map(|i| format!("w{i}")).collect();
+        for name in &names {
+            waiting(&batches, name, 0);
+        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        assert_eq!(ids(&batches.take()), names[..MAX_BATCH]);
+        assert_eq!(ids(&batches.take()), names[MAX_BATCH..]);
     }
 }

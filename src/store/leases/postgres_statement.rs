@@ -43,11 +43,12 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Executor, Row};
 
 use super::claim_rules::{
-    OFFER_ORDER, Pick, RuleSet, candidates, repo_rules, skill_rule, switched_off, worker_fits,
+    OFFER_ORDER, Pick, RuleSet, candidates, repo_rules, skill_rule, skill_shape, switched_off,
+    worker_fits,
 };
 use super::effects::{budget_counters, insert_lease, marked_seen, take_task, worker_load};
 use super::inconsistent;
-use super::postgres_batches::ClaimJob;
+use super::postgres_batches::Batched;
 use crate::domain::{Event, Lease};
 use crate::store::budget_rule::budget_room_after;
 use crate::store::engine::write_tx::insert_event;
@@ -217,6 +218,29 @@ impl WriteTx {
                 Ok(Some(*lease))
             }
         }
+    }
+}
+
+/// A claim on the plain rules by a worker, as its request was authenticated.
+pub(in crate::store) struct ClaimJob(pub(super) WorkerRow);
+
+impl Batched for ClaimJob {
+    /// The statement's skill rule depends on the workers' shape ([`skill_shape`]).
+    type Shape = (bool, bool);
+    type Answer = SingleClaim;
+
+    fn worker(&self) -> &str {
+        &self.0.id
+    }
+
+    fn shape(&self) -> Self::Shape {
+        skill_shape(&self.0)
+    }
+
+    async fn run(store: &Store, jobs: &[Self], now: i64) -> Result<Vec<SingleClaim>, StoreError> {
+        let workers: Vec<&WorkerRow> = jobs.iter().map(|j| &j.0).collect();
+        let (first, set) = (Pick::First, RuleSet::Plain);
+        claim_statement(&store.write, &store.timing, &workers, now, first, set, &[]).await
     }
 }
 

@@ -201,7 +201,8 @@ async fn ack_statement<'c>(
                 "c.actor",
                 "c.data"
             ],
-            "FROM moved t JOIN repos r ON r.id = t.repo_id JOIN b c ON c.lease = t.lease_id"
+            "FROM moved t JOIN repos r ON r.id = t.repo_id \
+             JOIN b c ON c.lease = t.lease_id AND c.worker = t.worker_id"
         ),
         returned = returned_task_select("moved", "stamped"),
     );
@@ -341,18 +342,19 @@ impl Planned<'_> {
 
 /// `jobs` (one per worker) on `conn`: their tasks read in one statement, each move decided on
 /// its task as read ([`plain_move`]), then one statement for the moves of each shape. It answers
-/// for each job in order; `None` where the plain path does not apply (nothing was written).
+/// for each job in order; `None` where the plain path does not apply or a later statement failed
+/// (nothing was written for it). An error means nothing was written at all.
 async fn moves(
     conn: &mut AnyConnection,
     jobs: &[MoveJob],
     now: i64,
 ) -> Result<Vec<Option<(TaskRow, Event)>>, StoreError> {
     let ids: Vec<&str> = jobs.iter().map(|j| j.task_id.as_str()).collect();
-    let mut tasks = read_tasks(&mut *conn, &ids).await?;
+    let tasks = read_tasks(&mut *conn, &ids).await?;
     let mut answers: Vec<Option<(TaskRow, Event)>> = jobs.iter().map(|_| None).collect();
     let mut planned: Vec<(usize, Planned<'_>)> = Vec::new();
     for (i, job) in jobs.iter().enumerate() {
-        let Some(task) = tasks.remove(&job.task_id) else {
+        let Some(task) = tasks.get(&job.task_id).cloned() else {
             continue;
         };
         let (to, artifact, note) = (job.to, &job.artifact, &job.note);
@@ -368,13 +370,25 @@ async fn moves(
             ));
         }
     }
+    let mut wrote = false;
     while let Some(shape) = planned.first().map(|(_, p)| p.shape()) {
         let (these, rest): (Vec<_>, Vec<_>) =
             planned.into_iter().partition(|(_, p)| p.shape() == shape);
         planned = rest;
-        let moved = move_statement(&mut *conn, shape, &these, now).await?;
-        for ((i, _), answer) in these.iter().zip(moved) {
-            answers[*i] = answer;
+        match move_statement(&mut *conn, shape, &these, now).await {
+            Ok(moved) => {
+                wrote = true;
+                for ((i, _), answer) in these.iter().zip(moved) {
+                    answers[*i] = answer;
+                }
+            }
+            // Moves of another shape have committed: those not written yet go to the general
+            // code (their answers stay `None`), so that none is answered twice.
+            Err(e) if wrote => {
+                tracing::debug!(error = %e, "a statement of moves failed: they run on their own");
+                break;
+            }
+            Err(e) => return Err(e),
         }
     }
     Ok(answers)
