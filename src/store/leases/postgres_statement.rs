@@ -39,7 +39,8 @@
 //!   general code decides (an idempotent ack, an expired lease, an error).
 
 use serde_json::{Value, json};
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
 use sqlx::{Any, AssertSqlSafe, Executor, Row};
 
 use super::claim_rules::{
@@ -119,7 +120,7 @@ impl Store {
                 let one = [worker];
                 let statement =
                     claim_statement(&self.write, &self.timing, &one, at, Pick::First, set, skip);
-                attempt = only(statement.await);
+                attempt = statement.await.and_then(only);
             };
             return match claimed {
                 SingleClaim::NoWorker => Err(no_worker()),
@@ -199,7 +200,7 @@ impl WriteTx {
             let (set, skip) = (settling.set, &settling.skip);
             let one = [seen];
             let statement = claim_statement(self.conn(), &timing, &one, now, pick, set, skip);
-            let attempt = only(statement.await);
+            let attempt = statement.await.and_then(only);
             if let Some(settled) = settling.settled(self.store(), attempt) {
                 break settled?;
             }
@@ -293,11 +294,45 @@ impl Settling {
     }
 }
 
-/// The answer of a claim statement for its one worker.
-fn only(answers: Result<Vec<SingleClaim>, StoreError>) -> Result<SingleClaim, StoreError> {
-    answers?
+/// The answer of a statement of operations ([`operations_query`]) for its one operation.
+pub(super) fn only<T>(mut answers: Vec<T>) -> Result<T, StoreError> {
+    answers
         .pop()
-        .ok_or_else(|| inconsistent("claim statement's answer"))
+        .ok_or_else(|| inconsistent("the statement's answer"))
+}
+
+/// A statement for several operations at once (claims, acks or moves of workers arriving
+/// together, or one): `$1` the instant, `$2` the operations as one JSON array, each numbered from
+/// 1 as `i`, the order its answer's rows come back in ([`one_row_each`]); the statement's own
+/// parameters follow.
+pub(super) fn operations_query(
+    sql: String,
+    now: i64,
+    operations: impl IntoIterator<Item = Value>,
+) -> Query<'static, Any, AnyArguments> {
+    let doc: Vec<Value> = operations
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut op)| {
+            op["i"] = json!(i + 1);
+            op
+        })
+        .collect();
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(now)
+        .bind(Value::Array(doc).to_string())
+}
+
+/// The rows a statement of `n` operations answered ([`operations_query`]): one each, in order.
+pub(super) fn one_row_each(
+    rows: Vec<AnyRow>,
+    n: usize,
+    statement: &str,
+) -> Result<Vec<AnyRow>, StoreError> {
+    if rows.len() != n {
+        return Err(inconsistent(&format!("{statement} statement's answers")));
+    }
+    Ok(rows)
 }
 
 fn no_worker() -> StoreError {
@@ -446,25 +481,17 @@ pub(super) async fn claim_statement<'c>(
             }
         })
         .collect();
-    let doc: Vec<Value> = seen
-        .iter()
-        .zip(&claimants)
-        .enumerate()
-        .map(|(i, (w, c))| {
-            json!({
-                "i": i + 1,
-                "id": w.id,
-                "lease": c.lease_id,
-                "skills": w.skills.join(","),
-                "sj": serde_json::to_string(&w.skills).unwrap_or_else(|_| "[]".into()),
-                "actor": c.actor,
-                "data": c.data.to_string(),
-            })
+    let operations = seen.iter().zip(&claimants).map(|(w, c)| {
+        json!({
+            "id": w.id,
+            "lease": c.lease_id,
+            "skills": w.skills.join(","),
+            "sj": serde_json::to_string(&w.skills).unwrap_or_else(|_| "[]".into()),
+            "actor": c.actor,
+            "data": c.data.to_string(),
         })
-        .collect();
-    let rows = sqlx::query(AssertSqlSafe(sql))
-        .bind(now)
-        .bind(Value::Array(doc).to_string())
+    });
+    let rows = operations_query(sql, now, operations)
         .bind(accept_by)
         .bind(expires)
         .bind(now - NACK_COOLDOWN_MS)
@@ -484,10 +511,8 @@ pub(super) async fn claim_statement<'c>(
         }
         Err(e) => return Err(e),
     };
-    if rows.len() != seen.len() {
-        return Err(inconsistent("claim statement's answers"));
-    }
-    rows.iter()
+    one_row_each(rows, seen.len(), "claim")?
+        .iter()
         .zip(seen.iter().zip(claimants))
         .map(|(row, (w, c))| claimed(row, w, c, now, accept_by, expires))
         .collect()

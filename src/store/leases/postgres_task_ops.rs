@@ -13,6 +13,7 @@
 //! seen, and every mover's), the tasks, then the repositories in id order.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use sqlx::any::AnyRow;
@@ -22,8 +23,10 @@ use super::effects::{
     MoveValues, ack_data, ack_lease, ack_task, budget_counters, end_lease, live_leases,
     marked_seen, move_task, worker_load,
 };
-use super::postgres_batches::Batched;
-use super::postgres_statement::{returned_event, returned_task_select};
+use super::postgres_batches::{Batched, Batches};
+use super::postgres_statement::{
+    one_row_each, only, operations_query, returned_event, returned_task_select,
+};
 use super::write_groups::TaskOp;
 use super::{Move, MovePlan, inconsistent, task_lease_points, worker_move};
 use crate::domain::{Event, TaskStatus};
@@ -48,24 +51,14 @@ impl Store {
         let now = crate::store::now_ms();
         let online = worker.online(now, self.timing.heartbeat_ttl_ms);
         let done = if self.autocommits() && online {
-            // Operations of other workers arriving meanwhile join this one in one statement; if
-            // that statement failed, this one runs a statement of its own.
             let ran = match op {
                 TaskOp::Ack(lease_id) => {
-                    let job = |at| AckJob::new(worker, lease_id, at);
-                    match self.ack_batches.take_with_others(self, job(now)).await {
-                        (Some(answer), _) => Ok(answer),
-                        (None, at) => ack_statement(&self.write, &self.timing, &[job(at)], at)
-                            .await
-                            .and_then(only),
-                    }
+                    let ack = |at| AckJob::new(worker, lease_id, at);
+                    together(self, &self.ack_batches, ack, now).await
                 }
                 TaskOp::Status(r) => {
-                    let job = |at| MoveJob::new(worker, r, at);
-                    match self.move_batches.take_with_others(self, job(now)).await {
-                        (Some(answer), _) => Ok(answer),
-                        (None, at) => MoveJob::run(self, &[job(at)], at).await.and_then(only),
-                    }
+                    let mv = |at| MoveJob::new(worker, r, at);
+                    together(self, &self.move_batches, mv, now).await
                 }
             };
             ran.map(|done| {
@@ -140,11 +133,19 @@ impl Batched for AckJob {
     }
 }
 
-/// The answer of a statement for its one operation.
-fn only<T>(mut answers: Vec<Option<T>>) -> Result<Option<T>, StoreError> {
-    answers
-        .pop()
-        .ok_or_else(|| inconsistent("the statement's answer"))
+/// The answer for the job `job(now)` of a statement that takes it with the operations of other
+/// workers arriving meanwhile; if that statement failed (it wrote nothing for the job), of a
+/// statement of its own.
+async fn together<J: Batched<Answer = Option<(TaskRow, Event)>>>(
+    store: &Store,
+    batches: &Arc<Batches<J>>,
+    job: impl Fn(i64) -> J,
+    now: i64,
+) -> Result<Option<(TaskRow, Event)>, StoreError> {
+    match batches.take_with_others(store, job(now)).await {
+        (Some(answer), _) => Ok(answer),
+        (None, at) => J::run(store, &[job(at)], at).await.and_then(only),
+    }
 }
 
 /// The ack statement for `acks` (one, or several arriving together; one per worker): each
@@ -206,30 +207,21 @@ async fn ack_statement<'c>(
         ),
         returned = returned_task_select("moved", "stamped"),
     );
-    let doc: Vec<Value> = acks
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            json!({
-                "i": i + 1,
-                "worker": a.worker,
-                "lease": a.lease,
-                "touch": i64::from(a.touch),
-                "actor": actor(&a.worker),
-                "data": ack_data(Some(&a.lease)).to_string(),
-            })
+    let operations = acks.iter().map(|a| {
+        json!({
+            "worker": a.worker,
+            "lease": a.lease,
+            "touch": i64::from(a.touch),
+            "actor": actor(&a.worker),
+            "data": ack_data(Some(&a.lease)).to_string(),
         })
-        .collect();
-    let rows = sqlx::query(AssertSqlSafe(sql))
-        .bind(now)
-        .bind(Value::Array(doc).to_string())
+    });
+    let rows = operations_query(sql, now, operations)
         .bind(expires)
         .fetch_all(conn)
         .await?;
-    if rows.len() != acks.len() {
-        return Err(inconsistent("ack statement's answers"));
-    }
-    rows.iter()
+    one_row_each(rows, acks.len(), "ack")?
+        .iter()
         .zip(acks)
         .map(|(row, a)| acked(row, a, now))
         .collect()
@@ -532,47 +524,38 @@ async fn move_statement<'c>(
         ),
         moved = returned_task_select("moved", "leases"),
     );
-    let doc: Vec<Value> = planned
-        .iter()
-        .enumerate()
-        .map(|(i, (_, p))| {
-            let (task, mv, plan) = (&p.task, &p.mv, &p.plan);
-            json!({
-                "i": i + 1,
-                "seq": task.seq,
-                "status": task.status.as_str(),
-                "worker": p.job.worker,
-                "lease": task.lease_id,
-                "updated_at": task.updated_at,
-                "touch": i64::from(p.job.touch),
-                "dest": mv.to.as_str(),
-                "reason": mv.reason,
-                "artifact": plan.artifact.as_ref().map(Value::to_string),
-                "bump": i64::from(mv.bump_attempts),
-                "holds_area": i64::from(mv.to.holds_area()),
-                "awaits": i64::from(plan.awaits_maintainer),
-                "points": task_lease_points(task),
-                "lease_end": mv.lease_end.as_str(),
-                "active_delta": plan.active_delta,
-                "pr_delta": plan.pr_delta,
-                "repo_id": task.repo_id,
-                "kind": plan.kind,
-                "repo": task.repo,
-                "task_id": task.id,
-                "actor": actor(&p.job.worker),
-                "data": plan.data.to_string(),
-            })
+    let operations = planned.iter().map(|(_, p)| {
+        let (task, mv, plan) = (&p.task, &p.mv, &p.plan);
+        json!({
+            "seq": task.seq,
+            "status": task.status.as_str(),
+            "worker": p.job.worker,
+            "lease": task.lease_id,
+            "updated_at": task.updated_at,
+            "touch": i64::from(p.job.touch),
+            "dest": mv.to.as_str(),
+            "reason": mv.reason,
+            "artifact": plan.artifact.as_ref().map(Value::to_string),
+            "bump": i64::from(mv.bump_attempts),
+            "holds_area": i64::from(mv.to.holds_area()),
+            "awaits": i64::from(plan.awaits_maintainer),
+            "points": task_lease_points(task),
+            "lease_end": mv.lease_end.as_str(),
+            "active_delta": plan.active_delta,
+            "pr_delta": plan.pr_delta,
+            "repo_id": task.repo_id,
+            "kind": plan.kind,
+            "repo": task.repo,
+            "task_id": task.id,
+            "actor": actor(&p.job.worker),
+            "data": plan.data.to_string(),
         })
-        .collect();
-    let rows = sqlx::query(AssertSqlSafe(sql))
-        .bind(now)
-        .bind(Value::Array(doc).to_string())
+    });
+    let rows = operations_query(sql, now, operations)
         .fetch_all(conn)
         .await?;
-    if rows.len() != planned.len() {
-        return Err(inconsistent("move statement's answers"));
-    }
-    rows.iter()
+    one_row_each(rows, planned.len(), "move")?
+        .iter()
         .zip(planned)
         .map(|(row, (_, p))| {
             if row.try_get::<Option<i64>, _>("seq")?.is_none() {
