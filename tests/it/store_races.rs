@@ -517,7 +517,7 @@ async fn claims_arriving_together_share_the_budget_they_use() {
         for i in 0..24 {
             workers.push(register(s, worker_input(&format!("b{i}"), &[], 5, 1)).await);
         }
-        let together = (s.claims_taken_together(), s.grouped_operations());
+        let together = taken_together(s);
         let claims = join_all(workers.iter().map(|w| s.claim_for(w))).await;
         let leases: Vec<Lease> = claims
             .into_iter()
@@ -547,13 +547,82 @@ async fn claims_arriving_together_share_the_budget_they_use() {
             );
         }
         assert_eq!(leased.len(), 24, "{label}: one event per lease");
-        match s.backend() {
-            Backend::Postgres => assert!(
-                s.claims_taken_together() > together.0,
-                "{label}: some claims were taken by one statement"
-            ),
-            Backend::Sqlite => assert!(s.grouped_operations() > together.1, "{label}"),
+        assert_taken_together(s, together, label);
+    })
+    .await;
+}
+
+/// How many claims were taken by one statement (PostgreSQL) and how many operations in write
+/// groups (SQLite) so far: read before claims arrive together, checked by
+/// [`assert_taken_together`].
+fn taken_together(s: &Store) -> (u64, u64) {
+    (s.claims_taken_together(), s.grouped_operations())
+}
+
+/// Some of the claims since `before` ([`taken_together`]) were taken together: by one statement
+/// on PostgreSQL, in write groups on SQLite.
+fn assert_taken_together(s: &Store, before: (u64, u64), label: &str) {
+    match s.backend() {
+        Backend::Postgres => assert!(
+            s.claims_taken_together() > before.0,
+            "{label}: some claims were taken by one statement"
+        ),
+        Backend::Sqlite => assert!(s.grouped_operations() > before.1, "{label}"),
+    }
+}
+
+/// Workers of different skills claiming together each take the first task in offer order that
+/// they may take, whatever the others took beside them. On PostgreSQL a statement of several
+/// claims starts each worker's scan past the head of the queue the workers before it took whole;
+/// a worker that had to pass a task over (not one of its skills) leaves that task to the next
+/// ones, who must start before it.
+#[tokio::test]
+async fn claims_arriving_together_each_take_the_first_task_they_may() {
+    on_each_backend("claims_first_they_may", fast_timing(), |db| async move {
+        use futures_util::future::join_all;
+        let (s, label) = (&db.store, db.label);
+        repo(s, "batch/skills", 100, true).await;
+        // Rust and docs tasks alternate in offer order, a few urgent docs tasks at the head.
+        let mut tasks: Vec<TaskInput> = (0..4)
+            .map(|i| {
+                let mut t = task(&format!("urgent docs {i}"));
+                t.priority = owp::domain::Priority::Critical;
+                t.required_skills = vec!["docs".into()];
+                t
+            })
+            .collect();
+        for i in 0..40 {
+            let skill = if i % 2 == 0 { "rust" } else { "docs" };
+            let mut t = task(&format!("{skill} {i}"));
+            t.required_skills = vec![skill.into()];
+            tasks.push(t);
         }
+        s.import_tasks("batch/skills", &tasks, "admin")
+            .await
+            .unwrap();
+        let mut workers = Vec::new();
+        for i in 0..24 {
+            let skill = if i % 2 == 0 { "rust" } else { "docs" };
+            workers.push(register(s, worker_input(&format!("s{i}"), &[skill], 5, 1)).await);
+        }
+        let together = taken_together(s);
+        let claims = join_all(workers.iter().map(|w| s.claim_for(w))).await;
+        let taken: HashSet<String> = claims
+            .into_iter()
+            .map(|c| c.expect("claim").0.expect("a task for every worker"))
+            .map(|l| l.task.title)
+            .collect();
+        assert_eq!(taken.len(), 24, "{label}: no task is leased twice");
+        // Each claim took the first task left that its worker may take: together, the first
+        // twelve of each skill in offer order (the four urgent docs tasks first).
+        let mut expected: HashSet<String> = (0..4).map(|i| format!("urgent docs {i}")).collect();
+        expected.extend((0..24).step_by(2).map(|i| format!("rust {i}")));
+        expected.extend((1..16).step_by(2).map(|i| format!("docs {i}")));
+        assert_eq!(
+            taken, expected,
+            "{label}: each worker took the first task it may"
+        );
+        assert_taken_together(s, together, label);
     })
     .await;
 }

@@ -59,6 +59,15 @@ impl Pick {
 /// order they entered the pool (`seq`), for the candidates `t` of [`worker_fits`].
 pub(crate) const OFFER_ORDER: &str = "ORDER BY t.priority DESC, t.seq";
 
+/// [`OFFER_ORDER`] as one ascending key of the candidate `t`, `(-priority, seq)`: the same order
+/// (`priority` is never NULL), and the key of PostgreSQL's narrow queue index `task_queue_offer`
+/// (migration 0044), which a row comparison with the key can start a scan from. Read in that
+/// order with [`OFFER_KEY_ORDER`].
+pub(super) const OFFER_KEY: &str = "(-t.priority, t.seq)";
+
+/// [`OFFER_ORDER`] by [`OFFER_KEY`].
+pub(super) const OFFER_KEY_ORDER: &str = "ORDER BY -t.priority, t.seq";
+
 /// Where a claim statement finds its candidates `t`, and what makes a row there claimable: a
 /// task that is `ready` and waits on nothing (rule 8). On PostgreSQL that is the narrow queue
 /// `task_queue` (migration 0027), which holds only such tasks, with every column the rules read;

@@ -18,7 +18,8 @@
 //!   to its task, [`Pick::Named`]): lock the workers in id order; for each worker in turn, pick
 //!   the first claimable task in offer order that passes every rule from the narrow queue
 //!   `task_queue` (`FOR UPDATE SKIP LOCKED`: two claims never wait for or receive the same task),
-//!   leaving out what the workers before it picked and counting the budget they used; lock those
+//!   leaving out what the workers before it picked and counting the budget they used (its scan
+//!   starts past the head of the queue they took whole, [`claim_statement`]); lock those
 //!   tasks' rows, skipping any another transaction is changing (a claim never waits for a task
 //!   row, so it never closes a cycle with a change whose trigger waits for the queue row); lock
 //!   their repositories in id order and count the tasks against each one's budget with a
@@ -44,8 +45,8 @@ use sqlx::query::Query;
 use sqlx::{Any, AssertSqlSafe, Executor, Row};
 
 use super::claim_rules::{
-    OFFER_ORDER, Pick, RuleSet, candidates, repo_rules, skill_rule, skill_shape, switched_off,
-    worker_fits,
+    OFFER_KEY, OFFER_KEY_ORDER, Pick, RuleSet, candidates, repo_rules, skill_rule, skill_shape,
+    switched_off, worker_fits,
 };
 use super::effects::{budget_counters, insert_lease, marked_seen, take_task, worker_load};
 use super::inconsistent;
@@ -59,6 +60,10 @@ use crate::store::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use crate::store::{
     Backend, HOUR_MS, NACK_COOLDOWN_MS, Store, StoreError, Timing, WriteTx, format_ts, new_id,
 };
+
+/// Where the pick starts in the queue, as an [`OFFER_KEY`]'s first part: before every task
+/// (`-priority` is never below -3).
+const HEAD: i64 = i64::MIN + 1;
 
 /// Attempts of a claim statement that keeps losing races to other claims.
 const RACE_ATTEMPTS: u32 = 8;
@@ -361,6 +366,14 @@ pub(super) fn returned_task_select(name: &str, lease: &str) -> String {
 /// whose only conditions between two claims are those two (the switched rules — areas, paths,
 /// the hourly cap, reviewers — are off for every task it takes), and have the same shape of
 /// skill rule ([`skill_shape`]).
+///
+/// Each worker's scan starts at `past` ([`OFFER_KEY`]), the end of the queue's head that the
+/// workers before it took whole: every task up to it was picked in this statement. A worker's
+/// pick moves `past` to its own task when that task was the first one after `past` not picked yet
+/// (`f`: the usual case, where every worker could take the head); otherwise a task before it was
+/// refused to this worker, or locked by another transaction, and the next worker starts where
+/// this one did. The pick is the same as from the queue's head, and the tasks taken before it
+/// cost no visit.
 pub(super) async fn claim_statement<'c>(
     conn: impl Executor<'c, Database = Any>,
     timing: &Timing,
@@ -398,22 +411,31 @@ pub(super) async fn claim_statement<'c>(
            SELECT id, status, skills, active_tasks, max_concurrent_tasks, trust_level, \
              capacity_points, active_points FROM workers WHERE id IN (SELECT id FROM b) \
            ORDER BY id FOR UPDATE), \
-         pick (i, seq, repo_id, plain, picked, repos) AS ( \
+         pick (i, seq, repo_id, plain, picked, repos, past_p, past_s) AS ( \
            SELECT CAST(0 AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), \
-             CAST(NULL AS BIGINT), CAST('{{}}' AS BIGINT[]), CAST('{{}}' AS BIGINT[]) \
+             CAST(NULL AS BIGINT), CAST('{{}}' AS BIGINT[]), CAST('{{}}' AS BIGINT[]), \
+             CAST({HEAD} AS BIGINT), CAST(0 AS BIGINT) \
            UNION ALL \
            SELECT b.i, c.seq, c.repo_id, c.plain, \
              CASE WHEN c.seq IS NULL THEN p.picked ELSE p.picked || c.seq END, \
-             CASE WHEN c.seq IS NULL THEN p.repos ELSE p.repos || c.repo_id END \
+             CASE WHEN c.seq IS NULL THEN p.repos ELSE p.repos || c.repo_id END, \
+             CASE WHEN f.first_seq = c.seq THEN c.key_p ELSE p.past_p END, \
+             CASE WHEN f.first_seq = c.seq THEN c.seq ELSE p.past_s END \
            FROM pick p JOIN b ON b.i = p.i + 1 \
            LEFT JOIN LATERAL ( \
-             SELECT t.seq, t.repo_id, \
+             SELECT t.seq, t.repo_id, -t.priority AS key_p, \
                CAST(CASE WHEN {plain} THEN 1 ELSE 0 END AS BIGINT) AS plain \
              FROM w CROSS JOIN {from} CROSS JOIN repos r \
              WHERE w.id = b.id AND {fits}{skills}{narrow} \
+               AND {OFFER_KEY} > (p.past_p, p.past_s) \
                AND t.seq <> ALL(p.picked) AND {batch_budget} \
                {rules} \
-             {OFFER_ORDER} LIMIT 1 FOR UPDATE OF t SKIP LOCKED) c ON TRUE), \
+             {OFFER_KEY_ORDER} LIMIT 1 FOR UPDATE OF t SKIP LOCKED) c ON TRUE \
+           LEFT JOIN LATERAL ( \
+             SELECT t.seq AS first_seq FROM {from} \
+             WHERE c.seq IS NOT NULL AND {OFFER_KEY} > (p.past_p, p.past_s) \
+               AND t.seq <> ALL(p.picked) \
+             {OFFER_KEY_ORDER} LIMIT 1) f ON TRUE), \
          held AS ( \
            SELECT k.seq, k.repo_id FROM tasks k \
            WHERE k.seq IN (SELECT seq FROM pick WHERE plain = 1) AND k.status = 'ready' \
