@@ -344,6 +344,25 @@ fn no_worker() -> StoreError {
     StoreError::not_found("worker_not_found", "unknown worker")
 }
 
+/// The audit event `kind` (an SQL string) of each task a statement changed, at `$1`: the rows of
+/// `source` (`FROM … WHERE …`) join the task as the statement left it (`t`), its repository (`r`)
+/// and its operation in the statement's document (`c`, with the event's `actor` and `data`); the
+/// event names the task's worker.
+pub(super) fn task_event(kind: &str, source: &str) -> String {
+    insert_event(
+        [
+            kind,
+            "$1",
+            "r.name",
+            "t.id",
+            "t.worker_id",
+            "c.actor",
+            "c.data",
+        ],
+        source,
+    )
+}
+
 /// The columns of [`TASK_SELECT`] read from the rows a data-modifying expression named `name`
 /// returned (the table `tasks` as the statement left it), with the lease's clock read from
 /// `lease` (a data-modifying expression on `leases` that returned the lease as the statement left
@@ -398,6 +417,9 @@ pub(super) async fn claim_statement<'c>(
         narrow.push_str(&format!(" AND t.seq NOT IN ({})", seqs.join(", ")));
     }
     let rules = repo_rules(Backend::Postgres, "w.id", "$5", "$6", pick, set);
+    // Where a worker's scan starts: past the head taken whole, leaving out the other tasks
+    // picked before it.
+    let after_past = format!("{OFFER_KEY} > (p.past_p, p.past_s) AND t.seq <> ALL(p.picked)");
     let plain = match set {
         RuleSet::Plain => switched_off(),
         RuleSet::Full => "TRUE".to_string(),
@@ -427,14 +449,12 @@ pub(super) async fn claim_statement<'c>(
                CAST(CASE WHEN {plain} THEN 1 ELSE 0 END AS BIGINT) AS plain \
              FROM w CROSS JOIN {from} CROSS JOIN repos r \
              WHERE w.id = b.id AND {fits}{skills}{narrow} \
-               AND {OFFER_KEY} > (p.past_p, p.past_s) \
-               AND t.seq <> ALL(p.picked) AND {batch_budget} \
+               AND {after_past} AND {batch_budget} \
                {rules} \
              {OFFER_KEY_ORDER} LIMIT 1 FOR UPDATE OF t SKIP LOCKED) c ON TRUE \
            LEFT JOIN LATERAL ( \
              SELECT t.seq AS first_seq FROM {from} \
-             WHERE c.seq IS NOT NULL AND {OFFER_KEY} > (p.past_p, p.past_s) \
-               AND t.seq <> ALL(p.picked) \
+             WHERE c.seq IS NOT NULL AND {after_past} \
              {OFFER_KEY_ORDER} LIMIT 1) f ON TRUE), \
          held AS ( \
            SELECT k.seq, k.repo_id FROM tasks k \
@@ -476,16 +496,8 @@ pub(super) async fn claim_statement<'c>(
         seen = marked_seen("$1"),
         load = worker_load("s.load_n", "s.load_points"),
         lease = insert_lease("lease_id", "worker_id", "$1", "$3", "$4", "FROM took"),
-        event = insert_event(
-            [
-                "'task.leased'",
-                "$1",
-                "r.name",
-                "t.id",
-                "t.worker_id",
-                "c.actor",
-                "c.data"
-            ],
+        event = task_event(
+            "'task.leased'",
             "FROM took t JOIN repos r ON r.id = t.repo_id JOIN b c ON c.id = t.worker_id"
         ),
         took = returned_task_select("took", "lease"),

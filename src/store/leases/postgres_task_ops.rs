@@ -25,7 +25,7 @@ use super::effects::{
 };
 use super::postgres_batches::{Batched, Batches};
 use super::postgres_statement::{
-    one_row_each, only, operations_query, returned_event, returned_task_select,
+    one_row_each, only, operations_query, returned_event, returned_task_select, task_event,
 };
 use super::write_groups::TaskOp;
 use super::{Move, MovePlan, inconsistent, task_lease_points, worker_move};
@@ -192,16 +192,8 @@ async fn ack_statement<'c>(
         ),
         seen = marked_seen("$1"),
         stamped = ack_lease("$1", "$3", "id IN (SELECT lease_id FROM moved)"),
-        event = insert_event(
-            [
-                "'task.status'",
-                "$1",
-                "r.name",
-                "t.id",
-                "t.worker_id",
-                "c.actor",
-                "c.data"
-            ],
+        event = task_event(
+            "'task.status'",
             "FROM moved t JOIN repos r ON r.id = t.repo_id \
              JOIN b c ON c.lease = t.lease_id AND c.worker = t.worker_id"
         ),
