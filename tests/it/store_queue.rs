@@ -6,6 +6,10 @@
 
 use crate::store_support::*;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use sqlx::Row;
 
 use owp::domain::{Priority, TaskStatus};
@@ -203,14 +207,23 @@ async fn claims_racing_changes_of_the_same_tasks_keep_the_queue_in_step() {
             for i in 0..8 {
                 workers.push(register(s, worker_input(&format!("w{i}"), &[], 100, 100)).await);
             }
+            // Each worker claims at least four times, and goes on, a few milliseconds apart,
+            // while the changes run: a claim passes over the rows a change holds, and a claim that
+            // found nothing is remembered until the change commits, so claims in a quick row
+            // could all fall inside the first re-import, which holds every task.
+            let changing = Arc::new(AtomicBool::new(true));
             let mut claimers = Vec::new();
             for (i, w) in workers.iter().cloned().enumerate() {
                 let store = stores[i % 2].clone();
+                let changing = changing.clone();
                 claimers.push(tokio::spawn(async move {
                     let mut got = Vec::new();
-                    for _ in 0..4 {
+                    let mut claims = 0;
+                    while claims < 4 || (changing.load(Ordering::SeqCst) && claims < 1_000) {
                         let (lease, _) = store.claim_for(&w).await.expect("claim");
                         got.extend(lease.map(|lease| (lease.task.task_id, w.id.clone())));
+                        claims += 1;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
                     }
                     got
                 }));
@@ -233,12 +246,13 @@ async fn claims_racing_changes_of_the_same_tasks_keep_the_queue_in_step() {
                     }
                 }));
             }
+            for c in changers {
+                c.await.expect("changer");
+            }
+            changing.store(false, Ordering::SeqCst);
             let mut granted = Vec::new();
             for c in claimers {
                 granted.extend(c.await.expect("claimer"));
-            }
-            for c in changers {
-                c.await.expect("changer");
             }
             assert!(!granted.is_empty(), "{l}: no claim was granted");
             // A task nobody toggled is leased once, and still held by the worker it went to.
