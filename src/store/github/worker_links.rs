@@ -99,11 +99,8 @@ impl WriteTx {
         let Some((worker_id,)) = row else {
             return Ok(Err(LinkRefusal::UnknownCode));
         };
-        let login_key = login.to_lowercase();
-        if let Some(other) = login_of_worker(self.conn(), &worker_id).await?
-            && other != login_key
-        {
-            return Ok(Err(LinkRefusal::LinkedElsewhere));
+        if let Err(refusal) = self.gh_link_worker(&worker_id, login, account_id).await? {
+            return Ok(Err(refusal));
         }
         sqlx::query("UPDATE gh_link_codes SET used_at = $1, used_by = $2 WHERE code_hash = $3")
             .bind(now)
@@ -111,6 +108,25 @@ impl WriteTx {
             .bind(code_hash)
             .execute(self.conn())
             .await?;
+        Ok(Ok(worker_id))
+    }
+
+    /// Links worker `worker_id` to the GitHub account `account_id` (now named `login`), proven by
+    /// the account itself (a `/owp link CODE` comment, or GitHub's device flow): the one step
+    /// every proof ends in. A worker already linked to another account is refused.
+    pub async fn gh_link_worker(
+        &mut self,
+        worker_id: &str,
+        login: &str,
+        account_id: i64,
+    ) -> Result<Result<(), LinkRefusal>, StoreError> {
+        let now = self.now;
+        let login_key = login.to_lowercase();
+        if let Some(other) = login_of_worker(self.conn(), worker_id).await?
+            && other != login_key
+        {
+            return Ok(Err(LinkRefusal::LinkedElsewhere));
+        }
         // A login owns one worker at a time: a new proof moves the link.
         sqlx::query("DELETE FROM gh_links WHERE login = $1")
             .bind(&login_key)
@@ -118,7 +134,7 @@ impl WriteTx {
             .await?;
         sqlx::query("INSERT INTO gh_links (login, worker_id, linked_at) VALUES ($1, $2, $3)")
             .bind(&login_key)
-            .bind(&worker_id)
+            .bind(worker_id)
             .bind(now)
             .execute(self.conn())
             .await?;
@@ -126,11 +142,11 @@ impl WriteTx {
         sqlx::query("UPDATE workers SET github_login = $1, github_account_id = $2 WHERE id = $3")
             .bind(login)
             .bind(account_id)
-            .bind(&worker_id)
+            .bind(worker_id)
             .execute(self.conn())
             .await?;
         self.forget_known_workers();
-        Ok(Ok(worker_id))
+        Ok(Ok(()))
     }
 }
 
