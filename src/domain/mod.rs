@@ -9,6 +9,7 @@ pub mod limits;
 pub mod model;
 pub mod outcomes;
 pub mod paths;
+pub mod person;
 pub mod proposals;
 pub mod rules;
 pub mod task_fields;

@@ -224,7 +224,14 @@ pub struct Worker {
     pub skills: Vec<String>,
     pub capacity_points: i64,
     pub max_concurrent_tasks: i64,
+    /// The GitHub login of the person the worker speaks for once proven (`github_verified`);
+    /// otherwise the login typed at registration, which proves nothing and is shown as
+    /// unverified.
     pub github_login: Option<String>,
+    /// Whether `github_login` is a proven person's (a link, or their own comments), not a
+    /// login typed at registration.
+    #[serde(default)]
+    pub github_verified: bool,
     pub status: WorkerStatus,
     pub online: bool,
     pub last_heartbeat: Option<String>,

@@ -79,6 +79,9 @@ pub enum Refusal {
     /// below `skip_trust` (everyone's is, when `None`), and it holds no approved proposal for
     /// the task.
     ApprovalRequired { skip_trust: Option<i64> },
+    /// Beside rule 2: the task's repository has the GitHub App, whose tasks are worked only by a
+    /// proven person, and the worker is linked to none (contract section 14).
+    LinkRequired,
     /// Rule 12: the repository's vouch list denounces the worker's GitHub login (its details are
     /// never repeated).
     Denounced,
@@ -111,8 +114,25 @@ impl Refusal {
             Refusal::NoReviewerRoom { .. } => "no_reviewer_room",
             Refusal::ApprovalRequired { .. } => "approval_required",
             Refusal::Denounced => "denounced",
+            Refusal::LinkRequired => "link_required",
             Refusal::NotVouched { .. } => "not_vouched",
         }
+    }
+
+    /// Whether it is a rule about who the worker's person is (contract section 14: a proven
+    /// person, their account's age, first timers, cool-downs, vouch lists), which a proposal and
+    /// an approval meet as a claim does.
+    pub fn about_person(&self) -> bool {
+        matches!(
+            self,
+            Refusal::LinkRequired
+                | Refusal::AccountTooNew { .. }
+                | Refusal::AccountAgeUnknown { .. }
+                | Refusal::NotFirstTimer { .. }
+                | Refusal::CoolingDown { .. }
+                | Refusal::Denounced
+                | Refusal::NotVouched { .. }
+        )
     }
 
     /// The rule of section 5 of the contract it breaks (the hourly cap counts with the review
@@ -120,9 +140,10 @@ impl Refusal {
     pub fn rule(&self) -> u8 {
         match self {
             Refusal::NackedRecently => 1,
-            Refusal::Paused | Refusal::AccountTooNew { .. } | Refusal::AccountAgeUnknown { .. } => {
-                2
-            }
+            Refusal::Paused
+            | Refusal::AccountTooNew { .. }
+            | Refusal::AccountAgeUnknown { .. }
+            | Refusal::LinkRequired => 2,
             Refusal::MissingSkills(_) | Refusal::OutsideSpecialty => 3,
             Refusal::CapacityPoints { .. } | Refusal::ConcurrentTasks { .. } => 4,
             Refusal::AreaLocked { .. } => 5,
@@ -269,6 +290,12 @@ impl std::fmt::Display for Refusal {
                     None => Ok(()),
                 }
             }
+            Refusal::LinkRequired => write!(
+                f,
+                "this repository's issues are worked by GitHub accounts, and your worker is linked \
+                 to none: run `owp worker link` (or comment `/owp link CODE` with the code from \
+                 `POST /v1/workers/link-code`), then claim again"
+            ),
             Refusal::Denounced => write!(
                 f,
                 "this repository's vouch list does not take contributions from your GitHub account"

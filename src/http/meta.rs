@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::AppState;
 
 /// The protocol versions this server speaks.
-pub const VERSIONS: [&str; 5] = ["1.0", "1.1", "1.2", "1.3", "1.4"];
+pub const VERSIONS: [&str; 6] = ["1.0", "1.1", "1.2", "1.3", "1.4", "1.5"];
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct Meta {
@@ -19,7 +19,8 @@ pub struct Meta {
     pub versions: Vec<String>,
     /// The optional parts this server implements, as configured: `long_poll`, `sse`, `github`,
     /// `dependencies`, `requires`, `reputation`, `leaderboard`, `mcp`, `paths`, `preview`,
-    /// `disclosure`, `signin`, `evidence`, `proposals`, and in GitHub mode `reviewers` and `vouch`.
+    /// `disclosure`, `signin`, `evidence`, `proposals`, `persons` (every rule about people reads a
+    /// proven GitHub account), and in GitHub mode `reviewers` and `vouch`.
     pub features: Vec<String>,
     pub heartbeat_ttl_seconds: i64,
     pub lease_ttl_seconds: i64,
@@ -49,6 +50,7 @@ pub fn features(github: bool, signin: bool) -> Vec<String> {
         "disclosure",
         "evidence",
         "proposals",
+        "persons",
     ]);
     features.into_iter().map(String::from).collect()
 }

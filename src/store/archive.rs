@@ -50,6 +50,8 @@ impl WriteTx {
         .await?;
         self.forget_known_workers();
         self.event(NewEvent::new("worker.archived", "admin").worker(Some(worker_id)));
+        self.end_proposals_of_worker(worker_id, "the worker was archived")
+            .await?;
         self.worker(worker_id).await
     }
 

@@ -16,11 +16,16 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::leases::claim_rules::{account_created, vouched_for};
+use super::leases::claim_rules::{
+    Condition, Pick, account_created, person_conditions, vouched_for,
+};
+use super::leases::refusals::explain;
 use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
-use super::{DAY_MS, NewEvent, Store, StoreError, WriteTx, format_ts, new_id};
+use super::{DAY_MS, HOUR_MS, NewEvent, Store, StoreError, WriteTx, format_ts, new_id};
 use crate::domain::Lease;
 use crate::domain::limits;
+use crate::domain::person::{Person, proposer_of_worker};
+use crate::domain::rules::Refusal;
 use crate::domain::proposals::{
     APPROVED_ACCEPT_MS, MAX_DECLINE_REASON_CHARS, MAX_OPEN_PER_PROPOSER, MAX_OPEN_PER_TASK,
     MAX_PLAN_CHARS, Proposal, ProposalState, Scorecard,
@@ -192,6 +197,7 @@ impl WriteTx {
         worker: &WorkerRow,
         task_id: &str,
         plan: &str,
+        insider: bool,
     ) -> Result<ProposalRow, StoreError> {
         limits::lines("plan", plan, MAX_PLAN_CHARS)?;
         if plan.trim().is_empty() {
@@ -223,20 +229,27 @@ impl WriteTx {
         if status != "ready" {
             return Err(task_not_ready());
         }
-        // The login a worker is linked to, or the one a person's implicit worker stands for (a
-        // proposal by comment).
-        let login: Option<String> = sqlx::query_scalar(
-            "SELECT COALESCE(l.login, w.github_login) FROM workers w \
-             LEFT JOIN gh_links l ON l.worker_id = w.id WHERE w.id = $1",
+        // The person the worker speaks for, as the database holds it now: proven by a link or
+        // by the person's own comment, never a login typed at registration (contract section 14).
+        let person: Option<(Option<i64>, Option<String>)> = sqlx::query_as(
+            "SELECT github_account_id, github_login FROM workers WHERE id = $1",
         )
         .bind(&worker.id)
         .fetch_optional(self.conn())
-        .await?
-        .flatten();
-        let proposer = match &login {
-            Some(l) => format!("github:{}", l.to_ascii_lowercase()),
-            None => format!("worker:{}", worker.id),
+        .await?;
+        let person = person.and_then(|(id, login)| Person::of(id, login.as_deref()));
+        let proposer = match &person {
+            Some(p) => p.proposer_key(),
+            None => proposer_of_worker(&worker.id),
         };
+        let login = person.map(|p| p.login);
+        // The rules about the person, the same texts a claim joins: a proposal is refused where
+        // the proposer's claim would be for who they are.
+        let insider_sql = if insider { "1" } else { "0" };
+        let rules: Vec<String> = person_conditions("$3", "$8", insider_sql)
+            .into_iter()
+            .map(|(_, sql)| sql)
+            .collect();
         let id = new_id("p");
         let sql = format!(
             "INSERT INTO proposals (id, task_seq, worker_id, proposer, login, plan, state, \
@@ -250,10 +263,12 @@ impl WriteTx {
                AND (SELECT COUNT(*) FROM proposals o WHERE o.task_seq = t.seq AND {on_task}) \
                  < {MAX_OPEN_PER_TASK} \
                AND (SELECT COUNT(*) FROM proposals o WHERE o.proposer = $4 AND {of_proposer}) \
-                 < {MAX_OPEN_PER_PROPOSER}",
+                 < {MAX_OPEN_PER_PROPOSER} \
+               AND {rules}",
             own = live("o", "$7"),
             on_task = live("o", "$7"),
             of_proposer = live("o", "$7"),
+            rules = rules.join(" AND "),
         );
         let inserted = sqlx::query(AssertSqlSafe(sql))
             .bind(&id)
@@ -263,12 +278,17 @@ impl WriteTx {
             .bind(&login)
             .bind(plan)
             .bind(now)
+            .bind(now - HOUR_MS)
             .execute(self.conn())
             .await
             .map_err(StoreError::from);
         match inserted {
             Ok(done) if done.rows_affected() == 1 => {}
-            Ok(_) => return Err(self.why_not_proposed(seq, &worker.id, &proposer).await?),
+            Ok(_) => {
+                return Err(self
+                    .why_not_proposed(seq, worker, &proposer, insider)
+                    .await?);
+            }
             Err(e) if is_once(&e) => return Err(already_proposed()),
             Err(e) if is_limit(&e) => return Err(too_many()),
             Err(e) => return Err(e),
@@ -289,9 +309,11 @@ impl WriteTx {
     async fn why_not_proposed(
         &mut self,
         seq: i64,
-        worker_id: &str,
+        worker: &WorkerRow,
         proposer: &str,
+        insider: bool,
     ) -> Result<StoreError, StoreError> {
+        let worker_id = worker.id.as_str();
         let sql = format!(
             "SELECT (SELECT status FROM tasks WHERE seq = $1), \
                (SELECT COUNT(*) FROM proposals o WHERE o.task_seq = $1 \
@@ -305,12 +327,25 @@ impl WriteTx {
             .bind(proposer)
             .fetch_one(self.conn())
             .await?;
-        Ok(if status != "ready" {
-            task_not_ready()
-        } else if own > 0 {
-            already_proposed()
-        } else {
+        if status != "ready" {
+            return Ok(task_not_ready());
+        }
+        if own > 0 {
+            return Ok(already_proposed());
+        }
+        // A rule about the person, as the claim's own conditions explain it.
+        let (backend, now) = (self.store().backend, self.now);
+        let pick = Pick::Named { seq, insider };
+        let explained = explain(self.conn(), backend, worker, pick, 1, now).await?;
+        let refusals: Vec<Refusal> = explained
+            .into_iter()
+            .flat_map(|e| e.refusals)
+            .filter(Refusal::about_person)
+            .collect();
+        Ok(if refusals.is_empty() {
             too_many()
+        } else {
+            StoreError::Refused(refusals)
         })
     }
 
@@ -352,6 +387,94 @@ impl WriteTx {
                 .data(data),
         );
         Ok(row)
+    }
+
+    /// Ends the open proposals of worker `worker_id` (an archived worker's: nobody may act on
+    /// them any more), each with its audit event; `reason` is kept on each.
+    pub async fn end_proposals_of_worker(
+        &mut self,
+        worker_id: &str,
+        reason: &str,
+    ) -> Result<usize, StoreError> {
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM proposals WHERE worker_id = $1 AND state = 'open' ORDER BY seq",
+        )
+        .bind(worker_id)
+        .fetch_all(self.conn())
+        .await?;
+        self.end_proposals(ids, reason).await
+    }
+
+    /// Ends the open proposals on repository `repo_id`'s tasks whose proposer its vouch list
+    /// now denounces (the claim's own rule, [`person_conditions`]), each with its audit event.
+    pub async fn end_denounced_proposals(&mut self, repo_id: i64) -> Result<usize, StoreError> {
+        let (_, not_denounced) = person_conditions("p.worker_id", "0", "0")
+            .into_iter()
+            .find(|(c, _)| *c == Condition::NotDenounced)
+            .expect("the person's rules include rule 12's denouncements");
+        let sql = format!(
+            "SELECT p.id FROM proposals p JOIN tasks t ON t.seq = p.task_seq \
+             WHERE t.repo_id = $1 AND p.state = 'open' AND NOT {not_denounced} ORDER BY p.seq"
+        );
+        let ids: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(repo_id)
+            .fetch_all(self.conn())
+            .await?;
+        self.end_proposals(ids, "the repository does not take contributions from the proposer")
+            .await
+    }
+
+    /// Ends open proposals `ids` as withdrawn for `reason` (no reply on GitHub tells of it).
+    async fn end_proposals(&mut self, ids: Vec<(String,)>, reason: &str) -> Result<usize, StoreError> {
+        let mut ended = 0;
+        for (id,) in ids {
+            match self
+                .end_proposal(&id, ProposalState::Withdrawn, Some(reason), "system")
+                .await
+            {
+                Ok(_) => ended += 1,
+                // Past its days already: the sweep ends it as expired.
+                Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(ended)
+    }
+
+    /// Worker `worker_id` was just linked to a person: its open proposals become the person's
+    /// (contract section 14), counted and named as theirs. Where the person already has an open
+    /// proposal on the same task, the worker's ends (a person proposes once per task).
+    pub async fn proposals_to_person(&mut self, worker_id: &str) -> Result<(), StoreError> {
+        let person: Option<(Option<i64>, Option<String>)> =
+            sqlx::query_as("SELECT github_account_id, github_login FROM workers WHERE id = $1")
+                .bind(worker_id)
+                .fetch_optional(self.conn())
+                .await?;
+        let Some(person) = person.and_then(|(id, login)| Person::of(id, login.as_deref())) else {
+            return Ok(());
+        };
+        let key = person.proposer_key();
+        let twice: Vec<(String,)> = sqlx::query_as(
+            "SELECT p.id FROM proposals p WHERE p.worker_id = $1 AND p.state = 'open' \
+               AND p.proposer <> $2 AND EXISTS (SELECT 1 FROM proposals o \
+                 WHERE o.task_seq = p.task_seq AND o.proposer = $2 AND o.state = 'open') \
+             ORDER BY p.seq",
+        )
+        .bind(worker_id)
+        .bind(&key)
+        .fetch_all(self.conn())
+        .await?;
+        self.end_proposals(twice, "the person already has a plan for this issue")
+            .await?;
+        sqlx::query(
+            "UPDATE proposals SET proposer = $1, login = $2 WHERE worker_id = $3 AND state = 'open'",
+        )
+        .bind(&key)
+        .bind(&person.login)
+        .bind(worker_id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 
     /// Its worker withdraws proposal `id`.
@@ -474,20 +597,25 @@ impl WriteTx {
         Ok((row, lease))
     }
 
-    /// The open proposal of GitHub login `login` (any case) for task `task_id`, if any — made
-    /// by comment or by a worker linked to the login.
+    /// The open proposal for task `task_id` of the person whose login is now `login` (any
+    /// case), if any — made by comment or by a worker linked to them. The login names the person
+    /// as the pool last heard it from GitHub; the proposal is found by the person's account id,
+    /// so a login typed at registration finds nothing.
     pub async fn open_proposal_of(
         &mut self,
         task_id: &str,
         login: &str,
     ) -> Result<Option<ProposalRow>, StoreError> {
         let sql = format!(
-            "{PROPOSAL_SELECT} WHERE t.id = $1 AND p.proposer = $2 AND {} ORDER BY p.seq LIMIT 1",
+            "{PROPOSAL_SELECT} JOIN workers pw ON pw.id = p.worker_id \
+             WHERE t.id = $1 AND pw.github_account_id IS NOT NULL \
+               AND p.proposer = 'github:' || pw.github_account_id \
+               AND LOWER(pw.github_login) = $2 AND {} ORDER BY p.seq LIMIT 1",
             live("p", "$3")
         );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(task_id)
-            .bind(format!("github:{}", login.to_ascii_lowercase()))
+            .bind(login.to_ascii_lowercase())
             .bind(self.now)
             .fetch_optional(self.conn())
             .await?;
@@ -742,7 +870,7 @@ impl Store {
         plan: &str,
     ) -> Result<ProposalRow, StoreError> {
         self.write(|mut tx| async move {
-            let r = tx.propose(worker, task_id, plan).await;
+            let r = tx.propose(worker, task_id, plan, false).await;
             (tx, r)
         })
         .await

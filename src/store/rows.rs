@@ -11,6 +11,7 @@ use super::path_overlap::held_overlapping;
 use super::{StoreError, format_ts};
 use crate::domain::disclosure::DisclosurePolicy;
 use crate::domain::model::CLAIMS_BY_COMMENT_FIELD;
+use crate::domain::person::Person;
 use crate::domain::proposals::Approval;
 use crate::domain::{
     Priority, RepoContract, RepoPolicy, Task, TaskPolicy, TaskStatus, VerifiedCommits, Visibility,
@@ -259,15 +260,15 @@ impl TaskRow {
 
 /// Columns of [`WorkerRow`].
 pub const WORKER_COLUMNS: &str = "id, name, skills, all_skills, capacity_points, \
-    max_concurrent_tasks, github_login, status, last_seen_at, trust_level, capabilities, \
-    active_points, active_tasks, extensions, created_at, reputation_opt_in, leaderboard_opt_in, \
-    specialist, archived_at";
+    max_concurrent_tasks, github_login, github_account_id, claimed_login, status, last_seen_at, \
+    trust_level, capabilities, active_points, active_tasks, extensions, created_at, \
+    reputation_opt_in, leaderboard_opt_in, specialist, archived_at";
 
 /// `SELECT` of [`WorkerRow`]s.
 pub const WORKER_SELECT: &str = "SELECT id, name, skills, all_skills, capacity_points, \
-    max_concurrent_tasks, github_login, status, last_seen_at, trust_level, capabilities, \
-    active_points, active_tasks, extensions, created_at, reputation_opt_in, leaderboard_opt_in, \
-    specialist, archived_at FROM workers";
+    max_concurrent_tasks, github_login, github_account_id, claimed_login, status, last_seen_at, \
+    trust_level, capabilities, active_points, active_tasks, extensions, created_at, \
+    reputation_opt_in, leaderboard_opt_in, specialist, archived_at FROM workers";
 
 #[derive(Clone, Debug)]
 pub struct WorkerRow {
@@ -277,7 +278,13 @@ pub struct WorkerRow {
     pub all_skills: bool,
     pub capacity_points: i64,
     pub max_concurrent_tasks: i64,
+    /// The proven login of the person it speaks for (see [`WorkerRow::person`]), as GitHub last
+    /// named them.
     pub github_login: Option<String>,
+    /// The person it speaks for, once proven: a link, or a person's own comment worker.
+    pub github_account_id: Option<i64>,
+    /// A login typed at registration: shown only, marked unverified; it proves nothing.
+    pub claimed_login: Option<String>,
     pub paused: bool,
     pub last_seen_at: Option<i64>,
     pub trust_level: i64,
@@ -312,6 +319,8 @@ impl WorkerRow {
             capacity_points: 5,
             max_concurrent_tasks: 1,
             github_login: None,
+            github_account_id: None,
+            claimed_login: None,
             paused: false,
             last_seen_at: Some(last_seen),
             trust_level: 0,
@@ -342,6 +351,8 @@ impl WorkerRow {
             capacity_points: row.col("capacity_points")?,
             max_concurrent_tasks: row.col("max_concurrent_tasks")?,
             github_login: row.col("github_login")?,
+            github_account_id: row.col("github_account_id")?,
+            claimed_login: row.col("claimed_login")?,
             paused: match WorkerStatus::parse(&status) {
                 Some(s) => s == WorkerStatus::Paused,
                 None => return Err(bad_row("worker status", &status)),
@@ -374,6 +385,11 @@ impl WorkerRow {
             .is_some_and(|t| now - t < heartbeat_ttl_ms)
     }
 
+    /// The person the worker speaks for, once proven (never a typed login).
+    pub fn person(&self) -> Option<Person> {
+        Person::of(self.github_account_id, self.github_login.as_deref())
+    }
+
     /// A person's implicit worker, made when they first claim by comment on GitHub: it has no
     /// seat of its own (no capacity to speak of, nothing to heartbeat).
     pub fn claims_by_comment(&self) -> bool {
@@ -402,7 +418,8 @@ impl WorkerRow {
             skills: self.skills,
             capacity_points: self.capacity_points,
             max_concurrent_tasks: self.max_concurrent_tasks,
-            github_login: self.github_login,
+            github_verified: self.github_account_id.is_some() && self.github_login.is_some(),
+            github_login: self.github_login.or(self.claimed_login),
             status,
             last_heartbeat: self.last_seen_at.map(format_ts),
             trust_level: self.trust_level,

@@ -113,7 +113,7 @@ impl WriteTx {
         let token = new_token();
         sqlx::query(
             "INSERT INTO workers (id, name, token_hash, skills, capacity_points, max_concurrent_tasks, \
-             github_login, status, last_seen_at, presence, capabilities, extensions, created_at, \
+             claimed_login, status, last_seen_at, presence, capabilities, extensions, created_at, \
              reputation_opt_in, leaderboard_opt_in, specialist) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'idle', $8, 'online', $9, $10, $8, $11, $12, $13)",
         )

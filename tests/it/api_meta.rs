@@ -36,7 +36,7 @@ async fn meta_needs_no_credentials_and_shows_the_configured_ttls() {
     assert_eq!(m["protocol"], "owp/1");
     assert_eq!(
         m["versions"],
-        serde_json::json!(["1.0", "1.1", "1.2", "1.3", "1.4"])
+        serde_json::json!(["1.0", "1.1", "1.2", "1.3", "1.4", "1.5"])
     );
     assert_eq!(m["lease_ttl_seconds"], 777);
     assert_eq!(m["accept_ttl_seconds"], 33);
@@ -55,6 +55,7 @@ async fn meta_needs_no_credentials_and_shows_the_configured_ttls() {
         "disclosure",
         "evidence",
         "proposals",
+        "persons",
     ] {
         assert!(f.iter().any(|x| x == name), "{name} in {f:?}");
     }

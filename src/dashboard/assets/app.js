@@ -525,7 +525,7 @@
     const ready = open.filter(readyForReview);
     const credit = (t) => {
       const w = model.workers.find((x) => x.worker_id === t.assigned_worker_id);
-      return w ? (w.github_login ? `@${w.github_login}` : w.name) : '';
+      return w ? (w.github_login && w.github_verified ? `@${w.github_login}` : w.name) : '';
     };
     if (!ready.length) {
       const waiting = open.length - ready.length;

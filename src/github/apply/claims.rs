@@ -325,6 +325,7 @@ pub(super) async fn explain_refusal(
             retry_at: to_time(until),
         },
         Refusal::Denounced => ClaimRefusal::Denounced,
+        Refusal::LinkRequired => ClaimRefusal::LinkRequired,
         Refusal::NotVouched { unread } => ClaimRefusal::NotVouched { unread },
         // A claim by name is a person's own pick, which a specialist's reach does not limit; the
         // skills the task needs are the nearest words.

@@ -72,7 +72,7 @@ pub(super) async fn propose(
     let worker = tx
         .implicit_github_worker(ctx.login, ctx.account_id, max)
         .await?;
-    match tx.propose(&worker, &task.id, &plan).await {
+    match tx.propose(&worker, &task.id, &plan, ctx.insider).await {
         Ok(row) => {
             let days = ((row.expires_at - row.created_at) / DAY_MS).max(1);
             let body = texts::proposed(ctx.login, days);
@@ -87,6 +87,14 @@ pub(super) async fn propose(
             ..
         }) => {
             let body = texts::too_many_proposals(ctx.login);
+            ctx.reply(tx, Some(&task.id), &body).await
+        }
+        Err(StoreError::Refused(refusals)) if !refusals.is_empty() => {
+            let mut named = Vec::with_capacity(refusals.len());
+            for refusal in refusals {
+                named.push(explain_refusal(tx, task, &worker.id, refusal).await?);
+            }
+            let body = messages::claim_refused(ctx.login, &named);
             ctx.reply(tx, Some(&task.id), &body).await
         }
         Err(StoreError::Conflict {

@@ -10,6 +10,7 @@
 use std::fmt::Write as _;
 
 use super::{ClaimRefusal, neutralize, neutralize_code, refusal_reason};
+use crate::domain::person;
 use crate::domain::proposals::{MAX_PLAN_CHARS, ProposalState, Scorecard};
 use crate::github::commands::COMMAND_PREFIX;
 use crate::store::proposals::EndedProposal;
@@ -118,15 +119,16 @@ pub fn proposals_ended(ends: &[EndedProposal]) -> Option<String> {
     let mention = |logins: &[String]| {
         logins
             .iter()
-            .map(|l| format!("@{l}"))
+            .map(|l| person::mention(l))
             .collect::<Vec<_>>()
             .join(", ")
     };
     let mut paragraphs: Vec<String> = Vec::new();
     for login in logins(ProposalState::Approved) {
         paragraphs.push(format!(
-            "@{login}, your plan is approved: you hold this issue now. Open a pull request that \
-             fixes it; `{COMMAND_PREFIX} release` gives it back if you can't go on."
+            "{}, your plan is approved: you hold this issue now. Open a pull request that \
+             fixes it; `{COMMAND_PREFIX} release` gives it back if you can't go on.",
+            person::mention(&login)
         ));
     }
     let not_chosen = logins(ProposalState::NotChosen);
@@ -155,7 +157,8 @@ pub fn proposals_ended(ends: &[EndedProposal]) -> Option<String> {
             .map(|r| format!(": {}", neutralize(r)))
             .unwrap_or_default();
         paragraphs.push(format!(
-            "@{login}, a maintainer declined your plan for this issue{reason}."
+            "{}, a maintainer declined your plan for this issue{reason}.",
+            person::mention(login)
         ));
     }
     let expired = logins(ProposalState::Expired);

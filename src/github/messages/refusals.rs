@@ -84,6 +84,8 @@ pub enum ClaimRefusal {
     NoReviewerRoom { room: i64, in_flight: i64 },
     /// Rule 11: the repository takes a plan first, approved by a maintainer.
     ApprovalRequired,
+    /// Beside rule 2: the worker that would hold the issue speaks for no proven GitHub account.
+    LinkRequired,
     /// Rule 12: the repository's vouch list denounces the claimer (no details, ever).
     Denounced,
     /// Rule 12: only vouched people and maintainers claim here; `unread` when the list could not
@@ -328,6 +330,9 @@ pub fn refusal_reason(refusal: &ClaimRefusal) -> String {
         ),
         ClaimRefusal::ApprovalRequired => "this repository takes a plan first — a maintainer \
              approves a proposal before anyone holds the issue"
+            .to_string(),
+        ClaimRefusal::LinkRequired => "the worker is linked to no GitHub account — run \
+             `owp worker link` on its machine first"
             .to_string(),
         ClaimRefusal::Denounced => {
             "this repository's maintainers do not take contributions from you here".to_string()

@@ -146,6 +146,8 @@ impl WriteTx {
             .execute(self.conn())
             .await?;
         self.forget_known_workers();
+        // A plan proposed before the link is the person's now.
+        self.proposals_to_person(worker_id).await?;
         Ok(Ok(()))
     }
 }

@@ -183,6 +183,9 @@ pub(crate) enum Condition {
     InSpecialty,
     /// Rule 10: no other task of the repository in flight holds an overlapping path.
     PathsFree,
+    /// Beside rule 2: in a repository the GitHub App is installed on, the worker speaks for a
+    /// proven person (contract section 14).
+    PersonProven,
     /// Beside rule 2: the worker's linked GitHub account is as old as the repository asks
     /// (`claim.min_account_age_days`).
     AccountOldEnough,
@@ -293,10 +296,6 @@ pub(crate) fn claim_conditions(
         (Condition::AreaFree, area_free()),
         (Condition::PathsFree, paths_free()),
         (
-            Condition::AccountOldEnough,
-            account_old_enough(worker, hour),
-        ),
-        (
             Condition::NotNackedRecently,
             format!(
                 "NOT EXISTS (SELECT 1 FROM nacks n WHERE n.task_seq = t.seq \
@@ -305,19 +304,51 @@ pub(crate) fn claim_conditions(
         ),
         (Condition::TierTrusted, trust_rule(worker)),
         (Condition::CapabilitiesHeld, requires_rule(backend, worker)),
-        (Condition::FirstTimer, first_timer_rule(worker, insider)),
-        (Condition::CooledDown, cooled_down(worker, hour)),
         (
             Condition::ReviewerRoom,
             reviewer_room(&format!("{hour} + {HOUR_MS}"), "r.active_leases"),
         ),
         (Condition::Approved, approved(worker)),
+    ]
+    .into_iter()
+    .chain(person_conditions(worker, hour, insider))
+    .collect()
+}
+
+/// The rules about the person the worker (parameter `worker`) is, on a candidate `t` in
+/// repository `r` (contract section 14): a task of a repository the GitHub App is installed on
+/// is worked by a proven person ([`person_proven`]), whose account is old enough, who is a first
+/// timer where the task asks for one, is not cooling down, not denounced, and vouched for where
+/// the repository requires it. A claim joins them with its other rules ([`claim_conditions`]);
+/// a proposal and an approval join these same texts (`store::proposals`), so every path a person
+/// takes meets the same rules.
+pub(crate) fn person_conditions(worker: &str, hour: &str, insider: &str) -> Vec<(Condition, String)> {
+    vec![
+        (Condition::PersonProven, person_proven(worker)),
+        (
+            Condition::AccountOldEnough,
+            account_old_enough(worker, hour),
+        ),
+        (Condition::FirstTimer, first_timer_rule(worker, insider)),
+        (Condition::CooledDown, cooled_down(worker, hour)),
         (Condition::NotDenounced, not_denounced(worker)),
         (
             Condition::VouchedIfRequired,
             vouched_if_required(worker, hour),
         ),
     ]
+}
+
+/// Contract section 14: repository `r` is not one the GitHub App is installed on, or the worker
+/// (parameter `worker`) speaks for a proven person (`workers.github_account_id`, written only by
+/// a proof: a link, or the person's own comments; never by a login typed at registration).
+fn person_proven(worker: &str) -> String {
+    format!(
+        "(EXISTS (SELECT 1 FROM workers pp WHERE pp.id = {worker} \
+             AND pp.github_account_id IS NOT NULL) \
+          OR NOT EXISTS (SELECT 1 FROM gh_repos gr WHERE gr.repo = r.name \
+             AND gr.installation_id IS NOT NULL))"
+    )
 }
 
 /// The workers of the person the worker (parameter `worker`) is, as `pw`: itself, and every
