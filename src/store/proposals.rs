@@ -25,11 +25,11 @@ use super::{DAY_MS, HOUR_MS, NewEvent, Store, StoreError, WriteTx, format_ts, ne
 use crate::domain::Lease;
 use crate::domain::limits;
 use crate::domain::person::{Person, proposer_of_worker};
-use crate::domain::rules::Refusal;
 use crate::domain::proposals::{
     APPROVED_ACCEPT_MS, MAX_DECLINE_REASON_CHARS, MAX_OPEN_PER_PROPOSER, MAX_OPEN_PER_TASK,
     MAX_PLAN_CHARS, Proposal, ProposalState, Scorecard,
 };
+use crate::domain::rules::Refusal;
 
 /// The name under which PostgreSQL's recheck refuses a proposal past a limit.
 const LIMIT_CONSTRAINT: &str = "proposals_limit";
@@ -231,12 +231,11 @@ impl WriteTx {
         }
         // The person the worker speaks for, as the database holds it now: proven by a link or
         // by the person's own comment, never a login typed at registration (contract section 14).
-        let person: Option<(Option<i64>, Option<String>)> = sqlx::query_as(
-            "SELECT github_account_id, github_login FROM workers WHERE id = $1",
-        )
-        .bind(&worker.id)
-        .fetch_optional(self.conn())
-        .await?;
+        let person: Option<(Option<i64>, Option<String>)> =
+            sqlx::query_as("SELECT github_account_id, github_login FROM workers WHERE id = $1")
+                .bind(&worker.id)
+                .fetch_optional(self.conn())
+                .await?;
         let person = person.and_then(|(id, login)| Person::of(id, login.as_deref()));
         let proposer = match &person {
             Some(p) => p.proposer_key(),
@@ -420,12 +419,19 @@ impl WriteTx {
             .bind(repo_id)
             .fetch_all(self.conn())
             .await?;
-        self.end_proposals(ids, "the repository does not take contributions from the proposer")
-            .await
+        self.end_proposals(
+            ids,
+            "the repository does not take contributions from the proposer",
+        )
+        .await
     }
 
     /// Ends open proposals `ids` as withdrawn for `reason` (no reply on GitHub tells of it).
-    async fn end_proposals(&mut self, ids: Vec<(String,)>, reason: &str) -> Result<usize, StoreError> {
+    async fn end_proposals(
+        &mut self,
+        ids: Vec<(String,)>,
+        reason: &str,
+    ) -> Result<usize, StoreError> {
         let mut ended = 0;
         for (id,) in ids {
             match self

@@ -180,9 +180,9 @@ async fn a_renamed_or_hidden_account_cannot_claim_postgres() {
 }
 
 /// A worker linked while GitHub would not say how old the account is: over the API it is not
-/// offered the tasks of a repository that asks for a minimum age (its preview says why), while a
-/// worker that is no GitHub account is; in a repository without a minimum the same linked worker
-/// claims.
+/// offered the tasks of a repository that asks for a minimum age (its preview says why), nor is
+/// a worker that is no GitHub account (it must link first); in a repository without a minimum
+/// the same linked worker claims.
 async fn a_linked_worker_of_unknown_age_waits(postgres: bool) {
     let story = Story::on(postgres, Some(THIRTY_DAYS), |_| {}).await;
     story.fake.fail(
@@ -210,14 +210,24 @@ async fn a_linked_worker_of_unknown_age_waits(postgres: bool) {
     assert_eq!(due[0].account_id, Some(story.fake.user_id("newbie") as i64));
     assert!(store.gh_accounts_to_read(0, 20).await.unwrap().is_empty());
 
-    // A worker that speaks for no GitHub account is not held to a GitHub account's age.
+    // A worker that speaks for no GitHub account works no task of an installed repository at
+    // all (contract section 14): its preview says how to link.
     let (status, reg) = story
         .post_json("/v1/workers/register", None, registration("plain-bot"))
         .await;
     assert_eq!(status, 201, "{reg}");
     let plain = reg["token"].as_str().unwrap();
     let (status, answer) = story.post_json("/v1/work", Some(plain), json!({})).await;
-    assert_eq!(status, 200, "{answer}");
+    assert_eq!(status, 204, "{answer}");
+    let preview = story.preview(plain).await;
+    let reasons = &preview["refused"][0]["reasons"];
+    assert_eq!(reasons[0]["code"], "link_required", "{preview}");
+    assert!(
+        reasons[0]["detail"]
+            .as_str()
+            .is_some_and(|m| m.contains("owp worker link")),
+        "{preview}"
+    );
     story.stop_checking_comments();
 }
 

@@ -310,15 +310,10 @@ async fn the_hourly_claim_cap_holds_for_rest_claims_too() {
         story.label_issue("Second", &[]).await,
         story.label_issue("Third", &[]).await,
     ];
-    let (status, reg) = story
-        .post_json(
-            "/v1/workers/register",
-            None,
-            json!({"name": "rest-bot", "skills": [], "capacity_points": 10, "max_concurrent_tasks": 10}),
-        )
+    let registration = json!({"name": "rest-bot", "skills": [], "capacity_points": 10, "max_concurrent_tasks": 10});
+    let token = story
+        .linked_worker(issues[0], "rest-bot", registration)
         .await;
-    assert_eq!(status, 201);
-    let token = reg["token"].as_str().unwrap().to_string();
     // Two claims fit in the hour; the third finds nothing eligible although the budget has room.
     for expected in [200, 200, 204] {
         let (status, _) = story.post_json("/v1/work", Some(&token), json!({})).await;
@@ -712,15 +707,9 @@ async fn the_repo_contract_of_owp_yml_travels_with_every_lease() {
         Some(format!("https://github.com/{REPO}.git").as_str())
     );
     let issue = story.label_issue("Fix the parser", &[]).await;
-    let (status, reg) = story
-        .post_json(
-            "/v1/workers/register",
-            None,
-            json!({"name": "seat", "skills": [], "capacity_points": 5, "max_concurrent_tasks": 1}),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let token = reg["token"].as_str().unwrap().to_string();
+    let registration =
+        json!({"name": "seat", "skills": [], "capacity_points": 5, "max_concurrent_tasks": 1});
+    let token = story.linked_worker(issue, "seat", registration).await;
     let (status, claim) = story.post_json("/v1/work", Some(&token), json!({})).await;
     assert_eq!(status, 200, "{claim}");
     let task = &claim["lease"]["task"];
@@ -762,15 +751,7 @@ async fn a_rest_pr_report_in_an_installed_repository_names_one_of_its_pull_reque
         )
         .await;
     assert_eq!(status, 201);
-    let (status, reg) = story
-        .post_json(
-            "/v1/workers/register",
-            None,
-            json!({"name": "rest-bot", "skills": [], "capacity_points": 5, "max_concurrent_tasks": 1}),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let token = reg["token"].as_str().unwrap().to_string();
+    let token = story.register_worker("rest-bot").await;
     let (status, claim) = story.post_json("/v1/work", Some(&token), json!({})).await;
     assert_eq!(status, 200, "{claim}");
     let task_id = claim["lease"]["task"]["task_id"]

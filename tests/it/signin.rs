@@ -834,16 +834,9 @@ async fn a_maintainers_event_stream_carries_only_their_repositories() {
 #[tokio::test]
 async fn a_maintainer_sees_the_leaderboard_of_the_repositories_they_maintain() {
     let story = story().await;
-    let (status, reg) = story
-        .post_json(
-            "/v1/workers/register",
-            None,
-            json!({"name": "owl", "skills": [], "capacity_points": 10,
-                   "max_concurrent_tasks": 2, "leaderboard_opt_in": true}),
-        )
-        .await;
-    assert_eq!(status, 201, "{reg}");
-    let worker = reg["token"].as_str().unwrap().to_string();
+    let registration = json!({"name": "owl", "skills": [], "capacity_points": 10,
+                              "max_concurrent_tasks": 2, "leaderboard_opt_in": true});
+    let worker = story.person_worker("owl", registration).await;
     for (n, repo) in [(1, REPO), (2, OTHER)] {
         let (status, imported) = story
             .admin(

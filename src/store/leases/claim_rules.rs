@@ -322,7 +322,11 @@ pub(crate) fn claim_conditions(
 /// the repository requires it. A claim joins them with its other rules ([`claim_conditions`]);
 /// a proposal and an approval join these same texts (`store::proposals`), so every path a person
 /// takes meets the same rules.
-pub(crate) fn person_conditions(worker: &str, hour: &str, insider: &str) -> Vec<(Condition, String)> {
+pub(crate) fn person_conditions(
+    worker: &str,
+    hour: &str,
+    insider: &str,
+) -> Vec<(Condition, String)> {
     vec![
         (Condition::PersonProven, person_proven(worker)),
         (

@@ -866,8 +866,34 @@ impl Story {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
-    /// Registers a worker named `name` (no skills, 5 points) and returns its token.
+    /// Registers a worker named `name` (no skills, 5 points) that speaks for the person whose
+    /// GitHub login is `name` (they comment `/owp link CODE` on an issue of the story, or on one
+    /// made for it), as a task of an installed repository needs; returns its token.
     pub async fn register_worker(&self, name: &str) -> String {
+        let registration = json!({"name": name, "skills": [], "capacity_points": 5});
+        self.person_worker(name, registration).await
+    }
+
+    /// Registers a worker with `registration` that speaks for the person `login` (they comment
+    /// `/owp link CODE` on an issue of the story, or on one made for it); returns its token.
+    pub async fn person_worker(&self, login: &str, registration: Value) -> String {
+        let number = self.numbers.lock().unwrap().iter().min().copied();
+        let number = match number {
+            Some(n) => n,
+            None => self.fake.create_issue(
+                REPO,
+                "maintainer",
+                "Links",
+                "Where people link workers.",
+                &[],
+            ),
+        };
+        self.linked_worker(number, login, registration).await
+    }
+
+    /// Registers a worker named `name` (no skills, 5 points) that speaks for nobody, and returns
+    /// its token.
+    pub async fn register_unlinked_worker(&self, name: &str) -> String {
         let registration = json!({"name": name, "skills": [], "capacity_points": 5});
         let (status, reg) = self
             .post_json("/v1/workers/register", None, registration)
