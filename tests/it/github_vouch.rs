@@ -32,7 +32,7 @@ fn push_payload(repo: &str, login: &str, path: &str, after: &str) -> Value {
 }
 
 /// Writes `VOUCHED.td` of the story's repository and pushes it.
-async fn push_list(story: &Story, text: &str) {
+pub(crate) async fn push_list(story: &Story, text: &str) {
     story.fake.set_file(REPO, "VOUCHED.td", text);
     let after = format!("{:040x}", text.len() * 7919 + text.lines().count());
     story

@@ -65,6 +65,7 @@ mod github_hour_run;
 mod github_identity;
 mod github_labels;
 mod github_one_delivery;
+mod github_one_person;
 mod github_path_locks;
 mod github_plan_first;
 mod github_reviewers;

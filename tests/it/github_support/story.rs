@@ -891,17 +891,6 @@ impl Story {
         self.linked_worker(number, login, registration).await
     }
 
-    /// Registers a worker named `name` (no skills, 5 points) that speaks for nobody, and returns
-    /// its token.
-    pub async fn register_unlinked_worker(&self, name: &str) -> String {
-        let registration = json!({"name": name, "skills": [], "capacity_points": 5});
-        let (status, reg) = self
-            .post_json("/v1/workers/register", None, registration)
-            .await;
-        assert_eq!(status, 201, "{reg}");
-        reg["token"].as_str().unwrap().to_string()
-    }
-
     /// Registers a worker with `registration` and links it to `login`, who comments `/owp link
     /// CODE` on issue `number` (the App reacts 👍); returns the worker's token.
     pub async fn linked_worker(&self, number: u64, login: &str, registration: Value) -> String {
