@@ -445,11 +445,17 @@ fn parse_answer(word: &str, args: &str) -> ParsedCommand {
 }
 
 /// The plan of a `/owp claim` comment: the text on the lines after its first `/owp claim` line,
-/// trimmed; `None` when there is none.
+/// without control characters but line breaks and tabs (as the store keeps a plan), trimmed;
+/// `None` when nothing is left.
 pub fn plan_after_claim(body: &str) -> Option<String> {
     let mut lines = body.lines();
     lines.find(|line| matches!(parse_line(line), Some(Ok(Command::Claim))))?;
-    let plan = lines.collect::<Vec<_>>().join("\n");
+    let plan: String = lines
+        .collect::<Vec<_>>()
+        .join("\n")
+        .chars()
+        .filter(|c| matches!(c, '\n' | '\t') || !c.is_control())
+        .collect();
     let plan = plan.trim();
     (!plan.is_empty()).then(|| plan.to_string())
 }

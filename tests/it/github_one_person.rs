@@ -271,3 +271,32 @@ async fn a_plan_proposed_before_the_link_becomes_the_persons() {
     assert_eq!(listed["proposals"][0]["state"], "open", "{listed}");
     story.stop_checking_comments();
 }
+
+/// Row 11: `/owp claim` followed only by control characters is a claim without a plan: the App
+/// says how to propose one, and the delivery is applied (a second command of the same comment
+/// too), never set aside.
+#[tokio::test]
+async fn a_plan_of_control_characters_is_no_plan() {
+    let story = Story::on(false, Some(PLAN_FIRST), |_| {}).await;
+    let n = story.label_issue("Fix the parser", &[]).await;
+    story
+        .comment(
+            n,
+            "alice",
+            "/owp withdraw\n/owp claim\n\u{1}\u{7}\u{1b}\u{7f}",
+        )
+        .await;
+    story.expect_comment(n, "@alice, you have no open plan for this issue");
+    story.expect_comment(
+        n,
+        "@alice, this repository takes a plan first: write your plan on the lines after",
+    );
+    assert!(proposals(&story, n).await.is_empty());
+    let states: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT state, error FROM gh_deliveries WHERE event = 'issue_comment'")
+            .fetch_all(story.running().store.read_pool())
+            .await
+            .unwrap();
+    assert!(states.iter().all(|(s, _)| s == "applied"), "{states:?}");
+    story.stop_checking_comments();
+}

@@ -61,11 +61,6 @@ pub(super) async fn propose(
         let body = texts::plan_too_long(ctx.login, chars);
         return ctx.reply(tx, Some(&task.id), &body).await;
     }
-    // The store keeps line breaks and tabs of a plan, no other control character.
-    let plan: String = plan
-        .chars()
-        .filter(|c| matches!(c, '\n' | '\t') || !c.is_control())
-        .collect();
     // A comment proposes as the person: their implicit worker, whose approval makes them the
     // comment claimer (a linked worker proposes over the API).
     let max = i64::from(ctx.settings.config.max_claims_per_user.0.max(1));

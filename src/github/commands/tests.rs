@@ -573,5 +573,14 @@ mod vouch_tests {
             Some("First a test.\n\n```\ncode\n```".into())
         );
         assert_eq!(plan_after_claim("no command\nat all"), None);
+        // Control characters are no plan; line breaks and tabs stay.
+        assert_eq!(
+            plan_after_claim("/owp claim\n\u{1}\u{7}\u{1b}\n\u{7f}"),
+            None
+        );
+        assert_eq!(
+            plan_after_claim("/owp claim\n\u{1b}[31mred\u{7}\n\tthen"),
+            Some("[31mred\n\tthen".into())
+        );
     }
 }
