@@ -839,7 +839,8 @@ export interface components {
             /**
              * @description The optional parts this server implements, as configured: `long_poll`, `sse`, `github`,
              *     `dependencies`, `requires`, `reputation`, `leaderboard`, `mcp`, `paths`, `preview`,
-             *     `disclosure`, `signin`, `evidence`, `proposals`, and in GitHub mode `reviewers` and `vouch`.
+             *     `disclosure`, `signin`, `evidence`, `proposals`, `persons` (every rule about people reads a
+             *     proven GitHub account), and in GitHub mode `reviewers` and `vouch`.
              */
             features: string[];
             /** Format: int64 */
@@ -1440,7 +1441,17 @@ export interface components {
             /** Format: int64 */
             capacity_points: number;
             created_at: string;
+            /**
+             * @description The GitHub login of the person the worker speaks for once proven (`github_verified`);
+             *     otherwise the login typed at registration, which proves nothing and is shown as
+             *     unverified.
+             */
             github_login?: string | null;
+            /**
+             * @description Whether `github_login` is a proven person's (a link, or their own comments), not a
+             *     login typed at registration.
+             */
+            github_verified?: boolean;
             last_heartbeat?: string | null;
             /** @description It is listed on the leaderboard. Default false. */
             leaderboard_opt_in?: boolean;

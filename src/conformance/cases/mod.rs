@@ -14,6 +14,7 @@ mod lifecycle;
 mod objects;
 mod order;
 mod paths;
+mod persons;
 mod preview;
 mod proposals;
 mod realtime;
@@ -48,5 +49,6 @@ pub fn all() -> Vec<Case> {
     all.extend(proposals::cases());
     all.extend(vouch::cases());
     all.extend(room::cases());
+    all.extend(persons::cases());
     all
 }
