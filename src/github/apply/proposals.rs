@@ -67,7 +67,7 @@ pub(super) async fn propose(
     let worker = tx
         .implicit_github_worker(ctx.login, ctx.account_id, max)
         .await?;
-    match tx.propose(&worker, &task.id, &plan, ctx.insider).await {
+    match tx.propose(&worker, &task.id, plan, ctx.insider).await {
         Ok(row) => {
             let days = ((row.expires_at - row.created_at) / DAY_MS).max(1);
             let body = texts::proposed(ctx.login, days);
