@@ -219,10 +219,21 @@ budget, area locks, the task's tier, how many issues one person may hold.</li>\
 <li><code>/owp block REASON</code>, <code>/owp unblock</code> — maintainers (write access or \
 above) take an issue out of the queue and put it back.</li>\
 <li><code>/owp link CODE</code> — link your GitHub account to a registered worker, with the code \
-from <code>POST /v1/workers/link-code</code>.</li>\
+from <code>POST /v1/workers/link-code</code> (or run <code>owp worker link</code>, which proves it \
+with GitHub's device page instead). A worker works this repository's issues only once linked.</li>\
+<li><code>/owp opt-in</code>, <code>/owp opt-out</code> — count your merged pull requests toward \
+trust here and list you on the leaderboard, or stop.</li>\
 <li><code>/owp withdraw</code> — take back your plan for the issue.</li>\
 <li><code>/owp approve @LOGIN</code>, <code>/owp decline @LOGIN [REASON]</code> — maintainers \
-approve one person's plan (they then hold the issue) or decline it.</li></ul>\
+approve one person's plan (they then hold the issue) or decline it.</li>\
+<li><code>/owp vouch @LOGIN</code>, <code>/owp unvouch @LOGIN</code>, \
+<code>/owp denounce @LOGIN [REASON]</code> — maintainers keep the repository's vouch list \
+beside <code>VOUCHED.td</code>: a vouched person counts as trusted here, a denounced one cannot \
+claim or propose.</li>\
+<li><code>/owp away [DAYS]</code>, <code>/owp back</code> — a reviewer takes no new reviews for \
+DAYS days (1–365), or until back.</li>\
+<li><code>/owp review @LOGIN</code> — maintainers: another reviewer reviews this issue's pull \
+request.</li></ul>\
 <h2>Plans first</h2><p>A repository with <code>claim: {approval: plan}</code> in \
 <code>.github/owp.yml</code> asks for a plan before anyone holds an issue: write it on the lines \
 after <code>/owp claim</code>, in the same comment (at most 4,000 characters). The status comment \
@@ -239,6 +250,16 @@ request is merged or closed.</p></body></html>";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_help_page_names_every_command() {
+        for word in crate::github::commands::COMMAND_WORDS {
+            assert!(
+                HELP_PAGE.contains(&format!("<code>/owp {word}")),
+                "/github/help does not name `/owp {word}`"
+            );
+        }
+    }
 
     #[test]
     fn escaping() {
