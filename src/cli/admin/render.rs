@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::super::client::present::{ago, clip, clock, relative, table};
 use super::super::client::{State, Task, Worker};
 use super::budget_line;
-use crate::domain::model::TaskStatus;
+use crate::domain::model::{CLAIMS_BY_COMMENT_FIELD, TaskStatus};
 
 /// The human view of `GET /v1/leaderboard`.
 pub fn render_leaderboard(board: &Value) -> String {
@@ -163,7 +163,12 @@ pub fn render_state(state: &State, all: bool, events: usize, now: chrono::DateTi
                     w.worker_id.clone(),
                     if w.online { "online" } else { "offline" }.to_string(),
                     w.status.as_str().to_string(),
-                    format!("{}/{} pts", w.active_points, w.capacity_points),
+                    // A person claiming by comment has no seat: the concurrency cap limits them.
+                    if w.extensions.get(CLAIMS_BY_COMMENT_FIELD) == Some(&Value::Bool(true)) {
+                        "by comment".to_string()
+                    } else {
+                        format!("{}/{} pts", w.active_points, w.capacity_points)
+                    },
                     format!("{}/{}", w.active_tasks, w.max_concurrent_tasks),
                     w.trust_level.to_string(),
                     if w.skills.is_empty() {
