@@ -54,6 +54,7 @@ mod github_account_age;
 mod github_answers;
 mod github_delivery;
 mod github_dependencies;
+mod github_device_link;
 mod github_disclosure;
 mod github_events;
 mod github_fake;

@@ -90,7 +90,7 @@ pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
             if desc.github_login.is_none() {
                 desc.github_login = github_login().await;
                 if let Some(login) = &desc.github_login {
-                    say!("GitHub login from `gh`: {login}");
+                    say!("GitHub login from `gh`: {login} (shown only, unverified)");
                 }
             }
             let fallback = desc
