@@ -107,4 +107,5 @@ mod worker_agent_plan;
 mod worker_agent_rig;
 mod worker_agent_safety;
 mod worker_hostile;
+mod worker_link_cli;
 mod worker_mcp;

@@ -218,8 +218,12 @@ pub(super) async fn prove_after_registering(
         return Ok(());
     }
     match prove(&client, &choice.github_web_url, common.json).await {
-        Ok(Proof::Linked(linked)) => {
+        Ok(Proof::Linked(linked)) if common.json => {
             say_err!("Linked to GitHub account {}", linked.github_login);
+            Ok(())
+        }
+        Ok(Proof::Linked(linked)) => {
+            say!("Linked to GitHub account {}", linked.github_login);
             Ok(())
         }
         Ok(Proof::NotOffered) => Ok(()),
