@@ -77,12 +77,12 @@ async fn ended(child: Child) -> (bool, String) {
     )
 }
 
-#[tokio::test]
-async fn owp_worker_link_proves_the_volunteers_account_and_the_server_logs_no_token() {
-    let fake = FakeGithub::start().await;
+/// A real `owp serve` whose GitHub App and OAuth client are `fake`'s (device codes poll every
+/// second), logging at debug.
+pub(crate) async fn pool_with_github(fake: &FakeGithub) -> Server {
     fake.set_device_interval(1);
     let app_id = fake.app_id().to_string();
-    let server = Server::start_with_env(&[
+    Server::start_with_env(&[
         ("GITHUB_APP_ID", app_id.as_str()),
         ("GITHUB_PRIVATE_KEY", TEST_APP_KEY),
         ("GITHUB_WEBHOOK_SECRET", "hook-secret"),
@@ -92,7 +92,13 @@ async fn owp_worker_link_proves_the_volunteers_account_and_the_server_logs_no_to
         ("GITHUB_CLIENT_SECRET", TEST_CLIENT_SECRET),
         ("RUST_LOG", "debug"),
     ])
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn owp_worker_link_proves_the_volunteers_account_and_the_server_logs_no_token() {
+    let fake = FakeGithub::start().await;
+    let server = pool_with_github(&fake).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path();
     let web = fake.web_url();
