@@ -14,8 +14,8 @@ mod simulate;
 mod status;
 mod why;
 
-use self::run::*;
 pub use self::link::{LinkArgs, LinkChoice};
+use self::run::*;
 pub use self::{profile::*, register::*, simulate::*, status::*};
 
 use super::agent::AgentArgs;

@@ -104,8 +104,10 @@ async fn caller(
         .await
         .map_err(|e| ApiError::from(e).into_response())?
         .ok_or_else(|| {
-            ApiError::unauthorized("the worker token is not valid (register again to get a new one)")
-                .into_response()
+            ApiError::unauthorized(
+                "the worker token is not valid (register again to get a new one)",
+            )
+            .into_response()
         })?;
     limit
         .check(&worker.id)
@@ -218,7 +220,10 @@ async fn finish_flow(
     }
     let token = match s.signin.oauth.device_token(code).await {
         Ok(token) => token,
-        Err(OAuthError::Refused { code: why, interval }) => {
+        Err(OAuthError::Refused {
+            code: why,
+            interval,
+        }) => {
             let refusal = device_refusal(&why, interval, START_PATH);
             if let Some(ms) = refusal.interval_ms {
                 let _ = store.worker_link_flow_interval(&worker.id, &key, ms).await;

@@ -32,9 +32,7 @@ async fn register(story: &Story, name: &str, typed: Option<&str>) -> (String, St
 
 /// `POST path` with the worker's `token` (when given): the status and the raw answer.
 async fn post(story: &Story, path: &str, token: Option<&str>, body: Value) -> (u16, String) {
-    let mut req = browser()
-        .post(format!("{}{path}", story.url()))
-        .json(&body);
+    let mut req = browser().post(format!("{}{path}", story.url())).json(&body);
     if let Some(token) = token {
         req = req.bearer_auth(token);
     }
@@ -159,7 +157,10 @@ async fn a_worker_speaks_for_the_account_that_approved_its_device_code_and_keeps
     let tokens = story.fake.user_tokens_of("alice");
     assert_eq!(tokens.len(), 1, "GitHub handed out one token");
     let kept = kept_bytes(&story);
-    assert!(!contains(&kept, &device_code), "the device code is kept as a digest only");
+    assert!(
+        !contains(&kept, &device_code),
+        "the device code is kept as a digest only"
+    );
     for t in &tokens {
         for answer in [&body, &again] {
             assert!(!answer.contains(t.as_str()), "no answer carries the token");
@@ -170,7 +171,10 @@ async fn a_worker_speaks_for_the_account_that_approved_its_device_code_and_keeps
     // Alice's claims by comment are now her worker's.
     let n = story.label_issue("Proofread the guide", &[]).await;
     story.comment(n, "alice", "/owp claim").await;
-    assert_eq!(story.task(n).await.worker_id.as_deref(), Some(worker_id.as_str()));
+    assert_eq!(
+        story.task(n).await.worker_id.as_deref(),
+        Some(worker_id.as_str())
+    );
     story.expect_status(n, &["claimed by worker `alice-bot` (@alice)"]);
     // …and mallory, whose login the worker typed, is not its person.
     let m = story.label_issue("Fix the footer", &[]).await;
@@ -230,7 +234,12 @@ async fn a_workers_device_code_is_no_sign_in_and_a_maintainers_links_no_worker()
     )
     .await;
     assert_eq!(status, 201, "{body}");
-    assert!(json_of(&body)["token"].as_str().unwrap().starts_with("owpm_"));
+    assert!(
+        json_of(&body)["token"]
+            .as_str()
+            .unwrap()
+            .starts_with("owpm_")
+    );
     // A maintainer token is no worker token.
     let maintainer = json_of(&body)["token"].as_str().unwrap().to_string();
     let (status, _) = post(&story, START, Some(&maintainer), json!({})).await;
@@ -302,7 +311,10 @@ async fn a_hostile_worker_reaches_githubs_device_endpoint_only_as_often_as_the_l
         .iter()
         .filter(|c| c.path.contains("/login/oauth/access_token"))
         .count();
-    assert!(token_calls <= 1, "GitHub was polled {token_calls} times: {answers:?}");
+    assert!(
+        token_calls <= 1,
+        "GitHub was polled {token_calls} times: {answers:?}"
+    );
 }
 
 #[tokio::test]

@@ -108,7 +108,13 @@ async fn owp_worker_link_proves_the_volunteers_account_and_the_server_logs_no_to
         config,
         web,
         &[
-            "worker", "register", "--server", &server.base, "--name", "bob-bot", "--no-link",
+            "worker",
+            "register",
+            "--server",
+            &server.base,
+            "--name",
+            "bob-bot",
+            "--no-link",
         ],
     )
     .output()
@@ -132,7 +138,13 @@ async fn owp_worker_link_proves_the_volunteers_account_and_the_server_logs_no_to
         &second,
         web,
         &[
-            "worker", "register", "--server", &server.base, "--name", "carol-bot", "--link",
+            "worker",
+            "register",
+            "--server",
+            &server.base,
+            "--name",
+            "carol-bot",
+            "--link",
         ],
     )
     .spawn()
@@ -154,7 +166,14 @@ async fn owp_worker_link_proves_the_volunteers_account_and_the_server_logs_no_to
     let out = owp(
         &third,
         web,
-        &["worker", "register", "--server", &server.base, "--name", "dan-bot"],
+        &[
+            "worker",
+            "register",
+            "--server",
+            &server.base,
+            "--name",
+            "dan-bot",
+        ],
     )
     .output()
     .await
@@ -164,11 +183,17 @@ async fn owp_worker_link_proves_the_volunteers_account_and_the_server_logs_no_to
     assert!(said.contains("run `owp worker link`"), "{said}");
 
     let log = server.log();
-    assert!(log.contains("a worker was linked"), "the server logs at debug: {log}");
+    assert!(
+        log.contains("a worker was linked"),
+        "the server logs at debug: {log}"
+    );
     for login in ["bob", "carol"] {
         let tokens = fake.user_tokens_of(login);
         assert_eq!(tokens.len(), 1);
-        assert!(!log.contains(&tokens[0]), "the log holds {login}'s GitHub token");
+        assert!(
+            !log.contains(&tokens[0]),
+            "the log holds {login}'s GitHub token"
+        );
     }
 }
 
@@ -207,10 +232,16 @@ async fn owp_worker_link_does_not_send_a_volunteer_to_a_page_that_is_not_githubs
     );
     assert!(!out.status.success(), "{all}");
     assert!(!all.contains("evil.example"), "{all}");
-    assert!(!all.contains("WDJB-MJHT"), "no code to enter anywhere: {all}");
+    assert!(
+        !all.contains("WDJB-MJHT"),
+        "no code to enter anywhere: {all}"
+    );
     assert!(all.contains("not GitHub's"), "{all}");
     assert_eq!(
-        String::from_utf8_lossy(&out.stderr).trim_end().lines().count(),
+        String::from_utf8_lossy(&out.stderr)
+            .trim_end()
+            .lines()
+            .count(),
         1,
         "one line: {all}"
     );

@@ -59,12 +59,15 @@ pub struct LinkChoice {
 /// same scheme, host and port, no credentials, under `/login/device`. `web` must be https (plain
 /// http only for a GitHub on this machine).
 pub fn device_page(uri: &str, web: &str) -> Result<String, String> {
-    let web = url::Url::parse(web.trim()).map_err(|_| format!("GITHUB_WEB_URL {web:?} is not a URL"))?;
+    let web =
+        url::Url::parse(web.trim()).map_err(|_| format!("GITHUB_WEB_URL {web:?} is not a URL"))?;
     let local = matches!(web.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     if !(web.scheme() == "https" || (web.scheme() == "http" && local)) {
         return Err(format!("GITHUB_WEB_URL {web} is not an https address"));
     }
-    let refused = || format!("the server sent a device page that is not GitHub's ({web}login/device); not shown");
+    let refused = || {
+        format!("the server sent a device page that is not GitHub's ({web}login/device); not shown")
+    };
     let page = url::Url::parse(uri.trim()).map_err(|_| refused())?;
     let same = page.scheme() == web.scheme()
         && page.host_str() == web.host_str()

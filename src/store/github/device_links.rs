@@ -186,7 +186,10 @@ mod tests {
         let mut tx = s.begin().await.unwrap();
         assert!(!tx.worker_link_flow_finish("w_2", "d1").await.unwrap());
         assert!(tx.worker_link_flow_finish("w_1", "d1").await.unwrap());
-        assert!(!tx.worker_link_flow_finish("w_1", "d1").await.unwrap(), "once");
+        assert!(
+            !tx.worker_link_flow_finish("w_1", "d1").await.unwrap(),
+            "once"
+        );
         tx.commit().await.unwrap();
         assert_eq!(
             s.worker_link_flow_poll("w_1", "d1").await.unwrap(),
