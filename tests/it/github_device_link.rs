@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::github_support::story::Story;
-use crate::signin::{MONA, browser, story};
+use crate::signin::{MONA, browser, story, story_with};
 
 const START: &str = "/v1/workers/link/device";
 const TOKEN: &str = "/v1/workers/link/device/token";
@@ -185,9 +185,24 @@ async fn a_worker_speaks_for_the_account_that_approved_its_device_code_and_keeps
 
 #[tokio::test]
 async fn a_workers_device_code_is_no_sign_in_and_a_maintainers_links_no_worker() {
-    let story = story().await;
-    let (worker_id, token) = register(&story, "bob-bot", None).await;
-    let (worker_code, worker_user_code) = start(&story, &token).await;
+    codes_do_not_cross(&story().await).await;
+}
+
+#[tokio::test]
+async fn pg_device_codes_do_not_cross_and_link_once_on_postgresql() {
+    if !crate::services::postgres_enabled(
+        "pg_device_codes_do_not_cross_and_link_once_on_postgresql",
+    ) {
+        return;
+    }
+    codes_do_not_cross(&story_with(true, |_| {}).await).await;
+}
+
+/// A worker's and a maintainer's device codes, both approved on GitHub, each refused at the
+/// other's route and taken at its own, once.
+async fn codes_do_not_cross(story: &Story) {
+    let (worker_id, token) = register(story, "bob-bot", None).await;
+    let (worker_code, worker_user_code) = start(story, &token).await;
     story.fake.approve_device(&worker_user_code, MONA).unwrap();
     let signin: Value = browser()
         .post(format!("{}/v1/auth/device", story.url()))
@@ -215,7 +230,7 @@ async fn a_workers_device_code_is_no_sign_in_and_a_maintainers_links_no_worker()
     assert_eq!(status, 400, "{body}");
     assert_eq!(json_of(&body)["code"], "invalid_device_code");
     assert!(!body.contains("owpm_"), "no maintainer token: {body}");
-    let (status, body) = poll(&story, &token, &maintainer_code).await;
+    let (status, body) = poll(story, &token, &maintainer_code).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(json_of(&body)["code"], "invalid_device_code");
     let mut tx = story.running().store.begin().await.unwrap();
@@ -223,7 +238,7 @@ async fn a_workers_device_code_is_no_sign_in_and_a_maintainers_links_no_worker()
     drop(tx);
 
     // Each still works where it belongs.
-    let (status, body) = poll(&story, &token, &worker_code).await;
+    let (status, body) = poll(story, &token, &worker_code).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(json_of(&body)["github_login"], MONA);
     let (status, body) = post(
@@ -242,8 +257,10 @@ async fn a_workers_device_code_is_no_sign_in_and_a_maintainers_links_no_worker()
     );
     // A maintainer token is no worker token.
     let maintainer = json_of(&body)["token"].as_str().unwrap().to_string();
-    let (status, _) = post(&story, START, Some(&maintainer), json!({})).await;
+    let (status, _) = post(story, START, Some(&maintainer), json!({})).await;
     assert_eq!(status, 401);
+    let (status, _) = poll(story, &token, &worker_code).await;
+    assert_eq!(status, 400, "linked once");
 }
 
 #[tokio::test]
