@@ -221,7 +221,7 @@ async fn codes_do_not_cross(story: &Story) {
 
     // Both codes are approved on GitHub; neither works at the other's route.
     let (status, body) = post(
-        &story,
+        story,
         "/v1/auth/device/token",
         None,
         json!({"device_code": worker_code}),
@@ -242,7 +242,7 @@ async fn codes_do_not_cross(story: &Story) {
     assert_eq!(status, 200, "{body}");
     assert_eq!(json_of(&body)["github_login"], MONA);
     let (status, body) = post(
-        &story,
+        story,
         "/v1/auth/device/token",
         None,
         json!({"device_code": maintainer_code}),
