@@ -154,9 +154,36 @@ async fn owp_worker_link_proves_the_volunteers_account_and_the_server_logs_no_to
     let (ok, err) = ended(register).await;
     assert!(ok, "{err}");
 
+    // `join --link` too.
+    let fourth = dir.path().join("fourth");
+    let mut join = owp(
+        &fourth,
+        web,
+        &[
+            "worker",
+            "join",
+            &server.base,
+            "--name",
+            "erin-bot",
+            "--no-input",
+            "--no-run",
+            "--link",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let (_, code, _) = code_line(&mut join).await;
+    fake.approve_device(&code, "erin").unwrap();
+    let (ok, err) = ended(join).await;
+    assert!(ok, "{err}");
+
     let state = server.state().await;
     let workers = state["workers"].as_array().unwrap();
-    for (name, login) in [("bob-bot", "bob"), ("carol-bot", "carol")] {
+    for (name, login) in [
+        ("bob-bot", "bob"),
+        ("carol-bot", "carol"),
+        ("erin-bot", "erin"),
+    ] {
         let w = workers.iter().find(|w| w["name"] == name).unwrap();
         assert_eq!(w["github_login"], login, "{w}");
     }
