@@ -256,6 +256,10 @@ pub async fn start_on(
         .merge(crate::http::metrics::router(store.clone(), metrics_auth));
     if let Some(signin) = &signin {
         app = app.merge(crate::http::signin::router(Arc::clone(signin), sessions));
+        // A worker proves its person through the App's OAuth client while the App runs.
+        if github.app().is_some() {
+            app = app.merge(crate::http::worker_link::router(Arc::clone(signin)));
+        }
     }
     let app = app
         .layer(axum::middleware::from_fn_with_state(
@@ -480,6 +484,7 @@ fn api_docs() -> Vec<utoipa::openapi::OpenApi> {
     vec![
         crate::http::link_code::openapi(),
         crate::http::signin::openapi(),
+        crate::http::worker_link::openapi(),
     ]
 }
 

@@ -17,10 +17,12 @@ use super::server_url::{self};
 use super::transport::{self, MAX_ANSWER_BYTES, ReadError};
 
 mod error;
+mod link;
 mod proposals;
 
 use error::one_line;
 pub use error::{Auth, ClientError, Problem, error_from_response};
+pub use link::{DeviceLinkStart, WorkerLinked};
 pub use proposals::{Proposal, ProposalState};
 
 /// Where the clients look for the service when neither `--server` nor `OWP_SERVER` is given.

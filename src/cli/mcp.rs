@@ -48,6 +48,7 @@ const MIN_CALL_GAP: Duration = Duration::from_millis(50);
 pub const REPORT_STATUSES: [&str; 3] = ["in_progress", "pr_opened", "blocked"];
 
 mod input;
+mod link;
 mod task;
 pub use input::*;
 
@@ -90,8 +91,9 @@ the resource owp://tasks/{task_id}/brief); owp_task {task_id} shows a task with 
 policy and the rules for the work (plans first, verified commits, disclosure, commands); when owp_claim finds nothing, owp_why names every rule \
 that keeps each ready task from you. Where a repository takes plans first (owp_why: \
 approval_required), owp_propose {task_id, plan} proposes one and owp_proposals {task_id} shows its \
-state; an approved plan's lease comes first from owp_claim. A tool error explains in one line what \
-went wrong.";
+state; an approved plan's lease comes first from owp_claim. Tasks of GitHub repositories are worked \
+only by proven people: owp_link shows the person a code to enter on GitHub's page, and called again \
+finishes the proof. A tool error explains in one line what went wrong.";
 
 // ---- tool errors ------------------------------------------------------------------------------
 
@@ -130,6 +132,12 @@ pub fn explain(tool: &str, error: &ClientError, profile: Option<&str>) -> String
                     "; wait for an answer to your open proposals (owp_proposals), or for room on the task"
                 }
                 Some("already_proposed") => "; see its state with owp_proposals",
+                Some("expired_token" | "invalid_device_code") => {
+                    "; call owp_link again for a new code"
+                }
+                Some("linked_elsewhere") => {
+                    "; this worker speaks for another GitHub account: register a new worker for this one"
+                }
                 _ => "",
             };
             format!(
@@ -194,6 +202,8 @@ struct Inner {
     claim: tokio::sync::Mutex<Option<Instant>>,
     /// When the last call to the server started (see [`MIN_CALL_GAP`]).
     last_call: tokio::sync::Mutex<Option<Instant>>,
+    /// The proof of the person's GitHub account under way (`owp_link`), one at a time.
+    link: tokio::sync::Mutex<Option<link::Pending>>,
 }
 
 /// Waits until `gap` has passed since the last start recorded in `slot`, then records now. Waiters
@@ -248,6 +258,7 @@ impl OwpMcp {
                 heartbeat: Mutex::new(Heartbeat::default()),
                 claim: tokio::sync::Mutex::new(None),
                 last_call: tokio::sync::Mutex::new(None),
+                link: tokio::sync::Mutex::new(None),
             }),
             tool_router: Self::tool_router(),
         }
@@ -599,6 +610,36 @@ impl OwpMcp {
         match client.my_proposals(&task_id).await {
             Ok(list) => json_result(&json!({ "proposals": list }), Vec::new()),
             Err(e) => self.fail(TOOL, &e),
+        }
+    }
+
+    #[tool(
+        description = "Prove the GitHub account of the person you work for, so that this worker speaks for them (tasks of GitHub repositories are worked only by proven people). The first call answers a page and a code (`show`: the line to show the person; they open GitHub's device page and enter the code); call owp_link again once they did: `status: linked` with their login, or `waiting`. Where the pool links by comment only, it answers the `/owp link CODE` comment for them to write.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = false,
+            open_world_hint = true
+        )
+    )]
+    async fn owp_link(&self) -> CallToolResult {
+        const TOOL: &str = "owp_link";
+        let client = match self.client(TOOL).await {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        let mut pending = self.inner.link.lock().await;
+        let fail = |e: &ClientError| {
+            tracing::warn!(tool = TOOL, error = %e, "call refused or failed");
+            explain(TOOL, e, self.inner.profile_name.as_deref())
+        };
+        match link::call(client, &mut pending, fail).await {
+            link::Answer::Done(value) => {
+                if value["status"] == "linked" {
+                    tracing::info!("linked to a GitHub account");
+                }
+                json_result(&value, Vec::new())
+            }
+            link::Answer::Failed(line) => error_result(clip(&line, MAX_ERROR_LEN)),
         }
     }
 

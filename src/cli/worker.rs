@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 pub mod join;
+pub(crate) mod link;
 pub(crate) mod profile;
 mod register;
 mod run;
@@ -13,6 +14,7 @@ mod simulate;
 mod status;
 mod why;
 
+pub use self::link::{LinkArgs, LinkChoice};
 use self::run::*;
 pub use self::{profile::*, register::*, simulate::*, status::*};
 
@@ -34,9 +36,11 @@ pub enum WorkerCommand {
     Why(CommonArgs),
     /// Send one heartbeat: marks the worker online and renews every lease it holds.
     Heartbeat(HeartbeatArgs),
-    /// Link this worker to your GitHub account: prints a one-time `/owp link CODE` to comment on
-    /// an issue of a repository that uses the OWP Pool GitHub App.
-    Link(CommonArgs),
+    /// Prove your GitHub account for this worker: open GitHub's device page and enter the code
+    /// shown (the pool keeps your account id, never your GitHub token). Where the pool's App
+    /// has no OAuth client, or with `--code`, prints a one-time `/owp link CODE` to comment on an
+    /// issue of a repository that uses the OWP Pool GitHub App instead.
+    Link(LinkArgs),
     /// Join a pool in one command: register (asking for what it cannot detect), save the
     /// profile, and start taking work.
     Join(join::JoinArgs),
@@ -71,7 +75,8 @@ pub struct WorkerDescription {
     /// Most tasks held at once.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(i64).range(1..))]
     pub max_concurrent: i64,
-    /// Your GitHub login (links your pull requests to you).
+    /// Your GitHub login, shown only, unverified: it proves nothing and links nothing (prove your
+    /// account with `owp worker link`, which `register` and `join` run at a terminal).
     #[arg(long, value_name = "LOGIN")]
     pub github_login: Option<String>,
     /// A capability to advertise, e.g. `tool=claude-code` or `can_run_tests=true` (repeatable).
@@ -91,6 +96,8 @@ pub struct RegisterArgs {
     pub name: String,
     #[command(flatten)]
     pub worker: WorkerDescription,
+    #[command(flatten)]
+    pub link: LinkChoice,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -152,7 +159,7 @@ pub async fn run(cmd: WorkerCommand) -> anyhow::Result<()> {
         WorkerCommand::Status(args) => status(args).await,
         WorkerCommand::Why(args) => why::why(args).await,
         WorkerCommand::Heartbeat(args) => heartbeat(args).await,
-        WorkerCommand::Link(args) => link(args).await,
+        WorkerCommand::Link(args) => link::link(args).await,
         WorkerCommand::Join(args) => join::join(args).await,
     }
 }

@@ -24,6 +24,7 @@ pub mod signin;
 pub mod steering;
 pub mod tasks;
 pub mod vouch;
+pub mod worker_link;
 pub mod workers;
 pub mod yaml;
 

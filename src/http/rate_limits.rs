@@ -293,12 +293,18 @@ pub struct Limits {
     store: Option<Store>,
 }
 
-/// The routes of signing in with GitHub: limited per address on their own
-/// (`OWP_RATE_SIGNIN_PER_MINUTE`), since each may cost a call to GitHub.
+/// The routes of signing in with GitHub, and of a worker's proof of its person with GitHub's
+/// device flow: limited per address on their own (`OWP_RATE_SIGNIN_PER_MINUTE`), since each may
+/// cost a call to GitHub.
 pub fn is_signin_path(path: &str) -> bool {
     matches!(
         path,
-        "/auth/github" | "/auth/github/callback" | "/v1/auth/device" | "/v1/auth/device/token"
+        "/auth/github"
+            | "/auth/github/callback"
+            | "/v1/auth/device"
+            | "/v1/auth/device/token"
+            | "/v1/workers/link/device"
+            | "/v1/workers/link/device/token"
     )
 }
 
@@ -565,6 +571,10 @@ mod tests {
                 Kind::Registration
             );
             assert_eq!(kind(Method::POST, "/v1/auth/device", who), Kind::SignIn);
+            assert_eq!(
+                kind(Method::POST, "/v1/workers/link/device/token", who),
+                Kind::SignIn
+            );
             assert_eq!(kind(Method::POST, "/github/webhook", who), Kind::Webhook);
         }
         assert_eq!(

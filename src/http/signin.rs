@@ -114,7 +114,7 @@ impl RepoAccess for GithubAccess {
     }
 }
 
-fn github_unavailable() -> ApiError {
+pub(super) fn github_unavailable() -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "github_unavailable",
@@ -406,23 +406,27 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api_router().into_openapi()
 }
 
+/// GitHub did not start a device flow: `503 signin_unavailable` when it refused (the App's
+/// device flow is off), `503 github_unavailable` when it did not answer.
+pub(super) fn device_start_error(e: OAuthError) -> ApiError {
+    tracing::warn!(error = %e, "GitHub did not start a device flow");
+    match e {
+        OAuthError::Refused { .. } => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "signin_unavailable",
+            "GitHub refused to start a device flow (is the device flow enabled in the App's settings?)",
+        ),
+        OAuthError::Unavailable(_) => github_unavailable(),
+    }
+}
+
 /// Start signing in from a CLI or a plugin (GitHub's device flow).
 #[utoipa::path(post, path = "/v1/auth/device", tag = "auth", security(()),
     responses((status = 200, body = DeviceStart),
               (status = 404, body = Problem, description = "sign-in with GitHub is off"),
               (status = 503, body = Problem, description = "`github_unavailable`")))]
 async fn device_start(State(s): State<SignInRoutes>) -> Result<axum::Json<DeviceStart>, ApiError> {
-    let dc = s.oauth.device_code().await.map_err(|e| {
-        tracing::warn!(error = %e, "GitHub did not start a device flow");
-        match e {
-            OAuthError::Refused { .. } => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "signin_unavailable",
-                "GitHub refused to start a device sign-in (is the device flow enabled in the App's settings?)",
-            ),
-            OAuthError::Unavailable(_) => github_unavailable(),
-        }
-    })?;
+    let dc = s.oauth.device_code().await.map_err(device_start_error)?;
     let expires_in = dc.expires_in.clamp(60, 3600);
     let interval = dc.interval.clamp(1, 60);
     s.store
@@ -444,7 +448,7 @@ async fn device_start(State(s): State<SignInRoutes>) -> Result<axum::Json<Device
 }
 
 /// `429 slow_down` with `Retry-After`.
-fn slow_down(wait_ms: i64) -> Response {
+pub(super) fn slow_down(wait_ms: i64) -> Response {
     let secs = u64::try_from((wait_ms + 999) / 1000).unwrap_or(5).max(1);
     let mut res = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
@@ -457,12 +461,71 @@ fn slow_down(wait_ms: i64) -> Response {
     res
 }
 
-fn unknown_device_code() -> ApiError {
+/// `400 invalid_device_code`; `start` is the route that starts a flow again.
+pub(super) fn unknown_device_code(start: &str) -> ApiError {
     ApiError::bad_request(
         "invalid_device_code",
-        "this device code is not one of this service's, has expired or was used already: start \
-         again with POST /v1/auth/device",
+        format!(
+            "this device code is not one of this service's, has expired or was used already: \
+             start again with POST {start}"
+        ),
     )
+}
+
+/// The route that starts a maintainer's device sign-in.
+const DEVICE_START: &str = "/v1/auth/device";
+
+/// What GitHub's refusal of a device grant's poll comes to: the answer to send, a slower interval
+/// to keep (`slow_down`), and whether the flow is over (`expired_token`, `access_denied`). The
+/// same for a maintainer's sign-in and a worker's link (`http::worker_link`).
+pub(super) struct DeviceRefusal {
+    pub answer: Response,
+    pub interval_ms: Option<i64>,
+    pub ends: bool,
+}
+
+/// [`DeviceRefusal`] of GitHub's OAuth error code `why` (`interval`: `slow_down`'s new least
+/// interval, in seconds); `start` is the route that starts a flow again.
+pub(super) fn device_refusal(why: &str, interval: Option<u64>, start: &str) -> DeviceRefusal {
+    let answer = |e: ApiError| e.into_response();
+    let (answer, interval_ms, ends) = match why {
+        "authorization_pending" => (
+            answer(ApiError::new(
+                StatusCode::PRECONDITION_REQUIRED,
+                "authorization_pending",
+                "not approved yet: enter the code on GitHub, then poll again",
+            )),
+            None,
+            false,
+        ),
+        "slow_down" => {
+            let secs = interval.unwrap_or(10).clamp(1, 120);
+            let ms = i64::try_from(secs * 1000).unwrap_or(10_000);
+            (slow_down(ms), Some(ms), false)
+        }
+        "expired_token" => (
+            answer(ApiError::bad_request(
+                "expired_token",
+                "the codes expired before they were approved: start again",
+            )),
+            None,
+            true,
+        ),
+        "access_denied" => (
+            answer(ApiError::forbidden(
+                "access_denied",
+                "the person declined on GitHub",
+            )),
+            None,
+            true,
+        ),
+        _ => (answer(unknown_device_code(start)), None, false),
+    };
+    DeviceRefusal {
+        answer,
+        interval_ms,
+        ends,
+    }
 }
 
 /// Poll a device sign-in: `428 authorization_pending` until the person approves on GitHub, then
@@ -499,7 +562,7 @@ async fn device_token(
     {
         DevicePoll::Go => {}
         DevicePoll::TooSoon(ms) => return Err(slow_down(ms)),
-        DevicePoll::Unknown => return Err(fail(unknown_device_code())),
+        DevicePoll::Unknown => return Err(fail(unknown_device_code(DEVICE_START))),
     }
     let token = match s.oauth.device_token(&code).await {
         Ok(token) => token,
@@ -507,34 +570,14 @@ async fn device_token(
             code: why,
             interval,
         }) => {
-            return Err(match why.as_str() {
-                "authorization_pending" => fail(ApiError::new(
-                    StatusCode::PRECONDITION_REQUIRED,
-                    "authorization_pending",
-                    "not approved yet: enter the code on GitHub, then poll again",
-                )),
-                "slow_down" => {
-                    let secs = interval.unwrap_or(10).clamp(1, 120);
-                    let ms = i64::try_from(secs * 1000).unwrap_or(10_000);
-                    let _ = s.store.signin_device_interval(&key, ms).await;
-                    slow_down(ms)
-                }
-                "expired_token" => {
-                    let _ = s.store.signin_flow_finish(&key).await;
-                    fail(ApiError::bad_request(
-                        "expired_token",
-                        "the codes expired before they were approved: start again",
-                    ))
-                }
-                "access_denied" => {
-                    let _ = s.store.signin_flow_finish(&key).await;
-                    fail(ApiError::forbidden(
-                        "access_denied",
-                        "the sign-in was declined on GitHub",
-                    ))
-                }
-                _ => fail(unknown_device_code()),
-            });
+            let refusal = device_refusal(&why, interval, DEVICE_START);
+            if let Some(ms) = refusal.interval_ms {
+                let _ = s.store.signin_device_interval(&key, ms).await;
+            }
+            if refusal.ends {
+                let _ = s.store.signin_flow_finish(&key).await;
+            }
+            return Err(refusal.answer);
         }
         Err(e @ OAuthError::Unavailable(_)) => {
             tracing::warn!(error = %e, "a device sign-in could not be polled");
@@ -555,7 +598,7 @@ async fn device_token(
         .await
         .map_err(|e| fail(e.into()))?
     {
-        return Err(fail(unknown_device_code()));
+        return Err(fail(unknown_device_code(DEVICE_START)));
     }
     let secret = format!("{TOKEN_PREFIX}{}", random_hex());
     let expires_at = s

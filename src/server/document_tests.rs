@@ -8,6 +8,7 @@ fn document() -> utoipa::openapi::OpenApi {
     crate::http::openapi::document(vec![
         crate::http::link_code::openapi(),
         crate::http::signin::openapi(),
+        crate::http::worker_link::openapi(),
     ])
 }
 
@@ -24,6 +25,8 @@ fn document_is_openapi_3_1_and_lists_every_route() {
         ("/v1/auth/logout", "post"),
         ("/v1/auth/device", "post"),
         ("/v1/auth/device/token", "post"),
+        ("/v1/workers/link/device", "post"),
+        ("/v1/workers/link/device/token", "post"),
         ("/v1/admin/signin/revoke", "post"),
         ("/v1/admin/tasks/{task_id}/status", "post"),
         ("/v1/admin/workers/{worker_id}", "post"),

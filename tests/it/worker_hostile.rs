@@ -776,11 +776,12 @@ async fn a_pasted_dashboard_url_joins_the_server() {
         }
         assert_eq!(me.saved_profile().unwrap()["server"], server.base.as_str());
     }
+    // Registering, and asking whether the pool proves GitHub accounts (`GET /v1/meta`).
     assert!(
         server
             .seen()
             .iter()
-            .all(|r| r.path == "/v1/workers/register"),
+            .all(|r| r.path == "/v1/workers/register" || r.path == "/v1/meta"),
         "{:?}",
         server.seen()
     );

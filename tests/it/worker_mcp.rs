@@ -580,3 +580,63 @@ async fn an_ai_tool_proposes_a_plan_over_mcp() {
     assert!(tools.contains(&"owp_task"), "{tools:?}");
     assert_eq!(server.task(&plain).await["status"], "ready");
 }
+
+/// The person behind the AI tool proves their GitHub account through `owp_link`: the first call
+/// answers GitHub's device page and a code to show them, later calls poll, and once they entered
+/// the code on GitHub the worker speaks for their account.
+#[tokio::test]
+async fn owp_link_shows_the_person_a_code_and_links_the_worker_to_their_account() {
+    require_client!();
+    let fake = crate::github_support::FakeGithub::start().await;
+    let server = crate::worker_link_cli::pool_with_github(&fake).await;
+    let config = tempfile::tempdir().unwrap();
+    let profile = register_profile(&server, config.path(), "docs");
+    let approve_file = config.path().join("approved");
+    let client = tokio::task::spawn_blocking({
+        let dir = config.path().to_path_buf();
+        let file = approve_file.display().to_string();
+        let web = fake.web_url().to_string();
+        move || {
+            run_client_with(
+                "link",
+                &dir,
+                "",
+                &[
+                    ("OWP_MCP_APPROVE_FILE", file.as_str()),
+                    ("GITHUB_WEB_URL", web.as_str()),
+                ],
+            )
+        }
+    });
+    let asked = config.path().join("approved.asked");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !asked.exists() {
+        assert!(
+            std::time::Instant::now() < deadline && !client.is_finished(),
+            "the client never showed a code"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let code = std::fs::read_to_string(&asked).unwrap();
+    fake.approve_device(code.trim(), "ada").unwrap();
+    std::fs::write(&approve_file, "approved").unwrap();
+    let summary = client.await.unwrap();
+
+    let tools: Vec<&str> = summary["tools"].as_array().unwrap().iter().map(s).collect();
+    assert!(tools.contains(&"owp_link"), "{tools:?}");
+    assert!(s(&summary["instructions"]).contains("owp_link"));
+    let started = &summary["started"];
+    assert_eq!(s(&started["status"]), "waiting", "{summary}");
+    let page = format!("{}/login/device", fake.web_url());
+    assert_eq!(s(&started["verification_uri"]), page);
+    assert_eq!(
+        s(&started["show"]),
+        format!("Open {page} and enter {}", code.trim())
+    );
+    let linked = &summary["linked"];
+    assert_eq!(s(&linked["status"]), "linked", "{summary}");
+    assert_eq!(s(&linked["github_login"]), "ada");
+    assert_eq!(linked["github_account_id"], json!(fake.user_id("ada")));
+    let worker = server.worker(&str_field(&profile, "worker_id")).await;
+    assert_eq!(worker["github_login"], "ada", "{worker}");
+}

@@ -47,6 +47,7 @@
 /** @typedef {{proposal: Proposal, next?: string}} ProposeResult */
 /** @typedef {{proposals: Proposal[]}} ProposalsResult */
 /** @typedef {{task: Task, approved_plan: string | null, rules: string, next?: string}} TaskResult */
+/** @typedef {{status: string, show: string, verification_uri?: string, user_code?: string, github_login?: string, github_account_id?: number, next?: string}} LinkResult */
 /** @typedef {import("@modelcontextprotocol/sdk/types.js").CallToolResult} CallToolResult */
 
 import { existsSync, writeFileSync } from "node:fs";
@@ -110,7 +111,10 @@ async function refused(client, name, args) {
 const transport = new StdioClientTransport({
   command: env("OWP_BIN"),
   args: ["mcp", "--profile", env("OWP_MCP_PROFILE"), "--config-dir", env("OWP_MCP_CONFIG_DIR")],
-  env: { OWP_LOG: "owp=debug" },
+  env: {
+    OWP_LOG: "owp=debug",
+    ...(process.env.GITHUB_WEB_URL ? { GITHUB_WEB_URL: process.env.GITHUB_WEB_URL } : {}),
+  },
   stderr: "pipe",
 });
 let serverLog = "";
@@ -262,6 +266,25 @@ try {
     /** @type {ProposalsResult} */
     const after = json(await ok(client, "owp_proposals", { task_id: task }));
     summary.after = after.proposals.map((p) => p.state);
+  } else if (scenario === "link") {
+    // The person is shown where to enter which code; the test approves it on the fake GitHub
+    // once `FILE.asked` holds the code, then writes FILE; owp_link is called again until linked.
+    /** @type {LinkResult} */
+    const started = json(await ok(client, "owp_link", {}));
+    summary.started = started;
+    const file = env("OWP_MCP_APPROVE_FILE");
+    writeFileSync(`${file}.asked`, started.user_code ?? "");
+    for (let i = 0; i < 300 && !existsSync(file); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    check(existsSync(file), "the code was never approved");
+    /** @type {LinkResult} */
+    let answer = started;
+    for (let i = 0; i < 30 && answer.status !== "linked"; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      answer = json(await ok(client, "owp_link", {}));
+    }
+    summary.linked = answer;
   } else if (scenario === "refused") {
     summary.claim_error = await refused(client, "owp_claim", {});
     summary.current_error = await refused(client, "owp_current", {});

@@ -2,6 +2,8 @@
 //! for the name, skills and capacity at a terminal, or taking them from flags; the GitHub login
 //! comes from `gh api user` when `gh` is installed), saves the profile, and starts `run`. Joining
 //! again with a saved profile for the same server takes work at once, without a second worker.
+//! Where the pool's GitHub App can prove people, it then proves the volunteer's GitHub account with
+//! GitHub's device page, as `owp worker link` does (at a terminal; `--no-link` skips it).
 //! With `--dry-run` it changes nothing: it says what it would register and save, and shows the
 //! next lease's plan only for a profile that is already saved.
 
@@ -10,8 +12,8 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::bail;
 
 use super::{
-    CommonArgs, RunArgs, WorkerDescription, config_path_of, load_config, register_and_save,
-    remember_agent, run_worker,
+    CommonArgs, LinkChoice, RunArgs, WorkerDescription, config_path_of, link, load_config,
+    register_and_save, remember_agent, run_worker,
 };
 use crate::cli::agent::flow::find_on_path;
 use crate::cli::agent::{self, AgentArgs};
@@ -31,6 +33,8 @@ pub struct JoinArgs {
     /// Ask nothing: take every answer from the flags and defaults.
     #[arg(long)]
     pub no_input: bool,
+    #[command(flatten)]
+    pub link: LinkChoice,
     /// Register and save the profile, but do not start `run`.
     #[arg(long)]
     pub no_run: bool,
@@ -86,7 +90,7 @@ pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
             if desc.github_login.is_none() {
                 desc.github_login = github_login().await;
                 if let Some(login) = &desc.github_login {
-                    say!("GitHub login from `gh`: {login}");
+                    say!("GitHub login from `gh`: {login} (shown only, unverified)");
                 }
             }
             let fallback = desc
@@ -134,6 +138,7 @@ pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
                 path.display(),
                 started.elapsed().as_secs_f64()
             );
+            link::prove_after_registering(&config, &common, &args.link, ask).await?;
         }
     }
     if args.no_run {

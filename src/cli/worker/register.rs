@@ -152,7 +152,7 @@ pub(super) async fn register(args: RegisterArgs) -> anyhow::Result<()> {
             "accept_ttl_seconds": config.accept_ttl_seconds,
         });
         say!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        return link::prove_after_registering(&config, &args.common, &args.link, false).await;
     }
     let skills = if args.worker.skills.is_empty() {
         "no skills (only tasks that need none)".to_string()
@@ -178,6 +178,8 @@ pub(super) async fn register(args: RegisterArgs) -> anyhow::Result<()> {
             prev.worker_id
         );
     }
+    let interactive = link::at_terminal(args.common.json);
+    link::prove_after_registering(&config, &args.common, &args.link, interactive).await?;
     say!(
         "next: `owp worker run{}` to take work, or `owp worker status{}`",
         profile_flag(&args.common),

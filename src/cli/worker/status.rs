@@ -1,6 +1,5 @@
-//! `owp worker status`, `heartbeat` and `link`, and how a lease is shown.
+//! `owp worker status` and `heartbeat`, and how a lease is shown.
 
-use anyhow::bail;
 use chrono::Utc;
 use serde_json::Value;
 
@@ -99,38 +98,6 @@ pub(super) async fn heartbeat(args: HeartbeatArgs) -> anyhow::Result<()> {
         "heartbeat sent: {} ({}) is online, {status}{paused}{renewed}",
         session.config.name,
         session.config.worker_id
-    );
-    Ok(())
-}
-
-/// `owp worker link`: asks the server for a one-time code that proves, once commented on GitHub,
-/// that the commenter's login owns this worker.
-pub(super) async fn link(args: CommonArgs) -> anyhow::Result<()> {
-    let session = Session::load(&args)?;
-    let body = match session.client.link_code().await {
-        Ok(body) => body,
-        Err(e) if e.status() == Some(404) => {
-            bail!("this server has no GitHub App configured, so there is nothing to link")
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if session.json {
-        say!("{}", serde_json::to_string_pretty(&body)?);
-        return Ok(());
-    }
-    let comment = body
-        .get("comment")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let expires = body
-        .get("expires_at")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    say!(
-        "Comment this on any issue of a repository that uses the OWP Pool GitHub App, signed in \
-         as the GitHub account to link to {}:\n\n    {comment}\n\nThe code works once, until {}.",
-        session.config.name,
-        clock(expires)
     );
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! - [`pulls`]: pull requests linked to tasks;
 //! - [`reviewers`]: a repository's reviewers and who reviews each task's pull request (rule 13);
 //! - [`worker_links`]: GitHub logins proven for workers;
+//! - [`device_links`]: a worker's proof of its person with GitHub's device flow, under way;
 //! - [`vouch`]: vouch lists and maintainers' vouch commands;
 //! - [`inbox`]: the webhook inbox;
 //! - [`outbox`]: the comment outbox;
@@ -23,6 +24,7 @@
 //! connection serve both [`WriteTx`] and the change hook, which only has the connection.
 
 pub mod claims;
+pub mod device_links;
 pub mod etags;
 mod identity;
 pub mod inbox;

@@ -443,6 +443,18 @@ impl FakeGithub {
         fields[0].1.as_str().expect("access_token").to_string()
     }
 
+    /// The user access tokens handed out to `login` so far (to look for them where they must
+    /// not be).
+    pub fn user_tokens_of(&self, login: &str) -> Vec<String> {
+        let m = self.model();
+        m.oauth
+            .user_tokens
+            .iter()
+            .filter(|(_, t)| t.login.eq_ignore_ascii_case(login))
+            .map(|(token, _)| token.clone())
+            .collect()
+    }
+
     /// How many user access tokens were handed out so far (revoked ones included).
     pub fn issued_user_tokens(&self) -> usize {
         self.model().oauth.user_tokens.len()
