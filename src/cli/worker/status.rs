@@ -42,8 +42,12 @@ pub(super) async fn status(args: CommonArgs) -> anyhow::Result<()> {
         w.active_tasks,
         w.max_concurrent_tasks
     );
-    if let Some(login) = &w.github_login {
-        say!("  github          @{login}");
+    match (&w.github_login, w.github_verified) {
+        (Some(login), true) => say!("  github          @{login} (linked)"),
+        (Some(login), false) => say!(
+            "  github          {login} (typed at registration, unverified: `owp worker link` proves it)"
+        ),
+        (None, _) => say!("  github          not linked: `owp worker link` links it"),
     }
     if let Some(hb) = &w.last_heartbeat {
         say!("  last heartbeat  {} ({})", clock(hb), ago(hb, now));
