@@ -357,11 +357,16 @@ fn dashboard_page(
     let boards = if public_boards {
         "Public boards are on: anyone can read the boards of public repositories."
     } else {
-        "Every board is private: only admins can see it."
+        "Public boards are off: only admins and maintainers see a board, a public repository's \
+         too (OWP_PUBLIC_BOARDS serves those to anyone)."
     };
     INDEX_HTML
         .replace("{{github_web}}", &github_web_meta(github_web_url))
         .replace("{{csrf}}", &escape(csrf))
+        .replace(
+            "{{public_boards}}",
+            if public_boards { "on" } else { "off" },
+        )
         .replace("{{boards}}", boards)
         .replace(
             "{{who}}",
@@ -851,7 +856,8 @@ mod tests {
         }
         let (pair, _) = sign_in(&app).await;
         let (_, _, page) = send(&app, signed_in_page(&pair)).await;
-        assert!(page.contains("Every board is private"));
+        assert!(page.contains("Public boards are off"));
+        assert!(page.contains(r#"<meta name="owp-public-boards" content="off">"#));
     }
 
     #[tokio::test]

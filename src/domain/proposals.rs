@@ -163,7 +163,11 @@ pub struct Proposal {
     pub proposal_id: String,
     pub task_id: String,
     pub worker_id: String,
-    /// The GitHub login the worker is linked to.
+    /// The proposing worker's name, as it registered (shown where a proposal has no `login`).
+    #[serde(default)]
+    pub worker_name: String,
+    /// The proposer's GitHub login: a proven person's (by comment or a linked worker), never a
+    /// login typed at registration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
     /// The proposer's own words.

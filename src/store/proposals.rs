@@ -40,8 +40,9 @@ const ONCE_CONSTRAINT: &str = "proposals_once";
 
 /// A proposal with its task and repository.
 const PROPOSAL_SELECT: &str = "SELECT p.seq, p.id, t.id AS task_id, p.task_seq, t.repo_id, \
-    r.name AS repo, p.worker_id, p.login, p.plan, p.state, p.created_at, p.expires_at \
-    FROM proposals p JOIN tasks t ON t.seq = p.task_seq JOIN repos r ON r.id = t.repo_id";
+    r.name AS repo, p.worker_id, wn.name AS worker_name, p.login, p.plan, p.state, p.created_at, \
+    p.expires_at FROM proposals p JOIN tasks t ON t.seq = p.task_seq \
+    JOIN repos r ON r.id = t.repo_id JOIN workers wn ON wn.id = p.worker_id";
 
 /// The most proposals of a task a list shows (the newest).
 const LIST_LIMIT: i64 = 100;
@@ -64,6 +65,8 @@ pub struct ProposalRow {
     pub repo_id: i64,
     pub repo: String,
     pub worker_id: String,
+    /// The proposing worker's name (a person's comment worker is named by their login).
+    pub worker_name: String,
     pub login: Option<String>,
     pub plan: String,
     pub state: ProposalState,
@@ -81,6 +84,7 @@ impl ProposalRow {
             repo_id: row.try_get("repo_id")?,
             repo: row.try_get("repo")?,
             worker_id: row.try_get("worker_id")?,
+            worker_name: row.try_get("worker_name")?,
             login: row.try_get("login")?,
             plan: row.try_get("plan")?,
             state: ProposalState::parse(&state).unwrap_or(ProposalState::Expired),
@@ -103,6 +107,7 @@ impl ProposalRow {
             proposal_id: self.id.clone(),
             task_id: self.task_id.clone(),
             worker_id: self.worker_id.clone(),
+            worker_name: self.worker_name.clone(),
             login: self.login.clone(),
             plan: self.plan.clone(),
             state: self.state_at(now),
@@ -780,9 +785,10 @@ impl Store {
         .await?;
         let sql = format!(
             "SELECT p.seq, p.id, t.id AS task_id, p.task_seq, t.repo_id, r.name AS repo, \
-               p.worker_id, p.login, p.plan, p.state, p.created_at, p.expires_at, \
-               t.key AS task_key, t.title AS task_title \
+               p.worker_id, wn.name AS worker_name, p.login, p.plan, p.state, p.created_at, \
+               p.expires_at, t.key AS task_key, t.title AS task_title \
              FROM proposals p JOIN tasks t ON t.seq = p.task_seq JOIN repos r ON r.id = t.repo_id \
+               JOIN workers wn ON wn.id = p.worker_id \
              WHERE t.repo_id = $1 AND {open} ORDER BY p.seq LIMIT $3"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))

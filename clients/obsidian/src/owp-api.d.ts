@@ -989,7 +989,10 @@ export interface components {
         Proposal: {
             created_at: string;
             expires_at: string;
-            /** @description The GitHub login the worker is linked to. */
+            /**
+             * @description The proposer's GitHub login: a proven person's (by comment or a linked worker), never a
+             *     login typed at registration.
+             */
             login?: string | null;
             /** @description The proposer's own words. */
             plan: string;
@@ -998,6 +1001,8 @@ export interface components {
             state: components["schemas"]["ProposalState"];
             task_id: string;
             worker_id: string;
+            /** @description The proposing worker's name, as it registered (shown where a proposal has no `login`). */
+            worker_name?: string;
         };
         ProposalList: {
             proposals: components["schemas"]["Proposal"][];

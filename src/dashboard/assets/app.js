@@ -8,6 +8,8 @@
   'use strict';
 
   const BOARD = document.querySelector('meta[name="owp-board"]')?.content === 'public';
+  // Whether the server serves public repositories' boards to anyone (OWP_PUBLIC_BOARDS).
+  const PUBLIC_BOARDS = document.querySelector('meta[name="owp-public-boards"]')?.content === 'on';
   const STATE_URL = BOARD ? '/board/state' : '/v1/admin/state';
   const EVENTS_URL = BOARD ? '/board/events' : '/v1/events';
   const CSRF = document.querySelector('meta[name="csrf-token"]')?.content || '';
@@ -454,7 +456,8 @@
         outcomes(r.outcomes),
         h('div', { class: 'repo-foot' },
           h('span', { class: 'muted small' }, r.area_locks_enabled ? 'Area locks on' : 'Area locks off',
-            BOARD ? null : (r.visibility === 'public' ? ' · public board' : ' · private')),
+            BOARD ? null : (r.visibility !== 'public' ? ' · private'
+              : PUBLIC_BOARDS ? ' · public board' : ' · public (its board is not served: public boards are off)')),
           BOARD ? null : h('div', { class: 'stepper', role: 'group', 'aria-label': `Review budget of ${r.repo}` },
             step(-1, 'Lower'), h('span', { class: 'stepper-value' }, String(r.max_open_prs)), step(1, 'Raise'))));
     }));
@@ -688,7 +691,9 @@
         ? empty('No task matches', 'Loosen the filters to see more.')
         : BOARD
           ? empty('No tasks yet', 'Tasks of public repositories appear here.')
-          : empty('No tasks yet', 'Import a task list under Manage, or label issues pool:ready.'));
+          : empty('No tasks yet', GITHUB_WEB
+            ? 'Label an issue pool:ready in a repository the GitHub App is installed on: it appears here.'
+            : 'Import a task list under Manage (or owp admin import-tasks).'));
       return;
     }
     const workers = new Map(model.workers.map((w) => [w.worker_id, w]));

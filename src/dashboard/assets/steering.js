@@ -86,7 +86,7 @@
     }
 
     function proposalItem(p) {
-      const who = p.login ? `@${p.login}` : p.worker_id;
+      const who = p.login ? `@${p.login}` : `worker ${p.worker_name || p.worker_id}`;
       const reasonId = `decline-${p.proposal_id}`;
       const refusal = steer.refusals.get(p.proposal_id);
       return h('li', { class: 'proposal', 'data-proposal': p.proposal_id },
@@ -160,7 +160,7 @@
     }
 
     async function approveProposal(p) {
-      const who = p.login ? `@${p.login}` : p.worker_id;
+      const who = p.login ? `@${p.login}` : `worker ${p.worker_name || p.worker_id}`;
       try {
         await api('POST', `/v1/admin/proposals/${encodeURIComponent(p.proposal_id)}/approve`, {});
         steer.refusals.delete(p.proposal_id);
@@ -178,7 +178,7 @@
     }
 
     async function declineProposal(p, reason) {
-      const who = p.login ? `@${p.login}` : p.worker_id;
+      const who = p.login ? `@${p.login}` : `worker ${p.worker_name || p.worker_id}`;
       try {
         await api('POST', `/v1/admin/proposals/${encodeURIComponent(p.proposal_id)}/decline`, reason ? { reason } : {});
         steer.refusals.delete(p.proposal_id);
