@@ -115,10 +115,19 @@ fn has_nul(value: &Value) -> bool {
     }
 }
 
-/// Turns a parsed document into `T`; wrong types or missing fields are 422.
+/// Turns a parsed document into `T`; wrong types or missing fields are 422, naming the field
+/// that holds the wrong value (`approval: unknown variant ...`).
 pub fn typed<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    serde_json::from_value(value)
-        .map_err(|e| ApiError::invalid("validation_failed", format!("invalid request: {e}")))
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let detail = if path.is_empty() || path == "." {
+            format!("invalid request: {inner}")
+        } else {
+            format!("invalid request: `{path}`: {inner}")
+        };
+        ApiError::invalid("validation_failed", detail)
+    })
 }
 
 impl<S, T> FromRequest<S> for Payload<T>

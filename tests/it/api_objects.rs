@@ -749,3 +749,20 @@ async fn admin_commands_take_task_keys() {
         .await;
     assert!(!ok && out.contains("NOPE-9"), "{out}");
 }
+
+/// A value of the wrong kind is refused naming its field, so a maintainer who typed
+/// `approval: "maybe"` learns which field to fix.
+#[tokio::test]
+async fn a_wrong_value_names_its_field() {
+    let s = Server::start().await;
+    let r = s
+        .admin_post(
+            "/v1/admin/repos",
+            json!({"repo": "acme/widgets", "max_open_prs": 3, "approval": "maybe"}),
+        )
+        .await;
+    assert_eq!(r.expect_problem(422), "validation_failed");
+    let detail = r.json["detail"].as_str().unwrap();
+    assert!(detail.contains("`approval`"), "{detail}");
+    assert!(detail.contains("maybe"), "{detail}");
+}
