@@ -287,11 +287,45 @@ impl RepoConfigError {
     }
 }
 
-/// For serde's "unknown field `x`, expected one of `a`, `b`", a " (did you mean `a`?)" when one of
-/// the expected names is close to the unknown one.
+/// The settings that live in one section, which people put in another: the key, and the
+/// section it belongs to.
+const SECTION_OF: [(&str, &str); 18] = [
+    ("ttl_days", "claim"),
+    ("reminder", "claim"),
+    ("min_account_age_days", "claim"),
+    ("verified_commits", "claim"),
+    ("verified_commits_below_trust", "claim"),
+    ("first_timers_label", "claim"),
+    ("cooldown_hours", "claim"),
+    ("approval", "claim"),
+    ("approval_skip_trust", "claim"),
+    ("proposal_days", "claim"),
+    ("setup", "contract"),
+    ("test", "contract"),
+    ("lint", "contract"),
+    ("branch", "contract"),
+    ("pr_template", "contract"),
+    ("instructions", "contract"),
+    ("disclosure", "contract"),
+    ("reviewers", "review"),
+];
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`": a " (did you mean `a`?)" when one
+/// of the expected names is close to the unknown one, or, for a setting of another section, where
+/// it belongs (" (`disclosure` belongs under `contract:`: `contract.disclosure`)").
 fn unknown_field_hint(message: &str) -> Option<String> {
     let after = message.split("unknown field `").nth(1)?;
     let (unknown, rest) = after.split_once('`')?;
+    let here = message
+        .split_once(": unknown field")
+        .map(|(section, _)| section.trim());
+    if let Some((_, section)) = SECTION_OF.iter().find(|(key, _)| *key == unknown)
+        && here != Some(*section)
+    {
+        return Some(format!(
+            " (`{unknown}` belongs under `{section}:` — did you mean `{section}.{unknown}`?)"
+        ));
+    }
     let best = rest
         .split('`')
         .skip(1)
@@ -724,6 +758,20 @@ tiers:
     }
 
     // --- errors a maintainer reads ----------------------------------------------------------
+
+    #[test]
+    fn a_setting_of_another_section_says_where_it_belongs() {
+        let e = RepoConfig::parse("claim:\n  disclosure: required\n").unwrap_err();
+        assert!(
+            e.message.contains("did you mean `contract.disclosure`?"),
+            "{e}"
+        );
+        let e = RepoConfig::parse("approval: plan\n").unwrap_err();
+        assert!(e.message.contains("did you mean `claim.approval`?"), "{e}");
+        // A close name of the section itself is still the suggestion.
+        let e = RepoConfig::parse("claim:\n  ttl: 3\n").unwrap_err();
+        assert!(e.message.contains("did you mean `ttl_days`"), "{e}");
+    }
 
     #[test]
     fn unknown_top_level_key_names_the_line_and_suggests() {
