@@ -447,11 +447,54 @@ pub struct RepoPolicy {
     /// Days an open proposal lives (1–30).
     #[serde(default = "default_proposal_days")]
     pub proposal_days: i64,
+    /// What the repository asks of the people who work its tasks, as it is in force (GitHub
+    /// mode's `.github/owp.yml`: `claim:` and `vouch:`), so that a maintainer sees a setting took
+    /// effect.
+    #[serde(default)]
+    pub people: PeopleRules,
     pub created_at: String,
     pub updated_at: String,
     #[serde(flatten)]
     #[schema(value_type = Object)]
     pub extensions: Map<String, Value>,
+}
+
+/// The rules about people a repository has in force (see [`RepoPolicy::people`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PeopleRules {
+    /// Tasks of a repository the GitHub App is installed on are worked only by proven persons
+    /// (a person by comment, or a worker linked to one).
+    #[serde(default)]
+    pub persons_only: bool,
+    /// `claim.min_account_age_days` (0: none).
+    #[serde(default)]
+    pub min_account_age_days: i64,
+    /// `claim.first_timers_label`: issues with it go to people with no merged task here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_timers_label: Option<String>,
+    /// `claim.cooldown_hours` (0: none).
+    #[serde(default)]
+    pub cooldown_hours: i64,
+    /// `claim.verified_commits`: `optional` or `required`.
+    #[serde(default = "optional")]
+    pub verified_commits: String,
+    /// `claim.verified_commits_below_trust`: verified commits asked only below this trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_commits_below_trust: Option<i64>,
+    /// `vouch.required`: only vouched people and maintainers claim.
+    #[serde(default)]
+    pub vouch_required: bool,
+    /// `vouch.trust`: the trust a vouched person counts as here.
+    #[serde(default)]
+    pub vouch_trust: i64,
+    /// A vouch list the repository needs could not be read yet (with `vouch_required`, only
+    /// maintainers claim until it is).
+    #[serde(default)]
+    pub vouch_list_unread: bool,
+}
+
+fn optional() -> String {
+    "optional".to_string()
 }
 
 fn default_proposal_days() -> i64 {

@@ -11,6 +11,7 @@ use super::path_overlap::held_overlapping;
 use super::{StoreError, format_ts};
 use crate::domain::disclosure::DisclosurePolicy;
 use crate::domain::model::CLAIMS_BY_COMMENT_FIELD;
+use crate::domain::model::PeopleRules;
 use crate::domain::person::Person;
 use crate::domain::proposals::Approval;
 use crate::domain::{
@@ -450,6 +451,10 @@ pub const REPO_SELECT: &str = concat!(
     "SELECT id, name, max_open_prs, area_locks_enabled, open_prs, \
     active_leases, private, extensions, created_at, updated_at, contract, clone_url, archived_at, \
     github_private, visibility_pinned, archived_by, approval, approval_skip_trust, proposal_days, \
+    min_account_age_days, first_timers_label, cooldown_hours, verified_commits, \
+    verified_commits_below_trust, vouch_required, vouch_trust, vouch_closed, \
+    CAST(CASE WHEN EXISTS (SELECT 1 FROM gh_repos gr WHERE gr.repo = repos.name \
+      AND gr.installation_id IS NOT NULL) THEN 1 ELSE 0 END AS BIGINT) AS persons_only, \
     CAST(CASE WHEN ",
     crate::store::budget_rule::budget_has_room!(""),
     " THEN 0 ELSE 1 END AS BIGINT) AS throttled FROM repos"
@@ -485,6 +490,8 @@ pub struct RepoRow {
     pub visibility_pinned: bool,
     /// Plan first (rule 11).
     pub approval: crate::domain::proposals::ApprovalPolicy,
+    /// The rules about people in force.
+    pub people: PeopleRules,
 }
 
 impl RepoRow {
@@ -520,6 +527,17 @@ impl RepoRow {
                 skip_trust: row.try_get("approval_skip_trust")?,
                 proposal_days: row.try_get("proposal_days")?,
             },
+            people: PeopleRules {
+                persons_only: row.try_get::<i64, _>("persons_only")? != 0,
+                min_account_age_days: row.try_get("min_account_age_days")?,
+                first_timers_label: row.try_get("first_timers_label")?,
+                cooldown_hours: row.try_get("cooldown_hours")?,
+                verified_commits: row.try_get("verified_commits")?,
+                verified_commits_below_trust: row.try_get("verified_commits_below_trust")?,
+                vouch_required: row.try_get::<i64, _>("vouch_required")? != 0,
+                vouch_trust: row.try_get("vouch_trust")?,
+                vouch_list_unread: row.try_get::<i64, _>("vouch_closed")? != 0,
+            },
         })
     }
 
@@ -540,6 +558,7 @@ impl RepoRow {
             approval: self.approval.approval,
             approval_skip_trust: self.approval.skip_trust,
             proposal_days: self.approval.proposal_days,
+            people: self.people.clone(),
             created_at: format_ts(self.created_at),
             updated_at: format_ts(self.updated_at),
             extensions: self.extensions.clone(),

@@ -52,6 +52,15 @@ async fn a_maintainer_approves_and_declines_proposals_on_the_dashboard() {
         Duration::from_secs(20),
     )
     .await;
+    // The repository's card says which rules about people are in force.
+    page.wait_for(
+        "the rules about people on the repository's card",
+        "[...document.querySelectorAll('.repo-people')].some((e) => \
+           e.textContent.includes('linked GitHub accounts only') \
+           && e.textContent.includes('plan first'))",
+        Duration::from_secs(20),
+    )
+    .await;
 
     // The plan is the proposer's words, as text: no element of it exists, none of it ran.
     let shown = page

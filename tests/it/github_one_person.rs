@@ -300,3 +300,30 @@ async fn a_plan_of_control_characters_is_no_plan() {
     assert!(states.iter().all(|(s, _)| s == "applied"), "{states:?}");
     story.stop_checking_comments();
 }
+
+/// What a repository asks of people is visible as it is in force: `people` on its policy in
+/// `GET /v1/admin/state`.
+#[tokio::test]
+async fn the_rules_about_people_in_force_are_shown() {
+    let settings = "max_open_prs: 10\nclaim:\n  min_account_age_days: 30\n  \
+                    first_timers_label: good first issue\n  cooldown_hours: 24\n  \
+                    verified_commits: required\nvouch:\n  required: true\n  trust: 2\n";
+    let story = Story::on(false, Some(settings), |_| {}).await;
+    let (status, state) = story.admin(Method::GET, "/v1/admin/state", None).await;
+    assert_eq!(status, 200, "{state}");
+    let repo = state["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["repo"] == REPO)
+        .unwrap();
+    let people = &repo["people"];
+    assert_eq!(people["persons_only"], true, "{repo}");
+    assert_eq!(people["min_account_age_days"], 30, "{repo}");
+    assert_eq!(people["first_timers_label"], "good first issue", "{repo}");
+    assert_eq!(people["cooldown_hours"], 24, "{repo}");
+    assert_eq!(people["verified_commits"], "required", "{repo}");
+    assert_eq!(people["vouch_required"], true, "{repo}");
+    assert_eq!(people["vouch_trust"], 2, "{repo}");
+    story.stop_checking_comments();
+}

@@ -905,6 +905,45 @@ export interface components {
             /** @description Count this worker's task outcomes (`reputation`, trust progression). */
             reputation_opt_in?: boolean | null;
         };
+        /** @description The rules about people a repository has in force (see [`RepoPolicy::people`]). */
+        PeopleRules: {
+            /**
+             * Format: int64
+             * @description `claim.cooldown_hours` (0: none).
+             */
+            cooldown_hours?: number;
+            /** @description `claim.first_timers_label`: issues with it go to people with no merged task here. */
+            first_timers_label?: string | null;
+            /**
+             * Format: int64
+             * @description `claim.min_account_age_days` (0: none).
+             */
+            min_account_age_days?: number;
+            /**
+             * @description Tasks of a repository the GitHub App is installed on are worked only by proven persons
+             *     (a person by comment, or a worker linked to one).
+             */
+            persons_only?: boolean;
+            /** @description `claim.verified_commits`: `optional` or `required`. */
+            verified_commits?: string;
+            /**
+             * Format: int64
+             * @description `claim.verified_commits_below_trust`: verified commits asked only below this trust.
+             */
+            verified_commits_below_trust?: number | null;
+            /**
+             * @description A vouch list the repository needs could not be read yet (with `vouch_required`, only
+             *     maintainers claim until it is).
+             */
+            vouch_list_unread?: boolean;
+            /** @description `vouch.required`: only vouched people and maintainers claim. */
+            vouch_required?: boolean;
+            /**
+             * Format: int64
+             * @description `vouch.trust`: the trust a vouched person counts as here.
+             */
+            vouch_trust?: number;
+        };
         PoolState: {
             events: components["schemas"]["Event"][];
             repos: components["schemas"]["RepoPolicy"][];
@@ -1160,6 +1199,12 @@ export interface components {
             /** Format: int64 */
             open_prs: number;
             outcomes?: null | components["schemas"]["RepoOutcomes"];
+            /**
+             * @description What the repository asks of the people who work its tasks, as it is in force (GitHub
+             *     mode's `.github/owp.yml`: `claim:` and `vouch:`), so that a maintainer sees a setting took
+             *     effect.
+             */
+            people?: components["schemas"]["PeopleRules"];
             /** @description Trust progression rules, by level (see [`Promotion`]); absent when none. */
             promote?: components["schemas"]["Promotion"][];
             /**

@@ -345,6 +345,26 @@
     return h('p', { class: 'repo-reviewers muted small' }, `Reviewers: ${each.join(' · ')}`);
   }
 
+  // The rules about people in force (.github/owp.yml's claim: and vouch:), so that a maintainer
+  // sees a setting took effect.
+  function peopleNote(r) {
+    const p = r.people;
+    if (!p) return null;
+    const rules = [];
+    if (p.persons_only) rules.push('linked GitHub accounts only');
+    if (r.approval === 'plan') rules.push(r.approval_skip_trust == null ? 'plan first' : `plan first below trust ${r.approval_skip_trust}`);
+    if (p.min_account_age_days > 0) rules.push(`accounts ${p.min_account_age_days}+ days old`);
+    if (p.first_timers_label) rules.push(`first timers: ${p.first_timers_label}`);
+    if (p.cooldown_hours > 0) rules.push(`cool-down ${p.cooldown_hours} h`);
+    if (p.verified_commits === 'required') {
+      rules.push(p.verified_commits_below_trust == null ? 'verified commits' : `verified commits below trust ${p.verified_commits_below_trust}`);
+    }
+    if (p.vouch_required) rules.push(p.vouch_list_unread ? 'vouched people only (list not read yet: maintainers only)' : 'vouched people only');
+    if (p.vouch_trust !== 1 || p.vouch_required) rules.push(`vouched count as trust ${p.vouch_trust}`);
+    if (!rules.length) return null;
+    return h('p', { class: 'repo-people muted small' }, `People: ${rules.join(' · ')}`);
+  }
+
   function labelsNote(r) {
     const missing = r.x_github_labels_missing;
     if (Array.isArray(missing) && missing.length) {
@@ -449,6 +469,7 @@
             `Its settings file is not used: ${r.x_github_config_error}. The last good settings stay in force.`),
         BOARD ? null : labelsNote(r),
         BOARD ? null : reviewersNote(r),
+        BOARD ? null : peopleNote(r),
         h('ul', { class: 'legend' },
           h('li', {}, h('span', { class: 'sw sw-pr' }), plural(r.open_prs || 0, 'open PR')),
           h('li', {}, h('span', { class: 'sw sw-lease' }), plural(r.active_leases || 0, 'lease')),
