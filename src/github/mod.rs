@@ -44,6 +44,7 @@ pub mod apply;
 pub mod claim_clock;
 pub mod closing_refs;
 pub mod commands;
+pub mod commits;
 pub mod conditional;
 pub mod credit;
 pub mod events;
