@@ -56,6 +56,7 @@ pub mod messages;
 pub mod oauth;
 pub mod outbox;
 pub mod permissions;
+pub mod pr_reports;
 pub mod raw_calls;
 pub mod reconcile;
 pub mod repo_config;

@@ -12,7 +12,7 @@ use crate::domain::{TaskStatus, Visibility};
 use crate::github::api;
 use crate::github::closing_refs;
 use crate::github::credit;
-use crate::github::events::{Issue, PullRequest};
+use crate::github::events::{Actor, Issue, PullRequest};
 use crate::github::identity;
 use crate::github::messages::{self, Holder};
 use crate::github::service::{Github, RepoSettings, target};
@@ -638,7 +638,7 @@ pub(crate) async fn may_act(
     Ok(match task.status {
         TaskStatus::Ready => !pr.draft,
         TaskStatus::Leased | TaskStatus::InProgress | TaskStatus::Blocked => {
-            is_holder_login(tx, task, author).await? || (author_is_maintainer && !pr.draft)
+            is_holder_author(tx, task, &pr.author).await? || (author_is_maintainer && !pr.draft)
         }
         TaskStatus::PrOpened => {
             author_is_maintainer
@@ -647,10 +647,26 @@ pub(crate) async fn may_act(
                     .await?
                     .iter()
                     .any(|l| l.author.eq_ignore_ascii_case(author))
-                || is_holder_login(tx, task, author).await?
+                || is_holder_author(tx, task, &pr.author).await?
         }
         TaskStatus::Merged | TaskStatus::Cancelled => true,
     })
+}
+
+/// Whether `author` is the person who holds (or last held) a task: the GitHub account its
+/// holding worker speaks for, compared by account id (a login may have changed hands); by login
+/// only for a holder whose account id is not known (a link made before ids were kept).
+async fn is_holder_author(
+    tx: &mut WriteTx,
+    task: &TaskRow,
+    author: &Actor,
+) -> Result<bool, StoreError> {
+    if let Some(holder) = task.worker_id.as_deref()
+        && let Some(account) = tx.gh_worker_account(holder).await?
+    {
+        return Ok(i64::try_from(author.id) == Ok(account));
+    }
+    is_holder_login(tx, task, &author.login).await
 }
 
 /// Whether `login` is the GitHub login of whoever holds (or last held) a task.

@@ -100,3 +100,135 @@ async fn commits_github_did_not_answer_for_are_not_known_and_asked_again() {
     assert_eq!(story.task(n).await.status, TaskStatus::PrOpened);
     story.stop_checking_comments();
 }
+
+/// alice's worker `owl`, linked to her GitHub account, holds the task of a new issue: the
+/// issue's number, the task's id and the worker's token.
+async fn owl_holds_a_new_issue(story: &Story) -> (u64, String, String) {
+    let n = story.label_issue("Fix the flaky test", &[]).await;
+    let registration = json!({"name": "owl", "skills": [], "capacity_points": 5,
+        "max_concurrent_tasks": 2});
+    let token = story.linked_worker(n, "alice", registration).await;
+    let (status, lease) = story.post_json("/v1/work", Some(&token), json!({})).await;
+    assert_eq!(status, 200, "{lease}");
+    (n, story.task(n).await.id, token)
+}
+
+/// A worker's `pr_opened` report of a GitHub task is checked against GitHub: another person's
+/// pull request, one of another repository or one GitHub does not know is refused; while GitHub
+/// does not answer, the task does not move; a report that says what GitHub decides (checks,
+/// verified commits) is refused, and the status comment never says "ready for review" from a
+/// report; the holder's own pull request moves the task.
+#[tokio::test]
+async fn a_pr_opened_report_names_the_holders_open_pull_request_as_github_answers() {
+    let story = Story::with(Some(REQUIRED), |_| {}).await;
+    let (n, task_id, token) = owl_holds_a_new_issue(&story).await;
+    let path = format!("/v1/tasks/{task_id}/status");
+    let report = |pr: u64| {
+        json!({"status": "pr_opened",
+               "artifact": {"pr_url": format!("https://github.com/{REPO}/pull/{pr}")}})
+    };
+
+    // mallory's pull request (GitHub has not told the App of it) is not owl's to report.
+    let mallorys = story
+        .fake
+        .open_pr(REPO, "mallory", "A fix", &format!("Fixes #{n}"));
+    let (status, problem) = story.post_json(&path, Some(&token), report(mallorys)).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("pr_not_yours")),
+        "{problem}"
+    );
+    // Nor one of another repository, nor one GitHub does not know.
+    let elsewhere = json!({"status": "pr_opened",
+        "artifact": {"pr_url": "https://github.com/octo-org/other/pull/1"}});
+    let (status, problem) = story.post_json(&path, Some(&token), elsewhere).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("invalid_pr_url")),
+        "{problem}"
+    );
+    let (status, problem) = story.post_json(&path, Some(&token), report(9_999)).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("pr_not_found")),
+        "{problem}"
+    );
+    assert_eq!(story.task(n).await.status, TaskStatus::Leased);
+
+    // alice's own pull request, with an unsigned commit.
+    let alices = story
+        .fake
+        .open_pr(REPO, "alice", "A fix", &format!("Fixes #{n}"));
+    story.remember_number(alices);
+    story
+        .fake
+        .set_pr_commits(REPO, alices, &[(SHA_A, true), (SHA_B, false)]);
+
+    // owl says the checks passed and every commit is verified: refused, naming the key.
+    let mut claimed = report(alices);
+    claimed["artifact"]["checks"] = json!("success");
+    claimed["artifact"]["commits"] = json!({"verified": true, "unverified": []});
+    let (status, problem) = story.post_json(&path, Some(&token), claimed.clone()).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("not_reported_by_workers")),
+        "{problem}"
+    );
+    assert!(
+        problem["detail"].as_str().unwrap().contains("`artifact."),
+        "{problem}"
+    );
+
+    // GitHub does not answer: the task does not move.
+    story
+        .fake
+        .fail(FailWhen::on("GET", "/pulls/"), 1_000, Failure::ServerError);
+    let (status, problem) = story.post_json(&path, Some(&token), report(alices)).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (503, Some("github_unavailable")),
+        "{problem}"
+    );
+    assert_eq!(story.task(n).await.status, TaskStatus::Leased);
+    story.github_recovers();
+
+    // GitHub answers: the report of alice's pull request moves the task.
+    let (status, task) = story.post_json(&path, Some(&token), report(alices)).await;
+    assert_eq!(status, 200, "{task}");
+    assert_eq!(story.task(n).await.status, TaskStatus::PrOpened);
+    let status = story.expect_status(n, &["**Pull request open**"]);
+    assert!(!says_ready(&status.body), "{}", status.body);
+
+    // A later report cannot say it either; GitHub's webhook then tells the truth.
+    let (status, problem) = story.post_json(&path, Some(&token), claimed).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("not_reported_by_workers")),
+        "{problem}"
+    );
+    let payload = story.pr_payload("pull_request.opened", alices, "alice");
+    story.send("pull_request", &payload).await;
+    let status = story.expect_status(n, &["`b2b2b2b` is not"]);
+    assert!(!says_ready(&status.body), "{}", status.body);
+    let artifact = story.task(n).await.artifact.unwrap();
+    assert!(artifact.get("checks").is_none(), "{artifact}");
+    story.stop_checking_comments();
+}
+
+/// A maintainer's pull request may be reported by the holder (section 9: it acts on the task).
+#[tokio::test]
+async fn a_maintainers_pull_request_may_be_reported() {
+    let story = Story::with(None, |_| {}).await;
+    let (n, task_id, token) = owl_holds_a_new_issue(&story).await;
+    story.fake.set_permission(REPO, "mona", "write");
+    let monas = story
+        .fake
+        .open_pr(REPO, "mona", "A fix", &format!("Fixes #{n}"));
+    let body = json!({"status": "pr_opened",
+        "artifact": {"pr_url": format!("https://github.com/{REPO}/pull/{monas}")}});
+    let path = format!("/v1/tasks/{task_id}/status");
+    let (status, task) = story.post_json(&path, Some(&token), body).await;
+    assert_eq!(status, 200, "{task}");
+    assert_eq!(story.task(n).await.status, TaskStatus::PrOpened);
+    story.stop_checking_comments();
+}
