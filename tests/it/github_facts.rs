@@ -232,3 +232,24 @@ async fn a_maintainers_pull_request_may_be_reported() {
     assert_eq!(story.task(n).await.status, TaskStatus::PrOpened);
     story.stop_checking_comments();
 }
+
+/// Section 9 compares people by account id: alice claims by comment and renames her account; a
+/// new account takes the freed login `alice` and opens a pull request closing the issue. It is
+/// not the holder's, so it is recorded and does not act (the claim stays in progress).
+#[tokio::test]
+async fn a_pull_request_of_a_new_account_with_the_holders_old_login_does_not_act() {
+    let story = Story::with(None, |_| {}).await;
+    let n = claimed_issue(&story).await;
+    story.fake.rename_account("alice", "alice-renamed");
+    story.fake.new_account("alice", story.now());
+    let pr = story.open_pr("alice", &format!("Fixes #{n}")).await;
+    story.expect_status(
+        n,
+        &[
+            "**In progress** — claimed by @alice",
+            &format!("not acting on this task (not the holder's, or a draft): https://github.com/{REPO}/pull/{pr}"),
+        ],
+    );
+    assert_eq!(story.task(n).await.status, TaskStatus::InProgress);
+    story.stop_checking_comments();
+}
