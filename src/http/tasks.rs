@@ -66,6 +66,8 @@ pub struct StatusBody {
     /// `disclosure: required` refuses `pr_opened` without it (`disclosure_required`). `evidence:
     /// {head_sha, commands: [{name, command, exit_code, seconds}]}`: what the worker ran before
     /// it opened its pull request, shown as its own report (`invalid_evidence` when malformed).
+    /// Never what GitHub decides of the pull request (`checks`, `commits`, `credit`, `merged`,
+    /// …): `not_reported_by_workers`.
     #[schema(value_type = Option<Object>)]
     pub artifact: Option<Value>,
     pub note: Option<String>,
