@@ -502,6 +502,7 @@ pub async fn sync_pull(
             task_id: task_id.clone(),
             pr_url: pr.html_url.clone(),
             author: pr.author.login.clone(),
+            author_id: i64::try_from(pr.author.id).ok(),
             state,
             draft: pr.draft,
             acting,
@@ -646,11 +647,20 @@ pub(crate) async fn may_act(
                     .gh_open_links_of_task(&task.id)
                     .await?
                     .iter()
-                    .any(|l| l.author.eq_ignore_ascii_case(author))
+                    .any(|l| same_author(l, &pr.author))
                 || is_holder_author(tx, task, &pr.author).await?
         }
         TaskStatus::Merged | TaskStatus::Cancelled => true,
     })
+}
+
+/// Whether a linked pull request's author is `author`: the same account id, or the same login
+/// for a link recorded before ids were kept.
+fn same_author(link: &LinkedPr, author: &Actor) -> bool {
+    match link.author_id {
+        Some(id) => i64::try_from(author.id) == Ok(id),
+        None => link.author.eq_ignore_ascii_case(&author.login),
+    }
 }
 
 /// Whether `author` is the person who holds (or last held) a task: the GitHub account its

@@ -253,3 +253,24 @@ async fn a_pull_request_of_a_new_account_with_the_holders_old_login_does_not_act
     assert_eq!(story.task(n).await.status, TaskStatus::InProgress);
     story.stop_checking_comments();
 }
+
+/// The same while alice's pull request is open: a second pull request by the new account named
+/// `alice` is not hers, though her link carries the same login.
+#[tokio::test]
+async fn a_second_pull_request_under_the_holders_old_login_does_not_act() {
+    let story = Story::with(None, |_| {}).await;
+    let n = claimed_issue(&story).await;
+    let hers = story.open_pr("alice", &format!("Fixes #{n}")).await;
+    story.expect_status(n, &["**Pull request open**"]);
+    story.fake.rename_account("alice", "alice-renamed");
+    story.fake.new_account("alice", story.now());
+    let theirs = story.open_pr("alice", &format!("Fixes #{n}")).await;
+    story.expect_status(
+        n,
+        &[
+            &format!("**Pull request open** — https://github.com/{REPO}/pull/{hers}"),
+            &format!("not acting on this task (not the holder's, or a draft): https://github.com/{REPO}/pull/{theirs}"),
+        ],
+    );
+    story.stop_checking_comments();
+}
