@@ -326,27 +326,32 @@ pub fn pr_url(value: &str) -> Checked {
 /// For a GitHub task (of repository `owner/name`): `pr_url` is a pull request of that repository,
 /// `https://github.com/OWNER/NAME/pull/N`.
 pub fn github_pr_url(repo: &str, value: &str) -> Checked {
+    github_pr_number(repo, value).map(|_| ())
+}
+
+/// The number of the pull request of `repo` that `value` names (checked as
+/// [`github_pr_url`] checks it).
+pub fn github_pr_number(repo: &str, value: &str) -> Result<u64, OutOfBounds> {
     pr_url(value)?;
     let url = url::Url::parse(value.trim()).map_err(|_| OutOfBounds {
         code: "invalid_pr_url",
         detail: "`artifact.pr_url` is not a URL".into(),
     })?;
     let segments: Vec<&str> = url.path_segments().map(|s| s.collect()).unwrap_or_default();
-    let ok = url.scheme() == "https"
+    let number = (url.scheme() == "https"
         && url.host_str() == Some("github.com")
         && segments.len() == 4
         && format!("{}/{}", segments[0], segments[1]).eq_ignore_ascii_case(repo)
-        && segments[2] == "pull"
-        && segments[3].parse::<u64>().is_ok_and(|n| n > 0);
-    if !ok {
-        return Err(OutOfBounds {
-            code: "invalid_pr_url",
-            detail: format!(
-                "`artifact.pr_url` must be a pull request of {repo}: https://github.com/{repo}/pull/N"
-            ),
-        });
-    }
-    Ok(())
+        && segments[2] == "pull")
+        .then(|| segments[3].parse::<u64>().ok())
+        .flatten()
+        .filter(|n| *n > 0);
+    number.ok_or_else(|| OutOfBounds {
+        code: "invalid_pr_url",
+        detail: format!(
+            "`artifact.pr_url` must be a pull request of {repo}: https://github.com/{repo}/pull/N"
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -445,6 +450,10 @@ mod tests {
         }
         assert!(github_pr_url("octo/web", "https://github.com/octo/web/pull/12").is_ok());
         assert!(github_pr_url("octo/web", "https://github.com/Octo/Web/pull/12").is_ok());
+        assert_eq!(
+            github_pr_number("octo/web", "https://github.com/octo/web/pull/12?x=1"),
+            Ok(12)
+        );
         for bad in [
             "https://github.com/octo/other/pull/12",
             "https://github.com/octo/web/issues/12",

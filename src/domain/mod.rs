@@ -4,6 +4,7 @@ pub mod beads;
 pub mod contract;
 pub mod disclosure;
 pub mod evidence;
+pub mod github_facts;
 pub mod labels;
 pub mod limits;
 pub mod model;

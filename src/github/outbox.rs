@@ -26,10 +26,10 @@ use tracing::Instrument;
 
 use crate::domain::disclosure::{Disclosure, DisclosurePolicy};
 use crate::domain::proposals::ProposalState;
-use crate::domain::{RepoContract, TaskStatus};
+use crate::domain::{RepoContract, TaskStatus, VerifiedCommits};
 use crate::github::api::{self, Answer, CallError};
 use crate::github::messages::proposals::ShownProposal;
-use crate::github::messages::{self, Budget, Holder, StatusView};
+use crate::github::messages::{self, Budget, Commits, Holder, StatusView};
 use crate::github::service::Github;
 use crate::store::StoreError;
 use crate::store::github::outbox::{OutboxKind, OutboxRow};
@@ -544,7 +544,7 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
             .flatten()
             .map(|e| e.shown()),
         commits: (task.status == TaskStatus::PrOpened)
-            .then(|| crate::github::messages::Commits::of_artifact(task.artifact.as_ref()))
+            .then(|| shown_commits(&task))
             .flatten(),
         reviewer: if task.status == TaskStatus::PrOpened {
             store.gh_open_review(task.seq).await?
@@ -566,6 +566,15 @@ fn shown_disclosure(task: &TaskRow) -> Option<Disclosure> {
     matches!(task.status, TaskStatus::PrOpened | TaskStatus::Merged)
         .then(|| Disclosure::of_artifact(task.artifact.as_ref()))
         .flatten()
+}
+
+/// What the status comment shows of an open pull request's commits: what GitHub said, or, where
+/// the repository requires verified commits and GitHub has not said yet, that it is not known
+/// (never "nobody asked").
+fn shown_commits(task: &TaskRow) -> Option<Commits> {
+    Commits::of_artifact(task.artifact.as_ref()).or_else(|| {
+        (task.policy.verified_commits == VerifiedCommits::Required).then(Commits::not_known)
+    })
 }
 
 /// The GitHub login a merged task's credit names (see `github::credit`).

@@ -5,7 +5,8 @@
 //! read again when what the database remembers of it (its settings, or that it has none) is due
 //! for the slow safety re-read (pushes that change it are read as they come), the open issues with the ready label become (or stay) tasks, tasks whose issue is
 //! no longer open and labelled leave the pool, the open pull requests are linked, the linked ones
-//! that closed meanwhile are applied, and the live figures (`open_prs`, `active_leases`) are
+//! that closed meanwhile are applied, the commits of acting pull requests that GitHub did not
+//! say were verified are asked again, and the live figures (`open_prs`, `active_leases`) are
 //! corrected if they drifted.
 //!
 //! On start and on its own schedule ([`DEFAULT_REDELIVER_CRON`], or
@@ -29,6 +30,7 @@ use tracing::Instrument;
 use crate::domain::TaskStatus;
 use crate::github::accounts;
 use crate::github::api::{self, CallError, IssueRead};
+use crate::github::commits;
 use crate::github::events::{Issue, PullRequest};
 use crate::github::identity;
 use crate::github::service::Github;
@@ -345,6 +347,8 @@ async fn repo_in_span(
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
         );
     }
+    // The commits GitHub did not say were verified are asked again (unknown is never ready).
+    let commits = commits::asked_again(github, client, repo).await?;
     let mut tx = github.store.begin().await?;
     // What it corrects may free or take path locks: the tasks waiting on them are told.
     let paths = tx.watch_paths(repo).await?;
@@ -385,6 +389,9 @@ async fn repo_in_span(
     for pr in snapshot.open_pulls.iter().chain(&snapshot.closed_pulls) {
         let maintainer = maintainer_pulls.contains(&pr.number);
         sync::sync_pull(&mut tx, repo, pr, false, maintainer, None, ACTOR).await?;
+    }
+    for (task_id, shown) in commits {
+        tx.set_task_commits(&task_id, Some(shown), ACTOR).await?;
     }
     tx.paths_watched(paths, ACTOR).await?;
     if let Some((before, after)) = tx.gh_recount_repo(repo).await? {

@@ -12,7 +12,7 @@ use crate::domain::{TaskStatus, Visibility};
 use crate::github::api;
 use crate::github::closing_refs;
 use crate::github::credit;
-use crate::github::events::{Issue, PullRequest};
+use crate::github::events::{Actor, Issue, PullRequest};
 use crate::github::identity;
 use crate::github::messages::{self, Holder};
 use crate::github::service::{Github, RepoSettings, target};
@@ -502,6 +502,7 @@ pub async fn sync_pull(
             task_id: task_id.clone(),
             pr_url: pr.html_url.clone(),
             author: pr.author.login.clone(),
+            author_id: i64::try_from(pr.author.id).ok(),
             state,
             draft: pr.draft,
             acting,
@@ -638,7 +639,7 @@ pub(crate) async fn may_act(
     Ok(match task.status {
         TaskStatus::Ready => !pr.draft,
         TaskStatus::Leased | TaskStatus::InProgress | TaskStatus::Blocked => {
-            is_holder_login(tx, task, author).await? || (author_is_maintainer && !pr.draft)
+            is_holder_author(tx, task, &pr.author).await? || (author_is_maintainer && !pr.draft)
         }
         TaskStatus::PrOpened => {
             author_is_maintainer
@@ -646,11 +647,36 @@ pub(crate) async fn may_act(
                     .gh_open_links_of_task(&task.id)
                     .await?
                     .iter()
-                    .any(|l| l.author.eq_ignore_ascii_case(author))
-                || is_holder_login(tx, task, author).await?
+                    .any(|l| same_author(l, &pr.author))
+                || is_holder_author(tx, task, &pr.author).await?
         }
         TaskStatus::Merged | TaskStatus::Cancelled => true,
     })
+}
+
+/// Whether a linked pull request's author is `author`: the same account id, or the same login
+/// for a link recorded before ids were kept.
+fn same_author(link: &LinkedPr, author: &Actor) -> bool {
+    match link.author_id {
+        Some(id) => i64::try_from(author.id) == Ok(id),
+        None => link.author.eq_ignore_ascii_case(&author.login),
+    }
+}
+
+/// Whether `author` is the person who holds (or last held) a task: the GitHub account its
+/// holding worker speaks for, compared by account id (a login may have changed hands); by login
+/// only for a holder whose account id is not known (a link made before ids were kept).
+async fn is_holder_author(
+    tx: &mut WriteTx,
+    task: &TaskRow,
+    author: &Actor,
+) -> Result<bool, StoreError> {
+    if let Some(holder) = task.worker_id.as_deref()
+        && let Some(account) = tx.gh_worker_account(holder).await?
+    {
+        return Ok(i64::try_from(author.id) == Ok(account));
+    }
+    is_holder_login(tx, task, &author.login).await
 }
 
 /// Whether `login` is the GitHub login of whoever holds (or last held) a task.

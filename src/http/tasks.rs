@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -10,7 +11,8 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Caller, Payload, WorkerAuth};
 use super::principal::not_maintainer;
-use crate::domain::{Task, TaskStatus};
+use crate::domain::{Task, TaskStatus, limits};
+use crate::github::pr_reports::{self, PrReportRefusal};
 
 /// A task, for an admin, a maintainer of its repository, or the worker holding it.
 #[utoipa::path(get, path = "/v1/tasks/{task_id}", tag = "tasks", params(("task_id" = String, Path)),
@@ -64,6 +66,8 @@ pub struct StatusBody {
     /// `disclosure: required` refuses `pr_opened` without it (`disclosure_required`). `evidence:
     /// {head_sha, commands: [{name, command, exit_code, seconds}]}`: what the worker ran before
     /// it opened its pull request, shown as its own report (`invalid_evidence` when malformed).
+    /// Never what GitHub decides of the pull request (`checks`, `commits`, `credit`, `merged`,
+    /// …): `not_reported_by_workers`.
     #[schema(value_type = Option<Object>)]
     pub artifact: Option<Value>,
     pub note: Option<String>,
@@ -76,11 +80,17 @@ pub struct StatusBody {
               (status = 403, body = Problem, description = "not the holder, or `merged` (not_allowed)"),
               (status = 404, body = Problem),
               (status = 409, body = Problem, description = "illegal transition, lease ended, or a \
-                  later pr_opened naming another pull request than the task's"),
+                  later pr_opened naming another pull request than the task's; for a GitHub \
+                  task, a pull request that is closed (pr_not_open) or neither the holder's \
+                  person's nor a maintainer's (pr_not_yours)"),
               (status = 422, body = Problem, description = "unknown status, missing pr_url, \
                   a malformed `artifact.disclosure` (invalid_disclosure) or none where the \
                   repository requires it (disclosure_required), a malformed \
-                  `artifact.evidence` (invalid_evidence)")))]
+                  `artifact.evidence` (invalid_evidence), a key only GitHub decides \
+                  (not_reported_by_workers), or for a GitHub task a pull request GitHub does \
+                  not know in its repository (pr_not_found)"),
+              (status = 503, body = Problem, description = "`github_unavailable`: GitHub did not \
+                  answer about a GitHub task's pull request; the task did not move (`Retry-After`)")))]
 pub async fn update_status(
     State(state): State<AppState>,
     WorkerAuth(worker): WorkerAuth,
@@ -102,6 +112,9 @@ pub async fn update_status(
             "`artifact` must be an object",
         ));
     }
+    if to == TaskStatus::PrOpened {
+        pr_known_to_github(&state, &worker.id, &task_id, body.artifact.as_ref()).await?;
+    }
     let request = crate::store::StatusRequest {
         task_id,
         to,
@@ -110,4 +123,68 @@ pub async fn update_status(
     };
     let task = state.store.status_for(&worker, request).await?;
     Ok(Json(task.to_api()))
+}
+
+/// A `pr_opened` report that moves a GitHub task (one of a repository the App is installed on)
+/// names an open pull request of that repository whose author is the holder's person or a
+/// maintainer, as GitHub answers (contract section 14); until GitHub answers, the task does not
+/// move (`503 github_unavailable`). Whatever else is wrong with the report (not the holder, no
+/// lease, a malformed `pr_url`) the store refuses as for any task.
+async fn pr_known_to_github(
+    state: &AppState,
+    worker_id: &str,
+    task_id: &str,
+    artifact: Option<&Value>,
+) -> ApiResult<()> {
+    let Some(task) = state.store.task(task_id).await? else {
+        return Ok(());
+    };
+    let moves = matches!(task.status, TaskStatus::Leased | TaskStatus::InProgress);
+    if !task.github_app || !moves || task.worker_id.as_deref() != Some(worker_id) {
+        return Ok(());
+    }
+    let Some(url) = artifact
+        .and_then(|a| a.get("pr_url"))
+        .and_then(Value::as_str)
+    else {
+        return Ok(());
+    };
+    let Ok(number) = limits::github_pr_number(&task.repo, url) else {
+        return Ok(());
+    };
+    let number = i64::try_from(number).unwrap_or(i64::MAX);
+    let Some(github) = &state.github else {
+        return Err(github_unavailable());
+    };
+    let repo = &task.repo;
+    match pr_reports::check(github, &task, worker_id, number).await? {
+        Ok(()) => Ok(()),
+        Err(PrReportRefusal::NotFound { number }) => Err(ApiError::invalid(
+            "pr_not_found",
+            format!("GitHub knows no pull request #{number} in {repo}"),
+        )),
+        Err(PrReportRefusal::NotOpen { number }) => Err(ApiError::conflict(
+            "pr_not_open",
+            format!("pull request #{number} of {repo} is not open"),
+        )),
+        Err(PrReportRefusal::NotYours { number, author }) => Err(ApiError::conflict(
+            "pr_not_yours",
+            format!(
+                "pull request #{number} of {repo} was opened by `{author}`, who is neither the \
+                 person this worker speaks for nor a maintainer: report your own pull request \
+                 (a worker speaks for a person once linked: `owp worker link`, or comment \
+                 `/owp link CODE` on GitHub)"
+            ),
+        )),
+        Err(PrReportRefusal::Unavailable) => Err(github_unavailable()),
+    }
+}
+
+fn github_unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "github_unavailable",
+        "GitHub did not answer about the pull request; the task did not move: report it again \
+         in a moment",
+    )
 }

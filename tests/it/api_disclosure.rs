@@ -237,3 +237,53 @@ async fn a_later_pr_opened_report_adds_its_disclosure_once() {
         json!({"disclosure": {"tool": "aider"}})
     );
 }
+
+/// What GitHub decides of a pull request (its checks, its commits' signatures, a merge and its
+/// credit) is never a worker's to report (contract section 14): a report naming any of it is
+/// refused naming the key, on the first report and on every later one, and nothing changes.
+#[tokio::test]
+async fn a_worker_cannot_report_what_github_decides() {
+    let s = Server::start().await;
+    s.admin_post(
+        "/v1/admin/repos",
+        json!({"repo": "acme/facts", "max_open_prs": 5}),
+    )
+    .await
+    .expect(201);
+    s.import_ids("acme/facts", json!([{"title": "one"}])).await;
+    let (_, token) = s.register_worker("w", &[], 10, 2).await;
+    let (_, task, _) = s.claim_ok(&token).await;
+    let url = "https://git.example.test/acme/pull/1";
+    let claims = [
+        ("checks", json!("success")),
+        ("commits", json!({"verified": true, "unverified": []})),
+        ("credit", json!({"github_login": "alice"})),
+        ("merged", json!(true)),
+    ];
+    for (key, value) in &claims {
+        let body = json!({"status": "pr_opened", "artifact": {"pr_url": url, *key: value}});
+        let r = s.set_status(&token, &task, body).await;
+        assert_eq!(r.expect_problem(422), "not_reported_by_workers", "{key}");
+        let detail = r.json["detail"].as_str().unwrap();
+        assert!(detail.contains(&format!("`artifact.{key}`")), "{detail}");
+    }
+    assert_eq!(s.task(&task).await["status"], "leased");
+
+    let plain = json!({"status": "pr_opened", "artifact": {"pr_url": url}});
+    s.set_status(&token, &task, plain).await.expect(200);
+    for (key, value) in &claims {
+        let body = json!({"status": "pr_opened", "artifact": {"pr_url": url, *key: value}});
+        let r = s.set_status(&token, &task, body).await;
+        assert_eq!(r.expect_problem(422), "not_reported_by_workers", "{key}");
+    }
+    let t = s.task(&task).await;
+    assert_eq!(t["artifact"], json!({"pr_url": url}), "{t}");
+    let state = s.state().await;
+    let recorded = state["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "task.artifact")
+        .count();
+    assert_eq!(recorded, 0);
+}

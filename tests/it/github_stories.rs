@@ -751,7 +751,16 @@ async fn a_rest_pr_report_in_an_installed_repository_names_one_of_its_pull_reque
         )
         .await;
     assert_eq!(status, 201);
-    let token = story.register_worker("rest-bot").await;
+    // alice links her worker on an issue outside the pool.
+    let issue = story.fake.create_issue(REPO, "alice", "Say hello", "", &[]);
+    story.remember_number(issue);
+    let token = story
+        .linked_worker(
+            issue,
+            "alice",
+            json!({"name": "rest-bot", "skills": [], "capacity_points": 5, "max_concurrent_tasks": 1}),
+        )
+        .await;
     let (status, claim) = story.post_json("/v1/work", Some(&token), json!({})).await;
     assert_eq!(status, 200, "{claim}");
     let task_id = claim["lease"]["task"]["task_id"]
@@ -778,7 +787,10 @@ async fn a_rest_pr_report_in_an_installed_repository_names_one_of_its_pull_reque
             "{bad}: {body}"
         );
     }
-    let good = format!("https://github.com/{REPO}/pull/5");
+    let pr = story
+        .fake
+        .open_pr(REPO, "alice", "Imported work", "A change.");
+    let good = format!("https://github.com/{REPO}/pull/{pr}");
     let (status, body) = story
         .post_json(
             &path,

@@ -57,6 +57,7 @@ mod github_dependencies;
 mod github_device_link;
 mod github_disclosure;
 mod github_events;
+mod github_facts;
 mod github_fake;
 mod github_fake_oauth;
 mod github_fake_user;

@@ -834,9 +834,17 @@ async fn a_maintainers_event_stream_carries_only_their_repositories() {
 #[tokio::test]
 async fn a_maintainer_sees_the_leaderboard_of_the_repositories_they_maintain() {
     let story = story().await;
-    let registration = json!({"name": "owl", "skills": [], "capacity_points": 10,
-                              "max_concurrent_tasks": 2, "leaderboard_opt_in": true});
-    let worker = story.person_worker("owl", registration).await;
+    // alice's worker, linked to her GitHub account on an issue outside the pool.
+    let issue = story.fake.create_issue(REPO, "alice", "Hello", "", &[]);
+    story.remember_number(issue);
+    let worker = story
+        .linked_worker(
+            issue,
+            "alice",
+            json!({"name": "owl", "skills": [], "capacity_points": 10,
+                   "max_concurrent_tasks": 2, "leaderboard_opt_in": true}),
+        )
+        .await;
     for (n, repo) in [(1, REPO), (2, OTHER)] {
         let (status, imported) = story
             .admin(
@@ -852,12 +860,15 @@ async fn a_maintainer_sees_the_leaderboard_of_the_repositories_they_maintain() {
             .as_str()
             .unwrap()
             .to_string();
+        let pr = story
+            .fake
+            .open_pr(repo, "alice", &format!("task {n}"), "A change.");
         let (status, moved) = story
             .post_json(
                 &format!("/v1/tasks/{task}/status"),
                 Some(&worker),
                 json!({"status": "pr_opened",
-                       "artifact": {"pr_url": format!("https://github.com/{repo}/pull/{}", 40 + n)}}),
+                       "artifact": {"pr_url": format!("https://github.com/{repo}/pull/{pr}")}}),
             )
             .await;
         assert_eq!(status, 200, "{moved}");

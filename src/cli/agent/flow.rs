@@ -904,7 +904,12 @@ where
     let mut pause = Duration::from_millis(500);
     loop {
         match call().await {
-            Err(e) if e.is_transport() && tokio::time::Instant::now() < deadline => {
+            // The server unreachable, or asking to be asked again (`503`: its database busy, or
+            // GitHub not answering about the pull request yet).
+            Err(e)
+                if (e.is_transport() || e.status() == Some(503))
+                    && tokio::time::Instant::now() < deadline =>
+            {
                 eprintln!("{}  could not {what}: {e}; trying again", now_clock());
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(15));

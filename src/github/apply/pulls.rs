@@ -3,18 +3,16 @@
 //! reopened or pushed, its changed files are read, and the tasks it acts on hold them (rule 10)
 //! until it merges or closes; the tasks waiting on those paths are told in the same transaction.
 //! Where the repository asks the holder for verified commits, its commits are read too, and the
-//! task shows which are not verified (`artifact.commits`).
-
-use serde_json::json;
+//! task shows which are not verified (`artifact.commits`), or that GitHub has not said yet.
 
 use crate::domain::TaskStatus;
 use crate::domain::paths::{self, PrLock};
-use crate::github::api;
 use crate::github::events::{PullRequest, PullRequestAction, PullRequestEvent};
 use crate::github::service::Github;
 use crate::github::sync::{
     ApplyError, may_act, pr_author_is_maintainer, same_repo_references, sync_pull, to_i64,
 };
+use crate::github::{api, commits};
 use crate::store::github::inbox::DeliveryOutcome;
 use crate::store::rows::TaskRow;
 use crate::store::{Store, StoreError};
@@ -61,11 +59,7 @@ pub(super) async fn pull_event(
     )
     .await?;
     if let Some(unverified) = &unverified {
-        let shown = json!({
-            "verified": unverified.is_empty(),
-            "unverified": unverified.iter().take(10).collect::<Vec<_>>(),
-            "unverified_count": unverified.len(),
-        });
+        let shown = commits::shown(unverified.as_deref());
         for link in tx.gh_links_of_pr(repo, to_i64(pr.number)).await? {
             if link.acting {
                 tx.set_task_commits(&link.task_id, Some(shown.clone()), &who)
@@ -123,62 +117,36 @@ async fn changed_paths(
 }
 
 /// The commits of a pull request that acts on a task whose holder the repository asks for
-/// verified commits (`claim.verified_commits`, or `verified_commits_below_trust` above the
-/// holder's trust there; a person without a worker has trust 0): the SHAs GitHub did not verify,
-/// empty when it verified every one. `None` when nobody asks, or when GitHub did not answer (the
-/// task keeps what it showed, and the next push reads them again). At most 250 commits are
-/// listed by GitHub, 100 a page.
+/// verified commits (`github::commits::asked_of`): `Some(Some(unverified SHAs))` as GitHub
+/// answered, `Some(None)` when GitHub did not answer (the task shows them as not known, never
+/// as ready, and reconciliation asks again), `None` when nobody asks.
 async fn unverified_commits(
     github: &Github,
     installation: i64,
     repo: &str,
     pr: &PullRequest,
     acting: &[TaskRow],
-) -> Result<Option<Vec<String>>, StoreError> {
+) -> Result<Option<Option<Vec<String>>>, StoreError> {
     if acting.is_empty() {
         return Ok(None);
     }
     let claim = github.settings(repo).await?.config.claim;
-    if !claim.asks_for_verified_commits() {
-        return Ok(None);
-    }
     let mut asked = false;
     for task in acting {
-        let trust = match &task.worker_id {
-            Some(worker) => {
-                let (progress, _) = github.store.trust_progress_of(worker, task.repo_id).await?;
-                progress.effective()
-            }
-            None => 0,
-        };
-        asked |= claim.verified_commits_for(|| trust);
+        asked |= commits::asked_of(github, &claim, task).await?;
     }
     if !asked {
         return Ok(None);
     }
     let read = async {
         let client = api::installation(&github.app, installation).await?;
-        let mut unverified = Vec::new();
-        for page in 1..=api::PULL_COMMITS_PAGES {
-            let (commits, more) =
-                api::pull_commits_page(&client, repo, to_i64(pr.number), page).await?;
-            unverified.extend(
-                commits
-                    .into_iter()
-                    .filter(|(_, verified)| !verified)
-                    .map(|(sha, _)| sha),
-            );
-            if !more {
-                break;
-            }
-        }
-        Ok::<_, api::CallError>(unverified)
+        commits::unverified(&client, repo, to_i64(pr.number)).await
     };
     match read.await {
-        Ok(unverified) => Ok(Some(unverified)),
+        Ok(unverified) => Ok(Some(Some(unverified))),
         Err(error) => {
-            tracing::warn!(%error, pr = pr.number, "cannot read a pull request's commits; its tasks show what they showed");
-            Ok(None)
+            tracing::warn!(%error, pr = pr.number, "cannot read a pull request's commits; its tasks show them as not known");
+            Ok(Some(None))
         }
     }
 }

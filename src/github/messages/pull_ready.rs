@@ -10,8 +10,9 @@ use crate::domain::evidence::Shown;
 /// What GitHub said of a pull request's commits (`artifact.commits`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Commits {
-    /// GitHub verified every commit's signature.
-    pub verified: bool,
+    /// GitHub verified every commit's signature; `None`: GitHub has not answered yet (which is
+    /// never read as verified, nor as "nobody asked").
+    pub verified: Option<bool>,
     /// The first unverified commits' SHAs.
     pub unverified: Vec<String>,
     /// How many commits are unverified in all.
@@ -19,9 +20,24 @@ pub struct Commits {
 }
 
 impl Commits {
-    /// Reads `artifact.commits` as the App writes it; anything else reads as unknown.
+    /// Commits the repository asks to be verified, of which GitHub has not said yet.
+    pub fn not_known() -> Commits {
+        Commits {
+            verified: None,
+            unverified: Vec::new(),
+            unverified_count: 0,
+        }
+    }
+
+    /// Reads `artifact.commits` as the App writes it (`verified: null` when GitHub did not
+    /// answer); anything else reads as nobody asking.
     pub fn of_artifact(artifact: Option<&Value>) -> Option<Commits> {
         let c = artifact?.get("commits")?;
+        let verified = match c.get("verified")? {
+            Value::Bool(verified) => Some(*verified),
+            Value::Null => return Some(Commits::not_known()),
+            _ => return None,
+        };
         let unverified: Vec<String> = c
             .get("unverified")?
             .as_array()?
@@ -30,7 +46,7 @@ impl Commits {
             .map(str::to_string)
             .collect();
         Some(Commits {
-            verified: c.get("verified")?.as_bool()?,
+            verified,
             unverified_count: c
                 .get("unverified_count")
                 .and_then(Value::as_u64)
@@ -41,10 +57,12 @@ impl Commits {
 }
 
 /// The sentence after "Pull request open …": ready for review only when the checks passed (or
-/// none were reported) and, where asked, every commit is verified; unverified commits are named.
+/// none were reported) and, where asked, GitHub verified every commit; unverified commits are
+/// named, and commits GitHub has not answered for are not known yet (never ready).
 pub fn readiness(checks: Option<&str>, commits: Option<&Commits>) -> String {
-    match commits {
-        Some(c) if !c.verified => not_verified(checks, c),
+    match commits.map(|c| (c, c.verified)) {
+        Some((c, Some(false))) => not_verified(checks, c),
+        Some((_, None)) => not_known(checks),
         _ => {
             // Every commit verified (`Some`), or nobody asked (`None`): the checks decide.
             let verified = commits.is_some();
@@ -63,15 +81,29 @@ pub fn readiness(checks: Option<&str>, commits: Option<&Commits>) -> String {
     }
 }
 
-/// The sentence of a pull request with unverified commits: the checks in a word, then the
-/// commits named.
-fn not_verified(checks: Option<&str>, commits: &Commits) -> String {
-    let checks = match checks {
+/// The checks in a word, before what is said of the commits.
+fn checks_word(checks: Option<&str>) -> &'static str {
+    match checks {
         Some("success") => " Checks passed.",
         Some("pending") => " Checks are running.",
         Some("failure") => " Checks failed.",
         _ => "",
-    };
+    }
+}
+
+/// The sentence of a pull request whose commits GitHub has not said are verified.
+fn not_known(checks: Option<&str>) -> String {
+    format!(
+        "{} Whether every commit is verified is not known yet: GitHub has not answered, and the \
+         App asks again. Not ready for review yet.",
+        checks_word(checks)
+    )
+}
+
+/// The sentence of a pull request with unverified commits: the checks in a word, then the
+/// commits named.
+fn not_verified(checks: Option<&str>, commits: &Commits) -> String {
+    let checks = checks_word(checks);
     let named: Vec<String> = commits
         .unverified
         .iter()

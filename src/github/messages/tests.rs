@@ -264,13 +264,13 @@ fn status_pr_opened_names_unverified_commits() {
     v.pr_url = Some("https://github.com/octo-org/hello/pull/9".into());
     v.checks = Some("success".into());
     v.commits = Some(Commits {
-        verified: false,
+        verified: Some(false),
         unverified: vec!["abcdef0123456789abcdef0123456789abcdef01".into()],
         unverified_count: 7,
     });
     insta::assert_snapshot!(status_comment(&v));
     v.commits = Some(Commits {
-        verified: true,
+        verified: Some(true),
         unverified: vec![],
         unverified_count: 0,
     });
@@ -279,6 +279,28 @@ fn status_pr_opened_names_unverified_commits() {
         status_comment(&v).contains("Every commit is verified — ready for review."),
         "{}",
         status_comment(&v)
+    );
+}
+
+#[test]
+fn status_pr_opened_with_commits_not_known_is_never_ready() {
+    let mut v = view(TaskStatus::PrOpened);
+    v.holder = Some(alice());
+    v.pr_url = Some("https://github.com/octo-org/hello/pull/9".into());
+    for checks in [Some("success"), Some("pending"), Some("failure"), None] {
+        v.checks = checks.map(str::to_string);
+        v.commits = Some(Commits::not_known());
+        let body = status_comment(&v);
+        assert!(
+            body.contains("Whether every commit is verified is not known yet"),
+            "{body}"
+        );
+        assert!(!body.contains("ready for review."), "{body}");
+    }
+    let artifact = serde_json::json!({"commits": {"verified": null}});
+    assert_eq!(
+        Commits::of_artifact(Some(&artifact)),
+        Some(Commits::not_known())
     );
 }
 

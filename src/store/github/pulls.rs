@@ -44,6 +44,8 @@ pub struct LinkedPr {
     pub task_id: String,
     pub pr_url: String,
     pub author: String,
+    /// The author's GitHub account id (`None` for a link recorded before ids were kept).
+    pub author_id: Option<i64>,
     pub state: PrState,
     pub draft: bool,
     /// Whether it may act on the task (false: recorded for maintainers, but another person's
@@ -51,7 +53,8 @@ pub struct LinkedPr {
     pub acting: bool,
 }
 
-const LINKED_PR_COLUMNS: &str = "repo, pr_number, task_id, pr_url, author, state, draft, acting";
+const LINKED_PR_COLUMNS: &str =
+    "repo, pr_number, task_id, pr_url, author, author_id, state, draft, acting";
 
 fn decode_linked_pr(row: &AnyRow) -> Result<LinkedPr, StoreError> {
     let state: String = row.try_get("state")?;
@@ -61,6 +64,7 @@ fn decode_linked_pr(row: &AnyRow) -> Result<LinkedPr, StoreError> {
         task_id: row.try_get("task_id")?,
         pr_url: row.try_get("pr_url")?,
         author: row.try_get("author")?,
+        author_id: row.try_get("author_id")?,
         state: PrState::parse(&state)?,
         draft: row.try_get::<i64, _>("draft")? != 0,
         acting: row.try_get::<i64, _>("acting")? != 0,
@@ -85,10 +89,11 @@ impl WriteTx {
         let now = self.now;
         sqlx::query(
             "INSERT INTO gh_linked_prs (repo, pr_number, task_id, pr_url, author, state, draft, \
-             acting, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             acting, updated_at, author_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (repo, pr_number, task_id) DO UPDATE SET pr_url = excluded.pr_url, \
              author = excluded.author, state = excluded.state, draft = excluded.draft, \
-             acting = excluded.acting, updated_at = excluded.updated_at",
+             acting = excluded.acting, updated_at = excluded.updated_at, \
+             author_id = excluded.author_id",
         )
         .bind(&pr.repo)
         .bind(pr.pr_number)
@@ -99,6 +104,7 @@ impl WriteTx {
         .bind(i64::from(pr.draft))
         .bind(i64::from(pr.acting))
         .bind(now)
+        .bind(pr.author_id)
         .execute(self.conn())
         .await?;
         Ok(())

@@ -157,4 +157,14 @@ impl Store {
     pub async fn gh_login_of_worker(&self, worker_id: &str) -> Result<Option<String>, StoreError> {
         login_of_worker(&self.read, worker_id).await
     }
+
+    /// The GitHub account id a worker speaks for (its person), if proven.
+    pub async fn gh_worker_account(&self, worker_id: &str) -> Result<Option<i64>, StoreError> {
+        let row: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT github_account_id FROM workers WHERE id = $1")
+                .bind(worker_id)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(row.and_then(|(a,)| a))
+    }
 }

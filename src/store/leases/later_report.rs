@@ -12,14 +12,10 @@ use crate::domain::TaskStatus;
 use crate::store::rows::TaskRow;
 use crate::store::{NewEvent, StoreError, WriteTx};
 
-/// Keys of an artifact that the report cannot change: the pull request the task waits on, and
-/// what the service itself records about it (GitHub's checks, a merge's credit).
-const KEPT: [&str; 3] = ["pr_url", "checks", "credit"];
-
 /// What a later `pr_opened` report changes on `task`'s artifact: the keys it sets anew (empty
 /// when it changes nothing). The report must name the task's own pull request (`409
 /// invalid_transition` otherwise) and is checked as a first report is (`pr_url`, disclosure,
-/// bounds).
+/// bounds, and no key that GitHub decides: `422 not_reported_by_workers`).
 pub(super) fn later_pr_report(
     task: &TaskRow,
     artifact: Option<&Value>,
@@ -46,7 +42,8 @@ pub(super) fn later_pr_report(
     }
     let mut changes = Map::new();
     for (key, value) in reported.into_iter().flatten() {
-        if KEPT.contains(&key.as_str()) {
+        // The pull request the task waits on stays the one it names.
+        if key == "pr_url" {
             continue;
         }
         if stored.and_then(|s| s.get(key)) != Some(value) {

@@ -61,7 +61,7 @@ use sqlx::AssertSqlSafe;
 
 use crate::domain::rules;
 use crate::domain::{Lease, TaskStatus};
-use crate::domain::{RepoContract, disclosure, limits};
+use crate::domain::{RepoContract, disclosure, github_facts, limits};
 use crate::store::rows::{TASK_SELECT, TaskRow};
 use crate::store::{Store, StoreError};
 
@@ -170,16 +170,18 @@ pub(super) fn worker_move(
     })
 }
 
-/// Checks what a worker reports with a move to `target`: a `pr_opened` needs `artifact.pr_url`
-/// (of the task's own repository for a GitHub task) and, where the repository's contract says
-/// so, `artifact.disclosure`; `artifact.evidence` has the contract's shape; the note and the
-/// artifact keep their bounds.
+/// Checks what a worker reports with a move to `target`: the artifact names nothing that GitHub
+/// decides (`domain::github_facts`); a `pr_opened` needs `artifact.pr_url` (of the task's own
+/// repository for a GitHub task) and, where the repository's contract says so,
+/// `artifact.disclosure`; `artifact.evidence` has the contract's shape; the note and the
+/// artifact keep their bounds. Every path of a worker's report, first or later, passes here.
 pub(super) fn check_report(
     task: &TaskRow,
     target: TaskStatus,
     artifact: Option<&Value>,
     note: Option<&str>,
 ) -> Result<(), StoreError> {
+    github_facts::not_reported(artifact)?;
     if target == TaskStatus::PrOpened {
         let has_url = artifact
             .as_ref()

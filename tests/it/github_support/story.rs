@@ -613,6 +613,8 @@ impl Story {
         p["base"]["ref"] = json!("main");
         p["head"]["sha"] = json!(Story::head_sha(number));
         set_user(&mut p["user"], &pr.author);
+        // The author's id is the one GitHub gives their account now.
+        p["user"]["id"] = json!(self.fake.user_id(&pr.author));
         payload
     }
 
