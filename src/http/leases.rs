@@ -67,7 +67,8 @@ pub async fn claim(
         // coming back online.
         worker.last_seen_at = Some(seen_at);
         crate::metrics::claim_finished(attempt, lease.is_some());
-        if let Some(lease) = lease {
+        if let Some(mut lease) = lease {
+            lease.task = state.store.as_seen_by(&worker, lease.task).await?;
             return Ok(Json(ClaimReply { lease }).into_response());
         }
         // A claim that does not wait (or whose wait is over) answers now: a timer set in the
@@ -230,7 +231,9 @@ pub async fn preview(
         eligible: Vec::new(),
         refused: Vec::new(),
     };
+    let turn = state.preview_limit.turn().await;
     let preview = state.store.preview(&worker).await?;
+    drop(turn);
     for entry in preview.entries {
         if entry.refusals.is_empty() {
             reply.eligible.push(entry.task.id);
@@ -274,12 +277,12 @@ pub async fn ack(
     Path(lease_id): Path<String>,
 ) -> ApiResult<Json<Task>> {
     // On SQLite the ack joins the next write group (see `store::leases::write_groups`).
+    let task = state.store.ack_for(&worker, &lease_id).await?;
     Ok(Json(
         state
             .store
-            .ack_for(&worker, &lease_id)
-            .await?
-            .to_holder_api(),
+            .as_seen_by(&worker, task.to_holder_api())
+            .await?,
     ))
 }
 
@@ -327,6 +330,7 @@ async fn lease_op(
     lease_id: &str,
     op: Op,
 ) -> ApiResult<Json<Task>> {
+    let holder = worker;
     let worker = worker.clone();
     let lease_id = lease_id.to_string();
     let task = state
@@ -353,5 +357,5 @@ async fn lease_op(
                 .await
         })
         .await?;
-    Ok(Json(task.to_api()))
+    Ok(Json(state.store.as_seen_by(holder, task.to_api()).await?))
 }

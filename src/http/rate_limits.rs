@@ -187,18 +187,34 @@ impl<K: Hash + Eq + Clone> PerKey<K> {
 }
 
 /// How often `GET /v1/work/preview` may be asked: per worker, and per client address whichever
-/// of its workers asks (registrations are cheap, so a limit per worker alone is no limit).
+/// of its workers asks (registrations are cheap, so a limit per worker alone is no limit); and
+/// how many run at once in this process.
 pub struct PreviewLimits {
     per_worker: PerKey<String>,
     per_address: PerKey<IpAddr>,
+    running: tokio::sync::Semaphore,
 }
+
+/// Previews that run at once in one process; the others wait their turn. A preview reads 50
+/// tasks with every rule of the claim: previews that arrive together take one core between
+/// them, never every core from the claims.
+const PREVIEWS_AT_ONCE: usize = 1;
 
 impl PreviewLimits {
     pub fn new(per_worker: u32, per_address: u32) -> PreviewLimits {
         PreviewLimits {
             per_worker: PerKey::new(per_worker),
             per_address: PerKey::new(per_address),
+            running: tokio::sync::Semaphore::new(PREVIEWS_AT_ONCE),
         }
+    }
+
+    /// Waits for a preview's turn; the preview runs while the permit is held.
+    pub async fn turn(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.running
+            .acquire()
+            .await
+            .expect("the preview semaphore is never closed")
     }
 
     /// `Err((wait, why))` when the worker, or the address it asks from, must wait.

@@ -23,6 +23,7 @@ use super::leases::claim_rules::Pick;
 use super::leases::refusals::{Explained, explain};
 use super::rows::{TaskRow, WorkerRow};
 use super::{Store, StoreError};
+use crate::domain::Task;
 use crate::domain::rules::Refusal;
 
 /// How many ready tasks a preview looks at, first in offer order.
@@ -106,21 +107,67 @@ impl Store {
                 _ => {}
             }
         }
+        self.unseen_of(worker, None, named).await
+    }
+
+    /// `task` as `worker` reads it (its lease, `GET /v1/tasks/{id}`, a lease move's answer): a
+    /// task its `blocked_by`, `waiting_on` or `waiting_on_paths` names that the worker could not
+    /// see (above its trust level, or in a private repository, as the preview decides; but the
+    /// repository of the worker's own task is one it sees) is named [`ANOTHER_TASK`], once for
+    /// each, so the count stays and nothing of it shows.
+    pub async fn as_seen_by(&self, worker: &WorkerRow, mut task: Task) -> Result<Task, StoreError> {
+        let named: Vec<&str> = task
+            .blocked_by
+            .iter()
+            .chain(&task.waiting_on)
+            .chain(&task.waiting_on_paths)
+            .map(String::as_str)
+            .collect();
+        if named.is_empty() {
+            return Ok(task);
+        }
+        let unseen = self.unseen_of(worker, Some(&task.repo), named).await?;
+        if unseen.is_empty() {
+            return Ok(task);
+        }
+        for name in task
+            .blocked_by
+            .iter_mut()
+            .chain(&mut task.waiting_on)
+            .chain(&mut task.waiting_on_paths)
+        {
+            if unseen.contains(name.as_str()) {
+                *name = ANOTHER_TASK.to_string();
+            }
+        }
+        Ok(task)
+    }
+
+    /// Of the tasks `named` (by key or id), those `worker` could not see: in a private
+    /// repository (other than `seen_repo`), or above its trust level. A key names a task in any
+    /// repository: where one of the tasks it names is unseen, it is.
+    async fn unseen_of(
+        &self,
+        worker: &WorkerRow,
+        seen_repo: Option<&str>,
+        mut named: Vec<&str>,
+    ) -> Result<HashSet<String>, StoreError> {
         named.sort_unstable();
         named.dedup();
         if named.is_empty() {
             return Ok(HashSet::new());
         }
         let list: String = (0..named.len())
-            .map(|i| format!("${}", i + 2))
+            .map(|i| format!("${}", i + 3))
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
             "SELECT t.id, t.key FROM tasks t JOIN repos r ON r.id = t.repo_id \
-             WHERE (t.key IN ({list}) OR t.id IN ({list})) AND (r.private <> 0 OR t.tier > $1)"
+             WHERE (t.key IN ({list}) OR t.id IN ({list})) AND (r.private <> 0 AND r.name <> $2 OR t.tier > $1)"
         );
         let mut query = sqlx::query_as::<_, (String, Option<String>)>(AssertSqlSafe(sql))
-            .bind(worker.trust_level);
+            .bind(worker.trust_level)
+            .bind(seen_repo.unwrap_or_default());
         for name in &named {
             query = query.bind(*name);
         }
