@@ -222,7 +222,11 @@ pub async fn preview(
     client: Option<axum::Extension<super::rate_limits::ClientIp>>,
 ) -> ApiResult<Response> {
     let ip = client.map(|axum::Extension(c)| c.0);
-    if let Err((wait, why)) = state.preview_limit.check(&worker.id, ip) {
+    if let Err((wait, why)) = state
+        .preview_limit
+        .check(&state.store, &worker.id, ip)
+        .await
+    {
         return Ok(super::rate_limits::too_many(wait, why));
     }
     // As a claim does first: a lease that has run out is ended before anything is read.
