@@ -16,3 +16,10 @@ CREATE TABLE rate_counts (
     used         BIGINT NOT NULL
 );
 CREATE INDEX rate_counts_window ON rate_counts (window_start);
+
+-- One held long poll per worker across replicas: the poll a worker began last, wherever it runs.
+-- A poll that finds another named here ends (`http::leases`).
+CREATE TABLE held_polls (
+    worker_id TEXT PRIMARY KEY,
+    holder    TEXT NOT NULL
+);

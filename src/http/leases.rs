@@ -32,7 +32,8 @@ pub struct ClaimReply {
 }
 
 /// Claim the best eligible task. 204 when nothing is eligible now. A worker holds one long poll
-/// at a time: a newer one ends the one it held (204). A held poll runs the worker's
+/// at a time, across every replica: a newer one ends the one it held (204; within the recheck
+/// of credentials when it is held by another replica). A held poll runs the worker's
 /// authentication again every few seconds and ends (401) once its token does.
 #[utoipa::path(post, path = "/v1/work", tag = "leases", params(ClaimQuery), security(("worker_token" = [])),
     responses((status = 200, body = ClaimReply), (status = 204, description = "nothing eligible now"),
@@ -52,12 +53,20 @@ pub async fn claim(
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     let mut held = (wait > 0).then(|| state.long_polls.hold(&worker.id));
+    // Across replicas: the poll this worker began last, wherever it runs, is the one it holds.
+    let holder = crate::store::new_id("poll");
+    if wait > 0 {
+        state.store.hold_poll(&worker.id, &holder).await?;
+    }
     let mut changes = state.last_event.clone();
     let mut checked = tokio::time::Instant::now();
     loop {
         if checked.elapsed() >= RECHECK {
             checked = tokio::time::Instant::now();
             worker_of(&state, &headers).await?;
+            if wait > 0 && !state.store.still_holds_poll(&worker.id, &holder).await? {
+                return Ok(StatusCode::NO_CONTENT.into_response());
+            }
         }
         changes.mark_unchanged();
         let attempt = std::time::Instant::now();
@@ -85,6 +94,9 @@ pub async fn claim(
                 _ = tokio::time::sleep_until(checked + RECHECK) => {
                     checked = tokio::time::Instant::now();
                     worker_of(&state, &headers).await?;
+                    if !state.store.still_holds_poll(&worker.id, &holder).await? {
+                        return Ok(StatusCode::NO_CONTENT.into_response());
+                    }
                 }
                 changed = changes.changed() => {
                     if changed.is_err() {

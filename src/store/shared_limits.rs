@@ -2,7 +2,8 @@
 //! address, previews per worker and per address (contract section 14: N replicas allow what one
 //! allows). Each counted name has one row of `rate_counts` (migration 0047) holding the uses of
 //! its current minute; a use is one conditional upsert, which counts it only while the minute has
-//! room, so two replicas asking at once cannot both take the last use.
+//! room, so two replicas asking at once cannot both take the last use. And the one long poll a
+//! worker holds, wherever it runs: `held_polls` names the poll each worker began last.
 
 use std::time::Duration;
 
@@ -52,6 +53,35 @@ impl Store {
             .execute_write(self)
             .await?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Notes `holder` as the long poll `worker_id` began last, in place of any other.
+    pub async fn hold_poll(&self, worker_id: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO held_polls (worker_id, holder) VALUES ($1, $2) \
+             ON CONFLICT (worker_id) DO UPDATE SET holder = excluded.holder",
+        )
+        .bind(worker_id)
+        .bind(holder)
+        .execute_write(self)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether `holder` is still the long poll `worker_id` began last.
+    pub async fn still_holds_poll(
+        &self,
+        worker_id: &str,
+        holder: &str,
+    ) -> Result<bool, StoreError> {
+        let last: Option<String> =
+            sqlx::query_scalar("SELECT holder FROM held_polls WHERE worker_id = $1")
+                .bind(worker_id)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(last.as_deref() == Some(holder))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Limits across replicas (contract section 14): registrations and wrong credentials per
-//! address, and previews per worker, are counted in the database, so two `owp serve` processes
-//! on one PostgreSQL database allow what one allows.
+//! address, previews per worker, and one held long poll per worker are counted in the database,
+//! so two `owp serve` processes on one PostgreSQL database allow what one allows.
 //!
 //! Runs when `OWP_TEST_DATABASE_URL` names a PostgreSQL server; otherwise it prints why it
 //! skipped and passes.
@@ -8,8 +8,10 @@
 use crate::services::postgres_enabled;
 use crate::support;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use reqwest::Method;
 use serde_json::json;
 
 use support::{Server, TestDatabase};
@@ -106,6 +108,44 @@ async fn two_replicas_allow_what_one_allows() {
         "{wrong} wrong credentials answered over two replicas (one replica: {})",
         FAILURES + 1
     );
+    drop(b);
+    drop(a);
+}
+
+/// A worker holds one long poll across replicas: a poll begun on the second replica ends the
+/// one it held on the first (204) within the recheck of credentials, long before its wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_long_poll_on_another_replica_ends_the_first() {
+    if !postgres_enabled("a_second_long_poll_on_another_replica_ends_the_first") {
+        return;
+    }
+    let a = Arc::new(Server::start_with_env(&[]).await);
+    let b = Arc::new(a.start_sharing(&[]).await);
+    let (_, token) = a.register_worker("poller", &[], 5, 1).await;
+    let poll = |s: Arc<Server>, token: String| {
+        tokio::spawn(async move {
+            let r = s
+                .req(Method::POST, "/v1/work?wait=30")
+                .bearer(&token)
+                .timeout(Duration::from_secs(40))
+                .send()
+                .await;
+            (r.status, Instant::now())
+        })
+    };
+    let first = poll(a.clone(), token.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second_began = Instant::now();
+    let second = poll(b.clone(), token.clone());
+    let (status, ended) = first.await.unwrap();
+    assert_eq!(status, 204);
+    let after = ended.saturating_duration_since(second_began);
+    assert!(
+        after < Duration::from_secs(10),
+        "the first poll ended {after:?} after the second began"
+    );
+    assert!(!second.is_finished(), "the second poll is the one held");
+    second.abort();
     drop(b);
     drop(a);
 }
