@@ -620,3 +620,36 @@ async fn a_workers_own_task_names_no_blocker_it_could_not_see() {
         json!(["SECRET", "PLAIN"])
     );
 }
+
+/// The same for `waiting_on_paths`: the task a worker gives back waits on the paths of a tier-5
+/// task in review, which the nack's answer names only as "another task".
+#[tokio::test]
+async fn a_given_back_task_names_no_path_holder_it_could_not_see() {
+    let s = Server::start().await;
+    public_repo(&s, "acme/paths", 10, false).await;
+    let tasks = s
+        .import(
+            "acme/paths",
+            json!([
+                {"key": "HIGH", "title": "tier five", "tier": 5, "paths": ["src/core/**"]},
+                {"key": "LOW", "title": "tier zero", "paths": ["src/core/io/**"]}
+            ]),
+        )
+        .await;
+    let (high, low) = (
+        str_field(&tasks[0], "task_id"),
+        str_field(&tasks[1], "task_id"),
+    );
+    let (_, token) = s.register_worker("low", &[], 10, 1).await;
+    let (lease_id, got, _) = s.claim_ok(&token).await;
+    assert_eq!(got, low);
+    // The tier-5 task goes into flight beside it (a maintainer's move); the worker gives its
+    // own back, and the answer says what it waits on.
+    s.admin_set_status(&high, "pr_opened").await.expect(200);
+    let given_back = s.nack(&token, &lease_id).await.expect(200);
+    assert_eq!(given_back["status"], "ready");
+    assert_eq!(given_back["waiting_on_paths"], json!(["another task"]));
+    assert!(!given_back.to_string().contains("HIGH"), "{given_back}");
+    // The admin reads the holder by its key.
+    assert_eq!(s.task(&low).await["waiting_on_paths"], json!(["HIGH"]));
+}
