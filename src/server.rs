@@ -461,6 +461,7 @@ async fn limits_upkeep(limits: Arc<crate::http::rate_limits::Limits>) {
     loop {
         tick.tick().await;
         limits.housekeeping();
+        limits.forget_shared().await;
     }
 }
 

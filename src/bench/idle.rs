@@ -248,7 +248,7 @@ async fn measure(
 
 /// Inserts `count` online workers as registration would (token stored as its SHA-256), in
 /// statements of [`LOAD_CHUNK`] rows; returns their tokens.
-async fn load_workers(pool: &AnyPool, count: usize) -> anyhow::Result<Vec<String>> {
+pub(super) async fn load_workers(pool: &AnyPool, count: usize) -> anyhow::Result<Vec<String>> {
     let now = crate::store::now_ms();
     let run = uuid::Uuid::new_v4().simple().to_string();
     let tokens: Vec<String> = (0..count)

@@ -27,6 +27,8 @@
 //! `--idle 20000,100000` measures an idle pool instead (`idle.rs`): online workers, no work,
 //! heartbeats and empty claims beside `GET /healthz`.
 //!
+//! `--preview 100000` measures what previews cost another worker's claims (`preview.rs`).
+//!
 //! `--path-locks 0,1000` adds rule 10's load side by side with none (`data::load_paths`), and
 //! `--capped-replicas 1,2,4` adds PostgreSQL runs whose server processes are each capped at
 //! `--capped-cpu` cores; the report ends with the targets the rows are read against
@@ -53,6 +55,7 @@ mod idle;
 mod loops;
 mod pg_stats;
 mod plan;
+mod preview;
 mod report;
 mod servers;
 mod targets;
@@ -214,6 +217,11 @@ pub struct BenchArgs {
     /// the last is answered.
     #[arg(long, default_value_t = 64)]
     pub idle_connections: usize,
+    /// Previews instead of the claim runs, one run per value (e.g. `100000`): that many ready
+    /// tasks in private repositories, one worker's claims alone and while 8 others ask for
+    /// previews at once (see `preview.rs`).
+    #[arg(long, value_delimiter = ',', conflicts_with = "idle")]
+    pub preview: Vec<usize>,
 }
 
 const ADMIN: &str = "bench-admin-token";
@@ -247,6 +255,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if !args.idle.is_empty() {
         return idle::run(&args).await;
+    }
+    if !args.preview.is_empty() {
+        return preview::run(&args).await;
     }
     if args.workers == 0 || args.repeat == 0 || args.repos == 0 {
         bail!("--workers, --repeat and --repos must be at least 1");

@@ -32,7 +32,8 @@ pub struct ClaimReply {
 }
 
 /// Claim the best eligible task. 204 when nothing is eligible now. A worker holds one long poll
-/// at a time: a newer one ends the one it held (204). A held poll runs the worker's
+/// at a time, across every replica: a newer one ends the one it held (204; within the recheck
+/// of credentials when it is held by another replica). A held poll runs the worker's
 /// authentication again every few seconds and ends (401) once its token does.
 #[utoipa::path(post, path = "/v1/work", tag = "leases", params(ClaimQuery), security(("worker_token" = [])),
     responses((status = 200, body = ClaimReply), (status = 204, description = "nothing eligible now"),
@@ -52,12 +53,20 @@ pub async fn claim(
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     let mut held = (wait > 0).then(|| state.long_polls.hold(&worker.id));
+    // Across replicas: the poll this worker began last, wherever it runs, is the one it holds.
+    let holder = crate::store::new_id("poll");
+    if wait > 0 {
+        state.store.hold_poll(&worker.id, &holder).await?;
+    }
     let mut changes = state.last_event.clone();
     let mut checked = tokio::time::Instant::now();
     loop {
         if checked.elapsed() >= RECHECK {
             checked = tokio::time::Instant::now();
             worker_of(&state, &headers).await?;
+            if wait > 0 && !state.store.still_holds_poll(&worker.id, &holder).await? {
+                return Ok(StatusCode::NO_CONTENT.into_response());
+            }
         }
         changes.mark_unchanged();
         let attempt = std::time::Instant::now();
@@ -67,7 +76,8 @@ pub async fn claim(
         // coming back online.
         worker.last_seen_at = Some(seen_at);
         crate::metrics::claim_finished(attempt, lease.is_some());
-        if let Some(lease) = lease {
+        if let Some(mut lease) = lease {
+            lease.task = state.store.as_seen_by(&worker, lease.task).await?;
             return Ok(Json(ClaimReply { lease }).into_response());
         }
         // A claim that does not wait (or whose wait is over) answers now: a timer set in the
@@ -84,6 +94,9 @@ pub async fn claim(
                 _ = tokio::time::sleep_until(checked + RECHECK) => {
                     checked = tokio::time::Instant::now();
                     worker_of(&state, &headers).await?;
+                    if !state.store.still_holds_poll(&worker.id, &holder).await? {
+                        return Ok(StatusCode::NO_CONTENT.into_response());
+                    }
                 }
                 changed = changes.changed() => {
                     if changed.is_err() {
@@ -221,7 +234,11 @@ pub async fn preview(
     client: Option<axum::Extension<super::rate_limits::ClientIp>>,
 ) -> ApiResult<Response> {
     let ip = client.map(|axum::Extension(c)| c.0);
-    if let Err((wait, why)) = state.preview_limit.check(&worker.id, ip) {
+    if let Err((wait, why)) = state
+        .preview_limit
+        .check(&state.store, &worker.id, ip)
+        .await
+    {
         return Ok(super::rate_limits::too_many(wait, why));
     }
     // As a claim does first: a lease that has run out is ended before anything is read.
@@ -230,7 +247,9 @@ pub async fn preview(
         eligible: Vec::new(),
         refused: Vec::new(),
     };
+    let turn = state.preview_limit.turn().await;
     let preview = state.store.preview(&worker).await?;
+    drop(turn);
     for entry in preview.entries {
         if entry.refusals.is_empty() {
             reply.eligible.push(entry.task.id);
@@ -274,12 +293,12 @@ pub async fn ack(
     Path(lease_id): Path<String>,
 ) -> ApiResult<Json<Task>> {
     // On SQLite the ack joins the next write group (see `store::leases::write_groups`).
+    let task = state.store.ack_for(&worker, &lease_id).await?;
     Ok(Json(
         state
             .store
-            .ack_for(&worker, &lease_id)
-            .await?
-            .to_holder_api(),
+            .as_seen_by(&worker, task.to_holder_api())
+            .await?,
     ))
 }
 
@@ -327,6 +346,7 @@ async fn lease_op(
     lease_id: &str,
     op: Op,
 ) -> ApiResult<Json<Task>> {
+    let holder = worker;
     let worker = worker.clone();
     let lease_id = lease_id.to_string();
     let task = state
@@ -353,5 +373,5 @@ async fn lease_op(
                 .await
         })
         .await?;
-    Ok(Json(task.to_api()))
+    Ok(Json(state.store.as_seen_by(holder, task.to_api()).await?))
 }

@@ -92,9 +92,13 @@ fn wait_of(not_until: &governor::NotUntil<governor::clock::QuantaInstant>) -> Du
 /// limiter lets it through again, so the answer tells a guesser nothing.
 pub struct AuthFailures {
     limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    per_minute: u32,
     /// Addresses that must wait, and until when (what the limiter last answered them).
     waiting: Mutex<HashMap<IpAddr, Instant>>,
 }
+
+/// How long a limit counted in the database refuses when the database does not answer.
+const SHARED_FAILED_WAIT: Duration = Duration::from_secs(5);
 
 /// The most addresses remembered as waiting; past it, those whose wait is over are forgotten.
 const MAX_WAITING: usize = 100_000;
@@ -103,6 +107,7 @@ impl AuthFailures {
     pub fn new(per_minute: u32) -> AuthFailures {
         AuthFailures {
             limiter: keyed_by(per_minute),
+            per_minute,
             waiting: Mutex::new(HashMap::new()),
         }
     }
@@ -128,17 +133,39 @@ impl AuthFailures {
         };
         let key = rate_key(ip);
         if let Err(not_until) = limiter.check_key(&key) {
-            let until = Instant::now() + wait_of(&not_until);
-            let mut waiting = self.lock();
-            if waiting.len() >= MAX_WAITING {
-                let now = Instant::now();
-                waiting.retain(|_, t| *t > now);
-            }
-            if waiting.len() < MAX_WAITING {
-                waiting.insert(key, until);
-            }
-            tracing::warn!(client = %key, "wrong credentials: this address must wait");
+            self.wait_until(key, Instant::now() + wait_of(&not_until));
         }
+    }
+
+    /// Counts a wrong credential from `ip` here ([`AuthFailures::record`]) and where every
+    /// replica counts it (the database): past the rate there, the address waits here too, until
+    /// the minute ends. When the database does not answer, it waits (fail closed).
+    pub async fn record_shared(&self, store: &Store, ip: IpAddr) {
+        self.record(ip);
+        let key = rate_key(ip);
+        let name = format!("auth_failures:{key}");
+        match store.take_shared_limit(&name, self.per_minute).await {
+            Ok(None) => {}
+            Ok(Some(wait)) => self.wait_until(key, Instant::now() + wait),
+            Err(e) => {
+                tracing::warn!(error = %e, "the shared count of wrong credentials failed");
+                self.wait_until(key, Instant::now() + SHARED_FAILED_WAIT);
+            }
+        }
+    }
+
+    /// `key` waits until `until` before presenting any credential.
+    fn wait_until(&self, key: IpAddr, until: Instant) {
+        let mut waiting = self.lock();
+        if waiting.len() >= MAX_WAITING {
+            let now = Instant::now();
+            waiting.retain(|_, t| *t > now);
+        }
+        if waiting.len() < MAX_WAITING {
+            let at = waiting.entry(key).or_insert(until);
+            *at = (*at).max(until);
+        }
+        tracing::warn!(client = %key, "wrong credentials: this address must wait");
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Instant>> {
@@ -187,30 +214,70 @@ impl<K: Hash + Eq + Clone> PerKey<K> {
 }
 
 /// How often `GET /v1/work/preview` may be asked: per worker, and per client address whichever
-/// of its workers asks (registrations are cheap, so a limit per worker alone is no limit).
+/// of its workers asks (registrations are cheap, so a limit per worker alone is no limit); and
+/// how many run at once in this process.
 pub struct PreviewLimits {
     per_worker: PerKey<String>,
     per_address: PerKey<IpAddr>,
+    per_worker_per_minute: u32,
+    per_address_per_minute: u32,
+    running: tokio::sync::Semaphore,
 }
+
+/// Previews that run at once in one process; the others wait their turn. A preview reads 50
+/// tasks with every rule of the claim: previews that arrive together take one core between
+/// them, never every core from the claims.
+const PREVIEWS_AT_ONCE: usize = 1;
 
 impl PreviewLimits {
     pub fn new(per_worker: u32, per_address: u32) -> PreviewLimits {
         PreviewLimits {
             per_worker: PerKey::new(per_worker),
             per_address: PerKey::new(per_address),
+            per_worker_per_minute: per_worker,
+            per_address_per_minute: per_address,
+            running: tokio::sync::Semaphore::new(PREVIEWS_AT_ONCE),
         }
     }
 
-    /// `Err((wait, why))` when the worker, or the address it asks from, must wait.
-    pub fn check(&self, worker: &str, ip: Option<IpAddr>) -> Result<(), (Duration, &'static str)> {
+    /// Waits for a preview's turn; the preview runs while the permit is held.
+    pub async fn turn(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.running
+            .acquire()
+            .await
+            .expect("the preview semaphore is never closed")
+    }
+
+    /// `Err((wait, why))` when the worker, or the address it asks from, must wait: counted here,
+    /// then where every replica counts them (the database).
+    pub async fn check(
+        &self,
+        store: &Store,
+        worker: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<(), (Duration, &'static str)> {
+        const ADDRESS: &str = "too many previews from this address";
+        const WORKER: &str = "too many previews from this worker";
         if let Some(ip) = ip
             && let Err(wait) = self.per_address.check(&rate_key(ip))
         {
-            return Err((wait, "too many previews from this address"));
+            return Err((wait, ADDRESS));
         }
         self.per_worker
             .check(&worker.to_string())
-            .map_err(|wait| (wait, "too many previews from this worker"))
+            .map_err(|wait| (wait, WORKER))?;
+        if let Some(ip) = ip {
+            let name = format!("previews:{}", rate_key(ip));
+            if let Some(refused) = shared(store, &name, self.per_address_per_minute, ADDRESS).await
+            {
+                return Err(refused);
+            }
+        }
+        let name = format!("previews:{worker}");
+        match shared(store, &name, self.per_worker_per_minute, WORKER).await {
+            Some(refused) => Err(refused),
+            None => Ok(()),
+        }
     }
 }
 
@@ -281,6 +348,7 @@ fn segments_of(template: &str) -> Vec<Option<String>> {
 /// Every per-address and per-person limit of the service.
 pub struct Limits {
     registrations: PerKey<IpAddr>,
+    registrations_per_minute: u32,
     anonymous: PerKey<IpAddr>,
     signin: PerKey<IpAddr>,
     /// A signed-in maintainer's requests, by login.
@@ -346,6 +414,7 @@ impl Limits {
         };
         Ok(Limits {
             registrations: PerKey::new(config.rate_registrations_per_minute),
+            registrations_per_minute: config.rate_registrations_per_minute,
             anonymous: PerKey::new(config.rate_anonymous_per_minute),
             signin: PerKey::new(config.rate_signin_per_minute),
             maintainers: PerKey::new(config.rate_maintainer_per_minute),
@@ -365,6 +434,15 @@ impl Limits {
         }
         self.maintainers.housekeeping();
         self.failures.housekeeping();
+    }
+
+    /// Forgets the counts in the database of minutes that have ended.
+    pub async fn forget_shared(&self) {
+        if let Some(store) = &self.store
+            && let Err(e) = store.forget_shared_limits().await
+        {
+            tracing::warn!(error = %e, "old shared rate counts could not be removed");
+        }
     }
 
     /// What a request is counted as: by its route first, then, on a route that needs a
@@ -463,11 +541,46 @@ pub async fn layer(State(limits): State<Arc<Limits>>, mut req: Request, next: Ne
     if let Err((wait, what)) = checked {
         return too_many(wait, what);
     }
+    // Registrations per address are counted where every replica sees them as well.
+    if kind == Kind::Registration
+        && let Some(store) = &limits.store
+        && let Some((wait, what)) = shared(
+            store,
+            &format!("registrations:{key}"),
+            limits.registrations_per_minute,
+            "too many registrations from this address",
+        )
+        .await
+    {
+        return too_many(wait, what);
+    }
     let res = next.run(req).await;
     if credential && res.status() == axum::http::StatusCode::UNAUTHORIZED {
-        limits.failures.record(ip);
+        match &limits.store {
+            Some(store) => limits.failures.record_shared(store, ip).await,
+            None => limits.failures.record(ip),
+        }
     }
     res
+}
+
+/// One use of the limit `name` counted in the database ([`Store::take_shared_limit`]): `Some`
+/// (how long to wait, and why) when it is refused, or when the database does not answer (fail
+/// closed).
+async fn shared(
+    store: &Store,
+    name: &str,
+    per_minute: u32,
+    why: &'static str,
+) -> Option<(Duration, &'static str)> {
+    match store.take_shared_limit(name, per_minute).await {
+        Ok(None) => None,
+        Ok(Some(wait)) => Some((wait, why)),
+        Err(e) => {
+            tracing::warn!(error = %e, limit = name, "a shared limit could not be counted");
+            Some((SHARED_FAILED_WAIT, why))
+        }
+    }
 }
 
 #[cfg(test)]

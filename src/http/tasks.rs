@@ -43,9 +43,9 @@ pub async fn get_task(
             p.may_steer(&state, &task.repo).await?;
             Ok(Json(task.to_holder_api()))
         }
-        Caller::Worker(w) if task.worker_id.as_deref() == Some(w.id.as_str()) => {
-            Ok(Json(task.to_holder_api()))
-        }
+        Caller::Worker(w) if task.worker_id.as_deref() == Some(w.id.as_str()) => Ok(Json(
+            state.store.as_seen_by(&w, task.to_holder_api()).await?,
+        )),
         Caller::Worker(_) => Err(ApiError::forbidden(
             "not_lease_holder",
             "this task is not held by you",
@@ -122,7 +122,7 @@ pub async fn update_status(
         note: body.note,
     };
     let task = state.store.status_for(&worker, request).await?;
-    Ok(Json(task.to_api()))
+    Ok(Json(state.store.as_seen_by(&worker, task.to_api()).await?))
 }
 
 /// A `pr_opened` report that moves a GitHub task (one of a repository the App is installed on)

@@ -33,6 +33,7 @@ pub mod proposals;
 pub mod repos;
 pub mod reputation;
 pub mod rows;
+pub mod shared_limits;
 pub mod signin;
 pub mod tasks;
 pub mod workers;

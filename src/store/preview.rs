@@ -23,6 +23,7 @@ use super::leases::claim_rules::Pick;
 use super::leases::refusals::{Explained, explain};
 use super::rows::{TaskRow, WorkerRow};
 use super::{Store, StoreError};
+use crate::domain::Task;
 use crate::domain::rules::Refusal;
 
 /// How many ready tasks a preview looks at, first in offer order.
@@ -106,21 +107,67 @@ impl Store {
                 _ => {}
             }
         }
+        self.unseen_of(worker, None, named).await
+    }
+
+    /// `task` as `worker` reads it (its lease, `GET /v1/tasks/{id}`, a lease move's answer): a
+    /// task its `blocked_by`, `waiting_on` or `waiting_on_paths` names that the worker could not
+    /// see (above its trust level, or in a private repository, as the preview decides; but the
+    /// repository of the worker's own task is one it sees) is named [`ANOTHER_TASK`], once for
+    /// each, so the count stays and nothing of it shows.
+    pub async fn as_seen_by(&self, worker: &WorkerRow, mut task: Task) -> Result<Task, StoreError> {
+        let named: Vec<&str> = task
+            .blocked_by
+            .iter()
+            .chain(&task.waiting_on)
+            .chain(&task.waiting_on_paths)
+            .map(String::as_str)
+            .collect();
+        if named.is_empty() {
+            return Ok(task);
+        }
+        let unseen = self.unseen_of(worker, Some(&task.repo), named).await?;
+        if unseen.is_empty() {
+            return Ok(task);
+        }
+        for name in task
+            .blocked_by
+            .iter_mut()
+            .chain(&mut task.waiting_on)
+            .chain(&mut task.waiting_on_paths)
+        {
+            if unseen.contains(name.as_str()) {
+                *name = ANOTHER_TASK.to_string();
+            }
+        }
+        Ok(task)
+    }
+
+    /// Of the tasks `named` (by key or id), those `worker` could not see: in a private
+    /// repository (other than `seen_repo`), or above its trust level. A key names a task in any
+    /// repository: where one of the tasks it names is unseen, it is.
+    async fn unseen_of(
+        &self,
+        worker: &WorkerRow,
+        seen_repo: Option<&str>,
+        mut named: Vec<&str>,
+    ) -> Result<HashSet<String>, StoreError> {
         named.sort_unstable();
         named.dedup();
         if named.is_empty() {
             return Ok(HashSet::new());
         }
         let list: String = (0..named.len())
-            .map(|i| format!("${}", i + 2))
+            .map(|i| format!("${}", i + 3))
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
             "SELECT t.id, t.key FROM tasks t JOIN repos r ON r.id = t.repo_id \
-             WHERE (t.key IN ({list}) OR t.id IN ({list})) AND (r.private <> 0 OR t.tier > $1)"
+             WHERE (t.key IN ({list}) OR t.id IN ({list})) AND (r.private <> 0 AND r.name <> $2 OR t.tier > $1)"
         );
         let mut query = sqlx::query_as::<_, (String, Option<String>)>(AssertSqlSafe(sql))
-            .bind(worker.trust_level);
+            .bind(worker.trust_level)
+            .bind(seen_repo.unwrap_or_default());
         for name in &named {
             query = query.bind(*name);
         }
@@ -165,5 +212,143 @@ fn name_only_seen(r: &mut Refusal, unseen: &HashSet<String>, own: &[String]) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::AssertSqlSafe;
+
+    use super::*;
+    use crate::store::leases::refusals::statement;
+    use crate::store::repos::RepoUpsert;
+    use crate::store::workers::WorkerInput;
+    use crate::store::{Backend, Timing};
+
+    /// Ready tasks in the pool, most of them waiting on another task.
+    const POOL: i64 = 100_000;
+
+    /// With 100,000 ready tasks, the preview's statement reads the tasks only through the two
+    /// offer indexes, at most its 50 from each, in order: no scan of the table, no sort of the
+    /// pool (SQLite's plan says which rows it visits and what it sorts). Its answer is still
+    /// the first 50 ready tasks in offer order, waiting ones among them.
+    #[tokio::test]
+    async fn the_preview_reads_its_tasks_from_the_offer_indexes_whatever_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+        let store = Store::open(&url, Timing::default()).await.unwrap();
+        let (repo, _) = store
+            .upsert_repo(
+                &RepoUpsert {
+                    name: "o/private".into(),
+                    max_open_prs: 5,
+                    ..Default::default()
+                },
+                "test",
+            )
+            .await
+            .unwrap();
+        let (worker, _) = store
+            .register_worker(&WorkerInput {
+                name: "w".into(),
+                skills: vec![],
+                capacity_points: 5,
+                max_concurrent_tasks: 1,
+                github_login: None,
+                capabilities: serde_json::json!({}),
+                extensions: Default::default(),
+                reputation_opt_in: false,
+                leaderboard_opt_in: false,
+                specialist: false,
+            })
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO skill_sets (skills) VALUES ('[]') ON CONFLICT DO NOTHING")
+            .execute(&store.read)
+            .await
+            .unwrap();
+        // Every third task waits (a count the schema's triggers would keep), priorities mixed.
+        let load = format!(
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {POOL}) \
+             INSERT INTO tasks (id, repo_id, title, description, estimate_points, priority, \
+               skill_set_id, tier, status, extensions, created_at, updated_at, waiting) \
+             SELECT 't_' || n, {repo}, 'task', '', 1, n % 4, \
+               (SELECT id FROM skill_sets WHERE skills = '[]'), n % 6, 'ready', '{{}}', 0, 0, \
+               CASE WHEN n % 3 = 0 THEN 1 ELSE 0 END FROM g",
+            repo = repo.id
+        );
+        sqlx::query(AssertSqlSafe(load))
+            .execute(&store.read)
+            .await
+            .unwrap();
+        sqlx::query("ANALYZE").execute(&store.read).await.unwrap();
+
+        let (_, sql) = statement(Backend::Sqlite, &worker, Pick::First, PREVIEW_TASKS);
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .bind(&worker.id)
+                .bind(0_i64)
+                .bind(0_i64)
+                .bind("[]")
+                .fetch_all(&store.read)
+                .await
+                .unwrap();
+        let steps: Vec<&str> = plan.iter().map(|(_, _, _, s)| s.as_str()).collect();
+        let of_q: Vec<String> = steps
+            .iter()
+            .filter(|s| s.contains(" q "))
+            .map(|s| s.replace("COVERING ", ""))
+            .collect();
+        assert_eq!(
+            of_q,
+            [
+                "SCAN q USING INDEX tasks_ready_queue",
+                "SCAN q USING INDEX tasks_ready_waiting"
+            ],
+            "the first tasks come from the offer indexes, in order: {steps:#?}"
+        );
+        let t = steps
+            .iter()
+            .find(|s| s.contains(" t ") || s.ends_with(" t"))
+            .unwrap();
+        assert!(
+            t.starts_with("SEARCH t USING INTEGER PRIMARY KEY"),
+            "the outer query looks up the tasks it was given: {steps:#?}"
+        );
+        assert!(
+            !steps
+                .iter()
+                .any(|s| s.starts_with("SCAN t") || s.starts_with("SCAN tasks")),
+            "no scan of the pool: {steps:#?}"
+        );
+        for (i, step) in steps.iter().enumerate() {
+            if step.starts_with("SCAN q") {
+                assert!(
+                    !steps[i + 1].starts_with("USE TEMP B-TREE"),
+                    "the first tasks are read in order, not sorted: {steps:#?}"
+                );
+            }
+        }
+
+        // The first 50 in offer order: priority 3 first, by entry, waiting or not.
+        let explained = explain(
+            &store.read,
+            Backend::Sqlite,
+            &worker,
+            Pick::First,
+            PREVIEW_TASKS,
+            0,
+        )
+        .await
+        .unwrap();
+        let first: Vec<i64> = explained.iter().map(|e| e.task.seq).collect();
+        let expected: Vec<i64> = (1..=POOL).filter(|n| n % 4 == 3).take(50).collect();
+        assert_eq!(first, expected);
+        let preview = store.preview(&worker).await.unwrap();
+        assert_eq!(
+            preview.entries.len() + preview.hidden,
+            PREVIEW_TASKS as usize
+        );
+        store.close().await;
     }
 }

@@ -568,3 +568,88 @@ async fn the_preview_shows_a_stranger_nothing_of_private_or_higher_tier_tasks() 
         "a private repository's refused task: {p}"
     );
 }
+
+/// Contract section 13: no reason names another task that the worker could not see, on every
+/// read a worker has of its task (its lease, `GET /v1/tasks/{id}`, a lease move's answer), as
+/// the preview decides it. A trust-0 worker holds a task of a public repository that a tier-5
+/// task blocked: that blocker is "another task"; the blocker it may see keeps its key, and the
+/// admin still reads both.
+#[tokio::test]
+async fn a_workers_own_task_names_no_blocker_it_could_not_see() {
+    let s = Server::start().await;
+    public_repo(&s, "acme/open", 10, false).await;
+    let tasks = s
+        .import(
+            "acme/open",
+            json!([
+                {"key": "SECRET", "title": "tier five", "tier": 5},
+                {"key": "PLAIN", "title": "tier zero"},
+                {"key": "MINE", "title": "after both", "blocked_by": ["SECRET", "PLAIN"]}
+            ]),
+        )
+        .await;
+    let id = |i: usize| str_field(&tasks[i], "task_id");
+    for blocker in [id(0), id(1)] {
+        s.admin_set_status(&blocker, "cancelled").await.expect(200);
+    }
+    let (_, token) = s.register_worker("low", &[], 10, 1).await;
+    let shown = json!(["another task", "PLAIN"]);
+
+    let (lease_id, got, lease) = s.claim_ok(&token).await;
+    assert_eq!(got, id(2));
+    assert_eq!(lease["task"]["blocked_by"], shown, "the lease: {lease}");
+    let read = s
+        .worker_get(&token, &format!("/v1/tasks/{got}"))
+        .await
+        .expect(200);
+    assert_eq!(read["blocked_by"], shown, "GET /v1/tasks/{{id}}");
+    let acked = s
+        .worker_post(&token, &format!("/v1/leases/{lease_id}/ack"), json!({}))
+        .await
+        .expect(200);
+    assert_eq!(acked["blocked_by"], shown, "the ack's answer");
+    let given_back = s.nack(&token, &lease_id).await.expect(200);
+    assert_eq!(given_back["blocked_by"], shown, "the nack's answer");
+    for body in [&lease, &read, &acked, &given_back].map(Value::to_string) {
+        assert!(!body.contains("SECRET"), "{body}");
+        assert!(!body.contains(&id(0)), "{body}");
+    }
+    // The admin reads every blocker by its key.
+    assert_eq!(
+        s.task(&id(2)).await["blocked_by"],
+        json!(["SECRET", "PLAIN"])
+    );
+}
+
+/// The same for `waiting_on_paths`: the task a worker gives back waits on the paths of a tier-5
+/// task in review, which the nack's answer names only as "another task".
+#[tokio::test]
+async fn a_given_back_task_names_no_path_holder_it_could_not_see() {
+    let s = Server::start().await;
+    public_repo(&s, "acme/paths", 10, false).await;
+    let tasks = s
+        .import(
+            "acme/paths",
+            json!([
+                {"key": "HIGH", "title": "tier five", "tier": 5, "paths": ["src/core/**"]},
+                {"key": "LOW", "title": "tier zero", "paths": ["src/core/io/**"]}
+            ]),
+        )
+        .await;
+    let (high, low) = (
+        str_field(&tasks[0], "task_id"),
+        str_field(&tasks[1], "task_id"),
+    );
+    let (_, token) = s.register_worker("low", &[], 10, 1).await;
+    let (lease_id, got, _) = s.claim_ok(&token).await;
+    assert_eq!(got, low);
+    // The tier-5 task goes into flight beside it (a maintainer's move); the worker gives its
+    // own back, and the answer says what it waits on.
+    s.admin_set_status(&high, "pr_opened").await.expect(200);
+    let given_back = s.nack(&token, &lease_id).await.expect(200);
+    assert_eq!(given_back["status"], "ready");
+    assert_eq!(given_back["waiting_on_paths"], json!(["another task"]));
+    assert!(!given_back.to_string().contains("HIGH"), "{given_back}");
+    // The admin reads the holder by its key.
+    assert_eq!(s.task(&low).await["waiting_on_paths"], json!(["HIGH"]));
+}

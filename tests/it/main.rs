@@ -86,6 +86,7 @@ mod ops_doctor;
 mod ops_first_hour;
 mod ops_metrics;
 mod ops_shutdown;
+mod pg_replica_limits;
 mod pg_replicas;
 mod readme_tour;
 mod release_listings;

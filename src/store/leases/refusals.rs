@@ -40,6 +40,43 @@ pub(crate) async fn explain<'c>(
     limit: i64,
     now: i64,
 ) -> Result<Vec<Explained>, StoreError> {
+    let (conditions, sql) = statement(backend, worker, pick, limit);
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(&worker.id)
+        .bind(now - NACK_COOLDOWN_MS)
+        .bind(now - HOUR_MS)
+        .bind(serde_json::to_string(&worker.skills).unwrap_or_else(|_| "[]".into()))
+        .fetch_all(conn)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let task = TaskRow::decode(&row)?;
+        let mut refusals = Vec::new();
+        for (i, (condition, _)) in conditions.iter().enumerate() {
+            let held: i64 = row.try_get(format!("c{i}").as_str())?;
+            if held == 0 {
+                refusals.push(refusal(*condition, worker, pick, &task, &row)?);
+            }
+        }
+        refusals.sort_by_key(Refusal::rule);
+        let private = row.try_get::<i64, _>("r_private")? != 0;
+        out.push(Explained {
+            task,
+            refusals,
+            private,
+        });
+    }
+    Ok(out)
+}
+
+/// The conditions [`explain`] reads, and its statement (binds: the worker's id, the hour of
+/// rule 1, the hour of the hourly cap, the worker's skills as JSON).
+pub(crate) fn statement(
+    backend: Backend,
+    worker: &WorkerRow,
+    pick: Pick,
+    limit: i64,
+) -> (Vec<(Condition, String)>, String) {
     let mut conditions = worker_conditions();
     conditions.extend(claim_conditions(backend, "$1", "$2", "$3", pick.insider()));
     conditions.extend(skill_conditions(backend, &pick.worker(worker), "$4"));
@@ -52,7 +89,10 @@ pub(crate) async fn explain<'c>(
         .strip_prefix("SELECT ")
         .expect("TASK_SELECT starts with SELECT");
     let which = match pick {
-        Pick::First => format!("t.status = 'ready' {OFFER_ORDER} LIMIT {limit}"),
+        Pick::First => format!(
+            "t.status = 'ready' AND t.seq IN ({}) {OFFER_ORDER} LIMIT {limit}",
+            first_ready(limit)
+        ),
         Pick::Named { seq, .. } => format!("t.seq = {seq}"),
     };
     let sql = format!(
@@ -80,32 +120,24 @@ pub(crate) async fn explain<'c>(
         cooldown_ends = cooldown_ends("$1", "$3"),
         room_left = reviewer_room_left(&format!("$3 + {HOUR_MS}")),
     );
-    let rows = sqlx::query(AssertSqlSafe(sql))
-        .bind(&worker.id)
-        .bind(now - NACK_COOLDOWN_MS)
-        .bind(now - HOUR_MS)
-        .bind(serde_json::to_string(&worker.skills).unwrap_or_else(|_| "[]".into()))
-        .fetch_all(conn)
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let task = TaskRow::decode(&row)?;
-        let mut refusals = Vec::new();
-        for (i, (condition, _)) in conditions.iter().enumerate() {
-            let held: i64 = row.try_get(format!("c{i}").as_str())?;
-            if held == 0 {
-                refusals.push(refusal(*condition, worker, pick, &task, &row)?);
-            }
-        }
-        refusals.sort_by_key(Refusal::rule);
-        let private = row.try_get::<i64, _>("r_private")? != 0;
-        out.push(Explained {
-            task,
-            refusals,
-            private,
-        });
-    }
-    Ok(out)
+    (conditions, sql)
+}
+
+/// The sequence numbers of the first `limit` ready tasks in offer order, read from the two
+/// indexes that together hold every ready task (migration 0047): at most `limit` entries of
+/// each, in order, whatever the pool's size, and never a sort of the pool.
+pub(crate) fn first_ready(limit: i64) -> String {
+    let first = |waiting: &str| {
+        format!(
+            "SELECT q.seq FROM tasks q WHERE q.status = 'ready' AND q.waiting {waiting} \
+             ORDER BY q.priority DESC, q.seq LIMIT {limit}"
+        )
+    };
+    format!(
+        "SELECT seq FROM ({}) a UNION ALL SELECT seq FROM ({}) b",
+        first("= 0"),
+        first("> 0")
+    )
 }
 
 /// A failed condition in words, with the figures a person needs.

@@ -1,0 +1,119 @@
+//! Limits counted where every replica sees them: registrations and wrong credentials per client
+//! address, previews per worker and per address (contract section 14: N replicas allow what one
+//! allows). Each counted name has one row of `rate_counts` (migration 0047) holding the uses of
+//! its current minute; a use is one conditional upsert, which counts it only while the minute has
+//! room, so two replicas asking at once cannot both take the last use. And the one long poll a
+//! worker holds, wherever it runs: `held_polls` names the poll each worker began last.
+
+use std::time::Duration;
+
+use super::engine::sqlite_writer::ExecuteWrite;
+use super::{Store, StoreError, now_ms};
+
+/// The window each limit counts in.
+const WINDOW_MS: i64 = 60_000;
+
+impl Store {
+    /// Counts one use of `name` in its current minute, if `per_minute` allows another: `None`
+    /// when it was counted, else how long until the next minute begins. A `per_minute` of 0
+    /// turns the limit off.
+    pub async fn take_shared_limit(
+        &self,
+        name: &str,
+        per_minute: u32,
+    ) -> Result<Option<Duration>, StoreError> {
+        if per_minute == 0 {
+            return Ok(None);
+        }
+        let now = now_ms();
+        let window = now - now.rem_euclid(WINDOW_MS);
+        let taken = sqlx::query(
+            "INSERT INTO rate_counts (name, window_start, used) VALUES ($1, $2, 1) \
+             ON CONFLICT (name) DO UPDATE SET \
+               used = CASE WHEN rate_counts.window_start = excluded.window_start \
+                 THEN rate_counts.used + 1 ELSE 1 END, \
+               window_start = excluded.window_start \
+             WHERE rate_counts.window_start <> excluded.window_start OR rate_counts.used < $3",
+        )
+        .bind(name)
+        .bind(window)
+        .bind(i64::from(per_minute))
+        .execute_write(self)
+        .await?
+        .rows_affected();
+        Ok((taken == 0).then(|| {
+            Duration::from_millis(u64::try_from(window + WINDOW_MS - now).unwrap_or(0).max(1))
+        }))
+    }
+
+    /// Forgets the counts of minutes that have ended (run every minute or so).
+    pub async fn forget_shared_limits(&self) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM rate_counts WHERE window_start < $1")
+            .bind(now_ms() - WINDOW_MS)
+            .execute_write(self)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Notes `holder` as the long poll `worker_id` began last, in place of any other.
+    pub async fn hold_poll(&self, worker_id: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO held_polls (worker_id, holder) VALUES ($1, $2) \
+             ON CONFLICT (worker_id) DO UPDATE SET holder = excluded.holder",
+        )
+        .bind(worker_id)
+        .bind(holder)
+        .execute_write(self)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether `holder` is still the long poll `worker_id` began last.
+    pub async fn still_holds_poll(
+        &self,
+        worker_id: &str,
+        holder: &str,
+    ) -> Result<bool, StoreError> {
+        let last: Option<String> =
+            sqlx::query_scalar("SELECT holder FROM held_polls WHERE worker_id = $1")
+                .bind(worker_id)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(last.as_deref() == Some(holder))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Timing;
+
+    /// Two stores on one database (two replicas) share each name's minute: together they take
+    /// what one allows, and a name's count is its own.
+    #[tokio::test]
+    async fn two_stores_share_one_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+        let a = Store::open(&url, Timing::default()).await.unwrap();
+        let b = Store::open(&url, Timing::default()).await.unwrap();
+        let mut taken = 0;
+        for store in [&a, &b].repeat(5) {
+            if store
+                .take_shared_limit("r:1.2.3.4", 6)
+                .await
+                .unwrap()
+                .is_none()
+            {
+                taken += 1;
+            }
+        }
+        assert_eq!(taken, 6);
+        let wait = b.take_shared_limit("r:1.2.3.4", 6).await.unwrap().unwrap();
+        assert!(wait <= Duration::from_secs(60), "{wait:?}");
+        assert_eq!(a.take_shared_limit("r:5.6.7.8", 6).await.unwrap(), None);
+        assert_eq!(a.take_shared_limit("r:1.2.3.4", 0).await.unwrap(), None);
+        a.forget_shared_limits().await.unwrap();
+    }
+}
