@@ -532,7 +532,8 @@ export interface paths {
         put?: never;
         /**
          * Claim the best eligible task. 204 when nothing is eligible now. A worker holds one long poll
-         *     at a time: a newer one ends the one it held (204). A held poll runs the worker's
+         *     at a time, across every replica: a newer one ends the one it held (204; within the recheck
+         *     of credentials when it is held by another replica). A held poll runs the worker's
          *     authentication again every few seconds and ends (401) once its token does.
          */
         post: operations["claim"];
@@ -1317,6 +1318,8 @@ export interface components {
              *     `disclosure: required` refuses `pr_opened` without it (`disclosure_required`). `evidence:
              *     {head_sha, commands: [{name, command, exit_code, seconds}]}`: what the worker ran before
              *     it opened its pull request, shown as its own report (`invalid_evidence` when malformed).
+             *     Never what GitHub decides of the pull request (`checks`, `commits`, `credit`, `merged`,
+             *     …): `not_reported_by_workers`.
              */
             artifact?: Record<string, unknown> | null;
             note?: string | null;
@@ -3855,7 +3858,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description illegal transition, lease ended, or a later pr_opened naming another pull request than the task's */
+            /** @description illegal transition, lease ended, or a later pr_opened naming another pull request than the task's; for a GitHub task, a pull request that is closed (pr_not_open) or neither the holder's person's nor a maintainer's (pr_not_yours) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3882,7 +3885,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description unknown status, missing pr_url, a malformed `artifact.disclosure` (invalid_disclosure) or none where the repository requires it (disclosure_required), a malformed `artifact.evidence` (invalid_evidence) */
+            /** @description unknown status, missing pr_url, a malformed `artifact.disclosure` (invalid_disclosure) or none where the repository requires it (disclosure_required), a malformed `artifact.evidence` (invalid_evidence), a key only GitHub decides (not_reported_by_workers), or for a GitHub task a pull request GitHub does not know in its repository (pr_not_found) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3896,6 +3899,15 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `github_unavailable`: GitHub did not answer about a GitHub task's pull request; the task did not move (`Retry-After`) */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
