@@ -113,9 +113,11 @@ pub(super) async fn comment_event(
     let mut tx = github.store.begin().await?;
     read.record(&mut tx, &ctx.actor).await?;
     ctx.denounced.store(
-        !ctx.maintainer_known && tx.vouch_denounces(repo, login).await?,
+        !ctx.maintainer_known && tx.vouch_denounces(repo, ctx.account_id, login).await?,
         std::sync::atomic::Ordering::Relaxed,
     );
+    // The commenter's login as GitHub sends it now: what the pool shows for this person.
+    tx.gh_person_seen(ctx.account_id, login).await?;
     if let Some(account) = account.filter(|a| a.asked) {
         tx.gh_remember_account(account.account_id, &account.login, account.created_at)
             .await?;
@@ -124,8 +126,8 @@ pub(super) async fn comment_event(
     // The claimer's own comments keep the claim alive.
     if let Some(task) = tx.task_by_key(repo, &key).await?
         && let Some(claim) = tx.gh_claim(&task.id).await?
-        && claim.login.eq_ignore_ascii_case(login)
         && task.lease_id.as_deref() == Some(claim.lease_id.as_str())
+        && tx.gh_person_of_worker(&claim.worker_id).await? == Some(ctx.account_id)
         && tx.gh_touch_claim(&claim).await?
     {
         tx.event(
@@ -299,14 +301,14 @@ fn vouch_command(command: &Command) -> Option<(&str, VouchCommand, Option<&str>)
     }
 }
 
-/// `/owp opt-in` / `/owp opt-out`: the commenter's worker (linked, or the implicit worker of
-/// their login) has its outcomes counted and is listed on the leaderboard, or no longer.
+/// `/owp opt-in` / `/owp opt-out`: the commenter's worker (linked, or their implicit worker,
+/// both found by the account id) has its outcomes counted and is listed on the leaderboard, or no longer.
 pub(super) async fn opt_in(
     tx: &mut WriteTx,
     ctx: &CommentCtx<'_>,
     on: bool,
 ) -> Result<(), StoreError> {
-    let worker_id = match linked_worker(tx, ctx.login).await? {
+    let worker_id = match linked_worker(tx, ctx.account_id).await? {
         Some(id) => id,
         None => {
             let max = i64::from(ctx.settings.config.max_claims_per_user.0.max(1));

@@ -322,14 +322,22 @@ impl WriteTx {
         Ok(changed)
     }
 
-    /// Whether an entry of `repo` denounces `login` (the App answers such a person at most once
-    /// per issue).
-    pub async fn vouch_denounces(&mut self, repo: &str, login: &str) -> Result<bool, StoreError> {
+    /// Whether an entry of `repo` denounces the GitHub account `account_id` (now named `login`):
+    /// an entry resolved to that account, or one GitHub has not resolved yet that names `login`
+    /// (it fails closed). The App answers such a person at most once per issue.
+    pub async fn vouch_denounces(
+        &mut self,
+        repo: &str,
+        account_id: i64,
+        login: &str,
+    ) -> Result<bool, StoreError> {
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM vouch_entries e JOIN repos r ON r.id = e.repo_id \
-             WHERE r.name = $1 AND e.login = $2 AND e.denounced = 1 LIMIT 1",
+             WHERE r.name = $1 AND e.denounced = 1 \
+               AND (e.account_id = $2 OR (e.account_id IS NULL AND e.login = $3)) LIMIT 1",
         )
         .bind(repo)
+        .bind(account_id)
         .bind(login.to_ascii_lowercase())
         .fetch_optional(self.conn())
         .await?;
