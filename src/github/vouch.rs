@@ -121,9 +121,10 @@ async fn read_list(client: &Octocrab, lists: &Lists<'_>, repo: &str) -> ListOutc
             }
             Ok(FileText::Text(text)) => {
                 return match vouch::parse(path, &text) {
-                    Ok(entries) => ListOutcome::Entries {
+                    Ok(list) => ListOutcome::Entries {
                         path: path.to_string(),
-                        entries,
+                        error: list.error(&format!("{repo}/{path}")),
+                        entries: list.entries,
                     },
                     Err(e) => ListOutcome::Invalid {
                         path: path.to_string(),

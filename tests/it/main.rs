@@ -66,6 +66,7 @@ mod github_identity;
 mod github_labels;
 mod github_one_delivery;
 mod github_path_locks;
+mod github_persons;
 mod github_plan_first;
 mod github_reviewers;
 mod github_scale;

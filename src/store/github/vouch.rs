@@ -33,10 +33,12 @@ impl VouchSource {
 /// What reading one list found.
 #[derive(Clone, Debug)]
 pub enum ListOutcome {
-    /// The list at `path`, parsed.
+    /// The list at `path`, parsed; `error` names its lines that are not valid entries (shown to
+    /// maintainers; the valid entries apply).
     Entries {
         path: String,
         entries: Vec<VouchEntry>,
+        error: Option<String>,
     },
     /// The repository has no list: no entries.
     NoFile,
@@ -180,7 +182,11 @@ impl WriteTx {
                     return Ok(());
                 }
                 ListOutcome::NoFile => (None, Some(&[]), None),
-                ListOutcome::Entries { path, entries } => (Some(path), Some(entries), None),
+                ListOutcome::Entries {
+                    path,
+                    entries,
+                    error,
+                } => (Some(path), Some(entries), error.as_deref()),
                 ListOutcome::Invalid { path, error } => (Some(path), None, Some(error)),
             };
         let new_digest = entries.map(digest);
