@@ -40,3 +40,6 @@ WHERE token_hash IS NULL AND github_account_id IS NULL AND github_login IS NOT N
 ALTER TABLE vouch_entries ADD COLUMN account_id INTEGER;
 CREATE INDEX vouch_entries_account ON vouch_entries (repo_id, account_id)
     WHERE account_id IS NOT NULL;
+-- Entries GitHub has not resolved yet, by login: a comment by whoever the login names now
+-- resolves them (`WriteTx::gh_person_seen`).
+CREATE INDEX vouch_entries_unresolved ON vouch_entries (login) WHERE account_id IS NULL;

@@ -8,6 +8,7 @@
 //! for the accounts of linked workers that are still unknown.
 
 use chrono::{DateTime, Utc};
+use octocrab::Octocrab;
 use serde::Deserialize;
 
 use crate::github::api;
@@ -83,14 +84,34 @@ async fn ask(github: &Github, installation: i64, login: &str) -> Option<WireUser
     }
     let answer = async {
         let client = api::installation(&github.app, installation).await?;
-        api::get(&client, &format!("/users/{login}"))
-            .await?
-            .json::<WireUser>()
+        user_of(&client, login).await
     };
     match answer.await {
         Ok(user) => Some(user),
         Err(error) => {
             tracing::warn!(%error, login, "cannot read a GitHub account's age; claims wait for it");
+            None
+        }
+    }
+}
+
+/// GitHub's account of `login` (`GET /users/{login}`).
+async fn user_of(client: &Octocrab, login: &str) -> Result<WireUser, api::CallError> {
+    api::get(client, &format!("/users/{login}"))
+        .await?
+        .json::<WireUser>()
+}
+
+/// The id of the account GitHub names `login` now, or `None` for any other answer (no such
+/// account, a renamed one, a failure; logged): what a vouch list's login is resolved to.
+pub async fn account_id_of(client: &Octocrab, login: &str) -> Option<i64> {
+    if !crate::domain::vouch::is_login(login) {
+        return None;
+    }
+    match user_of(client, login).await {
+        Ok(user) => Some(user.id),
+        Err(error) => {
+            tracing::info!(%error, login, "GitHub did not name the account of a vouch list's login");
             None
         }
     }

@@ -189,9 +189,11 @@ impl Github {
         };
         let vouch = read.settings().config.vouch;
         let known = self.store.vouch_lists(repo).await.unwrap_or_default();
+        let logins = self.store.vouch_logins(repo).await.unwrap_or_default();
         let lists = crate::github::vouch::Lists {
             etags: self.app.etags(),
             known: &known,
+            logins: &logins,
             now: checked_at,
         };
         read.vouch = Some(crate::github::vouch::read(&client, &lists, repo, &vouch).await);
@@ -317,9 +319,11 @@ impl Github {
             true => Vec::new(),
             false => self.store.vouch_lists(repo).await.unwrap_or_default(),
         };
+        let logins = self.store.vouch_logins(repo).await.unwrap_or_default();
         let lists = crate::github::vouch::Lists {
             etags: self.app.etags(),
             known: &known,
+            logins: &logins,
             now: checked_at,
         };
         read.vouch = Some(crate::github::vouch::read(&client, &lists, repo, &vouch).await);

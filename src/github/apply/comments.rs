@@ -92,6 +92,7 @@ pub(super) async fn comment_event(
                 .unwrap_or(false));
     let account =
         claimant_account(github, installation, &settings, &parsed, &e.comment.author).await?;
+    let named = named_accounts(github, installation, maintainer, &parsed).await;
     let ctx = CommentCtx {
         github,
         installation,
@@ -143,6 +144,7 @@ pub(super) async fn comment_event(
     for command in parsed {
         run_command(&mut tx, &ctx, command).await?;
     }
+    tx.vouch_resolve(repo, &named).await?;
     tx.paths_watched(paths, &ctx.actor).await?;
     tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
         .await?;
@@ -174,6 +176,42 @@ async fn claimant_account(
     }
     let id = i64::try_from(author.id).unwrap_or(i64::MAX);
     Ok(accounts::account_age(github, installation, Some(id), &author.login).await?)
+}
+
+/// The account ids GitHub gives now for the logins a maintainer's `/owp vouch` or `/owp
+/// denounce` names: the repository's list keeps the id (contract section 14), so a denounced
+/// account that renames itself stays denounced. A login GitHub does not name stays unresolved
+/// (a denouncement then refuses by login; a vouch grants nothing until GitHub names it).
+async fn named_accounts(
+    github: &Github,
+    installation: i64,
+    maintainer: Option<bool>,
+    parsed: &[ParsedCommand],
+) -> Vec<(String, i64)> {
+    let logins: Vec<&str> = parsed
+        .iter()
+        .filter_map(|c| match c {
+            Ok(Command::Vouch { login } | Command::Denounce { login, .. }) => Some(login.as_str()),
+            _ => None,
+        })
+        .collect();
+    if maintainer != Some(true) || logins.is_empty() {
+        return Vec::new();
+    }
+    let client = match crate::github::api::installation(&github.app, installation).await {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::warn!(%error, "cannot ask GitHub for the accounts a vouch command names");
+            return Vec::new();
+        }
+    };
+    let mut named = Vec::new();
+    for login in logins {
+        if let Some(id) = accounts::account_id_of(&client, login).await {
+            named.push((login.to_ascii_lowercase(), id));
+        }
+    }
+    named
 }
 
 pub(super) async fn run_command(

@@ -76,6 +76,15 @@ impl WriteTx {
         .bind(account_id)
         .execute(self.conn())
         .await?;
+        // GitHub says which account the login names now: an entry of a vouch list it did not
+        // resolve when the list was read is resolved to it.
+        sqlx::query(
+            "UPDATE vouch_entries SET account_id = $1 WHERE account_id IS NULL AND login = $2",
+        )
+        .bind(account_id)
+        .bind(&key)
+        .execute(self.conn())
+        .await?;
         sqlx::query("UPDATE gh_accounts SET login = $1 WHERE account_id = $2 AND login <> $1")
             .bind(login)
             .bind(account_id)
