@@ -4,9 +4,10 @@
 
 -- Links (`WriteTx::gh_link_worker`) are kept by the account that proved them. `login` is what
 -- GitHub called the account when it was last seen (lower-case; shown, never looked up).
--- `account_id` is NULL for a link made before ids were kept: it is kept, and matches the account
--- once GitHub names it (reconciliation reads the login's account, or the linked person's next
--- comment under that login gives its id, kept from then on).
+-- `account_id` is NULL for a link made before ids were kept: it is kept, but no comment finds it
+-- by its login; it matches an account once GitHub names one (reconciliation asks for the accounts
+-- of linked workers, `GET /users/{login}`), or once the person proves the link again (`/owp link`
+-- under the same login).
 CREATE TABLE gh_links_by_account (
     worker_id  TEXT    PRIMARY KEY REFERENCES workers (id),
     account_id BIGINT  UNIQUE,
@@ -27,11 +28,14 @@ CREATE INDEX gh_links_login ON gh_links (login);
 
 -- A person's implicit worker (a tokenless `gh_…` worker, made by their comments) is found by
 -- `github_account_id`; one made before ids were kept on every claim has the id GitHub gave for
--- its login, when the pool kept it.
+-- its login, when the pool kept exactly one account of that login. One whose id is not known is
+-- kept and found by no one (its person gets a new implicit worker): a login alone never names a
+-- person.
 UPDATE workers SET github_account_id = (
-    SELECT ga.account_id FROM gh_accounts ga WHERE LOWER(ga.login) = LOWER(workers.github_login)
-    ORDER BY ga.read_at DESC LIMIT 1)
-WHERE token_hash IS NULL AND github_account_id IS NULL AND github_login IS NOT NULL;
+    SELECT ga.account_id FROM gh_accounts ga WHERE LOWER(ga.login) = LOWER(workers.github_login))
+WHERE token_hash IS NULL AND github_account_id IS NULL AND github_login IS NOT NULL
+  AND (SELECT COUNT(*) FROM gh_accounts ga
+       WHERE LOWER(ga.login) = LOWER(workers.github_login)) = 1;
 
 -- Each login of a vouch list is resolved to its account id when the App reads the list (`GET
 -- /users/{login}`); the rules read the id. NULL while GitHub has not named the account: such an

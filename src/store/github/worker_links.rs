@@ -68,14 +68,17 @@ impl WriteTx {
         .execute(self.conn())
         .await?
         .rows_affected();
-        sqlx::query(
-            "UPDATE gh_claims SET login = $1 WHERE login <> $1 AND worker_id IN \
-             (SELECT w.id FROM workers w WHERE w.github_account_id = $2)",
-        )
-        .bind(login)
-        .bind(account_id)
-        .execute(self.conn())
-        .await?;
+        if workers > 0 {
+            // The comment claims of a renamed person show the new login.
+            sqlx::query(
+                "UPDATE gh_claims SET login = $1 WHERE login <> $1 AND worker_id IN \
+                 (SELECT w.id FROM workers w WHERE w.github_account_id = $2)",
+            )
+            .bind(login)
+            .bind(account_id)
+            .execute(self.conn())
+            .await?;
+        }
         // GitHub says which account the login names now: an entry of a vouch list it did not
         // resolve when the list was read is resolved to it.
         sqlx::query(
