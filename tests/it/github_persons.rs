@@ -6,7 +6,7 @@
 use chrono::TimeDelta;
 use serde_json::json;
 
-use crate::github_support::story::Story;
+use crate::github_support::story::{REPO, Story};
 use owp::domain::TaskStatus;
 
 const SETTINGS: &str = "max_open_prs: 10\n";
@@ -130,4 +130,42 @@ async fn a_link_follows_the_account_sqlite() {
 #[tokio::test]
 async fn a_link_follows_the_account_postgres() {
     a_link_follows_the_account(true).await;
+}
+
+/// A maintainer denounces a login by comment: the App keeps the account GitHub names by it. The
+/// account renames itself and is still refused; a new account that takes the freed login is not.
+async fn a_denounced_account_stays_denounced_under_a_new_login(postgres: bool) {
+    let story = Story::on(postgres, Some(SETTINGS), |_| {}).await;
+    story.fake.set_permission(REPO, "maint", "write");
+    let spammer = story.fake.user_id("spammer");
+    let n = story.label_issue("Fix the flaky test", &[]).await;
+    let denounce = story
+        .comment(n, "maint", "/owp denounce @spammer drive-by pull requests")
+        .await;
+    assert!(story.reacted(denounce, "+1"));
+    assert_eq!(story.fake.count_calls("GET", "/users/spammer"), 1);
+
+    story.fake.rename_account("spammer", "helpful-person");
+    story.comment(n, "helpful-person", "/owp claim").await;
+    story.expect_comment(n, "do not take contributions from you here");
+    assert_eq!(story.task(n).await.status, TaskStatus::Ready);
+    story.expect_status(n, &["**Ready**"]);
+
+    story
+        .fake
+        .new_account("spammer", story.now() - TimeDelta::days(400));
+    assert_ne!(story.fake.user_id("spammer"), spammer);
+    let m = story.label_issue("Document the flag", &[]).await;
+    story.comment(m, "spammer", "/owp claim").await;
+    story.expect_status(m, &["claimed by @spammer"]);
+}
+
+#[tokio::test]
+async fn a_denounced_account_stays_denounced_under_a_new_login_sqlite() {
+    a_denounced_account_stays_denounced_under_a_new_login(false).await;
+}
+
+#[tokio::test]
+async fn a_denounced_account_stays_denounced_under_a_new_login_postgres() {
+    a_denounced_account_stays_denounced_under_a_new_login(true).await;
 }
