@@ -2,10 +2,11 @@
 //!
 //! Credit, reputation and promotion go to the person who wrote the merged pull request: the
 //! task's holder when they authored it, otherwise the author (through their linked worker or
-//! their implicit worker, when they have one). The author is GitHub's account id, never a login. A holder who did not write the
-//! merged pull request gets nothing for it, and their claim ends with the merge — so claiming
-//! issues and waiting for a maintainer to fix them earns no credit. A pull request whose author
-//! the repository's vouch list denounces credits nobody (rule 12).
+//! their implicit worker, when they have one); the author is the account GitHub names, by its
+//! id, never a login. A holder who did not write the merged pull request gets nothing for it,
+//! and their claim ends with the merge — so claiming issues and waiting for a maintainer to fix
+//! them earns no credit. A pull request whose author the repository's vouch list denounces
+//! credits nobody (rule 12).
 
 use serde_json::{Value, json};
 

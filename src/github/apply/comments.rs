@@ -340,7 +340,8 @@ fn vouch_command(command: &Command) -> Option<(&str, VouchCommand, Option<&str>)
 }
 
 /// `/owp opt-in` / `/owp opt-out`: the commenter's worker (linked, or their implicit worker,
-/// both found by the account id) has its outcomes counted and is listed on the leaderboard, or no longer.
+/// both found by the account id) has its outcomes counted and is listed on the leaderboard, or
+/// no longer.
 pub(super) async fn opt_in(
     tx: &mut WriteTx,
     ctx: &CommentCtx<'_>,
