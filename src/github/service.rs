@@ -87,6 +87,9 @@ pub struct Github {
     pub(crate) progress: Notify,
     /// The one way to ask GitHub what a person may do on a repository.
     pub(crate) permissions: Arc<crate::github::permissions::Permissions>,
+    /// The one way to ask GitHub which account a login names (vouch lists), once for
+    /// concurrent asks.
+    pub(crate) account_ids: crate::github::accounts::AccountIds,
     pub(crate) reconcile_lock: tokio::sync::Mutex<()>,
     pub(crate) started: watch::Sender<bool>,
     /// Background steps under way (a delivery with its follow-up work, a reconciliation).
@@ -194,6 +197,7 @@ impl Github {
             etags: self.app.etags(),
             known: &known,
             logins: &logins,
+            asks: &self.account_ids,
             now: checked_at,
         };
         read.vouch = Some(crate::github::vouch::read(&client, &lists, repo, &vouch).await);
@@ -324,6 +328,7 @@ impl Github {
             etags: self.app.etags(),
             known: &known,
             logins: &logins,
+            asks: &self.account_ids,
             now: checked_at,
         };
         read.vouch = Some(crate::github::vouch::read(&client, &lists, repo, &vouch).await);

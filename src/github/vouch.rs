@@ -61,6 +61,8 @@ pub struct Lists<'a> {
     /// The logins of the repository's entries, each with whether it is resolved to an account
     /// id already ([`crate::store::Store::vouch_logins`]): only the others are asked.
     pub logins: &'a HashMap<String, bool>,
+    /// How logins are resolved (once for concurrent reads).
+    pub asks: &'a accounts::AccountIds,
     /// The instant of the read (ms).
     pub now: i64,
 }
@@ -99,17 +101,14 @@ pub async fn read(
             outcome,
         });
     }
-    let accounts = resolve(client, lists_known.logins, &lists).await;
+    let accounts = resolve(client, lists_known, &lists).await;
     VouchRead { lists, accounts }
 }
 
 /// Asks GitHub for the account ids of the lists' logins that are not resolved yet (an
 /// import's vouches are not kept, so not asked), at most [`MAX_RESOLVED_PER_READ`], each once.
-async fn resolve(
-    client: &Octocrab,
-    known: &HashMap<String, bool>,
-    lists: &[ListRead],
-) -> Vec<(String, i64)> {
+async fn resolve(client: &Octocrab, read: &Lists<'_>, lists: &[ListRead]) -> Vec<(String, i64)> {
+    let known = read.logins;
     let mut asked: Vec<&str> = Vec::new();
     let listed = lists.iter().flat_map(|l| match &l.outcome {
         ListOutcome::Entries { entries, .. } => entries
@@ -130,7 +129,7 @@ async fn resolve(
     }
     let mut accounts = Vec::new();
     for login in asked {
-        if let Some(id) = accounts::account_id_of(client, login).await {
+        if let Some(id) = read.asks.of(client, login).await {
             accounts.push((login.to_string(), id));
         }
     }

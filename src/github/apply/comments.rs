@@ -207,7 +207,7 @@ async fn named_accounts(
     };
     let mut named = Vec::new();
     for login in logins {
-        if let Some(id) = accounts::account_id_of(&client, login).await {
+        if let Some(id) = github.account_ids.of(&client, login).await {
             named.push((login.to_ascii_lowercase(), id));
         }
     }
