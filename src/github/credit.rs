@@ -2,17 +2,17 @@
 //!
 //! Credit, reputation and promotion go to the person who wrote the merged pull request: the
 //! task's holder when they authored it, otherwise the author (through their linked worker or
-//! the implicit worker of their login, when they have one). A holder who did not write the
-//! merged pull request gets nothing for it, and their claim ends with the merge — so claiming
-//! issues and waiting for a maintainer to fix them earns no credit. A pull request whose author
-//! the repository's vouch list denounces credits nobody (rule 12).
+//! their implicit worker, when they have one); the author is the account GitHub names, by its
+//! id, never a login. A holder who did not write the merged pull request gets nothing for it,
+//! and their claim ends with the merge — so claiming issues and waiting for a maintainer to fix
+//! them earns no credit. A pull request whose author the repository's vouch list denounces
+//! credits nobody (rule 12).
 
 use serde_json::{Value, json};
 
 use crate::github::events::PullRequest;
 use crate::store::leases::CreditTo;
 use crate::store::rows::TaskRow;
-use crate::store::workers::implicit_worker_id;
 use crate::store::{StoreError, WriteTx};
 
 /// Whom a merge of `pr` on `task` is recorded for, and the `credit` object its artifact carries
@@ -23,9 +23,10 @@ pub async fn for_merge(
     pr: &PullRequest,
 ) -> Result<(CreditTo, Value), StoreError> {
     let author = pr.author.login.as_str();
+    let author_id = i64::try_from(pr.author.id).unwrap_or(i64::MAX);
     // A denounced author's pull request merged anyway (rule 12): the merge is the maintainer's,
     // and nobody is credited for it.
-    if tx.vouch_denounces(&task.repo, author).await? {
+    if tx.vouch_denounces(&task.repo, author_id, author).await? {
         let credit = json!({
             "pr_url": pr.html_url,
             "pr_author": author,
@@ -36,13 +37,15 @@ pub async fn for_merge(
         return Ok((CreditTo::Author(None), credit));
     }
     let holder = match &task.worker_id {
-        Some(holder) if authored_by(tx, holder, author).await? => Some(holder.clone()),
+        Some(holder) if tx.gh_person_of_worker(holder).await? == Some(author_id) => {
+            Some(holder.clone())
+        }
         _ => None,
     };
     let (to, worker_id) = match holder {
         Some(holder) => (CreditTo::Holder, Some(holder)),
         None => {
-            let worker = worker_of_login(tx, author).await?;
+            let worker = worker_of_account(tx, author_id).await?;
             (CreditTo::Author(worker.clone()), worker)
         }
     };
@@ -61,31 +64,14 @@ pub async fn for_merge(
     Ok((to, credit))
 }
 
-/// Whether `login` is the proven GitHub login of worker `holder`: its implicit worker, or the
-/// worker the login linked (a login a worker only declared proves nothing).
-async fn authored_by(tx: &mut WriteTx, holder: &str, login: &str) -> Result<bool, StoreError> {
-    if holder == implicit_worker_id(login) {
-        return Ok(true);
-    }
-    if tx.gh_linked_worker(login).await?.as_deref() == Some(holder) {
-        return Ok(true);
-    }
-    Ok(tx
-        .gh_login_of_worker(holder)
-        .await?
-        .is_some_and(|l| l.eq_ignore_ascii_case(login)))
-}
-
-/// The worker a GitHub login acts as, if it has one: its linked worker, else its implicit
-/// worker (made when it first claimed or opted in by comment).
-async fn worker_of_login(tx: &mut WriteTx, login: &str) -> Result<Option<String>, StoreError> {
-    if let Some(linked) = tx.gh_linked_worker(login).await? {
+/// The worker the GitHub account `account_id` acts as, if it has one: its linked worker, else
+/// its implicit worker (made when it first claimed or opted in by comment).
+async fn worker_of_account(
+    tx: &mut WriteTx,
+    account_id: i64,
+) -> Result<Option<String>, StoreError> {
+    if let Some(linked) = tx.gh_linked_worker(account_id).await? {
         return Ok(Some(linked));
     }
-    let implicit = implicit_worker_id(login);
-    match tx.worker(&implicit).await {
-        Ok(_) => Ok(Some(implicit)),
-        Err(StoreError::NotFound { .. }) => Ok(None),
-        Err(e) => Err(e),
-    }
+    tx.implicit_worker_of(account_id).await
 }

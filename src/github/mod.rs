@@ -177,6 +177,7 @@ impl GithubParts {
             outbox_wake: Notify::new(),
             progress: Notify::new(),
             permissions,
+            account_ids: Default::default(),
             reconcile_lock: tokio::sync::Mutex::new(()),
             started,
             busy: AtomicUsize::new(0),

@@ -87,6 +87,9 @@ pub struct Github {
     pub(crate) progress: Notify,
     /// The one way to ask GitHub what a person may do on a repository.
     pub(crate) permissions: Arc<crate::github::permissions::Permissions>,
+    /// The one way to ask GitHub which account a login names (vouch lists), once for
+    /// concurrent asks.
+    pub(crate) account_ids: crate::github::accounts::AccountIds,
     pub(crate) reconcile_lock: tokio::sync::Mutex<()>,
     pub(crate) started: watch::Sender<bool>,
     /// Background steps under way (a delivery with its follow-up work, a reconciliation).
@@ -189,9 +192,12 @@ impl Github {
         };
         let vouch = read.settings().config.vouch;
         let known = self.store.vouch_lists(repo).await.unwrap_or_default();
+        let logins = self.store.vouch_logins(repo).await.unwrap_or_default();
         let lists = crate::github::vouch::Lists {
             etags: self.app.etags(),
             known: &known,
+            logins: &logins,
+            asks: &self.account_ids,
             now: checked_at,
         };
         read.vouch = Some(crate::github::vouch::read(&client, &lists, repo, &vouch).await);
@@ -317,9 +323,12 @@ impl Github {
             true => Vec::new(),
             false => self.store.vouch_lists(repo).await.unwrap_or_default(),
         };
+        let logins = self.store.vouch_logins(repo).await.unwrap_or_default();
         let lists = crate::github::vouch::Lists {
             etags: self.app.etags(),
             known: &known,
+            logins: &logins,
+            asks: &self.account_ids,
             now: checked_at,
         };
         read.vouch = Some(crate::github::vouch::read(&client, &lists, repo, &vouch).await);

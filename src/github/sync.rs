@@ -22,7 +22,6 @@ use crate::store::leases::{CreditTo, LeaseEnd, Move};
 use crate::store::repos::{RepoUpsert, Steering};
 use crate::store::rows::TaskRow;
 use crate::store::tasks::TaskInput;
-use crate::store::workers::implicit_worker_id;
 use crate::store::{NewEvent, StoreError, WriteTx};
 
 /// A new repository's review budget.
@@ -69,27 +68,26 @@ pub fn pr_url(task: &TaskRow) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The worker a commenter acts as: their linked worker, if they proved one.
+/// The worker a commenter acts as: the worker their GitHub account (`account_id`, as the event
+/// names it) proved to own, if any. Found by the account id, never by the login.
 pub(crate) async fn linked_worker(
     tx: &mut WriteTx,
-    login: &str,
+    account_id: i64,
 ) -> Result<Option<String>, StoreError> {
-    tx.gh_linked_worker(login).await
+    tx.gh_linked_worker(account_id).await
 }
 
-/// Whether the commenter holds a task (through their linked or implicit worker).
+/// Whether the GitHub account `account_id` holds a task: the holder speaks for that account
+/// (the person's implicit worker, or a worker the account linked). A login never tells.
 pub(crate) async fn holds(
     tx: &mut WriteTx,
     task: &TaskRow,
-    login: &str,
+    account_id: i64,
 ) -> Result<bool, StoreError> {
     let Some(holder) = task.worker_id.as_deref() else {
         return Ok(false);
     };
-    if holder == implicit_worker_id(login) {
-        return Ok(true);
-    }
-    Ok(linked_worker(tx, login).await?.as_deref() == Some(holder))
+    Ok(tx.gh_person_of_worker(holder).await? == Some(account_id))
 }
 
 /// A repository joins the pool through installation `installation_id`. `private` is what GitHub
@@ -528,7 +526,9 @@ pub async fn sync_pull(
         if !acting {
             let newly = before.is_none_or(|l| l.acting || l.state != PrState::Open);
             if state == PrState::Open && newly {
-                let denounced = tx.vouch_denounces(repo, &pr.author.login).await?;
+                let denounced = tx
+                    .vouch_denounces(repo, to_i64(pr.author.id), &pr.author.login)
+                    .await?;
                 tx.event(
                     NewEvent::new("github.pr_not_acting", actor)
                         .repo(repo)
@@ -632,14 +632,15 @@ pub(crate) async fn may_act(
     author_is_maintainer: bool,
 ) -> Result<bool, StoreError> {
     let author = pr.author.login.as_str();
+    let author_id = to_i64(pr.author.id);
     // Rule 12: a denounced author's pull request is recorded and never acts.
-    if tx.vouch_denounces(&task.repo, author).await? {
+    if tx.vouch_denounces(&task.repo, author_id, author).await? {
         return Ok(false);
     }
     Ok(match task.status {
         TaskStatus::Ready => !pr.draft,
         TaskStatus::Leased | TaskStatus::InProgress | TaskStatus::Blocked => {
-            is_holder_author(tx, task, &pr.author).await? || (author_is_maintainer && !pr.draft)
+            holds(tx, task, author_id).await? || (author_is_maintainer && !pr.draft)
         }
         TaskStatus::PrOpened => {
             author_is_maintainer
@@ -648,7 +649,7 @@ pub(crate) async fn may_act(
                     .await?
                     .iter()
                     .any(|l| same_author(l, &pr.author))
-                || is_holder_author(tx, task, &pr.author).await?
+                || holds(tx, task, author_id).await?
         }
         TaskStatus::Merged | TaskStatus::Cancelled => true,
     })
@@ -661,36 +662,6 @@ fn same_author(link: &LinkedPr, author: &Actor) -> bool {
         Some(id) => i64::try_from(author.id) == Ok(id),
         None => link.author.eq_ignore_ascii_case(&author.login),
     }
-}
-
-/// Whether `author` is the person who holds (or last held) a task: the GitHub account its
-/// holding worker speaks for, compared by account id (a login may have changed hands); by login
-/// only for a holder whose account id is not known (a link made before ids were kept).
-async fn is_holder_author(
-    tx: &mut WriteTx,
-    task: &TaskRow,
-    author: &Actor,
-) -> Result<bool, StoreError> {
-    if let Some(holder) = task.worker_id.as_deref()
-        && let Some(account) = tx.gh_worker_account(holder).await?
-    {
-        return Ok(i64::try_from(author.id) == Ok(account));
-    }
-    is_holder_login(tx, task, &author.login).await
-}
-
-/// Whether `login` is the GitHub login of whoever holds (or last held) a task.
-async fn is_holder_login(
-    tx: &mut WriteTx,
-    task: &TaskRow,
-    login: &str,
-) -> Result<bool, StoreError> {
-    if holds(tx, task, login).await? {
-        return Ok(true);
-    }
-    Ok(holder_login(tx, task)
-        .await?
-        .is_some_and(|h| h.eq_ignore_ascii_case(login)))
 }
 
 /// Whether the author of a pull request must be asked about (some task it links is claimed by

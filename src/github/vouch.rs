@@ -10,9 +10,12 @@
 //!
 //! The rules themselves are SQL conditions of the claim (`store::leases::claim_rules`).
 
+use std::collections::HashMap;
+
 use octocrab::Octocrab;
 
 use crate::domain::vouch::{self, VOUCH_PATHS};
+use crate::github::accounts;
 use crate::github::api;
 use crate::github::conditional::EtagCache;
 use crate::github::raw_calls::FileText;
@@ -32,11 +35,19 @@ pub struct ListRead {
     pub outcome: ListOutcome,
 }
 
-/// Every list a repository's settings ask for, as read from GitHub.
+/// Every list a repository's settings ask for, as read from GitHub, and the account ids GitHub
+/// gave for logins of the lists not resolved before.
 #[derive(Clone, Debug, Default)]
 pub struct VouchRead {
     pub lists: Vec<ListRead>,
+    pub accounts: Vec<(String, i64)>,
 }
+
+/// The most logins one read of a repository's lists asks GitHub to resolve (`GET
+/// /users/{login}`); the rest are asked at the next read, or resolved when GitHub sends the
+/// person (a comment, a pull request). Until then an entry vouches for nobody, and a
+/// denouncement refuses whoever the login names (the rule fails closed).
+pub const MAX_RESOLVED_PER_READ: usize = 50;
 
 /// How long a list found absent is not asked for again by reconciliation (a push that adds it
 /// is read at once).
@@ -47,6 +58,11 @@ pub const ABSENT_RECHECK_MS: i64 = 24 * 60 * 60_000;
 pub struct Lists<'a> {
     pub etags: &'a EtagCache,
     pub known: &'a [VouchListState],
+    /// The logins of the repository's entries, each with whether it is resolved to an account
+    /// id already ([`crate::store::Store::vouch_logins`]): only the others are asked.
+    pub logins: &'a HashMap<String, bool>,
+    /// How logins are resolved (once for concurrent reads).
+    pub asks: &'a accounts::AccountIds,
     /// The instant of the read (ms).
     pub now: i64,
 }
@@ -85,7 +101,39 @@ pub async fn read(
             outcome,
         });
     }
-    VouchRead { lists }
+    let accounts = resolve(client, lists_known, &lists).await;
+    VouchRead { lists, accounts }
+}
+
+/// Asks GitHub for the account ids of the lists' logins that are not resolved yet (an
+/// import's vouches are not kept, so not asked), at most [`MAX_RESOLVED_PER_READ`], each once.
+async fn resolve(client: &Octocrab, read: &Lists<'_>, lists: &[ListRead]) -> Vec<(String, i64)> {
+    let known = read.logins;
+    let mut asked: Vec<&str> = Vec::new();
+    let listed = lists.iter().flat_map(|l| match &l.outcome {
+        ListOutcome::Entries { entries, .. } => entries
+            .iter()
+            .filter(|e| l.source != VouchSource::Import || e.denounced)
+            .map(|e| e.login.as_str())
+            .collect(),
+        _ => Vec::new(),
+    });
+    let unresolved = known.iter().filter(|(_, r)| !**r).map(|(l, _)| l.as_str());
+    for login in listed.chain(unresolved) {
+        if asked.len() == MAX_RESOLVED_PER_READ {
+            break;
+        }
+        if known.get(login) != Some(&true) && !asked.contains(&login) {
+            asked.push(login);
+        }
+    }
+    let mut accounts = Vec::new();
+    for login in asked {
+        if let Some(id) = read.asks.of(client, login).await {
+            accounts.push((login.to_string(), id));
+        }
+    }
+    accounts
 }
 
 /// One repository's list: the first of [`VOUCH_PATHS`] that exists, trying first where it was
@@ -121,9 +169,10 @@ async fn read_list(client: &Octocrab, lists: &Lists<'_>, repo: &str) -> ListOutc
             }
             Ok(FileText::Text(text)) => {
                 return match vouch::parse(path, &text) {
-                    Ok(entries) => ListOutcome::Entries {
+                    Ok(list) => ListOutcome::Entries {
                         path: path.to_string(),
-                        entries,
+                        error: list.error(&format!("{repo}/{path}")),
+                        entries: list.entries,
                     },
                     Err(e) => ListOutcome::Invalid {
                         path: path.to_string(),
@@ -166,6 +215,7 @@ pub async fn record(
             tx.vouch_record_list(repo, &list.origin, list.source, &list.outcome)
                 .await?;
         }
+        tx.vouch_resolve(repo, &read.accounts).await?;
     }
     tx.vouch_update_closed(repo).await
 }

@@ -114,6 +114,14 @@ impl WriteTx {
         .bind(worker_id)
         .execute(self.conn())
         .await?;
+        sqlx::query(
+            "UPDATE gh_links SET account_id = $1 WHERE worker_id = $2 AND account_id IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM gh_links o WHERE o.account_id = $1)",
+        )
+        .bind(account_id)
+        .bind(worker_id)
+        .execute(self.conn())
+        .await?;
         self.forget_known_workers();
         Ok(())
     }

@@ -336,36 +336,76 @@ impl WriteTx {
         self.worker(worker_id).await
     }
 
-    /// The implicit worker of a GitHub login (a person claiming by comment), created on first use:
-    /// trust 0, every skill, `max_concurrent_tasks` as the repo config says.
+    /// The implicit worker of the GitHub account `account_id`, if it has one: found by the
+    /// account id, never by a login.
+    pub async fn implicit_worker_of(
+        &mut self,
+        account_id: i64,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM workers WHERE github_account_id = $1 AND token_hash IS NULL \
+             AND substr(id, 1, 3) = 'gh_' ORDER BY created_at, id LIMIT 1",
+        )
+        .bind(account_id)
+        .fetch_optional(self.conn())
+        .await?)
+    }
+
+    /// The implicit worker of the GitHub account `account_id`, now named `login` (a person
+    /// claiming by comment), created on first use: trust 0, every skill,
+    /// `max_concurrent_tasks` as the repo config says. It is found by the account id, never by
+    /// the login: a new account that takes a freed login gets a worker of its own (the id
+    /// `gh_<login>` when no worker has it, else `gh_<login>_<account id>`, which no login can
+    /// name), and inherits nothing.
     pub async fn implicit_github_worker(
         &mut self,
         login: &str,
         account_id: i64,
         max_concurrent_tasks: i64,
     ) -> Result<WorkerRow, StoreError> {
-        let id = implicit_worker_id(login);
-        // The worker speaks for the account that comments now (`account_id`): its age is the
-        // one the claim's account rule reads.
-        sqlx::query(
-            "INSERT INTO workers (id, name, token_hash, skills, all_skills, capacity_points, \
-             max_concurrent_tasks, github_login, status, last_seen_at, presence, created_at, \
-             github_account_id) \
-             VALUES ($1, $2, NULL, '', 1, $3, $4, $5, 'idle', $6, 'online', $6, $7) \
-             ON CONFLICT (id) DO UPDATE SET last_seen_at = $6, presence = 'online', \
-             max_concurrent_tasks = $4, capacity_points = $3, github_account_id = $7",
-        )
-        .bind(&id)
-        .bind(login)
-        // Points do not limit a person: the concurrency cap does.
-        .bind(1_000_000i64)
-        .bind(max_concurrent_tasks.max(1))
-        .bind(login)
-        .bind(self.now)
-        .bind(account_id)
-        .execute(self.conn())
-        .await?;
-        self.worker(&id).await
+        let max = max_concurrent_tasks.max(1);
+        if let Some(id) = self.implicit_worker_of(account_id).await? {
+            sqlx::query(
+                "UPDATE workers SET last_seen_at = $1, presence = 'online', \
+                 max_concurrent_tasks = $2 WHERE id = $3",
+            )
+            .bind(self.now)
+            .bind(max)
+            .bind(&id)
+            .execute(self.conn())
+            .await?;
+            return self.worker(&id).await;
+        }
+        for id in [
+            implicit_worker_id(login),
+            format!("{}_{account_id}", implicit_worker_id(login)),
+        ] {
+            let made = sqlx::query(
+                "INSERT INTO workers (id, name, token_hash, skills, all_skills, capacity_points, \
+                 max_concurrent_tasks, github_login, status, last_seen_at, presence, created_at, \
+                 github_account_id) \
+                 VALUES ($1, $2, NULL, '', 1, $3, $4, $5, 'idle', $6, 'online', $6, $7) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(login)
+            // Points do not limit a person: the concurrency cap does.
+            .bind(1_000_000i64)
+            .bind(max)
+            .bind(login)
+            .bind(self.now)
+            .bind(account_id)
+            .execute(self.conn())
+            .await?
+            .rows_affected();
+            if made > 0 {
+                return self.worker(&id).await;
+            }
+        }
+        Err(StoreError::conflict(
+            "worker_exists",
+            "the worker ids of this GitHub account are taken",
+        ))
     }
 }
 
@@ -661,8 +701,9 @@ fn gone() -> StoreError {
     StoreError::not_found("worker_not_found", "the worker no longer exists")
 }
 
-/// The id of the implicit worker of a GitHub login (see [`WriteTx::implicit_github_worker`]).
-pub fn implicit_worker_id(login: &str) -> String {
+/// The id a new implicit worker of a GitHub login takes when it is free (see
+/// [`WriteTx::implicit_github_worker`]); never how a person's worker is found.
+fn implicit_worker_id(login: &str) -> String {
     format!("gh_{}", login.to_lowercase())
 }
 

@@ -319,3 +319,75 @@ async fn the_preview_names_the_vouch_rules() {
         .await;
     assert_eq!(status, 404);
 }
+
+/// A list's logins are resolved to account ids when the App reads it (contract section 14): a
+/// denounced account that renames itself stays denounced, even after the list changes, and a new
+/// account that takes its login is not. A list saved with a byte-order mark denounces its first
+/// entry; lines that are not valid entries are shown to maintainers, the others apply.
+async fn denouncements_follow_the_account(postgres: bool) {
+    let story = Story::on(postgres, Some("max_open_prs: 10\n"), |_| {}).await;
+    let mallory = story.fake.user_id("mallory");
+    push_list(
+        &story,
+        "\u{feff}-mallory spam\ngithub:vera\n- zed spam\ngithb:dave\nfrank, grace\n",
+    )
+    .await;
+    assert!(story.fake.count_calls("GET", "/users/mallory") >= 1);
+    let list = vouched(&story).await;
+    assert_eq!(
+        list["errors"],
+        json!([format!(
+            "{REPO}/VOUCHED.td: 3 line(s) are not valid entries and are not applied (line 3: \
+             `-` must be followed by a handle, with no space between; line 4: `githb` is not a \
+             platform (a handle is `login` or `github:login`); line 5: `frank,` is not a GitHub \
+             login (one handle a line))"
+        )]),
+        "{list}"
+    );
+    let logins: Vec<&str> = list["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["login"].as_str().unwrap())
+        .collect();
+    assert_eq!(logins, ["mallory", "vera"]);
+
+    let n = story.label_issue("Fix the parser", &[]).await;
+    story.comment(n, "mallory", "/owp claim").await;
+    story.expect_comment(n, "do not take contributions from you here");
+    assert_eq!(story.task(n).await.status, TaskStatus::Ready);
+    story.expect_status(n, &["**Ready**"]);
+
+    // mallory renames; a new account takes the login.
+    story.fake.rename_account("mallory", "mallory-two");
+    story
+        .fake
+        .new_account("mallory", story.now() - chrono::TimeDelta::days(400));
+    assert_ne!(story.fake.user_id("mallory"), mallory);
+    let m = story.label_issue("Document the flag", &[]).await;
+    story.comment(m, "mallory-two", "/owp claim").await;
+    story.expect_comment(m, "do not take contributions from you here");
+    assert_eq!(story.task(m).await.status, TaskStatus::Ready);
+    story.expect_status(m, &["**Ready**"]);
+
+    // The list changes (its old login still names the account it was resolved to).
+    push_list(&story, "-mallory spam\ngithub:vera\ngithub:walt\n").await;
+    let k = story.label_issue("Tidy the docs", &[]).await;
+    story.comment(k, "mallory-two", "/owp claim").await;
+    story.expect_comment(k, "do not take contributions from you here");
+    assert_eq!(story.task(k).await.status, TaskStatus::Ready);
+
+    // The newcomer on the freed login is nobody the list denounced.
+    story.comment(k, "mallory", "/owp claim").await;
+    story.expect_status(k, &["claimed by @mallory"]);
+}
+
+#[tokio::test]
+async fn denouncements_follow_the_account_sqlite() {
+    denouncements_follow_the_account(false).await;
+}
+
+#[tokio::test]
+async fn denouncements_follow_the_account_postgres() {
+    denouncements_follow_the_account(true).await;
+}

@@ -69,6 +69,7 @@ mod github_labels;
 mod github_one_delivery;
 mod github_one_person;
 mod github_path_locks;
+mod github_persons;
 mod github_plan_first;
 mod github_reviewers;
 mod github_scale;

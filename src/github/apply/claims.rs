@@ -57,17 +57,7 @@ pub(super) async fn try_claim(
     let config = &ctx.settings.config;
     // A link speaks for the account that proved it: a new account that took the login of a
     // linked one claims as itself.
-    let linked = match linked_worker(tx, ctx.login).await? {
-        Some(id)
-            if tx
-                .gh_worker_account(&id)
-                .await?
-                .is_none_or(|a| a == ctx.account_id) =>
-        {
-            Some(id)
-        }
-        _ => None,
-    };
+    let linked = linked_worker(tx, ctx.account_id).await?;
     if !config.who_may_claim.allows(ctx.login, linked.is_some()) {
         return Ok(Claim::Refused(vec![match config.who_may_claim {
             crate::github::repo_config::WhoMayClaim::Workers => ClaimRefusal::WorkersOnly,
@@ -186,7 +176,7 @@ pub(super) async fn refusal_for_status(
             },
         },
         TaskStatus::Leased | TaskStatus::InProgress => {
-            if holds(tx, task, ctx.login).await? {
+            if holds(tx, task, ctx.account_id).await? {
                 ClaimRefusal::AlreadyYours
             } else {
                 let holder = match &task.worker_id {
@@ -344,7 +334,7 @@ pub(super) async fn release(
     ctx: &CommentCtx<'_>,
     task: &TaskRow,
 ) -> Result<(), StoreError> {
-    if !(task.status.is_active() && holds(tx, task, ctx.login).await?) {
+    if !(task.status.is_active() && holds(tx, task, ctx.account_id).await?) {
         let body =
             messages::command_refused(ctx.login, &CommandRefusal::NotHolder { command: "release" });
         return ctx.reply(tx, Some(&task.id), &body).await;
@@ -371,7 +361,7 @@ pub(super) async fn renew(
     ctx: &CommentCtx<'_>,
     task: &TaskRow,
 ) -> Result<(), StoreError> {
-    if !(task.status.is_active() && holds(tx, task, ctx.login).await?) {
+    if !(task.status.is_active() && holds(tx, task, ctx.account_id).await?) {
         let body =
             messages::command_refused(ctx.login, &CommandRefusal::NotHolder { command: "renew" });
         return ctx.reply(tx, Some(&task.id), &body).await;

@@ -92,6 +92,7 @@ pub(super) async fn comment_event(
                 .unwrap_or(false));
     let account =
         claimant_account(github, installation, &settings, &parsed, &e.comment.author).await?;
+    let named = named_accounts(github, installation, maintainer, &parsed).await;
     let ctx = CommentCtx {
         github,
         installation,
@@ -113,9 +114,11 @@ pub(super) async fn comment_event(
     let mut tx = github.store.begin().await?;
     read.record(&mut tx, &ctx.actor).await?;
     ctx.denounced.store(
-        !ctx.maintainer_known && tx.vouch_denounces(repo, login).await?,
+        !ctx.maintainer_known && tx.vouch_denounces(repo, ctx.account_id, login).await?,
         std::sync::atomic::Ordering::Relaxed,
     );
+    // The commenter's login as GitHub sends it now: what the pool shows for this person.
+    tx.gh_person_seen(ctx.account_id, login).await?;
     if let Some(account) = account.filter(|a| a.asked) {
         tx.gh_remember_account(account.account_id, &account.login, account.created_at)
             .await?;
@@ -124,8 +127,8 @@ pub(super) async fn comment_event(
     // The claimer's own comments keep the claim alive.
     if let Some(task) = tx.task_by_key(repo, &key).await?
         && let Some(claim) = tx.gh_claim(&task.id).await?
-        && claim.login.eq_ignore_ascii_case(login)
         && task.lease_id.as_deref() == Some(claim.lease_id.as_str())
+        && tx.gh_person_of_worker(&claim.worker_id).await? == Some(ctx.account_id)
         && tx.gh_touch_claim(&claim).await?
     {
         tx.event(
@@ -141,6 +144,7 @@ pub(super) async fn comment_event(
     for command in parsed {
         run_command(&mut tx, &ctx, command).await?;
     }
+    tx.vouch_resolve(repo, &named).await?;
     tx.paths_watched(paths, &ctx.actor).await?;
     tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
         .await?;
@@ -172,6 +176,42 @@ async fn claimant_account(
     }
     let id = i64::try_from(author.id).unwrap_or(i64::MAX);
     Ok(accounts::account_age(github, installation, Some(id), &author.login).await?)
+}
+
+/// The account ids GitHub gives now for the logins a maintainer's `/owp vouch` or `/owp
+/// denounce` names: the repository's list keeps the id (contract section 14), so a denounced
+/// account that renames itself stays denounced. A login GitHub does not name stays unresolved
+/// (a denouncement then refuses by login; a vouch grants nothing until GitHub names it).
+async fn named_accounts(
+    github: &Github,
+    installation: i64,
+    maintainer: Option<bool>,
+    parsed: &[ParsedCommand],
+) -> Vec<(String, i64)> {
+    let logins: Vec<&str> = parsed
+        .iter()
+        .filter_map(|c| match c {
+            Ok(Command::Vouch { login } | Command::Denounce { login, .. }) => Some(login.as_str()),
+            _ => None,
+        })
+        .collect();
+    if maintainer != Some(true) || logins.is_empty() {
+        return Vec::new();
+    }
+    let client = match crate::github::api::installation(&github.app, installation).await {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::warn!(%error, "cannot ask GitHub for the accounts a vouch command names");
+            return Vec::new();
+        }
+    };
+    let mut named = Vec::new();
+    for login in logins {
+        if let Some(id) = github.account_ids.of(&client, login).await {
+            named.push((login.to_ascii_lowercase(), id));
+        }
+    }
+    named
 }
 
 pub(super) async fn run_command(
@@ -299,14 +339,15 @@ fn vouch_command(command: &Command) -> Option<(&str, VouchCommand, Option<&str>)
     }
 }
 
-/// `/owp opt-in` / `/owp opt-out`: the commenter's worker (linked, or the implicit worker of
-/// their login) has its outcomes counted and is listed on the leaderboard, or no longer.
+/// `/owp opt-in` / `/owp opt-out`: the commenter's worker (linked, or their implicit worker,
+/// both found by the account id) has its outcomes counted and is listed on the leaderboard, or
+/// no longer.
 pub(super) async fn opt_in(
     tx: &mut WriteTx,
     ctx: &CommentCtx<'_>,
     on: bool,
 ) -> Result<(), StoreError> {
-    let worker_id = match linked_worker(tx, ctx.login).await? {
+    let worker_id = match linked_worker(tx, ctx.account_id).await? {
         Some(id) => id,
         None => {
             let max = i64::from(ctx.settings.config.max_claims_per_user.0.max(1));

@@ -46,6 +46,12 @@ pub(super) async fn pull_event(
     let unverified = unverified_commits(github, installation, repo, pr, &acting).await?;
     let mut tx = github.store.begin().await?;
     read.record(&mut tx, &who).await?;
+    // The logins the pool shows follow what GitHub sends: the sender and the author.
+    for person in [&e.sender, &pr.author] {
+        if !person.is_bot() {
+            tx.gh_person_seen(to_i64(person.id), &person.login).await?;
+        }
+    }
     let watch = tx.watch_paths(repo).await?;
     let unlink_missing = matches!(e.action, PullRequestAction::Edited { .. });
     sync_pull(

@@ -33,10 +33,12 @@ impl VouchSource {
 /// What reading one list found.
 #[derive(Clone, Debug)]
 pub enum ListOutcome {
-    /// The list at `path`, parsed.
+    /// The list at `path`, parsed; `error` names its lines that are not valid entries (shown to
+    /// maintainers; the valid entries apply).
     Entries {
         path: String,
         entries: Vec<VouchEntry>,
+        error: Option<String>,
     },
     /// The repository has no list: no entries.
     NoFile,
@@ -180,13 +182,30 @@ impl WriteTx {
                     return Ok(());
                 }
                 ListOutcome::NoFile => (None, Some(&[]), None),
-                ListOutcome::Entries { path, entries } => (Some(path), Some(entries), None),
+                ListOutcome::Entries {
+                    path,
+                    entries,
+                    error,
+                } => (Some(path), Some(entries), error.as_deref()),
                 ListOutcome::Invalid { path, error } => (Some(path), None, Some(error)),
             };
         let new_digest = entries.map(digest);
         let (old_digest, old_error) = before.clone().unwrap_or_default();
         let changed_entries = new_digest.is_some() && new_digest != old_digest;
         if let Some(entries) = entries.filter(|_| changed_entries) {
+            // The account each login was resolved to stays with the login: a denounced account
+            // that renamed itself since stays denounced when the list changes.
+            let resolved: std::collections::HashMap<String, i64> = sqlx::query_as(
+                "SELECT login, account_id FROM vouch_entries WHERE repo_id = $1 AND source = $2 \
+                 AND origin = $3 AND account_id IS NOT NULL",
+            )
+            .bind(id)
+            .bind(source.as_str())
+            .bind(origin)
+            .fetch_all(self.conn())
+            .await?
+            .into_iter()
+            .collect();
             sqlx::query(
                 "DELETE FROM vouch_entries WHERE repo_id = $1 AND source = $2 AND origin = $3",
             )
@@ -202,7 +221,8 @@ impl WriteTx {
                 }
                 sqlx::query(
                     "INSERT INTO vouch_entries (repo_id, source, origin, login, vouched, \
-                     denounced, details, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                     denounced, details, updated_at, account_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(id)
                 .bind(source.as_str())
@@ -212,6 +232,7 @@ impl WriteTx {
                 .bind(i64::from(e.denounced))
                 .bind(e.details.as_deref())
                 .bind(self.now)
+                .bind(resolved.get(&e.login).copied())
                 .execute(self.conn())
                 .await?;
             }
@@ -244,6 +265,33 @@ impl WriteTx {
                         "error": error,
                     })),
             );
+        }
+        Ok(())
+    }
+
+    /// Keeps the account ids GitHub gave for logins of `repo`'s entries (`GET /users/{login}`
+    /// when a list was read): each entry of such a login not resolved yet is resolved for good.
+    pub async fn vouch_resolve(
+        &mut self,
+        repo: &str,
+        accounts: &[(String, i64)],
+    ) -> Result<(), StoreError> {
+        if accounts.is_empty() {
+            return Ok(());
+        }
+        let Some(id) = repo_id(self, repo).await? else {
+            return Ok(());
+        };
+        for (login, account_id) in accounts {
+            sqlx::query(
+                "UPDATE vouch_entries SET account_id = $1 WHERE repo_id = $2 AND login = $3 \
+                 AND account_id IS NULL",
+            )
+            .bind(account_id)
+            .bind(id)
+            .bind(login.to_ascii_lowercase())
+            .execute(self.conn())
+            .await?;
         }
         Ok(())
     }
@@ -322,14 +370,22 @@ impl WriteTx {
         Ok(changed)
     }
 
-    /// Whether an entry of `repo` denounces `login` (the App answers such a person at most once
-    /// per issue).
-    pub async fn vouch_denounces(&mut self, repo: &str, login: &str) -> Result<bool, StoreError> {
+    /// Whether an entry of `repo` denounces the GitHub account `account_id` (now named `login`):
+    /// an entry resolved to that account, or one GitHub has not resolved yet that names `login`
+    /// (it fails closed). The App answers such a person at most once per issue.
+    pub async fn vouch_denounces(
+        &mut self,
+        repo: &str,
+        account_id: i64,
+        login: &str,
+    ) -> Result<bool, StoreError> {
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM vouch_entries e JOIN repos r ON r.id = e.repo_id \
-             WHERE r.name = $1 AND e.login = $2 AND e.denounced = 1 LIMIT 1",
+             WHERE r.name = $1 AND e.denounced = 1 \
+               AND (e.account_id = $2 OR (e.account_id IS NULL AND e.login = $3)) LIMIT 1",
         )
         .bind(repo)
+        .bind(account_id)
         .bind(login.to_ascii_lowercase())
         .fetch_optional(self.conn())
         .await?;
@@ -411,6 +467,23 @@ impl Store {
             .await?;
         let lists = self.lists_of(id).await?;
         Ok(Some((rows, total, lists)))
+    }
+
+    /// The logins of `repo`'s entries, each with whether GitHub resolved it to an account id
+    /// (what reading its lists again need not ask).
+    pub async fn vouch_logins(
+        &self,
+        repo: &str,
+    ) -> Result<std::collections::HashMap<String, bool>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT e.login, MAX(CASE WHEN e.account_id IS NULL THEN 0 ELSE 1 END) \
+             FROM vouch_entries e JOIN repos r ON r.id = e.repo_id WHERE r.name = $1 \
+             GROUP BY e.login",
+        )
+        .bind(repo)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows.into_iter().map(|(l, r)| (l, r != 0)).collect())
     }
 
     async fn vouch_repo_id(&self, repo: &str) -> Result<Option<i64>, StoreError> {

@@ -1,5 +1,7 @@
-//! GitHub logins proven for workers (`gh_links`) and the one-time codes that prove them
-//! (`gh_link_codes`).
+//! GitHub accounts proven for workers (`gh_links`, keyed by the account id since
+//! `migrations/*/0045_persons_by_account_id.sql`), the one-time codes that prove them
+//! (`gh_link_codes`), and the logins the pool shows for a person, refreshed from what GitHub
+//! sends ([`WriteTx::gh_person_seen`]).
 
 use sqlx::{Any, Executor};
 
@@ -27,23 +29,90 @@ async fn login_of_worker<'e>(
 }
 
 impl WriteTx {
-    /// The worker a GitHub login proved to own, if any.
-    pub async fn gh_linked_worker(&mut self, login: &str) -> Result<Option<String>, StoreError> {
+    /// The worker the GitHub account `account_id` proved to own, if any.
+    pub async fn gh_linked_worker(
+        &mut self,
+        account_id: i64,
+    ) -> Result<Option<String>, StoreError> {
         let row: Option<(String,)> =
-            sqlx::query_as("SELECT worker_id FROM gh_links WHERE login = $1")
-                .bind(login.to_lowercase())
+            sqlx::query_as("SELECT worker_id FROM gh_links WHERE account_id = $1")
+                .bind(account_id)
                 .fetch_optional(self.conn())
                 .await?;
         Ok(row.map(|(w,)| w))
     }
 
-    /// The GitHub account id a worker speaks for, if known.
-    pub async fn gh_worker_account(&mut self, worker_id: &str) -> Result<Option<i64>, StoreError> {
-        let row: Option<(Option<i64>,)> =
-            sqlx::query_as("SELECT github_account_id FROM workers WHERE id = $1")
-                .bind(worker_id)
-                .fetch_optional(self.conn())
-                .await?;
+    /// GitHub sent the account `account_id` under `login` (a webhook's sender, a pull request's
+    /// author): the one place the logins the pool shows for a person follow what GitHub says. Its
+    /// link, its implicit worker (named by its login) and the account's record are renamed; no
+    /// row is found by the login.
+    pub async fn gh_person_seen(&mut self, account_id: i64, login: &str) -> Result<(), StoreError> {
+        let key = login.to_lowercase();
+        let links =
+            sqlx::query("UPDATE gh_links SET login = $1 WHERE account_id = $2 AND login <> $1")
+                .bind(&key)
+                .bind(account_id)
+                .execute(self.conn())
+                .await?
+                .rows_affected();
+        let workers = sqlx::query(
+            "UPDATE workers SET github_login = $1, \
+             name = CASE WHEN token_hash IS NULL THEN $1 ELSE name END \
+             WHERE github_account_id = $2 AND github_login IS NOT NULL AND github_login <> $1 \
+               AND (token_hash IS NULL \
+                 OR EXISTS (SELECT 1 FROM gh_links gl WHERE gl.worker_id = workers.id \
+                   AND gl.account_id = $2))",
+        )
+        .bind(login)
+        .bind(account_id)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        if workers > 0 {
+            // The comment claims of a renamed person show the new login.
+            sqlx::query(
+                "UPDATE gh_claims SET login = $1 WHERE login <> $1 AND worker_id IN \
+                 (SELECT w.id FROM workers w WHERE w.github_account_id = $2)",
+            )
+            .bind(login)
+            .bind(account_id)
+            .execute(self.conn())
+            .await?;
+        }
+        // GitHub says which account the login names now: an entry of a vouch list it did not
+        // resolve when the list was read is resolved to it.
+        sqlx::query(
+            "UPDATE vouch_entries SET account_id = $1 WHERE account_id IS NULL AND login = $2",
+        )
+        .bind(account_id)
+        .bind(&key)
+        .execute(self.conn())
+        .await?;
+        sqlx::query("UPDATE gh_accounts SET login = $1 WHERE account_id = $2 AND login <> $1")
+            .bind(login)
+            .bind(account_id)
+            .execute(self.conn())
+            .await?;
+        if links + workers > 0 {
+            self.forget_known_workers();
+        }
+        Ok(())
+    }
+
+    /// The person (GitHub account id) a worker is: a person's implicit worker, or a worker linked
+    /// by the account's own proof. `None` for any other worker, whatever login it declared.
+    pub async fn gh_person_of_worker(
+        &mut self,
+        worker_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let row: Option<(Option<i64>,)> = sqlx::query_as(
+            "SELECT w.github_account_id FROM workers w WHERE w.id = $1 \
+             AND (w.token_hash IS NULL OR EXISTS (SELECT 1 FROM gh_links gl \
+               WHERE gl.worker_id = w.id AND gl.account_id = w.github_account_id))",
+        )
+        .bind(worker_id)
+        .fetch_optional(self.conn())
+        .await?;
         Ok(row.and_then(|(a,)| a))
     }
 
@@ -113,7 +182,9 @@ impl WriteTx {
 
     /// Links worker `worker_id` to the GitHub account `account_id` (now named `login`), proven by
     /// the account itself (a `/owp link CODE` comment, or GitHub's device flow): the one step
-    /// every proof ends in. A worker already linked to another account is refused.
+    /// every proof ends in. The link is kept by the account id; `login` is only shown. A worker
+    /// already linked to another account is refused; an account owns one worker at a time (a
+    /// new proof moves the link, and the worker it leaves speaks for nobody).
     pub async fn gh_link_worker(
         &mut self,
         worker_id: &str,
@@ -122,22 +193,46 @@ impl WriteTx {
     ) -> Result<Result<(), LinkRefusal>, StoreError> {
         let now = self.now;
         let login_key = login.to_lowercase();
-        if let Some(other) = login_of_worker(self.conn(), worker_id).await?
-            && other != login_key
-        {
-            return Ok(Err(LinkRefusal::LinkedElsewhere));
+        let current: Option<(Option<i64>, String)> =
+            sqlx::query_as("SELECT account_id, login FROM gh_links WHERE worker_id = $1")
+                .bind(worker_id)
+                .fetch_optional(self.conn())
+                .await?;
+        match current {
+            Some((Some(other), _)) if other != account_id => {
+                return Ok(Err(LinkRefusal::LinkedElsewhere));
+            }
+            // A link made before ids were kept: only the login it was made for can tell.
+            Some((None, other)) if other != login_key => {
+                return Ok(Err(LinkRefusal::LinkedElsewhere));
+            }
+            _ => {}
         }
-        // A login owns one worker at a time: a new proof moves the link.
-        sqlx::query("DELETE FROM gh_links WHERE login = $1")
-            .bind(&login_key)
-            .execute(self.conn())
-            .await?;
-        sqlx::query("INSERT INTO gh_links (login, worker_id, linked_at) VALUES ($1, $2, $3)")
-            .bind(&login_key)
+        sqlx::query(
+            "UPDATE workers SET github_account_id = NULL WHERE github_account_id = $1 \
+             AND id <> $2 AND id IN (SELECT worker_id FROM gh_links WHERE account_id = $1)",
+        )
+        .bind(account_id)
+        .bind(worker_id)
+        .execute(self.conn())
+        .await?;
+        sqlx::query("DELETE FROM gh_links WHERE account_id = $1 AND worker_id <> $2")
+            .bind(account_id)
             .bind(worker_id)
-            .bind(now)
             .execute(self.conn())
             .await?;
+        sqlx::query(
+            "INSERT INTO gh_links (worker_id, account_id, login, linked_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (worker_id) DO UPDATE SET \
+             account_id = excluded.account_id, login = excluded.login, \
+             linked_at = excluded.linked_at",
+        )
+        .bind(worker_id)
+        .bind(account_id)
+        .bind(&login_key)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
         // The worker speaks for the account that proved the link (its age is read by this id).
         sqlx::query("UPDATE workers SET github_login = $1, github_account_id = $2 WHERE id = $3")
             .bind(login)

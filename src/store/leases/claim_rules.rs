@@ -572,7 +572,7 @@ fn requires_rule(backend: Backend, worker: &str) -> String {
 /// expression of its id): the larger of its `trust_level` and the highest level a promotion rule
 /// of the repository grants it (when it opted in to reputation) for the merges counted in
 /// `outcomes`, and the repository's `vouch.trust` when its own vouch list (the file or a
-/// maintainer's command; an import's vouches do not count) vouches for a login of the worker
+/// maintainer's command; an import's vouches do not count) vouches for the worker's person
 /// (rule 12). Every rule that reads trust reads it here (rule 7, [`trust_rule`]; rule 11's
 /// `approval_skip_trust`).
 pub(crate) fn effective_trust(worker: &str, repo: &str) -> String {
@@ -601,45 +601,61 @@ fn trust_rule(worker: &str) -> String {
     )
 }
 
-/// The GitHub logins (lower-case) the worker (parameter `worker`) proved it speaks for: the
-/// login of its link (`gh_links`, proven by `/owp link`), or the login of a person's implicit
-/// worker (made only by that person's own comments). A worker's self-declared `github_login`
-/// is never one: anybody can type a login.
+/// The GitHub logins (lower-case) the worker (parameter `worker`) proved it speaks for, as
+/// GitHub last sent them: the login of its link (`gh_links`, proven by the account), or the
+/// login of a person's implicit worker (made only by that person's own comments). A worker's
+/// self-declared `github_login` is never one: anybody can type a login. Read only where a login
+/// is all there is (a maintainer's permission; a denouncement GitHub has not resolved yet).
 fn worker_logins(worker: &str) -> String {
     format!(
         "SELECT gl.login FROM gh_links gl WHERE gl.worker_id = {worker} \
          UNION ALL SELECT LOWER(iw.github_login) FROM workers iw WHERE iw.id = {worker} \
-           AND iw.token_hash IS NULL AND iw.id = 'gh_' || LOWER(iw.github_login)"
+           AND iw.token_hash IS NULL AND substr(iw.id, 1, 3) = 'gh_'"
+    )
+}
+
+/// The person (GitHub account id) the worker (parameter `worker`) is: a person's implicit
+/// worker, or a worker linked by the account's own proof (`gh_links.account_id`).
+fn worker_person(worker: &str) -> String {
+    format!(
+        "SELECT pw.github_account_id FROM workers pw WHERE pw.id = {worker} \
+           AND (pw.token_hash IS NULL OR EXISTS (SELECT 1 FROM gh_links pl \
+             WHERE pl.worker_id = pw.id AND pl.account_id = pw.github_account_id))"
     )
 }
 
 /// Rule 12: the entries of repository `repo` (a SQL expression of its id; its row is `vr`) that
-/// vouch for a login of the worker (parameter `worker`), by the repository's own file or a
-/// maintainer's command (an imported list's vouches do not count here), as the `FROM … WHERE …`
-/// of a query.
+/// vouch for the person of the worker (parameter `worker`), by the account id each entry's login
+/// was resolved to when the list was read (an entry GitHub has not resolved vouches for nobody),
+/// in the repository's own file or a maintainer's command (an imported list's vouches do not
+/// count here), as the `FROM … WHERE …` of a query.
 fn vouched_entries(worker: &str, repo: &str) -> String {
     format!(
         "FROM vouch_entries ve JOIN repos vr ON vr.id = ve.repo_id \
          WHERE ve.repo_id = {repo} AND ve.vouched = 1 AND ve.source <> 'import' \
-           AND ve.login IN ({})",
-        worker_logins(worker)
+           AND ve.account_id IN ({})",
+        worker_person(worker)
     )
 }
 
 /// Rule 12: whether repository `repo`'s own list (its file or a maintainer's command) vouches
-/// for a login of the worker (parameter `worker`), as a SQL condition (the scorecard's
+/// for the person of the worker (parameter `worker`), as a SQL condition (the scorecard's
 /// `vouched`).
 pub(crate) fn vouched_for(worker: &str, repo: &str) -> String {
     format!("EXISTS (SELECT 1 {})", vouched_entries(worker, repo))
 }
 
 /// Rule 12: no entry of the candidate `t`'s repository (its file, an import or a maintainer's
-/// command) denounces a login of the worker (parameter `worker`).
+/// command) denounces the person of the worker (parameter `worker`): by the account id the
+/// entry was resolved to (a denounced account that renames itself stays denounced), or, while
+/// GitHub has not resolved the entry, by a login of the worker (the rule fails closed).
 fn not_denounced(worker: &str) -> String {
     format!(
         "NOT EXISTS (SELECT 1 FROM vouch_entries de WHERE de.repo_id = t.repo_id \
-           AND de.denounced = 1 AND de.login IN ({}))",
-        worker_logins(worker)
+           AND de.denounced = 1 AND (de.account_id IN ({person}) \
+             OR (de.account_id IS NULL AND de.login IN ({logins}))))",
+        person = worker_person(worker),
+        logins = worker_logins(worker)
     )
 }
 

@@ -613,8 +613,13 @@ impl Story {
         p["base"]["ref"] = json!("main");
         p["head"]["sha"] = json!(Story::head_sha(number));
         set_user(&mut p["user"], &pr.author);
-        // The author's id is the one GitHub gives their account now.
-        p["user"]["id"] = json!(self.fake.user_id(&pr.author));
+        // The author's and the sender's ids are the ones GitHub gives their accounts now.
+        let author = self.fake.user_id(&pr.author);
+        payload["pull_request"]["user"]["id"] = json!(author);
+        payload["pull_request"]["user"]["node_id"] = json!(format!("U_{author}"));
+        let sender = self.fake.user_id(sender);
+        payload["sender"]["id"] = json!(sender);
+        payload["sender"]["node_id"] = json!(format!("U_{sender}"));
         payload
     }
 
