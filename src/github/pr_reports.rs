@@ -75,19 +75,16 @@ pub async fn check(
     }
 }
 
-/// Whether `author` is the person worker `worker_id` speaks for: the same GitHub account id, or,
-/// for a link proven before account ids were kept, the linked login.
+/// Whether `author` is the person worker `worker_id` speaks for: the same GitHub account id (a
+/// login is never compared: it may have changed hands).
 async fn authored_by_holder(
     github: &Github,
     worker_id: &str,
     author: &crate::github::events::Actor,
 ) -> Result<bool, StoreError> {
-    if let Some(account) = github.store.gh_worker_account(worker_id).await? {
-        return Ok(i64::try_from(author.id) == Ok(account));
-    }
     Ok(github
         .store
-        .gh_login_of_worker(worker_id)
+        .gh_worker_account(worker_id)
         .await?
-        .is_some_and(|login| login.eq_ignore_ascii_case(&author.login)))
+        .is_some_and(|account| i64::try_from(author.id) == Ok(account)))
 }

@@ -139,7 +139,7 @@ async fn a_worker_speaks_for_the_account_that_approved_its_device_code_and_keeps
 
     let store = &story.running().store;
     let mut tx = store.begin().await.unwrap();
-    let account = tx.gh_worker_account(&worker_id).await.unwrap();
+    let account = tx.gh_person_of_worker(&worker_id).await.unwrap();
     drop(tx);
     assert_eq!(account, Some(alice_id as i64), "the approving account's id");
     let events: Vec<_> = store
@@ -234,7 +234,7 @@ async fn codes_do_not_cross(story: &Story) {
     assert_eq!(status, 400, "{body}");
     assert_eq!(json_of(&body)["code"], "invalid_device_code");
     let mut tx = story.running().store.begin().await.unwrap();
-    assert_eq!(tx.gh_worker_account(&worker_id).await.unwrap(), None);
+    assert_eq!(tx.gh_person_of_worker(&worker_id).await.unwrap(), None);
     drop(tx);
 
     // Each still works where it belongs.
@@ -279,7 +279,7 @@ async fn a_worker_linked_to_one_account_is_not_moved_by_another_ones_approval() 
     assert_eq!(json_of(&body)["code"], "linked_elsewhere");
     let mut tx = story.running().store.begin().await.unwrap();
     assert_eq!(
-        tx.gh_worker_account(&worker_id).await.unwrap(),
+        tx.gh_person_of_worker(&worker_id).await.unwrap(),
         Some(story.fake.user_id("carol") as i64)
     );
     drop(tx);

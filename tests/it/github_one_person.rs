@@ -175,6 +175,13 @@ async fn a_proposal_meets_the_persons_rules(postgres: bool) {
     story.comment(n, "mallory", "/owp claim\nLet me in.").await;
     story.expect_comment(n, "do not take contributions from you here");
     assert_eq!(proposals(&story, n).await.len(), 1);
+
+    // A maintainer denounces the proposer: her open plan ends at once, and leaves the list.
+    story.fake.set_permission(REPO, "maint", "write");
+    story.comment(n, "maint", "/owp denounce @vera").await;
+    story.settle().await;
+    let listed = proposals(&story, n).await;
+    assert_eq!(listed[0]["state"], "withdrawn", "{listed:?}");
     story.stop_checking_comments();
 }
 

@@ -253,6 +253,10 @@ impl WriteTx {
         .bind(kept_digest)
         .execute(self.conn())
         .await?;
+        if changed_entries {
+            // A person the list denounces now proposes nothing here any more.
+            self.end_denounced_proposals(id).await?;
+        }
         if changed_entries || error != old_error.as_deref() || before.is_none() {
             self.event(
                 NewEvent::new("github.vouch_list_read", "github")
@@ -293,6 +297,8 @@ impl WriteTx {
             .execute(self.conn())
             .await?;
         }
+        // A denouncement now resolved to its account ends that person's plans here.
+        self.end_denounced_proposals(id).await?;
         Ok(())
     }
 
@@ -355,6 +361,9 @@ impl WriteTx {
                 .rows_affected()
             }
         } > 0;
+        if changed && command == VouchCommand::Denounce {
+            self.end_denounced_proposals(id).await?;
+        }
         if changed {
             let kind = match command {
                 VouchCommand::Vouch => "github.vouched",
