@@ -7,15 +7,7 @@
 //! once per [`ACCOUNT_RETRY_MS`] per account, whoever claims how often, and reconciliation asks
 //! for the accounts of linked workers that are still unknown.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-use chrono::{DateTime, Utc};
-use futures_util::FutureExt;
-use futures_util::future::{BoxFuture, Shared};
-use octocrab::Octocrab;
-use serde::Deserialize;
-
+use crate::github::account_ids::{WireUser, user_of};
 use crate::github::api;
 use crate::github::service::Github;
 use crate::store::StoreError;
@@ -30,12 +22,6 @@ pub struct AccountReading {
     pub created_at: Option<i64>,
     /// GitHub was asked just now: the answer (or its absence) is to be kept.
     pub asked: bool,
-}
-
-#[derive(Deserialize)]
-struct WireUser {
-    id: i64,
-    created_at: DateTime<Utc>,
 }
 
 /// What is known of the account `account_id`, named `login` by the event at hand: from the
@@ -95,61 +81,6 @@ async fn ask(github: &Github, installation: i64, login: &str) -> Option<WireUser
         Ok(user) => Some(user),
         Err(error) => {
             tracing::warn!(%error, login, "cannot read a GitHub account's age; claims wait for it");
-            None
-        }
-    }
-}
-
-/// GitHub's account of `login` (`GET /users/{login}`).
-async fn user_of(client: &Octocrab, login: &str) -> Result<WireUser, api::CallError> {
-    api::get(client, &format!("/users/{login}"))
-        .await?
-        .json::<WireUser>()
-}
-
-/// An ask for the account id of a login, or its answer, shared by every caller that waits on it.
-type IdFlight = Shared<BoxFuture<'static, Option<i64>>>;
-
-/// The account ids GitHub gives for logins (what a vouch list's logins are resolved to), asked
-/// once for concurrent asks: callers asking for the same login while GitHub is being asked share
-/// its answer. Nothing is kept past the ask (the list keeps the id).
-#[derive(Default)]
-pub struct AccountIds {
-    /// Lower-case login → the ask under way.
-    flights: Mutex<HashMap<String, IdFlight>>,
-}
-
-impl AccountIds {
-    /// The id of the account GitHub names `login` now (see [`account_id_of`]).
-    pub async fn of(&self, client: &Octocrab, login: &str) -> Option<i64> {
-        let key = login.to_ascii_lowercase();
-        let flight = {
-            let mut flights = self.flights.lock().ok()?;
-            flights.retain(|_, f| f.peek().is_none());
-            flights
-                .entry(key)
-                .or_insert_with(|| {
-                    let (client, login) = (client.clone(), login.to_string());
-                    async move { account_id_of(&client, &login).await }
-                        .boxed()
-                        .shared()
-                })
-                .clone()
-        };
-        flight.await
-    }
-}
-
-/// The id of the account GitHub names `login` now, or `None` for any other answer (no such
-/// account, a renamed one, a failure; logged): what a vouch list's login is resolved to.
-async fn account_id_of(client: &Octocrab, login: &str) -> Option<i64> {
-    if !crate::domain::vouch::is_login(login) {
-        return None;
-    }
-    match user_of(client, login).await {
-        Ok(user) => Some(user.id),
-        Err(error) => {
-            tracing::info!(%error, login, "GitHub did not name the account of a vouch list's login");
             None
         }
     }

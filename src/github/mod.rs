@@ -37,6 +37,7 @@
 //! - [`oauth`]: the App's OAuth calls (code exchange with PKCE, device flow, `GET /user`);
 //!   [`signin`]: maintainers signing in with GitHub, and what each maintains.
 
+pub mod account_ids;
 pub mod accounts;
 pub mod api;
 pub mod app_auth;

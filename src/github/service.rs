@@ -89,7 +89,7 @@ pub struct Github {
     pub(crate) permissions: Arc<crate::github::permissions::Permissions>,
     /// The one way to ask GitHub which account a login names (vouch lists), once for
     /// concurrent asks.
-    pub(crate) account_ids: crate::github::accounts::AccountIds,
+    pub(crate) account_ids: crate::github::account_ids::AccountIds,
     pub(crate) reconcile_lock: tokio::sync::Mutex<()>,
     pub(crate) started: watch::Sender<bool>,
     /// Background steps under way (a delivery with its follow-up work, a reconciliation).

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use octocrab::Octocrab;
 
 use crate::domain::vouch::{self, VOUCH_PATHS};
-use crate::github::accounts;
+use crate::github::account_ids;
 use crate::github::api;
 use crate::github::conditional::EtagCache;
 use crate::github::raw_calls::FileText;
@@ -62,7 +62,7 @@ pub struct Lists<'a> {
     /// id already ([`crate::store::Store::vouch_logins`]): only the others are asked.
     pub logins: &'a HashMap<String, bool>,
     /// How logins are resolved (once for concurrent reads).
-    pub asks: &'a accounts::AccountIds,
+    pub asks: &'a account_ids::AccountIds,
     /// The instant of the read (ms).
     pub now: i64,
 }

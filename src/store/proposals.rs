@@ -12,13 +12,13 @@
 //! named claim ([`WriteTx::claim_task`]) of the proposer, in the transaction that approves, so
 //! every other rule is the claim statement's own.
 
+mod persons;
+
 use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::leases::claim_rules::{
-    Condition, Pick, account_created, person_conditions, vouched_for,
-};
+use super::leases::claim_rules::{Pick, account_created, person_conditions, vouched_for};
 use super::leases::refusals::explain;
 use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use super::{DAY_MS, HOUR_MS, NewEvent, Store, StoreError, WriteTx, format_ts, new_id};
@@ -391,101 +391,6 @@ impl WriteTx {
                 .data(data),
         );
         Ok(row)
-    }
-
-    /// Ends the open proposals of worker `worker_id` (an archived worker's: nobody may act on
-    /// them any more), each with its audit event; `reason` is kept on each.
-    pub async fn end_proposals_of_worker(
-        &mut self,
-        worker_id: &str,
-        reason: &str,
-    ) -> Result<usize, StoreError> {
-        let ids: Vec<(String,)> = sqlx::query_as(
-            "SELECT id FROM proposals WHERE worker_id = $1 AND state = 'open' ORDER BY seq",
-        )
-        .bind(worker_id)
-        .fetch_all(self.conn())
-        .await?;
-        self.end_proposals(ids, reason).await
-    }
-
-    /// Ends the open proposals on repository `repo_id`'s tasks whose proposer its vouch list
-    /// now denounces (the claim's own rule, [`person_conditions`]), each with its audit event.
-    pub async fn end_denounced_proposals(&mut self, repo_id: i64) -> Result<usize, StoreError> {
-        let (_, not_denounced) = person_conditions("p.worker_id", "0", "0")
-            .into_iter()
-            .find(|(c, _)| *c == Condition::NotDenounced)
-            .expect("the person's rules include rule 12's denouncements");
-        let sql = format!(
-            "SELECT p.id FROM proposals p JOIN tasks t ON t.seq = p.task_seq \
-             WHERE t.repo_id = $1 AND p.state = 'open' AND NOT {not_denounced} ORDER BY p.seq"
-        );
-        let ids: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(repo_id)
-            .fetch_all(self.conn())
-            .await?;
-        self.end_proposals(
-            ids,
-            "the repository does not take contributions from the proposer",
-        )
-        .await
-    }
-
-    /// Ends open proposals `ids` as withdrawn for `reason` (no reply on GitHub tells of it).
-    async fn end_proposals(
-        &mut self,
-        ids: Vec<(String,)>,
-        reason: &str,
-    ) -> Result<usize, StoreError> {
-        let mut ended = 0;
-        for (id,) in ids {
-            match self
-                .end_proposal(&id, ProposalState::Withdrawn, Some(reason), "system")
-                .await
-            {
-                Ok(_) => ended += 1,
-                // Past its days already: the sweep ends it as expired.
-                Err(StoreError::Conflict { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(ended)
-    }
-
-    /// Worker `worker_id` was just linked to a person: its open proposals become the person's
-    /// (contract section 14), counted and named as theirs. Where the person already has an open
-    /// proposal on the same task, the worker's ends (a person proposes once per task).
-    pub async fn proposals_to_person(&mut self, worker_id: &str) -> Result<(), StoreError> {
-        let person: Option<(Option<i64>, Option<String>)> =
-            sqlx::query_as("SELECT github_account_id, github_login FROM workers WHERE id = $1")
-                .bind(worker_id)
-                .fetch_optional(self.conn())
-                .await?;
-        let Some(person) = person.and_then(|(id, login)| Person::of(id, login.as_deref())) else {
-            return Ok(());
-        };
-        let key = person.proposer_key();
-        let twice: Vec<(String,)> = sqlx::query_as(
-            "SELECT p.id FROM proposals p WHERE p.worker_id = $1 AND p.state = 'open' \
-               AND p.proposer <> $2 AND EXISTS (SELECT 1 FROM proposals o \
-                 WHERE o.task_seq = p.task_seq AND o.proposer = $2 AND o.state = 'open') \
-             ORDER BY p.seq",
-        )
-        .bind(worker_id)
-        .bind(&key)
-        .fetch_all(self.conn())
-        .await?;
-        self.end_proposals(twice, "the person already has a plan for this issue")
-            .await?;
-        sqlx::query(
-            "UPDATE proposals SET proposer = $1, login = $2 WHERE worker_id = $3 AND state = 'open'",
-        )
-        .bind(&key)
-        .bind(&person.login)
-        .bind(worker_id)
-        .execute(self.conn())
-        .await?;
-        Ok(())
     }
 
     /// Its worker withdraws proposal `id`.
