@@ -60,9 +60,19 @@ pub fn as_code(text: &str) -> String {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
+    let fence = "`".repeat(longest_backtick_run(&flat) + 1);
+    if flat.starts_with('`') || flat.ends_with('`') || flat.is_empty() {
+        format!("{fence} {flat} {fence}")
+    } else {
+        format!("{fence}{flat}{fence}")
+    }
+}
+
+/// The longest run of backticks in `text` (what a code span or fence around it must exceed).
+pub fn longest_backtick_run(text: &str) -> usize {
     let mut longest = 0;
     let mut run = 0;
-    for c in flat.chars() {
+    for c in text.chars() {
         if c == '`' {
             run += 1;
             longest = longest.max(run);
@@ -70,12 +80,7 @@ pub fn as_code(text: &str) -> String {
             run = 0;
         }
     }
-    let fence = "`".repeat(longest + 1);
-    if flat.starts_with('`') || flat.ends_with('`') || flat.is_empty() {
-        format!("{fence} {flat} {fence}")
-    } else {
-        format!("{fence}{flat}{fence}")
-    }
+    longest
 }
 
 #[cfg(test)]

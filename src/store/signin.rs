@@ -89,6 +89,17 @@ pub enum DevicePoll {
     Unknown,
 }
 
+impl DevicePoll {
+    /// What a flow's row (`polled_at`, `interval_ms`; none: no such live flow) allows at `now`.
+    pub(crate) fn of(row: Option<(Option<i64>, i64)>, now: i64) -> DevicePoll {
+        match row {
+            Some((Some(polled), interval)) => DevicePoll::TooSoon((polled + interval - now).max(1)),
+            Some((None, _)) => DevicePoll::Go,
+            None => DevicePoll::Unknown,
+        }
+    }
+}
+
 /// A session as read: kind, login, GitHub id, CSRF token, expiry.
 type SessionTuple = (String, Option<String>, Option<i64>, Option<String>, i64);
 
@@ -170,13 +181,7 @@ impl Store {
             .bind(now)
             .fetch_optional(tx.conn())
             .await?;
-            match row {
-                Some((Some(polled), interval)) => {
-                    DevicePoll::TooSoon((polled + interval - now).max(1))
-                }
-                Some((None, _)) => DevicePoll::Go,
-                None => DevicePoll::Unknown,
-            }
+            DevicePoll::of(row, now)
         };
         tx.commit().await?;
         Ok(out)

@@ -189,17 +189,7 @@ pub struct ShownProposal {
 
 /// A fence of backticks longer than any run of backticks in `text` (at least three).
 pub fn fence_for(text: &str) -> String {
-    let mut longest = 0;
-    let mut run = 0;
-    for c in text.chars() {
-        if c == '`' {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
-        }
-    }
-    "`".repeat((longest + 1).max(3))
+    "`".repeat((person::longest_backtick_run(text) + 1).max(3))
 }
 
 /// A plan as a fenced block: the proposer's words, rendered as they are, pinging nobody and

@@ -81,13 +81,7 @@ impl Store {
             .bind(now)
             .fetch_optional(tx.conn())
             .await?;
-            match row {
-                Some((Some(polled), interval)) => {
-                    DevicePoll::TooSoon((polled + interval - now).max(1))
-                }
-                Some((None, _)) => DevicePoll::Go,
-                None => DevicePoll::Unknown,
-            }
+            DevicePoll::of(row, now)
         };
         tx.commit().await?;
         Ok(out)
