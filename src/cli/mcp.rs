@@ -132,6 +132,9 @@ pub fn explain(tool: &str, error: &ClientError, profile: Option<&str>) -> String
                     "; wait for an answer to your open proposals (owp_proposals), or for room on the task"
                 }
                 Some("already_proposed") => "; see its state with owp_proposals",
+                Some("disclosure_required") => {
+                    "; call owp_report again with disclosure: {tool, model?} (`{\"tool\": \"none\"}` for work done by hand)"
+                }
                 Some("expired_token" | "invalid_device_code") => {
                     "; call owp_link again for a new code"
                 }
@@ -410,7 +413,7 @@ impl OwpMcp {
     }
 
     #[tool(
-        description = "Report on a task you hold: `pr_opened` with pr_url when its pull request is open (this ends the lease), `blocked` with a note when it needs a maintainer, or `in_progress`.",
+        description = "Report on a task you hold: `pr_opened` with pr_url when its pull request is open (this ends the lease), `blocked` with a note when it needs a maintainer, or `in_progress`. With `pr_opened`, `disclosure: {tool, model?}` says which tool made the pull request (a repository with `disclosure: required` refuses the report without it); absent, the worker's `agent` and `model` capabilities are used.",
         annotations(destructive_hint = false, open_world_hint = true)
     )]
     async fn owp_report(&self, Parameters(params): Parameters<ReportParams>) -> CallToolResult {

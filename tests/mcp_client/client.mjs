@@ -266,6 +266,19 @@ try {
     /** @type {ProposalsResult} */
     const after = json(await ok(client, "owp_proposals", { task_id: task }));
     summary.after = after.proposals.map((p) => p.state);
+  } else if (scenario === "disclose") {
+    const lease = /** @type {ClaimResult} */ (json(await ok(client, "owp_claim", { wait_seconds: 5 }))).lease;
+    check(lease && lease.lease_id, "owp_claim gave no lease");
+    await ok(client, "owp_ack", { lease_id: lease.lease_id });
+    summary.task_id = lease.task.task_id;
+    const report = { task_id: lease.task.task_id, status: "pr_opened", pr_url: env("OWP_MCP_PR_URL") };
+    const first = await call(client, "owp_report", report);
+    summary.first = first.isError ? text(first) : "ok";
+    /** @type {ReportResult} */
+    const reported = first.isError
+      ? json(await ok(client, "owp_report", { ...report, disclosure: { tool: env("OWP_MCP_TOOL") } }))
+      : json(first);
+    summary.reported_status = reported.task?.status;
   } else if (scenario === "link") {
     // The person is shown where to enter which code; the test approves it on the fake GitHub
     // once `FILE.asked` holds the code, then writes FILE; owp_link is called again until linked.
