@@ -683,3 +683,71 @@ async fn an_approved_lease_is_returned_first_by_the_next_claim() {
         "{lease}"
     );
 }
+
+/// A worker may read a `ready` task it could propose for, to write its plan (its title,
+/// description and policy), and nothing else it does not hold (contract section 13): not a
+/// private repository's task, not one above its trust, not one of a repository that takes claims
+/// directly, not one already taken.
+#[tokio::test]
+async fn a_worker_reads_the_task_it_would_plan_and_no_other() {
+    let s = Server::start().await;
+    plan_repo(&s, "acme/plans", 5, None).await;
+    let private = s
+        .admin_post(
+            "/v1/admin/repos",
+            json!({"repo": "acme/secret", "max_open_prs": 5, "approval": "plan"}),
+        )
+        .await;
+    assert!(
+        private.status == 200 || private.status == 201,
+        "{}",
+        private.describe()
+    );
+    s.upsert_repo("acme/direct", 5, false).await;
+    let ids = s
+        .import_ids(
+            "acme/plans",
+            json!([
+                {"key": "P-1", "title": "Plan the parser", "description": "It breaks on empty input."},
+                {"key": "P-2", "title": "Risky", "description": "Above trust.", "tier": 2}
+            ]),
+        )
+        .await;
+    let secret = s
+        .import_ids(
+            "acme/secret",
+            json!([{"title": "Secret", "description": "hush"}]),
+        )
+        .await
+        .remove(0);
+    let direct = s
+        .import_ids("acme/direct", json!([{"title": "Direct"}]))
+        .await
+        .remove(0);
+    let (_, token) = s.register_worker("planner", &[], 10, 2).await;
+
+    let shown = s
+        .worker_get(&token, &format!("/v1/tasks/{}", ids[0]))
+        .await
+        .expect(200);
+    assert_eq!(shown["title"], "Plan the parser");
+    assert_eq!(shown["description"], "It breaks on empty input.");
+    assert_eq!(shown["status"], "ready");
+    assert_eq!(shown["policy"]["approval"], "plan", "{shown}");
+    assert!(shown["artifact"].is_null(), "{shown}");
+
+    for task in [&ids[1], &secret, &direct] {
+        let r = s.worker_get(&token, &format!("/v1/tasks/{task}")).await;
+        assert_eq!(r.expect_problem(403), "not_lease_holder", "{task}");
+        assert!(!r.text.contains("Above trust") && !r.text.contains("hush"));
+    }
+    // Given to another worker (its plan approved): no longer readable.
+    let (_, other) = s.register_worker("other", &[], 10, 2).await;
+    let id = proposal_id(&s, &other, &ids[0]).await;
+    approve(&s, &id).await.expect(200);
+    let r = s.worker_get(&token, &format!("/v1/tasks/{}", ids[0])).await;
+    assert_eq!(r.expect_problem(403), "not_lease_holder");
+    s.worker_get(&other, &format!("/v1/tasks/{}", ids[0]))
+        .await
+        .expect(200);
+}

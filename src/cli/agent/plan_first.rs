@@ -144,7 +144,17 @@ impl PlanFirst {
             now_clock(),
             task.task_id
         );
-        let Some(plan) = write_plan(opts, &task.task_id, task.key.as_deref()).await? else {
+        // The task's text, which the server shows a worker that may plan it.
+        let shown = match client.get_task(&task.task_id).await {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::debug!(task = %task.task_id, error = %e, "cannot read the task to plan");
+                None
+            }
+        };
+        let Some(plan) =
+            write_plan(opts, &task.task_id, task.key.as_deref(), shown.as_ref()).await?
+        else {
             return Ok(false);
         };
         let proposal = match client.propose(&task.task_id, &plan).await {
@@ -267,6 +277,7 @@ async fn write_plan(
     opts: &PlanRun<'_>,
     task_id: &str,
     key: Option<&str>,
+    task: Option<&Task>,
 ) -> anyhow::Result<Option<String>> {
     let name = safe_name(task_id);
     let dir = opts.workdir.join("plans").join(&name);
@@ -281,7 +292,7 @@ async fn write_plan(
     }
     std::fs::write(
         &brief_path,
-        brief::render_plan(task_id, key, MAX_PLAN_CHARS),
+        brief::render_plan(task_id, key, task, MAX_PLAN_CHARS),
     )
     .with_context(|| format!("cannot write {}", brief_path.display()))?;
     let title = key.unwrap_or(task_id);
