@@ -751,3 +751,45 @@ async fn a_worker_reads_the_task_it_would_plan_and_no_other() {
         .await
         .expect(200);
 }
+
+/// `owp worker why` on a task that wants a plan says how to propose one from the terminal or an
+/// AI tool, not which HTTP route to call.
+#[tokio::test]
+async fn owp_worker_why_names_the_ways_to_propose_a_plan() {
+    let s = Server::start().await;
+    plan_repo(&s, "acme/why-plan", 5, None).await;
+    let task = s
+        .import_ids(
+            "acme/why-plan",
+            json!([{"key": "PL-1", "title": "Plan it"}]),
+        )
+        .await
+        .remove(0);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let config = config.to_str().unwrap();
+    let server = s.url("");
+    let server = server.trim_end_matches('/');
+    let env = [("OWP_SERVER", server), ("OWP_CONFIG_DIR", config)];
+    let (ok, text) = support::run_owp(
+        dir.path(),
+        &["worker", "register", "--name", "planner", "--no-link"],
+        &env,
+    )
+    .await;
+    assert!(ok, "{text}");
+    let (ok, text) = support::run_owp(dir.path(), &["worker", "why"], &env).await;
+    assert!(ok, "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[1], format!("PL-1 ({task}):"), "{text}");
+    assert!(lines[2].starts_with("  rule 11: "), "{text}");
+    assert_eq!(
+        lines[3],
+        format!(
+            "  to plan it: `owp worker run --agent \"COMMAND\"` asks your agent for a plan and \
+             proposes it; an AI tool over `owp mcp` reads it with owp_task {{task_id: \"{task}\"}} \
+             and proposes with owp_propose"
+        ),
+        "{text}"
+    );
+}

@@ -234,6 +234,12 @@ async fn an_ai_tool_takes_a_task_to_pr_opened_over_mcp() {
     assert_eq!(s(&summary["after_nack"]), "ready");
     assert!(summary["nothing_left"].is_null(), "{summary}");
     assert!(s(&summary["nothing_message"]).contains("No task fits"));
+    assert!(
+        s(&summary["nothing_message"]).contains("plans first")
+            && s(&summary["nothing_message"]).contains("owp_why")
+            && s(&summary["nothing_message"]).contains("owp_propose"),
+        "{summary}"
+    );
     assert_eq!(server.task(&second_id).await["status"], "ready");
     let state = server.state().await;
     let nacked = state["events"]
@@ -450,7 +456,8 @@ async fn an_ai_tool_proposes_a_plan_over_mcp() {
     let policy = server
         .admin_post(
             "/v1/admin/repos",
-            json!({"repo": "mcp-plan", "max_open_prs": 3, "approval": "plan"}),
+            json!({"repo": "mcp-plan", "max_open_prs": 3, "approval": "plan",
+                   "visibility": "public"}),
         )
         .await;
     assert!(
@@ -462,7 +469,8 @@ async fn an_ai_tool_proposes_a_plan_over_mcp() {
     let task = server
         .import_ids(
             "mcp-plan",
-            json!([{"title": "Plan the docs", "required_skills": ["docs"], "priority": "low"}]),
+            json!([{"title": "Plan the docs", "description": "Say how to set up each AI tool.",
+                    "required_skills": ["docs"], "priority": "low"}]),
         )
         .await
         .remove(0);
@@ -521,6 +529,25 @@ async fn an_ai_tool_proposes_a_plan_over_mcp() {
     std::fs::write(&approve_file, "approved").unwrap();
     let summary = client.await.unwrap();
 
+    // Before proposing, the tool found the task to plan and read it.
+    assert_eq!(s(&summary["why_title"]), "Plan the docs", "{summary}");
+    assert!(
+        s(&summary["why_next"]).contains(&format!("owp_propose {{task_id: \"{task}\", plan}}")),
+        "{summary}"
+    );
+    assert_eq!(s(&summary["plan_title"]), "Plan the docs");
+    assert_eq!(
+        s(&summary["plan_description"]),
+        "Say how to set up each AI tool."
+    );
+    assert!(
+        s(&summary["plan_next"]).contains("owp_propose"),
+        "{summary}"
+    );
+    assert!(
+        s(&summary["plan_brief"]).contains("Say how to set up each AI tool."),
+        "{summary}"
+    );
     let tools: Vec<&str> = summary["tools"].as_array().unwrap().iter().map(s).collect();
     for want in ["owp_propose", "owp_proposals"] {
         assert!(tools.contains(&want), "{want} missing: {tools:?}");

@@ -231,6 +231,18 @@ try {
     summary.heartbeat = current.heartbeat;
   } else if (scenario === "propose") {
     const task = env("OWP_MCP_TASK_ID");
+    // The task to plan: named by owp_why, read with owp_task and owp_brief before any proposal.
+    /** @type {{refused: Array<{task_id?: string, title?: string, next?: string}>}} */
+    const why = json(await ok(client, "owp_why", {}));
+    const entry = why.refused.find((r) => r.task_id === task);
+    summary.why_title = entry?.title ?? null;
+    summary.why_next = entry?.next ?? null;
+    /** @type {TaskResult & {next: string}} */
+    const toPlan = json(await ok(client, "owp_task", { task_id: task }));
+    summary.plan_title = toPlan.task.title;
+    summary.plan_description = toPlan.task.description;
+    summary.plan_next = toPlan.next;
+    summary.plan_brief = text(await ok(client, "owp_brief", { task_id: task }));
     summary.too_long = await refused(client, "owp_propose", { task_id: task, plan: "x".repeat(4001) });
     summary.no_plan = await refused(client, "owp_propose", { task_id: task });
     /** @type {ProposeResult} */
