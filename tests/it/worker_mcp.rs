@@ -190,6 +190,18 @@ async fn an_ai_tool_takes_a_task_to_pr_opened_over_mcp() {
         );
         assert!(text.contains("Add the one-line setup"), "{brief}: {text}");
         assert!(text.contains("- Skills: docs"), "{brief}: {text}");
+        // Words for a tool that opens the pull request itself, not for `owp worker run`.
+        assert!(
+            !text.contains("do not push") && !text.contains("the pool runs"),
+            "{brief}: {text}"
+        );
+        assert!(
+            text.contains("pushed, and you open a pull request for review")
+                && text.contains(&format!(
+                    "- Then owp_report {{task_id: \"{task_id}\", status: \"pr_opened\", pr_url}} hands it in."
+                )),
+            "{brief}: {text}"
+        );
     }
     assert_eq!(s(&summary["after_ack"]), "in_progress");
     assert!(!s(&summary["renewed_expires_at"]).is_empty());
