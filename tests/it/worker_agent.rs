@@ -717,13 +717,14 @@ async fn an_agent_worker_says_it_is_waiting_while_the_pool_has_nothing() {
     .await
     .unwrap();
     assert!(joined.status.success(), "{}", text(&joined));
-    let mut run = owp(&["worker", "run", "--agent", "true {brief}", "--wait", "1"])
+    // Each claim waits 10 seconds on the server: the line comes before the first one answers.
+    let mut run = owp(&["worker", "run", "--agent", "true {brief}", "--wait", "10"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = tokio::io::BufReader::new(run.stdout.take().unwrap()).lines();
     let mut seen = Vec::new();
-    let waiting = tokio::time::timeout(Duration::from_secs(30), async {
+    let waiting = tokio::time::timeout(Duration::from_secs(8), async {
         while let Ok(Some(line)) = lines.next_line().await {
             let found = line.contains("waiting for work");
             seen.push(line);
@@ -737,7 +738,7 @@ async fn an_agent_worker_says_it_is_waiting_while_the_pool_has_nothing() {
     assert_eq!(waiting, Ok(true), "{seen:?}");
     // Said once, not once per empty claim.
     let mut again = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(4), async {
+    let _ = tokio::time::timeout(Duration::from_secs(14), async {
         while let Ok(Some(line)) = lines.next_line().await {
             again.push(line);
         }

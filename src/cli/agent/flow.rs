@@ -86,6 +86,14 @@ impl std::fmt::Display for Outcome {
     }
 }
 
+fn say_waiting() {
+    say!(
+        "{}  waiting for work (`owp worker why` says what keeps each ready task from this \
+         worker) · Ctrl-C to stop",
+        now_clock()
+    );
+}
+
 /// Claims leases and hands each to the agent; with `once`, stops after the first.
 pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outcome> {
     say!(
@@ -124,8 +132,13 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
         return Ok(Outcome::Planned);
     }
     let mut backoff = Duration::from_secs(2);
-    // Said once each time the pool runs dry, as the prompt says it.
+    // Said once each time the pool runs dry, as the prompt says it; and at once before the first
+    // claim, which the server may hold for `--wait` seconds.
     let mut said_waiting = false;
+    if held.is_empty() {
+        say_waiting();
+        said_waiting = true;
+    }
     let mut plans = PlanFirst::default();
     loop {
         let asked = tokio::time::Instant::now();
@@ -148,11 +161,7 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
                     said_waiting = true;
                 }
                 if !said_waiting {
-                    say!(
-                        "{}  waiting for work (`owp worker why` says what keeps each ready task \
-                         from this worker) · Ctrl-C to stop",
-                        now_clock()
-                    );
+                    say_waiting();
                     said_waiting = true;
                 }
                 // A server that answers at once instead of holding the request: do not spin.
