@@ -290,6 +290,19 @@ async fn write_plan(
     {
         std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
     }
+    // A repository of its own, so an agent that commits its plan commits it here (and never into
+    // a repository around the work directory); the plan is read from the directory either way.
+    let inited = tokio::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .await;
+    if !inited.is_ok_and(|s| s.success()) {
+        tracing::debug!(dir = %dir.display(), "git init of the planning directory failed");
+    }
     std::fs::write(
         &brief_path,
         brief::render_plan(task_id, key, task, MAX_PLAN_CHARS),
