@@ -132,19 +132,22 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
         return Ok(Outcome::Planned);
     }
     let mut backoff = Duration::from_secs(2);
-    // Said once each time the pool runs dry, as the prompt says it; and at once before the first
-    // claim, which the server may hold for `--wait` seconds.
+    // Said once each time the pool runs dry, as the prompt says it.
     let mut said_waiting = false;
-    if held.is_empty() {
-        say_waiting();
-        said_waiting = true;
-    }
+    // The first claim asks without waiting, so an empty pool is said at once, not after a
+    // `--wait` the server may hold it for.
+    let mut first_claim = true;
     let mut plans = PlanFirst::default();
     loop {
         let asked = tokio::time::Instant::now();
+        let at_once = std::mem::take(&mut first_claim);
         let claimed = match held.pop_front() {
             Some(lease) => Ok(Some(lease)),
-            None => client.claim(Some(opts.wait)).await,
+            None => {
+                client
+                    .claim(Some(if at_once { 0 } else { opts.wait }))
+                    .await
+            }
         };
         let lease = match claimed {
             Ok(Some(lease)) => lease,
@@ -165,7 +168,7 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
                     said_waiting = true;
                 }
                 // A server that answers at once instead of holding the request: do not spin.
-                if asked.elapsed() < Duration::from_secs(1) {
+                if !at_once && asked.elapsed() < Duration::from_secs(1) {
                     tokio::time::sleep(Duration::from_secs(2)).await;
                 }
                 continue;
