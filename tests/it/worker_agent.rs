@@ -541,6 +541,27 @@ async fn agents_md_prints_the_repositorys_rules_for_ai_tools() {
     // This server runs no GitHub App: no comment commands are offered.
     assert!(!block.contains("/owp claim"), "{block}");
 
+    // A repository that takes plans first says so, and how to propose from each place.
+    server
+        .admin_post(
+            "/v1/admin/repos",
+            json!({"repo": "acme/plans", "max_open_prs": 2, "approval": "plan",
+                   "approval_skip_trust": 2}),
+        )
+        .await
+        .expect(201);
+    let out = run("acme/plans").await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let block = String::from_utf8_lossy(&out.stdout);
+    for part in [
+        "takes **a plan first** from contributors below trust 2",
+        "How to propose and claim:",
+        "your tool writes the plan (`PLAN.md`), `owp` proposes it",
+        "`owp_propose` proposes",
+    ] {
+        assert!(block.contains(part), "missing {part:?} in {block}");
+    }
+
     let out = run("acme/other").await.unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
