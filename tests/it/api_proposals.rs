@@ -793,3 +793,91 @@ async fn owp_worker_why_names_the_ways_to_propose_a_plan() {
         "{text}"
     );
 }
+
+/// `owp admin proposals` lists a task's plans by their proposer's name (a worker with no linked
+/// login), approves one and declines another; `owp admin task` lists them too.
+#[tokio::test]
+async fn owp_admin_proposals_lists_approves_and_declines() {
+    let s = Server::start().await;
+    plan_repo(&s, "acme/cli-plans", 5, None).await;
+    let ids = s
+        .import_ids(
+            "acme/cli-plans",
+            json!([{"key": "CP-1", "title": "One"}, {"key": "CP-2", "title": "Two"}]),
+        )
+        .await;
+    let (ada_id, ada) = s.register_worker("Ada's seat", &[], 10, 2).await;
+    let (_, bob) = s.register_worker("Bob", &[], 10, 2).await;
+    let first = proposal_id(&s, &ada, &ids[0]).await;
+    let second = propose(&s, &bob, &ids[0], "Rewrite it.\nThen test it.")
+        .await
+        .expect(201);
+    let second = str_field(&second, "proposal_id");
+    let owp = |args: Vec<String>| {
+        let server = s.base.clone();
+        let token = s.admin_token.clone();
+        async move {
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"))
+                .arg("admin")
+                .args(&args)
+                .args(["--server", &server])
+                .env("OWP_ADMIN_TOKEN", token)
+                .output()
+                .await
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{args:?}: {text}");
+            text
+        }
+    };
+    let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let listed = owp(args(&[
+        "proposals",
+        "list",
+        "CP-1",
+        "--repo",
+        "acme/cli-plans",
+    ]))
+    .await;
+    assert!(listed.starts_with("plans proposed (2):"), "{listed}");
+    assert!(
+        listed.contains(&format!(
+            "{first} open · by Ada's seat (worker {ada_id}) · proposed "
+        )),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("    Rewrite it.\n    Then test it."),
+        "{listed}"
+    );
+    let shown = owp(args(&["task", &ids[0]])).await;
+    assert!(shown.contains("plans proposed (2):"), "{shown}");
+
+    let declined = owp(args(&[
+        "proposals",
+        "decline",
+        &second,
+        "--reason",
+        "too broad",
+    ]))
+    .await;
+    assert_eq!(declined.trim(), format!("proposal {second} declined"));
+    let approved = owp(args(&["proposals", "approve", &first])).await;
+    assert!(
+        approved.starts_with(&format!(
+            "proposal {first} approved: task {} is offered to its proposer (lease l_",
+            ids[0]
+        )),
+        "{approved}"
+    );
+    assert_eq!(
+        states(&s, &ids[0]).await,
+        vec![
+            (first.clone(), "approved".to_string()),
+            (second.clone(), "declined".to_string())
+        ]
+    );
+    let empty = owp(args(&["proposals", "list", &ids[1]])).await;
+    assert_eq!(empty.trim(), "no plan proposed");
+}
