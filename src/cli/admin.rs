@@ -19,6 +19,7 @@ use crate::domain::model::{TaskStatus, Visibility};
 mod agents_md;
 mod import;
 mod keys;
+mod proposals;
 mod render;
 mod typos;
 mod vouched;
@@ -39,6 +40,9 @@ pub enum AdminCommand {
     State(StateArgs),
     /// Show one task.
     Task(TaskArgs),
+    /// List the plans proposed for a task, approve one or decline one (plans first).
+    #[command(subcommand)]
+    Proposals(proposals::ProposalsCommand),
     /// Force a task's status (e.g. `merged`, `ready`, `blocked`).
     SetStatus(SetStatusArgs),
     /// Show a worker, or change its trust level or pause it.
@@ -307,6 +311,7 @@ pub async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::ImportTasks(args) => import_tasks(args).await,
         AdminCommand::State(args) => state(args).await,
         AdminCommand::Task(args) => show_task(args).await,
+        AdminCommand::Proposals(command) => proposals::run(command).await,
         AdminCommand::SetStatus(args) => set_status(args).await,
         AdminCommand::Worker(args) => worker(args).await,
         AdminCommand::Revoke(args) => revoke(args).await,
@@ -531,6 +536,13 @@ async fn show_task(args: TaskArgs) -> anyhow::Result<()> {
         return print_json(&task);
     }
     say!("{}", describe_task(&task));
+    if task.policy.is_some_and(|p| p.plans_first())
+        && let Ok(list) = client.task_proposals(&task_id).await
+    {
+        for line in proposals::lines(&client, &list).await {
+            say!("{line}");
+        }
+    }
     Ok(())
 }
 

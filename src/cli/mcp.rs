@@ -132,6 +132,9 @@ pub fn explain(tool: &str, error: &ClientError, profile: Option<&str>) -> String
                     "; wait for an answer to your open proposals (owp_proposals), or for room on the task"
                 }
                 Some("already_proposed") => "; see its state with owp_proposals",
+                Some("disclosure_required") => {
+                    "; call owp_report again with disclosure: {tool, model?} (`{\"tool\": \"none\"}` for work done by hand)"
+                }
                 Some("expired_token" | "invalid_device_code") => {
                     "; call owp_link again for a new code"
                 }
@@ -324,7 +327,7 @@ impl OwpMcp {
             Ok(None) => json_result(
                 &json!({
                     "lease": null,
-                    "message": "No task fits this worker right now (skills, capacity, the repositories' review budgets or area locks). Ask again later; wait_seconds (up to 30) lets the server hold the call until work appears.",
+                    "message": "No task fits this worker right now (skills, capacity, the repositories' review budgets or area locks, or a repository that takes plans first). owp_why names every rule that refuses each ready task: a task it refuses for `approval_required` wants a plan first (read it with owp_task, then propose with owp_propose). Ask again later; wait_seconds (up to 30) lets the server hold the call until work appears.",
                 }),
                 Vec::new(),
             ),
@@ -410,7 +413,7 @@ impl OwpMcp {
     }
 
     #[tool(
-        description = "Report on a task you hold: `pr_opened` with pr_url when its pull request is open (this ends the lease), `blocked` with a note when it needs a maintainer, or `in_progress`.",
+        description = "Report on a task you hold: `pr_opened` with pr_url when its pull request is open (this ends the lease), `blocked` with a note when it needs a maintainer, or `in_progress`. With `pr_opened`, `disclosure: {tool, model?}` says which tool made the pull request (a repository with `disclosure: required` refuses the report without it); absent, the worker's `agent` and `model` capabilities are used.",
         annotations(destructive_hint = false, open_world_hint = true)
     )]
     async fn owp_report(&self, Parameters(params): Parameters<ReportParams>) -> CallToolResult {
@@ -505,7 +508,7 @@ impl OwpMcp {
     }
 
     #[tool(
-        description = "Why not me: which ready tasks a claim would offer this worker now (eligible, best first) and, for each of the others, every scheduling rule that refuses it (rule number, code, detail); the tasks this worker may not see (in a private repository, or above its trust) only as a count, {hidden: N}. Changes nothing.",
+        description = "Why not me: which ready tasks a claim would offer this worker now (eligible, best first) and, for each of the others, every scheduling rule that refuses it (rule number, code, detail); a task that wants a plan first (`approval_required`) also with its title and `next`: how to read and propose for it. The tasks this worker may not see (in a private repository, or above its trust) only as a count, {hidden: N}. Changes nothing.",
         annotations(read_only_hint = true, open_world_hint = true)
     )]
     async fn owp_why(&self) -> CallToolResult {
@@ -515,7 +518,7 @@ impl OwpMcp {
             Err(r) => return r,
         };
         match client.preview().await {
-            Ok(preview) => json_result(&json!(preview), Vec::new()),
+            Ok(preview) => json_result(&task::why_answer(client, &preview).await, Vec::new()),
             Err(e) => self.fail(TOOL, &e),
         }
     }
@@ -537,7 +540,7 @@ impl OwpMcp {
     }
 
     #[tool(
-        description = "A task you hold with its repository's policy (plans first, verified commits, disclosure) and the rules of the pool for this work, as the brief words them: a JSON document (`task` with `policy`, `approved_plan`: your plan a maintainer approved, if any, and `rules`), then the rules as Markdown.",
+        description = "A task you hold, or a ready task you may plan (of a public repository that takes plans first), with its repository's policy (plans first, verified commits, disclosure) and the rules of the pool for this work, as the brief words them: a JSON document (`task` with `policy`, `approved_plan`: your plan a maintainer approved, if any, and `rules`), then the rules as Markdown.",
         annotations(read_only_hint = true, open_world_hint = true)
     )]
     async fn owp_task(&self, Parameters(params): Parameters<TaskParams>) -> CallToolResult {

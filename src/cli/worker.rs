@@ -79,7 +79,9 @@ pub struct WorkerDescription {
     /// account with `owp worker link`, which `register` and `join` run at a terminal).
     #[arg(long, value_name = "LOGIN")]
     pub github_login: Option<String>,
-    /// A capability to advertise, e.g. `tool=claude-code` or `can_run_tests=true` (repeatable).
+    /// A capability to advertise, e.g. `agent=claude-code` (the tool that makes your pull requests:
+    /// `owp mcp` and `owp worker run --agent` disclose it, with `model=…`, where a repository
+    /// requires it) or `can_run_tests=true` (repeatable).
     #[arg(long = "capability", value_name = "KEY=VALUE")]
     pub capabilities: Vec<String>,
     /// Admin token, needed only when the server lets only admins register workers. Sent only to

@@ -14,7 +14,9 @@ use super::principal::not_maintainer;
 use crate::domain::{Task, TaskStatus, limits};
 use crate::github::pr_reports::{self, PrReportRefusal};
 
-/// A task, for an admin, a maintainer of its repository, or the worker holding it.
+/// A task, for an admin, a maintainer of its repository, or the worker holding it; for any
+/// worker, a `ready` task it may plan (a public repository that takes plans first, the task at or
+/// below its trust): its text and policy, to write the plan it proposes.
 #[utoipa::path(get, path = "/v1/tasks/{task_id}", tag = "tasks", params(("task_id" = String, Path)),
     security(("admin_token" = []), ("worker_token" = [])),
     responses((status = 200, body = Task), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -46,10 +48,27 @@ pub async fn get_task(
         Caller::Worker(w) if task.worker_id.as_deref() == Some(w.id.as_str()) => Ok(Json(
             state.store.as_seen_by(&w, task.to_holder_api()).await?,
         )),
-        Caller::Worker(_) => Err(ApiError::forbidden(
-            "not_lease_holder",
-            "this task is not held by you",
-        )),
+        Caller::Worker(w) => match state.store.task_to_plan(&task_id, &w).await? {
+            // A task it may plan: what a plan needs, without a past attempt's artifact, and no
+            // blocker it may not see named.
+            Some(task) => Ok(Json(
+                state
+                    .store
+                    .as_seen_by(
+                        &w,
+                        Task {
+                            artifact: None,
+                            ..task.to_holder_api()
+                        },
+                    )
+                    .await?,
+            )),
+            None => Err(ApiError::forbidden(
+                "not_lease_holder",
+                "this task is not held by you, nor one you may plan (a `ready` task of a public \
+                 repository that takes plans first, at or below your trust)",
+            )),
+        },
     }
 }
 

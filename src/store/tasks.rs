@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
-use super::rows::{TASK_SELECT, TaskRow};
+use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use super::{NewEvent, Store, StoreError, WriteTx, new_id};
 use crate::domain::limits;
 use crate::domain::model::normalize_skills;
@@ -456,6 +456,26 @@ impl Store {
             .await?;
         self.after_bulk_change(inputs.len()).await;
         Ok(out)
+    }
+
+    /// A task `worker` may read without holding it, to plan it: `ready`, in a repository that
+    /// takes plans first and is not private, at or below the worker's trust (contract section
+    /// 13: never a private repository's or a higher tier's text to a stranger). `None` otherwise.
+    pub async fn task_to_plan(
+        &self,
+        task_id: &str,
+        worker: &WorkerRow,
+    ) -> Result<Option<TaskRow>, StoreError> {
+        let sql = format!(
+            "{TASK_SELECT} WHERE t.id = $1 AND t.status = 'ready' AND r.approval = 'plan' \
+             AND r.private = 0 AND t.tier <= $2"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(task_id)
+            .bind(worker.trust_level)
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(TaskRow::decode).transpose()
     }
 
     pub async fn task(&self, task_id: &str) -> Result<Option<TaskRow>, StoreError> {

@@ -683,3 +683,201 @@ async fn an_approved_lease_is_returned_first_by_the_next_claim() {
         "{lease}"
     );
 }
+
+/// A worker may read a `ready` task it could propose for, to write its plan (its title,
+/// description and policy), and nothing else it does not hold (contract section 13): not a
+/// private repository's task, not one above its trust, not one of a repository that takes claims
+/// directly, not one already taken.
+#[tokio::test]
+async fn a_worker_reads_the_task_it_would_plan_and_no_other() {
+    let s = Server::start().await;
+    plan_repo(&s, "acme/plans", 5, None).await;
+    let private = s
+        .admin_post(
+            "/v1/admin/repos",
+            json!({"repo": "acme/secret", "max_open_prs": 5, "approval": "plan"}),
+        )
+        .await;
+    assert!(
+        private.status == 200 || private.status == 201,
+        "{}",
+        private.describe()
+    );
+    s.upsert_repo("acme/direct", 5, false).await;
+    let ids = s
+        .import_ids(
+            "acme/plans",
+            json!([
+                {"key": "P-1", "title": "Plan the parser", "description": "It breaks on empty input."},
+                {"key": "P-2", "title": "Risky", "description": "Above trust.", "tier": 2}
+            ]),
+        )
+        .await;
+    let secret = s
+        .import_ids(
+            "acme/secret",
+            json!([{"title": "Secret", "description": "hush"}]),
+        )
+        .await
+        .remove(0);
+    let direct = s
+        .import_ids("acme/direct", json!([{"title": "Direct"}]))
+        .await
+        .remove(0);
+    let (_, token) = s.register_worker("planner", &[], 10, 2).await;
+
+    let shown = s
+        .worker_get(&token, &format!("/v1/tasks/{}", ids[0]))
+        .await
+        .expect(200);
+    assert_eq!(shown["title"], "Plan the parser");
+    assert_eq!(shown["description"], "It breaks on empty input.");
+    assert_eq!(shown["status"], "ready");
+    assert_eq!(shown["policy"]["approval"], "plan", "{shown}");
+    assert!(shown["artifact"].is_null(), "{shown}");
+
+    for task in [&ids[1], &secret, &direct] {
+        let r = s.worker_get(&token, &format!("/v1/tasks/{task}")).await;
+        assert_eq!(r.expect_problem(403), "not_lease_holder", "{task}");
+        assert!(!r.text.contains("Above trust") && !r.text.contains("hush"));
+    }
+    // Given to another worker (its plan approved): no longer readable.
+    let (_, other) = s.register_worker("other", &[], 10, 2).await;
+    let id = proposal_id(&s, &other, &ids[0]).await;
+    approve(&s, &id).await.expect(200);
+    let r = s.worker_get(&token, &format!("/v1/tasks/{}", ids[0])).await;
+    assert_eq!(r.expect_problem(403), "not_lease_holder");
+    s.worker_get(&other, &format!("/v1/tasks/{}", ids[0]))
+        .await
+        .expect(200);
+}
+
+/// `owp worker why` on a task that wants a plan says how to propose one from the terminal or an
+/// AI tool, not which HTTP route to call.
+#[tokio::test]
+async fn owp_worker_why_names_the_ways_to_propose_a_plan() {
+    let s = Server::start().await;
+    plan_repo(&s, "acme/why-plan", 5, None).await;
+    let task = s
+        .import_ids(
+            "acme/why-plan",
+            json!([{"key": "PL-1", "title": "Plan it"}]),
+        )
+        .await
+        .remove(0);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let config = config.to_str().unwrap();
+    let server = s.url("");
+    let server = server.trim_end_matches('/');
+    let env = [("OWP_SERVER", server), ("OWP_CONFIG_DIR", config)];
+    let (ok, text) = support::run_owp(
+        dir.path(),
+        &["worker", "register", "--name", "planner", "--no-link"],
+        &env,
+    )
+    .await;
+    assert!(ok, "{text}");
+    let (ok, text) = support::run_owp(dir.path(), &["worker", "why"], &env).await;
+    assert!(ok, "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[1], format!("PL-1 ({task}):"), "{text}");
+    assert!(lines[2].starts_with("  rule 11: "), "{text}");
+    assert_eq!(
+        lines[3],
+        format!(
+            "  to plan it: `owp worker run --agent \"COMMAND\"` asks your agent for a plan and \
+             proposes it; an AI tool over `owp mcp` reads it with owp_task {{task_id: \"{task}\"}} \
+             and proposes with owp_propose"
+        ),
+        "{text}"
+    );
+}
+
+/// `owp admin proposals` lists a task's plans by their proposer's name (a worker with no linked
+/// login), approves one and declines another; `owp admin task` lists them too.
+#[tokio::test]
+async fn owp_admin_proposals_lists_approves_and_declines() {
+    let s = Server::start().await;
+    plan_repo(&s, "acme/cli-plans", 5, None).await;
+    let ids = s
+        .import_ids(
+            "acme/cli-plans",
+            json!([{"key": "CP-1", "title": "One"}, {"key": "CP-2", "title": "Two"}]),
+        )
+        .await;
+    let (ada_id, ada) = s.register_worker("Ada's seat", &[], 10, 2).await;
+    let (_, bob) = s.register_worker("Bob", &[], 10, 2).await;
+    let first = proposal_id(&s, &ada, &ids[0]).await;
+    let second = propose(&s, &bob, &ids[0], "Rewrite it.\nThen test it.")
+        .await
+        .expect(201);
+    let second = str_field(&second, "proposal_id");
+    let owp = |args: Vec<String>| {
+        let server = s.base.clone();
+        let token = s.admin_token.clone();
+        async move {
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"))
+                .arg("admin")
+                .args(&args)
+                .args(["--server", &server])
+                .env("OWP_ADMIN_TOKEN", token)
+                .output()
+                .await
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{args:?}: {text}");
+            text
+        }
+    };
+    let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let listed = owp(args(&[
+        "proposals",
+        "list",
+        "CP-1",
+        "--repo",
+        "acme/cli-plans",
+    ]))
+    .await;
+    assert!(listed.starts_with("plans proposed (2):"), "{listed}");
+    assert!(
+        listed.contains(&format!(
+            "{first} open · by Ada's seat (worker {ada_id}) · proposed "
+        )),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("    Rewrite it.\n    Then test it."),
+        "{listed}"
+    );
+    let shown = owp(args(&["task", &ids[0]])).await;
+    assert!(shown.contains("plans proposed (2):"), "{shown}");
+
+    let declined = owp(args(&[
+        "proposals",
+        "decline",
+        &second,
+        "--reason",
+        "too broad",
+    ]))
+    .await;
+    assert_eq!(declined.trim(), format!("proposal {second} declined"));
+    let approved = owp(args(&["proposals", "approve", &first])).await;
+    assert!(
+        approved.starts_with(&format!(
+            "proposal {first} approved: task {} is offered to its proposer (lease l_",
+            ids[0]
+        )),
+        "{approved}"
+    );
+    assert_eq!(
+        states(&s, &ids[0]).await,
+        vec![
+            (first.clone(), "approved".to_string()),
+            (second.clone(), "declined".to_string())
+        ]
+    );
+    let empty = owp(args(&["proposals", "list", &ids[1]])).await;
+    assert_eq!(empty.trim(), "no plan proposed");
+}

@@ -541,6 +541,27 @@ async fn agents_md_prints_the_repositorys_rules_for_ai_tools() {
     // This server runs no GitHub App: no comment commands are offered.
     assert!(!block.contains("/owp claim"), "{block}");
 
+    // A repository that takes plans first says so, and how to propose from each place.
+    server
+        .admin_post(
+            "/v1/admin/repos",
+            json!({"repo": "acme/plans", "max_open_prs": 2, "approval": "plan",
+                   "approval_skip_trust": 2}),
+        )
+        .await
+        .expect(201);
+    let out = run("acme/plans").await.unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let block = String::from_utf8_lossy(&out.stdout);
+    for part in [
+        "takes **a plan first** from contributors below trust 2",
+        "How to propose and claim:",
+        "your tool writes the plan (`PLAN.md`), `owp` proposes it",
+        "`owp_propose` proposes",
+    ] {
+        assert!(block.contains(part), "missing {part:?} in {block}");
+    }
+
     let out = run("acme/other").await.unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -717,13 +738,14 @@ async fn an_agent_worker_says_it_is_waiting_while_the_pool_has_nothing() {
     .await
     .unwrap();
     assert!(joined.status.success(), "{}", text(&joined));
-    let mut run = owp(&["worker", "run", "--agent", "true {brief}", "--wait", "1"])
+    // Each claim waits 10 seconds on the server: the line comes before the first one answers.
+    let mut run = owp(&["worker", "run", "--agent", "true {brief}", "--wait", "10"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = tokio::io::BufReader::new(run.stdout.take().unwrap()).lines();
     let mut seen = Vec::new();
-    let waiting = tokio::time::timeout(Duration::from_secs(30), async {
+    let waiting = tokio::time::timeout(Duration::from_secs(8), async {
         while let Ok(Some(line)) = lines.next_line().await {
             let found = line.contains("waiting for work");
             seen.push(line);
@@ -737,7 +759,7 @@ async fn an_agent_worker_says_it_is_waiting_while_the_pool_has_nothing() {
     assert_eq!(waiting, Ok(true), "{seen:?}");
     // Said once, not once per empty claim.
     let mut again = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(4), async {
+    let _ = tokio::time::timeout(Duration::from_secs(14), async {
         while let Ok(Some(line)) = lines.next_line().await {
             again.push(line);
         }

@@ -140,6 +140,31 @@ async fn a_declined_plan_is_said_and_nothing_else_runs() {
     rig.main_untouched();
 }
 
+/// An agent that commits its plan (as it would its work) has it proposed: the planning
+/// directory is a repository of its own.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_committed_plan_is_proposed() {
+    let rig = plan_rig().await;
+    let (out, proposal) = tokio::join!(
+        rig.run_once(
+            &rig.server.base,
+            &["--yes"],
+            &[("AGENT_MODE", "plancommit")]
+        ),
+        answer_when_proposed(&rig, "decline"),
+    );
+    let all = text(&out);
+    assert_eq!(
+        proposal["plan"], "Plan: append a line to file.txt.",
+        "{all}"
+    );
+    assert!(!all.contains("did not finish the plan"), "{all}");
+    assert!(all.contains("was declined by a maintainer"), "{all}");
+    assert_eq!(plans_left(&rig), 0, "the planning directory was kept");
+    rig.main_untouched();
+}
+
 /// A lease granted on an approved plan before the run started (proposed and approved while no run
 /// waited on it) is resumed with its plan: the brief quotes the worker's own approved proposal,
 /// and the agent works to it.

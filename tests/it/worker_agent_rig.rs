@@ -58,6 +58,10 @@ if grep -q "^# OWP plan brief" "$3"; then
   echo "agent planning $2"
   echo "scratch" > scratch.txt
   printf 'Plan: append a line to file.txt.\n' > PLAN.md
+  if [ "$AGENT_MODE" = plancommit ]; then
+    git add PLAN.md && git -c user.name=Agent -c user.email=agent@example.com commit -q -m plan \
+      || { echo "cannot commit the plan"; exit 5; }
+  fi
   exit 0
 fi
 echo "agent working on $2"

@@ -35,6 +35,21 @@ macro_rules! require_client {
 
 /// `owp worker register --profile PROFILE` into `config_dir`, as a person would.
 fn register_profile(server: &Server, config_dir: &Path, skills: &str) -> Value {
+    register_profile_with(
+        server,
+        config_dir,
+        skills,
+        &["agent=claude-code", "model=opus"],
+    )
+}
+
+/// The same, with the given `--capability KEY=VALUE`s.
+fn register_profile_with(
+    server: &Server,
+    config_dir: &Path,
+    skills: &str,
+    capabilities: &[&str],
+) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_owp"))
         .args([
             "worker",
@@ -44,18 +59,9 @@ fn register_profile(server: &Server, config_dir: &Path, skills: &str) -> Value {
             "--name",
             "Ada's seat",
         ])
-        .args([
-            "--skills",
-            skills,
-            "--capacity",
-            "5",
-            "--capability",
-            "agent=claude-code",
-            "--capability",
-            "model=opus",
-            "--server",
-            &server.base,
-        ])
+        .args(["--skills", skills, "--capacity", "5"])
+        .args(capabilities.iter().flat_map(|c| ["--capability", c]))
+        .args(["--server", &server.base])
         .arg("--config-dir")
         .arg(config_dir)
         .env_remove("OWP_SERVER")
@@ -184,6 +190,18 @@ async fn an_ai_tool_takes_a_task_to_pr_opened_over_mcp() {
         );
         assert!(text.contains("Add the one-line setup"), "{brief}: {text}");
         assert!(text.contains("- Skills: docs"), "{brief}: {text}");
+        // Words for a tool that opens the pull request itself, not for `owp worker run`.
+        assert!(
+            !text.contains("do not push") && !text.contains("the pool runs"),
+            "{brief}: {text}"
+        );
+        assert!(
+            text.contains("pushed, and you open a pull request for review")
+                && text.contains(&format!(
+                    "- Then owp_report {{task_id: \"{task_id}\", status: \"pr_opened\", pr_url}} hands it in."
+                )),
+            "{brief}: {text}"
+        );
     }
     assert_eq!(s(&summary["after_ack"]), "in_progress");
     assert!(!s(&summary["renewed_expires_at"]).is_empty());
@@ -228,6 +246,12 @@ async fn an_ai_tool_takes_a_task_to_pr_opened_over_mcp() {
     assert_eq!(s(&summary["after_nack"]), "ready");
     assert!(summary["nothing_left"].is_null(), "{summary}");
     assert!(s(&summary["nothing_message"]).contains("No task fits"));
+    assert!(
+        s(&summary["nothing_message"]).contains("plans first")
+            && s(&summary["nothing_message"]).contains("owp_why")
+            && s(&summary["nothing_message"]).contains("owp_propose"),
+        "{summary}"
+    );
     assert_eq!(server.task(&second_id).await["status"], "ready");
     let state = server.state().await;
     let nacked = state["events"]
@@ -444,7 +468,8 @@ async fn an_ai_tool_proposes_a_plan_over_mcp() {
     let policy = server
         .admin_post(
             "/v1/admin/repos",
-            json!({"repo": "mcp-plan", "max_open_prs": 3, "approval": "plan"}),
+            json!({"repo": "mcp-plan", "max_open_prs": 3, "approval": "plan",
+                   "visibility": "public"}),
         )
         .await;
     assert!(
@@ -456,7 +481,8 @@ async fn an_ai_tool_proposes_a_plan_over_mcp() {
     let task = server
         .import_ids(
             "mcp-plan",
-            json!([{"title": "Plan the docs", "required_skills": ["docs"], "priority": "low"}]),
+            json!([{"title": "Plan the docs", "description": "Say how to set up each AI tool.",
+                    "required_skills": ["docs"], "priority": "low"}]),
         )
         .await
         .remove(0);
@@ -515,6 +541,25 @@ async fn an_ai_tool_proposes_a_plan_over_mcp() {
     std::fs::write(&approve_file, "approved").unwrap();
     let summary = client.await.unwrap();
 
+    // Before proposing, the tool found the task to plan and read it.
+    assert_eq!(s(&summary["why_title"]), "Plan the docs", "{summary}");
+    assert!(
+        s(&summary["why_next"]).contains(&format!("owp_propose {{task_id: \"{task}\", plan}}")),
+        "{summary}"
+    );
+    assert_eq!(s(&summary["plan_title"]), "Plan the docs");
+    assert_eq!(
+        s(&summary["plan_description"]),
+        "Say how to set up each AI tool."
+    );
+    assert!(
+        s(&summary["plan_next"]).contains("owp_propose"),
+        "{summary}"
+    );
+    assert!(
+        s(&summary["plan_brief"]).contains("Say how to set up each AI tool."),
+        "{summary}"
+    );
     let tools: Vec<&str> = summary["tools"].as_array().unwrap().iter().map(s).collect();
     for want in ["owp_propose", "owp_proposals"] {
         assert!(tools.contains(&want), "{want} missing: {tools:?}");
@@ -639,4 +684,87 @@ async fn owp_link_shows_the_person_a_code_and_links_the_worker_to_their_account(
     assert_eq!(linked["github_account_id"], json!(fake.user_id("ada")));
     let worker = server.worker(&str_field(&profile, "worker_id")).await;
     assert_eq!(worker["github_login"], "ada", "{worker}");
+}
+
+/// A repository that requires disclosure: a tool whose worker declares no `agent` capability is
+/// refused once, told how, and hands in the pull request with a `disclosure` argument; a worker
+/// registered with `--capability agent=… --capability model=…` has it filled in.
+#[tokio::test]
+async fn an_ai_tool_discloses_itself_where_a_repository_requires_it() {
+    require_client!();
+    let server = Server::start().await;
+    let repo = server
+        .admin_post(
+            "/v1/admin/repos",
+            json!({"repo": "mcp-honest", "max_open_prs": 5,
+                   "contract": {"disclosure": "required"}}),
+        )
+        .await;
+    assert!(
+        repo.status == 200 || repo.status == 201,
+        "{}",
+        repo.describe()
+    );
+    let ids = server
+        .import_ids(
+            "mcp-honest",
+            json!([{"title": "One", "required_skills": ["docs"]},
+                   {"title": "Two", "required_skills": ["docs"]}]),
+        )
+        .await;
+    let bare = tempfile::tempdir().unwrap();
+    register_profile_with(&server, bare.path(), "docs", &[]);
+    let summary = tokio::task::spawn_blocking({
+        let dir = bare.path().to_path_buf();
+        move || {
+            run_client_with(
+                "disclose",
+                &dir,
+                "https://git.example.test/mcp-honest/pull/1",
+                &[("OWP_MCP_TOOL", "aider")],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let first = s(&summary["first"]);
+    assert!(
+        first.starts_with("owp_report failed:")
+            && first.contains("disclosure_required")
+            && first.contains("call owp_report again with disclosure: {tool, model?}"),
+        "{summary}"
+    );
+    assert_eq!(summary["reported_status"], "pr_opened", "{summary}");
+    let one = s(&summary["task_id"]).to_string();
+    assert!(ids.contains(&one));
+    let task = server.task(&one).await;
+    assert_eq!(
+        task["artifact"]["disclosure"],
+        json!({"tool": "aider"}),
+        "{task}"
+    );
+
+    let declared = tempfile::tempdir().unwrap();
+    register_profile(&server, declared.path(), "docs");
+    let summary = tokio::task::spawn_blocking({
+        let dir = declared.path().to_path_buf();
+        move || {
+            run_client(
+                "disclose",
+                &dir,
+                "https://git.example.test/mcp-honest/pull/2",
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(summary["first"], "ok", "{summary}");
+    let two = s(&summary["task_id"]).to_string();
+    assert_ne!(two, one);
+    let task = server.task(&two).await;
+    assert_eq!(
+        task["artifact"]["disclosure"],
+        json!({"tool": "claude-code", "model": "opus"}),
+        "{task}"
+    );
 }

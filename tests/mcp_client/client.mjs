@@ -231,6 +231,18 @@ try {
     summary.heartbeat = current.heartbeat;
   } else if (scenario === "propose") {
     const task = env("OWP_MCP_TASK_ID");
+    // The task to plan: named by owp_why, read with owp_task and owp_brief before any proposal.
+    /** @type {{refused: Array<{task_id?: string, title?: string, next?: string}>}} */
+    const why = json(await ok(client, "owp_why", {}));
+    const entry = why.refused.find((r) => r.task_id === task);
+    summary.why_title = entry?.title ?? null;
+    summary.why_next = entry?.next ?? null;
+    /** @type {TaskResult & {next: string}} */
+    const toPlan = json(await ok(client, "owp_task", { task_id: task }));
+    summary.plan_title = toPlan.task.title;
+    summary.plan_description = toPlan.task.description;
+    summary.plan_next = toPlan.next;
+    summary.plan_brief = text(await ok(client, "owp_brief", { task_id: task }));
     summary.too_long = await refused(client, "owp_propose", { task_id: task, plan: "x".repeat(4001) });
     summary.no_plan = await refused(client, "owp_propose", { task_id: task });
     /** @type {ProposeResult} */
@@ -266,6 +278,19 @@ try {
     /** @type {ProposalsResult} */
     const after = json(await ok(client, "owp_proposals", { task_id: task }));
     summary.after = after.proposals.map((p) => p.state);
+  } else if (scenario === "disclose") {
+    const lease = /** @type {ClaimResult} */ (json(await ok(client, "owp_claim", { wait_seconds: 5 }))).lease;
+    check(lease && lease.lease_id, "owp_claim gave no lease");
+    await ok(client, "owp_ack", { lease_id: lease.lease_id });
+    summary.task_id = lease.task.task_id;
+    const report = { task_id: lease.task.task_id, status: "pr_opened", pr_url: env("OWP_MCP_PR_URL") };
+    const first = await call(client, "owp_report", report);
+    summary.first = first.isError ? text(first) : "ok";
+    /** @type {ReportResult} */
+    const reported = first.isError
+      ? json(await ok(client, "owp_report", { ...report, disclosure: { tool: env("OWP_MCP_TOOL") } }))
+      : json(first);
+    summary.reported_status = reported.task?.status;
   } else if (scenario === "link") {
     // The person is shown where to enter which code; the test approves it on the fake GitHub
     // once `FILE.asked` holds the code, then writes FILE; owp_link is called again until linked.

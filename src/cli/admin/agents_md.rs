@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use crate::cli::client::RepoPolicy;
 use crate::domain::disclosure::DisclosurePolicy;
+use crate::domain::proposals::Approval;
 
 /// Where the block starts and ends, so that a maintainer (or a later run) can find and replace it.
 pub const BEGIN: &str = "<!-- owp:agents begin -->";
@@ -38,24 +39,80 @@ pub fn render(source: &Source) -> String {
          budget to {} open pull request(s).",
         policy.max_open_prs
     );
+    let plans = policy.approval == Approval::Plan;
+    if plans {
+        out.push('\n');
+        let _ = writeln!(
+            out,
+            "This repository takes **a plan first**{}: before any code is written, propose what \
+             you mean to do (what you would change, where, and how you would test it, at most \
+             4,000 characters), and start only once a maintainer approves it; the approval is \
+             your claim. A plan stays open for {} day(s).",
+            match policy.approval_skip_trust {
+                Some(level) => format!(" from contributors below trust {level}"),
+                None => String::new(),
+            },
+            policy.proposal_days
+        );
+    }
     out.push('\n');
-    let _ = writeln!(out, "How to claim:");
+    let _ = writeln!(
+        out,
+        "{}",
+        if plans {
+            "How to propose and claim:"
+        } else {
+            "How to claim:"
+        }
+    );
+    if source.github {
+        if plans {
+            let _ = writeln!(
+                out,
+                "- on GitHub, comment `/owp claim` on an issue labelled `pool:ready` with your plan \
+                 on the lines after it, in the same comment; `/owp withdraw` takes the plan back, \
+                 and once it is approved `/owp release` gives the issue back;"
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "- on GitHub, comment `/owp claim` on an issue labelled `pool:ready`; `/owp release` \
+                 gives it back;"
+            );
+        }
+    }
+    if plans {
+        let _ = writeln!(
+            out,
+            "- with the `owp` command line: `owp worker join {server}`, then `owp worker run \
+             --agent '<your tool's command>'`: your tool writes the plan (`PLAN.md`), `owp` \
+             proposes it, and the approved issue comes back to your tool with its plan;"
+        );
+        let _ = writeln!(
+            out,
+            "- from an MCP client: `owp mcp`; `owp_why` names the issues that want a plan, \
+             `owp_task` reads one, `owp_propose` proposes, `owp_proposals` follows the answer, \
+             and `owp_claim` returns the issue once approved."
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "- with the `owp` command line: `owp worker join {server}`, then `owp worker run` (add \
+             `--agent '<your tool's command>'` to hand each claimed issue to your tool);"
+        );
+        let _ = writeln!(
+            out,
+            "- from an MCP client: `owp mcp`, whose tools claim, renew and report."
+        );
+    }
     if source.github {
         let _ = writeln!(
             out,
-            "- on GitHub, comment `/owp claim` on an issue labelled `pool:ready`; `/owp release` \
-             gives it back;"
+            "\nIssues here are worked by proven GitHub accounts: a worker of `owp` links the \
+             account of the person behind it once, with `owp worker link` (from an MCP client, \
+             `owp_link`), or its claims are refused (`link_required`)."
         );
     }
-    let _ = writeln!(
-        out,
-        "- with the `owp` command line: `owp worker join {server}`, then `owp worker run` (add \
-         `--agent '<your tool's command>'` to hand each claimed issue to your tool);"
-    );
-    let _ = writeln!(
-        out,
-        "- from an MCP client: `owp mcp`, whose tools claim, renew and report."
-    );
     out.push('\n');
     let _ = writeln!(out, "What the pool asks of the work:");
     let contract = policy.contract.clone().unwrap_or_default();
@@ -82,6 +139,15 @@ pub fn render(source: &Source) -> String {
         let _ = writeln!(
             out,
             "- say which tool made the pull request (`Made with: TOOL`); it is welcome, not required;"
+        );
+    }
+    if source.github {
+        let _ = writeln!(
+            out,
+            "- commit with the git identity and signing settings already configured, and do not \
+             change or disable them: where this repository asks for verified commits, GitHub \
+             must verify the signature of every commit, or the pull request is not ready for \
+             review (the brief of each issue says whether it does);"
         );
     }
     let _ = writeln!(
@@ -141,6 +207,30 @@ mod tests {
             github: true,
         });
         assert!(text.starts_with(BEGIN) && text.trim_end().ends_with(END));
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn a_plan_first_github_repository_says_plan_link_and_sign() {
+        let mut p = policy(json!({"test": "cargo test"}));
+        p.approval = Approval::Plan;
+        p.approval_skip_trust = Some(2);
+        let text = render(&Source {
+            policy: &p,
+            server: "https://pool.example.org",
+            github: true,
+        });
+        for part in [
+            "takes **a plan first** from contributors below trust 2",
+            "How to propose and claim:",
+            "with your plan on the lines after it",
+            "`owp_propose` proposes",
+            "`owp worker link`",
+            "verified commits",
+        ] {
+            assert!(text.contains(part), "missing {part:?} in\n{text}");
+        }
+        assert!(!text.contains("How to claim:"), "{text}");
         insta::assert_snapshot!(text);
     }
 

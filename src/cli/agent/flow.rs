@@ -86,6 +86,14 @@ impl std::fmt::Display for Outcome {
     }
 }
 
+fn say_waiting() {
+    say!(
+        "{}  waiting for work (`owp worker why` says what keeps each ready task from this \
+         worker) · Ctrl-C to stop",
+        now_clock()
+    );
+}
+
 /// Claims leases and hands each to the agent; with `once`, stops after the first.
 pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outcome> {
     say!(
@@ -126,12 +134,20 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
     let mut backoff = Duration::from_secs(2);
     // Said once each time the pool runs dry, as the prompt says it.
     let mut said_waiting = false;
+    // The first claim asks without waiting, so an empty pool is said at once, not after a
+    // `--wait` the server may hold it for.
+    let mut first_claim = true;
     let mut plans = PlanFirst::default();
     loop {
         let asked = tokio::time::Instant::now();
+        let at_once = std::mem::take(&mut first_claim);
         let claimed = match held.pop_front() {
             Some(lease) => Ok(Some(lease)),
-            None => client.claim(Some(opts.wait)).await,
+            None => {
+                client
+                    .claim(Some(if at_once { 0 } else { opts.wait }))
+                    .await
+            }
         };
         let lease = match claimed {
             Ok(Some(lease)) => lease,
@@ -148,15 +164,11 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
                     said_waiting = true;
                 }
                 if !said_waiting {
-                    say!(
-                        "{}  waiting for work (`owp worker why` says what keeps each ready task \
-                         from this worker) · Ctrl-C to stop",
-                        now_clock()
-                    );
+                    say_waiting();
                     said_waiting = true;
                 }
                 // A server that answers at once instead of holding the request: do not spin.
-                if asked.elapsed() < Duration::from_secs(1) {
+                if !at_once && asked.elapsed() < Duration::from_secs(1) {
                     tokio::time::sleep(Duration::from_secs(2)).await;
                 }
                 continue;

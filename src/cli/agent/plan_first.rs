@@ -144,7 +144,17 @@ impl PlanFirst {
             now_clock(),
             task.task_id
         );
-        let Some(plan) = write_plan(opts, &task.task_id, task.key.as_deref()).await? else {
+        // The task's text, which the server shows a worker that may plan it.
+        let shown = match client.get_task(&task.task_id).await {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::debug!(task = %task.task_id, error = %e, "cannot read the task to plan");
+                None
+            }
+        };
+        let Some(plan) =
+            write_plan(opts, &task.task_id, task.key.as_deref(), shown.as_ref()).await?
+        else {
             return Ok(false);
         };
         let proposal = match client.propose(&task.task_id, &plan).await {
@@ -267,6 +277,7 @@ async fn write_plan(
     opts: &PlanRun<'_>,
     task_id: &str,
     key: Option<&str>,
+    task: Option<&Task>,
 ) -> anyhow::Result<Option<String>> {
     let name = safe_name(task_id);
     let dir = opts.workdir.join("plans").join(&name);
@@ -279,9 +290,22 @@ async fn write_plan(
     {
         std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
     }
+    // A repository of its own, so an agent that commits its plan commits it here (and never into
+    // a repository around the work directory); the plan is read from the directory either way.
+    let inited = tokio::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .await;
+    if !inited.is_ok_and(|s| s.success()) {
+        tracing::debug!(dir = %dir.display(), "git init of the planning directory failed");
+    }
     std::fs::write(
         &brief_path,
-        brief::render_plan(task_id, key, MAX_PLAN_CHARS),
+        brief::render_plan(task_id, key, task, MAX_PLAN_CHARS),
     )
     .with_context(|| format!("cannot write {}", brief_path.display()))?;
     let title = key.unwrap_or(task_id);

@@ -37,6 +37,43 @@ impl OwpClient {
         Ok(list.proposals)
     }
 
+    /// `GET /v1/tasks/{id}/proposals` as the admin or a maintainer: every proposal of the task,
+    /// oldest first, each open one with its scorecard.
+    pub async fn task_proposals(&self, task_id: &str) -> Result<Vec<Proposal>, ClientError> {
+        let path = format!("/v1/tasks/{}/proposals", segment(task_id));
+        let list: ProposalList = self
+            .call(Method::GET, &path, Auth::Admin, Body::None, Retry::Once)
+            .await?;
+        Ok(list.proposals)
+    }
+
+    /// `POST /v1/admin/proposals/{id}/approve` or `…/decline` (with its reason): the proposal as
+    /// it ended, and the lease an approval made. Not retried: a second approval is refused.
+    pub async fn answer_proposal(
+        &self,
+        proposal_id: &str,
+        approve: bool,
+        reason: Option<&str>,
+    ) -> Result<serde_json::Value, ClientError> {
+        let path = format!(
+            "/v1/admin/proposals/{}/{}",
+            segment(proposal_id),
+            if approve { "approve" } else { "decline" }
+        );
+        let body = match reason {
+            Some(r) => serde_json::json!({ "reason": r }),
+            None => serde_json::json!({}),
+        };
+        self.call(
+            Method::POST,
+            &path,
+            Auth::Admin,
+            Body::json(&body),
+            Retry::Never,
+        )
+        .await
+    }
+
     /// This worker's approved plan for a task it holds (the latest approved of its own
     /// proposals), or none. Not asked where the task's policy says the repository takes no
     /// plans first.

@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 use super::{MAX_ID_LEN, MAX_PLAN_LEN, MAX_TEXT_LEN, MAX_URL_LEN, REPORT_STATUSES};
 use crate::cli::client::MAX_CLAIM_WAIT_SECONDS;
 use crate::cli::present::clip;
+use crate::domain::disclosure::{Disclosure, MAX_DISCLOSURE_CHARS};
+use crate::domain::limits;
 use rmcp::model::JsonObject;
 
 // ---- tool inputs ------------------------------------------------------------------------------
@@ -64,6 +66,21 @@ pub struct ReportParams {
     /// A short note for the maintainers (the reason, for `blocked`).
     #[schemars(length(max = 2000))]
     pub note: Option<String>,
+    /// With `pr_opened`: which tool made the pull request (`{tool, model?}`, each at most 100
+    /// characters; `{"tool": "none"}` for work done by hand). Absent, the worker's `agent` (and
+    /// `model`) capability is used when it declares one.
+    pub disclosure: Option<DisclosureParams>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisclosureParams {
+    /// The tool that made the pull request (`claude-code`, `codex`, `aider`, `none`, …).
+    #[schemars(length(min = 1, max = 100))]
+    pub tool: String,
+    /// The model the tool ran, if known.
+    #[schemars(length(max = 100))]
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -185,8 +202,45 @@ pub fn check_report(params: &ReportParams) -> Result<CheckedReport, InvalidInput
         ));
     }
     let note = check_text("note", params.note.as_deref())?;
-    let artifact = pr_url.map(|url| json!({ "pr_url": url }));
+    let disclosure = match &params.disclosure {
+        Some(d) => Some(check_disclosure(d)?),
+        None => None,
+    };
+    let artifact = pr_url.map(|url| match disclosure {
+        Some(d) => json!({ "pr_url": url, "disclosure": d }),
+        None => json!({ "pr_url": url }),
+    });
     Ok((task_id, status, artifact, note))
+}
+
+/// A disclosure for `owp_report`: a `tool` that shows something and an optional `model`, each
+/// one line of at most [`MAX_DISCLOSURE_CHARS`] characters (as `artifact.disclosure` wants).
+pub fn check_disclosure(given: &DisclosureParams) -> Result<Disclosure, InvalidInput> {
+    fn line(field: &str, value: &str) -> Result<Option<String>, InvalidInput> {
+        let value = value.trim();
+        if value.chars().count() > MAX_DISCLOSURE_CHARS {
+            return Err(InvalidInput(format!(
+                "{field} is longer than {MAX_DISCLOSURE_CHARS} characters"
+            )));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(InvalidInput(format!("{field} contains control characters")));
+        }
+        Ok(limits::has_visible(value).then(|| value.to_string()))
+    }
+    let tool = line("disclosure.tool", &given.tool)?.ok_or_else(|| {
+        InvalidInput(
+            "disclosure.tool must name the tool that made the pull request (`none` for work done by hand)"
+                .into(),
+        )
+    })?;
+    let model = match given.model.as_deref() {
+        Some(m) if !m.trim().is_empty() => Some(line("disclosure.model", m)?.ok_or_else(|| {
+            InvalidInput("disclosure.model shows nothing: name the model, or leave it out".into())
+        })?),
+        _ => None,
+    };
+    Ok(Disclosure { tool, model })
 }
 
 /// A plan for `owp_propose`: not empty, at most [`MAX_PLAN_LEN`] characters, no control

@@ -52,7 +52,53 @@ fn report(status: &str, pr_url: Option<&str>, note: Option<&str>) -> ReportParam
         status: status.into(),
         pr_url: pr_url.map(String::from),
         note: note.map(String::from),
+        disclosure: None,
     }
+}
+
+#[test]
+fn a_disclosure_is_checked_as_the_artifact_wants_it() {
+    let with = |tool: &str, model: Option<&str>| {
+        let mut params = report("pr_opened", Some("https://x.test/pull/1"), None);
+        params.disclosure = Some(DisclosureParams {
+            tool: tool.into(),
+            model: model.map(String::from),
+        });
+        check_report(&params).map(|(_, _, artifact, _)| artifact.unwrap())
+    };
+    assert_eq!(
+        with(" claude-code ", Some("opus")).unwrap()["disclosure"],
+        json!({"tool": "claude-code", "model": "opus"})
+    );
+    assert_eq!(
+        with("none", Some(" ")).unwrap()["disclosure"],
+        json!({"tool": "none"})
+    );
+    for (tool, model, says) in [
+        ("", None, "disclosure.tool must name the tool"),
+        (
+            "\u{200b}\u{3164}",
+            None,
+            "disclosure.tool must name the tool",
+        ),
+        (
+            "a\u{1b}[2J",
+            None,
+            "disclosure.tool contains control characters",
+        ),
+        ("a", Some("\u{200d}"), "disclosure.model shows nothing"),
+    ] {
+        let err = with(tool, model).unwrap_err();
+        assert!(err.0.contains(says), "{tool:?}: {err:?}");
+    }
+    let long = "x".repeat(101);
+    assert!(with(&long, None).unwrap_err().0.contains("longer than 100"));
+    assert!(
+        with("a", Some(&long))
+            .unwrap_err()
+            .0
+            .contains("disclosure.model is longer")
+    );
 }
 
 #[test]

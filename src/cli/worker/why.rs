@@ -61,6 +61,16 @@ pub(crate) fn describe(preview: &Preview) -> Vec<String> {
         for reason in &refused.reasons {
             lines.push(format!("  rule {}: {}", reason.rule, reason.detail));
         }
+        if refused
+            .reasons
+            .iter()
+            .any(|r| r.code == "approval_required")
+        {
+            lines.push(format!(
+                "  to plan it: `owp worker run --agent \"COMMAND\"` asks your agent for a plan and proposes it; an AI tool over `owp mcp` reads it with owp_task {{task_id: \"{id}\"}} and proposes with owp_propose",
+                id = refused.task_id
+            ));
+        }
     }
     if hidden > 0 {
         lines.push(format!(
