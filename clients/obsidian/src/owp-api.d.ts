@@ -473,7 +473,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A task, for an admin, a maintainer of its repository, or the worker holding it. */
+        /**
+         * A task, for an admin, a maintainer of its repository, or the worker holding it; for any
+         *     worker, a `ready` task it may plan (a public repository that takes plans first, the task at or
+         *     below its trust): its text and policy, to write the plan it proposes.
+         */
         get: operations["get_task"];
         put?: never;
         post?: never;
