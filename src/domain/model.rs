@@ -497,6 +497,50 @@ fn optional() -> String {
     "optional".to_string()
 }
 
+impl RepoPolicy {
+    /// The rules about people in force, each in a few words (what `owp admin state` prints, as
+    /// the dashboard's card says them); empty when none.
+    pub fn people_in_words(&self) -> Vec<String> {
+        let p = &self.people;
+        let mut rules = Vec::new();
+        if p.persons_only {
+            rules.push("linked GitHub accounts only".to_string());
+        }
+        if self.approval == super::proposals::Approval::Plan {
+            rules.push(match self.approval_skip_trust {
+                Some(level) => format!("plan first below trust {level}"),
+                None => "plan first".to_string(),
+            });
+        }
+        if p.min_account_age_days > 0 {
+            rules.push(format!("accounts {}+ days old", p.min_account_age_days));
+        }
+        if let Some(label) = &p.first_timers_label {
+            rules.push(format!("first timers: {label}"));
+        }
+        if p.cooldown_hours > 0 {
+            rules.push(format!("cool-down {} h", p.cooldown_hours));
+        }
+        if p.verified_commits == "required" {
+            rules.push(match p.verified_commits_below_trust {
+                Some(level) => format!("verified commits below trust {level}"),
+                None => "verified commits".to_string(),
+            });
+        }
+        if p.vouch_required {
+            rules.push(if p.vouch_list_unread {
+                "vouched people only (list not read yet: maintainers only)".to_string()
+            } else {
+                "vouched people only".to_string()
+            });
+        }
+        if p.vouch_trust != 1 || p.vouch_required {
+            rules.push(format!("vouched count as trust {}", p.vouch_trust));
+        }
+        rules
+    }
+}
+
 fn default_proposal_days() -> i64 {
     i64::from(super::proposals::DEFAULT_PROPOSAL_DAYS)
 }

@@ -332,5 +332,24 @@ async fn the_rules_about_people_in_force_are_shown() {
     assert_eq!(people["verified_commits"], "required", "{repo}");
     assert_eq!(people["vouch_required"], true, "{repo}");
     assert_eq!(people["vouch_trust"], 2, "{repo}");
+    // `owp admin state` says them in words.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"))
+        .args(["admin", "state", "--server", &story.url()])
+        .args(["--admin-token", crate::github_support::story::ADMIN])
+        .env_remove("OWP_ADMIN_TOKEN")
+        .env_remove("OWP_SERVER")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(&format!(
+            "  {REPO} people: linked GitHub accounts only · accounts 30+ days old · first timers: \
+             good first issue · cool-down 24 h · verified commits · vouched people only · vouched \
+             count as trust 2"
+        )),
+        "{text}"
+    );
     story.stop_checking_comments();
 }

@@ -141,6 +141,10 @@ pub fn render_state(state: &State, all: bool, events: usize, now: chrono::DateTi
             if let Some(line) = reviewers_line(p) {
                 out.push_str(&line);
             }
+            let people = p.people_in_words();
+            if !people.is_empty() {
+                out.push_str(&format!("  {} people: {}\n", p.repo, people.join(" · ")));
+            }
         }
     }
 
