@@ -517,6 +517,16 @@ fn status_words(status: TaskStatus) -> &'static str {
 // Reminders and expiry
 // ------------------------------------------------------------------------------------------------
 
+/// `/owp release` in a repository with a cool-down (`claim.cooldown_hours`): the claim is given
+/// back, and the person learns when they may claim here again.
+pub fn released_cooling_down(login: &str, hours: u32, until: DateTime<Utc>) -> String {
+    format!(
+        "@{login}, released — thank you. This repository asks for a pause of {hours} hours after \
+         a claim ends without a pull request: you can claim here again after {}.",
+        format_time(until)
+    )
+}
+
 /// Half-time reminder for a comment claim.
 pub fn claim_reminder(login: &str, expires_at: DateTime<Utc>) -> String {
     format!(

@@ -223,6 +223,12 @@ async fn first_timers_by_comment(postgres: bool) {
     story.expect_status(n, &["claimed by @newbie"]);
     story.comment(n, "newbie", "/owp release").await;
     story.expect_status(n, &["**Ready**"]);
+    // The release says when the next claim here may be.
+    story.expect_comment(
+        n,
+        "@newbie, released — thank you. This repository asks for a pause of 24 hours after a \
+         claim ends without a pull request: you can claim here again after",
+    );
     let m = story.label_issue("Document the flags", &[]).await;
     story.comment(m, "newbie", "/owp claim").await;
     story.expect_comment(

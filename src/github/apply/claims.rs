@@ -348,7 +348,14 @@ pub(super) async fn release(
     {
         Ok(_) => {
             let_go_if_out_of_pool(tx, &task.id, &ctx.actor).await?;
-            ctx.thumbs_up(tx).await
+            let hours = ctx.settings.config.claim.cooldown_hours;
+            if hours == 0 {
+                return ctx.thumbs_up(tx).await;
+            }
+            // The release starts the person's cool-down here: say until when.
+            let until = to_time(tx.now + i64::from(hours) * HOUR_MS);
+            let body = messages::released_cooling_down(ctx.login, hours, until);
+            ctx.reply(tx, Some(&task.id), &body).await
         }
         // The lease ended on the way (expired): nothing left to release.
         Err(StoreError::Conflict { .. }) => Ok(()),
