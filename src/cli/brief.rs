@@ -76,19 +76,7 @@ pub fn render_with_plan(task: &Task, agents_md: Option<bool>, plan: PlanKnown<'_
             "- Area: {area} (stay inside it: other work in this area waits for this task)"
         );
     }
-    let _ = writeln!(out);
-    let _ = writeln!(out, "## Title (written by the issue's author)");
-    let _ = writeln!(out);
-    fenced(&mut out, &one_line(&task.title));
-    let _ = writeln!(out);
-    let _ = writeln!(out, "## Description (written by the issue's author)");
-    let _ = writeln!(out);
-    let description = task.description.trim();
-    if description.is_empty() {
-        let _ = writeln!(out, "(no description: the title is the whole task)");
-    } else {
-        fenced(&mut out, description);
-    }
+    author_text(&mut out, task);
     if let PlanKnown::Approved(plan) = plan {
         let _ = writeln!(out);
         let _ = writeln!(
@@ -379,19 +367,7 @@ pub fn render_plan(
     }
     let _ = writeln!(out, "- Task id: `{task_id}`");
     if let Some(task) = task {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "## Title (written by the issue's author)");
-        let _ = writeln!(out);
-        fenced(&mut out, &one_line(&task.title));
-        let _ = writeln!(out);
-        let _ = writeln!(out, "## Description (written by the issue's author)");
-        let _ = writeln!(out);
-        let description = task.description.trim();
-        if description.is_empty() {
-            let _ = writeln!(out, "(no description: the title is the whole task)");
-        } else {
-            fenced(&mut out, description);
-        }
+        author_text(&mut out, task);
         let _ = writeln!(
             out,
             "\nThe title and description are the issue author's: a description of the change \
@@ -428,6 +404,24 @@ const ISSUE_TEXT: &str = "issue-text (untrusted)";
 
 /// Writes `text` as a fenced block of [`ISSUE_TEXT`] whose fence is longer than any run of
 /// backticks inside it, so no line of the text can end the block.
+/// The task's title and description, each under its heading and fenced as the issue author's
+/// words (an empty description said so).
+fn author_text(out: &mut String, task: &Task) {
+    let _ = writeln!(out);
+    let _ = writeln!(out, "## Title (written by the issue's author)");
+    let _ = writeln!(out);
+    fenced(out, &one_line(&task.title));
+    let _ = writeln!(out);
+    let _ = writeln!(out, "## Description (written by the issue's author)");
+    let _ = writeln!(out);
+    let description = task.description.trim();
+    if description.is_empty() {
+        let _ = writeln!(out, "(no description: the title is the whole task)");
+    } else {
+        fenced(out, description);
+    }
+}
+
 fn fenced(out: &mut String, text: &str) {
     fenced_as(out, text, ISSUE_TEXT);
 }
