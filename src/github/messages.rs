@@ -251,7 +251,8 @@ pub struct StatusView {
     pub budget: Budget,
     /// Labels that were ignored or overruled (from `domain::labels::LabelWarning`'s `Display`).
     pub label_warnings: Vec<String>,
-    /// Why the repository's `.github/owp.yml` is not in use, when it is not.
+    /// Why the repository's `.github/owp.yml` is not in use, and why a vouch list of it is not
+    /// wholly applied, one problem a line (see `RepoSettings::error`).
     pub config_error: Option<String>,
     /// Open pull requests that link the issue but do not act on it: (URL as GitHub gave it,
     /// author).
@@ -285,6 +286,37 @@ pub struct StatusView {
     pub plan_first: bool,
 }
 
+/// The notes of the repository's settings files (`error`, one problem a line): for
+/// `.github/owp.yml`, that it could not be used, with its one problem in the sentence or each
+/// problem in a list under it; for a vouch list, what of it is not applied.
+fn settings_error_note(error: &str) -> String {
+    let (file, lists): (Vec<&str>, Vec<&str>) = error
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .partition(|l| l.starts_with(crate::github::repo_config::CONFIG_PATH));
+    let lead = "The repository's settings file could not be used, so the last good settings apply";
+    let mut note = match file.as_slice() {
+        [] => String::new(),
+        [one] => format!("\n> [!WARNING]\n> {lead}: {}\n", neutralize(one)),
+        many => {
+            let mut note =
+                format!("\n> [!WARNING]\n> {lead}. Each line that was not understood:\n");
+            for problem in many {
+                let _ = writeln!(note, "> - {}", neutralize(problem));
+            }
+            note
+        }
+    };
+    for list in lists {
+        let _ = write!(
+            note,
+            "\n> [!WARNING]\n> A vouch list is not wholly applied: {}\n",
+            neutralize(list)
+        );
+    }
+    note
+}
+
 /// The living status comment of a task.
 pub fn status_comment(view: &StatusView) -> String {
     let mut out = String::new();
@@ -304,12 +336,7 @@ pub fn status_comment(view: &StatusView) -> String {
         let _ = write!(out, "\n> [!WARNING]\n> {}\n", neutralize(warning));
     }
     if let Some(error) = &view.config_error {
-        let _ = write!(
-            out,
-            "\n> [!WARNING]\n> The repository's settings file could not be used, so the last good \
-             settings apply: {}\n",
-            neutralize(error)
-        );
+        out.push_str(&settings_error_note(error));
     }
     if let Some(evidence) = view.evidence.as_ref().filter(|e| !e.runs.is_empty()) {
         let _ = write!(out, "\n{}\n", pull_ready::evidence_line(evidence));

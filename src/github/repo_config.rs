@@ -67,6 +67,8 @@ mod review;
 pub use review::{MAX_REVIEWERS, MAX_REVIEWS_AT_ONCE, ReviewConfig};
 mod vouch;
 pub use vouch::{MAX_VOUCH_IMPORTS, VouchConfig};
+mod problems;
+pub use problems::{MAX_PROBLEMS, SETTING_KEYS};
 
 /// Where the file lives in a repository.
 pub const CONFIG_PATH: &str = ".github/owp.yml";
@@ -485,102 +487,6 @@ impl RepoConfig {
             }
         }
         self.review.normalize();
-    }
-
-    fn validate(&self) -> Result<(), RepoConfigError> {
-        self.review.validate()?;
-        if let Some(trust) = &self.trust {
-            crate::domain::Promotion::validate(&trust.promote).map_err(|e| {
-                RepoConfigError::invalid(format!("trust.{}", e.detail.trim_start_matches('`')))
-            })?;
-        }
-        if let Some(contract) = &self.contract {
-            contract
-                .validate("contract")
-                .map_err(|e| RepoConfigError::invalid(e.to_string()))?;
-        }
-        self.validate_vouch()?;
-        let ttl = self.claim.ttl_days;
-        if !(1..=MAX_TTL_DAYS).contains(&ttl) {
-            return Err(RepoConfigError::invalid(format!(
-                "claim.ttl_days must be between 1 and {MAX_TTL_DAYS} (found {ttl})"
-            )));
-        }
-        let age = self.claim.min_account_age_days;
-        if age > MAX_MIN_ACCOUNT_AGE_DAYS {
-            return Err(RepoConfigError::invalid(format!(
-                "claim.min_account_age_days must be between 0 and {MAX_MIN_ACCOUNT_AGE_DAYS} \
-                 (found {age})"
-            )));
-        }
-        if let Some(n) = self.claim.verified_commits_below_trust
-            && n > MAX_TRUST_LEVEL
-        {
-            return Err(RepoConfigError::invalid(format!(
-                "claim.verified_commits_below_trust must be between 0 and {MAX_TRUST_LEVEL} \
-                 (found {n})"
-            )));
-        }
-        let hours = self.claim.cooldown_hours;
-        if hours > MAX_COOLDOWN_HOURS {
-            return Err(RepoConfigError::invalid(format!(
-                "claim.cooldown_hours must be between 0 and {MAX_COOLDOWN_HOURS} (found {hours})"
-            )));
-        }
-        if let Some(label) = &self.claim.first_timers_label
-            && (label.is_empty() || label.chars().count() > MAX_LABEL_CHARS)
-        {
-            return Err(RepoConfigError::invalid(format!(
-                "claim.first_timers_label must be a label name of 1 to {MAX_LABEL_CHARS} \
-                 characters"
-            )));
-        }
-        crate::domain::proposals::check_skip_trust(self.claim.approval_skip_trust.map(i64::from))
-            .and_then(|()| {
-                crate::domain::proposals::check_proposal_days(i64::from(self.claim.proposal_days))
-            })
-            .map_err(|e| {
-                RepoConfigError::invalid(format!("claim.{}", e.detail.replacen('`', "", 2)))
-            })?;
-        if self.max_claims_per_user.0 == 0 {
-            return Err(RepoConfigError::invalid(
-                "max_claims_per_user must be at least 1 (found 0); \
-                 use `who_may_claim: workers` to stop claims by people without a worker",
-            ));
-        }
-        if self.labels.ready.is_empty() {
-            return Err(RepoConfigError::invalid("labels.ready must not be empty"));
-        }
-        let prefixes = self.labels.prefixes();
-        for (i, (key, prefix)) in prefixes.iter().enumerate() {
-            if prefix.is_empty() {
-                return Err(RepoConfigError::invalid(format!(
-                    "labels.{key} must not be empty"
-                )));
-            }
-            if let Some((other, _)) = prefixes[i + 1..]
-                .iter()
-                .find(|(_, p)| p.eq_ignore_ascii_case(prefix))
-            {
-                return Err(RepoConfigError::invalid(format!(
-                    "labels.{key} and labels.{other} are both `{prefix}`; give them different names"
-                )));
-            }
-        }
-        if let WhoMayClaim::Allowlist(logins) = &self.who_may_claim {
-            if logins.is_empty() {
-                return Err(RepoConfigError::invalid(
-                    "who_may_claim.allowlist is empty, so nobody could claim; \
-                     list at least one login or use `who_may_claim: workers`",
-                ));
-            }
-            if let Some(bad) = logins.iter().find(|l| !is_github_login(l)) {
-                return Err(RepoConfigError::invalid(format!(
-                    "who_may_claim.allowlist: `{bad}` is not a GitHub login"
-                )));
-            }
-        }
-        Ok(())
     }
 }
 

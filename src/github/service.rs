@@ -121,8 +121,22 @@ impl Drop for Busy<'_> {
 #[derive(Clone, Debug, Default)]
 pub struct RepoSettings {
     pub config: RepoConfig,
-    /// Why the repository's file is not in use, shown to maintainers.
+    /// Why the repository's file is not in use, shown to maintainers, one problem a line (each
+    /// starting with the file's path). [`Github::settings`] adds, on lines of their own, why a
+    /// vouch list is not wholly applied (each starting with the list's `owner/name/path`), for
+    /// the status comments.
     pub error: Option<String>,
+}
+
+/// The problems of a repository's settings files, one a line: those of `.github/owp.yml`
+/// (`config`), then those of its vouch lists; `None` when there are none.
+pub fn shown_problems(config: Option<String>, lists: &[String]) -> Option<String> {
+    let lines: Vec<&str> = config
+        .as_deref()
+        .into_iter()
+        .chain(lists.iter().map(String::as_str))
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
 impl Github {
@@ -136,10 +150,15 @@ impl Github {
         self.base_url.read().map(|s| s.clone()).unwrap_or_default()
     }
 
-    /// The settings in force for a repository (the defaults when it has no readable file).
+    /// The settings in force for a repository (the defaults when it has no readable file), with
+    /// what its status comments show of its settings files: why `.github/owp.yml` is not used,
+    /// and then why a vouch list is not wholly applied (see [`RepoSettings::error`]).
     pub async fn settings(&self, repo: &str) -> Result<RepoSettings, StoreError> {
         let row = self.store.gh_repo(repo).await?;
-        Ok(settings_of(row.as_ref()))
+        let mut settings = settings_of(row.as_ref());
+        let lists = self.store.vouch_list_errors_of(repo).await?;
+        settings.error = shown_problems(settings.error.take(), &lists);
+        Ok(settings)
     }
 
     /// How long comment claims live in a repository.
@@ -378,16 +397,23 @@ impl Github {
     }
 }
 
+/// Every problem of a refused settings file, one a line: what is recorded and shown as its
+/// error.
+pub fn problems_text(problems: &[crate::github::repo_config::RepoConfigError]) -> String {
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    lines.join("\n")
+}
+
 /// How long reading one `.github/owp.yml` may take before it counts as a settings error.
 pub const CONFIG_PARSE_LIMIT: Duration = Duration::from_secs(2);
 
 /// Parses a settings file off the async workers, within [`CONFIG_PARSE_LIMIT`], so that one
 /// repository's file never holds up other deliveries for long (its size and shape are bounded
-/// by [`RepoConfig::parse`] as well).
+/// by [`RepoConfig::parse_reporting`] as well, which reads the file at most ten times).
 async fn parse_bounded(text: String) -> Result<RepoConfig, String> {
-    let parse = tokio::task::spawn_blocking(move || RepoConfig::parse(&text));
+    let parse = tokio::task::spawn_blocking(move || RepoConfig::parse_reporting(&text));
     match tokio::time::timeout(CONFIG_PARSE_LIMIT, parse).await {
-        Ok(Ok(result)) => result.map_err(|e| e.to_string()),
+        Ok(Ok(result)) => result.map_err(|problems| problems_text(&problems)),
         Ok(Err(_)) => Err(format!(
             "{}: the file could not be read",
             crate::github::repo_config::CONFIG_PATH

@@ -99,7 +99,19 @@ async fn repo_id(tx: &mut WriteTx, repo: &str) -> Result<Option<i64>, StoreError
         .await?)
 }
 
+/// Why each list `$1` (a repository's name) reads is not (wholly) applied, by list.
+const LIST_ERRORS_OF: &str = "SELECT l.error FROM vouch_lists l JOIN repos r ON r.id = l.repo_id \
+     WHERE r.name = $1 AND l.error IS NOT NULL ORDER BY l.origin";
+
 impl WriteTx {
+    /// Why each vouch list of `repo` is not (wholly) applied, one sentence each.
+    pub async fn vouch_list_errors_of(&mut self, repo: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(LIST_ERRORS_OF)
+            .bind(repo)
+            .fetch_all(self.conn())
+            .await?)
+    }
+
     /// Records `vouch.trust` and `vouch.required` of `repo`'s settings.
     pub async fn vouch_set_settings(
         &mut self,
@@ -403,6 +415,25 @@ impl WriteTx {
 }
 
 impl Store {
+    /// Why each vouch list of `repo` is not (wholly) applied, one sentence each.
+    pub async fn vouch_list_errors_of(&self, repo: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(LIST_ERRORS_OF)
+            .bind(repo)
+            .fetch_all(&self.read)
+            .await?)
+    }
+
+    /// Why a vouch list is not (wholly) applied, for every repository with such a list: (the
+    /// repository, the sentence), by repository then list.
+    pub async fn vouch_list_errors(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT r.name, l.error FROM vouch_lists l JOIN repos r ON r.id = l.repo_id \
+             WHERE l.error IS NOT NULL ORDER BY r.name, l.origin",
+        )
+        .fetch_all(&self.read)
+        .await?)
+    }
+
     /// The state of each list `repo` reads (none before it joins).
     pub async fn vouch_lists(&self, repo: &str) -> Result<Vec<VouchListState>, StoreError> {
         let id: Option<i64> = sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
