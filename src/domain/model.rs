@@ -383,6 +383,13 @@ pub const CLAIMS_BY_COMMENT_FIELD: &str = "x_github_claims_by_comment";
 /// GitHub mode: the repository policy's extension holding why `.github/owp.yml` is not used
 /// (null when it is), so that `owp admin state` and the dashboard can show it.
 pub const CONFIG_ERROR_FIELD: &str = "x_github_config_error";
+/// GitHub mode: every setting of `.github/owp.yml` in force (an object of `section.key` to its
+/// value, `null` for "none"; the last good file's when the present one is refused), in
+/// `GET /v1/admin/state`.
+pub const SETTINGS_FIELD: &str = "x_github_settings";
+/// GitHub mode: why each vouch list the repository reads is not (wholly) applied, one sentence
+/// each naming the lines it could not read (an array, `[]` when none), in `GET /v1/admin/state`.
+pub const VOUCH_ERRORS_FIELD: &str = "x_github_vouch_errors";
 /// GitHub mode: the review budget `.github/owp.yml` sets (null when it leaves it to the admin);
 /// the file's value takes over again whenever the App reads it.
 pub const CONFIG_BUDGET_FIELD: &str = "x_github_config_max_open_prs";

@@ -13,6 +13,7 @@ use super::extract::{Admin, Payload};
 use super::import::import_size;
 use super::principal::{Principal, not_maintainer};
 use crate::domain::limits;
+use crate::domain::model::{SETTINGS_FIELD, VOUCH_ERRORS_FIELD};
 use crate::domain::outcomes::{OUTCOME_DAYS, RepoOutcomes};
 use crate::domain::{
     Event, Promotion, RepoContract, RepoPolicy, Reputation, Task, TaskStatus, Visibility, Worker,
@@ -212,6 +213,7 @@ pub async fn state(
     let since = now - OUTCOME_DAYS * 86_400_000;
     let mut outcomes = store.repo_outcomes(since, false).await?;
     let mut reviewers = store.reviewer_loads(now).await?;
+    let mut settings = repo_settings(store).await?;
     Ok(Json(PoolState {
         repos: repos
             .iter()
@@ -221,6 +223,9 @@ pub async fn state(
                 policy.outcomes =
                     Some(outcomes.remove(&r.name).unwrap_or_else(RepoOutcomes::empty));
                 policy.reviewers = reviewers.remove(&r.id).unwrap_or_default();
+                if let Some(shown) = settings.remove(&r.name) {
+                    shown.show_on(&mut policy);
+                }
                 policy
             })
             .collect(),
@@ -241,6 +246,55 @@ pub async fn state(
         tasks: tasks.iter().map(|t| t.to_api()).collect(),
         events,
     }))
+}
+
+/// What the admin state shows of a GitHub repository's settings files.
+struct ShownSettings {
+    /// Every setting of `.github/owp.yml` in force.
+    in_force: serde_json::Map<String, serde_json::Value>,
+    /// Why a vouch list is not (wholly) applied, one sentence each.
+    vouch_errors: Vec<String>,
+}
+
+impl ShownSettings {
+    fn show_on(self, policy: &mut RepoPolicy) {
+        let mut in_force = self.in_force;
+        // A file that leaves the budget to the admin: the budget in force is the admin's.
+        if in_force
+            .get("max_open_prs")
+            .is_some_and(serde_json::Value::is_null)
+        {
+            in_force.insert("max_open_prs".into(), policy.max_open_prs.into());
+        }
+        let ext = &mut policy.extensions;
+        ext.insert(SETTINGS_FIELD.into(), serde_json::Value::Object(in_force));
+        ext.insert(VOUCH_ERRORS_FIELD.into(), self.vouch_errors.into());
+    }
+}
+
+/// The settings of every repository the GitHub App serves (two queries), by name.
+async fn repo_settings(
+    store: &crate::store::Store,
+) -> ApiResult<std::collections::HashMap<String, ShownSettings>> {
+    let mut shown: std::collections::HashMap<String, ShownSettings> = store
+        .gh_installed_repos(None)
+        .await?
+        .iter()
+        .map(|row| {
+            let settings = crate::github::service::settings_of(Some(row));
+            let shown = ShownSettings {
+                in_force: settings.config.in_force(),
+                vouch_errors: Vec::new(),
+            };
+            (row.repo.clone(), shown)
+        })
+        .collect();
+    for (repo, error) in store.vouch_list_errors().await? {
+        if let Some(settings) = shown.get_mut(&repo) {
+            settings.vouch_errors.push(error);
+        }
+    }
+    Ok(shown)
 }
 
 /// The tasks of `repos` (a maintainer's) that `filter` selects, paged as one list.

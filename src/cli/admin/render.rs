@@ -9,6 +9,8 @@ use serde_json::Value;
 use super::super::client::present::{ago, clip, clock, relative, table};
 use super::super::client::{State, Task, Worker};
 use super::budget_line;
+
+mod settings;
 use crate::domain::model::{CLAIMS_BY_COMMENT_FIELD, TaskStatus};
 
 /// The human view of `GET /v1/leaderboard`.
@@ -124,17 +126,7 @@ pub fn render_state(state: &State, all: bool, events: usize, now: chrono::DateTi
         ));
         out.push('\n');
         for p in &state.repos {
-            let error = p
-                .extensions
-                .get(crate::domain::model::CONFIG_ERROR_FIELD)
-                .and_then(Value::as_str);
-            if let Some(error) = error {
-                out.push_str(&format!(
-                    "  ! {}: its settings file is not used ({}); the last good settings stay in force\n",
-                    p.repo,
-                    clip(error, 300)
-                ));
-            }
+            out.push_str(&settings::errors_lines(p));
             if let Some(line) = labels_line(&p.repo, &p.extensions) {
                 out.push_str(&line);
             }
@@ -145,6 +137,7 @@ pub fn render_state(state: &State, all: bool, events: usize, now: chrono::DateTi
             if !people.is_empty() {
                 out.push_str(&format!("  {} people: {}\n", p.repo, people.join(" · ")));
             }
+            out.push_str(&settings::in_force_lines(p));
         }
     }
 

@@ -464,9 +464,7 @@
         gauge(r),
         h('p', { class: 'repo-line' }, `${used} of ${plural(r.max_open_prs, 'review slot')} used`
           + (r.x_github_config_max_open_prs === r.max_open_prs ? ' (set in .github/owp.yml)' : '')),
-        BOARD || typeof r.x_github_config_error !== 'string' ? null
-          : h('p', { class: 'repo-warn', role: 'note' },
-            `Its settings file is not used: ${r.x_github_config_error}. The last good settings stay in force.`),
+        steering ? steering.settingsNote(r) : null,
         BOARD ? null : labelsNote(r),
         BOARD ? null : reviewersNote(r),
         BOARD ? null : peopleNote(r),

@@ -204,6 +204,31 @@
       if (KINDS.includes(e.kind) && e.repo === steer.repo) scheduleSteering();
     }
 
-    return { kinds: KINDS, sync: syncSteering, wire, onEvent };
+    // A repository card's settings (GitHub mode): why its settings file or a vouch list is not
+    // (wholly) used, each line that was not understood, and every setting of `.github/owp.yml`
+    // in force, folded under "Settings".
+    function settingsNote(r) {
+      const out = [];
+      const error = r.x_github_config_error;
+      if (typeof error === 'string') {
+        const problems = error.split('\n').filter((l) => l.trim());
+        out.push(h('div', { class: 'repo-warn', role: 'note' },
+          'Its settings file is not used; the last good settings stay in force.',
+          h('ul', { class: 'settings-errors' }, problems.map((p) => h('li', null, p)))));
+      }
+      const vouch = Array.isArray(r.x_github_vouch_errors) ? r.x_github_vouch_errors : [];
+      for (const e of vouch) if (typeof e === 'string') out.push(h('p', { class: 'repo-warn', role: 'note' }, e));
+      const settings = r.x_github_settings;
+      if (settings && typeof settings === 'object') {
+        const shown = (v) => v === null ? 'none' : typeof v === 'string' ? (v === '' ? '""' : v) : JSON.stringify(v);
+        out.push(h('details', { class: 'repo-settings small' },
+          h('summary', null, 'Settings (.github/owp.yml)'),
+          h('dl', null, Object.keys(settings).map((k) => [
+            h('dt', null, k), h('dd', { 'data-setting': k }, shown(settings[k]))]))));
+      }
+      return out;
+    }
+
+    return { kinds: KINDS, sync: syncSteering, wire, onEvent, settingsNote };
   };
 })();
