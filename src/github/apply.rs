@@ -78,7 +78,12 @@ pub async fn apply(github: &Github, seq: i64, event: &Event) -> Result<(), Apply
 }
 
 /// A push changed a vouch list or the settings file on the default branch: the repository's
-/// settings and lists are read again (conditionally) and recorded with the delivery.
+/// settings and lists are read again (conditionally) and recorded with the delivery. When what
+/// the files say changed (the settings, or the errors of the file or of a list), the status
+/// comments of the repository's unfinished tasks are written again, so that maintainers see at
+/// once on GitHub whether the change took effect: one request per task, which joins a pending
+/// one (the outbox writes each task's comment once however many pushes came within its window),
+/// and none for a push that changed nothing the comments show.
 async fn vouch_list_pushed(
     github: &Github,
     seq: i64,
@@ -98,12 +103,33 @@ async fn vouch_list_pushed(
         joins: false,
         config: Some(config),
     };
+    let name = e.repo.full_name.as_str();
     let mut tx = github.store.begin().await?;
+    let before = file_shown(&mut tx, name).await?;
     read.record(&mut tx, &who).await?;
+    if file_shown(&mut tx, name).await? != before {
+        for task_id in tx.gh_open_tasks_of_repo(name).await? {
+            tx.show_again(&task_id);
+        }
+    }
     tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// What is recorded of a repository's settings files: its settings (the last good ones), why
+/// the present file is not used, and why its vouch lists are not wholly applied.
+async fn file_shown(
+    tx: &mut WriteTx,
+    repo: &str,
+) -> Result<(Option<String>, Option<String>, Vec<String>), StoreError> {
+    let (config, error) = tx
+        .gh_repo(repo)
+        .await?
+        .map(|row| (row.config, row.config_error))
+        .unwrap_or_default();
+    Ok((config, error, tx.vouch_list_errors_of(repo).await?))
 }
 
 /// A check suite, check run or commit status: recorded for its commit, and shown on the tasks

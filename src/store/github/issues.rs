@@ -121,6 +121,19 @@ impl WriteTx {
         .await
     }
 
+    /// The tasks of `repo`'s issues that are not finished (neither merged nor cancelled): those
+    /// whose status comments still change, by issue number.
+    pub async fn gh_open_tasks_of_repo(&mut self, repo: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT g.task_id FROM gh_tasks g JOIN tasks t ON t.id = g.task_id \
+             WHERE g.repo = $1 AND t.status NOT IN ('merged', 'cancelled') \
+             ORDER BY g.issue_number",
+        )
+        .bind(repo)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
     /// Marks (or clears, with `None`) that the issue left the pool while someone held it.
     pub async fn gh_set_left_pool(
         &mut self,
