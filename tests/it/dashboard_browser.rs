@@ -304,7 +304,7 @@ impl Page {
     }
 
     /// Signs in through the form, typing the token as a person would.
-    async fn sign_in(&mut self, base: &str, token: &str) {
+    pub(crate) async fn sign_in(&mut self, base: &str, token: &str) {
         self.goto(&format!("{base}/")).await;
         self.sign_in_on_the_form(token).await;
     }
@@ -511,7 +511,7 @@ async fn page_text(page: &mut Page) -> String {
         .to_string()
 }
 
-fn repo_line(repo: &str) -> String {
+pub(crate) fn repo_line(repo: &str) -> String {
     format!(
         "[...document.querySelectorAll('#repos article')].find(a => a.querySelector('.repo-name')?.textContent === '{repo}')"
     )

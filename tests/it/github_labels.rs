@@ -10,7 +10,8 @@ use github_support::story::{ADMIN, REPO, Story};
 use github_support::{FailWhen, Failure};
 use serde_json::{Value, json};
 
-async fn admin_state(story: &Story) -> String {
+/// What `owp admin state` prints for the story's service.
+pub(crate) async fn admin_state(story: &Story) -> String {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"))
         .args(["admin", "state", "--server", &story.url()])
         .env("OWP_ADMIN_TOKEN", ADMIN)
@@ -22,19 +23,23 @@ async fn admin_state(story: &Story) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-async fn shown(story: &Story) -> Value {
+/// The story's repository in `GET /v1/admin/state`.
+pub(crate) async fn repo_state(story: &Story) -> Value {
     let (status, state) = story
         .admin(reqwest::Method::GET, "/v1/admin/state", None)
         .await;
     assert_eq!(status, 200);
-    let repo = state["repos"]
+    state["repos"]
         .as_array()
         .unwrap()
         .iter()
         .find(|r| r["repo"] == REPO)
         .expect("the repository joined")
-        .clone();
-    repo["x_github_labels_missing"].clone()
+        .clone()
+}
+
+async fn shown(story: &Story) -> Value {
+    repo_state(story).await["x_github_labels_missing"].clone()
 }
 
 #[tokio::test]

@@ -33,13 +33,21 @@ fn push_payload(repo: &str, login: &str, path: &str, after: &str) -> Value {
 
 /// Writes `VOUCHED.td` of the story's repository and pushes it.
 pub(crate) async fn push_list(story: &Story, text: &str) {
-    story.fake.set_file(REPO, "VOUCHED.td", text);
-    let after = format!("{:040x}", text.len() * 7919 + text.lines().count());
+    push_file(story, "VOUCHED.td", text).await;
+}
+
+/// Writes the file at `path` of the story's repository and pushes it, as a new commit each time.
+pub(crate) async fn push_file(story: &Story, path: &str, text: &str) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static PUSHES: AtomicUsize = AtomicUsize::new(0);
+    story.fake.set_file(REPO, path, text);
+    let n = PUSHES.fetch_add(1, Ordering::Relaxed);
+    let after = format!(
+        "{:040x}",
+        (text.len() * 7919 + text.lines().count()) * 1_000_003 + n
+    );
     story
-        .send(
-            "push",
-            &push_payload(REPO, "octo-org", "VOUCHED.td", &after),
-        )
+        .send("push", &push_payload(REPO, "octo-org", path, &after))
         .await;
 }
 
