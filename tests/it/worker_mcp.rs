@@ -461,6 +461,41 @@ fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> std::p
 /// naming why: a plan too long or missing, a second plan, a repository that takes no plans), sees
 /// its own proposals with `owp_proposals`, and once a maintainer approved the plan its next
 /// `owp_claim` returns the approved lease, before a more urgent task it could take.
+/// Once the client wrote `FILE.asked`, approves the one plan proposed for `task` as a maintainer
+/// would, and writes `file` for the client to go on: the proposal's id and the approval's answer.
+async fn approve_when_asked(
+    server: &Server,
+    task: &str,
+    file: &Path,
+    client: &tokio::task::JoinHandle<Value>,
+) -> (String, Value) {
+    let asked = file.with_extension("asked");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !asked.exists() {
+        assert!(
+            std::time::Instant::now() < deadline && !client.is_finished(),
+            "the client never got to the approval"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let list = server
+        .admin_get(&format!("/v1/tasks/{task}/proposals"))
+        .await
+        .expect(200);
+    let proposals = list["proposals"].as_array().unwrap();
+    assert_eq!(proposals.len(), 1, "{list}");
+    let proposal = str_field(&proposals[0], "proposal_id");
+    let approved = server
+        .admin_post(
+            &format!("/v1/admin/proposals/{proposal}/approve"),
+            json!({}),
+        )
+        .await
+        .expect(200);
+    std::fs::write(file, "approved").unwrap();
+    (proposal, approved)
+}
+
 #[tokio::test]
 async fn an_ai_tool_proposes_a_plan_over_mcp() {
     require_client!();
@@ -515,30 +550,7 @@ async fn an_ai_tool_proposes_a_plan_over_mcp() {
         }
     });
     // A maintainer approves the plan once the tool has asked everything it asks before.
-    let asked = config.path().join("approved.asked");
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !asked.exists() {
-        assert!(
-            std::time::Instant::now() < deadline && !client.is_finished(),
-            "the client never got to the approval"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let list = server
-        .admin_get(&format!("/v1/tasks/{task}/proposals"))
-        .await
-        .expect(200);
-    let proposals = list["proposals"].as_array().unwrap();
-    assert_eq!(proposals.len(), 1, "{list}");
-    let proposal = str_field(&proposals[0], "proposal_id");
-    let approved = server
-        .admin_post(
-            &format!("/v1/admin/proposals/{proposal}/approve"),
-            json!({}),
-        )
-        .await
-        .expect(200);
-    std::fs::write(&approve_file, "approved").unwrap();
+    let (proposal, approved) = approve_when_asked(&server, &task, &approve_file, &client).await;
     let summary = client.await.unwrap();
 
     // Before proposing, the tool found the task to plan and read it.
@@ -766,5 +778,159 @@ async fn an_ai_tool_discloses_itself_where_a_repository_requires_it() {
         task["artifact"]["disclosure"],
         json!({"tool": "claude-code", "model": "opus"}),
         "{task}"
+    );
+}
+
+/// The tool calls of `docs/mcp.md`'s "A plans-first task, end to end", in order: each JSON block
+/// of that section.
+fn story_of_the_docs() -> Vec<Value> {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/mcp.md"))
+        .expect("docs/mcp.md");
+    let start = doc
+        .find("\n## A plans-first task, end to end\n")
+        .expect("the story's section in docs/mcp.md");
+    let section = &doc[start + 1..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let mut calls = Vec::new();
+    let mut block: Option<String> = None;
+    for line in section.lines() {
+        match (line.trim(), &mut block) {
+            ("```json", None) => block = Some(String::new()),
+            ("```", Some(text)) => {
+                calls.push(
+                    serde_json::from_str(text).unwrap_or_else(|e| {
+                        panic!("a block of the story is not JSON ({e}): {text}")
+                    }),
+                );
+                block = None;
+            }
+            (content, Some(text)) => text.push_str(content),
+            _ => {}
+        }
+    }
+    calls
+}
+
+/// `docs/mcp.md`'s plans-first story runs as written: an AI tool finds the task that wants a
+/// plan, reads it, proposes, waits, is approved by a maintainer, claims, works, and hands in its
+/// pull request saying which tool made it.
+#[tokio::test]
+async fn the_plans_first_story_of_the_docs_runs_as_written() {
+    require_client!();
+    let calls = story_of_the_docs();
+    let tools: Vec<&str> = calls.iter().map(|c| s(&c["tool"])).collect();
+    assert_eq!(
+        tools,
+        [
+            "owp_claim",
+            "owp_why",
+            "owp_task",
+            "owp_brief",
+            "owp_propose",
+            "owp_proposals",
+            "owp_claim",
+            "owp_ack",
+            "owp_report",
+            "owp_report"
+        ]
+    );
+    let server = Server::start().await;
+    let repo = server
+        .admin_post(
+            "/v1/admin/repos",
+            json!({"repo": "acme/parser", "max_open_prs": 3, "approval": "plan",
+                   "visibility": "public", "contract": {"disclosure": "required"}}),
+        )
+        .await;
+    assert!(
+        repo.status == 200 || repo.status == 201,
+        "{}",
+        repo.describe()
+    );
+    let task = server
+        .import_ids(
+            "acme/parser",
+            json!([{"title": "Dates off by one", "required_skills": ["docs"],
+                    "description": "parse_day returns the day before for the last day of a month."}]),
+        )
+        .await
+        .remove(0);
+    let config = tempfile::tempdir().unwrap();
+    register_profile(&server, config.path(), "docs");
+    let story_file = config.path().join("story.json");
+    std::fs::write(&story_file, serde_json::to_string(&calls).unwrap()).unwrap();
+    let approve_file = config.path().join("approved");
+    let client = tokio::task::spawn_blocking({
+        let dir = config.path().to_path_buf();
+        let (task, story, file) = (task.clone(), story_file.clone(), approve_file.clone());
+        move || {
+            run_client_with(
+                "story",
+                &dir,
+                "",
+                &[
+                    ("OWP_MCP_STORY", story.to_str().unwrap()),
+                    ("OWP_MCP_TASK_ID", task.as_str()),
+                    ("OWP_MCP_APPROVE_FILE", file.to_str().unwrap()),
+                ],
+            )
+        }
+    });
+    // The maintainer approves the plan while the tool waits.
+    let (proposal, _) = approve_when_asked(&server, &task, &approve_file, &client).await;
+    let summary = client.await.unwrap();
+    let answers: Vec<&Value> = summary["answers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{summary}"))
+        .iter()
+        .map(|a| &a["answer"])
+        .collect();
+    assert_eq!(answers.len(), calls.len(), "{summary}");
+    // 1. No lease: the task wants a plan first.
+    assert_eq!(answers[0]["lease"], Value::Null, "{summary}");
+    // 2. owp_why names it, with the calls to make.
+    let refused = answers[1]["refused"].as_array().unwrap();
+    let entry = refused
+        .iter()
+        .find(|r| r["task_id"] == task.as_str())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert_eq!(entry["title"], "Dates off by one");
+    assert!(
+        entry["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["code"] == "approval_required"),
+        "{entry}"
+    );
+    assert!(s(&entry["next"]).contains("owp_propose"), "{entry}");
+    // 3. It reads the task and its brief.
+    assert_eq!(answers[2]["task"]["task_id"], task.as_str());
+    assert_eq!(answers[2]["task"]["policy"]["approval"], "plan");
+    assert_eq!(answers[2]["task"]["policy"]["disclosure"], "required");
+    assert!(
+        s(answers[3]).contains("parse_day returns the day before"),
+        "{summary}"
+    );
+    // 4. The plan is in; 5. approved.
+    assert_eq!(answers[4]["proposal"]["state"], "open");
+    assert_eq!(answers[4]["proposal"]["proposal_id"], proposal.as_str());
+    assert_eq!(answers[5]["proposals"][0]["state"], "approved");
+    // 6. The approved lease, accepted.
+    assert_eq!(answers[6]["lease"]["task"]["task_id"], task.as_str());
+    assert_eq!(answers[7]["task"]["status"], "in_progress");
+    // 7., 8. Worked and handed in, saying which tool made it.
+    assert_eq!(answers[8]["task"]["status"], "in_progress");
+    assert_eq!(answers[9]["task"]["status"], "pr_opened");
+    let done = server.task(&task).await;
+    assert_eq!(done["status"], "pr_opened", "{done}");
+    assert_eq!(
+        done["artifact"]["disclosure"],
+        json!({"tool": "claude-code", "model": "opus"}),
+        "{done}"
+    );
+    assert_eq!(
+        done["artifact"]["pr_url"],
+        "https://git.example.test/acme/parser/pull/12"
     );
 }

@@ -21,6 +21,12 @@
 //             plans); then it writes OWP_MCP_APPROVE_FILE.asked, and after OWP_MCP_APPROVE_FILE
 //             appears (the test approved the plan), owp_claim returns the approved lease, and
 //             owp_task shows the task with its policy and the rules for the work.
+//   story     make the tool calls of OWP_MCP_STORY (a JSON array of {tool, arguments}, the blocks
+//             of docs/mcp.md's "A plans-first task, end to end") in order, each as written but for
+//             TASK_ID (OWP_MCP_TASK_ID) and LEASE_ID (the lease the last owp_claim gave); every
+//             call must succeed. The owp_proposals call is made again, as the story says, until
+//             the proposal is no longer open (the test approves it once OWP_MCP_APPROVE_FILE.asked
+//             is there). Prints each call's answer.
 //
 // Type-checked (`npm run ci`: tsc with checkJs); the OWP objects in the tools' results have the
 // types of the OpenAPI document (docs/openapi.json), generated once for every TypeScript client into
@@ -50,7 +56,7 @@
 /** @typedef {{status: string, show: string, verification_uri?: string, user_code?: string, github_login?: string, github_account_id?: number, next?: string}} LinkResult */
 /** @typedef {import("@modelcontextprotocol/sdk/types.js").CallToolResult} CallToolResult */
 
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 
@@ -278,6 +284,50 @@ try {
     /** @type {ProposalsResult} */
     const after = json(await ok(client, "owp_proposals", { task_id: task }));
     summary.after = after.proposals.map((p) => p.state);
+  } else if (scenario === "story") {
+    /** @type {Array<{tool: string, arguments: Record<string, unknown>}>} */
+    const steps = JSON.parse(readFileSync(env("OWP_MCP_STORY"), "utf8"));
+    /** @type {Record<string, string>} */
+    const ids = { TASK_ID: env("OWP_MCP_TASK_ID") };
+    /** @param {unknown} value @returns {unknown} */
+    const fill = (value) => {
+      if (typeof value === "string") return ids[value] ?? value;
+      if (Array.isArray(value)) return value.map(fill);
+      if (value && typeof value === "object") {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fill(v)]));
+      }
+      return value;
+    };
+    /** @param {CallToolResult} result @returns {any} */
+    const answer = (result) => {
+      try {
+        return json(result);
+      } catch {
+        return text(result);
+      }
+    };
+    /** @type {Array<{tool: string, answer: any}>} */
+    const answers = [];
+    for (const step of steps) {
+      const args = /** @type {Record<string, unknown>} */ (fill(step.arguments));
+      let result = await ok(client, step.tool, args);
+      if (step.tool === "owp_proposals") {
+        const file = env("OWP_MCP_APPROVE_FILE");
+        writeFileSync(`${file}.asked`, "asked");
+        /** @param {CallToolResult} r */
+        const open = (r) => /** @type {ProposalsResult} */ (json(r)).proposals.some((p) => p.state === "open");
+        for (let i = 0; i < 600 && open(result); i++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          result = await ok(client, step.tool, args);
+        }
+      }
+      const body = answer(result);
+      if (step.tool === "owp_claim" && body && typeof body === "object" && body.lease) {
+        ids.LEASE_ID = body.lease.lease_id;
+      }
+      answers.push({ tool: step.tool, answer: body });
+    }
+    summary.answers = answers;
   } else if (scenario === "disclose") {
     const lease = /** @type {ClaimResult} */ (json(await ok(client, "owp_claim", { wait_seconds: 5 }))).lease;
     check(lease && lease.lease_id, "owp_claim gave no lease");
