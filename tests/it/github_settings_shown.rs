@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::github_labels::{admin_state, repo_state};
 use crate::github_support::story::{REPO, Story};
-use crate::github_vouch::push_file;
+use crate::github_vouch::{push_file, push_file_applied};
 
 /// Plans first, a vouch list that is required, reviewers, first timers, a cool-down and verified
 /// commits.
@@ -182,4 +182,61 @@ async fn every_setting_and_every_error_is_shown_sqlite() {
 #[tokio::test]
 async fn every_setting_and_every_error_is_shown_postgres() {
     settings_story(true).await;
+}
+
+/// A repository that pushes a broken settings file again and again, each time another, costs
+/// each open task's status comment about one write, not one a push: the requests of a task join
+/// while one is pending.
+async fn pushes_in_a_burst(postgres: bool) {
+    let story = Story::on(postgres, Some(GOOD), |c| {
+        c.github.github_status_window_ms = Some(10_000);
+    })
+    .await;
+    let issues = [
+        story.label_issue("One", &[]).await,
+        story.label_issue("Two", &[]).await,
+        story.label_issue("Three", &[]).await,
+    ];
+    story.settle().await;
+    for n in issues {
+        story.expect_status(n, &["**Ready**"]);
+    }
+    let edits = status_edits(&story);
+    let started = std::time::Instant::now();
+    const PUSHES: usize = 20;
+    for i in 0..PUSHES {
+        push_file_applied(
+            &story,
+            ".github/owp.yml",
+            &format!("max_open_prs: {i}\ncolour{i}: blue\n"),
+        )
+        .await;
+    }
+    let burst = started.elapsed();
+    story.settle().await;
+    let written = status_edits(&story) - edits;
+    println!(
+        "{PUSHES} pushes of a broken file in {burst:?}: {written} status comment edits for 3 tasks"
+    );
+    assert!(
+        burst > std::time::Duration::from_secs(10) || written <= issues.len(),
+        "{written} edits"
+    );
+    assert!(
+        written <= 2 * issues.len(),
+        "{written} edits for {PUSHES} pushes"
+    );
+    for n in issues {
+        story.expect_status(n, &[&format!("unknown field `colour{}`", PUSHES - 1)]);
+    }
+}
+
+#[tokio::test]
+async fn a_burst_of_broken_files_costs_each_task_one_edit_sqlite() {
+    pushes_in_a_burst(false).await;
+}
+
+#[tokio::test]
+async fn a_burst_of_broken_files_costs_each_task_one_edit_postgres() {
+    pushes_in_a_burst(true).await;
 }

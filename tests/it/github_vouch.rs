@@ -36,8 +36,19 @@ pub(crate) async fn push_list(story: &Story, text: &str) {
     push_file(story, "VOUCHED.td", text).await;
 }
 
-/// Writes the file at `path` of the story's repository and pushes it, as a new commit each time.
+/// Writes the file at `path` of the story's repository and pushes it, as a new commit each time,
+/// and waits for its effects.
 pub(crate) async fn push_file(story: &Story, path: &str, text: &str) {
+    story.send("push", &commit_file(story, path, text)).await;
+}
+
+/// [`push_file`], waiting only until the push is applied, not for the comments it asks for.
+pub(crate) async fn push_file_applied(story: &Story, path: &str, text: &str) {
+    story.deliver("push", &commit_file(story, path, text)).await;
+}
+
+/// Writes the file at `path` of the story's repository: the push that tells of it.
+fn commit_file(story: &Story, path: &str, text: &str) -> Value {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static PUSHES: AtomicUsize = AtomicUsize::new(0);
     story.fake.set_file(REPO, path, text);
@@ -46,9 +57,7 @@ pub(crate) async fn push_file(story: &Story, path: &str, text: &str) {
         "{:040x}",
         (text.len() * 7919 + text.lines().count()) * 1_000_003 + n
     );
-    story
-        .send("push", &push_payload(REPO, "octo-org", path, &after))
-        .await;
+    push_payload(REPO, "octo-org", path, &after)
 }
 
 async fn vouched(story: &Story) -> Value {
