@@ -108,6 +108,11 @@ pub const GITHUB_RATE_LIMIT_REMAINING: &str = "owp_github_rate_limit_remaining";
 pub const GITHUB_SECONDARY_LIMITS: &str = "owp_github_secondary_limits_total";
 /// Listings read only in part because they were longer than the App reads (counter, `listing`).
 pub const GITHUB_TRUNCATED_LISTINGS: &str = "owp_github_truncated_listings_total";
+/// Requests reconciliations made to GitHub (counter, `counted`: `true` for answers counted
+/// against the rate limit, `false` for `304 Not Modified`).
+pub const GITHUB_RECONCILE_REQUESTS: &str = "owp_github_reconcile_requests_total";
+/// Installation reconciliations stopped early to keep their share of the hour (counter).
+pub const GITHUB_RECONCILE_DEFERRED: &str = "owp_github_reconcile_deferred_total";
 
 const CLAIM_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -242,6 +247,14 @@ fn describe_process_metrics() {
     describe_counter!(
         GITHUB_TRUNCATED_LISTINGS,
         "GitHub listings longer than the App reads; nothing is removed on their account."
+    );
+    describe_counter!(
+        GITHUB_RECONCILE_REQUESTS,
+        "Requests reconciliations made to GitHub (counted: false for 304 Not Modified)."
+    );
+    describe_counter!(
+        GITHUB_RECONCILE_DEFERRED,
+        "Installation reconciliations stopped early to keep their share of the hour."
     );
 }
 
@@ -499,6 +512,19 @@ pub fn set_github_rate_limit_remaining(n: u64) {
 /// GitHub named a secondary rate limit without `Retry-After`.
 pub fn record_github_secondary_limit() {
     record(|| counter!(GITHUB_SECONDARY_LIMITS).increment(1));
+}
+
+/// What one installation's reconciliation asked of GitHub.
+pub fn record_github_reconcile_cost(counted: u64, not_modified: u64) {
+    record(|| {
+        counter!(GITHUB_RECONCILE_REQUESTS, "counted" => "true").increment(counted);
+        counter!(GITHUB_RECONCILE_REQUESTS, "counted" => "false").increment(not_modified);
+    });
+}
+
+/// An installation's reconciliation stopped early to keep its share of the hour.
+pub fn record_github_reconcile_deferred() {
+    record(|| counter!(GITHUB_RECONCILE_DEFERRED).increment(1));
 }
 
 /// A GitHub listing was longer than the App reads (`listing` names which).

@@ -119,6 +119,51 @@ fn classify(status: u16, headers: Option<&HeaderMap>, message: &str) -> CallErro
     }
 }
 
+tokio::task_local! {
+    /// What the requests of one piece of work cost, when it asked to know ([`costed`]).
+    static COST: std::cell::Cell<Cost>;
+}
+
+/// What a piece of work's requests to GitHub cost: answers read (each counted against the rate
+/// limit), `304 Not Modified` answers (not counted), and the requests GitHub said were left
+/// of the hour after the last answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cost {
+    pub counted: u64,
+    pub not_modified: u64,
+    pub remaining: Option<i64>,
+}
+
+/// Runs `work`, telling what its requests made through this module cost so far at any time
+/// ([`cost_so_far`]) and in all (returned with its output).
+pub async fn costed<F: std::future::Future>(work: F) -> (F::Output, Cost) {
+    COST.scope(std::cell::Cell::new(Cost::default()), async {
+        let output = work.await;
+        (output, cost_so_far())
+    })
+    .await
+}
+
+/// The cost so far of the work [`costed`] runs (nothing outside it).
+pub fn cost_so_far() -> Cost {
+    COST.try_with(std::cell::Cell::get).unwrap_or_default()
+}
+
+fn add_cost(counted: bool, remaining: Option<i64>) {
+    let _ = COST.try_with(|cell| {
+        let mut cost = cell.get();
+        if counted {
+            cost.counted += 1;
+        } else {
+            cost.not_modified += 1;
+        }
+        if remaining.is_some() {
+            cost.remaining = remaining;
+        }
+        cell.set(cost);
+    });
+}
+
 fn header_i64(h: &HeaderMap, name: &str) -> Option<i64> {
     h.get(name)?.to_str().ok()?.trim().parse().ok()
 }
@@ -166,9 +211,11 @@ async fn read_answer(
 ) -> Result<Answer, CallError> {
     let status = response.status();
     let headers = response.headers().clone();
-    if let Some(remaining) = header_i64(&headers, "x-ratelimit-remaining") {
+    let remaining = header_i64(&headers, "x-ratelimit-remaining");
+    if let Some(remaining) = remaining {
         crate::metrics::set_github_rate_limit_remaining(u64::try_from(remaining).unwrap_or(0));
     }
+    add_cost(true, remaining);
     let text = client
         .body_to_string(response)
         .await
@@ -216,6 +263,10 @@ pub async fn get_if_changed(
         .await
         .map_err(|e| CallError::from_octocrab(&e))?;
     if response.status() == http::StatusCode::NOT_MODIFIED {
+        add_cost(
+            false,
+            header_i64(response.headers(), "x-ratelimit-remaining"),
+        );
         let Some(known) = known else {
             return Err(CallError::Transient(
                 "304 Not Modified to an unconditional request".into(),

@@ -13,16 +13,23 @@
 //! `OWP_GITHUB_REDELIVER_CRON`), the App's failed webhook deliveries of the last three days are
 //! listed and GitHub is asked to send each again once (its inbox ignores what it already has).
 //!
+//! A scheduled reconciliation spreads its installations over most of its period, each at its own
+//! place ([`offset_in`]), [`RECONCILE_PARALLEL`] at a time; one installation's run stops early
+//! rather than spend more than its share of the installation's hour ([`MAX_COUNTED_PER_RUN`],
+//! [`RESERVE_REMAINING`]). The two jobs keep their own time.
+//!
 //! Scheduled runs are recorded per (job, slot) in the database, so with several replicas each slot
 //! runs once. Everything is applied through the same functions as the webhooks
 //! ([`sync::sync_issue`], [`sync::sync_pull`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
+use futures_util::StreamExt;
 use octocrab::Octocrab;
 use serde_json::json;
 use tracing::Instrument;
@@ -81,38 +88,79 @@ pub async fn run(github: Arc<Github>) {
     github.inbox_wake.notify_one();
     github.outbox_wake.notify_one();
     github.mark_started();
+    // The two jobs keep their own time: a reconciliation spread over its period never holds up
+    // the search for failed deliveries.
+    tokio::join!(
+        scheduled(&github, Job::Reconcile),
+        scheduled(&github, Job::Redeliver)
+    );
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Job {
+    Reconcile,
+    Redeliver,
+}
+
+impl Job {
+    fn name(self) -> &'static str {
+        match self {
+            Job::Reconcile => "reconcile",
+            Job::Redeliver => "redeliver",
+        }
+    }
+}
+
+/// Runs one job at each time of its schedule, once across replicas (the slot is claimed in the
+/// database), until the process stops.
+async fn scheduled(github: &Github, job: Job) {
+    let schedule = match job {
+        Job::Reconcile => &github.reconcile_schedule,
+        Job::Redeliver => &github.redeliver_schedule,
+    };
+    let name = job.name();
     loop {
-        let now = Utc::now();
-        let next_reconcile = github.reconcile_schedule.after(&now).next();
-        let next_redeliver = github.redeliver_schedule.after(&now).next();
-        let (job, at) = match (next_reconcile, next_redeliver) {
-            (Some(a), Some(b)) if b < a => ("redeliver", b),
-            (Some(a), _) => ("reconcile", a),
-            (None, Some(b)) => ("redeliver", b),
-            (None, None) => return,
+        let Some(at) = schedule.after(&Utc::now()).next() else {
+            return;
         };
         let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
         tokio::time::sleep(wait).await;
+        if github.stopping.load(Ordering::SeqCst) {
+            return;
+        }
         let slot = at.timestamp_millis();
         match github
             .store
-            .gh_claim_job_slot(job, slot, &github.runner)
+            .gh_claim_job_slot(name, slot, &github.runner)
             .await
         {
             Ok(true) => {}
             Ok(false) => continue,
             Err(e) => {
-                tracing::warn!(job, error = %e, "cannot claim a job slot");
+                tracing::warn!(job = name, error = %e, "cannot claim a job slot");
                 continue;
             }
         }
-        let span = tracing::info_span!("job", job, slot);
+        let span = tracing::info_span!("job", job = name, slot);
         let outcome = async {
             match job {
-                "reconcile" => reconcile_all(&github, Depth::Quiet)
-                    .await
-                    .map(|()| "ok".to_string()),
-                _ => redeliver_failed(&github)
+                Job::Reconcile => {
+                    // The installations start at their own times over most of the period, so
+                    // that no installation's hour (nor the App's) is spent in one burst.
+                    let period = schedule
+                        .after(&at)
+                        .next()
+                        .and_then(|next| (next - at).to_std().ok())
+                        .unwrap_or(Duration::from_secs(900));
+                    let spread = Spread {
+                        start: tokio::time::Instant::now(),
+                        window: period * SPREAD_SHARE_PERCENT / 100,
+                    };
+                    reconcile_spread(github, Depth::Quiet, Some(spread))
+                        .await
+                        .map(|()| "ok".to_string())
+                }
+                Job::Redeliver => redeliver_failed(github)
                     .await
                     .map(|n| format!("ok: {n} redelivered")),
             }
@@ -126,11 +174,63 @@ pub async fn run(github: Arc<Github>) {
                 format!("failed: {e:#}")
             }
         };
-        if let Err(e) = github.store.gh_finish_job_slot(job, slot, &text).await {
-            tracing::warn!(job, error = %e, "cannot record a job slot");
+        if let Err(e) = github.store.gh_finish_job_slot(name, slot, &text).await {
+            tracing::warn!(job = name, error = %e, "cannot record a job slot");
         }
         github.inbox_wake.notify_one();
         github.outbox_wake.notify_one();
+    }
+}
+
+/// A scheduled reconciliation spreads the installations' start over this share of its period.
+const SPREAD_SHARE_PERCENT: u32 = 75;
+
+/// A reconciliation of one installation stops reading further repositories once it made this
+/// many requests counted against the installation's hourly 5,000 (a tenth of it): the rest
+/// waits for the next run.
+pub const MAX_COUNTED_PER_RUN: u64 = 500;
+
+/// … or once GitHub says fewer than this many requests are left of the installation's hour:
+/// webhooks' reads and the comments keep a fifth of it.
+pub const RESERVE_REMAINING: i64 = 1_000;
+
+/// Installations reconciled at the same time by one process.
+pub const RECONCILE_PARALLEL: usize = 16;
+
+/// When a spread reconciliation started, and over how long its installations start.
+#[derive(Clone, Copy, Debug)]
+pub struct Spread {
+    pub start: tokio::time::Instant,
+    pub window: Duration,
+}
+
+/// Where in a window of `window` the reconciliation of `installation` starts: the same place
+/// every period (so each installation is reconciled once a period, evenly apart), and the
+/// installations evenly over the window (a fixed mix of the id, not its order).
+pub fn offset_in(installation: i64, window: Duration) -> Duration {
+    let millis = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+    if millis == 0 {
+        return Duration::ZERO;
+    }
+    // splitmix64's finaliser: consecutive ids land far apart.
+    let mut z = (installation as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    Duration::from_millis(z % millis)
+}
+
+/// Waits until `at`; false when the process began to stop meanwhile.
+async fn wait_until(github: &Github, at: tokio::time::Instant) -> bool {
+    loop {
+        if github.stopping.load(Ordering::SeqCst) {
+            return false;
+        }
+        let now = tokio::time::Instant::now();
+        if now >= at {
+            return true;
+        }
+        tokio::time::sleep((at - now).min(Duration::from_millis(250))).await;
     }
 }
 
@@ -173,16 +273,42 @@ async fn save_etags(github: &Github) {
     }
 }
 
-/// Reconciles every installation.
+/// Reconciles every installation now (start-up, an operator's request).
 pub async fn reconcile_all(github: &Github, depth: Depth) -> anyhow::Result<()> {
-    let _busy = github.busy();
-    let _one_at_a_time = github.reconcile_lock.lock().await;
-    let result = reconcile_all_inner(github, depth).await;
+    reconcile_spread(github, depth, None).await
+}
+
+/// Reconciles every installation, at most [`RECONCILE_PARALLEL`] at a time, each starting at
+/// its place in `spread` when given.
+pub async fn reconcile_spread(
+    github: &Github,
+    depth: Depth,
+    spread: Option<Spread>,
+) -> anyhow::Result<()> {
+    // A run of now is one at a time with the other runs of now; a spread run takes no lock: it
+    // lasts most of its period, and an installation's own reconciliation (a delivery's) must
+    // not wait for it.
+    let _one_at_a_time = match spread {
+        None => Some(github.reconcile_lock.lock().await),
+        Some(_) => None,
+    };
+    // A run of now is busy throughout; a spread one only while it reads (not while it waits).
+    let _busy_throughout = spread.is_none().then(|| github.busy());
+    let result = {
+        let _busy = github.busy();
+        list_installations(github).await
+    };
+    let result = match result {
+        Ok(installations) => each_installation(github, depth, spread, installations).await,
+        Err(e) => Err(e),
+    };
     save_etags(github).await;
     result
 }
 
-async fn reconcile_all_inner(github: &Github, depth: Depth) -> anyhow::Result<()> {
+/// The App's installations as GitHub lists them now (recorded; those gone leave), or the known
+/// ones when GitHub cannot say.
+async fn list_installations(github: &Github) -> anyhow::Result<Vec<i64>> {
     match api::installations(&github.app, github.max_pages).await {
         Ok(listing) => {
             let listed = &listing.items;
@@ -208,7 +334,6 @@ async fn reconcile_all_inner(github: &Github, depth: Depth) -> anyhow::Result<()
             tracing::warn!(error = %e, "cannot list the App's installations; using the known ones")
         }
     }
-    let mut first_error = None;
     let installations = github.store.gh_installations().await?;
     // Accounts whose age GitHub did not give yet are asked again (any installation may ask).
     if let Some(first) = installations.iter().find(|i| !i.suspended)
@@ -216,16 +341,57 @@ async fn reconcile_all_inner(github: &Github, depth: Depth) -> anyhow::Result<()
     {
         tracing::warn!(error = %e, "cannot ask for unknown account ages");
     }
-    for installation in installations {
-        if installation.suspended {
-            continue;
-        }
-        if let Err(e) = installation_inner(github, installation.id, depth).await {
-            tracing::warn!(installation = installation.id, error = %format!("{e:#}"), "reconciling an installation failed");
-            first_error.get_or_insert(e);
-        }
-    }
-    match first_error {
+    Ok(installations
+        .into_iter()
+        .filter(|i| !i.suspended)
+        .map(|i| i.id)
+        .collect())
+}
+
+async fn each_installation(
+    github: &Github,
+    depth: Depth,
+    spread: Option<Spread>,
+    installations: Vec<i64>,
+) -> anyhow::Result<()> {
+    let mut order: Vec<(Duration, i64)> = installations
+        .into_iter()
+        .map(|id| {
+            (
+                spread.map_or(Duration::ZERO, |s| offset_in(id, s.window)),
+                id,
+            )
+        })
+        .collect();
+    order.sort_unstable();
+    let errors: Vec<anyhow::Error> = futures_util::stream::iter(order)
+        .map(|(offset, installation)| async move {
+            if let Some(s) = spread
+                && !wait_until(github, s.start + offset).await
+            {
+                return None;
+            }
+            let _busy = github.busy();
+            let started = tokio::time::Instant::now();
+            let (result, cost) = api::costed(installation_inner(github, installation, depth)).await;
+            crate::metrics::record_github_reconcile_cost(cost.counted, cost.not_modified);
+            tracing::debug!(
+                installation,
+                ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                counted = cost.counted,
+                not_modified = cost.not_modified,
+                "installation reconciled"
+            );
+            result.err().map(|e| {
+                tracing::warn!(installation, error = %format!("{e:#}"), "reconciling an installation failed");
+                e
+            })
+        })
+        .buffer_unordered(RECONCILE_PARALLEL)
+        .filter_map(std::future::ready)
+        .collect()
+        .await;
+    match errors.into_iter().next() {
         Some(e) => Err(e),
         None => Ok(()),
     }
@@ -283,7 +449,27 @@ async fn installation_inner(
     }
     tx.commit().await?;
     let mut first_error = None;
-    for repo in listed {
+    // Where the budget stops a run early, the next run starts elsewhere, so every repository
+    // has its turn.
+    let start = if listed.len() > 1 {
+        rand::random_range(0..listed.len())
+    } else {
+        0
+    };
+    for repo in listed.iter().cycle().skip(start).take(listed.len()) {
+        let cost = api::cost_so_far();
+        if cost.counted >= MAX_COUNTED_PER_RUN
+            || cost.remaining.is_some_and(|r| r < RESERVE_REMAINING)
+        {
+            tracing::warn!(
+                installation,
+                counted = cost.counted,
+                remaining = ?cost.remaining,
+                "reconciliation used its share of the installation's hour; its other repositories wait for the next run"
+            );
+            crate::metrics::record_github_reconcile_deferred();
+            break;
+        }
         if let Err(e) = repo_inner(github, installation, &repo.full_name, &client, depth).await {
             tracing::warn!(repo = %repo.full_name, error = %format!("{e:#}"), "reconciling a repository failed");
             first_error.get_or_insert(e);
@@ -537,6 +723,23 @@ mod tests {
                 "{expr} never fires"
             );
         }
+    }
+
+    #[test]
+    fn installations_start_evenly_over_the_window_and_always_at_the_same_place() {
+        let window = Duration::from_secs(675);
+        let mut tenths = [0u32; 10];
+        for id in 1..=10_000i64 {
+            let offset = offset_in(id, window);
+            assert!(offset < window);
+            assert_eq!(offset, offset_in(id, window), "installation {id} moved");
+            tenths[(offset.as_millis() * 10 / window.as_millis()) as usize] += 1;
+        }
+        // Consecutive ids (as GitHub numbers installations) land in every tenth alike.
+        for (tenth, n) in tenths.iter().enumerate() {
+            assert!((900..=1100).contains(n), "tenth {tenth}: {n} of 10,000");
+        }
+        assert_eq!(offset_in(7, Duration::ZERO), Duration::ZERO);
     }
 
     #[test]

@@ -73,6 +73,7 @@ mod github_one_person;
 mod github_path_locks;
 mod github_persons;
 mod github_plan_first;
+mod github_reconcile_spread;
 mod github_reviewers;
 mod github_scale;
 mod github_settings_shown;

@@ -153,7 +153,15 @@ pub(super) async fn handle(
         strict::github_links(&m, &shared.api, &path, &mut reply);
         strict::deleted_users(&shared, &mut reply);
         strict::check_answer(&shared, &method, &path, &reply);
-        let reply = conditional(&method, &headers, reply);
+        let mut reply = conditional(&method, &headers, reply);
+        if let Some(remaining) = m.rate_remaining
+            && !reply
+                .headers
+                .iter()
+                .any(|(n, _)| n == "x-ratelimit-remaining")
+        {
+            reply = reply.header("x-ratelimit-remaining", remaining);
+        }
         m.calls.push(Call {
             method: method.to_string(),
             path: path.clone(),

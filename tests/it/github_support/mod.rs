@@ -263,6 +263,12 @@ impl FakeGithub {
         self.model().content_limits = limits.to_vec();
     }
 
+    /// Makes every answer say `remaining` requests are left of the hour
+    /// (`x-ratelimit-remaining`), as GitHub's answers do.
+    pub fn set_rate_remaining(&self, remaining: i64) {
+        self.model().rate_remaining = Some(remaining);
+    }
+
     /// When each content-creating request of an installation was accepted (within the longest
     /// window).
     #[allow(dead_code, reason = "kept for stories that look at the App's pacing")]

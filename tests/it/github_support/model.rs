@@ -270,6 +270,8 @@ pub struct Model {
     /// GitHub's content-creation limits per installation: (writes, window) pairs, each enforced
     /// over a sliding window (80 a minute and 500 an hour; tests may shorten them).
     pub content_limits: Vec<(usize, chrono::TimeDelta)>,
+    /// What every answer says is left of the hour (`x-ratelimit-remaining`), when a story sets it.
+    pub rate_remaining: Option<i64>,
     /// Old names (lower-case) of renamed or transferred repositories → their id.
     pub moved_repos: HashMap<String, u64>,
     /// Transferred issues: (old repository, lower-case; old number) → (new repository id, number).
@@ -314,6 +316,7 @@ impl Model {
             user_ids: HashMap::new(),
             content_writes: HashMap::new(),
             content_limits: vec![(80, TimeDelta::minutes(1)), (500, TimeDelta::hours(1))],
+            rate_remaining: None,
             moved_repos: HashMap::new(),
             moved_issues: HashMap::new(),
             dependencies: Vec::new(),
