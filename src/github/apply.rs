@@ -2,11 +2,15 @@
 //!
 //! Every handler reads what it needs from GitHub first (a repository's settings file and the
 //! installation serving it, [`RepoRead`]; an issue's blockers; a commenter's permission), writing
-//! nothing, then opens one write transaction in which the repository joins or follows its
+//! nothing, and hands back its transaction ([`Write`]), which [`apply`] runs on the database's
+//! writer (SQLite's writer thread), so GitHub's latency is never spent there. In that one write
+//! transaction the repository joins or follows its
 //! visibility, its settings are recorded (`RepoRead::record`), tasks change through the store's
 //! usual methods (import, claim, moves) with their audit events, the outbox hook asks for their
 //! status comments, replies are queued and the delivery is marked applied — one commit, so a
-//! delivery's effects are all there or none is, and a retry applies them whole. What brings a repository, an issue
+//! delivery's effects are all there or none is, and a retry applies them whole. What follows the
+//! commit and reads GitHub again (a new installation's or repository's reconciliation, [`After`])
+//! runs off the writer too. What brings a repository, an issue
 //! or a pull request in line with GitHub lives in `github::sync` ([`sync_issue`], [`sync_pull`]),
 //! which reconciliation uses too for what it finds on GitHub.
 //!
@@ -27,6 +31,12 @@
 //!   closed unmerged → `ready` with one more attempt; reopened → `pr_opened`.
 //!
 //! Check suites, check runs and commit statuses are recorded here, in [`apply`]'s own file.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use tracing::Instrument;
 
 use crate::domain::Visibility;
 use crate::github::events::{self, Event};
@@ -57,22 +67,97 @@ pub const REPEAT_WINDOW_MS: i64 = 10 * 60_000;
 /// At most this many commands of one comment are carried out.
 pub const MAX_COMMANDS_PER_COMMENT: usize = 5;
 
-/// Applies one delivery (`seq` in the inbox): its effects and its `applied` mark commit together.
-pub async fn apply(github: &Github, seq: i64, event: &Event) -> Result<(), ApplyError> {
+/// A delivery's write transaction, ready to run once GitHub has been read: it owns what it
+/// needs, so that it can run on another thread (the writer's, on SQLite).
+pub type Write =
+    Box<dyn FnOnce(Arc<Github>) -> BoxFuture<'static, Result<After, ApplyError>> + Send>;
+
+/// What follows a delivery's commit, off the writer: reading GitHub again for what joined.
+#[derive(Debug, Default)]
+pub enum After {
+    #[default]
+    Nothing,
+    /// A new installation: its repositories' issues labelled before the App came.
+    ReconcileInstallation(i64),
+    /// Repositories that joined (or came back): their issues.
+    ReconcileRepos(i64, Vec<String>),
+    /// An installation that left or was suspended: its token is forgotten.
+    ForgetInstallation(u64),
+}
+
+/// A transaction with no follow-up.
+fn write<F, Fut>(work: F) -> Write
+where
+    F: FnOnce(Arc<Github>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), ApplyError>> + Send + 'static,
+{
+    Box::new(move |github| Box::pin(async move { work(github).await.map(|()| After::Nothing) }))
+}
+
+/// A transaction whose commit is followed by [`After`].
+fn write_then<F, Fut>(work: F) -> Write
+where
+    F: FnOnce(Arc<Github>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<After, ApplyError>> + Send + 'static,
+{
+    Box::new(move |github| Box::pin(work(github)))
+}
+
+/// Applies one delivery (`seq` in the inbox): reads GitHub, then runs its transaction on the
+/// writer — its effects and its `applied` mark commit together — then what follows it.
+pub async fn apply(github: &Arc<Github>, seq: i64, event: Event) -> Result<(), ApplyError> {
+    let write = read(github, seq, &event).await?;
+    let (writer, span) = (Arc::clone(github), tracing::Span::current());
+    let after = github
+        .store
+        .on_writer(move |_| async move { Ok(write(writer).await) }.instrument(span))
+        .await
+        .unwrap_or_else(|e| Err(ApplyError::Store(e)))?;
+    after.run(github).await;
+    Ok(())
+}
+
+impl After {
+    async fn run(self, github: &Github) {
+        match self {
+            After::Nothing => {}
+            After::ReconcileInstallation(id) => {
+                if let Err(err) = crate::github::reconcile::reconcile_installation(github, id).await
+                {
+                    tracing::warn!(installation = id, error = %err, "reconciling a new installation failed; the schedule will retry");
+                }
+            }
+            After::ReconcileRepos(installation, repos) => {
+                for repo in repos {
+                    if let Err(err) =
+                        crate::github::reconcile::reconcile_repo(github, installation, &repo).await
+                    {
+                        tracing::warn!(repo, error = %err, "reconciling a repository that joined failed; the schedule will retry");
+                    }
+                }
+            }
+            After::ForgetInstallation(id) => github.app.forget_installation(id),
+        }
+    }
+}
+
+/// Reads what a delivery needs (from GitHub and the database, writing nothing) and returns its
+/// transaction.
+async fn read(github: &Github, seq: i64, event: &Event) -> Result<Write, ApplyError> {
     match event {
         Event::Ping { zen, .. } => {
             tracing::info!(zen, "ping from GitHub");
-            finish(github, seq, DeliveryOutcome::Applied, None).await
+            Ok(finish(seq, DeliveryOutcome::Applied, None))
         }
-        Event::Ignored { reason, .. } => ignore(github, seq, reason).await,
-        Event::Installation(e) => installation(github, seq, e).await,
-        Event::InstallationRepositories(e) => installation_repositories(github, seq, e).await,
+        Event::Ignored { reason, .. } => Ok(ignore(seq, reason)),
+        Event::Installation(e) => Ok(installation(seq, e)),
+        Event::InstallationRepositories(e) => Ok(installation_repositories(seq, e)),
         Event::Issue(e) => issue_event(github, seq, e).await,
         Event::IssueComment(e) => comment_event(github, seq, e).await,
         Event::PullRequest(e) => pull_event(github, seq, e).await,
         Event::Checks(e) => checks_event(github, seq, e).await,
-        Event::Repository(e) => repository_event(github, seq, e).await,
-        Event::IssueDependency(e) => dependency_event(github, seq, e).await,
+        Event::Repository(e) => Ok(repository_event(seq, e)),
+        Event::IssueDependency(e) => Ok(dependency_event(seq, e)),
         Event::VouchListPushed(e) => vouch_list_pushed(github, seq, e).await,
     }
 }
@@ -88,34 +173,36 @@ async fn vouch_list_pushed(
     github: &Github,
     seq: i64,
     e: &crate::github::events::PushEvent,
-) -> Result<(), ApplyError> {
+) -> Result<Write, ApplyError> {
     let who = actor(e.sender.as_ref().map_or("github", |s| s.login.as_str()));
     let known = github.store.gh_repo(&e.repo.full_name).await?;
     let Some(installation) = known.as_ref().and_then(|r| r.installation_id) else {
-        return ignore(github, seq, NOT_INSTALLED).await;
+        return Ok(ignore(seq, NOT_INSTALLED));
     };
     let config = github
         .read_config_and_lists(&e.repo.full_name, known, Some(installation), true, e.lists)
         .await;
     let read = RepoRead {
-        repo: &e.repo,
+        repo: e.repo.clone(),
         installation,
         joins: false,
         config: Some(config),
     };
-    let name = e.repo.full_name.as_str();
-    let mut tx = github.store.begin().await?;
-    let before = file_shown(&mut tx, name).await?;
-    read.record(&mut tx, &who).await?;
-    if file_shown(&mut tx, name).await? != before {
-        for task_id in tx.gh_open_tasks_of_repo(name).await? {
-            tx.show_again(&task_id);
+    let name = e.repo.full_name.clone();
+    Ok(write(move |github| async move {
+        let mut tx = github.store.begin().await?;
+        let before = file_shown(&mut tx, &name).await?;
+        read.record(&mut tx, &who).await?;
+        if file_shown(&mut tx, &name).await? != before {
+            for task_id in tx.gh_open_tasks_of_repo(&name).await? {
+                tx.show_again(&task_id);
+            }
         }
-    }
-    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
-        .await?;
-    tx.commit().await?;
-    Ok(())
+        tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }))
 }
 
 /// What is recorded of a repository's settings files: its settings (the last good ones), why
@@ -138,45 +225,47 @@ async fn checks_event(
     github: &Github,
     seq: i64,
     e: &crate::github::events::ChecksEvent,
-) -> Result<(), ApplyError> {
+) -> Result<Write, ApplyError> {
     let who = actor(e.sender.as_ref().map_or("github", |s| s.login.as_str()));
-    let repo = e.repo.full_name.as_str();
     let Some(read) = read_repo(github, &e.repo, e.installation_id, false).await? else {
-        return ignore(github, seq, NOT_INSTALLED).await;
+        return Ok(ignore(seq, NOT_INSTALLED));
     };
-    let mut tx = github.store.begin().await?;
-    read.record(&mut tx, &who).await?;
-    // New commits pushed to a pull request: GitHub names it on the new head's checks.
-    for number in &e.pull_requests {
-        tx.gh_set_pr_head(repo, to_i64(*number), &e.sha).await?;
-    }
-    tx.gh_record_check(repo, &e.sha, &e.check, e.state.as_str())
-        .await?;
-    show_checks(&mut tx, repo, &e.sha, &who).await?;
-    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
-        .await?;
-    tx.commit().await?;
-    Ok(())
+    let e = e.clone();
+    Ok(write(move |github| async move {
+        let repo = e.repo.full_name.as_str();
+        let mut tx = github.store.begin().await?;
+        read.record(&mut tx, &who).await?;
+        // New commits pushed to a pull request: GitHub names it on the new head's checks.
+        for number in &e.pull_requests {
+            tx.gh_set_pr_head(repo, to_i64(*number), &e.sha).await?;
+        }
+        tx.gh_record_check(repo, &e.sha, &e.check, e.state.as_str())
+            .await?;
+        show_checks(&mut tx, repo, &e.sha, &who).await?;
+        tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }))
 }
 
-async fn finish(
-    github: &Github,
-    seq: i64,
-    outcome: DeliveryOutcome,
-    note: Option<&str>,
-) -> Result<(), ApplyError> {
-    let mut tx = github.store.begin().await?;
-    tx.gh_finish_delivery(seq, outcome, note).await?;
-    tx.commit().await?;
-    Ok(())
+/// A transaction that only marks the delivery done.
+fn finish(seq: i64, outcome: DeliveryOutcome, note: Option<&str>) -> Write {
+    let note = note.map(str::to_string);
+    write(move |github| async move {
+        let mut tx = github.store.begin().await?;
+        tx.gh_finish_delivery(seq, outcome, note.as_deref()).await?;
+        tx.commit().await?;
+        Ok(())
+    })
 }
 
 /// Why a delivery about a repository the App is not installed on is ignored.
 const NOT_INSTALLED: &str = "the App is not installed there";
 
 /// Marks a delivery ignored, saying why.
-async fn ignore(github: &Github, seq: i64, why: &str) -> Result<(), ApplyError> {
-    finish(github, seq, DeliveryOutcome::Ignored, Some(why)).await
+fn ignore(seq: i64, why: &str) -> Write {
+    finish(seq, DeliveryOutcome::Ignored, Some(why))
 }
 
 fn actor(login: &str) -> String {
@@ -186,8 +275,8 @@ fn actor(login: &str) -> String {
 /// What a delivery about a repository reads before its transaction: the installation serving
 /// the repository (the one the event names, when the App did not know the repository yet) and,
 /// when asked, its `.github/owp.yml`.
-struct RepoRead<'e> {
-    repo: &'e events::Repo,
+struct RepoRead {
+    repo: events::Repo,
     installation: i64,
     /// The repository joins the pool with this delivery.
     joins: bool,
@@ -196,12 +285,12 @@ struct RepoRead<'e> {
 
 /// Reads what a delivery about `repo` needs from the database and GitHub, writing nothing.
 /// `None` when the App is not installed there.
-async fn read_repo<'e>(
+async fn read_repo(
     github: &Github,
-    repo: &'e events::Repo,
+    repo: &events::Repo,
     from_event: Option<u64>,
     with_config: bool,
-) -> Result<Option<RepoRead<'e>>, ApplyError> {
+) -> Result<Option<RepoRead>, ApplyError> {
     let known = github.store.gh_repo(&repo.full_name).await?;
     let (installation, joins) = match known.as_ref().and_then(|r| r.installation_id) {
         Some(id) => (id, false),
@@ -217,14 +306,14 @@ async fn read_repo<'e>(
         None
     };
     Ok(Some(RepoRead {
-        repo,
+        repo: repo.clone(),
         installation,
         joins,
         config,
     }))
 }
 
-impl RepoRead<'_> {
+impl RepoRead {
     /// The repository's settings, as the delivery's transaction will record them.
     fn settings(&self) -> RepoSettings {
         self.config

@@ -1,10 +1,18 @@
-//! The webhook inbox consumer: applies stored deliveries one at a time, in the order they
-//! arrived, through the store's one door.
+//! The webhook inbox consumer: applies stored deliveries side by side, each in the order it
+//! arrived among the deliveries it depends on, through the store's one door.
 //!
-//! A delivery is claimed with a conditional update (so with several replicas one applies it),
-//! applied by [`apply::apply`] — whose transaction also marks it applied — and, when something it
-//! needs from GitHub or the database is unavailable, given back with a growing delay. After
-//! [`MAX_ATTEMPTS`] it is marked failed and the next one goes. A process that stops half-way
+//! A delivery waits only for the earlier deliveries of its lane: those about the same
+//! repository, and those spanning its installation (`installation`, `installation_repositories`,
+//! which wait for every earlier delivery of their installation and hold every later one). The
+//! store's claim says so in one conditional statement, so every replica applies deliveries at
+//! once and none runs ahead of its lane. Each process applies up to [`Github::appliers`] at a
+//! time (`OWP_GITHUB_APPLIERS`). A slow or failing repository holds only itself: its delivery
+//! waiting for a retry keeps the later ones of that repository waiting, and no other.
+//!
+//! A claimed delivery is read from GitHub off the database's writer, then its one transaction —
+//! which also marks it applied — runs on the writer ([`apply::apply`]). When something it needs
+//! from GitHub or the database is unavailable it is given back with a growing delay; after
+//! [`MAX_ATTEMPTS`] it is marked failed and its lane goes on. A process that stops half-way
 //! leaves its claim to run out ([`CLAIM_MS`]); the delivery is then applied by whoever comes next,
 //! so a restart loses nothing, and since its effects never committed, nothing happens twice.
 
@@ -26,21 +34,39 @@ pub const CLAIM_MS: i64 = 120_000;
 /// Attempts before a delivery is given up.
 pub const MAX_ATTEMPTS: i64 = 10;
 
+/// Deliveries one process applies at once when `OWP_GITHUB_APPLIERS` says nothing.
+pub const DEFAULT_APPLIERS: usize = 8;
+
 /// The longest pause between polls when nothing wakes the consumer.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
-/// Applies deliveries until the process stops.
+/// Applies deliveries until the process stops: up to [`Github::appliers`] at once, each claimed
+/// as soon as there is room for it and nothing before it in its lane is pending.
 pub async fn run(github: Arc<Github>) {
+    let room = Arc::new(tokio::sync::Semaphore::new(github.appliers.max(1)));
     loop {
         let woken = github.inbox_wake.notified();
-        match step(&github).await {
-            Ok(true) => {
-                github.progressed();
+        let Ok(applier) = Arc::clone(&room).acquire_owned().await else {
+            return;
+        };
+        match claim(&github).await {
+            Ok(Some(delivery)) => {
+                let github = Arc::clone(&github);
+                tokio::spawn(async move {
+                    let _applier = applier;
+                    let _busy = github.busy();
+                    if let Err(e) = apply_claimed(&github, &delivery).await {
+                        tracing::warn!(error = %e, delivery = %delivery.delivery_id, "webhook inbox: cannot record how a delivery went; its claim runs out");
+                    }
+                    // The next delivery of its lane may go now.
+                    github.inbox_wake.notify_one();
+                });
                 continue;
             }
-            Ok(false) => {}
+            Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "webhook inbox: cannot read the next delivery"),
         }
+        drop(applier);
         tokio::select! {
             _ = woken => {}
             _ = tokio::time::sleep(IDLE_POLL) => {}
@@ -48,21 +74,22 @@ pub async fn run(github: Arc<Github>) {
     }
 }
 
-/// Applies the next due delivery, if any; true when one was handled.
-pub async fn step(github: &Arc<Github>) -> Result<bool, StoreError> {
+/// Claims the next delivery this process may apply, if any.
+async fn claim(github: &Github) -> Result<Option<InboxDelivery>, StoreError> {
     if github.stopping.load(std::sync::atomic::Ordering::SeqCst) {
-        return Ok(false);
+        return Ok(None);
     }
     let _busy = github.busy();
     github.yield_to_webhooks().await;
     let now = crate::store::now_ms();
-    let Some(delivery) = github
+    github
         .store
         .gh_claim_delivery(&github.runner, now, now + CLAIM_MS)
-        .await?
-    else {
-        return Ok(false);
-    };
+        .await
+}
+
+/// Applies a claimed delivery, in a span naming it.
+async fn apply_claimed(github: &Arc<Github>, delivery: &InboxDelivery) -> Result<(), StoreError> {
     let span = tracing::info_span!(
         "delivery",
         delivery = %delivery.delivery_id,
@@ -71,8 +98,7 @@ pub async fn step(github: &Arc<Github>) -> Result<bool, StoreError> {
         number = tracing::field::Empty,
         actor = tracing::field::Empty,
     );
-    handle(github, &delivery).instrument(span).await?;
-    Ok(true)
+    handle(github, delivery).instrument(span).await
 }
 
 async fn handle(github: &Arc<Github>, delivery: &InboxDelivery) -> Result<(), StoreError> {
@@ -88,18 +114,10 @@ async fn handle(github: &Arc<Github>, delivery: &InboxDelivery) -> Result<(), St
     };
     record_span_fields(&event);
     let ignored = matches!(event, Event::Ignored { .. });
-    // The delivery's transaction runs on the writer thread (SQLite), as the worker protocol's
-    // do: on a runtime busy with requests, each of its statements would wait for a turn there
-    // while the claims queue behind its write turn. The delivery was parsed here, off that thread.
-    let (applier, seq) = (Arc::clone(github), delivery.seq);
-    let span = tracing::Span::current();
-    let applied = github
-        .store
-        .on_writer(move |_| {
-            async move { Ok(apply::apply(&applier, seq, &event).await) }.instrument(span)
-        })
-        .await
-        .unwrap_or_else(|e| Err(ApplyError::Store(e)));
+    // GitHub is read here; only the delivery's transaction runs on the writer (SQLite's writer
+    // thread, as the worker protocol's do: on a runtime busy with requests, each of its
+    // statements would wait for a turn there while the claims queue behind its write turn).
+    let applied = apply::apply(github, delivery.seq, event).await;
     match applied {
         Ok(()) => {
             tracing::debug!("applied");

@@ -174,6 +174,11 @@ impl GithubParts {
                 }),
             reconcile_schedule,
             redeliver_schedule,
+            appliers: gh_config
+                .github_appliers
+                .map_or(crate::github::inbox::DEFAULT_APPLIERS, |n| {
+                    usize::try_from(n).unwrap_or(1).max(1)
+                }),
             inbox_wake: Notify::new(),
             outbox_wake: Notify::new(),
             progress: Notify::new(),

@@ -79,7 +79,9 @@ pub struct Github {
     pub(crate) max_pages: usize,
     pub(crate) reconcile_schedule: cron::Schedule,
     pub(crate) redeliver_schedule: cron::Schedule,
-    /// A delivery was stored.
+    /// Deliveries this process applies at once (`OWP_GITHUB_APPLIERS`).
+    pub(crate) appliers: usize,
+    /// A delivery was stored, or one was applied (the next of its lane may go).
     pub(crate) inbox_wake: Notify,
     /// Outbox rows may be due.
     pub(crate) outbox_wake: Notify,

@@ -2,7 +2,8 @@
 //! [`receive`] checks the signature (`X-Hub-Signature-256`, any of the configured secrets) on the
 //! raw body before anything is parsed or stored, and stores a verified delivery in the inbox
 //! under its `X-GitHub-Delivery` id (without the parts the App never reads, see [`slim`]); the
-//! inbox consumer applies it afterwards. Nothing here waits on GitHub or on applying the event.
+//! inbox consumer applies it afterwards, in order with the earlier deliveries of its [`lane`].
+//! Nothing here waits on GitHub or on applying the event.
 //!
 //! The bounds on bodies: at most GitHub's 25 MB, `OWP_WEBHOOK_CONCURRENCY` of them read at once
 //! ([`body_room`], [`room_for`]), each within [`WEBHOOK_READ_TIMEOUT`].
@@ -11,6 +12,7 @@ use std::sync::atomic::Ordering;
 
 use crate::github::service::Github;
 use crate::store::StoreError;
+use crate::store::github::inbox::DeliveryLane;
 
 /// GitHub caps payloads at 25 MB.
 pub const WEBHOOK_BODY_LIMIT: usize = 26 * 1024 * 1024;
@@ -120,7 +122,14 @@ pub async fn receive(
     github.receiving.fetch_add(1, Ordering::SeqCst);
     let stored = github
         .store
-        .gh_insert_delivery(delivery, event, &text, body_sha256.as_deref(), now)
+        .gh_insert_delivery(
+            delivery,
+            event,
+            &text,
+            body_sha256.as_deref(),
+            lane(event, &payload),
+            now,
+        )
         .await;
     github.receiving.fetch_sub(1, Ordering::SeqCst);
     if stored.map_err(Refused::Store)? {
@@ -132,6 +141,21 @@ pub async fn receive(
         tracing::info!("delivery seen before; acknowledged, not applied again");
         crate::metrics::webhook_delivery(event, "duplicate");
         Ok(Received::Duplicate)
+    }
+}
+
+/// What a delivery waits for before it is applied (see [`DeliveryLane`]): the earlier
+/// deliveries of its repository, named by GitHub's id of it (which a rename or a transfer keeps),
+/// and those spanning its installation. `installation` and `installation_repositories` events
+/// span their installation; a delivery that names no installation (`ping`) waits for all.
+pub fn lane(event: &str, payload: &serde_json::Value) -> DeliveryLane {
+    let installation = payload["installation"]["id"].as_i64();
+    let spans = matches!(event, "installation" | "installation_repositories");
+    DeliveryLane {
+        installation,
+        repo: installation
+            .filter(|_| !spans)
+            .and(payload["repository"]["id"].as_i64()),
     }
 }
 
@@ -181,6 +205,27 @@ pub fn replay_key(event: &str, body: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
     use crate::github::events::parse_event;
+
+    #[test]
+    fn a_delivery_waits_for_its_repository_and_its_installation_events() {
+        let issue = serde_json::json!({"installation": {"id": 7}, "repository": {"id": 42}});
+        let repo = DeliveryLane {
+            installation: Some(7),
+            repo: Some(42),
+        };
+        assert_eq!(lane("issues", &issue), repo);
+        let spanning = DeliveryLane {
+            installation: Some(7),
+            repo: None,
+        };
+        for event in ["installation", "installation_repositories"] {
+            assert_eq!(lane(event, &issue), spanning, "{event}");
+        }
+        let no_repo = serde_json::json!({"installation": {"id": 7}});
+        assert_eq!(lane("push", &no_repo), spanning);
+        let ping = serde_json::json!({"zen": "Keep it simple.", "repository": {"id": 42}});
+        assert_eq!(lane("ping", &ping), DeliveryLane::default());
+    }
 
     #[test]
     fn bodies_take_room_by_their_declared_length() {

@@ -68,6 +68,7 @@ mod github_hour;
 mod github_hour_run;
 mod github_identity;
 mod github_labels;
+mod github_lanes;
 mod github_one_delivery;
 mod github_one_person;
 mod github_path_locks;

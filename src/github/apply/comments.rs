@@ -18,27 +18,28 @@ use crate::store::{NewEvent, StoreError, WriteTx};
 
 use super::claims::{release, renew};
 use super::proposals::claim;
-use super::{CommentCtx, MAX_COMMANDS_PER_COMMENT, NOT_INSTALLED, actor, ignore, read_repo};
+use super::{
+    CommentCtx, MAX_COMMANDS_PER_COMMENT, NOT_INSTALLED, Write, actor, ignore, read_repo, write,
+};
 
 pub(super) async fn comment_event(
     github: &Github,
     seq: i64,
     e: &CommentEvent,
-) -> Result<(), ApplyError> {
+) -> Result<Write, ApplyError> {
     let login = e.comment.author.login.as_str();
-    let who = actor(login);
     if e.comment.author.is_bot()
         || e.sender.is_bot()
         || messages::find_status_marker(&e.comment.body).is_some()
         || messages::find_comment_marker(&e.comment.body).is_some()
     {
-        return ignore(github, seq, "written by a bot").await;
+        return Ok(ignore(seq, "written by a bot"));
     }
     if e.issue.is_pull_request {
-        return ignore(github, seq, "a pull request comment").await;
+        return Ok(ignore(seq, "a pull request comment"));
     }
     let Some(read) = read_repo(github, &e.repo, e.installation_id, true).await? else {
-        return ignore(github, seq, NOT_INSTALLED).await;
+        return Ok(ignore(seq, NOT_INSTALLED));
     };
     let installation = read.installation;
     let repo = e.repo.full_name.as_str();
@@ -93,63 +94,69 @@ pub(super) async fn comment_event(
     let account =
         claimant_account(github, installation, &settings, &parsed, &e.comment.author).await?;
     let named = named_accounts(github, installation, maintainer, &parsed).await;
-    let ctx = CommentCtx {
-        github,
-        installation,
-        repo,
-        number: e.issue.number,
-        login,
-        comment_id: i64::try_from(e.comment.id).unwrap_or(i64::MAX),
-        settings: &settings,
-        maintainer,
-        maintainer_known,
-        account_id: i64::try_from(e.comment.author.id).unwrap_or(i64::MAX),
-        insider: e.comment.by_insider(),
-        plan: commands::plan_after_claim(&e.comment.body),
-        reacted: Default::default(),
-        denounced: Default::default(),
-        actor: who,
-    };
     // GitHub has been read; everything the delivery changes commits together from here.
-    let mut tx = github.store.begin().await?;
-    read.record(&mut tx, &ctx.actor).await?;
-    ctx.denounced.store(
-        !ctx.maintainer_known && tx.vouch_denounces(repo, ctx.account_id, login).await?,
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    // The commenter's login as GitHub sends it now: what the pool shows for this person.
-    tx.gh_person_seen(ctx.account_id, login).await?;
-    if let Some(account) = account.filter(|a| a.asked) {
-        tx.gh_remember_account(account.account_id, &account.login, account.created_at)
-            .await?;
-    }
-    let key = key_of(repo, e.issue.number);
-    // The claimer's own comments keep the claim alive.
-    if let Some(task) = tx.task_by_key(repo, &key).await?
-        && let Some(claim) = tx.gh_claim(&task.id).await?
-        && task.lease_id.as_deref() == Some(claim.lease_id.as_str())
-        && tx.gh_person_of_worker(&claim.worker_id).await? == Some(ctx.account_id)
-        && tx.gh_touch_claim(&claim).await?
-    {
-        tx.event(
-            NewEvent::new("lease.renewed", &ctx.actor)
-                .repo(repo)
-                .task(&task.id)
-                .worker(task.worker_id.as_deref())
-                .data(json!({"lease_id": claim.lease_id, "reason": "activity"})),
+    let e = e.clone();
+    Ok(write(move |github| async move {
+        let github = &*github;
+        let login = e.comment.author.login.as_str();
+        let repo = e.repo.full_name.as_str();
+        let ctx = CommentCtx {
+            github,
+            installation,
+            repo,
+            number: e.issue.number,
+            login,
+            comment_id: i64::try_from(e.comment.id).unwrap_or(i64::MAX),
+            settings: &settings,
+            maintainer,
+            maintainer_known,
+            account_id: i64::try_from(e.comment.author.id).unwrap_or(i64::MAX),
+            insider: e.comment.by_insider(),
+            plan: commands::plan_after_claim(&e.comment.body),
+            reacted: Default::default(),
+            denounced: Default::default(),
+            actor: actor(login),
+        };
+        let mut tx = github.store.begin().await?;
+        read.record(&mut tx, &ctx.actor).await?;
+        ctx.denounced.store(
+            !ctx.maintainer_known && tx.vouch_denounces(repo, ctx.account_id, login).await?,
+            std::sync::atomic::Ordering::Relaxed,
         );
-    }
-    // A claim, a release or a block takes or frees path locks: the tasks waiting on them are told.
-    let paths = tx.watch_paths(repo).await?;
-    for command in parsed {
-        run_command(&mut tx, &ctx, command).await?;
-    }
-    tx.vouch_resolve(repo, &named).await?;
-    tx.paths_watched(paths, &ctx.actor).await?;
-    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
-        .await?;
-    tx.commit().await?;
-    Ok(())
+        // The commenter's login as GitHub sends it now: what the pool shows for this person.
+        tx.gh_person_seen(ctx.account_id, login).await?;
+        if let Some(account) = account.filter(|a| a.asked) {
+            tx.gh_remember_account(account.account_id, &account.login, account.created_at)
+                .await?;
+        }
+        let key = key_of(repo, e.issue.number);
+        // The claimer's own comments keep the claim alive.
+        if let Some(task) = tx.task_by_key(repo, &key).await?
+            && let Some(claim) = tx.gh_claim(&task.id).await?
+            && task.lease_id.as_deref() == Some(claim.lease_id.as_str())
+            && tx.gh_person_of_worker(&claim.worker_id).await? == Some(ctx.account_id)
+            && tx.gh_touch_claim(&claim).await?
+        {
+            tx.event(
+                NewEvent::new("lease.renewed", &ctx.actor)
+                    .repo(repo)
+                    .task(&task.id)
+                    .worker(task.worker_id.as_deref())
+                    .data(json!({"lease_id": claim.lease_id, "reason": "activity"})),
+            );
+        }
+        // A claim, a release or a block takes or frees path locks: the tasks waiting on them are told.
+        let paths = tx.watch_paths(repo).await?;
+        for command in parsed {
+            run_command(&mut tx, &ctx, command).await?;
+        }
+        tx.vouch_resolve(repo, &named).await?;
+        tx.paths_watched(paths, &ctx.actor).await?;
+        tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }))
 }
 
 /// What is known of the commenter's GitHub account's age, when the repository takes claims only

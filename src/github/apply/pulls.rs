@@ -17,17 +17,16 @@ use crate::store::github::inbox::DeliveryOutcome;
 use crate::store::rows::TaskRow;
 use crate::store::{Store, StoreError};
 
-use super::{NOT_INSTALLED, actor, ignore, read_repo};
+use super::{NOT_INSTALLED, Write, actor, ignore, read_repo, write};
 
 pub(super) async fn pull_event(
     github: &Github,
     seq: i64,
     e: &PullRequestEvent,
-) -> Result<(), ApplyError> {
-    let who = actor(&e.sender.login);
+) -> Result<Write, ApplyError> {
     let repo = e.repo.full_name.as_str();
     let Some(read) = read_repo(github, &e.repo, e.installation_id, false).await? else {
-        return ignore(github, seq, NOT_INSTALLED).await;
+        return Ok(ignore(seq, NOT_INSTALLED));
     };
     let installation = read.installation;
     let maintainer = pr_author_is_maintainer(github, installation, repo, &e.pull_request).await?;
@@ -44,41 +43,48 @@ pub(super) async fn pull_event(
     };
     let changed = changed_paths(github, installation, repo, pr, &acting).await?;
     let unverified = unverified_commits(github, installation, repo, pr, &acting).await?;
-    let mut tx = github.store.begin().await?;
-    read.record(&mut tx, &who).await?;
-    // The logins the pool shows follow what GitHub sends: the sender and the author.
-    for person in [&e.sender, &pr.author] {
-        if !person.is_bot() {
-            tx.gh_person_seen(to_i64(person.id), &person.login).await?;
-        }
-    }
-    let watch = tx.watch_paths(repo).await?;
-    let unlink_missing = matches!(e.action, PullRequestAction::Edited { .. });
-    sync_pull(
-        &mut tx,
-        repo,
-        &e.pull_request,
-        unlink_missing,
-        maintainer,
-        changed.as_ref(),
-        &who,
-    )
-    .await?;
-    if let Some(unverified) = &unverified {
-        let shown = commits::shown(unverified.as_deref());
-        for link in tx.gh_links_of_pr(repo, to_i64(pr.number)).await? {
-            if link.acting {
-                tx.set_task_commits(&link.task_id, Some(shown.clone()), &who)
-                    .await?;
+    // GitHub has been read; everything the delivery changes commits together from here.
+    let e = e.clone();
+    Ok(write(move |github| async move {
+        let who = actor(&e.sender.login);
+        let repo = e.repo.full_name.as_str();
+        let pr = &e.pull_request;
+        let mut tx = github.store.begin().await?;
+        read.record(&mut tx, &who).await?;
+        // The logins the pool shows follow what GitHub sends: the sender and the author.
+        for person in [&e.sender, &pr.author] {
+            if !person.is_bot() {
+                tx.gh_person_seen(to_i64(person.id), &person.login).await?;
             }
         }
-    }
-    tx.paths_watched(watch, &who).await?;
-    // A merge that changes `.github/owp.yml` is read by its `push` to the default branch.
-    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        let watch = tx.watch_paths(repo).await?;
+        let unlink_missing = matches!(e.action, PullRequestAction::Edited { .. });
+        sync_pull(
+            &mut tx,
+            repo,
+            &e.pull_request,
+            unlink_missing,
+            maintainer,
+            changed.as_ref(),
+            &who,
+        )
         .await?;
-    tx.commit().await?;
-    Ok(())
+        if let Some(unverified) = &unverified {
+            let shown = commits::shown(unverified.as_deref());
+            for link in tx.gh_links_of_pr(repo, to_i64(pr.number)).await? {
+                if link.acting {
+                    tx.set_task_commits(&link.task_id, Some(shown.clone()), &who)
+                        .await?;
+                }
+            }
+        }
+        tx.paths_watched(watch, &who).await?;
+        // A merge that changes `.github/owp.yml` is read by its `push` to the default branch.
+        tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }))
 }
 
 /// What the files a pull request changes lock (`domain::paths::from_changed_files`), read from

@@ -1,8 +1,54 @@
 //! The webhook inbox (`gh_deliveries`): deliveries stored as they arrive, claimed by one process
 //! at a time, retried, and the redeliveries the App asked GitHub for (`gh_redeliveries`).
+//!
+//! Each delivery is stored with its lane ([`DeliveryLane`]): the repository and the installation
+//! it is about. Deliveries are claimed side by side, by any number of appliers in any number of
+//! processes, but never ahead of an earlier pending delivery of the same lane: that rule is one
+//! condition of the statement that claims ([`CLAIM_NEXT`]), so it holds however many race.
 
 use crate::store::engine::sqlite_writer::ExecuteWrite;
-use crate::store::{Store, StoreError, WriteTx};
+use crate::store::{Backend, Store, StoreError, WriteTx};
+
+/// What a delivery must wait for: the earlier pending deliveries of its repository and of its
+/// installation. Taken from the payload by the App when it stores the delivery.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryLane {
+    /// The installation the delivery came through; `None`: it names none, and waits for every
+    /// earlier delivery and holds every later one.
+    pub installation: Option<i64>,
+    /// GitHub's id of the repository the event is about; `None`: it spans its installation
+    /// (it waits for every earlier delivery of the installation, and they all wait for it).
+    pub repo: Option<i64>,
+}
+
+/// Claims the oldest due delivery that no earlier pending delivery holds back (`$1` runner, `$2`
+/// claimed until, `$3` now). An earlier delivery holds a later one while it is pending — claimed,
+/// waiting for a retry, or not yet tried — when they share a repository, when either spans their
+/// installation, or when either names no installation (each of these is one probe of an index of
+/// pending deliveries; one without an installation has no repository either). `{lock}`:
+/// PostgreSQL passes over rows another process is claiming at this instant (`FOR UPDATE SKIP
+/// LOCKED`) instead of waiting for them; SQLite writes one statement at a time.
+const CLAIM_NEXT: &str = "\
+    UPDATE gh_deliveries SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
+    WHERE seq = ( \
+      SELECT d.seq FROM gh_deliveries d \
+      WHERE d.state = 'pending' AND d.next_attempt_at <= $3 \
+        AND (d.claimed_until IS NULL OR d.claimed_until <= $3) \
+        AND NOT EXISTS (SELECT 1 FROM gh_deliveries e WHERE e.state = 'pending' \
+              AND e.lane_repo = d.lane_repo AND e.seq < d.seq) \
+        AND NOT EXISTS (SELECT 1 FROM gh_deliveries e WHERE e.state = 'pending' \
+              AND e.lane_installation = d.lane_installation AND e.lane_repo IS NULL \
+              AND e.seq < d.seq) \
+        AND (d.lane_repo IS NOT NULL OR NOT EXISTS (SELECT 1 FROM gh_deliveries e \
+              WHERE e.state = 'pending' AND e.lane_installation = d.lane_installation \
+              AND e.seq < d.seq)) \
+        AND NOT EXISTS (SELECT 1 FROM gh_deliveries e WHERE e.state = 'pending' \
+              AND e.lane_installation IS NULL AND e.lane_repo IS NULL AND e.seq < d.seq) \
+        AND (d.lane_installation IS NOT NULL OR NOT EXISTS (SELECT 1 FROM gh_deliveries e \
+              WHERE e.state = 'pending' AND e.seq < d.seq)) \
+      ORDER BY d.seq LIMIT 1 {lock}) \
+    AND state = 'pending' AND (claimed_until IS NULL OR claimed_until <= $3) \
+    RETURNING seq, delivery_id, event, body, attempts";
 
 /// A webhook delivery claimed from the inbox.
 #[derive(Clone, Debug)]
@@ -65,17 +111,21 @@ impl Store {
         event: &str,
         body: &str,
         body_sha256: Option<&str>,
+        lane: DeliveryLane,
         now: i64,
     ) -> Result<bool, StoreError> {
         let n = sqlx::query(
             "INSERT INTO gh_deliveries (delivery_id, event, body, body_sha256, received_at, \
-             next_attempt_at) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING",
+             next_attempt_at, lane_installation, lane_repo) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7) ON CONFLICT DO NOTHING",
         )
         .bind(delivery_id)
         .bind(event)
         .bind(body)
         .bind(body_sha256)
         .bind(now)
+        .bind(lane.installation)
+        .bind(lane.installation.and(lane.repo))
         .execute_write(self)
         .await?
         .rows_affected();
@@ -99,47 +149,38 @@ impl Store {
             .await?)
     }
 
-    /// Claims the oldest delivery that is due, for `runner` until `until`. Deliveries are applied
-    /// one at a time in the order they arrived: while the oldest due one is claimed by someone
-    /// else, nothing is returned.
+    /// Claims the oldest due delivery that no earlier pending delivery of its lane holds back
+    /// ([`CLAIM_NEXT`]), for `runner` until `until`; `None` when there is none (or another
+    /// process claimed it first).
     pub async fn gh_claim_delivery(
         &self,
         runner: &str,
         now: i64,
         until: i64,
     ) -> Result<Option<InboxDelivery>, StoreError> {
-        let head: Option<(i64, Option<i64>)> = sqlx::query_as(
-            "SELECT seq, claimed_until FROM gh_deliveries WHERE state = 'pending' \
-             AND next_attempt_at <= $1 ORDER BY seq LIMIT 1",
-        )
-        .bind(now)
-        .fetch_optional(&self.read)
-        .await?;
-        let Some((seq, claimed_until)) = head else {
-            return Ok(None);
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         };
-        if claimed_until.is_some_and(|u| u > now) {
-            return Ok(None);
-        }
-        if !self
-            .gh_claim_row("gh_deliveries", "seq", seq, runner, now, until)
-            .await?
-        {
-            return Ok(None);
-        }
-        let row: (i64, String, String, String, i64) = sqlx::query_as(
-            "SELECT seq, delivery_id, event, body, attempts FROM gh_deliveries WHERE seq = $1",
+        let sql = CLAIM_NEXT.replace("{lock}", lock);
+        let mut tx = self.begin().await?;
+        let row: Option<(i64, String, String, String, i64)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(runner)
+                .bind(until)
+                .bind(now)
+                .fetch_optional(tx.conn())
+                .await?;
+        tx.commit().await?;
+        Ok(
+            row.map(|(seq, delivery_id, event, body, attempts)| InboxDelivery {
+                seq,
+                delivery_id,
+                event,
+                body,
+                attempts,
+            }),
         )
-        .bind(seq)
-        .fetch_one(&self.read)
-        .await?;
-        Ok(Some(InboxDelivery {
-            seq: row.0,
-            delivery_id: row.1,
-            event: row.2,
-            body: row.3,
-            attempts: row.4,
-        }))
     }
 
     /// Gives a claimed delivery back, to be tried again at `at` (or marks it failed).

@@ -87,7 +87,7 @@ where
 }
 
 impl Store {
-    /// Claims one pending row of a queue (`gh_deliveries` by `seq`, `gh_outbox` by `id`) for
+    /// Claims one pending row of a queue (`gh_outbox` by `id`) for
     /// `runner` until `until`, unless someone else holds it now (a conditional update, so with
     /// several replicas one of them gets it); true when this call claimed it.
     async fn gh_claim_row(

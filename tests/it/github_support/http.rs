@@ -116,6 +116,7 @@ pub(super) async fn handle(
         query.insert("page".into(), cursor);
     }
     let json_body: Option<Value> = serde_json::from_slice(&body).ok();
+    latency(&shared, &method, &path).await;
 
     let reply = {
         let mut m = shared.model.lock().unwrap();
@@ -178,6 +179,20 @@ pub(super) async fn handle(
         tokio::spawn(async move { webhooks::redeliver(&shared, delivery_id).await });
     }
     reply.into_response()
+}
+
+/// Waits as long as the latency the story set for this request (`FakeGithub::delay`).
+async fn latency(shared: &Shared, method: &Method, path: &str) {
+    let wait = {
+        let m = shared.model.lock().unwrap();
+        m.latency
+            .iter()
+            .find(|(when, _)| when.matches(method.as_str(), path))
+            .map(|(_, by)| *by)
+    };
+    if let Some(wait) = wait {
+        tokio::time::sleep(wait).await;
+    }
 }
 
 /// GitHub's conditional requests: a successful GET answer carries an `ETag` (a digest of the

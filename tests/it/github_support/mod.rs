@@ -618,6 +618,19 @@ impl FakeGithub {
         self.model().token_lifetime = lifetime;
     }
 
+    /// Every request matching `when` is answered `by` later from now on, as GitHub from far away
+    /// or under load (`Duration::ZERO`: no longer).
+    pub fn delay(&self, when: FailWhen, by: std::time::Duration) {
+        let mut m = self.model();
+        m.latency.retain(|(w, _)| {
+            (w.method.as_deref(), w.path_contains.as_deref())
+                != (when.method.as_deref(), when.path_contains.as_deref())
+        });
+        if !by.is_zero() {
+            m.latency.push((when, by));
+        }
+    }
+
     /// The next `times` requests matching `when` get `failure` instead of an answer.
     pub fn fail(&self, when: FailWhen, times: u32, failure: Failure) {
         self.model().fail_rules.push(FailRule {

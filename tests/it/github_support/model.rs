@@ -263,6 +263,8 @@ pub struct Model {
     pub manifest_codes: HashMap<String, Value>,
     pub calls: Vec<Call>,
     pub fail_rules: Vec<FailRule>,
+    /// How long matching requests wait before they are answered (see `FakeGithub::delay`).
+    pub latency: Vec<(FailWhen, std::time::Duration)>,
     pub user_ids: HashMap<String, u64>,
     /// When each content-creating request (comment, edit, reaction) was accepted, per
     /// installation (within the longest window).
@@ -313,6 +315,7 @@ impl Model {
             manifest_codes: HashMap::new(),
             calls: Vec::new(),
             fail_rules: Vec::new(),
+            latency: Vec::new(),
             user_ids: HashMap::new(),
             content_writes: HashMap::new(),
             content_limits: vec![(80, TimeDelta::minutes(1)), (500, TimeDelta::hours(1))],
