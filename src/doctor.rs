@@ -1,10 +1,11 @@
 //! `owp doctor`: checks the configuration `owp serve` would run with here (flags, environment,
 //! `.env` and `env.local`) and prints a checklist, with the fix for each problem.
 //!
-//! Checks: the database opens and takes writes; an admin token is set; the metrics token (if
-//! any) is long and not the admin token; whether public boards are on; the GitHub App's
-//! credentials parse and GitHub accepts them (`GET /app` signed with the App JWT); the webhook
-//! secret is present; the public URL answers `/healthz`. Exit status 1 when a required check
+//! Checks: the database opens and takes writes; an admin token is set (or, on a maintainer's
+//! machine, their sign-in with GitHub still works); the metrics token (if any) is long and not
+//! the admin token; whether public boards are on; the GitHub App's credentials parse and GitHub
+//! accepts them (`GET /app` signed with the App JWT); the webhook secret is present; the public
+//! URL answers `/healthz`. Exit status 1 when a required check
 //! fails; warnings and skipped (optional) checks do not fail.
 
 use std::fmt::Write as _;
@@ -79,9 +80,19 @@ impl Check {
     }
 }
 
-/// `owp doctor`.
-pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
-    let checks = check_all(&config).await;
+/// A maintainer's saved sign-in with GitHub (`owp login`), which `owp admin` uses where no
+/// admin token is set. Not `Debug`: it holds the token.
+pub struct SignIn {
+    /// The server signed in to (its base URL).
+    pub server: String,
+    pub login: String,
+    pub token: String,
+    pub expires_at: String,
+}
+
+/// `owp doctor`, with the saved sign-in of this machine, if any.
+pub async fn run(config: ServeConfig, signin: Option<SignIn>) -> anyhow::Result<()> {
+    let checks = check_all(&config, signin.as_ref()).await;
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     print!("{}", render(&checks, color));
     let failed = checks.iter().filter(|c| c.outcome == Outcome::Fail).count();
@@ -95,12 +106,17 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 }
 
 /// Runs every check, in the order they are printed.
-pub async fn check_all(config: &ServeConfig) -> Vec<Check> {
+pub async fn check_all(config: &ServeConfig, saved: Option<&SignIn>) -> Vec<Check> {
     let mut checks = vec![
         database(config).await,
-        admin_token(config),
+        match (&config.admin_token, saved) {
+            // None set here, but a maintainer signed in with GitHub: `owp admin` uses that.
+            (None, Some(saved)) => signed_in(saved).await,
+            _ => admin_token(config),
+        },
         metrics_token(config),
         public_boards(config),
+        download_link(config),
     ];
     let app = github_app(config).await;
     let app_configured = app.iter().any(|c| c.outcome != Outcome::Skip);
@@ -264,6 +280,32 @@ fn database_fix(config: &ServeConfig) -> String {
     }
 }
 
+// ---- download link ------------------------------------------------------------------------------
+
+/// Where the `/join` page sends volunteers for `owp`: `OWP_DOWNLOAD_URL`, else the releases of
+/// the repository this `owp` was built from; with neither, the page asks them to ask the operator.
+fn download_link(config: &ServeConfig) -> Check {
+    const NAME: &str = "Download link";
+    match (
+        &config.download_url,
+        crate::config::download_url(config.download_url.as_deref()),
+    ) {
+        (Some(url), _) => Check::ok(NAME, format!("/join links {url} (OWP_DOWNLOAD_URL)")),
+        (None, Some(url)) => Check::ok(
+            NAME,
+            format!(
+                "/join links {url}, the releases of the repository this owp was built from \
+                 (OWP_DOWNLOAD_URL names another)"
+            ),
+        ),
+        (None, None) => Check::skip(
+            NAME,
+            "not set: /join says to build owp from source, and to ask you where to download \
+             it (OWP_DOWNLOAD_URL names the address, e.g. the project's releases page)",
+        ),
+    }
+}
+
 // ---- admin token -------------------------------------------------------------------------------
 
 fn admin_token(config: &ServeConfig) -> Check {
@@ -285,6 +327,68 @@ fn admin_token(config: &ServeConfig) -> Check {
             ),
         ),
     }
+}
+
+/// No admin token here, but a maintainer's sign-in with GitHub (`owp login`): `owp admin` uses
+/// it. Fine while its server still takes it (`GET /v1/me` answers for a maintainer); a warning,
+/// with the way back, when the server refuses it or cannot be reached.
+async fn signed_in(signin: &SignIn) -> Check {
+    const NAME: &str = "Admin token";
+    let who = format!("signed in to {} as {}", signin.server, signin.login);
+    let again = format!("run `owp login {}` again", signin.server);
+    let http = match reqwest::Client::builder()
+        .timeout(NETWORK_TIMEOUT)
+        .user_agent(concat!("owp-doctor/", env!("CARGO_PKG_VERSION")))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => return Check::fail(NAME, e.to_string(), "report this as a bug"),
+    };
+    let res = http
+        .get(format!("{}/v1/me", signin.server.trim_end_matches('/')))
+        .bearer_auth(&signin.token)
+        .send()
+        .await;
+    let res = match res {
+        Ok(r) => r,
+        Err(e) => {
+            return Check::warn(
+                NAME,
+                format!(
+                    "not set here; {who} with GitHub, but the server cannot be reached to check \
+                     it: {}",
+                    error_chain(&e)
+                ),
+                "check that the server runs at that address; `owp admin` uses the sign-in once \
+                 it answers",
+            );
+        }
+    };
+    let status = res.status();
+    let me: Value = res.json().await.unwrap_or(Value::Null);
+    if status.is_success() && me["kind"] == "maintainer" {
+        let repos = me["repos"].as_array().map_or(0, Vec::len);
+        return Check::ok(
+            NAME,
+            format!(
+                "not needed here: {who} with GitHub (`owp login`, until {}); `owp admin` uses \
+                 it for the {repos} repositor{} {} maintains",
+                signin.expires_at,
+                if repos == 1 { "y" } else { "ies" },
+                signin.login
+            ),
+        );
+    }
+    let why = if status.as_u16() == 401 {
+        "the server no longer takes it (it expired, or was signed out)".to_string()
+    } else {
+        format!("the server answered {status} to `GET /v1/me`")
+    };
+    Check::warn(
+        NAME,
+        format!("not set here; {who} with GitHub, but {why}"),
+        again,
+    )
 }
 
 /// No admin token yet: a first `owp serve` here generates one into `env.local`, which works on
@@ -720,7 +824,7 @@ mod tests {
     #[tokio::test]
     async fn a_plain_setup_passes_and_skips_github() {
         let dir = tempfile::tempdir().unwrap();
-        let checks = check_all(&config(dir.path())).await;
+        let checks = check_all(&config(dir.path()), None).await;
         let by = |n: &str| checks.iter().find(|c| c.name == n).unwrap().outcome;
         assert_eq!(by("Database"), Outcome::Ok);
         assert_eq!(by("Admin token"), Outcome::Ok);
