@@ -336,13 +336,9 @@ async fn signed_in(signin: &SignIn) -> Check {
     const NAME: &str = "Admin token";
     let who = format!("signed in to {} as {}", signin.server, signin.login);
     let again = format!("run `owp login {}` again", signin.server);
-    let http = match reqwest::Client::builder()
-        .timeout(NETWORK_TIMEOUT)
-        .user_agent(concat!("owp-doctor/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
+    let http = match client(NAME) {
         Ok(c) => c,
-        Err(e) => return Check::fail(NAME, e.to_string(), "report this as a bug"),
+        Err(check) => return *check,
     };
     let res = http
         .get(format!("{}/v1/me", signin.server.trim_end_matches('/')))
@@ -552,6 +548,16 @@ async fn github_app(config: &ServeConfig) -> Vec<Check> {
     checks
 }
 
+/// The doctor's HTTP client (each call bounded by [`NETWORK_TIMEOUT`]), or the failed check
+/// `name` when none can be made.
+fn client(name: &'static str) -> Result<reqwest::Client, Box<Check>> {
+    reqwest::Client::builder()
+        .timeout(NETWORK_TIMEOUT)
+        .user_agent(concat!("owp-doctor/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Box::new(Check::fail(name, e.to_string(), "report this as a bug")))
+}
+
 /// `GET /app` with the App JWT: GitHub answers with the App when the id and key belong together.
 async fn github_accepts(creds: &AppCredentials, api_url: &str, name: &'static str) -> Check {
     let api = api_url.trim_end_matches('/');
@@ -561,13 +567,9 @@ async fn github_accepts(creds: &AppCredentials, api_url: &str, name: &'static st
             return Check::fail(name, error_chain(&e), "regenerate the App's private key");
         }
     };
-    let http = match reqwest::Client::builder()
-        .timeout(NETWORK_TIMEOUT)
-        .user_agent(concat!("owp-doctor/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
+    let http = match client(name) {
         Ok(c) => c,
-        Err(e) => return Check::fail(name, e.to_string(), "report this as a bug"),
+        Err(check) => return *check,
     };
     let res = http
         .get(format!("{api}/app"))
