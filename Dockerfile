@@ -26,6 +26,9 @@ RUN mkdir -p src \
 # Everything else the build reads (sources, migrations, files embedded with include_str!); the
 # .dockerignore keeps build output, databases and secrets out of the context.
 COPY . .
+# The repository the source comes from (`https://github.com/OWNER/REPO`): the pool's `/join` page
+# links its latest release where the operator names no download address (see build.rs).
+ARG OWP_SOURCE_REPOSITORY=
 RUN cargo build --release --locked --bin owp \
     && install -m 0755 target/release/owp /usr/local/bin/owp
 

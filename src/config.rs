@@ -209,6 +209,23 @@ fn web_address(text: &str) -> Result<String, String> {
     }
 }
 
+/// The repository this `owp` was built from, when the build knew it (see `build.rs`: the
+/// `OWP_SOURCE_REPOSITORY` of the build, else Cargo's `repository`, else the repository GitHub
+/// Actions built): an `http(s)` address, without a trailing `/`.
+pub fn built_from() -> Option<String> {
+    web_address(env!("OWP_SOURCE_REPOSITORY"))
+        .ok()
+        .map(|u| u.trim_end_matches('/').to_string())
+}
+
+/// Where volunteers download `owp`, as the `/join` page links it: `OWP_DOWNLOAD_URL`, else the
+/// latest release of the repository this `owp` was built from ([`built_from`]).
+pub fn download_url(named: Option<&str>) -> Option<String> {
+    named
+        .map(str::to_string)
+        .or_else(|| built_from().map(|repo| format!("{repo}/releases/latest")))
+}
+
 /// GitHub's web address for `api.github.com`.
 pub const DEFAULT_GITHUB_WEB_URL: &str = "https://github.com";
 /// GitHub's REST base URL unless `GITHUB_API_URL` says otherwise.
@@ -276,7 +293,8 @@ pub struct ServeConfig {
     #[arg(long, env = "OWP_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Where volunteers download `owp`, linked from the pool's `/join` page (e.g. the project's
-    /// `https://github.com/OWNER/REPO/releases/latest`); an `http` or `https` URL.
+    /// `https://github.com/OWNER/REPO/releases/latest`); an `http` or `https` URL. Unset, the
+    /// page links the latest release of the repository this `owp` was built from, when known.
     #[arg(long, env = "OWP_DOWNLOAD_URL", value_parser = web_address)]
     pub download_url: Option<String>,
     /// Let anyone read the dashboard's boards of public repositories without signing in

@@ -1,10 +1,11 @@
 //! `owp doctor`: checks the configuration `owp serve` would run with here (flags, environment,
 //! `.env` and `env.local`) and prints a checklist, with the fix for each problem.
 //!
-//! Checks: the database opens and takes writes; an admin token is set; the metrics token (if
-//! any) is long and not the admin token; whether public boards are on; the GitHub App's
-//! credentials parse and GitHub accepts them (`GET /app` signed with the App JWT); the webhook
-//! secret is present; the public URL answers `/healthz`. Exit status 1 when a required check
+//! Checks: the database opens and takes writes; an admin token is set (or, on a maintainer's
+//! machine, their sign-in with GitHub still works); the metrics token (if any) is long and not
+//! the admin token; whether public boards are on; the GitHub App's credentials parse and GitHub
+//! accepts them (`GET /app` signed with the App JWT); the webhook secret is present; the public
+//! URL answers `/healthz`. Exit status 1 when a required check
 //! fails; warnings and skipped (optional) checks do not fail.
 
 use std::fmt::Write as _;
@@ -18,6 +19,11 @@ use serde_json::Value;
 use crate::config::{ServeConfig, redact_url};
 use crate::github::app_auth::{AppAuthError, AppCredentials};
 use crate::store::{Store, Timing};
+
+mod signin;
+
+pub use signin::SignIn;
+use signin::signed_in;
 
 /// How long one network check may take.
 const NETWORK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,9 +85,9 @@ impl Check {
     }
 }
 
-/// `owp doctor`.
-pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
-    let checks = check_all(&config).await;
+/// `owp doctor`, with the saved sign-in of this machine, if any.
+pub async fn run(config: ServeConfig, signin: Option<SignIn>) -> anyhow::Result<()> {
+    let checks = check_all(&config, signin.as_ref()).await;
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     print!("{}", render(&checks, color));
     let failed = checks.iter().filter(|c| c.outcome == Outcome::Fail).count();
@@ -95,12 +101,17 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 }
 
 /// Runs every check, in the order they are printed.
-pub async fn check_all(config: &ServeConfig) -> Vec<Check> {
+pub async fn check_all(config: &ServeConfig, saved: Option<&SignIn>) -> Vec<Check> {
     let mut checks = vec![
         database(config).await,
-        admin_token(config),
+        match (&config.admin_token, saved) {
+            // None set here, but a maintainer signed in with GitHub: `owp admin` uses that.
+            (None, Some(saved)) => signed_in(saved).await,
+            _ => admin_token(config),
+        },
         metrics_token(config),
         public_boards(config),
+        download_link(config),
     ];
     let app = github_app(config).await;
     let app_configured = app.iter().any(|c| c.outcome != Outcome::Skip);
@@ -260,6 +271,32 @@ fn database_fix(config: &ServeConfig) -> String {
             "make {} and its directory writable by the user running owp, stop any process \
              holding it locked, or point OWP_DB / --db at another file",
             config.db.display()
+        ),
+    }
+}
+
+// ---- download link ------------------------------------------------------------------------------
+
+/// Where the `/join` page sends volunteers for `owp`: `OWP_DOWNLOAD_URL`, else the releases of
+/// the repository this `owp` was built from; with neither, the page asks them to ask the operator.
+fn download_link(config: &ServeConfig) -> Check {
+    const NAME: &str = "Download link";
+    match (
+        &config.download_url,
+        crate::config::download_url(config.download_url.as_deref()),
+    ) {
+        (Some(url), _) => Check::ok(NAME, format!("/join links {url} (OWP_DOWNLOAD_URL)")),
+        (None, Some(url)) => Check::ok(
+            NAME,
+            format!(
+                "/join links {url}, the releases of the repository this owp was built from \
+                 (OWP_DOWNLOAD_URL names another)"
+            ),
+        ),
+        (None, None) => Check::skip(
+            NAME,
+            "not set: /join says to build owp from source, and to ask you where to download \
+             it (OWP_DOWNLOAD_URL names the address, e.g. the project's releases page)",
         ),
     }
 }
@@ -448,6 +485,16 @@ async fn github_app(config: &ServeConfig) -> Vec<Check> {
     checks
 }
 
+/// The doctor's HTTP client (each call bounded by [`NETWORK_TIMEOUT`]), or the failed check
+/// `name` when none can be made.
+fn client(name: &'static str) -> Result<reqwest::Client, Box<Check>> {
+    reqwest::Client::builder()
+        .timeout(NETWORK_TIMEOUT)
+        .user_agent(concat!("owp-doctor/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Box::new(Check::fail(name, e.to_string(), "report this as a bug")))
+}
+
 /// `GET /app` with the App JWT: GitHub answers with the App when the id and key belong together.
 async fn github_accepts(creds: &AppCredentials, api_url: &str, name: &'static str) -> Check {
     let api = api_url.trim_end_matches('/');
@@ -457,13 +504,9 @@ async fn github_accepts(creds: &AppCredentials, api_url: &str, name: &'static st
             return Check::fail(name, error_chain(&e), "regenerate the App's private key");
         }
     };
-    let http = match reqwest::Client::builder()
-        .timeout(NETWORK_TIMEOUT)
-        .user_agent(concat!("owp-doctor/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
+    let http = match client(name) {
         Ok(c) => c,
-        Err(e) => return Check::fail(name, e.to_string(), "report this as a bug"),
+        Err(check) => return *check,
     };
     let res = http
         .get(format!("{api}/app"))
@@ -720,7 +763,7 @@ mod tests {
     #[tokio::test]
     async fn a_plain_setup_passes_and_skips_github() {
         let dir = tempfile::tempdir().unwrap();
-        let checks = check_all(&config(dir.path())).await;
+        let checks = check_all(&config(dir.path()), None).await;
         let by = |n: &str| checks.iter().find(|c| c.name == n).unwrap().outcome;
         assert_eq!(by("Database"), Outcome::Ok);
         assert_eq!(by("Admin token"), Outcome::Ok);

@@ -248,7 +248,8 @@ pub async fn start_on(
             public_boards,
             crate::dashboard::Pages {
                 github_signin: signin.is_some(),
-                download_url: config.download_url.clone(),
+                download_url: crate::config::download_url(config.download_url.as_deref()),
+                source_url: crate::config::built_from(),
                 github_web_url: github.is_enabled().then(|| config.github.web_url()),
             },
         ))

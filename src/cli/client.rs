@@ -23,7 +23,7 @@ mod proposals;
 use error::one_line;
 pub use error::{Auth, ClientError, Problem, error_from_response};
 pub use link::{DeviceLinkStart, WorkerLinked};
-pub use proposals::{Proposal, ProposalState};
+pub use proposals::{OwnProposal, Proposal, ProposalState};
 
 /// Where the clients look for the service when neither `--server` nor `OWP_SERVER` is given.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8787";

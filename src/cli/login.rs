@@ -75,6 +75,19 @@ pub fn token_for(server: &str) -> Option<String> {
     (base(&saved.server)? == base(server)?).then_some(saved.token)
 }
 
+/// The sign-in saved on this machine (`OWP_CONFIG_DIR`, else the default folder), as `owp
+/// doctor` checks it.
+pub fn for_doctor() -> Option<crate::doctor::SignIn> {
+    let explicit = std::env::var_os("OWP_CONFIG_DIR").map(PathBuf::from);
+    let saved = saved(explicit.as_deref())?;
+    Some(crate::doctor::SignIn {
+        server: saved.server,
+        login: saved.login,
+        token: saved.token,
+        expires_at: saved.expires_at,
+    })
+}
+
 /// `owp login URL`.
 pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
     let base = server_url::parse(&args.server)

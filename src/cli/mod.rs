@@ -100,7 +100,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 healthcheck(&healthcheck_url(url, port.as_deref())).await
             }
             Command::Demo(args) => demo::run(args).await,
-            Command::Doctor(config) => crate::doctor::run(config).await,
+            Command::Doctor(config) => crate::doctor::run(config, login::for_doctor()).await,
             Command::Leaderboard(args) => admin::leaderboard(args).await,
             Command::Login(args) => login::login(args).await,
             Command::Logout(args) => login::logout(args).await,

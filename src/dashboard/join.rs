@@ -23,24 +23,41 @@ pub async fn page(State(d): State<Dashboard>, headers: HeaderMap) -> Response {
         StatusCode::OK,
         JOIN_HTML
             .replace("{{css_v}}", css_v)
-            .replace("{{get_owp}}", &get_owp(d.pages.download_url.as_deref()))
+            .replace(
+                "{{get_owp}}",
+                &get_owp(
+                    d.pages.download_url.as_deref(),
+                    d.pages.source_url.as_deref(),
+                ),
+            )
             .replace("{{join_command}}", &command(&headers)),
     )
 }
 
-/// "1. Get owp": the operator's download address when set (`OWP_DOWNLOAD_URL`), else how to
-/// build it.
-fn get_owp(download_url: Option<&str>) -> String {
-    const BUILD: &str = "build it from the project's source with Rust (<code>cargo build \
-                         --release</code>)";
+/// "1. Get owp": the download address (`OWP_DOWNLOAD_URL`, else the releases of the repository
+/// this `owp` was built from) and the source to build it from, each linked when known. With
+/// neither known, the page says so and asks the visitor to ask the operator: never a link to
+/// nowhere.
+fn get_owp(download_url: Option<&str>, source_url: Option<&str>) -> String {
+    let build = match source_url {
+        Some(url) => format!(
+            "build it from <a href=\"{url}\">its source</a> with Rust (<code>cargo build \
+             --release</code>)",
+            url = escape(url)
+        ),
+        None => "build it from the project's source with Rust (<code>cargo build --release</code>)"
+            .to_string(),
+    };
     match download_url {
         Some(url) => format!(
             "<p>One program for Linux, macOS and Windows: <a href=\"{url}\">download it</a> \
-             (<code>{url}</code>; each release lists SHA-256 checksums), or {BUILD}.</p>",
+             (<code>{url}</code>; each release lists SHA-256 checksums), or {build}.</p>",
             url = escape(url)
         ),
         None => format!(
-            "<p>One program for Linux, macOS and Windows: {BUILD}, or take a released binary.</p>"
+            "<p>One program for Linux, macOS and Windows: {build}. This pool does not say where \
+             to download a released one: ask its operator, who can name it \
+             (<code>OWP_DOWNLOAD_URL</code>).</p>"
         ),
     }
 }
@@ -84,12 +101,17 @@ mod tests {
 
     #[test]
     fn the_download_link_is_the_operators_and_escaped() {
-        let text = get_owp(Some("https://example.org/releases?a=1&b=\"2\""));
+        let text = get_owp(Some("https://example.org/releases?a=1&b=\"2\""), None);
         assert!(
             text.contains("href=\"https://example.org/releases?a=1&amp;b=&quot;2&quot;\""),
             "{text}"
         );
-        assert!(!get_owp(None).contains("href"));
+        let source = get_owp(None, Some("https://example.org/src"));
+        assert!(source.contains("<a href=\"https://example.org/src\">its source</a>"));
+        // Nothing known: no link at all, and who to ask.
+        let unknown = get_owp(None, None);
+        assert!(!unknown.contains("href"), "{unknown}");
+        assert!(unknown.contains("ask its operator"), "{unknown}");
     }
 
     #[test]

@@ -78,8 +78,11 @@ struct Dashboard {
 pub struct Pages {
     /// Maintainers can sign in with GitHub (`/auth/github`).
     pub github_signin: bool,
-    /// Where volunteers download `owp` (`OWP_DOWNLOAD_URL`), shown on `/join`.
+    /// Where volunteers download `owp` (`OWP_DOWNLOAD_URL`, else the releases of the repository
+    /// it was built from), shown on `/join`.
     pub download_url: Option<String>,
+    /// The repository `owp` was built from, when known: `/join` links its source.
+    pub source_url: Option<String>,
     /// GitHub's web address when the App runs: task rows link to their issues there.
     pub github_web_url: Option<String>,
 }

@@ -11,6 +11,10 @@ use super::limits::{self, OutOfBounds};
 /// Longest `tool` or `model`, in characters.
 pub const MAX_DISCLOSURE_CHARS: usize = 100;
 
+/// The artifact's field for what an open pull request's description discloses (GitHub mode),
+/// read where the worker reported none.
+pub const PR_DISCLOSURE: &str = "pr_disclosure";
+
 /// Whether a repository asks every pull request to say which tool made it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -42,10 +46,71 @@ impl Disclosure {
     }
 
     /// The disclosure an artifact carries, if it carries a well-formed one (for reading what
-    /// was stored: anything else reads as none).
+    /// was stored: anything else reads as none): the worker's own (`disclosure`), else what the
+    /// pull request's description says (`pr_disclosure`, see [`Disclosure::from_pr_body`]).
     pub fn of_artifact(artifact: Option<&Value>) -> Option<Disclosure> {
-        let value = artifact?.get("disclosure")?;
-        checked(value).ok().flatten()
+        let artifact = artifact?;
+        ["disclosure", PR_DISCLOSURE]
+            .into_iter()
+            .find_map(|field| checked(artifact.get(field)?).ok().flatten())
+    }
+
+    /// What a pull request's description says made it: its first line `Made with: TOOL` or
+    /// `Made with: TOOL (MODEL)` (any case; a list item or bold words are read too), outside
+    /// code blocks and quotes (a quote is someone else's words). The name is cut to the bounds
+    /// and cleaned as [`Disclosure::from_capabilities`] cleans one; `None` without such a line,
+    /// or when it names nothing visible.
+    pub fn from_pr_body(body: &str) -> Option<Disclosure> {
+        const LABEL: &str = "made with:";
+        let mut fence: Option<&str> = None;
+        for line in body.lines() {
+            let text = line.trim();
+            if let Some(open) = fence {
+                if text.starts_with(open) {
+                    fence = None;
+                }
+                continue;
+            }
+            if text.starts_with("```") || text.starts_with("~~~") {
+                fence = Some(&text[..3]);
+                continue;
+            }
+            if text.starts_with('>') || line.starts_with("    ") || line.starts_with('\t') {
+                continue;
+            }
+            let text = text
+                .trim_start_matches(['-', '*', '+'])
+                .trim_start()
+                .trim_start_matches(['*', '_']);
+            let Some(head) = text.get(..LABEL.len()) else {
+                continue;
+            };
+            if !head.eq_ignore_ascii_case(LABEL) {
+                continue;
+            }
+            let named = text[LABEL.len()..]
+                .trim()
+                .trim_start_matches(['*', '_'])
+                .trim_end_matches(['*', '_', '.'])
+                .trim()
+                .trim_matches('`')
+                .trim();
+            let (tool, model) = match named.strip_suffix(')').and_then(|n| n.rsplit_once('(')) {
+                Some((tool, model)) if !tool.trim().is_empty() => (tool, Some(model)),
+                _ => (named, None),
+            };
+            let clean = |v: &str| {
+                let text = limits::strip_controls(v, limits::Controls::None);
+                let text: String = text.trim().chars().take(MAX_DISCLOSURE_CHARS).collect();
+                let text = text.trim().to_string();
+                limits::has_visible(&text).then_some(text)
+            };
+            return Some(Disclosure {
+                tool: clean(tool)?,
+                model: model.and_then(clean),
+            });
+        }
+        None
     }
 
     /// What a worker's capabilities say about its tool: `agent` (and `model` when declared),
@@ -149,6 +214,42 @@ pub fn check_report(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_pull_request_description_says_what_made_it() {
+        let said = |body: &str| Disclosure::from_pr_body(body).map(|d| d.made_with());
+        assert_eq!(
+            said("Fixes #3.\n\nMade with: claude-code"),
+            Some("claude-code".into())
+        );
+        assert_eq!(said("made with: Codex (o3)."), Some("Codex (o3)".into()));
+        assert_eq!(said("- **Made with:** `aider`"), Some("aider".into()));
+        assert_eq!(said("MADE WITH: none"), Some("none".into()));
+        assert_eq!(said("Made with: a (b) (c)"), Some("a (b) (c)".into()));
+        // The first line that says it counts.
+        assert_eq!(said("Made with: one\nMade with: two"), Some("one".into()));
+        // Not a disclosure: nothing named, quoted, in code, or words around the label.
+        for body in [
+            "",
+            "Made with:",
+            "Made with:   \u{200b} ",
+            "> Made with: claude",
+            "```\nMade with: claude\n```",
+            "    Made with: claude",
+            "This was made with: love",
+            "Made with love",
+        ] {
+            assert_eq!(said(body), None, "{body:?}");
+        }
+        // After a closed fence, a line counts again.
+        assert_eq!(said("```\nx\n```\nMade with: zed"), Some("zed".into()));
+        let long = Disclosure::from_pr_body(&format!("Made with: {}", "x".repeat(300))).unwrap();
+        assert_eq!(long.tool.chars().count(), MAX_DISCLOSURE_CHARS);
+        let stored = json!({"pr_url": "u", "pr_disclosure": {"tool": "zed"}});
+        assert_eq!(Disclosure::of_artifact(Some(&stored)).unwrap().tool, "zed");
+        let both = json!({"disclosure": {"tool": "own"}, "pr_disclosure": {"tool": "zed"}});
+        assert_eq!(Disclosure::of_artifact(Some(&both)).unwrap().tool, "own");
+    }
 
     fn report(artifact: Value, policy: DisclosurePolicy) -> Result<(), &'static str> {
         check_report(Some(&artifact), policy, true).map_err(|e| e.code)

@@ -179,3 +179,54 @@ pub struct Proposal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scorecard: Option<Scorecard>,
 }
+
+/// A worker's own proposal as `GET /v1/proposals` lists it: with the task it is for (which the
+/// worker may no longer read once another holds it) and how it ended, so that a worker learns
+/// what became of every plan it proposed, whether or not it was waiting on it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OwnProposal {
+    pub proposal: Proposal,
+    /// The task's key (an issue's `OWNER/NAME#N` in GitHub mode), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_key: Option<String>,
+    pub task_title: String,
+    /// When it ended; absent while it is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    /// Why it ended, when a reason was kept (a maintainer's, given with a decline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl OwnProposal {
+    /// The task, as a person names it: its key, else its title.
+    pub fn task_name(&self) -> &str {
+        self.task_key.as_deref().unwrap_or(&self.task_title)
+    }
+
+    /// "your plan for TASK was not chosen: REASON", for a plan that ended without becoming the
+    /// worker's work (declined, not chosen, expired); `None` while open, once approved, or when
+    /// the worker withdrew it itself.
+    pub fn ending(&self) -> Option<String> {
+        let (how, why) = match self.proposal.state {
+            ProposalState::Declined => (
+                "was declined",
+                self.reason
+                    .clone()
+                    .unwrap_or_else(|| "a maintainer gave no reason".into()),
+            ),
+            ProposalState::NotChosen => (
+                "was not chosen",
+                "a maintainer approved another plan for it".into(),
+            ),
+            ProposalState::Expired => (
+                "expired",
+                "no maintainer approved it while it was open, or the task left the pool".into(),
+            ),
+            ProposalState::Open | ProposalState::Approved | ProposalState::Withdrawn => {
+                return None;
+            }
+        };
+        Some(format!("your plan for {} {how}: {why}", self.task_name()))
+    }
+}

@@ -5,6 +5,7 @@
 
 use serde_json::json;
 
+use crate::domain::disclosure::Disclosure;
 use crate::domain::labels;
 use crate::domain::limits::{self, Controls};
 use crate::domain::paths::{PathSource, PrLock};
@@ -553,6 +554,10 @@ pub async fn sync_pull(
         move_for_pull(tx, &task, pr, state, actor).await?;
         if state == PrState::Open {
             assign_reviewer(tx, &task, pr, actor).await?;
+            // What its description says made it, followed on every edit.
+            let said = Disclosure::from_pr_body(&pr.body);
+            tx.set_task_pr_disclosure(task_id, said.as_ref(), actor)
+                .await?;
         }
         if state == PrState::Open
             && let Some(sha) = &pr.head_sha
@@ -744,11 +749,13 @@ async fn move_for_pull(
             ) {
                 let mut artifact = artifact;
                 let (to, mut credit) = credit::for_merge(tx, task, pr).await?;
-                // The holder's own pull request keeps what its worker disclosed about it.
-                let disclosed = task.artifact.as_ref().and_then(|a| a.get("disclosure"));
+                // The holder's own pull request keeps what its worker disclosed about it, else
+                // what its description says.
+                let disclosed = Disclosure::of_artifact(task.artifact.as_ref())
+                    .or_else(|| Disclosure::from_pr_body(&pr.body));
                 if let (CreditTo::Holder, Some(disclosure)) = (&to, disclosed) {
-                    artifact["disclosure"] = disclosure.clone();
-                    credit["disclosure"] = disclosure.clone();
+                    artifact["disclosure"] = json!(disclosure);
+                    credit["disclosure"] = json!(disclosure);
                 }
                 artifact["credit"] = credit;
                 let mv = Move {

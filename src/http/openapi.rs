@@ -84,6 +84,7 @@ pub fn api_router(more: Vec<utoipa::openapi::OpenApi>) -> OpenApiRouter<AppState
         .routes(routes!(auth::logout))
         .routes(routes!(auth::revoke))
         .routes(routes!(proposals::propose, proposals::list))
+        .routes(routes!(proposals::mine))
         .routes(routes!(proposals::withdraw))
         .routes(routes!(proposals::approve))
         .routes(routes!(proposals::decline))

@@ -12,7 +12,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Caller, Payload, WorkerAuth};
 use super::principal::{Principal, not_maintainer};
 use crate::domain::Lease;
-use crate::domain::proposals::Proposal;
+use crate::domain::proposals::{OwnProposal, Proposal};
 use crate::store::StoreError;
 use crate::store::proposals::{ProposalRow, Viewer};
 
@@ -31,6 +31,11 @@ pub struct DeclineBody {
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct ProposalList {
     pub proposals: Vec<Proposal>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct OwnProposalList {
+    pub proposals: Vec<OwnProposal>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -95,6 +100,20 @@ pub async fn list(
     };
     let proposals = state.store.task_proposals(&task_id, &viewer).await?;
     Ok(Json(ProposalList { proposals }))
+}
+
+/// This worker's own proposals across the pool, oldest first (the 100 newest), each with the
+/// task it is for and how it ended: what became of a plan the worker no longer waits on. An
+/// extension of this server (contract section 12 lists a task's proposals only).
+#[utoipa::path(get, path = "/v1/proposals", tag = "proposals",
+    security(("worker_token" = [])),
+    responses((status = 200, body = OwnProposalList), (status = 401, body = Problem)))]
+pub async fn mine(
+    State(state): State<AppState>,
+    WorkerAuth(worker): WorkerAuth,
+) -> ApiResult<Json<OwnProposalList>> {
+    let proposals = state.store.worker_proposals(&worker.id).await?;
+    Ok(Json(OwnProposalList { proposals }))
 }
 
 /// Withdraw one's own open proposal.

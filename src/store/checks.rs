@@ -134,6 +134,20 @@ impl WriteTx {
             .await
     }
 
+    /// Shows what the description of a task's pull request in `pr_opened` says made it
+    /// (`artifact.pr_disclosure`, read where its worker reported none), logging
+    /// `task.disclosure` when it changed. Returns whether it changed.
+    pub async fn set_task_pr_disclosure(
+        &mut self,
+        task_id: &str,
+        disclosure: Option<&crate::domain::disclosure::Disclosure>,
+        actor: &str,
+    ) -> Result<bool, StoreError> {
+        let value = disclosure.map(|d| json!(d));
+        let field = (crate::domain::disclosure::PR_DISCLOSURE, "task.disclosure");
+        self.set_pr_artifact(task_id, field, value, actor).await
+    }
+
     /// Sets (or removes) one field of the artifact of a task in `pr_opened` that GitHub, not its
     /// worker, reports, with its `task.FIELD` event when it changed.
     async fn set_pr_artifact(

@@ -12,6 +12,7 @@
 //! named claim ([`WriteTx::claim_task`]) of the proposer, in the transaction that approves, so
 //! every other rule is the claim statement's own.
 
+mod own;
 mod persons;
 
 use serde_json::json;
@@ -879,6 +880,9 @@ pub struct EndedProposal {
     pub state: ProposalState,
     /// A maintainer's reason for a decline.
     pub reason: Option<String>,
+    /// An approved plan of a worker (not a person's comment claim): the worker's name, whose
+    /// lease waits to be claimed and acknowledged within the accept window.
+    pub worker: Option<String>,
 }
 
 /// The proposals `ids` as their proposers are told of their ends, in the order given (read in
@@ -887,18 +891,26 @@ pub async fn ended_proposals(
     conn: &mut sqlx::AnyConnection,
     ids: &[&str],
 ) -> Result<Vec<EndedProposal>, StoreError> {
+    type Ended = (Option<String>, String, Option<String>, String, String, i64);
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let row: Option<(Option<String>, String, Option<String>)> =
-            sqlx::query_as("SELECT login, state, reason FROM proposals WHERE id = $1")
-                .bind(*id)
-                .fetch_optional(&mut *conn)
-                .await?;
-        if let Some((login, state, reason)) = row {
+        let row: Option<Ended> = sqlx::query_as(
+            "SELECT p.login, p.state, p.reason, w.id, w.name, w.all_skills \
+             FROM proposals p JOIN workers w ON w.id = p.worker_id WHERE p.id = $1",
+        )
+        .bind(*id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some((login, state, reason, worker_id, name, all_skills)) = row {
+            let state = ProposalState::parse(&state).unwrap_or(ProposalState::Expired);
+            // A person's own comment worker holds the issue as a comment claim; any other
+            // holds a lease to acknowledge.
+            let by_comment = crate::store::rows::claims_by_comment(&worker_id, all_skills != 0);
             out.push(EndedProposal {
                 login,
-                state: ProposalState::parse(&state).unwrap_or(ProposalState::Expired),
+                state,
                 reason,
+                worker: (state == ProposalState::Approved && !by_comment).then_some(name),
             });
         }
     }

@@ -307,6 +307,12 @@ pub struct WorkerRow {
     pub fresh: bool,
 }
 
+/// Whether the worker `id` (with `all_skills`) is a person's implicit worker, made when they
+/// first claim by comment on GitHub ([`WorkerRow::claims_by_comment`]).
+pub fn claims_by_comment(id: &str, all_skills: bool) -> bool {
+    all_skills && id.starts_with("gh_")
+}
+
 impl WorkerRow {
     /// A test fixture: an idle, fresh worker of one slot (5 points), no skills, last seen at
     /// `last_seen`.
@@ -394,7 +400,7 @@ impl WorkerRow {
     /// A person's implicit worker, made when they first claim by comment on GitHub: it has no
     /// seat of its own (no capacity to speak of, nothing to heartbeat).
     pub fn claims_by_comment(&self) -> bool {
-        self.all_skills && self.id.starts_with("gh_")
+        claims_by_comment(&self.id, self.all_skills)
     }
 
     pub fn to_api(&self, now: i64, heartbeat_ttl_ms: i64) -> Worker {

@@ -108,6 +108,13 @@ async fn a_maintainer_approves_and_declines_proposals_on_the_dashboard() {
         story.task(p.issues[0]).await.status,
         owp::domain::TaskStatus::Leased
     );
+    // The issue says so, as an approval by comment would: the worker must claim and acknowledge.
+    story.settle().await;
+    story.expect_comment(
+        p.issues[0],
+        "@w-one, your plan is approved: this issue is held for your worker `w-one`. It must \
+         claim and acknowledge it within 24 hours",
+    );
 
     // Decline, with a reason.
     page.eval(&format!(

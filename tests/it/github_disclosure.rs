@@ -90,6 +90,35 @@ async fn a_required_disclosure_is_shown_and_credited() {
         ],
     );
     assert!(!status.body.contains("made with"), "{}", status.body);
+
+    // He says it in the description: the note goes, and what he named is shown and credited.
+    story
+        .edit_pr_body(bobs, &format!("Fixes #{m}\n\nMade with: none"))
+        .await;
+    let status = story.expect_status(
+        m,
+        &[&format!(
+            "**Pull request open** — https://github.com/{REPO}/pull/{bobs} by @bob, made with \
+             `none`."
+        )],
+    );
+    assert!(!status.body.contains("please say so"), "{}", status.body);
+    // Taken out again, the note is back.
+    story.edit_pr_body(bobs, &format!("Fixes #{m}")).await;
+    story.expect_status(
+        m,
+        &["@bob, please say so in the pull request's description"],
+    );
+    story
+        .edit_pr_body(bobs, &format!("Fixes #{m}\n\n- **Made with:** `aider`"))
+        .await;
+    story.merge_pr(bobs).await;
+    let merged = story.task(m).await;
+    assert_eq!(merged.status, TaskStatus::Merged);
+    assert_eq!(
+        merged.artifact.unwrap()["credit"]["disclosure"]["tool"],
+        "aider"
+    );
 }
 
 /// GitHub's webhook for the holder's pull request may arrive before the worker's own

@@ -44,6 +44,7 @@ mod api_scheduling;
 mod conformance;
 mod crash;
 mod dashboard_browser;
+mod dashboard_browser_join;
 mod dashboard_browser_settings;
 mod dashboard_browser_steering;
 mod dashboard_public;

@@ -375,3 +375,60 @@ fn serve_logs_without_colours_in_a_pipe() {
         "{text}"
     );
 }
+
+/// On a maintainer's machine after `owp login`, no admin token is needed: the doctor checks the
+/// saved sign-in against its server instead, and says when the server no longer takes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_maintainers_sign_in_stands_for_the_admin_token() {
+    let story = crate::signin::story().await;
+    let token = crate::signin::device_sign_in(&story, crate::signin::MONA).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let saved = serde_json::json!({"server": story.url(), "login": "mona", "token": token,
+                                   "expires_at": "2099-01-01T00:00:00.000Z"});
+    std::fs::write(config.join("maintainer.json"), saved.to_string()).unwrap();
+    let env = [
+        (
+            "OWP_DB",
+            dir.path().join("owp.db").to_str().unwrap().to_string(),
+        ),
+        ("OWP_CONFIG_DIR", config.to_str().unwrap().to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    let (ok, text) = doctor(dir.path(), &env).await;
+    assert!(ok, "{text}");
+    let admin = line(&text, "Admin token");
+    assert!(admin.trim_start().starts_with('✔'), "{text}");
+    assert!(
+        admin.contains(&format!("signed in to {} as mona", story.url())),
+        "{text}"
+    );
+    assert!(admin.contains("1 repository mona maintains"), "{text}");
+    assert!(!text.contains("not set yet"), "{text}");
+    assert!(!text.contains(&token), "the token is never printed");
+
+    // Signed out on the server: a warning, with the way back.
+    let out = reqwest::Client::new()
+        .post(format!("{}/v1/auth/logout", story.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_success(), "{}", out.status());
+    let (ok, text) = doctor(dir.path(), &env).await;
+    assert!(ok, "a warning fails nothing:\n{text}");
+    let admin = line(&text, "Admin token");
+    assert!(admin.trim_start().starts_with('!'), "{text}");
+    assert!(admin.contains("no longer takes it"), "{text}");
+    assert!(
+        text.contains(&format!("run `owp login {}` again", story.url())),
+        "{text}"
+    );
+
+    // Neither a token nor a sign-in: the first-run warning, as before.
+    std::fs::remove_file(config.join("maintainer.json")).unwrap();
+    let (_, text) = doctor(dir.path(), &env).await;
+    assert!(line(&text, "Admin token").contains("not set yet"), "{text}");
+}

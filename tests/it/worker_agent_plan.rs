@@ -123,7 +123,10 @@ async fn a_declined_plan_is_said_and_nothing_else_runs() {
     );
     assert!(!out.status.success(), "{}", text(&out));
     let all = text(&out);
-    assert!(all.contains("was declined by a maintainer"), "{all}");
+    assert!(
+        all.contains("your plan for acme/widgets#7 was declined: a maintainer gave no reason"),
+        "{all}"
+    );
     assert!(!all.contains("agent working on"), "{all}");
 
     let list = rig
@@ -160,7 +163,10 @@ async fn a_committed_plan_is_proposed() {
         "{all}"
     );
     assert!(!all.contains("did not finish the plan"), "{all}");
-    assert!(all.contains("was declined by a maintainer"), "{all}");
+    assert!(
+        all.contains("your plan for acme/widgets#7 was declined: a maintainer gave no reason"),
+        "{all}"
+    );
     assert_eq!(plans_left(&rig), 0, "the planning directory was kept");
     rig.main_untouched();
 }
@@ -225,4 +231,113 @@ async fn a_lease_approved_before_the_run_is_resumed_with_its_plan() {
             .exists()
     );
     rig.main_untouched();
+}
+
+/// The worker's plan is not chosen (a maintainer approves another's) while no run waits on it:
+/// `GET /v1/proposals` lists it with its task and how it ended, `owp worker status` says so,
+/// and so does the next `owp worker run`, once.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_plan_not_chosen_while_no_run_waits_is_said_by_status_and_run() {
+    let rig = plan_rig().await;
+    let profile: Value =
+        serde_json::from_str(&std::fs::read_to_string(rig.path("config/worker.json")).unwrap())
+            .unwrap();
+    let token = str_field(&profile, "token");
+    let path = format!("/v1/tasks/{}/proposals", rig.task_id);
+    let mine = rig
+        .server
+        .worker_post(&token, &path, json!({"plan": "Plan: append a line."}))
+        .await
+        .expect(201);
+    let (_, other) = rig.server.register_worker("other", &["rust"], 5, 2).await;
+    let theirs = rig
+        .server
+        .worker_post(&other, &path, json!({"plan": "Plan: rewrite the file."}))
+        .await
+        .expect(201);
+    rig.server
+        .admin_post(
+            &format!(
+                "/v1/admin/proposals/{}/approve",
+                str_field(&theirs, "proposal_id")
+            ),
+            json!({}),
+        )
+        .await
+        .expect(200);
+
+    // The list: its own only, with the task it was for and how it ended.
+    let listed = rig
+        .server
+        .worker_get(&token, "/v1/proposals")
+        .await
+        .expect(200);
+    let listed = listed["proposals"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["proposal"]["proposal_id"], mine["proposal_id"]);
+    assert_eq!(listed[0]["proposal"]["state"], "not_chosen");
+    assert_eq!(listed[0]["task_key"], "acme/widgets#7");
+    assert_eq!(listed[0]["task_title"], "Fix the parser");
+    assert!(listed[0]["ended_at"].is_string(), "{listed:?}");
+
+    let said = "your plan for acme/widgets#7 was not chosen: a maintainer approved another plan \
+                for it";
+    let out = rig.owp(&rig.server.base, &["worker", "status"], &[]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(status.contains(&format!("plans:\n  {said} (")), "{status}");
+
+    // A run, waiting for work, says it once; nothing is planned for a task another holds.
+    let workdir = rig.path("work");
+    let mut run = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"))
+        .args([
+            "worker",
+            "run",
+            "--wait",
+            "1",
+            "--agent",
+            &rig.agent(""),
+            "--yes",
+        ])
+        .arg("--workdir")
+        .arg(&workdir)
+        .env("OWP_SERVER", &rig.server.base)
+        .env("OWP_CONFIG_DIR", rig.path("config"))
+        .env_remove("OWP_PROFILE")
+        .current_dir(rig.path(""))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = run.stdout.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let mut seen = Vec::new();
+    let told = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let done = line.contains(said);
+            seen.push(line);
+            if done {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    run.kill().await.unwrap();
+    assert_eq!(told.ok(), Some(true), "{seen:#?}");
+    assert_eq!(
+        seen.iter().filter(|l| l.contains(said)).count(),
+        1,
+        "{seen:#?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|l| l.contains("asking the agent for a plan")),
+        "{seen:#?}"
+    );
+    assert_eq!(plans_left(&rig), 0);
 }

@@ -449,6 +449,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/proposals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * This worker's own proposals across the pool, oldest first (the 100 newest), each with the
+         *     task it is for and how it ended: what became of a plan the worker no longer waits on. An
+         *     extension of this server (contract section 12 lists a task's proposals only).
+         */
+        get: operations["mine"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/proposals/{proposal_id}": {
         parameters: {
             query?: never;
@@ -909,6 +930,24 @@ export interface components {
             leaderboard_opt_in?: boolean | null;
             /** @description Count this worker's task outcomes (`reputation`, trust progression). */
             reputation_opt_in?: boolean | null;
+        };
+        /**
+         * @description A worker's own proposal as `GET /v1/proposals` lists it: with the task it is for (which the
+         *     worker may no longer read once another holds it) and how it ended, so that a worker learns
+         *     what became of every plan it proposed, whether or not it was waiting on it.
+         */
+        OwnProposal: {
+            /** @description When it ended; absent while it is open. */
+            ended_at?: string | null;
+            proposal: components["schemas"]["Proposal"];
+            /** @description Why it ended, when a reason was kept (a maintainer's, given with a decline). */
+            reason?: string | null;
+            /** @description The task's key (an issue's `OWNER/NAME#N` in GitHub mode), when it has one. */
+            task_key?: string | null;
+            task_title: string;
+        };
+        OwnProposalList: {
+            proposals: components["schemas"]["OwnProposal"][];
         };
         /** @description The rules about people a repository has in force (see [`RepoPolicy::people`]). */
         PeopleRules: {
@@ -3511,6 +3550,44 @@ export interface operations {
                 };
             };
             /** @description unauthorized: missing or wrong credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this address */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    mine: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OwnProposalList"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;

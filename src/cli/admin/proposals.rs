@@ -85,11 +85,18 @@ async fn answer(
     }
     let task = answered["proposal"]["task_id"].as_str().unwrap_or_default();
     if approve {
-        say!(
-            "proposal {proposal_id} approved: task {task} is offered to its proposer (lease {}), \
-             who acknowledges it within 24 hours; the task's other plans ended",
-            answered["lease"]["lease_id"].as_str().unwrap_or("none")
-        );
+        match answered["lease"]["lease_id"].as_str() {
+            Some(lease) => say!(
+                "proposal {proposal_id} approved: task {task} is offered to its proposer (lease \
+                 {lease}), who claims and acknowledges it within 24 hours; the task's other \
+                 plans ended"
+            ),
+            // A plan proposed by comment: its author holds the issue at once.
+            None => say!(
+                "proposal {proposal_id} approved: its author holds task {task} as a comment \
+                 claim on the issue; the task's other plans ended"
+            ),
+        }
     } else {
         say!("proposal {proposal_id} declined");
     }

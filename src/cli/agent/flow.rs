@@ -152,8 +152,9 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
         let lease = match claimed {
             Ok(Some(lease)) => lease,
             Ok(None) => {
-                // Plan first (rule 11): a proposal waits, or one is made for a task that only
-                // asks for a plan.
+                // Plan first (rule 11): how this worker's plans ended is said; a proposal
+                // waits, or one is made for a task that only asks for a plan.
+                plans.tell_ended(client).await;
                 if plans.is_waiting() {
                     if let Some(why) = plans.look(client).await
                         && opts.once

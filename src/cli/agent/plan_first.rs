@@ -20,7 +20,9 @@ use super::redact::mask_secrets;
 use super::workspace::safe_name;
 use crate::cli::brief;
 use crate::cli::client::present::now_clock;
-use crate::cli::client::{OwpClient, PreviewRefusal, Proposal, ProposalState, Task, say};
+use crate::cli::client::{
+    OwnProposal, OwpClient, PreviewRefusal, Proposal, ProposalState, Task, say,
+};
 use crate::domain::proposals::MAX_PLAN_CHARS;
 
 /// The refusal code of rule 11 in the preview.
@@ -56,6 +58,10 @@ pub(super) struct PlanFirst {
     /// Tasks this run proposed for or gave up on: never planned twice in one run.
     tried: HashSet<String>,
     waiting: Option<Waiting>,
+    /// The ended proposals this run has told of (or that ended before the window it tells of).
+    told: HashSet<String>,
+    /// When this run next looks at how its worker's proposals ended (none: at once).
+    next_tell: Option<tokio::time::Instant>,
 }
 
 impl PlanFirst {
@@ -193,6 +199,43 @@ impl PlanFirst {
         Ok(true)
     }
 
+    /// While no lease comes: says once each of this worker's plans that ended without becoming
+    /// its work (declined, not chosen, expired) — "your plan for TASK was not chosen: REASON" —
+    /// whether or not this run was waiting on it (`GET /v1/proposals`). The first look tells of
+    /// those that ended in the last [`TOLD_WINDOW`]; later looks, every [`TELL_PAUSE`], of those
+    /// that ended since. The proposal this run waits on is told by [`PlanFirst::look`].
+    pub(super) async fn tell_ended(&mut self, client: &OwpClient) {
+        let now = tokio::time::Instant::now();
+        if self.next_tell.is_some_and(|at| now < at) {
+            return;
+        }
+        let first = self.next_tell.is_none();
+        self.next_tell = Some(now + TELL_PAUSE);
+        let mine = match client.own_proposals().await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot list this worker's proposals");
+                return;
+            }
+        };
+        let waiting = self.waiting.as_ref().map(|w| w.proposal_id.as_str());
+        for p in ended_lately(&mine, first) {
+            let id = &p.proposal.proposal_id;
+            if Some(id.as_str()) == waiting || !self.told.insert(id.clone()) {
+                continue;
+            }
+            if let Some(ending) = p.ending() {
+                say!("{}  {ending}", now_clock());
+            }
+        }
+        // Those that ended before the window are not news: never told later either.
+        for p in &mine {
+            if p.ended_at.is_some() {
+                self.told.insert(p.proposal.proposal_id.clone());
+            }
+        }
+    }
+
     fn wait_on(&mut self, proposal: Proposal) {
         self.waiting = Some(Waiting {
             proposal_id: proposal.proposal_id,
@@ -229,13 +272,26 @@ impl PlanFirst {
             .iter()
             .find(|p| p.proposal_id == w.proposal_id)
             .map_or(ProposalState::Expired, |p| p.state);
-        let why = match state {
-            ProposalState::Open => return None,
-            ProposalState::Approved => format!(
+        if state == ProposalState::Open {
+            return None;
+        }
+        let id = w.proposal_id.clone();
+        // Said as every ended plan is said, with the task and the maintainer's reason, where
+        // the server lists this worker's proposals.
+        let own = client.own_proposals().await.ok().and_then(|all| {
+            all.into_iter()
+                .find(|p| p.proposal.proposal_id == id)
+                .and_then(|p| p.ending())
+        });
+        self.told.insert(id);
+        let w = self.waiting.as_ref()?;
+        let why = match (own, state) {
+            (Some(own), _) => own,
+            (None, ProposalState::Approved) => format!(
                 "proposal {} was approved, but its lease is no longer this worker's",
                 w.proposal_id
             ),
-            other => format!(
+            (None, other) => format!(
                 "proposal {} {}: the task is not this worker's",
                 w.proposal_id,
                 match other {
@@ -252,6 +308,27 @@ impl PlanFirst {
         say!("{}  {why}; moving on", now_clock());
         Some(why)
     }
+}
+
+/// How long between two looks at how this worker's proposals ended.
+const TELL_PAUSE: Duration = Duration::from_secs(60);
+/// A run's first look tells of the plans that ended within this long.
+const TOLD_WINDOW: chrono::Duration = chrono::Duration::days(7);
+
+/// The ended proposals of `mine` to tell of: on a run's `first` look, those that ended within
+/// [`TOLD_WINDOW`]; later, every one that ended.
+fn ended_lately(mine: &[OwnProposal], first: bool) -> impl Iterator<Item = &OwnProposal> {
+    let since = chrono::Utc::now() - TOLD_WINDOW;
+    mine.iter().filter(move |p| {
+        let ended = p
+            .ended_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        match ended {
+            Some(at) => !first || at >= since,
+            None => false,
+        }
+    })
 }
 
 /// How long a proposal lives, in words: ", for N day(s) (until …)".

@@ -4,13 +4,20 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use super::{Auth, Body, ClientError, OwpClient, Retry, Task, segment};
-pub use crate::domain::proposals::{Proposal, ProposalState};
+pub use crate::domain::proposals::{OwnProposal, Proposal, ProposalState};
 
 /// `GET /v1/tasks/{id}/proposals` answer.
 #[derive(Deserialize)]
 struct ProposalList {
     #[serde(default)]
     proposals: Vec<Proposal>,
+}
+
+/// `GET /v1/proposals` answer.
+#[derive(Deserialize)]
+struct OwnProposalList {
+    #[serde(default)]
+    proposals: Vec<OwnProposal>,
 }
 
 impl OwpClient {
@@ -33,6 +40,21 @@ impl OwpClient {
         let path = format!("/v1/tasks/{}/proposals", segment(task_id));
         let list: ProposalList = self
             .call(Method::GET, &path, Auth::Worker, Body::None, Retry::Once)
+            .await?;
+        Ok(list.proposals)
+    }
+
+    /// `GET /v1/proposals`: this worker's own proposals across the pool, oldest first, each with
+    /// its task and how it ended.
+    pub async fn own_proposals(&self) -> Result<Vec<OwnProposal>, ClientError> {
+        let list: OwnProposalList = self
+            .call(
+                Method::GET,
+                "/v1/proposals",
+                Auth::Worker,
+                Body::None,
+                Retry::Once,
+            )
             .await?;
         Ok(list.proposals)
     }

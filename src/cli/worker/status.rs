@@ -4,7 +4,7 @@ use chrono::Utc;
 use serde_json::Value;
 
 use crate::cli::client::present::{ago, clip, clock, issue_link, relative};
-use crate::cli::client::{Lease, say};
+use crate::cli::client::{Lease, OwnProposal, ProposalState, say};
 use crate::domain::model::{TaskStatus, WorkerStatus};
 
 use super::*;
@@ -65,7 +65,51 @@ pub(super) async fn status(args: CommonArgs) -> anyhow::Result<()> {
             say!("{}", describe_lease(lease, Some(i + 1), None));
         }
     }
+    // Plans first: what became of this worker's proposals (a server without the list says
+    // nothing here).
+    match session.client.own_proposals().await {
+        Ok(mine) => {
+            for line in plan_lines(&mine, now) {
+                say!("{line}");
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "cannot list this worker's proposals"),
+    }
     Ok(())
+}
+
+/// How long `owp worker status` keeps telling of a plan that ended.
+const ENDED_SHOWN_DAYS: i64 = 7;
+
+/// This worker's plans as `owp worker status` shows them: each open one, waiting for a
+/// maintainer, and each that ended in the last [`ENDED_SHOWN_DAYS`] days without becoming its
+/// work ("your plan for TASK was not chosen: REASON").
+fn plan_lines(mine: &[OwnProposal], now: chrono::DateTime<Utc>) -> Vec<String> {
+    let since = now - chrono::Duration::days(ENDED_SHOWN_DAYS);
+    let mut lines = Vec::new();
+    for p in mine {
+        if p.proposal.state == ProposalState::Open {
+            lines.push(format!(
+                "  your plan for {} waits for a maintainer's approval (until {})",
+                p.task_name(),
+                p.proposal.expires_at
+            ));
+            continue;
+        }
+        let recent = p
+            .ended_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|at| at >= since);
+        if let (true, Some(ending)) = (recent, p.ending()) {
+            let when = ago(p.ended_at.as_deref().unwrap_or_default(), now);
+            lines.push(format!("  {ending} ({when})"));
+        }
+    }
+    if !lines.is_empty() {
+        lines.insert(0, "plans:".to_string());
+    }
+    lines
 }
 
 pub(super) async fn heartbeat(args: HeartbeatArgs) -> anyhow::Result<()> {

@@ -29,7 +29,7 @@
     'task.created', 'task.updated', 'task.leased', 'task.status',
     'lease.renewed', 'lease.expired', 'lease.nacked',
     'worker.registered', 'worker.online', 'worker.offline', 'worker.paused', 'worker.resumed', 'worker.trust',
-    'repo.created', 'repo.updated', 'task.checks', 'task.commits',
+    'repo.created', 'repo.updated', 'task.checks', 'task.commits', 'task.disclosure',
   ];
   const EVENTS_LOADED = 2000; // enough history for the 24-hour plots of a busy pool
 

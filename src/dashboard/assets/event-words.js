@@ -40,6 +40,7 @@
       'task.waiting': 'Waiting',
       'task.checks': 'Checks',
       'task.commits': 'Commits verified or not',
+      'task.disclosure': 'Tool disclosed in the pull request',
       'task.artifact': 'Pull request details',
       'repo.archived': 'Repository archived',
       'repo.promote': 'Trust rules changed',

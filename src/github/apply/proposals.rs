@@ -9,7 +9,7 @@
 
 use crate::domain::Lease;
 use crate::domain::proposals::MAX_PLAN_CHARS;
-use crate::github::messages::{self, proposals as texts};
+use crate::github::messages::{self, ClaimRefusal, proposals as texts};
 use crate::github::service::Github;
 use crate::github::throttle;
 use crate::store::proposals::ProposalRow;
@@ -33,7 +33,15 @@ pub(super) async fn claim(
         // The status comment, edited at once (within the status window), names the new holder:
         // a thumbs-up as well would tell nobody anything new, and costs a write.
         Claim::Taken => Ok(()),
-        Claim::Refused(refusal) => {
+        Claim::Refused(mut refusal) => {
+            // With a plan given, wanting one is not why it was refused: only the other rules.
+            if plan.is_some()
+                && refusal
+                    .iter()
+                    .any(|r| !matches!(r, ClaimRefusal::ApprovalRequired))
+            {
+                refusal.retain(|r| !matches!(r, ClaimRefusal::ApprovalRequired));
+            }
             let body = messages::claim_refused(ctx.login, &refusal);
             ctx.reply(tx, Some(&task.id), &body).await
         }

@@ -11,8 +11,9 @@ use std::fmt::Write as _;
 
 use super::{ClaimRefusal, neutralize, neutralize_code, refusal_reason};
 use crate::domain::person;
-use crate::domain::proposals::{MAX_PLAN_CHARS, ProposalState, Scorecard};
+use crate::domain::proposals::{APPROVED_ACCEPT_MS, MAX_PLAN_CHARS, ProposalState, Scorecard};
 use crate::github::commands::COMMAND_PREFIX;
+use crate::store::HOUR_MS;
 use crate::store::proposals::EndedProposal;
 
 /// At most this many proposals are listed in a status comment.
@@ -102,8 +103,38 @@ pub fn approve_refused(login: &str, named: &str, refusals: &[(u8, &str, ClaimRef
     text
 }
 
-/// The one reply that tells proposers how their proposals ended (those without a login learn
-/// it over the API). `None` when nobody here is to be told.
+/// An approved plan, as its proposer is told: a person holds the issue at once; a worker's plan
+/// is a lease its worker must claim and acknowledge within the accept window, or the issue goes
+/// back to the pool (a worker linked to no login is named, so that the issue says who holds it).
+fn approved(login: Option<&str>, worker: Option<&str>) -> Option<String> {
+    let Some(name) = worker else {
+        return Some(format!(
+            "{}, your plan is approved: you hold this issue now. Open a pull request that \
+             fixes it; `{COMMAND_PREFIX} release` gives it back if you can't go on.",
+            person::mention(login?)
+        ));
+    };
+    let held = match login {
+        Some(login) => format!(
+            "{}, your plan is approved: this issue is held for your worker `{}`.",
+            person::mention(login),
+            neutralize_code(name)
+        ),
+        None => format!(
+            "The plan of the worker `{}` is approved: this issue is held for it.",
+            neutralize_code(name)
+        ),
+    };
+    Some(format!(
+        "{held} It must claim and acknowledge it within {} hours (`owp worker run` does both; an \
+         MCP tool calls `owp_claim`, which returns it first, then `owp_ack`), or the issue goes \
+         back to the pool. Then it opens a pull request that fixes it.",
+        APPROVED_ACCEPT_MS / HOUR_MS
+    ))
+}
+
+/// The one reply that tells proposers how their proposals ended (a worker without a login learns
+/// of any end but its approval over the API only). `None` when nobody here is to be told.
 pub fn proposals_ended(ends: &[EndedProposal]) -> Option<String> {
     let logins = |state: ProposalState| -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
@@ -124,12 +155,10 @@ pub fn proposals_ended(ends: &[EndedProposal]) -> Option<String> {
             .join(", ")
     };
     let mut paragraphs: Vec<String> = Vec::new();
-    for login in logins(ProposalState::Approved) {
-        paragraphs.push(format!(
-            "{}, your plan is approved: you hold this issue now. Open a pull request that \
-             fixes it; `{COMMAND_PREFIX} release` gives it back if you can't go on.",
-            person::mention(&login)
-        ));
+    for e in ends.iter().filter(|e| e.state == ProposalState::Approved) {
+        if let Some(text) = approved(e.login.as_deref(), e.worker.as_deref()) {
+            paragraphs.push(text);
+        }
     }
     let not_chosen = logins(ProposalState::NotChosen);
     if !not_chosen.is_empty() {
@@ -341,6 +370,7 @@ mod tests {
             login: Some(login.into()),
             state,
             reason: reason.map(str::to_string),
+            worker: None,
         };
         let ends = [
             end("alice", S::Approved, None),
@@ -352,8 +382,13 @@ mod tests {
                 login: None,
                 state: S::NotChosen,
                 reason: None,
+                worker: None,
             },
         ];
+        let by_worker = EndedProposal {
+            worker: Some("frank's `laptop`".into()),
+            ..end("frank", S::Approved, None)
+        };
         let refused = [(
             6,
             "review_budget_full",
@@ -373,6 +408,14 @@ mod tests {
             nothing_to_withdraw("bob"),
             approve_refused("maint", "alice", &refused),
             proposals_ended(&ends).unwrap(),
+            proposals_ended(&[by_worker]).unwrap(),
+            proposals_ended(&[EndedProposal {
+                login: None,
+                state: S::Approved,
+                reason: None,
+                worker: Some("w-one".into()),
+            }])
+            .unwrap(),
         ];
         assert_eq!(proposals_ended(&ends[5..]), None);
         insta::assert_snapshot!(all.join("\n\n----\n\n"));

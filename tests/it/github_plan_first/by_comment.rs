@@ -360,3 +360,64 @@ async fn an_approval_refused_by_another_rule_keeps_the_plan_open_sqlite() {
 async fn an_approval_refused_by_another_rule_keeps_the_plan_open_postgres() {
     refused_approval_story(true).await;
 }
+
+/// A plan given with a claim that a rule about the person refuses: the reply names only the
+/// rules that refused, never that the repository takes a plan first (the plan was there).
+async fn refused_with_a_plan_story(postgres: bool) {
+    let settings = "claim:\n  approval: plan\n  approval_skip_trust: 1\n  cooldown_hours: 24\n";
+    let story = Story::on(postgres, Some(settings), |_| {}).await;
+    story.fake.set_permission(REPO, "maint", "write");
+    let n = story.label_issue("Speed up the import", &[]).await;
+    let m = story.label_issue("Document the import", &[]).await;
+
+    // Denounced: the plan is refused for that alone.
+    let denounce = story.comment(m, "maint", "/owp denounce @mallory").await;
+    assert!(story.reacted(denounce, "+1"));
+    story
+        .comment(m, "mallory", "/owp claim\nRewrite everything.")
+        .await;
+    let told = story.expect_comment(
+        m,
+        "@mallory, you can't claim this issue right now: this repository's maintainers do not \
+         take contributions from you here.",
+    );
+    assert!(!told.body.contains("plan first"), "{}", told.body);
+
+    // In a cool-down after giving an approved plan back: refused for the pause alone.
+    story
+        .comment(n, "alice", "/owp claim\nCache the parsed files.")
+        .await;
+    story.expect_comment(n, "@alice, thank you — your plan is in.");
+    let approve = story.comment(n, "maint", "/owp approve @alice").await;
+    assert!(story.reacted(approve, "+1"));
+    story.expect_comment(n, "@alice, your plan is approved: you hold this issue now.");
+    story.comment(n, "alice", "/owp release").await;
+    story.expect_comment(n, "@alice, released — thank you.");
+    story
+        .comment(m, "alice", "/owp claim\nExamples first.")
+        .await;
+    let told = story.expect_comment(
+        m,
+        "@alice, you can't claim this issue right now: your last claim here ended without a \
+         pull request",
+    );
+    assert!(!told.body.contains("plan first"), "{}", told.body);
+    assert!(
+        !told.body.contains("\n- "),
+        "one reason only: {}",
+        told.body
+    );
+    assert!(proposals(&story, m).await.is_empty());
+    story.expect_status(m, &["**Ready**"]);
+    story.expect_status(n, &["**Ready**"]);
+}
+
+#[tokio::test]
+async fn a_plan_refused_for_the_person_names_only_their_rules_sqlite() {
+    refused_with_a_plan_story(false).await;
+}
+
+#[tokio::test]
+async fn a_plan_refused_for_the_person_names_only_their_rules_postgres() {
+    refused_with_a_plan_story(true).await;
+}

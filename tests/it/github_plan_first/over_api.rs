@@ -342,3 +342,99 @@ async fn a_comment_plan_needs_the_app_to_be_approved_sqlite() {
 async fn a_comment_plan_needs_the_app_to_be_approved_postgres() {
     without_the_app_story(true).await;
 }
+
+/// A worker's plan proposed over the API, approved from the dashboard.
+async fn dashboard_approves(story: &Story, mona: &crate::signin::WebSession, id: &str) {
+    let path = format!("/v1/admin/proposals/{id}/approve");
+    let (status, approved) =
+        with_cookie(story, Method::POST, &path, mona, true, Some(json!({}))).await;
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(approved["proposal"]["state"], "approved");
+    assert!(approved["lease"]["lease_id"].is_string(), "{approved}");
+    story.settle().await;
+}
+
+async fn worker_plan_story(postgres: bool) {
+    let story = crate::signin::story_with_settings(postgres, Some(PLAN_FIRST), |_| {}).await;
+    story.fake.set_permission(REPO, "maint", "write");
+    let mona = web_sign_in(&story, MONA).await;
+    let n = story.label_issue("Speed up the import", &[]).await;
+    let m = story.label_issue("Document the import", &[]).await;
+    let k = story.label_issue("Retry the import", &[]).await;
+    let token = story
+        .linked_worker(
+            n,
+            "alice",
+            json!({"name": "alice-laptop", "skills": [], "capacity_points": 5,
+                   "max_concurrent_tasks": 3}),
+        )
+        .await;
+    let mut ids = Vec::new();
+    for issue in [n, m, k] {
+        let task = story.task(issue).await.id;
+        let (status, proposed) = story
+            .post_json(
+                &format!("/v1/tasks/{task}/proposals"),
+                Some(&token),
+                json!({"plan": "Stream the file."}),
+            )
+            .await;
+        assert_eq!(status, 201, "{proposed}");
+        ids.push(proposed["proposal_id"].as_str().unwrap().to_string());
+        story.expect_status(issue, &["**Plans proposed** (1)", "1. `alice`"]);
+    }
+    story
+        .comment(n, "bob", "/owp claim\nCache the parsed files.")
+        .await;
+    story.expect_comment(n, "@bob, thank you — your plan is in.");
+
+    // On the dashboard: the issue says what the worker must do, and thanks the other proposer.
+    dashboard_approves(&story, &mona, &ids[0]).await;
+    let told = story.expect_comment(
+        n,
+        "@alice, your plan is approved: this issue is held for your worker `alice-laptop`. It \
+         must claim and acknowledge it within 24 hours",
+    );
+    assert!(
+        told.body.contains("@bob, thank you for your plan"),
+        "{}",
+        told.body
+    );
+    assert!(!told.body.contains("release"), "{}", told.body);
+    assert_eq!(story.task(n).await.status, TaskStatus::Leased);
+
+    // By comment: the same words.
+    let approve = story.comment(m, "maint", "/owp approve @alice").await;
+    assert!(story.reacted(approve, "+1"));
+    story.expect_comment(
+        m,
+        "@alice, your plan is approved: this issue is held for your worker `alice-laptop`. It \
+         must claim and acknowledge it within 24 hours",
+    );
+
+    // Declined with the admin token (`owp admin proposals decline`): told on the issue too.
+    let (status, declined) = story
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/proposals/{}/decline", ids[2]),
+            Some(json!({"reason": "the retries belong in the client"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{declined}");
+    story.settle().await;
+    story.expect_comment(
+        k,
+        "@alice, a maintainer declined your plan for this issue: the retries belong in the \
+         client.",
+    );
+}
+
+#[tokio::test]
+async fn a_worker_plan_approved_anywhere_tells_the_worker_what_to_do_sqlite() {
+    worker_plan_story(false).await;
+}
+
+#[tokio::test]
+async fn a_worker_plan_approved_anywhere_tells_the_worker_what_to_do_postgres() {
+    worker_plan_story(true).await;
+}

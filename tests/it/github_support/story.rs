@@ -647,6 +647,16 @@ impl Story {
         number
     }
 
+    /// Its author edits its description — `pull_request.edited`, with the body it had.
+    pub async fn edit_pr_body(&self, number: u64, body: &str) {
+        let before = self.fake.pull(REPO, number).expect("unknown pull request");
+        self.fake
+            .update_pr(REPO, number, |p| p.body = Some(body.to_string()));
+        let mut payload = self.pr_payload("pull_request.edited.derived", number, &before.author);
+        payload["changes"] = json!({"body": {"from": before.body}});
+        self.send("pull_request", &payload).await;
+    }
+
     /// A maintainer merges it — `pull_request.closed` with `merged: true`.
     pub async fn merge_pr(&self, number: u64) {
         self.fake.merge_pr(REPO, number);
