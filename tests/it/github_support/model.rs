@@ -270,6 +270,13 @@ pub struct Model {
     /// GitHub's content-creation limits per installation: (writes, window) pairs, each enforced
     /// over a sliding window (80 a minute and 500 an hour; tests may shorten them).
     pub content_limits: Vec<(usize, chrono::TimeDelta)>,
+    /// The installation whose content-creating request the route being served just accepted.
+    pub accepted_write: Option<u64>,
+    /// Accepted content-creating requests not yet answered, per installation.
+    pub writes_in_flight: HashMap<u64, usize>,
+    /// Installations that had a content-creating request accepted while another of theirs was
+    /// not answered yet (GitHub asks for them one at a time), once per such request.
+    pub overlapping_writes: Vec<u64>,
     /// Old names (lower-case) of renamed or transferred repositories → their id.
     pub moved_repos: HashMap<String, u64>,
     /// Transferred issues: (old repository, lower-case; old number) → (new repository id, number).
@@ -314,6 +321,9 @@ impl Model {
             user_ids: HashMap::new(),
             content_writes: HashMap::new(),
             content_limits: vec![(80, TimeDelta::minutes(1)), (500, TimeDelta::hours(1))],
+            accepted_write: None,
+            writes_in_flight: HashMap::new(),
+            overlapping_writes: Vec::new(),
             moved_repos: HashMap::new(),
             moved_issues: HashMap::new(),
             dependencies: Vec::new(),
