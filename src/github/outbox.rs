@@ -176,10 +176,7 @@ async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
         .gh_pace_write(row.installation_id, status, &github.pacing, false)
         .await?
     {
-        return github
-            .store
-            .gh_outbox_wait(row.id, &github.runner, at)
-            .await;
+        return github.store.gh_outbox_wait(row, &github.runner, at).await;
     }
     let client = match api::installation(&github.app, row.installation_id).await {
         Ok(client) => client,
@@ -201,12 +198,7 @@ async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
             }
             Ok(())
         }
-        Ok(Sent::Later(at)) => {
-            github
-                .store
-                .gh_outbox_wait(row.id, &github.runner, at)
-                .await
-        }
+        Ok(Sent::Later(at)) => github.store.gh_outbox_wait(row, &github.runner, at).await,
         Err(Failure::Call(e)) => failed_attempt(github, row, e).await,
         Err(Failure::Store(e)) => {
             // Give the row back; the database hiccup is reported by the caller.

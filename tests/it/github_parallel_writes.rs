@@ -477,16 +477,21 @@ async fn a_claim_takes_one_row_per_installation_and_none_of_one_being_written_to
             // Installation 7 is being written to: another process takes nothing of it.
             let none = other.gh_claim_outbox("b", now, later, 10).await.unwrap();
             assert!(none.is_empty(), "{}: {none:?}", db.label);
-            // Its write has to wait: given back untried, it is not an attempt.
-            db.store
-                .gh_outbox_wait(first[0].id, "a", now)
-                .await
-                .unwrap();
-            let again = other.gh_claim_outbox("b", now, later, 10).await.unwrap();
+            // Its write has to wait: given back untried, it is not an attempt, and the
+            // installation's other row waits as long.
+            let soon = now + 200;
+            db.store.gh_outbox_wait(&first[0], "a", soon).await.unwrap();
+            let none = other.gh_claim_outbox("b", now + 100, later, 10).await;
+            assert!(none.unwrap().is_empty(), "{}", db.label);
+            let again = other.gh_claim_outbox("b", soon, later, 10).await.unwrap();
             assert_eq!(again.len(), 1, "{}", db.label);
             assert_eq!((again[0].body.as_str(), again[0].attempts), ("a", 1));
             assert!(other.gh_outbox_sent(&again[0], "b", Some(1)).await.unwrap());
-            let next = db.store.gh_claim_outbox("a", now, later, 10).await.unwrap();
+            let next = db
+                .store
+                .gh_claim_outbox("a", soon, later, 10)
+                .await
+                .unwrap();
             let bodies: Vec<&str> = next.iter().map(|r| r.body.as_str()).collect();
             assert_eq!(bodies, ["b"], "{}", db.label);
         },

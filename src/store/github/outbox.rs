@@ -362,14 +362,36 @@ impl Store {
 
     /// Gives a claimed outbox row back untried, to be sent at `at` (its installation's budget
     /// is used up until then, or another of its writes is on its way): the claim does not count
-    /// as an attempt.
-    pub async fn gh_outbox_wait(&self, id: i64, runner: &str, at: i64) -> Result<(), StoreError> {
+    /// as an attempt. The installation's other rows due before then, which would wait as well,
+    /// wait until then too (only replies and reactions when `row` is one: status comments have
+    /// more of the budget), so that they are not each claimed only to be given back.
+    pub async fn gh_outbox_wait(
+        &self,
+        row: &OutboxRow,
+        runner: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let kinds = match row.kind {
+            OutboxKind::Status => "",
+            OutboxKind::Comment | OutboxKind::Reaction => " AND kind <> 'status'",
+        };
+        let sql = format!(
+            "UPDATE gh_outbox SET next_attempt_at = $1 WHERE installation_id = $2 \
+             AND state = 'pending' AND next_attempt_at < $1 \
+             AND (claimed_until IS NULL OR claimed_until <= $3){kinds}"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(at)
+            .bind(row.installation_id)
+            .bind(crate::store::now_ms())
+            .execute_write(self)
+            .await?;
         sqlx::query(
             "UPDATE gh_outbox SET next_attempt_at = $1, attempts = attempts - 1, \
              claimed_by = NULL, claimed_until = NULL WHERE id = $2 AND claimed_by = $3",
         )
         .bind(at)
-        .bind(id)
+        .bind(row.id)
         .bind(runner)
         .execute_write(self)
         .await?;
