@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use github_support::story::{ADMIN, SECRET, Story};
-use github_support::{Comment, FailWhen, Failure};
+use github_support::{Comment, FailWhen, Failure, busiest};
 use owp::store::github::outbox::OutboxTarget;
 use owp::store::github::write_pacing::{IN_FLIGHT_RECHECK_MS, WritePacing};
 use owp::store::{Store, Timing};
@@ -71,6 +71,17 @@ async fn queue(store: &Store, replies: &[(&Org, u64, String)]) {
     tx.commit().await.unwrap();
 }
 
+/// `say` to each issue of `orgs`: the replies `(org, issue, "{say} {repo}#{issue}.")`.
+fn to_each_issue<'a>(orgs: &'a [Org], say: &str) -> Vec<(&'a Org, u64, String)> {
+    orgs.iter()
+        .flat_map(|org| {
+            org.issues
+                .iter()
+                .map(move |&issue| (org, issue, format!("{say} {}#{issue}.", org.repo)))
+        })
+        .collect()
+}
+
 /// The App's comments on an issue that carry `text`.
 fn posted(story: &Story, repo: &str, issue: u64, text: &str) -> Vec<Comment> {
     story
@@ -92,20 +103,6 @@ fn refusals(story: &Story) -> Vec<String> {
         .collect()
 }
 
-/// The most accepted content-creating requests of all installations within any `window`.
-fn busiest(writes: &[DateTime<Utc>], window: TimeDelta) -> usize {
-    writes
-        .iter()
-        .map(|end| {
-            writes
-                .iter()
-                .filter(|t| **t <= *end && *end - **t < window)
-                .count()
-        })
-        .max()
-        .unwrap_or(0)
-}
-
 async fn replies_keep_their_order(postgres: bool) {
     // Writes a millisecond apart (so that each is paced, and one at a time, per installation).
     let story = Story::on(postgres, None, |c| {
@@ -115,14 +112,9 @@ async fn replies_keep_their_order(postgres: bool) {
     story.fake.set_latency(Duration::from_millis(20));
     let orgs = orgs(&story, 6, 3).await;
     // Four replies to each of three issues of six installations, interleaved.
-    let mut replies = Vec::new();
-    for k in 0..4 {
-        for org in &orgs {
-            for &issue in &org.issues {
-                replies.push((org, issue, format!("Reply {k} to {}#{issue}.", org.repo)));
-            }
-        }
-    }
+    let replies: Vec<_> = (0..4)
+        .flat_map(|k| to_each_issue(&orgs, &format!("Reply {k} to")))
+        .collect();
     queue(&story.running().store, &replies).await;
     story.settle().await;
 
@@ -171,13 +163,7 @@ async fn retry_after_holds_back_one(postgres: bool) {
             retry_after: WAIT as u64,
         },
     );
-    let mut replies = Vec::new();
-    for org in &orgs {
-        for &issue in &org.issues {
-            replies.push((org, issue, format!("Hello {}#{issue}.", org.repo)));
-        }
-    }
-    queue(&story.running().store, &replies).await;
+    queue(&story.running().store, &to_each_issue(&orgs, "Hello")).await;
     story.settle().await;
 
     let refused_at = story
@@ -240,13 +226,7 @@ async fn limits_refuse_nothing(postgres: bool) {
         .fake
         .set_content_limits(&[(5, minute), (12, TimeDelta::seconds(4))]);
     let orgs = orgs(&story, 8, 6).await;
-    let mut replies = Vec::new();
-    for org in &orgs {
-        for &issue in &org.issues {
-            replies.push((org, issue, format!("Hello {}#{issue}.", org.repo)));
-        }
-    }
-    queue(&story.running().store, &replies).await;
+    queue(&story.running().store, &to_each_issue(&orgs, "Hello")).await;
     story.settle().await;
 
     for org in &orgs {

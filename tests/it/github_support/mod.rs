@@ -81,6 +81,21 @@ struct Shared {
     latency_ms: std::sync::atomic::AtomicU64,
 }
 
+/// The most of `writes` (times GitHub accepted them) within any `window`: what GitHub's sliding
+/// window of that length saw at its fullest.
+pub fn busiest(writes: &[chrono::DateTime<Utc>], window: TimeDelta) -> usize {
+    writes
+        .iter()
+        .map(|end| {
+            writes
+                .iter()
+                .filter(|t| **t <= *end && *end - **t < window)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// A running fake GitHub. Stops when dropped.
 pub struct FakeGithub {
     shared: Arc<Shared>,
