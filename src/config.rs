@@ -491,6 +491,16 @@ pub struct GithubConfig {
     #[arg(long, env = "OWP_GITHUB_STATUS_WINDOW_MS",
           value_parser = clap::value_parser!(u32).range(0..=60_000))]
     pub github_status_window_ms: Option<u32>,
+    /// Installations whose comments, edits and reactions this process writes at once (default
+    /// 200; each installation's own writes still go one at a time).
+    #[arg(long, env = "OWP_GITHUB_OUTBOX_CONCURRENCY",
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub github_outbox_concurrency: Option<u32>,
+    /// How long a process holds an outbox row it is sending, in milliseconds (default 60000);
+    /// a process that dies mid-write leaves the row to another after this. For tests.
+    #[arg(long, env = "OWP_GITHUB_OUTBOX_CLAIM_MS", hide = true,
+          value_parser = clap::value_parser!(u32).range(500..=600_000))]
+    pub github_outbox_claim_ms: Option<u32>,
     /// The length of the pacing's minute and hour, in milliseconds (shortened by tests only).
     #[arg(long, env = "OWP_GITHUB_WRITE_WINDOWS_MS", hide = true, num_args = 2,
           value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]

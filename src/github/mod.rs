@@ -191,6 +191,12 @@ impl GithubParts {
             receiving: AtomicUsize::new(0),
             replies: Default::default(),
             pacing: write_pacing(gh_config),
+            outbox_concurrency: gh_config
+                .github_outbox_concurrency
+                .map_or(crate::github::outbox::DEFAULT_CONCURRENCY, |n| {
+                    usize::try_from(n).unwrap_or(usize::MAX).max(1)
+                }),
+            outbox_claim_ms: outbox_claim_ms(gh_config),
             webhook_bodies: Arc::new(tokio::sync::Semaphore::new(
                 crate::github::webhook::body_room(config.limits.webhook_concurrency),
             )),
@@ -316,9 +322,18 @@ fn write_pacing(
         spacing_ms: config
             .github_write_spacing_ms
             .map_or(default.spacing_ms, i64::from),
+        // A write is in flight at most as long as the claim on the row it sends.
+        in_flight_ms: outbox_claim_ms(config),
         minute_ms: windows.first().map_or(default.minute_ms, |&w| i64::from(w)),
         hour_ms: windows.get(1).map_or(default.hour_ms, |&w| i64::from(w)),
     }
+}
+
+/// How long the comment sender holds a row it claimed.
+fn outbox_claim_ms(config: &crate::config::GithubConfig) -> i64 {
+    config
+        .github_outbox_claim_ms
+        .map_or(crate::github::outbox::CLAIM_MS, i64::from)
 }
 
 fn schedule(value: Option<&str>, default: &str, name: &str) -> anyhow::Result<cron::Schedule> {

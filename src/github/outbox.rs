@@ -1,7 +1,15 @@
 //! The comment sender: writes what the outbox asks for, and never the same comment twice.
 //!
+//! - Installations go side by side, each one write at a time: a round claims the rows due now,
+//!   at most one per installation and none of an installation with a row being sent (here or by
+//!   another replica), and sends each in a task of its own (a lane), at most
+//!   [`DEFAULT_CONCURRENCY`] (`OWP_GITHUB_OUTBOX_CONCURRENCY`) at once. A lane ending, a commit
+//!   or a row coming due starts the next round, so one installation's slow answer, pause or
+//!   used-up budget holds back none of the others.
 //! - Rows are claimed with a conditional update, so with several replicas exactly one process
-//!   sends each; an older pending row about the same issue goes first.
+//!   sends each; an older pending row about the same issue goes first. A process that dies
+//!   mid-write leaves its rows claimed until the claim runs out ([`CLAIM_MS`]); another sends
+//!   them then.
 //! - A status comment is rendered when it is sent, from the task as it is then, so pending edits
 //!   of one status comment collapse into one request (and none when the text did not change).
 //!   It is found again by its hidden marker when its id is not known.
@@ -11,17 +19,20 @@
 //! - Failures: server errors and the network are retried with a growing delay; `Retry-After` and
 //!   an exhausted rate limit pause the whole installation until GitHub says; a secondary limit
 //!   named without a time pauses it a minute, doubling while it repeats (never failing the row);
-//!   refusals (the issue is gone) mark the row failed. Content-creating requests stay under
+//!   refusals (the issue is gone) mark the row failed.
+//! - Pacing: content-creating requests stay under
 //!   [`WRITES_PER_MINUTE`](crate::store::github::write_pacing::WRITES_PER_MINUTE) and
 //!   [`WRITES_PER_HOUR`](crate::store::github::write_pacing::WRITES_PER_HOUR) per installation,
-//!   about a second apart ([`WritePacing`](crate::store::github::write_pacing::WritePacing)),
-//!   counted in the database across replicas; a row that would have to wait is put back before anything is
-//!   read for it.
+//!   about a second apart and one in flight at a time
+//!   ([`WritePacing`](crate::store::github::write_pacing::WritePacing)), counted in the database
+//!   across replicas. A row that would have to wait is put back before anything is read for it,
+//!   and the wait does not count as an attempt.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use octocrab::Octocrab;
+use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::domain::disclosure::{Disclosure, DisclosurePolicy};
@@ -36,7 +47,7 @@ use crate::store::github::outbox::{OutboxKind, OutboxRow};
 use crate::store::proposals::Viewer;
 use crate::store::rows::TaskRow;
 
-/// How long a claimed row is reserved for the process sending it.
+/// How long a claimed row is reserved for the process sending it, unless configured (tests).
 pub const CLAIM_MS: i64 = 60_000;
 
 /// The first pause after a secondary rate limit without `Retry-After` (GitHub: at least a minute).
@@ -45,8 +56,10 @@ pub const LIMIT_WAIT_MS: i64 = 60_000;
 /// The longest pause a repeated secondary rate limit grows to.
 pub const LIMIT_WAIT_CAP_MS: i64 = 30 * 60_000;
 
-/// Rows claimed per round.
-const BATCH: i64 = 10;
+/// Installations one process writes to at once, unless configured
+/// (`OWP_GITHUB_OUTBOX_CONCURRENCY`): enough for about a thousand busy installations, each
+/// writing at most once a second and GitHub answering a write in a fifth of one.
+pub const DEFAULT_CONCURRENCY: usize = 200;
 
 /// Failed attempts (server errors, network) before a row is given up.
 pub const MAX_ATTEMPTS: i64 = 25;
@@ -54,18 +67,32 @@ pub const MAX_ATTEMPTS: i64 = 25;
 /// The longest pause between polls when nothing wakes the sender.
 const IDLE_POLL: Duration = Duration::from_millis(1000);
 
-/// Sends outbox rows until the process stops.
+/// The pause while rows are due but none can be taken (their installations are being written
+/// to, or an older row of their issue waits): a write of this process ending wakes the sender
+/// sooner.
+const BUSY_POLL: Duration = Duration::from_millis(100);
+
+/// A wait for an installation's pace this short is waited out holding the row (GitHub's own
+/// second between writes is not: the row is given back, and its lane ends).
+const SHORT_WAIT_MS: i64 = 50;
+
+/// Sends outbox rows until the process stops: each claimed row in a task of its own (a lane),
+/// at most `Github::outbox_concurrency` at once.
 pub async fn run(github: Arc<Github>) {
+    let mut lanes = JoinSet::new();
     loop {
         let woken = github.outbox_wake.notified();
         let changed = github.store.changed.notified();
-        match step(&github).await {
-            Ok(n) if n > 0 => {
-                github.progressed();
-                continue;
+        while let Some(ended) = lanes.try_join_next() {
+            lane_ended(ended);
+        }
+        let room = github.outbox_concurrency.saturating_sub(lanes.len());
+        if room > 0 {
+            match dispatch(&github, &mut lanes, room).await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "comment outbox: cannot read the next rows"),
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "comment outbox: cannot read the next rows"),
         }
         if let Ok((_, backlog)) = github.store.gh_backlog().await {
             crate::metrics::set_outbox_backlog(u64::try_from(backlog).unwrap_or(0));
@@ -73,20 +100,37 @@ pub async fn run(github: Arc<Github>) {
         let pause = match github.store.gh_next_due().await {
             Ok(Some(at)) => {
                 let wait = at - crate::store::now_ms();
-                Duration::from_millis(u64::try_from(wait.clamp(5, 1000)).unwrap_or(1000))
+                if wait <= 0 {
+                    BUSY_POLL
+                } else {
+                    Duration::from_millis(u64::try_from(wait.min(1000)).unwrap_or(1000))
+                }
             }
             _ => IDLE_POLL,
         };
         tokio::select! {
             _ = woken => {}
             _ = changed => {}
+            Some(ended) = lanes.join_next(), if !lanes.is_empty() => lane_ended(ended),
             _ = tokio::time::sleep(pause) => {}
         }
     }
 }
 
-/// Sends the rows that are due now; returns how many were handled.
-pub async fn step(github: &Github) -> Result<usize, StoreError> {
+fn lane_ended(ended: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = ended {
+        // Its row stays claimed until the claim runs out, then is sent again.
+        tracing::error!(error = %e, "comment outbox: a write ended abruptly");
+    }
+}
+
+/// Claims the rows due now, at most `room` and one per installation, and starts a lane for
+/// each; returns how many.
+async fn dispatch(
+    github: &Arc<Github>,
+    lanes: &mut JoinSet<()>,
+    room: usize,
+) -> Result<usize, StoreError> {
     if github.stopping.load(std::sync::atomic::Ordering::SeqCst) {
         return Ok(0);
     }
@@ -95,34 +139,59 @@ pub async fn step(github: &Github) -> Result<usize, StoreError> {
     let now = crate::store::now_ms();
     let rows = github
         .store
-        .gh_claim_outbox(&github.runner, now, now + CLAIM_MS, BATCH)
+        .gh_claim_outbox(
+            &github.runner,
+            now,
+            now + github.outbox_claim_ms,
+            i64::try_from(room).unwrap_or(i64::MAX),
+        )
         .await?;
-    for row in &rows {
+    let n = rows.len();
+    for row in rows {
         let span = tracing::info_span!(
             "outbox",
             id = row.id,
             kind = row.kind.as_str(),
+            installation = row.installation_id,
             repo = %row.repo,
             number = row.issue_number,
             attempt = row.attempts,
         );
-        send(github, row).instrument(span).await?;
+        let busy = github.busy_owned();
+        let github = Arc::clone(github);
+        lanes.spawn(
+            async move {
+                let _busy = busy;
+                if let Err(e) = send(&github, &row).await {
+                    tracing::warn!(error = %e, "comment outbox: the database failed while writing");
+                }
+            }
+            .instrument(span),
+        );
     }
-    Ok(rows.len())
+    Ok(n)
 }
 
 async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
-    // Nothing is read for a row whose write would have to wait anyway.
+    // Nothing is read for a row whose write would have to wait anyway: it is given back, unless
+    // the wait is shorter than giving it back and taking it again.
     let status = row.kind == OutboxKind::Status;
-    if let Some(at) = github
-        .store
-        .gh_pace_write(row.installation_id, status, &github.pacing, false)
-        .await?
-    {
-        return github
+    for tries in 1.. {
+        let Some(at) = github
             .store
-            .gh_outbox_retry(row.id, &github.runner, at, None)
-            .await;
+            .gh_pace_write(row.installation_id, status, &github.pacing, false)
+            .await?
+        else {
+            break;
+        };
+        let wait = at - crate::store::now_ms();
+        if wait > SHORT_WAIT_MS || tries > 3 {
+            return github.store.gh_outbox_wait(row, &github.runner, at).await;
+        }
+        tokio::time::sleep(Duration::from_millis(
+            u64::try_from(wait.max(1)).unwrap_or(1),
+        ))
+        .await;
     }
     let client = match api::installation(&github.app, row.installation_id).await {
         Ok(client) => client,
@@ -144,12 +213,7 @@ async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
             }
             Ok(())
         }
-        Ok(Sent::Later(at)) => {
-            github
-                .store
-                .gh_outbox_retry(row.id, &github.runner, at, None)
-                .await
-        }
+        Ok(Sent::Later(at)) => github.store.gh_outbox_wait(row, &github.runner, at).await,
         Err(Failure::Call(e)) => failed_attempt(github, row, e).await,
         Err(Failure::Store(e)) => {
             // Give the row back; the database hiccup is reported by the caller.

@@ -107,12 +107,17 @@ pub struct Github {
     pub(crate) replies: crate::github::throttle::ReplyThrottle,
     /// How the App's comments, edits and reactions are paced per installation.
     pub(crate) pacing: WritePacing,
+    /// Installations the comment sender writes to at once.
+    pub(crate) outbox_concurrency: usize,
+    /// How long the comment sender holds a row it claimed.
+    pub(crate) outbox_claim_ms: i64,
 }
 
-/// Counts a background step as under way while it lives.
-pub(crate) struct Busy<'a>(&'a Github);
+/// Counts a background step as under way while it lives: borrowing the context, or holding it
+/// (`Busy<Arc<Github>>`, for a spawned task, counted from before the task starts).
+pub(crate) struct Busy<G: std::ops::Deref<Target = Github>>(G);
 
-impl Drop for Busy<'_> {
+impl<G: std::ops::Deref<Target = Github>> Drop for Busy<G> {
     fn drop(&mut self) {
         self.0.busy.fetch_sub(1, Ordering::SeqCst);
         self.0.progressed();
@@ -377,9 +382,15 @@ impl Github {
     }
 
     /// Marks a background step under way until the guard is dropped.
-    pub(crate) fn busy(&self) -> Busy<'_> {
+    pub(crate) fn busy(&self) -> Busy<&Github> {
         self.busy.fetch_add(1, Ordering::SeqCst);
         Busy(self)
+    }
+
+    /// [`Github::busy`] for a spawned task: the guard moves into it.
+    pub(crate) fn busy_owned(self: &Arc<Self>) -> Busy<Arc<Github>> {
+        self.busy.fetch_add(1, Ordering::SeqCst);
+        Busy(Arc::clone(self))
     }
 
     /// Lets webhook deliveries being stored go first (they share the database's writer with the

@@ -430,11 +430,23 @@ async fn status_comments_leave_the_outbox_before_replies() {
             .unwrap();
     }
     tx.commit().await.unwrap();
-    let now = owp::store::now_ms();
-    let rows = store
-        .gh_claim_outbox("runner", now, now + 60_000, 3)
-        .await
-        .unwrap();
+    // One installation's rows go one at a time: each claim takes one, sent before the next.
+    let mut rows = Vec::new();
+    for _ in 0..3 {
+        let now = owp::store::now_ms();
+        let claimed = store
+            .gh_claim_outbox("runner", now, now + 60_000, 3)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1, "{claimed:?}");
+        assert!(
+            store
+                .gh_outbox_sent(&claimed[0], "runner", None)
+                .await
+                .unwrap()
+        );
+        rows.extend(claimed);
+    }
     let kinds: Vec<(OutboxKind, i64)> = rows.iter().map(|r| (r.kind, r.issue_number)).collect();
     assert_eq!(
         kinds,

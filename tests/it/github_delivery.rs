@@ -476,11 +476,12 @@ async fn a_write_counts_against_the_hour_from_when_github_answered_it() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    // Two writes an "hour" of 10 s.
+    // Two writes an "hour" of 10 s, which may overlap.
     let pacing = WritePacing {
         per_minute: 80,
         per_hour: 2,
         spacing_ms: 0,
+        in_flight_ms: 0,
         minute_ms: 10_000,
         hour_ms: 10_000,
     };

@@ -8,8 +8,8 @@ use crate::github_support;
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
-use github_support::Call;
 use github_support::story::{INSTALLATION, OWNER, REPO, SETTLE, Story};
+use github_support::{Call, busiest};
 use owp::server;
 
 /// Whether a call was a content-creating request GitHub accepted.
@@ -17,20 +17,6 @@ fn accepted_write(c: &Call) -> bool {
     matches!(c.method.as_str(), "POST" | "PATCH")
         && c.path.contains("/issues/")
         && (200..300).contains(&c.status)
-}
-
-/// The most writes accepted within any `window`.
-fn busiest(writes: &[chrono::DateTime<chrono::Utc>], window: TimeDelta) -> usize {
-    writes
-        .iter()
-        .map(|end| {
-            writes
-                .iter()
-                .filter(|t| **t <= *end && *end - **t < window)
-                .count()
-        })
-        .max()
-        .unwrap_or(0)
 }
 
 #[tokio::test]

@@ -72,6 +72,7 @@ mod github_labels;
 mod github_lanes;
 mod github_one_delivery;
 mod github_one_person;
+mod github_parallel_writes;
 mod github_path_locks;
 mod github_persons;
 mod github_plan_first;

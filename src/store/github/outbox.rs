@@ -1,5 +1,6 @@
 //! The comment outbox (`gh_outbox`): status comments, replies and reactions queued in the
-//! transaction of the change they report, then claimed and sent by one process at a time.
+//! transaction of the change they report, then claimed and sent: each row by one process, each
+//! installation's rows one at a time, many installations at once.
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -258,11 +259,15 @@ impl WriteTx {
 }
 
 impl Store {
-    /// Claims up to `limit` outbox rows that are due, for `runner` until `until`, status comments
-    /// first. A reply or reaction waits while an older one about the same issue is pending
-    /// (replies arrive in order), a status comment only for an older status row, and every row
-    /// while its installation is rate-limited or suspended. Each row is claimed with a conditional
-    /// update, so with several replicas exactly one sends it.
+    /// Claims up to `limit` outbox rows that are due, for `runner` until `until`: at most one
+    /// row of an installation, and none of an installation that has a row claimed (being sent,
+    /// here or by another replica), so that each installation's writes go out one at a time while
+    /// installations go side by side. Within an installation status comments go first, then the
+    /// oldest row; across installations, the oldest first. A reply or reaction waits while an
+    /// older one about the same issue is pending (replies arrive in order), a status comment only
+    /// for an older status row, and every row while its installation is rate-limited or
+    /// suspended. Each row is claimed with a conditional update, so with several replicas exactly
+    /// one sends it.
     pub async fn gh_claim_outbox(
         &self,
         runner: &str,
@@ -271,14 +276,18 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let ids: Vec<(i64,)> = sqlx::query_as(
-            "SELECT o.id FROM gh_outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= $1 \
+            "SELECT id FROM (SELECT o.id, ROW_NUMBER() OVER (PARTITION BY o.installation_id \
+                 ORDER BY CASE WHEN o.kind = 'status' THEN 0 ELSE 1 END, o.id) AS place \
+             FROM gh_outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= $1 \
              AND (o.claimed_until IS NULL OR o.claimed_until <= $1) \
              AND NOT EXISTS (SELECT 1 FROM gh_outbox p WHERE p.state = 'pending' \
                  AND p.repo = o.repo AND p.issue_number = o.issue_number AND p.id < o.id \
                  AND (p.kind = 'status') = (o.kind = 'status')) \
+             AND NOT EXISTS (SELECT 1 FROM gh_outbox c WHERE c.state = 'pending' \
+                 AND c.installation_id = o.installation_id AND c.claimed_until > $1) \
              AND NOT EXISTS (SELECT 1 FROM gh_installations i WHERE i.id = o.installation_id \
-                 AND (i.blocked_until > $1 OR i.suspended = 1)) \
-             ORDER BY CASE WHEN o.kind = 'status' THEN 0 ELSE 1 END, o.id LIMIT $2",
+                 AND (i.blocked_until > $1 OR i.suspended = 1))) due \
+             WHERE place = 1 ORDER BY id LIMIT $2",
         )
         .bind(now)
         .bind(limit)
@@ -345,6 +354,44 @@ impl Store {
         .bind(at)
         .bind(error)
         .bind(id)
+        .bind(runner)
+        .execute_write(self)
+        .await?;
+        Ok(())
+    }
+
+    /// Gives a claimed outbox row back untried, to be sent at `at` (its installation's budget
+    /// is used up until then, or another of its writes is on its way): the claim does not count
+    /// as an attempt. The installation's other rows due before then, which would wait as well,
+    /// wait until then too (only replies and reactions when `row` is one: status comments have
+    /// more of the budget), so that they are not each claimed only to be given back.
+    pub async fn gh_outbox_wait(
+        &self,
+        row: &OutboxRow,
+        runner: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let kinds = match row.kind {
+            OutboxKind::Status => "",
+            OutboxKind::Comment | OutboxKind::Reaction => " AND kind <> 'status'",
+        };
+        let sql = format!(
+            "UPDATE gh_outbox SET next_attempt_at = $1 WHERE installation_id = $2 \
+             AND state = 'pending' AND next_attempt_at < $1 \
+             AND (claimed_until IS NULL OR claimed_until <= $3){kinds}"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(at)
+            .bind(row.installation_id)
+            .bind(crate::store::now_ms())
+            .execute_write(self)
+            .await?;
+        sqlx::query(
+            "UPDATE gh_outbox SET next_attempt_at = $1, attempts = attempts - 1, \
+             claimed_by = NULL, claimed_until = NULL WHERE id = $2 AND claimed_by = $3",
+        )
+        .bind(at)
+        .bind(row.id)
         .bind(runner)
         .execute_write(self)
         .await?;

@@ -20,6 +20,14 @@ pub const STATUS_RESERVE_PER_MINUTE: i64 = 20;
 /// GitHub asks for content-creating requests to be made serially, about a second apart.
 pub const WRITE_SPACING_MS: i64 = 1000;
 
+/// The longest a write counts as in flight when its answer is never noted (the process sending
+/// it stopped): longer than a request may take.
+pub const WRITE_IN_FLIGHT_MS: i64 = 60_000;
+
+/// A write that finds another of its installation in flight tries again this long after, at
+/// the earliest.
+pub const IN_FLIGHT_RECHECK_MS: i64 = 100;
+
 const MINUTE_MS: i64 = 60_000;
 
 /// A secondary limit more than this long after an installation's last pause starts its back-off
@@ -28,13 +36,17 @@ pub const LIMIT_STREAK_RESET_MS: i64 = HOUR_MS;
 
 /// How an installation's content-creating requests are paced, across every replica (the
 /// database holds the log): at most `per_minute` in any `minute_ms` and `per_hour` in any
-/// `hour_ms`, each at least `spacing_ms` after the one before. Replies and reactions use three
-/// quarters of each budget; the rest is left to status comments, which go first.
+/// `hour_ms`, each at least `spacing_ms` after the one before, and one at a time: a write taken
+/// to be sent ([`Store::gh_take_write`]) is in flight until GitHub answered it
+/// ([`Store::gh_write_answered`]), at most `in_flight_ms`, and no other write of its
+/// installation goes out meanwhile (`in_flight_ms` 0: writes may overlap). Replies and reactions
+/// use three quarters of each budget; the rest is left to status comments, which go first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WritePacing {
     pub per_minute: i64,
     pub per_hour: i64,
     pub spacing_ms: i64,
+    pub in_flight_ms: i64,
     /// The windows' lengths: a minute and an hour, except in tests that shorten them.
     pub minute_ms: i64,
     pub hour_ms: i64,
@@ -47,6 +59,7 @@ impl Default for WritePacing {
             per_minute: WRITES_PER_MINUTE,
             per_hour: WRITES_PER_HOUR,
             spacing_ms: WRITE_SPACING_MS,
+            in_flight_ms: WRITE_IN_FLIGHT_MS,
             minute_ms: MINUTE_MS,
             hour_ms: HOUR_MS,
         }
@@ -72,6 +85,17 @@ impl WritePacing {
     }
 }
 
+/// What [`Store::gh_pace`] does with a write that may go now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Take {
+    /// Nothing: it only says whether one could go.
+    Look,
+    /// Counts it against the budgets.
+    Counted,
+    /// Counts it, in flight until GitHub answered it.
+    InFlight,
+}
+
 impl Store {
     /// Reserves one content-creating request of an installation: `Ok(None)` when it may be sent
     /// now, `Ok(Some(at))` when it has to wait until `at` (the per-minute or per-hour budget is
@@ -84,6 +108,7 @@ impl Store {
     ) -> Result<Option<i64>, StoreError> {
         let pacing = WritePacing {
             spacing_ms: 0,
+            in_flight_ms: 0,
             ..WritePacing::default()
         };
         self.gh_pace_write(installation_id, status, &pacing, true)
@@ -99,55 +124,59 @@ impl Store {
         pacing: &WritePacing,
         reserve: bool,
     ) -> Result<Option<i64>, StoreError> {
+        let take = if reserve { Take::Counted } else { Take::Look };
         Ok(self
-            .gh_pace(installation_id, status, pacing, reserve)
+            .gh_pace(installation_id, status, pacing, take)
             .await?
             .err())
     }
 
     /// Takes one content-creating request of an installation's budget (see
     /// [`Store::gh_pace_write`]): `Ok(Ok(at))` when it may be sent now, reserved at `at` (pass it
-    /// to [`Store::gh_write_answered`] once GitHub answered), `Ok(Err(until))` when it waits.
+    /// to [`Store::gh_write_answered`] once GitHub answered; until then it is in flight),
+    /// `Ok(Err(until))` when it waits.
     pub async fn gh_take_write(
         &self,
         installation_id: i64,
         status: bool,
         pacing: &WritePacing,
     ) -> Result<Result<i64, i64>, StoreError> {
-        self.gh_pace(installation_id, status, pacing, true).await
+        self.gh_pace(installation_id, status, pacing, Take::InFlight)
+            .await
     }
 
-    /// GitHub answered the write reserved at `reserved_at`: from now on it counts from now, as
-    /// GitHub counts it from when it arrived (at the latest, now). Without this a write slower
-    /// to arrive than the one an hour after it could make GitHub see one more in its hour than
-    /// the log.
+    /// GitHub answered the write reserved at `reserved_at`: it is no longer in flight, and from
+    /// now on it counts from now, as GitHub counts it from when it arrived (at the latest, now).
+    /// Without this a write slower to arrive than the one an hour after it could make GitHub see
+    /// one more in its hour than the log.
     pub async fn gh_write_answered(
         &self,
         installation_id: i64,
         reserved_at: i64,
     ) -> Result<(), StoreError> {
-        let now = super::super::now_ms();
-        if now <= reserved_at {
-            return Ok(());
-        }
-        sqlx::query("UPDATE gh_write_log SET at = $3 WHERE installation_id = $1 AND at = $2")
-            .bind(installation_id)
-            .bind(reserved_at)
-            .bind(now)
-            .execute_write(self)
-            .await?;
+        let now = super::super::now_ms().max(reserved_at);
+        sqlx::query(
+            "UPDATE gh_write_log SET at = $3, in_flight_until = NULL \
+             WHERE installation_id = $1 AND at = $2",
+        )
+        .bind(installation_id)
+        .bind(reserved_at)
+        .bind(now)
+        .execute_write(self)
+        .await?;
         Ok(())
     }
 
-    /// `Ok(Ok(at))`: the write may go now (reserved at `at` with `reserve`); `Ok(Err(until))`:
+    /// `Ok(Ok(at))`: the write may go now (reserved at `at` when it is taken); `Ok(Err(until))`:
     /// it waits until `until`.
     async fn gh_pace(
         &self,
         installation_id: i64,
         status: bool,
         pacing: &WritePacing,
-        reserve: bool,
+        take: Take,
     ) -> Result<Result<i64, i64>, StoreError> {
+        let reserve = take != Take::Look;
         let mut tx = self.begin().await?;
         let now = tx.now;
         let lock = match self.backend {
@@ -172,19 +201,28 @@ impl Store {
                 .execute(tx.conn())
                 .await?;
         }
-        type Counts = (i64, Option<i64>, i64, Option<i64>, Option<i64>);
-        let (minute, oldest_minute, hour, oldest_hour, newest): Counts = sqlx::query_as(
+        type Counts = (i64, Option<i64>, i64, Option<i64>, Option<i64>, Option<i64>);
+        let (minute, oldest_minute, hour, oldest_hour, newest, in_flight): Counts = sqlx::query_as(
             "SELECT COALESCE(SUM(CASE WHEN at > $2 THEN 1 ELSE 0 END), 0), \
-             MIN(CASE WHEN at > $2 THEN at END), \
-             COALESCE(SUM(CASE WHEN at > $3 THEN 1 ELSE 0 END), 0), \
-             MIN(CASE WHEN at > $3 THEN at END), MAX(at) \
-             FROM gh_write_log WHERE installation_id = $1",
+                 MIN(CASE WHEN at > $2 THEN at END), \
+                 COALESCE(SUM(CASE WHEN at > $3 THEN 1 ELSE 0 END), 0), \
+                 MIN(CASE WHEN at > $3 THEN at END), MAX(at), MAX(in_flight_until) \
+                 FROM gh_write_log WHERE installation_id = $1",
         )
         .bind(installation_id)
         .bind(now - pacing.minute_ms)
         .bind(now - pacing.hour_ms)
         .fetch_one(tx.conn())
         .await?;
+        if pacing.in_flight_ms > 0
+            && let Some(until) = in_flight
+            && until > now
+        {
+            // Another write of the installation is on its way (this process or another).
+            return Ok(Err(
+                until.min(now + pacing.spacing_ms.max(IN_FLIGHT_RECHECK_MS))
+            ));
+        }
         let (per_minute, per_hour) = pacing.budgets(status);
         if minute >= per_minute {
             return Ok(Err(oldest_minute.unwrap_or(now) + pacing.minute_ms + 1));
@@ -200,11 +238,16 @@ impl Store {
         if !reserve {
             return Ok(Ok(now));
         }
-        sqlx::query("INSERT INTO gh_write_log (installation_id, at) VALUES ($1, $2)")
-            .bind(installation_id)
-            .bind(now)
-            .execute(tx.conn())
-            .await?;
+        let in_flight_until =
+            (take == Take::InFlight && pacing.in_flight_ms > 0).then(|| now + pacing.in_flight_ms);
+        sqlx::query(
+            "INSERT INTO gh_write_log (installation_id, at, in_flight_until) VALUES ($1, $2, $3)",
+        )
+        .bind(installation_id)
+        .bind(now)
+        .bind(in_flight_until)
+        .execute(tx.conn())
+        .await?;
         tx.commit().await?;
         Ok(Ok(now))
     }

@@ -163,6 +163,14 @@ pub(super) async fn handle(
         {
             reply = reply.header("x-ratelimit-remaining", remaining);
         }
+        let writing = m.accepted_write.take();
+        if let Some(installation) = writing {
+            let in_flight = m.writes_in_flight.entry(installation).or_default();
+            *in_flight += 1;
+            if *in_flight > 1 {
+                m.overlapping_writes.push(installation);
+            }
+        }
         m.calls.push(Call {
             method: method.to_string(),
             path: path.clone(),
@@ -172,8 +180,20 @@ pub(super) async fn handle(
             body: json_body.map(oauth::redact_json),
             at: Utc::now(),
         });
-        reply
+        (reply, writing)
     };
+    let (reply, writing) = reply;
+    // GitHub's time to answer (what it did is already done).
+    let latency = shared.latency_ms.load(std::sync::atomic::Ordering::SeqCst);
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    if let Some(installation) = writing {
+        let mut m = shared.model.lock().unwrap();
+        if let Some(in_flight) = m.writes_in_flight.get_mut(&installation) {
+            *in_flight = in_flight.saturating_sub(1);
+        }
+    }
     if let Some(delivery_id) = reply.redeliver {
         let shared = Arc::clone(&shared);
         tokio::spawn(async move { webhooks::redeliver(&shared, delivery_id).await });

@@ -76,6 +76,24 @@ struct Shared {
     user_agents: Mutex<Vec<String>>,
     /// Logins (lowercase) whose accounts were deleted: REST answers show them as `user: null`.
     deleted_accounts: Mutex<std::collections::HashSet<String>>,
+    /// How long the REST API takes to answer each request, in milliseconds (see
+    /// [`FakeGithub::set_latency`]).
+    latency_ms: std::sync::atomic::AtomicU64,
+}
+
+/// The most of `writes` (times GitHub accepted them) within any `window`: what GitHub's sliding
+/// window of that length saw at its fullest.
+pub fn busiest(writes: &[chrono::DateTime<Utc>], window: TimeDelta) -> usize {
+    writes
+        .iter()
+        .map(|end| {
+            writes
+                .iter()
+                .filter(|t| **t <= *end && *end - **t < window)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// A running fake GitHub. Stops when dropped.
@@ -119,6 +137,7 @@ impl FakeGithub {
             violations: Mutex::new(Vec::new()),
             user_agents: Mutex::new(Vec::new()),
             deleted_accounts: Mutex::new(Default::default()),
+            latency_ms: Default::default(),
         });
         let router = Router::new()
             .fallback(http::handle)
@@ -278,6 +297,21 @@ impl FakeGithub {
             .get(&installation_id)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Makes the REST API answer every request `latency` late, as GitHub takes its time: the
+    /// request has its effect when it arrives, and its answer comes after.
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        self.shared
+            .latency_ms
+            .store(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The installations that had a content-creating request accepted while another of theirs
+    /// was still unanswered, once per such request (GitHub asks for them one at a time).
+    pub fn overlapping_writes(&self) -> Vec<u64> {
+        self.model().overlapping_writes.clone()
     }
 
     /// Takes a repository out of its installation.

@@ -274,6 +274,13 @@ pub struct Model {
     pub content_limits: Vec<(usize, chrono::TimeDelta)>,
     /// What every answer says is left of the hour (`x-ratelimit-remaining`), when a story sets it.
     pub rate_remaining: Option<i64>,
+    /// The installation whose content-creating request the route being served just accepted.
+    pub accepted_write: Option<u64>,
+    /// Accepted content-creating requests not yet answered, per installation.
+    pub writes_in_flight: HashMap<u64, usize>,
+    /// Installations that had a content-creating request accepted while another of theirs was
+    /// not answered yet (GitHub asks for them one at a time), once per such request.
+    pub overlapping_writes: Vec<u64>,
     /// Old names (lower-case) of renamed or transferred repositories → their id.
     pub moved_repos: HashMap<String, u64>,
     /// Transferred issues: (old repository, lower-case; old number) → (new repository id, number).
@@ -320,6 +327,9 @@ impl Model {
             content_writes: HashMap::new(),
             content_limits: vec![(80, TimeDelta::minutes(1)), (500, TimeDelta::hours(1))],
             rate_remaining: None,
+            accepted_write: None,
+            writes_in_flight: HashMap::new(),
+            overlapping_writes: Vec::new(),
             moved_repos: HashMap::new(),
             moved_issues: HashMap::new(),
             dependencies: Vec::new(),

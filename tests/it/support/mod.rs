@@ -166,6 +166,17 @@ impl Server {
         .await
     }
 
+    /// A server process on a database another harness made and keeps (a story's), with its
+    /// admin token.
+    pub async fn start_on(
+        database: TestDatabase,
+        admin_token: &str,
+        env: &[(&str, &str)],
+    ) -> Server {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        Server::spawn(dir, database, Some(admin_token.to_string()), env).await
+    }
+
     /// A second server process on the same database (and admin token) as `self`.
     pub async fn start_sharing(&self, env: &[(&str, &str)]) -> Server {
         Server::spawn(

@@ -44,6 +44,7 @@ pub(super) fn content_write(m: &mut Model, auth: &CallAuth) -> Result<(), Reply>
         return Err(refusal);
     }
     writes.push(now);
+    m.accepted_write = Some(counted_as(auth));
     Ok(())
 }
 
