@@ -185,6 +185,7 @@ impl GithubParts {
             permissions,
             account_ids: Default::default(),
             reconcile_lock: tokio::sync::Mutex::new(()),
+            reconcile_resume: std::sync::Mutex::new(std::collections::HashMap::new()),
             started,
             busy: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),

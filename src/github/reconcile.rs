@@ -449,13 +449,12 @@ async fn installation_inner(
     }
     tx.commit().await?;
     let mut first_error = None;
-    // Where the budget stops a run early, the next run starts elsewhere, so every repository
-    // has its turn.
-    let start = if listed.len() > 1 {
-        rand::random_range(0..listed.len())
-    } else {
-        0
-    };
+    // In GitHub's order; where the budget stopped the last run early, the next starts at the
+    // repository it did not reach, so every repository has its turn.
+    let resume = resume_at(github, installation, None);
+    let start = resume
+        .and_then(|name| listed.iter().position(|r| r.full_name == name))
+        .unwrap_or(0);
     for repo in listed.iter().cycle().skip(start).take(listed.len()) {
         let cost = api::cost_so_far();
         if cost.counted >= MAX_COUNTED_PER_RUN
@@ -468,6 +467,7 @@ async fn installation_inner(
                 "reconciliation used its share of the installation's hour; its other repositories wait for the next run"
             );
             crate::metrics::record_github_reconcile_deferred();
+            resume_at(github, installation, Some(repo.full_name.clone()));
             break;
         }
         if let Err(e) = repo_inner(github, installation, &repo.full_name, &client, depth).await {
@@ -478,6 +478,19 @@ async fn installation_inner(
     match first_error {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// Where the next reconciliation of `installation` starts: takes what was remembered, and
+/// remembers `next` (a run stopped early) in its place.
+fn resume_at(github: &Github, installation: i64, next: Option<String>) -> Option<String> {
+    let mut resume = github
+        .reconcile_resume
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match next {
+        Some(name) => resume.insert(installation, name),
+        None => resume.remove(&installation),
     }
 }
 

@@ -93,6 +93,9 @@ pub struct Github {
     /// concurrent asks.
     pub(crate) account_ids: crate::github::account_ids::AccountIds,
     pub(crate) reconcile_lock: tokio::sync::Mutex<()>,
+    /// Where an installation's last reconciliation stopped early (the repository it did not
+    /// reach): its next run starts there.
+    pub(crate) reconcile_resume: std::sync::Mutex<std::collections::HashMap<i64, String>>,
     pub(crate) started: watch::Sender<bool>,
     /// Background steps under way (a delivery with its follow-up work, a reconciliation).
     pub(crate) busy: AtomicUsize,
