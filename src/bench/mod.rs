@@ -29,6 +29,10 @@
 //!
 //! `--preview 100000` measures what previews cost another worker's claims (`preview.rs`).
 //!
+//! `--github-installations 5,40,1000` measures the GitHub App among that many installations,
+//! against a simulated GitHub (`installs/`, `github_sim/`), optionally beside another build
+//! (`--against PATH`).
+//!
 //! `--path-locks 0,1000` adds rule 10's load side by side with none (`data::load_paths`), and
 //! `--capped-replicas 1,2,4` adds PostgreSQL runs whose server processes are each capped at
 //! `--capped-cpu` cores; the report ends with the targets the rows are read against
@@ -51,7 +55,9 @@ mod conn;
 mod cpu_cap;
 mod cpu_use;
 mod data;
+mod github_sim;
 mod idle;
+mod installs;
 mod loops;
 mod pg_stats;
 mod plan;
@@ -222,6 +228,31 @@ pub struct BenchArgs {
     /// previews at once (see `preview.rs`).
     #[arg(long, value_delimiter = ',', conflicts_with = "idle")]
     pub preview: Vec<usize>,
+    /// Many installations instead of the claim runs, one run per value (e.g. `5,40,1000`): that
+    /// many installations of the App on a GitHub simulated in this process, each opening
+    /// `--deliveries-per-installation` `pool:ready` issues; reports deliveries applied/s, status
+    /// comments posted/s, the server's peak RSS and any write faster than GitHub allows (see
+    /// `installs/`). Uses `--backends`, `--replicas`, `--webhook-senders`, `--github-key`.
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["idle", "preview"])]
+    pub github_installations: Vec<usize>,
+    /// How far away the simulated GitHub is: every answer comes this many ms after its request,
+    /// one run per value (e.g. `0,100`).
+    #[arg(long, value_delimiter = ',', default_value = "100")]
+    pub github_latency_ms: Vec<u64>,
+    /// Issues opened (one signed `issues.opened` delivery each) per installation.
+    #[arg(long, default_value_t = 10)]
+    pub deliveries_per_installation: usize,
+    /// Repositories of each installation; its issues go round them.
+    #[arg(long, default_value_t = 2)]
+    pub repos_per_installation: usize,
+    /// Another `owp` executable (e.g. an earlier build) to run the same installation rows with,
+    /// shown beside this build's with their ratio.
+    #[arg(long, requires = "github_installations")]
+    pub against: Option<PathBuf>,
+    /// The longest one installation run waits for its deliveries and status comments, in
+    /// seconds.
+    #[arg(long, default_value_t = 1800)]
+    pub github_wait_s: u64,
 }
 
 const ADMIN: &str = "bench-admin-token";
@@ -259,6 +290,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if !args.preview.is_empty() {
         return preview::run(&args).await;
     }
+    let many_installations = !args.github_installations.is_empty();
     if args.workers == 0 || args.repeat == 0 || args.repos == 0 {
         bail!("--workers, --repeat and --repos must be at least 1");
     }
@@ -282,6 +314,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     )
     .context("cannot copy the owp executable")?;
     SERVER_EXE.set(exe).ok();
+    if many_installations {
+        return installs::run(&args).await;
+    }
     let mut results = Vec::new();
     for Planned { shape, capped } in planned {
         let cpu = if capped {

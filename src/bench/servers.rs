@@ -71,6 +71,18 @@ impl ServerProcess {
             Some(exe) => exe.clone(),
             None => std::env::current_exe().context("cannot find the owp executable")?,
         };
+        Self::spawn_exe(&exe, backend, url, dir, name, env).await
+    }
+
+    /// `owp serve` of the executable `exe` (this build's private copy, or another build's).
+    pub(super) async fn spawn_exe(
+        exe: &Path,
+        backend: BenchBackend,
+        url: &str,
+        dir: &Path,
+        name: &str,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<ServerProcess> {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0")?;
             l.local_addr()?.port()

@@ -93,6 +93,17 @@ async fn send_delivery(http: &reqwest::Client, base: &str, n: usize) -> anyhow::
         "sender": {"login": "bench-user", "id": 1},
     })
     .to_string();
+    post_signed(http, base, "issues", body).await
+}
+
+/// POSTs `body` to `{base}/github/webhook` as GitHub delivers an `event`, signed with the bench's
+/// webhook secret; returns the HTTP status.
+pub(super) async fn post_signed(
+    http: &reqwest::Client,
+    base: &str,
+    event: &str,
+    body: String,
+) -> anyhow::Result<u16> {
     let mut mac = Hmac::<Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes())
         .expect("HMAC accepts keys of any length");
     mac.update(body.as_bytes());
@@ -100,7 +111,7 @@ async fn send_delivery(http: &reqwest::Client, base: &str, n: usize) -> anyhow::
     let res = http
         .post(format!("{base}/github/webhook"))
         .header("content-type", "application/json")
-        .header("x-github-event", "issues")
+        .header("x-github-event", event)
         .header("x-github-delivery", uuid::Uuid::new_v4().to_string())
         .header("x-hub-signature-256", signature)
         .body(body)

@@ -77,3 +77,82 @@ async fn bench_registers_more_workers_than_one_address_may_in_a_minute() {
     let claims: f64 = row[9].parse().expect("claims/s");
     assert!(claims > 0.0, "no claim answered: {row:?}");
 }
+
+/// `owp bench --github-installations`, small, beside a second executable (the same one here): a
+/// simulated GitHub 20 ms away, 3 installations opening 2 issues each; every delivery is applied,
+/// every status comment arrives, once, and no installation writes faster than GitHub allows. On
+/// PostgreSQL too when `OWP_TEST_DATABASE_URL` is set.
+#[tokio::test]
+async fn bench_many_installations_posts_every_status_comment_within_githubs_limits() {
+    let mut backends = vec!["sqlite"];
+    let pg = postgres_url();
+    if pg.is_some() {
+        backends.push("postgres");
+    }
+    let key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/github/test-app-key.pem"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"));
+    cmd.current_dir(dir.path())
+        .args(["bench", "--github-installations", "3"])
+        .args([
+            "--deliveries-per-installation",
+            "2",
+            "--repos-per-installation",
+            "2",
+        ])
+        .args(["--github-latency-ms", "20", "--github-wait-s", "120"])
+        .args(["--github-key", key, "--against", env!("CARGO_BIN_EXE_owp")])
+        .args(["--backends", &backends.join(",")]);
+    if let Some(url) = &pg {
+        cmd.args(["--database-url", url]);
+    }
+    let out = cmd.output().await.expect("run owp bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "owp bench failed:\n{stdout}\n{stderr}"
+    );
+    assert!(!stdout.contains("no answer to"), "{stdout}");
+    for backend in backends {
+        let row: Vec<&str> = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("| {backend} | 1 | 3 | 6 | 20 |")))
+            .unwrap_or_else(|| panic!("no {backend} row:\n{stdout}\n{stderr}"))
+            .split('|')
+            .map(str::trim)
+            .collect();
+        // | backend | processes | installations | deliveries | GitHub ms | applied/s | against | × |
+        //   status comments/s | against | × | peak RSS MB | against | violations | against |
+        //   missing comments | against |
+        assert_eq!(row.len(), 19, "{row:?}");
+        for (column, what) in [
+            (6, "applied/s"),
+            (7, "against"),
+            (9, "comments/s"),
+            (10, "against"),
+        ] {
+            let rate: f64 = row[column].parse().unwrap_or(0.0);
+            assert!(rate > 0.0, "{backend}: {what} is not a rate: {row:?}");
+        }
+        let ratio: f64 = row[8].parse().expect("a ratio");
+        assert!(ratio > 0.0, "{row:?}");
+        let rss: f64 = row[12].parse().expect("peak RSS");
+        assert!(rss > 1.0, "{row:?}");
+        assert_eq!(
+            &row[14..18],
+            ["0", "0", "0", "0"],
+            "violations and missing comments: {row:?}"
+        );
+        assert!(
+            stdout.contains(&format!(
+                "- {backend} 1 process(es), 3 installations, GitHub 20 ms away: 0 violations, 0 \
+                 status comments missing: met"
+            )),
+            "{stdout}"
+        );
+    }
+}
