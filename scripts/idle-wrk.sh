@@ -76,7 +76,7 @@ esac
 echo "loading $workers online workers ($backend)…" >&2
 "$owp_bin" bench --idle "$workers" --idle-load "$url" >"$dir/tokens"
 
-OWP_DATABASE_URL=$url OWP_ADMIN_TOKEN=idle-wrk-admin \
+OWP_DATABASE_URL=$url OWP_ADMIN_TOKEN=idle-wrk-admin-token \
   OWP_RATE_ANONYMOUS_PER_MINUTE=4294967295 \
   "$serve_bin" serve --host 127.0.0.1 --port 0 >"$dir/server.log" 2>&1 &
 server_pid=$!
@@ -121,7 +121,7 @@ for round in $(seq 1 "$rounds"); do
 done
 # How the workers' requests were authenticated: from a remembered row, or by a read.
 if command -v curl >/dev/null; then
-  curl -fsS -H "X-Admin-Token: idle-wrk-admin" "$target/metrics" \
+  curl -fsS -H "X-Admin-Token: idle-wrk-admin-token" "$target/metrics" \
     | grep '^owp_worker_authentications_total' | sed 's/^/  /' >&2 || true
 fi
 median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END {

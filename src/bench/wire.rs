@@ -4,8 +4,8 @@
 //! spends on each one decides how much of the machine's two cores the server gets, and with it
 //! the ratio of two routes: a generator that costs as much as the server per request halves every
 //! difference between them. wrk writes a request it formatted at start and reads the answer's
-//! status and length; this does the same (an outside load measured `/healthz` half as fast again
-//! as hyper's client here did, and the heartbeat's share of it lower).
+//! status and length; this does the same, so that the ratios `owp bench --idle` reports are the
+//! ones an outside load (`scripts/idle-wrk.sh`) sees.
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
