@@ -7,7 +7,7 @@
 //! registration stores them), starts one `owp serve` with its anonymous rate limit out of the
 //! way, then drives each route in turn from this process over `--idle-connections` keep-alive
 //! connections, each sending its next request as soon as the last is answered, round-robin over
-//! every worker's token: the same generator, the same connections, the same server for the three
+//! every worker's token (requests written out at start, as wrk sends them: `wire.rs`): the same generator, the same connections, the same server for the three
 //! routes. Each route gets `--warmup` seconds (drawn out, up to a minute more, until every worker
 //! has made one request: the window measures workers already online), then `--seconds` measured,
 //! with the CPU time the server, this process and (PostgreSQL) the database's backends spent in
@@ -170,10 +170,7 @@ pub(super) async fn load_only(args: &BenchArgs, url: &str) -> anyhow::Result<()>
     Store::open(url, Timing::default()).await?.close().await;
     let tool = tool_pool(backend, url).await?;
     eprintln!("loading {workers} online workers…");
-    let tokens = load_workers(&tool, workers).await?;
-    if backend == BenchBackend::Postgres {
-        sqlx::query("ANALYZE").execute(&tool).await?;
-    }
+    let tokens = load_pool(&tool, backend, workers).await?;
     tool.close().await;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for token in &tokens {
@@ -207,10 +204,7 @@ async fn measure(
     let tool = tool_pool(backend, &db.url).await?;
     eprintln!("loading {workers} online workers…");
     let started = Instant::now();
-    let tokens = load_workers(&tool, workers).await?;
-    if backend == BenchBackend::Postgres {
-        sqlx::query("ANALYZE").execute(&tool).await?;
-    }
+    let tokens = load_pool(&tool, backend, workers).await?;
     tool.close().await;
     let bulk_load_s = started.elapsed().as_secs_f64();
 
@@ -272,6 +266,19 @@ async fn measure(
             .unwrap_or(1),
         load_avg,
     })
+}
+
+/// [`load_workers`], then (PostgreSQL) the statistics of the loaded tables.
+async fn load_pool(
+    pool: &AnyPool,
+    backend: BenchBackend,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    let tokens = load_workers(pool, count).await?;
+    if backend == BenchBackend::Postgres {
+        sqlx::query("ANALYZE").execute(pool).await?;
+    }
+    Ok(tokens)
 }
 
 /// Inserts `count` online workers as registration would (token stored as its SHA-256), in
