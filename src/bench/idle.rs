@@ -7,7 +7,7 @@
 //! registration stores them), starts one `owp serve` with its anonymous rate limit out of the
 //! way, then drives each route in turn from this process over `--idle-connections` keep-alive
 //! connections, each sending its next request as soon as the last is answered, round-robin over
-//! every worker's token: the same generator, the same connections, the same server for the three
+//! every worker's token (requests written out at start, as wrk sends them: `wire.rs`): the same generator, the same connections, the same server for the three
 //! routes. Each route gets `--warmup` seconds (drawn out, up to a minute more, until every worker
 //! has made one request: the window measures workers already online), then `--seconds` measured,
 //! with the CPU time the server, this process and (PostgreSQL) the database's backends spent in
@@ -24,10 +24,10 @@ use hdrhistogram::Histogram;
 use http::{Method, StatusCode};
 use sqlx::{AnyPool, AssertSqlSafe};
 
-use super::conn::WorkerConn;
 use super::cpu_use::{CpuProbe, CpuUse};
 use super::data::{ScratchDb, tool_pool};
 use super::servers::ServerProcess;
+use super::wire::{RawConn, Requests};
 use super::{BenchArgs, BenchBackend, load_average};
 use crate::store::{Store, Timing};
 
@@ -155,6 +155,31 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--idle N --idle-load URL`: the N online workers loaded into the database at `url` (its
+/// schema made through the store first), their tokens printed one a line, and nothing measured.
+pub(super) async fn load_only(args: &BenchArgs, url: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let &[workers] = args.idle.as_slice() else {
+        anyhow::bail!("--idle-load loads one pool: give one --idle N");
+    };
+    let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        BenchBackend::Postgres
+    } else {
+        BenchBackend::Sqlite
+    };
+    Store::open(url, Timing::default()).await?.close().await;
+    let tool = tool_pool(backend, url).await?;
+    eprintln!("loading {workers} online workers…");
+    let tokens = load_pool(&tool, backend, workers).await?;
+    tool.close().await;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for token in &tokens {
+        writeln!(out, "{token}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 async fn run_one(
     args: &BenchArgs,
     backend: BenchBackend,
@@ -179,10 +204,7 @@ async fn measure(
     let tool = tool_pool(backend, &db.url).await?;
     eprintln!("loading {workers} online workers…");
     let started = Instant::now();
-    let tokens = Arc::new(load_workers(&tool, workers).await?);
-    if backend == BenchBackend::Postgres {
-        sqlx::query("ANALYZE").execute(&tool).await?;
-    }
+    let tokens = load_pool(&tool, backend, workers).await?;
     tool.close().await;
     let bulk_load_s = started.elapsed().as_secs_f64();
 
@@ -246,6 +268,19 @@ async fn measure(
     })
 }
 
+/// [`load_workers`], then (PostgreSQL) the statistics of the loaded tables.
+async fn load_pool(
+    pool: &AnyPool,
+    backend: BenchBackend,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    let tokens = load_workers(pool, count).await?;
+    if backend == BenchBackend::Postgres {
+        sqlx::query("ANALYZE").execute(pool).await?;
+    }
+    Ok(tokens)
+}
+
 /// Inserts `count` online workers as registration would (token stored as its SHA-256), in
 /// statements of [`LOAD_CHUNK`] rows; returns their tokens.
 pub(super) async fn load_workers(pool: &AnyPool, count: usize) -> anyhow::Result<Vec<String>> {
@@ -284,19 +319,28 @@ async fn drive(
     args: &BenchArgs,
     base: &str,
     route: Route,
-    tokens: &Arc<Vec<String>>,
+    tokens: &[String],
     probe: Option<&CpuProbe>,
 ) -> anyhow::Result<RouteResult> {
+    let host = base
+        .strip_prefix("http://")
+        .with_context(|| format!("not an http:// address: {base}"))?;
+    let (method, path, _) = route.request();
+    let bearers = match route {
+        Route::Healthz => &[][..],
+        _ => tokens,
+    };
+    let requests = Arc::new(Requests::new(method.as_str(), path, host, bearers));
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let next = Arc::new(AtomicUsize::new(0));
     let mut loops = Vec::new();
     for _ in 0..args.idle_connections {
-        let conn = WorkerConn::open_with(base, http::header::ACCEPT, "*/*".into()).await?;
+        let conn = RawConn::open(host).await?;
         loops.push(tokio::spawn(connection_loop(
             conn,
             route,
-            tokens.clone(),
+            requests.clone(),
             next.clone(),
             measuring.clone(),
             stop.clone(),
@@ -307,7 +351,7 @@ async fn drive(
     // has made one request (its first is the one that reads its row), within a bound.
     let warming = Instant::now();
     while !matches!(route, Route::Healthz)
-        && next.load(Ordering::Relaxed) < tokens.len()
+        && next.load(Ordering::Relaxed) < requests.len()
         && warming.elapsed() < MAX_EXTRA_WARMUP
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -346,29 +390,27 @@ async fn drive(
     })
 }
 
-/// One connection sending `route` back to back, each request as the next worker in turn.
-/// Returns the latencies of the answers it got while measuring, and its errors then.
+/// One connection sending `route` back to back, each request as the next worker in turn (the
+/// next of `requests`, shared by the connections). Returns the latencies of the answers it got
+/// while measuring, and its errors then.
 async fn connection_loop(
-    mut conn: WorkerConn,
+    mut conn: RawConn,
     route: Route,
-    tokens: Arc<Vec<String>>,
+    requests: Arc<Requests>,
     next: Arc<AtomicUsize>,
     measuring: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 ) -> (Histogram<u64>, u64) {
     let mut latencies = Histogram::<u64>::new(3).expect("histogram");
     let mut errors = 0;
-    let (method, path, expected) = route.request();
+    let expected = route.request().2.as_u16();
     while !stop.load(Ordering::Relaxed) {
-        let token = match route {
-            Route::Healthz => None,
-            _ => Some(tokens[next.fetch_add(1, Ordering::Relaxed) % tokens.len()].as_str()),
-        };
+        let request = requests.get(next.fetch_add(1, Ordering::Relaxed));
         let started = Instant::now();
-        let answer = conn.send(method.clone(), path, token, None).await;
+        let answer = conn.exchange(request).await;
         let counted = measuring.load(Ordering::Relaxed);
         match answer {
-            Ok((status, _)) if status == expected => {
+            Ok(status) if status == expected => {
                 if counted {
                     let _ = latencies.record((started.elapsed().as_micros() as u64).max(1));
                 }

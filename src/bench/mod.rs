@@ -66,6 +66,7 @@ mod report;
 mod servers;
 mod targets;
 mod webhooks;
+mod wire;
 use cpu_cap::ServerCpu;
 use cpu_use::{CpuProbe, CpuUse};
 use data::*;
@@ -223,6 +224,12 @@ pub struct BenchArgs {
     /// the last is answered.
     #[arg(long, default_value_t = 64)]
     pub idle_connections: usize,
+    /// With one `--idle N`: only load the N online workers into the database at this URL
+    /// (`sqlite://FILE?mode=rwc` or `postgres://…`, its schema made first), print their tokens
+    /// on standard output, one a line, and stop: the pool for an outside load generator
+    /// (`scripts/idle-wrk.sh`).
+    #[arg(long, requires = "idle")]
+    pub idle_load: Option<String>,
     /// Previews instead of the claim runs, one run per value (e.g. `100000`): that many ready
     /// tasks in private repositories, one worker's claims alone and while 8 others ask for
     /// previews at once (see `preview.rs`).
@@ -283,6 +290,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             "the postgres backend needs --database-url postgres://… (or OWP_BENCH_DATABASE_URL): \
              a server on which the benchmark may create and drop scratch databases"
         );
+    }
+    if let Some(url) = &args.idle_load {
+        return idle::load_only(&args, url).await;
     }
     if !args.idle.is_empty() {
         return idle::run(&args).await;
