@@ -35,7 +35,7 @@ pub const CLAIM_MS: i64 = 120_000;
 pub const MAX_ATTEMPTS: i64 = 10;
 
 /// Deliveries one process applies at once when `OWP_GITHUB_APPLIERS` says nothing.
-pub const DEFAULT_APPLIERS: usize = 8;
+pub const DEFAULT_APPLIERS: usize = 32;
 
 /// The longest pause between polls when nothing wakes the consumer.
 const IDLE_POLL: Duration = Duration::from_millis(500);
