@@ -206,7 +206,8 @@ impl Store {
             "SELECT COALESCE(SUM(CASE WHEN at > $2 THEN 1 ELSE 0 END), 0), \
                  MIN(CASE WHEN at > $2 THEN at END), \
                  COALESCE(SUM(CASE WHEN at > $3 THEN 1 ELSE 0 END), 0), \
-                 MIN(CASE WHEN at > $3 THEN at END), MAX(at), MAX(in_flight_until) \
+                 MIN(CASE WHEN at > $3 THEN at END), MAX(COALESCE(sent_at, at)), \
+                 MAX(in_flight_until) \
                  FROM gh_write_log WHERE installation_id = $1",
         )
         .bind(installation_id)
@@ -241,7 +242,8 @@ impl Store {
         let in_flight_until =
             (take == Take::InFlight && pacing.in_flight_ms > 0).then(|| now + pacing.in_flight_ms);
         sqlx::query(
-            "INSERT INTO gh_write_log (installation_id, at, in_flight_until) VALUES ($1, $2, $3)",
+            "INSERT INTO gh_write_log (installation_id, at, in_flight_until, sent_at) \
+             VALUES ($1, $2, $3, $2)",
         )
         .bind(installation_id)
         .bind(now)
