@@ -317,10 +317,7 @@ impl OwpClient {
     /// `POST /v1/leases/{id}/nack`: give the task back.
     pub async fn nack(&self, lease_id: &str, reason: Option<&str>) -> Result<Changed, ClientError> {
         let path = format!("/v1/leases/{}/nack", segment(lease_id));
-        let body = match reason {
-            Some(r) => serde_json::json!({ "reason": r }),
-            None => serde_json::json!({}),
-        };
+        let body = reason_body(reason);
         self.call(
             Method::POST,
             &path,
@@ -935,6 +932,14 @@ pub(crate) use say_err;
 
 /// Presentation helpers, kept under this path for the modules that use it from here.
 pub use super::present;
+
+/// The body of a request that takes an optional `reason`: `{"reason": …}`, or `{}` without one.
+fn reason_body(reason: Option<&str>) -> serde_json::Value {
+    match reason {
+        Some(r) => serde_json::json!({ "reason": r }),
+        None => serde_json::json!({}),
+    }
+}
 
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde::Deserialize;
 
-use super::{Auth, Body, ClientError, OwpClient, Retry, Task, segment};
+use super::{Auth, Body, ClientError, OwpClient, Retry, Task, reason_body, segment};
 pub use crate::domain::proposals::{OwnProposal, Proposal, ProposalState};
 
 /// `GET /v1/tasks/{id}/proposals` answer.
@@ -82,10 +82,7 @@ impl OwpClient {
             segment(proposal_id),
             if approve { "approve" } else { "decline" }
         );
-        let body = match reason {
-            Some(r) => serde_json::json!({ "reason": r }),
-            None => serde_json::json!({}),
-        };
+        let body = reason_body(reason);
         self.call(
             Method::POST,
             &path,
