@@ -115,6 +115,25 @@ impl Refill {
 }
 
 /// The PostgreSQL pool of each of a run's `replicas` server processes under `--pool-total`.
+/// The benchmark's `repos` repositories, through the store itself: no review budget to speak of,
+/// no area locks.
+async fn add_repos(store: &Store, repos: usize) -> anyhow::Result<()> {
+    for r in 0..repos {
+        store
+            .upsert_repo(
+                &crate::store::repos::RepoUpsert {
+                    name: repo_name(r),
+                    max_open_prs: 1_000_000_000,
+                    area_locks_enabled: Some(false),
+                    ..Default::default()
+                },
+                "bench",
+            )
+            .await?;
+    }
+    Ok(())
+}
+
 fn pool_each(args: &BenchArgs, replicas: usize) -> Option<u32> {
     let replicas = u32::try_from(replicas.max(1)).unwrap_or(u32::MAX);
     args.pool_total.map(|total| (total / replicas).max(1))
@@ -474,20 +493,7 @@ async fn measure(
     } = shape;
     // Schema, repositories and the four skill sets, through the store itself.
     let store = Store::open(&db.url, Timing::default()).await?;
-    for r in 0..args.repos {
-        store
-            .upsert_repo(
-                &crate::store::repos::RepoUpsert {
-                    name: repo_name(r),
-                    max_open_prs: 1_000_000_000,
-                    area_locks_enabled: Some(false),
-                    extensions: Default::default(),
-                    ..Default::default()
-                },
-                "bench",
-            )
-            .await?;
-    }
+    add_repos(&store, args.repos).await?;
     let tool = tool_pool(backend, &db.url).await?;
 
     let mut servers = Vec::new();

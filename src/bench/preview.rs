@@ -19,7 +19,7 @@ use super::data::{Recycler, ScratchDb, bulk_load, tool_pool};
 use super::idle::load_workers;
 use super::loops::median;
 use super::servers::ServerProcess;
-use super::{BenchArgs, BenchBackend, load_average, repo_name};
+use super::{BenchArgs, BenchBackend, add_repos, load_average};
 use crate::store::{Store, Timing};
 
 /// Workers asking for previews at once.
@@ -108,19 +108,7 @@ async fn measure(
 ) -> anyhow::Result<PreviewResult> {
     // Schema and repositories (private until someone says otherwise), through the store itself.
     let store = Store::open(&db.url, Timing::default()).await?;
-    for r in 0..args.repos {
-        store
-            .upsert_repo(
-                &crate::store::repos::RepoUpsert {
-                    name: repo_name(r),
-                    max_open_prs: 1_000_000_000,
-                    area_locks_enabled: Some(false),
-                    ..Default::default()
-                },
-                "bench",
-            )
-            .await?;
-    }
+    add_repos(&store, args.repos).await?;
     store.close().await;
     let tool = tool_pool(backend, &db.url).await?;
     eprintln!("loading {size} ready tasks…");
