@@ -14,8 +14,9 @@ use owp::github::reconcile::{RESERVE_REMAINING, offset_in};
 /// The installations the spread test adds beside the story's own.
 const OTHERS: std::ops::Range<u64> = 101..111;
 
-/// Every 8 seconds: a run spreads its installations over 6 of them.
-const EVERY_8_SECONDS: &str = "*/8 * * * * *";
+/// Every 10 seconds (a period that divides the minute, so every run's period is the same): a run
+/// spreads its installations over 7.5 of them.
+const EVERY_10_SECONDS: &str = "*/10 * * * * *";
 
 /// When each installation listed its repositories (the first request of its reconciliation),
 /// among the calls from `seen` on.
@@ -33,7 +34,7 @@ fn listings(story: &Story, seen: usize) -> Vec<(u64, chrono::DateTime<chrono::Ut
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scheduled_reconciliation_starts_each_installation_at_its_own_time() {
     let story = Story::with(None, |c| {
-        c.github.github_reconcile_cron = Some(EVERY_8_SECONDS.into());
+        c.github.github_reconcile_cron = Some(EVERY_10_SECONDS.into());
     })
     .await;
     for id in OTHERS {
@@ -64,8 +65,8 @@ async fn a_scheduled_reconciliation_starts_each_installation_at_its_own_time() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    // The run's window: three quarters of its 8-second period.
-    let window = Duration::from_secs(6);
+    // The run's window: three quarters of its 10-second period.
+    let window = Duration::from_millis(7_500);
     let mut first: Vec<(u64, chrono::DateTime<chrono::Utc>)> = Vec::new();
     for (id, at) in listed {
         if !first.iter().any(|(seen, _)| *seen == id) {
