@@ -25,8 +25,9 @@
 //!   [`WRITES_PER_HOUR`](crate::store::github::write_pacing::WRITES_PER_HOUR) per installation,
 //!   about a second apart and one in flight at a time
 //!   ([`WritePacing`](crate::store::github::write_pacing::WritePacing)), counted in the database
-//!   across replicas. A row that would have to wait is put back before anything is read for it,
-//!   and the wait does not count as an attempt.
+//!   across replicas. A row that would have to wait longer than that second is put back before
+//!   anything is read for it, and the wait does not count as an attempt; a row within the second
+//!   is read for meanwhile and sent when it ends, so an installation's writes go a second apart.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,9 +73,16 @@ const IDLE_POLL: Duration = Duration::from_millis(1000);
 /// sooner.
 const BUSY_POLL: Duration = Duration::from_millis(100);
 
-/// A wait for an installation's pace this short is waited out holding the row (GitHub's own
-/// second between writes is not: the row is given back, and its lane ends).
+/// A wait for an installation's pace this short is waited out before anything is read; a longer
+/// one, up to [`held_wait_ms`], while the write's reads are made.
 const SHORT_WAIT_MS: i64 = 50;
+
+/// The longest wait for an installation's pace a lane waits out holding its row: GitHub's
+/// second between two writes (a longer wait, a used-up budget or GitHub's own pause, gives the
+/// row back, and nothing is read for it).
+fn held_wait_ms(github: &Github) -> i64 {
+    github.pacing.spacing_ms.max(SHORT_WAIT_MS)
+}
 
 /// Sends outbox rows until the process stops: each claimed row in a task of its own (a lane),
 /// at most `Github::outbox_concurrency` at once.
@@ -185,8 +193,13 @@ async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
             break;
         };
         let wait = at - crate::store::now_ms();
-        if wait > SHORT_WAIT_MS || tries > 3 {
+        if wait > held_wait_ms(github) || tries > 3 {
             return github.store.gh_outbox_wait(row, &github.runner, at).await;
+        }
+        if wait > SHORT_WAIT_MS {
+            // Within GitHub's second between writes: what the write needs is read meanwhile,
+            // and the write itself waits out the rest (see `paced`).
+            break;
         }
         tokio::time::sleep(Duration::from_millis(
             u64::try_from(wait.max(1)).unwrap_or(1),
@@ -323,18 +336,32 @@ async fn paced<T>(
     call: impl std::future::Future<Output = Result<T, CallError>>,
 ) -> Result<Paced<T>, StoreError> {
     let status = row.kind == OutboxKind::Status;
-    let reserved = match github
-        .store
-        .gh_take_write(row.installation_id, status, &github.pacing)
-        .await?
-    {
-        Ok(at) => at,
-        Err(until) => return Ok(Paced::Later(until)),
+    let mut tries = 0;
+    let reserved = loop {
+        match github
+            .store
+            .gh_take_write(row.installation_id, status, &github.pacing)
+            .await?
+        {
+            Ok(at) => break at,
+            Err(until) => {
+                let wait = until - crate::store::now_ms();
+                tries += 1;
+                if wait > held_wait_ms(github) || tries > 3 {
+                    return Ok(Paced::Later(until));
+                }
+                tokio::time::sleep(Duration::from_millis(
+                    u64::try_from(wait.max(1)).unwrap_or(1),
+                ))
+                .await;
+            }
+        }
     };
+    let sent = crate::store::now_ms();
     let answer = call.await;
     if let Err(e) = github
         .store
-        .gh_write_answered(row.installation_id, reserved)
+        .gh_write_answered(row.installation_id, reserved, sent)
         .await
     {
         // The write stays counted from its reservation: a little early, never missed.

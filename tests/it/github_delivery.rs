@@ -494,8 +494,8 @@ async fn a_write_counts_against_the_hour_from_when_github_answered_it() {
     assert_eq!(wait, Err(first + 10_001));
     // … and, once GitHub answered both a moment later, for the first answer to.
     tokio::time::sleep(std::time::Duration::from_millis(30)).await;
-    store.gh_write_answered(1, first).await.unwrap();
-    other.gh_write_answered(1, second).await.unwrap();
+    store.gh_write_answered(1, first, first).await.unwrap();
+    other.gh_write_answered(1, second, second).await.unwrap();
     let answered = owp::store::now_ms();
     let Err(until) = other.gh_take_write(1, true, &pacing).await.unwrap() else {
         panic!("the third went within the hour");

@@ -509,7 +509,7 @@ async fn a_write_in_flight_holds_back_its_installation_in_every_process() {
             assert!(look.is_some(), "{}", db.label);
             // … while another installation writes.
             assert!(other.gh_take_write(2, true, &pacing).await.unwrap().is_ok());
-            db.store.gh_write_answered(1, first).await.unwrap();
+            db.store.gh_write_answered(1, first, first).await.unwrap();
             assert!(other.gh_take_write(1, true, &pacing).await.unwrap().is_ok());
             // A write never answered (its process died) holds its installation only so long.
             let short = WritePacing {

@@ -145,23 +145,27 @@ impl Store {
             .await
     }
 
-    /// GitHub answered the write reserved at `reserved_at`: it is no longer in flight, and from
-    /// now on it counts from now, as GitHub counts it from when it arrived (at the latest, now).
-    /// Without this a write slower to arrive than the one an hour after it could make GitHub see
-    /// one more in its hour than the log.
+    /// GitHub answered the write reserved at `reserved_at` and sent at `sent_at`: it is no
+    /// longer in flight, and from now on it counts from now, as GitHub counts it from when it
+    /// arrived (at the latest, now). Without this a write slower to arrive than the one an hour
+    /// after it could make GitHub see one more in its hour than the log. The next write's second
+    /// counts from `sent_at`: a write that left later than it was reserved (a slow commit, a
+    /// busy machine) does not bring the next one closer to it.
     pub async fn gh_write_answered(
         &self,
         installation_id: i64,
         reserved_at: i64,
+        sent_at: i64,
     ) -> Result<(), StoreError> {
         let now = super::super::now_ms().max(reserved_at);
         sqlx::query(
-            "UPDATE gh_write_log SET at = $3, in_flight_until = NULL \
+            "UPDATE gh_write_log SET at = $3, sent_at = $4, in_flight_until = NULL \
              WHERE installation_id = $1 AND at = $2",
         )
         .bind(installation_id)
         .bind(reserved_at)
         .bind(now)
+        .bind(sent_at.clamp(reserved_at, now))
         .execute_write(self)
         .await?;
         Ok(())
@@ -178,7 +182,6 @@ impl Store {
     ) -> Result<Result<i64, i64>, StoreError> {
         let reserve = take != Take::Look;
         let mut tx = self.begin().await?;
-        let now = tx.now;
         let lock = match self.backend {
             Backend::Postgres if reserve => " FOR UPDATE",
             _ => "",
@@ -189,6 +192,10 @@ impl Store {
         .bind(installation_id)
         .fetch_optional(tx.conn())
         .await?;
+        // The time once the installation's row is locked (and a connection was had): a write
+        // taken now goes out as soon as this commits, so its time is when GitHub will see it,
+        // not when the transaction began (on a busy database, up to a lock's wait earlier).
+        let now = crate::store::now_ms().max(tx.now);
         if let Some((until,)) = blocked
             && until > now
         {
