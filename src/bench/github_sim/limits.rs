@@ -30,9 +30,22 @@ pub(crate) struct WriteCheck {
     pub(crate) too_close: usize,
     /// Writes that made a minute hold more than 80, or an hour more than 500.
     pub(crate) over_budget: usize,
+    /// When the first and the last write arrived (ms since the simulation started).
+    pub(crate) first_ms: Option<u64>,
+    pub(crate) last_ms: Option<u64>,
 }
 
 impl WriteCheck {
+    /// The mean time between two writes, in ms (`None` with fewer than two).
+    pub(crate) fn mean_gap_ms(&self) -> Option<f64> {
+        match (self.first_ms, self.last_ms) {
+            (Some(first), Some(last)) if self.writes > 1 => {
+                Some((last - first) as f64 / (self.writes - 1) as f64)
+            }
+            _ => None,
+        }
+    }
+
     /// Times GitHub would have seen this installation write faster than it allows.
     pub(crate) fn violations(&self) -> usize {
         self.too_close + self.over_budget
@@ -45,6 +58,8 @@ pub(crate) fn check(times_ms: &[u64]) -> WriteCheck {
     times.sort_unstable();
     let mut out = WriteCheck {
         writes: times.len(),
+        first_ms: times.first().copied(),
+        last_ms: times.last().copied(),
         ..WriteCheck::default()
     };
     let mut minute = VecDeque::new();

@@ -30,6 +30,7 @@ use serde_json::json;
 
 use super::data::{ScratchDb, tool_pool};
 use super::github_sim::{ISSUE_LABELS, SimGithub};
+use super::loops::median;
 use super::servers::ServerProcess;
 use super::webhooks::post_signed;
 use super::{BenchArgs, BenchBackend, DEFAULT_GITHUB_KEY, SERVER_EXE, load_average};
@@ -365,6 +366,14 @@ async fn measure(
             .filter(|(_, w)| w.violations() > 0)
             .map(|(id, w)| (*id, w.clone()))
             .collect(),
+        first_write_s: median_of(
+            report
+                .writes
+                .values()
+                .filter_map(|w| w.first_ms)
+                .map(|first| first.saturating_sub(t0_ms) as f64 / 1000.0),
+        ),
+        write_gap_ms: median_of(report.writes.values().filter_map(|w| w.mean_gap_ms())),
         writes: report.writes.values().map(|w| w.writes).sum(),
         max_writes_per_minute: report
             .writes
@@ -442,6 +451,12 @@ fn send_all(
         }
         (failed, started.elapsed().as_secs_f64())
     })
+}
+
+/// The median of some values; `None` without any.
+fn median_of(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut v: Vec<f64> = values.collect();
+    (!v.is_empty()).then(|| median(&mut v))
 }
 
 #[cfg(test)]

@@ -51,6 +51,11 @@ pub(super) struct InstallsResult {
     /// installations that did, with what GitHub saw of them.
     pub(super) violations: usize,
     pub(super) installations_too_fast: BTreeMap<u64, WriteCheck>,
+    /// The median over installations of when their first write arrived (s after the first
+    /// delivery) and of the mean time between two of their writes (ms): what an installation's
+    /// pace leaves of the run.
+    pub(super) first_write_s: Option<f64>,
+    pub(super) write_gap_ms: Option<f64>,
     /// Content-creating requests in all, and the most one installation made in a minute.
     pub(super) writes: usize,
     pub(super) max_writes_per_minute: usize,
@@ -179,6 +184,13 @@ pub(super) fn table(results: &[InstallsResult], against: bool) -> String {
                 w.too_close,
                 w.min_gap_ms.unwrap_or(0),
                 w.max_per_minute
+            );
+        }
+        if let (Some(first), Some(gap)) = (r.first_write_s, r.write_gap_ms) {
+            let _ = writeln!(
+                out,
+                "- {name}: an installation's first write {first:.2} s after the first delivery, \
+                 then one every {gap:.0} ms (medians over installations)"
             );
         }
         for (route, n) in &r.unknown_routes {
