@@ -5,8 +5,8 @@
 //! with a cold page cache once any other connection has committed, and on PostgreSQL it is a
 //! round trip to the database. An idle volunteer's tool heartbeats and asks for work every few
 //! seconds, so the row found by one request is kept here and serves the next ones: for
-//! [`WATCHED_MAX_AGE`] while this process is sure to learn of other processes' changes, for
-//! [`MAX_AGE`] otherwise.
+//! up to [`WATCHED_MAX_AGE`] while this process is sure to learn of other processes' changes
+//! ([`TokenDigest::watched_life`]), for [`MAX_AGE`] otherwise.
 //!
 //! What may be stale, and why that is safe:
 //!
@@ -74,6 +74,15 @@ impl TokenDigest {
     fn shard(&self) -> usize {
         usize::from(self.0[8]) % SHARDS
     }
+
+    /// How long the row of this token lives while watched: between three quarters of
+    /// [`WATCHED_MAX_AGE`] and all of it, evenly over tokens, so that the rows of workers that
+    /// all came online together are not all read again in the same moment.
+    pub fn watched_life(&self) -> Duration {
+        let spread = u32::from(u16::from_le_bytes([self.0[10], self.0[11]]));
+        let quarter = WATCHED_MAX_AGE / 4;
+        WATCHED_MAX_AGE - quarter + quarter * spread / u32::from(u16::MAX)
+    }
 }
 
 #[derive(Default)]
@@ -133,7 +142,11 @@ impl KnownWorkers {
     ) -> Option<(WorkerRow, Arc<ContactCell>)> {
         let generation = self.generation();
         let watched = self.is_watched(now);
-        let max_age = if watched { WATCHED_MAX_AGE } else { MAX_AGE };
+        let max_age = if watched {
+            token.watched_life()
+        } else {
+            MAX_AGE
+        };
         let rows = self.rows[token.shard()].lock().ok()?;
         let entry = rows.get(token)?;
         if entry.generation != generation || entry.read_at.elapsed() >= max_age {
@@ -241,7 +254,31 @@ mod tests {
         assert!(known.get(&digest("h1"), 1_500, 0).is_none());
     }
 
-    /// While other processes' changes are watched a row lives [`WATCHED_MAX_AGE`], and its
+    /// The rows of many tokens read at once are read again over a quarter of
+    /// [`WATCHED_MAX_AGE`], not all at its end.
+    #[test]
+    fn watched_rows_end_spread_over_a_quarter_of_their_life() {
+        let lives: Vec<Duration> = (0..1000)
+            .map(|i| digest(&format!("token-{i}")).watched_life())
+            .collect();
+        let (shortest, longest) = (lives.iter().min().unwrap(), lives.iter().max().unwrap());
+        assert!(*shortest >= WATCHED_MAX_AGE * 3 / 4, "{shortest:?}");
+        assert!(*longest <= WATCHED_MAX_AGE, "{longest:?}");
+        assert!(
+            *longest - *shortest > WATCHED_MAX_AGE / 5,
+            "{shortest:?}..{longest:?}"
+        );
+        let early = lives
+            .iter()
+            .filter(|l| **l < WATCHED_MAX_AGE * 7 / 8)
+            .count();
+        assert!(
+            (400..600).contains(&early),
+            "{early} of 1000 in the first half"
+        );
+    }
+
+    /// While other processes' changes are watched a row lives up to [`WATCHED_MAX_AGE`], and its
     /// counters count as current while the pool stays at the version it was read at; a watch
     /// that lapses or breaks shortens the life again, and a broken one drops every row.
     #[test]

@@ -367,19 +367,7 @@ async fn watching_processes_remember_workers_long_and_forget_them_on_a_change() 
                 .register_worker(&worker_input("watched", &[], 5, 2))
                 .await
                 .unwrap();
-            // What a server does every 250 ms (and all a SQLite process has to watch with).
-            let tail = |s: Store| async move {
-                s.last_event_id().await.unwrap();
-                s.remembers_workers_long()
-            };
-            let started = Instant::now();
-            while !tail(s.clone()).await {
-                assert!(
-                    started.elapsed() < Duration::from_secs(5),
-                    "{label}: never watched"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            until_watched(&s, label).await;
             let by_token = |t: String| {
                 let s = s.clone();
                 async move { s.worker_by_token(&t).await.unwrap() }
@@ -411,7 +399,7 @@ async fn watching_processes_remember_workers_long_and_forget_them_on_a_change() 
             }
             let until = Instant::now() + owp::store::known_workers::MAX_AGE * 2;
             while Instant::now() < until {
-                assert!(tail(s.clone()).await, "{label}: still watched");
+                assert!(tail(&s).await, "{label}: still watched");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             assert_eq!(
@@ -433,7 +421,7 @@ async fn watching_processes_remember_workers_long_and_forget_them_on_a_change() 
                 .unwrap();
             let changed = Instant::now();
             loop {
-                tail(s.clone()).await;
+                tail(&s).await;
                 if by_token(token.clone()).await.is_none() {
                     break;
                 }
@@ -448,4 +436,55 @@ async fn watching_processes_remember_workers_long_and_forget_them_on_a_change() 
         },
     )
     .await;
+}
+
+/// A process that commits more often than its notifier would ping (every 100 ms here, as a busy
+/// server does) still knows that the others' changes reach it: hearing its own commits proves
+/// its listener as its pings do, so workers stay remembered for long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_that_commits_often_stays_watched() {
+    on_each_backend(
+        "a_process_that_commits_often_stays_watched",
+        fast_timing(),
+        |db| async move {
+            let label = db.label;
+            let s = db.store.clone();
+            until_watched(&s, label).await;
+            let busy = Instant::now();
+            let mut n = 0;
+            while busy.elapsed() < Duration::from_secs(4) {
+                n += 1;
+                s.register_worker(&worker_input(&format!("busy-{n}"), &[], 5, 1))
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                assert!(
+                    tail(&s).await,
+                    "{label}: no longer watched after {n} commits ({:?})",
+                    busy.elapsed()
+                );
+            }
+            db.store.close().await;
+        },
+    )
+    .await;
+}
+
+/// What a server does every 250 ms (and all a SQLite process has to watch with): reads the event
+/// log; then whether `s` remembers workers for long.
+async fn tail(s: &Store) -> bool {
+    s.last_event_id().await.unwrap();
+    s.remembers_workers_long()
+}
+
+/// Waits until `s` knows that the others' changes reach it.
+async fn until_watched(s: &Store, label: &str) {
+    let started = Instant::now();
+    while !tail(s).await {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{label}: never watched"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -250,11 +250,12 @@ impl Store {
                 match heard {
                     Ok(Ok(Some(n))) => {
                         let payload = n.payload();
-                        if let Some(what) = payload.strip_prefix(mine.as_str()) {
-                            if what == ALIVE {
-                                let until = crate::store::now_ms() + WATCH_LASTS_MS;
-                                store.known_workers.watched(until);
-                            }
+                        if payload.starts_with(mine.as_str()) {
+                            // Its own word came back, a ping or a commit's: the listener hears
+                            // everything said before it (a process that commits more often than
+                            // it pings is watched all the same).
+                            let until = crate::store::now_ms() + WATCH_LASTS_MS;
+                            store.known_workers.watched(until);
                             continue;
                         }
                         if payload.ends_with(ALIVE) {
