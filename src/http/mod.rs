@@ -199,3 +199,24 @@ pub fn github_router(github: &crate::github::GithubParts) -> Router {
         (None, None) => help,
     }
 }
+
+/// A `200` JSON answer serialized into a buffer of `capacity` bytes from the start (axum's
+/// `Json` starts at 128 and grows), for answers sent very often whose size is known.
+pub fn json_sized<T: serde::Serialize>(value: &T, capacity: usize) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut body = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot write an answer");
+            error::ApiError::internal().into_response()
+        }
+    }
+}

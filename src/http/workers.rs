@@ -127,7 +127,7 @@ pub async fn heartbeat(
     State(state): State<AppState>,
     WorkerAuth(worker): WorkerAuth,
     body: Payload<HeartbeatBody>,
-) -> ApiResult<Json<HeartbeatReply>> {
+) -> ApiResult<axum::response::Response> {
     let status = match body.value.status.as_deref() {
         None => None,
         Some(s) => Some(WorkerStatus::parse(s).ok_or_else(|| {
@@ -139,15 +139,20 @@ pub async fn heartbeat(
     };
     let (fresh, renewed) = state.store.heartbeat(worker, status).await?;
     let now = crate::store::now_ms();
-    Ok(Json(HeartbeatReply {
+    let reply = HeartbeatReply {
         worker: with_reputation(
             &state,
             fresh.into_api(now, state.store.timing.heartbeat_ttl_ms),
         )
         .await?,
         renewed_leases: renewed,
-    }))
+    };
+    // The most frequent answer of the service: written into a buffer of its usual size at once.
+    Ok(super::json_sized(&reply, HEARTBEAT_REPLY_BYTES))
 }
+
+/// About the size of a heartbeat's answer (a worker object without its reputation).
+const HEARTBEAT_REPLY_BYTES: usize = 640;
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct WorkerSelf {
