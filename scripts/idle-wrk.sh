@@ -14,8 +14,8 @@
 #   SERVE_BIN    the owp that serves (e.g. an older build to compare); default OWP_BIN
 #   PG_URL       PostgreSQL server (postgres backend); default
 #                postgres://postgres@127.0.0.1:5432/postgres
-#   WORKERS=20000 CONNECTIONS=64 THREADS=2 DURATION=20 (seconds each route, each round)
-#   WARMUP=5 ROUNDS=3
+#   WORKERS=20000 CONNECTIONS=64 THREADS=2 DURATION=5 (seconds each route, each round)
+#   WARMUP=5 ROUNDS=7 (short rounds taking turns: one round swings by ±0.15)
 #
 # Needs wrk (Debian: `apt-get install wrk`) and, for PostgreSQL, psql. The server runs with its
 # default settings, except that the anonymous rate limit (which `/healthz` is under) is lifted.
@@ -29,9 +29,9 @@ pg_url=${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 workers=${WORKERS:-20000}
 connections=${CONNECTIONS:-64}
 threads=${THREADS:-2}
-seconds=${DURATION:-20}
+seconds=${DURATION:-5}
 warmup=${WARMUP:-5}
-rounds=${ROUNDS:-3}
+rounds=${ROUNDS:-7}
 lua=scripts/idle-wrk.lua
 
 command -v wrk >/dev/null || { echo "idle-wrk: wrk is required (apt-get install wrk)" >&2; exit 1; }
