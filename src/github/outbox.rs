@@ -79,9 +79,14 @@ const SHORT_WAIT_MS: i64 = 50;
 
 /// The longest wait for an installation's pace a lane waits out holding its row: GitHub's
 /// second between two writes (a longer wait, a used-up budget or GitHub's own pause, gives the
-/// row back, and nothing is read for it).
+/// row back, and nothing is read for it), and at most a quarter of the row's claim, so that a
+/// few such waits never outlast the claim.
 fn held_wait_ms(github: &Github) -> i64 {
-    github.pacing.spacing_ms.max(SHORT_WAIT_MS)
+    github
+        .pacing
+        .spacing_ms
+        .min(github.outbox_claim_ms / 4)
+        .max(SHORT_WAIT_MS)
 }
 
 /// Sends outbox rows until the process stops: each claimed row in a task of its own (a lane),
