@@ -73,8 +73,8 @@ const IDLE_POLL: Duration = Duration::from_millis(1000);
 /// sooner.
 const BUSY_POLL: Duration = Duration::from_millis(100);
 
-/// A wait for an installation's pace this short is waited out before anything is read; a longer
-/// one, up to [`held_wait_ms`], while the write's reads are made.
+/// The least wait for an installation's pace a lane waits out holding its row (see
+/// [`held_wait_ms`]).
 const SHORT_WAIT_MS: i64 = 50;
 
 /// The longest wait for an installation's pace a lane waits out holding its row: GitHub's
@@ -186,30 +186,16 @@ async fn dispatch(
 }
 
 async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
-    // Nothing is read for a row whose write would have to wait anyway: it is given back, unless
-    // the wait is shorter than giving it back and taking it again.
+    // Nothing is read for a row whose write would have to wait longer than a lane holds a row:
+    // it is given back. A shorter wait is waited out by `paced`, while the write's reads are made.
     let status = row.kind == OutboxKind::Status;
-    for tries in 1.. {
-        let Some(at) = github
-            .store
-            .gh_pace_write(row.installation_id, status, &github.pacing, false)
-            .await?
-        else {
-            break;
-        };
-        let wait = at - crate::store::now_ms();
-        if wait > held_wait_ms(github) || tries > 3 {
-            return github.store.gh_outbox_wait(row, &github.runner, at).await;
-        }
-        if wait > SHORT_WAIT_MS {
-            // Within GitHub's second between writes: what the write needs is read meanwhile,
-            // and the write itself waits out the rest (see `paced`).
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(
-            u64::try_from(wait.max(1)).unwrap_or(1),
-        ))
-        .await;
+    if let Some(at) = github
+        .store
+        .gh_pace_write(row.installation_id, status, &github.pacing, false)
+        .await?
+        && at - crate::store::now_ms() > held_wait_ms(github)
+    {
+        return github.store.gh_outbox_wait(row, &github.runner, at).await;
     }
     let client = match api::installation(&github.app, row.installation_id).await {
         Ok(client) => client,
