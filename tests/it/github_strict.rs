@@ -147,7 +147,9 @@ async fn every_call_of_the_app_matches_githubs_description() {
         .unwrap();
     api::installation_repos(&client, None, 50).await.unwrap();
     api::installations(&app, 50).await.unwrap();
-    api::deliveries(&app, 2).await.unwrap();
+    // More deliveries than one page: the second page is asked for by GitHub's opaque cursor.
+    fake.record_deliveries(150);
+    assert_eq!(api::deliveries(&app, 2).await.unwrap().len(), 150);
     // No such delivery (404), but a request GitHub serves.
     assert!(api::redeliver(&app, 999).await.is_err());
     assert!(fake.take_violations().is_empty());

@@ -111,9 +111,10 @@ pub(super) async fn handle(
         })
         .unwrap_or_default();
     let mut query = query;
-    // Webhook deliveries page by an opaque `cursor`: the fake's is the page number.
+    // Webhook deliveries page by an opaque `cursor`: the fake's is `v1_` and the page number.
     if let Some(cursor) = query.remove("cursor") {
-        query.insert("page".into(), cursor);
+        let page = cursor.strip_prefix("v1_").unwrap_or(&cursor).to_string();
+        query.insert("page".into(), page);
     }
     let json_body: Option<Value> = serde_json::from_slice(&body).ok();
     latency(&shared, &method, &path).await;

@@ -780,6 +780,25 @@ impl FakeGithub {
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.model().deliveries.clone()
     }
+
+    /// Records `n` past deliveries of a ping, as if GitHub had sent them (for listings).
+    pub fn record_deliveries(&self, n: u64) {
+        let mut m = self.model();
+        let first = m.deliveries.len() as u64 + 1;
+        for id in first..first + n {
+            m.deliveries.push(Delivery {
+                id,
+                guid: format!("recorded-{id}"),
+                event: "ping".into(),
+                action: None,
+                status_code: 202,
+                redelivery: false,
+                delivered_at: Utc::now(),
+                installation_id: None,
+                payload: json!({}),
+            });
+        }
+    }
 }
 
 /// An HTTP client that sends what GitHub requires of every client (`User-Agent`, and GitHub's

@@ -32,7 +32,8 @@ pub(super) fn repository_path(m: &Model, path: &str) -> String {
 }
 
 /// The `Link` header of a listing in GitHub's form: `/repositories/{id}/…` for a repository's
-/// listings, `cursor=` for webhook deliveries.
+/// listings, an opaque `cursor=` for webhook deliveries (never a bare number: GitHub's description
+/// types it as a string).
 pub(super) fn github_links(m: &Model, api: &str, path: &str, reply: &mut Reply) {
     for (name, value) in reply.headers.iter_mut() {
         if name != "link" {
@@ -40,8 +41,8 @@ pub(super) fn github_links(m: &Model, api: &str, path: &str, reply: &mut Reply) 
         }
         if path.starts_with("/app/hook/deliveries") {
             *value = value
-                .replace("&page=", "&cursor=")
-                .replace("?page=", "?cursor=");
+                .replace("&page=", "&cursor=v1_")
+                .replace("?page=", "?cursor=v1_");
             continue;
         }
         let mut parts = path.trim_start_matches('/').splitn(4, '/');
