@@ -89,6 +89,7 @@ mod github_verified_commits;
 mod github_vouch;
 mod obsidian_plugin;
 mod ops_bench;
+mod ops_connections;
 mod ops_demo;
 mod ops_doctor;
 mod ops_first_hour;
