@@ -114,6 +114,12 @@ pub const GITHUB_RECONCILE_REQUESTS: &str = "owp_github_reconcile_requests_total
 /// Installation reconciliations stopped early to keep their share of the hour (counter).
 pub const GITHUB_RECONCILE_DEFERRED: &str = "owp_github_reconcile_deferred_total";
 
+/// Requests the App made to GitHub (counter, `class`: `2xx`, `3xx`, `4xx`, `5xx`, or `error`
+/// when no answer came).
+pub const GITHUB_REQUESTS: &str = "owp_github_requests_total";
+
+mod process;
+
 const CLAIM_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
@@ -160,9 +166,59 @@ static PROCESS: LazyLock<PrometheusRecorder> = LazyLock::new(|| {
         })
         .expect("bucket lists are not empty")
         .build_recorder();
-    metrics::with_local_recorder(&recorder, describe_process_metrics);
+    metrics::with_local_recorder(&recorder, || {
+        describe_process_metrics();
+        zero_at_start();
+    });
     recorder
 });
+
+/// Every counter and gauge of this process whose labels are known in advance, at zero: a series
+/// is there from the first scrape (so `absent()` alerts and `rate()` work before the first
+/// event). Those labelled by repository are set at zero for each repository at every scrape.
+fn zero_at_start() {
+    for name in [
+        LEAD_TIME_DROPPED,
+        WRITE_GROUPS,
+        WRITE_GROUP_OPERATIONS,
+        CLAIM_RACES,
+        HTTP_CONNECTIONS_REFUSED,
+        GITHUB_SECONDARY_LIMITS,
+        GITHUB_RECONCILE_DEFERRED,
+    ] {
+        counter!(name).increment(0);
+    }
+    for source in ["remembered", "read"] {
+        counter!(WORKER_AUTH, "source" => source).increment(0);
+    }
+    for outcome in ["done", "busy"] {
+        counter!(WAL_RESTARTS, "outcome" => outcome).increment(0);
+    }
+    for counted in ["true", "false"] {
+        counter!(GITHUB_RECONCILE_REQUESTS, "counted" => counted).increment(0);
+    }
+    for class in GITHUB_CLASSES {
+        counter!(GITHUB_REQUESTS, "class" => class).increment(0);
+    }
+    gauge!(HTTP_CONNECTIONS).set(0.0);
+    gauge!(OUTBOX_BACKLOG).set(0.0);
+}
+
+/// The counters labelled by repository, each at zero for `repo` until its first event.
+fn repo_counters_at_zero(repo: &str) {
+    for name in [
+        LEASES_GRANTED,
+        LEASES_EXPIRED,
+        LEASES_NACKED,
+        PRS_OPENED,
+        TASKS_MERGED,
+    ] {
+        counter!(name, "repo" => repo.to_string()).increment(0);
+    }
+}
+
+/// The values of `class` of [`GITHUB_REQUESTS`].
+const GITHUB_CLASSES: [&str; 5] = ["2xx", "3xx", "4xx", "5xx", "error"];
 
 fn record<T>(f: impl FnOnce() -> T) -> T {
     metrics::with_local_recorder(&*PROCESS, f)
@@ -255,6 +311,10 @@ fn describe_process_metrics() {
     describe_counter!(
         GITHUB_RECONCILE_DEFERRED,
         "Installation reconciliations stopped early to keep their share of the hour."
+    );
+    describe_counter!(
+        GITHUB_REQUESTS,
+        "Requests the App made to GitHub, by the class of the answer (error: none came)."
     );
 }
 
@@ -509,6 +569,18 @@ pub fn set_github_rate_limit_remaining(n: u64) {
     record(|| gauge!(GITHUB_RATE_LIMIT_REMAINING).set(n as f64));
 }
 
+/// One request to GitHub answered with `status`, or with none (`None`: no answer came).
+pub fn github_request(status: Option<u16>) {
+    let class = match status {
+        Some(200..=299) => GITHUB_CLASSES[0],
+        Some(300..=399) => GITHUB_CLASSES[1],
+        Some(400..=499) => GITHUB_CLASSES[2],
+        Some(500..=599) => GITHUB_CLASSES[3],
+        _ => GITHUB_CLASSES[4],
+    };
+    record(|| counter!(GITHUB_REQUESTS, "class" => class).increment(1));
+}
+
 /// GitHub named a secondary rate limit without `Retry-After`.
 pub fn record_github_secondary_limit() {
     record(|| counter!(GITHUB_SECONDARY_LIMITS).increment(1));
@@ -694,9 +766,15 @@ pub async fn render(store: &Store) -> Result<String, StoreError> {
         record_outcomes(&outcomes);
     });
     let mut text = scrape.handle().render();
+    record(|| {
+        for r in &snapshot.repos {
+            repo_counters_at_zero(&r.name);
+        }
+    });
     let process = PROCESS.handle();
     process.run_upkeep();
     text.push_str(&process.render());
+    text.push_str(&process::render());
     Ok(text)
 }
 

@@ -200,7 +200,10 @@ async fn call(
         Method::Post => client._post(path, body).await,
         Method::Patch => client._patch(path, body).await,
     }
-    .map_err(|e| CallError::from_octocrab(&e))?;
+    .map_err(|e| {
+        crate::metrics::github_request(None);
+        CallError::from_octocrab(&e)
+    })?;
     read_answer(client, response).await
 }
 
@@ -210,6 +213,7 @@ async fn read_answer(
     response: http::Response<http_body_util::combinators::BoxBody<bytes::Bytes, octocrab::Error>>,
 ) -> Result<Answer, CallError> {
     let status = response.status();
+    crate::metrics::github_request(Some(status.as_u16()));
     let headers = response.headers().clone();
     let remaining = header_i64(&headers, "x-ratelimit-remaining");
     if let Some(remaining) = remaining {
@@ -261,8 +265,12 @@ pub async fn get_if_changed(
     let response = client
         ._get_with_headers(path, Some(headers))
         .await
-        .map_err(|e| CallError::from_octocrab(&e))?;
+        .map_err(|e| {
+            crate::metrics::github_request(None);
+            CallError::from_octocrab(&e)
+        })?;
     if response.status() == http::StatusCode::NOT_MODIFIED {
+        crate::metrics::github_request(Some(304));
         add_cost(
             false,
             header_i64(response.headers(), "x-ratelimit-remaining"),

@@ -93,6 +93,7 @@ mod ops_connections;
 mod ops_demo;
 mod ops_doctor;
 mod ops_first_hour;
+mod ops_logs;
 mod ops_metrics;
 mod ops_shutdown;
 mod pg_replica_limits;
