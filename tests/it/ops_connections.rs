@@ -157,6 +157,36 @@ fn recoveries(kills: &[Instant], ok: &[(Instant, Instant)]) -> Vec<Duration> {
         .collect()
 }
 
+/// A request that failed with a 5xx left nothing under its `Idempotency-Key`: sent again with
+/// the same key once the database is whole, it runs (spec §10), rather than answering `409
+/// idempotency_in_progress`. On SQLite, and on PostgreSQL when `OWP_TEST_DATABASE_URL` is set.
+#[tokio::test]
+async fn a_retry_after_a_5xx_runs_with_the_same_key() {
+    let server = Server::start().await;
+    let repo = json!({"repo": REPO, "max_open_prs": 3});
+    server.database.rename_table("repos", "repos_gone").await;
+    let send = || {
+        server
+            .req(Method::POST, "/v1/admin/repos")
+            .admin(&server)
+            .idempotency_key("after-a-500")
+            .json(&repo)
+            .send()
+    };
+    for _ in 0..3 {
+        let r = send().await;
+        assert_eq!(r.status, 500, "{}", r.describe());
+    }
+    server.database.rename_table("repos_gone", "repos").await;
+    let r = send().await;
+    assert!(r.status == 200 || r.status == 201, "{}", r.describe());
+    assert_eq!(server.repo(REPO).await["max_open_prs"], 3);
+    // And now it is stored: the same key replays the answer.
+    let again = send().await;
+    assert_eq!(again.status, r.status, "{}", again.describe());
+    assert_eq!(again.header("idempotent-replayed").as_deref(), Some("true"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cut_connections_lose_no_acknowledgement() {
     if !postgres_enabled("ops_connections::cut_connections_lose_no_acknowledgement") {

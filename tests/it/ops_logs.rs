@@ -14,8 +14,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use sqlx::Connection;
-use support::{Server, TestDatabase};
+use support::Server;
 
 const TEST_APP_KEY: &str = include_str!("../fixtures/github/test-app-key.pem");
 
@@ -37,29 +36,6 @@ fn lines_of(lines: &[Value], id: &str) -> Vec<Value> {
         .filter(|l| l["span"]["request_id"] == id)
         .cloned()
         .collect()
-}
-
-/// Renames a table under the running server, as a damaged database would look to it.
-async fn break_table(database: &TestDatabase, table: &str) {
-    let sql = format!("ALTER TABLE {table} RENAME TO {table}_gone");
-    match database {
-        TestDatabase::Sqlite(path) => {
-            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
-                .await
-                .unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
-        TestDatabase::Postgres { url, .. } => {
-            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
-    }
 }
 
 #[tokio::test]
@@ -96,7 +72,7 @@ async fn a_request_id_is_echoed_and_names_the_request_s_log_lines() {
     assert_eq!(made.len(), 3, "each request its own id");
 
     // A 500: the table the route needs is gone.
-    break_table(&server.database, "repos").await;
+    server.database.rename_table("repos", "repos_gone").await;
     let r = server
         .req(Method::POST, "/v1/admin/repos")
         .admin(&server)
