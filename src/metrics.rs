@@ -102,6 +102,11 @@ pub const HTTP_CONNECTIONS_REFUSED: &str = "owp_http_connections_refused_total";
 pub const WEBHOOK_DELIVERIES: &str = "owp_github_webhook_deliveries_total";
 /// GitHub writes (comments) waiting in the outbox (gauge).
 pub const OUTBOX_BACKLOG: &str = "owp_github_outbox_backlog";
+/// GitHub writes waiting in the outbox of each of the [`BACKLOG_INSTALLATIONS`] installations
+/// with the most, and of all others as `other` (gauge, `installation`; read at scrape time).
+pub const OUTBOX_BACKLOG_BY_INSTALLATION: &str = "owp_github_outbox_backlog_by_installation";
+/// How many installations [`OUTBOX_BACKLOG_BY_INSTALLATION`] names.
+const BACKLOG_INSTALLATIONS: i64 = 10;
 /// The GitHub rate limit left, as GitHub last reported it (gauge).
 pub const GITHUB_RATE_LIMIT_REMAINING: &str = "owp_github_rate_limit_remaining";
 /// Secondary rate limits GitHub named without `Retry-After` (counter).
@@ -755,15 +760,32 @@ fn record_outcomes(outcomes: &HashMap<String, RepoOutcomes>) {
     }
 }
 
+/// Sets the outbox backlog of the installations with the most, and of the others together.
+fn record_backlog((top, others): &(Vec<(i64, i64)>, i64)) {
+    describe_gauge!(
+        OUTBOX_BACKLOG_BY_INSTALLATION,
+        "GitHub writes waiting, for the installations with the most (the rest as other)."
+    );
+    for (installation, n) in top {
+        gauge!(OUTBOX_BACKLOG_BY_INSTALLATION, "installation" => installation.to_string())
+            .set(*n as f64);
+    }
+    gauge!(OUTBOX_BACKLOG_BY_INSTALLATION, "installation" => "other").set(*others as f64);
+}
+
 /// The whole scrape: the pool read now, then this process's counters and histograms.
 pub async fn render(store: &Store) -> Result<String, StoreError> {
     let snapshot = PoolSnapshot(store.pool_figures().await?);
     let since = crate::store::now_ms() - OUTCOME_DAYS * 86_400_000;
     let outcomes = store.repo_outcomes(since, false).await?;
+    let backlog = store
+        .outbox_backlog_by_installation(BACKLOG_INSTALLATIONS)
+        .await?;
     let scrape = PrometheusBuilder::new().build_recorder();
     metrics::with_local_recorder(&scrape, || {
         snapshot.record();
         record_outcomes(&outcomes);
+        record_backlog(&backlog);
     });
     let mut text = scrape.handle().render();
     record(|| {

@@ -358,6 +358,7 @@ async fn every_series_is_there_from_the_start_and_documented() {
         "owp_github_secondary_limits_total".into(),
         "owp_github_reconcile_deferred_total".into(),
         "owp_github_outbox_backlog".into(),
+        r#"owp_github_outbox_backlog_by_installation{installation="other"}"#.into(),
         "owp_claim_races_total".into(),
         "owp_lead_time_samples_dropped_total".into(),
         "owp_http_connections_refused_total".into(),
