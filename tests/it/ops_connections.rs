@@ -254,12 +254,22 @@ async fn cut_connections_lose_no_acknowledgement() {
     let mut sorted = recovered.clone();
     sorted.sort();
     let median = sorted.get(sorted.len() / 2).copied().unwrap_or_default();
+    // What a write takes anyway on this machine under this load, kills or not.
+    let mut took: Vec<Duration> = seen
+        .probe_ok
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(sent, answered)| *answered - *sent)
+        .collect();
+    took.sort();
+    let usual = took.get(took.len() / 2).copied().unwrap_or_default();
     let failures = seen.failures.lock().unwrap().clone();
     let internal_errors = server.log().matches("internal error").count();
     eprintln!(
         "cut connections: {KILLS} kills ({ended} connections ended), {} claims, {} acks, {} \
          heartbeats; failed calls {}; probe 5xx {} (each sent again), recovery after a kill: \
-         median {median:?}, worst {worst:?}; slowest client call {} ms; 500s logged {internal_errors}",
+         median {median:?}, worst {worst:?} (a write's median {usual:?}); slowest client call {} ms; 500s logged {internal_errors}",
         seen.claims.load(Ordering::Relaxed),
         seen.acks.load(Ordering::Relaxed),
         seen.heartbeats.load(Ordering::Relaxed),
@@ -283,9 +293,10 @@ async fn cut_connections_lose_no_acknowledgement() {
         "a retry after a 5xx found its Idempotency-Key still reserved"
     );
     assert_eq!(recovered.len(), KILLS, "no write answered after some kill");
+    // Within the client's retries (about 2 s), beyond what a write takes on this machine now.
     assert!(
-        worst < Duration::from_secs(2),
-        "a write took {worst:?} to succeed after a kill"
+        worst < Duration::from_secs(2) + usual * 4,
+        "a write took {worst:?} to succeed after a kill (a write's median {usual:?})"
     );
     assert_eq!(
         internal_errors,
