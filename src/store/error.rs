@@ -277,4 +277,31 @@ mod tests {
         let full = StoreError::Db(sqlx::Error::PoolTimedOut);
         assert!(full.is_retryable() && !full.is_conflict());
     }
+
+    #[test]
+    fn a_lost_connection_is_told_apart_and_a_lost_commit_from_it() {
+        let cut = || {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "connection closed",
+            ))
+        };
+        let lost = StoreError::from(cut());
+        assert!(lost.is_connection_lost() && !lost.is_conflict());
+        assert!(
+            super::connections_in_doubt(),
+            "pooled connections are tried for a while"
+        );
+        let commit = StoreError::from_commit(cut());
+        assert!(matches!(commit, StoreError::CommitLost(_)));
+        assert!(
+            !commit.is_connection_lost(),
+            "a cut COMMIT is not run again"
+        );
+        assert!(!StoreError::from(sqlx::Error::RowNotFound).is_connection_lost());
+        assert!(!StoreError::from_commit(sqlx::Error::RowNotFound).is_connection_lost());
+        let e: crate::store::StoreError =
+            StoreError::Db(sqlx::Error::Protocol("connection closed".into()));
+        assert!(e.is_connection_lost());
+    }
 }
