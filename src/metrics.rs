@@ -107,6 +107,10 @@ pub const OUTBOX_BACKLOG: &str = "owp_github_outbox_backlog";
 pub const OUTBOX_BACKLOG_BY_INSTALLATION: &str = "owp_github_outbox_backlog_by_installation";
 /// How many installations [`OUTBOX_BACKLOG_BY_INSTALLATION`] names.
 const BACKLOG_INSTALLATIONS: i64 = 10;
+/// The GitHub rate limit left of each of the installations with the least, and the least of
+/// the others as `other` (gauge, `installation`; figures of the last hour).
+pub const GITHUB_RATE_LIMIT_BY_INSTALLATION: &str =
+    "owp_github_rate_limit_remaining_by_installation";
 /// The GitHub rate limit left, as GitHub last reported it (gauge).
 pub const GITHUB_RATE_LIMIT_REMAINING: &str = "owp_github_rate_limit_remaining";
 /// Secondary rate limits GitHub named without `Retry-After` (counter).
@@ -569,9 +573,50 @@ pub fn set_outbox_backlog(n: u64) {
     record(|| gauge!(OUTBOX_BACKLOG).set(n as f64));
 }
 
-/// Sets the GitHub rate limit left (from `X-RateLimit-Remaining`).
-pub fn set_github_rate_limit_remaining(n: u64) {
+/// Sets the GitHub rate limit left (from `X-RateLimit-Remaining`), of `installation` when the
+/// answer was to one of its requests.
+pub fn set_github_rate_limit_remaining(installation: Option<i64>, n: u64) {
     record(|| gauge!(GITHUB_RATE_LIMIT_REMAINING).set(n as f64));
+    if let Some(id) = installation {
+        let mut left = RATE_LEFT.lock().unwrap_or_else(|e| e.into_inner());
+        if left.len() >= MAX_RATE_INSTALLATIONS && !left.contains_key(&id) {
+            // The oldest figure goes.
+            if let Some(oldest) = left.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| *k) {
+                left.remove(&oldest);
+            }
+        }
+        left.insert(id, (n, Instant::now()));
+    }
+}
+
+/// Each installation's rate limit left as GitHub last reported it, and when.
+static RATE_LEFT: LazyLock<std::sync::Mutex<HashMap<i64, (u64, Instant)>>> =
+    LazyLock::new(Default::default);
+/// How many installations' figures are kept.
+const MAX_RATE_INSTALLATIONS: usize = 10_000;
+/// A figure older than GitHub's rate-limit window says nothing of now.
+const RATE_FIGURE_LASTS: Duration = Duration::from_secs(3600);
+
+/// Sets the rate limit left of the installations with the least (the rest as `other`: the
+/// least among them), from figures of the last hour.
+fn record_rate_left() {
+    describe_gauge!(
+        GITHUB_RATE_LIMIT_BY_INSTALLATION,
+        "GitHub rate limit left, for the installations with the least (the rest as other: their least)."
+    );
+    let mut left: Vec<(i64, u64)> = {
+        let mut figures = RATE_LEFT.lock().unwrap_or_else(|e| e.into_inner());
+        figures.retain(|_, (_, at)| at.elapsed() < RATE_FIGURE_LASTS);
+        figures.iter().map(|(id, (n, _))| (*id, *n)).collect()
+    };
+    left.sort_by_key(|(id, n)| (*n, *id));
+    let shown = usize::try_from(BACKLOG_INSTALLATIONS).unwrap_or(10);
+    for (id, n) in left.iter().take(shown) {
+        gauge!(GITHUB_RATE_LIMIT_BY_INSTALLATION, "installation" => id.to_string()).set(*n as f64);
+    }
+    if let Some((_, n)) = left.get(shown) {
+        gauge!(GITHUB_RATE_LIMIT_BY_INSTALLATION, "installation" => "other").set(*n as f64);
+    }
 }
 
 /// One request to GitHub answered with `status`, or with none (`None`: no answer came).
@@ -786,6 +831,7 @@ pub async fn render(store: &Store) -> Result<String, StoreError> {
         snapshot.record();
         record_outcomes(&outcomes);
         record_backlog(&backlog);
+        record_rate_left();
     });
     let mut text = scrape.handle().render();
     record(|| {
@@ -901,11 +947,28 @@ mod tests {
     }
 
     #[test]
+    fn the_installations_with_the_least_rate_left_are_named() {
+        for id in 9000..9013_i64 {
+            set_github_rate_limit_remaining(Some(id), 10 + (id - 9000) as u64);
+        }
+        let scrape = PrometheusBuilder::new().build_recorder();
+        metrics::with_local_recorder(&scrape, record_rate_left);
+        let text = scrape.handle().render();
+        let series = |label: &str| {
+            format!(r#"{GITHUB_RATE_LIMIT_BY_INSTALLATION}{{installation="{label}"}}"#)
+        };
+        assert!(text.contains(&format!("{} 10", series("9000"))), "{text}");
+        assert!(text.contains(&format!("{} 19", series("9009"))), "{text}");
+        assert!(!text.contains(&series("9010")), "{text}");
+        assert!(text.contains(&format!("{} 20", series("other"))), "{text}");
+    }
+
+    #[test]
     fn webhook_figures_render() {
         webhook_delivery("issues", "applied");
         webhook_delivery("issues", "applied");
         set_outbox_backlog(7);
-        set_github_rate_limit_remaining(4321);
+        set_github_rate_limit_remaining(Some(77), 4321);
         let text = PROCESS.handle().render();
         assert!(
             text.contains(

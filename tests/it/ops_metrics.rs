@@ -409,6 +409,7 @@ async fn every_series_is_there_from_the_start_and_documented() {
         "owp_github_webhook_deliveries_total",
         "owp_github_truncated_listings_total",
         "owp_github_rate_limit_remaining",
+        "owp_github_rate_limit_remaining_by_installation",
     ];
     let missing: Vec<_> = documented
         .iter()
@@ -417,4 +418,37 @@ async fn every_series_is_there_from_the_start_and_documented() {
     if cfg!(target_os = "linux") {
         assert!(missing.is_empty(), "documented, not scraped: {missing:?}");
     }
+}
+
+/// GitHub's rate limit is shown per installation: the figure an answer to an installation's
+/// request reports is that installation's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limit_is_shown_per_installation() {
+    use crate::github_support::story::{ADMIN, INSTALLATION, Story};
+    let story = Story::start().await;
+    story.fake.set_rate_remaining(3217);
+    let series = format!(
+        r#"owp_github_rate_limit_remaining_by_installation{{installation="{INSTALLATION}"}}"#
+    );
+    let url = format!("http://{}/metrics", story.running().addr);
+    let mut last = String::new();
+    // Stories of other tests in this process share the installation id: the figure is read
+    // right after this story's own requests, and again if another came between.
+    for _ in 0..3 {
+        story.running().github.reconcile_now().await.unwrap();
+        last = story
+            .http
+            .get(&url)
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if parse(&last).get(&series) == Some(&3217.0) {
+            return;
+        }
+    }
+    panic!("{series} is not 3217:\n{last}");
 }
