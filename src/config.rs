@@ -286,9 +286,13 @@ pub struct ServeConfig {
     /// Who may register workers: `open` (anyone) or `admin` (only with the admin token).
     #[arg(long, env = "OWP_REGISTRATION", default_value = "open")]
     pub registration: RegistrationPolicy,
-    /// Log format: `text` or `json`.
+    /// Log format: `text` or `json` (every line one JSON object, the start-up lines too).
     #[arg(long, env = "OWP_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+    /// Which log lines are written: a `tracing` filter, e.g. `info,owp=debug` [default:
+    /// info,sqlx=warn,tower_http=warn]
+    #[arg(long = "log", env = "OWP_LOG", value_name = "FILTER")]
+    pub log_filter: Option<String>,
     /// Public base URL of this service (used in links and the GitHub App setup flow).
     #[arg(long, env = "OWP_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -541,6 +545,7 @@ impl ServeConfig {
             max_attempts: 5,
             registration: RegistrationPolicy::Open,
             log_format: LogFormat::Text,
+            log_filter: None,
             public_url: None,
             public_boards: false,
             download_url: None,

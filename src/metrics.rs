@@ -102,6 +102,15 @@ pub const HTTP_CONNECTIONS_REFUSED: &str = "owp_http_connections_refused_total";
 pub const WEBHOOK_DELIVERIES: &str = "owp_github_webhook_deliveries_total";
 /// GitHub writes (comments) waiting in the outbox (gauge).
 pub const OUTBOX_BACKLOG: &str = "owp_github_outbox_backlog";
+/// GitHub writes waiting in the outbox of each of the [`BACKLOG_INSTALLATIONS`] installations
+/// with the most, and of all others as `other` (gauge, `installation`; read at scrape time).
+pub const OUTBOX_BACKLOG_BY_INSTALLATION: &str = "owp_github_outbox_backlog_by_installation";
+/// How many installations [`OUTBOX_BACKLOG_BY_INSTALLATION`] names.
+const BACKLOG_INSTALLATIONS: i64 = 10;
+/// The GitHub rate limit left of each of the installations with the least, and the least of
+/// the others as `other` (gauge, `installation`; figures of the last hour).
+pub const GITHUB_RATE_LIMIT_BY_INSTALLATION: &str =
+    "owp_github_rate_limit_remaining_by_installation";
 /// The GitHub rate limit left, as GitHub last reported it (gauge).
 pub const GITHUB_RATE_LIMIT_REMAINING: &str = "owp_github_rate_limit_remaining";
 /// Secondary rate limits GitHub named without `Retry-After` (counter).
@@ -113,6 +122,12 @@ pub const GITHUB_TRUNCATED_LISTINGS: &str = "owp_github_truncated_listings_total
 pub const GITHUB_RECONCILE_REQUESTS: &str = "owp_github_reconcile_requests_total";
 /// Installation reconciliations stopped early to keep their share of the hour (counter).
 pub const GITHUB_RECONCILE_DEFERRED: &str = "owp_github_reconcile_deferred_total";
+
+/// Requests the App made to GitHub (counter, `class`: `2xx`, `3xx`, `4xx`, `5xx`, or `error`
+/// when no answer came).
+pub const GITHUB_REQUESTS: &str = "owp_github_requests_total";
+
+mod process;
 
 const CLAIM_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -160,9 +175,59 @@ static PROCESS: LazyLock<PrometheusRecorder> = LazyLock::new(|| {
         })
         .expect("bucket lists are not empty")
         .build_recorder();
-    metrics::with_local_recorder(&recorder, describe_process_metrics);
+    metrics::with_local_recorder(&recorder, || {
+        describe_process_metrics();
+        zero_at_start();
+    });
     recorder
 });
+
+/// Every counter and gauge of this process whose labels are known in advance, at zero: a series
+/// is there from the first scrape (so `absent()` alerts and `rate()` work before the first
+/// event). Those labelled by repository are set at zero for each repository at every scrape.
+fn zero_at_start() {
+    for name in [
+        LEAD_TIME_DROPPED,
+        WRITE_GROUPS,
+        WRITE_GROUP_OPERATIONS,
+        CLAIM_RACES,
+        HTTP_CONNECTIONS_REFUSED,
+        GITHUB_SECONDARY_LIMITS,
+        GITHUB_RECONCILE_DEFERRED,
+    ] {
+        counter!(name).increment(0);
+    }
+    for source in ["remembered", "read"] {
+        counter!(WORKER_AUTH, "source" => source).increment(0);
+    }
+    for outcome in ["done", "busy"] {
+        counter!(WAL_RESTARTS, "outcome" => outcome).increment(0);
+    }
+    for counted in ["true", "false"] {
+        counter!(GITHUB_RECONCILE_REQUESTS, "counted" => counted).increment(0);
+    }
+    for class in GITHUB_CLASSES {
+        counter!(GITHUB_REQUESTS, "class" => class).increment(0);
+    }
+    gauge!(HTTP_CONNECTIONS).set(0.0);
+    gauge!(OUTBOX_BACKLOG).set(0.0);
+}
+
+/// The counters labelled by repository, each at zero for `repo` until its first event.
+fn repo_counters_at_zero(repo: &str) {
+    for name in [
+        LEASES_GRANTED,
+        LEASES_EXPIRED,
+        LEASES_NACKED,
+        PRS_OPENED,
+        TASKS_MERGED,
+    ] {
+        counter!(name, "repo" => repo.to_string()).increment(0);
+    }
+}
+
+/// The values of `class` of [`GITHUB_REQUESTS`].
+const GITHUB_CLASSES: [&str; 5] = ["2xx", "3xx", "4xx", "5xx", "error"];
 
 fn record<T>(f: impl FnOnce() -> T) -> T {
     metrics::with_local_recorder(&*PROCESS, f)
@@ -255,6 +320,10 @@ fn describe_process_metrics() {
     describe_counter!(
         GITHUB_RECONCILE_DEFERRED,
         "Installation reconciliations stopped early to keep their share of the hour."
+    );
+    describe_counter!(
+        GITHUB_REQUESTS,
+        "Requests the App made to GitHub, by the class of the answer (error: none came)."
     );
 }
 
@@ -504,9 +573,62 @@ pub fn set_outbox_backlog(n: u64) {
     record(|| gauge!(OUTBOX_BACKLOG).set(n as f64));
 }
 
-/// Sets the GitHub rate limit left (from `X-RateLimit-Remaining`).
-pub fn set_github_rate_limit_remaining(n: u64) {
+/// Sets the GitHub rate limit left (from `X-RateLimit-Remaining`), of `installation` when the
+/// answer was to one of its requests.
+pub fn set_github_rate_limit_remaining(installation: Option<i64>, n: u64) {
     record(|| gauge!(GITHUB_RATE_LIMIT_REMAINING).set(n as f64));
+    if let Some(id) = installation {
+        let mut left = RATE_LEFT.lock().unwrap_or_else(|e| e.into_inner());
+        if left.len() >= MAX_RATE_INSTALLATIONS && !left.contains_key(&id) {
+            // The oldest figure goes.
+            if let Some(oldest) = left.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| *k) {
+                left.remove(&oldest);
+            }
+        }
+        left.insert(id, (n, Instant::now()));
+    }
+}
+
+/// Each installation's rate limit left as GitHub last reported it, and when.
+static RATE_LEFT: LazyLock<std::sync::Mutex<HashMap<i64, (u64, Instant)>>> =
+    LazyLock::new(Default::default);
+/// How many installations' figures are kept.
+const MAX_RATE_INSTALLATIONS: usize = 10_000;
+/// A figure older than GitHub's rate-limit window says nothing of now.
+const RATE_FIGURE_LASTS: Duration = Duration::from_secs(3600);
+
+/// Sets the rate limit left of the installations with the least (the rest as `other`: the
+/// least among them), from figures of the last hour.
+fn record_rate_left() {
+    describe_gauge!(
+        GITHUB_RATE_LIMIT_BY_INSTALLATION,
+        "GitHub rate limit left, for the installations with the least (the rest as other: their least)."
+    );
+    let mut left: Vec<(i64, u64)> = {
+        let mut figures = RATE_LEFT.lock().unwrap_or_else(|e| e.into_inner());
+        figures.retain(|_, (_, at)| at.elapsed() < RATE_FIGURE_LASTS);
+        figures.iter().map(|(id, (n, _))| (*id, *n)).collect()
+    };
+    left.sort_by_key(|(id, n)| (*n, *id));
+    let shown = usize::try_from(BACKLOG_INSTALLATIONS).unwrap_or(10);
+    for (id, n) in left.iter().take(shown) {
+        gauge!(GITHUB_RATE_LIMIT_BY_INSTALLATION, "installation" => id.to_string()).set(*n as f64);
+    }
+    if let Some((_, n)) = left.get(shown) {
+        gauge!(GITHUB_RATE_LIMIT_BY_INSTALLATION, "installation" => "other").set(*n as f64);
+    }
+}
+
+/// One request to GitHub answered with `status`, or with none (`None`: no answer came).
+pub fn github_request(status: Option<u16>) {
+    let class = match status {
+        Some(200..=299) => GITHUB_CLASSES[0],
+        Some(300..=399) => GITHUB_CLASSES[1],
+        Some(400..=499) => GITHUB_CLASSES[2],
+        Some(500..=599) => GITHUB_CLASSES[3],
+        _ => GITHUB_CLASSES[4],
+    };
+    record(|| counter!(GITHUB_REQUESTS, "class" => class).increment(1));
 }
 
 /// GitHub named a secondary rate limit without `Retry-After`.
@@ -683,20 +805,44 @@ fn record_outcomes(outcomes: &HashMap<String, RepoOutcomes>) {
     }
 }
 
+/// Sets the outbox backlog of the installations with the most, and of the others together.
+fn record_backlog((top, others): &(Vec<(i64, i64)>, i64)) {
+    describe_gauge!(
+        OUTBOX_BACKLOG_BY_INSTALLATION,
+        "GitHub writes waiting, for the installations with the most (the rest as other)."
+    );
+    for (installation, n) in top {
+        gauge!(OUTBOX_BACKLOG_BY_INSTALLATION, "installation" => installation.to_string())
+            .set(*n as f64);
+    }
+    gauge!(OUTBOX_BACKLOG_BY_INSTALLATION, "installation" => "other").set(*others as f64);
+}
+
 /// The whole scrape: the pool read now, then this process's counters and histograms.
 pub async fn render(store: &Store) -> Result<String, StoreError> {
     let snapshot = PoolSnapshot(store.pool_figures().await?);
     let since = crate::store::now_ms() - OUTCOME_DAYS * 86_400_000;
     let outcomes = store.repo_outcomes(since, false).await?;
+    let backlog = store
+        .outbox_backlog_by_installation(BACKLOG_INSTALLATIONS)
+        .await?;
     let scrape = PrometheusBuilder::new().build_recorder();
     metrics::with_local_recorder(&scrape, || {
         snapshot.record();
         record_outcomes(&outcomes);
+        record_backlog(&backlog);
+        record_rate_left();
     });
     let mut text = scrape.handle().render();
+    record(|| {
+        for r in &snapshot.repos {
+            repo_counters_at_zero(&r.name);
+        }
+    });
     let process = PROCESS.handle();
     process.run_upkeep();
     text.push_str(&process.render());
+    text.push_str(&process::render());
     Ok(text)
 }
 
@@ -801,11 +947,28 @@ mod tests {
     }
 
     #[test]
+    fn the_installations_with_the_least_rate_left_are_named() {
+        for id in 9000..9013_i64 {
+            set_github_rate_limit_remaining(Some(id), 10 + (id - 9000) as u64);
+        }
+        let scrape = PrometheusBuilder::new().build_recorder();
+        metrics::with_local_recorder(&scrape, record_rate_left);
+        let text = scrape.handle().render();
+        let series = |label: &str| {
+            format!(r#"{GITHUB_RATE_LIMIT_BY_INSTALLATION}{{installation="{label}"}}"#)
+        };
+        assert!(text.contains(&format!("{} 10", series("9000"))), "{text}");
+        assert!(text.contains(&format!("{} 19", series("9009"))), "{text}");
+        assert!(!text.contains(&series("9010")), "{text}");
+        assert!(text.contains(&format!("{} 20", series("other"))), "{text}");
+    }
+
+    #[test]
     fn webhook_figures_render() {
         webhook_delivery("issues", "applied");
         webhook_delivery("issues", "applied");
         set_outbox_backlog(7);
-        set_github_rate_limit_remaining(4321);
+        set_github_rate_limit_remaining(Some(77), 4321);
         let text = PROCESS.handle().render();
         assert!(
             text.contains(

@@ -66,7 +66,8 @@ impl Running {
 /// `owp serve`. Nothing is created (no database, no `env.local`) before the port is this
 /// process's and the database's directory exists, so a failed start leaves the directory as it was.
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
-    init_tracing(config.log_format);
+    init_tracing(config.log_format, config.log_filter.as_deref());
+    let log_format = config.log_format;
     let mut config = config;
     let listener = bind(&config.host, config.port).await?;
     check_database_dir(&config)?;
@@ -86,10 +87,13 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         app: running.github.is_enabled(),
         signin,
     };
-    eprint!(
-        "{}",
-        banner::banner(running.addr, public_url.as_deref(), &token_source, github)
-    );
+    match log_format {
+        LogFormat::Text => eprint!(
+            "{}",
+            banner::banner(running.addr, public_url.as_deref(), &token_source, github)
+        ),
+        LogFormat::Json => banner::log(running.addr, public_url.as_deref(), &token_source, github),
+    }
     running.wait().await;
     tracing::info!("stopped");
     Ok(())
@@ -268,17 +272,16 @@ pub async fn start_on(
             crate::http::rate_limits::layer,
         ))
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
+        // Every log line of a request names its id, method and route; a 5xx is logged by the
+        // trace layer with them.
         .layer(
-            // The request's path only: a query may hold a sign-in's code or state.
-            tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                |req: &axum::http::Request<axum::body::Body>| {
-                    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
-                },
-            ),
-        );
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(crate::http::request_id::span::<axum::body::Body>),
+        )
+        .layer(axum::middleware::from_fn(crate::http::request_id::layer));
 
     let addr = listener.local_addr()?;
-    github.set_local_addr(addr, config.public_url.is_some());
+    github.set_local_addr(addr, config.public_url.is_some(), config.log_format);
     if let (Some(signin), None) = (&signin, &config.public_url) {
         signin.set_base_url(format!("http://{}", reachable(addr)));
     }
@@ -648,10 +651,15 @@ fn colours_on_stderr() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-fn init_tracing(format: LogFormat) {
+/// The log filter when `OWP_LOG` (`--log`) is unset or cannot be read.
+const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,tower_http=warn";
+
+fn init_tracing(format: LogFormat, filter: Option<&str>) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("OWP_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let filter = filter
+        .filter(|f| !f.trim().is_empty())
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colours_on_stderr())

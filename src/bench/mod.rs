@@ -150,7 +150,8 @@ pub struct BenchArgs {
     /// Backends to measure (comma-separated): sqlite, postgres.
     #[arg(long, value_delimiter = ',', default_value = "sqlite")]
     pub backends: Vec<BenchBackend>,
-    /// PostgreSQL server for the postgres runs; each run creates and drops its own database.
+    /// PostgreSQL server for the postgres runs; each run creates and drops its own database
+    /// (kept, and its name printed, when OWP_BENCH_KEEP_DATABASE is set: for a look at its plans).
     #[arg(long, env = "OWP_BENCH_DATABASE_URL")]
     pub database_url: Option<String>,
     /// Server processes sharing the database on PostgreSQL, one run per value (e.g. `1,2`).

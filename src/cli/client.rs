@@ -33,7 +33,12 @@ pub const MAX_CLAIM_WAIT_SECONDS: u64 = 30;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-const RETRY_DELAY: Duration = Duration::from_millis(500);
+/// How many times in all a request is sent when the connection or the server fails on the way.
+const RETRY_ATTEMPTS: u32 = 5;
+/// The first pause before sending a request again; each next pause doubles (with jitter), so the
+/// last try comes 1.5 to 2.3 s after the first: a server whose database connections were cut
+/// recovers well within that, and a server that is down is reported without a long wait.
+const RETRY_FIRST_PAUSE: Duration = Duration::from_millis(100);
 
 /// `POST /v1/workers/register` body.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -229,7 +234,7 @@ impl OwpClient {
 
     // ---- worker endpoints -------------------------------------------------------------------
 
-    /// `POST /v1/workers/register`. Retried once on a connection error with the same
+    /// `POST /v1/workers/register`. Retried on a lost connection or a 5xx with the same
     /// `Idempotency-Key`, so a lost answer never registers the worker twice.
     pub async fn register(&self, req: &RegisterRequest) -> Result<Registration, ClientError> {
         self.call(
@@ -237,7 +242,7 @@ impl OwpClient {
             "/v1/workers/register",
             Auth::None,
             Body::json(req),
-            Retry::Once,
+            Retry::Safe,
         )
         .await
     }
@@ -253,7 +258,7 @@ impl OwpClient {
             "/v1/workers/register",
             Auth::Admin,
             Body::json(req),
-            Retry::Once,
+            Retry::Safe,
         )
         .await
     }
@@ -269,7 +274,7 @@ impl OwpClient {
             "/v1/workers/heartbeat",
             Auth::Worker,
             body,
-            Retry::Once,
+            Retry::Safe,
         )
         .await
     }
@@ -288,7 +293,7 @@ impl OwpClient {
                 &path,
                 Auth::Worker,
                 Body::json(&serde_json::json!({})),
-                Retry::Once,
+                Retry::Safe,
                 timeout,
             )
             .await?;
@@ -309,7 +314,7 @@ impl OwpClient {
             &path,
             Auth::Worker,
             Body::json(&serde_json::json!({})),
-            Retry::Once,
+            Retry::Safe,
         )
         .await
     }
@@ -323,7 +328,7 @@ impl OwpClient {
             &path,
             Auth::Worker,
             Body::json(&body),
-            Retry::Once,
+            Retry::Safe,
         )
         .await
     }
@@ -336,7 +341,7 @@ impl OwpClient {
             &path,
             Auth::Worker,
             Body::json(&serde_json::json!({})),
-            Retry::Once,
+            Retry::Safe,
         )
         .await
     }
@@ -362,7 +367,7 @@ impl OwpClient {
             &path,
             Auth::Worker,
             Body::json(&body),
-            Retry::Once,
+            Retry::Safe,
         )
         .await
     }
@@ -374,7 +379,7 @@ impl OwpClient {
             "/v1/workers/link-code",
             Auth::Worker,
             Body::json(&serde_json::json!({})),
-            Retry::Once,
+            Retry::Safe,
         )
         .await
     }
@@ -386,7 +391,7 @@ impl OwpClient {
             "/v1/workers/me",
             Auth::Worker,
             Body::None,
-            Retry::Once,
+            Retry::Safe,
         )
         .await
     }
@@ -398,7 +403,7 @@ impl OwpClient {
             "/v1/work/preview",
             Auth::Worker,
             Body::None,
-            Retry::Once,
+            Retry::Safe,
         )
         .await
     }
@@ -411,7 +416,7 @@ impl OwpClient {
         } else {
             Auth::Admin
         };
-        self.call(Method::GET, &path, auth, Body::None, Retry::Once)
+        self.call(Method::GET, &path, auth, Body::None, Retry::Safe)
             .await
     }
 
@@ -448,7 +453,7 @@ impl OwpClient {
             "/v1/admin/repos",
             Auth::Admin,
             Body::json(&body),
-            Retry::Once,
+            Retry::Safe,
         )
         .await
     }
@@ -460,7 +465,7 @@ impl OwpClient {
             "/v1/admin/repos",
             Auth::Admin,
             Body::json(body),
-            Retry::Once,
+            Retry::Safe,
         )
         .await
     }
@@ -478,7 +483,7 @@ impl OwpClient {
                 "/v1/admin/tasks",
                 Auth::Admin,
                 Body::json(&body),
-                Retry::Once,
+                Retry::Safe,
             )
             .await?;
         Ok(answer.tasks)
@@ -499,7 +504,7 @@ impl OwpClient {
             &format!("/v1/admin/tasks/beads?repo={}", query_value(repo)),
             Auth::Admin,
             body,
-            Retry::Once,
+            Retry::Safe,
         )
         .await
     }
@@ -516,7 +521,7 @@ impl OwpClient {
                 "/v1/admin/tasks",
                 Auth::Admin,
                 body,
-                Retry::Once,
+                Retry::Safe,
             )
             .await?;
         Ok(answer.tasks)
@@ -530,7 +535,7 @@ impl OwpClient {
             None => "/v1/admin/state".to_string(),
         };
         let mut state: State = self
-            .call(Method::GET, &path, Auth::Admin, Body::None, Retry::Once)
+            .call(Method::GET, &path, Auth::Admin, Body::None, Retry::Safe)
             .await?;
         if let Some(repo) = repo {
             state.repos.retain(|p| p.repo == repo);
@@ -559,7 +564,7 @@ impl OwpClient {
             &path,
             Auth::Admin,
             Body::json(&body),
-            Retry::Once,
+            Retry::Safe,
         )
         .await
     }
@@ -585,7 +590,7 @@ impl OwpClient {
                 &path,
                 Auth::Admin,
                 Body::json(&body),
-                Retry::Once,
+                Retry::Safe,
             )
             .await?;
         // The worker itself, or `{worker: …}`.
@@ -624,20 +629,20 @@ impl OwpClient {
         } else {
             Auth::None
         };
-        self.call(Method::GET, &path, auth, Body::None, Retry::Once)
+        self.call(Method::GET, &path, auth, Body::None, Retry::Safe)
             .await
     }
 
     /// `GET /v1/admin/vouched?repo=`: a repository's merged vouch list.
     pub async fn admin_vouched(&self, repo: &str) -> Result<Value, ClientError> {
         let path = format!("/v1/admin/vouched?repo={}", query_value(repo));
-        self.call(Method::GET, &path, Auth::Admin, Body::None, Retry::Once)
+        self.call(Method::GET, &path, Auth::Admin, Body::None, Retry::Safe)
             .await
     }
 
     /// `GET /v1/meta`: the protocol versions and optional features the server implements.
     pub async fn meta(&self) -> Result<Value, ClientError> {
-        self.call(Method::GET, "/v1/meta", Auth::None, Body::None, Retry::Once)
+        self.call(Method::GET, "/v1/meta", Auth::None, Body::None, Retry::Safe)
             .await
     }
 
@@ -648,7 +653,7 @@ impl OwpClient {
             path,
             Auth::Admin,
             Body::json(body),
-            Retry::Once,
+            Retry::Safe,
         )
         .await
     }
@@ -660,7 +665,7 @@ impl OwpClient {
             "/healthz",
             Auth::None,
             Body::None,
-            Retry::Once,
+            Retry::Safe,
             REQUEST_TIMEOUT,
         )
         .await
@@ -685,7 +690,7 @@ impl OwpClient {
     }
 
     /// Sends one request; `Ok(None)` for 204. Mutating requests carry an `Idempotency-Key` and,
-    /// with [`Retry::Once`], are sent a second time with the same key after a connection error.
+    /// with [`Retry::Safe`], are sent a second time with the same key after a connection error.
     async fn send(
         &self,
         method: Method,
@@ -711,11 +716,11 @@ impl OwpClient {
         let idempotency_key = (method == Method::POST).then(|| uuid::Uuid::new_v4().to_string());
         let url = format!("{}{}", self.base_url, path);
         let attempts = match retry {
-            Retry::Once => 2,
+            Retry::Safe => RETRY_ATTEMPTS,
             Retry::Never => 1,
         };
         let mut attempt = 0;
-        let response = loop {
+        let (status, bytes) = loop {
             attempt += 1;
             let mut request: RequestBuilder = self
                 .http
@@ -749,39 +754,53 @@ impl OwpClient {
                     .header(reqwest::header::CONTENT_TYPE, *content_type)
                     .body(bytes.clone()),
             };
-            match request.send().await {
-                Ok(response) => break response,
+            let response = match request.send().await {
+                Ok(response) => response,
                 Err(e) if attempt < attempts && is_retryable(&e) => {
-                    tokio::time::sleep(RETRY_DELAY).await;
+                    tokio::time::sleep(retry_pause(attempt)).await;
+                    continue;
                 }
                 Err(e) => return Err(self.transport_error(&e)),
-            }
-        };
-        let status = response.status();
-        if status.is_redirection() {
-            let to = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("(no Location)");
-            return Err(ClientError::Redirected {
-                base_url: self.base_url.clone(),
-                method: method.to_string(),
-                path: path.to_string(),
-                to: one_line(to, 200),
-            });
-        }
-        let bytes = transport::read_capped(response, MAX_ANSWER_BYTES)
-            .await
-            .map_err(|e| match e {
-                ReadError::TooLarge => ClientError::TooLarge {
+            };
+            let status = response.status();
+            if status.is_redirection() {
+                let to = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("(no Location)");
+                return Err(ClientError::Redirected {
                     base_url: self.base_url.clone(),
                     method: method.to_string(),
                     path: path.to_string(),
-                    limit: MAX_ANSWER_BYTES,
-                },
-                ReadError::Http(e) => self.transport_error(&e),
-            })?;
+                    to: one_line(to, 200),
+                });
+            }
+            let read = transport::read_capped(response, MAX_ANSWER_BYTES).await;
+            let bytes = match read {
+                Ok(bytes) => bytes,
+                // The answer was cut off on the way: the request is sent again like one whose
+                // connection failed (with the same key, the server replays what it did).
+                Err(ReadError::Http(e)) if attempt < attempts && is_retryable(&e) => {
+                    tokio::time::sleep(retry_pause(attempt)).await;
+                    continue;
+                }
+                Err(ReadError::TooLarge) => {
+                    return Err(ClientError::TooLarge {
+                        base_url: self.base_url.clone(),
+                        method: method.to_string(),
+                        path: path.to_string(),
+                        limit: MAX_ANSWER_BYTES,
+                    });
+                }
+                Err(ReadError::Http(e)) => return Err(self.transport_error(&e)),
+            };
+            if attempt < attempts && worth_again(status, &bytes) {
+                tokio::time::sleep(retry_pause(attempt)).await;
+                continue;
+            }
+            break (status, bytes);
+        };
         let text = String::from_utf8_lossy(&bytes);
         if status == StatusCode::NO_CONTENT {
             return Ok(None);
@@ -834,9 +853,14 @@ impl OwpClient {
     }
 }
 
+/// Whether a request is sent again after a failure that says nothing about the request itself.
 #[derive(Clone, Copy)]
 enum Retry {
-    Once,
+    /// Up to [`RETRY_ATTEMPTS`] times in all, after a lost connection, a 5xx answer or a
+    /// `409 idempotency_in_progress` (the first try is still running): every such request is
+    /// either a read or a POST carrying its `Idempotency-Key`, which the server runs at most once
+    /// (a 5xx is not stored, so the same key runs it again).
+    Safe,
     Never,
 }
 
@@ -857,7 +881,28 @@ impl Body {
 }
 
 fn is_retryable(e: &reqwest::Error) -> bool {
-    e.is_connect() || e.is_request() || e.is_timeout()
+    e.is_connect() || e.is_request() || e.is_timeout() || e.is_body()
+}
+
+/// An answer that says the server failed, not the request: a 5xx (never stored under the
+/// request's key), or the key's first request still running.
+fn worth_again(status: StatusCode, body: &[u8]) -> bool {
+    if status.is_server_error() {
+        return true;
+    }
+    status == StatusCode::CONFLICT
+        && serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v.get("code").and_then(Value::as_str).map(String::from))
+            .is_some_and(|code| code == "idempotency_in_progress")
+}
+
+/// The pause before try `attempt + 1`: [`RETRY_FIRST_PAUSE`] doubled each time, with up to half
+/// again of jitter, so that clients cut off together do not all come back at once.
+fn retry_pause(attempt: u32) -> Duration {
+    let base = RETRY_FIRST_PAUSE * 2u32.pow(attempt.saturating_sub(1).min(4));
+    let jitter = base.mul_f64(rand::random::<f64>() / 2.0);
+    base + jitter
 }
 
 fn decode<T: DeserializeOwned>(method: &Method, path: &str, text: &str) -> Result<T, ClientError> {

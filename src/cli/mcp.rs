@@ -69,6 +69,10 @@ pub struct McpArgs {
     /// Append log lines to this file instead of stderr (stdout is the protocol's).
     #[arg(long, env = "OWP_MCP_LOG", value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    /// Which log lines are written: a `tracing` filter, e.g. `owp=debug` [default:
+    /// owp=info,rmcp=warn, or RUST_LOG]
+    #[arg(long = "log", env = "OWP_LOG", value_name = "FILTER")]
+    pub log_filter: Option<String>,
 }
 
 /// What the server tells the AI tool when it connects.
@@ -822,9 +826,12 @@ fn load_profile(args: &McpArgs) -> Profile {
 }
 
 /// Logs go to stderr or to `--log-file`, never to stdout.
-fn init_logging(log_file: Option<&PathBuf>) -> anyhow::Result<()> {
+fn init_logging(log_file: Option<&PathBuf>, filter: Option<&str>) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("OWP_LOG")
+    let filter = filter
+        .filter(|f| !f.trim().is_empty())
+        .ok_or(())
+        .and_then(|f| EnvFilter::try_new(f).map_err(|_| ()))
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("owp=info,rmcp=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
@@ -891,7 +898,7 @@ fn spawn_heartbeats(service: &OwpMcp) -> Option<tokio::task::JoinHandle<()>> {
 
 /// `owp mcp`: serves the protocol on stdin/stdout until the client closes it.
 pub async fn run(args: McpArgs) -> anyhow::Result<()> {
-    init_logging(args.log_file.as_ref())?;
+    init_logging(args.log_file.as_ref(), args.log_filter.as_deref())?;
     let profile = load_profile(&args);
     match &profile {
         Profile::Ready { client, config } => tracing::info!(

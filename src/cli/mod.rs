@@ -73,6 +73,11 @@ pub enum Command {
     Conformance(crate::conformance::ConformanceArgs),
 }
 
+/// A failure already written to the log.
+#[derive(Debug, thiserror::Error)]
+#[error("logged")]
+struct Logged;
+
 /// Runs a parsed command line; errors are printed as one clear line.
 pub fn run(cli: Cli) -> ExitCode {
     exit::quiet_on_closed_pipe();
@@ -88,9 +93,18 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve(config) => crate::server::run(config.clone())
-                .await
-                .map_err(|e| exit::explain_serve_error(e, &config)),
+            Command::Serve(config) => {
+                let e = match crate::server::run(config.clone()).await {
+                    Ok(()) => return Ok(()),
+                    Err(e) => exit::explain_serve_error(e, &config),
+                };
+                // With JSON logs, the one line of a failed start is a JSON line too.
+                if config.log_format == crate::config::LogFormat::Json {
+                    tracing::error!("{}", exit::error_line(&e));
+                    return Err(anyhow::Error::new(Logged));
+                }
+                Err(e)
+            }
             Command::Worker(cmd) => worker::run(cmd).await,
             Command::Admin(cmd) => admin::run(cmd).await,
             Command::Mcp(args) => mcp::run(args).await,
@@ -113,8 +127,8 @@ pub fn run(cli: Cli) -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        // Its summary line is already printed.
-        Err(e) if e.is::<crate::conformance::RunFailed>() => ExitCode::FAILURE,
+        // Its summary line is already printed (or logged).
+        Err(e) if e.is::<crate::conformance::RunFailed>() || e.is::<Logged>() => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("{}", exit::error_line(&e));
             ExitCode::FAILURE

@@ -9,6 +9,8 @@
 
 use std::sync::Arc;
 
+mod clients;
+
 use chrono::{DateTime, Utc};
 use http::header::HeaderMap;
 use octocrab::Octocrab;
@@ -200,8 +202,22 @@ async fn call(
         Method::Post => client._post(path, body).await,
         Method::Patch => client._patch(path, body).await,
     }
-    .map_err(|e| CallError::from_octocrab(&e))?;
+    .map_err(|e| unanswered(&e))?;
     read_answer(client, response).await
+}
+
+/// The rate limit an answer of `client`'s reported, for the metrics.
+fn rate_left(client: &Octocrab, remaining: Option<i64>) {
+    if let Some(n) = remaining {
+        let n = u64::try_from(n).unwrap_or(0);
+        crate::metrics::set_github_rate_limit_remaining(clients::installation_of(client), n);
+    }
+}
+
+/// A request GitHub did not answer (counted as such).
+fn unanswered(e: &octocrab::Error) -> CallError {
+    crate::metrics::github_request(None);
+    CallError::from_octocrab(e)
 }
 
 /// Reads an answer: its body, or the [`CallError`] its status and headers say.
@@ -210,11 +226,10 @@ async fn read_answer(
     response: http::Response<http_body_util::combinators::BoxBody<bytes::Bytes, octocrab::Error>>,
 ) -> Result<Answer, CallError> {
     let status = response.status();
+    crate::metrics::github_request(Some(status.as_u16()));
     let headers = response.headers().clone();
     let remaining = header_i64(&headers, "x-ratelimit-remaining");
-    if let Some(remaining) = remaining {
-        crate::metrics::set_github_rate_limit_remaining(u64::try_from(remaining).unwrap_or(0));
-    }
+    rate_left(client, remaining);
     add_cost(true, remaining);
     let text = client
         .body_to_string(response)
@@ -261,12 +276,12 @@ pub async fn get_if_changed(
     let response = client
         ._get_with_headers(path, Some(headers))
         .await
-        .map_err(|e| CallError::from_octocrab(&e))?;
+        .map_err(|e| unanswered(&e))?;
     if response.status() == http::StatusCode::NOT_MODIFIED {
-        add_cost(
-            false,
-            header_i64(response.headers(), "x-ratelimit-remaining"),
-        );
+        crate::metrics::github_request(Some(304));
+        let remaining = header_i64(response.headers(), "x-ratelimit-remaining");
+        rate_left(client, remaining);
+        add_cost(false, remaining);
         let Some(known) = known else {
             return Err(CallError::Transient(
                 "304 Not Modified to an unconditional request".into(),
@@ -383,13 +398,16 @@ pub async fn list_with<T: DeserializeOwned>(
 
 /// The client of an installation (with a fresh token).
 pub async fn installation(app: &GithubApp, id: i64) -> Result<Arc<Octocrab>, CallError> {
-    let id = u64::try_from(id).map_err(|_| CallError::Permanent {
+    let key = u64::try_from(id).map_err(|_| CallError::Permanent {
         status: 404,
         message: "invalid installation id".into(),
     })?;
-    app.installation(id)
+    let client = app
+        .installation(key)
         .await
-        .map_err(|e| CallError::from_auth(&e))
+        .map_err(|e| CallError::from_auth(&e))?;
+    clients::client_of(id, &client);
+    Ok(client)
 }
 
 // ------------------------------------------------------------------------------------------------

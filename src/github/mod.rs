@@ -243,34 +243,52 @@ impl GithubParts {
     }
 
     /// Tells the App the address the service listens on (used for links when no public URL is
-    /// configured).
-    pub fn set_local_addr(&self, addr: SocketAddr, public_url_configured: bool) {
-        if public_url_configured {
-            self.announce();
-            return;
-        }
-        let url = format!("http://{addr}");
-        match &self.mode {
-            Mode::On(github) => {
-                if let Ok(mut base) = github.base_url.write() {
-                    *base = url;
+    /// configured), and the operator what runs (see [`GithubParts::announce`]).
+    pub fn set_local_addr(
+        &self,
+        addr: SocketAddr,
+        public_url_configured: bool,
+        log_format: crate::config::LogFormat,
+    ) {
+        if !public_url_configured {
+            let url = format!("http://{addr}");
+            match &self.mode {
+                Mode::On(github) => {
+                    if let Ok(mut base) = github.base_url.write() {
+                        *base = url;
+                    }
                 }
+                Mode::Setup(setup) => setup.set_base_url(url),
             }
-            Mode::Setup(setup) => setup.set_base_url(url),
         }
-        self.announce();
+        self.announce(log_format);
     }
 
-    /// Tells the operator how to reach the setup page (when no App is configured).
-    pub fn announce(&self) {
+    /// Tells the operator whether the App runs (and the id this process claims the App's queued
+    /// rows under, their `claimed_by`), or how to reach the setup page. The setup link carries
+    /// its key, a credential: it is printed in the text start-up block, meant for the person who
+    /// starts the service, and never written to JSON logs, which are kept and shipped elsewhere.
+    pub fn announce(&self, log_format: crate::config::LogFormat) {
         match &self.mode {
             Mode::On(github) => {
-                tracing::info!(app_id = github.app.app_id(), "GitHub App on");
+                tracing::info!(
+                    app_id = github.app.app_id(),
+                    instance = %github.runner,
+                    "GitHub App on"
+                );
             }
-            Mode::Setup(setup) => {
+            Mode::Setup(setup) if log_format == crate::config::LogFormat::Text => {
                 eprintln!(
                     "No GitHub App is configured (GitHub features are off). To create one, open {}",
                     setup.url()
+                );
+            }
+            Mode::Setup(setup) => {
+                tracing::info!(
+                    setup_page = %format!("{}{}", setup.base_url(), crate::github::setup::SETUP_PATH),
+                    "No GitHub App is configured (GitHub features are off). The link that creates \
+                     one carries a key, so it is not logged here: start `owp serve` once with \
+                     OWP_LOG_FORMAT=text in a terminal to see it"
                 );
             }
         }

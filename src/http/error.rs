@@ -131,6 +131,15 @@ impl From<StoreError> for ApiError {
                     "the service's storage is full; nothing was changed, retry later",
                 )
             }
+            other if other.is_connection_lost() || matches!(other, StoreError::CommitLost(_)) => {
+                tracing::warn!(error = %other, "database connection lost");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_busy",
+                    "the connection to the database was lost; retry shortly (with the same \
+                     Idempotency-Key: an answer of 5xx is never stored under it)",
+                )
+            }
             other if other.is_retryable() => {
                 tracing::warn!(error = %other, "database busy");
                 ApiError::new(

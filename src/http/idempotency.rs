@@ -135,7 +135,11 @@ async fn keyed(
                 .await;
             let status = res.status();
             if status.is_server_error() {
-                state.store.idempotency_abort(&caller, &key).await?;
+                // A 5xx is not stored: the key is released, so that a retry runs the request
+                // again (not `409 idempotency_in_progress` for a minute).
+                if let Err(e) = state.store.idempotency_abort(&caller, &key).await {
+                    tracing::error!(error = %e, "an idempotency key could not be released");
+                }
                 return Ok(res);
             }
             let (res_parts, res_body) = res.into_parts();
@@ -153,10 +157,15 @@ async fn keyed(
             if is_register && status == StatusCode::CREATED {
                 stored = strip_token(&stored);
             }
-            state
+            // The request took effect: its answer goes out even if it cannot be stored (a retry
+            // then finds the key reserved, and at most once holds).
+            if let Err(e) = state
                 .store
                 .idempotency_finish(&caller, &key, status.as_u16(), &content_type, &stored)
-                .await?;
+                .await
+            {
+                tracing::error!(error = %e, "an idempotent answer could not be stored");
+            }
             Ok(Response::from_parts(res_parts, Body::from(res_bytes)))
         }
     }

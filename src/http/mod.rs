@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod principal;
 pub mod proposals;
 pub mod rate_limits;
+pub mod request_id;
 pub mod session;
 pub mod signin;
 pub mod steering;

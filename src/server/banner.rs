@@ -93,6 +93,32 @@ pub fn banner(
     out
 }
 
+/// The start-up block as one log line of fields (`OWP_LOG_FORMAT=json`): what it names, and no
+/// more (the admin token's place, never the token).
+pub fn log(addr: SocketAddr, public_url: Option<&str>, token: &TokenSource, github: GithubMode) {
+    let local = format!("http://{}", reachable(addr));
+    let base = public_url
+        .map(|u| u.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| local.clone());
+    tracing::info!(
+        api = %base,
+        openapi = %format!("{base}/v1/openapi.json"),
+        dashboard = %format!("{base}/"),
+        admin_token = %token,
+        github_app = github.app,
+        github_signin = github.signin,
+        public_url_set = public_url.is_some(),
+        "OWP Pool is running"
+    );
+    if github.app && public_url.is_none() {
+        tracing::warn!(
+            "OWP_PUBLIC_URL is not set: the webhook, sign-in and the links in comments name \
+             {local}, which GitHub and people elsewhere cannot open; set it to the address they \
+             reach (and restart)"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;

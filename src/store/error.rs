@@ -1,6 +1,8 @@
 //! Errors of the storage layer. Callers branch on the variant; the HTTP layer turns each into a
 //! problem+json response with a stable `code`.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use crate::domain::rules::Refusal;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,10 @@ pub enum StoreError {
     Sqlite(rusqlite::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The connection was lost while its `COMMIT` was on the way: the transaction may or may not
+    /// have committed, so it is not run again by the store.
+    #[error("the database connection was lost while committing: {0}")]
+    CommitLost(sqlx::Error),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -59,7 +65,48 @@ impl From<sqlx::Error> for StoreError {
         {
             return StoreError::StorageFull;
         }
+        if is_connection_lost(&e) {
+            connection_lost();
+        }
         StoreError::Db(e)
+    }
+}
+
+/// When this process last saw a database connection lost (ms since the epoch; 0: never).
+static CONNECTION_LOST_AT: AtomicI64 = AtomicI64::new(0);
+/// How long after a connection was lost every pooled connection is tried before it is used.
+const TRY_CONNECTIONS_FOR_MS: i64 = 5_000;
+
+/// Notes that a database connection was lost. Connections are usually cut together (the
+/// server restarted, an operator ended every backend, the network failed): for a while every
+/// pooled connection is tried before it is used, so that the ones cut meanwhile are replaced
+/// rather than failing a request each.
+pub(crate) fn connection_lost() {
+    CONNECTION_LOST_AT.fetch_max(super::now_ms(), Ordering::Relaxed);
+}
+
+/// Whether a connection was lost lately (see [`connection_lost`]).
+pub(crate) fn connections_in_doubt() -> bool {
+    super::now_ms() - CONNECTION_LOST_AT.load(Ordering::Relaxed) < TRY_CONNECTIONS_FOR_MS
+}
+
+/// The connection to the database was lost (its server process ended, as
+/// `pg_terminate_backend` or a restart of the server does, or the network failed), rather than
+/// the statement refused: nothing of an open transaction was committed, and another connection
+/// may well succeed.
+fn is_connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) => true,
+        // Class 08 (connection exception), and 57P01–57P03 (the server process was terminated,
+        // crashed or is starting).
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        sqlx::Error::Protocol(text) => {
+            let text = text.to_ascii_lowercase();
+            text.contains("connection closed") || text.contains("unexpected eof")
+        }
+        _ => false,
     }
 }
 
@@ -148,6 +195,20 @@ impl StoreError {
         self.is_retryable() && !matches!(self, StoreError::Db(sqlx::Error::PoolTimedOut))
     }
 
+    /// The error of a `COMMIT`: a lost connection leaves its outcome unknown.
+    pub(crate) fn from_commit(e: sqlx::Error) -> Self {
+        match StoreError::from(e) {
+            StoreError::Db(e) if is_connection_lost(&e) => StoreError::CommitLost(e),
+            other => other,
+        }
+    }
+
+    /// The connection to the database was lost on the way (see [`is_connection_lost`]); a
+    /// failed `COMMIT` is [`StoreError::CommitLost`], not this.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, StoreError::Db(e) if is_connection_lost(e))
+    }
+
     /// The request failed, but what its transaction found on the way is final and must still be
     /// committed: an expired lease discovered by the request (the task is already requeued).
     pub fn commits_anyway(&self) -> bool {
@@ -215,5 +276,32 @@ mod tests {
         ));
         let full = StoreError::Db(sqlx::Error::PoolTimedOut);
         assert!(full.is_retryable() && !full.is_conflict());
+    }
+
+    #[test]
+    fn a_lost_connection_is_told_apart_and_a_lost_commit_from_it() {
+        let cut = || {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "connection closed",
+            ))
+        };
+        let lost = StoreError::from(cut());
+        assert!(lost.is_connection_lost() && !lost.is_conflict());
+        assert!(
+            super::connections_in_doubt(),
+            "pooled connections are tried for a while"
+        );
+        let commit = StoreError::from_commit(cut());
+        assert!(matches!(commit, StoreError::CommitLost(_)));
+        assert!(
+            !commit.is_connection_lost(),
+            "a cut COMMIT is not run again"
+        );
+        assert!(!StoreError::from(sqlx::Error::RowNotFound).is_connection_lost());
+        assert!(!StoreError::from_commit(sqlx::Error::RowNotFound).is_connection_lost());
+        let e: crate::store::StoreError =
+            StoreError::Db(sqlx::Error::Protocol("connection closed".into()));
+        assert!(e.is_connection_lost());
     }
 }

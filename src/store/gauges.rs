@@ -93,4 +93,26 @@ impl Store {
             requeued_24h,
         })
     }
+
+    /// The comments waiting in the GitHub outbox of the `top` installations with the most,
+    /// most first, and how many wait for all the others together: a bounded set of labels
+    /// however many installations the App has.
+    pub async fn outbox_backlog_by_installation(
+        &self,
+        top: i64,
+    ) -> Result<(Vec<(i64, i64)>, i64), StoreError> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT installation_id, COUNT(*) FROM gh_outbox WHERE state = 'pending' \
+             GROUP BY installation_id ORDER BY COUNT(*) DESC, installation_id LIMIT $1",
+        )
+        .bind(top)
+        .fetch_all(&self.read)
+        .await?;
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM gh_outbox WHERE state = 'pending'")
+                .fetch_one(&self.read)
+                .await?;
+        let shown: i64 = rows.iter().map(|r| r.1).sum();
+        Ok((rows, (total - shown).max(0)))
+    }
 }

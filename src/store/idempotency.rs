@@ -95,7 +95,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Stores the response of a request that ran.
+    /// Stores the response of a request that ran (again on another connection when the
+    /// connection is lost on the way: the statement is the same whether it ran once or twice).
     pub async fn idempotency_finish(
         &self,
         caller: &str,
@@ -104,30 +105,36 @@ impl Store {
         content_type: &str,
         body: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE idempotency_keys SET status = $1, content_type = $2, body = $3 \
-             WHERE caller = $4 AND key = $5",
-        )
-        .bind(i64::from(status))
-        .bind(content_type)
-        .bind(body)
-        .bind(caller)
-        .bind(key)
-        .execute_write(self)
-        .await?;
-        Ok(())
+        again_if_cut(|| async {
+            sqlx::query(
+                "UPDATE idempotency_keys SET status = $1, content_type = $2, body = $3 \
+                 WHERE caller = $4 AND key = $5",
+            )
+            .bind(i64::from(status))
+            .bind(content_type)
+            .bind(body)
+            .bind(caller)
+            .bind(key)
+            .execute_write(self)
+            .await
+        })
+        .await
     }
 
-    /// Forgets a reservation (the request failed on our side; a retry may run it).
+    /// Forgets a reservation (the request failed on our side; a retry may run it), again on
+    /// another connection when the connection is lost on the way: a request that failed because
+    /// its database connections were cut must not leave its key reserved.
     pub async fn idempotency_abort(&self, caller: &str, key: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2 AND status IS NULL",
-        )
-        .bind(caller)
-        .bind(key)
-        .execute_write(self)
-        .await?;
-        Ok(())
+        again_if_cut(|| async {
+            sqlx::query(
+                "DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2 AND status IS NULL",
+            )
+            .bind(caller)
+            .bind(key)
+            .execute_write(self)
+            .await
+        })
+        .await
     }
 
     /// Drops keys older than 24 hours.
@@ -138,5 +145,27 @@ impl Store {
             .await?
             .rows_affected();
         Ok(n)
+    }
+}
+
+/// How many times a statement of [`again_if_cut`] is sent.
+const STATEMENT_ATTEMPTS: u32 = 4;
+
+/// Runs an idempotent statement, again (after a short pause) while its connection is lost.
+async fn again_if_cut<F, Fut, T>(mut statement: F) -> Result<(), StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match statement().await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_connection_lost() && attempt < STATEMENT_ATTEMPTS => {
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
     }
 }

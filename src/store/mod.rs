@@ -231,6 +231,16 @@ impl Store {
                     // No ping before every use (a network round trip per transaction): a
                     // connection the server closed fails its next statement and is replaced.
                     .test_before_acquire(false)
+                    // Except for a while after a connection was lost: connections are usually
+                    // cut together, and each cut one would fail a request.
+                    .before_acquire(|conn, _meta| {
+                        Box::pin(async move {
+                            if error::connections_in_doubt() {
+                                sqlx::Connection::ping(conn).await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     // No JIT compilation: every statement here is short, and the claim
                     // statement's plan (a recursive pick over up to a batch of workers, each
                     // with every rule's subplans) is estimated far above `jit_above_cost`, so

@@ -319,3 +319,136 @@ async fn outcomes_per_repository_in_the_state_and_the_scrape() {
             .any(|k| k.contains("acme/quiet") && k.starts_with("owp_repo_acceptance"))
     );
 }
+
+/// The metric names of README's metrics table (its first column).
+fn documented() -> Vec<String> {
+    let readme = include_str!("../../README.md");
+    let table = readme
+        .split("| metric | type | labels | what |")
+        .nth(1)
+        .expect("README has the metrics table");
+    let mut names = Vec::new();
+    for row in table.lines().skip(2).take_while(|l| l.starts_with('|')) {
+        let first = row.split('|').nth(1).unwrap_or_default();
+        for part in first.split('`').skip(1).step_by(2) {
+            names.push(part.to_string());
+        }
+    }
+    names
+}
+
+#[tokio::test]
+async fn every_series_is_there_from_the_start_and_documented() {
+    let server = Server::start().await;
+    server.upsert_repo(REPO, 2, false).await;
+    // Nothing has happened yet: no lease, no GitHub request, no worker.
+    let (text, m) = scrape(&server).await;
+    let at_zero = [
+        format!(r#"owp_leases_granted_total{{repo="{REPO}"}}"#),
+        format!(r#"owp_leases_expired_total{{repo="{REPO}"}}"#),
+        format!(r#"owp_leases_nacked_total{{repo="{REPO}"}}"#),
+        format!(r#"owp_prs_opened_total{{repo="{REPO}"}}"#),
+        format!(r#"owp_tasks_merged_total{{repo="{REPO}"}}"#),
+        r#"owp_github_requests_total{class="2xx"}"#.into(),
+        r#"owp_github_requests_total{class="5xx"}"#.into(),
+        r#"owp_github_requests_total{class="error"}"#.into(),
+        r#"owp_worker_authentications_total{source="read"}"#.into(),
+        r#"owp_sqlite_wal_restarts_total{outcome="busy"}"#.into(),
+        r#"owp_github_reconcile_requests_total{counted="true"}"#.into(),
+        "owp_github_secondary_limits_total".into(),
+        "owp_github_reconcile_deferred_total".into(),
+        "owp_github_outbox_backlog".into(),
+        r#"owp_github_outbox_backlog_by_installation{installation="other"}"#.into(),
+        "owp_claim_races_total".into(),
+        "owp_lead_time_samples_dropped_total".into(),
+        "owp_http_connections_refused_total".into(),
+        "owp_write_groups_total".into(),
+    ];
+    for series in &at_zero {
+        assert_eq!(value(&m, series), 0.0, "{series}\n{text}");
+    }
+    if cfg!(target_os = "linux") {
+        for series in [
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_open_fds",
+            "process_max_fds",
+            "process_start_time_seconds",
+        ] {
+            assert!(value(&m, series) > 0.0, "{series}\n{text}");
+        }
+        let started = value(&m, "process_start_time_seconds");
+        let now = chrono::Utc::now().timestamp() as f64;
+        assert!(
+            (now - 600.0..=now + 1.0).contains(&started),
+            "started {started}, now {now}"
+        );
+    }
+    // Every series of the scrape is in README's table, and every one there is in the scrape,
+    // but for those that wait for their first sample (the table says so).
+    let documented = documented();
+    let mut undocumented = Vec::new();
+    let mut exposed = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let name = rest.split(' ').next().unwrap_or_default().to_string();
+            if !documented.contains(&name) {
+                undocumented.push(name.clone());
+            }
+            exposed.push(name);
+        }
+    }
+    assert!(undocumented.is_empty(), "not in README: {undocumented:?}");
+    let first_sample = [
+        "owp_repo_acceptance_ratio",
+        "owp_repo_lead_time_seconds",
+        "owp_claim_duration_seconds",
+        "owp_lead_time_seconds",
+        "owp_sqlite_wal_frames",
+        "owp_sqlite_wal_restart_hold_seconds",
+        "owp_github_webhook_deliveries_total",
+        "owp_github_truncated_listings_total",
+        "owp_github_rate_limit_remaining",
+        "owp_github_rate_limit_remaining_by_installation",
+    ];
+    let missing: Vec<_> = documented
+        .iter()
+        .filter(|n| !exposed.contains(n) && !first_sample.contains(&n.as_str()))
+        .collect();
+    if cfg!(target_os = "linux") {
+        assert!(missing.is_empty(), "documented, not scraped: {missing:?}");
+    }
+}
+
+/// GitHub's rate limit is shown per installation: the figure an answer to an installation's
+/// request reports is that installation's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limit_is_shown_per_installation() {
+    use crate::github_support::story::{ADMIN, INSTALLATION, Story};
+    let story = Story::start().await;
+    story.fake.set_rate_remaining(3217);
+    let series = format!(
+        r#"owp_github_rate_limit_remaining_by_installation{{installation="{INSTALLATION}"}}"#
+    );
+    let url = format!("http://{}/metrics", story.running().addr);
+    let mut last = String::new();
+    // Stories of other tests in this process share the installation id: the figure is read
+    // right after this story's own requests, and again if another came between.
+    for _ in 0..3 {
+        story.running().github.reconcile_now().await.unwrap();
+        last = story
+            .http
+            .get(&url)
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if parse(&last).get(&series) == Some(&3217.0) {
+            return;
+        }
+    }
+    panic!("{series} is not 3217:\n{last}");
+}

@@ -35,7 +35,7 @@ impl OwpClient {
             "/v1/workers/link/device",
             Auth::Worker,
             Body::json(&serde_json::json!({})),
-            Retry::Once,
+            Retry::Safe,
         )
         .await
     }

@@ -39,7 +39,7 @@ impl OwpClient {
     pub async fn my_proposals(&self, task_id: &str) -> Result<Vec<Proposal>, ClientError> {
         let path = format!("/v1/tasks/{}/proposals", segment(task_id));
         let list: ProposalList = self
-            .call(Method::GET, &path, Auth::Worker, Body::None, Retry::Once)
+            .call(Method::GET, &path, Auth::Worker, Body::None, Retry::Safe)
             .await?;
         Ok(list.proposals)
     }
@@ -53,7 +53,7 @@ impl OwpClient {
                 "/v1/proposals",
                 Auth::Worker,
                 Body::None,
-                Retry::Once,
+                Retry::Safe,
             )
             .await?;
         Ok(list.proposals)
@@ -64,7 +64,7 @@ impl OwpClient {
     pub async fn task_proposals(&self, task_id: &str) -> Result<Vec<Proposal>, ClientError> {
         let path = format!("/v1/tasks/{}/proposals", segment(task_id));
         let list: ProposalList = self
-            .call(Method::GET, &path, Auth::Admin, Body::None, Retry::Once)
+            .call(Method::GET, &path, Auth::Admin, Body::None, Retry::Safe)
             .await?;
         Ok(list.proposals)
     }

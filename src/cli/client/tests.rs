@@ -170,3 +170,82 @@ fn unreachable_server_is_one_clear_line() {
     );
     assert!(err.is_transport());
 }
+
+/// A server answering POST /v1/leases/l1/ack with `answers` in turn (then 200), recording the
+/// `Idempotency-Key` of each request.
+async fn answering(answers: Vec<(u16, &'static str)>) -> (String, Arc<Mutex<Vec<String>>>) {
+    use axum::http::HeaderMap;
+    let keys = Arc::new(Mutex::new(Vec::new()));
+    let answers = Arc::new(Mutex::new(answers.into_iter()));
+    let seen = keys.clone();
+    let app = axum::Router::new().route(
+        "/v1/leases/l1/ack",
+        axum::routing::post(move |headers: HeaderMap| {
+            let (seen, answers) = (seen.clone(), answers.clone());
+            async move {
+                let key = headers
+                    .get("idempotency-key")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                seen.lock().unwrap().push(key);
+                let (status, body) = answers.lock().unwrap().next().unwrap_or((200, "{}"));
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    [("content-type", "application/json")],
+                    body,
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, keys)
+}
+
+use std::sync::{Arc, Mutex};
+
+#[tokio::test]
+async fn a_5xx_or_a_request_still_running_is_sent_again_with_the_same_key() {
+    let busy =
+        r#"{"title":"Service Unavailable","status":503,"code":"database_busy","detail":"x"}"#;
+    let running =
+        r#"{"title":"Conflict","status":409,"code":"idempotency_in_progress","detail":"x"}"#;
+    let (base, keys) = answering(vec![(500, "{}"), (503, busy), (409, running)]).await;
+    let client = OwpClient::new(&base)
+        .unwrap()
+        .with_worker_token(Some("w".into()));
+    client.ack("l1").await.expect("answered in the end");
+    let keys = keys.lock().unwrap().clone();
+    assert_eq!(keys.len(), 4, "{keys:?}");
+    assert!(
+        !keys[0].is_empty() && keys.iter().all(|k| *k == keys[0]),
+        "{keys:?}"
+    );
+}
+
+#[tokio::test]
+async fn retries_are_bounded_and_a_refusal_is_not_retried() {
+    let (base, keys) = answering(vec![(500, "{}"); 10]).await;
+    let client = OwpClient::new(&base)
+        .unwrap()
+        .with_worker_token(Some("w".into()));
+    let started = std::time::Instant::now();
+    let err = client.ack("l1").await.unwrap_err();
+    assert_eq!(err.status(), Some(500));
+    assert_eq!(keys.lock().unwrap().len(), RETRY_ATTEMPTS as usize);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    let gone = r#"{"title":"Conflict","status":409,"code":"lease_not_held","detail":"x"}"#;
+    let (base, keys) = answering(vec![(409, gone)]).await;
+    let client = OwpClient::new(&base)
+        .unwrap()
+        .with_worker_token(Some("w".into()));
+    let err = client.ack("l1").await.unwrap_err();
+    assert_eq!(err.code(), Some("lease_not_held"));
+    assert_eq!(keys.lock().unwrap().len(), 1);
+}

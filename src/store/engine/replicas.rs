@@ -270,6 +270,9 @@ impl Store {
                     // The connection was lost (the next call reconnects): whatever was said
                     // meanwhile is lost, so nothing remembered is trusted.
                     Ok(Ok(None)) | Ok(Err(_)) => {
+                        // Its connection was most likely cut with the pool's: the pool tries each
+                        // connection before use for a while.
+                        crate::store::error::connection_lost();
                         if let Ok(Err(e)) = heard {
                             tracing::debug!(error = %e, "change listener reconnecting");
                             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -380,9 +383,12 @@ impl Store {
             }
             .await;
             match outcome {
-                // A full pool already waited long enough; only conflicts are worth another go.
+                // A full pool already waited long enough; only conflicts are worth another go,
+                // and a lost connection (before its `COMMIT`: nothing was committed).
                 Err(e)
-                    if (e.is_conflict() || (kind == Retry::Upsert && e.is_unique_violation()))
+                    if (e.is_conflict()
+                        || e.is_connection_lost()
+                        || (kind == Retry::Upsert && e.is_unique_violation()))
                         && attempt < WRITE_ATTEMPTS =>
                 {
                     tracing::debug!(error = %e, attempt, "retrying a write transaction");

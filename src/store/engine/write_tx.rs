@@ -398,7 +398,7 @@ impl WriteTx {
                 else {
                     unreachable!()
                 };
-                tx.commit().await?;
+                tx.commit().await.map_err(StoreError::from_commit)?;
             }
             TxConn::Sqlite(conn, state) => match *state {
                 SqliteState::Open | SqliteState::Unknown => {

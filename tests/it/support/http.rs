@@ -67,6 +67,7 @@ pub struct Resp {
     /// The body as JSON (`Null` when it is not JSON).
     pub json: Value,
     pub elapsed: Duration,
+    pub headers: reqwest::header::HeaderMap,
 }
 
 /// The `Content-Type` of an answer ("" when it has none).
@@ -88,6 +89,7 @@ impl Resp {
     ) -> Resp {
         let status = resp.status().as_u16();
         let content_type = content_type(&resp);
+        let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
         Resp {
@@ -98,7 +100,16 @@ impl Resp {
             text,
             json,
             elapsed: started.elapsed(),
+            headers,
         }
+    }
+
+    /// The value of the header `name`, when the answer has it.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
 
     pub fn describe(&self) -> String {

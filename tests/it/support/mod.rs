@@ -72,6 +72,30 @@ impl TestDatabase {
         }
     }
 
+    /// Renames a table under the servers using this database, as a damaged database would look
+    /// to them (and back again, for a repaired one).
+    pub async fn rename_table(&self, from: &str, to: &str) {
+        use sqlx::Connection;
+        let sql = format!("ALTER TABLE {from} RENAME TO {to}");
+        match self {
+            TestDatabase::Sqlite(path) => {
+                let url = format!("sqlite:{}", path.display());
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            TestDatabase::Postgres { url, .. } => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
     /// Removes a PostgreSQL test database (SQLite files go with their temporary directory).
     fn discard(&self) {
         let TestDatabase::Postgres {
