@@ -48,6 +48,9 @@ pub struct AgentOptions {
     pub allow_local_clone: bool,
     /// Where approvals of repositories' commands are kept (`None`: not remembered).
     pub approvals: Option<PathBuf>,
+    /// The command speaks the Agent Client Protocol, and may do what this allows (`None`: a
+    /// plain command, run until it exits).
+    pub acp: Option<super::acp::rules::Allowed>,
 }
 
 /// How a lease ended.
@@ -665,23 +668,21 @@ async fn work(
         false,
         &format!("running the agent: {}", mask_secrets(command_line)),
     );
-    let mut cmd = process::shell(command_line);
-    super::env::restrict(&mut cmd, &opts.pass_env);
-    cmd.env("OWP_BRIEF", &layout.brief)
-        .env("OWP_WORKDIR", &layout.worktree)
-        .env("OWP_TASK_ID", &task.task_id)
-        .env("OWP_TITLE", &task.title)
-        .env("OWP_ISSUE_URL", brief::issue_url(task).unwrap_or_default());
     let limit = opts.max_minutes.map(|m| Duration::from_secs_f64(m * 60.0));
-    let ended = process::run_logged(
-        cmd,
-        &layout.worktree,
-        &layout.log,
-        true,
-        limit,
-        stop.clone(),
-    )
-    .await?;
+    let env = agent_env(layout, task);
+    let ended = match &opts.acp {
+        Some(allowed) => {
+            let session = super::acp::for_lease(opts, lease, layout, command_line, allowed, env)?;
+            super::acp::run(session, stop.clone()).await?
+        }
+        None => {
+            let mut cmd = process::shell(command_line);
+            super::env::restrict(&mut cmd, &opts.pass_env);
+            cmd.envs(env);
+            let (dir, log) = (&layout.worktree, &layout.log);
+            process::run_logged(cmd, dir, log, true, limit, stop.clone()).await?
+        }
+    };
     if let Some(why) = stop.borrow().clone() {
         return Ok(Outcome::Lost(why));
     }
@@ -761,6 +762,18 @@ async fn work(
     report_pr(client, &task.task_id, artifact).await?;
     workspace::remove(layout).await;
     Ok(Outcome::PrOpened(url))
+}
+
+/// The variables the agent gets beyond its environment: where the brief and the worktree are,
+/// and which task it works on.
+pub(crate) fn agent_env(layout: &Layout, task: &Task) -> Vec<(&'static str, String)> {
+    vec![
+        ("OWP_BRIEF", layout.brief.display().to_string()),
+        ("OWP_WORKDIR", layout.worktree.display().to_string()),
+        ("OWP_TASK_ID", task.task_id.clone()),
+        ("OWP_TITLE", task.title.clone()),
+        ("OWP_ISSUE_URL", brief::issue_url(task).unwrap_or_default()),
+    ]
 }
 
 /// One command of `artifact.evidence` (contract section 12): the repository's command as it

@@ -317,7 +317,7 @@ async fn pump<R: AsyncRead + Unpin>(
 }
 
 /// Kills a process and everything it started.
-async fn kill_tree(pid: Option<u32>, child: &mut tokio::process::Child) {
+pub(crate) async fn kill_tree(pid: Option<u32>, child: &mut tokio::process::Child) {
     if let Some(pid) = pid {
         #[cfg(unix)]
         {
