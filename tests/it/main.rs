@@ -112,6 +112,7 @@ mod store_races;
 mod store_support;
 mod store_upgrade;
 mod store_waiting;
+mod worker_acp;
 mod worker_agent;
 mod worker_agent_interrupted;
 mod worker_agent_plan;

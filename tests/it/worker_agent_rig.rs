@@ -130,6 +130,8 @@ pub(crate) struct Setup<'a> {
     pub(crate) visibility: &'a str,
     /// The repository takes plans first (`approval: plan`, nobody skips).
     pub(crate) plan_first: bool,
+    /// The task's paths.
+    pub(crate) paths: &'a [&'a str],
 }
 
 impl Default for Setup<'_> {
@@ -142,6 +144,7 @@ impl Default for Setup<'_> {
             clone_url: true,
             visibility: "private",
             plan_first: false,
+            paths: &[],
         }
     }
 }
@@ -195,7 +198,8 @@ impl Rig {
         let ids = server
             .import_ids(
                 setup.repo,
-                json!([{"key": setup.key, "title": "Fix the parser", "description": setup.description}]),
+                json!([{"key": setup.key, "title": "Fix the parser", "description": setup.description,
+                        "paths": setup.paths}]),
             )
             .await;
         let rig = Rig {

@@ -65,6 +65,11 @@ pub struct Session<'a> {
     pub silence: Duration,
 }
 
+/// The transcript of the messages of a lease's session, beside its log.
+pub fn transcript_for(log: &Path) -> std::path::PathBuf {
+    log.with_extension("acp.log")
+}
+
 /// The session of one lease: the brief as the prompt, the task's paths and the volunteer's
 /// choices as its rules.
 pub fn for_lease<'a>(
@@ -128,9 +133,12 @@ pub async fn run(
         .spawn()
         .with_context(|| format!("cannot start the agent in {}", s.workspace.display()))?;
     let pid = child.id();
-    let transcript = Transcript::open(s.log).await?;
+    // The messages go to a transcript of their own: the log's last lines (the agent's stderr)
+    // are what a failure tells the pool, and the messages hold the brief and the files.
+    let transcript = Transcript::open(&transcript_for(s.log)).await?;
+    let stderr_log = Transcript::open(s.log).await?;
     if let Some(mut err) = child.stderr.take() {
-        let t = transcript.clone();
+        let t = stderr_log;
         tokio::spawn(async move {
             let mut buf = vec![0u8; 8192];
             while let Ok(n) = err.read(&mut buf).await {
