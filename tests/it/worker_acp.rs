@@ -292,6 +292,14 @@ async fn a_revoked_lease_cancels_the_running_acp_agent() {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        // `owp worker status` shows what the agent is doing.
+        let status = rig.owp(&rig.server.base, &["worker", "status"], &[]).await;
+        let shown = text(&status);
+        assert!(
+            shown.contains("agent: says: Working on it, slowly · ")
+                && shown.contains("1 update(s)"),
+            "{shown}"
+        );
         // A maintainer takes the task back while the agent works.
         rig.server
             .admin_set_status(&rig.task_id, "ready")

@@ -164,7 +164,8 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
                     {
                         return Ok(Outcome::NotApproved(why));
                     }
-                } else if plans.propose_next(client, &plan_run(opts)).await? {
+                } else if opts.acp.is_none() && plans.propose_next(client, &plan_run(opts)).await? {
+                    // A plan is written by a plain command; an ACP agent only takes granted work.
                     said_waiting = true;
                 }
                 if !said_waiting {
