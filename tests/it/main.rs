@@ -114,6 +114,7 @@ mod store_upgrade;
 mod store_waiting;
 mod worker_acp;
 mod worker_agent;
+mod worker_agent_drafts;
 mod worker_agent_interrupted;
 mod worker_agent_plan;
 mod worker_agent_rig;

@@ -79,9 +79,10 @@ git add file.txt
 git -c user.name=Agent -c user.email=agent@example.com commit -q -m "work on $2"
 "#;
 
-/// The fake `gh`: records its arguments (NUL-separated) and prints a pull request URL.
+/// The fake `gh`: records its arguments (NUL-separated; each call after the one before) and
+/// prints a pull request URL.
 pub(crate) const GH: &str = r#"#!/bin/sh
-printf '%s\0' "$@" > "$GH_LOG"
+printf '%s\0' "$@" >> "$GH_LOG"
 echo "Creating pull request"
 echo "https://github.com/acme/widgets/pull/42"
 "#;
@@ -132,6 +133,8 @@ pub(crate) struct Setup<'a> {
     pub(crate) plan_first: bool,
     /// The task's paths.
     pub(crate) paths: &'a [&'a str],
+    /// The contract asks for drafts first (`pull_requests: draft`).
+    pub(crate) drafts: bool,
 }
 
 impl Default for Setup<'_> {
@@ -145,6 +148,7 @@ impl Default for Setup<'_> {
             visibility: "private",
             plan_first: false,
             paths: &[],
+            drafts: false,
         }
     }
 }
@@ -182,6 +186,9 @@ impl Rig {
         });
         if let Some(test) = setup.test {
             contract["test"] = json!(test);
+        }
+        if setup.drafts {
+            contract["pull_requests"] = json!("draft");
         }
         let mut policy = json!({"repo": setup.repo, "max_open_prs": 3, "contract": contract,
                                 "visibility": setup.visibility});

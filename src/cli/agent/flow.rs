@@ -722,6 +722,7 @@ async fn work(
         false,
         &format!("{commits} new commit(s) on {}", prepared.branch),
     );
+    let draft = super::pr::draft_before_checks(task, prepared, &layout.worktree).await?;
     for (name, command) in contract
         .commands()
         .into_iter()
@@ -735,6 +736,12 @@ async fn work(
         }
         if !ended.success() {
             let reason = failure_reason(name, command, &ended, &layout.log);
+            if let Some(url) = &draft {
+                say!(
+                    "{}  {url} stays a draft: the {name} command failed",
+                    now_clock()
+                );
+            }
             give_back(client, &lease.lease_id, &reason).await;
             return Ok(Outcome::Nacked(reason));
         }
@@ -748,7 +755,14 @@ async fn work(
         false,
         &format!("pushed {} ({})", prepared.branch, &sha[..sha.len().min(12)]),
     );
-    let url = match open_pr(task, prepared).await? {
+    let opened = match draft {
+        Some(url) => {
+            super::pr::ready_or_say(task, &url).await;
+            Some(url)
+        }
+        None => open_pr(task, prepared, false).await?,
+    };
+    let url = match opened {
         Some(url) => url,
         None => match wait_for_pr_url(task, prepared).await {
             Some(url) => url,
