@@ -670,10 +670,17 @@ async fn work(
         &format!("running the agent: {}", mask_secrets(command_line)),
     );
     let limit = opts.max_minutes.map(|m| Duration::from_secs_f64(m * 60.0));
-    let env = agent_env(layout, task);
+    let env = super::env::for_agent(&layout.brief, &layout.worktree, task);
     let ended = match &opts.acp {
         Some(allowed) => {
-            let session = super::acp::for_lease(opts, lease, layout, command_line, allowed, env)?;
+            let session = super::acp::for_lease(
+                (&opts.pass_env, opts.max_minutes),
+                lease,
+                layout,
+                command_line,
+                allowed,
+                env,
+            )?;
             super::acp::run(session, stop.clone()).await?
         }
         None => {
@@ -777,18 +784,6 @@ async fn work(
     report_pr(client, &task.task_id, artifact).await?;
     workspace::remove(layout).await;
     Ok(Outcome::PrOpened(url))
-}
-
-/// The variables the agent gets beyond its environment: where the brief and the worktree are,
-/// and which task it works on.
-pub(crate) fn agent_env(layout: &Layout, task: &Task) -> Vec<(&'static str, String)> {
-    vec![
-        ("OWP_BRIEF", layout.brief.display().to_string()),
-        ("OWP_WORKDIR", layout.worktree.display().to_string()),
-        ("OWP_TASK_ID", task.task_id.clone()),
-        ("OWP_TITLE", task.title.clone()),
-        ("OWP_ISSUE_URL", brief::issue_url(task).unwrap_or_default()),
-    ]
 }
 
 /// One command of `artifact.evidence` (contract section 12): the repository's command as it

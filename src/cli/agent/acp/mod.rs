@@ -73,7 +73,7 @@ pub fn transcript_for(log: &Path) -> std::path::PathBuf {
 /// The session of one lease: the brief as the prompt, the task's paths and the volunteer's
 /// choices as its rules.
 pub fn for_lease<'a>(
-    opts: &'a super::flow::AgentOptions,
+    (pass_env, max_minutes): (&'a [String], Option<f64>),
     lease: &'a crate::cli::client::Lease,
     layout: &'a super::workspace::Layout,
     command_line: &'a str,
@@ -92,14 +92,14 @@ pub fn for_lease<'a>(
     };
     Ok(Session {
         command_line,
-        pass_env: &opts.pass_env,
+        pass_env,
         env,
         workspace: &layout.worktree,
         log: &layout.log,
         lease_id: &lease.lease_id,
         brief,
         rules,
-        limit: opts.max_minutes.map(|m| Duration::from_secs_f64(m * 60.0)),
+        limit: max_minutes.map(|m| Duration::from_secs_f64(m * 60.0)),
         grace: seconds("OWP_ACP_GRACE_SECONDS", DEFAULT_GRACE),
         silence: seconds("OWP_ACP_SILENCE_SECONDS", DEFAULT_SILENCE),
     })
