@@ -73,28 +73,14 @@ async fn run_acp(rig: &Rig, python: &Path, extra: &[&str], env: &[(&str, &str)])
         std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let command = wrapper.display().to_string();
-    let workdir = rig.path("work").display().to_string();
     let journal = rig.path("journal.jsonl").display().to_string();
-    let mut args = vec![
-        "worker",
-        "run",
-        "--once",
-        "--wait",
-        "1",
-        "--allow-local-clone",
-        "--acp",
-        &command,
-        "--workdir",
-        &workdir,
-        "--pass-env",
-        "ACP_JOURNAL",
-        "--pass-env",
-        "ACP_AGENT_MODE",
-    ];
+    let mut args = vec!["--allow-local-clone"];
+    args.extend(["--pass-env", "ACP_JOURNAL", "--pass-env", "ACP_AGENT_MODE"]);
     args.extend_from_slice(extra);
     let mut all = vec![("ACP_JOURNAL", journal.as_str())];
     all.extend_from_slice(env);
-    rig.owp(&rig.server.base, &args, &all).await
+    rig.run_handing(&rig.server.base, ("--acp", &command), &args, &all)
+        .await
 }
 
 /// What the agent wrote down, one JSON object a line.

@@ -292,6 +292,18 @@ impl Rig {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Output {
+        self.run_handing(server, ("--agent", agent), extra, env)
+            .await
+    }
+
+    /// `owp worker run FLAG COMMAND --once` (`--agent` or `--acp`) with `extra` flags.
+    pub(crate) async fn run_handing(
+        &self,
+        server: &str,
+        (flag, agent): (&str, &str),
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Output {
         let workdir = self.path("work").display().to_string();
         let mut args = vec![
             "worker",
@@ -299,7 +311,7 @@ impl Rig {
             "--once",
             "--wait",
             "1",
-            "--agent",
+            flag,
             agent,
             "--workdir",
             &workdir,

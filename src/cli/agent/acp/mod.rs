@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, BufReader};
+use tokio::io::BufReader;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -122,32 +122,14 @@ pub async fn run(
     for (k, v) in &s.env {
         cmd.env(k, v);
     }
-    cmd.current_dir(s.workspace)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    #[cfg(unix)]
-    cmd.process_group(0);
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("cannot start the agent in {}", s.workspace.display()))?;
+    let mut child = process::spawn_tree(cmd, s.workspace, Stdio::piped())?;
     let pid = child.id();
     // The messages go to a transcript of their own: the log's last lines (the agent's stderr)
     // are what a failure tells the pool, and the messages hold the brief and the files.
     let transcript = Transcript::open(&transcript_for(s.log)).await?;
-    let stderr_log = Transcript::open(s.log).await?;
-    if let Some(mut err) = child.stderr.take() {
-        let t = stderr_log;
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 8192];
-            while let Ok(n) = err.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                t.raw(&buf[..n]).await;
-            }
-        });
+    let stderr_log = std::sync::Arc::new(tokio::sync::Mutex::new(process::open_log(s.log).await?));
+    if let Some(err) = child.stderr.take() {
+        tokio::spawn(process::pump(err, stderr_log, false));
     }
     let (lines_tx, mut lines) = mpsc::channel(64);
     let mut out = BufReader::new(child.stdout.take().context("the agent has no stdout")?);

@@ -150,13 +150,7 @@ pub struct Transcript {
 
 impl Transcript {
     pub async fn open(log: &Path) -> anyhow::Result<Transcript> {
-        use anyhow::Context;
-        let file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .await
-            .with_context(|| format!("cannot open the log {}", log.display()))?;
+        let file = crate::cli::agent::process::open_log(log).await?;
         Ok(Transcript {
             file: std::sync::Arc::new(tokio::sync::Mutex::new(file)),
         })
@@ -172,13 +166,6 @@ impl Transcript {
         let _ = file
             .write_all(format!("acp {direction} {line}\n").as_bytes())
             .await;
-        let _ = file.flush().await;
-    }
-
-    /// Raw output (the agent's stderr).
-    pub async fn raw(&self, bytes: &[u8]) {
-        let mut file = self.file.lock().await;
-        let _ = file.write_all(bytes).await;
         let _ = file.flush().await;
     }
 }
