@@ -279,6 +279,14 @@ async fn a_revoked_lease_cancels_the_running_acp_agent() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         // `owp worker status` shows what the agent is doing.
+        // The activity file is written at most once a second while updates stream.
+        let activity = rig
+            .path("work/logs")
+            .join(format!("{}.activity.json", rig.task_id));
+        while !std::fs::read_to_string(&activity).is_ok_and(|t| t.contains("\"updates\":1")) {
+            assert!(std::time::Instant::now() < deadline, "no activity written");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let status = rig.owp(&rig.server.base, &["worker", "status"], &[]).await;
         let shown = text(&status);
         assert!(

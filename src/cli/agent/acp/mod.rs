@@ -205,8 +205,13 @@ impl<W: tokio::io::AsyncWrite + Unpin> Talk<'_, W> {
         let mut heard = Instant::now();
         loop {
             let cancel_at = self.cancelling.as_ref().map(|(_, at)| *at);
+            let dirty = self.progress.dirty();
             let line = tokio::select! {
                 line = lines.recv() => line,
+                _ = tokio::time::sleep(progress::WRITE_EVERY), if dirty => {
+                    self.progress.flush();
+                    continue;
+                }
                 why = stopped(stop), if cancel_at.is_none() => {
                     self.cancel(why, s.grace).await;
                     continue;

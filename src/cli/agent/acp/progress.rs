@@ -46,11 +46,13 @@ pub struct Progress {
     now: Activity,
     titles: HashMap<String, String>,
     written: Option<Instant>,
+    /// An update came since the file was written.
+    dirty: bool,
     said: String,
 }
 
 /// How often the file is rewritten while updates stream.
-const WRITE_EVERY: Duration = Duration::from_secs(1);
+pub const WRITE_EVERY: Duration = Duration::from_secs(1);
 
 impl Progress {
     pub fn new(log: &Path, lease_id: &str) -> Progress {
@@ -64,6 +66,7 @@ impl Progress {
             },
             titles: HashMap::new(),
             written: None,
+            dirty: false,
             said: String::new(),
         };
         p.write();
@@ -119,7 +122,20 @@ impl Progress {
         };
         self.now.doing = clean(&doing);
         self.say();
+        self.dirty = true;
         if self.written.is_none_or(|w| w.elapsed() >= WRITE_EVERY) {
+            self.write();
+        }
+    }
+
+    /// Whether updates wait to be written ([`Progress::flush`]).
+    pub fn dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Writes what the updates since the last write said.
+    pub fn flush(&mut self) {
+        if self.dirty {
             self.write();
         }
     }
@@ -140,6 +156,7 @@ impl Progress {
 
     fn write(&mut self) {
         self.written = Some(Instant::now());
+        self.dirty = false;
         if let Ok(text) = serde_json::to_string(&self.now) {
             let _ = std::fs::write(&self.file, text);
         }
