@@ -9,6 +9,7 @@ lines file named by ACP_JOURNAL:
   `git` (and commits) and `curl` (refused: it does not run it), and ends its turn.
 - `wait`: streams an update, then works until the client cancels the session; it answers the
   prompt with `cancelled`.
+- `stubborn`: streams an update and ignores `session/cancel`: the client must stop its process.
 """
 
 import asyncio
@@ -102,6 +103,13 @@ class ScriptedAgent(Agent):
         sid = session_id
         brief = "".join(getattr(block, "text", "") for block in prompt)
         journal(prompt={"chars": len(brief), "head": brief[:400]})
+        if MODE == "stubborn":
+            # Ignores session/cancel: the client has to stop it.
+            journal(waiting=True, pid=os.getpid())
+            await self.say(sid, "Working, and not listening")
+            await asyncio.sleep(120)
+            journal(never_stopped=True)
+            return PromptResponse(stop_reason="end_turn")
         if MODE == "wait":
             await self.say(sid, "Working on it, slowly")
             journal(waiting=True)

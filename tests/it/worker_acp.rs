@@ -340,3 +340,46 @@ async fn a_revoked_lease_cancels_the_running_acp_agent() {
         "{activity}"
     );
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_acp_agent_that_ignores_the_cancel_is_stopped_after_the_grace_period() {
+    let test = "an_acp_agent_that_ignores_the_cancel_is_stopped_after_the_grace_period";
+    let Some(python) = acp_python(test) else {
+        return;
+    };
+    let rig = Rig::new(Server::start().await, None).await;
+    let run = run_acp(
+        &rig,
+        &python,
+        &["--max-minutes", "0.05"],
+        &[
+            ("ACP_AGENT_MODE", "stubborn"),
+            ("OWP_ACP_GRACE_SECONDS", "1"),
+        ],
+    );
+    let started = std::time::Instant::now();
+    let out = run.await;
+    let took = started.elapsed();
+    let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(
+        shown.contains("cancelling the agent's session: it ran past the limit"),
+        "{shown}"
+    );
+    // 3 s of work, 1 s of grace, and the process tree is gone: not the agent's 120 s.
+    assert!(took < Duration::from_secs(30), "took {took:?}\n{shown}");
+    let j = journal(&rig);
+    let pid = j
+        .iter()
+        .find_map(|e| e["pid"].as_i64())
+        .unwrap_or_else(|| panic!("{j:#?}"));
+    let alive = std::process::Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(!alive, "the agent (pid {pid}) still runs");
+    assert!(!j.iter().any(|e| e["never_stopped"] == true), "{j:#?}");
+    expect_nack(&rig, &out, "ran past the limit").await;
+}
