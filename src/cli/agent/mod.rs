@@ -286,6 +286,71 @@ mod tests {
     }
 
     #[test]
+    fn acp_flags_are_the_volunteers_and_are_saved() {
+        let o = options(
+            &args(&[
+                "--acp",
+                "gemini --experimental-acp",
+                "--acp-allow-command",
+                "git",
+            ]),
+            None,
+            5,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.command, "gemini --experimental-acp");
+        let allowed = o.acp.unwrap();
+        assert_eq!(allowed.commands, ["git"]);
+        assert!(!allowed.fetch);
+        let saved = AgentSettings {
+            command: "gemini --experimental-acp".into(),
+            acp: true,
+            acp_allow_commands: vec!["cargo".into()],
+            acp_allow_fetch: true,
+            ..AgentSettings::default()
+        };
+        let o = options(&args(&[]), Some(saved.clone()), 5)
+            .unwrap()
+            .unwrap();
+        let allowed = o.acp.unwrap();
+        assert_eq!(
+            (allowed.commands, allowed.fetch),
+            (vec!["cargo".into()], true)
+        );
+        // --agent replaces a saved ACP agent with a plain command.
+        let o = options(&args(&["--agent", "x"]), Some(saved), 5)
+            .unwrap()
+            .unwrap();
+        assert!(o.acp.is_none());
+        assert!(options(&args(&["--acp-allow-command", "git"]), None, 5).is_err());
+        for bad in ["git; curl", "", "a b", "../x"] {
+            assert!(parse_program(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// The `owp worker run --acp …` lines of the README and docs/mcp.md parse as written.
+    #[test]
+    fn the_documented_acp_lines_parse() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut seen = 0;
+        for doc in ["README.md", "docs/mcp.md"] {
+            let text = std::fs::read_to_string(format!("{root}/{doc}")).unwrap();
+            for line in text
+                .lines()
+                .filter(|l| l.starts_with("owp worker run --acp "))
+            {
+                let words = shlex::split(line).unwrap();
+                let rest: Vec<&str> = words[3..].iter().map(String::as_str).collect();
+                let o = options(&args(&rest), None, 5).unwrap().unwrap();
+                assert!(o.acp.is_some(), "{doc}: {line}");
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "the docs show `owp worker run --acp`");
+    }
+
+    #[test]
     fn owp_tokens_are_refused_by_pass_env() {
         #[derive(clap::Parser)]
         struct Cli {
