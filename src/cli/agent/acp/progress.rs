@@ -48,6 +48,9 @@ pub struct Progress {
     written: Option<Instant>,
     /// An update came since the file was written.
     dirty: bool,
+    /// The latest update was a chunk of the agent's message, which `message` holds (its start).
+    in_message: bool,
+    message: String,
     said: String,
 }
 
@@ -67,6 +70,8 @@ impl Progress {
             titles: HashMap::new(),
             written: None,
             dirty: false,
+            in_message: false,
+            message: String::new(),
             said: String::new(),
         };
         p.write();
@@ -79,11 +84,21 @@ impl Progress {
         self.now.at = chrono::Utc::now().to_rfc3339();
         let kind = update["sessionUpdate"].as_str().unwrap_or("");
         let id = update["toolCallId"].as_str().unwrap_or("").to_string();
+        // A message streams in chunks: one line says it began, the file shows its start.
+        let continued = kind == "agent_message_chunk" && self.in_message;
+        self.in_message = kind == "agent_message_chunk";
+        if !continued {
+            self.message.clear();
+        }
         let doing = match kind {
-            "agent_message_chunk" => match update["content"]["text"].as_str() {
-                Some(text) => format!("says: {text}"),
-                None => "replying".into(),
-            },
+            "agent_message_chunk" => {
+                if let Some(text) = update["content"]["text"].as_str()
+                    && self.message.len() < 1_000
+                {
+                    self.message.push_str(text);
+                }
+                format!("says: {}", self.message)
+            }
             "agent_thought_chunk" => "thinking".into(),
             "tool_call" => {
                 self.now.tool_calls += 1;
@@ -121,7 +136,9 @@ impl Progress {
             _ => return,
         };
         self.now.doing = clean(&doing);
-        self.say();
+        if !continued {
+            self.say();
+        }
         self.dirty = true;
         if self.written.is_none_or(|w| w.elapsed() >= WRITE_EVERY) {
             self.write();
@@ -190,6 +207,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("t.log");
         let mut p = Progress::new(&log, "l-1");
+        for chunk in ["Look", "ing at ", "it"] {
+            p.update(&json!({"sessionUpdate": "agent_message_chunk",
+                             "content": {"type": "text", "text": chunk}}));
+        }
+        assert_eq!(p.now.doing, "says: Looking at it");
+        assert_eq!(p.said, "says: Look", "one line for the message");
         p.update(&json!({"sessionUpdate": "tool_call", "toolCallId": "c1",
                          "title": "Edit src/a.rs\u{1b}[2J", "kind": "edit", "status": "pending"}));
         assert_eq!(p.now.doing, "Edit src/a.rs [2J (pending)");
@@ -203,7 +226,7 @@ mod tests {
         p.ended("end_turn");
         let read = read(&log).unwrap();
         assert_eq!(read.doing, "plan: 1 of 2 steps done");
-        assert_eq!((read.updates, read.tool_calls), (3, 1));
+        assert_eq!((read.updates, read.tool_calls), (6, 1));
         assert_eq!(read.ended.as_deref(), Some("end_turn"));
         assert_eq!(clean(&"x".repeat(200)).chars().count(), 121);
     }
