@@ -330,7 +330,7 @@ impl<W: tokio::io::AsyncWrite + Unpin> Talk<'_, W> {
                         version.map_or("(none)".to_string(), |v| v.to_string())
                     ))));
                 }
-                let cwd = s.workspace.to_string_lossy();
+                let cwd = s.rules.workspace().to_string_lossy();
                 let id = self
                     .tx
                     .request("session/new", json!({"cwd": cwd, "mcpServers": []}))

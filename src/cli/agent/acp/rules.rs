@@ -45,11 +45,16 @@ pub type Refusal = String;
 impl Rules {
     pub fn new(workspace: &Path, paths: &[String], allowed: Allowed) -> std::io::Result<Rules> {
         Ok(Rules {
-            given: workspace.to_path_buf(),
+            given: std::path::absolute(workspace)?,
             root: workspace.canonicalize()?,
             paths: paths.to_vec(),
             allowed,
         })
+    }
+
+    /// The workspace as the agent is told it (absolute, as the protocol asks).
+    pub fn workspace(&self) -> &Path {
+        &self.given
     }
 
     /// The relative, `/`-separated form of `raw` inside the workspace, and its place on disk.
