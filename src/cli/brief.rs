@@ -588,6 +588,7 @@ mod tests {
             verified_commits: VerifiedCommits::Required,
             verified_commits_below_trust: None,
             disclosure: DisclosurePolicy::Required,
+            ..TaskPolicy::default()
         });
         t
     }

@@ -53,6 +53,23 @@ pub struct RepoContract {
     /// (`artifact.disclosure`); `optional` (the default) lets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disclosure: Option<DisclosurePolicy>,
+    /// `draft`: the runner opens each pull request as a draft and marks it ready once the
+    /// worker's own checks (the `test` and `lint` commands) pass; `ready` (the default) opens
+    /// it ready after them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_requests: Option<PullRequestStart>,
+}
+
+/// How the runner opens a pull request (`contract.pull_requests`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PullRequestStart {
+    /// Ready for review, after the worker's checks passed (the default).
+    #[default]
+    Ready,
+    /// A draft first (drafts do not count against GitHub's cap on the open pull requests of
+    /// people without write access), marked ready when the worker's checks pass.
+    Draft,
 }
 
 /// A contract field that is not acceptable: which one, and why.

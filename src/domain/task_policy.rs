@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::contract::PullRequestStart;
 use super::disclosure::DisclosurePolicy;
 use super::proposals::Approval;
 
@@ -74,12 +75,22 @@ pub struct TaskPolicy {
     #[serde(default)]
     #[schema(required = true)]
     pub disclosure: DisclosurePolicy,
+    /// `draft`: open the pull request as a draft, and mark it ready when the worker's checks
+    /// pass (the contract's `pull_requests`); `ready`: open it ready.
+    #[serde(default)]
+    #[schema(required = true)]
+    pub pull_requests: PullRequestStart,
 }
 
 impl TaskPolicy {
     /// Whether the repository takes plans first from anyone.
     pub fn plans_first(&self) -> bool {
         self.approval == Approval::Plan
+    }
+
+    /// Whether pull requests are opened as drafts first.
+    pub fn drafts_first(&self) -> bool {
+        self.pull_requests == PullRequestStart::Draft
     }
 
     /// Whether some holder is asked for verified commits.
@@ -110,6 +121,11 @@ mod tests {
         assert!(shown.get("proposal_days").is_none(), "{shown}");
         assert_eq!(shown["verified_commits"], "optional");
         assert_eq!(shown["approval_skip_trust"], serde_json::Value::Null);
+        assert_eq!(shown["pull_requests"], "ready");
+        assert!(!none.drafts_first());
+        let drafts: TaskPolicy =
+            serde_json::from_value(serde_json::json!({"pull_requests": "draft"})).unwrap();
+        assert!(drafts.drafts_first());
         let below_zero = TaskPolicy {
             verified_commits_below_trust: Some(0),
             ..TaskPolicy::default()

@@ -47,6 +47,7 @@
 //!   pr_template: "## What changed\n\n## How it was tested\n"
 //!   instructions: Keep changes small; update CHANGELOG.md.
 //!   disclosure: required   # every pull request says which tool made it (default optional)
+//!   pull_requests: draft   # the runner opens drafts, ready once its checks pass (default ready)
 //! review:
 //!   reviewers:             # at most 50; each reviews 1 to 20 pool pull requests at once
 //!     alice: 2
@@ -291,7 +292,7 @@ impl RepoConfigError {
 
 /// The settings that live in one section, which people put in another: the key, and the
 /// section it belongs to.
-const SECTION_OF: [(&str, &str); 18] = [
+const SECTION_OF: [(&str, &str); 19] = [
     ("ttl_days", "claim"),
     ("reminder", "claim"),
     ("min_account_age_days", "claim"),
@@ -309,6 +310,7 @@ const SECTION_OF: [(&str, &str); 18] = [
     ("pr_template", "contract"),
     ("instructions", "contract"),
     ("disclosure", "contract"),
+    ("pull_requests", "contract"),
     ("reviewers", "review"),
 ];
 
@@ -537,6 +539,20 @@ mod tests {
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<RepoConfig>(&json).unwrap(), c);
         assert_eq!(parse("max_open_prs: 2\n").contract, None);
+    }
+
+    #[test]
+    fn drafts_first_is_a_contract_setting() {
+        use crate::domain::contract::PullRequestStart;
+        let c = parse("contract:\n  pull_requests: draft\n");
+        assert_eq!(
+            c.contract.and_then(|c| c.pull_requests),
+            Some(PullRequestStart::Draft)
+        );
+        let e = error("contract:\n  pull_requests: maybe\n");
+        assert!(e.message.contains("pull_requests"), "{e}");
+        let e = error("pull_requests: draft\n");
+        assert!(e.message.contains("contract.pull_requests"), "{e}");
     }
 
     #[test]

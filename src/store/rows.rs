@@ -173,6 +173,7 @@ impl TaskRow {
                 verified_commits: VerifiedCommits::parse(&row.col::<String>("verified_commits")?),
                 verified_commits_below_trust: row.col("verified_commits_below_trust")?,
                 disclosure: DisclosurePolicy::default(),
+                pull_requests: Default::default(),
             },
             blocked_by: split_keys(row.col("blocked_by")?),
             waiting_on: split_keys(row.col("waiting_on")?),
@@ -209,6 +210,7 @@ impl TaskRow {
             disclosure: contract
                 .map(RepoContract::disclosure_policy)
                 .unwrap_or_default(),
+            pull_requests: contract.and_then(|c| c.pull_requests).unwrap_or_default(),
             ..self.policy
         }
     }

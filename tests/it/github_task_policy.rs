@@ -39,14 +39,14 @@ async fn policies(postgres: bool, settings: Option<&str>) -> (Value, Value, (u16
 }
 
 const STRICT: &str = "claim:\n  approval: plan\n  approval_skip_trust: 0\n  proposal_days: 5\n  \
-    verified_commits_below_trust: 2\ncontract:\n  test: make test\n  disclosure: required\n";
+    verified_commits_below_trust: 2\ncontract:\n  test: make test\n  disclosure: required\n  pull_requests: draft\n";
 
 async fn a_repository_that_asks_everything(postgres: bool) {
     let (leased, held, elsewhere) = policies(postgres, Some(STRICT)).await;
     let want = json!({
         "approval": "plan", "approval_skip_trust": 0, "proposal_days": 5,
         "verified_commits": "optional", "verified_commits_below_trust": 2,
-        "disclosure": "required"
+        "disclosure": "required", "pull_requests": "draft"
     });
     assert_eq!(leased, want);
     assert_eq!(held, want);
@@ -59,7 +59,8 @@ async fn verified_commits_for_everyone(postgres: bool) {
     let (leased, held, _) = policies(postgres, Some(settings)).await;
     let want = json!({
         "approval": "none", "approval_skip_trust": null, "verified_commits": "required",
-        "verified_commits_below_trust": null, "disclosure": "optional"
+        "verified_commits_below_trust": null, "disclosure": "optional",
+        "pull_requests": "ready"
     });
     assert_eq!(leased, want);
     assert_eq!(held, want);
@@ -69,7 +70,8 @@ async fn a_repository_without_settings(postgres: bool) {
     let (leased, held, _) = policies(postgres, None).await;
     let want = json!({
         "approval": "none", "approval_skip_trust": null, "verified_commits": "optional",
-        "verified_commits_below_trust": null, "disclosure": "optional"
+        "verified_commits_below_trust": null, "disclosure": "optional",
+        "pull_requests": "ready"
     });
     assert_eq!(leased, want);
     assert_eq!(held, want);

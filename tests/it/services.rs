@@ -1,14 +1,15 @@
-//! Optional services: PostgreSQL (`OWP_TEST_DATABASE_URL`), Chromium and Node.js.
+//! Optional services: PostgreSQL (`OWP_TEST_DATABASE_URL`), Chromium, Node.js and the Python ACP
+//! SDK (`acp`, in `target/acp-venv`).
 //!
 //! On a developer's machine a test that needs a missing service says so on stderr and skips. Where
 //! `OWP_REQUIRE_SERVICES` names the service (a comma-separated list, or `all`), a missing service
-//! fails the test instead: `.ci/run` installs all three and sets it, so a test named for PostgreSQL,
-//! Chromium or Node never passes there without having run.
+//! fails the test instead: `.ci/run` installs all of them and sets it, so a test named for
+//! PostgreSQL, Chromium, Node or the ACP SDK never passes there without having run.
 
 /// The variable naming the services that must be present.
 pub const REQUIRE_VAR: &str = "OWP_REQUIRE_SERVICES";
 
-/// Whether `service` (`postgres`, `chromium` or `node`) is required here.
+/// Whether `service` (`postgres`, `chromium`, `node` or `acp`) is required here.
 pub fn required(service: &str) -> bool {
     std::env::var(REQUIRE_VAR).is_ok_and(|list| listed(&list, service))
 }

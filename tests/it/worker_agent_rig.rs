@@ -79,9 +79,10 @@ git add file.txt
 git -c user.name=Agent -c user.email=agent@example.com commit -q -m "work on $2"
 "#;
 
-/// The fake `gh`: records its arguments (NUL-separated) and prints a pull request URL.
+/// The fake `gh`: records its arguments (NUL-separated; each call after the one before) and
+/// prints a pull request URL.
 pub(crate) const GH: &str = r#"#!/bin/sh
-printf '%s\0' "$@" > "$GH_LOG"
+printf '%s\0' "$@" >> "$GH_LOG"
 echo "Creating pull request"
 echo "https://github.com/acme/widgets/pull/42"
 "#;
@@ -130,6 +131,10 @@ pub(crate) struct Setup<'a> {
     pub(crate) visibility: &'a str,
     /// The repository takes plans first (`approval: plan`, nobody skips).
     pub(crate) plan_first: bool,
+    /// The task's paths.
+    pub(crate) paths: &'a [&'a str],
+    /// The contract asks for drafts first (`pull_requests: draft`).
+    pub(crate) drafts: bool,
 }
 
 impl Default for Setup<'_> {
@@ -142,6 +147,8 @@ impl Default for Setup<'_> {
             clone_url: true,
             visibility: "private",
             plan_first: false,
+            paths: &[],
+            drafts: false,
         }
     }
 }
@@ -180,6 +187,9 @@ impl Rig {
         if let Some(test) = setup.test {
             contract["test"] = json!(test);
         }
+        if setup.drafts {
+            contract["pull_requests"] = json!("draft");
+        }
         let mut policy = json!({"repo": setup.repo, "max_open_prs": 3, "contract": contract,
                                 "visibility": setup.visibility});
         if setup.plan_first {
@@ -195,7 +205,8 @@ impl Rig {
         let ids = server
             .import_ids(
                 setup.repo,
-                json!([{"key": setup.key, "title": "Fix the parser", "description": setup.description}]),
+                json!([{"key": setup.key, "title": "Fix the parser", "description": setup.description,
+                        "paths": setup.paths}]),
             )
             .await;
         let rig = Rig {
@@ -281,6 +292,18 @@ impl Rig {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Output {
+        self.run_handing(server, ("--agent", agent), extra, env)
+            .await
+    }
+
+    /// `owp worker run FLAG COMMAND --once` (`--agent` or `--acp`) with `extra` flags.
+    pub(crate) async fn run_handing(
+        &self,
+        server: &str,
+        (flag, agent): (&str, &str),
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Output {
         let workdir = self.path("work").display().to_string();
         let mut args = vec![
             "worker",
@@ -288,7 +311,7 @@ impl Rig {
             "--once",
             "--wait",
             "1",
-            "--agent",
+            flag,
             agent,
             "--workdir",
             &workdir,

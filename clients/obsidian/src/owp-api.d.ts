@@ -1099,6 +1099,11 @@ export interface components {
             /** @description What the worker means to do, in its own words (at most 4,000 characters). */
             plan: string;
         };
+        /**
+         * @description How the runner opens a pull request (`contract.pull_requests`).
+         * @enum {string}
+         */
+        PullRequestStart: "ready" | "draft";
         RegisterBody: {
             /** @description Free-form capability flags, e.g. `{"can_run_tests": true, "tool": "aider"}`. */
             capabilities?: Record<string, unknown> | null;
@@ -1188,6 +1193,7 @@ export interface components {
             lint?: string | null;
             /** @description The pull request body to start from. */
             pr_template?: string | null;
+            pull_requests?: null | components["schemas"]["PullRequestStart"];
             /** @description Run once in a fresh checkout before the work starts (e.g. `npm ci`). */
             setup?: string | null;
             /** @description Must pass before a pull request is opened (e.g. `cargo test`). */
@@ -1523,6 +1529,11 @@ export interface components {
              * @description Days an open proposal lives, in a `plan` repository.
              */
             proposal_days?: number;
+            /**
+             * @description `draft`: open the pull request as a draft, and mark it ready when the worker's checks
+             *     pass (the contract's `pull_requests`); `ready`: open it ready.
+             */
+            pull_requests: components["schemas"]["PullRequestStart"];
             /** @description `required`: every commit of the pull request must carry a signature GitHub verifies. */
             verified_commits: components["schemas"]["VerifiedCommits"];
             /**

@@ -105,6 +105,25 @@ pub fn restrict(cmd: &mut tokio::process::Command, pass: &[String]) {
     cmd.envs(chosen(std::env::vars_os(), pass));
 }
 
+/// The variables the agent gets beyond its environment: where the brief and the worktree are,
+/// and which task it works on.
+pub fn for_agent(
+    brief: &std::path::Path,
+    worktree: &std::path::Path,
+    task: &crate::cli::client::Task,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("OWP_BRIEF", brief.display().to_string()),
+        ("OWP_WORKDIR", worktree.display().to_string()),
+        ("OWP_TASK_ID", task.task_id.clone()),
+        ("OWP_TITLE", task.title.clone()),
+        (
+            "OWP_ISSUE_URL",
+            crate::cli::brief::issue_url(task).unwrap_or_default(),
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

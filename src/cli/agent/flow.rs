@@ -48,6 +48,9 @@ pub struct AgentOptions {
     pub allow_local_clone: bool,
     /// Where approvals of repositories' commands are kept (`None`: not remembered).
     pub approvals: Option<PathBuf>,
+    /// The command speaks the Agent Client Protocol, and may do what this allows (`None`: a
+    /// plain command, run until it exits).
+    pub acp: Option<super::acp::rules::Allowed>,
 }
 
 /// How a lease ended.
@@ -161,7 +164,8 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
                     {
                         return Ok(Outcome::NotApproved(why));
                     }
-                } else if plans.propose_next(client, &plan_run(opts)).await? {
+                } else if opts.acp.is_none() && plans.propose_next(client, &plan_run(opts)).await? {
+                    // A plan is written by a plain command; an ACP agent only takes granted work.
                     said_waiting = true;
                 }
                 if !said_waiting {
@@ -665,23 +669,28 @@ async fn work(
         false,
         &format!("running the agent: {}", mask_secrets(command_line)),
     );
-    let mut cmd = process::shell(command_line);
-    super::env::restrict(&mut cmd, &opts.pass_env);
-    cmd.env("OWP_BRIEF", &layout.brief)
-        .env("OWP_WORKDIR", &layout.worktree)
-        .env("OWP_TASK_ID", &task.task_id)
-        .env("OWP_TITLE", &task.title)
-        .env("OWP_ISSUE_URL", brief::issue_url(task).unwrap_or_default());
     let limit = opts.max_minutes.map(|m| Duration::from_secs_f64(m * 60.0));
-    let ended = process::run_logged(
-        cmd,
-        &layout.worktree,
-        &layout.log,
-        true,
-        limit,
-        stop.clone(),
-    )
-    .await?;
+    let env = super::env::for_agent(&layout.brief, &layout.worktree, task);
+    let ended = match &opts.acp {
+        Some(allowed) => {
+            let session = super::acp::for_lease(
+                (&opts.pass_env, opts.max_minutes),
+                lease,
+                layout,
+                command_line,
+                allowed,
+                env,
+            )?;
+            super::acp::run(session, stop.clone()).await?
+        }
+        None => {
+            let mut cmd = process::shell(command_line);
+            super::env::restrict(&mut cmd, &opts.pass_env);
+            cmd.envs(env);
+            let (dir, log) = (&layout.worktree, &layout.log);
+            process::run_logged(cmd, dir, log, true, limit, stop.clone()).await?
+        }
+    };
     if let Some(why) = stop.borrow().clone() {
         return Ok(Outcome::Lost(why));
     }
@@ -720,6 +729,7 @@ async fn work(
         false,
         &format!("{commits} new commit(s) on {}", prepared.branch),
     );
+    let draft = super::pr::draft_before_checks(task, prepared, &layout.worktree).await?;
     for (name, command) in contract
         .commands()
         .into_iter()
@@ -733,6 +743,12 @@ async fn work(
         }
         if !ended.success() {
             let reason = failure_reason(name, command, &ended, &layout.log);
+            if let Some(url) = &draft {
+                say!(
+                    "{}  {url} stays a draft: the {name} command failed",
+                    now_clock()
+                );
+            }
             give_back(client, &lease.lease_id, &reason).await;
             return Ok(Outcome::Nacked(reason));
         }
@@ -746,7 +762,14 @@ async fn work(
         false,
         &format!("pushed {} ({})", prepared.branch, &sha[..sha.len().min(12)]),
     );
-    let url = match open_pr(task, prepared).await? {
+    let opened = match draft {
+        Some(url) => {
+            super::pr::ready_or_say(task, &url).await;
+            Some(url)
+        }
+        None => open_pr(task, prepared, false).await?,
+    };
+    let url = match opened {
         Some(url) => url,
         None => match wait_for_pr_url(task, prepared).await {
             Some(url) => url,

@@ -6,12 +6,14 @@
 //! - [`workspace`]: the clone, the per-task worktree and branch, the push.
 //! - [`process`]: the platform shell, quoting, logs, stopping a process tree.
 //! - [`flow`]: one lease from claim to report.
+//! - [`acp`]: the agent driven over the Agent Client Protocol (`--acp`).
 //! - [`plan_first`]: a plan proposed before the work, where a repository asks for one.
 //! - [`pr`]: the pull request, opened with the person's `gh`.
 //! - [`env`]: the environment the agent and the pool's commands get (an allow-list).
 //! - [`approve`]: showing the pool's commands and asking before they run.
 //! - [`redact`]: what a failure tells the pool (no command line, secrets masked).
 
+pub mod acp;
 pub mod approve;
 pub mod env;
 pub mod flow;
@@ -40,6 +42,15 @@ pub struct AgentSettings {
     /// Variables passed to the agent and the pool's commands beyond the allow-list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pass_env: Vec<String>,
+    /// The command speaks the Agent Client Protocol (`--acp`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub acp: bool,
+    /// Programs an ACP agent may run (`--acp-allow-command`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acp_allow_commands: Vec<String>,
+    /// An ACP agent may fetch from the network (`--acp-allow-fetch`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub acp_allow_fetch: bool,
 }
 
 /// The default work directory: `owp/work` in the user's data directory (e.g.
@@ -57,6 +68,20 @@ pub struct AgentArgs {
     /// no flags. It gets only the allow-listed environment and the --pass-env variables.
     #[arg(long, value_name = "COMMAND")]
     pub agent: Option<String>,
+    /// Hand each lease to this command as an Agent Client Protocol agent (e.g. `gemini
+    /// --experimental-acp`): owp opens a session in the task's worktree, prompts it with the
+    /// brief, shows what it does, keeps its file writes inside the task's paths and its commands
+    /// to those allowed with --acp-allow-command, and cancels it when the lease ends. Saved in the
+    /// profile like --agent.
+    #[arg(long, value_name = "COMMAND", conflicts_with = "agent")]
+    pub acp: Option<String>,
+    /// A program an ACP agent may run (repeatable), e.g. --acp-allow-command git. Anything else
+    /// it asks to run is refused; nothing in a task can add to this list.
+    #[arg(long = "acp-allow-command", value_name = "PROGRAM", value_parser = parse_program)]
+    pub acp_allow_commands: Vec<String>,
+    /// Let an ACP agent fetch from the network when it asks.
+    #[arg(long)]
+    pub acp_allow_fetch: bool,
     /// Pass this environment variable to the agent and the repository's commands (repeatable),
     /// e.g. --pass-env ANTHROPIC_API_KEY. Beyond PATH, HOME, the locale, the temporary directory,
     /// XDG_* and the Windows system variables nothing is passed unless named here. Saved in the
@@ -104,6 +129,22 @@ fn parse_minutes(text: &str) -> Result<f64, String> {
     Ok(m)
 }
 
+/// A program's name: letters, digits, `-`, `_`, `.` and `+`, at most 64 characters.
+fn parse_program(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    let fine = !t.is_empty()
+        && t.len() <= 64
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+'));
+    if fine {
+        Ok(t.to_string())
+    } else {
+        Err(format!(
+            "{text:?} is not a program's name (e.g. git, cargo)"
+        ))
+    }
+}
+
 fn parse_pass_env(text: &str) -> Result<String, String> {
     match env::pass_env_problem(text) {
         Some(problem) => Err(problem),
@@ -121,10 +162,11 @@ pub fn options(
         .as_ref()
         .map(|s| s.pass_env.clone())
         .unwrap_or_default();
-    let command = match (&a.agent, &saved) {
+    let flag = a.acp.as_ref().or(a.agent.as_ref());
+    let (command, acp) = match (flag, &saved) {
         _ if a.no_agent => return Ok(None),
-        (Some(c), _) => c.trim().to_string(),
-        (None, Some(s)) => s.command.clone(),
+        (Some(c), _) => (c.trim().to_string(), a.acp.is_some()),
+        (None, Some(s)) => (s.command.clone(), s.acp),
         (None, None) => {
             if a.once
                 || a.dry_run
@@ -133,9 +175,11 @@ pub fn options(
                 || a.yes
                 || a.allow_local_clone
                 || !a.pass_env.is_empty()
+                || !a.acp_allow_commands.is_empty()
+                || a.acp_allow_fetch
             {
                 bail!(
-                    "--once, --dry-run, --max-minutes, --workdir, --pass-env, --yes and --allow-local-clone go with --agent COMMAND"
+                    "--once, --dry-run, --max-minutes, --workdir, --pass-env, --yes, --allow-local-clone and --acp-allow-* go with --agent COMMAND or --acp COMMAND"
                 );
             }
             return Ok(None);
@@ -144,6 +188,17 @@ pub fn options(
     if command.is_empty() {
         bail!("--agent needs a command, e.g. --agent 'claude -p < {{brief}}'");
     }
+    let acp = acp.then(|| acp::rules::Allowed {
+        commands: if a.acp_allow_commands.is_empty() {
+            saved
+                .as_ref()
+                .map(|s| s.acp_allow_commands.clone())
+                .unwrap_or_default()
+        } else {
+            a.acp_allow_commands.clone()
+        },
+        fetch: a.acp_allow_fetch || saved.as_ref().is_some_and(|s| s.acp_allow_fetch),
+    });
     let workdir = a
         .workdir
         .clone()
@@ -167,6 +222,7 @@ pub fn options(
         yes: a.yes,
         allow_local_clone: a.allow_local_clone,
         approvals: None,
+        acp,
     }))
 }
 
@@ -193,6 +249,7 @@ mod tests {
             command: "aider --message-file {brief}".into(),
             workdir: Some(PathBuf::from("/saved")),
             pass_env: vec!["OPENAI_API_KEY".into()],
+            ..AgentSettings::default()
         };
         let o = options(
             &args(&["--agent", "x {brief}", "--once", "--max-minutes", "0.5"]),
@@ -226,6 +283,71 @@ mod tests {
         assert!(options(&args(&[]), None, 5).unwrap().is_none());
         assert!(options(&args(&["--once"]), None, 5).is_err());
         assert!(options(&args(&["--agent", " "]), None, 5).is_err());
+    }
+
+    #[test]
+    fn acp_flags_are_the_volunteers_and_are_saved() {
+        let o = options(
+            &args(&[
+                "--acp",
+                "gemini --experimental-acp",
+                "--acp-allow-command",
+                "git",
+            ]),
+            None,
+            5,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.command, "gemini --experimental-acp");
+        let allowed = o.acp.unwrap();
+        assert_eq!(allowed.commands, ["git"]);
+        assert!(!allowed.fetch);
+        let saved = AgentSettings {
+            command: "gemini --experimental-acp".into(),
+            acp: true,
+            acp_allow_commands: vec!["cargo".into()],
+            acp_allow_fetch: true,
+            ..AgentSettings::default()
+        };
+        let o = options(&args(&[]), Some(saved.clone()), 5)
+            .unwrap()
+            .unwrap();
+        let allowed = o.acp.unwrap();
+        assert_eq!(
+            (allowed.commands, allowed.fetch),
+            (vec!["cargo".into()], true)
+        );
+        // --agent replaces a saved ACP agent with a plain command.
+        let o = options(&args(&["--agent", "x"]), Some(saved), 5)
+            .unwrap()
+            .unwrap();
+        assert!(o.acp.is_none());
+        assert!(options(&args(&["--acp-allow-command", "git"]), None, 5).is_err());
+        for bad in ["git; curl", "", "a b", "../x"] {
+            assert!(parse_program(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// The `owp worker run --acp …` lines of the README and docs/mcp.md parse as written.
+    #[test]
+    fn the_documented_acp_lines_parse() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut seen = 0;
+        for doc in ["README.md", "docs/mcp.md"] {
+            let text = std::fs::read_to_string(format!("{root}/{doc}")).unwrap();
+            for line in text
+                .lines()
+                .filter(|l| l.starts_with("owp worker run --acp "))
+            {
+                let words = shlex::split(line).unwrap();
+                let rest: Vec<&str> = words[3..].iter().map(String::as_str).collect();
+                let o = options(&args(&rest), None, 5).unwrap().unwrap();
+                assert!(o.acp.is_some(), "{doc}: {line}");
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "the docs show `owp worker run --acp`");
     }
 
     #[test]

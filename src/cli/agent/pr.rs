@@ -8,8 +8,9 @@ use anyhow::{Context, anyhow};
 use super::process;
 use super::workspace::Prepared;
 use crate::cli::brief;
-use crate::cli::client::present::is_github_repo;
+use crate::cli::client::present::{is_github_repo, now_clock};
 use crate::cli::client::{Task, say};
+use crate::domain::contract::PullRequestStart;
 
 /// A program on `PATH` (with the Windows executable extensions).
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
@@ -75,9 +76,78 @@ pub fn pr_command_preview(task: &Task, branch: &str) -> String {
     }
 }
 
-/// Opens the pull request with the person's `gh`; `None` when there is no `gh` or the
-/// repository is not on GitHub.
-pub async fn open_pr(task: &Task, prepared: &Prepared) -> anyhow::Result<Option<String>> {
+/// Whether the repository asks for drafts first (its policy, else its contract), and this
+/// machine can open one (a GitHub repository and the person's `gh`).
+pub fn drafts_first(task: &Task) -> bool {
+    let asked = match &task.policy {
+        Some(policy) => policy.drafts_first(),
+        None => brief::contract_of(task).pull_requests == Some(PullRequestStart::Draft),
+    };
+    asked && is_github_repo(&task.repo) && find_on_path("gh").is_some()
+}
+
+/// Marks the draft `url` ready for review with the person's `gh` (`gh pr ready`); the error
+/// says why not.
+pub async fn mark_ready(task: &Task, url: &str) -> Result<(), String> {
+    let gh = find_on_path("gh").ok_or("`gh` is no longer on PATH")?;
+    let out = tokio::process::Command::new(&gh)
+        .args(["pr", "ready", url, "--repo", &task.repo])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|e| format!("cannot run {}: {e}", gh.display()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    Err(format!(
+        "`gh pr ready` failed ({}): {}",
+        out.status,
+        err.trim().lines().last().unwrap_or("")
+    ))
+}
+
+/// Drafts first, where the repository asks for them: the branch is pushed and the pull request
+/// opened as a draft before the worker's checks run; its URL (`None`: the usual order, the pull
+/// request opened ready after the checks).
+pub async fn draft_before_checks(
+    task: &Task,
+    prepared: &Prepared,
+    worktree: &std::path::Path,
+) -> anyhow::Result<Option<String>> {
+    if !drafts_first(task) {
+        return Ok(None);
+    }
+    super::workspace::push(worktree, prepared).await?;
+    let url = open_pr(task, prepared, true).await?;
+    if let Some(url) = &url {
+        say!(
+            "{}  draft pull request {url} opened: it is marked ready when the checks pass",
+            now_clock()
+        );
+    }
+    Ok(url)
+}
+
+/// The draft `url` marked ready now that the checks passed, or why it stays a draft (said here;
+/// the pull request is reported all the same).
+pub async fn ready_or_say(task: &Task, url: &str) {
+    match mark_ready(task, url).await {
+        Ok(()) => say!("{}  {url} marked ready for review", now_clock()),
+        Err(why) => say!(
+            "{}  {url} stays a draft: {why}; mark it ready on GitHub",
+            now_clock()
+        ),
+    }
+}
+
+/// Opens the pull request with the person's `gh` (as a draft when `draft`); `None` when there is
+/// no `gh` or the repository is not on GitHub.
+pub async fn open_pr(
+    task: &Task,
+    prepared: &Prepared,
+    draft: bool,
+) -> anyhow::Result<Option<String>> {
     if !is_github_repo(&task.repo) {
         return Ok(None);
     }
@@ -96,6 +166,7 @@ pub async fn open_pr(task: &Task, prepared: &Prepared) -> anyhow::Result<Option<
         ])
         .args(["--base", &prepared.default_branch])
         .args(["--title", &task.title, "--body", &body])
+        .args(draft.then_some("--draft"))
         .stdin(std::process::Stdio::null())
         .output()
         .await

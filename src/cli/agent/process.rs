@@ -216,35 +216,48 @@ impl Ended {
     }
 }
 
+/// Starts `cmd` in `dir` as the leader of a process tree [`kill_tree`] stops, its stdout and
+/// stderr piped.
+pub(crate) fn spawn_tree(
+    mut cmd: tokio::process::Command,
+    dir: &Path,
+    stdin: Stdio,
+) -> anyhow::Result<tokio::process::Child> {
+    cmd.current_dir(dir)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    #[cfg(unix)]
+    cmd.process_group(0);
+    cmd.spawn()
+        .with_context(|| format!("cannot start the command in {}", dir.display()))
+}
+
+/// A log file opened for appending.
+pub(crate) async fn open_log(log: &Path) -> anyhow::Result<tokio::fs::File> {
+    tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .await
+        .with_context(|| format!("cannot open the log {}", log.display()))
+}
+
 /// Runs `cmd` in `dir`, appending its output to `log` (and echoing it to our stderr when
 /// `echo`), until it exits, `stop` carries a reason, or `limit` passes. Stopping kills the whole
 /// process tree.
 pub async fn run_logged(
-    mut cmd: tokio::process::Command,
+    cmd: tokio::process::Command,
     dir: &Path,
     log: &Path,
     echo: bool,
     limit: Option<Duration>,
     mut stop: watch::Receiver<Option<String>>,
 ) -> anyhow::Result<Ended> {
-    cmd.current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    #[cfg(unix)]
-    cmd.process_group(0);
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("cannot start the command in {}", dir.display()))?;
+    let mut child = spawn_tree(cmd, dir, Stdio::null())?;
     let pid = child.id();
-    let file = tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .await
-        .with_context(|| format!("cannot open the log {}", log.display()))?;
-    let file = std::sync::Arc::new(tokio::sync::Mutex::new(file));
+    let file = std::sync::Arc::new(tokio::sync::Mutex::new(open_log(log).await?));
     let mut pumps = tokio::task::JoinSet::new();
     if let Some(out) = child.stdout.take() {
         pumps.spawn(pump(out, file.clone(), echo));
@@ -293,7 +306,8 @@ pub async fn run_logged(
     Ok(ended)
 }
 
-async fn pump<R: AsyncRead + Unpin>(
+/// Copies `from` into `log` (and to our stderr when `echo`) until it ends.
+pub(crate) async fn pump<R: AsyncRead + Unpin>(
     mut from: R,
     log: std::sync::Arc<tokio::sync::Mutex<tokio::fs::File>>,
     echo: bool,
@@ -317,7 +331,7 @@ async fn pump<R: AsyncRead + Unpin>(
 }
 
 /// Kills a process and everything it started.
-async fn kill_tree(pid: Option<u32>, child: &mut tokio::process::Child) {
+pub(crate) async fn kill_tree(pid: Option<u32>, child: &mut tokio::process::Child) {
     if let Some(pid) = pid {
         #[cfg(unix)]
         {

@@ -73,7 +73,9 @@ pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
     // Flags that cannot go together are refused before anything is registered. `--dry-run`
     // without an agent command is a dry run of the join itself.
     let saved_agent = saved.as_ref().and_then(|c| c.agent.clone());
-    let with_agent = args.agent.agent.is_some() || (saved_agent.is_some() && !args.agent.no_agent);
+    let with_agent = args.agent.agent.is_some()
+        || args.agent.acp.is_some()
+        || (saved_agent.is_some() && !args.agent.no_agent);
     let dry_run = args.agent.dry_run;
     if !args.no_run && (with_agent || !dry_run) {
         agent::options(&args.agent, saved_agent, args.wait)?;
@@ -143,7 +145,7 @@ pub async fn join(args: JoinArgs) -> anyhow::Result<()> {
     }
     if args.no_run {
         // `--agent` is saved with the profile all the same, as it is when the worker runs.
-        if args.agent.agent.is_some() && !dry_run {
+        if (args.agent.agent.is_some() || args.agent.acp.is_some()) && !dry_run {
             let path = config_path_of(&common)?;
             let Some(config) = load_config(&path)? else {
                 bail!("the profile at {} could not be read back", path.display());

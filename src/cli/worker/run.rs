@@ -313,6 +313,13 @@ pub(super) fn remember_agent(
         command: options.command.clone(),
         workdir: given.workdir.clone(),
         pass_env: options.pass_env.clone(),
+        acp: options.acp.is_some(),
+        acp_allow_commands: options
+            .acp
+            .as_ref()
+            .map(|a| a.commands.clone())
+            .unwrap_or_default(),
+        acp_allow_fetch: options.acp.as_ref().is_some_and(|a| a.fetch),
     };
     if config.agent.as_ref() == Some(&settings) {
         return Ok(());
@@ -340,7 +347,7 @@ async fn run_agent(
     options.approvals = config_path(&args.common)?
         .parent()
         .map(|dir| dir.join(agent::approve::FILE_NAME));
-    if args.agent.agent.is_some() && !options.dry_run {
+    if (args.agent.agent.is_some() || args.agent.acp.is_some()) && !options.dry_run {
         remember_agent(&args.common, &args.agent, &options, &session.config)?;
     }
     client.heartbeat(None).await?;

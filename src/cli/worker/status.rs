@@ -61,8 +61,20 @@ pub(super) async fn status(args: CommonArgs) -> anyhow::Result<()> {
         say!("no leases held");
     } else {
         say!("leases held ({}):", me.leases.len());
+        let workdir = session
+            .config
+            .agent
+            .as_ref()
+            .and_then(|a| a.workdir.clone())
+            .or_else(crate::cli::agent::default_workdir);
         for (i, lease) in me.leases.iter().enumerate() {
             say!("{}", describe_lease(lease, Some(i + 1), None));
+            if let Some(line) = workdir
+                .as_deref()
+                .and_then(|w| agent_activity(w, lease, now))
+            {
+                say!("{line}");
+            }
         }
     }
     // Plans first: what became of this worker's proposals (a server without the list says
@@ -154,6 +166,31 @@ pub(super) async fn heartbeat(args: HeartbeatArgs) -> anyhow::Result<()> {
 
 /// A lease as a few readable lines: title, repo and key (with the issue link for GitHub keys),
 /// area, points, status and expiry.
+/// What the ACP agent working on `lease` on this machine last said it does (`owp worker run
+/// --acp` keeps it beside the lease's log), when it is this lease's.
+fn agent_activity(
+    workdir: &std::path::Path,
+    lease: &Lease,
+    now: chrono::DateTime<Utc>,
+) -> Option<String> {
+    use crate::cli::agent::acp::progress;
+    let log = crate::cli::agent::workspace::Layout::new(workdir, &lease.task).log;
+    let a = progress::read(&log).filter(|a| a.lease_id == lease.lease_id)?;
+    let when = ago(&a.at, now);
+    Some(match &a.ended {
+        Some(how) => format!(
+            "      agent session ended ({}) {when}",
+            progress::clean(how)
+        ),
+        None => format!(
+            "      agent: {} · {when} · {} update(s), {} tool call(s)",
+            progress::clean(&a.doing),
+            a.updates,
+            a.tool_calls
+        ),
+    })
+}
+
 pub fn describe_lease(lease: &Lease, index: Option<usize>, expires_at: Option<&str>) -> String {
     let task = &lease.task;
     let now = Utc::now();

@@ -18,7 +18,7 @@ pub const MAX_PROBLEMS: usize = 10;
 
 /// Every setting of the file, as `section.key` (or `key`), in the order the file's documentation
 /// lists them: what maintainers are shown as the settings in force.
-pub const SETTING_KEYS: [&str; 34] = [
+pub const SETTING_KEYS: [&str; 35] = [
     "max_open_prs",
     "pr_hourly_limit",
     "labels.ready",
@@ -52,6 +52,7 @@ pub const SETTING_KEYS: [&str; 34] = [
     "contract.pr_template",
     "contract.instructions",
     "contract.disclosure",
+    "contract.pull_requests",
     "review.reviewers",
 ];
 
@@ -242,6 +243,7 @@ impl RepoConfig {
                     .cloned()
                     .unwrap_or_else(|| match *key {
                         "contract.disclosure" => Value::from("optional"),
+                        "contract.pull_requests" => Value::from("ready"),
                         "review.reviewers" => Value::Object(Map::new()),
                         _ => Value::Null,
                     });

@@ -1,0 +1,385 @@
+//! `owp worker run --acp` against an agent built on the official Python ACP SDK (PyPI
+//! `agent-client-protocol`, `tests/acp_agent/agent.py`), a real `owp serve`, a bare git
+//! repository as `origin` and a fake `gh`: one lease carried end to end, a write outside the
+//! task's paths and a command the volunteer did not allow refused, and a revoked lease cancelling
+//! the running agent.
+//!
+//! The SDK lives in a virtual environment: `OWP_ACP_PYTHON` names its Python, else
+//! `target/acp-venv` is used (`.ci/run` makes it). Without it the tests skip, and fail where
+//! `OWP_REQUIRE_SERVICES` names `acp`.
+
+use crate::support;
+use crate::worker_agent_rig::*;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{Server, str_field};
+
+const PR_URL: &str = "https://github.com/acme/widgets/pull/42";
+
+/// The Python that has the ACP SDK, or `None` (the test skips, or fails where `acp` is required).
+fn acp_python(test: &str) -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var_os("OWP_ACP_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            if cfg!(windows) {
+                root.join("target/acp-venv/Scripts/python.exe")
+            } else {
+                root.join("target/acp-venv/bin/python")
+            }
+        });
+    let works = std::process::Command::new(&python)
+        .args(["-c", "import acp"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !works {
+        crate::services::missing(
+            "acp",
+            test,
+            &format!(
+                "{} cannot import the ACP SDK (python3 -m venv target/acp-venv && \
+                 target/acp-venv/bin/pip install agent-client-protocol)",
+                python.display()
+            ),
+        );
+        return None;
+    }
+    Some(python)
+}
+
+/// `owp worker run --once --acp "PYTHON agent.py"` with `extra` flags, the agent's journal at
+/// `journal.jsonl` and its mode in `ACP_AGENT_MODE`.
+async fn run_acp(rig: &Rig, python: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    // A wrapper in the rig's own directory, so that what `owp` prints names no path of this
+    // checkout.
+    let agent = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/acp_agent/agent.py");
+    let wrapper = rig.path("bin/acp-agent");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec '{}' '{}'\n",
+            python.display(),
+            agent.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let command = wrapper.display().to_string();
+    let journal = rig.path("journal.jsonl").display().to_string();
+    let mut args = vec!["--allow-local-clone"];
+    args.extend(["--pass-env", "ACP_JOURNAL", "--pass-env", "ACP_AGENT_MODE"]);
+    args.extend_from_slice(extra);
+    let mut all = vec![("ACP_JOURNAL", journal.as_str())];
+    all.extend_from_slice(env);
+    rig.run_handing(&rig.server.base, ("--acp", &command), &args, &all)
+        .await
+}
+
+/// What the agent wrote down, one JSON object a line.
+fn journal(rig: &Rig) -> Vec<Value> {
+    std::fs::read_to_string(rig.path("journal.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The outcome the client chose for the permission titled `title`.
+fn outcome(journal: &[Value], title: &str) -> String {
+    journal
+        .iter()
+        .find(|e| e["permission"] == title)
+        .map(|e| str_field(e, "outcome"))
+        .unwrap_or_else(|| panic!("no permission {title:?} in {journal:#?}"))
+}
+
+fn write_result(journal: &[Value], ends_with: &str) -> Value {
+    journal
+        .iter()
+        .find(|e| e["write"].as_str().is_some_and(|p| p.ends_with(ends_with)))
+        .cloned()
+        .unwrap_or_else(|| panic!("no write of {ends_with:?} in {journal:#?}"))
+}
+
+/// The ACP messages of the lease's log (`acp client → agent …` / `acp agent → client …`).
+fn transcript(rig: &Rig) -> String {
+    let log = rig
+        .path("work/logs")
+        .join(format!("{}.acp.log", rig.task_id));
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("acp "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_acp_agent_carries_a_lease_to_a_pull_request() {
+    let Some(python) = acp_python("an_acp_agent_carries_a_lease_to_a_pull_request") else {
+        return;
+    };
+    let setup = Setup {
+        paths: &["src/**"],
+        ..Setup::default()
+    };
+    let rig = Rig::with(Server::start().await, setup).await;
+    let out = run_acp(&rig, &python, &["--acp-allow-command", "git"], &[]).await;
+    let messages = transcript(&rig);
+    eprintln!("--- the session's messages\n{messages}");
+    assert!(out.status.success(), "{}\n{messages}", text(&out));
+    let j = journal(&rig);
+    let init = &j[0]["initialize"];
+    assert_eq!(init["protocol_version"], 1, "{j:#?}");
+    assert_eq!(init["client_capabilities"]["fs"]["readTextFile"], true);
+    assert_eq!(init["client_capabilities"]["fs"]["writeTextFile"], true);
+    assert_eq!(init["client_capabilities"]["terminal"], false);
+    let worktree = rig.path("work/tasks").join(&rig.task_id);
+    assert_eq!(j[1]["new_session"]["cwd"], worktree.display().to_string());
+    assert!(
+        j[2]["prompt"]["head"]
+            .as_str()
+            .unwrap()
+            .starts_with("# OWP task brief"),
+        "the brief is the prompt: {j:#?}"
+    );
+    let read = j.iter().find(|e| e["read"] == "file.txt").unwrap();
+    assert_eq!(read["content"], "start\n");
+    assert_eq!(outcome(&j, "Write src/fix.txt"), "allow");
+    assert_eq!(write_result(&j, "src/fix.txt")["result"], "written");
+    assert_eq!(outcome(&j, "Write outside.txt"), "reject");
+    assert_eq!(write_result(&j, "outside.txt")["result"], "refused");
+    assert_eq!(write_result(&j, "escape.txt")["result"], "refused");
+    assert_eq!(outcome(&j, "Run curl"), "reject");
+    assert!(!j.iter().any(|e| e["ran"] == "curl"), "{j:#?}");
+    assert_eq!(outcome(&j, "Commit the fix"), "allow");
+    assert!(
+        j.iter()
+            .any(|e| e["ran"] == "git commit" && e["committed"] == true),
+        "{j:#?}"
+    );
+    assert!(!worktree.join("outside.txt").exists());
+    assert!(!rig.path("work/tasks/escape.txt").exists());
+
+    // The lease became a pull request, from the branch the agent committed on.
+    let task = rig.task().await;
+    assert_eq!(str_field(&task, "status"), "pr_opened", "{task}");
+    assert_eq!(task["artifact"]["pr_url"], PR_URL);
+    let fix = git(
+        &rig.origin.bare,
+        &["show", &format!("{BRANCH}:src/fix.txt")],
+    );
+    assert_eq!(fix, "fixed: start");
+    rig.main_untouched();
+    // What the agent did was shown as it happened.
+    let shown = text(&out);
+    assert!(
+        shown.contains("agent: Write src/fix.txt (pending)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("refused Run curl: the volunteer did not allow `curl`"),
+        "{shown}"
+    );
+    for method in [
+        "\"initialize\"",
+        "\"session/new\"",
+        "\"session/prompt\"",
+        "\"session/update\"",
+        "\"session/request_permission\"",
+        "\"fs/read_text_file\"",
+        "\"fs/write_text_file\"",
+        "\"stopReason\":\"end_turn\"",
+    ] {
+        assert!(messages.contains(method), "no {method} in\n{messages}");
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_acp_write_outside_the_tasks_paths_is_refused() {
+    let Some(python) = acp_python("an_acp_write_outside_the_tasks_paths_is_refused") else {
+        return;
+    };
+    let setup = Setup {
+        paths: &["docs/**"],
+        ..Setup::default()
+    };
+    let rig = Rig::with(Server::start().await, setup).await;
+    let out = run_acp(&rig, &python, &["--acp-allow-command", "git"], &[]).await;
+    let j = journal(&rig);
+    assert_eq!(outcome(&j, "Write src/fix.txt"), "reject", "{j:#?}");
+    let refused = write_result(&j, "outside.txt");
+    assert_eq!(refused["result"], "refused");
+    assert!(
+        str_field(&refused, "error").contains("outside the task's paths (docs/**)"),
+        "{refused}"
+    );
+    let worktree = rig.path("work/tasks").join(&rig.task_id);
+    assert!(!worktree.join("src/fix.txt").exists());
+    assert!(!worktree.join("outside.txt").exists());
+    // Nothing to commit: the task goes back.
+    expect_nack(&rig, &out, "the agent made no commits").await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_acp_command_the_volunteer_did_not_allow_is_refused() {
+    let Some(python) = acp_python("an_acp_command_the_volunteer_did_not_allow_is_refused") else {
+        return;
+    };
+    let setup = Setup {
+        paths: &["src/**"],
+        ..Setup::default()
+    };
+    let rig = Rig::with(Server::start().await, setup).await;
+    // No --acp-allow-command: neither curl nor git may run, whatever the task says.
+    let out = run_acp(&rig, &python, &[], &[]).await;
+    let j = journal(&rig);
+    assert_eq!(outcome(&j, "Run curl"), "reject", "{j:#?}");
+    assert_eq!(outcome(&j, "Commit the fix"), "reject", "{j:#?}");
+    assert!(!j.iter().any(|e| e.get("ran").is_some()), "{j:#?}");
+    assert!(
+        text(&out).contains("the volunteer did not allow `git` (--acp-allow-command)"),
+        "{}",
+        text(&out)
+    );
+    expect_nack(&rig, &out, "the agent made no commits").await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_revoked_lease_cancels_the_running_acp_agent() {
+    let Some(python) = acp_python("a_revoked_lease_cancels_the_running_acp_agent") else {
+        return;
+    };
+    let rig = Rig::new(Server::start().await, None).await;
+    let run = run_acp(
+        &rig,
+        &python,
+        &[],
+        &[("ACP_AGENT_MODE", "wait"), ("OWP_AGENT_RENEW_SECONDS", "1")],
+    );
+    let revoke = async {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !journal(&rig).iter().any(|e| e["waiting"] == true) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the agent never started"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // `owp worker status` shows what the agent is doing.
+        // The activity file is written at most once a second while updates stream.
+        let activity = rig
+            .path("work/logs")
+            .join(format!("{}.activity.json", rig.task_id));
+        while !std::fs::read_to_string(&activity).is_ok_and(|t| t.contains("\"updates\":1")) {
+            assert!(std::time::Instant::now() < deadline, "no activity written");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let status = rig.owp(&rig.server.base, &["worker", "status"], &[]).await;
+        let shown = text(&status);
+        assert!(
+            shown.contains("agent: says: Working on it, slowly · ")
+                && shown.contains("1 update(s)"),
+            "{shown}"
+        );
+        // A maintainer takes the task back while the agent works.
+        rig.server
+            .admin_set_status(&rig.task_id, "ready")
+            .await
+            .expect_ok();
+        std::time::Instant::now()
+    };
+    let (out, revoked_at) = tokio::join!(run, revoke);
+    let took = revoked_at.elapsed();
+    let messages = transcript(&rig);
+    eprintln!("--- the session's messages\n{messages}");
+    let j = journal(&rig);
+    assert!(j.iter().any(|e| e["cancel"] == "s-1"), "{j:#?}");
+    assert!(j.iter().any(|e| e["stopped_on_cancel"] == true), "{j:#?}");
+    assert!(!j.iter().any(|e| e["never_cancelled"] == true), "{j:#?}");
+    assert!(
+        messages.contains("\"method\":\"session/cancel\""),
+        "{messages}"
+    );
+    assert!(
+        messages.contains("\"stopReason\":\"cancelled\""),
+        "{messages}"
+    );
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assert!(!out.status.success(), "{}", text(&out));
+    let shown = text(&out);
+    assert!(
+        shown.contains("cancelling the agent's session: the server ended the lease"),
+        "{shown}"
+    );
+    assert!(shown.contains("lease lost"), "{shown}");
+    assert!(!rig.branch_in_origin(BRANCH), "a cancelled run pushed");
+    assert!(!rig.path("gh.log").exists());
+    let activity: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            rig.path("work/logs")
+                .join(format!("{}.activity.json", rig.task_id)),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        str_field(&activity, "ended").contains("ended the lease"),
+        "{activity}"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_acp_agent_that_ignores_the_cancel_is_stopped_after_the_grace_period() {
+    let test = "an_acp_agent_that_ignores_the_cancel_is_stopped_after_the_grace_period";
+    let Some(python) = acp_python(test) else {
+        return;
+    };
+    let rig = Rig::new(Server::start().await, None).await;
+    let run = run_acp(
+        &rig,
+        &python,
+        &["--max-minutes", "0.05"],
+        &[
+            ("ACP_AGENT_MODE", "stubborn"),
+            ("OWP_ACP_GRACE_SECONDS", "1"),
+        ],
+    );
+    let started = std::time::Instant::now();
+    let out = run.await;
+    let took = started.elapsed();
+    let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(
+        shown.contains("cancelling the agent's session: it ran past the limit"),
+        "{shown}"
+    );
+    // 3 s of work, 1 s of grace, and the process tree is gone: not the agent's 120 s.
+    assert!(took < Duration::from_secs(30), "took {took:?}\n{shown}");
+    let j = journal(&rig);
+    let pid = j
+        .iter()
+        .find_map(|e| e["pid"].as_i64())
+        .unwrap_or_else(|| panic!("{j:#?}"));
+    let alive = std::process::Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(!alive, "the agent (pid {pid}) still runs");
+    assert!(!j.iter().any(|e| e["never_stopped"] == true), "{j:#?}");
+    expect_nack(&rig, &out, "ran past the limit").await;
+}
