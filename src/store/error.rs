@@ -36,8 +36,10 @@ pub enum StoreError {
     /// An error of a statement run on the calling thread (see [`super::engine::sqlite_direct`]).
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
-    #[error("migration error: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database's migrations could not run. Its message is said once: the error has no
+    /// source, so a caller printing the chain does not repeat it.
+    #[error("the database's migrations: {0}")]
+    Migrate(sqlx::migrate::MigrateError),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -60,6 +62,12 @@ impl From<sqlx::Error> for StoreError {
             return StoreError::StorageFull;
         }
         StoreError::Db(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(e)
     }
 }
 

@@ -36,6 +36,7 @@ pub mod rows;
 pub mod shared_limits;
 pub mod signin;
 pub mod tasks;
+mod upgrade;
 pub mod workers;
 
 use std::sync::Arc;
@@ -220,7 +221,9 @@ impl Store {
             Backend::Sqlite => {
                 let write = sqlite_pool(url, 1, true).await?;
                 // Create the schema before readers open the file.
-                sqlx::migrate!("migrations/sqlite").run(&write).await?;
+                let migrator = sqlx::migrate!("migrations/sqlite");
+                upgrade::prepare(&write, backend, &migrator).await?;
+                migrator.run(&write).await?;
                 let read = sqlite_pool(url, 4, false).await?;
                 (write, read)
             }
@@ -243,7 +246,9 @@ impl Store {
                     })
                     .connect(url)
                     .await?;
-                sqlx::migrate!("migrations/postgres").run(&pool).await?;
+                let migrator = sqlx::migrate!("migrations/postgres");
+                upgrade::prepare(&pool, backend, &migrator).await?;
+                migrator.run(&pool).await?;
                 (pool.clone(), pool)
             }
         };
