@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod agent;
+pub mod backup;
 pub mod brief;
 pub mod client;
 pub mod demo;
@@ -53,6 +54,11 @@ pub enum Command {
         #[arg(long, env = "OWP_HEALTHCHECK_URL")]
         url: Option<String>,
     },
+    /// Copy the SQLite database to a new file, safely while `owp serve` runs (PostgreSQL: the
+    /// `pg_dump` command to use).
+    Backup(backup::BackupArgs),
+    /// Write a backup made by `owp backup` where no database is, then start `owp serve` on it.
+    Restore(backup::RestoreArgs),
     /// The whole story in one command: a temporary pool with simulated workers, narrated live.
     Demo(demo::DemoArgs),
     /// Check this machine's configuration (database, admin token, GitHub App, public URL).
@@ -99,6 +105,8 @@ pub fn run(cli: Cli) -> ExitCode {
                 let port = std::env::var("OWP_PORT").ok();
                 healthcheck(&healthcheck_url(url, port.as_deref())).await
             }
+            Command::Backup(args) => backup::backup(args),
+            Command::Restore(args) => backup::restore(args),
             Command::Demo(args) => demo::run(args).await,
             Command::Doctor(config) => crate::doctor::run(config, login::for_doctor()).await,
             Command::Leaderboard(args) => admin::leaderboard(args).await,

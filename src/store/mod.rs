@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod archive;
+pub mod backup;
 pub mod board;
 mod budget_rule;
 mod checks;
@@ -219,6 +220,15 @@ impl Store {
         };
         let (write, read) = match backend {
             Backend::Sqlite => {
+                // A new database file is owner-only, like `env.local` (its -wal and -shm files
+                // take its permissions): it holds token hashes and the GitHub state.
+                if let Some(file) = sqlite_direct::database_file(url)
+                    && !file.exists()
+                    && let Err(e) = backup::create_owner_only(&file)
+                    && e.kind() != std::io::ErrorKind::AlreadyExists
+                {
+                    tracing::debug!(error = %e, "the database file was not created ahead");
+                }
                 let write = sqlite_pool(url, 1, true).await?;
                 // Create the schema before readers open the file.
                 let migrator = sqlx::migrate!("migrations/sqlite");

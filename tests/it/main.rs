@@ -88,6 +88,7 @@ mod github_trust;
 mod github_verified_commits;
 mod github_vouch;
 mod obsidian_plugin;
+mod ops_backup;
 mod ops_bench;
 mod ops_demo;
 mod ops_doctor;
