@@ -47,9 +47,10 @@ pub enum Command {
     Mcp(mcp::McpArgs),
     /// Load generator: claims/s and latency percentiles on a temporary database.
     Bench(crate::bench::BenchArgs),
-    /// Exit 0 when the service at --url answers /healthz (for container health checks).
+    /// Exit 0 when the service at --url is ready: /readyz answers 200 (its database answers), for
+    /// container health checks.
     Healthcheck {
-        /// The health address to ask [default: http://127.0.0.1:$OWP_PORT/healthz, the port
+        /// The readiness address to ask [default: http://127.0.0.1:$OWP_PORT/readyz, the port
         /// `owp serve` listens on in the same environment, 8787 when unset].
         #[arg(long, env = "OWP_HEALTHCHECK_URL")]
         url: Option<String>,
@@ -138,13 +139,13 @@ pub(crate) fn local_port(port: Option<&str>) -> u16 {
         .unwrap_or(crate::config::DEFAULT_PORT)
 }
 
-/// Where `owp healthcheck` asks: `--url` (or `OWP_HEALTHCHECK_URL`) when given, else `/healthz` on
+/// Where `owp healthcheck` asks: `--url` (or `OWP_HEALTHCHECK_URL`) when given, else `/readyz` on
 /// this machine at the port `owp serve` takes from the same environment (`OWP_PORT`).
 fn healthcheck_url(explicit: Option<String>, port: Option<&str>) -> String {
     if let Some(url) = explicit.filter(|u| !u.trim().is_empty()) {
         return url;
     }
-    format!("http://127.0.0.1:{}/healthz", local_port(port))
+    format!("http://127.0.0.1:{}/readyz", local_port(port))
 }
 
 async fn healthcheck(url: &str) -> anyhow::Result<()> {

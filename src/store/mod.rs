@@ -31,6 +31,7 @@ pub mod paths;
 pub mod presence;
 pub mod preview;
 pub mod proposals;
+pub mod readiness;
 pub mod repos;
 pub mod reputation;
 pub mod rows;
@@ -185,6 +186,8 @@ pub struct StoreState {
     pub(crate) home: tokio::runtime::Handle,
     /// Who counts what the store does (see [`StoreObserver`]).
     pub(crate) observer: ObserverSlot,
+    /// SQLite: the file opened, for readiness (see [`readiness`]).
+    pub(crate) opened_file: Option<readiness::OpenedFile>,
 }
 
 impl Store {
@@ -300,6 +303,7 @@ impl Store {
             move_batches: Arc::default(),
             writer,
             write_conn,
+            opened_file: file.clone().map(readiness::OpenedFile::new),
             direct_reads: file.map(|file| Arc::new(sqlite_direct::ReadConns::new(file))),
             known_workers: Arc::default(),
             presence: Arc::default(),

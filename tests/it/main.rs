@@ -94,6 +94,7 @@ mod ops_demo;
 mod ops_doctor;
 mod ops_first_hour;
 mod ops_metrics;
+mod ops_readiness;
 mod ops_shutdown;
 mod pg_replica_limits;
 mod pg_replicas;

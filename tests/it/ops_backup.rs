@@ -155,6 +155,10 @@ async fn sqlite_backup_of_a_serving_pool_restores_it() {
     pool.close().await;
     let before = pool_of(&server.state().await);
     let github = github_state(&url).await;
+    // The database and its -wal and -shm files are the owner's alone, like env.local.
+    for suffix in ["", "-wal", "-shm"] {
+        owner_only(Path::new(&format!("{}{suffix}", db.display())));
+    }
 
     // Back up while it serves.
     let busy = keep_busy(&server, &token);
@@ -184,6 +188,8 @@ async fn sqlite_backup_of_a_serving_pool_restores_it() {
         .arg("--db")
         .arg(&db));
     let restore_took = started.elapsed();
+    owner_only(&backup);
+    owner_only(&db);
     eprintln!(
         "sqlite, {} tasks, {} events, {:.1} MB: backup {:.2} s, restore {:.2} s",
         size(),
@@ -204,6 +210,21 @@ async fn sqlite_backup_of_a_serving_pool_restores_it() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
     check_restored(database, &url, &before, &github, &ids).await;
+}
+
+fn owner_only(file: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(file)
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "{} is {:o}",
+        file.display(),
+        mode & 0o777
+    );
 }
 
 /// The restored pool serves what it held, and new events continue its log.
@@ -236,6 +257,12 @@ async fn postgres_backup_of_a_serving_pool_restores_it() {
         crate::services::missing("postgres", "pg_dump backup", "no PostgreSQL");
         return;
     };
+    for tool in ["pg_dump", "pg_restore", "psql"] {
+        if Command::new(tool).arg("--version").output().is_err() {
+            crate::services::missing("postgres", "pg_dump backup", &format!("no {tool}"));
+            return;
+        }
+    }
     sqlx::any::install_default_drivers();
     let dir = tempfile::tempdir().expect("dir");
     let name = pg_scratch::create(&server_url, "owp_backup").await;
