@@ -132,6 +132,22 @@ fn keep_busy(server: &Server, token: &str) -> tokio::sync::oneshot::Sender<()> {
     stop
 }
 
+/// The commands this test runs are the README's, word for word.
+#[test]
+fn the_readme_writes_the_recipe_this_test_runs() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for line in [
+        "owp backup --db /data/owp.db --to ",
+        "owp restore --from /data/owp-backup.db --db /data/owp.db",
+        "pg_dump --format=custom --file=owp.dump \"$OWP_DATABASE_URL\"",
+        "-c 'DROP DATABASE owp WITH (FORCE)' -c 'CREATE DATABASE owp'",
+        "pg_restore --no-owner --dbname=\"$OWP_DATABASE_URL\" owp.dump",
+    ] {
+        assert!(readme.contains(line), "README.md: {line}");
+    }
+}
+
 fn size() -> usize {
     std::env::var("OWP_BACKUP_TASKS")
         .ok()
@@ -305,9 +321,12 @@ async fn restore_postgres(
     dump: &Path,
     backup_took: Duration,
 ) -> Vec<i64> {
-    let psql = |sql: String| run(Command::new("psql").arg(server_url).arg("-qc").arg(sql));
-    psql(format!("DROP DATABASE {name} WITH (FORCE)"));
-    psql(format!("CREATE DATABASE {name}"));
+    run(Command::new("psql")
+        .arg(server_url)
+        .arg("-c")
+        .arg(format!("DROP DATABASE {name} WITH (FORCE)"))
+        .arg("-c")
+        .arg(format!("CREATE DATABASE {name}")));
     let started = Instant::now();
     run(Command::new("pg_restore")
         .arg("--no-owner")
