@@ -82,9 +82,30 @@ fn landed_migrations_are_never_edited_or_renamed() {
     for (path, sum) in list("earlier.txt") {
         let (backend, file) = path.split_once('/').unwrap();
         let stem = file.strip_suffix(".sql").unwrap();
-        let kept = fixture(backend, stem, &sum[..12]);
-        assert_eq!(sha384(&std::fs::read(&kept).expect("kept")), sum, "{path}");
+        let kept = earlier_text(&files, backend, stem, &sum[..12]);
+        assert_eq!(sha384(&kept), sum, "{path}");
         assert_ne!(landed.get(&path), Some(&sum), "{path} is landed as it is");
+    }
+}
+
+/// The text of `backend`'s migration `stem` whose checksum begins with `prefix`: a current file
+/// (the same text under this name or, renamed, under another), or one kept in the fixtures.
+fn earlier_text(
+    current: &BTreeMap<String, Vec<u8>>,
+    backend: &str,
+    stem: &str,
+    prefix: &str,
+) -> Vec<u8> {
+    let same = |path: &String, text: &Vec<u8>| {
+        path.starts_with(&format!("{backend}/")) && sha384(text).starts_with(prefix)
+    };
+    let here = format!("{backend}/{stem}.sql");
+    match current.get(&here).filter(|text| same(&here, text)) {
+        Some(text) => text.clone(),
+        None => match current.iter().find(|(path, text)| same(path, text)) {
+            Some((_, text)) => text.clone(),
+            None => std::fs::read(fixture(backend, stem, prefix)).expect("an earlier text"),
+        },
     }
 }
 
@@ -103,10 +124,7 @@ fn earlier_migrator(backend: &str, files: &[&str]) -> Migrator {
         .map(|entry| {
             let (file, prefix) = entry.split_once(':').expect("file:sha");
             let stem = file.strip_suffix(".sql").unwrap();
-            let text = match current.get(&format!("{backend}/{file}")) {
-                Some(text) if sha384(text).starts_with(prefix) => text.clone(),
-                _ => std::fs::read(fixture(backend, stem, prefix)).expect("an earlier text"),
-            };
+            let text = earlier_text(&current, backend, stem, prefix);
             let (version, description) = stem.split_once('_').unwrap();
             let no_tx = text.starts_with(b"-- no-transaction");
             Migration::new(
@@ -124,7 +142,8 @@ fn earlier_migrator(backend: &str, files: &[&str]) -> Migrator {
     migrator
 }
 
-/// A new database of `backend`: its URL (None where PostgreSQL is not configured).
+/// A new database of `backend`: its URL (None where PostgreSQL is not configured). PostgreSQL's
+/// are dropped when the test ends.
 async fn new_database(backend: &str, dir: &Path, name: &str) -> Option<String> {
     if backend == "sqlite" {
         return Some(format!(
@@ -133,7 +152,26 @@ async fn new_database(backend: &str, dir: &Path, name: &str) -> Option<String> {
         ));
     }
     let server = crate::services::postgres_url()?;
-    Some(fresh_pg_database(&server).await.0)
+    let (url, name) = fresh_pg_database(&server).await;
+    std::fs::write(dir.join(format!("pg-{name}")), "").expect("note the database");
+    Some(url)
+}
+
+/// Drops the PostgreSQL databases [`new_database`] made in `dir`.
+fn drop_databases(dir: &Path) {
+    let Some(server) = crate::services::postgres_url() else {
+        return;
+    };
+    for entry in std::fs::read_dir(dir).expect("dir") {
+        let file = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if let Some(name) = file.strip_prefix("pg-") {
+            crate::pg_scratch::drop_blocking(&server, name);
+        }
+    }
 }
 
 /// What a schema is made of, as comparable lines: columns, indexes, triggers, views, functions,
@@ -245,7 +283,48 @@ async fn databases_of_earlier_commits_start_with_todays_schema() {
                 .await;
         }
     }
+    drop_databases(dir.path());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A landed migration whose recorded checksum is neither this build's nor a known earlier one is
+/// refused by its number, once, and the record is left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_text_of_a_landed_migration_is_refused() {
+    sqlx::any::install_default_drivers();
+    let dir = tempfile::tempdir().expect("dir");
+    for backend in BACKENDS {
+        let Some(url) = new_database(backend, dir.path(), "unknown").await else {
+            continue;
+        };
+        let store = Store::open(&url, fast_timing()).await.expect("new");
+        sqlx::query("UPDATE _sqlx_migrations SET checksum = $1 WHERE version = 8")
+            .bind(vec![1u8; 48])
+            .execute(store.read_pool())
+            .await
+            .expect("change the record");
+        store.close().await;
+        let refused = Store::open(&url, fast_timing())
+            .await
+            .err()
+            .expect("refused");
+        let said = format!("{:#}", anyhow::Error::new(refused));
+        assert_eq!(
+            said.matches("migration 8 was previously applied but has been modified")
+                .count(),
+            1,
+            "{backend}: {said}"
+        );
+        let pool = AnyPool::connect(&url).await.expect("connect");
+        let (kept,): (Vec<u8>,) =
+            sqlx::query_as("SELECT checksum FROM _sqlx_migrations WHERE version = 8")
+                .fetch_one(&pool)
+                .await
+                .expect("the record");
+        assert_eq!(kept, vec![1u8; 48], "{backend}: left as it was");
+        pool.close().await;
+    }
+    drop_databases(dir.path());
 }
 
 /// A database a newer owp migrated further is refused by `owp serve` in one sentence, once.
@@ -296,4 +375,5 @@ async fn a_database_of_a_newer_owp_is_refused_in_words() {
         );
         assert!(!stderr.contains("previously applied"), "{stderr}");
     }
+    drop_databases(dir.path());
 }
