@@ -1,5 +1,5 @@
 //! Migrations are append-only, and a database made by any earlier commit of main starts on this
-//! build: the migration sets of earlier commits (`fixtures/migration_states.txt`, their earlier
+//! build: the migration set of every earlier commit (`fixtures/migration_states.txt`, their earlier
 //! texts in `fixtures/earlier_migrations/`) are applied to a new database, the store opens it,
 //! and its schema is the one a new database gets. A database made by a newer owp is refused in
 //! one sentence, by `owp serve` itself.
@@ -220,8 +220,9 @@ async fn schema(pool: &AnyPool, backend: &str) -> BTreeSet<String> {
     lines
 }
 
-/// A database made by each earlier commit holding an earlier text of a landed migration file
-/// starts on this build, and then has the schema of a new database.
+/// A database made by every earlier commit of main (those holding an earlier text of a landed
+/// migration file, and those that landed one out of order) starts on this build, and then has the
+/// schema of a new database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn databases_of_earlier_commits_start_with_todays_schema() {
     sqlx::any::install_default_drivers();
