@@ -1,6 +1,6 @@
 //! Migrations are append-only, and a database made by any earlier commit of main starts on this
 //! build: the migration set of every earlier commit (`fixtures/migration_states.txt`, their earlier
-//! texts in `fixtures/earlier_migrations/`) are applied to a new database, the store opens it,
+//! texts in `fixtures/earlier_migrations/`) is applied to a new database, the store opens it,
 //! and its schema is the one a new database gets. A database made by a newer owp is refused in
 //! one sentence, by `owp serve` itself.
 
@@ -13,7 +13,10 @@ use sha2::{Digest, Sha384};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, AssertSqlSafe, SqlSafeStr};
 
+use reqwest::Method;
+
 use crate::store_support::{fast_timing, fresh_pg_database};
+use crate::support::{Server, TestDatabase};
 use owp::store::Store;
 
 const BACKENDS: [&str; 2] = ["sqlite", "postgres"];
@@ -286,6 +289,57 @@ async fn databases_of_earlier_commits_start_with_todays_schema() {
     }
     drop_databases(dir.path());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The oldest database of each backend, as an operator meets it: `owp serve` starts on it and the
+/// pool works (its first writes append to the audit log, whose ids came from an identity column
+/// then).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owp_serve_starts_on_the_oldest_database_and_serves() {
+    sqlx::any::install_default_drivers();
+    let states = std::fs::read_to_string(root().join("tests/it/fixtures/migration_states.txt"))
+        .expect("states");
+    let dir = tempfile::tempdir().expect("dir");
+    for backend in BACKENDS {
+        let Some(url) = new_database(backend, dir.path(), "oldest").await else {
+            continue;
+        };
+        let oldest = states
+            .lines()
+            .find(|l| !l.starts_with('#') && l.split(' ').nth(1) == Some(backend))
+            .expect("a state");
+        let files: Vec<&str> = oldest.split(' ').skip(2).collect();
+        let pool = AnyPool::connect(&url).await.expect("connect");
+        earlier_migrator(backend, &files)
+            .run(&pool)
+            .await
+            .expect("the oldest schema");
+        pool.close().await;
+        let database = match crate::services::postgres_url().filter(|_| backend == "postgres") {
+            Some(server_url) => {
+                let name = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+                TestDatabase::Postgres {
+                    url: url.clone(),
+                    server_url,
+                    name: name.to_string(),
+                }
+            }
+            None => TestDatabase::Sqlite(dir.path().join("oldest.db")),
+        };
+        let server = Server::start_on(database, "an-upgrade-admin-token-0123456789", &[]).await;
+        server.req(Method::GET, "/readyz").send().await.expect(200);
+        server.upsert_repo("acme/old", 3, false).await;
+        server
+            .import_ids(
+                "acme/old",
+                serde_json::json!([{"title": "After the upgrade"}]),
+            )
+            .await;
+        let (_, token) = server.register_worker("upgraded", &[], 5, 2).await;
+        let (lease, _, _) = server.claim_ok(&token).await;
+        server.ack(&token, &lease).await.expect(200);
+    }
+    drop_databases(dir.path());
 }
 
 /// A landed migration whose recorded checksum is neither this build's nor a known earlier one is
