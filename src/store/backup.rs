@@ -34,6 +34,18 @@ fn config(detail: String) -> StoreError {
     StoreError::Config(detail)
 }
 
+fn unreadable(path: &Path, e: rusqlite::Error) -> StoreError {
+    config(format!(
+        "{} cannot be read as an SQLite database: {e}",
+        path.display()
+    ))
+}
+
+fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| unreadable(path, e))
+}
+
 /// The last migration of an owp database (refuses a file that is none).
 fn schema_of(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
     conn.query_row(
@@ -52,7 +64,7 @@ pub fn sqlite_backup(db: &Path, to: &Path) -> Result<Copied, StoreError> {
     if !db.is_file() {
         return Err(config(format!("no database at {}", db.display())));
     }
-    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn = open_read_only(db)?;
     conn.busy_timeout(Duration::from_secs(30))?;
     let schema = schema_of(&conn, db)?;
     into_new_file(&conn, to)?;
@@ -77,8 +89,10 @@ pub fn sqlite_restore(from: &Path, db: &Path) -> Result<Copied, StoreError> {
             )));
         }
     }
-    let conn = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    let conn = open_read_only(from)?;
+    let check: String = conn
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .map_err(|e| unreadable(from, e))?;
     if check != "ok" {
         return Err(config(format!(
             "{} is damaged ({check}): choose another backup",
