@@ -186,8 +186,8 @@ pub struct StoreState {
     pub(crate) home: tokio::runtime::Handle,
     /// Who counts what the store does (see [`StoreObserver`]).
     pub(crate) observer: ObserverSlot,
-    /// SQLite: the file opened, for readiness (see [`readiness`]).
-    pub(crate) opened_file: Option<readiness::OpenedFile>,
+    /// What `/readyz` keeps (see [`readiness`]).
+    pub(crate) readiness: Arc<readiness::Readiness>,
 }
 
 impl Store {
@@ -303,7 +303,7 @@ impl Store {
             move_batches: Arc::default(),
             writer,
             write_conn,
-            opened_file: file.clone().map(readiness::OpenedFile::new),
+            readiness: Arc::new(readiness::Readiness::new(file.clone())),
             direct_reads: file.map(|file| Arc::new(sqlite_direct::ReadConns::new(file))),
             known_workers: Arc::default(),
             presence: Arc::default(),
