@@ -110,6 +110,24 @@ async fn fill(server: &Server, tasks: usize) -> String {
     token
 }
 
+/// `owp serve` on `database` with a pool in it ([`fill`]) and GitHub state: the server, the busy
+/// worker's token, and what must come back.
+async fn serving_pool(
+    database: &TestDatabase,
+    url: &str,
+) -> (Server, String, Value, Vec<(String, i64)>) {
+    let server = Server::start_on(database.clone(), TOKEN, &[]).await;
+    let token = fill(&server, size()).await;
+    let pool = AnyPool::connect(url).await.expect("connect");
+    for row in GITHUB_ROWS {
+        sqlx::query(row).execute(&pool).await.expect(row);
+    }
+    pool.close().await;
+    let before = pool_of(&server.state().await);
+    let github = github_state(url).await;
+    (server, token, before, github)
+}
+
 /// Heartbeats from `token` until told to stop: the pool serves during the backup.
 fn keep_busy(server: &Server, token: &str) -> tokio::sync::oneshot::Sender<()> {
     let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
@@ -162,15 +180,7 @@ async fn sqlite_backup_of_a_serving_pool_restores_it() {
     let db = dir.path().join("owp.db");
     let url = format!("sqlite://{}", db.display());
     let database = TestDatabase::Sqlite(db.clone());
-    let server = Server::start_on(database.clone(), TOKEN, &[]).await;
-    let token = fill(&server, size()).await;
-    let pool = AnyPool::connect(&url).await.expect("connect");
-    for row in GITHUB_ROWS {
-        sqlx::query(row).execute(&pool).await.expect(row);
-    }
-    pool.close().await;
-    let before = pool_of(&server.state().await);
-    let github = github_state(&url).await;
+    let (server, token, before, github) = serving_pool(&database, &url).await;
     // The database and its -wal and -shm files are the owner's alone, like env.local.
     for suffix in ["", "-wal", "-shm"] {
         owner_only(Path::new(&format!("{}{suffix}", db.display())));
@@ -288,15 +298,7 @@ async fn postgres_backup_of_a_serving_pool_restores_it() {
         server_url: server_url.clone(),
         name: name.clone(),
     };
-    let server = Server::start_on(database.clone(), TOKEN, &[]).await;
-    let token = fill(&server, size()).await;
-    let pool = AnyPool::connect(&url).await.expect("connect");
-    for row in GITHUB_ROWS {
-        sqlx::query(row).execute(&pool).await.expect(row);
-    }
-    pool.close().await;
-    let before = pool_of(&server.state().await);
-    let github = github_state(&url).await;
+    let (server, token, before, github) = serving_pool(&database, &url).await;
 
     let busy = keep_busy(&server, &token);
     let dump = dir.path().join("owp.dump");
