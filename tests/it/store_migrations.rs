@@ -302,6 +302,7 @@ async fn owp_serve_starts_on_the_oldest_database_and_serves() {
     let dir = tempfile::tempdir().expect("dir");
     for backend in BACKENDS {
         let Some(url) = new_database(backend, dir.path(), "oldest").await else {
+            crate::services::missing("postgres", "the oldest database", "no PostgreSQL");
             continue;
         };
         let oldest = states
@@ -350,6 +351,7 @@ async fn an_unknown_text_of_a_landed_migration_is_refused() {
     let dir = tempfile::tempdir().expect("dir");
     for backend in BACKENDS {
         let Some(url) = new_database(backend, dir.path(), "unknown").await else {
+            crate::services::missing("postgres", "an unknown migration text", "no PostgreSQL");
             continue;
         };
         let store = Store::open(&url, fast_timing()).await.expect("new");
