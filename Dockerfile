@@ -66,6 +66,7 @@ ENV OWP_DB=/data/owp.db \
 USER 10001:10001
 EXPOSE 8787
 
+# `owp healthcheck` asks /readyz: healthy while the database answers (see README, "Health").
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["/usr/local/bin/owp", "healthcheck"]
 

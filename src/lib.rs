@@ -8,6 +8,10 @@
 //! - `cli`: the `owp` subcommands (`serve`, `worker`, `admin`, `demo`, …).
 //! - `conformance`: `owp conformance`, the protocol's test suite for any server, over HTTP alone.
 
+/// This build's version (`owp --version`): in `/healthz`, `/readyz`, `/v1/meta` (`server`) and
+/// the `owp_build_info` series of `/metrics`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub mod bench;
 pub mod cli;
 pub mod config;

@@ -33,6 +33,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder
 
 /// Tasks by `repo` and `status` (gauge, read at scrape time).
 pub const TASKS: &str = "owp_tasks";
+/// Always 1, labelled with this build's version: which replicas run which build.
+pub const BUILD_INFO: &str = "owp_build_info";
 /// A repository's review budget, `max_open_prs` (gauge, `repo`).
 pub const REPO_REVIEW_BUDGET: &str = "owp_repo_review_budget";
 /// Open pull requests counted against a repository's budget (gauge, `repo`).
@@ -234,6 +236,11 @@ fn record<T>(f: impl FnOnce() -> T) -> T {
 }
 
 fn describe_process_metrics() {
+    describe_gauge!(
+        BUILD_INFO,
+        "Always 1, labelled with this build's version (version): which replicas run which build."
+    );
+    gauge!(BUILD_INFO, "version" => crate::VERSION).set(1.0);
     describe_counter!(LEASES_GRANTED, "Leases granted.");
     describe_counter!(
         LEASES_EXPIRED,

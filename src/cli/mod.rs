@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod agent;
+pub mod backup;
 pub mod brief;
 pub mod client;
 pub mod demo;
@@ -46,13 +47,19 @@ pub enum Command {
     Mcp(mcp::McpArgs),
     /// Load generator: claims/s and latency percentiles on a temporary database.
     Bench(crate::bench::BenchArgs),
-    /// Exit 0 when the service at --url answers /healthz (for container health checks).
+    /// Exit 0 when the service at --url is ready: /readyz answers 200 (its database answers), for
+    /// container health checks.
     Healthcheck {
-        /// The health address to ask [default: http://127.0.0.1:$OWP_PORT/healthz, the port
+        /// The readiness address to ask [default: http://127.0.0.1:$OWP_PORT/readyz, the port
         /// `owp serve` listens on in the same environment, 8787 when unset].
         #[arg(long, env = "OWP_HEALTHCHECK_URL")]
         url: Option<String>,
     },
+    /// Copy the SQLite database to a new file, safely while `owp serve` runs (PostgreSQL: the
+    /// `pg_dump` command to use).
+    Backup(backup::BackupArgs),
+    /// Write a backup made by `owp backup` where no database is, then start `owp serve` on it.
+    Restore(backup::RestoreArgs),
     /// The whole story in one command: a temporary pool with simulated workers, narrated live.
     Demo(demo::DemoArgs),
     /// Check this machine's configuration (database, admin token, GitHub App, public URL).
@@ -113,6 +120,8 @@ pub fn run(cli: Cli) -> ExitCode {
                 let port = std::env::var("OWP_PORT").ok();
                 healthcheck(&healthcheck_url(url, port.as_deref())).await
             }
+            Command::Backup(args) => backup::backup(args),
+            Command::Restore(args) => backup::restore(args),
             Command::Demo(args) => demo::run(args).await,
             Command::Doctor(config) => crate::doctor::run(config, login::for_doctor()).await,
             Command::Leaderboard(args) => admin::leaderboard(args).await,
@@ -144,13 +153,13 @@ pub(crate) fn local_port(port: Option<&str>) -> u16 {
         .unwrap_or(crate::config::DEFAULT_PORT)
 }
 
-/// Where `owp healthcheck` asks: `--url` (or `OWP_HEALTHCHECK_URL`) when given, else `/healthz` on
+/// Where `owp healthcheck` asks: `--url` (or `OWP_HEALTHCHECK_URL`) when given, else `/readyz` on
 /// this machine at the port `owp serve` takes from the same environment (`OWP_PORT`).
 fn healthcheck_url(explicit: Option<String>, port: Option<&str>) -> String {
     if let Some(url) = explicit.filter(|u| !u.trim().is_empty()) {
         return url;
     }
-    format!("http://127.0.0.1:{}/healthz", local_port(port))
+    format!("http://127.0.0.1:{}/readyz", local_port(port))
 }
 
 async fn healthcheck(url: &str) -> anyhow::Result<()> {

@@ -25,6 +25,17 @@ pub struct Meta {
     pub heartbeat_ttl_seconds: i64,
     pub lease_ttl_seconds: i64,
     pub accept_ttl_seconds: i64,
+    /// The implementation answering.
+    pub server: ServerInfo,
+}
+
+/// Which implementation answers, and its version.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ServerInfo {
+    /// `owp-pool`.
+    pub name: String,
+    /// This build's version (`owp --version`).
+    pub version: String,
 }
 
 /// The optional parts of the protocol this build implements; `github` only while the GitHub App
@@ -67,5 +78,9 @@ pub async fn meta(State(state): State<AppState>) -> Json<Meta> {
         heartbeat_ttl_seconds: t.heartbeat_ttl_ms / 1000,
         lease_ttl_seconds: t.lease_ttl_ms / 1000,
         accept_ttl_seconds: t.accept_ttl_ms / 1000,
+        server: ServerInfo {
+            name: "owp-pool".into(),
+            version: crate::VERSION.into(),
+        },
     })
 }

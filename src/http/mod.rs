@@ -106,11 +106,37 @@ pub fn router(state: AppState, more_docs: Vec<utoipa::openapi::OpenApi>) -> Rout
     .with_state(state)
 }
 
-/// Liveness: 200 once the service accepts requests.
+/// Liveness: 200 while the process accepts requests. It reads nothing (not the database): a
+/// restart would not mend what it cannot see. `/readyz` tells whether requests can be served.
 #[utoipa::path(get, path = "/healthz", tag = "health",
-    responses((status = 200, description = "the service accepts requests")))]
+    responses((status = 200, description = "the process accepts requests (the database is not \
+        asked: see /readyz); the body names the protocol and this build's version")))]
 pub async fn healthz() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"status": "ok", "protocol": "owp/1"}))
+    axum::Json(serde_json::json!({"status": "ok", "protocol": "owp/1", "version": crate::VERSION}))
+}
+
+/// Readiness: 200 when this process can use its database now (a query of the schema answered
+/// within two seconds and, on SQLite, the file is still the one opened); 503 `not_ready`
+/// otherwise. Health checks of containers and load balancers ask this.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, description = "the database answers: requests can be served"),
+              (status = 503, body = error::Problem, description = "`not_ready`: the database \
+                  cannot be used now (unreachable, dropped, moved, or slower than two seconds)")))]
+pub async fn readyz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<axum::Json<serde_json::Value>, error::ApiError> {
+    if let Err(why) = state.store.ready().await {
+        // The reason names files and hosts: the log has it, an anonymous caller does not.
+        tracing::warn!(reason = %why, "not ready");
+        return Err(error::ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the database cannot be used now; the server log says why",
+        ));
+    }
+    Ok(axum::Json(
+        serde_json::json!({"status": "ready", "version": crate::VERSION}),
+    ))
 }
 
 /// Rejections produced by axum's own extractors (a path or query string that does not parse) are

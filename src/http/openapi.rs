@@ -89,6 +89,7 @@ pub fn api_router(more: Vec<utoipa::openapi::OpenApi>) -> OpenApiRouter<AppState
         .routes(routes!(proposals::approve))
         .routes(routes!(proposals::decline))
         .routes(routes!(super::healthz))
+        .routes(routes!(super::readyz))
 }
 
 /// The document as served at `/v1/openapi.json` by a router given `more` (see [`api_router`]).

@@ -38,8 +38,10 @@ pub enum StoreError {
     /// An error of a statement run on the calling thread (see [`super::engine::sqlite_direct`]).
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
-    #[error("migration error: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database's migrations could not run. Its message is said once: the error has no
+    /// source, so a caller printing the chain does not repeat it.
+    #[error("the database's migrations: {0}")]
+    Migrate(sqlx::migrate::MigrateError),
     /// The connection was lost while its `COMMIT` was on the way: the transaction may or may not
     /// have committed, so it is not run again by the store.
     #[error("the database connection was lost while committing: {0}")]
@@ -107,6 +109,12 @@ fn is_connection_lost(e: &sqlx::Error) -> bool {
             text.contains("connection closed") || text.contains("unexpected eof")
         }
         _ => false,
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(e)
     }
 }
 

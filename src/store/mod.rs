@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod archive;
+pub mod backup;
 pub mod board;
 mod budget_rule;
 mod checks;
@@ -30,12 +31,14 @@ pub mod paths;
 pub mod presence;
 pub mod preview;
 pub mod proposals;
+pub mod readiness;
 pub mod repos;
 pub mod reputation;
 pub mod rows;
 pub mod shared_limits;
 pub mod signin;
 pub mod tasks;
+mod upgrade;
 pub mod workers;
 
 use std::sync::Arc;
@@ -183,6 +186,8 @@ pub struct StoreState {
     pub(crate) home: tokio::runtime::Handle,
     /// Who counts what the store does (see [`StoreObserver`]).
     pub(crate) observer: ObserverSlot,
+    /// What `/readyz` keeps (see [`readiness`]).
+    pub(crate) readiness: Arc<readiness::Readiness>,
 }
 
 impl Store {
@@ -218,9 +223,20 @@ impl Store {
         };
         let (write, read) = match backend {
             Backend::Sqlite => {
+                // A new database file is owner-only, like `env.local` (its -wal and -shm files
+                // take its permissions): it holds token hashes and the GitHub state.
+                if let Some(file) = sqlite_direct::database_file(url)
+                    && !file.exists()
+                    && let Err(e) = backup::create_owner_only(&file)
+                    && e.kind() != std::io::ErrorKind::AlreadyExists
+                {
+                    tracing::debug!(error = %e, "the database file was not created ahead");
+                }
                 let write = sqlite_pool(url, 1, true).await?;
                 // Create the schema before readers open the file.
-                sqlx::migrate!("migrations/sqlite").run(&write).await?;
+                let migrator = sqlx::migrate!("migrations/sqlite");
+                upgrade::prepare(&write, backend, &migrator).await?;
+                migrator.run(&write).await?;
                 let read = sqlite_pool(url, 4, false).await?;
                 (write, read)
             }
@@ -253,7 +269,9 @@ impl Store {
                     })
                     .connect(url)
                     .await?;
-                sqlx::migrate!("migrations/postgres").run(&pool).await?;
+                let migrator = sqlx::migrate!("migrations/postgres");
+                upgrade::prepare(&pool, backend, &migrator).await?;
+                migrator.run(&pool).await?;
                 (pool.clone(), pool)
             }
         };
@@ -295,6 +313,7 @@ impl Store {
             move_batches: Arc::default(),
             writer,
             write_conn,
+            readiness: Arc::new(readiness::Readiness::new(file.clone())),
             direct_reads: file.map(|file| Arc::new(sqlite_direct::ReadConns::new(file))),
             known_workers: Arc::default(),
             presence: Arc::default(),

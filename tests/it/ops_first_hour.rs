@@ -134,7 +134,7 @@ async fn the_health_check_asks_the_port_serve_was_given() {
     let said = String::from_utf8_lossy(&unhealthy.stderr);
     assert!(
         said.contains(&format!(
-            "http://127.0.0.1:{elsewhere}/healthz is not answering"
+            "http://127.0.0.1:{elsewhere}/readyz is not answering"
         )),
         "{said}"
     );

@@ -11,8 +11,32 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness: 200 once the service accepts requests. */
+        /**
+         * Liveness: 200 while the process accepts requests. It reads nothing (not the database): a
+         *     restart would not mend what it cannot see. `/readyz` tells whether requests can be served.
+         */
         get: operations["healthz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness: 200 when this process can use its database now (a query of the schema answered
+         *     within two seconds and, on SQLite, the file is still the one opened); 503 `not_ready`
+         *     otherwise. Health checks of containers and load balancers ask this.
+         */
+        get: operations["readyz"];
         put?: never;
         post?: never;
         delete?: never;
@@ -919,6 +943,8 @@ export interface components {
             lease_ttl_seconds: number;
             /** @description Always `owp/1`. */
             protocol: string;
+            /** @description The implementation answering. */
+            server: components["schemas"]["ServerInfo"];
             /** @description The versions of the protocol this server implements. */
             versions: string[];
         };
@@ -1360,6 +1386,13 @@ export interface components {
             /** @description Whether the repository's vouch list vouches for the proposer. */
             vouched: boolean;
         };
+        /** @description Which implementation answers, and its version. */
+        ServerInfo: {
+            /** @description `owp-pool`. */
+            name: string;
+            /** @description This build's version (`owp --version`). */
+            version: string;
+        };
         StatusBody: {
             /**
              * @description `pr_url`, `commit_sha`, … and `disclosure: {tool, model?}` (each at most 100
@@ -1666,7 +1699,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description the service accepts requests */
+            /** @description the process accepts requests (the database is not asked: see /readyz); the body names the protocol and this build's version */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1678,6 +1711,44 @@ export interface operations {
                 headers: {
                     /** @description seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    readyz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the database answers: requests can be served */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description rate_limited: too many requests from this address */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_ready`: the database cannot be used now (unreachable, dropped, moved, or slower than two seconds) */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
