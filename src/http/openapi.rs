@@ -145,7 +145,10 @@ pub fn declare_problems(doc: &mut utoipa::openapi::OpenApi) {
                 add("404", "not_found: no such object");
             }
             if in_query {
-                add("400", "invalid_request: the query string does not parse");
+                add(
+                    "422",
+                    "validation_failed: a query value does not have its type (`?wait=abc`)",
+                );
             }
             if op.request_body.is_some() {
                 add("400", "malformed_body: the body is not JSON or YAML");

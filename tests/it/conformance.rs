@@ -15,8 +15,10 @@ use support::Server;
 use tampering_proxy::{Fault, Proxy};
 
 /// Short TTLs, so that the expiry cases run instead of being skipped for `--max-wait`.
+/// The accept window is the longest, so that a lease never acknowledged is seen to outlive its
+/// lease TTL until `accept_by` (`moves.unacked_ends_at_accept_by`).
 const SHORT_TTLS: [(&str, &str); 3] = [
-    ("OWP_ACCEPT_TTL_SECONDS", "3"),
+    ("OWP_ACCEPT_TTL_SECONDS", "6"),
     ("OWP_LEASE_TTL_SECONDS", "3"),
     ("OWP_HEARTBEAT_TTL_SECONDS", "3"),
 ];
