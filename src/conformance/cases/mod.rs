@@ -18,6 +18,7 @@ mod order;
 mod paths;
 mod persons;
 mod preview;
+mod profile;
 mod proposals;
 mod realtime;
 mod room;
@@ -32,6 +33,7 @@ use super::Case;
 pub fn all() -> Vec<Case> {
     let mut all = Vec::new();
     all.extend(discovery::cases());
+    all.extend(profile::cases());
     all.extend(wire::cases());
     all.extend(auth::cases());
     all.extend(objects::cases());
