@@ -84,7 +84,7 @@ pub struct AppParts {
 /// `/v1/openapi.json`; `more_docs` documents the API routes other routers serve.
 pub fn router(state: AppState, more_docs: Vec<utoipa::openapi::OpenApi>) -> Router {
     let (api, mut doc) = openapi::api_router(more_docs).split_for_parts();
-    openapi::declare_problems(&mut doc);
+    openapi::complete(&mut doc);
     let doc = Arc::new(doc);
     api.route(
         "/v1/openapi.json",

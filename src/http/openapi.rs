@@ -94,10 +94,17 @@ pub fn api_router(more: Vec<utoipa::openapi::OpenApi>) -> OpenApiRouter<AppState
 /// The document as served at `/v1/openapi.json` by a router given `more` (see [`api_router`]).
 pub fn document(more: Vec<utoipa::openapi::OpenApi>) -> utoipa::openapi::OpenApi {
     let mut doc = api_router(more).into_openapi();
-    declare_problems(&mut doc);
-    flatten_extension_objects(&mut doc);
-    mark_extensions(&mut doc);
+    complete(&mut doc);
     doc
+}
+
+/// What the handlers' annotations leave to the document as a whole: the shared layers' errors,
+/// objects with `x_*` fields as one open object, and the routes the protocol does not name
+/// marked as extensions.
+pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
+    declare_problems(doc);
+    flatten_extension_objects(doc);
+    mark_extensions(doc);
 }
 
 /// The routes this server serves under `/v1` that the protocol does not name: the dashboard's
