@@ -152,8 +152,9 @@ async fn query_value_422(ctx: Ctx) -> CaseResult {
 }
 
 /// A report on a task whose lease the worker held and that has ended (given back here) is `409
-/// lease_not_held`, as `ack`, `nack` and `renew` of that lease answer; a worker that never held
-/// the task gets `403 not_lease_holder`.
+/// lease_not_held` while the task is nobody's, as `ack`, `nack` and `renew` of that lease
+/// answer; a worker that never held the task, or once another holds it, gets `403
+/// not_lease_holder`.
 async fn report_after_lease_ended(ctx: Ctx) -> CaseResult {
     let repo = ctx.repo().await?;
     let skill = ctx.skill();
@@ -202,6 +203,15 @@ async fn report_after_lease_ended(ctx: Ctx) -> CaseResult {
         "§9.15: refused reports leave the task as it was (`ready`), it is {}",
         now["status"]
     );
+    // Once another worker holds it, the task is that worker's: 403 for the one before.
+    super::common::claim_task(&ctx, &stranger, &task, "given back by the other worker").await?;
+    ctx.worker_post(&holder, &path, json!({"status": "in_progress"}))
+        .await?
+        .expect_problem(
+            &[403],
+            Some("not_lease_holder"),
+            "§9.15: status in_progress by a worker whose lease ended, the task now another's",
+        )?;
     Ok(())
 }
 

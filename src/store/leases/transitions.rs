@@ -243,14 +243,19 @@ impl WriteTx {
         self.apply_move(&task, &mv, &actor).await
     }
 
-    /// Why a worker that does not hold `task` may not report on it: its own lease of the task
-    /// ended (nacked, expired, the task moved on) — `409 lease_not_held`, as `ack`, `nack` and
-    /// `renew` answer for that lease — or it never held one: `403 not_lease_holder`.
+    /// Why a worker that does not hold `task` may not report on it: the task is another
+    /// worker's now (`403 not_lease_holder`); or nobody's, and the caller's own lease of it ended
+    /// (given back, expired, the task moved on) — `409 lease_not_held`, as `ack`, `nack` and
+    /// `renew` answer for that lease; or it never held one (`403 not_lease_holder`).
     async fn not_holding(
         &mut self,
         worker_id: &str,
         task: &TaskRow,
     ) -> Result<StoreError, StoreError> {
+        let another = || StoreError::forbidden("not_lease_holder", "this task is not held by you");
+        if task.worker_id.is_some() {
+            return Ok(another());
+        }
         let held: Option<String> = sqlx::query_scalar(
             "SELECT worker_id FROM leases WHERE task_seq = $1 AND worker_id = $2 LIMIT 1",
         )
@@ -260,7 +265,7 @@ impl WriteTx {
         .await?;
         Ok(match held {
             Some(_) => lease_ended(),
-            None => StoreError::forbidden("not_lease_holder", "this task is not held by you"),
+            None => another(),
         })
     }
 
