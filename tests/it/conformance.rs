@@ -413,6 +413,21 @@ async fn a_meta_without_version_1_2_fails_discovery() {
     fault_fails_case(Fault::MetaWithoutV12, "discovery.meta").await;
 }
 
+#[tokio::test]
+async fn a_meta_whose_revisions_skip_one_fails_profile_revisions() {
+    fault_fails_case(Fault::MetaWithoutV12, "profile.revisions").await;
+}
+
+#[tokio::test]
+async fn a_server_that_reads_text_as_json_fails_edges_media_type_415() {
+    fault_fails_case(Fault::TextAsJson, "edges.media_type_415").await;
+}
+
+#[tokio::test]
+async fn a_report_after_the_lease_answered_403_fails_edges_report_after_lease_ended() {
+    fault_fails_case(Fault::EndedAsForbidden, "edges.report_after_lease_ended").await;
+}
+
 /// `--expected-failures`: a listed failure lets the run pass (shown as XFAIL); a listed case
 /// that passes fails the run (the list is stale); a name that is no case is an error.
 #[tokio::test]
