@@ -249,17 +249,7 @@ async fn contract_invalid(ctx: Ctx) -> CaseResult {
 /// `artifact.disclosure` is a closed object, as `artifact.evidence` is: an unknown key in it is
 /// `422 invalid_disclosure`, and the task does not move.
 async fn disclosure_closed(ctx: Ctx) -> CaseResult {
-    let repo = ctx.repo().await?;
-    let skill = ctx.skill();
-    ctx.import(
-        &repo,
-        &skill,
-        json!([{"title": "a typo in the disclosure"}]),
-    )
-    .await?;
-    let worker = ctx.worker(&[&skill], json!({})).await?;
-    let lease = ctx.claim_lease(&worker).await?;
-    let task = id(&lease["task"], "task_id", "lease.task")?;
+    let (_, worker, _, task) = super::common::one_leased(&ctx, "a typo in the disclosure").await?;
     let url = format!("https://example.org/pr/{task}");
     ctx.worker_post(
         &worker,

@@ -198,14 +198,8 @@ async fn fields_after_each_move(ctx: Ctx) -> CaseResult {
 /// move's event), its `note` the `status_reason`, and `awaits_maintainer` until an admin moves
 /// it on.
 async fn holder_blocked_releases(ctx: Ctx) -> CaseResult {
-    let repo = ctx.repo().await?;
-    let skill = ctx.skill();
-    ctx.import(&repo, &skill, json!([{"title": "stuck"}]))
-        .await?;
-    let worker = ctx.worker(&[&skill], json!({})).await?;
-    let lease = ctx.claim_lease(&worker).await?;
+    let (repo, worker, lease, task) = super::common::one_leased(&ctx, "stuck").await?;
     let l = id(&lease, "lease_id", "lease")?;
-    let task = id(&lease["task"], "task_id", "lease.task")?;
     ack(&ctx, &worker, &lease).await?;
     ctx.worker_post(
         &worker,
@@ -282,15 +276,9 @@ async fn reason_only_while_ended(ctx: Ctx) -> CaseResult {
 /// (when the server's accept window is at least 3 s longer than its lease TTL) the lease is
 /// still alive after the lease TTL, then ends within a second of `accept_by`.
 async fn unacked_ends_at_accept_by(ctx: Ctx) -> CaseResult {
-    let repo = ctx.repo().await?;
-    let skill = ctx.skill();
-    ctx.import(&repo, &skill, json!([{"title": "never acknowledged"}]))
-        .await?;
-    let worker = ctx.worker(&[&skill], json!({})).await?;
+    let (_, worker, lease, task) = super::common::one_leased(&ctx, "never acknowledged").await?;
     let claimed_at = Instant::now();
-    let lease = ctx.claim_lease(&worker).await?;
     let l = id(&lease, "lease_id", "lease")?;
-    let task = id(&lease["task"], "task_id", "lease.task")?;
     let accept_by = utc_field(&lease, "accept_by", "the claim's lease")?;
     let expires = utc_field(&lease, "expires_at", "the claim's lease")?;
     ensure_that!(
