@@ -85,7 +85,7 @@ pub async fn state(
     query: Result<Query<BoardQuery>, QueryRejection>,
 ) -> Response {
     let Ok(Query(q)) = query else {
-        return ApiError::bad_request("invalid_request", "`events` must be a whole number")
+        return ApiError::invalid("validation_failed", "`events` must be a whole number")
             .into_response();
     };
     let limit = q

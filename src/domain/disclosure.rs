@@ -148,6 +148,17 @@ fn checked(value: &Value) -> Result<Option<Disclosure>, OutOfBounds> {
             ));
         }
     };
+    // A closed object, as `evidence` is: a key it does not know is refused, naming it, so that
+    // a typo (`modle`) is not kept as if it said something.
+    if let Some(key) = object
+        .keys()
+        .find(|k| !matches!(k.as_str(), "tool" | "model"))
+    {
+        let key: String = key.chars().filter(|c| !c.is_control()).take(64).collect();
+        return Err(invalid(&format!(
+            "`artifact.disclosure` has no field `{key}`: it is {{tool, model?}}"
+        )));
+    }
     let tool = match object.get("tool") {
         Some(Value::String(t)) if !t.trim().is_empty() => t,
         _ => {
@@ -271,6 +282,10 @@ mod tests {
             (json!({"disclosure": {}}), "invalid_disclosure"),
             (json!({"disclosure": {"tool": " "}}), "invalid_disclosure"),
             (json!({"disclosure": {"tool": 3}}), "invalid_disclosure"),
+            (
+                json!({"disclosure": {"tool": "a", "modle": "b"}}),
+                "invalid_disclosure",
+            ),
             (
                 json!({"disclosure": {"tool": "a", "model": 1}}),
                 "invalid_disclosure",

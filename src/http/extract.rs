@@ -71,11 +71,9 @@ pub fn parse_document(parts: &Parts, bytes: &[u8]) -> Result<Value, ApiError> {
                 }
             })?
         }
-        ct if ct == "application/json"
-            || ct.ends_with("+json")
-            || ct.is_empty()
-            || ct == "text/plain" =>
-        {
+        // A missing type is read as JSON; any other type (`text/plain` included, which is
+        // what a browser's form or a bare `fetch` sends) is not guessed at: 415.
+        ct if ct == "application/json" || ct.ends_with("+json") || ct.is_empty() => {
             serde_json::from_slice(bytes).map_err(|e| {
                 ApiError::bad_request("malformed_body", format!("the body is not valid JSON: {e}"))
             })?
@@ -126,8 +124,20 @@ pub fn typed<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
         } else {
             format!("invalid request: `{path}`: {inner}")
         };
-        ApiError::invalid("validation_failed", detail)
+        ApiError::invalid(code_of_path(&path), detail)
     })
+}
+
+/// The code of a body that does not deserialize, by the field at fault: inside a repository's
+/// `contract` (an unknown field, a value that is not a string, a `disclosure` other than
+/// `required` or `optional`) it is `invalid_contract`, as every other fault of a contract is;
+/// anywhere else `validation_failed`.
+fn code_of_path(path: &str) -> &'static str {
+    if path == "contract" || path.starts_with("contract.") {
+        "invalid_contract"
+    } else {
+        "validation_failed"
+    }
 }
 
 impl<S, T> FromRequest<S> for Payload<T>
@@ -284,5 +294,39 @@ mod tests {
         assert_eq!(e.status.as_u16(), 400);
         let e = parse_document(&parts(Some("application/xml")), b"<a/>").unwrap_err();
         assert_eq!(e.status.as_u16(), 415);
+        let e = parse_document(&parts(Some("text/plain")), br#"{"a": 1}"#).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (415, "unsupported_media_type"));
+        let e = parse_document(&parts(Some("text/plain; charset=utf-8")), b"{}").unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (415, "unsupported_media_type"));
+        let v = parse_document(&parts(Some("application/merge-patch+json")), br#"{"a": 1}"#);
+        assert_eq!(v.unwrap()["a"], 1);
+    }
+
+    #[test]
+    fn a_contract_that_does_not_deserialize_is_invalid_contract() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Body {
+            n: Option<i64>,
+            contract: Option<crate::domain::contract::RepoContract>,
+        }
+        for (doc, code) in [
+            (
+                serde_json::json!({"contract": {"disclosure": "maybe"}}),
+                "invalid_contract",
+            ),
+            (
+                serde_json::json!({"contract": {"tests": "cargo test"}}),
+                "invalid_contract",
+            ),
+            (
+                serde_json::json!({"contract": {"test": 3}}),
+                "invalid_contract",
+            ),
+            (serde_json::json!({"n": "three"}), "validation_failed"),
+        ] {
+            let e = typed::<Body>(doc.clone()).unwrap_err();
+            assert_eq!((e.status.as_u16(), e.code), (422, code), "{doc}");
+        }
     }
 }

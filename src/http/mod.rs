@@ -85,7 +85,7 @@ pub struct AppParts {
 /// `/v1/openapi.json`; `more_docs` documents the API routes other routers serve.
 pub fn router(state: AppState, more_docs: Vec<utoipa::openapi::OpenApi>) -> Router {
     let (api, mut doc) = openapi::api_router(more_docs).split_for_parts();
-    openapi::declare_problems(&mut doc);
+    openapi::complete(&mut doc);
     let doc = Arc::new(doc);
     api.route(
         "/v1/openapi.json",
@@ -157,8 +157,24 @@ async fn client_errors_as_problems(res: axum::response::Response) -> axum::respo
         .await
         .unwrap_or_default();
     let detail = String::from_utf8_lossy(&bytes).trim().to_string();
+    // A query value of the wrong type (`?wait=abc`) is a value the request got wrong, like a
+    // body field of the wrong type: 422 `validation_failed`. Any other 400 of axum's is a path
+    // segment that does not decode (`%FF`): it names no object.
+    if status == StatusCode::BAD_REQUEST {
+        return match detail.strip_prefix("Failed to deserialize query string") {
+            Some(rest) => {
+                let why = rest.trim_start_matches(':').trim();
+                error::ApiError::invalid(
+                    "validation_failed",
+                    format!("a query value does not have its type: {why}"),
+                )
+                .into_response()
+            }
+            None => error::ApiError::not_found("not_found", format!("no such object: {detail}"))
+                .into_response(),
+        };
+    }
     let code = match status {
-        StatusCode::BAD_REQUEST => "invalid_request",
         StatusCode::NOT_FOUND => "not_found",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
@@ -193,8 +209,8 @@ async fn refuse_nul(
         .query()
         .is_some_and(|q| q.to_ascii_lowercase().contains("%00"))
     {
-        return error::ApiError::bad_request(
-            "invalid_request",
+        return error::ApiError::invalid(
+            "invalid_characters",
             "query parameters must not contain NUL characters",
         )
         .into_response();

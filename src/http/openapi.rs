@@ -95,8 +95,83 @@ pub fn api_router(more: Vec<utoipa::openapi::OpenApi>) -> OpenApiRouter<AppState
 /// The document as served at `/v1/openapi.json` by a router given `more` (see [`api_router`]).
 pub fn document(more: Vec<utoipa::openapi::OpenApi>) -> utoipa::openapi::OpenApi {
     let mut doc = api_router(more).into_openapi();
-    declare_problems(&mut doc);
+    complete(&mut doc);
     doc
+}
+
+/// What the handlers' annotations leave to the document as a whole: the shared layers' errors,
+/// objects with `x_*` fields as one open object, and the routes the protocol does not name
+/// marked as extensions.
+pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
+    declare_problems(doc);
+    flatten_extension_objects(doc);
+    mark_extensions(doc);
+}
+
+/// The routes this server serves under `/v1` that the protocol does not name: the dashboard's
+/// own reads. Each of their operations carries `x-owp-extension: true`, so that a second
+/// implementation generating from this document knows it need not serve them.
+pub const EXTENSION_ROUTES: [&str; 1] = ["/v1/admin/steering"];
+
+/// Marks the operations of [`EXTENSION_ROUTES`] with `x-owp-extension: true`.
+fn mark_extensions(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::extensions::ExtensionsBuilder;
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if !EXTENSION_ROUTES.contains(&path.as_str()) {
+            continue;
+        }
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let mark = ExtensionsBuilder::new()
+                .add("x-owp-extension", serde_json::Value::Bool(true))
+                .build();
+            match op.extensions.as_mut() {
+                Some(e) => e.merge(mark),
+                None => op.extensions = Some(mark),
+            }
+        }
+    }
+}
+
+/// An object with `x_*` extension fields is derived as `allOf` of an open map (the flattened
+/// extensions) and its own fields, which leaves the schema itself without `properties`: some
+/// generators then type it as an empty object. Each such schema becomes one object with its
+/// properties, its required fields and `additionalProperties: true` (the `x_*` fields).
+fn flatten_extension_objects(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AdditionalProperties, Schema};
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for schema in components.schemas.values_mut() {
+        let RefOr::T(Schema::AllOf(all)) = schema else {
+            continue;
+        };
+        let [RefOr::T(Schema::Object(a)), RefOr::T(Schema::Object(b))] = all.items.as_slice()
+        else {
+            continue;
+        };
+        let (open, own) = match (a.properties.is_empty(), b.properties.is_empty()) {
+            (true, false) => (a, b),
+            (false, true) => (b, a),
+            _ => continue,
+        };
+        let mut merged = own.clone();
+        merged.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(true)));
+        merged.description = all
+            .description
+            .clone()
+            .or_else(|| own.description.clone())
+            .or_else(|| open.description.clone());
+        *schema = RefOr::T(Schema::Object(merged));
+    }
 }
 
 /// Completes every operation with the errors the server's shared layers answer, all as
@@ -146,7 +221,10 @@ pub fn declare_problems(doc: &mut utoipa::openapi::OpenApi) {
                 add("404", "not_found: no such object");
             }
             if in_query {
-                add("400", "invalid_request: the query string does not parse");
+                add(
+                    "422",
+                    "validation_failed: a query value does not have its type (`?wait=abc`)",
+                );
             }
             if op.request_body.is_some() {
                 add("400", "malformed_body: the body is not JSON or YAML");

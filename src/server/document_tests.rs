@@ -65,7 +65,7 @@ fn document_is_openapi_3_1_and_lists_every_route() {
     ] {
         assert!(contract[field].is_object(), "RepoContract.{field}");
     }
-    let task = &doc["components"]["schemas"]["Task"]["allOf"][1]["properties"];
+    let task = &doc["components"]["schemas"]["Task"]["properties"];
     assert!(
         task["contract"]
             .to_string()
@@ -77,6 +77,44 @@ fn document_is_openapi_3_1_and_lists_every_route() {
     let link = &paths["/v1/workers/link-code"]["post"];
     assert_eq!(link["security"][0]["worker_token"], serde_json::json!([]));
     assert!(link["responses"]["201"].is_object());
+}
+
+/// Every object schema says its properties (a second implementation generates its types from
+/// them), those with `x_*` fields as one open object; routes the protocol does not name are
+/// marked `x-owp-extension: true`, and only those.
+#[test]
+fn every_schema_has_its_properties_and_extensions_are_marked() {
+    let doc = serde_json::to_value(document()).unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in ["Task", "Worker", "RepoPolicy"] {
+        let s = &schemas[name];
+        assert_eq!(s["type"], "object", "{name}: {s}");
+        assert_eq!(s["additionalProperties"], true, "{name}: x_* fields");
+        let props = s["properties"].as_object().unwrap();
+        assert!(props.len() >= 10, "{name}: {props:?}");
+        assert!(
+            s["required"].as_array().is_some_and(|r| !r.is_empty()),
+            "{name}"
+        );
+    }
+    assert!(schemas["Task"]["properties"]["awaits_maintainer"].is_object());
+    assert!(schemas["Worker"]["properties"]["trust_level"].is_object());
+    assert!(schemas["RepoPolicy"]["properties"]["max_open_prs"].is_object());
+    for (name, s) in schemas {
+        if s["type"] == "object" && s.get("additionalProperties").is_none() {
+            assert!(s["properties"].is_object(), "{name} has no properties: {s}");
+        }
+    }
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let marked = op.get("x-owp-extension") == Some(&serde_json::json!(true));
+            assert_eq!(
+                marked,
+                crate::http::openapi::EXTENSION_ROUTES.contains(&path.as_str()),
+                "{method} {path}"
+            );
+        }
+    }
 }
 
 #[test]

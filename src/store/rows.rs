@@ -177,7 +177,14 @@ impl TaskRow {
             },
             blocked_by: split_keys(row.col("blocked_by")?),
             waiting_on: split_keys(row.col("waiting_on")?),
-            paths: split_keys(row.col("paths")?),
+            // One list, each pattern once, in byte order whatever the database's collation
+            // (section 9.3): declared and pull-request paths alike.
+            paths: {
+                let mut paths = split_keys(row.col("paths")?);
+                paths.sort_unstable();
+                paths.dedup();
+                paths
+            },
             path_holds: split_keys(row.col("path_holds")?)
                 .into_iter()
                 .filter_map(|h| {

@@ -246,7 +246,8 @@ impl WriteTx {
     }
 
     /// Extends the leases of a worker (all, or one) by the lease TTL. A lease that is not yet
-    /// acknowledged keeps its accept-by deadline. Ended leases are not revived.
+    /// acknowledged still ends at its accept-by deadline, neither sooner nor later: only `ack`
+    /// accepts. Ended leases are not revived.
     pub async fn renew_worker_leases(
         &mut self,
         worker_id: &str,
@@ -256,8 +257,9 @@ impl WriteTx {
         // The lease's own row: the task's is not written (a renewal changes nothing a person
         // looking at the task would notice), nor is any indexed column of the lease's.
         let sql = format!(
-            "UPDATE leases SET expires_at = $1, \
-             deadline = CASE WHEN acked_at IS NULL AND accept_by < $1 THEN accept_by ELSE $1 END \
+            "UPDATE leases SET \
+             expires_at = CASE WHEN acked_at IS NULL AND accept_by > $1 THEN accept_by ELSE $1 END, \
+             deadline = CASE WHEN acked_at IS NULL THEN accept_by ELSE $1 END \
              WHERE worker_id = $3 AND ended_at IS NULL AND deadline > $2{}",
             if lease_id.is_some() {
                 " AND id = $4"

@@ -15,8 +15,10 @@ use support::Server;
 use tampering_proxy::{Fault, Proxy};
 
 /// Short TTLs, so that the expiry cases run instead of being skipped for `--max-wait`.
+/// The accept window is the longest, so that a lease never acknowledged is seen to outlive its
+/// lease TTL until `accept_by` (`moves.unacked_ends_at_accept_by`).
 const SHORT_TTLS: [(&str, &str); 3] = [
-    ("OWP_ACCEPT_TTL_SECONDS", "3"),
+    ("OWP_ACCEPT_TTL_SECONDS", "6"),
     ("OWP_LEASE_TTL_SECONDS", "3"),
     ("OWP_HEARTBEAT_TTL_SECONDS", "3"),
 ];
@@ -409,6 +411,21 @@ async fn a_budget_one_too_large_fails_review_budget() {
 #[tokio::test]
 async fn a_meta_without_version_1_2_fails_discovery() {
     fault_fails_case(Fault::MetaWithoutV12, "discovery.meta").await;
+}
+
+#[tokio::test]
+async fn a_meta_whose_revisions_skip_one_fails_profile_revisions() {
+    fault_fails_case(Fault::MetaWithoutV12, "profile.revisions").await;
+}
+
+#[tokio::test]
+async fn a_server_that_reads_text_as_json_fails_edges_media_type_415() {
+    fault_fails_case(Fault::TextAsJson, "edges.media_type_415").await;
+}
+
+#[tokio::test]
+async fn a_report_after_the_lease_answered_403_fails_edges_report_after_lease_ended() {
+    fault_fails_case(Fault::EndedAsForbidden, "edges.report_after_lease_ended").await;
 }
 
 /// `--expected-failures`: a listed failure lets the run pass (shown as XFAIL); a listed case

@@ -224,7 +224,7 @@ async fn public_boards_show_public_repositories_to_anyone_and_nothing_of_private
         .req(Method::GET, "/board/state?events=many")
         .send()
         .await
-        .expect_problem(400);
+        .expect_problem(422);
 
     // The API itself still wants credentials.
     for path in [

@@ -184,7 +184,7 @@ async fn two_volunteers_on_the_same_files_take_turns() {
     assert_eq!(
         story.task(session).await.paths,
         ["src/auth/**", "src/auth/session.rs"],
-        "declared patterns first, then the pull request's files"
+        "declared patterns and the pull request's files, one list in byte order"
     );
     story.expect_status(docs, &["**Ready**"]);
     log.step(
@@ -194,7 +194,7 @@ async fn two_volunteers_on_the_same_files_take_turns() {
     push(&story, bob_pr, &["src/auth/session.rs", "docs/auth.md"]).await;
     assert_eq!(
         story.task(session).await.paths,
-        ["src/auth/**", "docs/auth.md", "src/auth/session.rs"]
+        ["docs/auth.md", "src/auth/**", "src/auth/session.rs"]
     );
     assert_eq!(
         story.task(docs).await.waiting_on_paths(),

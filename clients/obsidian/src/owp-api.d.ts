@@ -1255,7 +1255,7 @@ export interface components {
             merged: number;
         };
         /** @description A repository's policy and live review-budget figures. */
-        RepoPolicy: Record<string, unknown> & {
+        RepoPolicy: {
             /** Format: int64 */
             active_leases: number;
             /**
@@ -1302,6 +1302,8 @@ export interface components {
              *     boards; `private` ones (the default) only by admins.
              */
             visibility?: components["schemas"]["Visibility"];
+        } & {
+            [key: string]: unknown;
         };
         /** @description A worker's counted task outcomes (only merges decided by an admin or GitHub count). */
         Reputation: {
@@ -1440,7 +1442,7 @@ export interface components {
             task_title: string;
         };
         /** @description A unit of work: usually one GitHub issue. */
-        Task: Record<string, unknown> & {
+        Task: {
             area?: string | null;
             /** @description `pr_url`, `commit_sha`, … */
             artifact?: Record<string, unknown> | null;
@@ -1497,6 +1499,8 @@ export interface components {
              *     this one's: while this is not empty the `ready` task is never offered.
              */
             waiting_on_paths?: string[];
+        } & {
+            [key: string]: unknown;
         };
         /** @description One task to import. */
         TaskImport: {
@@ -1616,7 +1620,7 @@ export interface components {
             vouched: boolean;
         };
         /** @description A contributor's agent (or a person) that claims tasks. */
-        Worker: Record<string, unknown> & {
+        Worker: {
             /** Format: int64 */
             active_points: number;
             /** Format: int64 */
@@ -1656,6 +1660,8 @@ export interface components {
             /** Format: int64 */
             trust_level: number;
             worker_id: string;
+        } & {
+            [key: string]: unknown;
         };
         /** @description The worker is linked: it speaks for this GitHub account from now on. */
         WorkerLinked: {

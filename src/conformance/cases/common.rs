@@ -65,6 +65,22 @@ pub(super) async fn claim_task(
     Ok(lease)
 }
 
+/// A fresh repository of the case with one task titled `title`, a worker with the task's skill,
+/// and that worker's lease of it: `(repo, worker, lease, task_id)`.
+pub(super) async fn one_leased(
+    ctx: &Ctx,
+    title: &str,
+) -> Result<(String, Worker, Value, String), Outcome> {
+    let repo = ctx.repo().await?;
+    let skill = ctx.skill();
+    ctx.import(&repo, &skill, json!([{ "title": title }]))
+        .await?;
+    let worker = ctx.worker(&[&skill], json!({})).await?;
+    let lease = ctx.claim_lease(&worker).await?;
+    let task = id(&lease["task"], "task_id", "lease.task")?;
+    Ok((repo, worker, lease, task))
+}
+
 /// Acknowledges a lease (`POST /v1/leases/{id}/ack`), which must answer 200.
 pub(super) async fn ack(ctx: &Ctx, worker: &Worker, lease: &Value) -> Result<Value, Outcome> {
     let lease_id = id(lease, "lease_id", "lease")?;

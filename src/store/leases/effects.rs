@@ -60,7 +60,8 @@ pub(super) fn take_task(worker: &str, lease: &str, at: &str, area_locks: &str) -
 
 /// The lease row of a claim: the rows of `source` (`FROM … WHERE …` over the task just taken,
 /// its columns `seq` and `repo_id`) each get lease `lease` of `worker`, granted at `at`, to be
-/// acknowledged by `accept_by` and expiring at `expires`; it ends at the earlier of the two.
+/// acknowledged by `accept_by` and expiring at `expires`. Until it is acknowledged it ends at
+/// `accept_by` (`expires` counts from the ack on, which sets it a full TTL ahead).
 pub(super) fn insert_lease(
     lease: &str,
     worker: &str,
@@ -72,8 +73,8 @@ pub(super) fn insert_lease(
     format!(
         "INSERT INTO leases (id, task_seq, worker_id, created_at, repo_id, accept_by, \
            expires_at, deadline) \
-         SELECT {lease}, seq, {worker}, {at}, repo_id, {accept_by}, {expires}, \
-           CASE WHEN {accept_by} < {expires} THEN {accept_by} ELSE {expires} END {source}"
+         SELECT {lease}, seq, {worker}, {at}, repo_id, {accept_by}, {expires}, {accept_by} \
+         {source}"
     )
 }
 

@@ -250,6 +250,9 @@ pub(super) struct MovePlan {
     /// The worker the move's audit event names (what reputation counts).
     pub recorded_worker: Option<String>,
     pub artifact: Option<Value>,
+    /// The task's `status_reason` after the move: the move's reason on a move to `blocked` or
+    /// `cancelled`, `None` otherwise (a reason given for another move is only in its event).
+    pub status_reason: Option<String>,
     pub active_delta: i64,
     pub pr_delta: i64,
     /// The task waits for a maintainer after the move (its holder reported it `blocked`).
@@ -300,6 +303,9 @@ impl MovePlan {
             replaces_holder,
             recorded_worker,
             artifact,
+            status_reason: matches!(to, TaskStatus::Blocked | TaskStatus::Cancelled)
+                .then(|| mv.reason.clone())
+                .flatten(),
             active_delta: if leaving_lease { -1 } else { 0 },
             pr_delta: i64::from(opens_pr) - i64::from(closes_pr) + i64::from(awaits)
                 - i64::from(task.awaits_maintainer),

@@ -407,7 +407,8 @@ pub(super) async fn claim_statement<'c>(
     };
     debug_assert!(seen.len() == 1 || (set == RuleSet::Plain && pick == Pick::First));
     let accept_by = now + timing.accept_ttl_ms;
-    let expires = now + timing.lease_ttl_ms;
+    // Never before `accept_by`: until the ack the lease ends at `accept_by` (section 8.1).
+    let expires = (now + timing.lease_ttl_ms).max(accept_by);
     // Each worker's skills read when its request was authenticated, as a JSON array (`b.sj`);
     // the guard `w.skills = b.skills` makes its claim take nothing if they changed since.
     let skills = skill_rule(Backend::Postgres, &pick.worker(first), "b.sj");

@@ -526,7 +526,7 @@ async fn move_statement<'c>(
             "updated_at": task.updated_at,
             "touch": i64::from(p.job.touch),
             "dest": mv.to.as_str(),
-            "reason": mv.reason,
+            "reason": plan.status_reason,
             "artifact": plan.artifact.as_ref().map(Value::to_string),
             "bump": i64::from(mv.bump_attempts),
             "holds_area": i64::from(mv.to.holds_area()),

@@ -150,7 +150,8 @@ impl WriteTx {
         let now = self.now;
         let lease_id = new_id("l");
         let accept_by = now + timing.accept_ttl_ms;
-        let expires = now + timing.lease_ttl_ms;
+        // Never before `accept_by`: until the ack the lease ends at `accept_by` (section 8.1).
+        let expires = (now + timing.lease_ttl_ms).max(accept_by);
         // The skill filter takes the skills read when the request was authenticated (as a JSON
         // array in $11); the guard `w.skills = $7` makes the claim take nothing if they changed
         // since.
@@ -468,7 +469,7 @@ impl WriteTx {
         );
         let values = vec![
             mv.to.as_str().into(),
-            mv.reason.clone().into(),
+            plan.status_reason.clone().into(),
             plan.artifact.as_ref().map(Value::to_string).into(),
             i64::from(mv.bump_attempts).into(),
             i64::from(mv.to.holds_area()).into(),

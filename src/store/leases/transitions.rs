@@ -214,10 +214,7 @@ impl WriteTx {
             (self.lock_task(task_id).await?, false)
         };
         if task.worker_id.as_deref() != Some(worker_id) {
-            return Err(StoreError::forbidden(
-                "not_lease_holder",
-                "this task is not held by you",
-            ));
+            return Err(self.not_holding(worker_id, &task).await?);
         }
         if task.status.is_active() && !alive {
             // Confirms the lease is alive (and expires it if its deadline passed).
@@ -244,6 +241,32 @@ impl WriteTx {
                 .await;
         }
         self.apply_move(&task, &mv, &actor).await
+    }
+
+    /// Why a worker that does not hold `task` may not report on it: the task is another
+    /// worker's now (`403 not_lease_holder`); or nobody's, and the caller's own lease of it ended
+    /// (given back, expired, the task moved on) — `409 lease_not_held`, as `ack`, `nack` and
+    /// `renew` answer for that lease; or it never held one (`403 not_lease_holder`).
+    async fn not_holding(
+        &mut self,
+        worker_id: &str,
+        task: &TaskRow,
+    ) -> Result<StoreError, StoreError> {
+        let another = || StoreError::forbidden("not_lease_holder", "this task is not held by you");
+        if task.worker_id.is_some() {
+            return Ok(another());
+        }
+        let held: Option<String> = sqlx::query_scalar(
+            "SELECT worker_id FROM leases WHERE task_seq = $1 AND worker_id = $2 LIMIT 1",
+        )
+        .bind(task.seq)
+        .bind(worker_id)
+        .fetch_optional(self.conn())
+        .await?;
+        Ok(match held {
+            Some(_) => lease_ended(),
+            None => another(),
+        })
     }
 
     /// An admin forces a status (`ready`, `blocked`, `merged`, …). Leases are never forced.
@@ -327,7 +350,7 @@ impl WriteTx {
             "UPDATE tasks SET {set} WHERE seq = $7 AND status = $8"
         )))
         .bind(to.as_str())
-        .bind(mv.reason.clone())
+        .bind(plan.status_reason.clone())
         .bind(artifact.as_ref().map(Value::to_string))
         .bind(i64::from(mv.bump_attempts))
         .bind(i64::from(to.holds_area()))

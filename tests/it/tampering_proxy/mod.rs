@@ -66,6 +66,11 @@ pub enum Fault {
     ReviewersAsSettings,
     /// After a worker's nack, its claims find nothing (204): a cool-down nobody configured.
     CoolDownAfterNack,
+    /// A body sent as `text/plain` reaches the server as `application/json`: the server guesses.
+    TextAsJson,
+    /// A report on a task after the worker's lease of it ended answers `403 not_lease_holder`
+    /// instead of `409 lease_not_held`.
+    EndedAsForbidden,
 }
 
 struct Inner {
@@ -176,6 +181,11 @@ async fn tamper(p: &Inner, req: Request) -> anyhow::Result<Response> {
         return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
     }
     match fault {
+        Fault::TextAsJson if header(&parts, "content-type").starts_with("text/plain") => {
+            parts
+                .headers
+                .insert("content-type", "application/json".parse().unwrap());
+        }
         Fault::DropIdempotencyKey => {
             parts.headers.remove("idempotency-key");
         }
@@ -352,6 +362,22 @@ async fn tamper(p: &Inner, req: Request) -> anyhow::Result<Response> {
             let mut doc: Value = serde_json::from_slice(&bytes)?;
             if doc["waiting_on_paths"].is_array() {
                 doc["waiting_on_paths"] = Value::Array(vec![]);
+            }
+            parts.headers.remove("content-length");
+            return Ok(Response::from_parts(
+                parts,
+                Body::from(serde_json::to_vec(&doc)?),
+            ));
+        }
+        Fault::EndedAsForbidden
+            if post && path.ends_with("/status") && parts.status.as_u16() == 409 =>
+        {
+            let bytes = incoming.collect().await?.to_bytes();
+            let mut doc: Value = serde_json::from_slice(&bytes)?;
+            if doc["code"] == "lease_not_held" {
+                doc["code"] = Value::from("not_lease_holder");
+                doc["status"] = Value::from(403);
+                parts.status = axum::http::StatusCode::FORBIDDEN;
             }
             parts.headers.remove("content-length");
             return Ok(Response::from_parts(
