@@ -662,7 +662,7 @@ async fn an_approved_lease_is_returned_first_by_the_next_claim() {
         let plans_first = json!({
             "approval": "plan", "approval_skip_trust": null, "proposal_days": 7,
             "verified_commits": "optional", "verified_commits_below_trust": null,
-            "disclosure": "optional"
+            "disclosure": "optional", "pull_requests": "ready"
         });
         assert_eq!(lease["task"]["policy"], plans_first, "round {round}");
         assert_eq!(approved["lease"]["task"]["policy"], plans_first);

@@ -889,10 +889,23 @@ async fn keep_alive(
                 );
                 continue;
             }
-            Err(e) => match e.code() {
-                Some(code) => format!("the server ended the lease ({code}): {e}"),
-                None => format!("the server ended the lease: {e}"),
-            },
+            Err(e) => {
+                // A refused read says only that the task is not ours to read; the lease's own
+                // answer says how it ended, whichever of the two asked first.
+                let e = if renew {
+                    e
+                } else {
+                    match client.renew(&lease.lease_id).await {
+                        Ok(_) => continue,
+                        Err(renewed) if renewed.is_transport() => e,
+                        Err(renewed) => renewed,
+                    }
+                };
+                match e.code() {
+                    Some(code) => format!("the server ended the lease ({code}): {e}"),
+                    None => format!("the server ended the lease: {e}"),
+                }
+            }
         };
         let _ = stop.send(Some(why));
         return;
