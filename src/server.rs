@@ -315,6 +315,9 @@ pub async fn start_on(
         tokio::spawn(limits_upkeep(limits)),
     ];
     jobs.extend(github.spawn());
+    if let Some(app) = github.app() {
+        jobs.push(tokio::spawn(check_app_key(app)));
+    }
     Ok(Running {
         addr,
         store,
@@ -324,6 +327,46 @@ pub async fn start_on(
         server,
         jobs,
     })
+}
+
+/// Asks GitHub once at start whether it takes the App's key (`GET /app` with the App JWT) and
+/// says so in one log line: a wrong key is an error the operator sees at once, not a backlog
+/// found later. The service keeps serving the API either way (the App's jobs retry and fail
+/// closed); `owp doctor` names the fix.
+async fn check_app_key(github: Arc<crate::github::service::Github>) {
+    let app = &github.app;
+    let Ok(jwt) = app.jwt() else {
+        tracing::error!(
+            "the GitHub App key cannot sign a JWT: the App cannot act; run `owp doctor`"
+        );
+        return;
+    };
+    let answer = reqwest::Client::new()
+        .get(format!("{}/app", app.api_url()))
+        .bearer_auth(jwt)
+        .header("Accept", crate::github::app_auth::GITHUB_JSON)
+        .header("User-Agent", crate::github::app_auth::product_user_agent())
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await;
+    match answer.map(|r| r.status()) {
+        Ok(s) if s.is_success() => {
+            tracing::info!(app_id = app.app_id(), "GitHub accepts the App's key");
+        }
+        Ok(s) if s.as_u16() == 401 || s.as_u16() == 403 => tracing::error!(
+            app_id = app.app_id(),
+            status = s.as_u16(),
+            "GitHub refuses the App's key (GET /app): the App cannot act until GITHUB_APP_ID \
+             and GITHUB_PRIVATE_KEY name one of its active keys; run `owp doctor`"
+        ),
+        Ok(s) => tracing::warn!(
+            status = s.as_u16(),
+            "GET /app did not say whether GitHub takes the App's key"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "GitHub could not be asked whether it takes the App's key")
+        }
+    }
 }
 
 /// How `owp serve` treats connections.

@@ -210,3 +210,33 @@ async fn the_app_setup_and_its_credentials_reach_every_replica() {
     drop(b);
     drop(a);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_app_key_is_said_at_start_in_one_line() {
+    use github_support::{OTHER_KEY, TEST_APP_ID, TEST_APP_KEY};
+    const SECRET_FOR_START: &str = "a-webhook-secret-for-this-test";
+    let fake = github_support::FakeGithub::start().await;
+    let id = TEST_APP_ID.to_string();
+    for (key, said) in [
+        (OTHER_KEY, "GitHub refuses the App's key"),
+        (TEST_APP_KEY, "GitHub accepts the App's key"),
+    ] {
+        let env = [
+            ("GITHUB_API_URL", fake.url()),
+            ("GITHUB_APP_ID", id.as_str()),
+            ("GITHUB_PRIVATE_KEY", key),
+            ("GITHUB_WEBHOOK_SECRET", SECRET_FOR_START),
+        ];
+        let server = Server::start_with_env(&env).await;
+        let mut log = String::new();
+        for _ in 0..100 {
+            log = server.log();
+            if log.contains(said) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(log.matches(said).count(), 1, "{log}");
+        assert!(!log.contains("PRIVATE KEY"), "the key is never logged");
+    }
+}
