@@ -9,7 +9,7 @@ use anyhow::Context;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{LogFormat, Secret, ServeConfig, TokenSource};
+use crate::config::{AdminTokens, LogFormat, Secret, ServeConfig, TokenSource};
 use crate::http::{self, AppState};
 use crate::store::{Store, Timing};
 
@@ -33,6 +33,8 @@ pub struct Running {
     pub store: Store,
     /// The GitHub App (inert when it is not configured).
     pub github: crate::github::GithubHandle,
+    /// Where the admin token came from, when this start decided it (PostgreSQL, none given).
+    pub token_source: Option<TokenSource>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     jobs: Vec<JoinHandle<()>>,
@@ -71,17 +73,23 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let mut config = config;
     let listener = bind(&config.host, config.port).await?;
     check_database_dir(&config)?;
+    // On PostgreSQL a token generated here must be one every replica accepts: it is made once
+    // the database can say whether another replica made one first (see `admin_tokens`).
     let token_source = match &config.admin_token {
-        Some(token) => crate::config::admin_token_source(token.expose()),
-        None => {
+        Some(token) => Some(crate::config::admin_token_source(token.expose())),
+        None if config.database_url.is_none() => {
             let path = Path::new(crate::config::ENV_LOCAL);
             config.admin_token = Some(first_run_admin_token(path)?);
-            TokenSource::Generated(path.to_path_buf())
+            Some(TokenSource::Generated(path.to_path_buf()))
         }
+        None => None,
     };
     let public_url = config.public_url.clone();
     let signin = config.github.signin_client_id().is_some();
     let running = start_on(listener, config, true).await?;
+    let token_source = token_source
+        .or_else(|| running.token_source.clone())
+        .unwrap_or(TokenSource::Environment);
     tracing::info!(addr = %running.addr, "OWP Pool is listening");
     let github = banner::GithubMode {
         app: running.github.is_enabled(),
@@ -202,10 +210,9 @@ pub async fn start_on(
             )
         })?;
     store.observe(std::sync::Arc::new(crate::metrics::MetricsObserver));
-    let admin_token = config
-        .admin_token
-        .clone()
-        .context("an admin token is required")?;
+    let (admin_token, token_source) = admin_tokens(&config, &store).await?;
+    let mut config = config;
+    crate::github::setup::use_saved_app(&mut config, &store).await?;
 
     let (last_event_tx, last_event) = watch::channel(store.last_event_id().await?);
     let failures = Arc::new(crate::http::rate_limits::AuthFailures::new(
@@ -311,14 +318,58 @@ pub async fn start_on(
         tokio::spawn(limits_upkeep(limits)),
     ];
     jobs.extend(github.spawn());
+    if let Some(app) = github.app() {
+        jobs.push(tokio::spawn(check_app_key(app)));
+    }
     Ok(Running {
         addr,
         store,
         github: github.handle(),
+        token_source,
         shutdown: Some(shutdown_tx),
         server,
         jobs,
     })
+}
+
+/// Asks GitHub once at start whether it takes the App's key (`GET /app` with the App JWT) and
+/// says so in one log line: a wrong key is an error the operator sees at once, not a backlog
+/// found later. The service keeps serving the API either way (the App's jobs retry and fail
+/// closed); `owp doctor` names the fix.
+async fn check_app_key(github: Arc<crate::github::service::Github>) {
+    let app = &github.app;
+    let Ok(jwt) = app.jwt() else {
+        tracing::error!(
+            "the GitHub App key cannot sign a JWT: the App cannot act; run `owp doctor`"
+        );
+        return;
+    };
+    let answer = reqwest::Client::new()
+        .get(format!("{}/app", app.api_url()))
+        .bearer_auth(jwt)
+        .header("Accept", crate::github::app_auth::GITHUB_JSON)
+        .header("User-Agent", crate::github::app_auth::product_user_agent())
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await;
+    match answer.map(|r| r.status()) {
+        Ok(s) if s.is_success() => {
+            tracing::info!(app_id = app.app_id(), "GitHub accepts the App's key");
+        }
+        Ok(s) if s.as_u16() == 401 || s.as_u16() == 403 => tracing::error!(
+            app_id = app.app_id(),
+            status = s.as_u16(),
+            "GitHub refuses the App's key (GET /app): the App cannot act until GITHUB_APP_ID \
+             and GITHUB_PRIVATE_KEY name one of its active keys; run `owp doctor`"
+        ),
+        Ok(s) => tracing::warn!(
+            status = s.as_u16(),
+            "GET /app did not say whether GitHub takes the App's key"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "GitHub could not be asked whether it takes the App's key")
+        }
+    }
 }
 
 /// How `owp serve` treats connections.
@@ -600,12 +651,57 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
+/// The admin tokens this process accepts, and where they came from when this start decided it.
+/// With none configured on PostgreSQL, the first replica to start generates one, saves it to its
+/// `env.local` and keeps its digest in the database; a replica that starts later without one
+/// accepts that token (by its digest), so one token works on every replica.
+async fn admin_tokens(
+    config: &ServeConfig,
+    store: &Store,
+) -> anyhow::Result<(AdminTokens, Option<TokenSource>)> {
+    use crate::store::shared_settings::ADMIN_TOKEN_DIGEST;
+    if let Some(token) = &config.admin_token {
+        return Ok((AdminTokens::from(token.clone()), None));
+    }
+    anyhow::ensure!(store.is_shared(), "an admin token is required");
+    let path = Path::new(crate::config::ENV_LOCAL);
+    refuse_shared_env_file(path)?;
+    let token = new_admin_token();
+    let digest = AdminTokens::digest_hex(&token);
+    let kept = store
+        .keep_shared_setting(ADMIN_TOKEN_DIGEST, &digest)
+        .await
+        .context("cannot keep the generated admin token's digest in the database")?;
+    if kept != digest {
+        return Ok((
+            AdminTokens::from_digest_hex(&kept),
+            Some(TokenSource::Database),
+        ));
+    }
+    save_admin_token(path, &token)?;
+    Ok((
+        AdminTokens::parse(&token),
+        Some(TokenSource::Generated(path.to_path_buf())),
+    ))
+}
+
 /// With no admin token configured, a first run generates one and saves it to `env.local` (owner-only
 /// permissions), where `owp admin` in the same directory finds it. The token itself is never logged.
 pub fn first_run_admin_token(path: &Path) -> anyhow::Result<Secret> {
-    use std::io::Write;
     refuse_shared_env_file(path)?;
-    let token = format!("owpa_{}", &crate::store::workers::new_token()[5..]);
+    let token = new_admin_token();
+    save_admin_token(path, &token)?;
+    Ok(Secret::new(token))
+}
+
+/// A new random admin token.
+fn new_admin_token() -> String {
+    format!("owpa_{}", &crate::store::workers::new_token()[5..])
+}
+
+/// Appends `token` to the environment file `path` as `OWP_ADMIN_TOKEN` (owner-only permissions).
+fn save_admin_token(path: &Path, token: &str) -> anyhow::Result<()> {
+    use std::io::Write;
     let mut file = std::fs::OpenOptions::new();
     file.create(true).append(true);
     #[cfg(unix)]
@@ -620,7 +716,7 @@ pub fn first_run_admin_token(path: &Path) -> anyhow::Result<Secret> {
         )
     })?;
     writeln!(f, "OWP_ADMIN_TOKEN={token}")?;
-    Ok(Secret::new(token))
+    Ok(())
 }
 
 /// An `env.local` that other users may read (or write) must not receive the admin token: the

@@ -738,7 +738,10 @@ impl OwpClient {
                 (Auth::Admin, Some(t)) if t.starts_with("owpm_") => {
                     request = request.bearer_auth(t)
                 }
-                (Auth::Admin, Some(t)) => request = request.header("X-Admin-Token", t),
+                (Auth::Admin, Some(t)) => {
+                    let first = crate::config::admin_token_to_send(t);
+                    request = request.header("X-Admin-Token", first)
+                }
                 (Auth::Worker, Some(t)) => request = request.bearer_auth(t),
                 _ => {}
             }

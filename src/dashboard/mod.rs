@@ -775,7 +775,7 @@ mod tests {
         let public = public_boards.then(|| PublicBoards::new(store.clone(), last_event.clone()));
         let state = crate::http::AppState::new(crate::http::AppParts {
             store: store.clone(),
-            admin_token: Secret::new(TOKEN),
+            admin_token: Secret::new(TOKEN).into(),
             registration: crate::config::RegistrationPolicy::Open,
             last_event,
             public_boards,

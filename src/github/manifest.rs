@@ -107,6 +107,19 @@ impl ManifestConversion {
         format!("{}/installations/new", self.html_url.trim_end_matches('/'))
     }
 
+    /// What the database keeps of the new App, so that every replica of a pool on PostgreSQL
+    /// uses it (see [`crate::github::setup::SavedApp`]).
+    pub fn saved_app(&self) -> crate::github::setup::SavedApp {
+        crate::github::setup::SavedApp {
+            app_id: self.id,
+            private_key: self.pem.clone(),
+            webhook_secret: self.webhook_secret.clone(),
+            slug: self.slug.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+        }
+    }
+
     /// `GITHUB_APP_ID`, `GITHUB_PRIVATE_KEY`, `GITHUB_WEBHOOK_SECRET`, `GITHUB_APP_SLUG` and the
     /// OAuth client (`GITHUB_CLIENT_ID`, `GITHUB_CLIENT_SECRET`) as lines of an environment file (the key on one line, with `\n` escapes inside double quotes).
     pub fn env_file_lines(&self) -> String {

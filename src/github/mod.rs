@@ -115,7 +115,7 @@ impl GithubParts {
         let credentials = AppCredentials::from_config(gh_config)
             .context("the GitHub App configuration is incomplete")?;
         let Some(credentials) = credentials else {
-            let setup = crate::github::setup::Setup::new(config, base_url);
+            let setup = crate::github::setup::Setup::start(config, base_url, store).await?;
             return Ok(GithubParts {
                 mode: Mode::Setup(Arc::new(setup)),
             });

@@ -3,18 +3,28 @@
 //! GitHub, for the signed-in person or for an organisation. GitHub sends the person back to
 //! `/github/setup/callback` with a one-time code, which is exchanged at
 //! `POST /app-manifests/{code}/conversions` (at `GITHUB_API_URL`) for the App's id, private key
-//! and webhook secret. They are appended to `env.local` (owner-only permissions), with the
-//! addresses this run was given on its command line (`OWP_PUBLIC_URL`, `GITHUB_API_URL`,
+//! and webhook secret. On SQLite they are appended to `env.local` (owner-only permissions), with
+//! the addresses this run was given on its command line (`OWP_PUBLIC_URL`, `GITHUB_API_URL`,
 //! `GITHUB_WEB_URL`) that the file does not hold yet, so that a plain restart from the same
-//! directory serves the same addresses; the page says how to install the App and to restart. The
+//! directory serves the same addresses; the page says how to install the App and to restart.
+//!
+//! On PostgreSQL the pool may run as several replicas behind one address, and GitHub may send
+//! the person back to another replica than the one that showed the page: the page's key is kept
+//! in the database (every replica prints and accepts the same link), the `state` sent to GitHub
+//! is signed with that key rather than remembered by one process, and the App's credentials are
+//! kept in the database ([`SavedApp`]), where every replica finds them when it starts. The
 //! routes are `http::github_setup`; this module holds the flow's state and what it saves.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::RwLock;
+use std::time::Duration;
 
-use crate::config::ServeConfig;
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Secret, ServeConfig};
+use crate::store::Store;
+use crate::store::shared_settings::{GITHUB_APP, SETUP_KEY};
 
 /// Where the setup page is served.
 pub const SETUP_PATH: &str = "/github/setup";
@@ -32,13 +42,34 @@ pub struct Setup {
     pub(crate) public_url_configured: bool,
     /// Settings of this run that a restart must keep: saved beside the credentials.
     pub(crate) keep: Vec<(&'static str, String)>,
-    states: Mutex<HashMap<String, Instant>>,
     /// Printed to the operator at start: only who holds it can start the setup, so nobody else
-    /// can make this service adopt an App of theirs.
+    /// can make this service adopt an App of theirs. It also signs the `state` sent to GitHub.
     pub(crate) key: crate::config::Secret,
+    /// On PostgreSQL: the database, where the key and the App's credentials are kept for every
+    /// replica (on SQLite, `None`: the credentials go to `env_file`).
+    pub(crate) shared: Option<Store>,
 }
 
 impl Setup {
+    /// The setup flow of this process: on PostgreSQL with the key every replica shares (the
+    /// first replica to start keeps its key in the database).
+    pub async fn start(
+        config: &ServeConfig,
+        base_url: String,
+        store: &Store,
+    ) -> anyhow::Result<Setup> {
+        let mut setup = Setup::new(config, base_url);
+        if store.is_shared() {
+            let key = store
+                .keep_shared_setting(SETUP_KEY, setup.key.expose())
+                .await
+                .context("cannot keep the GitHub App setup key in the database")?;
+            setup.key = Secret::new(key);
+            setup.shared = Some(store.clone());
+        }
+        Ok(setup)
+    }
+
     pub fn new(config: &ServeConfig, base_url: String) -> Setup {
         let api_url = config
             .github
@@ -60,8 +91,25 @@ impl Setup {
             base_url: RwLock::new(base_url),
             public_url_configured: config.public_url.is_some(),
             keep: settings_to_keep(config),
-            states: Mutex::new(HashMap::new()),
             key: crate::config::Secret::new(uuid::Uuid::new_v4().simple().to_string()),
+            shared: None,
+        }
+    }
+
+    /// Keeps the new App's credentials where every replica finds them (the database), unless
+    /// an App was kept there first: `Ok(false)` then, and the first one stays.
+    pub(crate) async fn keep_app(&self, store: &Store, app: &SavedApp) -> anyhow::Result<bool> {
+        let value = serde_json::to_string(app)?;
+        let kept = store.keep_shared_setting(GITHUB_APP, &value).await?;
+        Ok(kept == value)
+    }
+
+    /// Whether an App's credentials are kept in the database already (another replica finished
+    /// the setup): this process runs without it until restarted.
+    pub(crate) async fn app_kept(&self) -> bool {
+        match &self.shared {
+            Some(store) => matches!(store.shared_setting(GITHUB_APP).await, Ok(Some(_))),
+            None => false,
         }
     }
 
@@ -84,21 +132,93 @@ impl Setup {
         self.base_url.read().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// A `state` for GitHub's redirect: until when it is good, a nonce, and both signed with
+    /// the setup key, so that any replica holding the key accepts it back.
     pub(crate) fn new_state(&self) -> String {
-        let state = uuid::Uuid::new_v4().simple().to_string();
-        if let Ok(mut states) = self.states.lock() {
-            states.retain(|_, at| at.elapsed() < STATE_TTL);
-            states.insert(state.clone(), Instant::now());
-        }
-        state
+        let until = crate::store::now_ms() / 1000 + STATE_TTL.as_secs() as i64;
+        let body = format!("{until}.{}", uuid::Uuid::new_v4().simple());
+        format!("{body}.{}", self.sign(&body))
     }
 
+    /// Whether `state` is one [`Setup::new_state`] made with this key, less than an hour ago.
     pub(crate) fn take_state(&self, state: &str) -> bool {
-        self.states
-            .lock()
-            .map(|mut s| s.remove(state).is_some_and(|at| at.elapsed() < STATE_TTL))
-            .unwrap_or(false)
+        let Some((body, mac)) = state.rsplit_once('.') else {
+            return false;
+        };
+        let fresh = body
+            .split_once('.')
+            .and_then(|(until, _)| until.parse::<i64>().ok())
+            .is_some_and(|until| crate::store::now_ms() / 1000 <= until);
+        fresh && Secret::new(self.sign(body)).matches(mac)
     }
+
+    fn sign(&self, body: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(self.key.expose().as_bytes())
+            .expect("HMAC takes a key of any length");
+        mac.update(body.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+/// The GitHub App's credentials as the setup page keeps them in the database on PostgreSQL, for
+/// every replica. They are secrets as `env.local`'s are: the database and its backups hold
+/// them, and they are never logged (`Debug` shows the App id only).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SavedApp {
+    pub app_id: u64,
+    pub private_key: String,
+    pub webhook_secret: Option<String>,
+    pub slug: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for SavedApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SavedApp")
+            .field("app_id", &self.app_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// On PostgreSQL, when the configuration names no App, the App the setup page kept in the
+/// database: its settings fill in what the configuration leaves unset (the environment wins).
+/// Returns whether an App was taken from the database.
+pub async fn use_saved_app(config: &mut ServeConfig, store: &Store) -> anyhow::Result<bool> {
+    let gh = &mut config.github;
+    let configured = gh.github_app_id.is_some()
+        || gh.github_private_key.is_some()
+        || gh.github_private_key_path.is_some();
+    if configured || !store.is_shared() {
+        return Ok(false);
+    }
+    let Some(value) = store
+        .shared_setting(GITHUB_APP)
+        .await
+        .context("cannot read the GitHub App kept in the database")?
+    else {
+        return Ok(false);
+    };
+    let app: SavedApp = serde_json::from_str(&value)
+        .context("the GitHub App kept in the database cannot be read")?;
+    gh.github_app_id = Some(app.app_id);
+    gh.github_private_key = Some(Secret::new(app.private_key));
+    if gh.github_webhook_secret.is_none() {
+        gh.github_webhook_secret = app.webhook_secret.map(Secret::new);
+    }
+    if gh.github_app_slug.is_none() {
+        gh.github_app_slug = app.slug;
+    }
+    if gh.github_client_id.is_none() && gh.github_client_secret.is_none() {
+        gh.github_client_id = app.client_id;
+        gh.github_client_secret = app.client_secret.map(Secret::new);
+    }
+    tracing::info!(
+        app_id = app.app_id,
+        "GitHub App credentials read from the database"
+    );
+    Ok(true)
 }
 
 /// The addresses this run was given that a restart must keep: the public URL, and GitHub's

@@ -58,6 +58,13 @@ async fn page(State(setup): State<Arc<Setup>>, Query(q): Query<PageQuery>) -> Re
     {
         return error_page(StatusCode::BAD_REQUEST, "That is not an organisation name.");
     }
+    if setup.app_kept().await {
+        return error_page(
+            StatusCode::CONFLICT,
+            "The GitHub App of this pool is set up already (its credentials are kept in the \
+             database): restart every replica of this service to use it.",
+        );
+    }
     let base = setup.base_url();
     let manifest_value = manifest::manifest_for(&base);
     let asks = asks_for(&manifest_value);
@@ -109,9 +116,9 @@ async fn page(State(setup): State<Arc<Setup>>, Query(q): Query<PageQuery>) -> Re
          <body><h1>Set up the GitHub App</h1>\
          <p>This service runs without GitHub App credentials. Create the App on GitHub from its \
          manifest ({asks}). GitHub brings you back here, and the credentials are saved to \
-         <code>{env}</code>.</p>{warning}{forms}</body></html>",
+         {env}.</p>{warning}{forms}</body></html>",
         asks = escape(&asks),
-        env = escape(&setup.env_file.display().to_string()),
+        env = saved_where(&setup),
     ))
     .into_response()
 }
@@ -143,6 +150,9 @@ async fn callback(State(setup): State<Arc<Setup>>, Query(q): Query<CallbackQuery
             return error_page(StatusCode::BAD_GATEWAY, &e.to_string());
         }
     };
+    if let Some(store) = &setup.shared {
+        return keep_in_database(&setup, store, &conversion).await;
+    }
     let kept = still_to_keep(&setup.keep, &setup.env_file);
     let mut lines = conversion.env_file_lines();
     for (name, value) in &kept {
@@ -180,6 +190,67 @@ async fn callback(State(setup): State<Arc<Setup>>, Query(q): Query<CallbackQuery
             )
         },
         env = escape(&setup.env_file.display().to_string()),
+        install = escape(&conversion.install_url()),
+    ))
+    .into_response()
+}
+
+/// Where the credentials go, as the pages say it (HTML).
+fn saved_where(setup: &Setup) -> String {
+    match setup.shared {
+        Some(_) => "the database, where every replica of this service finds them".to_string(),
+        None => format!(
+            "<code>{}</code>",
+            escape(&setup.env_file.display().to_string())
+        ),
+    }
+}
+
+/// On PostgreSQL: keeps the new App's credentials in the database for every replica, unless
+/// another replica kept an App first.
+async fn keep_in_database(
+    setup: &Setup,
+    store: &crate::store::Store,
+    conversion: &manifest::ManifestConversion,
+) -> Response {
+    match setup.keep_app(store, &conversion.saved_app()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return error_page(
+                StatusCode::CONFLICT,
+                &format!(
+                    "Another GitHub App was set up for this pool first, and is the one its \
+                     replicas use once restarted. Delete the App just created ({}) on GitHub: \
+                     its settings, Advanced, Delete GitHub App.",
+                    conversion.html_url
+                ),
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot keep the App's credentials in the database");
+            return error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The App was created, but its credentials could not be saved; see the \
+                 service's log.",
+            );
+        }
+    }
+    tracing::info!(
+        app_id = conversion.id,
+        slug = conversion.slug.as_deref().unwrap_or("-"),
+        "GitHub App created; credentials kept in the database"
+    );
+    Html(format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>GitHub App created</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:44rem;margin:2rem auto;line-height:1.5}}</style></head>\
+         <body><h1>The GitHub App {name} is ready</h1>\
+         <p>Its id, private key and webhook secret are kept in the database, where every replica \
+         of this service finds them (protect the database and its backups as you would the key).</p>\
+         <ol><li><a href=\"{install}\">Install the App</a> on the repositories whose issues go into the pool.</li>\
+         <li>Restart every replica of <code>owp serve</code>: each reads the App from the database when it starts.</li>\
+         <li>Label an issue <code>pool:ready</code>; the App answers with a status comment, and anyone can comment \
+         <code>/owp claim</code> to take it.</li></ol></body></html>",
+        name = escape(&conversion.name),
         install = escape(&conversion.install_url()),
     ))
     .into_response()

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::config::Secret;
+use crate::config::{AdminTokens, Secret};
 use crate::http::error::ApiError;
 use crate::metrics::render;
 use crate::store::Store;
@@ -21,16 +21,18 @@ use crate::store::Store;
 /// hold admin rights).
 #[derive(Clone)]
 pub struct MetricsAuth {
+    admin: AdminTokens,
     tokens: Arc<Vec<Secret>>,
 }
 
 impl MetricsAuth {
-    pub fn new(admin_token: Secret, metrics_token: Option<Secret>) -> MetricsAuth {
-        let tokens = std::iter::once(admin_token)
-            .chain(metrics_token)
+    pub fn new(admin_token: impl Into<AdminTokens>, metrics_token: Option<Secret>) -> MetricsAuth {
+        let tokens = metrics_token
+            .into_iter()
             .filter(|t| !t.expose().is_empty())
             .collect();
         MetricsAuth {
+            admin: admin_token.into(),
             tokens: Arc::new(tokens),
         }
     }
@@ -50,6 +52,7 @@ impl MetricsAuth {
         // Every pair is compared (no early return), so the time says nothing of which matched.
         let mut ok = false;
         for s in bearer.into_iter().chain(admin) {
+            ok |= self.admin.matches(s);
             for t in self.tokens.iter() {
                 ok |= t.matches(s);
             }

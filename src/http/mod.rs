@@ -36,7 +36,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use tokio::sync::watch;
 
-use crate::config::{RegistrationPolicy, Secret};
+use crate::config::{AdminTokens, RegistrationPolicy};
 use crate::store::Store;
 
 /// Everything a handler may use, behind one shared pointer: the router clones its state for
@@ -61,7 +61,7 @@ impl std::ops::Deref for AppState {
 /// What [`AppState`] holds.
 pub struct AppParts {
     pub store: Store,
-    pub admin_token: Secret,
+    pub admin_token: AdminTokens,
     pub registration: RegistrationPolicy,
     /// The id of the newest event seen in the database (by any process); changes wake long polls
     /// and SSE streams.

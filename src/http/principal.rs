@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::config::Secret;
+use crate::config::AdminTokens;
 use crate::store::Store;
 use crate::store::signin::{SessionKind, SessionRow};
 
@@ -268,7 +268,7 @@ pub async fn principal_of(
     method: &Method,
     headers: &HeaderMap,
     store: &Store,
-    admin_token: &Secret,
+    admin_token: &AdminTokens,
 ) -> Result<Option<Principal>, ApiError> {
     if let Some(token) = headers.get("x-admin-token").and_then(|v| v.to_str().ok()) {
         return if admin_token.matches(token) {

@@ -31,7 +31,7 @@ use std::hash::Hash;
 
 use super::error::ApiError;
 use super::principal::{Principal, Resolved, principal_of};
-use crate::config::{LimitsConfig, Secret};
+use crate::config::{AdminTokens, LimitsConfig};
 use crate::store::Store;
 
 /// The GitHub App's webhook route (`http::github_webhook` serves it): its requests have their own
@@ -355,7 +355,7 @@ pub struct Limits {
     maintainers: PerKey<String>,
     pub failures: Arc<AuthFailures>,
     client_ip_header: Option<HeaderName>,
-    admin_token: Secret,
+    admin_token: AdminTokens,
     routes: CredentialRoutes,
     /// Where sessions and maintainer tokens are looked up (none: only the admin header counts).
     store: Option<Store>,
@@ -399,7 +399,7 @@ enum Kind {
 impl Limits {
     pub fn new(
         config: &LimitsConfig,
-        admin_token: Secret,
+        admin_token: AdminTokens,
         store: Option<Store>,
         failures: Arc<AuthFailures>,
         routes: CredentialRoutes,
@@ -647,7 +647,7 @@ mod tests {
     fn the_route_decides_before_the_credential() {
         let limits = Limits::new(
             &LimitsConfig::default(),
-            Secret::new("right-token"),
+            crate::config::AdminTokens::parse("right-token"),
             None,
             Arc::new(AuthFailures::new(10)),
             // As the handlers' annotations declare them (see `docs/openapi.json`).

@@ -19,6 +19,8 @@ use axum::http::HeaderMap;
 
 use super::principal::{self, CSRF_HEADER as CSRF, digest, random_hex};
 use super::rate_limits::AuthFailures;
+use crate::config::AdminTokens;
+#[cfg(test)]
 use crate::config::Secret;
 use crate::store::signin::{NewSession as NewRow, SessionKind, SessionRow};
 use crate::store::{Store, StoreError};
@@ -40,7 +42,7 @@ pub struct Sessions {
 }
 
 struct Inner {
-    admin_token: Secret,
+    admin_token: AdminTokens,
     ttl: Duration,
     failures: Arc<AuthFailures>,
     store: Store,
@@ -68,11 +70,11 @@ pub enum SignInError {
 }
 
 impl Sessions {
-    pub fn new(admin_token: Secret, store: Store) -> Sessions {
+    pub fn new(admin_token: impl Into<AdminTokens>, store: Store) -> Sessions {
         Sessions::with_ttl(admin_token, store, SESSION_TTL)
     }
 
-    pub fn with_ttl(admin_token: Secret, store: Store, ttl: Duration) -> Sessions {
+    pub fn with_ttl(admin_token: impl Into<AdminTokens>, store: Store, ttl: Duration) -> Sessions {
         Sessions::build(
             admin_token,
             store,
@@ -83,7 +85,7 @@ impl Sessions {
 
     /// Sessions whose wrong sign-ins count with the API's wrong credentials (`failures`).
     pub fn with_failures(
-        admin_token: Secret,
+        admin_token: impl Into<AdminTokens>,
         store: Store,
         failures: Arc<AuthFailures>,
     ) -> Sessions {
@@ -91,14 +93,14 @@ impl Sessions {
     }
 
     fn build(
-        admin_token: Secret,
+        admin_token: impl Into<AdminTokens>,
         store: Store,
         ttl: Duration,
         failures: Arc<AuthFailures>,
     ) -> Sessions {
         Sessions {
             inner: Arc::new(Inner {
-                admin_token,
+                admin_token: admin_token.into(),
                 ttl,
                 failures,
                 store,

@@ -57,7 +57,7 @@ pub fn banner(
         format!(" --server {local}")
     };
     let here = match token {
-        TokenSource::Environment => "with the same OWP_ADMIN_TOKEN",
+        TokenSource::Environment | TokenSource::Database => "with the same OWP_ADMIN_TOKEN",
         _ => "from this directory, so it finds the token",
     };
     if github.app {

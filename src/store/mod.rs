@@ -36,6 +36,7 @@ pub mod repos;
 pub mod reputation;
 pub mod rows;
 pub mod shared_limits;
+pub mod shared_settings;
 pub mod signin;
 pub mod tasks;
 mod upgrade;

@@ -14,6 +14,7 @@
 
 mod github_support;
 mod pg_scratch;
+mod pg_shared;
 mod reviewed;
 mod services;
 mod support;

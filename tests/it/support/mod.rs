@@ -218,6 +218,19 @@ impl Server {
         Server::spawn(self.dir.clone(), self.database.clone(), None, &[]).await
     }
 
+    /// Another replica on the same database, in a directory of its own (another machine's),
+    /// with `admin_token` (none: a first start without `OWP_ADMIN_TOKEN`) and `env`.
+    pub async fn start_replica(&self, admin_token: Option<&str>, env: &[(&str, &str)]) -> Server {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        Server::spawn(
+            dir,
+            self.database.clone(),
+            admin_token.map(str::to_string),
+            env,
+        )
+        .await
+    }
+
     /// The temporary directory (the server's working directory).
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -272,7 +285,12 @@ impl Server {
             let child = cmd.spawn().expect("spawn owp serve");
             let mut server = Server {
                 base: format!("http://127.0.0.1:{port}"),
-                admin_token: admin_token.clone().unwrap_or_default(),
+                // A list (a rotation) is sent as clients send it: its first token.
+                admin_token: admin_token
+                    .as_deref()
+                    .map(owp::config::admin_token_to_send)
+                    .unwrap_or_default()
+                    .to_string(),
                 client: client.clone(),
                 database: database.clone(),
                 owns_database: false,

@@ -1,0 +1,52 @@
+//! Settings every replica of one pool shares (`shared_settings`, migration 0063): what one replica
+//! makes once and the others must find, where no environment file of one machine can hold it.
+//! A value is kept by the first replica that writes it; a replica that comes second reads the
+//! first one's.
+
+use super::engine::sqlite_writer::ExecuteWrite;
+use super::{Backend, Store, StoreError, now_ms};
+
+/// The SHA-256 digest (hex) of the admin token a first start on PostgreSQL generated.
+pub const ADMIN_TOKEN_DIGEST: &str = "admin_token_sha256";
+/// The key of the GitHub App setup page (`/github/setup?key=…`).
+pub const SETUP_KEY: &str = "github_setup_key";
+/// The GitHub App's credentials, as the setup page saved them (JSON).
+pub const GITHUB_APP: &str = "github_app";
+
+impl Store {
+    /// Whether the replicas of this pool may be several processes on other machines (PostgreSQL),
+    /// so that what they share must be kept in the database rather than in a file.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres)
+    }
+
+    /// The value kept under `name`, if any.
+    pub async fn shared_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM shared_settings WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.read)
+                .await?,
+        )
+    }
+
+    /// Keeps `value` under `name` unless a value is kept there already, and returns the value
+    /// kept: `value` itself when this call wrote it, else the one another replica wrote first.
+    pub async fn keep_shared_setting(&self, name: &str, value: &str) -> Result<String, StoreError> {
+        sqlx::query(
+            "INSERT INTO shared_settings (name, value, set_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(value)
+        .bind(now_ms())
+        .execute_write(self)
+        .await?;
+        let kept: Option<String> =
+            sqlx::query_scalar("SELECT value FROM shared_settings WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.write)
+                .await?;
+        kept.ok_or_else(|| StoreError::Config(format!("the shared setting {name} was removed")))
+    }
+}
