@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::store::{HOUR_MS, Store, StoreError};
 
 /// GitHub reads one task's holder may cause in a minute.
-pub const PER_TASK_PER_MINUTE: u32 = 3;
+pub const PER_TASK_PER_MINUTE: u32 = 5;
 
 /// GitHub reads one person (or one worker that speaks for no person) may cause in an hour.
 pub const PER_PERSON_PER_HOUR: u32 = 20;

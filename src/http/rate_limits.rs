@@ -582,6 +582,7 @@ async fn shared(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     #[test]
     fn ipv6_counts_per_slash_64_and_mapped_ipv4_as_ipv4() {

@@ -166,6 +166,8 @@ async fn pr_known_to_github(
     if !task.github_app || !moves || task.worker_id.as_deref() != Some(worker_id) {
         return Ok(());
     }
+    // What the store refuses on every path, refused before GitHub is asked about it.
+    crate::domain::github_facts::not_reported(artifact)?;
     let Some(url) = artifact
         .and_then(|a| a.get("pr_url"))
         .and_then(Value::as_str)
