@@ -108,9 +108,10 @@ pub struct StatusBody {
                   `artifact.evidence` (invalid_evidence), a key only GitHub decides \
                   (not_reported_by_workers), or for a GitHub task a pull request GitHub does \
                   not know in its repository (pr_not_found)"),
-              (status = 429, body = Problem, description = "`rate_limited`: checking a GitHub \
-                  task's pull request would ask GitHub, and the reads this task, this person or \
-                  this installation may cause are spent; the task did not move (`Retry-After`)"),
+              (status = 429, body = Problem, description = "`rate_limited`: too many requests from \
+                  this address, or checking a GitHub task's pull request would ask GitHub and \
+                  the reads this task, this person or this installation may cause are spent; \
+                  the task did not move (`Retry-After`)"),
               (status = 503, body = Problem, description = "`github_unavailable`: GitHub did not \
                   answer about a GitHub task's pull request; the task did not move (`Retry-After`)")))]
 pub async fn update_status(
