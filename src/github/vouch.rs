@@ -8,6 +8,12 @@
 //! never was answered, or that is not valid, closes a repository with `vouch.required` to all but
 //! its maintainers (the rule fails closed).
 //!
+//! Each login is resolved to the account GitHub names by it, fairly and cheaply: at most
+//! [`MAX_RESOLVED_PER_READ`] asked a read, those asked longest ago (or never) first, within
+//! [`LOOKUPS_PER_INSTALLATION_PER_HOUR`]; GitHub's answer about a login is kept for
+//! [`LOGIN_ANSWER_KEPT_MS`] (a login GitHub does not know is not asked again on every read), and a
+//! person GitHub names in a delivery or a device link is matched at once, without a lookup.
+//!
 //! The rules themselves are SQL conditions of the claim (`store::leases::claim_rules`).
 
 use std::collections::{HashMap, HashSet};
