@@ -27,8 +27,19 @@ pub(crate) async fn user_of(client: &Octocrab, login: &str) -> Result<WireUser, 
         .json::<WireUser>()
 }
 
+/// What GitHub answered when asked which account a login names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// The account's id.
+    Found(i64),
+    /// GitHub knows no such account (404), or the text is no login at all: not asked.
+    Missing,
+    /// Any other answer, or none (logged): ask again later.
+    Failed,
+}
+
 /// An ask for the account id of a login, or its answer, shared by every caller that waits on it.
-type IdFlight = Shared<BoxFuture<'static, Option<i64>>>;
+type IdFlight = Shared<BoxFuture<'static, Lookup>>;
 
 /// The account ids GitHub gives for logins (what a vouch list's logins are resolved to), asked
 /// once for concurrent asks: callers asking for the same login while GitHub is being asked share
@@ -41,10 +52,12 @@ pub struct AccountIds {
 
 impl AccountIds {
     /// The id of the account GitHub names `login` now (see [`account_id_of`]).
-    pub async fn of(&self, client: &Octocrab, login: &str) -> Option<i64> {
+    pub async fn of(&self, client: &Octocrab, login: &str) -> Lookup {
         let key = login.to_ascii_lowercase();
         let flight = {
-            let mut flights = self.flights.lock().ok()?;
+            let Ok(mut flights) = self.flights.lock() else {
+                return Lookup::Failed;
+            };
             flights.retain(|_, f| f.peek().is_none());
             flights
                 .entry(key)
@@ -60,17 +73,21 @@ impl AccountIds {
     }
 }
 
-/// The id of the account GitHub names `login` now, or `None` for any other answer (no such
-/// account, a renamed one, a failure; logged): what a vouch list's login is resolved to.
-async fn account_id_of(client: &Octocrab, login: &str) -> Option<i64> {
+/// The id of the account GitHub names `login` now, whether GitHub knows no such account (a
+/// renamed or deleted one), or that it did not answer (logged): what a vouch list's login is
+/// resolved to.
+async fn account_id_of(client: &Octocrab, login: &str) -> Lookup {
     if !crate::domain::vouch::is_login(login) {
-        return None;
+        return Lookup::Missing;
     }
     match user_of(client, login).await {
-        Ok(user) => Some(user.id),
+        Ok(user) => Lookup::Found(user.id),
+        Err(api::CallError::Permanent {
+            status: 404 | 410, ..
+        }) => Lookup::Missing,
         Err(error) => {
             tracing::info!(%error, login, "GitHub did not name the account of a vouch list's login");
-            None
+            Lookup::Failed
         }
     }
 }

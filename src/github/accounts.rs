@@ -10,6 +10,7 @@
 use crate::github::account_ids::{WireUser, user_of};
 use crate::github::api;
 use crate::github::service::Github;
+use crate::github::volunteer_reads::{self, Asker};
 use crate::store::StoreError;
 use crate::store::accounts::ACCOUNT_RETRY_MS;
 
@@ -27,24 +28,36 @@ pub struct AccountReading {
 /// What is known of the account `account_id`, named `login` by the event at hand: from the
 /// database, or else asked of GitHub (unless it was asked less than [`ACCOUNT_RETRY_MS`] ago).
 /// `account_id` is `None` only for a link made before ids were kept: then the id is the one
-/// GitHub gives for the login.
+/// GitHub gives for the login. A read a volunteer's comment causes (`by_volunteer`) is first
+/// counted against [`crate::github::volunteer_reads`]; past its bounds the age stays unknown,
+/// not kept as asked (the next claim asks again), and the claim's rule refuses it.
 pub async fn account_age(
     github: &Github,
     installation: i64,
     account_id: Option<i64>,
     login: &str,
+    by_volunteer: bool,
 ) -> Result<Option<AccountReading>, StoreError> {
     let now = crate::store::now_ms();
+    let unknown = |id: i64, created_at: Option<i64>| AccountReading {
+        account_id: id,
+        login: login.to_string(),
+        created_at,
+        asked: false,
+    };
     if let Some(id) = account_id
         && let Some(kept) = github.store.gh_account(id).await?
         && (kept.created_at.is_some() || kept.read_at > now - ACCOUNT_RETRY_MS)
     {
-        return Ok(Some(AccountReading {
-            account_id: id,
-            login: login.to_string(),
-            created_at: kept.created_at,
-            asked: false,
-        }));
+        return Ok(Some(unknown(id, kept.created_at)));
+    }
+    if by_volunteer
+        && let Some(id) = account_id
+        && volunteer_reads::take(&github.store, installation, Asker::Person(id), None)
+            .await?
+            .is_some()
+    {
+        return Ok(Some(unknown(id, None)));
     }
     let answer = ask(github, installation, login).await;
     let created_at = match (account_id, &answer) {
@@ -91,8 +104,14 @@ async fn ask(github: &Github, installation: i64, login: &str) -> Option<WireUser
 pub async fn read_unknown_accounts(github: &Github, installation: i64) -> Result<(), StoreError> {
     let due = crate::store::now_ms() - ACCOUNT_RETRY_MS;
     for account in github.store.gh_accounts_to_read(due, 20).await? {
-        let Some(reading) =
-            account_age(github, installation, account.account_id, &account.login).await?
+        let Some(reading) = account_age(
+            github,
+            installation,
+            account.account_id,
+            &account.login,
+            false,
+        )
+        .await?
         else {
             continue;
         };

@@ -32,7 +32,7 @@
 //! Talking to GitHub:
 //! - [`app_auth`]: the App JWT and one client (and token cache) per installation.
 //! - [`api`]: the REST calls the running App makes; [`raw_calls`]: those where octocrab's typed
-//!   API does not fit.
+//!   API does not fit; [`volunteer_reads`]: the bounds on the reads a volunteer's action causes.
 //! - [`manifest`]: the App manifest and the exchange of GitHub's code for credentials.
 //! - [`oauth`]: the App's OAuth calls (code exchange with PKCE, device flow, `GET /user`);
 //!   [`signin`]: maintainers signing in with GitHub, and what each maintains.
@@ -68,6 +68,7 @@ pub mod signature;
 pub mod signin;
 pub mod sync;
 pub mod throttle;
+pub mod volunteer_reads;
 pub mod vouch;
 pub mod webhook;
 

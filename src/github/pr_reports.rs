@@ -3,11 +3,25 @@
 //! request of the task's repository whose author is the holder's person (the GitHub account the
 //! holding worker was proven to speak for) or a maintainer of the repository, as GitHub answers.
 //! Until GitHub answers, the task does not move.
+//!
+//! What GitHub said of a pull request lately (a read, or a `pull_request` delivery:
+//! `store::github::known_answers`) answers without asking again for [`FRESH_MS`], a pull request
+//! GitHub does not know too; a read GitHub must answer is first counted against the bounds of
+//! [`crate::github::volunteer_reads`], and past them nothing is asked (`Limited`).
+
+use std::time::Duration;
 
 use crate::github::api::{self, CallError};
 use crate::github::service::Github;
+use crate::github::volunteer_reads::{self, Asker};
 use crate::store::StoreError;
+use crate::store::github::known_answers::KnownPull;
+use crate::store::github::pulls::PrState;
 use crate::store::rows::TaskRow;
+
+/// How long what GitHub said of a pull request answers a report without asking again (every
+/// `pull_request` delivery and reconciliation renews it).
+pub const FRESH_MS: i64 = 10 * 60_000;
 
 /// Why a `pr_opened` report of a GitHub task is refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +34,9 @@ pub enum PrReportRefusal {
     NotYours { number: i64, author: String },
     /// GitHub did not answer (or the App does not run here): ask again later.
     Unavailable,
+    /// GitHub would have to be asked, and the reads this person, task or installation may cause
+    /// are spent: ask again after `retry_after`.
+    Limited { retry_after: Duration },
 }
 
 /// Checks the pull request `number` that `worker_id`, the holder of GitHub task `task`, reports
@@ -39,35 +56,60 @@ pub async fn check(
     else {
         return Ok(Err(PrReportRefusal::Unavailable));
     };
-    let read = async {
-        let client = api::installation(&github.app, installation).await?;
-        api::pull(&client, repo, number).await
+    let person = github.store.gh_worker_account(worker_id).await?;
+    let asker = person.map_or(Asker::Worker(worker_id), Asker::Person);
+    let may_read = async || -> Result<Result<(), PrReportRefusal>, StoreError> {
+        Ok(
+            match volunteer_reads::take(&github.store, installation, asker, Some(&task.id)).await? {
+                None => Ok(()),
+                Some(retry_after) => Err(PrReportRefusal::Limited { retry_after }),
+            },
+        )
     };
-    let pr = match read.await {
-        Ok(pr) => pr,
-        Err(CallError::Permanent {
-            status: 404 | 410, ..
-        }) => return Ok(Err(PrReportRefusal::NotFound { number })),
-        Err(error) => {
-            tracing::warn!(%error, repo, number, "cannot read a reported pull request; the report waits");
-            return Ok(Err(PrReportRefusal::Unavailable));
+    let now = crate::store::now_ms();
+    let pull = match github
+        .store
+        .gh_known_pull(repo, number, now - FRESH_MS)
+        .await?
+    {
+        Some(known) => known,
+        None => {
+            if let Err(limited) = may_read().await? {
+                return Ok(Err(limited));
+            }
+            match read(github, installation, repo, number).await {
+                Some(read) => {
+                    github.store.gh_note_pull(repo, number, &read).await?;
+                    read
+                }
+                None => return Ok(Err(PrReportRefusal::Unavailable)),
+            }
         }
     };
-    if !pr.open || pr.merged {
+    let (Some(state), Some(author_id), Some(author)) = (pull.state, pull.author_id, pull.author)
+    else {
+        return Ok(Err(PrReportRefusal::NotFound { number }));
+    };
+    if state != PrState::Open {
         return Ok(Err(PrReportRefusal::NotOpen { number }));
     }
-    if authored_by_holder(github, worker_id, &pr.author).await? {
+    // The holder's person: the same GitHub account id (a login is never compared: it may have
+    // changed hands).
+    if person == Some(author_id) {
         return Ok(Ok(()));
     }
-    match github
-        .is_maintainer(installation, repo, &pr.author.login)
-        .await
-    {
+    let maintainer = match github.permissions.known(repo, &author) {
+        Some(permission) => Ok(permission.is_maintainer()),
+        None => {
+            if let Err(limited) = may_read().await? {
+                return Ok(Err(limited));
+            }
+            github.is_maintainer(installation, repo, &author).await
+        }
+    };
+    match maintainer {
         Ok(true) => Ok(Ok(())),
-        Ok(false) => Ok(Err(PrReportRefusal::NotYours {
-            number,
-            author: pr.author.login.clone(),
-        })),
+        Ok(false) => Ok(Err(PrReportRefusal::NotYours { number, author })),
         Err(error) => {
             tracing::warn!(%error, repo, number, "cannot read a pull request author's permission; the report waits");
             Ok(Err(PrReportRefusal::Unavailable))
@@ -75,16 +117,42 @@ pub async fn check(
     }
 }
 
-/// Whether `author` is the person worker `worker_id` speaks for: the same GitHub account id (a
-/// login is never compared: it may have changed hands).
-async fn authored_by_holder(
-    github: &Github,
-    worker_id: &str,
-    author: &crate::github::events::Actor,
-) -> Result<bool, StoreError> {
-    Ok(github
-        .store
-        .gh_worker_account(worker_id)
-        .await?
-        .is_some_and(|account| i64::try_from(author.id) == Ok(account)))
+/// What GitHub says of pull request `number` of `repo` now; `None` when it did not answer.
+async fn read(github: &Github, installation: i64, repo: &str, number: i64) -> Option<KnownPull> {
+    let read = async {
+        let client = api::installation(&github.app, installation).await?;
+        api::pull(&client, repo, number).await
+    };
+    let read_at = crate::store::now_ms();
+    match read.await {
+        Ok(pr) => Some(known_pull(&pr, read_at)),
+        Err(CallError::Permanent {
+            status: 404 | 410, ..
+        }) => Some(KnownPull {
+            state: None,
+            author_id: None,
+            author: None,
+            read_at,
+        }),
+        Err(error) => {
+            tracing::warn!(%error, repo, number, "cannot read a reported pull request; the report waits");
+            None
+        }
+    }
+}
+
+/// What a pull request GitHub sent or answered says, as kept (`read_at`: when GitHub said it).
+pub fn known_pull(pr: &crate::github::events::PullRequest, read_at: i64) -> KnownPull {
+    KnownPull {
+        state: Some(if pr.open {
+            PrState::Open
+        } else if pr.merged {
+            PrState::Merged
+        } else {
+            PrState::Closed
+        }),
+        author_id: i64::try_from(pr.author.id).ok(),
+        author: Some(pr.author.login.clone()),
+        read_at,
+    }
 }

@@ -227,6 +227,8 @@ impl Github {
             known: &known,
             logins: &logins,
             asks: &self.account_ids,
+            store: &self.store,
+            installation,
             now: checked_at,
         };
         read.vouch = Some(crate::github::vouch::read(&client, &lists, repo, &vouch).await);
@@ -358,6 +360,8 @@ impl Github {
             known: &known,
             logins: &logins,
             asks: &self.account_ids,
+            store: &self.store,
+            installation,
             now: checked_at,
         };
         read.vouch = Some(crate::github::vouch::read(&client, &lists, repo, &vouch).await);

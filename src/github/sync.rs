@@ -459,6 +459,9 @@ pub async fn sync_pull(
     actor: &str,
 ) -> Result<(), StoreError> {
     let number = to_i64(pr.number);
+    // What GitHub says of it answers a worker's report of it (`pr_reports`) without a read.
+    let known = crate::github::pr_reports::known_pull(pr, tx.now);
+    tx.gh_note_pull(repo, number, &known).await?;
     let refs = same_repo_references(pr, repo);
     let state = if pr.open {
         PrState::Open

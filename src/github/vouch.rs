@@ -8,20 +8,27 @@
 //! never was answered, or that is not valid, closes a repository with `vouch.required` to all but
 //! its maintainers (the rule fails closed).
 //!
+//! Each login is resolved to the account GitHub names by it, fairly and cheaply: at most
+//! [`MAX_RESOLVED_PER_READ`] asked a read, those asked longest ago (or never) first, within
+//! [`LOOKUPS_PER_INSTALLATION_PER_HOUR`]; GitHub's answer about a login is kept for
+//! [`LOGIN_ANSWER_KEPT_MS`] (a login GitHub does not know is not asked again on every read), and a
+//! person GitHub names in a delivery or a device link is matched at once, without a lookup.
+//!
 //! The rules themselves are SQL conditions of the claim (`store::leases::claim_rules`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use octocrab::Octocrab;
 
 use crate::domain::vouch::{self, VOUCH_PATHS};
-use crate::github::account_ids;
+use crate::github::account_ids::{self, Lookup};
 use crate::github::api;
 use crate::github::conditional::EtagCache;
 use crate::github::raw_calls::FileText;
 use crate::github::repo_config::VouchConfig;
+use crate::store::github::known_answers::LoginAsk;
 use crate::store::github::vouch::{ListOutcome, VouchListState, VouchSource};
-use crate::store::{StoreError, WriteTx};
+use crate::store::{HOUR_MS, Store, StoreError, WriteTx};
 
 /// The most bytes of one list that are read (10,000 lines of a login and short details).
 pub const MAX_LIST_BYTES: usize = 1024 * 1024;
@@ -35,19 +42,32 @@ pub struct ListRead {
     pub outcome: ListOutcome,
 }
 
-/// Every list a repository's settings ask for, as read from GitHub, and the account ids GitHub
-/// gave for logins of the lists not resolved before.
+/// Every list a repository's settings ask for, as read from GitHub, the account ids GitHub gave
+/// (or the App knew) for logins of the lists not resolved before, and what GitHub answered to
+/// each login asked.
 #[derive(Clone, Debug, Default)]
 pub struct VouchRead {
     pub lists: Vec<ListRead>,
     pub accounts: Vec<(String, i64)>,
+    pub asked: Vec<LoginAsk>,
 }
 
 /// The most logins one read of a repository's lists asks GitHub to resolve (`GET
-/// /users/{login}`); the rest are asked at the next read, or resolved when GitHub sends the
-/// person (a comment, a pull request). Until then an entry vouches for nobody, and a
-/// denouncement refuses whoever the login names (the rule fails closed).
-pub const MAX_RESOLVED_PER_READ: usize = 50;
+/// /users/{login}`): those asked longest ago, or never, first, whatever their place in the file;
+/// the rest are asked at the next read (reconciliation reads every list every 15 minutes: 480 an
+/// hour, a list of 10,000 logins within 21 hours), or resolved when GitHub names the person (a
+/// comment, a pull request, a proof of a link: `WriteTx::vouch_person_seen`). Until then an
+/// entry vouches for nobody, and a denouncement refuses whoever the login names (the rule fails
+/// closed).
+pub const MAX_RESOLVED_PER_READ: usize = 120;
+
+/// The most logins of vouch lists the App asks GitHub about in an hour, per installation, for
+/// every repository of it together (counted where every replica sees it).
+pub const LOOKUPS_PER_INSTALLATION_PER_HOUR: u32 = 500;
+
+/// How long GitHub's answer about a login is used without asking again: the account it named,
+/// or that it knows no such account (a login not asked again on every read).
+pub const LOGIN_ANSWER_KEPT_MS: i64 = 24 * 60 * 60_000;
 
 /// How long a list found absent is not asked for again by reconciliation (a push that adds it
 /// is read at once).
@@ -63,6 +83,10 @@ pub struct Lists<'a> {
     pub logins: &'a HashMap<String, bool>,
     /// How logins are resolved (once for concurrent reads).
     pub asks: &'a account_ids::AccountIds,
+    /// What GitHub answered lately about logins, and the count of lookups per installation.
+    pub store: &'a Store,
+    /// The installation the lists are read through.
+    pub installation: i64,
     /// The instant of the read (ms).
     pub now: i64,
 }
@@ -101,39 +125,99 @@ pub async fn read(
             outcome,
         });
     }
-    let accounts = resolve(client, lists_known, &lists).await;
-    VouchRead { lists, accounts }
+    let (accounts, asked) = resolve(client, lists_known, &lists).await;
+    VouchRead {
+        lists,
+        accounts,
+        asked,
+    }
 }
 
-/// Asks GitHub for the account ids of the lists' logins that are not resolved yet (an
-/// import's vouches are not kept, so not asked), at most [`MAX_RESOLVED_PER_READ`], each once.
-async fn resolve(client: &Octocrab, read: &Lists<'_>, lists: &[ListRead]) -> Vec<(String, i64)> {
+/// The account ids of the lists' logins that are not resolved yet (an import's vouches are not
+/// kept, so not asked): what GitHub answered lately (within [`LOGIN_ANSWER_KEPT_MS`]) is used as
+/// it is, a login GitHub did not know then is left alone, and of the others at most
+/// [`MAX_RESOLVED_PER_READ`] are asked, those asked longest ago (or never) first, within the
+/// installation's [`LOOKUPS_PER_INSTALLATION_PER_HOUR`]. Returns the ids, and what each ask
+/// answered (to be kept).
+async fn resolve(
+    client: &Octocrab,
+    read: &Lists<'_>,
+    lists: &[ListRead],
+) -> (Vec<(String, i64)>, Vec<LoginAsk>) {
     let known = read.logins;
-    let mut asked: Vec<&str> = Vec::new();
     let listed = lists.iter().flat_map(|l| match &l.outcome {
         ListOutcome::Entries { entries, .. } => entries
             .iter()
             .filter(|e| l.source != VouchSource::Import || e.denounced)
-            .map(|e| e.login.as_str())
+            .map(|e| e.login.to_ascii_lowercase())
             .collect(),
         _ => Vec::new(),
     });
-    let unresolved = known.iter().filter(|(_, r)| !**r).map(|(l, _)| l.as_str());
-    for login in listed.chain(unresolved) {
-        if asked.len() == MAX_RESOLVED_PER_READ {
-            break;
-        }
-        if known.get(login) != Some(&true) && !asked.contains(&login) {
-            asked.push(login);
-        }
+    let unresolved = known.iter().filter(|(_, r)| !**r).map(|(l, _)| l.clone());
+    let mut seen = HashSet::new();
+    let candidates: Vec<String> = listed
+        .chain(unresolved)
+        .filter(|l| known.get(l) != Some(&true) && seen.insert(l.clone()))
+        .collect();
+    if candidates.is_empty() {
+        return (Vec::new(), Vec::new());
     }
+    let names: Vec<&str> = candidates.iter().map(String::as_str).collect();
+    let answered = match read.store.gh_login_asks(&names).await {
+        Ok(answered) => answered,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read which logins were asked about; none is asked now");
+            return (Vec::new(), Vec::new());
+        }
+    };
+    let recent = read.now - LOGIN_ANSWER_KEPT_MS;
     let mut accounts = Vec::new();
-    for login in asked {
-        if let Some(id) = read.asks.of(client, login).await {
-            accounts.push((login.to_string(), id));
+    let mut asked = Vec::new();
+    // (when it was asked last, its place): never asked first, then the longest ago.
+    let mut due: Vec<(Option<i64>, usize)> = Vec::new();
+    for (place, login) in candidates.iter().enumerate() {
+        match answered.get(login) {
+            Some(a) if a.asked_at > recent && a.account_id.is_some() => {
+                accounts.extend(a.account_id.map(|id| (login.clone(), id)));
+            }
+            Some(a) if a.asked_at > recent && a.missing => {}
+            Some(a) => due.push((Some(a.asked_at), place)),
+            None => due.push((None, place)),
         }
     }
-    accounts
+    due.sort_unstable();
+    let budget = format!("ghv:installation:{}", read.installation);
+    for (_, place) in due.into_iter().take(MAX_RESOLVED_PER_READ) {
+        let login = &candidates[place];
+        let answer = if crate::domain::vouch::is_login(login) {
+            match read
+                .store
+                .take_shared_limit_in(&budget, LOOKUPS_PER_INSTALLATION_PER_HOUR, HOUR_MS)
+                .await
+            {
+                Ok(None) => read.asks.of(client, login).await,
+                Ok(Some(_)) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot count a vouch list lookup; none more is asked now");
+                    break;
+                }
+            }
+        } else {
+            Lookup::Missing
+        };
+        let found = match answer {
+            Lookup::Found(id) => Some(id),
+            Lookup::Missing | Lookup::Failed => None,
+        };
+        accounts.extend(found.map(|id| (login.clone(), id)));
+        asked.push(LoginAsk {
+            login: login.clone(),
+            asked_at: read.now,
+            account_id: found,
+            missing: answer == Lookup::Missing,
+        });
+    }
+    (accounts, asked)
 }
 
 /// One repository's list: the first of [`VOUCH_PATHS`] that exists, trying first where it was
@@ -215,6 +299,7 @@ pub async fn record(
             tx.vouch_record_list(repo, &list.origin, list.source, &list.outcome)
                 .await?;
         }
+        tx.gh_note_login_asks(&read.asked).await?;
         tx.vouch_resolve(repo, &read.accounts).await?;
     }
     tx.vouch_update_closed(repo).await

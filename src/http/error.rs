@@ -29,6 +29,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub detail: String,
+    /// `Retry-After` (whole seconds) of a `429`.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -37,6 +39,20 @@ impl ApiError {
             status,
             code,
             detail: detail.into(),
+            retry_after: None,
+        }
+    }
+    /// `429 rate_limited` with `Retry-After` (whole seconds, at least 1); `detail` says what was
+    /// limited, and the answer when to ask again.
+    pub fn rate_limited(wait: std::time::Duration, detail: &str) -> Self {
+        let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+        ApiError {
+            retry_after: Some(secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("{detail}; retry in {secs} s"),
+            )
         }
     }
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
@@ -100,6 +116,10 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }

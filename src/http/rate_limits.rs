@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderName, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
@@ -443,6 +443,11 @@ impl Limits {
         {
             tracing::warn!(error = %e, "old shared rate counts could not be removed");
         }
+        if let Some(store) = &self.store
+            && let Err(e) = store.gh_forget_old_answers().await
+        {
+            tracing::warn!(error = %e, "GitHub's old answers could not be removed");
+        }
     }
 
     /// What a request is counted as: by its route first, then, on a route that needs a
@@ -475,16 +480,7 @@ fn presents_credential(headers: &HeaderMap) -> bool {
 
 /// `429 rate_limited` with `Retry-After` (whole seconds, at least 1).
 pub fn too_many(wait: Duration, detail: &str) -> Response {
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    let mut res = ApiError::new(
-        axum::http::StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        format!("{detail}; retry in {} s", secs.max(1)),
-    )
-    .into_response();
-    res.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-    res
+    ApiError::rate_limited(wait, detail).into_response()
 }
 
 /// The middleware in front of every route.
@@ -586,6 +582,7 @@ async fn shared(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     #[test]
     fn ipv6_counts_per_slash_64_and_mapped_ipv4_as_ipv4() {

@@ -108,6 +108,10 @@ pub struct StatusBody {
                   `artifact.evidence` (invalid_evidence), a key only GitHub decides \
                   (not_reported_by_workers), or for a GitHub task a pull request GitHub does \
                   not know in its repository (pr_not_found)"),
+              (status = 429, body = Problem, description = "`rate_limited`: too many requests from \
+                  this address, or checking a GitHub task's pull request would ask GitHub and \
+                  the reads this task, this person or this installation may cause are spent; \
+                  the task did not move (`Retry-After`)"),
               (status = 503, body = Problem, description = "`github_unavailable`: GitHub did not \
                   answer about a GitHub task's pull request; the task did not move (`Retry-After`)")))]
 pub async fn update_status(
@@ -147,7 +151,8 @@ pub async fn update_status(
 /// A `pr_opened` report that moves a GitHub task (one of a repository the App is installed on)
 /// names an open pull request of that repository whose author is the holder's person or a
 /// maintainer, as GitHub answers (contract section 14); until GitHub answers, the task does not
-/// move (`503 github_unavailable`). Whatever else is wrong with the report (not the holder, no
+/// move (`503 github_unavailable`), nor while the GitHub reads it may cause are spent (`429
+/// rate_limited`: `github::volunteer_reads`). Whatever else is wrong with the report (not the holder, no
 /// lease, a malformed `pr_url`) the store refuses as for any task.
 async fn pr_known_to_github(
     state: &AppState,
@@ -162,6 +167,8 @@ async fn pr_known_to_github(
     if !task.github_app || !moves || task.worker_id.as_deref() != Some(worker_id) {
         return Ok(());
     }
+    // What the store refuses on every path, refused before GitHub is asked about it.
+    crate::domain::github_facts::not_reported(artifact)?;
     let Some(url) = artifact
         .and_then(|a| a.get("pr_url"))
         .and_then(Value::as_str)
@@ -196,6 +203,11 @@ async fn pr_known_to_github(
             ),
         )),
         Err(PrReportRefusal::Unavailable) => Err(github_unavailable()),
+        Err(PrReportRefusal::Limited { retry_after }) => Err(ApiError::rate_limited(
+            retry_after,
+            "checking this report would ask GitHub again, and the GitHub reads this task, this \
+             person or this installation may cause are spent for now; the task did not move",
+        )),
     }
 }
 

@@ -1,16 +1,18 @@
 //! Limits counted where every replica sees them: registrations and wrong credentials per client
-//! address, previews per worker and per address (contract section 14: N replicas allow what one
-//! allows). Each counted name has one row of `rate_counts` (migration 0047) holding the uses of
-//! its current minute; a use is one conditional upsert, which counts it only while the minute has
-//! room, so two replicas asking at once cannot both take the last use. And the one long poll a
-//! worker holds, wherever it runs: `held_polls` names the poll each worker began last.
+//! address, previews per worker and per address, the GitHub reads a volunteer's action causes
+//! (per task, per person, per installation: `github::reads`) (contract section 14: N replicas
+//! allow what one allows). Each counted name has one row of `rate_counts` (migration 0047)
+//! holding the uses of its current window (a minute, or as long as the limit says: migration
+//! 0058); a use is one conditional upsert, which counts it only while the window has room, so
+//! two replicas asking at once cannot both take the last use. And the one long poll a worker
+//! holds, wherever it runs: `held_polls` names the poll each worker began last.
 
 use std::time::Duration;
 
 use super::engine::sqlite_writer::ExecuteWrite;
 use super::{Store, StoreError, now_ms};
 
-/// The window each limit counts in.
+/// The window a limit counts in unless it names another.
 const WINDOW_MS: i64 = 60_000;
 
 impl Store {
@@ -22,34 +24,47 @@ impl Store {
         name: &str,
         per_minute: u32,
     ) -> Result<Option<Duration>, StoreError> {
-        if per_minute == 0 {
+        self.take_shared_limit_in(name, per_minute, WINDOW_MS).await
+    }
+
+    /// [`Store::take_shared_limit`] in windows of `window_ms` (aligned to the epoch): `limit`
+    /// uses in each.
+    pub async fn take_shared_limit_in(
+        &self,
+        name: &str,
+        limit: u32,
+        window_ms: i64,
+    ) -> Result<Option<Duration>, StoreError> {
+        if limit == 0 {
             return Ok(None);
         }
+        let window_ms = window_ms.max(1);
         let now = now_ms();
-        let window = now - now.rem_euclid(WINDOW_MS);
+        let window = now - now.rem_euclid(window_ms);
         let taken = sqlx::query(
-            "INSERT INTO rate_counts (name, window_start, used) VALUES ($1, $2, 1) \
+            "INSERT INTO rate_counts (name, window_start, used, span) VALUES ($1, $2, 1, $4) \
              ON CONFLICT (name) DO UPDATE SET \
                used = CASE WHEN rate_counts.window_start = excluded.window_start \
                  THEN rate_counts.used + 1 ELSE 1 END, \
-               window_start = excluded.window_start \
+               window_start = excluded.window_start, span = excluded.span \
              WHERE rate_counts.window_start <> excluded.window_start OR rate_counts.used < $3",
         )
         .bind(name)
         .bind(window)
-        .bind(i64::from(per_minute))
+        .bind(i64::from(limit))
+        .bind(window_ms)
         .execute_write(self)
         .await?
         .rows_affected();
         Ok((taken == 0).then(|| {
-            Duration::from_millis(u64::try_from(window + WINDOW_MS - now).unwrap_or(0).max(1))
+            Duration::from_millis(u64::try_from(window + window_ms - now).unwrap_or(0).max(1))
         }))
     }
 
-    /// Forgets the counts of minutes that have ended (run every minute or so).
+    /// Forgets the counts of windows that have ended (run every minute or so).
     pub async fn forget_shared_limits(&self) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM rate_counts WHERE window_start < $1")
-            .bind(now_ms() - WINDOW_MS)
+        sqlx::query("DELETE FROM rate_counts WHERE window_start + span < $1")
+            .bind(now_ms())
             .execute_write(self)
             .await?;
         Ok(())
@@ -115,5 +130,49 @@ mod tests {
         assert_eq!(a.take_shared_limit("r:5.6.7.8", 6).await.unwrap(), None);
         assert_eq!(a.take_shared_limit("r:1.2.3.4", 0).await.unwrap(), None);
         a.forget_shared_limits().await.unwrap();
+    }
+
+    /// A count in hour windows outlives the minute: forgetting ended windows keeps it, and its
+    /// wait runs to the end of its hour.
+    #[tokio::test]
+    async fn an_hours_count_is_kept_past_the_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+        let store = Store::open(&url, Timing::default()).await.unwrap();
+        let hour = 3_600_000;
+        assert_eq!(
+            store.take_shared_limit_in("h", 1, hour).await.unwrap(),
+            None
+        );
+        sqlx::query("UPDATE rate_counts SET window_start = window_start - 120000")
+            .execute_write(&store)
+            .await
+            .unwrap();
+        store.forget_shared_limits().await.unwrap();
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rate_counts")
+            .fetch_one(&store.read)
+            .await
+            .unwrap();
+        assert_eq!(count, 1, "the hour's count is kept");
+        sqlx::query("UPDATE rate_counts SET window_start = window_start - 7200000")
+            .execute_write(&store)
+            .await
+            .unwrap();
+        store.forget_shared_limits().await.unwrap();
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rate_counts")
+            .fetch_one(&store.read)
+            .await
+            .unwrap();
+        assert_eq!(count, 0, "an ended hour is forgotten");
+        assert_eq!(
+            store.take_shared_limit_in("h", 1, hour).await.unwrap(),
+            None
+        );
+        let wait = store
+            .take_shared_limit_in("h", 1, hour)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(wait > Duration::ZERO && wait <= Duration::from_millis(3_600_000));
     }
 }

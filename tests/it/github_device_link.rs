@@ -17,7 +17,7 @@ const START: &str = "/v1/workers/link/device";
 const TOKEN: &str = "/v1/workers/link/device/token";
 
 /// Registers a worker that types `typed` as its GitHub login; its id and token.
-async fn register(story: &Story, name: &str, typed: Option<&str>) -> (String, String) {
+pub(crate) async fn register(story: &Story, name: &str, typed: Option<&str>) -> (String, String) {
     let mut body = json!({"name": name, "skills": [], "capacity_points": 5});
     if let Some(login) = typed {
         body["github_login"] = json!(login);
@@ -45,7 +45,7 @@ fn json_of(text: &str) -> Value {
 }
 
 /// A worker's device flow started: its device code and user code.
-async fn start(story: &Story, token: &str) -> (String, String) {
+pub(crate) async fn start(story: &Story, token: &str) -> (String, String) {
     let (status, body) = post(story, START, Some(token), json!({})).await;
     assert_eq!(status, 200, "{body}");
     let start = json_of(&body);
@@ -73,7 +73,11 @@ async fn poll(story: &Story, token: &str, device_code: &str) -> (u16, String) {
 }
 
 /// Polls until the answer is no longer `authorization_pending` or `slow_down`.
-async fn poll_until_done(story: &Story, token: &str, device_code: &str) -> (u16, String) {
+pub(crate) async fn poll_until_done(
+    story: &Story,
+    token: &str,
+    device_code: &str,
+) -> (u16, String) {
     for _ in 0..20 {
         tokio::time::sleep(Duration::from_millis(1100)).await;
         let (status, body) = poll(story, token, device_code).await;

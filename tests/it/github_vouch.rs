@@ -408,3 +408,72 @@ async fn denouncements_follow_the_account_sqlite() {
 async fn denouncements_follow_the_account_postgres() {
     denouncements_follow_the_account(true).await;
 }
+
+/// How many logins of the list GitHub does not know.
+const DEAD: usize = 130;
+
+/// How often the App asked GitHub about each of the dead logins (`GET /users/{login}`).
+fn dead_asks(story: &Story) -> Vec<usize> {
+    let calls = story.fake.calls();
+    (0..DEAD)
+        .map(|i| {
+            let path = format!("/users/gone-{i}");
+            calls
+                .iter()
+                .filter(|c| c.method == "GET" && c.path == path)
+                .count()
+        })
+        .collect()
+}
+
+/// A list of 130 logins GitHub does not know, then vera's: the first read asks about as many as
+/// one read may (vera, listed last, is not asked), a second read of the unchanged list asks only
+/// the logins not asked yet, a third asks nothing; vera, proven by the device flow, is matched by
+/// account id at once and claims in a repository that takes vouched people only.
+async fn dead_logins_story(postgres: bool) {
+    use crate::github_device_link::{poll_until_done, register, start};
+    use owp::github::vouch::MAX_RESOLVED_PER_READ;
+    let settings = "max_open_prs: 10\nvouch:\n  required: true\n";
+    let story = crate::signin::story_with_settings(postgres, Some(settings), |_| {}).await;
+    story.fake.user_id("vera");
+    let mut list: String = (0..DEAD).map(|i| format!("gone-{i}\n")).collect();
+    list.push_str("vera\n");
+    push_list(&story, &list).await;
+    let asked = dead_asks(&story);
+    assert_eq!(asked.iter().sum::<usize>(), MAX_RESOLVED_PER_READ);
+    assert!(asked.iter().all(|n| *n <= 1), "{asked:?}");
+    assert_eq!(story.fake.count_calls("GET", "/users/vera"), 0);
+
+    // vera proves her account with the device flow: her entry matches her, with no lookup.
+    let (_, token) = register(&story, "vera-bot", None).await;
+    let (device_code, user_code) = start(&story, &token).await;
+    story.fake.approve_device(&user_code, "vera").unwrap();
+    let (status, body) = poll_until_done(&story, &token, &device_code).await;
+    assert_eq!(status, 200, "{body}");
+    let n = story.label_issue("Fix the parser", &[]).await;
+    let (status, lease) = story.post_json("/v1/work", Some(&token), json!({})).await;
+    assert_eq!(status, 200, "{lease}");
+    assert_eq!(lease["lease"]["task"]["key"], format!("{REPO}#{n}"));
+    assert_eq!(story.fake.count_calls("GET", "/users/vera"), 0);
+
+    // The unchanged list pushed again: only the logins never asked are asked.
+    push_list(&story, &list).await;
+    assert_eq!(dead_asks(&story), vec![1; DEAD]);
+    push_list(&story, &list).await;
+    assert_eq!(
+        dead_asks(&story),
+        vec![1; DEAD],
+        "a dead login is remembered"
+    );
+    story.stop_checking_comments();
+}
+
+#[tokio::test]
+async fn dead_logins_are_asked_once_and_a_linked_person_is_matched_at_once_sqlite() {
+    dead_logins_story(false).await;
+}
+
+#[tokio::test]
+async fn dead_logins_are_asked_once_and_a_linked_person_is_matched_at_once_postgres() {
+    dead_logins_story(true).await;
+}

@@ -77,6 +77,7 @@ mod github_parallel_writes;
 mod github_path_locks;
 mod github_persons;
 mod github_plan_first;
+mod github_read_costs;
 mod github_reconcile_spread;
 mod github_reviewers;
 mod github_scale;

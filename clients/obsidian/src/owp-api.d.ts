@@ -4063,7 +4063,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description rate_limited: too many requests from this address */
+            /** @description `rate_limited`: too many requests from this address, or checking a GitHub task's pull request would ask GitHub and the reads this task, this person or this installation may cause are spent; the task did not move (`Retry-After`) */
             429: {
                 headers: {
                     /** @description seconds to wait before retrying */

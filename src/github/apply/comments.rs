@@ -182,7 +182,7 @@ async fn claimant_account(
         return Ok(None);
     }
     let id = i64::try_from(author.id).unwrap_or(i64::MAX);
-    Ok(accounts::account_age(github, installation, Some(id), &author.login).await?)
+    Ok(accounts::account_age(github, installation, Some(id), &author.login, true).await?)
 }
 
 /// The account ids GitHub gives now for the logins a maintainer's `/owp vouch` or `/owp
@@ -214,7 +214,9 @@ async fn named_accounts(
     };
     let mut named = Vec::new();
     for login in logins {
-        if let Some(id) = github.account_ids.of(&client, login).await {
+        if let crate::github::account_ids::Lookup::Found(id) =
+            github.account_ids.of(&client, login).await
+        {
             named.push((login.to_ascii_lowercase(), id));
         }
     }

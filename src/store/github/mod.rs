@@ -13,7 +13,8 @@
 //! - [`outbox`]: the comment outbox;
 //! - [`write_pacing`]: how fast the App writes to GitHub;
 //! - [`job_slots`]: once-per-slot scheduled jobs;
-//! - [`etags`]: GitHub's last answers to conditional requests.
+//! - [`etags`]: GitHub's last answers to conditional requests;
+//! - [`known_answers`]: what GitHub said lately of pull requests and of vouch lists' logins.
 //!
 //! This file holds what they share: reading rows by key, and what the inbox and the outbox, both
 //! queues that one process at a time claims rows of, have in common.
@@ -31,6 +32,7 @@ pub mod inbox;
 pub mod installations;
 pub mod issues;
 mod job_slots;
+pub mod known_answers;
 pub mod outbox;
 pub mod pulls;
 pub mod reviewers;

@@ -24,7 +24,7 @@ impl PrState {
         }
     }
 
-    fn parse(s: &str) -> Result<PrState, StoreError> {
+    pub(crate) fn parse(s: &str) -> Result<PrState, StoreError> {
         match s {
             "open" => Ok(PrState::Open),
             "closed" => Ok(PrState::Closed),

@@ -314,6 +314,24 @@ impl WriteTx {
         Ok(())
     }
 
+    /// GitHub just said that `login` names the account `account_id` (a delivery's sender, a
+    /// proof of a link): every vouch entry of that login GitHub had not resolved yet is resolved
+    /// to it, in every repository, without asking GitHub.
+    pub async fn vouch_person_seen(
+        &mut self,
+        account_id: i64,
+        login: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE vouch_entries SET account_id = $1 WHERE account_id IS NULL AND login = $2",
+        )
+        .bind(account_id)
+        .bind(login.to_ascii_lowercase())
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
     /// Closes `repo` to all but maintainers while a list it needs was never read or is not
     /// valid (read by the claim when `vouch.required` is set).
     pub async fn vouch_update_closed(&mut self, repo: &str) -> Result<(), StoreError> {

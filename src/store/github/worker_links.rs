@@ -79,15 +79,7 @@ impl WriteTx {
             .execute(self.conn())
             .await?;
         }
-        // GitHub says which account the login names now: an entry of a vouch list it did not
-        // resolve when the list was read is resolved to it.
-        sqlx::query(
-            "UPDATE vouch_entries SET account_id = $1 WHERE account_id IS NULL AND login = $2",
-        )
-        .bind(account_id)
-        .bind(&key)
-        .execute(self.conn())
-        .await?;
+        self.vouch_person_seen(account_id, &key).await?;
         sqlx::query("UPDATE gh_accounts SET login = $1 WHERE account_id = $2 AND login <> $1")
             .bind(login)
             .bind(account_id)
@@ -241,6 +233,8 @@ impl WriteTx {
             .execute(self.conn())
             .await?;
         self.forget_known_workers();
+        // The proof just named the person's login: their vouch entries match them from now on.
+        self.vouch_person_seen(account_id, &login_key).await?;
         // A plan proposed before the link is the person's now.
         self.proposals_to_person(worker_id).await?;
         Ok(Ok(()))
