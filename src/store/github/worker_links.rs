@@ -5,6 +5,7 @@
 
 use sqlx::{Any, Executor};
 
+use crate::store::leases::claim_rules::person_of;
 use crate::store::{Store, StoreError, WriteTx};
 
 /// Why a link code was not accepted.
@@ -29,6 +30,42 @@ async fn login_of_worker<'e>(
 }
 
 impl WriteTx {
+    /// The pool meets the person `account_id`, now named `login` (a link, their first comment
+    /// claim): their record (`persons`) is made, or its login refreshed.
+    pub async fn person_met(&mut self, account_id: i64, login: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO persons (account_id, login, first_seen_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id) DO UPDATE SET login = excluded.login",
+        )
+        .bind(account_id)
+        .bind(login)
+        .bind(self.now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// The history a worker made before it spoke for anyone (its leases, give-backs and
+    /// outcomes) becomes the history of the person `account_id` who proved it: it follows them
+    /// to their next worker.
+    pub(crate) async fn history_to_person(
+        &mut self,
+        worker_id: &str,
+        account_id: i64,
+    ) -> Result<(), StoreError> {
+        for table in ["leases", "nacks", "outcomes"] {
+            let sql = format!(
+                "UPDATE {table} SET person_id = $1 WHERE worker_id = $2 AND person_id IS NULL"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(account_id)
+                .bind(worker_id)
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The worker the GitHub account `account_id` proved to own, if any.
     pub async fn gh_linked_worker(
         &mut self,
@@ -88,6 +125,11 @@ impl WriteTx {
         .bind(&key)
         .execute(self.conn())
         .await?;
+        sqlx::query("UPDATE persons SET login = $1 WHERE account_id = $2 AND login <> $1")
+            .bind(login)
+            .bind(account_id)
+            .execute(self.conn())
+            .await?;
         sqlx::query("UPDATE gh_accounts SET login = $1 WHERE account_id = $2 AND login <> $1")
             .bind(login)
             .bind(account_id)
@@ -100,20 +142,18 @@ impl WriteTx {
     }
 
     /// The person (GitHub account id) a worker is: a person's implicit worker, or a worker linked
-    /// by the account's own proof. `None` for any other worker, whatever login it declared.
+    /// by the account's own proof. `None` for any other worker, whatever login it declared. The
+    /// rules read the same definition (`claim_rules::person_of`).
     pub async fn gh_person_of_worker(
         &mut self,
         worker_id: &str,
     ) -> Result<Option<i64>, StoreError> {
-        let row: Option<(Option<i64>,)> = sqlx::query_as(
-            "SELECT w.github_account_id FROM workers w WHERE w.id = $1 \
-             AND (w.token_hash IS NULL OR EXISTS (SELECT 1 FROM gh_links gl \
-               WHERE gl.worker_id = w.id AND gl.account_id = w.github_account_id))",
-        )
-        .bind(worker_id)
-        .fetch_optional(self.conn())
-        .await?;
-        Ok(row.and_then(|(a,)| a))
+        let sql = format!("SELECT {}", person_of("$1"));
+        let row: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(worker_id)
+            .fetch_one(self.conn())
+            .await?;
+        Ok(row)
     }
 
     /// The GitHub login proven for a worker, if any.
@@ -240,6 +280,8 @@ impl WriteTx {
             .bind(worker_id)
             .execute(self.conn())
             .await?;
+        self.person_met(account_id, login).await?;
+        self.history_to_person(worker_id, account_id).await?;
         self.forget_known_workers();
         // A plan proposed before the link is the person's now.
         self.proposals_to_person(worker_id).await?;

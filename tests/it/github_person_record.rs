@@ -1,0 +1,229 @@
+//! A person is a record (contract section 14), tried as a person who moves to a new worker would:
+//! what the pool remembers about a person — their give-backs and cool-downs, their merges here,
+//! the claims they hold — is kept by their GitHub account id, not on the worker that spoke for
+//! them then, so a fresh worker linked with `/owp link` starts from the same history, and
+//! `max_claims_per_user` counts the person's claims on every worker and by comment together.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::github_support::story::{REPO, Story};
+use owp::domain::TaskStatus;
+
+const GOOD_FIRST: &str = "good first issue";
+
+const RULES: &str = "max_open_prs: 10\nmax_claims_per_user: 5\nclaim:\n  \
+                     first_timers_label: \"good first issue\"\n  cooldown_hours: 24\n";
+
+/// A worker of `login` that may hold five tasks; its token.
+async fn worker_of(story: &Story, login: &str, name: &str) -> String {
+    let registration = json!({
+        "name": name, "skills": [], "capacity_points": 10, "max_concurrent_tasks": 5
+    });
+    story.person_worker(login, registration).await
+}
+
+/// `POST /v1/work` for the worker of `token`: the key and lease of the task taken, or `None`.
+async fn claim(story: &Story, token: &str) -> Option<(String, String)> {
+    let (status, answer) = story.post_json("/v1/work", Some(token), json!({})).await;
+    match status {
+        204 => None,
+        200 => {
+            let lease = &answer["lease"];
+            Some((
+                lease["task"]["key"].as_str().unwrap().to_string(),
+                lease["lease_id"].as_str().unwrap().to_string(),
+            ))
+        }
+        other => panic!("claim answered {other}: {answer}"),
+    }
+}
+
+/// The codes of the reasons the worker's preview gives for the task of issue `n`.
+async fn codes_for(story: &Story, token: &str, n: u64) -> Vec<Value> {
+    let preview = story.preview(token).await;
+    let key = key(n);
+    preview["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == key.as_str())
+        .map(|r| {
+            r["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|reason| reason["code"].clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn key(n: u64) -> String {
+    format!("{REPO}#{n}")
+}
+
+/// Row 2: alice's worker gives a task back, so she cools down in the repository; she links a
+/// fresh worker. The new worker's `POST /v1/work` takes nothing, its preview names rule 1 (for
+/// the task given back) and the cool-down, and her `/owp claim` is refused as before the relink.
+async fn a_relink_keeps_the_cooldown(postgres: bool) {
+    let story = Story::on(postgres, Some(RULES), |_| {}).await;
+    let first = story.label_issue("Refactor the parser", &[]).await;
+    let second = story.label_issue("Document the flags", &[]).await;
+    let old = worker_of(&story, "alice", "alice-laptop").await;
+    let (taken, lease) = claim(&story, &old).await.expect("a task");
+    assert_eq!(taken, key(first));
+    let (status, answer) = story
+        .post_json(&format!("/v1/leases/{lease}/nack"), Some(&old), json!({}))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(claim(&story, &old).await, None);
+
+    let new = worker_of(&story, "alice", "alice-desktop").await;
+    assert_eq!(
+        claim(&story, &new).await,
+        None,
+        "the relink lifted the cool-down"
+    );
+    assert_eq!(
+        codes_for(&story, &new, first).await,
+        [json!("recently_released"), json!("cooling_down")]
+    );
+    assert_eq!(
+        codes_for(&story, &new, second).await,
+        [json!("cooling_down")]
+    );
+    story.comment(second, "alice", "/owp claim").await;
+    story.expect_comment(
+        second,
+        "@alice, you can't claim this issue right now: your last claim here ended without a \
+         pull request, and this repository asks for a pause of 24 hours before the next",
+    );
+    assert_eq!(story.task(second).await.status, TaskStatus::Ready);
+
+    // Another person is not held back, and alice claims again once the hours have passed.
+    let bob = worker_of(&story, "bob", "bob-bot").await;
+    assert_eq!(claim(&story, &bob).await.map(|(k, _)| k), Some(key(first)));
+    story.age_ended_leases(24).await;
+    assert_eq!(claim(&story, &new).await.map(|(k, _)| k), Some(key(second)));
+    story.stop_checking_comments();
+}
+
+#[tokio::test]
+async fn a_relink_keeps_the_cooldown_sqlite() {
+    a_relink_keeps_the_cooldown(false).await;
+}
+
+#[tokio::test]
+async fn a_relink_keeps_the_cooldown_postgres() {
+    a_relink_keeps_the_cooldown(true).await;
+}
+
+/// Row 3: alice's task merged through her first worker; she links a fresh worker. She is no
+/// first timer again: the new worker takes no `good first issue` task (the preview names rule
+/// 14), and neither does her comment; a newcomer takes it.
+async fn a_relink_keeps_the_merges(postgres: bool) {
+    let story = Story::on(postgres, Some(RULES), |_| {}).await;
+    let done = story.label_issue("Refactor the parser", &[]).await;
+    let old = worker_of(&story, "alice", "alice-laptop").await;
+    let (taken, _) = claim(&story, &old).await.expect("a task");
+    assert_eq!(taken, key(done));
+    let task_id = story.task(done).await.id;
+    let (status, merged) = story
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/tasks/{task_id}/status"),
+            Some(json!({"status": "merged"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{merged}");
+    let easy = story
+        .label_issue("Fix a typo in the README", &[GOOD_FIRST])
+        .await;
+
+    let new = worker_of(&story, "alice", "alice-desktop").await;
+    assert_eq!(claim(&story, &new).await, None, "a first timer again");
+    assert_eq!(
+        codes_for(&story, &new, easy).await,
+        [json!("not_first_timer")]
+    );
+    story.comment(easy, "alice", "/owp claim").await;
+    story.expect_comment(easy, "@alice, you can't claim this issue right now:");
+    assert_eq!(story.task(easy).await.status, TaskStatus::Ready);
+
+    let newcomer = worker_of(&story, "newbie", "newbie-bot").await;
+    assert_eq!(
+        claim(&story, &newcomer).await.map(|(k, _)| k),
+        Some(key(easy))
+    );
+    story.stop_checking_comments();
+}
+
+#[tokio::test]
+async fn a_relink_keeps_the_merges_sqlite() {
+    a_relink_keeps_the_merges(false).await;
+}
+
+#[tokio::test]
+async fn a_relink_keeps_the_merges_postgres() {
+    a_relink_keeps_the_merges(true).await;
+}
+
+/// `max_claims_per_user` counts the person, not the worker: alice holds one task by comment, so
+/// with `max_claims_per_user: 2` her linked worker (which may hold five) takes one more and no
+/// third; her next comment is refused; after a relink the claims of her first worker still
+/// count for her new one. Another person is not held back.
+async fn claims_per_person(postgres: bool) {
+    let rules = "max_open_prs: 10\nmax_claims_per_user: 2\n";
+    let story = Story::on(postgres, Some(rules), |_| {}).await;
+    let issues = [
+        story.label_issue("One", &[]).await,
+        story.label_issue("Two", &[]).await,
+        story.label_issue("Three", &[]).await,
+        story.label_issue("Four", &[]).await,
+    ];
+    story.comment(issues[0], "alice", "/owp claim").await;
+    story.expect_status(issues[0], &["claimed by @alice"]);
+    let laptop = worker_of(&story, "alice", "alice-laptop").await;
+    assert_eq!(
+        claim(&story, &laptop).await.map(|(k, _)| k),
+        Some(key(issues[1]))
+    );
+    assert_eq!(claim(&story, &laptop).await, None, "a third claim of alice");
+    assert_eq!(
+        codes_for(&story, &laptop, issues[2]).await,
+        [json!("concurrency_exceeded")]
+    );
+    story.comment(issues[2], "alice", "/owp claim").await;
+    story.expect_comment(
+        issues[2],
+        "@alice, you can't claim this issue right now: you already hold 2 of the 2 issues one \
+         person may claim at once here",
+    );
+    assert_eq!(story.task(issues[2]).await.status, TaskStatus::Ready);
+
+    // A relink: the laptop's lease is still alice's.
+    let desktop = worker_of(&story, "alice", "alice-desktop").await;
+    assert_eq!(
+        claim(&story, &desktop).await,
+        None,
+        "a relink reset the count"
+    );
+
+    let bob = worker_of(&story, "bob", "bob-bot").await;
+    assert_eq!(
+        claim(&story, &bob).await.map(|(k, _)| k),
+        Some(key(issues[2]))
+    );
+    story.stop_checking_comments();
+}
+
+#[tokio::test]
+async fn max_claims_per_user_counts_the_person_sqlite() {
+    claims_per_person(false).await;
+}
+
+#[tokio::test]
+async fn max_claims_per_user_counts_the_person_postgres() {
+    claims_per_person(true).await;
+}
