@@ -227,3 +227,137 @@ async fn max_claims_per_user_counts_the_person_sqlite() {
 async fn max_claims_per_user_counts_the_person_postgres() {
     claims_per_person(true).await;
 }
+
+/// Worker `worker_id`'s token linked to `login` on an issue outside the pool; the worker's id.
+async fn linked(story: &Story, links: u64, login: &str, name: &str) -> (String, String) {
+    let registration = json!({
+        "name": name, "skills": [], "capacity_points": 10, "max_concurrent_tasks": 5
+    });
+    let token = story.linked_worker(links, login, registration).await;
+    let (status, me) = story.get_json("/v1/workers/me", &token).await;
+    assert_eq!(status, 200, "{me}");
+    (
+        token,
+        me["worker"]["worker_id"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Rows 4 and 5: alice holds a task and has a plan waiting, both through her laptop's worker;
+/// she links her desktop's. The claim moves to the desktop (its issue says so, and so does the
+/// reply to her link), which renews it, while the laptop's report is refused; her plan stays
+/// hers: her desktop may not propose again, and a maintainer's `/owp approve @alice` hands the
+/// task to the desktop.
+async fn a_relink_moves_claims_and_plans(postgres: bool) {
+    let rules = "max_open_prs: 10\nclaim:\n  approval: plan\n  approval_skip_trust: 1\n";
+    let story = Story::on(postgres, Some(rules), |_| {}).await;
+    story.fake.set_permission(REPO, "maint", "write");
+    let held = story.label_issue("Refactor the parser", &[]).await;
+    let planned = story.label_issue("Document the flags", &[]).await;
+    let links = story.fake.create_issue(
+        REPO,
+        "maintainer",
+        "Links",
+        "Where people link workers.",
+        &[],
+    );
+    let (laptop, laptop_id) = linked(&story, links, "alice", "alice-laptop").await;
+    // The laptop is trusted to skip the plan for one task, then proposes for the other.
+    let (status, body) = story
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/workers/{laptop_id}"),
+            Some(json!({"trust_level": 1})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (taken, lease) = claim(&story, &laptop).await.expect("a task");
+    assert_eq!(taken, key(held));
+    let (status, body) = story
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/workers/{laptop_id}"),
+            Some(json!({"trust_level": 0})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let planned_id = story.task(planned).await.id;
+    let (status, body) = story
+        .post_json(
+            &format!("/v1/tasks/{planned_id}/proposals"),
+            Some(&laptop),
+            json!({"plan": "Describe each flag with an example."}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let (desktop, desktop_id) = linked(&story, links, "alice", "alice-desktop").await;
+    story.expect_comment(
+        links,
+        &format!(
+            "@alice, worker `{desktop_id}` speaks for you now (you linked it just now); worker \
+             `{laptop_id}` no longer does."
+        ),
+    );
+    story.settle().await;
+    story.expect_comment(
+        held,
+        &format!(
+            "@alice, worker `{desktop_id}` speaks for you now (you linked it just now); worker \
+             `{laptop_id}` no longer does. Your claim of this issue moved with you"
+        ),
+    );
+    let task = story.task(held).await;
+    assert_eq!(task.worker_id.as_deref(), Some(desktop_id.as_str()));
+    let (status, body) = story
+        .post_json(
+            &format!("/v1/leases/{lease}/renew"),
+            Some(&desktop),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = story
+        .post_json(
+            &format!("/v1/leases/{lease}/renew"),
+            Some(&laptop),
+            json!({}),
+        )
+        .await;
+    assert!(
+        status >= 400,
+        "the laptop still answers for the claim: {body}"
+    );
+    let (status, me) = story.get_json("/v1/workers/me", &desktop).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["worker"]["active_tasks"], 1, "{me}");
+
+    // The plan is still alice's: proposing again is refused, the approval goes to the desktop.
+    let (status, body) = story
+        .post_json(
+            &format!("/v1/tasks/{planned_id}/proposals"),
+            Some(&desktop),
+            json!({"plan": "Another plan."}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "already_proposed", "{body}");
+    story.comment(planned, "maint", "/owp approve @alice").await;
+    story.settle().await;
+    let task = story.task(planned).await;
+    assert_eq!(
+        task.worker_id.as_deref(),
+        Some(desktop_id.as_str()),
+        "{task:?}"
+    );
+    story.stop_checking_comments();
+}
+
+#[tokio::test]
+async fn a_relink_moves_claims_and_plans_sqlite() {
+    a_relink_moves_claims_and_plans(false).await;
+}
+
+#[tokio::test]
+async fn a_relink_moves_claims_and_plans_postgres() {
+    a_relink_moves_claims_and_plans(true).await;
+}

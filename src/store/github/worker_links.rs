@@ -6,7 +6,7 @@
 use sqlx::{Any, Executor};
 
 use crate::store::leases::claim_rules::person_of;
-use crate::store::{Store, StoreError, WriteTx};
+use crate::store::{NewEvent, Store, StoreError, WriteTx};
 
 /// Why a link code was not accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,6 +15,15 @@ pub enum LinkRefusal {
     UnknownCode,
     /// The worker is already linked to another login.
     LinkedElsewhere,
+}
+
+/// What a proof that moved a person to another worker did ([`WriteTx::gh_link_worker`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinkMove {
+    /// The worker that spoke for the person until now and no longer does.
+    pub left: Option<String>,
+    /// The tasks whose live leases moved from that worker to the one linked now.
+    pub moved_tasks: Vec<String>,
 }
 
 /// The GitHub login proven for a worker, if any.
@@ -195,7 +204,7 @@ impl WriteTx {
         code_hash: &str,
         login: &str,
         account_id: i64,
-    ) -> Result<Result<String, LinkRefusal>, StoreError> {
+    ) -> Result<Result<(String, LinkMove), LinkRefusal>, StoreError> {
         let now = self.now;
         let row: Option<(String,)> = sqlx::query_as(
             "SELECT worker_id FROM gh_link_codes WHERE code_hash = $1 AND used_at IS NULL \
@@ -208,29 +217,33 @@ impl WriteTx {
         let Some((worker_id,)) = row else {
             return Ok(Err(LinkRefusal::UnknownCode));
         };
-        if let Err(refusal) = self.gh_link_worker(&worker_id, login, account_id).await? {
-            return Ok(Err(refusal));
-        }
+        let moved = match self.gh_link_worker(&worker_id, login, account_id).await? {
+            Ok(moved) => moved,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
         sqlx::query("UPDATE gh_link_codes SET used_at = $1, used_by = $2 WHERE code_hash = $3")
             .bind(now)
             .bind(login)
             .bind(code_hash)
             .execute(self.conn())
             .await?;
-        Ok(Ok(worker_id))
+        Ok(Ok((worker_id, moved)))
     }
 
     /// Links worker `worker_id` to the GitHub account `account_id` (now named `login`), proven by
     /// the account itself (a `/owp link CODE` comment, or GitHub's device flow): the one step
     /// every proof ends in. The link is kept by the account id; `login` is only shown. A worker
     /// already linked to another account is refused; an account owns one worker at a time (a
-    /// new proof moves the link, and the worker it leaves speaks for nobody).
+    /// new proof moves the link, and the worker it leaves speaks for nobody). Nothing of the
+    /// person is stranded on the worker left: their history is recorded by the account (see
+    /// `claim_rules::by_person`), their open plans move to the new worker, and so do its live
+    /// leases (what moved is returned, for the callers to tell the person).
     pub async fn gh_link_worker(
         &mut self,
         worker_id: &str,
         login: &str,
         account_id: i64,
-    ) -> Result<Result<(), LinkRefusal>, StoreError> {
+    ) -> Result<Result<LinkMove, LinkRefusal>, StoreError> {
         let now = self.now;
         let login_key = login.to_lowercase();
         let current: Option<(Option<i64>, String)> =
@@ -248,6 +261,13 @@ impl WriteTx {
             }
             _ => {}
         }
+        let left: Option<(String,)> = sqlx::query_as(
+            "SELECT worker_id FROM gh_links WHERE account_id = $1 AND worker_id <> $2",
+        )
+        .bind(account_id)
+        .bind(worker_id)
+        .fetch_optional(self.conn())
+        .await?;
         sqlx::query(
             "UPDATE workers SET github_account_id = NULL WHERE github_account_id = $1 \
              AND id <> $2 AND id IN (SELECT worker_id FROM gh_links WHERE account_id = $1)",
@@ -283,9 +303,77 @@ impl WriteTx {
         self.person_met(account_id, login).await?;
         self.history_to_person(worker_id, account_id).await?;
         self.forget_known_workers();
-        // A plan proposed before the link is the person's now.
+        // A plan proposed before the link is the person's now, and the person's plans follow.
         self.proposals_to_person(worker_id).await?;
-        Ok(Ok(()))
+        let left = left.map(|(w,)| w);
+        let moved_tasks = match &left {
+            Some(from) => self.move_live_leases(from, worker_id).await?,
+            None => Vec::new(),
+        };
+        Ok(Ok(LinkMove { left, moved_tasks }))
+    }
+
+    /// The live leases of worker `from` (which no longer speaks for its person) move to worker
+    /// `to` (which does now), with their tasks, comment claims and load; each with its audit
+    /// event. Returns the ids of the tasks moved.
+    async fn move_live_leases(&mut self, from: &str, to: &str) -> Result<Vec<String>, StoreError> {
+        let held: Vec<(String, String, i64, String)> = sqlx::query_as(
+            "SELECT t.id, l.id, t.lease_points, r.name FROM leases l \
+             JOIN tasks t ON t.seq = l.task_seq AND t.lease_id = l.id \
+             JOIN repos r ON r.id = t.repo_id \
+             WHERE l.worker_id = $1 AND l.ended_at IS NULL ORDER BY t.seq",
+        )
+        .bind(from)
+        .fetch_all(self.conn())
+        .await?;
+        if held.is_empty() {
+            return Ok(Vec::new());
+        }
+        let points: i64 = held.iter().map(|(_, _, p, _)| p).sum();
+        let count = i64::try_from(held.len()).unwrap_or(i64::MAX);
+        for (task_id, lease_id, _, repo) in &held {
+            sqlx::query("UPDATE leases SET worker_id = $1 WHERE id = $2")
+                .bind(to)
+                .bind(lease_id)
+                .execute(self.conn())
+                .await?;
+            sqlx::query("UPDATE tasks SET worker_id = $1 WHERE id = $2 AND lease_id = $3")
+                .bind(to)
+                .bind(task_id)
+                .bind(lease_id)
+                .execute(self.conn())
+                .await?;
+            sqlx::query(
+                "UPDATE gh_claims SET worker_id = $1 WHERE task_id = $2 AND worker_id = $3",
+            )
+            .bind(to)
+            .bind(task_id)
+            .bind(from)
+            .execute(self.conn())
+            .await?;
+            self.event(
+                NewEvent::new("lease.moved", format!("worker:{to}"))
+                    .repo(repo)
+                    .task(task_id)
+                    .worker(Some(to))
+                    .data(serde_json::json!({
+                        "lease_id": lease_id, "from": from, "to": to,
+                        "reason": "the person linked another worker",
+                    })),
+            );
+        }
+        for (worker, sign) in [(from, -1i64), (to, 1)] {
+            sqlx::query(
+                "UPDATE workers SET active_tasks = active_tasks + $1, \
+                 active_points = active_points + $2 WHERE id = $3",
+            )
+            .bind(sign * count)
+            .bind(sign * points)
+            .bind(worker)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(held.into_iter().map(|(task, ..)| task).collect())
     }
 }
 

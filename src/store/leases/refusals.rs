@@ -55,7 +55,11 @@ pub(crate) async fn explain<'c>(
         for (i, (condition, _)) in conditions.iter().enumerate() {
             let held: i64 = row.try_get(format!("c{i}").as_str())?;
             if held == 0 {
-                refusals.push(refusal(*condition, worker, pick, &task, &row)?);
+                let why = refusal(*condition, worker, pick, &task, &row)?;
+                // A person's implicit worker holds as many tasks as the person may: one reason.
+                if !refusals.contains(&why) {
+                    refusals.push(why);
+                }
             }
         }
         refusals.sort_by_key(Refusal::rule);
