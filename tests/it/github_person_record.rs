@@ -7,6 +7,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::github_first_timers::{claim, key, reasons_for};
 use crate::github_support::story::{REPO, Story};
 use owp::domain::TaskStatus;
 
@@ -23,44 +24,13 @@ async fn worker_of(story: &Story, login: &str, name: &str) -> String {
     story.person_worker(login, registration).await
 }
 
-/// `POST /v1/work` for the worker of `token`: the key and lease of the task taken, or `None`.
-async fn claim(story: &Story, token: &str) -> Option<(String, String)> {
-    let (status, answer) = story.post_json("/v1/work", Some(token), json!({})).await;
-    match status {
-        204 => None,
-        200 => {
-            let lease = &answer["lease"];
-            Some((
-                lease["task"]["key"].as_str().unwrap().to_string(),
-                lease["lease_id"].as_str().unwrap().to_string(),
-            ))
-        }
-        other => panic!("claim answered {other}: {answer}"),
-    }
-}
-
 /// The codes of the reasons the worker's preview gives for the task of issue `n`.
 async fn codes_for(story: &Story, token: &str, n: u64) -> Vec<Value> {
-    let preview = story.preview(token).await;
-    let key = key(n);
-    preview["refused"]
-        .as_array()
-        .unwrap()
+    reasons_for(story, token, n)
+        .await
         .iter()
-        .find(|r| r["key"] == key.as_str())
-        .map(|r| {
-            r["reasons"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|reason| reason["code"].clone())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn key(n: u64) -> String {
-    format!("{REPO}#{n}")
+        .map(|reason| reason["code"].clone())
+        .collect()
 }
 
 /// Row 2: alice's worker gives a task back, so she cools down in the repository; she links a
