@@ -7,6 +7,11 @@
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
+use crate::store::github::issues::task_targets;
+use crate::store::github::outbox::OutboxTarget;
+use crate::store::github::worker_links::LinkMove;
+use crate::store::{StoreError, WriteTx};
+
 /// How long a link code can be used.
 pub const CODE_TTL_MS: i64 = 3_600_000;
 
@@ -29,6 +34,51 @@ pub fn new_code() -> String {
 /// How a code is stored: its SHA-256, ignoring letter case.
 pub fn code_hash(code: &str) -> String {
     hex::encode(Sha256::digest(code.trim().to_uppercase().as_bytes()))
+}
+
+/// Which worker speaks for `login` now and which stopped, in words (worker ids, written as
+/// code); `moved` when the claim of the issue it is written on moved with them.
+pub fn relinked(login: &str, now: &str, left: &str, moved: bool) -> String {
+    let claim = if moved {
+        " Your claim of this issue moved with you: report and renew it from `NOW`; reports \
+         from `LEFT` are refused."
+    } else {
+        ""
+    };
+    format!(
+        "@{login}, worker `{now}` speaks for you now (you linked it just now); worker `{left}` \
+         no longer does.{claim}"
+    )
+    .replace("NOW", now)
+    .replace("LEFT", left)
+}
+
+/// A proof moved `login` from one worker to another (`mv`): each task whose claim moved with
+/// them says so on its issue (through the outbox, in the transaction of the link), so the person
+/// learns which worker answers for their claim now.
+pub async fn tell_moved(
+    tx: &mut WriteTx,
+    login: &str,
+    now: &str,
+    mv: &LinkMove,
+) -> Result<(), StoreError> {
+    let Some(left) = &mv.left else {
+        return Ok(());
+    };
+    let ids: Vec<&str> = mv.moved_tasks.iter().map(String::as_str).collect();
+    let targets = task_targets(tx.conn(), &ids).await?;
+    let body = relinked(login, now, left, true);
+    for task in &mv.moved_tasks {
+        if let Some((repo, number, installation_id)) = targets.get(task) {
+            let target = OutboxTarget {
+                installation_id: *installation_id,
+                repo,
+                issue_number: *number,
+            };
+            tx.gh_enqueue_comment(&target, Some(task), &body).await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::domain::Event;
 use crate::domain::model::{CONFIG_BUDGET_FIELD, CONFIG_ERROR_FIELD, LABELS_MISSING_FIELD};
 use crate::github::app_auth::GithubApp;
 use crate::github::raw_calls::FileText;
-use crate::github::repo_config::RepoConfig;
+use crate::github::repo_config::{MaxClaims, RepoConfig};
 use crate::github::signature::WebhookSecrets;
 use crate::github::{api, messages};
 use crate::store::github::claims::{claim_of_task, delete_claim};
@@ -516,7 +516,11 @@ pub async fn record_config(
             return Ok(read.settings());
         }
         ConfigNews::Missing => {
-            tx.gh_set_repo_config(repo, Some(Default::default()), None, at)
+            let defaults = RepoConfigColumns {
+                max_claims_per_user: Some(i64::from(MaxClaims::default().0)),
+                ..Default::default()
+            };
+            tx.gh_set_repo_config(repo, Some(defaults), None, at)
                 .await?;
         }
         ConfigNews::Parsed(config) => {
@@ -537,6 +541,7 @@ pub async fn record_config(
                 approval: config.claim.approval_policy(),
                 verified_commits: config.claim.verified_commits,
                 verified_commits_below_trust: config.claim.verified_commits_below_trust,
+                max_claims_per_user: Some(i64::from(config.max_claims_per_user.0.max(1))),
             };
             tx.gh_set_repo_config(repo, Some(columns), None, at).await?;
         }

@@ -83,6 +83,12 @@ pub struct WorkerLinked {
     /// The account's login now (how it is shown; the account id is who it is).
     pub github_login: String,
     pub github_account_id: i64,
+    /// The worker that spoke for the account until now and no longer does (absent when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_worker: Option<String>,
+    /// The tasks whose claims moved from that worker to this one (each issue is told).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved_tasks: Vec<String>,
 }
 
 /// The calling worker (`Authorization: Bearer <token>`), marked online, within its `limit`.
@@ -252,12 +258,12 @@ async fn finish_flow(
     {
         return Err(fail(unknown_device_code(START_PATH)));
     }
-    match tx
+    let moved = match tx
         .gh_link_worker(&worker.id, &user.login, user.id)
         .await
         .map_err(|e| fail(e.into()))?
     {
-        Ok(()) => {}
+        Ok(moved) => moved,
         Err(LinkRefusal::LinkedElsewhere | LinkRefusal::UnknownCode) => {
             drop(tx);
             let _ = store.worker_link_flow_end(&worker.id, &key).await;
@@ -267,18 +273,26 @@ async fn finish_flow(
                  for this one",
             )));
         }
-    }
+    };
     tx.event(
         NewEvent::new("github.worker_linked", format!("github:{}", user.login))
             .worker(Some(&worker.id))
-            .data(json!({"login": user.login, "account_id": user.id, "proof": "device_flow"})),
+            .data(
+                json!({"login": user.login, "account_id": user.id, "proof": "device_flow",
+                         "left": moved.left}),
+            ),
     );
+    crate::github::login_link::tell_moved(&mut tx, &user.login, &worker.id, &moved)
+        .await
+        .map_err(|e| fail(e.into()))?;
     tx.commit().await.map_err(|e| fail(e.into()))?;
     tracing::info!(worker = %worker.id, login = %user.login, "a worker was linked to its person (device flow)");
     Ok(WorkerLinked {
         worker_id: worker.id,
         github_login: user.login,
         github_account_id: user.id,
+        replaced_worker: moved.left,
+        moved_tasks: moved.moved_tasks,
     })
 }
 

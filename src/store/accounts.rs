@@ -107,14 +107,6 @@ impl WriteTx {
         account_id: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE workers SET github_account_id = $1 WHERE id = $2 \
-             AND github_account_id IS NULL",
-        )
-        .bind(account_id)
-        .bind(worker_id)
-        .execute(self.conn())
-        .await?;
-        sqlx::query(
             "UPDATE gh_links SET account_id = $1 WHERE worker_id = $2 AND account_id IS NULL \
              AND NOT EXISTS (SELECT 1 FROM gh_links o WHERE o.account_id = $1)",
         )
@@ -122,6 +114,23 @@ impl WriteTx {
         .bind(worker_id)
         .execute(self.conn())
         .await?;
+        // The worker speaks for the account only when its link does (one definition of the
+        // person of a worker: `claim_rules::person_of`).
+        let linked: Option<(Option<String>,)> = sqlx::query_as(
+            "UPDATE workers SET github_account_id = $1 WHERE id = $2 \
+             AND github_account_id IS NULL AND (token_hash IS NULL OR EXISTS (SELECT 1 \
+               FROM gh_links gl WHERE gl.worker_id = $2 AND gl.account_id = $1)) \
+             RETURNING github_login",
+        )
+        .bind(account_id)
+        .bind(worker_id)
+        .fetch_optional(self.conn())
+        .await?;
+        if let Some((login,)) = linked {
+            self.person_met(account_id, login.as_deref().unwrap_or_default())
+                .await?;
+            self.history_to_person(worker_id, account_id).await?;
+        }
         self.forget_known_workers();
         Ok(())
     }

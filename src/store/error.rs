@@ -139,11 +139,13 @@ pub(crate) const CLAIM_RACE: &str = "claim_race";
 
 /// The names under which the database refuses a claim that its own statement let through: a
 /// lease over its repository's hourly claim cap, a task whose paths another claim took first, a
-/// lease its repository's reviewers have no room for (rule 13).
-const CLAIM_RECHECKS: [&str; 3] = [
+/// lease its repository's reviewers have no room for (rule 13), a lease beyond its person's
+/// `max_claims_per_user`.
+const CLAIM_RECHECKS: [&str; 4] = [
     "repos_claims_per_hour",
     "task_paths_overlap",
     "repos_reviewer_room",
+    "persons_claims",
 ];
 
 impl StoreError {

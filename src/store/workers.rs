@@ -401,6 +401,7 @@ impl WriteTx {
             .await?
             .rows_affected();
             if made > 0 {
+                self.person_met(account_id, login).await?;
                 return self.worker(&id).await;
             }
         }

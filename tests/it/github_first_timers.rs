@@ -20,7 +20,7 @@ const RULES: &str =
     "max_open_prs: 10\nclaim:\n  first_timers_label: \"good first issue\"\n  cooldown_hours: 2\n";
 
 /// `POST /v1/work` for the worker of `token`: the key of the task taken, or `None` (204).
-async fn claim(story: &Story, token: &str) -> Option<(String, String)> {
+pub(crate) async fn claim(story: &Story, token: &str) -> Option<(String, String)> {
     let (status, answer) = story.post_json("/v1/work", Some(token), json!({})).await;
     match status {
         204 => None,
@@ -36,7 +36,7 @@ async fn claim(story: &Story, token: &str) -> Option<(String, String)> {
 }
 
 /// The reasons the worker's preview gives for the task of issue `n` (none when it is eligible).
-async fn reasons_for(story: &Story, token: &str, n: u64) -> Vec<Value> {
+pub(crate) async fn reasons_for(story: &Story, token: &str, n: u64) -> Vec<Value> {
     let preview = story.preview(token).await;
     let key = format!("{REPO}#{n}");
     preview["refused"]
@@ -48,7 +48,7 @@ async fn reasons_for(story: &Story, token: &str, n: u64) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-fn key(n: u64) -> String {
+pub(crate) fn key(n: u64) -> String {
     format!("{REPO}#{n}")
 }
 

@@ -1669,6 +1669,10 @@ export interface components {
             github_account_id: number;
             /** @description The account's login now (how it is shown; the account id is who it is). */
             github_login: string;
+            /** @description The tasks whose claims moved from that worker to this one (each issue is told). */
+            moved_tasks?: string[];
+            /** @description The worker that spoke for the account until now and no longer does (absent when none). */
+            replaced_worker?: string | null;
             worker_id: string;
         };
         WorkerSelf: {

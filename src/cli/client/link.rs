@@ -24,6 +24,33 @@ pub struct WorkerLinked {
     pub worker_id: String,
     pub github_login: String,
     pub github_account_id: i64,
+    /// The worker that spoke for the account until now (it no longer does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_worker: Option<String>,
+    /// The tasks whose claims moved to this worker.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved_tasks: Vec<String>,
+}
+
+impl WorkerLinked {
+    /// The link in words: which account, which worker speaks for it now and which stopped.
+    pub fn said(&self) -> String {
+        let mut line = format!(
+            "Linked to GitHub account {}: worker {} speaks for it now",
+            self.github_login, self.worker_id
+        );
+        if let Some(left) = &self.replaced_worker {
+            line.push_str(&format!("; worker {left} no longer does"));
+            if !self.moved_tasks.is_empty() {
+                line.push_str(&format!(
+                    " (its {} claim(s) moved here: {})",
+                    self.moved_tasks.len(),
+                    self.moved_tasks.join(", ")
+                ));
+            }
+        }
+        line
+    }
 }
 
 impl OwpClient {

@@ -94,6 +94,23 @@ pub fn user_code(code: &str) -> Result<&str, String> {
     }
 }
 
+/// Which worker of which pool a proof links, as the instructions name them.
+pub(super) struct Linking<'a> {
+    pub worker_id: &'a str,
+    pub name: &'a str,
+    pub server: &'a str,
+}
+
+impl<'a> Linking<'a> {
+    pub(super) fn of(config: &'a WorkerConfig) -> Self {
+        Linking {
+            worker_id: &config.worker_id,
+            name: &config.name,
+            server: &config.server,
+        }
+    }
+}
+
 /// How a proof ended.
 pub(super) enum Proof {
     Linked(WorkerLinked),
@@ -104,7 +121,12 @@ pub(super) enum Proof {
 /// Runs the device flow through the pool: prints where to enter which code (to stderr when
 /// `quiet`, so that standard output stays machine-readable), then polls at the pool's interval
 /// until the person approved, declined, or the code expired.
-pub(super) async fn prove(client: &OwpClient, web: &str, quiet: bool) -> anyhow::Result<Proof> {
+pub(super) async fn prove(
+    client: &OwpClient,
+    web: &str,
+    quiet: bool,
+    linking: &Linking<'_>,
+) -> anyhow::Result<Proof> {
     let start = match client.link_device_start().await {
         Ok(start) => start,
         Err(e) if e.status() == Some(404) => return Ok(Proof::NotOffered),
@@ -119,7 +141,10 @@ pub(super) async fn prove(client: &OwpClient, web: &str, quiet: bool) -> anyhow:
             say!("{line}");
         }
     };
-    tell(format!("Open {page} and enter {code}"));
+    tell(format!(
+        "Open {page} and enter {code} to link worker {} ({}) of the pool at {}",
+        linking.worker_id, linking.name, linking.server
+    ));
     tell("Waiting for GitHub… (sign in there as the account this worker works for)".into());
     let deadline =
         tokio::time::Instant::now() + Duration::from_secs(start.expires_in).min(MAX_WAIT);
@@ -142,12 +167,20 @@ pub(super) async fn prove(client: &OwpClient, web: &str, quiet: bool) -> anyhow:
 pub(super) async fn link(args: LinkArgs) -> anyhow::Result<()> {
     let session = Session::load(&args.common)?;
     if !args.code {
-        match prove(&session.client, &args.github_web_url, session.json).await? {
+        let linking = Linking::of(&session.config);
+        match prove(
+            &session.client,
+            &args.github_web_url,
+            session.json,
+            &linking,
+        )
+        .await?
+        {
             Proof::Linked(linked) => {
                 if session.json {
                     say!("{}", serde_json::to_string_pretty(&linked)?);
                 } else {
-                    say!("Linked to GitHub account {}", linked.github_login);
+                    say!("{}", linked.said());
                 }
                 return Ok(());
             }
@@ -220,13 +253,20 @@ pub(super) async fn prove_after_registering(
         }
         return Ok(());
     }
-    match prove(&client, &choice.github_web_url, common.json).await {
+    match prove(
+        &client,
+        &choice.github_web_url,
+        common.json,
+        &Linking::of(config),
+    )
+    .await
+    {
         Ok(Proof::Linked(linked)) if common.json => {
-            say_err!("Linked to GitHub account {}", linked.github_login);
+            say_err!("{}", linked.said());
             Ok(())
         }
         Ok(Proof::Linked(linked)) => {
-            say!("Linked to GitHub account {}", linked.github_login);
+            say!("{}", linked.said());
             Ok(())
         }
         Ok(Proof::NotOffered) => Ok(()),

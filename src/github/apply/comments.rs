@@ -389,12 +389,17 @@ pub(super) async fn link(
         .gh_use_link_code(&hash, ctx.login, ctx.account_id)
         .await?
     {
-        Ok(worker_id) => {
+        Ok((worker_id, moved)) => {
             tx.event(
                 NewEvent::new("github.worker_linked", &ctx.actor)
                     .worker(Some(&worker_id))
-                    .data(json!({"login": ctx.login})),
+                    .data(json!({"login": ctx.login, "left": moved.left})),
             );
+            crate::github::login_link::tell_moved(tx, ctx.login, &worker_id, &moved).await?;
+            if let Some(left) = &moved.left {
+                let body = crate::github::login_link::relinked(ctx.login, &worker_id, left, false);
+                ctx.reply(tx, None, &body).await?;
+            }
             ctx.thumbs_up(tx).await
         }
         Err(refusal) => {

@@ -186,19 +186,23 @@ impl WriteTx {
         Ok(n == 1)
     }
 
-    /// When `worker_id` last gave task `task_seq` back, if it did.
+    /// When `worker_id`, or the person it speaks for on any worker, last gave task `task_seq`
+    /// back, if they did (rule 1 reads the person, `claim_rules::by_person`).
     pub async fn gh_nacked_at(
         &mut self,
         task_seq: i64,
         worker_id: &str,
     ) -> Result<Option<i64>, StoreError> {
-        let row: Option<(i64,)> =
-            sqlx::query_as("SELECT at FROM nacks WHERE task_seq = $1 AND worker_id = $2")
-                .bind(task_seq)
-                .bind(worker_id)
-                .fetch_optional(self.conn())
-                .await?;
-        Ok(row.map(|(at,)| at))
+        let sql = format!(
+            "SELECT MAX(n.at) FROM nacks n WHERE n.task_seq = $1 AND {}",
+            crate::store::leases::claim_rules::by_person("n", "$2")
+        );
+        let row: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(task_seq)
+            .bind(worker_id)
+            .fetch_one(self.conn())
+            .await?;
+        Ok(row)
     }
 }
 

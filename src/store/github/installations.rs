@@ -224,6 +224,9 @@ pub struct RepoConfigColumns<'a> {
     pub verified_commits: crate::domain::task_policy::VerifiedCommits,
     /// `claim.verified_commits_below_trust` (0–3).
     pub verified_commits_below_trust: Option<u8>,
+    /// `max_claims_per_user`: claims one person holds at once in the repository, on all their
+    /// workers and comments together (`None`: no such limit).
+    pub max_claims_per_user: Option<i64>,
 }
 
 impl Store {
@@ -285,12 +288,14 @@ impl WriteTx {
             approval,
             verified_commits,
             verified_commits_below_trust,
+            max_claims_per_user,
         }) = config
         {
             sqlx::query(
                 "UPDATE repos SET claims_per_hour = $1, contract = $2, \
                  min_account_age_days = $3, first_timers_label = $4, cooldown_hours = $5, \
-                 verified_commits = $6, verified_commits_below_trust = $7 WHERE name = $8",
+                 verified_commits = $6, verified_commits_below_trust = $7, \
+                 max_claims_per_user = $8 WHERE name = $9",
             )
             .bind(claims_per_hour)
             .bind(contract)
@@ -299,6 +304,7 @@ impl WriteTx {
             .bind(cooldown_hours)
             .bind(verified_commits.as_str())
             .bind(verified_commits_below_trust.map(i64::from))
+            .bind(max_claims_per_user)
             .bind(repo)
             .execute(self.conn())
             .await?;

@@ -5,7 +5,8 @@
 
 use sqlx::{Any, Executor};
 
-use crate::store::{Store, StoreError, WriteTx};
+use crate::store::leases::claim_rules::person_of;
+use crate::store::{NewEvent, Store, StoreError, WriteTx};
 
 /// Why a link code was not accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,6 +15,15 @@ pub enum LinkRefusal {
     UnknownCode,
     /// The worker is already linked to another login.
     LinkedElsewhere,
+}
+
+/// What a proof that moved a person to another worker did ([`WriteTx::gh_link_worker`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinkMove {
+    /// The worker that spoke for the person until now and no longer does.
+    pub left: Option<String>,
+    /// The tasks whose live leases moved from that worker to the one linked now.
+    pub moved_tasks: Vec<String>,
 }
 
 /// The GitHub login proven for a worker, if any.
@@ -29,6 +39,42 @@ async fn login_of_worker<'e>(
 }
 
 impl WriteTx {
+    /// The pool meets the person `account_id`, now named `login` (a link, their first comment
+    /// claim): their record (`persons`) is made, or its login refreshed.
+    pub async fn person_met(&mut self, account_id: i64, login: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO persons (account_id, login, first_seen_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id) DO UPDATE SET login = excluded.login",
+        )
+        .bind(account_id)
+        .bind(login)
+        .bind(self.now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// The history a worker made before it spoke for anyone (its leases, give-backs and
+    /// outcomes) becomes the history of the person `account_id` who proved it: it follows them
+    /// to their next worker.
+    pub(crate) async fn history_to_person(
+        &mut self,
+        worker_id: &str,
+        account_id: i64,
+    ) -> Result<(), StoreError> {
+        for table in ["leases", "nacks", "outcomes"] {
+            let sql = format!(
+                "UPDATE {table} SET person_id = $1 WHERE worker_id = $2 AND person_id IS NULL"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(account_id)
+                .bind(worker_id)
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The worker the GitHub account `account_id` proved to own, if any.
     pub async fn gh_linked_worker(
         &mut self,
@@ -80,6 +126,11 @@ impl WriteTx {
             .await?;
         }
         self.vouch_person_seen(account_id, &key).await?;
+        sqlx::query("UPDATE persons SET login = $1 WHERE account_id = $2 AND login <> $1")
+            .bind(login)
+            .bind(account_id)
+            .execute(self.conn())
+            .await?;
         sqlx::query("UPDATE gh_accounts SET login = $1 WHERE account_id = $2 AND login <> $1")
             .bind(login)
             .bind(account_id)
@@ -92,20 +143,18 @@ impl WriteTx {
     }
 
     /// The person (GitHub account id) a worker is: a person's implicit worker, or a worker linked
-    /// by the account's own proof. `None` for any other worker, whatever login it declared.
+    /// by the account's own proof. `None` for any other worker, whatever login it declared. The
+    /// rules read the same definition (`claim_rules::person_of`).
     pub async fn gh_person_of_worker(
         &mut self,
         worker_id: &str,
     ) -> Result<Option<i64>, StoreError> {
-        let row: Option<(Option<i64>,)> = sqlx::query_as(
-            "SELECT w.github_account_id FROM workers w WHERE w.id = $1 \
-             AND (w.token_hash IS NULL OR EXISTS (SELECT 1 FROM gh_links gl \
-               WHERE gl.worker_id = w.id AND gl.account_id = w.github_account_id))",
-        )
-        .bind(worker_id)
-        .fetch_optional(self.conn())
-        .await?;
-        Ok(row.and_then(|(a,)| a))
+        let sql = format!("SELECT {}", person_of("$1"));
+        let row: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(worker_id)
+            .fetch_one(self.conn())
+            .await?;
+        Ok(row)
     }
 
     /// The GitHub login proven for a worker, if any.
@@ -147,7 +196,7 @@ impl WriteTx {
         code_hash: &str,
         login: &str,
         account_id: i64,
-    ) -> Result<Result<String, LinkRefusal>, StoreError> {
+    ) -> Result<Result<(String, LinkMove), LinkRefusal>, StoreError> {
         let now = self.now;
         let row: Option<(String,)> = sqlx::query_as(
             "SELECT worker_id FROM gh_link_codes WHERE code_hash = $1 AND used_at IS NULL \
@@ -160,29 +209,33 @@ impl WriteTx {
         let Some((worker_id,)) = row else {
             return Ok(Err(LinkRefusal::UnknownCode));
         };
-        if let Err(refusal) = self.gh_link_worker(&worker_id, login, account_id).await? {
-            return Ok(Err(refusal));
-        }
+        let moved = match self.gh_link_worker(&worker_id, login, account_id).await? {
+            Ok(moved) => moved,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
         sqlx::query("UPDATE gh_link_codes SET used_at = $1, used_by = $2 WHERE code_hash = $3")
             .bind(now)
             .bind(login)
             .bind(code_hash)
             .execute(self.conn())
             .await?;
-        Ok(Ok(worker_id))
+        Ok(Ok((worker_id, moved)))
     }
 
     /// Links worker `worker_id` to the GitHub account `account_id` (now named `login`), proven by
     /// the account itself (a `/owp link CODE` comment, or GitHub's device flow): the one step
     /// every proof ends in. The link is kept by the account id; `login` is only shown. A worker
     /// already linked to another account is refused; an account owns one worker at a time (a
-    /// new proof moves the link, and the worker it leaves speaks for nobody).
+    /// new proof moves the link, and the worker it leaves speaks for nobody). Nothing of the
+    /// person is stranded on the worker left: their history is recorded by the account (see
+    /// `claim_rules::by_person`), their open plans move to the new worker, and so do its live
+    /// leases (what moved is returned, for the callers to tell the person).
     pub async fn gh_link_worker(
         &mut self,
         worker_id: &str,
         login: &str,
         account_id: i64,
-    ) -> Result<Result<(), LinkRefusal>, StoreError> {
+    ) -> Result<Result<LinkMove, LinkRefusal>, StoreError> {
         let now = self.now;
         let login_key = login.to_lowercase();
         let current: Option<(Option<i64>, String)> =
@@ -200,6 +253,13 @@ impl WriteTx {
             }
             _ => {}
         }
+        let left: Option<(String,)> = sqlx::query_as(
+            "SELECT worker_id FROM gh_links WHERE account_id = $1 AND worker_id <> $2",
+        )
+        .bind(account_id)
+        .bind(worker_id)
+        .fetch_optional(self.conn())
+        .await?;
         sqlx::query(
             "UPDATE workers SET github_account_id = NULL WHERE github_account_id = $1 \
              AND id <> $2 AND id IN (SELECT worker_id FROM gh_links WHERE account_id = $1)",
@@ -232,12 +292,82 @@ impl WriteTx {
             .bind(worker_id)
             .execute(self.conn())
             .await?;
+        self.person_met(account_id, login).await?;
+        self.history_to_person(worker_id, account_id).await?;
         self.forget_known_workers();
         // The proof just named the person's login: their vouch entries match them from now on.
         self.vouch_person_seen(account_id, &login_key).await?;
-        // A plan proposed before the link is the person's now.
+        // A plan proposed before the link is the person's now, and the person's plans follow.
         self.proposals_to_person(worker_id).await?;
-        Ok(Ok(()))
+        let left = left.map(|(w,)| w);
+        let moved_tasks = match &left {
+            Some(from) => self.move_live_leases(from, worker_id).await?,
+            None => Vec::new(),
+        };
+        Ok(Ok(LinkMove { left, moved_tasks }))
+    }
+
+    /// The live leases of worker `from` (which no longer speaks for its person) move to worker
+    /// `to` (which does now), with their tasks, comment claims and load; each with its audit
+    /// event. Returns the ids of the tasks moved.
+    async fn move_live_leases(&mut self, from: &str, to: &str) -> Result<Vec<String>, StoreError> {
+        let held: Vec<(String, String, i64, String)> = sqlx::query_as(
+            "SELECT t.id, l.id, t.lease_points, r.name FROM leases l \
+             JOIN tasks t ON t.seq = l.task_seq AND t.lease_id = l.id \
+             JOIN repos r ON r.id = t.repo_id \
+             WHERE l.worker_id = $1 AND l.ended_at IS NULL ORDER BY t.seq",
+        )
+        .bind(from)
+        .fetch_all(self.conn())
+        .await?;
+        if held.is_empty() {
+            return Ok(Vec::new());
+        }
+        let points: i64 = held.iter().map(|(_, _, p, _)| p).sum();
+        let count = i64::try_from(held.len()).unwrap_or(i64::MAX);
+        for (task_id, lease_id, _, repo) in &held {
+            sqlx::query("UPDATE leases SET worker_id = $1 WHERE id = $2")
+                .bind(to)
+                .bind(lease_id)
+                .execute(self.conn())
+                .await?;
+            sqlx::query("UPDATE tasks SET worker_id = $1 WHERE id = $2 AND lease_id = $3")
+                .bind(to)
+                .bind(task_id)
+                .bind(lease_id)
+                .execute(self.conn())
+                .await?;
+            sqlx::query(
+                "UPDATE gh_claims SET worker_id = $1 WHERE task_id = $2 AND worker_id = $3",
+            )
+            .bind(to)
+            .bind(task_id)
+            .bind(from)
+            .execute(self.conn())
+            .await?;
+            self.event(
+                NewEvent::new("lease.moved", format!("worker:{to}"))
+                    .repo(repo)
+                    .task(task_id)
+                    .worker(Some(to))
+                    .data(serde_json::json!({
+                        "lease_id": lease_id, "from": from, "to": to,
+                        "reason": "the person linked another worker",
+                    })),
+            );
+        }
+        for (worker, sign) in [(from, -1i64), (to, 1)] {
+            sqlx::query(
+                "UPDATE workers SET active_tasks = active_tasks + $1, \
+                 active_points = active_points + $2 WHERE id = $3",
+            )
+            .bind(sign * count)
+            .bind(sign * points)
+            .bind(worker)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(held.into_iter().map(|(task, ..)| task).collect())
     }
 }
 

@@ -201,6 +201,9 @@ pub(crate) enum Condition {
     /// Rule 11: in a repository that takes plans first, the worker's trust skips the plan or it
     /// holds an approved proposal for the task.
     Approved,
+    /// `max_claims_per_user`: the person holds fewer claims in the repository than it allows,
+    /// on all their workers and by comment together.
+    PersonClaimsRoom,
     /// Rule 12: the repository's vouch list does not denounce the worker's GitHub login.
     NotDenounced,
     /// Rule 12: the repository takes claims from vouched logins and maintainers only
@@ -235,7 +238,8 @@ const FIRST_TIMERS_OFF: &str = "t.first_timers = 0";
 /// with the condition under which it is off: the rule's text is `(OFF OR …)`, so while `OFF`
 /// holds, the rule holds whoever claims the task. Most pools use few of them; the plain claim
 /// statement ([`RuleSet::Plain`]) leaves them out.
-const SWITCHED_RULES: [(Condition, &str); 11] = [
+const SWITCHED_RULES: [(Condition, &str); 12] = [
+    (Condition::PersonClaimsRoom, PERSON_CLAIMS_OFF),
     (Condition::HourlyRoom, HOURLY_OFF),
     (Condition::AccountOldEnough, ACCOUNT_AGE_OFF),
     (Condition::CooledDown, COOLDOWN_OFF),
@@ -299,7 +303,8 @@ pub(crate) fn claim_conditions(
             Condition::NotNackedRecently,
             format!(
                 "NOT EXISTS (SELECT 1 FROM nacks n WHERE n.task_seq = t.seq \
-                   AND n.worker_id = {worker} AND n.at > {since})"
+                   AND {} AND n.at > {since})",
+                by_person("n", worker)
             ),
         ),
         (Condition::TierTrusted, trust_rule(worker)),
@@ -335,6 +340,10 @@ pub(crate) fn person_conditions(
         ),
         (Condition::FirstTimer, first_timer_rule(worker, insider)),
         (Condition::CooledDown, cooled_down(worker, hour)),
+        (
+            Condition::PersonClaimsRoom,
+            person_claims_room(&person_of(worker)),
+        ),
         (Condition::NotDenounced, not_denounced(worker)),
         (
             Condition::VouchedIfRequired,
@@ -355,13 +364,54 @@ fn person_proven(worker: &str) -> String {
     )
 }
 
-/// The workers of the person the worker (parameter `worker`) is, as `pw`: itself, and every
-/// worker that speaks for the same GitHub account (`workers.github_account_id`: a person's
-/// implicit worker of their comment claims and the workers they linked).
-fn person(worker: &str) -> String {
+/// The person (GitHub account id) the worker (parameter `worker`) speaks for, as a SQL
+/// expression (NULL for a worker that speaks for nobody): `workers.github_account_id`, written
+/// only by a proof (a link, `gh_links`, which moves the id from the worker it leaves; or the
+/// person's own comments, their implicit worker). The one definition every rule reads
+/// (migration 0053 cleared the ids no link backed).
+pub(crate) fn person_of(worker: &str) -> String {
+    format!("(SELECT pw.github_account_id FROM workers pw WHERE pw.id = {worker})")
+}
+
+/// The rows of history `x` (a lease, a give-back, an outcome) that are the worker's (parameter
+/// `worker`) or its person's, whichever worker they were recorded for (`x.person_id`, written
+/// with the row, migration 0053): what the pool remembers of a person follows them to a new
+/// worker and through a relink.
+pub(crate) fn by_person(x: &str, worker: &str) -> String {
     format!(
-        "(SELECT pw.id FROM workers pw WHERE pw.id = {worker} OR pw.github_account_id = \
-           (SELECT me.github_account_id FROM workers me WHERE me.id = {worker}))"
+        "({x}.worker_id = {worker} OR {x}.person_id = {})",
+        person_of(worker)
+    )
+}
+
+/// What switches `max_claims_per_user` of repository `r` off: a repository without the App.
+const PERSON_CLAIMS_OFF: &str = "r.max_claims_per_user IS NULL";
+
+/// `max_claims_per_user`: repository `r` has no such limit, or `person` (an SQL expression of an
+/// account id) is nobody, or the person holds fewer live leases there than it allows, on every
+/// worker of theirs and by comment alike. PostgreSQL reads it again under the person's row lock
+/// when the lease is written (migration 0053, a copy of this text that a test keeps equal).
+pub(crate) fn person_claims_room(person: &str) -> String {
+    format!(
+        "({PERSON_CLAIMS_OFF} OR {person} IS NULL OR (SELECT COUNT(*) {}) < r.max_claims_per_user)",
+        person_live_leases(person)
+    )
+}
+
+/// The live leases of `person` in repository `r`, as the `FROM … WHERE …` of a query over `ml`.
+fn person_live_leases(person: &str) -> String {
+    format!(
+        "FROM leases ml WHERE ml.person_id = {person} AND ml.repo_id = r.id \
+           AND ml.ended_at IS NULL"
+    )
+}
+
+/// How many live leases the person of the worker (parameter `worker`) holds in repository `r`:
+/// what explains a refusal of [`person_claims_room`].
+pub(crate) fn person_claims(worker: &str) -> String {
+    format!(
+        "(SELECT COUNT(*) {})",
+        person_live_leases(&person_of(worker))
     )
 }
 
@@ -369,9 +419,8 @@ fn person(worker: &str) -> String {
 /// candidate `t`'s repository (`outcomes`), as the `FROM … WHERE …` of a query over `fo`.
 fn merged_here(worker: &str) -> String {
     format!(
-        "FROM outcomes fo WHERE fo.worker_id IN {} AND fo.kind = 'merged' \
-           AND fo.repo_id = t.repo_id",
-        person(worker)
+        "FROM outcomes fo WHERE {} AND fo.kind = 'merged' AND fo.repo_id = t.repo_id",
+        by_person("fo", worker)
     )
 }
 
@@ -398,10 +447,10 @@ pub(crate) fn merged_count(worker: &str) -> String {
 /// hour), as the `FROM … WHERE …` of a query over `cl` (the partial index of migration 0034).
 fn recent_ends(worker: &str, hour: &str) -> String {
     format!(
-        "FROM leases cl WHERE cl.worker_id IN {} AND cl.repo_id = r.id \
+        "FROM leases cl WHERE {} AND cl.repo_id = r.id \
            AND cl.outcome IN ('nacked', 'expired') \
            AND cl.ended_at > {hour} + {HOUR_MS} - CAST(r.cooldown_hours AS BIGINT) * {HOUR_MS}",
-        person(worker)
+        by_person("cl", worker)
     )
 }
 
@@ -475,12 +524,15 @@ fn approved(worker: &str) -> String {
     format!(
         "({APPROVAL_OFF} OR {trust} >= r.approval_skip_trust \
            OR EXISTS (SELECT 1 FROM proposals ap WHERE ap.task_seq = t.seq \
-             AND ap.worker_id = {worker} AND ap.state = 'approved' \
+             AND (ap.worker_id = {worker} OR ap.proposer = 'github:' || {person}) \
+             AND ap.state = 'approved' \
              AND NOT EXISTS (SELECT 1 FROM leases al WHERE al.task_seq = t.seq \
-               AND al.worker_id = {worker} AND al.created_at >= ap.ended_at \
+               AND {spent} AND al.created_at >= ap.ended_at \
                AND al.ended_at IS NOT NULL \
                AND COALESCE(al.outcome, '') NOT IN ('pr_opened', 'merged'))))",
         trust = effective_trust(worker, "t.repo_id"),
+        person = person_of(worker),
+        spent = by_person("al", worker),
     )
 }
 
@@ -581,10 +633,11 @@ pub(crate) fn effective_trust(worker: &str, repo: &str) -> String {
            WHERE tw.id = {worker} \
            UNION ALL SELECT p.level FROM repo_promotions p JOIN workers pw ON pw.id = {worker} \
              WHERE p.repo_id = {repo} AND pw.reputation_opt_in = 1 \
-               AND p.merged <= (SELECT COUNT(*) FROM outcomes o WHERE o.worker_id = {worker} \
+               AND p.merged <= (SELECT COUNT(*) FROM outcomes o WHERE {merges} \
                  AND o.repo_id = {repo} AND o.kind = 'merged') \
            UNION ALL SELECT vr.vouch_trust {vouched}) e)",
-        vouched = vouched_entries(worker, repo)
+        vouched = vouched_entries(worker, repo),
+        merges = by_person("o", worker),
     )
 }
 
@@ -614,16 +667,6 @@ fn worker_logins(worker: &str) -> String {
     )
 }
 
-/// The person (GitHub account id) the worker (parameter `worker`) is: a person's implicit
-/// worker, or a worker linked by the account's own proof (`gh_links.account_id`).
-fn worker_person(worker: &str) -> String {
-    format!(
-        "SELECT pw.github_account_id FROM workers pw WHERE pw.id = {worker} \
-           AND (pw.token_hash IS NULL OR EXISTS (SELECT 1 FROM gh_links pl \
-             WHERE pl.worker_id = pw.id AND pl.account_id = pw.github_account_id))"
-    )
-}
-
 /// Rule 12: the entries of repository `repo` (a SQL expression of its id; its row is `vr`) that
 /// vouch for the person of the worker (parameter `worker`), by the account id each entry's login
 /// was resolved to when the list was read (an entry GitHub has not resolved vouches for nobody),
@@ -633,8 +676,8 @@ fn vouched_entries(worker: &str, repo: &str) -> String {
     format!(
         "FROM vouch_entries ve JOIN repos vr ON vr.id = ve.repo_id \
          WHERE ve.repo_id = {repo} AND ve.vouched = 1 AND ve.source <> 'import' \
-           AND ve.account_id IN ({})",
-        worker_person(worker)
+           AND ve.account_id = {}",
+        person_of(worker)
     )
 }
 
@@ -652,9 +695,9 @@ pub(crate) fn vouched_for(worker: &str, repo: &str) -> String {
 fn not_denounced(worker: &str) -> String {
     format!(
         "NOT EXISTS (SELECT 1 FROM vouch_entries de WHERE de.repo_id = t.repo_id \
-           AND de.denounced = 1 AND (de.account_id IN ({person}) \
+           AND de.denounced = 1 AND (de.account_id = {person} \
              OR (de.account_id IS NULL AND de.login IN ({logins}))))",
-        person = worker_person(worker),
+        person = person_of(worker),
         logins = worker_logins(worker)
     )
 }
@@ -826,6 +869,18 @@ mod tests {
     fn the_reviewer_room_trigger_rechecks_the_claims_own_condition() {
         let trigger = include_str!("../../../migrations/postgres/0035_reviewers.sql");
         let condition = reviewer_room("NEW.created_at", "r.active_leases - 1");
+        assert!(
+            trigger.contains(&format!("SELECT {condition}\n    INTO room")),
+            "the trigger's condition differs from the claim's: {condition}"
+        );
+    }
+
+    /// PostgreSQL's recheck of `max_claims_per_user` under the person's lock (a trigger run
+    /// before the lease is written) reads the claim's own condition, for the lease's person.
+    #[test]
+    fn the_person_claims_trigger_rechecks_the_claims_own_condition() {
+        let trigger = include_str!("../../../migrations/postgres/0053_persons.sql");
+        let condition = person_claims_room("NEW.person_id");
         assert!(
             trigger.contains(&format!("SELECT {condition}\n    INTO room")),
             "the trigger's condition differs from the claim's: {condition}"

@@ -61,7 +61,9 @@ pub(super) fn take_task(worker: &str, lease: &str, at: &str, area_locks: &str) -
 /// The lease row of a claim: the rows of `source` (`FROM … WHERE …` over the task just taken,
 /// its columns `seq` and `repo_id`) each get lease `lease` of `worker`, granted at `at`, to be
 /// acknowledged by `accept_by` and expiring at `expires`. Until it is acknowledged it ends at
-/// `accept_by` (`expires` counts from the ack on, which sets it a full TTL ahead).
+/// `accept_by` (`expires` counts from the ack on, which sets it a full TTL ahead). The lease
+/// records the person the worker speaks for ([`super::claim_rules::person_of`]), whose history it
+/// is whichever worker they use later.
 pub(super) fn insert_lease(
     lease: &str,
     worker: &str,
@@ -72,9 +74,11 @@ pub(super) fn insert_lease(
 ) -> String {
     format!(
         "INSERT INTO leases (id, task_seq, worker_id, created_at, repo_id, accept_by, \
-           expires_at, deadline) \
-         SELECT {lease}, seq, {worker}, {at}, repo_id, {accept_by}, {expires}, {accept_by} \
-         {source}"
+           expires_at, deadline, person_id) \
+         SELECT {lease}, seq, {worker}, {at}, repo_id, {accept_by}, {expires}, {accept_by}, \
+           {person} \
+         {source}",
+        person = super::claim_rules::person_of(worker)
     )
 }
 

@@ -10,8 +10,8 @@ use sqlx::{Any, AssertSqlSafe, Executor, Row};
 
 use super::claim_rules::{
     Condition, OFFER_ORDER, Pick, account_created, account_refusal, area_holder, claim_conditions,
-    cooldown_ends, hourly_room_from, merged_count, reviewer_room_left, skill_conditions,
-    worker_conditions,
+    cooldown_ends, hourly_room_from, merged_count, person_claims, reviewer_room_left,
+    skill_conditions, worker_conditions,
 };
 use crate::domain::rules::{self, Refusal};
 use crate::store::rows::{TASK_SELECT, TaskRow, WorkerRow};
@@ -55,7 +55,11 @@ pub(crate) async fn explain<'c>(
         for (i, (condition, _)) in conditions.iter().enumerate() {
             let held: i64 = row.try_get(format!("c{i}").as_str())?;
             if held == 0 {
-                refusals.push(refusal(*condition, worker, pick, &task, &row)?);
+                let why = refusal(*condition, worker, pick, &task, &row)?;
+                // A person's implicit worker holds as many tasks as the person may: one reason.
+                if !refusals.contains(&why) {
+                    refusals.push(why);
+                }
             }
         }
         refusals.sort_by_key(Refusal::rule);
@@ -105,6 +109,9 @@ pub(crate) fn statement(
            CASE WHEN t.first_timers = 0 THEN 0 ELSE {merged} END AS w_merged_here, \
            r.cooldown_hours AS r_cooldown_hours, \
            CASE WHEN r.cooldown_hours > 0 THEN {cooldown_ends} END AS w_cooldown_ends, \
+           r.max_claims_per_user AS r_max_claims_per_user, \
+           CASE WHEN r.max_claims_per_user IS NULL THEN 0 ELSE {person_claims} END \
+             AS w_person_claims, \
            w.active_tasks AS w_active_tasks, \
            w.max_concurrent_tasks AS w_max_tasks, w.active_points AS w_active_points, \
            w.capacity_points AS w_capacity, w.trust_level AS w_trust_level, \
@@ -118,6 +125,7 @@ pub(crate) fn statement(
         created = account_created("$1"),
         merged = merged_count("$1"),
         cooldown_ends = cooldown_ends("$1", "$3"),
+        person_claims = person_claims("$1"),
         room_left = reviewer_room_left(&format!("$3 + {HOUR_MS}")),
     );
     (conditions, sql)
@@ -153,6 +161,13 @@ fn refusal(
         Condition::TasksRoom => Refusal::ConcurrentTasks {
             active: row.try_get("w_active_tasks")?,
             max: row.try_get("w_max_tasks")?,
+        },
+        // One person's claims across their workers and comments are refused as one worker's.
+        Condition::PersonClaimsRoom => Refusal::ConcurrentTasks {
+            active: row.try_get("w_person_claims")?,
+            max: row
+                .try_get::<Option<i64>, _>("r_max_claims_per_user")?
+                .unwrap_or_default(),
         },
         Condition::PointsRoom => Refusal::CapacityPoints {
             active: row.try_get("w_active_points")?,

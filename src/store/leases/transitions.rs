@@ -168,8 +168,10 @@ impl WriteTx {
     ) -> Result<TaskRow, StoreError> {
         let task = self.held_lease(worker_id, lease_id).await?;
         sqlx::query(
-            "INSERT INTO nacks (task_seq, worker_id, at) VALUES ($1, $2, $3) \
-             ON CONFLICT (task_seq, worker_id) DO UPDATE SET at = $3",
+            "INSERT INTO nacks (task_seq, worker_id, at, person_id) \
+             VALUES ($1, $2, $3, (SELECT w.github_account_id FROM workers w WHERE w.id = $2)) \
+             ON CONFLICT (task_seq, worker_id) DO UPDATE SET at = $3, \
+               person_id = excluded.person_id",
         )
         .bind(task.seq)
         .bind(worker_id)

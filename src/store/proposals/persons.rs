@@ -102,6 +102,16 @@ impl WriteTx {
         .bind(worker_id)
         .execute(self.conn())
         .await?;
+        // The person's plans made through another worker stay theirs and move with them: the
+        // worker that speaks for them now is approved for them and answers for them.
+        sqlx::query(
+            "UPDATE proposals SET worker_id = $1 WHERE proposer = $2 \
+             AND state IN ('open', 'approved') AND worker_id <> $1",
+        )
+        .bind(worker_id)
+        .bind(&key)
+        .execute(self.conn())
+        .await?;
         Ok(())
     }
 }
