@@ -561,3 +561,111 @@ pub(super) fn ensure_watching(service: &super::OwpMcp) {
         tokio::spawn(watch(service.clone()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracked(lease: Option<&str>, expires_at: Option<&str>) -> Tracked {
+        let at = now();
+        Tracked {
+            owp_task: "t_1".into(),
+            proposal: Some("p_1".into()),
+            lease: lease.map(String::from),
+            expires_at: expires_at.map(String::from),
+            given_back: false,
+            task: McpTask::new("p_1", TaskStatus::Working, at.clone(), at),
+            payload: TaskPayload::Working,
+            read_at: None,
+        }
+    }
+
+    fn task(status: OwpStatus) -> Seen {
+        let mut task = crate::cli::brief::tests_task();
+        task.status = status;
+        task.artifact = Some(json!({"pr_url": "https://github.com/o/r/pull/7"}));
+        Seen::Task(Box::new(task))
+    }
+
+    #[test]
+    fn a_lease_maps_onto_the_task_states() {
+        let at = Utc::now();
+        let t = tracked(Some("l_1"), Some("2999-01-01T00:00:00Z"));
+        let held = Seen::Held {
+            expires_at: "2999-01-01T00:00:00Z".into(),
+            status: OwpStatus::InProgress,
+        };
+        let (payload, line) = state_of(&t, &held, at);
+        assert_eq!(payload.status(), TaskStatus::Working);
+        assert!(line.contains("lease l_1 held until 2999"), "{line}");
+        let (payload, line) = state_of(&t, &Seen::Plan(ProposalState::Open), at);
+        assert_eq!(payload.status(), TaskStatus::InputRequired);
+        assert!(line.contains("awaits a maintainer"), "{line}");
+        let (payload, line) = state_of(&t, &task(OwpStatus::PrOpened), at);
+        assert_eq!(payload.status(), TaskStatus::Working);
+        assert!(line.contains("pull/7 open"), "{line}");
+        let (payload, line) = state_of(&t, &task(OwpStatus::Merged), at);
+        let TaskPayload::Completed { result } = payload else {
+            panic!("not completed: {line}");
+        };
+        assert_eq!(result["isError"], json!(false));
+        assert_eq!(
+            state_of(&t, &task(OwpStatus::Blocked), at).0.status(),
+            TaskStatus::InputRequired
+        );
+        assert_eq!(
+            state_of(&t, &task(OwpStatus::Cancelled), at).0.status(),
+            TaskStatus::Cancelled
+        );
+    }
+
+    #[test]
+    fn an_ended_lease_says_how_it_ended() {
+        let at = Utc::now();
+        // Ended by the pool (revoked, released) before it ran out: failed, saying so.
+        let t = tracked(Some("l_1"), Some("2999-01-01T00:00:00Z"));
+        let (payload, line) = state_of(&t, &Seen::Gone, at);
+        let TaskPayload::Failed { error } = payload else {
+            panic!("not failed: {line}");
+        };
+        assert_eq!(error["code"], json!(ENDED));
+        assert_eq!(error["data"]["outcome"], json!("ended"));
+        assert_eq!(error["data"]["lease_id"], json!("l_1"));
+        assert!(line.contains("ended by the pool"), "{line}");
+        // Past its end: expired.
+        let t = tracked(Some("l_1"), Some("2000-01-01T00:00:00Z"));
+        let (payload, line) = state_of(&t, &Seen::Gone, at);
+        let TaskPayload::Failed { error } = payload else {
+            panic!("not failed: {line}");
+        };
+        assert_eq!(error["data"]["outcome"], json!("expired"));
+        // A task back in the pool reads the same as one no longer readable.
+        assert_eq!(state_of(&t, &task(OwpStatus::Ready), at).1, line);
+        // Given back here: cancelled.
+        let mut t = tracked(Some("l_1"), Some("2999-01-01T00:00:00Z"));
+        t.given_back = true;
+        assert_eq!(
+            state_of(&t, &Seen::Gone, at).0.status(),
+            TaskStatus::Cancelled
+        );
+        // Plans that ended.
+        for (state, status) in [
+            (ProposalState::Declined, TaskStatus::Failed),
+            (ProposalState::NotChosen, TaskStatus::Failed),
+            (ProposalState::Expired, TaskStatus::Failed),
+            (ProposalState::Withdrawn, TaskStatus::Cancelled),
+            (ProposalState::Approved, TaskStatus::Working),
+        ] {
+            assert_eq!(state_of(&t, &Seen::Plan(state), at).0.status(), status);
+        }
+    }
+
+    #[test]
+    fn a_change_is_told_once() {
+        let mut t = tracked(None, None);
+        assert!(set(&mut t, input_required(), "waits".into()));
+        assert!(!set(&mut t, input_required(), "waits".into()));
+        assert_eq!(t.task.status, TaskStatus::InputRequired);
+        assert!(set(&mut t, TaskPayload::Working, "works".into()));
+    }
+}
