@@ -80,7 +80,7 @@ fn register_profile_with(
         .expect("a JSON profile")
 }
 
-/// Runs `node client.mjs SCENARIO` and returns its JSON summary.
+/// Runs `node client.mjs SCENARIO` (`tasks`: `node tasks.mjs`) and returns its JSON summary.
 fn run_client(scenario: &str, config_dir: &Path, pr_url: &str) -> Value {
     run_client_with(scenario, config_dir, pr_url, &[])
 }
@@ -88,7 +88,11 @@ fn run_client(scenario: &str, config_dir: &Path, pr_url: &str) -> Value {
 fn run_client_with(scenario: &str, config_dir: &Path, pr_url: &str, env: &[(&str, &str)]) -> Value {
     let out = Command::new("node")
         .envs(env.iter().copied())
-        .arg(client_dir().join("client.mjs"))
+        .arg(client_dir().join(if scenario == "tasks" {
+            "tasks.mjs"
+        } else {
+            "client.mjs"
+        }))
         .arg(scenario)
         .current_dir(client_dir())
         .env("OWP_BIN", env!("CARGO_BIN_EXE_owp"))
@@ -957,22 +961,12 @@ async fn leases_are_mcp_tasks_for_a_client_that_declares_them() {
         let dir = config.path().to_path_buf();
         let file = holding.to_str().unwrap().to_string();
         move || {
-            let out = Command::new("node")
-                .arg(client_dir().join("tasks.mjs"))
-                .current_dir(client_dir())
-                .env("OWP_BIN", env!("CARGO_BIN_EXE_owp"))
-                .env("OWP_MCP_PROFILE", PROFILE)
-                .env("OWP_MCP_CONFIG_DIR", &dir)
-                .env("OWP_MCP_HOLDING_FILE", &file)
-                .output()
-                .expect("run node");
-            let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-            assert!(
-                out.status.success(),
-                "the MCP tasks client failed:\n{}\n{stdout}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            serde_json::from_str::<Value>(stdout.lines().last().unwrap_or_default()).unwrap()
+            run_client_with(
+                "tasks",
+                &dir,
+                "",
+                &[("OWP_MCP_HOLDING_FILE", file.as_str())],
+            )
         }
     });
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
