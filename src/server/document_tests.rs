@@ -224,8 +224,10 @@ fn sources(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
             sources(&path, out);
         } else if path.extension().is_some_and(|e| e == "rs") {
             let text = std::fs::read_to_string(&path).unwrap();
-            if text.contains("#![cfg(test)]") {
-                continue; // a file of tests, this one among them
+            // A file of tests, this one among them (`tests.rs`: a module's tests, declared by
+            // its parent under `#[cfg(test)]`).
+            if text.contains("#![cfg(test)]") || path.file_name().is_some_and(|n| n == "tests.rs") {
+                continue;
             }
             // What the service runs: no test module, no comments.
             let code = text.split("#[cfg(test)]").next().unwrap_or_default();
