@@ -348,7 +348,7 @@ async fn check_app_key(github: Arc<crate::github::service::Github>) {
         .get(format!("{}/app", app.api_url()))
         .bearer_auth(jwt)
         .header("Accept", crate::github::app_auth::GITHUB_JSON)
-        .header("User-Agent", crate::github::app_auth::product_user_agent())
+        .header("User-Agent", app.user_agent())
         .timeout(Duration::from_secs(30))
         .send()
         .await;

@@ -292,6 +292,11 @@ impl GithubApp {
         self.credentials.app_id
     }
 
+    /// The `User-Agent` every request of the App sends (see [`AppCredentials::user_agent`]).
+    pub fn user_agent(&self) -> String {
+        self.credentials.user_agent()
+    }
+
     /// The answers of conditional requests (see [`crate::github::conditional`]).
     pub fn etags(&self) -> &crate::github::conditional::EtagCache {
         &self.etags
