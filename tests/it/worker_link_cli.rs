@@ -45,6 +45,8 @@ async fn code_line(child: &mut Child) -> (String, String, String) {
             read.push('\n');
             if let Some(rest) = line.strip_prefix("Open ") {
                 let (page, code) = rest.split_once(" and enter ").unwrap();
+                // "… and enter CODE to link worker NAME (ID) of the pool at URL"
+                let code = code.split_whitespace().next().unwrap_or_default();
                 return Some((page.to_string(), code.to_string()));
             }
         }
