@@ -332,45 +332,71 @@ pub async fn start_on(
     })
 }
 
-/// Asks GitHub once at start whether it takes the App's key (`GET /app` with the App JWT) and
-/// says so in one log line: a wrong key is an error the operator sees at once, not a backlog
-/// found later. The service keeps serving the API either way (the App's jobs retry and fail
-/// closed); `owp doctor` names the fix.
+/// Asks GitHub at start which of the App's keys it takes (`GET /app` signed with each, through
+/// [`crate::github::api::check_app_keys`]) and says so in one log line. A refused key is an error
+/// the operator sees at once: `/readyz` answers 503 `app_key_refused` with the reason until a
+/// key is accepted, so a rolling deploy with a wrong key stops at its first replica while the
+/// old ones keep serving. When GitHub cannot be asked (the network, a server error) nothing is
+/// refused: the check is tried again, 1 s later and then up to a minute apart, until GitHub
+/// answers. A refused key is asked about again every minute (a key added on GitHub since is
+/// found without a restart), an accepted one every [`KEY_RECHECK`].
 async fn check_app_key(github: Arc<crate::github::service::Github>) {
+    use crate::github::api::{CallError, check_app_keys};
     let app = &github.app;
-    let Ok(jwt) = app.jwt() else {
-        tracing::error!(
-            "the GitHub App key cannot sign a JWT: the App cannot act; run `owp doctor`"
-        );
-        return;
-    };
-    let answer = reqwest::Client::new()
-        .get(format!("{}/app", app.api_url()))
-        .bearer_auth(jwt)
-        .header("Accept", crate::github::app_auth::GITHUB_JSON)
-        .header("User-Agent", app.user_agent())
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await;
-    match answer.map(|r| r.status()) {
-        Ok(s) if s.is_success() => {
-            tracing::info!(app_id = app.app_id(), "GitHub accepts the App's key");
-        }
-        Ok(s) if s.as_u16() == 401 || s.as_u16() == 403 => tracing::error!(
-            app_id = app.app_id(),
-            status = s.as_u16(),
-            "GitHub refuses the App's key (GET /app): the App cannot act until GITHUB_APP_ID \
-             and GITHUB_PRIVATE_KEY name one of its active keys; run `owp doctor`"
-        ),
-        Ok(s) => tracing::warn!(
-            status = s.as_u16(),
-            "GET /app did not say whether GitHub takes the App's key"
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "GitHub could not be asked whether it takes the App's key")
-        }
+    let mut wait = Duration::from_secs(1);
+    let mut said: Option<Result<usize, ()>> = None;
+    loop {
+        let pause = match check_app_keys(app).await {
+            Ok(index) => {
+                if said != Some(Ok(index)) {
+                    let count = app.key_count();
+                    if count > 1 {
+                        tracing::info!(
+                            app_id = app.app_id(),
+                            key = index + 1,
+                            keys = count,
+                            "GitHub accepts the App's key {} of {count}: it signs every App JWT",
+                            index + 1
+                        );
+                    } else {
+                        tracing::info!(app_id = app.app_id(), "GitHub accepts the App's key");
+                    }
+                    said = Some(Ok(index));
+                }
+                wait = Duration::from_secs(1);
+                KEY_RECHECK
+            }
+            Err(CallError::Unauthorized(reason)) => {
+                if said != Some(Err(())) {
+                    tracing::error!(
+                        app_id = app.app_id(),
+                        reason = %reason,
+                        "GitHub refuses the App's key: the App cannot act and /readyz answers 503 \
+                         until GITHUB_APP_ID and GITHUB_PRIVATE_KEY name one of its active keys; \
+                         run `owp doctor`"
+                    );
+                    said = Some(Err(()));
+                }
+                wait = Duration::from_secs(1);
+                Duration::from_secs(60)
+            }
+            Err(other) => {
+                tracing::warn!(
+                    error = %other,
+                    retry_in_seconds = wait.as_secs(),
+                    "GitHub could not be asked whether it takes the App's key; asking again"
+                );
+                let pause = wait;
+                wait = (wait * 2).min(Duration::from_secs(60));
+                pause
+            }
+        };
+        tokio::time::sleep(pause).await;
     }
 }
+
+/// How often an accepted App key is asked about again.
+const KEY_RECHECK: Duration = Duration::from_secs(15 * 60);
 
 /// How `owp serve` treats connections.
 #[derive(Clone, Copy, Debug)]

@@ -39,15 +39,26 @@ pub enum CallError {
     /// requests left in the primary limit): wait at least a minute, longer each time it repeats.
     #[error("GitHub asked to slow down (secondary rate limit)")]
     Limited,
-    /// A failure worth trying again later: a server error, the network, an expired token.
+    /// A failure worth trying again later: a server error, the network.
     #[error("GitHub is not answering properly: {0}")]
     Transient(String),
+    /// GitHub answered 401: it refuses the credentials sent (the App JWT: a key it does not
+    /// know; an installation token that expired). Tried again later like [`Self::Transient`],
+    /// but told apart from it: a refused App key is said at once ([`check_app_keys`]).
+    #[error("GitHub refuses the credentials (401): {0}")]
+    Unauthorized(String),
     /// GitHub refused the request for good (not found, gone, invalid, forbidden).
     #[error("GitHub refused the request ({status}): {message}")]
     Permanent { status: u16, message: String },
 }
 
 impl CallError {
+    /// Whether trying again later may succeed on its own: a server error, the network, a 401
+    /// (a token that expired; a key is checked again by [`check_app_keys`]).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, CallError::Transient(_) | CallError::Unauthorized(_))
+    }
+
     fn from_octocrab(e: &octocrab::Error) -> CallError {
         match e {
             octocrab::Error::GitHub { source, .. } => {
@@ -113,7 +124,8 @@ fn classify(status: u16, headers: Option<&HeaderMap>, message: &str) -> CallErro
         return CallError::Limited;
     }
     match status {
-        401 | 408 | 500..=599 => CallError::Transient(format!("{status}: {message}")),
+        401 => CallError::Unauthorized(message.to_string()),
+        408 | 500..=599 => CallError::Transient(format!("{status}: {message}")),
         _ => CallError::Permanent {
             status,
             message: message.to_string(),
@@ -396,18 +408,75 @@ pub async fn list_with<T: DeserializeOwned>(
         .items)
 }
 
-/// The client of an installation (with a fresh token).
+/// The client of an installation (with a fresh token). When GitHub refuses the App JWT and the
+/// App has other keys, the keys are checked ([`check_app_keys`]) and, if another is accepted,
+/// the token is asked for again with it.
 pub async fn installation(app: &GithubApp, id: i64) -> Result<Arc<Octocrab>, CallError> {
     let key = u64::try_from(id).map_err(|_| CallError::Permanent {
         status: 404,
         message: "invalid installation id".into(),
     })?;
-    let client = app
-        .installation(key)
-        .await
-        .map_err(|e| CallError::from_auth(&e))?;
+    let used = app.current_key();
+    let client = match app.installation(key).await {
+        Ok(client) => client,
+        Err(e) => {
+            let error = CallError::from_auth(&e);
+            if !matches!(error, CallError::Unauthorized(_)) || !key_changed(app, used).await {
+                return Err(error);
+            }
+            app.installation(key)
+                .await
+                .map_err(|e| CallError::from_auth(&e))?
+        }
+    };
     clients::client_of(id, &client);
     Ok(client)
+}
+
+/// After GitHub refused the App JWT signed with key `used`: checks the keys again and says
+/// whether another one is accepted now.
+async fn key_changed(app: &GithubApp, used: usize) -> bool {
+    if app.key_count() < 2 && app.current_key() == used {
+        // One key: say it is refused (readiness, the log), nothing to fall back to.
+        let _ = check_app_keys(app).await;
+        return false;
+    }
+    matches!(check_app_keys(app).await, Ok(index) if index != used)
+}
+
+/// Asks GitHub which of the App's keys it accepts (`GET /app` signed with each: the key in use
+/// first, then the others in the order given) and records the answer
+/// ([`GithubApp::set_key_state`]): the first key accepted signs every App JWT from now on.
+/// `Unauthorized` when GitHub refuses every key; another error (the network, a server error)
+/// when it could not be asked, with the state left as it was.
+pub async fn check_app_keys(app: &GithubApp) -> Result<usize, CallError> {
+    use crate::github::app_auth::KeyState;
+    let _one_at_a_time = app.checking_keys().await;
+    let first = app.current_key();
+    let order = std::iter::once(first).chain((0..app.key_count()).filter(|i| *i != first));
+    let mut refused = Vec::new();
+    for index in order {
+        let Some(client) = app.app_client_with(index) else {
+            continue;
+        };
+        match get(client, "/app").await {
+            Ok(_) => {
+                app.set_key_state(KeyState::Accepted { index });
+                return Ok(index);
+            }
+            Err(CallError::Unauthorized(message)) => refused.push((index, message)),
+            Err(other) => return Err(other),
+        }
+    }
+    let message = refused.first().map_or("", |(_, m)| m.as_str());
+    let reason = match refused.len() {
+        1 => format!("GET /app signed with the App's key answers 401 ({message})"),
+        n => format!("GET /app signed with each of the App's {n} keys answers 401 ({message})"),
+    };
+    app.set_key_state(KeyState::Refused {
+        reason: reason.clone(),
+    });
+    Err(CallError::Unauthorized(reason))
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -842,14 +911,29 @@ pub async fn installations(
     app: &GithubApp,
     max_pages: usize,
 ) -> Result<Listing<InstallationInfo>, CallError> {
-    let listed: Listing<WireInstallation> = list_pages(
+    const PATH: &str = "/app/installations?per_page=100";
+    let used = app.current_key();
+    let listed: Listing<WireInstallation> = match list_pages(
         app.app_client(),
         Some(app.etags()),
-        "/app/installations?per_page=100",
+        PATH,
         max_pages,
         "installations",
     )
-    .await?;
+    .await
+    {
+        Err(CallError::Unauthorized(_)) if key_changed(app, used).await => {
+            list_pages(
+                app.app_client(),
+                Some(app.etags()),
+                PATH,
+                max_pages,
+                "installations",
+            )
+            .await?
+        }
+        other => other?,
+    };
     Ok(Listing {
         items: listed
             .items

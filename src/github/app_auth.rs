@@ -13,6 +13,7 @@
 //! whether and when a failed call is repeated.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -81,11 +82,13 @@ pub enum AppAuthError {
     GitHub(#[source] octocrab::Error),
 }
 
-/// The App's id and private key.
+/// The App's id and private keys (one, or several during a key rotation: see
+/// [`AppCredentials::from_pem`]).
 #[derive(Clone)]
 pub struct AppCredentials {
     app_id: u64,
-    key: EncodingKey,
+    /// In the order given; the first is preferred.
+    keys: Vec<EncodingKey>,
     /// The App's slug (its name in URLs), when known: the `User-Agent` of every request.
     slug: Option<String>,
 }
@@ -99,23 +102,42 @@ impl std::fmt::Debug for AppCredentials {
 }
 
 impl AppCredentials {
-    /// Credentials from an App id and a PEM private key (PKCS#1, as GitHub hands it out, or
-    /// PKCS#8). A key pasted into an environment file with `\n` escapes is accepted too.
+    /// Credentials from an App id and one or more PEM private keys (PKCS#1, as GitHub hands
+    /// them out, or PKCS#8), one after the other: during a key rotation the new key and the
+    /// old one are both given, and the App signs with whichever GitHub accepts (the first one
+    /// first). Keys pasted into an environment file with `\n` escapes are accepted too.
     pub fn from_pem(app_id: u64, pem: &[u8]) -> Result<Self, AppAuthError> {
         let text = String::from_utf8_lossy(pem);
-        let unescaped;
-        let pem = if !text.contains('\n') && text.contains("\\n") {
-            unescaped = text.replace("\\n", "\n");
-            unescaped.as_bytes()
+        let text = if !text.contains('\n') && text.contains("\\n") {
+            text.replace("\\n", "\n")
         } else {
-            pem
+            text.into_owned()
         };
-        let key = EncodingKey::from_rsa_pem(pem).map_err(AppAuthError::InvalidKey)?;
+        let blocks = pem_blocks(&text);
+        let keys = if blocks.len() <= 1 {
+            vec![EncodingKey::from_rsa_pem(text.as_bytes()).map_err(AppAuthError::InvalidKey)?]
+        } else {
+            blocks
+                .iter()
+                .map(|b| EncodingKey::from_rsa_pem(b.as_bytes()).map_err(AppAuthError::InvalidKey))
+                .collect::<Result<Vec<_>, _>>()?
+        };
         Ok(AppCredentials {
             app_id,
-            key,
+            keys,
             slug: None,
         })
+    }
+
+    /// How many private keys were given.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// A fresh App JWT signed with key `index` (0-based, in the order given).
+    pub fn jwt_with(&self, index: usize) -> Result<String, AppAuthError> {
+        let key = self.keys.get(index).unwrap_or(&self.keys[0]);
+        app_jwt(self.app_id, key, SystemTime::now())
     }
 
     /// The same credentials, with the App's slug (ignored unless it is a valid slug: lowercase
@@ -168,10 +190,41 @@ impl AppCredentials {
         self.app_id
     }
 
-    /// A fresh App JWT.
+    /// A fresh App JWT, signed with the first key.
     pub fn jwt(&self) -> Result<String, AppAuthError> {
-        app_jwt(self.app_id, &self.key, SystemTime::now())
+        self.jwt_with(0)
     }
+}
+
+/// The PEM blocks of `text` (`-----BEGIN …-----` to its `-----END …-----`), in order.
+fn pem_blocks(text: &str) -> Vec<&str> {
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        let from = &rest[start..];
+        let Some(end) = from.find("-----END ") else {
+            break;
+        };
+        // The END line's closing dashes.
+        let after_end = &from[end + "-----END ".len()..];
+        let close = after_end
+            .find("-----")
+            .map_or(from.len(), |c| end + "-----END ".len() + c + 5);
+        blocks.push(&from[..close]);
+        rest = &from[close..];
+    }
+    blocks
+}
+
+/// What GitHub last said of the App's keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    /// Not asked yet, or GitHub could not be asked (the network, a server error).
+    Unknown,
+    /// GitHub accepts key `index` (0-based), which signs every App JWT.
+    Accepted { index: usize },
+    /// GitHub refuses every key given: the App cannot act.
+    Refused { reason: String },
 }
 
 /// The claims of an App JWT.
@@ -224,8 +277,15 @@ pub fn product_user_agent() -> String {
 pub struct GithubApp {
     credentials: AppCredentials,
     api_url: String,
-    app: Octocrab,
-    installations: Mutex<HashMap<u64, Arc<Octocrab>>>,
+    /// One App client per key, in the order given.
+    apps: Vec<Octocrab>,
+    /// The key GitHub accepts, as far as this process knows: the one every JWT is signed with.
+    current: AtomicUsize,
+    state: Mutex<KeyState>,
+    /// One check of the keys at a time (see [`crate::github::api::check_app_keys`]).
+    checking: tokio::sync::Mutex<()>,
+    /// Each installation's client, with the key it was made with.
+    installations: Mutex<HashMap<u64, (usize, Arc<Octocrab>)>>,
     etags: crate::github::conditional::EtagCache,
 }
 
@@ -269,19 +329,28 @@ impl GithubApp {
             .map_err(|e| AppAuthError::Client(e.to_string()))?;
         // No retry layer: callers own retries (a comment POST retried blindly after a 5xx may
         // post twice, and `Retry-After` must be honoured by a scheduler, not a sleeping request).
-        let app = OctocrabBuilder::new_empty()
-            .with_service(ReqwestConnector::new(http))
-            .with_layer(&BaseUriLayer::new(base_uri))
-            .with_auth(AuthState::App(AppAuth {
-                app_id: AppId(credentials.app_id),
-                key: credentials.key.clone(),
-            }))
-            .build()
-            .unwrap_or_else(|never| match never {});
+        let apps = credentials
+            .keys
+            .iter()
+            .map(|key| {
+                OctocrabBuilder::new_empty()
+                    .with_service(ReqwestConnector::new(http.clone()))
+                    .with_layer(&BaseUriLayer::new(base_uri.clone()))
+                    .with_auth(AuthState::App(AppAuth {
+                        app_id: AppId(credentials.app_id),
+                        key: key.clone(),
+                    }))
+                    .build()
+                    .unwrap_or_else(|never| match never {})
+            })
+            .collect();
         Ok(GithubApp {
             credentials,
             api_url,
-            app,
+            apps,
+            current: AtomicUsize::new(0),
+            state: Mutex::new(KeyState::Unknown),
+            checking: tokio::sync::Mutex::new(()),
             installations: Mutex::new(HashMap::new()),
             etags: Default::default(),
         })
@@ -307,15 +376,61 @@ impl GithubApp {
         &self.api_url
     }
 
-    /// A client authenticated as the App itself (a fresh JWT per request), for the `/app/…`
-    /// endpoints: the App's own description, installations, webhook deliveries.
+    /// A client authenticated as the App itself (a fresh JWT per request, signed with the key
+    /// GitHub accepts), for the `/app/…` endpoints: the App's own description, installations,
+    /// webhook deliveries.
     pub fn app_client(&self) -> &Octocrab {
-        &self.app
+        &self.apps[self.current_key()]
     }
 
-    /// A fresh App JWT, for requests made without octocrab.
+    /// The App client that signs with key `index` (to ask GitHub whether it takes that key).
+    pub fn app_client_with(&self, index: usize) -> Option<&Octocrab> {
+        self.apps.get(index)
+    }
+
+    /// How many private keys the App was given.
+    pub fn key_count(&self) -> usize {
+        self.apps.len()
+    }
+
+    /// The key (0-based) every App JWT is signed with now.
+    pub fn current_key(&self) -> usize {
+        self.current
+            .load(Ordering::Relaxed)
+            .min(self.apps.len() - 1)
+    }
+
+    /// What GitHub last said of the App's keys.
+    pub fn key_state(&self) -> KeyState {
+        self.lock_state().clone()
+    }
+
+    /// Records what GitHub said of the keys; an accepted key signs every JWT from now on (the
+    /// installations' clients made with another key are dropped, so their next token is
+    /// asked for with it).
+    pub fn set_key_state(&self, state: KeyState) {
+        if let KeyState::Accepted { index } = state
+            && index < self.apps.len()
+            && self.current.swap(index, Ordering::Relaxed) != index
+        {
+            self.lock_installations()
+                .retain(|_, (made_with, _)| *made_with == index);
+        }
+        *self.lock_state() = state;
+    }
+
+    /// Held while the keys are checked, so that one check runs at a time.
+    pub async fn checking_keys(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.checking.lock().await
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, KeyState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A fresh App JWT signed with the key GitHub accepts, for requests made without octocrab.
     pub fn jwt(&self) -> Result<String, AppAuthError> {
-        self.credentials.jwt()
+        self.credentials.jwt_with(self.current_key())
     }
 
     /// The client of installation `id`, holding a token valid for at least
@@ -352,20 +467,25 @@ impl GithubApp {
     }
 
     fn cached_client(&self, id: u64) -> Result<Arc<Octocrab>, AppAuthError> {
+        let key = self.current_key();
         let mut installations = self.lock_installations();
-        if let Some(client) = installations.get(&id) {
+        if let Some((made_with, client)) = installations.get(&id)
+            && *made_with == key
+        {
             return Ok(Arc::clone(client));
         }
         let client = Arc::new(
-            self.app
+            self.apps[key]
                 .installation(InstallationId(id))
                 .map_err(AppAuthError::GitHub)?,
         );
-        installations.insert(id, Arc::clone(&client));
+        installations.insert(id, (key, Arc::clone(&client)));
         Ok(client)
     }
 
-    fn lock_installations(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Octocrab>>> {
+    fn lock_installations(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, (usize, Arc<Octocrab>)>> {
         // A panic while holding the lock cannot leave the map inconsistent: keep using it.
         self.installations
             .lock()
@@ -395,7 +515,7 @@ mod tests {
     fn jwt_claims_follow_githubs_rules() {
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let creds = AppCredentials::from_pem(4242, TEST_KEY.as_bytes()).unwrap();
-        let token = app_jwt(creds.app_id(), &creds.key, now).unwrap();
+        let token = app_jwt(creds.app_id(), &creds.keys[0], now).unwrap();
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.alg, Algorithm::RS256);
         let claims = decode(&token);

@@ -286,7 +286,7 @@ async fn failed_attempt(
                 .gh_outbox_retry(row.id, &github.runner, until, Some(&error.to_string()))
                 .await
         }
-        CallError::Transient(_) if row.attempts < MAX_ATTEMPTS => {
+        e if e.is_transient() && row.attempts < MAX_ATTEMPTS => {
             let at = now + backoff_ms(row.attempts);
             tracing::warn!(error = %error, "writing to GitHub failed; it will be tried again");
             store

@@ -116,12 +116,14 @@ pub async fn healthz() -> axum::Json<serde_json::Value> {
 }
 
 /// Readiness: 200 when this process can use its database now (a query of the schema answered
-/// within two seconds and, on SQLite, the file is still the one opened); 503 `not_ready`
-/// otherwise. Health checks of containers and load balancers ask this.
+/// within two seconds and, on SQLite, the file is still the one opened) and, in GitHub mode,
+/// GitHub has not refused the App's key; 503 `not_ready` or `app_key_refused` otherwise.
+/// Health checks of containers and load balancers ask this.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, description = "the database answers: requests can be served"),
               (status = 503, body = error::Problem, description = "`not_ready`: the database \
-                  cannot be used now (unreachable, dropped, moved, or slower than two seconds)")))]
+                  cannot be used now (unreachable, dropped, moved, or slower than two seconds); \
+                  `app_key_refused`: GitHub refuses every private key the App was given")))]
 pub async fn readyz(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Result<axum::Json<serde_json::Value>, error::ApiError> {
@@ -132,6 +134,21 @@ pub async fn readyz(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
             "the database cannot be used now; the server log says why",
+        ));
+    }
+    if let Some(github) = &state.github
+        && let crate::github::app_auth::KeyState::Refused { reason } = github.app.key_state()
+    {
+        // No secret in it: the App's id is public, the key is never named.
+        tracing::warn!(reason = %reason, "not ready: GitHub refuses the App's key");
+        return Err(error::ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "app_key_refused",
+            format!(
+                "GitHub refuses the App's key: {reason}. Set GITHUB_PRIVATE_KEY (or the file of \
+                 GITHUB_PRIVATE_KEY_PATH) to one of the App's active private keys; `owp doctor` \
+                 shows the fix"
+            ),
         ));
     }
     Ok(axum::Json(

@@ -122,7 +122,8 @@ pub(super) async fn handle(
     let reply = {
         let mut m = shared.model.lock().unwrap();
         let path = strict::repository_path(&m, &path);
-        let auth = authenticate(&m, &shared.public_key, &headers);
+        let keys = shared.app_keys();
+        let auth = authenticate(&m, &keys, &headers);
         let refused = strict::check(&shared, &method, &path, uri.query(), &headers, &body);
         let moved = moves::redirect(
             &shared.api,
@@ -310,7 +311,7 @@ fn failure_reply(failure: &Failure) -> Reply {
 }
 
 /// Checks the `Authorization` header as GitHub would.
-fn authenticate(m: &Model, public_key: &DecodingKey, headers: &HeaderMap) -> CallAuth {
+fn authenticate(m: &Model, public_keys: &[DecodingKey], headers: &HeaderMap) -> CallAuth {
     let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -342,10 +343,12 @@ fn authenticate(m: &Model, public_key: &DecodingKey, headers: &HeaderMap) -> Cal
             Err(reason) => CallAuth::Refused(reason),
         };
     }
-    check_app_jwt(m.app_id, public_key, credential)
+    check_app_jwt(m.app_id, public_keys, credential)
 }
 
-fn check_app_jwt(app_id: u64, public_key: &DecodingKey, jwt: &str) -> CallAuth {
+/// As GitHub does: a JWT verified by one of the App's active keys (several during a key
+/// rotation), or refused.
+fn check_app_jwt(app_id: u64, public_keys: &[DecodingKey], jwt: &str) -> CallAuth {
     #[derive(serde::Deserialize)]
     struct Claims {
         iss: Value,
@@ -356,9 +359,19 @@ fn check_app_jwt(app_id: u64, public_key: &DecodingKey, jwt: &str) -> CallAuth {
     validation.leeway = 0;
     // `iss` is checked below: octocrab sends it as a number, which GitHub accepts.
     validation.set_required_spec_claims(&["exp", "iat"]);
-    let claims = match jsonwebtoken::decode::<Claims>(jwt, public_key, &validation) {
-        Ok(data) => data.claims,
-        Err(e) => return CallAuth::Refused(format!("JWT refused: {e}")),
+    let mut refused = String::from("the App has no active key");
+    let mut verified = None;
+    for key in public_keys {
+        match jsonwebtoken::decode::<Claims>(jwt, key, &validation) {
+            Ok(data) => {
+                verified = Some(data.claims);
+                break;
+            }
+            Err(e) => refused = e.to_string(),
+        }
+    }
+    let Some(claims) = verified else {
+        return CallAuth::Refused(format!("JWT refused: {refused}"));
     };
     let iss = match &claims.iss {
         Value::String(s) => s.clone(),

@@ -42,8 +42,11 @@ pub use oauth::{DeviceError, TEST_CLIENT_ID, TEST_CLIENT_SECRET};
 pub const TEST_APP_KEY: &str = include_str!("../../fixtures/github/test-app-key.pem");
 /// Its public half, which the fake uses to check App JWTs.
 pub const TEST_APP_PUBLIC_KEY: &str = include_str!("../../fixtures/github/test-app-key.pub.pem");
-/// Another test-only key: JWTs signed with it must be refused.
+/// Another test-only key: JWTs signed with it must be refused (unless it was added to the App,
+/// [`FakeGithub::add_app_key`]).
 pub const OTHER_KEY: &str = include_str!("../../fixtures/github/other-key.pem");
+/// Its public half.
+pub const OTHER_PUBLIC_KEY: &str = include_str!("../../fixtures/github/other-key.pub.pem");
 /// The test App's id.
 pub const TEST_APP_ID: u64 = 4242;
 /// The events the test App subscribes to.
@@ -62,9 +65,22 @@ pub const APP_EVENTS: [&str; 12] = [
     "ping",
 ];
 
+impl Shared {
+    /// The App's active keys now.
+    fn app_keys(&self) -> Vec<DecodingKey> {
+        self.app_keys
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+}
+
 struct Shared {
     model: Mutex<Model>,
-    public_key: DecodingKey,
+    /// The App's active keys, by their public half (PEM): GitHub verifies a JWT with each.
+    app_keys: Mutex<Vec<(String, DecodingKey)>>,
     api: String,
     /// The web origin (`github.com`'s part: `/login/oauth/…`, `/login/device/…`).
     web: String,
@@ -129,7 +145,10 @@ impl FakeGithub {
         let web = format!("http://{}", web_listener.local_addr().unwrap());
         let shared = Arc::new(Shared {
             model: Mutex::new(Model::new(TEST_APP_ID)),
-            public_key: DecodingKey::from_rsa_pem(TEST_APP_PUBLIC_KEY.as_bytes()).unwrap(),
+            app_keys: Mutex::new(vec![(
+                TEST_APP_PUBLIC_KEY.to_string(),
+                DecodingKey::from_rsa_pem(TEST_APP_PUBLIC_KEY.as_bytes()).unwrap(),
+            )]),
             api,
             web,
             http: reqwest::Client::new(),
@@ -165,6 +184,25 @@ impl FakeGithub {
 
     pub fn app_id(&self) -> u64 {
         TEST_APP_ID
+    }
+
+    /// Generates a private key in the App's settings, as GitHub does: JWTs signed with the key
+    /// whose public half is `public_pem` are accepted from now on, beside the others.
+    pub fn add_app_key(&self, public_pem: &str) {
+        let key = DecodingKey::from_rsa_pem(public_pem.as_bytes()).expect("a public RSA key");
+        self.shared
+            .app_keys
+            .lock()
+            .unwrap()
+            .push((public_pem.to_string(), key));
+    }
+
+    /// Deletes a private key in the App's settings: JWTs signed with it are refused from now on.
+    pub fn delete_app_key(&self, public_pem: &str) {
+        let mut keys = self.shared.app_keys.lock().unwrap();
+        let before = keys.len();
+        keys.retain(|(pem, _)| pem != public_pem);
+        assert_eq!(keys.len() + 1, before, "the App had that key");
     }
 
     /// The test App's private key, as `GITHUB_PRIVATE_KEY` would hold it.
