@@ -201,6 +201,13 @@ impl AdminTokens {
         hex::encode(sha256(token.as_bytes()))
     }
 
+    /// Whether the token whose digest is `hex_digest` is one of these (not secret: digests
+    /// only, at start).
+    pub fn has_digest_hex(&self, hex_digest: &str) -> bool {
+        let mut digest = [0u8; 32];
+        hex::decode_to_slice(hex_digest.trim(), &mut digest).is_ok() && self.0.contains(&digest)
+    }
+
     /// Whether no token is accepted.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -553,19 +560,19 @@ pub struct GithubConfig {
     pub github_claim_ttl_seconds: Option<u64>,
     /// The first pause, in milliseconds, after a secondary rate limit GitHub names without
     /// `Retry-After` (default one minute, as GitHub asks; it doubles while the limit repeats).
-    /// For tests.
-    #[arg(long, env = "OWP_GITHUB_LIMIT_WAIT_MS", hide = true,
+    /// Lower it only against a GitHub of your own (tests).
+    #[arg(long, env = "OWP_GITHUB_LIMIT_WAIT_MS",
           value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub github_limit_wait_ms: Option<u64>,
-    /// Pages (of 100) read at most from a listing of installations or repositories (default 50).
-    /// For tests.
-    #[arg(long, env = "OWP_GITHUB_MAX_PAGES", hide = true,
+    /// Pages (of 100) read at most from a listing of installations or repositories (default 50):
+    /// raise it for an installation with more than 5,000 repositories.
+    #[arg(long, env = "OWP_GITHUB_MAX_PAGES",
           value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub github_max_pages: Option<u64>,
     /// How long what GitHub said about a person's access to a repository is trusted, in
     /// milliseconds (default five minutes, the most the contract allows), for sign-in and the
-    /// App's maintainer commands alike. For tests.
-    #[arg(long, env = "OWP_SIGNIN_PERMISSION_MAX_AGE_MS", hide = true,
+    /// App's maintainer commands alike; lower is fresher and costs more of GitHub's rate limit.
+    #[arg(long, env = "OWP_SIGNIN_PERMISSION_MAX_AGE_MS",
           value_parser = clap::value_parser!(u64).range(0..=300_000))]
     pub github_permission_max_age_ms: Option<u64>,
     /// Where the App setup page saves the new App's credentials (default `env.local`).
@@ -601,12 +608,13 @@ pub struct GithubConfig {
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub github_outbox_concurrency: Option<u32>,
     /// How long a process holds an outbox row it is sending, in milliseconds (default 60000);
-    /// a process that dies mid-write leaves the row to another after this. For tests.
-    #[arg(long, env = "OWP_GITHUB_OUTBOX_CLAIM_MS", hide = true,
+    /// a process that dies mid-write leaves the row to another after this.
+    #[arg(long, env = "OWP_GITHUB_OUTBOX_CLAIM_MS",
           value_parser = clap::value_parser!(u32).range(500..=600_000))]
     pub github_outbox_claim_ms: Option<u32>,
-    /// The length of the pacing's minute and hour, in milliseconds (shortened by tests only).
-    #[arg(long, env = "OWP_GITHUB_WRITE_WINDOWS_MS", hide = true, num_args = 2,
+    /// The length of the pacing's minute and hour, in milliseconds, as `MINUTE,HOUR` (default
+    /// 60000,3600000, GitHub's; shortened only against a GitHub of your own, in tests).
+    #[arg(long, env = "OWP_GITHUB_WRITE_WINDOWS_MS", num_args = 2,
           value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
     pub github_write_windows_ms: Option<Vec<u32>>,
 }

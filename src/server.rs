@@ -685,9 +685,13 @@ async fn admin_tokens(
     config: &ServeConfig,
     store: &Store,
 ) -> anyhow::Result<(AdminTokens, Option<TokenSource>)> {
-    use crate::store::shared_settings::ADMIN_TOKEN_DIGEST;
+    use crate::store::shared_settings::{ADMIN_TOKEN_DIGEST, RETIRED};
     if let Some(token) = &config.admin_token {
-        return Ok((AdminTokens::from(token.clone()), None));
+        let tokens = AdminTokens::from(token.clone());
+        if store.is_shared() {
+            retire_generated_token(store, &tokens).await?;
+        }
+        return Ok((tokens, None));
     }
     anyhow::ensure!(store.is_shared(), "an admin token is required");
     let path = Path::new(crate::config::ENV_LOCAL);
@@ -698,6 +702,11 @@ async fn admin_tokens(
         .keep_shared_setting(ADMIN_TOKEN_DIGEST, &digest)
         .await
         .context("cannot keep the generated admin token's digest in the database")?;
+    anyhow::ensure!(
+        kept != RETIRED,
+        "the admin token this pool generated at its first start was retired when OWP_ADMIN_TOKEN \
+         replaced it: set OWP_ADMIN_TOKEN on this replica as on the others"
+    );
     if kept != digest {
         return Ok((
             AdminTokens::from_digest_hex(&kept),
@@ -709,6 +718,38 @@ async fn admin_tokens(
         AdminTokens::parse(&token),
         Some(TokenSource::Generated(path.to_path_buf())),
     ))
+}
+
+/// The end of a rotation away from a generated token: a replica started with `OWP_ADMIN_TOKEN`
+/// that does not name the token the first start generated retires it. Its digest is deleted
+/// from the database (a [`RETIRED`](crate::store::shared_settings::RETIRED) mark is kept in its
+/// place), so no replica started later accepts it, and none generates a new one either: each
+/// must be given `OWP_ADMIN_TOKEN`. While the list still names it (`OWP_ADMIN_TOKEN=NEW,OLD`,
+/// a rolling restart half done), it is kept.
+async fn retire_generated_token(store: &Store, tokens: &AdminTokens) -> anyhow::Result<()> {
+    use crate::store::shared_settings::{ADMIN_TOKEN_DIGEST, RETIRED};
+    let Some(kept) = store
+        .shared_setting(ADMIN_TOKEN_DIGEST)
+        .await
+        .context("cannot read the generated admin token's digest")?
+    else {
+        return Ok(());
+    };
+    if kept == RETIRED || tokens.has_digest_hex(&kept) {
+        return Ok(());
+    }
+    if store
+        .replace_shared_setting(ADMIN_TOKEN_DIGEST, &kept, RETIRED)
+        .await
+        .context("cannot retire the generated admin token's digest")?
+    {
+        tracing::info!(
+            "the admin token generated at this pool's first start is retired: OWP_ADMIN_TOKEN \
+             does not name it, so its digest is deleted from the database and no replica \
+             accepts it once restarted"
+        );
+    }
+    Ok(())
 }
 
 /// With no admin token configured, a first run generates one and saves it to `env.local` (owner-only

@@ -88,8 +88,8 @@ fn wait_of(not_until: &governor::NotUntil<governor::clock::QuantaInstant>) -> Du
 }
 
 /// Wrong credentials per address. Each wrong one takes a cell of a keyed limiter; once an
-/// address is past its rate, every credential it presents (right or wrong) waits until the
-/// limiter lets it through again, so the answer tells a guesser nothing.
+/// address is past its rate, every wrong credential it presents is refused (and counted again)
+/// until the limiter lets it through; a valid one is served (see [`layer`]).
 pub struct AuthFailures {
     limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
     per_minute: u32,
@@ -509,9 +509,17 @@ pub async fn layer(State(limits): State<Arc<Limits>>, mut req: Request, next: Ne
         return next.run(req).await;
     }
     let credential = presents_credential(req.headers());
-    // Past its rate of wrong credentials an address waits whatever it presents, the right admin
-    // token included: the answer must not tell a guesser which guess was right.
-    if credential && let Some(wait) = limits.failures.must_wait(ip) {
+    // Past its rate of wrong credentials an address waits, but only for wrong ones: a valid
+    // credential (the admin token, a maintainer's, a worker's) is never refused for the wrong
+    // tries of someone else behind the same address (a NAT, a CI runner, a rotation's old
+    // token). A guess made while waiting is answered 429 and counted again, so a guesser stays
+    // at the rate; that a right guess would pass tells nothing usable, since every credential
+    // is 256 random bits.
+    if credential
+        && let Some(wait) = limits.failures.must_wait(ip)
+        && !valid_credential(limits.store.as_ref(), signed_in.as_ref(), req.headers()).await
+    {
+        limits.failures.record(ip);
         return too_many(wait, "too many wrong credentials from this address");
     }
     let key = rate_key(ip);
@@ -558,6 +566,25 @@ pub async fn layer(State(limits): State<Arc<Limits>>, mut req: Request, next: Ne
         }
     }
     res
+}
+
+/// Whether the request's credential is valid: it named the admin or a maintainer
+/// (`signed_in`), or its bearer token is a worker's.
+async fn valid_credential(
+    store: Option<&Store>,
+    signed_in: Option<&Principal>,
+    headers: &HeaderMap,
+) -> bool {
+    if signed_in.is_some() {
+        return true;
+    }
+    if headers.contains_key("x-admin-token") {
+        return false;
+    }
+    match (store, crate::http::extract::bearer_of(headers)) {
+        (Some(store), Some(token)) => matches!(store.authenticate(token).await, Ok(Some(_))),
+        _ => false,
+    }
 }
 
 /// One use of the limit `name` counted in the database ([`Store::take_shared_limit`]): `Some`

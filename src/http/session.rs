@@ -132,16 +132,18 @@ impl Sessions {
     }
 
     /// Checks `token` from `client` against the admin token (in constant time) and opens a
-    /// session. An address past its rate of wrong tokens waits, whatever token it sends.
+    /// session. An address past its rate of wrong tokens waits for its wrong ones (each counted
+    /// again); the right token is never refused for someone else's wrong tries.
     pub async fn sign_in(&self, token: &str, client: IpAddr) -> Result<NewSession, SignInError> {
-        if let Some(retry_after) = self.inner.failures.must_wait(client) {
-            return Err(SignInError::TooManyAttempts {
-                retry_after: retry_after.max(Duration::from_secs(1)),
-            });
-        }
         if !self.inner.admin_token.matches(token) {
+            let waiting = self.inner.failures.must_wait(client);
             self.inner.failures.record(client);
-            return Err(SignInError::WrongToken);
+            return Err(match waiting {
+                Some(retry_after) => SignInError::TooManyAttempts {
+                    retry_after: retry_after.max(Duration::from_secs(1)),
+                },
+                None => SignInError::WrongToken,
+            });
         }
         self.open(SessionKind::Admin, None, None, self.inner.ttl)
             .await

@@ -6,8 +6,12 @@
 use super::engine::sqlite_writer::ExecuteWrite;
 use super::{Backend, Store, StoreError, now_ms};
 
-/// The SHA-256 digest (hex) of the admin token a first start on PostgreSQL generated.
+/// The SHA-256 digest (hex) of the admin token a first start on PostgreSQL generated, or
+/// [`RETIRED`] once `OWP_ADMIN_TOKEN` replaced it.
 pub const ADMIN_TOKEN_DIGEST: &str = "admin_token_sha256";
+/// What is kept in place of a retired value: the value itself is gone, and no replica may
+/// generate a new one in its place.
+pub const RETIRED: &str = "retired";
 /// The key of the GitHub App setup page (`/github/setup?key=…`).
 pub const SETUP_KEY: &str = "github_setup_key";
 /// The GitHub App's credentials, as the setup page saved them (JSON).
@@ -28,6 +32,26 @@ impl Store {
                 .fetch_optional(&self.read)
                 .await?,
         )
+    }
+
+    /// Replaces the value kept under `name` with `value` if it is still `expected` (another
+    /// replica may have replaced it first); whether this call replaced it.
+    pub async fn replace_shared_setting(
+        &self,
+        name: &str,
+        expected: &str,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE shared_settings SET value = $1, set_at = $2 WHERE name = $3 AND value = $4",
+        )
+        .bind(value)
+        .bind(now_ms())
+        .bind(name)
+        .bind(expected)
+        .execute_write(self)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Keeps `value` under `name` unless a value is kept there already, and returns the value

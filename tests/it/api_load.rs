@@ -242,14 +242,22 @@ async fn wrong_tokens_over_the_api_hold_only_the_guessing_address() {
     }
     assert!(statuses[..10].iter().all(|&c| c == 401), "{statuses:?}");
     assert_eq!(*statuses.last().unwrap(), 429, "{statuses:?}");
-    // Past the rate even the right token waits at that address, so guessing learns nothing…
+    // Past the rate its guesses wait (and count again), while the right token from that
+    // address is never refused for them…
+    let r = stranger
+        .get(s.url("/v1/admin/state"))
+        .header("X-Admin-Token", "guess-16")
+        .send()
+        .await
+        .unwrap();
+    assert_rate_limited(r).await;
     let r = stranger
         .get(s.url("/v1/admin/state"))
         .header("X-Admin-Token", &s.admin_token)
         .send()
         .await
         .unwrap();
-    assert_rate_limited(r).await;
+    assert_eq!(r.status().as_u16(), 200);
     // …and wrong worker tokens count the same way.
     let other = client_from("127.0.0.6");
     let mut last = 0;
@@ -294,9 +302,14 @@ async fn a_strangers_wrong_sign_ins_do_not_lock_out_the_admin_elsewhere() {
     assert!(codes[..10].iter().all(|&c| c == 401), "{codes:?}");
     assert_eq!(*codes.last().unwrap(), 429, "{codes:?}");
     assert_eq!(
-        sign_in_from(&stranger, &s, &s.admin_token, None).await,
+        sign_in_from(&stranger, &s, "guess-again", None).await,
         429,
-        "the guessing address waits even with the right token"
+        "the guessing address waits for its guesses"
+    );
+    assert_eq!(
+        sign_in_from(&stranger, &s, &s.admin_token, None).await,
+        303,
+        "the right token is never refused for someone else's guesses"
     );
     // The admin, signing in from another address, is not locked out.
     let admin = client_from("127.0.0.1");

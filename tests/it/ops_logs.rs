@@ -216,7 +216,7 @@ fn after<'a>(text: &'a str, marker: &'a str) -> impl Iterator<Item = &'a str> + 
 }
 
 /// The `OWP_*` and `GITHUB_*` names the code reads from the environment: clap arguments with
-/// `env = "…"` (unless hidden: test and tuning knobs), `env::var("…")`, `env::var_os("…")`,
+/// `env = "…"` (hidden ones included), `env::var("…")`, `env::var_os("…")`,
 /// `try_from_env("…")`, and the constants read so by name.
 fn variables_read() -> BTreeSet<String> {
     let mut files = Vec::new();
@@ -243,12 +243,9 @@ fn variables_read() -> BTreeSet<String> {
             let Some(name) = name_at(&text[i + 7..]) else {
                 continue;
             };
-            // The whole attribute: from its `#[arg(` to the closing `)]`.
-            let start = text[..i].rfind("#[arg(").unwrap_or(i);
-            let end = text[i..].find(")]").map_or(text.len(), |e| i + e);
-            if !text[start..end].contains("hide = true") {
-                names.insert(name.to_string());
-            }
+            // Hidden ones too: an operator meets every variable in a --help, tuning knobs
+            // included.
+            names.insert(name.to_string());
         }
     }
     for konst in consts {

@@ -113,7 +113,7 @@ pub struct AgentArgs {
     #[arg(long, conflicts_with = "agent")]
     pub no_agent: bool,
     /// Seconds between lease renewals while the agent works [default: a third of the lease TTL].
-    #[arg(long, env = "OWP_AGENT_RENEW_SECONDS", hide = true)]
+    #[arg(long, env = "OWP_AGENT_RENEW_SECONDS")]
     pub renew_seconds: Option<u64>,
 }
 
