@@ -524,10 +524,11 @@ pub struct GithubConfig {
     /// every request to GitHub, as GitHub asks. Without it the product's name is sent.
     #[arg(long, env = "GITHUB_APP_SLUG")]
     pub github_app_slug: Option<String>,
-    /// The App's private key as PEM text.
+    /// The App's private key as PEM text; during a key rotation, several PEM keys one after
+    /// the other (new first): the App signs with the first one GitHub accepts.
     #[arg(long, env = "GITHUB_PRIVATE_KEY", hide_env_values = true)]
     pub github_private_key: Option<Secret>,
-    /// A file holding the App's private key (PEM).
+    /// A file holding the App's private key (PEM; several one after the other while rotating).
     #[arg(long, env = "GITHUB_PRIVATE_KEY_PATH")]
     pub github_private_key_path: Option<PathBuf>,
     /// Webhook secret; several may be given comma-separated while a secret is rotated.

@@ -461,6 +461,17 @@ pub async fn check_app_keys(app: &GithubApp) -> Result<usize, CallError> {
         };
         match get(client, "/app").await {
             Ok(_) => {
+                if index != first && app.key_state() != KeyState::Unknown {
+                    tracing::warn!(
+                        key = index + 1,
+                        keys = app.key_count(),
+                        "GitHub refuses the App's key {} now: key {} of {} signs from now on \
+                         (remove the refused one from GITHUB_PRIVATE_KEY)",
+                        first + 1,
+                        index + 1,
+                        app.key_count()
+                    );
+                }
                 app.set_key_state(KeyState::Accepted { index });
                 return Ok(index);
             }

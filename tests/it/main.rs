@@ -100,6 +100,7 @@ mod ops_first_hour;
 mod ops_logs;
 mod ops_metrics;
 mod ops_readiness;
+mod ops_rotation;
 mod ops_shutdown;
 mod pg_replica_limits;
 mod pg_replicas;

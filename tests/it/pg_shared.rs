@@ -114,6 +114,148 @@ async fn the_admin_token_rotates_across_replicas_without_a_refusal() {
     drop(first);
 }
 
+/// The value `shared_settings` keeps for the generated admin token's digest.
+async fn kept_digest(server: &Server) -> Option<String> {
+    let TestDatabase::Postgres { url, .. } = &server.database else {
+        panic!("a PostgreSQL test");
+    };
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+        .await
+        .unwrap();
+    sqlx::query_scalar("SELECT value FROM shared_settings WHERE name = 'admin_token_sha256'")
+        .fetch_optional(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// README.md's "Retiring the generated admin token", as written, on two replicas: a pool first
+/// started without `OWP_ADMIN_TOKEN` (its generated token known to the database by its
+/// digest) moves to a token of the operator's. `OWP_ADMIN_TOKEN=NEW,GENERATED` on each replica,
+/// clients switched, then `OWP_ADMIN_TOKEN=NEW` on each: no request is refused on the way; the
+/// first replica restarted with `NEW` alone deletes the digest, every replica restarted since
+/// refuses the generated token, and a replica started without `OWP_ADMIN_TOKEN` refuses to
+/// start rather than generate another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_admin_token_is_retired_across_replicas_as_written() {
+    if !postgres_enabled("a_generated_admin_token_is_retired_across_replicas_as_written") {
+        return;
+    }
+    let strict = [("OWP_RATE_AUTH_FAILURES_PER_MINUTE", "3")];
+    let mut first = Server::start_without_admin_token(&[]).await;
+    let generated = env_local_token(&first).expect("the first start generates a token");
+    let digest = owp::config::AdminTokens::digest_hex(&generated);
+    assert_eq!(kept_digest(&first).await.as_deref(), Some(digest.as_str()));
+    let new = format!("new-{}", uuid::Uuid::new_v4().simple());
+    let both = format!("{new},{generated}");
+    let db = first.database.clone();
+    let start = |token: String| {
+        let db = db.clone();
+        async move { Server::start_on(db, &token, &strict).await }
+    };
+    let mut a = start(generated.clone()).await;
+    let mut b = first.start_replica(None, &strict).await;
+    // The first machine is replaced by `a` (it keeps the database for the test).
+    first.stop();
+    let (mut now_a, mut now_b) = (generated.clone(), String::new());
+    let mut client = generated.clone();
+    for (step, (token_a, token_b, client_after)) in [
+        (both.clone(), String::new(), None),
+        (both.clone(), both.clone(), Some(new.clone())),
+        (new.clone(), both.clone(), None),
+        (new.clone(), new.clone(), None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if now_a != token_a {
+            a.stop();
+            a = start(token_a.clone()).await;
+            now_a = token_a;
+        }
+        if now_b != token_b {
+            b.stop();
+            b = start(token_b.clone()).await;
+            now_b = token_b;
+        }
+        if let Some(next) = client_after {
+            client = next;
+        }
+        for _ in 0..3 {
+            for s in [&a, &b] {
+                assert_eq!(state_with(s, &client).await, 200, "step {step}");
+            }
+        }
+        let kept = kept_digest(&a).await;
+        if step < 2 {
+            assert_eq!(
+                kept.as_deref(),
+                Some(digest.as_str()),
+                "step {step}: still in use"
+            );
+        } else {
+            assert_eq!(
+                kept.as_deref(),
+                Some("retired"),
+                "step {step}: the digest is deleted"
+            );
+        }
+    }
+    for s in [&a, &b] {
+        assert_eq!(
+            state_with(s, &generated).await,
+            401,
+            "the generated token is retired"
+        );
+        assert_eq!(state_with(s, &new).await, 200);
+    }
+    assert!(
+        a.log()
+            .contains("the admin token generated at this pool's first start is retired")
+    );
+
+    // A replica started without OWP_ADMIN_TOKEN now refuses to start, and says why.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_owp"));
+    cmd.arg("serve")
+        .args(db.serve_args())
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .current_dir(dir.path());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OWP_") || key.starts_with("GITHUB_") {
+            cmd.env_remove(key);
+        }
+    }
+    let log = dir.path().join("serve.log");
+    cmd.stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "owp serve started: {}",
+                std::fs::read_to_string(&log).unwrap()
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(!status.success());
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(said.contains("was retired"), "{said}");
+    assert!(
+        !dir.path().join("env.local").exists(),
+        "no new token generated"
+    );
+    assert_eq!(kept_digest(&a).await.as_deref(), Some("retired"));
+    drop(a);
+    drop(b);
+    drop(first);
+}
+
 /// The setup link `owp serve` printed (with its key).
 fn setup_link(server: &Server) -> String {
     let log = server.log();
