@@ -115,7 +115,7 @@ async fn the_app_key_rotates_across_replicas_as_written() {
     let id = TEST_APP_ID.to_string();
     let (old, new) = (TEST_APP_KEY, OTHER_KEY);
     let both = format!("{new}\n{old}");
-    let first = Server::start_with_env(&app_env(&fake, &id, old)).await;
+    let mut first = Server::start_with_env(&app_env(&fake, &id, old)).await;
     let db: TestDatabase = first.database.clone();
     let token = first.admin_token.clone();
     let start = |key: String| {
@@ -131,7 +131,8 @@ async fn the_app_key_rotates_across_replicas_as_written() {
     };
     let mut a = start(old.to_string()).await;
     let mut b = start(old.to_string()).await;
-    drop(first);
+    // It keeps the database for the test.
+    first.stop();
     assert_eq!(github_takes(&fake, new).await, 401, "GitHub is strict");
 
     // 1. Generate a new private key in the App's settings.
@@ -271,7 +272,7 @@ async fn the_webhook_secret_rotates_across_replicas_as_written() {
     let id = TEST_APP_ID.to_string();
     let (old, new) = ("old-webhook-secret-1234", "new-webhook-secret-5678");
     let both = format!("{new},{old}");
-    let first = Server::start_with_env(&[]).await;
+    let mut first = Server::start_with_env(&[]).await;
     let db = first.database.clone();
     let token = first.admin_token.clone();
     let start = |secret: String| {
@@ -294,7 +295,7 @@ async fn the_webhook_secret_rotates_across_replicas_as_written() {
     let mut a = start(old.to_string()).await;
     let mut b = start(old.to_string()).await;
     let (mut now_a, mut now_b) = (old.to_string(), old.to_string());
-    drop(first);
+    first.stop();
     let mut delivered = 0;
     for (step, (secret_a, secret_b, on_github)) in [
         (both.clone(), old.to_string(), None),
