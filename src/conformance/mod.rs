@@ -321,7 +321,11 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<bool> {
     let count = |s: &str| reports.iter().filter(|r| r.status == s).count();
     let versions: Vec<String> = ctx.meta()["versions"]
         .as_array()
-        .map(|v| v.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|v| {
+            v.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let report = Report {
         passed: count("passed"),

@@ -165,7 +165,10 @@ fn routes_named(spec: &str) -> Vec<(String, String)> {
 fn the_spec_route_reader_reads_routes() {
     assert_eq!(
         route_of("POST /v1/admin/proposals/{id}/decline {reason?}"),
-        Some(("post".into(), "/v1/admin/proposals/{proposal_id}/decline".into()))
+        Some((
+            "post".into(),
+            "/v1/admin/proposals/{proposal_id}/decline".into()
+        ))
     );
     assert_eq!(
         route_of("GET /v1/leaderboard?repo=&days="),
@@ -201,18 +204,16 @@ fn the_document_holds_the_specs_routes_and_only_those() {
                     "{} {path}: in section 9 of the spec, not in docs/openapi.json",
                     method.to_uppercase()
                 )),
-                Some(op) if (op["x-owp-extension"] == true) != extension => {
-                    problems.push(format!(
-                        "{} {path}: {} in the spec, but `x-owp-extension` is {}",
-                        method.to_uppercase(),
-                        if extension {
-                            "an extension"
-                        } else {
-                            "a route of the protocol"
-                        },
-                        op["x-owp-extension"]
-                    ))
-                }
+                Some(op) if (op["x-owp-extension"] == true) != extension => problems.push(format!(
+                    "{} {path}: {} in the spec, but `x-owp-extension` is {}",
+                    method.to_uppercase(),
+                    if extension {
+                        "an extension"
+                    } else {
+                        "a route of the protocol"
+                    },
+                    op["x-owp-extension"]
+                )),
                 Some(_) => {}
             }
         }

@@ -29,7 +29,12 @@ const GITHUB_ONLY: [&str; 2] = ["vouch", "reviewers"];
 const GITHUB_ONLY_CASES: usize = 2;
 
 /// Runs `owp conformance` against `url` and returns its output and JSON report.
-pub(crate) async fn run_conformance(url: &str, token: &str, dir: &Path, extra: &[&str]) -> (Output, Value) {
+pub(crate) async fn run_conformance(
+    url: &str,
+    token: &str,
+    dir: &Path,
+    extra: &[&str],
+) -> (Output, Value) {
     let json = dir.join(format!("report-{}.json", uuid::Uuid::new_v4().simple()));
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"))
         .arg("conformance")

@@ -15,12 +15,7 @@ async fn edge_fails(fault: EdgeFault, name: &str, section: &str) {
 
 #[tokio::test]
 async fn a_query_value_answered_400_fails_edges_query_value_422() {
-    edge_fails(
-        EdgeFault::QueryValuesAs400,
-        "edges.query_value_422",
-        "§12",
-    )
-    .await;
+    edge_fails(EdgeFault::QueryValuesAs400, "edges.query_value_422", "§12").await;
 }
 
 #[tokio::test]
@@ -170,22 +165,12 @@ async fn a_limit_that_names_no_field_fails_profile_field_limits() {
 
 #[tokio::test]
 async fn outcomes_without_closed_pull_requests_fail_profile_outcomes() {
-    edge_fails(
-        EdgeFault::OutcomesWithoutClosed,
-        "profile.outcomes",
-        "§9.4",
-    )
-    .await;
+    edge_fails(EdgeFault::OutcomesWithoutClosed, "profile.outcomes", "§9.4").await;
 }
 
 #[tokio::test]
 async fn metrics_without_the_acceptance_ratio_fail_profile_metrics() {
-    edge_fails(
-        EdgeFault::MetricsWithoutRatio,
-        "profile.metrics",
-        "§9.4",
-    )
-    .await;
+    edge_fails(EdgeFault::MetricsWithoutRatio, "profile.metrics", "§9.4").await;
 }
 
 /// Problem titles in another wording than axum's (as another HTTP library words them) fail no
@@ -204,7 +189,10 @@ async fn reworded_problem_titles_fail_no_case() {
         )
         .await;
         let out = stdout(&output);
-        assert!(output.status.success(), "{part} with reworded titles:\n{out}");
+        assert!(
+            output.status.success(),
+            "{part} with reworded titles:\n{out}"
+        );
         assert!(report["passed"].as_u64().unwrap_or(0) >= 3, "{out}");
     }
 }

@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::common::{
-    Leased, PRECISION, SLACK, ack, id, nack, one_leased, pr_opened, secs, state,
-};
+use super::common::{Leased, PRECISION, SLACK, ack, id, nack, one_leased, pr_opened, secs, state};
 use crate::conformance::client::{Worker, utc_field};
 use crate::conformance::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that, fail_case};
