@@ -156,6 +156,7 @@ fn routes_named(spec: &str) -> Vec<(String, String)> {
     spec.split('`')
         .skip(1)
         .step_by(2)
+        .filter(|code| !code.contains('\n'))
         .filter_map(route_of)
         .filter(|(_, path)| !GITHUB_API.iter().any(|g| path.starts_with(g)))
         .collect()
@@ -175,7 +176,7 @@ fn the_spec_route_reader_reads_routes() {
         Some(("get".into(), "/v1/leaderboard".into()))
     );
     assert_eq!(route_of("GET is safe"), None);
-    let spec = "## 9. Endpoints\n\n| method and path | who |\n|---|---|\n| `GET /a` | x |\n\n\
+    let spec = "\n## 9. Endpoints\n\n| method and path | who |\n|---|---|\n| `GET /a` | x |\n\n\
                 | extension of OWP Pool | what |\n|---|---|\n| `POST /b/{id}` | y |\n\n### 9.1 \
                 x\n| `GET /c` | z |\n";
     let (protocol, extensions) = spec_routes(spec);
