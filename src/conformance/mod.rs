@@ -156,15 +156,88 @@ pub struct Report {
     pub failed: usize,
     pub skipped: usize,
     pub cases: Vec<CaseReport>,
+    /// The required parts of the claimed revisions that no case can check over HTTP, and why.
+    pub not_checked: Vec<NotChecked>,
+}
+
+/// A required part of a revision that the runner cannot check over HTTP, and why.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotChecked {
+    /// What is not checked.
+    pub part: &'static str,
+    /// The revision that requires it (the line is printed when the server claims it).
+    pub revision: &'static str,
+    /// Why no case can check it over HTTP.
+    pub why: &'static str,
+}
+
+impl NotChecked {
+    /// The line a run prints: `NOT_CHECKED part (revision R) — why`.
+    pub fn line(&self) -> String {
+        format!(
+            "NOT_CHECKED {} (revision {}) — {}",
+            self.part, self.revision, self.why
+        )
+    }
+}
+
+/// What the runner cannot check over HTTP without harming the server, locking itself out or
+/// waiting minutes (the specification's "Profiles"): each line said on every run of a server
+/// that claims its revision, so that a pass is never read as more.
+pub const NOT_CHECKED: [NotChecked; 6] = [
+    NotChecked {
+        part: "per-address rate limits (Limits)",
+        revision: "1.2",
+        why: "every request of the run comes from one address, so reaching a limit refuses the \
+              runner's own next requests for up to a minute; and the rates are the operator's \
+              to set (0 turns one off), which /v1/meta does not state",
+    },
+    NotChecked {
+        part: "the preview's per-address limit (Limits, part `preview`)",
+        revision: "1.3",
+        why: "it counts the previews of all the workers of one address together, the rate is \
+              the operator's (60 a minute by default, 0 turns it off) and /v1/meta does not \
+              state it; reaching it would refuse the run's own later previews",
+    },
+    NotChecked {
+        part: "connection caps (Limits)",
+        revision: "1.2",
+        why: "reaching `OWP_MAX_CONNECTIONS` (4,096 by default) means holding that many \
+              connections open, which refuses every other client of the server meanwhile",
+    },
+    NotChecked {
+        part: "idle timeouts (Limits)",
+        revision: "1.2",
+        why: "a connection is closed after 60 s without a request by default, the operator's \
+              to set and not stated by /v1/meta: a case would wait past --max-wait for a figure \
+              it cannot know",
+    },
+    NotChecked {
+        part: "webhook bodies read at once (Limits, GitHub profile)",
+        revision: "1.2",
+        why: "the runner is not GitHub: it holds no webhook secret to sign a delivery with, so \
+              every delivery it sent would be refused before its body is read",
+    },
+    NotChecked {
+        part: "the GitHub profile (section 15)",
+        revision: "1.0",
+        why: "the runner is not GitHub: issues, labels, comments and pull requests come from \
+              GitHub's side, which no request to the server can stand in for",
+    },
+];
+
+/// The lines of [`NOT_CHECKED`] for a server that claims `versions` (all of them for a server
+/// that states none).
+pub fn not_checked(versions: &[String]) -> Vec<NotChecked> {
+    NOT_CHECKED
+        .iter()
+        .filter(|n| versions.is_empty() || versions.iter().any(|v| v == n.revision))
+        .copied()
+        .collect()
 }
 
 /// Runs the selected cases one after another, printing a line each; returns whether the run
 /// passed (nothing failed that was not expected, and no expected failure passed).
-/// What the runner cannot check over HTTP without harming the server or waiting minutes (the
-/// specification's "Profiles"): said on every run, so that a pass is never read as more.
-pub const NOT_CHECKED: &str = "not checked over HTTP (see \"Profiles\" in the specification): \
-the per-address rate limits, connection caps and idle timeouts, webhook bodies read at once, and \
-the GitHub profile";
 
 pub async fn run(args: ConformanceArgs) -> anyhow::Result<bool> {
     if args.list {
@@ -246,11 +319,20 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<bool> {
         reports.push(report);
     }
     let count = |s: &str| reports.iter().filter(|r| r.status == s).count();
+    let versions: Vec<String> = ctx.meta()["versions"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
     let report = Report {
         passed: count("passed"),
         failed: count("failed"),
         skipped: count("skipped"),
         cases: reports,
+        not_checked: not_checked(&versions),
     };
     let unexpected = report
         .cases
@@ -266,7 +348,9 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<bool> {
         0 => String::new(),
         n => format!(" ({n} expected)"),
     };
-    println!("{NOT_CHECKED}");
+    for n in &report.not_checked {
+        println!("{}", n.line());
+    }
     println!(
         "conformance: {} passed, {} failed{expected_note}, {} skipped",
         report.passed, report.failed, report.skipped

@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tracing::Instrument;
 
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use super::rate_limits::WEBHOOK_PATH;
 use crate::github::events::{DELIVERY_HEADER, EVENT_HEADER};
 use crate::github::service::Github;
@@ -42,6 +42,24 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// A delivery from GitHub: verified with `X-Hub-Signature-256` on the raw body before anything is
+/// read or stored, then stored and answered at once. Not rate-limited by address (GitHub delivers
+/// from shared addresses); bodies are bounded instead. Served only while a GitHub App is
+/// configured (404 otherwise).
+#[utoipa::path(post, path = "/github/webhook", tag = "github", security(()),
+    responses((status = 202, description = "stored (`queued`), or of an event the App does not \
+                  act on (`ignored`): `{status}`"),
+              (status = 200, description = "a delivery id seen before (`duplicate`): `{status}`"),
+              (status = 400, body = Problem, description = "`missing_delivery_id`, \
+                  `missing_event`, `malformed_body`"),
+              (status = 401, body = Problem, description = "`invalid_signature`: a missing, \
+                  malformed or wrong `X-Hub-Signature-256`, refused before the body is read"),
+              (status = 404, body = Problem, description = "no GitHub App is configured"),
+              (status = 408, body = Problem, description = "the body did not arrive within 20 s"),
+              (status = 413, body = Problem, description = "a `Content-Length` past GitHub's \
+                  25 MB, refused unread"),
+              (status = 503, body = Problem, description = "`webhook_busy` (with \
+                  `Retry-After`): no room to read the body within 2 s")))]
 async fn receive(State(github): State<Arc<Github>>, headers: HeaderMap, body: Body) -> Response {
     let delivery = header(&headers, DELIVERY_HEADER).unwrap_or("").to_string();
     let event = header(&headers, EVENT_HEADER).unwrap_or("").to_string();

@@ -77,6 +77,13 @@ where
         .with_state(MetricsState { store, auth })
 }
 
+/// The service's figures in Prometheus' text format (`text/plain; version=0.0.4`), among them
+/// each repository's `owp_repo_acceptance_ratio` and `owp_repo_lead_time_seconds`. It names
+/// repositories, which may be private: it needs the admin token (`X-Admin-Token` or
+/// `Authorization: Bearer …`) or the scrape-only token. Not part of any profile of the protocol.
+#[utoipa::path(get, path = "/metrics", tag = "health", security(("admin_token" = [])),
+    responses((status = 200, content_type = "text/plain", body = String,
+               description = "Prometheus text exposition format 0.0.4")))]
 async fn scrape(State(state): State<MetricsState>, headers: HeaderMap) -> Response {
     if !state.auth.allows(&headers) {
         let mut resp = ApiError::unauthorized(

@@ -19,6 +19,13 @@ use super::{
         license(name = "Apache-2.0")
     ),
     modifiers(&Security),
+    paths(
+        openapi_json,
+        super::metrics::scrape,
+        super::github_webhook::receive,
+        super::signin::web_start,
+        super::signin::web_callback,
+    ),
     tags(
         (name = "admin", description = "Repository policies, task import, overrides, state"),
         (name = "workers", description = "Registration, heartbeats and GitHub links"),
@@ -28,9 +35,27 @@ use super::{
         (name = "health", description = "Liveness and discovery"),
         (name = "auth", description = "Maintainers signed in with GitHub: who am I, signing out"),
         (name = "proposals", description = "Plan first: proposals, approvals and declines"),
+        (name = "github", description = "The GitHub binding: the App's webhook deliveries"),
     )
 )]
 struct ApiDoc;
+
+/// This document. Served by [`super::router`] beside the routes it documents; described here,
+/// since it has no handler of its own.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "health", security(()),
+    responses((status = 200, description = "this OpenAPI 3.1 document")))]
+#[allow(dead_code)]
+fn openapi_json() {}
+
+/// The routes other routers than the API's serve, with none of the API router's shared layers
+/// (problem answers for bad bodies and queries, `Idempotency-Key`): only the rate limits (none
+/// for the webhook) and, where they need one, credentials apply.
+const OUTSIDE_THE_API: [&str; 4] = [
+    super::rate_limits::WEBHOOK_PATH,
+    "/auth/github",
+    crate::github::manifest::SIGNIN_CALLBACK_PATH,
+    "/metrics",
+];
 
 struct Security;
 
@@ -108,10 +133,11 @@ pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
     mark_extensions(doc);
 }
 
-/// The routes this server serves under `/v1` that the protocol does not name: the dashboard's
-/// own reads. Each of their operations carries `x-owp-extension: true`, so that a second
-/// implementation generating from this document knows it need not serve them.
-pub const EXTENSION_ROUTES: [&str; 1] = ["/v1/admin/steering"];
+/// The routes this server documents that the protocol does not name (the specification's
+/// "extension of OWP Pool" table in section 9): readiness, a worker's proposals across the pool,
+/// the dashboard's own reads. Each of their operations carries `x-owp-extension: true`, so that a
+/// second implementation generating from this document knows it need not serve them.
+pub const EXTENSION_ROUTES: [&str; 3] = ["/readyz", "/v1/admin/steering", "/v1/proposals"];
 
 /// Marks the operations of [`EXTENSION_ROUTES`] with `x-owp-extension: true`.
 fn mark_extensions(doc: &mut utoipa::openapi::OpenApi) {
@@ -176,15 +202,17 @@ fn flatten_extension_objects(doc: &mut utoipa::openapi::OpenApi) {
 
 /// Completes every operation with the errors the server's shared layers answer, all as
 /// `application/problem+json` with the `Problem` schema, so the document says what the server
-/// does: `429` everywhere (per-address rate limits, with `Retry-After`); `401` where credentials
-/// are needed; `400`, `413`, `415` and `422` where a body is read; `409` and `422` for POSTs
-/// (the `Idempotency-Key` layer); `400` for a query string that does not parse; `404` for an id
-/// in the path. Error responses a handler declared with `application/json` are moved to
+/// does: `429` everywhere but the webhook (per-address rate limits, with `Retry-After`); `401`
+/// where credentials are needed; and on the API router's routes (not [`OUTSIDE_THE_API`])
+/// `400`, `413`, `415` and `422` where a body is read, `409` and `422` for POSTs (the
+/// `Idempotency-Key` layer), `422` for a query value, `404` for an id in the path. Error responses a handler declared with `application/json` are moved to
 /// `application/problem+json`, which is what [`super::error::ApiError`] sends.
 pub fn declare_problems(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::ParameterIn;
 
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let outside = OUTSIDE_THE_API.contains(&path.as_str());
+        let webhook = path == super::rate_limits::WEBHOOK_PATH;
         let ops = [
             (&mut item.get, false),
             (&mut item.post, true),
@@ -213,34 +241,20 @@ pub fn declare_problems(doc: &mut utoipa::openapi::OpenApi) {
                     .entry(status.to_string())
                     .or_insert_with(|| problem(description).into());
             };
-            add("429", "rate_limited: too many requests from this address");
+            if !webhook {
+                add("429", "rate_limited: too many requests from this address");
+            }
             if secured {
                 add("401", "unauthorized: missing or wrong credentials");
             }
-            if in_path {
-                add("404", "not_found: no such object");
-            }
-            if in_query {
-                add(
-                    "422",
-                    "validation_failed: a query value does not have its type (`?wait=abc`)",
+            if !outside {
+                api_layers(
+                    &mut add,
+                    in_path,
+                    in_query,
+                    op.request_body.is_some(),
+                    is_write,
                 );
-            }
-            if op.request_body.is_some() {
-                add("400", "malformed_body: the body is not JSON or YAML");
-                add("413", "payload_too_large: the body is larger than 1 MiB");
-                add("415", "unsupported_media_type: not JSON or YAML");
-                add(
-                    "422",
-                    "validation_failed: a field is missing, of the wrong type or out of range",
-                );
-            }
-            if is_write {
-                add(
-                    "409",
-                    "request_in_flight: the same Idempotency-Key is being answered",
-                );
-                add("422", "invalid_idempotency_key or idempotency_key_reused");
             }
             if let Some(utoipa::openapi::RefOr::T(r)) = responses.get_mut("429") {
                 r.headers
@@ -248,6 +262,43 @@ pub fn declare_problems(doc: &mut utoipa::openapi::OpenApi) {
                     .or_insert_with(retry_after);
             }
         }
+    }
+}
+
+/// The errors the API router's own layers add to an operation: `404` for an id in the path,
+/// `422` for a query value, the body's `400`, `413`, `415` and `422`, and a write's
+/// `Idempotency-Key` answers.
+fn api_layers(
+    add: &mut impl FnMut(&str, &str),
+    in_path: bool,
+    in_query: bool,
+    has_body: bool,
+    is_write: bool,
+) {
+    if in_path {
+        add("404", "not_found: no such object");
+    }
+    if in_query {
+        add(
+            "422",
+            "validation_failed: a query value does not have its type (`?wait=abc`)",
+        );
+    }
+    if has_body {
+        add("400", "malformed_body: the body is not JSON or YAML");
+        add("413", "payload_too_large: the body is larger than 1 MiB");
+        add("415", "unsupported_media_type: not JSON or YAML");
+        add(
+            "422",
+            "validation_failed: a field is missing, of the wrong type or out of range",
+        );
+    }
+    if is_write {
+        add(
+            "409",
+            "request_in_flight: the same Idempotency-Key is being answered",
+        );
+        add("422", "invalid_idempotency_key or idempotency_key_reused");
     }
 }
 

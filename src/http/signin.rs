@@ -132,6 +132,11 @@ fn flow_key(state: &str, binding: &str) -> String {
 
 /// `GET /auth/github`: off to GitHub with a new state and PKCE challenge; the browser keeps the
 /// state's other half in a cookie for ten minutes.
+#[utoipa::path(get, path = "/auth/github", tag = "auth", security(()),
+    responses((status = 302, description = "to GitHub's authorization page, with a single-use \
+                  `state`, PKCE, and the `owp_signin` cookie that binds the state to this \
+                  browser; a page (`503`, HTML) when the sign-in cannot be recorded"),
+              (status = 404, body = Problem, description = "sign-in with GitHub is off")))]
 async fn web_start(State(s): State<SignInRoutes>) -> Response {
     let state = random_hex();
     let binding = random_hex();
@@ -192,6 +197,12 @@ fn plain(value: Option<String>) -> Option<String> {
 /// started in this browser (its cookie); the code is exchanged with its verifier; the person and
 /// what they maintain are read; a session opens; back to the dashboard (always `/`, whatever the
 /// request carries). The flow's cookie is removed whatever the outcome.
+#[utoipa::path(get, path = "/auth/github/callback", tag = "auth", security(()),
+    responses((status = 302, description = "to `/` with the `owp_session` cookie. Its query is \
+                  GitHub's (`code`, `state`, or `error`); a state that is unknown, expired, \
+                  reused or another browser's, a declined sign-in or a failed exchange is a page \
+                  (`400`, HTML) and no session; GitHub not answering, a page (`503`)"),
+              (status = 404, body = Problem, description = "sign-in with GitHub is off")))]
 async fn web_callback(
     State(s): State<SignInRoutes>,
     headers: HeaderMap,

@@ -43,6 +43,7 @@ mod api_reputation;
 mod api_requires;
 mod api_scheduling;
 mod conformance;
+mod conformance_edges;
 mod crash;
 mod dashboard_browser;
 mod dashboard_browser_join;

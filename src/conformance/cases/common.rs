@@ -65,12 +65,23 @@ pub(super) async fn claim_task(
     Ok(lease)
 }
 
+/// What [`one_leased`] sets up.
+pub(super) struct Leased {
+    /// A fresh repository of the case.
+    pub repo: String,
+    /// The skill its one task requires (another worker with it may claim the task too).
+    pub skill: String,
+    /// The worker with that skill, which holds the lease.
+    pub worker: Worker,
+    /// Its lease, as the claim answered it.
+    pub lease: Value,
+    /// The task's id.
+    pub task: String,
+}
+
 /// A fresh repository of the case with one task titled `title`, a worker with the task's skill,
-/// and that worker's lease of it: `(repo, worker, lease, task_id)`.
-pub(super) async fn one_leased(
-    ctx: &Ctx,
-    title: &str,
-) -> Result<(String, Worker, Value, String), Outcome> {
+/// and that worker's lease of it.
+pub(super) async fn one_leased(ctx: &Ctx, title: &str) -> Result<Leased, Outcome> {
     let repo = ctx.repo().await?;
     let skill = ctx.skill();
     ctx.import(&repo, &skill, json!([{ "title": title }]))
@@ -78,7 +89,13 @@ pub(super) async fn one_leased(
     let worker = ctx.worker(&[&skill], json!({})).await?;
     let lease = ctx.claim_lease(&worker).await?;
     let task = id(&lease["task"], "task_id", "lease.task")?;
-    Ok((repo, worker, lease, task))
+    Ok(Leased {
+        repo,
+        skill,
+        worker,
+        lease,
+        task,
+    })
 }
 
 /// Acknowledges a lease (`POST /v1/leases/{id}/ack`), which must answer 200.

@@ -7,7 +7,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::common::{id, nack};
+use super::common::{Leased, id, nack, one_leased};
 use crate::conformance::client::{Auth, Reply};
 use crate::conformance::{Case, CaseResult, Ctx};
 use crate::{case, ensure_that};
@@ -156,18 +156,14 @@ async fn query_value_422(ctx: Ctx) -> CaseResult {
 /// answer; a worker that never held the task, or once another holds it, gets `403
 /// not_lease_holder`.
 async fn report_after_lease_ended(ctx: Ctx) -> CaseResult {
-    let repo = ctx.repo().await?;
-    let skill = ctx.skill();
-    ctx.import(
-        &repo,
-        &skill,
-        json!([{"title": "given back, then reported on"}]),
-    )
-    .await?;
-    let holder = ctx.worker(&[&skill], json!({})).await?;
+    let Leased {
+        skill,
+        worker: holder,
+        lease,
+        task,
+        ..
+    } = one_leased(&ctx, "given back, then reported on").await?;
     let stranger = ctx.worker(&[&skill], json!({})).await?;
-    let lease = ctx.claim_lease(&holder).await?;
-    let task = id(&lease["task"], "task_id", "lease.task")?;
     nack(&ctx, &holder, &lease).await?;
     let path = format!("/v1/tasks/{task}/status");
     for status in ["in_progress", "blocked"] {
@@ -249,7 +245,7 @@ async fn contract_invalid(ctx: Ctx) -> CaseResult {
 /// `artifact.disclosure` is a closed object, as `artifact.evidence` is: an unknown key in it is
 /// `422 invalid_disclosure`, and the task does not move.
 async fn disclosure_closed(ctx: Ctx) -> CaseResult {
-    let (_, worker, _, task) = super::common::one_leased(&ctx, "a typo in the disclosure").await?;
+    let Leased { worker, task, .. } = one_leased(&ctx, "a typo in the disclosure").await?;
     let url = format!("https://example.org/pr/{task}");
     ctx.worker_post(
         &worker,
@@ -482,14 +478,13 @@ async fn problem_title_by_status(ctx: Ctx) -> CaseResult {
 /// object exists (404), whose it is (403 / 409 `lease_not_held`), and last the object's state
 /// (409).
 async fn order_of_checks(ctx: Ctx) -> CaseResult {
-    let repo = ctx.repo().await?;
-    let skill = ctx.skill();
-    ctx.import(&repo, &skill, json!([{"title": "judged in order"}]))
-        .await?;
-    let holder = ctx.worker(&[&skill], json!({})).await?;
+    let Leased {
+        skill,
+        worker: holder,
+        task,
+        ..
+    } = one_leased(&ctx, "judged in order").await?;
     let other = ctx.worker(&[&skill], json!({})).await?;
-    let lease = ctx.claim_lease(&holder).await?;
-    let task = id(&lease["task"], "task_id", "lease.task")?;
     let unknown = format!("/v1/tasks/{}/status", ctx.unique("t"));
     let own = format!("/v1/tasks/{task}/status");
     let steps: Vec<(Reply, u16, &str, &str)> = vec![

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::common::{PRECISION, SLACK, ack, id, nack, pr_opened, secs, state};
+use super::common::{Leased, PRECISION, SLACK, ack, id, nack, one_leased, pr_opened, secs, state};
 use crate::conformance::client::{Worker, utc_field};
 use crate::conformance::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that, fail_case};
@@ -198,7 +198,13 @@ async fn fields_after_each_move(ctx: Ctx) -> CaseResult {
 /// move's event), its `note` the `status_reason`, and `awaits_maintainer` until an admin moves
 /// it on.
 async fn holder_blocked_releases(ctx: Ctx) -> CaseResult {
-    let (repo, worker, lease, task) = super::common::one_leased(&ctx, "stuck").await?;
+    let Leased {
+        repo,
+        worker,
+        lease,
+        task,
+        ..
+    } = one_leased(&ctx, "stuck").await?;
     let l = id(&lease, "lease_id", "lease")?;
     ack(&ctx, &worker, &lease).await?;
     ctx.worker_post(
@@ -276,7 +282,12 @@ async fn reason_only_while_ended(ctx: Ctx) -> CaseResult {
 /// (when the server's accept window is at least 3 s longer than its lease TTL) the lease is
 /// still alive after the lease TTL, then ends within a second of `accept_by`.
 async fn unacked_ends_at_accept_by(ctx: Ctx) -> CaseResult {
-    let (_, worker, lease, task) = super::common::one_leased(&ctx, "never acknowledged").await?;
+    let Leased {
+        worker,
+        lease,
+        task,
+        ..
+    } = one_leased(&ctx, "never acknowledged").await?;
     let claimed_at = Instant::now();
     let l = id(&lease, "lease_id", "lease")?;
     let accept_by = utc_field(&lease, "accept_by", "the claim's lease")?;

@@ -2,7 +2,8 @@
 //! is read, and each required part of each revision claimed that no other case checks is
 //! checked here: the revisions are cumulative and the parts listed belong to them, the Beads
 //! import (1.2), field limits (1.2), outcomes per repository (1.3) and, where the server serves
-//! it, `/metrics`. A part of a revision the server does not claim is skipped, saying so.
+//! it, `/metrics`. A part of a revision the server does not claim is skipped, saying so; what no
+//! case can check over HTTP is said by [`crate::conformance::NOT_CHECKED`].
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -18,6 +19,7 @@ pub fn cases() -> Vec<Case> {
         case!("profile.beads_import", beads_import),
         case!("profile.field_limits", field_limits),
         case!("profile.outcomes", outcomes),
+        case!("profile.metrics", metrics),
     ]
 }
 
@@ -282,12 +284,8 @@ async fn field_limits(ctx: Ctx) -> CaseResult {
     Ok(())
 }
 
-/// Outcomes per repository (1.3): after one merge and one pull request closed unmerged, the
-/// repository's `outcomes` in `GET /v1/admin/state` count them over 30 days, with the acceptance
-/// rate and a lead time. Where the server serves `GET /metrics` to the admin token, it exports
-/// the repository's acceptance ratio too.
-async fn outcomes(ctx: Ctx) -> CaseResult {
-    needs(&ctx, "1.3", "outcomes per repository")?;
+/// A fresh repository of the case where one pull request was merged and one closed unmerged.
+async fn merged_and_closed(ctx: &Ctx) -> Result<String, Outcome> {
     let repo = ctx.repo().await?;
     let skill = ctx.skill();
     ctx.import(
@@ -299,10 +297,19 @@ async fn outcomes(ctx: Ctx) -> CaseResult {
     let worker = ctx.worker(&[&skill], json!({})).await?;
     for to in ["merged", "ready"] {
         let lease = ctx.claim_lease(&worker).await?;
-        pr_opened(&ctx, &worker, &lease).await?;
+        pr_opened(ctx, &worker, &lease).await?;
         let task = id(&lease["task"], "task_id", "lease.task")?;
-        admin_status(&ctx, &task, to).await?;
+        admin_status(ctx, &task, to).await?;
     }
+    Ok(repo)
+}
+
+/// Outcomes per repository (1.3): after one merge and one pull request closed unmerged, the
+/// repository's `outcomes` in `GET /v1/admin/state` count them over 30 days, with the acceptance
+/// rate and a lead time.
+async fn outcomes(ctx: Ctx) -> CaseResult {
+    needs(&ctx, "1.3", "outcomes per repository")?;
+    let repo = merged_and_closed(&ctx).await?;
     let policy = state_repo(&ctx, &repo).await?;
     let o = &policy["outcomes"];
     ensure_that!(
@@ -314,28 +321,52 @@ async fn outcomes(ctx: Ctx) -> CaseResult {
         "§9.4 (Outcomes): one merge and one pull request closed unmerged give outcomes {{days: \
          30, merged: 1, closed_unmerged: 1, acceptance_rate: 0.5, lead_time_seconds ≥ 0}}; got {o}"
     );
-    let metrics = ctx
+    Ok(())
+}
+
+/// The figure of `name` labelled with `repo` in a Prometheus text exposition, if any.
+fn figure(text: &str, name: &str, repo: &str) -> Option<f64> {
+    let label = format!("repo=\"{repo}\"");
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(&label))
+        .find_map(|l| l.split_whitespace().last()?.parse().ok())
+}
+
+/// `GET /metrics` is in no profile; a server that serves it to the admin token exports each
+/// repository's outcomes as section 9.4 names them: `owp_repo_acceptance_ratio` and
+/// `owp_repo_lead_time_seconds`, labelled `repo`, in Prometheus' text format. A server that
+/// answers it `404` is skipped, saying so.
+async fn metrics(ctx: Ctx) -> CaseResult {
+    needs(&ctx, "1.3", "outcomes in /metrics")?;
+    let probe = ctx
         .send(Method::GET, "/metrics", Auth::Admin, None, &[])
         .await?;
-    if metrics.status == 404 {
-        // `/metrics` is outside `/v1`: a server may export its figures otherwise.
-        return Ok(());
+    if probe.status == 404 {
+        return Err(Outcome::Skipped(
+            "the server does not serve GET /metrics, which is in no profile (Profiles)".into(),
+        ));
     }
-    metrics.expect(&[200], "§9.4: GET /metrics with the admin token")?;
-    let line = metrics
-        .text
-        .lines()
-        .find(|l| {
-            l.starts_with("owp_repo_acceptance_ratio{") && l.contains(&format!("repo=\"{repo}\""))
-        })
-        .unwrap_or("");
+    let repo = merged_and_closed(&ctx).await?;
+    let reply = ctx
+        .send(Method::GET, "/metrics", Auth::Admin, None, &[])
+        .await?;
+    reply.expect(&[200], "§9.4: GET /metrics with the admin token")?;
     ensure_that!(
-        line.split_whitespace()
-            .last()
-            .and_then(|v| v.parse::<f64>().ok())
-            == Some(0.5),
-        "§9.4: GET /metrics exports `owp_repo_acceptance_ratio{{repo=\"{repo}\"}} 0.5`; found \
-         `{line}`"
+        reply.content_type.starts_with("text/plain"),
+        "§9.4: GET /metrics answers Prometheus' text format (text/plain), got `{}`",
+        reply.content_type
+    );
+    let ratio = figure(&reply.text, "owp_repo_acceptance_ratio", &repo);
+    ensure_that!(
+        ratio == Some(0.5),
+        "§9.4: GET /metrics exports `owp_repo_acceptance_ratio{{repo=\"{repo}\"}} 0.5` after one \
+         merge and one pull request closed unmerged; found {ratio:?}"
+    );
+    let lead = figure(&reply.text, "owp_repo_lead_time_seconds", &repo);
+    ensure_that!(
+        lead.is_some_and(|s| s >= 0.0),
+        "§9.4: GET /metrics exports `owp_repo_lead_time_seconds{{repo=\"{repo}\"}}` (≥ 0) once a \
+         task merged; found {lead:?}"
     );
     Ok(())
 }

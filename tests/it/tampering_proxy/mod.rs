@@ -13,6 +13,8 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
+pub mod edges;
+
 /// The one rule the proxy breaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -71,6 +73,8 @@ pub enum Fault {
     /// A report on a task after the worker's lease of it ended answers `403 not_lease_holder`
     /// instead of `409 lease_not_held`.
     EndedAsForbidden,
+    /// The faults of [`edges`]: each gives one of the specification's edges another answer.
+    Edge(edges::EdgeFault),
 }
 
 struct Inner {
@@ -82,6 +86,8 @@ struct Inner {
     /// The workers (their `Authorization`) that gave a lease back (for
     /// [`Fault::CoolDownAfterNack`]).
     nacked: Mutex<Vec<String>>,
+    /// What the faults of [`edges`] remember.
+    edges: edges::Memory,
 }
 
 /// A running proxy; it stops when the test's runtime ends.
@@ -105,6 +111,7 @@ impl Proxy {
             fault: Mutex::new(Fault::None),
             last_claim: Mutex::new(None),
             nacked: Mutex::new(Vec::new()),
+            edges: edges::Memory::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -121,6 +128,7 @@ impl Proxy {
         *self.inner.fault.lock().unwrap() = fault;
         *self.inner.last_claim.lock().unwrap() = None;
         self.inner.nacked.lock().unwrap().clear();
+        self.inner.edges.clear();
     }
 }
 
@@ -159,6 +167,24 @@ fn rewrite_tasks(body: &Bytes, f: impl Fn(&mut serde_json::Map<String, Value>)) 
     Bytes::from(serde_json::to_vec(&doc).unwrap())
 }
 
+/// Sends the request upstream as it now is.
+async fn send(
+    p: &Inner,
+    mut parts: axum::http::request::Parts,
+    body: Bytes,
+) -> anyhow::Result<axum::http::Response<hyper::body::Incoming>> {
+    parts.headers.remove("content-length");
+    parts.headers.remove("transfer-encoding");
+    parts
+        .headers
+        .insert("host", p.upstream.to_string().parse().unwrap());
+    let upstream_req = axum::http::Request::from_parts(parts, Full::new(body));
+    let stream = tokio::net::TcpStream::connect(p.upstream).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(sender.send_request(upstream_req).await?)
+}
+
 async fn tamper(p: &Inner, req: Request) -> anyhow::Result<Response> {
     let fault = *p.fault.lock().unwrap();
     let (mut parts, body) = req.into_parts();
@@ -173,6 +199,9 @@ async fn tamper(p: &Inner, req: Request) -> anyhow::Result<Response> {
     // The `paths` of each imported task, as sent (for [`Fault::IgnorePaths`]).
     let mut sent_paths: Vec<Value> = Vec::new();
     let caller = header(&parts, "authorization");
+    if let Fault::Edge(edge) = fault {
+        return edges::tamper(p, edge, parts, body).await;
+    }
     if fault == Fault::CoolDownAfterNack
         && post
         && path == "/v1/work"
@@ -283,17 +312,7 @@ async fn tamper(p: &Inner, req: Request) -> anyhow::Result<Response> {
         _ => {}
     }
     parts.uri = path_and_query.parse()?;
-    parts.headers.remove("content-length");
-    parts.headers.remove("transfer-encoding");
-    parts
-        .headers
-        .insert("host", p.upstream.to_string().parse().unwrap());
-    let upstream_req = axum::http::Request::from_parts(parts, Full::new(body));
-    let stream = tokio::net::TcpStream::connect(p.upstream).await?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    let res = sender.send_request(upstream_req).await?;
-    let (mut parts, incoming) = res.into_parts();
+    let (mut parts, incoming) = send(p, parts, body).await?.into_parts();
     match fault {
         Fault::PlainJsonErrors => {
             let problem = parts
