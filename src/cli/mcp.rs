@@ -393,14 +393,18 @@ impl OwpMcp {
         let answer = match (tool, nack_reason) {
             ("owp_ack", _) => client.ack(&lease_id).await,
             ("owp_renew", _) => client.renew(&lease_id).await,
-            (_, reason) => client.nack(&lease_id, reason.flatten().as_deref()).await,
+            (_, reason) => {
+                self.inner.tasks.give_back(&lease_id, true);
+                let answer = client.nack(&lease_id, reason.flatten().as_deref()).await;
+                if answer.is_err() {
+                    self.inner.tasks.give_back(&lease_id, false);
+                }
+                answer
+            }
         };
         match answer {
             Ok(changed) => {
                 tracing::info!(tool, lease = %lease_id, "done");
-                if tool == "owp_nack" {
-                    self.inner.tasks.give_back(&lease_id);
-                }
                 let task = changed.task();
                 let next = match tool {
                     "owp_ack" => {
@@ -700,8 +704,14 @@ impl ServerHandler for OwpMcp {
         let peer = context.peer.clone();
         let call = ToolCallContext::new(self, request, context);
         let response = self.tool_router.call(call).await?;
+        if matches!(
+            tool.as_str(),
+            "owp_ack" | "owp_report" | "owp_nack" | "owp_renew"
+        ) {
+            self.inner.tasks.stale();
+        }
         if let (true, CallToolResponse::Complete(answer)) = (tasks_client, &response)
-            && let Some(handle) = self.inner.tasks.adopt(&tool, answer, peer)
+            && let Some(handle) = self.inner.tasks.adopt(&tool, answer, peer).await
         {
             tasks::ensure_watching(self);
             return Ok(CallToolResponse::Task(handle));

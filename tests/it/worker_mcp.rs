@@ -16,7 +16,7 @@ use support::*;
 
 const PROFILE: &str = "mcp-test";
 
-fn client_dir() -> PathBuf {
+pub(crate) fn client_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp_client")
 }
 
@@ -32,9 +32,10 @@ macro_rules! require_client {
         }
     };
 }
+pub(crate) use require_client;
 
 /// `owp worker register --profile PROFILE` into `config_dir`, as a person would.
-fn register_profile(server: &Server, config_dir: &Path, skills: &str) -> Value {
+pub(crate) fn register_profile(server: &Server, config_dir: &Path, skills: &str) -> Value {
     register_profile_with(
         server,
         config_dir,
@@ -80,20 +81,30 @@ fn register_profile_with(
         .expect("a JSON profile")
 }
 
-/// Runs `node client.mjs SCENARIO` (`tasks`: `node tasks.mjs`) and returns its JSON summary.
+/// Runs `node client.mjs SCENARIO` (`tasks:SCENARIO`: `node tasks.mjs SCENARIO`) and returns its
+/// JSON summary.
 fn run_client(scenario: &str, config_dir: &Path, pr_url: &str) -> Value {
     run_client_with(scenario, config_dir, pr_url, &[])
 }
 
-fn run_client_with(scenario: &str, config_dir: &Path, pr_url: &str, env: &[(&str, &str)]) -> Value {
+pub(crate) fn run_client_with(
+    scenario: &str,
+    config_dir: &Path,
+    pr_url: &str,
+    env: &[(&str, &str)],
+) -> Value {
     let out = Command::new("node")
         .envs(env.iter().copied())
-        .arg(client_dir().join(if scenario == "tasks" {
-            "tasks.mjs"
-        } else {
-            "client.mjs"
-        }))
-        .arg(scenario)
+        .args(match scenario.strip_prefix("tasks:") {
+            Some(tasks) => [
+                client_dir().join("tasks.mjs").into_os_string(),
+                tasks.into(),
+            ],
+            None => [
+                client_dir().join("client.mjs").into_os_string(),
+                scenario.into(),
+            ],
+        })
         .current_dir(client_dir())
         .env("OWP_BIN", env!("CARGO_BIN_EXE_owp"))
         .env("OWP_MCP_PROFILE", PROFILE)
@@ -112,7 +123,7 @@ fn run_client_with(scenario: &str, config_dir: &Path, pr_url: &str, env: &[(&str
         .unwrap_or_else(|e| panic!("client summary is not JSON ({e}): {stdout}\n{stderr}"))
 }
 
-fn s(v: &Value) -> &str {
+pub(crate) fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_default()
 }
 
@@ -936,89 +947,5 @@ async fn the_plans_first_story_of_the_docs_runs_as_written() {
     assert_eq!(
         done["artifact"]["pr_url"],
         "https://git.example.test/acme/parser/pull/12"
-    );
-}
-
-/// A client that declares MCP tasks gets each lease as a task: working while held, `failed` with
-/// the reason (notified) when the pool takes it back, `cancelled` after `tasks/cancel` (the lease
-/// is given back); a client that does not declare it sees the same tools.
-#[tokio::test]
-async fn leases_are_mcp_tasks_for_a_client_that_declares_them() {
-    require_client!();
-    let server = Server::start().await;
-    server.upsert_repo("mcp-tasks", 3, false).await;
-    let ids = server
-        .import_ids(
-            "mcp-tasks",
-            json!([{"title": "First", "required_skills": ["docs"], "priority": "critical"},
-                   {"title": "Second", "required_skills": ["docs"], "priority": "low"}]),
-        )
-        .await;
-    let config = tempfile::tempdir().unwrap();
-    register_profile(&server, config.path(), "docs");
-    let holding = config.path().join("holding");
-    let client = tokio::task::spawn_blocking({
-        let dir = config.path().to_path_buf();
-        let file = holding.to_str().unwrap().to_string();
-        move || {
-            run_client_with(
-                "tasks",
-                &dir,
-                "",
-                &[("OWP_MCP_HOLDING_FILE", file.as_str())],
-            )
-        }
-    });
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !holding.exists() {
-        assert!(std::time::Instant::now() < deadline && !client.is_finished());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let held = std::fs::read_to_string(&holding).unwrap();
-    assert_eq!(held, ids[0]);
-    // The pool takes the lease back.
-    server
-        .admin_post(
-            &format!("/v1/admin/tasks/{held}/status"),
-            json!({"status": "ready", "reason": "revoked by a maintainer"}),
-        )
-        .await
-        .expect(200);
-    let first_task = server
-        .admin_get(&format!("/v1/tasks/{held}"))
-        .await
-        .expect(200);
-    assert_eq!(s(&first_task["status"]), "ready");
-    // The client claims the next one once it has seen the end of this one.
-    std::fs::remove_file(&holding).unwrap();
-    let summary = client.await.unwrap();
-    eprintln!(
-        "MCP tasks messages: {}",
-        serde_json::to_string_pretty(&summary["wire"]).unwrap()
-    );
-    assert_eq!(summary["same_tools"], json!(true), "{summary}");
-    assert_eq!(s(&summary["first_get"]["status"]), "working", "{summary}");
-    let note = &summary["revoked_note"];
-    assert_eq!(s(&note["status"]), "failed", "{summary}");
-    assert_eq!(s(&note["error"]["data"]["outcome"]), "ended", "{summary}");
-    assert!(
-        s(&note["statusMessage"]).contains("ended by the pool"),
-        "{summary}"
-    );
-    assert_eq!(s(&summary["revoked_get"]["status"]), "failed", "{summary}");
-    assert_eq!(
-        s(&summary["cancelled_get"]["status"]),
-        "cancelled",
-        "{summary}"
-    );
-    assert_eq!(summary["leases_after"], json!(0), "{summary}");
-    let second = server
-        .admin_get(&format!("/v1/tasks/{}", ids[1]))
-        .await
-        .expect(200);
-    assert_eq!(
-        s(&second["status"]),
-        "ready",
-        "the lease was given back: {second}"
     );
 }

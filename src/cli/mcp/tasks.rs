@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use rmcp::model::{
     CallToolResult, CreateTaskResult, DetailedTask, JsonObject, MetaObject, Notification,
-    ServerNotification, Task as McpTask, TaskPayload, TaskStatus, TaskStatusNotificationParams,
+    ServerNotification, Task as McpTask, TaskPayload, TaskStatusNotificationParams,
 };
 use rmcp::{ErrorData, Peer, RoleServer};
 use serde_json::{Value, json};
@@ -76,6 +76,10 @@ pub(super) struct Tasks {
     tracked: std::sync::Mutex<HashMap<String, Tracked>>,
     peer: std::sync::Mutex<Option<Peer<RoleServer>>>,
     watching: AtomicBool,
+    /// Held for a whole reading and the notifications it sends: the watcher, `tasks/get` and
+    /// `tasks/cancel` read one after the other, so an older reading never lands after a newer
+    /// one and the client is told of the changes in the order they were seen.
+    reading: tokio::sync::Mutex<()>,
 }
 
 fn now() -> String {
@@ -228,7 +232,7 @@ impl Tasks {
     /// A task handle for the answer of `tool` (a lease from `owp_claim`, a proposal from
     /// `owp_propose`), or None when the answer names neither (nothing to claim, an error) or the
     /// session follows [`MAX_TRACKED`] open tasks already.
-    pub(super) fn adopt(
+    pub(super) async fn adopt(
         &self,
         tool: &str,
         answer: &CallToolResult,
@@ -237,6 +241,8 @@ impl Tasks {
         if answer.is_error == Some(true) {
             return None;
         }
+        // Not while a reading is under way: what it read is older than this answer.
+        let _reading = self.reading.lock().await;
         let value: Value = answer
             .content
             .first()
@@ -247,7 +253,10 @@ impl Tasks {
                 let lease = value.get("lease")?;
                 let id = lease.get("lease_id")?.as_str()?.to_string();
                 let expires = lease.get("expires_at")?.as_str()?.to_string();
-                let message = format!("lease {id} held until {expires}");
+                // Worded as a reading of the held lease words it, so that the first reading
+                // tells no change.
+                let status = lease["task"]["status"].as_str().unwrap_or("leased");
+                let message = format!("lease {id} held until {expires} (task {status})");
                 (
                     lease.get("task")?.get("task_id")?.as_str()?.to_string(),
                     Some(id),
@@ -290,7 +299,7 @@ impl Tasks {
                 }
                 let id = lease.clone().or(proposal.clone())?;
                 let at = now();
-                let mut task = McpTask::new(id.clone(), TaskStatus::Working, at.clone(), at)
+                let mut task = McpTask::new(id.clone(), payload.status(), at.clone(), at)
                     .with_ttl_ms(TTL_MS)
                     .with_poll_interval_ms(POLL.as_millis() as u64);
                 task.status_message = Some(message.clone());
@@ -324,6 +333,16 @@ impl Tasks {
         Some(CreateTaskResult::new(entry.task.clone()).with_meta(MetaObject(meta)))
     }
 
+    /// Forgets when the tasks were last read: after a tool call that changed the work (an ack, a
+    /// report), the next `tasks/get` reads the server again rather than answering a reading made
+    /// before it.
+    pub(super) fn stale(&self) {
+        let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
+        for t in tracked.values_mut() {
+            t.read_at = None;
+        }
+    }
+
     /// Whether the watcher is to be started (true once per session).
     pub(super) fn start_watching(&self) -> bool {
         !self.watching.swap(true, Ordering::SeqCst)
@@ -347,14 +366,21 @@ impl Tasks {
             .collect()
     }
 
-    /// Reads the server for `only` (or every open task) and records what changed. Answers the
-    /// tasks whose status or message changed. A server that does not answer changes nothing.
+    /// Reads the server for `only` (or every open task), records what changed and notifies the
+    /// client of each change (false once the client is gone). A server that does not answer
+    /// changes nothing; a task that ended stays as it ended.
     pub(super) async fn refresh(
         &self,
         client: &OwpClient,
         only: Option<&str>,
         force: bool,
-    ) -> Vec<DetailedTask> {
+    ) -> bool {
+        let _reading = self.reading.lock().await;
+        let changed = self.read(client, only, force).await;
+        self.notify(changed).await
+    }
+
+    async fn read(&self, client: &OwpClient, only: Option<&str>, force: bool) -> Vec<DetailedTask> {
         let ids: Vec<String> = self
             .open_ids(!force)
             .into_iter()
@@ -379,7 +405,8 @@ impl Tasks {
                 continue;
             };
             let mut all = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(entry) = all.get_mut(&id) else {
+            // Ended meanwhile (`tasks/cancel` gave it back): an end is final.
+            let Some(entry) = all.get_mut(&id).filter(|e| e.is_open()) else {
                 continue;
             };
             if let Seen::Held { expires_at, .. } = &seen {
@@ -401,19 +428,20 @@ impl Tasks {
         changed
     }
 
-    /// Marks the task `id`, or the one of the lease `id`, given back by this session (before the
-    /// lease is given back or the plan withdrawn).
-    pub(super) fn give_back(&self, id: &str) {
+    /// Marks the task `id`, or the one of the lease `id`, given back by this session (`yes`)
+    /// before the lease is given back or the plan withdrawn, so that a reading in between tells
+    /// an end of this session's own; unmarks it (`!yes`) when the server refused.
+    pub(super) fn give_back(&self, id: &str, yes: bool) {
         let mut tracked = self.tracked.lock().unwrap_or_else(|e| e.into_inner());
         for (key, t) in tracked.iter_mut() {
-            if key == id || t.lease.as_deref() == Some(id) {
-                t.given_back = true;
+            if t.is_open() && (key == id || t.lease.as_deref() == Some(id)) {
+                t.given_back = yes;
             }
         }
     }
 
     /// Sends `notifications/tasks` for each of `changed`. Answers false once the client is gone.
-    pub(super) async fn notify(&self, changed: Vec<DetailedTask>) -> bool {
+    async fn notify(&self, changed: Vec<DetailedTask>) -> bool {
         let peer = self.peer.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let Some(peer) = peer else {
             return true;
@@ -489,8 +517,7 @@ pub(super) async fn watch(service: super::OwpMcp) {
         let Ok(client) = service.client("tasks").await else {
             return;
         };
-        let changed = tasks.refresh(client, None, true).await;
-        if !tasks.notify(changed).await {
+        if !tasks.refresh(client, None, true).await {
             return;
         }
     }
@@ -500,8 +527,7 @@ pub(super) async fn watch(service: super::OwpMcp) {
 pub(super) async fn get(service: &super::OwpMcp, id: &str) -> Result<DetailedTask, ErrorData> {
     known(service, id)?;
     if let Ok(client) = service.client("tasks/get").await {
-        let changed = service.inner.tasks.refresh(client, Some(id), false).await;
-        service.inner.tasks.notify(changed).await;
+        service.inner.tasks.refresh(client, Some(id), false).await;
     }
     Ok(known(service, id)?.detailed())
 }
@@ -522,7 +548,7 @@ pub(super) async fn cancel(service: &super::OwpMcp, id: &str) -> Result<(), Erro
         .client("tasks/cancel")
         .await
         .map_err(|r| ErrorData::internal_error(super::first_text(&r), None))?;
-    service.inner.tasks.give_back(id);
+    service.inner.tasks.give_back(id, true);
     let answer = match (&tracked.lease, &tracked.proposal) {
         (Some(lease), _) => client
             .nack(lease, Some("given back through tasks/cancel"))
@@ -535,11 +561,11 @@ pub(super) async fn cancel(service: &super::OwpMcp, id: &str) -> Result<(), Erro
         let line = super::explain("tasks/cancel", &e, service.inner.profile_name.as_deref());
         // A lease that ended anyway shows as such on the next reading.
         if !matches!(e.status(), Some(404 | 409)) {
+            service.inner.tasks.give_back(id, false);
             return Err(ErrorData::internal_error(line, None));
         }
     }
-    let changed = service.inner.tasks.refresh(client, Some(id), true).await;
-    service.inner.tasks.notify(changed).await;
+    service.inner.tasks.refresh(client, Some(id), true).await;
     Ok(())
 }
 
@@ -565,6 +591,7 @@ pub(super) fn ensure_watching(service: &super::OwpMcp) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rmcp::model::TaskStatus;
 
     fn tracked(lease: Option<&str>, expires_at: Option<&str>) -> Tracked {
         let at = now();
