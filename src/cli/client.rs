@@ -335,12 +335,25 @@ impl OwpClient {
 
     /// `POST /v1/leases/{id}/renew`.
     pub async fn renew(&self, lease_id: &str) -> Result<Changed, ClientError> {
+        self.renew_with(lease_id, None).await
+    }
+
+    /// `renew`, saying what the agent working on the lease does now (one line).
+    pub async fn renew_with(
+        &self,
+        lease_id: &str,
+        progress: Option<&str>,
+    ) -> Result<Changed, ClientError> {
         let path = format!("/v1/leases/{}/renew", segment(lease_id));
+        let body = match progress {
+            Some(line) => serde_json::json!({ "progress": line }),
+            None => serde_json::json!({}),
+        };
         self.call(
             Method::POST,
             &path,
             Auth::Worker,
-            Body::json(&serde_json::json!({})),
+            Body::json(&body),
             Retry::Safe,
         )
         .await

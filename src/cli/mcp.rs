@@ -16,10 +16,10 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
-    ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
+    GetTaskParams, GetTaskResult, Implementation, ListResourceTemplatesResult, ListResourcesResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    Resource, ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
@@ -50,6 +50,7 @@ pub const REPORT_STATUSES: [&str; 3] = ["in_progress", "pr_opened", "blocked"];
 mod input;
 mod link;
 mod task;
+mod tasks;
 pub use input::*;
 
 const BRIEF_URI_PREFIX: &str = "owp://tasks/";
@@ -211,6 +212,8 @@ struct Inner {
     last_call: tokio::sync::Mutex<Option<Instant>>,
     /// The proof of the person's GitHub account under way (`owp_link`), one at a time.
     link: tokio::sync::Mutex<Option<link::Pending>>,
+    /// The leases and plans followed as MCP tasks, for a client that declares the extension.
+    tasks: tasks::Tasks,
 }
 
 /// Waits until `gap` has passed since the last start recorded in `slot`, then records now. Waiters
@@ -266,6 +269,7 @@ impl OwpMcp {
                 claim: tokio::sync::Mutex::new(None),
                 last_call: tokio::sync::Mutex::new(None),
                 link: tokio::sync::Mutex::new(None),
+                tasks: tasks::Tasks::default(),
             }),
             tool_router: Self::tool_router(),
         }
@@ -389,7 +393,14 @@ impl OwpMcp {
         let answer = match (tool, nack_reason) {
             ("owp_ack", _) => client.ack(&lease_id).await,
             ("owp_renew", _) => client.renew(&lease_id).await,
-            (_, reason) => client.nack(&lease_id, reason.flatten().as_deref()).await,
+            (_, reason) => {
+                self.inner.tasks.give_back(&lease_id, true);
+                let answer = client.nack(&lease_id, reason.flatten().as_deref()).await;
+                if answer.is_err() {
+                    self.inner.tasks.give_back(&lease_id, false);
+                }
+                answer
+            }
         };
         match answer {
             Ok(changed) => {
@@ -685,8 +696,45 @@ impl ServerHandler for OwpMcp {
             tracing::warn!(tool, "invalid arguments: {why}");
             return Ok(invalid(&tool, InvalidInput(why)).into());
         }
+        // A client that declares the tasks extension gets a task handle for a lease or a plan.
+        let tasks_client = context
+            .client_capabilities()
+            .is_some_and(|c| c.supports_tasks())
+            && matches!(tool.as_str(), "owp_claim" | "owp_propose");
+        let peer = context.peer.clone();
         let call = ToolCallContext::new(self, request, context);
-        self.tool_router.call(call).await
+        let response = self.tool_router.call(call).await?;
+        if matches!(
+            tool.as_str(),
+            "owp_ack" | "owp_report" | "owp_nack" | "owp_renew"
+        ) {
+            self.inner.tasks.stale();
+        }
+        if let (true, CallToolResponse::Complete(answer)) = (tasks_client, &response)
+            && let Some(handle) = self.inner.tasks.adopt(&tool, answer, peer).await
+        {
+            tasks::ensure_watching(self);
+            return Ok(CallToolResponse::Task(handle));
+        }
+        Ok(response)
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        tasks::get(self, &request.task_id)
+            .await
+            .map(GetTaskResult::new)
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        tasks::cancel(self, &request.task_id).await
     }
 
     fn get_info(&self) -> ServerConfig {
@@ -696,6 +744,7 @@ impl ServerHandler for OwpMcp {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
+                .enable_tasks()
                 .build(),
         )
         .with_server_info(implementation)

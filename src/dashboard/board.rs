@@ -134,6 +134,7 @@ pub async fn state(
                     .iter()
                     .map(|t| {
                         let mut task = t.to_api();
+                        (task.lease_progress, task.lease_progress_at) = (None, None);
                         task.blocked_by = hide_private(&task.blocked_by, &public);
                         task.waiting_on = hide_private(&task.waiting_on, &public);
                         task.waiting_on_paths = hide_private(&task.waiting_on_paths, &public);

@@ -21,6 +21,8 @@ pub const MAX_DESCRIPTION_CHARS: usize = 65_536;
 pub const MAX_KEY_CHARS: usize = 200;
 /// A `reason` (nack, admin status) or `note` (status report).
 pub const MAX_REASON_CHARS: usize = 2_000;
+/// A lease's progress line (`POST /v1/leases/{id}/renew {progress}`).
+pub const MAX_PROGRESS_CHARS: usize = 200;
 /// One `x_*` field, as JSON text.
 pub const MAX_EXTENSION_BYTES: usize = 4_096;
 /// All `x_*` fields of one object together, as JSON text.

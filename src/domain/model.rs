@@ -165,6 +165,14 @@ pub struct Task {
     pub assigned_worker_id: Option<String>,
     pub lease_id: Option<String>,
     pub lease_expires_at: Option<String>,
+    /// What the agent working on the live lease last said it does (one line, at most
+    /// [`crate::domain::limits::MAX_PROGRESS_CHARS`] characters), sent by its holder with a
+    /// renewal; absent when none was sent, and on the public board.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_progress: Option<String>,
+    /// When `lease_progress` was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_progress_at: Option<String>,
     /// `pr_url`, `commit_sha`, …
     #[schema(value_type = Option<Object>)]
     pub artifact: Option<Value>,

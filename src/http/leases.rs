@@ -322,22 +322,34 @@ pub async fn nack(
     lease_op(&state, &worker, &lease_id, Op::Nack(body.value.reason)).await
 }
 
-/// Extend a lease by its TTL.
+#[derive(Deserialize, ToSchema)]
+pub struct RenewBody {
+    /// What the agent working on the lease does now, in one line of at most 200 characters
+    /// (`owp worker run --acp` sends the agent's latest tool call, plan or message, summarised):
+    /// kept on the lease as its `lease_progress`, shown to its holder and on the dashboard.
+    pub progress: Option<String>,
+}
+
+/// Extend a lease by its TTL (and say what its agent does: `progress`).
 #[utoipa::path(post, path = "/v1/leases/{lease_id}/renew", tag = "leases", params(("lease_id" = String, Path)),
-    security(("worker_token" = [])),
+    request_body(content = Option<RenewBody>), security(("worker_token" = [])),
     responses((status = 200, body = Task), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 409, body = Problem)))]
+              (status = 409, body = Problem), (status = 422, body = Problem, description = "progress not one line of at most 200 characters")))]
 pub async fn renew(
     State(state): State<AppState>,
     WorkerAuth(worker): WorkerAuth,
     Path(lease_id): Path<String>,
+    body: Payload<RenewBody>,
 ) -> ApiResult<Json<Task>> {
-    lease_op(&state, &worker, &lease_id, Op::Renew).await
+    use crate::domain::limits;
+    let progress = body.value.progress.filter(|p| !p.trim().is_empty());
+    limits::opt_text("progress", progress.as_deref(), limits::MAX_PROGRESS_CHARS)?;
+    lease_op(&state, &worker, &lease_id, Op::Renew(progress)).await
 }
 
 enum Op {
     Nack(Option<String>),
-    Renew,
+    Renew(Option<String>),
 }
 
 async fn lease_op(
@@ -363,7 +375,10 @@ async fn lease_op(
                                 Op::Nack(reason) => {
                                     tx.nack(&worker.id, lease_id, reason.clone()).await
                                 }
-                                Op::Renew => tx.renew(&worker.id, lease_id).await,
+                                Op::Renew(progress) => {
+                                    tx.renew_saying(&worker.id, lease_id, progress.as_deref())
+                                        .await
+                                }
                             }
                         }
                         .await;

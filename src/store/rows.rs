@@ -30,7 +30,7 @@ fn split_keys(s: Option<String>) -> Vec<String> {
 pub const TASK_SELECT: &str = concat!(
     "SELECT t.seq, t.id, t.repo_id, r.name AS repo, t.key, t.title, \
     t.description, t.estimate_points, t.priority, s.skills AS required_skills, t.area, t.tier, \
-    t.status, t.status_reason, t.awaits_maintainer, t.worker_id, t.lease_id, tl.expires_at AS lease_expires_at, tl.accept_by, tl.deadline, t.lease_points, \
+    t.status, t.status_reason, t.awaits_maintainer, t.worker_id, t.lease_id, tl.expires_at AS lease_expires_at, tl.accept_by, tl.deadline, tl.progress AS lease_progress, tl.progress_at AS lease_progress_at, t.lease_points, \
     t.artifact, t.attempts, t.extensions, t.requires, t.created_at, t.updated_at, r.contract, r.clone_url, \
     r.approval, r.approval_skip_trust, r.proposal_days, r.verified_commits, \
     r.verified_commits_below_trust, \
@@ -75,6 +75,9 @@ pub struct TaskRow {
     pub lease_id: Option<String>,
     /// The live lease's clock (its row in `leases`), while the task is in flight.
     pub lease_expires_at: Option<i64>,
+    /// What the agent working on the live lease last said it does, and when (renewals carry it).
+    pub lease_progress: Option<String>,
+    pub lease_progress_at: Option<i64>,
     pub accept_by: Option<i64>,
     pub deadline: Option<i64>,
     pub lease_points: Option<i64>,
@@ -156,6 +159,8 @@ impl TaskRow {
             worker_id: row.col("worker_id")?,
             lease_id: row.col("lease_id")?,
             lease_expires_at: row.col("lease_expires_at")?,
+            lease_progress: row.col("lease_progress")?,
+            lease_progress_at: row.col("lease_progress_at")?,
             accept_by: row.col("accept_by")?,
             deadline: row.col("deadline")?,
             lease_points: row.col("lease_points")?,
@@ -249,6 +254,8 @@ impl TaskRow {
             assigned_worker_id: self.worker_id.clone(),
             lease_id: self.lease_id.clone(),
             lease_expires_at: self.lease_expires_at.map(format_ts),
+            lease_progress: self.lease_progress.clone(),
+            lease_progress_at: self.lease_progress_at.map(format_ts),
             artifact: self.artifact.clone(),
             attempts: self.attempts,
             status_reason: self.status_reason.clone(),

@@ -287,11 +287,22 @@ async fn a_revoked_lease_cancels_the_running_acp_agent() {
             assert!(std::time::Instant::now() < deadline, "no activity written");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        // The pool is told with a renewal, without the agent's words: the dashboard shows it.
+        loop {
+            let task = rig.server.task(&rig.task_id).await;
+            if task["lease_progress"] == "agent: writing a message" {
+                assert!(task["lease_progress_at"].is_string(), "{task}");
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no progress: {task}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let status = rig.owp(&rig.server.base, &["worker", "status"], &[]).await;
         let shown = text(&status);
         assert!(
             shown.contains("agent: says: Working on it, slowly · ")
-                && shown.contains("1 update(s)"),
+                && shown.contains("1 update(s)")
+                && shown.contains("the pool shows: agent: writing a message ("),
             "{shown}"
         );
         // A maintainer takes the task back while the agent works.
@@ -382,4 +393,41 @@ async fn an_acp_agent_that_ignores_the_cancel_is_stopped_after_the_grace_period(
     assert!(!alive, "the agent (pid {pid}) still runs");
     assert!(!j.iter().any(|e| e["never_stopped"] == true), "{j:#?}");
     expect_nack(&rig, &out, "ran past the limit").await;
+}
+
+/// The `owp worker run --acp` line of a Markdown file's ```bash blocks.
+fn acp_line_of(file: &str) -> String {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+    text.lines()
+        .find(|l| l.starts_with("owp worker run --acp "))
+        .unwrap_or_else(|| panic!("{file} shows no `owp worker run --acp` line"))
+        .to_string()
+}
+
+/// The README's and `docs/mcp.md`'s `owp worker run --acp …` run as written, the agent's command
+/// being the ACP SDK's agent in place of Gemini CLI's: the lease becomes a pull request.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_acp_line_of_the_readme_runs_as_written() {
+    let line = acp_line_of("README.md");
+    assert_eq!(line, acp_line_of("docs/mcp.md"), "the two say the same");
+    let Some(python) = acp_python("the_acp_line_of_the_readme_runs_as_written") else {
+        return;
+    };
+    let words = shlex::split(&line).expect("a shell line");
+    let (run, rest) = words.split_at(5);
+    assert_eq!(run[..4], ["owp", "worker", "run", "--acp"], "{line}");
+    assert_eq!(run[4], "gemini --experimental-acp", "{line}");
+    let extra: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let setup = Setup {
+        paths: &["src/**"],
+        ..Setup::default()
+    };
+    let rig = Rig::with(Server::start().await, setup).await;
+    let out = run_acp(&rig, &python, &extra, &[]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let j = journal(&rig);
+    assert_eq!(outcome(&j, "Commit the fix"), "allow", "git is allowed");
+    assert_eq!(outcome(&j, "Run curl"), "reject", "curl is not");
+    assert_eq!(str_field(&rig.task().await, "status"), "pr_opened");
 }

@@ -16,7 +16,7 @@ use support::*;
 
 const PROFILE: &str = "mcp-test";
 
-fn client_dir() -> PathBuf {
+pub(crate) fn client_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp_client")
 }
 
@@ -32,9 +32,10 @@ macro_rules! require_client {
         }
     };
 }
+pub(crate) use require_client;
 
 /// `owp worker register --profile PROFILE` into `config_dir`, as a person would.
-fn register_profile(server: &Server, config_dir: &Path, skills: &str) -> Value {
+pub(crate) fn register_profile(server: &Server, config_dir: &Path, skills: &str) -> Value {
     register_profile_with(
         server,
         config_dir,
@@ -80,16 +81,30 @@ fn register_profile_with(
         .expect("a JSON profile")
 }
 
-/// Runs `node client.mjs SCENARIO` and returns its JSON summary.
+/// Runs `node client.mjs SCENARIO` (`tasks:SCENARIO`: `node tasks.mjs SCENARIO`) and returns its
+/// JSON summary.
 fn run_client(scenario: &str, config_dir: &Path, pr_url: &str) -> Value {
     run_client_with(scenario, config_dir, pr_url, &[])
 }
 
-fn run_client_with(scenario: &str, config_dir: &Path, pr_url: &str, env: &[(&str, &str)]) -> Value {
+pub(crate) fn run_client_with(
+    scenario: &str,
+    config_dir: &Path,
+    pr_url: &str,
+    env: &[(&str, &str)],
+) -> Value {
     let out = Command::new("node")
         .envs(env.iter().copied())
-        .arg(client_dir().join("client.mjs"))
-        .arg(scenario)
+        .args(match scenario.strip_prefix("tasks:") {
+            Some(tasks) => [
+                client_dir().join("tasks.mjs").into_os_string(),
+                tasks.into(),
+            ],
+            None => [
+                client_dir().join("client.mjs").into_os_string(),
+                scenario.into(),
+            ],
+        })
         .current_dir(client_dir())
         .env("OWP_BIN", env!("CARGO_BIN_EXE_owp"))
         .env("OWP_MCP_PROFILE", PROFILE)
@@ -108,7 +123,7 @@ fn run_client_with(scenario: &str, config_dir: &Path, pr_url: &str, env: &[(&str
         .unwrap_or_else(|e| panic!("client summary is not JSON ({e}): {stdout}\n{stderr}"))
 }
 
-fn s(v: &Value) -> &str {
+pub(crate) fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_default()
 }
 

@@ -517,7 +517,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Extend a lease by its TTL. */
+        /** Extend a lease by its TTL (and say what its agent does: `progress`). */
         post: operations["renew"];
         delete?: never;
         options?: never;
@@ -1276,6 +1276,14 @@ export interface components {
             token: string;
             worker_id: string;
         };
+        RenewBody: {
+            /**
+             * @description What the agent working on the lease does now, in one line of at most 200 characters
+             *     (`owp worker run --acp` sends the agent's latest tool call, plan or message, summarised):
+             *     kept on the lease as its `lease_progress`, shown to its holder and on the dashboard.
+             */
+            progress?: string | null;
+        };
         RepoBody: {
             approval?: null | components["schemas"]["Approval"];
             /**
@@ -1572,6 +1580,14 @@ export interface components {
             key?: string | null;
             lease_expires_at?: string | null;
             lease_id?: string | null;
+            /**
+             * @description What the agent working on the live lease last said it does (one line, at most
+             *     [`crate::domain::limits::MAX_PROGRESS_CHARS`] characters), sent by its holder with a
+             *     renewal; absent when none was sent, and on the public board.
+             */
+            lease_progress?: string | null;
+            /** @description When `lease_progress` was sent. */
+            lease_progress_at?: string | null;
             /**
              * @description The paths it changes (rule 10): patterns such as `src/auth/**`, declared by its import or
              *     its issue's `Paths:` line, then the files of its linked pull request.
@@ -3840,7 +3856,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["RenewBody"];
+            };
+        };
         responses: {
             200: {
                 headers: {
@@ -3848,6 +3868,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Task"];
+                };
+            };
+            /** @description malformed_body: the body is not JSON or YAML */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description unauthorized: missing or wrong credentials */
@@ -3883,7 +3912,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description invalid_idempotency_key or idempotency_key_reused */
+            /** @description payload_too_large: the body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description unsupported_media_type: not JSON or YAML */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description progress not one line of at most 200 characters */
             422: {
                 headers: {
                     [name: string]: unknown;

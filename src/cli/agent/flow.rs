@@ -533,9 +533,10 @@ async fn handle(
         return Ok(Outcome::Lost(why));
     }
     step(false, &format!("acknowledged lease {}", lease.lease_id));
+    let told = super::acp::progress::Told::new(&layout.log, &lease.lease_id);
     let keeper = tokio::spawn(keep_alive(
         client.clone(),
-        lease.clone(),
+        (lease.clone(), told),
         renew_every(opts, lease),
         stop_tx,
     ));
@@ -847,10 +848,11 @@ const LOOK_EVERY: Duration = Duration::from_secs(15);
 /// Keeps the lease until aborted: renews it every `every`, and between renewals looks at the
 /// task, so a cancelled or blocked task, or a lease the server ended, is noticed within
 /// [`LOOK_EVERY`]; then sends the reason on `stop`. A server that cannot be reached is tried
-/// again: the lease may well still be ours when it answers.
+/// again: the lease may well still be ours when it answers. What an ACP agent does goes with a
+/// renewal as the lease's progress (`told`).
 async fn keep_alive(
     client: OwpClient,
-    lease: Lease,
+    (lease, mut told): (Lease, super::acp::progress::Told),
     every: Duration,
     stop: watch::Sender<Option<String>>,
 ) {
@@ -861,9 +863,14 @@ async fn keep_alive(
     let mut renewed = tokio::time::Instant::now();
     loop {
         ticker.tick().await;
-        let renew = renewed.elapsed() + tick / 2 >= every;
+        let news = told.news(every.min(super::acp::progress::TELL_EVERY));
+        let renew = news.is_some() || renewed.elapsed() + tick / 2 >= every;
         let answer = if renew {
-            client.renew(&lease.lease_id).await.map(|c| c.task())
+            let line = news.as_deref();
+            client
+                .renew_with(&lease.lease_id, line)
+                .await
+                .map(|c| c.task())
         } else {
             client.get_task(&lease.task.task_id).await.map(Some)
         };
@@ -871,6 +878,7 @@ async fn keep_alive(
             Ok(task) => {
                 if renew {
                     renewed = tokio::time::Instant::now();
+                    told.sent(news);
                 }
                 match task {
                     Some(t) if matches!(t.status, TaskStatus::Cancelled | TaskStatus::Blocked) => {

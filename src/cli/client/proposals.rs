@@ -59,6 +59,19 @@ impl OwpClient {
         Ok(list.proposals)
     }
 
+    /// `DELETE /v1/proposals/{id}`: withdraw this worker's own open proposal.
+    pub async fn withdraw_proposal(&self, proposal_id: &str) -> Result<Proposal, ClientError> {
+        let path = format!("/v1/proposals/{}", segment(proposal_id));
+        self.call(
+            Method::DELETE,
+            &path,
+            Auth::Worker,
+            Body::None,
+            Retry::Never,
+        )
+        .await
+    }
+
     /// `GET /v1/tasks/{id}/proposals` as the admin or a maintainer: every proposal of the task,
     /// oldest first, each open one with its scorecard.
     pub async fn task_proposals(&self, task_id: &str) -> Result<Vec<Proposal>, ClientError> {

@@ -75,6 +75,14 @@ pub(super) async fn status(args: CommonArgs) -> anyhow::Result<()> {
             {
                 say!("{line}");
             }
+            if let Some(progress) = &lease.task.lease_progress {
+                let when = lease.task.lease_progress_at.as_deref().unwrap_or_default();
+                say!(
+                    "      the pool shows: {} ({})",
+                    clip(progress, 200),
+                    ago(when, now)
+                );
+            }
         }
     }
     // Plans first: what became of this worker's proposals (a server without the list says

@@ -637,6 +637,9 @@
         h('p', { class: 'worker-task' },
           tasks.length ? tasks.map((t, i) => [i ? ', ' : '', h('span', { class: 'ellipsis' }, t.title)])
             : h('span', { class: 'muted' }, w.online ? 'Waiting for work' : `Last seen ${ago(w.last_heartbeat)}`)),
+        // What the agents on its leases last said they do (sent with the leases' renewals).
+        tasks.filter((t) => t.lease_progress).map((t) => h('p', { class: 'worker-progress muted ellipsis',
+          title: `${t.title}: ${t.lease_progress}` }, `${t.lease_progress} · ${ago(t.lease_progress_at)}`)),
         h('div', { class: 'worker-foot' },
           h('div', { class: 'chips' }, (w.skills || []).map((sk) => h('span', { class: 'chip' }, sk)),
             w.trust_level ? h('span', { class: 'chip trust', title: 'Trust level' }, `tier ≤ ${w.trust_level}`) : null),

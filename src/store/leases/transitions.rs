@@ -188,14 +188,35 @@ impl WriteTx {
 
     /// `renew`: extends the lease by its TTL.
     pub async fn renew(&mut self, worker_id: &str, lease_id: &str) -> Result<TaskRow, StoreError> {
+        self.renew_saying(worker_id, lease_id, None).await
+    }
+
+    /// `renew`, recording what the lease's agent does (`progress`) on the lease.
+    pub async fn renew_saying(
+        &mut self,
+        worker_id: &str,
+        lease_id: &str,
+        progress: Option<&str>,
+    ) -> Result<TaskRow, StoreError> {
         let task = self.held_lease(worker_id, lease_id).await?;
         self.renew_worker_leases(worker_id, Some(lease_id)).await?;
+        let mut data = json!({"lease_id": lease_id});
+        if let Some(line) = progress {
+            sqlx::query("UPDATE leases SET progress = $1, progress_at = $2 WHERE id = $3")
+                .bind(line)
+                .bind(self.now)
+                .bind(lease_id)
+                .execute(self.conn())
+                .await?;
+            // The line itself stays on the lease: the event says only that it changed.
+            data["progress"] = json!(true);
+        }
         self.event(
             NewEvent::new("lease.renewed", format!("worker:{worker_id}"))
                 .repo(&task.repo)
                 .task(&task.id)
                 .worker(Some(worker_id))
-                .data(json!({"lease_id": lease_id})),
+                .data(data),
         );
         self.task(&task.id).await
     }

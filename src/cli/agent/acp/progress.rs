@@ -1,10 +1,14 @@
 //! What an ACP agent is doing, from its `session/update` notifications: said on the terminal when
 //! it changes, and kept in a small file beside the lease's log that `owp worker status` reads.
-//! The agent's words never go to the pool: what it says may hold the volunteer's code.
+//! The pool is told a summary with the lease's renewals ([`Told`], the lease's `progress`): the
+//! latest tool call's title and status, the plan's steps done, or that the agent writes a message
+//! or thinks. The agent's words never go to the pool: what it says may hold the volunteer's code.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use crate::domain::limits::MAX_PROGRESS_CHARS;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -23,6 +27,9 @@ pub struct Activity {
     pub lease_id: String,
     /// The latest thing the agent said it does (control characters removed, clipped).
     pub doing: String,
+    /// The same without the agent's words, as the pool is told it.
+    #[serde(default)]
+    pub summary: String,
     /// `session/update` notifications so far.
     pub updates: u64,
     /// Tool calls started so far.
@@ -64,6 +71,7 @@ impl Progress {
             now: Activity {
                 lease_id: lease_id.to_string(),
                 doing: "starting".into(),
+                summary: "starting".into(),
                 at: chrono::Utc::now().to_rfc3339(),
                 ..Activity::default()
             },
@@ -90,8 +98,10 @@ impl Progress {
         if !continued {
             self.message.clear();
         }
+        let mut summary = None;
         let doing = match kind {
             "agent_message_chunk" => {
+                summary = Some("writing a message".to_string());
                 if let Some(text) = update["content"]["text"].as_str()
                     && self.message.len() < 1_000
                 {
@@ -99,7 +109,10 @@ impl Progress {
                 }
                 format!("says: {}", self.message)
             }
-            "agent_thought_chunk" => "thinking".into(),
+            "agent_thought_chunk" => {
+                summary = Some("thinking".to_string());
+                "thinking".into()
+            }
             "tool_call" => {
                 self.now.tool_calls += 1;
                 let title = update["title"]
@@ -136,6 +149,7 @@ impl Progress {
             _ => return,
         };
         self.now.doing = clean(&doing);
+        self.now.summary = summary.unwrap_or_else(|| self.now.doing.clone());
         if !continued {
             self.say();
         }
@@ -180,6 +194,61 @@ impl Progress {
     }
 }
 
+impl Activity {
+    /// The lease's progress as the pool is told it: one line, at most [`MAX_PROGRESS_CHARS`].
+    pub fn pool_line(&self) -> String {
+        let line = match &self.ended {
+            Some(how) => format!("agent session ended ({how})"),
+            None if self.summary.is_empty() => "agent: working".to_string(),
+            None => format!("agent: {}", self.summary),
+        };
+        line.chars().take(MAX_PROGRESS_CHARS).collect()
+    }
+}
+
+/// How often at most the pool is told of a lease's agent.
+pub const TELL_EVERY: Duration = Duration::from_secs(60);
+
+/// What the pool was last told of the agent on one lease: its keeper sends each new
+/// [`Activity::pool_line`] with a renewal, at most once per period.
+pub struct Told {
+    log: PathBuf,
+    lease_id: String,
+    last: Option<(String, Instant)>,
+}
+
+impl Told {
+    pub fn new(log: &Path, lease_id: &str) -> Told {
+        Told {
+            log: log.to_path_buf(),
+            lease_id: lease_id.to_string(),
+            last: None,
+        }
+    }
+
+    /// The line to send now: the agent's activity changed and `every` passed since the last.
+    pub fn news(&self, every: Duration) -> Option<String> {
+        if self
+            .last
+            .as_ref()
+            .is_some_and(|(_, at)| at.elapsed() < every)
+        {
+            return None;
+        }
+        let line = read(&self.log)
+            .filter(|a| a.lease_id == self.lease_id)?
+            .pool_line();
+        (self.last.as_ref().map(|(l, _)| l) != Some(&line)).then_some(line)
+    }
+
+    /// `line` was sent.
+    pub fn sent(&mut self, line: Option<String>) {
+        if let Some(line) = line {
+            self.last = Some((line, Instant::now()));
+        }
+    }
+}
+
 /// `text` on one line without control characters (a terminal escape from the agent does not
 /// reach the volunteer's terminal), at most 120 characters.
 pub fn clean(text: &str) -> String {
@@ -213,6 +282,22 @@ mod tests {
         }
         assert_eq!(p.now.doing, "says: Looking at it");
         assert_eq!(p.said, "says: Look", "one line for the message");
+        assert_eq!(
+            p.now.pool_line(),
+            "agent: writing a message",
+            "never its words"
+        );
+        let told = Told::new(&log, "l-1");
+        p.flush();
+        assert_eq!(
+            told.news(Duration::ZERO).as_deref(),
+            Some("agent: writing a message")
+        );
+        assert_eq!(
+            Told::new(&log, "l-2").news(Duration::ZERO),
+            None,
+            "another lease's"
+        );
         p.update(&json!({"sessionUpdate": "tool_call", "toolCallId": "c1",
                          "title": "Edit src/a.rs\u{1b}[2J", "kind": "edit", "status": "pending"}));
         assert_eq!(p.now.doing, "Edit src/a.rs [2J (pending)");
@@ -228,6 +313,7 @@ mod tests {
         assert_eq!(read.doing, "plan: 1 of 2 steps done");
         assert_eq!((read.updates, read.tool_calls), (6, 1));
         assert_eq!(read.ended.as_deref(), Some("end_turn"));
+        assert_eq!(read.pool_line(), "agent session ended (end_turn)");
         assert_eq!(clean(&"x".repeat(200)).chars().count(), 121);
     }
 }
