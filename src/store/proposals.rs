@@ -28,7 +28,7 @@ use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use super::{DAY_MS, HOUR_MS, NewEvent, Store, StoreError, WriteTx, format_ts, new_id};
 use crate::domain::Lease;
 use crate::domain::limits;
-use crate::domain::person::{Person, proposer_of_worker};
+use crate::domain::person::proposer_of_worker;
 use crate::domain::proposals::{
     APPROVED_ACCEPT_MS, MAX_DECLINE_REASON_CHARS, MAX_OPEN_PER_PROPOSER, MAX_OPEN_PER_TASK,
     MAX_PLAN_CHARS, Proposal, ProposalState, Scorecard,

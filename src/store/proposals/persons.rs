@@ -4,7 +4,6 @@
 
 use sqlx::AssertSqlSafe;
 
-use crate::domain::person::Person;
 use crate::domain::proposals::ProposalState;
 use crate::store::leases::claim_rules::{Condition, person_conditions};
 use crate::store::{StoreError, WriteTx};
