@@ -44,11 +44,11 @@ async fn relink(story: &Story, links: u64, login: &str, token: &str) {
     assert!(story.reacted(link, "+1"), "the link of {login} was taken");
 }
 
-/// `GET /v1/workers/me`.
+/// The worker of `token`, as `GET /v1/workers/me` shows it.
 async fn me(story: &Story, token: &str) -> Value {
     let (status, me) = story.get_json("/v1/workers/me", token).await;
     assert_eq!(status, 200, "{me}");
-    me
+    me["worker"].clone()
 }
 
 /// An admin sets the trust of worker `id`.
