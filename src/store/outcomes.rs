@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use sqlx::AssertSqlSafe;
 
+use super::reputation::{LEADER_KEY, LEADER_OPTED_IN};
 use super::{Backend, Store, StoreError};
 use crate::domain::outcomes::RepoOutcomes;
 
@@ -27,8 +28,9 @@ fn disclosed_tool(backend: Backend) -> &'static str {
 }
 
 impl Store {
-    /// The tools the merged tasks of each worker disclosed since `since` (ms), with the
-    /// leaderboard's filters (`repo`, `public_only`): worker id → tools, most used first, at
+    /// The tools the merged tasks of each person (or worker that speaks for nobody) disclosed
+    /// since `since` (ms), with the leaderboard's filters (`repo`, `public_only`): the row's key
+    /// (`LeaderRow::worker_id`) → tools, most used first, at
     /// most [`MAX_TOOLS_PER_WORKER`] each.
     pub async fn leaderboard_tools(
         &self,
@@ -38,14 +40,15 @@ impl Store {
     ) -> Result<HashMap<String, Vec<String>>, StoreError> {
         let tool = disclosed_tool(self.backend());
         let sql = format!(
-            "SELECT o.worker_id, {tool} AS tool, COUNT(*) AS n \
+            "SELECT {LEADER_KEY} AS id, {tool} AS tool, COUNT(*) AS n \
              FROM outcomes o JOIN workers w ON w.id = o.worker_id \
+               LEFT JOIN persons lp ON lp.account_id = o.person_id \
                JOIN repos r ON r.id = o.repo_id JOIN tasks t ON t.id = o.task_id \
-             WHERE o.kind = 'merged' AND o.at >= $1 AND w.leaderboard_opt_in = 1 \
+             WHERE o.kind = 'merged' AND o.at >= $1 AND {LEADER_OPTED_IN} \
                AND ($2 = '' OR r.name = $2){public} AND t.artifact IS NOT NULL \
                AND {tool} IS NOT NULL \
-             GROUP BY o.worker_id, {tool} \
-             ORDER BY o.worker_id, COUNT(*) DESC, {tool} \
+             GROUP BY 1, 2 \
+             ORDER BY 1, COUNT(*) DESC, 2 \
              LIMIT {MAX_TOOL_ROWS}",
             public = if public_only {
                 " AND r.private = 0"

@@ -19,13 +19,16 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::leases::claim_rules::{Pick, account_created, person_conditions, vouched_for};
+use super::leases::claim_rules::{
+    Pick, account_created, by_person, person_conditions, person_of, vouched_for,
+};
+use super::leases::person_sql::merged_count_in;
 use super::leases::refusals::explain;
 use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use super::{DAY_MS, HOUR_MS, NewEvent, Store, StoreError, WriteTx, format_ts, new_id};
 use crate::domain::Lease;
 use crate::domain::limits;
-use crate::domain::person::{Person, proposer_of_worker};
+use crate::domain::person::proposer_of_worker;
 use crate::domain::proposals::{
     APPROVED_ACCEPT_MS, MAX_DECLINE_REASON_CHARS, MAX_OPEN_PER_PROPOSER, MAX_OPEN_PER_TASK,
     MAX_PLAN_CHARS, Proposal, ProposalState, Scorecard,
@@ -237,12 +240,7 @@ impl WriteTx {
         }
         // The person the worker speaks for, as the database holds it now: proven by a link or
         // by the person's own comment, never a login typed at registration (contract section 14).
-        let person: Option<(Option<i64>, Option<String>)> =
-            sqlx::query_as("SELECT github_account_id, github_login FROM workers WHERE id = $1")
-                .bind(&worker.id)
-                .fetch_optional(self.conn())
-                .await?;
-        let person = person.and_then(|(id, login)| Person::of(id, login.as_deref()));
+        let person = self.person_of_worker(&worker.id).await?;
         let proposer = match &person {
             Some(p) => p.proposer_key(),
             None => proposer_of_worker(&worker.id),
@@ -734,22 +732,21 @@ impl Store {
         repo_id: i64,
         now: i64,
     ) -> Result<Scorecard, StoreError> {
-        let merged = |here: &str| {
-            format!(
-                "(SELECT COUNT(*) FROM outcomes o WHERE o.worker_id = $1 AND o.kind = 'merged'{here})"
-            )
-        };
+        // The person's record, on every worker of theirs (contract section 14).
         let sql = format!(
             "SELECT {here} AS merged_here, {pool} AS merged_pool, \
-               (SELECT COUNT(*) FROM outcomes o WHERE o.worker_id = $1 \
+               (SELECT COUNT(*) FROM outcomes o WHERE {mine} \
                  AND o.kind = 'closed_unmerged' AND o.repo_id = $2) AS closed_here, \
                {created} AS created, \
                CASE WHEN {vouched} THEN 1 ELSE 0 END AS vouched, \
-               (SELECT COUNT(*) FROM tasks h WHERE h.worker_id = $1 \
+               (SELECT COUNT(*) FROM tasks h WHERE (h.worker_id = $1 OR h.worker_id IN \
+                   (SELECT hw.id FROM workers hw WHERE hw.github_account_id = {person})) \
                  AND (h.status IN ('leased', 'in_progress', 'pr_opened') \
                    OR (h.status = 'blocked' AND h.awaits_maintainer = 1))) AS holds",
-            here = merged(" AND o.repo_id = $2"),
-            pool = merged(""),
+            here = merged_count_in("$1", Some("$2")),
+            pool = merged_count_in("$1", None),
+            mine = by_person("o", "$1"),
+            person = person_of("$1"),
             created = account_created("$1"),
             vouched = vouched_for("$1", "$2"),
         );
@@ -761,10 +758,11 @@ impl Store {
         let merged_here: i64 = row.try_get("merged_here")?;
         let closed_here: i64 = row.try_get("closed_here")?;
         let created: Option<i64> = row.try_get("created")?;
-        let artifacts: Vec<(Option<String>,)> = sqlx::query_as(
+        let artifacts: Vec<(Option<String>,)> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT t.artifact FROM outcomes o JOIN tasks t ON t.id = o.task_id \
-             WHERE o.worker_id = $1 AND o.kind = 'merged' ORDER BY o.at DESC LIMIT 10",
-        )
+             WHERE {} AND o.kind = 'merged' ORDER BY o.at DESC LIMIT 10",
+            by_person("o", "$1")
+        )))
         .bind(worker_id)
         .fetch_all(&self.read)
         .await?;

@@ -8,6 +8,7 @@ use sqlx::AssertSqlSafe;
 
 use super::engine::columns::Columns;
 use super::known_workers::TokenDigest;
+use super::leases::person_sql::Setting;
 use super::presence::{ContactCell, online_event};
 use super::rows::{WORKER_SELECT, WorkerRow};
 use super::{NewEvent, Store, StoreError, WriteTx, new_id};
@@ -317,6 +318,9 @@ impl WriteTx {
                 .bind(trust)
                 .bind(worker_id)
                 .execute(self.conn())
+                .await?;
+            // The trust is the person's, on every worker of theirs (contract section 14).
+            self.person_setting_set(worker_id, Setting::Trust, trust)
                 .await?;
             self.forget_known_workers();
             self.event(

@@ -7,6 +7,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::domain::vouch::VouchEntry;
+use crate::store::leases::person_sql::denouncing_entry;
 use crate::store::{NewEvent, Store, StoreError, WriteTx};
 
 /// Where an entry comes from.
@@ -418,16 +419,17 @@ impl WriteTx {
         account_id: i64,
         login: &str,
     ) -> Result<bool, StoreError> {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM vouch_entries e JOIN repos r ON r.id = e.repo_id \
-             WHERE r.name = $1 AND e.denounced = 1 \
-               AND (e.account_id = $2 OR (e.account_id IS NULL AND e.login = $3)) LIMIT 1",
-        )
-        .bind(repo)
-        .bind(account_id)
-        .bind(login.to_ascii_lowercase())
-        .fetch_optional(self.conn())
-        .await?;
+        // The rule's own text (`person_sql::denouncing_entry`), for this account and login.
+        let sql = format!(
+            "{} LIMIT 1",
+            denouncing_entry("(SELECT r.id FROM repos r WHERE r.name = $1)", "$2", "$3")
+        );
+        let found: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(repo)
+            .bind(account_id)
+            .bind(login.to_ascii_lowercase())
+            .fetch_optional(self.conn())
+            .await?;
         Ok(found.is_some())
     }
 }

@@ -5,7 +5,9 @@
 
 use sqlx::{Any, Executor};
 
+use crate::domain::person::Person;
 use crate::store::leases::claim_rules::person_of;
+use crate::store::leases::person_sql::Setting;
 use crate::store::{NewEvent, Store, StoreError, WriteTx};
 
 /// Why a link code was not accepted.
@@ -54,14 +56,50 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Sets `setting` of the person worker `worker_id` speaks for, if any ([`person_of`]): what
+    /// is set through one worker of a person holds on all of them, and on their next one.
+    pub(crate) async fn person_setting_set(
+        &mut self,
+        worker_id: &str,
+        setting: Setting,
+        value: i64,
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "UPDATE persons SET {col} = $1 WHERE account_id = {person}",
+            col = setting.column(),
+            person = person_of("$2")
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(value)
+            .bind(worker_id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     /// The history a worker made before it spoke for anyone (its leases, give-backs and
     /// outcomes) becomes the history of the person `account_id` who proved it: it follows them
-    /// to their next worker.
+    /// to their next worker. What the person's record does not hold yet (trust, opt-ins: their
+    /// first link) it takes from this worker; what it holds, the worker now reads.
     pub(crate) async fn history_to_person(
         &mut self,
         worker_id: &str,
         account_id: i64,
     ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE persons SET \
+               trust_level = COALESCE(trust_level, \
+                 (SELECT w.trust_level FROM workers w WHERE w.id = $2)), \
+               reputation_opt_in = COALESCE(reputation_opt_in, \
+                 (SELECT w.reputation_opt_in FROM workers w WHERE w.id = $2)), \
+               leaderboard_opt_in = COALESCE(leaderboard_opt_in, \
+                 (SELECT w.leaderboard_opt_in FROM workers w WHERE w.id = $2)) \
+             WHERE account_id = $1",
+        )
+        .bind(account_id)
+        .bind(worker_id)
+        .execute(self.conn())
+        .await?;
         for table in ["leases", "nacks", "outcomes"] {
             let sql = format!(
                 "UPDATE {table} SET person_id = $1 WHERE worker_id = $2 AND person_id IS NULL"
@@ -155,6 +193,25 @@ impl WriteTx {
             .fetch_one(self.conn())
             .await?;
         Ok(row)
+    }
+
+    /// The person a worker speaks for ([`person_of`]), with their login as GitHub last sent it
+    /// (their record, `persons`).
+    pub async fn person_of_worker(
+        &mut self,
+        worker_id: &str,
+    ) -> Result<Option<Person>, StoreError> {
+        let sql = format!(
+            "SELECT {person}, COALESCE((SELECT ps.login FROM persons ps \
+               WHERE ps.account_id = {person}), \
+               (SELECT lw.github_login FROM workers lw WHERE lw.id = $1))",
+            person = person_of("$1")
+        );
+        let (id, login): (Option<i64>, Option<String>) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(worker_id)
+            .fetch_one(self.conn())
+            .await?;
+        Ok(Person::of(id, login.as_deref()))
     }
 
     /// The GitHub login proven for a worker, if any.
@@ -377,13 +434,13 @@ impl Store {
         login_of_worker(&self.read, worker_id).await
     }
 
-    /// The GitHub account id a worker speaks for (its person), if proven.
+    /// The GitHub account id a worker speaks for (its person, [`person_of`]), if proven.
     pub async fn gh_worker_account(&self, worker_id: &str) -> Result<Option<i64>, StoreError> {
-        let row: Option<(Option<i64>,)> =
-            sqlx::query_as("SELECT github_account_id FROM workers WHERE id = $1")
-                .bind(worker_id)
-                .fetch_optional(&self.read)
-                .await?;
-        Ok(row.and_then(|(a,)| a))
+        let sql = format!("SELECT {}", person_of("$1"));
+        let row: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(worker_id)
+            .fetch_one(&self.read)
+            .await?;
+        Ok(row)
     }
 }

@@ -9,6 +9,9 @@ use crate::store::path_overlap::held_overlapping;
 use crate::store::rows::WorkerRow;
 use crate::store::{Backend, DAY_MS, HOUR_MS};
 
+use super::person_sql::{Setting, denouncing_entry, merged_count_in, merged_here, setting_of};
+pub(crate) use super::person_sql::{by_person, person_of};
+
 /// What a claim statement takes: the first eligible task in offer order (`POST /v1/work`), or one
 /// named task (`/owp claim`), with the same rules but for a specialist's reach, which does not
 /// limit a person's own pick.
@@ -364,26 +367,6 @@ fn person_proven(worker: &str) -> String {
     )
 }
 
-/// The person (GitHub account id) the worker (parameter `worker`) speaks for, as a SQL
-/// expression (NULL for a worker that speaks for nobody): `workers.github_account_id`, written
-/// only by a proof (a link, `gh_links`, which moves the id from the worker it leaves; or the
-/// person's own comments, their implicit worker). The one definition every rule reads
-/// (migration 0053 cleared the ids no link backed).
-pub(crate) fn person_of(worker: &str) -> String {
-    format!("(SELECT pw.github_account_id FROM workers pw WHERE pw.id = {worker})")
-}
-
-/// The rows of history `x` (a lease, a give-back, an outcome) that are the worker's (parameter
-/// `worker`) or its person's, whichever worker they were recorded for (`x.person_id`, written
-/// with the row, migration 0053): what the pool remembers of a person follows them to a new
-/// worker and through a relink.
-pub(crate) fn by_person(x: &str, worker: &str) -> String {
-    format!(
-        "({x}.worker_id = {worker} OR {x}.person_id = {})",
-        person_of(worker)
-    )
-}
-
 /// What switches `max_claims_per_user` of repository `r` off: a repository without the App.
 const PERSON_CLAIMS_OFF: &str = "r.max_claims_per_user IS NULL";
 
@@ -415,15 +398,6 @@ pub(crate) fn person_claims(worker: &str) -> String {
     )
 }
 
-/// The merged tasks of the person the worker (parameter `worker`) is ([`person`]) in the
-/// candidate `t`'s repository (`outcomes`), as the `FROM … WHERE …` of a query over `fo`.
-fn merged_here(worker: &str) -> String {
-    format!(
-        "FROM outcomes fo WHERE {} AND fo.kind = 'merged' AND fo.repo_id = t.repo_id",
-        by_person("fo", worker)
-    )
-}
-
 /// Rule 14, first timers: the candidate `t` carries no first-timers label (`t.first_timers`,
 /// set from the issue's labels and `claim.first_timers_label`), or the claim is no insider's
 /// comment (`insider`, an SQL value) and the person the worker (parameter `worker`) is has no
@@ -431,14 +405,14 @@ fn merged_here(worker: &str) -> String {
 fn first_timer_rule(worker: &str, insider: &str) -> String {
     format!(
         "({FIRST_TIMERS_OFF} OR ({insider} = 0 AND NOT EXISTS (SELECT 1 {})))",
-        merged_here(worker)
+        merged_here(worker, Some("t.repo_id"))
     )
 }
 
 /// How many merged tasks the person the worker (parameter `worker`) is has in the candidate
 /// `t`'s repository: what explains a refusal of [`first_timer_rule`].
 pub(crate) fn merged_count(worker: &str) -> String {
-    format!("(SELECT COUNT(*) {})", merged_here(worker))
+    merged_count_in(worker, Some("t.repo_id"))
 }
 
 /// The claims of the person the worker (parameter `worker`) is ([`person`]) in repository `r`
@@ -547,18 +521,15 @@ fn paths_free() -> String {
 }
 
 /// The account age rule: repository `r` asks for no minimum (`min_account_age_days`), or the
-/// worker (parameter `worker`) speaks for no GitHub account (neither linked, `gh_links`, nor a
-/// person's own implicit worker, `workers.github_account_id`), or its account's age is KNOWN
-/// (`gh_accounts`, by account id) and old enough at the claim's instant (`hour` plus an hour).
-/// An account whose age GitHub did not give refuses: the rule fails closed.
+/// worker (parameter `worker`) speaks for nobody ([`person_of`]), or its person's account age is
+/// KNOWN (`gh_accounts`, by account id) and old enough at the claim's instant (`hour` plus an
+/// hour). An account whose age GitHub did not give refuses: the rule fails closed.
 pub(crate) fn account_old_enough(worker: &str, hour: &str) -> String {
     format!(
-        "({ACCOUNT_AGE_OFF} OR EXISTS (SELECT 1 FROM workers aw \
-           LEFT JOIN gh_accounts ga ON ga.account_id = aw.github_account_id \
-           WHERE aw.id = {worker} AND (ga.created_at \
-               + CAST(r.min_account_age_days AS BIGINT) * {DAY_MS} <= {hour} + {HOUR_MS} \
-             OR (aw.github_account_id IS NULL AND NOT EXISTS ( \
-               SELECT 1 FROM gh_links gl WHERE gl.worker_id = {worker})))))"
+        "({ACCOUNT_AGE_OFF} OR {person} IS NULL OR EXISTS (SELECT 1 FROM gh_accounts ga \
+           WHERE ga.account_id = {person} AND ga.created_at \
+             + CAST(r.min_account_age_days AS BIGINT) * {DAY_MS} <= {hour} + {HOUR_MS}))",
+        person = person_of(worker)
     )
 }
 
@@ -566,8 +537,8 @@ pub(crate) fn account_old_enough(worker: &str, hour: &str) -> String {
 /// `gh_accounts` knows (NULL when unknown): what explains a refusal of [`account_old_enough`].
 pub(crate) fn account_created(worker: &str) -> String {
     format!(
-        "(SELECT ga.created_at FROM workers aw JOIN gh_accounts ga \
-           ON ga.account_id = aw.github_account_id WHERE aw.id = {worker})"
+        "(SELECT ga.created_at FROM gh_accounts ga WHERE ga.account_id = {})",
+        person_of(worker)
     )
 }
 
@@ -621,35 +592,35 @@ fn requires_rule(backend: Backend, worker: &str) -> String {
 }
 
 /// The effective trust of the worker (parameter `worker`) in the repository `repo` (a SQL
-/// expression of its id): the larger of its `trust_level` and the highest level a promotion rule
-/// of the repository grants it (when it opted in to reputation) for the merges counted in
-/// `outcomes`, and the repository's `vouch.trust` when its own vouch list (the file or a
+/// expression of its id): the larger of its person's trust (its own `trust_level` when it speaks
+/// for nobody, [`setting_of`]) and the highest level a promotion rule of the repository grants
+/// the person (when they opted in to reputation) for their merges there ([`merged_count_in`]),
+/// and the repository's `vouch.trust` when its own vouch list (the file or a
 /// maintainer's command; an import's vouches do not count) vouches for the worker's person
 /// (rule 12). Every rule that reads trust reads it here (rule 7, [`trust_rule`]; rule 11's
 /// `approval_skip_trust`).
 pub(crate) fn effective_trust(worker: &str, repo: &str) -> String {
     format!(
-        "(SELECT MAX(e.level) FROM (SELECT tw.trust_level AS level FROM workers tw \
-           WHERE tw.id = {worker} \
-           UNION ALL SELECT p.level FROM repo_promotions p JOIN workers pw ON pw.id = {worker} \
-             WHERE p.repo_id = {repo} AND pw.reputation_opt_in = 1 \
-               AND p.merged <= (SELECT COUNT(*) FROM outcomes o WHERE {merges} \
-                 AND o.repo_id = {repo} AND o.kind = 'merged') \
+        "(SELECT MAX(e.level) FROM (SELECT {trust} AS level \
+           UNION ALL SELECT p.level FROM repo_promotions p \
+             WHERE p.repo_id = {repo} AND {opted_in} = 1 AND p.merged <= {merges} \
            UNION ALL SELECT vr.vouch_trust {vouched}) e)",
+        trust = setting_of(worker, Setting::Trust),
+        opted_in = setting_of(worker, Setting::ReputationOptIn),
         vouched = vouched_entries(worker, repo),
-        merges = by_person("o", worker),
+        merges = merged_count_in(worker, Some(repo)),
     )
 }
 
 /// Rule 7 with trust progression: the candidate `t`'s tier is at most the effective trust of
 /// the worker (parameter `worker`) in the task's repository ([`effective_trust`], which counts
-/// its promotions and its vouch list); its own `trust_level` is compared first, which the
+/// its promotions and its vouch list); its person's trust is compared first, which the
 /// statement reads once. Read in the statement that takes the task, so two claims never see a
 /// trust the database does not hold.
 fn trust_rule(worker: &str) -> String {
     format!(
-        "({TIER_OFF} OR t.tier <= (SELECT tw.trust_level FROM workers tw WHERE tw.id = {worker}) \
-           OR t.tier <= {})",
+        "({TIER_OFF} OR t.tier <= {} OR t.tier <= {})",
+        setting_of(worker, Setting::Trust),
         effective_trust(worker, "t.repo_id")
     )
 }
@@ -694,11 +665,8 @@ pub(crate) fn vouched_for(worker: &str, repo: &str) -> String {
 /// GitHub has not resolved the entry, by a login of the worker (the rule fails closed).
 fn not_denounced(worker: &str) -> String {
     format!(
-        "NOT EXISTS (SELECT 1 FROM vouch_entries de WHERE de.repo_id = t.repo_id \
-           AND de.denounced = 1 AND (de.account_id = {person} \
-             OR (de.account_id IS NULL AND de.login IN ({logins}))))",
-        person = person_of(worker),
-        logins = worker_logins(worker)
+        "NOT EXISTS ({})",
+        denouncing_entry("t.repo_id", &person_of(worker), &worker_logins(worker))
     )
 }
 

@@ -48,6 +48,7 @@ pub(crate) mod empty_claims;
 mod expiry;
 mod later_report;
 mod named_claim;
+pub(crate) mod person_sql;
 pub(crate) mod postgres_batches;
 pub(crate) mod postgres_statement;
 pub(crate) mod postgres_task_ops;

@@ -114,7 +114,7 @@ pub(crate) fn statement(
              AS w_person_claims, \
            w.active_tasks AS w_active_tasks, \
            w.max_concurrent_tasks AS w_max_tasks, w.active_points AS w_active_points, \
-           w.capacity_points AS w_capacity, w.trust_level AS w_trust_level, \
+           w.capacity_points AS w_capacity, {trust} AS w_trust_level, \
            r.private AS r_private, r.approval_skip_trust AS r_approval_skip_trust, \
            r.vouch_closed AS r_vouch_closed, \
            CASE WHEN r.reviewers = 0 THEN 0 ELSE {room_left} END AS r_reviewer_room, {select} \
@@ -127,6 +127,7 @@ pub(crate) fn statement(
         cooldown_ends = cooldown_ends("$1", "$3"),
         person_claims = person_claims("$1"),
         room_left = reviewer_room_left(&format!("$3 + {HOUR_MS}")),
+        trust = super::person_sql::setting_of_row("w", super::person_sql::Setting::Trust),
     );
     (conditions, sql)
 }

@@ -167,17 +167,20 @@ impl WriteTx {
         reason: Option<String>,
     ) -> Result<TaskRow, StoreError> {
         let task = self.held_lease(worker_id, lease_id).await?;
-        sqlx::query(
+        // The give-back is the person's (rule 1 reads it by person, `claim_rules::by_person`).
+        let sql = format!(
             "INSERT INTO nacks (task_seq, worker_id, at, person_id) \
-             VALUES ($1, $2, $3, (SELECT w.github_account_id FROM workers w WHERE w.id = $2)) \
+             VALUES ($1, $2, $3, {}) \
              ON CONFLICT (task_seq, worker_id) DO UPDATE SET at = $3, \
                person_id = excluded.person_id",
-        )
-        .bind(task.seq)
-        .bind(worker_id)
-        .bind(self.now)
-        .execute(self.conn())
-        .await?;
+            super::claim_rules::person_of("$2")
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(task.seq)
+            .bind(worker_id)
+            .bind(self.now)
+            .execute(self.conn())
+            .await?;
         let mv = Move {
             note: reason,
             ..Move::to(TaskStatus::Ready, LeaseEnd::Nacked)

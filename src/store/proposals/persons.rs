@@ -4,7 +4,6 @@
 
 use sqlx::AssertSqlSafe;
 
-use crate::domain::person::Person;
 use crate::domain::proposals::ProposalState;
 use crate::store::leases::claim_rules::{Condition, person_conditions};
 use crate::store::{StoreError, WriteTx};
@@ -73,12 +72,7 @@ impl WriteTx {
     /// (contract section 14), counted and named as theirs. Where the person already has an open
     /// proposal on the same task, the worker's ends (a person proposes once per task).
     pub async fn proposals_to_person(&mut self, worker_id: &str) -> Result<(), StoreError> {
-        let person: Option<(Option<i64>, Option<String>)> =
-            sqlx::query_as("SELECT github_account_id, github_login FROM workers WHERE id = $1")
-                .bind(worker_id)
-                .fetch_optional(self.conn())
-                .await?;
-        let Some(person) = person.and_then(|(id, login)| Person::of(id, login.as_deref())) else {
+        let Some(person) = self.person_of_worker(worker_id).await? else {
             return Ok(());
         };
         let key = person.proposer_key();
