@@ -88,6 +88,9 @@ pub enum Refusal {
     /// Rule 12: the repository takes claims only from logins its vouch list vouches for and from
     /// its maintainers; `unread` when a list it needs could not be read (the rule fails closed).
     NotVouched { unread: bool },
+    /// `who_may_claim: {allowlist: […]}` (GitHub mode): the repository takes claims only from the
+    /// people its allowlist names, and the worker's person is not one of them.
+    NotOnAllowlist,
 }
 
 impl Refusal {
@@ -116,6 +119,7 @@ impl Refusal {
             Refusal::Denounced => "denounced",
             Refusal::LinkRequired => "link_required",
             Refusal::NotVouched { .. } => "not_vouched",
+            Refusal::NotOnAllowlist => "not_on_allowlist",
         }
     }
 
@@ -132,6 +136,7 @@ impl Refusal {
                 | Refusal::CoolingDown { .. }
                 | Refusal::Denounced
                 | Refusal::NotVouched { .. }
+                | Refusal::NotOnAllowlist
         )
     }
 
@@ -155,7 +160,7 @@ impl Refusal {
             Refusal::NotFirstTimer { .. } | Refusal::CoolingDown { .. } => 14,
             Refusal::NoReviewerRoom { .. } => 13,
             Refusal::ApprovalRequired { .. } => 11,
-            Refusal::Denounced | Refusal::NotVouched { .. } => 12,
+            Refusal::Denounced | Refusal::NotVouched { .. } | Refusal::NotOnAllowlist => 12,
         }
     }
 }
@@ -309,6 +314,11 @@ impl std::fmt::Display for Refusal {
                 f,
                 "this repository takes claims only from people its vouch list vouches for, and \
                  the list could not be read from GitHub yet; it is read again within minutes"
+            ),
+            Refusal::NotOnAllowlist => write!(
+                f,
+                "this repository takes claims only from the GitHub accounts its `who_may_claim` \
+                 allowlist names, and yours is not one of them"
             ),
         }
     }

@@ -427,7 +427,7 @@ impl CommentCtx<'_> {
                 self.installation,
                 self.repo,
                 to_i64(self.number),
-                self.login,
+                self.account_id,
             );
         if !allowed {
             tracing::info!(login = self.login, "reply limit reached; reacting instead");

@@ -8,6 +8,13 @@
 //! this process while it is young. Concurrent asks for the same person and repository share one
 //! request ("single flight"): N requests waiting on one answer cost GitHub one call. An ask that
 //! GitHub does not answer returns the error, never a permission: each caller refuses on it.
+//!
+//! An ask a volunteer's action causes ([`Permissions::of_counted`]: a stranger's maintainer
+//! command, a pull request's author, the reply throttle's exemption) is counted before GitHub is
+//! asked, per installation, in the database every replica shares
+//! ([`crate::github::volunteer_reads::take_permission`]), unless GitHub said before that the person
+//! maintains the repository; past the bound nothing is asked and the caller is told to wait
+//! ([`CallError::Wait`]), which each caller takes as "not known to be a maintainer".
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -67,6 +74,27 @@ impl Permissions {
         repo: &str,
         login: &str,
     ) -> Result<RepoPermission, CallError> {
+        self.asked(installation, repo, login, false).await
+    }
+
+    /// [`Permissions::of`] for an ask a volunteer's action causes: a read GitHub must answer is
+    /// first counted per installation (a person GitHub said before maintains `repo` is not).
+    pub async fn of_counted(
+        self: &Arc<Self>,
+        installation: i64,
+        repo: &str,
+        login: &str,
+    ) -> Result<RepoPermission, CallError> {
+        self.asked(installation, repo, login, true).await
+    }
+
+    async fn asked(
+        self: &Arc<Self>,
+        installation: i64,
+        repo: &str,
+        login: &str,
+        counted: bool,
+    ) -> Result<RepoPermission, CallError> {
         let key = Self::key(repo, login);
         let flight = {
             let Ok(mut flights) = self.flights.lock() else {
@@ -83,7 +111,7 @@ impl Permissions {
                 flights.retain(|_, f| f.peek().is_none() || self.young(f.peek(), now));
                 let me = Arc::clone(self);
                 let (repo, login) = (repo.to_string(), login.to_string());
-                let flight = async move { me.ask(installation, &repo, &login).await }
+                let flight = async move { me.ask(installation, &repo, &login, counted).await }
                     .boxed()
                     .shared();
                 flights.insert(key, flight.clone());
@@ -104,7 +132,7 @@ impl Permissions {
     }
 
     /// The database's young answer (another replica's, or a sign-in's), else GitHub's (kept).
-    async fn ask(&self, installation: i64, repo: &str, login: &str) -> Answer {
+    async fn ask(&self, installation: i64, repo: &str, login: &str, counted: bool) -> Answer {
         let (repo_key, login_key) = Self::key(repo, login);
         if let Ok(Some((p, at))) = self
             .store
@@ -112,6 +140,20 @@ impl Permissions {
             .await
         {
             return Ok((parse(&p), at));
+        }
+        if counted && !self.maintained_before(&login_key, &repo_key).await {
+            let taken =
+                crate::github::volunteer_reads::take_permission(&self.store, installation).await;
+            match taken {
+                Ok(None) => {}
+                Ok(Some(wait)) => {
+                    let wait = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+                    return Err(CallError::Wait {
+                        until: now_ms().saturating_add(wait),
+                    });
+                }
+                Err(e) => return Err(CallError::Transient(e.to_string())),
+            }
         }
         let client = api::installation(&self.app, installation).await?;
         let permission = api::permission(&client, repo, login).await?;
@@ -124,6 +166,17 @@ impl Permissions {
             tracing::warn!(error = %e, "cannot keep a permission GitHub gave");
         }
         Ok((permission, at))
+    }
+}
+
+impl Permissions {
+    /// Whether GitHub ever said (however long ago) that `login` maintains `repo`: such a
+    /// person's asks are not counted with strangers'.
+    async fn maintained_before(&self, login_key: &str, repo_key: &str) -> bool {
+        matches!(
+            self.store.signin_permission(login_key, repo_key, i64::MAX / 2).await,
+            Ok(Some((p, _))) if parse(&p).is_maintainer()
+        )
     }
 }
 

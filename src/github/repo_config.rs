@@ -155,6 +155,21 @@ pub enum WhoMayClaim {
 impl WhoMayClaim {
     /// Whether `login` may claim; `has_linked_worker` tells whether the login is linked to a
     /// registered worker.
+    /// The allowlist as the claim reads it (`repos.claim_allowlist`): its logins, lower-case,
+    /// joined by commas; `None` without an allowlist.
+    pub fn allowlist_column(&self) -> Option<String> {
+        match self {
+            WhoMayClaim::Allowlist(logins) => Some(
+                logins
+                    .iter()
+                    .map(|l| l.to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            _ => None,
+        }
+    }
+
     pub fn allows(&self, login: &str, has_linked_worker: bool) -> bool {
         match self {
             WhoMayClaim::Anyone => true,

@@ -369,8 +369,25 @@ impl Github {
     }
 
     /// Whether `login` has write access or above on `repo` (asked of GitHub through the one
-    /// permission lookup: trusted for at most five minutes, once for concurrent asks).
+    /// permission lookup: trusted for at most five minutes, once for concurrent asks), for an
+    /// action of anyone: a read GitHub must answer is counted per installation first
+    /// (`Permissions::of_counted`; past the bound, `CallError::Wait` and nothing asked).
     pub async fn is_maintainer(
+        &self,
+        installation: i64,
+        repo: &str,
+        login: &str,
+    ) -> Result<bool, api::CallError> {
+        let permission = self
+            .permissions
+            .of_counted(installation, repo, login)
+            .await?;
+        Ok(permission.is_maintainer())
+    }
+
+    /// [`Github::is_maintainer`] for someone GitHub marks as the repository's collaborator,
+    /// member or owner (a comment's `author_association`): few, so not counted with strangers.
+    pub async fn insider_is_maintainer(
         &self,
         installation: i64,
         repo: &str,
@@ -531,6 +548,7 @@ pub async fn record_config(
                 .as_ref()
                 .filter(|c| !c.is_empty())
                 .and_then(|c| serde_json::to_string(c).ok());
+            let allowlist = config.who_may_claim.allowlist_column();
             let columns = RepoConfigColumns {
                 config: Some(&json),
                 claims_per_hour: cap,
@@ -542,6 +560,7 @@ pub async fn record_config(
                 verified_commits: config.claim.verified_commits,
                 verified_commits_below_trust: config.claim.verified_commits_below_trust,
                 max_claims_per_user: Some(i64::from(config.max_claims_per_user.0.max(1))),
+                claim_allowlist: allowlist.as_deref(),
             };
             tx.gh_set_repo_config(repo, Some(columns), None, at).await?;
         }

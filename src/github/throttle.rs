@@ -6,7 +6,8 @@
 //! wait behind the replies. Each person who is not a maintainer gets at most
 //! [`REPLIES_PER_ISSUE`] replies on one issue and [`REPLIES_PER_INSTALLATION`] in one installation
 //! within a window that refills one reply every [`ISSUE_REFILL`] / [`INSTALLATION_REFILL`]; past
-//! that, the App reacts to the comment (`confused`) instead of replying. The limits are kept in
+//! that, the App reacts to the comment (`confused`) instead of replying. A person is their GitHub
+//! account id, so a new login (a rename) starts no new window. The limits are kept in
 //! memory per process (a restart forgets them, which errs on the side of answering).
 
 use std::collections::HashSet;
@@ -33,12 +34,12 @@ pub const COLLAPSED_REACTION: &str = "eyes";
 
 /// The per-person reply limits of the App.
 pub struct ReplyThrottle {
-    per_issue: DefaultKeyedRateLimiter<(i64, String, i64, String)>,
-    per_installation: DefaultKeyedRateLimiter<(i64, String)>,
+    per_issue: DefaultKeyedRateLimiter<(i64, String, i64, i64)>,
+    per_installation: DefaultKeyedRateLimiter<(i64, i64)>,
     checks: AtomicU64,
-    /// People who hit a limit lately (installation, login): their permission is asked of GitHub
+    /// People who hit a limit lately (installation, GitHub account id): their permission is asked of GitHub
     /// before their next comment is answered, so that maintainers are never throttled.
-    limited: Mutex<HashSet<(i64, String)>>,
+    limited: Mutex<HashSet<(i64, i64)>>,
 }
 
 /// At most this many people are remembered as limited (then the list starts over).
@@ -78,33 +79,32 @@ impl ReplyThrottle {
     }
 
     /// Whether `login` may get one more reply on issue `number` of `repo` (counting it).
-    pub fn allow(&self, installation: i64, repo: &str, number: i64, login: &str) -> bool {
-        let login = login.to_lowercase();
+    pub fn allow(&self, installation: i64, repo: &str, number: i64, person: i64) -> bool {
         // Now and then, forget people whose window is full again (bounded memory).
         if self.checks.fetch_add(1, Ordering::Relaxed) % 1024 == 1023 {
             self.per_issue.retain_recent();
             self.per_installation.retain_recent();
         }
-        let issue_key = (installation, repo.to_lowercase(), number, login.clone());
+        let issue_key = (installation, repo.to_lowercase(), number, person);
         let allowed = self.per_issue.check_key(&issue_key).is_ok()
             && self
                 .per_installation
-                .check_key(&(installation, login.clone()))
+                .check_key(&(installation, person))
                 .is_ok();
         if !allowed && let Ok(mut limited) = self.limited.lock() {
             if limited.len() >= MAX_LIMITED {
                 limited.clear();
             }
-            limited.insert((installation, login));
+            limited.insert((installation, person));
         }
         allowed
     }
 
     /// Whether `login` hit a reply limit in `installation` lately.
-    pub fn was_limited(&self, installation: i64, login: &str) -> bool {
+    pub fn was_limited(&self, installation: i64, person: i64) -> bool {
         self.limited
             .lock()
-            .is_ok_and(|l| l.contains(&(installation, login.to_lowercase())))
+            .is_ok_and(|l| l.contains(&(installation, person)))
     }
 }
 
@@ -112,28 +112,25 @@ impl ReplyThrottle {
 mod tests {
     use super::*;
 
+    /// Mallory's GitHub account id: whatever login she shows, she is one person.
+    const MALLORY: i64 = 7;
+
     #[test]
     fn a_few_replies_per_issue_and_per_installation() {
         let throttle = ReplyThrottle::default();
         for _ in 0..REPLIES_PER_ISSUE {
-            assert!(throttle.allow(1, "o/r", 5, "Mallory"));
+            assert!(throttle.allow(1, "o/r", 5, MALLORY));
         }
         assert!(
-            !throttle.allow(1, "o/r", 5, "mallory"),
+            !throttle.allow(1, "O/R", 5, MALLORY),
             "same person, same issue"
         );
-        assert!(
-            throttle.allow(1, "o/r", 5, "alice"),
-            "someone else is answered"
-        );
-        assert!(
-            throttle.allow(2, "x/y", 5, "mallory"),
-            "another installation"
-        );
+        assert!(throttle.allow(1, "o/r", 5, 2), "someone else is answered");
+        assert!(throttle.allow(2, "x/y", 5, MALLORY), "another installation");
         // Across issues of one installation: the installation's limit.
         let mut answered = REPLIES_PER_ISSUE;
         for number in 6..100 {
-            if throttle.allow(1, "o/r", number, "mallory") {
+            if throttle.allow(1, "o/r", number, MALLORY) {
                 answered += 1;
             }
         }

@@ -28,6 +28,13 @@ pub const PER_PERSON_PER_HOUR: u32 = 20;
 /// than a fifth of GitHub's 5,000).
 pub const PER_INSTALLATION_PER_MINUTE: u32 = 15;
 
+/// Permission reads (`GET …/collaborators/{login}/permission`) the volunteers of one
+/// installation may cause in a minute, apart from the reads above (600 an hour): a stranger's
+/// maintainer command, a pull request's author, the reply throttle's exemption. A person GitHub
+/// said before maintains the repository is not counted ([`crate::github::permissions`]), nor is a
+/// maintainer signing in.
+pub const PERMISSIONS_PER_INSTALLATION_PER_MINUTE: u32 = 10;
+
 /// Who a read is for.
 #[derive(Clone, Copy, Debug)]
 pub enum Asker<'a> {
@@ -68,6 +75,20 @@ pub async fn take(
         .take_shared_limit(
             &format!("ghr:installation:{installation}"),
             PER_INSTALLATION_PER_MINUTE,
+        )
+        .await
+}
+
+/// The one look at the installation's bound before a permission read a volunteer's action
+/// causes: `None` when the read may go (counted), else how long until it may.
+pub async fn take_permission(
+    store: &Store,
+    installation: i64,
+) -> Result<Option<Duration>, StoreError> {
+    store
+        .take_shared_limit(
+            &format!("ghr:permission:{installation}"),
+            PERMISSIONS_PER_INSTALLATION_PER_MINUTE,
         )
         .await
 }

@@ -78,6 +78,7 @@ mod github_one_person;
 mod github_parallel_writes;
 mod github_path_locks;
 mod github_person_record;
+mod github_person_reach;
 mod github_person_rules;
 mod github_persons;
 mod github_plan_first;

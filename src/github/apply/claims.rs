@@ -317,6 +317,7 @@ pub(super) async fn explain_refusal(
         Refusal::Denounced => ClaimRefusal::Denounced,
         Refusal::LinkRequired => ClaimRefusal::LinkRequired,
         Refusal::NotVouched { unread } => ClaimRefusal::NotVouched { unread },
+        Refusal::NotOnAllowlist => ClaimRefusal::NotOnAllowlist,
         // A claim by name is a person's own pick, which a specialist's reach does not limit; the
         // skills the task needs are the nearest words.
         Refusal::OutsideSpecialty => ClaimRefusal::MissingSkills {

@@ -61,9 +61,28 @@ pub(super) async fn comment_event(
         matches!(c, Ok(cmd) if cmd.requires_maintainer()
             || (vouch_required && *cmd == Command::Claim))
     });
+    // A stranger's ask is counted per installation (GitHub's marks of insiders are not): past
+    // the bound the stranger is answered as someone without write access.
+    let insider = e.comment.by_insider();
+    let asked = || async move {
+        if insider {
+            github
+                .insider_is_maintainer(installation, repo, login)
+                .await
+        } else {
+            github.is_maintainer(installation, repo, login).await
+        }
+    };
     let maintainer = if needs_maintainer {
-        match github.is_maintainer(installation, repo, login).await {
+        match asked().await {
             Ok(m) => Some(m),
+            Err(crate::github::api::CallError::Wait { .. }) if !insider => {
+                tracing::info!(
+                    login,
+                    "the installation's permission reads are spent; treating as no write access"
+                );
+                Some(false)
+            }
             Err(crate::github::api::CallError::Permanent { status, message }) => {
                 tracing::warn!(
                     status,
@@ -86,11 +105,11 @@ pub(super) async fn comment_event(
     let maintainer_known = maintainer == Some(true)
         || github.known_maintainer(repo, login)
         || (!parsed.is_empty()
-            && github.replies.was_limited(installation, login)
-            && github
-                .is_maintainer(installation, repo, login)
-                .await
-                .unwrap_or(false));
+            && github.replies.was_limited(
+                installation,
+                i64::try_from(e.comment.author.id).unwrap_or(i64::MAX),
+            )
+            && asked().await.unwrap_or(false));
     let account =
         claimant_account(github, installation, &settings, &parsed, &e.comment.author).await?;
     let named = named_accounts(github, installation, maintainer, &parsed).await;

@@ -227,6 +227,9 @@ pub struct RepoConfigColumns<'a> {
     /// `max_claims_per_user`: claims one person holds at once in the repository, on all their
     /// workers and comments together (`None`: no such limit).
     pub max_claims_per_user: Option<i64>,
+    /// `who_may_claim: {allowlist: […]}`: the logins, lower-case, joined by commas (`None`: no
+    /// allowlist), which the claim reads on every path.
+    pub claim_allowlist: Option<&'a str>,
 }
 
 impl Store {
@@ -289,13 +292,14 @@ impl WriteTx {
             verified_commits,
             verified_commits_below_trust,
             max_claims_per_user,
+            claim_allowlist,
         }) = config
         {
             sqlx::query(
                 "UPDATE repos SET claims_per_hour = $1, contract = $2, \
                  min_account_age_days = $3, first_timers_label = $4, cooldown_hours = $5, \
                  verified_commits = $6, verified_commits_below_trust = $7, \
-                 max_claims_per_user = $8 WHERE name = $9",
+                 max_claims_per_user = $8, claim_allowlist = $9 WHERE name = $10",
             )
             .bind(claims_per_hour)
             .bind(contract)
@@ -305,6 +309,7 @@ impl WriteTx {
             .bind(verified_commits.as_str())
             .bind(verified_commits_below_trust.map(i64::from))
             .bind(max_claims_per_user)
+            .bind(claim_allowlist)
             .bind(repo)
             .execute(self.conn())
             .await?;

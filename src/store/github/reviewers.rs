@@ -11,7 +11,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::model::ReviewerLoad;
-use crate::store::leases::claim_rules::OPEN_REVIEWS;
+use crate::store::leases::claim_rules::{OPEN_REVIEWS, present};
 use crate::store::rows::TaskRow;
 use crate::store::{NewEvent, Store, StoreError, WriteTx, format_ts};
 
@@ -216,11 +216,11 @@ impl WriteTx {
         actor: &str,
     ) -> Result<Option<String>, StoreError> {
         let sql = format!(
-            "SELECT c.login FROM ({} WHERE rv.repo_id = $1 AND rv.login_key <> $2 \
-               AND (rv.away_until IS NULL OR rv.away_until <= $3)) c \
+            "SELECT c.login FROM ({} WHERE rv.repo_id = $1 AND rv.login_key <> $2 AND {}) c \
              WHERE c.open < c.capacity \
              ORDER BY c.open, COALESCE(c.last_assigned_at, 0), c.login_key LIMIT 1",
-            reviewer_select()
+            reviewer_select(),
+            present("rv", "$3")
         );
         let picked: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(task.repo_id)

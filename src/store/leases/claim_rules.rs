@@ -209,6 +209,9 @@ pub(crate) enum Condition {
     PersonClaimsRoom,
     /// Rule 12: the repository's vouch list does not denounce the worker's GitHub login.
     NotDenounced,
+    /// `who_may_claim: {allowlist: […]}`: the worker's person is on the repository's allowlist
+    /// (by the login GitHub last sent for the account), on every path as by comment.
+    OnAllowlist,
     /// Rule 12: the repository takes claims from vouched logins and maintainers only
     /// (`vouch.required`), and the worker is one of them.
     VouchedIfRequired,
@@ -226,6 +229,8 @@ const REVIEWERS_OFF: &str = "r.reviewers = 0";
 const APPROVAL_OFF: &str = "r.approval = 'none'";
 /// … no vouch required (rule 12's `vouch.required`).
 const VOUCH_OFF: &str = "r.vouch_required = 0";
+/// … no `who_may_claim` allowlist.
+const ALLOWLIST_OFF: &str = "r.claim_allowlist IS NULL";
 /// What makes a rule hold for the candidate `t` itself, whoever claims it: no area (rule 5).
 const AREA_OFF: &str = "t.area IS NULL";
 /// … no paths (rule 10).
@@ -241,7 +246,7 @@ const FIRST_TIMERS_OFF: &str = "t.first_timers = 0";
 /// with the condition under which it is off: the rule's text is `(OFF OR …)`, so while `OFF`
 /// holds, the rule holds whoever claims the task. Most pools use few of them; the plain claim
 /// statement ([`RuleSet::Plain`]) leaves them out.
-const SWITCHED_RULES: [(Condition, &str); 12] = [
+const SWITCHED_RULES: [(Condition, &str); 13] = [
     (Condition::PersonClaimsRoom, PERSON_CLAIMS_OFF),
     (Condition::HourlyRoom, HOURLY_OFF),
     (Condition::AccountOldEnough, ACCOUNT_AGE_OFF),
@@ -249,6 +254,7 @@ const SWITCHED_RULES: [(Condition, &str); 12] = [
     (Condition::ReviewerRoom, REVIEWERS_OFF),
     (Condition::Approved, APPROVAL_OFF),
     (Condition::VouchedIfRequired, VOUCH_OFF),
+    (Condition::OnAllowlist, ALLOWLIST_OFF),
     (Condition::AreaFree, AREA_OFF),
     (Condition::PathsFree, PATHS_OFF),
     (Condition::TierTrusted, TIER_OFF),
@@ -348,6 +354,7 @@ pub(crate) fn person_conditions(
             person_claims_room(&person_of(worker)),
         ),
         (Condition::NotDenounced, not_denounced(worker)),
+        (Condition::OnAllowlist, on_allowlist(worker)),
         (
             Condition::VouchedIfRequired,
             vouched_if_required(worker, hour),
@@ -364,6 +371,19 @@ fn person_proven(worker: &str) -> String {
              AND pp.github_account_id IS NOT NULL) \
           OR NOT EXISTS (SELECT 1 FROM gh_repos gr WHERE gr.repo = r.name \
              AND gr.installation_id IS NOT NULL))"
+    )
+}
+
+/// `who_may_claim: {allowlist: […]}`: repository `r` has no allowlist (`r.claim_allowlist`, its
+/// lower-case logins joined by commas, written from `.github/owp.yml`), or the person of the
+/// worker (parameter `worker`) is on it by the login GitHub last sent for their account
+/// (`persons.login`): the same list a `/owp claim` comment meets, read for a REST claim, `owp mcp`
+/// and `owp worker run` alike. A GitHub login holds no comma, `%` or `_`.
+fn on_allowlist(worker: &str) -> String {
+    format!(
+        "({ALLOWLIST_OFF} OR EXISTS (SELECT 1 FROM persons ap WHERE ap.account_id = {} \
+             AND (',' || r.claim_allowlist || ',') LIKE ('%,' || LOWER(ap.login) || ',%')))",
+        person_of(worker)
     )
 }
 
@@ -455,8 +475,9 @@ pub(crate) const OPEN_REVIEWS: &str = "SELECT COUNT(*) FROM tasks rt \
     JOIN task_reviews tr ON tr.task_seq = rt.seq \
     WHERE rt.repo_id = rv.repo_id AND rt.status = 'pr_opened' AND tr.reviewer = rv.login_key";
 
-/// A reviewer `{rv}` of repository `r` who is not away at the instant `now`.
-fn present(rv: &str, now: &str) -> String {
+/// A reviewer `{rv}` who is not away at the instant `now`: the one SQL text of "not away", read
+/// by rule 13 and by the assignment of a reviewer (`store/github/reviewers.rs`).
+pub(crate) fn present(rv: &str, now: &str) -> String {
     format!("({rv}.away_until IS NULL OR {rv}.away_until <= {now})")
 }
 

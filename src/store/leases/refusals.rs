@@ -234,6 +234,7 @@ fn refusal(
             skip_trust: row.try_get("r_approval_skip_trust")?,
         },
         Condition::NotDenounced => Refusal::Denounced,
+        Condition::OnAllowlist => Refusal::NotOnAllowlist,
         Condition::PersonProven => Refusal::LinkRequired,
         Condition::VouchedIfRequired => Refusal::NotVouched {
             unread: row.try_get::<i64, _>("r_vouch_closed")? != 0,

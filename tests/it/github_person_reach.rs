@@ -1,0 +1,283 @@
+//! The rules about people read the person (the GitHub account id) on every path, written as the
+//! attack (contract section 14): a stranger's worker claims past a `who_may_claim` allowlist
+//! over REST; a person renames to start a new reply window; a thousand strangers' comments make
+//! the App ask GitHub for their permissions; a relinked person's moved plan counts once and is
+//! approved over REST for the new worker; two replicas race one person's claims.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::github_first_timers::{claim, key, reasons_for};
+use crate::github_support::story::{REPO, Story};
+use owp::domain::TaskStatus;
+use owp::github::throttle::REPLIES_PER_INSTALLATION;
+use owp::github::volunteer_reads::PERMISSIONS_PER_INSTALLATION_PER_MINUTE;
+
+/// A worker of `login` (linked to their GitHub account) that may hold five tasks; its token.
+async fn worker_of(story: &Story, login: &str, name: &str) -> String {
+    let registration = json!({
+        "name": name, "skills": [], "capacity_points": 10, "max_concurrent_tasks": 5
+    });
+    story.person_worker(login, registration).await
+}
+
+/// The codes of the reasons the worker's preview gives for the task of issue `n`.
+async fn codes_for(story: &Story, token: &str, n: u64) -> Vec<Value> {
+    reasons_for(story, token, n)
+        .await
+        .iter()
+        .map(|reason| reason["code"].clone())
+        .collect()
+}
+
+/// Waits for a fresh minute when the current one is nearly over: the bounds count per minute.
+async fn early_in_a_minute() {
+    let into = chrono::Utc::now().timestamp_millis().rem_euclid(60_000);
+    if into > 40_000 {
+        tokio::time::sleep(Duration::from_millis((60_000 - into) as u64 + 100)).await;
+    }
+}
+
+/// `who_may_claim: {allowlist: [alice]}`: mallory links a worker of her own and asks for work
+/// over REST (as `owp worker run` and `owp mcp` do): nothing is granted and the preview names
+/// `not_on_allowlist`, as her comment is refused; alice's worker takes the task.
+async fn an_allowlist_holds_over_rest(postgres: bool) {
+    let rules = "max_open_prs: 10\nwho_may_claim: {allowlist: [alice]}\n";
+    let story = Story::on(postgres, Some(rules), |_| {}).await;
+    let n = story.label_issue("Refactor the parser", &[]).await;
+    let mallory = worker_of(&story, "mallory", "mallory-bot").await;
+    assert_eq!(
+        claim(&story, &mallory).await,
+        None,
+        "a worker claimed past the allowlist"
+    );
+    assert_eq!(
+        codes_for(&story, &mallory, n).await,
+        [json!("not_on_allowlist")]
+    );
+    story.comment(n, "mallory", "/owp claim").await;
+    assert_eq!(story.task(n).await.status, TaskStatus::Ready);
+    let alice = worker_of(&story, "alice", "alice-laptop").await;
+    assert_eq!(claim(&story, &alice).await.map(|(k, _)| k), Some(key(n)));
+    story.stop_checking_comments();
+}
+
+#[tokio::test]
+async fn an_allowlist_holds_over_rest_sqlite() {
+    an_allowlist_holds_over_rest(false).await;
+}
+
+#[tokio::test]
+async fn an_allowlist_holds_over_rest_postgres() {
+    an_allowlist_holds_over_rest(true).await;
+}
+
+/// The bot's replies on issue `n`.
+fn replies(story: &Story, n: u64) -> usize {
+    story
+        .fake
+        .comments(REPO, n)
+        .iter()
+        .filter(|c| c.author_is_bot)
+        .count()
+}
+
+/// mallory spends her replies in the installation, one `/owp claim` on each of as many issues,
+/// then renames her account and comments again: she is the same person (account id), so her
+/// comment gets the `confused` reaction, not a reply.
+#[tokio::test]
+async fn the_reply_throttle_follows_the_account() {
+    let story = Story::on(false, None, |_| {}).await;
+    let issue = |i: u32| {
+        story
+            .fake
+            .create_issue(REPO, "maintainer", &format!("Talk {i}"), "Not a task.", &[])
+    };
+    for i in 0..REPLIES_PER_INSTALLATION {
+        let n = issue(i);
+        story.comment(n, "mallory", "/owp claim").await;
+        story.settle().await;
+        assert_eq!(replies(&story, n), 1, "reply {i} to mallory");
+    }
+    story.fake.rename_account("mallory", "mallory-again");
+    let n = issue(REPLIES_PER_INSTALLATION);
+    let comment = story.comment(n, "mallory-again", "/owp claim").await;
+    story.settle().await;
+    assert_eq!(replies(&story, n), 0, "a new login started a new window");
+    assert!(
+        story
+            .fake
+            .reactions()
+            .iter()
+            .any(|r| r.comment_id == comment && r.content == "confused"),
+        "{:?}",
+        story.fake.reactions()
+    );
+    story.stop_checking_comments();
+}
+
+/// Strangers (no write access, GitHub marks them `CONTRIBUTOR`) each comment a maintainer's
+/// command: each makes the App ask GitHub for their permission, so past the installation's bound
+/// nothing is asked and the stranger is answered as one without write access. A maintainer
+/// (GitHub marks them `COLLABORATOR`) is not counted with them: their command works at once.
+#[tokio::test]
+async fn permission_checks_are_bounded_per_installation() {
+    early_in_a_minute().await;
+    let story = Story::on(false, None, |_| {}).await;
+    story.fake.set_permission(REPO, "maint", "write");
+    let n = story.label_issue("Refactor the parser", &[]).await;
+    let asks = || story.fake.count_calls("GET", "/permission");
+    let before = asks();
+    let strangers = PERMISSIONS_PER_INSTALLATION_PER_MINUTE + 10;
+    for i in 0..strangers {
+        story
+            .comment(n, &format!("stranger{i}"), "/owp block")
+            .await;
+    }
+    let asked = asks() - before;
+    assert!(
+        asked <= PERMISSIONS_PER_INSTALLATION_PER_MINUTE as usize,
+        "{asked} permission reads for {strangers} strangers"
+    );
+    assert_eq!(story.task(n).await.status, TaskStatus::Ready);
+    story.comment(n, "maint", "/owp block").await;
+    assert_eq!(story.task(n).await.status, TaskStatus::Blocked);
+    story.stop_checking_comments();
+}
+
+/// Worker `name` linked to `login` on issue `links`: its token and id.
+async fn linked(story: &Story, links: u64, login: &str, name: &str) -> (String, String) {
+    let registration = json!({
+        "name": name, "skills": [], "capacity_points": 10, "max_concurrent_tasks": 5
+    });
+    let token = story.linked_worker(links, login, registration).await;
+    let (status, me) = story.get_json("/v1/workers/me", &token).await;
+    assert_eq!(status, 200, "{me}");
+    (
+        token,
+        me["worker"]["worker_id"].as_str().unwrap().to_string(),
+    )
+}
+
+/// A proposal of `plan` for the task of issue `n` through `token`: the status and the answer.
+async fn propose(story: &Story, token: &str, n: u64, plan: &str) -> (u16, Value) {
+    let task_id = story.task(n).await.id;
+    story
+        .post_json(
+            &format!("/v1/tasks/{task_id}/proposals"),
+            Some(token),
+            json!({"plan": plan}),
+        )
+        .await
+}
+
+/// Row 4: alice proposes two plans through her laptop's worker and links her desktop's. The
+/// plans are still hers and count once toward her three: the desktop proposes a third, and a
+/// fourth is refused `too_many_proposals`. A maintainer approves the first over REST: the task
+/// goes to the desktop, whose claim returns it.
+async fn a_moved_plan_counts_once_and_is_approved_over_rest(postgres: bool) {
+    let rules = "max_open_prs: 10\nclaim:\n  approval: plan\n";
+    let story = Story::on(postgres, Some(rules), |_| {}).await;
+    let issues = [
+        story.label_issue("One", &[]).await,
+        story.label_issue("Two", &[]).await,
+        story.label_issue("Three", &[]).await,
+        story.label_issue("Four", &[]).await,
+    ];
+    let links = story
+        .fake
+        .create_issue(REPO, "maintainer", "Links", "Where people link.", &[]);
+    let (laptop, _) = linked(&story, links, "alice", "alice-laptop").await;
+    let (status, first) = propose(&story, &laptop, issues[0], "Split the parser.").await;
+    assert_eq!(status, 201, "{first}");
+    let (status, body) = propose(&story, &laptop, issues[1], "Rename the module.").await;
+    assert_eq!(status, 201, "{body}");
+
+    let (desktop, desktop_id) = linked(&story, links, "alice", "alice-desktop").await;
+    let (status, body) = propose(&story, &desktop, issues[2], "Add the docs.").await;
+    assert_eq!(status, 201, "the moved plans counted twice: {body}");
+    let (status, body) = propose(&story, &desktop, issues[3], "A fourth plan.").await;
+    assert_eq!(status, 409, "the moved plans were not counted: {body}");
+    assert_eq!(body["code"], "too_many_proposals", "{body}");
+
+    let proposal = first["proposal_id"].as_str().unwrap();
+    let (status, body) = story
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/proposals/{proposal}/approve"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let task = story.task(issues[0]).await;
+    assert_eq!(task.worker_id.as_deref(), Some(desktop_id.as_str()));
+    assert_eq!(
+        claim(&story, &desktop).await.map(|(k, _)| k),
+        Some(key(issues[0]))
+    );
+    story.stop_checking_comments();
+}
+
+#[tokio::test]
+async fn a_moved_plan_counts_once_and_is_approved_over_rest_sqlite() {
+    a_moved_plan_counts_once_and_is_approved_over_rest(false).await;
+}
+
+#[tokio::test]
+async fn a_moved_plan_counts_once_and_is_approved_over_rest_postgres() {
+    a_moved_plan_counts_once_and_is_approved_over_rest(true).await;
+}
+
+/// Two `owp serve` replicas on one PostgreSQL database, `max_claims_per_user: 2`: alice's worker
+/// (which may hold five) asks both at once for six tasks, three claims to each. The person holds
+/// two, whichever replica granted them; bob is not held back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pg_replicas_hold_one_persons_cap() {
+    if !crate::services::postgres_enabled("pg_replicas_hold_one_persons_cap") {
+        return;
+    }
+    let rules = "max_open_prs: 20\nmax_claims_per_user: 2\n";
+    let story = Story::on(true, Some(rules), |_| {}).await;
+    let second = owp::server::start(story.config.clone(), false)
+        .await
+        .unwrap();
+    second
+        .github
+        .wait_idle(Duration::from_secs(30))
+        .await
+        .unwrap();
+    for i in 0..6 {
+        story.label_issue(&format!("Task {i}"), &[]).await;
+    }
+    let alice = worker_of(&story, "alice", "alice-laptop").await;
+    let bases = [story.url(), format!("http://{}", second.addr)];
+    let claims = (0..6).map(|i| {
+        let (http, base, token) = (story.http.clone(), bases[i % 2].clone(), alice.clone());
+        async move {
+            http.post(format!("{base}/v1/work"))
+                .bearer_auth(token)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(claims).await;
+    let granted = statuses.iter().filter(|&&s| s == 200).count();
+    assert_eq!(granted, 2, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|&s| s == 200 || s == 204),
+        "{statuses:?}"
+    );
+    let (status, me) = story.get_json("/v1/workers/me", &alice).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["worker"]["active_tasks"], 2, "{me}");
+    let bob = worker_of(&story, "bob", "bob-bot").await;
+    assert!(claim(&story, &bob).await.is_some());
+    second.stop().await;
+    story.stop_checking_comments();
+}
