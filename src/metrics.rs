@@ -767,8 +767,7 @@ impl PoolSnapshot {
             gauge!(REPO_REVIEW_BUDGET, "repo" => repo.clone()).set(r.max_open_prs as f64);
             gauge!(REPO_OPEN_PRS, "repo" => repo.clone()).set(r.open_prs as f64);
             gauge!(REPO_ACTIVE_LEASES, "repo" => repo.clone()).set(r.active_leases as f64);
-            let throttled = r.open_prs + r.active_leases >= r.max_open_prs;
-            gauge!(REPO_THROTTLED, "repo" => repo.clone()).set(if throttled { 1.0 } else { 0.0 });
+            gauge!(REPO_THROTTLED, "repo" => repo.clone()).set(if r.throttled { 1.0 } else { 0.0 });
             for status in STATUSES {
                 let n = self
                     .tasks

@@ -15,6 +15,7 @@ use super::client::present::clip;
 use super::client::{ClientError, DEFAULT_SERVER, OwpClient, RepoPolicy, Worker, say};
 use crate::config::Secret;
 use crate::domain::model::{TaskStatus, Visibility};
+use crate::domain::rules::review_slots_used;
 
 mod agents_md;
 mod import;
@@ -379,7 +380,7 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 
 /// `2 of 3 review slots used`, plus `THROTTLED` when no new lease can start.
 pub fn budget_line(p: &RepoPolicy) -> String {
-    let used = p.open_prs + p.active_leases;
+    let used = review_slots_used(p.open_prs, p.active_leases);
     let mut out = format!("{used} of {} review slots used", p.max_open_prs);
     if file_budget(p) == Some(p.max_open_prs) {
         out.push_str(" (set in .github/owp.yml)");

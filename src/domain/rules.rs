@@ -9,6 +9,15 @@ use serde_json::{Map, Value};
 
 use super::model::TaskStatus;
 
+/// The review slots a repository uses (rule 6), as every text and page that shows the budget
+/// counts them: its open pull requests (and tasks waiting for a maintainer) and its active
+/// leases. The rule itself, room or not, is the SQL of `store::budget_rule`, which every claim
+/// runs and whose answer (`throttled`, a refusal) the displays read; a test there keeps this
+/// count equal to the rule's.
+pub fn review_slots_used(open_prs: i64, active_leases: i64) -> i64 {
+    open_prs.saturating_add(active_leases)
+}
+
 /// Why a task cannot be offered to a worker; one variant per rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -203,7 +212,7 @@ impl std::fmt::Display for Refusal {
             } => write!(
                 f,
                 "review budget full: {} of {max_open_prs} review slots used ({open_prs} open PRs, {active_leases} active leases)",
-                open_prs + active_leases
+                review_slots_used(*open_prs, *active_leases)
             ),
             Refusal::TierTooHigh { tier, trust_level } => write!(
                 f,

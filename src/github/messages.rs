@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use crate::domain::model::{Priority, TaskStatus};
+use crate::domain::rules::review_slots_used;
 use crate::github::commands::{COMMAND_PREFIX, Command, CommandError};
 
 const STATUS_MARKER_START: &str = "<!-- owp:status task=";
@@ -219,7 +220,8 @@ pub struct Budget {
 impl Budget {
     /// Slots in use.
     pub fn used(&self) -> u32 {
-        self.open_prs + self.active_leases
+        let used = review_slots_used(self.open_prs.into(), self.active_leases.into());
+        u32::try_from(used).unwrap_or(u32::MAX)
     }
 
     /// "N of M review slots used", as shown by the status comment and the dashboard.

@@ -4,6 +4,7 @@
 
 use sqlx::AssertSqlSafe;
 
+use super::budget_rule::budget_full_column;
 use super::{Store, StoreError, now_ms};
 
 /// One repository's review budget and what counts against it.
@@ -12,6 +13,8 @@ pub struct RepoBudget {
     pub max_open_prs: i64,
     pub open_prs: i64,
     pub active_leases: i64,
+    /// No new lease fits: rule 6's condition fails (`budget_rule`, as the claim reads it).
+    pub throttled: bool,
 }
 
 /// What a scrape reports of the pool, read at scrape time.
@@ -41,9 +44,11 @@ impl Store {
     pub async fn pool_figures(&self) -> Result<PoolFigures, StoreError> {
         let pool = self.read_pool();
         let now = now_ms();
-        let repos: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-            "SELECT name, max_open_prs, open_prs, active_leases FROM repos ORDER BY name",
-        )
+        let repos: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(concat!(
+            "SELECT name, max_open_prs, open_prs, active_leases, ",
+            budget_full_column!(""),
+            " FROM repos ORDER BY name"
+        ))
         .fetch_all(pool)
         .await?;
         let tasks: Vec<(String, String, i64)> = sqlx::query_as(
@@ -77,12 +82,15 @@ impl Store {
         Ok(PoolFigures {
             repos: repos
                 .into_iter()
-                .map(|(name, max_open_prs, open_prs, active_leases)| RepoBudget {
-                    name,
-                    max_open_prs,
-                    open_prs,
-                    active_leases,
-                })
+                .map(
+                    |(name, max_open_prs, open_prs, active_leases, full)| RepoBudget {
+                        name,
+                        max_open_prs,
+                        open_prs,
+                        active_leases,
+                        throttled: full != 0,
+                    },
+                )
                 .collect(),
             tasks,
             workers,

@@ -35,6 +35,8 @@ pub mod readiness;
 pub mod repos;
 pub mod reputation;
 pub mod rows;
+#[cfg(test)]
+mod rule_texts;
 pub mod shared_limits;
 pub mod shared_settings;
 pub mod signin;

@@ -5,6 +5,7 @@
 use serde_json::json;
 use sqlx::AnyConnection;
 
+use super::path_overlap::overlapping_paths;
 use super::rows::TaskRow;
 use super::{NewEvent, StoreError, WriteTx};
 use crate::domain::paths::{self, PathSource};
@@ -30,23 +31,24 @@ pub fn holds_paths(status: &str) -> bool {
 }
 
 /// The ready tasks (ids, at most 100) whose paths overlap a path of task `task_id`: those that
-/// start or stop waiting when it takes or lets go of its paths. The halves of
-/// `path_overlap::held_overlapping!` seen from the other side, over every row (`task_paths_prefix`).
+/// start or stop waiting when it takes or lets go of its paths: the rule's overlap
+/// (`path_overlap::overlapping_paths!`) seen from the holder's side, over every row
+/// (`task_paths_prefix`).
 pub async fn ready_tasks_sharing_paths(
     conn: &mut AnyConnection,
     task_id: &str,
 ) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT DISTINCT w.id FROM ( \
-           SELECT wp.task_seq FROM tasks x JOIN task_paths xp ON xp.task_seq = x.seq \
-             AND xp.exact = 1 JOIN task_paths wp ON wp.repo_id = xp.repo_id \
-             AND wp.prefix = xp.prefix AND wp.task_seq <> xp.task_seq WHERE x.id = $1 \
-           UNION ALL SELECT wp.task_seq FROM tasks x JOIN task_paths xp \
-             ON xp.task_seq = x.seq JOIN task_paths wp ON wp.repo_id = xp.repo_id \
-             AND wp.prefix = xp.prefix AND wp.exact = 1 AND wp.task_seq <> xp.task_seq \
-           WHERE x.id = $1) o JOIN tasks w ON w.seq = o.task_seq \
-         WHERE w.status = 'ready' ORDER BY w.id LIMIT 100",
-    )
+    Ok(sqlx::query_scalar(concat!(
+        "SELECT DISTINCT w.id FROM (",
+        overlapping_paths!(
+            "h.task_seq",
+            "tasks x JOIN task_paths m ON m.task_seq = x.seq",
+            "",
+            "x.id = $1"
+        ),
+        ") o JOIN tasks w ON w.seq = o.task_seq WHERE w.status = 'ready' \
+             ORDER BY w.id LIMIT 100"
+    ))
     .bind(task_id)
     .fetch_all(conn)
     .await?)
@@ -212,20 +214,17 @@ impl WriteTx {
         &mut self,
         repo_id: i64,
     ) -> Result<WaitingOnPaths, StoreError> {
-        // Both halves of `held_overlapping!`, for every ready task of the repository at once.
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT DISTINCT o.id, COALESCE(ht.key, ht.id) FROM ( \
-               SELECT t.id, h.task_seq FROM tasks t JOIN task_paths m ON m.task_seq = t.seq \
-                 AND m.exact = 1 JOIN task_paths h ON h.repo_id = m.repo_id \
-                 AND h.prefix = m.prefix AND h.held = 1 AND h.task_seq <> m.task_seq \
-               WHERE t.repo_id = $1 AND t.status = 'ready' \
-               UNION ALL SELECT t.id, h.task_seq FROM tasks t JOIN task_paths m \
-                 ON m.task_seq = t.seq JOIN task_paths h ON h.repo_id = m.repo_id \
-                 AND h.prefix = m.prefix AND h.held = 1 AND h.exact = 1 \
-                 AND h.task_seq <> m.task_seq \
-               WHERE t.repo_id = $1 AND t.status = 'ready') o \
-             JOIN tasks ht ON ht.seq = o.task_seq ORDER BY 1, 2",
-        )
+        // The held paths that overlap those of every ready task of the repository, at once.
+        let rows: Vec<(String, String)> = sqlx::query_as(concat!(
+            "SELECT DISTINCT o.id, COALESCE(ht.key, ht.id) FROM (",
+            overlapping_paths!(
+                "t.id, h.task_seq",
+                "tasks t JOIN task_paths m ON m.task_seq = t.seq",
+                " AND h.held = 1",
+                "t.repo_id = $1 AND t.status = 'ready'"
+            ),
+            ") o JOIN tasks ht ON ht.seq = o.task_seq ORDER BY 1, 2"
+        ))
         .bind(repo_id)
         .fetch_all(self.conn())
         .await?;

@@ -186,7 +186,7 @@ fn is_limit(e: &StoreError) -> bool {
 }
 
 /// The condition that proposal `p` is open at `now` (a parameter).
-fn live(p: &str, now: &str) -> String {
+pub(super) fn live(p: &str, now: &str) -> String {
     format!("{p}.state = 'open' AND {p}.expires_at > {now}")
 }
 

@@ -482,9 +482,9 @@ pub const REPO_SELECT: &str = concat!(
     verified_commits_below_trust, vouch_required, vouch_trust, vouch_closed, \
     CAST(CASE WHEN EXISTS (SELECT 1 FROM gh_repos gr WHERE gr.repo = repos.name \
       AND gr.installation_id IS NOT NULL) THEN 1 ELSE 0 END AS BIGINT) AS persons_only, \
-    CAST(CASE WHEN ",
-    crate::store::budget_rule::budget_has_room!(""),
-    " THEN 0 ELSE 1 END AS BIGINT) AS throttled FROM repos"
+    ",
+    crate::store::budget_rule::budget_full_column!(""),
+    " AS throttled FROM repos"
 );
 
 #[derive(Clone, Debug)]

@@ -270,7 +270,7 @@ pub fn describe(e: &Event, state: &State, timeline: &Timeline) -> Option<(Tag, S
 /// The budget line for a repository whose budget just filled up; `again` after the first time.
 /// (A slot freeing up needs no line of its own: the merge or expiry that frees it is told.)
 pub fn budget_sentence(repo: &crate::cli::client::RepoPolicy, again: bool) -> String {
-    let used = repo.open_prs + repo.active_leases;
+    let used = crate::domain::rules::review_slots_used(repo.open_prs, repo.active_leases);
     let parts = format!(
         "{} open PR{}, {} lease{}",
         repo.open_prs,

@@ -378,11 +378,18 @@
     return null;
   }
 
+  // The review slots a repository uses, as the service counts them (rule 6: open pull requests
+  // and active leases); whether the budget is full is the service's `throttled`, never decided
+  // here.
+  function slotsUsed(repo) {
+    return (repo.open_prs || 0) + (repo.active_leases || 0);
+  }
+
   function gauge(repo) {
     const max = Math.max(0, repo.max_open_prs || 0);
     const prs = repo.open_prs || 0;
     const leases = repo.active_leases || 0;
-    const used = prs + leases;
+    const used = slotsUsed(repo);
     const total = Math.max(max, used, 1);
     const r = 52, cx = 64, cy = 64, sw = 14;
     const len = Math.PI * r;
@@ -446,7 +453,7 @@
     }
     const tasksByRepo = countBy(model.tasks.filter((t) => t.status === 'ready'), (t) => t.repo);
     box.replaceChildren(...model.repos.map((r) => {
-      const used = (r.open_prs || 0) + (r.active_leases || 0);
+      const used = slotsUsed(r);
       const badge = r.throttled
         ? h('span', { class: 'badge warn' }, 'Throttled')
         : h('span', { class: 'badge good' }, 'Accepting');

@@ -6,6 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{row_by_key, rows_by_key};
+use crate::store::budget_rule::{holds_lease, takes_review_slot};
 use crate::store::{Store, StoreError, WriteTx};
 
 /// A repository the App is (or was) installed on.
@@ -174,14 +175,14 @@ impl WriteTx {
         &mut self,
         repo: &str,
     ) -> Result<Option<((i64, i64), (i64, i64))>, StoreError> {
-        let row: Option<(i64, i64, i64, i64)> = sqlx::query_as(
+        let row: Option<(i64, i64, i64, i64)> = sqlx::query_as(concat!(
             "SELECT r.open_prs, r.active_leases, \
-             (SELECT COUNT(*) FROM tasks t WHERE t.repo_id = r.id \
-                AND (t.status = 'pr_opened' OR t.awaits_maintainer = 1)), \
-             (SELECT COUNT(*) FROM tasks t WHERE t.repo_id = r.id \
-                AND t.status IN ('leased', 'in_progress')) \
-             FROM repos r WHERE r.name = $1",
-        )
+             (SELECT COUNT(*) FROM tasks t WHERE t.repo_id = r.id AND ",
+            takes_review_slot!("t."),
+            "), (SELECT COUNT(*) FROM tasks t WHERE t.repo_id = r.id AND ",
+            holds_lease!("t."),
+            ") FROM repos r WHERE r.name = $1"
+        ))
         .bind(repo)
         .fetch_optional(self.conn())
         .await?;

@@ -774,6 +774,7 @@ pub(super) fn skill_rule(backend: Backend, worker: &WorkerRow, param: &str) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::rule_texts::{function_in_force, same_text};
 
     /// The plain claim statement leaves out the rules that a setting switches off, and takes a
     /// task only when their `OFF` conditions hold for it: that is exact only if each rule's
@@ -843,10 +844,10 @@ mod tests {
     /// migration holds) reads the claim's own condition, for the hour before the lease.
     #[test]
     fn the_hourly_cap_trigger_rechecks_the_claims_own_condition() {
-        let trigger = include_str!("../../../migrations/postgres/0033_hourly_cap_recheck.sql");
+        let trigger = function_in_force("owp_claims_per_hour");
         let condition = hourly_room(&format!("NEW.created_at - {HOUR_MS}"));
         assert!(
-            trigger.contains(&format!("SELECT {condition}\n    INTO room")),
+            same_text(&trigger).contains(&same_text(&format!("SELECT {condition} INTO room"))),
             "the trigger's condition differs from the claim's: {condition}"
         );
     }
@@ -856,10 +857,10 @@ mod tests {
     /// own condition, at the lease's instant.
     #[test]
     fn the_reviewer_room_trigger_rechecks_the_claims_own_condition() {
-        let trigger = include_str!("../../../migrations/postgres/0035_reviewers.sql");
+        let trigger = function_in_force("owp_reviewer_room");
         let condition = reviewer_room("NEW.created_at", "r.active_leases - 1");
         assert!(
-            trigger.contains(&format!("SELECT {condition}\n    INTO room")),
+            same_text(&trigger).contains(&same_text(&format!("SELECT {condition} INTO room"))),
             "the trigger's condition differs from the claim's: {condition}"
         );
     }
@@ -868,10 +869,10 @@ mod tests {
     /// before the lease is written) reads the claim's own condition, for the lease's person.
     #[test]
     fn the_person_claims_trigger_rechecks_the_claims_own_condition() {
-        let trigger = include_str!("../../../migrations/postgres/0053_persons.sql");
+        let trigger = function_in_force("owp_person_claims");
         let condition = person_claims_room("NEW.person_id");
         assert!(
-            trigger.contains(&format!("SELECT {condition}\n    INTO room")),
+            same_text(&trigger).contains(&same_text(&format!("SELECT {condition} INTO room"))),
             "the trigger's condition differs from the claim's: {condition}"
         );
     }

@@ -1,0 +1,247 @@
+//! Where each rule of the claim is written, and the proofs that no second text of it exists:
+//! the source of the service holds the review budget's count and condition and the path
+//! overlap only in their one place ([`every_rule_is_written_once`]), and PostgreSQL's
+//! rechecks, which migrations hold, read that same text.
+//!
+//! A check in the claim's statement reads a snapshot that a concurrent claim can make stale, so
+//! five rules are checked again by a trigger function (`docs/design.md`, "A claim"). A landed
+//! migration never changes, so a function is replaced by a later migration's `CREATE OR REPLACE
+//! FUNCTION`; the tests read the definition in force on a freshly migrated database (the last
+//! one in migration order) and find in it, word for word, the text the claim builds for the
+//! rule:
+//!
+//! | function | the rule's one text | its test |
+//! |---|---|---|
+//! | `owp_claims_per_hour` | `leases::claim_rules::hourly_room` | `claim_rules::tests` |
+//! | `owp_reviewer_room` | `leases::claim_rules::reviewer_room` | `claim_rules::tests` |
+//! | `owp_person_claims` | `leases::claim_rules::person_claims_room` | `claim_rules::tests` |
+//! | `owp_path_locks` | `path_overlap::held_overlapping!` | `path_overlap::tests` |
+//! | `owp_proposals_limit` | `proposals::live`, `domain::proposals::MAX_OPEN_PER_*` | below |
+//!
+//! Every other trigger function keeps bookkeeping (queues, counts, outcomes) and holds no rule;
+//! [`NOT_RULES`] names them, so that a new trigger function is placed in one list or the other.
+
+/// The trigger functions that recheck a claim rule (see the module's table).
+const RULE_RECHECKS: [&str; 5] = [
+    "owp_claims_per_hour",
+    "owp_reviewer_room",
+    "owp_person_claims",
+    "owp_path_locks",
+    "owp_proposals_limit",
+];
+
+/// The trigger functions that hold no rule of the claim.
+const NOT_RULES: [&str; 6] = [
+    "owp_record_outcome",
+    "owp_task_deps_waiting",
+    "owp_blocker_moved",
+    "owp_task_queue",
+    "owp_proposals_expire",
+    "owp_outcome_person",
+];
+
+/// SQL text with every run of white space one space, to compare texts laid out differently.
+pub(crate) fn same_text(sql: &str) -> String {
+    sql.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The PostgreSQL migrations, in the order they apply.
+fn migrations() -> Vec<(i64, String)> {
+    let migrator = sqlx::migrate!("migrations/postgres");
+    let mut all: Vec<(i64, String)> = migrator
+        .iter()
+        .map(|m| (m.version, m.sql.as_str().to_string()))
+        .collect();
+    all.sort_by_key(|(version, _)| *version);
+    all
+}
+
+/// The body (between its `$$`) of each definition of function `name` in `sql`, in order.
+fn definitions<'a>(sql: &'a str, name: &str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut rest = sql;
+    let head = format!("FUNCTION {name}(");
+    while let Some(at) = rest.find(&head) {
+        let before = same_text(&rest[..at]);
+        rest = &rest[at + head.len()..];
+        if !(before.ends_with("CREATE") || before.ends_with("CREATE OR REPLACE")) {
+            continue;
+        }
+        let Some(open) = rest.find("$$") else { break };
+        let Some(close) = rest[open + 2..].find("$$") else {
+            break;
+        };
+        out.push(&rest[open + 2..open + 2 + close]);
+        rest = &rest[open + 2 + close + 2..];
+    }
+    out
+}
+
+/// The body of function `name` as a freshly migrated PostgreSQL database holds it: its last
+/// definition in migration order. Panics when no migration defines it.
+pub(crate) fn function_in_force(name: &str) -> String {
+    migrations()
+        .iter()
+        .flat_map(|(_, sql)| definitions(sql, name))
+        .next_back()
+        .unwrap_or_else(|| panic!("no migration defines {name}"))
+        .to_string()
+}
+
+/// Every `.rs` file of the service below `dir` that is not `skip`, as (path, lines of code):
+/// no test module, no comments.
+fn service_code(dir: &std::path::Path, skip: &[&str], out: &mut Vec<(String, Vec<String>)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let shown = path.display().to_string();
+        if skip.iter().any(|s| shown.ends_with(s)) {
+            continue;
+        }
+        if path.is_dir() {
+            service_code(&path, skip, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Spelt in two parts so that this line does not find itself.
+            if text.contains(concat!("#![cfg", "(test)]"))
+                || path.file_name().is_some_and(|n| n == "tests.rs")
+            {
+                continue;
+            }
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let lines = code
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .map(str::to_string)
+                .collect();
+            out.push((shown, lines));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::proposals::{MAX_OPEN_PER_PROPOSER, MAX_OPEN_PER_TASK};
+
+    /// The review budget (rule 6) is counted and decided, and path overlap (rule 10) joined, in
+    /// one place each: a line of the service that adds `open_prs` and `active_leases`, compares
+    /// with `max_open_prs`, or joins two path rows by their prefix, outside that place, is a
+    /// second text of the rule. Left out: the conformance runner, a client that judges any
+    /// implementation by what it answers, and `owp bench`, whose scratch database is its own.
+    #[test]
+    fn every_rule_is_written_once() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        service_code(&src, &["src/conformance", "src/bench"], &mut files);
+        assert!(files.len() > 100, "{} files", files.len());
+        let rules: [(&str, &[&str], fn(&str) -> bool); 3] = [
+            (
+                "the review slots used (open_prs + active_leases)",
+                &["src/store/budget_rule.rs", "src/domain/rules.rs"],
+                |l| {
+                    let sum = |a: &str, b: &str| {
+                        l.match_indices(a).any(|(at, _)| {
+                            let rest = l[at + a.len()..].trim_start();
+                            rest.starts_with('+')
+                                && rest.split([',', ';']).next().is_some_and(|e| e.contains(b))
+                        })
+                    };
+                    sum("open_prs", "active_leases")
+                        || sum("active_leases", "open_prs")
+                        || l.contains("open_prs.saturating_add")
+                },
+            ),
+            (
+                "the review budget's room (against max_open_prs)",
+                &["src/store/budget_rule.rs"],
+                |l| {
+                    l.contains("max_open_prs")
+                        && [" < ", " <= ", " > ", " >= "].iter().any(|c| l.contains(c))
+                },
+            ),
+            (
+                "path overlap (two path rows joined by prefix)",
+                &["src/store/path_overlap.rs"],
+                |l| {
+                    l.match_indices(".prefix = ").any(|(at, _)| {
+                        l[at + ".prefix = ".len()..]
+                            .split_whitespace()
+                            .next()
+                            .is_some_and(|w| w.ends_with(".prefix"))
+                    })
+                },
+            ),
+        ];
+        let mut seconds = Vec::new();
+        for (rule, home, second) in rules {
+            for (file, lines) in &files {
+                if home.iter().any(|h| file.ends_with(h)) {
+                    continue;
+                }
+                for line in lines {
+                    if second(line) {
+                        seconds.push(format!("{rule}: {file}: {}", line.trim()));
+                    }
+                }
+            }
+        }
+        assert!(
+            seconds.is_empty(),
+            "a rule written a second time; use its one text:\n{}",
+            seconds.join("\n")
+        );
+    }
+
+    #[test]
+    fn the_definition_in_force_is_the_last() {
+        let sql = "CREATE FUNCTION f() RETURNS trigger AS $$ one $$; \
+                   DROP FUNCTION g(); CREATE OR REPLACE FUNCTION f() RETURNS trigger AS $$ two $$; \
+                   CREATE FUNCTION f_other() AS $$ three $$;";
+        assert_eq!(definitions(sql, "f"), vec![" one ", " two "]);
+        assert!(definitions(sql, "g").is_empty());
+        assert_eq!(function_in_force("owp_path_locks").is_empty(), false);
+    }
+
+    /// Every trigger function of the migrations is either a rule's recheck, whose text a test
+    /// compares with the rule's, or bookkeeping: a new one must be placed, and a recheck must
+    /// be defined.
+    #[test]
+    fn every_trigger_function_is_placed() {
+        let mut found: Vec<String> = Vec::new();
+        for (_, sql) in migrations() {
+            for (at, _) in sql.match_indices("FUNCTION ") {
+                let rest = &sql[at + "FUNCTION ".len()..];
+                let Some(paren) = rest.find('(') else {
+                    continue;
+                };
+                let name = rest[..paren].trim();
+                let returns = same_text(&rest[paren..rest.len().min(paren + 40)]);
+                if returns.starts_with("() RETURNS trigger") && !found.iter().any(|f| f == name) {
+                    found.push(name.to_string());
+                }
+            }
+        }
+        for name in &found {
+            assert!(
+                RULE_RECHECKS.contains(&name.as_str()) || NOT_RULES.contains(&name.as_str()),
+                "the trigger function {name} is neither a rule's recheck (tested against the \
+                 rule's text) nor listed as bookkeeping"
+            );
+        }
+        for name in RULE_RECHECKS.iter().chain(NOT_RULES.iter()) {
+            assert!(found.iter().any(|f| f == name), "{name} is not defined");
+        }
+    }
+
+    /// The recheck of the proposals' limits counts open proposals as the insert does, against
+    /// the same limits.
+    #[test]
+    fn the_proposals_trigger_rechecks_the_inserts_own_limits() {
+        let body = same_text(&function_in_force("owp_proposals_limit"));
+        let live = same_text(&crate::store::proposals::live("p", "NEW.created_at"));
+        assert_eq!(body.matches(&live).count(), 3, "{body}");
+        let limits =
+            format!("on_task >= {MAX_OPEN_PER_TASK} OR of_proposer >= {MAX_OPEN_PER_PROPOSER}");
+        assert!(body.contains(&limits), "{body} does not say {limits}");
+    }
+}
