@@ -24,8 +24,9 @@ pub struct DeliveryLane {
 /// Claims the oldest due deliveries that no earlier pending delivery holds back (`$1` runner,
 /// `$2` claimed until, `$3` now; at most `{limit}` in one statement: two of one lane are never
 /// claimed together, since the earlier one, pending, holds back the later). An earlier delivery
-/// holds a later one while it is pending — claimed, waiting for a retry, or not yet tried — when they share a repository, when either spans their
-/// installation, or when either names no installation (each of these is one probe of an index of
+/// holds a later one while it is pending — claimed, waiting for a retry, or not yet tried —
+/// when they share a repository, when either spans their installation, or when either names no
+/// installation (each of these is one probe of an index of
 /// pending deliveries; one without an installation has no repository either). `{lock}`:
 /// PostgreSQL passes over rows another process is claiming at this instant (`FOR UPDATE SKIP
 /// LOCKED`) instead of waiting for them; SQLite writes one statement at a time.
