@@ -129,6 +129,10 @@ pub const GITHUB_RECONCILE_DEFERRED: &str = "owp_github_reconcile_deferred_total
 /// when no answer came).
 pub const GITHUB_REQUESTS: &str = "owp_github_requests_total";
 
+/// Time the webhook appliers and the comment sender spent on each step or limit, in
+/// microseconds (counter, `on`: one of [`crate::github::waits::STEPS`]).
+pub const GITHUB_WAITED: &str = "owp_github_waited_microseconds_total";
+
 mod process;
 
 const CLAIM_BUCKETS: &[f64] = &[
@@ -331,6 +335,10 @@ fn describe_process_metrics() {
     describe_counter!(
         GITHUB_REQUESTS,
         "Requests the App made to GitHub, by the class of the answer (error: none came)."
+    );
+    describe_counter!(
+        GITHUB_WAITED,
+        "Microseconds the webhook appliers and the comment sender spent on each step or limit."
     );
 }
 
@@ -636,6 +644,12 @@ pub fn github_request(status: Option<u16>) {
         _ => GITHUB_CLASSES[4],
     };
     record(|| counter!(GITHUB_REQUESTS, "class" => class).increment(1));
+}
+
+/// Time spent on `on` (one of [`crate::github::waits::STEPS`]) by the appliers or the sender.
+pub fn github_waited(on: &'static str, took: Duration) {
+    let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+    record(|| counter!(GITHUB_WAITED, "on" => on).increment(micros));
 }
 
 /// GitHub named a secondary rate limit without `Retry-After`.

@@ -165,6 +165,37 @@ impl ServerProcess {
     }
 }
 
+/// The time a server's webhook appliers and comment sender spent on each step
+/// (`owp_github_waited_microseconds_total{on}`), in seconds; empty when it does not say (an
+/// earlier build).
+pub(super) async fn github_waited(base: &str) -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(http) = reqwest::Client::builder().no_proxy().build() else {
+        return out;
+    };
+    let Ok(res) = http
+        .get(format!("{base}/metrics"))
+        .header("x-admin-token", ADMIN)
+        .send()
+        .await
+    else {
+        return out;
+    };
+    let text = res.text().await.unwrap_or_default();
+    let prefix = format!("{}{{on=\"", crate::metrics::GITHUB_WAITED);
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix(&prefix) else {
+            continue;
+        };
+        if let Some((on, value)) = rest.split_once("\"} ")
+            && let Ok(micros) = value.trim().parse::<f64>()
+        {
+            out.insert(on.to_string(), micros / 1e6);
+        }
+    }
+    out
+}
+
 pub(super) async fn admin_post(
     http: &reqwest::Client,
     url: &str,

@@ -43,6 +43,7 @@ use crate::github::events::{self, Event};
 use crate::github::service::{ConfigRead, Github, RepoSettings, record_config, target};
 use crate::github::sync::{ApplyError, join_repo, show_checks, to_i64};
 use crate::github::throttle;
+use crate::github::waits;
 use crate::store::github::inbox::DeliveryOutcome;
 use crate::store::github::outbox::OutboxTarget;
 use crate::store::{StoreError, WriteTx};
@@ -106,11 +107,12 @@ where
 /// Applies one delivery (`seq` in the inbox): reads GitHub, then runs its transaction on the
 /// writer — its effects and its `applied` mark commit together — then what follows it.
 pub async fn apply(github: &Arc<Github>, seq: i64, event: Event) -> Result<(), ApplyError> {
-    let write = read(github, seq, &event).await?;
+    let write = waits::timed(waits::APPLY_READ, read(github, seq, &event)).await?;
     let (writer, span) = (Arc::clone(github), tracing::Span::current());
-    let after = github
+    let written = github
         .store
-        .on_writer(move |_| async move { Ok(write(writer).await) }.instrument(span))
+        .on_writer(move |_| async move { Ok(write(writer).await) }.instrument(span));
+    let after = waits::timed(waits::APPLY_WRITE, written)
         .await
         .unwrap_or_else(|e| Err(ApplyError::Store(e)))?;
     after.run(github).await;

@@ -25,6 +25,7 @@ use crate::github::apply;
 use crate::github::events::{self, Event};
 use crate::github::service::Github;
 use crate::github::sync::ApplyError;
+use crate::github::waits;
 use crate::store::StoreError;
 use crate::store::github::inbox::InboxDelivery;
 
@@ -41,32 +42,42 @@ pub const DEFAULT_APPLIERS: usize = 32;
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
 /// Applies deliveries until the process stops: up to [`Github::appliers`] at once, each claimed
-/// as soon as there is room for it and nothing before it in its lane is pending.
+/// as soon as there is room for it and nothing before it in its lane is pending. The deliveries
+/// for all the room there is are claimed together, in one statement: the claims do not take
+/// turns with each other (nor, on SQLite, one writer's turn each) while the appliers wait.
 pub async fn run(github: Arc<Github>) {
     let room = Arc::new(tokio::sync::Semaphore::new(github.appliers.max(1)));
     loop {
         let woken = github.inbox_wake.notified();
-        let Ok(applier) = Arc::clone(&room).acquire_owned().await else {
+        let waited = Arc::clone(&room).acquire_owned();
+        let Ok(first) = waits::timed(waits::APPLIER_ROOM, waited).await else {
             return;
         };
-        match claim(&github).await {
-            Ok(Some(delivery)) => {
-                let github = Arc::clone(&github);
-                tokio::spawn(async move {
-                    let _applier = applier;
-                    let _busy = github.busy();
-                    if let Err(e) = apply_claimed(&github, &delivery).await {
-                        tracing::warn!(error = %e, delivery = %delivery.delivery_id, "webhook inbox: cannot record how a delivery went; its claim runs out");
-                    }
-                    // The next delivery of its lane may go now.
-                    github.inbox_wake.notify_one();
-                });
+        let mut appliers = vec![first];
+        while let Ok(more) = Arc::clone(&room).try_acquire_owned() {
+            appliers.push(more);
+        }
+        match waits::timed(waits::INBOX_CLAIM, claim(&github, appliers.len())).await {
+            Ok(claimed) if !claimed.is_empty() => {
+                for delivery in claimed {
+                    let Some(applier) = appliers.pop() else { break };
+                    let github = Arc::clone(&github);
+                    tokio::spawn(async move {
+                        let _applier = applier;
+                        let _busy = github.busy();
+                        if let Err(e) = apply_claimed(&github, &delivery).await {
+                            tracing::warn!(error = %e, delivery = %delivery.delivery_id, "webhook inbox: cannot record how a delivery went; its claim runs out");
+                        }
+                        // The next delivery of its lane may go now.
+                        github.inbox_wake.notify_one();
+                    });
+                }
                 continue;
             }
-            Ok(None) => {}
+            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "webhook inbox: cannot read the next delivery"),
         }
-        drop(applier);
+        drop(appliers);
         tokio::select! {
             _ = woken => {}
             _ = tokio::time::sleep(IDLE_POLL) => {}
@@ -74,17 +85,17 @@ pub async fn run(github: Arc<Github>) {
     }
 }
 
-/// Claims the next delivery this process may apply, if any.
-async fn claim(github: &Github) -> Result<Option<InboxDelivery>, StoreError> {
+/// Claims the next deliveries this process may apply, at most `room`.
+async fn claim(github: &Github, room: usize) -> Result<Vec<InboxDelivery>, StoreError> {
     if github.stopping.load(std::sync::atomic::Ordering::SeqCst) {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let _busy = github.busy();
     github.yield_to_webhooks().await;
     let now = crate::store::now_ms();
     github
         .store
-        .gh_claim_delivery(&github.runner, now, now + CLAIM_MS)
+        .gh_claim_deliveries(&github.runner, now, now + CLAIM_MS, room)
         .await
 }
 

@@ -70,6 +70,7 @@ pub mod sync;
 pub mod throttle;
 pub mod volunteer_reads;
 pub mod vouch;
+pub mod waits;
 pub mod webhook;
 
 use std::net::SocketAddr;

@@ -43,6 +43,7 @@ use crate::github::api::{self, Answer, CallError};
 use crate::github::messages::proposals::ShownProposal;
 use crate::github::messages::{self, Budget, Commits, Holder, StatusView};
 use crate::github::service::Github;
+use crate::github::waits;
 use crate::store::StoreError;
 use crate::store::github::outbox::{OutboxKind, OutboxRow};
 use crate::store::proposals::Viewer;
@@ -148,6 +149,7 @@ async fn dispatch(
         return Ok(0);
     }
     let _busy = github.busy();
+    let started = std::time::Instant::now();
     github.yield_to_webhooks().await;
     let now = crate::store::now_ms();
     let rows = github
@@ -158,7 +160,9 @@ async fn dispatch(
             now + github.outbox_claim_ms,
             i64::try_from(room).unwrap_or(i64::MAX),
         )
-        .await?;
+        .await;
+    crate::metrics::github_waited(waits::OUTBOX_CLAIM, started.elapsed());
+    let rows = rows?;
     let n = rows.len();
     for row in rows {
         let span = tracing::info_span!(
@@ -175,7 +179,10 @@ async fn dispatch(
         lanes.spawn(
             async move {
                 let _busy = busy;
-                if let Err(e) = send(&github, &row).await {
+                let started = std::time::Instant::now();
+                let sent = send(&github, &row).await;
+                crate::metrics::github_waited(waits::OUTBOX_SEND, started.elapsed());
+                if let Err(e) = sent {
                     tracing::warn!(error = %e, "comment outbox: the database failed while writing");
                 }
             }
@@ -341,15 +348,13 @@ async fn paced<T>(
                 if wait > held_wait_ms(github) || tries > 3 {
                     return Ok(Paced::Later(until));
                 }
-                tokio::time::sleep(Duration::from_millis(
-                    u64::try_from(wait.max(1)).unwrap_or(1),
-                ))
-                .await;
+                let pause = Duration::from_millis(u64::try_from(wait.max(1)).unwrap_or(1));
+                waits::timed(waits::OUTBOX_PACE, tokio::time::sleep(pause)).await;
             }
         }
     };
     let sent = crate::store::now_ms();
-    let answer = call.await;
+    let answer = waits::timed(waits::OUTBOX_GITHUB, call).await;
     if let Err(e) = github
         .store
         .gh_write_answered(row.installation_id, reserved, sent)
@@ -435,7 +440,8 @@ async fn send_status(github: &Github, client: &Octocrab, row: &OutboxRow) -> Res
     let mut current = gh_task.status_body.clone();
     if known.is_none() {
         // Written before (by an earlier attempt, or before the database was restored)?
-        let comments = api::issue_comments(client, &row.repo, row.issue_number).await?;
+        let listed = api::issue_comments(client, &row.repo, row.issue_number);
+        let comments = waits::timed(waits::OUTBOX_GITHUB, listed).await?;
         if let Some(found) = comments
             .iter()
             .find(|c| c.by_bot && messages::find_status_marker(&c.body) == Some(task_id))

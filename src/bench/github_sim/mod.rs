@@ -93,6 +93,8 @@ struct Model {
     /// Requests refused for their credentials.
     refused: usize,
     unknown: BTreeMap<String, usize>,
+    /// Requests by the second they arrived in (since the simulation started) and by kind.
+    per_second: BTreeMap<u64, BTreeMap<&'static str, usize>>,
 }
 
 struct Shared {
@@ -129,6 +131,9 @@ pub(crate) struct SimReport {
     pub(crate) limited: usize,
     pub(crate) refused: usize,
     pub(crate) unknown: BTreeMap<String, usize>,
+    /// Requests by the second they arrived in (since the simulation started) and by kind
+    /// ([`kind_of`]).
+    pub(crate) per_second: BTreeMap<u64, BTreeMap<&'static str, usize>>,
 }
 
 impl SimGithub {
@@ -262,6 +267,7 @@ impl SimGithub {
             limited: m.limited,
             refused: m.refused,
             unknown: m.unknown.clone(),
+            per_second: m.per_second.clone(),
         }
     }
 
@@ -353,6 +359,12 @@ async fn handle(
                 },
             ),
         };
+        let kind = kind_of(&method, &segments);
+        *m.per_second
+            .entry(at_ms / 1000)
+            .or_default()
+            .entry(kind)
+            .or_default() += 1;
         let installation = match auth {
             Auth::Installation(id) => {
                 let used = m.requests.entry(id).or_default();
@@ -546,6 +558,32 @@ fn route(shared: &Shared, m: &mut Model, req: Request<'_>) -> Reply {
         *m.unknown.entry(shape_of(req.method, req.path)).or_default() += 1;
         Reply::not_found()
     })
+}
+
+/// The kinds of request counted second by second, in the order the report shows them.
+pub(crate) const KINDS: [&str; 8] = [
+    "token",
+    "app",
+    "settings",
+    "labels",
+    "list comments",
+    "post comment",
+    "edit comment",
+    "other",
+];
+
+/// What a request is, for the count of requests second by second ([`KINDS`]).
+fn kind_of(method: &Method, segments: &[&str]) -> &'static str {
+    match (method.as_str(), segments) {
+        ("POST", ["app", "installations", _, "access_tokens"]) => "token",
+        (_, ["app", ..]) => "app",
+        ("GET", ["repos", _, _, "contents", ..]) => "settings",
+        ("GET", ["repos", _, _, "labels"]) => "labels",
+        ("GET", ["repos", _, _, "issues", _, "comments"]) => "list comments",
+        ("POST", ["repos", _, _, "issues", _, "comments"]) => "post comment",
+        ("PATCH", ["repos", _, _, "issues", "comments", _]) => "edit comment",
+        _ => "other",
+    }
 }
 
 /// An installation that is listed, by the id in a path.

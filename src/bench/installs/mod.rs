@@ -29,12 +29,12 @@ use anyhow::{Context, bail};
 use serde_json::json;
 
 use super::data::{ScratchDb, tool_pool};
-use super::github_sim::{ISSUE_LABELS, SimGithub};
+use super::github_sim::{ISSUE_LABELS, SimGithub, SimReport};
 use super::loops::median;
 use super::servers::ServerProcess;
 use super::webhooks::post_signed;
 use super::{BenchArgs, BenchBackend, DEFAULT_GITHUB_KEY, SERVER_EXE, load_average};
-use report::{InstallsResult, table, targets};
+use report::{InstallsResult, Second, table, targets};
 
 /// The App id the servers run as; the simulation checks their JWTs against it.
 const APP_ID: u64 = 4_242;
@@ -305,9 +305,17 @@ async fn measure(
     let mut applied_s = None;
     let mut applied = 0;
     let mut timed_out = false;
+    // Tasks made by the end of each second after the first delivery.
+    let mut applied_by_second: Vec<usize> = Vec::new();
     loop {
         if applied_s.is_none() {
             applied = tasks(&tool).await?;
+            let second = t0.elapsed().as_secs() as usize;
+            if applied_by_second.len() <= second {
+                let last = applied_by_second.last().copied().unwrap_or(0);
+                applied_by_second.resize(second + 1, last);
+            }
+            applied_by_second[second] = applied;
             if applied >= total {
                 applied_s = Some(t0.elapsed().as_secs_f64());
             }
@@ -329,7 +337,11 @@ async fn measure(
     }
     let (send_failures, sending_s) = sent.await?;
     let mut peak_rss_kb = 0;
+    let mut waited: std::collections::BTreeMap<String, f64> = Default::default();
     for s in &mut servers {
+        for (on, secs) in super::servers::github_waited(&s.base).await {
+            *waited.entry(on).or_default() += secs;
+        }
         peak_rss_kb = peak_rss_kb.max(s.peak_rss_kb());
         s.stop().await;
     }
@@ -339,6 +351,7 @@ async fn measure(
         .last_status_ms
         .map(|last| last.saturating_sub(t0_ms) as f64 / 1000.0);
     let rate = |secs: Option<f64>, n: usize| secs.map_or(0.0, |s| n as f64 / s.max(1e-3));
+    let per_second = seconds(&report, t0_ms, &applied_by_second);
     Ok(InstallsResult {
         binary: build.label.to_string(),
         exe: build.exe.display().to_string(),
@@ -381,6 +394,9 @@ async fn measure(
             .map(|w| w.max_per_minute)
             .max()
             .unwrap_or(0),
+        requests: report.per_second.values().flat_map(|k| k.values()).sum(),
+        per_second,
+        waited,
         limited: report.limited,
         refused: report.refused,
         unknown_routes: report.unknown,
@@ -390,6 +406,43 @@ async fn measure(
             .unwrap_or(1),
         load_avg: load_average(),
     })
+}
+
+/// Second by second from the first delivery: the deliveries applied and GitHub's requests by
+/// kind (as the simulation saw them arrive), up to the last second with either.
+fn seconds(report: &SimReport, t0_ms: u64, applied_by_second: &[usize]) -> Vec<Second> {
+    let first = t0_ms / 1000;
+    let last_request = report
+        .per_second
+        .keys()
+        .next_back()
+        .copied()
+        .unwrap_or(first);
+    let len = (last_request.saturating_sub(first) as usize + 1).max(applied_by_second.len());
+    (0..len)
+        .map(|i| {
+            let done = |i: usize| {
+                applied_by_second
+                    .get(i)
+                    .or(applied_by_second.last())
+                    .copied()
+                    .unwrap_or(0)
+            };
+            let applied = done(i) - if i == 0 { 0 } else { done(i - 1) };
+            // The simulation counts whole seconds since it started; the run's first second
+            // starts within its first one.
+            let requests = report
+                .per_second
+                .get(&(first + i as u64))
+                .map(|k| k.iter().map(|(k, n)| (k.to_string(), *n)).collect())
+                .unwrap_or_default();
+            Second {
+                second: i,
+                applied,
+                requests,
+            }
+        })
+        .collect()
 }
 
 /// The number of tasks in the database (one per applied delivery).

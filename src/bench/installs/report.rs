@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::bench::github_sim;
 use crate::bench::github_sim::limits::{self, WriteCheck};
 
 /// Status comments per second, GitHub 100 ms away, at 40 installations, on one process.
@@ -59,6 +60,13 @@ pub(super) struct InstallsResult {
     /// Content-creating requests in all, and the most one installation made in a minute.
     pub(super) writes: usize,
     pub(super) max_writes_per_minute: usize,
+    /// GitHub's requests in all (as the simulation saw them), and second by second from the
+    /// first delivery, with the deliveries applied in each second.
+    pub(super) requests: usize,
+    pub(super) per_second: Vec<Second>,
+    /// Seconds the servers' appliers and comment sender spent on each step, all of them added
+    /// up (`owp_github_waited_microseconds_total`; empty for a build that does not say).
+    pub(super) waited: BTreeMap<String, f64>,
     /// Requests answered as over a secondary rate limit, and refused for their credentials.
     pub(super) limited: usize,
     pub(super) refused: usize,
@@ -68,6 +76,15 @@ pub(super) struct InstallsResult {
     pub(super) timed_out: bool,
     pub(super) cores: usize,
     pub(super) load_avg: f64,
+}
+
+/// One second of a run: deliveries applied in it and GitHub's requests by kind.
+#[derive(serde::Serialize, Clone, Debug)]
+pub(super) struct Second {
+    /// Seconds since the first delivery was sent.
+    pub(super) second: usize,
+    pub(super) applied: usize,
+    pub(super) requests: BTreeMap<String, usize>,
 }
 
 impl InstallsResult {
@@ -214,6 +231,19 @@ pub(super) fn table(results: &[InstallsResult], against: bool) -> String {
         if r.timed_out {
             let _ = writeln!(out, "- {name}: gave up waiting (--github-wait-s)");
         }
+        if !r.waited.is_empty() {
+            let steps: Vec<String> = r
+                .waited
+                .iter()
+                .map(|(on, secs)| format!("{on} {secs:.1}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "- {name}: seconds spent, all appliers and sender lanes added up: {}",
+                steps.join(", ")
+            );
+        }
+        out.push_str(&seconds_table(&name, r));
     }
     if let Some(r) = first {
         let _ = writeln!(
@@ -221,6 +251,38 @@ pub(super) fn table(results: &[InstallsResult], against: bool) -> String {
             "({} cores, load average {:.2} at the end of the last run)",
             r.cores,
             results.last().map_or(0.0, |r| r.load_avg)
+        );
+    }
+    out
+}
+
+/// A run second by second: deliveries applied and GitHub's requests by kind, as the simulation
+/// saw them arrive.
+fn seconds_table(name: &str, r: &InstallsResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n{name}: {} GitHub requests; second by second from the first delivery\n",
+        r.requests
+    );
+    let _ = writeln!(
+        out,
+        "| s | applied | requests | {} |",
+        github_sim::KINDS.join(" | ")
+    );
+    let _ = writeln!(out, "|{}", "---|".repeat(3 + github_sim::KINDS.len()));
+    for s in &r.per_second {
+        let counts: Vec<String> = github_sim::KINDS
+            .iter()
+            .map(|k| s.requests.get(*k).copied().unwrap_or(0).to_string())
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            s.second,
+            s.applied,
+            s.requests.values().sum::<usize>(),
+            counts.join(" | ")
         );
     }
     out

@@ -89,33 +89,6 @@ where
 }
 
 impl Store {
-    /// Claims one pending row of a queue (`gh_outbox` by `id`) for
-    /// `runner` until `until`, unless someone else holds it now (a conditional update, so with
-    /// several replicas one of them gets it); true when this call claimed it.
-    async fn gh_claim_row(
-        &self,
-        table: &'static str,
-        key: &'static str,
-        row: i64,
-        runner: &str,
-        now: i64,
-        until: i64,
-    ) -> Result<bool, StoreError> {
-        let sql = format!(
-            "UPDATE {table} SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
-             WHERE {key} = $3 AND state = 'pending' AND (claimed_until IS NULL OR claimed_until <= $4)"
-        );
-        let n = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(runner)
-            .bind(until)
-            .bind(row)
-            .bind(now)
-            .execute_write(self)
-            .await?
-            .rows_affected();
-        Ok(n == 1)
-    }
-
     /// Gives back every inbox and outbox row `runner` had claimed (the process is stopping).
     pub async fn gh_release_claims(&self, runner: &str) -> Result<(), StoreError> {
         sqlx::query(

@@ -293,21 +293,31 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.read)
         .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for (id,) in ids {
-            if !self
-                .gh_claim_row("gh_outbox", "id", id, runner, now, until)
-                .await?
-            {
-                continue;
-            }
-            let sql = format!("SELECT {OUTBOX_COLUMNS} FROM gh_outbox WHERE id = $1");
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(id)
-                .fetch_one(&self.read)
-                .await?;
-            out.push(decode_outbox(&row)?);
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
+        // Every row in one statement (one turn of the writer): each is claimed only if no one
+        // claimed it since it was read.
+        let list: Vec<String> = ids.iter().map(|(id,)| id.to_string()).collect();
+        let sql = format!(
+            "UPDATE gh_outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
+             WHERE id IN ({}) AND state = 'pending' \
+             AND (claimed_until IS NULL OR claimed_until <= $3) RETURNING {OUTBOX_COLUMNS}",
+            list.join(", ")
+        );
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(runner)
+            .bind(until)
+            .bind(now)
+            .fetch_all(tx.conn())
+            .await?;
+        tx.commit().await?;
+        let mut out = rows
+            .iter()
+            .map(decode_outbox)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|r| r.id);
         Ok(out)
     }
 
