@@ -1,6 +1,7 @@
 //! OWP Pool: the reference implementation of the Open Work Protocol.
 //!
-//! - `domain`: the objects, the state machine and the pure scheduling rules.
+//! - `domain`: the objects, the state machine and the pure scheduling rules (the `owp-protocol`
+//!   crate, `crates/owp-protocol`: no database, no web framework, no async runtime).
 //! - `store`: every SQL query (SQLite and PostgreSQL), including the transactional claim.
 //! - `http`: the OWP REST API (axum), problem+json errors, auth, idempotency, SSE.
 //! - `github`: the GitHub App (webhooks, commands, outbox, reconciliation).
@@ -18,7 +19,7 @@ pub mod config;
 pub mod conformance;
 pub mod dashboard;
 pub mod doctor;
-pub mod domain;
+pub use owp_protocol as domain;
 pub mod github;
 pub mod http;
 pub mod metrics;

@@ -16,7 +16,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::model::Priority;
+use crate::model::Priority;
 
 /// Largest accepted `estimate:N`.
 pub const MAX_ESTIMATE: u32 = 1000;
@@ -234,11 +234,11 @@ pub fn map_labels<S: AsRef<str>>(labels: &[S], names: &LabelNames) -> LabelMappi
         {
             let name = value.trim().to_ascii_lowercase();
             let good = !name.is_empty()
-                && name.len() <= crate::domain::limits::MAX_CAPABILITY_NAME_CHARS
+                && name.len() <= crate::limits::MAX_CAPABILITY_NAME_CHARS
                 && name
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
-            if !good || mapping.needs.len() >= crate::domain::limits::MAX_REQUIRES {
+            if !good || mapping.needs.len() >= crate::limits::MAX_REQUIRES {
                 mapping.warnings.push(LabelWarning::InvalidValue {
                     label: label.to_string(),
                     expected: EXPECT_NEED,
@@ -501,7 +501,7 @@ mod tests {
         assert_eq!(m.warnings.len(), 2, "{:?}", m.warnings);
         let many: Vec<String> = (0..20).map(|i| format!("needs:c{i}")).collect();
         let m = map_labels(&many, &LabelNames::default());
-        assert_eq!(m.needs.len(), crate::domain::limits::MAX_REQUIRES);
+        assert_eq!(m.needs.len(), crate::limits::MAX_REQUIRES);
         assert_eq!(m.warnings.len(), 4);
     }
 

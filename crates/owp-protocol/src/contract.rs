@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::disclosure::DisclosurePolicy;
-use crate::domain::limits::Controls;
+use crate::disclosure::DisclosurePolicy;
+use crate::limits::Controls;
 
 /// Longest `setup`, `test` or `lint` command, in characters.
 pub const MAX_COMMAND_CHARS: usize = 2_000;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::domain::limits::{self, Controls};
+use crate::limits::{self, Controls};
 
 /// Every field an imported task may carry (besides `x_*` fields, which are kept as they are).
 pub const TASK_FIELDS: &[&str] = &[
