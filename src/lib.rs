@@ -7,7 +7,8 @@
 //! - `github`: the GitHub App (webhooks, commands, outbox, reconciliation).
 //! - `dashboard`: the HTML dashboard served at `/`.
 //! - `cli`: the `owp` subcommands (`serve`, `worker`, `admin`, `demo`, …).
-//! - `conformance`: `owp conformance`, the protocol's test suite for any server, over HTTP alone.
+//! - `conformance`: `owp conformance`, the protocol's test suite for any server, over HTTP alone
+//!   (the `owp-conformance` crate, `crates/owp-conformance`: a library and a command of its own).
 
 /// This build's version (`owp --version`): in `/healthz`, `/readyz`, `/v1/meta` (`server`) and
 /// the `owp_build_info` series of `/metrics`.
@@ -16,7 +17,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub mod bench;
 pub mod cli;
 pub mod config;
-pub mod conformance;
+pub use owp_conformance as conformance;
 pub mod dashboard;
 pub mod doctor;
 pub use owp_protocol as domain;

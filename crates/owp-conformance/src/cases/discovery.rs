@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use crate::conformance::client::Auth;
-use crate::conformance::{Case, CaseResult, Ctx};
+use crate::client::Auth;
+use crate::{Case, CaseResult, Ctx};
 use crate::{case, ensure_that};
 
 pub fn cases() -> Vec<Case> {

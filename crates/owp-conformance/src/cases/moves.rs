@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::common::{PRECISION, SLACK, ack, id, nack, pr_opened, secs, state};
-use crate::conformance::client::{Worker, utc_field};
-use crate::conformance::{Case, CaseResult, Ctx, Outcome};
+use crate::client::{Worker, utc_field};
+use crate::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that, fail_case};
 
 pub fn cases() -> Vec<Case> {

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::conformance::client::{Auth, MAX_ANSWER_BYTES, Worker, find, str_field};
-use crate::conformance::{CaseResult, Ctx, Outcome};
+use crate::client::{Auth, MAX_ANSWER_BYTES, Worker, find, str_field};
+use crate::{CaseResult, Ctx, Outcome};
 use crate::{ensure_that, fail_case};
 
 /// The contract's precision for time-based behaviour.

@@ -4,8 +4,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::conformance::client::{Auth, Reply, str_field, utc_field};
-use crate::conformance::{Case, CaseResult, Ctx};
+use crate::client::{Auth, Reply, str_field, utc_field};
+use crate::{Case, CaseResult, Ctx};
 use crate::{case, ensure_that};
 
 pub fn cases() -> Vec<Case> {

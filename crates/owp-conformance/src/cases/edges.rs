@@ -8,8 +8,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::common::{id, nack};
-use crate::conformance::client::{Auth, Reply};
-use crate::conformance::{Case, CaseResult, Ctx};
+use crate::client::{Auth, Reply};
+use crate::{Case, CaseResult, Ctx};
 use crate::{case, ensure_that};
 
 pub fn cases() -> Vec<Case> {
@@ -610,7 +610,7 @@ async fn raw(
     auth: Auth<'_>,
     ct: &str,
     body: &[u8],
-) -> Result<Reply, crate::conformance::Outcome> {
+) -> Result<Reply, crate::Outcome> {
     ctx.send_raw(Method::POST, path, auth, ct, body.to_vec())
         .await
 }

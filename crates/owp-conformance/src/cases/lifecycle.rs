@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::conformance::client::{Worker, str_field, utc_field};
-use crate::conformance::{Case, CaseResult, Ctx, Outcome};
+use crate::client::{Worker, str_field, utc_field};
+use crate::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that};
 
 pub fn cases() -> Vec<Case> {

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::common::{admin_status, claim_task, ids, pr_opened, tasks_of};
-use crate::conformance::{Case, CaseResult, Ctx, Outcome};
+use crate::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that};
 
 pub fn cases() -> Vec<Case> {

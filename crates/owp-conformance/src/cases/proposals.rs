@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::common::{admin_worker, claim_task, id, ids};
 use super::preview::{preview, reasons};
-use crate::conformance::client::{Auth, Worker, utc_field};
-use crate::conformance::{Case, CaseResult, Ctx, Outcome};
+use crate::client::{Auth, Worker, utc_field};
+use crate::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that, fail_case};
 
 pub fn cases() -> Vec<Case> {
@@ -45,7 +45,7 @@ async fn propose(
     worker: &Worker,
     task: &str,
     plan: &str,
-) -> Result<crate::conformance::client::Reply, Outcome> {
+) -> Result<crate::client::Reply, Outcome> {
     ctx.worker_post(
         worker,
         &format!("/v1/tasks/{task}/proposals"),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::common::{PRECISION, SLACK, Stream, claim_task, ids, nack, secs};
-use crate::conformance::{Case, CaseResult, Ctx};
+use crate::{Case, CaseResult, Ctx};
 use crate::{case, ensure_that};
 
 pub fn cases() -> Vec<Case> {

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::common::{claim_task, ids, nack};
 use super::preview::{preview, reasons};
-use crate::conformance::{Case, CaseResult, Ctx, Outcome};
+use crate::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that};
 
 pub fn cases() -> Vec<Case> {

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::common::{claim_task, ids};
-use crate::conformance::{Case, CaseResult, Ctx, Outcome};
+use crate::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that, fail_case};
 
 pub fn cases() -> Vec<Case> {
@@ -16,10 +16,7 @@ pub fn cases() -> Vec<Case> {
 }
 
 /// The worker's preview, checked for its shape.
-pub(super) async fn preview(
-    ctx: &Ctx,
-    worker: &crate::conformance::client::Worker,
-) -> Result<Value, Outcome> {
+pub(super) async fn preview(ctx: &Ctx, worker: &crate::client::Worker) -> Result<Value, Outcome> {
     let reply = ctx.worker_get(worker, "/v1/work/preview").await?;
     reply.expect(&[200], "GET /v1/work/preview")?;
     let body = reply.body.clone();

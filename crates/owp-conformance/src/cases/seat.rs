@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 
 use super::common::{admin_status, claim_task, id, ids, nack, pr_opened, reputation, state_worker};
-use crate::conformance::client::str_field;
-use crate::conformance::{Case, CaseResult, Ctx, Outcome};
+use crate::client::str_field;
+use crate::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that};
 
 pub fn cases() -> Vec<Case> {

@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::common::{claim_task, ids, nack, state};
 use super::preview::{preview, reasons};
-use crate::conformance::client::{find, utc_field};
-use crate::conformance::{Case, CaseResult, Ctx};
+use crate::client::{find, utc_field};
+use crate::{Case, CaseResult, Ctx};
 use crate::{case, ensure_that, fail_case};
 
 pub fn cases() -> Vec<Case> {

@@ -7,8 +7,8 @@ use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 use super::common::{admin_status, ids, pr_opened, state_repo};
-use crate::conformance::client::{Reply, Worker};
-use crate::conformance::{Case, CaseResult, Ctx, Outcome};
+use crate::client::{Reply, Worker};
+use crate::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that, fail_case};
 
 pub fn cases() -> Vec<Case> {

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::common::{admin_status, id};
-use crate::conformance::{Case, CaseResult, Ctx};
+use crate::{Case, CaseResult, Ctx};
 use crate::{case, ensure_that};
 
 pub fn cases() -> Vec<Case> {

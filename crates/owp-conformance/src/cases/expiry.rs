@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::common::{PRECISION, SLACK, Stream, ack, claim_task, ids, secs, state_worker};
-use crate::conformance::client::Worker;
-use crate::conformance::{Case, CaseResult, Ctx};
+use crate::client::Worker;
+use crate::{Case, CaseResult, Ctx};
 use crate::{case, ensure_that, fail_case};
 
 pub fn cases() -> Vec<Case> {
@@ -47,7 +47,7 @@ async fn wait_until_it_ends(
     not_before: Instant,
     by: Instant,
     what: &str,
-) -> Result<serde_json::Value, crate::conformance::Outcome> {
+) -> Result<serde_json::Value, crate::Outcome> {
     loop {
         let now = Instant::now();
         let task = ctx.task(task_id).await?;

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::common::{
     ack, admin_status, admin_worker, claim_task, id, ids, nack, pr_opened, state_repo, state_worker,
 };
-use crate::conformance::{Case, CaseResult, Ctx, Outcome};
+use crate::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that, fail_case};
 
 pub fn cases() -> Vec<Case> {

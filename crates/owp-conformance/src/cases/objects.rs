@@ -4,8 +4,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::conformance::client::{Auth, str_field};
-use crate::conformance::{Case, CaseResult, Ctx, Outcome};
+use crate::client::{Auth, str_field};
+use crate::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that};
 
 pub fn cases() -> Vec<Case> {

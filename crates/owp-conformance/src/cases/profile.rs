@@ -8,8 +8,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::common::{admin_status, id, pr_opened, state_repo};
-use crate::conformance::client::Auth;
-use crate::conformance::{Case, CaseResult, Ctx, Outcome};
+use crate::client::Auth;
+use crate::{Case, CaseResult, Ctx, Outcome};
 use crate::{case, ensure_that, fail_case};
 
 pub fn cases() -> Vec<Case> {
