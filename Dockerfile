@@ -13,9 +13,11 @@ ARG RUST_VERSION=1.95
 FROM rust:${RUST_VERSION}-slim-bookworm AS build
 WORKDIR /src
 
-# Dependencies first, in their own layer: it is rebuilt only when Cargo.toml or Cargo.lock change.
-# The placeholder sources are replaced by the real ones below.
+# Dependencies first, in their own layer: it is rebuilt only when Cargo.toml, Cargo.lock or the
+# workspace's own crates (crates/, the floors below `owp`) change. The placeholder sources of `owp`
+# are replaced by the real ones below.
 COPY Cargo.toml Cargo.lock ./
+COPY crates crates
 RUN mkdir -p src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \

@@ -1,12 +1,14 @@
 //! OWP Pool: the reference implementation of the Open Work Protocol.
 //!
-//! - `domain`: the objects, the state machine and the pure scheduling rules.
+//! - `domain`: the objects, the state machine and the pure scheduling rules (the `owp-protocol`
+//!   crate, `crates/owp-protocol`: no database, no web framework, no async runtime).
 //! - `store`: every SQL query (SQLite and PostgreSQL), including the transactional claim.
 //! - `http`: the OWP REST API (axum), problem+json errors, auth, idempotency, SSE.
 //! - `github`: the GitHub App (webhooks, commands, outbox, reconciliation).
 //! - `dashboard`: the HTML dashboard served at `/`.
 //! - `cli`: the `owp` subcommands (`serve`, `worker`, `admin`, `demo`, …).
-//! - `conformance`: `owp conformance`, the protocol's test suite for any server, over HTTP alone.
+//! - `conformance`: `owp conformance`, the protocol's test suite for any server, over HTTP alone
+//!   (the `owp-conformance` crate, `crates/owp-conformance`: a library and a command of its own).
 
 /// This build's version (`owp --version`): in `/healthz`, `/readyz`, `/v1/meta` (`server`) and
 /// the `owp_build_info` series of `/metrics`.
@@ -15,10 +17,10 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub mod bench;
 pub mod cli;
 pub mod config;
-pub mod conformance;
+pub use owp_conformance as conformance;
 pub mod dashboard;
 pub mod doctor;
-pub mod domain;
+pub use owp_protocol as domain;
 pub mod github;
 pub mod http;
 pub mod metrics;

@@ -220,10 +220,10 @@ fn after<'a>(text: &'a str, marker: &'a str) -> impl Iterator<Item = &'a str> + 
 /// `try_from_env("…")`, and the constants read so by name.
 fn variables_read() -> BTreeSet<String> {
     let mut files = Vec::new();
-    sources(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-        &mut files,
-    );
+    // The `owp` crate and the workspace's crates below it (crates/).
+    for dir in ["src", "crates"] {
+        sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join(dir), &mut files);
+    }
     let mut names = BTreeSet::new();
     let mut consts = BTreeSet::new();
     for text in &files {
