@@ -238,7 +238,6 @@ pub fn not_checked(versions: &[String]) -> Vec<NotChecked> {
 
 /// Runs the selected cases one after another, printing a line each; returns whether the run
 /// passed (nothing failed that was not expected, and no expected failure passed).
-
 pub async fn run(args: ConformanceArgs) -> anyhow::Result<bool> {
     if args.list {
         for case in cases::all() {
