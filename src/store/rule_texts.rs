@@ -135,7 +135,8 @@ mod tests {
         service_code(&root.join("src"), &["src/bench"], &mut files);
         service_code(&root.join("crates/owp-protocol/src"), &[], &mut files);
         assert!(files.len() > 100, "{} files", files.len());
-        let rules: [(&str, &[&str], fn(&str) -> bool); 3] = [
+        type Rule<'a> = (&'a str, &'a [&'a str], fn(&str) -> bool);
+        let rules: [Rule; 3] = [
             (
                 "the review slots used (open_prs + active_leases)",
                 &["src/store/budget_rule.rs", "owp-protocol/src/rules.rs"],
@@ -200,7 +201,7 @@ mod tests {
                    CREATE FUNCTION f_other() AS $$ three $$;";
         assert_eq!(definitions(sql, "f"), vec![" one ", " two "]);
         assert!(definitions(sql, "g").is_empty());
-        assert_eq!(function_in_force("owp_path_locks").is_empty(), false);
+        assert!(!function_in_force("owp_path_locks").is_empty());
     }
 
     /// Every trigger function of the migrations is either a rule's recheck, whose text a test
