@@ -124,9 +124,12 @@ fn route_of(text: &str) -> Option<(String, String)> {
     Some((method.to_lowercase(), path))
 }
 
+/// A route: its method and its path.
+type Route = (String, String);
+
 /// The routes in the first cell of the rows of the tables of section 9's opening (before 9.1):
 /// `(protocol, extensions)`, the second table being OWP Pool's extensions.
-fn spec_routes(spec: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn spec_routes(spec: &str) -> (Vec<Route>, Vec<Route>) {
     let start = spec.find("\n## 9. Endpoints").expect("section 9");
     let end = start + spec[start..].find("\n### 9.1").expect("section 9.1");
     let (mut protocol, mut extensions) = (Vec::new(), Vec::new());

@@ -192,10 +192,14 @@ pub(super) async fn tamper(
             doc["lease_id"] = json!("l_kept");
             doc["assigned_worker_id"] = json!("w_kept");
         }
-        ReasonKept if post && path.starts_with("/v1/admin/tasks/") && status == 200 => {
-            if doc["status_reason"].is_null() && sent["reason"].is_string() {
-                doc["status_reason"] = sent["reason"].clone();
-            }
+        ReasonKept
+            if post
+                && path.starts_with("/v1/admin/tasks/")
+                && status == 200
+                && doc["status_reason"].is_null()
+                && sent["reason"].is_string() =>
+        {
+            doc["status_reason"] = sent["reason"].clone();
         }
         UnackedEndsAtLeaseTtl if path == "/v1/meta" => {
             *p.edges.lease_ttl.lock().unwrap() = doc["lease_ttl_seconds"].as_u64();
