@@ -914,3 +914,22 @@ pub async fn ended_proposals(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::live;
+    use crate::domain::proposals::{MAX_OPEN_PER_PROPOSER, MAX_OPEN_PER_TASK};
+    use crate::store::rule_texts::{function_in_force, same_text};
+
+    /// The recheck of the proposals' limits counts open proposals as the insert does, against
+    /// the same limits.
+    #[test]
+    fn the_proposals_trigger_rechecks_the_inserts_own_limits() {
+        let body = same_text(&function_in_force("owp_proposals_limit"));
+        let live = same_text(&live("p", "NEW.created_at"));
+        assert_eq!(body.matches(&live).count(), 3, "{body}");
+        let limits =
+            format!("on_task >= {MAX_OPEN_PER_TASK} OR of_proposer >= {MAX_OPEN_PER_PROPOSER}");
+        assert!(body.contains(&limits), "{body} does not say {limits}");
+    }
+}

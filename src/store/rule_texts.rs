@@ -121,7 +121,6 @@ fn service_code(dir: &std::path::Path, skip: &[&str], out: &mut Vec<(String, Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::proposals::{MAX_OPEN_PER_PROPOSER, MAX_OPEN_PER_TASK};
 
     /// The review budget (rule 6) is counted and decided, and path overlap (rule 10) joined, in
     /// one place each: a line of the service that adds `open_prs` and `active_leases`, compares
@@ -233,17 +232,5 @@ mod tests {
         for name in RULE_RECHECKS.iter().chain(NOT_RULES.iter()) {
             assert!(found.iter().any(|f| f == name), "{name} is not defined");
         }
-    }
-
-    /// The recheck of the proposals' limits counts open proposals as the insert does, against
-    /// the same limits.
-    #[test]
-    fn the_proposals_trigger_rechecks_the_inserts_own_limits() {
-        let body = same_text(&function_in_force("owp_proposals_limit"));
-        let live = same_text(&crate::store::proposals::live("p", "NEW.created_at"));
-        assert_eq!(body.matches(&live).count(), 3, "{body}");
-        let limits =
-            format!("on_task >= {MAX_OPEN_PER_TASK} OR of_proposer >= {MAX_OPEN_PER_PROPOSER}");
-        assert!(body.contains(&limits), "{body} does not say {limits}");
     }
 }
