@@ -346,13 +346,7 @@ async fn behind_a_proxy_the_configured_header_names_the_client() {
         303
     );
     assert_eq!(
-        sign_in_from(
-            &proxy,
-            &s,
-            &s.admin_token,
-            Some("198.51.100.7, 203.0.113.5")
-        )
-        .await,
+        sign_in_from(&proxy, &s, "guess-more", Some("198.51.100.7, 203.0.113.5")).await,
         429,
         "the last address counts, not one the client wrote"
     );

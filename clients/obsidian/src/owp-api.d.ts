@@ -1582,7 +1582,7 @@ export interface components {
             lease_id?: string | null;
             /**
              * @description What the agent working on the live lease last said it does (one line, at most
-             *     [`crate::domain::limits::MAX_PROGRESS_CHARS`] characters), sent by its holder with a
+             *     200 characters), sent by its holder with a
              *     renewal; absent when none was sent, and on the public board.
              */
             lease_progress?: string | null;

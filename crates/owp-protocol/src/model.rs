@@ -166,7 +166,7 @@ pub struct Task {
     pub lease_id: Option<String>,
     pub lease_expires_at: Option<String>,
     /// What the agent working on the live lease last said it does (one line, at most
-    /// [`crate::limits::MAX_PROGRESS_CHARS`] characters), sent by its holder with a
+    /// 200 characters), sent by its holder with a
     /// renewal; absent when none was sent, and on the public board.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_progress: Option<String>,
