@@ -133,7 +133,7 @@ async fn permission_checks_are_bounded_per_installation() {
     let strangers = PERMISSIONS_PER_INSTALLATION_PER_MINUTE + 10;
     for i in 0..strangers {
         story
-            .comment(n, &format!("stranger{i}"), "/owp block")
+            .comment(n, &format!("stranger{i}"), "/owp block it is spam")
             .await;
     }
     let asked = asks() - before;
@@ -142,7 +142,9 @@ async fn permission_checks_are_bounded_per_installation() {
         "{asked} permission reads for {strangers} strangers"
     );
     assert_eq!(story.task(n).await.status, TaskStatus::Ready);
-    story.comment(n, "maint", "/owp block").await;
+    story
+        .comment(n, "maint", "/owp block waiting for a decision")
+        .await;
     assert_eq!(story.task(n).await.status, TaskStatus::Blocked);
     story.stop_checking_comments();
 }
