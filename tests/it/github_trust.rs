@@ -413,7 +413,12 @@ async fn standing(story: &Story, worker_id: &str) -> (i64, bool, i64) {
         .await
         .unwrap()
         .iter()
-        .any(|r| r.worker_id == worker_id);
+        // A person's row is keyed by their account (`github:ID`), shown by their login.
+        .any(|r| {
+            r.worker_id == worker_id
+                || (r.worker_id.starts_with("github:")
+                    && r.github_login.as_deref() == worker_id.strip_prefix("gh_"))
+        });
     let repo = story.policy().await;
     let (progress, _) = store.trust_progress_of(worker_id, repo.id).await.unwrap();
     (merged, listed, progress.earned)
