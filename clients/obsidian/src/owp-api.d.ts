@@ -119,8 +119,9 @@ export interface paths {
         };
         /**
          * Readiness: 200 when this process can use its database now (a query of the schema answered
-         *     within two seconds and, on SQLite, the file is still the one opened); 503 `not_ready`
-         *     otherwise. Health checks of containers and load balancers ask this.
+         *     within two seconds and, on SQLite, the file is still the one opened) and, in GitHub mode,
+         *     GitHub has not refused the App's key; 503 `not_ready` or `app_key_refused` otherwise.
+         *     Health checks of containers and load balancers ask this.
          */
         get: operations["readyz"];
         put?: never;
@@ -2091,7 +2092,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `not_ready`: the database cannot be used now (unreachable, dropped, moved, or slower than two seconds) */
+            /** @description `not_ready`: the database cannot be used now (unreachable, dropped, moved, or slower than two seconds); `app_key_refused`: GitHub refuses every private key the App was given */
             503: {
                 headers: {
                     [name: string]: unknown;
