@@ -363,7 +363,7 @@ async fn an_acp_agent_that_ignores_the_cancel_is_stopped_after_the_grace_period(
     let run = run_acp(
         &rig,
         &python,
-        &["--max-minutes", "0.05"],
+        &["--max-minutes", "0.25"],
         &[
             ("ACP_AGENT_MODE", "stubborn"),
             ("OWP_ACP_GRACE_SECONDS", "1"),
@@ -378,8 +378,9 @@ async fn an_acp_agent_that_ignores_the_cancel_is_stopped_after_the_grace_period(
         shown.contains("cancelling the agent's session: it ran past the limit"),
         "{shown}"
     );
-    // 3 s of work, 1 s of grace, and the process tree is gone: not the agent's 120 s.
-    assert!(took < Duration::from_secs(30), "took {took:?}\n{shown}");
+    // 15 s of work (time for the agent to start on a busy machine), 1 s of grace, and the process
+    // tree is gone: not the agent's 120 s.
+    assert!(took < Duration::from_secs(60), "took {took:?}\n{shown}");
     let j = journal(&rig);
     let pid = j
         .iter()
