@@ -4,6 +4,7 @@
 use crate::github_support;
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
@@ -603,17 +604,26 @@ async fn secondary_rate_limit_carries_retry_after() {
 #[tokio::test]
 async fn content_limits_count_per_installation_and_say_when_to_retry() {
     // GitHub's "so many a minute and so many an hour", smaller and faster: 4 writes in any
-    // 2 seconds and 6 in any 6 seconds here.
+    // 3 seconds and 6 in any 9 seconds here. What the waits must be is worked out from when the
+    // writes were sent, so that a busy machine does not change the answer.
     let (fake, app) = setup().await;
     fake.install(78, "other-org", &["other-org/hello"]);
-    fake.set_content_limits(&[(4, TimeDelta::seconds(2)), (6, TimeDelta::seconds(6))]);
+    fake.set_content_limits(&[(4, TimeDelta::seconds(3)), (6, TimeDelta::seconds(9))]);
     let n = fake.create_issue(REPO, "alice", "Task", "", &[]);
     let m = fake.create_issue("other-org/hello", "alice", "Task", "", &[]);
+    // Tokens first, so that each write below is one request.
+    let tokens = (
+        app.installation_token(INSTALLATION).await.unwrap(),
+        app.installation_token(78).await.unwrap(),
+    );
     let post = |installation: u64, repo: &'static str, number: u64| {
-        let app = &app;
         let url = fake.url().to_string();
+        let token = if installation == INSTALLATION {
+            tokens.0.clone()
+        } else {
+            tokens.1.clone()
+        };
         async move {
-            let token = app.installation_token(installation).await.unwrap();
             github_support::github_http()
                 .post(format!("{url}/repos/{repo}/issues/{number}/comments"))
                 .bearer_auth(token)
@@ -623,33 +633,63 @@ async fn content_limits_count_per_installation_and_say_when_to_retry() {
                 .unwrap()
         }
     };
-    for _ in 0..4 {
-        assert_eq!(post(INSTALLATION, REPO, n).await.status(), 201);
-    }
-    let retry_after = |r: &reqwest::Response| -> i64 {
+    let retry_after = |r: &reqwest::Response| -> f64 {
         r.headers()["retry-after"]
             .to_str()
             .unwrap()
             .parse()
             .unwrap()
     };
-    // The fifth within 2 seconds: refused, as GitHub refuses content creation past its limit,
+    // The wait a refusal names: until the write that opened the window leaves it. That write
+    // was sent between `sent` and `answered`; the refusal between `asked` and now.
+    let names_the_wait = |r: &reqwest::Response,
+                          window: f64,
+                          (sent, answered): (Instant, Instant),
+                          asked: Instant| {
+        let wait = retry_after(r);
+        let least = window - Instant::now().duration_since(sent).as_secs_f64();
+        let most = window - asked.duration_since(answered).as_secs_f64();
+        assert!(
+            wait >= least.floor().max(1.0) && wait <= most.ceil().max(1.0),
+            "{wait} s, not within {least:.2}..{most:.2}: {r:?}"
+        );
+    };
+    let sent = Instant::now();
+    assert_eq!(post(INSTALLATION, REPO, n).await.status(), 201);
+    let first = (sent, Instant::now());
+    for _ in 0..3 {
+        assert_eq!(post(INSTALLATION, REPO, n).await.status(), 201);
+    }
+    let fourth = Instant::now();
+    // The fifth within 3 seconds: refused, as GitHub refuses content creation past its limit,
     // saying how long until the first of the four leaves the window.
+    let asked = Instant::now();
     let refused = post(INSTALLATION, REPO, n).await;
-    assert_eq!(refused.status(), 403);
-    assert!((1..=2).contains(&retry_after(&refused)), "{refused:?}");
-    let body = refused.text().await.unwrap();
-    assert!(body.contains("secondary rate limit"), "{body}");
+    if first.0.elapsed() < Duration::from_secs(3) {
+        assert_eq!(refused.status(), 403);
+        names_the_wait(&refused, 3.0, first, asked);
+        let body = refused.text().await.unwrap();
+        assert!(body.contains("secondary rate limit"), "{body}");
+    } else {
+        // The machine was too slow for the short window to still hold the first write.
+        assert_eq!(refused.status(), 201);
+    }
     // Another installation has limits of its own.
     assert_eq!(post(78, "other-org/hello", m).await.status(), 201);
-    // Two seconds on, two more fit; then the 6-second window is full: 429, and the wait is
-    // until the first write leaves it (about 4 seconds).
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    assert_eq!(post(INSTALLATION, REPO, n).await.status(), 201);
-    assert_eq!(post(INSTALLATION, REPO, n).await.status(), 201);
+    // Once the four have left the short window, more fit until the 9-second window holds six;
+    // then 429, and the wait is until the first write leaves it.
+    tokio::time::sleep_until((fourth + Duration::from_millis(3100)).into()).await;
+    while fake.content_writes(INSTALLATION).len() < 6 {
+        assert_eq!(post(INSTALLATION, REPO, n).await.status(), 201);
+    }
+    let asked = Instant::now();
     let refused = post(INSTALLATION, REPO, n).await;
+    assert!(
+        first.0.elapsed() < Duration::from_secs(9),
+        "the machine was too slow"
+    );
     assert_eq!(refused.status(), 429);
-    assert!((3..=4).contains(&retry_after(&refused)), "{refused:?}");
+    names_the_wait(&refused, 9.0, first, asked);
     assert_eq!(fake.content_writes(INSTALLATION).len(), 6);
     assert_eq!(fake.content_writes(78).len(), 1);
 }
