@@ -222,9 +222,12 @@ async fn pushes_in_a_burst(postgres: bool) {
         burst > std::time::Duration::from_secs(10) || written <= issues.len(),
         "{written} edits"
     );
+    // Each task's edits are joined within a 10-second window, so a burst that lasted longer
+    // (a busy machine) may write once more per window it spanned.
+    let windows = 2 + burst.as_secs() as usize / 10;
     assert!(
-        written <= 2 * issues.len(),
-        "{written} edits for {PUSHES} pushes"
+        written <= windows * issues.len(),
+        "{written} edits for {PUSHES} pushes in {burst:?}"
     );
     for n in issues {
         story.expect_status(n, &[&format!("unknown field `colour{}`", PUSHES - 1)]);

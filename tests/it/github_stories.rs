@@ -419,12 +419,13 @@ async fn a_pull_request_closed_unmerged_requeues_the_task_and_reopening_links_it
 
 #[tokio::test]
 async fn a_claim_gets_a_reminder_at_half_time_and_ends_without_activity() {
-    let story = Story::with(None, |c| c.github.github_claim_ttl_seconds = Some(4)).await;
+    let story = Story::with(None, |c| c.github.github_claim_ttl_seconds = Some(8)).await;
     let n = story.label_issue("Slow work", &[]).await;
     story.comment(n, "alice", "/owp claim").await;
     story.expect_status(n, &["claimed by @alice"]);
 
-    // Activity moves the clock: a comment one second later.
+    // Activity moves the clock: a comment one second later. The claim lasts 8 seconds, so that
+    // the comment is applied well before the first half-time has come on a busy machine.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     story
         .comment(n, "alice", "Still on it, tests are half done.")
@@ -432,7 +433,7 @@ async fn a_claim_gets_a_reminder_at_half_time_and_ends_without_activity() {
     let active_at = story.now();
 
     story
-        .eventually("the reminder", Duration::from_secs(10), |s| {
+        .eventually("the reminder", Duration::from_secs(20), |s| {
             s.fake
                 .bot_comments(REPO, n)
                 .iter()
@@ -443,13 +444,13 @@ async fn a_claim_gets_a_reminder_at_half_time_and_ends_without_activity() {
     let reminder = story.expect_comment(n, "@alice, a reminder: you claimed this issue");
     let waited = reminder.created_at - active_at;
     assert!(
-        waited >= chrono::TimeDelta::milliseconds(1800),
+        waited >= chrono::TimeDelta::milliseconds(3800),
         "the reminder came {waited} after the activity"
     );
     assert_eq!(story.task(n).await.status, TaskStatus::InProgress);
 
     story
-        .eventually("the expiry", Duration::from_secs(10), |s| {
+        .eventually("the expiry", Duration::from_secs(20), |s| {
             s.fake
                 .bot_comments(REPO, n)
                 .iter()
