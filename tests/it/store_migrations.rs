@@ -225,35 +225,38 @@ async fn schema(pool: &AnyPool, backend: &str) -> BTreeSet<String> {
 
 /// A database made by every earlier commit of main (those holding an earlier text of a landed
 /// migration file, and those that landed one out of order) starts on this build, and then has the
-/// schema of a new database.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn databases_of_earlier_commits_start_with_todays_schema() {
+/// schema of a new database. Several earlier databases are upgraded at once.
+async fn earlier_databases_start_with_todays_schema(backend: &'static str) {
+    use futures_util::StreamExt;
+
     sqlx::any::install_default_drivers();
     let states = std::fs::read_to_string(root().join("tests/it/fixtures/migration_states.txt"))
         .expect("states");
     let dir = tempfile::tempdir().expect("dir");
-    let mut failures = Vec::new();
-    for backend in BACKENDS {
-        let Some(url) = new_database(backend, dir.path(), "new").await else {
-            crate::services::missing("postgres", "earlier databases", "no PostgreSQL");
-            continue;
-        };
-        let store = Store::open(&url, fast_timing())
-            .await
-            .expect("a new database");
-        let expected = schema(store.read_pool(), backend).await;
-        store.close().await;
-        for (i, line) in states
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter(|l| l.split(' ').nth(1) == Some(backend))
-            .enumerate()
-        {
+    let Some(url) = new_database(backend, dir.path(), "new").await else {
+        crate::services::missing("postgres", "earlier databases", "no PostgreSQL");
+        return;
+    };
+    let store = Store::open(&url, fast_timing())
+        .await
+        .expect("a new database");
+    let expected = schema(store.read_pool(), backend).await;
+    store.close().await;
+    let earlier: Vec<(usize, &str)> = states
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.split(' ').nth(1) == Some(backend))
+        .enumerate()
+        .collect();
+    assert!(!earlier.is_empty(), "no earlier {backend} databases listed");
+    let (dir_path, expected) = (dir.path(), &expected);
+    let failures: Vec<String> = futures_util::stream::iter(earlier)
+        .map(|(i, line)| async move {
             let mut words = line.split(' ');
             let commit = words.next().unwrap();
             words.next();
             let files: Vec<&str> = words.collect();
-            let url = new_database(backend, dir.path(), &format!("earlier{i}"))
+            let url = new_database(backend, dir_path, &format!("earlier{i}"))
                 .await
                 .unwrap();
             let pool = AnyPool::connect(&url).await.expect("connect");
@@ -264,31 +267,41 @@ async fn databases_of_earlier_commits_start_with_todays_schema() {
             pool.close().await;
             let store = match Store::open(&url, fast_timing()).await {
                 Ok(store) => store,
-                Err(e) => {
-                    failures.push(format!("{backend}: a database of {commit} starts: {e}"));
-                    continue;
-                }
+                Err(e) => return Some(format!("{backend}: a database of {commit} starts: {e}")),
             };
             let got = schema(store.read_pool(), backend).await;
-            let missing: Vec<_> = expected.difference(&got).collect();
-            let extra: Vec<_> = got.difference(&expected).collect();
-            if !missing.is_empty() || !extra.is_empty() {
-                failures.push(format!(
-                    "{backend}: the database of {commit} after the upgrade differs from a new \
-                     one:\nmissing: {missing:#?}\nextra: {extra:#?}"
-                ));
-            }
             store.close().await;
+            let missing: Vec<_> = expected.difference(&got).collect();
+            let extra: Vec<_> = got.difference(expected).collect();
             // Opening it again changes nothing and is not refused.
             Store::open(&url, fast_timing())
                 .await
                 .unwrap_or_else(|e| panic!("{backend}: {commit} a second start: {e}"))
                 .close()
                 .await;
-        }
-    }
+            (!missing.is_empty() || !extra.is_empty()).then(|| {
+                format!(
+                    "{backend}: the database of {commit} after the upgrade differs from a new \
+                     one:\nmissing: {missing:#?}\nextra: {extra:#?}"
+                )
+            })
+        })
+        .buffer_unordered(4)
+        .filter_map(|failure| async move { failure })
+        .collect()
+        .await;
     drop_databases(dir.path());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn databases_of_earlier_commits_start_with_todays_schema_sqlite() {
+    earlier_databases_start_with_todays_schema("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn databases_of_earlier_commits_start_with_todays_schema_postgres() {
+    earlier_databases_start_with_todays_schema("postgres").await;
 }
 
 /// The oldest database of each backend, as an operator meets it: `owp serve` starts on it and the
