@@ -14,10 +14,11 @@ FROM rust:${RUST_VERSION}-slim-bookworm AS build
 WORKDIR /src
 
 # Dependencies first, in their own layer: it is rebuilt only when Cargo.toml, Cargo.lock or the
-# workspace's own crates (crates/, the floors below `owp`) change. The placeholder sources of `owp`
-# are replaced by the real ones below.
+# workspace's own crates (crates/, the floors below `owp`, and sql/, the statements two of them
+# compile) change. The placeholder sources of `owp` are replaced by the real ones below.
 COPY Cargo.toml Cargo.lock ./
 COPY crates crates
+COPY sql sql
 RUN mkdir -p src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \

@@ -2,9 +2,8 @@
 //! repository and status, each repository's review budget, the workers and the last day's
 //! leases. Exact whichever process (or replica) made the changes.
 
-use sqlx::AssertSqlSafe;
-
 use super::budget_rule::budget_full_column;
+use super::engine::checked::checked_read;
 use super::{Store, StoreError, now_ms};
 
 /// One repository's review budget and what counts against it.
@@ -32,15 +31,9 @@ pub struct PoolFigures {
     pub requeued_24h: i64,
 }
 
-/// A column's values capped for a sum, so that no stored value (a capacity of `i64::MAX`
-/// registered before inputs were bounded) makes the sum overflow and the scrape fail.
-fn capped(column: &str) -> String {
-    const CAP: i64 = 1 << 32;
-    format!("(CASE WHEN {column} > {CAP} THEN {CAP} WHEN {column} < 0 THEN 0 ELSE {column} END)")
-}
-
 impl Store {
-    /// Reads the pool's figures (four read-only statements on the read pool).
+    /// Reads the pool's figures (four read-only statements: the repositories' on the read pool,
+    /// as they read the budget rule's text, the others checked by the compiler).
     pub async fn pool_figures(&self) -> Result<PoolFigures, StoreError> {
         let pool = self.read_pool();
         let now = now_ms();
@@ -51,34 +44,11 @@ impl Store {
         ))
         .fetch_all(pool)
         .await?;
-        let tasks: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT r.name, t.status, COUNT(*) FROM tasks t JOIN repos r ON r.id = t.repo_id \
-             GROUP BY r.name, t.status",
-        )
-        .fetch_all(pool)
-        .await?;
-        let online_after = now - self.timing.heartbeat_ttl_ms;
-        let (workers, online, capacity_online, active_points): (i64, i64, i64, i64) =
-            sqlx::query_as(AssertSqlSafe(format!(
-                "SELECT COUNT(*), \
-                 CAST(COALESCE(SUM(CASE WHEN last_seen_at > $1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
-                 CAST(COALESCE(SUM(CASE WHEN last_seen_at > $1 THEN {capacity} ELSE 0 END), 0) AS BIGINT), \
-                 CAST(COALESCE(SUM({active}), 0) AS BIGINT) \
-                 FROM workers",
-                capacity = capped("capacity_points"),
-                active = capped("active_points"),
-            )))
-            .bind(online_after)
-            .fetch_one(pool)
-            .await?;
-        let (leases_24h, requeued_24h): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), \
-             CAST(COALESCE(SUM(CASE WHEN outcome IN ('expired', 'nacked') THEN 1 ELSE 0 END), 0) AS BIGINT) \
-             FROM leases WHERE created_at >= $1",
-        )
-        .bind(now - 86_400_000)
-        .fetch_one(pool)
-        .await?;
+        let tasks = checked_read!(self, gauges::tasks_by_status())?;
+        let (workers, online, capacity_online, active_points) =
+            checked_read!(self, gauges::workers(now - self.timing.heartbeat_ttl_ms))?;
+        let (leases_24h, requeued_24h) =
+            checked_read!(self, gauges::leases_since(now - 86_400_000))?;
         Ok(PoolFigures {
             repos: repos
                 .into_iter()
@@ -109,17 +79,8 @@ impl Store {
         &self,
         top: i64,
     ) -> Result<(Vec<(i64, i64)>, i64), StoreError> {
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT installation_id, COUNT(*) FROM gh_outbox WHERE state = 'pending' \
-             GROUP BY installation_id ORDER BY COUNT(*) DESC, installation_id LIMIT $1",
-        )
-        .bind(top)
-        .fetch_all(&self.read)
-        .await?;
-        let total: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM gh_outbox WHERE state = 'pending'")
-                .fetch_one(&self.read)
-                .await?;
+        let rows = checked_read!(self, gauges::outbox_top_installations(top))?;
+        let total = checked_read!(self, gauges::outbox_pending())?;
         let shown: i64 = rows.iter().map(|r| r.1).sum();
         Ok((rows, (total - shown).max(0)))
     }

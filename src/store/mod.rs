@@ -51,6 +51,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, AssertSqlSafe, Executor};
 use tokio::sync::Notify;
 
+use engine::checked::{self, CheckedPool};
 pub use engine::write_tx::{ChangeHook, NewEvent, WriteTx};
 use engine::{replicas, sqlite_direct, sqlite_writer};
 pub use error::StoreError;
@@ -143,6 +144,8 @@ pub struct StoreState {
     pub(crate) write: AnyPool,
     /// Reads.
     pub(crate) read: AnyPool,
+    /// The statements the compiler checks (see [`engine::checked`]).
+    pub(crate) checked: CheckedPool,
     pub timing: Arc<Timing>,
     pub(crate) hooks: Arc<std::sync::RwLock<Vec<Arc<dyn ChangeHook>>>>,
     /// Woken after every committed change in this process, and (PostgreSQL) when another process
@@ -244,8 +247,10 @@ impl Store {
                 (write, read)
             }
             Backend::Postgres => {
+                // The statements the compiler checks keep theirs out of the same number (see
+                // `engine::checked`).
                 let pool = AnyPoolOptions::new()
-                    .max_connections(pg_pool.max(1))
+                    .max_connections(pg_pool.saturating_sub(checked::PG_CONNECTIONS).max(1))
                     .acquire_timeout(Duration::from_secs(10))
                     // No ping before every use (a network round trip per transaction): a
                     // connection the server closed fails its next statement and is replaced.
@@ -278,6 +283,10 @@ impl Store {
                 (pool.clone(), pool)
             }
         };
+        let checked = match backend {
+            Backend::Sqlite => CheckedPool::sqlite(url)?,
+            Backend::Postgres => CheckedPool::postgres(url)?,
+        };
         // SQLite: the file the direct connections open (none for an in-memory database).
         let file = match backend {
             Backend::Sqlite => sqlite_direct::database_file(url),
@@ -299,6 +308,7 @@ impl Store {
             backend,
             write,
             read,
+            checked,
             timing: Arc::new(timing),
             hooks: Arc::default(),
             changed: Arc::new(Notify::new()),
@@ -376,7 +386,18 @@ impl Store {
             reads.close();
         }
         self.read.close().await;
+        self.checked.close().await;
         self.write.close().await;
+    }
+
+    /// PostgreSQL: the connections this store may keep over all its pools, and those it keeps
+    /// now (on SQLite, those of its read pools).
+    pub fn connections(&self) -> (u32, u32) {
+        let (checked_max, checked_open) = self.checked.connections();
+        (
+            self.read.options().get_max_connections() + checked_max,
+            self.read.size() + checked_open,
+        )
     }
 
     /// `FOR UPDATE` where the backend has row locks (PostgreSQL); SQLite serialises writers.

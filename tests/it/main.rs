@@ -117,6 +117,7 @@ mod signin_hostile;
 mod signin_visibility;
 mod store_backends;
 mod store_empty_claims;
+mod store_gauges;
 mod store_migrations;
 mod store_outcomes;
 mod store_presence;

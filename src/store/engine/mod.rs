@@ -9,10 +9,13 @@
 //! - [`sqlite_writer`]: SQLite's one write connection, taken in turns, and the thread that runs
 //!   write transactions;
 //! - [`sqlite_direct`]: SQLite connections whose statements run on the calling thread;
+//! - [`checked`]: the pools of the statements the compiler checks (`sql/`), of each backend's own
+//!   connection type;
 //! - [`columns`]: reading a row's columns by name, whichever connection returned it.
 //!
 //! Each file is named for what it holds, and a file that serves SQLite only says so in its name.
 
+pub(crate) mod checked;
 pub mod columns;
 pub(crate) mod replicas;
 pub(crate) mod sqlite_direct;
