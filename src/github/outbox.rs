@@ -232,6 +232,16 @@ async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
             }
             Ok(())
         }
+        Ok(Sent::Status { task_id, id, body }) => {
+            if !github
+                .outbox_store
+                .gh_status_sent(row, &github.runner, task_id, id, &body)
+                .await?
+            {
+                tracing::debug!("the task changed while its status was written; writing again");
+            }
+            Ok(())
+        }
         Ok(Sent::Later(at)) => {
             github
                 .outbox_store
@@ -251,9 +261,16 @@ async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
 }
 
 /// What a send attempt did.
-enum Sent {
+enum Sent<'a> {
     /// Done; GitHub's id of what was written, if anything was.
     Done(Option<i64>),
+    /// A task's status comment `id` was written with `body`: it is remembered in the
+    /// transaction that marks the row sent.
+    Status {
+        task_id: &'a str,
+        id: i64,
+        body: String,
+    },
     /// Not sent yet: the installation's budget of requests is used up until then.
     Later(i64),
 }
@@ -394,7 +411,7 @@ async fn send_comment(
     github: &Github,
     client: &Octocrab,
     row: &OutboxRow,
-) -> Result<Sent, Failure> {
+) -> Result<Sent<'static>, Failure> {
     if row.attempts > 1 {
         // An earlier attempt may have been answered without being recorded.
         let comments = api::issue_comments(client, &row.repo, row.issue_number).await?;
@@ -424,7 +441,7 @@ async fn send_reaction(
     github: &Github,
     client: &Octocrab,
     row: &OutboxRow,
-) -> Result<Sent, Failure> {
+) -> Result<Sent<'static>, Failure> {
     let Some(comment_id) = row.comment_id else {
         return Ok(Sent::Done(None));
     };
@@ -438,7 +455,11 @@ async fn send_reaction(
     Ok(Sent::Done(Some(id)))
 }
 
-async fn send_status(github: &Github, client: &Octocrab, row: &OutboxRow) -> Result<Sent, Failure> {
+async fn send_status<'a>(
+    github: &Github,
+    client: &Octocrab,
+    row: &'a OutboxRow,
+) -> Result<Sent<'a>, Failure> {
     let Some(task_id) = row.task_id.as_deref() else {
         return Ok(Sent::Done(None));
     };
@@ -480,11 +501,7 @@ async fn send_status(github: &Github, client: &Octocrab, row: &OutboxRow) -> Res
             match answer {
                 Ok(answer) => {
                     note_limits(github, row, &answer).await?;
-                    github
-                        .outbox_store
-                        .gh_set_status_comment(task_id, Some(id), Some(&body))
-                        .await?;
-                    Ok(Sent::Done(Some(id)))
+                    Ok(Sent::Status { task_id, id, body })
                 }
                 Err(CallError::Permanent { status: 404, .. }) => {
                     // Someone deleted it: the next attempt writes a new one.
@@ -506,12 +523,8 @@ async fn send_status(github: &Github, client: &Octocrab, row: &OutboxRow) -> Res
                 Paced::Later(at) => return Ok(Sent::Later(at)),
             };
             note_limits(github, row, &answer).await?;
-            github
-                .outbox_store
-                .gh_set_status_comment(task_id, Some(id), Some(&body))
-                .await?;
             tracing::info!(comment = id, "status comment posted");
-            Ok(Sent::Done(Some(id)))
+            Ok(Sent::Status { task_id, id, body })
         }
     }
 }
