@@ -42,9 +42,8 @@ pub const DEFAULT_APPLIERS: usize = 32;
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
 /// Applies deliveries until the process stops: up to [`Github::appliers`] at once, each claimed
-/// as soon as there is room for it and nothing before it in its lane is pending. The deliveries
-/// for all the room there is are claimed together, in one statement: the claims do not take
-/// turns with each other (nor, on SQLite, one writer's turn each) while the appliers wait.
+/// as soon as there is room for it and nothing before it in its lane is pending: one claim
+/// statement per delivery, as many as there is room for.
 pub async fn run(github: Arc<Github>) {
     let room = Arc::new(tokio::sync::Semaphore::new(github.appliers.max(1)));
     loop {

@@ -157,8 +157,13 @@ impl GithubParts {
                 .github_permission_max_age_ms
                 .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
         );
+        let outbox_store = store
+            .with_own_reads(crate::github::outbox::READ_CONNECTIONS)
+            .await
+            .context("the comment sender's read connections cannot be opened")?;
         let github = Arc::new(Github {
             store: store.clone(),
+            outbox_store,
             app,
             secrets,
             runner: format!("owp-{}", uuid::Uuid::new_v4().simple()),

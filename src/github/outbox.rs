@@ -45,6 +45,7 @@ use crate::github::messages::{self, Budget, Commits, Holder, StatusView};
 use crate::github::service::Github;
 use crate::github::waits;
 use crate::store::StoreError;
+use crate::store::github::issues::GhTask;
 use crate::store::github::outbox::{OutboxKind, OutboxRow};
 use crate::store::proposals::Viewer;
 use crate::store::rows::TaskRow;
@@ -65,6 +66,10 @@ pub const DEFAULT_CONCURRENCY: usize = 200;
 
 /// Failed attempts (server errors, network) before a row is given up.
 pub const MAX_ATTEMPTS: i64 = 25;
+
+/// Read connections of the comment sender's own (SQLite): rendering a status comment reads a
+/// dozen rows, and the deliveries being applied keep the store's read connections.
+pub const READ_CONNECTIONS: u32 = 2;
 
 /// The longest pause between polls when nothing wakes the sender.
 const IDLE_POLL: Duration = Duration::from_millis(1000);
@@ -96,7 +101,7 @@ pub async fn run(github: Arc<Github>) {
     let mut lanes = JoinSet::new();
     loop {
         let woken = github.outbox_wake.notified();
-        let changed = github.store.changed.notified();
+        let changed = github.outbox_store.changed.notified();
         while let Some(ended) = lanes.try_join_next() {
             lane_ended(ended);
         }
@@ -108,10 +113,10 @@ pub async fn run(github: Arc<Github>) {
                 Err(e) => tracing::warn!(error = %e, "comment outbox: cannot read the next rows"),
             }
         }
-        if let Ok((_, backlog)) = github.store.gh_backlog().await {
+        if let Ok((_, backlog)) = github.outbox_store.gh_backlog().await {
             crate::metrics::set_outbox_backlog(u64::try_from(backlog).unwrap_or(0));
         }
-        let pause = match github.store.gh_next_due().await {
+        let pause = match github.outbox_store.gh_next_due().await {
             Ok(Some(at)) => {
                 let wait = at - crate::store::now_ms();
                 if wait <= 0 {
@@ -153,7 +158,7 @@ async fn dispatch(
     github.yield_to_webhooks().await;
     let now = crate::store::now_ms();
     let rows = github
-        .store
+        .outbox_store
         .gh_claim_outbox(
             &github.runner,
             now,
@@ -197,12 +202,15 @@ async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
     // it is given back. A shorter wait is waited out by `paced`, while the write's reads are made.
     let status = row.kind == OutboxKind::Status;
     if let Some(at) = github
-        .store
+        .outbox_store
         .gh_pace_write(row.installation_id, status, &github.pacing, false)
         .await?
         && at - crate::store::now_ms() > held_wait_ms(github)
     {
-        return github.store.gh_outbox_wait(row, &github.runner, at).await;
+        return github
+            .outbox_store
+            .gh_outbox_wait(row, &github.runner, at)
+            .await;
     }
     let client = match api::installation(&github.app, row.installation_id).await {
         Ok(client) => client,
@@ -216,7 +224,7 @@ async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
     match result {
         Ok(Sent::Done(github_id)) => {
             if !github
-                .store
+                .outbox_store
                 .gh_outbox_sent(row, &github.runner, github_id)
                 .await?
             {
@@ -224,12 +232,27 @@ async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
             }
             Ok(())
         }
-        Ok(Sent::Later(at)) => github.store.gh_outbox_wait(row, &github.runner, at).await,
+        Ok(Sent::Status { task_id, id, body }) => {
+            if !github
+                .outbox_store
+                .gh_status_sent(row, &github.runner, task_id, id, &body)
+                .await?
+            {
+                tracing::debug!("the task changed while its status was written; writing again");
+            }
+            Ok(())
+        }
+        Ok(Sent::Later(at)) => {
+            github
+                .outbox_store
+                .gh_outbox_wait(row, &github.runner, at)
+                .await
+        }
         Err(Failure::Call(e)) => failed_attempt(github, row, e).await,
         Err(Failure::Store(e)) => {
             // Give the row back; the database hiccup is reported by the caller.
             let _ = github
-                .store
+                .outbox_store
                 .gh_outbox_retry(row.id, &github.runner, crate::store::now_ms() + 1000, None)
                 .await;
             Err(e)
@@ -238,9 +261,16 @@ async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
 }
 
 /// What a send attempt did.
-enum Sent {
+enum Sent<'a> {
     /// Done; GitHub's id of what was written, if anything was.
     Done(Option<i64>),
+    /// A task's status comment `id` was written with `body`: it is remembered in the
+    /// transaction that marks the row sent.
+    Status {
+        task_id: &'a str,
+        id: i64,
+        body: String,
+    },
     /// Not sent yet: the installation's budget of requests is used up until then.
     Later(i64),
 }
@@ -268,7 +298,7 @@ async fn failed_attempt(
     error: CallError,
 ) -> Result<(), StoreError> {
     let now = crate::store::now_ms();
-    let store = &github.store;
+    let store = &github.outbox_store;
     match &error {
         CallError::Wait { until } => {
             tracing::warn!(until = %crate::store::format_ts(*until), "GitHub asked to wait; the installation pauses");
@@ -337,7 +367,7 @@ async fn paced<T>(
     let mut tries = 0;
     let reserved = loop {
         match github
-            .store
+            .outbox_store
             .gh_take_write(row.installation_id, status, &github.pacing)
             .await?
         {
@@ -356,7 +386,7 @@ async fn paced<T>(
     let sent = crate::store::now_ms();
     let answer = waits::timed(waits::OUTBOX_GITHUB, call).await;
     if let Err(e) = github
-        .store
+        .outbox_store
         .gh_write_answered(row.installation_id, reserved, sent)
         .await
     {
@@ -370,7 +400,7 @@ async fn paced<T>(
 async fn note_limits(github: &Github, row: &OutboxRow, answer: &Answer) -> Result<(), StoreError> {
     if let Some(until) = answer.exhausted_until {
         github
-            .store
+            .outbox_store
             .gh_block_installation(row.installation_id, until)
             .await?;
     }
@@ -381,7 +411,7 @@ async fn send_comment(
     github: &Github,
     client: &Octocrab,
     row: &OutboxRow,
-) -> Result<Sent, Failure> {
+) -> Result<Sent<'static>, Failure> {
     if row.attempts > 1 {
         // An earlier attempt may have been answered without being recorded.
         let comments = api::issue_comments(client, &row.repo, row.issue_number).await?;
@@ -411,7 +441,7 @@ async fn send_reaction(
     github: &Github,
     client: &Octocrab,
     row: &OutboxRow,
-) -> Result<Sent, Failure> {
+) -> Result<Sent<'static>, Failure> {
     let Some(comment_id) = row.comment_id else {
         return Ok(Sent::Done(None));
     };
@@ -425,17 +455,18 @@ async fn send_reaction(
     Ok(Sent::Done(Some(id)))
 }
 
-async fn send_status(github: &Github, client: &Octocrab, row: &OutboxRow) -> Result<Sent, Failure> {
+async fn send_status<'a>(
+    github: &Github,
+    client: &Octocrab,
+    row: &'a OutboxRow,
+) -> Result<Sent<'a>, Failure> {
     let Some(task_id) = row.task_id.as_deref() else {
         return Ok(Sent::Done(None));
     };
-    let Some(view) = status_view(github, task_id).await? else {
+    let Some((view, gh_task)) = status_view(github, task_id).await? else {
         return Ok(Sent::Done(None));
     };
     let body = messages::status_comment(&view);
-    let Some(gh_task) = github.store.gh_task(task_id).await? else {
-        return Ok(Sent::Done(None));
-    };
     let mut known = gh_task.status_comment_id;
     let mut current = gh_task.status_body.clone();
     if known.is_none() {
@@ -449,7 +480,7 @@ async fn send_status(github: &Github, client: &Octocrab, row: &OutboxRow) -> Res
             known = Some(found.id);
             current = Some(found.body.clone());
             github
-                .store
+                .outbox_store
                 .gh_set_status_comment(task_id, known, current.as_deref())
                 .await?;
         }
@@ -470,16 +501,12 @@ async fn send_status(github: &Github, client: &Octocrab, row: &OutboxRow) -> Res
             match answer {
                 Ok(answer) => {
                     note_limits(github, row, &answer).await?;
-                    github
-                        .store
-                        .gh_set_status_comment(task_id, Some(id), Some(&body))
-                        .await?;
-                    Ok(Sent::Done(Some(id)))
+                    Ok(Sent::Status { task_id, id, body })
                 }
                 Err(CallError::Permanent { status: 404, .. }) => {
                     // Someone deleted it: the next attempt writes a new one.
                     github
-                        .store
+                        .outbox_store
                         .gh_set_status_comment(task_id, None, None)
                         .await?;
                     Err(Failure::Call(CallError::Transient(
@@ -496,19 +523,19 @@ async fn send_status(github: &Github, client: &Octocrab, row: &OutboxRow) -> Res
                 Paced::Later(at) => return Ok(Sent::Later(at)),
             };
             note_limits(github, row, &answer).await?;
-            github
-                .store
-                .gh_set_status_comment(task_id, Some(id), Some(&body))
-                .await?;
             tracing::info!(comment = id, "status comment posted");
-            Ok(Sent::Done(Some(id)))
+            Ok(Sent::Status { task_id, id, body })
         }
     }
 }
 
-/// Everything the status comment of a task shows, as it is now.
-pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<StatusView>, StoreError> {
-    let store = &github.store;
+/// Everything the status comment of a task shows, as it is now, with the GitHub side of the
+/// task (its status comment), read through the comment sender's own read connections.
+pub async fn status_view(
+    github: &Github,
+    task_id: &str,
+) -> Result<Option<(StatusView, GhTask)>, StoreError> {
+    let store = &github.outbox_store;
     let Some(task) = store.task(task_id).await? else {
         return Ok(None);
     };
@@ -518,7 +545,7 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
     let Some(repo) = store.repo(&task.repo).await? else {
         return Ok(None);
     };
-    let settings = github.settings(&task.repo).await?;
+    let settings = github.settings_read_from(store, &task.repo).await?;
     let claim = store.gh_claim(task_id).await?;
     let claim = claim.filter(|c| task.lease_id.as_deref() == Some(c.lease_id.as_str()));
     let shows_holder = matches!(
@@ -576,7 +603,7 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
         .iter()
         .map(|(key, pattern)| (messages::issue_ref(&task.repo, key), pattern.clone()))
         .collect();
-    Ok(Some(StatusView {
+    let view = StatusView {
         waiting_on,
         path_holds,
         task_id: task.id.clone(),
@@ -645,7 +672,8 @@ pub async fn status_view(github: &Github, task_id: &str) -> Result<Option<Status
         } else {
             Vec::new()
         },
-    }))
+    };
+    Ok(Some((view, gh_task)))
 }
 
 /// The disclosure the status comment shows: the worker's, while its pull request is open or
@@ -678,7 +706,7 @@ fn credited_login(task: &TaskRow) -> Option<String> {
 /// The open proposals of a task, oldest first, as maintainers see them (rule 11).
 async fn open_proposals(github: &Github, task_id: &str) -> Result<Vec<ShownProposal>, StoreError> {
     let all = github
-        .store
+        .outbox_store
         .task_proposals(task_id, &Viewer::Maintainer)
         .await?;
     let mut shown = Vec::new();
@@ -686,7 +714,7 @@ async fn open_proposals(github: &Github, task_id: &str) -> Result<Vec<ShownPropo
         let worker = match &p.login {
             Some(_) => String::new(),
             None => github
-                .store
+                .outbox_store
                 .worker(&p.worker_id)
                 .await?
                 .map_or_else(|| p.worker_id.clone(), |w| w.name),
@@ -702,7 +730,7 @@ async fn open_proposals(github: &Github, task_id: &str) -> Result<Vec<ShownPropo
 }
 
 async fn worker_holder(github: &Github, worker_id: &str) -> Result<Holder, StoreError> {
-    let worker = github.store.worker(worker_id).await?;
+    let worker = github.outbox_store.worker(worker_id).await?;
     let Some(worker) = worker else {
         return Ok(Holder::Worker {
             name: worker_id.to_string(),
@@ -714,7 +742,7 @@ async fn worker_holder(github: &Github, worker_id: &str) -> Result<Holder, Store
             login: worker.github_login.clone().unwrap_or(worker.name),
         });
     }
-    let login = github.store.gh_login_of_worker(worker_id).await?;
+    let login = github.outbox_store.gh_login_of_worker(worker_id).await?;
     Ok(Holder::Worker {
         name: worker.name,
         login,

@@ -67,6 +67,9 @@ pub fn settings_remembered(repo: &str, row: Option<&GhRepo>, now: i64) -> bool {
 /// The shared context of the running App.
 pub struct Github {
     pub(crate) store: Store,
+    /// The store as the comment sender uses it: with read connections of its own (SQLite), so
+    /// that rendering status comments takes none from the deliveries being applied.
+    pub(crate) outbox_store: Store,
     pub(crate) app: Arc<GithubApp>,
     pub(crate) secrets: Option<WebhookSecrets>,
     /// This process, as named in inbox and outbox claims.
@@ -164,9 +167,18 @@ impl Github {
     /// what its status comments show of its settings files: why `.github/owp.yml` is not used,
     /// and then why a vouch list is not wholly applied (see [`RepoSettings::error`]).
     pub async fn settings(&self, repo: &str) -> Result<RepoSettings, StoreError> {
-        let row = self.store.gh_repo(repo).await?;
+        self.settings_read_from(&self.store, repo).await
+    }
+
+    /// [`Github::settings`], read through `store` (the comment sender's own reads).
+    pub(crate) async fn settings_read_from(
+        &self,
+        store: &Store,
+        repo: &str,
+    ) -> Result<RepoSettings, StoreError> {
+        let row = store.gh_repo(repo).await?;
         let mut settings = settings_of(row.as_ref());
-        let lists = self.store.vouch_list_errors_of(repo).await?;
+        let lists = store.vouch_list_errors_of(repo).await?;
         settings.error = shown_problems(settings.error.take(), &lists);
         Ok(settings)
     }

@@ -354,6 +354,53 @@ impl Store {
         self.hooks.write().expect("hooks lock").push(hook);
     }
 
+    /// SQLite: this store with read connections of its own, at most `reads`: the read
+    /// connections are few, and a busy reader would take them from the others. Everything else
+    /// — the writer, the hooks, the wake-ups — is shared, so a change made through it is a
+    /// change of this store. The comment sender renders status comments through it, off the
+    /// read connections webhook deliveries use. PostgreSQL: this store (its pool is the size
+    /// the operator gave the process, `OWP_DATABASE_POOL`, and reads and writes share it).
+    pub async fn with_own_reads(&self, reads: u32) -> Result<Store, StoreError> {
+        if self.backend == Backend::Postgres {
+            return Ok(self.clone());
+        }
+        let read = self
+            .read
+            .options()
+            .clone()
+            .max_connections(reads.max(1))
+            .min_connections(1)
+            .connect_with((*self.read.connect_options()).clone())
+            .await?;
+        let s = &self.0;
+        Ok(Store(Arc::new(StoreState {
+            backend: s.backend,
+            write: s.write.clone(),
+            read,
+            timing: Arc::clone(&s.timing),
+            hooks: Arc::clone(&s.hooks),
+            changed: Arc::clone(&s.changed),
+            local_last_event: Arc::clone(&s.local_last_event),
+            expiry_quiet_until: Arc::clone(&s.expiry_quiet_until),
+            horizon: Arc::clone(&s.horizon),
+            signals: Arc::clone(&s.signals),
+            writer: s.writer.clone(),
+            groups: s.groups.clone(),
+            empty_claims: Arc::clone(&s.empty_claims),
+            settings_on_until: Arc::clone(&s.settings_on_until),
+            claim_batches: Arc::clone(&s.claim_batches),
+            ack_batches: Arc::clone(&s.ack_batches),
+            move_batches: Arc::clone(&s.move_batches),
+            write_conn: s.write_conn.clone(),
+            direct_reads: s.direct_reads.clone(),
+            known_workers: Arc::clone(&s.known_workers),
+            presence: Arc::clone(&s.presence),
+            home: s.home.clone(),
+            observer: Arc::clone(&s.observer),
+            readiness: Arc::clone(&s.readiness),
+        })))
+    }
+
     /// The read pool (for queries of other modules that only read).
     pub fn read_pool(&self) -> &AnyPool {
         &self.read

@@ -534,3 +534,89 @@ async fn a_write_in_flight_holds_back_its_installation_in_every_process() {
     )
     .await;
 }
+
+/// Asks for the status comment of `task_id` (issue 1 of `org-7/repo`), due at once.
+async fn ask_status(store: &Store, task_id: &str) {
+    let target = OutboxTarget {
+        installation_id: 7,
+        repo: "org-7/repo",
+        issue_number: 1,
+    };
+    let mut tx = store.begin().await.unwrap();
+    let now = tx.now;
+    owp::store::github::outbox::enqueue_status(tx.conn(), now, &target, task_id, 0)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_comment_is_remembered_in_the_transaction_marking_its_row_sent() {
+    on_each_backend(
+        "a_status_comment_is_remembered_in_the_transaction_marking_its_row_sent",
+        fast_timing(),
+        |db| async move {
+            let store = &db.store;
+            crate::store_support::repo(store, "org-7/repo", 5, false).await;
+            let task = store
+                .import_tasks("org-7/repo", &[crate::store_support::task("one")], "admin")
+                .await
+                .unwrap()
+                .remove(0);
+            let mut tx = store.begin().await.unwrap();
+            tx.gh_upsert_installation(7, "org-7", false).await.unwrap();
+            tx.gh_upsert_task(&task.id, "org-7/repo", 1, &[])
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            ask_status(store, &task.id).await;
+            let later = owp::store::now_ms() + 60_000;
+            let now = owp::store::now_ms();
+            let rows = store.gh_claim_outbox("a", now, later, 10).await.unwrap();
+            assert_eq!(rows.len(), 1, "{}", db.label);
+            let sent = store
+                .gh_status_sent(&rows[0], "a", &task.id, 42, "first")
+                .await
+                .unwrap();
+            assert!(sent, "{}", db.label);
+            let gh = store.gh_task(&task.id).await.unwrap().unwrap();
+            assert_eq!(gh.status_comment_id, Some(42), "{}", db.label);
+            assert_eq!(gh.status_body.as_deref(), Some("first"), "{}", db.label);
+            let states: Vec<String> = store
+                .gh_outbox_of_issue("org-7/repo", 1)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(_, state, _)| state)
+                .collect();
+            assert_eq!(states, ["sent"], "{}", db.label);
+            // The task changes while its next edit is on its way: the edit is remembered, and
+            // the row stays pending, to be sent again at once.
+            ask_status(store, &task.id).await;
+            let now = owp::store::now_ms();
+            let rows = store.gh_claim_outbox("a", now, later, 10).await.unwrap();
+            assert_eq!(rows.len(), 1, "{}", db.label);
+            ask_status(store, &task.id).await;
+            let sent = store
+                .gh_status_sent(&rows[0], "a", &task.id, 42, "second")
+                .await
+                .unwrap();
+            assert!(!sent, "{}", db.label);
+            let gh = store.gh_task(&task.id).await.unwrap().unwrap();
+            assert_eq!(gh.status_body.as_deref(), Some("second"), "{}", db.label);
+            let states: Vec<String> = store
+                .gh_outbox_of_issue("org-7/repo", 1)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(_, state, _)| state)
+                .collect();
+            assert_eq!(states, ["sent", "pending"], "{}", db.label);
+            let now = owp::store::now_ms();
+            let again = store.gh_claim_outbox("a", now, later, 10).await.unwrap();
+            assert_eq!(again.len(), 1, "{}", db.label);
+            assert!(again[0].revision > rows[0].revision, "{}", db.label);
+        },
+    )
+    .await;
+}

@@ -21,18 +21,17 @@ pub struct DeliveryLane {
     pub repo: Option<i64>,
 }
 
-/// Claims the oldest due deliveries that no earlier pending delivery holds back (`$1` runner,
-/// `$2` claimed until, `$3` now; at most `{limit}` in one statement: two of one lane are never
-/// claimed together, since the earlier one, pending, holds back the later). An earlier delivery
-/// holds a later one while it is pending — claimed, waiting for a retry, or not yet tried —
-/// when they share a repository, when either spans their installation, or when either names no
-/// installation (each of these is one probe of an index of
-/// pending deliveries; one without an installation has no repository either). `{lock}`:
+/// Claims the oldest due delivery that no earlier pending delivery holds back (`$1` runner,
+/// `$2` claimed until, `$3` now), in the same form on both backends. An earlier delivery holds
+/// a later one while it is pending — claimed, waiting for a retry, or not yet tried — when they
+/// share a repository, when either spans their installation, or when either names no
+/// installation (each of these is one probe of an index of pending deliveries; one without an
+/// installation has no repository either). `{lock}`:
 /// PostgreSQL passes over rows another process is claiming at this instant (`FOR UPDATE SKIP
 /// LOCKED`) instead of waiting for them; SQLite writes one statement at a time.
 const CLAIM_NEXT: &str = "\
     UPDATE gh_deliveries SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
-    WHERE seq {pick} ( \
+    WHERE seq = ( \
       SELECT d.seq FROM gh_deliveries d \
       WHERE d.state = 'pending' AND d.next_attempt_at <= $3 \
         AND (d.claimed_until IS NULL OR d.claimed_until <= $3) \
@@ -48,7 +47,7 @@ const CLAIM_NEXT: &str = "\
               AND e.lane_installation IS NULL AND e.lane_repo IS NULL AND e.seq < d.seq) \
         AND (d.lane_installation IS NOT NULL OR NOT EXISTS (SELECT 1 FROM gh_deliveries e \
               WHERE e.state = 'pending' AND e.seq < d.seq)) \
-      ORDER BY d.seq LIMIT {limit} {lock}) \
+      ORDER BY d.seq LIMIT 1 {lock}) \
     AND state = 'pending' AND (claimed_until IS NULL OR claimed_until <= $3) \
     RETURNING seq, delivery_id, event, body, attempts";
 
@@ -167,8 +166,9 @@ impl Store {
             .next())
     }
 
-    /// Claims up to `limit` deliveries as [`Store::gh_claim_delivery`] does, in one statement
-    /// (one turn of the writer however many it claims), oldest first.
+    /// Claims up to `limit` deliveries as [`Store::gh_claim_delivery`] does, oldest first: one
+    /// claim statement each, the same on both backends, each its own short transaction
+    /// (PostgreSQL's `FOR UPDATE SKIP LOCKED` passes over rows another process is claiming).
     pub async fn gh_claim_deliveries(
         &self,
         runner: &str,
@@ -176,44 +176,33 @@ impl Store {
         until: i64,
         limit: usize,
     ) -> Result<Vec<InboxDelivery>, StoreError> {
-        // SQLite: every delivery in one statement, one turn of the writer. PostgreSQL: one a
-        // statement (`FOR UPDATE SKIP LOCKED` passes over rows another process is claiming),
-        // each its own short transaction, as many as asked.
-        let (pick, lock, per_statement) = match self.backend {
-            Backend::Sqlite => ("IN", "", limit.max(1)),
-            Backend::Postgres => ("=", "FOR UPDATE SKIP LOCKED", 1),
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         };
-        let sql = CLAIM_NEXT
-            .replace("{pick}", pick)
-            .replace("{limit}", &per_statement.to_string())
-            .replace("{lock}", lock);
+        let sql = CLAIM_NEXT.replace("{lock}", lock);
         let mut out = Vec::new();
         while out.len() < limit.max(1) {
             let mut tx = self.begin().await?;
-            let rows: Vec<(i64, String, String, String, i64)> =
+            let row: Option<(i64, String, String, String, i64)> =
                 sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
                     .bind(runner)
                     .bind(until)
                     .bind(now)
-                    .fetch_all(tx.conn())
+                    .fetch_optional(tx.conn())
                     .await?;
             tx.commit().await?;
-            let claimed = rows.len();
-            out.extend(
-                rows.into_iter()
-                    .map(|(seq, delivery_id, event, body, attempts)| InboxDelivery {
-                        seq,
-                        delivery_id,
-                        event,
-                        body,
-                        attempts,
-                    }),
-            );
-            if claimed < per_statement {
+            let Some((seq, delivery_id, event, body, attempts)) = row else {
                 break;
-            }
+            };
+            out.push(InboxDelivery {
+                seq,
+                delivery_id,
+                event,
+                body,
+                attempts,
+            });
         }
-        out.sort_by_key(|d| d.seq);
         Ok(out)
     }
 

@@ -134,6 +134,16 @@ impl WriteTx {
         .await?)
     }
 
+    /// Remembers a task's status comment and the body last written to it.
+    pub async fn gh_set_status_comment(
+        &mut self,
+        task_id: &str,
+        comment_id: Option<i64>,
+        body: Option<&str>,
+    ) -> Result<(), StoreError> {
+        set_status_comment(self.conn(), task_id, comment_id, body).await
+    }
+
     /// Marks (or clears, with `None`) that the issue left the pool while someone held it.
     pub async fn gh_set_left_pool(
         &mut self,
@@ -196,4 +206,19 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+async fn set_status_comment(
+    conn: &mut AnyConnection,
+    task_id: &str,
+    comment_id: Option<i64>,
+    body: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE gh_tasks SET status_comment_id = $1, status_body = $2 WHERE task_id = $3")
+        .bind(comment_id)
+        .bind(body)
+        .bind(task_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

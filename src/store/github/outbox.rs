@@ -77,6 +77,18 @@ fn decode_outbox(row: &AnyRow) -> Result<OutboxRow, StoreError> {
     })
 }
 
+/// Marks a claimed row sent (`$1` now, `$2` GitHub's id, `$3` the row, `$4` the runner holding
+/// it, `$5` its revision when claimed: a status row whose task changed since is not marked).
+const MARK_SENT: &str = "UPDATE gh_outbox SET state = 'sent', sent_at = $1, github_id = $2, \
+    last_error = NULL, claimed_by = NULL, claimed_until = NULL \
+    WHERE id = $3 AND claimed_by = $4 AND revision = $5";
+
+/// Gives a claimed row back, to be tried at `$1` (`$2` the error, if any; `$3` the row, `$4`
+/// the runner holding it).
+const GIVE_BACK: &str = "UPDATE gh_outbox SET next_attempt_at = $1, \
+    last_error = COALESCE($2, last_error), claimed_by = NULL, claimed_until = NULL \
+    WHERE id = $3 AND claimed_by = $4";
+
 /// Where an outbox row goes.
 #[derive(Clone, Debug)]
 pub struct OutboxTarget<'a> {
@@ -330,22 +342,56 @@ impl Store {
         github_id: Option<i64>,
     ) -> Result<bool, StoreError> {
         let now = crate::store::now_ms();
-        let n = sqlx::query(
-            "UPDATE gh_outbox SET state = 'sent', sent_at = $1, github_id = $2, last_error = NULL, \
-             claimed_by = NULL, claimed_until = NULL \
-             WHERE id = $3 AND claimed_by = $4 AND revision = $5",
-        )
-        .bind(now)
-        .bind(github_id)
-        .bind(row.id)
-        .bind(runner)
-        .bind(row.revision)
-        .execute_write(self)
-        .await?
-        .rows_affected();
+        let n = sqlx::query(MARK_SENT)
+            .bind(now)
+            .bind(github_id)
+            .bind(row.id)
+            .bind(runner)
+            .bind(row.revision)
+            .execute_write(self)
+            .await?
+            .rows_affected();
         if n == 0 {
             self.gh_outbox_retry(row.id, runner, now, None).await?;
         }
+        Ok(n == 1)
+    }
+
+    /// A status row was sent, writing `body` to the task's status comment `comment_id`: the
+    /// comment is remembered as the task's and the row marked sent (as
+    /// [`Store::gh_outbox_sent`] does: false when the task changed meanwhile) in one
+    /// transaction, one turn of the writer.
+    pub async fn gh_status_sent(
+        &self,
+        row: &OutboxRow,
+        runner: &str,
+        task_id: &str,
+        comment_id: i64,
+        body: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let now = crate::store::now_ms().max(tx.now);
+        tx.gh_set_status_comment(task_id, Some(comment_id), Some(body))
+            .await?;
+        let n = sqlx::query(MARK_SENT)
+            .bind(now)
+            .bind(Some(comment_id))
+            .bind(row.id)
+            .bind(runner)
+            .bind(row.revision)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        if n == 0 {
+            sqlx::query(GIVE_BACK)
+                .bind(now)
+                .bind(None::<&str>)
+                .bind(row.id)
+                .bind(runner)
+                .execute(tx.conn())
+                .await?;
+        }
+        tx.commit().await?;
         Ok(n == 1)
     }
 
@@ -357,16 +403,13 @@ impl Store {
         at: i64,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE gh_outbox SET next_attempt_at = $1, last_error = COALESCE($2, last_error), \
-             claimed_by = NULL, claimed_until = NULL WHERE id = $3 AND claimed_by = $4",
-        )
-        .bind(at)
-        .bind(error)
-        .bind(id)
-        .bind(runner)
-        .execute_write(self)
-        .await?;
+        sqlx::query(GIVE_BACK)
+            .bind(at)
+            .bind(error)
+            .bind(id)
+            .bind(runner)
+            .execute_write(self)
+            .await?;
         Ok(())
     }
 

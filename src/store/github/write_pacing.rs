@@ -172,7 +172,8 @@ impl Store {
     }
 
     /// `Ok(Ok(at))`: the write may go now (reserved at `at` when it is taken); `Ok(Err(until))`:
-    /// it waits until `until`.
+    /// it waits until `until`. A look ([`Take::Look`]) only reads, on a read connection: it
+    /// takes no turn of the writer (SQLite) and locks no row (PostgreSQL).
     async fn gh_pace(
         &self,
         installation_id: i64,
@@ -180,11 +181,25 @@ impl Store {
         pacing: &WritePacing,
         take: Take,
     ) -> Result<Result<i64, i64>, StoreError> {
-        let reserve = take != Take::Look;
+        if take == Take::Look {
+            let now = crate::store::now_ms();
+            let looked: Looked = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT (SELECT blocked_until FROM gh_installations WHERE id = $1), \
+                     {COUNTS} FROM gh_write_log WHERE installation_id = $1"
+            )))
+            .bind(installation_id)
+            .bind(now - pacing.minute_ms)
+            .bind(now - pacing.hour_ms)
+            .fetch_one(&self.read)
+            .await?;
+            let (blocked, minute, oldest_minute, hour, oldest_hour, newest, in_flight) = looked;
+            let counts = (minute, oldest_minute, hour, oldest_hour, newest, in_flight);
+            return Ok(verdict(pacing, status, now, blocked, counts).map(|()| now));
+        }
         let mut tx = self.begin().await?;
         let lock = match self.backend {
-            Backend::Postgres if reserve => " FOR UPDATE",
-            _ => "",
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
         };
         let blocked: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT blocked_until FROM gh_installations WHERE id = $1{lock}"
@@ -201,50 +216,21 @@ impl Store {
         {
             return Ok(Err(until));
         }
-        if reserve {
-            sqlx::query("DELETE FROM gh_write_log WHERE installation_id = $1 AND at <= $2")
-                .bind(installation_id)
-                .bind(now - pacing.hour_ms.max(pacing.minute_ms))
-                .execute(tx.conn())
-                .await?;
-        }
-        type Counts = (i64, Option<i64>, i64, Option<i64>, Option<i64>, Option<i64>);
-        let (minute, oldest_minute, hour, oldest_hour, newest, in_flight): Counts = sqlx::query_as(
-            "SELECT COALESCE(SUM(CASE WHEN at > $2 THEN 1 ELSE 0 END), 0), \
-                 MIN(CASE WHEN at > $2 THEN at END), \
-                 COALESCE(SUM(CASE WHEN at > $3 THEN 1 ELSE 0 END), 0), \
-                 MIN(CASE WHEN at > $3 THEN at END), MAX(COALESCE(sent_at, at)), \
-                 MAX(in_flight_until) \
-                 FROM gh_write_log WHERE installation_id = $1",
-        )
+        sqlx::query("DELETE FROM gh_write_log WHERE installation_id = $1 AND at <= $2")
+            .bind(installation_id)
+            .bind(now - pacing.hour_ms.max(pacing.minute_ms))
+            .execute(tx.conn())
+            .await?;
+        let counts: Counts = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COUNTS} FROM gh_write_log WHERE installation_id = $1"
+        )))
         .bind(installation_id)
         .bind(now - pacing.minute_ms)
         .bind(now - pacing.hour_ms)
         .fetch_one(tx.conn())
         .await?;
-        if pacing.in_flight_ms > 0
-            && let Some(until) = in_flight
-            && until > now
-        {
-            // Another write of the installation is on its way (this process or another).
-            return Ok(Err(
-                until.min(now + pacing.spacing_ms.max(IN_FLIGHT_RECHECK_MS))
-            ));
-        }
-        let (per_minute, per_hour) = pacing.budgets(status);
-        if minute >= per_minute {
-            return Ok(Err(oldest_minute.unwrap_or(now) + pacing.minute_ms + 1));
-        }
-        if hour >= per_hour {
-            return Ok(Err(oldest_hour.unwrap_or(now) + pacing.hour_ms + 1));
-        }
-        if let Some(newest) = newest
-            && now < newest + pacing.spacing_ms
-        {
-            return Ok(Err(newest + pacing.spacing_ms));
-        }
-        if !reserve {
-            return Ok(Ok(now));
+        if let Err(until) = verdict(pacing, status, now, None, counts) {
+            return Ok(Err(until));
         }
         let in_flight_until =
             (take == Take::InFlight && pacing.in_flight_ms > 0).then(|| now + pacing.in_flight_ms);
@@ -322,4 +308,63 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+/// What an installation's log says of its writes (`$1` the installation, `$2` a minute ago, `$3`
+/// an hour ago): writes in the last minute and the oldest of them, in the last hour and the
+/// oldest of them, when the newest was sent, and until when one is in flight.
+const COUNTS: &str = "COALESCE(SUM(CASE WHEN at > $2 THEN 1 ELSE 0 END), 0), \
+    MIN(CASE WHEN at > $2 THEN at END), \
+    COALESCE(SUM(CASE WHEN at > $3 THEN 1 ELSE 0 END), 0), \
+    MIN(CASE WHEN at > $3 THEN at END), MAX(COALESCE(sent_at, at)), MAX(in_flight_until)";
+
+/// The columns of [`COUNTS`].
+type Counts = (i64, Option<i64>, i64, Option<i64>, Option<i64>, Option<i64>);
+
+/// What a look reads: until when the installation pauses, then [`Counts`].
+type Looked = (
+    Option<i64>,
+    i64,
+    Option<i64>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// Whether a write may go `now` (`Ok`), or when it may (`Err`): after the installation's pause
+/// (`blocked` until), its write in flight, its budgets and its spacing.
+fn verdict(
+    pacing: &WritePacing,
+    status: bool,
+    now: i64,
+    blocked: Option<i64>,
+    counts: Counts,
+) -> Result<(), i64> {
+    let (minute, oldest_minute, hour, oldest_hour, newest, in_flight) = counts;
+    if let Some(until) = blocked
+        && until > now
+    {
+        return Err(until);
+    }
+    if pacing.in_flight_ms > 0
+        && let Some(until) = in_flight
+        && until > now
+    {
+        // Another write of the installation is on its way (this process or another).
+        return Err(until.min(now + pacing.spacing_ms.max(IN_FLIGHT_RECHECK_MS)));
+    }
+    let (per_minute, per_hour) = pacing.budgets(status);
+    if minute >= per_minute {
+        return Err(oldest_minute.unwrap_or(now) + pacing.minute_ms + 1);
+    }
+    if hour >= per_hour {
+        return Err(oldest_hour.unwrap_or(now) + pacing.hour_ms + 1);
+    }
+    if let Some(newest) = newest
+        && now < newest + pacing.spacing_ms
+    {
+        return Err(newest + pacing.spacing_ms);
+    }
+    Ok(())
 }
