@@ -422,7 +422,12 @@ pub(super) async fn link(
             );
             crate::github::login_link::tell_moved(tx, ctx.login, &worker_id, &moved).await?;
             if let Some(left) = &moved.left {
-                let body = crate::github::login_link::relinked(ctx.login, &worker_id, left, false);
+                let body = crate::github::login_link::relinked(
+                    ctx.login,
+                    &worker_id,
+                    left,
+                    crate::github::login_link::MovedHere::Nothing,
+                );
                 ctx.reply(tx, None, &body).await?;
             }
             ctx.thumbs_up(tx).await
