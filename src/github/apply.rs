@@ -425,12 +425,17 @@ impl CommentCtx<'_> {
             return self.react_once(tx, throttle::COLLAPSED_REACTION).await;
         }
         let allowed = self.maintainer_known
-            || self.github.replies.allow(
-                self.installation,
-                self.repo,
-                to_i64(self.number),
-                self.account_id,
-            );
+            || self
+                .github
+                .replies
+                .allow(
+                    tx,
+                    self.installation,
+                    self.repo,
+                    to_i64(self.number),
+                    self.account_id,
+                )
+                .await?;
         if !allowed {
             tracing::info!(login = self.login, "reply limit reached; reacting instead");
             return self.react_once(tx, throttle::THROTTLED_REACTION).await;

@@ -36,26 +36,53 @@ pub fn code_hash(code: &str) -> String {
     hex::encode(Sha256::digest(code.trim().to_uppercase().as_bytes()))
 }
 
+/// What moved with a person to the worker that speaks for them now, on the issue a
+/// [`relinked`] text is written on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MovedHere {
+    /// Nothing of this issue (the reply to the person's own `/owp link`).
+    Nothing,
+    /// Their claim of this issue.
+    Claim,
+    /// Their plan for this issue.
+    Plan,
+}
+
 /// Which worker speaks for `login` now and which stopped, in words (worker ids, written as
-/// code); `moved` when the claim of the issue it is written on moved with them.
-pub fn relinked(login: &str, now: &str, left: &str, moved: bool) -> String {
-    let claim = if moved {
-        " Your claim of this issue moved with you: report and renew it from `NOW`; reports \
-         from `LEFT` are refused."
+/// code), with what of the issue it is written on moved with them. Written on an issue where the
+/// person did not just comment, it says how to take it back: a device code the person entered at
+/// GitHub's device page may have been a stranger's.
+pub fn relinked(login: &str, now: &str, left: &str, moved: MovedHere) -> String {
+    let what = match moved {
+        MovedHere::Nothing => String::new(),
+        MovedHere::Claim => format!(
+            " Your claim of this issue moved with you: report and renew it from `{now}`; \
+             reports from `{left}` are refused."
+        ),
+        MovedHere::Plan => format!(
+            " Your plan for this issue moved with you: `{now}` answers for it and is the worker \
+             an approval hands the issue to."
+        ),
+    };
+    let not_you = if moved == MovedHere::Nothing {
+        String::new()
     } else {
-        ""
+        format!(
+            " If you did not link `{now}` (a code you entered at GitHub's device page was not \
+             your worker's), link your own worker again (`owp worker link`): all of this moves \
+             back to it."
+        )
     };
     format!(
         "@{login}, worker `{now}` speaks for you now (you linked it just now); worker `{left}` \
-         no longer does.{claim}"
+         no longer does.{what}{not_you}"
     )
-    .replace("NOW", now)
-    .replace("LEFT", left)
 }
 
-/// A proof moved `login` from one worker to another (`mv`): each task whose claim moved with
-/// them says so on its issue (through the outbox, in the transaction of the link), so the person
-/// learns which worker answers for their claim now.
+/// A proof moved `login` from one worker to another (`mv`): each task whose claim or plan moved
+/// with them says so on its issue (through the outbox, in the transaction of the link), so the
+/// person learns which worker answers for their work now, which stopped, and how to take it back
+/// if the link was not theirs.
 pub async fn tell_moved(
     tx: &mut WriteTx,
     login: &str,
@@ -65,16 +92,27 @@ pub async fn tell_moved(
     let Some(left) = &mv.left else {
         return Ok(());
     };
-    let ids: Vec<&str> = mv.moved_tasks.iter().map(String::as_str).collect();
+    let plans = mv
+        .moved_plans
+        .iter()
+        .filter(|t| !mv.moved_tasks.contains(t))
+        .map(|t| (t, MovedHere::Plan));
+    let told: Vec<(&String, MovedHere)> = mv
+        .moved_tasks
+        .iter()
+        .map(|t| (t, MovedHere::Claim))
+        .chain(plans)
+        .collect();
+    let ids: Vec<&str> = told.iter().map(|(t, _)| t.as_str()).collect();
     let targets = task_targets(tx.conn(), &ids).await?;
-    let body = relinked(login, now, left, true);
-    for task in &mv.moved_tasks {
+    for (task, moved) in told {
         if let Some((repo, number, installation_id)) = targets.get(task) {
             let target = OutboxTarget {
                 installation_id: *installation_id,
                 repo,
                 issue_number: *number,
             };
+            let body = relinked(login, now, left, moved);
             tx.gh_enqueue_comment(&target, Some(task), &body).await?;
         }
     }

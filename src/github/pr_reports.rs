@@ -35,7 +35,8 @@ pub enum PrReportRefusal {
     /// GitHub did not answer (or the App does not run here): ask again later.
     Unavailable,
     /// GitHub would have to be asked, and the reads this person, task or installation may cause
-    /// are spent: ask again after `retry_after`.
+    /// are spent (the installation's permission reads among them): ask again after
+    /// `retry_after`.
     Limited { retry_after: Duration },
 }
 
@@ -110,6 +111,14 @@ pub async fn check(
     match maintainer {
         Ok(true) => Ok(Ok(())),
         Ok(false) => Ok(Err(PrReportRefusal::NotYours { number, author })),
+        // The installation's permission reads are spent (`volunteer_reads::take_permission`), or
+        // GitHub asked to wait: nothing was asked, and the worker is told when to report again.
+        Err(CallError::Wait { until }) => {
+            let wait = until.saturating_sub(crate::store::now_ms()).max(1000);
+            Ok(Err(PrReportRefusal::Limited {
+                retry_after: Duration::from_millis(u64::try_from(wait).unwrap_or(1000)),
+            }))
+        }
         Err(error) => {
             tracing::warn!(%error, repo, number, "cannot read a pull request author's permission; the report waits");
             Ok(Err(PrReportRefusal::Unavailable))

@@ -4,16 +4,44 @@
 //! allow what one allows). Each counted name has one row of `rate_counts` (migration 0047)
 //! holding the uses of its current window (a minute, or as long as the limit says: migration
 //! 0058); a use is one conditional upsert, which counts it only while the window has room, so
-//! two replicas asking at once cannot both take the last use. And the one long poll a worker
-//! holds, wherever it runs: `held_polls` names the poll each worker began last.
+//! two replicas asking at once cannot both take the last use. A use may also be counted inside
+//! a write transaction ([`WriteTx::take_limit_in`]: the App's replies to a person, counted with
+//! the reply they allow). And the one long poll a worker holds, wherever it runs: `held_polls`
+//! names the poll each worker began last.
 
 use std::time::Duration;
 
 use super::engine::sqlite_writer::ExecuteWrite;
-use super::{Store, StoreError, now_ms};
+use super::{Store, StoreError, WriteTx, now_ms};
 
 /// The window a limit counts in unless it names another.
 const WINDOW_MS: i64 = 60_000;
+
+/// One use of a name (`$1`) in the window starting at `$2` (of `$4` ms), counted only while
+/// the window holds fewer than `$3` uses: the one statement every count runs.
+const TAKE: &str = "INSERT INTO rate_counts (name, window_start, used, span) VALUES ($1, $2, 1, $4) \
+     ON CONFLICT (name) DO UPDATE SET \
+       used = CASE WHEN rate_counts.window_start = excluded.window_start \
+         THEN rate_counts.used + 1 ELSE 1 END, \
+       window_start = excluded.window_start, span = excluded.span \
+     WHERE rate_counts.window_start <> excluded.window_start OR rate_counts.used < $3";
+
+/// [`TAKE`] in a window that begins at the name's first use (`$2`: now) rather than on the
+/// clock: uses close together always share one window, wherever the minute turns.
+const TAKE_FROM_FIRST_USE: &str = "INSERT INTO rate_counts (name, window_start, used, span) \
+     VALUES ($1, $2, 1, $4) ON CONFLICT (name) DO UPDATE SET \
+       used = CASE WHEN rate_counts.window_start + rate_counts.span > excluded.window_start \
+         THEN rate_counts.used + 1 ELSE 1 END, \
+       window_start = CASE WHEN rate_counts.window_start + rate_counts.span > excluded.window_start \
+         THEN rate_counts.window_start ELSE excluded.window_start END, \
+       span = excluded.span \
+     WHERE rate_counts.window_start + rate_counts.span <= excluded.window_start \
+       OR rate_counts.used < $3";
+
+/// The start of the window of `window_ms` (aligned to the epoch) that holds `now`.
+fn window_of(now: i64, window_ms: i64) -> i64 {
+    now - now.rem_euclid(window_ms)
+}
 
 impl Store {
     /// Counts one use of `name` in its current minute, if `per_minute` allows another: `None`
@@ -40,25 +68,44 @@ impl Store {
         }
         let window_ms = window_ms.max(1);
         let now = now_ms();
-        let window = now - now.rem_euclid(window_ms);
-        let taken = sqlx::query(
-            "INSERT INTO rate_counts (name, window_start, used, span) VALUES ($1, $2, 1, $4) \
-             ON CONFLICT (name) DO UPDATE SET \
-               used = CASE WHEN rate_counts.window_start = excluded.window_start \
-                 THEN rate_counts.used + 1 ELSE 1 END, \
-               window_start = excluded.window_start, span = excluded.span \
-             WHERE rate_counts.window_start <> excluded.window_start OR rate_counts.used < $3",
-        )
-        .bind(name)
-        .bind(window)
-        .bind(i64::from(limit))
-        .bind(window_ms)
-        .execute_write(self)
-        .await?
-        .rows_affected();
+        let window = window_of(now, window_ms);
+        let taken = sqlx::query(TAKE)
+            .bind(name)
+            .bind(window)
+            .bind(i64::from(limit))
+            .bind(window_ms)
+            .execute_write(self)
+            .await?
+            .rows_affected();
         Ok((taken == 0).then(|| {
             Duration::from_millis(u64::try_from(window + window_ms - now).unwrap_or(0).max(1))
         }))
+    }
+
+    /// Whether any of `limits` (a name and its limit, counted by [`WriteTx::take_limit_in`])
+    /// has no use left in its window now: one statement.
+    pub async fn shared_limit_spent(&self, limits: &[(&str, u32)]) -> Result<bool, StoreError> {
+        if limits.is_empty() {
+            return Ok(false);
+        }
+        let clauses: Vec<String> = (0..limits.len())
+            .map(|i| {
+                format!(
+                    "(name = ${} AND used >= ${} AND window_start + span > $1)",
+                    2 * i + 2,
+                    2 * i + 3
+                )
+            })
+            .collect();
+        let sql = format!(
+            "SELECT COUNT(*) FROM rate_counts WHERE {}",
+            clauses.join(" OR ")
+        );
+        let mut query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(now_ms());
+        for (name, limit) in limits {
+            query = query.bind(*name).bind(i64::from(*limit));
+        }
+        Ok(query.fetch_one(&self.read).await? > 0)
     }
 
     /// Forgets the counts of windows that have ended (run every minute or so).
@@ -68,6 +115,33 @@ impl Store {
             .execute_write(self)
             .await?;
         Ok(())
+    }
+}
+
+impl WriteTx {
+    /// Counts one use of `name` within this transaction, if its window of `window_ms` (begun
+    /// at its first use, [`TAKE_FROM_FIRST_USE`]) holds fewer than `limit`: whether it was
+    /// counted. The count commits with what it allowed, or not at all; on PostgreSQL a second
+    /// replica's count of the same name waits for this transaction.
+    pub async fn take_limit_in(
+        &mut self,
+        name: &str,
+        limit: u32,
+        window_ms: i64,
+    ) -> Result<bool, StoreError> {
+        if limit == 0 {
+            return Ok(true);
+        }
+        let window_ms = window_ms.max(1);
+        let taken = sqlx::query(TAKE_FROM_FIRST_USE)
+            .bind(name)
+            .bind(self.now)
+            .bind(i64::from(limit))
+            .bind(window_ms)
+            .execute(self.conn())
+            .await?
+            .rows_affected();
+        Ok(taken > 0)
     }
 }
 

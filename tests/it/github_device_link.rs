@@ -2,16 +2,18 @@
 //! contract's section 14): over HTTP against the fake GitHub, which runs the device flow as
 //! GitHub does. The worker then speaks for the approving account (its id, not a typed login),
 //! the person's GitHub token is nowhere the pool keeps or answers anything, a device code of a
-//! worker and one of a maintainer never cross, and a flood of starts and polls reaches GitHub only
-//! as often as the limits allow.
+//! worker and one of a maintainer never cross, a flood of starts and polls reaches GitHub only
+//! as often as the limits allow, and a person phished into entering a stranger's code is told and
+//! takes their work back.
 
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::github_support::story::Story;
-use crate::signin::{MONA, browser, story, story_with};
+use crate::github_support::story::{REPO, Story};
+use crate::signin::{MONA, browser, story, story_with, story_with_settings};
+use owp::domain::TaskStatus;
 
 const START: &str = "/v1/workers/link/device";
 const TOKEN: &str = "/v1/workers/link/device/token";
@@ -355,4 +357,137 @@ async fn without_an_oauth_client_the_routes_are_not_served() {
     let (status, doc) = story.admin(Method::GET, "/v1/openapi.json", None).await;
     assert_eq!(status, 200);
     assert!(doc["paths"][START].is_object(), "documented all the same");
+}
+
+/// `worker_id`'s trust set by the admin.
+async fn set_trust(story: &Story, worker_id: &str, trust: i64) {
+    let (status, body) = story
+        .admin(
+            Method::POST,
+            &format!("/v1/admin/workers/{worker_id}"),
+            Some(json!({"trust_level": trust})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Row 5, the phished device link, written as the attack: alice holds a task and has a plan
+/// waiting through her laptop's worker; mallory's worker starts a device link and alice enters
+/// its code at GitHub's device page. Mallory's worker then speaks for alice: her claim and her
+/// plan move to it, and alice is told on both issues which worker speaks for her now, which
+/// stopped, and how to take it back. Mallory cannot end alice's work with what is hers: her pull
+/// request naming the issue ends no claim (contract section 9), and her worker's report of it is
+/// refused. alice links her laptop again with her own code: the claim and the plan move back,
+/// she is told again, and mallory's worker speaks for nobody.
+#[tokio::test]
+async fn a_phished_device_link_is_told_to_the_victim_and_taken_back() {
+    let rules = "max_open_prs: 10\nclaim:\n  approval: plan\n  approval_skip_trust: 1\n";
+    let story = story_with_settings(false, Some(rules), |_| {}).await;
+    let held = story.label_issue("Refactor the parser", &[]).await;
+    let planned = story.label_issue("Document the flags", &[]).await;
+    let links = story
+        .fake
+        .create_issue(REPO, "maintainer", "Links", "Where people link.", &[]);
+    let registration = json!({"name": "alice-laptop", "skills": [], "capacity_points": 10,
+        "max_concurrent_tasks": 5});
+    let laptop = story.linked_worker(links, "alice", registration).await;
+    let (_, me) = story.get_json("/v1/workers/me", &laptop).await;
+    let laptop_id = me["worker"]["worker_id"].as_str().unwrap().to_string();
+    set_trust(&story, &laptop_id, 1).await;
+    let (status, lease) = story.post_json("/v1/work", Some(&laptop), json!({})).await;
+    assert_eq!(status, 200, "{lease}");
+    let held_id = story.task(held).await.id;
+    set_trust(&story, &laptop_id, 0).await;
+    let planned_id = story.task(planned).await.id;
+    let (status, body) = story
+        .post_json(
+            &format!("/v1/tasks/{planned_id}/proposals"),
+            Some(&laptop),
+            json!({"plan": "Describe each flag with an example."}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // mallory's worker starts a device link; alice enters its code.
+    let (mallory_id, mallory) = register(&story, "mallory-bot", None).await;
+    let (code, user_code) = start(&story, &mallory).await;
+    story.fake.approve_device(&user_code, "alice").unwrap();
+    let (status, body) = poll_until_done(&story, &mallory, &code).await;
+    assert_eq!(status, 200, "{body}");
+    let linked = json_of(&body);
+    assert_eq!(linked["replaced_worker"], laptop_id.as_str(), "{linked}");
+    assert_eq!(linked["moved_tasks"], json!([held_id]), "{linked}");
+    story.settle().await;
+    let told = |moved: &str| {
+        format!(
+            "@alice, worker `{mallory_id}` speaks for you now (you linked it just now); worker \
+             `{laptop_id}` no longer does. Your {moved} this issue moved with you"
+        )
+    };
+    let take_back = format!("If you did not link `{mallory_id}`");
+    for (n, moved) in [(held, "claim of"), (planned, "plan for")] {
+        let comment = story.expect_comment(n, &told(moved));
+        assert!(comment.body.contains(&take_back), "{}", comment.body);
+        assert!(
+            comment.body.contains("`owp worker link`"),
+            "{}",
+            comment.body
+        );
+    }
+    assert_eq!(
+        story.task(held).await.worker_id.as_deref(),
+        Some(mallory_id.as_str())
+    );
+    let plan_holder: String =
+        sqlx::query_scalar("SELECT worker_id FROM proposals WHERE state = 'open'")
+            .fetch_one(story.running().store.read_pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        plan_holder, mallory_id,
+        "the plan answers to the worker linked"
+    );
+
+    // What is mallory's own ends nothing of alice's.
+    let pr = story.open_pr("mallory", &format!("Fixes #{held}")).await;
+    story.settle().await;
+    assert_eq!(story.task(held).await.status, TaskStatus::Leased);
+    let (status, body) = story
+        .post_json(
+            &format!("/v1/tasks/{held_id}/status"),
+            Some(&mallory),
+            json!({"status": "pr_opened",
+                "artifact": {"pr_url": format!("https://github.com/{REPO}/pull/{pr}")}}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "pr_not_yours", "{body}");
+    assert_eq!(story.task(held).await.status, TaskStatus::Leased);
+
+    // alice takes it back with her own code.
+    let (code, user_code) = start(&story, &laptop).await;
+    story.fake.approve_device(&user_code, "alice").unwrap();
+    let (status, body) = poll_until_done(&story, &laptop, &code).await;
+    assert_eq!(status, 200, "{body}");
+    let linked = json_of(&body);
+    assert_eq!(linked["replaced_worker"], mallory_id.as_str(), "{linked}");
+    assert_eq!(linked["moved_tasks"], json!([held_id]), "{linked}");
+    story.settle().await;
+    story.expect_comment(
+        held,
+        &format!("worker `{laptop_id}` speaks for you now (you linked it just now); worker `{mallory_id}` no longer does."),
+    );
+    assert_eq!(
+        story.task(held).await.worker_id.as_deref(),
+        Some(laptop_id.as_str())
+    );
+    let mut tx = story.running().store.begin().await.unwrap();
+    assert_eq!(tx.gh_person_of_worker(&mallory_id).await.unwrap(), None);
+    drop(tx);
+    let (status, body) = story.post_json("/v1/work", Some(&mallory), json!({})).await;
+    assert!(
+        status == 409 || status == 204,
+        "mallory's worker speaks for nobody: {status} {body}"
+    );
+    story.stop_checking_comments();
 }

@@ -1,8 +1,9 @@
 //! The rules about people read the person (the GitHub account id) on every path, written as the
 //! attack (contract section 14): a stranger's worker claims past a `who_may_claim` allowlist
-//! over REST; a person renames to start a new reply window; a thousand strangers' comments make
-//! the App ask GitHub for their permissions; a relinked person's moved plan counts once and is
-//! approved over REST for the new worker; two replicas race one person's claims.
+//! over REST; a person renames to start a new reply window, or comments to two replicas in turn
+//! to get two; strangers' comments and a thousand hostile reports make the App ask GitHub for
+//! permissions; a relinked person's moved plan counts once and is approved over REST for the new
+//! worker; two replicas race one person's claims.
 
 use std::time::Duration;
 
@@ -10,9 +11,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::github_first_timers::{claim, key, reasons_for};
+use crate::github_support::story::SECRET;
 use crate::github_support::story::{REPO, Story};
 use owp::domain::TaskStatus;
-use owp::github::throttle::REPLIES_PER_INSTALLATION;
+use owp::github::throttle::{REPLIES_PER_INSTALLATION, THROTTLED_REACTION};
 use owp::github::volunteer_reads::PERMISSIONS_PER_INSTALLATION_PER_MINUTE;
 
 /// A worker of `login` (linked to their GitHub account) that may hold five tasks; its token.
@@ -115,6 +117,176 @@ async fn the_reply_throttle_follows_the_account() {
         "{:?}",
         story.fake.reactions()
     );
+    story.stop_checking_comments();
+}
+
+/// mallory comments `/owp claim` on twice as many issues as she gets replies in the
+/// installation, each comment delivered to one of two `owp serve` replicas sharing the database
+/// in turn: the replicas together answer her as one does (the window is counted in the
+/// database), and every other comment gets the `confused` reaction.
+async fn the_reply_throttle_holds_across_replicas(postgres: bool) {
+    let story = Story::on(postgres, None, |_| {}).await;
+    let second = owp::server::start(story.config.clone(), false)
+        .await
+        .unwrap();
+    second
+        .github
+        .wait_idle(Duration::from_secs(30))
+        .await
+        .unwrap();
+    let addrs = [story.running().addr, second.addr];
+    let comments = 2 * REPLIES_PER_INSTALLATION;
+    let mut issues = Vec::new();
+    for i in 0..comments {
+        let n =
+            story
+                .fake
+                .create_issue(REPO, "maintainer", &format!("Talk {i}"), "Not a task.", &[]);
+        let id = story.fake.add_comment(REPO, n, "mallory", "/owp claim");
+        let payload = story.comment_payload(id, "created", None);
+        let to = addrs[i as usize % 2];
+        story
+            .fake
+            .set_webhook_target(&format!("http://{to}/github/webhook"), SECRET);
+        let status = story.fake.send_webhook("issue_comment", &payload).await;
+        assert!((200..300).contains(&status), "answered {status}");
+        story
+            .running()
+            .github
+            .wait_idle(Duration::from_secs(30))
+            .await
+            .unwrap();
+        second
+            .github
+            .wait_idle(Duration::from_secs(30))
+            .await
+            .unwrap();
+        issues.push((n, id));
+    }
+    let answered: usize = issues.iter().map(|(n, _)| replies(&story, *n)).sum();
+    let reacted = story
+        .fake
+        .reactions()
+        .iter()
+        .filter(|r| r.content == THROTTLED_REACTION)
+        .filter(|r| issues.iter().any(|(_, id)| *id == r.comment_id))
+        .count();
+    assert_eq!(
+        (answered, reacted),
+        (
+            REPLIES_PER_INSTALLATION as usize,
+            (comments - REPLIES_PER_INSTALLATION) as usize
+        ),
+        "two replicas each answered their own window"
+    );
+    second.stop().await;
+    story.stop_checking_comments();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_reply_throttle_holds_across_replicas_sqlite() {
+    the_reply_throttle_holds_across_replicas(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_reply_throttle_holds_across_replicas_postgres() {
+    the_reply_throttle_holds_across_replicas(true).await;
+}
+
+/// One `pr_opened` report of task `task_id` through `token` naming pull request `pr`: the
+/// status, the `Retry-After` header and the problem's code.
+async fn report_pr(
+    story: &Story,
+    token: &str,
+    task_id: &str,
+    pr: u64,
+) -> (u16, Option<String>, Value) {
+    let res = story
+        .http
+        .post(format!("{}/v1/tasks/{task_id}/status", story.url()))
+        .bearer_auth(token)
+        .json(&json!({"status": "pr_opened",
+            "artifact": {"pr_url": format!("https://github.com/{REPO}/pull/{pr}")}}))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let retry = res
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    (status, retry, body["code"].clone())
+}
+
+/// Written as the attack on the permission reads that really reach GitHub: alice's worker holds
+/// three tasks and sends a thousand `pr_opened` reports, each naming the pull request of one of
+/// twenty strangers (GitHub's webhook told the App of each, so only whether its author maintains
+/// the repository is unknown). Each unknown author makes the App ask GitHub for their permission
+/// until the installation's permission reads for the minute are spent: GitHub is asked exactly
+/// that often, the shared count (`rate_counts`) says so, a report naming an author already asked
+/// about is refused `pr_not_yours` from that answer, every other report is answered `429
+/// rate_limited` with `Retry-After` (report again then) without asking, and no task moves.
+#[tokio::test]
+async fn hostile_reports_ask_github_for_a_bounded_number_of_permissions() {
+    let story = Story::on(
+        false,
+        Some("max_open_prs: 10\nmax_claims_per_user: 5\n"),
+        |_| {},
+    )
+    .await;
+    let owl = worker_of(&story, "alice", "owl").await;
+    let mut tasks = Vec::new();
+    for i in 0..3 {
+        let n = story.label_issue(&format!("Task {i}"), &[]).await;
+        assert!(claim(&story, &owl).await.is_some(), "owl holds task {i}");
+        tasks.push((n, story.task(n).await.id));
+    }
+    let mut pulls = Vec::new();
+    for i in 0..20 {
+        pulls.push(
+            story
+                .open_pr(&format!("stranger{i}"), "A drive-by change.")
+                .await,
+        );
+    }
+    early_in_a_minute().await;
+    let asks = || story.fake.count_calls("GET", "/permission");
+    let before = asks();
+    let (mut not_yours, mut limited) = (0, 0);
+    for i in 0..1000 {
+        let task = &tasks[i % tasks.len()].1;
+        let (status, retry, code) = report_pr(&story, &owl, task, pulls[i % pulls.len()]).await;
+        match (status, code.as_str()) {
+            (409, Some("pr_not_yours")) => not_yours += 1,
+            (429, Some("rate_limited")) => {
+                let secs: u64 = retry.expect("a 429 says when to retry").parse().unwrap();
+                assert!((1..=60).contains(&secs), "Retry-After {secs}");
+                limited += 1;
+            }
+            other => panic!("report {i}: unexpected answer {other:?}"),
+        }
+    }
+    let asked = asks() - before;
+    let bound = PERMISSIONS_PER_INSTALLATION_PER_MINUTE as usize;
+    assert_eq!(asked, bound, "{asked} permission reads for 1000 reports");
+    let counted: Vec<i64> =
+        sqlx::query_scalar("SELECT used FROM rate_counts WHERE name LIKE 'ghr:permission:%'")
+            .fetch_all(story.running().store.read_pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        counted,
+        [bound as i64],
+        "the shared count of permission reads"
+    );
+    assert!(
+        limited > 0 && not_yours + limited == 1000,
+        "{not_yours} {limited}"
+    );
+    for (n, _) in &tasks {
+        assert_eq!(story.task(*n).await.status, TaskStatus::Leased);
+    }
     story.stop_checking_comments();
 }
 

@@ -81,3 +81,86 @@ async fn an_empty_claim_is_remembered_until_the_pool_changes() {
     )
     .await;
 }
+
+/// The person the workers `ids` speak for from now on: the GitHub account `account_id`, as a
+/// proof would record it (the fixture of a person with two workers).
+async fn speak_for(s: &Store, account_id: i64, ids: &[&str]) {
+    sqlx::query("INSERT INTO persons (account_id, login, first_seen_at) VALUES ($1, 'alice', 0)")
+        .bind(account_id)
+        .execute(s.read_pool())
+        .await
+        .unwrap();
+    for id in ids {
+        sqlx::query(
+            "UPDATE workers SET github_account_id = $1, github_login = 'alice' WHERE id = $2",
+        )
+        .bind(account_id)
+        .bind(*id)
+        .execute(s.read_pool())
+        .await
+        .unwrap();
+    }
+}
+
+/// Written as the attack: a person's many workers of one shape asking for work in a pool that
+/// holds nothing for them cost one claim evaluation, not one each; and the memory never hides
+/// work: a new task, or a change to the person made through any of their workers (here their
+/// trust, set through the other worker), makes the next claim of every worker of theirs run
+/// again, even one whose request read its row before the change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_claim_is_remembered_for_the_person() {
+    on_each_backend(
+        "an_empty_claim_is_remembered_for_the_person",
+        fast_timing(),
+        |db| async move {
+            let label = db.label;
+            let s = db.store.clone();
+            repo(&s, "memo/person", 5, false).await;
+            let laptop = register(&s, worker_input("alice-laptop", &[], 5, 2)).await;
+            let desktop = register(&s, worker_input("alice-desktop", &[], 5, 2)).await;
+            speak_for(&s, 4242, &[&laptop.id, &desktop.id]).await;
+            let laptop = s.worker(&laptop.id).await.unwrap().expect("laptop");
+            let desktop = s.worker(&desktop.id).await.unwrap().expect("desktop");
+            let mut trusted = task("trusted only");
+            trusted.tier = 1;
+            s.import_tasks("memo/person", &[trusted], "admin")
+                .await
+                .unwrap();
+
+            // One evaluation for the person: the second worker is answered from memory.
+            assert!(nothing(&s, &laptop).await, "{label}: beyond alice's trust");
+            let before = s.claims_answered_from_memory();
+            assert!(nothing(&s, &desktop).await, "{label}");
+            assert_eq!(
+                s.claims_answered_from_memory() - before,
+                1,
+                "{label}: the person's second worker ran the claim again"
+            );
+
+            // Work that became available is claimed by the other worker at once.
+            s.import_tasks("memo/person", &[task("open to all")], "admin")
+                .await
+                .unwrap();
+            let lease = s.claim_for(&desktop).await.unwrap().0;
+            assert_eq!(
+                title_of(&s, &lease).await.as_deref(),
+                Some("open to all"),
+                "{label}: the memory hid a new task"
+            );
+
+            // The laptop finds nothing again; the person's trust is raised through the desktop:
+            // the laptop's next claim (its row read before the change) runs and takes the task.
+            assert!(nothing(&s, &laptop).await, "{label}");
+            assert!(nothing(&s, &laptop).await, "{label}: remembered");
+            update_worker(&s, &desktop.id, Some(1), None).await;
+            let lease = s.claim_for(&laptop).await.unwrap().0;
+            assert_eq!(
+                title_of(&s, &lease).await.as_deref(),
+                Some("trusted only"),
+                "{label}: a change to the person through another worker was not seen"
+            );
+            s.close().await;
+        },
+    )
+    .await;
+}

@@ -105,10 +105,16 @@ pub(super) async fn comment_event(
     let maintainer_known = maintainer == Some(true)
         || github.known_maintainer(repo, login)
         || (!parsed.is_empty()
-            && github.replies.was_limited(
-                installation,
-                i64::try_from(e.comment.author.id).unwrap_or(i64::MAX),
-            )
+            && github
+                .replies
+                .was_limited(
+                    &github.store,
+                    installation,
+                    repo,
+                    i64::try_from(e.issue.number).unwrap_or(i64::MAX),
+                    i64::try_from(e.comment.author.id).unwrap_or(i64::MAX),
+                )
+                .await
             && asked().await.unwrap_or(false));
     let account =
         claimant_account(github, installation, &settings, &parsed, &e.comment.author).await?;
@@ -416,7 +422,12 @@ pub(super) async fn link(
             );
             crate::github::login_link::tell_moved(tx, ctx.login, &worker_id, &moved).await?;
             if let Some(left) = &moved.left {
-                let body = crate::github::login_link::relinked(ctx.login, &worker_id, left, false);
+                let body = crate::github::login_link::relinked(
+                    ctx.login,
+                    &worker_id,
+                    left,
+                    crate::github::login_link::MovedHere::Nothing,
+                );
                 ctx.reply(tx, None, &body).await?;
             }
             ctx.thumbs_up(tx).await

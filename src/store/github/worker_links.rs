@@ -26,6 +26,8 @@ pub struct LinkMove {
     pub left: Option<String>,
     /// The tasks whose live leases moved from that worker to the one linked now.
     pub moved_tasks: Vec<String>,
+    /// The tasks whose plans of the person (open or approved) moved to the worker linked now.
+    pub moved_plans: Vec<String>,
 }
 
 /// The GitHub login proven for a worker, if any.
@@ -355,13 +357,17 @@ impl WriteTx {
         // The proof just named the person's login: their vouch entries match them from now on.
         self.vouch_person_seen(account_id, &login_key).await?;
         // A plan proposed before the link is the person's now, and the person's plans follow.
-        self.proposals_to_person(worker_id).await?;
+        let moved_plans = self.proposals_to_person(worker_id).await?;
         let left = left.map(|(w,)| w);
         let moved_tasks = match &left {
             Some(from) => self.move_live_leases(from, worker_id).await?,
             None => Vec::new(),
         };
-        Ok(Ok(LinkMove { left, moved_tasks }))
+        Ok(Ok(LinkMove {
+            left,
+            moved_tasks,
+            moved_plans,
+        }))
     }
 
     /// The live leases of worker `from` (which no longer speaks for its person) move to worker

@@ -2,10 +2,15 @@
 //!
 //! An idle volunteer's tool asks for work again and again, and in a quiet pool the answer does
 //! not change: every such claim ran the whole claim statement (and wrote the worker's row) to find
-//! nothing again. So a claim that found nothing is remembered for its worker, with the pool's
-//! *version* it was read at and the worker's own figures the claim read (its skills, limits, load,
-//! trust); the worker's next claim finds nothing without the database while both are unchanged,
-//! for at most [`REMEMBERED_MS`].
+//! nothing again. So a claim that found nothing is remembered, with the pool's *version* it was
+//! read at, for whom it decides ([`Asker`]): the person the worker speaks for (contract section
+//! 14: the rules about people read the person, so every worker of theirs gets the same answer)
+//! with the worker's own figures the claim reads (its skills, capabilities, limits, load, trust:
+//! its shape), or, for a worker that speaks for nobody, the worker itself (its own history then
+//! decides: its give-backs, its plans). A next claim of the same person and shape finds nothing
+//! without the database while the pool is unchanged, for at most [`REMEMBERED_MS`]; a change to
+//! the person made through any of their workers (a link, a trust, an opt-in, a claim's end that
+//! starts a cool-down) appends an event and so forgets the answer for all of them.
 //!
 //! The version moves whenever this process learns that the pool changed: at each of its own
 //! commits that appended an event other than a worker coming online or going offline (every
@@ -33,7 +38,7 @@ use crate::store::rows::WorkerRow;
 
 /// How long a claim that found nothing is remembered at most.
 pub(crate) const REMEMBERED_MS: i64 = 30_000;
-/// The most workers remembered at once (beyond it the memory starts again: each entry is a few
+/// The most answers remembered at once (beyond it the memory starts again: each entry is a few
 /// dozen bytes, so this bounds it to some tens of megabytes).
 const MAX_REMEMBERED: usize = 500_000;
 
@@ -46,7 +51,7 @@ pub(crate) struct EmptyClaims {
     version: AtomicU64,
     /// The newest event id seen by a read of the log.
     newest_read: AtomicI64,
-    found_nothing: Mutex<HashMap<String, Remembered>>,
+    found_nothing: Mutex<HashMap<Asker, Remembered>>,
     /// The version at which the pool held no claimable task at all, and when that was seen.
     pool_empty: Mutex<Option<(u64, i64)>>,
     /// Claims answered from memory so far.
@@ -55,8 +60,28 @@ pub(crate) struct EmptyClaims {
 
 struct Remembered {
     version: u64,
-    worker: u64,
     at: i64,
+}
+
+/// Whom a remembered answer is for: the person (GitHub account id) a worker speaks for and the
+/// worker's shape ([`figures`]), or a worker that speaks for nobody.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Asker {
+    Person { account_id: i64, shape: u64 },
+    Worker { id: String, shape: u64 },
+}
+
+impl Asker {
+    fn of(worker: &WorkerRow) -> Asker {
+        let shape = figures(worker);
+        match worker.github_account_id {
+            Some(account_id) => Asker::Person { account_id, shape },
+            None => Asker::Worker {
+                id: worker.id.clone(),
+                shape,
+            },
+        }
+    }
 }
 
 impl EmptyClaims {
@@ -91,8 +116,9 @@ impl EmptyClaims {
         self.version.load(Ordering::Acquire)
     }
 
-    /// Whether `worker`'s last claim found nothing at the current version, with the same figures
-    /// of the worker, less than [`REMEMBERED_MS`] before `now`.
+    /// Whether a claim of `worker`'s person (or of `worker`, when it speaks for nobody) with the
+    /// same figures found nothing at the current version, less than [`REMEMBERED_MS`] before
+    /// `now`.
     pub(crate) fn nothing_for(&self, worker: &WorkerRow, now: i64) -> bool {
         let version = self.version();
         if worker.fresh && worker.active_tasks == 0 && self.pool_empty_at(version, now) {
@@ -100,9 +126,9 @@ impl EmptyClaims {
             return true;
         }
         let memory = self.found_nothing.lock().unwrap_or_else(|p| p.into_inner());
-        let hit = memory.get(&worker.id).is_some_and(|r| {
-            r.version == version && r.worker == figures(worker) && now - r.at < REMEMBERED_MS
-        });
+        let hit = memory
+            .get(&Asker::of(worker))
+            .is_some_and(|r| r.version == version && now - r.at < REMEMBERED_MS);
         if hit {
             self.answered.fetch_add(1, Ordering::Relaxed);
         }
@@ -111,18 +137,12 @@ impl EmptyClaims {
 
     /// `worker`'s claim, run at `version`, found nothing at `now`.
     pub(crate) fn remember(&self, worker: &WorkerRow, version: u64, now: i64) {
+        let asker = Asker::of(worker);
         let mut memory = self.found_nothing.lock().unwrap_or_else(|p| p.into_inner());
-        if memory.len() >= MAX_REMEMBERED && !memory.contains_key(&worker.id) {
+        if memory.len() >= MAX_REMEMBERED && !memory.contains_key(&asker) {
             memory.clear();
         }
-        memory.insert(
-            worker.id.clone(),
-            Remembered {
-                version,
-                worker: figures(worker),
-                at: now,
-            },
-        );
+        memory.insert(asker, Remembered { version, at: now });
     }
 
     /// Whether the pool was seen to hold no claimable task at `version`, less than
@@ -137,10 +157,10 @@ impl EmptyClaims {
         *self.pool_empty.lock().unwrap_or_else(|p| p.into_inner()) = Some((version, now));
     }
 
-    /// `worker`'s claim took a task: nothing to remember.
-    pub(crate) fn forget(&self, worker_id: &str) {
+    /// `worker`'s claim took a task: nothing to remember for its person (or for it).
+    pub(crate) fn forget(&self, worker: &WorkerRow) {
         let mut memory = self.found_nothing.lock().unwrap_or_else(|p| p.into_inner());
-        memory.remove(worker_id);
+        memory.remove(&Asker::of(worker));
     }
 
     pub(crate) fn answered(&self) -> u64 {
@@ -148,7 +168,8 @@ impl EmptyClaims {
     }
 }
 
-/// What of the worker its claim reads: a change of any of them makes a remembered answer stale.
+/// What of the worker its claim reads besides its person (its shape): a change of any of them
+/// makes a remembered answer stale, and a worker of another shape gets its own.
 fn figures(w: &WorkerRow) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (
@@ -229,5 +250,32 @@ mod tests {
         assert!(!memory.nothing_for(&stale, 20), "its counters may be stale");
         memory.changed();
         assert!(!memory.nothing_for(&fresh, 20), "the pool changed");
+    }
+
+    /// A claim of one of a person's workers that found nothing answers their other worker of
+    /// the same shape; not one of another shape, another person's, or a worker that speaks for
+    /// nobody; and any change of the pool ends it for all of them.
+    #[test]
+    fn an_answer_follows_the_person() {
+        let memory = EmptyClaims::default();
+        let v = memory.version();
+        let of = |id: &str, person: Option<i64>| WorkerRow {
+            github_account_id: person,
+            ..idle_worker(id)
+        };
+        memory.remember(&of("laptop", Some(7)), v, 10);
+        assert!(memory.nothing_for(&of("desktop", Some(7)), 20));
+        let roomier = WorkerRow {
+            max_concurrent_tasks: 2,
+            ..of("desktop", Some(7))
+        };
+        assert!(!memory.nothing_for(&roomier, 20), "another shape");
+        assert!(!memory.nothing_for(&of("desktop", Some(8)), 20));
+        assert!(!memory.nothing_for(&of("desktop", None), 20));
+        memory.remember(&of("lone", None), v, 10);
+        assert!(memory.nothing_for(&of("lone", None), 20));
+        assert!(!memory.nothing_for(&of("other", None), 20), "its own");
+        memory.changed();
+        assert!(!memory.nothing_for(&of("desktop", Some(7)), 20));
     }
 }

@@ -105,7 +105,8 @@ impl Store {
     /// Claims a task for `worker` (see [`WriteTx::claim`]); also returns the instant the worker
     /// was marked seen.
     /// A claim that found nothing is remembered until the pool changes
-    /// ([`super::empty_claims`]): the worker's next claim meanwhile finds nothing at once.
+    /// ([`super::empty_claims`]): the next claim of the worker's person with the same shape (of
+    /// any worker of theirs) meanwhile finds nothing at once.
     /// A lease an approval gave the worker and that it has not acknowledged is returned first
     /// ([`Store::approved_lease`]), before any other task is taken.
     pub async fn claim_for(&self, worker: &WorkerRow) -> Result<(Option<Lease>, i64), StoreError> {
@@ -116,7 +117,7 @@ impl Store {
         // A lease an approval gave the worker comes first (rule 11): the approval committed an
         // event, so no remembered empty claim hides it.
         if let Some(lease) = self.approved_lease(&worker.id).await? {
-            self.empty_claims.forget(&worker.id);
+            self.empty_claims.forget(worker);
             return Ok((Some(lease), start));
         }
         let version = self.empty_claims.version();
@@ -134,7 +135,7 @@ impl Store {
                     self.empty_claims.pool_was_empty(version, claimed.1);
                 }
             }
-            Some(_) => self.empty_claims.forget(&id),
+            Some(_) => self.empty_claims.forget(worker),
         }
         Ok(claimed)
     }

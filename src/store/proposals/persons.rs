@@ -70,10 +70,14 @@ impl WriteTx {
 
     /// Worker `worker_id` was just linked to a person: its open proposals become the person's
     /// (contract section 14), counted and named as theirs. Where the person already has an open
-    /// proposal on the same task, the worker's ends (a person proposes once per task).
-    pub async fn proposals_to_person(&mut self, worker_id: &str) -> Result<(), StoreError> {
+    /// proposal on the same task, the worker's ends (a person proposes once per task). Returns
+    /// the tasks whose plans of the person moved here from another worker of theirs.
+    pub async fn proposals_to_person(
+        &mut self,
+        worker_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
         let Some(person) = self.person_of_worker(worker_id).await? else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let key = person.proposer_key();
         let twice: Vec<(String,)> = sqlx::query_as(
@@ -98,6 +102,15 @@ impl WriteTx {
         .await?;
         // The person's plans made through another worker stay theirs and move with them: the
         // worker that speaks for them now is approved for them and answers for them.
+        let moved: Vec<(String,)> = sqlx::query_as(
+            "SELECT t.id FROM proposals p JOIN tasks t ON t.seq = p.task_seq \
+             WHERE p.proposer = $2 AND p.state IN ('open', 'approved') AND p.worker_id <> $1 \
+             ORDER BY p.seq",
+        )
+        .bind(worker_id)
+        .bind(&key)
+        .fetch_all(self.conn())
+        .await?;
         sqlx::query(
             "UPDATE proposals SET worker_id = $1 WHERE proposer = $2 \
              AND state IN ('open', 'approved') AND worker_id <> $1",
@@ -106,6 +119,6 @@ impl WriteTx {
         .bind(&key)
         .execute(self.conn())
         .await?;
-        Ok(())
+        Ok(moved.into_iter().map(|(t,)| t).collect())
     }
 }
