@@ -208,7 +208,8 @@ async fn vouch_list_pushed(
 }
 
 /// What is recorded of a repository's settings files: its settings (the last good ones), why
-/// the present file is not used, and why its vouch lists are not wholly applied.
+/// the present file is not used, and why its vouch lists are not wholly applied or a listed
+/// reviewer is not counted.
 async fn file_shown(
     tx: &mut WriteTx,
     repo: &str,
@@ -218,7 +219,9 @@ async fn file_shown(
         .await?
         .map(|row| (row.config, row.config_error))
         .unwrap_or_default();
-    Ok((config, error, tx.vouch_list_errors_of(repo).await?))
+    let mut lists = tx.vouch_list_errors_of(repo).await?;
+    lists.extend(tx.gh_reviewer_problems_of(repo).await?);
+    Ok((config, error, lists))
 }
 
 /// A check suite, check run or commit status: recorded for its commit, and shown on the tasks

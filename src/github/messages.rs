@@ -290,7 +290,8 @@ pub struct StatusView {
 
 /// The notes of the repository's settings files (`error`, one problem a line): for
 /// `.github/owp.yml`, that it could not be used, with its one problem in the sentence or each
-/// problem in a list under it; for a vouch list, what of it is not applied.
+/// problem in a list under it; for a vouch list, what of it is not applied; for a listed
+/// reviewer, why they are not counted.
 fn settings_error_note(error: &str) -> String {
     let (file, lists): (Vec<&str>, Vec<&str>) = error
         .lines()
@@ -310,14 +311,17 @@ fn settings_error_note(error: &str) -> String {
         }
     };
     for list in lists {
-        let _ = write!(
-            note,
-            "\n> [!WARNING]\n> A vouch list is not wholly applied: {}\n",
-            neutralize(list)
-        );
+        let lead = match list.strip_prefix(REVIEWER_PROBLEM) {
+            Some(_) => "A reviewer is not counted",
+            None => "A vouch list is not wholly applied",
+        };
+        let _ = write!(note, "\n> [!WARNING]\n> {lead}: {}\n", neutralize(list));
     }
     note
 }
+
+/// How a problem of a listed reviewer starts (`store::github::reviewers`).
+const REVIEWER_PROBLEM: &str = "review.reviewers: ";
 
 /// The living status comment of a task.
 pub fn status_comment(view: &StatusView) -> String {

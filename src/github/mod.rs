@@ -62,6 +62,7 @@ pub mod raw_calls;
 pub mod reconcile;
 pub mod repo_config;
 pub mod repo_labels;
+pub mod reviewer_accounts;
 pub mod service;
 pub mod setup;
 pub mod signature;

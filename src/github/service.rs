@@ -178,7 +178,8 @@ impl Github {
     ) -> Result<RepoSettings, StoreError> {
         let row = store.gh_repo(repo).await?;
         let mut settings = settings_of(row.as_ref());
-        let lists = store.vouch_list_errors_of(repo).await?;
+        let mut lists = store.vouch_list_errors_of(repo).await?;
+        lists.extend(store.gh_reviewer_problems_of(repo).await?);
         settings.error = shown_problems(settings.error.take(), &lists);
         Ok(settings)
     }
@@ -218,6 +219,7 @@ impl Github {
             news: ConfigNews::Unchanged,
             labels: None,
             vouch: None,
+            reviewers: None,
             checked_at,
             row,
         };
@@ -244,7 +246,37 @@ impl Github {
             now: checked_at,
         };
         read.vouch = Some(crate::github::vouch::read(&client, &lists, repo, &vouch).await);
+        read.reviewers = Some(
+            self.read_reviewers(&client, repo, &read, installation)
+                .await,
+        );
         read
+    }
+
+    /// The accounts of the reviewers `read`'s settings list, not resolved before (see
+    /// [`crate::github::reviewer_accounts::read`]).
+    async fn read_reviewers(
+        &self,
+        client: &octocrab::Octocrab,
+        repo: &str,
+        read: &ConfigRead,
+        installation: i64,
+    ) -> crate::github::reviewer_accounts::ReviewerRead {
+        let listed: Vec<String> = read
+            .settings()
+            .config
+            .review
+            .list()
+            .into_iter()
+            .map(|(login, _)| login)
+            .collect();
+        let asker = crate::github::vouch::Asker {
+            asks: &self.account_ids,
+            store: &self.store,
+            installation,
+            now: read.checked_at,
+        };
+        crate::github::reviewer_accounts::read(client, &asker, repo, &listed).await
     }
 
     /// Reads a repository's `.github/owp.yml` again when the remembered settings are not
@@ -301,6 +333,7 @@ impl Github {
             news: ConfigNews::Unchanged,
             labels: None,
             vouch: None,
+            reviewers: None,
             checked_at,
         };
         let Some(installation) = installation else {
@@ -351,6 +384,7 @@ impl Github {
             news,
             labels: None,
             vouch: None,
+            reviewers: None,
             checked_at,
         };
         if !matches!(read.news, ConfigNews::Unchanged | ConfigNews::Unreadable) {
@@ -377,6 +411,10 @@ impl Github {
             now: checked_at,
         };
         read.vouch = Some(crate::github::vouch::read(&client, &lists, repo, &vouch).await);
+        read.reviewers = Some(
+            self.read_reviewers(&client, repo, &read, installation)
+                .await,
+        );
         read
     }
 
@@ -501,6 +539,9 @@ pub struct ConfigRead {
     pub labels: Option<serde_json::Value>,
     /// The vouch lists (rule 12), read with the settings; none when GitHub was not asked.
     pub vouch: Option<crate::github::vouch::VouchRead>,
+    /// The accounts of the listed reviewers (rule 13) not resolved before, read with the
+    /// settings; none when GitHub was not asked.
+    pub reviewers: Option<crate::github::reviewer_accounts::ReviewerRead>,
     /// When the file was read.
     pub checked_at: i64,
 }
@@ -537,6 +578,14 @@ pub async fn record_config(
     if read.vouch.is_some() || news {
         let vouch = read.settings().config.vouch;
         crate::github::vouch::record(tx, repo, &vouch, read.vouch.as_ref()).await?;
+    }
+    let no_accounts = Default::default();
+    let accounts = read
+        .reviewers
+        .as_ref()
+        .map_or(&no_accounts, |r| &r.accounts);
+    if let Some(reviewers) = &read.reviewers {
+        crate::github::reviewer_accounts::record(tx, repo, reviewers, "github:config").await?;
     }
     match &read.news {
         ConfigNews::Unchanged => return Ok(read.settings()),
@@ -589,8 +638,13 @@ pub async fn record_config(
             .await?;
     }
     if settings.error.is_none() {
-        tx.gh_set_reviewers(repo, &settings.config.review.list(), "github:config")
-            .await?;
+        tx.gh_set_reviewers(
+            repo,
+            &settings.config.review.list(),
+            accounts,
+            "github:config",
+        )
+        .await?;
     }
     Ok(settings)
 }

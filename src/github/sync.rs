@@ -804,8 +804,8 @@ async fn assign_reviewer(
     {
         return Ok(());
     }
-    tx.gh_assign_reviewer(&task, &pr.author.login, actor)
-        .await?;
+    let author = i64::try_from(pr.author.id).unwrap_or(i64::MAX);
+    tx.gh_assign_reviewer(&task, author, actor).await?;
     Ok(())
 }
 

@@ -159,6 +159,36 @@ async fn resolve(
         .chain(unresolved)
         .filter(|l| known.get(l) != Some(&true) && seen.insert(l.clone()))
         .collect();
+    let asker = Asker {
+        asks: read.asks,
+        store: read.store,
+        installation: read.installation,
+        now: read.now,
+    };
+    resolve_logins(client, &asker, &candidates).await
+}
+
+/// How logins are resolved to accounts: the one way to ask GitHub (once for concurrent asks),
+/// what it answered lately, the installation whose budget the lookups count against, and the
+/// instant (ms).
+pub struct Asker<'a> {
+    pub asks: &'a account_ids::AccountIds,
+    pub store: &'a Store,
+    pub installation: i64,
+    pub now: i64,
+}
+
+/// The account ids of `candidates` (lower-case logins): what GitHub answered lately (within
+/// [`LOGIN_ANSWER_KEPT_MS`]) is used as it is, a login GitHub did not know then is left alone,
+/// and of the others at most [`MAX_RESOLVED_PER_READ`] are asked, those asked longest ago (or
+/// never) first, within the installation's [`LOOKUPS_PER_INSTALLATION_PER_HOUR`] (vouch lists
+/// and reviewers count together). Returns the ids, and what each ask answered (to be kept with
+/// `WriteTx::gh_note_login_asks`).
+pub async fn resolve_logins(
+    client: &Octocrab,
+    read: &Asker<'_>,
+    candidates: &[String],
+) -> (Vec<(String, i64)>, Vec<LoginAsk>) {
     if candidates.is_empty() {
         return (Vec::new(), Vec::new());
     }

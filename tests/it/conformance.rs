@@ -382,7 +382,7 @@ async fn a_vouch_list_read_without_its_repo_fails_rules_vouch_list_read() {
 async fn reviewers_shown_as_settings_fail(postgres: bool) {
     use crate::github_support::story::{ADMIN, REPO, Story};
     let settings = "max_open_prs: 4\nreview:\n  reviewers:\n    alice: 2\n    bob: 3\n";
-    let story = Story::on(postgres, Some(settings), |_| {}).await;
+    let story = Story::among(postgres, &["alice", "bob"], Some(settings), |_| {}).await;
     let (status, state) = story
         .admin(reqwest::Method::GET, "/v1/admin/state", None)
         .await;

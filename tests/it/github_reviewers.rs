@@ -54,7 +54,7 @@ async fn claims(story: &Story, login: &str, n: u64) {
 }
 
 async fn reviewers_story(postgres: bool) {
-    let story = Story::on(postgres, Some(TWO_REVIEWERS), |_| {}).await;
+    let story = Story::among(postgres, &["alice", "bob"], Some(TWO_REVIEWERS), |_| {}).await;
     story.fake.set_permission(REPO, "maria", "maintain");
     let first = story.label_issue("Fix the parser", &[]).await;
     let second = story.label_issue("Speed up the index", &[]).await;
@@ -170,7 +170,7 @@ async fn pull_requests_go_to_reviewers_with_room_postgres() {
 /// A `review:` out of its bounds is a settings error like any other: the file is refused as a
 /// whole, the last good reviewers stay, and the error is shown where settings errors are shown.
 async fn bad_reviewers_story(postgres: bool) {
-    let story = Story::on(postgres, Some(TWO_REVIEWERS), |_| {}).await;
+    let story = Story::among(postgres, &["alice", "bob"], Some(TWO_REVIEWERS), |_| {}).await;
     let n = story.label_issue("Fix the parser", &[]).await;
     story.expect_status(n, &["**Ready**"]);
     let many: String = (0..51).map(|i| format!("    r{i}: 1\n")).collect();

@@ -48,7 +48,7 @@ fn status_edits(story: &Story) -> usize {
 }
 
 async fn settings_story(postgres: bool) {
-    let story = Story::on(postgres, Some(GOOD), |_| {}).await;
+    let story = Story::among(postgres, &["rita"], Some(GOOD), |_| {}).await;
     let n = story.label_issue("Fix the parser", &[]).await;
     story.expect_status(n, &["**Ready**"]);
 
@@ -188,7 +188,7 @@ async fn every_setting_and_every_error_is_shown_postgres() {
 /// each open task's status comment about one write, not one a push: the requests of a task join
 /// while one is pending.
 async fn pushes_in_a_burst(postgres: bool) {
-    let story = Story::on(postgres, Some(GOOD), |c| {
+    let story = Story::among(postgres, &["rita"], Some(GOOD), |c| {
         c.github.github_status_window_ms = Some(10_000);
     })
     .await;

@@ -649,8 +649,8 @@ async fn reviewers_with_room_for_two_grant_two_of_twelve_claims_at_once() {
         return;
     }
     let one_reviewer_of_two = [
-        "INSERT INTO repo_reviewers (repo_id, login_key, login, capacity) \
-         SELECT id, 'alice', 'alice', 2 FROM repos WHERE name = $1",
+        "INSERT INTO repo_reviewers (repo_id, login_key, login, capacity, account_id) \
+         SELECT id, 'alice', 'alice', 2, 4242 FROM repos WHERE name = $1",
         "UPDATE repos SET reviewers = 1 WHERE name = $1",
     ];
     twelve_claims_at_once_on_a_limited_repository(

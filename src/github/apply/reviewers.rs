@@ -1,5 +1,5 @@
 //! The reviewers' commands (rule 13): `/owp away [DAYS]` and `/owp back` by a reviewer of the
-//! repository, for themselves, on any of its issues; `/owp review @login` by a maintainer, on a
+//! repository (found by the commenter's GitHub account id), for themselves, on any of its issues; `/owp review @login` by a maintainer, on a
 //! task's issue, moves its pull request's review to another of the repository's reviewers.
 
 use crate::domain::TaskStatus;
@@ -17,8 +17,10 @@ pub(super) async fn away_or_back(
     ctx: &CommentCtx<'_>,
     command: &Command,
 ) -> Result<(), StoreError> {
+    // The commenter's person, never their login: a new account on a reviewer's freed login is
+    // not that reviewer (their comment has resolved an entry of its login not resolved yet).
     let reviewer = match tx.repo_by_name(ctx.repo).await? {
-        Some(repo) => tx.gh_reviewer(repo.id, ctx.login).await?,
+        Some(repo) => tx.gh_reviewer_person(repo.id, ctx.account_id).await?,
         None => None,
     };
     let Some(reviewer) = reviewer else {
@@ -54,7 +56,12 @@ pub(super) async fn move_review(
             .reply(tx, Some(&task.id), &words::no_review(ctx.login))
             .await;
     }
-    let Some(reviewer) = tx.gh_reviewer(task.repo_id, login).await? else {
+    // A reviewer whose login names no account yet cannot be given a review.
+    let reviewer = tx
+        .gh_reviewer(task.repo_id, login)
+        .await?
+        .filter(|r| r.account_id.is_some());
+    let Some(reviewer) = reviewer else {
         return ctx
             .reply(
                 tx,
@@ -64,8 +71,9 @@ pub(super) async fn move_review(
             .await;
     };
     let current = tx.gh_open_review_of(task).await?;
-    if current.as_deref() != Some(reviewer.login.as_str()) {
-        tx.gh_record_review(task, &reviewer.login, current.as_deref(), &ctx.actor)
+    if current.as_ref().map(|(id, _)| *id) != Some(reviewer.account_id) {
+        let from = current.as_ref().map(|(_, login)| login.as_str());
+        tx.gh_record_review(task, &reviewer, from, &ctx.actor)
             .await?;
     }
     ctx.thumbs_up(tx).await

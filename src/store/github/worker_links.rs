@@ -166,6 +166,7 @@ impl WriteTx {
             .await?;
         }
         self.vouch_person_seen(account_id, &key).await?;
+        self.reviewer_person_seen(account_id, login).await?;
         sqlx::query("UPDATE persons SET login = $1 WHERE account_id = $2 AND login <> $1")
             .bind(login)
             .bind(account_id)
@@ -356,6 +357,7 @@ impl WriteTx {
         self.forget_known_workers();
         // The proof just named the person's login: their vouch entries match them from now on.
         self.vouch_person_seen(account_id, &login_key).await?;
+        self.reviewer_person_seen(account_id, login).await?;
         // A plan proposed before the link is the person's now, and the person's plans follow.
         let moved_plans = self.proposals_to_person(worker_id).await?;
         let left = left.map(|(w,)| w);

@@ -470,19 +470,24 @@ pub(crate) fn cooldown_ends(worker: &str, hour: &str) -> String {
 /// The open reviews of the reviewer `rv` (a row of `repo_reviewers`): the tasks of its
 /// repository still `pr_opened` (found through `tasks (repo_id, status)`, so as many as the
 /// repository has pull requests open, never its history) whose pull request they review
-/// (`task_reviews`), as a `SELECT COUNT(*)`.
+/// (`task_reviews`, by the reviewer's GitHub account id: a rename keeps them, a new account on
+/// a freed login has none), as a `SELECT COUNT(*)`.
 pub(crate) const OPEN_REVIEWS: &str = "SELECT COUNT(*) FROM tasks rt \
     JOIN task_reviews tr ON tr.task_seq = rt.seq \
-    WHERE rt.repo_id = rv.repo_id AND rt.status = 'pr_opened' AND tr.reviewer = rv.login_key";
+    WHERE rt.repo_id = rv.repo_id AND rt.status = 'pr_opened' AND tr.reviewer_id = rv.account_id";
 
-/// A reviewer `{rv}` who is not away at the instant `now`: the one SQL text of "not away", read
-/// by rule 13 and by the assignment of a reviewer (`store/github/reviewers.rs`).
+/// A reviewer `{rv}` who is a person (their listed login is resolved to a GitHub account id: one
+/// not resolved yet counts as no reviewer, the rule fails closed) and not away at the instant
+/// `now`: the one SQL text of "not away", read by rule 13 and by the assignment of a reviewer
+/// (`store/github/reviewers.rs`).
 pub(crate) fn present(rv: &str, now: &str) -> String {
-    format!("({rv}.away_until IS NULL OR {rv}.away_until <= {now})")
+    format!(
+        "({rv}.account_id IS NOT NULL AND ({rv}.away_until IS NULL OR {rv}.away_until <= {now}))"
+    )
 }
 
 /// The room left among repository `r`'s reviewers at the instant `now`: the sum, over reviewers
-/// who are not away then, of their number (`capacity`) minus their open reviews; 0 without
+/// who are [`present`] then, of their number (`capacity`) minus their open reviews; 0 without
 /// reviewers. Two aggregates, over at most 50 reviewers and over the repository's tasks in
 /// `pr_opened` (each one probe of `task_reviews`).
 pub(crate) fn reviewer_room_left(now: &str) -> String {
@@ -490,7 +495,7 @@ pub(crate) fn reviewer_room_left(now: &str) -> String {
         "((SELECT CAST(COALESCE(SUM(rv.capacity), 0) AS BIGINT) FROM repo_reviewers rv \
              WHERE rv.repo_id = r.id AND {here}) \
           - (SELECT COUNT(*) FROM tasks rt JOIN task_reviews tr ON tr.task_seq = rt.seq \
-             JOIN repo_reviewers rv ON rv.repo_id = rt.repo_id AND rv.login_key = tr.reviewer \
+             JOIN repo_reviewers rv ON rv.repo_id = rt.repo_id AND rv.account_id = tr.reviewer_id \
              WHERE rt.repo_id = r.id AND rt.status = 'pr_opened' AND {here}))",
         here = present("rv", now)
     )

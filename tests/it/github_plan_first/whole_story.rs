@@ -59,7 +59,7 @@ impl Transcript {
 
 #[tokio::test]
 async fn a_plan_first_issue_goes_from_plans_to_a_reviewed_verified_merge() {
-    let story = Story::with(Some(SETTINGS), |_| {}).await;
+    let story = Story::among(true, &["rita"], Some(SETTINGS), |_| {}).await;
     story.fake.set_permission(REPO, "maint", "maintain");
     // Ages counted from today, so that the scorecards read the same every day.
     let days = |n| chrono::Utc::now() - chrono::Duration::days(n);

@@ -189,7 +189,22 @@ impl Story {
         settings: Option<&str>,
         configure: impl FnOnce(&mut ServeConfig),
     ) -> Story {
+        Story::among(postgres, &[], settings, configure).await
+    }
+
+    /// [`Story::on`], where GitHub has an account of each of `people` before the App is
+    /// installed (as a repository's settings name its reviewers: `GET /users/{login}` of anyone
+    /// else is 404).
+    pub async fn among(
+        postgres: bool,
+        people: &[&str],
+        settings: Option<&str>,
+        configure: impl FnOnce(&mut ServeConfig),
+    ) -> Story {
         let fake = FakeGithub::start().await;
+        for login in people {
+            fake.user_id(login);
+        }
         let dir = tempfile::tempdir().unwrap();
         let mut config = ServeConfig::for_tests(&dir.path().join("owp.db"), ADMIN);
         let database = if postgres {
