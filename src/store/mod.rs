@@ -398,6 +398,7 @@ impl Store {
             home: s.home.clone(),
             observer: Arc::clone(&s.observer),
             readiness: Arc::clone(&s.readiness),
+            checked: s.checked.clone(),
         })))
     }
 

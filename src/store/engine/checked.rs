@@ -30,6 +30,7 @@ pub(crate) const SQLITE_READERS: u32 = 2;
 pub(crate) const PG_CONNECTIONS: u32 = 1;
 
 /// A pool of the backend's own connection type.
+#[derive(Clone)]
 pub(crate) enum CheckedPool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
