@@ -87,7 +87,7 @@ struct Logged;
 
 /// Runs a parsed command line; errors are printed as one clear line.
 pub fn run(cli: Cli) -> ExitCode {
-    exit::quiet_on_closed_pipe();
+    owp_conformance::closed_pipe::quiet_on_closed_pipe();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -9,7 +9,7 @@
 //! request ("single flight"): N requests waiting on one answer cost GitHub one call. An ask that
 //! GitHub does not answer returns the error, never a permission: each caller refuses on it.
 //!
-//! An ask a volunteer's action causes ([`Permissions::of_counted`]: a stranger's maintainer
+//! An ask a volunteer's action causes ([`Ask::Counted`]: a stranger's maintainer
 //! command, a pull request's author, the reply throttle's exemption) is counted before GitHub is
 //! asked, per installation, in the database every replica shares
 //! ([`crate::github::volunteer_reads::take_permission`]), unless GitHub said before that the person
@@ -34,6 +34,17 @@ pub const PERMISSION_MAX_AGE_MS: i64 = crate::store::leases::claim_rules::MAINTA
 type Answer = Result<(RepoPermission, i64), CallError>;
 /// An ask under way, or its answer, shared by every caller that waits on it.
 type Flight = Shared<BoxFuture<'static, Answer>>;
+
+/// Whether an ask is counted with a volunteer's reads before GitHub is asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ask {
+    /// An ask a volunteer's action causes: counted per installation, and refused past the bound
+    /// (see the module's documentation).
+    Counted,
+    /// An ask of someone few and known: a person signed in, or one GitHub marks as the
+    /// repository's collaborator, member or owner.
+    Uncounted,
+}
 
 /// People's permissions on the App's repositories, asked once per person, repository and
 /// [`PERMISSION_MAX_AGE_MS`].
@@ -67,33 +78,15 @@ impl Permissions {
     }
 
     /// What `login` may do on `repo` of `installation`: a young answer, or GitHub's, asked once
-    /// for every concurrent caller. `Err` when GitHub did not answer (the caller refuses).
+    /// for every concurrent caller. With [`Ask::Counted`], a read GitHub must answer is first
+    /// counted per installation (a person GitHub said before maintains `repo` is not). `Err` when
+    /// GitHub did not answer (the caller refuses).
     pub async fn of(
         self: &Arc<Self>,
         installation: i64,
         repo: &str,
         login: &str,
-    ) -> Result<RepoPermission, CallError> {
-        self.asked(installation, repo, login, false).await
-    }
-
-    /// [`Permissions::of`] for an ask a volunteer's action causes: a read GitHub must answer is
-    /// first counted per installation (a person GitHub said before maintains `repo` is not).
-    pub async fn of_counted(
-        self: &Arc<Self>,
-        installation: i64,
-        repo: &str,
-        login: &str,
-    ) -> Result<RepoPermission, CallError> {
-        self.asked(installation, repo, login, true).await
-    }
-
-    async fn asked(
-        self: &Arc<Self>,
-        installation: i64,
-        repo: &str,
-        login: &str,
-        counted: bool,
+        ask: Ask,
     ) -> Result<RepoPermission, CallError> {
         let key = Self::key(repo, login);
         let flight = {
@@ -111,7 +104,7 @@ impl Permissions {
                 flights.retain(|_, f| f.peek().is_none() || self.young(f.peek(), now));
                 let me = Arc::clone(self);
                 let (repo, login) = (repo.to_string(), login.to_string());
-                let flight = async move { me.ask(installation, &repo, &login, counted).await }
+                let flight = async move { me.ask(installation, &repo, &login, ask).await }
                     .boxed()
                     .shared();
                 flights.insert(key, flight.clone());
@@ -132,7 +125,7 @@ impl Permissions {
     }
 
     /// The database's young answer (another replica's, or a sign-in's), else GitHub's (kept).
-    async fn ask(&self, installation: i64, repo: &str, login: &str, counted: bool) -> Answer {
+    async fn ask(&self, installation: i64, repo: &str, login: &str, ask: Ask) -> Answer {
         let (repo_key, login_key) = Self::key(repo, login);
         if let Ok(Some((p, at))) = self
             .store
@@ -141,7 +134,7 @@ impl Permissions {
         {
             return Ok((parse(&p), at));
         }
-        if counted && !self.maintained_before(&login_key, &repo_key).await {
+        if ask == Ask::Counted && !self.maintained_before(&login_key, &repo_key).await {
             let taken =
                 crate::github::volunteer_reads::take_permission(&self.store, installation).await;
             match taken {

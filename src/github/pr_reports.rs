@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use crate::github::api::{self, CallError};
+use crate::github::permissions::Ask;
 use crate::github::service::Github;
 use crate::github::volunteer_reads::{self, Asker};
 use crate::store::StoreError;
@@ -105,7 +106,9 @@ pub async fn check(
             if let Err(limited) = may_read().await? {
                 return Ok(Err(limited));
             }
-            github.is_maintainer(installation, repo, &author).await
+            github
+                .is_maintainer(installation, repo, &author, Ask::Counted)
+                .await
         }
     };
     match maintainer {

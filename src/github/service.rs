@@ -19,6 +19,7 @@ use tokio::sync::{Notify, watch};
 use crate::domain::Event;
 use crate::domain::model::{CONFIG_BUDGET_FIELD, CONFIG_ERROR_FIELD, LABELS_MISSING_FIELD};
 use crate::github::app_auth::GithubApp;
+use crate::github::permissions::Ask;
 use crate::github::raw_calls::FileText;
 use crate::github::repo_config::{MaxClaims, RepoConfig};
 use crate::github::signature::WebhookSecrets;
@@ -419,31 +420,19 @@ impl Github {
     }
 
     /// Whether `login` has write access or above on `repo` (asked of GitHub through the one
-    /// permission lookup: trusted for at most five minutes, once for concurrent asks), for an
-    /// action of anyone: a read GitHub must answer is counted per installation first
-    /// (`Permissions::of_counted`; past the bound, `CallError::Wait` and nothing asked).
+    /// permission lookup: trusted for at most five minutes, once for concurrent asks). An
+    /// [`Ask::Counted`] read GitHub must answer is counted per installation first (past the
+    /// bound, `CallError::Wait` and nothing asked): an action of anyone. [`Ask::Uncounted`] is
+    /// for someone GitHub marks as the repository's collaborator, member or owner (a comment's
+    /// `author_association`): few, so not counted with strangers.
     pub async fn is_maintainer(
         &self,
         installation: i64,
         repo: &str,
         login: &str,
+        ask: Ask,
     ) -> Result<bool, api::CallError> {
-        let permission = self
-            .permissions
-            .of_counted(installation, repo, login)
-            .await?;
-        Ok(permission.is_maintainer())
-    }
-
-    /// [`Github::is_maintainer`] for someone GitHub marks as the repository's collaborator,
-    /// member or owner (a comment's `author_association`): few, so not counted with strangers.
-    pub async fn insider_is_maintainer(
-        &self,
-        installation: i64,
-        repo: &str,
-        login: &str,
-    ) -> Result<bool, api::CallError> {
-        let permission = self.permissions.of(installation, repo, login).await?;
+        let permission = self.permissions.of(installation, repo, login, ask).await?;
         Ok(permission.is_maintainer())
     }
 

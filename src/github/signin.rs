@@ -16,7 +16,7 @@ use std::sync::{Arc, RwLock};
 use crate::config::ServeConfig;
 use crate::github::manifest::SIGNIN_CALLBACK_PATH;
 use crate::github::oauth::{GithubUser, OAuthClient, OAuthError};
-use crate::github::permissions::{Permissions, name as permission_name};
+use crate::github::permissions::{Ask, Permissions, name as permission_name};
 use crate::store::{Store, StoreError};
 
 /// Pages (of 100) of `GET /user/installations` read at sign-in: the first 100 installations.
@@ -100,7 +100,7 @@ impl SignIn {
             return Ok(None);
         };
         let permission = permissions
-            .of(installation, repo, login)
+            .of(installation, repo, login, Ask::Uncounted)
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, repo, "cannot read a maintainer's permission from GitHub");

@@ -16,6 +16,7 @@ use crate::github::credit;
 use crate::github::events::{Actor, Issue, PullRequest};
 use crate::github::identity;
 use crate::github::messages::{self, Holder};
+use crate::github::permissions::Ask;
 use crate::github::service::{Github, RepoSettings, target};
 use crate::store::deps::ExternalBlocker;
 use crate::store::github::pulls::{LinkedPr, PrState};
@@ -710,7 +711,7 @@ pub async fn pr_author_is_maintainer(
         return Ok(false);
     }
     match github
-        .is_maintainer(installation, repo, &pr.author.login)
+        .is_maintainer(installation, repo, &pr.author.login, Ask::Counted)
         .await
     {
         Ok(m) => Ok(m),

@@ -221,6 +221,21 @@ fn plain_v1_routes(
     found
 }
 
+/// The code of every crate of the workspace (`src/`, and `crates/*/src/`), without its tests and
+/// comments: a route is found wherever the serving code lives.
+fn served_sources() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    sources(&root.join("src"), &mut files);
+    for krate in std::fs::read_dir(root.join("crates")).unwrap() {
+        let krate_src = krate.unwrap().path().join("src");
+        if krate_src.is_dir() {
+            sources(&krate_src, &mut files);
+        }
+    }
+    files
+}
+
 /// Every `.rs` file below `dir`, without its tests and comments.
 fn sources(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -243,6 +258,23 @@ fn sources(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
                 .join("\n");
             out.push((path.display().to_string(), code));
         }
+    }
+}
+
+#[test]
+fn the_route_scan_reads_every_crate_of_the_workspace() {
+    let files = served_sources();
+    let sep = std::path::MAIN_SEPARATOR;
+    let under = |dir: String| files.iter().filter(|(f, _)| f.contains(&dir)).count();
+    assert!(
+        under(format!("{sep}src{sep}server{sep}")) > 0,
+        "no file of src/"
+    );
+    let crates = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/crates")).unwrap();
+    for krate in crates {
+        let name = krate.unwrap().file_name().to_string_lossy().into_owned();
+        let dir = format!("{sep}crates{sep}{name}{sep}src{sep}");
+        assert!(under(dir) > 0, "no file of crates/{name}/src");
     }
 }
 
@@ -270,11 +302,7 @@ fn the_route_scan_finds_plain_routes() {
 fn every_v1_route_the_service_serves_is_documented() {
     let doc = serde_json::to_value(document()).unwrap();
     let paths = doc["paths"].as_object().unwrap();
-    let mut files = Vec::new();
-    sources(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-        &mut files,
-    );
+    let files = served_sources();
     let mut consts = std::collections::HashMap::new();
     for (_, text) in &files {
         for line in text.lines() {

@@ -24,6 +24,7 @@ use super::leases::claim_rules::{
 };
 use super::leases::person_sql::merged_count_in;
 use super::leases::refusals::explain;
+use super::paths::in_flight;
 use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use super::{DAY_MS, HOUR_MS, NewEvent, Store, StoreError, WriteTx, format_ts, new_id};
 use crate::domain::Lease;
@@ -741,14 +742,14 @@ impl Store {
                CASE WHEN {vouched} THEN 1 ELSE 0 END AS vouched, \
                (SELECT COUNT(*) FROM tasks h WHERE (h.worker_id = $1 OR h.worker_id IN \
                    (SELECT hw.id FROM workers hw WHERE hw.github_account_id = {person})) \
-                 AND (h.status IN ('leased', 'in_progress', 'pr_opened') \
-                   OR (h.status = 'blocked' AND h.awaits_maintainer = 1))) AS holds",
+                 AND {held}) AS holds",
             here = merged_count_in("$1", Some("$2")),
             pool = merged_count_in("$1", None),
             mine = by_person("o", "$1"),
             person = person_of("$1"),
             created = account_created("$1"),
             vouched = vouched_for("$1", "$2"),
+            held = in_flight("h"),
         );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(worker_id)

@@ -275,23 +275,6 @@ impl TaskRow {
     }
 }
 
-/// `SELECT` of [`WorkerRow`]s. The trust and the opt-ins are the person's, kept on their record
-/// (`persons`; a worker's own for a worker that speaks for nobody): what every reader of a worker
-/// sees is what the rules read (`store::leases::person_sql::setting_of_row`, whose text this
-/// repeats for `workers` unaliased).
-pub const WORKER_SELECT: &str = "SELECT id, name, skills, all_skills, capacity_points, \
-    max_concurrent_tasks, github_login, github_account_id, claimed_login, status, last_seen_at, \
-    COALESCE((SELECT ps.trust_level FROM persons ps \
-      WHERE ps.account_id = workers.github_account_id), workers.trust_level) AS trust_level, \
-    capabilities, active_points, active_tasks, extensions, created_at, \
-    COALESCE((SELECT ps.reputation_opt_in FROM persons ps \
-      WHERE ps.account_id = workers.github_account_id), workers.reputation_opt_in) \
-      AS reputation_opt_in, \
-    COALESCE((SELECT ps.leaderboard_opt_in FROM persons ps \
-      WHERE ps.account_id = workers.github_account_id), workers.leaderboard_opt_in) \
-      AS leaderboard_opt_in, \
-    specialist, archived_at FROM workers";
-
 #[derive(Clone, Debug)]
 pub struct WorkerRow {
     pub id: String,

@@ -18,6 +18,10 @@
 //! | `owp_path_locks` | `path_overlap::held_overlapping!` | `path_overlap::tests` |
 //! | `owp_proposals_limit` | `proposals::live`, `domain::proposals::MAX_OPEN_PER_*` | below |
 //!
+//! A task in flight (`paths::in_flight`: its status list and its holder's `blocked`) is read by
+//! the path locks' trigger function and by the trigger that calls it; `paths::tests` compares
+//! the text in force on each backend ([`trigger_in_force`]) with the store's.
+//!
 //! Every other trigger function keeps bookkeeping (queues, counts, outcomes) and holds no rule;
 //! [`NOT_RULES`] names them, so that a new trigger function is placed in one list or the other.
 
@@ -46,8 +50,17 @@ pub(crate) fn same_text(sql: &str) -> String {
 }
 
 /// The PostgreSQL migrations, in the order they apply.
-fn migrations() -> Vec<(i64, String)> {
-    let migrator = sqlx::migrate!("migrations/postgres");
+pub(crate) fn migrations() -> Vec<(i64, String)> {
+    in_order(sqlx::migrate!("migrations/postgres"))
+}
+
+/// The SQLite migrations, in the order they apply.
+pub(crate) fn sqlite_migrations() -> Vec<(i64, String)> {
+    in_order(sqlx::migrate!("migrations/sqlite"))
+}
+
+/// The migrations of `migrator`, in the order they apply.
+fn in_order(migrator: sqlx::migrate::Migrator) -> Vec<(i64, String)> {
     let mut all: Vec<(i64, String)> = migrator
         .iter()
         .map(|m| (m.version, m.sql.as_str().to_string()))
@@ -86,6 +99,31 @@ pub(crate) fn function_in_force(name: &str) -> String {
         .next_back()
         .unwrap_or_else(|| panic!("no migration defines {name}"))
         .to_string()
+}
+
+/// The definition of trigger `name` (from its `CREATE TRIGGER` to its end) as a database migrated
+/// by `migrations` holds it: its last definition in migration order. Panics when no migration
+/// defines it, or when a later one drops it.
+pub(crate) fn trigger_in_force(migrations: &[(i64, String)], name: &str) -> String {
+    let create = format!("CREATE TRIGGER {name} ");
+    let drop = format!("DROP TRIGGER {name}");
+    let mut last = None;
+    for (_, sql) in migrations {
+        let created = sql.rfind(&create);
+        if let Some(at) = created {
+            let rest = &sql[at..];
+            let end = ["EXECUTE FUNCTION", "END;"]
+                .iter()
+                .filter_map(|e| rest.find(e).map(|i| i + e.len()))
+                .min()
+                .unwrap_or(rest.len());
+            last = Some(rest[..end].to_string());
+        }
+        if sql.rfind(&drop) > created {
+            last = None;
+        }
+    }
+    last.unwrap_or_else(|| panic!("no trigger {name} in force"))
 }
 
 /// Every `.rs` file of the service below `dir` that is not `skip`, as (path, lines of code):

@@ -1,6 +1,6 @@
 //! Workers: registration, bearer tokens, presence, heartbeats and admin updates.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use rand::TryRngCore;
 use serde_json::{Map, Value, json};
@@ -8,13 +8,29 @@ use sqlx::AssertSqlSafe;
 
 use super::engine::columns::Columns;
 use super::known_workers::TokenDigest;
-use super::leases::person_sql::Setting;
+use super::leases::person_sql::{Setting, setting_of_row};
 use super::presence::{ContactCell, online_event};
-use super::rows::{WORKER_SELECT, WorkerRow};
+use super::rows::WorkerRow;
 use super::{NewEvent, Store, StoreError, WriteTx, new_id};
 use crate::domain::WorkerStatus;
 use crate::domain::limits;
 use crate::domain::model::normalize_skills;
+
+/// `SELECT` of [`WorkerRow`]s. The trust and the opt-ins are the person's, kept on their record
+/// (`persons`; a worker's own for a worker that speaks for nobody), read by the rules' own text
+/// ([`setting_of_row`]): what every reader of a worker sees is what the rules read.
+static WORKER_SELECT: LazyLock<String> = LazyLock::new(|| {
+    let setting = |s: Setting| format!("{} AS {}", setting_of_row("workers", s), s.column());
+    format!(
+        "SELECT id, name, skills, all_skills, capacity_points, max_concurrent_tasks, \
+           github_login, github_account_id, claimed_login, status, last_seen_at, {}, \
+           capabilities, active_points, active_tasks, extensions, created_at, {}, {}, \
+           specialist, archived_at FROM workers",
+        setting(Setting::Trust),
+        setting(Setting::ReputationOptIn),
+        setting(Setting::LeaderboardOptIn),
+    )
+});
 
 /// What a worker declares when it registers.
 #[derive(Clone, Debug)]
@@ -179,7 +195,11 @@ impl WriteTx {
     }
 
     pub async fn worker(&mut self, worker_id: &str) -> Result<WorkerRow, StoreError> {
-        let sql = format!("{WORKER_SELECT} WHERE id = $1{}", self.store().for_update());
+        let sql = format!(
+            "{} WHERE id = $1{}",
+            WORKER_SELECT.as_str(),
+            self.store().for_update()
+        );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(worker_id)
             .fetch_optional(self.conn())
@@ -505,7 +525,10 @@ impl Store {
     }
 
     async fn read_worker_by_token(&self, hash: &str) -> Result<Option<WorkerRow>, StoreError> {
-        let sql = format!("{WORKER_SELECT} WHERE token_hash = $1 AND {LIVE_WORKER}");
+        let sql = format!(
+            "{} WHERE token_hash = $1 AND {LIVE_WORKER}",
+            WORKER_SELECT.as_str()
+        );
         if let Some(reads) = &self.direct_reads {
             // One indexed read on the calling thread (see `engine::sqlite_direct::ReadConns`).
             return reads.with(|conn| {
@@ -523,7 +546,7 @@ impl Store {
     }
 
     pub async fn worker(&self, worker_id: &str) -> Result<Option<WorkerRow>, StoreError> {
-        let sql = format!("{WORKER_SELECT} WHERE id = $1");
+        let sql = format!("{} WHERE id = $1", WORKER_SELECT.as_str());
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(worker_id)
             .fetch_optional(&self.read)
@@ -536,7 +559,7 @@ impl Store {
     }
 
     pub async fn workers(&self) -> Result<Vec<WorkerRow>, StoreError> {
-        let sql = format!("{WORKER_SELECT} ORDER BY created_at, id");
+        let sql = format!("{} ORDER BY created_at, id", WORKER_SELECT.as_str());
         let rows = sqlx::query(AssertSqlSafe(sql))
             .fetch_all(&self.read)
             .await?;

@@ -48,6 +48,15 @@ pub(crate) async fn reasons_for(story: &Story, token: &str, n: u64) -> Vec<Value
         .unwrap_or_default()
 }
 
+/// The codes of the reasons the worker's preview gives for the task of issue `n`.
+pub(crate) async fn codes_for(story: &Story, token: &str, n: u64) -> Vec<Value> {
+    reasons_for(story, token, n)
+        .await
+        .iter()
+        .map(|reason| reason["code"].clone())
+        .collect()
+}
+
 pub(crate) fn key(n: u64) -> String {
     format!("{REPO}#{n}")
 }

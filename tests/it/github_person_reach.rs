@@ -10,29 +10,12 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::github_first_timers::{claim, key, reasons_for};
+use crate::github_first_timers::{claim, codes_for, key};
 use crate::github_support::story::SECRET;
 use crate::github_support::story::{REPO, Story};
 use owp::domain::TaskStatus;
 use owp::github::throttle::{REPLIES_PER_INSTALLATION, THROTTLED_REACTION};
 use owp::github::volunteer_reads::PERMISSIONS_PER_INSTALLATION_PER_MINUTE;
-
-/// A worker of `login` (linked to their GitHub account) that may hold five tasks; its token.
-async fn worker_of(story: &Story, login: &str, name: &str) -> String {
-    let registration = json!({
-        "name": name, "skills": [], "capacity_points": 10, "max_concurrent_tasks": 5
-    });
-    story.person_worker(login, registration).await
-}
-
-/// The codes of the reasons the worker's preview gives for the task of issue `n`.
-async fn codes_for(story: &Story, token: &str, n: u64) -> Vec<Value> {
-    reasons_for(story, token, n)
-        .await
-        .iter()
-        .map(|reason| reason["code"].clone())
-        .collect()
-}
 
 /// Waits for a fresh minute when the current one is nearly over: the bounds count per minute.
 async fn early_in_a_minute() {
@@ -49,7 +32,7 @@ async fn an_allowlist_holds_over_rest(postgres: bool) {
     let rules = "max_open_prs: 10\nwho_may_claim: {allowlist: [alice]}\n";
     let story = Story::on(postgres, Some(rules), |_| {}).await;
     let n = story.label_issue("Refactor the parser", &[]).await;
-    let mallory = worker_of(&story, "mallory", "mallory-bot").await;
+    let mallory = story.worker_of("mallory", "mallory-bot").await;
     assert_eq!(
         claim(&story, &mallory).await,
         None,
@@ -61,7 +44,7 @@ async fn an_allowlist_holds_over_rest(postgres: bool) {
     );
     story.comment(n, "mallory", "/owp claim").await;
     assert_eq!(story.task(n).await.status, TaskStatus::Ready);
-    let alice = worker_of(&story, "alice", "alice-laptop").await;
+    let alice = story.worker_of("alice", "alice-laptop").await;
     assert_eq!(claim(&story, &alice).await.map(|(k, _)| k), Some(key(n)));
     story.stop_checking_comments();
 }
@@ -235,7 +218,7 @@ async fn hostile_reports_ask_github_for_a_bounded_number_of_permissions() {
         |_| {},
     )
     .await;
-    let owl = worker_of(&story, "alice", "owl").await;
+    let owl = story.worker_of("alice", "owl").await;
     let mut tasks = Vec::new();
     for i in 0..3 {
         let n = story.label_issue(&format!("Task {i}"), &[]).await;
@@ -321,20 +304,6 @@ async fn permission_checks_are_bounded_per_installation() {
     story.stop_checking_comments();
 }
 
-/// Worker `name` linked to `login` on issue `links`: its token and id.
-async fn linked(story: &Story, links: u64, login: &str, name: &str) -> (String, String) {
-    let registration = json!({
-        "name": name, "skills": [], "capacity_points": 10, "max_concurrent_tasks": 5
-    });
-    let token = story.linked_worker(links, login, registration).await;
-    let (status, me) = story.get_json("/v1/workers/me", &token).await;
-    assert_eq!(status, 200, "{me}");
-    (
-        token,
-        me["worker"]["worker_id"].as_str().unwrap().to_string(),
-    )
-}
-
 /// A proposal of `plan` for the task of issue `n` through `token`: the status and the answer.
 async fn propose(story: &Story, token: &str, n: u64, plan: &str) -> (u16, Value) {
     let task_id = story.task(n).await.id;
@@ -360,16 +329,18 @@ async fn a_moved_plan_counts_once_and_is_approved_over_rest(postgres: bool) {
         story.label_issue("Three", &[]).await,
         story.label_issue("Four", &[]).await,
     ];
-    let links = story
-        .fake
-        .create_issue(REPO, "maintainer", "Links", "Where people link.", &[]);
-    let (laptop, _) = linked(&story, links, "alice", "alice-laptop").await;
+    let links = story.links_issue();
+    let (laptop, _) = story
+        .worker_linked_on(links, "alice", "alice-laptop", json!({}))
+        .await;
     let (status, first) = propose(&story, &laptop, issues[0], "Split the parser.").await;
     assert_eq!(status, 201, "{first}");
     let (status, body) = propose(&story, &laptop, issues[1], "Rename the module.").await;
     assert_eq!(status, 201, "{body}");
 
-    let (desktop, desktop_id) = linked(&story, links, "alice", "alice-desktop").await;
+    let (desktop, desktop_id) = story
+        .worker_linked_on(links, "alice", "alice-desktop", json!({}))
+        .await;
     let (status, body) = propose(&story, &desktop, issues[2], "Add the docs.").await;
     assert_eq!(status, 201, "the moved plans counted twice: {body}");
     let (status, body) = propose(&story, &desktop, issues[3], "A fourth plan.").await;
@@ -425,7 +396,7 @@ async fn pg_replicas_hold_one_persons_cap() {
     for i in 0..6 {
         story.label_issue(&format!("Task {i}"), &[]).await;
     }
-    let alice = worker_of(&story, "alice", "alice-laptop").await;
+    let alice = story.worker_of("alice", "alice-laptop").await;
     let bases = [story.url(), format!("http://{}", second.addr)];
     let claims = (0..6).map(|i| {
         let (http, base, token) = (story.http.clone(), bases[i % 2].clone(), alice.clone());
@@ -450,7 +421,7 @@ async fn pg_replicas_hold_one_persons_cap() {
     let (status, me) = story.get_json("/v1/workers/me", &alice).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["worker"]["active_tasks"], 2, "{me}");
-    let bob = worker_of(&story, "bob", "bob-bot").await;
+    let bob = story.worker_of("bob", "bob-bot").await;
     assert!(claim(&story, &bob).await.is_some());
     second.stop().await;
     story.stop_checking_comments();

@@ -5,9 +5,9 @@
 //! `max_claims_per_user` counts the person's claims on every worker and by comment together.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::github_first_timers::{claim, key, reasons_for};
+use crate::github_first_timers::{claim, codes_for, key};
 use crate::github_support::story::{REPO, Story};
 use owp::domain::TaskStatus;
 
@@ -16,23 +16,6 @@ const GOOD_FIRST: &str = "good first issue";
 const RULES: &str = "max_open_prs: 10\nmax_claims_per_user: 5\nclaim:\n  \
                      first_timers_label: \"good first issue\"\n  cooldown_hours: 24\n";
 
-/// A worker of `login` that may hold five tasks; its token.
-async fn worker_of(story: &Story, login: &str, name: &str) -> String {
-    let registration = json!({
-        "name": name, "skills": [], "capacity_points": 10, "max_concurrent_tasks": 5
-    });
-    story.person_worker(login, registration).await
-}
-
-/// The codes of the reasons the worker's preview gives for the task of issue `n`.
-async fn codes_for(story: &Story, token: &str, n: u64) -> Vec<Value> {
-    reasons_for(story, token, n)
-        .await
-        .iter()
-        .map(|reason| reason["code"].clone())
-        .collect()
-}
-
 /// Row 2: alice's worker gives a task back, so she cools down in the repository; she links a
 /// fresh worker. The new worker's `POST /v1/work` takes nothing, its preview names rule 1 (for
 /// the task given back) and the cool-down, and her `/owp claim` is refused as before the relink.
@@ -40,7 +23,7 @@ async fn a_relink_keeps_the_cooldown(postgres: bool) {
     let story = Story::on(postgres, Some(RULES), |_| {}).await;
     let first = story.label_issue("Refactor the parser", &[]).await;
     let second = story.label_issue("Document the flags", &[]).await;
-    let old = worker_of(&story, "alice", "alice-laptop").await;
+    let old = story.worker_of("alice", "alice-laptop").await;
     let (taken, lease) = claim(&story, &old).await.expect("a task");
     assert_eq!(taken, key(first));
     let (status, answer) = story
@@ -49,7 +32,7 @@ async fn a_relink_keeps_the_cooldown(postgres: bool) {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(claim(&story, &old).await, None);
 
-    let new = worker_of(&story, "alice", "alice-desktop").await;
+    let new = story.worker_of("alice", "alice-desktop").await;
     assert_eq!(
         claim(&story, &new).await,
         None,
@@ -72,7 +55,7 @@ async fn a_relink_keeps_the_cooldown(postgres: bool) {
     assert_eq!(story.task(second).await.status, TaskStatus::Ready);
 
     // Another person is not held back, and alice claims again once the hours have passed.
-    let bob = worker_of(&story, "bob", "bob-bot").await;
+    let bob = story.worker_of("bob", "bob-bot").await;
     assert_eq!(claim(&story, &bob).await.map(|(k, _)| k), Some(key(first)));
     story.age_ended_leases(24).await;
     assert_eq!(claim(&story, &new).await.map(|(k, _)| k), Some(key(second)));
@@ -95,7 +78,7 @@ async fn a_relink_keeps_the_cooldown_postgres() {
 async fn a_relink_keeps_the_merges(postgres: bool) {
     let story = Story::on(postgres, Some(RULES), |_| {}).await;
     let done = story.label_issue("Refactor the parser", &[]).await;
-    let old = worker_of(&story, "alice", "alice-laptop").await;
+    let old = story.worker_of("alice", "alice-laptop").await;
     let (taken, _) = claim(&story, &old).await.expect("a task");
     assert_eq!(taken, key(done));
     let task_id = story.task(done).await.id;
@@ -111,7 +94,7 @@ async fn a_relink_keeps_the_merges(postgres: bool) {
         .label_issue("Fix a typo in the README", &[GOOD_FIRST])
         .await;
 
-    let new = worker_of(&story, "alice", "alice-desktop").await;
+    let new = story.worker_of("alice", "alice-desktop").await;
     assert_eq!(claim(&story, &new).await, None, "a first timer again");
     assert_eq!(
         codes_for(&story, &new, easy).await,
@@ -121,7 +104,7 @@ async fn a_relink_keeps_the_merges(postgres: bool) {
     story.expect_comment(easy, "@alice, you can't claim this issue right now:");
     assert_eq!(story.task(easy).await.status, TaskStatus::Ready);
 
-    let newcomer = worker_of(&story, "newbie", "newbie-bot").await;
+    let newcomer = story.worker_of("newbie", "newbie-bot").await;
     assert_eq!(
         claim(&story, &newcomer).await.map(|(k, _)| k),
         Some(key(easy))
@@ -154,7 +137,7 @@ async fn claims_per_person(postgres: bool) {
     ];
     story.comment(issues[0], "alice", "/owp claim").await;
     story.expect_status(issues[0], &["claimed by @alice"]);
-    let laptop = worker_of(&story, "alice", "alice-laptop").await;
+    let laptop = story.worker_of("alice", "alice-laptop").await;
     assert_eq!(
         claim(&story, &laptop).await.map(|(k, _)| k),
         Some(key(issues[1]))
@@ -173,14 +156,14 @@ async fn claims_per_person(postgres: bool) {
     assert_eq!(story.task(issues[2]).await.status, TaskStatus::Ready);
 
     // A relink: the laptop's lease is still alice's.
-    let desktop = worker_of(&story, "alice", "alice-desktop").await;
+    let desktop = story.worker_of("alice", "alice-desktop").await;
     assert_eq!(
         claim(&story, &desktop).await,
         None,
         "a relink reset the count"
     );
 
-    let bob = worker_of(&story, "bob", "bob-bot").await;
+    let bob = story.worker_of("bob", "bob-bot").await;
     assert_eq!(
         claim(&story, &bob).await.map(|(k, _)| k),
         Some(key(issues[2]))
@@ -198,20 +181,6 @@ async fn max_claims_per_user_counts_the_person_postgres() {
     claims_per_person(true).await;
 }
 
-/// Worker `worker_id`'s token linked to `login` on an issue outside the pool; the worker's id.
-async fn linked(story: &Story, links: u64, login: &str, name: &str) -> (String, String) {
-    let registration = json!({
-        "name": name, "skills": [], "capacity_points": 10, "max_concurrent_tasks": 5
-    });
-    let token = story.linked_worker(links, login, registration).await;
-    let (status, me) = story.get_json("/v1/workers/me", &token).await;
-    assert_eq!(status, 200, "{me}");
-    (
-        token,
-        me["worker"]["worker_id"].as_str().unwrap().to_string(),
-    )
-}
-
 /// Rows 4 and 5: alice holds a task and has a plan waiting, both through her laptop's worker;
 /// she links her desktop's. The claim moves to the desktop (its issue says so, and so does the
 /// reply to her link), which renews it, while the laptop's report is refused; her plan stays
@@ -223,14 +192,10 @@ async fn a_relink_moves_claims_and_plans(postgres: bool) {
     story.fake.set_permission(REPO, "maint", "write");
     let held = story.label_issue("Refactor the parser", &[]).await;
     let planned = story.label_issue("Document the flags", &[]).await;
-    let links = story.fake.create_issue(
-        REPO,
-        "maintainer",
-        "Links",
-        "Where people link workers.",
-        &[],
-    );
-    let (laptop, laptop_id) = linked(&story, links, "alice", "alice-laptop").await;
+    let links = story.links_issue();
+    let (laptop, laptop_id) = story
+        .worker_linked_on(links, "alice", "alice-laptop", json!({}))
+        .await;
     // The laptop is trusted to skip the plan for one task, then proposes for the other.
     let (status, body) = story
         .admin(
@@ -260,7 +225,9 @@ async fn a_relink_moves_claims_and_plans(postgres: bool) {
         .await;
     assert_eq!(status, 201, "{body}");
 
-    let (desktop, desktop_id) = linked(&story, links, "alice", "alice-desktop").await;
+    let (desktop, desktop_id) = story
+        .worker_linked_on(links, "alice", "alice-desktop", json!({}))
+        .await;
     story.expect_comment(
         links,
         &format!(

@@ -7,42 +7,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::github_first_timers::{claim, key, reasons_for};
+use crate::github_first_timers::{claim, codes_for, key};
 use crate::github_support::story::{REPO, Story};
 use owp::domain::TaskStatus;
-
-/// A worker registered with `extra` (its opt-ins), linked to `login` by a `/owp link CODE`
-/// comment on issue `links`: its token and id.
-async fn linked(
-    story: &Story,
-    links: u64,
-    login: &str,
-    name: &str,
-    extra: Value,
-) -> (String, String) {
-    let mut registration = json!({
-        "name": name, "skills": [], "capacity_points": 10, "max_concurrent_tasks": 5
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        registration[k] = v.clone();
-    }
-    let token = story.linked_worker(links, login, registration).await;
-    let me = me(story, &token).await;
-    (token, me["worker_id"].as_str().unwrap().to_string())
-}
-
-/// `login` links the worker of `token` again (a new code, a new `/owp link` comment).
-async fn relink(story: &Story, links: u64, login: &str, token: &str) {
-    let (status, code) = story
-        .post_json("/v1/workers/link-code", Some(token), json!({}))
-        .await;
-    assert_eq!(status, 201, "{code}");
-    let code = code["code"].as_str().unwrap();
-    let link = story
-        .comment(links, login, &format!("/owp link {code}"))
-        .await;
-    assert!(story.reacted(link, "+1"), "the link of {login} was taken");
-}
 
 /// The worker of `token`, as `GET /v1/workers/me` shows it.
 async fn me(story: &Story, token: &str) -> Value {
@@ -93,15 +60,6 @@ async fn board(story: &Story) -> Vec<(String, i64)> {
         .collect()
 }
 
-/// The codes of the reasons the worker's preview gives for the task of issue `n`.
-async fn codes_for(story: &Story, token: &str, n: u64) -> Vec<Value> {
-    reasons_for(story, token, n)
-        .await
-        .iter()
-        .map(|reason| reason["code"].clone())
-        .collect()
-}
-
 /// One merge here earns trust 2 to whoever opted in to reputation.
 const PROMOTING: &str = "max_open_prs: 10\ntrust:\n  promote:\n    - {level: 2, merged: 1}\n";
 
@@ -114,17 +72,13 @@ const PROMOTING: &str = "max_open_prs: 10\ntrust:\n  promote:\n    - {level: 2, 
 /// admin lowers through the desktop is not back when she links the laptop again.
 async fn trust_opt_ins_and_reputation_follow_the_person(postgres: bool) {
     let story = Story::on(postgres, Some(PROMOTING), |_| {}).await;
-    let links = story.fake.create_issue(
-        REPO,
-        "maintainer",
-        "Links",
-        "Where people link workers.",
-        &[],
-    );
+    let links = story.links_issue();
     let done = story.label_issue("Refactor the parser", &[]).await;
     let given_back = story.label_issue("Document the flags", &[]).await;
     let opted_in = json!({"reputation_opt_in": true, "leaderboard_opt_in": true});
-    let (laptop, laptop_id) = linked(&story, links, "alice", "alice-laptop", opted_in).await;
+    let (laptop, laptop_id) = story
+        .worker_linked_on(links, "alice", "alice-laptop", opted_in)
+        .await;
     set_trust(&story, &laptop_id, 1).await;
     assert_eq!(
         claim(&story, &laptop).await.map(|(k, _)| k),
@@ -144,7 +98,9 @@ async fn trust_opt_ins_and_reputation_follow_the_person(postgres: bool) {
     assert_eq!(board(&story).await, [("alice".to_string(), 1)]);
 
     let opted_out = json!({"reputation_opt_in": false, "leaderboard_opt_in": false});
-    let (desktop, desktop_id) = linked(&story, links, "alice", "alice-desktop", opted_out).await;
+    let (desktop, desktop_id) = story
+        .worker_linked_on(links, "alice", "alice-desktop", opted_out)
+        .await;
     let shown = me(&story, &desktop).await;
     assert_eq!(shown["trust_level"], 1, "{shown}");
     assert_eq!(shown["reputation_opt_in"], true, "{shown}");
@@ -169,7 +125,9 @@ async fn trust_opt_ins_and_reputation_follow_the_person(postgres: bool) {
         Some(key(hard))
     );
     let newcomer = json!({"reputation_opt_in": true});
-    let (bob, _) = linked(&story, links, "bob", "bob-bot", newcomer).await;
+    let (bob, _) = story
+        .worker_linked_on(links, "bob", "bob-bot", newcomer)
+        .await;
     assert_eq!(
         claim(&story, &bob).await.map(|(k, _)| k),
         Some(key(given_back))
@@ -188,7 +146,7 @@ async fn trust_opt_ins_and_reputation_follow_the_person(postgres: bool) {
     assert_eq!(status, 200, "{body}");
     assert_eq!(board(&story).await, []);
     set_trust(&story, &desktop_id, 0).await;
-    relink(&story, links, "alice", &laptop).await;
+    story.link(links, "alice", &laptop).await;
     let shown = me(&story, &laptop).await;
     assert_eq!(
         shown["trust_level"], 0,
@@ -218,15 +176,11 @@ async fn a_second_worker_meets_the_spent_approval_and_the_scorecard(postgres: bo
     let rules = "max_open_prs: 10\nclaim:\n  approval: plan\n  approval_skip_trust: 1\n";
     let story = Story::on(postgres, Some(rules), |_| {}).await;
     story.fake.set_permission(REPO, "maint", "write");
-    let links = story.fake.create_issue(
-        REPO,
-        "maintainer",
-        "Links",
-        "Where people link workers.",
-        &[],
-    );
+    let links = story.links_issue();
     let warm_up = story.label_issue("Refactor the parser", &[]).await;
-    let (laptop, laptop_id) = linked(&story, links, "alice", "alice-laptop", json!({})).await;
+    let (laptop, laptop_id) = story
+        .worker_linked_on(links, "alice", "alice-laptop", json!({}))
+        .await;
     set_trust(&story, &laptop_id, 1).await;
     assert_eq!(
         claim(&story, &laptop).await.map(|(k, _)| k),
@@ -258,7 +212,9 @@ async fn a_second_worker_meets_the_spent_approval_and_the_scorecard(postgres: bo
         .await;
     assert_eq!(status, 200, "{body}");
 
-    let (desktop, _) = linked(&story, links, "alice", "alice-desktop", json!({})).await;
+    let (desktop, _) = story
+        .worker_linked_on(links, "alice", "alice-desktop", json!({}))
+        .await;
     assert_eq!(
         claim(&story, &desktop).await,
         None,

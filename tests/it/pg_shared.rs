@@ -59,25 +59,65 @@ async fn a_first_start_on_postgresql_makes_one_admin_token_for_every_replica() {
     drop(a);
 }
 
+/// Three wrong credentials a minute lock an address out: a rotation must cause none.
+const STRICT: [(&str, &str); 1] = [("OWP_RATE_AUTH_FAILURES_PER_MINUTE", "3")];
+
+/// A step of README.md's admin token rotations: the tokens replicas `a` and `b` run with (empty:
+/// the one each started with), and the token clients switch to after it, if they do.
+type Step = (String, String, Option<String>);
+
+/// Two replicas of one pool as an operator rotates its admin token, one replica at a time: the
+/// token each runs with, and the one clients send.
+struct Replicas {
+    db: TestDatabase,
+    a: (Server, String),
+    b: (Server, String),
+    client: String,
+}
+
+impl Replicas {
+    /// Takes `step`: each replica whose token changes is restarted with its new one (on
+    /// [`STRICT`]), clients switch, and each replica then answers them `rounds` times.
+    async fn take(&mut self, step: usize, (token_a, token_b, client_after): Step, rounds: usize) {
+        for ((replica, now), token) in [(&mut self.a, token_a), (&mut self.b, token_b)] {
+            if *now != token {
+                replica.stop();
+                *replica = Server::start_on(self.db.clone(), &token, &STRICT).await;
+                *now = token;
+            }
+        }
+        if let Some(next) = client_after {
+            self.client = next;
+        }
+        for _ in 0..rounds {
+            for replica in [&self.a.0, &self.b.0] {
+                assert_eq!(state_with(replica, &self.client).await, 200, "step {step}");
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_token_rotates_across_replicas_without_a_refusal() {
     let old = format!("old-{}", uuid::Uuid::new_v4().simple());
     let new = format!("new-{}", uuid::Uuid::new_v4().simple());
     let both = format!("{new},{old}");
-    // Three wrong credentials a minute lock an address out: a rotation must cause none.
-    let strict = [("OWP_RATE_AUTH_FAILURES_PER_MINUTE", "3")];
-    let first = Server::start_with_env(&strict).await;
+    let first = Server::start_with_env(&STRICT).await;
     let db = first.database.clone();
-    let start = |token: String| {
-        let db = db.clone();
-        async move { Server::start_on(db, &token, &strict).await }
+    let mut pool = Replicas {
+        a: (
+            Server::start_on(db.clone(), &old, &STRICT).await,
+            old.clone(),
+        ),
+        b: (
+            Server::start_on(db.clone(), &old, &STRICT).await,
+            old.clone(),
+        ),
+        db,
+        client: old.clone(),
     };
-    let mut a = start(old.clone()).await;
-    let mut b = start(old.clone()).await;
-    let (mut now_a, mut now_b) = (old.clone(), old.clone());
-    let mut client = old.clone();
     // The steps of README.md's "Rotating the admin token", one replica at a time.
-    for (step, (token_a, token_b, client_after)) in [
+    for (step, change) in [
         (both.clone(), old.clone(), None),
         (both.clone(), both.clone(), Some(new.clone())),
         (new.clone(), both.clone(), None),
@@ -86,31 +126,13 @@ async fn the_admin_token_rotates_across_replicas_without_a_refusal() {
     .into_iter()
     .enumerate()
     {
-        if now_a != token_a {
-            a.stop();
-            a = start(token_a.clone()).await;
-            now_a = token_a;
-        }
-        if now_b != token_b {
-            b.stop();
-            b = start(token_b.clone()).await;
-            now_b = token_b;
-        }
-        if let Some(next) = client_after {
-            client = next;
-        }
-        for _ in 0..5 {
-            for s in [&a, &b] {
-                assert_eq!(state_with(s, &client).await, 200, "step {step}");
-            }
-        }
+        pool.take(step, change, 5).await;
     }
-    for s in [&a, &b] {
+    for s in [&pool.a.0, &pool.b.0] {
         assert_eq!(state_with(s, &old).await, 401, "the old token is retired");
         assert_eq!(state_with(s, &new).await, 200);
     }
-    drop(a);
-    drop(b);
+    drop(pool);
     drop(first);
 }
 
@@ -140,7 +162,6 @@ async fn a_generated_admin_token_is_retired_across_replicas_as_written() {
     if !postgres_enabled("a_generated_admin_token_is_retired_across_replicas_as_written") {
         return;
     }
-    let strict = [("OWP_RATE_AUTH_FAILURES_PER_MINUTE", "3")];
     let mut first = Server::start_without_admin_token(&[]).await;
     let generated = env_local_token(&first).expect("the first start generates a token");
     let digest = owp::config::AdminTokens::digest_hex(&generated);
@@ -148,17 +169,18 @@ async fn a_generated_admin_token_is_retired_across_replicas_as_written() {
     let new = format!("new-{}", uuid::Uuid::new_v4().simple());
     let both = format!("{new},{generated}");
     let db = first.database.clone();
-    let start = |token: String| {
-        let db = db.clone();
-        async move { Server::start_on(db, &token, &strict).await }
+    let mut pool = Replicas {
+        a: (
+            Server::start_on(db.clone(), &generated, &STRICT).await,
+            generated.clone(),
+        ),
+        b: (first.start_replica(None, &STRICT).await, String::new()),
+        db: db.clone(),
+        client: generated.clone(),
     };
-    let mut a = start(generated.clone()).await;
-    let mut b = first.start_replica(None, &strict).await;
     // The first machine is replaced by `a` (it keeps the database for the test).
     first.stop();
-    let (mut now_a, mut now_b) = (generated.clone(), String::new());
-    let mut client = generated.clone();
-    for (step, (token_a, token_b, client_after)) in [
+    for (step, change) in [
         (both.clone(), String::new(), None),
         (both.clone(), both.clone(), Some(new.clone())),
         (new.clone(), both.clone(), None),
@@ -167,25 +189,8 @@ async fn a_generated_admin_token_is_retired_across_replicas_as_written() {
     .into_iter()
     .enumerate()
     {
-        if now_a != token_a {
-            a.stop();
-            a = start(token_a.clone()).await;
-            now_a = token_a;
-        }
-        if now_b != token_b {
-            b.stop();
-            b = start(token_b.clone()).await;
-            now_b = token_b;
-        }
-        if let Some(next) = client_after {
-            client = next;
-        }
-        for _ in 0..3 {
-            for s in [&a, &b] {
-                assert_eq!(state_with(s, &client).await, 200, "step {step}");
-            }
-        }
-        let kept = kept_digest(&a).await;
+        pool.take(step, change, 3).await;
+        let kept = kept_digest(&pool.a.0).await;
         if step < 2 {
             assert_eq!(
                 kept.as_deref(),
@@ -200,7 +205,7 @@ async fn a_generated_admin_token_is_retired_across_replicas_as_written() {
             );
         }
     }
-    for s in [&a, &b] {
+    for s in [&pool.a.0, &pool.b.0] {
         assert_eq!(
             state_with(s, &generated).await,
             401,
@@ -209,7 +214,9 @@ async fn a_generated_admin_token_is_retired_across_replicas_as_written() {
         assert_eq!(state_with(s, &new).await, 200);
     }
     assert!(
-        a.log()
+        pool.a
+            .0
+            .log()
             .contains("the admin token generated at this pool's first start is retired")
     );
 
@@ -250,9 +257,8 @@ async fn a_generated_admin_token_is_retired_across_replicas_as_written() {
         !dir.path().join("env.local").exists(),
         "no new token generated"
     );
-    assert_eq!(kept_digest(&a).await.as_deref(), Some("retired"));
-    drop(a);
-    drop(b);
+    assert_eq!(kept_digest(&pool.a.0).await.as_deref(), Some("retired"));
+    drop(pool);
     drop(first);
 }
 

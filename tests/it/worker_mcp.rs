@@ -81,20 +81,31 @@ fn register_profile_with(
         .expect("a JSON profile")
 }
 
-/// Runs `node client.mjs SCENARIO` (`tasks:SCENARIO`: `node tasks.mjs SCENARIO`) and returns its
-/// JSON summary.
-fn run_client(scenario: &str, config_dir: &Path, pr_url: &str) -> Value {
-    run_client_with(scenario, config_dir, pr_url, &[])
-}
-
-pub(crate) fn run_client_with(
+/// Starts the MCP client on `scenario` (see [`run_client`]) in a task of its own, with `env`
+/// added to its environment; the task answers the client's JSON summary.
+pub(crate) fn spawn_client(
     scenario: &str,
     config_dir: &Path,
     pr_url: &str,
     env: &[(&str, &str)],
-) -> Value {
+) -> tokio::task::JoinHandle<Value> {
+    let (scenario, dir, pr_url) = (
+        scenario.to_string(),
+        config_dir.to_path_buf(),
+        pr_url.to_string(),
+    );
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || run_client(&scenario, &dir, &pr_url, &env))
+}
+
+/// Runs `node client.mjs SCENARIO` (`tasks:SCENARIO`: `node tasks.mjs SCENARIO`) and returns its
+/// JSON summary.
+fn run_client(scenario: &str, config_dir: &Path, pr_url: &str, env: &[(String, String)]) -> Value {
     let out = Command::new("node")
-        .envs(env.iter().copied())
+        .envs(env.iter().cloned())
         .args(match scenario.strip_prefix("tasks:") {
             Some(tasks) => [
                 client_dir().join("tasks.mjs").into_os_string(),
@@ -149,12 +160,9 @@ async fn an_ai_tool_takes_a_task_to_pr_opened_over_mcp() {
     let profile = register_profile(&server, config.path(), "docs");
     let pr_url = "https://git.example.test/mcp-demo/pull/7";
 
-    let summary = tokio::task::spawn_blocking({
-        let dir = config.path().to_path_buf();
-        move || run_client("work", &dir, pr_url)
-    })
-    .await
-    .unwrap();
+    let summary = spawn_client("work", config.path(), pr_url, &[])
+        .await
+        .unwrap();
 
     // The handshake and the tool list.
     assert_eq!(s(&summary["server"]), "owp");
@@ -294,12 +302,9 @@ async fn an_ai_tool_takes_a_task_to_pr_opened_over_mcp() {
     let mut wrong = profile.clone();
     wrong["token"] = json!("owpw_not_a_real_token");
     std::fs::write(&path, serde_json::to_string(&wrong).unwrap()).unwrap();
-    let refused = tokio::task::spawn_blocking({
-        let dir = config.path().to_path_buf();
-        move || run_client("refused", &dir, pr_url)
-    })
-    .await
-    .unwrap();
+    let refused = spawn_client("refused", config.path(), pr_url, &[])
+        .await
+        .unwrap();
     assert!(
         s(&refused["claim_error"]).contains("refused this worker's token (401)"),
         "{refused}"
@@ -313,12 +318,9 @@ async fn an_ai_tool_takes_a_task_to_pr_opened_over_mcp() {
     // The server is gone: the tools say so, the session stays up.
     std::fs::write(&path, serde_json::to_string(&profile).unwrap()).unwrap();
     server.stop();
-    let down = tokio::task::spawn_blocking({
-        let dir = config.path().to_path_buf();
-        move || run_client("refused", &dir, pr_url)
-    })
-    .await
-    .unwrap();
+    let down = spawn_client("refused", config.path(), pr_url, &[])
+        .await
+        .unwrap();
     for field in ["claim_error", "current_error", "report_error"] {
         assert!(
             s(&down[field]).contains("cannot reach the OWP server"),
@@ -347,17 +349,12 @@ async fn an_open_session_keeps_its_lease_alive() {
     let config = tempfile::tempdir().unwrap();
     register_profile(&server, config.path(), "docs");
 
-    let summary = tokio::task::spawn_blocking({
-        let dir = config.path().to_path_buf();
-        move || {
-            run_client_with(
-                "hold",
-                &dir,
-                "https://unused.test/",
-                &[("OWP_MCP_HOLD_SECONDS", "8")],
-            )
-        }
-    })
+    let summary = spawn_client(
+        "hold",
+        config.path(),
+        "https://unused.test/",
+        &[("OWP_MCP_HOLD_SECONDS", "8")],
+    )
     .await
     .unwrap();
     assert_eq!(s(&summary["task_id"]), task_id);
@@ -547,23 +544,16 @@ async fn an_ai_tool_proposes_a_plan_over_mcp() {
     register_profile(&server, config.path(), "docs");
     let approve_file = config.path().join("approved");
 
-    let client = tokio::task::spawn_blocking({
-        let dir = config.path().to_path_buf();
-        let (task, plain, file) = (task.clone(), plain.clone(), approve_file.clone());
-        move || {
-            let file = file.to_str().unwrap().to_string();
-            run_client_with(
-                "propose",
-                &dir,
-                "",
-                &[
-                    ("OWP_MCP_TASK_ID", task.as_str()),
-                    ("OWP_MCP_PLAIN_TASK_ID", plain.as_str()),
-                    ("OWP_MCP_APPROVE_FILE", file.as_str()),
-                ],
-            )
-        }
-    });
+    let client = spawn_client(
+        "propose",
+        config.path(),
+        "",
+        &[
+            ("OWP_MCP_TASK_ID", task.as_str()),
+            ("OWP_MCP_PLAIN_TASK_ID", plain.as_str()),
+            ("OWP_MCP_APPROVE_FILE", approve_file.to_str().unwrap()),
+        ],
+    );
     // A maintainer approves the plan once the tool has asked everything it asks before.
     let (proposal, approved) = approve_when_asked(&server, &task, &approve_file, &client).await;
     let summary = client.await.unwrap();
@@ -664,22 +654,15 @@ async fn owp_link_shows_the_person_a_code_and_links_the_worker_to_their_account(
     let config = tempfile::tempdir().unwrap();
     let profile = register_profile(&server, config.path(), "docs");
     let approve_file = config.path().join("approved");
-    let client = tokio::task::spawn_blocking({
-        let dir = config.path().to_path_buf();
-        let file = approve_file.display().to_string();
-        let web = fake.web_url().to_string();
-        move || {
-            run_client_with(
-                "link",
-                &dir,
-                "",
-                &[
-                    ("OWP_MCP_APPROVE_FILE", file.as_str()),
-                    ("GITHUB_WEB_URL", web.as_str()),
-                ],
-            )
-        }
-    });
+    let client = spawn_client(
+        "link",
+        config.path(),
+        "",
+        &[
+            ("OWP_MCP_APPROVE_FILE", &approve_file.display().to_string()),
+            ("GITHUB_WEB_URL", fake.web_url()),
+        ],
+    );
     let asked = config.path().join("approved.asked");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !asked.exists() {
@@ -741,17 +724,12 @@ async fn an_ai_tool_discloses_itself_where_a_repository_requires_it() {
         .await;
     let bare = tempfile::tempdir().unwrap();
     register_profile_with(&server, bare.path(), "docs", &[]);
-    let summary = tokio::task::spawn_blocking({
-        let dir = bare.path().to_path_buf();
-        move || {
-            run_client_with(
-                "disclose",
-                &dir,
-                "https://git.example.test/mcp-honest/pull/1",
-                &[("OWP_MCP_TOOL", "aider")],
-            )
-        }
-    })
+    let summary = spawn_client(
+        "disclose",
+        bare.path(),
+        "https://git.example.test/mcp-honest/pull/1",
+        &[("OWP_MCP_TOOL", "aider")],
+    )
     .await
     .unwrap();
     let first = s(&summary["first"]);
@@ -773,16 +751,12 @@ async fn an_ai_tool_discloses_itself_where_a_repository_requires_it() {
 
     let declared = tempfile::tempdir().unwrap();
     register_profile(&server, declared.path(), "docs");
-    let summary = tokio::task::spawn_blocking({
-        let dir = declared.path().to_path_buf();
-        move || {
-            run_client(
-                "disclose",
-                &dir,
-                "https://git.example.test/mcp-honest/pull/2",
-            )
-        }
-    })
+    let summary = spawn_client(
+        "disclose",
+        declared.path(),
+        "https://git.example.test/mcp-honest/pull/2",
+        &[],
+    )
     .await
     .unwrap();
     assert_eq!(summary["first"], "ok", "{summary}");
@@ -796,34 +770,32 @@ async fn an_ai_tool_discloses_itself_where_a_repository_requires_it() {
     );
 }
 
-/// The tool calls of `docs/mcp.md`'s "A plans-first task, end to end", in order: each JSON block
-/// of that section.
-fn story_of_the_docs() -> Vec<Value> {
+/// The JSON blocks of the section of `docs/mcp.md` titled `title`, in order.
+pub(crate) fn json_blocks_of_the_docs(title: &str) -> Vec<Value> {
     let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/mcp.md"))
         .expect("docs/mcp.md");
     let start = doc
-        .find("\n## A plans-first task, end to end\n")
-        .expect("the story's section in docs/mcp.md");
+        .find(&format!("\n## {title}\n"))
+        .unwrap_or_else(|| panic!("the section {title} in docs/mcp.md"));
     let section = &doc[start + 1..];
     let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
-    let mut calls = Vec::new();
+    let mut blocks = Vec::new();
     let mut block: Option<String> = None;
     for line in section.lines() {
         match (line.trim(), &mut block) {
             ("```json", None) => block = Some(String::new()),
             ("```", Some(text)) => {
-                calls.push(
-                    serde_json::from_str(text).unwrap_or_else(|e| {
-                        panic!("a block of the story is not JSON ({e}): {text}")
-                    }),
-                );
+                blocks
+                    .push(serde_json::from_str(text).unwrap_or_else(|e| {
+                        panic!("a block of {title} is not JSON ({e}): {text}")
+                    }));
                 block = None;
             }
             (content, Some(text)) => text.push_str(content),
             _ => {}
         }
     }
-    calls
+    blocks
 }
 
 /// `docs/mcp.md`'s plans-first story runs as written: an AI tool finds the task that wants a
@@ -832,7 +804,8 @@ fn story_of_the_docs() -> Vec<Value> {
 #[tokio::test]
 async fn the_plans_first_story_of_the_docs_runs_as_written() {
     require_client!();
-    let calls = story_of_the_docs();
+    // The tool calls of the story, in order.
+    let calls = json_blocks_of_the_docs("A plans-first task, end to end");
     let tools: Vec<&str> = calls.iter().map(|c| s(&c["tool"])).collect();
     assert_eq!(
         tools,
@@ -875,22 +848,16 @@ async fn the_plans_first_story_of_the_docs_runs_as_written() {
     let story_file = config.path().join("story.json");
     std::fs::write(&story_file, serde_json::to_string(&calls).unwrap()).unwrap();
     let approve_file = config.path().join("approved");
-    let client = tokio::task::spawn_blocking({
-        let dir = config.path().to_path_buf();
-        let (task, story, file) = (task.clone(), story_file.clone(), approve_file.clone());
-        move || {
-            run_client_with(
-                "story",
-                &dir,
-                "",
-                &[
-                    ("OWP_MCP_STORY", story.to_str().unwrap()),
-                    ("OWP_MCP_TASK_ID", task.as_str()),
-                    ("OWP_MCP_APPROVE_FILE", file.to_str().unwrap()),
-                ],
-            )
-        }
-    });
+    let client = spawn_client(
+        "story",
+        config.path(),
+        "",
+        &[
+            ("OWP_MCP_STORY", story_file.to_str().unwrap()),
+            ("OWP_MCP_TASK_ID", task.as_str()),
+            ("OWP_MCP_APPROVE_FILE", approve_file.to_str().unwrap()),
+        ],
+    );
     // The maintainer approves the plan while the tool waits.
     let (proposal, _) = approve_when_asked(&server, &task, &approve_file, &client).await;
     let summary = client.await.unwrap();

@@ -5,7 +5,9 @@
 //! Skips, saying why, only when `node` or `tests/mcp_client/node_modules` is missing.
 
 use crate::support;
-use crate::worker_mcp::{register_profile, require_client, run_client_with, s};
+use crate::worker_mcp::{
+    json_blocks_of_the_docs, register_profile, require_client, s, spawn_client,
+};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -108,18 +110,6 @@ async fn plan_repo(server: &Server, repo: &str) {
     );
 }
 
-fn spawn_client(
-    scenario: &'static str,
-    config: &Path,
-    env: Vec<(&'static str, String)>,
-) -> tokio::task::JoinHandle<Value> {
-    let dir = config.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        run_client_with(scenario, &dir, PR_URL, &env)
-    })
-}
-
 /// Every state of a lease as an MCP task, with the pool changing the work as maintainers would:
 /// a client without the extension gets plain answers; with it, a plan is `input_required` until
 /// approved (then `working`), its lease `working` through its pull request and `completed` once
@@ -155,10 +145,11 @@ async fn leases_are_mcp_tasks_for_a_client_that_declares_them() {
     let mut client = spawn_client(
         "tasks:states",
         config.path(),
-        vec![
-            ("OWP_MCP_STEP_DIR", steps.to_str().unwrap().to_string()),
-            ("OWP_MCP_PLAN_TASK_ID", planned[0].clone()),
-            ("OWP_MCP_DECLINE_TASK_ID", planned[1].clone()),
+        PR_URL,
+        &[
+            ("OWP_MCP_STEP_DIR", steps.to_str().unwrap()),
+            ("OWP_MCP_PLAN_TASK_ID", &planned[0]),
+            ("OWP_MCP_DECLINE_TASK_ID", &planned[1]),
         ],
     );
 
@@ -311,41 +302,13 @@ async fn leases_are_mcp_tasks_for_a_client_that_declares_them() {
     assert_eq!(server.task(&given_back).await["status"], "ready");
 }
 
-/// The JSON-RPC requests of `docs/mcp.md`'s "Leases as MCP tasks": each JSON block of that
-/// section.
-fn requests_of_the_docs() -> Vec<Value> {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/mcp.md"))
-        .expect("docs/mcp.md");
-    let start = doc
-        .find("\n## Leases as MCP tasks\n")
-        .expect("the section in docs/mcp.md");
-    let section = &doc[start + 1..];
-    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
-    let mut requests = Vec::new();
-    let mut block: Option<String> = None;
-    for line in section.lines() {
-        match (line.trim(), &mut block) {
-            ("```json", None) => block = Some(String::new()),
-            ("```", Some(text)) => {
-                requests.push(
-                    serde_json::from_str(text)
-                        .unwrap_or_else(|e| panic!("a block is not JSON ({e}): {text}")),
-                );
-                block = None;
-            }
-            (content, Some(text)) => text.push_str(content),
-            _ => {}
-        }
-    }
-    requests
-}
-
 /// `docs/mcp.md`'s requests run as written: a client declaring the extension claims, reads the
 /// task, gives it back with `tasks/cancel`, and reads it cancelled.
 #[tokio::test]
 async fn the_mcp_tasks_example_of_the_docs_runs_as_written() {
     require_client!();
-    let requests = requests_of_the_docs();
+    // The JSON-RPC requests of the section, in order.
+    let requests = json_blocks_of_the_docs("Leases as MCP tasks");
     let methods: Vec<&str> = requests.iter().map(|r| s(&r["method"])).collect();
     assert_eq!(
         methods,
@@ -373,7 +336,8 @@ async fn the_mcp_tasks_example_of_the_docs_runs_as_written() {
     let summary = spawn_client(
         "tasks:docs",
         config.path(),
-        vec![("OWP_MCP_DOCS", file.to_str().unwrap().to_string())],
+        PR_URL,
+        &[("OWP_MCP_DOCS", file.to_str().unwrap())],
     )
     .await
     .unwrap();
@@ -487,9 +451,10 @@ async fn the_readme_setups_of_ai_tools_run_as_written() {
         let summary = spawn_client(
             "tasks:config",
             home.path(),
-            vec![
-                ("OWP_MCP_SERVER", written),
-                ("OWP_MCP_XDG", home.path().to_str().unwrap().to_string()),
+            PR_URL,
+            &[
+                ("OWP_MCP_SERVER", &written),
+                ("OWP_MCP_XDG", home.path().to_str().unwrap()),
             ],
         )
         .await

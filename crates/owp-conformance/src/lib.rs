@@ -15,6 +15,7 @@
 
 pub mod cases;
 pub mod client;
+pub mod closed_pipe;
 
 use std::collections::BTreeSet;
 use std::future::Future;

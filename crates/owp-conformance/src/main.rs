@@ -15,6 +15,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    owp_conformance::closed_pipe::quiet_on_closed_pipe();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

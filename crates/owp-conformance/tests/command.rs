@@ -54,3 +54,21 @@ fn without_a_url_the_command_says_what_it_needs() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("<URL>"), "{err}");
 }
+
+/// `owp-conformance --list | head -1`: a reader that goes away ends the command quietly, with
+/// success, instead of a panic (status 101 and a backtrace). The pipe's reader is closed before
+/// the command starts, so its first line meets it closed.
+#[test]
+fn a_closed_pipe_ends_the_list_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = command()
+        .arg("--list")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.is_empty(), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}

@@ -9,6 +9,7 @@ use crate::github::accounts::{self, AccountReading};
 use crate::github::commands::{self, Command, CommandError, ParsedCommand};
 use crate::github::events::{CommentAction, CommentEvent};
 use crate::github::messages::{self, ClaimRefusal, CommandRefusal};
+use crate::github::permissions::Ask;
 use crate::github::service::{Github, RepoSettings};
 use crate::github::sync::{ApplyError, key_of, linked_worker};
 use crate::store::github::inbox::DeliveryOutcome;
@@ -64,15 +65,12 @@ pub(super) async fn comment_event(
     // A stranger's ask is counted per installation (GitHub's marks of insiders are not): past
     // the bound the stranger is answered as someone without write access.
     let insider = e.comment.by_insider();
-    let asked = || async move {
-        if insider {
-            github
-                .insider_is_maintainer(installation, repo, login)
-                .await
-        } else {
-            github.is_maintainer(installation, repo, login).await
-        }
+    let ask = if insider {
+        Ask::Uncounted
+    } else {
+        Ask::Counted
     };
+    let asked = || github.is_maintainer(installation, repo, login, ask);
     let maintainer = if needs_maintainer {
         match asked().await {
             Ok(m) => Some(m),

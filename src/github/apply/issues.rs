@@ -6,6 +6,7 @@ use crate::domain::TaskStatus;
 use crate::domain::paths;
 use crate::github::events::{self, IssueAction, IssueEvent};
 use crate::github::identity;
+use crate::github::permissions::Ask;
 use crate::github::service::Github;
 use crate::github::sync::{ApplyError, apply_blockers, key_of, read_blockers, sync_issue, to_i64};
 use crate::store::deps::ExternalBlocker;
@@ -117,7 +118,7 @@ async fn maintainer_changed_paths(
         return false;
     }
     match github
-        .is_maintainer(installation, repo, &e.sender.login)
+        .is_maintainer(installation, repo, &e.sender.login, Ask::Counted)
         .await
     {
         Ok(maintainer) => maintainer,

@@ -96,23 +96,3 @@ pub(crate) fn denouncing_entry(repo: &str, person: &str, logins: &str) -> String
            AND (de.account_id = {person} OR (de.account_id IS NULL AND de.login IN ({logins})))"
     )
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every reader of a worker row sees the person's settings by the rules' own text.
-    #[test]
-    fn a_worker_row_reads_the_settings_the_rules_read() {
-        let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-        let select = flat(crate::store::rows::WORKER_SELECT);
-        for setting in [
-            Setting::Trust,
-            Setting::ReputationOptIn,
-            Setting::LeaderboardOptIn,
-        ] {
-            let text = flat(&setting_of_row("workers", setting));
-            assert!(select.contains(&text), "{text} not in {select}");
-        }
-    }
-}

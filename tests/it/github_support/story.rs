@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 use super::{BOT_LOGIN, Comment, FakeGithub, TEST_APP_KEY};
 
+mod persons;
 mod snapshot;
 
 /// The repository of a story.
@@ -896,51 +897,6 @@ impl Story {
             .unwrap();
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
-    }
-
-    /// Registers a worker named `name` (no skills, 5 points) that speaks for the person whose
-    /// GitHub login is `name` (they comment `/owp link CODE` on an issue of the story, or on one
-    /// made for it), as a task of an installed repository needs; returns its token.
-    pub async fn register_worker(&self, name: &str) -> String {
-        let registration = json!({"name": name, "skills": [], "capacity_points": 5});
-        self.person_worker(name, registration).await
-    }
-
-    /// Registers a worker with `registration` that speaks for the person `login` (they comment
-    /// `/owp link CODE` on an issue of the story, or on one made for it); returns its token.
-    pub async fn person_worker(&self, login: &str, registration: Value) -> String {
-        let number = self.numbers.lock().unwrap().iter().min().copied();
-        let number = match number {
-            Some(n) => n,
-            None => self.fake.create_issue(
-                REPO,
-                "maintainer",
-                "Links",
-                "Where people link workers.",
-                &[],
-            ),
-        };
-        self.linked_worker(number, login, registration).await
-    }
-
-    /// Registers a worker with `registration` and links it to `login`, who comments `/owp link
-    /// CODE` on issue `number` (the App reacts 👍); returns the worker's token.
-    pub async fn linked_worker(&self, number: u64, login: &str, registration: Value) -> String {
-        let (status, reg) = self
-            .post_json("/v1/workers/register", None, registration)
-            .await;
-        assert_eq!(status, 201, "{reg}");
-        let token = reg["token"].as_str().unwrap().to_string();
-        let (status, code) = self
-            .post_json("/v1/workers/link-code", Some(&token), json!({}))
-            .await;
-        assert_eq!(status, 201, "{code}");
-        let code = code["code"].as_str().unwrap();
-        let link = self
-            .comment(number, login, &format!("/owp link {code}"))
-            .await;
-        assert!(self.reacted(link, "+1"), "the link of {login} was taken");
-        token
     }
 
     /// With the service stopped: makes the database forget that the App's last comments on an
