@@ -279,11 +279,14 @@ async fn hostile_reports_ask_github_for_a_bounded_number_of_permissions() {
 /// (GitHub marks them `COLLABORATOR`) is not counted with them: their command works at once.
 #[tokio::test]
 async fn permission_checks_are_bounded_per_installation() {
-    early_in_a_minute().await;
     let story = Story::on(false, None, |_| {}).await;
     story.fake.set_permission(REPO, "maint", "write");
     let n = story.label_issue("Refactor the parser", &[]).await;
     let asks = || story.fake.count_calls("GET", "/permission");
+    // The bound counts per clock minute: a busy machine may spread the comments over two.
+    early_in_a_minute().await;
+    let minute = || chrono::Utc::now().timestamp_millis().div_euclid(60_000);
+    let first_minute = minute();
     let before = asks();
     let strangers = PERMISSIONS_PER_INSTALLATION_PER_MINUTE + 10;
     for i in 0..strangers {
@@ -292,9 +295,10 @@ async fn permission_checks_are_bounded_per_installation() {
             .await;
     }
     let asked = asks() - before;
+    let minutes = (minute() - first_minute + 1) as usize;
     assert!(
-        asked > 0 && asked <= PERMISSIONS_PER_INSTALLATION_PER_MINUTE as usize,
-        "{asked} permission reads for {strangers} strangers"
+        asked > 0 && asked <= PERMISSIONS_PER_INSTALLATION_PER_MINUTE as usize * minutes,
+        "{asked} permission reads for {strangers} strangers in {minutes} minute(s)"
     );
     assert_eq!(story.task(n).await.status, TaskStatus::Ready);
     story
