@@ -523,7 +523,7 @@ async fn dashboard_signs_in_follows_the_pool_live_and_sees_a_worker_go_offline()
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (server, base, http) = web_pool(dir.path(), 2, |c| c.heartbeat_ttl_seconds = 2).await;
+    let (server, base, http) = web_pool(dir.path(), 2, |c| c.heartbeat_ttl_seconds = 6).await;
 
     post(
         &http,
@@ -630,18 +630,19 @@ async fn dashboard_signs_in_follows_the_pool_live_and_sees_a_worker_go_offline()
         "the live feed lists the lease: {feed}"
     );
 
-    // The worker stops calling: two seconds later it is offline, on the page too.
+    // The worker stops calling: six seconds (its heartbeat TTL) later it is offline, on the page
+    // too. The TTL leaves a busy machine room to show it online first.
     page.wait_for(
         "the worker online",
         "document.querySelector('#workers .worker.is-online .worker-name')?.textContent === 'ada'",
-        Duration::from_secs(5),
+        Duration::from_secs(6),
     )
     .await;
     let offline = page
         .wait_for(
             "the worker to go offline",
             "document.querySelector('#workers .worker.is-offline')?.querySelector('.badge')?.textContent",
-            Duration::from_secs(10),
+            Duration::from_secs(30),
         )
         .await;
     assert_eq!(offline, "Offline");
