@@ -297,10 +297,27 @@ fn join(me: &Volunteer, url: &str, extra: &[&str]) -> Command {
     cmd
 }
 
-/// An address on 127.0.0.1 where nothing listens (it was free a moment ago).
-fn closed_address() -> std::net::SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
+/// An address on 127.0.0.1 where nothing listens: a socket bound to it and never listening, so
+/// that no other test's server can take the port while it is in use (a connection is refused).
+struct ClosedAddress {
+    _held: tokio::net::TcpSocket,
+    addr: std::net::SocketAddr,
+}
+
+impl std::fmt::Display for ClosedAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.addr.fmt(f)
+    }
+}
+
+fn closed_address() -> ClosedAddress {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    ClosedAddress {
+        _held: socket,
+        addr,
+    }
 }
 
 fn text(out: &Output) -> String {
@@ -816,7 +833,8 @@ async fn unusable_server_urls_are_one_plain_line() {
 async fn an_unreachable_server_is_one_plain_line() {
     let server = Hostile::registering().await;
     let me = Volunteer::registered_with(&server).await;
-    let closed = format!("http://{}", closed_address());
+    let held = closed_address();
+    let closed = format!("http://{held}");
     for command in ["link", "status", "heartbeat"] {
         let out = me
             .run(&mut me.owp(&["worker", command, "--server", &closed]))
@@ -834,7 +852,8 @@ async fn an_unreachable_server_is_one_plain_line() {
 async fn a_database_in_a_missing_folder_is_one_plain_line() {
     let me = Volunteer::new();
     let db: PathBuf = me.dir.path().join("no-such-folder").join("owp.db");
-    let port = closed_address().port().to_string();
+    // A port free a moment ago: `owp serve` stops at the database before it would bind it.
+    let port = closed_address().addr.port().to_string();
     let mut cmd = me.owp(&["serve", "--port", &port, "--db"]);
     cmd.arg(&db)
         .env("OWP_ADMIN_TOKEN", "an-admin-token-0123456789abcdef")
