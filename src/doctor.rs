@@ -4,8 +4,8 @@
 //! Checks: the database opens and takes writes; an admin token is set (or, on a maintainer's
 //! machine, their sign-in with GitHub still works); the metrics token (if any) is long and not
 //! the admin token; whether public boards are on; the GitHub App's credentials parse and GitHub
-//! accepts them (`GET /app` signed with the App JWT); the webhook secret is present; the public
-//! URL answers `/healthz`. Exit status 1 when a required check
+//! accepts them (`GET /app` signed with the App JWT of each key given, see [`github_app`]); the
+//! webhook secret is present; the public URL answers `/healthz`. Exit status 1 when a required check
 //! fails; warnings and skipped (optional) checks do not fail.
 
 use std::fmt::Write as _;
@@ -17,11 +17,12 @@ use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 
 use crate::config::{ServeConfig, redact_url};
-use crate::github::app_auth::{AppAuthError, AppCredentials};
 use crate::store::{Store, Timing};
 
+mod github_app;
 mod signin;
 
+use github_app::github_app;
 pub use signin::SignIn;
 use signin::signed_in;
 
@@ -46,6 +47,8 @@ pub struct Check {
     pub name: &'static str,
     pub outcome: Outcome,
     pub detail: String,
+    /// Lines printed under the detail (one per App key).
+    pub notes: Vec<String>,
     /// What to do about a failure or warning.
     pub fix: Option<String>,
 }
@@ -56,6 +59,7 @@ impl Check {
             name,
             outcome: Outcome::Ok,
             detail: detail.into(),
+            notes: Vec::new(),
             fix: None,
         }
     }
@@ -64,6 +68,7 @@ impl Check {
             name,
             outcome: Outcome::Skip,
             detail: detail.into(),
+            notes: Vec::new(),
             fix: None,
         }
     }
@@ -72,6 +77,7 @@ impl Check {
             name,
             outcome: Outcome::Fail,
             detail: detail.into(),
+            notes: Vec::new(),
             fix: Some(fix.into()),
         }
     }
@@ -80,6 +86,7 @@ impl Check {
             name,
             outcome: Outcome::Warn,
             detail: detail.into(),
+            notes: Vec::new(),
             fix: Some(fix.into()),
         }
     }
@@ -145,6 +152,9 @@ pub fn render(checks: &[Check], color: bool) -> String {
             Outcome::Skip => paint(dim, "–"),
         };
         let _ = writeln!(out, "  {mark} {:<width$}  {}", c.name, c.detail);
+        for note in &c.notes {
+            let _ = writeln!(out, "    {:<width$}  {note}", "");
+        }
         if let Some(fix) = &c.fix {
             let _ = writeln!(out, "    {:<width$}  {} {fix}", "", paint(dim, "fix:"));
         }
@@ -441,50 +451,6 @@ fn public_boards(config: &ServeConfig) -> Check {
     }
 }
 
-// ---- GitHub App --------------------------------------------------------------------------------
-
-async fn github_app(config: &ServeConfig) -> Vec<Check> {
-    const KEY: &str = "GitHub App key";
-    const GITHUB: &str = "GitHub accepts App";
-    let creds = match AppCredentials::from_config(&config.github) {
-        Ok(None) => {
-            return vec![Check::skip(
-                "GitHub App",
-                "not configured: GitHub features are off (the API, dashboard and CLI work without it)",
-            )];
-        }
-        Ok(Some(creds)) => creds,
-        Err(e) => {
-            let fix = match &e {
-                AppAuthError::MissingPrivateKey => {
-                    "set GITHUB_PRIVATE_KEY (the PEM text) or GITHUB_PRIVATE_KEY_PATH (a file); \
-                     GitHub offers the key under App settings → Private keys"
-                }
-                AppAuthError::MissingAppId => {
-                    "set GITHUB_APP_ID to the App's numeric id (App settings → About → App ID)"
-                }
-                AppAuthError::KeyFile { .. } => {
-                    "make GITHUB_PRIVATE_KEY_PATH name a readable file holding the App's key"
-                }
-                _ => {
-                    "use the .pem file GitHub generated for this App (it starts with \
-                     `-----BEGIN RSA PRIVATE KEY-----`); in an env file keep its line breaks or write them as \\n"
-                }
-            };
-            return vec![Check::fail(KEY, error_chain(&e), fix)];
-        }
-    };
-    let mut checks = vec![Check::ok(
-        KEY,
-        format!(
-            "App id {}; the private key parses (RSA, PEM)",
-            creds.app_id()
-        ),
-    )];
-    checks.push(github_accepts(&creds, &config.github.github_api_url, GITHUB).await);
-    checks
-}
-
 /// The doctor's HTTP client (each call bounded by [`NETWORK_TIMEOUT`]), or the failed check
 /// `name` when none can be made.
 fn client(name: &'static str) -> Result<reqwest::Client, Box<Check>> {
@@ -493,106 +459,6 @@ fn client(name: &'static str) -> Result<reqwest::Client, Box<Check>> {
         .user_agent(concat!("owp-doctor/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Box::new(Check::fail(name, e.to_string(), "report this as a bug")))
-}
-
-/// `GET /app` with the App JWT: GitHub answers with the App when the id and key belong together.
-async fn github_accepts(creds: &AppCredentials, api_url: &str, name: &'static str) -> Check {
-    let api = api_url.trim_end_matches('/');
-    let jwt = match creds.jwt() {
-        Ok(j) => j,
-        Err(e) => {
-            return Check::fail(name, error_chain(&e), "regenerate the App's private key");
-        }
-    };
-    let http = match client(name) {
-        Ok(c) => c,
-        Err(check) => return *check,
-    };
-    let res = http
-        .get(format!("{api}/app"))
-        .bearer_auth(jwt)
-        .header("Accept", "application/vnd.github+json")
-        .header("X-GitHub-Api-Version", "2022-11-28")
-        .send()
-        .await;
-    let res = match res {
-        Ok(r) => r,
-        Err(e) => {
-            return Check::fail(
-                name,
-                format!("cannot reach {api}: {}", error_chain(&e)),
-                "check GITHUB_API_URL (https://api.github.com, or https://HOST/api/v3 for GitHub \
-                 Enterprise Server) and this machine's network and proxy settings",
-            );
-        }
-    };
-    let status = res.status();
-    let body: Value = res.json().await.unwrap_or(Value::Null);
-    let message = body
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    if status.as_u16() == 401 || status.as_u16() == 403 {
-        return Check::fail(
-            name,
-            format!("GitHub refused the App JWT ({status}{})", suffix(&message)),
-            "check that GITHUB_APP_ID is this App's id and the key is one of its private keys \
-             (App settings → Private keys; a deleted key stops working), and that this machine's \
-             clock is right",
-        );
-    }
-    if !status.is_success() {
-        return Check::fail(
-            name,
-            format!("GET {api}/app answered {status}{}", suffix(&message)),
-            "check GITHUB_API_URL and GITHUB_APP_ID",
-        );
-    }
-    let id = body.get("id").and_then(Value::as_u64);
-    if id.is_some_and(|id| id != creds.app_id()) {
-        return Check::fail(
-            name,
-            format!(
-                "GitHub answered for App id {} while GITHUB_APP_ID is {}",
-                id.unwrap_or_default(),
-                creds.app_id()
-            ),
-            "set GITHUB_APP_ID to the id of the App this key belongs to",
-        );
-    }
-    let label = body
-        .get("name")
-        .and_then(Value::as_str)
-        .or_else(|| body.get("slug").and_then(Value::as_str))
-        .unwrap_or("the App");
-    let missing: Vec<&str> = match body.get("events").and_then(Value::as_array) {
-        Some(events) => crate::github::webhook::subscribed_events()
-            .filter(|want| !events.iter().any(|e| e.as_str() == Some(want)))
-            .collect(),
-        None => Vec::new(),
-    };
-    if !missing.is_empty() {
-        return Check::warn(
-            name,
-            format!(
-                "GitHub accepts “{label}”, but it does not subscribe to: {}",
-                missing.join(", ")
-            ),
-            "in the App settings → Permissions & events, give Checks and Commit statuses read \
-             access, then subscribe to Issues, Issue comment, Pull request, Check suite, Check \
-             run, Status, Repository, Issue dependencies and Push",
-        );
-    }
-    Check::ok(name, format!("GitHub accepts “{label}” (GET {api}/app)"))
-}
-
-fn suffix(message: &str) -> String {
-    if message.is_empty() {
-        String::new()
-    } else {
-        format!(": {message}")
-    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

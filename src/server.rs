@@ -355,11 +355,16 @@ async fn check_app_key(github: Arc<crate::github::service::Github>) {
                             app_id = app.app_id(),
                             key = index + 1,
                             keys = count,
+                            fingerprint = app.key_fingerprint(index),
                             "GitHub accepts the App's key {} of {count}: it signs every App JWT",
                             index + 1
                         );
                     } else {
-                        tracing::info!(app_id = app.app_id(), "GitHub accepts the App's key");
+                        tracing::info!(
+                            app_id = app.app_id(),
+                            fingerprint = app.key_fingerprint(index),
+                            "GitHub accepts the App's key"
+                        );
                     }
                     said = Some(Ok(index));
                 }

@@ -89,6 +89,8 @@ pub struct AppCredentials {
     app_id: u64,
     /// In the order given; the first is preferred.
     keys: Vec<EncodingKey>,
+    /// Each key's fingerprint, as GitHub shows it ([`crate::github::key_fingerprint`]).
+    fingerprints: Vec<Option<String>>,
     /// The App's slug (its name in URLs), when known: the `User-Agent` of every request.
     slug: Option<String>,
 }
@@ -113,18 +115,22 @@ impl AppCredentials {
         } else {
             text.into_owned()
         };
-        let blocks = pem_blocks(&text);
-        let keys = if blocks.len() <= 1 {
-            vec![EncodingKey::from_rsa_pem(text.as_bytes()).map_err(AppAuthError::InvalidKey)?]
-        } else {
-            blocks
-                .iter()
-                .map(|b| EncodingKey::from_rsa_pem(b.as_bytes()).map_err(AppAuthError::InvalidKey))
-                .collect::<Result<Vec<_>, _>>()?
-        };
+        let mut blocks = pem_blocks(&text);
+        if blocks.len() <= 1 {
+            blocks = vec![text.as_str()];
+        }
+        let keys = blocks
+            .iter()
+            .map(|b| EncodingKey::from_rsa_pem(b.as_bytes()).map_err(AppAuthError::InvalidKey))
+            .collect::<Result<Vec<_>, _>>()?;
+        let fingerprints = blocks
+            .iter()
+            .map(|b| crate::github::key_fingerprint::of_private_key(b))
+            .collect();
         Ok(AppCredentials {
             app_id,
             keys,
+            fingerprints,
             slug: None,
         })
     }
@@ -132,6 +138,12 @@ impl AppCredentials {
     /// How many private keys were given.
     pub fn key_count(&self) -> usize {
         self.keys.len()
+    }
+
+    /// The fingerprint GitHub shows for key `index` (0-based) in the App's settings
+    /// (`SHA256:…`), or `None` when it cannot be read from the key.
+    pub fn fingerprint(&self, index: usize) -> Option<&str> {
+        self.fingerprints.get(index)?.as_deref()
     }
 
     /// A fresh App JWT signed with key `index` (0-based, in the order given).
@@ -391,6 +403,13 @@ impl GithubApp {
     /// How many private keys the App was given.
     pub fn key_count(&self) -> usize {
         self.apps.len()
+    }
+
+    /// The fingerprint GitHub shows for key `index` (see [`AppCredentials::fingerprint`]).
+    pub fn key_fingerprint(&self, index: usize) -> &str {
+        self.credentials
+            .fingerprint(index)
+            .unwrap_or("(no fingerprint)")
     }
 
     /// The key (0-based) every App JWT is signed with now.

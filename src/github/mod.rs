@@ -30,7 +30,8 @@
 //!   outbox are drained. Without App credentials only the setup flow (`/github/setup`) is served.
 //!
 //! Talking to GitHub:
-//! - [`app_auth`]: the App JWT and one client (and token cache) per installation.
+//! - [`app_auth`]: the App JWT and one client (and token cache) per installation;
+//!   [`key_fingerprint`]: the fingerprint GitHub shows for each of the App's keys.
 //! - [`api`]: the REST calls the running App makes; [`raw_calls`]: those where octocrab's typed
 //!   API does not fit; [`volunteer_reads`]: the bounds on the reads a volunteer's action causes.
 //! - [`manifest`]: the App manifest and the exchange of GitHub's code for credentials.
@@ -51,6 +52,7 @@ pub mod credit;
 pub mod events;
 pub mod identity;
 pub mod inbox;
+pub mod key_fingerprint;
 pub mod login_link;
 pub mod manifest;
 pub mod messages;

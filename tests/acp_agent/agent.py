@@ -7,8 +7,8 @@ lines file named by ACP_JOURNAL:
 - `work` (the default): streams updates, reads file.txt, asks to write inside and outside the
   task's paths, writes (and tries to write where it was refused, and through `..`), asks to run
   `git` (and commits) and `curl` (refused: it does not run it), and ends its turn.
-- `wait`: streams an update, then works until the client cancels the session; it answers the
-  prompt with `cancelled`.
+- `wait`: streams an update, then works until the client cancels the session (at most
+  ACP_AGENT_WAIT_SECONDS, 120 by default); it answers the prompt with `cancelled`.
 - `stubborn`: streams an update and ignores `session/cancel`: the client must stop its process.
 """
 
@@ -30,6 +30,8 @@ from acp.schema import (
 )
 
 MODE = os.environ.get("ACP_AGENT_MODE", "work")
+# How long `wait` waits for the cancel.
+WAIT_SECONDS = float(os.environ.get("ACP_AGENT_WAIT_SECONDS", "120"))
 
 
 def journal(**entry):
@@ -114,7 +116,7 @@ class ScriptedAgent(Agent):
             await self.say(sid, "Working on it, slowly")
             journal(waiting=True)
             try:
-                await asyncio.wait_for(self.cancelled.wait(), timeout=120)
+                await asyncio.wait_for(self.cancelled.wait(), timeout=WAIT_SECONDS)
             except asyncio.TimeoutError:
                 journal(never_cancelled=True)
                 return PromptResponse(stop_reason="end_turn")

@@ -5,7 +5,9 @@
 use crate::github_support;
 use std::path::Path;
 
-use github_support::{FakeGithub, OTHER_KEY, TEST_APP_ID, TEST_APP_KEY};
+use github_support::{
+    FakeGithub, OTHER_KEY, OTHER_PUBLIC_KEY, TEST_APP_ID, TEST_APP_KEY, TEST_APP_PUBLIC_KEY,
+};
 
 /// Runs `owp doctor` in `dir` with exactly `env` (nothing from the caller's environment).
 async fn doctor(dir: &Path, env: &[(&str, &str)]) -> (bool, String) {
@@ -142,6 +144,134 @@ async fn problems_fail_with_a_fix_each() {
         "one fix per failure or warning:\n{text}"
     );
     assert!(text.contains("3 checks failed, 1 warning"), "{text}");
+}
+
+/// The fingerprint GitHub lists beside a key in the App's settings, from its public half as
+/// GitHub holds it: `SHA256:` and the base64 of the SHA-256 of the DER.
+fn fingerprint(public_pem: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let body: String = public_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    let digest = sha2::Sha256::digest(der);
+    format!(
+        "SHA256:{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
+/// Several keys in `GITHUB_PRIVATE_KEY` (a rotation under way): GitHub is asked about each, and
+/// each is shown by its position and fingerprint, never by the key. A key GitHub refuses beside
+/// one it takes is a warning naming the key to remove; the check fails only when it takes none.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_app_key_is_asked_about_and_shown_by_its_fingerprint() {
+    let fake = FakeGithub::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let app_id = TEST_APP_ID.to_string();
+    let db = dir.path().join("owp.db");
+    // The new key first, then the one GitHub has: step 2 of the README's rotation, done before
+    // step 1 (the new key generated on GitHub).
+    let keys = format!("{OTHER_KEY}\n{TEST_APP_KEY}");
+    let env = [
+        ("OWP_DB", db.to_str().unwrap()),
+        ("OWP_ADMIN_TOKEN", "0123456789abcdef0123456789abcdef"),
+        ("GITHUB_APP_ID", app_id.as_str()),
+        ("GITHUB_PRIVATE_KEY", keys.as_str()),
+        ("GITHUB_API_URL", fake.url()),
+        ("GITHUB_WEBHOOK_SECRET", "a-webhook-secret"),
+    ];
+    let (new, old) = (
+        fingerprint(OTHER_PUBLIC_KEY),
+        fingerprint(TEST_APP_PUBLIC_KEY),
+    );
+    let never_shown = |text: &str| {
+        assert!(!text.contains("PRIVATE KEY"), "{text}");
+        for key in [OTHER_KEY, TEST_APP_KEY] {
+            let body = key.lines().nth(1).unwrap();
+            assert!(!text.contains(body), "a key was printed:\n{text}");
+        }
+    };
+
+    let (ok, text) = doctor(dir.path(), &env).await;
+    assert!(ok, "one key GitHub takes is enough:\n{text}");
+    never_shown(&text);
+    assert!(
+        line(&text, "GitHub App key").contains("2 private keys parse"),
+        "{text}"
+    );
+    let l = line(&text, "GitHub accepts App");
+    assert!(l.trim_start().starts_with('!'), "{text}");
+    assert!(l.contains("with key 2 of 2"), "{text}");
+    assert!(
+        text.contains(&format!("key 1 of 2 ({new}): refused (401")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("key 2 of 2 ({old}): accepted")),
+        "{text}"
+    );
+    assert!(
+        text.contains("fix: GitHub no longer has key 1 of 2") && text.contains("remove it"),
+        "{text}"
+    );
+
+    // Step 1 done: GitHub has both keys.
+    fake.add_app_key(OTHER_PUBLIC_KEY);
+    let (ok, text) = doctor(dir.path(), &env).await;
+    assert!(ok, "{text}");
+    assert!(
+        line(&text, "GitHub accepts App")
+            .trim_start()
+            .starts_with('✔'),
+        "{text}"
+    );
+    assert!(
+        line(&text, "GitHub accepts App").contains("with key 1 of 2"),
+        "{text}"
+    );
+    for shown in [
+        format!("key 1 of 2 ({new}): accepted"),
+        format!("key 2 of 2 ({old}): accepted"),
+    ] {
+        assert!(text.contains(&shown), "{shown}:\n{text}");
+    }
+
+    // Step 3: the old key deleted on GitHub, still given here.
+    fake.delete_app_key(TEST_APP_PUBLIC_KEY);
+    let (ok, text) = doctor(dir.path(), &env).await;
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!("key 2 of 2 ({old}): refused")),
+        "{text}"
+    );
+    assert!(
+        text.contains("fix: GitHub no longer has key 2 of 2"),
+        "{text}"
+    );
+
+    // Both deleted: none works, and the fix says what to do.
+    fake.delete_app_key(OTHER_PUBLIC_KEY);
+    let (ok, text) = doctor(dir.path(), &env).await;
+    assert!(!ok, "exit status 1:\n{text}");
+    never_shown(&text);
+    let l = line(&text, "GitHub accepts App");
+    assert!(l.trim_start().starts_with('✘'), "{text}");
+    assert!(l.contains("each of the 2 keys"), "{text}");
+    for shown in [
+        format!("key 1 of 2 ({new}): refused"),
+        format!("key 2 of 2 ({old}): refused"),
+    ] {
+        assert!(text.contains(&shown), "{shown}:\n{text}");
+    }
+    assert!(
+        text.contains("fix: none of the 2 keys in GITHUB_PRIVATE_KEY is one of this App's"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

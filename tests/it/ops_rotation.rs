@@ -404,3 +404,60 @@ async fn guesses_behind_one_address_lock_out_no_valid_credential() {
     );
     assert_eq!(wrong + waited, 120);
 }
+
+/// The App as a replica has it with `pem` (one key or several).
+fn app_with(fake: &FakeGithub, pem: &str) -> owp::github::app_auth::GithubApp {
+    let creds =
+        owp::github::app_auth::AppCredentials::from_pem(TEST_APP_ID, pem.as_bytes()).unwrap();
+    owp::github::app_auth::GithubApp::new(creds, fake.url()).unwrap()
+}
+
+/// The webhook deliveries' listing and a redelivery fall back to the next key as the
+/// installation token does: with the old key first and deleted on GitHub, each call is refused
+/// once, the keys are checked, and it is made again with the key GitHub takes, which then signs
+/// from on. With no key GitHub takes, the refusal is said (readiness reads it), not hidden.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deliveries_calls_fall_back_to_the_key_github_takes() {
+    use owp::github::api::{self, CallError};
+    use owp::github::app_auth::KeyState;
+    let fake = FakeGithub::start().await;
+    fake.add_app_key(OTHER_PUBLIC_KEY);
+    fake.record_deliveries(3);
+    fake.delete_app_key(TEST_APP_PUBLIC_KEY);
+    let old_first = format!("{TEST_APP_KEY}\n{OTHER_KEY}");
+
+    let listing = app_with(&fake, &old_first);
+    let mark = fake.calls().len();
+    let listed = api::deliveries(&listing, 1)
+        .await
+        .expect("listed with key 2");
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listing.key_state(), KeyState::Accepted { index: 1 });
+    let (accepted, refused) = app_jwt_calls(&fake, mark);
+    // The listing and `GET /app` with key 1, refused; `GET /app` and the listing with key 2.
+    assert_eq!((accepted, refused), (2, 2));
+
+    let redelivering = app_with(&fake, &old_first);
+    api::redeliver(&redelivering, listed[0].id)
+        .await
+        .expect("redelivered with key 2");
+    assert_eq!(fake.redelivery_requests(), vec![listed[0].id as u64]);
+    assert_eq!(redelivering.key_state(), KeyState::Accepted { index: 1 });
+    // From then on key 2 signs at once: no refusal more.
+    let mark = fake.calls().len();
+    api::deliveries(&redelivering, 1).await.unwrap();
+    assert_eq!(app_jwt_calls(&fake, mark), (1, 0));
+
+    let refused_app = app_with(&fake, TEST_APP_KEY);
+    let err = api::deliveries(&refused_app, 1).await.unwrap_err();
+    assert!(matches!(err, CallError::Unauthorized(_)), "{err:?}");
+    assert!(
+        matches!(refused_app.key_state(), KeyState::Refused { .. }),
+        "{:?}",
+        refused_app.key_state()
+    );
+    let err = api::redeliver(&refused_app, listed[0].id)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CallError::Unauthorized(_)), "{err:?}");
+}

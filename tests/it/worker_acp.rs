@@ -1,8 +1,8 @@
 //! `owp worker run --acp` against an agent built on the official Python ACP SDK (PyPI
 //! `agent-client-protocol`, `tests/acp_agent/agent.py`), a real `owp serve`, a bare git
 //! repository as `origin` and a fake `gh`: one lease carried end to end, a write outside the
-//! task's paths and a command the volunteer did not allow refused, and a revoked lease cancelling
-//! the running agent.
+//! task's paths and a command the volunteer did not allow refused, and the running agent's session
+//! cancelled when its lease ends (revoked, expired) or when it goes silent (the task given back).
 //!
 //! The SDK lives in a virtual environment: `OWP_ACP_PYTHON` names its Python, else
 //! `target/acp-venv` is used (`.ci/run` makes it). Without it the tests skip, and fail where
@@ -54,6 +54,17 @@ fn acp_python(test: &str) -> Option<PathBuf> {
 /// `owp worker run --once --acp "PYTHON agent.py"` with `extra` flags, the agent's journal at
 /// `journal.jsonl` and its mode in `ACP_AGENT_MODE`.
 async fn run_acp(rig: &Rig, python: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    run_acp_at(rig, &rig.server.base, python, extra, env).await
+}
+
+/// [`run_acp`] talking to the pool at `server`.
+async fn run_acp_at(
+    rig: &Rig,
+    server: &str,
+    python: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
     // A wrapper in the rig's own directory, so that what `owp` prints names no path of this
     // checkout.
     let agent = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/acp_agent/agent.py");
@@ -79,7 +90,7 @@ async fn run_acp(rig: &Rig, python: &Path, extra: &[&str], env: &[(&str, &str)])
     args.extend_from_slice(extra);
     let mut all = vec![("ACP_JOURNAL", journal.as_str())];
     all.extend_from_slice(env);
-    rig.run_handing(&rig.server.base, ("--acp", &command), &args, &all)
+    rig.run_handing(server, ("--acp", &command), &args, &all)
         .await
 }
 
@@ -394,6 +405,183 @@ async fn an_acp_agent_that_ignores_the_cancel_is_stopped_after_the_grace_period(
     assert!(!alive, "the agent (pid {pid}) still runs");
     assert!(!j.iter().any(|e| e["never_stopped"] == true), "{j:#?}");
     expect_nack(&rig, &out, "ran past the limit").await;
+}
+
+/// A relay between the volunteer's machine and the pool that the test cuts and restores: the
+/// network going away while the agent works. Cut, it closes every connection it carries and each
+/// new one at once.
+struct Relay {
+    base: String,
+    cut: tokio::sync::watch::Sender<bool>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+impl Relay {
+    async fn to(server: &str) -> Relay {
+        let upstream = server
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (cut, cut_rx) = tokio::sync::watch::channel(false);
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut cut_rx = cut_rx.clone();
+                if *cut_rx.borrow_and_update() {
+                    continue;
+                }
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut_rx.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Relay { base, cut, accept }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.send_replace(cut);
+    }
+}
+
+/// Waits (at most `limit`) until the agent says it is working, waiting for the cancel.
+async fn agent_waiting(rig: &Rig, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while !journal(rig).iter().any(|e| e["waiting"] == true) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never started"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The session was cancelled and the agent stopped on it, and nothing left the machine.
+fn cancelled_and_nothing_pushed(rig: &Rig, out: &Output) {
+    let messages = transcript(rig);
+    eprintln!("--- the session's messages\n{messages}");
+    let j = journal(rig);
+    assert!(j.iter().any(|e| e["cancel"] == "s-1"), "{j:#?}");
+    assert!(j.iter().any(|e| e["stopped_on_cancel"] == true), "{j:#?}");
+    assert!(!j.iter().any(|e| e["never_cancelled"] == true), "{j:#?}");
+    assert!(
+        messages.contains("\"method\":\"session/cancel\""),
+        "{messages}"
+    );
+    assert!(
+        messages.contains("\"stopReason\":\"cancelled\""),
+        "{messages}"
+    );
+    assert!(!out.status.success(), "{}", text(out));
+    assert!(!rig.branch_in_origin(BRANCH), "a cancelled run pushed");
+    assert!(
+        !rig.path("gh.log").exists(),
+        "a cancelled run opened a pull request"
+    );
+    rig.main_untouched();
+}
+
+/// The lease expires on the server's clock while the agent runs: the volunteer's machine cannot
+/// reach the pool (the relay is cut), so no renewal or heartbeat does, and the lease ends at its
+/// TTL. Once the pool answers again, the runner learns the lease is gone and cancels the agent's
+/// session; nothing is pushed.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_lease_that_expires_while_the_acp_agent_runs_cancels_it() {
+    let test = "a_lease_that_expires_while_the_acp_agent_runs_cancels_it";
+    let Some(python) = acp_python(test) else {
+        return;
+    };
+    // A minute of lease, renewed every 5 s while the pool can be reached.
+    let server = Server::start_with_env(&[("OWP_LEASE_TTL_SECONDS", "60")]).await;
+    let rig = Rig::new(server, None).await;
+    let relay = Relay::to(&rig.server.base).await;
+    let run = run_acp_at(
+        &rig,
+        &relay.base,
+        &python,
+        &["--pass-env", "ACP_AGENT_WAIT_SECONDS"],
+        &[
+            ("ACP_AGENT_MODE", "wait"),
+            ("ACP_AGENT_WAIT_SECONDS", "900"),
+            ("OWP_AGENT_RENEW_SECONDS", "5"),
+        ],
+    );
+    let expire = async {
+        agent_waiting(&rig, Duration::from_secs(120)).await;
+        relay.set_cut(true);
+        let deadline = std::time::Instant::now() + Duration::from_secs(240);
+        let task = loop {
+            let task = rig.task().await;
+            if task["status"] != "in_progress" {
+                break task;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the lease never expired: {task}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        relay.set_cut(false);
+        task
+    };
+    let (out, expired) = tokio::join!(run, expire);
+    assert_eq!(str_field(&expired, "status"), "ready", "{expired}");
+    let events = rig.events_text().await;
+    assert!(events.contains("lease.expired"), "{events}");
+    cancelled_and_nothing_pushed(&rig, &out);
+    let shown = text(&out);
+    assert!(
+        shown.contains("cancelling the agent's session: the server ended the lease"),
+        "{shown}"
+    );
+    assert!(shown.contains("lease lost"), "{shown}");
+}
+
+/// The agent says nothing for longer than `OWP_ACP_SILENCE_SECONDS`: the runner cancels its
+/// session and gives the task back itself, with the reason (the give-back no other test takes:
+/// `--max-minutes` is the stubborn agent's, revoked and expired leases are ended by the pool).
+#[cfg(unix)]
+#[tokio::test]
+async fn a_silent_acp_agent_is_cancelled_and_its_task_given_back() {
+    let test = "a_silent_acp_agent_is_cancelled_and_its_task_given_back";
+    let Some(python) = acp_python(test) else {
+        return;
+    };
+    let rig = Rig::new(Server::start().await, None).await;
+    // A minute of silence: longer than the agent takes to start on a busy machine, so that its
+    // session is open when the silence ends it.
+    let out = run_acp(
+        &rig,
+        &python,
+        &["--pass-env", "ACP_AGENT_WAIT_SECONDS"],
+        &[
+            ("ACP_AGENT_MODE", "wait"),
+            ("ACP_AGENT_WAIT_SECONDS", "900"),
+            ("OWP_ACP_SILENCE_SECONDS", "60"),
+        ],
+    )
+    .await;
+    cancelled_and_nothing_pushed(&rig, &out);
+    let shown = text(&out);
+    assert!(
+        shown.contains("cancelling the agent's session: the agent said nothing for 60 s"),
+        "{shown}"
+    );
+    expect_nack(&rig, &out, "the agent said nothing for 60 s").await;
 }
 
 /// The `owp worker run --acp` line of a Markdown file's ```bash blocks.

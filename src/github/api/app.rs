@@ -50,6 +50,21 @@ async fn key_changed(app: &GithubApp, used: usize) -> bool {
     matches!(check_app_keys(app).await, Ok(index) if index != used)
 }
 
+/// A call signed with the App JWT (`call` asks [`GithubApp::app_client`] each time): when GitHub
+/// refuses it and another of the App's keys is accepted now ([`key_changed`]), the call is made
+/// once more, signed with that key, as [`installation`] does for a token.
+async fn as_app<T, F, Fut>(app: &GithubApp, mut call: F) -> Result<T, CallError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CallError>>,
+{
+    let used = app.current_key();
+    match call().await {
+        Err(CallError::Unauthorized(_)) if key_changed(app, used).await => call().await,
+        other => other,
+    }
+}
+
 /// Asks GitHub which of the App's keys it accepts (`GET /app` signed with each: the key in use
 /// first, then the others in the order given) and records the answer
 /// ([`GithubApp::set_key_state`]): the first key accepted signs every App JWT from now on.
@@ -71,6 +86,8 @@ pub async fn check_app_keys(app: &GithubApp) -> Result<usize, CallError> {
                     tracing::warn!(
                         key = index + 1,
                         keys = app.key_count(),
+                        fingerprint = app.key_fingerprint(index),
+                        refused = app.key_fingerprint(first),
                         "GitHub refuses the App's key {} now: key {} of {} signs from now on \
                          (remove the refused one from GITHUB_PRIVATE_KEY)",
                         first + 1,
@@ -117,28 +134,16 @@ pub async fn installations(
     max_pages: usize,
 ) -> Result<Listing<InstallationInfo>, CallError> {
     const PATH: &str = "/app/installations?per_page=100";
-    let used = app.current_key();
-    let listed: Listing<WireInstallation> = match list_pages(
-        app.app_client(),
-        Some(app.etags()),
-        PATH,
-        max_pages,
-        "installations",
-    )
-    .await
-    {
-        Err(CallError::Unauthorized(_)) if key_changed(app, used).await => {
-            list_pages(
-                app.app_client(),
-                Some(app.etags()),
-                PATH,
-                max_pages,
-                "installations",
-            )
-            .await?
-        }
-        other => other?,
-    };
+    let listed: Listing<WireInstallation> = as_app(app, || {
+        list_pages(
+            app.app_client(),
+            Some(app.etags()),
+            PATH,
+            max_pages,
+            "installations",
+        )
+    })
+    .await?;
     Ok(Listing {
         items: listed
             .items
@@ -197,13 +202,14 @@ impl DeliveryInfo {
     }
 }
 
-/// The App's recent webhook deliveries, newest first (at most `pages` pages of 100).
+/// The App's recent webhook deliveries, newest first (at most `pages` pages of 100). A page
+/// GitHub refuses is asked for again when another of the App's keys is accepted now.
 pub async fn deliveries(app: &GithubApp, pages: usize) -> Result<Vec<DeliveryInfo>, CallError> {
     let mut items = Vec::new();
     let mut next = Some("/app/hook/deliveries?per_page=100".to_string());
     let mut read = 0;
     while let Some(path) = next {
-        let answer = get(app.app_client(), &path).await?;
+        let answer = as_app(app, || get(app.app_client(), &path)).await?;
         let mut page: Vec<DeliveryInfo> = answer.json()?;
         items.append(&mut page);
         read += 1;
@@ -214,11 +220,9 @@ pub async fn deliveries(app: &GithubApp, pages: usize) -> Result<Vec<DeliveryInf
 
 /// Asks GitHub to send a delivery again.
 pub async fn redeliver(app: &GithubApp, delivery_id: i64) -> Result<(), CallError> {
-    post(
-        app.app_client(),
-        &format!("/app/hook/deliveries/{delivery_id}/attempts"),
-        &serde_json::json!({}),
-    )
-    .await
-    .map(|_| ())
+    let path = format!("/app/hook/deliveries/{delivery_id}/attempts");
+    let body = serde_json::json!({});
+    as_app(app, || post(app.app_client(), &path, &body))
+        .await
+        .map(|_| ())
 }
