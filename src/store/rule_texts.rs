@@ -18,9 +18,10 @@
 //! | `owp_path_locks` | `path_overlap::held_overlapping!` | `path_overlap::tests` |
 //! | `owp_proposals_limit` | `proposals::live`, `domain::proposals::MAX_OPEN_PER_*` | below |
 //!
-//! A task in flight (`paths::in_flight`: its status list and its holder's `blocked`) is read by
-//! the path locks' trigger function and by the trigger that calls it; `paths::tests` compares
-//! the text in force on each backend ([`trigger_in_force`]) with the store's.
+//! A task in flight (`in_flight::in_flight`: its status list and its holder's `blocked`) is read
+//! by the path locks' trigger function and by the trigger that calls it; `in_flight::tests`
+//! compares the text in force on each backend ([`trigger_in_force`]) with the store's. Its status
+//! list, and that of a task held by a lease, are written only there.
 //!
 //! Every other trigger function keeps bookkeeping (queues, counts, outcomes) and holds no rule;
 //! [`NOT_RULES`] names them, so that a new trigger function is placed in one list or the other.
@@ -160,11 +161,12 @@ fn service_code(dir: &std::path::Path, skip: &[&str], out: &mut Vec<(String, Vec
 mod tests {
     use super::*;
 
-    /// The review budget (rule 6) is counted and decided, and path overlap (rule 10) joined, in
-    /// one place each: a line of the service that adds `open_prs` and `active_leases`, compares
-    /// with `max_open_prs`, or joins two path rows by their prefix, outside that place, is a
-    /// second text of the rule. Left out: the conformance runner, a client that judges any
-    /// implementation by what it answers, and `owp bench`, whose scratch database is its own.
+    /// The review budget (rule 6) is counted and decided, path overlap (rule 10) joined, and a
+    /// task in flight or held by a lease named, in one place each: a line of the service that
+    /// adds `open_prs` and `active_leases`, compares with `max_open_prs`, joins two path rows by
+    /// their prefix, or lists the statuses of a lease, outside that place, is a second text of
+    /// the rule. Left out: the conformance runner, a client that judges any implementation by
+    /// what it answers, and `owp bench`, whose scratch database is its own.
     #[test]
     fn every_rule_is_written_once() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -173,7 +175,7 @@ mod tests {
         service_code(&root.join("crates/owp-protocol/src"), &[], &mut files);
         assert!(files.len() > 100, "{} files", files.len());
         type Rule<'a> = (&'a str, &'a [&'a str], fn(&str) -> bool);
-        let rules: [Rule; 3] = [
+        let rules: [Rule; 4] = [
             (
                 "the review slots used (open_prs + active_leases)",
                 &["src/store/budget_rule.rs", "owp-protocol/src/rules.rs"],
@@ -209,6 +211,11 @@ mod tests {
                             .is_some_and(|w| w.ends_with(".prefix"))
                     })
                 },
+            ),
+            (
+                "a task in flight or held by a lease (its statuses)",
+                &["src/store/in_flight.rs"],
+                |l| l.contains("'leased', 'in_progress'") || l.contains("'in_progress', 'leased'"),
             ),
         ];
         let mut seconds = Vec::new();
