@@ -25,4 +25,6 @@ pub mod github;
 pub mod http;
 pub mod metrics;
 pub mod server;
+#[cfg(test)]
+mod source_code;
 pub mod store;

@@ -3,6 +3,8 @@
 
 #![cfg(test)]
 
+use crate::source_code::workspace_code;
+
 /// The document the service serves: the server hands this router the GitHub App's part.
 fn document() -> utoipa::openapi::OpenApi {
     crate::http::openapi::document(vec![
@@ -221,49 +223,9 @@ fn plain_v1_routes(
     found
 }
 
-/// The code of every crate of the workspace (`src/`, and `crates/*/src/`), without its tests and
-/// comments: a route is found wherever the serving code lives.
-fn served_sources() -> Vec<(String, String)> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    sources(&root.join("src"), &mut files);
-    for krate in std::fs::read_dir(root.join("crates")).unwrap() {
-        let krate_src = krate.unwrap().path().join("src");
-        if krate_src.is_dir() {
-            sources(&krate_src, &mut files);
-        }
-    }
-    files
-}
-
-/// Every `.rs` file below `dir`, without its tests and comments.
-fn sources(dir: &std::path::Path, out: &mut Vec<(String, String)>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            sources(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            let text = std::fs::read_to_string(&path).unwrap();
-            // A file of tests, this one among them (`tests.rs`: a module's tests, declared by
-            // its parent under `#[cfg(test)]`).
-            if text.contains("#![cfg(test)]") || path.file_name().is_some_and(|n| n == "tests.rs") {
-                continue;
-            }
-            // What the service runs: no test module, no comments.
-            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-            let code = code
-                .lines()
-                .filter(|l| !l.trim_start().starts_with("//"))
-                .collect::<Vec<_>>()
-                .join("\n");
-            out.push((path.display().to_string(), code));
-        }
-    }
-}
-
 #[test]
 fn the_route_scan_reads_every_crate_of_the_workspace() {
-    let files = served_sources();
+    let files = workspace_code();
     let sep = std::path::MAIN_SEPARATOR;
     let under = |dir: String| files.iter().filter(|(f, _)| f.contains(&dir)).count();
     assert!(
@@ -302,7 +264,7 @@ fn the_route_scan_finds_plain_routes() {
 fn every_v1_route_the_service_serves_is_documented() {
     let doc = serde_json::to_value(document()).unwrap();
     let paths = doc["paths"].as_object().unwrap();
-    let files = served_sources();
+    let files = workspace_code();
     let mut consts = std::collections::HashMap::new();
     for (_, text) in &files {
         for line in text.lines() {

@@ -13,7 +13,9 @@
 //!   only when a maintainer archived it (`archived_by`; see [`super::repos::Steering`]).
 
 use serde_json::json;
+use sqlx::AssertSqlSafe;
 
+use super::in_flight::in_flight_statuses;
 use super::rows::{RepoRow, WorkerRow};
 use super::workers::{hash_token, new_token};
 use super::{NewEvent, StoreError, WriteTx};
@@ -65,13 +67,14 @@ impl WriteTx {
         if repo.archived {
             return Ok(repo);
         }
-        let (busy,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM tasks WHERE repo_id = $1 \
-             AND status IN ('leased', 'in_progress', 'pr_opened')",
-        )
-        .bind(repo.id)
-        .fetch_one(self.conn())
-        .await?;
+        let busy = format!(
+            "SELECT COUNT(*) FROM tasks WHERE repo_id = $1 AND status IN ({})",
+            in_flight_statuses()
+        );
+        let (busy,): (i64,) = sqlx::query_as(AssertSqlSafe(busy))
+            .bind(repo.id)
+            .fetch_one(self.conn())
+            .await?;
         if busy > 0 {
             return Err(StoreError::conflict(
                 "repo_busy",

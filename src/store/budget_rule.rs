@@ -4,9 +4,9 @@
 //! (`leases::refusals`, through the claim's conditions), a repository's `throttled` (its
 //! negation, [`budget_full_column`]: `rows::REPO_SELECT` for the admin state, the dashboard and
 //! the status comments, `gauges` for `/metrics`), and what counts against it, counted live from
-//! the tasks ([`takes_review_slot`], [`holds_lease`]) when reconciliation checks the counters.
-//! What shows the count says it with `domain::rules::review_slots_used`, which a test here keeps
-//! equal to [`budget_used`]. It knows no other module.
+//! the tasks ([`takes_review_slot`], and `in_flight::holds_lease`) when reconciliation checks the
+//! counters. What shows the count says it with `domain::rules::review_slots_used`, which a test
+//! here keeps equal to [`budget_used`]. It knows no other module.
 
 /// The review slots repository `$repo` uses: open pull requests and tasks waiting for a
 /// maintainer (`open_prs`), and active leases (`active_leases`). `$repo` is the alias of the
@@ -61,14 +61,6 @@ macro_rules! takes_review_slot {
     };
 }
 pub(crate) use takes_review_slot;
-
-/// Task `$t` counts among its repository's `active_leases`: a lease holds it.
-macro_rules! holds_lease {
-    ($t:literal) => {
-        concat!($t, "status IN ('leased', 'in_progress')")
-    };
-}
-pub(crate) use holds_lease;
 
 /// [`budget_has_room`] once `taken` (an SQL expression) more leases of repository `repo` are
 /// counted: the claims of one statement that picked in the same repository before

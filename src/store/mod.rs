@@ -23,6 +23,7 @@ pub mod events;
 pub mod gauges;
 pub mod github;
 pub mod idempotency;
+mod in_flight;
 pub mod known_workers;
 pub mod leases;
 pub mod outcomes;

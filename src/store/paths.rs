@@ -5,6 +5,7 @@
 use serde_json::json;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
+use super::in_flight::{IN_FLIGHT_STATUSES, in_flight};
 use super::path_overlap::overlapping_paths;
 use super::rows::TaskRow;
 use super::{NewEvent, StoreError, WriteTx};
@@ -22,19 +23,6 @@ pub type WaitingOnPaths = Vec<(String, Vec<String>)>;
 pub struct PathsWatch {
     /// The repository (id, name) and its waiting tasks then; `None` for an unknown repository.
     repo: Option<(i64, String, WaitingOnPaths)>,
-}
-
-/// The statuses of a task in flight: a lease holds it, or its pull request is open. The one list
-/// the store reads; the path-lock triggers of migrations 0024, 0043 and 0082 hold copies of it,
-/// which `rule_texts` compares with this.
-pub(crate) const IN_FLIGHT_STATUSES: [&str; 3] = ["leased", "in_progress", "pr_opened"];
-
-/// Task `t` (an alias, or `tasks`) is in flight, as SQL: its status is one of
-/// [`IN_FLIGHT_STATUSES`], or its holder blocked it and it waits for a maintainer. A task in
-/// flight holds its paths (the trigger of migration 0024 keeps `task_paths.held` so).
-pub(crate) fn in_flight(t: &str) -> String {
-    let statuses = IN_FLIGHT_STATUSES.map(|s| format!("'{s}'")).join(", ");
-    format!("({t}.status IN ({statuses}) OR {t}.awaits_maintainer = 1)")
 }
 
 /// Whether a task in `status` holds its paths, as [`in_flight`] says from the status alone (a
@@ -284,57 +272,5 @@ impl WriteTx {
             );
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{IN_FLIGHT_STATUSES, in_flight};
-    use crate::store::rule_texts::{
-        function_in_force, migrations, same_text, sqlite_migrations, trigger_in_force,
-    };
-
-    /// "In flight" has one text in the store (`paths::in_flight`); the path locks' trigger
-    /// function in force, and the trigger that calls it on each backend, read a task in flight
-    /// by exactly that text: each status list they name is the store's, and the condition is
-    /// written for the row before and after the change.
-    #[test]
-    fn the_path_lock_triggers_read_the_in_flight_text() {
-        let statuses = IN_FLIGHT_STATUSES.map(|s| format!("'{s}'"));
-        let statuses = statuses.join(", ");
-        let sqlite = sqlite_migrations();
-        let texts = [
-            ("owp_path_locks", function_in_force("owp_path_locks")),
-            (
-                "tasks_path_locks on PostgreSQL",
-                trigger_in_force(&migrations(), "tasks_path_locks"),
-            ),
-            (
-                "tasks_path_locks on SQLite",
-                trigger_in_force(&sqlite, "tasks_path_locks"),
-            ),
-        ];
-        for (name, text) in texts {
-            let text = same_text(&text);
-            let lists: Vec<&str> = text
-                .match_indices("status IN (")
-                .map(|(at, m)| {
-                    let rest = &text[at + m.len()..];
-                    &rest[..rest.find(')').unwrap_or(rest.len())]
-                })
-                .collect();
-            assert!(lists.len() >= 2, "{name}: {text}");
-            for list in lists {
-                assert_eq!(list, statuses, "{name}: {text}");
-            }
-            for row in ["OLD", "NEW"] {
-                let condition = in_flight(row);
-                let condition = &condition[1..condition.len() - 1];
-                assert!(
-                    text.contains(condition),
-                    "{name}: {condition} not in {text}"
-                );
-            }
-        }
     }
 }

@@ -19,12 +19,12 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
+use super::in_flight::in_flight;
 use super::leases::claim_rules::{
     Pick, account_created, by_person, person_conditions, person_of, vouched_for,
 };
 use super::leases::person_sql::merged_count_in;
 use super::leases::refusals::explain;
-use super::paths::in_flight;
 use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use super::{DAY_MS, HOUR_MS, NewEvent, Store, StoreError, WriteTx, format_ts, new_id};
 use crate::domain::Lease;

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value, json};
 use sqlx::AssertSqlSafe;
 
+use super::in_flight::in_flight_statuses;
 use super::rows::{REPO_SELECT, RepoRow};
 use super::{NewEvent, Store, StoreError, WriteTx};
 use crate::domain::Visibility;
@@ -342,19 +343,21 @@ impl WriteTx {
     /// Turning area locks on gives each area's oldest in-flight task the lock; turning them off
     /// drops every lock of the repo.
     async fn reset_area_locks(&mut self, repo_id: i64, enabled: bool) -> Result<(), StoreError> {
-        if enabled {
-            sqlx::query(
+        let sql = if enabled {
+            format!(
                 "UPDATE tasks SET area_lock = area WHERE repo_id = $1 AND area IS NOT NULL \
-                 AND status IN ('leased', 'in_progress', 'pr_opened') \
+                 AND status IN ({statuses}) \
                  AND seq = (SELECT MIN(x.seq) FROM tasks x WHERE x.repo_id = tasks.repo_id \
-                   AND x.area = tasks.area AND x.status IN ('leased', 'in_progress', 'pr_opened'))",
+                   AND x.area = tasks.area AND x.status IN ({statuses}))",
+                statuses = in_flight_statuses()
             )
         } else {
-            sqlx::query("UPDATE tasks SET area_lock = NULL WHERE repo_id = $1")
-        }
-        .bind(repo_id)
-        .execute(self.conn())
-        .await?;
+            "UPDATE tasks SET area_lock = NULL WHERE repo_id = $1".to_string()
+        };
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(repo_id)
+            .execute(self.conn())
+            .await?;
         Ok(())
     }
 

@@ -7,6 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::engine::columns::Columns;
+use super::in_flight::holds_lease;
 use super::path_overlap::held_overlapping;
 use super::{StoreError, format_ts};
 use crate::domain::disclosure::DisclosurePolicy;
@@ -49,7 +50,8 @@ pub const TASK_SELECT: &str = concat!(
     held_overlapping!("t.seq"),
     ") o JOIN tasks ht ON ht.seq = o.task_seq LIMIT 20) x) END AS path_holds \
     FROM tasks t JOIN repos r ON r.id = t.repo_id JOIN skill_sets s ON s.id = t.skill_set_id \
-    LEFT JOIN leases tl ON tl.id = t.lease_id AND t.status IN ('leased', 'in_progress')"
+    LEFT JOIN leases tl ON tl.id = t.lease_id AND ",
+    holds_lease!("t.")
 );
 
 #[derive(Clone, Debug)]

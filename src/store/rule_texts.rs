@@ -18,9 +18,10 @@
 //! | `owp_path_locks` | `path_overlap::held_overlapping!` | `path_overlap::tests` |
 //! | `owp_proposals_limit` | `proposals::live`, `domain::proposals::MAX_OPEN_PER_*` | below |
 //!
-//! A task in flight (`paths::in_flight`: its status list and its holder's `blocked`) is read by
-//! the path locks' trigger function and by the trigger that calls it; `paths::tests` compares
-//! the text in force on each backend ([`trigger_in_force`]) with the store's.
+//! A task in flight (`in_flight::in_flight`: its status list and its holder's `blocked`) is read
+//! by the path locks' trigger function and by the trigger that calls it; `in_flight::tests`
+//! compares the text in force on each backend ([`trigger_in_force`]) with the store's. Its status
+//! list, and that of a task held by a lease, are written only there.
 //!
 //! Every other trigger function keeps bookkeeping (queues, counts, outcomes) and holds no rule;
 //! [`NOT_RULES`] names them, so that a new trigger function is placed in one list or the other.
@@ -126,54 +127,26 @@ pub(crate) fn trigger_in_force(migrations: &[(i64, String)], name: &str) -> Stri
     last.unwrap_or_else(|| panic!("no trigger {name} in force"))
 }
 
-/// Every `.rs` file of the service below `dir` that is not `skip`, as (path, lines of code):
-/// no test module, no comments.
-fn service_code(dir: &std::path::Path, skip: &[&str], out: &mut Vec<(String, Vec<String>)>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let shown = path.display().to_string();
-        if skip.iter().any(|s| shown.ends_with(s)) {
-            continue;
-        }
-        if path.is_dir() {
-            service_code(&path, skip, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            let text = std::fs::read_to_string(&path).unwrap();
-            // Spelt in two parts so that this line does not find itself.
-            if text.contains(concat!("#![cfg", "(test)]"))
-                || path.file_name().is_some_and(|n| n == "tests.rs")
-            {
-                continue;
-            }
-            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-            let lines = code
-                .lines()
-                .filter(|l| !l.trim_start().starts_with("//"))
-                .map(str::to_string)
-                .collect();
-            out.push((shown, lines));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source_code::code_below;
 
-    /// The review budget (rule 6) is counted and decided, and path overlap (rule 10) joined, in
-    /// one place each: a line of the service that adds `open_prs` and `active_leases`, compares
-    /// with `max_open_prs`, or joins two path rows by their prefix, outside that place, is a
-    /// second text of the rule. Left out: the conformance runner, a client that judges any
-    /// implementation by what it answers, and `owp bench`, whose scratch database is its own.
+    /// The review budget (rule 6) is counted and decided, path overlap (rule 10) joined, and a
+    /// task in flight or held by a lease named, in one place each: a line of the service that
+    /// adds `open_prs` and `active_leases`, compares with `max_open_prs`, joins two path rows by
+    /// their prefix, or lists the statuses of a lease, outside that place, is a second text of
+    /// the rule. Left out: the conformance runner, a client that judges any implementation by
+    /// what it answers, and `owp bench`, whose scratch database is its own.
     #[test]
     fn every_rule_is_written_once() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut files = Vec::new();
-        service_code(&root.join("src"), &["src/bench"], &mut files);
-        service_code(&root.join("crates/owp-protocol/src"), &[], &mut files);
+        code_below(&root.join("src"), &["src/bench"], &mut files);
+        code_below(&root.join("crates/owp-protocol/src"), &[], &mut files);
         assert!(files.len() > 100, "{} files", files.len());
         type Rule<'a> = (&'a str, &'a [&'a str], fn(&str) -> bool);
-        let rules: [Rule; 3] = [
+        let rules: [Rule; 4] = [
             (
                 "the review slots used (open_prs + active_leases)",
                 &["src/store/budget_rule.rs", "owp-protocol/src/rules.rs"],
@@ -210,14 +183,19 @@ mod tests {
                     })
                 },
             ),
+            (
+                "a task in flight or held by a lease (its statuses)",
+                &["src/store/in_flight.rs"],
+                |l| l.contains("'leased', 'in_progress'") || l.contains("'in_progress', 'leased'"),
+            ),
         ];
         let mut seconds = Vec::new();
         for (rule, home, second) in rules {
-            for (file, lines) in &files {
+            for (file, code) in &files {
                 if home.iter().any(|h| file.ends_with(h)) {
                     continue;
                 }
-                for line in lines {
+                for line in code.lines() {
                     if second(line) {
                         seconds.push(format!("{rule}: {file}: {}", line.trim()));
                     }

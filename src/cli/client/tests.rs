@@ -1,5 +1,6 @@
 //! The client against a server's answers, good and bad.
 
+use super::send::RETRY_ATTEMPTS;
 use super::*;
 
 #[test]

@@ -6,7 +6,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{row_by_key, rows_by_key};
-use crate::store::budget_rule::{holds_lease, takes_review_slot};
+use crate::store::budget_rule::takes_review_slot;
+use crate::store::in_flight::holds_lease;
 use crate::store::{Store, StoreError, WriteTx};
 
 /// A repository the App is (or was) installed on.

@@ -5,6 +5,7 @@
 
 use crate::domain::rules::Refusal;
 use crate::store::budget_rule::budget_has_room;
+use crate::store::in_flight::in_flight_statuses;
 use crate::store::path_overlap::held_overlapping;
 use crate::store::rows::WorkerRow;
 use crate::store::{Backend, DAY_MS, HOUR_MS};
@@ -143,18 +144,25 @@ pub(crate) fn hourly_room_from(hour: &str) -> String {
 /// The other tasks of the candidate `t`'s repository and area that hold the area (in flight:
 /// leased, in progress or with an open pull request), as the `FROM … WHERE …` of a query over
 /// `h`.
-const AREA_HOLDERS: &str = "FROM tasks h WHERE h.repo_id = t.repo_id AND h.area = t.area \
-    AND h.status IN ('leased', 'in_progress', 'pr_opened')";
+fn area_holders() -> String {
+    format!(
+        "FROM tasks h WHERE h.repo_id = t.repo_id AND h.area = t.area AND h.status IN ({})",
+        in_flight_statuses()
+    )
+}
 
 /// Rule 5: the candidate `t`'s area is free, or not locked.
 fn area_free() -> String {
-    format!("({AREA_OFF} OR r.area_locks_enabled = 0 OR NOT EXISTS (SELECT 1 {AREA_HOLDERS}))")
+    format!(
+        "({AREA_OFF} OR r.area_locks_enabled = 0 OR NOT EXISTS (SELECT 1 {}))",
+        area_holders()
+    )
 }
 
 /// The key of the first task holding the candidate `t`'s area (see [`area_free`]): what
 /// explains a refusal of rule 5.
 pub(crate) fn area_holder() -> String {
-    format!("(SELECT h.key {AREA_HOLDERS} ORDER BY h.seq LIMIT 1)")
+    format!("(SELECT h.key {} ORDER BY h.seq LIMIT 1)", area_holders())
 }
 
 /// Which rule of the claim a SQL condition states (see [`claim_conditions`]).

@@ -3,6 +3,7 @@
 
 use sqlx::AssertSqlSafe;
 
+use crate::store::in_flight::holds_lease;
 use crate::store::{Backend, Store, StoreError};
 
 /// The earliest deadline of a live lease. A live lease is one not ended (`leases_live` on both
@@ -16,9 +17,11 @@ const DUE: &str = "SELECT t.id FROM leases l JOIN tasks t ON t.seq = l.task_seq 
 
 /// Task `$1`, if its lease is still due at `$2`: on PostgreSQL it locks the task and then its
 /// lease (the lock order of [`crate::store::WriteTx::lock_task`]), re-reading both once locked.
-const STILL_DUE: &str = "SELECT t.id FROM tasks t JOIN leases l ON l.id = t.lease_id \
-    WHERE t.id = $1 AND t.status IN ('leased', 'in_progress') AND l.ended_at IS NULL \
-    AND l.deadline <= $2";
+const STILL_DUE: &str = concat!(
+    "SELECT t.id FROM tasks t JOIN leases l ON l.id = t.lease_id WHERE t.id = $1 AND ",
+    holds_lease!("t."),
+    " AND l.ended_at IS NULL AND l.deadline <= $2"
+);
 
 impl Store {
     /// Expires every lease whose deadline has passed, before a request reads or claims: it

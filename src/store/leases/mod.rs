@@ -63,6 +63,7 @@ use sqlx::AssertSqlSafe;
 use crate::domain::rules;
 use crate::domain::{Lease, TaskStatus};
 use crate::domain::{RepoContract, disclosure, github_facts, limits};
+use crate::store::in_flight::holds_lease;
 use crate::store::rows::{TASK_SELECT, TaskRow};
 use crate::store::{Store, StoreError};
 
@@ -346,7 +347,8 @@ impl Store {
     /// The live leases of a worker.
     pub async fn worker_leases(&self, worker_id: &str) -> Result<Vec<Lease>, StoreError> {
         let sql = format!(
-            "{TASK_SELECT} WHERE t.worker_id = $1 AND t.status IN ('leased', 'in_progress') ORDER BY t.seq"
+            "{TASK_SELECT} WHERE t.worker_id = $1 AND {} ORDER BY t.seq",
+            holds_lease!("t.")
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(worker_id)
