@@ -4,6 +4,7 @@
 //! unknown, with when it was last asked, so that it is asked again at most once in
 //! [`ACCOUNT_RETRY_MS`].
 
+use super::engine::checked::checked_read;
 use super::{Store, StoreError, WriteTx};
 
 /// How long an account whose age GitHub did not give waits before it is asked again.
@@ -30,11 +31,7 @@ pub struct AccountToRead {
 impl Store {
     /// What is known of the GitHub account `account_id`.
     pub async fn gh_account(&self, account_id: i64) -> Result<Option<KeptAccount>, StoreError> {
-        let row: Option<(Option<i64>, i64)> =
-            sqlx::query_as("SELECT created_at, read_at FROM gh_accounts WHERE account_id = $1")
-                .bind(account_id)
-                .fetch_optional(self.read_pool())
-                .await?;
+        let row = checked_read!(self, accounts::account(account_id))?;
         Ok(row.map(|(created_at, read_at)| KeptAccount {
             created_at,
             read_at,
@@ -48,20 +45,7 @@ impl Store {
         asked_before: i64,
         limit: i64,
     ) -> Result<Vec<AccountToRead>, StoreError> {
-        let rows: Vec<(String, String, Option<i64>)> = sqlx::query_as(
-            "SELECT w.id, w.github_login, w.github_account_id FROM workers w \
-             LEFT JOIN gh_accounts ga ON ga.account_id = w.github_account_id \
-             WHERE w.github_login IS NOT NULL AND ga.created_at IS NULL \
-               AND (ga.read_at IS NULL OR ga.read_at < $1) \
-               AND (w.github_account_id IS NOT NULL \
-                 OR EXISTS (SELECT 1 FROM gh_links gl WHERE gl.worker_id = w.id)) \
-               AND EXISTS (SELECT 1 FROM repos r WHERE r.min_account_age_days > 0) \
-             ORDER BY w.id LIMIT $2",
-        )
-        .bind(asked_before)
-        .bind(limit)
-        .fetch_all(self.read_pool())
-        .await?;
+        let rows = checked_read!(self, accounts::to_read(asked_before, limit))?;
         Ok(rows
             .into_iter()
             .map(|(worker_id, login, account_id)| AccountToRead {

@@ -8,6 +8,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use sqlx::AssertSqlSafe;
 
+use super::engine::checked::checked_read;
 use super::events::{EVENT_SELECT, decode as decode_event};
 use super::rows::{REPO_SELECT, RepoRow, TASK_SELECT, TaskRow};
 use super::{Store, StoreError};
@@ -33,11 +34,8 @@ pub struct PublicBoard {
 impl Store {
     /// Names of the repositories whose boards anyone may read.
     pub async fn public_repo_names(&self) -> Result<HashSet<String>, StoreError> {
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT name FROM repos WHERE private = 0 AND archived_at IS NULL")
-                .fetch_all(&self.read)
-                .await?;
-        Ok(rows.into_iter().map(|(n,)| n).collect())
+        let names = checked_read!(self, board::public_repo_names())?;
+        Ok(names.into_iter().collect())
     }
 
     /// The public board, with up to `events` of the newest events of public repositories.

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use sqlx::AssertSqlSafe;
 
+use super::engine::checked::checked_read;
 use super::reputation::{LEADER_KEY, LEADER_OPTED_IN};
 use super::{Backend, Store, StoreError};
 use crate::domain::outcomes::RepoOutcomes;
@@ -80,28 +81,8 @@ impl Store {
         since: i64,
         public_only: bool,
     ) -> Result<HashMap<String, RepoOutcomes>, StoreError> {
-        let public = if public_only {
-            " AND r.private = 0 AND r.archived_at IS NULL"
-        } else {
-            ""
-        };
-        let counts: Vec<(String, String, i64)> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT r.name, o.kind, COUNT(*) FROM outcomes o JOIN repos r ON r.id = o.repo_id \
-             WHERE o.at >= $1 AND o.kind IN ('merged', 'closed_unmerged'){public} \
-             GROUP BY r.name, o.kind"
-        )))
-        .bind(since)
-        .fetch_all(self.read_pool())
-        .await?;
-        let leads: Vec<(String, Option<i64>)> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT r.name, o.at - (SELECT MIN(l.created_at) FROM leases l \
-               WHERE l.task_seq = t.seq AND l.created_at <= o.at) \
-             FROM outcomes o JOIN repos r ON r.id = o.repo_id JOIN tasks t ON t.id = o.task_id \
-             WHERE o.at >= $1 AND o.kind = 'merged'{public}"
-        )))
-        .bind(since)
-        .fetch_all(self.read_pool())
-        .await?;
+        let counts = checked_read!(self, outcomes::decided(since, public_only))?;
+        let leads = checked_read!(self, outcomes::lead_times(since, public_only))?;
         let mut figures: HashMap<String, (i64, i64, Vec<i64>)> = HashMap::new();
         for (repo, kind, n) in counts {
             let entry = figures.entry(repo).or_default();

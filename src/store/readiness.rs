@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::Store;
+use super::engine::checked::checked_read;
 
 /// How long the probe may take before the database counts as unusable.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -81,8 +82,7 @@ impl Store {
                 file.path.display()
             ));
         }
-        let probe = sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM _sqlx_migrations")
-            .fetch_one(&self.read);
+        let probe = async { checked_read!(self, readiness::migrations_applied()) };
         match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(format!("the database does not answer: {e}")),

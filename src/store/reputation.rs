@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Row};
 
+use super::engine::checked::checked_read;
 use super::leases::person_sql::{Setting, by_person, merged_count_in, setting_of_row};
 use super::{NewEvent, Store, StoreError, WriteTx};
 use crate::domain::{Promotion, Reputation};
@@ -291,32 +292,23 @@ impl Store {
 
     /// Every repository's promotion rules, by repository id.
     pub async fn all_promotions(&self) -> Result<HashMap<i64, Vec<Promotion>>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT repo_id, level, merged FROM repo_promotions ORDER BY repo_id, level",
-        )
-        .fetch_all(&self.read)
-        .await?;
+        let rows = checked_read!(self, reputation::all_promotions())?;
         let mut out: HashMap<i64, Vec<Promotion>> = HashMap::new();
-        for r in &rows {
-            out.entry(r.try_get("repo_id")?)
+        for (repo_id, level, merged) in rows {
+            out.entry(repo_id)
                 .or_default()
-                .push(Promotion {
-                    level: r.try_get("level")?,
-                    merged: r.try_get("merged")?,
-                });
+                .push(Promotion { level, merged });
         }
         Ok(out)
     }
 
     /// The promotion rules of a repository, by level.
     pub async fn promotions(&self, repo_id: i64) -> Result<Vec<Promotion>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT level, merged FROM repo_promotions WHERE repo_id = $1 ORDER BY level",
-        )
-        .bind(repo_id)
-        .fetch_all(&self.read)
-        .await?;
-        decode_rules(&rows)
+        let rows = checked_read!(self, reputation::promotions(repo_id))?;
+        Ok(rows
+            .into_iter()
+            .map(|(level, merged)| Promotion { level, merged })
+            .collect())
     }
 
     /// Where a worker stands in a repository (for messages; claims decide in their statement).

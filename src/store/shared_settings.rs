@@ -3,6 +3,7 @@
 //! A value is kept by the first replica that writes it; a replica that comes second reads the
 //! first one's.
 
+use super::engine::checked::checked_read;
 use super::engine::sqlite_writer::ExecuteWrite;
 use super::{Backend, Store, StoreError, now_ms};
 
@@ -26,12 +27,7 @@ impl Store {
 
     /// The value kept under `name`, if any.
     pub async fn shared_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM shared_settings WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.read)
-                .await?,
-        )
+        Ok(checked_read!(self, shared_settings::value(name))?)
     }
 
     /// Replaces the value kept under `name` with `value` if it is still `expected` (another

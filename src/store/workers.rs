@@ -6,6 +6,7 @@ use rand::TryRngCore;
 use serde_json::{Map, Value, json};
 use sqlx::AssertSqlSafe;
 
+use super::engine::checked::checked_read;
 use super::engine::columns::Columns;
 use super::known_workers::TokenDigest;
 use super::leases::person_sql::{Setting, setting_of_row};
@@ -685,13 +686,7 @@ impl Store {
     /// Logs workers whose heartbeat TTL has passed as offline (once each). Returns how many.
     pub async fn sweep_presence(&self) -> Result<usize, StoreError> {
         let cutoff = super::now_ms() - self.timing.heartbeat_ttl_ms;
-        let due: Vec<(String,)> = sqlx::query_as(
-            "SELECT id FROM workers WHERE presence = 'online' AND last_seen_at <= $1 \
-             ORDER BY id LIMIT 500",
-        )
-        .bind(cutoff)
-        .fetch_all(&self.read)
-        .await?;
+        let due = checked_read!(self, presence::due_offline(cutoff))?;
         if due.is_empty() {
             return Ok(0);
         }
@@ -701,7 +696,7 @@ impl Store {
             let r = async {
                 let cutoff = tx.now - ttl;
                 let mut n = 0;
-                for (id,) in due {
+                for id in due {
                     // Conditional, so of several processes sweeping at once one logs it.
                     let changed = sqlx::query(
                         "UPDATE workers SET presence = 'offline' WHERE id = $1 \

@@ -117,6 +117,7 @@ mod signin_cost;
 mod signin_hostile;
 mod signin_visibility;
 mod store_backends;
+mod store_checked_reads;
 mod store_empty_claims;
 mod store_gauges;
 mod store_migrations;

@@ -382,3 +382,40 @@ pub(crate) async fn queue_drift(db: &sqlx::AnyPool) -> Vec<String> {
         })
         .collect()
 }
+
+/// Runs a raw statement on the test's database, beside the store (to set what the store's own
+/// operations do not: an old contact, an old lease, a stored value past today's bounds).
+pub(crate) async fn raw(db: &TestDb, sql: &str, binds: &[i64]) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.expect("connect");
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
+    for b in binds {
+        q = q.bind(*b);
+    }
+    q.execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {sql}: {e}", db.label));
+    pool.close().await;
+}
+
+/// Each story on SQLite and on PostgreSQL, as a test of its own named for the backend.
+macro_rules! on_both_backends {
+    ($($story:ident),* $(,)?) => {$(
+        mod $story {
+            use crate::store_support::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$story(TestDb::sqlite(fast_timing()).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = TestDb::postgres(fast_timing()).await {
+                    super::$story(db).await;
+                }
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_backends;

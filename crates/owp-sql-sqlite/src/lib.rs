@@ -8,5 +8,21 @@
 /// The database every function here runs on.
 pub type Db = sqlx::Sqlite;
 
+#[path = "../../../sql/accounts.rs"]
+pub mod accounts;
+#[path = "../../../sql/board.rs"]
+pub mod board;
 #[path = "../../../sql/gauges.rs"]
 pub mod gauges;
+#[path = "../../../sql/github.rs"]
+pub mod github;
+#[path = "../../../sql/outcomes.rs"]
+pub mod outcomes;
+#[path = "../../../sql/presence.rs"]
+pub mod presence;
+#[path = "../../../sql/readiness.rs"]
+pub mod readiness;
+#[path = "../../../sql/reputation.rs"]
+pub mod reputation;
+#[path = "../../../sql/shared_settings.rs"]
+pub mod shared_settings;

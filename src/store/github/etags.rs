@@ -1,6 +1,7 @@
 //! What GitHub last answered to the App's conditional requests (`gh_etags`), kept so that a
 //! restarted process reads unchanged listings with `304 Not Modified` answers at once.
 
+use crate::store::engine::checked::checked_read;
 use crate::store::engine::sqlite_writer::ExecuteWrite;
 use crate::store::{Store, StoreError};
 
@@ -20,12 +21,7 @@ impl Store {
     /// The remembered answers, newest first, at most `limit`.
     pub async fn gh_etags(&self, limit: usize) -> Result<Vec<EtagRow>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
-            "SELECT path, etag, body, next_page FROM gh_etags ORDER BY updated_at DESC LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?;
+        let rows = checked_read!(self, github::etags(limit))?;
         Ok(rows
             .into_iter()
             .map(|(path, etag, body, next_page)| EtagRow {

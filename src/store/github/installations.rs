@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 
 use super::{row_by_key, rows_by_key};
 use crate::store::budget_rule::takes_review_slot;
+use crate::store::engine::checked::checked_read;
 use crate::store::in_flight::holds_lease;
 use crate::store::{Store, StoreError, WriteTx};
 
@@ -237,11 +238,7 @@ pub struct RepoConfigColumns<'a> {
 impl Store {
     /// The installations the App knows.
     pub async fn gh_installations(&self) -> Result<Vec<GhInstallation>, StoreError> {
-        let rows: Vec<(i64, String, i64, i64)> = sqlx::query_as(
-            "SELECT id, account, suspended, blocked_until FROM gh_installations ORDER BY id",
-        )
-        .fetch_all(&self.read)
-        .await?;
+        let rows = checked_read!(self, github::installations())?;
         Ok(rows
             .into_iter()
             .map(|(id, account, suspended, blocked_until)| GhInstallation {

@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::{row_by_key, rows_by_key};
+use crate::store::engine::checked::checked_read;
 use crate::store::engine::sqlite_writer::ExecuteWrite;
 use crate::store::{Store, StoreError, WriteTx};
 
@@ -181,12 +182,7 @@ impl Store {
 
     /// Tasks that are `ready` although their issue left the pool while someone held them.
     pub async fn gh_left_pool_ready(&self) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT g.task_id, g.left_pool FROM gh_tasks g JOIN tasks t ON t.id = g.task_id \
-             WHERE g.left_pool IS NOT NULL AND t.status = 'ready'",
-        )
-        .fetch_all(&self.read)
-        .await?)
+        Ok(checked_read!(self, github::left_pool_ready())?)
     }
 
     /// Remembers a task's status comment and the body last written to it.

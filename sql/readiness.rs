@@ -1,0 +1,12 @@
+//! What `/readyz` asks of the database (`owp::store::readiness`): a read-only statement.
+
+use super::Db;
+
+/// The migrations applied: a query of the schema, answered by a usable database.
+pub async fn migrations_applied<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+) -> sqlx::Result<i64> {
+    sqlx::query_file_scalar!("../../sql/readiness/migrations_applied.sql")
+        .fetch_one(db)
+        .await
+}
