@@ -6,43 +6,10 @@
 
 use chrono::TimeDelta;
 
-use crate::github_support::story::{REPO, Story};
+use crate::github_reviewers::{load, loads};
+use crate::github_support::story::Story;
 use crate::github_vouch::push_file;
 use owp::domain::TaskStatus;
-
-/// Each reviewer of the repository as `GET /v1/admin/state` shows them: (login, open, capacity,
-/// away).
-async fn loads(story: &Story) -> Vec<(String, i64, i64, bool)> {
-    let (status, state) = story
-        .admin(reqwest::Method::GET, "/v1/admin/state", None)
-        .await;
-    assert_eq!(status, 200, "{state}");
-    let repo = state["repos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["repo"] == REPO)
-        .expect("the repository")
-        .clone();
-    repo["reviewers"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|r| {
-            (
-                r["login"].as_str().unwrap().to_string(),
-                r["open"].as_i64().unwrap(),
-                r["capacity"].as_i64().unwrap(),
-                r["away"].as_bool().unwrap(),
-            )
-        })
-        .collect()
-}
-
-fn load(login: &str, open: i64, capacity: i64, away: bool) -> (String, i64, i64, bool) {
-    (login.to_string(), open, capacity, away)
-}
 
 const NO_ROOM: &str = "you can't claim this issue right now: this repository's reviewers have no \
                        room for another pull request";

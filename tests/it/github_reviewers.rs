@@ -15,7 +15,7 @@ const TWO_REVIEWERS: &str = "max_open_prs: 10\nreview:\n  reviewers:\n    alice:
 
 /// Each reviewer of the repository as `GET /v1/admin/state` shows them: (login, open, capacity,
 /// away).
-async fn loads(story: &Story) -> Vec<(String, i64, i64, bool)> {
+pub(crate) async fn loads(story: &Story) -> Vec<(String, i64, i64, bool)> {
     let (status, state) = story
         .admin(reqwest::Method::GET, "/v1/admin/state", None)
         .await;
@@ -43,7 +43,7 @@ async fn loads(story: &Story) -> Vec<(String, i64, i64, bool)> {
         .collect()
 }
 
-fn load(login: &str, open: i64, capacity: i64, away: bool) -> (String, i64, i64, bool) {
+pub(crate) fn load(login: &str, open: i64, capacity: i64, away: bool) -> (String, i64, i64, bool) {
     (login.to_string(), open, capacity, away)
 }
 
