@@ -674,7 +674,7 @@ async fn measure(
         recycler.stop().await;
     }
 
-    // Webhooks, on a server with the GitHub App on (its change hook stays out of the claim run).
+    // Webhooks, on a server with the GitHub App on (its outbox's commit step stays out of the claim run).
     let key = args.github_key.clone().or_else(|| {
         let default = PathBuf::from(DEFAULT_GITHUB_KEY);
         default.exists().then_some(default)

@@ -5,8 +5,8 @@
 //! closes it (which ends the claim by moving the task to `pr_opened`). The bot's own comments
 //! never count. At half time the claimer gets a reminder that mentions them; at the end the
 //! scheduler's expiry returns the task to the queue (the task's lease deadline *is* the claim's
-//! end, kept in step by every activity), and the change hook posts the expiry comment in the same
-//! transaction.
+//! end, kept in step by every activity), and the expiry's own transaction writes the expiry
+//! comment to the outbox (`store::github::on_commit`).
 //!
 //! This job also lets go of tasks whose issue left the pool while someone held them, once that
 //! person is done with them.

@@ -17,7 +17,7 @@
 //! - [`throttle`]: how often the App answers one person.
 //!
 //! Running (wired up here, above the pieces, so that the shared context imports none of them):
-//! - [`service`]: the shared context [`service::Github`] and the outbox's change hook.
+//! - [`service`]: the shared context [`service::Github`].
 //! - [`webhook`]: taking in a verified delivery; [`login_link`]: link codes; their routes (and
 //!   those of [`signin`] and [`setup`]) are in `http/`, beside the REST API. [`inbox`],
 //!   [`outbox`], [`claim_clock`], [`reconcile`]: the background jobs, started by
@@ -88,9 +88,10 @@ use tokio::task::JoinHandle;
 
 use crate::config::ServeConfig;
 use crate::github::app_auth::{AppCredentials, GithubApp};
-use crate::github::service::{DEFAULT_STATUS_WINDOW_MS, Github, OutboxHook};
+use crate::github::service::{DEFAULT_STATUS_WINDOW_MS, Github};
 use crate::github::signature::WebhookSecrets;
 use crate::store::Store;
+use crate::store::github::on_commit::OutboxTexts;
 
 // ------------------------------------------------------------------------------------------------
 // Wiring
@@ -107,8 +108,9 @@ pub struct GithubParts {
 }
 
 impl GithubParts {
-    /// Reads the GitHub configuration. With App credentials, the App runs (and its change hook is
-    /// registered on `store`); without, the setup page is offered.
+    /// Reads the GitHub configuration. With App credentials, the App runs (and every task change
+    /// of `store` writes its outbox rows: `Store::write_github_outbox`); without, the setup page is
+    /// offered.
     pub async fn new(config: &ServeConfig, store: &Store) -> anyhow::Result<GithubParts> {
         let gh_config = &config.github;
         let base_url = config
@@ -212,11 +214,15 @@ impl GithubParts {
                 crate::github::webhook::body_room(config.limits.webhook_concurrency),
             )),
         });
-        store.add_hook(Arc::new(OutboxHook {
-            status_window_ms: gh_config
+        store.write_github_outbox(
+            gh_config
                 .github_status_window_ms
                 .map_or(DEFAULT_STATUS_WINDOW_MS, i64::from),
-        }));
+            OutboxTexts {
+                claim_expired: messages::claim_expired,
+                proposals_ended: messages::proposals::proposals_ended,
+            },
+        );
         Ok(GithubParts {
             mode: Mode::On(github),
         })

@@ -3,8 +3,8 @@
 //! One set of queries runs on both backends through sqlx's `Any` driver (SQLite embedded by default,
 //! PostgreSQL for several replicas). Timestamps are integer milliseconds, booleans 0/1, JSON is TEXT,
 //! so the same SQL works on both. Every state change goes through [`WriteTx`]: one transaction
-//! that also appends its audit events (and whatever a [`ChangeHook`] adds, e.g. the GitHub
-//! comment outbox).
+//! that also appends its audit events (and what the store's commit steps add: the GitHub
+//! comment outbox, `github::on_commit`).
 //!
 //! The table modules (tasks, leases, workers, repos, events, github, …) sit on [`engine`]: the
 //! connections, the write transaction and the SQLite writer thread, which know no table but the
@@ -53,6 +53,7 @@ use sqlx::{AnyPool, AssertSqlSafe, Executor};
 use tokio::sync::Notify;
 
 use engine::checked::{self, CheckedPool};
+use engine::write_tx::CommitStep;
 pub use engine::write_tx::{ChangeHook, NewEvent, WriteTx};
 use engine::{replicas, sqlite_direct, sqlite_writer};
 pub use error::StoreError;
@@ -148,7 +149,10 @@ pub struct StoreState {
     /// The statements the compiler checks (see [`engine::checked`]).
     pub(crate) checked: CheckedPool,
     pub timing: Arc<Timing>,
-    pub(crate) hooks: Arc<std::sync::RwLock<Vec<Arc<dyn ChangeHook>>>>,
+    /// The store's own steps of every commit (see [`CommitStep`]).
+    pub(in crate::store) commit_steps: Arc<std::sync::RwLock<Vec<Arc<dyn CommitStep>>>>,
+    /// What sees every commit (see [`ChangeHook`]).
+    pub(in crate::store) hooks: Arc<std::sync::RwLock<Vec<Arc<dyn ChangeHook>>>>,
     /// Woken after every committed change in this process, and (PostgreSQL) when another process
     /// sharing the database announces one (long polls, SSE, sweeper).
     pub changed: Arc<Notify>,
@@ -311,6 +315,7 @@ impl Store {
             read,
             checked,
             timing: Arc::new(timing),
+            commit_steps: Arc::default(),
             hooks: Arc::default(),
             changed: Arc::new(Notify::new()),
             local_last_event: Arc::default(),
@@ -350,9 +355,22 @@ impl Store {
             .fetch_min(at, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Registers a hook that runs inside every write transaction, before commit.
+    /// Registers a hook that sees every write transaction before it commits.
     pub fn add_hook(&self, hook: Arc<dyn ChangeHook>) {
         self.hooks.write().expect("hooks lock").push(hook);
+    }
+
+    /// Registers a step of the store's own that writes inside every write transaction, before
+    /// it commits.
+    pub(in crate::store) fn add_commit_step(&self, step: Arc<dyn CommitStep>) {
+        self.commit_steps.write().expect("steps lock").push(step);
+    }
+
+    /// Whether a commit step or hook joins every transaction, which then cannot commit on its own
+    /// (without a transaction around it, or on SQLite's direct connection).
+    pub(crate) fn joins_commits(&self) -> bool {
+        !self.commit_steps.read().expect("steps lock").is_empty()
+            || !self.hooks.read().expect("hooks lock").is_empty()
     }
 
     /// SQLite: this store with read connections of its own, at most `reads`: the read
@@ -379,6 +397,7 @@ impl Store {
             write: s.write.clone(),
             read,
             timing: Arc::clone(&s.timing),
+            commit_steps: Arc::clone(&s.commit_steps),
             hooks: Arc::clone(&s.hooks),
             changed: Arc::clone(&s.changed),
             local_last_event: Arc::clone(&s.local_last_event),

@@ -276,18 +276,15 @@ async fn deliveries_stored_before_the_upgrade_are_applied_in_arrival_order() {
 struct AppliedHere(AtomicUsize);
 
 impl owp::store::ChangeHook for AppliedHere {
-    fn before_commit<'a>(
-        &'a self,
-        _conn: &'a mut sqlx::AnyConnection,
-        events: &'a [owp::domain::Event],
-        _shown: &'a [String],
-    ) -> futures_util::future::BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            if events.iter().any(|e| e.task_id.is_some()) {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-            Ok(())
-        })
+    fn before_commit(
+        &self,
+        events: &[owp::domain::Event],
+        _shown: &[String],
+    ) -> Result<(), StoreError> {
+        if events.iter().any(|e| e.task_id.is_some()) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
     }
 }
 

@@ -25,22 +25,19 @@ struct FailBeforeCommit {
 }
 
 impl owp::store::ChangeHook for FailBeforeCommit {
-    fn before_commit<'a>(
-        &'a self,
-        _conn: &'a mut sqlx::AnyConnection,
-        events: &'a [owp::domain::Event],
-        _shown: &'a [String],
-    ) -> futures_util::future::BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let about_a_task =
-                |e: &owp::domain::Event| e.task_id.is_some() && e.repo.as_deref() == Some(SECOND);
-            if self.failing.load(Ordering::SeqCst) && events.iter().any(about_a_task) {
-                self.failed.fetch_add(1, Ordering::SeqCst);
-                let cut = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the link broke");
-                return Err(StoreError::Db(sqlx::Error::Io(cut)));
-            }
-            Ok(())
-        })
+    fn before_commit(
+        &self,
+        events: &[owp::domain::Event],
+        _shown: &[String],
+    ) -> Result<(), StoreError> {
+        let about_a_task =
+            |e: &owp::domain::Event| e.task_id.is_some() && e.repo.as_deref() == Some(SECOND);
+        if self.failing.load(Ordering::SeqCst) && events.iter().any(about_a_task) {
+            self.failed.fetch_add(1, Ordering::SeqCst);
+            let cut = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the link broke");
+            return Err(StoreError::Db(sqlx::Error::Io(cut)));
+        }
+        Ok(())
     }
 }
 

@@ -4,8 +4,8 @@
 //! proposes over the API; an approval is the store's approval, so every other rule of the claim
 //! is checked again, and a person's plan becomes their comment claim in the same transaction,
 //! whether the maintainer approves by comment or over the API ([`approve_over_api`]). Proposers
-//! learn how their proposals ended from one reply per issue, written by the change hook
-//! (`service::OutboxHook`) whichever path ended them.
+//! learn how their proposals ended from one reply per issue, written in the transaction that ended
+//! them (`store::github::on_commit`) whichever path ended them.
 
 use crate::domain::Lease;
 use crate::domain::proposals::MAX_PLAN_CHARS;

@@ -3,7 +3,7 @@
 //! imports none of them.
 //!
 //! - [`write_tx`]: [`write_tx::WriteTx`], the write transaction every state change goes through,
-//!   with its audit events and change hooks;
+//!   with its audit events, commit steps and change hooks;
 //! - [`replicas`]: retried write transactions, and what several processes sharing one PostgreSQL
 //!   database need (the event log's commit-safe read position, cross-process wake-ups);
 //! - [`sqlite_writer`]: SQLite's one write connection, taken in turns, and the thread that runs

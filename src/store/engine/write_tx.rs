@@ -75,15 +75,25 @@ pub(crate) fn insert_event(values: [&str; 7], from: &str) -> String {
     )
 }
 
-/// Runs inside every write transaction that appends events or asks for tasks to be shown again
-/// ([`WriteTx::show_again`]), after its events are appended and before it commits.
-pub trait ChangeHook: Send + Sync {
+/// A step of the store's own that runs inside every write transaction that appends events or
+/// asks for tasks to be shown again ([`WriteTx::show_again`]), after its events are appended and
+/// before it commits, writing on the transaction's connection (the GitHub outbox:
+/// `store::github::on_commit`). Only the store registers one ([`Store::add_commit_step`]): no
+/// layer above it is handed a connection.
+pub(in crate::store) trait CommitStep: Send + Sync {
     fn before_commit<'a>(
         &'a self,
         conn: &'a mut AnyConnection,
         events: &'a [Event],
         shown: &'a [String],
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// Sees what every write transaction that appends events or asks for tasks to be shown again
+/// is about to commit, after its steps ran: its events (with their ids) and the tasks shown again.
+/// It writes nothing; an error refuses the commit (the whole transaction rolls back).
+pub trait ChangeHook: Send + Sync {
+    fn before_commit(&self, events: &[Event], shown: &[String]) -> Result<(), StoreError>;
 }
 
 /// A write transaction: the only way to change state.
@@ -166,7 +176,7 @@ impl Store {
         let Some(w) = self.write_conn.as_ref().filter(|w| w.has_direct()) else {
             return Ok(None);
         };
-        if !self.hooks.read().expect("hooks lock").is_empty() {
+        if self.joins_commits() {
             return Ok(None);
         }
         let mut turn = w.turn().await?;
@@ -220,7 +230,7 @@ impl WriteTx {
         self.events.push(event);
     }
 
-    /// Asks the hooks to show `task_id` again (the GitHub App: its status comment) although no
+    /// Asks the commit steps to show `task_id` again (the GitHub App: its status comment) although no
     /// event of this transaction names it: what it shows changed without a state change, or
     /// someone asked to see it.
     pub fn show_again(&mut self, task_id: &str) {
@@ -268,9 +278,9 @@ impl WriteTx {
     }
 
     /// Whether [`WriteTx::batch`] may end the transaction itself: nothing else has to happen
-    /// before the commit (no hooks, no events waiting to be appended).
+    /// before the commit (no commit steps or hooks, no events waiting to be appended).
     pub(crate) fn may_commit_in_batch(&self) -> bool {
-        self.events.is_empty() && self.store.hooks.read().expect("hooks lock").is_empty()
+        self.events.is_empty() && !self.store.joins_commits()
     }
 
     /// SQLite only: runs several statements (`;`-separated, sharing the numbered parameters bound
@@ -357,7 +367,7 @@ impl WriteTx {
         }
     }
 
-    /// Appends the events, runs the hooks, commits, and wakes this process's waiters.
+    /// Appends the events, runs the commit steps and the hooks, commits, and wakes this process's waiters.
     pub async fn commit(mut self) -> Result<Vec<Event>, StoreError> {
         let mut written = std::mem::take(&mut self.written);
         let pending = std::mem::take(&mut self.events);
@@ -376,19 +386,24 @@ impl WriteTx {
                 });
             }
         }
+        let steps = self.store.commit_steps.read().expect("steps lock").clone();
         let hooks = self.store.hooks.read().expect("hooks lock").clone();
         let shown = std::mem::take(&mut self.shown);
-        if !hooks.is_empty() && (!written.is_empty() || !shown.is_empty()) {
+        let joined = !steps.is_empty() || !hooks.is_empty();
+        if joined && (!written.is_empty() || !shown.is_empty()) {
             if matches!(self.conn, TxConn::Direct(..)) {
-                // A hook registered after this transaction began cannot join it: nothing of it
-                // may commit (a write group then runs each operation again through sqlx).
+                // A step or hook registered after this transaction began cannot join it: nothing
+                // of it may commit (a write group then runs each operation again through sqlx).
                 return Err(StoreError::Config(
-                    "a change hook cannot join a transaction on the direct connection".into(),
+                    "a commit step cannot join a transaction on the direct connection".into(),
                 ));
             }
             self.ensure_begun().await?;
+            for step in steps {
+                step.before_commit(self.conn(), &written, &shown).await?;
+            }
             for hook in hooks {
-                hook.before_commit(self.conn(), &written, &shown).await?;
+                hook.before_commit(&written, &shown)?;
             }
         }
         match &mut self.conn {

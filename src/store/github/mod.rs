@@ -11,6 +11,7 @@
 //! - [`vouch`]: vouch lists and maintainers' vouch commands;
 //! - [`inbox`]: the webhook inbox;
 //! - [`outbox`]: the comment outbox;
+//! - [`on_commit`]: what every task change writes to the outbox, in its own transaction;
 //! - [`write_pacing`]: how fast the App writes to GitHub;
 //! - [`job_slots`]: once-per-slot scheduled jobs;
 //! - [`etags`]: GitHub's last answers to conditional requests;
@@ -22,7 +23,8 @@
 //! Task changes never happen here: they go through [`WriteTx`]'s task methods like every other
 //! change. What these modules write inside a transaction (outbox rows, claim records, the inbox's
 //! `applied` mark) is written with the change it belongs to; the free functions that take a
-//! connection serve both [`WriteTx`] and the change hook, which only has the connection.
+//! connection serve both [`WriteTx`] and the outbox's commit step ([`on_commit`]), which only has
+//! the connection.
 
 pub mod claims;
 pub mod device_links;
@@ -33,6 +35,7 @@ pub mod installations;
 pub mod issues;
 mod job_slots;
 pub mod known_answers;
+pub mod on_commit;
 pub mod outbox;
 pub mod pulls;
 pub mod reviewers;

@@ -99,9 +99,9 @@ pub struct OutboxTarget<'a> {
 
 /// Asks for the status comment of `task_id` to be written `window_ms` from now; pending requests
 /// of one task collapse into one row (its revision goes up, so a sender busy with it sends
-/// again), which keeps the time of the first: the changes within the window make one edit. The App's change
-/// hook (`github::service::OutboxHook`) is its one caller: a transaction asks for a task to be
-/// shown again with `WriteTx::show_again`.
+/// again), which keeps the time of the first: the changes within the window make one edit. The
+/// outbox's commit step ([`super::on_commit`]) is its one caller: a transaction asks for a task to
+/// be shown again with `WriteTx::show_again`.
 pub async fn enqueue_status(
     conn: &mut AnyConnection,
     now: i64,

@@ -185,7 +185,7 @@ impl Store {
 
     /// Whether a change may commit without a transaction around it: no hook has to join it.
     pub(super) fn autocommits(&self) -> bool {
-        self.hooks.read().expect("hooks lock").is_empty()
+        !self.joins_commits()
     }
 }
 

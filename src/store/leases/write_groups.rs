@@ -198,7 +198,7 @@ impl Store {
     }
 
     /// How many write groups this store has committed on the direct connection (SQLite
-    /// without change hooks; see [`crate::store::engine::sqlite_direct`]).
+    /// without commit steps or change hooks; see [`crate::store::engine::sqlite_direct`]).
     pub fn direct_groups(&self) -> u64 {
         self.groups.as_ref().map_or(0, |g| {
             g.direct_groups.load(std::sync::atomic::Ordering::Relaxed)
