@@ -67,6 +67,9 @@ pub enum AppAuthError {
     /// Signing the JWT failed.
     #[error("cannot sign the GitHub App JWT")]
     Jwt(#[source] jsonwebtoken::errors::Error),
+    /// A key was asked for by a number the App's keys do not reach.
+    #[error("the GitHub App has {keys} private key(s), so there is no key {number}")]
+    NoSuchKey { number: usize, keys: usize },
     /// `GITHUB_API_URL` is not a usable URL.
     #[error("GITHUB_API_URL `{url}` is not a valid URL")]
     InvalidApiUrl {
@@ -148,7 +151,10 @@ impl AppCredentials {
 
     /// A fresh App JWT signed with key `index` (0-based, in the order given).
     pub fn jwt_with(&self, index: usize) -> Result<String, AppAuthError> {
-        let key = self.keys.get(index).unwrap_or(&self.keys[0]);
+        let key = self.keys.get(index).ok_or(AppAuthError::NoSuchKey {
+            number: index + 1,
+            keys: self.keys.len(),
+        })?;
         app_jwt(self.app_id, key, SystemTime::now())
     }
 
@@ -544,6 +550,21 @@ mod tests {
         assert!(
             claims.exp - 1_800_000_000 <= 600,
             "GitHub allows at most 10 minutes"
+        );
+    }
+
+    #[test]
+    fn a_key_number_past_the_keys_is_refused_not_replaced() {
+        let creds = AppCredentials::from_pem(7, TEST_KEY.as_bytes()).unwrap();
+        assert!(creds.jwt_with(0).is_ok());
+        let err = creds.jwt_with(1).unwrap_err();
+        assert!(
+            matches!(err, AppAuthError::NoSuchKey { number: 2, keys: 1 }),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "the GitHub App has 1 private key(s), so there is no key 2"
         );
     }
 

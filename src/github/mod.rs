@@ -472,14 +472,6 @@ impl GithubHandle {
         Ok(())
     }
 
-    /// Asks GitHub to redeliver failed deliveries now; returns how many were asked for.
-    pub async fn redeliver_now(&self) -> anyhow::Result<usize> {
-        match &self.github {
-            Some(github) => Ok(crate::github::reconcile::redeliver_failed(github).await?),
-            None => Ok(0),
-        }
-    }
-
     /// The store of the running App.
     pub fn store(&self) -> Option<&Store> {
         self.github.as_ref().map(|g| &g.store)
