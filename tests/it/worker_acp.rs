@@ -2,7 +2,8 @@
 //! `agent-client-protocol`, `tests/acp_agent/agent.py`), a real `owp serve`, a bare git
 //! repository as `origin` and a fake `gh`: one lease carried end to end, a write outside the
 //! task's paths and a command the volunteer did not allow refused, and the running agent's session
-//! cancelled when its lease ends (revoked, expired) or when it goes silent (the task given back).
+//! cancelled when its lease ends (revoked, expired), when it goes silent or when the volunteer
+//! presses Ctrl-C (the task given back).
 //!
 //! The SDK lives in a virtual environment: `OWP_ACP_PYTHON` names its Python, else
 //! `target/acp-venv` is used (`.ci/run` makes it). Without it the tests skip, and fail where
@@ -290,14 +291,7 @@ async fn a_revoked_lease_cancels_the_running_acp_agent() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         // `owp worker status` shows what the agent is doing.
-        // The activity file is written at most once a second while updates stream.
-        let activity = rig
-            .path("work/logs")
-            .join(format!("{}.activity.json", rig.task_id));
-        while !std::fs::read_to_string(&activity).is_ok_and(|t| t.contains("\"updates\":1")) {
-            assert!(std::time::Instant::now() < deadline, "no activity written");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        update_taken(&rig, Duration::from_secs(60)).await;
         // The pool is told with a renewal, without the agent's words: the dashboard shows it.
         loop {
             let task = rig.server.task(&rig.task_id).await;
@@ -392,19 +386,30 @@ async fn an_acp_agent_that_ignores_the_cancel_is_stopped_after_the_grace_period(
     // 15 s of work (time for the agent to start on a busy machine), 1 s of grace, and the process
     // tree is gone: not the agent's 120 s.
     assert!(took < Duration::from_secs(60), "took {took:?}\n{shown}");
-    let j = journal(&rig);
+    stubborn_agent_stopped(&rig);
+    expect_nack(&rig, &out, "ran past the limit").await;
+}
+
+/// The stubborn agent's process is gone, and it did not live to the end of its sleep. Killed with
+/// its parent (the shell `owp` started), it is a zombie until the system reaps it: that counts as
+/// gone.
+fn stubborn_agent_stopped(rig: &Rig) {
+    let j = journal(rig);
     let pid = j
         .iter()
         .find_map(|e| e["pid"].as_i64())
-        .unwrap_or_else(|| panic!("{j:#?}"));
-    let alive = std::process::Command::new("kill")
-        .args(["-0", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(!alive, "the agent (pid {pid}) still runs");
+        .unwrap_or_else(|| panic!("{j:#?}"))
+        .to_string();
+    let state = std::process::Command::new("ps")
+        .args(["-o", "stat=", "-p", &pid])
+        .output()
+        .unwrap();
+    let state = String::from_utf8_lossy(&state.stdout).trim().to_string();
+    assert!(
+        state.is_empty() || state.starts_with('Z'),
+        "the agent (pid {pid}) still runs ({state})"
+    );
     assert!(!j.iter().any(|e| e["never_stopped"] == true), "{j:#?}");
-    expect_nack(&rig, &out, "ran past the limit").await;
 }
 
 /// A relay between the volunteer's machine and the pool that the test cuts and restores: the
@@ -457,6 +462,19 @@ impl Relay {
     }
 }
 
+/// Waits (at most `limit`) until `owp` has taken the agent's first update (and shown it): the
+/// activity file is written at most once a second while updates stream.
+async fn update_taken(rig: &Rig, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    let activity = rig
+        .path("work/logs")
+        .join(format!("{}.activity.json", rig.task_id));
+    while !std::fs::read_to_string(&activity).is_ok_and(|t| t.contains("\"updates\":1")) {
+        assert!(std::time::Instant::now() < deadline, "no activity written");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Waits (at most `limit`) until the agent says it is working, waiting for the cancel.
 async fn agent_waiting(rig: &Rig, limit: Duration) {
     let deadline = std::time::Instant::now() + limit;
@@ -469,8 +487,16 @@ async fn agent_waiting(rig: &Rig, limit: Duration) {
     }
 }
 
-/// The session was cancelled and the agent stopped on it, and nothing left the machine.
+/// The session was cancelled and the agent stopped on it, the run failed, and nothing left the
+/// machine.
 fn cancelled_and_nothing_pushed(rig: &Rig, out: &Output) {
+    assert!(!out.status.success(), "{}", text(out));
+    session_cancelled(rig);
+    nothing_pushed(rig);
+}
+
+/// The session was cancelled and the agent ended its turn on it.
+fn session_cancelled(rig: &Rig) {
     let messages = transcript(rig);
     eprintln!("--- the session's messages\n{messages}");
     let j = journal(rig);
@@ -485,7 +511,10 @@ fn cancelled_and_nothing_pushed(rig: &Rig, out: &Output) {
         messages.contains("\"stopReason\":\"cancelled\""),
         "{messages}"
     );
-    assert!(!out.status.success(), "{}", text(out));
+}
+
+/// Nothing left the machine: no branch, no pull request, the default branch as it was.
+fn nothing_pushed(rig: &Rig) {
     assert!(!rig.branch_in_origin(BRANCH), "a cancelled run pushed");
     assert!(
         !rig.path("gh.log").exists(),
@@ -582,6 +611,107 @@ async fn a_silent_acp_agent_is_cancelled_and_its_task_given_back() {
         "{shown}"
     );
     expect_nack(&rig, &out, "the agent said nothing for 60 s").await;
+}
+
+/// The volunteer presses Ctrl-C while the agent works: the agent's session is cancelled by the
+/// path a lost lease takes, the agent ends its turn, the task is given back at once (not left to
+/// expire), and `owp` ends with 0.
+#[cfg(unix)]
+#[tokio::test]
+async fn ctrl_c_cancels_the_acp_agents_session_and_gives_the_task_back() {
+    let test = "ctrl_c_cancels_the_acp_agents_session_and_gives_the_task_back";
+    let Some(python) = acp_python(test) else {
+        return;
+    };
+    let rig = Rig::new(Server::start().await, None).await;
+    let run = run_acp(
+        &rig,
+        &python,
+        &["--pass-env", "ACP_AGENT_WAIT_SECONDS"],
+        &[
+            ("ACP_AGENT_MODE", "wait"),
+            ("ACP_AGENT_WAIT_SECONDS", "900"),
+        ],
+    );
+    let press = async {
+        agent_waiting(&rig, Duration::from_secs(60)).await;
+        update_taken(&rig, Duration::from_secs(30)).await;
+        rig.ctrl_c();
+        std::time::Instant::now()
+    };
+    let (out, pressed) = tokio::join!(run, press);
+    let took = pressed.elapsed();
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(took < Duration::from_secs(20), "took {took:?}\n{shown}");
+    session_cancelled(&rig);
+    nothing_pushed(&rig);
+    for line in [
+        "stopping: cancelling the agent's session… (Ctrl-C again stops it at once)",
+        "stopped: the task was given back; the pool does not offer it to this worker again for \
+         an hour, and where its repository asks for a cool-down",
+    ] {
+        assert!(shown.contains(line), "no {line:?} in {shown}");
+    }
+    assert!(
+        !shown.contains("cancelling the agent's session:"),
+        "said twice: {shown}"
+    );
+    let task = rig.task().await;
+    assert_eq!(str_field(&task, "status"), "ready", "{task}");
+    let events = rig.events_text().await;
+    assert!(
+        events.contains("the volunteer stopped the run (Ctrl-C)"),
+        "{events}"
+    );
+}
+
+/// A second Ctrl-C during the grace period stops an agent that ignores the cancel at once, not
+/// when the grace period (two minutes here) ends; the task is still given back.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_second_ctrl_c_stops_the_acp_agent_at_once() {
+    let Some(python) = acp_python("a_second_ctrl_c_stops_the_acp_agent_at_once") else {
+        return;
+    };
+    let rig = Rig::new(Server::start().await, None).await;
+    let run = run_acp(
+        &rig,
+        &python,
+        &[],
+        &[
+            ("ACP_AGENT_MODE", "stubborn"),
+            ("OWP_ACP_GRACE_SECONDS", "120"),
+        ],
+    );
+    let press = async {
+        agent_waiting(&rig, Duration::from_secs(60)).await;
+        update_taken(&rig, Duration::from_secs(30)).await;
+        rig.ctrl_c();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !journal(&rig).iter().any(|e| e["cancel"] == "s-1") {
+            assert!(std::time::Instant::now() < deadline, "no session/cancel");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        rig.ctrl_c();
+        std::time::Instant::now()
+    };
+    let (out, pressed) = tokio::join!(run, press);
+    let took = pressed.elapsed();
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(took < Duration::from_secs(15), "took {took:?}\n{shown}");
+    stubborn_agent_stopped(&rig);
+    nothing_pushed(&rig);
+    assert!(
+        shown.contains("stopping at once: the agent's processes are stopped"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("stopped: the task was given back"),
+        "{shown}"
+    );
+    assert_eq!(str_field(&rig.task().await, "status"), "ready");
 }
 
 /// The `owp worker run --acp` line of a Markdown file's ```bash blocks.

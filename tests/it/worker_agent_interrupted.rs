@@ -1,6 +1,7 @@
 //! `owp worker run --agent` when the run is interrupted, against a real `owp serve` behind a
 //! proxy whose target can change: the server restarts, the lease expires or the task is
-//! cancelled while the agent runs, and a lease held from an earlier run is resumed.
+//! cancelled while the agent runs, the volunteer presses Ctrl-C, and a lease held from an earlier
+//! run is resumed.
 
 use crate::support;
 use crate::worker_agent_rig::*;
@@ -220,4 +221,51 @@ async fn a_lease_held_from_an_earlier_run_is_resumed() {
     let task = rig.task().await;
     assert_eq!(str_field(&task, "status"), "pr_opened", "{task}");
     assert_eq!(task["artifact"]["pr_url"], PR_URL);
+}
+
+/// Ctrl-C while the command works: its process tree is stopped as on a lost lease, the task is
+/// given back at once (not left to expire), and `owp` ends with 0.
+#[cfg(unix)]
+#[tokio::test]
+async fn ctrl_c_stops_the_agent_and_gives_the_task_back() {
+    let rig = Rig::new(Server::start().await, None).await;
+    let run = rig.run_once(
+        &rig.server.base,
+        &[],
+        &[("AGENT_MODE", "slow"), ("AGENT_SLEEP", "30")],
+    );
+    let press = async {
+        wait_agent_started(&rig).await;
+        rig.ctrl_c();
+        std::time::Instant::now()
+    };
+    let (out, pressed) = tokio::join!(run, press);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        pressed.elapsed() < Duration::from_secs(15),
+        "the agent was not stopped: {}",
+        text(&out)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "stopping: stopping the agent's processes… (Ctrl-C again stops at once)",
+        "stopped: the task was given back",
+    ] {
+        assert!(stdout.contains(line), "no {line:?} in {}", text(&out));
+    }
+    assert_eq!(str_field(&rig.task().await, "status"), "ready");
+    let events = rig.events_text().await;
+    assert!(
+        events.contains("the volunteer stopped the run (Ctrl-C)"),
+        "{events}"
+    );
+    // The whole tree is gone: the script never got past its `sleep` to write and commit.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let worktree = rig.path("work/tasks").join(&rig.task_id);
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("file.txt")).unwrap(),
+        "start\n"
+    );
+    assert!(!rig.branch_in_origin(BRANCH));
+    assert!(!rig.path("gh.log").exists());
 }

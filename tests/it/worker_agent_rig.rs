@@ -94,6 +94,8 @@ pub(crate) struct Rig {
     pub(crate) task_id: String,
     /// Every `owp` command the rig ran and what it printed, for the reviewed snapshot.
     pub(crate) transcript: std::sync::Mutex<String>,
+    /// The process id of the `owp` command running now, for a test that signals it.
+    pub(crate) running: std::sync::Mutex<Option<u32>>,
 }
 
 impl Drop for Rig {
@@ -224,6 +226,7 @@ impl Rig {
             origin,
             task_id: ids[0].clone(),
             transcript: Default::default(),
+            running: Default::default(),
         };
         let out = rig
             .owp(
@@ -255,16 +258,21 @@ impl Rig {
             .env_remove("OWP_PROFILE")
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .kill_on_drop(true);
         for (k, v) in env {
             cmd.env(k, v);
         }
+        let child = cmd.spawn().expect("owp runs");
+        *self.running.lock().unwrap() = child.id();
         // A guard against a run that never ends, not a measure of speed: a story may wait a
         // minute or two for a lease to expire on the server's clock.
-        let out = tokio::time::timeout(Duration::from_secs(300), cmd.output())
+        let out = tokio::time::timeout(Duration::from_secs(300), child.wait_with_output())
             .await
             .expect("owp finished in time")
             .expect("owp runs");
+        *self.running.lock().unwrap() = None;
         self.transcript.lock().unwrap().push_str(&format!(
             "$ owp {}\n{}{}",
             args.join(" "),
@@ -355,6 +363,17 @@ impl Rig {
             self.origin.main_sha,
             "the default branch moved"
         );
+    }
+
+    /// Sends SIGINT (a Ctrl-C at the terminal) to the `owp` command running now.
+    #[cfg(unix)]
+    pub(crate) fn ctrl_c(&self) {
+        let pid = self.running.lock().unwrap().expect("an owp command runs");
+        let sent = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -INT {pid}");
     }
 
     pub(crate) async fn task(&self) -> Value {

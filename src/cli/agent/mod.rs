@@ -6,6 +6,7 @@
 //! - [`workspace`]: the clone, the per-task worktree and branch, the push.
 //! - [`process`]: the platform shell, quoting, logs, stopping a process tree.
 //! - [`flow`]: one lease from claim to report.
+//! - [`interrupt`]: the volunteer's Ctrl-C, passed to the running lease.
 //! - [`acp`]: the agent driven over the Agent Client Protocol (`--acp`).
 //! - [`plan_first`]: a plan proposed before the work, where a repository asks for one.
 //! - [`pr`]: the pull request, opened with the person's `gh`.
@@ -17,6 +18,7 @@ pub mod acp;
 pub mod approve;
 pub mod env;
 pub mod flow;
+pub mod interrupt;
 mod plan_first;
 pub mod pr;
 pub mod process;
@@ -223,6 +225,7 @@ pub fn options(
         allow_local_clone: a.allow_local_clone,
         approvals: None,
         acp,
+        interrupt: interrupt::Interrupt::never(),
     }))
 }
 

@@ -228,8 +228,13 @@ pub(crate) fn spawn_tree(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    // A group of its own: a Ctrl-C at the terminal reaches `owp` alone, which stops the tree
+    // its own way (`owp worker run`). On Windows, `CREATE_NEW_PROCESS_GROUP`: the console's
+    // Ctrl-C is not passed to the group.
     #[cfg(unix)]
     cmd.process_group(0);
+    #[cfg(windows)]
+    cmd.creation_flags(0x0000_0200);
     cmd.spawn()
         .with_context(|| format!("cannot start the command in {}", dir.display()))
 }

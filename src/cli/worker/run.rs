@@ -352,22 +352,75 @@ async fn run_agent(
     }
     client.heartbeat(None).await?;
     let heartbeats = spawn_heartbeats(client.clone(), session.heartbeat_every(), session.json);
-    let result = tokio::select! {
-        r = agent::flow::run(&client, &options) => r,
-        _ = tokio::signal::ctrl_c() => {
-            heartbeats.abort();
-            say!("stopped; a lease in progress stays yours until it expires");
-            return Ok(());
-        }
-    };
+    let (presses, interrupt) = agent::interrupt::channel();
+    options.interrupt = interrupt;
+    let result = until_stopped(agent::flow::run(&client, &options), &presses, &options).await;
     heartbeats.abort();
+    let Some(result) = result else {
+        return Ok(());
+    };
     match result? {
-        Outcome::PrOpened(_) | Outcome::Planned => Ok(()),
+        Outcome::PrOpened(_) | Outcome::Planned | Outcome::Interrupted(_) => Ok(()),
         Outcome::NotApproved(why) if options.once => Err(anyhow!("{why}")),
         other if options.once => Err(anyhow!(
             "the lease did not end with a pull request: {other}"
         )),
         _ => Ok(()),
+    }
+}
+
+/// How long the run may still take after a second Ctrl-C: the agent's processes are stopped at
+/// once, and the give-back has a few seconds ([`agent::flow`]).
+const AFTER_SECOND_CTRL_C: Duration = Duration::from_secs(10);
+
+/// Runs `flow` until it ends, passing each Ctrl-C to it ([`agent::interrupt`]); `None` when it
+/// was left before its end (no lease held, or stopped at once while the pull request was being
+/// reported), with what that means said.
+async fn until_stopped(
+    flow: impl std::future::Future<Output = anyhow::Result<Outcome>>,
+    presses: &agent::interrupt::Presses,
+    options: &AgentOptions,
+) -> Option<anyhow::Result<Outcome>> {
+    use agent::interrupt::{Doing, Level};
+    tokio::pin!(flow);
+    let mut listening = true;
+    let mut hurry: Option<tokio::time::Instant> = None;
+    loop {
+        let deadline = hurry;
+        tokio::select! {
+            result = &mut flow => return Some(result),
+            pressed = tokio::signal::ctrl_c(), if listening => {
+                if pressed.is_err() {
+                    // No handler for Ctrl-C on this system: it ends the process as it always has.
+                    listening = false;
+                    continue;
+                }
+                let doing = presses.doing();
+                let (level, line) = presses.press(options.acp.is_some());
+                say!("\n{}  {line}", now_clock());
+                if doing == Doing::Waiting
+                    || (level == Level::Now && doing == Doing::Finishing)
+                {
+                    return None;
+                }
+                if level == Level::Now {
+                    listening = false;
+                    hurry = Some(tokio::time::Instant::now() + AFTER_SECOND_CTRL_C);
+                }
+            }
+            () = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                say!(
+                    "{}  stopped; the lease stays this worker's until it expires",
+                    now_clock()
+                );
+                return None;
+            }
+        }
     }
 }
 

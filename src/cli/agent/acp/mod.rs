@@ -5,7 +5,8 @@
 //! the brief (`session/prompt`), follows its `session/update`s ([`progress`]), answers its
 //! `session/request_permission`s and serves its file reads and writes by the lease's [`rules`],
 //! and `session/cancel`s it (then stops its process tree after a grace period) when the lease is
-//! lost, the time is up or it goes silent.
+//! lost, the time is up, it goes silent or the volunteer presses Ctrl-C (a second Ctrl-C stops
+//! the tree at once).
 //!
 //! The session ends when the prompt's answer comes: `end_turn` is the agent's success (the runner
 //! then tests, pushes and opens the pull request as for `--agent`); any other stop reason, an
@@ -29,6 +30,7 @@ use tokio::io::BufReader;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use super::interrupt::{Interrupt, Level};
 use super::process::{self, Ended};
 use crate::cli::client::present::now_clock;
 use crate::cli::client::say;
@@ -63,6 +65,9 @@ pub struct Session<'a> {
     pub limit: Option<Duration>,
     pub grace: Duration,
     pub silence: Duration,
+    /// The volunteer's Ctrl-C: the first comes as a reason on the stop channel, a second ends the
+    /// grace period at once.
+    pub interrupt: Interrupt,
 }
 
 /// The transcript of the messages of a lease's session, beside its log.
@@ -102,6 +107,7 @@ pub fn for_lease<'a>(
         limit: max_minutes.map(|m| Duration::from_secs_f64(m * 60.0)),
         grace: seconds("OWP_ACP_GRACE_SECONDS", DEFAULT_GRACE),
         silence: seconds("OWP_ACP_SILENCE_SECONDS", DEFAULT_SILENCE),
+        interrupt: Interrupt::never(),
     })
 }
 
@@ -153,12 +159,14 @@ pub async fn run(
     let ended = talk.drive(&s, &mut lines, &mut stop).await;
     reader.abort();
     // The turn is over (or the agent is being stopped): its stdin closes, and its processes get
-    // a moment to leave by themselves.
+    // a moment to leave by themselves, unless the volunteer pressed Ctrl-C twice.
     drop(talk.tx);
-    if tokio::time::timeout(Duration::from_secs(3), child.wait())
-        .await
-        .is_err()
-    {
+    let mut hurry = s.interrupt.clone();
+    let left = tokio::select! {
+        left = tokio::time::timeout(Duration::from_secs(3), child.wait()) => left.is_ok(),
+        () = hurry.reached(Level::Now) => false,
+    };
+    if !left {
         process::kill_tree(pid, &mut child).await;
     }
     let ended = ended?;
@@ -203,6 +211,7 @@ impl<W: tokio::io::AsyncWrite + Unpin> Talk<'_, W> {
         let mut phase = Phase::Initializing(id);
         let deadline = s.limit.map(|d| Instant::now() + d);
         let mut heard = Instant::now();
+        let mut hurry = s.interrupt.clone();
         loop {
             let cancel_at = self.cancelling.as_ref().map(|(_, at)| *at);
             let dirty = self.progress.dirty();
@@ -225,7 +234,13 @@ impl<W: tokio::io::AsyncWrite + Unpin> Talk<'_, W> {
                     self.cancel(format!("the agent said nothing for {} s", s.silence.as_secs()), s.grace).await;
                     continue;
                 }
-                _ = sleep_until(cancel_at) => {
+                // The grace period ends, or a second Ctrl-C ends it at once.
+                () = async {
+                    tokio::select! {
+                        () = sleep_until(cancel_at) => {}
+                        () = hurry.reached(Level::Now) => {}
+                    }
+                }, if cancel_at.is_some() => {
                     let why = self.cancelling.take().map(|(w, _)| w).unwrap_or_default();
                     return Ok(Ended::Stopped(why));
                 }
@@ -276,7 +291,10 @@ impl<W: tokio::io::AsyncWrite + Unpin> Talk<'_, W> {
 
     /// Asks the agent to stop its turn; its processes are stopped after `grace` regardless.
     async fn cancel(&mut self, why: String, grace: Duration) {
-        say!("{}  cancelling the agent's session: {why}", now_clock());
+        // A Ctrl-C was said by `owp worker run` when it was pressed.
+        if why != super::interrupt::REASON {
+            say!("{}  cancelling the agent's session: {why}", now_clock());
+        }
         if let Some(id) = self.session_id.clone() {
             let _ = self
                 .tx

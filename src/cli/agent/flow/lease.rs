@@ -7,7 +7,8 @@ use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
-use super::AgentOptions;
+use super::{AgentOptions, Outcome};
+use crate::cli::agent::interrupt::{self, Interrupt, Level};
 use crate::cli::agent::redact::{self, mask_secrets};
 use crate::cli::client::present::now_clock;
 use crate::cli::client::{ClientError, Lease, OwpClient};
@@ -125,23 +126,85 @@ pub(super) async fn keep_alive(
     }
 }
 
-/// Gives the task back, trying again while the server cannot be reached.
-pub(super) async fn give_back(client: &OwpClient, lease_id: &str, reason: &str) {
+/// Gives the task back, trying again while the server cannot be reached; whether it was.
+pub(super) async fn give_back(client: &OwpClient, lease_id: &str, reason: &str) -> bool {
     let full = redact::clip(&mask_secrets(reason));
     let result = retrying("give the task back", || client.nack(lease_id, Some(&full))).await;
-    if let Err(e) = result
-        && e.status() == Some(422)
-    {
-        // A server with a tighter bound on reasons: the first line says what failed.
-        let short: String = full
-            .lines()
-            .next()
-            .unwrap_or("")
-            .chars()
-            .take(200)
-            .collect();
-        let _ = retrying("give the task back", || client.nack(lease_id, Some(&short))).await;
+    match result {
+        Ok(_) => true,
+        Err(e) if e.status() == Some(422) => {
+            // A server with a tighter bound on reasons: the first line says what failed.
+            let short: String = full
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(200)
+                .collect();
+            retrying("give the task back", || client.nack(lease_id, Some(&short)))
+                .await
+                .is_ok()
+        }
+        Err(_) => false,
     }
+}
+
+/// A task stopped when this is dropped, whichever way the lease's work ends.
+pub(super) struct Aborted(pub(super) tokio::task::JoinHandle<()>);
+
+impl Drop for Aborted {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Passes the volunteer's Ctrl-C to the lease's commands by the channel a lost lease takes, unless
+/// the lease was lost first.
+pub(super) async fn forward_interrupt(
+    mut interrupt: Interrupt,
+    stop: watch::Sender<Option<String>>,
+) {
+    interrupt.reached(Level::Stop).await;
+    stop.send_if_modified(|why| {
+        if why.is_some() {
+            return false;
+        }
+        *why = Some(interrupt::REASON.to_string());
+        true
+    });
+}
+
+/// How long the give-back may still take once the volunteer pressed Ctrl-C a second time.
+const GIVE_BACK_AFTER_SECOND_CTRL_C: Duration = Duration::from_secs(5);
+
+/// The volunteer stopped the run while the lease was held and before a pull request was
+/// reported: the task is given back (the protocol's `nack`). Left to expire, the lease would hold
+/// the task, the repository's review budget and its area until then, and would end the same way
+/// for the person's cool-down, with an expiry on their reputation besides. A second Ctrl-C leaves
+/// the give-back a few seconds more.
+pub(super) async fn given_back_on_interrupt(
+    client: &OwpClient,
+    lease_id: &str,
+    interrupt: &Interrupt,
+) -> Outcome {
+    let mut hurry = interrupt.clone();
+    let given = tokio::select! {
+        given = give_back(client, lease_id, "the volunteer stopped the run (Ctrl-C)") => given,
+        _ = async {
+            hurry.reached(Level::Now).await;
+            tokio::time::sleep(GIVE_BACK_AFTER_SECOND_CTRL_C).await;
+        } => false,
+    };
+    Outcome::Interrupted(if given {
+        "the task was given back; the pool does not offer it to this worker again for an hour, \
+         and where its repository asks for a cool-down after a claim ends without a pull request, \
+         you cannot claim there until it has passed (`owp worker why` says until when)"
+            .to_string()
+    } else {
+        "the task could not be given back: the lease stays this worker's until it expires \
+         without heartbeats (`owp worker run` takes it up again before then)"
+            .to_string()
+    })
 }
 
 pub(super) async fn report_pr(

@@ -10,6 +10,7 @@ use anyhow::{Context, anyhow};
 use tokio::sync::watch;
 
 use super::approve::{self, Decision};
+use super::interrupt::{self, Doing, Interrupt};
 use super::plan_first::{PlanFirst, PlanRun};
 use super::pr::pr_command_preview;
 pub use super::pr::{find_on_path, pr_body};
@@ -24,7 +25,8 @@ use crate::domain::TaskStatus;
 mod lease;
 mod work;
 
-use lease::{acknowledge, give_back, keep_alive, renew_every};
+use lease::{Aborted, acknowledge, forward_interrupt, give_back, given_back_on_interrupt};
+use lease::{keep_alive, renew_every};
 use work::{evidence_of, failure_reason, run_contract_command, work};
 
 /// What `owp worker run --agent` was asked to do.
@@ -52,6 +54,8 @@ pub struct AgentOptions {
     /// The command speaks the Agent Client Protocol, and may do what this allows (`None`: a
     /// plain command, run until it exits).
     pub acp: Option<super::acp::rules::Allowed>,
+    /// The volunteer's Ctrl-C ([`Interrupt::never`] where nobody can press it).
+    pub interrupt: Interrupt,
 }
 
 /// How a lease ended.
@@ -71,6 +75,8 @@ pub enum Outcome {
     Stopped(String),
     /// A plan was proposed and ended without a lease (declined, not chosen, expired).
     NotApproved(String),
+    /// The volunteer stopped the run (Ctrl-C); this line says what became of the task.
+    Interrupted(String),
 }
 
 impl std::fmt::Display for Outcome {
@@ -86,6 +92,7 @@ impl std::fmt::Display for Outcome {
             Outcome::Planned => write!(f, "the plan was shown"),
             Outcome::Stopped(why) => write!(f, "{why}"),
             Outcome::NotApproved(why) => write!(f, "{why}"),
+            Outcome::Interrupted(what) => write!(f, "stopped with Ctrl-C: {what}"),
         }
     }
 }
@@ -190,7 +197,9 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
         backoff = Duration::from_secs(2);
         said_waiting = false;
         let plan = plans.plan_of(client, &lease.task).await;
+        opts.interrupt.doing(Doing::Lease);
         let outcome = handle(client, opts, &lease, brief::PlanKnown::from_read(&plan)).await;
+        opts.interrupt.doing(Doing::Waiting);
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => {
@@ -211,10 +220,11 @@ pub async fn run(client: &OwpClient, opts: &AgentOptions) -> anyhow::Result<Outc
             Outcome::Nacked(why) => say!("{}  task given back: {why}", now_clock()),
             Outcome::Lost(why) => say!("{}  lease lost: {why}", now_clock()),
             Outcome::Pushed(branch) => say!("{}  branch {branch} pushed", now_clock()),
+            Outcome::Interrupted(what) => say!("{}  stopped: {what}", now_clock()),
             Outcome::Planned | Outcome::NotApproved(_) => {}
             Outcome::Stopped(why) => return Err(anyhow!("{why}")),
         }
-        if opts.once || opts.dry_run {
+        if opts.once || opts.dry_run || opts.interrupt.level() >= interrupt::Level::Stop {
             return Ok(outcome);
         }
     }
@@ -514,12 +524,20 @@ async fn handle(
     );
     say!("           log: {}", layout.log.display());
 
+    // What stops the lease's commands: the keeper when the lease is lost, or the volunteer.
     let (stop_tx, stop_rx) = watch::channel(None::<String>);
+    let _forwarder = Aborted(tokio::spawn(forward_interrupt(
+        opts.interrupt.clone(),
+        stop_tx.clone(),
+    )));
     let mut ran = Vec::new();
     if let Some(setup) = contract.setup.as_deref().filter(|s| !s.trim().is_empty()) {
         step(false, &format!("set-up: {setup}"));
         let started = std::time::Instant::now();
         let ended = run_contract_command(setup, &layout, opts, stop_rx.clone()).await?;
+        if by_volunteer(opts, &stop_rx) {
+            return Ok(given_back_on_interrupt(client, &lease.lease_id, &opts.interrupt).await);
+        }
         if !ended.success() {
             let reason = failure_reason("set-up", setup, &ended, &layout.log);
             give_back(client, &lease.lease_id, &reason).await;
@@ -528,6 +546,9 @@ async fn handle(
         ran.push(evidence_of("setup", setup, started));
     }
 
+    if by_volunteer(opts, &stop_rx) {
+        return Ok(given_back_on_interrupt(client, &lease.lease_id, &opts.interrupt).await);
+    }
     if lease.task.status != TaskStatus::InProgress
         && let Err(why) = acknowledge(client, lease).await
     {
@@ -552,7 +573,22 @@ async fn handle(
     )
     .await;
     keeper.abort();
-    result
+    match result {
+        // Stopped by the volunteer before a pull request was reported.
+        Ok(Outcome::Lost(why)) if why == interrupt::REASON => {
+            Ok(given_back_on_interrupt(client, &lease.lease_id, &opts.interrupt).await)
+        }
+        other => other,
+    }
+}
+
+/// Whether the volunteer pressed Ctrl-C, and the lease was not lost meanwhile.
+fn by_volunteer(opts: &AgentOptions, stop: &watch::Receiver<Option<String>>) -> bool {
+    opts.interrupt.level() >= interrupt::Level::Stop
+        && stop
+            .borrow()
+            .as_deref()
+            .is_none_or(|why| why == interrupt::REASON)
 }
 
 /// Stops the run without giving the lease back, when only this machine's own setup stopped it

@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use super::lease::{give_back, report_pr};
 use super::{AgentOptions, Outcome, step};
+use crate::cli::agent::interrupt::Doing;
 use crate::cli::agent::pr::{open_pr, wait_for_pr_url};
 use crate::cli::agent::process::{self, Ended};
 use crate::cli::agent::redact::{self, mask_secrets};
@@ -36,7 +37,7 @@ pub(super) async fn work(
     let env = crate::cli::agent::env::for_agent(&layout.brief, &layout.worktree, task);
     let ended = match &opts.acp {
         Some(allowed) => {
-            let session = crate::cli::agent::acp::for_lease(
+            let mut session = crate::cli::agent::acp::for_lease(
                 (&opts.pass_env, opts.max_minutes),
                 lease,
                 layout,
@@ -44,6 +45,7 @@ pub(super) async fn work(
                 allowed,
                 env,
             )?;
+            session.interrupt = opts.interrupt.clone();
             crate::cli::agent::acp::run(session, stop.clone()).await?
         }
         None => {
@@ -118,6 +120,8 @@ pub(super) async fn work(
         }
         ran.push(evidence_of(name, command, started));
     }
+    // From here on a Ctrl-C lets the pull request be opened and reported first.
+    opts.interrupt.doing(Doing::Finishing);
     if let Some(why) = stop.borrow().clone() {
         return Ok(Outcome::Lost(why));
     }
