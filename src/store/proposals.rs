@@ -19,6 +19,7 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
+use super::engine::checked::checked_read;
 use super::in_flight::in_flight;
 use super::leases::claim_rules::{
     Pick, account_created, by_person, person_conditions, person_of, vouched_for,
@@ -671,10 +672,7 @@ impl Store {
         repo: &str,
         limit: i64,
     ) -> Result<Option<(Vec<RepoProposal>, i64)>, StoreError> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
-            .bind(repo)
-            .fetch_optional(&self.read)
-            .await?;
+        let id = checked_read!(self, repos::id(repo))?;
         let Some(id) = id else {
             return Ok(None);
         };
@@ -836,14 +834,7 @@ impl Store {
     /// The sweep of proposals (see [`WriteTx::expire_proposals`]); when none is due, one read of
     /// two partial indexes and no write.
     pub async fn sweep_proposals(&self) -> Result<usize, StoreError> {
-        let due: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM proposals WHERE recorded = 0 \
-             UNION ALL SELECT 1 FROM proposals WHERE state = 'open' AND expires_at <= $1 LIMIT 1",
-        )
-        .bind(super::now_ms())
-        .fetch_optional(&self.read)
-        .await?;
-        if due.is_none() {
+        if !checked_read!(self, proposals::due(super::now_ms()))? {
             return Ok(0);
         }
         self.write(|mut tx| async move {

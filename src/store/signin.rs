@@ -5,6 +5,7 @@
 //! or a revocation holds everywhere at once. Secrets arrive here as digests only (the caller
 //! hashes them): nothing in these tables opens a session by itself.
 
+use super::engine::checked::checked_read;
 use super::engine::sqlite_writer::ExecuteWrite;
 use super::{Store, StoreError, now_ms};
 
@@ -99,9 +100,6 @@ impl DevicePoll {
         }
     }
 }
-
-/// A session as read: kind, login, GitHub id, CSRF token, expiry.
-type SessionTuple = (String, Option<String>, Option<i64>, Option<String>, i64);
 
 /// Finished flows and expired sessions are kept this long before they are swept (so a replayed
 /// `state` is recognised as used rather than unknown for a while).
@@ -245,14 +243,7 @@ impl Store {
 
     /// The live session (or token) whose secret has this digest.
     pub async fn signin_session(&self, digest: &str) -> Result<Option<SessionRow>, StoreError> {
-        let row: Option<SessionTuple> = sqlx::query_as(
-            "SELECT kind, login, github_id, csrf, expires_at FROM signin_sessions \
-                 WHERE digest = $1 AND revoked_at IS NULL AND expires_at > $2",
-        )
-        .bind(digest)
-        .bind(now_ms())
-        .fetch_optional(&self.read)
-        .await?;
+        let row = checked_read!(self, signin::session(digest, now_ms()))?;
         Ok(row.and_then(|(kind, login, github_id, csrf, expires_at)| {
             Some(SessionRow {
                 kind: SessionKind::parse(&kind)?,
@@ -279,12 +270,7 @@ impl Store {
 
     /// How many sessions and tokens are live.
     pub async fn signin_live_sessions(&self) -> Result<usize, StoreError> {
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM signin_sessions WHERE revoked_at IS NULL AND expires_at > $1",
-        )
-        .bind(now_ms())
-        .fetch_one(&self.read)
-        .await?;
+        let n = checked_read!(self, signin::live_sessions(now_ms()))?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
@@ -319,16 +305,8 @@ impl Store {
         repo: &str,
         max_age_ms: i64,
     ) -> Result<Option<(String, i64)>, StoreError> {
-        let row: Option<(String, i64)> = sqlx::query_as(
-            "SELECT permission, fetched_at FROM signin_permissions \
-             WHERE login = $1 AND repo = $2 AND fetched_at > $3",
-        )
-        .bind(login)
-        .bind(repo)
-        .bind(now_ms() - max_age_ms)
-        .fetch_optional(&self.read)
-        .await?;
-        Ok(row)
+        let after = now_ms() - max_age_ms;
+        Ok(checked_read!(self, signin::permission(login, repo, after))?)
     }
 
     /// Remembers what GitHub said `login` may do on `repo`, now.
@@ -355,14 +333,8 @@ impl Store {
     /// The GitHub login of the person whose change last moved task `task_id` (an event of
     /// `github:LOGIN`, a maintainer signed in or commenting), if a person did.
     pub async fn signin_status_person(&self, task_id: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT actor FROM events WHERE task_id = $1 AND kind = 'task.status' \
-             ORDER BY id DESC LIMIT 1",
-        )
-        .bind(task_id)
-        .fetch_optional(&self.read)
-        .await?;
-        Ok(row.and_then(|(actor,)| {
+        let actor = checked_read!(self, signin::status_person(task_id))?;
+        Ok(actor.and_then(|actor| {
             let login = actor.strip_prefix("github:")?;
             let person = !login.is_empty()
                 && !matches!(login, "pull_request" | "reconcile" | "config" | "sync")
@@ -375,10 +347,7 @@ impl Store {
 
     /// The installations of the App that this service knows, by id.
     pub async fn signin_known_installations(&self) -> Result<Vec<i64>, StoreError> {
-        let rows: Vec<(i64,)> = sqlx::query_as("SELECT id FROM gh_installations ORDER BY id")
-            .fetch_all(&self.read)
-            .await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        Ok(checked_read!(self, signin::known_installations())?)
     }
 
     /// What `login` (lower-case) maintains from now on, as their own installations listed it at
@@ -425,26 +394,12 @@ impl Store {
     /// The repositories on `login`'s (lower-case) sign-in list that are still repositories of
     /// the App's installations, with their installation, by name.
     pub async fn signin_repos_of(&self, login: &str) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT g.repo, g.installation_id FROM signin_repos s \
-             JOIN gh_repos g ON g.repo = s.repo \
-             WHERE s.login = $1 AND g.installation_id IS NOT NULL ORDER BY g.repo",
-        )
-        .bind(login)
-        .fetch_all(&self.read)
-        .await?;
-        Ok(rows)
+        Ok(checked_read!(self, signin::repos_of(login))?)
     }
 
     /// The repositories of the App's installations, with their installation, by name.
     pub async fn signin_installed_repos(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT repo, installation_id FROM gh_repos WHERE installation_id IS NOT NULL \
-             ORDER BY repo",
-        )
-        .fetch_all(&self.read)
-        .await?;
-        Ok(rows)
+        Ok(checked_read!(self, signin::installed_repos())?)
     }
 }
 

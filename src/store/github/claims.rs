@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::{qualified, row_by_key, rows_by_key};
+use crate::store::engine::checked::checked_read;
 use crate::store::{Store, StoreError, WriteTx};
 
 /// A claim made by commenting `/owp claim`.
@@ -227,10 +228,6 @@ impl Store {
 
     /// When a lease was granted.
     pub async fn gh_lease_created_at(&self, lease_id: &str) -> Result<Option<i64>, StoreError> {
-        let row: Option<(i64,)> = sqlx::query_as("SELECT created_at FROM leases WHERE id = $1")
-            .bind(lease_id)
-            .fetch_optional(&self.read)
-            .await?;
-        Ok(row.map(|(t,)| t))
+        Ok(checked_read!(self, leases::created_at(lease_id))?)
     }
 }

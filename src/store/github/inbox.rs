@@ -6,6 +6,7 @@
 //! processes, but never ahead of an earlier pending delivery of the same lane: that rule is one
 //! condition of the statement that claims ([`CLAIM_NEXT`]), so it holds however many race.
 
+use crate::store::engine::checked::checked_read;
 use crate::store::engine::sqlite_writer::ExecuteWrite;
 use crate::store::{Backend, Store, StoreError, WriteTx};
 
@@ -135,19 +136,13 @@ impl Store {
 
     /// Whether a delivery id is in the inbox.
     pub async fn gh_delivery_known(&self, delivery_id: &str) -> Result<bool, StoreError> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM gh_deliveries WHERE delivery_id = $1")
-                .bind(delivery_id)
-                .fetch_one(&self.read)
-                .await?;
+        let n = checked_read!(self, github::delivery_known(delivery_id))?;
         Ok(n > 0)
     }
 
     /// How many deliveries the inbox holds (any state).
     pub async fn gh_delivery_count(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM gh_deliveries")
-            .fetch_one(&self.read)
-            .await?)
+        Ok(checked_read!(self, github::delivery_count())?)
     }
 
     /// Claims the oldest due delivery that no earlier pending delivery of its lane holds back
@@ -237,10 +232,7 @@ impl Store {
 
     /// Whether the App already asked GitHub to redeliver `guid`.
     pub async fn gh_redelivery_requested(&self, guid: &str) -> Result<bool, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM gh_redeliveries WHERE guid = $1")
-            .bind(guid)
-            .fetch_one(&self.read)
-            .await?;
+        let n = checked_read!(self, github::redelivery_requested(guid))?;
         Ok(n > 0)
     }
 

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::pulls::PrState;
+use crate::store::engine::checked::checked_read;
 use crate::store::engine::sqlite_writer::ExecuteWrite;
 use crate::store::{HOUR_MS, Store, StoreError, WriteTx, now_ms};
 
@@ -59,27 +60,18 @@ impl Store {
         number: i64,
         fresh_since: i64,
     ) -> Result<Option<KnownPull>, StoreError> {
-        let row = sqlx::query(
-            "SELECT state, author_id, author, read_at FROM gh_pr_facts \
-             WHERE repo = $1 AND number = $2 AND read_at >= $3",
-        )
-        .bind(repo)
-        .bind(number)
-        .bind(fresh_since)
-        .fetch_optional(&self.read)
-        .await?;
-        let Some(row) = row else {
+        let row = checked_read!(self, github::known_pull(repo, number, fresh_since))?;
+        let Some((state, author_id, author, read_at)) = row else {
             return Ok(None);
         };
-        let state: String = row.try_get("state")?;
         Ok(Some(KnownPull {
             state: match state.as_str() {
                 "missing" => None,
                 other => Some(PrState::parse(other)?),
             },
-            author_id: row.try_get("author_id")?,
-            author: row.try_get("author")?,
-            read_at: row.try_get("read_at")?,
+            author_id,
+            author,
+            read_at,
         }))
     }
 

@@ -46,6 +46,7 @@ pub mod write_pacing;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor};
 
+use crate::store::engine::checked::checked_read;
 use crate::store::engine::sqlite_writer::ExecuteWrite;
 use crate::store::{Store, StoreError};
 
@@ -111,24 +112,12 @@ impl Store {
 
     /// Pending deliveries and pending outbox rows.
     pub async fn gh_backlog(&self) -> Result<(i64, i64), StoreError> {
-        let row: (i64, i64) = sqlx::query_as(
-            "SELECT (SELECT COUNT(*) FROM gh_deliveries WHERE state = 'pending'), \
-                    (SELECT COUNT(*) FROM gh_outbox WHERE state = 'pending')",
-        )
-        .fetch_one(&self.read)
-        .await?;
-        Ok(row)
+        Ok(checked_read!(self, github::backlog())?)
     }
 
     /// The earliest instant a pending delivery or outbox row is due (None when there is none).
     pub async fn gh_next_due(&self) -> Result<Option<i64>, StoreError> {
-        let row: (Option<i64>, Option<i64>) = sqlx::query_as(
-            "SELECT (SELECT MIN(next_attempt_at) FROM gh_deliveries WHERE state = 'pending'), \
-                    (SELECT MIN(next_attempt_at) FROM gh_outbox WHERE state = 'pending')",
-        )
-        .fetch_one(&self.read)
-        .await?;
-        Ok(match row {
+        Ok(match checked_read!(self, github::next_due())? {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         })

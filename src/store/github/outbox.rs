@@ -5,6 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use crate::store::engine::checked::checked_read;
 use crate::store::engine::sqlite_writer::ExecuteWrite;
 use crate::store::{Store, StoreError, WriteTx};
 
@@ -287,30 +288,13 @@ impl Store {
         until: i64,
         limit: i64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
-        let ids: Vec<(i64,)> = sqlx::query_as(
-            "SELECT id FROM (SELECT o.id, ROW_NUMBER() OVER (PARTITION BY o.installation_id \
-                 ORDER BY CASE WHEN o.kind = 'status' THEN 0 ELSE 1 END, o.id) AS place \
-             FROM gh_outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= $1 \
-             AND (o.claimed_until IS NULL OR o.claimed_until <= $1) \
-             AND NOT EXISTS (SELECT 1 FROM gh_outbox p WHERE p.state = 'pending' \
-                 AND p.repo = o.repo AND p.issue_number = o.issue_number AND p.id < o.id \
-                 AND (p.kind = 'status') = (o.kind = 'status')) \
-             AND NOT EXISTS (SELECT 1 FROM gh_outbox c WHERE c.state = 'pending' \
-                 AND c.installation_id = o.installation_id AND c.claimed_until > $1) \
-             AND NOT EXISTS (SELECT 1 FROM gh_installations i WHERE i.id = o.installation_id \
-                 AND (i.blocked_until > $1 OR i.suspended = 1))) due \
-             WHERE place = 1 ORDER BY id LIMIT $2",
-        )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?;
+        let ids = checked_read!(self, github::outbox_due(now, limit))?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         // Every row in one statement (one turn of the writer): each is claimed only if no one
         // claimed it since it was read.
-        let list: Vec<String> = ids.iter().map(|(id,)| id.to_string()).collect();
+        let list: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
         let sql = format!(
             "UPDATE gh_outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
              WHERE id IN ({}) AND state = 'pending' \
@@ -476,13 +460,7 @@ impl Store {
         repo: &str,
         number: i64,
     ) -> Result<Vec<(String, String, String)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT kind, state, body FROM gh_outbox WHERE repo = $1 AND issue_number = $2 ORDER BY id",
-        )
-        .bind(repo)
-        .bind(number)
-        .fetch_all(&self.read)
-        .await?)
+        Ok(checked_read!(self, github::outbox_of_issue(repo, number))?)
     }
 }
 

@@ -11,6 +11,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::model::ReviewerLoad;
+use crate::store::engine::checked::checked_read;
 use crate::store::leases::claim_rules::{OPEN_REVIEWS, present};
 use crate::store::rows::TaskRow;
 use crate::store::{NewEvent, Store, StoreError, WriteTx, format_ts};
@@ -500,13 +501,7 @@ impl Store {
     /// The listed logins of `repo`'s reviewers (lower case), each with whether it is resolved
     /// to an account.
     pub async fn gh_reviewer_keys(&self, repo: &str) -> Result<HashMap<String, bool>, StoreError> {
-        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
-            "SELECT rv.login_key, rv.account_id FROM repo_reviewers rv \
-             JOIN repos r ON r.id = rv.repo_id WHERE r.name = $1",
-        )
-        .bind(repo)
-        .fetch_all(&self.read)
-        .await?;
+        let rows = checked_read!(self, reviewers::keys(repo))?;
         Ok(rows.into_iter().map(|(k, id)| (k, id.is_some())).collect())
     }
 
@@ -520,14 +515,7 @@ impl Store {
         let mut out = HashMap::new();
         for login in logins {
             let key = login.to_lowercase();
-            let ids: Vec<i64> = sqlx::query_scalar(
-                "SELECT account_id FROM persons WHERE LOWER(login) = $1 \
-                 UNION SELECT account_id FROM repo_reviewers \
-                 WHERE account_id IS NOT NULL AND LOWER(account_login) = $1",
-            )
-            .bind(&key)
-            .fetch_all(&self.read)
-            .await?;
+            let ids = checked_read!(self, reviewers::known_accounts(&key))?;
             if let [id] = ids.as_slice() {
                 out.insert(key, *id);
             }

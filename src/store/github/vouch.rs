@@ -7,6 +7,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::domain::vouch::VouchEntry;
+use crate::store::engine::checked::checked_read;
 use crate::store::leases::person_sql::denouncing_entry;
 use crate::store::{NewEvent, Store, StoreError, WriteTx};
 
@@ -446,35 +447,19 @@ impl Store {
     /// Why a vouch list is not (wholly) applied, for every repository with such a list: (the
     /// repository, the sentence), by repository then list.
     pub async fn vouch_list_errors(&self) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT r.name, l.error FROM vouch_lists l JOIN repos r ON r.id = l.repo_id \
-             WHERE l.error IS NOT NULL ORDER BY r.name, l.origin",
-        )
-        .fetch_all(&self.read)
-        .await?)
+        Ok(checked_read!(self, vouch::list_errors())?)
     }
 
     /// The state of each list `repo` reads (none before it joins).
     pub async fn vouch_lists(&self, repo: &str) -> Result<Vec<VouchListState>, StoreError> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
-            .bind(repo)
-            .fetch_optional(&self.read)
-            .await?;
-        match id {
+        match self.vouch_repo_id(repo).await? {
             Some(id) => self.lists_of(id).await,
             None => Ok(Vec::new()),
         }
     }
 
     async fn lists_of(&self, id: i64) -> Result<Vec<VouchListState>, StoreError> {
-        type ListRow = (String, Option<String>, Option<String>, Option<i64>);
-        let lists: Vec<ListRow> = sqlx::query_as(
-            "SELECT origin, path, error, read_at FROM vouch_lists WHERE repo_id = $1 \
-             ORDER BY origin",
-        )
-        .bind(id)
-        .fetch_all(&self.read)
-        .await?;
+        let lists = checked_read!(self, vouch::lists(id))?;
         Ok(lists
             .into_iter()
             .map(|(origin, path, error, read_at)| VouchListState {
@@ -513,11 +498,7 @@ impl Store {
         let Some(id) = self.vouch_repo_id(repo).await? else {
             return Ok(None);
         };
-        let total: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM vouch_entries WHERE repo_id = $1")
-                .bind(id)
-                .fetch_one(&self.read)
-                .await?;
+        let total = checked_read!(self, vouch::entry_count(id))?;
         let rows = self
             .vouch_rows(
                 id,
@@ -535,22 +516,12 @@ impl Store {
         &self,
         repo: &str,
     ) -> Result<std::collections::HashMap<String, bool>, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT e.login, MAX(CASE WHEN e.account_id IS NULL THEN 0 ELSE 1 END) \
-             FROM vouch_entries e JOIN repos r ON r.id = e.repo_id WHERE r.name = $1 \
-             GROUP BY e.login",
-        )
-        .bind(repo)
-        .fetch_all(&self.read)
-        .await?;
+        let rows = checked_read!(self, vouch::logins(repo))?;
         Ok(rows.into_iter().map(|(l, r)| (l, r != 0)).collect())
     }
 
     async fn vouch_repo_id(&self, repo: &str) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
-            .bind(repo)
-            .fetch_optional(&self.read)
-            .await?)
+        Ok(checked_read!(self, repos::id(repo))?)
     }
 
     /// The entries of repository `id` in `order` (a fixed SQL clause), at most `limit`.
