@@ -255,7 +255,11 @@ impl Store {
                 // The statements the compiler checks keep theirs out of the same number (see
                 // `engine::checked`).
                 let pool = AnyPoolOptions::new()
-                    .max_connections(pg_pool.saturating_sub(checked::PG_CONNECTIONS).max(1))
+                    .max_connections(
+                        pg_pool
+                            .saturating_sub(checked::pg_connections(pg_pool))
+                            .max(1),
+                    )
                     .acquire_timeout(Duration::from_secs(10))
                     // No ping before every use (a network round trip per transaction): a
                     // connection the server closed fails its next statement and is replaced.
@@ -290,7 +294,7 @@ impl Store {
         };
         let checked = match backend {
             Backend::Sqlite => CheckedPool::sqlite(url)?,
-            Backend::Postgres => CheckedPool::postgres(url)?,
+            Backend::Postgres => CheckedPool::postgres(url, checked::pg_connections(pg_pool))?,
         };
         // SQLite: the file the direct connections open (none for an in-memory database).
         let file = match backend {

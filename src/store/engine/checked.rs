@@ -9,8 +9,9 @@
 //!
 //! - SQLite: up to [`SQLITE_READERS`] read connections to the same file, refusing every write
 //!   (`PRAGMA query_only`): writes still go through the one writer ([`super::sqlite_writer`]).
-//! - PostgreSQL: [`PG_CONNECTIONS`] connection, taken out of the connections the store was opened
-//!   with, so that a process keeps no more than it was given.
+//! - PostgreSQL: a quarter of the connections the store was opened with (one to four, see
+//!   [`pg_connections`]), taken out of them, so that a process keeps no more than it was given:
+//!   the sign-in session of every dashboard request and the outbox sender's reads run here.
 //!
 //! Both open their connections when first used.
 
@@ -26,8 +27,11 @@ use crate::store::{BUSY_TIMEOUT, StoreError, error};
 /// SQLite: the read connections of the checked statements.
 pub(crate) const SQLITE_READERS: u32 = 2;
 
-/// PostgreSQL: the connections of the checked statements.
-pub(crate) const PG_CONNECTIONS: u32 = 1;
+/// PostgreSQL: how many of the `pool` connections a process was given (`OWP_DATABASE_POOL`)
+/// the checked statements keep: a quarter, at least one and at most four.
+pub(crate) fn pg_connections(pool: u32) -> u32 {
+    (pool / 4).clamp(1, 4)
+}
 
 /// A pool of the backend's own connection type.
 #[derive(Clone)]
@@ -71,10 +75,10 @@ impl CheckedPool {
     }
 
     /// PostgreSQL: connections set up as the store's others are (see `Store::open_with`).
-    pub(crate) fn postgres(url: &str) -> Result<CheckedPool, StoreError> {
+    pub(crate) fn postgres(url: &str, connections: u32) -> Result<CheckedPool, StoreError> {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
-            .max_connections(PG_CONNECTIONS)
+            .max_connections(connections)
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(10))
             .test_before_acquire(false)
@@ -112,5 +116,19 @@ impl CheckedPool {
             CheckedPool::Sqlite(pool) => pool.close().await,
             CheckedPool::Postgres(pool) => pool.close().await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pg_connections;
+
+    #[test]
+    fn the_checked_statements_keep_a_quarter_of_the_connections() {
+        assert_eq!(pg_connections(1), 1);
+        assert_eq!(pg_connections(2), 1);
+        assert_eq!(pg_connections(8), 2);
+        assert_eq!(pg_connections(16), 4);
+        assert_eq!(pg_connections(64), 4);
     }
 }
