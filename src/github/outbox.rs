@@ -25,9 +25,12 @@
 //!   [`WRITES_PER_HOUR`](crate::store::github::write_pacing::WRITES_PER_HOUR) per installation,
 //!   about a second apart and one in flight at a time
 //!   ([`WritePacing`](crate::store::github::write_pacing::WritePacing)), counted in the database
-//!   across replicas. A row that would have to wait longer than that second is put back before
-//!   anything is read for it, and the wait does not count as an attempt; a row within the second
-//!   is read for meanwhile and sent when it ends, so an installation's writes go a second apart.
+//!   across replicas. The claim that takes a row takes its write's turn in the same transaction:
+//!   a row that would have to wait longer than that second is given back untried (nothing is
+//!   read for it, and the wait does not count as an attempt); a row within the second gets the
+//!   turn at its end, is read for meanwhile and sent then, so an installation's writes go a
+//!   second apart. The transaction that ends the row settles its turn: counted from GitHub's
+//!   answer, or taken back when nothing was written.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -164,6 +167,8 @@ async fn dispatch(
             now,
             now + github.outbox_claim_ms,
             i64::try_from(room).unwrap_or(i64::MAX),
+            &github.pacing,
+            held_wait_ms(github),
         )
         .await;
     crate::metrics::github_waited(waits::OUTBOX_CLAIM, started.elapsed());
@@ -198,66 +203,46 @@ async fn dispatch(
 }
 
 async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
-    // Nothing is read for a row whose write would have to wait longer than a lane holds a row:
-    // it is given back. A shorter wait is waited out by `paced`, while the write's reads are made.
-    let status = row.kind == OutboxKind::Status;
-    if let Some(at) = github
-        .outbox_store
-        .gh_pace_write(row.installation_id, status, &github.pacing, false)
-        .await?
-        && at - crate::store::now_ms() > held_wait_ms(github)
-    {
-        return github
-            .outbox_store
-            .gh_outbox_wait(row, &github.runner, at)
-            .await;
-    }
+    // The claim reserved the row's write in its installation's pace (a row whose write would
+    // have waited longer than a lane holds a row was given back, and nothing is read for it);
+    // `sent` says when the write went out, and the transaction that ends the row settles it.
+    let mut sent = None;
     let client = match api::installation(&github.app, row.installation_id).await {
         Ok(client) => client,
-        Err(e) => return failed_attempt(github, row, e).await,
+        Err(e) => return failed_attempt(github, row, e, sent).await,
     };
     let result = match row.kind {
-        OutboxKind::Status => send_status(github, &client, row).await,
-        OutboxKind::Comment => send_comment(github, &client, row).await,
-        OutboxKind::Reaction => send_reaction(github, &client, row).await,
+        OutboxKind::Status => send_status(github, &client, row, &mut sent).await,
+        OutboxKind::Comment => send_comment(github, &client, row, &mut sent).await,
+        OutboxKind::Reaction => send_reaction(github, &client, row, &mut sent).await,
     };
-    match result {
+    let store = &github.outbox_store;
+    let marked = match result {
         Ok(Sent::Done(github_id)) => {
-            if !github
-                .outbox_store
-                .gh_outbox_sent(row, &github.runner, github_id)
+            store
+                .gh_outbox_sent(row, &github.runner, github_id, sent)
                 .await?
-            {
-                tracing::debug!("the task changed while its status was written; writing again");
-            }
-            Ok(())
         }
         Ok(Sent::Status { task_id, id, body }) => {
-            if !github
-                .outbox_store
-                .gh_status_sent(row, &github.runner, task_id, id, &body)
+            store
+                .gh_status_sent(row, &github.runner, task_id, id, &body, sent)
                 .await?
-            {
-                tracing::debug!("the task changed while its status was written; writing again");
-            }
-            Ok(())
         }
-        Ok(Sent::Later(at)) => {
-            github
-                .outbox_store
-                .gh_outbox_wait(row, &github.runner, at)
-                .await
-        }
-        Err(Failure::Call(e)) => failed_attempt(github, row, e).await,
+        Ok(Sent::Later(at)) => return store.gh_outbox_wait(row, &github.runner, at).await,
+        Err(Failure::Call(e)) => return failed_attempt(github, row, e, sent).await,
         Err(Failure::Store(e)) => {
             // Give the row back; the database hiccup is reported by the caller.
-            let _ = github
-                .outbox_store
-                .gh_outbox_retry(row.id, &github.runner, crate::store::now_ms() + 1000, None)
+            let again = crate::store::now_ms() + 1000;
+            let _ = store
+                .gh_outbox_retry(row, &github.runner, again, None, sent)
                 .await;
-            Err(e)
+            return Err(e);
         }
+    };
+    if !marked {
+        tracing::debug!("the task changed while its status was written; writing again");
     }
+    Ok(())
 }
 
 /// What a send attempt did.
@@ -271,7 +256,7 @@ enum Sent<'a> {
         id: i64,
         body: String,
     },
-    /// Not sent yet: the installation's budget of requests is used up until then.
+    /// Not sent yet: the row holds no write of its installation's pace; it may go then.
     Later(i64),
 }
 
@@ -296,6 +281,7 @@ async fn failed_attempt(
     github: &Github,
     row: &OutboxRow,
     error: CallError,
+    sent: Option<i64>,
 ) -> Result<(), StoreError> {
     let now = crate::store::now_ms();
     let store = &github.outbox_store;
@@ -306,7 +292,7 @@ async fn failed_attempt(
                 .gh_block_installation(row.installation_id, *until)
                 .await?;
             store
-                .gh_outbox_retry(row.id, &github.runner, *until, Some(&error.to_string()))
+                .gh_outbox_retry(row, &github.runner, *until, Some(&error.to_string()), sent)
                 .await
         }
         CallError::Limited => {
@@ -320,20 +306,20 @@ async fn failed_attempt(
             tracing::warn!(until = %crate::store::format_ts(until), "GitHub named a secondary rate limit; the installation backs off");
             crate::metrics::record_github_secondary_limit();
             store
-                .gh_outbox_retry(row.id, &github.runner, until, Some(&error.to_string()))
+                .gh_outbox_retry(row, &github.runner, until, Some(&error.to_string()), sent)
                 .await
         }
         e if e.is_transient() && row.attempts < MAX_ATTEMPTS => {
             let at = now + backoff_ms(row.attempts);
             tracing::warn!(error = %error, "writing to GitHub failed; it will be tried again");
             store
-                .gh_outbox_retry(row.id, &github.runner, at, Some(&error.to_string()))
+                .gh_outbox_retry(row, &github.runner, at, Some(&error.to_string()), sent)
                 .await
         }
         _ => {
             tracing::error!(error = %error, "writing to GitHub failed for good");
             store
-                .gh_outbox_failed(row.id, &github.runner, &error.to_string())
+                .gh_outbox_failed(row, &github.runner, &error.to_string(), sent)
                 .await
         }
     }
@@ -354,46 +340,25 @@ enum Paced<T> {
     Later(i64),
 }
 
-/// Sends `call` (a request that does nothing until awaited) once it has taken one
-/// content-creating request of the installation's budget; [`Paced::Later`] when the budget is
-/// used up until then. Once GitHub answered, the write counts from that moment
-/// ([`crate::store::Store::gh_write_answered`]).
+/// Sends `call` (a request that does nothing until awaited) at the time its row's claim
+/// reserved for it in the installation's pace ([`OutboxRow::write_at`]), noting in `sent` when
+/// it went out; the transaction that ends the row counts the write from GitHub's answer
+/// ([`crate::store::WriteTx::gh_write_settled`]). A row that reserved nothing is given back.
 async fn paced<T>(
-    github: &Github,
     row: &OutboxRow,
+    sent: &mut Option<i64>,
     call: impl std::future::Future<Output = Result<T, CallError>>,
-) -> Result<Paced<T>, StoreError> {
-    let status = row.kind == OutboxKind::Status;
-    let mut tries = 0;
-    let reserved = loop {
-        match github
-            .outbox_store
-            .gh_take_write(row.installation_id, status, &github.pacing)
-            .await?
-        {
-            Ok(at) => break at,
-            Err(until) => {
-                let wait = until - crate::store::now_ms();
-                tries += 1;
-                if wait > held_wait_ms(github) || tries > 3 {
-                    return Ok(Paced::Later(until));
-                }
-                let pause = Duration::from_millis(u64::try_from(wait.max(1)).unwrap_or(1));
-                waits::timed(waits::OUTBOX_PACE, tokio::time::sleep(pause)).await;
-            }
-        }
+) -> Paced<T> {
+    let Some(at) = row.write_at else {
+        return Paced::Later(crate::store::now_ms());
     };
-    let sent = crate::store::now_ms();
-    let answer = waits::timed(waits::OUTBOX_GITHUB, call).await;
-    if let Err(e) = github
-        .outbox_store
-        .gh_write_answered(row.installation_id, reserved, sent)
-        .await
-    {
-        // The write stays counted from its reservation: a little early, never missed.
-        tracing::warn!(error = %e, "could not note when GitHub answered a write");
+    let wait = at - crate::store::now_ms();
+    if wait > 0 {
+        let pause = Duration::from_millis(u64::try_from(wait).unwrap_or(0));
+        waits::timed(waits::OUTBOX_PACE, tokio::time::sleep(pause)).await;
     }
-    Ok(Paced::Answered(answer))
+    *sent = Some(crate::store::now_ms());
+    Paced::Answered(waits::timed(waits::OUTBOX_GITHUB, call).await)
 }
 
 /// A successful answer may say the rate limit is used up: pause the installation until it resets.
@@ -411,6 +376,7 @@ async fn send_comment(
     github: &Github,
     client: &Octocrab,
     row: &OutboxRow,
+    sent: &mut Option<i64>,
 ) -> Result<Sent<'static>, Failure> {
     if row.attempts > 1 {
         // An earlier attempt may have been answered without being recorded.
@@ -428,7 +394,7 @@ async fn send_comment(
     }
     let body = messages::with_comment_marker(&row.body, &row.uid);
     let call = api::create_comment(client, &row.repo, row.issue_number, &body);
-    let (id, answer) = match paced(github, row, call).await? {
+    let (id, answer) = match paced(row, sent, call).await {
         Paced::Answered(answer) => answer?,
         Paced::Later(at) => return Ok(Sent::Later(at)),
     };
@@ -441,13 +407,14 @@ async fn send_reaction(
     github: &Github,
     client: &Octocrab,
     row: &OutboxRow,
+    sent: &mut Option<i64>,
 ) -> Result<Sent<'static>, Failure> {
     let Some(comment_id) = row.comment_id else {
         return Ok(Sent::Done(None));
     };
     // GitHub keeps one reaction of a kind per account, so sending it again changes nothing.
     let call = api::react(client, &row.repo, comment_id, &row.body);
-    let (id, answer) = match paced(github, row, call).await? {
+    let (id, answer) = match paced(row, sent, call).await {
         Paced::Answered(answer) => answer?,
         Paced::Later(at) => return Ok(Sent::Later(at)),
     };
@@ -459,6 +426,7 @@ async fn send_status<'a>(
     github: &Github,
     client: &Octocrab,
     row: &'a OutboxRow,
+    sent: &mut Option<i64>,
 ) -> Result<Sent<'a>, Failure> {
     let Some(task_id) = row.task_id.as_deref() else {
         return Ok(Sent::Done(None));
@@ -488,16 +456,11 @@ async fn send_status<'a>(
     match known {
         Some(id) if current.as_deref() == Some(body.as_str()) => Ok(Sent::Done(Some(id))),
         Some(id) => {
-            let answer = match paced(
-                github,
-                row,
-                api::update_comment(client, &row.repo, id, &body),
-            )
-            .await?
-            {
-                Paced::Answered(answer) => answer,
-                Paced::Later(at) => return Ok(Sent::Later(at)),
-            };
+            let answer =
+                match paced(row, sent, api::update_comment(client, &row.repo, id, &body)).await {
+                    Paced::Answered(answer) => answer,
+                    Paced::Later(at) => return Ok(Sent::Later(at)),
+                };
             match answer {
                 Ok(answer) => {
                     note_limits(github, row, &answer).await?;
@@ -518,7 +481,7 @@ async fn send_status<'a>(
         }
         None => {
             let call = api::create_comment(client, &row.repo, row.issue_number, &body);
-            let (id, answer) = match paced(github, row, call).await? {
+            let (id, answer) = match paced(row, sent, call).await {
                 Paced::Answered(answer) => answer?,
                 Paced::Later(at) => return Ok(Sent::Later(at)),
             };

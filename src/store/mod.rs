@@ -171,6 +171,8 @@ pub struct StoreState {
     /// Claims that found nothing, remembered until the pool changes (see
     /// [`leases::empty_claims`]).
     pub(crate) empty_claims: Arc<leases::empty_claims::EmptyClaims>,
+    /// Commits of this process's writes (see [`Store::commits`]).
+    pub(crate) commits: Arc<std::sync::atomic::AtomicU64>,
     /// PostgreSQL: until this instant (ms) claims join every rule in full: a claim found a
     /// repository with a rule of its own settings on (see `leases::claim_rules::RuleSet`).
     pub(crate) settings_on_until: Arc<std::sync::atomic::AtomicI64>,
@@ -330,6 +332,7 @@ impl Store {
                 .as_deref()
                 .map(leases::write_groups::WriteGroups::start),
             empty_claims: Arc::default(),
+            commits: Arc::default(),
             settings_on_until: Arc::default(),
             claim_batches: Arc::default(),
             ack_batches: Arc::default(),
@@ -411,6 +414,7 @@ impl Store {
             writer: s.writer.clone(),
             groups: s.groups.clone(),
             empty_claims: Arc::clone(&s.empty_claims),
+            commits: Arc::clone(&s.commits),
             settings_on_until: Arc::clone(&s.settings_on_until),
             claim_batches: Arc::clone(&s.claim_batches),
             ack_batches: Arc::clone(&s.ack_batches),

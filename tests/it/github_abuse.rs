@@ -9,6 +9,7 @@ use crate::github_support;
 
 use github_support::story::{INSTALLATION, REPO, Story};
 use owp::domain::TaskStatus;
+use owp::store::github::write_pacing::WritePacing;
 use serde_json::Value;
 
 /// The kinds of the service's recent events about a task.
@@ -435,13 +436,20 @@ async fn status_comments_leave_the_outbox_before_replies() {
     for _ in 0..3 {
         let now = owp::store::now_ms();
         let claimed = store
-            .gh_claim_outbox("runner", now, now + 60_000, 3)
+            .gh_claim_outbox(
+                "runner",
+                now,
+                now + 60_000,
+                3,
+                &WritePacing::default(),
+                1000,
+            )
             .await
             .unwrap();
         assert_eq!(claimed.len(), 1, "{claimed:?}");
         assert!(
             store
-                .gh_outbox_sent(&claimed[0], "runner", None)
+                .gh_outbox_sent(&claimed[0], "runner", None, None)
                 .await
                 .unwrap()
         );

@@ -563,12 +563,18 @@ async fn each_outbox_row_and_job_slot_is_taken_by_one_process() {
         tx.gh_enqueue_comment(&target, None, "hello").await.unwrap();
     }
     tx.commit().await.unwrap();
+    // Each installation's writes one at a time, as GitHub's budgets allow, without the second
+    // between them: the race is about the rows.
+    let unspaced = owp::store::github::write_pacing::WritePacing {
+        spacing_ms: 0,
+        ..Default::default()
+    };
     let claim = |store: owp::store::Store, runner: &'static str| async move {
         let mut mine = Vec::new();
         loop {
             let now = owp::store::now_ms();
             let rows = store
-                .gh_claim_outbox(runner, now, now + 60_000, 3)
+                .gh_claim_outbox(runner, now, now + 60_000, 3, &unspaced, 0)
                 .await
                 .unwrap();
             if rows.is_empty() {
@@ -577,7 +583,7 @@ async fn each_outbox_row_and_job_slot_is_taken_by_one_process() {
             for row in rows {
                 assert!(
                     store
-                        .gh_outbox_sent(&row, runner, Some(row.id))
+                        .gh_outbox_sent(&row, runner, Some(row.id), Some(now))
                         .await
                         .unwrap()
                 );

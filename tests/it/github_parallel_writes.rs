@@ -447,25 +447,42 @@ async fn a_claim_takes_one_row_per_installation_and_none_of_one_being_written_to
             tx.commit().await.unwrap();
             let now = owp::store::now_ms();
             let later = now + 60_000;
-            let first = db.store.gh_claim_outbox("a", now, later, 10).await.unwrap();
+            let first = db
+                .store
+                .gh_claim_outbox("a", now, later, 10, &unpaced(), 0)
+                .await
+                .unwrap();
             let bodies: Vec<&str> = first.iter().map(|r| r.body.as_str()).collect();
             assert_eq!(bodies, ["a", "c"], "{}", db.label);
             // Installation 7 is being written to: another process takes nothing of it.
-            let none = other.gh_claim_outbox("b", now, later, 10).await.unwrap();
+            let none = other
+                .gh_claim_outbox("b", now, later, 10, &unpaced(), 0)
+                .await
+                .unwrap();
             assert!(none.is_empty(), "{}: {none:?}", db.label);
             // Its write has to wait: given back untried, it is not an attempt, and the
             // installation's other row waits as long.
             let soon = now + 200;
             db.store.gh_outbox_wait(&first[0], "a", soon).await.unwrap();
-            let none = other.gh_claim_outbox("b", now + 100, later, 10).await;
+            let none = other
+                .gh_claim_outbox("b", now + 100, later, 10, &unpaced(), 0)
+                .await;
             assert!(none.unwrap().is_empty(), "{}", db.label);
-            let again = other.gh_claim_outbox("b", soon, later, 10).await.unwrap();
+            let again = other
+                .gh_claim_outbox("b", soon, later, 10, &unpaced(), 0)
+                .await
+                .unwrap();
             assert_eq!(again.len(), 1, "{}", db.label);
             assert_eq!((again[0].body.as_str(), again[0].attempts), ("a", 1));
-            assert!(other.gh_outbox_sent(&again[0], "b", Some(1)).await.unwrap());
+            assert!(
+                other
+                    .gh_outbox_sent(&again[0], "b", Some(1), Some(soon))
+                    .await
+                    .unwrap()
+            );
             let next = db
                 .store
-                .gh_claim_outbox("a", soon, later, 10)
+                .gh_claim_outbox("a", soon, later, 10, &unpaced(), 0)
                 .await
                 .unwrap();
             let bodies: Vec<&str> = next.iter().map(|r| r.body.as_str()).collect();
@@ -572,10 +589,13 @@ async fn a_status_comment_is_remembered_in_the_transaction_marking_its_row_sent(
             ask_status(store, &task.id).await;
             let later = owp::store::now_ms() + 60_000;
             let now = owp::store::now_ms();
-            let rows = store.gh_claim_outbox("a", now, later, 10).await.unwrap();
+            let rows = store
+                .gh_claim_outbox("a", now, later, 10, &unpaced(), 0)
+                .await
+                .unwrap();
             assert_eq!(rows.len(), 1, "{}", db.label);
             let sent = store
-                .gh_status_sent(&rows[0], "a", &task.id, 42, "first")
+                .gh_status_sent(&rows[0], "a", &task.id, 42, "first", Some(now))
                 .await
                 .unwrap();
             assert!(sent, "{}", db.label);
@@ -594,11 +614,14 @@ async fn a_status_comment_is_remembered_in_the_transaction_marking_its_row_sent(
             // the row stays pending, to be sent again at once.
             ask_status(store, &task.id).await;
             let now = owp::store::now_ms();
-            let rows = store.gh_claim_outbox("a", now, later, 10).await.unwrap();
+            let rows = store
+                .gh_claim_outbox("a", now, later, 10, &unpaced(), 0)
+                .await
+                .unwrap();
             assert_eq!(rows.len(), 1, "{}", db.label);
             ask_status(store, &task.id).await;
             let sent = store
-                .gh_status_sent(&rows[0], "a", &task.id, 42, "second")
+                .gh_status_sent(&rows[0], "a", &task.id, 42, "second", Some(now))
                 .await
                 .unwrap();
             assert!(!sent, "{}", db.label);
@@ -613,10 +636,22 @@ async fn a_status_comment_is_remembered_in_the_transaction_marking_its_row_sent(
                 .collect();
             assert_eq!(states, ["sent", "pending"], "{}", db.label);
             let now = owp::store::now_ms();
-            let again = store.gh_claim_outbox("a", now, later, 10).await.unwrap();
+            let again = store
+                .gh_claim_outbox("a", now, later, 10, &unpaced(), 0)
+                .await
+                .unwrap();
             assert_eq!(again.len(), 1, "{}", db.label);
             assert!(again[0].revision > rows[0].revision, "{}", db.label);
         },
     )
     .await;
+}
+
+/// Pacing without a second between writes (budgets as GitHub's): the claims above are about
+/// which rows may be taken, not when their writes go.
+fn unpaced() -> WritePacing {
+    WritePacing {
+        spacing_ms: 0,
+        ..WritePacing::default()
+    }
 }

@@ -58,6 +58,7 @@ mod docs_threats;
 mod github_abuse;
 mod github_account_age;
 mod github_answers;
+mod github_commits;
 mod github_coupling;
 mod github_delivery;
 mod github_dependencies;

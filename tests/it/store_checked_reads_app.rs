@@ -420,7 +420,7 @@ async fn github_outbox(db: TestDb) {
     assert_eq!(s.gh_next_due().await.unwrap(), Some(0), "{label}");
     let now = now_ms();
     let claimed = s
-        .gh_claim_outbox("runner", now, now + HOUR, 10)
+        .gh_claim_outbox("runner", now, now + HOUR, 10, &Default::default(), 1000)
         .await
         .unwrap();
     let mut uids: Vec<_> = claimed.iter().map(|r| r.uid.as_str()).collect();
@@ -432,7 +432,7 @@ async fn github_outbox(db: TestDb) {
     );
     // Both installations now have a row claimed: nothing more goes out.
     let again = s
-        .gh_claim_outbox("runner", now, now + HOUR, 10)
+        .gh_claim_outbox("runner", now, now + HOUR, 10, &Default::default(), 1000)
         .await
         .unwrap();
     assert!(again.is_empty(), "{label}");

@@ -299,10 +299,12 @@ impl Store {
                     (true, false) => me.clone(),
                     (false, false) => format!("{me}{ALIVE}"),
                 };
+                // On the pool, not through the store's writes: a wake-up writes nothing, and
+                // counts as none of them (`Store::commits`).
                 if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(CHANNEL)
                     .bind(&payload)
-                    .execute_write(&store)
+                    .execute(&store.write)
                     .await
                 {
                     tracing::debug!(error = %e, "change notification failed");

@@ -209,13 +209,15 @@ impl<'q> ExecuteWrite<'q> for Query<'q, Any, AnyArguments> {
         'q: 'a,
     {
         Box::pin(async move {
-            match &store.write_conn {
+            let done = match &store.write_conn {
                 Some(w) => {
                     let mut turn = w.turn().await?;
-                    Ok(self.execute(&mut *turn).await?)
+                    self.execute(&mut *turn).await?
                 }
-                None => Ok(self.execute(&store.write).await?),
-            }
+                None => self.execute(&store.write).await?,
+            };
+            store.count_commit();
+            Ok(done)
         })
     }
 }

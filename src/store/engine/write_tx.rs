@@ -464,9 +464,24 @@ impl WriteTx {
 }
 
 impl Store {
+    /// How many times this process's writes committed through this store and the stores that
+    /// share its writer ([`Store::with_own_reads`]): transactions and single write statements
+    /// alike, since the process started. The cost of a path in commits is the difference across
+    /// it.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts one commit (see [`Store::commits`]).
+    pub(crate) fn count_commit(&self) {
+        self.commits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// After a commit of `written`: counts it and wakes this process's waiters (long polls,
     /// event streams) and, through the notifier, the other processes sharing the database.
     pub(crate) fn committed(&self, written: &[Event]) {
+        self.count_commit();
         if let Some(o) = self.observer() {
             o.committed(self, written);
         }

@@ -186,10 +186,12 @@ impl Store {
                     .bind(now)
                     .fetch_optional(tx.conn())
                     .await?;
-            tx.commit().await?;
+            // A claim that found nothing wrote nothing: it is rolled back (dropped), not
+            // committed, so an idle applier's poll costs the database no commit.
             let Some((seq, delivery_id, event, body, attempts)) = row else {
                 break;
             };
+            tx.commit().await?;
             out.push(InboxDelivery {
                 seq,
                 delivery_id,

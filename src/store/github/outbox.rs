@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::store::engine::checked::checked_read;
-use crate::store::engine::sqlite_writer::ExecuteWrite;
+use crate::store::github::write_pacing::WritePacing;
 use crate::store::{Store, StoreError, WriteTx};
 
 /// What an outbox row asks for.
@@ -56,6 +56,9 @@ pub struct OutboxRow {
     pub revision: i64,
     /// Attempts so far, this one included.
     pub attempts: i64,
+    /// When the row's write was reserved in its installation's pace (it is sent then, not
+    /// before), by the claim that took it; `None`: nothing was reserved.
+    pub write_at: Option<i64>,
 }
 
 const OUTBOX_COLUMNS: &str = "id, uid, installation_id, repo, issue_number, kind, task_id, \
@@ -75,6 +78,7 @@ fn decode_outbox(row: &AnyRow) -> Result<OutboxRow, StoreError> {
         body: row.try_get("body")?,
         revision: row.try_get("revision")?,
         attempts: row.try_get("attempts")?,
+        write_at: None,
     })
 }
 
@@ -272,28 +276,33 @@ impl WriteTx {
 }
 
 impl Store {
-    /// Claims up to `limit` outbox rows that are due, for `runner` until `until`: at most one
-    /// row of an installation, and none of an installation that has a row claimed (being sent,
-    /// here or by another replica), so that each installation's writes go out one at a time while
-    /// installations go side by side. Within an installation status comments go first, then the
-    /// oldest row; across installations, the oldest first. A reply or reaction waits while an
-    /// older one about the same issue is pending (replies arrive in order), a status comment only
-    /// for an older status row, and every row while its installation is rate-limited or
-    /// suspended. Each row is claimed with a conditional update, so with several replicas exactly
-    /// one sends it.
+    /// Claims up to `limit` outbox rows that are due, for `runner` until `until`, each with its
+    /// write reserved in its installation's pace (`pacing`, [`WriteTx::gh_pace_take`]), in one
+    /// transaction: at most one row of an installation, and none of an installation that has a
+    /// row claimed (being sent, here or by another replica), so that each installation's writes
+    /// go out one at a time while installations go side by side. A row whose write would have to
+    /// wait more than `ahead_ms` is given back untried, to be claimed when it may go
+    /// ([`Store::gh_outbox_wait`]); one that waits less is reserved at the end of its wait
+    /// ([`OutboxRow::write_at`]), and its sender reads for it meanwhile. Within an installation
+    /// status comments go first, then the oldest row; across installations, the oldest first. A
+    /// reply or reaction waits while an older one about the same issue is pending (replies arrive
+    /// in order), a status comment only for an older status row, and every row while its
+    /// installation is rate-limited or suspended. Each row is claimed with a conditional update,
+    /// so with several replicas exactly one sends it.
     pub async fn gh_claim_outbox(
         &self,
         runner: &str,
         now: i64,
         until: i64,
         limit: i64,
+        pacing: &WritePacing,
+        ahead_ms: i64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let ids = checked_read!(self, github::outbox_due(now, limit))?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        // Every row in one statement (one turn of the writer): each is claimed only if no one
-        // claimed it since it was read.
+        // Every row in one statement: each is claimed only if no one claimed it since it was read.
         let list: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
         let sql = format!(
             "UPDATE gh_outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
@@ -308,43 +317,55 @@ impl Store {
             .bind(now)
             .fetch_all(tx.conn())
             .await?;
-        tx.commit().await?;
-        let mut out = rows
+        let mut claimed = rows
             .iter()
             .map(decode_outbox)
             .collect::<Result<Vec<_>, _>>()?;
+        // Installations in one order, so that two replicas' claims never wait for each other's
+        // installation rows in a circle.
+        claimed.sort_by_key(|r| (r.installation_id, r.id));
+        let mut out = Vec::with_capacity(claimed.len());
+        for mut row in claimed {
+            let status = row.kind == OutboxKind::Status;
+            match tx
+                .gh_pace_take(row.installation_id, status, pacing, true, ahead_ms)
+                .await?
+            {
+                Ok(at) => {
+                    row.write_at = Some(at);
+                    out.push(row);
+                }
+                Err(at) => wait_untried(&mut tx, &row, runner, at).await?,
+            }
+        }
+        tx.commit().await?;
         out.sort_by_key(|r| r.id);
         Ok(out)
     }
 
-    /// An outbox row was sent. For a status row, `revision` must still be the row's: when the
-    /// task changed meanwhile, the row stays pending (and is sent again) and false is returned.
+    /// An outbox row was sent (its write at `sent_at`; `None`: it needed none). For a status
+    /// row, `revision` must still be the row's: when the task changed meanwhile, the row stays
+    /// pending (and is sent again) and false is returned. The row's reserved write is settled in
+    /// the same transaction ([`WriteTx::gh_write_settled`]).
     pub async fn gh_outbox_sent(
         &self,
         row: &OutboxRow,
         runner: &str,
         github_id: Option<i64>,
+        sent_at: Option<i64>,
     ) -> Result<bool, StoreError> {
-        let now = crate::store::now_ms();
-        let n = sqlx::query(MARK_SENT)
-            .bind(now)
-            .bind(github_id)
-            .bind(row.id)
-            .bind(runner)
-            .bind(row.revision)
-            .execute_write(self)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            self.gh_outbox_retry(row.id, runner, now, None).await?;
-        }
-        Ok(n == 1)
+        let mut tx = self.begin().await?;
+        let now = crate::store::now_ms().max(tx.now);
+        settle(&mut tx, row, sent_at).await?;
+        let sent = mark_sent(&mut tx, row, runner, github_id, now).await?;
+        tx.commit().await?;
+        Ok(sent)
     }
 
-    /// A status row was sent, writing `body` to the task's status comment `comment_id`: the
-    /// comment is remembered as the task's and the row marked sent (as
-    /// [`Store::gh_outbox_sent`] does: false when the task changed meanwhile) in one
-    /// transaction, one turn of the writer.
+    /// A status row was sent, writing `body` to the task's status comment `comment_id` at
+    /// `sent_at` (`None`: the comment already said it): the comment is remembered as the task's,
+    /// the row marked sent (as [`Store::gh_outbox_sent`] does: false when the task changed
+    /// meanwhile) and its write settled in one transaction, one turn of the writer.
     pub async fn gh_status_sent(
         &self,
         row: &OutboxRow,
@@ -352,105 +373,81 @@ impl Store {
         task_id: &str,
         comment_id: i64,
         body: &str,
+        sent_at: Option<i64>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let now = crate::store::now_ms().max(tx.now);
         tx.gh_set_status_comment(task_id, Some(comment_id), Some(body))
             .await?;
-        let n = sqlx::query(MARK_SENT)
-            .bind(now)
-            .bind(Some(comment_id))
-            .bind(row.id)
-            .bind(runner)
-            .bind(row.revision)
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
-        if n == 0 {
-            sqlx::query(GIVE_BACK)
-                .bind(now)
-                .bind(None::<&str>)
-                .bind(row.id)
-                .bind(runner)
-                .execute(tx.conn())
-                .await?;
-        }
+        settle(&mut tx, row, sent_at).await?;
+        let sent = mark_sent(&mut tx, row, runner, Some(comment_id), now).await?;
         tx.commit().await?;
-        Ok(n == 1)
+        Ok(sent)
     }
 
-    /// Gives a claimed outbox row back, to be tried again at `at`.
+    /// Gives a claimed outbox row back, to be tried again at `at`, its write settled (sent at
+    /// `sent_at`, or never sent).
     pub async fn gh_outbox_retry(
         &self,
-        id: i64,
+        row: &OutboxRow,
         runner: &str,
         at: i64,
         error: Option<&str>,
+        sent_at: Option<i64>,
     ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        settle(&mut tx, row, sent_at).await?;
         sqlx::query(GIVE_BACK)
             .bind(at)
             .bind(error)
-            .bind(id)
+            .bind(row.id)
             .bind(runner)
-            .execute_write(self)
+            .execute(tx.conn())
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Gives a claimed outbox row back untried, to be sent at `at` (its installation's budget
     /// is used up until then, or another of its writes is on its way): the claim does not count
-    /// as an attempt. The installation's other rows due before then, which would wait as well,
-    /// wait until then too (only replies and reactions when `row` is one: status comments have
-    /// more of the budget), so that they are not each claimed only to be given back.
+    /// as an attempt, and its reserved write is taken back. The installation's other rows due
+    /// before then, which would wait as well, wait until then too (only replies and reactions
+    /// when `row` is one: status comments have more of the budget), so that they are not each
+    /// claimed only to be given back.
     pub async fn gh_outbox_wait(
         &self,
         row: &OutboxRow,
         runner: &str,
         at: i64,
     ) -> Result<(), StoreError> {
-        let kinds = match row.kind {
-            OutboxKind::Status => "",
-            OutboxKind::Comment | OutboxKind::Reaction => " AND kind <> 'status'",
-        };
-        let sql = format!(
-            "UPDATE gh_outbox SET next_attempt_at = $1 WHERE installation_id = $2 \
-             AND state = 'pending' AND next_attempt_at < $1 \
-             AND (claimed_until IS NULL OR claimed_until <= $3){kinds}"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(at)
-            .bind(row.installation_id)
-            .bind(crate::store::now_ms())
-            .execute_write(self)
-            .await?;
-        sqlx::query(
-            "UPDATE gh_outbox SET next_attempt_at = $1, attempts = attempts - 1, \
-             claimed_by = NULL, claimed_until = NULL WHERE id = $2 AND claimed_by = $3",
-        )
-        .bind(at)
-        .bind(row.id)
-        .bind(runner)
-        .execute_write(self)
-        .await?;
+        let mut tx = self.begin().await?;
+        settle(&mut tx, row, None).await?;
+        wait_untried(&mut tx, row, runner, at).await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    /// An outbox row cannot be sent (the issue is gone, GitHub refuses it for good).
+    /// An outbox row cannot be sent (the issue is gone, GitHub refuses it for good); its write
+    /// is settled (sent at `sent_at`, or never sent).
     pub async fn gh_outbox_failed(
         &self,
-        id: i64,
+        row: &OutboxRow,
         runner: &str,
         error: &str,
+        sent_at: Option<i64>,
     ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        settle(&mut tx, row, sent_at).await?;
         sqlx::query(
             "UPDATE gh_outbox SET state = 'failed', last_error = $1, claimed_by = NULL, \
              claimed_until = NULL WHERE id = $2 AND claimed_by = $3",
         )
         .bind(error)
-        .bind(id)
+        .bind(row.id)
         .bind(runner)
-        .execute_write(self)
+        .execute(tx.conn())
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -462,6 +459,80 @@ impl Store {
     ) -> Result<Vec<(String, String, String)>, StoreError> {
         Ok(checked_read!(self, github::outbox_of_issue(repo, number))?)
     }
+}
+
+/// Settles the write `row` reserved, if it reserved one: sent at `sent_at`, or never sent.
+async fn settle(tx: &mut WriteTx, row: &OutboxRow, sent_at: Option<i64>) -> Result<(), StoreError> {
+    match row.write_at {
+        Some(at) => tx.gh_write_settled(row.installation_id, at, sent_at).await,
+        None => Ok(()),
+    }
+}
+
+/// Marks a claimed row sent at `now`, or gives it back when its task changed meanwhile (see
+/// [`MARK_SENT`]); whether it was marked.
+async fn mark_sent(
+    tx: &mut WriteTx,
+    row: &OutboxRow,
+    runner: &str,
+    github_id: Option<i64>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let n = sqlx::query(MARK_SENT)
+        .bind(now)
+        .bind(github_id)
+        .bind(row.id)
+        .bind(runner)
+        .bind(row.revision)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    if n == 0 {
+        sqlx::query(GIVE_BACK)
+            .bind(now)
+            .bind(None::<&str>)
+            .bind(row.id)
+            .bind(runner)
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(n == 1)
+}
+
+/// Gives `row` back untried, to be sent at `at`, and holds its installation's other due rows
+/// until then (see [`Store::gh_outbox_wait`]).
+async fn wait_untried(
+    tx: &mut WriteTx,
+    row: &OutboxRow,
+    runner: &str,
+    at: i64,
+) -> Result<(), StoreError> {
+    let kinds = match row.kind {
+        OutboxKind::Status => "",
+        OutboxKind::Comment | OutboxKind::Reaction => " AND kind <> 'status'",
+    };
+    let sql = format!(
+        "UPDATE gh_outbox SET next_attempt_at = $1 WHERE installation_id = $2 \
+         AND state = 'pending' AND next_attempt_at < $1 \
+         AND (claimed_until IS NULL OR claimed_until <= $3){kinds}"
+    );
+    let now = crate::store::now_ms().max(tx.now);
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(at)
+        .bind(row.installation_id)
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query(
+        "UPDATE gh_outbox SET next_attempt_at = $1, attempts = attempts - 1, \
+         claimed_by = NULL, claimed_until = NULL WHERE id = $2 AND claimed_by = $3",
+    )
+    .bind(at)
+    .bind(row.id)
+    .bind(runner)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }
 
 /// A new outbox row's `uid`.

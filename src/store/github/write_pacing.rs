@@ -2,7 +2,7 @@
 //! (`gh_write_log`), the spacing between writes, and back-off after GitHub's limits.
 
 use crate::store::engine::sqlite_writer::ExecuteWrite;
-use crate::store::{Backend, HOUR_MS, Store, StoreError};
+use crate::store::{Backend, HOUR_MS, Store, StoreError, WriteTx};
 
 /// A content-creating request budget: at most this many per installation per minute (GitHub's
 /// secondary limit is 80).
@@ -158,16 +158,13 @@ impl Store {
         sent_at: i64,
     ) -> Result<(), StoreError> {
         let now = super::super::now_ms().max(reserved_at);
-        sqlx::query(
-            "UPDATE gh_write_log SET at = $3, sent_at = $4, in_flight_until = NULL \
-             WHERE installation_id = $1 AND at = $2",
-        )
-        .bind(installation_id)
-        .bind(reserved_at)
-        .bind(now)
-        .bind(sent_at.clamp(reserved_at, now))
-        .execute_write(self)
-        .await?;
+        sqlx::query(ANSWERED)
+            .bind(installation_id)
+            .bind(reserved_at)
+            .bind(now)
+            .bind(sent_at.clamp(reserved_at, now))
+            .execute_write(self)
+            .await?;
         Ok(())
     }
 
@@ -197,54 +194,13 @@ impl Store {
             return Ok(verdict(pacing, status, now, blocked, counts).map(|()| now));
         }
         let mut tx = self.begin().await?;
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        };
-        let blocked: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT blocked_until FROM gh_installations WHERE id = $1{lock}"
-        )))
-        .bind(installation_id)
-        .fetch_optional(tx.conn())
-        .await?;
-        // The time once the installation's row is locked (and a connection was had): a write
-        // taken now goes out as soon as this commits, so its time is when GitHub will see it,
-        // not when the transaction began (on a busy database, up to a lock's wait earlier).
-        let now = crate::store::now_ms().max(tx.now);
-        if let Some((until,)) = blocked
-            && until > now
-        {
-            return Ok(Err(until));
-        }
-        sqlx::query("DELETE FROM gh_write_log WHERE installation_id = $1 AND at <= $2")
-            .bind(installation_id)
-            .bind(now - pacing.hour_ms.max(pacing.minute_ms))
-            .execute(tx.conn())
+        let taken = tx
+            .gh_pace_take(installation_id, status, pacing, take == Take::InFlight, 0)
             .await?;
-        let counts: Counts = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COUNTS} FROM gh_write_log WHERE installation_id = $1"
-        )))
-        .bind(installation_id)
-        .bind(now - pacing.minute_ms)
-        .bind(now - pacing.hour_ms)
-        .fetch_one(tx.conn())
-        .await?;
-        if let Err(until) = verdict(pacing, status, now, None, counts) {
-            return Ok(Err(until));
+        if taken.is_ok() {
+            tx.commit().await?;
         }
-        let in_flight_until =
-            (take == Take::InFlight && pacing.in_flight_ms > 0).then(|| now + pacing.in_flight_ms);
-        sqlx::query(
-            "INSERT INTO gh_write_log (installation_id, at, in_flight_until, sent_at) \
-             VALUES ($1, $2, $3, $2)",
-        )
-        .bind(installation_id)
-        .bind(now)
-        .bind(in_flight_until)
-        .execute(tx.conn())
-        .await?;
-        tx.commit().await?;
-        Ok(Ok(now))
+        Ok(taken)
     }
 
     /// GitHub named a secondary rate limit without saying how long to wait: the installation
@@ -309,6 +265,117 @@ impl Store {
         Ok(())
     }
 }
+
+impl WriteTx {
+    /// Takes one content-creating request of an installation's budget in this transaction:
+    /// `Ok(at)` when it is reserved at `at`, `Err(until)` when it has to wait until `until`
+    /// (nothing is written then). `in_flight`: the write is in flight until GitHub answered it
+    /// ([`WriteTx::gh_write_settled`]). With `ahead_ms` above 0 a write whose only wait is at most
+    /// that long is reserved at the end of the wait instead (its sender waits it out): the counts
+    /// read now are used for that time too, which can only be more than they will be then.
+    pub async fn gh_pace_take(
+        &mut self,
+        installation_id: i64,
+        status: bool,
+        pacing: &WritePacing,
+        in_flight: bool,
+        ahead_ms: i64,
+    ) -> Result<Result<i64, i64>, StoreError> {
+        let lock = match self.store().backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let blocked: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT blocked_until FROM gh_installations WHERE id = $1{lock}"
+        )))
+        .bind(installation_id)
+        .fetch_optional(self.conn())
+        .await?;
+        // The time once the installation's row is locked (and a connection was had): a write
+        // taken now goes out as soon as this commits, so its time is when GitHub will see it,
+        // not when the transaction began (on a busy database, up to a lock's wait earlier).
+        let now = crate::store::now_ms().max(self.now);
+        if let Some((until,)) = blocked
+            && until > now
+        {
+            return Ok(Err(until));
+        }
+        sqlx::query("DELETE FROM gh_write_log WHERE installation_id = $1 AND at <= $2")
+            .bind(installation_id)
+            .bind(now - pacing.hour_ms.max(pacing.minute_ms))
+            .execute(self.conn())
+            .await?;
+        let counts: Counts = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COUNTS} FROM gh_write_log WHERE installation_id = $1"
+        )))
+        .bind(installation_id)
+        .bind(now - pacing.minute_ms)
+        .bind(now - pacing.hour_ms)
+        .fetch_one(self.conn())
+        .await?;
+        let at = match verdict(pacing, status, now, None, counts) {
+            Ok(()) => now,
+            Err(until) if until - now <= ahead_ms => {
+                if let Err(later) = verdict(pacing, status, until, None, counts) {
+                    return Ok(Err(later));
+                }
+                until
+            }
+            Err(until) => return Ok(Err(until)),
+        };
+        let in_flight_until =
+            (in_flight && pacing.in_flight_ms > 0).then(|| at + pacing.in_flight_ms);
+        sqlx::query(
+            "INSERT INTO gh_write_log (installation_id, at, in_flight_until, sent_at) \
+             VALUES ($1, $2, $3, $2)",
+        )
+        .bind(installation_id)
+        .bind(at)
+        .bind(in_flight_until)
+        .execute(self.conn())
+        .await?;
+        Ok(Ok(at))
+    }
+
+    /// Settles the write reserved at `reserved_at` ([`WriteTx::gh_pace_take`]): sent at
+    /// `sent_at` and answered by GitHub (see [`Store::gh_write_answered`]), or, with `None`, never
+    /// sent: its reservation is taken back, and the installation's next write need not wait for it.
+    pub async fn gh_write_settled(
+        &mut self,
+        installation_id: i64,
+        reserved_at: i64,
+        sent_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        match sent_at {
+            Some(sent_at) => {
+                let now = crate::store::now_ms().max(self.now).max(reserved_at);
+                sqlx::query(ANSWERED)
+                    .bind(installation_id)
+                    .bind(reserved_at)
+                    .bind(now)
+                    .bind(sent_at.clamp(reserved_at, now))
+                    .execute(self.conn())
+                    .await?;
+            }
+            None => {
+                sqlx::query(
+                    "DELETE FROM gh_write_log WHERE installation_id = $1 AND at = $2 \
+                     AND in_flight_until IS NOT NULL",
+                )
+                .bind(installation_id)
+                .bind(reserved_at)
+                .execute(self.conn())
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Notes that GitHub answered a write (`$1` the installation, `$2` when it was reserved, `$3`
+/// now, `$4` when it was sent).
+const ANSWERED: &str = "UPDATE gh_write_log SET at = $3, sent_at = $4, in_flight_until = NULL \
+    WHERE installation_id = $1 AND at = $2";
 
 /// What an installation's log says of its writes (`$1` the installation, `$2` a minute ago, `$3`
 /// an hour ago): writes in the last minute and the oldest of them, in the last hour and the
