@@ -196,6 +196,23 @@ pub(super) async fn github_waited(base: &str) -> std::collections::BTreeMap<Stri
     out
 }
 
+/// How many times a server's writes committed since it started (`owp_store_commits_total`);
+/// `None` when it does not say (an earlier build).
+pub(super) async fn store_commits(base: &str) -> Option<u64> {
+    let http = reqwest::Client::builder().no_proxy().build().ok()?;
+    let res = http
+        .get(format!("{base}/metrics"))
+        .header("x-admin-token", ADMIN)
+        .send()
+        .await
+        .ok()?;
+    let text = res.text().await.ok()?;
+    let prefix = format!("{} ", crate::metrics::STORE_COMMITS);
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|value| value.trim().parse().ok())
+}
+
 pub(super) async fn admin_post(
     http: &reqwest::Client,
     url: &str,

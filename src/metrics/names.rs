@@ -98,6 +98,10 @@ pub const GITHUB_RECONCILE_DEFERRED: &str = "owp_github_reconcile_deferred_total
 /// when no answer came).
 pub const GITHUB_REQUESTS: &str = "owp_github_requests_total";
 
+/// Commits of this process's writes since it started (counter; `Store::commits`): one delivery
+/// from the webhook to its status comment takes five.
+pub const STORE_COMMITS: &str = "owp_store_commits_total";
+
 /// Time the webhook appliers and the comment sender spent on each step or limit, in
 /// microseconds (counter, `on`: one of [`crate::github::waits::STEPS`]).
 pub const GITHUB_WAITED: &str = "owp_github_waited_microseconds_total";

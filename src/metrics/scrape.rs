@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use metrics::{describe_gauge, gauge};
+use metrics::{counter, describe_gauge, gauge};
 use metrics_exporter_prometheus::PrometheusBuilder;
 
 use super::names::*;
@@ -143,6 +143,7 @@ pub async fn render(store: &Store) -> Result<String, StoreError> {
         record_outcomes(&outcomes);
         record_backlog(&backlog);
         record_rate_left();
+        counter!(STORE_COMMITS).absolute(store.commits());
     });
     let mut text = scrape.handle().render();
     record(|| {

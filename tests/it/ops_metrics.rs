@@ -364,6 +364,8 @@ async fn every_series_is_there_from_the_start_and_documented() {
         "owp_http_connections_refused_total".into(),
         "owp_write_groups_total".into(),
     ];
+    // The migrations and the start-up's own writes committed: the count says so.
+    assert!(value(&m, "owp_store_commits_total") > 0.0, "{text}");
     for series in &at_zero {
         assert_eq!(value(&m, series), 0.0, "{series}\n{text}");
     }

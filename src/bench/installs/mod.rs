@@ -234,6 +234,16 @@ fn opened_body(d: &Delivery, issue_id: u64, title: &str, body: &str) -> String {
     .to_string()
 }
 
+/// The commits of all the servers together (`owp_store_commits_total`); `None` when one does
+/// not say.
+async fn commits_of(bases: &[String]) -> Option<u64> {
+    let mut sum = 0;
+    for base in bases {
+        sum += super::servers::store_commits(base).await?;
+    }
+    Some(sum)
+}
+
 async fn run_one(
     args: &BenchArgs,
     shape: Shape,
@@ -297,6 +307,7 @@ async fn measure(
         "sending {total} signed issues.opened deliveries from {} senders…",
         args.webhook_senders
     );
+    let commits_before = commits_of(&bases).await;
     let sim = Arc::new(sim);
     let t0_ms = sim.now_ms();
     let t0 = Instant::now();
@@ -336,6 +347,10 @@ async fn measure(
         tokio::time::sleep(POLL).await;
     }
     let (send_failures, sending_s) = sent.await?;
+    let commits = match (commits_before, commits_of(&bases).await) {
+        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+        _ => None,
+    };
     let mut peak_rss_kb = 0;
     let mut waited: std::collections::BTreeMap<String, f64> = Default::default();
     for s in &mut servers {
@@ -397,6 +412,7 @@ async fn measure(
         requests: report.per_second.values().flat_map(|k| k.values()).sum(),
         per_second,
         waited,
+        commits,
         limited: report.limited,
         refused: report.refused,
         unknown_routes: report.unknown,

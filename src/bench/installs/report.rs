@@ -67,6 +67,10 @@ pub(super) struct InstallsResult {
     /// Seconds the servers' appliers and comment sender spent on each step, all of them added
     /// up (`owp_github_waited_microseconds_total`; empty for a build that does not say).
     pub(super) waited: BTreeMap<String, f64>,
+    /// The servers' commits from the first delivery sent to the last status comment, every
+    /// background job's included (`owp_store_commits_total`; `None` for a build that does not
+    /// say).
+    pub(super) commits: Option<u64>,
     /// Requests answered as over a secondary rate limit, and refused for their credentials.
     pub(super) limited: usize,
     pub(super) refused: usize,
@@ -241,6 +245,13 @@ pub(super) fn table(results: &[InstallsResult], against: bool) -> String {
                 out,
                 "- {name}: seconds spent, all appliers and sender lanes added up: {}",
                 steps.join(", ")
+            );
+        }
+        if let Some(commits) = r.commits {
+            let _ = writeln!(
+                out,
+                "- {name}: {commits} commits, {:.2} per delivery (every job's included)",
+                commits as f64 / r.deliveries.max(1) as f64
             );
         }
         out.push_str(&seconds_table(&name, r));
