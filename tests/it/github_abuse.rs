@@ -378,26 +378,18 @@ async fn the_outbox_stays_under_githubs_content_creation_limits_with_status_comm
         .unwrap();
     for _ in used_before..reply_share {
         assert_eq!(
-            store
-                .gh_reserve_write(INSTALLATION as i64, false)
-                .await
-                .unwrap(),
+            crate::store_support::reserve_write(store, INSTALLATION as i64, false).await,
             None
         );
     }
     assert!(
-        store
-            .gh_reserve_write(INSTALLATION as i64, false)
+        crate::store_support::reserve_write(store, INSTALLATION as i64, false)
             .await
-            .unwrap()
             .is_some(),
         "replies wait"
     );
     assert_eq!(
-        store
-            .gh_reserve_write(INSTALLATION as i64, true)
-            .await
-            .unwrap(),
+        crate::store_support::reserve_write(store, INSTALLATION as i64, true).await,
         None,
         "a status comment still goes"
     );

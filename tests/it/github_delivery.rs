@@ -485,19 +485,19 @@ async fn a_write_counts_against_the_hour_from_when_github_answered_it() {
         minute_ms: 10_000,
         hour_ms: 10_000,
     };
-    let first = store.gh_take_write(1, true, &pacing).await.unwrap();
+    let first = crate::store_support::take_write(&store, 1, true, &pacing).await;
     let first = first.expect("the first goes");
-    let second = other.gh_take_write(1, true, &pacing).await.unwrap();
+    let second = crate::store_support::take_write(&other, 1, true, &pacing).await;
     let second = second.expect("the second goes");
     // The third waits for the first to leave the hour, as reserved…
-    let wait = store.gh_take_write(1, true, &pacing).await.unwrap();
+    let wait = crate::store_support::take_write(&store, 1, true, &pacing).await;
     assert_eq!(wait, Err(first + 10_001));
     // … and, once GitHub answered both a moment later, for the first answer to.
     tokio::time::sleep(std::time::Duration::from_millis(30)).await;
-    store.gh_write_answered(1, first, first).await.unwrap();
-    other.gh_write_answered(1, second, second).await.unwrap();
+    crate::store_support::write_answered(&store, 1, first, first).await;
+    crate::store_support::write_answered(&other, 1, second, second).await;
     let answered = owp::store::now_ms();
-    let Err(until) = other.gh_take_write(1, true, &pacing).await.unwrap() else {
+    let Err(until) = crate::store_support::take_write(&other, 1, true, &pacing).await else {
         panic!("the third went within the hour");
     };
     assert!(
@@ -522,19 +522,17 @@ async fn content_creation_stays_under_80_requests_a_minute_per_installation() {
         // Two processes share one budget.
         let s = if i % 2 == 0 { &store } else { &other };
         assert_eq!(
-            s.gh_reserve_write(1, true).await.unwrap(),
+            crate::store_support::reserve_write(s, 1, true).await,
             None,
             "request {i}"
         );
     }
-    let wait_until = store
-        .gh_reserve_write(1, true)
+    let wait_until = crate::store_support::reserve_write(&store, 1, true)
         .await
-        .unwrap()
         .expect("the 81st waits");
     assert!(wait_until >= started + 60_000 && wait_until <= owp::store::now_ms() + 60_001);
     assert_eq!(
-        other.gh_reserve_write(2, true).await.unwrap(),
+        crate::store_support::reserve_write(&other, 2, true).await,
         None,
         "another installation is not affected"
     );
@@ -543,7 +541,11 @@ async fn content_creation_stays_under_80_requests_a_minute_per_installation() {
         .gh_block_installation(2, owp::store::now_ms() + 30_000)
         .await
         .unwrap();
-    assert!(other.gh_reserve_write(2, true).await.unwrap().is_some());
+    assert!(
+        crate::store_support::reserve_write(&other, 2, true)
+            .await
+            .is_some()
+    );
 }
 
 #[tokio::test]

@@ -511,10 +511,11 @@ async fn a_write_in_flight_holds_back_its_installation_in_every_process() {
                 in_flight_ms: 30_000,
                 ..WritePacing::default()
             };
-            let first = db.store.gh_take_write(1, true, &pacing).await.unwrap();
+            let first = crate::store_support::take_write(&db.store, 1, true, &pacing).await;
             let first = first.expect("the first write goes");
             // Until GitHub answers it, no other write of its installation goes, in any process…
-            let Err(until) = other.gh_take_write(1, true, &pacing).await.unwrap() else {
+            let Err(until) = crate::store_support::take_write(&other, 1, true, &pacing).await
+            else {
                 panic!("{}: two writes of one installation at once", db.label);
             };
             let now = owp::store::now_ms();
@@ -522,28 +523,38 @@ async fn a_write_in_flight_holds_back_its_installation_in_every_process() {
                 until > first && until <= now + IN_FLIGHT_RECHECK_MS,
                 "{until}"
             );
-            let look = other.gh_pace_write(1, true, &pacing, false).await.unwrap();
-            assert!(look.is_some(), "{}", db.label);
             // … while another installation writes.
-            assert!(other.gh_take_write(2, true, &pacing).await.unwrap().is_ok());
-            db.store.gh_write_answered(1, first, first).await.unwrap();
-            assert!(other.gh_take_write(1, true, &pacing).await.unwrap().is_ok());
+            assert!(
+                crate::store_support::take_write(&other, 2, true, &pacing)
+                    .await
+                    .is_ok()
+            );
+            crate::store_support::write_answered(&db.store, 1, first, first).await;
+            assert!(
+                crate::store_support::take_write(&other, 1, true, &pacing)
+                    .await
+                    .is_ok()
+            );
             // A write never answered (its process died) holds its installation only so long.
             let short = WritePacing {
                 in_flight_ms: 300,
                 ..pacing
             };
             assert!(
-                db.store
-                    .gh_take_write(3, true, &short)
+                crate::store_support::take_write(&db.store, 3, true, &short)
                     .await
-                    .unwrap()
                     .is_ok()
             );
-            assert!(other.gh_take_write(3, true, &short).await.unwrap().is_err());
+            assert!(
+                crate::store_support::take_write(&other, 3, true, &short)
+                    .await
+                    .is_err()
+            );
             tokio::time::sleep(Duration::from_millis(350)).await;
             assert!(
-                other.gh_take_write(3, true, &short).await.unwrap().is_ok(),
+                crate::store_support::take_write(&other, 3, true, &short)
+                    .await
+                    .is_ok(),
                 "{}",
                 db.label
             );

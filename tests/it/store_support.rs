@@ -419,3 +419,38 @@ macro_rules! on_both_backends {
     )*};
 }
 pub(crate) use on_both_backends;
+
+/// Takes one content-creating request of installation `id`'s budget with `pacing`, in flight
+/// until answered, in a transaction of its own (as the comment sender's claim takes it):
+/// `Ok(at)` reserved, `Err(until)` it waits.
+pub(crate) async fn take_write(
+    store: &Store,
+    id: i64,
+    status: bool,
+    pacing: &owp::store::github::write_pacing::WritePacing,
+) -> Result<i64, i64> {
+    let mut tx = store.begin().await.unwrap();
+    let taken = tx.gh_pace_take(id, status, pacing, true, 0).await.unwrap();
+    if taken.is_ok() {
+        tx.commit().await.unwrap();
+    }
+    taken
+}
+
+/// Takes one request of GitHub's own budgets (no second between writes, none in flight):
+/// `None` when it may go now, `Some(until)` when it waits.
+pub(crate) async fn reserve_write(store: &Store, id: i64, status: bool) -> Option<i64> {
+    let budgets = owp::store::github::write_pacing::WritePacing {
+        spacing_ms: 0,
+        in_flight_ms: 0,
+        ..Default::default()
+    };
+    take_write(store, id, status, &budgets).await.err()
+}
+
+/// GitHub answered the write of installation `id` reserved at `at` and sent at `sent`.
+pub(crate) async fn write_answered(store: &Store, id: i64, at: i64, sent: i64) {
+    let mut tx = store.begin().await.unwrap();
+    tx.gh_write_settled(id, at, Some(sent)).await.unwrap();
+    tx.commit().await.unwrap();
+}

@@ -9,7 +9,7 @@ use crate::store::{Backend, HOUR_MS, Store, StoreError, WriteTx};
 pub const WRITES_PER_MINUTE: i64 = 80;
 
 /// … and at most this many per hour (GitHub's secondary limit is 500). A write counts from its
-/// reservation until GitHub answered it ([`Store::gh_write_answered`]), so in no hour does GitHub,
+/// reservation until GitHub answered it ([`WriteTx::gh_write_settled`]), so in no hour does GitHub,
 /// which counts a write when it arrives, see more than the log.
 pub const WRITES_PER_HOUR: i64 = 500;
 
@@ -37,8 +37,8 @@ pub const LIMIT_STREAK_RESET_MS: i64 = HOUR_MS;
 /// How an installation's content-creating requests are paced, across every replica (the
 /// database holds the log): at most `per_minute` in any `minute_ms` and `per_hour` in any
 /// `hour_ms`, each at least `spacing_ms` after the one before, and one at a time: a write taken
-/// to be sent ([`Store::gh_take_write`]) is in flight until GitHub answered it
-/// ([`Store::gh_write_answered`]), at most `in_flight_ms`, and no other write of its
+/// to be sent ([`WriteTx::gh_pace_take`]) is in flight until GitHub answered it
+/// ([`WriteTx::gh_write_settled`]), at most `in_flight_ms`, and no other write of its
 /// installation goes out meanwhile (`in_flight_ms` 0: writes may overlap). Replies and reactions
 /// use three quarters of each budget; the rest is left to status comments, which go first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,124 +85,7 @@ impl WritePacing {
     }
 }
 
-/// What [`Store::gh_pace`] does with a write that may go now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Take {
-    /// Nothing: it only says whether one could go.
-    Look,
-    /// Counts it against the budgets.
-    Counted,
-    /// Counts it, in flight until GitHub answered it.
-    InFlight,
-}
-
 impl Store {
-    /// Reserves one content-creating request of an installation: `Ok(None)` when it may be sent
-    /// now, `Ok(Some(at))` when it has to wait until `at` (the per-minute or per-hour budget is
-    /// used up, or GitHub asked the App to wait). A status comment (`status`) may use the whole
-    /// budget; replies and reactions leave a share of it to status comments.
-    pub async fn gh_reserve_write(
-        &self,
-        installation_id: i64,
-        status: bool,
-    ) -> Result<Option<i64>, StoreError> {
-        let pacing = WritePacing {
-            spacing_ms: 0,
-            in_flight_ms: 0,
-            ..WritePacing::default()
-        };
-        self.gh_pace_write(installation_id, status, &pacing, true)
-            .await
-    }
-
-    /// Like [`Store::gh_reserve_write`] with `pacing`; with `reserve` false it only says whether
-    /// a write could go now (nothing is taken), so that a sender waits before it reads anything.
-    pub async fn gh_pace_write(
-        &self,
-        installation_id: i64,
-        status: bool,
-        pacing: &WritePacing,
-        reserve: bool,
-    ) -> Result<Option<i64>, StoreError> {
-        let take = if reserve { Take::Counted } else { Take::Look };
-        Ok(self
-            .gh_pace(installation_id, status, pacing, take)
-            .await?
-            .err())
-    }
-
-    /// Takes one content-creating request of an installation's budget (see
-    /// [`Store::gh_pace_write`]): `Ok(Ok(at))` when it may be sent now, reserved at `at` (pass it
-    /// to [`Store::gh_write_answered`] once GitHub answered; until then it is in flight),
-    /// `Ok(Err(until))` when it waits.
-    pub async fn gh_take_write(
-        &self,
-        installation_id: i64,
-        status: bool,
-        pacing: &WritePacing,
-    ) -> Result<Result<i64, i64>, StoreError> {
-        self.gh_pace(installation_id, status, pacing, Take::InFlight)
-            .await
-    }
-
-    /// GitHub answered the write reserved at `reserved_at` and sent at `sent_at`: it is no
-    /// longer in flight, and from now on it counts from now, as GitHub counts it from when it
-    /// arrived (at the latest, now). Without this a write slower to arrive than the one an hour
-    /// after it could make GitHub see one more in its hour than the log. The next write's second
-    /// counts from `sent_at`: a write that left later than it was reserved (a slow commit, a
-    /// busy machine) does not bring the next one closer to it.
-    pub async fn gh_write_answered(
-        &self,
-        installation_id: i64,
-        reserved_at: i64,
-        sent_at: i64,
-    ) -> Result<(), StoreError> {
-        let now = super::super::now_ms().max(reserved_at);
-        sqlx::query(ANSWERED)
-            .bind(installation_id)
-            .bind(reserved_at)
-            .bind(now)
-            .bind(sent_at.clamp(reserved_at, now))
-            .execute_write(self)
-            .await?;
-        Ok(())
-    }
-
-    /// `Ok(Ok(at))`: the write may go now (reserved at `at` when it is taken); `Ok(Err(until))`:
-    /// it waits until `until`. A look ([`Take::Look`]) only reads, on a read connection: it
-    /// takes no turn of the writer (SQLite) and locks no row (PostgreSQL).
-    async fn gh_pace(
-        &self,
-        installation_id: i64,
-        status: bool,
-        pacing: &WritePacing,
-        take: Take,
-    ) -> Result<Result<i64, i64>, StoreError> {
-        if take == Take::Look {
-            let now = crate::store::now_ms();
-            let looked: Looked = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT (SELECT blocked_until FROM gh_installations WHERE id = $1), \
-                     {COUNTS} FROM gh_write_log WHERE installation_id = $1"
-            )))
-            .bind(installation_id)
-            .bind(now - pacing.minute_ms)
-            .bind(now - pacing.hour_ms)
-            .fetch_one(&self.read)
-            .await?;
-            let (blocked, minute, oldest_minute, hour, oldest_hour, newest, in_flight) = looked;
-            let counts = (minute, oldest_minute, hour, oldest_hour, newest, in_flight);
-            return Ok(verdict(pacing, status, now, blocked, counts).map(|()| now));
-        }
-        let mut tx = self.begin().await?;
-        let taken = tx
-            .gh_pace_take(installation_id, status, pacing, take == Take::InFlight, 0)
-            .await?;
-        if taken.is_ok() {
-            tx.commit().await?;
-        }
-        Ok(taken)
-    }
-
     /// GitHub named a secondary rate limit without saying how long to wait: the installation
     /// pauses `first_ms` the first time, twice as long each time the limit comes again within
     /// [`LIMIT_STREAK_RESET_MS`] of the last pause, at most `cap_ms`. Returns when it may send again.
@@ -338,8 +221,13 @@ impl WriteTx {
     }
 
     /// Settles the write reserved at `reserved_at` ([`WriteTx::gh_pace_take`]): sent at
-    /// `sent_at` and answered by GitHub (see [`Store::gh_write_answered`]), or, with `None`, never
-    /// sent: its reservation is taken back, and the installation's next write need not wait for it.
+    /// `sent_at` and answered by GitHub, or, with `None`, never sent: its reservation is taken
+    /// back, and the installation's next write need not wait for it. An answered write is no
+    /// longer in flight, and from now on it counts from now, as GitHub counts it from when it
+    /// arrived (at the latest, now): without this a write slower to arrive than the one an hour
+    /// after it could make GitHub see one more in its hour than the log. The next write's second
+    /// counts from `sent_at`: a write that left later than it was reserved (a slow commit, a
+    /// busy machine) does not bring the next one closer to it.
     pub async fn gh_write_settled(
         &mut self,
         installation_id: i64,
@@ -387,17 +275,6 @@ const COUNTS: &str = "COALESCE(SUM(CASE WHEN at > $2 THEN 1 ELSE 0 END), 0), \
 
 /// The columns of [`COUNTS`].
 type Counts = (i64, Option<i64>, i64, Option<i64>, Option<i64>, Option<i64>);
-
-/// What a look reads: until when the installation pauses, then [`Counts`].
-type Looked = (
-    Option<i64>,
-    i64,
-    Option<i64>,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-);
 
 /// Whether a write may go `now` (`Ok`), or when it may (`Err`): after the installation's pause
 /// (`blocked` until), its write in flight, its budgets and its spacing.
