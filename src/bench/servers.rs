@@ -165,13 +165,10 @@ impl ServerProcess {
     }
 }
 
-/// The time a server's webhook appliers and comment sender spent on each step
-/// (`owp_github_waited_microseconds_total{on}`), in seconds; empty when it does not say (an
-/// earlier build).
-pub(super) async fn github_waited(base: &str) -> std::collections::BTreeMap<String, f64> {
-    let mut out = std::collections::BTreeMap::new();
+/// A server's `/metrics` text; empty when it cannot be read.
+pub(super) async fn scrape(base: &str) -> String {
     let Ok(http) = reqwest::Client::builder().no_proxy().build() else {
-        return out;
+        return String::new();
     };
     let Ok(res) = http
         .get(format!("{base}/metrics"))
@@ -179,11 +176,18 @@ pub(super) async fn github_waited(base: &str) -> std::collections::BTreeMap<Stri
         .send()
         .await
     else {
-        return out;
+        return String::new();
     };
-    let text = res.text().await.unwrap_or_default();
+    res.text().await.unwrap_or_default()
+}
+
+/// The time a server's webhook appliers and comment sender spent on each step
+/// (`owp_github_waited_microseconds_total{on}`), in seconds, read from its `scrape`; empty when
+/// it does not say (an earlier build).
+pub(super) fn github_waited(scrape: &str) -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
     let prefix = format!("{}{{on=\"", crate::metrics::GITHUB_WAITED);
-    for line in text.lines() {
+    for line in scrape.lines() {
         let Some(rest) = line.strip_prefix(&prefix) else {
             continue;
         };
@@ -196,19 +200,12 @@ pub(super) async fn github_waited(base: &str) -> std::collections::BTreeMap<Stri
     out
 }
 
-/// How many times a server's writes committed since it started (`owp_store_commits_total`);
-/// `None` when it does not say (an earlier build).
-pub(super) async fn store_commits(base: &str) -> Option<u64> {
-    let http = reqwest::Client::builder().no_proxy().build().ok()?;
-    let res = http
-        .get(format!("{base}/metrics"))
-        .header("x-admin-token", ADMIN)
-        .send()
-        .await
-        .ok()?;
-    let text = res.text().await.ok()?;
+/// How many times a server's writes committed since it started (`owp_store_commits_total`),
+/// read from its `scrape`; `None` when it does not say (an earlier build).
+pub(super) fn store_commits(scrape: &str) -> Option<u64> {
     let prefix = format!("{} ", crate::metrics::STORE_COMMITS);
-    text.lines()
+    scrape
+        .lines()
         .find_map(|line| line.strip_prefix(&prefix))
         .and_then(|value| value.trim().parse().ok())
 }

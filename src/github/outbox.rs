@@ -228,7 +228,6 @@ async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
                 .gh_status_sent(row, &github.runner, task_id, id, &body, sent)
                 .await?
         }
-        Ok(Sent::Later(at)) => return store.gh_outbox_wait(row, &github.runner, at).await,
         Err(Failure::Call(e)) => return failed_attempt(github, row, e, sent).await,
         Err(Failure::Store(e)) => {
             // Give the row back; the database hiccup is reported by the caller.
@@ -256,8 +255,6 @@ enum Sent<'a> {
         id: i64,
         body: String,
     },
-    /// Not sent yet: the row holds no write of its installation's pace; it may go then.
-    Later(i64),
 }
 
 enum Failure {
@@ -334,31 +331,22 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     base + i64::from(rand::random::<u8>()) * base / 1024
 }
 
-/// A content-creating request sent within its installation's budget, or the time it waits for.
-enum Paced<T> {
-    Answered(Result<T, CallError>),
-    Later(i64),
-}
-
 /// Sends `call` (a request that does nothing until awaited) at the time its row's claim
 /// reserved for it in the installation's pace ([`OutboxRow::write_at`]), noting in `sent` when
 /// it went out; the transaction that ends the row counts the write from GitHub's answer
-/// ([`crate::store::WriteTx::gh_write_settled`]). A row that reserved nothing is given back.
+/// ([`crate::store::WriteTx::gh_write_settled`]).
 async fn paced<T>(
     row: &OutboxRow,
     sent: &mut Option<i64>,
     call: impl std::future::Future<Output = Result<T, CallError>>,
-) -> Paced<T> {
-    let Some(at) = row.write_at else {
-        return Paced::Later(crate::store::now_ms());
-    };
-    let wait = at - crate::store::now_ms();
+) -> Result<T, CallError> {
+    let wait = row.write_at - crate::store::now_ms();
     if wait > 0 {
         let pause = Duration::from_millis(u64::try_from(wait).unwrap_or(0));
         waits::timed(waits::OUTBOX_PACE, tokio::time::sleep(pause)).await;
     }
     *sent = Some(crate::store::now_ms());
-    Paced::Answered(waits::timed(waits::OUTBOX_GITHUB, call).await)
+    waits::timed(waits::OUTBOX_GITHUB, call).await
 }
 
 /// A successful answer may say the rate limit is used up: pause the installation until it resets.
@@ -394,10 +382,7 @@ async fn send_comment(
     }
     let body = messages::with_comment_marker(&row.body, &row.uid);
     let call = api::create_comment(client, &row.repo, row.issue_number, &body);
-    let (id, answer) = match paced(row, sent, call).await {
-        Paced::Answered(answer) => answer?,
-        Paced::Later(at) => return Ok(Sent::Later(at)),
-    };
+    let (id, answer) = paced(row, sent, call).await?;
     note_limits(github, row, &answer).await?;
     tracing::info!(comment = id, "comment posted");
     Ok(Sent::Done(Some(id)))
@@ -414,10 +399,7 @@ async fn send_reaction(
     };
     // GitHub keeps one reaction of a kind per account, so sending it again changes nothing.
     let call = api::react(client, &row.repo, comment_id, &row.body);
-    let (id, answer) = match paced(row, sent, call).await {
-        Paced::Answered(answer) => answer?,
-        Paced::Later(at) => return Ok(Sent::Later(at)),
-    };
+    let (id, answer) = paced(row, sent, call).await?;
     note_limits(github, row, &answer).await?;
     Ok(Sent::Done(Some(id)))
 }
@@ -456,11 +438,7 @@ async fn send_status<'a>(
     match known {
         Some(id) if current.as_deref() == Some(body.as_str()) => Ok(Sent::Done(Some(id))),
         Some(id) => {
-            let answer =
-                match paced(row, sent, api::update_comment(client, &row.repo, id, &body)).await {
-                    Paced::Answered(answer) => answer,
-                    Paced::Later(at) => return Ok(Sent::Later(at)),
-                };
+            let answer = paced(row, sent, api::update_comment(client, &row.repo, id, &body)).await;
             match answer {
                 Ok(answer) => {
                     note_limits(github, row, &answer).await?;
@@ -481,10 +459,7 @@ async fn send_status<'a>(
         }
         None => {
             let call = api::create_comment(client, &row.repo, row.issue_number, &body);
-            let (id, answer) = match paced(row, sent, call).await {
-                Paced::Answered(answer) => answer?,
-                Paced::Later(at) => return Ok(Sent::Later(at)),
-            };
+            let (id, answer) = paced(row, sent, call).await?;
             note_limits(github, row, &answer).await?;
             tracing::info!(comment = id, "status comment posted");
             Ok(Sent::Status { task_id, id, body })

@@ -430,7 +430,7 @@ pub(crate) async fn take_write(
     pacing: &owp::store::github::write_pacing::WritePacing,
 ) -> Result<i64, i64> {
     let mut tx = store.begin().await.unwrap();
-    let taken = tx.gh_pace_take(id, status, pacing, true, 0).await.unwrap();
+    let taken = tx.gh_pace_take(id, status, pacing, 0).await.unwrap();
     if taken.is_ok() {
         tx.commit().await.unwrap();
     }

@@ -239,7 +239,7 @@ fn opened_body(d: &Delivery, issue_id: u64, title: &str, body: &str) -> String {
 async fn commits_of(bases: &[String]) -> Option<u64> {
     let mut sum = 0;
     for base in bases {
-        sum += super::servers::store_commits(base).await?;
+        sum += super::servers::store_commits(&super::servers::scrape(base).await)?;
     }
     Some(sum)
 }
@@ -347,20 +347,24 @@ async fn measure(
         tokio::time::sleep(POLL).await;
     }
     let (send_failures, sending_s) = sent.await?;
-    let commits = match (commits_before, commits_of(&bases).await) {
-        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
-        _ => None,
-    };
     let mut peak_rss_kb = 0;
     let mut waited: std::collections::BTreeMap<String, f64> = Default::default();
+    let mut commits_after = Some(0);
     for s in &mut servers {
-        for (on, secs) in super::servers::github_waited(&s.base).await {
+        let scrape = super::servers::scrape(&s.base).await;
+        for (on, secs) in super::servers::github_waited(&scrape) {
             *waited.entry(on).or_default() += secs;
         }
+        commits_after = commits_after
+            .zip(super::servers::store_commits(&scrape))
+            .map(|(sum, n)| sum + n);
         peak_rss_kb = peak_rss_kb.max(s.peak_rss_kb());
         s.stop().await;
     }
     tool.close().await;
+    let commits = commits_before
+        .zip(commits_after)
+        .map(|(before, after)| after.saturating_sub(before));
     let report = sim.report();
     let status_s = report
         .last_status_ms

@@ -57,14 +57,16 @@ pub struct OutboxRow {
     /// Attempts so far, this one included.
     pub attempts: i64,
     /// When the row's write was reserved in its installation's pace (it is sent then, not
-    /// before), by the claim that took it; `None`: nothing was reserved.
-    pub write_at: Option<i64>,
+    /// before), by the claim that took it.
+    pub write_at: i64,
 }
 
 const OUTBOX_COLUMNS: &str = "id, uid, installation_id, repo, issue_number, kind, task_id, \
     comment_id, body, revision, attempts";
 
-fn decode_outbox(row: &AnyRow) -> Result<OutboxRow, StoreError> {
+/// A row the claim updated, its write to go at `write_at` (the claim puts the time its pace
+/// took in its place before the row leaves it).
+fn decode_outbox(row: &AnyRow, write_at: i64) -> Result<OutboxRow, StoreError> {
     let kind: String = row.try_get("kind")?;
     Ok(OutboxRow {
         id: row.try_get("id")?,
@@ -78,7 +80,7 @@ fn decode_outbox(row: &AnyRow) -> Result<OutboxRow, StoreError> {
         body: row.try_get("body")?,
         revision: row.try_get("revision")?,
         attempts: row.try_get("attempts")?,
-        write_at: None,
+        write_at,
     })
 }
 
@@ -319,22 +321,19 @@ impl Store {
             .await?;
         let mut claimed = rows
             .iter()
-            .map(decode_outbox)
+            .map(|r| decode_outbox(r, now))
             .collect::<Result<Vec<_>, _>>()?;
         // Installations in one order, so that two replicas' claims never wait for each other's
         // installation rows in a circle.
         claimed.sort_by_key(|r| (r.installation_id, r.id));
         let mut out = Vec::with_capacity(claimed.len());
-        for mut row in claimed {
+        for row in claimed {
             let status = row.kind == OutboxKind::Status;
             match tx
-                .gh_pace_take(row.installation_id, status, pacing, true, ahead_ms)
+                .gh_pace_take(row.installation_id, status, pacing, ahead_ms)
                 .await?
             {
-                Ok(at) => {
-                    row.write_at = Some(at);
-                    out.push(row);
-                }
+                Ok(write_at) => out.push(OutboxRow { write_at, ..row }),
                 Err(at) => wait_untried(&mut tx, &row, runner, at).await?,
             }
         }
@@ -461,12 +460,10 @@ impl Store {
     }
 }
 
-/// Settles the write `row` reserved, if it reserved one: sent at `sent_at`, or never sent.
+/// Settles the write `row` reserved: sent at `sent_at`, or never sent.
 async fn settle(tx: &mut WriteTx, row: &OutboxRow, sent_at: Option<i64>) -> Result<(), StoreError> {
-    match row.write_at {
-        Some(at) => tx.gh_write_settled(row.installation_id, at, sent_at).await,
-        None => Ok(()),
-    }
+    tx.gh_write_settled(row.installation_id, row.write_at, sent_at)
+        .await
 }
 
 /// Marks a claimed row sent at `now`, or gives it back when its task changed meanwhile (see

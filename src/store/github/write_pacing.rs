@@ -152,8 +152,8 @@ impl Store {
 impl WriteTx {
     /// Takes one content-creating request of an installation's budget in this transaction:
     /// `Ok(at)` when it is reserved at `at`, `Err(until)` when it has to wait until `until`
-    /// (nothing is written then). `in_flight`: the write is in flight until GitHub answered it
-    /// ([`WriteTx::gh_write_settled`]). With `ahead_ms` above 0 a write whose only wait is at most
+    /// (nothing is written then). The write is in flight until GitHub answered it
+    /// ([`WriteTx::gh_write_settled`]), at most `pacing.in_flight_ms` (0: not at all). With `ahead_ms` above 0 a write whose only wait is at most
     /// that long is reserved at the end of the wait instead (its sender waits it out): the counts
     /// read now are used for that time too, which can only be more than they will be then.
     pub async fn gh_pace_take(
@@ -161,7 +161,6 @@ impl WriteTx {
         installation_id: i64,
         status: bool,
         pacing: &WritePacing,
-        in_flight: bool,
         ahead_ms: i64,
     ) -> Result<Result<i64, i64>, StoreError> {
         let lock = match self.store().backend {
@@ -206,8 +205,7 @@ impl WriteTx {
             }
             Err(until) => return Ok(Err(until)),
         };
-        let in_flight_until =
-            (in_flight && pacing.in_flight_ms > 0).then(|| at + pacing.in_flight_ms);
+        let in_flight_until = (pacing.in_flight_ms > 0).then(|| at + pacing.in_flight_ms);
         sqlx::query(
             "INSERT INTO gh_write_log (installation_id, at, in_flight_until, sent_at) \
              VALUES ($1, $2, $3, $2)",
