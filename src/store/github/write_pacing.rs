@@ -195,10 +195,10 @@ impl WriteTx {
         .bind(now - pacing.hour_ms)
         .fetch_one(self.conn())
         .await?;
-        let at = match verdict(pacing, status, now, None, counts) {
+        let at = match verdict(pacing, status, now, counts) {
             Ok(()) => now,
             Err(until) if until - now <= ahead_ms => {
-                if let Err(later) = verdict(pacing, status, until, None, counts) {
+                if let Err(later) = verdict(pacing, status, until, counts) {
                     return Ok(Err(later));
                 }
                 until
@@ -235,13 +235,16 @@ impl WriteTx {
         match sent_at {
             Some(sent_at) => {
                 let now = crate::store::now_ms().max(self.now).max(reserved_at);
-                sqlx::query(ANSWERED)
-                    .bind(installation_id)
-                    .bind(reserved_at)
-                    .bind(now)
-                    .bind(sent_at.clamp(reserved_at, now))
-                    .execute(self.conn())
-                    .await?;
+                sqlx::query(
+                    "UPDATE gh_write_log SET at = $3, sent_at = $4, in_flight_until = NULL \
+                     WHERE installation_id = $1 AND at = $2",
+                )
+                .bind(installation_id)
+                .bind(reserved_at)
+                .bind(now)
+                .bind(sent_at.clamp(reserved_at, now))
+                .execute(self.conn())
+                .await?;
             }
             None => {
                 sqlx::query(
@@ -258,11 +261,6 @@ impl WriteTx {
     }
 }
 
-/// Notes that GitHub answered a write (`$1` the installation, `$2` when it was reserved, `$3`
-/// now, `$4` when it was sent).
-const ANSWERED: &str = "UPDATE gh_write_log SET at = $3, sent_at = $4, in_flight_until = NULL \
-    WHERE installation_id = $1 AND at = $2";
-
 /// What an installation's log says of its writes (`$1` the installation, `$2` a minute ago, `$3`
 /// an hour ago): writes in the last minute and the oldest of them, in the last hour and the
 /// oldest of them, when the newest was sent, and until when one is in flight.
@@ -274,21 +272,10 @@ const COUNTS: &str = "COALESCE(SUM(CASE WHEN at > $2 THEN 1 ELSE 0 END), 0), \
 /// The columns of [`COUNTS`].
 type Counts = (i64, Option<i64>, i64, Option<i64>, Option<i64>, Option<i64>);
 
-/// Whether a write may go `now` (`Ok`), or when it may (`Err`): after the installation's pause
-/// (`blocked` until), its write in flight, its budgets and its spacing.
-fn verdict(
-    pacing: &WritePacing,
-    status: bool,
-    now: i64,
-    blocked: Option<i64>,
-    counts: Counts,
-) -> Result<(), i64> {
+/// Whether a write may go `now` (`Ok`), or when it may (`Err`): after its installation's write
+/// in flight, its budgets and its spacing (the installation's pause is read by the caller).
+fn verdict(pacing: &WritePacing, status: bool, now: i64, counts: Counts) -> Result<(), i64> {
     let (minute, oldest_minute, hour, oldest_hour, newest, in_flight) = counts;
-    if let Some(until) = blocked
-        && until > now
-    {
-        return Err(until);
-    }
     if pacing.in_flight_ms > 0
         && let Some(until) = in_flight
         && until > now
