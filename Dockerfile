@@ -14,11 +14,13 @@ FROM rust:${RUST_VERSION}-slim-bookworm AS build
 WORKDIR /src
 
 # Dependencies first, in their own layer: it is rebuilt only when Cargo.toml, Cargo.lock or the
-# workspace's own crates (crates/, the floors below `owp`, and sql/, the statements two of them
-# compile) change. The placeholder sources of `owp` are replaced by the real ones below.
+# workspace's own crates change (crates/, the floors below `owp`; sql/, the statements two of
+# them compile; migrations/, which the store's crate embeds). The placeholder sources of `owp`
+# are replaced by the real ones below.
 COPY Cargo.toml Cargo.lock ./
 COPY crates crates
 COPY sql sql
+COPY migrations migrations
 RUN mkdir -p src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \

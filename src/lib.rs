@@ -2,7 +2,8 @@
 //!
 //! - `domain`: the objects, the state machine and the pure scheduling rules (the `owp-protocol`
 //!   crate, `crates/owp-protocol`: no database, no web framework, no async runtime).
-//! - `store`: every SQL query (SQLite and PostgreSQL), including the transactional claim.
+//! - `store`: every SQL query (SQLite and PostgreSQL), including the transactional claim (the
+//!   `owp-store` crate, `crates/owp-store`: no web framework, no GitHub client, no metrics).
 //! - `http`: the OWP REST API (axum), problem+json errors, auth, idempotency, SSE.
 //! - `github`: the GitHub App (webhooks, commands, outbox, reconciliation).
 //! - `dashboard`: the HTML dashboard served at `/`.
@@ -24,7 +25,9 @@ pub use owp_protocol as domain;
 pub mod github;
 pub mod http;
 pub mod metrics;
+#[cfg(test)]
+mod rules_written_once;
 pub mod server;
 #[cfg(test)]
 mod source_code;
-pub mod store;
+pub use owp_store as store;

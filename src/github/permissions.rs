@@ -28,7 +28,7 @@ use crate::github::raw_calls::RepoPermission;
 use crate::store::{Store, now_ms};
 
 /// How long what GitHub said about a person's access is trusted, at most.
-pub const PERMISSION_MAX_AGE_MS: i64 = crate::store::leases::claim_rules::MAINTAINER_ANSWER_MS;
+pub const PERMISSION_MAX_AGE_MS: i64 = crate::store::leases::MAINTAINER_ANSWER_MS;
 
 /// An answer, and when GitHub gave it (ms).
 type Answer = Result<(RepoPermission, i64), CallError>;

@@ -27,7 +27,7 @@ static LEAD_TIMES: std::sync::Mutex<Option<tokio::sync::mpsc::Sender<(Store, Eve
 /// `store`, not the current one (commits on SQLite run on the writer thread, whose time is the
 /// pool's throughput).
 pub(super) fn lead_time_queue(store: &Store) -> Option<tokio::sync::mpsc::Sender<(Store, Event)>> {
-    let runtime = store.home.clone();
+    let runtime = store.home().clone();
     let mut slot = LEAD_TIMES.lock().ok()?;
     // A consumer that ended with its runtime (tests start several) is replaced.
     if let Some(sender) = slot.as_ref().filter(|s| !s.is_closed()) {

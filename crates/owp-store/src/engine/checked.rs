@@ -1,0 +1,134 @@
+//! The pools of the statements the compiler checks.
+//!
+//! A statement whose text is fixed lives in `sql/` as a typed function, compiled twice: by the
+//! crate `owp_sql_sqlite`, checked against the SQLite schema, and by `owp_sql_postgres`, checked
+//! against the PostgreSQL schema (docs/design.md, "Statements the compiler checks"). Those
+//! functions run on sqlx's typed connections, which the `Any` pools of the rest of the store
+//! cannot lend, so the store keeps a pool of each backend's own type for them, used through
+//! [`checked_read!`]:
+//!
+//! - SQLite: up to [`SQLITE_READERS`] read connections to the same file, refusing every write
+//!   (`PRAGMA query_only`): writes still go through the one writer ([`super::sqlite_writer`]).
+//! - PostgreSQL: a quarter of the connections the store was opened with (one to four, see
+//!   [`pg_connections`]), taken out of them, so that a process keeps no more than it was given:
+//!   the sign-in session of every dashboard request and the outbox sender's reads run here.
+//!
+//! Both open their connections when first used.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{Executor, Pool};
+
+use crate::{BUSY_TIMEOUT, StoreError, error};
+
+/// SQLite: the read connections of the checked statements.
+pub(crate) const SQLITE_READERS: u32 = 2;
+
+/// PostgreSQL: how many of the `pool` connections a process was given (`OWP_DATABASE_POOL`)
+/// the checked statements keep: a quarter, at least one and at most four.
+pub(crate) fn pg_connections(pool: u32) -> u32 {
+    (pool / 4).clamp(1, 4)
+}
+
+/// A pool of the backend's own connection type.
+#[derive(Clone)]
+pub(crate) enum CheckedPool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `owp_sql_<backend>::$module::$function(pool, args…)` on the store's checked pool, the
+/// same typed function compiled for the store's backend, and gives its result.
+macro_rules! checked_read {
+    ($store:expr, $module:ident :: $function:ident ( $($arg:expr),* $(,)? )) => {
+        match &$store.checked {
+            $crate::engine::checked::CheckedPool::Sqlite(pool) => {
+                owp_sql_sqlite::$module::$function(pool, $($arg),*).await
+            }
+            $crate::engine::checked::CheckedPool::Postgres(pool) => {
+                owp_sql_postgres::$module::$function(pool, $($arg),*).await
+            }
+        }
+    };
+}
+pub(crate) use checked_read;
+
+impl CheckedPool {
+    /// SQLite: read connections to the (migrated) database of `url`.
+    pub(crate) fn sqlite(url: &str) -> Result<CheckedPool, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .pragma("query_only", "ON");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(SQLITE_READERS)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(30))
+            // A connection to a local file cannot go stale (as `sqlite_pool`'s).
+            .test_before_acquire(false)
+            .connect_lazy_with(options);
+        Ok(CheckedPool::Sqlite(pool))
+    }
+
+    /// PostgreSQL: connections set up as the store's others are (see `Store::open_with`).
+    pub(crate) fn postgres(url: &str, connections: u32) -> Result<CheckedPool, StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(connections)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire(false)
+            .before_acquire(|conn, _meta| {
+                Box::pin(async move {
+                    if error::connections_in_doubt() {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("SET jit = off").await?;
+                    Ok(())
+                })
+            })
+            .connect_lazy_with(options);
+        Ok(CheckedPool::Postgres(pool))
+    }
+
+    /// The connections the pool may keep, and those it keeps now.
+    pub(crate) fn connections(&self) -> (u32, u32) {
+        fn of<DB: sqlx::Database>(pool: &Pool<DB>) -> (u32, u32) {
+            (pool.options().get_max_connections(), pool.size())
+        }
+        match self {
+            CheckedPool::Sqlite(pool) => of(pool),
+            CheckedPool::Postgres(pool) => of(pool),
+        }
+    }
+
+    pub(crate) async fn close(&self) {
+        match self {
+            CheckedPool::Sqlite(pool) => pool.close().await,
+            CheckedPool::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pg_connections;
+
+    #[test]
+    fn the_checked_statements_keep_a_quarter_of_the_connections() {
+        assert_eq!(pg_connections(1), 1);
+        assert_eq!(pg_connections(2), 1);
+        assert_eq!(pg_connections(8), 2);
+        assert_eq!(pg_connections(16), 4);
+        assert_eq!(pg_connections(64), 4);
+    }
+}

@@ -1,0 +1,23 @@
+//! The storage engine: how a statement reaches the database and how a change commits, knowing no
+//! table but the audit log (`events`). The table modules of [`crate`] build on it; it
+//! imports none of them.
+//!
+//! - [`write_tx`]: [`write_tx::WriteTx`], the write transaction every state change goes through,
+//!   with its audit events, commit steps and change hooks;
+//! - [`replicas`]: retried write transactions, and what several processes sharing one PostgreSQL
+//!   database need (the event log's commit-safe read position, cross-process wake-ups);
+//! - [`sqlite_writer`]: SQLite's one write connection, taken in turns, and the thread that runs
+//!   write transactions;
+//! - [`sqlite_direct`]: SQLite connections whose statements run on the calling thread;
+//! - [`checked`]: the pools of the statements the compiler checks (`sql/`), of each backend's own
+//!   connection type;
+//! - [`columns`]: reading a row's columns by name, whichever connection returned it.
+//!
+//! Each file is named for what it holds, and a file that serves SQLite only says so in its name.
+
+pub(crate) mod checked;
+pub mod columns;
+pub(crate) mod replicas;
+pub(crate) mod sqlite_direct;
+pub(crate) mod sqlite_writer;
+pub mod write_tx;

@@ -1,0 +1,233 @@
+//! Comment claims (`gh_claims`): a `/owp claim` by a person or a worker, its own deadline and
+//! reminder, and when a worker last gave a task back (what a refusal of rule 1 says).
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{qualified, row_by_key, rows_by_key};
+use crate::engine::checked::checked_read;
+use crate::{Store, StoreError, WriteTx};
+
+/// A claim made by commenting `/owp claim`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GhClaim {
+    pub task_id: String,
+    pub lease_id: String,
+    pub login: String,
+    pub worker_id: String,
+    /// The login's implicit worker (true) or a worker linked to the login (false).
+    pub person: bool,
+    pub ttl_ms: i64,
+    pub reminder: bool,
+    pub claimed_at: i64,
+    pub last_activity_at: i64,
+    pub reminded_at: Option<i64>,
+}
+
+const GH_CLAIM_COLUMNS: &str = "task_id, lease_id, login, worker_id, person, ttl_ms, reminder, \
+    claimed_at, last_activity_at, reminded_at";
+
+fn decode_claim(row: &AnyRow) -> Result<GhClaim, StoreError> {
+    Ok(GhClaim {
+        task_id: row.try_get("task_id")?,
+        lease_id: row.try_get("lease_id")?,
+        login: row.try_get("login")?,
+        worker_id: row.try_get("worker_id")?,
+        person: row.try_get::<i64, _>("person")? != 0,
+        ttl_ms: row.try_get("ttl_ms")?,
+        reminder: row.try_get::<i64, _>("reminder")? != 0,
+        claimed_at: row.try_get("claimed_at")?,
+        last_activity_at: row.try_get("last_activity_at")?,
+        reminded_at: row.try_get("reminded_at")?,
+    })
+}
+
+impl GhClaim {
+    /// When the claim ends unless the claimer shows activity.
+    pub fn expires_at(&self) -> i64 {
+        self.last_activity_at + self.ttl_ms
+    }
+}
+
+/// Where [`row_by_key`] finds a comment claim by task id.
+const CLAIM_BY_TASK: &str = "gh_claims WHERE task_id = $1";
+
+/// The comment claim of a task, if it has one.
+pub async fn claim_of_task(
+    conn: &mut AnyConnection,
+    task_id: &str,
+) -> Result<Option<GhClaim>, StoreError> {
+    row_by_key(conn, GH_CLAIM_COLUMNS, CLAIM_BY_TASK, task_id, decode_claim).await
+}
+
+/// Forgets the comment claim of a task.
+pub async fn delete_claim(conn: &mut AnyConnection, task_id: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM gh_claims WHERE task_id = $1")
+        .bind(task_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+impl WriteTx {
+    /// Records a comment claim.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn gh_insert_claim(
+        &mut self,
+        task_id: &str,
+        lease_id: &str,
+        login: &str,
+        worker_id: &str,
+        person: bool,
+        ttl_ms: i64,
+        reminder: bool,
+    ) -> Result<(), StoreError> {
+        let now = self.now;
+        sqlx::query(
+            "INSERT INTO gh_claims (task_id, lease_id, login, worker_id, person, ttl_ms, reminder, \
+             claimed_at, last_activity_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+             ON CONFLICT (task_id) DO UPDATE SET lease_id = excluded.lease_id, \
+             login = excluded.login, worker_id = excluded.worker_id, person = excluded.person, \
+             ttl_ms = excluded.ttl_ms, reminder = excluded.reminder, \
+             claimed_at = excluded.claimed_at, last_activity_at = excluded.last_activity_at, \
+             reminded_at = NULL",
+        )
+        .bind(task_id)
+        .bind(lease_id)
+        .bind(login)
+        .bind(worker_id)
+        .bind(i64::from(person))
+        .bind(ttl_ms)
+        .bind(i64::from(reminder))
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// The comment claim of a task.
+    pub async fn gh_claim(&mut self, task_id: &str) -> Result<Option<GhClaim>, StoreError> {
+        claim_of_task(self.conn(), task_id).await
+    }
+
+    /// The claimer showed activity: the claim runs `ttl_ms` from now, and the task's lease with it.
+    /// False when the claim's lease is no longer running.
+    pub async fn gh_touch_claim(&mut self, claim: &GhClaim) -> Result<bool, StoreError> {
+        let now = self.now;
+        let until = now + claim.ttl_ms;
+        let moved = self
+            .move_claim_deadline(&claim.task_id, &claim.lease_id, until)
+            .await?;
+        if moved == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE gh_claims SET last_activity_at = $1, reminded_at = NULL WHERE task_id = $2",
+        )
+        .bind(now)
+        .bind(&claim.task_id)
+        .execute(self.conn())
+        .await?;
+        Ok(true)
+    }
+
+    /// Sets when a comment claim's lease ends (a comment claim lives by its TTL, not the API's
+    /// lease TTL).
+    pub async fn gh_set_claim_deadline(
+        &mut self,
+        task_id: &str,
+        lease_id: &str,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        self.move_claim_deadline(task_id, lease_id, until).await?;
+        Ok(())
+    }
+
+    /// Sets when lease `lease_id` of a claimed (`in_progress`) task ends; how many leases changed
+    /// (0 when that lease is no longer running).
+    async fn move_claim_deadline(
+        &mut self,
+        task_id: &str,
+        lease_id: &str,
+        until: i64,
+    ) -> Result<u64, StoreError> {
+        self.store().note_deadline(until);
+        // The lease's clock, in the lease's row (acknowledged: the task is in progress).
+        let moved = sqlx::query(
+            "UPDATE leases SET expires_at = $1, deadline = $1 \
+             WHERE id = $2 AND ended_at IS NULL AND acked_at IS NOT NULL \
+               AND task_seq = (SELECT seq FROM tasks WHERE id = $3 AND lease_id = $2)",
+        )
+        .bind(until)
+        .bind(lease_id)
+        .bind(task_id)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        Ok(moved)
+    }
+
+    /// Marks a claim reminded; false when someone else did it first (or the claimer was active).
+    pub async fn gh_mark_reminded(
+        &mut self,
+        task_id: &str,
+        activity_at: i64,
+    ) -> Result<bool, StoreError> {
+        let now = self.now;
+        let n = sqlx::query(
+            "UPDATE gh_claims SET reminded_at = $1 WHERE task_id = $2 AND reminded_at IS NULL \
+             AND last_activity_at = $3",
+        )
+        .bind(now)
+        .bind(task_id)
+        .bind(activity_at)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// When `worker_id`, or the person it speaks for on any worker, last gave task `task_seq`
+    /// back, if they did (rule 1 reads the person, `claim_rules::by_person`).
+    pub async fn gh_nacked_at(
+        &mut self,
+        task_seq: i64,
+        worker_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let sql = format!(
+            "SELECT MAX(n.at) FROM nacks n WHERE n.task_seq = $1 AND {}",
+            crate::leases::claim_rules::by_person("n", "$2")
+        );
+        let row: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(task_seq)
+            .bind(worker_id)
+            .fetch_one(self.conn())
+            .await?;
+        Ok(row)
+    }
+}
+
+impl Store {
+    /// The comment claim of a task.
+    pub async fn gh_claim(&self, task_id: &str) -> Result<Option<GhClaim>, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        claim_of_task(&mut conn, task_id).await
+    }
+
+    /// Comment claims whose half-time reminder is due.
+    pub async fn gh_due_reminders(&self, now: i64) -> Result<Vec<GhClaim>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM gh_claims c JOIN tasks t ON t.id = c.task_id \
+             WHERE c.person = 1 AND c.reminder = 1 AND c.reminded_at IS NULL \
+             AND c.last_activity_at + c.ttl_ms / 2 <= $1 \
+             AND t.status = 'in_progress' AND t.lease_id = c.lease_id",
+            qualified(GH_CLAIM_COLUMNS, "c")
+        );
+        rows_by_key(&self.read, sql, now, decode_claim).await
+    }
+
+    /// When a lease was granted.
+    pub async fn gh_lease_created_at(&self, lease_id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(checked_read!(self, leases::created_at(lease_id))?)
+    }
+}

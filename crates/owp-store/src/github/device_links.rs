@@ -1,0 +1,234 @@
+//! A worker's proof of its person with GitHub's device flow (`worker_link_flows`, schema in
+//! `migrations/*/0048_worker_device_links.sql`): each flow under way is bound to the worker that
+//! started it, polled no more often than GitHub asks, and used once. The link itself is
+//! [`WriteTx::gh_link_worker`]'s, in the transaction that ends the flow.
+//!
+//! These rows live apart from a maintainer's sign-in (`signin_flows`): nothing here reads that
+//! table and nothing of sign-in reads this one, so a device code of one kind is unknown to the
+//! other. GitHub's device code arrives here as a digest only (the caller hashes it).
+
+use crate::engine::sqlite_writer::ExecuteWrite;
+use crate::signin::DevicePoll;
+use crate::{Store, StoreError, WriteTx, now_ms};
+
+/// Ended flows are kept this long before they are swept (a replayed code is then unknown).
+const KEEP_ENDED_MS: i64 = 24 * 3_600_000;
+
+impl Store {
+    /// Records a device flow that `worker_id` started, valid for `ttl_ms`: the worker's earlier
+    /// flows that were not used end (one flow per worker at a time); flows long over are swept.
+    pub async fn worker_link_flow_start(
+        &self,
+        worker_id: &str,
+        digest: &str,
+        interval_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let now = tx.now;
+        sqlx::query(
+            "DELETE FROM worker_link_flows WHERE expires_at < $1 \
+             OR (worker_id = $2 AND used_at IS NULL)",
+        )
+        .bind(now - KEEP_ENDED_MS)
+        .bind(worker_id)
+        .execute(tx.conn())
+        .await?;
+        sqlx::query(
+            "INSERT INTO worker_link_flows \
+             (digest, worker_id, interval_ms, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(digest)
+        .bind(worker_id)
+        .bind(interval_ms)
+        .bind(now)
+        .bind(now + ttl_ms)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A poll of `worker_id`'s flow `digest`: allowed when the flow is that worker's, live and
+    /// unused, and its interval has passed since the last poll (which this one now is).
+    pub async fn worker_link_flow_poll(
+        &self,
+        worker_id: &str,
+        digest: &str,
+    ) -> Result<DevicePoll, StoreError> {
+        let mut tx = self.begin().await?;
+        let now = tx.now;
+        let went: Option<(String,)> = sqlx::query_as(
+            "UPDATE worker_link_flows SET polled_at = $1 \
+             WHERE digest = $2 AND worker_id = $3 AND used_at IS NULL AND expires_at > $1 \
+               AND (polled_at IS NULL OR polled_at + interval_ms <= $1) \
+             RETURNING digest",
+        )
+        .bind(now)
+        .bind(digest)
+        .bind(worker_id)
+        .fetch_optional(tx.conn())
+        .await?;
+        let out = if went.is_some() {
+            DevicePoll::Go
+        } else {
+            let row: Option<(Option<i64>, i64)> = sqlx::query_as(
+                "SELECT polled_at, interval_ms FROM worker_link_flows \
+                 WHERE digest = $1 AND worker_id = $2 AND used_at IS NULL AND expires_at > $3",
+            )
+            .bind(digest)
+            .bind(worker_id)
+            .bind(now)
+            .fetch_optional(tx.conn())
+            .await?;
+            DevicePoll::of(row, now)
+        };
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// GitHub asked to poll `worker_id`'s flow more slowly: its interval becomes `interval_ms`.
+    pub async fn worker_link_flow_interval(
+        &self,
+        worker_id: &str,
+        digest: &str,
+        interval_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE worker_link_flows SET interval_ms = $1 WHERE digest = $2 AND worker_id = $3",
+        )
+        .bind(interval_ms)
+        .bind(digest)
+        .bind(worker_id)
+        .execute_write(self)
+        .await?;
+        Ok(())
+    }
+
+    /// Ends `worker_id`'s flow without a link (GitHub said it expired or was declined).
+    pub async fn worker_link_flow_end(
+        &self,
+        worker_id: &str,
+        digest: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE worker_link_flows SET used_at = $1 \
+             WHERE digest = $2 AND worker_id = $3 AND used_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(digest)
+        .bind(worker_id)
+        .execute_write(self)
+        .await?;
+        Ok(())
+    }
+}
+
+impl WriteTx {
+    /// Ends `worker_id`'s flow `digest` in this transaction: true for the one caller that ends
+    /// it, which then links the worker (a flow links at most once).
+    pub async fn worker_link_flow_finish(
+        &mut self,
+        worker_id: &str,
+        digest: &str,
+    ) -> Result<bool, StoreError> {
+        let now = self.now;
+        let done = sqlx::query(
+            "UPDATE worker_link_flows SET used_at = $1 \
+             WHERE digest = $2 AND worker_id = $3 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(digest)
+        .bind(worker_id)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Timing;
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+        (dir, Store::open(&url, Timing::default()).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_flow_is_its_workers_polled_at_its_interval_and_finished_once() {
+        let (_dir, s) = store().await;
+        s.worker_link_flow_start("w_1", "d1", 60_000, 600_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.worker_link_flow_poll("w_2", "d1").await.unwrap(),
+            DevicePoll::Unknown,
+            "another worker's flow"
+        );
+        assert_eq!(
+            s.worker_link_flow_poll("w_1", "d1").await.unwrap(),
+            DevicePoll::Go
+        );
+        assert!(matches!(
+            s.worker_link_flow_poll("w_1", "d1").await.unwrap(),
+            DevicePoll::TooSoon(ms) if ms > 50_000
+        ));
+        let mut tx = s.begin().await.unwrap();
+        assert!(!tx.worker_link_flow_finish("w_2", "d1").await.unwrap());
+        assert!(tx.worker_link_flow_finish("w_1", "d1").await.unwrap());
+        assert!(
+            !tx.worker_link_flow_finish("w_1", "d1").await.unwrap(),
+            "once"
+        );
+        tx.commit().await.unwrap();
+        assert_eq!(
+            s.worker_link_flow_poll("w_1", "d1").await.unwrap(),
+            DevicePoll::Unknown
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_flow_ends_the_workers_earlier_one_and_expiry_ends_any() {
+        let (_dir, s) = store().await;
+        s.worker_link_flow_start("w_1", "old", 1000, 600_000)
+            .await
+            .unwrap();
+        s.worker_link_flow_start("w_2", "theirs", 1000, 600_000)
+            .await
+            .unwrap();
+        s.worker_link_flow_start("w_1", "new", 1000, 600_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.worker_link_flow_poll("w_1", "old").await.unwrap(),
+            DevicePoll::Unknown
+        );
+        assert_eq!(
+            s.worker_link_flow_poll("w_1", "new").await.unwrap(),
+            DevicePoll::Go
+        );
+        assert_eq!(
+            s.worker_link_flow_poll("w_2", "theirs").await.unwrap(),
+            DevicePoll::Go,
+            "another worker's flow stays"
+        );
+        s.worker_link_flow_start("w_3", "gone", 1000, -1)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.worker_link_flow_poll("w_3", "gone").await.unwrap(),
+            DevicePoll::Unknown,
+            "expired"
+        );
+        s.worker_link_flow_end("w_2", "theirs").await.unwrap();
+        assert_eq!(
+            s.worker_link_flow_poll("w_2", "theirs").await.unwrap(),
+            DevicePoll::Unknown,
+            "declined"
+        );
+    }
+}

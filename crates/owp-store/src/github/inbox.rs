@@ -1,0 +1,263 @@
+//! The webhook inbox (`gh_deliveries`): deliveries stored as they arrive, claimed by one process
+//! at a time, retried, and the redeliveries the App asked GitHub for (`gh_redeliveries`).
+//!
+//! Each delivery is stored with its lane ([`DeliveryLane`]): the repository and the installation
+//! it is about. Deliveries are claimed side by side, by any number of appliers in any number of
+//! processes, but never ahead of an earlier pending delivery of the same lane: that rule is one
+//! condition of the statement that claims ([`CLAIM_NEXT`]), so it holds however many race.
+
+use crate::engine::checked::checked_read;
+use crate::engine::sqlite_writer::ExecuteWrite;
+use crate::{Backend, Store, StoreError, WriteTx};
+
+/// What a delivery must wait for: the earlier pending deliveries of its repository and of its
+/// installation. Taken from the payload by the App when it stores the delivery.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryLane {
+    /// The installation the delivery came through; `None`: it names none, and waits for every
+    /// earlier delivery and holds every later one.
+    pub installation: Option<i64>,
+    /// GitHub's id of the repository the event is about; `None`: it spans its installation
+    /// (it waits for every earlier delivery of the installation, and they all wait for it).
+    pub repo: Option<i64>,
+}
+
+/// Claims the oldest due delivery that no earlier pending delivery holds back (`$1` runner,
+/// `$2` claimed until, `$3` now), in the same form on both backends. An earlier delivery holds
+/// a later one while it is pending — claimed, waiting for a retry, or not yet tried — when they
+/// share a repository, when either spans their installation, or when either names no
+/// installation (each of these is one probe of an index of pending deliveries; one without an
+/// installation has no repository either). `{lock}`:
+/// PostgreSQL passes over rows another process is claiming at this instant (`FOR UPDATE SKIP
+/// LOCKED`) instead of waiting for them; SQLite writes one statement at a time.
+const CLAIM_NEXT: &str = "\
+    UPDATE gh_deliveries SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
+    WHERE seq = ( \
+      SELECT d.seq FROM gh_deliveries d \
+      WHERE d.state = 'pending' AND d.next_attempt_at <= $3 \
+        AND (d.claimed_until IS NULL OR d.claimed_until <= $3) \
+        AND NOT EXISTS (SELECT 1 FROM gh_deliveries e WHERE e.state = 'pending' \
+              AND e.lane_repo = d.lane_repo AND e.seq < d.seq) \
+        AND NOT EXISTS (SELECT 1 FROM gh_deliveries e WHERE e.state = 'pending' \
+              AND e.lane_installation = d.lane_installation AND e.lane_repo IS NULL \
+              AND e.seq < d.seq) \
+        AND (d.lane_repo IS NOT NULL OR NOT EXISTS (SELECT 1 FROM gh_deliveries e \
+              WHERE e.state = 'pending' AND e.lane_installation = d.lane_installation \
+              AND e.seq < d.seq)) \
+        AND NOT EXISTS (SELECT 1 FROM gh_deliveries e WHERE e.state = 'pending' \
+              AND e.lane_installation IS NULL AND e.lane_repo IS NULL AND e.seq < d.seq) \
+        AND (d.lane_installation IS NOT NULL OR NOT EXISTS (SELECT 1 FROM gh_deliveries e \
+              WHERE e.state = 'pending' AND e.seq < d.seq)) \
+      ORDER BY d.seq LIMIT 1 {lock}) \
+    AND state = 'pending' AND (claimed_until IS NULL OR claimed_until <= $3) \
+    RETURNING seq, delivery_id, event, body, attempts";
+
+/// A webhook delivery claimed from the inbox.
+#[derive(Clone, Debug)]
+pub struct InboxDelivery {
+    pub seq: i64,
+    pub delivery_id: String,
+    pub event: String,
+    pub body: String,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+}
+
+/// How a delivery left the inbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Applied,
+    Ignored,
+    Failed,
+}
+
+impl DeliveryOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeliveryOutcome::Applied => "applied",
+            DeliveryOutcome::Ignored => "ignored",
+            DeliveryOutcome::Failed => "failed",
+        }
+    }
+}
+
+impl WriteTx {
+    /// Marks a claimed delivery done, in the transaction of its effects.
+    pub async fn gh_finish_delivery(
+        &mut self,
+        seq: i64,
+        outcome: DeliveryOutcome,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let now = self.now;
+        sqlx::query(
+            "UPDATE gh_deliveries SET state = $1, finished_at = $2, error = $3, \
+             claimed_by = NULL, claimed_until = NULL WHERE seq = $4",
+        )
+        .bind(outcome.as_str())
+        .bind(now)
+        .bind(error)
+        .bind(seq)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Stores a verified webhook delivery; false when this delivery id, or the same signed body
+    /// (`body_sha256`) under another id, was stored before.
+    pub async fn gh_insert_delivery(
+        &self,
+        delivery_id: &str,
+        event: &str,
+        body: &str,
+        body_sha256: Option<&str>,
+        lane: DeliveryLane,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "INSERT INTO gh_deliveries (delivery_id, event, body, body_sha256, received_at, \
+             next_attempt_at, lane_installation, lane_repo) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(delivery_id)
+        .bind(event)
+        .bind(body)
+        .bind(body_sha256)
+        .bind(now)
+        .bind(lane.installation)
+        .bind(lane.installation.and(lane.repo))
+        .execute_write(self)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Whether a delivery id is in the inbox.
+    pub async fn gh_delivery_known(&self, delivery_id: &str) -> Result<bool, StoreError> {
+        let n = checked_read!(self, github::delivery_known(delivery_id))?;
+        Ok(n > 0)
+    }
+
+    /// How many deliveries the inbox holds (any state).
+    pub async fn gh_delivery_count(&self) -> Result<i64, StoreError> {
+        Ok(checked_read!(self, github::delivery_count())?)
+    }
+
+    /// Claims the oldest due delivery that no earlier pending delivery of its lane holds back
+    /// ([`CLAIM_NEXT`]), for `runner` until `until`; `None` when there is none (or another
+    /// process claimed it first).
+    pub async fn gh_claim_delivery(
+        &self,
+        runner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<Option<InboxDelivery>, StoreError> {
+        Ok(self
+            .gh_claim_deliveries(runner, now, until, 1)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Claims up to `limit` deliveries as [`Store::gh_claim_delivery`] does, oldest first: one
+    /// claim statement each, the same on both backends, each its own short transaction
+    /// (PostgreSQL's `FOR UPDATE SKIP LOCKED` passes over rows another process is claiming).
+    pub async fn gh_claim_deliveries(
+        &self,
+        runner: &str,
+        now: i64,
+        until: i64,
+        limit: usize,
+    ) -> Result<Vec<InboxDelivery>, StoreError> {
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        };
+        let sql = CLAIM_NEXT.replace("{lock}", lock);
+        let mut out = Vec::new();
+        while out.len() < limit.max(1) {
+            let mut tx = self.begin().await?;
+            let row: Option<(i64, String, String, String, i64)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                    .bind(runner)
+                    .bind(until)
+                    .bind(now)
+                    .fetch_optional(tx.conn())
+                    .await?;
+            // A claim that found nothing wrote nothing: it is rolled back (dropped), not
+            // committed, so an idle applier's poll costs the database no commit.
+            let Some((seq, delivery_id, event, body, attempts)) = row else {
+                break;
+            };
+            tx.commit().await?;
+            out.push(InboxDelivery {
+                seq,
+                delivery_id,
+                event,
+                body,
+                attempts,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Gives a claimed delivery back, to be tried again at `at` (or marks it failed).
+    pub async fn gh_delivery_retry(
+        &self,
+        seq: i64,
+        at: Option<i64>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        // $1: when to try again, or when it failed.
+        let (sql, instant) = match at {
+            Some(at) => (
+                "UPDATE gh_deliveries SET next_attempt_at = $1, error = $2, claimed_by = NULL, \
+                 claimed_until = NULL WHERE seq = $3",
+                at,
+            ),
+            None => (
+                "UPDATE gh_deliveries SET state = 'failed', finished_at = $1, error = $2, \
+                 claimed_by = NULL, claimed_until = NULL WHERE seq = $3",
+                crate::now_ms(),
+            ),
+        };
+        sqlx::query(sql)
+            .bind(instant)
+            .bind(error)
+            .bind(seq)
+            .execute_write(self)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the App already asked GitHub to redeliver `guid`.
+    pub async fn gh_redelivery_requested(&self, guid: &str) -> Result<bool, StoreError> {
+        let n = checked_read!(self, github::redelivery_requested(guid))?;
+        Ok(n > 0)
+    }
+
+    /// Remembers that the App asked GitHub to redeliver `guid`.
+    pub async fn gh_record_redelivery(
+        &self,
+        guid: &str,
+        attempt_id: i64,
+    ) -> Result<(), StoreError> {
+        let now = crate::now_ms();
+        sqlx::query(
+            "INSERT INTO gh_redeliveries (guid, attempt_id, requested_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (guid) DO NOTHING",
+        )
+        .bind(guid)
+        .bind(attempt_id)
+        .bind(now)
+        .execute_write(self)
+        .await?;
+        sqlx::query("DELETE FROM gh_redeliveries WHERE requested_at < $1")
+            .bind(now - 4 * 24 * 3_600_000)
+            .execute_write(self)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,220 @@
+//! Tasks made from GitHub issues (`gh_tasks`): the issue behind a task, its label warnings,
+//! whether it left the pool, and its status comment.
+
+use std::collections::HashMap;
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{row_by_key, rows_by_key};
+use crate::engine::checked::checked_read;
+use crate::engine::sqlite_writer::ExecuteWrite;
+use crate::{Store, StoreError, WriteTx};
+
+/// The GitHub side of a task made from an issue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GhTask {
+    pub task_id: String,
+    pub repo: String,
+    pub issue_number: i64,
+    pub label_warnings: Vec<String>,
+    pub left_pool: Option<String>,
+    pub status_comment_id: Option<i64>,
+    pub status_body: Option<String>,
+}
+
+const GH_TASK_COLUMNS: &str =
+    "task_id, repo, issue_number, label_warnings, left_pool, status_comment_id, status_body";
+
+fn decode_task(row: &AnyRow) -> Result<GhTask, StoreError> {
+    let warnings: String = row.try_get("label_warnings")?;
+    Ok(GhTask {
+        task_id: row.try_get("task_id")?,
+        repo: row.try_get("repo")?,
+        issue_number: row.try_get("issue_number")?,
+        label_warnings: serde_json::from_str(&warnings).unwrap_or_default(),
+        left_pool: row.try_get("left_pool")?,
+        status_comment_id: row.try_get("status_comment_id")?,
+        status_body: row.try_get("status_body")?,
+    })
+}
+
+/// Where [`row_by_key`] finds a task by id.
+const TASK_BY_ID: &str = "gh_tasks WHERE task_id = $1";
+
+/// The issue and installation of each of `task_ids` made from a GitHub issue of an installed
+/// repository, by task id (one query for all of a transaction's events).
+pub async fn task_targets(
+    conn: &mut AnyConnection,
+    task_ids: &[&str],
+) -> Result<HashMap<String, (String, i64, i64)>, StoreError> {
+    if task_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids = serde_json::to_string(task_ids).map_err(|e| StoreError::Config(e.to_string()))?;
+    // The ids travel as one JSON array, so the statement's text does not depend on their number.
+    let list = match conn.backend_name() {
+        "PostgreSQL" => "SELECT jsonb_array_elements_text($1::jsonb)",
+        _ => "SELECT value FROM json_each($1)",
+    };
+    let sql = format!(
+        "SELECT g.task_id, g.repo, g.issue_number, r.installation_id \
+         FROM gh_tasks g JOIN gh_repos r ON r.repo = g.repo WHERE g.task_id IN ({list})"
+    );
+    let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(ids)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(task, repo, number, inst)| inst.map(|i| (task, (repo, number, i))))
+        .collect())
+}
+
+impl WriteTx {
+    /// Records the GitHub side of a task made from issue `number` of `repo`.
+    pub async fn gh_upsert_task(
+        &mut self,
+        task_id: &str,
+        repo: &str,
+        number: i64,
+        label_warnings: &[String],
+    ) -> Result<(), StoreError> {
+        let warnings = serde_json::to_string(label_warnings).unwrap_or_else(|_| "[]".into());
+        sqlx::query(
+            "INSERT INTO gh_tasks (task_id, repo, issue_number, label_warnings) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (task_id) DO UPDATE SET \
+             label_warnings = excluded.label_warnings",
+        )
+        .bind(task_id)
+        .bind(repo)
+        .bind(number)
+        .bind(warnings)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Whether the task's issue carries the repository's first-timers label (rule 14; the claim
+    /// reads `tasks.first_timers`). Writes only a change.
+    pub async fn gh_set_first_timers(
+        &mut self,
+        task_id: &str,
+        first_timers: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tasks SET first_timers = $1 WHERE id = $2 AND first_timers <> $1")
+            .bind(i64::from(first_timers))
+            .bind(task_id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// The GitHub side of a task.
+    pub async fn gh_task(&mut self, task_id: &str) -> Result<Option<GhTask>, StoreError> {
+        row_by_key(
+            self.conn(),
+            GH_TASK_COLUMNS,
+            TASK_BY_ID,
+            task_id,
+            decode_task,
+        )
+        .await
+    }
+
+    /// The tasks of `repo`'s issues that are not finished (neither merged nor cancelled): those
+    /// whose status comments still change, by issue number.
+    pub async fn gh_open_tasks_of_repo(&mut self, repo: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT g.task_id FROM gh_tasks g JOIN tasks t ON t.id = g.task_id \
+             WHERE g.repo = $1 AND t.status NOT IN ('merged', 'cancelled') \
+             ORDER BY g.issue_number",
+        )
+        .bind(repo)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// Remembers a task's status comment and the body last written to it.
+    pub async fn gh_set_status_comment(
+        &mut self,
+        task_id: &str,
+        comment_id: Option<i64>,
+        body: Option<&str>,
+    ) -> Result<(), StoreError> {
+        set_status_comment(self.conn(), task_id, comment_id, body).await
+    }
+
+    /// Marks (or clears, with `None`) that the issue left the pool while someone held it.
+    pub async fn gh_set_left_pool(
+        &mut self,
+        task_id: &str,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE gh_tasks SET left_pool = $1 WHERE task_id = $2")
+            .bind(reason)
+            .bind(task_id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// The GitHub side of a task.
+    pub async fn gh_task(&self, task_id: &str) -> Result<Option<GhTask>, StoreError> {
+        row_by_key(
+            &self.read,
+            GH_TASK_COLUMNS,
+            TASK_BY_ID,
+            task_id,
+            decode_task,
+        )
+        .await
+    }
+
+    /// The GitHub tasks of a repository.
+    pub async fn gh_tasks_of_repo(&self, repo: &str) -> Result<Vec<GhTask>, StoreError> {
+        let sql =
+            format!("SELECT {GH_TASK_COLUMNS} FROM gh_tasks WHERE repo = $1 ORDER BY issue_number");
+        rows_by_key(&self.read, sql, repo, decode_task).await
+    }
+
+    /// Tasks that are `ready` although their issue left the pool while someone held them.
+    pub async fn gh_left_pool_ready(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(checked_read!(self, github::left_pool_ready())?)
+    }
+
+    /// Remembers a task's status comment and the body last written to it.
+    pub async fn gh_set_status_comment(
+        &self,
+        task_id: &str,
+        comment_id: Option<i64>,
+        body: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE gh_tasks SET status_comment_id = $1, status_body = $2 WHERE task_id = $3",
+        )
+        .bind(comment_id)
+        .bind(body)
+        .bind(task_id)
+        .execute_write(self)
+        .await?;
+        Ok(())
+    }
+}
+
+async fn set_status_comment(
+    conn: &mut AnyConnection,
+    task_id: &str,
+    comment_id: Option<i64>,
+    body: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE gh_tasks SET status_comment_id = $1, status_body = $2 WHERE task_id = $3")
+        .bind(comment_id)
+        .bind(body)
+        .bind(task_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! What GitHub said lately, kept so that a volunteer's action asks GitHub again only when the
+//! answer is stale (schema in `migrations/*/0058_github_reads_bounded.sql`): a pull request's
+//! state and author (from a read or a `pull_request` delivery, `gh_pr_facts`), and each vouch
+//! list login the App asked about (`gh_login_asks`: when, and what GitHub answered). Shared by
+//! every replica; nothing here decides anything.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use super::pulls::PrState;
+use crate::engine::checked::checked_read;
+use crate::engine::sqlite_writer::ExecuteWrite;
+use crate::{HOUR_MS, Store, StoreError, WriteTx, now_ms};
+
+/// How long a row of either table is kept (an answer older than this is asked again anyway).
+const KEPT_MS: i64 = 48 * HOUR_MS;
+
+/// What GitHub said of a pull request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownPull {
+    /// Its state; `None`: GitHub knows no such pull request in the repository.
+    pub state: Option<PrState>,
+    /// Its author's account id and login (none for a missing one).
+    pub author_id: Option<i64>,
+    pub author: Option<String>,
+    /// When GitHub said it (ms).
+    pub read_at: i64,
+}
+
+const NOTE_PULL: &str = "INSERT INTO gh_pr_facts (repo, number, state, author_id, author, read_at) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (repo, number) DO UPDATE SET \
+     state = excluded.state, author_id = excluded.author_id, author = excluded.author, \
+     read_at = excluded.read_at WHERE gh_pr_facts.read_at <= excluded.read_at";
+
+fn state_text(state: Option<PrState>) -> &'static str {
+    state.map_or("missing", PrState::as_str)
+}
+
+/// One login asked about, and GitHub's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginAsk {
+    /// Lower-case.
+    pub login: String,
+    pub asked_at: i64,
+    /// The account GitHub named, if it did.
+    pub account_id: Option<i64>,
+    /// GitHub answered that it knows no such account (404).
+    pub missing: bool,
+}
+
+/// The most logins one statement looks up.
+const LOGINS_PER_STATEMENT: usize = 500;
+
+impl Store {
+    /// What GitHub said of pull request `number` of `repo` at `fresh_since` or later, if anything.
+    pub async fn gh_known_pull(
+        &self,
+        repo: &str,
+        number: i64,
+        fresh_since: i64,
+    ) -> Result<Option<KnownPull>, StoreError> {
+        let row = checked_read!(self, github::known_pull(repo, number, fresh_since))?;
+        let Some((state, author_id, author, read_at)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(KnownPull {
+            state: match state.as_str() {
+                "missing" => None,
+                other => Some(PrState::parse(other)?),
+            },
+            author_id,
+            author,
+            read_at,
+        }))
+    }
+
+    /// Keeps what GitHub just said of pull request `number` of `repo` (an answer older than the
+    /// one kept changes nothing).
+    pub async fn gh_note_pull(
+        &self,
+        repo: &str,
+        number: i64,
+        pull: &KnownPull,
+    ) -> Result<(), StoreError> {
+        sqlx::query(NOTE_PULL)
+            .bind(repo)
+            .bind(number)
+            .bind(state_text(pull.state))
+            .bind(pull.author_id)
+            .bind(pull.author.as_deref())
+            .bind(pull.read_at)
+            .execute_write(self)
+            .await?;
+        Ok(())
+    }
+
+    /// What the App asked GitHub lately about each of `logins` (lower-case), by login.
+    pub async fn gh_login_asks(
+        &self,
+        logins: &[&str],
+    ) -> Result<HashMap<String, LoginAsk>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in logins.chunks(LOGINS_PER_STATEMENT) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT login, asked_at, account_id, missing FROM gh_login_asks \
+                 WHERE login IN ({})",
+                marks.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for login in chunk {
+                query = query.bind(*login);
+            }
+            for row in query.fetch_all(&self.read).await? {
+                let ask = LoginAsk {
+                    login: row.try_get("login")?,
+                    asked_at: row.try_get("asked_at")?,
+                    account_id: row.try_get("account_id")?,
+                    missing: row.try_get::<i64, _>("missing")? != 0,
+                };
+                found.insert(ask.login.clone(), ask);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Forgets the answers kept longer than two days (run every minute or so).
+    pub async fn gh_forget_old_answers(&self) -> Result<(), StoreError> {
+        let before = now_ms() - KEPT_MS;
+        for sql in [
+            "DELETE FROM gh_pr_facts WHERE read_at < $1",
+            "DELETE FROM gh_login_asks WHERE asked_at < $1",
+        ] {
+            sqlx::query(sql).bind(before).execute_write(self).await?;
+        }
+        Ok(())
+    }
+}
+
+impl WriteTx {
+    /// [`Store::gh_note_pull`] in this transaction (a `pull_request` delivery, reconciliation).
+    pub async fn gh_note_pull(
+        &mut self,
+        repo: &str,
+        number: i64,
+        pull: &KnownPull,
+    ) -> Result<(), StoreError> {
+        sqlx::query(NOTE_PULL)
+            .bind(repo)
+            .bind(number)
+            .bind(state_text(pull.state))
+            .bind(pull.author_id)
+            .bind(pull.author.as_deref())
+            .bind(pull.read_at)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Keeps what GitHub answered to each of `asks`.
+    pub async fn gh_note_login_asks(&mut self, asks: &[LoginAsk]) -> Result<(), StoreError> {
+        for ask in asks {
+            sqlx::query(
+                "INSERT INTO gh_login_asks (login, asked_at, account_id, missing) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (login) DO UPDATE SET \
+                 asked_at = excluded.asked_at, account_id = excluded.account_id, \
+                 missing = excluded.missing",
+            )
+            .bind(ask.login.to_ascii_lowercase())
+            .bind(ask.asked_at)
+            .bind(ask.account_id)
+            .bind(i64::from(ask.missing))
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,125 @@
+//! Every query of the GitHub App, one file per thing it stores (schema in
+//! `migrations/*/0002_github.sql` and later):
+//! - [`installations`]: installations and the repositories they put in the pool;
+//! - [`identity`]: GitHub's numeric ids as the identity of repositories (renames, transfers);
+//! - [`issues`]: tasks made from issues, and their status comments;
+//! - [`claims`]: comment claims (`/owp claim`);
+//! - [`pulls`]: pull requests linked to tasks;
+//! - [`reviewers`]: a repository's reviewers and who reviews each task's pull request (rule 13);
+//! - [`worker_links`]: GitHub logins proven for workers;
+//! - [`device_links`]: a worker's proof of its person with GitHub's device flow, under way;
+//! - [`vouch`]: vouch lists and maintainers' vouch commands;
+//! - [`inbox`]: the webhook inbox;
+//! - [`outbox`]: the comment outbox;
+//! - [`on_commit`]: what every task change writes to the outbox, in its own transaction;
+//! - [`write_pacing`]: how fast the App writes to GitHub;
+//! - [`job_slots`]: once-per-slot scheduled jobs;
+//! - [`etags`]: GitHub's last answers to conditional requests;
+//! - [`known_answers`]: what GitHub said lately of pull requests and of vouch lists' logins.
+//!
+//! This file holds what they share: reading rows by key, and what the inbox and the outbox, both
+//! queues that one process at a time claims rows of, have in common.
+//!
+//! Task changes never happen here: they go through [`WriteTx`]'s task methods like every other
+//! change. What these modules write inside a transaction (outbox rows, claim records, the inbox's
+//! `applied` mark) is written with the change it belongs to; the free functions that take a
+//! connection serve both [`WriteTx`] and the outbox's commit step ([`on_commit`]), which only has
+//! the connection.
+
+pub mod claims;
+pub mod device_links;
+pub mod etags;
+mod identity;
+pub mod inbox;
+pub mod installations;
+pub mod issues;
+mod job_slots;
+pub mod known_answers;
+pub mod on_commit;
+pub mod outbox;
+pub mod pulls;
+pub mod reviewers;
+pub mod vouch;
+pub mod worker_links;
+pub mod write_pacing;
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor};
+
+use crate::engine::checked::checked_read;
+use crate::engine::sqlite_writer::ExecuteWrite;
+use crate::{Store, StoreError};
+
+/// `columns` (`a, b, …`) qualified with a table alias: `x.a, x.b, …`.
+fn qualified(columns: &str, alias: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The one row `SELECT {columns} FROM {from_where}` finds for `key` (bound as `$1`), decoded.
+async fn row_by_key<'e, T>(
+    exec: impl Executor<'e, Database = Any>,
+    columns: &str,
+    from_where: &str,
+    key: &str,
+    decode: fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let sql = format!("SELECT {columns} FROM {from_where}");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(key)
+        .fetch_optional(exec)
+        .await?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// Every row `sql` finds for `key` (bound as `$1`), decoded.
+async fn rows_by_key<'e, 'k, K, T>(
+    exec: impl Executor<'e, Database = Any>,
+    sql: String,
+    key: K,
+    decode: fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError>
+where
+    K: sqlx::Encode<'k, Any> + sqlx::Type<Any>,
+{
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(key)
+        .fetch_all(exec)
+        .await?;
+    rows.iter().map(decode).collect()
+}
+
+impl Store {
+    /// Gives back every inbox and outbox row `runner` had claimed (the process is stopping).
+    pub async fn gh_release_claims(&self, runner: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE gh_outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
+        )
+        .bind(runner)
+        .execute_write(self)
+        .await?;
+        sqlx::query(
+            "UPDATE gh_deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
+        )
+        .bind(runner)
+        .execute_write(self)
+        .await?;
+        Ok(())
+    }
+
+    /// Pending deliveries and pending outbox rows.
+    pub async fn gh_backlog(&self) -> Result<(i64, i64), StoreError> {
+        Ok(checked_read!(self, github::backlog())?)
+    }
+
+    /// The earliest instant a pending delivery or outbox row is due (None when there is none).
+    pub async fn gh_next_due(&self) -> Result<Option<i64>, StoreError> {
+        Ok(match checked_read!(self, github::next_due())? {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+}

@@ -1,0 +1,555 @@
+//! Reviewers with room (rule 13, `migrations/*/0035_reviewers.sql`): a repository's reviewers
+//! as its settings name them (`repo_reviewers`), who reviews each task's pull request
+//! (`task_reviews`), and each reviewer's load. The claim's condition on their room is SQL of its
+//! own (`leases::claim_rules::reviewer_room`); a review is open while its task is `pr_opened`
+//! ([`OPEN_REVIEWS`]), so a merge or a close ends it without a write here.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::json;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::domain::model::ReviewerLoad;
+use crate::engine::checked::checked_read;
+use crate::leases::claim_rules::{OPEN_REVIEWS, present};
+use crate::rows::TaskRow;
+use crate::{NewEvent, Store, StoreError, WriteTx, format_ts};
+
+/// `away_until` of a reviewer away without a date (`/owp away`): until `/owp back`.
+pub const AWAY_UNTIL_BACK: i64 = 253_402_300_799_999;
+
+/// One reviewer of a repository, with their open reviews.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reviewer {
+    pub repo_id: i64,
+    /// The login as the settings list it, in lower case (the row's key).
+    pub key: String,
+    /// Their login as shown: the one GitHub last gave for their account, else the listed one.
+    pub login: String,
+    /// Their GitHub account id; `None` while the listed login is not resolved (no reviewer with
+    /// room then, see `claim_rules::present`).
+    pub account_id: Option<i64>,
+    pub capacity: i64,
+    /// Open reviews ([`OPEN_REVIEWS`]).
+    pub open: i64,
+    /// Until when they are away (ms; [`AWAY_UNTIL_BACK`]: until they say they are back).
+    pub away_until: Option<i64>,
+}
+
+impl Reviewer {
+    /// Whether they are away at `now`.
+    pub fn away_at(&self, now: i64) -> bool {
+        self.away_until.is_some_and(|until| until > now)
+    }
+
+    /// Their load as `GET /v1/admin/state` shows it at `now`.
+    pub fn load(&self, now: i64) -> ReviewerLoad {
+        let away = self.away_at(now);
+        ReviewerLoad {
+            login: self.login.clone(),
+            open: self.open,
+            capacity: self.capacity,
+            away,
+            away_until: self
+                .away_until
+                .filter(|&until| away && until != AWAY_UNTIL_BACK)
+                .map(format_ts),
+        }
+    }
+}
+
+/// The columns of a [`Reviewer`] over `repo_reviewers rv`.
+fn reviewer_select() -> String {
+    format!(
+        "SELECT rv.repo_id, rv.login_key, COALESCE(rv.account_login, rv.login) AS login, \
+           rv.account_id, rv.capacity, rv.away_until, rv.last_assigned_at, \
+           ({OPEN_REVIEWS}) AS open FROM repo_reviewers rv"
+    )
+}
+
+fn decode_reviewer(row: &AnyRow) -> Result<Reviewer, StoreError> {
+    Ok(Reviewer {
+        repo_id: row.try_get("repo_id")?,
+        key: row.try_get("login_key")?,
+        login: row.try_get("login")?,
+        account_id: row.try_get("account_id")?,
+        capacity: row.try_get("capacity")?,
+        open: row.try_get("open")?,
+        away_until: row.try_get("away_until")?,
+    })
+}
+
+/// The sentence that tells maintainers a listed reviewer is not resolved to a GitHub account
+/// (shown with the settings' problems).
+fn unresolved_problem(login: &str) -> String {
+    format!(
+        "review.reviewers: `{login}` names no GitHub account the App could find yet, so they \
+         count as no reviewer with room until it does"
+    )
+}
+
+/// The logins of `repo`'s reviewers not resolved to an account, by login.
+const UNRESOLVED_OF: &str = "SELECT rv.login FROM repo_reviewers rv JOIN repos r ON r.id = rv.repo_id \
+     WHERE r.name = $1 AND rv.account_id IS NULL ORDER BY rv.login_key";
+
+/// A row of `repo_reviewers` as [`WriteTx::gh_set_reviewers`] compares it: (key, listed login,
+/// how many at once, account id).
+type ListedRow = (String, String, i64, Option<i64>);
+
+/// How the settings' reviewers become rows: each listed login keeps the row of its key (and the
+/// account that row was resolved to: a new account on the login is not that reviewer); a login
+/// not listed before takes the row of the account it resolves to (`accounts`: the settings were
+/// updated to a reviewer's new login), else a new row. An account is one row. Returns (the row it
+/// comes from, the row after), by key.
+fn carry(
+    old: &[ListedRow],
+    listed: &[(String, i64)],
+    accounts: &HashMap<String, i64>,
+) -> Vec<(Option<String>, ListedRow)> {
+    let by_key = |key: &str| old.iter().find(|o| o.0 == key);
+    let keyed: HashSet<&str> = listed
+        .iter()
+        .filter_map(|(login, _)| by_key(&login.to_lowercase()).map(|o| o.0.as_str()))
+        .collect();
+    let mut taken: HashSet<i64> = old
+        .iter()
+        .filter(|o| keyed.contains(o.0.as_str()))
+        .filter_map(|o| o.3)
+        .collect();
+    let mut out = Vec::with_capacity(listed.len());
+    for (login, capacity) in listed
+        .iter()
+        .filter(|(l, _)| by_key(&l.to_lowercase()).is_none())
+    {
+        let key = login.to_lowercase();
+        let id = accounts.get(&key).copied().filter(|id| !taken.contains(id));
+        taken.extend(id);
+        let from = id
+            .and_then(|id| old.iter().find(|o| o.3 == Some(id)))
+            .map(|o| o.0.clone());
+        out.push((from, (key, login.clone(), *capacity, id)));
+    }
+    for (login, capacity) in listed {
+        let key = login.to_lowercase();
+        let Some(o) = by_key(&key) else { continue };
+        let id = o.3.or_else(|| {
+            let id = accounts.get(&key).copied().filter(|id| !taken.contains(id));
+            taken.extend(id);
+            id
+        });
+        out.push((Some(key.clone()), (key, login.clone(), *capacity, id)));
+    }
+    out.sort_by(|a, b| a.1.0.cmp(&b.1.0));
+    out
+}
+
+impl WriteTx {
+    /// Replaces repository `repo`'s reviewers with `reviewers` (login, how many at once), as its
+    /// settings were just recorded, each resolved to its GitHub account as [`carry`] says
+    /// (`accounts`: lower-case login → account id, as the App knows them or GitHub answered); a
+    /// reviewer who stays keeps their away state and last assignment, and the reviews of one
+    /// who leaves stay recorded on their tasks. Nothing is written when nothing changes.
+    pub async fn gh_set_reviewers(
+        &mut self,
+        repo: &str,
+        reviewers: &[(String, u32)],
+        accounts: &HashMap<String, i64>,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let Some(row) = self.repo_by_name(repo).await? else {
+            return Ok(());
+        };
+        let old: Vec<ListedRow> = sqlx::query_as(
+            "SELECT login_key, login, capacity, account_id FROM repo_reviewers WHERE repo_id = $1",
+        )
+        .bind(row.id)
+        .fetch_all(self.conn())
+        .await?;
+        let mut old = old;
+        old.sort_by(|a, b| a.0.cmp(&b.0));
+        let listed: Vec<(String, i64)> = reviewers
+            .iter()
+            .map(|(login, n)| (login.clone(), i64::from(*n)))
+            .collect();
+        let plan = carry(&old, &listed, accounts);
+        let after: Vec<ListedRow> = plan.iter().map(|(_, r)| r.clone()).collect();
+        if old == after {
+            return Ok(());
+        }
+        let kept: HashSet<&str> = plan.iter().filter_map(|(f, _)| f.as_deref()).collect();
+        for (key, ..) in old.iter().filter(|o| !kept.contains(o.0.as_str())) {
+            sqlx::query("DELETE FROM repo_reviewers WHERE repo_id = $1 AND login_key = $2")
+                .bind(row.id)
+                .bind(key)
+                .execute(self.conn())
+                .await?;
+        }
+        // Rows that move to a new key first: no key they take is one a row keeps.
+        let mut moves: Vec<&(Option<String>, ListedRow)> = plan.iter().collect();
+        moves.sort_by_key(|(from, (key, ..))| from.as_deref() == Some(key.as_str()));
+        for (from, (key, login, capacity, account)) in moves {
+            if let Some(from) = from {
+                sqlx::query(
+                    "UPDATE repo_reviewers SET login_key = $1, login = $2, capacity = $3, \
+                     account_id = $4 WHERE repo_id = $5 AND login_key = $6",
+                )
+                .bind(key)
+                .bind(login)
+                .bind(capacity)
+                .bind(account)
+                .bind(row.id)
+                .bind(from)
+                .execute(self.conn())
+                .await?;
+            } else {
+                sqlx::query(
+                    "INSERT INTO repo_reviewers (repo_id, login_key, login, capacity, account_id) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(row.id)
+                .bind(key)
+                .bind(login)
+                .bind(capacity)
+                .bind(account)
+                .execute(self.conn())
+                .await?;
+            }
+        }
+        let count = i64::try_from(after.len()).unwrap_or(i64::MAX);
+        sqlx::query("UPDATE repos SET reviewers = $1 WHERE id = $2")
+            .bind(count)
+            .bind(row.id)
+            .execute(self.conn())
+            .await?;
+        let shown: serde_json::Map<String, serde_json::Value> = after
+            .iter()
+            .map(|(_, l, n, _)| (l.clone(), json!(n)))
+            .collect();
+        let ids: serde_json::Map<String, serde_json::Value> = after
+            .iter()
+            .map(|(_, l, _, id)| (l.clone(), json!(id)))
+            .collect();
+        self.event(
+            NewEvent::new("repo.reviewers", actor)
+                .repo(repo)
+                .data(json!({"reviewers": shown, "accounts": ids})),
+        );
+        Ok(())
+    }
+
+    /// Resolves `repo`'s reviewers not resolved yet whose listed login is among `accounts`
+    /// (lower-case login, account id: as the App knew them or GitHub answered), unless another
+    /// reviewer of the repository is that account already.
+    pub async fn gh_resolve_reviewers(
+        &mut self,
+        repo: &str,
+        accounts: &[(String, i64)],
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        if accounts.is_empty() {
+            return Ok(());
+        }
+        let Some(row) = self.repo_by_name(repo).await? else {
+            return Ok(());
+        };
+        for (login, account_id) in accounts {
+            let done = sqlx::query(
+                "UPDATE repo_reviewers SET account_id = $1 \
+                 WHERE repo_id = $2 AND login_key = $3 AND account_id IS NULL \
+                   AND NOT EXISTS (SELECT 1 FROM repo_reviewers o \
+                                    WHERE o.repo_id = $2 AND o.account_id = $1)",
+            )
+            .bind(account_id)
+            .bind(row.id)
+            .bind(login.to_lowercase())
+            .execute(self.conn())
+            .await?
+            .rows_affected();
+            if done > 0 {
+                self.event(
+                    NewEvent::new("repo.reviewer_resolved", actor)
+                        .repo(repo)
+                        .data(json!({"login": login, "account_id": account_id})),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// GitHub just said that `login` names the account `account_id` (a delivery's sender or
+    /// author, a proof of a link): a reviewer row of that account shows the login from now on,
+    /// and a reviewer listed by that login and not resolved yet is that account, in every
+    /// repository, without asking GitHub.
+    pub async fn reviewer_person_seen(
+        &mut self,
+        account_id: i64,
+        login: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE repo_reviewers SET account_login = $1 \
+             WHERE account_id = $2 AND (account_login IS NULL OR account_login <> $1)",
+        )
+        .bind(login)
+        .bind(account_id)
+        .execute(self.conn())
+        .await?;
+        sqlx::query(
+            "UPDATE repo_reviewers SET account_id = $1, account_login = $2 \
+             WHERE account_id IS NULL AND login_key = $3 \
+               AND NOT EXISTS (SELECT 1 FROM repo_reviewers o \
+                                WHERE o.repo_id = repo_reviewers.repo_id AND o.account_id = $1)",
+        )
+        .bind(account_id)
+        .bind(login)
+        .bind(login.to_lowercase())
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Why a listed reviewer of `repo` is not counted (one sentence each, by login): their login
+    /// names no GitHub account the App has found yet.
+    pub async fn gh_reviewer_problems_of(&mut self, repo: &str) -> Result<Vec<String>, StoreError> {
+        let logins: Vec<String> = sqlx::query_scalar(UNRESOLVED_OF)
+            .bind(repo)
+            .fetch_all(self.conn())
+            .await?;
+        Ok(logins.iter().map(|l| unresolved_problem(l)).collect())
+    }
+
+    /// The reviewer of repository `repo_id` whose login is `login` (compared case-insensitively):
+    /// the listed login, else the login GitHub last gave for a reviewer's account.
+    pub async fn gh_reviewer(
+        &mut self,
+        repo_id: i64,
+        login: &str,
+    ) -> Result<Option<Reviewer>, StoreError> {
+        let sql = format!(
+            "{} WHERE rv.repo_id = $1 AND (rv.login_key = $2 OR LOWER(rv.account_login) = $2) \
+             ORDER BY CASE WHEN rv.login_key = $2 THEN 0 ELSE 1 END LIMIT 1",
+            reviewer_select()
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(repo_id)
+            .bind(login.to_lowercase())
+            .fetch_optional(self.conn())
+            .await?;
+        row.as_ref().map(decode_reviewer).transpose()
+    }
+
+    /// The reviewer of repository `repo_id` who is the person `account_id`, if the settings name
+    /// them (by whichever login they had when their entry was resolved).
+    pub async fn gh_reviewer_person(
+        &mut self,
+        repo_id: i64,
+        account_id: i64,
+    ) -> Result<Option<Reviewer>, StoreError> {
+        let sql = format!(
+            "{} WHERE rv.repo_id = $1 AND rv.account_id = $2",
+            reviewer_select()
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(repo_id)
+            .bind(account_id)
+            .fetch_optional(self.conn())
+            .await?;
+        row.as_ref().map(decode_reviewer).transpose()
+    }
+
+    /// Marks the reviewer `reviewer` away until `until` (ms), or back (`None`).
+    pub async fn gh_set_reviewer_away(
+        &mut self,
+        repo: &str,
+        reviewer: &Reviewer,
+        until: Option<i64>,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE repo_reviewers SET away_until = $1 WHERE repo_id = $2 AND login_key = $3",
+        )
+        .bind(until)
+        .bind(reviewer.repo_id)
+        .bind(&reviewer.key)
+        .execute(self.conn())
+        .await?;
+        let event = match until {
+            Some(until) => NewEvent::new("github.reviewer_away", actor).data(json!({
+                "login": reviewer.login,
+                "account_id": reviewer.account_id,
+                "until": (until != AWAY_UNTIL_BACK).then(|| format_ts(until)),
+            })),
+            None => NewEvent::new("github.reviewer_back", actor)
+                .data(json!({"login": reviewer.login, "account_id": reviewer.account_id})),
+        };
+        self.event(event.repo(repo));
+        Ok(())
+    }
+
+    /// The reviewer of `task`'s pull request, while its review is open (the task is
+    /// `pr_opened`): their account id and login as shown; `None` when nobody reviews it.
+    pub async fn gh_open_review_of(
+        &mut self,
+        task: &TaskRow,
+    ) -> Result<Option<(Option<i64>, String)>, StoreError> {
+        let sql = review_of_task_sql();
+        let row: Option<(Option<i64>, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(task.seq)
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(row)
+    }
+
+    /// Assigns `task`'s pull request (by the person `author`, never their own reviewer) to the
+    /// reviewer of its repository with room who has the fewest open reviews, ties to the one
+    /// assigned least recently, and returns them; `None` when no reviewer who is
+    /// [`present`] has room.
+    pub async fn gh_assign_reviewer(
+        &mut self,
+        task: &TaskRow,
+        author: i64,
+        actor: &str,
+    ) -> Result<Option<Reviewer>, StoreError> {
+        let sql = format!(
+            "SELECT c.* FROM ({} WHERE rv.repo_id = $1 AND rv.account_id <> $2 AND {}) c \
+             WHERE c.open < c.capacity \
+             ORDER BY c.open, COALESCE(c.last_assigned_at, 0), c.login_key LIMIT 1",
+            reviewer_select(),
+            present("rv", "$3")
+        );
+        let picked = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(task.repo_id)
+            .bind(author)
+            .bind(self.now)
+            .fetch_optional(self.conn())
+            .await?;
+        let Some(reviewer) = picked.as_ref().map(decode_reviewer).transpose()? else {
+            return Ok(None);
+        };
+        self.gh_record_review(task, &reviewer, None, actor).await?;
+        Ok(Some(reviewer))
+    }
+
+    /// Records `reviewer` (one of the task's repository, resolved to their account) as the
+    /// reviewer of `task`'s pull request from now on, in place of `from` when the review moves.
+    pub async fn gh_record_review(
+        &mut self,
+        task: &TaskRow,
+        reviewer: &Reviewer,
+        from: Option<&str>,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let now = self.now;
+        sqlx::query(
+            "INSERT INTO task_reviews (task_seq, repo_id, reviewer, reviewer_id, assigned_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (task_seq) DO UPDATE SET repo_id = $2, reviewer = $3, \
+               reviewer_id = $4, assigned_at = $5",
+        )
+        .bind(task.seq)
+        .bind(task.repo_id)
+        .bind(reviewer.login.to_lowercase())
+        .bind(reviewer.account_id)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        sqlx::query(
+            "UPDATE repo_reviewers SET last_assigned_at = $1 WHERE repo_id = $2 AND login_key = $3",
+        )
+        .bind(now)
+        .bind(task.repo_id)
+        .bind(&reviewer.key)
+        .execute(self.conn())
+        .await?;
+        self.event(
+            NewEvent::new("github.reviewer_assigned", actor)
+                .repo(&task.repo)
+                .task(&task.id)
+                .data(json!({
+                    "reviewer": reviewer.login,
+                    "account_id": reviewer.account_id,
+                    "from": from,
+                })),
+        );
+        Ok(())
+    }
+}
+
+/// The account id and the login shown of the reviewer of the task `$1` (by `seq`) while its
+/// review is open: the login GitHub last gave for the account, else as it was recorded.
+fn review_of_task_sql() -> String {
+    "SELECT tr.reviewer_id, COALESCE(rv.account_login, rv.login, tr.reviewer) \
+       FROM task_reviews tr \
+       JOIN tasks t ON t.seq = tr.task_seq \
+       LEFT JOIN repo_reviewers rv ON rv.repo_id = tr.repo_id AND rv.account_id = tr.reviewer_id \
+     WHERE tr.task_seq = $1 AND t.status = 'pr_opened'"
+        .to_string()
+}
+
+impl Store {
+    /// The reviewer of the task `task_seq`'s pull request while its review is open (see
+    /// [`WriteTx::gh_open_review_of`]).
+    pub async fn gh_open_review(&self, task_seq: i64) -> Result<Option<String>, StoreError> {
+        let row: Option<(Option<i64>, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(review_of_task_sql()))
+                .bind(task_seq)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(row.map(|(_, login)| login))
+    }
+
+    /// The listed logins of `repo`'s reviewers (lower case), each with whether it is resolved
+    /// to an account.
+    pub async fn gh_reviewer_keys(&self, repo: &str) -> Result<HashMap<String, bool>, StoreError> {
+        let rows = checked_read!(self, reviewers::keys(repo))?;
+        Ok(rows.into_iter().map(|(k, id)| (k, id.is_some())).collect())
+    }
+
+    /// The accounts the App already knows by `logins` (lower case), without asking GitHub: a
+    /// login that names exactly one person the pool has met (`persons`, whose logins follow
+    /// what GitHub sends), or that GitHub last gave for a reviewer's account.
+    pub async fn gh_known_accounts(
+        &self,
+        logins: &[String],
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let mut out = HashMap::new();
+        for login in logins {
+            let key = login.to_lowercase();
+            let ids = checked_read!(self, reviewers::known_accounts(&key))?;
+            if let [id] = ids.as_slice() {
+                out.insert(key, *id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Why a listed reviewer of `repo` is not counted (see
+    /// [`WriteTx::gh_reviewer_problems_of`]).
+    pub async fn gh_reviewer_problems_of(&self, repo: &str) -> Result<Vec<String>, StoreError> {
+        let logins: Vec<String> = sqlx::query_scalar(UNRESOLVED_OF)
+            .bind(repo)
+            .fetch_all(&self.read)
+            .await?;
+        Ok(logins.iter().map(|l| unresolved_problem(l)).collect())
+    }
+
+    /// Every repository's reviewers and their loads at `now`, by repository id, each list by
+    /// login.
+    pub async fn reviewer_loads(
+        &self,
+        now: i64,
+    ) -> Result<HashMap<i64, Vec<ReviewerLoad>>, StoreError> {
+        let sql = format!("{} ORDER BY rv.repo_id, rv.login_key", reviewer_select());
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.read)
+            .await?;
+        let mut out: HashMap<i64, Vec<ReviewerLoad>> = HashMap::new();
+        for row in &rows {
+            let reviewer = decode_reviewer(row)?;
+            out.entry(reviewer.repo_id)
+                .or_default()
+                .push(reviewer.load(now));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,555 @@
+//! Vouch lists (contract section 12, rule 12; schema in `migrations/*/0036_vouch_lists.sql`):
+//! the entries of a repository's own list, of the lists it imports, and of its maintainers'
+//! commands, and the state of each list read. The claim reads them in SQL
+//! (`leases::claim_rules`); nothing here decides a claim.
+
+use serde_json::json;
+use sqlx::Row;
+
+use crate::domain::vouch::VouchEntry;
+use crate::engine::checked::checked_read;
+use crate::leases::person_sql::denouncing_entry;
+use crate::{NewEvent, Store, StoreError, WriteTx};
+
+/// Where an entry comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VouchSource {
+    /// The repository's own `VOUCHED.td`.
+    File,
+    /// An imported repository's list (only its denouncements count).
+    Import,
+    /// A maintainer's `/owp vouch`, `/owp denounce`.
+    Command,
+}
+
+impl VouchSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VouchSource::File => "file",
+            VouchSource::Import => "import",
+            VouchSource::Command => "command",
+        }
+    }
+}
+
+/// What reading one list found.
+#[derive(Clone, Debug)]
+pub enum ListOutcome {
+    /// The list at `path`, parsed; `error` names its lines that are not valid entries (shown to
+    /// maintainers; the valid entries apply).
+    Entries {
+        path: String,
+        entries: Vec<VouchEntry>,
+        error: Option<String>,
+    },
+    /// The repository has no list: no entries.
+    NoFile,
+    /// The list is not valid or cannot be read: not applied (the previous entries stay, and a
+    /// repository with `vouch.required` takes maintainers only until it is fixed).
+    Invalid { path: String, error: String },
+    /// GitHub did not answer: everything stays as it was.
+    NoAnswer,
+}
+
+/// A maintainer's command about a login.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VouchCommand {
+    Vouch,
+    Unvouch,
+    Denounce,
+}
+
+/// One entry of a repository's merged list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VouchRow {
+    pub login: String,
+    pub vouched: bool,
+    pub denounced: bool,
+    pub details: Option<String>,
+    pub source: String,
+    /// The list it came from: the file's repository, an imported repository, or '' (command).
+    pub origin: String,
+}
+
+/// One list a repository reads, and why it is not applied, if it is not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VouchListState {
+    pub origin: String,
+    pub path: Option<String>,
+    pub error: Option<String>,
+    /// When GitHub last answered for it (ms); `None`: never.
+    pub read_at: Option<i64>,
+}
+
+/// A digest of a list's entries: a list read again unchanged writes nothing.
+fn digest(entries: &[VouchEntry]) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    for e in entries {
+        hasher.update(e.login.as_bytes());
+        hasher.update([u8::from(e.denounced)]);
+        hasher.update(e.details.as_deref().unwrap_or("").as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(hasher.finalize())
+}
+
+async fn repo_id(tx: &mut WriteTx, repo: &str) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
+        .bind(repo)
+        .fetch_optional(tx.conn())
+        .await?)
+}
+
+/// Why each list `$1` (a repository's name) reads is not (wholly) applied, by list.
+const LIST_ERRORS_OF: &str = "SELECT l.error FROM vouch_lists l JOIN repos r ON r.id = l.repo_id \
+     WHERE r.name = $1 AND l.error IS NOT NULL ORDER BY l.origin";
+
+impl WriteTx {
+    /// Why each vouch list of `repo` is not (wholly) applied, one sentence each.
+    pub async fn vouch_list_errors_of(&mut self, repo: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(LIST_ERRORS_OF)
+            .bind(repo)
+            .fetch_all(self.conn())
+            .await?)
+    }
+
+    /// Records `vouch.trust` and `vouch.required` of `repo`'s settings.
+    pub async fn vouch_set_settings(
+        &mut self,
+        repo: &str,
+        trust: i64,
+        required: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE repos SET vouch_trust = $1, vouch_required = $2 WHERE name = $3")
+            .bind(trust)
+            .bind(i64::from(required))
+            .bind(repo)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets the lists of `repo` other than `origins` (an import no longer named), with their
+    /// entries.
+    pub async fn vouch_keep_lists(
+        &mut self,
+        repo: &str,
+        origins: &[&str],
+    ) -> Result<(), StoreError> {
+        let Some(id) = repo_id(self, repo).await? else {
+            return Ok(());
+        };
+        let known: Vec<String> =
+            sqlx::query_scalar("SELECT origin FROM vouch_lists WHERE repo_id = $1")
+                .bind(id)
+                .fetch_all(self.conn())
+                .await?;
+        for origin in known.iter().filter(|o| !origins.contains(&o.as_str())) {
+            for sql in [
+                "DELETE FROM vouch_lists WHERE repo_id = $1 AND origin = $2",
+                "DELETE FROM vouch_entries WHERE repo_id = $1 AND origin = $2 \
+                 AND source <> 'command'",
+            ] {
+                sqlx::query(sql)
+                    .bind(id)
+                    .bind(origin)
+                    .execute(self.conn())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records one list of `repo` as read (see [`ListOutcome`]); an audit event when its entries
+    /// or its error changed.
+    pub async fn vouch_record_list(
+        &mut self,
+        repo: &str,
+        origin: &str,
+        source: VouchSource,
+        outcome: &ListOutcome,
+    ) -> Result<(), StoreError> {
+        let Some(id) = repo_id(self, repo).await? else {
+            return Ok(());
+        };
+        let before: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT digest, error FROM vouch_lists WHERE repo_id = $1 AND origin = $2",
+        )
+        .bind(id)
+        .bind(origin)
+        .fetch_optional(self.conn())
+        .await?;
+        let (path, entries, error): (Option<&str>, Option<&[VouchEntry]>, Option<&str>) =
+            match outcome {
+                ListOutcome::NoAnswer => {
+                    if before.is_none() {
+                        sqlx::query(
+                            "INSERT INTO vouch_lists (repo_id, origin, path, error, read_at) \
+                             VALUES ($1, $2, NULL, NULL, NULL)",
+                        )
+                        .bind(id)
+                        .bind(origin)
+                        .execute(self.conn())
+                        .await?;
+                    }
+                    return Ok(());
+                }
+                ListOutcome::NoFile => (None, Some(&[]), None),
+                ListOutcome::Entries {
+                    path,
+                    entries,
+                    error,
+                } => (Some(path), Some(entries), error.as_deref()),
+                ListOutcome::Invalid { path, error } => (Some(path), None, Some(error)),
+            };
+        let new_digest = entries.map(digest);
+        let (old_digest, old_error) = before.clone().unwrap_or_default();
+        let changed_entries = new_digest.is_some() && new_digest != old_digest;
+        if let Some(entries) = entries.filter(|_| changed_entries) {
+            // The account each login was resolved to stays with the login: a denounced account
+            // that renamed itself since stays denounced when the list changes.
+            let resolved: std::collections::HashMap<String, i64> = sqlx::query_as(
+                "SELECT login, account_id FROM vouch_entries WHERE repo_id = $1 AND source = $2 \
+                 AND origin = $3 AND account_id IS NOT NULL",
+            )
+            .bind(id)
+            .bind(source.as_str())
+            .bind(origin)
+            .fetch_all(self.conn())
+            .await?
+            .into_iter()
+            .collect();
+            sqlx::query(
+                "DELETE FROM vouch_entries WHERE repo_id = $1 AND source = $2 AND origin = $3",
+            )
+            .bind(id)
+            .bind(source.as_str())
+            .bind(origin)
+            .execute(self.conn())
+            .await?;
+            for e in entries {
+                // An imported list's vouches do not count here: only its denouncements are kept.
+                if source == VouchSource::Import && !e.denounced {
+                    continue;
+                }
+                sqlx::query(
+                    "INSERT INTO vouch_entries (repo_id, source, origin, login, vouched, \
+                     denounced, details, updated_at, account_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(id)
+                .bind(source.as_str())
+                .bind(origin)
+                .bind(&e.login)
+                .bind(i64::from(!e.denounced))
+                .bind(i64::from(e.denounced))
+                .bind(e.details.as_deref())
+                .bind(self.now)
+                .bind(resolved.get(&e.login).copied())
+                .execute(self.conn())
+                .await?;
+            }
+        }
+        // An invalid list keeps the digest of the entries still applied.
+        let kept_digest = new_digest.or(old_digest);
+        sqlx::query(
+            "INSERT INTO vouch_lists (repo_id, origin, path, error, read_at, digest) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (repo_id, origin) DO UPDATE SET \
+             path = excluded.path, error = excluded.error, read_at = excluded.read_at, \
+             digest = excluded.digest",
+        )
+        .bind(id)
+        .bind(origin)
+        .bind(path)
+        .bind(error)
+        .bind(self.now)
+        .bind(kept_digest)
+        .execute(self.conn())
+        .await?;
+        if changed_entries {
+            // A person the list denounces now proposes nothing here any more.
+            self.end_denounced_proposals(id).await?;
+        }
+        if changed_entries || error != old_error.as_deref() || before.is_none() {
+            self.event(
+                NewEvent::new("github.vouch_list_read", "github")
+                    .repo(repo)
+                    .data(json!({
+                        "origin": origin,
+                        "source": source.as_str(),
+                        "path": path,
+                        "entries": entries.map(<[VouchEntry]>::len),
+                        "error": error,
+                    })),
+            );
+        }
+        Ok(())
+    }
+
+    /// Keeps the account ids GitHub gave for logins of `repo`'s entries (`GET /users/{login}`
+    /// when a list was read): each entry of such a login not resolved yet is resolved for good.
+    pub async fn vouch_resolve(
+        &mut self,
+        repo: &str,
+        accounts: &[(String, i64)],
+    ) -> Result<(), StoreError> {
+        if accounts.is_empty() {
+            return Ok(());
+        }
+        let Some(id) = repo_id(self, repo).await? else {
+            return Ok(());
+        };
+        for (login, account_id) in accounts {
+            sqlx::query(
+                "UPDATE vouch_entries SET account_id = $1 WHERE repo_id = $2 AND login = $3 \
+                 AND account_id IS NULL",
+            )
+            .bind(account_id)
+            .bind(id)
+            .bind(login.to_ascii_lowercase())
+            .execute(self.conn())
+            .await?;
+        }
+        // A denouncement now resolved to its account ends that person's plans here.
+        self.end_denounced_proposals(id).await?;
+        Ok(())
+    }
+
+    /// GitHub just said that `login` names the account `account_id` (a delivery's sender, a
+    /// proof of a link): every vouch entry of that login GitHub had not resolved yet is resolved
+    /// to it, in every repository, without asking GitHub.
+    pub async fn vouch_person_seen(
+        &mut self,
+        account_id: i64,
+        login: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE vouch_entries SET account_id = $1 WHERE account_id IS NULL AND login = $2",
+        )
+        .bind(account_id)
+        .bind(login.to_ascii_lowercase())
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Closes `repo` to all but maintainers while a list it needs was never read or is not
+    /// valid (read by the claim when `vouch.required` is set).
+    pub async fn vouch_update_closed(&mut self, repo: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE repos SET vouch_closed = CASE WHEN EXISTS (SELECT 1 FROM vouch_lists l \
+               WHERE l.repo_id = repos.id AND (l.read_at IS NULL OR l.error IS NOT NULL)) \
+             THEN 1 ELSE 0 END WHERE name = $1",
+        )
+        .bind(repo)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// A maintainer's `/owp vouch`, `/owp unvouch` or `/owp denounce` about `login` in `repo`,
+    /// kept as the repository's command entry, with its audit event. Returns whether anything
+    /// changed.
+    pub async fn vouch_command(
+        &mut self,
+        repo: &str,
+        login: &str,
+        command: VouchCommand,
+        reason: Option<&str>,
+        actor: &str,
+    ) -> Result<bool, StoreError> {
+        let Some(id) = repo_id(self, repo).await? else {
+            return Ok(false);
+        };
+        let login = login.to_ascii_lowercase();
+        let changed = match command {
+            VouchCommand::Unvouch => sqlx::query(
+                "DELETE FROM vouch_entries WHERE repo_id = $1 AND source = 'command' \
+                 AND origin = '' AND login = $2",
+            )
+            .bind(id)
+            .bind(&login)
+            .execute(self.conn())
+            .await?
+            .rows_affected(),
+            VouchCommand::Vouch | VouchCommand::Denounce => {
+                let denounced = command == VouchCommand::Denounce;
+                sqlx::query(
+                    "INSERT INTO vouch_entries (repo_id, source, origin, login, vouched, \
+                     denounced, details, updated_at) VALUES ($1, 'command', '', $2, $3, $4, $5, $6) \
+                     ON CONFLICT (repo_id, source, origin, login) DO UPDATE SET \
+                     vouched = excluded.vouched, denounced = excluded.denounced, \
+                     details = excluded.details, updated_at = excluded.updated_at",
+                )
+                .bind(id)
+                .bind(&login)
+                .bind(i64::from(!denounced))
+                .bind(i64::from(denounced))
+                .bind(reason.filter(|_| denounced))
+                .bind(self.now)
+                .execute(self.conn())
+                .await?
+                .rows_affected()
+            }
+        } > 0;
+        if changed && command == VouchCommand::Denounce {
+            self.end_denounced_proposals(id).await?;
+        }
+        if changed {
+            let kind = match command {
+                VouchCommand::Vouch => "github.vouched",
+                VouchCommand::Unvouch => "github.unvouched",
+                VouchCommand::Denounce => "github.denounced",
+            };
+            self.event(
+                NewEvent::new(kind, actor)
+                    .repo(repo)
+                    .data(json!({"login": login})),
+            );
+        }
+        Ok(changed)
+    }
+
+    /// Whether an entry of `repo` denounces the GitHub account `account_id` (now named `login`):
+    /// an entry resolved to that account, or one GitHub has not resolved yet that names `login`
+    /// (it fails closed). The App answers such a person at most once per issue.
+    pub async fn vouch_denounces(
+        &mut self,
+        repo: &str,
+        account_id: i64,
+        login: &str,
+    ) -> Result<bool, StoreError> {
+        // The rule's own text (`person_sql::denouncing_entry`), for this account and login.
+        let sql = format!(
+            "{} LIMIT 1",
+            denouncing_entry("(SELECT r.id FROM repos r WHERE r.name = $1)", "$2", "$3")
+        );
+        let found: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(repo)
+            .bind(account_id)
+            .bind(login.to_ascii_lowercase())
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(found.is_some())
+    }
+}
+
+impl Store {
+    /// Why each vouch list of `repo` is not (wholly) applied, one sentence each.
+    pub async fn vouch_list_errors_of(&self, repo: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(LIST_ERRORS_OF)
+            .bind(repo)
+            .fetch_all(&self.read)
+            .await?)
+    }
+
+    /// Why a vouch list is not (wholly) applied, for every repository with such a list: (the
+    /// repository, the sentence), by repository then list.
+    pub async fn vouch_list_errors(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(checked_read!(self, vouch::list_errors())?)
+    }
+
+    /// The state of each list `repo` reads (none before it joins).
+    pub async fn vouch_lists(&self, repo: &str) -> Result<Vec<VouchListState>, StoreError> {
+        match self.vouch_repo_id(repo).await? {
+            Some(id) => self.lists_of(id).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn lists_of(&self, id: i64) -> Result<Vec<VouchListState>, StoreError> {
+        let lists = checked_read!(self, vouch::lists(id))?;
+        Ok(lists
+            .into_iter()
+            .map(|(origin, path, error, read_at)| VouchListState {
+                origin,
+                path,
+                error,
+                read_at,
+            })
+            .collect())
+    }
+
+    /// The merged list of `repo` (every entry of every source, by login then source) and the
+    /// state of each list it reads; `None` when the repository is not in the pool.
+    pub async fn vouch_entries(
+        &self,
+        repo: &str,
+    ) -> Result<Option<(Vec<VouchRow>, Vec<VouchListState>)>, StoreError> {
+        let Some(id) = self.vouch_repo_id(repo).await? else {
+            return Ok(None);
+        };
+        let rows = self
+            .vouch_rows(id, "ORDER BY login, source, origin", i64::MAX)
+            .await?;
+        let lists = self.lists_of(id).await?;
+        Ok(Some((rows, lists)))
+    }
+
+    /// At most `limit` entries of `repo`'s merged list, its denouncements first (then by login
+    /// and source), with how many entries it has in all and the state of each list it reads;
+    /// `None` when the repository is not in the pool.
+    pub async fn vouch_entries_first(
+        &self,
+        repo: &str,
+        limit: i64,
+    ) -> Result<Option<(Vec<VouchRow>, i64, Vec<VouchListState>)>, StoreError> {
+        let Some(id) = self.vouch_repo_id(repo).await? else {
+            return Ok(None);
+        };
+        let total = checked_read!(self, vouch::entry_count(id))?;
+        let rows = self
+            .vouch_rows(
+                id,
+                "ORDER BY denounced DESC, login, source, origin",
+                limit.max(0),
+            )
+            .await?;
+        let lists = self.lists_of(id).await?;
+        Ok(Some((rows, total, lists)))
+    }
+
+    /// The logins of `repo`'s entries, each with whether GitHub resolved it to an account id
+    /// (what reading its lists again need not ask).
+    pub async fn vouch_logins(
+        &self,
+        repo: &str,
+    ) -> Result<std::collections::HashMap<String, bool>, StoreError> {
+        let rows = checked_read!(self, vouch::logins(repo))?;
+        Ok(rows.into_iter().map(|(l, r)| (l, r != 0)).collect())
+    }
+
+    async fn vouch_repo_id(&self, repo: &str) -> Result<Option<i64>, StoreError> {
+        Ok(checked_read!(self, repos::id(repo))?)
+    }
+
+    /// The entries of repository `id` in `order` (a fixed SQL clause), at most `limit`.
+    async fn vouch_rows(
+        &self,
+        id: i64,
+        order: &'static str,
+        limit: i64,
+    ) -> Result<Vec<VouchRow>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT login, vouched, denounced, details, source, origin FROM vouch_entries \
+             WHERE repo_id = $1 {order} LIMIT $2"
+        )))
+        .bind(id)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows {
+            entries.push(VouchRow {
+                login: row.try_get("login")?,
+                vouched: row.try_get::<i64, _>("vouched")? != 0,
+                denounced: row.try_get::<i64, _>("denounced")? != 0,
+                details: row.try_get("details")?,
+                source: row.try_get("source")?,
+                origin: row.try_get("origin")?,
+            });
+        }
+        Ok(entries)
+    }
+}

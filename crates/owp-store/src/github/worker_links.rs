@@ -1,0 +1,454 @@
+//! GitHub accounts proven for workers (`gh_links`, keyed by the account id since
+//! `migrations/*/0045_persons_by_account_id.sql`), the one-time codes that prove them
+//! (`gh_link_codes`), and the logins the pool shows for a person, refreshed from what GitHub
+//! sends ([`WriteTx::gh_person_seen`]).
+
+use sqlx::{Any, Executor};
+
+use crate::domain::person::Person;
+use crate::leases::claim_rules::person_of;
+use crate::leases::person_sql::Setting;
+use crate::{NewEvent, Store, StoreError, WriteTx};
+
+/// Why a link code was not accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkRefusal {
+    /// Unknown, already used, or expired.
+    UnknownCode,
+    /// The worker is already linked to another login.
+    LinkedElsewhere,
+}
+
+/// What a proof that moved a person to another worker did ([`WriteTx::gh_link_worker`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinkMove {
+    /// The worker that spoke for the person until now and no longer does.
+    pub left: Option<String>,
+    /// The tasks whose live leases moved from that worker to the one linked now.
+    pub moved_tasks: Vec<String>,
+    /// The tasks whose plans of the person (open or approved) moved to the worker linked now.
+    pub moved_plans: Vec<String>,
+}
+
+/// The GitHub login proven for a worker, if any.
+async fn login_of_worker<'e>(
+    exec: impl Executor<'e, Database = Any>,
+    worker_id: &str,
+) -> Result<Option<String>, StoreError> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT login FROM gh_links WHERE worker_id = $1")
+        .bind(worker_id)
+        .fetch_optional(exec)
+        .await?;
+    Ok(row.map(|(l,)| l))
+}
+
+impl WriteTx {
+    /// The pool meets the person `account_id`, now named `login` (a link, their first comment
+    /// claim): their record (`persons`) is made, or its login refreshed.
+    pub async fn person_met(&mut self, account_id: i64, login: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO persons (account_id, login, first_seen_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id) DO UPDATE SET login = excluded.login",
+        )
+        .bind(account_id)
+        .bind(login)
+        .bind(self.now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Sets `setting` of the person worker `worker_id` speaks for, if any ([`person_of`]): what
+    /// is set through one worker of a person holds on all of them, and on their next one.
+    pub(crate) async fn person_setting_set(
+        &mut self,
+        worker_id: &str,
+        setting: Setting,
+        value: i64,
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "UPDATE persons SET {col} = $1 WHERE account_id = {person}",
+            col = setting.column(),
+            person = person_of("$2")
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(value)
+            .bind(worker_id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// The history a worker made before it spoke for anyone (its leases, give-backs and
+    /// outcomes) becomes the history of the person `account_id` who proved it: it follows them
+    /// to their next worker. What the person's record does not hold yet (trust, opt-ins: their
+    /// first link) it takes from this worker; what it holds, the worker now reads.
+    pub(crate) async fn history_to_person(
+        &mut self,
+        worker_id: &str,
+        account_id: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE persons SET \
+               trust_level = COALESCE(trust_level, \
+                 (SELECT w.trust_level FROM workers w WHERE w.id = $2)), \
+               reputation_opt_in = COALESCE(reputation_opt_in, \
+                 (SELECT w.reputation_opt_in FROM workers w WHERE w.id = $2)), \
+               leaderboard_opt_in = COALESCE(leaderboard_opt_in, \
+                 (SELECT w.leaderboard_opt_in FROM workers w WHERE w.id = $2)) \
+             WHERE account_id = $1",
+        )
+        .bind(account_id)
+        .bind(worker_id)
+        .execute(self.conn())
+        .await?;
+        for table in ["leases", "nacks", "outcomes"] {
+            let sql = format!(
+                "UPDATE {table} SET person_id = $1 WHERE worker_id = $2 AND person_id IS NULL"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(account_id)
+                .bind(worker_id)
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The worker the GitHub account `account_id` proved to own, if any.
+    pub async fn gh_linked_worker(
+        &mut self,
+        account_id: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT worker_id FROM gh_links WHERE account_id = $1")
+                .bind(account_id)
+                .fetch_optional(self.conn())
+                .await?;
+        Ok(row.map(|(w,)| w))
+    }
+
+    /// GitHub sent the account `account_id` under `login` (a webhook's sender, a pull request's
+    /// author): the one place the logins the pool shows for a person follow what GitHub says. Its
+    /// link, its implicit worker (named by its login) and the account's record are renamed; no
+    /// row is found by the login.
+    pub async fn gh_person_seen(&mut self, account_id: i64, login: &str) -> Result<(), StoreError> {
+        let key = login.to_lowercase();
+        let links =
+            sqlx::query("UPDATE gh_links SET login = $1 WHERE account_id = $2 AND login <> $1")
+                .bind(&key)
+                .bind(account_id)
+                .execute(self.conn())
+                .await?
+                .rows_affected();
+        let workers = sqlx::query(
+            "UPDATE workers SET github_login = $1, \
+             name = CASE WHEN token_hash IS NULL THEN $1 ELSE name END \
+             WHERE github_account_id = $2 AND github_login IS NOT NULL AND github_login <> $1 \
+               AND (token_hash IS NULL \
+                 OR EXISTS (SELECT 1 FROM gh_links gl WHERE gl.worker_id = workers.id \
+                   AND gl.account_id = $2))",
+        )
+        .bind(login)
+        .bind(account_id)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        if workers > 0 {
+            // The comment claims of a renamed person show the new login.
+            sqlx::query(
+                "UPDATE gh_claims SET login = $1 WHERE login <> $1 AND worker_id IN \
+                 (SELECT w.id FROM workers w WHERE w.github_account_id = $2)",
+            )
+            .bind(login)
+            .bind(account_id)
+            .execute(self.conn())
+            .await?;
+        }
+        self.vouch_person_seen(account_id, &key).await?;
+        self.reviewer_person_seen(account_id, login).await?;
+        sqlx::query("UPDATE persons SET login = $1 WHERE account_id = $2 AND login <> $1")
+            .bind(login)
+            .bind(account_id)
+            .execute(self.conn())
+            .await?;
+        sqlx::query("UPDATE gh_accounts SET login = $1 WHERE account_id = $2 AND login <> $1")
+            .bind(login)
+            .bind(account_id)
+            .execute(self.conn())
+            .await?;
+        if links + workers > 0 {
+            self.forget_known_workers();
+        }
+        Ok(())
+    }
+
+    /// The person (GitHub account id) a worker is: a person's implicit worker, or a worker linked
+    /// by the account's own proof. `None` for any other worker, whatever login it declared. The
+    /// rules read the same definition (`claim_rules::person_of`).
+    pub async fn gh_person_of_worker(
+        &mut self,
+        worker_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let sql = format!("SELECT {}", person_of("$1"));
+        let row: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(worker_id)
+            .fetch_one(self.conn())
+            .await?;
+        Ok(row)
+    }
+
+    /// The person a worker speaks for ([`person_of`]), with their login as GitHub last sent it
+    /// (their record, `persons`).
+    pub async fn person_of_worker(
+        &mut self,
+        worker_id: &str,
+    ) -> Result<Option<Person>, StoreError> {
+        let sql = format!(
+            "SELECT {person}, COALESCE((SELECT ps.login FROM persons ps \
+               WHERE ps.account_id = {person}), \
+               (SELECT lw.github_login FROM workers lw WHERE lw.id = $1))",
+            person = person_of("$1")
+        );
+        let (id, login): (Option<i64>, Option<String>) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(worker_id)
+            .fetch_one(self.conn())
+            .await?;
+        Ok(Person::of(id, login.as_deref()))
+    }
+
+    /// The GitHub login proven for a worker, if any.
+    pub async fn gh_login_of_worker(
+        &mut self,
+        worker_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        login_of_worker(self.conn(), worker_id).await
+    }
+
+    /// A new one-time link code for a worker (stored hashed); earlier unused codes stop working.
+    pub async fn gh_create_link_code(
+        &mut self,
+        worker_id: &str,
+        code_hash: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let now = self.now;
+        sqlx::query("DELETE FROM gh_link_codes WHERE worker_id = $1 AND used_at IS NULL")
+            .bind(worker_id)
+            .execute(self.conn())
+            .await?;
+        sqlx::query(
+            "INSERT INTO gh_link_codes (code_hash, worker_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(code_hash)
+        .bind(worker_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Uses a link code: the login is linked to the code's worker. Returns the worker id.
+    pub async fn gh_use_link_code(
+        &mut self,
+        code_hash: &str,
+        login: &str,
+        account_id: i64,
+    ) -> Result<Result<(String, LinkMove), LinkRefusal>, StoreError> {
+        let now = self.now;
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT worker_id FROM gh_link_codes WHERE code_hash = $1 AND used_at IS NULL \
+             AND expires_at > $2",
+        )
+        .bind(code_hash)
+        .bind(now)
+        .fetch_optional(self.conn())
+        .await?;
+        let Some((worker_id,)) = row else {
+            return Ok(Err(LinkRefusal::UnknownCode));
+        };
+        let moved = match self.gh_link_worker(&worker_id, login, account_id).await? {
+            Ok(moved) => moved,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        sqlx::query("UPDATE gh_link_codes SET used_at = $1, used_by = $2 WHERE code_hash = $3")
+            .bind(now)
+            .bind(login)
+            .bind(code_hash)
+            .execute(self.conn())
+            .await?;
+        Ok(Ok((worker_id, moved)))
+    }
+
+    /// Links worker `worker_id` to the GitHub account `account_id` (now named `login`), proven by
+    /// the account itself (a `/owp link CODE` comment, or GitHub's device flow): the one step
+    /// every proof ends in. The link is kept by the account id; `login` is only shown. A worker
+    /// already linked to another account is refused; an account owns one worker at a time (a
+    /// new proof moves the link, and the worker it leaves speaks for nobody). Nothing of the
+    /// person is stranded on the worker left: their history is recorded by the account (see
+    /// `claim_rules::by_person`), their open plans move to the new worker, and so do its live
+    /// leases (what moved is returned, for the callers to tell the person).
+    pub async fn gh_link_worker(
+        &mut self,
+        worker_id: &str,
+        login: &str,
+        account_id: i64,
+    ) -> Result<Result<LinkMove, LinkRefusal>, StoreError> {
+        let now = self.now;
+        let login_key = login.to_lowercase();
+        let current: Option<(Option<i64>, String)> =
+            sqlx::query_as("SELECT account_id, login FROM gh_links WHERE worker_id = $1")
+                .bind(worker_id)
+                .fetch_optional(self.conn())
+                .await?;
+        match current {
+            Some((Some(other), _)) if other != account_id => {
+                return Ok(Err(LinkRefusal::LinkedElsewhere));
+            }
+            // A link made before ids were kept: only the login it was made for can tell.
+            Some((None, other)) if other != login_key => {
+                return Ok(Err(LinkRefusal::LinkedElsewhere));
+            }
+            _ => {}
+        }
+        let left: Option<(String,)> = sqlx::query_as(
+            "SELECT worker_id FROM gh_links WHERE account_id = $1 AND worker_id <> $2",
+        )
+        .bind(account_id)
+        .bind(worker_id)
+        .fetch_optional(self.conn())
+        .await?;
+        sqlx::query(
+            "UPDATE workers SET github_account_id = NULL WHERE github_account_id = $1 \
+             AND id <> $2 AND id IN (SELECT worker_id FROM gh_links WHERE account_id = $1)",
+        )
+        .bind(account_id)
+        .bind(worker_id)
+        .execute(self.conn())
+        .await?;
+        sqlx::query("DELETE FROM gh_links WHERE account_id = $1 AND worker_id <> $2")
+            .bind(account_id)
+            .bind(worker_id)
+            .execute(self.conn())
+            .await?;
+        sqlx::query(
+            "INSERT INTO gh_links (worker_id, account_id, login, linked_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (worker_id) DO UPDATE SET \
+             account_id = excluded.account_id, login = excluded.login, \
+             linked_at = excluded.linked_at",
+        )
+        .bind(worker_id)
+        .bind(account_id)
+        .bind(&login_key)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        // The worker speaks for the account that proved the link (its age is read by this id).
+        sqlx::query("UPDATE workers SET github_login = $1, github_account_id = $2 WHERE id = $3")
+            .bind(login)
+            .bind(account_id)
+            .bind(worker_id)
+            .execute(self.conn())
+            .await?;
+        self.person_met(account_id, login).await?;
+        self.history_to_person(worker_id, account_id).await?;
+        self.forget_known_workers();
+        // The proof just named the person's login: their vouch entries match them from now on.
+        self.vouch_person_seen(account_id, &login_key).await?;
+        self.reviewer_person_seen(account_id, login).await?;
+        // A plan proposed before the link is the person's now, and the person's plans follow.
+        let moved_plans = self.proposals_to_person(worker_id).await?;
+        let left = left.map(|(w,)| w);
+        let moved_tasks = match &left {
+            Some(from) => self.move_live_leases(from, worker_id).await?,
+            None => Vec::new(),
+        };
+        Ok(Ok(LinkMove {
+            left,
+            moved_tasks,
+            moved_plans,
+        }))
+    }
+
+    /// The live leases of worker `from` (which no longer speaks for its person) move to worker
+    /// `to` (which does now), with their tasks, comment claims and load; each with its audit
+    /// event. Returns the ids of the tasks moved.
+    async fn move_live_leases(&mut self, from: &str, to: &str) -> Result<Vec<String>, StoreError> {
+        let held: Vec<(String, String, i64, String)> = sqlx::query_as(
+            "SELECT t.id, l.id, t.lease_points, r.name FROM leases l \
+             JOIN tasks t ON t.seq = l.task_seq AND t.lease_id = l.id \
+             JOIN repos r ON r.id = t.repo_id \
+             WHERE l.worker_id = $1 AND l.ended_at IS NULL ORDER BY t.seq",
+        )
+        .bind(from)
+        .fetch_all(self.conn())
+        .await?;
+        if held.is_empty() {
+            return Ok(Vec::new());
+        }
+        let points: i64 = held.iter().map(|(_, _, p, _)| p).sum();
+        let count = i64::try_from(held.len()).unwrap_or(i64::MAX);
+        for (task_id, lease_id, _, repo) in &held {
+            sqlx::query("UPDATE leases SET worker_id = $1 WHERE id = $2")
+                .bind(to)
+                .bind(lease_id)
+                .execute(self.conn())
+                .await?;
+            sqlx::query("UPDATE tasks SET worker_id = $1 WHERE id = $2 AND lease_id = $3")
+                .bind(to)
+                .bind(task_id)
+                .bind(lease_id)
+                .execute(self.conn())
+                .await?;
+            sqlx::query(
+                "UPDATE gh_claims SET worker_id = $1 WHERE task_id = $2 AND worker_id = $3",
+            )
+            .bind(to)
+            .bind(task_id)
+            .bind(from)
+            .execute(self.conn())
+            .await?;
+            self.event(
+                NewEvent::new("lease.moved", format!("worker:{to}"))
+                    .repo(repo)
+                    .task(task_id)
+                    .worker(Some(to))
+                    .data(serde_json::json!({
+                        "lease_id": lease_id, "from": from, "to": to,
+                        "reason": "the person linked another worker",
+                    })),
+            );
+        }
+        for (worker, sign) in [(from, -1i64), (to, 1)] {
+            sqlx::query(
+                "UPDATE workers SET active_tasks = active_tasks + $1, \
+                 active_points = active_points + $2 WHERE id = $3",
+            )
+            .bind(sign * count)
+            .bind(sign * points)
+            .bind(worker)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(held.into_iter().map(|(task, ..)| task).collect())
+    }
+}
+
+impl Store {
+    /// The GitHub login proven for a worker, if any.
+    pub async fn gh_login_of_worker(&self, worker_id: &str) -> Result<Option<String>, StoreError> {
+        login_of_worker(&self.read, worker_id).await
+    }
+
+    /// The GitHub account id a worker speaks for (its person, [`person_of`]), if proven.
+    pub async fn gh_worker_account(&self, worker_id: &str) -> Result<Option<i64>, StoreError> {
+        let sql = format!("SELECT {}", person_of("$1"));
+        let row: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(worker_id)
+            .fetch_one(&self.read)
+            .await?;
+        Ok(row)
+    }
+}

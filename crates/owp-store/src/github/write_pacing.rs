@@ -1,0 +1,299 @@
+//! How fast the App writes to GitHub: per-installation budgets of content-creating requests
+//! (`gh_write_log`), the spacing between writes, and back-off after GitHub's limits.
+
+use crate::engine::sqlite_writer::ExecuteWrite;
+use crate::{Backend, HOUR_MS, Store, StoreError, WriteTx};
+
+/// A content-creating request budget: at most this many per installation per minute (GitHub's
+/// secondary limit is 80).
+pub const WRITES_PER_MINUTE: i64 = 80;
+
+/// … and at most this many per hour (GitHub's secondary limit is 500). A write counts from its
+/// reservation until GitHub answered it ([`WriteTx::gh_write_settled`]), so in no hour does GitHub,
+/// which counts a write when it arrives, see more than the log.
+pub const WRITES_PER_HOUR: i64 = 500;
+
+/// Replies and reactions leave this many writes of each minute, and four times as many of each
+/// hour, to status comments, which go first.
+pub const STATUS_RESERVE_PER_MINUTE: i64 = 20;
+
+/// GitHub asks for content-creating requests to be made serially, about a second apart.
+pub const WRITE_SPACING_MS: i64 = 1000;
+
+/// The longest a write counts as in flight when its answer is never noted (the process sending
+/// it stopped): longer than a request may take.
+pub const WRITE_IN_FLIGHT_MS: i64 = 60_000;
+
+/// A write that finds another of its installation in flight tries again this long after, at
+/// the earliest.
+pub const IN_FLIGHT_RECHECK_MS: i64 = 100;
+
+const MINUTE_MS: i64 = 60_000;
+
+/// A secondary limit more than this long after an installation's last pause starts its back-off
+/// again from the first wait.
+pub const LIMIT_STREAK_RESET_MS: i64 = HOUR_MS;
+
+/// How an installation's content-creating requests are paced, across every replica (the
+/// database holds the log): at most `per_minute` in any `minute_ms` and `per_hour` in any
+/// `hour_ms`, each at least `spacing_ms` after the one before, and one at a time: a write taken
+/// to be sent ([`WriteTx::gh_pace_take`]) is in flight until GitHub answered it
+/// ([`WriteTx::gh_write_settled`]), at most `in_flight_ms`, and no other write of its
+/// installation goes out meanwhile (`in_flight_ms` 0: writes may overlap). Replies and reactions
+/// use three quarters of each budget; the rest is left to status comments, which go first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WritePacing {
+    pub per_minute: i64,
+    pub per_hour: i64,
+    pub spacing_ms: i64,
+    pub in_flight_ms: i64,
+    /// The windows' lengths: a minute and an hour, except in tests that shorten them.
+    pub minute_ms: i64,
+    pub hour_ms: i64,
+}
+
+impl Default for WritePacing {
+    /// GitHub's limits.
+    fn default() -> Self {
+        WritePacing {
+            per_minute: WRITES_PER_MINUTE,
+            per_hour: WRITES_PER_HOUR,
+            spacing_ms: WRITE_SPACING_MS,
+            in_flight_ms: WRITE_IN_FLIGHT_MS,
+            minute_ms: MINUTE_MS,
+            hour_ms: HOUR_MS,
+        }
+    }
+}
+
+impl WritePacing {
+    /// The budgets a kind of write may use: (per minute, per hour).
+    fn budgets(&self, status: bool) -> (i64, i64) {
+        if status {
+            (self.per_minute, self.per_hour)
+        } else if self.per_minute == WRITES_PER_MINUTE && self.per_hour == WRITES_PER_HOUR {
+            (
+                WRITES_PER_MINUTE - STATUS_RESERVE_PER_MINUTE,
+                WRITES_PER_HOUR - 4 * STATUS_RESERVE_PER_MINUTE,
+            )
+        } else {
+            (
+                (self.per_minute * 3 / 4).max(1),
+                (self.per_hour * 3 / 4).max(1),
+            )
+        }
+    }
+}
+
+impl Store {
+    /// GitHub named a secondary rate limit without saying how long to wait: the installation
+    /// pauses `first_ms` the first time, twice as long each time the limit comes again within
+    /// [`LIMIT_STREAK_RESET_MS`] of the last pause, at most `cap_ms`. Returns when it may send again.
+    pub async fn gh_back_off_installation(
+        &self,
+        installation_id: i64,
+        first_ms: i64,
+        cap_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let now = tx.now;
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let row: Option<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT blocked_until, limit_streak FROM gh_installations WHERE id = $1{lock}"
+        )))
+        .bind(installation_id)
+        .fetch_optional(tx.conn())
+        .await?;
+        let (blocked_until, streak) = row.unwrap_or((0, 0));
+        let streak = if blocked_until > 0 && blocked_until + LIMIT_STREAK_RESET_MS >= now {
+            streak.saturating_add(1).max(1)
+        } else {
+            1
+        };
+        let doublings = u32::try_from((streak - 1).clamp(0, 30)).unwrap_or(30);
+        let wait = first_ms
+            .max(1)
+            .saturating_mul(1i64 << doublings)
+            .min(cap_ms.max(first_ms));
+        let until = blocked_until.max(now + wait);
+        sqlx::query(
+            "UPDATE gh_installations SET blocked_until = $1, limit_streak = $2 WHERE id = $3",
+        )
+        .bind(until)
+        .bind(streak)
+        .bind(installation_id)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(until)
+    }
+
+    /// GitHub asked the App to wait: no request of this installation before `until`.
+    pub async fn gh_block_installation(
+        &self,
+        installation_id: i64,
+        until: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE gh_installations SET blocked_until = CASE WHEN blocked_until < $1 THEN $1 \
+             ELSE blocked_until END WHERE id = $2",
+        )
+        .bind(until)
+        .bind(installation_id)
+        .execute_write(self)
+        .await?;
+        Ok(())
+    }
+}
+
+impl WriteTx {
+    /// Takes one content-creating request of an installation's budget in this transaction:
+    /// `Ok(at)` when it is reserved at `at`, `Err(until)` when it has to wait until `until`
+    /// (nothing is written then). The write is in flight until GitHub answered it
+    /// ([`WriteTx::gh_write_settled`]), at most `pacing.in_flight_ms` (0: not at all). With `ahead_ms` above 0 a write whose only wait is at most
+    /// that long is reserved at the end of the wait instead (its sender waits it out): the counts
+    /// read now are used for that time too, which can only be more than they will be then.
+    pub async fn gh_pace_take(
+        &mut self,
+        installation_id: i64,
+        status: bool,
+        pacing: &WritePacing,
+        ahead_ms: i64,
+    ) -> Result<Result<i64, i64>, StoreError> {
+        let lock = match self.store().backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let blocked: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT blocked_until FROM gh_installations WHERE id = $1{lock}"
+        )))
+        .bind(installation_id)
+        .fetch_optional(self.conn())
+        .await?;
+        // The time once the installation's row is locked (and a connection was had): a write
+        // taken now goes out as soon as this commits, so its time is when GitHub will see it,
+        // not when the transaction began (on a busy database, up to a lock's wait earlier).
+        let now = crate::now_ms().max(self.now);
+        if let Some((until,)) = blocked
+            && until > now
+        {
+            return Ok(Err(until));
+        }
+        sqlx::query("DELETE FROM gh_write_log WHERE installation_id = $1 AND at <= $2")
+            .bind(installation_id)
+            .bind(now - pacing.hour_ms.max(pacing.minute_ms))
+            .execute(self.conn())
+            .await?;
+        let counts: Counts = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COUNTS} FROM gh_write_log WHERE installation_id = $1"
+        )))
+        .bind(installation_id)
+        .bind(now - pacing.minute_ms)
+        .bind(now - pacing.hour_ms)
+        .fetch_one(self.conn())
+        .await?;
+        let at = match verdict(pacing, status, now, counts) {
+            Ok(()) => now,
+            Err(until) if until - now <= ahead_ms => {
+                if let Err(later) = verdict(pacing, status, until, counts) {
+                    return Ok(Err(later));
+                }
+                until
+            }
+            Err(until) => return Ok(Err(until)),
+        };
+        let in_flight_until = (pacing.in_flight_ms > 0).then(|| at + pacing.in_flight_ms);
+        sqlx::query(
+            "INSERT INTO gh_write_log (installation_id, at, in_flight_until, sent_at) \
+             VALUES ($1, $2, $3, $2)",
+        )
+        .bind(installation_id)
+        .bind(at)
+        .bind(in_flight_until)
+        .execute(self.conn())
+        .await?;
+        Ok(Ok(at))
+    }
+
+    /// Settles the write reserved at `reserved_at` ([`WriteTx::gh_pace_take`]): sent at
+    /// `sent_at` and answered by GitHub, or, with `None`, never sent: its reservation is taken
+    /// back, and the installation's next write need not wait for it. An answered write is no
+    /// longer in flight, and from now on it counts from now, as GitHub counts it from when it
+    /// arrived (at the latest, now): without this a write slower to arrive than the one an hour
+    /// after it could make GitHub see one more in its hour than the log. The next write's second
+    /// counts from `sent_at`: a write that left later than it was reserved (a slow commit, a
+    /// busy machine) does not bring the next one closer to it.
+    pub async fn gh_write_settled(
+        &mut self,
+        installation_id: i64,
+        reserved_at: i64,
+        sent_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        match sent_at {
+            Some(sent_at) => {
+                let now = crate::now_ms().max(self.now).max(reserved_at);
+                sqlx::query(
+                    "UPDATE gh_write_log SET at = $3, sent_at = $4, in_flight_until = NULL \
+                     WHERE installation_id = $1 AND at = $2",
+                )
+                .bind(installation_id)
+                .bind(reserved_at)
+                .bind(now)
+                .bind(sent_at.clamp(reserved_at, now))
+                .execute(self.conn())
+                .await?;
+            }
+            None => {
+                sqlx::query(
+                    "DELETE FROM gh_write_log WHERE installation_id = $1 AND at = $2 \
+                     AND in_flight_until IS NOT NULL",
+                )
+                .bind(installation_id)
+                .bind(reserved_at)
+                .execute(self.conn())
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What an installation's log says of its writes (`$1` the installation, `$2` a minute ago, `$3`
+/// an hour ago): writes in the last minute and the oldest of them, in the last hour and the
+/// oldest of them, when the newest was sent, and until when one is in flight.
+const COUNTS: &str = "COALESCE(SUM(CASE WHEN at > $2 THEN 1 ELSE 0 END), 0), \
+    MIN(CASE WHEN at > $2 THEN at END), \
+    COALESCE(SUM(CASE WHEN at > $3 THEN 1 ELSE 0 END), 0), \
+    MIN(CASE WHEN at > $3 THEN at END), MAX(COALESCE(sent_at, at)), MAX(in_flight_until)";
+
+/// The columns of [`COUNTS`].
+type Counts = (i64, Option<i64>, i64, Option<i64>, Option<i64>, Option<i64>);
+
+/// Whether a write may go `now` (`Ok`), or when it may (`Err`): after its installation's write
+/// in flight, its budgets and its spacing (the installation's pause is read by the caller).
+fn verdict(pacing: &WritePacing, status: bool, now: i64, counts: Counts) -> Result<(), i64> {
+    let (minute, oldest_minute, hour, oldest_hour, newest, in_flight) = counts;
+    if pacing.in_flight_ms > 0
+        && let Some(until) = in_flight
+        && until > now
+    {
+        // Another write of the installation is on its way (this process or another).
+        return Err(until.min(now + pacing.spacing_ms.max(IN_FLIGHT_RECHECK_MS)));
+    }
+    let (per_minute, per_hour) = pacing.budgets(status);
+    if minute >= per_minute {
+        return Err(oldest_minute.unwrap_or(now) + pacing.minute_ms + 1);
+    }
+    if hour >= per_hour {
+        return Err(oldest_hour.unwrap_or(now) + pacing.hour_ms + 1);
+    }
+    if let Some(newest) = newest
+        && now < newest + pacing.spacing_ms
+    {
+        return Err(newest + pacing.spacing_ms);
+    }
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! Expiry: a lease whose deadline has passed ends, before a request reads or claims and in the
+//! background sweep.
+
+use sqlx::AssertSqlSafe;
+
+use crate::in_flight::holds_lease;
+use crate::{Backend, Store, StoreError};
+
+/// The earliest deadline of a live lease. A live lease is one not ended (`leases_live` on both
+/// backends, an index without the deadline, which every renewal writes; SQLite's
+/// `leases_deadline` serves this read at once).
+const NEXT_DEADLINE: &str = "SELECT MIN(deadline) FROM leases WHERE ended_at IS NULL";
+
+/// The tasks of the first 200 leases due at `$1`, earliest first.
+const DUE: &str = "SELECT t.id FROM leases l JOIN tasks t ON t.seq = l.task_seq \
+    WHERE l.ended_at IS NULL AND l.deadline <= $1 ORDER BY l.deadline LIMIT 200";
+
+/// Task `$1`, if its lease is still due at `$2`: on PostgreSQL it locks the task and then its
+/// lease (the lock order of [`crate::WriteTx::lock_task`]), re-reading both once locked.
+const STILL_DUE: &str = concat!(
+    "SELECT t.id FROM tasks t JOIN leases l ON l.id = t.lease_id WHERE t.id = $1 AND ",
+    holds_lease!("t."),
+    " AND l.ended_at IS NULL AND l.deadline <= $2"
+);
+
+impl Store {
+    /// Expires every lease whose deadline has passed, before a request reads or claims: it
+    /// waits for a due lease that another transaction holds (a sweep of this or another process
+    /// that is still committing its expiry), so that what the request then reads already shows
+    /// the lease ended. Cheap when none is due: one indexed read.
+    pub async fn expire_due(&self) -> Result<usize, StoreError> {
+        self.expire_due_leases(true).await
+    }
+
+    /// The background sweep's [`Store::expire_due`]: a due lease another transaction holds is
+    /// skipped (that transaction settles it, and the next sweep looks again), so sweeps of
+    /// several processes never wait for each other.
+    pub async fn sweep_expired(&self) -> Result<usize, StoreError> {
+        self.expire_due_leases(false).await
+    }
+
+    async fn expire_due_leases(&self, wait_for_held: bool) -> Result<usize, StoreError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = crate::now_ms();
+        if now < self.expiry_quiet_until.load(Relaxed) {
+            return Ok(0);
+        }
+        let next = self.next_deadline().await?;
+        if next.is_none_or(|d| d > now) {
+            // Nothing is due. No lease can fall due before the earliest deadline seen, nor before
+            // a lease granted from now on could end (at least the shorter TTL later; 5 s are kept
+            // for transactions that began before this read and commit after it). Until then this
+            // check costs nothing.
+            let ttl = self.timing.accept_ttl_ms.min(self.timing.lease_ttl_ms);
+            if ttl >= 10_000 {
+                let until = next.unwrap_or(i64::MAX).min(now + ttl - 5_000);
+                self.expiry_quiet_until.store(until, Relaxed);
+            }
+            return Ok(0);
+        }
+        let due: Vec<(String,)> = sqlx::query_as(DUE).bind(now).fetch_all(&self.read).await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        // One transaction per lease: a transaction that holds a repository row must not go on to
+        // wait for another worker (see the lock order in `apply_move`). Each begins by locking
+        // its task, holding nothing else, so waiting there cannot close a cycle. A request waits
+        // for a row another transaction holds (whose commit may be what expires it: the lock
+        // then finds the row no longer due); the sweep skips it.
+        let lock = match (self.backend, wait_for_held) {
+            (Backend::Postgres, true) => " FOR UPDATE OF t, l",
+            (Backend::Postgres, false) => " FOR UPDATE OF t, l SKIP LOCKED",
+            (Backend::Sqlite, _) => "",
+        };
+        let sql = format!("{STILL_DUE}{lock}");
+        let mut n = 0;
+        for (id,) in &due {
+            let expired = self
+                .write(|mut tx| {
+                    let sql = sql.clone();
+                    async move {
+                        let r = async {
+                            let due: Option<(String,)> = sqlx::query_as(AssertSqlSafe(sql))
+                                .bind(id)
+                                .bind(tx.now)
+                                .fetch_optional(tx.conn())
+                                .await?;
+                            if due.is_none() {
+                                return Ok(false);
+                            }
+                            let task = tx.task(id).await?;
+                            if !task.status.is_active() || task.deadline.is_none_or(|d| d > tx.now)
+                            {
+                                return Ok(false);
+                            }
+                            tx.expire(&task).await?;
+                            Ok(true)
+                        }
+                        .await;
+                        (tx, r)
+                    }
+                })
+                .await?;
+            n += usize::from(expired);
+        }
+        Ok(n)
+    }
+
+    /// The earliest lease deadline, if any lease is alive.
+    pub async fn next_deadline(&self) -> Result<Option<i64>, StoreError> {
+        let d: Option<i64> = sqlx::query_scalar(NEXT_DEADLINE)
+            .fetch_one(&self.read)
+            .await?;
+        Ok(d)
+    }
+}

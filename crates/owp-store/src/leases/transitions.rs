@@ -1,0 +1,440 @@
+//! The general code of a lease, for every case on both backends: reading and locking a held
+//! lease, ack, nack, renew, a worker's or an admin's status move, and expiry. The plain paths of
+//! a worker's own claim, ack and status move take shortcuts ([`super::sqlite_batch`],
+//! [`super::postgres_statement`]) and come back here for anything else.
+
+use serde_json::{Value, json};
+use sqlx::AssertSqlSafe;
+
+use super::claim_rules::Pick;
+use super::effects::{
+    MoveValues, ack_data, ack_lease, ack_task, budget_counters, end_lease, move_task, worker_load,
+};
+use super::{LeaseEnd, Move, MovePlan, concurrent_change, task_lease_points, worker_move};
+use crate::domain::rules;
+use crate::domain::{Lease, TaskStatus};
+use crate::rows::{TaskRow, WorkerRow};
+use crate::{Backend, NewEvent, StoreError, WriteTx};
+
+impl WriteTx {
+    /// Locks a task row and its live lease's row until commit (PostgreSQL) and reads them.
+    ///
+    /// Lock order, to keep PostgreSQL free of deadlocks: a worker row before the rows of the
+    /// tasks it holds, a task before its lease, and all before the repository row (claims,
+    /// heartbeats, status moves and expiry all take them in this order). So the holder's row is
+    /// locked first here.
+    pub async fn lock_task(&mut self, task_id: &str) -> Result<TaskRow, StoreError> {
+        if self.store().backend == Backend::Postgres {
+            for _ in 0..3 {
+                let holder: Option<Option<String>> =
+                    sqlx::query_scalar("SELECT worker_id FROM tasks WHERE id = $1")
+                        .bind(task_id)
+                        .fetch_optional(self.conn())
+                        .await?;
+                let Some(holder) = holder else { break };
+                if let Some(w) = &holder {
+                    sqlx::query("SELECT id FROM workers WHERE id = $1 FOR UPDATE")
+                        .bind(w)
+                        .execute(self.conn())
+                        .await?;
+                }
+                let (locked, lease): (Option<String>, Option<String>) = sqlx::query_as(
+                    "SELECT worker_id, lease_id FROM tasks WHERE id = $1 FOR UPDATE",
+                )
+                .bind(task_id)
+                .fetch_one(self.conn())
+                .await?;
+                if locked == holder {
+                    // Then its lease, whose clock a renewal moves without the task: what is read
+                    // next of the lease's deadline stays true until this transaction ends.
+                    if let Some(lease) = lease {
+                        sqlx::query("SELECT id FROM leases WHERE id = $1 FOR UPDATE")
+                            .bind(lease)
+                            .execute(self.conn())
+                            .await?;
+                    }
+                    break;
+                }
+            }
+        }
+        self.task(task_id).await
+    }
+
+    /// The claim: offers the best eligible task to `worker` (see the module docs and
+    /// `domain::rules`). `None` when nothing is eligible now. One statement (batch) per backend:
+    /// SQLite's in [`super::sqlite_batch`], PostgreSQL's in [`super::postgres_statement`].
+    pub async fn claim(&mut self, seen: &WorkerRow) -> Result<Option<Lease>, StoreError> {
+        match self.store().backend {
+            Backend::Sqlite => self.claim_batched(seen, Pick::First).await,
+            Backend::Postgres => self.claim_single(seen, Pick::First).await,
+        }
+    }
+
+    /// Finds the task of a lease that `worker_id` holds right now. An ended lease is a 409, another
+    /// worker's lease a 403, an unknown one a 404. A lease past its deadline is expired here, so a
+    /// late request never sees it as alive.
+    pub async fn held_lease(
+        &mut self,
+        worker_id: &str,
+        lease_id: &str,
+    ) -> Result<TaskRow, StoreError> {
+        let holder: Option<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT t.id, l.worker_id, l.ended_at FROM leases l JOIN tasks t ON t.seq = l.task_seq \
+             WHERE l.id = $1",
+        )
+        .bind(lease_id)
+        .fetch_optional(self.conn())
+        .await?;
+        let Some((id, holder, ended)) = holder else {
+            return Err(StoreError::not_found(
+                "lease_not_found",
+                format!("unknown lease `{lease_id}`"),
+            ));
+        };
+        if holder != worker_id {
+            return Err(StoreError::forbidden(
+                "not_lease_holder",
+                "this lease belongs to another worker",
+            ));
+        }
+        if ended.is_some() {
+            return Err(lease_ended());
+        }
+        let task = self.lock_task(&id).await?;
+        if task.lease_id.as_deref() != Some(lease_id) || !task.status.is_active() {
+            return Err(lease_ended());
+        }
+        if task.deadline.is_some_and(|d| d <= self.now) {
+            self.expire(&task).await?;
+            return Err(StoreError::conflict(
+                "lease_expired",
+                "the lease expired before this request; the task went back to the queue",
+            ));
+        }
+        Ok(task)
+    }
+
+    /// `ack`: the worker accepts its lease; the task is `in_progress` and the lease lives a full
+    /// TTL from now. Acknowledging an acknowledged lease changes nothing.
+    pub async fn ack(&mut self, worker_id: &str, lease_id: &str) -> Result<TaskRow, StoreError> {
+        if self.store().backend == Backend::Sqlite {
+            return self.ack_batched(worker_id, lease_id).await;
+        }
+        self.ack_general(worker_id, lease_id).await
+    }
+
+    /// `ack` on any backend, for every case (see [`WriteTx::ack`]).
+    pub(super) async fn ack_general(
+        &mut self,
+        worker_id: &str,
+        lease_id: &str,
+    ) -> Result<TaskRow, StoreError> {
+        let task = self.held_lease(worker_id, lease_id).await?;
+        self.start_work(&task, worker_id).await
+    }
+
+    async fn start_work(&mut self, task: &TaskRow, worker_id: &str) -> Result<TaskRow, StoreError> {
+        if task.status == TaskStatus::InProgress {
+            return Ok(task.clone());
+        }
+        let expires = self.now + self.store().timing.lease_ttl_ms;
+        sqlx::query(AssertSqlSafe(ack_task("$1", "seq = $2")))
+            .bind(self.now)
+            .bind(task.seq)
+            .execute(self.conn())
+            .await?;
+        sqlx::query(AssertSqlSafe(ack_lease("$1", "$2", "id = $3")))
+            .bind(self.now)
+            .bind(expires)
+            .bind(task.lease_id.clone())
+            .execute(self.conn())
+            .await?;
+        self.event(
+            NewEvent::new("task.status", format!("worker:{worker_id}"))
+                .repo(&task.repo)
+                .task(&task.id)
+                .worker(Some(worker_id))
+                .data(ack_data(task.lease_id.as_deref())),
+        );
+        self.task(&task.id).await
+    }
+
+    /// `nack`: the worker gives the task back; it is not offered to this worker for an hour.
+    pub async fn nack(
+        &mut self,
+        worker_id: &str,
+        lease_id: &str,
+        reason: Option<String>,
+    ) -> Result<TaskRow, StoreError> {
+        let task = self.held_lease(worker_id, lease_id).await?;
+        // The give-back is the person's (rule 1 reads it by person, `claim_rules::by_person`).
+        let sql = format!(
+            "INSERT INTO nacks (task_seq, worker_id, at, person_id) \
+             VALUES ($1, $2, $3, {}) \
+             ON CONFLICT (task_seq, worker_id) DO UPDATE SET at = $3, \
+               person_id = excluded.person_id",
+            super::claim_rules::person_of("$2")
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(task.seq)
+            .bind(worker_id)
+            .bind(self.now)
+            .execute(self.conn())
+            .await?;
+        let mv = Move {
+            note: reason,
+            ..Move::to(TaskStatus::Ready, LeaseEnd::Nacked)
+        };
+        self.apply_move(&task, &mv, &format!("worker:{worker_id}"))
+            .await
+    }
+
+    /// `renew`: extends the lease by its TTL.
+    pub async fn renew(&mut self, worker_id: &str, lease_id: &str) -> Result<TaskRow, StoreError> {
+        self.renew_saying(worker_id, lease_id, None).await
+    }
+
+    /// `renew`, recording what the lease's agent does (`progress`) on the lease.
+    pub async fn renew_saying(
+        &mut self,
+        worker_id: &str,
+        lease_id: &str,
+        progress: Option<&str>,
+    ) -> Result<TaskRow, StoreError> {
+        let task = self.held_lease(worker_id, lease_id).await?;
+        self.renew_worker_leases(worker_id, Some(lease_id)).await?;
+        let mut data = json!({"lease_id": lease_id});
+        if let Some(line) = progress {
+            sqlx::query("UPDATE leases SET progress = $1, progress_at = $2 WHERE id = $3")
+                .bind(line)
+                .bind(self.now)
+                .bind(lease_id)
+                .execute(self.conn())
+                .await?;
+            // The line itself stays on the lease: the event says only that it changed.
+            data["progress"] = json!(true);
+        }
+        self.event(
+            NewEvent::new("lease.renewed", format!("worker:{worker_id}"))
+                .repo(&task.repo)
+                .task(&task.id)
+                .worker(Some(worker_id))
+                .data(data),
+        );
+        self.task(&task.id).await
+    }
+
+    /// A status move requested by the worker holding the task. A `pr_opened` report on a task in
+    /// `pr_opened` already is recorded by [`WriteTx::record_pr_report`].
+    pub async fn worker_status(
+        &mut self,
+        worker_id: &str,
+        task_id: &str,
+        to: TaskStatus,
+        artifact: Option<Value>,
+        note: Option<String>,
+    ) -> Result<TaskRow, StoreError> {
+        let (task, alive) = if self.store().backend == Backend::Sqlite {
+            self.read_for_move(worker_id, task_id).await?
+        } else {
+            (self.lock_task(task_id).await?, false)
+        };
+        if task.worker_id.as_deref() != Some(worker_id) {
+            return Err(self.not_holding(worker_id, &task).await?);
+        }
+        if task.status.is_active() && !alive {
+            // Confirms the lease is alive (and expires it if its deadline passed).
+            let lease_id = task.lease_id.clone().unwrap_or_default();
+            self.held_lease(worker_id, &lease_id).await?;
+        }
+        if task.status == TaskStatus::PrOpened && to == TaskStatus::PrOpened {
+            // GitHub's webhook moved the task first: the report adds what it says.
+            return self
+                .record_pr_report(&task, worker_id, artifact.as_ref(), note)
+                .await;
+        }
+        let mv = worker_move(&task, to, artifact, note)?;
+        if mv.to == TaskStatus::InProgress {
+            return self.start_work(&task, worker_id).await;
+        }
+        let actor = format!("worker:{worker_id}");
+        if self.store().backend == Backend::Sqlite {
+            // The task was read in this transaction, which holds SQLite's write lock: the move
+            // cannot find it changed, so it may commit in the same round trip.
+            let plan = MovePlan::new(&task, &mv);
+            return self
+                .apply_move_batched(&task, &mv, &plan, &actor, true)
+                .await;
+        }
+        self.apply_move(&task, &mv, &actor).await
+    }
+
+    /// Why a worker that does not hold `task` may not report on it: the task is another
+    /// worker's now (`403 not_lease_holder`); or nobody's, and the caller's own lease of it ended
+    /// (given back, expired, the task moved on) — `409 lease_not_held`, as `ack`, `nack` and
+    /// `renew` answer for that lease; or it never held one (`403 not_lease_holder`).
+    async fn not_holding(
+        &mut self,
+        worker_id: &str,
+        task: &TaskRow,
+    ) -> Result<StoreError, StoreError> {
+        let another = || StoreError::forbidden("not_lease_holder", "this task is not held by you");
+        if task.worker_id.is_some() {
+            return Ok(another());
+        }
+        let held: Option<String> = sqlx::query_scalar(
+            "SELECT worker_id FROM leases WHERE task_seq = $1 AND worker_id = $2 LIMIT 1",
+        )
+        .bind(task.seq)
+        .bind(worker_id)
+        .fetch_optional(self.conn())
+        .await?;
+        Ok(match held {
+            Some(_) => lease_ended(),
+            None => another(),
+        })
+    }
+
+    /// An admin forces a status (`ready`, `blocked`, `merged`, …). Leases are never forced.
+    pub async fn admin_status(
+        &mut self,
+        task_id: &str,
+        to: TaskStatus,
+        reason: Option<String>,
+        actor: &str,
+    ) -> Result<TaskRow, StoreError> {
+        if !rules::admin_may_force(to) {
+            return Err(StoreError::invalid(
+                "invalid_status",
+                format!("`{to}` cannot be forced: leases are only granted by claims"),
+            ));
+        }
+        let task = self.lock_task(task_id).await?;
+        if task.status == to {
+            return Ok(task);
+        }
+        let mv = Move {
+            reason,
+            ..Move::to(to, LeaseEnd::Admin)
+        };
+        self.apply_move(&task, &mv, actor).await
+    }
+
+    /// Moves a task, keeping every counter (repo budget, worker load, area lock, lease record) in
+    /// step, and logs it. The only place a task leaves `leased`/`in_progress`/`pr_opened`.
+    pub async fn apply_move(
+        &mut self,
+        task: &TaskRow,
+        mv: &Move,
+        actor: &str,
+    ) -> Result<TaskRow, StoreError> {
+        debug_assert!(!mv.to.is_active(), "leases are only granted by claims");
+        let plan = MovePlan::new(task, mv);
+        if self.store().backend == Backend::Sqlite {
+            return self.apply_move_batched(task, mv, &plan, actor, false).await;
+        }
+        let from = task.status;
+        let to = mv.to;
+        let leaving_lease = plan.leaving_lease;
+        let artifact = plan.artifact.clone();
+        // Lock order (PostgreSQL): the task row (callers lock it), the worker, the task's area lock
+        // entry, and the repository last. A claim takes the worker, its task and area, and the
+        // repository last too, so no two transactions wait on each other in a cycle: whoever
+        // holds a repository row only appends its events and commits. Taking the repository last
+        // also keeps its row (the one every claim and PR of the repository writes) locked for
+        // the shortest time. If the task changed under us, the error rolls everything back.
+        if leaving_lease && let Some(holder) = &task.worker_id {
+            sqlx::query(AssertSqlSafe(format!(
+                "UPDATE workers SET {} WHERE id = $2",
+                worker_load("-1", "-$1")
+            )))
+            .bind(task_lease_points(task))
+            .bind(holder)
+            .execute(self.conn())
+            .await?;
+            sqlx::query(AssertSqlSafe(end_lease("$1", "$2", "id = $3")))
+                .bind(self.now)
+                .bind(mv.lease_end.as_str())
+                .bind(task.lease_id.clone())
+                .execute(self.conn())
+                .await?;
+        }
+        let set = move_task(
+            &plan,
+            &MoveValues {
+                to: "$1",
+                reason: "$2",
+                artifact: "$3",
+                bump: "$4",
+                holds_area: "$5",
+                at: "$6",
+                awaits_maintainer: "$9",
+                recorded_worker: "$10",
+            },
+        );
+        let changed = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE tasks SET {set} WHERE seq = $7 AND status = $8"
+        )))
+        .bind(to.as_str())
+        .bind(plan.status_reason.clone())
+        .bind(artifact.as_ref().map(Value::to_string))
+        .bind(i64::from(mv.bump_attempts))
+        .bind(i64::from(to.holds_area()))
+        .bind(self.now)
+        .bind(task.seq)
+        .bind(from.as_str())
+        .bind(i64::from(plan.awaits_maintainer))
+        .bind(plan.recorded_worker.clone())
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(concurrent_change());
+        }
+        self.event(
+            NewEvent::new(plan.kind, actor)
+                .repo(&task.repo)
+                .task(&task.id)
+                .worker(plan.recorded_worker.as_deref())
+                .data(plan.data.clone()),
+        );
+        let moved = self.task(&task.id).await?;
+        let (active_delta, pr_delta) = (plan.active_delta, plan.pr_delta);
+        if active_delta != 0 || pr_delta != 0 {
+            sqlx::query(AssertSqlSafe(format!(
+                "UPDATE repos SET {} WHERE id = $3",
+                budget_counters("$1", "$2")
+            )))
+            .bind(active_delta)
+            .bind(pr_delta)
+            .bind(task.repo_id)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(moved)
+    }
+
+    /// Ends an expired lease: the task is requeued with `attempts + 1`, or blocked once it has
+    /// failed `max_attempts` times.
+    pub async fn expire(&mut self, task: &TaskRow) -> Result<TaskRow, StoreError> {
+        let attempts = task.attempts + 1;
+        let to = rules::after_expiry(attempts, self.store().timing.max_attempts);
+        let mv = Move {
+            bump_attempts: true,
+            reason: (to == TaskStatus::Blocked).then(|| {
+                format!(
+                    "leases expired {attempts} times without progress; a maintainer must unblock it"
+                )
+            }),
+            ..Move::to(to, LeaseEnd::Expired)
+        };
+        self.apply_move(task, &mv, "system").await
+    }
+}
+
+fn lease_ended() -> StoreError {
+    StoreError::conflict(
+        "lease_not_held",
+        "this lease has ended and is no longer held",
+    )
+}

@@ -1,0 +1,483 @@
+//! Reputation, trust progression and the leaderboard.
+//!
+//! Every count reads the `outcomes` table, which a trigger fills from the audit log (migration
+//! 0012): one row per (kind, task, lease), so an outcome logged twice — a redelivered webhook, a
+//! second replica — is counted once, and no process keeps a counter of its own.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::engine::checked::checked_read;
+use super::leases::person_sql::{Setting, by_person, merged_count_in, setting_of_row};
+use super::{NewEvent, Store, StoreError, WriteTx};
+use crate::domain::{Promotion, Reputation};
+
+/// Where a worker stands in one repository: its own trust, what it earned there, and the next
+/// rule it could earn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrustProgress {
+    pub trust_level: i64,
+    pub opted_in: bool,
+    /// Merged tasks counted in the repository.
+    pub merged_here: i64,
+    /// The highest level a rule grants it (0 when none does, or it did not opt in).
+    pub earned: i64,
+}
+
+impl TrustProgress {
+    pub fn effective(&self) -> i64 {
+        self.trust_level.max(self.earned)
+    }
+
+    /// The rule that would grant at least `tier`, with the fewest merges: what is still needed.
+    pub fn rule_for(&self, tier: i64, rules: &[Promotion]) -> Option<Promotion> {
+        rules
+            .iter()
+            .filter(|r| r.level >= tier)
+            .min_by_key(|r| r.merged)
+            .copied()
+    }
+}
+
+/// Whom a merge `o` (its worker `w`, its person's record `lp`) counts for on the leaderboard: its
+/// person (`github:` and the account id), whichever worker they merged it with, or its worker,
+/// when it was the merge of a worker that spoke for nobody.
+pub(crate) const LEADER_KEY: &str = "COALESCE('github:' || CAST(o.person_id AS TEXT), o.worker_id)";
+
+/// A merge `o` (its worker `w`, its person's record `lp`) is listed: its person opted in to the
+/// leaderboard (their record; a worker's own choice until the person's first link records it).
+pub(crate) const LEADER_OPTED_IN: &str =
+    "COALESCE(lp.leaderboard_opt_in, w.leaderboard_opt_in) = 1";
+
+/// One row of a leaderboard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaderRow {
+    /// Whom the row counts: `github:` and a person's account id, or a worker id ([`LEADER_KEY`]).
+    pub worker_id: String,
+    pub name: String,
+    pub github_login: Option<String>,
+    pub merged: i64,
+    /// The estimate points of the merged tasks.
+    pub points: i64,
+}
+
+/// The sums of a reputation over outcomes `o`.
+const REPUTATION_SUMS: &str = "\
+    COALESCE(SUM(CASE WHEN o.kind = 'merged' THEN 1 ELSE 0 END), 0) AS merged, \
+    COALESCE(SUM(CASE WHEN o.kind = 'closed_unmerged' THEN 1 ELSE 0 END), 0) AS closed_unmerged, \
+    COALESCE(SUM(CASE WHEN o.kind = 'expired' THEN 1 ELSE 0 END), 0) AS expired, \
+    COALESCE(SUM(CASE WHEN o.kind = 'nacked' THEN 1 ELSE 0 END), 0) AS nacked";
+
+/// The reputation of the worker `$1`: the outcomes of its person on every worker of theirs
+/// (its own, for a worker that speaks for nobody), so a second worker or a relink starts from
+/// the person's record, never from nothing.
+fn reputation_sql() -> String {
+    format!(
+        "SELECT {REPUTATION_SUMS} FROM outcomes o WHERE {}",
+        by_person("o", "$1")
+    )
+}
+
+fn decode_reputation(row: &sqlx::any::AnyRow) -> Result<Reputation, StoreError> {
+    Ok(Reputation::new(
+        row.try_get("merged")?,
+        row.try_get("closed_unmerged")?,
+        row.try_get("expired")?,
+        row.try_get("nacked")?,
+    ))
+}
+
+/// Where the worker `$1` stands in repository `$2`: its person's trust and opt-in and their
+/// merges there (the texts the claim rules read).
+fn progress_sql() -> String {
+    format!(
+        "SELECT {trust} AS trust_level, {opted_in} AS reputation_opt_in, {merged} AS merged_here \
+         FROM workers w WHERE w.id = $1",
+        trust = setting_of_row("w", Setting::Trust),
+        opted_in = setting_of_row("w", Setting::ReputationOptIn),
+        merged = merged_count_in("$1", Some("$2")),
+    )
+}
+
+fn progress_from(
+    row: &sqlx::any::AnyRow,
+    rules: &[Promotion],
+) -> Result<TrustProgress, StoreError> {
+    let trust_level: i64 = row.try_get("trust_level")?;
+    let opted_in = row.try_get::<i64, _>("reputation_opt_in")? != 0;
+    let merged_here: i64 = row.try_get("merged_here")?;
+    let earned = if opted_in {
+        rules
+            .iter()
+            .filter(|r| r.merged <= merged_here)
+            .map(|r| r.level)
+            .max()
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    Ok(TrustProgress {
+        trust_level,
+        opted_in,
+        merged_here,
+        earned,
+    })
+}
+
+fn decode_rules(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Promotion>, StoreError> {
+    rows.iter()
+        .map(|r| {
+            Ok(Promotion {
+                level: r.try_get("level")?,
+                merged: r.try_get("merged")?,
+            })
+        })
+        .collect()
+}
+
+impl WriteTx {
+    /// A worker opts in or out of reputation and/or the leaderboard.
+    pub async fn set_opt_in(
+        &mut self,
+        worker_id: &str,
+        reputation: Option<bool>,
+        leaderboard: Option<bool>,
+    ) -> Result<(), StoreError> {
+        if reputation.is_none() && leaderboard.is_none() {
+            return Ok(());
+        }
+        let n = sqlx::query(
+            "UPDATE workers SET \
+               reputation_opt_in = COALESCE($1, reputation_opt_in), \
+               leaderboard_opt_in = COALESCE($2, leaderboard_opt_in) WHERE id = $3",
+        )
+        .bind(reputation.map(i64::from))
+        .bind(leaderboard.map(i64::from))
+        .bind(worker_id)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::not_found("worker_not_found", "unknown worker"));
+        }
+        // The opt-ins are the person's, on every worker of theirs (contract section 14).
+        if let Some(on) = reputation {
+            self.person_setting_set(worker_id, Setting::ReputationOptIn, i64::from(on))
+                .await?;
+        }
+        if let Some(on) = leaderboard {
+            self.person_setting_set(worker_id, Setting::LeaderboardOptIn, i64::from(on))
+                .await?;
+        }
+        self.forget_known_workers();
+        self.event(
+            NewEvent::new("worker.opt_in", format!("worker:{worker_id}"))
+                .worker(Some(worker_id))
+                .data(json!({"reputation": reputation, "leaderboard": leaderboard})),
+        );
+        Ok(())
+    }
+
+    /// Replaces the promotion rules of repository `repo` (nothing when it is unknown).
+    pub async fn set_repo_promotions(
+        &mut self,
+        repo: &str,
+        rules: &[Promotion],
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        Promotion::validate(rules)?;
+        if let Some(row) = self.repo_by_name(repo).await? {
+            self.set_promotions(row.id, &row.name, rules, actor).await?;
+        }
+        Ok(())
+    }
+
+    /// Replaces a repository's promotion rules (validated).
+    pub async fn set_promotions(
+        &mut self,
+        repo_id: i64,
+        repo: &str,
+        rules: &[Promotion],
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let rules = Promotion::validate(rules)?;
+        let old = decode_rules(
+            &sqlx::query(
+                "SELECT level, merged FROM repo_promotions WHERE repo_id = $1 ORDER BY level",
+            )
+            .bind(repo_id)
+            .fetch_all(self.conn())
+            .await?,
+        )?;
+        if old == rules {
+            return Ok(());
+        }
+        sqlx::query("DELETE FROM repo_promotions WHERE repo_id = $1")
+            .bind(repo_id)
+            .execute(self.conn())
+            .await?;
+        for r in &rules {
+            sqlx::query("INSERT INTO repo_promotions (repo_id, level, merged) VALUES ($1, $2, $3)")
+                .bind(repo_id)
+                .bind(r.level)
+                .bind(r.merged)
+                .execute(self.conn())
+                .await?;
+        }
+        self.event(
+            NewEvent::new("repo.promote", actor)
+                .repo(repo)
+                .data(json!({"promote": rules})),
+        );
+        Ok(())
+    }
+
+    /// The promotion rules of a repository, by level.
+    pub async fn promotions_tx(&mut self, repo_id: i64) -> Result<Vec<Promotion>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT level, merged FROM repo_promotions WHERE repo_id = $1 ORDER BY level",
+        )
+        .bind(repo_id)
+        .fetch_all(self.conn())
+        .await?;
+        decode_rules(&rows)
+    }
+
+    /// Where `worker_id` stands in repository `repo_id`, read in this transaction.
+    pub async fn trust_progress(
+        &mut self,
+        worker_id: &str,
+        repo_id: i64,
+    ) -> Result<(TrustProgress, Vec<Promotion>), StoreError> {
+        let rules = self.promotions_tx(repo_id).await?;
+        let row = sqlx::query(AssertSqlSafe(progress_sql()))
+            .bind(worker_id)
+            .bind(repo_id)
+            .fetch_optional(self.conn())
+            .await?
+            .ok_or_else(|| StoreError::not_found("worker_not_found", "unknown worker"))?;
+        Ok((progress_from(&row, &rules)?, rules))
+    }
+}
+
+impl Store {
+    /// A worker's counted outcomes.
+    pub async fn reputation(&self, worker_id: &str) -> Result<Reputation, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(reputation_sql()))
+            .bind(worker_id)
+            .fetch_one(&self.read)
+            .await?;
+        decode_reputation(&row)
+    }
+
+    /// The counted outcomes of every worker whose person opted in, by worker id: each its
+    /// person's on every worker of theirs, as [`Store::reputation`] reads it.
+    pub async fn reputations(&self) -> Result<HashMap<String, Reputation>, StoreError> {
+        let sql = format!(
+            "SELECT w.id AS worker_id, {REPUTATION_SUMS} \
+             FROM workers w JOIN outcomes o ON {mine} \
+             WHERE {opted_in} = 1 GROUP BY w.id",
+            mine = by_person("o", "w.id"),
+            opted_in = setting_of_row("w", Setting::ReputationOptIn),
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("worker_id")?, decode_reputation(r)?)))
+            .collect()
+    }
+
+    /// Every repository's promotion rules, by repository id.
+    pub async fn all_promotions(&self) -> Result<HashMap<i64, Vec<Promotion>>, StoreError> {
+        let rows = checked_read!(self, reputation::all_promotions())?;
+        let mut out: HashMap<i64, Vec<Promotion>> = HashMap::new();
+        for (repo_id, level, merged) in rows {
+            out.entry(repo_id)
+                .or_default()
+                .push(Promotion { level, merged });
+        }
+        Ok(out)
+    }
+
+    /// The promotion rules of a repository, by level.
+    pub async fn promotions(&self, repo_id: i64) -> Result<Vec<Promotion>, StoreError> {
+        let rows = checked_read!(self, reputation::promotions(repo_id))?;
+        Ok(rows
+            .into_iter()
+            .map(|(level, merged)| Promotion { level, merged })
+            .collect())
+    }
+
+    /// Where a worker stands in a repository (for messages; claims decide in their statement).
+    pub async fn trust_progress_of(
+        &self,
+        worker_id: &str,
+        repo_id: i64,
+    ) -> Result<(TrustProgress, Vec<Promotion>), StoreError> {
+        let rules = self.promotions(repo_id).await?;
+        let row = sqlx::query(AssertSqlSafe(progress_sql()))
+            .bind(worker_id)
+            .bind(repo_id)
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or_else(|| StoreError::not_found("worker_not_found", "unknown worker"))?;
+        Ok((progress_from(&row, &rules)?, rules))
+    }
+
+    /// The leaderboard: workers that opted in, by merged tasks since `since` (ms), then points.
+    /// `repo` narrows it to one repository; `public_only` counts public repositories only.
+    pub async fn leaderboard(
+        &self,
+        repo: Option<&str>,
+        since: i64,
+        public_only: bool,
+    ) -> Result<Vec<LeaderRow>, StoreError> {
+        let sql = format!(
+            "SELECT {LEADER_KEY} AS id, COALESCE(lp.login, w.name) AS name, \
+               COALESCE(lp.login, w.github_login) AS github_login, COUNT(*) AS merged, \
+               CAST(COALESCE(SUM(t.estimate_points), 0) AS BIGINT) AS points \
+             FROM outcomes o JOIN workers w ON w.id = o.worker_id \
+               LEFT JOIN persons lp ON lp.account_id = o.person_id \
+               JOIN repos r ON r.id = o.repo_id JOIN tasks t ON t.id = o.task_id \
+             WHERE o.kind = 'merged' AND o.at >= $1 AND {LEADER_OPTED_IN} \
+               AND ($2 = '' OR r.name = $2){public} \
+             GROUP BY 1, 2, 3 \
+             ORDER BY COUNT(*) DESC, COALESCE(SUM(t.estimate_points), 0) DESC, 2, 1 \
+             LIMIT {limit}",
+            public = if public_only {
+                " AND r.private = 0"
+            } else {
+                ""
+            },
+            limit = crate::domain::limits::LEADERBOARD_ROWS,
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(since)
+            .bind(repo.unwrap_or(""))
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LeaderRow {
+                    worker_id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    github_login: r.try_get("github_login")?,
+                    merged: r.try_get("merged")?,
+                    points: r.try_get("points")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Creates or updates a repository policy and, when `promote` is given, replaces its
+    /// promotion rules, in one transaction.
+    pub async fn upsert_repo_promoting(
+        &self,
+        input: &super::repos::RepoUpsert,
+        visibility: Option<crate::domain::Visibility>,
+        promote: Option<&[Promotion]>,
+        actor: &str,
+    ) -> Result<(super::rows::RepoRow, bool), StoreError> {
+        if let Some(rules) = promote {
+            Promotion::validate(rules)?;
+        }
+        self.write_upsert(|mut tx| async move {
+            let r = async {
+                let (row, created) = tx.upsert_repo_with(input, visibility, actor).await?;
+                if let Some(rules) = promote {
+                    tx.set_promotions(row.id, &row.name, rules, actor).await?;
+                }
+                Ok((row, created))
+            }
+            .await;
+            (tx, r)
+        })
+        .await
+    }
+
+    /// Opt-in of a worker, in its own transaction.
+    pub async fn set_opt_in(
+        &self,
+        worker_id: &str,
+        reputation: Option<bool>,
+        leaderboard: Option<bool>,
+    ) -> Result<(), StoreError> {
+        self.write(|mut tx| async move {
+            let r = tx.set_opt_in(worker_id, reputation, leaderboard).await;
+            (tx, r)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Store, Timing};
+
+    /// Two processes on one database log the same merge (a webhook applied twice, a retried
+    /// transaction): the outcome counts once, because the table's key says so, not a counter.
+    #[tokio::test]
+    async fn the_same_outcome_logged_twice_by_two_stores_counts_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+        let a = Store::open(&url, Timing::default()).await.unwrap();
+        let b = Store::open(&url, Timing::default()).await.unwrap();
+        let merged = |lease: &str| {
+            NewEvent::new("task.status", "github:pull_request")
+                .repo("o/r")
+                .task("tsk_1")
+                .worker(Some("w_1"))
+                .data(json!({"from": "pr_opened", "status": "merged", "lease_id": lease}))
+        };
+        for store in [&a, &b, &a] {
+            store
+                .write(|mut tx| async move {
+                    tx.event(merged("l_1"));
+                    (tx, Ok(()))
+                })
+                .await
+                .unwrap();
+        }
+        assert_eq!(a.reputation("w_1").await.unwrap().merged, 1);
+        // A worker's own word is not a merge; a nack and an expiry count as themselves.
+        a.write(|mut tx| async move {
+            tx.event(
+                NewEvent::new("task.status", "worker:w_1")
+                    .repo("o/r")
+                    .task("tsk_2")
+                    .worker(Some("w_1"))
+                    .data(json!({"from": "pr_opened", "status": "merged", "lease_id": "l_2"})),
+            );
+            tx.event(
+                NewEvent::new("lease.nacked", "worker:w_1")
+                    .task("tsk_3")
+                    .worker(Some("w_1"))
+                    .data(json!({"lease_id": "l_3"})),
+            );
+            tx.event(
+                NewEvent::new("lease.expired", "system")
+                    .task("tsk_4")
+                    .worker(Some("w_1"))
+                    .data(json!({"lease_id": "l_4"})),
+            );
+            tx.event(
+                NewEvent::new("task.status", "github:pull_request")
+                    .task("tsk_5")
+                    .worker(Some("w_1"))
+                    .data(json!({"from": "pr_opened", "status": "ready", "lease_id": "l_5"})),
+            );
+            (tx, Ok(()))
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            b.reputation("w_1").await.unwrap(),
+            Reputation::new(1, 1, 1, 1)
+        );
+        assert_eq!(Reputation::new(1, 1, 1, 1).score, 10 - 4 - 3 - 1);
+    }
+}

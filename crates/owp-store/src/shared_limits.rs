@@ -1,0 +1,252 @@
+//! Limits counted where every replica sees them: registrations and wrong credentials per client
+//! address, previews per worker and per address, the GitHub reads a volunteer's action causes
+//! (per task, per person, per installation: `github::reads`) (contract section 14: N replicas
+//! allow what one allows). Each counted name has one row of `rate_counts` (migration 0047)
+//! holding the uses of its current window (a minute, or as long as the limit says: migration
+//! 0058); a use is one conditional upsert, which counts it only while the window has room, so
+//! two replicas asking at once cannot both take the last use. A use may also be counted inside
+//! a write transaction ([`WriteTx::take_limit_in`]: the App's replies to a person, counted with
+//! the reply they allow). And the one long poll a worker holds, wherever it runs: `held_polls`
+//! names the poll each worker began last.
+
+use std::time::Duration;
+
+use super::engine::sqlite_writer::ExecuteWrite;
+use super::{Store, StoreError, WriteTx, now_ms};
+
+/// The window a limit counts in unless it names another.
+const WINDOW_MS: i64 = 60_000;
+
+/// One use of a name (`$1`) in the window starting at `$2` (of `$4` ms), counted only while
+/// the window holds fewer than `$3` uses: the one statement every count runs.
+const TAKE: &str = "INSERT INTO rate_counts (name, window_start, used, span) VALUES ($1, $2, 1, $4) \
+     ON CONFLICT (name) DO UPDATE SET \
+       used = CASE WHEN rate_counts.window_start = excluded.window_start \
+         THEN rate_counts.used + 1 ELSE 1 END, \
+       window_start = excluded.window_start, span = excluded.span \
+     WHERE rate_counts.window_start <> excluded.window_start OR rate_counts.used < $3";
+
+/// [`TAKE`] in a window that begins at the name's first use (`$2`: now) rather than on the
+/// clock: uses close together always share one window, wherever the minute turns.
+const TAKE_FROM_FIRST_USE: &str = "INSERT INTO rate_counts (name, window_start, used, span) \
+     VALUES ($1, $2, 1, $4) ON CONFLICT (name) DO UPDATE SET \
+       used = CASE WHEN rate_counts.window_start + rate_counts.span > excluded.window_start \
+         THEN rate_counts.used + 1 ELSE 1 END, \
+       window_start = CASE WHEN rate_counts.window_start + rate_counts.span > excluded.window_start \
+         THEN rate_counts.window_start ELSE excluded.window_start END, \
+       span = excluded.span \
+     WHERE rate_counts.window_start + rate_counts.span <= excluded.window_start \
+       OR rate_counts.used < $3";
+
+/// The start of the window of `window_ms` (aligned to the epoch) that holds `now`.
+fn window_of(now: i64, window_ms: i64) -> i64 {
+    now - now.rem_euclid(window_ms)
+}
+
+impl Store {
+    /// Counts one use of `name` in its current minute, if `per_minute` allows another: `None`
+    /// when it was counted, else how long until the next minute begins. A `per_minute` of 0
+    /// turns the limit off.
+    pub async fn take_shared_limit(
+        &self,
+        name: &str,
+        per_minute: u32,
+    ) -> Result<Option<Duration>, StoreError> {
+        self.take_shared_limit_in(name, per_minute, WINDOW_MS).await
+    }
+
+    /// [`Store::take_shared_limit`] in windows of `window_ms` (aligned to the epoch): `limit`
+    /// uses in each.
+    pub async fn take_shared_limit_in(
+        &self,
+        name: &str,
+        limit: u32,
+        window_ms: i64,
+    ) -> Result<Option<Duration>, StoreError> {
+        if limit == 0 {
+            return Ok(None);
+        }
+        let window_ms = window_ms.max(1);
+        let now = now_ms();
+        let window = window_of(now, window_ms);
+        let taken = sqlx::query(TAKE)
+            .bind(name)
+            .bind(window)
+            .bind(i64::from(limit))
+            .bind(window_ms)
+            .execute_write(self)
+            .await?
+            .rows_affected();
+        Ok((taken == 0).then(|| {
+            Duration::from_millis(u64::try_from(window + window_ms - now).unwrap_or(0).max(1))
+        }))
+    }
+
+    /// Whether any of `limits` (a name and its limit, counted by [`WriteTx::take_limit_in`])
+    /// has no use left in its window now: one statement.
+    pub async fn shared_limit_spent(&self, limits: &[(&str, u32)]) -> Result<bool, StoreError> {
+        if limits.is_empty() {
+            return Ok(false);
+        }
+        let clauses: Vec<String> = (0..limits.len())
+            .map(|i| {
+                format!(
+                    "(name = ${} AND used >= ${} AND window_start + span > $1)",
+                    2 * i + 2,
+                    2 * i + 3
+                )
+            })
+            .collect();
+        let sql = format!(
+            "SELECT COUNT(*) FROM rate_counts WHERE {}",
+            clauses.join(" OR ")
+        );
+        let mut query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(now_ms());
+        for (name, limit) in limits {
+            query = query.bind(*name).bind(i64::from(*limit));
+        }
+        Ok(query.fetch_one(&self.read).await? > 0)
+    }
+
+    /// Forgets the counts of windows that have ended (run every minute or so).
+    pub async fn forget_shared_limits(&self) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM rate_counts WHERE window_start + span < $1")
+            .bind(now_ms())
+            .execute_write(self)
+            .await?;
+        Ok(())
+    }
+}
+
+impl WriteTx {
+    /// Counts one use of `name` within this transaction, if its window of `window_ms` (begun
+    /// at its first use, [`TAKE_FROM_FIRST_USE`]) holds fewer than `limit`: whether it was
+    /// counted. The count commits with what it allowed, or not at all; on PostgreSQL a second
+    /// replica's count of the same name waits for this transaction.
+    pub async fn take_limit_in(
+        &mut self,
+        name: &str,
+        limit: u32,
+        window_ms: i64,
+    ) -> Result<bool, StoreError> {
+        if limit == 0 {
+            return Ok(true);
+        }
+        let window_ms = window_ms.max(1);
+        let taken = sqlx::query(TAKE_FROM_FIRST_USE)
+            .bind(name)
+            .bind(self.now)
+            .bind(i64::from(limit))
+            .bind(window_ms)
+            .execute(self.conn())
+            .await?
+            .rows_affected();
+        Ok(taken > 0)
+    }
+}
+
+impl Store {
+    /// Notes `holder` as the long poll `worker_id` began last, in place of any other.
+    pub async fn hold_poll(&self, worker_id: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO held_polls (worker_id, holder) VALUES ($1, $2) \
+             ON CONFLICT (worker_id) DO UPDATE SET holder = excluded.holder",
+        )
+        .bind(worker_id)
+        .bind(holder)
+        .execute_write(self)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether `holder` is still the long poll `worker_id` began last.
+    pub async fn still_holds_poll(
+        &self,
+        worker_id: &str,
+        holder: &str,
+    ) -> Result<bool, StoreError> {
+        let last: Option<String> =
+            sqlx::query_scalar("SELECT holder FROM held_polls WHERE worker_id = $1")
+                .bind(worker_id)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(last.as_deref() == Some(holder))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Timing;
+
+    /// Two stores on one database (two replicas) share each name's minute: together they take
+    /// what one allows, and a name's count is its own.
+    #[tokio::test]
+    async fn two_stores_share_one_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+        let a = Store::open(&url, Timing::default()).await.unwrap();
+        let b = Store::open(&url, Timing::default()).await.unwrap();
+        let mut taken = 0;
+        for store in [&a, &b].repeat(5) {
+            if store
+                .take_shared_limit("r:1.2.3.4", 6)
+                .await
+                .unwrap()
+                .is_none()
+            {
+                taken += 1;
+            }
+        }
+        assert_eq!(taken, 6);
+        let wait = b.take_shared_limit("r:1.2.3.4", 6).await.unwrap().unwrap();
+        assert!(wait <= Duration::from_secs(60), "{wait:?}");
+        assert_eq!(a.take_shared_limit("r:5.6.7.8", 6).await.unwrap(), None);
+        assert_eq!(a.take_shared_limit("r:1.2.3.4", 0).await.unwrap(), None);
+        a.forget_shared_limits().await.unwrap();
+    }
+
+    /// A count in hour windows outlives the minute: forgetting ended windows keeps it, and its
+    /// wait runs to the end of its hour.
+    #[tokio::test]
+    async fn an_hours_count_is_kept_past_the_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+        let store = Store::open(&url, Timing::default()).await.unwrap();
+        let hour = 3_600_000;
+        assert_eq!(
+            store.take_shared_limit_in("h", 1, hour).await.unwrap(),
+            None
+        );
+        sqlx::query("UPDATE rate_counts SET window_start = window_start - 120000")
+            .execute_write(&store)
+            .await
+            .unwrap();
+        store.forget_shared_limits().await.unwrap();
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rate_counts")
+            .fetch_one(&store.read)
+            .await
+            .unwrap();
+        assert_eq!(count, 1, "the hour's count is kept");
+        sqlx::query("UPDATE rate_counts SET window_start = window_start - 7200000")
+            .execute_write(&store)
+            .await
+            .unwrap();
+        store.forget_shared_limits().await.unwrap();
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rate_counts")
+            .fetch_one(&store.read)
+            .await
+            .unwrap();
+        assert_eq!(count, 0, "an ended hour is forgotten");
+        assert_eq!(
+            store.take_shared_limit_in("h", 1, hour).await.unwrap(),
+            None
+        );
+        let wait = store
+            .take_shared_limit_in("h", 1, hour)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(wait > Duration::ZERO && wait <= Duration::from_millis(3_600_000));
+    }
+}

@@ -1,0 +1,558 @@
+//! Who is signed in (schema in `migrations/*/0023_signin.sql`): sign-ins under way, sessions and
+//! maintainer tokens, and what GitHub said each person may do on each repository.
+//!
+//! Every replica reads the same rows, so a session opened on one is known to all, and a sign-out
+//! or a revocation holds everywhere at once. Secrets arrive here as digests only (the caller
+//! hashes them): nothing in these tables opens a session by itself.
+
+use super::engine::checked::checked_read;
+use super::engine::sqlite_writer::ExecuteWrite;
+use super::{Store, StoreError, now_ms};
+
+/// What kind of sign-in a flow is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowKind {
+    /// `GET /auth/github`: a `state` and a PKCE verifier.
+    Web,
+    /// `POST /v1/auth/device`: GitHub's device code.
+    Device,
+}
+
+impl FlowKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            FlowKind::Web => "web",
+            FlowKind::Device => "device",
+        }
+    }
+}
+
+/// What kind of credential a session is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A dashboard session opened with the admin token.
+    Admin,
+    /// A maintainer's dashboard session (cookie and CSRF token).
+    Web,
+    /// A maintainer token (`owpm_…`).
+    Token,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Admin => "admin",
+            SessionKind::Web => "web",
+            SessionKind::Token => "token",
+        }
+    }
+
+    fn parse(s: &str) -> Option<SessionKind> {
+        match s {
+            "admin" => Some(SessionKind::Admin),
+            "web" => Some(SessionKind::Web),
+            "token" => Some(SessionKind::Token),
+            _ => None,
+        }
+    }
+}
+
+/// A live session or token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    pub kind: SessionKind,
+    /// The GitHub login (maintainers only).
+    pub login: Option<String>,
+    pub github_id: Option<i64>,
+    /// The CSRF token of a dashboard session.
+    pub csrf: Option<String>,
+    pub expires_at: i64,
+}
+
+/// A new session or token.
+pub struct NewSession<'a> {
+    pub digest: &'a str,
+    pub kind: SessionKind,
+    pub login: Option<&'a str>,
+    pub github_id: Option<i64>,
+    pub csrf: Option<&'a str>,
+    pub ttl_ms: i64,
+}
+
+/// What a poll of a device flow may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DevicePoll {
+    /// Ask GitHub now.
+    Go,
+    /// Polled again sooner than the flow's interval: wait this long (ms).
+    TooSoon(i64),
+    /// No such flow of this service, or it expired or was used.
+    Unknown,
+}
+
+impl DevicePoll {
+    /// What a flow's row (`polled_at`, `interval_ms`; none: no such live flow) allows at `now`.
+    pub(crate) fn of(row: Option<(Option<i64>, i64)>, now: i64) -> DevicePoll {
+        match row {
+            Some((Some(polled), interval)) => DevicePoll::TooSoon((polled + interval - now).max(1)),
+            Some((None, _)) => DevicePoll::Go,
+            None => DevicePoll::Unknown,
+        }
+    }
+}
+
+/// Finished flows and expired sessions are kept this long before they are swept (so a replayed
+/// `state` is recognised as used rather than unknown for a while).
+const KEEP_ENDED_MS: i64 = 24 * 3_600_000;
+
+impl Store {
+    /// Records a sign-in under way, valid for `ttl_ms`; sweeps flows long over.
+    pub async fn signin_flow_start(
+        &self,
+        digest: &str,
+        kind: FlowKind,
+        verifier: Option<&str>,
+        interval_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        sqlx::query("DELETE FROM signin_flows WHERE expires_at < $1")
+            .bind(now - KEEP_ENDED_MS)
+            .execute_write(self)
+            .await?;
+        sqlx::query(
+            "INSERT INTO signin_flows (digest, kind, verifier, interval_ms, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(digest)
+        .bind(kind.as_str())
+        .bind(verifier)
+        .bind(interval_ms)
+        .bind(now)
+        .bind(now + ttl_ms)
+        .execute_write(self)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes a web sign-in by the digest of its `state`: its PKCE verifier, once. `None` when the
+    /// state is unknown, expired or was used already.
+    pub async fn signin_flow_take(&self, digest: &str) -> Result<Option<String>, StoreError> {
+        let mut tx = self.begin().await?;
+        let now = tx.now;
+        let row: Option<(Option<String>,)> = sqlx::query_as(
+            "UPDATE signin_flows SET used_at = $1 \
+             WHERE digest = $2 AND kind = 'web' AND used_at IS NULL AND expires_at > $1 \
+             RETURNING verifier",
+        )
+        .bind(now)
+        .bind(digest)
+        .fetch_optional(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(row.and_then(|(v,)| v))
+    }
+
+    /// A poll of the device flow `digest`: allowed when the flow is this service's, live and
+    /// unused, and its interval has passed since the last poll (which this one now is).
+    pub async fn signin_device_poll(&self, digest: &str) -> Result<DevicePoll, StoreError> {
+        let mut tx = self.begin().await?;
+        let now = tx.now;
+        let went: Option<(String,)> = sqlx::query_as(
+            "UPDATE signin_flows SET polled_at = $1 \
+             WHERE digest = $2 AND kind = 'device' AND used_at IS NULL AND expires_at > $1 \
+               AND (polled_at IS NULL OR polled_at + interval_ms <= $1) \
+             RETURNING digest",
+        )
+        .bind(now)
+        .bind(digest)
+        .fetch_optional(tx.conn())
+        .await?;
+        let out = if went.is_some() {
+            DevicePoll::Go
+        } else {
+            let row: Option<(Option<i64>, i64)> = sqlx::query_as(
+                "SELECT polled_at, interval_ms FROM signin_flows \
+                 WHERE digest = $1 AND kind = 'device' AND used_at IS NULL AND expires_at > $2",
+            )
+            .bind(digest)
+            .bind(now)
+            .fetch_optional(tx.conn())
+            .await?;
+            DevicePoll::of(row, now)
+        };
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// GitHub asked a device flow to poll more slowly: its interval becomes `interval_ms`.
+    pub async fn signin_device_interval(
+        &self,
+        digest: &str,
+        interval_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE signin_flows SET interval_ms = $1 WHERE digest = $2 AND kind = 'device'",
+        )
+        .bind(interval_ms)
+        .bind(digest)
+        .execute_write(self)
+        .await?;
+        Ok(())
+    }
+
+    /// Ends a device flow: true for the one caller that ends it (a token is made only then).
+    pub async fn signin_flow_finish(&self, digest: &str) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE signin_flows SET used_at = $1 WHERE digest = $2 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(digest)
+        .execute_write(self)
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    /// Opens a session or makes a token; returns when it expires (ms). Sweeps sessions long
+    /// over.
+    pub async fn signin_session_create(&self, new: &NewSession<'_>) -> Result<i64, StoreError> {
+        let now = now_ms();
+        sqlx::query("DELETE FROM signin_sessions WHERE expires_at < $1")
+            .bind(now - KEEP_ENDED_MS)
+            .execute_write(self)
+            .await?;
+        let expires_at = now + new.ttl_ms;
+        sqlx::query(
+            "INSERT INTO signin_sessions \
+             (digest, kind, login, github_id, csrf, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(new.digest)
+        .bind(new.kind.as_str())
+        .bind(new.login)
+        .bind(new.github_id)
+        .bind(new.csrf)
+        .bind(now)
+        .bind(expires_at)
+        .execute_write(self)
+        .await?;
+        Ok(expires_at)
+    }
+
+    /// The live session (or token) whose secret has this digest.
+    pub async fn signin_session(&self, digest: &str) -> Result<Option<SessionRow>, StoreError> {
+        let row = checked_read!(self, signin::session(digest, now_ms()))?;
+        Ok(row.and_then(|(kind, login, github_id, csrf, expires_at)| {
+            Some(SessionRow {
+                kind: SessionKind::parse(&kind)?,
+                login,
+                github_id,
+                csrf,
+                expires_at,
+            })
+        }))
+    }
+
+    /// Ends the session (or token) whose secret has this digest, at once.
+    pub async fn signin_session_end(&self, digest: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE signin_sessions SET revoked_at = $1 WHERE digest = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(digest)
+        .execute_write(self)
+        .await?
+        .rows_affected();
+        Ok(n > 0)
+    }
+
+    /// How many sessions and tokens are live.
+    pub async fn signin_live_sessions(&self) -> Result<usize, StoreError> {
+        let n = checked_read!(self, signin::live_sessions(now_ms()))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// Ends every session and token of GitHub user `login` (any case); how many were live.
+    pub async fn signin_revoke_login(&self, login: &str) -> Result<u64, StoreError> {
+        let now = now_ms();
+        let n = sqlx::query(
+            "UPDATE signin_sessions SET revoked_at = $1 \
+             WHERE LOWER(login) = LOWER($2) AND revoked_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(login)
+        .execute_write(self)
+        .await?
+        .rows_affected();
+        sqlx::query("DELETE FROM signin_permissions WHERE LOWER(login) = LOWER($1)")
+            .bind(login)
+            .execute_write(self)
+            .await?;
+        sqlx::query("DELETE FROM signin_repos WHERE LOWER(login) = LOWER($1)")
+            .bind(login)
+            .execute_write(self)
+            .await?;
+        Ok(n)
+    }
+
+    /// What GitHub said `login` may do on `repo`, and when (ms), when it said so less than
+    /// `max_age_ms` ago.
+    pub async fn signin_permission(
+        &self,
+        login: &str,
+        repo: &str,
+        max_age_ms: i64,
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        let after = now_ms() - max_age_ms;
+        Ok(checked_read!(self, signin::permission(login, repo, after))?)
+    }
+
+    /// Remembers what GitHub said `login` may do on `repo`, now.
+    pub async fn signin_permission_save(
+        &self,
+        login: &str,
+        repo: &str,
+        permission: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO signin_permissions (login, repo, permission, fetched_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (login, repo) DO UPDATE SET \
+             permission = excluded.permission, fetched_at = excluded.fetched_at",
+        )
+        .bind(login)
+        .bind(repo)
+        .bind(permission)
+        .bind(now_ms())
+        .execute_write(self)
+        .await?;
+        Ok(())
+    }
+
+    /// The GitHub login of the person whose change last moved task `task_id` (an event of
+    /// `github:LOGIN`, a maintainer signed in or commenting), if a person did.
+    pub async fn signin_status_person(&self, task_id: &str) -> Result<Option<String>, StoreError> {
+        let actor = checked_read!(self, signin::status_person(task_id))?;
+        Ok(actor.and_then(|actor| {
+            let login = actor.strip_prefix("github:")?;
+            let person = !login.is_empty()
+                && !matches!(login, "pull_request" | "reconcile" | "config" | "sync")
+                && login
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            person.then(|| login.to_string())
+        }))
+    }
+
+    /// The installations of the App that this service knows, by id.
+    pub async fn signin_known_installations(&self) -> Result<Vec<i64>, StoreError> {
+        Ok(checked_read!(self, signin::known_installations())?)
+    }
+
+    /// What `login` (lower-case) maintains from now on, as their own installations listed it at
+    /// sign-in: `(repo, permission)` pairs replace the person's list, and each counts as
+    /// GitHub's answer about that repository now (GitHub just gave it).
+    pub async fn signin_repos_replace(
+        &self,
+        login: &str,
+        grants: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let now = tx.now;
+        sqlx::query("DELETE FROM signin_repos WHERE login = $1")
+            .bind(login)
+            .execute(tx.conn())
+            .await?;
+        for (repo, permission) in grants {
+            sqlx::query(
+                "INSERT INTO signin_repos (login, repo, permission, listed_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(login)
+            .bind(repo)
+            .bind(permission)
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+            sqlx::query(
+                "INSERT INTO signin_permissions (login, repo, permission, fetched_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (login, repo) DO UPDATE SET \
+                 permission = excluded.permission, fetched_at = excluded.fetched_at",
+            )
+            .bind(login)
+            .bind(repo.to_lowercase())
+            .bind(permission)
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The repositories on `login`'s (lower-case) sign-in list that are still repositories of
+    /// the App's installations, with their installation, by name.
+    pub async fn signin_repos_of(&self, login: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(checked_read!(self, signin::repos_of(login))?)
+    }
+
+    /// The repositories of the App's installations, with their installation, by name.
+    pub async fn signin_installed_repos(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(checked_read!(self, signin::installed_repos())?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Timing;
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
+        (dir, Store::open(&url, Timing::default()).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_web_flow_is_taken_once() {
+        let (_dir, s) = store().await;
+        s.signin_flow_start("d1", FlowKind::Web, Some("verifier"), 0, 600_000)
+            .await
+            .unwrap();
+        assert_eq!(s.signin_flow_take("nope").await.unwrap(), None);
+        assert_eq!(
+            s.signin_flow_take("d1").await.unwrap().as_deref(),
+            Some("verifier")
+        );
+        assert_eq!(s.signin_flow_take("d1").await.unwrap(), None, "single use");
+        s.signin_flow_start("d2", FlowKind::Web, Some("v"), 0, -1)
+            .await
+            .unwrap();
+        assert_eq!(s.signin_flow_take("d2").await.unwrap(), None, "expired");
+        s.signin_flow_start("d3", FlowKind::Device, None, 5000, 600_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.signin_flow_take("d3").await.unwrap(),
+            None,
+            "not a web flow"
+        );
+    }
+
+    #[tokio::test]
+    async fn device_polls_keep_their_interval_and_finish_once() {
+        let (_dir, s) = store().await;
+        s.signin_flow_start("dev", FlowKind::Device, None, 60_000, 600_000)
+            .await
+            .unwrap();
+        assert_eq!(s.signin_device_poll("dev").await.unwrap(), DevicePoll::Go);
+        assert!(matches!(
+            s.signin_device_poll("dev").await.unwrap(),
+            DevicePoll::TooSoon(ms) if ms > 50_000
+        ));
+        assert_eq!(
+            s.signin_device_poll("x").await.unwrap(),
+            DevicePoll::Unknown
+        );
+        assert!(s.signin_flow_finish("dev").await.unwrap());
+        assert!(!s.signin_flow_finish("dev").await.unwrap(), "once");
+        assert_eq!(
+            s.signin_device_poll("dev").await.unwrap(),
+            DevicePoll::Unknown
+        );
+    }
+
+    #[tokio::test]
+    async fn sessions_end_and_are_revoked_by_login() {
+        let (_dir, s) = store().await;
+        let new = |digest: &'static str, kind| NewSession {
+            digest,
+            kind,
+            login: Some("Octo"),
+            github_id: Some(7),
+            csrf: Some("c"),
+            ttl_ms: 60_000,
+        };
+        s.signin_session_create(&new("a", SessionKind::Web))
+            .await
+            .unwrap();
+        s.signin_session_create(&new("b", SessionKind::Token))
+            .await
+            .unwrap();
+        let row = s.signin_session("a").await.unwrap().unwrap();
+        assert_eq!(
+            (row.kind, row.login.as_deref()),
+            (SessionKind::Web, Some("Octo"))
+        );
+        assert!(s.signin_session_end("a").await.unwrap());
+        assert_eq!(s.signin_session("a").await.unwrap(), None);
+        assert!(s.signin_session("b").await.unwrap().is_some());
+        assert_eq!(s.signin_revoke_login("octo").await.unwrap(), 1);
+        assert_eq!(s.signin_session("b").await.unwrap(), None);
+        let old = NewSession {
+            ttl_ms: -1,
+            ..new("c", SessionKind::Admin)
+        };
+        s.signin_session_create(&old).await.unwrap();
+        assert_eq!(s.signin_session("c").await.unwrap(), None, "expired");
+    }
+
+    #[tokio::test]
+    async fn permissions_are_trusted_while_young() {
+        let (_dir, s) = store().await;
+        s.signin_permission_save("octo", "o/r", "write")
+            .await
+            .unwrap();
+        assert_eq!(
+            s.signin_permission("octo", "o/r", 300_000)
+                .await
+                .unwrap()
+                .map(|(p, _)| p)
+                .as_deref(),
+            Some("write")
+        );
+        assert_eq!(s.signin_permission("octo", "o/r", 0).await.unwrap(), None);
+        s.signin_permission_save("octo", "o/r", "read")
+            .await
+            .unwrap();
+        assert_eq!(
+            s.signin_permission("octo", "o/r", 300_000)
+                .await
+                .unwrap()
+                .map(|(p, _)| p)
+                .as_deref(),
+            Some("read")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_list_counts_as_githubs_answer_and_only_installed_repositories_show() {
+        let (_dir, s) = store().await;
+        let grants = [("Octo-Org/Web".to_string(), "maintain".to_string())];
+        s.signin_repos_replace("octo", &grants).await.unwrap();
+        assert_eq!(
+            s.signin_permission("octo", "octo-org/web", 300_000)
+                .await
+                .unwrap()
+                .map(|(p, _)| p)
+                .as_deref(),
+            Some("maintain"),
+            "GitHub's answer at sign-in"
+        );
+        assert_eq!(
+            s.signin_repos_of("octo").await.unwrap(),
+            vec![],
+            "not a repository of the App's installations here"
+        );
+        s.signin_repos_replace("octo", &[]).await.unwrap();
+        assert_eq!(s.signin_revoke_login("Octo").await.unwrap(), 0);
+        assert_eq!(
+            s.signin_permission("octo", "octo-org/web", 300_000)
+                .await
+                .unwrap(),
+            None,
+            "a revocation forgets what GitHub said"
+        );
+    }
+}
