@@ -272,9 +272,10 @@ pub struct BenchArgs {
     /// Repositories of each installation; its issues go round them.
     #[arg(long, default_value_t = 2)]
     pub repos_per_installation: usize,
-    /// Another `owp` executable (e.g. an earlier build) to run the same installation rows with,
-    /// shown beside this build's with their ratio.
-    #[arg(long, requires = "github_installations")]
+    /// Another `owp` executable (e.g. an earlier build) to run the same claim rows, or the same
+    /// installation rows, with: each row is run with this build and then with that one, each on
+    /// a database of its own, and the report shows them side by side with their ratios.
+    #[arg(long, conflicts_with_all = ["idle", "preview"])]
     pub against: Option<PathBuf>,
     /// The longest one installation run waits for its deliveries and status comments, in
     /// seconds.
@@ -290,8 +291,6 @@ const WEBHOOK_SECRET: &str = "bench-webhook-secret";
 const PRIORITY_CASE: &str = "CASE n % 4 WHEN 0 THEN 0 WHEN 3 THEN 2 ELSE 1 END";
 const PRIORITIES: [&str; 4] = ["low", "normal", "normal", "high"];
 const SKILL_SETS: [&[&str]; 4] = [&[], &["rust"], &["docs"], &["rust", "sql"]];
-/// The executable the servers run (see [`run`]).
-static SERVER_EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 /// Rows per bulk INSERT statement.
 const BULK_CHUNK: usize = 100_000;
 /// Where Linux mounts its control groups (for `--server-cpu`).
@@ -334,19 +333,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    // Servers run from a private copy of this executable, so a rebuild during a long run does not
-    // pull the file from under them.
-    let exe_dir = tempfile::tempdir()?;
-    let exe = exe_dir.path().join("owp");
-    std::fs::copy(
-        std::env::current_exe().context("cannot find the owp executable")?,
-        &exe,
-    )
-    .context("cannot copy the owp executable")?;
-    SERVER_EXE.set(exe).ok();
     if many_installations {
         return installs::run(&args).await;
     }
+    let exe_dir = tempfile::tempdir()?;
+    let builds = servers::builds(&args, exe_dir.path())?;
     let mut results = Vec::new();
     for Planned { shape, capped } in planned {
         let cpu = if capped {
@@ -354,33 +345,46 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         } else {
             server_cpu.as_ref()
         };
-        eprintln!(
-            "== {} | {} tasks | {} waiting | {} path locks | {} workers | {} server process(es){}{} \
-             | refill {}",
-            shape.backend.name(),
-            shape.size,
-            shape.waiting,
-            shape.path_locks,
-            args.workers,
-            shape.replicas,
-            cpu.map(|c| format!(" capped at {} core(s) each", c.cores()))
-                .unwrap_or_default(),
-            match (shape.backend, pool_each(&args, shape.replicas)) {
-                (BenchBackend::Postgres, Some(pool)) => format!(" with {pool} connection(s) each"),
-                _ => String::new(),
-            },
-            args.refill.name()
-        );
-        let r = run_one(&args, cpu, shape, !capped)
-            .await
-            .with_context(|| format!("{} with {} tasks", shape.backend.name(), shape.size))?;
-        if args.json {
-            println!("{}", serde_json::to_string(&r)?);
+        for build in &builds {
+            let who = if builds.len() > 1 {
+                format!("{} | ", build.label)
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "== {who}{} | {} tasks | {} waiting | {} path locks | {} workers | {} server \
+                 process(es){}{} | refill {}",
+                shape.backend.name(),
+                shape.size,
+                shape.waiting,
+                shape.path_locks,
+                args.workers,
+                shape.replicas,
+                cpu.map(|c| format!(" capped at {} core(s) each", c.cores()))
+                    .unwrap_or_default(),
+                match (shape.backend, pool_each(&args, shape.replicas)) {
+                    (BenchBackend::Postgres, Some(pool)) => {
+                        format!(" with {pool} connection(s) each")
+                    }
+                    _ => String::new(),
+                },
+                args.refill.name()
+            );
+            // The baselines measure the database, not a build: once per row.
+            let baselines = !capped && build.label == "this";
+            let mut r = run_one(&args, cpu, shape, baselines, &build.exe)
+                .await
+                .with_context(|| format!("{} with {} tasks", shape.backend.name(), shape.size))?;
+            r.build = build.label;
+            if args.json {
+                println!("{}", serde_json::to_string(&r)?);
+            }
+            results.push(r);
         }
-        results.push(r);
     }
     if !args.json {
         print!("{}", table(&results));
+        print!("{}", report::side_by_side(&results));
         print!("{}", targets::summary(&results));
     }
     Ok(())
@@ -389,6 +393,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 /// One row of the report.
 #[derive(serde::Serialize, Clone, Debug, Default)]
 struct RunResult {
+    /// Which executable the servers were: `this`, or `against` (`--against`).
+    build: &'static str,
     backend: String,
     replicas: usize,
     tasks: usize,
@@ -468,11 +474,12 @@ async fn run_one(
     server_cpu: Option<&ServerCpu>,
     shape: Shape,
     baselines: bool,
+    exe: &Path,
 ) -> anyhow::Result<RunResult> {
     let dir = tempfile::tempdir()?;
     let db = ScratchDb::create(shape.backend, args.database_url.as_deref(), dir.path()).await?;
     let baselines = baselines && !args.no_baseline && shape.path_locks == 0;
-    let outcome = measure(args, server_cpu, shape, baselines, &db, dir.path()).await;
+    let outcome = measure(args, server_cpu, shape, baselines, exe, &db, dir.path()).await;
     db.drop_database().await;
     outcome
 }
@@ -482,6 +489,7 @@ async fn measure(
     server_cpu: Option<&ServerCpu>,
     shape: Shape,
     baselines: bool,
+    exe: &Path,
     db: &ScratchDb,
     dir: &Path,
 ) -> anyhow::Result<RunResult> {
@@ -500,7 +508,7 @@ async fn measure(
     let mut servers = Vec::new();
     let pool = pool_each(args, replicas);
     for i in 0..replicas {
-        servers.push(ServerProcess::spawn(backend, &db.url, dir, i, server_cpu, pool).await?);
+        servers.push(ServerProcess::spawn(exe, backend, &db.url, dir, i, server_cpu, pool).await?);
     }
     let http = reqwest::Client::builder()
         .no_proxy()
@@ -683,7 +691,8 @@ async fn measure(
         Some(key) if args.webhooks > 0 => {
             let key = std::fs::canonicalize(&key)
                 .with_context(|| format!("cannot read {}", key.display()))?;
-            let mut hook_server = ServerProcess::spawn_github(backend, &db.url, dir, &key).await?;
+            let mut hook_server =
+                ServerProcess::spawn_github(exe, backend, &db.url, dir, &key).await?;
             let out = webhook_stream(
                 &http,
                 std::slice::from_ref(&hook_server.base),
@@ -754,6 +763,7 @@ async fn measure(
         .as_ref()
         .map(|b| owp.claims_per_s / b.claims_per_s.max(1e-9));
     Ok(RunResult {
+        build: "this",
         backend: backend.name().to_string(),
         replicas,
         tasks: size,

@@ -18,13 +18,14 @@ pub(super) fn table(results: &[RunResult]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n| backend | procs | cap | tasks | waiting | path locks | workers | offered/s | claims/s | p50 ms | p99 ms | raw claims/s | raw p50 | raw p99 | ratio | bare/s | bare p50 | bare p99 | ÷ bare | CPU ms/claim: db + server + load | bare CPU ms/cycle: db + clients | buffers/claim statement | buffers/claim, all | bare buffers/cycle | dead tuples: start → peak ½ / ½ → end | cycles/s | webhook/s | webhook p50 | webhook p99 | peak RSS MB | HTTP import tasks/s | failed | load |"
+        "\n| build | backend | procs | cap | tasks | waiting | path locks | workers | offered/s | claims/s | p50 ms | p99 ms | raw claims/s | raw p50 | raw p99 | ratio | bare/s | bare p50 | bare p99 | ÷ bare | CPU ms/claim: db + server + load | bare CPU ms/cycle: db + clients | buffers/claim statement | buffers/claim, all | bare buffers/cycle | dead tuples: start → peak ½ / ½ → end | cycles/s | webhook/s | webhook p50 | webhook p99 | peak RSS MB | HTTP import tasks/s | failed | load |"
     );
-    let _ = writeln!(out, "|{}", "---|".repeat(33));
+    let _ = writeln!(out, "|{}", "---|".repeat(34));
     for r in results {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.0} | {} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.1} | {:.0} | {} | {:.1} |",
+            r.build,
             r.backend,
             r.replicas,
             opt(r.server_cpu, 2),
@@ -78,6 +79,53 @@ pub(super) fn table(results: &[RunResult]) -> String {
     out
 }
 
+/// Under `--against`: each row of this build beside the same row of the other (run right after
+/// it), with this build's figure ÷ the other's. Empty without `--against`.
+pub(super) fn side_by_side(results: &[RunResult]) -> String {
+    let mut out = String::new();
+    let pairs: Vec<(&RunResult, &RunResult)> = results
+        .windows(2)
+        .filter(|w| w[0].build == "this" && w[1].build == "against")
+        .map(|w| (&w[0], &w[1]))
+        .collect();
+    if pairs.is_empty() {
+        return out;
+    }
+    let ratio = |a: f64, b: f64| {
+        if b > 0.0 {
+            format!("{:.2}", a / b)
+        } else {
+            "–".into()
+        }
+    };
+    let db = |r: &RunResult| r.cpu_ms.and_then(|c| c.db_ms);
+    let server = |r: &RunResult| r.cpu_ms.map(|c| c.server_ms);
+    let _ = writeln!(
+        out,
+        "\nSide by side with --against (this build, the other in brackets, and this ÷ the other):\n\n\
+         | backend | procs | tasks | path locks | claims/s | × | claim p99 ms | × | db CPU ms/claim | × | server CPU ms/claim | × | webhook/s | × | peak RSS MB |"
+    );
+    let _ = writeln!(out, "|{}", "---|".repeat(15));
+    for (this, other) in pairs {
+        let pair = |a: Option<f64>, b: Option<f64>, digits: usize| match (a, b) {
+            (Some(a), Some(b)) => (format!("{a:.digits$} ({b:.digits$})"), ratio(a, b)),
+            _ => ("–".into(), "–".into()),
+        };
+        let (claims, claims_x) = pair(Some(this.claims_per_s), Some(other.claims_per_s), 0);
+        let (p99, p99_x) = pair(Some(this.claim_p99_ms), Some(other.claim_p99_ms), 2);
+        let (db_ms, db_x) = pair(db(this), db(other), 3);
+        let (server_ms, server_x) = pair(server(this), server(other), 3);
+        let (hooks, hooks_x) = pair(this.webhook_per_s, other.webhook_per_s, 0);
+        let (rss, _) = pair(Some(this.peak_rss_mb), Some(other.peak_rss_mb), 1);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {claims} | {claims_x} | {p99} | {p99_x} | {db_ms} | {db_x} | {server_ms} | {server_x} | {hooks} | {hooks_x} | {rss} |",
+            this.backend, this.replicas, this.tasks, this.path_locks,
+        );
+    }
+    out
+}
+
 /// The claim statement's shared buffers per claim answered.
 pub(super) fn claim_buffers(u: Option<&StatementUse>) -> Option<f64> {
     u.and_then(|u| u.claim_buffers_per_claim)
@@ -119,5 +167,40 @@ mod tests {
         assert!(lines[2].contains("| 1 → 5 / 4 → 3 |"), "{}", lines[2]);
         assert!(lines[2].ends_with("| 7 | 0.0 |"), "{}", lines[2]);
         assert!(out.contains("No buffers per claim: not loaded."), "{out}");
+    }
+
+    #[test]
+    fn side_by_side_pairs_each_row_with_the_other_builds() {
+        let row = |build, claims, db| RunResult {
+            build,
+            backend: "postgres".into(),
+            replicas: 1,
+            tasks: 1000,
+            claims_per_s: claims,
+            cpu_ms: Some(CpuUse {
+                db_ms: Some(db),
+                server_ms: 0.5,
+                load_ms: 0.1,
+            }),
+            ..Default::default()
+        };
+        assert_eq!(side_by_side(&[row("this", 900.0, 1.0)]), "");
+        let out = side_by_side(&[
+            row("this", 900.0, 1.0),
+            row("against", 1000.0, 0.8),
+            row("this", 500.0, 2.0),
+        ]);
+        let lines: Vec<&str> = out.lines().filter(|l| l.starts_with('|')).collect();
+        assert_eq!(lines.len(), 3, "{out}");
+        assert!(lines[2].contains("| 900 (1000) | 0.90 |"), "{}", lines[2]);
+        assert!(
+            lines[2].contains("| 1.000 (0.800) | 1.25 |"),
+            "{}",
+            lines[2]
+        );
+        assert_eq!(
+            lines[2].matches(" | ").count(),
+            lines[0].matches(" | ").count()
+        );
     }
 }

@@ -11,6 +11,39 @@ use super::cpu_cap::{CpuCap, ServerCpu};
 
 use super::*;
 
+/// Which executable a run's servers are: this build's private copy, or (`--against PATH`)
+/// another build's.
+pub(super) struct Build {
+    /// `this` or `against`.
+    pub(super) label: &'static str,
+    pub(super) exe: PathBuf,
+}
+
+/// This build, and the build of `--against` when given, each run from a private copy in `dir`
+/// (so that a rebuild of either during a long run changes nothing).
+pub(super) fn builds(args: &BenchArgs, dir: &Path) -> anyhow::Result<Vec<Build>> {
+    let this = dir.join("owp");
+    std::fs::copy(
+        std::env::current_exe().context("cannot find the owp executable")?,
+        &this,
+    )
+    .context("cannot copy the owp executable")?;
+    let mut builds = vec![Build {
+        label: "this",
+        exe: this,
+    }];
+    if let Some(other) = &args.against {
+        let exe = dir.join("owp-against");
+        std::fs::copy(other, &exe)
+            .with_context(|| format!("cannot copy --against {}", other.display()))?;
+        builds.push(Build {
+            label: "against",
+            exe,
+        });
+    }
+    Ok(builds)
+}
+
 /// `owp serve` as a child process (so its memory is its own).
 pub(super) struct ServerProcess {
     pub(super) base: String,
@@ -22,6 +55,7 @@ pub(super) struct ServerProcess {
 
 impl ServerProcess {
     pub(super) async fn spawn(
+        exe: &Path,
         backend: BenchBackend,
         url: &str,
         dir: &Path,
@@ -34,7 +68,7 @@ impl ServerProcess {
             .into_iter()
             .collect();
         let mut server =
-            Self::spawn_with(backend, url, dir, &format!("server-{index}"), &env).await?;
+            Self::spawn_exe(exe, backend, url, dir, &format!("server-{index}"), &env).await?;
         if let (Some(cpu), Some(pid)) = (cpu, server.child.id()) {
             server.cap = Some(cpu.cap(pid)?);
         }
@@ -43,6 +77,7 @@ impl ServerProcess {
 
     /// A server with the GitHub App on (webhook endpoint), its API pointed at a closed port.
     pub(super) async fn spawn_github(
+        exe: &Path,
         backend: BenchBackend,
         url: &str,
         dir: &Path,
@@ -57,7 +92,7 @@ impl ServerProcess {
             ("GITHUB_PRIVATE_KEY_PATH", key.display().to_string()),
             ("GITHUB_API_URL", format!("http://127.0.0.1:{closed}")),
         ];
-        Self::spawn_with(backend, url, dir, "github", &env).await
+        Self::spawn_exe(exe, backend, url, dir, "github", &env).await
     }
 
     pub(super) async fn spawn_with(
@@ -67,10 +102,7 @@ impl ServerProcess {
         name: &str,
         env: &[(&str, String)],
     ) -> anyhow::Result<ServerProcess> {
-        let exe = match SERVER_EXE.get() {
-            Some(exe) => exe.clone(),
-            None => std::env::current_exe().context("cannot find the owp executable")?,
-        };
+        let exe = std::env::current_exe().context("cannot find the owp executable")?;
         Self::spawn_exe(&exe, backend, url, dir, name, env).await
     }
 

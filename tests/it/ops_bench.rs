@@ -47,7 +47,9 @@ async fn bench_idle_measures_the_three_routes_of_an_idle_pool() {
 }
 
 /// `owp bench` of the claim path, small but with more workers than one address may register in a
-/// minute: the bench's own server takes them all, and every claim is answered.
+/// minute: the bench's own server takes them all, and every claim is answered. Beside a second
+/// executable (`--against`, the same one here): the row runs once with each, and the side-by-side
+/// table shows both with their ratio.
 #[tokio::test]
 async fn bench_registers_more_workers_than_one_address_may_in_a_minute() {
     let dir = tempfile::tempdir().unwrap();
@@ -56,6 +58,7 @@ async fn bench_registers_more_workers_than_one_address_may_in_a_minute() {
         .args(["bench", "--backends", "sqlite", "--sizes", "1000"])
         .args(["--workers", "150", "--seconds", "1", "--warmup", "0"])
         .args(["--repeat", "1", "--webhooks", "0", "--no-baseline"])
+        .args(["--against", env!("CARGO_BIN_EXE_owp")])
         .env_remove("OWP_RATE_REGISTRATIONS_PER_MINUTE")
         .output()
         .await
@@ -66,16 +69,32 @@ async fn bench_registers_more_workers_than_one_address_may_in_a_minute() {
         "owp bench failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let row: Vec<&str> = stdout
-        .lines()
-        .find(|l| l.starts_with("| sqlite |"))
-        .unwrap_or_else(|| panic!("no sqlite row:\n{stdout}"))
-        .split('|')
-        .map(str::trim)
-        .collect();
-    assert_eq!(row[7], "150", "{row:?}");
-    let claims: f64 = row[9].parse().expect("claims/s");
-    assert!(claims > 0.0, "no claim answered: {row:?}");
+    let row = |start: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no row {start}:\n{stdout}"))
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    let mut claims = Vec::new();
+    for build in ["this", "against"] {
+        let row = row(&format!("| {build} | sqlite |"));
+        assert_eq!(row[8], "150", "{row:?}");
+        let per_s: f64 = row[10].parse().expect("claims/s");
+        assert!(per_s > 0.0, "no claim answered: {row:?}");
+        claims.push(per_s);
+    }
+    // The side-by-side row: this build's claims/s, the other's in brackets, and their ratio.
+    let pair = row("| sqlite | 1 | 1000 |");
+    assert_eq!(
+        pair[5],
+        format!("{:.0} ({:.0})", claims[0], claims[1]),
+        "{pair:?}"
+    );
+    let ratio: f64 = pair[6].parse().expect("ratio");
+    assert!((ratio - claims[0] / claims[1]).abs() < 0.01, "{pair:?}");
 }
 
 /// `owp bench --github-installations`, small, beside a second executable (the same one here): a

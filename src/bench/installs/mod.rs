@@ -31,9 +31,9 @@ use serde_json::json;
 use super::data::{ScratchDb, tool_pool};
 use super::github_sim::{ISSUE_LABELS, SimGithub, SimReport};
 use super::loops::median;
-use super::servers::ServerProcess;
+use super::servers::{Build, ServerProcess, builds};
 use super::webhooks::post_signed;
-use super::{BenchArgs, BenchBackend, DEFAULT_GITHUB_KEY, SERVER_EXE, load_average};
+use super::{BenchArgs, BenchBackend, DEFAULT_GITHUB_KEY, load_average};
 use report::{InstallsResult, Second, table, targets};
 
 /// The App id the servers run as; the simulation checks their JWTs against it.
@@ -56,13 +56,6 @@ struct Shape {
     latency_ms: u64,
 }
 
-/// Which executable a run's servers are.
-struct Build {
-    /// `this` or `against`.
-    label: &'static str,
-    exe: PathBuf,
-}
-
 /// Runs every requested row (with both executables under `--against`) and prints the report.
 pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if args.github_installations.contains(&0)
@@ -82,23 +75,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let key = std::fs::canonicalize(&key)
         .with_context(|| format!("cannot read the App key {} (--github-key)", key.display()))?;
     let exe_dir = tempfile::tempdir()?;
-    let mut builds = vec![Build {
-        label: "this",
-        exe: SERVER_EXE
-            .get()
-            .cloned()
-            .context("the owp executable was not copied")?,
-    }];
-    if let Some(other) = &args.against {
-        // Run from a private copy too, so a rebuild of it during the run changes nothing.
-        let exe = exe_dir.path().join("owp-against");
-        std::fs::copy(other, &exe)
-            .with_context(|| format!("cannot copy --against {}", other.display()))?;
-        builds.push(Build {
-            label: "against",
-            exe,
-        });
-    }
+    let builds = builds(args, exe_dir.path())?;
     let mut results = Vec::new();
     for shape in plan(args) {
         for build in &builds {
