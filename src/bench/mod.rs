@@ -372,10 +372,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             );
             // The baselines measure the database, not a build: once per row.
             let baselines = !capped && build.label == "this";
-            let mut r = run_one(&args, cpu, shape, baselines, &build.exe)
+            let r = run_one(&args, cpu, shape, baselines, build)
                 .await
                 .with_context(|| format!("{} with {} tasks", shape.backend.name(), shape.size))?;
-            r.build = build.label;
             if args.json {
                 println!("{}", serde_json::to_string(&r)?);
             }
@@ -474,12 +473,12 @@ async fn run_one(
     server_cpu: Option<&ServerCpu>,
     shape: Shape,
     baselines: bool,
-    exe: &Path,
+    build: &servers::Build,
 ) -> anyhow::Result<RunResult> {
     let dir = tempfile::tempdir()?;
     let db = ScratchDb::create(shape.backend, args.database_url.as_deref(), dir.path()).await?;
     let baselines = baselines && !args.no_baseline && shape.path_locks == 0;
-    let outcome = measure(args, server_cpu, shape, baselines, exe, &db, dir.path()).await;
+    let outcome = measure(args, server_cpu, shape, baselines, build, &db, dir.path()).await;
     db.drop_database().await;
     outcome
 }
@@ -489,10 +488,11 @@ async fn measure(
     server_cpu: Option<&ServerCpu>,
     shape: Shape,
     baselines: bool,
-    exe: &Path,
+    build: &servers::Build,
     db: &ScratchDb,
     dir: &Path,
 ) -> anyhow::Result<RunResult> {
+    let exe = build.exe.as_path();
     let Shape {
         backend,
         size,
@@ -763,7 +763,7 @@ async fn measure(
         .as_ref()
         .map(|b| owp.claims_per_s / b.claims_per_s.max(1e-9));
     Ok(RunResult {
-        build: "this",
+        build: build.label,
         backend: backend.name().to_string(),
         replicas,
         tasks: size,

@@ -211,14 +211,13 @@ fn opened_body(d: &Delivery, issue_id: u64, title: &str, body: &str) -> String {
     .to_string()
 }
 
-/// The commits of all the servers together (`owp_store_commits_total`); `None` when one does
-/// not say.
-async fn commits_of(bases: &[String]) -> Option<u64> {
-    let mut sum = 0;
-    for base in bases {
-        sum += super::servers::store_commits(&super::servers::scrape(base).await)?;
-    }
-    Some(sum)
+/// The commits of all the servers together, read from their scrapes
+/// (`owp_store_commits_total`); `None` when one does not say.
+fn commits_in(scrapes: &[String]) -> Option<u64> {
+    scrapes
+        .iter()
+        .map(|scrape| super::servers::store_commits(scrape))
+        .sum()
 }
 
 async fn run_one(
@@ -284,7 +283,11 @@ async fn measure(
         "sending {total} signed issues.opened deliveries from {} senders…",
         args.webhook_senders
     );
-    let commits_before = commits_of(&bases).await;
+    let mut scrapes = Vec::new();
+    for base in &bases {
+        scrapes.push(super::servers::scrape(base).await);
+    }
+    let commits_before = commits_in(&scrapes);
     let sim = Arc::new(sim);
     let t0_ms = sim.now_ms();
     let t0 = Instant::now();
@@ -326,21 +329,19 @@ async fn measure(
     let (send_failures, sending_s) = sent.await?;
     let mut peak_rss_kb = 0;
     let mut waited: std::collections::BTreeMap<String, f64> = Default::default();
-    let mut commits_after = Some(0);
+    let mut scrapes = Vec::new();
     for s in &mut servers {
         let scrape = super::servers::scrape(&s.base).await;
         for (on, secs) in super::servers::github_waited(&scrape) {
             *waited.entry(on).or_default() += secs;
         }
-        commits_after = commits_after
-            .zip(super::servers::store_commits(&scrape))
-            .map(|(sum, n)| sum + n);
+        scrapes.push(scrape);
         peak_rss_kb = peak_rss_kb.max(s.peak_rss_kb());
         s.stop().await;
     }
     tool.close().await;
     let commits = commits_before
-        .zip(commits_after)
+        .zip(commits_in(&scrapes))
         .map(|(before, after)| after.saturating_sub(before));
     let report = sim.report();
     let status_s = report

@@ -153,9 +153,10 @@ impl WriteTx {
     /// Takes one content-creating request of an installation's budget in this transaction:
     /// `Ok(at)` when it is reserved at `at`, `Err(until)` when it has to wait until `until`
     /// (nothing is written then). The write is in flight until GitHub answered it
-    /// ([`WriteTx::gh_write_settled`]), at most `pacing.in_flight_ms` (0: not at all). With `ahead_ms` above 0 a write whose only wait is at most
-    /// that long is reserved at the end of the wait instead (its sender waits it out): the counts
-    /// read now are used for that time too, which can only be more than they will be then.
+    /// ([`WriteTx::gh_write_settled`]), at most `pacing.in_flight_ms` (0: not at all). With
+    /// `ahead_ms` above 0 a write whose only wait is at most that long is reserved at the end of
+    /// the wait instead (its sender waits it out): the counts read now are used for that time
+    /// too, which can only be more than they will be then.
     pub async fn gh_pace_take(
         &mut self,
         installation_id: i64,
