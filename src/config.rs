@@ -261,17 +261,6 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
 /// Connections a PostgreSQL store keeps at most unless told otherwise (`OWP_DATABASE_POOL`).
 pub const DEFAULT_PG_POOL: u32 = 16;
 
-/// Removes the password from a database URL before it is printed.
-pub fn redact_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://")
-        && let Some((userinfo, host)) = rest.split_once('@')
-        && let Some((user, _password)) = userinfo.split_once(':')
-    {
-        return format!("{scheme}://{user}:***@{host}");
-    }
-    url.to_string()
-}
-
 /// The shortest admin token `owp serve` accepts (characters, surrounding blanks not counted).
 pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
 /// The longest lease (`OWP_LEASE_TTL_SECONDS`, comment-claim TTLs): one week.
@@ -680,21 +669,6 @@ impl ServeConfig {
     }
 }
 
-/// A server URL (`postgres://user@host:port/db?options`) with its database replaced by `name`,
-/// the query string kept: how the benchmark and the tests point at a scratch database of theirs.
-pub fn url_with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((u, q)) => (u, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let after_scheme = base.find("://").map_or(0, |i| i + 3);
-    let root = match base[after_scheme..].find('/') {
-        Some(i) => &base[..after_scheme + i],
-        None => base,
-    };
-    format!("{root}/{name}{query}")
-}
-
 /// `owp serve`'s flags parsed from `args` alone (and the environment, as on a command line).
 #[cfg(test)]
 pub(crate) fn parse_serve(args: &[&str]) -> Result<ServeConfig, clap::Error> {
@@ -721,15 +695,6 @@ mod tests {
     }
 
     #[test]
-    fn redacts_passwords() {
-        assert_eq!(
-            redact_url("postgres://owp:hunter2@db:5432/owp"),
-            "postgres://owp:***@db:5432/owp"
-        );
-        assert_eq!(redact_url("postgres://db/owp"), "postgres://db/owp");
-    }
-
-    #[test]
     fn only_the_operators_commands_read_the_env_files() {
         for command in ["serve", "admin", "doctor", "leaderboard"] {
             assert!(reads_env_files(Some(OsStr::new(command))), "{command}");
@@ -738,18 +703,6 @@ mod tests {
             assert!(!reads_env_files(Some(OsStr::new(command))), "{command}");
         }
         assert!(!reads_env_files(None));
-    }
-
-    #[test]
-    fn scratch_database_urls_keep_the_query() {
-        assert_eq!(
-            url_with_database(
-                "postgres://u@h:5432/postgres?sslmode=disable",
-                "owp_bench_x"
-            ),
-            "postgres://u@h:5432/owp_bench_x?sslmode=disable"
-        );
-        assert_eq!(url_with_database("postgres://h", "db"), "postgres://h/db");
     }
 
     #[test]

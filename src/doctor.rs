@@ -16,7 +16,8 @@ use std::time::Duration;
 use anstyle::{AnsiColor, Style};
 use serde_json::Value;
 
-use crate::config::{ServeConfig, redact_url};
+use crate::config::ServeConfig;
+use crate::store::database_url::redact_url;
 use crate::store::{Store, Timing};
 
 mod github_app;

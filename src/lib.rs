@@ -10,12 +10,13 @@
 //! - `cli`: the `owp` subcommands (`serve`, `worker`, `admin`, `demo`, …).
 //! - `conformance`: `owp conformance`, the protocol's test suite for any server, over HTTP alone
 //!   (the `owp-conformance` crate, `crates/owp-conformance`: a library and a command of its own).
+//! - `owp bench` and its simulated GitHub are the `owp-bench` crate (`crates/owp-bench`), which
+//!   drives `owp serve` as child processes.
 
 /// This build's version (`owp --version`): in `/healthz`, `/readyz`, `/v1/meta` (`server`) and
 /// the `owp_build_info` series of `/metrics`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub mod bench;
 pub mod cli;
 pub mod config;
 pub use owp_conformance as conformance;

@@ -206,7 +206,7 @@ pub async fn start_on(
         .with_context(|| {
             format!(
                 "cannot open the database {}",
-                crate::config::redact_url(&url)
+                crate::store::database_url::redact_url(&url)
             )
         })?;
     store.observe(std::sync::Arc::new(crate::metrics::MetricsObserver));

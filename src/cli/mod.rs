@@ -46,7 +46,7 @@ pub enum Command {
     /// A Model Context Protocol server on stdio: your AI tool works as a saved worker profile.
     Mcp(mcp::McpArgs),
     /// Load generator: claims/s and latency percentiles on a temporary database.
-    Bench(crate::bench::BenchArgs),
+    Bench(owp_bench::BenchArgs),
     /// Exit 0 when the service at --url is ready: /readyz answers 200 (its database answers), for
     /// container health checks.
     Healthcheck {
@@ -115,7 +115,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Worker(cmd) => worker::run(cmd).await,
             Command::Admin(cmd) => admin::run(cmd).await,
             Command::Mcp(args) => mcp::run(args).await,
-            Command::Bench(args) => crate::bench::run(args).await,
+            Command::Bench(args) => owp_bench::run(args).await,
             Command::Healthcheck { url } => {
                 let port = std::env::var("OWP_PORT").ok();
                 healthcheck(&healthcheck_url(url, port.as_deref())).await

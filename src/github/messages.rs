@@ -3,12 +3,8 @@
 //! Maintainers and contributors read these texts: they are the App's user interface. Each function
 //! returns the markdown body of one comment; the snapshot tests at the bottom show every text.
 //!
-//! Two hidden markers let the App find its own comments again:
-//! - the living status comment of a task starts with `<!-- owp:status task=TASK_ID -->`
-//!   ([`status_marker`], [`find_status_marker`]);
-//! - every other comment can carry `<!-- owp:comment id=ID -->` ([`with_comment_marker`],
-//!   [`find_comment_marker`]), so that a sender interrupted between GitHub's answer and its own
-//!   commit can see that the comment already exists instead of posting it twice.
+//! A task's status comment starts with its hidden marker, and [`with_comment_marker`] ends any other
+//! comment with one ([`crate::domain::markers`]): that is how the App finds its own comments again.
 //!
 //! Text written by people (a block reason, a label) is quoted with [`neutralize`], so that it can
 //! neither mention anyone nor break the markup.
@@ -17,47 +13,16 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::markers::{comment_marker, marker_safe, status_marker};
 use crate::domain::model::{Priority, TaskStatus};
 use crate::domain::rules::review_slots_used;
 use crate::github::commands::{COMMAND_PREFIX, Command, CommandError};
 
-const STATUS_MARKER_START: &str = "<!-- owp:status task=";
-const COMMENT_MARKER_START: &str = "<!-- owp:comment id=";
-const MARKER_END: &str = " -->";
-
-/// The hidden first line of a task's status comment.
-pub fn status_marker(task_id: &str) -> String {
-    format!("{STATUS_MARKER_START}{}{MARKER_END}", marker_safe(task_id))
-}
-
-/// The task id of a status comment, when `body` is one.
-pub fn find_status_marker(body: &str) -> Option<&str> {
-    find_marker(body, STATUS_MARKER_START)
-}
-
 /// `body` with a hidden marker naming it (an outbox id, say) appended.
 pub fn with_comment_marker(body: &str, id: &str) -> String {
-    let marker = format!("{COMMENT_MARKER_START}{}{MARKER_END}", marker_safe(id));
+    let marker = comment_marker(id);
     let body = fit_comment(body.trim_end(), COMMENT_LIMIT - marker.chars().count() - 2);
     format!("{body}\n\n{marker}")
-}
-
-/// The id in a comment written with [`with_comment_marker`].
-pub fn find_comment_marker(body: &str) -> Option<&str> {
-    find_marker(body, COMMENT_MARKER_START)
-}
-
-fn find_marker<'a>(body: &'a str, start: &str) -> Option<&'a str> {
-    let after = &body[body.find(start)? + start.len()..];
-    let id = &after[..after.find(MARKER_END)?];
-    (!id.is_empty() && id == marker_safe(id)).then_some(id)
-}
-
-/// Only characters that cannot end an HTML comment or confuse a search.
-fn marker_safe(id: &str) -> String {
-    id.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/' | '#'))
-        .collect()
 }
 
 /// GitHub refuses a comment body longer than this many characters.

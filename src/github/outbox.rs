@@ -40,6 +40,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::domain::disclosure::{Disclosure, DisclosurePolicy};
+use crate::domain::markers;
 use crate::domain::proposals::ProposalState;
 use crate::domain::{RepoContract, TaskStatus, VerifiedCommits};
 use crate::github::api::{self, Answer, CallError};
@@ -371,7 +372,7 @@ async fn send_comment(
         let comments = api::issue_comments(client, &row.repo, row.issue_number).await?;
         if let Some(found) = comments
             .iter()
-            .find(|c| c.by_bot && messages::find_comment_marker(&c.body) == Some(row.uid.as_str()))
+            .find(|c| c.by_bot && markers::find_comment_marker(&c.body) == Some(row.uid.as_str()))
         {
             tracing::info!(
                 comment = found.id,
@@ -425,7 +426,7 @@ async fn send_status<'a>(
         let comments = waits::timed(waits::OUTBOX_GITHUB, listed).await?;
         if let Some(found) = comments
             .iter()
-            .find(|c| c.by_bot && messages::find_status_marker(&c.body) == Some(task_id))
+            .find(|c| c.by_bot && markers::find_status_marker(&c.body) == Some(task_id))
         {
             known = Some(found.id);
             current = Some(found.body.clone());

@@ -105,3 +105,14 @@ pub const STORE_COMMITS: &str = "owp_store_commits_total";
 /// Time the webhook appliers and the comment sender spent on each step or limit, in
 /// microseconds (counter, `on`: one of [`crate::github::waits::STEPS`]).
 pub const GITHUB_WAITED: &str = "owp_github_waited_microseconds_total";
+
+#[cfg(test)]
+mod tests {
+    /// `owp bench` reads these series from the servers it starts, by name: a rename here must be
+    /// made there too, or its reports would read nothing.
+    #[test]
+    fn the_bench_reads_the_series_by_the_names_exported() {
+        assert_eq!(owp_bench::STORE_COMMITS, super::STORE_COMMITS);
+        assert_eq!(owp_bench::GITHUB_WAITED, super::GITHUB_WAITED);
+    }
+}

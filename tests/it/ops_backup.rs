@@ -292,7 +292,7 @@ async fn postgres_backup_of_a_serving_pool_restores_it() {
     sqlx::any::install_default_drivers();
     let dir = tempfile::tempdir().expect("dir");
     let name = pg_scratch::create(&server_url, "owp_backup").await;
-    let url = owp::config::url_with_database(&server_url, &name);
+    let url = owp::store::database_url::url_with_database(&server_url, &name);
     let database = TestDatabase::Postgres {
         url: url.clone(),
         server_url: server_url.clone(),

@@ -100,7 +100,7 @@ async fn postgres_dropped_is_not_ready_within_seconds() {
     };
     let name = pg_scratch::create(&server_url, "owp_ready").await;
     let database = TestDatabase::Postgres {
-        url: owp::config::url_with_database(&server_url, &name),
+        url: owp::store::database_url::url_with_database(&server_url, &name),
         server_url: server_url.clone(),
         name: name.clone(),
     };

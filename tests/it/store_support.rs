@@ -50,7 +50,7 @@ impl TestDb {
             return None;
         };
         let name = pg_scratch::create_migrated(server.trim(), "owp_test").await;
-        let url = owp::config::url_with_database(server.trim(), &name);
+        let url = owp::store::database_url::url_with_database(server.trim(), &name);
         let store = Store::open(&url, timing).await.expect("open postgres");
         Some(TestDb {
             store,
@@ -138,7 +138,10 @@ impl Drop for TestDb {
 /// An empty database on the PostgreSQL server of `server`: its URL and its name.
 pub(crate) async fn fresh_pg_database(server: &str) -> (String, String) {
     let name = pg_scratch::create(server, "owp_test").await;
-    (owp::config::url_with_database(server, &name), name)
+    (
+        owp::store::database_url::url_with_database(server, &name),
+        name,
+    )
 }
 
 /// Runs `story` on SQLite, then on PostgreSQL when configured.

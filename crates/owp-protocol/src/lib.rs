@@ -7,6 +7,7 @@ pub mod evidence;
 pub mod github_facts;
 pub mod labels;
 pub mod limits;
+pub mod markers;
 pub mod model;
 pub mod outcomes;
 pub mod paths;

@@ -19,6 +19,7 @@ pub mod backup;
 pub mod board;
 mod budget_rule;
 mod checks;
+pub mod database_url;
 pub mod deps;
 pub mod engine;
 pub mod error;

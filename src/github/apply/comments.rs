@@ -5,6 +5,7 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::domain::TaskStatus;
+use crate::domain::markers;
 use crate::github::accounts::{self, AccountReading};
 use crate::github::commands::{self, Command, CommandError, ParsedCommand};
 use crate::github::events::{CommentAction, CommentEvent};
@@ -31,8 +32,8 @@ pub(super) async fn comment_event(
     let login = e.comment.author.login.as_str();
     if e.comment.author.is_bot()
         || e.sender.is_bot()
-        || messages::find_status_marker(&e.comment.body).is_some()
-        || messages::find_comment_marker(&e.comment.body).is_some()
+        || markers::find_status_marker(&e.comment.body).is_some()
+        || markers::find_comment_marker(&e.comment.body).is_some()
     {
         return Ok(ignore(seq, "written by a bot"));
     }

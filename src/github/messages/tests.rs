@@ -1,6 +1,7 @@
 //! Every message of the App, as GitHub shows it.
 
 use super::*;
+use crate::domain::markers::{find_comment_marker, find_status_marker};
 use chrono::TimeZone;
 
 const HELP: &str = "https://owp.example.org/docs/github";
@@ -70,13 +71,6 @@ fn comment_marker_round_trip() {
     assert_eq!(body, "hello\n\n<!-- owp:comment id=outbox-42 -->");
     assert_eq!(find_comment_marker(&body), Some("outbox-42"));
     assert_eq!(find_status_marker(&body), None);
-}
-
-#[test]
-fn marker_ids_cannot_break_out_of_the_comment() {
-    let m = status_marker("x --> <b>hi</b>");
-    assert_eq!(m, "<!-- owp:status task=x--bhi/b -->");
-    assert_eq!(find_status_marker(&m), Some("x--bhi/b"));
 }
 
 #[test]

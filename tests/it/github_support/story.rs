@@ -68,7 +68,7 @@ async fn fresh_postgres_database() -> Option<(String, StoryDatabase)> {
     };
     let base = base.as_str();
     let name = super::pg_scratch::create_migrated(base, "owp_story").await;
-    let url = owp::config::url_with_database(base, &name);
+    let url = owp::store::database_url::url_with_database(base, &name);
     Some((
         url,
         StoryDatabase {

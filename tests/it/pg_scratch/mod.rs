@@ -68,7 +68,7 @@ async fn template(server_url: &str) -> String {
         run(&mut conn, &format!("DROP DATABASE IF EXISTS {building}")).await;
         run(&mut conn, &format!("CREATE DATABASE {building}")).await;
         sqlx::any::install_default_drivers();
-        let url = owp::config::url_with_database(server_url, &building);
+        let url = owp::store::database_url::url_with_database(server_url, &building);
         let mut target = sqlx::AnyConnection::connect(&url)
             .await
             .unwrap_or_else(|e| panic!("OWP_TEST_DATABASE_URL: cannot connect to {building}: {e}"));

@@ -113,7 +113,7 @@ impl TestDatabase {
 async fn fresh_postgres_database(base_url: &str) -> TestDatabase {
     let name = pg_scratch::create_migrated(base_url, "owp_test").await;
     TestDatabase::Postgres {
-        url: owp::config::url_with_database(base_url, &name),
+        url: owp::store::database_url::url_with_database(base_url, &name),
         server_url: base_url.to_string(),
         name,
     }

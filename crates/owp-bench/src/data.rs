@@ -42,7 +42,10 @@ impl ScratchDb {
                 let mut conn = sqlx::postgres::PgConnection::connect(server)
                     .await
                     .with_context(|| {
-                        format!("cannot connect to {}", crate::config::redact_url(server))
+                        format!(
+                            "cannot connect to {}",
+                            crate::store::database_url::redact_url(server)
+                        )
                     })?;
                 // The name is made here from a UUID, never from input.
                 sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
@@ -50,7 +53,7 @@ impl ScratchDb {
                     .await?;
                 conn.close().await?;
                 Ok(ScratchDb {
-                    url: crate::config::url_with_database(server, &name),
+                    url: crate::store::database_url::url_with_database(server, &name),
                     pg: Some((server.to_string(), name)),
                 })
             }

@@ -49,7 +49,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::store::{Store, Timing};
+use owp_protocol as domain;
+use owp_store as store;
+use store::{Store, Timing};
 
 mod conn;
 mod cpu_cap;
@@ -75,6 +77,7 @@ use pg_stats::{DeadSampler, DeadTuples, PgStats, StatementUse};
 use plan::{Planned, plan};
 use report::*;
 use servers::*;
+pub use servers::{GITHUB_WAITED, STORE_COMMITS};
 use webhooks::*;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -842,11 +845,16 @@ mod tests {
     }
 
     /// `owp serve` on a fresh SQLite file, in this process, with the benchmark's admin token.
-    async fn serve(dir: &Path) -> crate::server::Running {
+    async fn serve(dir: &Path) -> owp::server::Running {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: owp::config::ServeConfig,
+        }
         let db = dir.join("bench.db");
-        let mut config =
-            crate::config::parse_serve(&["--db", db.to_str().unwrap(), "--port", "0"]).unwrap();
-        config.admin_token = Some(crate::config::Secret::new(ADMIN));
+        let args = ["owp", "--db", db.to_str().unwrap(), "--port", "0"];
+        let mut config = <Cli as clap::Parser>::try_parse_from(args).unwrap().serve;
+        config.admin_token = Some(owp::config::Secret::new(ADMIN));
         config.database_url = None;
         let store = Store::open(&config.database_url(), Timing::default())
             .await
@@ -865,7 +873,7 @@ mod tests {
             .await
             .unwrap();
         store.close().await;
-        crate::server::start(config, false).await.unwrap()
+        owp::server::start(config, false).await.unwrap()
     }
 
     /// The load generator's cycle, against a real server: a claim, its ack and the PR leave the

@@ -197,6 +197,12 @@ impl ServerProcess {
     }
 }
 
+/// The series of `/metrics` the bench reads, by the names `owp serve` exports them under (the
+/// `owp` crate's tests hold them equal to its own).
+pub const GITHUB_WAITED: &str = "owp_github_waited_microseconds_total";
+/// See [`GITHUB_WAITED`].
+pub const STORE_COMMITS: &str = "owp_store_commits_total";
+
 /// A server's `/metrics` text; empty when it cannot be read.
 pub(super) async fn scrape(base: &str) -> String {
     let Ok(http) = reqwest::Client::builder().no_proxy().build() else {
@@ -218,7 +224,7 @@ pub(super) async fn scrape(base: &str) -> String {
 /// it does not say (an earlier build).
 pub(super) fn github_waited(scrape: &str) -> std::collections::BTreeMap<String, f64> {
     let mut out = std::collections::BTreeMap::new();
-    let prefix = format!("{}{{on=\"", crate::metrics::GITHUB_WAITED);
+    let prefix = format!("{GITHUB_WAITED}{{on=\"");
     for line in scrape.lines() {
         let Some(rest) = line.strip_prefix(&prefix) else {
             continue;
@@ -235,7 +241,7 @@ pub(super) fn github_waited(scrape: &str) -> std::collections::BTreeMap<String, 
 /// How many times a server's writes committed since it started (`owp_store_commits_total`),
 /// read from its `scrape`; `None` when it does not say (an earlier build).
 pub(super) fn store_commits(scrape: &str) -> Option<u64> {
-    let prefix = format!("{} ", crate::metrics::STORE_COMMITS);
+    let prefix = format!("{STORE_COMMITS} ");
     scrape
         .lines()
         .find_map(|line| line.strip_prefix(&prefix))

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::bench::github_sim;
-use crate::bench::github_sim::limits::{self, WriteCheck};
+use crate::github_sim;
+use crate::github_sim::limits::{self, WriteCheck};
 
 /// Status comments per second, GitHub 100 ms away, at 40 installations, on one process.
 const STATUS_TARGET: f64 = 30.0;

@@ -28,7 +28,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use octocrab::jsonwebtoken::{self, Algorithm, EncodingKey};
+use jsonwebtoken::{self, Algorithm, EncodingKey};
 use serde_json::{Value, json};
 
 use limits::WriteCheck;
@@ -677,7 +677,7 @@ fn repo_route(
             };
             m.next_id += 1;
             let id = m.next_id;
-            if crate::github::messages::find_status_marker(&body).is_some() {
+            if crate::domain::markers::find_status_marker(&body).is_some() {
                 *m.status_posted.entry((full.to_string(), n)).or_default() += 1;
                 m.last_status_ms = Some(req.at_ms);
             }

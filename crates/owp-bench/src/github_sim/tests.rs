@@ -4,12 +4,13 @@ use serde_json::{Value, json};
 
 use super::*;
 
-const KEY: &str = include_str!("../../../tests/fixtures/github/test-app-key.pem");
-const OTHER_KEY: &str = include_str!("../../../tests/fixtures/github/other-key.pem");
+const KEY: &str = include_str!("../../../../tests/fixtures/github/test-app-key.pem");
+const OTHER_KEY: &str = include_str!("../../../../tests/fixtures/github/other-key.pem");
 
+/// A JWT as the App signs it (`owp`'s own signer).
 fn jwt(pem: &str) -> String {
     let key = EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
-    crate::github::app_auth::app_jwt(7, &key, SystemTime::now()).unwrap()
+    owp::github::app_auth::app_jwt(7, &key, SystemTime::now()).unwrap()
 }
 
 async fn call(
@@ -122,7 +123,7 @@ async fn the_simulation_answers_the_app_as_github_does() {
     assert_eq!(status, 200, "the paths of pagination links");
 
     // Two status comments on the same issue, the second at once: logged as too close.
-    let marker = crate::github::messages::status_marker("t_1");
+    let marker = crate::domain::markers::status_marker("t_1");
     let comments = format!("{api}/repos/org-a/r/issues/1/comments");
     let (status, made, _) = call(
         &http,
