@@ -15,12 +15,13 @@ WORKDIR /src
 
 # Dependencies first, in their own layer: it is rebuilt only when Cargo.toml, Cargo.lock or the
 # workspace's own crates change (crates/, the floors below `owp`; sql/, the statements two of
-# them compile; migrations/, which the store's crate embeds). The placeholder sources of `owp`
-# are replaced by the real ones below.
+# them compile; migrations/, which the store's crate embeds; app-manifest.yml, which the GitHub
+# App's crate embeds). The placeholder sources of `owp` are replaced by the real ones below.
 COPY Cargo.toml Cargo.lock ./
 COPY crates crates
 COPY sql sql
 COPY migrations migrations
+COPY app-manifest.yml ./
 RUN mkdir -p src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \

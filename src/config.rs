@@ -7,6 +7,10 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::domain::limits::MAX_LEASE_TTL_SECONDS;
+use crate::domain::secret::Secret;
+use crate::github::settings::{DEFAULT_GITHUB_API_URL, GithubConfig};
+
 /// The commands that read `.env` and `env.local`: those of the person who runs the service. Those
 /// files hold the admin token and the GitHub App's key; a worker, `owp mcp` or `owp conformance`
 /// run in the same folder must not pick them up (a worker would hand them to the agent and to the
@@ -127,47 +131,6 @@ pub fn admin_token_source(token: &str) -> TokenSource {
     TokenSource::Environment
 }
 
-/// A secret value that never prints. Cloning it (the HTTP state, once per request) copies no text.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(std::sync::Arc<str>);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into().into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether `presented` is this secret: the one comparison of a presented secret with a
-    /// configured one (the admin token wherever it is accepted, the metrics token, the setup
-    /// key). Constant time over digests, so neither the content nor the lengths leak; an empty
-    /// secret never matches.
-    pub fn matches(&self, presented: &str) -> bool {
-        use sha2::{Digest, Sha256};
-        use subtle::ConstantTimeEq;
-        if self.0.is_empty() {
-            return false;
-        }
-        let expected = Sha256::digest(self.0.as_bytes());
-        let sent = Sha256::digest(presented.as_bytes());
-        expected.ct_eq(&sent).into()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Secret(s.into()))
-    }
-}
-
 /// The admin tokens a process accepts: `OWP_ADMIN_TOKEN` may name several, comma-separated,
 /// while one is rotated (every one is accepted; clients send the first), and a replica on
 /// PostgreSQL started without one accepts the token the first replica generated, known to it
@@ -263,8 +226,6 @@ pub const DEFAULT_PG_POOL: u32 = 16;
 
 /// The shortest admin token `owp serve` accepts (characters, surrounding blanks not counted).
 pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
-/// The longest lease (`OWP_LEASE_TTL_SECONDS`, comment-claim TTLs): one week.
-pub const MAX_LEASE_TTL_SECONDS: u64 = 7 * 24 * 3600;
 /// The longest accept and heartbeat TTLs: one day.
 pub const MAX_SHORT_TTL_SECONDS: u64 = 24 * 3600;
 
@@ -320,22 +281,8 @@ pub fn download_url(named: Option<&str>) -> Option<String> {
         .or_else(|| built_from().map(|repo| format!("{repo}/releases/latest")))
 }
 
-/// GitHub's web address for `api.github.com`.
-pub const DEFAULT_GITHUB_WEB_URL: &str = "https://github.com";
-/// GitHub's REST base URL unless `GITHUB_API_URL` says otherwise.
-pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
 /// The port `owp serve` listens on unless `OWP_PORT` says otherwise.
 pub const DEFAULT_PORT: u16 = 8787;
-
-/// GitHub's web address for a REST base URL: `https://github.com` for `api.github.com`, the
-/// server itself for GitHub Enterprise Server (`https://HOST/api/v3`), otherwise the URL as is.
-pub fn github_web_url_for(api_url: &str) -> String {
-    let api = api_url.trim_end_matches('/');
-    if api == DEFAULT_GITHUB_API_URL {
-        return DEFAULT_GITHUB_WEB_URL.into();
-    }
-    api.strip_suffix("/api/v3").unwrap_or(api).to_string()
-}
 
 /// Configuration of `owp serve`.
 #[derive(clap::Args, Clone, Debug)]
@@ -503,130 +450,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// GitHub App credentials. When unset, GitHub features are off and the rest works.
-#[derive(clap::Args, Clone, Debug, Default)]
-pub struct GithubConfig {
-    /// The GitHub App's id (the App setup page saves it): with its private key, GitHub mode is on.
-    #[arg(long, env = "GITHUB_APP_ID")]
-    pub github_app_id: Option<u64>,
-    /// The App's slug (its name in URLs; the App setup page saves it): the `User-Agent` of
-    /// every request to GitHub, as GitHub asks. Without it the product's name is sent.
-    #[arg(long, env = "GITHUB_APP_SLUG")]
-    pub github_app_slug: Option<String>,
-    /// The App's private key as PEM text; during a key rotation, several PEM keys one after
-    /// the other (new first): the App signs with the first one GitHub accepts.
-    #[arg(long, env = "GITHUB_PRIVATE_KEY", hide_env_values = true)]
-    pub github_private_key: Option<Secret>,
-    /// A file holding the App's private key (PEM; several one after the other while rotating).
-    #[arg(long, env = "GITHUB_PRIVATE_KEY_PATH")]
-    pub github_private_key_path: Option<PathBuf>,
-    /// Webhook secret; several may be given comma-separated while a secret is rotated.
-    #[arg(long, env = "GITHUB_WEBHOOK_SECRET", hide_env_values = true)]
-    pub github_webhook_secret: Option<Secret>,
-    /// REST base URL (GitHub Enterprise Server, tests).
-    #[arg(long, env = "GITHUB_API_URL", default_value = DEFAULT_GITHUB_API_URL)]
-    pub github_api_url: String,
-    /// The App's OAuth client id (the App setup page saves it): maintainers sign in with GitHub.
-    /// Without it, sign-in is off and only the admin token steers the pool.
-    #[arg(long, env = "GITHUB_CLIENT_ID")]
-    pub github_client_id: Option<String>,
-    /// The App's OAuth client secret (the App setup page saves it).
-    #[arg(long, env = "GITHUB_CLIENT_SECRET", hide_env_values = true)]
-    pub github_client_secret: Option<Secret>,
-    /// GitHub's web address, the base of `/login/oauth/…` and `/login/device/…` [default: taken
-    /// from GITHUB_API_URL: https://github.com for api.github.com, https://HOST for a GitHub
-    /// Enterprise Server at https://HOST/api/v3].
-    #[arg(long, env = "GITHUB_WEB_URL")]
-    pub github_web_url: Option<String>,
-    /// When the App reconciles with GitHub (6-field cron, seconds first; default every 15 minutes).
-    #[arg(long, env = "OWP_GITHUB_RECONCILE_CRON")]
-    pub github_reconcile_cron: Option<String>,
-    /// When the App looks for failed webhook deliveries to redeliver (6-field cron; default every 5 minutes).
-    #[arg(long, env = "OWP_GITHUB_REDELIVER_CRON")]
-    pub github_redeliver_cron: Option<String>,
-    /// Overrides every repository's comment-claim TTL, in seconds (demos and tests).
-    #[arg(long, env = "OWP_GITHUB_CLAIM_TTL_SECONDS",
-          value_parser = clap::value_parser!(u64).range(1..=MAX_LEASE_TTL_SECONDS))]
-    pub github_claim_ttl_seconds: Option<u64>,
-    /// The first pause, in milliseconds, after a secondary rate limit GitHub names without
-    /// `Retry-After` (default one minute, as GitHub asks; it doubles while the limit repeats).
-    /// Lower it only against a GitHub of your own (tests).
-    #[arg(long, env = "OWP_GITHUB_LIMIT_WAIT_MS",
-          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
-    pub github_limit_wait_ms: Option<u64>,
-    /// Pages (of 100) read at most from a listing of installations or repositories (default 50):
-    /// raise it for an installation with more than 5,000 repositories.
-    #[arg(long, env = "OWP_GITHUB_MAX_PAGES",
-          value_parser = clap::value_parser!(u64).range(1..=1000))]
-    pub github_max_pages: Option<u64>,
-    /// How long what GitHub said about a person's access to a repository is trusted, in
-    /// milliseconds (default five minutes, the most the contract allows), for sign-in and the
-    /// App's maintainer commands alike; lower is fresher and costs more of GitHub's rate limit.
-    #[arg(long, env = "OWP_SIGNIN_PERMISSION_MAX_AGE_MS",
-          value_parser = clap::value_parser!(u64).range(0..=300_000))]
-    pub github_permission_max_age_ms: Option<u64>,
-    /// Where the App setup page saves the new App's credentials (default `env.local`).
-    #[arg(long, env = "OWP_GITHUB_ENV_FILE")]
-    pub github_env_file: Option<PathBuf>,
-    /// Comments, edits and reactions per installation and minute, across replicas (default 80,
-    /// GitHub's limit).
-    #[arg(long, env = "OWP_GITHUB_WRITES_PER_MINUTE",
-          value_parser = clap::value_parser!(u32).range(1..=80))]
-    pub github_writes_per_minute: Option<u32>,
-    /// … and per hour (default 500, GitHub's limit).
-    #[arg(long, env = "OWP_GITHUB_WRITES_PER_HOUR",
-          value_parser = clap::value_parser!(u32).range(1..=500))]
-    pub github_writes_per_hour: Option<u32>,
-    /// The least time between two of them, in milliseconds (default 1000: GitHub asks for
-    /// serial writes about a second apart).
-    #[arg(long, env = "OWP_GITHUB_WRITE_SPACING_MS",
-          value_parser = clap::value_parser!(u32).range(0..=60_000))]
-    pub github_write_spacing_ms: Option<u32>,
-    /// Webhook deliveries this process applies at once (default 32). Deliveries about different
-    /// repositories are applied side by side; those about one repository, one after another.
-    #[arg(long, env = "OWP_GITHUB_APPLIERS",
-          value_parser = clap::value_parser!(u32).range(1..=64))]
-    pub github_appliers: Option<u32>,
-    /// How long a change of a task waits before its status comment is written, in milliseconds
-    /// (default 3000): the changes within it make one edit. Replies to commands do not wait.
-    #[arg(long, env = "OWP_GITHUB_STATUS_WINDOW_MS",
-          value_parser = clap::value_parser!(u32).range(0..=60_000))]
-    pub github_status_window_ms: Option<u32>,
-    /// Installations whose comments, edits and reactions this process writes at once (default
-    /// 200; each installation's own writes still go one at a time).
-    #[arg(long, env = "OWP_GITHUB_OUTBOX_CONCURRENCY",
-          value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub github_outbox_concurrency: Option<u32>,
-    /// How long a process holds an outbox row it is sending, in milliseconds (default 60000);
-    /// a process that dies mid-write leaves the row to another after this.
-    #[arg(long, env = "OWP_GITHUB_OUTBOX_CLAIM_MS",
-          value_parser = clap::value_parser!(u32).range(500..=600_000))]
-    pub github_outbox_claim_ms: Option<u32>,
-    /// The length of the pacing's minute and hour, in milliseconds, as `MINUTE,HOUR` (default
-    /// 60000,3600000, GitHub's; shortened only against a GitHub of your own, in tests).
-    #[arg(long, env = "OWP_GITHUB_WRITE_WINDOWS_MS", num_args = 2,
-          value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
-    pub github_write_windows_ms: Option<Vec<u32>>,
-}
-
-impl GithubConfig {
-    /// GitHub's web address: `GITHUB_WEB_URL` when set, else the one of `GITHUB_API_URL`'s server.
-    pub fn web_url(&self) -> String {
-        match self.github_web_url.as_deref().map(str::trim) {
-            Some(url) if !url.is_empty() => url.trim_end_matches('/').to_string(),
-            _ => github_web_url_for(&self.github_api_url),
-        }
-    }
-
-    /// The OAuth client id when sign-in with GitHub is on (set and not blank).
-    pub fn signin_client_id(&self) -> Option<&str> {
-        self.github_client_id
-            .as_deref()
-            .map(str::trim)
-            .filter(|id| !id.is_empty())
-    }
-}
-
 impl ServeConfig {
     /// A configuration for tests and tools: SQLite at `db`, a free port, the given admin token.
     pub fn for_tests(db: &Path, admin_token: &str) -> Self {
@@ -684,15 +507,7 @@ pub(crate) fn parse_serve(args: &[&str]) -> Result<ServeConfig, clap::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secrets_compare_whole_and_an_empty_one_never_matches() {
-        let s = Secret::new("abc");
-        assert!(s.matches("abc"));
-        assert!(!s.matches("abd"));
-        assert!(!s.matches("abcd"));
-        assert!(!Secret::new("").matches(""));
-    }
+    use crate::github::settings::github_web_url_for;
 
     #[test]
     fn only_the_operators_commands_read_the_env_files() {

@@ -621,7 +621,7 @@ async fn public_url(config: &ServeConfig, app_configured: bool) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
+    use crate::domain::secret::Secret;
 
     fn config(dir: &Path) -> ServeConfig {
         ServeConfig::for_tests(&dir.join("owp.db"), "a-long-enough-admin-token-0123456789")

@@ -5,7 +5,8 @@
 //! - `store`: every SQL query (SQLite and PostgreSQL), including the transactional claim (the
 //!   `owp-store` crate, `crates/owp-store`: no web framework, no GitHub client, no metrics).
 //! - `http`: the OWP REST API (axum), problem+json errors, auth, idempotency, SSE.
-//! - `github`: the GitHub App (webhooks, commands, outbox, reconciliation).
+//! - `github`: the GitHub App (webhooks, commands, outbox, reconciliation: the `owp-github`
+//!   crate, `crates/owp-github`: no web framework of its own, no HTTP routes, no metrics).
 //! - `dashboard`: the HTML dashboard served at `/`.
 //! - `cli`: the `owp` subcommands (`serve`, `worker`, `admin`, `demo`, …).
 //! - `conformance`: `owp conformance`, the protocol's test suite for any server, over HTTP alone
@@ -22,8 +23,8 @@ pub mod config;
 pub use owp_conformance as conformance;
 pub mod dashboard;
 pub mod doctor;
+pub use owp_github as github;
 pub use owp_protocol as domain;
-pub mod github;
 pub mod http;
 pub mod metrics;
 #[cfg(test)]

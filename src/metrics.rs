@@ -240,6 +240,40 @@ fn describe_process_metrics() {
 /// successful commit; lead times are looked up in the background, off the request path.
 /// The store's observer: what the store reports becomes these metrics (installed by the server
 /// with [`Store::observe`]).
+/// The GitHub App's figures, counted in this process's series: `owp serve` installs it
+/// (`crate::github::observe::install`) before the App starts.
+pub struct GithubMetrics;
+
+impl crate::github::observe::GithubObserver for GithubMetrics {
+    fn webhook_delivery(&self, event: &str, outcome: &str) {
+        webhook_delivery(event, outcome);
+    }
+    fn outbox_backlog(&self, rows: u64) {
+        set_outbox_backlog(rows);
+    }
+    fn rate_limit_remaining(&self, installation: Option<i64>, left: u64) {
+        set_github_rate_limit_remaining(installation, left);
+    }
+    fn request(&self, status: Option<u16>) {
+        github_request(status);
+    }
+    fn waited(&self, on: &'static str, took: Duration) {
+        github_waited(on, took);
+    }
+    fn secondary_limit(&self) {
+        record_github_secondary_limit();
+    }
+    fn reconcile_cost(&self, counted: u64, not_modified: u64) {
+        record_github_reconcile_cost(counted, not_modified);
+    }
+    fn reconcile_deferred(&self) {
+        record_github_reconcile_deferred();
+    }
+    fn truncated_listing(&self, listing: &'static str) {
+        record_github_truncated_listing(listing);
+    }
+}
+
 pub struct MetricsObserver;
 
 impl crate::store::StoreObserver for MetricsObserver {

@@ -9,7 +9,8 @@ use anyhow::Context;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{AdminTokens, LogFormat, Secret, ServeConfig, TokenSource};
+use crate::config::{AdminTokens, LogFormat, ServeConfig, TokenSource};
+use crate::domain::secret::Secret;
 use crate::http::{self, AppState};
 use crate::store::{Store, Timing};
 
@@ -210,9 +211,10 @@ pub async fn start_on(
             )
         })?;
     store.observe(std::sync::Arc::new(crate::metrics::MetricsObserver));
+    crate::github::observe::install(&crate::metrics::GithubMetrics);
     let (admin_token, token_source) = admin_tokens(&config, &store).await?;
     let mut config = config;
-    crate::github::setup::use_saved_app(&mut config, &store).await?;
+    crate::github::setup::use_saved_app(&mut config.github, &store).await?;
 
     let (last_event_tx, last_event) = watch::channel(store.last_event_id().await?);
     let failures = Arc::new(crate::http::rate_limits::AuthFailures::new(
@@ -234,8 +236,15 @@ pub async fn start_on(
         sessions.failures(),
         crate::http::rate_limits::CredentialRoutes::of(&crate::http::openapi::document(api_docs())),
     )?);
-    let github = crate::github::GithubParts::new(&config, &store).await?;
-    let signin = crate::github::signin::SignIn::new(&config, &store, github.permissions())?;
+    let listen_url = format!("http://{}:{}", config.host, config.port);
+    let serving = crate::github::settings::Serving {
+        github: &config.github,
+        public_url: config.public_url.as_deref(),
+        listen_url: &listen_url,
+        webhook_concurrency: config.limits.webhook_concurrency,
+    };
+    let github = crate::github::GithubParts::new(serving, &store).await?;
+    let signin = crate::github::signin::SignIn::new(serving, &store, github.permissions())?;
     let state = AppState::new(crate::http::AppParts {
         store: store.clone(),
         admin_token,
@@ -288,7 +297,11 @@ pub async fn start_on(
         .layer(axum::middleware::from_fn(crate::http::request_id::layer));
 
     let addr = listener.local_addr()?;
-    github.set_local_addr(addr, config.public_url.is_some(), config.log_format);
+    github.set_local_addr(
+        addr,
+        config.public_url.is_some(),
+        config.log_format == crate::config::LogFormat::Text,
+    );
     if let (Some(signin), None) = (&signin, &config.public_url) {
         signin.set_base_url(format!("http://{}", reachable(addr)));
     }

@@ -13,9 +13,9 @@ use chrono::Utc;
 
 use super::client::present::clip;
 use super::client::{ClientError, DEFAULT_SERVER, OwpClient, RepoPolicy, Worker, say};
-use crate::config::Secret;
 use crate::domain::model::{TaskStatus, Visibility};
 use crate::domain::rules::review_slots_used;
+use crate::domain::secret::Secret;
 
 mod agents_md;
 mod import;

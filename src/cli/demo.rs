@@ -24,8 +24,9 @@ use serde_json::json;
 use tokio::task::AbortHandle;
 
 use crate::cli::client::{Event, Lease, OwpClient, RegisterRequest, State, Task};
-use crate::config::{Secret, ServeConfig};
+use crate::config::ServeConfig;
 use crate::domain::TaskStatus;
+use crate::domain::secret::Secret;
 
 mod narration;
 mod story;

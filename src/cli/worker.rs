@@ -19,7 +19,7 @@ use self::run::*;
 pub use self::{profile::*, register::*, simulate::*, status::*};
 
 use super::agent::AgentArgs;
-use crate::config::Secret;
+use crate::domain::secret::Secret;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum WorkerCommand {

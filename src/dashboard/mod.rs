@@ -481,7 +481,7 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
+    use crate::domain::secret::Secret;
     use axum::body::{Body, to_bytes};
     use axum::http::Request;
     use tower::ServiceExt;

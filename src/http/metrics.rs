@@ -12,7 +12,8 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::config::{AdminTokens, Secret};
+use crate::config::AdminTokens;
+use crate::domain::secret::Secret;
 use crate::http::error::ApiError;
 use crate::metrics::render;
 use crate::store::Store;

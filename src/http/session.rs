@@ -21,7 +21,7 @@ use super::principal::{self, CSRF_HEADER as CSRF, digest, random_hex};
 use super::rate_limits::AuthFailures;
 use crate::config::AdminTokens;
 #[cfg(test)]
-use crate::config::Secret;
+use crate::domain::secret::Secret;
 use crate::store::signin::{NewSession as NewRow, SessionKind, SessionRow};
 use crate::store::{Store, StoreError};
 

@@ -57,8 +57,9 @@ async fn a_redelivered_webhook_changes_nothing() {
 async fn a_forged_signature_is_refused_and_nothing_is_stored() {
     let story = Story::with(None, |c| {
         // Two secrets while the old one is rotated out.
-        c.github.github_webhook_secret =
-            Some(owp::config::Secret::new(format!("{SECRET},retired-secret")));
+        c.github.github_webhook_secret = Some(owp::domain::secret::Secret::new(format!(
+            "{SECRET},retired-secret"
+        )));
     })
     .await;
     let stored = story.running().store.gh_delivery_count().await.unwrap();

@@ -132,9 +132,11 @@ async fn the_manifest_flow_creates_the_app_and_saves_its_credentials() {
             .unwrap()
     };
     config.github.github_app_id = Some(get("GITHUB_APP_ID").parse().unwrap());
-    config.github.github_private_key = Some(owp::config::Secret::new(get("GITHUB_PRIVATE_KEY")));
-    config.github.github_webhook_secret =
-        Some(owp::config::Secret::new(get("GITHUB_WEBHOOK_SECRET")));
+    config.github.github_private_key =
+        Some(owp::domain::secret::Secret::new(get("GITHUB_PRIVATE_KEY")));
+    config.github.github_webhook_secret = Some(owp::domain::secret::Secret::new(get(
+        "GITHUB_WEBHOOK_SECRET",
+    )));
     let running = owp::server::start(config, false).await.unwrap();
     assert!(running.github.is_enabled());
     fake.set_webhook_target(
@@ -158,8 +160,9 @@ async fn a_schedule_that_is_not_a_six_field_cron_expression_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = owp::config::ServeConfig::for_tests(&dir.path().join("owp.db"), ADMIN);
     config.github.github_app_id = Some(fake.app_id());
-    config.github.github_private_key = Some(owp::config::Secret::new(fake.private_key_pem()));
-    config.github.github_webhook_secret = Some(owp::config::Secret::new(SECRET));
+    config.github.github_private_key =
+        Some(owp::domain::secret::Secret::new(fake.private_key_pem()));
+    config.github.github_webhook_secret = Some(owp::domain::secret::Secret::new(SECRET));
     config.github.github_api_url = fake.url().to_string();
     config.github.github_reconcile_cron = Some("*/15 * * * *".into());
     let err = match owp::server::start(config, false).await {

@@ -93,8 +93,12 @@ async fn bench_registers_more_workers_than_one_address_may_in_a_minute() {
         format!("{:.0} ({:.0})", claims[0], claims[1]),
         "{pair:?}"
     );
+    // The ratio is of the unrounded rates; the rows print them to the unit, so the ratio read
+    // back from them may be off by what that rounding moves it (and the ratio's own, 0.005).
     let ratio: f64 = pair[6].parse().expect("ratio");
-    assert!((ratio - claims[0] / claims[1]).abs() < 0.01, "{pair:?}");
+    let (this, other) = (claims[0], claims[1]);
+    let slack = 0.5 / other * (1.0 + this / other) + 0.005;
+    assert!((ratio - this / other).abs() <= slack, "{pair:?}");
 }
 
 /// `owp bench --github-installations`, small, beside a second executable (the same one here): a

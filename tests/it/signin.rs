@@ -39,7 +39,8 @@ pub(crate) async fn story_with_settings(
     let mut story = Story::on(postgres, settings, |_| {}).await;
     story.stop().await;
     story.config.github.github_client_id = Some(TEST_CLIENT_ID.into());
-    story.config.github.github_client_secret = Some(owp::config::Secret::new(TEST_CLIENT_SECRET));
+    story.config.github.github_client_secret =
+        Some(owp::domain::secret::Secret::new(TEST_CLIENT_SECRET));
     story.config.github.github_web_url = Some(story.fake.web_url().to_string());
     configure(&mut story.config);
     story.boot().await;

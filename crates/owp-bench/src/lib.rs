@@ -854,7 +854,7 @@ mod tests {
         let db = dir.join("bench.db");
         let args = ["owp", "--db", db.to_str().unwrap(), "--port", "0"];
         let mut config = <Cli as clap::Parser>::try_parse_from(args).unwrap().serve;
-        config.admin_token = Some(owp::config::Secret::new(ADMIN));
+        config.admin_token = Some(owp::domain::secret::Secret::new(ADMIN));
         config.database_url = None;
         let store = Store::open(&config.database_url(), Timing::default())
             .await

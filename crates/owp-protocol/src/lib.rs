@@ -14,6 +14,7 @@ pub mod paths;
 pub mod person;
 pub mod proposals;
 pub mod rules;
+pub mod secret;
 pub mod task_fields;
 pub mod task_policy;
 pub mod vouch;

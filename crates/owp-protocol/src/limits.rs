@@ -5,6 +5,9 @@
 
 use serde_json::{Map, Value};
 
+/// The longest lease a server grants (`OWP_LEASE_TTL_SECONDS`, comment-claim TTLs): one week.
+pub const MAX_LEASE_TTL_SECONDS: u64 = 7 * 24 * 3600;
+
 /// A worker's `name`.
 pub const MAX_NAME_CHARS: usize = 100;
 /// A worker's `github_login` (GitHub's own limit is 39).

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::cli::client::{ClientError, OwpClient};
 use crate::cli::worker::link::{device_page, user_code};
-use crate::config::DEFAULT_GITHUB_WEB_URL;
+use crate::github::settings::DEFAULT_GITHUB_WEB_URL;
 
 /// A device flow under way in this session.
 pub struct Pending {

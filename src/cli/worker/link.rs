@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::cli::client::present::clock;
 use crate::cli::client::{OwpClient, WorkerLinked, say, say_err};
-use crate::config::DEFAULT_GITHUB_WEB_URL;
+use crate::github::settings::DEFAULT_GITHUB_WEB_URL;
 
 use super::{CommonArgs, Session, WorkerConfig, profile_flag};
 

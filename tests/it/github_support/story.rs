@@ -17,7 +17,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::Utc;
-use owp::config::{Secret, ServeConfig};
+use owp::config::ServeConfig;
+use owp::domain::secret::Secret;
 use owp::server::{self, Running};
 use owp::store::rows::{RepoRow, TaskRow};
 use serde_json::{Value, json};
