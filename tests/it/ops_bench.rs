@@ -1,5 +1,6 @@
 //! `owp bench --idle N`, small: an idle pool measured end to end on SQLite (and on PostgreSQL
-//! when `OWP_TEST_DATABASE_URL` is set), every route answering as it should.
+//! when `OWP_TEST_DATABASE_URL` is set), every route answering as it should, beside a second
+//! executable (`--against`, the same one here).
 
 use crate::services::postgres_url;
 
@@ -15,7 +16,8 @@ async fn bench_idle_measures_the_three_routes_of_an_idle_pool() {
     cmd.current_dir(dir.path())
         .args(["bench", "--idle", "30", "--idle-connections", "4"])
         .args(["--seconds", "1", "--warmup", "0"])
-        .args(["--backends", &backends.join(",")]);
+        .args(["--backends", &backends.join(",")])
+        .args(["--against", env!("CARGO_BIN_EXE_owp")]);
     if let Some(url) = &pg {
         cmd.args(["--database-url", url]);
     }
@@ -26,23 +28,46 @@ async fn bench_idle_measures_the_three_routes_of_an_idle_pool() {
         "owp bench failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for backend in backends {
-        let rows: Vec<Vec<&str>> = stdout
+    let rows = |start: &str| -> Vec<Vec<String>> {
+        stdout
             .lines()
-            .filter(|l| l.starts_with(&format!("| {backend} | 30 |")))
-            .map(|l| l.split('|').map(str::trim).collect())
-            .collect();
-        assert_eq!(rows.len(), 3, "{backend}: one row per route:\n{stdout}");
-        for (row, route) in rows.iter().zip(["/healthz", "heartbeat", "/v1/work"]) {
-            assert!(row[3].contains(route), "{row:?}");
-            let per_s: f64 = row[4].parse().expect("req/s");
-            assert!(per_s > 0.0, "{backend} {route}: nothing answered: {row:?}");
-            assert_eq!(row[8], "0", "{backend} {route}: errors: {row:?}");
+            .filter(|l| l.starts_with(start))
+            .map(|l| l.split('|').map(|c| c.trim().to_string()).collect())
+            .collect()
+    };
+    let routes = ["/healthz", "heartbeat", "/v1/work"];
+    for backend in backends {
+        let mut rates = Vec::new();
+        for build in ["this", "against"] {
+            let rows = rows(&format!("| {build} | {backend} | 30 |"));
+            assert_eq!(
+                rows.len(),
+                3,
+                "{build} {backend}: one row per route:\n{stdout}"
+            );
+            for (row, route) in rows.iter().zip(routes) {
+                assert!(row[4].contains(route), "{row:?}");
+                let per_s: f64 = row[5].parse().expect("req/s");
+                assert!(per_s > 0.0, "{backend} {route}: nothing answered: {row:?}");
+                assert_eq!(row[9], "0", "{backend} {route}: errors: {row:?}");
+                rates.push(per_s);
+            }
+            assert!(
+                stdout.contains(&format!("- {build} {backend} 30 workers: heartbeats ")),
+                "{stdout}"
+            );
         }
-        assert!(
-            stdout.contains(&format!("- {backend} 30 workers: heartbeats ")),
-            "{stdout}"
-        );
+        // Side by side: each route's rate with the other build's in brackets.
+        let pairs = rows(&format!("| {backend} | 30 |"));
+        assert_eq!(pairs.len(), 3, "{backend}: one pair per route:\n{stdout}");
+        for (i, (pair, route)) in pairs.iter().zip(routes).enumerate() {
+            assert!(pair[3].contains(route), "{pair:?}");
+            assert_eq!(
+                pair[4],
+                format!("{:.0} ({:.0})", rates[i], rates[i + 3]),
+                "{pair:?}"
+            );
+        }
     }
 }
 

@@ -14,6 +14,10 @@
 //! it. The three routes take turns for `--repeat` rounds, so that a machine whose speed drifts
 //! over a run weighs on each route alike; the report shows each figure's median over the rounds,
 //! a ratio being the median of the rounds' own ratios. The server's peak RSS is read at the end.
+//!
+//! With `--against PATH` each backend × N is run with this build's `owp serve` and then with
+//! PATH's, each on a database of its own loaded the same way, and a second table puts each
+//! route's figures beside the other build's.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -26,7 +30,7 @@ use sqlx::{AnyPool, AssertSqlSafe};
 
 use super::cpu_use::{CpuProbe, CpuUse};
 use super::data::{ScratchDb, tool_pool};
-use super::servers::ServerProcess;
+use super::servers::{Build, ServerProcess, builds};
 use super::wire::{RawConn, Requests};
 use super::{BenchArgs, BenchBackend, load_average};
 use crate::store::{Store, Timing};
@@ -62,6 +66,8 @@ pub(super) struct RouteResult {
 /// One row of the idle report.
 #[derive(serde::Serialize, Clone, Debug)]
 pub(super) struct IdleResult {
+    /// Which executable the server was: `this`, or `against` (`--against`).
+    build: &'static str,
     backend: String,
     workers: usize,
     connections: usize,
@@ -131,25 +137,39 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if args.idle.contains(&0) || args.idle_connections == 0 {
         anyhow::bail!("--idle and --idle-connections must be at least 1");
     }
+    let exe_dir = tempfile::tempdir()?;
+    let builds = builds(args, exe_dir.path())?;
     let mut results = Vec::new();
     for &backend in &args.backends {
         for &workers in &args.idle {
-            eprintln!(
-                "== idle | {} | {workers} workers | {} connections",
-                backend.name(),
-                args.idle_connections
-            );
-            let r = run_one(args, backend, workers)
-                .await
-                .with_context(|| format!("{} with {workers} idle workers", backend.name()))?;
-            if args.json {
-                println!("{}", serde_json::to_string(&r)?);
+            for build in &builds {
+                eprintln!(
+                    "== idle | {} | {} | {workers} workers | {} connections",
+                    build.label,
+                    backend.name(),
+                    args.idle_connections
+                );
+                let r = run_one(args, backend, workers, build)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "{} with {workers} idle workers ({})",
+                            backend.name(),
+                            build.label
+                        )
+                    })?;
+                if args.json {
+                    println!("{}", serde_json::to_string(&r)?);
+                }
+                results.push(r);
             }
-            results.push(r);
         }
     }
     if !args.json {
         print!("{}", table(&results));
+        if builds.len() > 1 {
+            print!("{}", side_by_side(&results));
+        }
         print!("{}", targets(&results));
     }
     Ok(())
@@ -184,10 +204,11 @@ async fn run_one(
     args: &BenchArgs,
     backend: BenchBackend,
     workers: usize,
+    build: &Build,
 ) -> anyhow::Result<IdleResult> {
     let dir = tempfile::tempdir()?;
     let db = ScratchDb::create(backend, args.database_url.as_deref(), dir.path()).await?;
-    let outcome = measure(args, backend, workers, &db, dir.path()).await;
+    let outcome = measure(args, backend, workers, build, &db, dir.path()).await;
     db.drop_database().await;
     outcome
 }
@@ -196,6 +217,7 @@ async fn measure(
     args: &BenchArgs,
     backend: BenchBackend,
     workers: usize,
+    build: &Build,
     db: &ScratchDb,
     dir: &std::path::Path,
 ) -> anyhow::Result<IdleResult> {
@@ -210,7 +232,8 @@ async fn measure(
 
     // `/healthz` is anonymous: its per-address limit would otherwise answer most of it 429.
     let env = [("OWP_RATE_ANONYMOUS_PER_MINUTE", u32::MAX.to_string())];
-    let mut server = ServerProcess::spawn_with(backend, &db.url, dir, "idle", &env).await?;
+    let mut server =
+        ServerProcess::spawn_exe(&build.exe, backend, &db.url, dir, "idle", &env).await?;
     let probe_db = match backend {
         BenchBackend::Postgres => Some(tool_pool(backend, &db.url).await?),
         BenchBackend::Sqlite => None,
@@ -250,6 +273,7 @@ async fn measure(
         .map(|i| median_of(rounds.iter().map(|r| r[i]).collect()))
         .collect();
     Ok(IdleResult {
+        build: build.label,
         backend: backend.name().into(),
         workers,
         connections: args.idle_connections,
@@ -436,9 +460,9 @@ fn table(results: &[IdleResult]) -> String {
     );
     let _ = writeln!(
         out,
-        "| backend | workers | route | req/s | × /healthz | p50 ms | p99 ms | errors | CPU µs/request (database + server + load) | server peak RSS MB |"
+        "| build | backend | workers | route | req/s | × /healthz | p50 ms | p99 ms | errors | CPU µs/request (database + server + load) | server peak RSS MB |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
     for r in results {
         for (route, m) in [
             (Route::Healthz, r.healthz),
@@ -447,7 +471,8 @@ fn table(results: &[IdleResult]) -> String {
         ] {
             let _ = writeln!(
                 out,
-                "| {} | {} | `{}` | {:.0} | {} | {:.2} | {:.2} | {} | {} | {:.0} |",
+                "| {} | {} | {} | `{}` | {:.0} | {} | {:.2} | {:.2} | {} | {} | {:.0} |",
+                r.build,
                 r.backend,
                 r.workers,
                 route.name(),
@@ -476,6 +501,70 @@ fn table(results: &[IdleResult]) -> String {
     out
 }
 
+/// Each row of this build beside the other build's (`--against`): per route its requests/s and
+/// its share of `/healthz`, and the server's CPU per request, each with this build's ÷ the
+/// other's; the server's peak RSS.
+fn side_by_side(results: &[IdleResult]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from(
+        "\nSide by side with --against (this build, the other in brackets, and this ÷ the other):\n\n\
+         | backend | workers | route | req/s | × | × /healthz | × | server CPU µs/request | × | server peak RSS MB |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    let pair = |a: f64, b: f64| {
+        let ratio = if b > 0.0 {
+            format!("{:.2}", a / b)
+        } else {
+            "–".into()
+        };
+        (a, b, ratio)
+    };
+    for this in results.iter().filter(|r| r.build == "this") {
+        let Some(other) = results
+            .iter()
+            .find(|o| o.build != "this" && o.backend == this.backend && o.workers == this.workers)
+        else {
+            continue;
+        };
+        for (route, a, b) in [
+            (Route::Healthz, this.healthz, other.healthz),
+            (Route::Heartbeat, this.heartbeat, other.heartbeat),
+            (Route::EmptyClaim, this.empty_claim, other.empty_claim),
+        ] {
+            let (rate, rate_other, rate_x) = pair(a.per_s, b.per_s);
+            let share = match (a.ratio, b.ratio) {
+                (Some(x), Some(y)) => {
+                    let (x, y, r) = pair(x, y);
+                    (format!("{x:.2} ({y:.2})"), r)
+                }
+                _ => ("1 (the limit)".into(), "–".into()),
+            };
+            let server = |m: RouteResult| m.cpu.map(|c| c.server_ms * 1000.0);
+            let cpu = match (server(a), server(b)) {
+                (Some(x), Some(y)) => {
+                    let (x, y, r) = pair(x, y);
+                    (format!("{x:.1} ({y:.1})"), r)
+                }
+                _ => ("–".into(), "–".into()),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | `{}` | {rate:.0} ({rate_other:.0}) | {rate_x} | {} | {} | {} | {} | {:.0} ({:.0}) |",
+                this.backend,
+                this.workers,
+                route.name(),
+                share.0,
+                share.1,
+                cpu.0,
+                cpu.1,
+                this.peak_rss_mb,
+                other.peak_rss_mb,
+            );
+        }
+    }
+    out
+}
+
 /// A cell of CPU per request in µs: `database + server + load`, `–` for what was not read.
 fn micros(cpu: Option<CpuUse>) -> String {
     let Some(c) = cpu else {
@@ -499,7 +588,8 @@ fn targets(results: &[IdleResult]) -> String {
         let claim = r.empty_claim.ratio.unwrap_or(0.0);
         let _ = writeln!(
             out,
-            "- {} {} workers: heartbeats {hb:.2}× /healthz (≥ {HEARTBEAT_TARGET}): {}; empty claims {claim:.2}× (≥ {EMPTY_CLAIM_TARGET}): {}",
+            "- {} {} {} workers: heartbeats {hb:.2}× /healthz (≥ {HEARTBEAT_TARGET}): {}; empty claims {claim:.2}× (≥ {EMPTY_CLAIM_TARGET}): {}",
+            r.build,
             r.backend,
             r.workers,
             verdict(hb >= HEARTBEAT_TARGET),
@@ -508,7 +598,8 @@ fn targets(results: &[IdleResult]) -> String {
         if r.workers >= RSS_TARGET_WORKERS {
             let _ = writeln!(
                 out,
-                "- {} {} workers: server peak RSS {:.0} MB (< {RSS_TARGET_MB} MB at {RSS_TARGET_WORKERS}): {}",
+                "- {} {} {} workers: server peak RSS {:.0} MB (< {RSS_TARGET_MB} MB at {RSS_TARGET_WORKERS}): {}",
+                r.build,
                 r.backend,
                 r.workers,
                 r.peak_rss_mb,

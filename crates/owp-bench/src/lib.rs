@@ -251,7 +251,7 @@ pub struct BenchArgs {
     /// (`sqlite://FILE?mode=rwc` or `postgres://…`, its schema made first), print their tokens
     /// on standard output, one a line, and stop: the pool for an outside load generator
     /// (`scripts/idle-wrk.sh`).
-    #[arg(long, requires = "idle")]
+    #[arg(long, requires = "idle", conflicts_with = "against")]
     pub idle_load: Option<String>,
     /// Previews instead of the claim runs, one run per value (e.g. `100000`): that many ready
     /// tasks in private repositories, one worker's claims alone and while 8 others ask for
@@ -275,10 +275,10 @@ pub struct BenchArgs {
     /// Repositories of each installation; its issues go round them.
     #[arg(long, default_value_t = 2)]
     pub repos_per_installation: usize,
-    /// Another `owp` executable (e.g. an earlier build) to run the same claim rows, or the same
-    /// installation rows, with: each row is run with this build and then with that one, each on
+    /// Another `owp` executable (e.g. an earlier build) to run the same claim rows, installation
+    /// rows or idle pools with: each row is run with this build and then with that one, each on
     /// a database of its own, and the report shows them side by side with their ratios.
-    #[arg(long, conflicts_with_all = ["idle", "preview"])]
+    #[arg(long, conflicts_with = "preview")]
     pub against: Option<PathBuf>,
     /// The longest one installation run waits for its deliveries and status comments, in
     /// seconds.
