@@ -218,7 +218,10 @@ mod tests {
             store.take_shared_limit_in("h", 1, hour).await.unwrap(),
             None
         );
-        sqlx::query("UPDATE rate_counts SET window_start = window_start - 120000")
+        // The window began two minutes ago (set from now, not moved back from the hour's start:
+        // in an hour's last two minutes that would have ended it).
+        sqlx::query("UPDATE rate_counts SET window_start = $1")
+            .bind(now_ms() - 120_000)
             .execute_write(&store)
             .await
             .unwrap();
