@@ -6,8 +6,9 @@
 //!   are exact whichever process (or replica) made the changes.
 //! - **What this process did since it started**: counters and histograms recorded as changes
 //!   commit ([`record_committed`], called by the store's one door), claim timings, HTTP requests,
-//!   and the GitHub App's figures ([`webhook_delivery`], [`set_outbox_backlog`],
-//!   [`set_github_rate_limit_remaining`]). With several replicas, sum them across instances.
+//!   and the GitHub App's figures (what it reports to [`GithubMetrics`], and
+//!   [`webhook_delivery`] for the deliveries refused at the door). With several replicas, sum
+//!   them across instances.
 //!
 //! Both are recorded through the `metrics` facade into recorders of `metrics-exporter-prometheus`
 //! owned by this module (the process-wide recorder of the `metrics` crate is left alone).
@@ -240,40 +241,6 @@ fn describe_process_metrics() {
 /// successful commit; lead times are looked up in the background, off the request path.
 /// The store's observer: what the store reports becomes these metrics (installed by the server
 /// with [`Store::observe`]).
-/// The GitHub App's figures, counted in this process's series: `owp serve` installs it
-/// (`crate::github::observe::install`) before the App starts.
-pub struct GithubMetrics;
-
-impl crate::github::observe::GithubObserver for GithubMetrics {
-    fn webhook_delivery(&self, event: &str, outcome: &str) {
-        webhook_delivery(event, outcome);
-    }
-    fn outbox_backlog(&self, rows: u64) {
-        set_outbox_backlog(rows);
-    }
-    fn rate_limit_remaining(&self, installation: Option<i64>, left: u64) {
-        set_github_rate_limit_remaining(installation, left);
-    }
-    fn request(&self, status: Option<u16>) {
-        github_request(status);
-    }
-    fn waited(&self, on: &'static str, took: Duration) {
-        github_waited(on, took);
-    }
-    fn secondary_limit(&self) {
-        record_github_secondary_limit();
-    }
-    fn reconcile_cost(&self, counted: u64, not_modified: u64) {
-        record_github_reconcile_cost(counted, not_modified);
-    }
-    fn reconcile_deferred(&self) {
-        record_github_reconcile_deferred();
-    }
-    fn truncated_listing(&self, listing: &'static str) {
-        record_github_truncated_listing(listing);
-    }
-}
-
 pub struct MetricsObserver;
 
 impl crate::store::StoreObserver for MetricsObserver {
@@ -393,24 +360,71 @@ pub fn webhook_delivery(event: &str, outcome: &str) {
     record(|| counter!(WEBHOOK_DELIVERIES, "event" => event, "outcome" => outcome).increment(1));
 }
 
-/// Sets how many GitHub writes wait in the outbox.
-pub fn set_outbox_backlog(n: u64) {
-    record(|| gauge!(OUTBOX_BACKLOG).set(n as f64));
-}
+/// The GitHub App's figures, counted in this process's series: `owp serve` installs it
+/// (`crate::github::observe::install`) before the App starts.
+pub struct GithubMetrics;
 
-/// Sets the GitHub rate limit left (from `X-RateLimit-Remaining`), of `installation` when the
-/// answer was to one of its requests.
-pub fn set_github_rate_limit_remaining(installation: Option<i64>, n: u64) {
-    record(|| gauge!(GITHUB_RATE_LIMIT_REMAINING).set(n as f64));
-    if let Some(id) = installation {
-        let mut left = RATE_LEFT.lock().unwrap_or_else(|e| e.into_inner());
-        if left.len() >= MAX_RATE_INSTALLATIONS && !left.contains_key(&id) {
-            // The oldest figure goes.
-            if let Some(oldest) = left.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| *k) {
-                left.remove(&oldest);
+impl crate::github::observe::GithubObserver for GithubMetrics {
+    fn webhook_delivery(&self, event: &str, outcome: &str) {
+        webhook_delivery(event, outcome);
+    }
+
+    fn outbox_backlog(&self, rows: u64) {
+        record(|| gauge!(OUTBOX_BACKLOG).set(rows as f64));
+    }
+
+    /// The process-wide gauge, and the installation's figure for [`record_rate_left`].
+    fn rate_limit_remaining(&self, installation: Option<i64>, left: u64) {
+        record(|| gauge!(GITHUB_RATE_LIMIT_REMAINING).set(left as f64));
+        if let Some(id) = installation {
+            let mut figures = RATE_LEFT.lock().unwrap_or_else(|e| e.into_inner());
+            if figures.len() >= MAX_RATE_INSTALLATIONS && !figures.contains_key(&id) {
+                // The oldest figure goes.
+                if let Some(oldest) = figures
+                    .iter()
+                    .min_by_key(|(_, (_, at))| *at)
+                    .map(|(k, _)| *k)
+                {
+                    figures.remove(&oldest);
+                }
             }
+            figures.insert(id, (left, Instant::now()));
         }
-        left.insert(id, (n, Instant::now()));
+    }
+
+    fn request(&self, status: Option<u16>) {
+        let class = match status {
+            Some(200..=299) => GITHUB_CLASSES[0],
+            Some(300..=399) => GITHUB_CLASSES[1],
+            Some(400..=499) => GITHUB_CLASSES[2],
+            Some(500..=599) => GITHUB_CLASSES[3],
+            _ => GITHUB_CLASSES[4],
+        };
+        record(|| counter!(GITHUB_REQUESTS, "class" => class).increment(1));
+    }
+
+    fn waited(&self, on: &'static str, took: Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        record(|| counter!(GITHUB_WAITED, "on" => on).increment(micros));
+    }
+
+    fn secondary_limit(&self) {
+        record(|| counter!(GITHUB_SECONDARY_LIMITS).increment(1));
+    }
+
+    fn reconcile_cost(&self, counted: u64, not_modified: u64) {
+        record(|| {
+            counter!(GITHUB_RECONCILE_REQUESTS, "counted" => "true").increment(counted);
+            counter!(GITHUB_RECONCILE_REQUESTS, "counted" => "false").increment(not_modified);
+        });
+    }
+
+    fn reconcile_deferred(&self) {
+        record(|| counter!(GITHUB_RECONCILE_DEFERRED).increment(1));
+    }
+
+    fn truncated_listing(&self, listing: &'static str) {
+        record(|| counter!(GITHUB_TRUNCATED_LISTINGS, "listing" => listing).increment(1));
     }
 }
 
@@ -442,47 +456,6 @@ fn record_rate_left() {
     if let Some((_, n)) = left.get(shown) {
         gauge!(GITHUB_RATE_LIMIT_BY_INSTALLATION, "installation" => "other").set(*n as f64);
     }
-}
-
-/// One request to GitHub answered with `status`, or with none (`None`: no answer came).
-pub fn github_request(status: Option<u16>) {
-    let class = match status {
-        Some(200..=299) => GITHUB_CLASSES[0],
-        Some(300..=399) => GITHUB_CLASSES[1],
-        Some(400..=499) => GITHUB_CLASSES[2],
-        Some(500..=599) => GITHUB_CLASSES[3],
-        _ => GITHUB_CLASSES[4],
-    };
-    record(|| counter!(GITHUB_REQUESTS, "class" => class).increment(1));
-}
-
-/// Time spent on `on` (one of [`crate::github::waits::STEPS`]) by the appliers or the sender.
-pub fn github_waited(on: &'static str, took: Duration) {
-    let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-    record(|| counter!(GITHUB_WAITED, "on" => on).increment(micros));
-}
-
-/// GitHub named a secondary rate limit without `Retry-After`.
-pub fn record_github_secondary_limit() {
-    record(|| counter!(GITHUB_SECONDARY_LIMITS).increment(1));
-}
-
-/// What one installation's reconciliation asked of GitHub.
-pub fn record_github_reconcile_cost(counted: u64, not_modified: u64) {
-    record(|| {
-        counter!(GITHUB_RECONCILE_REQUESTS, "counted" => "true").increment(counted);
-        counter!(GITHUB_RECONCILE_REQUESTS, "counted" => "false").increment(not_modified);
-    });
-}
-
-/// An installation's reconciliation stopped early to keep its share of the hour.
-pub fn record_github_reconcile_deferred() {
-    record(|| counter!(GITHUB_RECONCILE_DEFERRED).increment(1));
-}
-
-/// A GitHub listing was longer than the App reads (`listing` names which).
-pub fn record_github_truncated_listing(listing: &'static str) {
-    record(|| counter!(GITHUB_TRUNCATED_LISTINGS, "listing" => listing).increment(1));
 }
 
 /// A label value of at most 64 characters from `[A-Za-z0-9_.-]`; anything else becomes `_`.
@@ -543,6 +516,7 @@ pub async fn upkeep_loop() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::github::observe::GithubObserver;
 
     #[test]
     fn label_values_stay_bounded() {
@@ -570,7 +544,7 @@ mod tests {
     #[test]
     fn the_installations_with_the_least_rate_left_are_named() {
         for id in 9000..9013_i64 {
-            set_github_rate_limit_remaining(Some(id), 10 + (id - 9000) as u64);
+            GithubMetrics.rate_limit_remaining(Some(id), 10 + (id - 9000) as u64);
         }
         let scrape = PrometheusBuilder::new().build_recorder();
         metrics::with_local_recorder(&scrape, record_rate_left);
@@ -588,8 +562,8 @@ mod tests {
     fn webhook_figures_render() {
         webhook_delivery("issues", "applied");
         webhook_delivery("issues", "applied");
-        set_outbox_backlog(7);
-        set_github_rate_limit_remaining(Some(77), 4321);
+        GithubMetrics.outbox_backlog(7);
+        GithubMetrics.rate_limit_remaining(Some(77), 4321);
         let text = PROCESS.handle().render();
         assert!(
             text.contains(

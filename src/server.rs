@@ -300,7 +300,7 @@ pub async fn start_on(
     github.set_local_addr(
         addr,
         config.public_url.is_some(),
-        config.log_format == crate::config::LogFormat::Text,
+        config.log_format == LogFormat::Text,
     );
     if let (Some(signin), None) = (&signin, &config.public_url) {
         signin.set_base_url(format!("http://{}", reachable(addr)));

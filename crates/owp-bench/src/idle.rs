@@ -30,6 +30,7 @@ use sqlx::{AnyPool, AssertSqlSafe};
 
 use super::cpu_use::{CpuProbe, CpuUse};
 use super::data::{ScratchDb, tool_pool};
+use super::report::beside;
 use super::servers::{Build, ServerProcess, builds};
 use super::wire::{RawConn, Requests};
 use super::{BenchArgs, BenchBackend, load_average};
@@ -511,14 +512,6 @@ fn side_by_side(results: &[IdleResult]) -> String {
          | backend | workers | route | req/s | × | × /healthz | × | server CPU µs/request | × | server peak RSS MB |\n\
          |---|---|---|---|---|---|---|---|---|---|\n",
     );
-    let pair = |a: f64, b: f64| {
-        let ratio = if b > 0.0 {
-            format!("{:.2}", a / b)
-        } else {
-            "–".into()
-        };
-        (a, b, ratio)
-    };
     for this in results.iter().filter(|r| r.build == "this") {
         let Some(other) = results
             .iter()
@@ -526,39 +519,26 @@ fn side_by_side(results: &[IdleResult]) -> String {
         else {
             continue;
         };
+        let (rss, _) = beside(Some(this.peak_rss_mb), Some(other.peak_rss_mb), 0);
         for (route, a, b) in [
             (Route::Healthz, this.healthz, other.healthz),
             (Route::Heartbeat, this.heartbeat, other.heartbeat),
             (Route::EmptyClaim, this.empty_claim, other.empty_claim),
         ] {
-            let (rate, rate_other, rate_x) = pair(a.per_s, b.per_s);
-            let share = match (a.ratio, b.ratio) {
-                (Some(x), Some(y)) => {
-                    let (x, y, r) = pair(x, y);
-                    (format!("{x:.2} ({y:.2})"), r)
-                }
-                _ => ("1 (the limit)".into(), "–".into()),
+            let (rate, rate_x) = beside(Some(a.per_s), Some(b.per_s), 0);
+            let (share, share_x) = if a.ratio.is_some() && b.ratio.is_some() {
+                beside(a.ratio, b.ratio, 2)
+            } else {
+                ("1 (the limit)".into(), "–".into())
             };
             let server = |m: RouteResult| m.cpu.map(|c| c.server_ms * 1000.0);
-            let cpu = match (server(a), server(b)) {
-                (Some(x), Some(y)) => {
-                    let (x, y, r) = pair(x, y);
-                    (format!("{x:.1} ({y:.1})"), r)
-                }
-                _ => ("–".into(), "–".into()),
-            };
+            let (cpu, cpu_x) = beside(server(a), server(b), 1);
             let _ = writeln!(
                 out,
-                "| {} | {} | `{}` | {rate:.0} ({rate_other:.0}) | {rate_x} | {} | {} | {} | {} | {:.0} ({:.0}) |",
+                "| {} | {} | `{}` | {rate} | {rate_x} | {share} | {share_x} | {cpu} | {cpu_x} | {rss} |",
                 this.backend,
                 this.workers,
                 route.name(),
-                share.0,
-                share.1,
-                cpu.0,
-                cpu.1,
-                this.peak_rss_mb,
-                other.peak_rss_mb,
             );
         }
     }

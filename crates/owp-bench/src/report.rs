@@ -91,13 +91,6 @@ pub(super) fn side_by_side(results: &[RunResult]) -> String {
     if pairs.is_empty() {
         return out;
     }
-    let ratio = |a: f64, b: f64| {
-        if b > 0.0 {
-            format!("{:.2}", a / b)
-        } else {
-            "–".into()
-        }
-    };
     let db = |r: &RunResult| r.cpu_ms.and_then(|c| c.db_ms);
     let server = |r: &RunResult| r.cpu_ms.map(|c| c.server_ms);
     let _ = writeln!(
@@ -107,16 +100,12 @@ pub(super) fn side_by_side(results: &[RunResult]) -> String {
     );
     let _ = writeln!(out, "|{}", "---|".repeat(15));
     for (this, other) in pairs {
-        let pair = |a: Option<f64>, b: Option<f64>, digits: usize| match (a, b) {
-            (Some(a), Some(b)) => (format!("{a:.digits$} ({b:.digits$})"), ratio(a, b)),
-            _ => ("–".into(), "–".into()),
-        };
-        let (claims, claims_x) = pair(Some(this.claims_per_s), Some(other.claims_per_s), 0);
-        let (p99, p99_x) = pair(Some(this.claim_p99_ms), Some(other.claim_p99_ms), 2);
-        let (db_ms, db_x) = pair(db(this), db(other), 3);
-        let (server_ms, server_x) = pair(server(this), server(other), 3);
-        let (hooks, hooks_x) = pair(this.webhook_per_s, other.webhook_per_s, 0);
-        let (rss, _) = pair(Some(this.peak_rss_mb), Some(other.peak_rss_mb), 1);
+        let (claims, claims_x) = beside(Some(this.claims_per_s), Some(other.claims_per_s), 0);
+        let (p99, p99_x) = beside(Some(this.claim_p99_ms), Some(other.claim_p99_ms), 2);
+        let (db_ms, db_x) = beside(db(this), db(other), 3);
+        let (server_ms, server_x) = beside(server(this), server(other), 3);
+        let (hooks, hooks_x) = beside(this.webhook_per_s, other.webhook_per_s, 0);
+        let (rss, _) = beside(Some(this.peak_rss_mb), Some(other.peak_rss_mb), 1);
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {claims} | {claims_x} | {p99} | {p99_x} | {db_ms} | {db_x} | {server_ms} | {server_x} | {hooks} | {hooks_x} | {rss} |",
@@ -124,6 +113,24 @@ pub(super) fn side_by_side(results: &[RunResult]) -> String {
         );
     }
     out
+}
+
+/// `a ÷ b` to two decimals; `–` when `b` is not above 0.
+pub(super) fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("{:.2}", a / b)
+    } else {
+        "–".into()
+    }
+}
+
+/// A side-by-side cell, this build's figure with the other's in brackets (`digits` decimals),
+/// and their [`ratio`]; `–` for both when either is missing.
+pub(super) fn beside(a: Option<f64>, b: Option<f64>, digits: usize) -> (String, String) {
+    match (a, b) {
+        (Some(a), Some(b)) => (format!("{a:.digits$} ({b:.digits$})"), ratio(a, b)),
+        _ => ("–".into(), "–".into()),
+    }
 }
 
 /// The claim statement's shared buffers per claim answered.

@@ -118,11 +118,10 @@ impl GithubParts {
     /// offered.
     pub async fn new(config: Serving<'_>, store: &Store) -> anyhow::Result<GithubParts> {
         let gh_config = config.github;
-        let base_url = config.base_url();
         let credentials = AppCredentials::from_config(gh_config)
             .context("the GitHub App configuration is incomplete")?;
         let Some(credentials) = credentials else {
-            let setup = crate::setup::Setup::start(config, base_url, store).await?;
+            let setup = crate::setup::Setup::start(config, store).await?;
             return Ok(GithubParts {
                 mode: Mode::Setup(Arc::new(setup)),
             });
@@ -172,7 +171,7 @@ impl GithubParts {
             app,
             secrets,
             runner: format!("owp-{}", uuid::Uuid::new_v4().simple()),
-            base_url: RwLock::new(base_url),
+            base_url: RwLock::new(config.base_url()),
             claim_ttl_override_ms,
             limit_wait_ms: gh_config
                 .github_limit_wait_ms

@@ -54,12 +54,8 @@ pub struct Setup {
 impl Setup {
     /// The setup flow of this process: on PostgreSQL with the key every replica shares (the
     /// first replica to start keeps its key in the database).
-    pub async fn start(
-        config: Serving<'_>,
-        base_url: String,
-        store: &Store,
-    ) -> anyhow::Result<Setup> {
-        let mut setup = Setup::new(config, base_url);
+    pub async fn start(config: Serving<'_>, store: &Store) -> anyhow::Result<Setup> {
+        let mut setup = Setup::new(config);
         if store.is_shared() {
             let key = store
                 .keep_shared_setting(SETUP_KEY, setup.key.expose())
@@ -71,7 +67,7 @@ impl Setup {
         Ok(setup)
     }
 
-    pub fn new(config: Serving<'_>, base_url: String) -> Setup {
+    pub fn new(config: Serving<'_>) -> Setup {
         let api_url = config
             .github
             .github_api_url
@@ -89,7 +85,7 @@ impl Setup {
                 .github_env_file
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("env.local")),
-            base_url: RwLock::new(base_url),
+            base_url: RwLock::new(config.base_url()),
             public_url_configured: config.public_url.is_some(),
             keep: settings_to_keep(config),
             key: crate::domain::secret::Secret::new(uuid::Uuid::new_v4().simple().to_string()),

@@ -56,4 +56,10 @@ mod tests {
         assert!(!s.matches("abcd"));
         assert!(!Secret::new("").matches(""));
     }
+
+    #[test]
+    fn secret_does_not_print() {
+        let s = Secret::new("hunter2");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
 }

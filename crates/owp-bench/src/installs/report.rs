@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use crate::github_sim;
 use crate::github_sim::limits::{self, WriteCheck};
+use crate::report::ratio;
 
 /// Status comments per second, GitHub 100 ms away, at 40 installations, on one process.
 const STATUS_TARGET: f64 = 30.0;
@@ -109,14 +110,6 @@ impl InstallsResult {
             other.installations,
             other.latency_ms,
         )
-    }
-}
-
-fn ratio(a: f64, b: f64) -> String {
-    if b > 0.0 {
-        format!("{:.2}", a / b)
-    } else {
-        "–".into()
     }
 }
 
