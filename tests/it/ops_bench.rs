@@ -204,3 +204,60 @@ async fn bench_many_installations_posts_every_status_comment_within_githubs_limi
         );
     }
 }
+
+/// `owp bench --github-installations --github-apart`: the simulated GitHub runs in a process of
+/// its own, the bench opening its issues and reading what it saw over HTTP; every delivery is
+/// applied and every status comment arrives, once, within GitHub's limits, as in the bench's
+/// own process.
+#[tokio::test]
+async fn bench_many_installations_reads_a_github_in_a_process_of_its_own() {
+    let key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/github/test-app-key.pem"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_owp"))
+        .current_dir(dir.path())
+        .args(["bench", "--github-installations", "2", "--github-apart"])
+        .args([
+            "--deliveries-per-installation",
+            "2",
+            "--repos-per-installation",
+            "1",
+        ])
+        .args(["--github-latency-ms", "10", "--github-wait-s", "120"])
+        .args(["--github-key", key, "--backends", "sqlite"])
+        .output()
+        .await
+        .expect("run owp bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "owp bench failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("simulated GitHub (in a process of its own)"),
+        "{stdout}"
+    );
+    let row: Vec<&str> = stdout
+        .lines()
+        .find(|l| l.starts_with("| sqlite | 1 | 2 | 4 | 10 |"))
+        .unwrap_or_else(|| panic!("no row:\n{stdout}\n{stderr}"))
+        .split('|')
+        .map(str::trim)
+        .collect();
+    // | backend | processes | installations | deliveries | GitHub ms | applied/s |
+    //   status comments/s | peak RSS MB | violations | missing comments |
+    assert_eq!(row.len(), 12, "{row:?}");
+    for column in [6, 7] {
+        let rate: f64 = row[column].parse().unwrap_or(0.0);
+        assert!(rate > 0.0, "not a rate: {row:?}");
+    }
+    assert_eq!(&row[9..11], ["0", "0"], "violations and missing: {row:?}");
+    // GitHub's requests, counted by the other process, second by second.
+    assert!(
+        stdout.contains("GitHub requests; second by second"),
+        "{stdout}"
+    );
+}

@@ -269,6 +269,16 @@ pub struct BenchArgs {
     /// one run per value (e.g. `0,100`).
     #[arg(long, value_delimiter = ',', default_value = "100")]
     pub github_latency_ms: Vec<u64>,
+    /// Runs the simulated GitHub of `--github-installations` in a process of its own (this
+    /// executable, started again) instead of the bench's, as a fake GitHub outside the bench
+    /// would be; the bench opens its issues and reads what it saw over HTTP.
+    #[arg(long, requires = "github_installations")]
+    pub github_apart: bool,
+    /// The simulated GitHub's process of `--github-apart`, for the App of this id (with the first
+    /// `--github-latency-ms` and `--github-key`): prints where it listens, then serves until its
+    /// standard input closes.
+    #[arg(long, hide = true, conflicts_with = "github_installations")]
+    pub github_sim_serve: Option<u64>,
     /// Issues opened (one signed `issues.opened` delivery each) per installation.
     #[arg(long, default_value_t = 10)]
     pub deliveries_per_installation: usize,
@@ -312,6 +322,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             "the postgres backend needs --database-url postgres://… (or OWP_BENCH_DATABASE_URL): \
              a server on which the benchmark may create and drop scratch databases"
         );
+    }
+    if let Some(app_id) = args.github_sim_serve {
+        let latency = args.github_latency_ms.first().copied().unwrap_or(100);
+        let key = args
+            .github_key
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_GITHUB_KEY));
+        return github_sim::apart::serve(app_id, Duration::from_millis(latency), &key).await;
     }
     if let Some(url) = &args.idle_load {
         return idle::load_only(&args, url).await;

@@ -18,7 +18,7 @@ const MINUTE_MS: u64 = 60_000;
 const HOUR_MS: u64 = 3_600_000;
 
 /// What one installation's writes looked like to GitHub.
-#[derive(serde::Serialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct WriteCheck {
     pub(crate) writes: usize,
     /// The shortest time between two writes, in ms (`None` with fewer than two).

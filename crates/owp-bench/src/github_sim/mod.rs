@@ -1,5 +1,5 @@
-//! A simulated GitHub inside the benchmark's process, for `owp bench --github-installations`:
-//! an HTTP server on 127.0.0.1 that answers the REST calls the App makes when issues open in the
+//! A simulated GitHub for `owp bench --github-installations`, inside the benchmark's process or,
+//! with `--github-apart`, in a process of its own ([`apart`]): an HTTP server on 127.0.0.1 that answers the REST calls the App makes when issues open in the
 //! repositories of many installations, every answer `latency` after its request arrived.
 //!
 //! - The App's JWT is checked as GitHub checks it (RS256 with the bench's App key, `iss` the App
@@ -18,6 +18,7 @@
 //!   report says what the App asked that the simulation could not answer.
 
 mod answers;
+pub(crate) mod apart;
 pub(crate) mod limits;
 
 use std::collections::{BTreeMap, HashMap};
@@ -120,7 +121,7 @@ impl Drop for SimGithub {
 }
 
 /// What the App did on the simulated GitHub, read at the end of a run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SimReport {
     /// Issues with exactly one status comment, and those with more than one.
     pub(crate) status_issues: usize,
@@ -133,7 +134,7 @@ pub(crate) struct SimReport {
     pub(crate) unknown: BTreeMap<String, usize>,
     /// Requests by the second they arrived in (since the simulation started) and by kind
     /// ([`kind_of`]).
-    pub(crate) per_second: BTreeMap<u64, BTreeMap<&'static str, usize>>,
+    pub(crate) per_second: BTreeMap<u64, BTreeMap<String, usize>>,
 }
 
 impl SimGithub {
@@ -267,7 +268,14 @@ impl SimGithub {
             limited: m.limited,
             refused: m.refused,
             unknown: m.unknown.clone(),
-            per_second: m.per_second.clone(),
+            per_second: m
+                .per_second
+                .iter()
+                .map(|(second, kinds)| {
+                    let kinds = kinds.iter().map(|(k, n)| (k.to_string(), *n)).collect();
+                    (*second, kinds)
+                })
+                .collect(),
         }
     }
 

@@ -29,7 +29,8 @@ use anyhow::{Context, bail};
 use serde_json::json;
 
 use super::data::{ScratchDb, tool_pool};
-use super::github_sim::{ISSUE_LABELS, SimGithub, SimReport};
+use super::github_sim::apart::Simulation;
+use super::github_sim::{ISSUE_LABELS, SimReport};
 use super::loops::median;
 use super::servers::{Build, ServerProcess, builds};
 use super::webhooks::post_signed;
@@ -241,16 +242,18 @@ async fn measure(
     db: &ScratchDb,
     dir: &Path,
 ) -> anyhow::Result<InstallsResult> {
-    let pem = std::fs::read(key).with_context(|| format!("cannot read {}", key.display()))?;
-    let sim = SimGithub::start(Duration::from_millis(shape.latency_ms), APP_ID, &pem).await?;
-    for i in 0..shape.installations {
-        let (id, account, repos) = installation(i, args.repos_per_installation);
-        sim.add_installation(id, &account, &repos);
-    }
+    let latency = Duration::from_millis(shape.latency_ms);
+    let sim = Simulation::start(args.github_apart, latency, APP_ID, key).await?;
+    sim.add_installations(
+        (0..shape.installations)
+            .map(|i| installation(i, args.repos_per_installation))
+            .collect(),
+    )
+    .await?;
     let env = [
         ("GITHUB_APP_ID", APP_ID.to_string()),
         ("GITHUB_PRIVATE_KEY_PATH", key.display().to_string()),
-        ("GITHUB_API_URL", sim.url.clone()),
+        ("GITHUB_API_URL", sim.url().to_string()),
     ];
     // The first process makes the schema (its own build's), the others join it.
     let mut servers = Vec::new();
@@ -261,7 +264,7 @@ async fn measure(
         servers.push(server);
     }
     let started = Instant::now();
-    while sim.deliveries_listed() < shape.replicas {
+    while sim.progress().await?.1 < shape.replicas {
         if started.elapsed() > START_WAIT {
             eprintln!("warning: the App's start-up jobs did not finish; sending all the same");
             break;
@@ -289,7 +292,7 @@ async fn measure(
     }
     let commits_before = commits_in(&scrapes);
     let sim = Arc::new(sim);
-    let t0_ms = sim.now_ms();
+    let t0_ms = sim.progress().await?.0;
     let t0 = Instant::now();
     let sent = send_all(&sim, &bases, Arc::new(all), args.webhook_senders);
     let deadline = t0 + Duration::from_secs(args.github_wait_s);
@@ -311,16 +314,16 @@ async fn measure(
                 applied_s = Some(t0.elapsed().as_secs_f64());
             }
         }
-        if applied_s.is_some() && sim.status_issues() >= total {
+        let status_issues = sim.progress().await?.2;
+        if applied_s.is_some() && status_issues >= total {
             break;
         }
         if Instant::now() > deadline {
             timed_out = true;
             eprintln!(
-                "warning: gave up after {} s (--github-wait-s): {applied} of {total} applied, {} \
-                 status comments",
+                "warning: gave up after {} s (--github-wait-s): {applied} of {total} applied, \
+                 {status_issues} status comments",
                 args.github_wait_s,
-                sim.status_issues()
             );
             break;
         }
@@ -343,7 +346,7 @@ async fn measure(
     let commits = commits_before
         .zip(commits_in(&scrapes))
         .map(|(before, after)| after.saturating_sub(before));
-    let report = sim.report();
+    let report = sim.report().await?;
     let status_s = report
         .last_status_ms
         .map(|last| last.saturating_sub(t0_ms) as f64 / 1000.0);
@@ -359,6 +362,7 @@ async fn measure(
         deliveries: total,
         latency_ms: shape.latency_ms,
         senders: args.webhook_senders,
+        github_apart: args.github_apart,
         send_failures,
         sending_s,
         applied: applied.min(total),
@@ -454,7 +458,7 @@ async fn tasks(pool: &sqlx::AnyPool) -> anyhow::Result<usize> {
 /// Opens each delivery's issue on the simulation and sends its delivery, from `senders`
 /// concurrent senders; resolves to (deliveries not accepted, seconds taken).
 fn send_all(
-    sim: &Arc<SimGithub>,
+    sim: &Arc<Simulation>,
     bases: &[String],
     all: Arc<Vec<Delivery>>,
     senders: usize,
@@ -479,7 +483,8 @@ fn send_all(
                         let Some(d) = all.get(i) else { break };
                         let title = format!("Bench issue {} of {}", d.number, d.repo);
                         let text = "Opened by owp bench.";
-                        let Ok(id) = sim.open_issue(&d.repo, d.number, &title, text, AUTHOR) else {
+                        let opened = sim.open_issue(&d.repo, d.number, &title, text, AUTHOR);
+                        let Ok(id) = opened.await else {
                             failed += 1;
                             continue;
                         };
