@@ -12,6 +12,8 @@ pub type Db = sqlx::Postgres;
 pub mod accounts;
 #[path = "../../../sql/board.rs"]
 pub mod board;
+#[path = "../../../sql/events.rs"]
+pub mod events;
 #[path = "../../../sql/gauges.rs"]
 pub mod gauges;
 #[path = "../../../sql/github.rs"]

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashSet};
 use sqlx::AssertSqlSafe;
 
 use super::engine::checked::checked_read;
-use super::events::{EVENT_SELECT, decode as decode_event};
+use super::events::decode as decode_event;
 use super::rows::{REPO_SELECT, RepoRow, TASK_SELECT, TaskRow};
 use super::{Store, StoreError};
 use crate::domain::Event;
@@ -61,19 +61,11 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         tasks.reverse();
 
-        let sql = format!(
-            "{EVENT_SELECT} WHERE repo IN (SELECT name FROM repos WHERE private = 0 \
-               AND archived_at IS NULL) \
-             ORDER BY id DESC LIMIT $1"
-        );
-        let mut events = sqlx::query(AssertSqlSafe(sql))
-            .bind(events.max(0))
-            .fetch_all(&self.read)
-            .await?
-            .iter()
+        let events: Vec<_> = checked_read!(self, events::public_recent(events.max(0)))?
+            .into_iter()
+            .rev()
             .map(decode_event)
-            .collect::<Result<Vec<_>, _>>()?;
-        events.reverse();
+            .collect();
 
         let ids: BTreeSet<&str> = tasks
             .iter()

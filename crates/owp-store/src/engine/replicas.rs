@@ -48,6 +48,7 @@ use std::time::{Duration, Instant};
 use sqlx::Row;
 use tokio::sync::Notify;
 
+use super::checked::checked_read;
 use super::sqlite_writer::ExecuteWrite;
 use super::write_tx::WriteTx;
 use crate::{Backend, Store, StoreError};
@@ -117,9 +118,7 @@ impl Store {
     pub async fn event_horizon(&self) -> Result<i64, StoreError> {
         match self.backend {
             Backend::Sqlite => {
-                let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM events")
-                    .fetch_one(&self.read)
-                    .await?;
+                let id = checked_read!(self, events::newest_id())?;
                 Ok(id.unwrap_or(0))
             }
             Backend::Postgres => self.advance_horizon().await,
@@ -137,9 +136,7 @@ impl Store {
         if self.backend != Backend::Postgres {
             return Ok(());
         }
-        let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM events")
-            .fetch_one(&self.read)
-            .await?;
+        let newest = checked_read!(self, events::newest_id())?;
         let start = (newest.unwrap_or(0) - HORIZON_START_WINDOW).max(0);
         self.horizon.safe.store(start, Ordering::Release);
         self.advance_horizon().await?;

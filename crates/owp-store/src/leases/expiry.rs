@@ -3,17 +3,9 @@
 
 use sqlx::AssertSqlSafe;
 
+use crate::engine::checked::checked_read;
 use crate::in_flight::holds_lease;
 use crate::{Backend, Store, StoreError};
-
-/// The earliest deadline of a live lease. A live lease is one not ended (`leases_live` on both
-/// backends, an index without the deadline, which every renewal writes; SQLite's
-/// `leases_deadline` serves this read at once).
-const NEXT_DEADLINE: &str = "SELECT MIN(deadline) FROM leases WHERE ended_at IS NULL";
-
-/// The tasks of the first 200 leases due at `$1`, earliest first.
-const DUE: &str = "SELECT t.id FROM leases l JOIN tasks t ON t.seq = l.task_seq \
-    WHERE l.ended_at IS NULL AND l.deadline <= $1 ORDER BY l.deadline LIMIT 200";
 
 /// Task `$1`, if its lease is still due at `$2`: on PostgreSQL it locks the task and then its
 /// lease (the lock order of [`crate::WriteTx::lock_task`]), re-reading both once locked.
@@ -58,7 +50,7 @@ impl Store {
             }
             return Ok(0);
         }
-        let due: Vec<(String,)> = sqlx::query_as(DUE).bind(now).fetch_all(&self.read).await?;
+        let due = checked_read!(self, leases::due(now))?;
         if due.is_empty() {
             return Ok(0);
         }
@@ -74,7 +66,7 @@ impl Store {
         };
         let sql = format!("{STILL_DUE}{lock}");
         let mut n = 0;
-        for (id,) in &due {
+        for id in &due {
             let expired = self
                 .write(|mut tx| {
                     let sql = sql.clone();
@@ -108,9 +100,6 @@ impl Store {
 
     /// The earliest lease deadline, if any lease is alive.
     pub async fn next_deadline(&self) -> Result<Option<i64>, StoreError> {
-        let d: Option<i64> = sqlx::query_scalar(NEXT_DEADLINE)
-            .fetch_one(&self.read)
-            .await?;
-        Ok(d)
+        Ok(checked_read!(self, leases::next_deadline())?)
     }
 }
