@@ -50,3 +50,49 @@ pub async fn logins<'c>(
         .await?;
     Ok(rows.into_iter().map(|r| (r.login, r.resolved)).collect())
 }
+
+/// One entry of a merged list: `(login, vouched, denounced, details, source, origin)`,
+/// `vouched` and `denounced` 1 or 0.
+pub type EntryFields = (String, i64, i64, Option<String>, String, String);
+
+/// The fields of one entry of either statement below (each has its own record type).
+macro_rules! entry {
+    ($r:expr) => {{
+        let r = $r;
+        (
+            r.login,
+            r.vouched,
+            r.denounced,
+            r.details,
+            r.source,
+            r.origin,
+        )
+    }};
+}
+
+/// Every entry of repository `repo_id`'s merged list, by login, then source and origin.
+pub async fn entries<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo_id: i64,
+) -> sqlx::Result<Vec<EntryFields>> {
+    let rows = sqlx::query_file!("../../sql/vouch/entries.sql", repo_id)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| entry!(r)).collect())
+}
+
+/// At most `limit` entries of repository `repo_id`'s merged list, its denouncements first.
+pub async fn entries_denounced_first<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<EntryFields>> {
+    let rows = sqlx::query_file!(
+        "../../sql/vouch/entries_denounced_first.sql",
+        repo_id,
+        limit
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| entry!(r)).collect())
+}

@@ -4,7 +4,6 @@
 //! (`leases::claim_rules`); nothing here decides a claim.
 
 use serde_json::json;
-use sqlx::Row;
 
 use crate::domain::vouch::VouchEntry;
 use crate::engine::checked::checked_read;
@@ -480,9 +479,7 @@ impl Store {
         let Some(id) = self.vouch_repo_id(repo).await? else {
             return Ok(None);
         };
-        let rows = self
-            .vouch_rows(id, "ORDER BY login, source, origin", i64::MAX)
-            .await?;
+        let rows = vouch_rows(checked_read!(self, vouch::entries(id))?);
         let lists = self.lists_of(id).await?;
         Ok(Some((rows, lists)))
     }
@@ -499,13 +496,10 @@ impl Store {
             return Ok(None);
         };
         let total = checked_read!(self, vouch::entry_count(id))?;
-        let rows = self
-            .vouch_rows(
-                id,
-                "ORDER BY denounced DESC, login, source, origin",
-                limit.max(0),
-            )
-            .await?;
+        let rows = vouch_rows(checked_read!(
+            self,
+            vouch::entries_denounced_first(id, limit.max(0))
+        )?);
         let lists = self.lists_of(id).await?;
         Ok(Some((rows, total, lists)))
     }
@@ -523,33 +517,20 @@ impl Store {
     async fn vouch_repo_id(&self, repo: &str) -> Result<Option<i64>, StoreError> {
         Ok(checked_read!(self, repos::id(repo))?)
     }
+}
 
-    /// The entries of repository `id` in `order` (a fixed SQL clause), at most `limit`.
-    async fn vouch_rows(
-        &self,
-        id: i64,
-        order: &'static str,
-        limit: i64,
-    ) -> Result<Vec<VouchRow>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT login, vouched, denounced, details, source, origin FROM vouch_entries \
-             WHERE repo_id = $1 {order} LIMIT $2"
-        )))
-        .bind(id)
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?;
-        let mut entries = Vec::with_capacity(rows.len());
-        for row in rows {
-            entries.push(VouchRow {
-                login: row.try_get("login")?,
-                vouched: row.try_get::<i64, _>("vouched")? != 0,
-                denounced: row.try_get::<i64, _>("denounced")? != 0,
-                details: row.try_get("details")?,
-                source: row.try_get("source")?,
-                origin: row.try_get("origin")?,
-            });
-        }
-        Ok(entries)
-    }
+/// The entries of a merged list as `sql/vouch` gives them.
+fn vouch_rows(rows: Vec<owp_sql_sqlite::vouch::EntryFields>) -> Vec<VouchRow> {
+    rows.into_iter()
+        .map(
+            |(login, vouched, denounced, details, source, origin)| VouchRow {
+                login,
+                vouched: vouched != 0,
+                denounced: denounced != 0,
+                details,
+                source,
+                origin,
+            },
+        )
+        .collect()
 }
