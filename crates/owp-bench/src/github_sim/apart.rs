@@ -39,11 +39,23 @@ struct NewIssue {
     author_id: u64,
 }
 
+/// How far the simulation is: its clock, how many deliveries listings it answered, and how many
+/// issues have their status comment.
 #[derive(Serialize, Deserialize)]
-struct Progress {
-    now_ms: u64,
-    deliveries_listed: usize,
-    status_issues: usize,
+pub(crate) struct Progress {
+    pub(crate) now_ms: u64,
+    pub(crate) deliveries_listed: usize,
+    pub(crate) status_issues: usize,
+}
+
+impl Progress {
+    fn of(sim: &SimGithub) -> Progress {
+        Progress {
+            now_ms: sim.now_ms(),
+            deliveries_listed: sim.deliveries_listed(),
+            status_issues: sim.status_issues(),
+        }
+    }
 }
 
 /// The child's one line on its standard output.
@@ -160,16 +172,11 @@ impl Simulation {
 
     /// Milliseconds since the simulation started, the times it failed deliveries were listed
     /// and the status comments posted so far (see [`SimGithub`]).
-    pub(crate) async fn progress(&self) -> anyhow::Result<(u64, usize, usize)> {
-        let p = match self {
-            Simulation::Here(sim) => Progress {
-                now_ms: sim.now_ms(),
-                deliveries_listed: sim.deliveries_listed(),
-                status_issues: sim.status_issues(),
-            },
-            Simulation::Apart(a) => a.get("progress").await?,
-        };
-        Ok((p.now_ms, p.deliveries_listed, p.status_issues))
+    pub(crate) async fn progress(&self) -> anyhow::Result<Progress> {
+        match self {
+            Simulation::Here(sim) => Ok(Progress::of(sim)),
+            Simulation::Apart(a) => a.get("progress").await,
+        }
     }
 
     pub(crate) async fn report(&self) -> anyhow::Result<SimReport> {
@@ -271,11 +278,7 @@ async fn open_issue(
 }
 
 async fn progress(State(sim): Sim) -> Json<Progress> {
-    Json(Progress {
-        now_ms: sim.now_ms(),
-        deliveries_listed: sim.deliveries_listed(),
-        status_issues: sim.status_issues(),
-    })
+    Json(Progress::of(&sim))
 }
 
 async fn report(State(sim): Sim) -> Json<SimReport> {

@@ -264,7 +264,7 @@ async fn measure(
         servers.push(server);
     }
     let started = Instant::now();
-    while sim.progress().await?.1 < shape.replicas {
+    while sim.progress().await?.deliveries_listed < shape.replicas {
         if started.elapsed() > START_WAIT {
             eprintln!("warning: the App's start-up jobs did not finish; sending all the same");
             break;
@@ -292,7 +292,7 @@ async fn measure(
     }
     let commits_before = commits_in(&scrapes);
     let sim = Arc::new(sim);
-    let t0_ms = sim.progress().await?.0;
+    let t0_ms = sim.progress().await?.now_ms;
     let t0 = Instant::now();
     let sent = send_all(&sim, &bases, Arc::new(all), args.webhook_senders);
     let deadline = t0 + Duration::from_secs(args.github_wait_s);
@@ -314,7 +314,7 @@ async fn measure(
                 applied_s = Some(t0.elapsed().as_secs_f64());
             }
         }
-        let status_issues = sim.progress().await?.2;
+        let status_issues = sim.progress().await?.status_issues;
         if applied_s.is_some() && status_issues >= total {
             break;
         }
