@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
+use futures_util::StreamExt as _;
 use serde::Serialize;
 
 pub use client::Ctx;
@@ -58,6 +59,11 @@ pub struct ConformanceArgs {
     /// The longest a single case may run before it counts as failed.
     #[arg(long, default_value_t = 60)]
     pub case_timeout: u64,
+    /// How many cases run at once (1 to 16). A case that needs the server to itself (one that
+    /// reaches a per-address limit, or times the server's answers) still runs alone; lines and
+    /// the JSON report keep the listed order whatever the number.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub jobs: u16,
 }
 
 /// A run in which a case failed (its summary line says so); the command exits 1.
@@ -99,6 +105,10 @@ pub struct Case {
     pub name: &'static str,
     /// The optional feature (as listed in `/v1/meta`'s `features`) the case needs, if any.
     pub feature: Option<&'static str>,
+    /// Whether the case runs with no other case at once under `--jobs`: it reaches a limit the
+    /// server counts per address (every case shares the runner's), or it judges how soon the
+    /// server answers, which other cases' load would blur.
+    pub alone: bool,
     pub run: CaseFn,
 }
 
@@ -120,20 +130,28 @@ macro_rules! fail_case {
     };
 }
 
-/// Builds a [`Case`] from an `async fn(Ctx) -> CaseResult`.
+/// Builds a [`Case`] from an `async fn(Ctx) -> CaseResult`: `case!("part.what", f)`, with
+/// `feature = "name"` before `f` for a case of an optional feature, and `alone` before `f` (after
+/// any feature) for a case that runs with no other case at once (see [`Case::alone`]).
 #[macro_export]
 macro_rules! case {
     ($name:literal, $f:path) => {
-        $crate::Case {
-            name: $name,
-            feature: None,
-            run: |ctx| Box::pin($f(ctx)),
-        }
+        $crate::case!(@make $name, None, false, $f)
+    };
+    ($name:literal, alone, $f:path) => {
+        $crate::case!(@make $name, None, true, $f)
     };
     ($name:literal, feature = $feature:literal, $f:path) => {
+        $crate::case!(@make $name, Some($feature), false, $f)
+    };
+    ($name:literal, feature = $feature:literal, alone, $f:path) => {
+        $crate::case!(@make $name, Some($feature), true, $f)
+    };
+    (@make $name:literal, $feature:expr, $alone:literal, $f:path) => {
         $crate::Case {
             name: $name,
-            feature: Some($feature),
+            feature: $feature,
+            alone: $alone,
             run: |ctx| Box::pin($f(ctx)),
         }
     };
@@ -237,8 +255,8 @@ pub fn not_checked(versions: &[String]) -> Vec<NotChecked> {
         .collect()
 }
 
-/// Runs the selected cases one after another, printing a line each; returns whether the run
-/// passed (nothing failed that was not expected, and no expected failure passed).
+/// Runs the selected cases (one after another, or `--jobs` at a time), printing a line each in
+/// the listed order; returns whether the run passed (nothing failed that was not expected, and no expected failure passed).
 pub async fn run(args: ConformanceArgs) -> anyhow::Result<bool> {
     if args.list {
         for case in cases::all() {
@@ -274,31 +292,16 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<bool> {
         anyhow::bail!("no case matches --only {}", args.only.unwrap_or_default());
     }
     let ctx = Ctx::connect(url, admin_token, Duration::from_secs(args.max_wait)).await?;
+    // A case that runs alone takes the gate to itself; the others share it, `--jobs` at a time.
+    // The lock is fair, so a case waiting to run alone holds back those listed after it.
+    let gate = tokio::sync::RwLock::new(());
+    let timeout = Duration::from_secs(args.case_timeout);
+    let mut results = futures_util::stream::iter(selected)
+        .map(|case| run_case(case, &ctx, &gate, timeout))
+        .buffered(usize::from(args.jobs));
     let mut reports = Vec::new();
     let mut stale = Vec::new();
-    for case in selected {
-        let started = Instant::now();
-        let result = if let Some(feature) = case.feature.filter(|f| !ctx.has_feature(f)) {
-            Err(Outcome::Skipped(format!(
-                "the server does not list `{feature}` in /v1/meta's features"
-            )))
-        } else {
-            let scoped = ctx.for_case(case.name);
-            let outcome = match tokio::time::timeout(
-                Duration::from_secs(args.case_timeout),
-                (case.run)(scoped.clone()),
-            )
-            .await
-            {
-                Ok(result) => result,
-                Err(_) => Err(Outcome::Failed(format!(
-                    "no verdict within {} s (--case-timeout)",
-                    args.case_timeout
-                ))),
-            };
-            scoped.clean_up().await;
-            outcome
-        };
+    while let Some((case, result, millis)) = results.next().await {
         let listed = expected.contains(case.name);
         let (status, detail) = match result {
             Ok(()) => ("passed", String::new()),
@@ -313,11 +316,12 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<bool> {
             status,
             detail,
             expected: listed && status == "failed",
-            millis: started.elapsed().as_millis(),
+            millis,
         };
         print_line(&report, listed);
         reports.push(report);
     }
+    drop(results);
     let count = |s: &str| reports.iter().filter(|r| r.status == s).count();
     let versions: Vec<String> = ctx.meta()["versions"]
         .as_array()
@@ -365,6 +369,43 @@ pub async fn run(args: ConformanceArgs) -> anyhow::Result<bool> {
         }
     }
     Ok(unexpected == 0 && stale.is_empty())
+}
+
+/// Runs one case, unless the server lacks its feature, and cleans up what it created; gives its
+/// result and how long it ran (not counting its wait for the gate).
+async fn run_case<'c>(
+    case: &'c Case,
+    ctx: &Ctx,
+    gate: &tokio::sync::RwLock<()>,
+    timeout: Duration,
+) -> (&'c Case, CaseResult, u128) {
+    if let Some(feature) = case.feature.filter(|f| !ctx.has_feature(f)) {
+        let skipped = Outcome::Skipped(format!(
+            "the server does not list `{feature}` in /v1/meta's features"
+        ));
+        return (case, Err(skipped), 0);
+    }
+    let _alone = if case.alone {
+        Some(gate.write().await)
+    } else {
+        None
+    };
+    let _shared = if case.alone {
+        None
+    } else {
+        Some(gate.read().await)
+    };
+    let started = Instant::now();
+    let scoped = ctx.for_case(case.name);
+    let outcome = match tokio::time::timeout(timeout, (case.run)(scoped.clone())).await {
+        Ok(result) => result,
+        Err(_) => Err(Outcome::Failed(format!(
+            "no verdict within {} s (--case-timeout)",
+            timeout.as_secs()
+        ))),
+    };
+    scoped.clean_up().await;
+    (case, outcome, started.elapsed().as_millis())
 }
 
 fn print_line(report: &CaseReport, listed: bool) {

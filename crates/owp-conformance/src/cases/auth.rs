@@ -9,8 +9,10 @@ use crate::{case, ensure_that};
 
 pub fn cases() -> Vec<Case> {
     vec![
-        case!("auth.admin_token_required", admin_token_required),
-        case!("auth.worker_token_required", worker_token_required),
+        // Wrong credentials are counted per address: while these run, no other case's
+        // requests share the address's count.
+        case!("auth.admin_token_required", alone, admin_token_required),
+        case!("auth.worker_token_required", alone, worker_token_required),
         case!("auth.other_workers_lease", other_workers_lease),
         case!("auth.task_read_by_holder_only", task_read_by_holder_only),
     ]

@@ -10,24 +10,28 @@ use super::common::{PRECISION, SLACK, Stream, claim_task, ids, nack, secs};
 use crate::{Case, CaseResult, Ctx};
 use crate::{case, ensure_that};
 
+/// Each case judges how soon the server answers, so each runs alone under `--jobs`.
 pub fn cases() -> Vec<Case> {
     vec![
         case!(
             "realtime.long_poll_wakes",
             feature = "long_poll",
+            alone,
             long_poll_wakes
         ),
         case!(
             "realtime.long_poll_wakes_on_release",
             feature = "long_poll",
+            alone,
             long_poll_wakes_on_release
         ),
         case!(
             "realtime.long_poll_times_out",
             feature = "long_poll",
+            alone,
             long_poll_times_out
         ),
-        case!("realtime.sse_event", feature = "sse", sse_event),
+        case!("realtime.sse_event", feature = "sse", alone, sse_event),
     ]
 }
 
