@@ -20,6 +20,9 @@ use owp::store::github::inbox::{DeliveryLane, DeliveryOutcome, InboxDelivery};
 use owp::store::{Store, StoreError};
 use serde_json::{Value, json};
 
+/// Long enough that a held request is let go by its story, not by the clock.
+const HELD: Duration = Duration::from_secs(120);
+
 // --- the claim, raced by several processes ---------------------------------------------------
 
 /// The rule the claim keeps, said once more from outside: `a` and `b` are applied one after the
@@ -482,10 +485,9 @@ async fn slow_repositories_hold_only_themselves(postgres: bool) {
     let slow_closed = issue_payload(&story, "issues.closed.derived", &slow);
     let failing_closed = issue_payload(&story, "issues.closed.derived", &failing);
 
-    story.fake.delay(
-        FailWhen::on("GET", &format!("{slow}/")),
-        Duration::from_secs(8),
-    );
+    // The slow repository's reads are held until the story has seen the others go by.
+    let slow_reads = FailWhen::on("GET", &format!("{slow}/"));
+    story.fake.delay(slow_reads.clone(), HELD);
     story.fake.fail(
         FailWhen::on("GET", &format!("{failing}/collaborators/")),
         3,
@@ -523,6 +525,7 @@ async fn slow_repositories_hold_only_themselves(postgres: bool) {
     assert_eq!(task_status(&story, &failing).await, Some(TaskStatus::Ready));
     assert_eq!(delivery_state(&story, &failing, 1).await, "pending");
     assert_eq!(delivery_state(&story, &failing, 2).await, "pending");
+    story.fake.delay(slow_reads, Duration::ZERO);
     story.settle().await;
     for repo in [&slow, &failing] {
         assert_eq!(
@@ -589,10 +592,9 @@ async fn installation_events_are_ordered_with_their_repositories(postgres: bool)
     let mut other = issue_payload(&story, "issues.labeled", elsewhere);
     other["installation"]["id"] = json!(OTHER);
 
-    story.fake.delay(
-        FailWhen::on("GET", &format!("{slow}/")),
-        Duration::from_secs(8),
-    );
+    // The slow repository's reads are held until the story has seen the others go by.
+    let slow_reads = FailWhen::on("GET", &format!("{slow}/"));
+    story.fake.delay(slow_reads.clone(), HELD);
     let addr = story.running().addr;
     let [slow_labeled, after_labeled] =
         [&slow, &after].map(|repo| issue_payload(&story, "issues.labeled", repo));
@@ -618,6 +620,7 @@ async fn installation_events_are_ordered_with_their_repositories(postgres: bool)
     .await
     .unwrap();
     assert_eq!(installation_state, "pending");
+    story.fake.delay(slow_reads, Duration::ZERO);
     story.settle().await;
     let finished: Vec<(String, i64)> = sqlx::query_as(
         "SELECT event, finished_at FROM gh_deliveries \

@@ -534,8 +534,9 @@ async fn a_lease_that_expires_while_the_acp_agent_runs_cancels_it() {
     let Some(python) = acp_python(test) else {
         return;
     };
-    // A minute of lease, renewed every 5 s while the pool can be reached.
-    let server = Server::start_with_env(&[("OWP_LEASE_TTL_SECONDS", "60")]).await;
+    // Twenty seconds of lease, renewed every 4 s while the pool can be reached: five renewals
+    // a TTL, so a busy machine's late one does not end it before the relay is cut.
+    let server = Server::start_with_env(&[("OWP_LEASE_TTL_SECONDS", "20")]).await;
     let rig = Rig::new(server, None).await;
     let relay = Relay::to(&rig.server.base).await;
     let run = run_acp_at(
@@ -546,7 +547,7 @@ async fn a_lease_that_expires_while_the_acp_agent_runs_cancels_it() {
         &[
             ("ACP_AGENT_MODE", "wait"),
             ("ACP_AGENT_WAIT_SECONDS", "900"),
-            ("OWP_AGENT_RENEW_SECONDS", "5"),
+            ("OWP_AGENT_RENEW_SECONDS", "4"),
         ],
     );
     let expire = async {
@@ -591,8 +592,9 @@ async fn a_silent_acp_agent_is_cancelled_and_its_task_given_back() {
         return;
     };
     let rig = Rig::new(Server::start().await, None).await;
-    // A minute of silence: longer than the agent takes to start on a busy machine, so that its
-    // session is open when the silence ends it.
+    // Twenty seconds of silence: the clock starts when the agent is started, and restarts at
+    // each message, so this is longer than the agent takes to start and open its session on a
+    // busy machine (a few seconds), and its session is open when the silence ends it.
     let out = run_acp(
         &rig,
         &python,
@@ -600,17 +602,17 @@ async fn a_silent_acp_agent_is_cancelled_and_its_task_given_back() {
         &[
             ("ACP_AGENT_MODE", "wait"),
             ("ACP_AGENT_WAIT_SECONDS", "900"),
-            ("OWP_ACP_SILENCE_SECONDS", "60"),
+            ("OWP_ACP_SILENCE_SECONDS", "20"),
         ],
     )
     .await;
     cancelled_and_nothing_pushed(&rig, &out);
     let shown = text(&out);
     assert!(
-        shown.contains("cancelling the agent's session: the agent said nothing for 60 s"),
+        shown.contains("cancelling the agent's session: the agent said nothing for 20 s"),
         "{shown}"
     );
-    expect_nack(&rig, &out, "the agent said nothing for 60 s").await;
+    expect_nack(&rig, &out, "the agent said nothing for 20 s").await;
 }
 
 /// The volunteer presses Ctrl-C while the agent works: the agent's session is cancelled by the

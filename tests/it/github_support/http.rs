@@ -203,17 +203,26 @@ pub(super) async fn handle(
     reply.into_response()
 }
 
-/// Waits as long as the latency the story set for this request (`FakeGithub::delay`).
+/// Waits as long as the latency the story set for this request (`FakeGithub::delay`), counted
+/// from when it came, following the story's changes of it while it waits.
 async fn latency(shared: &Shared, method: &Method, path: &str) {
-    let wait = {
-        let m = shared.model.lock().unwrap();
-        m.latency
-            .iter()
-            .find(|(when, _)| when.matches(method.as_str(), path))
-            .map(|(_, by)| *by)
-    };
-    if let Some(wait) = wait {
-        tokio::time::sleep(wait).await;
+    let came = tokio::time::Instant::now();
+    loop {
+        let changed = shared.latency_changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let wait = {
+            let m = shared.model.lock().unwrap();
+            m.latency
+                .iter()
+                .find(|(when, _)| when.matches(method.as_str(), path))
+                .map(|(_, by)| *by)
+        };
+        let Some(wait) = wait else { return };
+        tokio::select! {
+            () = tokio::time::sleep_until(came + wait) => return,
+            () = changed => {}
+        }
     }
 }
 

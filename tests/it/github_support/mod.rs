@@ -95,6 +95,9 @@ struct Shared {
     /// How long the REST API takes to answer each request, in milliseconds (see
     /// [`FakeGithub::set_latency`]).
     latency_ms: std::sync::atomic::AtomicU64,
+    /// Told when a story changes a request's delay ([`FakeGithub::delay`]): the requests
+    /// waiting out the old one wait out the new one instead.
+    latency_changed: tokio::sync::Notify,
 }
 
 /// The most of `writes` (times GitHub accepted them) within any `window`: what GitHub's sliding
@@ -157,6 +160,7 @@ impl FakeGithub {
             user_agents: Mutex::new(Vec::new()),
             deleted_accounts: Mutex::new(Default::default()),
             latency_ms: Default::default(),
+            latency_changed: tokio::sync::Notify::new(),
         });
         let router = Router::new()
             .fallback(http::handle)
@@ -691,16 +695,21 @@ impl FakeGithub {
     }
 
     /// Every request matching `when` is answered `by` later from now on, as GitHub from far away
-    /// or under load (`Duration::ZERO`: no longer).
+    /// or under load (`Duration::ZERO`: no longer). The requests already waiting wait `by` from
+    /// when they came instead: a story holds requests with a long delay and lets them go with
+    /// `Duration::ZERO` once it has seen what happens meanwhile.
     pub fn delay(&self, when: FailWhen, by: std::time::Duration) {
-        let mut m = self.model();
-        m.latency.retain(|(w, _)| {
-            (w.method.as_deref(), w.path_contains.as_deref())
-                != (when.method.as_deref(), when.path_contains.as_deref())
-        });
-        if !by.is_zero() {
-            m.latency.push((when, by));
+        {
+            let mut m = self.model();
+            m.latency.retain(|(w, _)| {
+                (w.method.as_deref(), w.path_contains.as_deref())
+                    != (when.method.as_deref(), when.path_contains.as_deref())
+            });
+            if !by.is_zero() {
+                m.latency.push((when, by));
+            }
         }
+        self.shared.latency_changed.notify_waiters();
     }
 
     /// The next `times` requests matching `when` get `failure` instead of an answer.
