@@ -18,6 +18,8 @@ pub mod events;
 pub mod gauges;
 #[path = "../../../sql/github.rs"]
 pub mod github;
+#[path = "../../../sql/github_rows.rs"]
+pub mod github_rows;
 #[path = "../../../sql/leases.rs"]
 pub mod leases;
 #[path = "../../../sql/outcomes.rs"]

@@ -1,10 +1,9 @@
 //! Comment claims (`gh_claims`): a `/owp claim` by a person or a worker, its own deadline and
 //! reminder, and when a worker last gave a task back (what a refusal of rule 1 says).
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use owp_sql_sqlite::github_rows::{self, ClaimFields};
+use sqlx::AnyConnection;
 
-use super::{qualified, row_by_key, rows_by_key};
 use crate::engine::checked::checked_read;
 use crate::{Store, StoreError, WriteTx};
 
@@ -24,22 +23,22 @@ pub struct GhClaim {
     pub reminded_at: Option<i64>,
 }
 
-const GH_CLAIM_COLUMNS: &str = "task_id, lease_id, login, worker_id, person, ttl_ms, reminder, \
-    claimed_at, last_activity_at, reminded_at";
-
-fn decode_claim(row: &AnyRow) -> Result<GhClaim, StoreError> {
-    Ok(GhClaim {
-        task_id: row.try_get("task_id")?,
-        lease_id: row.try_get("lease_id")?,
-        login: row.try_get("login")?,
-        worker_id: row.try_get("worker_id")?,
-        person: row.try_get::<i64, _>("person")? != 0,
-        ttl_ms: row.try_get("ttl_ms")?,
-        reminder: row.try_get::<i64, _>("reminder")? != 0,
-        claimed_at: row.try_get("claimed_at")?,
-        last_activity_at: row.try_get("last_activity_at")?,
-        reminded_at: row.try_get("reminded_at")?,
-    })
+/// A comment claim as the statements of `sql/github_rows/` read it.
+fn decode_claim(fields: ClaimFields) -> GhClaim {
+    let (task_id, lease_id, login, worker_id, person, ttl_ms, reminder, claimed_at, last, reminded) =
+        fields;
+    GhClaim {
+        task_id,
+        lease_id,
+        login,
+        worker_id,
+        person: person != 0,
+        ttl_ms,
+        reminder: reminder != 0,
+        claimed_at,
+        last_activity_at: last,
+        reminded_at: reminded,
+    }
 }
 
 impl GhClaim {
@@ -49,15 +48,16 @@ impl GhClaim {
     }
 }
 
-/// Where [`row_by_key`] finds a comment claim by task id.
-const CLAIM_BY_TASK: &str = "gh_claims WHERE task_id = $1";
-
 /// The comment claim of a task, if it has one.
 pub async fn claim_of_task(
     conn: &mut AnyConnection,
     task_id: &str,
 ) -> Result<Option<GhClaim>, StoreError> {
-    row_by_key(conn, GH_CLAIM_COLUMNS, CLAIM_BY_TASK, task_id, decode_claim).await
+    let row: Option<ClaimFields> = sqlx::query_as(github_rows::CLAIM)
+        .bind(task_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(decode_claim))
 }
 
 /// Forgets the comment claim of a task.
@@ -210,20 +210,14 @@ impl WriteTx {
 impl Store {
     /// The comment claim of a task.
     pub async fn gh_claim(&self, task_id: &str) -> Result<Option<GhClaim>, StoreError> {
-        let mut conn = self.read.acquire().await?;
-        claim_of_task(&mut conn, task_id).await
+        let row = checked_read!(self, github_rows::claim(task_id))?;
+        Ok(row.map(decode_claim))
     }
 
     /// Comment claims whose half-time reminder is due.
     pub async fn gh_due_reminders(&self, now: i64) -> Result<Vec<GhClaim>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM gh_claims c JOIN tasks t ON t.id = c.task_id \
-             WHERE c.person = 1 AND c.reminder = 1 AND c.reminded_at IS NULL \
-             AND c.last_activity_at + c.ttl_ms / 2 <= $1 \
-             AND t.status = 'in_progress' AND t.lease_id = c.lease_id",
-            qualified(GH_CLAIM_COLUMNS, "c")
-        );
-        rows_by_key(&self.read, sql, now, decode_claim).await
+        let rows = checked_read!(self, github_rows::due_reminders(now))?;
+        Ok(rows.into_iter().map(decode_claim).collect())
     }
 
     /// When a lease was granted.

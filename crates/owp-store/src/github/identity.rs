@@ -9,9 +9,10 @@
 
 use serde_json::json;
 
-use super::installations::{GH_REPO_COLUMNS, GhRepo, decode_repo};
+use super::installations::{GhRepo, decode_repo};
 use crate::rows::TaskRow;
 use crate::{NewEvent, StoreError, WriteTx};
+use owp_sql_sqlite::github_rows::{self, RepoFields};
 
 /// The clone URL a GitHub repository gets when nobody set one.
 fn default_clone_url(repo: &str) -> String {
@@ -24,12 +25,11 @@ impl WriteTx {
         &mut self,
         github_id: i64,
     ) -> Result<Option<GhRepo>, StoreError> {
-        let sql = format!("SELECT {GH_REPO_COLUMNS} FROM gh_repos WHERE github_id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row: Option<RepoFields> = sqlx::query_as(github_rows::REPO_BY_GITHUB_ID)
             .bind(github_id)
             .fetch_optional(self.conn())
             .await?;
-        row.as_ref().map(decode_repo).transpose()
+        Ok(row.map(decode_repo))
     }
 
     /// Renames repository `old` to `new` everywhere the pool names it: the policy, the App's

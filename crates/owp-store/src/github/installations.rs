@@ -2,10 +2,8 @@
 //! `gh_repos`): attaching and detaching a repository, its `.github/owp.yml` configuration, and
 //! its live figures recounted from its tasks.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use owp_sql_sqlite::github_rows::{self, RepoFields};
 
-use super::{row_by_key, rows_by_key};
 use crate::budget_rule::takes_review_slot;
 use crate::engine::checked::checked_read;
 use crate::in_flight::holds_lease;
@@ -24,18 +22,17 @@ pub struct GhRepo {
     pub config_checked_at: i64,
 }
 
-pub(super) const GH_REPO_COLUMNS: &str =
-    "repo, github_id, installation_id, config, config_error, config_checked_at";
-
-pub(super) fn decode_repo(row: &AnyRow) -> Result<GhRepo, StoreError> {
-    Ok(GhRepo {
-        repo: row.try_get("repo")?,
-        github_id: row.try_get("github_id")?,
-        installation_id: row.try_get("installation_id")?,
-        config: row.try_get("config")?,
-        config_error: row.try_get("config_error")?,
-        config_checked_at: row.try_get("config_checked_at")?,
-    })
+/// A repository's record as the statements of `sql/github_rows/` read it.
+pub(super) fn decode_repo(fields: RepoFields) -> GhRepo {
+    let (repo, github_id, installation_id, config, config_error, config_checked_at) = fields;
+    GhRepo {
+        repo,
+        github_id,
+        installation_id,
+        config,
+        config_error,
+        config_checked_at,
+    }
 }
 
 /// An installation of the App.
@@ -46,9 +43,6 @@ pub struct GhInstallation {
     pub suspended: bool,
     pub blocked_until: i64,
 }
-
-/// Where [`row_by_key`] finds a repository by name.
-const REPO_BY_NAME: &str = "gh_repos WHERE repo = $1";
 
 impl WriteTx {
     /// Records an installation (created, or seen again).
@@ -161,14 +155,11 @@ impl WriteTx {
 
     /// The GitHub record of a repository.
     pub async fn gh_repo(&mut self, repo: &str) -> Result<Option<GhRepo>, StoreError> {
-        row_by_key(
-            self.conn(),
-            GH_REPO_COLUMNS,
-            REPO_BY_NAME,
-            repo,
-            decode_repo,
-        )
-        .await
+        let row: Option<RepoFields> = sqlx::query_as(github_rows::REPO)
+            .bind(repo)
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(row.map(decode_repo))
     }
 
     /// Sets a repository's live figures from its tasks when they drifted; returns the figures
@@ -252,7 +243,8 @@ impl Store {
 
     /// The GitHub record of a repository.
     pub async fn gh_repo(&self, repo: &str) -> Result<Option<GhRepo>, StoreError> {
-        row_by_key(&self.read, GH_REPO_COLUMNS, REPO_BY_NAME, repo, decode_repo).await
+        let row = checked_read!(self, github_rows::repo(repo))?;
+        Ok(row.map(decode_repo))
     }
 
     /// The repositories the App is installed on, optionally of one installation.
@@ -260,12 +252,11 @@ impl Store {
         &self,
         installation_id: Option<i64>,
     ) -> Result<Vec<GhRepo>, StoreError> {
-        let sql = format!(
-            "SELECT {GH_REPO_COLUMNS} FROM gh_repos WHERE installation_id IS NOT NULL \
-             AND ($1 = 0 OR installation_id = $1) ORDER BY repo"
-        );
-        let installation_id = installation_id.unwrap_or(0);
-        rows_by_key(&self.read, sql, installation_id, decode_repo).await
+        let rows = match installation_id {
+            Some(id) => checked_read!(self, github_rows::installed_repos_of(id))?,
+            None => checked_read!(self, github_rows::installed_repos())?,
+        };
+        Ok(rows.into_iter().map(decode_repo).collect())
     }
 }
 

@@ -3,10 +3,9 @@
 
 use std::collections::HashMap;
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use owp_sql_sqlite::github_rows::{self, TaskFields};
+use sqlx::AnyConnection;
 
-use super::{row_by_key, rows_by_key};
 use crate::engine::checked::checked_read;
 use crate::engine::sqlite_writer::ExecuteWrite;
 use crate::{Store, StoreError, WriteTx};
@@ -23,24 +22,19 @@ pub struct GhTask {
     pub status_body: Option<String>,
 }
 
-const GH_TASK_COLUMNS: &str =
-    "task_id, repo, issue_number, label_warnings, left_pool, status_comment_id, status_body";
-
-fn decode_task(row: &AnyRow) -> Result<GhTask, StoreError> {
-    let warnings: String = row.try_get("label_warnings")?;
-    Ok(GhTask {
-        task_id: row.try_get("task_id")?,
-        repo: row.try_get("repo")?,
-        issue_number: row.try_get("issue_number")?,
+/// The GitHub side of a task as the statements of `sql/github_rows/` read it.
+fn decode_task(fields: TaskFields) -> GhTask {
+    let (task_id, repo, issue_number, warnings, left_pool, status_comment_id, status_body) = fields;
+    GhTask {
+        task_id,
+        repo,
+        issue_number,
         label_warnings: serde_json::from_str(&warnings).unwrap_or_default(),
-        left_pool: row.try_get("left_pool")?,
-        status_comment_id: row.try_get("status_comment_id")?,
-        status_body: row.try_get("status_body")?,
-    })
+        left_pool,
+        status_comment_id,
+        status_body,
+    }
 }
-
-/// Where [`row_by_key`] finds a task by id.
-const TASK_BY_ID: &str = "gh_tasks WHERE task_id = $1";
 
 /// The issue and installation of each of `task_ids` made from a GitHub issue of an installed
 /// repository, by task id (one query for all of a transaction's events).
@@ -112,14 +106,11 @@ impl WriteTx {
 
     /// The GitHub side of a task.
     pub async fn gh_task(&mut self, task_id: &str) -> Result<Option<GhTask>, StoreError> {
-        row_by_key(
-            self.conn(),
-            GH_TASK_COLUMNS,
-            TASK_BY_ID,
-            task_id,
-            decode_task,
-        )
-        .await
+        let row: Option<TaskFields> = sqlx::query_as(github_rows::TASK)
+            .bind(task_id)
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(row.map(decode_task))
     }
 
     /// The tasks of `repo`'s issues that are not finished (neither merged nor cancelled): those
@@ -163,21 +154,14 @@ impl WriteTx {
 impl Store {
     /// The GitHub side of a task.
     pub async fn gh_task(&self, task_id: &str) -> Result<Option<GhTask>, StoreError> {
-        row_by_key(
-            &self.read,
-            GH_TASK_COLUMNS,
-            TASK_BY_ID,
-            task_id,
-            decode_task,
-        )
-        .await
+        let row = checked_read!(self, github_rows::task(task_id))?;
+        Ok(row.map(decode_task))
     }
 
     /// The GitHub tasks of a repository.
     pub async fn gh_tasks_of_repo(&self, repo: &str) -> Result<Vec<GhTask>, StoreError> {
-        let sql =
-            format!("SELECT {GH_TASK_COLUMNS} FROM gh_tasks WHERE repo = $1 ORDER BY issue_number");
-        rows_by_key(&self.read, sql, repo, decode_task).await
+        let rows = checked_read!(self, github_rows::tasks_of_repo(repo))?;
+        Ok(rows.into_iter().map(decode_task).collect())
     }
 
     /// Tasks that are `ready` although their issue left the pool while someone held them.

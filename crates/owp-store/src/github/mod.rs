@@ -17,8 +17,9 @@
 //! - [`etags`]: GitHub's last answers to conditional requests;
 //! - [`known_answers`]: what GitHub said lately of pull requests and of vouch lists' logins.
 //!
-//! This file holds what they share: reading rows by key, and what the inbox and the outbox, both
-//! queues that one process at a time claims rows of, have in common.
+//! This file holds what the inbox and the outbox, both queues that one process at a time claims
+//! rows of, have in common. The fixed statements that read the App's rows are in
+//! `sql/github_rows/` and `sql/github/`.
 //!
 //! Task changes never happen here: they go through [`WriteTx`]'s task methods like every other
 //! change. What these modules write inside a transaction (outbox rows, claim records, the inbox's
@@ -43,54 +44,9 @@ pub mod vouch;
 pub mod worker_links;
 pub mod write_pacing;
 
-use sqlx::any::AnyRow;
-use sqlx::{Any, Executor};
-
 use crate::engine::checked::checked_read;
 use crate::engine::sqlite_writer::ExecuteWrite;
 use crate::{Store, StoreError};
-
-/// `columns` (`a, b, …`) qualified with a table alias: `x.a, x.b, …`.
-fn qualified(columns: &str, alias: &str) -> String {
-    columns
-        .split(", ")
-        .map(|c| format!("{alias}.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The one row `SELECT {columns} FROM {from_where}` finds for `key` (bound as `$1`), decoded.
-async fn row_by_key<'e, T>(
-    exec: impl Executor<'e, Database = Any>,
-    columns: &str,
-    from_where: &str,
-    key: &str,
-    decode: fn(&AnyRow) -> Result<T, StoreError>,
-) -> Result<Option<T>, StoreError> {
-    let sql = format!("SELECT {columns} FROM {from_where}");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(key)
-        .fetch_optional(exec)
-        .await?;
-    row.as_ref().map(decode).transpose()
-}
-
-/// Every row `sql` finds for `key` (bound as `$1`), decoded.
-async fn rows_by_key<'e, 'k, K, T>(
-    exec: impl Executor<'e, Database = Any>,
-    sql: String,
-    key: K,
-    decode: fn(&AnyRow) -> Result<T, StoreError>,
-) -> Result<Vec<T>, StoreError>
-where
-    K: sqlx::Encode<'k, Any> + sqlx::Type<Any>,
-{
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(key)
-        .fetch_all(exec)
-        .await?;
-    rows.iter().map(decode).collect()
-}
 
 impl Store {
     /// Gives back every inbox and outbox row `runner` had claimed (the process is stopping).

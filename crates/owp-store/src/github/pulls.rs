@@ -1,10 +1,9 @@
 //! Pull requests linked to tasks (`gh_linked_prs`): their state, author and whether they act on
 //! the task.
 
-use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use owp_sql_sqlite::github_rows::{self, LinkFields};
 
-use super::{qualified, rows_by_key};
+use crate::engine::checked::checked_read;
 use crate::{Store, StoreError, WriteTx};
 
 /// State of a pull request linked to a task.
@@ -53,34 +52,25 @@ pub struct LinkedPr {
     pub acting: bool,
 }
 
-const LINKED_PR_COLUMNS: &str =
-    "repo, pr_number, task_id, pr_url, author, author_id, state, draft, acting";
-
-fn decode_linked_pr(row: &AnyRow) -> Result<LinkedPr, StoreError> {
-    let state: String = row.try_get("state")?;
+/// A linked pull request as the statements of `sql/github_rows/` read it.
+fn decode_linked_pr(fields: LinkFields) -> Result<LinkedPr, StoreError> {
+    let (repo, pr_number, task_id, pr_url, author, author_id, state, draft, acting) = fields;
     Ok(LinkedPr {
-        repo: row.try_get("repo")?,
-        pr_number: row.try_get("pr_number")?,
-        task_id: row.try_get("task_id")?,
-        pr_url: row.try_get("pr_url")?,
-        author: row.try_get("author")?,
-        author_id: row.try_get("author_id")?,
+        repo,
+        pr_number,
+        task_id,
+        pr_url,
+        author,
+        author_id,
         state: PrState::parse(&state)?,
-        draft: row.try_get::<i64, _>("draft")? != 0,
-        acting: row.try_get::<i64, _>("acting")? != 0,
+        draft: draft != 0,
+        acting: acting != 0,
     })
 }
 
-/// The open pull requests linked to a task that act on it (not those only recorded).
-async fn open_links_of_task<'e>(
-    exec: impl Executor<'e, Database = Any>,
-    task_id: &str,
-) -> Result<Vec<LinkedPr>, StoreError> {
-    let sql = format!(
-        "SELECT {LINKED_PR_COLUMNS} FROM gh_linked_prs WHERE task_id = $1 AND state = 'open' \
-         AND acting = 1 ORDER BY updated_at"
-    );
-    rows_by_key(exec, sql, task_id, decode_linked_pr).await
+/// Each of `rows` decoded.
+fn decode_links(rows: Vec<LinkFields>) -> Result<Vec<LinkedPr>, StoreError> {
+    rows.into_iter().map(decode_linked_pr).collect()
 }
 
 impl WriteTx {
@@ -137,16 +127,12 @@ impl WriteTx {
         repo: &str,
         number: i64,
     ) -> Result<Vec<LinkedPr>, StoreError> {
-        let sql = format!(
-            "SELECT {LINKED_PR_COLUMNS} FROM gh_linked_prs WHERE repo = $1 AND pr_number = $2 \
-             ORDER BY task_id"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows: Vec<LinkFields> = sqlx::query_as(github_rows::LINKS_OF_PR)
             .bind(repo)
             .bind(number)
             .fetch_all(self.conn())
             .await?;
-        rows.iter().map(decode_linked_pr).collect()
+        decode_links(rows)
     }
 
     /// The open pull requests linked to a task.
@@ -154,14 +140,21 @@ impl WriteTx {
         &mut self,
         task_id: &str,
     ) -> Result<Vec<LinkedPr>, StoreError> {
-        open_links_of_task(self.conn(), task_id).await
+        let rows: Vec<LinkFields> = sqlx::query_as(github_rows::OPEN_LINKS_OF_TASK)
+            .bind(task_id)
+            .fetch_all(self.conn())
+            .await?;
+        decode_links(rows)
     }
 }
 
 impl Store {
     /// The open pull requests linked to a task.
     pub async fn gh_open_links_of_task(&self, task_id: &str) -> Result<Vec<LinkedPr>, StoreError> {
-        open_links_of_task(&self.read, task_id).await
+        decode_links(checked_read!(
+            self,
+            github_rows::open_links_of_task(task_id)
+        )?)
     }
 
     /// The open pull requests that link a task but do not act on it (recorded for maintainers).
@@ -169,20 +162,14 @@ impl Store {
         &self,
         task_id: &str,
     ) -> Result<Vec<LinkedPr>, StoreError> {
-        let sql = format!(
-            "SELECT {LINKED_PR_COLUMNS} FROM gh_linked_prs WHERE task_id = $1 AND state = 'open' \
-             AND acting = 0 ORDER BY pr_number LIMIT 50"
-        );
-        rows_by_key(&self.read, sql, task_id, decode_linked_pr).await
+        decode_links(checked_read!(
+            self,
+            github_rows::recorded_links_of_task(task_id)
+        )?)
     }
 
     /// The open pull requests linked to the tasks of a repository (acting or only recorded).
     pub async fn gh_open_links_of_repo(&self, repo: &str) -> Result<Vec<LinkedPr>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM gh_linked_prs l JOIN gh_tasks g ON g.task_id = l.task_id \
-             WHERE g.repo = $1 AND l.state = 'open' ORDER BY l.pr_number",
-            qualified(LINKED_PR_COLUMNS, "l")
-        );
-        rows_by_key(&self.read, sql, repo, decode_linked_pr).await
+        decode_links(checked_read!(self, github_rows::open_links_of_repo(repo))?)
     }
 }
