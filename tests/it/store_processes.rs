@@ -190,6 +190,37 @@ async fn a_postgres_store_keeps_the_pool_it_was_given() {
     db.store.close().await;
 }
 
+/// SQLite: a store with read connections of its own (the comment sender's) reads through its
+/// own, the statements the compiler checks included, and sees what the store it came from
+/// writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_with_reads_of_its_own_has_its_own_checked_reads_too() {
+    let db = TestDb::sqlite(fast_timing()).await;
+    let (shared, _) = db.store.connections();
+    let own = db.store.with_own_reads(3).await.unwrap();
+    assert_eq!(
+        own.connections().0,
+        3 + 3,
+        "three for the statements built at run time, three for the checked ones"
+    );
+    assert_eq!(
+        db.store.connections().0,
+        shared,
+        "the store's own are unchanged"
+    );
+    repo(&db.store, "own/reads", 5, false).await;
+    assert_eq!(
+        own.repo("own/reads").await.unwrap().map(|r| r.name),
+        Some("own/reads".to_string())
+    );
+    // A checked read through its own connections: no App record for a repository the App
+    // is not installed on.
+    assert_eq!(own.gh_repo("own/reads").await.unwrap(), None);
+    assert_eq!(own.connections().1, 1 + 1, "one of each opened");
+    own.close().await;
+    db.store.close().await;
+}
+
 /// A worker's ack and status move mark it seen when its last contact is older than the
 /// granularity of presence (on PostgreSQL inside the operation's one statement), and a refused
 /// operation still answers as the general code does.

@@ -256,7 +256,8 @@ pub fn not_checked(versions: &[String]) -> Vec<NotChecked> {
 }
 
 /// Runs the selected cases (one after another, or `--jobs` at a time), printing a line each in
-/// the listed order; returns whether the run passed (nothing failed that was not expected, and no expected failure passed).
+/// the listed order; returns whether the run passed (nothing failed that was not expected, and
+/// no expected failure passed).
 pub async fn run(args: ConformanceArgs) -> anyhow::Result<bool> {
     if args.list {
         for case in cases::all() {

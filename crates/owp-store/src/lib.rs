@@ -302,7 +302,7 @@ impl Store {
             }
         };
         let checked = match backend {
-            Backend::Sqlite => CheckedPool::sqlite(url)?,
+            Backend::Sqlite => CheckedPool::sqlite(url, checked::SQLITE_READERS)?,
             Backend::Postgres => CheckedPool::postgres(url, checked::pg_connections(pg_pool))?,
         };
         // SQLite: the file the direct connections open (none for an in-memory database).
@@ -392,8 +392,9 @@ impl Store {
             || !self.hooks.read().expect("hooks lock").is_empty()
     }
 
-    /// SQLite: this store with read connections of its own, at most `reads`: the read
-    /// connections are few, and a busy reader would take them from the others. Everything else
+    /// SQLite: this store with read connections of its own, at most `reads` for the statements
+    /// built at run time and as many for those the compiler checks: the read connections are
+    /// few, and a busy reader would take them from the others. Everything else
     /// — the writer, the hooks, the wake-ups — is shared, so a change made through it is a
     /// change of this store. The comment sender renders status comments through it, off the
     /// read connections webhook deliveries use. PostgreSQL: this store (its pool is the size
@@ -410,6 +411,9 @@ impl Store {
             .min_connections(1)
             .connect_with((*self.read.connect_options()).clone())
             .await?;
+        // The statements the compiler checks read through connections of its own as well.
+        let checked =
+            CheckedPool::sqlite(self.read.connect_options().database_url.as_str(), reads)?;
         let s = &self.0;
         Ok(Store(Arc::new(StoreState {
             backend: s.backend,
@@ -438,7 +442,7 @@ impl Store {
             home: s.home.clone(),
             observer: Arc::clone(&s.observer),
             readiness: Arc::clone(&s.readiness),
-            checked: s.checked.clone(),
+            checked,
         })))
     }
 

@@ -9,6 +9,8 @@
 //!
 //! - SQLite: up to [`SQLITE_READERS`] read connections to the same file, refusing every write
 //!   (`PRAGMA query_only`): writes still go through the one writer ([`super::sqlite_writer`]).
+//!   A store with read connections of its own (`Store::with_own_reads`) has its own of these
+//!   too.
 //! - PostgreSQL: a quarter of the connections the store was opened with (one to four, see
 //!   [`pg_connections`]), taken out of them, so that a process keeps no more than it was given:
 //!   the sign-in session of every dashboard request and the outbox sender's reads run here.
@@ -57,15 +59,15 @@ macro_rules! checked_read {
 pub(crate) use checked_read;
 
 impl CheckedPool {
-    /// SQLite: read connections to the (migrated) database of `url`.
-    pub(crate) fn sqlite(url: &str) -> Result<CheckedPool, StoreError> {
+    /// SQLite: at most `readers` read connections to the (migrated) database of `url`.
+    pub(crate) fn sqlite(url: &str, readers: u32) -> Result<CheckedPool, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
             .pragma("query_only", "ON");
         let pool = SqlitePoolOptions::new()
-            .max_connections(SQLITE_READERS)
+            .max_connections(readers.max(1))
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(30))
             // A connection to a local file cannot go stale (as `sqlite_pool`'s).
