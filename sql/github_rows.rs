@@ -3,8 +3,8 @@
 //! (`gh_linked_prs`) and comment claims (`gh_claims`). Each kind of row is one tuple type,
 //! whichever statement read it.
 //!
-//! A write transaction reads some of the same rows, with the same text: each statement it
-//! shares is also given as a constant (`REPO`, …), read into the same tuple.
+//! A write transaction reads some of the same rows with the same functions, on its own
+//! connection.
 
 use super::Db;
 
@@ -59,19 +59,6 @@ pub type ClaimFields = (
     i64,
     Option<i64>,
 );
-
-/// The text of [`repo`].
-pub const REPO: &str = include_str!("github_rows/repo.sql");
-/// The text of [`repo_by_github_id`].
-pub const REPO_BY_GITHUB_ID: &str = include_str!("github_rows/repo_by_github_id.sql");
-/// The text of [`task`].
-pub const TASK: &str = include_str!("github_rows/task.sql");
-/// The text of [`open_links_of_task`].
-pub const OPEN_LINKS_OF_TASK: &str = include_str!("github_rows/open_links_of_task.sql");
-/// The text of [`links_of_pr`].
-pub const LINKS_OF_PR: &str = include_str!("github_rows/links_of_pr.sql");
-/// The text of [`claim`].
-pub const CLAIM: &str = include_str!("github_rows/claim.sql");
 
 macro_rules! repo {
     ($r:expr) => {{

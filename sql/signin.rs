@@ -1,5 +1,5 @@
-//! Signing in with GitHub (`owp::store::signin`): sessions, the permission cache and each
-//! person's list of repositories; read-only statements.
+//! Signing in with GitHub (`owp::store::signin`): sign-ins under way, sessions, the permission
+//! cache and each person's list of repositories. The writes return the rows they changed.
 
 use super::Db;
 
@@ -88,4 +88,238 @@ pub async fn installed_repos<'c>(
         .into_iter()
         .map(|r| (r.repo, r.installation_id))
         .collect())
+}
+
+/// Forgets the sign-ins that expired before `before` (ms).
+pub async fn sweep_flows<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    before: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/signin/sweep_flows.sql", before)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// A sign-in under way: `kind` `web` (with its PKCE `verifier`) or `device` (polled no sooner
+/// than every `interval_ms`), made at `now` and valid until `expires_at` (ms).
+pub async fn start_flow<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    digest: &str,
+    kind: &str,
+    verifier: Option<&str>,
+    interval_ms: i64,
+    now: i64,
+    expires_at: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!(
+        "../../sql/signin/start_flow.sql",
+        digest,
+        kind,
+        verifier,
+        interval_ms,
+        now,
+        expires_at
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Takes the live, unused web sign-in `digest` at `now` (ms), once: `Some` (its verifier, if
+/// it had one) for the one caller that takes it.
+pub async fn take_web_flow<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    digest: &str,
+    now: i64,
+) -> sqlx::Result<Option<Option<String>>> {
+    let row = sqlx::query_file!("../../sql/signin/take_web_flow.sql", digest, now)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(|r| r.verifier))
+}
+
+/// A poll of the live, unused device flow `digest` at `now` (ms), if its interval has passed
+/// since the last one (which this one then is).
+pub async fn poll_device_flow<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    digest: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let row = sqlx::query_file!("../../sql/signin/poll_device_flow.sql", digest, now)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// The live, unused device flow `digest` at `now` (ms): `(polled_at, interval_ms)`.
+pub async fn device_flow_wait<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    digest: &str,
+    now: i64,
+) -> sqlx::Result<Option<(Option<i64>, i64)>> {
+    let row = sqlx::query_file!("../../sql/signin/device_flow_wait.sql", digest, now)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(|r| (r.polled_at, r.interval_ms)))
+}
+
+/// The device flow `digest` polls no sooner than every `interval_ms` from now on.
+pub async fn slow_device_flow<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    digest: &str,
+    interval_ms: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/signin/slow_device_flow.sql", digest, interval_ms)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Ends the unused sign-in `digest` at `now` (ms).
+pub async fn finish_flow<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    digest: &str,
+    now: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/signin/finish_flow.sql", digest, now)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Forgets the sessions and tokens that expired before `before` (ms).
+pub async fn sweep_sessions<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    before: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/signin/sweep_sessions.sql", before)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// A session or token of kind `kind` (`admin`, `web`, `token`), made at `now` and valid until
+/// `expires_at` (ms).
+#[allow(clippy::too_many_arguments)]
+pub async fn create_session<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    digest: &str,
+    kind: &str,
+    login: Option<&str>,
+    github_id: Option<i64>,
+    csrf: Option<&str>,
+    now: i64,
+    expires_at: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!(
+        "../../sql/signin/create_session.sql",
+        digest,
+        kind,
+        login,
+        github_id,
+        csrf,
+        now,
+        expires_at
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Ends the session (or token) `digest` at `now` (ms), unless it was ended already.
+pub async fn end_session<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    digest: &str,
+    now: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/signin/end_session.sql", digest, now)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Ends every live session and token of `login` (any case) at `now` (ms).
+pub async fn revoke_login<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    login: &str,
+    now: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/signin/revoke_login.sql", login, now)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Forgets what GitHub said `login` (any case) may do.
+pub async fn forget_permissions_of<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    login: &str,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/signin/forget_permissions_of.sql", login)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Forgets the sign-in list of `login` (any case).
+pub async fn forget_repos_of<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    login: &str,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/signin/forget_repos_of.sql", login)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// What GitHub said `login` may do on `repo` (`permission`), at `now` (ms).
+pub async fn save_permission<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    login: &str,
+    repo: &str,
+    permission: &str,
+    now: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!(
+        "../../sql/signin/save_permission.sql",
+        login,
+        repo,
+        permission,
+        now
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Empties the sign-in list of `login` (lower-case).
+pub async fn clear_repos<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    login: &str,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/signin/clear_repos.sql", login)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// `repo` on the sign-in list of `login` (lower-case) with `permission`, at `now` (ms).
+pub async fn list_repo<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    login: &str,
+    repo: &str,
+    permission: &str,
+    now: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!(
+        "../../sql/signin/list_repo.sql",
+        login,
+        repo,
+        permission,
+        now
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
 }

@@ -147,10 +147,15 @@ pub(crate) type ObserverSlot = Arc<std::sync::OnceLock<Arc<dyn StoreObserver>>>;
 /// What every clone of a [`Store`] shares.
 pub struct StoreState {
     pub(crate) backend: Backend,
-    /// Writes. On PostgreSQL the same pool as reads. On SQLite the factory of the one write
-    /// connection, which [`sqlite_writer::WriteConn`] holds and hands out in turns (SQLite has
-    /// one writer; queueing for it is cheaper than lock retries).
+    /// Writes outside a write transaction (the claim, ack and move statements of
+    /// PostgreSQL's batches): on PostgreSQL the same pool as reads. On SQLite the migrations'
+    /// pool; every write after them goes through the one write connection of
+    /// [`sqlite_writer::WriteConn`], of SQLite's own type.
     pub(crate) write: AnyPool,
+    /// PostgreSQL: the connections of write transactions, of the backend's own type so that
+    /// the statements the compiler checks run in them (see [`engine::tx_conn`]). SQLite's
+    /// transactions run on the one write connection of [`sqlite_writer::WriteConn`].
+    pub(crate) pg_tx: Option<sqlx::postgres::PgPool>,
     /// Reads.
     pub(crate) read: AnyPool,
     /// The statements the compiler checks (see [`engine::checked`]).
@@ -261,14 +266,10 @@ impl Store {
                 (write, read)
             }
             Backend::Postgres => {
-                // The statements the compiler checks keep theirs out of the same number (see
-                // `engine::checked`).
+                // The statements the compiler checks and the write transactions keep theirs out
+                // of the same number (see `engine::checked`).
                 let pool = AnyPoolOptions::new()
-                    .max_connections(
-                        pg_pool
-                            .saturating_sub(checked::pg_connections(pg_pool))
-                            .max(1),
-                    )
+                    .max_connections(checked::pg_split(pg_pool).shared)
                     .acquire_timeout(Duration::from_secs(10))
                     // No ping before every use (a network round trip per transaction): a
                     // connection the server closed fails its next statement and is replaced.
@@ -303,7 +304,11 @@ impl Store {
         };
         let checked = match backend {
             Backend::Sqlite => CheckedPool::sqlite(url, checked::SQLITE_READERS)?,
-            Backend::Postgres => CheckedPool::postgres(url, checked::pg_connections(pg_pool))?,
+            Backend::Postgres => CheckedPool::postgres(url, checked::pg_split(pg_pool).checked)?,
+        };
+        let pg_tx = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(checked::pg_pool(url, checked::pg_split(pg_pool).tx)?),
         };
         // SQLite: the file the direct connections open (none for an in-memory database).
         let file = match backend {
@@ -311,7 +316,10 @@ impl Store {
             Backend::Postgres => None,
         };
         let write_conn = match backend {
-            Backend::Sqlite => Some(sqlite_writer::WriteConn::new(write.clone(), file.clone())),
+            Backend::Sqlite => Some(sqlite_writer::WriteConn::new(
+                checked::sqlite_writer_pool(url)?,
+                file.clone(),
+            )),
             Backend::Postgres => None,
         };
         let writer = match backend {
@@ -325,6 +333,7 @@ impl Store {
         let store = Store(Arc::new(StoreState {
             backend,
             write,
+            pg_tx,
             read,
             checked,
             timing: Arc::new(timing),
@@ -418,6 +427,7 @@ impl Store {
         Ok(Store(Arc::new(StoreState {
             backend: s.backend,
             write: s.write.clone(),
+            pg_tx: s.pg_tx.clone(),
             read,
             timing: Arc::clone(&s.timing),
             commit_steps: Arc::clone(&s.commit_steps),
@@ -480,15 +490,22 @@ impl Store {
         self.read.close().await;
         self.checked.close().await;
         self.write.close().await;
+        if let Some(pool) = &self.pg_tx {
+            pool.close().await;
+        }
     }
 
     /// PostgreSQL: the connections this store may keep over all its pools, and those it keeps
     /// now (on SQLite, those of its read pools).
     pub fn connections(&self) -> (u32, u32) {
         let (checked_max, checked_open) = self.checked.connections();
+        let (tx_max, tx_open) = self
+            .pg_tx
+            .as_ref()
+            .map_or((0, 0), |p| (p.options().get_max_connections(), p.size()));
         (
-            self.read.options().get_max_connections() + checked_max,
-            self.read.size() + checked_open,
+            self.read.options().get_max_connections() + checked_max + tx_max,
+            self.read.size() + checked_open + tx_open,
         )
     }
 

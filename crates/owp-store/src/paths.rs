@@ -2,8 +2,9 @@
 //! base (`domain::paths`, `migrations/*/0024_path_locks.sql`). Whether a row is held follows the
 //! task's status (a trigger); the claim's condition is `leases::claim_rules::paths_free`.
 
+use crate::engine::tx_conn::TxConnection;
 use serde_json::json;
-use sqlx::{AnyConnection, AssertSqlSafe};
+use sqlx::AssertSqlSafe;
 
 use super::in_flight::{IN_FLIGHT_STATUSES, in_flight};
 use super::path_overlap::overlapping_paths;
@@ -36,7 +37,7 @@ pub fn holds_paths(status: &str) -> bool {
 /// (`path_overlap::overlapping_paths!`) seen from the holder's side, over every row
 /// (`task_paths_prefix`).
 pub async fn ready_tasks_sharing_paths(
-    conn: &mut AnyConnection,
+    conn: &mut TxConnection,
     task_id: &str,
 ) -> Result<Vec<String>, StoreError> {
     Ok(sqlx::query_scalar(concat!(

@@ -878,7 +878,7 @@ pub struct EndedProposal {
 /// The proposals `ids` as their proposers are told of their ends, in the order given (read in
 /// the transaction that ended them).
 pub async fn ended_proposals(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::engine::tx_conn::TxConnection,
     ids: &[&str],
 ) -> Result<Vec<EndedProposal>, StoreError> {
     type Ended = (Option<String>, String, Option<String>, String, String, i64);

@@ -5,8 +5,7 @@
 //! or a revocation holds everywhere at once. Secrets arrive here as digests only (the caller
 //! hashes them): nothing in these tables opens a session by itself.
 
-use super::engine::checked::checked_read;
-use super::engine::sqlite_writer::ExecuteWrite;
+use super::engine::checked::{checked_in_tx, checked_read, checked_write};
 use super::{Store, StoreError, now_ms};
 
 /// What kind of sign-in a flow is.
@@ -116,22 +115,13 @@ impl Store {
         ttl_ms: i64,
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        sqlx::query("DELETE FROM signin_flows WHERE expires_at < $1")
-            .bind(now - KEEP_ENDED_MS)
-            .execute_write(self)
-            .await?;
-        sqlx::query(
-            "INSERT INTO signin_flows (digest, kind, verifier, interval_ms, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(digest)
-        .bind(kind.as_str())
-        .bind(verifier)
-        .bind(interval_ms)
-        .bind(now)
-        .bind(now + ttl_ms)
-        .execute_write(self)
-        .await?;
+        checked_write!(self, signin::sweep_flows(now - KEEP_ENDED_MS))?;
+        let expires_at = now + ttl_ms;
+        let kind = kind.as_str();
+        checked_write!(
+            self,
+            signin::start_flow(digest, kind, verifier, interval_ms, now, expires_at)
+        )?;
         Ok(())
     }
 
@@ -140,17 +130,9 @@ impl Store {
     pub async fn signin_flow_take(&self, digest: &str) -> Result<Option<String>, StoreError> {
         let mut tx = self.begin().await?;
         let now = tx.now;
-        let row: Option<(Option<String>,)> = sqlx::query_as(
-            "UPDATE signin_flows SET used_at = $1 \
-             WHERE digest = $2 AND kind = 'web' AND used_at IS NULL AND expires_at > $1 \
-             RETURNING verifier",
-        )
-        .bind(now)
-        .bind(digest)
-        .fetch_optional(tx.conn())
-        .await?;
+        let verifier = checked_in_tx!(tx.conn(), signin::take_web_flow(digest, now))?;
         tx.commit().await?;
-        Ok(row.and_then(|(v,)| v))
+        Ok(verifier.flatten())
     }
 
     /// A poll of the device flow `digest`: allowed when the flow is this service's, live and
@@ -158,27 +140,10 @@ impl Store {
     pub async fn signin_device_poll(&self, digest: &str) -> Result<DevicePoll, StoreError> {
         let mut tx = self.begin().await?;
         let now = tx.now;
-        let went: Option<(String,)> = sqlx::query_as(
-            "UPDATE signin_flows SET polled_at = $1 \
-             WHERE digest = $2 AND kind = 'device' AND used_at IS NULL AND expires_at > $1 \
-               AND (polled_at IS NULL OR polled_at + interval_ms <= $1) \
-             RETURNING digest",
-        )
-        .bind(now)
-        .bind(digest)
-        .fetch_optional(tx.conn())
-        .await?;
-        let out = if went.is_some() {
+        let out = if checked_in_tx!(tx.conn(), signin::poll_device_flow(digest, now))? {
             DevicePoll::Go
         } else {
-            let row: Option<(Option<i64>, i64)> = sqlx::query_as(
-                "SELECT polled_at, interval_ms FROM signin_flows \
-                 WHERE digest = $1 AND kind = 'device' AND used_at IS NULL AND expires_at > $2",
-            )
-            .bind(digest)
-            .bind(now)
-            .fetch_optional(tx.conn())
-            .await?;
+            let row = checked_in_tx!(tx.conn(), signin::device_flow_wait(digest, now))?;
             DevicePoll::of(row, now)
         };
         tx.commit().await?;
@@ -191,27 +156,13 @@ impl Store {
         digest: &str,
         interval_ms: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE signin_flows SET interval_ms = $1 WHERE digest = $2 AND kind = 'device'",
-        )
-        .bind(interval_ms)
-        .bind(digest)
-        .execute_write(self)
-        .await?;
+        checked_write!(self, signin::slow_device_flow(digest, interval_ms))?;
         Ok(())
     }
 
     /// Ends a device flow: true for the one caller that ends it (a token is made only then).
     pub async fn signin_flow_finish(&self, digest: &str) -> Result<bool, StoreError> {
-        let now = now_ms();
-        let done = sqlx::query(
-            "UPDATE signin_flows SET used_at = $1 WHERE digest = $2 AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(digest)
-        .execute_write(self)
-        .await?
-        .rows_affected();
+        let done = checked_write!(self, signin::finish_flow(digest, now_ms()))?;
         Ok(done == 1)
     }
 
@@ -219,25 +170,19 @@ impl Store {
     /// over.
     pub async fn signin_session_create(&self, new: &NewSession<'_>) -> Result<i64, StoreError> {
         let now = now_ms();
-        sqlx::query("DELETE FROM signin_sessions WHERE expires_at < $1")
-            .bind(now - KEEP_ENDED_MS)
-            .execute_write(self)
-            .await?;
+        checked_write!(self, signin::sweep_sessions(now - KEEP_ENDED_MS))?;
         let expires_at = now + new.ttl_ms;
-        sqlx::query(
-            "INSERT INTO signin_sessions \
-             (digest, kind, login, github_id, csrf, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(new.digest)
-        .bind(new.kind.as_str())
-        .bind(new.login)
-        .bind(new.github_id)
-        .bind(new.csrf)
-        .bind(now)
-        .bind(expires_at)
-        .execute_write(self)
-        .await?;
+        let (digest, kind, login, github_id, csrf) = (
+            new.digest,
+            new.kind.as_str(),
+            new.login,
+            new.github_id,
+            new.csrf,
+        );
+        checked_write!(
+            self,
+            signin::create_session(digest, kind, login, github_id, csrf, now, expires_at)
+        )?;
         Ok(expires_at)
     }
 
@@ -257,14 +202,7 @@ impl Store {
 
     /// Ends the session (or token) whose secret has this digest, at once.
     pub async fn signin_session_end(&self, digest: &str) -> Result<bool, StoreError> {
-        let n = sqlx::query(
-            "UPDATE signin_sessions SET revoked_at = $1 WHERE digest = $2 AND revoked_at IS NULL",
-        )
-        .bind(now_ms())
-        .bind(digest)
-        .execute_write(self)
-        .await?
-        .rows_affected();
+        let n = checked_write!(self, signin::end_session(digest, now_ms()))?;
         Ok(n > 0)
     }
 
@@ -276,24 +214,9 @@ impl Store {
 
     /// Ends every session and token of GitHub user `login` (any case); how many were live.
     pub async fn signin_revoke_login(&self, login: &str) -> Result<u64, StoreError> {
-        let now = now_ms();
-        let n = sqlx::query(
-            "UPDATE signin_sessions SET revoked_at = $1 \
-             WHERE LOWER(login) = LOWER($2) AND revoked_at IS NULL AND expires_at > $1",
-        )
-        .bind(now)
-        .bind(login)
-        .execute_write(self)
-        .await?
-        .rows_affected();
-        sqlx::query("DELETE FROM signin_permissions WHERE LOWER(login) = LOWER($1)")
-            .bind(login)
-            .execute_write(self)
-            .await?;
-        sqlx::query("DELETE FROM signin_repos WHERE LOWER(login) = LOWER($1)")
-            .bind(login)
-            .execute_write(self)
-            .await?;
+        let n = checked_write!(self, signin::revoke_login(login, now_ms()))?;
+        checked_write!(self, signin::forget_permissions_of(login))?;
+        checked_write!(self, signin::forget_repos_of(login))?;
         Ok(n)
     }
 
@@ -316,17 +239,10 @@ impl Store {
         repo: &str,
         permission: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO signin_permissions (login, repo, permission, fetched_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (login, repo) DO UPDATE SET \
-             permission = excluded.permission, fetched_at = excluded.fetched_at",
-        )
-        .bind(login)
-        .bind(repo)
-        .bind(permission)
-        .bind(now_ms())
-        .execute_write(self)
-        .await?;
+        checked_write!(
+            self,
+            signin::save_permission(login, repo, permission, now_ms())
+        )?;
         Ok(())
     }
 
@@ -360,32 +276,14 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let now = tx.now;
-        sqlx::query("DELETE FROM signin_repos WHERE login = $1")
-            .bind(login)
-            .execute(tx.conn())
-            .await?;
+        checked_in_tx!(tx.conn(), signin::clear_repos(login))?;
         for (repo, permission) in grants {
-            sqlx::query(
-                "INSERT INTO signin_repos (login, repo, permission, listed_at) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(login)
-            .bind(repo)
-            .bind(permission)
-            .bind(now)
-            .execute(tx.conn())
-            .await?;
-            sqlx::query(
-                "INSERT INTO signin_permissions (login, repo, permission, fetched_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (login, repo) DO UPDATE SET \
-                 permission = excluded.permission, fetched_at = excluded.fetched_at",
-            )
-            .bind(login)
-            .bind(repo.to_lowercase())
-            .bind(permission)
-            .bind(now)
-            .execute(tx.conn())
-            .await?;
+            checked_in_tx!(tx.conn(), signin::list_repo(login, repo, permission, now))?;
+            let repo = repo.to_lowercase();
+            checked_in_tx!(
+                tx.conn(),
+                signin::save_permission(login, &repo, permission, now)
+            )?;
         }
         tx.commit().await?;
         Ok(())

@@ -12,27 +12,110 @@
 //!   A store with read connections of its own (`Store::with_own_reads`) has its own of these
 //!   too.
 //! - PostgreSQL: a quarter of the connections the store was opened with (one to four, see
-//!   [`pg_connections`]), taken out of them, so that a process keeps no more than it was given:
+//!   [`pg_split`]), taken out of them, so that a process keeps no more than it was given:
 //!   the sign-in session of every dashboard request and the outbox sender's reads run here.
 //!
-//! Both open their connections when first used.
+//! Both open their connections when first used. Write transactions hold a connection of the
+//! backend's own type too (SQLite's one writer, [`sqlite_writer_pool`]; on PostgreSQL a pool
+//! of their own, [`pg_pool`]), so that the statements the compiler checks run inside them
+//! ([`checked_in_tx!`]).
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Executor, Pool};
 
-use crate::{BUSY_TIMEOUT, StoreError, error};
+use crate::{BUSY_TIMEOUT, StoreError, WAL_SIZE_LIMIT, error};
 
 /// SQLite: the read connections of the checked statements.
 pub(crate) const SQLITE_READERS: u32 = 2;
 
-/// PostgreSQL: how many of the `pool` connections a process was given (`OWP_DATABASE_POOL`)
-/// the checked statements keep: a quarter, at least one and at most four.
-pub(crate) fn pg_connections(pool: u32) -> u32 {
-    (pool / 4).clamp(1, 4)
+/// PostgreSQL: how the `pool` connections a process was given (`OWP_DATABASE_POOL`) are
+/// shared out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PgSplit {
+    /// The checked reads': a quarter, at least one and at most four.
+    pub checked: u32,
+    /// Write transactions': half of the rest, at least one.
+    pub tx: u32,
+    /// The statements built at run time outside transactions (reads, and the claim, ack and
+    /// move statements of the batches): the rest, at least one.
+    pub shared: u32,
+}
+
+pub(crate) fn pg_split(pool: u32) -> PgSplit {
+    let checked = (pool / 4).clamp(1, 4);
+    let rest = pool.saturating_sub(checked);
+    let tx = (rest / 2).max(1);
+    PgSplit {
+        checked,
+        tx,
+        shared: rest.saturating_sub(tx).max(1),
+    }
+}
+
+/// Runs `owp_sql_<backend>::$module::$function(conn, args…)` on a write transaction's
+/// connection (a [`TxConnection`](super::tx_conn::TxConnection), `WriteTx::conn`), as its
+/// backend's own type: a statement the compiler checks, inside the transaction.
+macro_rules! checked_in_tx {
+    ($conn:expr, $module:ident :: $function:ident ( $($arg:expr),* $(,)? )) => {
+        match $conn.typed() {
+            $crate::engine::tx_conn::Typed::Sqlite(conn) => {
+                owp_sql_sqlite::$module::$function(conn, $($arg),*).await
+            }
+            $crate::engine::tx_conn::Typed::Postgres(conn) => {
+                owp_sql_postgres::$module::$function(conn, $($arg),*).await
+            }
+        }
+    };
+}
+pub(crate) use checked_in_tx;
+
+/// Runs `owp_sql_<backend>::$module::$function(conn, args…)` on its own, outside a write
+/// transaction (it commits by itself): on SQLite in a turn on the one write connection, as
+/// every write waits for it; on PostgreSQL on a connection of the write transactions' pool.
+/// Counted as a commit ([`Store::commits`](crate::Store::commits)).
+macro_rules! checked_write {
+    ($store:expr, $module:ident :: $function:ident ( $($arg:expr),* $(,)? )) => {{
+        let store: &$crate::Store = &$store;
+        let done = match (&store.write_conn, &store.pg_tx) {
+            (Some(w), _) => {
+                let mut turn = w.turn().await?;
+                owp_sql_sqlite::$module::$function(&mut *turn, $($arg),*).await
+            }
+            (None, Some(pool)) => owp_sql_postgres::$module::$function(pool, $($arg),*).await,
+            (None, None) => {
+                return Err($crate::StoreError::Config("no write connection".into()));
+            }
+        };
+        let done = done?;
+        store.count_commit();
+        Ok::<_, $crate::StoreError>(done)
+    }};
+}
+pub(crate) use checked_write;
+
+/// SQLite: the factory of the one write connection ([`super::sqlite_writer::WriteConn`]), set
+/// up as a writer: write-ahead log, no checkpoints of its own (`checkpoint_loop` makes them),
+/// the log's size bounded.
+pub(crate) fn sqlite_writer_pool(url: &str) -> Result<SqlitePool, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(true)
+        .pragma("wal_autocheckpoint", "0")
+        .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string());
+    Ok(SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(30))
+        .test_before_acquire(false)
+        .connect_lazy_with(options))
 }
 
 /// A pool of the backend's own connection type.
@@ -76,32 +159,39 @@ impl CheckedPool {
         Ok(CheckedPool::Sqlite(pool))
     }
 
-    /// PostgreSQL: connections set up as the store's others are (see `Store::open_with`).
+    /// PostgreSQL: at most `connections` connections (see [`pg_pool`]).
     pub(crate) fn postgres(url: &str, connections: u32) -> Result<CheckedPool, StoreError> {
-        let options = PgConnectOptions::from_str(url)?;
-        let pool = PgPoolOptions::new()
-            .max_connections(connections)
-            .min_connections(0)
-            .acquire_timeout(Duration::from_secs(10))
-            .test_before_acquire(false)
-            .before_acquire(|conn, _meta| {
-                Box::pin(async move {
-                    if error::connections_in_doubt() {
-                        sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    conn.execute("SET jit = off").await?;
-                    Ok(())
-                })
-            })
-            .connect_lazy_with(options);
-        Ok(CheckedPool::Postgres(pool))
+        Ok(CheckedPool::Postgres(pg_pool(url, connections)?))
     }
+}
 
+/// PostgreSQL: at most `connections` of the backend's own connections, set up as the store's
+/// others are (see `Store::open_with`).
+pub(crate) fn pg_pool(url: &str, connections: u32) -> Result<PgPool, StoreError> {
+    let options = PgConnectOptions::from_str(url)?;
+    Ok(PgPoolOptions::new()
+        .max_connections(connections)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .before_acquire(|conn, _meta| {
+            Box::pin(async move {
+                if error::connections_in_doubt() {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute("SET jit = off").await?;
+                Ok(())
+            })
+        })
+        .connect_lazy_with(options))
+}
+
+impl CheckedPool {
     /// The connections the pool may keep, and those it keeps now.
     pub(crate) fn connections(&self) -> (u32, u32) {
         fn of<DB: sqlx::Database>(pool: &Pool<DB>) -> (u32, u32) {
@@ -123,14 +213,24 @@ impl CheckedPool {
 
 #[cfg(test)]
 mod tests {
-    use super::pg_connections;
+    use super::{PgSplit, pg_split};
 
     #[test]
-    fn the_checked_statements_keep_a_quarter_of_the_connections() {
-        assert_eq!(pg_connections(1), 1);
-        assert_eq!(pg_connections(2), 1);
-        assert_eq!(pg_connections(8), 2);
-        assert_eq!(pg_connections(16), 4);
-        assert_eq!(pg_connections(64), 4);
+    fn the_connections_are_shared_out_within_the_number_given() {
+        let split = |checked, tx, shared| PgSplit {
+            checked,
+            tx,
+            shared,
+        };
+        assert_eq!(pg_split(3), split(1, 1, 1));
+        assert_eq!(pg_split(8), split(2, 3, 3));
+        assert_eq!(pg_split(16), split(4, 6, 6));
+        assert_eq!(pg_split(64), split(4, 30, 30));
+        for pool in 3..=200 {
+            let s = pg_split(pool);
+            assert_eq!(s.checked + s.tx + s.shared, pool, "{pool}: {s:?}");
+        }
+        // Fewer than three: one each, the least that works.
+        assert_eq!(pg_split(1), split(1, 1, 1));
     }
 }

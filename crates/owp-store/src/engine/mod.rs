@@ -11,6 +11,8 @@
 //! - [`sqlite_direct`]: SQLite connections whose statements run on the calling thread;
 //! - [`checked`]: the pools of the statements the compiler checks (`sql/`), of each backend's own
 //!   connection type;
+//! - [`tx_conn`]: a write transaction's typed connection, seen by the statements built at run
+//!   time;
 //! - [`columns`]: reading a row's columns by name, whichever connection returned it.
 //!
 //! Each file is named for what it holds, and a file that serves SQLite only says so in its name.
@@ -20,4 +22,5 @@ pub mod columns;
 pub(crate) mod replicas;
 pub(crate) mod sqlite_direct;
 pub(crate) mod sqlite_writer;
+pub mod tx_conn;
 pub mod write_tx;

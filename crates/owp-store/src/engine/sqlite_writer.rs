@@ -16,9 +16,11 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use sqlx::any::{AnyArguments, AnyQueryResult};
 use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, AnyPool, Connection};
+use sqlx::sqlite::{SqliteConnection, SqlitePool};
+use sqlx::{Any, Connection};
 
 use super::sqlite_direct::DirectConn;
+use super::tx_conn::{TxConnection, Typed};
 use crate::{Store, StoreError};
 
 /// The runtime that runs write transactions (SQLite only). Its thread ends when the last
@@ -91,14 +93,14 @@ impl Store {
 #[derive(Clone)]
 pub(crate) struct WriteConn {
     slot: Arc<tokio::sync::Mutex<Slot>>,
-    pool: AnyPool,
+    pool: SqlitePool,
     /// The database file, where the direct connection can open it.
     file: Option<Arc<PathBuf>>,
 }
 
 #[derive(Default)]
 struct Slot {
-    sqlx: Option<AnyConnection>,
+    sqlx: Option<SqliteConnection>,
     direct: Option<DirectConn>,
 }
 
@@ -109,7 +111,7 @@ pub(crate) struct WriteTurn {
 }
 
 impl WriteConn {
-    pub(crate) fn new(pool: AnyPool, file: Option<PathBuf>) -> WriteConn {
+    pub(crate) fn new(pool: SqlitePool, file: Option<PathBuf>) -> WriteConn {
         WriteConn {
             slot: Arc::default(),
             pool,
@@ -173,17 +175,22 @@ impl WriteTurn {
         }
         Ok(self.slot.direct.as_ref().expect("opened above"))
     }
+
+    /// The sqlx connection as an executor of the statements built at run time.
+    pub(crate) fn any(&mut self) -> &mut TxConnection {
+        TxConnection::of(Typed::Sqlite(self))
+    }
 }
 
 impl std::ops::Deref for WriteTurn {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
         self.slot.sqlx.as_ref().expect("a turn holds a connection")
     }
 }
 
 impl std::ops::DerefMut for WriteTurn {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
         self.slot.sqlx.as_mut().expect("a turn holds a connection")
     }
 }
@@ -212,7 +219,7 @@ impl<'q> ExecuteWrite<'q> for Query<'q, Any, AnyArguments> {
             let done = match &store.write_conn {
                 Some(w) => {
                     let mut turn = w.turn().await?;
-                    self.execute(&mut *turn).await?
+                    self.execute(turn.any()).await?
                 }
                 None => self.execute(&store.write).await?,
             };

@@ -9,12 +9,14 @@ use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use sqlx::any::AnyArguments;
+use sqlx::postgres::Postgres;
 use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, AssertSqlSafe, Either, Executor, Row, Transaction};
+use sqlx::{Any, AssertSqlSafe, Either, Executor, Row, Transaction};
 
 use super::columns::{Columns, OutRow, Outcome};
 use super::sqlite_direct::{DirectConn, Param};
 use super::sqlite_writer::WriteTurn;
+use super::tx_conn::{TxConnection, Typed};
 use crate::domain::Event;
 use crate::{Backend, Store, StoreError, format_ts, now_ms};
 
@@ -83,7 +85,7 @@ pub(crate) fn insert_event(values: [&str; 7], from: &str) -> String {
 pub(crate) trait CommitStep: Send + Sync {
     fn before_commit<'a>(
         &'a self,
-        conn: &'a mut AnyConnection,
+        conn: &'a mut TxConnection,
         events: &'a [Event],
         shown: &'a [String],
     ) -> BoxFuture<'a, Result<(), StoreError>>;
@@ -116,7 +118,7 @@ pub struct WriteTx {
 /// The connection of a write transaction.
 enum TxConn {
     /// sqlx's transaction (PostgreSQL).
-    Sqlx(Transaction<'static, Any>),
+    Sqlx(Transaction<'static, Postgres>),
     /// SQLite: the write connection, on which this transaction sends `BEGIN IMMEDIATE` and
     /// `COMMIT` itself, so that both can travel with other statements in one round trip (see
     /// [`WriteTx::batch`]). `None` once committed or rolled back.
@@ -156,7 +158,14 @@ impl Store {
                 };
                 TxConn::Sqlite(Some(w.turn().await?), SqliteState::NotBegun)
             }
-            Backend::Postgres => TxConn::Sqlx(self.write.begin().await?),
+            Backend::Postgres => {
+                let Some(pool) = &self.pg_tx else {
+                    return Err(StoreError::Config(
+                        "no PostgreSQL pool for write transactions".into(),
+                    ));
+                };
+                TxConn::Sqlx(pool.begin().await?)
+            }
         };
         Ok(WriteTx {
             conn,
@@ -195,14 +204,17 @@ impl Store {
 }
 
 impl WriteTx {
-    /// The connection of this transaction.
-    pub fn conn(&mut self) -> &mut AnyConnection {
+    /// The connection of this transaction: statements built at run time run on it, and the
+    /// statements the compiler checks through
+    /// [`checked_in_tx!`](crate::engine::checked::checked_in_tx).
+    pub fn conn(&mut self) -> &mut TxConnection {
         match &mut self.conn {
-            TxConn::Sqlx(tx) => tx,
+            TxConn::Sqlx(tx) => TxConnection::of(Typed::Postgres(tx)),
             TxConn::Sqlite(conn, state) => {
                 debug_assert_eq!(*state, SqliteState::Open, "the transaction is not open");
                 conn.as_mut()
                     .expect("an open transaction has its connection")
+                    .any()
             }
             TxConn::Direct(..) => {
                 panic!("a transaction on the direct connection runs statement batches only")
@@ -271,7 +283,7 @@ impl WriteTx {
     pub async fn ensure_begun(&mut self) -> Result<(), StoreError> {
         if let TxConn::Sqlite(Some(conn), state @ SqliteState::NotBegun) = &mut self.conn {
             *state = SqliteState::Unknown;
-            conn.execute("BEGIN IMMEDIATE").await?;
+            conn.any().execute("BEGIN IMMEDIATE").await?;
             *state = SqliteState::Open;
         }
         Ok(())
@@ -324,7 +336,7 @@ impl WriteTx {
         let mut rows = Vec::new();
         {
             let query = bind_params(sqlx::query(AssertSqlSafe(text)), params);
-            let mut stream = conn.fetch_many(query);
+            let mut stream = conn.any().fetch_many(query);
             while let Some(item) = stream.try_next().await? {
                 match item {
                     Either::Left(done) => outcomes.push(Outcome {
@@ -418,7 +430,7 @@ impl WriteTx {
             TxConn::Sqlite(conn, state) => match *state {
                 SqliteState::Open | SqliteState::Unknown => {
                     if let Some(c) = conn.as_mut() {
-                        c.execute("COMMIT").await?;
+                        c.any().execute("COMMIT").await?;
                     }
                     *state = SqliteState::Committed;
                 }
@@ -627,7 +639,7 @@ impl Drop for WriteTx {
             Ok(rt) => {
                 rt.spawn(async move {
                     // "no transaction is active" after a failed BEGIN is fine.
-                    if let Err(e) = conn.execute("ROLLBACK").await
+                    if let Err(e) = conn.any().execute("ROLLBACK").await
                         && !e.to_string().contains("no transaction is active")
                     {
                         conn.discard();

@@ -1,10 +1,10 @@
 //! Comment claims (`gh_claims`): a `/owp claim` by a person or a worker, its own deadline and
 //! reminder, and when a worker last gave a task back (what a refusal of rule 1 says).
 
-use owp_sql_sqlite::github_rows::{self, ClaimFields};
-use sqlx::AnyConnection;
+use crate::engine::tx_conn::TxConnection;
+use owp_sql_sqlite::github_rows::ClaimFields;
 
-use crate::engine::checked::checked_read;
+use crate::engine::checked::{checked_in_tx, checked_read};
 use crate::{Store, StoreError, WriteTx};
 
 /// A claim made by commenting `/owp claim`.
@@ -50,18 +50,15 @@ impl GhClaim {
 
 /// The comment claim of a task, if it has one.
 pub async fn claim_of_task(
-    conn: &mut AnyConnection,
+    conn: &mut TxConnection,
     task_id: &str,
 ) -> Result<Option<GhClaim>, StoreError> {
-    let row: Option<ClaimFields> = sqlx::query_as(github_rows::CLAIM)
-        .bind(task_id)
-        .fetch_optional(conn)
-        .await?;
+    let row = checked_in_tx!(conn, github_rows::claim(task_id))?;
     Ok(row.map(decode_claim))
 }
 
 /// Forgets the comment claim of a task.
-pub async fn delete_claim(conn: &mut AnyConnection, task_id: &str) -> Result<(), StoreError> {
+pub async fn delete_claim(conn: &mut TxConnection, task_id: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM gh_claims WHERE task_id = $1")
         .bind(task_id)
         .execute(conn)

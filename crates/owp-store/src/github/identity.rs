@@ -10,9 +10,9 @@
 use serde_json::json;
 
 use super::installations::{GhRepo, decode_repo};
+use crate::engine::checked::checked_in_tx;
 use crate::rows::TaskRow;
 use crate::{NewEvent, StoreError, WriteTx};
-use owp_sql_sqlite::github_rows::{self, RepoFields};
 
 /// The clone URL a GitHub repository gets when nobody set one.
 fn default_clone_url(repo: &str) -> String {
@@ -25,10 +25,7 @@ impl WriteTx {
         &mut self,
         github_id: i64,
     ) -> Result<Option<GhRepo>, StoreError> {
-        let row: Option<RepoFields> = sqlx::query_as(github_rows::REPO_BY_GITHUB_ID)
-            .bind(github_id)
-            .fetch_optional(self.conn())
-            .await?;
+        let row = checked_in_tx!(self.conn(), github_rows::repo_by_github_id(github_id))?;
         Ok(row.map(decode_repo))
     }
 

@@ -2,10 +2,10 @@
 //! `gh_repos`): attaching and detaching a repository, its `.github/owp.yml` configuration, and
 //! its live figures recounted from its tasks.
 
-use owp_sql_sqlite::github_rows::{self, RepoFields};
+use owp_sql_sqlite::github_rows::RepoFields;
 
 use crate::budget_rule::takes_review_slot;
-use crate::engine::checked::checked_read;
+use crate::engine::checked::{checked_in_tx, checked_read};
 use crate::in_flight::holds_lease;
 use crate::{Store, StoreError, WriteTx};
 
@@ -155,10 +155,7 @@ impl WriteTx {
 
     /// The GitHub record of a repository.
     pub async fn gh_repo(&mut self, repo: &str) -> Result<Option<GhRepo>, StoreError> {
-        let row: Option<RepoFields> = sqlx::query_as(github_rows::REPO)
-            .bind(repo)
-            .fetch_optional(self.conn())
-            .await?;
+        let row = checked_in_tx!(self.conn(), github_rows::repo(repo))?;
         Ok(row.map(decode_repo))
     }
 

@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use owp_sql_sqlite::github_rows::{self, TaskFields};
-use sqlx::AnyConnection;
+use crate::engine::tx_conn::TxConnection;
+use owp_sql_sqlite::github_rows::TaskFields;
 
-use crate::engine::checked::checked_read;
+use crate::engine::checked::{checked_in_tx, checked_read};
 use crate::engine::sqlite_writer::ExecuteWrite;
 use crate::{Store, StoreError, WriteTx};
 
@@ -39,7 +39,7 @@ fn decode_task(fields: TaskFields) -> GhTask {
 /// The issue and installation of each of `task_ids` made from a GitHub issue of an installed
 /// repository, by task id (one query for all of a transaction's events).
 pub async fn task_targets(
-    conn: &mut AnyConnection,
+    conn: &mut TxConnection,
     task_ids: &[&str],
 ) -> Result<HashMap<String, (String, i64, i64)>, StoreError> {
     if task_ids.is_empty() {
@@ -106,10 +106,7 @@ impl WriteTx {
 
     /// The GitHub side of a task.
     pub async fn gh_task(&mut self, task_id: &str) -> Result<Option<GhTask>, StoreError> {
-        let row: Option<TaskFields> = sqlx::query_as(github_rows::TASK)
-            .bind(task_id)
-            .fetch_optional(self.conn())
-            .await?;
+        let row = checked_in_tx!(self.conn(), github_rows::task(task_id))?;
         Ok(row.map(decode_task))
     }
 
@@ -189,7 +186,7 @@ impl Store {
 }
 
 async fn set_status_comment(
-    conn: &mut AnyConnection,
+    conn: &mut TxConnection,
     task_id: &str,
     comment_id: Option<i64>,
     body: Option<&str>,

@@ -14,8 +14,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::engine::tx_conn::TxConnection;
 use futures_util::future::BoxFuture;
-use sqlx::AnyConnection;
 
 use crate::domain::Event;
 use crate::engine::write_tx::CommitStep;
@@ -68,7 +68,7 @@ fn target(installation_id: i64, repo: &str, issue_number: i64) -> OutboxTarget<'
 impl CommitStep for OutboxOnCommit {
     fn before_commit<'a>(
         &'a self,
-        conn: &'a mut AnyConnection,
+        conn: &'a mut TxConnection,
         events: &'a [Event],
         shown: &'a [String],
     ) -> BoxFuture<'a, Result<(), StoreError>> {
@@ -127,7 +127,7 @@ impl OutboxOnCommit {
     /// path ended it (a comment, the API, the sweep). A withdrawal is the proposer's own doing.
     async fn tell_proposal_ends(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut TxConnection,
         now: i64,
         events: &[(&Event, &str)],
         targets: &HashMap<String, (String, i64, i64)>,
@@ -168,7 +168,7 @@ impl OutboxOnCommit {
 
 /// The ready tasks whose paths overlap those of a task that `events` move into or out of flight.
 async fn path_waiters(
-    conn: &mut AnyConnection,
+    conn: &mut TxConnection,
     events: &[(&Event, &str)],
 ) -> Result<Vec<String>, StoreError> {
     let status = |e: &Event, key: &str| e.data.get(key).and_then(|v| v.as_str()).map(holds_paths);

@@ -2,8 +2,9 @@
 //! transaction of the change they report, then claimed and sent: each row by one process, each
 //! installation's rows one at a time, many installations at once.
 
+use crate::engine::tx_conn::TxConnection;
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 
 use crate::engine::checked::checked_read;
 use crate::github::write_pacing::WritePacing;
@@ -110,7 +111,7 @@ pub struct OutboxTarget<'a> {
 /// outbox's commit step ([`super::on_commit`]) is its one caller: a transaction asks for a task to
 /// be shown again with `WriteTx::show_again`.
 pub async fn enqueue_status(
-    conn: &mut AnyConnection,
+    conn: &mut TxConnection,
     now: i64,
     target: &OutboxTarget<'_>,
     task_id: &str,
@@ -138,7 +139,7 @@ pub async fn enqueue_status(
 
 /// Asks for a new comment.
 pub async fn enqueue_comment(
-    conn: &mut AnyConnection,
+    conn: &mut TxConnection,
     now: i64,
     target: &OutboxTarget<'_>,
     task_id: Option<&str>,
@@ -149,7 +150,7 @@ pub async fn enqueue_comment(
 
 /// Asks for a reaction (`+1`, `eyes`, …) on a comment.
 pub async fn enqueue_reaction(
-    conn: &mut AnyConnection,
+    conn: &mut TxConnection,
     now: i64,
     target: &OutboxTarget<'_>,
     comment_id: i64,
@@ -170,7 +171,7 @@ pub async fn enqueue_reaction(
 
 /// Queues an outbox row that is sent once (never collapsed with another): a comment or a reaction.
 async fn enqueue_once(
-    conn: &mut AnyConnection,
+    conn: &mut TxConnection,
     now: i64,
     target: &OutboxTarget<'_>,
     kind: OutboxKind,

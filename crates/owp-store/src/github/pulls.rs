@@ -1,9 +1,9 @@
 //! Pull requests linked to tasks (`gh_linked_prs`): their state, author and whether they act on
 //! the task.
 
-use owp_sql_sqlite::github_rows::{self, LinkFields};
+use owp_sql_sqlite::github_rows::LinkFields;
 
-use crate::engine::checked::checked_read;
+use crate::engine::checked::{checked_in_tx, checked_read};
 use crate::{Store, StoreError, WriteTx};
 
 /// State of a pull request linked to a task.
@@ -127,11 +127,7 @@ impl WriteTx {
         repo: &str,
         number: i64,
     ) -> Result<Vec<LinkedPr>, StoreError> {
-        let rows: Vec<LinkFields> = sqlx::query_as(github_rows::LINKS_OF_PR)
-            .bind(repo)
-            .bind(number)
-            .fetch_all(self.conn())
-            .await?;
+        let rows = checked_in_tx!(self.conn(), github_rows::links_of_pr(repo, number))?;
         decode_links(rows)
     }
 
@@ -140,10 +136,7 @@ impl WriteTx {
         &mut self,
         task_id: &str,
     ) -> Result<Vec<LinkedPr>, StoreError> {
-        let rows: Vec<LinkFields> = sqlx::query_as(github_rows::OPEN_LINKS_OF_TASK)
-            .bind(task_id)
-            .fetch_all(self.conn())
-            .await?;
+        let rows = checked_in_tx!(self.conn(), github_rows::open_links_of_task(task_id))?;
         decode_links(rows)
     }
 }

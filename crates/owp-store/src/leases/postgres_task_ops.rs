@@ -17,7 +17,9 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row};
+use sqlx::{Any, AssertSqlSafe, Executor, Row};
+
+use crate::engine::tx_conn::{TxConnection, Typed};
 
 use super::effects::{
     MoveValues, ack_data, ack_lease, ack_task, budget_counters, end_lease, live_leases,
@@ -237,7 +239,7 @@ fn acked(row: &AnyRow, ack: &AckJob, now: i64) -> Result<Option<(TaskRow, Event)
 /// `op` of `worker` as one statement on `conn` (a move reads its task first), marking the worker
 /// seen unless it was lately; `None` when the plain path does not apply (nothing was written).
 async fn task_op_statement(
-    conn: &mut AnyConnection,
+    conn: &mut TxConnection,
     timing: &Timing,
     worker: &WorkerRow,
     op: &TaskOp,
@@ -293,8 +295,14 @@ impl Batched for MoveJob {
     fn shape(&self) {}
 
     async fn run(store: &Store, jobs: &[Self], now: i64) -> Result<Vec<Self::Answer>, StoreError> {
-        let mut conn = store.write.acquire().await?;
-        moves(&mut conn, jobs, now).await
+        // A connection of the write transactions' pool: the statements below are theirs.
+        let Some(pool) = &store.pg_tx else {
+            return Err(StoreError::Config(
+                "moves in batches are PostgreSQL's".into(),
+            ));
+        };
+        let mut conn = pool.acquire().await?;
+        moves(TxConnection::of(Typed::Postgres(&mut conn)), jobs, now).await
     }
 }
 
@@ -329,7 +337,7 @@ impl Planned<'_> {
 /// for each job in order; `None` where the plain path does not apply or a later statement failed
 /// (nothing was written for it). An error means nothing was written at all.
 async fn moves(
-    conn: &mut AnyConnection,
+    conn: &mut TxConnection,
     jobs: &[MoveJob],
     now: i64,
 ) -> Result<Vec<Option<(TaskRow, Event)>>, StoreError> {
