@@ -1,4 +1,5 @@
-//! Vouch lists (`owp::store::github::vouch`): read-only statements.
+//! Vouch lists (`owp::store::github::vouch`): the lists each repository reads, their entries
+//! and a maintainer's commands. The writes return the rows they changed.
 
 use super::Db;
 
@@ -95,4 +96,256 @@ pub async fn entries_denounced_first<'c>(
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(|r| entry!(r)).collect())
+}
+
+/// Why each list `repo` reads is not (wholly) applied, by list.
+pub async fn errors_of<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo: &str,
+) -> sqlx::Result<Vec<String>> {
+    let rows = sqlx::query_file!("../../sql/vouch/errors_of.sql", repo)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.error).collect())
+}
+
+/// `repo`'s `vouch.trust` and `vouch.required` (1 or 0).
+pub async fn set_settings<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo: &str,
+    trust: i64,
+    required: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/vouch/set_settings.sql", repo, trust, required)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// The lists repository `repo_id` reads, by origin.
+pub async fn origins<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo_id: i64,
+) -> sqlx::Result<Vec<String>> {
+    let rows = sqlx::query_file!("../../sql/vouch/origins.sql", repo_id)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.origin).collect())
+}
+
+/// Forgets list `origin` of repository `repo_id`.
+pub async fn forget_list<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo_id: i64,
+    origin: &str,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/vouch/forget_list.sql", repo_id, origin)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Forgets the entries list `origin` of repository `repo_id` gave (a maintainer's commands
+/// stay).
+pub async fn forget_list_entries<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo_id: i64,
+    origin: &str,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/vouch/forget_list_entries.sql", repo_id, origin)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// What list `origin` of repository `repo_id` last was: `(digest, error)`.
+pub async fn list_read<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo_id: i64,
+    origin: &str,
+) -> sqlx::Result<Option<(Option<String>, Option<String>)>> {
+    let row = sqlx::query_file!("../../sql/vouch/list_read.sql", repo_id, origin)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(|r| (r.digest, r.error)))
+}
+
+/// List `origin` of repository `repo_id`, which GitHub never answered for.
+pub async fn list_unanswered<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo_id: i64,
+    origin: &str,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/vouch/list_unanswered.sql", repo_id, origin)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// The logins of list `origin` (`source`) of repository `repo_id` resolved to an account,
+/// with it.
+pub async fn resolved_logins<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo_id: i64,
+    source: &str,
+    origin: &str,
+) -> sqlx::Result<Vec<(String, i64)>> {
+    let rows = sqlx::query_file!(
+        "../../sql/vouch/resolved_logins.sql",
+        repo_id,
+        source,
+        origin
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.login, r.account_id)).collect())
+}
+
+/// Forgets the entries of list `origin` (`source`) of repository `repo_id`.
+pub async fn clear_entries<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo_id: i64,
+    source: &str,
+    origin: &str,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/vouch/clear_entries.sql", repo_id, source, origin)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// `login` on list `origin` (`source`) of repository `repo_id`: `vouched` or `denounced`
+/// (1), with `details`, at `now` (ms), resolved to `account_id` if it was.
+#[allow(clippy::too_many_arguments)]
+pub async fn add_entry<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo_id: i64,
+    source: &str,
+    origin: &str,
+    login: &str,
+    vouched: i64,
+    denounced: i64,
+    details: Option<&str>,
+    now: i64,
+    account_id: Option<i64>,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!(
+        "../../sql/vouch/add_entry.sql",
+        repo_id,
+        source,
+        origin,
+        login,
+        vouched,
+        denounced,
+        details,
+        now,
+        account_id
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// List `origin` of repository `repo_id` read at `now` (ms): found at `path` (none: no
+/// file), with `error`, its applied entries' `digest`.
+pub async fn keep_list<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo_id: i64,
+    origin: &str,
+    path: Option<&str>,
+    error: Option<&str>,
+    now: i64,
+    digest: Option<&str>,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!(
+        "../../sql/vouch/keep_list.sql",
+        repo_id,
+        origin,
+        path,
+        error,
+        now,
+        digest
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Repository `repo_id`'s entries of `login` not resolved yet name `account_id`.
+pub async fn resolve_in_repo<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo_id: i64,
+    login: &str,
+    account_id: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!(
+        "../../sql/vouch/resolve_in_repo.sql",
+        repo_id,
+        login,
+        account_id
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Every entry of `login` not resolved yet names `account_id`.
+pub async fn resolve_everywhere<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    login: &str,
+    account_id: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/vouch/resolve_everywhere.sql", login, account_id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// `repo` is closed to all but maintainers while a list it reads was never read or is not
+/// valid.
+pub async fn update_closed<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo: &str,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/vouch/update_closed.sql", repo)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// A maintainer's `/owp unvouch` of `login` in repository `repo_id`.
+pub async fn unvouch<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo_id: i64,
+    login: &str,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/vouch/unvouch.sql", repo_id, login)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// A maintainer's `/owp vouch` (`vouched` 1) or `/owp denounce` (`denounced` 1, for
+/// `details`) of `login` in repository `repo_id`, at `now` (ms).
+pub async fn command_entry<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo_id: i64,
+    login: &str,
+    vouched: i64,
+    denounced: i64,
+    details: Option<&str>,
+    now: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!(
+        "../../sql/vouch/command_entry.sql",
+        repo_id,
+        login,
+        vouched,
+        denounced,
+        details,
+        now
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
 }

@@ -304,6 +304,38 @@ async fn databases_of_earlier_commits_start_with_todays_schema_postgres() {
     earlier_databases_start_with_todays_schema("postgres").await;
 }
 
+/// PostgreSQL keeps the schema's numbers as BIGINT, as SQLite's INTEGER is 64 bits: a statement
+/// the compiler checks (`sql/`) binds `i64` for a column on both backends. The columns still
+/// INTEGER are counts and flags of the claim's hot tables that no fixed statement binds; a new
+/// one fails here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_numbers_are_bigint_as_on_sqlite() {
+    let dir = tempfile::tempdir().expect("dir");
+    let Some(url) = new_database("postgres", dir.path(), "numbers").await else {
+        crate::services::missing("postgres", "column types", "no PostgreSQL");
+        return;
+    };
+    let store = Store::open(&url, fast_timing())
+        .await
+        .expect("a new database");
+    let integers: Vec<(String,)> = sqlx::query_as(
+        "SELECT table_name || '.' || column_name FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND data_type = 'integer' \
+         ORDER BY table_name, column_name",
+    )
+    .fetch_all(store.read_pool())
+    .await
+    .expect("columns");
+    store.close().await;
+    let integers: Vec<String> = integers.into_iter().map(|(c,)| c).collect();
+    assert_eq!(
+        integers,
+        ["task_paths.exact", "task_paths.held", "tasks.waiting"],
+        "a number PostgreSQL holds as INTEGER: make it BIGINT, as its SQLite twin is 64 bits"
+    );
+    drop_databases(dir.path());
+}
+
 /// The oldest database of each backend, as an operator meets it: `owp serve` starts on it and the
 /// pool works (its first writes append to the audit log, whose ids came from an identity column
 /// then).

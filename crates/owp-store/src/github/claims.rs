@@ -59,10 +59,7 @@ pub async fn claim_of_task(
 
 /// Forgets the comment claim of a task.
 pub async fn delete_claim(conn: &mut TxConnection, task_id: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM gh_claims WHERE task_id = $1")
-        .bind(task_id)
-        .execute(conn)
-        .await?;
+    checked_in_tx!(conn, claims::forget(task_id))?;
     Ok(())
 }
 
@@ -80,25 +77,13 @@ impl WriteTx {
         reminder: bool,
     ) -> Result<(), StoreError> {
         let now = self.now;
-        sqlx::query(
-            "INSERT INTO gh_claims (task_id, lease_id, login, worker_id, person, ttl_ms, reminder, \
-             claimed_at, last_activity_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
-             ON CONFLICT (task_id) DO UPDATE SET lease_id = excluded.lease_id, \
-             login = excluded.login, worker_id = excluded.worker_id, person = excluded.person, \
-             ttl_ms = excluded.ttl_ms, reminder = excluded.reminder, \
-             claimed_at = excluded.claimed_at, last_activity_at = excluded.last_activity_at, \
-             reminded_at = NULL",
-        )
-        .bind(task_id)
-        .bind(lease_id)
-        .bind(login)
-        .bind(worker_id)
-        .bind(i64::from(person))
-        .bind(ttl_ms)
-        .bind(i64::from(reminder))
-        .bind(now)
-        .execute(self.conn())
-        .await?;
+        let (person, reminder) = (i64::from(person), i64::from(reminder));
+        checked_in_tx!(
+            self.conn(),
+            claims::record(
+                task_id, lease_id, login, worker_id, person, ttl_ms, reminder, now
+            )
+        )?;
         Ok(())
     }
 
@@ -118,13 +103,7 @@ impl WriteTx {
         if moved == 0 {
             return Ok(false);
         }
-        sqlx::query(
-            "UPDATE gh_claims SET last_activity_at = $1, reminded_at = NULL WHERE task_id = $2",
-        )
-        .bind(now)
-        .bind(&claim.task_id)
-        .execute(self.conn())
-        .await?;
+        checked_in_tx!(self.conn(), claims::touch(&claim.task_id, now))?;
         Ok(true)
     }
 
@@ -150,18 +129,10 @@ impl WriteTx {
     ) -> Result<u64, StoreError> {
         self.store().note_deadline(until);
         // The lease's clock, in the lease's row (acknowledged: the task is in progress).
-        let moved = sqlx::query(
-            "UPDATE leases SET expires_at = $1, deadline = $1 \
-             WHERE id = $2 AND ended_at IS NULL AND acked_at IS NOT NULL \
-               AND task_seq = (SELECT seq FROM tasks WHERE id = $3 AND lease_id = $2)",
-        )
-        .bind(until)
-        .bind(lease_id)
-        .bind(task_id)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
-        Ok(moved)
+        Ok(checked_in_tx!(
+            self.conn(),
+            claims::move_deadline(lease_id, task_id, until)
+        )?)
     }
 
     /// Marks a claim reminded; false when someone else did it first (or the claimer was active).
@@ -171,16 +142,7 @@ impl WriteTx {
         activity_at: i64,
     ) -> Result<bool, StoreError> {
         let now = self.now;
-        let n = sqlx::query(
-            "UPDATE gh_claims SET reminded_at = $1 WHERE task_id = $2 AND reminded_at IS NULL \
-             AND last_activity_at = $3",
-        )
-        .bind(now)
-        .bind(task_id)
-        .bind(activity_at)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
+        let n = checked_in_tx!(self.conn(), claims::reminded(task_id, now, activity_at))?;
         Ok(n == 1)
     }
 

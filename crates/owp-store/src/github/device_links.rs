@@ -7,7 +7,7 @@
 //! table and nothing of sign-in reads this one, so a device code of one kind is unknown to the
 //! other. GitHub's device code arrives here as a digest only (the caller hashes it).
 
-use crate::engine::sqlite_writer::ExecuteWrite;
+use crate::engine::checked::{checked_in_tx, checked_write};
 use crate::signin::DevicePoll;
 use crate::{Store, StoreError, WriteTx, now_ms};
 
@@ -26,25 +26,13 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let now = tx.now;
-        sqlx::query(
-            "DELETE FROM worker_link_flows WHERE expires_at < $1 \
-             OR (worker_id = $2 AND used_at IS NULL)",
-        )
-        .bind(now - KEEP_ENDED_MS)
-        .bind(worker_id)
-        .execute(tx.conn())
-        .await?;
-        sqlx::query(
-            "INSERT INTO worker_link_flows \
-             (digest, worker_id, interval_ms, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(digest)
-        .bind(worker_id)
-        .bind(interval_ms)
-        .bind(now)
-        .bind(now + ttl_ms)
-        .execute(tx.conn())
-        .await?;
+        let before = now - KEEP_ENDED_MS;
+        checked_in_tx!(tx.conn(), device_links::clear_flows(before, worker_id))?;
+        let expires_at = now + ttl_ms;
+        checked_in_tx!(
+            tx.conn(),
+            device_links::start_flow(digest, worker_id, interval_ms, now, expires_at)
+        )?;
         tx.commit().await?;
         Ok(())
     }
@@ -58,29 +46,11 @@ impl Store {
     ) -> Result<DevicePoll, StoreError> {
         let mut tx = self.begin().await?;
         let now = tx.now;
-        let went: Option<(String,)> = sqlx::query_as(
-            "UPDATE worker_link_flows SET polled_at = $1 \
-             WHERE digest = $2 AND worker_id = $3 AND used_at IS NULL AND expires_at > $1 \
-               AND (polled_at IS NULL OR polled_at + interval_ms <= $1) \
-             RETURNING digest",
-        )
-        .bind(now)
-        .bind(digest)
-        .bind(worker_id)
-        .fetch_optional(tx.conn())
-        .await?;
-        let out = if went.is_some() {
+        let went = checked_in_tx!(tx.conn(), device_links::poll_flow(digest, worker_id, now))?;
+        let out = if went {
             DevicePoll::Go
         } else {
-            let row: Option<(Option<i64>, i64)> = sqlx::query_as(
-                "SELECT polled_at, interval_ms FROM worker_link_flows \
-                 WHERE digest = $1 AND worker_id = $2 AND used_at IS NULL AND expires_at > $3",
-            )
-            .bind(digest)
-            .bind(worker_id)
-            .bind(now)
-            .fetch_optional(tx.conn())
-            .await?;
+            let row = checked_in_tx!(tx.conn(), device_links::flow_wait(digest, worker_id, now))?;
             DevicePoll::of(row, now)
         };
         tx.commit().await?;
@@ -94,14 +64,10 @@ impl Store {
         digest: &str,
         interval_ms: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE worker_link_flows SET interval_ms = $1 WHERE digest = $2 AND worker_id = $3",
-        )
-        .bind(interval_ms)
-        .bind(digest)
-        .bind(worker_id)
-        .execute_write(self)
-        .await?;
+        checked_write!(
+            self,
+            device_links::slow_flow(digest, worker_id, interval_ms)
+        )?;
         Ok(())
     }
 
@@ -111,15 +77,7 @@ impl Store {
         worker_id: &str,
         digest: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE worker_link_flows SET used_at = $1 \
-             WHERE digest = $2 AND worker_id = $3 AND used_at IS NULL",
-        )
-        .bind(now_ms())
-        .bind(digest)
-        .bind(worker_id)
-        .execute_write(self)
-        .await?;
+        checked_write!(self, device_links::end_flow(digest, worker_id, now_ms()))?;
         Ok(())
     }
 }
@@ -133,16 +91,7 @@ impl WriteTx {
         digest: &str,
     ) -> Result<bool, StoreError> {
         let now = self.now;
-        let done = sqlx::query(
-            "UPDATE worker_link_flows SET used_at = $1 \
-             WHERE digest = $2 AND worker_id = $3 AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(digest)
-        .bind(worker_id)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
+        let done = checked_in_tx!(self.conn(), device_links::end_flow(digest, worker_id, now))?;
         Ok(done == 1)
     }
 }

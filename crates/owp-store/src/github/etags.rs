@@ -1,8 +1,7 @@
 //! What GitHub last answered to the App's conditional requests (`gh_etags`), kept so that a
 //! restarted process reads unchanged listings with `304 Not Modified` answers at once.
 
-use crate::engine::checked::checked_read;
-use crate::engine::sqlite_writer::ExecuteWrite;
+use crate::engine::checked::{checked_read, checked_write};
 use crate::{Store, StoreError};
 
 /// Rows not refreshed for this long are dropped.
@@ -38,24 +37,11 @@ impl Store {
     pub async fn gh_save_etags(&self, rows: &[EtagRow]) -> Result<(), StoreError> {
         let now = crate::now_ms();
         for row in rows {
-            sqlx::query(
-                "INSERT INTO gh_etags (path, etag, body, next_page, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (path) DO UPDATE SET \
-                 etag = excluded.etag, body = excluded.body, next_page = excluded.next_page, \
-                 updated_at = excluded.updated_at",
-            )
-            .bind(&row.path)
-            .bind(&row.etag)
-            .bind(&row.body)
-            .bind(&row.next_page)
-            .bind(now)
-            .execute_write(self)
-            .await?;
+            let (path, etag, body) = (&row.path, &row.etag, &row.body);
+            let next_page = row.next_page.as_deref();
+            checked_write!(self, upkeep::save_etag(path, etag, body, next_page, now))?;
         }
-        sqlx::query("DELETE FROM gh_etags WHERE updated_at < $1")
-            .bind(now - KEEP_MS)
-            .execute_write(self)
-            .await?;
+        checked_write!(self, upkeep::sweep_etags(now - KEEP_MS))?;
         Ok(())
     }
 }

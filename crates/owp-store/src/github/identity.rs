@@ -43,33 +43,17 @@ impl WriteTx {
         if old == new {
             return Ok(true);
         }
-        let taken: Option<(i64,)> = sqlx::query_as("SELECT id FROM repos WHERE name = $1")
-            .bind(new)
-            .fetch_optional(self.conn())
-            .await?;
-        let taken_gh: Option<(String,)> =
-            sqlx::query_as("SELECT repo FROM gh_repos WHERE repo = $1")
-                .bind(new)
-                .fetch_optional(self.conn())
-                .await?;
+        let taken = checked_in_tx!(self.conn(), repos::id(new))?;
+        let taken_gh = checked_in_tx!(self.conn(), identity::app_repo_named(new))?;
         // A case-only rename finds itself under the new spelling on a case-insensitive match;
         // names are compared exactly here, so only another repository blocks it.
-        if taken.is_some() || taken_gh.is_some() {
+        if taken.is_some() || taken_gh {
             return Ok(false);
         }
         let now = self.now;
-        sqlx::query("UPDATE repos SET name = $1, updated_at = $2 WHERE name = $3")
-            .bind(new)
-            .bind(now)
-            .bind(old)
-            .execute(self.conn())
-            .await?;
-        sqlx::query("UPDATE repos SET clone_url = $1 WHERE name = $2 AND clone_url = $3")
-            .bind(default_clone_url(new))
-            .bind(new)
-            .bind(default_clone_url(old))
-            .execute(self.conn())
-            .await?;
+        checked_in_tx!(self.conn(), identity::rename_policy(old, new, now))?;
+        let (former, url) = (default_clone_url(old), default_clone_url(new));
+        checked_in_tx!(self.conn(), identity::follow_clone_url(new, &former, &url))?;
         for table in ["gh_repos", "gh_tasks", "gh_outbox", "gh_linked_prs"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE {table} SET repo = $1 WHERE repo = $2"
@@ -114,65 +98,27 @@ impl WriteTx {
         number: i64,
     ) -> Result<bool, StoreError> {
         let key = format!("{repo}#{number}");
-        let target: Option<(i64,)> = sqlx::query_as("SELECT id FROM repos WHERE name = $1")
-            .bind(repo)
-            .fetch_optional(self.conn())
-            .await?;
-        let Some((repo_id,)) = target else {
+        let Some(repo_id) = checked_in_tx!(self.conn(), repos::id(repo))? else {
             return Ok(false);
         };
-        let taken: Option<(String,)> =
-            sqlx::query_as("SELECT id FROM tasks WHERE repo_id = $1 AND key = $2")
-                .bind(repo_id)
-                .bind(&key)
-                .fetch_optional(self.conn())
-                .await?;
-        if taken.is_some() {
+        if checked_in_tx!(self.conn(), identity::task_with_key(repo_id, &key))?.is_some() {
             return Ok(false);
         }
-        let old_number: Option<(i64,)> =
-            sqlx::query_as("SELECT issue_number FROM gh_tasks WHERE task_id = $1")
-                .bind(&task.id)
-                .fetch_optional(self.conn())
-                .await?;
+        let old_number = checked_in_tx!(self.conn(), identity::issue_of_task(&task.id))?;
         // The area lock stays only when nobody holds the same area in the new repository.
-        sqlx::query(
-            "UPDATE tasks SET repo_id = $1, key = $2, updated_at = $3, \
-             area_lock = CASE WHEN area_lock IS NOT NULL AND EXISTS (SELECT 1 FROM tasks x \
-                 WHERE x.repo_id = $1 AND x.area_lock = tasks.area_lock) THEN NULL \
-                 ELSE area_lock END \
-             WHERE id = $4",
-        )
-        .bind(repo_id)
-        .bind(&key)
-        .bind(self.now)
-        .bind(&task.id)
-        .execute(self.conn())
-        .await?;
-        sqlx::query("UPDATE leases SET repo_id = $1 WHERE task_seq = $2 AND repo_id = $3")
-            .bind(repo_id)
-            .bind(task.seq)
-            .bind(task.repo_id)
-            .execute(self.conn())
-            .await?;
-        sqlx::query("UPDATE gh_tasks SET repo = $1, issue_number = $2 WHERE task_id = $3")
-            .bind(repo)
-            .bind(number)
-            .bind(&task.id)
-            .execute(self.conn())
-            .await?;
-        if let Some((old_number,)) = old_number {
-            sqlx::query(
-                "UPDATE gh_outbox SET repo = $1, issue_number = $2, installation_id = \
-                 COALESCE((SELECT installation_id FROM gh_repos WHERE repo = $1), installation_id) \
-                 WHERE repo = $3 AND issue_number = $4 AND state = 'pending'",
-            )
-            .bind(repo)
-            .bind(number)
-            .bind(&task.repo)
-            .bind(old_number)
-            .execute(self.conn())
-            .await?;
+        let now = self.now;
+        checked_in_tx!(
+            self.conn(),
+            identity::move_task(&task.id, repo_id, &key, now)
+        )?;
+        let (seq, from) = (task.seq, task.repo_id);
+        checked_in_tx!(self.conn(), identity::move_leases(seq, from, repo_id))?;
+        checked_in_tx!(self.conn(), identity::move_issue(&task.id, repo, number))?;
+        if let Some(old_number) = old_number {
+            checked_in_tx!(
+                self.conn(),
+                identity::move_pending_comments(&task.repo, old_number, repo, number)
+            )?;
         }
         Ok(true)
     }
@@ -184,23 +130,16 @@ impl WriteTx {
         repo: &str,
         installation_id: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE gh_outbox SET installation_id = $1 \
-             WHERE repo = $2 AND state = 'pending' AND installation_id <> $1",
-        )
-        .bind(installation_id)
-        .bind(repo)
-        .execute(self.conn())
-        .await?;
+        checked_in_tx!(
+            self.conn(),
+            identity::follow_installation(repo, installation_id)
+        )?;
         Ok(())
     }
 
     /// Forgets the GitHub id of a repository record (another record has the id now).
     pub async fn gh_forget_github_id(&mut self, repo: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE gh_repos SET github_id = NULL WHERE repo = $1")
-            .bind(repo)
-            .execute(self.conn())
-            .await?;
+        checked_in_tx!(self.conn(), identity::forget_github_id(repo))?;
         Ok(())
     }
 }

@@ -6,8 +6,7 @@
 //! processes, but never ahead of an earlier pending delivery of the same lane: that rule is one
 //! condition of the statement that claims ([`CLAIM_NEXT`]), so it holds however many race.
 
-use crate::engine::checked::checked_read;
-use crate::engine::sqlite_writer::ExecuteWrite;
+use crate::engine::checked::{checked_in_tx, checked_read, checked_write};
 use crate::{Backend, Store, StoreError, WriteTx};
 
 /// What a delivery must wait for: the earlier pending deliveries of its repository and of its
@@ -90,16 +89,8 @@ impl WriteTx {
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         let now = self.now;
-        sqlx::query(
-            "UPDATE gh_deliveries SET state = $1, finished_at = $2, error = $3, \
-             claimed_by = NULL, claimed_until = NULL WHERE seq = $4",
-        )
-        .bind(outcome.as_str())
-        .bind(now)
-        .bind(error)
-        .bind(seq)
-        .execute(self.conn())
-        .await?;
+        let state = outcome.as_str();
+        checked_in_tx!(self.conn(), inbox::finish(seq, state, now, error))?;
         Ok(())
     }
 }
@@ -116,21 +107,19 @@ impl Store {
         lane: DeliveryLane,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let n = sqlx::query(
-            "INSERT INTO gh_deliveries (delivery_id, event, body, body_sha256, received_at, \
-             next_attempt_at, lane_installation, lane_repo) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6, $7) ON CONFLICT DO NOTHING",
-        )
-        .bind(delivery_id)
-        .bind(event)
-        .bind(body)
-        .bind(body_sha256)
-        .bind(now)
-        .bind(lane.installation)
-        .bind(lane.installation.and(lane.repo))
-        .execute_write(self)
-        .await?
-        .rows_affected();
+        let (installation, repo) = (lane.installation, lane.installation.and(lane.repo));
+        let n = checked_write!(
+            self,
+            inbox::store_delivery(
+                delivery_id,
+                event,
+                body,
+                body_sha256,
+                now,
+                installation,
+                repo
+            )
+        )?;
         Ok(n == 1)
     }
 
@@ -210,25 +199,14 @@ impl Store {
         at: Option<i64>,
         error: &str,
     ) -> Result<(), StoreError> {
-        // $1: when to try again, or when it failed.
-        let (sql, instant) = match at {
-            Some(at) => (
-                "UPDATE gh_deliveries SET next_attempt_at = $1, error = $2, claimed_by = NULL, \
-                 claimed_until = NULL WHERE seq = $3",
-                at,
-            ),
-            None => (
-                "UPDATE gh_deliveries SET state = 'failed', finished_at = $1, error = $2, \
-                 claimed_by = NULL, claimed_until = NULL WHERE seq = $3",
-                crate::now_ms(),
-            ),
+        match at {
+            Some(at) => checked_write!(self, inbox::retry(seq, at, error))?,
+            None => {
+                let failed = DeliveryOutcome::Failed.as_str();
+                let now = crate::now_ms();
+                checked_write!(self, inbox::finish(seq, failed, now, Some(error)))?
+            }
         };
-        sqlx::query(sql)
-            .bind(instant)
-            .bind(error)
-            .bind(seq)
-            .execute_write(self)
-            .await?;
         Ok(())
     }
 
@@ -245,19 +223,9 @@ impl Store {
         attempt_id: i64,
     ) -> Result<(), StoreError> {
         let now = crate::now_ms();
-        sqlx::query(
-            "INSERT INTO gh_redeliveries (guid, attempt_id, requested_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (guid) DO NOTHING",
-        )
-        .bind(guid)
-        .bind(attempt_id)
-        .bind(now)
-        .execute_write(self)
-        .await?;
-        sqlx::query("DELETE FROM gh_redeliveries WHERE requested_at < $1")
-            .bind(now - 4 * 24 * 3_600_000)
-            .execute_write(self)
-            .await?;
+        checked_write!(self, inbox::redelivery_asked(guid, attempt_id, now))?;
+        let before = now - 4 * 24 * 3_600_000;
+        checked_write!(self, inbox::sweep_redeliveries(before))?;
         Ok(())
     }
 }

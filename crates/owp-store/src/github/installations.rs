@@ -53,42 +53,24 @@ impl WriteTx {
         suspended: bool,
     ) -> Result<(), StoreError> {
         let now = self.now;
-        sqlx::query(
-            "INSERT INTO gh_installations (id, account, suspended, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO UPDATE SET \
-             account = CASE WHEN excluded.account = '' THEN gh_installations.account \
-                            ELSE excluded.account END, \
-             suspended = excluded.suspended, updated_at = excluded.updated_at",
-        )
-        .bind(id)
-        .bind(account)
-        .bind(i64::from(suspended))
-        .bind(now)
-        .execute(self.conn())
-        .await?;
+        let suspended = i64::from(suspended);
+        checked_in_tx!(
+            self.conn(),
+            installations::keep_installation(id, account, suspended, now)
+        )?;
         Ok(())
     }
 
     /// Forgets an installation: its repositories leave and its pending comments are dropped.
     /// Returns the repositories that left.
     pub async fn gh_delete_installation(&mut self, id: i64) -> Result<Vec<String>, StoreError> {
-        let repos: Vec<(String,)> =
-            sqlx::query_as("SELECT repo FROM gh_repos WHERE installation_id = $1")
-                .bind(id)
-                .fetch_all(self.conn())
-                .await?;
-        for (repo,) in &repos {
+        let repos = checked_in_tx!(self.conn(), installations::repos_of(id))?;
+        for repo in &repos {
             self.gh_detach_repo(repo).await?;
         }
-        sqlx::query("DELETE FROM gh_installations WHERE id = $1")
-            .bind(id)
-            .execute(self.conn())
-            .await?;
-        sqlx::query("DELETE FROM gh_write_log WHERE installation_id = $1")
-            .bind(id)
-            .execute(self.conn())
-            .await?;
-        Ok(repos.into_iter().map(|(r,)| r).collect())
+        checked_in_tx!(self.conn(), installations::forget_installation(id))?;
+        checked_in_tx!(self.conn(), installations::forget_write_log(id))?;
+        Ok(repos)
     }
 
     /// Attaches a repository to an installation; true when it was not attached before.
@@ -99,58 +81,30 @@ impl WriteTx {
         installation_id: i64,
     ) -> Result<bool, StoreError> {
         let now = self.now;
-        let before: Option<(Option<i64>,)> =
-            sqlx::query_as("SELECT installation_id FROM gh_repos WHERE repo = $1")
-                .bind(repo)
-                .fetch_optional(self.conn())
-                .await?;
-        sqlx::query(
-            "INSERT INTO gh_repos (repo, github_id, installation_id, joined_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (repo) DO UPDATE SET \
-             github_id = COALESCE(excluded.github_id, gh_repos.github_id), \
-             installation_id = excluded.installation_id, left_at = NULL, \
-             joined_at = CASE WHEN gh_repos.installation_id IS NULL THEN excluded.joined_at \
-                              ELSE gh_repos.joined_at END",
-        )
-        .bind(repo)
-        .bind(github_id)
-        .bind(installation_id)
-        .bind(now)
-        .execute(self.conn())
-        .await?;
-        Ok(!matches!(before, Some((Some(_),))))
+        let before = checked_in_tx!(self.conn(), installations::installation_of(repo))?;
+        checked_in_tx!(
+            self.conn(),
+            installations::attach(repo, github_id, installation_id, now)
+        )?;
+        Ok(!matches!(before, Some(Some(_))))
     }
 
     /// The App left a repository: it stays in the pool's records, and its pending comments are
     /// dropped (they can no longer be written).
     pub async fn gh_detach_repo(&mut self, repo: &str) -> Result<(), StoreError> {
         let now = self.now;
-        sqlx::query("UPDATE gh_repos SET installation_id = NULL, left_at = $1 WHERE repo = $2")
-            .bind(now)
-            .bind(repo)
-            .execute(self.conn())
-            .await?;
-        sqlx::query(
-            "UPDATE gh_outbox SET state = 'dropped', last_error = 'the App left the repository', \
-             claimed_by = NULL, claimed_until = NULL WHERE repo = $1 AND state = 'pending'",
-        )
-        .bind(repo)
-        .execute(self.conn())
-        .await?;
+        checked_in_tx!(self.conn(), installations::detach(repo, now))?;
+        checked_in_tx!(self.conn(), installations::drop_repo_comments(repo))?;
         Ok(())
     }
 
     /// Ids of a repository's issue tasks not yet taken (ready or blocked), for the repository's
     /// leaving the pool.
     pub async fn gh_untaken_issue_tasks(&mut self, repo: &str) -> Result<Vec<String>, StoreError> {
-        let ids: Vec<(String,)> = sqlx::query_as(
-            "SELECT t.id FROM tasks t JOIN repos r ON r.id = t.repo_id \
-             JOIN gh_tasks g ON g.task_id = t.id WHERE r.name = $1 AND t.status IN ('ready', 'blocked')",
-        )
-        .bind(repo)
-        .fetch_all(self.conn())
-        .await?;
-        Ok(ids.into_iter().map(|(id,)| id).collect())
+        Ok(checked_in_tx!(
+            self.conn(),
+            installations::untaken_issue_tasks(repo)
+        )?)
     }
 
     /// The GitHub record of a repository.
@@ -182,12 +136,10 @@ impl WriteTx {
         if (open, active) == (real_open, real_active) {
             return Ok(None);
         }
-        sqlx::query("UPDATE repos SET open_prs = $1, active_leases = $2 WHERE name = $3")
-            .bind(real_open)
-            .bind(real_active)
-            .bind(repo)
-            .execute(self.conn())
-            .await?;
+        checked_in_tx!(
+            self.conn(),
+            installations::set_figures(repo, real_open, real_active)
+        )?;
         Ok(Some(((open, active), (real_open, real_active))))
     }
 }
@@ -282,44 +234,33 @@ impl WriteTx {
             claim_allowlist,
         }) = config
         {
-            sqlx::query(
-                "UPDATE repos SET claims_per_hour = $1, contract = $2, \
-                 min_account_age_days = $3, first_timers_label = $4, cooldown_hours = $5, \
-                 verified_commits = $6, verified_commits_below_trust = $7, \
-                 max_claims_per_user = $8, claim_allowlist = $9 WHERE name = $10",
-            )
-            .bind(claims_per_hour)
-            .bind(contract)
-            .bind(min_account_age_days)
-            .bind(first_timers_label)
-            .bind(cooldown_hours)
-            .bind(verified_commits.as_str())
-            .bind(verified_commits_below_trust.map(i64::from))
-            .bind(max_claims_per_user)
-            .bind(claim_allowlist)
-            .bind(repo)
-            .execute(self.conn())
-            .await?;
+            let verified = verified_commits.as_str();
+            let below_trust = verified_commits_below_trust.map(i64::from);
+            checked_in_tx!(
+                self.conn(),
+                installations::settings(
+                    repo,
+                    claims_per_hour,
+                    contract,
+                    min_account_age_days,
+                    first_timers_label,
+                    cooldown_hours,
+                    verified,
+                    below_trust,
+                    max_claims_per_user,
+                    claim_allowlist
+                )
+            )?;
             self.set_repo_approval(repo, &approval).await?;
-            sqlx::query(
-                "UPDATE gh_repos SET config = $1, config_error = $2, config_checked_at = $3 \
-                 WHERE repo = $4",
-            )
-            .bind(config)
-            .bind(error)
-            .bind(checked_at)
-            .bind(repo)
-            .execute(self.conn())
-            .await?;
+            checked_in_tx!(
+                self.conn(),
+                installations::config_read(repo, config, error, checked_at)
+            )?;
         } else {
-            sqlx::query(
-                "UPDATE gh_repos SET config_error = $1, config_checked_at = $2 WHERE repo = $3",
-            )
-            .bind(error)
-            .bind(checked_at)
-            .bind(repo)
-            .execute(self.conn())
-            .await?;
+            checked_in_tx!(
+                self.conn(),
+                installations::config_refused(repo, error, checked_at)
+            )?;
         }
         Ok(())
     }
@@ -327,10 +268,7 @@ impl WriteTx {
     /// Makes the next delivery or reconciliation of a repository read its `.github/owp.yml`
     /// again (a read that GitHub did not answer).
     pub async fn gh_config_stale(&mut self, repo: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE gh_repos SET config_checked_at = 0 WHERE repo = $1")
-            .bind(repo)
-            .execute(self.conn())
-            .await?;
+        checked_in_tx!(self.conn(), installations::config_stale(repo))?;
         Ok(())
     }
 }

@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use crate::engine::tx_conn::TxConnection;
 use owp_sql_sqlite::github_rows::TaskFields;
 
-use crate::engine::checked::{checked_in_tx, checked_read};
-use crate::engine::sqlite_writer::ExecuteWrite;
+use crate::engine::checked::{checked_in_tx, checked_read, checked_write};
 use crate::{Store, StoreError, WriteTx};
 
 /// The GitHub side of a task made from an issue.
@@ -75,17 +74,10 @@ impl WriteTx {
         label_warnings: &[String],
     ) -> Result<(), StoreError> {
         let warnings = serde_json::to_string(label_warnings).unwrap_or_else(|_| "[]".into());
-        sqlx::query(
-            "INSERT INTO gh_tasks (task_id, repo, issue_number, label_warnings) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (task_id) DO UPDATE SET \
-             label_warnings = excluded.label_warnings",
-        )
-        .bind(task_id)
-        .bind(repo)
-        .bind(number)
-        .bind(warnings)
-        .execute(self.conn())
-        .await?;
+        checked_in_tx!(
+            self.conn(),
+            issues::record_task(task_id, repo, number, &warnings)
+        )?;
         Ok(())
     }
 
@@ -96,11 +88,8 @@ impl WriteTx {
         task_id: &str,
         first_timers: bool,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE tasks SET first_timers = $1 WHERE id = $2 AND first_timers <> $1")
-            .bind(i64::from(first_timers))
-            .bind(task_id)
-            .execute(self.conn())
-            .await?;
+        let first_timers = i64::from(first_timers);
+        checked_in_tx!(self.conn(), issues::first_timers(task_id, first_timers))?;
         Ok(())
     }
 
@@ -113,14 +102,10 @@ impl WriteTx {
     /// The tasks of `repo`'s issues that are not finished (neither merged nor cancelled): those
     /// whose status comments still change, by issue number.
     pub async fn gh_open_tasks_of_repo(&mut self, repo: &str) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT g.task_id FROM gh_tasks g JOIN tasks t ON t.id = g.task_id \
-             WHERE g.repo = $1 AND t.status NOT IN ('merged', 'cancelled') \
-             ORDER BY g.issue_number",
-        )
-        .bind(repo)
-        .fetch_all(self.conn())
-        .await?)
+        Ok(checked_in_tx!(
+            self.conn(),
+            issues::open_tasks_of_repo(repo)
+        )?)
     }
 
     /// Remembers a task's status comment and the body last written to it.
@@ -139,11 +124,7 @@ impl WriteTx {
         task_id: &str,
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE gh_tasks SET left_pool = $1 WHERE task_id = $2")
-            .bind(reason)
-            .bind(task_id)
-            .execute(self.conn())
-            .await?;
+        checked_in_tx!(self.conn(), issues::left_pool(task_id, reason))?;
         Ok(())
     }
 }
@@ -173,14 +154,7 @@ impl Store {
         comment_id: Option<i64>,
         body: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE gh_tasks SET status_comment_id = $1, status_body = $2 WHERE task_id = $3",
-        )
-        .bind(comment_id)
-        .bind(body)
-        .bind(task_id)
-        .execute_write(self)
-        .await?;
+        checked_write!(self, issues::status_comment(task_id, comment_id, body))?;
         Ok(())
     }
 }
@@ -191,11 +165,6 @@ async fn set_status_comment(
     comment_id: Option<i64>,
     body: Option<&str>,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE gh_tasks SET status_comment_id = $1, status_body = $2 WHERE task_id = $3")
-        .bind(comment_id)
-        .bind(body)
-        .bind(task_id)
-        .execute(conn)
-        .await?;
+    checked_in_tx!(conn, issues::status_comment(task_id, comment_id, body))?;
     Ok(())
 }

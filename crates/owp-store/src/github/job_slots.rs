@@ -1,6 +1,6 @@
 //! Scheduled jobs that must run once per slot across every process (`gh_job_runs`).
 
-use crate::engine::sqlite_writer::ExecuteWrite;
+use crate::engine::checked::checked_write;
 use crate::{Store, StoreError};
 
 impl Store {
@@ -12,17 +12,8 @@ impl Store {
         slot: i64,
         runner: &str,
     ) -> Result<bool, StoreError> {
-        let n = sqlx::query(
-            "INSERT INTO gh_job_runs (name, slot, runner, started_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (name, slot) DO NOTHING",
-        )
-        .bind(name)
-        .bind(slot)
-        .bind(runner)
-        .bind(crate::now_ms())
-        .execute_write(self)
-        .await?
-        .rows_affected();
+        let now = crate::now_ms();
+        let n = checked_write!(self, upkeep::take_job_slot(name, slot, runner, now))?;
         Ok(n == 1)
     }
 
@@ -34,19 +25,9 @@ impl Store {
         outcome: &str,
     ) -> Result<(), StoreError> {
         let now = crate::now_ms();
-        sqlx::query(
-            "UPDATE gh_job_runs SET finished_at = $1, outcome = $2 WHERE name = $3 AND slot = $4",
-        )
-        .bind(now)
-        .bind(outcome)
-        .bind(name)
-        .bind(slot)
-        .execute_write(self)
-        .await?;
-        sqlx::query("DELETE FROM gh_job_runs WHERE started_at < $1")
-            .bind(now - 7 * 24 * 3_600_000)
-            .execute_write(self)
-            .await?;
+        checked_write!(self, upkeep::finish_job_slot(name, slot, now, outcome))?;
+        let before = now - 7 * 24 * 3_600_000;
+        checked_write!(self, upkeep::sweep_job_runs(before))?;
         Ok(())
     }
 }

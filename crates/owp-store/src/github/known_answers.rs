@@ -9,8 +9,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::pulls::PrState;
-use crate::engine::checked::checked_read;
-use crate::engine::sqlite_writer::ExecuteWrite;
+use crate::engine::checked::{checked_in_tx, checked_read, checked_write};
 use crate::{HOUR_MS, Store, StoreError, WriteTx, now_ms};
 
 /// How long a row of either table is kept (an answer older than this is asked again anyway).
@@ -28,11 +27,7 @@ pub struct KnownPull {
     pub read_at: i64,
 }
 
-const NOTE_PULL: &str = "INSERT INTO gh_pr_facts (repo, number, state, author_id, author, read_at) \
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (repo, number) DO UPDATE SET \
-     state = excluded.state, author_id = excluded.author_id, author = excluded.author, \
-     read_at = excluded.read_at WHERE gh_pr_facts.read_at <= excluded.read_at";
-
+/// The state kept for a pull request (`missing`: GitHub knows none).
 fn state_text(state: Option<PrState>) -> &'static str {
     state.map_or("missing", PrState::as_str)
 }
@@ -83,15 +78,12 @@ impl Store {
         number: i64,
         pull: &KnownPull,
     ) -> Result<(), StoreError> {
-        sqlx::query(NOTE_PULL)
-            .bind(repo)
-            .bind(number)
-            .bind(state_text(pull.state))
-            .bind(pull.author_id)
-            .bind(pull.author.as_deref())
-            .bind(pull.read_at)
-            .execute_write(self)
-            .await?;
+        let (state, author_id) = (state_text(pull.state), pull.author_id);
+        let (author, read_at) = (pull.author.as_deref(), pull.read_at);
+        checked_write!(
+            self,
+            pulls::note_pull(repo, number, state, author_id, author, read_at)
+        )?;
         Ok(())
     }
 
@@ -128,12 +120,8 @@ impl Store {
     /// Forgets the answers kept longer than two days (run every minute or so).
     pub async fn gh_forget_old_answers(&self) -> Result<(), StoreError> {
         let before = now_ms() - KEPT_MS;
-        for sql in [
-            "DELETE FROM gh_pr_facts WHERE read_at < $1",
-            "DELETE FROM gh_login_asks WHERE asked_at < $1",
-        ] {
-            sqlx::query(sql).bind(before).execute_write(self).await?;
-        }
+        checked_write!(self, pulls::sweep_pr_facts(before))?;
+        checked_write!(self, pulls::sweep_login_asks(before))?;
         Ok(())
     }
 }
@@ -146,33 +134,25 @@ impl WriteTx {
         number: i64,
         pull: &KnownPull,
     ) -> Result<(), StoreError> {
-        sqlx::query(NOTE_PULL)
-            .bind(repo)
-            .bind(number)
-            .bind(state_text(pull.state))
-            .bind(pull.author_id)
-            .bind(pull.author.as_deref())
-            .bind(pull.read_at)
-            .execute(self.conn())
-            .await?;
+        let (state, author_id) = (state_text(pull.state), pull.author_id);
+        let (author, read_at) = (pull.author.as_deref(), pull.read_at);
+        checked_in_tx!(
+            self.conn(),
+            pulls::note_pull(repo, number, state, author_id, author, read_at)
+        )?;
         Ok(())
     }
 
     /// Keeps what GitHub answered to each of `asks`.
     pub async fn gh_note_login_asks(&mut self, asks: &[LoginAsk]) -> Result<(), StoreError> {
         for ask in asks {
-            sqlx::query(
-                "INSERT INTO gh_login_asks (login, asked_at, account_id, missing) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (login) DO UPDATE SET \
-                 asked_at = excluded.asked_at, account_id = excluded.account_id, \
-                 missing = excluded.missing",
-            )
-            .bind(ask.login.to_ascii_lowercase())
-            .bind(ask.asked_at)
-            .bind(ask.account_id)
-            .bind(i64::from(ask.missing))
-            .execute(self.conn())
-            .await?;
+            let login = ask.login.to_ascii_lowercase();
+            let (asked_at, account_id) = (ask.asked_at, ask.account_id);
+            let missing = i64::from(ask.missing);
+            checked_in_tx!(
+                self.conn(),
+                pulls::login_asked(&login, asked_at, account_id, missing)
+            )?;
         }
         Ok(())
     }

@@ -44,25 +44,14 @@ pub mod vouch;
 pub mod worker_links;
 pub mod write_pacing;
 
-use crate::engine::checked::checked_read;
-use crate::engine::sqlite_writer::ExecuteWrite;
+use crate::engine::checked::{checked_read, checked_write};
 use crate::{Store, StoreError};
 
 impl Store {
     /// Gives back every inbox and outbox row `runner` had claimed (the process is stopping).
     pub async fn gh_release_claims(&self, runner: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE gh_outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
-        )
-        .bind(runner)
-        .execute_write(self)
-        .await?;
-        sqlx::query(
-            "UPDATE gh_deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
-        )
-        .bind(runner)
-        .execute_write(self)
-        .await?;
+        checked_write!(self, upkeep::release_outbox(runner))?;
+        checked_write!(self, upkeep::release_deliveries(runner))?;
         Ok(())
     }
 

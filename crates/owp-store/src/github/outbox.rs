@@ -6,7 +6,7 @@ use crate::engine::tx_conn::TxConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::engine::checked::checked_read;
+use crate::engine::checked::{checked_in_tx, checked_read};
 use crate::github::write_pacing::WritePacing;
 use crate::{Store, StoreError, WriteTx};
 
@@ -85,18 +85,6 @@ fn decode_outbox(row: &AnyRow, write_at: i64) -> Result<OutboxRow, StoreError> {
     })
 }
 
-/// Marks a claimed row sent (`$1` now, `$2` GitHub's id, `$3` the row, `$4` the runner holding
-/// it, `$5` its revision when claimed: a status row whose task changed since is not marked).
-const MARK_SENT: &str = "UPDATE gh_outbox SET state = 'sent', sent_at = $1, github_id = $2, \
-    last_error = NULL, claimed_by = NULL, claimed_until = NULL \
-    WHERE id = $3 AND claimed_by = $4 AND revision = $5";
-
-/// Gives a claimed row back, to be tried at `$1` (`$2` the error, if any; `$3` the row, `$4`
-/// the runner holding it).
-const GIVE_BACK: &str = "UPDATE gh_outbox SET next_attempt_at = $1, \
-    last_error = COALESCE($2, last_error), claimed_by = NULL, claimed_until = NULL \
-    WHERE id = $3 AND claimed_by = $4";
-
 /// Where an outbox row goes.
 #[derive(Clone, Debug)]
 pub struct OutboxTarget<'a> {
@@ -117,23 +105,26 @@ pub async fn enqueue_status(
     task_id: &str,
     window_ms: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO gh_outbox (uid, installation_id, repo, issue_number, kind, task_id, body, \
-         coalesce_key, revision, state, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, 'status', $5, '', $6, 1, 'pending', 0, $8, $7) \
-         ON CONFLICT (coalesce_key) WHERE state = 'pending' AND coalesce_key IS NOT NULL \
-         DO UPDATE SET revision = gh_outbox.revision + 1",
-    )
-    .bind(new_uid())
-    .bind(target.installation_id)
-    .bind(target.repo)
-    .bind(target.issue_number)
-    .bind(task_id)
-    .bind(format!("status:{task_id}"))
-    .bind(now)
-    .bind(now + window_ms.max(0))
-    .execute(conn)
-    .await?;
+    let (uid, key) = (new_uid(), format!("status:{task_id}"));
+    let OutboxTarget {
+        installation_id,
+        repo,
+        issue_number,
+    } = *target;
+    let due = now + window_ms.max(0);
+    checked_in_tx!(
+        conn,
+        outbox::enqueue_status(
+            &uid,
+            installation_id,
+            repo,
+            issue_number,
+            task_id,
+            now,
+            due,
+            &key
+        )
+    )?;
     Ok(())
 }
 
@@ -179,22 +170,27 @@ async fn enqueue_once(
     comment_id: Option<i64>,
     body: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO gh_outbox (uid, installation_id, repo, issue_number, kind, task_id, \
-         comment_id, body, state, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9)",
-    )
-    .bind(new_uid())
-    .bind(target.installation_id)
-    .bind(target.repo)
-    .bind(target.issue_number)
-    .bind(kind.as_str())
-    .bind(task_id)
-    .bind(comment_id)
-    .bind(body)
-    .bind(now)
-    .execute(conn)
-    .await?;
+    let uid = new_uid();
+    let OutboxTarget {
+        installation_id,
+        repo,
+        issue_number,
+    } = *target;
+    let kind = kind.as_str();
+    checked_in_tx!(
+        conn,
+        outbox::enqueue_once(
+            &uid,
+            installation_id,
+            repo,
+            issue_number,
+            kind,
+            task_id,
+            comment_id,
+            body,
+            now
+        )
+    )?;
     Ok(())
 }
 
@@ -206,17 +202,11 @@ impl WriteTx {
         body: &str,
         since: i64,
     ) -> Result<bool, StoreError> {
-        let repeated: Option<(i64,)> = sqlx::query_as(
-            "SELECT id FROM gh_outbox WHERE repo = $1 AND issue_number = $2 AND kind = 'comment' \
-             AND created_at >= $3 AND body = $4 LIMIT 1",
-        )
-        .bind(target.repo)
-        .bind(target.issue_number)
-        .bind(since)
-        .bind(body)
-        .fetch_optional(self.conn())
-        .await?;
-        Ok(repeated.is_some())
+        let (repo, number) = (target.repo, target.issue_number);
+        Ok(checked_in_tx!(
+            self.conn(),
+            outbox::recent_reply(repo, number, body, since)
+        )?)
     }
 
     /// Whether a reply to `login` (a comment that starts `@login,`) was ever queued on the issue.
@@ -225,16 +215,12 @@ impl WriteTx {
         target: &OutboxTarget<'_>,
         login: &str,
     ) -> Result<bool, StoreError> {
-        let replied: Option<(i64,)> = sqlx::query_as(
-            "SELECT id FROM gh_outbox WHERE repo = $1 AND issue_number = $2 AND kind = 'comment' \
-             AND LOWER(body) LIKE $3 LIMIT 1",
-        )
-        .bind(target.repo)
-        .bind(target.issue_number)
-        .bind(format!("@{},%", login.to_ascii_lowercase()))
-        .fetch_optional(self.conn())
-        .await?;
-        Ok(replied.is_some())
+        let (repo, number) = (target.repo, target.issue_number);
+        let pattern = format!("@{},%", login.to_ascii_lowercase());
+        Ok(checked_in_tx!(
+            self.conn(),
+            outbox::replied_to(repo, number, &pattern)
+        )?)
     }
 
     /// Queues a new comment.
@@ -265,15 +251,7 @@ impl WriteTx {
         repo: &str,
         number: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE gh_outbox SET state = 'dropped', last_error = 'the issue is gone', \
-             claimed_by = NULL, claimed_until = NULL \
-             WHERE repo = $1 AND issue_number = $2 AND state = 'pending'",
-        )
-        .bind(repo)
-        .bind(number)
-        .execute(self.conn())
-        .await?;
+        checked_in_tx!(self.conn(), outbox::drop_issue(repo, number))?;
         Ok(())
     }
 }
@@ -397,13 +375,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         settle(&mut tx, row, sent_at).await?;
-        sqlx::query(GIVE_BACK)
-            .bind(at)
-            .bind(error)
-            .bind(row.id)
-            .bind(runner)
-            .execute(tx.conn())
-            .await?;
+        checked_in_tx!(tx.conn(), outbox::give_back(row.id, runner, at, error))?;
         tx.commit().await?;
         Ok(())
     }
@@ -438,15 +410,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         settle(&mut tx, row, sent_at).await?;
-        sqlx::query(
-            "UPDATE gh_outbox SET state = 'failed', last_error = $1, claimed_by = NULL, \
-             claimed_until = NULL WHERE id = $2 AND claimed_by = $3",
-        )
-        .bind(error)
-        .bind(row.id)
-        .bind(runner)
-        .execute(tx.conn())
-        .await?;
+        checked_in_tx!(tx.conn(), outbox::fail(row.id, runner, error))?;
         tx.commit().await?;
         Ok(())
     }
@@ -467,8 +431,8 @@ async fn settle(tx: &mut WriteTx, row: &OutboxRow, sent_at: Option<i64>) -> Resu
         .await
 }
 
-/// Marks a claimed row sent at `now`, or gives it back when its task changed meanwhile (see
-/// [`MARK_SENT`]); whether it was marked.
+/// Marks a claimed row sent at `now`, or gives it back when its task changed meanwhile (a
+/// status row's revision moved since its claim); whether it was marked.
 async fn mark_sent(
     tx: &mut WriteTx,
     row: &OutboxRow,
@@ -476,23 +440,13 @@ async fn mark_sent(
     github_id: Option<i64>,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let n = sqlx::query(MARK_SENT)
-        .bind(now)
-        .bind(github_id)
-        .bind(row.id)
-        .bind(runner)
-        .bind(row.revision)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
+    let (id, revision) = (row.id, row.revision);
+    let n = checked_in_tx!(
+        tx.conn(),
+        outbox::mark_sent(id, runner, revision, now, github_id)
+    )?;
     if n == 0 {
-        sqlx::query(GIVE_BACK)
-            .bind(now)
-            .bind(None::<&str>)
-            .bind(row.id)
-            .bind(runner)
-            .execute(tx.conn())
-            .await?;
+        checked_in_tx!(tx.conn(), outbox::give_back(id, runner, now, None))?;
     }
     Ok(n == 1)
 }
@@ -505,31 +459,14 @@ async fn wait_untried(
     runner: &str,
     at: i64,
 ) -> Result<(), StoreError> {
-    let kinds = match row.kind {
-        OutboxKind::Status => "",
-        OutboxKind::Comment | OutboxKind::Reaction => " AND kind <> 'status'",
-    };
-    let sql = format!(
-        "UPDATE gh_outbox SET next_attempt_at = $1 WHERE installation_id = $2 \
-         AND state = 'pending' AND next_attempt_at < $1 \
-         AND (claimed_until IS NULL OR claimed_until <= $3){kinds}"
-    );
+    let replies_only = row.kind != OutboxKind::Status;
     let now = crate::now_ms().max(tx.now);
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(at)
-        .bind(row.installation_id)
-        .bind(now)
-        .execute(tx.conn())
-        .await?;
-    sqlx::query(
-        "UPDATE gh_outbox SET next_attempt_at = $1, attempts = attempts - 1, \
-         claimed_by = NULL, claimed_until = NULL WHERE id = $2 AND claimed_by = $3",
-    )
-    .bind(at)
-    .bind(row.id)
-    .bind(runner)
-    .execute(tx.conn())
-    .await?;
+    let installation = row.installation_id;
+    checked_in_tx!(
+        tx.conn(),
+        outbox::hold_installation(installation, at, now, replies_only)
+    )?;
+    checked_in_tx!(tx.conn(), outbox::give_back_untried(row.id, runner, at))?;
     Ok(())
 }
 

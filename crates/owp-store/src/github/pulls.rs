@@ -77,26 +77,15 @@ impl WriteTx {
     /// Records (or updates) the link of a pull request to a task.
     pub async fn gh_upsert_linked_pr(&mut self, pr: &LinkedPr) -> Result<(), StoreError> {
         let now = self.now;
-        sqlx::query(
-            "INSERT INTO gh_linked_prs (repo, pr_number, task_id, pr_url, author, state, draft, \
-             acting, updated_at, author_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (repo, pr_number, task_id) DO UPDATE SET pr_url = excluded.pr_url, \
-             author = excluded.author, state = excluded.state, draft = excluded.draft, \
-             acting = excluded.acting, updated_at = excluded.updated_at, \
-             author_id = excluded.author_id",
-        )
-        .bind(&pr.repo)
-        .bind(pr.pr_number)
-        .bind(&pr.task_id)
-        .bind(&pr.pr_url)
-        .bind(&pr.author)
-        .bind(pr.state.as_str())
-        .bind(i64::from(pr.draft))
-        .bind(i64::from(pr.acting))
-        .bind(now)
-        .bind(pr.author_id)
-        .execute(self.conn())
-        .await?;
+        let (draft, acting) = (i64::from(pr.draft), i64::from(pr.acting));
+        let (repo, number, task, url) = (&pr.repo, pr.pr_number, &pr.task_id, &pr.pr_url);
+        let (author, state, author_id) = (&pr.author, pr.state.as_str(), pr.author_id);
+        checked_in_tx!(
+            self.conn(),
+            pulls::link(
+                repo, number, task, url, author, state, draft, acting, now, author_id
+            )
+        )?;
         Ok(())
     }
 
@@ -107,17 +96,12 @@ impl WriteTx {
         pr: &LinkedPr,
         too_broad: bool,
     ) -> Result<bool, StoreError> {
-        let changed = sqlx::query(
-            "UPDATE gh_linked_prs SET paths_too_broad = $1 WHERE repo = $2 AND pr_number = $3 \
-             AND task_id = $4 AND paths_too_broad <> $1",
-        )
-        .bind(i64::from(too_broad))
-        .bind(&pr.repo)
-        .bind(pr.pr_number)
-        .bind(&pr.task_id)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
+        let (repo, number, task) = (&pr.repo, pr.pr_number, &pr.task_id);
+        let too_broad = i64::from(too_broad);
+        let changed = checked_in_tx!(
+            self.conn(),
+            pulls::paths_too_broad(repo, number, task, too_broad)
+        )?;
         Ok(changed > 0)
     }
 

@@ -11,7 +11,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::model::ReviewerLoad;
-use crate::engine::checked::checked_read;
+use crate::engine::checked::{checked_in_tx, checked_read};
 use crate::leases::claim_rules::{OPEN_REVIEWS, present};
 use crate::rows::TaskRow;
 use crate::{NewEvent, Store, StoreError, WriteTx, format_ts};
@@ -89,10 +89,6 @@ fn unresolved_problem(login: &str) -> String {
     )
 }
 
-/// The logins of `repo`'s reviewers not resolved to an account, by login.
-const UNRESOLVED_OF: &str = "SELECT rv.login FROM repo_reviewers rv JOIN repos r ON r.id = rv.repo_id \
-     WHERE r.name = $1 AND rv.account_id IS NULL ORDER BY rv.login_key";
-
 /// A row of `repo_reviewers` as [`WriteTx::gh_set_reviewers`] compares it: (key, listed login,
 /// how many at once, account id).
 type ListedRow = (String, String, i64, Option<i64>);
@@ -160,13 +156,7 @@ impl WriteTx {
         let Some(row) = self.repo_by_name(repo).await? else {
             return Ok(());
         };
-        let old: Vec<ListedRow> = sqlx::query_as(
-            "SELECT login_key, login, capacity, account_id FROM repo_reviewers WHERE repo_id = $1",
-        )
-        .bind(row.id)
-        .fetch_all(self.conn())
-        .await?;
-        let mut old = old;
+        let mut old: Vec<ListedRow> = checked_in_tx!(self.conn(), reviewers::listed(row.id))?;
         old.sort_by(|a, b| a.0.cmp(&b.0));
         let listed: Vec<(String, i64)> = reviewers
             .iter()
@@ -179,49 +169,26 @@ impl WriteTx {
         }
         let kept: HashSet<&str> = plan.iter().filter_map(|(f, _)| f.as_deref()).collect();
         for (key, ..) in old.iter().filter(|o| !kept.contains(o.0.as_str())) {
-            sqlx::query("DELETE FROM repo_reviewers WHERE repo_id = $1 AND login_key = $2")
-                .bind(row.id)
-                .bind(key)
-                .execute(self.conn())
-                .await?;
+            checked_in_tx!(self.conn(), reviewers::unlist(row.id, key))?;
         }
         // Rows that move to a new key first: no key they take is one a row keeps.
         let mut moves: Vec<&(Option<String>, ListedRow)> = plan.iter().collect();
         moves.sort_by_key(|(from, (key, ..))| from.as_deref() == Some(key.as_str()));
         for (from, (key, login, capacity, account)) in moves {
             if let Some(from) = from {
-                sqlx::query(
-                    "UPDATE repo_reviewers SET login_key = $1, login = $2, capacity = $3, \
-                     account_id = $4 WHERE repo_id = $5 AND login_key = $6",
-                )
-                .bind(key)
-                .bind(login)
-                .bind(capacity)
-                .bind(account)
-                .bind(row.id)
-                .bind(from)
-                .execute(self.conn())
-                .await?;
+                checked_in_tx!(
+                    self.conn(),
+                    reviewers::relist(row.id, from, key, login, *capacity, *account)
+                )?;
             } else {
-                sqlx::query(
-                    "INSERT INTO repo_reviewers (repo_id, login_key, login, capacity, account_id) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(row.id)
-                .bind(key)
-                .bind(login)
-                .bind(capacity)
-                .bind(account)
-                .execute(self.conn())
-                .await?;
+                checked_in_tx!(
+                    self.conn(),
+                    reviewers::list(row.id, key, login, *capacity, *account)
+                )?;
             }
         }
         let count = i64::try_from(after.len()).unwrap_or(i64::MAX);
-        sqlx::query("UPDATE repos SET reviewers = $1 WHERE id = $2")
-            .bind(count)
-            .bind(row.id)
-            .execute(self.conn())
-            .await?;
+        checked_in_tx!(self.conn(), reviewers::count(row.id, count))?;
         let shown: serde_json::Map<String, serde_json::Value> = after
             .iter()
             .map(|(_, l, n, _)| (l.clone(), json!(n)))
@@ -254,18 +221,8 @@ impl WriteTx {
             return Ok(());
         };
         for (login, account_id) in accounts {
-            let done = sqlx::query(
-                "UPDATE repo_reviewers SET account_id = $1 \
-                 WHERE repo_id = $2 AND login_key = $3 AND account_id IS NULL \
-                   AND NOT EXISTS (SELECT 1 FROM repo_reviewers o \
-                                    WHERE o.repo_id = $2 AND o.account_id = $1)",
-            )
-            .bind(account_id)
-            .bind(row.id)
-            .bind(login.to_lowercase())
-            .execute(self.conn())
-            .await?
-            .rows_affected();
+            let key = login.to_lowercase();
+            let done = checked_in_tx!(self.conn(), reviewers::resolve(row.id, &key, *account_id))?;
             if done > 0 {
                 self.event(
                     NewEvent::new("repo.reviewer_resolved", actor)
@@ -286,35 +243,19 @@ impl WriteTx {
         account_id: i64,
         login: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE repo_reviewers SET account_login = $1 \
-             WHERE account_id = $2 AND (account_login IS NULL OR account_login <> $1)",
-        )
-        .bind(login)
-        .bind(account_id)
-        .execute(self.conn())
-        .await?;
-        sqlx::query(
-            "UPDATE repo_reviewers SET account_id = $1, account_login = $2 \
-             WHERE account_id IS NULL AND login_key = $3 \
-               AND NOT EXISTS (SELECT 1 FROM repo_reviewers o \
-                                WHERE o.repo_id = repo_reviewers.repo_id AND o.account_id = $1)",
-        )
-        .bind(account_id)
-        .bind(login)
-        .bind(login.to_lowercase())
-        .execute(self.conn())
-        .await?;
+        checked_in_tx!(self.conn(), reviewers::account_renamed(account_id, login))?;
+        let key = login.to_lowercase();
+        checked_in_tx!(
+            self.conn(),
+            reviewers::account_seen(account_id, login, &key)
+        )?;
         Ok(())
     }
 
     /// Why a listed reviewer of `repo` is not counted (one sentence each, by login): their login
     /// names no GitHub account the App has found yet.
     pub async fn gh_reviewer_problems_of(&mut self, repo: &str) -> Result<Vec<String>, StoreError> {
-        let logins: Vec<String> = sqlx::query_scalar(UNRESOLVED_OF)
-            .bind(repo)
-            .fetch_all(self.conn())
-            .await?;
+        let logins = checked_in_tx!(self.conn(), reviewers::unresolved_of(repo))?;
         Ok(logins.iter().map(|l| unresolved_problem(l)).collect())
     }
 
@@ -365,14 +306,8 @@ impl WriteTx {
         until: Option<i64>,
         actor: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE repo_reviewers SET away_until = $1 WHERE repo_id = $2 AND login_key = $3",
-        )
-        .bind(until)
-        .bind(reviewer.repo_id)
-        .bind(&reviewer.key)
-        .execute(self.conn())
-        .await?;
+        let (repo_id, key) = (reviewer.repo_id, &reviewer.key);
+        checked_in_tx!(self.conn(), reviewers::away(repo_id, key, until))?;
         let event = match until {
             Some(until) => NewEvent::new("github.reviewer_away", actor).data(json!({
                 "login": reviewer.login,
@@ -440,27 +375,16 @@ impl WriteTx {
         actor: &str,
     ) -> Result<(), StoreError> {
         let now = self.now;
-        sqlx::query(
-            "INSERT INTO task_reviews (task_seq, repo_id, reviewer, reviewer_id, assigned_at) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (task_seq) DO UPDATE SET repo_id = $2, reviewer = $3, \
-               reviewer_id = $4, assigned_at = $5",
-        )
-        .bind(task.seq)
-        .bind(task.repo_id)
-        .bind(reviewer.login.to_lowercase())
-        .bind(reviewer.account_id)
-        .bind(now)
-        .execute(self.conn())
-        .await?;
-        sqlx::query(
-            "UPDATE repo_reviewers SET last_assigned_at = $1 WHERE repo_id = $2 AND login_key = $3",
-        )
-        .bind(now)
-        .bind(task.repo_id)
-        .bind(&reviewer.key)
-        .execute(self.conn())
-        .await?;
+        let (seq, repo_id) = (task.seq, task.repo_id);
+        let (login, account) = (reviewer.login.to_lowercase(), reviewer.account_id);
+        checked_in_tx!(
+            self.conn(),
+            reviewers::review(seq, repo_id, &login, account, now)
+        )?;
+        checked_in_tx!(
+            self.conn(),
+            reviewers::assigned(repo_id, &reviewer.key, now)
+        )?;
         self.event(
             NewEvent::new("github.reviewer_assigned", actor)
                 .repo(&task.repo)
@@ -526,10 +450,7 @@ impl Store {
     /// Why a listed reviewer of `repo` is not counted (see
     /// [`WriteTx::gh_reviewer_problems_of`]).
     pub async fn gh_reviewer_problems_of(&self, repo: &str) -> Result<Vec<String>, StoreError> {
-        let logins: Vec<String> = sqlx::query_scalar(UNRESOLVED_OF)
-            .bind(repo)
-            .fetch_all(&self.read)
-            .await?;
+        let logins = checked_read!(self, reviewers::unresolved_of(repo))?;
         Ok(logins.iter().map(|l| unresolved_problem(l)).collect())
     }
 

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use crate::domain::vouch::VouchEntry;
-use crate::engine::checked::checked_read;
+use crate::engine::checked::{checked_in_tx, checked_read};
 use crate::leases::person_sql::denouncing_entry;
 use crate::{NewEvent, Store, StoreError, WriteTx};
 
@@ -94,23 +94,13 @@ fn digest(entries: &[VouchEntry]) -> String {
 }
 
 async fn repo_id(tx: &mut WriteTx, repo: &str) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
-        .bind(repo)
-        .fetch_optional(tx.conn())
-        .await?)
+    Ok(checked_in_tx!(tx.conn(), repos::id(repo))?)
 }
-
-/// Why each list `$1` (a repository's name) reads is not (wholly) applied, by list.
-const LIST_ERRORS_OF: &str = "SELECT l.error FROM vouch_lists l JOIN repos r ON r.id = l.repo_id \
-     WHERE r.name = $1 AND l.error IS NOT NULL ORDER BY l.origin";
 
 impl WriteTx {
     /// Why each vouch list of `repo` is not (wholly) applied, one sentence each.
     pub async fn vouch_list_errors_of(&mut self, repo: &str) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(LIST_ERRORS_OF)
-            .bind(repo)
-            .fetch_all(self.conn())
-            .await?)
+        Ok(checked_in_tx!(self.conn(), vouch::errors_of(repo))?)
     }
 
     /// Records `vouch.trust` and `vouch.required` of `repo`'s settings.
@@ -120,12 +110,8 @@ impl WriteTx {
         trust: i64,
         required: bool,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE repos SET vouch_trust = $1, vouch_required = $2 WHERE name = $3")
-            .bind(trust)
-            .bind(i64::from(required))
-            .bind(repo)
-            .execute(self.conn())
-            .await?;
+        let required = i64::from(required);
+        checked_in_tx!(self.conn(), vouch::set_settings(repo, trust, required))?;
         Ok(())
     }
 
@@ -139,23 +125,10 @@ impl WriteTx {
         let Some(id) = repo_id(self, repo).await? else {
             return Ok(());
         };
-        let known: Vec<String> =
-            sqlx::query_scalar("SELECT origin FROM vouch_lists WHERE repo_id = $1")
-                .bind(id)
-                .fetch_all(self.conn())
-                .await?;
+        let known = checked_in_tx!(self.conn(), vouch::origins(id))?;
         for origin in known.iter().filter(|o| !origins.contains(&o.as_str())) {
-            for sql in [
-                "DELETE FROM vouch_lists WHERE repo_id = $1 AND origin = $2",
-                "DELETE FROM vouch_entries WHERE repo_id = $1 AND origin = $2 \
-                 AND source <> 'command'",
-            ] {
-                sqlx::query(sql)
-                    .bind(id)
-                    .bind(origin)
-                    .execute(self.conn())
-                    .await?;
-            }
+            checked_in_tx!(self.conn(), vouch::forget_list(id, origin))?;
+            checked_in_tx!(self.conn(), vouch::forget_list_entries(id, origin))?;
         }
         Ok(())
     }
@@ -172,25 +145,12 @@ impl WriteTx {
         let Some(id) = repo_id(self, repo).await? else {
             return Ok(());
         };
-        let before: Option<(Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT digest, error FROM vouch_lists WHERE repo_id = $1 AND origin = $2",
-        )
-        .bind(id)
-        .bind(origin)
-        .fetch_optional(self.conn())
-        .await?;
+        let before = checked_in_tx!(self.conn(), vouch::list_read(id, origin))?;
         let (path, entries, error): (Option<&str>, Option<&[VouchEntry]>, Option<&str>) =
             match outcome {
                 ListOutcome::NoAnswer => {
                     if before.is_none() {
-                        sqlx::query(
-                            "INSERT INTO vouch_lists (repo_id, origin, path, error, read_at) \
-                             VALUES ($1, $2, NULL, NULL, NULL)",
-                        )
-                        .bind(id)
-                        .bind(origin)
-                        .execute(self.conn())
-                        .await?;
+                        checked_in_tx!(self.conn(), vouch::list_unanswered(id, origin))?;
                     }
                     return Ok(());
                 }
@@ -208,64 +168,35 @@ impl WriteTx {
         if let Some(entries) = entries.filter(|_| changed_entries) {
             // The account each login was resolved to stays with the login: a denounced account
             // that renamed itself since stays denounced when the list changes.
-            let resolved: std::collections::HashMap<String, i64> = sqlx::query_as(
-                "SELECT login, account_id FROM vouch_entries WHERE repo_id = $1 AND source = $2 \
-                 AND origin = $3 AND account_id IS NOT NULL",
-            )
-            .bind(id)
-            .bind(source.as_str())
-            .bind(origin)
-            .fetch_all(self.conn())
-            .await?
-            .into_iter()
-            .collect();
-            sqlx::query(
-                "DELETE FROM vouch_entries WHERE repo_id = $1 AND source = $2 AND origin = $3",
-            )
-            .bind(id)
-            .bind(source.as_str())
-            .bind(origin)
-            .execute(self.conn())
-            .await?;
+            let kind = source.as_str();
+            let resolved: std::collections::HashMap<String, i64> =
+                checked_in_tx!(self.conn(), vouch::resolved_logins(id, kind, origin))?
+                    .into_iter()
+                    .collect();
+            checked_in_tx!(self.conn(), vouch::clear_entries(id, kind, origin))?;
             for e in entries {
                 // An imported list's vouches do not count here: only its denouncements are kept.
                 if source == VouchSource::Import && !e.denounced {
                     continue;
                 }
-                sqlx::query(
-                    "INSERT INTO vouch_entries (repo_id, source, origin, login, vouched, \
-                     denounced, details, updated_at, account_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(id)
-                .bind(source.as_str())
-                .bind(origin)
-                .bind(&e.login)
-                .bind(i64::from(!e.denounced))
-                .bind(i64::from(e.denounced))
-                .bind(e.details.as_deref())
-                .bind(self.now)
-                .bind(resolved.get(&e.login).copied())
-                .execute(self.conn())
-                .await?;
+                let (vouched, denounced) = (i64::from(!e.denounced), i64::from(e.denounced));
+                let (details, now) = (e.details.as_deref(), self.now);
+                let account = resolved.get(&e.login).copied();
+                checked_in_tx!(
+                    self.conn(),
+                    vouch::add_entry(
+                        id, kind, origin, &e.login, vouched, denounced, details, now, account
+                    )
+                )?;
             }
         }
         // An invalid list keeps the digest of the entries still applied.
         let kept_digest = new_digest.or(old_digest);
-        sqlx::query(
-            "INSERT INTO vouch_lists (repo_id, origin, path, error, read_at, digest) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (repo_id, origin) DO UPDATE SET \
-             path = excluded.path, error = excluded.error, read_at = excluded.read_at, \
-             digest = excluded.digest",
-        )
-        .bind(id)
-        .bind(origin)
-        .bind(path)
-        .bind(error)
-        .bind(self.now)
-        .bind(kept_digest)
-        .execute(self.conn())
-        .await?;
+        let (now, digest) = (self.now, kept_digest.as_deref());
+        checked_in_tx!(
+            self.conn(),
+            vouch::keep_list(id, origin, path, error, now, digest)
+        )?;
         if changed_entries {
             // A person the list denounces now proposes nothing here any more.
             self.end_denounced_proposals(id).await?;
@@ -300,15 +231,8 @@ impl WriteTx {
             return Ok(());
         };
         for (login, account_id) in accounts {
-            sqlx::query(
-                "UPDATE vouch_entries SET account_id = $1 WHERE repo_id = $2 AND login = $3 \
-                 AND account_id IS NULL",
-            )
-            .bind(account_id)
-            .bind(id)
-            .bind(login.to_ascii_lowercase())
-            .execute(self.conn())
-            .await?;
+            let login = login.to_ascii_lowercase();
+            checked_in_tx!(self.conn(), vouch::resolve_in_repo(id, &login, *account_id))?;
         }
         // A denouncement now resolved to its account ends that person's plans here.
         self.end_denounced_proposals(id).await?;
@@ -323,27 +247,15 @@ impl WriteTx {
         account_id: i64,
         login: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE vouch_entries SET account_id = $1 WHERE account_id IS NULL AND login = $2",
-        )
-        .bind(account_id)
-        .bind(login.to_ascii_lowercase())
-        .execute(self.conn())
-        .await?;
+        let login = login.to_ascii_lowercase();
+        checked_in_tx!(self.conn(), vouch::resolve_everywhere(&login, account_id))?;
         Ok(())
     }
 
     /// Closes `repo` to all but maintainers while a list it needs was never read or is not
     /// valid (read by the claim when `vouch.required` is set).
     pub async fn vouch_update_closed(&mut self, repo: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE repos SET vouch_closed = CASE WHEN EXISTS (SELECT 1 FROM vouch_lists l \
-               WHERE l.repo_id = repos.id AND (l.read_at IS NULL OR l.error IS NOT NULL)) \
-             THEN 1 ELSE 0 END WHERE name = $1",
-        )
-        .bind(repo)
-        .execute(self.conn())
-        .await?;
+        checked_in_tx!(self.conn(), vouch::update_closed(repo))?;
         Ok(())
     }
 
@@ -363,33 +275,15 @@ impl WriteTx {
         };
         let login = login.to_ascii_lowercase();
         let changed = match command {
-            VouchCommand::Unvouch => sqlx::query(
-                "DELETE FROM vouch_entries WHERE repo_id = $1 AND source = 'command' \
-                 AND origin = '' AND login = $2",
-            )
-            .bind(id)
-            .bind(&login)
-            .execute(self.conn())
-            .await?
-            .rows_affected(),
+            VouchCommand::Unvouch => checked_in_tx!(self.conn(), vouch::unvouch(id, &login))?,
             VouchCommand::Vouch | VouchCommand::Denounce => {
                 let denounced = command == VouchCommand::Denounce;
-                sqlx::query(
-                    "INSERT INTO vouch_entries (repo_id, source, origin, login, vouched, \
-                     denounced, details, updated_at) VALUES ($1, 'command', '', $2, $3, $4, $5, $6) \
-                     ON CONFLICT (repo_id, source, origin, login) DO UPDATE SET \
-                     vouched = excluded.vouched, denounced = excluded.denounced, \
-                     details = excluded.details, updated_at = excluded.updated_at",
-                )
-                .bind(id)
-                .bind(&login)
-                .bind(i64::from(!denounced))
-                .bind(i64::from(denounced))
-                .bind(reason.filter(|_| denounced))
-                .bind(self.now)
-                .execute(self.conn())
-                .await?
-                .rows_affected()
+                let (vouched, details) = (i64::from(!denounced), reason.filter(|_| denounced));
+                let (denounced, now) = (i64::from(denounced), self.now);
+                checked_in_tx!(
+                    self.conn(),
+                    vouch::command_entry(id, &login, vouched, denounced, details, now)
+                )?
             }
         } > 0;
         if changed && command == VouchCommand::Denounce {
@@ -437,10 +331,7 @@ impl WriteTx {
 impl Store {
     /// Why each vouch list of `repo` is not (wholly) applied, one sentence each.
     pub async fn vouch_list_errors_of(&self, repo: &str) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(LIST_ERRORS_OF)
-            .bind(repo)
-            .fetch_all(&self.read)
-            .await?)
+        Ok(checked_read!(self, vouch::errors_of(repo))?)
     }
 
     /// Why a vouch list is not (wholly) applied, for every repository with such a list: (the

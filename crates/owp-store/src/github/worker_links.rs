@@ -3,9 +3,8 @@
 //! (`gh_link_codes`), and the logins the pool shows for a person, refreshed from what GitHub
 //! sends ([`WriteTx::gh_person_seen`]).
 
-use sqlx::{Any, Executor};
-
 use crate::domain::person::Person;
+use crate::engine::checked::{checked_in_tx, checked_read};
 use crate::leases::claim_rules::person_of;
 use crate::leases::person_sql::Setting;
 use crate::{NewEvent, Store, StoreError, WriteTx};
@@ -30,31 +29,12 @@ pub struct LinkMove {
     pub moved_plans: Vec<String>,
 }
 
-/// The GitHub login proven for a worker, if any.
-async fn login_of_worker<'e>(
-    exec: impl Executor<'e, Database = Any>,
-    worker_id: &str,
-) -> Result<Option<String>, StoreError> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT login FROM gh_links WHERE worker_id = $1")
-        .bind(worker_id)
-        .fetch_optional(exec)
-        .await?;
-    Ok(row.map(|(l,)| l))
-}
-
 impl WriteTx {
     /// The pool meets the person `account_id`, now named `login` (a link, their first comment
     /// claim): their record (`persons`) is made, or its login refreshed.
     pub async fn person_met(&mut self, account_id: i64, login: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO persons (account_id, login, first_seen_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (account_id) DO UPDATE SET login = excluded.login",
-        )
-        .bind(account_id)
-        .bind(login)
-        .bind(self.now)
-        .execute(self.conn())
-        .await?;
+        let now = self.now;
+        checked_in_tx!(self.conn(), persons::met(account_id, login, now))?;
         Ok(())
     }
 
@@ -88,30 +68,11 @@ impl WriteTx {
         worker_id: &str,
         account_id: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE persons SET \
-               trust_level = COALESCE(trust_level, \
-                 (SELECT w.trust_level FROM workers w WHERE w.id = $2)), \
-               reputation_opt_in = COALESCE(reputation_opt_in, \
-                 (SELECT w.reputation_opt_in FROM workers w WHERE w.id = $2)), \
-               leaderboard_opt_in = COALESCE(leaderboard_opt_in, \
-                 (SELECT w.leaderboard_opt_in FROM workers w WHERE w.id = $2)) \
-             WHERE account_id = $1",
-        )
-        .bind(account_id)
-        .bind(worker_id)
-        .execute(self.conn())
-        .await?;
-        for table in ["leases", "nacks", "outcomes"] {
-            let sql = format!(
-                "UPDATE {table} SET person_id = $1 WHERE worker_id = $2 AND person_id IS NULL"
-            );
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(account_id)
-                .bind(worker_id)
-                .execute(self.conn())
-                .await?;
-        }
+        let conn = self.conn();
+        checked_in_tx!(conn, persons::settings_from_worker(account_id, worker_id))?;
+        checked_in_tx!(conn, persons::leases_to_person(account_id, worker_id))?;
+        checked_in_tx!(conn, persons::nacks_to_person(account_id, worker_id))?;
+        checked_in_tx!(conn, persons::outcomes_to_person(account_id, worker_id))?;
         Ok(())
     }
 
@@ -120,12 +81,10 @@ impl WriteTx {
         &mut self,
         account_id: i64,
     ) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT worker_id FROM gh_links WHERE account_id = $1")
-                .bind(account_id)
-                .fetch_optional(self.conn())
-                .await?;
-        Ok(row.map(|(w,)| w))
+        Ok(checked_in_tx!(
+            self.conn(),
+            persons::linked_worker(account_id)
+        )?)
     }
 
     /// GitHub sent the account `account_id` under `login` (a webhook's sender, a pull request's
@@ -134,49 +93,16 @@ impl WriteTx {
     /// row is found by the login.
     pub async fn gh_person_seen(&mut self, account_id: i64, login: &str) -> Result<(), StoreError> {
         let key = login.to_lowercase();
-        let links =
-            sqlx::query("UPDATE gh_links SET login = $1 WHERE account_id = $2 AND login <> $1")
-                .bind(&key)
-                .bind(account_id)
-                .execute(self.conn())
-                .await?
-                .rows_affected();
-        let workers = sqlx::query(
-            "UPDATE workers SET github_login = $1, \
-             name = CASE WHEN token_hash IS NULL THEN $1 ELSE name END \
-             WHERE github_account_id = $2 AND github_login IS NOT NULL AND github_login <> $1 \
-               AND (token_hash IS NULL \
-                 OR EXISTS (SELECT 1 FROM gh_links gl WHERE gl.worker_id = workers.id \
-                   AND gl.account_id = $2))",
-        )
-        .bind(login)
-        .bind(account_id)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
+        let links = checked_in_tx!(self.conn(), persons::link_renamed(account_id, &key))?;
+        let workers = checked_in_tx!(self.conn(), persons::workers_renamed(account_id, login))?;
         if workers > 0 {
             // The comment claims of a renamed person show the new login.
-            sqlx::query(
-                "UPDATE gh_claims SET login = $1 WHERE login <> $1 AND worker_id IN \
-                 (SELECT w.id FROM workers w WHERE w.github_account_id = $2)",
-            )
-            .bind(login)
-            .bind(account_id)
-            .execute(self.conn())
-            .await?;
+            checked_in_tx!(self.conn(), persons::claims_renamed(account_id, login))?;
         }
         self.vouch_person_seen(account_id, &key).await?;
         self.reviewer_person_seen(account_id, login).await?;
-        sqlx::query("UPDATE persons SET login = $1 WHERE account_id = $2 AND login <> $1")
-            .bind(login)
-            .bind(account_id)
-            .execute(self.conn())
-            .await?;
-        sqlx::query("UPDATE gh_accounts SET login = $1 WHERE account_id = $2 AND login <> $1")
-            .bind(login)
-            .bind(account_id)
-            .execute(self.conn())
-            .await?;
+        checked_in_tx!(self.conn(), persons::record_renamed(account_id, login))?;
+        checked_in_tx!(self.conn(), persons::account_renamed(account_id, login))?;
         if links + workers > 0 {
             self.forget_known_workers();
         }
@@ -222,7 +148,10 @@ impl WriteTx {
         &mut self,
         worker_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        login_of_worker(self.conn(), worker_id).await
+        Ok(checked_in_tx!(
+            self.conn(),
+            persons::login_of_worker(worker_id)
+        )?)
     }
 
     /// A new one-time link code for a worker (stored hashed); earlier unused codes stop working.
@@ -233,20 +162,11 @@ impl WriteTx {
         expires_at: i64,
     ) -> Result<(), StoreError> {
         let now = self.now;
-        sqlx::query("DELETE FROM gh_link_codes WHERE worker_id = $1 AND used_at IS NULL")
-            .bind(worker_id)
-            .execute(self.conn())
-            .await?;
-        sqlx::query(
-            "INSERT INTO gh_link_codes (code_hash, worker_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(code_hash)
-        .bind(worker_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(self.conn())
-        .await?;
+        checked_in_tx!(self.conn(), persons::clear_link_codes(worker_id))?;
+        checked_in_tx!(
+            self.conn(),
+            persons::create_link_code(code_hash, worker_id, now, expires_at)
+        )?;
         Ok(())
     }
 
@@ -258,27 +178,15 @@ impl WriteTx {
         account_id: i64,
     ) -> Result<Result<(String, LinkMove), LinkRefusal>, StoreError> {
         let now = self.now;
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT worker_id FROM gh_link_codes WHERE code_hash = $1 AND used_at IS NULL \
-             AND expires_at > $2",
-        )
-        .bind(code_hash)
-        .bind(now)
-        .fetch_optional(self.conn())
-        .await?;
-        let Some((worker_id,)) = row else {
+        let row = checked_in_tx!(self.conn(), persons::link_code_worker(code_hash, now))?;
+        let Some(worker_id) = row else {
             return Ok(Err(LinkRefusal::UnknownCode));
         };
         let moved = match self.gh_link_worker(&worker_id, login, account_id).await? {
             Ok(moved) => moved,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        sqlx::query("UPDATE gh_link_codes SET used_at = $1, used_by = $2 WHERE code_hash = $3")
-            .bind(now)
-            .bind(login)
-            .bind(code_hash)
-            .execute(self.conn())
-            .await?;
+        checked_in_tx!(self.conn(), persons::link_code_used(code_hash, now, login))?;
         Ok(Ok((worker_id, moved)))
     }
 
@@ -298,11 +206,7 @@ impl WriteTx {
     ) -> Result<Result<LinkMove, LinkRefusal>, StoreError> {
         let now = self.now;
         let login_key = login.to_lowercase();
-        let current: Option<(Option<i64>, String)> =
-            sqlx::query_as("SELECT account_id, login FROM gh_links WHERE worker_id = $1")
-                .bind(worker_id)
-                .fetch_optional(self.conn())
-                .await?;
+        let current = checked_in_tx!(self.conn(), persons::link_of_worker(worker_id))?;
         match current {
             Some((Some(other), _)) if other != account_id => {
                 return Ok(Err(LinkRefusal::LinkedElsewhere));
@@ -313,45 +217,13 @@ impl WriteTx {
             }
             _ => {}
         }
-        let left: Option<(String,)> = sqlx::query_as(
-            "SELECT worker_id FROM gh_links WHERE account_id = $1 AND worker_id <> $2",
-        )
-        .bind(account_id)
-        .bind(worker_id)
-        .fetch_optional(self.conn())
-        .await?;
-        sqlx::query(
-            "UPDATE workers SET github_account_id = NULL WHERE github_account_id = $1 \
-             AND id <> $2 AND id IN (SELECT worker_id FROM gh_links WHERE account_id = $1)",
-        )
-        .bind(account_id)
-        .bind(worker_id)
-        .execute(self.conn())
-        .await?;
-        sqlx::query("DELETE FROM gh_links WHERE account_id = $1 AND worker_id <> $2")
-            .bind(account_id)
-            .bind(worker_id)
-            .execute(self.conn())
-            .await?;
-        sqlx::query(
-            "INSERT INTO gh_links (worker_id, account_id, login, linked_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (worker_id) DO UPDATE SET \
-             account_id = excluded.account_id, login = excluded.login, \
-             linked_at = excluded.linked_at",
-        )
-        .bind(worker_id)
-        .bind(account_id)
-        .bind(&login_key)
-        .bind(now)
-        .execute(self.conn())
-        .await?;
+        let conn = self.conn();
+        let left = checked_in_tx!(conn, persons::other_linked_worker(account_id, worker_id))?;
+        checked_in_tx!(conn, persons::unlink_others(account_id, worker_id))?;
+        checked_in_tx!(conn, persons::forget_other_links(account_id, worker_id))?;
+        checked_in_tx!(conn, persons::link(worker_id, account_id, &login_key, now))?;
         // The worker speaks for the account that proved the link (its age is read by this id).
-        sqlx::query("UPDATE workers SET github_login = $1, github_account_id = $2 WHERE id = $3")
-            .bind(login)
-            .bind(account_id)
-            .bind(worker_id)
-            .execute(self.conn())
-            .await?;
+        checked_in_tx!(conn, persons::speaks_for(worker_id, account_id, login))?;
         self.person_met(account_id, login).await?;
         self.history_to_person(worker_id, account_id).await?;
         self.forget_known_workers();
@@ -360,7 +232,6 @@ impl WriteTx {
         self.reviewer_person_seen(account_id, login).await?;
         // A plan proposed before the link is the person's now, and the person's plans follow.
         let moved_plans = self.proposals_to_person(worker_id).await?;
-        let left = left.map(|(w,)| w);
         let moved_tasks = match &left {
             Some(from) => self.move_live_leases(from, worker_id).await?,
             None => Vec::new(),
@@ -376,40 +247,17 @@ impl WriteTx {
     /// `to` (which does now), with their tasks, comment claims and load; each with its audit
     /// event. Returns the ids of the tasks moved.
     async fn move_live_leases(&mut self, from: &str, to: &str) -> Result<Vec<String>, StoreError> {
-        let held: Vec<(String, String, i64, String)> = sqlx::query_as(
-            "SELECT t.id, l.id, t.lease_points, r.name FROM leases l \
-             JOIN tasks t ON t.seq = l.task_seq AND t.lease_id = l.id \
-             JOIN repos r ON r.id = t.repo_id \
-             WHERE l.worker_id = $1 AND l.ended_at IS NULL ORDER BY t.seq",
-        )
-        .bind(from)
-        .fetch_all(self.conn())
-        .await?;
+        let held = checked_in_tx!(self.conn(), persons::live_leases_of(from))?;
         if held.is_empty() {
             return Ok(Vec::new());
         }
         let points: i64 = held.iter().map(|(_, _, p, _)| p).sum();
         let count = i64::try_from(held.len()).unwrap_or(i64::MAX);
         for (task_id, lease_id, _, repo) in &held {
-            sqlx::query("UPDATE leases SET worker_id = $1 WHERE id = $2")
-                .bind(to)
-                .bind(lease_id)
-                .execute(self.conn())
-                .await?;
-            sqlx::query("UPDATE tasks SET worker_id = $1 WHERE id = $2 AND lease_id = $3")
-                .bind(to)
-                .bind(task_id)
-                .bind(lease_id)
-                .execute(self.conn())
-                .await?;
-            sqlx::query(
-                "UPDATE gh_claims SET worker_id = $1 WHERE task_id = $2 AND worker_id = $3",
-            )
-            .bind(to)
-            .bind(task_id)
-            .bind(from)
-            .execute(self.conn())
-            .await?;
+            let conn = self.conn();
+            checked_in_tx!(conn, persons::lease_to_worker(lease_id, to))?;
+            checked_in_tx!(conn, persons::task_to_worker(task_id, lease_id, to))?;
+            checked_in_tx!(conn, persons::claim_to_worker(task_id, from, to))?;
             self.event(
                 NewEvent::new("lease.moved", format!("worker:{to}"))
                     .repo(repo)
@@ -422,15 +270,8 @@ impl WriteTx {
             );
         }
         for (worker, sign) in [(from, -1i64), (to, 1)] {
-            sqlx::query(
-                "UPDATE workers SET active_tasks = active_tasks + $1, \
-                 active_points = active_points + $2 WHERE id = $3",
-            )
-            .bind(sign * count)
-            .bind(sign * points)
-            .bind(worker)
-            .execute(self.conn())
-            .await?;
+            let (tasks, points) = (sign * count, sign * points);
+            checked_in_tx!(self.conn(), persons::load_moved(worker, tasks, points))?;
         }
         Ok(held.into_iter().map(|(task, ..)| task).collect())
     }
@@ -439,7 +280,7 @@ impl WriteTx {
 impl Store {
     /// The GitHub login proven for a worker, if any.
     pub async fn gh_login_of_worker(&self, worker_id: &str) -> Result<Option<String>, StoreError> {
-        login_of_worker(&self.read, worker_id).await
+        Ok(checked_read!(self, persons::login_of_worker(worker_id))?)
     }
 
     /// The GitHub account id a worker speaks for (its person, [`person_of`]), if proven.

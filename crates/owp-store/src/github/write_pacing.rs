@@ -1,7 +1,7 @@
 //! How fast the App writes to GitHub: per-installation budgets of content-creating requests
 //! (`gh_write_log`), the spacing between writes, and back-off after GitHub's limits.
 
-use crate::engine::sqlite_writer::ExecuteWrite;
+use crate::engine::checked::{checked_in_tx, checked_write};
 use crate::{Backend, HOUR_MS, Store, StoreError, WriteTx};
 
 /// A content-creating request budget: at most this many per installation per minute (GitHub's
@@ -119,14 +119,7 @@ impl Store {
             .saturating_mul(1i64 << doublings)
             .min(cap_ms.max(first_ms));
         let until = blocked_until.max(now + wait);
-        sqlx::query(
-            "UPDATE gh_installations SET blocked_until = $1, limit_streak = $2 WHERE id = $3",
-        )
-        .bind(until)
-        .bind(streak)
-        .bind(installation_id)
-        .execute(tx.conn())
-        .await?;
+        checked_in_tx!(tx.conn(), pacing::limited(installation_id, until, streak))?;
         tx.commit().await?;
         Ok(until)
     }
@@ -137,14 +130,7 @@ impl Store {
         installation_id: i64,
         until: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE gh_installations SET blocked_until = CASE WHEN blocked_until < $1 THEN $1 \
-             ELSE blocked_until END WHERE id = $2",
-        )
-        .bind(until)
-        .bind(installation_id)
-        .execute_write(self)
-        .await?;
+        checked_write!(self, pacing::block(installation_id, until))?;
         Ok(())
     }
 }
@@ -183,19 +169,13 @@ impl WriteTx {
         {
             return Ok(Err(until));
         }
-        sqlx::query("DELETE FROM gh_write_log WHERE installation_id = $1 AND at <= $2")
-            .bind(installation_id)
-            .bind(now - pacing.hour_ms.max(pacing.minute_ms))
-            .execute(self.conn())
-            .await?;
-        let counts: Counts = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COUNTS} FROM gh_write_log WHERE installation_id = $1"
-        )))
-        .bind(installation_id)
-        .bind(now - pacing.minute_ms)
-        .bind(now - pacing.hour_ms)
-        .fetch_one(self.conn())
-        .await?;
+        let before = now - pacing.hour_ms.max(pacing.minute_ms);
+        checked_in_tx!(self.conn(), pacing::forget_writes(installation_id, before))?;
+        let (minute_ago, hour_ago) = (now - pacing.minute_ms, now - pacing.hour_ms);
+        let counts = checked_in_tx!(
+            self.conn(),
+            pacing::write_counts(installation_id, minute_ago, hour_ago)
+        )?;
         let at = match verdict(pacing, status, now, counts) {
             Ok(()) => now,
             Err(until) if until - now <= ahead_ms => {
@@ -207,15 +187,10 @@ impl WriteTx {
             Err(until) => return Ok(Err(until)),
         };
         let in_flight_until = (pacing.in_flight_ms > 0).then(|| at + pacing.in_flight_ms);
-        sqlx::query(
-            "INSERT INTO gh_write_log (installation_id, at, in_flight_until, sent_at) \
-             VALUES ($1, $2, $3, $2)",
-        )
-        .bind(installation_id)
-        .bind(at)
-        .bind(in_flight_until)
-        .execute(self.conn())
-        .await?;
+        checked_in_tx!(
+            self.conn(),
+            pacing::take_write(installation_id, at, in_flight_until)
+        )?;
         Ok(Ok(at))
     }
 
@@ -236,42 +211,25 @@ impl WriteTx {
         match sent_at {
             Some(sent_at) => {
                 let now = crate::now_ms().max(self.now).max(reserved_at);
-                sqlx::query(
-                    "UPDATE gh_write_log SET at = $3, sent_at = $4, in_flight_until = NULL \
-                     WHERE installation_id = $1 AND at = $2",
-                )
-                .bind(installation_id)
-                .bind(reserved_at)
-                .bind(now)
-                .bind(sent_at.clamp(reserved_at, now))
-                .execute(self.conn())
-                .await?;
+                let sent_at = sent_at.clamp(reserved_at, now);
+                checked_in_tx!(
+                    self.conn(),
+                    pacing::write_answered(installation_id, reserved_at, now, sent_at)
+                )?;
             }
             None => {
-                sqlx::query(
-                    "DELETE FROM gh_write_log WHERE installation_id = $1 AND at = $2 \
-                     AND in_flight_until IS NOT NULL",
-                )
-                .bind(installation_id)
-                .bind(reserved_at)
-                .execute(self.conn())
-                .await?;
+                checked_in_tx!(
+                    self.conn(),
+                    pacing::write_unsent(installation_id, reserved_at)
+                )?;
             }
         }
         Ok(())
     }
 }
 
-/// What an installation's log says of its writes (`$1` the installation, `$2` a minute ago, `$3`
-/// an hour ago): writes in the last minute and the oldest of them, in the last hour and the
-/// oldest of them, when the newest was sent, and until when one is in flight.
-const COUNTS: &str = "COALESCE(SUM(CASE WHEN at > $2 THEN 1 ELSE 0 END), 0), \
-    MIN(CASE WHEN at > $2 THEN at END), \
-    COALESCE(SUM(CASE WHEN at > $3 THEN 1 ELSE 0 END), 0), \
-    MIN(CASE WHEN at > $3 THEN at END), MAX(COALESCE(sent_at, at)), MAX(in_flight_until)";
-
-/// The columns of [`COUNTS`].
-type Counts = (i64, Option<i64>, i64, Option<i64>, Option<i64>, Option<i64>);
+/// What an installation's log says of its writes (`sql/pacing/write_counts.sql`).
+type Counts = owp_sql_sqlite::pacing::WriteCounts;
 
 /// Whether a write may go `now` (`Ok`), or when it may (`Err`): after its installation's write
 /// in flight, its budgets and its spacing (the installation's pause is read by the caller).

@@ -1,0 +1,2 @@
+-- Forgets the writes of installation $1.
+DELETE FROM gh_write_log WHERE installation_id = $1
