@@ -1,4 +1,6 @@
-//! Promotion rules (`owp::store::reputation`): read-only statements.
+//! Promotion rules and opt-ins (`owp::store::reputation`): each repository's rules, and whether a
+//! worker's outcomes count for reputation and the leaderboard. The writes return the rows they
+//! changed.
 
 use super::Db;
 
@@ -24,4 +26,52 @@ pub async fn all_promotions<'c>(
         .into_iter()
         .map(|r| (r.repo_id, r.level, r.merged))
         .collect())
+}
+
+/// Worker `id` opts in or out (1 or 0) of `reputation` and the `leaderboard` (none:
+/// unchanged).
+pub async fn opt_in<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    id: &str,
+    reputation: Option<i64>,
+    leaderboard: Option<i64>,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!(
+        "../../sql/reputation/opt_in.sql",
+        id,
+        reputation,
+        leaderboard
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Forgets repository `repo_id`'s promotion rules.
+pub async fn clear_promotions<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo_id: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/reputation/clear_promotions.sql", repo_id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Repository `repo_id` promotes to trust `level` after `merged` merged pull requests.
+pub async fn add_promotion<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo_id: i64,
+    level: i64,
+    merged: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!(
+        "../../sql/reputation/add_promotion.sql",
+        repo_id,
+        level,
+        merged
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
 }

@@ -12,8 +12,12 @@ pub type Db = sqlx::Postgres;
 pub mod accounts;
 #[path = "../../../sql/board.rs"]
 pub mod board;
+#[path = "../../../sql/checks.rs"]
+pub mod checks;
 #[path = "../../../sql/claims.rs"]
 pub mod claims;
+#[path = "../../../sql/deps.rs"]
+pub mod deps;
 #[path = "../../../sql/device_links.rs"]
 pub mod device_links;
 #[path = "../../../sql/events.rs"]
@@ -60,7 +64,11 @@ pub mod reviewers;
 pub mod shared_settings;
 #[path = "../../../sql/signin.rs"]
 pub mod signin;
+#[path = "../../../sql/tasks.rs"]
+pub mod tasks;
 #[path = "../../../sql/upkeep.rs"]
 pub mod upkeep;
 #[path = "../../../sql/vouch.rs"]
 pub mod vouch;
+#[path = "../../../sql/workers.rs"]
+pub mod workers;

@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use super::engine::checked::checked_in_tx;
 use super::{NewEvent, StoreError, WriteTx};
 
 /// Checks kept per commit; a commit reporting more keeps its first ones (GitHub's own limit on
@@ -18,12 +19,7 @@ impl WriteTx {
         pr_number: i64,
         sha: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE gh_linked_prs SET head_sha = $1 WHERE repo = $2 AND pr_number = $3")
-            .bind(sha)
-            .bind(repo)
-            .bind(pr_number)
-            .execute(self.conn())
-            .await?;
+        checked_in_tx!(self.conn(), checks::set_head(repo, pr_number, sha))?;
         Ok(())
     }
 
@@ -35,29 +31,13 @@ impl WriteTx {
         check: &str,
         state: &str,
     ) -> Result<(), StoreError> {
-        let known: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM gh_commit_checks WHERE repo = $1 AND sha = $2",
-        )
-        .bind(repo)
-        .bind(sha)
-        .fetch_one(self.conn())
-        .await?;
-        let sql = if known >= MAX_CHECKS_PER_COMMIT {
-            "UPDATE gh_commit_checks SET state = $4, updated_at = $5 \
-             WHERE repo = $1 AND sha = $2 AND check_key = $3"
+        let known = checked_in_tx!(self.conn(), checks::count(repo, sha))?;
+        let now = self.now;
+        if known >= MAX_CHECKS_PER_COMMIT {
+            checked_in_tx!(self.conn(), checks::update(repo, sha, check, state, now))?;
         } else {
-            "INSERT INTO gh_commit_checks (repo, sha, check_key, state, updated_at) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (repo, sha, check_key) DO UPDATE SET state = $4, updated_at = $5"
-        };
-        sqlx::query(sql)
-            .bind(repo)
-            .bind(sha)
-            .bind(check)
-            .bind(state)
-            .bind(self.now)
-            .execute(self.conn())
-            .await?;
+            checked_in_tx!(self.conn(), checks::record(repo, sha, check, state, now))?;
+        }
         Ok(())
     }
 
@@ -68,14 +48,8 @@ impl WriteTx {
         repo: &str,
         sha: &str,
     ) -> Result<Option<&'static str>, StoreError> {
-        let states: Vec<(String,)> = sqlx::query_as(
-            "SELECT DISTINCT state FROM gh_commit_checks WHERE repo = $1 AND sha = $2",
-        )
-        .bind(repo)
-        .bind(sha)
-        .fetch_all(self.conn())
-        .await?;
-        let has = |s: &str| states.iter().any(|(x,)| x == s);
+        let states = checked_in_tx!(self.conn(), checks::states(repo, sha))?;
+        let has = |s: &str| states.iter().any(|x| x == s);
         Ok(if states.is_empty() {
             None
         } else if has("failure") {
@@ -93,15 +67,10 @@ impl WriteTx {
         repo: &str,
         sha: &str,
     ) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT DISTINCT task_id FROM gh_linked_prs \
-             WHERE repo = $1 AND head_sha = $2 AND state = 'open' AND acting = 1",
-        )
-        .bind(repo)
-        .bind(sha)
-        .fetch_all(self.conn())
-        .await?;
-        Ok(rows.into_iter().map(|(t,)| t).collect())
+        Ok(checked_in_tx!(
+            self.conn(),
+            checks::tasks_with_head(repo, sha)
+        )?)
     }
 
     /// Shows `checks` on a task in `pr_opened` (`artifact.checks`), logging `task.checks` when it
@@ -173,15 +142,8 @@ impl WriteTx {
             Some(v) => artifact.insert(field.into(), v.clone()),
             None => artifact.remove(field),
         };
-        let changed = sqlx::query(
-            "UPDATE tasks SET artifact = $1, updated_at = $2 WHERE seq = $3 AND status = 'pr_opened'",
-        )
-        .bind(Value::Object(artifact).to_string())
-        .bind(self.now)
-        .bind(task.seq)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
+        let (artifact, now) = (Value::Object(artifact).to_string(), self.now);
+        let changed = checked_in_tx!(self.conn(), checks::set_artifact(task.seq, &artifact, now))?;
         if changed == 0 {
             return Ok(false);
         }

@@ -5,6 +5,7 @@
 
 use serde_json::json;
 
+use super::engine::checked::checked_in_tx;
 use super::rows::TaskRow;
 use super::{NewEvent, StoreError, WriteTx};
 use crate::domain::limits;
@@ -25,21 +26,16 @@ impl WriteTx {
         blockers: &[ExternalBlocker],
         actor: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM task_deps WHERE task_seq = $1 AND blocker_seq IS NULL")
-            .bind(task.seq)
-            .execute(self.conn())
-            .await?;
+        checked_in_tx!(self.conn(), deps::clear_outside(task.seq))?;
         for (position, b) in blockers.iter().take(limits::MAX_BLOCKERS).enumerate() {
-            sqlx::query(
-                "INSERT INTO task_deps (task_seq, blocker_key, position, holds) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (task_seq, blocker_key) DO NOTHING",
-            )
-            .bind(task.seq)
-            .bind(&b.key)
-            .bind(i64::try_from(position).unwrap_or(i64::MAX))
-            .bind(i64::from(b.open))
-            .execute(self.conn())
-            .await?;
+            let (position, holds) = (
+                i64::try_from(position).unwrap_or(i64::MAX),
+                i64::from(b.open),
+            );
+            checked_in_tx!(
+                self.conn(),
+                deps::add_outside(task.seq, &b.key, position, holds)
+            )?;
         }
         self.waiting_changed(task, actor).await
     }
@@ -50,13 +46,7 @@ impl WriteTx {
         task: &TaskRow,
         actor: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE task_deps SET holds = 0 WHERE task_seq = $1 AND blocker_seq IS NULL \
-             AND holds = 1",
-        )
-        .bind(task.seq)
-        .execute(self.conn())
-        .await?;
+        checked_in_tx!(self.conn(), deps::release_outside(task.seq))?;
         self.waiting_changed(task, actor).await
     }
 
@@ -69,36 +59,17 @@ impl WriteTx {
         actor: &str,
     ) -> Result<(), StoreError> {
         if added {
-            let count: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM task_deps WHERE task_seq = $1 AND blocker_key <> $2",
-            )
-            .bind(task.seq)
-            .bind(&blocker.key)
-            .fetch_one(self.conn())
-            .await?;
+            let count = checked_in_tx!(self.conn(), deps::other_count(task.seq, &blocker.key))?;
             if usize::try_from(count).unwrap_or(usize::MAX) >= limits::MAX_BLOCKERS {
                 return Ok(());
             }
-            sqlx::query(
-                "INSERT INTO task_deps (task_seq, blocker_key, position, holds) \
-                 VALUES ($1, $2, (SELECT COALESCE(MAX(position), -1) + 1 FROM task_deps \
-                   WHERE task_seq = $1), $3) \
-                 ON CONFLICT (task_seq, blocker_key) DO UPDATE SET holds = $3",
-            )
-            .bind(task.seq)
-            .bind(&blocker.key)
-            .bind(i64::from(blocker.open))
-            .execute(self.conn())
-            .await?;
+            let holds = i64::from(blocker.open);
+            checked_in_tx!(
+                self.conn(),
+                deps::keep_outside(task.seq, &blocker.key, holds)
+            )?;
         } else {
-            sqlx::query(
-                "DELETE FROM task_deps WHERE task_seq = $1 AND blocker_key = $2 \
-                 AND blocker_seq IS NULL",
-            )
-            .bind(task.seq)
-            .bind(&blocker.key)
-            .execute(self.conn())
-            .await?;
+            checked_in_tx!(self.conn(), deps::drop_outside(task.seq, &blocker.key))?;
         }
         self.waiting_changed(task, actor).await
     }
@@ -111,28 +82,16 @@ impl WriteTx {
         open: bool,
         actor: &str,
     ) -> Result<Vec<TaskRow>, StoreError> {
-        let ids: Vec<(String,)> = sqlx::query_as(
-            "SELECT t.id FROM task_deps d JOIN tasks t ON t.seq = d.task_seq \
-             WHERE d.blocker_key = $1 AND d.blocker_seq IS NULL AND d.holds <> $2 ORDER BY t.seq",
-        )
-        .bind(key)
-        .bind(i64::from(open))
-        .fetch_all(self.conn())
-        .await?;
+        let holds = i64::from(open);
+        let ids = checked_in_tx!(self.conn(), deps::waiting_on(key, holds))?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut before = Vec::with_capacity(ids.len());
-        for (id,) in &ids {
+        for id in &ids {
             before.push(self.task(id).await?);
         }
-        sqlx::query(
-            "UPDATE task_deps SET holds = $2 WHERE blocker_key = $1 AND blocker_seq IS NULL",
-        )
-        .bind(key)
-        .bind(i64::from(open))
-        .execute(self.conn())
-        .await?;
+        checked_in_tx!(self.conn(), deps::set_holds(key, holds))?;
         let mut out = Vec::with_capacity(before.len());
         for task in &before {
             self.waiting_changed(task, actor).await?;

@@ -19,7 +19,7 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::engine::checked::checked_read;
+use super::engine::checked::{checked_in_tx, checked_read};
 use super::in_flight::in_flight;
 use super::leases::claim_rules::{
     Pick, account_created, by_person, person_conditions, person_of, vouched_for,
@@ -218,13 +218,7 @@ impl WriteTx {
             ));
         }
         let now = self.now;
-        let found: Option<(i64, String, String)> = sqlx::query_as(
-            "SELECT t.seq, t.status, r.approval FROM tasks t JOIN repos r ON r.id = t.repo_id \
-             WHERE t.id = $1",
-        )
-        .bind(task_id)
-        .fetch_optional(self.conn())
-        .await?;
+        let found = checked_in_tx!(self.conn(), proposals::task_of(task_id))?;
         let Some((seq, status, approval)) = found else {
             return Err(StoreError::not_found(
                 "task_not_found",
@@ -449,15 +443,7 @@ impl WriteTx {
             let row = self.proposal_row(id).await?;
             return Err(not_open(row.state_at(now)));
         }
-        let others: Vec<(String, String)> = sqlx::query_as(
-            "UPDATE proposals SET state = 'not_chosen', ended_at = $1 \
-             WHERE task_seq = $2 AND state = 'open' AND id <> $3 RETURNING id, worker_id",
-        )
-        .bind(now)
-        .bind(found.task_seq)
-        .bind(id)
-        .fetch_all(self.conn())
-        .await?;
+        let others = checked_in_tx!(self.conn(), proposals::not_chosen(now, found.task_seq, id))?;
         let claimed = self
             .claim_task(&found.worker_id, &found.task_id, false)
             .await;
@@ -471,26 +457,16 @@ impl WriteTx {
                 let mut ids = vec![id.to_string()];
                 ids.extend(others.into_iter().map(|(other, _)| other));
                 for reopened in ids {
-                    sqlx::query(
-                        "UPDATE proposals SET state = 'open', ended_at = NULL WHERE id = $1",
-                    )
-                    .bind(reopened)
-                    .execute(self.conn())
-                    .await?;
+                    checked_in_tx!(self.conn(), proposals::reopen(&reopened))?;
                 }
                 return Err(e);
             }
         };
         let accept_by = now + APPROVED_ACCEPT_MS;
-        let expires: i64 = sqlx::query_scalar(
-            "UPDATE leases SET accept_by = $1, deadline = $1, \
-               expires_at = CASE WHEN expires_at < $1 THEN $1 ELSE expires_at END \
-             WHERE id = $2 RETURNING expires_at",
-        )
-        .bind(accept_by)
-        .bind(&lease.lease_id)
-        .fetch_one(self.conn())
-        .await?;
+        let expires = checked_in_tx!(
+            self.conn(),
+            proposals::accept_by(accept_by, &lease.lease_id)
+        )?;
         lease.accept_by = format_ts(accept_by);
         lease.expires_at = format_ts(expires);
         let row = self.proposal_row(id).await?;
@@ -543,13 +519,7 @@ impl WriteTx {
     /// trigger of a task leaving `ready` wrote (at most 200 a call).
     pub async fn expire_proposals(&mut self) -> Result<usize, StoreError> {
         let now = self.now;
-        sqlx::query(
-            "UPDATE proposals SET state = 'expired', ended_at = expires_at, recorded = 0 \
-             WHERE state = 'open' AND expires_at <= $1",
-        )
-        .bind(now)
-        .execute(self.conn())
-        .await?;
+        checked_in_tx!(self.conn(), proposals::expire(now))?;
         let sql = format!("{PROPOSAL_SELECT} WHERE p.recorded = 0 ORDER BY p.seq LIMIT 200");
         let rows = sqlx::query(AssertSqlSafe(sql))
             .fetch_all(self.conn())
@@ -559,10 +529,7 @@ impl WriteTx {
             ended.push(ProposalRow::decode(row)?);
         }
         for p in &ended {
-            sqlx::query("UPDATE proposals SET recorded = 1 WHERE id = $1")
-                .bind(&p.id)
-                .execute(self.conn())
-                .await?;
+            checked_in_tx!(self.conn(), proposals::recorded(&p.id))?;
             self.event(
                 NewEvent::new("proposal.expired", "system")
                     .repo(&p.repo)
@@ -881,16 +848,9 @@ pub async fn ended_proposals(
     conn: &mut crate::engine::tx_conn::TxConnection,
     ids: &[&str],
 ) -> Result<Vec<EndedProposal>, StoreError> {
-    type Ended = (Option<String>, String, Option<String>, String, String, i64);
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let row: Option<Ended> = sqlx::query_as(
-            "SELECT p.login, p.state, p.reason, w.id, w.name, w.all_skills \
-             FROM proposals p JOIN workers w ON w.id = p.worker_id WHERE p.id = $1",
-        )
-        .bind(*id)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let row = checked_in_tx!(conn, proposals::ended(id))?;
         if let Some((login, state, reason, worker_id, name, all_skills)) = row {
             let state = ProposalState::parse(&state).unwrap_or(ProposalState::Expired);
             // A person's own comment worker holds the issue as a comment claim; any other

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value, json};
 use sqlx::AssertSqlSafe;
 
+use super::engine::checked::checked_in_tx;
 use super::in_flight::in_flight_statuses;
 use super::rows::{REPO_SELECT, RepoRow};
 use super::{NewEvent, Store, StoreError, WriteTx};
@@ -161,45 +162,44 @@ impl WriteTx {
             .flatten();
         match &existing {
             None => {
-                sqlx::query(
-                    "INSERT INTO repos (name, max_open_prs, area_locks_enabled, private, \
-                     visibility_pinned, github_private, extensions, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-                )
-                .bind(&input.name)
-                .bind(input.max_open_prs)
-                .bind(i64::from(input.area_locks_enabled.unwrap_or(true)))
-                .bind(i64::from(private))
-                .bind(i64::from(pinned))
-                .bind(github_said)
-                .bind(Value::Object(input.extensions.clone()).to_string())
-                .bind(now)
-                .execute(self.conn())
-                .await?;
+                let locks = i64::from(input.area_locks_enabled.unwrap_or(true));
+                let (private, pinned) = (i64::from(private), i64::from(pinned));
+                let ext = Value::Object(input.extensions.clone()).to_string();
+                checked_in_tx!(
+                    self.conn(),
+                    repos::create(
+                        &input.name,
+                        input.max_open_prs,
+                        locks,
+                        private,
+                        pinned,
+                        github_said,
+                        &ext,
+                        now
+                    )
+                )?;
             }
             Some(old) => {
                 let mut ext = old.extensions.clone();
                 ext.extend(input.extensions.clone());
                 let locks = input.area_locks_enabled.unwrap_or(old.area_locks_enabled);
                 let back = unarchives(old, input.by)?;
-                sqlx::query(
-                    "UPDATE repos SET max_open_prs = $1, area_locks_enabled = $2, private = $3, \
-                     visibility_pinned = $4, extensions = $5, updated_at = $6, \
-                     archived_at = CASE WHEN $7 = 1 THEN NULL ELSE archived_at END, \
-                     archived_by = CASE WHEN $7 = 1 THEN NULL ELSE archived_by END, \
-                     github_private = COALESCE($9, github_private) WHERE id = $8",
-                )
-                .bind(input.max_open_prs)
-                .bind(i64::from(locks))
-                .bind(i64::from(private))
-                .bind(i64::from(pinned))
-                .bind(Value::Object(ext).to_string())
-                .bind(now)
-                .bind(i64::from(back))
-                .bind(old.id)
-                .bind(github_said)
-                .execute(self.conn())
-                .await?;
+                let (private, pinned) = (i64::from(private), i64::from(pinned));
+                let ext = Value::Object(ext).to_string();
+                checked_in_tx!(
+                    self.conn(),
+                    repos::update(
+                        old.id,
+                        input.max_open_prs,
+                        i64::from(locks),
+                        private,
+                        pinned,
+                        &ext,
+                        now,
+                        back,
+                        github_said
+                    )
+                )?;
                 if locks != old.area_locks_enabled {
                     self.reset_area_locks(old.id, locks).await?;
                 }
@@ -210,11 +210,8 @@ impl WriteTx {
                 .await?;
         }
         if let Some(url) = &input.clone_url {
-            sqlx::query("UPDATE repos SET clone_url = $1 WHERE name = $2")
-                .bind(url.as_deref().map(str::trim))
-                .bind(&input.name)
-                .execute(self.conn())
-                .await?;
+            let url = url.as_deref().map(str::trim);
+            checked_in_tx!(self.conn(), repos::set_clone_url(&input.name, url))?;
         }
         if input.approval.is_some()
             || input.approval_skip_trust.is_some()
@@ -258,16 +255,12 @@ impl WriteTx {
         name: &str,
         policy: &ApprovalPolicy,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE repos SET approval = $1, approval_skip_trust = $2, proposal_days = $3 \
-             WHERE name = $4",
-        )
-        .bind(policy.approval.as_str())
-        .bind(policy.skip_trust)
-        .bind(policy.proposal_days)
-        .bind(name)
-        .execute(self.conn())
-        .await?;
+        let (approval, skip, days) = (
+            policy.approval.as_str(),
+            policy.skip_trust,
+            policy.proposal_days,
+        );
+        checked_in_tx!(self.conn(), repos::set_approval(name, approval, skip, days))?;
         Ok(())
     }
 
@@ -280,21 +273,13 @@ impl WriteTx {
         let text = contract
             .filter(|c| !c.is_empty())
             .map(|c| serde_json::to_string(c).unwrap_or_default());
-        sqlx::query("UPDATE repos SET contract = $1 WHERE name = $2")
-            .bind(text)
-            .bind(name)
-            .execute(self.conn())
-            .await?;
+        checked_in_tx!(self.conn(), repos::set_contract(name, text.as_deref()))?;
         Ok(())
     }
 
     /// Gives a repository the clone URL `url` unless it already has one.
     pub async fn default_clone_url(&mut self, name: &str, url: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE repos SET clone_url = $1 WHERE name = $2 AND clone_url IS NULL")
-            .bind(url)
-            .bind(name)
-            .execute(self.conn())
-            .await?;
+        checked_in_tx!(self.conn(), repos::default_clone_url(name, url))?;
         Ok(())
     }
 
@@ -318,17 +303,12 @@ impl WriteTx {
         {
             return Ok(false);
         }
-        sqlx::query(
-            "UPDATE repos SET private = $1, github_private = $2, visibility_pinned = $3, \
-             updated_at = $4 WHERE id = $5",
-        )
-        .bind(i64::from(private))
-        .bind(i64::from(said))
-        .bind(i64::from(pinned))
-        .bind(self.now)
-        .bind(repo.id)
-        .execute(self.conn())
-        .await?;
+        let (private_now, said_now) = (i64::from(private), i64::from(said));
+        let (pinned_now, now) = (i64::from(pinned), self.now);
+        checked_in_tx!(
+            self.conn(),
+            repos::set_visibility(repo.id, private_now, said_now, pinned_now, now)
+        )?;
         let changed = private != repo.private;
         if changed {
             self.event(

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::engine::checked::checked_read;
+use super::engine::checked::{checked_in_tx, checked_read};
 use super::leases::person_sql::{Setting, by_person, merged_count_in, setting_of_row};
 use super::{NewEvent, Store, StoreError, WriteTx};
 use crate::domain::{Promotion, Reputation};
@@ -126,14 +126,9 @@ fn progress_from(
     })
 }
 
-fn decode_rules(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Promotion>, StoreError> {
-    rows.iter()
-        .map(|r| {
-            Ok(Promotion {
-                level: r.try_get("level")?,
-                merged: r.try_get("merged")?,
-            })
-        })
+fn decode_rules(rows: Vec<(i64, i64)>) -> Vec<Promotion> {
+    rows.into_iter()
+        .map(|(level, merged)| Promotion { level, merged })
         .collect()
 }
 
@@ -148,17 +143,12 @@ impl WriteTx {
         if reputation.is_none() && leaderboard.is_none() {
             return Ok(());
         }
-        let n = sqlx::query(
-            "UPDATE workers SET \
-               reputation_opt_in = COALESCE($1, reputation_opt_in), \
-               leaderboard_opt_in = COALESCE($2, leaderboard_opt_in) WHERE id = $3",
-        )
-        .bind(reputation.map(i64::from))
-        .bind(leaderboard.map(i64::from))
-        .bind(worker_id)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
+        let (reputation_in, leaderboard_in) =
+            (reputation.map(i64::from), leaderboard.map(i64::from));
+        let n = checked_in_tx!(
+            self.conn(),
+            reputation::opt_in(worker_id, reputation_in, leaderboard_in)
+        )?;
         if n == 0 {
             return Err(StoreError::not_found("worker_not_found", "unknown worker"));
         }
@@ -203,28 +193,16 @@ impl WriteTx {
         actor: &str,
     ) -> Result<(), StoreError> {
         let rules = Promotion::validate(rules)?;
-        let old = decode_rules(
-            &sqlx::query(
-                "SELECT level, merged FROM repo_promotions WHERE repo_id = $1 ORDER BY level",
-            )
-            .bind(repo_id)
-            .fetch_all(self.conn())
-            .await?,
-        )?;
+        let old = self.promotions_tx(repo_id).await?;
         if old == rules {
             return Ok(());
         }
-        sqlx::query("DELETE FROM repo_promotions WHERE repo_id = $1")
-            .bind(repo_id)
-            .execute(self.conn())
-            .await?;
+        checked_in_tx!(self.conn(), reputation::clear_promotions(repo_id))?;
         for r in &rules {
-            sqlx::query("INSERT INTO repo_promotions (repo_id, level, merged) VALUES ($1, $2, $3)")
-                .bind(repo_id)
-                .bind(r.level)
-                .bind(r.merged)
-                .execute(self.conn())
-                .await?;
+            checked_in_tx!(
+                self.conn(),
+                reputation::add_promotion(repo_id, r.level, r.merged)
+            )?;
         }
         self.event(
             NewEvent::new("repo.promote", actor)
@@ -236,13 +214,8 @@ impl WriteTx {
 
     /// The promotion rules of a repository, by level.
     pub async fn promotions_tx(&mut self, repo_id: i64) -> Result<Vec<Promotion>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT level, merged FROM repo_promotions WHERE repo_id = $1 ORDER BY level",
-        )
-        .bind(repo_id)
-        .fetch_all(self.conn())
-        .await?;
-        decode_rules(&rows)
+        let rows = checked_in_tx!(self.conn(), reputation::promotions(repo_id))?;
+        Ok(decode_rules(rows))
     }
 
     /// Where `worker_id` stands in repository `repo_id`, read in this transaction.
@@ -305,10 +278,7 @@ impl Store {
     /// The promotion rules of a repository, by level.
     pub async fn promotions(&self, repo_id: i64) -> Result<Vec<Promotion>, StoreError> {
         let rows = checked_read!(self, reputation::promotions(repo_id))?;
-        Ok(rows
-            .into_iter()
-            .map(|(level, merged)| Promotion { level, merged })
-            .collect())
+        Ok(decode_rules(rows))
     }
 
     /// Where a worker stands in a repository (for messages; claims decide in their statement).

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
+use super::engine::checked::checked_in_tx;
 use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
 use super::{NewEvent, Store, StoreError, WriteTx, new_id};
 use crate::domain::limits;
@@ -150,16 +151,8 @@ impl WriteTx {
                 .map(str::trim)
                 .filter(|a| !a.is_empty())
                 .map(str::to_string);
-            let existing: Option<(String, String)> = match &input.key {
-                Some(key) => {
-                    sqlx::query_as(
-                        "SELECT id, extensions FROM tasks WHERE repo_id = $1 AND key = $2",
-                    )
-                    .bind(repo_row.id)
-                    .bind(key)
-                    .fetch_optional(self.conn())
-                    .await?
-                }
+            let existing = match &input.key {
+                Some(key) => checked_in_tx!(self.conn(), tasks::by_key(repo_row.id, key))?,
                 None => None,
             };
             let id = match existing {
@@ -168,25 +161,25 @@ impl WriteTx {
                         serde_json::from_str(&old_ext).unwrap_or_default();
                     ext.extend(input.extensions.clone());
                     // An in-flight task keeps its lock on its (possibly new) area.
-                    sqlx::query(
-                        "UPDATE tasks SET title = $1, description = $2, estimate_points = $3, \
-                         priority = $4, skill_set_id = $5, area = $6, tier = $7, extensions = $8, \
-                         area_lock = CASE WHEN area_lock IS NULL THEN NULL ELSE $6 END, \
-                         updated_at = $9, requires = $11 WHERE id = $10",
-                    )
-                    .bind(&input.title)
-                    .bind(&input.description)
-                    .bind(input.estimate_points)
-                    .bind(input.priority.rank())
-                    .bind(skill_set_id)
-                    .bind(area.clone())
-                    .bind(input.tier)
-                    .bind(Value::Object(ext).to_string())
-                    .bind(self.now)
-                    .bind(&id)
-                    .bind(Value::Object(input.requires.clone()).to_string())
-                    .execute(self.conn())
-                    .await?;
+                    let ext = Value::Object(ext).to_string();
+                    let requires = Value::Object(input.requires.clone()).to_string();
+                    let now = self.now;
+                    checked_in_tx!(
+                        self.conn(),
+                        tasks::update(
+                            &id,
+                            &input.title,
+                            &input.description,
+                            input.estimate_points,
+                            input.priority.rank(),
+                            skill_set_id,
+                            area.as_deref(),
+                            input.tier,
+                            now,
+                            &ext,
+                            &requires
+                        )
+                    )?;
                     self.event(
                         NewEvent::new("task.updated", actor)
                             .repo(repo)
@@ -197,27 +190,27 @@ impl WriteTx {
                 }
                 None => {
                     let id = new_id("t");
-                    sqlx::query(
-                        "INSERT INTO tasks (id, repo_id, key, title, description, estimate_points, \
-                         priority, skill_set_id, area, tier, status, extensions, created_at, updated_at, \
-                         requires) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'ready', $11, $12, $12, $13)",
-                    )
-                    .bind(&id)
-                    .bind(repo_row.id)
-                    .bind(input.key.clone())
-                    .bind(&input.title)
-                    .bind(&input.description)
-                    .bind(input.estimate_points)
-                    .bind(input.priority.rank())
-                    .bind(skill_set_id)
-                    .bind(area)
-                    .bind(input.tier)
-                    .bind(Value::Object(input.extensions.clone()).to_string())
-                    .bind(self.now)
-                    .bind(Value::Object(input.requires.clone()).to_string())
-                    .execute(self.conn())
-                    .await?;
+                    let ext = Value::Object(input.extensions.clone()).to_string();
+                    let requires = Value::Object(input.requires.clone()).to_string();
+                    let now = self.now;
+                    checked_in_tx!(
+                        self.conn(),
+                        tasks::create(
+                            &id,
+                            repo_row.id,
+                            input.key.as_deref(),
+                            &input.title,
+                            &input.description,
+                            input.estimate_points,
+                            input.priority.rank(),
+                            skill_set_id,
+                            area.as_deref(),
+                            input.tier,
+                            &ext,
+                            now,
+                            &requires
+                        )
+                    )?;
                     self.event(
                         NewEvent::new("task.created", actor)
                             .repo(repo)
@@ -291,14 +284,7 @@ impl WriteTx {
             return Ok(());
         }
         // The graph of the repository as stored (key -> its blockers' keys) ...
-        let stored: Vec<(String, String)> = sqlx::query_as(
-            "SELECT t.key, d.blocker_key FROM task_deps d JOIN tasks t ON t.seq = d.task_seq \
-             WHERE t.repo_id = $1 AND t.key IS NOT NULL AND d.blocker_seq IS NOT NULL \
-             ORDER BY t.seq, d.position",
-        )
-        .bind(repo_id)
-        .fetch_all(self.conn())
-        .await?;
+        let stored = checked_in_tx!(self.conn(), tasks::stored_graph(repo_id))?;
         let mut graph: HashMap<String, Vec<String>> = HashMap::new();
         for (key, blocker) in stored {
             graph.entry(key).or_default().push(blocker);
@@ -313,12 +299,7 @@ impl WriteTx {
                 if imported.contains(key.as_str()) {
                     continue;
                 }
-                let known: Option<i64> =
-                    sqlx::query_scalar("SELECT seq FROM tasks WHERE repo_id = $1 AND key = $2")
-                        .bind(repo_id)
-                        .bind(key)
-                        .fetch_optional(self.conn())
-                        .await?;
+                let known = checked_in_tx!(self.conn(), tasks::seq_by_key(repo_id, key))?;
                 if known.is_none() {
                     return Err(StoreError::invalid(
                         "unknown_dependency",
@@ -355,55 +336,26 @@ impl WriteTx {
         id: &str,
         blockers: &[String],
     ) -> Result<(), StoreError> {
-        let seq: i64 = sqlx::query_scalar("SELECT seq FROM tasks WHERE id = $1")
-            .bind(id)
-            .fetch_one(self.conn())
-            .await?;
+        let seq = checked_in_tx!(self.conn(), tasks::seq_of(id))?;
         // Blockers outside the pool (GitHub's own) are kept up by GitHub, not by imports.
-        sqlx::query("DELETE FROM task_deps WHERE task_seq = $1 AND blocker_seq IS NOT NULL")
-            .bind(seq)
-            .execute(self.conn())
-            .await?;
+        checked_in_tx!(self.conn(), tasks::clear_blockers(seq))?;
         let mut seen = HashSet::new();
         for (position, key) in blockers.iter().enumerate() {
             if !seen.insert(key.as_str()) {
                 continue;
             }
-            sqlx::query(
-                "INSERT INTO task_deps (task_seq, blocker_key, position, blocker_seq) \
-                 SELECT $1, $2, $3, seq FROM tasks WHERE repo_id = $4 AND key = $2 \
-                 ON CONFLICT (task_seq, blocker_key) DO UPDATE \
-                 SET blocker_seq = excluded.blocker_seq, position = excluded.position",
-            )
-            .bind(seq)
-            .bind(key)
-            .bind(i64::try_from(position).unwrap_or(i64::MAX))
-            .bind(repo_id)
-            .execute(self.conn())
-            .await?;
+            let position = i64::try_from(position).unwrap_or(i64::MAX);
+            checked_in_tx!(self.conn(), tasks::add_blocker(seq, key, position, repo_id))?;
         }
         Ok(())
     }
 
     /// The id of a canonical skill set, created on first use.
     async fn skill_set_id(&mut self, skills: &str) -> Result<i64, StoreError> {
-        sqlx::query("INSERT INTO skill_sets (skills) VALUES ($1) ON CONFLICT (skills) DO NOTHING")
-            .bind(skills)
-            .execute(self.conn())
-            .await?;
-        let id: i64 = sqlx::query_scalar("SELECT id FROM skill_sets WHERE skills = $1")
-            .bind(skills)
-            .fetch_one(self.conn())
-            .await?;
+        checked_in_tx!(self.conn(), tasks::keep_skill_set(skills))?;
+        let id = checked_in_tx!(self.conn(), tasks::skill_set(skills))?;
         for skill in skills.split(',').filter(|s| !s.is_empty()) {
-            sqlx::query(
-                "INSERT INTO skill_set_members (skill_set_id, skill) VALUES ($1, $2) \
-                 ON CONFLICT (skill_set_id, skill) DO NOTHING",
-            )
-            .bind(id)
-            .bind(skill)
-            .execute(self.conn())
-            .await?;
+            checked_in_tx!(self.conn(), tasks::skill_set_member(id, skill))?;
         }
         Ok(id)
     }

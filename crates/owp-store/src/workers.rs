@@ -6,7 +6,7 @@ use rand::TryRngCore;
 use serde_json::{Map, Value, json};
 use sqlx::AssertSqlSafe;
 
-use super::engine::checked::checked_read;
+use super::engine::checked::{checked_in_tx, checked_read};
 use super::engine::columns::Columns;
 use super::known_workers::TokenDigest;
 use super::leases::person_sql::{Setting, setting_of_row};
@@ -129,27 +129,31 @@ impl WriteTx {
         input.validate()?;
         let id = new_id("w");
         let token = new_token();
-        sqlx::query(
-            "INSERT INTO workers (id, name, token_hash, skills, capacity_points, max_concurrent_tasks, \
-             claimed_login, status, last_seen_at, presence, capabilities, extensions, created_at, \
-             reputation_opt_in, leaderboard_opt_in, specialist) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'idle', $8, 'online', $9, $10, $8, $11, $12, $13)",
-        )
-        .bind(&id)
-        .bind(input.name.trim())
-        .bind(hash_token(&token))
-        .bind(normalize_skills(&input.skills).join(","))
-        .bind(input.capacity_points)
-        .bind(input.max_concurrent_tasks)
-        .bind(input.github_login.clone())
-        .bind(self.now)
-        .bind(input.capabilities.to_string())
-        .bind(Value::Object(input.extensions.clone()).to_string())
-        .bind(i64::from(input.reputation_opt_in))
-        .bind(i64::from(input.leaderboard_opt_in))
-        .bind(i64::from(input.specialist))
-        .execute(self.conn())
-        .await?;
+        let (digest, skills) = (
+            hash_token(&token),
+            normalize_skills(&input.skills).join(","),
+        );
+        let capabilities = input.capabilities.to_string();
+        let extensions = Value::Object(input.extensions.clone()).to_string();
+        let now = self.now;
+        checked_in_tx!(
+            self.conn(),
+            workers::register(
+                &id,
+                input.name.trim(),
+                &digest,
+                &skills,
+                input.capacity_points,
+                input.max_concurrent_tasks,
+                input.github_login.as_deref(),
+                now,
+                &capabilities,
+                &extensions,
+                i64::from(input.reputation_opt_in),
+                i64::from(input.leaderboard_opt_in),
+                i64::from(input.specialist)
+            )
+        )?;
         let worker = self.worker(&id).await?;
         self.event(
             NewEvent::new("worker.registered", format!("worker:{id}"))
@@ -174,12 +178,7 @@ impl WriteTx {
             .await?
             .rows_affected();
         if n == 0 {
-            let (archived,): (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM workers WHERE id = $1 AND archived_at IS NOT NULL",
-            )
-            .bind(worker_id)
-            .fetch_one(self.conn())
-            .await?;
+            let archived = checked_in_tx!(self.conn(), workers::archived(worker_id))?;
             return Err(if archived > 0 {
                 archived_worker(worker_id)
             } else {
@@ -222,11 +221,8 @@ impl WriteTx {
         was_online: bool,
     ) -> Result<(), StoreError> {
         self.ensure_begun().await?;
-        sqlx::query("UPDATE workers SET last_seen_at = $1, presence = 'online' WHERE id = $2")
-            .bind(self.now)
-            .bind(worker_id)
-            .execute(self.conn())
-            .await?;
+        let now = self.now;
+        checked_in_tx!(self.conn(), workers::seen(worker_id, now))?;
         self.record_seen(worker_id);
         if !was_online {
             self.event(online_event(worker_id));
@@ -305,11 +301,8 @@ impl WriteTx {
         paused: bool,
         actor: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE workers SET status = $1 WHERE id = $2")
-            .bind(if paused { "paused" } else { "idle" })
-            .bind(worker_id)
-            .execute(self.conn())
-            .await?;
+        let status = if paused { "paused" } else { "idle" };
+        checked_in_tx!(self.conn(), workers::set_status(worker_id, status))?;
         self.forget_known_workers();
         self.event(
             NewEvent::new(
@@ -335,11 +328,7 @@ impl WriteTx {
         let worker = self.worker(worker_id).await?;
         if let Some(trust) = trust_level {
             limits::range("trust_level", "invalid_trust_level", trust, limits::TIER)?;
-            sqlx::query("UPDATE workers SET trust_level = $1 WHERE id = $2")
-                .bind(trust)
-                .bind(worker_id)
-                .execute(self.conn())
-                .await?;
+            checked_in_tx!(self.conn(), workers::set_trust(worker_id, trust))?;
             // The trust is the person's, on every worker of theirs (contract section 14).
             self.person_setting_set(worker_id, Setting::Trust, trust)
                 .await?;
@@ -369,13 +358,10 @@ impl WriteTx {
         &mut self,
         account_id: i64,
     ) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM workers WHERE github_account_id = $1 AND token_hash IS NULL \
-             AND substr(id, 1, 3) = 'gh_' ORDER BY created_at, id LIMIT 1",
-        )
-        .bind(account_id)
-        .fetch_optional(self.conn())
-        .await?)
+        Ok(checked_in_tx!(
+            self.conn(),
+            workers::implicit_of(account_id)
+        )?)
     }
 
     /// The implicit worker of the GitHub account `account_id`, now named `login` (a person
@@ -392,39 +378,20 @@ impl WriteTx {
     ) -> Result<WorkerRow, StoreError> {
         let max = max_concurrent_tasks.max(1);
         if let Some(id) = self.implicit_worker_of(account_id).await? {
-            sqlx::query(
-                "UPDATE workers SET last_seen_at = $1, presence = 'online', \
-                 max_concurrent_tasks = $2 WHERE id = $3",
-            )
-            .bind(self.now)
-            .bind(max)
-            .bind(&id)
-            .execute(self.conn())
-            .await?;
+            let now = self.now;
+            checked_in_tx!(self.conn(), workers::implicit_seen(&id, now, max))?;
             return self.worker(&id).await;
         }
         for id in [
             implicit_worker_id(login),
             format!("{}_{account_id}", implicit_worker_id(login)),
         ] {
-            let made = sqlx::query(
-                "INSERT INTO workers (id, name, token_hash, skills, all_skills, capacity_points, \
-                 max_concurrent_tasks, github_login, status, last_seen_at, presence, created_at, \
-                 github_account_id) \
-                 VALUES ($1, $2, NULL, '', 1, $3, $4, $5, 'idle', $6, 'online', $6, $7) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(&id)
-            .bind(login)
             // Points do not limit a person: the concurrency cap does.
-            .bind(1_000_000i64)
-            .bind(max)
-            .bind(login)
-            .bind(self.now)
-            .bind(account_id)
-            .execute(self.conn())
-            .await?
-            .rows_affected();
+            let (points, now) = (1_000_000i64, self.now);
+            let made = checked_in_tx!(
+                self.conn(),
+                workers::implicit_create(&id, login, points, max, now, account_id)
+            )?;
             if made > 0 {
                 self.person_met(account_id, login).await?;
                 return self.worker(&id).await;
@@ -698,15 +665,7 @@ impl Store {
                 let mut n = 0;
                 for id in due {
                     // Conditional, so of several processes sweeping at once one logs it.
-                    let changed = sqlx::query(
-                        "UPDATE workers SET presence = 'offline' WHERE id = $1 \
-                         AND presence = 'online' AND last_seen_at <= $2",
-                    )
-                    .bind(id)
-                    .bind(cutoff)
-                    .execute(tx.conn())
-                    .await?
-                    .rows_affected();
+                    let changed = checked_in_tx!(tx.conn(), workers::offline(id, cutoff))?;
                     if changed > 0 {
                         n += 1;
                         tx.event(NewEvent::new("worker.offline", "system").worker(Some(id)));

@@ -1,0 +1,111 @@
+//! Checks of linked pull requests' head commits (`owp::store::checks`): what GitHub's check
+//! suites, check runs and commit statuses reported, and the artifact a task in `pr_opened`
+//! shows. The writes return the rows they changed.
+
+use super::Db;
+
+/// Pull request `pr_number` of `repo` has head commit `sha`.
+pub async fn set_head<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo: &str,
+    pr_number: i64,
+    sha: &str,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/checks/set_head.sql", repo, pr_number, sha)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// How many checks commit `sha` of `repo` keeps.
+pub async fn count<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo: &str,
+    sha: &str,
+) -> sqlx::Result<i64> {
+    let row = sqlx::query_file!("../../sql/checks/count.sql", repo, sha)
+        .fetch_one(db)
+        .await?;
+    Ok(row.n)
+}
+
+/// Check `check_key` of commit `sha` of `repo` is in `state` at `now` (ms).
+pub async fn record<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo: &str,
+    sha: &str,
+    check_key: &str,
+    state: &str,
+    now: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!(
+        "../../sql/checks/record.sql",
+        repo,
+        sha,
+        check_key,
+        state,
+        now
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Check `check_key` of commit `sha` of `repo`, if kept, is in `state` at `now` (ms).
+pub async fn update<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo: &str,
+    sha: &str,
+    check_key: &str,
+    state: &str,
+    now: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!(
+        "../../sql/checks/update.sql",
+        repo,
+        sha,
+        check_key,
+        state,
+        now
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// The states of commit `sha`'s checks in `repo`, each once.
+pub async fn states<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo: &str,
+    sha: &str,
+) -> sqlx::Result<Vec<String>> {
+    let rows = sqlx::query_file!("../../sql/checks/states.sql", repo, sha)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.state).collect())
+}
+
+/// The tasks of `repo` whose acting, open linked pull request has head `sha`.
+pub async fn tasks_with_head<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo: &str,
+    sha: &str,
+) -> sqlx::Result<Vec<String>> {
+    let rows = sqlx::query_file!("../../sql/checks/tasks_with_head.sql", repo, sha)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.task_id).collect())
+}
+
+/// Task `seq`, while in `pr_opened`, shows `artifact` (JSON) from `now` (ms).
+pub async fn set_artifact<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    seq: i64,
+    artifact: &str,
+    now: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query_file!("../../sql/checks/set_artifact.sql", seq, artifact, now)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
