@@ -179,7 +179,7 @@ fn drop_databases(dir: &Path) {
 
 /// What a schema is made of, as comparable lines: columns, indexes, triggers, views, functions,
 /// constraints and sequences (not the order of a table's columns).
-async fn schema(pool: &AnyPool, backend: &str) -> BTreeSet<String> {
+async fn schema(pool: &owp::store::DbPool, backend: &str) -> BTreeSet<String> {
     let queries: &[&str] = if backend == "sqlite" {
         &[
             "SELECT m.name || '.' || p.name || ' ' || p.type || ' ' || p.\"notnull\" || ' ' || \

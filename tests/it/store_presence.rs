@@ -29,10 +29,11 @@ async fn raw(s: &Store, id: &str) -> (Option<i64>, String) {
 
 /// Commits by any other connection since `before` (SQLite's `data_version` of one connection);
 /// `None` on PostgreSQL.
-async fn data_version(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>, s: &Store) -> Option<i64> {
-    if s.backend() != Backend::Sqlite {
-        return None;
-    }
+async fn data_version(
+    conn: &mut Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+    s: &Store,
+) -> Option<i64> {
+    let conn = conn.as_mut().filter(|_| s.backend() == Backend::Sqlite)?;
     Some(
         sqlx::query_scalar("PRAGMA data_version")
             .fetch_one(&mut **conn)
@@ -61,7 +62,11 @@ async fn heartbeats_without_leases_write_nothing_until_the_flush() {
                 register(&s, worker_input("idle-2", &[], 5, 1)).await,
                 register(&s, worker_input("idle-3", &[], 5, 1)).await,
             ];
-            let mut watcher = s.read_pool().acquire().await.unwrap();
+            // SQLite's own connection (PostgreSQL has no `data_version`).
+            let mut watcher = match s.read_pool().sqlite() {
+                Some(pool) => Some(pool.acquire().await.unwrap()),
+                None => None,
+            };
             let events = s.last_event_id().await.unwrap();
             let before = raw(&s, &w.id).await;
             let version = data_version(&mut watcher, &s).await;

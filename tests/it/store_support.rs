@@ -351,7 +351,10 @@ pub(crate) fn code_of(e: &StoreError) -> &'static str {
 /// Where PostgreSQL's claim queue (`task_queue`) is out of step with `tasks`: a claimable task
 /// (ready, waiting on nothing) without its queue row, a queue row of a task that is not
 /// claimable, or one whose copied columns differ. Empty on SQLite, which has no queue.
-pub(crate) async fn queue_drift(db: &sqlx::AnyPool) -> Vec<String> {
+pub(crate) async fn queue_drift<'a, P>(db: &'a P) -> Vec<String>
+where
+    &'a P: sqlx::Executor<'a, Database = sqlx::Any>,
+{
     use sqlx::Row;
     let postgres = sqlx::query("SELECT to_regclass('task_queue') IS NOT NULL AS q")
         .fetch_one(db)

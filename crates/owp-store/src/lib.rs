@@ -60,6 +60,7 @@ use sqlx::{AnyPool, AssertSqlSafe, Executor};
 use tokio::sync::Notify;
 
 use engine::checked::{self, CheckedPool};
+pub use engine::pool::DbPool;
 use engine::write_tx::CommitStep;
 pub use engine::write_tx::{ChangeHook, NewEvent, WriteTx};
 use engine::{replicas, sqlite_direct, sqlite_writer};
@@ -147,17 +148,13 @@ pub(crate) type ObserverSlot = Arc<std::sync::OnceLock<Arc<dyn StoreObserver>>>;
 /// What every clone of a [`Store`] shares.
 pub struct StoreState {
     pub(crate) backend: Backend,
-    /// Writes outside a write transaction (the claim, ack and move statements of
-    /// PostgreSQL's batches): on PostgreSQL the same pool as reads. On SQLite the migrations'
+    /// Writes: on PostgreSQL the same pool as reads, of the backend's own connections, on
+    /// which write transactions begin too (see [`engine::pool`]). On SQLite the migrations'
     /// pool; every write after them goes through the one write connection of
     /// [`sqlite_writer::WriteConn`], of SQLite's own type.
-    pub(crate) write: AnyPool,
-    /// PostgreSQL: the connections of write transactions, of the backend's own type so that
-    /// the statements the compiler checks run in them (see [`engine::tx_conn`]). SQLite's
-    /// transactions run on the one write connection of [`sqlite_writer::WriteConn`].
-    pub(crate) pg_tx: Option<sqlx::postgres::PgPool>,
+    pub(crate) write: DbPool,
     /// Reads.
-    pub(crate) read: AnyPool,
+    pub(crate) read: DbPool,
     /// The statements the compiler checks (see [`engine::checked`]).
     pub(crate) checked: CheckedPool,
     pub timing: Arc<Timing>,
@@ -263,52 +260,37 @@ impl Store {
                 upgrade::prepare(&write, backend, &migrator).await?;
                 migrator.run(&write).await?;
                 let read = sqlite_pool(url, 4, false).await?;
-                (write, read)
+                (DbPool::Sqlite(write), DbPool::Sqlite(read))
             }
             Backend::Postgres => {
-                // The statements the compiler checks and the write transactions keep theirs out
-                // of the same number (see `engine::checked`).
-                let pool = AnyPoolOptions::new()
-                    .max_connections(checked::pg_split(pg_pool).shared)
+                // What runs before the service does (the upgrade of earlier texts, the
+                // migrations) runs on a connection of its own, closed before the pool opens.
+                let setup = AnyPoolOptions::new()
+                    .max_connections(1)
                     .acquire_timeout(Duration::from_secs(10))
-                    // No ping before every use (a network round trip per transaction): a
-                    // connection the server closed fails its next statement and is replaced.
-                    .test_before_acquire(false)
-                    // Except for a while after a connection was lost: connections are usually
-                    // cut together, and each cut one would fail a request.
-                    .before_acquire(|conn, _meta| {
-                        Box::pin(async move {
-                            if error::connections_in_doubt() {
-                                sqlx::Connection::ping(conn).await?;
-                            }
-                            Ok(true)
-                        })
-                    })
-                    // No JIT compilation: every statement here is short, and the claim
-                    // statement's plan (a recursive pick over up to a batch of workers, each
-                    // with every rule's subplans) is estimated far above `jit_above_cost`, so
-                    // the server would spend seconds compiling what runs in a millisecond.
-                    .after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            conn.execute("SET jit = off").await?;
-                            Ok(())
-                        })
-                    })
                     .connect(url)
                     .await?;
                 let migrator = sqlx::migrate!("../../migrations/postgres");
-                upgrade::prepare(&pool, backend, &migrator).await?;
-                migrator.run(&pool).await?;
+                let migrated = async {
+                    upgrade::prepare(&setup, backend, &migrator).await?;
+                    migrator.run(&setup).await?;
+                    Ok::<(), StoreError>(())
+                }
+                .await;
+                setup.close().await;
+                migrated?;
+                // The statements the compiler checks keep theirs out of the same number (see
+                // `engine::checked`).
+                let shared = pg_pool
+                    .saturating_sub(checked::pg_connections(pg_pool))
+                    .max(1);
+                let pool = DbPool::Postgres(checked::pg_pool(url, shared)?);
                 (pool.clone(), pool)
             }
         };
         let checked = match backend {
             Backend::Sqlite => CheckedPool::sqlite(url, checked::SQLITE_READERS)?,
-            Backend::Postgres => CheckedPool::postgres(url, checked::pg_split(pg_pool).checked)?,
-        };
-        let pg_tx = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(checked::pg_pool(url, checked::pg_split(pg_pool).tx)?),
+            Backend::Postgres => CheckedPool::postgres(url, checked::pg_connections(pg_pool))?,
         };
         // SQLite: the file the direct connections open (none for an in-memory database).
         let file = match backend {
@@ -327,13 +309,12 @@ impl Store {
             Backend::Postgres => None,
         };
         let observer = ObserverSlot::default();
-        if let Some(w) = &write_conn {
+        if let (Some(w), Some(read)) = (&write_conn, read.sqlite()) {
             tokio::spawn(checkpoint_loop(read.clone(), w.clone(), observer.clone()));
         }
         let store = Store(Arc::new(StoreState {
             backend,
             write,
-            pg_tx,
             read,
             checked,
             timing: Arc::new(timing),
@@ -412,23 +393,23 @@ impl Store {
         if self.backend == Backend::Postgres {
             return Ok(self.clone());
         }
-        let read = self
-            .read
+        let Some(shared) = self.read.sqlite() else {
+            return Ok(self.clone());
+        };
+        let read = shared
             .options()
             .clone()
             .max_connections(reads.max(1))
             .min_connections(1)
-            .connect_with((*self.read.connect_options()).clone())
+            .connect_with((*shared.connect_options()).clone())
             .await?;
         // The statements the compiler checks read through connections of its own as well.
-        let checked =
-            CheckedPool::sqlite(self.read.connect_options().database_url.as_str(), reads)?;
+        let checked = CheckedPool::sqlite(shared.connect_options().database_url.as_str(), reads)?;
         let s = &self.0;
         Ok(Store(Arc::new(StoreState {
             backend: s.backend,
             write: s.write.clone(),
-            pg_tx: s.pg_tx.clone(),
-            read,
+            read: DbPool::Sqlite(read),
             timing: Arc::clone(&s.timing),
             commit_steps: Arc::clone(&s.commit_steps),
             hooks: Arc::clone(&s.hooks),
@@ -457,7 +438,7 @@ impl Store {
     }
 
     /// The read pool (for queries of other modules that only read).
-    pub fn read_pool(&self) -> &AnyPool {
+    pub fn read_pool(&self) -> &DbPool {
         &self.read
     }
 
@@ -490,23 +471,14 @@ impl Store {
         self.read.close().await;
         self.checked.close().await;
         self.write.close().await;
-        if let Some(pool) = &self.pg_tx {
-            pool.close().await;
-        }
     }
 
     /// PostgreSQL: the connections this store may keep over all its pools, and those it keeps
     /// now (on SQLite, those of its read pools).
     pub fn connections(&self) -> (u32, u32) {
         let (checked_max, checked_open) = self.checked.connections();
-        let (tx_max, tx_open) = self
-            .pg_tx
-            .as_ref()
-            .map_or((0, 0), |p| (p.options().get_max_connections(), p.size()));
-        (
-            self.read.options().get_max_connections() + checked_max + tx_max,
-            self.read.size() + checked_open + tx_open,
-        )
+        let (max, open) = self.read.connections();
+        (max + checked_max, open + checked_open)
     }
 
     /// `FOR UPDATE` where the backend has row locks (PostgreSQL); SQLite serialises writers.

@@ -12,13 +12,13 @@
 //!   A store with read connections of its own (`Store::with_own_reads`) has its own of these
 //!   too.
 //! - PostgreSQL: a quarter of the connections the store was opened with (one to four, see
-//!   [`pg_split`]), taken out of them, so that a process keeps no more than it was given:
+//!   [`pg_connections`]), taken out of them, so that a process keeps no more than it was given:
 //!   the sign-in session of every dashboard request and the outbox sender's reads run here.
 //!
 //! Both open their connections when first used. Write transactions hold a connection of the
-//! backend's own type too (SQLite's one writer, [`sqlite_writer_pool`]; on PostgreSQL a pool
-//! of their own, [`pg_pool`]), so that the statements the compiler checks run inside them
-//! ([`checked_in_tx!`]).
+//! backend's own type too (SQLite's one writer, [`sqlite_writer_pool`]; on PostgreSQL the
+//! store's pool, [`pg_pool`], see [`super::pool`]), so that the statements the compiler checks
+//! run inside them ([`checked_in_tx!`]).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -34,28 +34,11 @@ use crate::{BUSY_TIMEOUT, StoreError, WAL_SIZE_LIMIT, error};
 /// SQLite: the read connections of the checked statements.
 pub(crate) const SQLITE_READERS: u32 = 2;
 
-/// PostgreSQL: how the `pool` connections a process was given (`OWP_DATABASE_POOL`) are
-/// shared out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct PgSplit {
-    /// The checked reads': a quarter, at least one and at most four.
-    pub checked: u32,
-    /// Write transactions': half of the rest, at least one.
-    pub tx: u32,
-    /// The statements built at run time outside transactions (reads, and the claim, ack and
-    /// move statements of the batches): the rest, at least one.
-    pub shared: u32,
-}
-
-pub(crate) fn pg_split(pool: u32) -> PgSplit {
-    let checked = (pool / 4).clamp(1, 4);
-    let rest = pool.saturating_sub(checked);
-    let tx = (rest / 2).max(1);
-    PgSplit {
-        checked,
-        tx,
-        shared: rest.saturating_sub(tx).max(1),
-    }
+/// PostgreSQL: how many of the `pool` connections a process was given (`OWP_DATABASE_POOL`)
+/// the checked reads keep: a quarter, at least one and at most four. The rest are the pool
+/// write transactions and the statements built at run time share ([`super::pool`]).
+pub(crate) fn pg_connections(pool: u32) -> u32 {
+    (pool / 4).clamp(1, 4)
 }
 
 /// Runs `owp_sql_<backend>::$module::$function(conn, args…)` on a write transaction's
@@ -77,18 +60,20 @@ pub(crate) use checked_in_tx;
 
 /// Runs `owp_sql_<backend>::$module::$function(conn, args…)` on its own, outside a write
 /// transaction (it commits by itself): on SQLite in a turn on the one write connection, as
-/// every write waits for it; on PostgreSQL on a connection of the write transactions' pool.
+/// every write waits for it; on PostgreSQL on a connection of the store's pool.
 /// Counted as a commit ([`Store::commits`](crate::Store::commits)).
 macro_rules! checked_write {
     ($store:expr, $module:ident :: $function:ident ( $($arg:expr),* $(,)? )) => {{
         let store: &$crate::Store = &$store;
-        let done = match (&store.write_conn, &store.pg_tx) {
+        let done = match (&store.write_conn, &store.write) {
             (Some(w), _) => {
                 let mut turn = w.turn().await?;
                 owp_sql_sqlite::$module::$function(&mut *turn, $($arg),*).await
             }
-            (None, Some(pool)) => owp_sql_postgres::$module::$function(pool, $($arg),*).await,
-            (None, None) => {
+            (None, $crate::engine::pool::DbPool::Postgres(pool)) => {
+                owp_sql_postgres::$module::$function(pool, $($arg),*).await
+            }
+            (None, $crate::engine::pool::DbPool::Sqlite(_)) => {
                 return Err($crate::StoreError::Config("no write connection".into()));
             }
         };
@@ -213,24 +198,14 @@ impl CheckedPool {
 
 #[cfg(test)]
 mod tests {
-    use super::{PgSplit, pg_split};
+    use super::pg_connections;
 
     #[test]
-    fn the_connections_are_shared_out_within_the_number_given() {
-        let split = |checked, tx, shared| PgSplit {
-            checked,
-            tx,
-            shared,
-        };
-        assert_eq!(pg_split(3), split(1, 1, 1));
-        assert_eq!(pg_split(8), split(2, 3, 3));
-        assert_eq!(pg_split(16), split(4, 6, 6));
-        assert_eq!(pg_split(64), split(4, 30, 30));
-        for pool in 3..=200 {
-            let s = pg_split(pool);
-            assert_eq!(s.checked + s.tx + s.shared, pool, "{pool}: {s:?}");
-        }
-        // Fewer than three: one each, the least that works.
-        assert_eq!(pg_split(1), split(1, 1, 1));
+    fn the_checked_statements_keep_a_quarter_of_the_connections() {
+        assert_eq!(pg_connections(1), 1);
+        assert_eq!(pg_connections(2), 1);
+        assert_eq!(pg_connections(8), 2);
+        assert_eq!(pg_connections(16), 4);
+        assert_eq!(pg_connections(64), 4);
     }
 }

@@ -11,6 +11,8 @@
 //! - [`sqlite_direct`]: SQLite connections whose statements run on the calling thread;
 //! - [`checked`]: the pools of the statements the compiler checks (`sql/`), of each backend's own
 //!   connection type;
+//! - [`pool`]: the pool of the statements built at run time outside transactions (on
+//!   PostgreSQL the one write transactions begin on too);
 //! - [`tx_conn`]: a write transaction's typed connection, seen by the statements built at run
 //!   time;
 //! - [`columns`]: reading a row's columns by name, whichever connection returned it.
@@ -19,6 +21,7 @@
 
 pub(crate) mod checked;
 pub mod columns;
+pub mod pool;
 pub(crate) mod replicas;
 pub(crate) mod sqlite_direct;
 pub(crate) mod sqlite_writer;

@@ -14,6 +14,7 @@ use sqlx::query::Query;
 use sqlx::{Any, AssertSqlSafe, Either, Executor, Row, Transaction};
 
 use super::columns::{Columns, OutRow, Outcome};
+use super::pool::DbPool;
 use super::sqlite_direct::{DirectConn, Param};
 use super::sqlite_writer::WriteTurn;
 use super::tx_conn::{TxConnection, Typed};
@@ -159,7 +160,7 @@ impl Store {
                 TxConn::Sqlite(Some(w.turn().await?), SqliteState::NotBegun)
             }
             Backend::Postgres => {
-                let Some(pool) = &self.pg_tx else {
+                let DbPool::Postgres(pool) = &self.write else {
                     return Err(StoreError::Config(
                         "no PostgreSQL pool for write transactions".into(),
                     ));

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Executor, Row};
 
+use crate::engine::pool::DbPool;
 use crate::engine::tx_conn::{TxConnection, Typed};
 
 use super::effects::{
@@ -295,8 +296,7 @@ impl Batched for MoveJob {
     fn shape(&self) {}
 
     async fn run(store: &Store, jobs: &[Self], now: i64) -> Result<Vec<Self::Answer>, StoreError> {
-        // A connection of the write transactions' pool: the statements below are theirs.
-        let Some(pool) = &store.pg_tx else {
+        let DbPool::Postgres(pool) = &store.write else {
             return Err(StoreError::Config(
                 "moves in batches are PostgreSQL's".into(),
             ));
