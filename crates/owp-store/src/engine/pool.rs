@@ -17,6 +17,8 @@ use sqlx::postgres::PgPool;
 use sqlx::{Any, AnyPool, Either, Error, Execute, Executor, SqlStr};
 use sqlx_core::any::AnyConnectionBackend;
 
+use super::tx_conn::Parts;
+
 /// The pool of the statements built at run time (see the module's docs).
 #[derive(Clone, Debug)]
 pub enum DbPool {
@@ -62,7 +64,7 @@ impl<'p> Executor<'p> for &'p DbPool {
 
     fn fetch_many<'e, 'q: 'e, E>(
         self,
-        mut query: E,
+        query: E,
     ) -> BoxStream<'e, Result<Either<AnyQueryResult, AnyRow>, Error>>
     where
         'p: 'e,
@@ -72,12 +74,14 @@ impl<'p> Executor<'p> for &'p DbPool {
             DbPool::Sqlite(pool) => return pool.fetch_many(query),
             DbPool::Postgres(pool) => pool.clone(),
         };
-        let arguments = match query.take_arguments().map_err(Error::Encode) {
-            Ok(arguments) => arguments,
+        let Parts {
+            sql,
+            persistent,
+            arguments,
+        } = match Parts::of(query) {
+            Ok(parts) => parts,
             Err(error) => return stream::once(future::ready(Err(error))).boxed(),
         };
-        let persistent = query.persistent();
-        let sql = query.sql();
         // The rows are collected on the connection, then handed out: the connection goes back
         // to the pool before the caller reads them (every caller here reads them all).
         stream::once(async move {
@@ -92,10 +96,7 @@ impl<'p> Executor<'p> for &'p DbPool {
         .boxed()
     }
 
-    fn fetch_optional<'e, 'q: 'e, E>(
-        self,
-        mut query: E,
-    ) -> BoxFuture<'e, Result<Option<AnyRow>, Error>>
+    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<Option<AnyRow>, Error>>
     where
         'p: 'e,
         E: 'q + Execute<'q, Any>,
@@ -104,12 +105,14 @@ impl<'p> Executor<'p> for &'p DbPool {
             DbPool::Sqlite(pool) => return pool.fetch_optional(query),
             DbPool::Postgres(pool) => pool.clone(),
         };
-        let arguments = match query.take_arguments().map_err(Error::Encode) {
-            Ok(arguments) => arguments,
+        let Parts {
+            sql,
+            persistent,
+            arguments,
+        } = match Parts::of(query) {
+            Ok(parts) => parts,
             Err(error) => return future::ready(Err(error)).boxed(),
         };
-        let persistent = query.persistent();
-        let sql = query.sql();
         async move {
             let mut conn = pool.acquire().await?;
             AnyConnectionBackend::fetch_optional(&mut *conn, sql, persistent, arguments).await

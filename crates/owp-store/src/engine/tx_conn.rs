@@ -12,7 +12,7 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{FutureExt, StreamExt, future, stream};
 use ref_cast::RefCast;
-use sqlx::any::{AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
+use sqlx::any::{AnyArguments, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Any, Either, Error, Execute, Executor, SqlStr};
@@ -22,6 +22,26 @@ use sqlx_core::any::AnyConnectionBackend;
 pub(crate) enum Typed<'a> {
     Sqlite(&'a mut SqliteConnection),
     Postgres(&'a mut PgConnection),
+}
+
+/// A statement taken apart as [`AnyConnectionBackend`] takes it: its text, whether it is
+/// prepared once and kept, and its bound arguments.
+pub(crate) struct Parts {
+    pub sql: SqlStr,
+    pub persistent: bool,
+    pub arguments: Option<AnyArguments>,
+}
+
+impl Parts {
+    pub(crate) fn of<'q>(mut query: impl Execute<'q, Any>) -> Result<Parts, Error> {
+        let arguments = query.take_arguments().map_err(Error::Encode)?;
+        let persistent = query.persistent();
+        Ok(Parts {
+            sql: query.sql(),
+            persistent,
+            arguments,
+        })
+    }
 }
 
 /// A typed connection seen as an executor of `Any` statements (see the module's docs).
@@ -73,34 +93,27 @@ impl<'c> Executor<'c> for &'c mut TxConnection {
 
     fn fetch_many<'e, 'q: 'e, E>(
         self,
-        mut query: E,
+        query: E,
     ) -> BoxStream<'e, Result<Either<AnyQueryResult, AnyRow>, Error>>
     where
         'c: 'e,
         E: 'q + Execute<'q, Any>,
     {
-        let arguments = match query.take_arguments().map_err(Error::Encode) {
-            Ok(arguments) => arguments,
-            Err(error) => return stream::once(future::ready(Err(error))).boxed(),
-        };
-        let persistent = query.persistent();
-        self.0.fetch_many(query.sql(), persistent, arguments)
+        match Parts::of(query) {
+            Ok(p) => self.0.fetch_many(p.sql, p.persistent, p.arguments),
+            Err(error) => stream::once(future::ready(Err(error))).boxed(),
+        }
     }
 
-    fn fetch_optional<'e, 'q: 'e, E>(
-        self,
-        mut query: E,
-    ) -> BoxFuture<'e, Result<Option<AnyRow>, Error>>
+    fn fetch_optional<'e, 'q: 'e, E>(self, query: E) -> BoxFuture<'e, Result<Option<AnyRow>, Error>>
     where
         'c: 'e,
         E: 'q + Execute<'q, Any>,
     {
-        let arguments = match query.take_arguments().map_err(Error::Encode) {
-            Ok(arguments) => arguments,
-            Err(error) => return future::ready(Err(error)).boxed(),
-        };
-        let persistent = query.persistent();
-        self.0.fetch_optional(query.sql(), persistent, arguments)
+        match Parts::of(query) {
+            Ok(p) => self.0.fetch_optional(p.sql, p.persistent, p.arguments),
+            Err(error) => future::ready(Err(error)).boxed(),
+        }
     }
 
     fn prepare_with<'e>(
