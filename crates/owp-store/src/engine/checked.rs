@@ -150,15 +150,19 @@ impl CheckedPool {
     }
 }
 
-/// PostgreSQL: at most `connections` of the backend's own connections, set up as the store's
-/// others are (see `Store::open_with`).
+/// PostgreSQL: at most `connections` of the backend's own connections, as the store's pool
+/// (`Store::open_with`) and the checked reads' pool both open them.
 pub(crate) fn pg_pool(url: &str, connections: u32) -> Result<PgPool, StoreError> {
     let options = PgConnectOptions::from_str(url)?;
     Ok(PgPoolOptions::new()
         .max_connections(connections)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(10))
+        // No ping before every use (a network round trip per transaction): a connection the
+        // server closed fails its next statement and is replaced.
         .test_before_acquire(false)
+        // Except for a while after a connection was lost: connections are usually cut
+        // together, and each cut one would fail a request.
         .before_acquire(|conn, _meta| {
             Box::pin(async move {
                 if error::connections_in_doubt() {
@@ -167,6 +171,10 @@ pub(crate) fn pg_pool(url: &str, connections: u32) -> Result<PgPool, StoreError>
                 Ok(true)
             })
         })
+        // No JIT compilation: every statement here is short, and the claim statement's plan (a
+        // recursive pick over up to a batch of workers, each with every rule's subplans) is
+        // estimated far above `jit_above_cost`, so the server would spend seconds compiling what
+        // runs in a millisecond.
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 conn.execute("SET jit = off").await?;
