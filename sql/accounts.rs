@@ -1,4 +1,4 @@
-//! GitHub accounts' ages (`owp::store::accounts`): read-only statements.
+//! GitHub accounts' ages and the account each worker speaks for (`owp::store::accounts`).
 
 use super::Db;
 
@@ -29,4 +29,35 @@ pub async fn to_read<'c>(
         .into_iter()
         .map(|r| (r.id, r.github_login, r.github_account_id))
         .collect())
+}
+
+writes! {
+    /// Keeps what GitHub said of account `account_id`, then named `login`: when it was created
+    /// (ms; `None` when GitHub did not answer), asked at `now` (ms). A known age is never
+    /// forgotten.
+    remember(account_id: i64, login: &str, created_at: Option<i64>, now: i64)
+        = "../../sql/accounts/remember.sql";
+}
+
+writes! {
+    /// Worker `worker_id`'s link, made before account ids were kept, is to account
+    /// `account_id`, unless another link is.
+    link_account(account_id: i64, worker_id: &str) = "../../sql/accounts/link_account.sql";
+}
+
+/// Worker `worker_id` speaks for account `account_id` when its link does: `Some(its login)`
+/// when this changed it.
+pub async fn worker_account<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    account_id: i64,
+    worker_id: &str,
+) -> sqlx::Result<Option<Option<String>>> {
+    let row = sqlx::query_file!(
+        "../../sql/accounts/worker_account.sql",
+        account_id,
+        worker_id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| r.github_login))
 }

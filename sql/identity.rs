@@ -163,3 +163,31 @@ pub async fn forget_github_id<'c>(
         .await?;
     Ok(done.rows_affected())
 }
+
+writes! {
+    /// Repository `old` is named `new` now, in `gh_repos`.
+    rename_gh_repos(new: &str, old: &str) = "../../sql/identity/rename_gh_repos.sql";
+}
+
+writes! {
+    /// Repository `old` is named `new` now, in `gh_tasks`.
+    rename_gh_tasks(new: &str, old: &str) = "../../sql/identity/rename_gh_tasks.sql";
+}
+
+writes! {
+    /// Repository `old` is named `new` now, in `gh_outbox`.
+    rename_gh_outbox(new: &str, old: &str) = "../../sql/identity/rename_gh_outbox.sql";
+}
+
+writes! {
+    /// Repository `old` is named `new` now, in `gh_linked_prs`.
+    rename_gh_linked_prs(new: &str, old: &str) = "../../sql/identity/rename_gh_linked_prs.sql";
+}
+
+writes! {
+    /// The keys of repository `repo`'s GitHub tasks that begin with `prefix` (of `prefix_len`
+    /// characters) begin with `new_prefix` instead, the part from character `from` on kept;
+    /// changed at `now` (ms).
+    rename_keys(new_prefix: &str, from: i32, now: i64, repo: &str, prefix_len: i32, prefix: &str)
+        = "../../sql/identity/rename_keys.sql";
+}

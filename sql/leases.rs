@@ -1,4 +1,5 @@
-//! Leases (`owp::store::leases`): read-only statements.
+//! Leases (`owp::store::leases`): when a lease was granted, the next deadline, those due, a
+//! lease's holder and its agent's last words.
 
 use super::Db;
 
@@ -32,4 +33,32 @@ pub async fn due<'c>(
         .fetch_all(db)
         .await?;
     Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// Lease `lease_id`: `(its task's id, its worker, when it ended)`.
+pub async fn holder<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    lease_id: &str,
+) -> sqlx::Result<Option<(String, String, Option<i64>)>> {
+    let row = sqlx::query_file!("../../sql/leases/holder.sql", lease_id)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(|r| (r.task_id, r.worker_id, r.ended_at)))
+}
+
+writes! {
+    /// What lease `lease_id`'s agent last said it does, at `now` (ms).
+    progress(line: &str, now: i64, lease_id: &str) = "../../sql/leases/progress.sql";
+}
+
+/// Whether worker `worker_id` ever held a lease on task `task_seq`.
+pub async fn held_before<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    task_seq: i64,
+    worker_id: &str,
+) -> sqlx::Result<bool> {
+    let row = sqlx::query_file!("../../sql/leases/held_before.sql", task_seq, worker_id)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.is_some())
 }

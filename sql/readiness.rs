@@ -1,4 +1,5 @@
-//! What `/readyz` asks of the database (`owp::store::readiness`): a read-only statement.
+//! What `/readyz` asks of the database (`owp::store::readiness`), and the write `owp doctor` rolls
+//! back.
 
 use super::Db;
 
@@ -9,4 +10,10 @@ pub async fn migrations_applied<'c>(
     sqlx::query_file_scalar!("../../sql/readiness/migrations_applied.sql")
         .fetch_one(db)
         .await
+}
+
+writes! {
+    /// A row `owp doctor` writes and rolls back (`value`: now, in ms), to prove that the
+    /// database takes writes.
+    probe_write(value: &str) = "../../sql/readiness/probe_write.sql";
 }

@@ -155,3 +155,8 @@ pub async fn set_visibility<'c>(
     .await?;
     Ok(done.rows_affected())
 }
+
+writes! {
+    /// Repository `repo_id` is archived at `now` (ms) by `actor`.
+    archive(now: i64, actor: &str, repo_id: i64) = "../../sql/repos/archive.sql";
+}

@@ -1,4 +1,5 @@
-//! Settings every replica shares (`owp::store::shared_settings`): read-only statements.
+//! Settings every replica shares (`owp::store::shared_settings`): a value, and its conditional
+//! writes.
 
 use super::Db;
 
@@ -10,4 +11,15 @@ pub async fn value<'c>(
     sqlx::query_file_scalar!("../../sql/shared_settings/value.sql", name)
         .fetch_optional(db)
         .await
+}
+
+writes! {
+    /// The value kept under `name` becomes `value` at `now` (ms) if it is still `expected`.
+    replace(value: &str, now: i64, name: &str, expected: &str)
+        = "../../sql/shared_settings/replace.sql";
+}
+
+writes! {
+    /// Keeps `value` under `name`, set at `now` (ms), unless a value is kept there already.
+    keep(name: &str, value: &str, now: i64) = "../../sql/shared_settings/keep.sql";
 }

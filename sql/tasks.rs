@@ -186,3 +186,21 @@ pub async fn skill_set_member<'c>(
         .await?;
     Ok(done.rows_affected())
 }
+
+/// The tasks of repository `repo_id` nobody works on yet (ready or blocked), oldest first.
+pub async fn open_of_repo<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    repo_id: i64,
+) -> sqlx::Result<Vec<String>> {
+    let rows = sqlx::query_file!("../../sql/tasks/open_of_repo.sql", repo_id)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+writes! {
+    /// Task `seq`, while worker `worker_id` holds it with its pull request open, reports
+    /// `artifact` (JSON) at `now` (ms).
+    later_report(artifact: &str, now: i64, seq: i64, worker_id: &str)
+        = "../../sql/tasks/later_report.sql";
+}

@@ -150,3 +150,9 @@ pub async fn offline<'c>(
         .await?;
     Ok(done.rows_affected())
 }
+
+writes! {
+    /// Worker `worker_id` is archived at `now` (ms): paused, its token replaced by `token_hash`,
+    /// the digest of one nobody is given.
+    archive(now: i64, token_hash: &str, worker_id: &str) = "../../sql/workers/archive.sql";
+}

@@ -610,7 +610,7 @@ async fn sweep_loop(store: Store) {
                 if let Err(e) = store.sweep_expired().await {
                     tracing::warn!(error = %e, "lease expiry sweep failed");
                 }
-                if let Err(e) = store.sweep_proposals().await {
+                if let Err(e) = store.proposals().sweep().await {
                     tracing::warn!(error = %e, "proposal expiry sweep failed");
                 }
                 if presence && let Err(e) = store.sweep_presence().await {

@@ -63,6 +63,7 @@ pub async fn propose(
 ) -> ApiResult<(StatusCode, Json<Proposal>)> {
     let row = state
         .store
+        .proposals()
         .propose(&worker, &task_id, &body.value.plan)
         .await?;
     Ok((
@@ -98,7 +99,7 @@ pub async fn list(
         }
         (Caller::Worker(w), Some(_)) => Viewer::Worker(w.id.clone()),
     };
-    let proposals = state.store.task_proposals(&task_id, &viewer).await?;
+    let proposals = state.store.proposals().of_task(&task_id, &viewer).await?;
     Ok(Json(ProposalList { proposals }))
 }
 
@@ -112,7 +113,7 @@ pub async fn mine(
     State(state): State<AppState>,
     WorkerAuth(worker): WorkerAuth,
 ) -> ApiResult<Json<OwnProposalList>> {
-    let proposals = state.store.worker_proposals(&worker.id).await?;
+    let proposals = state.store.proposals().of_worker(&worker.id).await?;
     Ok(Json(OwnProposalList { proposals }))
 }
 
@@ -127,14 +128,14 @@ pub async fn withdraw(
     WorkerAuth(worker): WorkerAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Proposal>> {
-    let row = state.store.withdraw_proposal(&worker.id, &id).await?;
+    let row = state.store.proposals().withdraw(&worker.id, &id).await?;
     Ok(Json(row.to_api(crate::store::now_ms(), None)))
 }
 
 /// The proposal's repository, when `principal` may steer it (a maintainer learns nothing of a
 /// proposal outside their repositories).
 async fn steered(state: &AppState, principal: &Principal, id: &str) -> ApiResult<ProposalRow> {
-    match state.store.proposal(id).await {
+    match state.store.proposals().get(id).await {
         Ok(p) => {
             principal.may_steer(state, &p.repo).await?;
             Ok(p)
@@ -188,7 +189,8 @@ pub async fn approve(
         }
         None => state
             .store
-            .approve_proposal(&id, &actor)
+            .proposals()
+            .approve(&id, &actor)
             .await
             .map(|(row, lease)| (row, Some(lease))),
     };
@@ -231,7 +233,8 @@ pub async fn decline(
     steered(&state, &principal, &id).await?;
     let row = state
         .store
-        .decline_proposal(&id, body.value.reason.as_deref(), &principal.actor())
+        .proposals()
+        .decline(&id, body.value.reason.as_deref(), &principal.actor())
         .await?;
     Ok(Json(row.to_api(crate::store::now_ms(), None)))
 }

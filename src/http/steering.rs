@@ -69,7 +69,11 @@ pub async fn steering(
     let repo = principal.steerable_repo(&state, q.repo.as_deref()).await?;
     let missing =
         || ApiError::not_found("repo_not_found", "no repository of the pool has this name");
-    let Some((proposals, open)) = state.store.repo_open_proposals(repo, MAX_PROPOSALS).await?
+    let Some((proposals, open)) = state
+        .store
+        .proposals()
+        .open_in_repo(repo, MAX_PROPOSALS)
+        .await?
     else {
         return Err(missing());
     };

@@ -215,8 +215,19 @@ async fn repos_id(db: TestDb) {
     );
     let (rows, lists) = s.vouch_entries("g/a").await.unwrap().expect("g/a");
     assert!(rows.is_empty() && lists.is_empty(), "{label}");
-    assert!(s.repo_open_proposals("g/none", 5).await.unwrap().is_none());
-    let (open, total) = s.repo_open_proposals("g/a", 5).await.unwrap().expect("g/a");
+    assert!(
+        s.proposals()
+            .open_in_repo("g/none", 5)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (open, total) = s
+        .proposals()
+        .open_in_repo("g/a", 5)
+        .await
+        .unwrap()
+        .expect("g/a");
     assert!(open.is_empty() && total == 0, "{label}");
 }
 
@@ -349,7 +360,7 @@ async fn leases_created_at(db: TestDb) {
 /// The sweep of proposals finds nothing due in a pool without proposals.
 async fn proposals_due(db: TestDb) {
     let s = &db.store;
-    assert_eq!(s.sweep_proposals().await.unwrap(), 0, "{}", db.label);
+    assert_eq!(s.proposals().sweep().await.unwrap(), 0, "{}", db.label);
 }
 
 /// The inbox's counts, the backlog and the earliest instant due.

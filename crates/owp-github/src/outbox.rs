@@ -646,7 +646,8 @@ fn credited_login(task: &TaskRow) -> Option<String> {
 async fn open_proposals(github: &Github, task_id: &str) -> Result<Vec<ShownProposal>, StoreError> {
     let all = github
         .outbox_store
-        .task_proposals(task_id, &Viewer::Maintainer)
+        .proposals()
+        .of_task(task_id, &Viewer::Maintainer)
         .await?;
     let mut shown = Vec::new();
     for p in all.into_iter().filter(|p| p.state == ProposalState::Open) {

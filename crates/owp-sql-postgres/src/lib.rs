@@ -8,6 +8,10 @@
 /// The database every function here runs on.
 pub type Db = sqlx::Postgres;
 
+#[macro_use]
+#[path = "../../../sql/macros.rs"]
+mod macros;
+
 #[path = "../../../sql/accounts.rs"]
 pub mod accounts;
 #[path = "../../../sql/board.rs"]
@@ -28,6 +32,8 @@ pub mod gauges;
 pub mod github;
 #[path = "../../../sql/github_rows.rs"]
 pub mod github_rows;
+#[path = "../../../sql/idempotency.rs"]
+pub mod idempotency;
 #[path = "../../../sql/identity.rs"]
 pub mod identity;
 #[path = "../../../sql/inbox.rs"]
@@ -38,12 +44,18 @@ pub mod installations;
 pub mod issues;
 #[path = "../../../sql/leases.rs"]
 pub mod leases;
+#[path = "../../../sql/limits.rs"]
+pub mod limits;
+#[path = "../../../sql/postgres/locks.rs"]
+pub mod locks;
 #[path = "../../../sql/outbox.rs"]
 pub mod outbox;
 #[path = "../../../sql/outcomes.rs"]
 pub mod outcomes;
 #[path = "../../../sql/pacing.rs"]
 pub mod pacing;
+#[path = "../../../sql/paths.rs"]
+pub mod paths;
 #[path = "../../../sql/persons.rs"]
 pub mod persons;
 #[path = "../../../sql/presence.rs"]

@@ -4,7 +4,7 @@
 //! unknown, with when it was last asked, so that it is asked again at most once in
 //! [`ACCOUNT_RETRY_MS`].
 
-use super::engine::checked::checked_read;
+use super::engine::checked::{checked_in_tx, checked_read};
 use super::{Store, StoreError, WriteTx};
 
 /// How long an account whose age GitHub did not give waits before it is asked again.
@@ -67,19 +67,10 @@ impl WriteTx {
         created_at: Option<i64>,
     ) -> Result<(), StoreError> {
         let now = self.now;
-        sqlx::query(
-            "INSERT INTO gh_accounts (account_id, login, created_at, read_at) \
-             VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (account_id) DO UPDATE SET login = excluded.login, \
-               created_at = COALESCE(gh_accounts.created_at, excluded.created_at), \
-               read_at = excluded.read_at",
-        )
-        .bind(account_id)
-        .bind(login)
-        .bind(created_at)
-        .bind(now)
-        .execute(self.conn())
-        .await?;
+        checked_in_tx!(
+            self.conn(),
+            accounts::remember(account_id, login, created_at, now)
+        )?;
         Ok(())
     }
 
@@ -90,27 +81,11 @@ impl WriteTx {
         worker_id: &str,
         account_id: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE gh_links SET account_id = $1 WHERE worker_id = $2 AND account_id IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM gh_links o WHERE o.account_id = $1)",
-        )
-        .bind(account_id)
-        .bind(worker_id)
-        .execute(self.conn())
-        .await?;
+        checked_in_tx!(self.conn(), accounts::link_account(account_id, worker_id))?;
         // The worker speaks for the account only when its link does (one definition of the
         // person of a worker: `claim_rules::person_of`).
-        let linked: Option<(Option<String>,)> = sqlx::query_as(
-            "UPDATE workers SET github_account_id = $1 WHERE id = $2 \
-             AND github_account_id IS NULL AND (token_hash IS NULL OR EXISTS (SELECT 1 \
-               FROM gh_links gl WHERE gl.worker_id = $2 AND gl.account_id = $1)) \
-             RETURNING github_login",
-        )
-        .bind(account_id)
-        .bind(worker_id)
-        .fetch_optional(self.conn())
-        .await?;
-        if let Some((login,)) = linked {
+        let linked = checked_in_tx!(self.conn(), accounts::worker_account(account_id, worker_id))?;
+        if let Some(login) = linked {
             self.person_met(account_id, login.as_deref().unwrap_or_default())
                 .await?;
             self.history_to_person(worker_id, account_id).await?;

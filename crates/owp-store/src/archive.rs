@@ -15,6 +15,7 @@
 use serde_json::json;
 use sqlx::AssertSqlSafe;
 
+use super::engine::checked::checked_in_tx;
 use super::in_flight::in_flight_statuses;
 use super::rows::{RepoRow, WorkerRow};
 use super::workers::{hash_token, new_token};
@@ -42,17 +43,12 @@ impl WriteTx {
             ));
         }
         // A fresh random token that nobody is given: the worker's own stops working.
-        sqlx::query(
-            "UPDATE workers SET archived_at = $1, status = 'paused', token_hash = $2 WHERE id = $3",
-        )
-        .bind(self.now)
-        .bind(hash_token(&new_token()))
-        .bind(worker_id)
-        .execute(self.conn())
-        .await?;
+        let (now, token_hash) = (self.now, hash_token(&new_token()));
+        checked_in_tx!(self.conn(), workers::archive(now, &token_hash, worker_id))?;
         self.forget_known_workers();
         self.event(NewEvent::new("worker.archived", "admin").worker(Some(worker_id)));
-        self.end_proposals_of_worker(worker_id, "the worker was archived")
+        self.proposals()
+            .end_of_worker(worker_id, "the worker was archived")
             .await?;
         self.worker(worker_id).await
     }
@@ -84,14 +80,8 @@ impl WriteTx {
                 ),
             ));
         }
-        let open: Vec<(String,)> = sqlx::query_as(
-            "SELECT id FROM tasks WHERE repo_id = $1 AND status IN ('ready', 'blocked') \
-             ORDER BY seq",
-        )
-        .bind(repo.id)
-        .fetch_all(self.conn())
-        .await?;
-        for (task_id,) in open {
+        let open = checked_in_tx!(self.conn(), tasks::open_of_repo(repo.id))?;
+        for task_id in open {
             self.admin_status(
                 &task_id,
                 TaskStatus::Cancelled,
@@ -100,12 +90,8 @@ impl WriteTx {
             )
             .await?;
         }
-        sqlx::query("UPDATE repos SET archived_at = $1, archived_by = $2 WHERE id = $3")
-            .bind(self.now)
-            .bind(actor)
-            .bind(repo.id)
-            .execute(self.conn())
-            .await?;
+        let now = self.now;
+        checked_in_tx!(self.conn(), repos::archive(now, actor, repo.id))?;
         self.event(
             NewEvent::new("repo.archived", actor)
                 .repo(name)

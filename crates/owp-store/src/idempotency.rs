@@ -1,6 +1,6 @@
 //! `Idempotency-Key`: the first response to (caller, key) is stored and replayed for 24 hours.
 
-use super::engine::sqlite_writer::ExecuteWrite;
+use super::engine::checked::{checked_in_tx, checked_write};
 use super::{Store, StoreError, now_ms};
 
 /// Keys are kept this long.
@@ -42,28 +42,17 @@ impl Store {
     ) -> Result<Idempotency, StoreError> {
         let mut tx = self.begin().await?;
         let now = tx.now;
-        sqlx::query(
-            "DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2 AND created_at < $3",
-        )
-        .bind(caller)
-        .bind(key)
-        .bind(now - IDEMPOTENCY_TTL_MS)
-        .execute(tx.conn())
-        .await?;
+        checked_in_tx!(
+            tx.conn(),
+            idempotency::forget_old(caller, key, now - IDEMPOTENCY_TTL_MS)
+        )?;
         // Insert first: of several processes racing with one key exactly one inserts (on
         // PostgreSQL the others wait for it and then find its row), instead of all finding
         // nothing and all inserting.
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (caller, key, request_hash, created_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (caller, key) DO NOTHING",
-        )
-        .bind(caller)
-        .bind(key)
-        .bind(request_hash)
-        .bind(now)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
+        let inserted = checked_in_tx!(
+            tx.conn(),
+            idempotency::reserve(caller, key, request_hash, now)
+        )?;
         let existing: Option<StoredKey> = if inserted == 1 {
             None
         } else {
@@ -105,18 +94,12 @@ impl Store {
         content_type: &str,
         body: &str,
     ) -> Result<(), StoreError> {
+        let status = i64::from(status);
         again_if_cut(|| async {
-            sqlx::query(
-                "UPDATE idempotency_keys SET status = $1, content_type = $2, body = $3 \
-                 WHERE caller = $4 AND key = $5",
+            checked_write!(
+                self,
+                idempotency::finish(status, content_type, body, caller, key)
             )
-            .bind(i64::from(status))
-            .bind(content_type)
-            .bind(body)
-            .bind(caller)
-            .bind(key)
-            .execute_write(self)
-            .await
         })
         .await
     }
@@ -125,25 +108,12 @@ impl Store {
     /// another connection when the connection is lost on the way: a request that failed because
     /// its database connections were cut must not leave its key reserved.
     pub async fn idempotency_abort(&self, caller: &str, key: &str) -> Result<(), StoreError> {
-        again_if_cut(|| async {
-            sqlx::query(
-                "DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2 AND status IS NULL",
-            )
-            .bind(caller)
-            .bind(key)
-            .execute_write(self)
-            .await
-        })
-        .await
+        again_if_cut(|| async { checked_write!(self, idempotency::abort(caller, key)) }).await
     }
 
     /// Drops keys older than 24 hours.
     pub async fn idempotency_sweep(&self) -> Result<u64, StoreError> {
-        let n = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-            .bind(now_ms() - IDEMPOTENCY_TTL_MS)
-            .execute_write(self)
-            .await?
-            .rows_affected();
+        let n = checked_write!(self, idempotency::sweep(now_ms() - IDEMPOTENCY_TTL_MS))?;
         Ok(n)
     }
 }

@@ -59,7 +59,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, AssertSqlSafe, Executor};
 use tokio::sync::Notify;
 
-use engine::checked::{self, CheckedPool};
+use engine::checked::{self, CheckedPool, checked_in_tx};
 pub use engine::pool::DbPool;
 use engine::write_tx::CommitStep;
 pub use engine::write_tx::{ChangeHook, NewEvent, WriteTx};
@@ -446,11 +446,8 @@ impl Store {
     /// proves with it that the database takes writes.
     pub async fn probe_write(&self) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2)")
-            .bind("owp-doctor-probe")
-            .bind(now_ms().to_string())
-            .execute(tx.conn())
-            .await?;
+        let now = now_ms().to_string();
+        checked_in_tx!(tx.conn(), readiness::probe_write(&now))?;
         // Dropping the transaction without committing rolls it back.
         drop(tx);
         Ok(())

@@ -6,6 +6,7 @@ use crate::engine::tx_conn::TxConnection;
 use serde_json::json;
 use sqlx::AssertSqlSafe;
 
+use super::engine::checked::checked_in_tx;
 use super::in_flight::{IN_FLIGHT_STATUSES, in_flight};
 use super::path_overlap::overlapping_paths;
 use super::rows::TaskRow;
@@ -70,25 +71,14 @@ impl WriteTx {
         patterns: &[String],
         actor: &str,
     ) -> Result<bool, StoreError> {
-        let before: Vec<String> = sqlx::query_scalar(
-            "SELECT pattern FROM task_paths WHERE task_seq = $1 AND source = $2 AND exact = 1 \
-             ORDER BY pattern",
-        )
-        .bind(task.seq)
-        .bind(source.as_str())
-        .fetch_all(self.conn())
-        .await?;
+        let before = checked_in_tx!(self.conn(), paths::patterns(task.seq, source.as_str()))?;
         let mut after: Vec<String> = patterns.to_vec();
         after.sort();
         after.dedup();
         if before == after {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM task_paths WHERE task_seq = $1 AND source = $2")
-            .bind(task.seq)
-            .bind(source.as_str())
-            .execute(self.conn())
-            .await?;
+        checked_in_tx!(self.conn(), paths::forget(task.seq, source.as_str()))?;
         let rows: Vec<(&str, String, bool)> = after
             .iter()
             .flat_map(|p| {
@@ -132,13 +122,7 @@ impl WriteTx {
         // Whether the task has paths now, of any source: the path rule of the claim and the
         // path-lock trigger read it (migration 0043). First, so that the task's row is locked
         // before its paths are marked held as it is.
-        sqlx::query(
-            "UPDATE tasks SET has_paths = CASE WHEN EXISTS (SELECT 1 FROM task_paths p \
-               WHERE p.task_seq = $1) THEN 1 ELSE 0 END WHERE seq = $1",
-        )
-        .bind(task.seq)
-        .execute(self.conn())
-        .await?;
+        checked_in_tx!(self.conn(), paths::has_paths(task.seq))?;
         // Held as the task is now (the trigger keeps it from here on).
         let held = format!(
             "UPDATE task_paths SET held = (SELECT CASE WHEN {} THEN 1 ELSE 0 END FROM tasks t \
@@ -162,12 +146,7 @@ impl WriteTx {
     /// Whether a task of the repository holds a path now (one probe of the index of held rows):
     /// while none does, no task of it waits on paths.
     pub async fn repo_holds_paths(&mut self, repo_id: i64) -> Result<bool, StoreError> {
-        let held: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM task_paths WHERE repo_id = $1 AND held = 1 LIMIT 1")
-                .bind(repo_id)
-                .fetch_optional(self.conn())
-                .await?;
-        Ok(held.is_some())
+        Ok(checked_in_tx!(self.conn(), paths::repo_holds(repo_id))?)
     }
 
     /// Starts watching who waits on whose paths in `repo` (by name), before changes that may move
@@ -205,10 +184,7 @@ impl WriteTx {
     }
 
     async fn repo_id(&mut self, repo: &str) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT id FROM repos WHERE name = $1")
-            .bind(repo)
-            .fetch_optional(self.conn())
-            .await?)
+        Ok(checked_in_tx!(self.conn(), repos::id(repo))?)
     }
 
     /// The ready tasks of a repository that wait on another's paths, with what they wait on (as

@@ -11,32 +11,16 @@
 
 use std::time::Duration;
 
-use super::engine::sqlite_writer::ExecuteWrite;
+use super::engine::checked::{checked_in_tx, checked_read, checked_write};
 use super::{Store, StoreError, WriteTx, now_ms};
 
 /// The window a limit counts in unless it names another.
 const WINDOW_MS: i64 = 60_000;
 
-/// One use of a name (`$1`) in the window starting at `$2` (of `$4` ms), counted only while
-/// the window holds fewer than `$3` uses: the one statement every count runs.
-const TAKE: &str = "INSERT INTO rate_counts (name, window_start, used, span) VALUES ($1, $2, 1, $4) \
-     ON CONFLICT (name) DO UPDATE SET \
-       used = CASE WHEN rate_counts.window_start = excluded.window_start \
-         THEN rate_counts.used + 1 ELSE 1 END, \
-       window_start = excluded.window_start, span = excluded.span \
-     WHERE rate_counts.window_start <> excluded.window_start OR rate_counts.used < $3";
-
-/// [`TAKE`] in a window that begins at the name's first use (`$2`: now) rather than on the
-/// clock: uses close together always share one window, wherever the minute turns.
-const TAKE_FROM_FIRST_USE: &str = "INSERT INTO rate_counts (name, window_start, used, span) \
-     VALUES ($1, $2, 1, $4) ON CONFLICT (name) DO UPDATE SET \
-       used = CASE WHEN rate_counts.window_start + rate_counts.span > excluded.window_start \
-         THEN rate_counts.used + 1 ELSE 1 END, \
-       window_start = CASE WHEN rate_counts.window_start + rate_counts.span > excluded.window_start \
-         THEN rate_counts.window_start ELSE excluded.window_start END, \
-       span = excluded.span \
-     WHERE rate_counts.window_start + rate_counts.span <= excluded.window_start \
-       OR rate_counts.used < $3";
+// The statements every count runs: `sql/limits/take.sql` (one use of a name in a window on the
+// clock, counted only while the window has room) and `take_from_first_use.sql` (in a window
+// begun at the name's first use: uses close together always share one window, wherever the
+// minute turns).
 
 /// The start of the window of `window_ms` (aligned to the epoch) that holds `now`.
 fn window_of(now: i64, window_ms: i64) -> i64 {
@@ -69,14 +53,8 @@ impl Store {
         let window_ms = window_ms.max(1);
         let now = now_ms();
         let window = window_of(now, window_ms);
-        let taken = sqlx::query(TAKE)
-            .bind(name)
-            .bind(window)
-            .bind(i64::from(limit))
-            .bind(window_ms)
-            .execute_write(self)
-            .await?
-            .rows_affected();
+        let limit = i64::from(limit);
+        let taken = checked_write!(self, limits::take(name, window, limit, window_ms))?;
         Ok((taken == 0).then(|| {
             Duration::from_millis(u64::try_from(window + window_ms - now).unwrap_or(0).max(1))
         }))
@@ -110,17 +88,14 @@ impl Store {
 
     /// Forgets the counts of windows that have ended (run every minute or so).
     pub async fn forget_shared_limits(&self) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM rate_counts WHERE window_start + span < $1")
-            .bind(now_ms())
-            .execute_write(self)
-            .await?;
+        checked_write!(self, limits::forget(now_ms()))?;
         Ok(())
     }
 }
 
 impl WriteTx {
     /// Counts one use of `name` within this transaction, if its window of `window_ms` (begun
-    /// at its first use, [`TAKE_FROM_FIRST_USE`]) holds fewer than `limit`: whether it was
+    /// at its first use) holds fewer than `limit`: whether it was
     /// counted. The count commits with what it allowed, or not at all; on PostgreSQL a second
     /// replica's count of the same name waits for this transaction.
     pub async fn take_limit_in(
@@ -133,14 +108,11 @@ impl WriteTx {
             return Ok(true);
         }
         let window_ms = window_ms.max(1);
-        let taken = sqlx::query(TAKE_FROM_FIRST_USE)
-            .bind(name)
-            .bind(self.now)
-            .bind(i64::from(limit))
-            .bind(window_ms)
-            .execute(self.conn())
-            .await?
-            .rows_affected();
+        let (now, limit) = (self.now, i64::from(limit));
+        let taken = checked_in_tx!(
+            self.conn(),
+            limits::take_from_first_use(name, now, limit, window_ms)
+        )?;
         Ok(taken > 0)
     }
 }
@@ -148,14 +120,7 @@ impl WriteTx {
 impl Store {
     /// Notes `holder` as the long poll `worker_id` began last, in place of any other.
     pub async fn hold_poll(&self, worker_id: &str, holder: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO held_polls (worker_id, holder) VALUES ($1, $2) \
-             ON CONFLICT (worker_id) DO UPDATE SET holder = excluded.holder",
-        )
-        .bind(worker_id)
-        .bind(holder)
-        .execute_write(self)
-        .await?;
+        checked_write!(self, limits::hold_poll(worker_id, holder))?;
         Ok(())
     }
 
@@ -165,11 +130,7 @@ impl Store {
         worker_id: &str,
         holder: &str,
     ) -> Result<bool, StoreError> {
-        let last: Option<String> =
-            sqlx::query_scalar("SELECT holder FROM held_polls WHERE worker_id = $1")
-                .bind(worker_id)
-                .fetch_optional(&self.read)
-                .await?;
+        let last = checked_read!(self, limits::poll_holder(worker_id))?;
         Ok(last.as_deref() == Some(holder))
     }
 }
@@ -178,6 +139,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::Timing;
+    use crate::engine::sqlite_writer::ExecuteWrite;
 
     /// Two stores on one database (two replicas) share each name's minute: together they take
     /// what one allows, and a name's count is its own.

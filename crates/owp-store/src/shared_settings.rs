@@ -3,8 +3,7 @@
 //! A value is kept by the first replica that writes it; a replica that comes second reads the
 //! first one's.
 
-use super::engine::checked::checked_read;
-use super::engine::sqlite_writer::ExecuteWrite;
+use super::engine::checked::{checked_read, checked_write};
 use super::{Backend, Store, StoreError, now_ms};
 
 /// The SHA-256 digest (hex) of the admin token a first start on PostgreSQL generated, or
@@ -38,35 +37,18 @@ impl Store {
         expected: &str,
         value: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE shared_settings SET value = $1, set_at = $2 WHERE name = $3 AND value = $4",
-        )
-        .bind(value)
-        .bind(now_ms())
-        .bind(name)
-        .bind(expected)
-        .execute_write(self)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let done = checked_write!(
+            self,
+            shared_settings::replace(value, now_ms(), name, expected)
+        )?;
+        Ok(done == 1)
     }
 
     /// Keeps `value` under `name` unless a value is kept there already, and returns the value
     /// kept: `value` itself when this call wrote it, else the one another replica wrote first.
     pub async fn keep_shared_setting(&self, name: &str, value: &str) -> Result<String, StoreError> {
-        sqlx::query(
-            "INSERT INTO shared_settings (name, value, set_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(value)
-        .bind(now_ms())
-        .execute_write(self)
-        .await?;
-        let kept: Option<String> =
-            sqlx::query_scalar("SELECT value FROM shared_settings WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.write)
-                .await?;
+        checked_write!(self, shared_settings::keep(name, value, now_ms()))?;
+        let kept = checked_read!(self, shared_settings::value(name))?;
         kept.ok_or_else(|| StoreError::Config(format!("the shared setting {name} was removed")))
     }
 }

@@ -75,7 +75,11 @@ pub(super) async fn propose(
     let worker = tx
         .implicit_github_worker(ctx.login, ctx.account_id, max)
         .await?;
-    match tx.propose(&worker, &task.id, plan, ctx.insider).await {
+    match tx
+        .proposals()
+        .propose(&worker, &task.id, plan, ctx.insider)
+        .await
+    {
         Ok(row) => {
             let days = ((row.expires_at - row.created_at) / DAY_MS).max(1);
             let body = texts::proposed(ctx.login, days);
@@ -123,7 +127,7 @@ pub(super) async fn approve(
     task: &TaskRow,
     login: &str,
 ) -> Result<(), StoreError> {
-    let Some(found) = tx.open_proposal_of(&task.id, login).await? else {
+    let Some(found) = tx.proposals().open_of_person(&task.id, login).await? else {
         let body = texts::no_open_proposal(ctx.login, login);
         return ctx.reply(tx, Some(&task.id), &body).await;
     };
@@ -160,7 +164,7 @@ async fn approve_plan(
     place: &ClaimPlace<'_>,
     id: &str,
 ) -> Result<(ProposalRow, Option<Lease>), StoreError> {
-    let (row, lease) = tx.approve_proposal(id, place.actor).await?;
+    let (row, lease) = tx.proposals().approve(id, place.actor).await?;
     let worker = tx.worker(&row.worker_id).await?;
     if !worker.claims_by_comment() {
         return Ok((row, Some(lease)));
@@ -214,11 +218,11 @@ pub(super) async fn decline(
     login: &str,
     reason: Option<&str>,
 ) -> Result<(), StoreError> {
-    let Some(found) = tx.open_proposal_of(&task.id, login).await? else {
+    let Some(found) = tx.proposals().open_of_person(&task.id, login).await? else {
         let body = texts::no_open_proposal(ctx.login, login);
         return ctx.reply(tx, Some(&task.id), &body).await;
     };
-    match tx.decline_proposal(&found.id, reason, &ctx.actor).await {
+    match tx.proposals().decline(&found.id, reason, &ctx.actor).await {
         Ok(_) => ctx.thumbs_up(tx).await,
         Err(StoreError::Conflict { .. }) => {
             let body = texts::no_open_proposal(ctx.login, login);
@@ -234,11 +238,11 @@ pub(super) async fn withdraw(
     ctx: &CommentCtx<'_>,
     task: &TaskRow,
 ) -> Result<(), StoreError> {
-    let Some(found) = tx.open_proposal_of(&task.id, ctx.login).await? else {
+    let Some(found) = tx.proposals().open_of_person(&task.id, ctx.login).await? else {
         let body = texts::nothing_to_withdraw(ctx.login);
         return ctx.reply(tx, Some(&task.id), &body).await;
     };
-    match tx.withdraw_proposal(&found.worker_id, &found.id).await {
+    match tx.proposals().withdraw(&found.worker_id, &found.id).await {
         Ok(_) => ctx.thumbs_up(tx).await,
         Err(StoreError::Conflict { .. }) => {
             let body = texts::nothing_to_withdraw(ctx.login);

@@ -54,30 +54,25 @@ impl WriteTx {
         checked_in_tx!(self.conn(), identity::rename_policy(old, new, now))?;
         let (former, url) = (default_clone_url(old), default_clone_url(new));
         checked_in_tx!(self.conn(), identity::follow_clone_url(new, &former, &url))?;
-        for table in ["gh_repos", "gh_tasks", "gh_outbox", "gh_linked_prs"] {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE {table} SET repo = $1 WHERE repo = $2"
-            )))
-            .bind(new)
-            .bind(old)
-            .execute(self.conn())
-            .await?;
-        }
+        checked_in_tx!(self.conn(), identity::rename_gh_repos(new, old))?;
+        checked_in_tx!(self.conn(), identity::rename_gh_tasks(new, old))?;
+        checked_in_tx!(self.conn(), identity::rename_gh_outbox(new, old))?;
+        checked_in_tx!(self.conn(), identity::rename_gh_linked_prs(new, old))?;
         // Keys of GitHub tasks are `owner/name#N`: the part after the name stays.
         let prefix = format!("{old}#");
-        sqlx::query(
-            "UPDATE tasks SET key = $1 || substr(key, CAST($2 AS INTEGER)), updated_at = $3 \
-             WHERE repo_id = (SELECT id FROM repos WHERE name = $4) \
-               AND substr(key, 1, CAST($5 AS INTEGER)) = $6",
-        )
-        .bind(format!("{new}#"))
-        .bind(i64::try_from(prefix.len() + 1).unwrap_or(i64::MAX))
-        .bind(now)
-        .bind(new)
-        .bind(i64::try_from(prefix.len()).unwrap_or(i64::MAX))
-        .bind(&prefix)
-        .execute(self.conn())
-        .await?;
+        let prefix_len = i32::try_from(prefix.len()).unwrap_or(i32::MAX);
+        let new_prefix = format!("{new}#");
+        checked_in_tx!(
+            self.conn(),
+            identity::rename_keys(
+                &new_prefix,
+                prefix_len.saturating_add(1),
+                now,
+                new,
+                prefix_len,
+                &prefix
+            )
+        )?;
         self.event(
             NewEvent::new("github.repo_renamed", actor)
                 .repo(new)

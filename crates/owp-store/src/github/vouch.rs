@@ -199,7 +199,7 @@ impl WriteTx {
         )?;
         if changed_entries {
             // A person the list denounces now proposes nothing here any more.
-            self.end_denounced_proposals(id).await?;
+            self.proposals().end_denounced(id).await?;
         }
         if changed_entries || error != old_error.as_deref() || before.is_none() {
             self.event(
@@ -235,7 +235,7 @@ impl WriteTx {
             checked_in_tx!(self.conn(), vouch::resolve_in_repo(id, &login, *account_id))?;
         }
         // A denouncement now resolved to its account ends that person's plans here.
-        self.end_denounced_proposals(id).await?;
+        self.proposals().end_denounced(id).await?;
         Ok(())
     }
 
@@ -287,7 +287,7 @@ impl WriteTx {
             }
         } > 0;
         if changed && command == VouchCommand::Denounce {
-            self.end_denounced_proposals(id).await?;
+            self.proposals().end_denounced(id).await?;
         }
         if changed {
             let kind = match command {

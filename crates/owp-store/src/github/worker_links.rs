@@ -231,7 +231,7 @@ impl WriteTx {
         self.vouch_person_seen(account_id, &login_key).await?;
         self.reviewer_person_seen(account_id, login).await?;
         // A plan proposed before the link is the person's now, and the person's plans follow.
-        let moved_plans = self.proposals_to_person(worker_id).await?;
+        let moved_plans = self.proposals().to_person(worker_id).await?;
         let moved_tasks = match &left {
             Some(from) => self.move_live_leases(from, worker_id).await?,
             None => Vec::new(),

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::{check_report, concurrent_change};
 use crate::domain::TaskStatus;
+use crate::engine::checked::checked_in_tx;
 use crate::rows::TaskRow;
 use crate::{NewEvent, StoreError, WriteTx};
 
@@ -79,17 +80,11 @@ impl WriteTx {
             _ => Map::new(),
         };
         merged.extend(changes.clone());
-        let changed = sqlx::query(
-            "UPDATE tasks SET artifact = $1, updated_at = $2 \
-             WHERE seq = $3 AND status = 'pr_opened' AND worker_id = $4",
-        )
-        .bind(Value::Object(merged).to_string())
-        .bind(self.now)
-        .bind(task.seq)
-        .bind(worker_id)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
+        let (artifact, now) = (Value::Object(merged).to_string(), self.now);
+        let changed = checked_in_tx!(
+            self.conn(),
+            tasks::later_report(&artifact, now, task.seq, worker_id)
+        )?;
         if changed == 0 {
             return Err(concurrent_change());
         }

@@ -13,8 +13,11 @@ use super::effects::{
 use super::{LeaseEnd, Move, MovePlan, concurrent_change, task_lease_points, worker_move};
 use crate::domain::rules;
 use crate::domain::{Lease, TaskStatus};
+use crate::engine::checked::checked_in_tx;
+use crate::engine::tx_conn::Typed;
 use crate::rows::{TaskRow, WorkerRow};
 use crate::{Backend, NewEvent, StoreError, WriteTx};
+use owp_sql_postgres::locks;
 
 impl WriteTx {
     /// Locks a task row and its live lease's row until commit (PostgreSQL) and reads them.
@@ -24,34 +27,19 @@ impl WriteTx {
     /// heartbeats, status moves and expiry all take them in this order). So the holder's row is
     /// locked first here.
     pub async fn lock_task(&mut self, task_id: &str) -> Result<TaskRow, StoreError> {
-        if self.store().backend == Backend::Postgres {
+        if let Typed::Postgres(conn) = self.conn().typed() {
             for _ in 0..3 {
-                let holder: Option<Option<String>> =
-                    sqlx::query_scalar("SELECT worker_id FROM tasks WHERE id = $1")
-                        .bind(task_id)
-                        .fetch_optional(self.conn())
-                        .await?;
+                let holder = locks::task_holder(&mut *conn, task_id).await?;
                 let Some(holder) = holder else { break };
                 if let Some(w) = &holder {
-                    sqlx::query("SELECT id FROM workers WHERE id = $1 FOR UPDATE")
-                        .bind(w)
-                        .execute(self.conn())
-                        .await?;
+                    locks::worker(&mut *conn, w).await?;
                 }
-                let (locked, lease): (Option<String>, Option<String>) = sqlx::query_as(
-                    "SELECT worker_id, lease_id FROM tasks WHERE id = $1 FOR UPDATE",
-                )
-                .bind(task_id)
-                .fetch_one(self.conn())
-                .await?;
+                let (locked, lease) = locks::task(&mut *conn, task_id).await?;
                 if locked == holder {
                     // Then its lease, whose clock a renewal moves without the task: what is read
                     // next of the lease's deadline stays true until this transaction ends.
                     if let Some(lease) = lease {
-                        sqlx::query("SELECT id FROM leases WHERE id = $1 FOR UPDATE")
-                            .bind(lease)
-                            .execute(self.conn())
-                            .await?;
+                        locks::lease(&mut *conn, &lease).await?;
                     }
                     break;
                 }
@@ -78,13 +66,7 @@ impl WriteTx {
         worker_id: &str,
         lease_id: &str,
     ) -> Result<TaskRow, StoreError> {
-        let holder: Option<(String, String, Option<i64>)> = sqlx::query_as(
-            "SELECT t.id, l.worker_id, l.ended_at FROM leases l JOIN tasks t ON t.seq = l.task_seq \
-             WHERE l.id = $1",
-        )
-        .bind(lease_id)
-        .fetch_optional(self.conn())
-        .await?;
+        let holder = checked_in_tx!(self.conn(), leases::holder(lease_id))?;
         let Some((id, holder, ended)) = holder else {
             return Err(StoreError::not_found(
                 "lease_not_found",
@@ -205,12 +187,8 @@ impl WriteTx {
         self.renew_worker_leases(worker_id, Some(lease_id)).await?;
         let mut data = json!({"lease_id": lease_id});
         if let Some(line) = progress {
-            sqlx::query("UPDATE leases SET progress = $1, progress_at = $2 WHERE id = $3")
-                .bind(line)
-                .bind(self.now)
-                .bind(lease_id)
-                .execute(self.conn())
-                .await?;
+            let now = self.now;
+            checked_in_tx!(self.conn(), leases::progress(line, now, lease_id))?;
             // The line itself stays on the lease: the event says only that it changed.
             data["progress"] = json!(true);
         }
@@ -282,17 +260,8 @@ impl WriteTx {
         if task.worker_id.is_some() {
             return Ok(another());
         }
-        let held: Option<String> = sqlx::query_scalar(
-            "SELECT worker_id FROM leases WHERE task_seq = $1 AND worker_id = $2 LIMIT 1",
-        )
-        .bind(task.seq)
-        .bind(worker_id)
-        .fetch_optional(self.conn())
-        .await?;
-        Ok(match held {
-            Some(_) => lease_ended(),
-            None => another(),
-        })
+        let held = checked_in_tx!(self.conn(), leases::held_before(task.seq, worker_id))?;
+        Ok(if held { lease_ended() } else { another() })
     }
 
     /// An admin forces a status (`ready`, `blocked`, `merged`, …). Leases are never forced.

@@ -116,7 +116,7 @@ impl Store {
         }
         // A lease an approval gave the worker comes first (rule 11): the approval committed an
         // event, so no remembered empty claim hides it.
-        if let Some(lease) = self.approved_lease(&worker.id).await? {
+        if let Some(lease) = self.proposals().approved_lease(&worker.id).await? {
             self.empty_claims.forget(worker);
             return Ok((Some(lease), start));
         }

@@ -4,30 +4,27 @@
 
 use sqlx::AssertSqlSafe;
 
+use super::ProposalsTx;
+use crate::StoreError;
 use crate::domain::proposals::ProposalState;
+use crate::engine::checked::checked_in_tx;
 use crate::leases::claim_rules::{Condition, person_conditions};
-use crate::{StoreError, WriteTx};
 
-impl WriteTx {
+impl ProposalsTx<'_> {
     /// Ends the open proposals of worker `worker_id` (an archived worker's: nobody may act on
     /// them any more), each with its audit event; `reason` is kept on each.
-    pub async fn end_proposals_of_worker(
+    pub async fn end_of_worker(
         &mut self,
         worker_id: &str,
         reason: &str,
     ) -> Result<usize, StoreError> {
-        let ids: Vec<(String,)> = sqlx::query_as(
-            "SELECT id FROM proposals WHERE worker_id = $1 AND state = 'open' ORDER BY seq",
-        )
-        .bind(worker_id)
-        .fetch_all(self.conn())
-        .await?;
-        self.end_proposals(ids, reason).await
+        let ids = checked_in_tx!(self.tx.conn(), proposals::open_of_worker(worker_id))?;
+        self.end_all(ids, reason).await
     }
 
     /// Ends the open proposals on repository `repo_id`'s tasks whose proposer its vouch list
     /// now denounces (the claim's own rule, [`person_conditions`]), each with its audit event.
-    pub async fn end_denounced_proposals(&mut self, repo_id: i64) -> Result<usize, StoreError> {
+    pub async fn end_denounced(&mut self, repo_id: i64) -> Result<usize, StoreError> {
         let (_, not_denounced) = person_conditions("p.worker_id", "0", "0")
             .into_iter()
             .find(|(c, _)| *c == Condition::NotDenounced)
@@ -38,25 +35,21 @@ impl WriteTx {
         );
         let ids: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(repo_id)
-            .fetch_all(self.conn())
+            .fetch_all(self.tx.conn())
             .await?;
-        self.end_proposals(
-            ids,
+        self.end_all(
+            ids.into_iter().map(|(id,)| id).collect(),
             "the repository does not take contributions from the proposer",
         )
         .await
     }
 
     /// Ends open proposals `ids` as withdrawn for `reason` (no reply on GitHub tells of it).
-    async fn end_proposals(
-        &mut self,
-        ids: Vec<(String,)>,
-        reason: &str,
-    ) -> Result<usize, StoreError> {
+    async fn end_all(&mut self, ids: Vec<String>, reason: &str) -> Result<usize, StoreError> {
         let mut ended = 0;
-        for (id,) in ids {
+        for id in ids {
             match self
-                .end_proposal(&id, ProposalState::Withdrawn, Some(reason), "system")
+                .end(&id, ProposalState::Withdrawn, Some(reason), "system")
                 .await
             {
                 Ok(_) => ended += 1,
@@ -72,53 +65,22 @@ impl WriteTx {
     /// (contract section 14), counted and named as theirs. Where the person already has an open
     /// proposal on the same task, the worker's ends (a person proposes once per task). Returns
     /// the tasks whose plans of the person moved here from another worker of theirs.
-    pub async fn proposals_to_person(
-        &mut self,
-        worker_id: &str,
-    ) -> Result<Vec<String>, StoreError> {
-        let Some(person) = self.person_of_worker(worker_id).await? else {
+    pub async fn to_person(&mut self, worker_id: &str) -> Result<Vec<String>, StoreError> {
+        let Some(person) = self.tx.person_of_worker(worker_id).await? else {
             return Ok(Vec::new());
         };
         let key = person.proposer_key();
-        let twice: Vec<(String,)> = sqlx::query_as(
-            "SELECT p.id FROM proposals p WHERE p.worker_id = $1 AND p.state = 'open' \
-               AND p.proposer <> $2 AND EXISTS (SELECT 1 FROM proposals o \
-                 WHERE o.task_seq = p.task_seq AND o.proposer = $2 AND o.state = 'open') \
-             ORDER BY p.seq",
-        )
-        .bind(worker_id)
-        .bind(&key)
-        .fetch_all(self.conn())
-        .await?;
-        self.end_proposals(twice, "the person already has a plan for this issue")
+        let twice = checked_in_tx!(self.tx.conn(), proposals::twice(worker_id, &key))?;
+        self.end_all(twice, "the person already has a plan for this issue")
             .await?;
-        sqlx::query(
-            "UPDATE proposals SET proposer = $1, login = $2 WHERE worker_id = $3 AND state = 'open'",
-        )
-        .bind(&key)
-        .bind(&person.login)
-        .bind(worker_id)
-        .execute(self.conn())
-        .await?;
+        checked_in_tx!(
+            self.tx.conn(),
+            proposals::to_person(&key, &person.login, worker_id)
+        )?;
         // The person's plans made through another worker stay theirs and move with them: the
         // worker that speaks for them now is approved for them and answers for them.
-        let moved: Vec<(String,)> = sqlx::query_as(
-            "SELECT t.id FROM proposals p JOIN tasks t ON t.seq = p.task_seq \
-             WHERE p.proposer = $2 AND p.state IN ('open', 'approved') AND p.worker_id <> $1 \
-             ORDER BY p.seq",
-        )
-        .bind(worker_id)
-        .bind(&key)
-        .fetch_all(self.conn())
-        .await?;
-        sqlx::query(
-            "UPDATE proposals SET worker_id = $1 WHERE proposer = $2 \
-             AND state IN ('open', 'approved') AND worker_id <> $1",
-        )
-        .bind(worker_id)
-        .bind(&key)
-        .execute(self.conn())
-        .await?;
-        Ok(moved.into_iter().map(|(t,)| t).collect())
+        let moved = checked_in_tx!(self.tx.conn(), proposals::moved(worker_id, &key))?;
+        checked_in_tx!(self.tx.conn(), proposals::move_to(worker_id, &key))?;
+        Ok(moved)
     }
 }
