@@ -62,3 +62,15 @@ pub async fn held_before<'c>(
         .await?;
     Ok(row.is_some())
 }
+
+writes! {
+    /// The live leases of worker `worker_id` at `now` (ms) last until `expires` (ms); one not
+    /// acknowledged yet still ends at its accept-by deadline.
+    renew_worker(expires: i64, now: i64, worker_id: &str) = "../../sql/leases/renew_worker.sql";
+}
+
+writes! {
+    /// [`renew_worker`] for lease `lease_id` of worker `worker_id` alone.
+    renew_one(expires: i64, now: i64, worker_id: &str, lease_id: &str)
+        = "../../sql/leases/renew_one.sql";
+}

@@ -136,3 +136,14 @@ pub async fn write_unsent<'c>(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Installation `id`'s pause: `(blocked until (ms), limits in a row)`.
+pub async fn blocked<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    id: i64,
+) -> sqlx::Result<Option<(i64, i64)>> {
+    let row = sqlx::query_file!("../../sql/pacing/blocked.sql", id)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(|r| (r.blocked_until, r.limit_streak)))
+}

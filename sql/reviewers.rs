@@ -221,3 +221,14 @@ pub async fn assigned<'c>(
         .await?;
     Ok(done.rows_affected())
 }
+
+/// The reviewer of task `task_seq` while its review is open: `(account id, login shown)`.
+pub async fn open_review<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    task_seq: i64,
+) -> sqlx::Result<Option<(Option<i64>, String)>> {
+    let row = sqlx::query_file!("../../sql/reviewers/open_review.sql", task_seq)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(|r| (r.reviewer_id, r.login)))
+}

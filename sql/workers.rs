@@ -156,3 +156,9 @@ writes! {
     /// the digest of one nobody is given.
     archive(now: i64, token_hash: &str, worker_id: &str) = "../../sql/workers/archive.sql";
 }
+
+writes! {
+    /// Worker `worker_id`, unless it was archived, gets the token whose digest is `token_hash`,
+    /// at `now` (ms).
+    rotate_token(token_hash: &str, now: i64, worker_id: &str) = "../../sql/workers/rotate_token.sql";
+}

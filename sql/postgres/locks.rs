@@ -1,6 +1,7 @@
-//! Row locks on PostgreSQL (`owp::store::leases::transitions`: `lock_task`), in the lock order
-//! every writer keeps: a worker before the tasks it holds, a task before its lease. SQLite has one
-//! writer at a time and no `FOR UPDATE`: these are compiled for PostgreSQL only.
+//! Row locks on PostgreSQL: `lock_task` (`owp::store::leases::transitions`), in the lock order
+//! every writer keeps (a worker before the tasks it holds, a task before its lease), and an
+//! installation's pause (`owp::store::github::write_pacing`). SQLite has one writer at a time and
+//! no `FOR UPDATE`: these are compiled for PostgreSQL only.
 
 use super::Db;
 
@@ -47,4 +48,15 @@ pub async fn lease<'c>(
         .fetch_optional(db)
         .await?;
     Ok(())
+}
+
+/// Locks installation `id`'s row until commit: `(blocked until (ms), limits in a row)` then.
+pub async fn installation<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    id: i64,
+) -> sqlx::Result<Option<(i64, i64)>> {
+    let row = sqlx::query_file!("../../sql/postgres/locks/installation.sql", id)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(|r| (r.blocked_until, r.limit_streak)))
 }

@@ -120,6 +120,7 @@ mod signin_visibility;
 mod store_backends;
 mod store_checked_reads;
 mod store_checked_reads_app;
+mod store_composed;
 mod store_empty_claims;
 mod store_gauges;
 mod store_migrations;

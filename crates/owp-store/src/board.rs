@@ -6,11 +6,10 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use sqlx::AssertSqlSafe;
-
+use super::composed;
 use super::engine::checked::checked_read;
 use super::events::decode as decode_event;
-use super::rows::{REPO_SELECT, RepoRow, TASK_SELECT, TaskRow};
+use super::rows::{RepoRow, TaskRow};
 use super::{Store, StoreError};
 use crate::domain::Event;
 
@@ -40,19 +39,16 @@ impl Store {
 
     /// The public board, with up to `events` of the newest events of public repositories.
     pub async fn public_board(&self, events: i64) -> Result<PublicBoard, StoreError> {
-        let sql = format!("{REPO_SELECT} WHERE private = 0 AND archived_at IS NULL ORDER BY name");
-        let repos = sqlx::query(AssertSqlSafe(sql))
+        let repos = composed::repos::public()
+            .query()
             .fetch_all(&self.read)
             .await?
             .iter()
             .map(RepoRow::decode)
             .collect::<Result<Vec<_>, _>>()?;
 
-        let sql = format!(
-            "{TASK_SELECT} WHERE r.private = 0 AND r.archived_at IS NULL \
-             ORDER BY t.seq DESC LIMIT $1"
-        );
-        let mut tasks = sqlx::query(AssertSqlSafe(sql))
+        let mut tasks = composed::board::public_tasks()
+            .query()
             .bind(PUBLIC_TASK_LIMIT)
             .fetch_all(&self.read)
             .await?
@@ -75,12 +71,7 @@ impl Store {
         let ids: Vec<&str> = ids.into_iter().collect();
         let mut workers = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(NAME_CHUNK) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT id, name FROM workers WHERE id IN ({}) ORDER BY id",
-                marks.join(", ")
-            );
-            let mut q = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(sql));
+            let mut q = composed::board::worker_names(chunk.len()).query_as::<(String, String)>();
             for id in chunk {
                 q = q.bind(*id);
             }

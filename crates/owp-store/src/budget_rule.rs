@@ -1,5 +1,5 @@
 //! Rule 6, the review budget, written once as SQL text for every query that needs it: the
-//! claim's condition (`leases::claim_rules::claim_conditions`, and PostgreSQL's conditional take
+//! claim's condition (`claim_rules::claim_conditions`, and PostgreSQL's conditional take
 //! of the budget in `leases::postgres_statement`), the refusal and the preview that explain it
 //! (`leases::refusals`, through the claim's conditions), a repository's `throttled` (its
 //! negation, [`budget_full_column`]: `rows::REPO_SELECT` for the admin state, the dashboard and

@@ -19,6 +19,8 @@ pub mod backup;
 pub mod board;
 mod budget_rule;
 mod checks;
+pub(crate) mod claim_rules;
+pub mod composed;
 pub mod database_url;
 pub mod deps;
 pub mod engine;
@@ -183,7 +185,7 @@ pub struct StoreState {
     /// Commits of this process's writes (see [`Store::commits`]).
     pub(crate) commits: Arc<std::sync::atomic::AtomicU64>,
     /// PostgreSQL: until this instant (ms) claims join every rule in full: a claim found a
-    /// repository with a rule of its own settings on (see `leases::claim_rules::RuleSet`).
+    /// repository with a rule of its own settings on (see `claim_rules::RuleSet`).
     pub(crate) settings_on_until: Arc<std::sync::atomic::AtomicI64>,
     /// PostgreSQL: claims waiting to be taken together (see [`leases::postgres_batches`]).
     pub(crate) claim_batches:

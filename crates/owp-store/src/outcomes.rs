@@ -7,26 +7,13 @@
 
 use std::collections::HashMap;
 
-use sqlx::AssertSqlSafe;
-
+use super::composed;
 use super::engine::checked::checked_read;
-use super::reputation::{LEADER_KEY, LEADER_OPTED_IN};
-use super::{Backend, Store, StoreError};
+use super::{Store, StoreError};
 use crate::domain::outcomes::RepoOutcomes;
 
 /// Tools listed per leaderboard row, the most used first.
 pub const MAX_TOOLS_PER_WORKER: usize = 5;
-
-/// Rows of tool counts read for one leaderboard (workers × tools).
-const MAX_TOOL_ROWS: i64 = 1_000;
-
-/// `artifact.disclosure.tool` of a task row `t`, as this backend reads JSON text.
-fn disclosed_tool(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => "json_extract(t.artifact, '$.disclosure.tool')",
-        Backend::Postgres => "(CAST(t.artifact AS jsonb) #>> '{disclosure,tool}')",
-    }
-}
 
 impl Store {
     /// The tools the merged tasks of each person (or worker that speaks for nobody) disclosed
@@ -39,29 +26,13 @@ impl Store {
         since: i64,
         public_only: bool,
     ) -> Result<HashMap<String, Vec<String>>, StoreError> {
-        let tool = disclosed_tool(self.backend());
-        let sql = format!(
-            "SELECT {LEADER_KEY} AS id, {tool} AS tool, COUNT(*) AS n \
-             FROM outcomes o JOIN workers w ON w.id = o.worker_id \
-               LEFT JOIN persons lp ON lp.account_id = o.person_id \
-               JOIN repos r ON r.id = o.repo_id JOIN tasks t ON t.id = o.task_id \
-             WHERE o.kind = 'merged' AND o.at >= $1 AND {LEADER_OPTED_IN} \
-               AND ($2 = '' OR r.name = $2){public} AND t.artifact IS NOT NULL \
-               AND {tool} IS NOT NULL \
-             GROUP BY 1, 2 \
-             ORDER BY 1, COUNT(*) DESC, 2 \
-             LIMIT {MAX_TOOL_ROWS}",
-            public = if public_only {
-                " AND r.private = 0"
-            } else {
-                ""
-            },
-        );
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(since)
-            .bind(repo.unwrap_or(""))
-            .fetch_all(self.read_pool())
-            .await?;
+        let rows: Vec<(String, String, i64)> =
+            composed::reputation::leaderboard_tools(self.backend(), public_only)
+                .query_as()
+                .bind(since)
+                .bind(repo.unwrap_or(""))
+                .fetch_all(self.read_pool())
+                .await?;
         let mut tools: HashMap<String, Vec<String>> = HashMap::new();
         for (worker, tool, _) in rows {
             let listed = tools.entry(worker).or_default();

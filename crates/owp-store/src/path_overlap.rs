@@ -1,5 +1,5 @@
 //! The SQL of rule 10's overlap (path locks), written once as text for every query that needs
-//! it: the claim's condition (`leases::claim_rules::paths_free`), a task's `waiting_on_paths`
+//! it: the claim's condition (`claim_rules::paths_free`), a task's `waiting_on_paths`
 //! (`rows::TASK_SELECT`), who waits on whom (`paths`) and PostgreSQL's recheck under the
 //! repository's lock (the function `owp_path_locks`, as migration 0082 replaced it, which a test
 //! below keeps equal to [`held_overlapping`]). It knows no other module.
@@ -44,7 +44,7 @@ pub(crate) use overlapping_paths;
 
 /// The held path rows (`h.task_seq`, `h.pattern`) of other tasks that overlap a path of the task
 /// whose sequence number is `$seq` (SQL text, given as a literal), as one SQL query text: the
-/// claim's rule 10 is `NOT EXISTS` over it (`leases::claim_rules::paths_free`), a task's
+/// claim's rule 10 is `NOT EXISTS` over it (`claim_rules::paths_free`), a task's
 /// `waiting_on_paths` lists it (`rows::TASK_SELECT`), PostgreSQL's trigger rechecks it.
 macro_rules! held_overlapping {
     ($seq:literal) => {

@@ -1,6 +1,6 @@
 //! Path locks (rule 10): the patterns a task changes, stored one row per prefix of each pattern's
 //! base (`domain::paths`, `migrations/*/0024_path_locks.sql`). Whether a row is held follows the
-//! task's status (a trigger); the claim's condition is `leases::claim_rules::paths_free`.
+//! task's status (a trigger); the claim's condition is `claim_rules::paths_free`.
 
 use crate::engine::tx_conn::TxConnection;
 use serde_json::json;

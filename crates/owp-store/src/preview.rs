@@ -2,7 +2,7 @@
 //! it from that worker now (`GET /v1/work/preview`). It changes nothing.
 //!
 //! The conditions are the claim's own (`worker_conditions`, `claim_conditions` and
-//! `skill_conditions` of [`super::leases::claim_rules`]: the same SQL text the claim statements
+//! `skill_conditions` of [`super::claim_rules`]: the same SQL text the claim statements
 //! join), read one by one as columns of one statement ([`super::leases::refusals`], which a
 //! refused claim by name reads too), with the worker's row as the database holds it now.
 //! So a task the preview calls eligible is one the claim would take at that moment, and the
@@ -19,7 +19,7 @@ use std::collections::HashSet;
 
 use sqlx::AssertSqlSafe;
 
-use super::leases::claim_rules::Pick;
+use super::claim_rules::Pick;
 use super::leases::refusals::{Explained, explain};
 use super::rows::{TaskRow, WorkerRow};
 use super::{Store, StoreError};

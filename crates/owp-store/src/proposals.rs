@@ -197,11 +197,6 @@ fn is_limit(e: &StoreError) -> bool {
     }
 }
 
-/// The condition that proposal `p` is open at `now` (a parameter).
-pub(super) fn live(p: &str, now: &str) -> String {
-    format!("{p}.state = 'open' AND {p}.expires_at > {now}")
-}
-
 fn task_not_ready() -> StoreError {
     StoreError::conflict("task_not_ready", "only a `ready` task takes proposals")
 }
@@ -275,7 +270,7 @@ pub async fn ended_proposals(
 
 #[cfg(test)]
 mod tests {
-    use super::live;
+    use crate::composed::proposals::open_at as live;
     use crate::domain::proposals::{MAX_OPEN_PER_PROPOSER, MAX_OPEN_PER_TASK};
     use crate::rule_texts::{function_in_force, same_text};
 

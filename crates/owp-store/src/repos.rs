@@ -1,11 +1,10 @@
 //! Repository policies.
 
 use serde_json::{Map, Value, json};
-use sqlx::AssertSqlSafe;
 
+use super::composed;
 use super::engine::checked::checked_in_tx;
-use super::in_flight::in_flight_statuses;
-use super::rows::{REPO_SELECT, RepoRow};
+use super::rows::RepoRow;
 use super::{NewEvent, Store, StoreError, WriteTx};
 use crate::domain::Visibility;
 use crate::domain::contract::{RepoContract, validate_clone_url};
@@ -323,18 +322,8 @@ impl WriteTx {
     /// Turning area locks on gives each area's oldest in-flight task the lock; turning them off
     /// drops every lock of the repo.
     async fn reset_area_locks(&mut self, repo_id: i64, enabled: bool) -> Result<(), StoreError> {
-        let sql = if enabled {
-            format!(
-                "UPDATE tasks SET area_lock = area WHERE repo_id = $1 AND area IS NOT NULL \
-                 AND status IN ({statuses}) \
-                 AND seq = (SELECT MIN(x.seq) FROM tasks x WHERE x.repo_id = tasks.repo_id \
-                   AND x.area = tasks.area AND x.status IN ({statuses}))",
-                statuses = in_flight_statuses()
-            )
-        } else {
-            "UPDATE tasks SET area_lock = NULL WHERE repo_id = $1".to_string()
-        };
-        sqlx::query(AssertSqlSafe(sql))
+        composed::repos::area_locks(enabled)
+            .query()
             .bind(repo_id)
             .execute(self.conn())
             .await?;
@@ -342,8 +331,8 @@ impl WriteTx {
     }
 
     pub async fn repo_by_name(&mut self, name: &str) -> Result<Option<RepoRow>, StoreError> {
-        let sql = format!("{REPO_SELECT} WHERE name = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = composed::repos::by_name()
+            .query()
             .bind(name)
             .fetch_optional(self.conn())
             .await?;
@@ -353,8 +342,8 @@ impl WriteTx {
 
 impl Store {
     pub async fn repo(&self, name: &str) -> Result<Option<RepoRow>, StoreError> {
-        let sql = format!("{REPO_SELECT} WHERE name = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = composed::repos::by_name()
+            .query()
             .bind(name)
             .fetch_optional(&self.read)
             .await?;
@@ -362,10 +351,7 @@ impl Store {
     }
 
     pub async fn repos(&self) -> Result<Vec<RepoRow>, StoreError> {
-        let sql = format!("{REPO_SELECT} ORDER BY name");
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .fetch_all(&self.read)
-            .await?;
+        let rows = composed::repos::all().query().fetch_all(&self.read).await?;
         rows.iter().map(RepoRow::decode).collect()
     }
 

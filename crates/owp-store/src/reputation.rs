@@ -7,10 +7,11 @@
 use std::collections::HashMap;
 
 use serde_json::json;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::Row;
 
+use super::claim_rules::person_sql::Setting;
+use super::composed;
 use super::engine::checked::{checked_in_tx, checked_read};
-use super::leases::person_sql::{Setting, by_person, merged_count_in, setting_of_row};
 use super::{NewEvent, Store, StoreError, WriteTx};
 use crate::domain::{Promotion, Reputation};
 
@@ -41,20 +42,10 @@ impl TrustProgress {
     }
 }
 
-/// Whom a merge `o` (its worker `w`, its person's record `lp`) counts for on the leaderboard: its
-/// person (`github:` and the account id), whichever worker they merged it with, or its worker,
-/// when it was the merge of a worker that spoke for nobody.
-pub(crate) const LEADER_KEY: &str = "COALESCE('github:' || CAST(o.person_id AS TEXT), o.worker_id)";
-
-/// A merge `o` (its worker `w`, its person's record `lp`) is listed: its person opted in to the
-/// leaderboard (their record; a worker's own choice until the person's first link records it).
-pub(crate) const LEADER_OPTED_IN: &str =
-    "COALESCE(lp.leaderboard_opt_in, w.leaderboard_opt_in) = 1";
-
 /// One row of a leaderboard.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeaderRow {
-    /// Whom the row counts: `github:` and a person's account id, or a worker id ([`LEADER_KEY`]).
+    /// Whom the row counts: `github:` and a person's account id, or a worker id.
     pub worker_id: String,
     pub name: String,
     pub github_login: Option<String>,
@@ -64,22 +55,6 @@ pub struct LeaderRow {
 }
 
 /// The sums of a reputation over outcomes `o`.
-const REPUTATION_SUMS: &str = "\
-    COALESCE(SUM(CASE WHEN o.kind = 'merged' THEN 1 ELSE 0 END), 0) AS merged, \
-    COALESCE(SUM(CASE WHEN o.kind = 'closed_unmerged' THEN 1 ELSE 0 END), 0) AS closed_unmerged, \
-    COALESCE(SUM(CASE WHEN o.kind = 'expired' THEN 1 ELSE 0 END), 0) AS expired, \
-    COALESCE(SUM(CASE WHEN o.kind = 'nacked' THEN 1 ELSE 0 END), 0) AS nacked";
-
-/// The reputation of the worker `$1`: the outcomes of its person on every worker of theirs
-/// (its own, for a worker that speaks for nobody), so a second worker or a relink starts from
-/// the person's record, never from nothing.
-fn reputation_sql() -> String {
-    format!(
-        "SELECT {REPUTATION_SUMS} FROM outcomes o WHERE {}",
-        by_person("o", "$1")
-    )
-}
-
 fn decode_reputation(row: &sqlx::any::AnyRow) -> Result<Reputation, StoreError> {
     Ok(Reputation::new(
         row.try_get("merged")?,
@@ -87,18 +62,6 @@ fn decode_reputation(row: &sqlx::any::AnyRow) -> Result<Reputation, StoreError> 
         row.try_get("expired")?,
         row.try_get("nacked")?,
     ))
-}
-
-/// Where the worker `$1` stands in repository `$2`: its person's trust and opt-in and their
-/// merges there (the texts the claim rules read).
-fn progress_sql() -> String {
-    format!(
-        "SELECT {trust} AS trust_level, {opted_in} AS reputation_opt_in, {merged} AS merged_here \
-         FROM workers w WHERE w.id = $1",
-        trust = setting_of_row("w", Setting::Trust),
-        opted_in = setting_of_row("w", Setting::ReputationOptIn),
-        merged = merged_count_in("$1", Some("$2")),
-    )
 }
 
 fn progress_from(
@@ -225,7 +188,8 @@ impl WriteTx {
         repo_id: i64,
     ) -> Result<(TrustProgress, Vec<Promotion>), StoreError> {
         let rules = self.promotions_tx(repo_id).await?;
-        let row = sqlx::query(AssertSqlSafe(progress_sql()))
+        let row = composed::reputation::progress()
+            .query()
             .bind(worker_id)
             .bind(repo_id)
             .fetch_optional(self.conn())
@@ -238,7 +202,8 @@ impl WriteTx {
 impl Store {
     /// A worker's counted outcomes.
     pub async fn reputation(&self, worker_id: &str) -> Result<Reputation, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(reputation_sql()))
+        let row = composed::reputation::reputation()
+            .query()
             .bind(worker_id)
             .fetch_one(&self.read)
             .await?;
@@ -248,14 +213,8 @@ impl Store {
     /// The counted outcomes of every worker whose person opted in, by worker id: each its
     /// person's on every worker of theirs, as [`Store::reputation`] reads it.
     pub async fn reputations(&self) -> Result<HashMap<String, Reputation>, StoreError> {
-        let sql = format!(
-            "SELECT w.id AS worker_id, {REPUTATION_SUMS} \
-             FROM workers w JOIN outcomes o ON {mine} \
-             WHERE {opted_in} = 1 GROUP BY w.id",
-            mine = by_person("o", "w.id"),
-            opted_in = setting_of_row("w", Setting::ReputationOptIn),
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let rows = composed::reputation::reputations()
+            .query()
             .fetch_all(&self.read)
             .await?;
         rows.iter()
@@ -288,7 +247,8 @@ impl Store {
         repo_id: i64,
     ) -> Result<(TrustProgress, Vec<Promotion>), StoreError> {
         let rules = self.promotions(repo_id).await?;
-        let row = sqlx::query(AssertSqlSafe(progress_sql()))
+        let row = composed::reputation::progress()
+            .query()
             .bind(worker_id)
             .bind(repo_id)
             .fetch_optional(&self.read)
@@ -305,26 +265,8 @@ impl Store {
         since: i64,
         public_only: bool,
     ) -> Result<Vec<LeaderRow>, StoreError> {
-        let sql = format!(
-            "SELECT {LEADER_KEY} AS id, COALESCE(lp.login, w.name) AS name, \
-               COALESCE(lp.login, w.github_login) AS github_login, COUNT(*) AS merged, \
-               CAST(COALESCE(SUM(t.estimate_points), 0) AS BIGINT) AS points \
-             FROM outcomes o JOIN workers w ON w.id = o.worker_id \
-               LEFT JOIN persons lp ON lp.account_id = o.person_id \
-               JOIN repos r ON r.id = o.repo_id JOIN tasks t ON t.id = o.task_id \
-             WHERE o.kind = 'merged' AND o.at >= $1 AND {LEADER_OPTED_IN} \
-               AND ($2 = '' OR r.name = $2){public} \
-             GROUP BY 1, 2, 3 \
-             ORDER BY COUNT(*) DESC, COALESCE(SUM(t.estimate_points), 0) DESC, 2, 1 \
-             LIMIT {limit}",
-            public = if public_only {
-                " AND r.private = 0"
-            } else {
-                ""
-            },
-            limit = crate::domain::limits::LEADERBOARD_ROWS,
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let rows = composed::reputation::leaderboard(public_only)
+            .query()
             .bind(since)
             .bind(repo.unwrap_or(""))
             .fetch_all(&self.read)

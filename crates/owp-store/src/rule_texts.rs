@@ -12,9 +12,9 @@
 //!
 //! | function | the rule's one text | its test |
 //! |---|---|---|
-//! | `owp_claims_per_hour` | `leases::claim_rules::hourly_room` | `claim_rules::tests` |
-//! | `owp_reviewer_room` | `leases::claim_rules::reviewer_room` | `claim_rules::tests` |
-//! | `owp_person_claims` | `leases::claim_rules::person_claims_room` | `claim_rules::tests` |
+//! | `owp_claims_per_hour` | `claim_rules::hourly_room` | `claim_rules::tests` |
+//! | `owp_reviewer_room` | `claim_rules::reviewer_room` | `claim_rules::tests` |
+//! | `owp_person_claims` | `claim_rules::person_claims_room` | `claim_rules::tests` |
 //! | `owp_path_locks` | `path_overlap::held_overlapping!` | `path_overlap::tests` |
 //! | `owp_proposals_limit` | `proposals::live`, `domain::proposals::MAX_OPEN_PER_*` | below |
 //!

@@ -1,12 +1,12 @@
 //! Tasks: import (idempotent by key), reads and listings.
 
-use sqlx::AssertSqlSafe;
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
+use super::composed;
 use super::engine::checked::checked_in_tx;
-use super::rows::{TASK_SELECT, TaskRow, WorkerRow};
+use super::rows::{TaskRow, WorkerRow};
 use super::{NewEvent, Store, StoreError, WriteTx, new_id};
 use crate::domain::limits;
 use crate::domain::model::normalize_skills;
@@ -368,8 +368,8 @@ impl WriteTx {
     }
 
     pub async fn task_opt(&mut self, task_id: &str) -> Result<Option<TaskRow>, StoreError> {
-        let sql = format!("{TASK_SELECT} WHERE t.id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = composed::tasks::by_id()
+            .query()
             .bind(task_id)
             .fetch_optional(self.conn())
             .await?;
@@ -382,8 +382,8 @@ impl WriteTx {
         repo: &str,
         key: &str,
     ) -> Result<Option<TaskRow>, StoreError> {
-        let sql = format!("{TASK_SELECT} WHERE r.name = $1 AND t.key = $2");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = composed::tasks::by_key()
+            .query()
             .bind(repo)
             .bind(key)
             .fetch_optional(self.conn())
@@ -418,11 +418,8 @@ impl Store {
         task_id: &str,
         worker: &WorkerRow,
     ) -> Result<Option<TaskRow>, StoreError> {
-        let sql = format!(
-            "{TASK_SELECT} WHERE t.id = $1 AND t.status = 'ready' AND r.approval = 'plan' \
-             AND r.private = 0 AND t.tier <= $2"
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = composed::tasks::to_plan()
+            .query()
             .bind(task_id)
             .bind(worker.trust_level)
             .fetch_optional(&self.read)
@@ -431,8 +428,8 @@ impl Store {
     }
 
     pub async fn task(&self, task_id: &str) -> Result<Option<TaskRow>, StoreError> {
-        let sql = format!("{TASK_SELECT} WHERE t.id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = composed::tasks::by_id()
+            .query()
             .bind(task_id)
             .fetch_optional(&self.read)
             .await?;
@@ -440,8 +437,8 @@ impl Store {
     }
 
     pub async fn task_by_key(&self, repo: &str, key: &str) -> Result<Option<TaskRow>, StoreError> {
-        let sql = format!("{TASK_SELECT} WHERE r.name = $1 AND t.key = $2");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = composed::tasks::by_key()
+            .query()
             .bind(repo)
             .bind(key)
             .fetch_optional(&self.read)
@@ -451,36 +448,14 @@ impl Store {
 
     /// Tasks in creation order, filtered.
     pub async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>, StoreError> {
-        let mut sql = format!("{TASK_SELECT} WHERE 1 = 1");
-        if !filter.archived {
-            sql.push_str(" AND r.archived_at IS NULL");
-        }
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            n
+        let shape = composed::tasks::ListShape {
+            archived: filter.archived,
+            repo: filter.repo.is_some(),
+            status: filter.status.is_some(),
+            worker: filter.worker_id.is_some(),
+            ready: filter.ready,
         };
-        if filter.repo.is_some() {
-            sql.push_str(&format!(" AND r.name = ${}", next()));
-        }
-        if filter.status.is_some() {
-            sql.push_str(&format!(" AND t.status = ${}", next()));
-        }
-        if filter.worker_id.is_some() {
-            sql.push_str(&format!(" AND t.worker_id = ${}", next()));
-        }
-        match filter.ready {
-            Some(true) => sql.push_str(" AND t.status = 'ready' AND t.waiting = 0"),
-            Some(false) => sql.push_str(" AND t.status = 'ready' AND t.waiting > 0"),
-            None => {}
-        }
-        sql.push_str(" ORDER BY t.seq");
-        sql.push_str(&format!(
-            " LIMIT {} OFFSET {}",
-            filter.limit.unwrap_or(i64::MAX / 2).max(0),
-            filter.offset.unwrap_or(0).max(0)
-        ));
-        let mut q = sqlx::query(AssertSqlSafe(sql));
+        let mut q = composed::tasks::list(shape).query();
         if let Some(repo) = &filter.repo {
             q = q.bind(repo.clone());
         }
@@ -490,6 +465,9 @@ impl Store {
         if let Some(w) = &filter.worker_id {
             q = q.bind(w.clone());
         }
+        let q = q
+            .bind(filter.limit.unwrap_or(i64::MAX / 2).max(0))
+            .bind(filter.offset.unwrap_or(0).max(0));
         let rows = q.fetch_all(&self.read).await?;
         rows.iter().map(TaskRow::decode).collect()
     }

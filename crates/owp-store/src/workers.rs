@@ -1,37 +1,21 @@
 //! Workers: registration, bearer tokens, presence, heartbeats and admin updates.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use rand::TryRngCore;
 use serde_json::{Map, Value, json};
-use sqlx::AssertSqlSafe;
 
+use super::claim_rules::person_sql::Setting;
+use super::composed;
 use super::engine::checked::{checked_in_tx, checked_read};
 use super::engine::columns::Columns;
 use super::known_workers::TokenDigest;
-use super::leases::person_sql::{Setting, setting_of_row};
 use super::presence::{ContactCell, online_event};
 use super::rows::WorkerRow;
 use super::{NewEvent, Store, StoreError, WriteTx, new_id};
 use crate::domain::WorkerStatus;
 use crate::domain::limits;
 use crate::domain::model::normalize_skills;
-
-/// `SELECT` of [`WorkerRow`]s. The trust and the opt-ins are the person's, kept on their record
-/// (`persons`; a worker's own for a worker that speaks for nobody), read by the rules' own text
-/// ([`setting_of_row`]): what every reader of a worker sees is what the rules read.
-static WORKER_SELECT: LazyLock<String> = LazyLock::new(|| {
-    let setting = |s: Setting| format!("{} AS {}", setting_of_row("workers", s), s.column());
-    format!(
-        "SELECT id, name, skills, all_skills, capacity_points, max_concurrent_tasks, \
-           github_login, github_account_id, claimed_login, status, last_seen_at, {}, \
-           capabilities, active_points, active_tasks, extensions, created_at, {}, {}, \
-           specialist, archived_at FROM workers",
-        setting(Setting::Trust),
-        setting(Setting::ReputationOptIn),
-        setting(Setting::LeaderboardOptIn),
-    )
-});
 
 /// What a worker declares when it registers.
 #[derive(Clone, Debug)]
@@ -103,10 +87,6 @@ pub fn new_token() -> String {
     format!("owpw_{}", hex::encode(bytes))
 }
 
-/// The condition of a worker that still acts: an archived worker's token never authenticates
-/// and it is never issued a new one (the token check and the replayed registration both hold it).
-const LIVE_WORKER: &str = "archived_at IS NULL";
-
 /// `410 archived`: the worker was archived by the operator, for good.
 pub fn archived_worker(worker_id: &str) -> StoreError {
     StoreError::gone(
@@ -167,16 +147,8 @@ impl WriteTx {
     /// `410 archived`.
     pub async fn rotate_token(&mut self, worker_id: &str) -> Result<String, StoreError> {
         let token = new_token();
-        let sql = format!(
-            "UPDATE workers SET token_hash = $1, last_seen_at = $2 WHERE id = $3 AND {LIVE_WORKER}"
-        );
-        let n = sqlx::query(AssertSqlSafe(sql))
-            .bind(hash_token(&token))
-            .bind(self.now)
-            .bind(worker_id)
-            .execute(self.conn())
-            .await?
-            .rows_affected();
+        let (digest, now) = (hash_token(&token), self.now);
+        let n = checked_in_tx!(self.conn(), workers::rotate_token(&digest, now, worker_id))?;
         if n == 0 {
             let archived = checked_in_tx!(self.conn(), workers::archived(worker_id))?;
             return Err(if archived > 0 {
@@ -195,12 +167,9 @@ impl WriteTx {
     }
 
     pub async fn worker(&mut self, worker_id: &str) -> Result<WorkerRow, StoreError> {
-        let sql = format!(
-            "{} WHERE id = $1{}",
-            WORKER_SELECT.as_str(),
-            self.store().for_update()
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let lock = self.store().backend == crate::Backend::Postgres;
+        let row = composed::workers::by_id(lock)
+            .query()
             .bind(worker_id)
             .fetch_optional(self.conn())
             .await?;
@@ -274,25 +243,14 @@ impl WriteTx {
         let expires = self.now + self.store().timing.lease_ttl_ms;
         // The lease's own row: the task's is not written (a renewal changes nothing a person
         // looking at the task would notice), nor is any indexed column of the lease's.
-        let sql = format!(
-            "UPDATE leases SET \
-             expires_at = CASE WHEN acked_at IS NULL AND accept_by > $1 THEN accept_by ELSE $1 END, \
-             deadline = CASE WHEN acked_at IS NULL THEN accept_by ELSE $1 END \
-             WHERE worker_id = $3 AND ended_at IS NULL AND deadline > $2{}",
-            if lease_id.is_some() {
-                " AND id = $4"
-            } else {
-                ""
-            }
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql))
-            .bind(expires)
-            .bind(self.now)
-            .bind(worker_id);
-        if let Some(l) = lease_id {
-            q = q.bind(l);
-        }
-        Ok(q.execute(self.conn()).await?.rows_affected())
+        let now = self.now;
+        Ok(match lease_id {
+            Some(lease) => checked_in_tx!(
+                self.conn(),
+                leases::renew_one(expires, now, worker_id, lease)
+            )?,
+            None => checked_in_tx!(self.conn(), leases::renew_worker(expires, now, worker_id))?,
+        })
     }
 
     pub async fn set_worker_paused(
@@ -493,29 +451,23 @@ impl Store {
     }
 
     async fn read_worker_by_token(&self, hash: &str) -> Result<Option<WorkerRow>, StoreError> {
-        let sql = format!(
-            "{} WHERE token_hash = $1 AND {LIVE_WORKER}",
-            WORKER_SELECT.as_str()
-        );
+        let sql = composed::workers::by_token();
         if let Some(reads) = &self.direct_reads {
             // One indexed read on the calling thread (see `engine::sqlite_direct::ReadConns`).
             return reads.with(|conn| {
-                conn.read_one(&sql, &[hash.into()])?
+                conn.read_one(sql.text(), &[hash.into()])?
                     .as_ref()
                     .map(WorkerRow::decode)
                     .transpose()
             });
         }
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(hash)
-            .fetch_optional(&self.read)
-            .await?;
+        let row = sql.query().bind(hash).fetch_optional(&self.read).await?;
         row.as_ref().map(WorkerRow::decode).transpose()
     }
 
     pub async fn worker(&self, worker_id: &str) -> Result<Option<WorkerRow>, StoreError> {
-        let sql = format!("{} WHERE id = $1", WORKER_SELECT.as_str());
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = composed::workers::by_id(false)
+            .query()
             .bind(worker_id)
             .fetch_optional(&self.read)
             .await?;
@@ -527,8 +479,8 @@ impl Store {
     }
 
     pub async fn workers(&self) -> Result<Vec<WorkerRow>, StoreError> {
-        let sql = format!("{} ORDER BY created_at, id", WORKER_SELECT.as_str());
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let rows = composed::workers::all()
+            .query()
             .fetch_all(&self.read)
             .await?;
         let mut rows = rows

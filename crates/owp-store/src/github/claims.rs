@@ -4,6 +4,7 @@
 use crate::engine::tx_conn::TxConnection;
 use owp_sql_sqlite::github_rows::ClaimFields;
 
+use crate::composed;
 use crate::engine::checked::{checked_in_tx, checked_read};
 use crate::{Store, StoreError, WriteTx};
 
@@ -153,11 +154,8 @@ impl WriteTx {
         task_seq: i64,
         worker_id: &str,
     ) -> Result<Option<i64>, StoreError> {
-        let sql = format!(
-            "SELECT MAX(n.at) FROM nacks n WHERE n.task_seq = $1 AND {}",
-            crate::leases::claim_rules::by_person("n", "$2")
-        );
-        let row: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        let row: Option<i64> = composed::persons::nacked_at()
+            .query_scalar()
             .bind(task_seq)
             .bind(worker_id)
             .fetch_one(self.conn())

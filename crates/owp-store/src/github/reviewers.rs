@@ -1,8 +1,8 @@
 //! Reviewers with room (rule 13, `migrations/*/0035_reviewers.sql`): a repository's reviewers
 //! as its settings name them (`repo_reviewers`), who reviews each task's pull request
 //! (`task_reviews`), and each reviewer's load. The claim's condition on their room is SQL of its
-//! own (`leases::claim_rules::reviewer_room`); a review is open while its task is `pr_opened`
-//! ([`OPEN_REVIEWS`]), so a merge or a close ends it without a write here.
+//! own (`claim_rules::reviewer_room`); a review is open while its task is `pr_opened`
+//! ([`crate::claim_rules::OPEN_REVIEWS`]), so a merge or a close ends it without a write here.
 
 use std::collections::{HashMap, HashSet};
 
@@ -10,9 +10,9 @@ use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::composed;
 use crate::domain::model::ReviewerLoad;
 use crate::engine::checked::{checked_in_tx, checked_read};
-use crate::leases::claim_rules::{OPEN_REVIEWS, present};
 use crate::rows::TaskRow;
 use crate::{NewEvent, Store, StoreError, WriteTx, format_ts};
 
@@ -31,7 +31,7 @@ pub struct Reviewer {
     /// room then, see `claim_rules::present`).
     pub account_id: Option<i64>,
     pub capacity: i64,
-    /// Open reviews ([`OPEN_REVIEWS`]).
+    /// Open reviews ([`crate::claim_rules::OPEN_REVIEWS`]).
     pub open: i64,
     /// Until when they are away (ms; [`AWAY_UNTIL_BACK`]: until they say they are back).
     pub away_until: Option<i64>,
@@ -57,15 +57,6 @@ impl Reviewer {
                 .map(format_ts),
         }
     }
-}
-
-/// The columns of a [`Reviewer`] over `repo_reviewers rv`.
-fn reviewer_select() -> String {
-    format!(
-        "SELECT rv.repo_id, rv.login_key, COALESCE(rv.account_login, rv.login) AS login, \
-           rv.account_id, rv.capacity, rv.away_until, rv.last_assigned_at, \
-           ({OPEN_REVIEWS}) AS open FROM repo_reviewers rv"
-    )
 }
 
 fn decode_reviewer(row: &AnyRow) -> Result<Reviewer, StoreError> {
@@ -266,12 +257,8 @@ impl WriteTx {
         repo_id: i64,
         login: &str,
     ) -> Result<Option<Reviewer>, StoreError> {
-        let sql = format!(
-            "{} WHERE rv.repo_id = $1 AND (rv.login_key = $2 OR LOWER(rv.account_login) = $2) \
-             ORDER BY CASE WHEN rv.login_key = $2 THEN 0 ELSE 1 END LIMIT 1",
-            reviewer_select()
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = composed::reviewers::by_login()
+            .query()
             .bind(repo_id)
             .bind(login.to_lowercase())
             .fetch_optional(self.conn())
@@ -286,11 +273,8 @@ impl WriteTx {
         repo_id: i64,
         account_id: i64,
     ) -> Result<Option<Reviewer>, StoreError> {
-        let sql = format!(
-            "{} WHERE rv.repo_id = $1 AND rv.account_id = $2",
-            reviewer_select()
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = composed::reviewers::by_person()
+            .query()
             .bind(repo_id)
             .bind(account_id)
             .fetch_optional(self.conn())
@@ -327,32 +311,24 @@ impl WriteTx {
         &mut self,
         task: &TaskRow,
     ) -> Result<Option<(Option<i64>, String)>, StoreError> {
-        let sql = review_of_task_sql();
-        let row: Option<(Option<i64>, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(task.seq)
-            .fetch_optional(self.conn())
-            .await?;
-        Ok(row)
+        Ok(checked_in_tx!(
+            self.conn(),
+            reviewers::open_review(task.seq)
+        )?)
     }
 
     /// Assigns `task`'s pull request (by the person `author`, never their own reviewer) to the
     /// reviewer of its repository with room who has the fewest open reviews, ties to the one
     /// assigned least recently, and returns them; `None` when no reviewer who is
-    /// [`present`] has room.
+    /// [`crate::claim_rules::present`] has room.
     pub async fn gh_assign_reviewer(
         &mut self,
         task: &TaskRow,
         author: i64,
         actor: &str,
     ) -> Result<Option<Reviewer>, StoreError> {
-        let sql = format!(
-            "SELECT c.* FROM ({} WHERE rv.repo_id = $1 AND rv.account_id <> $2 AND {}) c \
-             WHERE c.open < c.capacity \
-             ORDER BY c.open, COALESCE(c.last_assigned_at, 0), c.login_key LIMIT 1",
-            reviewer_select(),
-            present("rv", "$3")
-        );
-        let picked = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let picked = composed::reviewers::next()
+            .query()
             .bind(task.repo_id)
             .bind(author)
             .bind(self.now)
@@ -399,26 +375,11 @@ impl WriteTx {
     }
 }
 
-/// The account id and the login shown of the reviewer of the task `$1` (by `seq`) while its
-/// review is open: the login GitHub last gave for the account, else as it was recorded.
-fn review_of_task_sql() -> String {
-    "SELECT tr.reviewer_id, COALESCE(rv.account_login, rv.login, tr.reviewer) \
-       FROM task_reviews tr \
-       JOIN tasks t ON t.seq = tr.task_seq \
-       LEFT JOIN repo_reviewers rv ON rv.repo_id = tr.repo_id AND rv.account_id = tr.reviewer_id \
-     WHERE tr.task_seq = $1 AND t.status = 'pr_opened'"
-        .to_string()
-}
-
 impl Store {
     /// The reviewer of the task `task_seq`'s pull request while its review is open (see
     /// [`WriteTx::gh_open_review_of`]).
     pub async fn gh_open_review(&self, task_seq: i64) -> Result<Option<String>, StoreError> {
-        let row: Option<(Option<i64>, String)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(review_of_task_sql()))
-                .bind(task_seq)
-                .fetch_optional(&self.read)
-                .await?;
+        let row = checked_read!(self, reviewers::open_review(task_seq))?;
         Ok(row.map(|(_, login)| login))
     }
 
@@ -460,8 +421,8 @@ impl Store {
         &self,
         now: i64,
     ) -> Result<HashMap<i64, Vec<ReviewerLoad>>, StoreError> {
-        let sql = format!("{} ORDER BY rv.repo_id, rv.login_key", reviewer_select());
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = composed::reviewers::all()
+            .query()
             .fetch_all(&self.read)
             .await?;
         let mut out: HashMap<i64, Vec<ReviewerLoad>> = HashMap::new();

@@ -5,9 +5,9 @@
 
 use serde_json::json;
 
+use crate::composed;
 use crate::domain::vouch::VouchEntry;
 use crate::engine::checked::{checked_in_tx, checked_read};
-use crate::leases::person_sql::denouncing_entry;
 use crate::{NewEvent, Store, StoreError, WriteTx};
 
 /// Where an entry comes from.
@@ -314,11 +314,8 @@ impl WriteTx {
         login: &str,
     ) -> Result<bool, StoreError> {
         // The rule's own text (`person_sql::denouncing_entry`), for this account and login.
-        let sql = format!(
-            "{} LIMIT 1",
-            denouncing_entry("(SELECT r.id FROM repos r WHERE r.name = $1)", "$2", "$3")
-        );
-        let found: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        let found: Option<i64> = composed::persons::denounces()
+            .query_scalar()
             .bind(repo)
             .bind(account_id)
             .bind(login.to_ascii_lowercase())

@@ -3,10 +3,10 @@
 //! (`gh_link_codes`), and the logins the pool shows for a person, refreshed from what GitHub
 //! sends ([`WriteTx::gh_person_seen`]).
 
+use crate::claim_rules::person_sql::Setting;
+use crate::composed;
 use crate::domain::person::Person;
 use crate::engine::checked::{checked_in_tx, checked_read};
-use crate::leases::claim_rules::person_of;
-use crate::leases::person_sql::Setting;
 use crate::{NewEvent, Store, StoreError, WriteTx};
 
 /// Why a link code was not accepted.
@@ -38,20 +38,17 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Sets `setting` of the person worker `worker_id` speaks for, if any ([`person_of`]): what
-    /// is set through one worker of a person holds on all of them, and on their next one.
+    /// Sets `setting` of the person worker `worker_id` speaks for, if any
+    /// ([`crate::claim_rules::person_of`]): what is set through one worker of a person holds on
+    /// all of them, and on their next one.
     pub(crate) async fn person_setting_set(
         &mut self,
         worker_id: &str,
         setting: Setting,
         value: i64,
     ) -> Result<(), StoreError> {
-        let sql = format!(
-            "UPDATE persons SET {col} = $1 WHERE account_id = {person}",
-            col = setting.column(),
-            person = person_of("$2")
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        composed::persons::set_setting(setting)
+            .query()
             .bind(value)
             .bind(worker_id)
             .execute(self.conn())
@@ -116,27 +113,22 @@ impl WriteTx {
         &mut self,
         worker_id: &str,
     ) -> Result<Option<i64>, StoreError> {
-        let sql = format!("SELECT {}", person_of("$1"));
-        let row: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        let row: Option<i64> = composed::persons::person()
+            .query_scalar()
             .bind(worker_id)
             .fetch_one(self.conn())
             .await?;
         Ok(row)
     }
 
-    /// The person a worker speaks for ([`person_of`]), with their login as GitHub last sent it
-    /// (their record, `persons`).
+    /// The person a worker speaks for ([`crate::claim_rules::person_of`]), with their login as
+    /// GitHub last sent it (their record, `persons`).
     pub async fn person_of_worker(
         &mut self,
         worker_id: &str,
     ) -> Result<Option<Person>, StoreError> {
-        let sql = format!(
-            "SELECT {person}, COALESCE((SELECT ps.login FROM persons ps \
-               WHERE ps.account_id = {person}), \
-               (SELECT lw.github_login FROM workers lw WHERE lw.id = $1))",
-            person = person_of("$1")
-        );
-        let (id, login): (Option<i64>, Option<String>) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let (id, login): (Option<i64>, Option<String>) = composed::persons::person_and_login()
+            .query_as()
             .bind(worker_id)
             .fetch_one(self.conn())
             .await?;
@@ -283,10 +275,11 @@ impl Store {
         Ok(checked_read!(self, persons::login_of_worker(worker_id))?)
     }
 
-    /// The GitHub account id a worker speaks for (its person, [`person_of`]), if proven.
+    /// The GitHub account id a worker speaks for (its person,
+    /// [`crate::claim_rules::person_of`]), if proven.
     pub async fn gh_worker_account(&self, worker_id: &str) -> Result<Option<i64>, StoreError> {
-        let sql = format!("SELECT {}", person_of("$1"));
-        let row: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        let row: Option<i64> = composed::persons::person()
+            .query_scalar()
             .bind(worker_id)
             .fetch_one(&self.read)
             .await?;

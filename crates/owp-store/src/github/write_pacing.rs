@@ -2,7 +2,8 @@
 //! (`gh_write_log`), the spacing between writes, and back-off after GitHub's limits.
 
 use crate::engine::checked::{checked_in_tx, checked_write};
-use crate::{Backend, HOUR_MS, Store, StoreError, WriteTx};
+use crate::engine::tx_conn::{TxConnection, Typed};
+use crate::{HOUR_MS, Store, StoreError, WriteTx};
 
 /// A content-creating request budget: at most this many per installation per minute (GitHub's
 /// secondary limit is 80).
@@ -52,6 +53,18 @@ pub struct WritePacing {
     pub hour_ms: i64,
 }
 
+/// Installation `id`'s pause `(blocked until, limits in a row)`, its row locked until commit on
+/// PostgreSQL (SQLite has one writer at a time).
+async fn blocked_locked(
+    conn: &mut TxConnection,
+    id: i64,
+) -> Result<Option<(i64, i64)>, StoreError> {
+    Ok(match conn.typed() {
+        Typed::Sqlite(conn) => owp_sql_sqlite::pacing::blocked(conn, id).await?,
+        Typed::Postgres(conn) => owp_sql_postgres::locks::installation(conn, id).await?,
+    })
+}
+
 impl Default for WritePacing {
     /// GitHub's limits.
     fn default() -> Self {
@@ -97,16 +110,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin().await?;
         let now = tx.now;
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        };
-        let row: Option<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT blocked_until, limit_streak FROM gh_installations WHERE id = $1{lock}"
-        )))
-        .bind(installation_id)
-        .fetch_optional(tx.conn())
-        .await?;
+        let row = blocked_locked(tx.conn(), installation_id).await?;
         let (blocked_until, streak) = row.unwrap_or((0, 0));
         let streak = if blocked_until > 0 && blocked_until + LIMIT_STREAK_RESET_MS >= now {
             streak.saturating_add(1).max(1)
@@ -150,21 +154,12 @@ impl WriteTx {
         pacing: &WritePacing,
         ahead_ms: i64,
     ) -> Result<Result<i64, i64>, StoreError> {
-        let lock = match self.store().backend {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        };
-        let blocked: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT blocked_until FROM gh_installations WHERE id = $1{lock}"
-        )))
-        .bind(installation_id)
-        .fetch_optional(self.conn())
-        .await?;
+        let blocked = blocked_locked(self.conn(), installation_id).await?;
         // The time once the installation's row is locked (and a connection was had): a write
         // taken now goes out as soon as this commits, so its time is when GitHub will see it,
         // not when the transaction began (on a busy database, up to a lock's wait earlier).
         let now = crate::now_ms().max(self.now);
-        if let Some((until,)) = blocked
+        if let Some((until, _)) = blocked
             && until > now
         {
             return Ok(Err(until));

@@ -62,7 +62,7 @@ pub(super) fn take_task(worker: &str, lease: &str, at: &str, area_locks: &str) -
 /// its columns `seq` and `repo_id`) each get lease `lease` of `worker`, granted at `at`, to be
 /// acknowledged by `accept_by` and expiring at `expires`. Until it is acknowledged it ends at
 /// `accept_by` (`expires` counts from the ack on, which sets it a full TTL ahead). The lease
-/// records the person the worker speaks for ([`super::claim_rules::person_of`]), whose history it
+/// records the person the worker speaks for ([`crate::claim_rules::person_of`]), whose history it
 /// is whichever worker they use later.
 pub(super) fn insert_lease(
     lease: &str,
@@ -78,7 +78,7 @@ pub(super) fn insert_lease(
          SELECT {lease}, seq, {worker}, {at}, repo_id, {accept_by}, {expires}, {accept_by}, \
            {person} \
          {source}",
-        person = super::claim_rules::person_of(worker)
+        person = crate::claim_rules::person_of(worker)
     )
 }
 

@@ -25,7 +25,7 @@
 //! - [`named_claim`]: a claim of one named task (`/owp claim`);
 //! - [`refusals`]: why a claim refuses, read from the claim's own conditions (for a claim by name
 //!   and the preview);
-//! - [`claim_rules`]: the scheduling rules as SQL, shared by every claim statement;
+//! - [`crate::claim_rules`]: the scheduling rules as SQL, shared by every claim statement;
 //! - [`effects`]: what a lease move writes (the task, the lease row, the worker's load, the
 //!   repository's counters), each as one SQL text that every path uses;
 //! - [`sqlite_batch`]: SQLite's plain paths of a worker's claim, ack and status move, as
@@ -42,15 +42,13 @@
 //! The plain paths' files are named for their backend and their shape: a batch of statements in
 //! one round trip on SQLite, one statement on PostgreSQL.
 
-pub(crate) mod claim_rules;
 /// How long what GitHub said of a permission counts for a claim.
-pub use claim_rules::MAINTAINER_ANSWER_MS;
+pub use crate::claim_rules::MAINTAINER_ANSWER_MS;
 mod effects;
 pub(crate) mod empty_claims;
 mod expiry;
 mod later_report;
 mod named_claim;
-pub(crate) mod person_sql;
 pub(crate) mod postgres_batches;
 pub(crate) mod postgres_statement;
 pub(crate) mod postgres_task_ops;

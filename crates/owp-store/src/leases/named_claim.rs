@@ -4,8 +4,8 @@
 //! refusal names every rule that fails, read from those same conditions
 //! ([`super::refusals::explain`]).
 
-use super::claim_rules::Pick;
 use super::refusals::explain;
+use crate::claim_rules::Pick;
 use crate::domain::{Lease, TaskStatus};
 use crate::{Backend, StoreError, WriteTx};
 

@@ -10,7 +10,7 @@
 //! of its own to add, the statement runs on its own and commits as it ends: its row locks last
 //! for the statement and the commit's log flush, and no round trip happens while they are held.
 //!
-//! The rules are those of [`super::transitions`], [`super::claim_rules`] and [`super::sqlite_batch`]. The order in which the
+//! The rules are those of [`super::transitions`], [`crate::claim_rules`] and [`super::sqlite_batch`]. The order in which the
 //! expressions lock rows is forced by what each one reads from the one before it:
 //!
 //! - **Claim** (PostgreSQL's only claim of a worker, for one worker or for several claiming
@@ -44,14 +44,14 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AssertSqlSafe, Executor, Row};
 
-use super::claim_rules::{
-    OFFER_KEY, OFFER_KEY_ORDER, Pick, RuleSet, candidates, repo_rules, skill_rule, skill_shape,
-    switched_off, worker_fits,
-};
 use super::effects::{budget_counters, insert_lease, marked_seen, take_task, worker_load};
 use super::inconsistent;
 use super::postgres_batches::Batched;
 use crate::budget_rule::budget_room_after;
+use crate::claim_rules::{
+    OFFER_KEY, OFFER_KEY_ORDER, Pick, RuleSet, candidates, repo_rules, skill_rule, skill_shape,
+    switched_off, worker_fits,
+};
 use crate::domain::{Event, Lease};
 use crate::engine::write_tx::insert_event;
 use crate::error::CLAIM_RACE;

@@ -1,4 +1,4 @@
-//! Why a claim refuses: the claim's own conditions ([`super::claim_rules`]: the same SQL text
+//! Why a claim refuses: the claim's own conditions ([`crate::claim_rules`]: the same SQL text
 //! the claim statements join), each read as a column of one statement, and each failed one put
 //! into words ([`Refusal`]) with the figures a person needs. The preview (`store::preview`) reads
 //! them over the first ready tasks, a claim by name ([`super::named_claim`]) over its one task:
@@ -8,7 +8,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Executor, Row};
 
-use super::claim_rules::{
+use crate::claim_rules::{
     Condition, OFFER_ORDER, Pick, account_created, account_refusal, area_holder, claim_conditions,
     cooldown_ends, hourly_room_from, merged_count, person_claims, reviewer_room_left,
     skill_conditions, worker_conditions,
@@ -127,7 +127,10 @@ pub(crate) fn statement(
         cooldown_ends = cooldown_ends("$1", "$3"),
         person_claims = person_claims("$1"),
         room_left = reviewer_room_left(&format!("$3 + {HOUR_MS}")),
-        trust = super::person_sql::setting_of_row("w", super::person_sql::Setting::Trust),
+        trust = crate::claim_rules::person_sql::setting_of_row(
+            "w",
+            crate::claim_rules::person_sql::Setting::Trust
+        ),
     );
     (conditions, sql)
 }

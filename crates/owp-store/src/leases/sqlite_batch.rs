@@ -4,7 +4,7 @@
 //! two thread hand-offs, which under load cost more than the statement itself. Here the statements
 //! of one step travel together ([`WriteTx::batch`]: `;`-separated, sharing numbered parameters),
 //! with the transaction's `BEGIN IMMEDIATE` and, where nothing else has to happen first, its
-//! `COMMIT`. The rules are the same as in [`super::transitions`] and [`super::claim_rules`]; what keeps them
+//! `COMMIT`. The rules are the same as in [`super::transitions`] and [`crate::claim_rules`]; what keeps them
 //! here is that SQLite serialises write transactions: the claim's single conditional `UPDATE`
 //! picks and takes the first task in offer order that passes every rule against the rows as they
 //! are inside this transaction, and the counter updates that follow it in the same transaction
@@ -18,14 +18,14 @@
 
 use serde_json::{Value, json};
 
-use super::claim_rules::{
-    OFFER_ORDER, Pick, RuleSet, candidates, repo_rules, skill_rule, worker_fits,
-};
 use super::effects::{
     MoveValues, ack_data, ack_lease, ack_task, budget_counters, end_lease, insert_lease,
     lease_alive, marked_seen, move_task, take_task, worker_load,
 };
 use super::{Move, MovePlan, concurrent_change, inconsistent, task_lease_points};
+use crate::claim_rules::{
+    OFFER_ORDER, Pick, RuleSet, candidates, repo_rules, skill_rule, worker_fits,
+};
 use crate::domain::{Event, Lease};
 use crate::engine::columns::{Columns, Outcome};
 use crate::engine::sqlite_direct::Param;

@@ -6,11 +6,11 @@
 use serde_json::{Value, json};
 use sqlx::AssertSqlSafe;
 
-use super::claim_rules::Pick;
 use super::effects::{
     MoveValues, ack_data, ack_lease, ack_task, budget_counters, end_lease, move_task, worker_load,
 };
 use super::{LeaseEnd, Move, MovePlan, concurrent_change, task_lease_points, worker_move};
+use crate::claim_rules::Pick;
 use crate::domain::rules;
 use crate::domain::{Lease, TaskStatus};
 use crate::engine::checked::checked_in_tx;
@@ -155,7 +155,7 @@ impl WriteTx {
              VALUES ($1, $2, $3, {}) \
              ON CONFLICT (task_seq, worker_id) DO UPDATE SET at = $3, \
                person_id = excluded.person_id",
-            super::claim_rules::person_of("$2")
+            crate::claim_rules::person_of("$2")
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(task.seq)

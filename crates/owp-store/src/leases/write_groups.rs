@@ -24,9 +24,9 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::MovePlan;
-use super::claim_rules::Pick;
 use super::sqlite_batch::{Claimed, Part, read_part, seen_part};
 use super::worker_move;
+use crate::claim_rules::Pick;
 use crate::domain::{Lease, TaskStatus};
 use crate::engine::columns::Outcome;
 use crate::engine::sqlite_writer::WriterThread;
@@ -141,9 +141,9 @@ impl Store {
     }
 
     /// Whether any task is claimable by anyone: one probe of the claim statement's candidates
-    /// ([`super::claim_rules::candidates`]).
+    /// ([`crate::claim_rules::candidates`]).
     async fn any_claimable_task(&self) -> Result<bool, StoreError> {
-        let (from, claimable) = super::claim_rules::candidates(self.backend);
+        let (from, claimable) = crate::claim_rules::candidates(self.backend);
         let sql =
             format!("SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {claimable}1 = 1 LIMIT 1) c");
         let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))

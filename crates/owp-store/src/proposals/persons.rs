@@ -2,13 +2,11 @@
 //! person's once the repository's vouch list denounces them, and a worker's once it is linked to
 //! a person who already proposed on the same task; and the plans a link hands to its person.
 
-use sqlx::AssertSqlSafe;
-
 use super::ProposalsTx;
 use crate::StoreError;
+use crate::composed;
 use crate::domain::proposals::ProposalState;
 use crate::engine::checked::checked_in_tx;
-use crate::leases::claim_rules::{Condition, person_conditions};
 
 impl ProposalsTx<'_> {
     /// Ends the open proposals of worker `worker_id` (an archived worker's: nobody may act on
@@ -23,17 +21,10 @@ impl ProposalsTx<'_> {
     }
 
     /// Ends the open proposals on repository `repo_id`'s tasks whose proposer its vouch list
-    /// now denounces (the claim's own rule, [`person_conditions`]), each with its audit event.
+    /// now denounces (the claim's own rule), each with its audit event.
     pub async fn end_denounced(&mut self, repo_id: i64) -> Result<usize, StoreError> {
-        let (_, not_denounced) = person_conditions("p.worker_id", "0", "0")
-            .into_iter()
-            .find(|(c, _)| *c == Condition::NotDenounced)
-            .expect("the person's rules include rule 12's denouncements");
-        let sql = format!(
-            "SELECT p.id FROM proposals p JOIN tasks t ON t.seq = p.task_seq \
-             WHERE t.repo_id = $1 AND p.state = 'open' AND NOT {not_denounced} ORDER BY p.seq"
-        );
-        let ids: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(sql))
+        let ids: Vec<(String,)> = composed::proposals::denounced()
+            .query_as()
             .bind(repo_id)
             .fetch_all(self.tx.conn())
             .await?;

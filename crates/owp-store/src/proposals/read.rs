@@ -3,16 +3,14 @@
 //! learns what became of a plan it no longer waits on), a proposer's scorecard, and the lease
 //! an approval gave.
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::Row;
 
 use super::{ProposalRow, Proposals, RepoProposal, Viewer, disclosed_tools, not_found};
+use crate::composed;
 use crate::domain::Lease;
 use crate::domain::proposals::{OwnProposal, Proposal, ProposalState, Scorecard};
 use crate::engine::checked::checked_read;
-use crate::in_flight::in_flight;
-use crate::leases::claim_rules::{account_created, by_person, person_of, vouched_for};
-use crate::leases::person_sql::merged_count_in;
-use crate::rows::{TASK_SELECT, TaskRow};
+use crate::rows::TaskRow;
 use crate::{DAY_MS, StoreError, format_ts, now_ms};
 
 impl Proposals<'_> {
@@ -23,17 +21,8 @@ impl Proposals<'_> {
     /// all (a condition on no row of the scan, which the database checks once, before it: one
     /// index probe that finds none for nearly every worker), not the tasks it ever held.
     pub async fn approved_lease(&self, worker_id: &str) -> Result<Option<Lease>, StoreError> {
-        let sql = format!(
-            "{TASK_SELECT} WHERE EXISTS (SELECT 1 FROM proposals mine \
-                 WHERE mine.worker_id = $1 AND mine.state = 'approved') \
-               AND t.worker_id = $1 AND t.status = 'leased' \
-               AND tl.ended_at IS NULL AND tl.acked_at IS NULL AND tl.deadline > $2 \
-               AND EXISTS (SELECT 1 FROM proposals ap WHERE ap.task_seq = t.seq \
-                 AND ap.worker_id = $1 AND ap.state = 'approved' \
-                 AND ap.ended_at <= tl.created_at) \
-             ORDER BY t.seq LIMIT 1"
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = composed::proposals::approved_lease()
+            .query()
             .bind(worker_id)
             .bind(now_ms())
             .fetch_optional(&self.store.read)
@@ -121,24 +110,8 @@ impl Proposals<'_> {
         now: i64,
     ) -> Result<Scorecard, StoreError> {
         // The person's record, on every worker of theirs (contract section 14).
-        let sql = format!(
-            "SELECT {here} AS merged_here, {pool} AS merged_pool, \
-               (SELECT COUNT(*) FROM outcomes o WHERE {mine} \
-                 AND o.kind = 'closed_unmerged' AND o.repo_id = $2) AS closed_here, \
-               {created} AS created, \
-               CASE WHEN {vouched} THEN 1 ELSE 0 END AS vouched, \
-               (SELECT COUNT(*) FROM tasks h WHERE (h.worker_id = $1 OR h.worker_id IN \
-                   (SELECT hw.id FROM workers hw WHERE hw.github_account_id = {person})) \
-                 AND {held}) AS holds",
-            here = merged_count_in("$1", Some("$2")),
-            pool = merged_count_in("$1", None),
-            mine = by_person("o", "$1"),
-            person = person_of("$1"),
-            created = account_created("$1"),
-            vouched = vouched_for("$1", "$2"),
-            held = in_flight("h"),
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row = composed::proposals::scorecard()
+            .query()
             .bind(worker_id)
             .bind(repo_id)
             .fetch_one(&self.store.read)
@@ -146,14 +119,11 @@ impl Proposals<'_> {
         let merged_here: i64 = row.try_get("merged_here")?;
         let closed_here: i64 = row.try_get("closed_here")?;
         let created: Option<i64> = row.try_get("created")?;
-        let artifacts: Vec<(Option<String>,)> = sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT t.artifact FROM outcomes o JOIN tasks t ON t.id = o.task_id \
-             WHERE {} AND o.kind = 'merged' ORDER BY o.at DESC LIMIT 10",
-            by_person("o", "$1")
-        )))
-        .bind(worker_id)
-        .fetch_all(&self.store.read)
-        .await?;
+        let artifacts: Vec<(Option<String>,)> = composed::proposals::merged_artifacts()
+            .query_as()
+            .bind(worker_id)
+            .fetch_all(&self.store.read)
+            .await?;
         Ok(Scorecard {
             merged_here,
             merged_pool: row.try_get("merged_pool")?,

@@ -2,25 +2,24 @@
 //! ([`ProposalsTx`]) or in one of their own ([`Proposals`]).
 
 use serde_json::json;
-use sqlx::AssertSqlSafe;
 
 use super::{
-    ProposalRow, Proposals, ProposalsTx, already_proposed, is_limit, is_once, live, not_found,
-    not_open, proposal_event, task_not_ready, too_many,
+    ProposalRow, Proposals, ProposalsTx, already_proposed, is_limit, is_once, not_found, not_open,
+    proposal_event, task_not_ready, too_many,
 };
+use crate::claim_rules::Pick;
+use crate::composed;
 use crate::domain::Lease;
 use crate::domain::limits;
 use crate::domain::person::proposer_of_worker;
 use crate::domain::proposals::{
-    APPROVED_ACCEPT_MS, MAX_DECLINE_REASON_CHARS, MAX_OPEN_PER_PROPOSER, MAX_OPEN_PER_TASK,
-    MAX_PLAN_CHARS, ProposalState,
+    APPROVED_ACCEPT_MS, MAX_DECLINE_REASON_CHARS, MAX_PLAN_CHARS, ProposalState,
 };
 use crate::domain::rules::Refusal;
 use crate::engine::checked::{checked_in_tx, checked_read};
-use crate::leases::claim_rules::{Pick, person_conditions};
 use crate::leases::refusals::explain;
 use crate::rows::WorkerRow;
-use crate::{DAY_MS, HOUR_MS, NewEvent, StoreError, format_ts, new_id, now_ms};
+use crate::{HOUR_MS, NewEvent, StoreError, format_ts, new_id, now_ms};
 
 impl ProposalsTx<'_> {
     async fn row(&mut self, id: &str) -> Result<ProposalRow, StoreError> {
@@ -68,34 +67,11 @@ impl ProposalsTx<'_> {
             None => proposer_of_worker(&worker.id),
         };
         let login = person.map(|p| p.login);
+        let id = new_id("p");
         // The rules about the person, the same texts a claim joins: a proposal is refused where
         // the proposer's claim would be for who they are.
-        let insider_sql = if insider { "1" } else { "0" };
-        let rules: Vec<String> = person_conditions("$3", "$8", insider_sql)
-            .into_iter()
-            .map(|(_, sql)| sql)
-            .collect();
-        let id = new_id("p");
-        let sql = format!(
-            "INSERT INTO proposals (id, task_seq, worker_id, proposer, login, plan, state, \
-               created_at, expires_at) \
-             SELECT $1, t.seq, $3, $4, $5, $6, 'open', $7, \
-               $7 + CAST(r.proposal_days AS BIGINT) * {DAY_MS} \
-             FROM tasks t JOIN repos r ON r.id = t.repo_id \
-             WHERE t.seq = $2 AND t.status = 'ready' AND r.approval = 'plan' \
-               AND NOT EXISTS (SELECT 1 FROM proposals o WHERE o.task_seq = t.seq \
-                 AND (o.worker_id = $3 OR o.proposer = $4) AND {own}) \
-               AND (SELECT COUNT(*) FROM proposals o WHERE o.task_seq = t.seq AND {on_task}) \
-                 < {MAX_OPEN_PER_TASK} \
-               AND (SELECT COUNT(*) FROM proposals o WHERE o.proposer = $4 AND {of_proposer}) \
-                 < {MAX_OPEN_PER_PROPOSER} \
-               AND {rules}",
-            own = live("o", "$7"),
-            on_task = live("o", "$7"),
-            of_proposer = live("o", "$7"),
-            rules = rules.join(" AND "),
-        );
-        let inserted = sqlx::query(AssertSqlSafe(sql))
+        let inserted = composed::proposals::insert(insider)
+            .query()
             .bind(&id)
             .bind(seq)
             .bind(&worker.id)

@@ -1,7 +1,9 @@
 //! The scheduling rules of a claim as SQL fragments, shared by both backends' claim statements
-//! ([`super::sqlite_batch`], [`super::postgres_statement`]), which the named claim
-//! ([`super::named_claim`]) runs too, narrowed to its task ([`Pick`]), and by the preview: a rule
+//! ([`crate::leases::sqlite_batch`], [`crate::leases::postgres_statement`]), which the named claim
+//! ([`crate::leases::named_claim`]) runs too, narrowed to its task ([`Pick`]), and by the preview: a rule
 //! changed here changes for every claim.
+
+pub(crate) mod person_sql;
 
 use crate::budget_rule::budget_has_room;
 use crate::domain::rules::Refusal;
@@ -10,8 +12,8 @@ use crate::path_overlap::held_overlapping;
 use crate::rows::WorkerRow;
 use crate::{Backend, DAY_MS, HOUR_MS};
 
-use super::person_sql::{Setting, denouncing_entry, merged_count_in, merged_here, setting_of};
-pub(crate) use super::person_sql::{by_person, person_of};
+use person_sql::{Setting, denouncing_entry, merged_count_in, merged_here, setting_of};
+pub(crate) use person_sql::{by_person, person_of};
 
 /// What a claim statement takes: the first eligible task in offer order (`POST /v1/work`), or one
 /// named task (`/owp claim`), with the same rules but for a specialist's reach, which does not
