@@ -1,5 +1,5 @@
 //! Idempotency keys (`owp::store::idempotency`): a request's reservation, its answer, and their
-//! end. The reserved row is read with the backend's lock (composed).
+//! end. On PostgreSQL the reserved row is read under a lock (`sql/postgres/locks/`).
 
 use super::Db;
 
@@ -29,4 +29,27 @@ writes! {
 writes! {
     /// Forgets the keys reserved before `before` (ms).
     sweep(before: i64) = "../../sql/idempotency/sweep.sql";
+}
+
+/// A stored key: `(request hash, status, content type, body, reserved at)`.
+pub type StoredKey = (String, Option<i64>, Option<String>, Option<String>, i64);
+
+/// Key `key` of `caller` as stored.
+pub async fn stored<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    caller: &str,
+    key: &str,
+) -> sqlx::Result<Option<StoredKey>> {
+    let row = sqlx::query_file!("../../sql/idempotency/stored.sql", caller, key)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(|r| {
+        (
+            r.request_hash,
+            r.status,
+            r.content_type,
+            r.body,
+            r.created_at,
+        )
+    }))
 }

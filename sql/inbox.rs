@@ -1,7 +1,7 @@
 //! The GitHub App's inbox of webhook deliveries (`owp::store::github::inbox`, table
 //! `gh_deliveries`) and the redeliveries it asked for (`gh_redeliveries`). The claim of the
-//! next deliveries is built at run time (it composes each lane's order); the writes return the
-//! rows they changed.
+//! next delivery in each lane's order is composed (its lock differs by backend:
+//! `owp::store::composed::github`); the writes return the rows they changed.
 
 use super::Db;
 

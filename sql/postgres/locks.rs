@@ -60,3 +60,24 @@ pub async fn installation<'c>(
         .await?;
     Ok(row.map(|r| (r.blocked_until, r.limit_streak)))
 }
+
+/// Locks key `key` of `caller` until commit: `(request hash, status, content type, body,
+/// reserved at)`.
+pub async fn idempotency_key<'c>(
+    db: impl sqlx::Executor<'c, Database = Db>,
+    caller: &str,
+    key: &str,
+) -> sqlx::Result<Option<(String, Option<i64>, Option<String>, Option<String>, i64)>> {
+    let row = sqlx::query_file!("../../sql/postgres/locks/idempotency_key.sql", caller, key)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(|r| {
+        (
+            r.request_hash,
+            r.status,
+            r.content_type,
+            r.body,
+            r.created_at,
+        )
+    }))
+}

@@ -13,10 +13,9 @@
 //!   only when a maintainer archived it (`archived_by`; see [`super::repos::Steering`]).
 
 use serde_json::json;
-use sqlx::AssertSqlSafe;
 
+use super::composed;
 use super::engine::checked::checked_in_tx;
-use super::in_flight::in_flight_statuses;
 use super::rows::{RepoRow, WorkerRow};
 use super::workers::{hash_token, new_token};
 use super::{NewEvent, StoreError, WriteTx};
@@ -63,11 +62,8 @@ impl WriteTx {
         if repo.archived {
             return Ok(repo);
         }
-        let busy = format!(
-            "SELECT COUNT(*) FROM tasks WHERE repo_id = $1 AND status IN ({})",
-            in_flight_statuses()
-        );
-        let (busy,): (i64,) = sqlx::query_as(AssertSqlSafe(busy))
+        let (busy,): (i64,) = composed::repos::busy()
+            .query_as()
             .bind(repo.id)
             .fetch_one(self.conn())
             .await?;

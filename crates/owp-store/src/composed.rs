@@ -15,6 +15,9 @@ use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::{Any, AssertSqlSafe, FromRow, SqlSafeStr, SqlStr};
 
 pub(crate) mod board;
+pub(crate) mod github;
+pub(crate) mod limits;
+pub(crate) mod paths;
 pub(crate) mod persons;
 pub(crate) mod proposals;
 pub(crate) mod repos;
@@ -94,6 +97,9 @@ fn variant(name: impl Into<String>, statement: Composed) -> Variant {
 pub fn every_statement() -> Vec<Variant> {
     let mut all = Vec::new();
     all.extend(board::variants());
+    all.extend(github::variants());
+    all.extend(limits::variants());
+    all.extend(paths::variants());
     all.extend(persons::variants());
     all.extend(proposals::variants());
     all.extend(repos::variants());

@@ -1,6 +1,7 @@
 //! `Idempotency-Key`: the first response to (caller, key) is stored and replayed for 24 hours.
 
 use super::engine::checked::{checked_in_tx, checked_write};
+use super::engine::tx_conn::Typed;
 use super::{Store, StoreError, now_ms};
 
 /// Keys are kept this long.
@@ -8,9 +9,6 @@ pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3_600_000;
 /// A first request that has not finished after this long is presumed lost (its process died); it
 /// is never run again under its key, since it may have taken effect.
 const IN_FLIGHT_TIMEOUT_MS: i64 = 60_000;
-
-/// A stored key: request hash, response status, content type, body, created at.
-type StoredKey = (String, Option<i64>, Option<String>, Option<String>, i64);
 
 /// What to do with a request that carries an idempotency key.
 #[derive(Debug, PartialEq, Eq)]
@@ -53,19 +51,17 @@ impl Store {
             tx.conn(),
             idempotency::reserve(caller, key, request_hash, now)
         )?;
-        let existing: Option<StoredKey> = if inserted == 1 {
+        let existing = if inserted == 1 {
             None
         } else {
-            let sql = format!(
-                "SELECT request_hash, status, content_type, body, created_at FROM idempotency_keys \
-                 WHERE caller = $1 AND key = $2{}",
-                self.for_update()
-            );
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(caller)
-                .bind(key)
-                .fetch_optional(tx.conn())
-                .await?
+            match tx.conn().typed() {
+                Typed::Sqlite(conn) => {
+                    owp_sql_sqlite::idempotency::stored(conn, caller, key).await?
+                }
+                Typed::Postgres(conn) => {
+                    owp_sql_postgres::locks::idempotency_key(conn, caller, key).await?
+                }
+            }
         };
         let out = match existing {
             None => Idempotency::Run,

@@ -479,14 +479,6 @@ impl Store {
         let (max, open) = self.read.connections();
         (max + checked_max, open + checked_open)
     }
-
-    /// `FOR UPDATE` where the backend has row locks (PostgreSQL); SQLite serialises writers.
-    pub(crate) fn for_update(&self) -> &'static str {
-        match self.backend {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        }
-    }
 }
 
 async fn sqlite_pool(url: &str, max: u32, writer: bool) -> Result<AnyPool, StoreError> {

@@ -4,10 +4,10 @@
 
 use crate::engine::tx_conn::TxConnection;
 use serde_json::json;
-use sqlx::AssertSqlSafe;
 
+use super::composed;
 use super::engine::checked::checked_in_tx;
-use super::in_flight::{IN_FLIGHT_STATUSES, in_flight};
+use super::in_flight::IN_FLIGHT_STATUSES;
 use super::path_overlap::overlapping_paths;
 use super::rows::TaskRow;
 use super::{NewEvent, StoreError, WriteTx};
@@ -27,7 +27,7 @@ pub struct PathsWatch {
     repo: Option<(i64, String, WaitingOnPaths)>,
 }
 
-/// Whether a task in `status` holds its paths, as [`in_flight`] says from the status alone (a
+/// Whether a task in `status` holds its paths, as [`crate::in_flight::in_flight`] says from the status alone (a
 /// `blocked` task is counted, as its holder's `blocked` holds them until a maintainer moves it).
 pub fn holds_paths(status: &str) -> bool {
     IN_FLIGHT_STATUSES.contains(&status) || status == "blocked"
@@ -88,26 +88,7 @@ impl WriteTx {
             })
             .collect();
         for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let b = i * 6;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, 0)",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6
-                    )
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO task_paths (task_seq, repo_id, source, pattern, prefix, exact, held) \
-                 VALUES {} ON CONFLICT DO NOTHING",
-                values.join(", ")
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut q = composed::paths::insert_rows(chunk.len()).query();
             for (pattern, prefix, exact) in chunk {
                 q = q
                     .bind(task.seq)
@@ -124,12 +105,8 @@ impl WriteTx {
         // before its paths are marked held as it is.
         checked_in_tx!(self.conn(), paths::has_paths(task.seq))?;
         // Held as the task is now (the trigger keeps it from here on).
-        let held = format!(
-            "UPDATE task_paths SET held = (SELECT CASE WHEN {} THEN 1 ELSE 0 END FROM tasks t \
-               WHERE t.seq = $1) WHERE task_seq = $1 AND source = $2",
-            in_flight("t")
-        );
-        sqlx::query(AssertSqlSafe(held))
+        composed::paths::held()
+            .query()
             .bind(task.seq)
             .bind(source.as_str())
             .execute(self.conn())

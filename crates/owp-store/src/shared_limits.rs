@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use super::composed;
 use super::engine::checked::{checked_in_tx, checked_read, checked_write};
 use super::{Store, StoreError, WriteTx, now_ms};
 
@@ -66,20 +67,9 @@ impl Store {
         if limits.is_empty() {
             return Ok(false);
         }
-        let clauses: Vec<String> = (0..limits.len())
-            .map(|i| {
-                format!(
-                    "(name = ${} AND used >= ${} AND window_start + span > $1)",
-                    2 * i + 2,
-                    2 * i + 3
-                )
-            })
-            .collect();
-        let sql = format!(
-            "SELECT COUNT(*) FROM rate_counts WHERE {}",
-            clauses.join(" OR ")
-        );
-        let mut query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(now_ms());
+        let mut query = composed::limits::spent(limits.len())
+            .query_scalar::<i64>()
+            .bind(now_ms());
         for (name, limit) in limits {
             query = query.bind(*name).bind(i64::from(*limit));
         }

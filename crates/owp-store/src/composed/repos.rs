@@ -38,8 +38,17 @@ pub(crate) fn area_locks(enabled: bool) -> Composed {
     })
 }
 
+/// How many tasks of repository `$1` are in flight (someone works on them).
+pub(crate) fn busy() -> Composed {
+    Composed::new(format!(
+        "SELECT COUNT(*) FROM tasks WHERE repo_id = $1 AND status IN ({})",
+        in_flight_statuses()
+    ))
+}
+
 pub(super) fn variants() -> Vec<Variant> {
     vec![
+        variant("repos::busy", busy()),
         variant("repos::by_name", by_name()),
         variant("repos::all", all()),
         variant("repos::public", public()),

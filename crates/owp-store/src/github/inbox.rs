@@ -4,10 +4,12 @@
 //! Each delivery is stored with its lane ([`DeliveryLane`]): the repository and the installation
 //! it is about. Deliveries are claimed side by side, by any number of appliers in any number of
 //! processes, but never ahead of an earlier pending delivery of the same lane: that rule is one
-//! condition of the statement that claims ([`CLAIM_NEXT`]), so it holds however many race.
+//! condition of the statement that claims (`composed::github::claim_delivery`), so it holds
+//! however many race.
 
+use crate::composed;
 use crate::engine::checked::{checked_in_tx, checked_read, checked_write};
-use crate::{Backend, Store, StoreError, WriteTx};
+use crate::{Store, StoreError, WriteTx};
 
 /// What a delivery must wait for: the earlier pending deliveries of its repository and of its
 /// installation. Taken from the payload by the App when it stores the delivery.
@@ -29,28 +31,6 @@ pub struct DeliveryLane {
 /// installation has no repository either). `{lock}`:
 /// PostgreSQL passes over rows another process is claiming at this instant (`FOR UPDATE SKIP
 /// LOCKED`) instead of waiting for them; SQLite writes one statement at a time.
-const CLAIM_NEXT: &str = "\
-    UPDATE gh_deliveries SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
-    WHERE seq = ( \
-      SELECT d.seq FROM gh_deliveries d \
-      WHERE d.state = 'pending' AND d.next_attempt_at <= $3 \
-        AND (d.claimed_until IS NULL OR d.claimed_until <= $3) \
-        AND NOT EXISTS (SELECT 1 FROM gh_deliveries e WHERE e.state = 'pending' \
-              AND e.lane_repo = d.lane_repo AND e.seq < d.seq) \
-        AND NOT EXISTS (SELECT 1 FROM gh_deliveries e WHERE e.state = 'pending' \
-              AND e.lane_installation = d.lane_installation AND e.lane_repo IS NULL \
-              AND e.seq < d.seq) \
-        AND (d.lane_repo IS NOT NULL OR NOT EXISTS (SELECT 1 FROM gh_deliveries e \
-              WHERE e.state = 'pending' AND e.lane_installation = d.lane_installation \
-              AND e.seq < d.seq)) \
-        AND NOT EXISTS (SELECT 1 FROM gh_deliveries e WHERE e.state = 'pending' \
-              AND e.lane_installation IS NULL AND e.lane_repo IS NULL AND e.seq < d.seq) \
-        AND (d.lane_installation IS NOT NULL OR NOT EXISTS (SELECT 1 FROM gh_deliveries e \
-              WHERE e.state = 'pending' AND e.seq < d.seq)) \
-      ORDER BY d.seq LIMIT 1 {lock}) \
-    AND state = 'pending' AND (claimed_until IS NULL OR claimed_until <= $3) \
-    RETURNING seq, delivery_id, event, body, attempts";
-
 /// A webhook delivery claimed from the inbox.
 #[derive(Clone, Debug)]
 pub struct InboxDelivery {
@@ -135,8 +115,8 @@ impl Store {
     }
 
     /// Claims the oldest due delivery that no earlier pending delivery of its lane holds back
-    /// ([`CLAIM_NEXT`]), for `runner` until `until`; `None` when there is none (or another
-    /// process claimed it first).
+    /// (`composed::github::claim_delivery`), for `runner` until `until`; `None` when there is
+    /// none (or another process claimed it first).
     pub async fn gh_claim_delivery(
         &self,
         runner: &str,
@@ -160,21 +140,18 @@ impl Store {
         until: i64,
         limit: usize,
     ) -> Result<Vec<InboxDelivery>, StoreError> {
-        let lock = match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-        };
-        let sql = CLAIM_NEXT.replace("{lock}", lock);
+        let claim = composed::github::claim_delivery(self.backend);
         let mut out = Vec::new();
         while out.len() < limit.max(1) {
             let mut tx = self.begin().await?;
-            let row: Option<(i64, String, String, String, i64)> =
-                sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                    .bind(runner)
-                    .bind(until)
-                    .bind(now)
-                    .fetch_optional(tx.conn())
-                    .await?;
+            let row: Option<(i64, String, String, String, i64)> = claim
+                .clone()
+                .query_as()
+                .bind(runner)
+                .bind(until)
+                .bind(now)
+                .fetch_optional(tx.conn())
+                .await?;
             // A claim that found nothing wrote nothing: it is rolled back (dropped), not
             // committed, so an idle applier's poll costs the database no commit.
             let Some((seq, delivery_id, event, body, attempts)) = row else {

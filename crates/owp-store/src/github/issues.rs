@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use crate::engine::tx_conn::TxConnection;
 use owp_sql_sqlite::github_rows::TaskFields;
 
+use crate::composed;
 use crate::engine::checked::{checked_in_tx, checked_read, checked_write};
-use crate::{Store, StoreError, WriteTx};
+use crate::{Backend, Store, StoreError, WriteTx};
 
 /// The GitHub side of a task made from an issue.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,15 +47,12 @@ pub async fn task_targets(
     }
     let ids = serde_json::to_string(task_ids).map_err(|e| StoreError::Config(e.to_string()))?;
     // The ids travel as one JSON array, so the statement's text does not depend on their number.
-    let list = match conn.backend_name() {
-        "PostgreSQL" => "SELECT jsonb_array_elements_text($1::jsonb)",
-        _ => "SELECT value FROM json_each($1)",
+    let backend = match conn.backend_name() {
+        "PostgreSQL" => Backend::Postgres,
+        _ => Backend::Sqlite,
     };
-    let sql = format!(
-        "SELECT g.task_id, g.repo, g.issue_number, r.installation_id \
-         FROM gh_tasks g JOIN gh_repos r ON r.repo = g.repo WHERE g.task_id IN ({list})"
-    );
-    let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let rows: Vec<(String, String, i64, Option<i64>)> = composed::github::task_targets(backend)
+        .query_as()
         .bind(ids)
         .fetch_all(conn)
         .await?;

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::pulls::PrState;
+use crate::composed;
 use crate::engine::checked::{checked_in_tx, checked_read, checked_write};
 use crate::{HOUR_MS, Store, StoreError, WriteTx, now_ms};
 
@@ -94,13 +95,7 @@ impl Store {
     ) -> Result<HashMap<String, LoginAsk>, StoreError> {
         let mut found = HashMap::new();
         for chunk in logins.chunks(LOGINS_PER_STATEMENT) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT login, asked_at, account_id, missing FROM gh_login_asks \
-                 WHERE login IN ({})",
-                marks.join(", ")
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut query = composed::github::login_asks(chunk.len()).query();
             for login in chunk {
                 query = query.bind(*login);
             }

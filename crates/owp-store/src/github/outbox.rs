@@ -6,6 +6,7 @@ use crate::engine::tx_conn::TxConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::composed;
 use crate::engine::checked::{checked_in_tx, checked_read};
 use crate::github::write_pacing::WritePacing;
 use crate::{Store, StoreError, WriteTx};
@@ -61,9 +62,6 @@ pub struct OutboxRow {
     /// before), by the claim that took it.
     pub write_at: i64,
 }
-
-const OUTBOX_COLUMNS: &str = "id, uid, installation_id, repo, issue_number, kind, task_id, \
-    comment_id, body, revision, attempts";
 
 /// A row the claim updated, its write to go at `write_at` (the claim puts the time its pace
 /// took in its place before the row leaves it).
@@ -284,20 +282,16 @@ impl Store {
             return Ok(Vec::new());
         }
         // Every row in one statement: each is claimed only if no one claimed it since it was read.
-        let list: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
-        let sql = format!(
-            "UPDATE gh_outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
-             WHERE id IN ({}) AND state = 'pending' \
-             AND (claimed_until IS NULL OR claimed_until <= $3) RETURNING {OUTBOX_COLUMNS}",
-            list.join(", ")
-        );
         let mut tx = self.begin().await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut claim = composed::github::claim_outbox(ids.len())
+            .query()
             .bind(runner)
             .bind(until)
-            .bind(now)
-            .fetch_all(tx.conn())
-            .await?;
+            .bind(now);
+        for id in &ids {
+            claim = claim.bind(*id);
+        }
+        let rows = claim.fetch_all(tx.conn()).await?;
         let mut claimed = rows
             .iter()
             .map(|r| decode_outbox(r, now))
