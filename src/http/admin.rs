@@ -106,6 +106,7 @@ pub async fn upsert_repo(
     };
     let (row, created) = state
         .store
+        .reputations()
         .upsert_repo_promoting(
             &input,
             body.value.visibility,
@@ -119,7 +120,7 @@ pub async fn upsert_repo(
         StatusCode::OK
     };
     let mut policy = row.to_api();
-    policy.promote = state.store.promotions(row.id).await?;
+    policy.promote = state.store.reputations().promotions(row.id).await?;
     Ok((status, Json(policy)))
 }
 
@@ -208,8 +209,8 @@ pub async fn state(
             tasks
         }
     };
-    let mut reputations = store.reputations().await?;
-    let mut promotions = store.all_promotions().await?;
+    let mut reputations = store.reputations().opted_in().await?;
+    let mut promotions = store.reputations().all_promotions().await?;
     let since = now - OUTCOME_DAYS * 86_400_000;
     let mut outcomes = store.repo_outcomes(since, false).await?;
     let mut reviewers = store.reviewer_loads(now).await?;

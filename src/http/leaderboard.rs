@@ -88,7 +88,11 @@ pub async fn leaderboard(
     if let Some(maintained) = maintained {
         return maintainers_leaderboard(&state, maintained, repo, since).await;
     }
-    let rows = state.store.leaderboard(repo, since, !admin).await?;
+    let rows = state
+        .store
+        .reputations()
+        .leaderboard(repo, since, !admin)
+        .await?;
     let mut tools = state.store.leaderboard_tools(repo, since, !admin).await?;
     Ok(Json(entries(rows, &mut tools)))
 }
@@ -112,7 +116,12 @@ async fn maintainers_leaderboard(
     let mut totals: Vec<LeaderRow> = Vec::new();
     let mut tools: std::collections::HashMap<String, Vec<String>> = Default::default();
     for name in &repos {
-        for row in state.store.leaderboard(Some(name), since, false).await? {
+        for row in state
+            .store
+            .reputations()
+            .leaderboard(Some(name), since, false)
+            .await?
+        {
             match totals.iter_mut().find(|t| t.worker_id == row.worker_id) {
                 Some(t) => {
                     t.merged += row.merged;

@@ -191,7 +191,7 @@ async fn worker_self(state: &AppState, id: &str) -> ApiResult<Json<WorkerSelf>> 
 /// Fills `reputation` of a worker object that opted in.
 pub async fn with_reputation(state: &AppState, mut worker: Worker) -> ApiResult<Worker> {
     if worker.reputation_opt_in {
-        worker.reputation = Some(state.store.reputation(&worker.worker_id).await?);
+        worker.reputation = Some(state.store.reputations().of(&worker.worker_id).await?);
     }
     Ok(worker)
 }
@@ -222,6 +222,7 @@ pub async fn update_me(
     } = body.value;
     state
         .store
+        .reputations()
         .set_opt_in(&worker.id, reputation_opt_in, leaderboard_opt_in)
         .await?;
     worker_self(&state, &worker.id).await

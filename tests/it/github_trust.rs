@@ -88,7 +88,8 @@ async fn merged_count(story: &Story, worker_id: &str) -> i64 {
     story
         .running()
         .store
-        .reputation(worker_id)
+        .reputations()
+        .of(worker_id)
         .await
         .unwrap()
         .merged
@@ -149,7 +150,13 @@ async fn trust_grows_from_comments_alone(postgres: bool) {
     assert_eq!(task.worker_id.as_deref(), Some("gh_alice"));
     status(&story, &t, risky, &["claimed by @alice"]);
 
-    let rep = story.running().store.reputation("gh_alice").await.unwrap();
+    let rep = story
+        .running()
+        .store
+        .reputations()
+        .of("gh_alice")
+        .await
+        .unwrap();
     assert_eq!((rep.merged, rep.closed_unmerged, rep.expired), (3, 0, 0));
     assert_eq!(rep.score, 30);
     t.print(if postgres {
@@ -263,6 +270,7 @@ async fn a_bad_promote_rule_in_owp_yml_is_shown_and_changes_nothing() {
         story
             .running()
             .store
+            .reputations()
             .promotions(repo.id)
             .await
             .unwrap()
@@ -409,6 +417,7 @@ async fn standing(story: &Story, worker_id: &str) -> (i64, bool, i64) {
     let store = &story.running().store;
     let merged = merged_count(story, worker_id).await;
     let listed = store
+        .reputations()
         .leaderboard(None, 0, false)
         .await
         .unwrap()
@@ -420,7 +429,11 @@ async fn standing(story: &Story, worker_id: &str) -> (i64, bool, i64) {
                     && r.github_login.as_deref() == worker_id.strip_prefix("gh_"))
         });
     let repo = story.policy().await;
-    let (progress, _) = store.trust_progress_of(worker_id, repo.id).await.unwrap();
+    let (progress, _) = store
+        .reputations()
+        .trust_progress(worker_id, repo.id)
+        .await
+        .unwrap();
     (merged, listed, progress.earned)
 }
 
@@ -479,7 +492,8 @@ async fn credit_goes_to_the_author(postgres: bool) {
     let rep = story
         .running()
         .store
-        .reputation("gh_mallory")
+        .reputations()
+        .of("gh_mallory")
         .await
         .unwrap();
     assert_eq!((rep.closed_unmerged, rep.expired, rep.score), (0, 0, 0));

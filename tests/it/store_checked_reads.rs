@@ -116,15 +116,17 @@ fn rule(level: i64, merged: i64) -> Promotion {
 
 /// Two repositories with promotion rules and one without.
 async fn promoting(s: &Store) {
-    s.upsert_repo_promoting(
-        &upsert("g/one"),
-        None,
-        Some(&[rule(3, 9), rule(1, 2), rule(2, 5)]),
-        "admin",
-    )
-    .await
-    .expect("g/one");
-    s.upsert_repo_promoting(&upsert("g/two"), None, Some(&[rule(4, 1)]), "admin")
+    s.reputations()
+        .upsert_repo_promoting(
+            &upsert("g/one"),
+            None,
+            Some(&[rule(3, 9), rule(1, 2), rule(2, 5)]),
+            "admin",
+        )
+        .await
+        .expect("g/one");
+    s.reputations()
+        .upsert_repo_promoting(&upsert("g/two"), None, Some(&[rule(4, 1)]), "admin")
         .await
         .expect("g/two");
     repo(s, "g/none", 10, false).await;
@@ -136,17 +138,24 @@ async fn reputation_promotions(db: TestDb) {
     let label = db.label;
     promoting(s).await;
     assert_eq!(
-        s.promotions(repo_id(s, "g/one").await).await.unwrap(),
+        s.reputations()
+            .promotions(repo_id(s, "g/one").await)
+            .await
+            .unwrap(),
         [rule(1, 2), rule(2, 5), rule(3, 9)],
         "{label}"
     );
     assert_eq!(
-        s.promotions(repo_id(s, "g/two").await).await.unwrap(),
+        s.reputations()
+            .promotions(repo_id(s, "g/two").await)
+            .await
+            .unwrap(),
         [rule(4, 1)],
         "{label}"
     );
     assert!(
-        s.promotions(repo_id(s, "g/none").await)
+        s.reputations()
+            .promotions(repo_id(s, "g/none").await)
             .await
             .unwrap()
             .is_empty(),
@@ -158,7 +167,7 @@ async fn reputation_promotions(db: TestDb) {
 async fn reputation_all_promotions(db: TestDb) {
     let s = &db.store;
     promoting(s).await;
-    let all = s.all_promotions().await.unwrap();
+    let all = s.reputations().all_promotions().await.unwrap();
     let expected = [
         (
             repo_id(s, "g/one").await,

@@ -29,7 +29,11 @@ pub(crate) async fn asked_of(
     }
     let trust = match &task.worker_id {
         Some(worker) => {
-            let (progress, _) = github.store.trust_progress_of(worker, task.repo_id).await?;
+            let (progress, _) = github
+                .store
+                .reputations()
+                .trust_progress(worker, task.repo_id)
+                .await?;
             progress.effective()
         }
         None => 0,

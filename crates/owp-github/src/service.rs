@@ -616,7 +616,8 @@ pub async fn record_config(
     if settings.error.is_none()
         && let Some(trust) = &settings.config.trust
     {
-        tx.set_repo_promotions(repo, &trust.promote, "github:config")
+        tx.reputations()
+            .set_repo_promotions(repo, &trust.promote, "github:config")
             .await?;
     }
     if settings.error.is_none() {

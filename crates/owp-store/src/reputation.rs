@@ -95,7 +95,33 @@ fn decode_rules(rows: Vec<(i64, i64)>) -> Vec<Promotion> {
         .collect()
 }
 
+/// Reputation, promotions and the leaderboard, read; each change in a transaction of its own
+/// ([`Store::reputations`]).
+pub struct Reputations<'s> {
+    store: &'s Store,
+}
+
+/// Opt-ins, promotion rules and trust progress inside a caller's write transaction
+/// ([`WriteTx::reputations`]).
+pub struct ReputationsTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
+impl Store {
+    /// The reputation's view of the store.
+    pub fn reputations(&self) -> Reputations<'_> {
+        Reputations { store: self }
+    }
+}
+
 impl WriteTx {
+    /// The reputation's view of this transaction.
+    pub fn reputations(&mut self) -> ReputationsTx<'_> {
+        ReputationsTx { tx: self }
+    }
+}
+
+impl ReputationsTx<'_> {
     /// A worker opts in or out of reputation and/or the leaderboard.
     pub async fn set_opt_in(
         &mut self,
@@ -109,7 +135,7 @@ impl WriteTx {
         let (reputation_in, leaderboard_in) =
             (reputation.map(i64::from), leaderboard.map(i64::from));
         let n = checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             reputation::opt_in(worker_id, reputation_in, leaderboard_in)
         )?;
         if n == 0 {
@@ -117,15 +143,17 @@ impl WriteTx {
         }
         // The opt-ins are the person's, on every worker of theirs (contract section 14).
         if let Some(on) = reputation {
-            self.person_setting_set(worker_id, Setting::ReputationOptIn, i64::from(on))
+            self.tx
+                .person_setting_set(worker_id, Setting::ReputationOptIn, i64::from(on))
                 .await?;
         }
         if let Some(on) = leaderboard {
-            self.person_setting_set(worker_id, Setting::LeaderboardOptIn, i64::from(on))
+            self.tx
+                .person_setting_set(worker_id, Setting::LeaderboardOptIn, i64::from(on))
                 .await?;
         }
-        self.forget_known_workers();
-        self.event(
+        self.tx.forget_known_workers();
+        self.tx.event(
             NewEvent::new("worker.opt_in", format!("worker:{worker_id}"))
                 .worker(Some(worker_id))
                 .data(json!({"reputation": reputation, "leaderboard": leaderboard})),
@@ -141,7 +169,7 @@ impl WriteTx {
         actor: &str,
     ) -> Result<(), StoreError> {
         Promotion::validate(rules)?;
-        if let Some(row) = self.repo_by_name(repo).await? {
+        if let Some(row) = self.tx.repo_by_name(repo).await? {
             self.set_promotions(row.id, &row.name, rules, actor).await?;
         }
         Ok(())
@@ -156,18 +184,18 @@ impl WriteTx {
         actor: &str,
     ) -> Result<(), StoreError> {
         let rules = Promotion::validate(rules)?;
-        let old = self.promotions_tx(repo_id).await?;
+        let old = self.promotions(repo_id).await?;
         if old == rules {
             return Ok(());
         }
-        checked_in_tx!(self.conn(), reputation::clear_promotions(repo_id))?;
+        checked_in_tx!(self.tx.conn(), reputation::clear_promotions(repo_id))?;
         for r in &rules {
             checked_in_tx!(
-                self.conn(),
+                self.tx.conn(),
                 reputation::add_promotion(repo_id, r.level, r.merged)
             )?;
         }
-        self.event(
+        self.tx.event(
             NewEvent::new("repo.promote", actor)
                 .repo(repo)
                 .data(json!({"promote": rules})),
@@ -176,8 +204,8 @@ impl WriteTx {
     }
 
     /// The promotion rules of a repository, by level.
-    pub async fn promotions_tx(&mut self, repo_id: i64) -> Result<Vec<Promotion>, StoreError> {
-        let rows = checked_in_tx!(self.conn(), reputation::promotions(repo_id))?;
+    pub async fn promotions(&mut self, repo_id: i64) -> Result<Vec<Promotion>, StoreError> {
+        let rows = checked_in_tx!(self.tx.conn(), reputation::promotions(repo_id))?;
         Ok(decode_rules(rows))
     }
 
@@ -187,35 +215,35 @@ impl WriteTx {
         worker_id: &str,
         repo_id: i64,
     ) -> Result<(TrustProgress, Vec<Promotion>), StoreError> {
-        let rules = self.promotions_tx(repo_id).await?;
+        let rules = self.promotions(repo_id).await?;
         let row = composed::reputation::progress()
             .query()
             .bind(worker_id)
             .bind(repo_id)
-            .fetch_optional(self.conn())
+            .fetch_optional(self.tx.conn())
             .await?
             .ok_or_else(|| StoreError::not_found("worker_not_found", "unknown worker"))?;
         Ok((progress_from(&row, &rules)?, rules))
     }
 }
 
-impl Store {
+impl Reputations<'_> {
     /// A worker's counted outcomes.
-    pub async fn reputation(&self, worker_id: &str) -> Result<Reputation, StoreError> {
+    pub async fn of(&self, worker_id: &str) -> Result<Reputation, StoreError> {
         let row = composed::reputation::reputation()
             .query()
             .bind(worker_id)
-            .fetch_one(&self.read)
+            .fetch_one(&self.store.read)
             .await?;
         decode_reputation(&row)
     }
 
     /// The counted outcomes of every worker whose person opted in, by worker id: each its
-    /// person's on every worker of theirs, as [`Store::reputation`] reads it.
-    pub async fn reputations(&self) -> Result<HashMap<String, Reputation>, StoreError> {
+    /// person's on every worker of theirs, as [`Reputations::of`] reads it.
+    pub async fn opted_in(&self) -> Result<HashMap<String, Reputation>, StoreError> {
         let rows = composed::reputation::reputations()
             .query()
-            .fetch_all(&self.read)
+            .fetch_all(&self.store.read)
             .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("worker_id")?, decode_reputation(r)?)))
@@ -224,7 +252,7 @@ impl Store {
 
     /// Every repository's promotion rules, by repository id.
     pub async fn all_promotions(&self) -> Result<HashMap<i64, Vec<Promotion>>, StoreError> {
-        let rows = checked_read!(self, reputation::all_promotions())?;
+        let rows = checked_read!(self.store, reputation::all_promotions())?;
         let mut out: HashMap<i64, Vec<Promotion>> = HashMap::new();
         for (repo_id, level, merged) in rows {
             out.entry(repo_id)
@@ -236,12 +264,12 @@ impl Store {
 
     /// The promotion rules of a repository, by level.
     pub async fn promotions(&self, repo_id: i64) -> Result<Vec<Promotion>, StoreError> {
-        let rows = checked_read!(self, reputation::promotions(repo_id))?;
+        let rows = checked_read!(self.store, reputation::promotions(repo_id))?;
         Ok(decode_rules(rows))
     }
 
     /// Where a worker stands in a repository (for messages; claims decide in their statement).
-    pub async fn trust_progress_of(
+    pub async fn trust_progress(
         &self,
         worker_id: &str,
         repo_id: i64,
@@ -251,7 +279,7 @@ impl Store {
             .query()
             .bind(worker_id)
             .bind(repo_id)
-            .fetch_optional(&self.read)
+            .fetch_optional(&self.store.read)
             .await?
             .ok_or_else(|| StoreError::not_found("worker_not_found", "unknown worker"))?;
         Ok((progress_from(&row, &rules)?, rules))
@@ -269,7 +297,7 @@ impl Store {
             .query()
             .bind(since)
             .bind(repo.unwrap_or(""))
-            .fetch_all(&self.read)
+            .fetch_all(&self.store.read)
             .await?;
         rows.iter()
             .map(|r| {
@@ -296,18 +324,21 @@ impl Store {
         if let Some(rules) = promote {
             Promotion::validate(rules)?;
         }
-        self.write_upsert(|mut tx| async move {
-            let r = async {
-                let (row, created) = tx.upsert_repo_with(input, visibility, actor).await?;
-                if let Some(rules) = promote {
-                    tx.set_promotions(row.id, &row.name, rules, actor).await?;
+        self.store
+            .write_upsert(|mut tx| async move {
+                let r = async {
+                    let (row, created) = tx.upsert_repo_with(input, visibility, actor).await?;
+                    if let Some(rules) = promote {
+                        tx.reputations()
+                            .set_promotions(row.id, &row.name, rules, actor)
+                            .await?;
+                    }
+                    Ok((row, created))
                 }
-                Ok((row, created))
-            }
-            .await;
-            (tx, r)
-        })
-        .await
+                .await;
+                (tx, r)
+            })
+            .await
     }
 
     /// Opt-in of a worker, in its own transaction.
@@ -317,11 +348,15 @@ impl Store {
         reputation: Option<bool>,
         leaderboard: Option<bool>,
     ) -> Result<(), StoreError> {
-        self.write(|mut tx| async move {
-            let r = tx.set_opt_in(worker_id, reputation, leaderboard).await;
-            (tx, r)
-        })
-        .await
+        self.store
+            .write(|mut tx| async move {
+                let r = tx
+                    .reputations()
+                    .set_opt_in(worker_id, reputation, leaderboard)
+                    .await;
+                (tx, r)
+            })
+            .await
     }
 }
 
@@ -354,7 +389,7 @@ mod tests {
                 .await
                 .unwrap();
         }
-        assert_eq!(a.reputation("w_1").await.unwrap().merged, 1);
+        assert_eq!(a.reputations().of("w_1").await.unwrap().merged, 1);
         // A worker's own word is not a merge; a nack and an expiry count as themselves.
         a.write(|mut tx| async move {
             tx.event(
@@ -387,7 +422,7 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(
-            b.reputation("w_1").await.unwrap(),
+            b.reputations().of("w_1").await.unwrap(),
             Reputation::new(1, 1, 1, 1)
         );
         assert_eq!(Reputation::new(1, 1, 1, 1).score, 10 - 4 - 3 - 1);

@@ -262,7 +262,10 @@ pub(super) async fn explain_refusal(
         }),
         Refusal::TierTooHigh { tier, .. } => {
             // In a volunteer's words: the trust they have here, with what they earned.
-            let (progress, rules) = tx.trust_progress(worker_id, task.repo_id).await?;
+            let (progress, rules) = tx
+                .reputations()
+                .trust_progress(worker_id, task.repo_id)
+                .await?;
             let trust_level = progress.effective();
             match progress.rule_for(tier, &rules) {
                 Some(rule) => ClaimRefusal::TierNotYetEarned {

@@ -387,7 +387,9 @@ pub(super) async fn opt_in(
                 .id
         }
     };
-    tx.set_opt_in(&worker_id, Some(on), Some(on)).await?;
+    tx.reputations()
+        .set_opt_in(&worker_id, Some(on), Some(on))
+        .await?;
     ctx.reply(tx, None, &messages::opted_in(ctx.login, on))
         .await
 }
