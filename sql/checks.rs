@@ -4,17 +4,9 @@
 
 use super::Db;
 
-/// Pull request `pr_number` of `repo` has head commit `sha`.
-pub async fn set_head<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo: &str,
-    pr_number: i64,
-    sha: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/checks/set_head.sql", repo, pr_number, sha)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Pull request `pr_number` of `repo` has head commit `sha`.
+    set_head(repo: &str, pr_number: i64, sha: &str) = "../../sql/checks/set_head.sql";
 }
 
 /// How many checks commit `sha` of `repo` keeps.
@@ -29,48 +21,16 @@ pub async fn count<'c>(
     Ok(row.n)
 }
 
-/// Check `check_key` of commit `sha` of `repo` is in `state` at `now` (ms).
-pub async fn record<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo: &str,
-    sha: &str,
-    check_key: &str,
-    state: &str,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/checks/record.sql",
-        repo,
-        sha,
-        check_key,
-        state,
-        now
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Check `check_key` of commit `sha` of `repo` is in `state` at `now` (ms).
+    record(repo: &str, sha: &str, check_key: &str, state: &str, now: i64)
+        = "../../sql/checks/record.sql";
 }
 
-/// Check `check_key` of commit `sha` of `repo`, if kept, is in `state` at `now` (ms).
-pub async fn update<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo: &str,
-    sha: &str,
-    check_key: &str,
-    state: &str,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/checks/update.sql",
-        repo,
-        sha,
-        check_key,
-        state,
-        now
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Check `check_key` of commit `sha` of `repo`, if kept, is in `state` at `now` (ms).
+    update(repo: &str, sha: &str, check_key: &str, state: &str, now: i64)
+        = "../../sql/checks/update.sql";
 }
 
 /// The states of commit `sha`'s checks in `repo`, each once.
@@ -97,15 +57,7 @@ pub async fn tasks_with_head<'c>(
     Ok(rows.into_iter().map(|r| r.task_id).collect())
 }
 
-/// Task `seq`, while in `pr_opened`, shows `artifact` (JSON) from `now` (ms).
-pub async fn set_artifact<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    seq: i64,
-    artifact: &str,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/checks/set_artifact.sql", seq, artifact, now)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Task `seq`, while in `pr_opened`, shows `artifact` (JSON) from `now` (ms).
+    set_artifact(seq: i64, artifact: &str, now: i64) = "../../sql/checks/set_artifact.sql";
 }

@@ -4,41 +4,20 @@
 
 use super::Db;
 
-/// Forgets the blockers outside the pool of task `seq`.
-pub async fn clear_outside<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    seq: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/deps/clear_outside.sql", seq)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Forgets the blockers outside the pool of task `seq`.
+    clear_outside(seq: i64) = "../../sql/deps/clear_outside.sql";
 }
 
-/// Task `seq` waits on `key` outside the pool, its `position`th blocker, holding while
-/// `holds` (1).
-pub async fn add_outside<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    seq: i64,
-    key: &str,
-    position: i64,
-    holds: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/deps/add_outside.sql", seq, key, position, holds)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Task `seq` waits on `key` outside the pool, its `position`th blocker, holding while
+    /// `holds` (1).
+    add_outside(seq: i64, key: &str, position: i64, holds: i64) = "../../sql/deps/add_outside.sql";
 }
 
-/// No blocker outside the pool holds task `seq` any more.
-pub async fn release_outside<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    seq: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/deps/release_outside.sql", seq)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// No blocker outside the pool holds task `seq` any more.
+    release_outside(seq: i64) = "../../sql/deps/release_outside.sql";
 }
 
 /// How many blockers task `seq` has besides `key`.
@@ -53,30 +32,15 @@ pub async fn other_count<'c>(
     Ok(row.n)
 }
 
-/// Task `seq` waits on `key` outside the pool, after its other blockers, holding while
-/// `holds` (1).
-pub async fn keep_outside<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    seq: i64,
-    key: &str,
-    holds: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/deps/keep_outside.sql", seq, key, holds)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Task `seq` waits on `key` outside the pool, after its other blockers, holding while
+    /// `holds` (1).
+    keep_outside(seq: i64, key: &str, holds: i64) = "../../sql/deps/keep_outside.sql";
 }
 
-/// Task `seq` no longer waits on `key` outside the pool.
-pub async fn drop_outside<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    seq: i64,
-    key: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/deps/drop_outside.sql", seq, key)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Task `seq` no longer waits on `key` outside the pool.
+    drop_outside(seq: i64, key: &str) = "../../sql/deps/drop_outside.sql";
 }
 
 /// The tasks that wait on `key` outside the pool and whose hold on it is not `holds` yet.
@@ -91,14 +55,7 @@ pub async fn waiting_on<'c>(
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
-/// The blocker `key` outside the pool holds (`holds` 1) or not (0) every task that waits on it.
-pub async fn set_holds<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    key: &str,
-    holds: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/deps/set_holds.sql", key, holds)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// The blocker `key` outside the pool holds (`holds` 1) or not (0) every task that waits on it.
+    set_holds(key: &str, holds: i64) = "../../sql/deps/set_holds.sql";
 }

@@ -4,39 +4,16 @@
 
 use super::Db;
 
-/// Forgets the flows that expired before `before` (ms), and `worker_id`'s flows under way.
-pub async fn clear_flows<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    before: i64,
-    worker_id: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/device_links/clear_flows.sql", before, worker_id)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Forgets the flows that expired before `before` (ms), and `worker_id`'s flows under way.
+    clear_flows(before: i64, worker_id: &str) = "../../sql/device_links/clear_flows.sql";
 }
 
-/// `worker_id`'s flow `digest`, polled no sooner than every `interval_ms`, made at `now` and
-/// valid until `expires_at` (ms).
-pub async fn start_flow<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    digest: &str,
-    worker_id: &str,
-    interval_ms: i64,
-    now: i64,
-    expires_at: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/device_links/start_flow.sql",
-        digest,
-        worker_id,
-        interval_ms,
-        now,
-        expires_at
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `worker_id`'s flow `digest`, polled no sooner than every `interval_ms`, made at `now` and
+    /// valid until `expires_at` (ms).
+    start_flow(digest: &str, worker_id: &str, interval_ms: i64, now: i64, expires_at: i64)
+        = "../../sql/device_links/start_flow.sql";
 }
 
 /// A poll of `worker_id`'s live, unused flow `digest` at `now` (ms), if its interval has
@@ -76,38 +53,13 @@ pub async fn flow_wait<'c>(
     Ok(row.map(|r| (r.polled_at, r.interval_ms)))
 }
 
-/// `worker_id`'s flow `digest` polls no sooner than every `interval_ms` from now on.
-pub async fn slow_flow<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    digest: &str,
-    worker_id: &str,
-    interval_ms: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/device_links/slow_flow.sql",
-        digest,
-        worker_id,
-        interval_ms
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `worker_id`'s flow `digest` polls no sooner than every `interval_ms` from now on.
+    slow_flow(digest: &str, worker_id: &str, interval_ms: i64)
+        = "../../sql/device_links/slow_flow.sql";
 }
 
-/// Ends `worker_id`'s unused flow `digest` at `now` (ms).
-pub async fn end_flow<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    digest: &str,
-    worker_id: &str,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/device_links/end_flow.sql",
-        digest,
-        worker_id,
-        now
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Ends `worker_id`'s unused flow `digest` at `now` (ms).
+    end_flow(digest: &str, worker_id: &str, now: i64) = "../../sql/device_links/end_flow.sql";
 }

@@ -15,30 +15,15 @@ pub async fn app_repo_named<'c>(
     Ok(row.is_some())
 }
 
-/// The pool's repository `old` is named `new` from `now` (ms) on.
-pub async fn rename_policy<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    old: &str,
-    new: &str,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/identity/rename_policy.sql", old, new, now)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// The pool's repository `old` is named `new` from `now` (ms) on.
+    rename_policy(old: &str, new: &str, now: i64) = "../../sql/identity/rename_policy.sql";
 }
 
-/// `repo`'s clone URL becomes `url` where it was `former`, its former name's default.
-pub async fn follow_clone_url<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo: &str,
-    former: &str,
-    url: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/identity/follow_clone_url.sql", repo, former, url)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `repo`'s clone URL becomes `url` where it was `former`, its former name's default.
+    follow_clone_url(repo: &str, former: &str, url: &str)
+        = "../../sql/identity/follow_clone_url.sql";
 }
 
 /// The task of repository `repo_id` with `key`, if there is one.
@@ -64,104 +49,39 @@ pub async fn issue_of_task<'c>(
     Ok(row.map(|r| r.issue_number))
 }
 
-/// `task_id` moves to repository `repo_id` under `key` at `now` (ms); its area lock stays
-/// only when nobody holds the same area there.
-pub async fn move_task<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    task_id: &str,
-    repo_id: i64,
-    key: &str,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/identity/move_task.sql",
-        task_id,
-        repo_id,
-        key,
-        now
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `task_id` moves to repository `repo_id` under `key` at `now` (ms); its area lock stays
+    /// only when nobody holds the same area there.
+    move_task(task_id: &str, repo_id: i64, key: &str, now: i64)
+        = "../../sql/identity/move_task.sql";
 }
 
-/// The leases of task `task_seq` in repository `from` are counted in repository `to`.
-pub async fn move_leases<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    task_seq: i64,
-    from: i64,
-    to: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/identity/move_leases.sql", task_seq, from, to)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// The leases of task `task_seq` in repository `from` are counted in repository `to`.
+    move_leases(task_seq: i64, from: i64, to: i64) = "../../sql/identity/move_leases.sql";
 }
 
-/// `task_id` is made from issue `issue_number` of `repo` from now on.
-pub async fn move_issue<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    task_id: &str,
-    repo: &str,
-    issue_number: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/identity/move_issue.sql",
-        task_id,
-        repo,
-        issue_number
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `task_id` is made from issue `issue_number` of `repo` from now on.
+    move_issue(task_id: &str, repo: &str, issue_number: i64) = "../../sql/identity/move_issue.sql";
 }
 
-/// The pending rows about issue `number` of `repo` go to issue `to_number` of `to_repo`,
-/// through the installation that serves it.
-pub async fn move_pending_comments<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo: &str,
-    number: i64,
-    to_repo: &str,
-    to_number: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/identity/move_pending_comments.sql",
-        repo,
-        number,
-        to_repo,
-        to_number
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// The pending rows about issue `number` of `repo` go to issue `to_number` of `to_repo`,
+    /// through the installation that serves it.
+    move_pending_comments(repo: &str, number: i64, to_repo: &str, to_number: i64)
+        = "../../sql/identity/move_pending_comments.sql";
 }
 
-/// The pending rows of `repo` go through `installation_id`.
-pub async fn follow_installation<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo: &str,
-    installation_id: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/identity/follow_installation.sql",
-        repo,
-        installation_id
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// The pending rows of `repo` go through `installation_id`.
+    follow_installation(repo: &str, installation_id: i64)
+        = "../../sql/identity/follow_installation.sql";
 }
 
-/// The App's record of `repo` forgets its GitHub id.
-pub async fn forget_github_id<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/identity/forget_github_id.sql", repo)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// The App's record of `repo` forgets its GitHub id.
+    forget_github_id(repo: &str) = "../../sql/identity/forget_github_id.sql";
 }
 
 writes! {

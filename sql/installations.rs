@@ -4,25 +4,11 @@
 
 use super::Db;
 
-/// Installation `id` of `account` (empty: the one known stays), `suspended` (1), seen at
-/// `now` (ms).
-pub async fn keep_installation<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    id: i64,
-    account: &str,
-    suspended: i64,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/installations/keep_installation.sql",
-        id,
-        account,
-        suspended,
-        now
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Installation `id` of `account` (empty: the one known stays), `suspended` (1), seen at
+    /// `now` (ms).
+    keep_installation(id: i64, account: &str, suspended: i64, now: i64)
+        = "../../sql/installations/keep_installation.sql";
 }
 
 /// The repositories `installation_id` reaches.
@@ -36,29 +22,14 @@ pub async fn repos_of<'c>(
     Ok(rows.into_iter().map(|r| r.repo).collect())
 }
 
-/// Forgets installation `id`.
-pub async fn forget_installation<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    id: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/installations/forget_installation.sql", id)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Forgets installation `id`.
+    forget_installation(id: i64) = "../../sql/installations/forget_installation.sql";
 }
 
-/// Forgets the writes of `installation_id`.
-pub async fn forget_write_log<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    installation_id: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/installations/forget_write_log.sql",
-        installation_id
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Forgets the writes of `installation_id`.
+    forget_write_log(installation_id: i64) = "../../sql/installations/forget_write_log.sql";
 }
 
 /// The App's record of `repo`: `Some` with the installation that reaches it (none: the App
@@ -73,48 +44,21 @@ pub async fn installation_of<'c>(
     Ok(row.map(|r| r.installation_id))
 }
 
-/// `repo` (GitHub's `github_id`, kept when `None`) is reached through `installation_id`
-/// from `now` (ms).
-pub async fn attach<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo: &str,
-    github_id: Option<i64>,
-    installation_id: i64,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/installations/attach.sql",
-        repo,
-        github_id,
-        installation_id,
-        now
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `repo` (GitHub's `github_id`, kept when `None`) is reached through `installation_id`
+    /// from `now` (ms).
+    attach(repo: &str, github_id: Option<i64>, installation_id: i64, now: i64)
+        = "../../sql/installations/attach.sql";
 }
 
-/// The App left `repo` at `now` (ms).
-pub async fn detach<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo: &str,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/installations/detach.sql", repo, now)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// The App left `repo` at `now` (ms).
+    detach(repo: &str, now: i64) = "../../sql/installations/detach.sql";
 }
 
-/// Drops the pending rows of `repo` (the App left it).
-pub async fn drop_repo_comments<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/installations/drop_repo_comments.sql", repo)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Drops the pending rows of `repo` (the App left it).
+    drop_repo_comments(repo: &str) = "../../sql/installations/drop_repo_comments.sql";
 }
 
 /// The tasks made from issues of `repo` that nobody took yet.
@@ -128,106 +72,45 @@ pub async fn untaken_issue_tasks<'c>(
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
-/// `repo`'s live figures: `open_prs` open pull requests, `active_leases` active leases.
-pub async fn set_figures<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo: &str,
-    open_prs: i64,
-    active_leases: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/installations/set_figures.sql",
-        repo,
-        open_prs,
-        active_leases
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `repo`'s live figures: `open_prs` open pull requests, `active_leases` active leases.
+    set_figures(repo: &str, open_prs: i64, active_leases: i64)
+        = "../../sql/installations/set_figures.sql";
 }
 
-/// `repo`'s `.github/owp.yml` read at `checked_at` (ms): in force as `config` (JSON; none:
-/// the defaults), with `error` if any.
-pub async fn config_read<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo: &str,
-    config: Option<&str>,
-    error: Option<&str>,
-    checked_at: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/installations/config_read.sql",
-        repo,
-        config,
-        error,
-        checked_at
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `repo`'s `.github/owp.yml` read at `checked_at` (ms): in force as `config` (JSON; none:
+    /// the defaults), with `error` if any.
+    config_read(repo: &str, config: Option<&str>, error: Option<&str>, checked_at: i64)
+        = "../../sql/installations/config_read.sql";
 }
 
-/// `repo`'s `.github/owp.yml` read at `checked_at` (ms) could not be used (`error`).
-pub async fn config_refused<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo: &str,
-    error: Option<&str>,
-    checked_at: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/installations/config_refused.sql",
-        repo,
-        error,
-        checked_at
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `repo`'s `.github/owp.yml` read at `checked_at` (ms) could not be used (`error`).
+    config_refused(repo: &str, error: Option<&str>, checked_at: i64)
+        = "../../sql/installations/config_refused.sql";
 }
 
-/// `repo`'s `.github/owp.yml` is read again at its next delivery or reconciliation.
-pub async fn config_stale<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/installations/config_stale.sql", repo)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `repo`'s `.github/owp.yml` is read again at its next delivery or reconciliation.
+    config_stale(repo: &str) = "../../sql/installations/config_stale.sql";
 }
 
-/// What `repo`'s `.github/owp.yml` sets, as every claim path reads it: the hourly claim cap, the
-/// contract (JSON), the youngest account that may claim (days), the first-timers label, the
-/// cool-down (hours), verified commits (below a trust), the claims one person may hold and the
-/// allowlist (logins joined by commas).
-#[allow(clippy::too_many_arguments)]
-pub async fn settings<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo: &str,
-    claims_per_hour: Option<i64>,
-    contract: Option<&str>,
-    min_account_age_days: i64,
-    first_timers_label: Option<&str>,
-    cooldown_hours: i64,
-    verified_commits: &str,
-    verified_commits_below_trust: Option<i64>,
-    max_claims_per_user: Option<i64>,
-    claim_allowlist: Option<&str>,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/installations/settings.sql",
-        repo,
-        claims_per_hour,
-        contract,
-        min_account_age_days,
-        first_timers_label,
-        cooldown_hours,
-        verified_commits,
-        verified_commits_below_trust,
-        max_claims_per_user,
-        claim_allowlist
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// What `repo`'s `.github/owp.yml` sets, as every claim path reads it: the hourly claim cap,
+    /// the contract (JSON), the youngest account that may claim (days), the first-timers label, the
+    /// cool-down (hours), verified commits (below a trust), the claims one person may hold and the
+    /// allowlist (logins joined by commas).
+    settings(
+        repo: &str,
+        claims_per_hour: Option<i64>,
+        contract: Option<&str>,
+        min_account_age_days: i64,
+        first_timers_label: Option<&str>,
+        cooldown_hours: i64,
+        verified_commits: &str,
+        verified_commits_below_trust: Option<i64>,
+        max_claims_per_user: Option<i64>,
+        claim_allowlist: Option<&str>,
+    ) = "../../sql/installations/settings.sql";
 }

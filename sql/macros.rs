@@ -6,6 +6,7 @@
 macro_rules! writes {
     ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),* $(,)?) = $file:tt;) => {
         $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
         pub async fn $name<'c>(
             db: impl sqlx::Executor<'c, Database = Db>,
             $($arg: $ty),*

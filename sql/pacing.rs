@@ -9,52 +9,21 @@ use super::Db;
 /// the last hour, the oldest of them, when the newest was sent, until when one is in flight)`.
 pub type WriteCounts = (i64, Option<i64>, i64, Option<i64>, Option<i64>, Option<i64>);
 
-/// `installation_id` was limited by GitHub: no request of it before `until` (ms), the
-/// `streak`th limit in a row.
-pub async fn limited<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    installation_id: i64,
-    until: i64,
-    streak: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/pacing/limited.sql",
-        installation_id,
-        until,
-        streak
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `installation_id` was limited by GitHub: no request of it before `until` (ms), the
+    /// `streak`th limit in a row.
+    limited(installation_id: i64, until: i64, streak: i64) = "../../sql/pacing/limited.sql";
 }
 
-/// GitHub asked `installation_id` to wait: no request of it before `until` (ms), or a later
-/// time it was given.
-pub async fn block<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    installation_id: i64,
-    until: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/pacing/block.sql", installation_id, until)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// GitHub asked `installation_id` to wait: no request of it before `until` (ms), or a later
+    /// time it was given.
+    block(installation_id: i64, until: i64) = "../../sql/pacing/block.sql";
 }
 
-/// Forgets `installation_id`'s writes made at or before `before` (ms).
-pub async fn forget_writes<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    installation_id: i64,
-    before: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/pacing/forget_writes.sql",
-        installation_id,
-        before
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Forgets `installation_id`'s writes made at or before `before` (ms).
+    forget_writes(installation_id: i64, before: i64) = "../../sql/pacing/forget_writes.sql";
 }
 
 /// What `installation_id`'s log says of its writes since `minute_ago` and `hour_ago` (ms).
@@ -82,59 +51,22 @@ pub async fn write_counts<'c>(
     ))
 }
 
-/// A write of `installation_id` reserved at `at` (ms), in flight until `in_flight_until`.
-pub async fn take_write<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    installation_id: i64,
-    at: i64,
-    in_flight_until: Option<i64>,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/pacing/take_write.sql",
-        installation_id,
-        at,
-        in_flight_until
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// A write of `installation_id` reserved at `at` (ms), in flight until `in_flight_until`.
+    take_write(installation_id: i64, at: i64, in_flight_until: Option<i64>)
+        = "../../sql/pacing/take_write.sql";
 }
 
-/// `installation_id`'s write reserved at `reserved_at` (ms) was sent at `sent_at` and
-/// answered: it counts from `now` and is no longer in flight.
-pub async fn write_answered<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    installation_id: i64,
-    reserved_at: i64,
-    now: i64,
-    sent_at: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/pacing/write_answered.sql",
-        installation_id,
-        reserved_at,
-        now,
-        sent_at
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `installation_id`'s write reserved at `reserved_at` (ms) was sent at `sent_at` and
+    /// answered: it counts from `now` and is no longer in flight.
+    write_answered(installation_id: i64, reserved_at: i64, now: i64, sent_at: i64)
+        = "../../sql/pacing/write_answered.sql";
 }
 
-/// `installation_id`'s write reserved at `reserved_at` (ms) was never sent.
-pub async fn write_unsent<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    installation_id: i64,
-    reserved_at: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/pacing/write_unsent.sql",
-        installation_id,
-        reserved_at
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `installation_id`'s write reserved at `reserved_at` (ms) was never sent.
+    write_unsent(installation_id: i64, reserved_at: i64) = "../../sql/pacing/write_unsent.sql";
 }
 
 /// Installation `id`'s pause: `(blocked until (ms), limits in a row)`.

@@ -16,81 +16,31 @@ pub async fn login_of_worker<'c>(
     Ok(row.map(|r| r.login))
 }
 
-/// The pool meets the person `account_id`, now named `login`, at `now` (ms).
-pub async fn met<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    account_id: i64,
-    login: &str,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/persons/met.sql", account_id, login, now)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// The pool meets the person `account_id`, now named `login`, at `now` (ms).
+    met(account_id: i64, login: &str, now: i64) = "../../sql/persons/met.sql";
 }
 
-/// What person `account_id`'s record does not hold yet it takes from `worker_id`.
-pub async fn settings_from_worker<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    account_id: i64,
-    worker_id: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/persons/settings_from_worker.sql",
-        account_id,
-        worker_id
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// What person `account_id`'s record does not hold yet it takes from `worker_id`.
+    settings_from_worker(account_id: i64, worker_id: &str)
+        = "../../sql/persons/settings_from_worker.sql";
 }
 
-/// `worker_id`'s leases from before it spoke for anyone are `account_id`'s.
-pub async fn leases_to_person<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    account_id: i64,
-    worker_id: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/persons/leases_to_person.sql",
-        account_id,
-        worker_id
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `worker_id`'s leases from before it spoke for anyone are `account_id`'s.
+    leases_to_person(account_id: i64, worker_id: &str) = "../../sql/persons/leases_to_person.sql";
 }
 
-/// `worker_id`'s give-backs from before it spoke for anyone are `account_id`'s.
-pub async fn nacks_to_person<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    account_id: i64,
-    worker_id: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/persons/nacks_to_person.sql",
-        account_id,
-        worker_id
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `worker_id`'s give-backs from before it spoke for anyone are `account_id`'s.
+    nacks_to_person(account_id: i64, worker_id: &str) = "../../sql/persons/nacks_to_person.sql";
 }
 
-/// `worker_id`'s outcomes from before it spoke for anyone are `account_id`'s.
-pub async fn outcomes_to_person<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    account_id: i64,
-    worker_id: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/persons/outcomes_to_person.sql",
-        account_id,
-        worker_id
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `worker_id`'s outcomes from before it spoke for anyone are `account_id`'s.
+    outcomes_to_person(account_id: i64, worker_id: &str)
+        = "../../sql/persons/outcomes_to_person.sql";
 }
 
 /// The worker `account_id` proved to own, if any.
@@ -104,96 +54,41 @@ pub async fn linked_worker<'c>(
     Ok(row.map(|r| r.worker_id))
 }
 
-/// `account_id`'s link shows `login` (lower case).
-pub async fn link_renamed<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    account_id: i64,
-    login: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/persons/link_renamed.sql", account_id, login)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `account_id`'s link shows `login` (lower case).
+    link_renamed(account_id: i64, login: &str) = "../../sql/persons/link_renamed.sql";
 }
 
-/// `account_id` is named `login` now: its implicit worker and the worker it proved to own
-/// show that login.
-pub async fn workers_renamed<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    account_id: i64,
-    login: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/persons/workers_renamed.sql", account_id, login)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `account_id` is named `login` now: its implicit worker and the worker it proved to own
+    /// show that login.
+    workers_renamed(account_id: i64, login: &str) = "../../sql/persons/workers_renamed.sql";
 }
 
-/// The comment claims of `account_id`'s workers show `login`.
-pub async fn claims_renamed<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    account_id: i64,
-    login: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/persons/claims_renamed.sql", account_id, login)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// The comment claims of `account_id`'s workers show `login`.
+    claims_renamed(account_id: i64, login: &str) = "../../sql/persons/claims_renamed.sql";
 }
 
-/// Person `account_id`'s record shows `login`.
-pub async fn record_renamed<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    account_id: i64,
-    login: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/persons/record_renamed.sql", account_id, login)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Person `account_id`'s record shows `login`.
+    record_renamed(account_id: i64, login: &str) = "../../sql/persons/record_renamed.sql";
 }
 
-/// `account_id`'s age record shows `login`.
-pub async fn account_renamed<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    account_id: i64,
-    login: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/persons/account_renamed.sql", account_id, login)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `account_id`'s age record shows `login`.
+    account_renamed(account_id: i64, login: &str) = "../../sql/persons/account_renamed.sql";
 }
 
-/// `worker_id`'s unused link codes stop working.
-pub async fn clear_link_codes<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    worker_id: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/persons/clear_link_codes.sql", worker_id)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `worker_id`'s unused link codes stop working.
+    clear_link_codes(worker_id: &str) = "../../sql/persons/clear_link_codes.sql";
 }
 
-/// A link code (`code_hash`) for `worker_id`, made at `now` and valid until `expires_at` (ms).
-pub async fn create_link_code<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    code_hash: &str,
-    worker_id: &str,
-    now: i64,
-    expires_at: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/persons/create_link_code.sql",
-        code_hash,
-        worker_id,
-        now,
-        expires_at
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// A link code (`code_hash`) for `worker_id`, made at `now` and valid until `expires_at` (ms).
+    create_link_code(code_hash: &str, worker_id: &str, now: i64, expires_at: i64)
+        = "../../sql/persons/create_link_code.sql";
 }
 
 /// The worker of the unused link code `code_hash`, live at `now` (ms).
@@ -208,22 +103,9 @@ pub async fn link_code_worker<'c>(
     Ok(row.map(|r| r.worker_id))
 }
 
-/// The link code `code_hash` was used at `now` (ms) by `login`.
-pub async fn link_code_used<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    code_hash: &str,
-    now: i64,
-    login: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/persons/link_code_used.sql",
-        code_hash,
-        now,
-        login
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// The link code `code_hash` was used at `now` (ms) by `login`.
+    link_code_used(code_hash: &str, now: i64, login: &str) = "../../sql/persons/link_code_used.sql";
 }
 
 /// `worker_id`'s link: `(account, the login it was made for)`.
@@ -253,70 +135,25 @@ pub async fn other_linked_worker<'c>(
     Ok(row.map(|r| r.worker_id))
 }
 
-/// The workers other than `worker_id` that `account_id` proved to own speak for nobody now.
-pub async fn unlink_others<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    account_id: i64,
-    worker_id: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/persons/unlink_others.sql", account_id, worker_id)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// The workers other than `worker_id` that `account_id` proved to own speak for nobody now.
+    unlink_others(account_id: i64, worker_id: &str) = "../../sql/persons/unlink_others.sql";
 }
 
-/// Forgets `account_id`'s links to workers other than `worker_id`.
-pub async fn forget_other_links<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    account_id: i64,
-    worker_id: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/persons/forget_other_links.sql",
-        account_id,
-        worker_id
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Forgets `account_id`'s links to workers other than `worker_id`.
+    forget_other_links(account_id: i64, worker_id: &str)
+        = "../../sql/persons/forget_other_links.sql";
 }
 
-/// `worker_id` is linked to `account_id` (`login`, lower case) from `now` (ms).
-pub async fn link<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    worker_id: &str,
-    account_id: i64,
-    login: &str,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/persons/link.sql",
-        worker_id,
-        account_id,
-        login,
-        now
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `worker_id` is linked to `account_id` (`login`, lower case) from `now` (ms).
+    link(worker_id: &str, account_id: i64, login: &str, now: i64) = "../../sql/persons/link.sql";
 }
 
-/// `worker_id` speaks for `account_id`, named `login`.
-pub async fn speaks_for<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    worker_id: &str,
-    account_id: i64,
-    login: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/persons/speaks_for.sql",
-        worker_id,
-        account_id,
-        login
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `worker_id` speaks for `account_id`, named `login`.
+    speaks_for(worker_id: &str, account_id: i64, login: &str) = "../../sql/persons/speaks_for.sql";
 }
 
 /// `worker_id`'s live leases, by task: `(task, lease, points, repository)`.
@@ -333,58 +170,23 @@ pub async fn live_leases_of<'c>(
         .collect())
 }
 
-/// `lease_id` is `worker_id`'s.
-pub async fn lease_to_worker<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    lease_id: &str,
-    worker_id: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/persons/lease_to_worker.sql", lease_id, worker_id)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `lease_id` is `worker_id`'s.
+    lease_to_worker(lease_id: &str, worker_id: &str) = "../../sql/persons/lease_to_worker.sql";
 }
 
-/// `task_id`, held by `lease_id`, is `worker_id`'s.
-pub async fn task_to_worker<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    task_id: &str,
-    lease_id: &str,
-    worker_id: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/persons/task_to_worker.sql",
-        task_id,
-        lease_id,
-        worker_id
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `task_id`, held by `lease_id`, is `worker_id`'s.
+    task_to_worker(task_id: &str, lease_id: &str, worker_id: &str)
+        = "../../sql/persons/task_to_worker.sql";
 }
 
-/// `task_id`'s comment claim by `from` is `to`'s.
-pub async fn claim_to_worker<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    task_id: &str,
-    from: &str,
-    to: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/persons/claim_to_worker.sql", task_id, from, to)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `task_id`'s comment claim by `from` is `to`'s.
+    claim_to_worker(task_id: &str, from: &str, to: &str) = "../../sql/persons/claim_to_worker.sql";
 }
 
-/// `worker_id`'s load grows by `tasks` and `points` (or shrinks, by negative ones).
-pub async fn load_moved<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    worker_id: &str,
-    tasks: i64,
-    points: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/persons/load_moved.sql", worker_id, tasks, points)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `worker_id`'s load grows by `tasks` and `points` (or shrinks, by negative ones).
+    load_moved(worker_id: &str, tasks: i64, points: i64) = "../../sql/persons/load_moved.sql";
 }

@@ -69,15 +69,9 @@ pub async fn expire<'c>(db: impl sqlx::Executor<'c, Database = Db>, now: i64) ->
     Ok(done.rows_affected())
 }
 
-/// Proposal `id`'s end has its audit event.
-pub async fn recorded<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    id: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/proposals/recorded.sql", id)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Proposal `id`'s end has its audit event.
+    recorded(id: &str) = "../../sql/proposals/recorded.sql";
 }
 
 /// Proposal `id` as its proposer is told of its end: `(login, state, reason, worker id,
@@ -243,30 +237,14 @@ pub async fn open_in_repo<'c>(
         .collect())
 }
 
-/// Proposal `id`, open at `now` (ms), ends then as `state` for `reason`.
-pub async fn end<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    state: &str,
-    now: i64,
-    reason: Option<&str>,
-    id: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/proposals/end.sql", state, now, reason, id)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Proposal `id`, open at `now` (ms), ends then as `state` for `reason`.
+    end(state: &str, now: i64, reason: Option<&str>, id: &str) = "../../sql/proposals/end.sql";
 }
 
-/// Proposal `id`, open at `now` (ms), is approved then.
-pub async fn approve<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    now: i64,
-    id: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/proposals/approve.sql", now, id)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Proposal `id`, open at `now` (ms), is approved then.
+    approve(now: i64, id: &str) = "../../sql/proposals/approve.sql";
 }
 
 /// Why a proposal for task `seq` wrote nothing: the task's status, and how many proposals open
@@ -314,22 +292,9 @@ pub async fn twice<'c>(
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
-/// The open proposals of worker `worker_id` become person `proposer`'s, whose login is `login`.
-pub async fn to_person<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    proposer: &str,
-    login: &str,
-    worker_id: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/proposals/to_person.sql",
-        proposer,
-        login,
-        worker_id
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// The open proposals of worker `worker_id` become person `proposer`'s, whose login is `login`.
+    to_person(proposer: &str, login: &str, worker_id: &str) = "../../sql/proposals/to_person.sql";
 }
 
 /// The tasks of person `proposer`'s open or approved proposals made through another worker than
@@ -345,14 +310,7 @@ pub async fn moved<'c>(
     Ok(rows.into_iter().map(|r| r.task_id).collect())
 }
 
-/// Person `proposer`'s open and approved proposals move to worker `worker_id`.
-pub async fn move_to<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    worker_id: &str,
-    proposer: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/proposals/move.sql", worker_id, proposer)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Person `proposer`'s open and approved proposals move to worker `worker_id`.
+    move_to(worker_id: &str, proposer: &str) = "../../sql/proposals/move.sql";
 }

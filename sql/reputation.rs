@@ -28,50 +28,19 @@ pub async fn all_promotions<'c>(
         .collect())
 }
 
-/// Worker `id` opts in or out (1 or 0) of `reputation` and the `leaderboard` (none:
-/// unchanged).
-pub async fn opt_in<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    id: &str,
-    reputation: Option<i64>,
-    leaderboard: Option<i64>,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/reputation/opt_in.sql",
-        id,
-        reputation,
-        leaderboard
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Worker `id` opts in or out (1 or 0) of `reputation` and the `leaderboard` (none:
+    /// unchanged).
+    opt_in(id: &str, reputation: Option<i64>, leaderboard: Option<i64>)
+        = "../../sql/reputation/opt_in.sql";
 }
 
-/// Forgets repository `repo_id`'s promotion rules.
-pub async fn clear_promotions<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo_id: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/reputation/clear_promotions.sql", repo_id)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Forgets repository `repo_id`'s promotion rules.
+    clear_promotions(repo_id: i64) = "../../sql/reputation/clear_promotions.sql";
 }
 
-/// Repository `repo_id` promotes to trust `level` after `merged` merged pull requests.
-pub async fn add_promotion<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo_id: i64,
-    level: i64,
-    merged: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/reputation/add_promotion.sql",
-        repo_id,
-        level,
-        merged
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Repository `repo_id` promotes to trust `level` after `merged` merged pull requests.
+    add_promotion(repo_id: i64, level: i64, merged: i64) = "../../sql/reputation/add_promotion.sql";
 }

@@ -45,121 +45,45 @@ pub async fn listed<'c>(
         .collect())
 }
 
-/// Reviewer `key` of repository `repo_id` is no longer listed.
-pub async fn unlist<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo_id: i64,
-    key: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/reviewers/unlist.sql", repo_id, key)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Reviewer `key` of repository `repo_id` is no longer listed.
+    unlist(repo_id: i64, key: &str) = "../../sql/reviewers/unlist.sql";
 }
 
-/// Reviewer `from` (its key) of repository `repo_id` is listed as `login` under `key`,
-/// `capacity` at once, resolved to `account_id`.
-pub async fn relist<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo_id: i64,
-    from: &str,
-    key: &str,
-    login: &str,
-    capacity: i64,
-    account_id: Option<i64>,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/reviewers/relist.sql",
-        repo_id,
-        from,
-        key,
-        login,
-        capacity,
-        account_id
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Reviewer `from` (its key) of repository `repo_id` is listed as `login` under `key`,
+    /// `capacity` at once, resolved to `account_id`.
+    relist(repo_id: i64, from: &str, key: &str, login: &str, capacity: i64, account_id: Option<i64>)
+        = "../../sql/reviewers/relist.sql";
 }
 
-/// Repository `repo_id` lists reviewer `login` (`key`), `capacity` at once, resolved to
-/// `account_id`.
-pub async fn list<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo_id: i64,
-    key: &str,
-    login: &str,
-    capacity: i64,
-    account_id: Option<i64>,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/reviewers/list.sql",
-        repo_id,
-        key,
-        login,
-        capacity,
-        account_id
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Repository `repo_id` lists reviewer `login` (`key`), `capacity` at once, resolved to
+    /// `account_id`.
+    list(repo_id: i64, key: &str, login: &str, capacity: i64, account_id: Option<i64>)
+        = "../../sql/reviewers/list.sql";
 }
 
-/// Repository `repo_id` has `reviewers` reviewers.
-pub async fn count<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo_id: i64,
-    reviewers: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/reviewers/count.sql", repo_id, reviewers)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Repository `repo_id` has `reviewers` reviewers.
+    count(repo_id: i64, reviewers: i64) = "../../sql/reviewers/count.sql";
 }
 
-/// Repository `repo_id`'s reviewer `key`, not resolved yet, is `account_id`, unless another
-/// of its reviewers is.
-pub async fn resolve<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo_id: i64,
-    key: &str,
-    account_id: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/reviewers/resolve.sql", repo_id, key, account_id)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Repository `repo_id`'s reviewer `key`, not resolved yet, is `account_id`, unless another
+    /// of its reviewers is.
+    resolve(repo_id: i64, key: &str, account_id: i64) = "../../sql/reviewers/resolve.sql";
 }
 
-/// GitHub names `account_id` `login` now: the reviewers resolved to it show that login.
-pub async fn account_renamed<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    account_id: i64,
-    login: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/reviewers/account_renamed.sql", account_id, login)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// GitHub names `account_id` `login` now: the reviewers resolved to it show that login.
+    account_renamed(account_id: i64, login: &str) = "../../sql/reviewers/account_renamed.sql";
 }
 
-/// GitHub names `account_id` `login` now (`key`): a reviewer listed by that login and not
-/// resolved yet is that account, unless another reviewer of the repository is.
-pub async fn account_seen<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    account_id: i64,
-    login: &str,
-    key: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/reviewers/account_seen.sql",
-        account_id,
-        login,
-        key
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// GitHub names `account_id` `login` now (`key`): a reviewer listed by that login and not
+    /// resolved yet is that account, unless another reviewer of the repository is.
+    account_seen(account_id: i64, login: &str, key: &str) = "../../sql/reviewers/account_seen.sql";
 }
 
 /// The listed reviewers of `repo` whose login names no account the App has found yet.
@@ -173,53 +97,21 @@ pub async fn unresolved_of<'c>(
     Ok(rows.into_iter().map(|r| r.login).collect())
 }
 
-/// Reviewer `key` of repository `repo_id` is away until `until` (ms), or back (`None`).
-pub async fn away<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo_id: i64,
-    key: &str,
-    until: Option<i64>,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/reviewers/away.sql", repo_id, key, until)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Reviewer `key` of repository `repo_id` is away until `until` (ms), or back (`None`).
+    away(repo_id: i64, key: &str, until: Option<i64>) = "../../sql/reviewers/away.sql";
 }
 
-/// The pull request of task `task_seq` of repository `repo_id` is reviewed by `reviewer`
-/// (lower case; `reviewer_id`) from `now` (ms) on.
-pub async fn review<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    task_seq: i64,
-    repo_id: i64,
-    reviewer: &str,
-    reviewer_id: Option<i64>,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/reviewers/review.sql",
-        task_seq,
-        repo_id,
-        reviewer,
-        reviewer_id,
-        now
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// The pull request of task `task_seq` of repository `repo_id` is reviewed by `reviewer`
+    /// (lower case; `reviewer_id`) from `now` (ms) on.
+    review(task_seq: i64, repo_id: i64, reviewer: &str, reviewer_id: Option<i64>, now: i64)
+        = "../../sql/reviewers/review.sql";
 }
 
-/// Reviewer `key` of repository `repo_id` was last assigned at `now` (ms).
-pub async fn assigned<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo_id: i64,
-    key: &str,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/reviewers/assigned.sql", repo_id, key, now)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Reviewer `key` of repository `repo_id` was last assigned at `now` (ms).
+    assigned(repo_id: i64, key: &str, now: i64) = "../../sql/reviewers/assigned.sql";
 }
 
 /// The reviewer of task `task_seq` while its review is open: `(account id, login shown)`.

@@ -90,40 +90,22 @@ pub async fn installed_repos<'c>(
         .collect())
 }
 
-/// Forgets the sign-ins that expired before `before` (ms).
-pub async fn sweep_flows<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    before: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/signin/sweep_flows.sql", before)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Forgets the sign-ins that expired before `before` (ms).
+    sweep_flows(before: i64) = "../../sql/signin/sweep_flows.sql";
 }
 
-/// A sign-in under way: `kind` `web` (with its PKCE `verifier`) or `device` (polled no sooner
-/// than every `interval_ms`), made at `now` and valid until `expires_at` (ms).
-pub async fn start_flow<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    digest: &str,
-    kind: &str,
-    verifier: Option<&str>,
-    interval_ms: i64,
-    now: i64,
-    expires_at: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/signin/start_flow.sql",
-        digest,
-        kind,
-        verifier,
-        interval_ms,
-        now,
-        expires_at
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// A sign-in under way: `kind` `web` (with its PKCE `verifier`) or `device` (polled no sooner
+    /// than every `interval_ms`), made at `now` and valid until `expires_at` (ms).
+    start_flow(
+        digest: &str,
+        kind: &str,
+        verifier: Option<&str>,
+        interval_ms: i64,
+        now: i64,
+        expires_at: i64,
+    ) = "../../sql/signin/start_flow.sql";
 }
 
 /// Takes the live, unused web sign-in `digest` at `now` (ms), once: `Some` (its verifier, if
@@ -164,162 +146,68 @@ pub async fn device_flow_wait<'c>(
     Ok(row.map(|r| (r.polled_at, r.interval_ms)))
 }
 
-/// The device flow `digest` polls no sooner than every `interval_ms` from now on.
-pub async fn slow_device_flow<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    digest: &str,
-    interval_ms: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/signin/slow_device_flow.sql", digest, interval_ms)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// The device flow `digest` polls no sooner than every `interval_ms` from now on.
+    slow_device_flow(digest: &str, interval_ms: i64) = "../../sql/signin/slow_device_flow.sql";
 }
 
-/// Ends the unused sign-in `digest` at `now` (ms).
-pub async fn finish_flow<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    digest: &str,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/signin/finish_flow.sql", digest, now)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Ends the unused sign-in `digest` at `now` (ms).
+    finish_flow(digest: &str, now: i64) = "../../sql/signin/finish_flow.sql";
 }
 
-/// Forgets the sessions and tokens that expired before `before` (ms).
-pub async fn sweep_sessions<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    before: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/signin/sweep_sessions.sql", before)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Forgets the sessions and tokens that expired before `before` (ms).
+    sweep_sessions(before: i64) = "../../sql/signin/sweep_sessions.sql";
 }
 
-/// A session or token of kind `kind` (`admin`, `web`, `token`), made at `now` and valid until
-/// `expires_at` (ms).
-#[allow(clippy::too_many_arguments)]
-pub async fn create_session<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    digest: &str,
-    kind: &str,
-    login: Option<&str>,
-    github_id: Option<i64>,
-    csrf: Option<&str>,
-    now: i64,
-    expires_at: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/signin/create_session.sql",
-        digest,
-        kind,
-        login,
-        github_id,
-        csrf,
-        now,
-        expires_at
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// A session or token of kind `kind` (`admin`, `web`, `token`), made at `now` and valid until
+    /// `expires_at` (ms).
+    create_session(
+        digest: &str,
+        kind: &str,
+        login: Option<&str>,
+        github_id: Option<i64>,
+        csrf: Option<&str>,
+        now: i64,
+        expires_at: i64,
+    ) = "../../sql/signin/create_session.sql";
 }
 
-/// Ends the session (or token) `digest` at `now` (ms), unless it was ended already.
-pub async fn end_session<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    digest: &str,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/signin/end_session.sql", digest, now)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Ends the session (or token) `digest` at `now` (ms), unless it was ended already.
+    end_session(digest: &str, now: i64) = "../../sql/signin/end_session.sql";
 }
 
-/// Ends every live session and token of `login` (any case) at `now` (ms).
-pub async fn revoke_login<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    login: &str,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/signin/revoke_login.sql", login, now)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Ends every live session and token of `login` (any case) at `now` (ms).
+    revoke_login(login: &str, now: i64) = "../../sql/signin/revoke_login.sql";
 }
 
-/// Forgets what GitHub said `login` (any case) may do.
-pub async fn forget_permissions_of<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    login: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/signin/forget_permissions_of.sql", login)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Forgets what GitHub said `login` (any case) may do.
+    forget_permissions_of(login: &str) = "../../sql/signin/forget_permissions_of.sql";
 }
 
-/// Forgets the sign-in list of `login` (any case).
-pub async fn forget_repos_of<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    login: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/signin/forget_repos_of.sql", login)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Forgets the sign-in list of `login` (any case).
+    forget_repos_of(login: &str) = "../../sql/signin/forget_repos_of.sql";
 }
 
-/// What GitHub said `login` may do on `repo` (`permission`), at `now` (ms).
-pub async fn save_permission<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    login: &str,
-    repo: &str,
-    permission: &str,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/signin/save_permission.sql",
-        login,
-        repo,
-        permission,
-        now
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// What GitHub said `login` may do on `repo` (`permission`), at `now` (ms).
+    save_permission(login: &str, repo: &str, permission: &str, now: i64)
+        = "../../sql/signin/save_permission.sql";
 }
 
-/// Empties the sign-in list of `login` (lower-case).
-pub async fn clear_repos<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    login: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/signin/clear_repos.sql", login)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Empties the sign-in list of `login` (lower-case).
+    clear_repos(login: &str) = "../../sql/signin/clear_repos.sql";
 }
 
-/// `repo` on the sign-in list of `login` (lower-case) with `permission`, at `now` (ms).
-pub async fn list_repo<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    login: &str,
-    repo: &str,
-    permission: &str,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/signin/list_repo.sql",
-        login,
-        repo,
-        permission,
-        now
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `repo` on the sign-in list of `login` (lower-case) with `permission`, at `now` (ms).
+    list_repo(login: &str, repo: &str, permission: &str, now: i64)
+        = "../../sql/signin/list_repo.sql";
 }

@@ -16,78 +16,40 @@ pub async fn by_key<'c>(
     Ok(row.map(|r| (r.id, r.extensions)))
 }
 
-/// Task `id` imported again at `now` (ms); a task in flight keeps its lock on its area.
-#[allow(clippy::too_many_arguments)]
-pub async fn update<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    id: &str,
-    title: &str,
-    description: &str,
-    estimate_points: i64,
-    priority: i64,
-    skill_set_id: i64,
-    area: Option<&str>,
-    tier: i64,
-    now: i64,
-    extensions: &str,
-    requires: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/tasks/update.sql",
-        id,
-        title,
-        description,
-        estimate_points,
-        priority,
-        skill_set_id,
-        area,
-        tier,
-        now,
-        extensions,
-        requires
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Task `id` imported again at `now` (ms); a task in flight keeps its lock on its area.
+    update(
+        id: &str,
+        title: &str,
+        description: &str,
+        estimate_points: i64,
+        priority: i64,
+        skill_set_id: i64,
+        area: Option<&str>,
+        tier: i64,
+        now: i64,
+        extensions: &str,
+        requires: &str,
+    ) = "../../sql/tasks/update.sql";
 }
 
-/// Task `id` of repository `repo_id`, `key`, made ready at `now` (ms).
-#[allow(clippy::too_many_arguments)]
-pub async fn create<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    id: &str,
-    repo_id: i64,
-    key: Option<&str>,
-    title: &str,
-    description: &str,
-    estimate_points: i64,
-    priority: i64,
-    skill_set_id: i64,
-    area: Option<&str>,
-    tier: i64,
-    extensions: &str,
-    now: i64,
-    requires: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/tasks/create.sql",
-        id,
-        repo_id,
-        key,
-        title,
-        description,
-        estimate_points,
-        priority,
-        skill_set_id,
-        area,
-        tier,
-        extensions,
-        now,
-        requires
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Task `id` of repository `repo_id`, `key`, made ready at `now` (ms).
+    create(
+        id: &str,
+        repo_id: i64,
+        key: Option<&str>,
+        title: &str,
+        description: &str,
+        estimate_points: i64,
+        priority: i64,
+        skill_set_id: i64,
+        area: Option<&str>,
+        tier: i64,
+        extensions: &str,
+        now: i64,
+        requires: &str,
+    ) = "../../sql/tasks/create.sql";
 }
 
 /// Repository `repo_id`'s dependencies between its own tasks, as stored: `(key, blocker's
@@ -122,46 +84,20 @@ pub async fn seq_of<'c>(db: impl sqlx::Executor<'c, Database = Db>, id: &str) ->
     Ok(row.seq)
 }
 
-/// Forgets which tasks of the pool task `seq` waits on.
-pub async fn clear_blockers<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    seq: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/tasks/clear_blockers.sql", seq)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Forgets which tasks of the pool task `seq` waits on.
+    clear_blockers(seq: i64) = "../../sql/tasks/clear_blockers.sql";
 }
 
-/// Task `seq` waits on the task of `key` of repository `repo_id`, its `position`th blocker.
-pub async fn add_blocker<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    seq: i64,
-    key: &str,
-    position: i64,
-    repo_id: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/tasks/add_blocker.sql",
-        seq,
-        key,
-        position,
-        repo_id
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Task `seq` waits on the task of `key` of repository `repo_id`, its `position`th blocker.
+    add_blocker(seq: i64, key: &str, position: i64, repo_id: i64)
+        = "../../sql/tasks/add_blocker.sql";
 }
 
-/// The skill set `skills` (canonical), made if new.
-pub async fn keep_skill_set<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    skills: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/tasks/keep_skill_set.sql", skills)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// The skill set `skills` (canonical), made if new.
+    keep_skill_set(skills: &str) = "../../sql/tasks/keep_skill_set.sql";
 }
 
 /// The id of skill set `skills`.
@@ -175,16 +111,9 @@ pub async fn skill_set<'c>(
     Ok(row.id)
 }
 
-/// `skill` is one of skill set `id`'s.
-pub async fn skill_set_member<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    id: i64,
-    skill: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/tasks/skill_set_member.sql", id, skill)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `skill` is one of skill set `id`'s.
+    skill_set_member(id: i64, skill: &str) = "../../sql/tasks/skill_set_member.sql";
 }
 
 /// The tasks of repository `repo_id` nobody works on yet (ready or blocked), oldest first.

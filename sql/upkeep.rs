@@ -4,109 +4,41 @@
 
 use super::Db;
 
-/// `runner` takes `slot` (its scheduled instant) of job `name` at `now` (ms), unless another
-/// did.
-pub async fn take_job_slot<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    name: &str,
-    slot: i64,
-    runner: &str,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/upkeep/take_job_slot.sql",
-        name,
-        slot,
-        runner,
-        now
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `runner` takes `slot` (its scheduled instant) of job `name` at `now` (ms), unless another
+    /// did.
+    take_job_slot(name: &str, slot: i64, runner: &str, now: i64)
+        = "../../sql/upkeep/take_job_slot.sql";
 }
 
-/// `slot` of job `name` ended at `now` (ms) with `outcome`.
-pub async fn finish_job_slot<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    name: &str,
-    slot: i64,
-    now: i64,
-    outcome: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/upkeep/finish_job_slot.sql",
-        name,
-        slot,
-        now,
-        outcome
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `slot` of job `name` ended at `now` (ms) with `outcome`.
+    finish_job_slot(name: &str, slot: i64, now: i64, outcome: &str)
+        = "../../sql/upkeep/finish_job_slot.sql";
 }
 
-/// Forgets the job slots started before `before` (ms).
-pub async fn sweep_job_runs<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    before: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/upkeep/sweep_job_runs.sql", before)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Forgets the job slots started before `before` (ms).
+    sweep_job_runs(before: i64) = "../../sql/upkeep/sweep_job_runs.sql";
 }
 
-/// GitHub's answer to `path` at `now` (ms): its `etag`, `body` and `next_page`.
-pub async fn save_etag<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    path: &str,
-    etag: &str,
-    body: &str,
-    next_page: Option<&str>,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/upkeep/save_etag.sql",
-        path,
-        etag,
-        body,
-        next_page,
-        now
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// GitHub's answer to `path` at `now` (ms): its `etag`, `body` and `next_page`.
+    save_etag(path: &str, etag: &str, body: &str, next_page: Option<&str>, now: i64)
+        = "../../sql/upkeep/save_etag.sql";
 }
 
-/// Forgets GitHub's answers kept since before `before` (ms).
-pub async fn sweep_etags<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    before: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/upkeep/sweep_etags.sql", before)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Forgets GitHub's answers kept since before `before` (ms).
+    sweep_etags(before: i64) = "../../sql/upkeep/sweep_etags.sql";
 }
 
-/// Gives back every outbox row `runner` claimed.
-pub async fn release_outbox<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    runner: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/upkeep/release_outbox.sql", runner)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Gives back every outbox row `runner` claimed.
+    release_outbox(runner: &str) = "../../sql/upkeep/release_outbox.sql";
 }
 
-/// Gives back every delivery `runner` claimed.
-pub async fn release_deliveries<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    runner: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/upkeep/release_deliveries.sql", runner)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Gives back every delivery `runner` claimed.
+    release_deliveries(runner: &str) = "../../sql/upkeep/release_deliveries.sql";
 }

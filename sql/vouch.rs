@@ -109,17 +109,9 @@ pub async fn errors_of<'c>(
     Ok(rows.into_iter().map(|r| r.error).collect())
 }
 
-/// `repo`'s `vouch.trust` and `vouch.required` (1 or 0).
-pub async fn set_settings<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo: &str,
-    trust: i64,
-    required: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/vouch/set_settings.sql", repo, trust, required)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `repo`'s `vouch.trust` and `vouch.required` (1 or 0).
+    set_settings(repo: &str, trust: i64, required: i64) = "../../sql/vouch/set_settings.sql";
 }
 
 /// The lists repository `repo_id` reads, by origin.
@@ -133,29 +125,15 @@ pub async fn origins<'c>(
     Ok(rows.into_iter().map(|r| r.origin).collect())
 }
 
-/// Forgets list `origin` of repository `repo_id`.
-pub async fn forget_list<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo_id: i64,
-    origin: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/vouch/forget_list.sql", repo_id, origin)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Forgets list `origin` of repository `repo_id`.
+    forget_list(repo_id: i64, origin: &str) = "../../sql/vouch/forget_list.sql";
 }
 
-/// Forgets the entries list `origin` of repository `repo_id` gave (a maintainer's commands
-/// stay).
-pub async fn forget_list_entries<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo_id: i64,
-    origin: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/vouch/forget_list_entries.sql", repo_id, origin)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Forgets the entries list `origin` of repository `repo_id` gave (a maintainer's commands
+    /// stay).
+    forget_list_entries(repo_id: i64, origin: &str) = "../../sql/vouch/forget_list_entries.sql";
 }
 
 /// What list `origin` of repository `repo_id` last was: `(digest, error)`.
@@ -170,16 +148,9 @@ pub async fn list_read<'c>(
     Ok(row.map(|r| (r.digest, r.error)))
 }
 
-/// List `origin` of repository `repo_id`, which GitHub never answered for.
-pub async fn list_unanswered<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo_id: i64,
-    origin: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/vouch/list_unanswered.sql", repo_id, origin)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// List `origin` of repository `repo_id`, which GitHub never answered for.
+    list_unanswered(repo_id: i64, origin: &str) = "../../sql/vouch/list_unanswered.sql";
 }
 
 /// The logins of list `origin` (`source`) of repository `repo_id` resolved to an account,
@@ -201,151 +172,71 @@ pub async fn resolved_logins<'c>(
     Ok(rows.into_iter().map(|r| (r.login, r.account_id)).collect())
 }
 
-/// Forgets the entries of list `origin` (`source`) of repository `repo_id`.
-pub async fn clear_entries<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo_id: i64,
-    source: &str,
-    origin: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/vouch/clear_entries.sql", repo_id, source, origin)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Forgets the entries of list `origin` (`source`) of repository `repo_id`.
+    clear_entries(repo_id: i64, source: &str, origin: &str) = "../../sql/vouch/clear_entries.sql";
 }
 
-/// `login` on list `origin` (`source`) of repository `repo_id`: `vouched` or `denounced`
-/// (1), with `details`, at `now` (ms), resolved to `account_id` if it was.
-#[allow(clippy::too_many_arguments)]
-pub async fn add_entry<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo_id: i64,
-    source: &str,
-    origin: &str,
-    login: &str,
-    vouched: i64,
-    denounced: i64,
-    details: Option<&str>,
-    now: i64,
-    account_id: Option<i64>,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/vouch/add_entry.sql",
-        repo_id,
-        source,
-        origin,
-        login,
-        vouched,
-        denounced,
-        details,
-        now,
-        account_id
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `login` on list `origin` (`source`) of repository `repo_id`: `vouched` or `denounced`
+    /// (1), with `details`, at `now` (ms), resolved to `account_id` if it was.
+    add_entry(
+        repo_id: i64,
+        source: &str,
+        origin: &str,
+        login: &str,
+        vouched: i64,
+        denounced: i64,
+        details: Option<&str>,
+        now: i64,
+        account_id: Option<i64>,
+    ) = "../../sql/vouch/add_entry.sql";
 }
 
-/// List `origin` of repository `repo_id` read at `now` (ms): found at `path` (none: no
-/// file), with `error`, its applied entries' `digest`.
-pub async fn keep_list<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo_id: i64,
-    origin: &str,
-    path: Option<&str>,
-    error: Option<&str>,
-    now: i64,
-    digest: Option<&str>,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/vouch/keep_list.sql",
-        repo_id,
-        origin,
-        path,
-        error,
-        now,
-        digest
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// List `origin` of repository `repo_id` read at `now` (ms): found at `path` (none: no
+    /// file), with `error`, its applied entries' `digest`.
+    keep_list(
+        repo_id: i64,
+        origin: &str,
+        path: Option<&str>,
+        error: Option<&str>,
+        now: i64,
+        digest: Option<&str>,
+    ) = "../../sql/vouch/keep_list.sql";
 }
 
-/// Repository `repo_id`'s entries of `login` not resolved yet name `account_id`.
-pub async fn resolve_in_repo<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo_id: i64,
-    login: &str,
-    account_id: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/vouch/resolve_in_repo.sql",
-        repo_id,
-        login,
-        account_id
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Repository `repo_id`'s entries of `login` not resolved yet name `account_id`.
+    resolve_in_repo(repo_id: i64, login: &str, account_id: i64)
+        = "../../sql/vouch/resolve_in_repo.sql";
 }
 
-/// Every entry of `login` not resolved yet names `account_id`.
-pub async fn resolve_everywhere<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    login: &str,
-    account_id: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/vouch/resolve_everywhere.sql", login, account_id)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Every entry of `login` not resolved yet names `account_id`.
+    resolve_everywhere(login: &str, account_id: i64) = "../../sql/vouch/resolve_everywhere.sql";
 }
 
-/// `repo` is closed to all but maintainers while a list it reads was never read or is not
-/// valid.
-pub async fn update_closed<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/vouch/update_closed.sql", repo)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// `repo` is closed to all but maintainers while a list it reads was never read or is not
+    /// valid.
+    update_closed(repo: &str) = "../../sql/vouch/update_closed.sql";
 }
 
-/// A maintainer's `/owp unvouch` of `login` in repository `repo_id`.
-pub async fn unvouch<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo_id: i64,
-    login: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/vouch/unvouch.sql", repo_id, login)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// A maintainer's `/owp unvouch` of `login` in repository `repo_id`.
+    unvouch(repo_id: i64, login: &str) = "../../sql/vouch/unvouch.sql";
 }
 
-/// A maintainer's `/owp vouch` (`vouched` 1) or `/owp denounce` (`denounced` 1, for
-/// `details`) of `login` in repository `repo_id`, at `now` (ms).
-pub async fn command_entry<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    repo_id: i64,
-    login: &str,
-    vouched: i64,
-    denounced: i64,
-    details: Option<&str>,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/vouch/command_entry.sql",
-        repo_id,
-        login,
-        vouched,
-        denounced,
-        details,
-        now
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// A maintainer's `/owp vouch` (`vouched` 1) or `/owp denounce` (`denounced` 1, for
+    /// `details`) of `login` in repository `repo_id`, at `now` (ms).
+    command_entry(
+        repo_id: i64,
+        login: &str,
+        vouched: i64,
+        denounced: i64,
+        details: Option<&str>,
+        now: i64,
+    ) = "../../sql/vouch/command_entry.sql";
 }

@@ -4,43 +4,23 @@
 
 use super::Db;
 
-/// Worker `id` registers at `now` (ms), online.
-#[allow(clippy::too_many_arguments)]
-pub async fn register<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    id: &str,
-    name: &str,
-    token_hash: &str,
-    skills: &str,
-    capacity_points: i64,
-    max_concurrent_tasks: i64,
-    claimed_login: Option<&str>,
-    now: i64,
-    capabilities: &str,
-    extensions: &str,
-    reputation_opt_in: i64,
-    leaderboard_opt_in: i64,
-    specialist: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/workers/register.sql",
-        id,
-        name,
-        token_hash,
-        skills,
-        capacity_points,
-        max_concurrent_tasks,
-        claimed_login,
-        now,
-        capabilities,
-        extensions,
-        reputation_opt_in,
-        leaderboard_opt_in,
-        specialist
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Worker `id` registers at `now` (ms), online.
+    register(
+        id: &str,
+        name: &str,
+        token_hash: &str,
+        skills: &str,
+        capacity_points: i64,
+        max_concurrent_tasks: i64,
+        claimed_login: Option<&str>,
+        now: i64,
+        capabilities: &str,
+        extensions: &str,
+        reputation_opt_in: i64,
+        leaderboard_opt_in: i64,
+        specialist: i64,
+    ) = "../../sql/workers/register.sql";
 }
 
 /// Whether worker `id` is archived (1) or not (0).
@@ -54,40 +34,19 @@ pub async fn archived<'c>(
     Ok(row.n)
 }
 
-/// Worker `id` was seen at `now` (ms), online.
-pub async fn seen<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    id: &str,
-    now: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/workers/seen.sql", id, now)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Worker `id` was seen at `now` (ms), online.
+    seen(id: &str, now: i64) = "../../sql/workers/seen.sql";
 }
 
-/// Worker `id` is `paused` or `idle` (`status`).
-pub async fn set_status<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    id: &str,
-    status: &str,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/workers/set_status.sql", id, status)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Worker `id` is `paused` or `idle` (`status`).
+    set_status(id: &str, status: &str) = "../../sql/workers/set_status.sql";
 }
 
-/// Worker `id`'s own trust level is `trust`.
-pub async fn set_trust<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    id: &str,
-    trust: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/workers/set_trust.sql", id, trust)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Worker `id`'s own trust level is `trust`.
+    set_trust(id: &str, trust: i64) = "../../sql/workers/set_trust.sql";
 }
 
 /// The implicit worker of GitHub account `account_id`, if it has one.
@@ -101,54 +60,21 @@ pub async fn implicit_of<'c>(
     Ok(row.map(|r| r.id))
 }
 
-/// Implicit worker `id` was seen at `now` (ms), online, holding at most `max` tasks at once.
-pub async fn implicit_seen<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    id: &str,
-    now: i64,
-    max: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/workers/implicit_seen.sql", id, now, max)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Implicit worker `id` was seen at `now` (ms), online, holding at most `max` tasks at once.
+    implicit_seen(id: &str, now: i64, max: i64) = "../../sql/workers/implicit_seen.sql";
 }
 
-/// The implicit worker `id` of `account_id`, named `login`, made at `now` (ms): every skill,
-/// `points`, at most `max` tasks at once; 0 when the id is taken.
-pub async fn implicit_create<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    id: &str,
-    login: &str,
-    points: i64,
-    max: i64,
-    now: i64,
-    account_id: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!(
-        "../../sql/workers/implicit_create.sql",
-        id,
-        login,
-        points,
-        max,
-        now,
-        account_id
-    )
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// The implicit worker `id` of `account_id`, named `login`, made at `now` (ms): every skill,
+    /// `points`, at most `max` tasks at once; 0 when the id is taken.
+    implicit_create(id: &str, login: &str, points: i64, max: i64, now: i64, account_id: i64)
+        = "../../sql/workers/implicit_create.sql";
 }
 
-/// Worker `id`, not seen since `cutoff` (ms), is offline (0: another process said so first).
-pub async fn offline<'c>(
-    db: impl sqlx::Executor<'c, Database = Db>,
-    id: &str,
-    cutoff: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query_file!("../../sql/workers/offline.sql", id, cutoff)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected())
+writes! {
+    /// Worker `id`, not seen since `cutoff` (ms), is offline (0: another process said so first).
+    offline(id: &str, cutoff: i64) = "../../sql/workers/offline.sql";
 }
 
 writes! {
@@ -160,5 +86,6 @@ writes! {
 writes! {
     /// Worker `worker_id`, unless it was archived, gets the token whose digest is `token_hash`,
     /// at `now` (ms).
-    rotate_token(token_hash: &str, now: i64, worker_id: &str) = "../../sql/workers/rotate_token.sql";
+    rotate_token(token_hash: &str, now: i64, worker_id: &str)
+        = "../../sql/workers/rotate_token.sql";
 }
