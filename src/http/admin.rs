@@ -213,7 +213,7 @@ pub async fn state(
     let mut promotions = store.reputations().all_promotions().await?;
     let since = now - OUTCOME_DAYS * 86_400_000;
     let mut outcomes = store.repo_outcomes(since, false).await?;
-    let mut reviewers = store.reviewer_loads(now).await?;
+    let mut reviewers = store.reviewers().loads(now).await?;
     let mut settings = repo_settings(store).await?;
     Ok(Json(PoolState {
         repos: repos

@@ -97,14 +97,14 @@ pub async fn logout(State(state): State<AppState>, req: Request) -> ApiResult<St
     let (mut parts, _) = req.into_parts();
     match principal(&mut parts, &state).await? {
         Some(Principal::Maintainer(m)) => {
-            state.store.signin_session_end(&m.digest).await?;
+            state.store.signin().session_end(&m.digest).await?;
         }
         Some(Principal::Admin) => {
             // The admin token itself cannot end; a dashboard session opened with it does.
             if !parts.headers.contains_key("x-admin-token")
                 && let Some((digest, _)) = cookie_session(&state.store, &parts.headers).await?
             {
-                state.store.signin_session_end(&digest).await?;
+                state.store.signin().session_end(&digest).await?;
             }
         }
         None => {
@@ -153,6 +153,6 @@ pub async fn revoke(
             "`login` must be a GitHub login (letters, digits and hyphens, at most 39)",
         ));
     }
-    let ended = state.store.signin_revoke_login(&login).await?;
+    let ended = state.store.signin().revoke_login(&login).await?;
     Ok(Json(Revoked { login, ended }))
 }

@@ -218,7 +218,7 @@ pub async fn cookie_session(
         return Ok(None);
     };
     let key = digest(id);
-    let row = store.signin_session(&key).await?;
+    let row = store.signin().session(&key).await?;
     Ok(row
         .filter(|r| r.kind != SessionKind::Token)
         .map(|r| (key, r)))
@@ -288,7 +288,8 @@ pub async fn principal_of(
     if let Some(token) = bearer_token.filter(|t| t.starts_with(TOKEN_PREFIX)) {
         let key = digest(token);
         let row = store
-            .signin_session(&key)
+            .signin()
+            .session(&key)
             .await?
             .filter(|r| r.kind == SessionKind::Token);
         return match row.and_then(|r| maintainer_of(key, r)) {

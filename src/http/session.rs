@@ -165,7 +165,8 @@ impl Sessions {
         let csrf = random_hex();
         self.inner
             .store
-            .signin_session_create(&NewRow {
+            .signin()
+            .session_create(&NewRow {
                 digest: &digest(&id),
                 kind,
                 login,
@@ -220,7 +221,7 @@ impl Sessions {
     /// Ends the request's session, if any.
     pub async fn sign_out(&self, headers: &HeaderMap) {
         if let Some(id) = session_cookie(headers)
-            && let Err(e) = self.inner.store.signin_session_end(&digest(id)).await
+            && let Err(e) = self.inner.store.signin().session_end(&digest(id)).await
         {
             tracing::warn!(error = %e, "cannot end a dashboard session");
         }
@@ -228,7 +229,7 @@ impl Sessions {
 
     /// Number of live sessions (for tests and metrics).
     pub async fn live(&self) -> usize {
-        self.inner.store.signin_live_sessions().await.unwrap_or(0)
+        self.inner.store.signin().live_sessions().await.unwrap_or(0)
     }
 }
 

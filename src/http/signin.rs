@@ -143,7 +143,8 @@ async fn web_start(State(s): State<SignInRoutes>) -> Response {
     let verifier = random_hex();
     if let Err(e) = s
         .store
-        .signin_flow_start(
+        .signin()
+        .flow_start(
             &flow_key(&state, &binding),
             FlowKind::Web,
             Some(&verifier),
@@ -243,7 +244,12 @@ async fn finish_web(
             ),
         );
     };
-    let verifier = match s.store.signin_flow_take(&flow_key(&state, &binding)).await {
+    let verifier = match s
+        .store
+        .signin()
+        .flow_take(&flow_key(&state, &binding))
+        .await
+    {
         Ok(Some(v)) => v,
         Ok(None) => {
             tracing::info!("sign-in refused: unknown, expired, reused or another browser's state");
@@ -441,7 +447,8 @@ async fn device_start(State(s): State<SignInRoutes>) -> Result<axum::Json<Device
     let expires_in = dc.expires_in.clamp(60, 3600);
     let interval = dc.interval.clamp(1, 60);
     s.store
-        .signin_flow_start(
+        .signin()
+        .flow_start(
             &digest(&dc.device_code),
             FlowKind::Device,
             None,
@@ -567,7 +574,8 @@ async fn device_token(
     let fail = |e: ApiError| e.into_response();
     match s
         .store
-        .signin_device_poll(&key)
+        .signin()
+        .device_poll(&key)
         .await
         .map_err(|e| fail(e.into()))?
     {
@@ -583,10 +591,10 @@ async fn device_token(
         }) => {
             let refusal = device_refusal(&why, interval, DEVICE_START);
             if let Some(ms) = refusal.interval_ms {
-                let _ = s.store.signin_device_interval(&key, ms).await;
+                let _ = s.store.signin().device_interval(&key, ms).await;
             }
             if refusal.ends {
-                let _ = s.store.signin_flow_finish(&key).await;
+                let _ = s.store.signin().flow_finish(&key).await;
             }
             return Err(refusal.answer);
         }
@@ -605,7 +613,8 @@ async fn device_token(
     let user = person.user;
     if !s
         .store
-        .signin_flow_finish(&key)
+        .signin()
+        .flow_finish(&key)
         .await
         .map_err(|e| fail(e.into()))?
     {
@@ -614,7 +623,8 @@ async fn device_token(
     let secret = format!("{TOKEN_PREFIX}{}", random_hex());
     let expires_at = s
         .store
-        .signin_session_create(&NewSession {
+        .signin()
+        .session_create(&NewSession {
             digest: &digest(&secret),
             kind: SessionKind::Token,
             login: Some(&user.login),

@@ -49,35 +49,38 @@ fn session<'a>(digest: &'a str, kind: SessionKind, ttl_ms: i64) -> NewSession<'a
 async fn signin_sessions(db: TestDb) {
     let s = &db.store;
     let label = db.label;
-    assert_eq!(s.signin_live_sessions().await.unwrap(), 0, "{label}");
+    assert_eq!(s.signin().live_sessions().await.unwrap(), 0, "{label}");
     let expires_at = s
-        .signin_session_create(&session("web", SessionKind::Web, HOUR))
+        .signin()
+        .session_create(&session("web", SessionKind::Web, HOUR))
         .await
         .unwrap();
-    s.signin_session_create(&session("token", SessionKind::Token, HOUR))
+    s.signin()
+        .session_create(&session("token", SessionKind::Token, HOUR))
         .await
         .unwrap();
-    s.signin_session_create(&session("old", SessionKind::Admin, -1))
+    s.signin()
+        .session_create(&session("old", SessionKind::Admin, -1))
         .await
         .unwrap();
-    let web = s.signin_session("web").await.unwrap().expect("web");
+    let web = s.signin().session("web").await.unwrap().expect("web");
     assert_eq!(web.kind, SessionKind::Web, "{label}");
     assert_eq!(web.login.as_deref(), Some("Maya"), "{label}");
     assert_eq!(web.github_id, Some(42), "{label}");
     assert_eq!(web.csrf.as_deref(), Some("csrf"), "{label}");
     assert_eq!(web.expires_at, expires_at, "{label}");
-    let token = s.signin_session("token").await.unwrap().expect("token");
+    let token = s.signin().session("token").await.unwrap().expect("token");
     assert_eq!(
         (token.kind, token.csrf),
         (SessionKind::Token, None),
         "{label}"
     );
-    assert_eq!(s.signin_session("old").await.unwrap(), None, "{label}");
-    assert_eq!(s.signin_session("none").await.unwrap(), None, "{label}");
-    assert_eq!(s.signin_live_sessions().await.unwrap(), 2, "{label}");
-    assert!(s.signin_session_end("token").await.unwrap(), "{label}");
-    assert_eq!(s.signin_session("token").await.unwrap(), None, "{label}");
-    assert_eq!(s.signin_live_sessions().await.unwrap(), 1, "{label}");
+    assert_eq!(s.signin().session("old").await.unwrap(), None, "{label}");
+    assert_eq!(s.signin().session("none").await.unwrap(), None, "{label}");
+    assert_eq!(s.signin().live_sessions().await.unwrap(), 2, "{label}");
+    assert!(s.signin().session_end("token").await.unwrap(), "{label}");
+    assert_eq!(s.signin().session("token").await.unwrap(), None, "{label}");
+    assert_eq!(s.signin().live_sessions().await.unwrap(), 1, "{label}");
 }
 
 /// What GitHub said, while it is fresh enough, for that login and repository only.
@@ -85,26 +88,28 @@ async fn signin_permission(db: TestDb) {
     let s = &db.store;
     let label = db.label;
     assert_eq!(
-        s.signin_permission("maya", "g/a", HOUR).await.unwrap(),
+        s.signin().permission("maya", "g/a", HOUR).await.unwrap(),
         None
     );
     let before = now_ms();
-    s.signin_permission_save("maya", "g/a", "admin")
+    s.signin()
+        .permission_save("maya", "g/a", "admin")
         .await
         .unwrap();
     let (permission, at) = s
-        .signin_permission("maya", "g/a", HOUR)
+        .signin()
+        .permission("maya", "g/a", HOUR)
         .await
         .unwrap()
         .expect("fresh");
     assert_eq!(permission, "admin", "{label}");
     assert!(at >= before && at <= now_ms(), "{label}: {at}");
     assert_eq!(
-        s.signin_permission("maya", "g/b", HOUR).await.unwrap(),
+        s.signin().permission("maya", "g/b", HOUR).await.unwrap(),
         None
     );
     assert_eq!(
-        s.signin_permission("ravi", "g/a", HOUR).await.unwrap(),
+        s.signin().permission("ravi", "g/a", HOUR).await.unwrap(),
         None
     );
     raw(
@@ -114,7 +119,7 @@ async fn signin_permission(db: TestDb) {
     )
     .await;
     assert_eq!(
-        s.signin_permission("maya", "g/a", HOUR).await.unwrap(),
+        s.signin().permission("maya", "g/a", HOUR).await.unwrap(),
         None,
         "{label}: stale"
     );
@@ -124,7 +129,11 @@ async fn signin_permission(db: TestDb) {
 async fn signin_status_person(db: TestDb) {
     let s = &db.store;
     let label = db.label;
-    assert_eq!(s.signin_status_person("t1").await.unwrap(), None, "{label}");
+    assert_eq!(
+        s.signin().status_person("t1").await.unwrap(),
+        None,
+        "{label}"
+    );
     let event = |actor: &str, kind: &str| {
         format!(
             "INSERT INTO events (kind, at, task_id, actor) VALUES ('{kind}', $1, 't1', '{actor}')"
@@ -133,19 +142,27 @@ async fn signin_status_person(db: TestDb) {
     raw(&db, &event("github:maya", "task.status"), &[now_ms()]).await;
     raw(&db, &event("github:ravi", "task.comment"), &[now_ms()]).await;
     assert_eq!(
-        s.signin_status_person("t1").await.unwrap().as_deref(),
+        s.signin().status_person("t1").await.unwrap().as_deref(),
         Some("maya"),
         "{label}"
     );
     raw(&db, &event("github:reconcile", "task.status"), &[now_ms()]).await;
-    assert_eq!(s.signin_status_person("t1").await.unwrap(), None, "{label}");
+    assert_eq!(
+        s.signin().status_person("t1").await.unwrap(),
+        None,
+        "{label}"
+    );
     raw(&db, &event("github:ravi-k", "task.status"), &[now_ms()]).await;
     assert_eq!(
-        s.signin_status_person("t1").await.unwrap().as_deref(),
+        s.signin().status_person("t1").await.unwrap().as_deref(),
         Some("ravi-k"),
         "{label}"
     );
-    assert_eq!(s.signin_status_person("t2").await.unwrap(), None, "{label}");
+    assert_eq!(
+        s.signin().status_person("t2").await.unwrap(),
+        None,
+        "{label}"
+    );
 }
 
 /// The installations by id; a person's repositories and the installed ones by name, without a
@@ -153,7 +170,7 @@ async fn signin_status_person(db: TestDb) {
 async fn signin_installations_and_repos(db: TestDb) {
     let s = &db.store;
     let label = db.label;
-    assert!(s.signin_known_installations().await.unwrap().is_empty());
+    assert!(s.signin().known_installations().await.unwrap().is_empty());
     for id in [9, 3] {
         raw(
             &db,
@@ -164,7 +181,7 @@ async fn signin_installations_and_repos(db: TestDb) {
         .await;
     }
     assert_eq!(
-        s.signin_known_installations().await.unwrap(),
+        s.signin().known_installations().await.unwrap(),
         [3, 9],
         "{label}"
     );
@@ -185,19 +202,19 @@ async fn signin_installations_and_repos(db: TestDb) {
             .collect::<Vec<_>>()
     };
     assert_eq!(
-        s.signin_installed_repos().await.unwrap(),
+        s.signin().installed_repos().await.unwrap(),
         pairs(&[("g/a", 3), ("g/b", 9)]),
         "{label}"
     );
     let grants = ["g/b", "g/gone", "g/a", "g/other"].map(|r| (r.to_string(), "admin".to_string()));
-    s.signin_repos_replace("maya", &grants).await.unwrap();
+    s.signin().repos_replace("maya", &grants).await.unwrap();
     assert_eq!(
-        s.signin_repos_of("maya").await.unwrap(),
+        s.signin().repos_of("maya").await.unwrap(),
         pairs(&[("g/a", 3), ("g/b", 9)]),
         "{label}"
     );
     assert!(
-        s.signin_repos_of("ravi").await.unwrap().is_empty(),
+        s.signin().repos_of("ravi").await.unwrap().is_empty(),
         "{label}"
     );
 }
@@ -316,8 +333,8 @@ async fn reviewers_keys_and_known_accounts(db: TestDb) {
     let keys: HashMap<String, bool> = [("maya", true), ("ravi", false), ("old", true)]
         .map(|(l, r)| (l.to_string(), r))
         .into();
-    assert_eq!(s.gh_reviewer_keys("g/a").await.unwrap(), keys, "{label}");
-    assert!(s.gh_reviewer_keys("g/none").await.unwrap().is_empty());
+    assert_eq!(s.reviewers().keys("g/a").await.unwrap(), keys, "{label}");
+    assert!(s.reviewers().keys("g/none").await.unwrap().is_empty());
     raw(
         &db,
         "INSERT INTO persons (account_id, login, first_seen_at) VALUES \
@@ -326,7 +343,7 @@ async fn reviewers_keys_and_known_accounts(db: TestDb) {
     )
     .await;
     let logins = ["MAYA", "renamed", "twin", "ravi"].map(String::from);
-    let known = s.gh_known_accounts(&logins).await.unwrap();
+    let known = s.reviewers().known_accounts(&logins).await.unwrap();
     let expected: HashMap<String, i64> = [("maya", 7), ("renamed", 8)]
         .map(|(l, id)| (l.to_string(), id))
         .into();

@@ -219,7 +219,7 @@ async fn file_shown(
         .map(|row| (row.config, row.config_error))
         .unwrap_or_default();
     let mut lists = tx.vouch_list_errors_of(repo).await?;
-    lists.extend(tx.gh_reviewer_problems_of(repo).await?);
+    lists.extend(tx.reviewers().problems_of(repo).await?);
     Ok((config, error, lists))
 }
 

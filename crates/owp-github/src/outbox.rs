@@ -555,7 +555,7 @@ pub async fn status_view(
             .then(|| task.status_reason.clone())
             .flatten(),
         blocked_by: if task.status == TaskStatus::Blocked {
-            store.signin_status_person(task_id).await?
+            store.signin().status_person(task_id).await?
         } else {
             None
         },
@@ -601,7 +601,7 @@ pub async fn status_view(
             .then(|| shown_commits(&task))
             .flatten(),
         reviewer: if task.status == TaskStatus::PrOpened {
-            store.gh_open_review(task.seq).await?
+            store.reviewers().open_review(task.seq).await?
         } else {
             None
         },

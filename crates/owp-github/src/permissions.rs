@@ -129,7 +129,8 @@ impl Permissions {
         let (repo_key, login_key) = Self::key(repo, login);
         if let Ok(Some((p, at))) = self
             .store
-            .signin_permission(&login_key, &repo_key, self.max_age_ms)
+            .signin()
+            .permission(&login_key, &repo_key, self.max_age_ms)
             .await
         {
             return Ok((parse(&p), at));
@@ -152,7 +153,8 @@ impl Permissions {
         let at = now_ms();
         if let Err(e) = self
             .store
-            .signin_permission_save(&login_key, &repo_key, name(permission))
+            .signin()
+            .permission_save(&login_key, &repo_key, name(permission))
             .await
         {
             tracing::warn!(error = %e, "cannot keep a permission GitHub gave");
@@ -166,7 +168,7 @@ impl Permissions {
     /// person's asks are not counted with strangers'.
     async fn maintained_before(&self, login_key: &str, repo_key: &str) -> bool {
         matches!(
-            self.store.signin_permission(login_key, repo_key, i64::MAX / 2).await,
+            self.store.signin().permission(login_key, repo_key, i64::MAX / 2).await,
             Ok(Some((p, _))) if parse(&p).is_maintainer()
         )
     }

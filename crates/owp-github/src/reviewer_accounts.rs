@@ -6,7 +6,7 @@
 //! ([`crate::vouch::resolve_logins`]). A login GitHub does not know stays unresolved
 //! (shown to maintainers, and no reviewer with room: the rule fails closed) and is asked again
 //! only once GitHub's answer is old; a person GitHub names later (a comment, a pull request)
-//! resolves it at once (`WriteTx::reviewer_person_seen`).
+//! resolves it at once (`ReviewersTx::person_seen`).
 
 use std::collections::HashMap;
 
@@ -33,7 +33,7 @@ pub async fn read(
     repo: &str,
     listed: &[String],
 ) -> ReviewerRead {
-    let rows = match asker.store.gh_reviewer_keys(repo).await {
+    let rows = match asker.store.reviewers().keys(repo).await {
         Ok(rows) => rows,
         Err(error) => {
             tracing::warn!(repo, %error, "cannot read the repository's reviewers; none is resolved now");
@@ -50,7 +50,7 @@ pub async fn read(
     if wanted.is_empty() {
         return ReviewerRead::default();
     }
-    let mut accounts = match asker.store.gh_known_accounts(&wanted).await {
+    let mut accounts = match asker.store.reviewers().known_accounts(&wanted).await {
         Ok(known) => known,
         Err(error) => {
             tracing::warn!(repo, %error, "cannot read which accounts the App knows");
@@ -68,7 +68,7 @@ pub async fn read(
 
 /// Keeps what [`read`] found, in the caller's transaction: GitHub's answers, and the accounts of
 /// the repository's reviewers listed before and not resolved yet (the settings, when they are
-/// recorded, resolve the rest: `WriteTx::gh_set_reviewers`).
+/// recorded, resolve the rest: `ReviewersTx::set`).
 pub async fn record(
     tx: &mut WriteTx,
     repo: &str,
@@ -82,5 +82,5 @@ pub async fn record(
         .map(|(l, id)| (l.clone(), *id))
         .collect();
     accounts.sort();
-    tx.gh_resolve_reviewers(repo, &accounts, actor).await
+    tx.reviewers().resolve(repo, &accounts, actor).await
 }

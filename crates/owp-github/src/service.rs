@@ -174,7 +174,7 @@ impl Github {
         let row = store.gh_repo(repo).await?;
         let mut settings = settings_of(row.as_ref());
         let mut lists = store.vouch_list_errors_of(repo).await?;
-        lists.extend(store.gh_reviewer_problems_of(repo).await?);
+        lists.extend(store.reviewers().problems_of(repo).await?);
         settings.error = shown_problems(settings.error.take(), &lists);
         Ok(settings)
     }
@@ -621,13 +621,14 @@ pub async fn record_config(
             .await?;
     }
     if settings.error.is_none() {
-        tx.gh_set_reviewers(
-            repo,
-            &settings.config.review.list(),
-            accounts,
-            "github:config",
-        )
-        .await?;
+        tx.reviewers()
+            .set(
+                repo,
+                &settings.config.review.list(),
+                accounts,
+                "github:config",
+            )
+            .await?;
     }
     Ok(settings)
 }

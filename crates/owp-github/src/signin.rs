@@ -108,7 +108,7 @@ impl SignIn {
 
     /// The person's sign-in list: repositories still of the App's installations.
     pub async fn listed(&self, login: &str) -> Result<Vec<(String, i64)>, StoreError> {
-        self.store.signin_repos_of(&login.to_lowercase()).await
+        self.store.signin().repos_of(&login.to_lowercase()).await
     }
 
     /// Who the person's token names and what they maintain, read with that token (which the
@@ -122,7 +122,8 @@ impl SignIn {
         let user = self.oauth.user(token).await?;
         let known = self
             .store
-            .signin_known_installations()
+            .signin()
+            .known_installations()
             .await
             .map_err(|e| OAuthError::Unavailable(e.to_string()))?;
         let installations = self
@@ -165,7 +166,8 @@ impl SignIn {
         }
         let installed: std::collections::HashMap<String, i64> = self
             .store
-            .signin_installed_repos()
+            .signin()
+            .installed_repos()
             .await
             .map_err(|e| OAuthError::Unavailable(e.to_string()))?
             .into_iter()
@@ -181,7 +183,8 @@ impl SignIn {
     /// Keeps what the person maintains (their sign-in list) for every replica.
     pub async fn remember(&self, person: &Person) -> Result<(), StoreError> {
         self.store
-            .signin_repos_replace(&person.user.login.to_lowercase(), &person.grants)
+            .signin()
+            .repos_replace(&person.user.login.to_lowercase(), &person.grants)
             .await
     }
 }

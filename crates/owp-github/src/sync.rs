@@ -801,12 +801,13 @@ async fn assign_reviewer(
 ) -> Result<(), StoreError> {
     let task = tx.lock_task(&before.id).await?;
     if task.status != TaskStatus::PrOpened
-        || (before.status == TaskStatus::PrOpened && tx.gh_open_review_of(&task).await?.is_some())
+        || (before.status == TaskStatus::PrOpened
+            && tx.reviewers().open_review_of(&task).await?.is_some())
     {
         return Ok(());
     }
     let author = i64::try_from(pr.author.id).unwrap_or(i64::MAX);
-    tx.gh_assign_reviewer(&task, author, actor).await?;
+    tx.reviewers().assign(&task, author, actor).await?;
     Ok(())
 }
 

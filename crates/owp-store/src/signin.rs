@@ -104,9 +104,22 @@ impl DevicePoll {
 /// `state` is recognised as used rather than unknown for a while).
 const KEEP_ENDED_MS: i64 = 24 * 3_600_000;
 
+/// Sign-ins under way, sessions and maintainer tokens, the permission cache and each person's
+/// repositories ([`Store::signin`]).
+pub struct SignIn<'s> {
+    store: &'s Store,
+}
+
 impl Store {
+    /// The sign-in's view of the store.
+    pub fn signin(&self) -> SignIn<'_> {
+        SignIn { store: self }
+    }
+}
+
+impl SignIn<'_> {
     /// Records a sign-in under way, valid for `ttl_ms`; sweeps flows long over.
-    pub async fn signin_flow_start(
+    pub async fn flow_start(
         &self,
         digest: &str,
         kind: FlowKind,
@@ -115,11 +128,11 @@ impl Store {
         ttl_ms: i64,
     ) -> Result<(), StoreError> {
         let now = now_ms();
-        checked_write!(self, signin::sweep_flows(now - KEEP_ENDED_MS))?;
+        checked_write!(self.store, signin::sweep_flows(now - KEEP_ENDED_MS))?;
         let expires_at = now + ttl_ms;
         let kind = kind.as_str();
         checked_write!(
-            self,
+            self.store,
             signin::start_flow(digest, kind, verifier, interval_ms, now, expires_at)
         )?;
         Ok(())
@@ -127,8 +140,8 @@ impl Store {
 
     /// Takes a web sign-in by the digest of its `state`: its PKCE verifier, once. `None` when the
     /// state is unknown, expired or was used already.
-    pub async fn signin_flow_take(&self, digest: &str) -> Result<Option<String>, StoreError> {
-        let mut tx = self.begin().await?;
+    pub async fn flow_take(&self, digest: &str) -> Result<Option<String>, StoreError> {
+        let mut tx = self.store.begin().await?;
         let now = tx.now;
         let verifier = checked_in_tx!(tx.conn(), signin::take_web_flow(digest, now))?;
         tx.commit().await?;
@@ -137,8 +150,8 @@ impl Store {
 
     /// A poll of the device flow `digest`: allowed when the flow is this service's, live and
     /// unused, and its interval has passed since the last poll (which this one now is).
-    pub async fn signin_device_poll(&self, digest: &str) -> Result<DevicePoll, StoreError> {
-        let mut tx = self.begin().await?;
+    pub async fn device_poll(&self, digest: &str) -> Result<DevicePoll, StoreError> {
+        let mut tx = self.store.begin().await?;
         let now = tx.now;
         let out = if checked_in_tx!(tx.conn(), signin::poll_device_flow(digest, now))? {
             DevicePoll::Go
@@ -151,26 +164,22 @@ impl Store {
     }
 
     /// GitHub asked a device flow to poll more slowly: its interval becomes `interval_ms`.
-    pub async fn signin_device_interval(
-        &self,
-        digest: &str,
-        interval_ms: i64,
-    ) -> Result<(), StoreError> {
-        checked_write!(self, signin::slow_device_flow(digest, interval_ms))?;
+    pub async fn device_interval(&self, digest: &str, interval_ms: i64) -> Result<(), StoreError> {
+        checked_write!(self.store, signin::slow_device_flow(digest, interval_ms))?;
         Ok(())
     }
 
     /// Ends a device flow: true for the one caller that ends it (a token is made only then).
-    pub async fn signin_flow_finish(&self, digest: &str) -> Result<bool, StoreError> {
-        let done = checked_write!(self, signin::finish_flow(digest, now_ms()))?;
+    pub async fn flow_finish(&self, digest: &str) -> Result<bool, StoreError> {
+        let done = checked_write!(self.store, signin::finish_flow(digest, now_ms()))?;
         Ok(done == 1)
     }
 
     /// Opens a session or makes a token; returns when it expires (ms). Sweeps sessions long
     /// over.
-    pub async fn signin_session_create(&self, new: &NewSession<'_>) -> Result<i64, StoreError> {
+    pub async fn session_create(&self, new: &NewSession<'_>) -> Result<i64, StoreError> {
         let now = now_ms();
-        checked_write!(self, signin::sweep_sessions(now - KEEP_ENDED_MS))?;
+        checked_write!(self.store, signin::sweep_sessions(now - KEEP_ENDED_MS))?;
         let expires_at = now + new.ttl_ms;
         let (digest, kind, login, github_id, csrf) = (
             new.digest,
@@ -180,15 +189,15 @@ impl Store {
             new.csrf,
         );
         checked_write!(
-            self,
+            self.store,
             signin::create_session(digest, kind, login, github_id, csrf, now, expires_at)
         )?;
         Ok(expires_at)
     }
 
     /// The live session (or token) whose secret has this digest.
-    pub async fn signin_session(&self, digest: &str) -> Result<Option<SessionRow>, StoreError> {
-        let row = checked_read!(self, signin::session(digest, now_ms()))?;
+    pub async fn session(&self, digest: &str) -> Result<Option<SessionRow>, StoreError> {
+        let row = checked_read!(self.store, signin::session(digest, now_ms()))?;
         Ok(row.and_then(|(kind, login, github_id, csrf, expires_at)| {
             Some(SessionRow {
                 kind: SessionKind::parse(&kind)?,
@@ -201,46 +210,49 @@ impl Store {
     }
 
     /// Ends the session (or token) whose secret has this digest, at once.
-    pub async fn signin_session_end(&self, digest: &str) -> Result<bool, StoreError> {
-        let n = checked_write!(self, signin::end_session(digest, now_ms()))?;
+    pub async fn session_end(&self, digest: &str) -> Result<bool, StoreError> {
+        let n = checked_write!(self.store, signin::end_session(digest, now_ms()))?;
         Ok(n > 0)
     }
 
     /// How many sessions and tokens are live.
-    pub async fn signin_live_sessions(&self) -> Result<usize, StoreError> {
-        let n = checked_read!(self, signin::live_sessions(now_ms()))?;
+    pub async fn live_sessions(&self) -> Result<usize, StoreError> {
+        let n = checked_read!(self.store, signin::live_sessions(now_ms()))?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
     /// Ends every session and token of GitHub user `login` (any case); how many were live.
-    pub async fn signin_revoke_login(&self, login: &str) -> Result<u64, StoreError> {
-        let n = checked_write!(self, signin::revoke_login(login, now_ms()))?;
-        checked_write!(self, signin::forget_permissions_of(login))?;
-        checked_write!(self, signin::forget_repos_of(login))?;
+    pub async fn revoke_login(&self, login: &str) -> Result<u64, StoreError> {
+        let n = checked_write!(self.store, signin::revoke_login(login, now_ms()))?;
+        checked_write!(self.store, signin::forget_permissions_of(login))?;
+        checked_write!(self.store, signin::forget_repos_of(login))?;
         Ok(n)
     }
 
     /// What GitHub said `login` may do on `repo`, and when (ms), when it said so less than
     /// `max_age_ms` ago.
-    pub async fn signin_permission(
+    pub async fn permission(
         &self,
         login: &str,
         repo: &str,
         max_age_ms: i64,
     ) -> Result<Option<(String, i64)>, StoreError> {
         let after = now_ms() - max_age_ms;
-        Ok(checked_read!(self, signin::permission(login, repo, after))?)
+        Ok(checked_read!(
+            self.store,
+            signin::permission(login, repo, after)
+        )?)
     }
 
     /// Remembers what GitHub said `login` may do on `repo`, now.
-    pub async fn signin_permission_save(
+    pub async fn permission_save(
         &self,
         login: &str,
         repo: &str,
         permission: &str,
     ) -> Result<(), StoreError> {
         checked_write!(
-            self,
+            self.store,
             signin::save_permission(login, repo, permission, now_ms())
         )?;
         Ok(())
@@ -248,8 +260,8 @@ impl Store {
 
     /// The GitHub login of the person whose change last moved task `task_id` (an event of
     /// `github:LOGIN`, a maintainer signed in or commenting), if a person did.
-    pub async fn signin_status_person(&self, task_id: &str) -> Result<Option<String>, StoreError> {
-        let actor = checked_read!(self, signin::status_person(task_id))?;
+    pub async fn status_person(&self, task_id: &str) -> Result<Option<String>, StoreError> {
+        let actor = checked_read!(self.store, signin::status_person(task_id))?;
         Ok(actor.and_then(|actor| {
             let login = actor.strip_prefix("github:")?;
             let person = !login.is_empty()
@@ -262,19 +274,19 @@ impl Store {
     }
 
     /// The installations of the App that this service knows, by id.
-    pub async fn signin_known_installations(&self) -> Result<Vec<i64>, StoreError> {
-        Ok(checked_read!(self, signin::known_installations())?)
+    pub async fn known_installations(&self) -> Result<Vec<i64>, StoreError> {
+        Ok(checked_read!(self.store, signin::known_installations())?)
     }
 
     /// What `login` (lower-case) maintains from now on, as their own installations listed it at
     /// sign-in: `(repo, permission)` pairs replace the person's list, and each counts as
     /// GitHub's answer about that repository now (GitHub just gave it).
-    pub async fn signin_repos_replace(
+    pub async fn repos_replace(
         &self,
         login: &str,
         grants: &[(String, String)],
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let now = tx.now;
         checked_in_tx!(tx.conn(), signin::clear_repos(login))?;
         for (repo, permission) in grants {
@@ -291,13 +303,13 @@ impl Store {
 
     /// The repositories on `login`'s (lower-case) sign-in list that are still repositories of
     /// the App's installations, with their installation, by name.
-    pub async fn signin_repos_of(&self, login: &str) -> Result<Vec<(String, i64)>, StoreError> {
-        Ok(checked_read!(self, signin::repos_of(login))?)
+    pub async fn repos_of(&self, login: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(checked_read!(self.store, signin::repos_of(login))?)
     }
 
     /// The repositories of the App's installations, with their installation, by name.
-    pub async fn signin_installed_repos(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        Ok(checked_read!(self, signin::installed_repos())?)
+    pub async fn installed_repos(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(checked_read!(self.store, signin::installed_repos())?)
     }
 }
 
@@ -315,24 +327,31 @@ mod tests {
     #[tokio::test]
     async fn a_web_flow_is_taken_once() {
         let (_dir, s) = store().await;
-        s.signin_flow_start("d1", FlowKind::Web, Some("verifier"), 0, 600_000)
+        s.signin()
+            .flow_start("d1", FlowKind::Web, Some("verifier"), 0, 600_000)
             .await
             .unwrap();
-        assert_eq!(s.signin_flow_take("nope").await.unwrap(), None);
+        assert_eq!(s.signin().flow_take("nope").await.unwrap(), None);
         assert_eq!(
-            s.signin_flow_take("d1").await.unwrap().as_deref(),
+            s.signin().flow_take("d1").await.unwrap().as_deref(),
             Some("verifier")
         );
-        assert_eq!(s.signin_flow_take("d1").await.unwrap(), None, "single use");
-        s.signin_flow_start("d2", FlowKind::Web, Some("v"), 0, -1)
+        assert_eq!(
+            s.signin().flow_take("d1").await.unwrap(),
+            None,
+            "single use"
+        );
+        s.signin()
+            .flow_start("d2", FlowKind::Web, Some("v"), 0, -1)
             .await
             .unwrap();
-        assert_eq!(s.signin_flow_take("d2").await.unwrap(), None, "expired");
-        s.signin_flow_start("d3", FlowKind::Device, None, 5000, 600_000)
+        assert_eq!(s.signin().flow_take("d2").await.unwrap(), None, "expired");
+        s.signin()
+            .flow_start("d3", FlowKind::Device, None, 5000, 600_000)
             .await
             .unwrap();
         assert_eq!(
-            s.signin_flow_take("d3").await.unwrap(),
+            s.signin().flow_take("d3").await.unwrap(),
             None,
             "not a web flow"
         );
@@ -341,22 +360,23 @@ mod tests {
     #[tokio::test]
     async fn device_polls_keep_their_interval_and_finish_once() {
         let (_dir, s) = store().await;
-        s.signin_flow_start("dev", FlowKind::Device, None, 60_000, 600_000)
+        s.signin()
+            .flow_start("dev", FlowKind::Device, None, 60_000, 600_000)
             .await
             .unwrap();
-        assert_eq!(s.signin_device_poll("dev").await.unwrap(), DevicePoll::Go);
+        assert_eq!(s.signin().device_poll("dev").await.unwrap(), DevicePoll::Go);
         assert!(matches!(
-            s.signin_device_poll("dev").await.unwrap(),
+            s.signin().device_poll("dev").await.unwrap(),
             DevicePoll::TooSoon(ms) if ms > 50_000
         ));
         assert_eq!(
-            s.signin_device_poll("x").await.unwrap(),
+            s.signin().device_poll("x").await.unwrap(),
             DevicePoll::Unknown
         );
-        assert!(s.signin_flow_finish("dev").await.unwrap());
-        assert!(!s.signin_flow_finish("dev").await.unwrap(), "once");
+        assert!(s.signin().flow_finish("dev").await.unwrap());
+        assert!(!s.signin().flow_finish("dev").await.unwrap(), "once");
         assert_eq!(
-            s.signin_device_poll("dev").await.unwrap(),
+            s.signin().device_poll("dev").await.unwrap(),
             DevicePoll::Unknown
         );
     }
@@ -372,50 +392,56 @@ mod tests {
             csrf: Some("c"),
             ttl_ms: 60_000,
         };
-        s.signin_session_create(&new("a", SessionKind::Web))
+        s.signin()
+            .session_create(&new("a", SessionKind::Web))
             .await
             .unwrap();
-        s.signin_session_create(&new("b", SessionKind::Token))
+        s.signin()
+            .session_create(&new("b", SessionKind::Token))
             .await
             .unwrap();
-        let row = s.signin_session("a").await.unwrap().unwrap();
+        let row = s.signin().session("a").await.unwrap().unwrap();
         assert_eq!(
             (row.kind, row.login.as_deref()),
             (SessionKind::Web, Some("Octo"))
         );
-        assert!(s.signin_session_end("a").await.unwrap());
-        assert_eq!(s.signin_session("a").await.unwrap(), None);
-        assert!(s.signin_session("b").await.unwrap().is_some());
-        assert_eq!(s.signin_revoke_login("octo").await.unwrap(), 1);
-        assert_eq!(s.signin_session("b").await.unwrap(), None);
+        assert!(s.signin().session_end("a").await.unwrap());
+        assert_eq!(s.signin().session("a").await.unwrap(), None);
+        assert!(s.signin().session("b").await.unwrap().is_some());
+        assert_eq!(s.signin().revoke_login("octo").await.unwrap(), 1);
+        assert_eq!(s.signin().session("b").await.unwrap(), None);
         let old = NewSession {
             ttl_ms: -1,
             ..new("c", SessionKind::Admin)
         };
-        s.signin_session_create(&old).await.unwrap();
-        assert_eq!(s.signin_session("c").await.unwrap(), None, "expired");
+        s.signin().session_create(&old).await.unwrap();
+        assert_eq!(s.signin().session("c").await.unwrap(), None, "expired");
     }
 
     #[tokio::test]
     async fn permissions_are_trusted_while_young() {
         let (_dir, s) = store().await;
-        s.signin_permission_save("octo", "o/r", "write")
+        s.signin()
+            .permission_save("octo", "o/r", "write")
             .await
             .unwrap();
         assert_eq!(
-            s.signin_permission("octo", "o/r", 300_000)
+            s.signin()
+                .permission("octo", "o/r", 300_000)
                 .await
                 .unwrap()
                 .map(|(p, _)| p)
                 .as_deref(),
             Some("write")
         );
-        assert_eq!(s.signin_permission("octo", "o/r", 0).await.unwrap(), None);
-        s.signin_permission_save("octo", "o/r", "read")
+        assert_eq!(s.signin().permission("octo", "o/r", 0).await.unwrap(), None);
+        s.signin()
+            .permission_save("octo", "o/r", "read")
             .await
             .unwrap();
         assert_eq!(
-            s.signin_permission("octo", "o/r", 300_000)
+            s.signin()
+                .permission("octo", "o/r", 300_000)
                 .await
                 .unwrap()
                 .map(|(p, _)| p)
@@ -428,9 +454,10 @@ mod tests {
     async fn a_sign_in_list_counts_as_githubs_answer_and_only_installed_repositories_show() {
         let (_dir, s) = store().await;
         let grants = [("Octo-Org/Web".to_string(), "maintain".to_string())];
-        s.signin_repos_replace("octo", &grants).await.unwrap();
+        s.signin().repos_replace("octo", &grants).await.unwrap();
         assert_eq!(
-            s.signin_permission("octo", "octo-org/web", 300_000)
+            s.signin()
+                .permission("octo", "octo-org/web", 300_000)
                 .await
                 .unwrap()
                 .map(|(p, _)| p)
@@ -439,14 +466,15 @@ mod tests {
             "GitHub's answer at sign-in"
         );
         assert_eq!(
-            s.signin_repos_of("octo").await.unwrap(),
+            s.signin().repos_of("octo").await.unwrap(),
             vec![],
             "not a repository of the App's installations here"
         );
-        s.signin_repos_replace("octo", &[]).await.unwrap();
-        assert_eq!(s.signin_revoke_login("Octo").await.unwrap(), 0);
+        s.signin().repos_replace("octo", &[]).await.unwrap();
+        assert_eq!(s.signin().revoke_login("Octo").await.unwrap(), 0);
         assert_eq!(
-            s.signin_permission("octo", "octo-org/web", 300_000)
+            s.signin()
+                .permission("octo", "octo-org/web", 300_000)
                 .await
                 .unwrap(),
             None,

@@ -20,7 +20,7 @@ pub(super) async fn away_or_back(
     // The commenter's person, never their login: a new account on a reviewer's freed login is
     // not that reviewer (their comment has resolved an entry of its login not resolved yet).
     let reviewer = match tx.repo_by_name(ctx.repo).await? {
-        Some(repo) => tx.gh_reviewer_person(repo.id, ctx.account_id).await?,
+        Some(repo) => tx.reviewers().of_person(repo.id, ctx.account_id).await?,
         None => None,
     };
     let Some(reviewer) = reviewer else {
@@ -29,13 +29,15 @@ pub(super) async fn away_or_back(
     let body = match command {
         Command::Away { days } => {
             let until = days.map_or(AWAY_UNTIL_BACK, |d| tx.now + i64::from(d) * DAY_MS);
-            tx.gh_set_reviewer_away(ctx.repo, &reviewer, Some(until), &ctx.actor)
+            tx.reviewers()
+                .set_away(ctx.repo, &reviewer, Some(until), &ctx.actor)
                 .await?;
             let shown = days.and_then(|_| chrono::DateTime::from_timestamp_millis(until));
             words::away(ctx.login, shown, reviewer.open)
         }
         _ => {
-            tx.gh_set_reviewer_away(ctx.repo, &reviewer, None, &ctx.actor)
+            tx.reviewers()
+                .set_away(ctx.repo, &reviewer, None, &ctx.actor)
                 .await?;
             words::back(ctx.login)
         }
@@ -58,7 +60,8 @@ pub(super) async fn move_review(
     }
     // A reviewer whose login names no account yet cannot be given a review.
     let reviewer = tx
-        .gh_reviewer(task.repo_id, login)
+        .reviewers()
+        .by_login(task.repo_id, login)
         .await?
         .filter(|r| r.account_id.is_some());
     let Some(reviewer) = reviewer else {
@@ -70,10 +73,11 @@ pub(super) async fn move_review(
             )
             .await;
     };
-    let current = tx.gh_open_review_of(task).await?;
+    let current = tx.reviewers().open_review_of(task).await?;
     if current.as_ref().map(|(id, _)| *id) != Some(reviewer.account_id) {
         let from = current.as_ref().map(|(_, login)| login.as_str());
-        tx.gh_record_review(task, &reviewer, from, &ctx.actor)
+        tx.reviewers()
+            .record_review(task, &reviewer, from, &ctx.actor)
             .await?;
     }
     ctx.thumbs_up(tx).await

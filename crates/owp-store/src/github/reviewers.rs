@@ -80,7 +80,7 @@ fn unresolved_problem(login: &str) -> String {
     )
 }
 
-/// A row of `repo_reviewers` as [`WriteTx::gh_set_reviewers`] compares it: (key, listed login,
+/// A row of `repo_reviewers` as [`ReviewersTx::set`] compares it: (key, listed login,
 /// how many at once, account id).
 type ListedRow = (String, String, i64, Option<i64>);
 
@@ -131,23 +131,47 @@ fn carry(
     out
 }
 
+/// A repository's reviewers, read ([`Store::reviewers`]).
+pub struct Reviewers<'s> {
+    store: &'s Store,
+}
+
+/// Reviewers inside a caller's write transaction ([`WriteTx::reviewers`]).
+pub struct ReviewersTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
+impl Store {
+    /// The reviewers' view of the store.
+    pub fn reviewers(&self) -> Reviewers<'_> {
+        Reviewers { store: self }
+    }
+}
+
 impl WriteTx {
+    /// The reviewers' view of this transaction.
+    pub fn reviewers(&mut self) -> ReviewersTx<'_> {
+        ReviewersTx { tx: self }
+    }
+}
+
+impl ReviewersTx<'_> {
     /// Replaces repository `repo`'s reviewers with `reviewers` (login, how many at once), as its
     /// settings were just recorded, each resolved to its GitHub account as [`carry`] says
     /// (`accounts`: lower-case login → account id, as the App knows them or GitHub answered); a
     /// reviewer who stays keeps their away state and last assignment, and the reviews of one
     /// who leaves stay recorded on their tasks. Nothing is written when nothing changes.
-    pub async fn gh_set_reviewers(
+    pub async fn set(
         &mut self,
         repo: &str,
         reviewers: &[(String, u32)],
         accounts: &HashMap<String, i64>,
         actor: &str,
     ) -> Result<(), StoreError> {
-        let Some(row) = self.repo_by_name(repo).await? else {
+        let Some(row) = self.tx.repo_by_name(repo).await? else {
             return Ok(());
         };
-        let mut old: Vec<ListedRow> = checked_in_tx!(self.conn(), reviewers::listed(row.id))?;
+        let mut old: Vec<ListedRow> = checked_in_tx!(self.tx.conn(), reviewers::listed(row.id))?;
         old.sort_by(|a, b| a.0.cmp(&b.0));
         let listed: Vec<(String, i64)> = reviewers
             .iter()
@@ -160,7 +184,7 @@ impl WriteTx {
         }
         let kept: HashSet<&str> = plan.iter().filter_map(|(f, _)| f.as_deref()).collect();
         for (key, ..) in old.iter().filter(|o| !kept.contains(o.0.as_str())) {
-            checked_in_tx!(self.conn(), reviewers::unlist(row.id, key))?;
+            checked_in_tx!(self.tx.conn(), reviewers::unlist(row.id, key))?;
         }
         // Rows that move to a new key first: no key they take is one a row keeps.
         let mut moves: Vec<&(Option<String>, ListedRow)> = plan.iter().collect();
@@ -168,18 +192,18 @@ impl WriteTx {
         for (from, (key, login, capacity, account)) in moves {
             if let Some(from) = from {
                 checked_in_tx!(
-                    self.conn(),
+                    self.tx.conn(),
                     reviewers::relist(row.id, from, key, login, *capacity, *account)
                 )?;
             } else {
                 checked_in_tx!(
-                    self.conn(),
+                    self.tx.conn(),
                     reviewers::list(row.id, key, login, *capacity, *account)
                 )?;
             }
         }
         let count = i64::try_from(after.len()).unwrap_or(i64::MAX);
-        checked_in_tx!(self.conn(), reviewers::count(row.id, count))?;
+        checked_in_tx!(self.tx.conn(), reviewers::count(row.id, count))?;
         let shown: serde_json::Map<String, serde_json::Value> = after
             .iter()
             .map(|(_, l, n, _)| (l.clone(), json!(n)))
@@ -188,7 +212,7 @@ impl WriteTx {
             .iter()
             .map(|(_, l, _, id)| (l.clone(), json!(id)))
             .collect();
-        self.event(
+        self.tx.event(
             NewEvent::new("repo.reviewers", actor)
                 .repo(repo)
                 .data(json!({"reviewers": shown, "accounts": ids})),
@@ -199,7 +223,7 @@ impl WriteTx {
     /// Resolves `repo`'s reviewers not resolved yet whose listed login is among `accounts`
     /// (lower-case login, account id: as the App knew them or GitHub answered), unless another
     /// reviewer of the repository is that account already.
-    pub async fn gh_resolve_reviewers(
+    pub async fn resolve(
         &mut self,
         repo: &str,
         accounts: &[(String, i64)],
@@ -208,14 +232,17 @@ impl WriteTx {
         if accounts.is_empty() {
             return Ok(());
         }
-        let Some(row) = self.repo_by_name(repo).await? else {
+        let Some(row) = self.tx.repo_by_name(repo).await? else {
             return Ok(());
         };
         for (login, account_id) in accounts {
             let key = login.to_lowercase();
-            let done = checked_in_tx!(self.conn(), reviewers::resolve(row.id, &key, *account_id))?;
+            let done = checked_in_tx!(
+                self.tx.conn(),
+                reviewers::resolve(row.id, &key, *account_id)
+            )?;
             if done > 0 {
-                self.event(
+                self.tx.event(
                     NewEvent::new("repo.reviewer_resolved", actor)
                         .repo(repo)
                         .data(json!({"login": login, "account_id": account_id})),
@@ -229,15 +256,14 @@ impl WriteTx {
     /// author, a proof of a link): a reviewer row of that account shows the login from now on,
     /// and a reviewer listed by that login and not resolved yet is that account, in every
     /// repository, without asking GitHub.
-    pub async fn reviewer_person_seen(
-        &mut self,
-        account_id: i64,
-        login: &str,
-    ) -> Result<(), StoreError> {
-        checked_in_tx!(self.conn(), reviewers::account_renamed(account_id, login))?;
+    pub async fn person_seen(&mut self, account_id: i64, login: &str) -> Result<(), StoreError> {
+        checked_in_tx!(
+            self.tx.conn(),
+            reviewers::account_renamed(account_id, login)
+        )?;
         let key = login.to_lowercase();
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             reviewers::account_seen(account_id, login, &key)
         )?;
         Ok(())
@@ -245,14 +271,14 @@ impl WriteTx {
 
     /// Why a listed reviewer of `repo` is not counted (one sentence each, by login): their login
     /// names no GitHub account the App has found yet.
-    pub async fn gh_reviewer_problems_of(&mut self, repo: &str) -> Result<Vec<String>, StoreError> {
-        let logins = checked_in_tx!(self.conn(), reviewers::unresolved_of(repo))?;
+    pub async fn problems_of(&mut self, repo: &str) -> Result<Vec<String>, StoreError> {
+        let logins = checked_in_tx!(self.tx.conn(), reviewers::unresolved_of(repo))?;
         Ok(logins.iter().map(|l| unresolved_problem(l)).collect())
     }
 
     /// The reviewer of repository `repo_id` whose login is `login` (compared case-insensitively):
     /// the listed login, else the login GitHub last gave for a reviewer's account.
-    pub async fn gh_reviewer(
+    pub async fn by_login(
         &mut self,
         repo_id: i64,
         login: &str,
@@ -261,14 +287,14 @@ impl WriteTx {
             .query()
             .bind(repo_id)
             .bind(login.to_lowercase())
-            .fetch_optional(self.conn())
+            .fetch_optional(self.tx.conn())
             .await?;
         row.as_ref().map(decode_reviewer).transpose()
     }
 
     /// The reviewer of repository `repo_id` who is the person `account_id`, if the settings name
     /// them (by whichever login they had when their entry was resolved).
-    pub async fn gh_reviewer_person(
+    pub async fn of_person(
         &mut self,
         repo_id: i64,
         account_id: i64,
@@ -277,13 +303,13 @@ impl WriteTx {
             .query()
             .bind(repo_id)
             .bind(account_id)
-            .fetch_optional(self.conn())
+            .fetch_optional(self.tx.conn())
             .await?;
         row.as_ref().map(decode_reviewer).transpose()
     }
 
     /// Marks the reviewer `reviewer` away until `until` (ms), or back (`None`).
-    pub async fn gh_set_reviewer_away(
+    pub async fn set_away(
         &mut self,
         repo: &str,
         reviewer: &Reviewer,
@@ -291,7 +317,7 @@ impl WriteTx {
         actor: &str,
     ) -> Result<(), StoreError> {
         let (repo_id, key) = (reviewer.repo_id, &reviewer.key);
-        checked_in_tx!(self.conn(), reviewers::away(repo_id, key, until))?;
+        checked_in_tx!(self.tx.conn(), reviewers::away(repo_id, key, until))?;
         let event = match until {
             Some(until) => NewEvent::new("github.reviewer_away", actor).data(json!({
                 "login": reviewer.login,
@@ -301,18 +327,18 @@ impl WriteTx {
             None => NewEvent::new("github.reviewer_back", actor)
                 .data(json!({"login": reviewer.login, "account_id": reviewer.account_id})),
         };
-        self.event(event.repo(repo));
+        self.tx.event(event.repo(repo));
         Ok(())
     }
 
     /// The reviewer of `task`'s pull request, while its review is open (the task is
     /// `pr_opened`): their account id and login as shown; `None` when nobody reviews it.
-    pub async fn gh_open_review_of(
+    pub async fn open_review_of(
         &mut self,
         task: &TaskRow,
     ) -> Result<Option<(Option<i64>, String)>, StoreError> {
         Ok(checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             reviewers::open_review(task.seq)
         )?)
     }
@@ -321,7 +347,7 @@ impl WriteTx {
     /// reviewer of its repository with room who has the fewest open reviews, ties to the one
     /// assigned least recently, and returns them; `None` when no reviewer who is
     /// [`crate::claim_rules::present`] has room.
-    pub async fn gh_assign_reviewer(
+    pub async fn assign(
         &mut self,
         task: &TaskRow,
         author: i64,
@@ -331,37 +357,37 @@ impl WriteTx {
             .query()
             .bind(task.repo_id)
             .bind(author)
-            .bind(self.now)
-            .fetch_optional(self.conn())
+            .bind(self.tx.now)
+            .fetch_optional(self.tx.conn())
             .await?;
         let Some(reviewer) = picked.as_ref().map(decode_reviewer).transpose()? else {
             return Ok(None);
         };
-        self.gh_record_review(task, &reviewer, None, actor).await?;
+        self.record_review(task, &reviewer, None, actor).await?;
         Ok(Some(reviewer))
     }
 
     /// Records `reviewer` (one of the task's repository, resolved to their account) as the
     /// reviewer of `task`'s pull request from now on, in place of `from` when the review moves.
-    pub async fn gh_record_review(
+    pub async fn record_review(
         &mut self,
         task: &TaskRow,
         reviewer: &Reviewer,
         from: Option<&str>,
         actor: &str,
     ) -> Result<(), StoreError> {
-        let now = self.now;
+        let now = self.tx.now;
         let (seq, repo_id) = (task.seq, task.repo_id);
         let (login, account) = (reviewer.login.to_lowercase(), reviewer.account_id);
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             reviewers::review(seq, repo_id, &login, account, now)
         )?;
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             reviewers::assigned(repo_id, &reviewer.key, now)
         )?;
-        self.event(
+        self.tx.event(
             NewEvent::new("github.reviewer_assigned", actor)
                 .repo(&task.repo)
                 .task(&task.id)
@@ -375,32 +401,32 @@ impl WriteTx {
     }
 }
 
-impl Store {
+impl Reviewers<'_> {
     /// The reviewer of the task `task_seq`'s pull request while its review is open (see
-    /// [`WriteTx::gh_open_review_of`]).
-    pub async fn gh_open_review(&self, task_seq: i64) -> Result<Option<String>, StoreError> {
-        let row = checked_read!(self, reviewers::open_review(task_seq))?;
+    /// [`ReviewersTx::open_review_of`]).
+    pub async fn open_review(&self, task_seq: i64) -> Result<Option<String>, StoreError> {
+        let row = checked_read!(self.store, reviewers::open_review(task_seq))?;
         Ok(row.map(|(_, login)| login))
     }
 
     /// The listed logins of `repo`'s reviewers (lower case), each with whether it is resolved
     /// to an account.
-    pub async fn gh_reviewer_keys(&self, repo: &str) -> Result<HashMap<String, bool>, StoreError> {
-        let rows = checked_read!(self, reviewers::keys(repo))?;
+    pub async fn keys(&self, repo: &str) -> Result<HashMap<String, bool>, StoreError> {
+        let rows = checked_read!(self.store, reviewers::keys(repo))?;
         Ok(rows.into_iter().map(|(k, id)| (k, id.is_some())).collect())
     }
 
     /// The accounts the App already knows by `logins` (lower case), without asking GitHub: a
     /// login that names exactly one person the pool has met (`persons`, whose logins follow
     /// what GitHub sends), or that GitHub last gave for a reviewer's account.
-    pub async fn gh_known_accounts(
+    pub async fn known_accounts(
         &self,
         logins: &[String],
     ) -> Result<HashMap<String, i64>, StoreError> {
         let mut out = HashMap::new();
         for login in logins {
             let key = login.to_lowercase();
-            let ids = checked_read!(self, reviewers::known_accounts(&key))?;
+            let ids = checked_read!(self.store, reviewers::known_accounts(&key))?;
             if let [id] = ids.as_slice() {
                 out.insert(key, *id);
             }
@@ -409,21 +435,18 @@ impl Store {
     }
 
     /// Why a listed reviewer of `repo` is not counted (see
-    /// [`WriteTx::gh_reviewer_problems_of`]).
-    pub async fn gh_reviewer_problems_of(&self, repo: &str) -> Result<Vec<String>, StoreError> {
-        let logins = checked_read!(self, reviewers::unresolved_of(repo))?;
+    /// [`ReviewersTx::problems_of`]).
+    pub async fn problems_of(&self, repo: &str) -> Result<Vec<String>, StoreError> {
+        let logins = checked_read!(self.store, reviewers::unresolved_of(repo))?;
         Ok(logins.iter().map(|l| unresolved_problem(l)).collect())
     }
 
     /// Every repository's reviewers and their loads at `now`, by repository id, each list by
     /// login.
-    pub async fn reviewer_loads(
-        &self,
-        now: i64,
-    ) -> Result<HashMap<i64, Vec<ReviewerLoad>>, StoreError> {
+    pub async fn loads(&self, now: i64) -> Result<HashMap<i64, Vec<ReviewerLoad>>, StoreError> {
         let rows = composed::reviewers::all()
             .query()
-            .fetch_all(&self.read)
+            .fetch_all(&self.store.read)
             .await?;
         let mut out: HashMap<i64, Vec<ReviewerLoad>> = HashMap::new();
         for row in &rows {

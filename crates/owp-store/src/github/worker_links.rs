@@ -97,7 +97,7 @@ impl WriteTx {
             checked_in_tx!(self.conn(), persons::claims_renamed(account_id, login))?;
         }
         self.vouch_person_seen(account_id, &key).await?;
-        self.reviewer_person_seen(account_id, login).await?;
+        self.reviewers().person_seen(account_id, login).await?;
         checked_in_tx!(self.conn(), persons::record_renamed(account_id, login))?;
         checked_in_tx!(self.conn(), persons::account_renamed(account_id, login))?;
         if links + workers > 0 {
@@ -221,7 +221,7 @@ impl WriteTx {
         self.forget_known_workers();
         // The proof just named the person's login: their vouch entries match them from now on.
         self.vouch_person_seen(account_id, &login_key).await?;
-        self.reviewer_person_seen(account_id, login).await?;
+        self.reviewers().person_seen(account_id, login).await?;
         // A plan proposed before the link is the person's now, and the person's plans follow.
         let moved_plans = self.proposals().to_person(worker_id).await?;
         let moved_tasks = match &left {
