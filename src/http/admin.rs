@@ -290,7 +290,7 @@ async fn repo_settings(
             (row.repo.clone(), shown)
         })
         .collect();
-    for (repo, error) in store.vouch_list_errors().await? {
+    for (repo, error) in store.vouch().list_errors().await? {
         if let Some(settings) = shown.get_mut(&repo) {
             settings.vouch_errors.push(error);
         }

@@ -79,7 +79,8 @@ pub async fn steering(
     };
     let Some((rows, entries, lists)) = state
         .store
-        .vouch_entries_first(repo, MAX_VOUCH_ENTRIES)
+        .vouch()
+        .entries_first(repo, MAX_VOUCH_ENTRIES)
         .await?
     else {
         return Err(missing());

@@ -68,7 +68,7 @@ pub async fn vouched(
     Query(q): Query<VouchedQuery>,
 ) -> ApiResult<Json<Vouched>> {
     let repo = principal.steerable_repo(&state, q.repo.as_deref()).await?;
-    let Some((rows, lists)) = state.store.vouch_entries(repo).await? else {
+    let Some((rows, lists)) = state.store.vouch().entries(repo).await? else {
         return Err(ApiError::not_found(
             "repo_not_found",
             "no repository of the pool has this name",

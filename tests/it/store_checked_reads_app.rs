@@ -224,13 +224,16 @@ async fn repos_id(db: TestDb) {
     let s = &db.store;
     let label = db.label;
     repo(s, "g/a", 10, false).await;
-    assert!(s.vouch_lists("g/a").await.unwrap().is_empty(), "{label}");
-    assert!(s.vouch_lists("g/none").await.unwrap().is_empty(), "{label}");
+    assert!(s.vouch().lists("g/a").await.unwrap().is_empty(), "{label}");
     assert!(
-        s.vouch_entries("g/none").await.unwrap().is_none(),
+        s.vouch().lists("g/none").await.unwrap().is_empty(),
         "{label}"
     );
-    let (rows, lists) = s.vouch_entries("g/a").await.unwrap().expect("g/a");
+    assert!(
+        s.vouch().entries("g/none").await.unwrap().is_none(),
+        "{label}"
+    );
+    let (rows, lists) = s.vouch().entries("g/a").await.unwrap().expect("g/a");
     assert!(rows.is_empty() && lists.is_empty(), "{label}");
     assert!(
         s.proposals()
@@ -256,7 +259,7 @@ async fn vouch_lists_entries_and_logins(db: TestDb) {
     repo(s, "g/a", 10, false).await;
     repo(s, "g/b", 10, false).await;
     let (a, b) = (repo_id(s, "g/a").await, repo_id(s, "g/b").await);
-    assert!(s.vouch_list_errors().await.unwrap().is_empty(), "{label}");
+    assert!(s.vouch().list_errors().await.unwrap().is_empty(), "{label}");
     raw(
         &db,
         "INSERT INTO vouch_lists (repo_id, origin, path, error, read_at) VALUES \
@@ -265,7 +268,7 @@ async fn vouch_lists_entries_and_logins(db: TestDb) {
         &[a, b, 1234],
     )
     .await;
-    let lists = s.vouch_lists("g/a").await.unwrap();
+    let lists = s.vouch().lists("g/a").await.unwrap();
     let states: Vec<_> = lists
         .iter()
         .map(|l| {
@@ -285,7 +288,7 @@ async fn vouch_lists_entries_and_logins(db: TestDb) {
         ],
         "{label}"
     );
-    let errors = s.vouch_list_errors().await.unwrap();
+    let errors = s.vouch().list_errors().await.unwrap();
     let expected =
         [("g/a", "a bad line"), ("g/b", "not found")].map(|(r, e)| (r.to_string(), e.to_string()));
     assert_eq!(errors, expected, "{label}");
@@ -306,13 +309,18 @@ async fn vouch_lists_entries_and_logins(db: TestDb) {
         )
         .await;
     }
-    let (_, total, lists) = s.vouch_entries_first("g/a", 1).await.unwrap().expect("g/a");
+    let (_, total, lists) = s
+        .vouch()
+        .entries_first("g/a", 1)
+        .await
+        .unwrap()
+        .expect("g/a");
     assert_eq!((total, lists.len()), (4, 2), "{label}");
     let expected: HashMap<String, bool> = [("maya", true), ("ravi", false), ("zoe", true)]
         .map(|(l, r)| (l.to_string(), r))
         .into();
-    assert_eq!(s.vouch_logins("g/a").await.unwrap(), expected, "{label}");
-    assert!(s.vouch_logins("g/b").await.unwrap().is_empty(), "{label}");
+    assert_eq!(s.vouch().logins("g/a").await.unwrap(), expected, "{label}");
+    assert!(s.vouch().logins("g/b").await.unwrap().is_empty(), "{label}");
 }
 
 /// A repository's listed reviewers and whether each is resolved; the accounts known by a login,

@@ -218,7 +218,7 @@ async fn file_shown(
         .await?
         .map(|row| (row.config, row.config_error))
         .unwrap_or_default();
-    let mut lists = tx.vouch_list_errors_of(repo).await?;
+    let mut lists = tx.vouch().list_errors_of(repo).await?;
     lists.extend(tx.reviewers().problems_of(repo).await?);
     Ok((config, error, lists))
 }

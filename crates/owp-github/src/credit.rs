@@ -26,7 +26,7 @@ pub async fn for_merge(
     let author_id = i64::try_from(pr.author.id).unwrap_or(i64::MAX);
     // A denounced author's pull request merged anyway (rule 12): the merge is the maintainer's,
     // and nobody is credited for it.
-    if tx.vouch_denounces(&task.repo, author_id, author).await? {
+    if tx.vouch().denounces(&task.repo, author_id, author).await? {
         let credit = json!({
             "pr_url": pr.html_url,
             "pr_author": author,

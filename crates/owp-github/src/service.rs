@@ -173,7 +173,7 @@ impl Github {
     ) -> Result<RepoSettings, StoreError> {
         let row = store.gh_repo(repo).await?;
         let mut settings = settings_of(row.as_ref());
-        let mut lists = store.vouch_list_errors_of(repo).await?;
+        let mut lists = store.vouch().list_errors_of(repo).await?;
         lists.extend(store.reviewers().problems_of(repo).await?);
         settings.error = shown_problems(settings.error.take(), &lists);
         Ok(settings)
@@ -229,8 +229,8 @@ impl Github {
             }
         };
         let vouch = read.settings().config.vouch;
-        let known = self.store.vouch_lists(repo).await.unwrap_or_default();
-        let logins = self.store.vouch_logins(repo).await.unwrap_or_default();
+        let known = self.store.vouch().lists(repo).await.unwrap_or_default();
+        let logins = self.store.vouch().logins(repo).await.unwrap_or_default();
         let lists = crate::vouch::Lists {
             etags: self.app.etags(),
             known: &known,
@@ -392,9 +392,9 @@ impl Github {
         let vouch = read.settings().config.vouch;
         let known = match lists_pushed {
             true => Vec::new(),
-            false => self.store.vouch_lists(repo).await.unwrap_or_default(),
+            false => self.store.vouch().lists(repo).await.unwrap_or_default(),
         };
-        let logins = self.store.vouch_logins(repo).await.unwrap_or_default();
+        let logins = self.store.vouch().logins(repo).await.unwrap_or_default();
         let lists = crate::vouch::Lists {
             etags: self.app.etags(),
             known: &known,

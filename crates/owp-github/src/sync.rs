@@ -532,7 +532,8 @@ pub async fn sync_pull(
             let newly = before.is_none_or(|l| l.acting || l.state != PrState::Open);
             if state == PrState::Open && newly {
                 let denounced = tx
-                    .vouch_denounces(repo, to_i64(pr.author.id), &pr.author.login)
+                    .vouch()
+                    .denounces(repo, to_i64(pr.author.id), &pr.author.login)
                     .await?;
                 tx.event(
                     NewEvent::new("github.pr_not_acting", actor)
@@ -643,7 +644,7 @@ pub(crate) async fn may_act(
     let author = pr.author.login.as_str();
     let author_id = to_i64(pr.author.id);
     // Rule 12: a denounced author's pull request is recorded and never acts.
-    if tx.vouch_denounces(&task.repo, author_id, author).await? {
+    if tx.vouch().denounces(&task.repo, author_id, author).await? {
         return Ok(false);
     }
     Ok(match task.status {

@@ -56,7 +56,7 @@ pub struct VouchRead {
 /// /users/{login}`): those asked longest ago, or never, first, whatever their place in the file;
 /// the rest are asked at the next read (reconciliation reads every list every 15 minutes: 480 an
 /// hour, a list of 10,000 logins within 21 hours), or resolved when GitHub names the person (a
-/// comment, a pull request, a proof of a link: `WriteTx::vouch_person_seen`). Until then an
+/// comment, a pull request, a proof of a link: `Vouch::person_seen`). Until then an
 /// entry vouches for nobody, and a denouncement refuses whoever the login names (the rule fails
 /// closed).
 pub const MAX_RESOLVED_PER_READ: usize = 120;
@@ -79,7 +79,7 @@ pub struct Lists<'a> {
     pub etags: &'a EtagCache,
     pub known: &'a [VouchListState],
     /// The logins of the repository's entries, each with whether it is resolved to an account
-    /// id already ([`crate::store::Store::vouch_logins`]): only the others are asked.
+    /// id already ([`crate::store::github::vouch::Vouch::logins`]): only the others are asked.
     pub logins: &'a HashMap<String, bool>,
     /// How logins are resolved (once for concurrent reads).
     pub asks: &'a account_ids::AccountIds,
@@ -320,17 +320,19 @@ pub async fn record(
     settings: &VouchConfig,
     read: Option<&VouchRead>,
 ) -> Result<(), StoreError> {
-    tx.vouch_set_settings(repo, i64::from(settings.trust), settings.required)
+    tx.vouch()
+        .set_settings(repo, i64::from(settings.trust), settings.required)
         .await?;
     if let Some(read) = read {
         let origins: Vec<&str> = read.lists.iter().map(|l| l.origin.as_str()).collect();
-        tx.vouch_keep_lists(repo, &origins).await?;
+        tx.vouch().keep_lists(repo, &origins).await?;
         for list in &read.lists {
-            tx.vouch_record_list(repo, &list.origin, list.source, &list.outcome)
+            tx.vouch()
+                .record_list(repo, &list.origin, list.source, &list.outcome)
                 .await?;
         }
         tx.gh_note_login_asks(&read.asked).await?;
-        tx.vouch_resolve(repo, &read.accounts).await?;
+        tx.vouch().resolve(repo, &read.accounts).await?;
     }
-    tx.vouch_update_closed(repo).await
+    tx.vouch().update_closed(repo).await
 }

@@ -144,7 +144,7 @@ pub(super) async fn comment_event(
         let mut tx = github.store.begin().await?;
         read.record(&mut tx, &ctx.actor).await?;
         ctx.denounced.store(
-            !ctx.maintainer_known && tx.vouch_denounces(repo, ctx.account_id, login).await?,
+            !ctx.maintainer_known && tx.vouch().denounces(repo, ctx.account_id, login).await?,
             std::sync::atomic::Ordering::Relaxed,
         );
         // The commenter's login as GitHub sends it now: what the pool shows for this person.
@@ -174,7 +174,7 @@ pub(super) async fn comment_event(
         for command in parsed {
             run_command(&mut tx, &ctx, command).await?;
         }
-        tx.vouch_resolve(repo, &named).await?;
+        tx.vouch().resolve(repo, &named).await?;
         tx.paths_watched(paths, &ctx.actor).await?;
         tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
             .await?;
@@ -286,7 +286,8 @@ pub(super) async fn command_in_span(
     if let Some((login, vouch, reason)) = vouch_command(&command) {
         // A maintainer's vouch, unvouch or denouncement, on any issue of the repository; the
         // login is not mentioned back (a denounced person is not pinged).
-        tx.vouch_command(ctx.repo, login, vouch, reason, &ctx.actor)
+        tx.vouch()
+            .command(ctx.repo, login, vouch, reason, &ctx.actor)
             .await?;
         return ctx.thumbs_up(tx).await;
     }

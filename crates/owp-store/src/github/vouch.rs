@@ -97,60 +97,80 @@ async fn repo_id(tx: &mut WriteTx, repo: &str) -> Result<Option<i64>, StoreError
     Ok(checked_in_tx!(tx.conn(), repos::id(repo))?)
 }
 
+/// Vouch lists, their entries and a maintainer's commands, read ([`Store::vouch`]).
+pub struct Vouch<'s> {
+    store: &'s Store,
+}
+
+/// Vouch lists inside a caller's write transaction ([`WriteTx::vouch`]).
+pub struct VouchTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
+impl Store {
+    /// The vouch lists' view of the store.
+    pub fn vouch(&self) -> Vouch<'_> {
+        Vouch { store: self }
+    }
+}
+
 impl WriteTx {
+    /// The vouch lists' view of this transaction.
+    pub fn vouch(&mut self) -> VouchTx<'_> {
+        VouchTx { tx: self }
+    }
+}
+
+impl VouchTx<'_> {
     /// Why each vouch list of `repo` is not (wholly) applied, one sentence each.
-    pub async fn vouch_list_errors_of(&mut self, repo: &str) -> Result<Vec<String>, StoreError> {
-        Ok(checked_in_tx!(self.conn(), vouch::errors_of(repo))?)
+    pub async fn list_errors_of(&mut self, repo: &str) -> Result<Vec<String>, StoreError> {
+        Ok(checked_in_tx!(self.tx.conn(), vouch::errors_of(repo))?)
     }
 
     /// Records `vouch.trust` and `vouch.required` of `repo`'s settings.
-    pub async fn vouch_set_settings(
+    pub async fn set_settings(
         &mut self,
         repo: &str,
         trust: i64,
         required: bool,
     ) -> Result<(), StoreError> {
         let required = i64::from(required);
-        checked_in_tx!(self.conn(), vouch::set_settings(repo, trust, required))?;
+        checked_in_tx!(self.tx.conn(), vouch::set_settings(repo, trust, required))?;
         Ok(())
     }
 
     /// Forgets the lists of `repo` other than `origins` (an import no longer named), with their
     /// entries.
-    pub async fn vouch_keep_lists(
-        &mut self,
-        repo: &str,
-        origins: &[&str],
-    ) -> Result<(), StoreError> {
-        let Some(id) = repo_id(self, repo).await? else {
+    pub async fn keep_lists(&mut self, repo: &str, origins: &[&str]) -> Result<(), StoreError> {
+        let Some(id) = repo_id(self.tx, repo).await? else {
             return Ok(());
         };
-        let known = checked_in_tx!(self.conn(), vouch::origins(id))?;
+        let known = checked_in_tx!(self.tx.conn(), vouch::origins(id))?;
         for origin in known.iter().filter(|o| !origins.contains(&o.as_str())) {
-            checked_in_tx!(self.conn(), vouch::forget_list(id, origin))?;
-            checked_in_tx!(self.conn(), vouch::forget_list_entries(id, origin))?;
+            checked_in_tx!(self.tx.conn(), vouch::forget_list(id, origin))?;
+            checked_in_tx!(self.tx.conn(), vouch::forget_list_entries(id, origin))?;
         }
         Ok(())
     }
 
     /// Records one list of `repo` as read (see [`ListOutcome`]); an audit event when its entries
     /// or its error changed.
-    pub async fn vouch_record_list(
+    pub async fn record_list(
         &mut self,
         repo: &str,
         origin: &str,
         source: VouchSource,
         outcome: &ListOutcome,
     ) -> Result<(), StoreError> {
-        let Some(id) = repo_id(self, repo).await? else {
+        let Some(id) = repo_id(self.tx, repo).await? else {
             return Ok(());
         };
-        let before = checked_in_tx!(self.conn(), vouch::list_read(id, origin))?;
+        let before = checked_in_tx!(self.tx.conn(), vouch::list_read(id, origin))?;
         let (path, entries, error): (Option<&str>, Option<&[VouchEntry]>, Option<&str>) =
             match outcome {
                 ListOutcome::NoAnswer => {
                     if before.is_none() {
-                        checked_in_tx!(self.conn(), vouch::list_unanswered(id, origin))?;
+                        checked_in_tx!(self.tx.conn(), vouch::list_unanswered(id, origin))?;
                     }
                     return Ok(());
                 }
@@ -170,20 +190,20 @@ impl WriteTx {
             // that renamed itself since stays denounced when the list changes.
             let kind = source.as_str();
             let resolved: std::collections::HashMap<String, i64> =
-                checked_in_tx!(self.conn(), vouch::resolved_logins(id, kind, origin))?
+                checked_in_tx!(self.tx.conn(), vouch::resolved_logins(id, kind, origin))?
                     .into_iter()
                     .collect();
-            checked_in_tx!(self.conn(), vouch::clear_entries(id, kind, origin))?;
+            checked_in_tx!(self.tx.conn(), vouch::clear_entries(id, kind, origin))?;
             for e in entries {
                 // An imported list's vouches do not count here: only its denouncements are kept.
                 if source == VouchSource::Import && !e.denounced {
                     continue;
                 }
                 let (vouched, denounced) = (i64::from(!e.denounced), i64::from(e.denounced));
-                let (details, now) = (e.details.as_deref(), self.now);
+                let (details, now) = (e.details.as_deref(), self.tx.now);
                 let account = resolved.get(&e.login).copied();
                 checked_in_tx!(
-                    self.conn(),
+                    self.tx.conn(),
                     vouch::add_entry(
                         id, kind, origin, &e.login, vouched, denounced, details, now, account
                     )
@@ -192,17 +212,17 @@ impl WriteTx {
         }
         // An invalid list keeps the digest of the entries still applied.
         let kept_digest = new_digest.or(old_digest);
-        let (now, digest) = (self.now, kept_digest.as_deref());
+        let (now, digest) = (self.tx.now, kept_digest.as_deref());
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             vouch::keep_list(id, origin, path, error, now, digest)
         )?;
         if changed_entries {
             // A person the list denounces now proposes nothing here any more.
-            self.proposals().end_denounced(id).await?;
+            self.tx.proposals().end_denounced(id).await?;
         }
         if changed_entries || error != old_error.as_deref() || before.is_none() {
-            self.event(
+            self.tx.event(
                 NewEvent::new("github.vouch_list_read", "github")
                     .repo(repo)
                     .data(json!({
@@ -219,7 +239,7 @@ impl WriteTx {
 
     /// Keeps the account ids GitHub gave for logins of `repo`'s entries (`GET /users/{login}`
     /// when a list was read): each entry of such a login not resolved yet is resolved for good.
-    pub async fn vouch_resolve(
+    pub async fn resolve(
         &mut self,
         repo: &str,
         accounts: &[(String, i64)],
@@ -227,42 +247,44 @@ impl WriteTx {
         if accounts.is_empty() {
             return Ok(());
         }
-        let Some(id) = repo_id(self, repo).await? else {
+        let Some(id) = repo_id(self.tx, repo).await? else {
             return Ok(());
         };
         for (login, account_id) in accounts {
             let login = login.to_ascii_lowercase();
-            checked_in_tx!(self.conn(), vouch::resolve_in_repo(id, &login, *account_id))?;
+            checked_in_tx!(
+                self.tx.conn(),
+                vouch::resolve_in_repo(id, &login, *account_id)
+            )?;
         }
         // A denouncement now resolved to its account ends that person's plans here.
-        self.proposals().end_denounced(id).await?;
+        self.tx.proposals().end_denounced(id).await?;
         Ok(())
     }
 
     /// GitHub just said that `login` names the account `account_id` (a delivery's sender, a
     /// proof of a link): every vouch entry of that login GitHub had not resolved yet is resolved
     /// to it, in every repository, without asking GitHub.
-    pub async fn vouch_person_seen(
-        &mut self,
-        account_id: i64,
-        login: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn person_seen(&mut self, account_id: i64, login: &str) -> Result<(), StoreError> {
         let login = login.to_ascii_lowercase();
-        checked_in_tx!(self.conn(), vouch::resolve_everywhere(&login, account_id))?;
+        checked_in_tx!(
+            self.tx.conn(),
+            vouch::resolve_everywhere(&login, account_id)
+        )?;
         Ok(())
     }
 
     /// Closes `repo` to all but maintainers while a list it needs was never read or is not
     /// valid (read by the claim when `vouch.required` is set).
-    pub async fn vouch_update_closed(&mut self, repo: &str) -> Result<(), StoreError> {
-        checked_in_tx!(self.conn(), vouch::update_closed(repo))?;
+    pub async fn update_closed(&mut self, repo: &str) -> Result<(), StoreError> {
+        checked_in_tx!(self.tx.conn(), vouch::update_closed(repo))?;
         Ok(())
     }
 
     /// A maintainer's `/owp vouch`, `/owp unvouch` or `/owp denounce` about `login` in `repo`,
     /// kept as the repository's command entry, with its audit event. Returns whether anything
     /// changed.
-    pub async fn vouch_command(
+    pub async fn command(
         &mut self,
         repo: &str,
         login: &str,
@@ -270,24 +292,24 @@ impl WriteTx {
         reason: Option<&str>,
         actor: &str,
     ) -> Result<bool, StoreError> {
-        let Some(id) = repo_id(self, repo).await? else {
+        let Some(id) = repo_id(self.tx, repo).await? else {
             return Ok(false);
         };
         let login = login.to_ascii_lowercase();
         let changed = match command {
-            VouchCommand::Unvouch => checked_in_tx!(self.conn(), vouch::unvouch(id, &login))?,
+            VouchCommand::Unvouch => checked_in_tx!(self.tx.conn(), vouch::unvouch(id, &login))?,
             VouchCommand::Vouch | VouchCommand::Denounce => {
                 let denounced = command == VouchCommand::Denounce;
                 let (vouched, details) = (i64::from(!denounced), reason.filter(|_| denounced));
-                let (denounced, now) = (i64::from(denounced), self.now);
+                let (denounced, now) = (i64::from(denounced), self.tx.now);
                 checked_in_tx!(
-                    self.conn(),
+                    self.tx.conn(),
                     vouch::command_entry(id, &login, vouched, denounced, details, now)
                 )?
             }
         } > 0;
         if changed && command == VouchCommand::Denounce {
-            self.proposals().end_denounced(id).await?;
+            self.tx.proposals().end_denounced(id).await?;
         }
         if changed {
             let kind = match command {
@@ -295,7 +317,7 @@ impl WriteTx {
                 VouchCommand::Unvouch => "github.unvouched",
                 VouchCommand::Denounce => "github.denounced",
             };
-            self.event(
+            self.tx.event(
                 NewEvent::new(kind, actor)
                     .repo(repo)
                     .data(json!({"login": login})),
@@ -307,7 +329,7 @@ impl WriteTx {
     /// Whether an entry of `repo` denounces the GitHub account `account_id` (now named `login`):
     /// an entry resolved to that account, or one GitHub has not resolved yet that names `login`
     /// (it fails closed). The App answers such a person at most once per issue.
-    pub async fn vouch_denounces(
+    pub async fn denounces(
         &mut self,
         repo: &str,
         account_id: i64,
@@ -319,34 +341,34 @@ impl WriteTx {
             .bind(repo)
             .bind(account_id)
             .bind(login.to_ascii_lowercase())
-            .fetch_optional(self.conn())
+            .fetch_optional(self.tx.conn())
             .await?;
         Ok(found.is_some())
     }
 }
 
-impl Store {
+impl Vouch<'_> {
     /// Why each vouch list of `repo` is not (wholly) applied, one sentence each.
-    pub async fn vouch_list_errors_of(&self, repo: &str) -> Result<Vec<String>, StoreError> {
-        Ok(checked_read!(self, vouch::errors_of(repo))?)
+    pub async fn list_errors_of(&self, repo: &str) -> Result<Vec<String>, StoreError> {
+        Ok(checked_read!(self.store, vouch::errors_of(repo))?)
     }
 
     /// Why a vouch list is not (wholly) applied, for every repository with such a list: (the
     /// repository, the sentence), by repository then list.
-    pub async fn vouch_list_errors(&self) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(checked_read!(self, vouch::list_errors())?)
+    pub async fn list_errors(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(checked_read!(self.store, vouch::list_errors())?)
     }
 
     /// The state of each list `repo` reads (none before it joins).
-    pub async fn vouch_lists(&self, repo: &str) -> Result<Vec<VouchListState>, StoreError> {
-        match self.vouch_repo_id(repo).await? {
+    pub async fn lists(&self, repo: &str) -> Result<Vec<VouchListState>, StoreError> {
+        match self.repo_id(repo).await? {
             Some(id) => self.lists_of(id).await,
             None => Ok(Vec::new()),
         }
     }
 
     async fn lists_of(&self, id: i64) -> Result<Vec<VouchListState>, StoreError> {
-        let lists = checked_read!(self, vouch::lists(id))?;
+        let lists = checked_read!(self.store, vouch::lists(id))?;
         Ok(lists
             .into_iter()
             .map(|(origin, path, error, read_at)| VouchListState {
@@ -360,14 +382,14 @@ impl Store {
 
     /// The merged list of `repo` (every entry of every source, by login then source) and the
     /// state of each list it reads; `None` when the repository is not in the pool.
-    pub async fn vouch_entries(
+    pub async fn entries(
         &self,
         repo: &str,
     ) -> Result<Option<(Vec<VouchRow>, Vec<VouchListState>)>, StoreError> {
-        let Some(id) = self.vouch_repo_id(repo).await? else {
+        let Some(id) = self.repo_id(repo).await? else {
             return Ok(None);
         };
-        let rows = vouch_rows(checked_read!(self, vouch::entries(id))?);
+        let rows = vouch_rows(checked_read!(self.store, vouch::entries(id))?);
         let lists = self.lists_of(id).await?;
         Ok(Some((rows, lists)))
     }
@@ -375,17 +397,17 @@ impl Store {
     /// At most `limit` entries of `repo`'s merged list, its denouncements first (then by login
     /// and source), with how many entries it has in all and the state of each list it reads;
     /// `None` when the repository is not in the pool.
-    pub async fn vouch_entries_first(
+    pub async fn entries_first(
         &self,
         repo: &str,
         limit: i64,
     ) -> Result<Option<(Vec<VouchRow>, i64, Vec<VouchListState>)>, StoreError> {
-        let Some(id) = self.vouch_repo_id(repo).await? else {
+        let Some(id) = self.repo_id(repo).await? else {
             return Ok(None);
         };
-        let total = checked_read!(self, vouch::entry_count(id))?;
+        let total = checked_read!(self.store, vouch::entry_count(id))?;
         let rows = vouch_rows(checked_read!(
-            self,
+            self.store,
             vouch::entries_denounced_first(id, limit.max(0))
         )?);
         let lists = self.lists_of(id).await?;
@@ -394,16 +416,16 @@ impl Store {
 
     /// The logins of `repo`'s entries, each with whether GitHub resolved it to an account id
     /// (what reading its lists again need not ask).
-    pub async fn vouch_logins(
+    pub async fn logins(
         &self,
         repo: &str,
     ) -> Result<std::collections::HashMap<String, bool>, StoreError> {
-        let rows = checked_read!(self, vouch::logins(repo))?;
+        let rows = checked_read!(self.store, vouch::logins(repo))?;
         Ok(rows.into_iter().map(|(l, r)| (l, r != 0)).collect())
     }
 
-    async fn vouch_repo_id(&self, repo: &str) -> Result<Option<i64>, StoreError> {
-        Ok(checked_read!(self, repos::id(repo))?)
+    async fn repo_id(&self, repo: &str) -> Result<Option<i64>, StoreError> {
+        Ok(checked_read!(self.store, repos::id(repo))?)
     }
 }
 

@@ -96,7 +96,7 @@ impl WriteTx {
             // The comment claims of a renamed person show the new login.
             checked_in_tx!(self.conn(), persons::claims_renamed(account_id, login))?;
         }
-        self.vouch_person_seen(account_id, &key).await?;
+        self.vouch().person_seen(account_id, &key).await?;
         self.reviewers().person_seen(account_id, login).await?;
         checked_in_tx!(self.conn(), persons::record_renamed(account_id, login))?;
         checked_in_tx!(self.conn(), persons::account_renamed(account_id, login))?;
@@ -220,7 +220,7 @@ impl WriteTx {
         self.history_to_person(worker_id, account_id).await?;
         self.forget_known_workers();
         // The proof just named the person's login: their vouch entries match them from now on.
-        self.vouch_person_seen(account_id, &login_key).await?;
+        self.vouch().person_seen(account_id, &login_key).await?;
         self.reviewers().person_seen(account_id, login).await?;
         // A plan proposed before the link is the person's now, and the person's plans follow.
         let moved_plans = self.proposals().to_person(worker_id).await?;
