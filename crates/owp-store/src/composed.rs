@@ -84,6 +84,12 @@ pub struct Variant {
     pub statement: Composed,
 }
 
+/// The parameters `$first`, … of an `IN` list of `n` (at least one), comma-separated.
+fn marks(first: usize, n: usize) -> String {
+    let marks: Vec<String> = (first..first + n.max(1)).map(|i| format!("${i}")).collect();
+    marks.join(", ")
+}
+
 fn variant(name: impl Into<String>, statement: Composed) -> Variant {
     Variant {
         name: name.into(),

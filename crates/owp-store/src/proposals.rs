@@ -89,10 +89,20 @@ pub struct ProposalRow {
 impl ProposalRow {
     /// The row of a statement of `sql/proposals/`.
     fn of(fields: owp_sql_sqlite::proposals::ProposalFields) -> ProposalRow {
-        let (id, task_id, task_seq, repo_id, repo, worker_id, worker_name, login, plan, state) = (
-            fields.0, fields.1, fields.2, fields.3, fields.4, fields.5, fields.6, fields.7,
-            fields.8, fields.9,
-        );
+        let (
+            id,
+            task_id,
+            task_seq,
+            repo_id,
+            repo,
+            worker_id,
+            worker_name,
+            login,
+            plan,
+            state,
+            created_at,
+            expires_at,
+        ) = fields;
         ProposalRow {
             id,
             task_id,
@@ -104,8 +114,8 @@ impl ProposalRow {
             login,
             plan,
             state: ProposalState::parse(&state).unwrap_or(ProposalState::Expired),
-            created_at: fields.10,
-            expires_at: fields.11,
+            created_at,
+            expires_at,
         }
     }
 

@@ -1,7 +1,7 @@
 //! The public board: the newest tasks of public repositories with their lease's clock
 //! ([`TASK_SELECT`]), and the names of the workers it shows (a list as long as the page's).
 
-use super::{Composed, Variant, variant};
+use super::{Composed, Variant, marks, variant};
 use crate::rows::TASK_SELECT;
 
 /// The newest `$1` tasks of public, unarchived repositories, newest first.
@@ -14,10 +14,9 @@ pub(crate) fn public_tasks() -> Composed {
 
 /// The names of the `n` workers `$1` … `$n`, by id.
 pub(crate) fn worker_names(n: usize) -> Composed {
-    let marks: Vec<String> = (1..=n.max(1)).map(|i| format!("${i}")).collect();
     Composed::new(format!(
         "SELECT id, name FROM workers WHERE id IN ({}) ORDER BY id",
-        marks.join(", ")
+        marks(1, n)
     ))
 }
 

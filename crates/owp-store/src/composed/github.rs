@@ -2,18 +2,12 @@
 //! together, the logins asked about, the tasks whose issues a write targets: a JSON list, read as
 //! each backend reads JSON), and the inbox's claim, whose lock differs by backend.
 
-use super::{Composed, Runs, Variant, variant};
+use super::{Composed, Runs, Variant, marks, variant};
 use crate::Backend;
 
 /// The columns of an outbox row.
 const OUTBOX_COLUMNS: &str = "id, uid, installation_id, repo, issue_number, kind, \
     task_id, comment_id, body, revision, attempts";
-
-/// `$1`, `$2`, … from `first` on, `n` of them.
-fn marks(first: usize, n: usize) -> String {
-    let marks: Vec<String> = (first..first + n.max(1)).map(|i| format!("${i}")).collect();
-    marks.join(", ")
-}
 
 /// The `n` outbox rows `$4` … claimed for runner `$1` until `$2` (ms), each only while pending and
 /// not claimed by another at `$3` (ms).

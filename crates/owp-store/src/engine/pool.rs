@@ -4,20 +4,18 @@
 //! connections, the same one write transactions begin on (`WriteTx` holds a typed connection,
 //! so that the statements the compiler checks run inside it): the statements built at run time
 //! run on its connections through the interface by which sqlx's own `AnyConnection` drives them
-//! ([`AnyConnectionBackend`], as [`super::tx_conn`] does inside a transaction). Reads, the
+//! (the executor of [`super::tx_conn`], as inside a transaction). Reads, the
 //! batched claims and acks and write transactions then share one pool of the size the process
 //! was given, less the checked reads' quarter (`engine::checked`), as they shared one `Any`
 //! pool before: whichever is busy has all of it.
 
+use super::tx_conn::{TxConnection, Typed};
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
-use futures_util::{FutureExt, StreamExt, TryStreamExt, future, stream};
+use futures_util::{FutureExt, StreamExt, TryStreamExt, stream};
 use sqlx::any::{AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
 use sqlx::postgres::PgPool;
 use sqlx::{Any, AnyPool, Either, Error, Execute, Executor, SqlStr};
-use sqlx_core::any::AnyConnectionBackend;
-
-use super::tx_conn::Parts;
 
 /// The pool of the statements built at run time (see the module's docs).
 #[derive(Clone, Debug)]
@@ -74,22 +72,14 @@ impl<'p> Executor<'p> for &'p DbPool {
             DbPool::Sqlite(pool) => return pool.fetch_many(query),
             DbPool::Postgres(pool) => pool.clone(),
         };
-        let Parts {
-            sql,
-            persistent,
-            arguments,
-        } = match Parts::of(query) {
-            Ok(parts) => parts,
-            Err(error) => return stream::once(future::ready(Err(error))).boxed(),
-        };
         // The rows are collected on the connection, then handed out: the connection goes back
         // to the pool before the caller reads them (every caller here reads them all).
         stream::once(async move {
             let mut conn = pool.acquire().await?;
-            let items: Vec<_> =
-                AnyConnectionBackend::fetch_many(&mut *conn, sql, persistent, arguments)
-                    .try_collect()
-                    .await?;
+            let items: Vec<_> = TxConnection::of(Typed::Postgres(&mut conn))
+                .fetch_many(query)
+                .try_collect()
+                .await?;
             Ok::<_, Error>(stream::iter(items.into_iter().map(Ok)))
         })
         .try_flatten()
@@ -105,17 +95,11 @@ impl<'p> Executor<'p> for &'p DbPool {
             DbPool::Sqlite(pool) => return pool.fetch_optional(query),
             DbPool::Postgres(pool) => pool.clone(),
         };
-        let Parts {
-            sql,
-            persistent,
-            arguments,
-        } = match Parts::of(query) {
-            Ok(parts) => parts,
-            Err(error) => return future::ready(Err(error)).boxed(),
-        };
         async move {
             let mut conn = pool.acquire().await?;
-            AnyConnectionBackend::fetch_optional(&mut *conn, sql, persistent, arguments).await
+            TxConnection::of(Typed::Postgres(&mut conn))
+                .fetch_optional(query)
+                .await
         }
         .boxed()
     }
@@ -134,7 +118,9 @@ impl<'p> Executor<'p> for &'p DbPool {
                 DbPool::Sqlite(pool) => pool.prepare_with(sql, &parameters).await,
                 DbPool::Postgres(pool) => {
                     let mut conn = pool.acquire().await?;
-                    AnyConnectionBackend::prepare_with(&mut *conn, sql, &parameters).await
+                    TxConnection::of(Typed::Postgres(&mut conn))
+                        .prepare_with(sql, &parameters)
+                        .await
                 }
             }
         }
@@ -151,7 +137,9 @@ impl<'p> Executor<'p> for &'p DbPool {
         };
         async move {
             let mut conn = pool.acquire().await?;
-            AnyConnectionBackend::describe(&mut *conn, sql).await
+            TxConnection::of(Typed::Postgres(&mut conn))
+                .describe(sql)
+                .await
         }
         .boxed()
     }

@@ -26,14 +26,14 @@ pub(crate) enum Typed<'a> {
 
 /// A statement taken apart as [`AnyConnectionBackend`] takes it: its text, whether it is
 /// prepared once and kept, and its bound arguments.
-pub(crate) struct Parts {
-    pub sql: SqlStr,
-    pub persistent: bool,
-    pub arguments: Option<AnyArguments>,
+struct Parts {
+    sql: SqlStr,
+    persistent: bool,
+    arguments: Option<AnyArguments>,
 }
 
 impl Parts {
-    pub(crate) fn of<'q>(mut query: impl Execute<'q, Any>) -> Result<Parts, Error> {
+    fn of<'q>(mut query: impl Execute<'q, Any>) -> Result<Parts, Error> {
         let arguments = query.take_arguments().map_err(Error::Encode)?;
         let persistent = query.persistent();
         Ok(Parts {
