@@ -48,16 +48,14 @@ impl Pick {
         }
     }
 
-    /// The worker as the skill rule reads it: a named pick is not held to a specialist's reach.
-    pub(super) fn worker(self, worker: &WorkerRow) -> std::borrow::Cow<'_, WorkerRow> {
-        match self {
-            Pick::Named { .. } if worker.specialist => {
-                let mut own_pick = worker.clone();
-                own_pick.specialist = false;
-                std::borrow::Cow::Owned(own_pick)
-            }
-            _ => std::borrow::Cow::Borrowed(worker),
+    /// The worker's skills as the skill rule reads them: a named pick is not held to a
+    /// specialist's reach.
+    pub(super) fn skills(self, worker: &WorkerRow) -> Skills {
+        let mut skills = Skills::of(worker);
+        if let Pick::Named { .. } = self {
+            skills.specialist = false;
         }
+        skills
     }
 }
 
@@ -728,16 +726,49 @@ fn vouched_if_required(worker: &str, hour: &str) -> String {
     )
 }
 
+/// What the text of a worker's [`skill_conditions`] depends on: whether it takes every skill,
+/// and whether it is a specialist. Workers of one shape share a claim statement's text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Skills {
+    pub all: bool,
+    pub specialist: bool,
+}
+
+impl Skills {
+    /// Every shape, for the tests that prepare each text.
+    pub(crate) const ALL: [Skills; 3] = [
+        Skills {
+            all: true,
+            specialist: false,
+        },
+        Skills {
+            all: false,
+            specialist: false,
+        },
+        Skills {
+            all: false,
+            specialist: true,
+        },
+    ];
+
+    pub(crate) fn of(worker: &WorkerRow) -> Skills {
+        Skills {
+            all: worker.all_skills,
+            specialist: worker.specialist,
+        }
+    }
+}
+
 /// Rule 3 as SQL conditions on the task `t`: every skill of the task is one of the worker's,
 /// which come as one JSON array parameter (`param`), so the statement's text does not depend on
 /// how many skills the worker has; for a specialist, also at least one. None when the worker
 /// takes every skill.
 pub(crate) fn skill_conditions(
     backend: Backend,
-    worker: &WorkerRow,
+    worker: Skills,
     param: &str,
 ) -> Vec<(Condition, String)> {
-    if worker.all_skills {
+    if worker.all {
         return Vec::new();
     }
     let skills = match backend {
@@ -772,14 +803,8 @@ pub(crate) fn skill_conditions(
     conditions
 }
 
-/// What the text of a worker's [`skill_conditions`] depends on: whether it takes every skill,
-/// and whether it is a specialist. Workers of one shape share a claim statement's text.
-pub(super) fn skill_shape(worker: &WorkerRow) -> (bool, bool) {
-    (worker.all_skills, worker.specialist)
-}
-
 /// [`skill_conditions`] as ` AND …` clauses of a claim statement.
-pub(super) fn skill_rule(backend: Backend, worker: &WorkerRow, param: &str) -> String {
+pub(super) fn skill_rule(backend: Backend, worker: Skills, param: &str) -> String {
     skill_conditions(backend, worker, param)
         .into_iter()
         .map(|(_, sql)| format!(" AND {sql}"))

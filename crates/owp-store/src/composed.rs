@@ -3,19 +3,24 @@
 //!
 //! A statement is built here when its text joins a rule's one text (the claim's conditions of
 //! [`crate::claim_rules`], the review budget, path overlap, a task in flight, a person's
-//! settings) or has a length only its caller knows (a list of ids). Each is a function of this
-//! module's files, one file per view; the view binds its arguments and runs it. [`every_statement`]
-//! lists every variant of every function, and `tests/it/store_composed.rs` prepares each against
-//! freshly migrated SQLite and PostgreSQL databases, so a column that moves fails a test, not a
-//! request. Texts are `sqlx::AssertSqlSafe` only here: nothing a caller sends is ever part of
-//! one, only the rules' texts, constants and numbered parameters.
+//! settings), has a length only its caller knows (a list of ids), or is a setting SQLite takes
+//! without parameters. Each is a function of this module's files, one file per view; the view
+//! binds its arguments and runs it. The leases' statements ([`leases`]: the claims, acks and
+//! moves of both backends' paths, and the one text of each write they make) are the largest
+//! part. [`every_statement`] lists every variant of every function, and
+//! `tests/it/store_composed.rs` prepares each against freshly migrated SQLite and PostgreSQL
+//! databases (a SQLite batch statement by statement), so a column that moves fails a test, not
+//! a request. Texts are `sqlx::AssertSqlSafe` only here: nothing a caller sends is ever part of
+//! one, only the rules' texts, constants, integers and numbered parameters.
 
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::{Any, AssertSqlSafe, FromRow, SqlSafeStr, SqlStr};
 
 pub(crate) mod board;
+pub(crate) mod events;
 pub(crate) mod github;
+pub(crate) mod leases;
 pub(crate) mod limits;
 pub(crate) mod paths;
 pub(crate) mod persons;
@@ -23,7 +28,9 @@ pub(crate) mod proposals;
 pub(crate) mod repos;
 pub(crate) mod reputation;
 pub(crate) mod reviewers;
+pub(crate) mod sqlite;
 pub(crate) mod tasks;
+pub(crate) mod upgrade;
 pub(crate) mod workers;
 
 /// A statement's text, made by a function of this module.
@@ -38,6 +45,36 @@ impl Composed {
     /// Its text.
     pub fn text(&self) -> &str {
         &self.0
+    }
+
+    /// Its statements, for a text that is a batch of several (`;`-separated), each to prepare
+    /// on its own. A `;` inside a quoted string or a dollar-quoted body separates nothing.
+    pub fn statements(&self) -> Vec<Composed> {
+        let mut out = Vec::new();
+        let (mut start, mut quoted, mut dollars) = (0, false, false);
+        let bytes = self.0.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            match b {
+                b'\'' if !dollars => quoted = !quoted,
+                b'$' if !quoted
+                    && bytes.get(i + 1) == Some(&b'$')
+                    && bytes.get(i.wrapping_sub(1)) != Some(&b'$') =>
+                {
+                    dollars = !dollars
+                }
+                b';' if !quoted && !dollars => {
+                    out.push(&self.0[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        out.push(&self.0[start..]);
+        out.into_iter()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| Composed(s.to_string()))
+            .collect()
     }
 
     /// Its text as sqlx takes a statement (to prepare it).
@@ -98,12 +135,28 @@ fn variant(name: impl Into<String>, statement: Composed) -> Variant {
     }
 }
 
+/// A variant that runs on `backend` alone.
+fn variant_on(backend: crate::Backend, name: impl Into<String>, statement: Composed) -> Variant {
+    Variant {
+        runs: match backend {
+            crate::Backend::Sqlite => Runs::Sqlite,
+            crate::Backend::Postgres => Runs::Postgres,
+        },
+        ..variant(name, statement)
+    }
+}
+
+/// Both backends, for the variants of a statement whose text differs between them.
+const BACKENDS: [crate::Backend; 2] = [crate::Backend::Sqlite, crate::Backend::Postgres];
+
 /// Every variant of every statement built here (each function with each of the arguments that
 /// change its text), for the tests that prepare them.
 pub fn every_statement() -> Vec<Variant> {
     let mut all = Vec::new();
     all.extend(board::variants());
+    all.extend(events::variants());
     all.extend(github::variants());
+    all.extend(leases::variants());
     all.extend(limits::variants());
     all.extend(paths::variants());
     all.extend(persons::variants());
@@ -111,7 +164,9 @@ pub fn every_statement() -> Vec<Variant> {
     all.extend(repos::variants());
     all.extend(reputation::variants());
     all.extend(reviewers::variants());
+    all.extend(sqlite::variants());
     all.extend(tasks::variants());
+    all.extend(upgrade::variants());
     all.extend(workers::variants());
     all
 }

@@ -58,7 +58,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, AssertSqlSafe, Executor};
+use sqlx::{AnyPool, Executor, SqlStr};
 use tokio::sync::Notify;
 
 use engine::checked::{self, CheckedPool, checked_in_tx};
@@ -635,13 +635,13 @@ async fn restart_checkpoint(turn: &mut sqlite_writer::WriteTurn) -> Result<bool,
 pub(crate) const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 /// The statement that applies [`WAL_SIZE_LIMIT`] to a write connection.
-fn wal_size_limit() -> AssertSqlSafe<String> {
-    AssertSqlSafe(format!("PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}"))
+fn wal_size_limit() -> SqlStr {
+    composed::sqlite::journal_size_limit(WAL_SIZE_LIMIT).into_sql_str()
 }
 
 /// The statement that sets a SQLite connection's busy timeout.
-fn busy_timeout(wait: Duration) -> AssertSqlSafe<String> {
-    AssertSqlSafe(format!("PRAGMA busy_timeout = {}", wait.as_millis()))
+fn busy_timeout(wait: Duration) -> SqlStr {
+    composed::sqlite::busy_timeout(wait).into_sql_str()
 }
 
 /// Milliseconds since the Unix epoch, now.

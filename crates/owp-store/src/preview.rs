@@ -17,8 +17,6 @@
 
 use std::collections::HashSet;
 
-use sqlx::AssertSqlSafe;
-
 use super::claim_rules::Pick;
 use super::leases::refusals::{Explained, explain};
 use super::rows::{TaskRow, WorkerRow};
@@ -157,15 +155,8 @@ impl Store {
         if named.is_empty() {
             return Ok(HashSet::new());
         }
-        let list: String = (0..named.len())
-            .map(|i| format!("${}", i + 3))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT t.id, t.key FROM tasks t JOIN repos r ON r.id = t.repo_id \
-             WHERE (t.key IN ({list}) OR t.id IN ({list})) AND (r.private <> 0 AND r.name <> $2 OR t.tier > $1)"
-        );
-        let mut query = sqlx::query_as::<_, (String, Option<String>)>(AssertSqlSafe(sql))
+        let mut query = crate::composed::tasks::unseen_of(named.len())
+            .query_as::<(String, Option<String>)>()
             .bind(worker.trust_level)
             .bind(seen_repo.unwrap_or_default());
         for name in &named {
@@ -217,10 +208,10 @@ fn name_only_seen(r: &mut Refusal, unseen: &HashSet<String>, own: &[String]) {
 
 #[cfg(test)]
 mod tests {
-    use sqlx::AssertSqlSafe;
-
     use super::*;
-    use crate::leases::refusals::statement;
+    use crate::claim_rules::Skills;
+    use crate::composed::leases::refusals::statement;
+    use crate::composed::sqlite::query_plan;
     use crate::repos::RepoUpsert;
     use crate::workers::WorkerInput;
     use crate::{Backend, Timing};
@@ -268,31 +259,31 @@ mod tests {
             .await
             .unwrap();
         // Every third task waits (a count the schema's triggers would keep), priorities mixed.
-        let load = format!(
-            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {POOL}) \
+        let load = "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < $1) \
              INSERT INTO tasks (id, repo_id, title, description, estimate_points, priority, \
                skill_set_id, tier, status, extensions, created_at, updated_at, waiting) \
-             SELECT 't_' || n, {repo}, 'task', '', 1, n % 4, \
-               (SELECT id FROM skill_sets WHERE skills = '[]'), n % 6, 'ready', '{{}}', 0, 0, \
-               CASE WHEN n % 3 = 0 THEN 1 ELSE 0 END FROM g",
-            repo = repo.id
-        );
-        sqlx::query(AssertSqlSafe(load))
+             SELECT 't_' || n, $2, 'task', '', 1, n % 4, \
+               (SELECT id FROM skill_sets WHERE skills = '[]'), n % 6, 'ready', '{}', 0, 0, \
+               CASE WHEN n % 3 = 0 THEN 1 ELSE 0 END FROM g";
+        sqlx::query(load)
+            .bind(POOL)
+            .bind(repo.id)
             .execute(&store.read)
             .await
             .unwrap();
         sqlx::query("ANALYZE").execute(&store.read).await.unwrap();
 
-        let (_, sql) = statement(Backend::Sqlite, &worker, Pick::First, PREVIEW_TASKS);
-        let plan: Vec<(i64, i64, i64, String)> =
-            sqlx::query_as(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
-                .bind(&worker.id)
-                .bind(0_i64)
-                .bind(0_i64)
-                .bind("[]")
-                .fetch_all(&store.read)
-                .await
-                .unwrap();
+        let skills = Skills::of(&worker);
+        let (_, sql) = statement(Backend::Sqlite, skills, Pick::First, PREVIEW_TASKS);
+        let plan: Vec<(i64, i64, i64, String)> = query_plan(sql)
+            .query_as()
+            .bind(&worker.id)
+            .bind(0_i64)
+            .bind(0_i64)
+            .bind("[]")
+            .fetch_all(&store.read)
+            .await
+            .unwrap();
         let steps: Vec<&str> = plan.iter().map(|(_, _, _, s)| s.as_str()).collect();
         let of_q: Vec<String> = steps
             .iter()

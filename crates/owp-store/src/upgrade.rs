@@ -10,9 +10,10 @@
 //! this build has no file for) is refused in one sentence.
 
 use sqlx::migrate::{Migration, Migrator};
-use sqlx::{AnyPool, AssertSqlSafe, Row};
+use sqlx::{AnyPool, Row};
 
 use super::{Backend, StoreError};
+use crate::composed::{self, Composed};
 
 /// The checksums of earlier texts of landed migration files, one line each:
 /// `backend/NNNN_description.sql <sha384 hex>`.
@@ -143,7 +144,7 @@ async fn bring_to_current(
                 }
             }
             // The text is this build's own (a constant, or a function of a migration file).
-            sqlx::raw_sql(AssertSqlSafe(statement.sql))
+            sqlx::raw_sql(statement.sql.into_sql_str())
                 .execute(&mut *tx)
                 .await?;
         }
@@ -163,23 +164,22 @@ struct Addition {
     /// `(table, column)` for a statement adding a column: it runs only when the column is missing
     /// (SQLite has no `ADD COLUMN IF NOT EXISTS`).
     column: Option<(&'static str, &'static str)>,
-    sql: String,
+    sql: Composed,
 }
 
-fn sql(sql: &str) -> Addition {
+fn sql(sql: &'static str) -> Addition {
     Addition {
         column: None,
-        sql: sql.to_string(),
+        sql: composed::upgrade::fixed(sql),
     }
 }
 
 /// The definition of PostgreSQL function `name` in a migration's text, as `CREATE OR REPLACE`.
-fn function(migration: &str, name: &str) -> Addition {
-    let start = migration
-        .find(&format!("CREATE FUNCTION {name}("))
-        .expect("the migration defines the function");
-    let end = start + migration[start..].find("$$;").expect("its end") + 3;
-    sql(&migration[start..end].replacen("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+fn function(migration: &'static str, name: &str) -> Addition {
+    Addition {
+        column: None,
+        sql: composed::upgrade::function(migration, name),
+    }
 }
 
 /// What the current text of migration `version` adds to every earlier text of it (what a later
@@ -218,8 +218,9 @@ fn additions(backend: Backend, version: i64) -> Vec<Addition> {
         }
         31 => vec![Addition {
             column: Some(("gh_linked_prs", "paths_too_broad")),
-            sql: "ALTER TABLE gh_linked_prs ADD COLUMN paths_too_broad INTEGER NOT NULL DEFAULT 0"
-                .into(),
+            sql: composed::upgrade::fixed(
+                "ALTER TABLE gh_linked_prs ADD COLUMN paths_too_broad INTEGER NOT NULL DEFAULT 0",
+            ),
         }],
         35 => {
             let mut add = vec![sql("DROP INDEX IF EXISTS task_reviews_by_reviewer")];

@@ -24,6 +24,18 @@ pub(crate) fn to_plan() -> Composed {
     ))
 }
 
+/// Of the `n` tasks named `$3`, … (each by key or by id), the ids and keys of those a worker of
+/// trust `$1` seeing repository `$2` may not see: in another private repository, or above that
+/// trust.
+pub(crate) fn unseen_of(n: usize) -> Composed {
+    let list = super::marks(3, n);
+    Composed::new(format!(
+        "SELECT t.id, t.key FROM tasks t JOIN repos r ON r.id = t.repo_id \
+         WHERE (t.key IN ({list}) OR t.id IN ({list})) \
+           AND (r.private <> 0 AND r.name <> $2 OR t.tier > $1)"
+    ))
+}
+
 /// Which conditions a list of tasks has.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ListShape {
@@ -75,6 +87,8 @@ pub(super) fn variants() -> Vec<Variant> {
         variant("tasks::by_id", by_id()),
         variant("tasks::by_key", by_key()),
         variant("tasks::to_plan", to_plan()),
+        variant("tasks::unseen_of(1)", unseen_of(1)),
+        variant("tasks::unseen_of(3)", unseen_of(3)),
     ];
     for bits in 0..16u8 {
         for ready in [None, Some(true), Some(false)] {

@@ -11,13 +11,14 @@ use serde_json::Value;
 use sqlx::any::AnyArguments;
 use sqlx::postgres::Postgres;
 use sqlx::query::Query;
-use sqlx::{Any, AssertSqlSafe, Either, Executor, Row, Transaction};
+use sqlx::{Any, Either, Executor, Row, Transaction};
 
 use super::columns::{Columns, OutRow, Outcome};
 use super::pool::DbPool;
 use super::sqlite_direct::{DirectConn, Param};
 use super::sqlite_writer::WriteTurn;
 use super::tx_conn::{TxConnection, Typed};
+use crate::composed::{self, Composed};
 use crate::domain::Event;
 use crate::{Backend, Store, StoreError, format_ts, now_ms};
 
@@ -59,23 +60,6 @@ impl NewEvent {
         self.data = data;
         self
     }
-}
-
-/// The audit event's INSERT: the one text that appends to the event log, on every path of both
-/// backends (a transaction's pending events here, and the statements of the leases' hot paths,
-/// which append their event in the same statement or batch as their change). `values` are the SQL
-/// expressions of its seven columns, in the order `kind, at, repo, task_id, worker_id, actor,
-/// data`; `from` is empty (one event of those values) or a `FROM … WHERE …` clause whose rows each
-/// append one event (no row: no event). It returns the event's id and its task's id (which tell
-/// the events of one statement apart).
-pub(crate) fn insert_event(values: [&str; 7], from: &str) -> String {
-    let [kind, at, repo, task_id, worker_id, actor, data] = values;
-    format!(
-        "INSERT INTO events (kind, at, repo, task_id, worker_id, actor, data) \
-         SELECT {kind}, {at}, {repo}, {task_id}, {worker_id}, {actor}, {data}{sep}{from} \
-         RETURNING id, task_id",
-        sep = if from.is_empty() { "" } else { " " },
-    )
 }
 
 /// A step of the store's own that runs inside every write transaction that appends events or
@@ -306,14 +290,14 @@ impl WriteTx {
     /// when this `WriteTx` is dropped.
     pub(crate) async fn batch(
         &mut self,
-        sql: &str,
+        sql: Composed,
         params: Vec<Param>,
         commit: bool,
     ) -> Result<Vec<Outcome>, StoreError> {
         let commit = commit && self.may_commit_in_batch();
         if let TxConn::Direct(Some(turn), state @ SqliteState::Open) = &mut self.conn {
             let conn = turn.direct()?;
-            let out = conn.run(sql, &params)?;
+            let out = conn.run(sql.text(), &params)?;
             if commit {
                 *state = SqliteState::Unknown;
                 conn.execute("COMMIT")?;
@@ -327,16 +311,12 @@ impl WriteTx {
             ));
         };
         let begin = *state == SqliteState::NotBegun;
-        let text = format!(
-            "{}{sql}{}",
-            if begin { "BEGIN IMMEDIATE; " } else { "" },
-            if commit { "; COMMIT" } else { "" }
-        );
+        let text = composed::sqlite::in_transaction(sql, begin, commit);
         *state = SqliteState::Unknown;
         let mut outcomes = Vec::new();
         let mut rows = Vec::new();
         {
-            let query = bind_params(sqlx::query(AssertSqlSafe(text)), params);
+            let query = bind_params(text.query(), params);
             let mut stream = conn.any().fetch_many(query);
             while let Some(item) = stream.try_next().await? {
                 match item {
@@ -515,26 +495,20 @@ impl WriteTx {
     /// when no hook has to run first), elsewhere one statement each.
     async fn append_events(&mut self, events: &[NewEvent]) -> Result<Vec<i64>, StoreError> {
         let now = self.now;
-        let one = insert_event(["$1", "$2", "$3", "$4", "$5", "$6", "$7"], "");
-        if let Some(ids) = self.append_direct(&one, events)? {
+        let one = composed::events::insert_one();
+        if let Some(ids) = self.append_direct(one.text(), events)? {
             return Ok(ids);
         }
         if matches!(self.conn, TxConn::Sqlite(..)) {
             // One round trip for all of them.
-            let sql = (0..events.len())
-                .map(|i| {
-                    let p: Vec<String> = (1..=7).map(|k| format!("${}", i * 7 + k)).collect();
-                    insert_event(std::array::from_fn(|k| p[k].as_str()), "")
-                })
-                .collect::<Vec<_>>()
-                .join("; ");
+            let sql = composed::events::insert_many(events.len());
             let params = events.iter().flat_map(|e| event_params(e, now)).collect();
-            let out = self.batch(&sql, params, true).await?;
+            let out = self.batch(sql, params, true).await?;
             return out.iter().map(|o| first_id(Some(o))).collect();
         }
         let mut ids = Vec::with_capacity(events.len());
         for e in events {
-            let row = bind_event(sqlx::query(AssertSqlSafe(one.clone())), e, now)
+            let row = bind_event(one.clone().query(), e, now)
                 .fetch_one(self.conn())
                 .await?;
             ids.push(row.try_get::<i64, _>(0)?);

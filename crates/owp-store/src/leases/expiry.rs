@@ -1,19 +1,9 @@
 //! Expiry: a lease whose deadline has passed ends, before a request reads or claims and in the
 //! background sweep.
 
-use sqlx::AssertSqlSafe;
-
+use crate::composed::leases::general::still_due;
 use crate::engine::checked::checked_read;
-use crate::in_flight::holds_lease;
-use crate::{Backend, Store, StoreError};
-
-/// Task `$1`, if its lease is still due at `$2`: on PostgreSQL it locks the task and then its
-/// lease (the lock order of [`crate::WriteTx::lock_task`]), re-reading both once locked.
-const STILL_DUE: &str = concat!(
-    "SELECT t.id FROM tasks t JOIN leases l ON l.id = t.lease_id WHERE t.id = $1 AND ",
-    holds_lease!("t."),
-    " AND l.ended_at IS NULL AND l.deadline <= $2"
-);
+use crate::{Store, StoreError};
 
 impl Store {
     /// Expires every lease whose deadline has passed, before a request reads or claims: it
@@ -59,12 +49,7 @@ impl Store {
         // its task, holding nothing else, so waiting there cannot close a cycle. A request waits
         // for a row another transaction holds (whose commit may be what expires it: the lock
         // then finds the row no longer due); the sweep skips it.
-        let lock = match (self.backend, wait_for_held) {
-            (Backend::Postgres, true) => " FOR UPDATE OF t, l",
-            (Backend::Postgres, false) => " FOR UPDATE OF t, l SKIP LOCKED",
-            (Backend::Sqlite, _) => "",
-        };
-        let sql = format!("{STILL_DUE}{lock}");
+        let sql = still_due(self.backend, wait_for_held);
         let mut n = 0;
         for id in &due {
             let expired = self
@@ -72,7 +57,8 @@ impl Store {
                     let sql = sql.clone();
                     async move {
                         let r = async {
-                            let due: Option<(String,)> = sqlx::query_as(AssertSqlSafe(sql))
+                            let due: Option<(String,)> = sql
+                                .query_as()
                                 .bind(id)
                                 .bind(tx.now)
                                 .fetch_optional(tx.conn())

@@ -26,8 +26,9 @@
 //! - [`refusals`]: why a claim refuses, read from the claim's own conditions (for a claim by name
 //!   and the preview);
 //! - [`crate::claim_rules`]: the scheduling rules as SQL, shared by every claim statement;
-//! - [`effects`]: what a lease move writes (the task, the lease row, the worker's load, the
-//!   repository's counters), each as one SQL text that every path uses;
+//! - [`crate::composed::leases`]: the text of every statement here, built from those rules and
+//!   from the one text of each write a lease move makes (the task, the lease row, the worker's
+//!   load, the repository's counters);
 //! - [`sqlite_batch`]: SQLite's plain paths of a worker's claim, ack and status move, as
 //!   statement batches;
 //! - [`write_groups`]: SQLite's write groups, which run those batches of many workers in one
@@ -44,7 +45,6 @@
 
 /// How long what GitHub said of a permission counts for a claim.
 pub use crate::claim_rules::MAINTAINER_ANSWER_MS;
-mod effects;
 pub(crate) mod empty_claims;
 mod expiry;
 mod later_report;
@@ -58,13 +58,12 @@ mod transitions;
 pub(crate) mod write_groups;
 
 use serde_json::{Value, json};
-use sqlx::AssertSqlSafe;
 
+use crate::composed::leases::Holder;
 use crate::domain::rules;
 use crate::domain::{Lease, TaskStatus};
 use crate::domain::{RepoContract, disclosure, github_facts, limits};
-use crate::in_flight::holds_lease;
-use crate::rows::{TASK_SELECT, TaskRow};
+use crate::rows::TaskRow;
 use crate::{Store, StoreError};
 
 /// What ends a lease (recorded in `leases.outcome` and the audit log).
@@ -245,10 +244,10 @@ fn github_task_repo(task: &TaskRow) -> Option<&str> {
 /// What [`WriteTx::apply_move`] decided before writing (shared by both backends' code).
 pub(super) struct MovePlan {
     pub leaving_lease: bool,
-    pub keeps_holder: bool,
-    /// The move makes the author of a merged pull request the task's worker of record in
-    /// place of its holder ([`CreditTo::Author`]).
-    pub replaces_holder: bool,
+    /// What the move does to the task's holder: a merge of a pull request its holder did not
+    /// author makes the author the worker of record ([`CreditTo::Author`]); a pull request opened
+    /// or merged keeps its holder; every other move clears it.
+    pub holder: Holder,
     /// The worker the move's audit event names (what reputation counts).
     pub recorded_worker: Option<String>,
     pub artifact: Option<Value>,
@@ -301,8 +300,13 @@ impl MovePlan {
         };
         MovePlan {
             leaving_lease,
-            keeps_holder: matches!(to, TaskStatus::PrOpened | TaskStatus::Merged),
-            replaces_holder,
+            holder: if replaces_holder {
+                Holder::Replaced
+            } else if matches!(to, TaskStatus::PrOpened | TaskStatus::Merged) {
+                Holder::Kept
+            } else {
+                Holder::Cleared
+            },
             recorded_worker,
             artifact,
             status_reason: matches!(to, TaskStatus::Blocked | TaskStatus::Cancelled)
@@ -320,6 +324,11 @@ impl MovePlan {
             data,
         }
     }
+}
+
+/// The audit data of an ack.
+pub(super) fn ack_data(lease_id: Option<&str>) -> serde_json::Value {
+    serde_json::json!({"from": "leased", "status": "in_progress", "lease_id": lease_id})
 }
 
 /// The points a task's lease counts against its holder.
@@ -346,11 +355,8 @@ pub(super) fn inconsistent(what: &str) -> StoreError {
 impl Store {
     /// The live leases of a worker.
     pub async fn worker_leases(&self, worker_id: &str) -> Result<Vec<Lease>, StoreError> {
-        let sql = format!(
-            "{TASK_SELECT} WHERE t.worker_id = $1 AND {} ORDER BY t.seq",
-            holds_lease!("t.")
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let rows = crate::composed::leases::general::worker_leases()
+            .query()
             .bind(worker_id)
             .fetch_all(&self.read)
             .await?;

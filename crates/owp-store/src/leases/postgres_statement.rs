@@ -42,28 +42,20 @@
 use serde_json::{Value, json};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
-use sqlx::{Any, AssertSqlSafe, Executor, Row};
+use sqlx::{Any, Executor, Row};
 
-use super::effects::{budget_counters, insert_lease, marked_seen, take_task, worker_load};
 use super::inconsistent;
 use super::postgres_batches::Batched;
-use crate::budget_rule::budget_room_after;
-use crate::claim_rules::{
-    OFFER_KEY, OFFER_KEY_ORDER, Pick, RuleSet, candidates, repo_rules, skill_rule, skill_shape,
-    switched_off, worker_fits,
-};
+use crate::claim_rules::{Pick, RuleSet, Skills};
+use crate::composed::Composed;
+use crate::composed::leases::postgres as statements;
 use crate::domain::{Event, Lease};
-use crate::engine::write_tx::insert_event;
 use crate::error::CLAIM_RACE;
 use crate::presence::online_event;
-use crate::rows::{TASK_SELECT, TaskRow, WorkerRow};
+use crate::rows::{TaskRow, WorkerRow};
 use crate::{
     Backend, HOUR_MS, NACK_COOLDOWN_MS, Store, StoreError, Timing, WriteTx, format_ts, new_id,
 };
-
-/// Where the pick starts in the queue, as an [`OFFER_KEY`]'s first part: before every task
-/// (`-priority` is never below -3).
-const HEAD: i64 = i64::MIN + 1;
 
 /// Attempts of a claim statement that keeps losing races to other claims.
 const RACE_ATTEMPTS: u32 = 8;
@@ -231,8 +223,8 @@ impl WriteTx {
 pub(crate) struct ClaimJob(pub(super) WorkerRow);
 
 impl Batched for ClaimJob {
-    /// The statement's skill rule depends on the workers' shape ([`skill_shape`]).
-    type Shape = (bool, bool);
+    /// The statement's skill rule depends on the workers' shape ([`Skills`]).
+    type Shape = Skills;
     type Answer = SingleClaim;
 
     fn worker(&self) -> &str {
@@ -240,7 +232,7 @@ impl Batched for ClaimJob {
     }
 
     fn shape(&self) -> Self::Shape {
-        skill_shape(&self.0)
+        Skills::of(&self.0)
     }
 
     async fn run(store: &Store, jobs: &[Self], now: i64) -> Result<Vec<SingleClaim>, StoreError> {
@@ -311,7 +303,7 @@ pub(super) fn only<T>(mut answers: Vec<T>) -> Result<T, StoreError> {
 /// 1 as `i`, the order its answer's rows come back in ([`one_row_each`]); the statement's own
 /// parameters follow.
 pub(super) fn operations_query(
-    sql: String,
+    sql: Composed,
     now: i64,
     operations: impl IntoIterator<Item = Value>,
 ) -> Query<'static, Any, AnyArguments> {
@@ -323,9 +315,7 @@ pub(super) fn operations_query(
             op
         })
         .collect();
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(now)
-        .bind(Value::Array(doc).to_string())
+    sql.query().bind(now).bind(Value::Array(doc).to_string())
 }
 
 /// The rows a statement of `n` operations answered ([`operations_query`]): one each, in order.
@@ -344,35 +334,6 @@ fn no_worker() -> StoreError {
     StoreError::not_found("worker_not_found", "unknown worker")
 }
 
-/// The audit event `kind` (an SQL string) of each task a statement changed, at `$1`: the rows of
-/// `source` (`FROM … WHERE …`) join the task as the statement left it (`t`), its repository (`r`)
-/// and its operation in the statement's document (`c`, with the event's `actor` and `data`); the
-/// event names the task's worker.
-pub(super) fn task_event(kind: &str, source: &str) -> String {
-    insert_event(
-        [
-            kind,
-            "$1",
-            "r.name",
-            "t.id",
-            "t.worker_id",
-            "c.actor",
-            "c.data",
-        ],
-        source,
-    )
-}
-
-/// The columns of [`TASK_SELECT`] read from the rows a data-modifying expression named `name`
-/// returned (the table `tasks` as the statement left it), with the lease's clock read from
-/// `lease` (a data-modifying expression on `leases` that returned the lease as the statement left
-/// it, or `leases` itself when the statement does not change the clock).
-pub(super) fn returned_task_select(name: &str, lease: &str) -> String {
-    TASK_SELECT
-        .replacen("FROM tasks t ", &format!("FROM {name} t "), 1)
-        .replacen("LEFT JOIN leases tl ", &format!("LEFT JOIN {lease} tl "), 1)
-}
-
 /// The claim statement (see the module docs) for `seen`, the workers as their requests were
 /// authenticated (one, or several claiming together, [`super::postgres_batches`]), joining the
 /// rules `set`, passing over the tasks `skip` (sequence numbers another transaction was changing
@@ -384,7 +345,7 @@ pub(super) fn returned_task_select(name: &str, lease: &str) -> String {
 /// says so ([`SingleClaim::SettingsOn`]); workers claiming together always join the plain rules,
 /// whose only conditions between two claims are those two (the switched rules — areas, paths,
 /// the hourly cap, reviewers — are off for every task it takes), and have the same shape of
-/// skill rule ([`skill_shape`]).
+/// skill rule ([`Skills`]).
 ///
 /// Each worker's scan starts at `past` ([`OFFER_KEY`]), the end of the queue's head that the
 /// workers before it took whole: every task up to it was picked in this statement. A worker's
@@ -409,102 +370,7 @@ pub(super) async fn claim_statement<'c>(
     let accept_by = now + timing.accept_ttl_ms;
     // Never before `accept_by`: until the ack the lease ends at `accept_by` (section 8.1).
     let expires = (now + timing.lease_ttl_ms).max(accept_by);
-    // Each worker's skills read when its request was authenticated, as a JSON array (`b.sj`);
-    // the guard `w.skills = b.skills` makes its claim take nothing if they changed since.
-    let skills = skill_rule(Backend::Postgres, &pick.worker(first), "b.sj");
-    let mut narrow = pick.condition();
-    if !skip.is_empty() {
-        let seqs: Vec<String> = skip.iter().map(i64::to_string).collect();
-        narrow.push_str(&format!(" AND t.seq NOT IN ({})", seqs.join(", ")));
-    }
-    let rules = repo_rules(Backend::Postgres, "w.id", "$5", "$6", pick, set);
-    // Where a worker's scan starts: past the head taken whole, leaving out the other tasks
-    // picked before it.
-    let after_past = format!("{OFFER_KEY} > (p.past_p, p.past_s) AND t.seq <> ALL(p.picked)");
-    let plain = match set {
-        RuleSet::Plain => switched_off(),
-        RuleSet::Full => "TRUE".to_string(),
-    };
-    let sql = format!(
-        "WITH RECURSIVE \
-         b AS ( \
-           SELECT * FROM json_to_recordset(CAST($2 AS json)) AS x(i BIGINT, id TEXT, \
-             lease TEXT, skills TEXT, sj TEXT, actor TEXT, data TEXT)), \
-         w AS ( \
-           SELECT id, status, skills, active_tasks, max_concurrent_tasks, trust_level, \
-             capacity_points, active_points FROM workers WHERE id IN (SELECT id FROM b) \
-           ORDER BY id FOR UPDATE), \
-         pick (i, seq, repo_id, plain, picked, repos, past_p, past_s) AS ( \
-           SELECT CAST(0 AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), \
-             CAST(NULL AS BIGINT), CAST('{{}}' AS BIGINT[]), CAST('{{}}' AS BIGINT[]), \
-             CAST({HEAD} AS BIGINT), CAST(0 AS BIGINT) \
-           UNION ALL \
-           SELECT b.i, c.seq, c.repo_id, c.plain, \
-             CASE WHEN c.seq IS NULL THEN p.picked ELSE p.picked || c.seq END, \
-             CASE WHEN c.seq IS NULL THEN p.repos ELSE p.repos || c.repo_id END, \
-             CASE WHEN f.first_seq = c.seq THEN c.key_p ELSE p.past_p END, \
-             CASE WHEN f.first_seq = c.seq THEN c.seq ELSE p.past_s END \
-           FROM pick p JOIN b ON b.i = p.i + 1 \
-           LEFT JOIN LATERAL ( \
-             SELECT t.seq, t.repo_id, -t.priority AS key_p, \
-               CAST(CASE WHEN {plain} THEN 1 ELSE 0 END AS BIGINT) AS plain \
-             FROM w CROSS JOIN {from} CROSS JOIN repos r \
-             WHERE w.id = b.id AND {fits}{skills}{narrow} \
-               AND {after_past} AND {batch_budget} \
-               {rules} \
-             {OFFER_KEY_ORDER} LIMIT 1 FOR UPDATE OF t SKIP LOCKED) c ON TRUE \
-           LEFT JOIN LATERAL ( \
-             SELECT t.seq AS first_seq FROM {from} \
-             WHERE c.seq IS NOT NULL AND {after_past} \
-             {OFFER_KEY_ORDER} LIMIT 1) f ON TRUE), \
-         held AS ( \
-           SELECT k.seq, k.repo_id FROM tasks k \
-           WHERE k.seq IN (SELECT seq FROM pick WHERE plain = 1) AND k.status = 'ready' \
-           FOR UPDATE SKIP LOCKED), \
-         locked AS ( \
-           SELECT id FROM repos WHERE id IN (SELECT repo_id FROM held) ORDER BY id FOR UPDATE), \
-         budget AS ( \
-           UPDATE repos SET {counters} \
-           FROM (SELECT repo_id, COUNT(*) AS n FROM held GROUP BY repo_id) hn \
-           WHERE repos.id = hn.repo_id AND repos.id IN (SELECT id FROM locked) AND {budget} \
-           RETURNING repos.id, repos.area_locks_enabled), \
-         took AS ( \
-           UPDATE tasks SET {take} \
-           FROM (SELECT h.seq AS take_seq, b.id AS take_worker, b.lease AS take_lease, \
-                   bu.area_locks_enabled AS take_locks \
-                 FROM held h JOIN pick p ON p.seq = h.seq JOIN b ON b.i = p.i \
-                 JOIN budget bu ON bu.id = h.repo_id) x \
-           WHERE tasks.seq = x.take_seq AND tasks.status = 'ready' \
-           RETURNING tasks.*), \
-         seen AS ( \
-           UPDATE workers SET {seen}, {load} \
-           FROM (SELECT b.id AS load_id, COUNT(tk.seq) AS load_n, \
-                   COALESCE(SUM(tk.lease_points), 0) AS load_points \
-                 FROM b LEFT JOIN took tk ON tk.worker_id = b.id GROUP BY b.id) s \
-           WHERE workers.id = s.load_id RETURNING workers.id), \
-         lease AS ({lease} RETURNING *), \
-         ev AS ({event}) \
-         SELECT (SELECT COUNT(*) FROM seen s WHERE s.id = b.id) AS seen_n, \
-           p.seq AS picked_seq, (SELECT COUNT(*) FROM held h WHERE h.seq = p.seq) AS held_n, \
-           COALESCE(p.plain, 1) AS plain_n, \
-           (SELECT e.id FROM ev e WHERE e.task_id = k.id) AS event_id, k.* \
-         FROM b LEFT JOIN pick p ON p.i = b.i LEFT JOIN ({took}) k ON k.seq = p.seq \
-         ORDER BY b.i",
-        batch_budget = budget_room_after("r.", "cardinality(array_positions(p.repos, r.id))"),
-        counters = budget_counters("hn.n", "0"),
-        budget = budget_room_after("repos.", "hn.n - 1"),
-        take = take_task("x.take_worker", "x.take_lease", "$1", "x.take_locks"),
-        seen = marked_seen("$1"),
-        load = worker_load("s.load_n", "s.load_points"),
-        lease = insert_lease("lease_id", "worker_id", "$1", "$3", "$4", "FROM took"),
-        event = task_event(
-            "'task.leased'",
-            "FROM took t JOIN repos r ON r.id = t.repo_id JOIN b c ON c.id = t.worker_id"
-        ),
-        took = returned_task_select("took", "lease"),
-        fits = worker_fits(Backend::Postgres, "b.skills"),
-        from = candidates(Backend::Postgres).0,
-    );
+    let sql = statements::claim(pick.skills(first), pick, set, skip);
     let claimants: Vec<Claimant> = seen
         .iter()
         .map(|w| {
@@ -635,27 +501,4 @@ pub(super) fn returned_event(
         actor: actor.to_string(),
         data,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn returned_rows_are_read_like_table_rows() {
-        let sql = returned_task_select("took", "lease");
-        assert!(sql.contains("FROM took t JOIN repos r ON r.id = t.repo_id"));
-        assert!(sql.contains("LEFT JOIN lease tl ON tl.id = t.lease_id"));
-        assert!(!sql.contains("FROM tasks t"));
-        assert!(!sql.contains("JOIN leases tl"));
-        // Only the FROM clause changes: the columns are those every task row decodes.
-        assert_eq!(
-            sql.replacen("FROM took t ", "FROM tasks t ", 1).replacen(
-                "JOIN lease tl ",
-                "JOIN leases tl ",
-                1
-            ),
-            TASK_SELECT.to_string()
-        );
-    }
 }

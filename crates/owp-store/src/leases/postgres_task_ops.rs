@@ -17,25 +17,19 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use sqlx::any::AnyRow;
-use sqlx::{Any, AssertSqlSafe, Executor, Row};
+use sqlx::{Any, Executor, Row};
 
 use crate::engine::pool::DbPool;
 use crate::engine::tx_conn::{TxConnection, Typed};
 
-use super::effects::{
-    MoveValues, ack_data, ack_lease, ack_task, budget_counters, end_lease, live_leases,
-    marked_seen, move_task, worker_load,
-};
 use super::postgres_batches::{Batched, Batches};
-use super::postgres_statement::{
-    one_row_each, only, operations_query, returned_event, returned_task_select, task_event,
-};
+use super::postgres_statement::{one_row_each, only, operations_query, returned_event};
 use super::write_groups::TaskOp;
-use super::{Move, MovePlan, inconsistent, task_lease_points, worker_move};
+use super::{Move, MovePlan, ack_data, inconsistent, task_lease_points, worker_move};
+use crate::composed::leases::{Holder, postgres as statements};
 use crate::domain::{Event, TaskStatus};
-use crate::engine::write_tx::insert_event;
 use crate::presence::online_event;
-use crate::rows::{TASK_SELECT, TaskRow, WorkerRow};
+use crate::rows::{TaskRow, WorkerRow};
 use crate::{Backend, Store, StoreError, Timing};
 
 impl Store {
@@ -163,45 +157,7 @@ async fn ack_statement<'c>(
     now: i64,
 ) -> Result<Vec<Option<(TaskRow, Event)>>, StoreError> {
     let expires = now + timing.lease_ttl_ms;
-    // The acks' live leases, each the worker's own, found by their keys; the tasks by theirs.
-    let taken = format!(
-        "SELECT a.task_seq, a.id, a.worker_id FROM ({live}) a JOIN b ON b.lease = a.id \
-         AND b.worker = a.worker_id WHERE b.touch = 0 OR b.worker IN (SELECT id FROM wk)",
-        live = live_leases("ARRAY(SELECT lease FROM b)", "$1")
-    );
-    let sql = format!(
-        "WITH b AS ( \
-           SELECT * FROM json_to_recordset(CAST($2 AS json)) \
-             AS x(i BIGINT, worker TEXT, lease TEXT, touch BIGINT, actor TEXT, data TEXT)), \
-         wk AS (SELECT id FROM workers WHERE id IN (SELECT worker FROM b WHERE touch = 1) \
-           ORDER BY id FOR UPDATE), \
-         moved AS ({moved} RETURNING *), \
-         seen AS ( \
-           UPDATE workers SET {seen} \
-           WHERE id IN (SELECT worker FROM b WHERE touch = 1) \
-             AND id IN (SELECT worker_id FROM moved)), \
-         stamped AS ({stamped} RETURNING *), \
-         ev AS ({event}) \
-         SELECT (SELECT COUNT(*) FROM stamped s WHERE s.id = b.lease) AS stamped_n, \
-           (SELECT e.id FROM ev e WHERE e.task_id = k.id) AS event_id, k.* \
-         FROM b LEFT JOIN ({returned}) k ON k.lease_id = b.lease AND k.worker_id = b.worker \
-         ORDER BY b.i",
-        moved = ack_task(
-            "$1",
-            &format!(
-                "seq = ANY(ARRAY(SELECT task_seq FROM ({taken}) s)) \
-                 AND (seq, lease_id, worker_id) IN ({taken})"
-            )
-        ),
-        seen = marked_seen("$1"),
-        stamped = ack_lease("$1", "$3", "id IN (SELECT lease_id FROM moved)"),
-        event = task_event(
-            "'task.status'",
-            "FROM moved t JOIN repos r ON r.id = t.repo_id \
-             JOIN b c ON c.lease = t.lease_id AND c.worker = t.worker_id"
-        ),
-        returned = returned_task_select("moved", "stamped"),
-    );
+    let sql = statements::ack();
     let operations = acks.iter().map(|a| {
         json!({
             "worker": a.worker,
@@ -315,19 +271,19 @@ struct Planned<'a> {
 }
 
 /// What the text of a move statement depends on: whether the move ends the task's lease (the
-/// task was leased or in progress: its lease must be alive, and it ends), and whether the task
-/// keeps its holder.
+/// task was leased or in progress: its lease must be alive, and it ends), and what the move
+/// does to the task's holder.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct MoveShape {
     leaving: bool,
-    keeps_holder: bool,
+    holder: Holder,
 }
 
 impl Planned<'_> {
     fn shape(&self) -> MoveShape {
         MoveShape {
             leaving: self.plan.leaving_lease,
-            keeps_holder: self.plan.keeps_holder,
+            holder: self.plan.holder,
         }
     }
 }
@@ -392,9 +348,8 @@ async fn read_tasks<'c>(
     conn: impl Executor<'c, Database = Any>,
     ids: &[&str],
 ) -> Result<std::collections::HashMap<String, TaskRow>, StoreError> {
-    let sql =
-        format!("{TASK_SELECT} WHERE t.id IN (SELECT json_array_elements_text(CAST($1 AS json)))");
-    let rows = sqlx::query(AssertSqlSafe(sql))
+    let rows = statements::tasks_by_id()
+        .query()
         .bind(json!(ids).to_string())
         .fetch_all(conn)
         .await?;
@@ -440,90 +395,7 @@ async fn move_statement<'c>(
     planned: &[(usize, Planned<'_>)],
     now: i64,
 ) -> Result<Vec<Option<(TaskRow, Event)>>, StoreError> {
-    let alive = if shape.leaving {
-        let live = live_leases("ARRAY(SELECT lease FROM b)", "$1");
-        format!(" AND x.lease IN (SELECT a.id FROM ({live}) a)")
-    } else {
-        String::new()
-    };
-    let set = move_task(
-        &planned[0].1.plan,
-        &MoveValues {
-            to: "x.dest",
-            reason: "x.reason",
-            artifact: "x.artifact",
-            bump: "x.bump",
-            holds_area: "x.holds_area",
-            at: "$1",
-            awaits_maintainer: "x.awaits",
-            recorded_worker: "x.worker",
-        },
-    );
-    let sql = format!(
-        "WITH b AS ( \
-           SELECT * FROM json_to_recordset(CAST($2 AS json)) AS x(i BIGINT, seq BIGINT, \
-             status TEXT, worker TEXT, lease TEXT, updated_at BIGINT, touch BIGINT, dest TEXT, \
-             reason TEXT, artifact TEXT, bump BIGINT, holds_area BIGINT, awaits BIGINT, \
-             points BIGINT, lease_end TEXT, active_delta BIGINT, pr_delta BIGINT, \
-             repo_id BIGINT, kind TEXT, repo TEXT, task_id TEXT, actor TEXT, data TEXT)), \
-         wk AS (SELECT id FROM workers WHERE id IN (SELECT worker FROM b) ORDER BY id FOR UPDATE), \
-         moved AS ( \
-           UPDATE tasks SET {set} FROM b x \
-           WHERE tasks.seq = x.seq AND tasks.status = x.status AND tasks.worker_id = x.worker \
-             AND tasks.lease_id IS NOT DISTINCT FROM x.lease AND tasks.updated_at = x.updated_at \
-             AND x.worker IN (SELECT id FROM wk){alive} \
-           RETURNING tasks.*), \
-         load AS ( \
-           UPDATE workers SET {load}, \
-             last_seen_at = CASE WHEN x.touch = 1 THEN $1 ELSE last_seen_at END, \
-             presence = CASE WHEN x.touch = 1 THEN 'online' ELSE presence END \
-           FROM b x WHERE workers.id = x.worker AND ({leaving} OR x.touch = 1) \
-             AND x.seq IN (SELECT seq FROM moved)), \
-         {ended} \
-         locked AS ( \
-           SELECT id FROM repos WHERE id IN (SELECT repo_id FROM moved) ORDER BY id FOR UPDATE), \
-         budget AS ( \
-           UPDATE repos SET {counters} \
-           FROM (SELECT x.repo_id, SUM(x.active_delta) AS a, SUM(x.pr_delta) AS p FROM b x \
-                 WHERE x.seq IN (SELECT seq FROM moved) GROUP BY x.repo_id) d \
-           WHERE repos.id = d.repo_id AND (d.a <> 0 OR d.p <> 0) \
-             AND repos.id IN (SELECT id FROM locked)), \
-         ev AS ({event}) \
-         SELECT (SELECT e.id FROM ev e WHERE e.task_id = k.id) AS event_id, k.* \
-         FROM b LEFT JOIN ({moved}) k ON k.seq = b.seq ORDER BY b.i",
-        load = if shape.leaving {
-            worker_load("-1", "-x.points")
-        } else {
-            worker_load("0", "0")
-        },
-        leaving = if shape.leaving { "TRUE" } else { "FALSE" },
-        ended = if shape.leaving {
-            format!(
-                "ended AS ({}),",
-                end_lease(
-                    "$1",
-                    "(SELECT x.lease_end FROM b x WHERE x.lease = leases.id)",
-                    "id IN (SELECT x.lease FROM b x WHERE x.seq IN (SELECT seq FROM moved))"
-                )
-            )
-        } else {
-            String::new()
-        },
-        counters = budget_counters("d.a", "d.p"),
-        event = insert_event(
-            [
-                "x.kind",
-                "$1",
-                "x.repo",
-                "x.task_id",
-                "x.worker",
-                "x.actor",
-                "x.data"
-            ],
-            "FROM moved t JOIN b x ON x.seq = t.seq"
-        ),
-        moved = returned_task_select("moved", "leases"),
-    );
+    let sql = statements::moves(shape.leaving, shape.holder);
     let operations = planned.iter().map(|(_, p)| {
         let (task, mv, plan) = (&p.task, &p.mv, &p.plan);
         json!({

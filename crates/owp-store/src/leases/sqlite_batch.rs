@@ -18,26 +18,21 @@
 
 use serde_json::{Value, json};
 
-use super::effects::{
-    MoveValues, ack_data, ack_lease, ack_task, budget_counters, end_lease, insert_lease,
-    lease_alive, marked_seen, move_task, take_task, worker_load,
-};
-use super::{Move, MovePlan, concurrent_change, inconsistent, task_lease_points};
-use crate::claim_rules::{
-    OFFER_ORDER, Pick, RuleSet, candidates, repo_rules, skill_rule, worker_fits,
-};
+use super::{Move, MovePlan, ack_data, concurrent_change, inconsistent, task_lease_points};
+use crate::claim_rules::Pick;
+use crate::composed::Composed;
+use crate::composed::leases::sqlite as statements;
 use crate::domain::{Event, Lease};
 use crate::engine::columns::{Columns, Outcome};
 use crate::engine::sqlite_direct::Param;
-use crate::engine::write_tx::insert_event;
 use crate::presence::online_event;
-use crate::rows::{TASK_SELECT, TaskRow, WorkerRow};
+use crate::rows::{TaskRow, WorkerRow};
 use crate::{HOUR_MS, NACK_COOLDOWN_MS, NewEvent, StoreError, WriteTx, format_ts, new_id};
 
-/// One operation's statements in a batch: SQL whose parameters are `$1` to `$N`, the number of
-/// statements, and the `N` values to bind.
+/// One operation's statements in a batch: SQL whose parameters are `$1` to `$N`
+/// ([`crate::composed::leases::sqlite`]), the number of statements, and the `N` values to bind.
 pub(super) struct Part {
-    sql: String,
+    sql: Composed,
     stmts: usize,
     values: Vec<Param>,
 }
@@ -78,22 +73,15 @@ impl WriteTx {
     ) -> Result<Vec<Vec<Outcome>>, StoreError> {
         if let Some(out) = self.run_direct(&parts)? {
             if commit {
-                self.batch("", Vec::new(), true).await?;
+                self.batch(crate::composed::sqlite::nothing(), Vec::new(), true)
+                    .await?;
             }
             return Ok(out);
         }
-        let mut sql = String::new();
-        let mut counts = Vec::with_capacity(parts.len());
-        let mut values = Vec::new();
-        for part in parts {
-            if !sql.is_empty() {
-                sql.push_str("; ");
-            }
-            shift_params(&part.sql, values.len(), &mut sql);
-            counts.push(part.stmts);
-            values.extend(part.values);
-        }
-        let out = self.batch(&sql, values, commit).await?;
+        let sql = statements::joined(parts.iter().map(|p| (&p.sql, p.values.len())));
+        let counts: Vec<usize> = parts.iter().map(|p| p.stmts).collect();
+        let values = parts.into_iter().flat_map(|p| p.values).collect();
+        let out = self.batch(sql, values, commit).await?;
         if out.len() != counts.iter().sum::<usize>() {
             return Err(inconsistent("statement batch"));
         }
@@ -113,7 +101,7 @@ impl WriteTx {
         };
         let mut out = Vec::with_capacity(parts.len());
         for part in parts {
-            let outcomes = direct.run(&part.sql, &part.values)?;
+            let outcomes = direct.run(part.sql.text(), &part.values)?;
             if outcomes.len() != part.stmts {
                 return Err(inconsistent("statement batch"));
             }
@@ -155,56 +143,7 @@ impl WriteTx {
         // The skill filter takes the skills read when the request was authenticated (as a JSON
         // array in $11); the guard `w.skills = $7` makes the claim take nothing if they changed
         // since.
-        let skills = skill_rule(crate::Backend::Sqlite, &pick.worker(seen), "$11");
-        let named = pick.condition();
-        let rules = repo_rules(
-            crate::Backend::Sqlite,
-            "$2",
-            "$6",
-            "$10",
-            pick,
-            RuleSet::Full,
-        );
-        let fits = worker_fits(crate::Backend::Sqlite, "$7");
-        let from = candidates(crate::Backend::Sqlite).0;
-        let taken = "FROM tasks t JOIN repos r ON r.id = t.repo_id WHERE t.lease_id = $3";
-        let sql = format!(
-            "UPDATE workers SET {seen} WHERE id = $2 RETURNING id; \
-             UPDATE tasks SET {take} \
-             WHERE status = 'ready' AND seq = ( \
-               SELECT t.seq FROM workers w CROSS JOIN {from} CROSS JOIN repos r \
-               WHERE w.id = $2 AND {fits}{skills}{named} \
-                 {rules} \
-               {OFFER_ORDER} LIMIT 1); \
-             UPDATE repos SET {budget} \
-               WHERE id = (SELECT repo_id FROM tasks WHERE lease_id = $3); \
-             UPDATE workers SET {load} \
-               WHERE id = $2 AND EXISTS (SELECT 1 FROM tasks WHERE lease_id = $3); \
-             {lease}; \
-             {event}; \
-             {TASK_SELECT} WHERE t.lease_id = $3",
-            seen = marked_seen("$1"),
-            take = take_task(
-                "$2",
-                "$3",
-                "$1",
-                "(SELECT r.area_locks_enabled FROM repos r WHERE r.id = tasks.repo_id)"
-            ),
-            budget = budget_counters("1", "0"),
-            load = worker_load("1", "(SELECT lease_points FROM tasks WHERE lease_id = $3)"),
-            lease = insert_lease(
-                "$3",
-                "$2",
-                "$1",
-                "$4",
-                "$5",
-                "FROM tasks WHERE lease_id = $3"
-            ),
-            event = insert_event(
-                ["'task.leased'", "$1", "r.name", "t.id", "$2", "$8", "$9"],
-                taken
-            ),
-        );
+        let sql = statements::claim(pick.skills(seen), pick);
         let actor = format!("worker:{}", seen.id);
         let data = json!({"lease_id": lease_id, "status": "leased"});
         let values = vec![
@@ -305,20 +244,7 @@ impl WriteTx {
         let expires = self.now + self.store().timing.lease_ttl_ms;
         let actor = format!("worker:{worker_id}");
         let data = ack_data(Some(lease_id));
-        let alive = lease_alive("$3", "$1");
-        let sql = format!(
-            "{moved}; {stamped}; {event}; {TASK_SELECT} WHERE t.lease_id = $3",
-            moved = ack_task(
-                "$1",
-                &format!("lease_id = $3 AND worker_id = $2 AND {alive}")
-            ),
-            stamped = ack_lease("$1", "$4", "id = $3 AND changes() = 1"),
-            event = insert_event(
-                ["'task.status'", "$1", "r.name", "t.id", "$2", "$5", "$6"],
-                "FROM tasks t JOIN repos r ON r.id = t.repo_id \
-                 WHERE t.lease_id = $3 AND changes() = 1"
-            ),
-        );
+        let sql = statements::ack();
         let values = vec![
             self.now.into(),
             worker_id.into(),
@@ -436,37 +362,7 @@ impl WriteTx {
         actor: &str,
     ) -> Part {
         let leaving = plan.leaving_lease && task.worker_id.is_some();
-        let set = move_task(
-            plan,
-            &MoveValues {
-                to: "$1",
-                reason: "$2",
-                artifact: "$3",
-                bump: "$4",
-                holds_area: "$5",
-                at: "$6",
-                awaits_maintainer: "$21",
-                recorded_worker: "$22",
-            },
-        );
-        let sql = format!(
-            "UPDATE tasks SET {set} WHERE seq = $7 AND status = $8; \
-             {workers}\
-             UPDATE repos SET {budget} WHERE id = $15 AND ($13 <> 0 OR $14 <> 0); \
-             {event}; \
-             {TASK_SELECT} WHERE t.seq = $7",
-            budget = budget_counters("$13", "$14"),
-            event = insert_event(["$16", "$6", "$17", "$18", "$22", "$19", "$20"], ""),
-            workers = if leaving {
-                format!(
-                    "UPDATE workers SET {} WHERE id = $10; {}; ",
-                    worker_load("-1", "-$9"),
-                    end_lease("$6", "$11", "id = $12"),
-                )
-            } else {
-                String::new()
-            },
-        );
+        let sql = statements::apply_move(plan.holder, leaving);
         let values = vec![
             mv.to.as_str().into(),
             plan.status_reason.clone().into(),
@@ -557,11 +453,7 @@ impl WriteTx {
 pub(super) fn read_part(task_id: &str) -> Part {
     let id = task_id.to_string();
     Part {
-        sql: format!(
-            "{TASK_SELECT} WHERE t.id = $1; \
-             SELECT l.worker_id, l.ended_at FROM tasks t JOIN leases l ON l.id = t.lease_id \
-             WHERE t.id = $1"
-        ),
+        sql: statements::read_for_move(),
         stmts: 2,
         values: vec![id.into()],
     }
@@ -572,31 +464,10 @@ pub(super) fn read_part(task_id: &str) -> Part {
 pub(super) fn seen_part(worker_id: &str, now: i64) -> Part {
     let id = worker_id.to_string();
     Part {
-        sql: format!("UPDATE workers SET {} WHERE id = $2", marked_seen("$1")),
+        sql: statements::seen(),
         stmts: 1,
         values: vec![now.into(), id.into()],
     }
-}
-
-/// Appends `sql` to `out` with every parameter `$N` renumbered `$(N + by)`. The statements of this
-/// module hold no `$` other than in parameters.
-fn shift_params(sql: &str, by: usize, out: &mut String) {
-    if by == 0 {
-        out.push_str(sql);
-        return;
-    }
-    let mut rest = sql;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..=i]);
-        rest = &rest[i + 1..];
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        match rest[..digits].parse::<usize>() {
-            Ok(n) => out.push_str(&(n + by).to_string()),
-            Err(_) => out.push_str(&rest[..digits]),
-        }
-        rest = &rest[digits..];
-    }
-    out.push_str(rest);
 }
 
 /// The outcomes of a batch of one part.

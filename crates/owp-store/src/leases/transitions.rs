@@ -4,13 +4,12 @@
 //! [`super::postgres_statement`]) and come back here for anything else.
 
 use serde_json::{Value, json};
-use sqlx::AssertSqlSafe;
 
-use super::effects::{
-    MoveValues, ack_data, ack_lease, ack_task, budget_counters, end_lease, move_task, worker_load,
+use super::{
+    LeaseEnd, Move, MovePlan, ack_data, concurrent_change, task_lease_points, worker_move,
 };
-use super::{LeaseEnd, Move, MovePlan, concurrent_change, task_lease_points, worker_move};
 use crate::claim_rules::Pick;
+use crate::composed::leases::general as statements;
 use crate::domain::rules;
 use crate::domain::{Lease, TaskStatus};
 use crate::engine::checked::checked_in_tx;
@@ -120,12 +119,14 @@ impl WriteTx {
             return Ok(task.clone());
         }
         let expires = self.now + self.store().timing.lease_ttl_ms;
-        sqlx::query(AssertSqlSafe(ack_task("$1", "seq = $2")))
+        statements::ack_task_by_seq()
+            .query()
             .bind(self.now)
             .bind(task.seq)
             .execute(self.conn())
             .await?;
-        sqlx::query(AssertSqlSafe(ack_lease("$1", "$2", "id = $3")))
+        statements::ack_lease_by_id()
+            .query()
             .bind(self.now)
             .bind(expires)
             .bind(task.lease_id.clone())
@@ -150,14 +151,8 @@ impl WriteTx {
     ) -> Result<TaskRow, StoreError> {
         let task = self.held_lease(worker_id, lease_id).await?;
         // The give-back is the person's (rule 1 reads it by person, `claim_rules::by_person`).
-        let sql = format!(
-            "INSERT INTO nacks (task_seq, worker_id, at, person_id) \
-             VALUES ($1, $2, $3, {}) \
-             ON CONFLICT (task_seq, worker_id) DO UPDATE SET at = $3, \
-               person_id = excluded.person_id",
-            crate::claim_rules::person_of("$2")
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        statements::nack()
+            .query()
             .bind(task.seq)
             .bind(worker_id)
             .bind(self.now)
@@ -313,50 +308,35 @@ impl WriteTx {
         // also keeps its row (the one every claim and PR of the repository writes) locked for
         // the shortest time. If the task changed under us, the error rolls everything back.
         if leaving_lease && let Some(holder) = &task.worker_id {
-            sqlx::query(AssertSqlSafe(format!(
-                "UPDATE workers SET {} WHERE id = $2",
-                worker_load("-1", "-$1")
-            )))
-            .bind(task_lease_points(task))
-            .bind(holder)
-            .execute(self.conn())
-            .await?;
-            sqlx::query(AssertSqlSafe(end_lease("$1", "$2", "id = $3")))
+            statements::unload_worker()
+                .query()
+                .bind(task_lease_points(task))
+                .bind(holder)
+                .execute(self.conn())
+                .await?;
+            statements::end_lease_by_id()
+                .query()
                 .bind(self.now)
                 .bind(mv.lease_end.as_str())
                 .bind(task.lease_id.clone())
                 .execute(self.conn())
                 .await?;
         }
-        let set = move_task(
-            &plan,
-            &MoveValues {
-                to: "$1",
-                reason: "$2",
-                artifact: "$3",
-                bump: "$4",
-                holds_area: "$5",
-                at: "$6",
-                awaits_maintainer: "$9",
-                recorded_worker: "$10",
-            },
-        );
-        let changed = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE tasks SET {set} WHERE seq = $7 AND status = $8"
-        )))
-        .bind(to.as_str())
-        .bind(plan.status_reason.clone())
-        .bind(artifact.as_ref().map(Value::to_string))
-        .bind(i64::from(mv.bump_attempts))
-        .bind(i64::from(to.holds_area()))
-        .bind(self.now)
-        .bind(task.seq)
-        .bind(from.as_str())
-        .bind(i64::from(plan.awaits_maintainer))
-        .bind(plan.recorded_worker.clone())
-        .execute(self.conn())
-        .await?
-        .rows_affected();
+        let changed = statements::move_task_by_seq(plan.holder)
+            .query()
+            .bind(to.as_str())
+            .bind(plan.status_reason.clone())
+            .bind(artifact.as_ref().map(Value::to_string))
+            .bind(i64::from(mv.bump_attempts))
+            .bind(i64::from(to.holds_area()))
+            .bind(self.now)
+            .bind(task.seq)
+            .bind(from.as_str())
+            .bind(i64::from(plan.awaits_maintainer))
+            .bind(plan.recorded_worker.clone())
+            .execute(self.conn())
+            .await?
+            .rows_affected();
         if changed == 0 {
             return Err(concurrent_change());
         }
@@ -370,15 +350,13 @@ impl WriteTx {
         let moved = self.task(&task.id).await?;
         let (active_delta, pr_delta) = (plan.active_delta, plan.pr_delta);
         if active_delta != 0 || pr_delta != 0 {
-            sqlx::query(AssertSqlSafe(format!(
-                "UPDATE repos SET {} WHERE id = $3",
-                budget_counters("$1", "$2")
-            )))
-            .bind(active_delta)
-            .bind(pr_delta)
-            .bind(task.repo_id)
-            .execute(self.conn())
-            .await?;
+            statements::count_budget()
+                .query()
+                .bind(active_delta)
+                .bind(pr_delta)
+                .bind(task.repo_id)
+                .execute(self.conn())
+                .await?;
         }
         Ok(moved)
     }

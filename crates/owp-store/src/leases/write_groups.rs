@@ -143,10 +143,8 @@ impl Store {
     /// Whether any task is claimable by anyone: one probe of the claim statement's candidates
     /// ([`crate::claim_rules::candidates`]).
     async fn any_claimable_task(&self) -> Result<bool, StoreError> {
-        let (from, claimable) = crate::claim_rules::candidates(self.backend);
-        let sql =
-            format!("SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {claimable}1 = 1 LIMIT 1) c");
-        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let (n,): (i64,) = crate::composed::leases::general::any_claimable(self.backend)
+            .query_as()
             .fetch_one(&self.read)
             .await?;
         Ok(n > 0)

@@ -1,7 +1,6 @@
 //! What a lease move writes, each effect as one SQL text used by every path on both backends: the
-//! general code ([`super::transitions`]), SQLite's statement batches ([`super::sqlite_batch`])
-//! and PostgreSQL's single statements ([`super::postgres_statement`]) differ only in the
-//! conditions of their writes and in how they chain them (a batch finds the row an earlier
+//! general statements ([`super::general`]), SQLite's statement batches ([`super::sqlite`]) and
+//! PostgreSQL's single statements ([`super::postgres`]) differ only in the conditions of their writes and in how they chain them (a batch finds the row an earlier
 //! statement wrote by its lease id, a statement reads the row a data-modifying expression
 //! returned). What each write does to a row is written here once:
 //!
@@ -11,13 +10,11 @@
 //!   ([`end_lease`]);
 //! - the worker's load ([`worker_load`]) and presence ([`marked_seen`]);
 //! - the repository's review-budget counters ([`budget_counters`]);
-//! - the audit event ([`crate::engine::write_tx::insert_event`], the engine's, which every
-//!   other change appends with too).
+//! - the audit event ([`crate::composed::events::insert_event`], which every other change appends
+//!   with too).
 //!
 //! Each function takes the SQL expressions of its values (parameters, columns of the row being
 //! written, sub-queries), so that a path binds them as it numbers them.
-
-use super::MovePlan;
 
 /// What a lease's row keeps of its clock once the lease ends: nothing (`ended_at` says when).
 const ENDED_CLOCK: &str = "accept_by = NULL, expires_at = NULL, deadline = NULL";
@@ -30,7 +27,7 @@ fn live(now: &str) -> String {
 }
 
 /// The condition that the lease `lease` is alive at the instant `now` (see [`live`]).
-pub(super) fn lease_alive(lease: &str, now: &str) -> String {
+pub(in crate::composed) fn lease_alive(lease: &str, now: &str) -> String {
     format!(
         "EXISTS (SELECT 1 FROM leases l WHERE l.id = {lease} AND {})",
         live(now)
@@ -40,7 +37,7 @@ pub(super) fn lease_alive(lease: &str, now: &str) -> String {
 /// The leases of `leases` (an SQL array of lease ids) alive at the instant `now` (see [`live`]),
 /// as a query of their `id`, `task_seq` and `worker_id`: what a statement of many acks or moves
 /// checks, found by their keys.
-pub(super) fn live_leases(leases: &str, now: &str) -> String {
+pub(in crate::composed) fn live_leases(leases: &str, now: &str) -> String {
     format!(
         "SELECT l.id, l.task_seq, l.worker_id FROM leases l WHERE l.id = ANY({leases}) AND {}",
         live(now)
@@ -50,7 +47,12 @@ pub(super) fn live_leases(leases: &str, now: &str) -> String {
 /// The `SET` clause of the task a claim takes: `leased` by `worker` under `lease` at `at`, its
 /// estimate counted against the worker, and its area locked when `area_locks` (an expression of
 /// the repository's `area_locks_enabled`) is 1.
-pub(super) fn take_task(worker: &str, lease: &str, at: &str, area_locks: &str) -> String {
+pub(in crate::composed) fn take_task(
+    worker: &str,
+    lease: &str,
+    at: &str,
+    area_locks: &str,
+) -> String {
     format!(
         "status = 'leased', worker_id = {worker}, lease_id = {lease}, \
          lease_points = estimate_points, status_reason = NULL, updated_at = {at}, \
@@ -64,7 +66,7 @@ pub(super) fn take_task(worker: &str, lease: &str, at: &str, area_locks: &str) -
 /// `accept_by` (`expires` counts from the ack on, which sets it a full TTL ahead). The lease
 /// records the person the worker speaks for ([`crate::claim_rules::person_of`]), whose history it
 /// is whichever worker they use later.
-pub(super) fn insert_lease(
+pub(in crate::composed) fn insert_lease(
     lease: &str,
     worker: &str,
     at: &str,
@@ -84,7 +86,7 @@ pub(super) fn insert_lease(
 
 /// The ack of a task: `leased` becomes `in_progress` at `at`, for the task that `condition`
 /// (beside its status) names.
-pub(super) fn ack_task(at: &str, condition: &str) -> String {
+pub(in crate::composed) fn ack_task(at: &str, condition: &str) -> String {
     format!(
         "UPDATE tasks SET status = 'in_progress', updated_at = {at} \
          WHERE status = 'leased' AND {condition}"
@@ -93,7 +95,7 @@ pub(super) fn ack_task(at: &str, condition: &str) -> String {
 
 /// The ack of a lease at `at`: no acceptance deadline any more, and it ends when it expires, at
 /// `expires`; for the lease that `condition` names.
-pub(super) fn ack_lease(at: &str, expires: &str, condition: &str) -> String {
+pub(in crate::composed) fn ack_lease(at: &str, expires: &str, condition: &str) -> String {
     format!(
         "UPDATE leases SET acked_at = {at}, accept_by = NULL, expires_at = {expires}, \
          deadline = {expires} WHERE {condition}"
@@ -101,31 +103,26 @@ pub(super) fn ack_lease(at: &str, expires: &str, condition: &str) -> String {
 }
 
 /// The end of a lease at `at`, with its `outcome`; for the lease that `condition` names.
-pub(super) fn end_lease(at: &str, outcome: &str, condition: &str) -> String {
+pub(in crate::composed) fn end_lease(at: &str, outcome: &str, condition: &str) -> String {
     format!(
         "UPDATE leases SET ended_at = {at}, outcome = {outcome}, {ENDED_CLOCK} WHERE {condition}"
     )
 }
 
-/// The audit data of an ack.
-pub(super) fn ack_data(lease_id: Option<&str>) -> serde_json::Value {
-    serde_json::json!({"from": "leased", "status": "in_progress", "lease_id": lease_id})
-}
-
 /// The `SET` clause of a worker's load: `tasks` more leases of `points` more points (negative
 /// when a lease ends).
-pub(super) fn worker_load(tasks: &str, points: &str) -> String {
+pub(in crate::composed) fn worker_load(tasks: &str, points: &str) -> String {
     format!("active_tasks = active_tasks + {tasks}, active_points = active_points + {points}")
 }
 
 /// The `SET` clause of a worker seen at `at` (an authenticated request marks it online).
-pub(super) fn marked_seen(at: &str) -> String {
+pub(in crate::composed) fn marked_seen(at: &str) -> String {
     format!("last_seen_at = {at}, presence = 'online'")
 }
 
 /// The `SET` clause of a repository's review-budget counters: `leases` more active leases and
 /// `prs` more review slots taken by open pull requests and tasks waiting for a maintainer.
-pub(super) fn budget_counters(leases: &str, prs: &str) -> String {
+pub(in crate::composed) fn budget_counters(leases: &str, prs: &str) -> String {
     if prs == "0" {
         // A claim: the open pull requests stay as they are, unwritten.
         return format!("active_leases = active_leases + {leases}");
@@ -134,7 +131,7 @@ pub(super) fn budget_counters(leases: &str, prs: &str) -> String {
 }
 
 /// The values a moved task takes, as SQL expressions (see [`move_task`]).
-pub(super) struct MoveValues<'a> {
+pub(in crate::composed) struct MoveValues<'a> {
     pub to: &'a str,
     pub reason: &'a str,
     pub artifact: &'a str,
@@ -144,18 +141,33 @@ pub(super) struct MoveValues<'a> {
     pub holds_area: &'a str,
     pub at: &'a str,
     pub awaits_maintainer: &'a str,
-    /// The worker of record after the move ([`MovePlan::recorded_worker`]).
+    /// The worker of record after the move (`leases::MovePlan::recorded_worker`).
     pub recorded_worker: &'a str,
 }
 
-/// The `SET` clause of a task moved by [`MovePlan`] `plan` (to a status that holds no lease).
-pub(super) fn move_task(plan: &MovePlan, v: &MoveValues<'_>) -> String {
-    let holder = if plan.replaces_holder {
-        format!("worker_id = {}, lease_id = NULL,", v.recorded_worker)
-    } else if plan.keeps_holder {
-        String::new()
-    } else {
-        "worker_id = NULL, lease_id = NULL,".to_string()
+/// What a move does to the task's holder (`worker_id`, `lease_id`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Holder {
+    /// Both cleared: the task is nobody's.
+    Cleared,
+    /// Both kept (a pull request opened or merged keeps its holder of record).
+    Kept,
+    /// The worker of record replaced (a merge credited to the pull request's author), the lease
+    /// cleared.
+    Replaced,
+}
+
+impl Holder {
+    pub(crate) const ALL: [Holder; 3] = [Holder::Cleared, Holder::Kept, Holder::Replaced];
+}
+
+/// The `SET` clause of a task moved to a status that holds no lease, doing `holder` to its
+/// holder.
+pub(in crate::composed) fn move_task(holder: Holder, v: &MoveValues<'_>) -> String {
+    let holder = match holder {
+        Holder::Replaced => format!("worker_id = {}, lease_id = NULL,", v.recorded_worker),
+        Holder::Kept => String::new(),
+        Holder::Cleared => "worker_id = NULL, lease_id = NULL,".to_string(),
     };
     format!(
         "status = {to}, status_reason = {reason}, artifact = {artifact}, \
