@@ -298,6 +298,14 @@ pub struct ServeConfig {
     #[arg(long, env = "OWP_DATABASE_POOL", default_value_t = DEFAULT_PG_POOL,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_pool: u32,
+    /// SQLite: which driver runs the hot paths (the claims, acks and status moves of workers
+    /// arriving together, and the token look-up of every request). `direct` (the default) runs
+    /// them on a connection of its own to the database file, on the calling thread; `sqlx` sends
+    /// every statement to sqlx's connection thread, as every other statement goes (one driver:
+    /// slower, kept to measure what the direct connection is worth, `owp bench --backends
+    /// sqlite,sqlite-sqlx`).
+    #[arg(long, env = "OWP_SQLITE_DRIVER", value_enum, default_value_t = SqliteDriver::Direct)]
+    pub sqlite_driver: SqliteDriver,
     /// Address to listen on.
     #[arg(long, env = "OWP_HOST", default_value = "127.0.0.1")]
     pub host: String,
@@ -439,6 +447,12 @@ impl Default for LimitsConfig {
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqliteDriver {
+    Direct,
+    Sqlx,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RegistrationPolicy {
     Open,
     Admin,
@@ -457,6 +471,7 @@ impl ServeConfig {
             db: db.to_path_buf(),
             database_url: None,
             database_pool: DEFAULT_PG_POOL,
+            sqlite_driver: SqliteDriver::Direct,
             host: "127.0.0.1".into(),
             port: 0,
             admin_token: Some(Secret::new(admin_token)),

@@ -202,7 +202,11 @@ pub async fn start_on(
         max_attempts: i64::from(config.max_attempts),
     };
     let url = config.database_url();
-    let store = Store::open_with(&url, timing, config.database_pool)
+    let connect = crate::store::Connect {
+        pg_pool: config.database_pool,
+        sqlite_direct: config.sqlite_driver == crate::config::SqliteDriver::Direct,
+    };
+    let store = Store::open_with(&url, timing, connect)
         .await
         .with_context(|| {
             format!(

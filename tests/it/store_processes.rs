@@ -169,7 +169,16 @@ async fn a_postgres_store_keeps_the_pool_it_was_given() {
     let Some(db) = TestDb::postgres(fast_timing()).await else {
         return;
     };
-    let small = Store::open_with(&db.url, fast_timing(), 3).await.unwrap();
+    let small = Store::open_with(
+        &db.url,
+        fast_timing(),
+        owp::store::Connect {
+            pg_pool: 3,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(small.connections().0, 3, "over all its pools");
     // Work that wants more connections than that still completes, through the three.
     repo(&small, "pool/one", 50, false).await;

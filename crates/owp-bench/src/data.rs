@@ -31,7 +31,7 @@ impl ScratchDb {
         dir: &Path,
     ) -> anyhow::Result<ScratchDb> {
         match backend {
-            BenchBackend::Sqlite => Ok(ScratchDb {
+            BenchBackend::Sqlite | BenchBackend::SqliteSqlx => Ok(ScratchDb {
                 url: format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()),
                 pg: None,
             }),
@@ -91,7 +91,7 @@ pub(super) async fn tool_pool(backend: BenchBackend, url: &str) -> anyhow::Resul
         .max_connections(2)
         .after_connect(move |conn, _| {
             Box::pin(async move {
-                if backend == BenchBackend::Sqlite {
+                if backend.is_sqlite() {
                     use sqlx::Executor;
                     conn.execute("PRAGMA busy_timeout = 30000").await?;
                     // A commit of the recycler (below) writes the log without waiting for the
@@ -112,7 +112,7 @@ pub(super) async fn tool_pool(backend: BenchBackend, url: &str) -> anyhow::Resul
 /// queue anyway; the server's pool size on PostgreSQL).
 pub(super) async fn baseline_pool(backend: BenchBackend, url: &str) -> anyhow::Result<AnyPool> {
     let max = match backend {
-        BenchBackend::Sqlite => 1,
+        BenchBackend::Sqlite | BenchBackend::SqliteSqlx => 1,
         BenchBackend::Postgres => PG_POOL,
     };
     Ok(AnyPoolOptions::new()
@@ -120,7 +120,7 @@ pub(super) async fn baseline_pool(backend: BenchBackend, url: &str) -> anyhow::R
         .acquire_timeout(Duration::from_secs(60))
         .after_connect(move |conn, _| {
             Box::pin(async move {
-                if backend == BenchBackend::Sqlite {
+                if backend.is_sqlite() {
                     use sqlx::Executor;
                     conn.execute("PRAGMA journal_mode = WAL").await?;
                     conn.execute("PRAGMA synchronous = NORMAL").await?;

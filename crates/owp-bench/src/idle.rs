@@ -237,7 +237,7 @@ async fn measure(
         ServerProcess::spawn_exe(&build.exe, backend, &db.url, dir, "idle", &env).await?;
     let probe_db = match backend {
         BenchBackend::Postgres => Some(tool_pool(backend, &db.url).await?),
-        BenchBackend::Sqlite => None,
+        BenchBackend::Sqlite | BenchBackend::SqliteSqlx => None,
     };
     let probe = server
         .child

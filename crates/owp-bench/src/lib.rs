@@ -83,6 +83,9 @@ use webhooks::*;
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BenchBackend {
     Sqlite,
+    /// SQLite with every statement through sqlx (`OWP_SQLITE_DRIVER=sqlx`): beside `sqlite`, what
+    /// the direct connection of the hot paths is worth.
+    SqliteSqlx,
     Postgres,
 }
 
@@ -90,8 +93,14 @@ impl BenchBackend {
     fn name(self) -> &'static str {
         match self {
             BenchBackend::Sqlite => "sqlite",
+            BenchBackend::SqliteSqlx => "sqlite-sqlx",
             BenchBackend::Postgres => "postgres",
         }
+    }
+
+    /// Whether the database is a SQLite file (whichever driver the server runs it with).
+    fn is_sqlite(self) -> bool {
+        self != BenchBackend::Postgres
     }
 }
 

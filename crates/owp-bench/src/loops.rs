@@ -305,7 +305,7 @@ pub(super) async fn owp_cycle(
 pub(super) fn baseline_claim_sql(backend: BenchBackend) -> String {
     let lock = match backend {
         BenchBackend::Postgres => " FOR UPDATE SKIP LOCKED",
-        BenchBackend::Sqlite => "",
+        BenchBackend::Sqlite | BenchBackend::SqliteSqlx => "",
     };
     format!(
         "UPDATE tasks SET status = 'leased', worker_id = $1, lease_id = $2, updated_at = $3 \

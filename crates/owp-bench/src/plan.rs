@@ -20,7 +20,7 @@ pub(super) fn plan(args: &BenchArgs, sizes: &[usize]) -> Vec<Planned> {
     for &backend in &args.backends {
         for &size in sizes {
             let replica_counts: Vec<usize> = match backend {
-                BenchBackend::Sqlite => vec![1],
+                BenchBackend::Sqlite | BenchBackend::SqliteSqlx => vec![1],
                 BenchBackend::Postgres => args.replicas.iter().map(|r| (*r).max(1)).collect(),
             };
             for &replicas in &replica_counts {

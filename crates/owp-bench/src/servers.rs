@@ -123,8 +123,12 @@ impl ServerProcess {
         let out = std::fs::File::create(&log)?;
         let mut cmd = tokio::process::Command::new(exe);
         cmd.arg("serve");
+        let driver = match backend {
+            BenchBackend::SqliteSqlx => "sqlx",
+            _ => "direct",
+        };
         match backend {
-            BenchBackend::Sqlite => {
+            BenchBackend::Sqlite | BenchBackend::SqliteSqlx => {
                 cmd.args(["--db", &dir.join("bench.db").display().to_string()]);
             }
             BenchBackend::Postgres => {
@@ -136,6 +140,7 @@ impl ServerProcess {
             .env("OWP_ADMIN_TOKEN", ADMIN)
             .env("GITHUB_WEBHOOK_SECRET", WEBHOOK_SECRET)
             .env("OWP_LOG", "warn")
+            .env("OWP_SQLITE_DRIVER", driver)
             // The load registers its hundreds of workers from one address.
             .env("OWP_RATE_REGISTRATIONS_PER_MINUTE", "0")
             .env_remove("OWP_DATABASE_URL")

@@ -105,6 +105,26 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// its own, `OWP_DATABASE_POOL`).
 const OPEN_PG_POOL: u32 = 16;
 
+/// How a store connects to its database, beyond its URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Connect {
+    /// PostgreSQL: the connections it keeps at most (SQLite has one writer and a few readers
+    /// whatever it is).
+    pub pg_pool: u32,
+    /// SQLite: the hot paths run on a connection of [`sqlite_direct`] to the database file, on
+    /// the calling thread; without it every statement goes to sqlx's connection thread.
+    pub sqlite_direct: bool,
+}
+
+impl Default for Connect {
+    fn default() -> Self {
+        Connect {
+            pg_pool: OPEN_PG_POOL,
+            sqlite_direct: true,
+        }
+    }
+}
+
 /// An hour in milliseconds: the window of a repository's hourly claim cap (the trigger of
 /// migrations 0021 and 0033 count the same hour) and of the GitHub App's hourly write budget.
 pub const HOUR_MS: i64 = 3_600_000;
@@ -228,12 +248,16 @@ impl Store {
 
     /// Opens (and creates, for SQLite) the database at `url` and applies the migrations.
     pub async fn open(url: &str, timing: Timing) -> Result<Store, StoreError> {
-        Self::open_with(url, timing, OPEN_PG_POOL).await
+        Self::open_with(url, timing, Connect::default()).await
     }
 
-    /// [`Store::open`] with at most `pg_pool` connections on PostgreSQL (SQLite has one writer
-    /// and a few readers whatever it is).
-    pub async fn open_with(url: &str, timing: Timing, pg_pool: u32) -> Result<Store, StoreError> {
+    /// [`Store::open`], connecting as `connect` says.
+    pub async fn open_with(
+        url: &str,
+        timing: Timing,
+        connect: Connect,
+    ) -> Result<Store, StoreError> {
+        let pg_pool = connect.pg_pool;
         install_default_drivers();
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres
@@ -294,9 +318,11 @@ impl Store {
             Backend::Sqlite => CheckedPool::sqlite(url, checked::SQLITE_READERS)?,
             Backend::Postgres => CheckedPool::postgres(url, checked::pg_connections(pg_pool))?,
         };
-        // SQLite: the file the direct connections open (none for an in-memory database).
+        // SQLite: the file the direct connections open (none for an in-memory database, nor
+        // when every statement goes through sqlx).
         let file = match backend {
-            Backend::Sqlite => sqlite_direct::database_file(url),
+            Backend::Sqlite if connect.sqlite_direct => sqlite_direct::database_file(url),
+            Backend::Sqlite => None,
             Backend::Postgres => None,
         };
         let write_conn = match backend {

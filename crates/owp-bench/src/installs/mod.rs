@@ -117,7 +117,7 @@ fn plan(args: &BenchArgs) -> Vec<Shape> {
     let mut out = Vec::new();
     for &backend in &args.backends {
         let replicas: Vec<usize> = match backend {
-            BenchBackend::Sqlite => vec![1],
+            BenchBackend::Sqlite | BenchBackend::SqliteSqlx => vec![1],
             BenchBackend::Postgres => args.replicas.iter().map(|&r| r.max(1)).collect(),
         };
         for &replicas in &replicas {
