@@ -20,6 +20,7 @@ pub mod board;
 mod budget_rule;
 mod checks;
 pub(crate) mod claim_rules;
+pub mod columns;
 pub mod composed;
 pub mod database_url;
 pub mod deps;

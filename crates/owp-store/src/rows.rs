@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::engine::columns::Columns;
+use super::columns::Columns;
 use super::in_flight::holds_lease;
 use super::path_overlap::held_overlapping;
 use super::{StoreError, format_ts};

@@ -6,9 +6,9 @@ use rand::TryRngCore;
 use serde_json::{Map, Value, json};
 
 use super::claim_rules::person_sql::Setting;
+use super::columns::Columns;
 use super::composed;
 use super::engine::checked::{checked_in_tx, checked_read};
-use super::engine::columns::Columns;
 use super::known_workers::TokenDigest;
 use super::presence::{ContactCell, online_event};
 use super::rows::WorkerRow;

@@ -20,7 +20,6 @@
 //! Each file is named for what it holds, and a file that serves SQLite only says so in its name.
 
 pub(crate) mod checked;
-pub mod columns;
 pub mod pool;
 pub(crate) mod replicas;
 pub(crate) mod sqlite_direct;

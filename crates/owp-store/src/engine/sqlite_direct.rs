@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 
-use super::columns::{OutRow, Outcome, Plain, PlainRow};
+use crate::columns::{OutRow, Outcome, Plain, PlainRow};
 use crate::{BUSY_TIMEOUT, StoreError, WAL_SIZE_LIMIT};
 
 /// A value bound to a statement parameter.
@@ -293,7 +293,7 @@ impl ReadConns {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::columns::Columns;
+    use crate::columns::Columns;
 
     fn scratch() -> (tempfile::TempDir, DirectConn) {
         let dir = tempfile::tempdir().unwrap();

@@ -13,11 +13,11 @@ use sqlx::postgres::Postgres;
 use sqlx::query::Query;
 use sqlx::{Any, Either, Executor, Row, Transaction};
 
-use super::columns::{Columns, OutRow, Outcome};
 use super::pool::DbPool;
 use super::sqlite_direct::{DirectConn, Param};
 use super::sqlite_writer::WriteTurn;
 use super::tx_conn::{TxConnection, Typed};
+use crate::columns::{Columns, OutRow, Outcome};
 use crate::composed::{self, Composed};
 use crate::domain::Event;
 use crate::{Backend, Store, StoreError, format_ts, now_ms};

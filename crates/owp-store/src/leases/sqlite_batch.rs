@@ -20,10 +20,10 @@ use serde_json::{Value, json};
 
 use super::{Move, MovePlan, ack_data, concurrent_change, inconsistent, task_lease_points};
 use crate::claim_rules::Pick;
+use crate::columns::{Columns, Outcome};
 use crate::composed::Composed;
 use crate::composed::leases::sqlite as statements;
 use crate::domain::{Event, Lease};
-use crate::engine::columns::{Columns, Outcome};
 use crate::engine::sqlite_direct::Param;
 use crate::presence::online_event;
 use crate::rows::{TaskRow, WorkerRow};

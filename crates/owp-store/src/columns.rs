@@ -1,6 +1,6 @@
 //! Reading a column of a row by name, whichever connection returned the row: sqlx's rows
 //! ([`AnyRow`]) and the rows of the SQLite statements that run on the calling thread
-//! ([`super::sqlite_direct`]), so that one decoder (e.g. `TaskRow::decode`) reads both.
+//! ([`crate::engine::sqlite_direct`]), so that one decoder (e.g. `TaskRow::decode`) reads both.
 
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 use crate::StoreError;
 
 /// Read access by column name to a row of any source: sqlx's rows, and the rows of the SQLite
-/// statements that run on the calling thread ([`super::sqlite_direct`]).
+/// statements that run on the calling thread ([`crate::engine::sqlite_direct`]).
 pub trait Columns {
     fn col<T: Cell>(&self, name: &str) -> Result<T, StoreError>;
 }
@@ -83,7 +83,7 @@ impl Plain {
     }
 }
 
-/// A row a statement on the direct connection returned ([`super::sqlite_direct`]).
+/// A row a statement on the direct connection returned ([`crate::engine::sqlite_direct`]).
 #[derive(Clone, Debug)]
 pub struct PlainRow {
     pub(super) names: Arc<[String]>,
