@@ -52,7 +52,10 @@ async fn every_composed_statement_prepares(db: TestDb) {
     }
     assert!(failed.is_empty(), "{label}: {}", failed.join("\n"));
     assert!(prepared > 0, "{label}: nothing was prepared");
-    eprintln!("{label}: {prepared} statements of {} variants prepared", all.len());
+    eprintln!(
+        "{label}: {prepared} statements of {} variants prepared",
+        all.len()
+    );
     if let Some(conn) = sqlite {
         conn.close().await.unwrap();
     }

@@ -16,6 +16,16 @@ pub(crate) mod sqlite;
 pub(crate) use effects::Holder;
 
 use super::Variant;
+use crate::claim_rules::Pick;
+
+/// A pick of each kind, for the variants of the statements whose text a pick changes.
+const PICKS: [Pick; 2] = [
+    Pick::First,
+    Pick::Named {
+        seq: 7,
+        insider: true,
+    },
+];
 
 pub(super) fn variants() -> Vec<Variant> {
     let mut all = general::variants();

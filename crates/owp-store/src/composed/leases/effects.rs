@@ -145,6 +145,24 @@ pub(in crate::composed) struct MoveValues<'a> {
     pub recorded_worker: &'a str,
 }
 
+impl<'a> MoveValues<'a> {
+    /// The values of a move bound as parameters: `$1` the status, `$2` the reason, `$3` the
+    /// artifact, `$4` the attempt, `$5` whether the area stays locked, `$6` the instant, and the
+    /// two given for whether it waits for a maintainer and its worker of record.
+    pub(in crate::composed) fn bound(awaits_maintainer: &'a str, recorded_worker: &'a str) -> Self {
+        MoveValues {
+            to: "$1",
+            reason: "$2",
+            artifact: "$3",
+            bump: "$4",
+            holds_area: "$5",
+            at: "$6",
+            awaits_maintainer,
+            recorded_worker,
+        }
+    }
+}
+
 /// What a move does to the task's holder (`worker_id`, `lease_id`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Holder {

@@ -50,19 +50,7 @@ pub(crate) fn end_lease_by_id() -> Composed {
 /// reason `$2`, artifact `$3`, `$4` more attempts, keeping its area lock if `$5` is 1, at `$6`,
 /// waiting for a maintainer if `$9` is 1, its worker of record `$10`.
 pub(crate) fn move_task_by_seq(holder: Holder) -> Composed {
-    let set = move_task(
-        holder,
-        &MoveValues {
-            to: "$1",
-            reason: "$2",
-            artifact: "$3",
-            bump: "$4",
-            holds_area: "$5",
-            at: "$6",
-            awaits_maintainer: "$9",
-            recorded_worker: "$10",
-        },
-    );
+    let set = move_task(holder, &MoveValues::bound("$9", "$10"));
     Composed::new(format!(
         "UPDATE tasks SET {set} WHERE seq = $7 AND status = $8"
     ))

@@ -98,13 +98,7 @@ pub(super) fn variants() -> Vec<Variant> {
     let mut all = Vec::new();
     for backend in BACKENDS {
         for skills in Skills::ALL {
-            for pick in [
-                Pick::First,
-                Pick::Named {
-                    seq: 7,
-                    insider: true,
-                },
-            ] {
+            for pick in super::PICKS {
                 all.push(variant_on(
                     backend,
                     format!("leases::refusals::statement({backend:?}, {skills:?}, {pick:?}, 20)"),

@@ -97,19 +97,7 @@ pub(crate) fn ack() -> Composed {
 /// the audit event is of kind `$16` on repository `$17`, task `$18`, actor `$19`, data `$20`.
 /// The task is read back last. Four statements, six when it ends a lease.
 pub(crate) fn apply_move(holder: Holder, leaving: bool) -> Composed {
-    let set = move_task(
-        holder,
-        &MoveValues {
-            to: "$1",
-            reason: "$2",
-            artifact: "$3",
-            bump: "$4",
-            holds_area: "$5",
-            at: "$6",
-            awaits_maintainer: "$21",
-            recorded_worker: "$22",
-        },
-    );
+    let set = move_task(holder, &MoveValues::bound("$21", "$22"));
     Composed::new(format!(
         "UPDATE tasks SET {set} WHERE seq = $7 AND status = $8; \
          {workers}\
@@ -187,13 +175,7 @@ pub(super) fn variants() -> Vec<Variant> {
     let sqlite = |name: String, statement| variant_on(Backend::Sqlite, name, statement);
     let mut all = Vec::new();
     for skills in Skills::ALL {
-        for pick in [
-            Pick::First,
-            Pick::Named {
-                seq: 7,
-                insider: true,
-            },
-        ] {
+        for pick in super::PICKS {
             all.push(sqlite(
                 format!("leases::sqlite::claim({skills:?}, {pick:?})"),
                 claim(skills, pick),
