@@ -199,6 +199,53 @@ async fn a_postgres_store_keeps_the_pool_it_was_given() {
     db.store.close().await;
 }
 
+/// PostgreSQL: a webhook delivery is stored while write transactions (the appliers', the
+/// comment sender's) hold every connection the store shares: deliveries keep connections of
+/// their own, so taking them in waits for none of the work they start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_is_stored_while_transactions_hold_the_shared_pool() {
+    let Some(db) = TestDb::postgres(fast_timing()).await else {
+        return;
+    };
+    let connect = owp::store::Connect {
+        pg_pool: 8,
+        ..Default::default()
+    };
+    let store = Store::open_with(&db.url, fast_timing(), connect)
+        .await
+        .unwrap();
+    assert_eq!(store.connections().0, 8, "over all its pools");
+    // Eight: two for the checked reads, one for deliveries, five shared. Hold the five.
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(store.begin().await.unwrap());
+    }
+    let wait = Duration::from_millis(300);
+    assert!(
+        tokio::time::timeout(wait, store.begin()).await.is_err(),
+        "the shared pool is held whole"
+    );
+    let lane = owp::store::github::inbox::DeliveryLane {
+        installation: Some(7),
+        repo: Some(70),
+    };
+    let now = owp::store::now_ms();
+    let stored = tokio::time::timeout(
+        Duration::from_secs(5),
+        store.gh_insert_delivery("held-pool-1", "issues", "{}", None, lane, now),
+    )
+    .await;
+    assert!(
+        matches!(stored, Ok(Ok(true))),
+        "the delivery was stored meanwhile: {stored:?}"
+    );
+    // Dropped, the transactions roll back and give their connections back.
+    drop(held);
+    assert_eq!(store.gh_delivery_count().await.unwrap(), 1);
+    store.close().await;
+    db.store.close().await;
+}
+
 /// SQLite: a store with read connections of its own (the comment sender's) reads through its
 /// own, the statements the compiler checks included, and sees what the store it came from
 /// writes.

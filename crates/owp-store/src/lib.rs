@@ -180,6 +180,9 @@ pub struct StoreState {
     pub(crate) read: DbPool,
     /// The statements the compiler checks (see [`engine::checked`]).
     pub(crate) checked: CheckedPool,
+    /// PostgreSQL: the connections that store webhook deliveries and nothing else (see
+    /// `engine::checked::pg_ingest_connections`); `None` on SQLite, and for a small pool.
+    pub(crate) ingest: Option<sqlx::PgPool>,
     pub timing: Arc<Timing>,
     /// The store's own steps of every commit (see [`CommitStep`]).
     pub(crate) commit_steps: Arc<std::sync::RwLock<Vec<Arc<dyn CommitStep>>>>,
@@ -306,10 +309,11 @@ impl Store {
                 .await;
                 setup.close().await;
                 migrated?;
-                // The statements the compiler checks keep theirs out of the same number (see
-                // `engine::checked`).
+                // The statements the compiler checks, and the webhook's deliveries, keep theirs
+                // out of the same number (see `engine::checked`).
                 let shared = pg_pool
                     .saturating_sub(checked::pg_connections(pg_pool))
+                    .saturating_sub(checked::pg_ingest_connections(pg_pool))
                     .max(1);
                 let pool = DbPool::Postgres(checked::pg_pool(url, shared)?);
                 (pool.clone(), pool)
@@ -318,6 +322,10 @@ impl Store {
         let checked = match backend {
             Backend::Sqlite => CheckedPool::sqlite(url, checked::SQLITE_READERS)?,
             Backend::Postgres => CheckedPool::postgres(url, checked::pg_connections(pg_pool))?,
+        };
+        let ingest = match checked::pg_ingest_connections(pg_pool) {
+            n if n > 0 && backend == Backend::Postgres => Some(checked::pg_pool(url, n)?),
+            _ => None,
         };
         // SQLite: the file the direct connections open (none for an in-memory database, nor
         // when every statement goes through sqlx).
@@ -346,6 +354,7 @@ impl Store {
             write,
             read,
             checked,
+            ingest,
             timing: Arc::new(timing),
             commit_steps: Arc::default(),
             hooks: Arc::default(),
@@ -439,6 +448,7 @@ impl Store {
             backend: s.backend,
             write: s.write.clone(),
             read: DbPool::Sqlite(read),
+            ingest: s.ingest.clone(),
             timing: Arc::clone(&s.timing),
             commit_steps: Arc::clone(&s.commit_steps),
             hooks: Arc::clone(&s.hooks),
@@ -496,6 +506,9 @@ impl Store {
         }
         self.read.close().await;
         self.checked.close().await;
+        if let Some(ingest) = &self.ingest {
+            ingest.close().await;
+        }
         self.write.close().await;
     }
 
@@ -504,7 +517,13 @@ impl Store {
     pub fn connections(&self) -> (u32, u32) {
         let (checked_max, checked_open) = self.checked.connections();
         let (max, open) = self.read.connections();
-        (max + checked_max, open + checked_open)
+        let (ingest_max, ingest_open) = self.ingest.as_ref().map_or((0, 0), |pool| {
+            (pool.options().get_max_connections(), pool.size())
+        });
+        (
+            max + checked_max + ingest_max,
+            open + checked_open + ingest_open,
+        )
     }
 }
 

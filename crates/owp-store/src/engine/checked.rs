@@ -41,6 +41,14 @@ pub(crate) fn pg_connections(pool: u32) -> u32 {
     (pool / 4).clamp(1, 4)
 }
 
+/// PostgreSQL: how many of the `pool` connections take in webhook deliveries and nothing else
+/// (`Store::ingest`), so that a delivery GitHub sends is stored while every other connection is
+/// busy applying deliveries and writing to GitHub: one for a pool of 8, two from 16; none below
+/// 8 (a delivery then takes its turn in the pool shared by the rest).
+pub(crate) fn pg_ingest_connections(pool: u32) -> u32 {
+    if pool < 8 { 0 } else { (pool / 8).min(2) }
+}
+
 /// Runs `owp_sql_<backend>::$module::$function(conn, args…)` on a write transaction's
 /// connection (a [`TxConnection`](super::tx_conn::TxConnection), `WriteTx::conn`), as its
 /// backend's own type: a statement the compiler checks, inside the transaction.
@@ -60,9 +68,21 @@ pub(crate) use checked_in_tx;
 
 /// Runs `owp_sql_<backend>::$module::$function(conn, args…)` on its own, outside a write
 /// transaction (it commits by itself): on SQLite in a turn on the one write connection, as
-/// every write waits for it; on PostgreSQL on a connection of the store's pool.
+/// every write waits for it; on PostgreSQL on a connection of the store's pool, or, after
+/// `ingest:`, of the connections kept for webhook deliveries ([`pg_ingest_connections`]).
 /// Counted as a commit ([`Store::commits`](crate::Store::commits)).
 macro_rules! checked_write {
+    (ingest: $store:expr, $module:ident :: $function:ident ( $($arg:expr),* $(,)? )) => {{
+        let store: &$crate::Store = &$store;
+        match &store.ingest {
+            Some(pool) => {
+                let done = owp_sql_postgres::$module::$function(pool, $($arg),*).await?;
+                store.count_commit();
+                Ok::<_, $crate::StoreError>(done)
+            }
+            None => $crate::engine::checked::checked_write!(store, $module::$function($($arg),*)),
+        }
+    }};
     ($store:expr, $module:ident :: $function:ident ( $($arg:expr),* $(,)? )) => {{
         let store: &$crate::Store = &$store;
         let done = match (&store.write_conn, &store.write) {
@@ -206,7 +226,20 @@ impl CheckedPool {
 
 #[cfg(test)]
 mod tests {
-    use super::pg_connections;
+    use super::{pg_connections, pg_ingest_connections};
+
+    #[test]
+    fn deliveries_keep_one_connection_of_8_and_two_from_16() {
+        assert_eq!(pg_ingest_connections(2), 0);
+        assert_eq!(pg_ingest_connections(7), 0);
+        assert_eq!(pg_ingest_connections(8), 1);
+        assert_eq!(pg_ingest_connections(16), 2);
+        assert_eq!(pg_ingest_connections(64), 2);
+        for pool in 1..100 {
+            let shared = pool - pg_connections(pool).min(pool) - pg_ingest_connections(pool);
+            assert!(pool < 3 || shared >= 1, "{pool}: {shared}");
+        }
+    }
 
     #[test]
     fn the_checked_statements_keep_a_quarter_of_the_connections() {

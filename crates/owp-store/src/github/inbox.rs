@@ -88,8 +88,10 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let (installation, repo) = (lane.installation, lane.installation.and(lane.repo));
+        // On connections of their own (PostgreSQL): a delivery GitHub sends is taken in while the
+        // appliers and the comment sender hold every other connection.
         let n = checked_write!(
-            self,
+            ingest: self,
             inbox::store_delivery(
                 delivery_id,
                 event,
@@ -100,6 +102,11 @@ impl Store {
                 repo
             )
         )?;
+        if n == 1 && self.backend == crate::Backend::Postgres {
+            // The inbox's statistics kept current, after the answer (see `after_deliveries_stored`).
+            let store = self.clone();
+            tokio::spawn(async move { store.after_deliveries_stored(1).await });
+        }
         Ok(n == 1)
     }
 
