@@ -246,6 +246,59 @@ async fn a_delivery_is_stored_while_transactions_hold_the_shared_pool() {
     db.store.close().await;
 }
 
+/// PostgreSQL: a burst of webhook deliveries has the inbox analyzed within seconds, by the
+/// store's statistics keeper, not a minute later by autovacuum: the appliers' claim would
+/// otherwise keep a plan made for an empty inbox (`engine::statistics`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_deliveries_has_the_inbox_analyzed_within_seconds() {
+    use sqlx::Connection;
+    let Some(db) = TestDb::postgres(fast_timing()).await else {
+        return;
+    };
+    let mut c = sqlx::postgres::PgConnection::connect(&db.url)
+        .await
+        .unwrap();
+    let analyzed = "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables \
+                    WHERE relname = 'gh_deliveries' AND schemaname = current_schema()";
+    let before: bool = sqlx::query_scalar(analyzed)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert!(!before, "a fresh inbox was never analyzed by hand");
+    let lane = owp::store::github::inbox::DeliveryLane {
+        installation: Some(7),
+        repo: Some(70),
+    };
+    let now = owp::store::now_ms();
+    for i in 0..1_200 {
+        let id = format!("burst-{i}");
+        let stored = db
+            .store
+            .gh_insert_delivery(&id, "issues", "{}", None, lane, now)
+            .await
+            .unwrap();
+        assert!(stored);
+    }
+    // PostgreSQL counts a connection's changes at most once a second, and an idle one's within
+    // ten; the keeper looks every second.
+    let deadline = Instant::now() + Duration::from_secs(25);
+    loop {
+        let done: bool = sqlx::query_scalar(analyzed)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        if done {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the inbox was not analyzed after a burst of 1,200 deliveries"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    db.store.close().await;
+}
+
 /// SQLite: a store with read connections of its own (the comment sender's) reads through its
 /// own, the statements the compiler checks included, and sees what the store it came from
 /// writes.

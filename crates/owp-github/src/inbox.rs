@@ -35,8 +35,11 @@ pub const CLAIM_MS: i64 = 120_000;
 /// Attempts before a delivery is given up.
 pub const MAX_ATTEMPTS: i64 = 10;
 
-/// Deliveries one process applies at once when `OWP_GITHUB_APPLIERS` says nothing.
-pub const DEFAULT_APPLIERS: usize = 32;
+/// Deliveries one process applies at once when `OWP_GITHUB_APPLIERS` says nothing: enough that
+/// the first deliveries of many repositories, each waiting on GitHub for its installation's
+/// token, its settings file, vouch lists and labels (four or five round trips), do not hold back
+/// the rest (measured in `docs/performance.md`, "Many installations").
+pub const DEFAULT_APPLIERS: usize = 64;
 
 /// The longest pause between polls when nothing wakes the consumer.
 const IDLE_POLL: Duration = Duration::from_millis(500);

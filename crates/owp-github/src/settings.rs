@@ -99,7 +99,7 @@ pub struct GithubConfig {
     #[arg(long, env = "OWP_GITHUB_WRITE_SPACING_MS",
           value_parser = clap::value_parser!(u32).range(0..=60_000))]
     pub github_write_spacing_ms: Option<u32>,
-    /// Webhook deliveries this process applies at once (default 32). Deliveries about different
+    /// Webhook deliveries this process applies at once (default 64). Deliveries about different
     /// repositories are applied side by side; those about one repository, one after another.
     #[arg(long, env = "OWP_GITHUB_APPLIERS",
           value_parser = clap::value_parser!(u32).range(1..=64))]

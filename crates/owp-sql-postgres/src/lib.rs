@@ -76,6 +76,8 @@ pub mod reviewers;
 pub mod shared_settings;
 #[path = "../../../sql/signin.rs"]
 pub mod signin;
+#[path = "../../../sql/postgres/statistics.rs"]
+pub mod statistics;
 #[path = "../../../sql/tasks.rs"]
 pub mod tasks;
 #[path = "../../../sql/upkeep.rs"]

@@ -59,7 +59,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor, SqlStr};
+use sqlx::{AnyPool, Executor};
 use tokio::sync::Notify;
 
 use engine::checked::{self, CheckedPool, checked_in_tx};
@@ -383,6 +383,7 @@ impl Store {
         }));
         store.init_horizon().await?;
         store.start_wakeups(url).await?;
+        store.start_statistics();
         Ok(store)
     }
 
@@ -542,14 +543,18 @@ async fn sqlite_pool(url: &str, max: u32, writer: bool) -> Result<AnyPool, Store
                 // a second process wait for the write lock instead of failing.
                 conn.execute("PRAGMA journal_mode = WAL").await?;
                 conn.execute("PRAGMA synchronous = NORMAL").await?;
-                conn.execute(busy_timeout(BUSY_TIMEOUT)).await?;
+                conn.execute(composed::sqlite::busy_timeout(BUSY_TIMEOUT).into_sql_str())
+                    .await?;
                 conn.execute("PRAGMA foreign_keys = ON").await?;
                 if writer {
                     // The writer never checkpoints (that would copy pages to the database file
                     // and fsync it inside a commit, while every other write waits): see
                     // `checkpoint_loop`.
                     conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
-                    conn.execute(wal_size_limit()).await?;
+                    conn.execute(
+                        composed::sqlite::journal_size_limit(WAL_SIZE_LIMIT).into_sql_str(),
+                    )
+                    .await?;
                 }
                 Ok(())
             })
@@ -660,13 +665,18 @@ const RESTART_RETRY: Duration = Duration::from_secs(1);
 /// A restarting checkpoint on the write connection (the caller holds the turn), whose busy
 /// timeout is [`RESTART_WAIT`] meanwhile; whether it finished.
 async fn restart_checkpoint(turn: &mut sqlite_writer::WriteTurn) -> Result<bool, StoreError> {
-    turn.execute(busy_timeout(RESTART_WAIT)).await?;
+    turn.execute(composed::sqlite::busy_timeout(RESTART_WAIT).into_sql_str())
+        .await?;
     let done: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(RESTART)")
         .fetch_one(&mut **turn)
         .await;
     // Back to the pool's setting whatever came of it; a connection that cannot be reset is
     // closed instead of serving the next turn.
-    if turn.execute(busy_timeout(BUSY_TIMEOUT)).await.is_err() {
+    if turn
+        .execute(composed::sqlite::busy_timeout(BUSY_TIMEOUT).into_sql_str())
+        .await
+        .is_err()
+    {
         turn.discard_sqlx();
     }
     let (busy, _, _) = done?;
@@ -679,16 +689,6 @@ async fn restart_checkpoint(turn: &mut sqlite_writer::WriteTurn) -> Result<bool,
 /// has long dropped from its page cache: a frame (24 + 4,096 bytes) covers parts of two pages, so
 /// each such write first reads the rest of its page from disk, with every other write waiting.
 pub(crate) const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
-
-/// The statement that applies [`WAL_SIZE_LIMIT`] to a write connection.
-fn wal_size_limit() -> SqlStr {
-    composed::sqlite::journal_size_limit(WAL_SIZE_LIMIT).into_sql_str()
-}
-
-/// The statement that sets a SQLite connection's busy timeout.
-fn busy_timeout(wait: Duration) -> SqlStr {
-    composed::sqlite::busy_timeout(wait).into_sql_str()
-}
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {

@@ -1,6 +1,6 @@
 //! The storage engine: how a statement reaches the database and how a change commits, knowing no
-//! table but the audit log (`events`). The table modules of [`crate`] build on it; it
-//! imports none of them.
+//! table but the audit log (`events`) and, for their planner statistics only, the tables that
+//! grow in bursts. The table modules of [`crate`] build on it; it imports none of them.
 //!
 //! - [`write_tx`]: [`write_tx::WriteTx`], the write transaction every state change goes through,
 //!   with its audit events, commit steps and change hooks;
@@ -9,6 +9,8 @@
 //! - [`sqlite_writer`]: SQLite's one write connection, taken in turns, and the thread that runs
 //!   write transactions;
 //! - [`sqlite_direct`]: SQLite connections whose statements run on the calling thread;
+//! - [`statistics`]: PostgreSQL's planner statistics of the tables that grow in bursts (tasks,
+//!   the GitHub inbox and outbox), kept current;
 //! - [`checked`]: the pools of the statements the compiler checks (`sql/`), of each backend's own
 //!   connection type;
 //! - [`pool`]: the pool of the statements built at run time outside transactions (on
@@ -24,5 +26,6 @@ pub mod pool;
 pub(crate) mod replicas;
 pub(crate) mod sqlite_direct;
 pub(crate) mod sqlite_writer;
+pub(crate) mod statistics;
 pub mod tx_conn;
 pub mod write_tx;

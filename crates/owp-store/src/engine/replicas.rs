@@ -69,8 +69,6 @@ const ALIVE: &str = "!alive";
 const FORGOT_WORKERS: &str = "+workers";
 /// Attempts of a write transaction that keeps failing transiently.
 pub const WRITE_ATTEMPTS: u32 = 5;
-/// Imports smaller than this never trigger an `ANALYZE`.
-const ANALYZE_AFTER_ROWS: i64 = 1000;
 /// Ids read per round when the horizon catches up.
 const HORIZON_BATCH: i64 = 1000;
 /// How far below the newest event a new process starts checking for holes.
@@ -100,13 +98,6 @@ impl Horizon {
     }
 }
 
-/// A table whose statistics [`Store::analyze_when_grown`] keeps current.
-#[derive(Clone, Copy)]
-enum Grown {
-    Tasks,
-    Deliveries,
-}
-
 /// Signals between the store and its background tasks.
 #[derive(Default)]
 pub(crate) struct Signals {
@@ -114,8 +105,6 @@ pub(crate) struct Signals {
     pub(crate) local_commit: Notify,
     /// Tasks written by imports since the last `ANALYZE tasks` of this process.
     pub(crate) rows_since_analyze: AtomicI64,
-    /// Webhook deliveries stored since the last `ANALYZE gh_deliveries` of this process.
-    pub(crate) deliveries_since_analyze: AtomicI64,
     /// Set by a local commit that changed what authenticating a worker returns; consumed by the
     /// notifier, which tells the other processes to forget the workers they remember.
     pub(crate) forgot_workers: AtomicBool,
@@ -403,54 +392,6 @@ impl Store {
                     tokio::time::sleep(retry_pause(attempt)).await;
                 }
                 other => return other,
-            }
-        }
-    }
-
-    /// Keeps PostgreSQL's planner statistics of `tasks` current after large imports. The claim
-    /// relies on walking the ready-queue index in offer order; with no statistics (a fresh
-    /// database, or right after a large import, before autovacuum's next round) the planner may
-    /// instead sort every ready task on each claim.
-    pub(crate) async fn after_bulk_change(&self, rows: usize) {
-        self.analyze_when_grown(Grown::Tasks, rows).await;
-    }
-
-    /// Keeps PostgreSQL's planner statistics of the webhook's inbox current as deliveries arrive:
-    /// a burst stores thousands within seconds, and the appliers' claim (a walk of the pending
-    /// deliveries with a probe of each one's lanes) planned against an inbox that was nearly
-    /// empty scans the whole inbox for every probe.
-    pub(crate) async fn after_deliveries_stored(&self, rows: usize) {
-        self.analyze_when_grown(Grown::Deliveries, rows).await;
-    }
-
-    /// Re-analyzes `table` (PostgreSQL) once the rows this process wrote to it since its last
-    /// analysis are a sizeable part of what the statistics describe. A new analysis makes
-    /// every cached plan of the table's statements be planned again.
-    async fn analyze_when_grown(&self, table: Grown, rows: usize) {
-        if self.backend != Backend::Postgres || rows == 0 {
-            return;
-        }
-        let (counter, name, analyze) = match table {
-            Grown::Tasks => (&self.signals.rows_since_analyze, "tasks", "ANALYZE tasks"),
-            Grown::Deliveries => (
-                &self.signals.deliveries_since_analyze,
-                "gh_deliveries",
-                "ANALYZE gh_deliveries",
-            ),
-        };
-        let since = counter.fetch_add(rows as i64, Ordering::AcqRel) + rows as i64;
-        if since < ANALYZE_AFTER_ROWS {
-            return;
-        }
-        let analyzed: Result<f64, sqlx::Error> =
-            sqlx::query_scalar("SELECT reltuples::float8 FROM pg_class WHERE relname = $1")
-                .bind(name)
-                .fetch_one(&self.read)
-                .await;
-        if analyzed.is_ok_and(|n| (since as f64) * 10.0 >= n.max(0.0)) {
-            counter.store(0, Ordering::Release);
-            if let Err(e) = sqlx::query(analyze).execute_write(self).await {
-                tracing::debug!(error = %e, table = name, "ANALYZE failed");
             }
         }
     }

@@ -102,11 +102,6 @@ impl Store {
                 repo
             )
         )?;
-        if n == 1 && self.backend == crate::Backend::Postgres {
-            // The inbox's statistics kept current, after the answer (see `after_deliveries_stored`).
-            let store = self.clone();
-            tokio::spawn(async move { store.after_deliveries_stored(1).await });
-        }
         Ok(n == 1)
     }
 
