@@ -278,7 +278,8 @@ async fn repo_settings(
     store: &crate::store::Store,
 ) -> ApiResult<std::collections::HashMap<String, ShownSettings>> {
     let mut shown: std::collections::HashMap<String, ShownSettings> = store
-        .gh_installed_repos(None)
+        .installations()
+        .repos(None)
         .await?
         .iter()
         .map(|row| {

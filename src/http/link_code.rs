@@ -75,7 +75,8 @@ async fn issue_code(github: &Github, parts: &Parts) -> Result<LinkCode, ApiError
     // Like every authenticated worker request, this one marks the worker seen.
     tx.mark_seen(&worker).await?;
     let expires = tx.now + CODE_TTL_MS;
-    tx.gh_create_link_code(&worker.id, &code_hash(&code), expires)
+    tx.person_links()
+        .create_code(&worker.id, &code_hash(&code), expires)
         .await?;
     tx.commit().await?;
     Ok(LinkCode {

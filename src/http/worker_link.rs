@@ -2,7 +2,7 @@
 //! contract's section 14): `POST /v1/workers/link/device` starts a flow bound to the calling
 //! worker, `POST /v1/workers/link/device/token` polls it and, once the person approved on GitHub,
 //! reads who they are (`GET /user`), drops their token and links the worker to their account id
-//! ([`WriteTx::gh_link_worker`](crate::store::WriteTx::gh_link_worker), the step every proof ends
+//! ([`PersonLinksTx::link_worker`](crate::store::PersonLinksTx::link_worker), the step every proof ends
 //! in). Served only while both the GitHub App and its OAuth client are configured.
 //!
 //! A flow is the worker's alone (another worker's poll finds nothing), one at a time, and apart
@@ -259,7 +259,8 @@ async fn finish_flow(
         return Err(fail(unknown_device_code(START_PATH)));
     }
     let moved = match tx
-        .gh_link_worker(&worker.id, &user.login, user.id)
+        .person_links()
+        .link_worker(&worker.id, &user.login, user.id)
         .await
         .map_err(|e| fail(e.into()))?
     {

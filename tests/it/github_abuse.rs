@@ -409,10 +409,11 @@ async fn status_comments_leave_the_outbox_before_replies() {
         issue_number,
     };
     let mut tx = store.begin().await.unwrap();
-    tx.gh_upsert_installation(1, "o", false).await.unwrap();
+    tx.installations().upsert(1, "o", false).await.unwrap();
     // A flood of replies on issue 1, then a status comment on issue 1 and one on issue 2.
     for i in 0..20 {
-        tx.gh_enqueue_comment(&target(1), None, &format!("reply {i}"))
+        tx.outbox()
+            .enqueue_comment(&target(1), None, &format!("reply {i}"))
             .await
             .unwrap();
     }
@@ -428,7 +429,8 @@ async fn status_comments_leave_the_outbox_before_replies() {
     for _ in 0..3 {
         let now = owp::store::now_ms();
         let claimed = store
-            .gh_claim_outbox(
+            .outbox()
+            .claim(
                 "runner",
                 now,
                 now + 60_000,
@@ -441,7 +443,8 @@ async fn status_comments_leave_the_outbox_before_replies() {
         assert_eq!(claimed.len(), 1, "{claimed:?}");
         assert!(
             store
-                .gh_outbox_sent(&claimed[0], "runner", None, None)
+                .outbox()
+                .sent(&claimed[0], "runner", None, None)
                 .await
                 .unwrap()
         );

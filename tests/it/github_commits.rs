@@ -28,7 +28,8 @@ async fn sent_status(story: &Story, number: u64) -> usize {
     let rows = story
         .running()
         .store
-        .gh_outbox_of_issue(REPO, i64::try_from(number).unwrap())
+        .outbox()
+        .of_issue(REPO, i64::try_from(number).unwrap())
         .await
         .unwrap();
     rows.iter()

@@ -169,7 +169,8 @@ async fn comments_sent_while_applying_is_held(postgres: bool) {
             repo: REPO,
             issue_number: n as i64,
         };
-        tx.gh_enqueue_comment(&target, None, &format!("Reply to #{n}."))
+        tx.outbox()
+            .enqueue_comment(&target, None, &format!("Reply to #{n}."))
             .await
             .unwrap();
     }

@@ -62,7 +62,7 @@ async fn a_forged_signature_is_refused_and_nothing_is_stored() {
         )));
     })
     .await;
-    let stored = story.running().store.gh_delivery_count().await.unwrap();
+    let stored = story.running().store.inbox().count().await.unwrap();
     let mut payload = fixture("issues.labeled");
     payload["installation"] = json!({"id": INSTALLATION});
     let body = serde_json::to_vec(&payload).unwrap();
@@ -95,7 +95,7 @@ async fn a_forged_signature_is_refused_and_nothing_is_stored() {
         assert_eq!(problem["code"], "invalid_signature");
     }
     assert_eq!(
-        story.running().store.gh_delivery_count().await.unwrap(),
+        story.running().store.inbox().count().await.unwrap(),
         stored,
         "nothing stored"
     );
@@ -110,7 +110,7 @@ async fn a_forged_signature_is_refused_and_nothing_is_stored() {
     assert_eq!(res.status(), 202);
     story.settle().await;
     assert_eq!(
-        story.running().store.gh_delivery_count().await.unwrap(),
+        story.running().store.inbox().count().await.unwrap(),
         stored + 1
     );
 }
@@ -347,7 +347,7 @@ async fn webhook_answers_do_not_wait_for_github() {
     );
     story.settle().await;
     assert_eq!(
-        story.running().store.gh_delivery_count().await.unwrap(),
+        story.running().store.inbox().count().await.unwrap(),
         1 + 200
     );
     story.github_recovers();
@@ -473,7 +473,8 @@ async fn a_write_counts_against_the_hour_from_when_github_answered_it() {
     use owp::store::github::write_pacing::WritePacing;
     let (_dir, store, other) = two_stores().await;
     let mut tx = store.begin().await.unwrap();
-    tx.gh_upsert_installation(1, "octo-org", false)
+    tx.installations()
+        .upsert(1, "octo-org", false)
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -511,10 +512,12 @@ async fn a_write_counts_against_the_hour_from_when_github_answered_it() {
 async fn content_creation_stays_under_80_requests_a_minute_per_installation() {
     let (_dir, store, other) = two_stores().await;
     let mut tx = store.begin().await.unwrap();
-    tx.gh_upsert_installation(1, "octo-org", false)
+    tx.installations()
+        .upsert(1, "octo-org", false)
         .await
         .unwrap();
-    tx.gh_upsert_installation(2, "other-org", false)
+    tx.installations()
+        .upsert(2, "other-org", false)
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -554,7 +557,8 @@ async fn each_outbox_row_and_job_slot_is_taken_by_one_process() {
     use owp::store::github::outbox::OutboxTarget;
     let (_dir, a, b) = two_stores().await;
     let mut tx = a.begin().await.unwrap();
-    tx.gh_upsert_installation(7, "octo-org", false)
+    tx.installations()
+        .upsert(7, "octo-org", false)
         .await
         .unwrap();
     for issue in 0..40 {
@@ -563,7 +567,10 @@ async fn each_outbox_row_and_job_slot_is_taken_by_one_process() {
             repo: "o/r",
             issue_number: issue,
         };
-        tx.gh_enqueue_comment(&target, None, "hello").await.unwrap();
+        tx.outbox()
+            .enqueue_comment(&target, None, "hello")
+            .await
+            .unwrap();
     }
     tx.commit().await.unwrap();
     // Each installation's writes one at a time, as GitHub's budgets allow, without the second
@@ -577,7 +584,8 @@ async fn each_outbox_row_and_job_slot_is_taken_by_one_process() {
         loop {
             let now = owp::store::now_ms();
             let rows = store
-                .gh_claim_outbox(runner, now, now + 60_000, 3, &unspaced, 0)
+                .outbox()
+                .claim(runner, now, now + 60_000, 3, &unspaced, 0)
                 .await
                 .unwrap();
             if rows.is_empty() {
@@ -586,7 +594,8 @@ async fn each_outbox_row_and_job_slot_is_taken_by_one_process() {
             for row in rows {
                 assert!(
                     store
-                        .gh_outbox_sent(&row, runner, Some(row.id), Some(now))
+                        .outbox()
+                        .sent(&row, runner, Some(row.id), Some(now))
                         .await
                         .unwrap()
                 );

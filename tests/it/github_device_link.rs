@@ -145,7 +145,11 @@ async fn a_worker_speaks_for_the_account_that_approved_its_device_code_and_keeps
 
     let store = &story.running().store;
     let mut tx = store.begin().await.unwrap();
-    let account = tx.gh_person_of_worker(&worker_id).await.unwrap();
+    let account = tx
+        .person_links()
+        .account_of_worker(&worker_id)
+        .await
+        .unwrap();
     drop(tx);
     assert_eq!(account, Some(alice_id as i64), "the approving account's id");
     let events: Vec<_> = store
@@ -240,7 +244,13 @@ async fn codes_do_not_cross(story: &Story) {
     assert_eq!(status, 400, "{body}");
     assert_eq!(json_of(&body)["code"], "invalid_device_code");
     let mut tx = story.running().store.begin().await.unwrap();
-    assert_eq!(tx.gh_person_of_worker(&worker_id).await.unwrap(), None);
+    assert_eq!(
+        tx.person_links()
+            .account_of_worker(&worker_id)
+            .await
+            .unwrap(),
+        None
+    );
     drop(tx);
 
     // Each still works where it belongs.
@@ -285,7 +295,10 @@ async fn a_worker_linked_to_one_account_is_not_moved_by_another_ones_approval() 
     assert_eq!(json_of(&body)["code"], "linked_elsewhere");
     let mut tx = story.running().store.begin().await.unwrap();
     assert_eq!(
-        tx.gh_person_of_worker(&worker_id).await.unwrap(),
+        tx.person_links()
+            .account_of_worker(&worker_id)
+            .await
+            .unwrap(),
         Some(story.fake.user_id("carol") as i64)
     );
     drop(tx);
@@ -482,7 +495,13 @@ async fn a_phished_device_link_is_told_to_the_victim_and_taken_back() {
         Some(laptop_id.as_str())
     );
     let mut tx = story.running().store.begin().await.unwrap();
-    assert_eq!(tx.gh_person_of_worker(&mallory_id).await.unwrap(), None);
+    assert_eq!(
+        tx.person_links()
+            .account_of_worker(&mallory_id)
+            .await
+            .unwrap(),
+        None
+    );
     drop(tx);
     let (status, body) = story.post_json("/v1/work", Some(&mallory), json!({})).await;
     assert!(

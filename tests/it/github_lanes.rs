@@ -42,7 +42,8 @@ fn lane(installation: Option<i64>, repo: Option<i64>) -> DeliveryLane {
 async fn store_delivery(store: &Store, id: &str, lane: DeliveryLane) {
     let now = owp::store::now_ms();
     let stored = store
-        .gh_insert_delivery(id, "issues", "{}", None, lane, now)
+        .inbox()
+        .store_delivery(id, "issues", "{}", None, lane, now)
         .await
         .unwrap();
     assert!(stored, "{id} stored");
@@ -50,7 +51,8 @@ async fn store_delivery(store: &Store, id: &str, lane: DeliveryLane) {
 
 async fn claim_at(store: &Store, runner: &str, now: i64) -> Option<InboxDelivery> {
     store
-        .gh_claim_delivery(runner, now, now + 60_000)
+        .inbox()
+        .claim(runner, now, now + 60_000)
         .await
         .unwrap()
 }
@@ -61,7 +63,8 @@ async fn claim(store: &Store, runner: &str) -> Option<InboxDelivery> {
 
 async fn finish(store: &Store, seq: i64) -> Result<(), StoreError> {
     let mut tx = store.begin().await?;
-    tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+    tx.inbox()
+        .finish(seq, DeliveryOutcome::Applied, None)
         .await?;
     tx.commit().await?;
     Ok(())
@@ -213,7 +216,8 @@ async fn a_delivery_held_by_a_dead_process_or_a_retry_holds_only_its_repository(
             );
             // GitHub fails it: it waits a while for its retry, and a-2 waits with it.
             alive
-                .gh_delivery_retry(retried.seq, Some(later + 30_000), "GitHub failed")
+                .inbox()
+                .retry(retried.seq, Some(later + 30_000), "GitHub failed")
                 .await
                 .unwrap();
             assert!(claim_at(&alive, "alive", later).await.is_none(), "{label}");

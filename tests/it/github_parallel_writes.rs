@@ -44,7 +44,8 @@ async fn orgs(story: &Story, count: u64, issues: u64) -> Vec<Org> {
             })
             .collect();
         let mut tx = store.begin().await.unwrap();
-        tx.gh_upsert_installation(installation as i64, &account, false)
+        tx.installations()
+            .upsert(installation as i64, &account, false)
             .await
             .unwrap();
         tx.commit().await.unwrap();
@@ -66,7 +67,10 @@ async fn queue(store: &Store, replies: &[(&Org, u64, String)]) {
             repo: &org.repo,
             issue_number: *issue as i64,
         };
-        tx.gh_enqueue_comment(&target, None, text).await.unwrap();
+        tx.outbox()
+            .enqueue_comment(&target, None, text)
+            .await
+            .unwrap();
     }
     tx.commit().await.unwrap();
 }
@@ -431,7 +435,8 @@ async fn a_claim_takes_one_row_per_installation_and_none_of_one_being_written_to
             let other = Store::open(&db.url, fast_timing()).await.unwrap();
             let mut tx = db.store.begin().await.unwrap();
             for id in [7, 8] {
-                tx.gh_upsert_installation(id, &format!("org-{id}"), false)
+                tx.installations()
+                    .upsert(id, &format!("org-{id}"), false)
                     .await
                     .unwrap();
             }
@@ -442,47 +447,56 @@ async fn a_claim_takes_one_row_per_installation_and_none_of_one_being_written_to
                     repo: &repo,
                     issue_number: issue,
                 };
-                tx.gh_enqueue_comment(&target, None, text).await.unwrap();
+                tx.outbox()
+                    .enqueue_comment(&target, None, text)
+                    .await
+                    .unwrap();
             }
             tx.commit().await.unwrap();
             let now = owp::store::now_ms();
             let later = now + 60_000;
             let first = db
                 .store
-                .gh_claim_outbox("a", now, later, 10, &unpaced(), 0)
+                .outbox()
+                .claim("a", now, later, 10, &unpaced(), 0)
                 .await
                 .unwrap();
             let bodies: Vec<&str> = first.iter().map(|r| r.body.as_str()).collect();
             assert_eq!(bodies, ["a", "c"], "{}", db.label);
             // Installation 7 is being written to: another process takes nothing of it.
             let none = other
-                .gh_claim_outbox("b", now, later, 10, &unpaced(), 0)
+                .outbox()
+                .claim("b", now, later, 10, &unpaced(), 0)
                 .await
                 .unwrap();
             assert!(none.is_empty(), "{}: {none:?}", db.label);
             // Its write has to wait: given back untried, it is not an attempt, and the
             // installation's other row waits as long.
             let soon = now + 200;
-            db.store.gh_outbox_wait(&first[0], "a", soon).await.unwrap();
+            db.store.outbox().wait(&first[0], "a", soon).await.unwrap();
             let none = other
-                .gh_claim_outbox("b", now + 100, later, 10, &unpaced(), 0)
+                .outbox()
+                .claim("b", now + 100, later, 10, &unpaced(), 0)
                 .await;
             assert!(none.unwrap().is_empty(), "{}", db.label);
             let again = other
-                .gh_claim_outbox("b", soon, later, 10, &unpaced(), 0)
+                .outbox()
+                .claim("b", soon, later, 10, &unpaced(), 0)
                 .await
                 .unwrap();
             assert_eq!(again.len(), 1, "{}", db.label);
             assert_eq!((again[0].body.as_str(), again[0].attempts), ("a", 1));
             assert!(
                 other
-                    .gh_outbox_sent(&again[0], "b", Some(1), Some(soon))
+                    .outbox()
+                    .sent(&again[0], "b", Some(1), Some(soon))
                     .await
                     .unwrap()
             );
             let next = db
                 .store
-                .gh_claim_outbox("a", soon, later, 10, &unpaced(), 0)
+                .outbox()
+                .claim("a", soon, later, 10, &unpaced(), 0)
                 .await
                 .unwrap();
             let bodies: Vec<&str> = next.iter().map(|r| r.body.as_str()).collect();
@@ -501,7 +515,8 @@ async fn a_write_in_flight_holds_back_its_installation_in_every_process() {
             let other = Store::open(&db.url, fast_timing()).await.unwrap();
             let mut tx = db.store.begin().await.unwrap();
             for id in [1, 2, 3] {
-                tx.gh_upsert_installation(id, &format!("org-{id}"), false)
+                tx.installations()
+                    .upsert(id, &format!("org-{id}"), false)
                     .await
                     .unwrap();
             }
@@ -592,8 +607,9 @@ async fn a_status_comment_is_remembered_in_the_transaction_marking_its_row_sent(
                 .unwrap()
                 .remove(0);
             let mut tx = store.begin().await.unwrap();
-            tx.gh_upsert_installation(7, "org-7", false).await.unwrap();
-            tx.gh_upsert_task(&task.id, "org-7/repo", 1, &[])
+            tx.installations().upsert(7, "org-7", false).await.unwrap();
+            tx.issues()
+                .upsert_task(&task.id, "org-7/repo", 1, &[])
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
@@ -601,20 +617,23 @@ async fn a_status_comment_is_remembered_in_the_transaction_marking_its_row_sent(
             let later = owp::store::now_ms() + 60_000;
             let now = owp::store::now_ms();
             let rows = store
-                .gh_claim_outbox("a", now, later, 10, &unpaced(), 0)
+                .outbox()
+                .claim("a", now, later, 10, &unpaced(), 0)
                 .await
                 .unwrap();
             assert_eq!(rows.len(), 1, "{}", db.label);
             let sent = store
-                .gh_status_sent(&rows[0], "a", &task.id, 42, "first", Some(now))
+                .outbox()
+                .status_sent(&rows[0], "a", &task.id, 42, "first", Some(now))
                 .await
                 .unwrap();
             assert!(sent, "{}", db.label);
-            let gh = store.gh_task(&task.id).await.unwrap().unwrap();
+            let gh = store.issues().task(&task.id).await.unwrap().unwrap();
             assert_eq!(gh.status_comment_id, Some(42), "{}", db.label);
             assert_eq!(gh.status_body.as_deref(), Some("first"), "{}", db.label);
             let states: Vec<String> = store
-                .gh_outbox_of_issue("org-7/repo", 1)
+                .outbox()
+                .of_issue("org-7/repo", 1)
                 .await
                 .unwrap()
                 .into_iter()
@@ -626,20 +645,23 @@ async fn a_status_comment_is_remembered_in_the_transaction_marking_its_row_sent(
             ask_status(store, &task.id).await;
             let now = owp::store::now_ms();
             let rows = store
-                .gh_claim_outbox("a", now, later, 10, &unpaced(), 0)
+                .outbox()
+                .claim("a", now, later, 10, &unpaced(), 0)
                 .await
                 .unwrap();
             assert_eq!(rows.len(), 1, "{}", db.label);
             ask_status(store, &task.id).await;
             let sent = store
-                .gh_status_sent(&rows[0], "a", &task.id, 42, "second", Some(now))
+                .outbox()
+                .status_sent(&rows[0], "a", &task.id, 42, "second", Some(now))
                 .await
                 .unwrap();
             assert!(!sent, "{}", db.label);
-            let gh = store.gh_task(&task.id).await.unwrap().unwrap();
+            let gh = store.issues().task(&task.id).await.unwrap().unwrap();
             assert_eq!(gh.status_body.as_deref(), Some("second"), "{}", db.label);
             let states: Vec<String> = store
-                .gh_outbox_of_issue("org-7/repo", 1)
+                .outbox()
+                .of_issue("org-7/repo", 1)
                 .await
                 .unwrap()
                 .into_iter()
@@ -648,7 +670,8 @@ async fn a_status_comment_is_remembered_in_the_transaction_marking_its_row_sent(
             assert_eq!(states, ["sent", "pending"], "{}", db.label);
             let now = owp::store::now_ms();
             let again = store
-                .gh_claim_outbox("a", now, later, 10, &unpaced(), 0)
+                .outbox()
+                .claim("a", now, later, 10, &unpaced(), 0)
                 .await
                 .unwrap();
             assert_eq!(again.len(), 1, "{}", db.label);

@@ -446,7 +446,7 @@ async fn claim_ended(story: &Story, worker_id: &str, task_id: &str) {
         (0, 0),
         "the claim ended"
     );
-    assert!(store.gh_claim(task_id).await.unwrap().is_none());
+    assert!(store.comment_claims().get(task_id).await.unwrap().is_none());
 }
 
 async fn credit_goes_to_the_author(postgres: bool) {

@@ -425,7 +425,7 @@ async fn shared_settings_value(db: TestDb) {
 async fn github_installations(db: TestDb) {
     let s = &db.store;
     let label = db.label;
-    assert!(s.gh_installations().await.unwrap().is_empty(), "{label}");
+    assert!(s.installations().all().await.unwrap().is_empty(), "{label}");
     for (id, account, suspended, blocked_until) in
         [(9, "nine", 0, 0), (3, "three", 1, 0), (5, "five", 0, 777)]
     {
@@ -441,7 +441,8 @@ async fn github_installations(db: TestDb) {
         .await;
     }
     let got: Vec<_> = s
-        .gh_installations()
+        .installations()
+        .all()
         .await
         .unwrap()
         .into_iter()
@@ -489,7 +490,7 @@ async fn github_left_pool_ready(db: TestDb) {
         )
         .await;
     }
-    let mut got = s.gh_left_pool_ready().await.unwrap();
+    let mut got = s.issues().left_pool_ready().await.unwrap();
     got.sort();
     let mut expected = vec![
         (task_named(s, "left").await.id, "unlabelled".to_string()),

@@ -370,13 +370,14 @@ async fn leases_created_at(db: TestDb) {
     let before = now_ms();
     let lease = claim(s, &w).await.expect("a lease");
     let at = s
-        .gh_lease_created_at(&lease.lease_id)
+        .comment_claims()
+        .lease_created_at(&lease.lease_id)
         .await
         .unwrap()
         .expect("granted");
     assert!(at >= before - 1_000 && at <= now_ms(), "{label}: {at}");
     assert_eq!(
-        s.gh_lease_created_at("none").await.unwrap(),
+        s.comment_claims().lease_created_at("none").await.unwrap(),
         None,
         "{label}"
     );
@@ -392,7 +393,7 @@ async fn proposals_due(db: TestDb) {
 async fn github_inbox(db: TestDb) {
     let s = &db.store;
     let label = db.label;
-    assert_eq!(s.gh_delivery_count().await.unwrap(), 0, "{label}");
+    assert_eq!(s.inbox().count().await.unwrap(), 0, "{label}");
     assert_eq!(s.gh_backlog().await.unwrap(), (0, 0), "{label}");
     assert_eq!(s.gh_next_due().await.unwrap(), None, "{label}");
     raw(
@@ -403,15 +404,21 @@ async fn github_inbox(db: TestDb) {
         &[now_ms(), 500],
     )
     .await;
-    assert!(s.gh_delivery_known("d1").await.unwrap(), "{label}");
-    assert!(s.gh_delivery_known("d2").await.unwrap(), "{label}");
-    assert!(!s.gh_delivery_known("d3").await.unwrap(), "{label}");
-    assert_eq!(s.gh_delivery_count().await.unwrap(), 2, "{label}");
+    assert!(s.inbox().known("d1").await.unwrap(), "{label}");
+    assert!(s.inbox().known("d2").await.unwrap(), "{label}");
+    assert!(!s.inbox().known("d3").await.unwrap(), "{label}");
+    assert_eq!(s.inbox().count().await.unwrap(), 2, "{label}");
     assert_eq!(s.gh_backlog().await.unwrap(), (1, 0), "{label}");
     assert_eq!(s.gh_next_due().await.unwrap(), Some(500), "{label}");
-    assert!(!s.gh_redelivery_requested("d9").await.unwrap(), "{label}");
-    s.gh_record_redelivery("d9", 77).await.unwrap();
-    assert!(s.gh_redelivery_requested("d9").await.unwrap(), "{label}");
+    assert!(
+        !s.inbox().redelivery_requested("d9").await.unwrap(),
+        "{label}"
+    );
+    s.inbox().record_redelivery("d9", 77).await.unwrap();
+    assert!(
+        s.inbox().redelivery_requested("d9").await.unwrap(),
+        "{label}"
+    );
 }
 
 /// An issue's outbox rows oldest first, in any state; the rows due, one per installation.
@@ -436,7 +443,8 @@ async fn github_outbox(db: TestDb) {
     )
     .await;
     let of_issue: Vec<_> = s
-        .gh_outbox_of_issue("g/a", 5)
+        .outbox()
+        .of_issue("g/a", 5)
         .await
         .unwrap()
         .into_iter()
@@ -451,12 +459,13 @@ async fn github_outbox(db: TestDb) {
         ],
         "{label}"
     );
-    assert!(s.gh_outbox_of_issue("g/a", 8).await.unwrap().is_empty());
+    assert!(s.outbox().of_issue("g/a", 8).await.unwrap().is_empty());
     assert_eq!(s.gh_backlog().await.unwrap(), (0, 4), "{label}");
     assert_eq!(s.gh_next_due().await.unwrap(), Some(0), "{label}");
     let now = now_ms();
     let claimed = s
-        .gh_claim_outbox("runner", now, now + HOUR, 10, &Default::default(), 1000)
+        .outbox()
+        .claim("runner", now, now + HOUR, 10, &Default::default(), 1000)
         .await
         .unwrap();
     let mut uids: Vec<_> = claimed.iter().map(|r| r.uid.as_str()).collect();
@@ -468,7 +477,8 @@ async fn github_outbox(db: TestDb) {
     );
     // Both installations now have a row claimed: nothing more goes out.
     let again = s
-        .gh_claim_outbox("runner", now, now + HOUR, 10, &Default::default(), 1000)
+        .outbox()
+        .claim("runner", now, now + HOUR, 10, &Default::default(), 1000)
         .await
         .unwrap();
     assert!(again.is_empty(), "{label}");

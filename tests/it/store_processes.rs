@@ -232,7 +232,9 @@ async fn a_delivery_is_stored_while_transactions_hold_the_shared_pool() {
     let now = owp::store::now_ms();
     let stored = tokio::time::timeout(
         Duration::from_secs(5),
-        store.gh_insert_delivery("held-pool-1", "issues", "{}", None, lane, now),
+        store
+            .inbox()
+            .store_delivery("held-pool-1", "issues", "{}", None, lane, now),
     )
     .await;
     assert!(
@@ -241,7 +243,7 @@ async fn a_delivery_is_stored_while_transactions_hold_the_shared_pool() {
     );
     // Dropped, the transactions roll back and give their connections back.
     drop(held);
-    assert_eq!(store.gh_delivery_count().await.unwrap(), 1);
+    assert_eq!(store.inbox().count().await.unwrap(), 1);
     store.close().await;
     db.store.close().await;
 }
@@ -274,7 +276,8 @@ async fn a_burst_of_deliveries_has_the_inbox_analyzed_within_seconds() {
         let id = format!("burst-{i}");
         let stored = db
             .store
-            .gh_insert_delivery(&id, "issues", "{}", None, lane, now)
+            .inbox()
+            .store_delivery(&id, "issues", "{}", None, lane, now)
             .await
             .unwrap();
         assert!(stored);
@@ -324,7 +327,7 @@ async fn a_store_with_reads_of_its_own_has_its_own_checked_reads_too() {
     );
     // A checked read through its own connections: no App record for a repository the App
     // is not installed on.
-    assert_eq!(own.gh_repo("own/reads").await.unwrap(), None);
+    assert_eq!(own.installations().repo("own/reads").await.unwrap(), None);
     assert_eq!(own.connections().1, 1 + 1, "one of each opened");
     own.close().await;
     db.store.close().await;

@@ -176,7 +176,7 @@ async fn vouch_list_pushed(
     e: &crate::events::PushEvent,
 ) -> Result<Write, ApplyError> {
     let who = actor(e.sender.as_ref().map_or("github", |s| s.login.as_str()));
-    let known = github.store.gh_repo(&e.repo.full_name).await?;
+    let known = github.store.installations().repo(&e.repo.full_name).await?;
     let Some(installation) = known.as_ref().and_then(|r| r.installation_id) else {
         return Ok(ignore(seq, NOT_INSTALLED));
     };
@@ -195,11 +195,12 @@ async fn vouch_list_pushed(
         let before = file_shown(&mut tx, &name).await?;
         read.record(&mut tx, &who).await?;
         if file_shown(&mut tx, &name).await? != before {
-            for task_id in tx.gh_open_tasks_of_repo(&name).await? {
+            for task_id in tx.issues().open_tasks_of_repo(&name).await? {
                 tx.show_again(&task_id);
             }
         }
-        tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        tx.inbox()
+            .finish(seq, DeliveryOutcome::Applied, None)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -214,7 +215,8 @@ async fn file_shown(
     repo: &str,
 ) -> Result<(Option<String>, Option<String>, Vec<String>), StoreError> {
     let (config, error) = tx
-        .gh_repo(repo)
+        .installations()
+        .repo(repo)
         .await?
         .map(|row| (row.config, row.config_error))
         .unwrap_or_default();
@@ -246,7 +248,8 @@ async fn checks_event(
         tx.gh_record_check(repo, &e.sha, &e.check, e.state.as_str())
             .await?;
         show_checks(&mut tx, repo, &e.sha, &who).await?;
-        tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        tx.inbox()
+            .finish(seq, DeliveryOutcome::Applied, None)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -258,7 +261,7 @@ fn finish(seq: i64, outcome: DeliveryOutcome, note: Option<&str>) -> Write {
     let note = note.map(str::to_string);
     write(move |github| async move {
         let mut tx = github.store.begin().await?;
-        tx.gh_finish_delivery(seq, outcome, note.as_deref()).await?;
+        tx.inbox().finish(seq, outcome, note.as_deref()).await?;
         tx.commit().await?;
         Ok(())
     })
@@ -295,7 +298,7 @@ async fn read_repo(
     from_event: Option<u64>,
     with_config: bool,
 ) -> Result<Option<RepoRead>, ApplyError> {
-    let known = github.store.gh_repo(&repo.full_name).await?;
+    let known = github.store.installations().repo(&repo.full_name).await?;
     let (installation, joins) = match known.as_ref().and_then(|r| r.installation_id) {
         Some(id) => (id, false),
         None => match from_event.map(to_i64) {
@@ -410,7 +413,7 @@ impl CommentCtx<'_> {
         body: &str,
     ) -> Result<(), StoreError> {
         if self.denounced.load(std::sync::atomic::Ordering::Relaxed)
-            && tx.gh_replied_to(&self.target(), self.login).await?
+            && tx.outbox().replied_to(&self.target(), self.login).await?
         {
             tracing::info!(
                 login = self.login,
@@ -419,7 +422,12 @@ impl CommentCtx<'_> {
             return Ok(());
         }
         let since = tx.now - REPEAT_WINDOW_MS;
-        if !self.maintainer_known && tx.gh_recent_reply(&self.target(), body, since).await? {
+        if !self.maintainer_known
+            && tx
+                .outbox()
+                .recent_reply(&self.target(), body, since)
+                .await?
+        {
             tracing::info!(
                 login = self.login,
                 "an identical reply was just queued; reacting instead"
@@ -442,7 +450,9 @@ impl CommentCtx<'_> {
             tracing::info!(login = self.login, "reply limit reached; reacting instead");
             return self.react_once(tx, throttle::THROTTLED_REACTION).await;
         }
-        tx.gh_enqueue_comment(&self.target(), task_id, body).await
+        tx.outbox()
+            .enqueue_comment(&self.target(), task_id, body)
+            .await
     }
 
     /// Reacts to the command comment with `content`, once per comment (a comment with several
@@ -454,12 +464,14 @@ impl CommentCtx<'_> {
         {
             return Ok(());
         }
-        tx.gh_enqueue_reaction(&self.target(), self.comment_id, content)
+        tx.outbox()
+            .enqueue_reaction(&self.target(), self.comment_id, content)
             .await
     }
 
     async fn thumbs_up(&self, tx: &mut WriteTx) -> Result<(), StoreError> {
-        tx.gh_enqueue_reaction(&self.target(), self.comment_id, "+1")
+        tx.outbox()
+            .enqueue_reaction(&self.target(), self.comment_id, "+1")
             .await
     }
 }

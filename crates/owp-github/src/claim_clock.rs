@@ -43,13 +43,14 @@ pub async fn run(github: Arc<Github>) {
 pub async fn step(github: &Github) -> Result<usize, StoreError> {
     let now = crate::store::now_ms();
     let mut done = 0;
-    for claim in github.store.gh_due_reminders(now).await? {
-        let Some(gh_task) = github.store.gh_task(&claim.task_id).await? else {
+    for claim in github.store.comment_claims().due_reminders(now).await? {
+        let Some(gh_task) = github.store.issues().task(&claim.task_id).await? else {
             continue;
         };
         let Some(installation) = github
             .store
-            .gh_repo(&gh_task.repo)
+            .installations()
+            .repo(&gh_task.repo)
             .await?
             .and_then(|r| r.installation_id)
         else {
@@ -59,11 +60,11 @@ pub async fn step(github: &Github) -> Result<usize, StoreError> {
         let reminded = async {
             let mut tx = github.store.begin().await?;
             let mut reminded = false;
-            if tx.gh_mark_reminded(&claim.task_id, claim.last_activity_at).await? {
+            if tx.comment_claims().mark_reminded(&claim.task_id, claim.last_activity_at).await? {
                 let expires = chrono::DateTime::from_timestamp_millis(claim.expires_at()).unwrap_or_default();
                 let body = messages::claim_reminder(&claim.login, expires);
                 let to = target(installation, &gh_task.repo, gh_task.issue_number);
-                tx.gh_enqueue_comment(&to, Some(&claim.task_id), &body).await?;
+                tx.outbox().enqueue_comment(&to, Some(&claim.task_id), &body).await?;
                 tx.event(
                     NewEvent::new("github.claim_reminder", "system")
                         .repo(&gh_task.repo)
@@ -83,7 +84,7 @@ pub async fn step(github: &Github) -> Result<usize, StoreError> {
             done += 1;
         }
     }
-    for (task_id, _) in github.store.gh_left_pool_ready().await? {
+    for (task_id, _) in github.store.issues().left_pool_ready().await? {
         let mut tx = github.store.begin().await?;
         crate::sync::let_go_if_out_of_pool(&mut tx, &task_id, "system").await?;
         tx.commit().await?;

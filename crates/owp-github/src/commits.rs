@@ -103,7 +103,7 @@ pub(crate) async fn asked_again(
         return Ok(Vec::new());
     }
     let mut answers = Vec::new();
-    for link in github.store.gh_open_links_of_repo(repo).await? {
+    for link in github.store.pulls().open_links_of_repo(repo).await? {
         if answers.len() >= ASKED_AGAIN_PER_RUN {
             break;
         }

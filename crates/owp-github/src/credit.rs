@@ -37,7 +37,7 @@ pub async fn for_merge(
         return Ok((CreditTo::Author(None), credit));
     }
     let holder = match &task.worker_id {
-        Some(holder) if tx.gh_person_of_worker(holder).await? == Some(author_id) => {
+        Some(holder) if tx.person_links().account_of_worker(holder).await? == Some(author_id) => {
             Some(holder.clone())
         }
         _ => None,
@@ -70,7 +70,7 @@ async fn worker_of_account(
     tx: &mut WriteTx,
     account_id: i64,
 ) -> Result<Option<String>, StoreError> {
-    if let Some(linked) = tx.gh_linked_worker(account_id).await? {
+    if let Some(linked) = tx.person_links().linked_worker(account_id).await? {
         return Ok(Some(linked));
     }
     tx.implicit_worker_of(account_id).await

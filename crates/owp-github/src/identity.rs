@@ -61,7 +61,7 @@ async fn pooled_repo(tx: &mut WriteTx, to: &MovedTo<'_>) -> Result<Option<GhRepo
     };
     let found = match (by_id, to.repo) {
         (Some(r), _) => Some(r),
-        (None, Some(name)) => tx.gh_repo(name).await?,
+        (None, Some(name)) => tx.installations().repo(name).await?,
         (None, None) => None,
     };
     Ok(found.filter(|r| r.installation_id.is_some()))
@@ -80,13 +80,13 @@ pub async fn issue_moved(
     let key = format!("{repo}#{number}");
     let task = tx.task_by_key(repo, &key).await?;
     let Some(task) = task else {
-        tx.gh_drop_issue_outbox(repo, number).await?;
+        tx.outbox().drop_issue(repo, number).await?;
         return Ok(());
     };
-    if tx.gh_task(&task.id).await?.is_none()
+    if tx.issues().task(&task.id).await?.is_none()
         || matches!(task.status, TaskStatus::Merged | TaskStatus::Cancelled)
     {
-        tx.gh_drop_issue_outbox(repo, number).await?;
+        tx.outbox().drop_issue(repo, number).await?;
         return Ok(());
     }
     let destination = match (to.repo, to.number) {
@@ -101,8 +101,8 @@ pub async fn issue_moved(
             .gh_move_task(&task, &target_repo.repo, new_number)
             .await?
     {
-        tx.gh_recount_repo(repo).await?;
-        tx.gh_recount_repo(&target_repo.repo).await?;
+        tx.installations().recount_repo(repo).await?;
+        tx.installations().recount_repo(&target_repo.repo).await?;
         tx.event(
             NewEvent::new("github.issue_transferred", actor)
                 .repo(&target_repo.repo)
@@ -133,6 +133,6 @@ pub async fn issue_moved(
             .worker(task.worker_id.as_deref())
             .data(json!({"from": key, "to": destination, "carried_over": false, "reason": why})),
     );
-    tx.gh_drop_issue_outbox(repo, number).await?;
+    tx.outbox().drop_issue(repo, number).await?;
     Ok(())
 }

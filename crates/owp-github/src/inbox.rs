@@ -97,7 +97,8 @@ async fn claim(github: &Github, room: usize) -> Result<Vec<InboxDelivery>, Store
     let now = crate::store::now_ms();
     github
         .store
-        .gh_claim_deliveries(&github.runner, now, now + CLAIM_MS, room)
+        .inbox()
+        .claim_many(&github.runner, now, now + CLAIM_MS, room)
         .await
 }
 
@@ -121,7 +122,8 @@ async fn handle(github: &Arc<Github>, delivery: &InboxDelivery) -> Result<(), St
             tracing::warn!(error = %e, "a delivery could not be read; it is set aside");
             return github
                 .store
-                .gh_delivery_retry(delivery.seq, None, &e.to_string())
+                .inbox()
+                .retry(delivery.seq, None, &e.to_string())
                 .await;
         }
     };
@@ -158,7 +160,8 @@ async fn handle(github: &Arc<Github>, delivery: &InboxDelivery) -> Result<(), St
             }
             github
                 .store
-                .gh_delivery_retry(delivery.seq, retry_at, &e.to_string())
+                .inbox()
+                .retry(delivery.seq, retry_at, &e.to_string())
                 .await
         }
     }

@@ -113,7 +113,9 @@ pub async fn tell_moved(
                 issue_number: *number,
             };
             let body = relinked(login, now, left, moved);
-            tx.gh_enqueue_comment(&target, Some(task), &body).await?;
+            tx.outbox()
+                .enqueue_comment(&target, Some(task), &body)
+                .await?;
         }
     }
     Ok(())

@@ -163,7 +163,8 @@ async fn dispatch(
     let now = crate::store::now_ms();
     let rows = github
         .outbox_store
-        .gh_claim_outbox(
+        .outbox()
+        .claim(
             &github.runner,
             now,
             now + github.outbox_claim_ms,
@@ -221,12 +222,14 @@ async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
     let marked = match result {
         Ok(Sent::Done(github_id)) => {
             store
-                .gh_outbox_sent(row, &github.runner, github_id, sent)
+                .outbox()
+                .sent(row, &github.runner, github_id, sent)
                 .await?
         }
         Ok(Sent::Status { task_id, id, body }) => {
             store
-                .gh_status_sent(row, &github.runner, task_id, id, &body, sent)
+                .outbox()
+                .status_sent(row, &github.runner, task_id, id, &body, sent)
                 .await?
         }
         Err(Failure::Call(e)) => return failed_attempt(github, row, e, sent).await,
@@ -234,7 +237,8 @@ async fn send(github: &Github, row: &OutboxRow) -> Result<(), StoreError> {
             // Give the row back; the database hiccup is reported by the caller.
             let again = crate::store::now_ms() + 1000;
             let _ = store
-                .gh_outbox_retry(row, &github.runner, again, None, sent)
+                .outbox()
+                .retry(row, &github.runner, again, None, sent)
                 .await;
             return Err(e);
         }
@@ -290,7 +294,8 @@ async fn failed_attempt(
                 .gh_block_installation(row.installation_id, *until)
                 .await?;
             store
-                .gh_outbox_retry(row, &github.runner, *until, Some(&error.to_string()), sent)
+                .outbox()
+                .retry(row, &github.runner, *until, Some(&error.to_string()), sent)
                 .await
         }
         CallError::Limited => {
@@ -304,20 +309,23 @@ async fn failed_attempt(
             tracing::warn!(until = %crate::store::format_ts(until), "GitHub named a secondary rate limit; the installation backs off");
             crate::observe::report(|o| o.secondary_limit());
             store
-                .gh_outbox_retry(row, &github.runner, until, Some(&error.to_string()), sent)
+                .outbox()
+                .retry(row, &github.runner, until, Some(&error.to_string()), sent)
                 .await
         }
         e if e.is_transient() && row.attempts < MAX_ATTEMPTS => {
             let at = now + backoff_ms(row.attempts);
             tracing::warn!(error = %error, "writing to GitHub failed; it will be tried again");
             store
-                .gh_outbox_retry(row, &github.runner, at, Some(&error.to_string()), sent)
+                .outbox()
+                .retry(row, &github.runner, at, Some(&error.to_string()), sent)
                 .await
         }
         _ => {
             tracing::error!(error = %error, "writing to GitHub failed for good");
             store
-                .gh_outbox_failed(row, &github.runner, &error.to_string(), sent)
+                .outbox()
+                .failed(row, &github.runner, &error.to_string(), sent)
                 .await
         }
     }
@@ -432,7 +440,8 @@ async fn send_status<'a>(
             current = Some(found.body.clone());
             github
                 .outbox_store
-                .gh_set_status_comment(task_id, known, current.as_deref())
+                .issues()
+                .set_status_comment(task_id, known, current.as_deref())
                 .await?;
         }
     }
@@ -449,7 +458,8 @@ async fn send_status<'a>(
                     // Someone deleted it: the next attempt writes a new one.
                     github
                         .outbox_store
-                        .gh_set_status_comment(task_id, None, None)
+                        .issues()
+                        .set_status_comment(task_id, None, None)
                         .await?;
                     Err(Failure::Call(CallError::Transient(
                         "the status comment was deleted".into(),
@@ -478,14 +488,14 @@ pub async fn status_view(
     let Some(task) = store.task(task_id).await? else {
         return Ok(None);
     };
-    let Some(gh_task) = store.gh_task(task_id).await? else {
+    let Some(gh_task) = store.issues().task(task_id).await? else {
         return Ok(None);
     };
     let Some(repo) = store.repo(&task.repo).await? else {
         return Ok(None);
     };
     let settings = github.settings_read_from(store, &task.repo).await?;
-    let claim = store.gh_claim(task_id).await?;
+    let claim = store.comment_claims().get(task_id).await?;
     let claim = claim.filter(|c| task.lease_id.as_deref() == Some(c.lease_id.as_str()));
     let shows_holder = matches!(
         task.status,
@@ -503,7 +513,7 @@ pub async fn status_view(
             });
         } else if let Some(worker) = &task.worker_id {
             holder = Some(worker_holder(github, worker).await?);
-        } else if let Some(link) = store.gh_open_links_of_task(task_id).await?.first() {
+        } else if let Some(link) = store.pulls().open_links_of_task(task_id).await?.first() {
             holder = Some(Holder::Person {
                 login: link.author.clone(),
             });
@@ -516,7 +526,7 @@ pub async fn status_view(
         let since = match &claim {
             Some(c) => Some(c.claimed_at),
             None => match &task.lease_id {
-                Some(l) => store.gh_lease_created_at(l).await?,
+                Some(l) => store.comment_claims().lease_created_at(l).await?,
                 None => None,
             },
         };
@@ -573,7 +583,8 @@ pub async fn status_view(
         label_warnings: warnings,
         config_error: settings.error,
         other_prs: store
-            .gh_recorded_links_of_task(task_id)
+            .pulls()
+            .recorded_links_of_task(task_id)
             .await?
             .into_iter()
             .map(|l| (l.pr_url, l.author))
@@ -682,7 +693,11 @@ async fn worker_holder(github: &Github, worker_id: &str) -> Result<Holder, Store
             login: worker.github_login.clone().unwrap_or(worker.name),
         });
     }
-    let login = github.outbox_store.gh_login_of_worker(worker_id).await?;
+    let login = github
+        .outbox_store
+        .person_links()
+        .login_of_worker(worker_id)
+        .await?;
     Ok(Holder::Worker {
         name: worker.name,
         login,

@@ -52,13 +52,18 @@ pub async fn check(
     let repo = task.repo.as_str();
     let Some(installation) = github
         .store
-        .gh_repo(repo)
+        .installations()
+        .repo(repo)
         .await?
         .and_then(|r| r.installation_id)
     else {
         return Ok(Err(PrReportRefusal::Unavailable));
     };
-    let person = github.store.gh_worker_account(worker_id).await?;
+    let person = github
+        .store
+        .person_links()
+        .worker_account(worker_id)
+        .await?;
     let asker = person.map_or(Asker::Worker(worker_id), Asker::Person);
     let may_read = async || -> Result<Result<(), PrReportRefusal>, StoreError> {
         Ok(

@@ -308,10 +308,11 @@ async fn list_installations(github: &Github) -> anyhow::Result<Vec<i64>> {
     match api::installations(&github.app, github.max_pages).await {
         Ok(listing) => {
             let listed = &listing.items;
-            let known = github.store.gh_installations().await?;
+            let known = github.store.installations().all().await?;
             let mut tx = github.store.begin().await?;
             for i in listed {
-                tx.gh_upsert_installation(i.id, &i.account, i.suspended)
+                tx.installations()
+                    .upsert(i.id, &i.account, i.suspended)
                     .await?;
             }
             // A truncated listing says nothing about the installations it lacks.
@@ -320,7 +321,7 @@ async fn list_installations(github: &Github) -> anyhow::Result<Vec<i64>> {
                 .iter()
                 .filter(|k| complete && !listed.iter().any(|i| i.id == k.id))
             {
-                for repo in tx.gh_delete_installation(gone.id).await? {
+                for repo in tx.installations().delete(gone.id).await? {
                     sync::leave_repo(&mut tx, &repo, ACTOR).await?;
                 }
             }
@@ -330,7 +331,7 @@ async fn list_installations(github: &Github) -> anyhow::Result<Vec<i64>> {
             tracing::warn!(error = %e, "cannot list the App's installations; using the known ones")
         }
     }
-    let installations = github.store.gh_installations().await?;
+    let installations = github.store.installations().all().await?;
     // Accounts whose age GitHub did not give yet are asked again (any installation may ask).
     if let Some(first) = installations.iter().find(|i| !i.suspended)
         && let Err(e) = accounts::read_unknown_accounts(github, first.id).await
@@ -417,7 +418,11 @@ async fn installation_inner(
     let listing =
         api::installation_repos(&client, Some(github.app.etags()), github.max_pages).await?;
     let listed = &listing.items;
-    let known = github.store.gh_installed_repos(Some(installation)).await?;
+    let known = github
+        .store
+        .installations()
+        .repos(Some(installation))
+        .await?;
     let mut tx = github.store.begin().await?;
     for repo in listed {
         let id = i64::try_from(repo.id).ok();
@@ -589,7 +594,7 @@ async fn repo_in_span(
         tx.set_task_commits(&task_id, Some(shown), ACTOR).await?;
     }
     tx.paths_watched(paths, ACTOR).await?;
-    if let Some((before, after)) = tx.gh_recount_repo(repo).await? {
+    if let Some((before, after)) = tx.installations().recount_repo(repo).await? {
         tracing::warn!(
             ?before,
             ?after,
@@ -624,7 +629,7 @@ async fn read_repo(
     let listed: HashSet<u64> = ready_issues.iter().map(|i| i.number).collect();
     let mut left_issues = Vec::new();
     let mut moved_issues = Vec::new();
-    for gh_task in github.store.gh_tasks_of_repo(repo).await? {
+    for gh_task in github.store.issues().tasks_of_repo(repo).await? {
         let number = u64::try_from(gh_task.issue_number).unwrap_or_default();
         if listed.contains(&number) {
             continue;
@@ -655,7 +660,7 @@ async fn read_repo(
     let open: HashSet<u64> = open_pulls.iter().map(|p| p.number).collect();
     let mut closed_pulls = Vec::new();
     let mut seen = HashSet::new();
-    for link in github.store.gh_open_links_of_repo(repo).await? {
+    for link in github.store.pulls().open_links_of_repo(repo).await? {
         let number = u64::try_from(link.pr_number).unwrap_or_default();
         if link.repo != repo || open.contains(&number) || !seen.insert(number) {
             continue;
@@ -701,15 +706,19 @@ pub async fn redeliver_failed(github: &Github) -> anyhow::Result<usize> {
             continue;
         }
         if asked.contains(d.guid.as_str())
-            || github.store.gh_delivery_known(&d.guid).await?
-            || github.store.gh_redelivery_requested(&d.guid).await?
+            || github.store.inbox().known(&d.guid).await?
+            || github.store.inbox().redelivery_requested(&d.guid).await?
         {
             continue;
         }
         match api::redeliver(&github.app, d.id).await {
             Ok(()) => {
                 tracing::info!(guid = %d.guid, event = ?d.event, "asked GitHub to redeliver a failed delivery");
-                github.store.gh_record_redelivery(&d.guid, d.id).await?;
+                github
+                    .store
+                    .inbox()
+                    .record_redelivery(&d.guid, d.id)
+                    .await?;
                 asked.insert(d.guid.as_str());
             }
             Err(e) => tracing::warn!(guid = %d.guid, error = %e, "GitHub refused to redeliver"),

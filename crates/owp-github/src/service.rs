@@ -171,7 +171,7 @@ impl Github {
         store: &Store,
         repo: &str,
     ) -> Result<RepoSettings, StoreError> {
-        let row = store.gh_repo(repo).await?;
+        let row = store.installations().repo(repo).await?;
         let mut settings = settings_of(row.as_ref());
         let mut lists = store.vouch().list_errors_of(repo).await?;
         lists.extend(store.reviewers().problems_of(repo).await?);
@@ -190,7 +190,7 @@ impl Github {
     /// [`settings_remembered`] (pushes to the default branch that change the file are read as
     /// they come).
     pub async fn refresh_config_if_due(&self, repo: &str) -> Result<RepoSettings, StoreError> {
-        let row = self.store.gh_repo(repo).await?;
+        let row = self.store.installations().repo(repo).await?;
         if !settings_remembered(repo, row.as_ref(), crate::store::now_ms()) {
             return self.refresh_config(repo, true).await;
         }
@@ -282,7 +282,7 @@ impl Github {
         repo: &str,
         force: bool,
     ) -> Result<RepoSettings, StoreError> {
-        let row = self.store.gh_repo(repo).await?;
+        let row = self.store.installations().repo(repo).await?;
         let installation = row.as_ref().and_then(|r| r.installation_id);
         let read = self.read_config(repo, row, installation, force).await;
         if matches!(read.news, ConfigNews::Unchanged) {
@@ -572,7 +572,7 @@ pub async fn record_config(
     match &read.news {
         ConfigNews::Unchanged => return Ok(read.settings()),
         ConfigNews::Unreadable => {
-            tx.gh_config_stale(repo).await?;
+            tx.installations().config_stale(repo).await?;
             return Ok(read.settings());
         }
         ConfigNews::Missing => {
@@ -580,7 +580,8 @@ pub async fn record_config(
                 max_claims_per_user: Some(i64::from(MaxClaims::default().0)),
                 ..Default::default()
             };
-            tx.gh_set_repo_config(repo, Some(defaults), None, at)
+            tx.installations()
+                .set_repo_config(repo, Some(defaults), None, at)
                 .await?;
         }
         ConfigNews::Parsed(config) => {
@@ -605,10 +606,14 @@ pub async fn record_config(
                 max_claims_per_user: Some(i64::from(config.max_claims_per_user.0.max(1))),
                 claim_allowlist: allowlist.as_deref(),
             };
-            tx.gh_set_repo_config(repo, Some(columns), None, at).await?;
+            tx.installations()
+                .set_repo_config(repo, Some(columns), None, at)
+                .await?;
         }
         ConfigNews::Invalid(e) => {
-            tx.gh_set_repo_config(repo, None, Some(e), at).await?;
+            tx.installations()
+                .set_repo_config(repo, None, Some(e), at)
+                .await?;
         }
     }
     let settings = read.settings();

@@ -76,7 +76,7 @@ pub(crate) async fn linked_worker(
     tx: &mut WriteTx,
     account_id: i64,
 ) -> Result<Option<String>, StoreError> {
-    tx.gh_linked_worker(account_id).await
+    tx.person_links().linked_worker(account_id).await
 }
 
 /// Whether the GitHub account `account_id` holds a task: the holder speaks for that account
@@ -89,7 +89,7 @@ pub(crate) async fn holds(
     let Some(holder) = task.worker_id.as_deref() else {
         return Ok(false);
     };
-    Ok(tx.gh_person_of_worker(holder).await? == Some(account_id))
+    Ok(tx.person_links().account_of_worker(holder).await? == Some(account_id))
 }
 
 /// A repository joins the pool through installation `installation_id`. `private` is what GitHub
@@ -103,11 +103,15 @@ pub async fn join_repo(
     installation_id: i64,
     actor: &str,
 ) -> Result<bool, StoreError> {
-    tx.gh_upsert_installation(installation_id, "", false)
+    tx.installations()
+        .upsert(installation_id, "", false)
         .await?;
     // A known id under another name: the same repository, renamed or transferred.
     identity::follow_rename(tx, repo, github_id, actor).await?;
-    let joined = tx.gh_attach_repo(repo, github_id, installation_id).await?;
+    let joined = tx
+        .installations()
+        .attach_repo(repo, github_id, installation_id)
+        .await?;
     tx.gh_outbox_follow_installation(repo, installation_id)
         .await?;
     let visibility = private.map(Visibility::from_private);
@@ -153,8 +157,8 @@ pub async fn leave_repo_because(
     why: &str,
     actor: &str,
 ) -> Result<(), StoreError> {
-    tx.gh_detach_repo(repo).await?;
-    let untaken = tx.gh_untaken_issue_tasks(repo).await?;
+    tx.installations().detach_repo(repo).await?;
+    let untaken = tx.installations().untaken_issue_tasks(repo).await?;
     for task_id in untaken {
         let task = tx.lock_task(&task_id).await?;
         if matches!(task.status, TaskStatus::Ready | TaskStatus::Blocked) {
@@ -302,13 +306,14 @@ pub async fn sync_issue(
             .first_timers_label
             .as_deref()
             .is_some_and(|label| issue.labels.iter().any(|l| l.eq_ignore_ascii_case(label)));
-        tx.gh_set_first_timers(&task.id, first_timers).await?;
+        tx.issues().set_first_timers(&task.id, first_timers).await?;
         let warnings: Vec<String> = mapping.warnings.iter().map(ToString::to_string).collect();
-        let previous = tx.gh_task(&task.id).await?;
-        tx.gh_upsert_task(&task.id, repo, to_i64(issue.number), &warnings)
+        let previous = tx.issues().task(&task.id).await?;
+        tx.issues()
+            .upsert_task(&task.id, repo, to_i64(issue.number), &warnings)
             .await?;
         if previous.as_ref().is_some_and(|g| g.left_pool.is_some()) {
-            tx.gh_set_left_pool(&task.id, None).await?;
+            tx.issues().set_left_pool(&task.id, None).await?;
         }
         let warnings_changed = previous.as_ref().map(|g| &g.label_warnings) != Some(&warnings);
         if task.status == TaskStatus::Cancelled {
@@ -324,7 +329,7 @@ pub async fn sync_issue(
     let Some(task) = tx.task_by_key(repo, &key).await? else {
         return Ok(None);
     };
-    if tx.gh_task(&task.id).await?.is_none() {
+    if tx.issues().task(&task.id).await?.is_none() {
         // Not a task made from this issue (imported by an admin under the same key).
         return Ok(Some(task));
     }
@@ -369,11 +374,11 @@ async fn leave_pool(
             Ok(Some(tx.apply_move(task, &mv, actor).await?))
         }
         TaskStatus::Leased | TaskStatus::InProgress | TaskStatus::PrOpened => {
-            let gh_task = tx.gh_task(&task.id).await?;
+            let gh_task = tx.issues().task(&task.id).await?;
             if gh_task.as_ref().is_some_and(|g| g.left_pool.is_some()) {
                 return Ok(Some(task.clone()));
             }
-            tx.gh_set_left_pool(&task.id, Some(why)).await?;
+            tx.issues().set_left_pool(&task.id, Some(why)).await?;
             tx.event(
                 NewEvent::new("github.left_pool", actor)
                     .repo(repo)
@@ -385,12 +390,13 @@ async fn leave_pool(
             if task.status.is_active() {
                 let login = holder_login(tx, task).await?;
                 let body = messages::left_pool_while_held(login.as_deref(), why);
-                tx.gh_enqueue_comment(
-                    &target(installation, repo, to_i64(number)),
-                    Some(&task.id),
-                    &body,
-                )
-                .await?;
+                tx.outbox()
+                    .enqueue_comment(
+                        &target(installation, repo, to_i64(number)),
+                        Some(&task.id),
+                        &body,
+                    )
+                    .await?;
             }
             Ok(Some(task.clone()))
         }
@@ -400,7 +406,7 @@ async fn leave_pool(
 
 /// The GitHub login of whoever holds a task, when known.
 async fn holder_login(tx: &mut WriteTx, task: &TaskRow) -> Result<Option<String>, StoreError> {
-    if let Some(claim) = tx.gh_claim(&task.id).await? {
+    if let Some(claim) = tx.comment_claims().get(&task.id).await? {
         return Ok(Some(claim.login));
     }
     match &task.worker_id {
@@ -420,7 +426,7 @@ pub async fn holder_of(tx: &mut WriteTx, worker_id: &str) -> Result<Holder, Stor
             login: worker.github_login.clone().unwrap_or(worker.name.clone()),
         });
     }
-    let login = tx.gh_login_of_worker(worker_id).await?;
+    let login = tx.person_links().login_of_worker(worker_id).await?;
     Ok(Holder::Worker {
         name: worker.name,
         login,
@@ -476,13 +482,13 @@ pub async fn sync_pull(
         let Some(task) = tx.task_by_key(repo, &r.key()).await? else {
             continue;
         };
-        if tx.gh_task(&task.id).await?.is_none() {
+        if tx.issues().task(&task.id).await?.is_none() {
             continue;
         }
         named.push(task.id.clone());
     }
     // Tasks linked before (the body may have changed since).
-    let earlier = tx.gh_links_of_pr(repo, number).await?;
+    let earlier = tx.pulls().links_of_pr(repo, number).await?;
     for link in &earlier {
         if !named.contains(&link.task_id) && (!unlink_missing || !pr.open) {
             named.push(link.task_id.clone());
@@ -510,12 +516,12 @@ pub async fn sync_pull(
             draft: pr.draft,
             acting,
         };
-        tx.gh_upsert_linked_pr(&link).await?;
+        tx.pulls().upsert_linked(&link).await?;
         let holds_files = acting && state == PrState::Open;
         follow_pr_paths(tx, &task, holds_files, pr_paths, actor).await?;
         if holds_files && let Some(lock) = pr_paths {
             let too_broad = *lock == PrLock::TooBroad;
-            if tx.gh_set_paths_too_broad(&link, too_broad).await? && too_broad {
+            if tx.pulls().set_paths_too_broad(&link, too_broad).await? && too_broad {
                 tx.event(
                     NewEvent::new("github.paths_too_broad", actor)
                         .repo(repo)
@@ -580,12 +586,12 @@ pub async fn sync_pull(
                 state: PrState::Closed,
                 ..link.clone()
             };
-            tx.gh_upsert_linked_pr(&unlinked).await?;
+            tx.pulls().upsert_linked(&unlinked).await?;
             let task = tx.lock_task(&link.task_id).await?;
             follow_pr_paths(tx, &task, false, None, actor).await?;
             if link.acting
                 && task.status == TaskStatus::PrOpened
-                && tx.gh_open_links_of_task(&task.id).await?.is_empty()
+                && tx.pulls().open_links_of_task(&task.id).await?.is_empty()
             {
                 let mv = Move {
                     reason: Some(format!("{} no longer closes this issue", pr.html_url)),
@@ -618,7 +624,7 @@ async fn follow_pr_paths(
             .await?;
         return Ok(());
     }
-    if tx.gh_open_links_of_task(&task.id).await?.is_empty() {
+    if tx.pulls().open_links_of_task(&task.id).await?.is_empty() {
         tx.set_task_paths(task, PathSource::PullRequest, &[], actor)
             .await?;
     }
@@ -655,7 +661,8 @@ pub(crate) async fn may_act(
         TaskStatus::PrOpened => {
             author_is_maintainer
                 || tx
-                    .gh_open_links_of_task(&task.id)
+                    .pulls()
+                    .open_links_of_task(&task.id)
                     .await?
                     .iter()
                     .any(|l| same_author(l, &pr.author))
@@ -773,7 +780,7 @@ async fn move_for_pull(
         }
         PrState::Closed => {
             if task.status == TaskStatus::PrOpened
-                && tx.gh_open_links_of_task(&task.id).await?.is_empty()
+                && tx.pulls().open_links_of_task(&task.id).await?.is_empty()
             {
                 let mv = Move {
                     reason: None,
@@ -818,7 +825,7 @@ pub async fn let_go_if_out_of_pool(
     task_id: &str,
     actor: &str,
 ) -> Result<(), StoreError> {
-    let Some(why) = tx.gh_task(task_id).await?.and_then(|g| g.left_pool) else {
+    let Some(why) = tx.issues().task(task_id).await?.and_then(|g| g.left_pool) else {
         return Ok(());
     };
     let task = tx.lock_task(task_id).await?;

@@ -122,7 +122,8 @@ pub async fn receive(
     github.receiving.fetch_add(1, Ordering::SeqCst);
     let stored = github
         .store
-        .gh_insert_delivery(
+        .inbox()
+        .store_delivery(
             delivery,
             event,
             &text,

@@ -86,9 +86,10 @@ impl WriteTx {
         // person of a worker: `claim_rules::person_of`).
         let linked = checked_in_tx!(self.conn(), accounts::worker_account(account_id, worker_id))?;
         if let Some(login) = linked {
-            self.person_met(account_id, login.as_deref().unwrap_or_default())
+            self.person_links()
+                .met(account_id, login.as_deref().unwrap_or_default())
                 .await?;
-            self.history_to_person(worker_id, account_id).await?;
+            self.person_links().history_to_person(worker_id, account_id).await?;
         }
         self.forget_known_workers();
         Ok(())

@@ -48,7 +48,7 @@ pub(crate) use budget_full_column;
 /// Task `$t` (its alias with its dot) takes a slot of its repository's `open_prs`: its pull
 /// request is open, or its holder blocked it and it waits for a maintainer. The counters are
 /// kept by every lease move (`composed::leases::effects::budget_counters`); reconciliation counts them
-/// again with this (`WriteTx::gh_recount_repo`).
+/// again with this (`InstallationsTx::recount_repo`).
 macro_rules! takes_review_slot {
     ($t:literal) => {
         concat!(

@@ -288,7 +288,7 @@ impl WriteTx {
             limits::range("trust_level", "invalid_trust_level", trust, limits::TIER)?;
             checked_in_tx!(self.conn(), workers::set_trust(worker_id, trust))?;
             // The trust is the person's, on every worker of theirs (contract section 14).
-            self.person_setting_set(worker_id, Setting::Trust, trust)
+            self.person_links().person_setting_set(worker_id, Setting::Trust, trust)
                 .await?;
             self.forget_known_workers();
             self.event(
@@ -351,7 +351,7 @@ impl WriteTx {
                 workers::implicit_create(&id, login, points, max, now, account_id)
             )?;
             if made > 0 {
-                self.person_met(account_id, login).await?;
+                self.person_links().met(account_id, login).await?;
                 return self.worker(&id).await;
             }
         }

@@ -141,18 +141,20 @@ pub(super) async fn hold_by_comment(
     let now = tx.now;
     tx.ack(claimer.worker_id, lease_id).await?;
     let ttl = place.github.claim_ttl_ms(place.settings);
-    tx.gh_set_claim_deadline(task_id, lease_id, now + ttl)
+    tx.comment_claims()
+        .set_deadline(task_id, lease_id, now + ttl)
         .await?;
-    tx.gh_insert_claim(
-        task_id,
-        lease_id,
-        claimer.login,
-        claimer.worker_id,
-        claimer.person,
-        ttl,
-        place.settings.config.claim.reminder,
-    )
-    .await?;
+    tx.comment_claims()
+        .insert(
+            task_id,
+            lease_id,
+            claimer.login,
+            claimer.worker_id,
+            claimer.person,
+            ttl,
+            place.settings.config.claim.reminder,
+        )
+        .await?;
     tx.event(
         NewEvent::new("github.claimed", place.actor)
             .repo(place.repo)
@@ -216,7 +218,8 @@ pub(super) async fn explain_refusal(
     Ok(match refusal {
         Refusal::NackedRecently => {
             let at = tx
-                .gh_nacked_at(task.seq, worker_id)
+                .comment_claims()
+                .nacked_at(task.seq, worker_id)
                 .await?
                 .unwrap_or(tx.now);
             ClaimRefusal::RecentlyReleased {
@@ -379,7 +382,7 @@ pub(super) async fn renew(
     }
     // A comment claim was already renewed by this comment (activity); a lease taken over the API
     // is renewed by its TTL.
-    if tx.gh_claim(&task.id).await?.is_none()
+    if tx.comment_claims().get(&task.id).await?.is_none()
         && let (Some(worker), Some(lease)) = (task.worker_id.clone(), task.lease_id.clone())
     {
         match tx.renew(&worker, &lease).await {

@@ -148,7 +148,7 @@ pub(super) async fn comment_event(
             std::sync::atomic::Ordering::Relaxed,
         );
         // The commenter's login as GitHub sends it now: what the pool shows for this person.
-        tx.gh_person_seen(ctx.account_id, login).await?;
+        tx.person_links().seen(ctx.account_id, login).await?;
         if let Some(account) = account.filter(|a| a.asked) {
             tx.gh_remember_account(account.account_id, &account.login, account.created_at)
                 .await?;
@@ -156,10 +156,14 @@ pub(super) async fn comment_event(
         let key = key_of(repo, e.issue.number);
         // The claimer's own comments keep the claim alive.
         if let Some(task) = tx.task_by_key(repo, &key).await?
-            && let Some(claim) = tx.gh_claim(&task.id).await?
+            && let Some(claim) = tx.comment_claims().get(&task.id).await?
             && task.lease_id.as_deref() == Some(claim.lease_id.as_str())
-            && tx.gh_person_of_worker(&claim.worker_id).await? == Some(ctx.account_id)
-            && tx.gh_touch_claim(&claim).await?
+            && tx
+                .person_links()
+                .account_of_worker(&claim.worker_id)
+                .await?
+                == Some(ctx.account_id)
+            && tx.comment_claims().touch(&claim).await?
         {
             tx.event(
                 NewEvent::new("lease.renewed", &ctx.actor)
@@ -176,7 +180,8 @@ pub(super) async fn comment_event(
         }
         tx.vouch().resolve(repo, &named).await?;
         tx.paths_watched(paths, &ctx.actor).await?;
-        tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        tx.inbox()
+            .finish(seq, DeliveryOutcome::Applied, None)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -411,7 +416,8 @@ pub(super) async fn link(
 ) -> Result<(), StoreError> {
     let hash = crate::login_link::code_hash(code);
     match tx
-        .gh_use_link_code(&hash, ctx.login, ctx.account_id)
+        .person_links()
+        .use_code(&hash, ctx.login, ctx.account_id)
         .await?
     {
         Ok((worker_id, moved)) => {

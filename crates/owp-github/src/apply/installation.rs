@@ -21,23 +21,24 @@ pub(super) fn installation(seq: i64, e: &InstallationEvent) -> Write {
         let mut tx = github.store.begin().await?;
         match e.action {
             InstallationAction::Created | InstallationAction::Unsuspended => {
-                tx.gh_upsert_installation(id, &e.account, false).await?;
+                tx.installations().upsert(id, &e.account, false).await?;
                 for repo in &e.repositories {
                     let github_id = Some(to_i64(repo.id));
                     join_repo(&mut tx, &repo.full_name, github_id, repo.private, id, &who).await?;
                 }
             }
             InstallationAction::Suspended => {
-                tx.gh_upsert_installation(id, &e.account, true).await?;
+                tx.installations().upsert(id, &e.account, true).await?;
             }
             InstallationAction::Deleted => {
-                let repos = tx.gh_delete_installation(id).await?;
+                let repos = tx.installations().delete(id).await?;
                 for repo in repos {
                     leave_repo(&mut tx, &repo, &who).await?;
                 }
             }
         }
-        tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        tx.inbox()
+            .finish(seq, DeliveryOutcome::Applied, None)
             .await?;
         tx.commit().await?;
         Ok(match e.action {
@@ -64,14 +65,15 @@ pub(super) fn installation_repositories(seq: i64, e: &InstallationRepositoriesEv
         }
         for repo in &e.removed {
             // Only the installation that serves a repository can take it out of the pool.
-            let serving = tx.gh_repo(&repo.full_name).await?;
+            let serving = tx.installations().repo(&repo.full_name).await?;
             if serving.is_some_and(|r| r.installation_id == Some(id)) {
                 leave_repo(&mut tx, &repo.full_name, &who).await?;
             } else {
                 tracing::warn!(repo = %repo.full_name, installation = id, "a removal by an installation that does not serve the repository; ignored");
             }
         }
-        tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        tx.inbox()
+            .finish(seq, DeliveryOutcome::Applied, None)
             .await?;
         tx.commit().await?;
         let added = e.added.iter().map(|r| r.full_name.clone()).collect();
@@ -91,10 +93,11 @@ pub(super) fn repository_event(seq: i64, e: &RepositoryEvent) -> Write {
         let mut tx = github.store.begin().await?;
         let known = match tx.gh_repo_by_github_id(to_i64(e.repo.id)).await? {
             Some(r) => Some(r),
-            None => tx.gh_repo(&e.repo.full_name).await?,
+            None => tx.installations().repo(&e.repo.full_name).await?,
         };
         let Some(known) = known else {
-            tx.gh_finish_delivery(seq, DeliveryOutcome::Ignored, Some(NOT_INSTALLED))
+            tx.inbox()
+                .finish(seq, DeliveryOutcome::Ignored, Some(NOT_INSTALLED))
                 .await?;
             tx.commit().await?;
             return Ok(After::Nothing);
@@ -109,7 +112,9 @@ pub(super) fn repository_event(seq: i64, e: &RepositoryEvent) -> Write {
                 if let Some(installation) = serving
                     && known.installation_id.is_some()
                 {
-                    tx.gh_attach_repo(name, github_id, installation).await?;
+                    tx.installations()
+                        .attach_repo(name, github_id, installation)
+                        .await?;
                     tx.gh_outbox_follow_installation(name, installation).await?;
                 }
             }
@@ -138,7 +143,8 @@ pub(super) fn repository_event(seq: i64, e: &RepositoryEvent) -> Write {
                     .await?;
             }
         }
-        tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        tx.inbox()
+            .finish(seq, DeliveryOutcome::Applied, None)
             .await?;
         tx.commit().await?;
         Ok(match rejoin {

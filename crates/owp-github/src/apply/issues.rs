@@ -71,8 +71,7 @@ pub(super) async fn issue_event(
                     };
                     tx.apply_move(&task, &mv, &who).await?;
                 }
-                tx.gh_drop_issue_outbox(repo, to_i64(e.issue.number))
-                    .await?;
+                tx.outbox().drop_issue(repo, to_i64(e.issue.number)).await?;
             }
             _ => {
                 if let Some(task) = sync_issue(
@@ -91,7 +90,8 @@ pub(super) async fn issue_event(
             }
         }
         tx.paths_watched(paths, &who).await?;
-        tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        tx.inbox()
+            .finish(seq, DeliveryOutcome::Applied, None)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -142,7 +142,7 @@ pub(super) fn dependency_event(seq: i64, e: &events::DependencyEvent) -> Write {
         let key = key_of(&e.blocked.repo, e.blocked.number);
         let mut tx = github.store.begin().await?;
         if let Some(task) = tx.task_by_key(&e.blocked.repo, &key).await?
-            && tx.gh_task(&task.id).await?.is_some()
+            && tx.issues().task(&task.id).await?.is_some()
         {
             let blocker = ExternalBlocker {
                 key: key_of(&e.blocking.repo, e.blocking.number),
@@ -151,7 +151,8 @@ pub(super) fn dependency_event(seq: i64, e: &events::DependencyEvent) -> Write {
             tx.set_external_blocker(&task, &blocker, e.added, &who)
                 .await?;
         }
-        tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        tx.inbox()
+            .finish(seq, DeliveryOutcome::Applied, None)
             .await?;
         tx.commit().await?;
         Ok(())

@@ -54,7 +54,9 @@ pub(super) async fn pull_event(
         // The logins the pool shows follow what GitHub sends: the sender and the author.
         for person in [&e.sender, &pr.author] {
             if !person.is_bot() {
-                tx.gh_person_seen(to_i64(person.id), &person.login).await?;
+                tx.person_links()
+                    .seen(to_i64(person.id), &person.login)
+                    .await?;
             }
         }
         let watch = tx.watch_paths(repo).await?;
@@ -71,7 +73,7 @@ pub(super) async fn pull_event(
         .await?;
         if let Some(unverified) = &unverified {
             let shown = commits::shown(unverified.as_deref());
-            for link in tx.gh_links_of_pr(repo, to_i64(pr.number)).await? {
+            for link in tx.pulls().links_of_pr(repo, to_i64(pr.number)).await? {
                 if link.acting {
                     tx.set_task_commits(&link.task_id, Some(shown.clone()), &who)
                         .await?;
@@ -80,7 +82,8 @@ pub(super) async fn pull_event(
         }
         tx.paths_watched(watch, &who).await?;
         // A merge that changes `.github/owp.yml` is read by its `push` to the default branch.
-        tx.gh_finish_delivery(seq, DeliveryOutcome::Applied, None)
+        tx.inbox()
+            .finish(seq, DeliveryOutcome::Applied, None)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -176,7 +179,7 @@ async fn acting_on(
     for r in same_repo_references(pr, repo) {
         if let Some(task) = store.task_by_key(repo, &r.key()).await?
             && !matches!(task.status, TaskStatus::Merged | TaskStatus::Cancelled)
-            && store.gh_task(&task.id).await?.is_some()
+            && store.issues().task(&task.id).await?.is_some()
         {
             candidates.push(task);
         }

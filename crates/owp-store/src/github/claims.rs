@@ -64,10 +64,34 @@ pub async fn delete_claim(conn: &mut TxConnection, task_id: &str) -> Result<(), 
     Ok(())
 }
 
+/// Comment claims (`/owp claim`), read ([`Store::comment_claims`]).
+pub struct CommentClaims<'s> {
+    store: &'s Store,
+}
+
+/// Comment claims inside a caller's write transaction: made, kept, reminded ([`WriteTx::comment_claims`]).
+pub struct CommentClaimsTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
+impl Store {
+    /// The view of the store named by [`CommentClaims`].
+    pub fn comment_claims(&self) -> CommentClaims<'_> {
+        CommentClaims { store: self }
+    }
+}
+
 impl WriteTx {
+    /// The view of this transaction named by [`CommentClaimsTx`].
+    pub fn comment_claims(&mut self) -> CommentClaimsTx<'_> {
+        CommentClaimsTx { tx: self }
+    }
+}
+
+impl CommentClaimsTx<'_> {
     /// Records a comment claim.
     #[allow(clippy::too_many_arguments)]
-    pub async fn gh_insert_claim(
+    pub async fn insert(
         &mut self,
         task_id: &str,
         lease_id: &str,
@@ -77,10 +101,10 @@ impl WriteTx {
         ttl_ms: i64,
         reminder: bool,
     ) -> Result<(), StoreError> {
-        let now = self.now;
+        let now = self.tx.now;
         let (person, reminder) = (i64::from(person), i64::from(reminder));
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             claims::record(
                 task_id, lease_id, login, worker_id, person, ttl_ms, reminder, now
             )
@@ -89,14 +113,14 @@ impl WriteTx {
     }
 
     /// The comment claim of a task.
-    pub async fn gh_claim(&mut self, task_id: &str) -> Result<Option<GhClaim>, StoreError> {
-        claim_of_task(self.conn(), task_id).await
+    pub async fn get(&mut self, task_id: &str) -> Result<Option<GhClaim>, StoreError> {
+        claim_of_task(self.tx.conn(), task_id).await
     }
 
     /// The claimer showed activity: the claim runs `ttl_ms` from now, and the task's lease with it.
     /// False when the claim's lease is no longer running.
-    pub async fn gh_touch_claim(&mut self, claim: &GhClaim) -> Result<bool, StoreError> {
-        let now = self.now;
+    pub async fn touch(&mut self, claim: &GhClaim) -> Result<bool, StoreError> {
+        let now = self.tx.now;
         let until = now + claim.ttl_ms;
         let moved = self
             .move_claim_deadline(&claim.task_id, &claim.lease_id, until)
@@ -104,19 +128,20 @@ impl WriteTx {
         if moved == 0 {
             return Ok(false);
         }
-        checked_in_tx!(self.conn(), claims::touch(&claim.task_id, now))?;
+        checked_in_tx!(self.tx.conn(), claims::touch(&claim.task_id, now))?;
         Ok(true)
     }
 
     /// Sets when a comment claim's lease ends (a comment claim lives by its TTL, not the API's
     /// lease TTL).
-    pub async fn gh_set_claim_deadline(
+    pub async fn set_deadline(
         &mut self,
         task_id: &str,
         lease_id: &str,
         until: i64,
     ) -> Result<(), StoreError> {
-        self.move_claim_deadline(task_id, lease_id, until).await?;
+        self.move_claim_deadline(task_id, lease_id, until)
+            .await?;
         Ok(())
     }
 
@@ -128,28 +153,28 @@ impl WriteTx {
         lease_id: &str,
         until: i64,
     ) -> Result<u64, StoreError> {
-        self.store().note_deadline(until);
+        self.tx.store().note_deadline(until);
         // The lease's clock, in the lease's row (acknowledged: the task is in progress).
         Ok(checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             claims::move_deadline(lease_id, task_id, until)
         )?)
     }
 
     /// Marks a claim reminded; false when someone else did it first (or the claimer was active).
-    pub async fn gh_mark_reminded(
+    pub async fn mark_reminded(
         &mut self,
         task_id: &str,
         activity_at: i64,
     ) -> Result<bool, StoreError> {
-        let now = self.now;
-        let n = checked_in_tx!(self.conn(), claims::reminded(task_id, now, activity_at))?;
+        let now = self.tx.now;
+        let n = checked_in_tx!(self.tx.conn(), claims::reminded(task_id, now, activity_at))?;
         Ok(n == 1)
     }
 
     /// When `worker_id`, or the person it speaks for on any worker, last gave task `task_seq`
     /// back, if they did (rule 1 reads the person, `claim_rules::by_person`).
-    pub async fn gh_nacked_at(
+    pub async fn nacked_at(
         &mut self,
         task_seq: i64,
         worker_id: &str,
@@ -158,27 +183,27 @@ impl WriteTx {
             .query_scalar()
             .bind(task_seq)
             .bind(worker_id)
-            .fetch_one(self.conn())
+            .fetch_one(self.tx.conn())
             .await?;
         Ok(row)
     }
 }
 
-impl Store {
+impl CommentClaims<'_> {
     /// The comment claim of a task.
-    pub async fn gh_claim(&self, task_id: &str) -> Result<Option<GhClaim>, StoreError> {
-        let row = checked_read!(self, github_rows::claim(task_id))?;
+    pub async fn get(&self, task_id: &str) -> Result<Option<GhClaim>, StoreError> {
+        let row = checked_read!(self.store, github_rows::claim(task_id))?;
         Ok(row.map(decode_claim))
     }
 
     /// Comment claims whose half-time reminder is due.
-    pub async fn gh_due_reminders(&self, now: i64) -> Result<Vec<GhClaim>, StoreError> {
-        let rows = checked_read!(self, github_rows::due_reminders(now))?;
+    pub async fn due_reminders(&self, now: i64) -> Result<Vec<GhClaim>, StoreError> {
+        let rows = checked_read!(self.store, github_rows::due_reminders(now))?;
         Ok(rows.into_iter().map(decode_claim).collect())
     }
 
     /// When a lease was granted.
-    pub async fn gh_lease_created_at(&self, lease_id: &str) -> Result<Option<i64>, StoreError> {
-        Ok(checked_read!(self, leases::created_at(lease_id))?)
+    pub async fn lease_created_at(&self, lease_id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(checked_read!(self.store, leases::created_at(lease_id))?)
     }
 }

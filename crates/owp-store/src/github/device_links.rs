@@ -1,7 +1,7 @@
 //! A worker's proof of its person with GitHub's device flow (`worker_link_flows`, schema in
 //! `migrations/*/0048_worker_device_links.sql`): each flow under way is bound to the worker that
 //! started it, polled no more often than GitHub asks, and used once. The link itself is
-//! [`WriteTx::gh_link_worker`]'s, in the transaction that ends the flow.
+//! [`PersonLinksTx::link_worker`]'s, in the transaction that ends the flow.
 //!
 //! These rows live apart from a maintainer's sign-in (`signin_flows`): nothing here reads that
 //! table and nothing of sign-in reads this one, so a device code of one kind is unknown to the

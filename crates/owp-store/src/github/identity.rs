@@ -85,7 +85,7 @@ impl WriteTx {
     /// another pooled repository): its id, status, claim and lease stay; its key, repository and
     /// pending comments follow the issue. False (nothing changed) when the new key is taken.
     /// The live figures of both repositories are corrected by the caller
-    /// ([`WriteTx::gh_recount_repo`]).
+    /// ([`InstallationsTx::recount_repo`]).
     pub async fn gh_move_task(
         &mut self,
         task: &TaskRow,

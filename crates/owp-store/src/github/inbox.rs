@@ -11,6 +11,32 @@ use crate::composed;
 use crate::engine::checked::{checked_in_tx, checked_read, checked_write};
 use crate::{Store, StoreError, WriteTx};
 
+/// The inbox's view of the store: deliveries stored, claimed, retried; each change in a
+/// transaction of its own ([`Store::inbox`]).
+pub struct Inbox<'s> {
+    store: &'s Store,
+}
+
+/// The inbox inside a caller's write transaction ([`WriteTx::inbox`]): a delivery marked done
+/// with its effects.
+pub struct InboxTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
+impl Store {
+    /// The webhook inbox's view of the store.
+    pub fn inbox(&self) -> Inbox<'_> {
+        Inbox { store: self }
+    }
+}
+
+impl WriteTx {
+    /// The webhook inbox's view of this transaction.
+    pub fn inbox(&mut self) -> InboxTx<'_> {
+        InboxTx { tx: self }
+    }
+}
+
 /// What a delivery must wait for: the earlier pending deliveries of its repository and of its
 /// installation. Taken from the payload by the App when it stores the delivery.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -60,25 +86,25 @@ impl DeliveryOutcome {
     }
 }
 
-impl WriteTx {
+impl InboxTx<'_> {
     /// Marks a claimed delivery done, in the transaction of its effects.
-    pub async fn gh_finish_delivery(
+    pub async fn finish(
         &mut self,
         seq: i64,
         outcome: DeliveryOutcome,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        let now = self.now;
+        let now = self.tx.now;
         let state = outcome.as_str();
-        checked_in_tx!(self.conn(), inbox::finish(seq, state, now, error))?;
+        checked_in_tx!(self.tx.conn(), inbox::finish(seq, state, now, error))?;
         Ok(())
     }
 }
 
-impl Store {
+impl Inbox<'_> {
     /// Stores a verified webhook delivery; false when this delivery id, or the same signed body
     /// (`body_sha256`) under another id, was stored before.
-    pub async fn gh_insert_delivery(
+    pub async fn store_delivery(
         &self,
         delivery_id: &str,
         event: &str,
@@ -91,7 +117,7 @@ impl Store {
         // On connections of their own (PostgreSQL): a delivery GitHub sends is taken in while the
         // appliers and the comment sender hold every other connection.
         let n = checked_write!(
-            ingest: self,
+            ingest: self.store,
             inbox::store_delivery(
                 delivery_id,
                 event,
@@ -106,46 +132,46 @@ impl Store {
     }
 
     /// Whether a delivery id is in the inbox.
-    pub async fn gh_delivery_known(&self, delivery_id: &str) -> Result<bool, StoreError> {
-        let n = checked_read!(self, github::delivery_known(delivery_id))?;
+    pub async fn known(&self, delivery_id: &str) -> Result<bool, StoreError> {
+        let n = checked_read!(self.store, github::delivery_known(delivery_id))?;
         Ok(n > 0)
     }
 
     /// How many deliveries the inbox holds (any state).
-    pub async fn gh_delivery_count(&self) -> Result<i64, StoreError> {
-        Ok(checked_read!(self, github::delivery_count())?)
+    pub async fn count(&self) -> Result<i64, StoreError> {
+        Ok(checked_read!(self.store, github::delivery_count())?)
     }
 
     /// Claims the oldest due delivery that no earlier pending delivery of its lane holds back
     /// (`composed::github::claim_delivery`), for `runner` until `until`; `None` when there is
     /// none (or another process claimed it first).
-    pub async fn gh_claim_delivery(
+    pub async fn claim(
         &self,
         runner: &str,
         now: i64,
         until: i64,
     ) -> Result<Option<InboxDelivery>, StoreError> {
         Ok(self
-            .gh_claim_deliveries(runner, now, until, 1)
+            .claim_many(runner, now, until, 1)
             .await?
             .into_iter()
             .next())
     }
 
-    /// Claims up to `limit` deliveries as [`Store::gh_claim_delivery`] does, oldest first: one
+    /// Claims up to `limit` deliveries as [`Inbox::claim`] does, oldest first: one
     /// claim statement each, the same on both backends, each its own short transaction
     /// (PostgreSQL's `FOR UPDATE SKIP LOCKED` passes over rows another process is claiming).
-    pub async fn gh_claim_deliveries(
+    pub async fn claim_many(
         &self,
         runner: &str,
         now: i64,
         until: i64,
         limit: usize,
     ) -> Result<Vec<InboxDelivery>, StoreError> {
-        let claim = composed::github::claim_delivery(self.backend);
+        let claim = composed::github::claim_delivery(self.store.backend);
         let mut out = Vec::new();
         while out.len() < limit.max(1) {
-            let mut tx = self.begin().await?;
+            let mut tx = self.store.begin().await?;
             let row: Option<(i64, String, String, String, i64)> = claim
                 .clone()
                 .query_as()
@@ -172,39 +198,30 @@ impl Store {
     }
 
     /// Gives a claimed delivery back, to be tried again at `at` (or marks it failed).
-    pub async fn gh_delivery_retry(
-        &self,
-        seq: i64,
-        at: Option<i64>,
-        error: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn retry(&self, seq: i64, at: Option<i64>, error: &str) -> Result<(), StoreError> {
         match at {
-            Some(at) => checked_write!(self, inbox::retry(seq, at, error))?,
+            Some(at) => checked_write!(self.store, inbox::retry(seq, at, error))?,
             None => {
                 let failed = DeliveryOutcome::Failed.as_str();
                 let now = crate::now_ms();
-                checked_write!(self, inbox::finish(seq, failed, now, Some(error)))?
+                checked_write!(self.store, inbox::finish(seq, failed, now, Some(error)))?
             }
         };
         Ok(())
     }
 
     /// Whether the App already asked GitHub to redeliver `guid`.
-    pub async fn gh_redelivery_requested(&self, guid: &str) -> Result<bool, StoreError> {
-        let n = checked_read!(self, github::redelivery_requested(guid))?;
+    pub async fn redelivery_requested(&self, guid: &str) -> Result<bool, StoreError> {
+        let n = checked_read!(self.store, github::redelivery_requested(guid))?;
         Ok(n > 0)
     }
 
     /// Remembers that the App asked GitHub to redeliver `guid`.
-    pub async fn gh_record_redelivery(
-        &self,
-        guid: &str,
-        attempt_id: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn record_redelivery(&self, guid: &str, attempt_id: i64) -> Result<(), StoreError> {
         let now = crate::now_ms();
-        checked_write!(self, inbox::redelivery_asked(guid, attempt_id, now))?;
+        checked_write!(self.store, inbox::redelivery_asked(guid, attempt_id, now))?;
         let before = now - 4 * 24 * 3_600_000;
-        checked_write!(self, inbox::sweep_redeliveries(before))?;
+        checked_write!(self.store, inbox::sweep_redeliveries(before))?;
         Ok(())
     }
 }

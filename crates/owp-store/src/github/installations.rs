@@ -44,18 +44,42 @@ pub struct GhInstallation {
     pub blocked_until: i64,
 }
 
+/// Installations and the repositories they put in the pool, read; each change in a transaction of its own ([`Store::installations`]).
+pub struct Installations<'s> {
+    store: &'s Store,
+}
+
+/// Installations and their repositories inside a caller's write transaction ([`WriteTx::installations`]).
+pub struct InstallationsTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
+impl Store {
+    /// The view of the store named by [`Installations`].
+    pub fn installations(&self) -> Installations<'_> {
+        Installations { store: self }
+    }
+}
+
 impl WriteTx {
+    /// The view of this transaction named by [`InstallationsTx`].
+    pub fn installations(&mut self) -> InstallationsTx<'_> {
+        InstallationsTx { tx: self }
+    }
+}
+
+impl InstallationsTx<'_> {
     /// Records an installation (created, or seen again).
-    pub async fn gh_upsert_installation(
+    pub async fn upsert(
         &mut self,
         id: i64,
         account: &str,
         suspended: bool,
     ) -> Result<(), StoreError> {
-        let now = self.now;
+        let now = self.tx.now;
         let suspended = i64::from(suspended);
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             installations::keep_installation(id, account, suspended, now)
         )?;
         Ok(())
@@ -63,27 +87,27 @@ impl WriteTx {
 
     /// Forgets an installation: its repositories leave and its pending comments are dropped.
     /// Returns the repositories that left.
-    pub async fn gh_delete_installation(&mut self, id: i64) -> Result<Vec<String>, StoreError> {
-        let repos = checked_in_tx!(self.conn(), installations::repos_of(id))?;
+    pub async fn delete(&mut self, id: i64) -> Result<Vec<String>, StoreError> {
+        let repos = checked_in_tx!(self.tx.conn(), installations::repos_of(id))?;
         for repo in &repos {
-            self.gh_detach_repo(repo).await?;
+            self.tx.installations().detach_repo(repo).await?;
         }
-        checked_in_tx!(self.conn(), installations::forget_installation(id))?;
-        checked_in_tx!(self.conn(), installations::forget_write_log(id))?;
+        checked_in_tx!(self.tx.conn(), installations::forget_installation(id))?;
+        checked_in_tx!(self.tx.conn(), installations::forget_write_log(id))?;
         Ok(repos)
     }
 
     /// Attaches a repository to an installation; true when it was not attached before.
-    pub async fn gh_attach_repo(
+    pub async fn attach_repo(
         &mut self,
         repo: &str,
         github_id: Option<i64>,
         installation_id: i64,
     ) -> Result<bool, StoreError> {
-        let now = self.now;
-        let before = checked_in_tx!(self.conn(), installations::installation_of(repo))?;
+        let now = self.tx.now;
+        let before = checked_in_tx!(self.tx.conn(), installations::installation_of(repo))?;
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             installations::attach(repo, github_id, installation_id, now)
         )?;
         Ok(!matches!(before, Some(Some(_))))
@@ -91,31 +115,31 @@ impl WriteTx {
 
     /// The App left a repository: it stays in the pool's records, and its pending comments are
     /// dropped (they can no longer be written).
-    pub async fn gh_detach_repo(&mut self, repo: &str) -> Result<(), StoreError> {
-        let now = self.now;
-        checked_in_tx!(self.conn(), installations::detach(repo, now))?;
-        checked_in_tx!(self.conn(), installations::drop_repo_comments(repo))?;
+    pub async fn detach_repo(&mut self, repo: &str) -> Result<(), StoreError> {
+        let now = self.tx.now;
+        checked_in_tx!(self.tx.conn(), installations::detach(repo, now))?;
+        checked_in_tx!(self.tx.conn(), installations::drop_repo_comments(repo))?;
         Ok(())
     }
 
     /// Ids of a repository's issue tasks not yet taken (ready or blocked), for the repository's
     /// leaving the pool.
-    pub async fn gh_untaken_issue_tasks(&mut self, repo: &str) -> Result<Vec<String>, StoreError> {
+    pub async fn untaken_issue_tasks(&mut self, repo: &str) -> Result<Vec<String>, StoreError> {
         Ok(checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             installations::untaken_issue_tasks(repo)
         )?)
     }
 
     /// The GitHub record of a repository.
-    pub async fn gh_repo(&mut self, repo: &str) -> Result<Option<GhRepo>, StoreError> {
-        let row = checked_in_tx!(self.conn(), github_rows::repo(repo))?;
+    pub async fn repo(&mut self, repo: &str) -> Result<Option<GhRepo>, StoreError> {
+        let row = checked_in_tx!(self.tx.conn(), github_rows::repo(repo))?;
         Ok(row.map(decode_repo))
     }
 
     /// Sets a repository's live figures from its tasks when they drifted; returns the figures
     /// before and after when they were corrected.
-    pub async fn gh_recount_repo(
+    pub async fn recount_repo(
         &mut self,
         repo: &str,
     ) -> Result<Option<((i64, i64), (i64, i64))>, StoreError> {
@@ -128,7 +152,7 @@ impl WriteTx {
             ") FROM repos r WHERE r.name = $1"
         ))
         .bind(repo)
-        .fetch_optional(self.conn())
+        .fetch_optional(self.tx.conn())
         .await?;
         let Some((open, active, real_open, real_active)) = row else {
             return Ok(None);
@@ -137,7 +161,7 @@ impl WriteTx {
             return Ok(None);
         }
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             installations::set_figures(repo, real_open, real_active)
         )?;
         Ok(Some(((open, active), (real_open, real_active))))
@@ -175,10 +199,10 @@ pub struct RepoConfigColumns<'a> {
     pub claim_allowlist: Option<&'a str>,
 }
 
-impl Store {
+impl Installations<'_> {
     /// The installations the App knows.
-    pub async fn gh_installations(&self) -> Result<Vec<GhInstallation>, StoreError> {
-        let rows = checked_read!(self, github::installations())?;
+    pub async fn all(&self) -> Result<Vec<GhInstallation>, StoreError> {
+        let rows = checked_read!(self.store, github::installations())?;
         Ok(rows
             .into_iter()
             .map(|(id, account, suspended, blocked_until)| GhInstallation {
@@ -191,29 +215,26 @@ impl Store {
     }
 
     /// The GitHub record of a repository.
-    pub async fn gh_repo(&self, repo: &str) -> Result<Option<GhRepo>, StoreError> {
-        let row = checked_read!(self, github_rows::repo(repo))?;
+    pub async fn repo(&self, repo: &str) -> Result<Option<GhRepo>, StoreError> {
+        let row = checked_read!(self.store, github_rows::repo(repo))?;
         Ok(row.map(decode_repo))
     }
 
     /// The repositories the App is installed on, optionally of one installation.
-    pub async fn gh_installed_repos(
-        &self,
-        installation_id: Option<i64>,
-    ) -> Result<Vec<GhRepo>, StoreError> {
+    pub async fn repos(&self, installation_id: Option<i64>) -> Result<Vec<GhRepo>, StoreError> {
         let rows = match installation_id {
-            Some(id) => checked_read!(self, github_rows::installed_repos_of(id))?,
-            None => checked_read!(self, github_rows::installed_repos())?,
+            Some(id) => checked_read!(self.store, github_rows::installed_repos_of(id))?,
+            None => checked_read!(self.store, github_rows::installed_repos())?,
         };
         Ok(rows.into_iter().map(decode_repo).collect())
     }
 }
 
-impl WriteTx {
+impl InstallationsTx<'_> {
     /// Records the result of reading a repository's `.github/owp.yml`: the config to use from
     /// now on ([`RepoConfigColumns::default`] for the defaults, `None` to keep the last good one)
     /// and the error to show. The cap, the contract and the config they came from change together.
-    pub async fn gh_set_repo_config(
+    pub async fn set_repo_config(
         &mut self,
         repo: &str,
         config: Option<RepoConfigColumns<'_>>,
@@ -237,7 +258,7 @@ impl WriteTx {
             let verified = verified_commits.as_str();
             let below_trust = verified_commits_below_trust.map(i64::from);
             checked_in_tx!(
-                self.conn(),
+                self.tx.conn(),
                 installations::settings(
                     repo,
                     claims_per_hour,
@@ -251,14 +272,14 @@ impl WriteTx {
                     claim_allowlist
                 )
             )?;
-            self.set_repo_approval(repo, &approval).await?;
+            self.tx.set_repo_approval(repo, &approval).await?;
             checked_in_tx!(
-                self.conn(),
+                self.tx.conn(),
                 installations::config_read(repo, config, error, checked_at)
             )?;
         } else {
             checked_in_tx!(
-                self.conn(),
+                self.tx.conn(),
                 installations::config_refused(repo, error, checked_at)
             )?;
         }
@@ -267,8 +288,8 @@ impl WriteTx {
 
     /// Makes the next delivery or reconciliation of a repository read its `.github/owp.yml`
     /// again (a read that GitHub did not answer).
-    pub async fn gh_config_stale(&mut self, repo: &str) -> Result<(), StoreError> {
-        checked_in_tx!(self.conn(), installations::config_stale(repo))?;
+    pub async fn config_stale(&mut self, repo: &str) -> Result<(), StoreError> {
+        checked_in_tx!(self.tx.conn(), installations::config_stale(repo))?;
         Ok(())
     }
 }

@@ -62,9 +62,33 @@ pub async fn task_targets(
         .collect())
 }
 
+/// Tasks made from issues and their status comments, read; each change in a transaction of its own ([`Store::issues`]).
+pub struct Issues<'s> {
+    store: &'s Store,
+}
+
+/// Tasks made from issues and their status comments inside a caller's write transaction ([`WriteTx::issues`]).
+pub struct IssuesTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
+impl Store {
+    /// The view of the store named by [`Issues`].
+    pub fn issues(&self) -> Issues<'_> {
+        Issues { store: self }
+    }
+}
+
 impl WriteTx {
+    /// The view of this transaction named by [`IssuesTx`].
+    pub fn issues(&mut self) -> IssuesTx<'_> {
+        IssuesTx { tx: self }
+    }
+}
+
+impl IssuesTx<'_> {
     /// Records the GitHub side of a task made from issue `number` of `repo`.
-    pub async fn gh_upsert_task(
+    pub async fn upsert_task(
         &mut self,
         task_id: &str,
         repo: &str,
@@ -73,7 +97,7 @@ impl WriteTx {
     ) -> Result<(), StoreError> {
         let warnings = serde_json::to_string(label_warnings).unwrap_or_else(|_| "[]".into());
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             issues::record_task(task_id, repo, number, &warnings)
         )?;
         Ok(())
@@ -81,78 +105,81 @@ impl WriteTx {
 
     /// Whether the task's issue carries the repository's first-timers label (rule 14; the claim
     /// reads `tasks.first_timers`). Writes only a change.
-    pub async fn gh_set_first_timers(
+    pub async fn set_first_timers(
         &mut self,
         task_id: &str,
         first_timers: bool,
     ) -> Result<(), StoreError> {
         let first_timers = i64::from(first_timers);
-        checked_in_tx!(self.conn(), issues::first_timers(task_id, first_timers))?;
+        checked_in_tx!(self.tx.conn(), issues::first_timers(task_id, first_timers))?;
         Ok(())
     }
 
     /// The GitHub side of a task.
-    pub async fn gh_task(&mut self, task_id: &str) -> Result<Option<GhTask>, StoreError> {
-        let row = checked_in_tx!(self.conn(), github_rows::task(task_id))?;
+    pub async fn task(&mut self, task_id: &str) -> Result<Option<GhTask>, StoreError> {
+        let row = checked_in_tx!(self.tx.conn(), github_rows::task(task_id))?;
         Ok(row.map(decode_task))
     }
 
     /// The tasks of `repo`'s issues that are not finished (neither merged nor cancelled): those
     /// whose status comments still change, by issue number.
-    pub async fn gh_open_tasks_of_repo(&mut self, repo: &str) -> Result<Vec<String>, StoreError> {
+    pub async fn open_tasks_of_repo(&mut self, repo: &str) -> Result<Vec<String>, StoreError> {
         Ok(checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             issues::open_tasks_of_repo(repo)
         )?)
     }
 
     /// Remembers a task's status comment and the body last written to it.
-    pub async fn gh_set_status_comment(
+    pub async fn set_status_comment(
         &mut self,
         task_id: &str,
         comment_id: Option<i64>,
         body: Option<&str>,
     ) -> Result<(), StoreError> {
-        set_status_comment(self.conn(), task_id, comment_id, body).await
+        set_status_comment(self.tx.conn(), task_id, comment_id, body).await
     }
 
     /// Marks (or clears, with `None`) that the issue left the pool while someone held it.
-    pub async fn gh_set_left_pool(
+    pub async fn set_left_pool(
         &mut self,
         task_id: &str,
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
-        checked_in_tx!(self.conn(), issues::left_pool(task_id, reason))?;
+        checked_in_tx!(self.tx.conn(), issues::left_pool(task_id, reason))?;
         Ok(())
     }
 }
 
-impl Store {
+impl Issues<'_> {
     /// The GitHub side of a task.
-    pub async fn gh_task(&self, task_id: &str) -> Result<Option<GhTask>, StoreError> {
-        let row = checked_read!(self, github_rows::task(task_id))?;
+    pub async fn task(&self, task_id: &str) -> Result<Option<GhTask>, StoreError> {
+        let row = checked_read!(self.store, github_rows::task(task_id))?;
         Ok(row.map(decode_task))
     }
 
     /// The GitHub tasks of a repository.
-    pub async fn gh_tasks_of_repo(&self, repo: &str) -> Result<Vec<GhTask>, StoreError> {
-        let rows = checked_read!(self, github_rows::tasks_of_repo(repo))?;
+    pub async fn tasks_of_repo(&self, repo: &str) -> Result<Vec<GhTask>, StoreError> {
+        let rows = checked_read!(self.store, github_rows::tasks_of_repo(repo))?;
         Ok(rows.into_iter().map(decode_task).collect())
     }
 
     /// Tasks that are `ready` although their issue left the pool while someone held them.
-    pub async fn gh_left_pool_ready(&self) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(checked_read!(self, github::left_pool_ready())?)
+    pub async fn left_pool_ready(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(checked_read!(self.store, github::left_pool_ready())?)
     }
 
     /// Remembers a task's status comment and the body last written to it.
-    pub async fn gh_set_status_comment(
+    pub async fn set_status_comment(
         &self,
         task_id: &str,
         comment_id: Option<i64>,
         body: Option<&str>,
     ) -> Result<(), StoreError> {
-        checked_write!(self, issues::status_comment(task_id, comment_id, body))?;
+        checked_write!(
+            self.store,
+            issues::status_comment(task_id, comment_id, body)
+        )?;
         Ok(())
     }
 }

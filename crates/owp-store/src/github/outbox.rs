@@ -192,9 +192,35 @@ async fn enqueue_once(
     Ok(())
 }
 
+/// The comment outbox's view of the store: rows claimed by the comment sender, sent, retried
+/// or given up, each in a transaction of its own ([`Store::outbox`]).
+pub struct Outbox<'s> {
+    store: &'s Store,
+}
+
+/// The outbox inside a caller's write transaction ([`WriteTx::outbox`]): replies and reactions
+/// queued with the change they answer.
+pub struct OutboxTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
+impl Store {
+    /// The comment outbox's view of the store.
+    pub fn outbox(&self) -> Outbox<'_> {
+        Outbox { store: self }
+    }
+}
+
 impl WriteTx {
+    /// The comment outbox's view of this transaction.
+    pub fn outbox(&mut self) -> OutboxTx<'_> {
+        OutboxTx { tx: self }
+    }
+}
+
+impl OutboxTx<'_> {
     /// Whether the same reply text was queued for the same issue since `since` (ms).
-    pub async fn gh_recent_reply(
+    pub async fn recent_reply(
         &mut self,
         target: &OutboxTarget<'_>,
         body: &str,
@@ -202,13 +228,13 @@ impl WriteTx {
     ) -> Result<bool, StoreError> {
         let (repo, number) = (target.repo, target.issue_number);
         Ok(checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             outbox::recent_reply(repo, number, body, since)
         )?)
     }
 
     /// Whether a reply to `login` (a comment that starts `@login,`) was ever queued on the issue.
-    pub async fn gh_replied_to(
+    pub async fn replied_to(
         &mut self,
         target: &OutboxTarget<'_>,
         login: &str,
@@ -216,59 +242,55 @@ impl WriteTx {
         let (repo, number) = (target.repo, target.issue_number);
         let pattern = format!("@{},%", login.to_ascii_lowercase());
         Ok(checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             outbox::replied_to(repo, number, &pattern)
         )?)
     }
 
     /// Queues a new comment.
-    pub async fn gh_enqueue_comment(
+    pub async fn enqueue_comment(
         &mut self,
         target: &OutboxTarget<'_>,
         task_id: Option<&str>,
         body: &str,
     ) -> Result<(), StoreError> {
-        let now = self.now;
-        enqueue_comment(self.conn(), now, target, task_id, body).await
+        let now = self.tx.now;
+        enqueue_comment(self.tx.conn(), now, target, task_id, body).await
     }
 
     /// Queues a reaction on a comment.
-    pub async fn gh_enqueue_reaction(
+    pub async fn enqueue_reaction(
         &mut self,
         target: &OutboxTarget<'_>,
         comment_id: i64,
         content: &str,
     ) -> Result<(), StoreError> {
-        let now = self.now;
-        enqueue_reaction(self.conn(), now, target, comment_id, content).await
+        let now = self.tx.now;
+        enqueue_reaction(self.tx.conn(), now, target, comment_id, content).await
     }
 
     /// Drops the pending comments about one issue (it was deleted).
-    pub async fn gh_drop_issue_outbox(
-        &mut self,
-        repo: &str,
-        number: i64,
-    ) -> Result<(), StoreError> {
-        checked_in_tx!(self.conn(), outbox::drop_issue(repo, number))?;
+    pub async fn drop_issue(&mut self, repo: &str, number: i64) -> Result<(), StoreError> {
+        checked_in_tx!(self.tx.conn(), outbox::drop_issue(repo, number))?;
         Ok(())
     }
 }
 
-impl Store {
+impl Outbox<'_> {
     /// Claims up to `limit` outbox rows that are due, for `runner` until `until`, each with its
     /// write reserved in its installation's pace (`pacing`, [`WriteTx::gh_pace_take`]), in one
     /// transaction: at most one row of an installation, and none of an installation that has a
     /// row claimed (being sent, here or by another replica), so that each installation's writes
     /// go out one at a time while installations go side by side. A row whose write would have to
     /// wait more than `ahead_ms` is given back untried, to be claimed when it may go
-    /// ([`Store::gh_outbox_wait`]); one that waits less is reserved at the end of its wait
+    /// ([`Outbox::wait`]); one that waits less is reserved at the end of its wait
     /// ([`OutboxRow::write_at`]), and its sender reads for it meanwhile. Within an installation
     /// status comments go first, then the oldest row; across installations, the oldest first. A
     /// reply or reaction waits while an older one about the same issue is pending (replies arrive
     /// in order), a status comment only for an older status row, and every row while its
     /// installation is rate-limited or suspended. Each row is claimed with a conditional update,
     /// so with several replicas exactly one sends it.
-    pub async fn gh_claim_outbox(
+    pub async fn claim(
         &self,
         runner: &str,
         now: i64,
@@ -277,12 +299,12 @@ impl Store {
         pacing: &WritePacing,
         ahead_ms: i64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
-        let ids = checked_read!(self, github::outbox_due(now, limit))?;
+        let ids = checked_read!(self.store, github::outbox_due(now, limit))?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         // Every row in one statement: each is claimed only if no one claimed it since it was read.
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let mut claim = composed::github::claim_outbox(ids.len())
             .query()
             .bind(runner)
@@ -319,14 +341,14 @@ impl Store {
     /// row, `revision` must still be the row's: when the task changed meanwhile, the row stays
     /// pending (and is sent again) and false is returned. The row's reserved write is settled in
     /// the same transaction ([`WriteTx::gh_write_settled`]).
-    pub async fn gh_outbox_sent(
+    pub async fn sent(
         &self,
         row: &OutboxRow,
         runner: &str,
         github_id: Option<i64>,
         sent_at: Option<i64>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let now = crate::now_ms().max(tx.now);
         settle(&mut tx, row, sent_at).await?;
         let sent = mark_sent(&mut tx, row, runner, github_id, now).await?;
@@ -336,9 +358,9 @@ impl Store {
 
     /// A status row was sent, writing `body` to the task's status comment `comment_id` at
     /// `sent_at` (`None`: the comment already said it): the comment is remembered as the task's,
-    /// the row marked sent (as [`Store::gh_outbox_sent`] does: false when the task changed
+    /// the row marked sent (as [`Outbox::sent`] does: false when the task changed
     /// meanwhile) and its write settled in one transaction, one turn of the writer.
-    pub async fn gh_status_sent(
+    pub async fn status_sent(
         &self,
         row: &OutboxRow,
         runner: &str,
@@ -347,9 +369,10 @@ impl Store {
         body: &str,
         sent_at: Option<i64>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let now = crate::now_ms().max(tx.now);
-        tx.gh_set_status_comment(task_id, Some(comment_id), Some(body))
+        tx.issues()
+            .set_status_comment(task_id, Some(comment_id), Some(body))
             .await?;
         settle(&mut tx, row, sent_at).await?;
         let sent = mark_sent(&mut tx, row, runner, Some(comment_id), now).await?;
@@ -359,7 +382,7 @@ impl Store {
 
     /// Gives a claimed outbox row back, to be tried again at `at`, its write settled (sent at
     /// `sent_at`, or never sent).
-    pub async fn gh_outbox_retry(
+    pub async fn retry(
         &self,
         row: &OutboxRow,
         runner: &str,
@@ -367,7 +390,7 @@ impl Store {
         error: Option<&str>,
         sent_at: Option<i64>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         settle(&mut tx, row, sent_at).await?;
         checked_in_tx!(tx.conn(), outbox::give_back(row.id, runner, at, error))?;
         tx.commit().await?;
@@ -380,13 +403,8 @@ impl Store {
     /// before then, which would wait as well, wait until then too (only replies and reactions
     /// when `row` is one: status comments have more of the budget), so that they are not each
     /// claimed only to be given back.
-    pub async fn gh_outbox_wait(
-        &self,
-        row: &OutboxRow,
-        runner: &str,
-        at: i64,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+    pub async fn wait(&self, row: &OutboxRow, runner: &str, at: i64) -> Result<(), StoreError> {
+        let mut tx = self.store.begin().await?;
         settle(&mut tx, row, None).await?;
         wait_untried(&mut tx, row, runner, at).await?;
         tx.commit().await?;
@@ -395,14 +413,14 @@ impl Store {
 
     /// An outbox row cannot be sent (the issue is gone, GitHub refuses it for good); its write
     /// is settled (sent at `sent_at`, or never sent).
-    pub async fn gh_outbox_failed(
+    pub async fn failed(
         &self,
         row: &OutboxRow,
         runner: &str,
         error: &str,
         sent_at: Option<i64>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         settle(&mut tx, row, sent_at).await?;
         checked_in_tx!(tx.conn(), outbox::fail(row.id, runner, error))?;
         tx.commit().await?;
@@ -410,12 +428,15 @@ impl Store {
     }
 
     /// The outbox rows of an issue (any state), oldest first: `(kind, state, body)`.
-    pub async fn gh_outbox_of_issue(
+    pub async fn of_issue(
         &self,
         repo: &str,
         number: i64,
     ) -> Result<Vec<(String, String, String)>, StoreError> {
-        Ok(checked_read!(self, github::outbox_of_issue(repo, number))?)
+        Ok(checked_read!(
+            self.store,
+            github::outbox_of_issue(repo, number)
+        )?)
     }
 }
 
@@ -446,7 +467,7 @@ async fn mark_sent(
 }
 
 /// Gives `row` back untried, to be sent at `at`, and holds its installation's other due rows
-/// until then (see [`Store::gh_outbox_wait`]).
+/// until then (see [`Outbox::wait`]).
 async fn wait_untried(
     tx: &mut WriteTx,
     row: &OutboxRow,

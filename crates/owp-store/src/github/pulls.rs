@@ -73,15 +73,39 @@ fn decode_links(rows: Vec<LinkFields>) -> Result<Vec<LinkedPr>, StoreError> {
     rows.into_iter().map(decode_linked_pr).collect()
 }
 
+/// Pull requests linked to tasks, read ([`Store::pulls`]).
+pub struct Pulls<'s> {
+    store: &'s Store,
+}
+
+/// Pull requests linked to tasks inside a caller's write transaction ([`WriteTx::pulls`]).
+pub struct PullsTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
+impl Store {
+    /// The view of the store named by [`Pulls`].
+    pub fn pulls(&self) -> Pulls<'_> {
+        Pulls { store: self }
+    }
+}
+
 impl WriteTx {
+    /// The view of this transaction named by [`PullsTx`].
+    pub fn pulls(&mut self) -> PullsTx<'_> {
+        PullsTx { tx: self }
+    }
+}
+
+impl PullsTx<'_> {
     /// Records (or updates) the link of a pull request to a task.
-    pub async fn gh_upsert_linked_pr(&mut self, pr: &LinkedPr) -> Result<(), StoreError> {
-        let now = self.now;
+    pub async fn upsert_linked(&mut self, pr: &LinkedPr) -> Result<(), StoreError> {
+        let now = self.tx.now;
         let (draft, acting) = (i64::from(pr.draft), i64::from(pr.acting));
         let (repo, number, task, url) = (&pr.repo, pr.pr_number, &pr.task_id, &pr.pr_url);
         let (author, state, author_id) = (&pr.author, pr.state.as_str(), pr.author_id);
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             pulls::link(
                 repo, number, task, url, author, state, draft, acting, now, author_id
             )
@@ -91,7 +115,7 @@ impl WriteTx {
 
     /// Marks whether a linked pull request's files are too broad to lock; returns whether the
     /// mark changed.
-    pub async fn gh_set_paths_too_broad(
+    pub async fn set_paths_too_broad(
         &mut self,
         pr: &LinkedPr,
         too_broad: bool,
@@ -99,54 +123,51 @@ impl WriteTx {
         let (repo, number, task) = (&pr.repo, pr.pr_number, &pr.task_id);
         let too_broad = i64::from(too_broad);
         let changed = checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             pulls::paths_too_broad(repo, number, task, too_broad)
         )?;
         Ok(changed > 0)
     }
 
     /// The tasks a pull request is linked to.
-    pub async fn gh_links_of_pr(
+    pub async fn links_of_pr(
         &mut self,
         repo: &str,
         number: i64,
     ) -> Result<Vec<LinkedPr>, StoreError> {
-        let rows = checked_in_tx!(self.conn(), github_rows::links_of_pr(repo, number))?;
+        let rows = checked_in_tx!(self.tx.conn(), github_rows::links_of_pr(repo, number))?;
         decode_links(rows)
     }
 
     /// The open pull requests linked to a task.
-    pub async fn gh_open_links_of_task(
-        &mut self,
-        task_id: &str,
-    ) -> Result<Vec<LinkedPr>, StoreError> {
-        let rows = checked_in_tx!(self.conn(), github_rows::open_links_of_task(task_id))?;
+    pub async fn open_links_of_task(&mut self, task_id: &str) -> Result<Vec<LinkedPr>, StoreError> {
+        let rows = checked_in_tx!(self.tx.conn(), github_rows::open_links_of_task(task_id))?;
         decode_links(rows)
     }
 }
 
-impl Store {
+impl Pulls<'_> {
     /// The open pull requests linked to a task.
-    pub async fn gh_open_links_of_task(&self, task_id: &str) -> Result<Vec<LinkedPr>, StoreError> {
+    pub async fn open_links_of_task(&self, task_id: &str) -> Result<Vec<LinkedPr>, StoreError> {
         decode_links(checked_read!(
-            self,
+            self.store,
             github_rows::open_links_of_task(task_id)
         )?)
     }
 
     /// The open pull requests that link a task but do not act on it (recorded for maintainers).
-    pub async fn gh_recorded_links_of_task(
-        &self,
-        task_id: &str,
-    ) -> Result<Vec<LinkedPr>, StoreError> {
+    pub async fn recorded_links_of_task(&self, task_id: &str) -> Result<Vec<LinkedPr>, StoreError> {
         decode_links(checked_read!(
-            self,
+            self.store,
             github_rows::recorded_links_of_task(task_id)
         )?)
     }
 
     /// The open pull requests linked to the tasks of a repository (acting or only recorded).
-    pub async fn gh_open_links_of_repo(&self, repo: &str) -> Result<Vec<LinkedPr>, StoreError> {
-        decode_links(checked_read!(self, github_rows::open_links_of_repo(repo))?)
+    pub async fn open_links_of_repo(&self, repo: &str) -> Result<Vec<LinkedPr>, StoreError> {
+        decode_links(checked_read!(
+            self.store,
+            github_rows::open_links_of_repo(repo)
+        )?)
     }
 }

@@ -1,7 +1,7 @@
 //! GitHub accounts proven for workers (`gh_links`, keyed by the account id since
 //! `migrations/*/0045_persons_by_account_id.sql`), the one-time codes that prove them
 //! (`gh_link_codes`), and the logins the pool shows for a person, refreshed from what GitHub
-//! sends ([`WriteTx::gh_person_seen`]).
+//! sends ([`PersonLinksTx::seen`]).
 
 use crate::claim_rules::person_sql::Setting;
 use crate::composed;
@@ -18,7 +18,7 @@ pub enum LinkRefusal {
     LinkedElsewhere,
 }
 
-/// What a proof that moved a person to another worker did ([`WriteTx::gh_link_worker`]).
+/// What a proof that moved a person to another worker did ([`PersonLinksTx::link_worker`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LinkMove {
     /// The worker that spoke for the person until now and no longer does.
@@ -29,12 +29,36 @@ pub struct LinkMove {
     pub moved_plans: Vec<String>,
 }
 
+/// A person's GitHub account and the workers proven for it, read ([`Store::person_links`]).
+pub struct PersonLinks<'s> {
+    store: &'s Store,
+}
+
+/// A person's record, their links and link codes inside a caller's write transaction ([`WriteTx::person_links`]).
+pub struct PersonLinksTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
+impl Store {
+    /// The view of the store named by [`PersonLinks`].
+    pub fn person_links(&self) -> PersonLinks<'_> {
+        PersonLinks { store: self }
+    }
+}
+
 impl WriteTx {
+    /// The view of this transaction named by [`PersonLinksTx`].
+    pub fn person_links(&mut self) -> PersonLinksTx<'_> {
+        PersonLinksTx { tx: self }
+    }
+}
+
+impl PersonLinksTx<'_> {
     /// The pool meets the person `account_id`, now named `login` (a link, their first comment
     /// claim): their record (`persons`) is made, or its login refreshed.
-    pub async fn person_met(&mut self, account_id: i64, login: &str) -> Result<(), StoreError> {
-        let now = self.now;
-        checked_in_tx!(self.conn(), persons::met(account_id, login, now))?;
+    pub async fn met(&mut self, account_id: i64, login: &str) -> Result<(), StoreError> {
+        let now = self.tx.now;
+        checked_in_tx!(self.tx.conn(), persons::met(account_id, login, now))?;
         Ok(())
     }
 
@@ -51,7 +75,7 @@ impl WriteTx {
             .query()
             .bind(value)
             .bind(worker_id)
-            .execute(self.conn())
+            .execute(self.tx.conn())
             .await?;
         Ok(())
     }
@@ -65,7 +89,7 @@ impl WriteTx {
         worker_id: &str,
         account_id: i64,
     ) -> Result<(), StoreError> {
-        let conn = self.conn();
+        let conn = self.tx.conn();
         checked_in_tx!(conn, persons::settings_from_worker(account_id, worker_id))?;
         checked_in_tx!(conn, persons::leases_to_person(account_id, worker_id))?;
         checked_in_tx!(conn, persons::nacks_to_person(account_id, worker_id))?;
@@ -74,12 +98,9 @@ impl WriteTx {
     }
 
     /// The worker the GitHub account `account_id` proved to own, if any.
-    pub async fn gh_linked_worker(
-        &mut self,
-        account_id: i64,
-    ) -> Result<Option<String>, StoreError> {
+    pub async fn linked_worker(&mut self, account_id: i64) -> Result<Option<String>, StoreError> {
         Ok(checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             persons::linked_worker(account_id)
         )?)
     }
@@ -88,20 +109,20 @@ impl WriteTx {
     /// author): the one place the logins the pool shows for a person follow what GitHub says. Its
     /// link, its implicit worker (named by its login) and the account's record are renamed; no
     /// row is found by the login.
-    pub async fn gh_person_seen(&mut self, account_id: i64, login: &str) -> Result<(), StoreError> {
+    pub async fn seen(&mut self, account_id: i64, login: &str) -> Result<(), StoreError> {
         let key = login.to_lowercase();
-        let links = checked_in_tx!(self.conn(), persons::link_renamed(account_id, &key))?;
-        let workers = checked_in_tx!(self.conn(), persons::workers_renamed(account_id, login))?;
+        let links = checked_in_tx!(self.tx.conn(), persons::link_renamed(account_id, &key))?;
+        let workers = checked_in_tx!(self.tx.conn(), persons::workers_renamed(account_id, login))?;
         if workers > 0 {
             // The comment claims of a renamed person show the new login.
-            checked_in_tx!(self.conn(), persons::claims_renamed(account_id, login))?;
+            checked_in_tx!(self.tx.conn(), persons::claims_renamed(account_id, login))?;
         }
-        self.vouch().person_seen(account_id, &key).await?;
-        self.reviewers().person_seen(account_id, login).await?;
-        checked_in_tx!(self.conn(), persons::record_renamed(account_id, login))?;
-        checked_in_tx!(self.conn(), persons::account_renamed(account_id, login))?;
+        self.tx.vouch().person_seen(account_id, &key).await?;
+        self.tx.reviewers().person_seen(account_id, login).await?;
+        checked_in_tx!(self.tx.conn(), persons::record_renamed(account_id, login))?;
+        checked_in_tx!(self.tx.conn(), persons::account_renamed(account_id, login))?;
         if links + workers > 0 {
-            self.forget_known_workers();
+            self.tx.forget_known_workers();
         }
         Ok(())
     }
@@ -109,14 +130,11 @@ impl WriteTx {
     /// The person (GitHub account id) a worker is: a person's implicit worker, or a worker linked
     /// by the account's own proof. `None` for any other worker, whatever login it declared. The
     /// rules read the same definition (`claim_rules::person_of`).
-    pub async fn gh_person_of_worker(
-        &mut self,
-        worker_id: &str,
-    ) -> Result<Option<i64>, StoreError> {
+    pub async fn account_of_worker(&mut self, worker_id: &str) -> Result<Option<i64>, StoreError> {
         let row: Option<i64> = composed::persons::person()
             .query_scalar()
             .bind(worker_id)
-            .fetch_one(self.conn())
+            .fetch_one(self.tx.conn())
             .await?;
         Ok(row)
     }
@@ -130,55 +148,60 @@ impl WriteTx {
         let (id, login): (Option<i64>, Option<String>) = composed::persons::person_and_login()
             .query_as()
             .bind(worker_id)
-            .fetch_one(self.conn())
+            .fetch_one(self.tx.conn())
             .await?;
         Ok(Person::of(id, login.as_deref()))
     }
 
     /// The GitHub login proven for a worker, if any.
-    pub async fn gh_login_of_worker(
-        &mut self,
-        worker_id: &str,
-    ) -> Result<Option<String>, StoreError> {
+    pub async fn login_of_worker(&mut self, worker_id: &str) -> Result<Option<String>, StoreError> {
         Ok(checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             persons::login_of_worker(worker_id)
         )?)
     }
 
     /// A new one-time link code for a worker (stored hashed); earlier unused codes stop working.
-    pub async fn gh_create_link_code(
+    pub async fn create_code(
         &mut self,
         worker_id: &str,
         code_hash: &str,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        let now = self.now;
-        checked_in_tx!(self.conn(), persons::clear_link_codes(worker_id))?;
+        let now = self.tx.now;
+        checked_in_tx!(self.tx.conn(), persons::clear_link_codes(worker_id))?;
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             persons::create_link_code(code_hash, worker_id, now, expires_at)
         )?;
         Ok(())
     }
 
     /// Uses a link code: the login is linked to the code's worker. Returns the worker id.
-    pub async fn gh_use_link_code(
+    pub async fn use_code(
         &mut self,
         code_hash: &str,
         login: &str,
         account_id: i64,
     ) -> Result<Result<(String, LinkMove), LinkRefusal>, StoreError> {
-        let now = self.now;
-        let row = checked_in_tx!(self.conn(), persons::link_code_worker(code_hash, now))?;
+        let now = self.tx.now;
+        let row = checked_in_tx!(self.tx.conn(), persons::link_code_worker(code_hash, now))?;
         let Some(worker_id) = row else {
             return Ok(Err(LinkRefusal::UnknownCode));
         };
-        let moved = match self.gh_link_worker(&worker_id, login, account_id).await? {
+        let moved = match self
+            .tx
+            .person_links()
+            .link_worker(&worker_id, login, account_id)
+            .await?
+        {
             Ok(moved) => moved,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        checked_in_tx!(self.conn(), persons::link_code_used(code_hash, now, login))?;
+        checked_in_tx!(
+            self.tx.conn(),
+            persons::link_code_used(code_hash, now, login)
+        )?;
         Ok(Ok((worker_id, moved)))
     }
 
@@ -190,15 +213,15 @@ impl WriteTx {
     /// person is stranded on the worker left: their history is recorded by the account (see
     /// `claim_rules::by_person`), their open plans move to the new worker, and so do its live
     /// leases (what moved is returned, for the callers to tell the person).
-    pub async fn gh_link_worker(
+    pub async fn link_worker(
         &mut self,
         worker_id: &str,
         login: &str,
         account_id: i64,
     ) -> Result<Result<LinkMove, LinkRefusal>, StoreError> {
-        let now = self.now;
+        let now = self.tx.now;
         let login_key = login.to_lowercase();
-        let current = checked_in_tx!(self.conn(), persons::link_of_worker(worker_id))?;
+        let current = checked_in_tx!(self.tx.conn(), persons::link_of_worker(worker_id))?;
         match current {
             Some((Some(other), _)) if other != account_id => {
                 return Ok(Err(LinkRefusal::LinkedElsewhere));
@@ -209,21 +232,21 @@ impl WriteTx {
             }
             _ => {}
         }
-        let conn = self.conn();
+        let conn = self.tx.conn();
         let left = checked_in_tx!(conn, persons::other_linked_worker(account_id, worker_id))?;
         checked_in_tx!(conn, persons::unlink_others(account_id, worker_id))?;
         checked_in_tx!(conn, persons::forget_other_links(account_id, worker_id))?;
         checked_in_tx!(conn, persons::link(worker_id, account_id, &login_key, now))?;
         // The worker speaks for the account that proved the link (its age is read by this id).
         checked_in_tx!(conn, persons::speaks_for(worker_id, account_id, login))?;
-        self.person_met(account_id, login).await?;
+        self.tx.person_links().met(account_id, login).await?;
         self.history_to_person(worker_id, account_id).await?;
-        self.forget_known_workers();
+        self.tx.forget_known_workers();
         // The proof just named the person's login: their vouch entries match them from now on.
-        self.vouch().person_seen(account_id, &login_key).await?;
-        self.reviewers().person_seen(account_id, login).await?;
+        self.tx.vouch().person_seen(account_id, &login_key).await?;
+        self.tx.reviewers().person_seen(account_id, login).await?;
         // A plan proposed before the link is the person's now, and the person's plans follow.
-        let moved_plans = self.proposals().to_person(worker_id).await?;
+        let moved_plans = self.tx.proposals().to_person(worker_id).await?;
         let moved_tasks = match &left {
             Some(from) => self.move_live_leases(from, worker_id).await?,
             None => Vec::new(),
@@ -239,18 +262,18 @@ impl WriteTx {
     /// `to` (which does now), with their tasks, comment claims and load; each with its audit
     /// event. Returns the ids of the tasks moved.
     async fn move_live_leases(&mut self, from: &str, to: &str) -> Result<Vec<String>, StoreError> {
-        let held = checked_in_tx!(self.conn(), persons::live_leases_of(from))?;
+        let held = checked_in_tx!(self.tx.conn(), persons::live_leases_of(from))?;
         if held.is_empty() {
             return Ok(Vec::new());
         }
         let points: i64 = held.iter().map(|(_, _, p, _)| p).sum();
         let count = i64::try_from(held.len()).unwrap_or(i64::MAX);
         for (task_id, lease_id, _, repo) in &held {
-            let conn = self.conn();
+            let conn = self.tx.conn();
             checked_in_tx!(conn, persons::lease_to_worker(lease_id, to))?;
             checked_in_tx!(conn, persons::task_to_worker(task_id, lease_id, to))?;
             checked_in_tx!(conn, persons::claim_to_worker(task_id, from, to))?;
-            self.event(
+            self.tx.event(
                 NewEvent::new("lease.moved", format!("worker:{to}"))
                     .repo(repo)
                     .task(task_id)
@@ -263,25 +286,28 @@ impl WriteTx {
         }
         for (worker, sign) in [(from, -1i64), (to, 1)] {
             let (tasks, points) = (sign * count, sign * points);
-            checked_in_tx!(self.conn(), persons::load_moved(worker, tasks, points))?;
+            checked_in_tx!(self.tx.conn(), persons::load_moved(worker, tasks, points))?;
         }
         Ok(held.into_iter().map(|(task, ..)| task).collect())
     }
 }
 
-impl Store {
+impl PersonLinks<'_> {
     /// The GitHub login proven for a worker, if any.
-    pub async fn gh_login_of_worker(&self, worker_id: &str) -> Result<Option<String>, StoreError> {
-        Ok(checked_read!(self, persons::login_of_worker(worker_id))?)
+    pub async fn login_of_worker(&self, worker_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(checked_read!(
+            self.store,
+            persons::login_of_worker(worker_id)
+        )?)
     }
 
     /// The GitHub account id a worker speaks for (its person,
     /// [`crate::claim_rules::person_of`]), if proven.
-    pub async fn gh_worker_account(&self, worker_id: &str) -> Result<Option<i64>, StoreError> {
+    pub async fn worker_account(&self, worker_id: &str) -> Result<Option<i64>, StoreError> {
         let row: Option<i64> = composed::persons::person()
             .query_scalar()
             .bind(worker_id)
-            .fetch_one(&self.read)
+            .fetch_one(&self.store.read)
             .await?;
         Ok(row)
     }

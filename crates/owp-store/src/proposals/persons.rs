@@ -57,7 +57,7 @@ impl ProposalsTx<'_> {
     /// proposal on the same task, the worker's ends (a person proposes once per task). Returns
     /// the tasks whose plans of the person moved here from another worker of theirs.
     pub async fn to_person(&mut self, worker_id: &str) -> Result<Vec<String>, StoreError> {
-        let Some(person) = self.tx.person_of_worker(worker_id).await? else {
+        let Some(person) = self.tx.person_links().person_of_worker(worker_id).await? else {
             return Ok(Vec::new());
         };
         let key = person.proposer_key();

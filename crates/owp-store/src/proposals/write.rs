@@ -61,7 +61,7 @@ impl ProposalsTx<'_> {
         }
         // The person the worker speaks for, as the database holds it now: proven by a link or
         // by the person's own comment, never a login typed at registration (contract section 14).
-        let person = self.tx.person_of_worker(&worker.id).await?;
+        let person = self.tx.person_links().person_of_worker(&worker.id).await?;
         let proposer = match &person {
             Some(p) => p.proposer_key(),
             None => proposer_of_worker(&worker.id),
