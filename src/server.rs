@@ -617,7 +617,7 @@ async fn sweep_loop(store: Store) {
                 if let Err(e) = store.proposals().sweep().await {
                     tracing::warn!(error = %e, "proposal expiry sweep failed");
                 }
-                if presence && let Err(e) = store.sweep_presence().await {
+                if presence && let Err(e) = store.workers().sweep_presence().await {
                     tracing::warn!(error = %e, "presence sweep failed");
                 }
                 Ok(())

@@ -181,7 +181,7 @@ pub async fn state(
     let archived = q.archived.unwrap_or(false);
     let mut repos = store.repos().await?;
     repos.retain(|r| archived || !r.archived);
-    let mut workers = store.workers().await?;
+    let mut workers = store.workers().all().await?;
     workers.retain(|w| archived || !w.archived);
     let filter = TaskFilter {
         repo: q.repo,
@@ -421,7 +421,8 @@ pub async fn update_worker(
                     let worker_id = &worker_id;
                     async move {
                         let result = tx
-                            .admin_update_worker(worker_id, trust_level, status)
+                            .workers()
+                            .admin_update(worker_id, trust_level, status)
                             .await
                             .map(|row| (row, tx.now));
                         (tx, result)

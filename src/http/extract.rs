@@ -225,7 +225,7 @@ impl FromRequestParts<AppState> for WorkerAuth {
 }
 
 /// The one authentication step of a worker: the worker the request's bearer token belongs to
-/// (an archived worker's never does), marked online (see [`crate::store::Store::contact`]). A
+/// (an archived worker's never does), marked online (see [`crate::store::workers::Workers::contact`]). A
 /// long poll runs it again while it waits.
 pub async fn worker_of(state: &AppState, headers: &HeaderMap) -> Result<WorkerRow, ApiError> {
     let Some(token) = bearer_of(headers) else {
@@ -233,7 +233,7 @@ pub async fn worker_of(state: &AppState, headers: &HeaderMap) -> Result<WorkerRo
             "this endpoint needs a worker token: `Authorization: Bearer <token>`",
         ));
     };
-    match state.store.authenticate(token).await? {
+    match state.store.workers().authenticate(token).await? {
         Some(worker) => Ok(worker),
         None => Err(ApiError::unauthorized(
             "the worker token is not valid (register again to get a new one)",

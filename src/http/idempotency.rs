@@ -68,7 +68,7 @@ async fn keyed(
     let caller = if is_admin(&mut parts, &state).await {
         "admin".to_string()
     } else if let Some(token) = bearer(&parts) {
-        if state.store.worker_by_token(token).await?.is_none() {
+        if state.store.workers().by_token(token).await?.is_none() {
             return Ok(next
                 .run(Request::from_parts(parts, Body::from(bytes)))
                 .await);
@@ -205,7 +205,7 @@ async fn reissue_token(state: &AppState, stored: &str) -> Result<String, ApiErro
         .ok_or_else(ApiError::internal)?
         .to_string();
     let mut tx = state.store.begin().await?;
-    let token = tx.rotate_token(&worker_id).await?;
+    let token = tx.workers().rotate_token(&worker_id).await?;
     tx.commit().await?;
     v["token"] = serde_json::Value::String(token);
     Ok(v.to_string())

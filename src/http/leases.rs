@@ -370,7 +370,7 @@ async fn lease_op(
                     let (worker, lease_id, op) = (&worker, &lease_id, &op);
                     async move {
                         let result = async {
-                            tx.mark_seen(worker).await?;
+                            tx.workers().mark_seen(worker).await?;
                             match op {
                                 Op::Nack(reason) => {
                                     tx.nack(&worker.id, lease_id, reason.clone()).await

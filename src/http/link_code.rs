@@ -67,13 +67,14 @@ async fn issue_code(github: &Github, parts: &Parts) -> Result<LinkCode, ApiError
     })?;
     let worker = github
         .store
-        .worker_by_token(token)
+        .workers()
+        .by_token(token)
         .await?
         .ok_or_else(|| ApiError::unauthorized("the worker token is not valid"))?;
     let code = new_code();
     let mut tx = github.store.begin().await?;
     // Like every authenticated worker request, this one marks the worker seen.
-    tx.mark_seen(&worker).await?;
+    tx.workers().mark_seen(&worker).await?;
     let expires = tx.now + CODE_TTL_MS;
     tx.person_links()
         .create_code(&worker.id, &code_hash(&code), expires)

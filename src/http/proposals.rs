@@ -176,7 +176,8 @@ pub async fn approve(
         // acknowledges.
         None if state
             .store
-            .worker(&proposal.worker_id)
+            .workers()
+            .get(&proposal.worker_id)
             .await?
             .is_some_and(|w| w.claims_by_comment()) =>
         {

@@ -582,7 +582,9 @@ async fn valid_credential(
         return false;
     }
     match (store, crate::http::extract::bearer_of(headers)) {
-        (Some(store), Some(token)) => matches!(store.authenticate(token).await, Ok(Some(_))),
+        (Some(store), Some(token)) => {
+            matches!(store.workers().authenticate(token).await, Ok(Some(_)))
+        }
         _ => false,
     }
 }

@@ -106,6 +106,7 @@ async fn caller(
     let worker = s
         .signin
         .store
+        .workers()
         .authenticate(token)
         .await
         .map_err(|e| ApiError::from(e).into_response())?

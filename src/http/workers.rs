@@ -99,7 +99,7 @@ pub async fn register(
         leaderboard_opt_in: body.leaderboard_opt_in,
         specialist: body.specialist,
     };
-    let (worker, token) = state.store.register_worker(&input).await?;
+    let (worker, token) = state.store.workers().register(&input).await?;
     Ok((
         StatusCode::CREATED,
         Json(Registration::new(&state, worker.id, token)),
@@ -137,7 +137,7 @@ pub async fn heartbeat(
             )
         })?),
     };
-    let (fresh, renewed) = state.store.heartbeat(worker, status).await?;
+    let (fresh, renewed) = state.store.workers().heartbeat(worker, status).await?;
     let now = crate::store::now_ms();
     let reply = HeartbeatReply {
         worker: with_reputation(
@@ -177,7 +177,8 @@ pub async fn me(
 async fn worker_self(state: &AppState, id: &str) -> ApiResult<Json<WorkerSelf>> {
     let fresh = state
         .store
-        .worker(id)
+        .workers()
+        .get(id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("the worker no longer exists"))?;
     let leases = state.store.worker_leases(id).await?;

@@ -50,10 +50,10 @@ async fn a_new_account_on_a_freed_login_inherits_nothing(postgres: bool) {
     story.comment(n, "alice", "/owp opt-in").await;
     story.expect_comment(n, "@alice, you opted in");
     let store = &story.running().store;
-    let old = store.worker("gh_alice").await.unwrap().unwrap();
+    let old = store.workers().get("gh_alice").await.unwrap().unwrap();
     assert!(!old.reputation_opt_in && !old.leaderboard_opt_in);
     let new_worker = format!("gh_alice_{new_id}");
-    let new = store.worker(&new_worker).await.unwrap().unwrap();
+    let new = store.workers().get(&new_worker).await.unwrap().unwrap();
     assert!(new.reputation_opt_in && new.leaderboard_opt_in);
     assert_eq!(new.trust_level, 0);
 
@@ -74,7 +74,7 @@ async fn a_new_account_on_a_freed_login_inherits_nothing(postgres: bool) {
     let task = story.task(n).await;
     assert_eq!(task.status, TaskStatus::Ready);
     story.expect_status(n, &["**Ready**"]);
-    let old = store.worker("gh_alice").await.unwrap().unwrap();
+    let old = store.workers().get("gh_alice").await.unwrap().unwrap();
     assert_eq!(old.github_login.as_deref(), Some("alice-retired"));
 
     // And she claims the tier 1 task with her own trust.

@@ -199,7 +199,8 @@ async fn without_opt_in_the_tier_stays_refused(postgres: bool) {
         !story
             .running()
             .store
-            .worker("gh_bob")
+            .workers()
+            .get("gh_bob")
             .await
             .unwrap()
             .unwrap()
@@ -440,7 +441,7 @@ async fn standing(story: &Story, worker_id: &str) -> (i64, bool, i64) {
 /// `worker_id` holds nothing any more, and the task has no comment claim.
 async fn claim_ended(story: &Story, worker_id: &str, task_id: &str) {
     let store = &story.running().store;
-    let worker = store.worker(worker_id).await.unwrap().unwrap();
+    let worker = store.workers().get(worker_id).await.unwrap().unwrap();
     assert_eq!(
         (worker.active_tasks, worker.active_points),
         (0, 0),

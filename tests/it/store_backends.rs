@@ -49,7 +49,8 @@ async fn repos_are_private_unless_made_public_and_the_public_board_reads_only_pu
                 .await
                 .unwrap();
             // A worker's registration names no repository: not on the public board.
-            s.register_worker(&worker_input("w", &[], 5, 5))
+            s.workers()
+                .register(&worker_input("w", &[], 5, 5))
                 .await
                 .unwrap();
             let board = s.public_board(100).await.unwrap();
@@ -347,7 +348,7 @@ async fn claims_follow_every_rule() {
         for l in [l1, l2, l3].iter().flatten() {
             admin_status(s, &l.task.task_id, TaskStatus::Cancelled).await;
         }
-        let w_row = s.worker(&w.id).await.unwrap().unwrap();
+        let w_row = s.workers().get(&w.id).await.unwrap().unwrap();
         assert_eq!((w_row.active_points, w_row.active_tasks), (0, 0), "{label}");
 
         // Rule 3: skills, case-insensitive.
@@ -366,7 +367,7 @@ async fn claims_follow_every_rule() {
         s.import_tasks("r/main", &[risky], "admin").await.unwrap();
         assert!(claim(s, &w).await.is_none(), "{label}: tier above trust");
         update_worker(s, &w.id, Some(2), None).await;
-        let w = s.worker(&w.id).await.unwrap().unwrap();
+        let w = s.workers().get(&w.id).await.unwrap().unwrap();
         let l = claim(s, &w).await.expect("trusted now");
         admin_status(s, &l.task.task_id, TaskStatus::Cancelled).await;
 
@@ -375,7 +376,7 @@ async fn claims_follow_every_rule() {
             .await
             .unwrap();
         update_worker(s, &w.id, None, Some(WorkerStatus::Paused)).await;
-        let paused = s.worker(&w.id).await.unwrap().unwrap();
+        let paused = s.workers().get(&w.id).await.unwrap().unwrap();
         assert!(claim(s, &paused).await.is_none(), "{label}: paused");
         update_worker(s, &w.id, None, Some(WorkerStatus::Idle)).await;
 
@@ -465,7 +466,7 @@ async fn claims_follow_every_rule() {
         assert_eq!(repo_figures(s, "r/tight").await, (0, 1));
 
         // A worker's counters follow its leases.
-        let w_row = s.worker(&small.id).await.unwrap().unwrap();
+        let w_row = s.workers().get(&small.id).await.unwrap().unwrap();
         assert_eq!((w_row.active_points, w_row.active_tasks), (1, 1), "{label}");
         db.store.close().await;
     })
@@ -538,7 +539,7 @@ async fn lease_lifecycle_and_audit_log() {
                     .unwrap()
                     .contains("/pr/")
             );
-            let w_row = s.worker(&w.id).await.unwrap().unwrap();
+            let w_row = s.workers().get(&w.id).await.unwrap().unwrap();
             assert_eq!(
                 (w_row.active_points, w_row.active_tasks),
                 (0, 0),
@@ -653,7 +654,7 @@ async fn expired_leases_return_and_then_block() {
                 (0, 0),
                 "{label}: budget released"
             );
-            let w_row = s.worker(&w.id).await.unwrap().unwrap();
+            let w_row = s.workers().get(&w.id).await.unwrap().unwrap();
             assert_eq!((w_row.active_points, w_row.active_tasks), (0, 0));
 
             // The second expiry is found by the sweep, and blocks the task (max_attempts = 2).

@@ -545,7 +545,11 @@ async fn presence_due_offline(db: TestDb) {
             quiet.push(w.id);
         }
     }
-    assert_eq!(s.sweep_presence().await.unwrap(), 0, "{label}: all seen");
+    assert_eq!(
+        s.workers().sweep_presence().await.unwrap(),
+        0,
+        "{label}: all seen"
+    );
     let events = s.last_event_id().await.unwrap();
     for id in &quiet {
         raw(
@@ -555,7 +559,7 @@ async fn presence_due_offline(db: TestDb) {
         )
         .await;
     }
-    assert_eq!(s.sweep_presence().await.unwrap(), 2, "{label}");
+    assert_eq!(s.workers().sweep_presence().await.unwrap(), 2, "{label}");
     let mut offline: Vec<String> = s
         .events_after(events, 10)
         .await
@@ -567,5 +571,9 @@ async fn presence_due_offline(db: TestDb) {
     offline.sort();
     quiet.sort();
     assert_eq!(offline, quiet, "{label}");
-    assert_eq!(s.sweep_presence().await.unwrap(), 0, "{label}: once each");
+    assert_eq!(
+        s.workers().sweep_presence().await.unwrap(),
+        0,
+        "{label}: once each"
+    );
 }

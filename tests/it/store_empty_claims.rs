@@ -42,7 +42,7 @@ async fn an_empty_claim_is_remembered_until_the_pool_changes() {
             s.import_tasks("memo/one", &[task("second")], "admin")
                 .await
                 .unwrap();
-            let held = s.worker(&w.id).await.unwrap().expect("worker");
+            let held = s.workers().get(&w.id).await.unwrap().expect("worker");
             assert!(nothing(&s, &held).await, "{label}: at its limit");
             let before = s.claims_answered_from_memory();
             assert!(nothing(&s, &held).await, "{label}");
@@ -119,8 +119,13 @@ async fn an_empty_claim_is_remembered_for_the_person() {
             let laptop = register(&s, worker_input("alice-laptop", &[], 5, 2)).await;
             let desktop = register(&s, worker_input("alice-desktop", &[], 5, 2)).await;
             speak_for(&s, 4242, &[&laptop.id, &desktop.id]).await;
-            let laptop = s.worker(&laptop.id).await.unwrap().expect("laptop");
-            let desktop = s.worker(&desktop.id).await.unwrap().expect("desktop");
+            let laptop = s.workers().get(&laptop.id).await.unwrap().expect("laptop");
+            let desktop = s
+                .workers()
+                .get(&desktop.id)
+                .await
+                .unwrap()
+                .expect("desktop");
             let mut trusted = task("trusted only");
             trusted.tier = 1;
             s.import_tasks("memo/person", &[trusted], "admin")

@@ -44,9 +44,9 @@ async fn data_version(
 
 /// A request as the HTTP layer makes it: authenticated (marked online), then the heartbeat.
 async fn heartbeat(s: &Store, id: &str) -> (WorkerRow, u64) {
-    let mut row = s.worker(id).await.unwrap().expect("the worker");
-    s.contact(&mut row).await.expect("contact");
-    s.heartbeat(row, None).await.expect("heartbeat")
+    let mut row = s.workers().get(id).await.unwrap().expect("the worker");
+    s.workers().contact(&mut row).await.expect("contact");
+    s.workers().heartbeat(row, None).await.expect("heartbeat")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,7 +97,7 @@ async fn heartbeats_without_leases_write_nothing_until_the_flush() {
             assert_eq!(s.last_event_id().await.unwrap(), events, "{label}");
             // This process answers with the contact it noted.
             assert_eq!(
-                s.worker(&w.id).await.unwrap().unwrap().last_seen_at,
+                s.workers().get(&w.id).await.unwrap().unwrap().last_seen_at,
                 Some(last)
             );
             assert_eq!(s.contacts_pending(), 3, "{label}");
@@ -160,12 +160,12 @@ async fn renewals_and_coming_back_online_are_written_at_once() {
             // Silent past its TTL, the sweep logs it offline; its next request brings it back
             // in the database at once, with its event.
             tokio::time::sleep(Duration::from_millis(1_100)).await;
-            assert_eq!(s.sweep_presence().await.unwrap(), 1, "{label}");
+            assert_eq!(s.workers().sweep_presence().await.unwrap(), 1, "{label}");
             let events = s.last_event_id().await.unwrap();
             let before = raw(&s, &w.id).await;
-            let mut row = s.worker(&w.id).await.unwrap().unwrap();
+            let mut row = s.workers().get(&w.id).await.unwrap().unwrap();
             assert!(!row.online(owp::store::now_ms(), 1_000), "{label}");
-            s.contact(&mut row).await.unwrap();
+            s.workers().contact(&mut row).await.unwrap();
             let after = raw(&s, &w.id).await;
             assert!(after.0 > before.0, "{label}: written at once");
             assert_eq!(after.0, row.last_seen_at, "{label}");
@@ -210,7 +210,7 @@ async fn a_row_is_written_again_only_as_it_nears_expiry() {
             assert_eq!(s.contacts_pending(), 1, "{label}");
             assert_eq!(raw(&s, &w.id).await.0, first.last_seen_at, "{label}");
             assert_eq!(
-                s.worker(&w.id).await.unwrap().unwrap().last_seen_at,
+                s.workers().get(&w.id).await.unwrap().unwrap().last_seen_at,
                 second.last_seen_at,
                 "{label}: this process answers with the contact it noted"
             );
@@ -251,11 +251,11 @@ async fn another_replica_never_sees_a_live_worker_offline(db: TestDb) {
         heartbeats += 1;
         writes += a.flush_presence().await.unwrap();
         assert_eq!(
-            b.sweep_presence().await.unwrap(),
+            b.workers().sweep_presence().await.unwrap(),
             0,
             "{label}: marked offline"
         );
-        let seen = b.worker(&w.id).await.unwrap().unwrap();
+        let seen = b.workers().get(&w.id).await.unwrap().unwrap();
         assert!(seen.online(owp::store::now_ms(), ttl), "{label}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -286,7 +286,7 @@ async fn another_replica_never_sees_a_live_worker_offline(db: TestDb) {
             silent.elapsed() < Duration::from_secs(60),
             "{label}: the last contact was never written"
         );
-        assert_eq!(b.sweep_presence().await.unwrap(), 0, "{label}");
+        assert_eq!(b.workers().sweep_presence().await.unwrap(), 0, "{label}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     b.close().await;

@@ -352,10 +352,10 @@ async fn requests_mark_their_worker_seen() {
             let (lease, _) = s.claim_for(&w).await.unwrap();
             let lease = lease.expect("a lease");
             let seen_at = |s: Store, id: String| async move {
-                s.worker(&id).await.unwrap().unwrap().last_seen_at.unwrap()
+                s.workers().get(&id).await.unwrap().unwrap().last_seen_at.unwrap()
             };
             // The request is authenticated with the worker as it was read then.
-            let stale = s.worker(&w.id).await.unwrap().unwrap();
+            let stale = s.workers().get(&w.id).await.unwrap().unwrap();
             let gap = owp::store::rows::SEEN_GRANULARITY_MS as u64 + 50;
             tokio::time::sleep(Duration::from_millis(gap)).await;
             let before = seen_at(s.clone(), w.id.clone()).await;
@@ -364,7 +364,7 @@ async fn requests_mark_their_worker_seen() {
             let after_ack = seen_at(s.clone(), w.id.clone()).await;
             assert!(after_ack > before, "{label}: the ack marked the worker seen");
 
-            let stale = s.worker(&w.id).await.unwrap().unwrap();
+            let stale = s.workers().get(&w.id).await.unwrap().unwrap();
             tokio::time::sleep(Duration::from_millis(gap)).await;
             let missing_url = s
                 .status_for(
@@ -398,7 +398,7 @@ async fn requests_mark_their_worker_seen() {
                 seen_at(s.clone(), w.id.clone()).await > after_ack,
                 "{label}: the status move marked the worker seen"
             );
-            let fresh = s.worker(&w.id).await.unwrap().unwrap();
+            let fresh = s.workers().get(&w.id).await.unwrap().unwrap();
             assert_eq!(fresh.active_tasks, 0, "{label}: the lease ended");
             assert_eq!(fresh.active_points, 0, "{label}");
             db.store.close().await;
@@ -423,12 +423,13 @@ async fn authenticated_workers_are_remembered_only_while_nothing_changed() {
                 .await
                 .unwrap();
             let (w, token) = s
-                .register_worker(&worker_input("auth", &[], 5, 2))
+                .workers()
+                .register(&worker_input("auth", &[], 5, 2))
                 .await
                 .unwrap();
             let by_token = |t: String| {
                 let s = s.clone();
-                async move { s.worker_by_token(&t).await.unwrap() }
+                async move { s.workers().by_token(&t).await.unwrap() }
             };
             let read = by_token(token.clone()).await.expect("the token works");
             assert_eq!(read.id, w.id, "{label}");
@@ -451,7 +452,7 @@ async fn authenticated_workers_are_remembered_only_while_nothing_changed() {
                     s.write(|mut tx| {
                         let id = id.clone();
                         async move {
-                            let r = tx.rotate_token(&id).await;
+                            let r = tx.workers().rotate_token(&id).await;
                             (tx, r)
                         }
                     })
@@ -479,13 +480,19 @@ async fn authenticated_workers_are_remembered_only_while_nothing_changed() {
             s.write(|mut tx| {
                 let row = &row;
                 async move {
-                    let r = tx.heartbeat(row, Some(WorkerStatus::Paused)).await;
+                    let r = tx
+                        .workers()
+                        .heartbeat(row, Some(WorkerStatus::Paused))
+                        .await;
                     (tx, r)
                 }
             })
             .await
             .unwrap();
-            assert!(s.worker(&w.id).await.unwrap().unwrap().paused, "{label}");
+            assert!(
+                s.workers().get(&w.id).await.unwrap().unwrap().paused,
+                "{label}"
+            );
             other.close().await;
             db.store.close().await;
         },
@@ -507,13 +514,14 @@ async fn watching_processes_remember_workers_long_and_forget_them_on_a_change() 
             let s = db.store.clone();
             let other = db.replica().await;
             let (w, token) = s
-                .register_worker(&worker_input("watched", &[], 5, 2))
+                .workers()
+                .register(&worker_input("watched", &[], 5, 2))
                 .await
                 .unwrap();
             until_watched(&s, label).await;
             let by_token = |t: String| {
                 let s = s.clone();
-                async move { s.worker_by_token(&t).await.unwrap() }
+                async move { s.workers().by_token(&t).await.unwrap() }
             };
             assert_eq!(by_token(token.clone()).await.unwrap().id, w.id, "{label}");
 
@@ -556,7 +564,7 @@ async fn watching_processes_remember_workers_long_and_forget_them_on_a_change() 
                 .write(|mut tx| {
                     let id = w.id.clone();
                     async move {
-                        let r = tx.rotate_token(&id).await;
+                        let r = tx.workers().rotate_token(&id).await;
                         (tx, r)
                     }
                 })
@@ -597,7 +605,8 @@ async fn a_process_that_commits_often_stays_watched() {
             let mut n = 0;
             while busy.elapsed() < Duration::from_secs(4) {
                 n += 1;
-                s.register_worker(&worker_input(&format!("busy-{n}"), &[], 5, 1))
+                s.workers()
+                    .register(&worker_input(&format!("busy-{n}"), &[], 5, 1))
                     .await
                     .unwrap();
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -617,7 +626,7 @@ async fn a_process_that_commits_often_stays_watched() {
 /// log; then whether `s` remembers workers for long.
 async fn tail(s: &Store) -> bool {
     s.last_event_id().await.unwrap();
-    s.remembers_workers_long()
+    s.workers().remembered_long()
 }
 
 /// Waits until `s` knows that the others' changes reach it.

@@ -116,7 +116,7 @@ async fn postgres_heartbeats_renew_leases_in_their_own_rows_on_their_pages() {
                         pg_stat_get_xact_tuples_updated('leases'::regclass) AS l, \
                         pg_stat_get_xact_tuples_hot_updated('leases'::regclass) AS h";
                     let before = sqlx::query(counts).fetch_one(tx.conn()).await?;
-                    let renewed = tx.heartbeat(&w, None).await?;
+                    let renewed = tx.workers().heartbeat(&w, None).await?;
                     let after = sqlx::query(counts).fetch_one(tx.conn()).await?;
                     let diff = |c: &str| after.get::<i64, _>(c) - before.get::<i64, _>(c);
                     Ok((renewed, [diff("t"), diff("l"), diff("h")]))

@@ -169,7 +169,7 @@ async fn racing_claims(db: TestDb, requests: bool) {
             }
         }
     }
-    for w in a.workers().await.unwrap() {
+    for w in a.workers().all().await.unwrap() {
         let mine: Vec<&TaskRow> = tasks
             .iter()
             .filter(|t| t.worker_id.as_deref() == Some(w.id.as_str()) && t.status.is_active())
@@ -639,7 +639,7 @@ async fn acks_and_moves_arriving_together_keep_every_count() {
             .collect();
         let mut fresh = Vec::new();
         for w in &workers {
-            fresh.push(s.worker(&w.id).await.unwrap().expect("worker"));
+            fresh.push(s.workers().get(&w.id).await.unwrap().expect("worker"));
         }
         let before = (
             s.acks_taken_together(),
@@ -719,7 +719,7 @@ async fn acks_and_moves_arriving_together_keep_every_count() {
             "{label}: 20 open, none leased"
         );
         for w in &workers {
-            let w = s.worker(&w.id).await.unwrap().expect("worker");
+            let w = s.workers().get(&w.id).await.unwrap().expect("worker");
             assert_eq!(
                 (w.active_tasks, w.active_points),
                 (0, 0),

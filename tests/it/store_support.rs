@@ -233,7 +233,7 @@ pub(crate) async fn repo(store: &Store, name: &str, max_open_prs: i64, area_lock
 }
 
 pub(crate) async fn register(store: &Store, input: WorkerInput) -> WorkerRow {
-    store.register_worker(&input).await.expect("register").0
+    store.workers().register(&input).await.expect("register").0
 }
 
 pub(crate) async fn claim(store: &Store, worker: &WorkerRow) -> Option<Lease> {
@@ -319,7 +319,7 @@ pub(crate) async fn update_worker(
 ) -> WorkerRow {
     store
         .write(|mut tx| async move {
-            let r = tx.admin_update_worker(id, trust, status).await;
+            let r = tx.workers().admin_update(id, trust, status).await;
             (tx, r)
         })
         .await

@@ -96,12 +96,12 @@ async fn leases_keep_their_clocks_through_the_upgrade_that_moves_them() {
         assert_eq!(due.deadline, None, "{label}");
         assert_eq!(s.next_deadline().await.unwrap(), Some(accept), "{label}");
 
-        let worker = s.worker("w_old").await.unwrap().expect("w_old");
+        let worker = s.workers().get("w_old").await.unwrap().expect("w_old");
         let renewed = s
             .write(|mut tx| {
                 let worker = worker.clone();
                 async move {
-                    let r = tx.heartbeat(&worker, None).await;
+                    let r = tx.workers().heartbeat(&worker, None).await;
                     (tx, r)
                 }
             })

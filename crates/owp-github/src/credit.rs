@@ -57,7 +57,7 @@ pub async fn for_merge(
         "github_login": author,
     });
     if let Some(worker_id) = worker_id {
-        let worker = tx.worker(&worker_id).await?;
+        let worker = tx.workers().get(&worker_id).await?;
         credit["worker_id"] = json!(worker_id);
         credit["name"] = json!(worker.name);
     }
@@ -73,5 +73,5 @@ async fn worker_of_account(
     if let Some(linked) = tx.person_links().linked_worker(account_id).await? {
         return Ok(Some(linked));
     }
-    tx.implicit_worker_of(account_id).await
+    tx.workers().implicit_of(account_id).await
 }

@@ -666,7 +666,8 @@ async fn open_proposals(github: &Github, task_id: &str) -> Result<Vec<ShownPropo
             Some(_) => String::new(),
             None => github
                 .outbox_store
-                .worker(&p.worker_id)
+                .workers()
+                .get(&p.worker_id)
                 .await?
                 .map_or_else(|| p.worker_id.clone(), |w| w.name),
         };
@@ -681,7 +682,7 @@ async fn open_proposals(github: &Github, task_id: &str) -> Result<Vec<ShownPropo
 }
 
 async fn worker_holder(github: &Github, worker_id: &str) -> Result<Holder, StoreError> {
-    let worker = github.outbox_store.worker(worker_id).await?;
+    let worker = github.outbox_store.workers().get(worker_id).await?;
     let Some(worker) = worker else {
         return Ok(Holder::Worker {
             name: worker_id.to_string(),

@@ -420,7 +420,7 @@ async fn holder_login(tx: &mut WriteTx, task: &TaskRow) -> Result<Option<String>
 
 /// How a worker is shown on GitHub.
 pub async fn holder_of(tx: &mut WriteTx, worker_id: &str) -> Result<Holder, StoreError> {
-    let worker = tx.worker(worker_id).await?;
+    let worker = tx.workers().get(worker_id).await?;
     if worker.claims_by_comment() {
         return Ok(Holder::Person {
             login: worker.github_login.clone().unwrap_or(worker.name.clone()),

@@ -89,7 +89,9 @@ impl WriteTx {
             self.person_links()
                 .met(account_id, login.as_deref().unwrap_or_default())
                 .await?;
-            self.person_links().history_to_person(worker_id, account_id).await?;
+            self.person_links()
+                .history_to_person(worker_id, account_id)
+                .await?;
         }
         self.forget_known_workers();
         Ok(())

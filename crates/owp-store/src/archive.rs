@@ -27,7 +27,7 @@ const ARCHIVE_REASON: &str = "the repository was archived";
 impl WriteTx {
     /// Archives a worker that holds nothing; archiving it again changes nothing.
     pub async fn archive_worker(&mut self, worker_id: &str) -> Result<WorkerRow, StoreError> {
-        let worker = self.worker(worker_id).await?;
+        let worker = self.workers().get(worker_id).await?;
         if worker.archived {
             return Ok(worker);
         }
@@ -49,7 +49,7 @@ impl WriteTx {
         self.proposals()
             .end_of_worker(worker_id, "the worker was archived")
             .await?;
-        self.worker(worker_id).await
+        self.workers().get(worker_id).await
     }
 
     /// Archives a repository nobody is working on, cancelling its open tasks, and records who

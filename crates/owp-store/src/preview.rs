@@ -240,7 +240,8 @@ mod tests {
             .await
             .unwrap();
         let (worker, _) = store
-            .register_worker(&WorkerInput {
+            .workers()
+            .register(&WorkerInput {
                 name: "w".into(),
                 skills: vec![],
                 capacity_points: 5,

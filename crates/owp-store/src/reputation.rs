@@ -144,12 +144,14 @@ impl ReputationsTx<'_> {
         // The opt-ins are the person's, on every worker of theirs (contract section 14).
         if let Some(on) = reputation {
             self.tx
-                .person_links().person_setting_set(worker_id, Setting::ReputationOptIn, i64::from(on))
+                .person_links()
+                .person_setting_set(worker_id, Setting::ReputationOptIn, i64::from(on))
                 .await?;
         }
         if let Some(on) = leaderboard {
             self.tx
-                .person_links().person_setting_set(worker_id, Setting::LeaderboardOptIn, i64::from(on))
+                .person_links()
+                .person_setting_set(worker_id, Setting::LeaderboardOptIn, i64::from(on))
                 .await?;
         }
         self.tx.forget_known_workers();

@@ -455,7 +455,7 @@ impl WorkerRow {
     }
 }
 
-/// A worker seen less than this long ago is not marked seen again (see `WriteTx::mark_seen`).
+/// A worker seen less than this long ago is not marked seen again (see `WorkersTx::mark_seen`).
 pub const SEEN_GRANULARITY_MS: i64 = 250;
 
 /// Columns of [`RepoRow`].

@@ -100,9 +100,35 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(TokenDigest::of(token).0)
 }
 
+/// Workers, read: by token (remembered a moment), by id, all; presence and heartbeats; each
+/// change in a transaction of its own ([`Store::workers`]).
+pub struct Workers<'s> {
+    store: &'s Store,
+}
+
+/// Workers inside a caller's write transaction: registered, their tokens rotated, seen, paused,
+/// updated, a person's implicit worker ([`WriteTx::workers`]).
+pub struct WorkersTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
+impl Store {
+    /// The view of the store named by [`Workers`].
+    pub fn workers(&self) -> Workers<'_> {
+        Workers { store: self }
+    }
+}
+
 impl WriteTx {
+    /// The view of this transaction named by [`WorkersTx`].
+    pub fn workers(&mut self) -> WorkersTx<'_> {
+        WorkersTx { tx: self }
+    }
+}
+
+impl WorkersTx<'_> {
     /// Registers a worker; returns it with its token (shown once, stored hashed).
-    pub async fn register_worker(
+    pub async fn register(
         &mut self,
         input: &WorkerInput,
     ) -> Result<(WorkerRow, String), StoreError> {
@@ -115,9 +141,9 @@ impl WriteTx {
         );
         let capabilities = input.capabilities.to_string();
         let extensions = Value::Object(input.extensions.clone()).to_string();
-        let now = self.now;
+        let now = self.tx.now;
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             workers::register(
                 &id,
                 input.name.trim(),
@@ -134,8 +160,8 @@ impl WriteTx {
                 i64::from(input.specialist)
             )
         )?;
-        let worker = self.worker(&id).await?;
-        self.event(
+        let worker = self.get(&id).await?;
+        self.tx.event(
             NewEvent::new("worker.registered", format!("worker:{id}"))
                 .worker(Some(&id))
                 .data(json!({"name": worker.name, "skills": worker.skills})),
@@ -147,31 +173,34 @@ impl WriteTx {
     /// `410 archived`.
     pub async fn rotate_token(&mut self, worker_id: &str) -> Result<String, StoreError> {
         let token = new_token();
-        let (digest, now) = (hash_token(&token), self.now);
-        let n = checked_in_tx!(self.conn(), workers::rotate_token(&digest, now, worker_id))?;
+        let (digest, now) = (hash_token(&token), self.tx.now);
+        let n = checked_in_tx!(
+            self.tx.conn(),
+            workers::rotate_token(&digest, now, worker_id)
+        )?;
         if n == 0 {
-            let archived = checked_in_tx!(self.conn(), workers::archived(worker_id))?;
+            let archived = checked_in_tx!(self.tx.conn(), workers::archived(worker_id))?;
             return Err(if archived > 0 {
                 archived_worker(worker_id)
             } else {
                 StoreError::not_found("worker_not_found", "unknown worker")
             });
         }
-        self.forget_known_workers();
+        self.tx.forget_known_workers();
         // Logged, so that another process sharing a SQLite file learns of it (see
         // `known_workers`).
-        self.event(
+        self.tx.event(
             NewEvent::new("worker.token", format!("worker:{worker_id}")).worker(Some(worker_id)),
         );
         Ok(token)
     }
 
-    pub async fn worker(&mut self, worker_id: &str) -> Result<WorkerRow, StoreError> {
-        let lock = self.store().backend == crate::Backend::Postgres;
+    pub async fn get(&mut self, worker_id: &str) -> Result<WorkerRow, StoreError> {
+        let lock = self.tx.store().backend == crate::Backend::Postgres;
         let row = composed::workers::by_id(lock)
             .query()
             .bind(worker_id)
-            .fetch_optional(self.conn())
+            .fetch_optional(self.tx.conn())
             .await?;
         match row {
             Some(r) => WorkerRow::decode(&r),
@@ -184,17 +213,13 @@ impl WriteTx {
 
     /// Marks a worker online (every authenticated request does); `was_online` is what the caller
     /// saw before, so coming back online is logged once.
-    pub async fn touch_worker(
-        &mut self,
-        worker_id: &str,
-        was_online: bool,
-    ) -> Result<(), StoreError> {
-        self.ensure_begun().await?;
-        let now = self.now;
-        checked_in_tx!(self.conn(), workers::seen(worker_id, now))?;
-        self.record_seen(worker_id);
+    pub async fn touch(&mut self, worker_id: &str, was_online: bool) -> Result<(), StoreError> {
+        self.tx.ensure_begun().await?;
+        let now = self.tx.now;
+        checked_in_tx!(self.tx.conn(), workers::seen(worker_id, now))?;
+        self.tx.record_seen(worker_id);
         if !was_online {
-            self.event(online_event(worker_id));
+            self.tx.event(online_event(worker_id));
         }
         Ok(())
     }
@@ -203,66 +228,69 @@ impl WriteTx {
     /// [`super::rows::SEEN_GRANULARITY_MS`] ago is not written again: its online window moves by at most that
     /// much, well inside the one-second precision of presence.
     pub async fn mark_seen(&mut self, worker: &WorkerRow) -> Result<(), StoreError> {
-        let ttl = self.store().timing.heartbeat_ttl_ms;
-        if worker.seen_lately(self.now) {
+        let ttl = self.tx.store().timing.heartbeat_ttl_ms;
+        if worker.seen_lately(self.tx.now) {
             return Ok(());
         }
-        let was_online = worker.online(self.now, ttl);
-        self.touch_worker(&worker.id, was_online).await
+        let was_online = worker.online(self.tx.now, ttl);
+        self.touch(&worker.id, was_online).await
     }
 
     /// The writes of a heartbeat: optionally sets idle/paused, and renews every lease the worker
     /// holds that has not ended. Returns the number of leases renewed. (The request marked the
-    /// worker online already: see [`Store::contact`].)
+    /// worker online already: see [`Workers::contact`].)
     pub async fn heartbeat(
         &mut self,
         worker: &WorkerRow,
         status: Option<WorkerStatus>,
     ) -> Result<u64, StoreError> {
-        self.ensure_begun().await?;
+        self.tx.ensure_begun().await?;
         if let Some(status) = status {
             let paused = status == WorkerStatus::Paused;
             // As it is now: the request's row may be a remembered one (see `known_workers`).
-            let current = self.worker(&worker.id).await?;
+            let current = self.get(&worker.id).await?;
             if paused != current.paused {
-                self.set_worker_paused(&worker.id, paused, &format!("worker:{}", worker.id))
+                self.set_paused(&worker.id, paused, &format!("worker:{}", worker.id))
                     .await?;
             }
         }
-        self.renew_worker_leases(&worker.id, None).await
+        self.renew_leases(&worker.id, None).await
     }
 
     /// Extends the leases of a worker (all, or one) by the lease TTL. A lease that is not yet
     /// acknowledged still ends at its accept-by deadline, neither sooner nor later: only `ack`
     /// accepts. Ended leases are not revived.
-    pub async fn renew_worker_leases(
+    pub async fn renew_leases(
         &mut self,
         worker_id: &str,
         lease_id: Option<&str>,
     ) -> Result<u64, StoreError> {
-        let expires = self.now + self.store().timing.lease_ttl_ms;
+        let expires = self.tx.now + self.tx.store().timing.lease_ttl_ms;
         // The lease's own row: the task's is not written (a renewal changes nothing a person
         // looking at the task would notice), nor is any indexed column of the lease's.
-        let now = self.now;
+        let now = self.tx.now;
         Ok(match lease_id {
             Some(lease) => checked_in_tx!(
-                self.conn(),
+                self.tx.conn(),
                 leases::renew_one(expires, now, worker_id, lease)
             )?,
-            None => checked_in_tx!(self.conn(), leases::renew_worker(expires, now, worker_id))?,
+            None => checked_in_tx!(
+                self.tx.conn(),
+                leases::renew_worker(expires, now, worker_id)
+            )?,
         })
     }
 
-    pub async fn set_worker_paused(
+    pub async fn set_paused(
         &mut self,
         worker_id: &str,
         paused: bool,
         actor: &str,
     ) -> Result<(), StoreError> {
         let status = if paused { "paused" } else { "idle" };
-        checked_in_tx!(self.conn(), workers::set_status(worker_id, status))?;
-        self.forget_known_workers();
-        self.event(
+        checked_in_tx!(self.tx.conn(), workers::set_status(worker_id, status))?;
+        self.tx.forget_known_workers();
+        self.tx.event(
             NewEvent::new(
                 if paused {
                     "worker.paused"
@@ -277,21 +305,23 @@ impl WriteTx {
     }
 
     /// Admin update of a worker's trust level and/or status.
-    pub async fn admin_update_worker(
+    pub async fn admin_update(
         &mut self,
         worker_id: &str,
         trust_level: Option<i64>,
         status: Option<WorkerStatus>,
     ) -> Result<WorkerRow, StoreError> {
-        let worker = self.worker(worker_id).await?;
+        let worker = self.get(worker_id).await?;
         if let Some(trust) = trust_level {
             limits::range("trust_level", "invalid_trust_level", trust, limits::TIER)?;
-            checked_in_tx!(self.conn(), workers::set_trust(worker_id, trust))?;
+            checked_in_tx!(self.tx.conn(), workers::set_trust(worker_id, trust))?;
             // The trust is the person's, on every worker of theirs (contract section 14).
-            self.person_links().person_setting_set(worker_id, Setting::Trust, trust)
+            self.tx
+                .person_links()
+                .person_setting_set(worker_id, Setting::Trust, trust)
                 .await?;
-            self.forget_known_workers();
-            self.event(
+            self.tx.forget_known_workers();
+            self.tx.event(
                 NewEvent::new("worker.trust", "admin")
                     .worker(Some(worker_id))
                     .data(json!({"from": worker.trust_level, "to": trust})),
@@ -304,20 +334,17 @@ impl WriteTx {
                 return Err(archived_worker(worker_id));
             }
             if paused != worker.paused {
-                self.set_worker_paused(worker_id, paused, "admin").await?;
+                self.set_paused(worker_id, paused, "admin").await?;
             }
         }
-        self.worker(worker_id).await
+        self.get(worker_id).await
     }
 
     /// The implicit worker of the GitHub account `account_id`, if it has one: found by the
     /// account id, never by a login.
-    pub async fn implicit_worker_of(
-        &mut self,
-        account_id: i64,
-    ) -> Result<Option<String>, StoreError> {
+    pub async fn implicit_of(&mut self, account_id: i64) -> Result<Option<String>, StoreError> {
         Ok(checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             workers::implicit_of(account_id)
         )?)
     }
@@ -328,31 +355,31 @@ impl WriteTx {
     /// the login: a new account that takes a freed login gets a worker of its own (the id
     /// `gh_<login>` when no worker has it, else `gh_<login>_<account id>`, which no login can
     /// name), and inherits nothing.
-    pub async fn implicit_github_worker(
+    pub async fn implicit_github(
         &mut self,
         login: &str,
         account_id: i64,
         max_concurrent_tasks: i64,
     ) -> Result<WorkerRow, StoreError> {
         let max = max_concurrent_tasks.max(1);
-        if let Some(id) = self.implicit_worker_of(account_id).await? {
-            let now = self.now;
-            checked_in_tx!(self.conn(), workers::implicit_seen(&id, now, max))?;
-            return self.worker(&id).await;
+        if let Some(id) = self.implicit_of(account_id).await? {
+            let now = self.tx.now;
+            checked_in_tx!(self.tx.conn(), workers::implicit_seen(&id, now, max))?;
+            return self.get(&id).await;
         }
         for id in [
             implicit_worker_id(login),
             format!("{}_{account_id}", implicit_worker_id(login)),
         ] {
             // Points do not limit a person: the concurrency cap does.
-            let (points, now) = (1_000_000i64, self.now);
+            let (points, now) = (1_000_000i64, self.tx.now);
             let made = checked_in_tx!(
-                self.conn(),
+                self.tx.conn(),
                 workers::implicit_create(&id, login, points, max, now, account_id)
             )?;
             if made > 0 {
-                self.person_links().met(account_id, login).await?;
-                return self.worker(&id).await;
+                self.tx.person_links().met(account_id, login).await?;
+                return self.get(&id).await;
             }
         }
         Err(StoreError::conflict(
@@ -362,27 +389,25 @@ impl WriteTx {
     }
 }
 
-impl Store {
+impl Workers<'_> {
     /// Registers a worker in its own transaction.
-    pub async fn register_worker(
-        &self,
-        input: &WorkerInput,
-    ) -> Result<(WorkerRow, String), StoreError> {
-        self.write(|mut tx| async move {
-            let r = tx.register_worker(input).await;
-            (tx, r)
-        })
-        .await
+    pub async fn register(&self, input: &WorkerInput) -> Result<(WorkerRow, String), StoreError> {
+        self.store
+            .write(|mut tx| async move {
+                let r = tx.workers().register(input).await;
+                (tx, r)
+            })
+            .await
     }
 
     /// The worker a bearer token belongs to: remembered from a request a moment ago (see
     /// [`super::known_workers`]), or read.
-    pub async fn worker_by_token(&self, token: &str) -> Result<Option<WorkerRow>, StoreError> {
+    pub async fn by_token(&self, token: &str) -> Result<Option<WorkerRow>, StoreError> {
         let digest = TokenDigest::of(token);
         let now = super::now_ms();
         if let Some((mut row, contact)) = self.remembered_worker(&digest, now) {
             contact.overlay(&mut row);
-            if row.online(now, self.timing.heartbeat_ttl_ms) {
+            if row.online(now, self.store.timing.heartbeat_ttl_ms) {
                 self.count_worker_auth(true);
                 return Ok(Some(row));
             }
@@ -392,13 +417,13 @@ impl Store {
     }
 
     /// The worker of an authenticated request, marked online (every request of a worker does
-    /// it; see [`Store::contact`]): a remembered row is found with one lookup, and its contact
+    /// it; see [`Workers::contact`]): a remembered row is found with one lookup, and its contact
     /// noted in the cell it holds.
     pub async fn authenticate(&self, token: &str) -> Result<Option<WorkerRow>, StoreError> {
         let digest = TokenDigest::of(token);
         let now = super::now_ms();
         if let Some((mut row, contact)) = self.remembered_worker(&digest, now)
-            && super::presence::noted(&contact, &mut row, now, self.timing.heartbeat_ttl_ms)
+            && super::presence::noted(&contact, &mut row, now, self.store.timing.heartbeat_ttl_ms)
         {
             self.count_worker_auth(true);
             return Ok(Some(row));
@@ -417,13 +442,13 @@ impl Store {
         digest: &TokenDigest,
         now: i64,
     ) -> Option<(WorkerRow, Arc<ContactCell>)> {
-        let version = self.empty_claims.version();
-        self.known_workers.get(digest, now, version)
+        let version = self.store.empty_claims.version();
+        self.store.known_workers.get(digest, now, version)
     }
 
     /// A worker's request was served from a remembered row (`hit`) or read its row.
     fn count_worker_auth(&self, hit: bool) {
-        if let Some(o) = self.observer() {
+        if let Some(o) = self.store.observer() {
             o.worker_auth(hit);
         }
     }
@@ -432,13 +457,14 @@ impl Store {
         &self,
         digest: &TokenDigest,
     ) -> Result<Option<WorkerRow>, StoreError> {
-        let generation = self.known_workers.generation();
-        let version = self.empty_claims.version();
+        let generation = self.store.known_workers.generation();
+        let version = self.store.empty_claims.version();
         let mut row = self.read_worker_by_token(&hex::encode(digest.0)).await?;
         if let Some(row) = &mut row {
-            let contact = self.contact_cell(&row.id);
+            let contact = self.store.contact_cell(&row.id);
             contact.overlay(row);
-            self.known_workers
+            self.store
+                .known_workers
                 .remember(*digest, row, contact, generation, version);
         }
         Ok(row)
@@ -446,13 +472,13 @@ impl Store {
 
     /// Whether workers found by their tokens are remembered for long now: other processes'
     /// changes are known to reach this one (see [`super::known_workers`]).
-    pub fn remembers_workers_long(&self) -> bool {
-        self.known_workers.is_watched(super::now_ms())
+    pub fn remembered_long(&self) -> bool {
+        self.store.known_workers.is_watched(super::now_ms())
     }
 
     async fn read_worker_by_token(&self, hash: &str) -> Result<Option<WorkerRow>, StoreError> {
         let sql = composed::workers::by_token();
-        if let Some(reads) = &self.direct_reads {
+        if let Some(reads) = &self.store.direct_reads {
             // One indexed read on the calling thread (see `engine::sqlite_direct::ReadConns`).
             return reads.with(|conn| {
                 conn.read_one(sql.text(), &[hash.into()])?
@@ -461,15 +487,19 @@ impl Store {
                     .transpose()
             });
         }
-        let row = sql.query().bind(hash).fetch_optional(&self.read).await?;
+        let row = sql
+            .query()
+            .bind(hash)
+            .fetch_optional(&self.store.read)
+            .await?;
         row.as_ref().map(WorkerRow::decode).transpose()
     }
 
-    pub async fn worker(&self, worker_id: &str) -> Result<Option<WorkerRow>, StoreError> {
+    pub async fn get(&self, worker_id: &str) -> Result<Option<WorkerRow>, StoreError> {
         let row = composed::workers::by_id(false)
             .query()
             .bind(worker_id)
-            .fetch_optional(&self.read)
+            .fetch_optional(&self.store.read)
             .await?;
         let mut row = row.as_ref().map(WorkerRow::decode).transpose()?;
         if let Some(row) = &mut row {
@@ -478,10 +508,10 @@ impl Store {
         Ok(row)
     }
 
-    pub async fn workers(&self) -> Result<Vec<WorkerRow>, StoreError> {
+    pub async fn all(&self) -> Result<Vec<WorkerRow>, StoreError> {
         let rows = composed::workers::all()
             .query()
-            .fetch_all(&self.read)
+            .fetch_all(&self.store.read)
             .await?;
         let mut rows = rows
             .iter()
@@ -499,20 +529,21 @@ impl Store {
     /// written at once, with its `worker.online` event. `worker` then carries the contact.
     pub async fn contact(&self, worker: &mut WorkerRow) -> Result<(), StoreError> {
         let now = super::now_ms();
-        if self.note_contact_if_online(worker, now) {
+        if self.store.note_contact_if_online(worker, now) {
             return Ok(());
         }
         let id = worker.id.clone();
         let at = self
+            .store
             .write(|mut tx| {
                 let id = &id;
                 async move {
-                    let r = tx.touch_worker(id, false).await.map(|()| tx.now);
+                    let r = tx.workers().touch(id, false).await.map(|()| tx.now);
                     (tx, r)
                 }
             })
             .await?;
-        self.contact_committed(&id, at);
+        self.store.contact_committed(&id, at);
         worker.last_seen_at = Some(at);
         Ok(())
     }
@@ -533,20 +564,21 @@ impl Store {
             // A row read for this request that counts no task holds no live lease: a lease is
             // counted from the claim that grants it until it ends.
             let idle = worker.fresh && worker.active_tasks == 0;
-            // The request's row carries its contact already (`Store::contact`).
+            // The request's row carries its contact already (`Workers::contact`).
             if idle || self.renewable_leases(&mut worker).await? == 0 {
                 return Ok((worker, 0));
             }
         }
         let (mut fresh, renewed) = self
+            .store
             .on_writer(move |store| async move {
                 store
                     .write(|mut tx| {
                         let worker = &worker;
                         async move {
                             let result = async {
-                                let renewed = tx.heartbeat(worker, status).await?;
-                                Ok((tx.worker(&worker.id).await?, renewed))
+                                let renewed = tx.workers().heartbeat(worker, status).await?;
+                                Ok((tx.workers().get(&worker.id).await?, renewed))
                             }
                             .await;
                             (tx, result)
@@ -569,7 +601,7 @@ impl Store {
             FROM workers WHERE id = $1";
         let now = super::now_ms();
         let (tasks, points, status, renewable): (i64, i64, String, i64) =
-            if let Some(reads) = &self.direct_reads {
+            if let Some(reads) = &self.store.direct_reads {
                 reads.with(|conn| {
                     let row = conn
                         .read_one(SQL, &[worker.id.as_str().into(), now.into()])?
@@ -585,7 +617,7 @@ impl Store {
                 sqlx::query_as(SQL)
                     .bind(&worker.id)
                     .bind(now)
-                    .fetch_optional(&self.read)
+                    .fetch_optional(&self.store.read)
                     .await?
                     .ok_or_else(gone)?
             };
@@ -597,38 +629,39 @@ impl Store {
 
     /// `row` with the latest contact this process knows of (some wait for the next flush).
     fn with_contact(&self, row: &mut WorkerRow) {
-        if let Some(contact) = self.known_contact(&row.id) {
+        if let Some(contact) = self.store.known_contact(&row.id) {
             contact.overlay(row);
         }
     }
 
     /// Logs workers whose heartbeat TTL has passed as offline (once each). Returns how many.
     pub async fn sweep_presence(&self) -> Result<usize, StoreError> {
-        let cutoff = super::now_ms() - self.timing.heartbeat_ttl_ms;
-        let due = checked_read!(self, presence::due_offline(cutoff))?;
+        let cutoff = super::now_ms() - self.store.timing.heartbeat_ttl_ms;
+        let due = checked_read!(self.store, presence::due_offline(cutoff))?;
         if due.is_empty() {
             return Ok(0);
         }
-        let ttl = self.timing.heartbeat_ttl_ms;
+        let ttl = self.store.timing.heartbeat_ttl_ms;
         let due = &due;
-        self.write(|mut tx| async move {
-            let r = async {
-                let cutoff = tx.now - ttl;
-                let mut n = 0;
-                for id in due {
-                    // Conditional, so of several processes sweeping at once one logs it.
-                    let changed = checked_in_tx!(tx.conn(), workers::offline(id, cutoff))?;
-                    if changed > 0 {
-                        n += 1;
-                        tx.event(NewEvent::new("worker.offline", "system").worker(Some(id)));
+        self.store
+            .write(|mut tx| async move {
+                let r = async {
+                    let cutoff = tx.now - ttl;
+                    let mut n = 0;
+                    for id in due {
+                        // Conditional, so of several processes sweeping at once one logs it.
+                        let changed = checked_in_tx!(tx.conn(), workers::offline(id, cutoff))?;
+                        if changed > 0 {
+                            n += 1;
+                            tx.event(NewEvent::new("worker.offline", "system").worker(Some(id)));
+                        }
                     }
+                    Ok(n)
                 }
-                Ok(n)
-            }
-            .await;
-            (tx, r)
-        })
-        .await
+                .await;
+                (tx, r)
+            })
+            .await
     }
 }
 
@@ -638,7 +671,7 @@ fn gone() -> StoreError {
 }
 
 /// The id a new implicit worker of a GitHub login takes when it is free (see
-/// [`WriteTx::implicit_github_worker`]); never how a person's worker is found.
+/// [`WorkersTx::implicit_github`]); never how a person's worker is found.
 fn implicit_worker_id(login: &str) -> String {
     format!("gh_{}", login.to_lowercase())
 }

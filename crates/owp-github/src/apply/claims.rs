@@ -74,7 +74,8 @@ pub(super) async fn try_claim(
         Some(id) => id,
         None => {
             let max = i64::from(config.max_claims_per_user.0.max(1));
-            tx.implicit_github_worker(ctx.login, ctx.account_id, max)
+            tx.workers()
+                .implicit_github(ctx.login, ctx.account_id, max)
                 .await?
                 .id
         }
@@ -227,7 +228,7 @@ pub(super) async fn explain_refusal(
             }
         }
         Refusal::Paused => {
-            let worker = tx.worker(worker_id).await?;
+            let worker = tx.workers().get(worker_id).await?;
             ClaimRefusal::WorkerPaused {
                 worker: worker.name,
             }

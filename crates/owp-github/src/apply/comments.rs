@@ -388,7 +388,8 @@ pub(super) async fn opt_in(
         Some(id) => id,
         None => {
             let max = i64::from(ctx.settings.config.max_claims_per_user.0.max(1));
-            tx.implicit_github_worker(ctx.login, ctx.account_id, max)
+            tx.workers()
+                .implicit_github(ctx.login, ctx.account_id, max)
                 .await?
                 .id
         }

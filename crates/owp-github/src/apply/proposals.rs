@@ -73,7 +73,8 @@ pub(super) async fn propose(
     // comment claimer (a linked worker proposes over the API).
     let max = i64::from(ctx.settings.config.max_claims_per_user.0.max(1));
     let worker = tx
-        .implicit_github_worker(ctx.login, ctx.account_id, max)
+        .workers()
+        .implicit_github(ctx.login, ctx.account_id, max)
         .await?;
     match tx
         .proposals()
@@ -165,7 +166,7 @@ async fn approve_plan(
     id: &str,
 ) -> Result<(ProposalRow, Option<Lease>), StoreError> {
     let (row, lease) = tx.proposals().approve(id, place.actor).await?;
-    let worker = tx.worker(&row.worker_id).await?;
+    let worker = tx.workers().get(&row.worker_id).await?;
     if !worker.claims_by_comment() {
         return Ok((row, Some(lease)));
     }

@@ -69,7 +69,8 @@ pub struct CommentClaims<'s> {
     store: &'s Store,
 }
 
-/// Comment claims inside a caller's write transaction: made, kept, reminded ([`WriteTx::comment_claims`]).
+/// Comment claims inside a caller's write transaction: made, kept, reminded
+/// ([`WriteTx::comment_claims`]).
 pub struct CommentClaimsTx<'t> {
     tx: &'t mut WriteTx,
 }
@@ -140,8 +141,7 @@ impl CommentClaimsTx<'_> {
         lease_id: &str,
         until: i64,
     ) -> Result<(), StoreError> {
-        self.move_claim_deadline(task_id, lease_id, until)
-            .await?;
+        self.move_claim_deadline(task_id, lease_id, until).await?;
         Ok(())
     }
 

@@ -44,12 +44,14 @@ pub struct GhInstallation {
     pub blocked_until: i64,
 }
 
-/// Installations and the repositories they put in the pool, read; each change in a transaction of its own ([`Store::installations`]).
+/// Installations and the repositories they put in the pool, read; each change in a transaction of
+/// its own ([`Store::installations`]).
 pub struct Installations<'s> {
     store: &'s Store,
 }
 
-/// Installations and their repositories inside a caller's write transaction ([`WriteTx::installations`]).
+/// Installations and their repositories inside a caller's write transaction
+/// ([`WriteTx::installations`]).
 pub struct InstallationsTx<'t> {
     tx: &'t mut WriteTx,
 }

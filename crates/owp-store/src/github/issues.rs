@@ -62,12 +62,14 @@ pub async fn task_targets(
         .collect())
 }
 
-/// Tasks made from issues and their status comments, read; each change in a transaction of its own ([`Store::issues`]).
+/// Tasks made from issues and their status comments, read; each change in a transaction of its own
+/// ([`Store::issues`]).
 pub struct Issues<'s> {
     store: &'s Store,
 }
 
-/// Tasks made from issues and their status comments inside a caller's write transaction ([`WriteTx::issues`]).
+/// Tasks made from issues and their status comments inside a caller's write transaction
+/// ([`WriteTx::issues`]).
 pub struct IssuesTx<'t> {
     tx: &'t mut WriteTx,
 }

@@ -34,7 +34,8 @@ pub struct PersonLinks<'s> {
     store: &'s Store,
 }
 
-/// A person's record, their links and link codes inside a caller's write transaction ([`WriteTx::person_links`]).
+/// A person's record, their links and link codes inside a caller's write transaction
+/// ([`WriteTx::person_links`]).
 pub struct PersonLinksTx<'t> {
     tx: &'t mut WriteTx,
 }

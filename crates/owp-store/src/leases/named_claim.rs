@@ -19,8 +19,8 @@ impl WriteTx {
         task_id: &str,
         insider: bool,
     ) -> Result<Lease, StoreError> {
-        let worker = self.worker(worker_id).await?;
-        self.mark_seen(&worker).await?;
+        let worker = self.workers().get(worker_id).await?;
+        self.workers().mark_seen(&worker).await?;
         let task = self.lock_task(task_id).await?;
         let pick = Pick::Named {
             seq: task.seq,

@@ -459,7 +459,7 @@ pub(super) fn read_part(task_id: &str) -> Part {
     }
 }
 
-/// Marks a worker seen (see [`WriteTx::mark_seen`]); the caller records its `worker.online`
+/// Marks a worker seen (see [`WorkersTx::mark_seen`]); the caller records its `worker.online`
 /// event if it was offline.
 pub(super) fn seen_part(worker_id: &str, now: i64) -> Part {
     let id = worker_id.to_string();

@@ -179,7 +179,9 @@ impl WriteTx {
         progress: Option<&str>,
     ) -> Result<TaskRow, StoreError> {
         let task = self.held_lease(worker_id, lease_id).await?;
-        self.renew_worker_leases(worker_id, Some(lease_id)).await?;
+        self.workers()
+            .renew_leases(worker_id, Some(lease_id))
+            .await?;
         let mut data = json!({"lease_id": lease_id});
         if let Some(line) = progress {
             let now = self.now;

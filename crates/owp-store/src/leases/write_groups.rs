@@ -248,7 +248,7 @@ async fn alone(store: &Store, job: Job) {
                     let (worker, op) = (&worker, &op);
                     async move {
                         let result = async {
-                            tx.mark_seen(worker).await?;
+                            tx.workers().mark_seen(worker).await?;
                             match op {
                                 TaskOp::Ack(lease_id) => tx.ack(&worker.id, lease_id).await,
                                 TaskOp::Status(r) => {
