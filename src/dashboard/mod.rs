@@ -800,7 +800,8 @@ mod tests {
             ..Default::default()
         };
         store
-            .upsert_repo_with(
+            .repos()
+            .upsert_with(
                 &repo("acme/open"),
                 Some(crate::domain::Visibility::Public),
                 "admin",
@@ -808,7 +809,8 @@ mod tests {
             .await
             .unwrap();
         store
-            .upsert_repo(&repo("acme/hidden"), "admin")
+            .repos()
+            .upsert(&repo("acme/hidden"), "admin")
             .await
             .unwrap();
 

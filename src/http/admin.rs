@@ -179,7 +179,7 @@ pub async fn state(
     let now = crate::store::now_ms();
     let ttl = store.timing.heartbeat_ttl_ms;
     let archived = q.archived.unwrap_or(false);
-    let mut repos = store.repos().await?;
+    let mut repos = store.repos().all().await?;
     repos.retain(|r| archived || !r.archived);
     let mut workers = store.workers().all().await?;
     workers.retain(|w| archived || !w.archived);
@@ -196,7 +196,7 @@ pub async fn state(
         .recent_events(q.events.unwrap_or(200).clamp(0, 10_000))
         .await?;
     let tasks = match &visible {
-        None => store.tasks(&filter).await?,
+        None => store.tasks().list(&filter).await?,
         Some(visible) => {
             repos.retain(|r| visible.contains(&r.name));
             let tasks = maintained_tasks(store, filter, &repos).await?;
@@ -319,7 +319,7 @@ async fn maintained_tasks(
             offset: None,
             archived: filter.archived,
         };
-        tasks.extend(store.tasks(&one).await?);
+        tasks.extend(store.tasks().list(&one).await?);
     }
     let offset = usize::try_from(filter.offset.unwrap_or(0).max(0)).unwrap_or(0);
     let limit = filter
@@ -351,7 +351,8 @@ pub async fn force_status(
         // The same answer whether the task exists or not.
         let task = state
             .store
-            .task(&task_id)
+            .tasks()
+            .get(&task_id)
             .await?
             .ok_or_else(not_maintainer)?;
         principal.may_steer(&state, &task.repo).await?;
@@ -591,7 +592,7 @@ pub async fn import_beads(
                 .write(|mut tx| {
                     let (repo, inputs, closed, actor) = (&repo, &inputs, &closed, &actor);
                     async move {
-                        let result = tx.import_beads(repo, inputs, closed, actor).await;
+                        let result = tx.tasks().import_beads(repo, inputs, closed, actor).await;
                         (tx, result)
                     }
                 })

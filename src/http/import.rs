@@ -126,7 +126,7 @@ pub async fn import_tasks(
     }
     let rows = state
         .store
-        .on_writer(move |store| async move { store.import_tasks(&repo, &inputs, &actor).await })
+        .on_writer(move |store| async move { store.tasks().import(&repo, &inputs, &actor).await })
         .await?;
     Ok((
         StatusCode::CREATED,

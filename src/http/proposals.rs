@@ -84,7 +84,7 @@ pub async fn list(
     caller: Caller,
     Path(task_id): Path<String>,
 ) -> ApiResult<Json<ProposalList>> {
-    let task = state.store.task(&task_id).await?;
+    let task = state.store.tasks().get(&task_id).await?;
     let viewer = match (&caller, task) {
         (Caller::Person(p), None) if !p.is_admin() => return Err(not_maintainer()),
         (_, None) => {

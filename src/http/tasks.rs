@@ -27,7 +27,7 @@ pub async fn get_task(
     Path(task_id): Path<String>,
 ) -> ApiResult<Json<Task>> {
     state.store.expire_due().await?;
-    let task = state.store.task(&task_id).await?;
+    let task = state.store.tasks().get(&task_id).await?;
     let task = match (task, &caller) {
         (Some(task), _) => task,
         // A maintainer learns nothing of a task outside their repositories, nor whether an id
@@ -48,7 +48,7 @@ pub async fn get_task(
         Caller::Worker(w) if task.worker_id.as_deref() == Some(w.id.as_str()) => Ok(Json(
             state.store.as_seen_by(&w, task.to_holder_api()).await?,
         )),
-        Caller::Worker(w) => match state.store.task_to_plan(&task_id, &w).await? {
+        Caller::Worker(w) => match state.store.tasks().to_plan(&task_id, &w).await? {
             // A task it may plan: what a plan needs, without a past attempt's artifact, and no
             // blocker it may not see named.
             Some(task) => Ok(Json(
@@ -160,7 +160,7 @@ async fn pr_known_to_github(
     task_id: &str,
     artifact: Option<&Value>,
 ) -> ApiResult<()> {
-    let Some(task) = state.store.task(task_id).await? else {
+    let Some(task) = state.store.tasks().get(task_id).await? else {
         return Ok(());
     };
     let moves = matches!(task.status, TaskStatus::Leased | TaskStatus::InProgress);

@@ -446,7 +446,8 @@ async fn webhook_latency_at_500_deliveries_per_second() {
         story
             .running()
             .store
-            .tasks(&Default::default())
+            .tasks()
+            .list(&Default::default())
             .await
             .unwrap()
             .len()

@@ -41,7 +41,8 @@ async fn task_in(story: &Story, repo: &str, n: u64) -> Option<TaskRow> {
     story
         .running()
         .store
-        .task_by_key(repo, &format!("{repo}#{n}"))
+        .tasks()
+        .by_key(repo, &format!("{repo}#{n}"))
         .await
         .unwrap()
 }
@@ -112,12 +113,22 @@ async fn expect_carried_over(story: &Story, renamed: &str, before: &[(u64, TaskR
     let policy = story
         .running()
         .store
-        .repo(renamed)
+        .repos()
+        .get(renamed)
         .await
         .unwrap()
         .expect("the policy follows the name");
     assert_eq!(policy.active_leases, 1, "alice's claim still counts");
-    assert!(story.running().store.repo(REPO).await.unwrap().is_none());
+    assert!(
+        story
+            .running()
+            .store
+            .repos()
+            .get(REPO)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(
         events_of(story, "task.cancelled").await.is_empty(),
         "nothing was cancelled"
@@ -247,8 +258,22 @@ async fn an_issue_transferred_to_a_pooled_repository_takes_its_task_along() {
     assert_eq!(carried[0]["carried_over"], json!(true));
     assert_eq!(carried[0]["to"], json!(format!("{other}#{m}")));
     let budgets = (
-        story.running().store.repo(REPO).await.unwrap().unwrap(),
-        story.running().store.repo(other).await.unwrap().unwrap(),
+        story
+            .running()
+            .store
+            .repos()
+            .get(REPO)
+            .await
+            .unwrap()
+            .unwrap(),
+        story
+            .running()
+            .store
+            .repos()
+            .get(other)
+            .await
+            .unwrap()
+            .unwrap(),
     );
     assert_eq!(
         (budgets.0.active_leases, budgets.1.active_leases),
@@ -289,7 +314,14 @@ async fn an_issue_transferred_out_of_the_pool_ends_its_task_saying_where_it_went
     payload["changes"]["new_repository"]["id"] = json!(story.fake.repo_id(elsewhere));
     story.send("issues", &payload).await;
 
-    let ended = story.running().store.task(&task.id).await.unwrap().unwrap();
+    let ended = story
+        .running()
+        .store
+        .tasks()
+        .get(&task.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(ended.status, TaskStatus::Cancelled);
     let reason = ended.status_reason.unwrap_or_default();
     assert!(

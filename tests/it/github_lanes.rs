@@ -376,7 +376,8 @@ async fn each_repository_in_arrival_order(postgres: bool) {
     let store = &story.running().store;
     for (i, repo) in repos.iter().enumerate() {
         let task = store
-            .task_by_key(repo, &format!("{repo}#1"))
+            .tasks()
+            .by_key(repo, &format!("{repo}#1"))
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("{repo}: no task"));
@@ -456,7 +457,8 @@ async fn task_status(story: &Story, repo: &str) -> Option<TaskStatus> {
     story
         .running()
         .store
-        .task_by_key(repo, &format!("{repo}#1"))
+        .tasks()
+        .by_key(repo, &format!("{repo}#1"))
         .await
         .unwrap()
         .map(|t| t.status)

@@ -85,7 +85,7 @@ async fn joining_delivery_is_applied_whole_or_not_at_all(postgres: bool) {
     // Failed once: nothing of the delivery is there — not the repository, its settings, the
     // task, their audit events nor the status comment.
     assert!(
-        store.repo(SECOND).await.unwrap().is_none(),
+        store.repos().get(SECOND).await.unwrap().is_none(),
         "the repository did not join"
     );
     assert_eq!(
@@ -116,7 +116,8 @@ async fn joining_delivery_is_applied_whole_or_not_at_all(postgres: bool) {
     hook.failing.store(false, Ordering::SeqCst);
     story.settle().await;
     let policy = store
-        .repo(SECOND)
+        .repos()
+        .get(SECOND)
         .await
         .unwrap()
         .expect("the repository joined");

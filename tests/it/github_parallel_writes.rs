@@ -602,7 +602,8 @@ async fn a_status_comment_is_remembered_in_the_transaction_marking_its_row_sent(
             let store = &db.store;
             crate::store_support::repo(store, "org-7/repo", 5, false).await;
             let task = store
-                .import_tasks("org-7/repo", &[crate::store_support::task("one")], "admin")
+                .tasks()
+                .import("org-7/repo", &[crate::store_support::task("one")], "admin")
                 .await
                 .unwrap()
                 .remove(0);

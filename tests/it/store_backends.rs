@@ -28,24 +28,32 @@ async fn repos_are_private_unless_made_public_and_the_public_board_reads_only_pu
                 ..Default::default()
             };
             let (row, _) = s
-                .upsert_repo(&upsert("acme/closed"), "admin")
+                .repos()
+                .upsert(&upsert("acme/closed"), "admin")
                 .await
                 .unwrap();
             assert!(row.private, "{}: private by default", db.label);
             assert_eq!(row.to_api().visibility, Visibility::Private);
             let (row, _) = s
-                .upsert_repo_with(&upsert("acme/open"), Some(Visibility::Public), "admin")
+                .repos()
+                .upsert_with(&upsert("acme/open"), Some(Visibility::Public), "admin")
                 .await
                 .unwrap();
             assert!(!row.private);
             // An update without a visibility keeps it.
-            let (row, created) = s.upsert_repo(&upsert("acme/open"), "admin").await.unwrap();
-            assert!(!created && !row.private, "{}: kept public", db.label);
-
-            s.import_tasks("acme/open", &[task("open work")], "admin")
+            let (row, created) = s
+                .repos()
+                .upsert(&upsert("acme/open"), "admin")
                 .await
                 .unwrap();
-            s.import_tasks("acme/closed", &[task("closed work")], "admin")
+            assert!(!created && !row.private, "{}: kept public", db.label);
+
+            s.tasks()
+                .import("acme/open", &[task("open work")], "admin")
+                .await
+                .unwrap();
+            s.tasks()
+                .import("acme/closed", &[task("closed work")], "admin")
                 .await
                 .unwrap();
             // A worker's registration names no repository: not on the public board.
@@ -76,18 +84,21 @@ async fn repos_are_private_unless_made_public_and_the_public_board_reads_only_pu
             // GitHub says the closed repository is public after all, then private again.
             let mut tx = s.begin().await.unwrap();
             assert!(
-                tx.set_repo_visibility("acme/closed", Visibility::Public, "github:octo")
+                tx.repos()
+                    .set_visibility("acme/closed", Visibility::Public, "github:octo")
                     .await
                     .unwrap()
             );
             assert!(
-                !tx.set_repo_visibility("acme/closed", Visibility::Public, "github:octo")
+                !tx.repos()
+                    .set_visibility("acme/closed", Visibility::Public, "github:octo")
                     .await
                     .unwrap(),
                 "no change, no event"
             );
             assert!(
-                !tx.set_repo_visibility("acme/unknown", Visibility::Public, "github:octo")
+                !tx.repos()
+                    .set_visibility("acme/unknown", Visibility::Public, "github:octo")
                     .await
                     .unwrap(),
                 "an unknown repository is left alone"
@@ -99,7 +110,8 @@ async fn repos_are_private_unless_made_public_and_the_public_board_reads_only_pu
                 HashSet::from(["acme/open".to_string(), "acme/closed".to_string()])
             );
             let mut tx = s.begin().await.unwrap();
-            tx.set_repo_visibility("acme/closed", Visibility::Private, "github:octo")
+            tx.repos()
+                .set_visibility("acme/closed", Visibility::Private, "github:octo")
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
@@ -127,7 +139,8 @@ async fn repos_and_imports_are_idempotent() {
         |db| async move {
             let s = &db.store;
             let (row, created) = s
-                .upsert_repo(
+                .repos()
+                .upsert(
                     &RepoUpsert {
                         name: "acme/app".into(),
                         max_open_prs: 2,
@@ -142,7 +155,8 @@ async fn repos_and_imports_are_idempotent() {
             assert!(created, "{}: first upsert creates", db.label);
             assert!(row.area_locks_enabled);
             let (row, created) = s
-                .upsert_repo(
+                .repos()
+                .upsert(
                     &RepoUpsert {
                         name: "acme/app".into(),
                         max_open_prs: 5,
@@ -163,7 +177,8 @@ async fn repos_and_imports_are_idempotent() {
             let mut b = task("second");
             b.key = Some("K-2".into());
             let first = s
-                .import_tasks("acme/app", &[a.clone(), b], "admin")
+                .tasks()
+                .import("acme/app", &[a.clone(), b], "admin")
                 .await
                 .unwrap();
             assert_eq!(first.len(), 2);
@@ -173,14 +188,14 @@ async fn repos_and_imports_are_idempotent() {
 
             a.title = "first, edited".into();
             a.priority = Priority::Critical;
-            let again = s.import_tasks("acme/app", &[a], "admin").await.unwrap();
+            let again = s.tasks().import("acme/app", &[a], "admin").await.unwrap();
             assert_eq!(again[0].id, first[0].id, "same key, same task");
             assert_eq!(again[0].title, "first, edited");
             assert_eq!(again[0].priority, Priority::Critical);
-            let all = s.tasks(&Default::default()).await.unwrap();
+            let all = s.tasks().list(&Default::default()).await.unwrap();
             assert_eq!(all.len(), 2, "{}: re-import never duplicates", db.label);
 
-            let missing = s.import_tasks("nope/none", &[task("x")], "admin").await;
+            let missing = s.tasks().import("nope/none", &[task("x")], "admin").await;
             assert!(matches!(
                 missing,
                 Err(StoreError::NotFound {
@@ -190,14 +205,15 @@ async fn repos_and_imports_are_idempotent() {
             ));
             let mut bad = task("bad");
             bad.estimate_points = 0;
-            let invalid = s.import_tasks("acme/app", &[bad], "admin").await;
+            let invalid = s.tasks().import("acme/app", &[bad], "admin").await;
             assert!(matches!(invalid, Err(StoreError::Invalid { .. })));
             // A failed import left nothing behind.
-            assert_eq!(s.tasks(&Default::default()).await.unwrap().len(), 2);
+            assert_eq!(s.tasks().list(&Default::default()).await.unwrap().len(), 2);
             // Text a backend cannot store is the caller's mistake (PostgreSQL refuses NUL
             // characters, SQLite would keep them): both refuse it alike, before any statement.
             let nul = s
-                .import_tasks("acme/app", &[task("nul \0 inside")], "admin")
+                .tasks()
+                .import("acme/app", &[task("nul \0 inside")], "admin")
                 .await;
             assert!(
                 matches!(
@@ -210,7 +226,7 @@ async fn repos_and_imports_are_idempotent() {
                 "{}: {nul:?}",
                 db.label
             );
-            let lookup = s.task("t_\0").await;
+            let lookup = s.tasks().get("t_\0").await;
             assert!(
                 matches!(lookup, Ok(None) | Err(StoreError::Invalid { .. })),
                 "{}: {lookup:?}",
@@ -235,7 +251,8 @@ async fn requirements_on_capabilities_hold_in_every_claim_path() {
             t
         };
         let rows = s
-            .import_tasks(
+            .tasks()
+            .import(
                 "r/req",
                 &[
                     needs("tests", json!({"can_run_tests": true})),
@@ -334,7 +351,8 @@ async fn claims_follow_every_rule() {
         high1.priority = Priority::High;
         let mut high2 = task("high-2");
         high2.priority = Priority::High;
-        s.import_tasks("r/main", &[low, high1, high2], "admin")
+        s.tasks()
+            .import("r/main", &[low, high1, high2], "admin")
             .await
             .unwrap();
         let w = register(s, worker_input("w", &[], 10, 10)).await;
@@ -354,7 +372,7 @@ async fn claims_follow_every_rule() {
         // Rule 3: skills, case-insensitive.
         let mut rusty = task("needs rust");
         rusty.required_skills = vec!["Rust".into()];
-        s.import_tasks("r/main", &[rusty], "admin").await.unwrap();
+        s.tasks().import("r/main", &[rusty], "admin").await.unwrap();
         let docs = register(s, worker_input("docs", &["docs"], 10, 10)).await;
         assert!(claim(s, &docs).await.is_none(), "{label}: missing skill");
         let rust = register(s, worker_input("rust", &["RUST", "docs"], 10, 10)).await;
@@ -364,7 +382,7 @@ async fn claims_follow_every_rule() {
         // Rule 7: tier ≤ trust level.
         let mut risky = task("risky");
         risky.tier = 2;
-        s.import_tasks("r/main", &[risky], "admin").await.unwrap();
+        s.tasks().import("r/main", &[risky], "admin").await.unwrap();
         assert!(claim(s, &w).await.is_none(), "{label}: tier above trust");
         update_worker(s, &w.id, Some(2), None).await;
         let w = s.workers().get(&w.id).await.unwrap().unwrap();
@@ -372,7 +390,8 @@ async fn claims_follow_every_rule() {
         admin_status(s, &l.task.task_id, TaskStatus::Cancelled).await;
 
         // Rule 2: a paused worker gets nothing.
-        s.import_tasks("r/main", &[task("plain")], "admin")
+        s.tasks()
+            .import("r/main", &[task("plain")], "admin")
             .await
             .unwrap();
         update_worker(s, &w.id, None, Some(WorkerStatus::Paused)).await;
@@ -385,13 +404,14 @@ async fn claims_follow_every_rule() {
         let mut big = task("big");
         big.estimate_points = 3;
         big.priority = Priority::Critical;
-        s.import_tasks("r/main", &[big], "admin").await.unwrap();
+        s.tasks().import("r/main", &[big], "admin").await.unwrap();
         let l = claim(s, &small).await.expect("small gets the plain task");
         assert_eq!(
             l.task.title, "plain",
             "{label}: the 3-point task does not fit 2 points"
         );
-        s.import_tasks("r/main", &[task("another")], "admin")
+        s.tasks()
+            .import("r/main", &[task("another")], "admin")
             .await
             .unwrap();
         assert!(
@@ -406,7 +426,8 @@ async fn claims_follow_every_rule() {
         admin_status(s, &another.task.task_id, TaskStatus::Cancelled).await;
 
         // Rule 1: a nacked task is not offered to the same worker again, but to others.
-        s.import_tasks("r/main", &[task("nackable")], "admin")
+        s.tasks()
+            .import("r/main", &[task("nackable")], "admin")
             .await
             .unwrap();
         let l = claim(s, &w).await.expect("nackable");
@@ -422,7 +443,10 @@ async fn claims_follow_every_rule() {
         a1.area = Some("billing".into());
         let mut a2 = task("area two");
         a2.area = Some("billing".into());
-        s.import_tasks("r/main", &[a1, a2], "admin").await.unwrap();
+        s.tasks()
+            .import("r/main", &[a1, a2], "admin")
+            .await
+            .unwrap();
         let first = claim(s, &w).await.expect("area one");
         assert_eq!(first.task.title, "area one");
         assert!(
@@ -443,7 +467,8 @@ async fn claims_follow_every_rule() {
 
         // Rule 6: the review budget counts open PRs and active leases.
         repo(s, "r/tight", 2, false).await;
-        s.import_tasks("r/tight", &[task("t1"), task("t2"), task("t3")], "admin")
+        s.tasks()
+            .import("r/tight", &[task("t1"), task("t2"), task("t3")], "admin")
             .await
             .unwrap();
         let a = claim(s, &w).await.expect("t1");
@@ -483,7 +508,8 @@ async fn lease_lifecycle_and_audit_log() {
             let label = db.label;
             repo(s, "r/life", 3, true).await;
             let ids: Vec<String> = s
-                .import_tasks("r/life", &[task("one")], "admin")
+                .tasks()
+                .import("r/life", &[task("one")], "admin")
                 .await
                 .unwrap()
                 .into_iter()
@@ -627,7 +653,7 @@ async fn expired_leases_return_and_then_block() {
             repo(s, "r/exp", 1, true).await;
             let mut t = task("slow");
             t.area = Some("core".into());
-            let id = s.import_tasks("r/exp", &[t], "admin").await.unwrap()[0]
+            let id = s.tasks().import("r/exp", &[t], "admin").await.unwrap()[0]
                 .id
                 .clone();
             let w = register(s, worker_input("w", &[], 5, 2)).await;
@@ -647,7 +673,7 @@ async fn expired_leases_return_and_then_block() {
                 ),
                 "{label}: {late:?}"
             );
-            let t = s.task(&id).await.unwrap().unwrap();
+            let t = s.tasks().get(&id).await.unwrap().unwrap();
             assert_eq!((t.status, t.attempts), (TaskStatus::Ready, 1), "{label}");
             assert_eq!(
                 repo_figures(s, "r/exp").await,
@@ -673,7 +699,7 @@ async fn expired_leases_return_and_then_block() {
                 );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            let t = s.task(&id).await.unwrap().unwrap();
+            let t = s.tasks().get(&id).await.unwrap().unwrap();
             assert_eq!((t.status, t.attempts), (TaskStatus::Blocked, 2), "{label}");
             assert!(t.status_reason.is_some());
             assert_eq!(s.expire_due().await.unwrap(), 0);
@@ -702,7 +728,8 @@ async fn requests_wait_for_a_held_due_lease_and_sweeps_skip_it() {
     let s = &db.store;
     repo(s, "r/held", 1, false).await;
     let id = s
-        .import_tasks("r/held", &[task("held")], "admin")
+        .tasks()
+        .import("r/held", &[task("held")], "admin")
         .await
         .unwrap()[0]
         .id
@@ -728,7 +755,7 @@ async fn requests_wait_for_a_held_due_lease_and_sweeps_skip_it() {
     assert!(!request.is_finished(), "the request waits for the holder");
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
     assert_eq!(request.await.unwrap().unwrap(), 1);
-    let t = s.task(&id).await.unwrap().unwrap();
+    let t = s.tasks().get(&id).await.unwrap().unwrap();
     assert_eq!((t.status, t.attempts), (TaskStatus::Ready, 1));
     assert_eq!(repo_figures(s, "r/held").await, (0, 0));
     db.store.close().await;
@@ -745,13 +772,14 @@ async fn a_holders_blocked_fills_the_budget_and_merged_is_not_the_workers() {
         |db| async move {
             let s = &db.store;
             repo(s, "acme/held", 2, false).await;
-            s.import_tasks(
-                "acme/held",
-                &[task("one"), task("two"), task("three")],
-                "admin",
-            )
-            .await
-            .expect("import");
+            s.tasks()
+                .import(
+                    "acme/held",
+                    &[task("one"), task("two"), task("three")],
+                    "admin",
+                )
+                .await
+                .expect("import");
             let w = register(s, worker_input("w", &[], 10, 3)).await;
             // Through the grouped door (the HTTP path) and through a plain transaction alike.
             let first = claim(s, &w).await.expect("first lease");
@@ -769,7 +797,7 @@ async fn a_holders_blocked_fills_the_budget_and_merged_is_not_the_workers() {
                 .unwrap_err();
             assert_eq!(code_of(&err), "not_allowed", "{}", db.label);
             assert_eq!(
-                s.task(&t.id).await.unwrap().unwrap().status,
+                s.tasks().get(&t.id).await.unwrap().unwrap().status,
                 TaskStatus::PrOpened
             );
             assert_eq!(repo_figures(s, "acme/held").await, (1, 0), "{}", db.label);
@@ -789,7 +817,7 @@ async fn a_holders_blocked_fills_the_budget_and_merged_is_not_the_workers() {
                 Some("the spec is unclear")
             );
             assert_eq!(repo_figures(s, "acme/held").await, (2, 0), "{}", db.label);
-            let policy = s.repo("acme/held").await.unwrap().unwrap().to_api();
+            let policy = s.repos().get("acme/held").await.unwrap().unwrap().to_api();
             assert!(policy.throttled, "{}", db.label);
             assert!(claim(s, &w).await.is_none(), "{}: budget full", db.label);
 

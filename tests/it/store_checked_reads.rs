@@ -44,7 +44,8 @@ fn upsert(name: &str) -> RepoUpsert {
 }
 
 async fn public_repo(s: &Store, name: &str) {
-    s.upsert_repo_with(&upsert(name), Some(Visibility::Public), "admin")
+    s.repos()
+        .upsert_with(&upsert(name), Some(Visibility::Public), "admin")
         .await
         .expect("public repo");
 }
@@ -60,7 +61,12 @@ async fn archive(db: &TestDb, name: &str) {
 }
 
 async fn repo_id(s: &Store, name: &str) -> i64 {
-    s.repo(name).await.unwrap().expect("the repository").id
+    s.repos()
+        .get(name)
+        .await
+        .unwrap()
+        .expect("the repository")
+        .id
 }
 
 /// Ready while the schema answers; a store whose probe finds no migrations table says why.
@@ -198,7 +204,7 @@ async fn outcomes_decided_and_lead_times(db: TestDb) {
     ];
     for (repo, tasks) in titles {
         let tasks: Vec<_> = tasks.iter().map(|t| task(t)).collect();
-        s.import_tasks(repo, &tasks, "admin").await.unwrap();
+        s.tasks().import(repo, &tasks, "admin").await.unwrap();
     }
     let w = register(s, worker_input("w", &[], 20, 20)).await;
     for _ in 0..7 {
@@ -467,13 +473,14 @@ async fn github_left_pool_ready(db: TestDb) {
     let s = &db.store;
     let label = db.label;
     repo(s, "g/one", 10, false).await;
-    s.import_tasks("g/one", &[task("held")], "admin")
+    s.tasks()
+        .import("g/one", &[task("held")], "admin")
         .await
         .unwrap();
     let w = register(s, worker_input("w", &[], 5, 5)).await;
     claim(s, &w).await.expect("held");
     let tasks: Vec<_> = ["left", "gone", "stayed"].map(task).into();
-    s.import_tasks("g/one", &tasks, "admin").await.unwrap();
+    s.tasks().import("g/one", &tasks, "admin").await.unwrap();
     for (title, left_pool) in [
         ("held", "'unlabelled'"),
         ("left", "'unlabelled'"),

@@ -31,7 +31,12 @@ on_both_backends!(
 );
 
 async fn repo_id(s: &Store, name: &str) -> i64 {
-    s.repo(name).await.unwrap().expect("the repository").id
+    s.repos()
+        .get(name)
+        .await
+        .unwrap()
+        .expect("the repository")
+        .id
 }
 
 fn session<'a>(digest: &'a str, kind: SessionKind, ttl_ms: i64) -> NewSession<'a> {
@@ -363,7 +368,8 @@ async fn leases_created_at(db: TestDb) {
     let s = &db.store;
     let label = db.label;
     repo(s, "g/a", 10, false).await;
-    s.import_tasks("g/a", &[task("one")], "admin")
+    s.tasks()
+        .import("g/a", &[task("one")], "admin")
         .await
         .unwrap();
     let w = register(s, worker_input("w", &[], 5, 5)).await;

@@ -32,14 +32,16 @@ async fn an_empty_claim_is_remembered_until_the_pool_changes() {
             );
 
             // A task of this process: the next claim takes it.
-            s.import_tasks("memo/one", &[task("first")], "admin")
+            s.tasks()
+                .import("memo/one", &[task("first")], "admin")
                 .await
                 .unwrap();
             let lease = s.claim_for(&w).await.unwrap().0;
             assert!(lease.is_some(), "{label}: a new task is claimed at once");
 
             // The worker now holds as many tasks as it may: its claims find nothing.
-            s.import_tasks("memo/one", &[task("second")], "admin")
+            s.tasks()
+                .import("memo/one", &[task("second")], "admin")
                 .await
                 .unwrap();
             let held = s.workers().get(&w.id).await.unwrap().expect("worker");
@@ -66,7 +68,8 @@ async fn an_empty_claim_is_remembered_until_the_pool_changes() {
             let w2 = register(&s, worker_input("idle-2", &[], 5, 1)).await;
             assert!(nothing(&s, &w2).await, "{label}: nothing left");
             other
-                .import_tasks("memo/one", &[task("from elsewhere")], "admin")
+                .tasks()
+                .import("memo/one", &[task("from elsewhere")], "admin")
                 .await
                 .unwrap();
             s.last_event_id().await.unwrap();
@@ -128,7 +131,8 @@ async fn an_empty_claim_is_remembered_for_the_person() {
                 .expect("desktop");
             let mut trusted = task("trusted only");
             trusted.tier = 1;
-            s.import_tasks("memo/person", &[trusted], "admin")
+            s.tasks()
+                .import("memo/person", &[trusted], "admin")
                 .await
                 .unwrap();
 
@@ -143,7 +147,8 @@ async fn an_empty_claim_is_remembered_for_the_person() {
             );
 
             // Work that became available is claimed by the other worker at once.
-            s.import_tasks("memo/person", &[task("open to all")], "admin")
+            s.tasks()
+                .import("memo/person", &[task("open to all")], "admin")
                 .await
                 .unwrap();
             let lease = s.claim_for(&desktop).await.unwrap().0;

@@ -21,11 +21,12 @@ async fn tasks_by_status(db: TestDb) {
     repo(s, "g/two", 10, false).await;
     repo(s, "g/none", 10, false).await;
     let tasks: Vec<_> = ["a", "b", "c", "d"].map(task).into();
-    s.import_tasks("g/one", &tasks, "admin").await.unwrap();
+    s.tasks().import("g/one", &tasks, "admin").await.unwrap();
     let w = register(s, worker_input("w", &[], 5, 5)).await;
     claim(s, &w).await.expect("a task");
     claim(s, &w).await.expect("another task");
-    s.import_tasks("g/two", &[task("e")], "admin")
+    s.tasks()
+        .import("g/two", &[task("e")], "admin")
         .await
         .unwrap();
 
@@ -50,7 +51,7 @@ async fn workers(db: TestDb) {
     let s = &db.store;
     repo(s, "g/one", 10, false).await;
     let tasks: Vec<_> = ["a", "b", "c"].map(task).into();
-    s.import_tasks("g/one", &tasks, "admin").await.unwrap();
+    s.tasks().import("g/one", &tasks, "admin").await.unwrap();
     let a = register(s, worker_input("a", &[], 5, 5)).await;
     let b = register(s, worker_input("b", &[], 7, 5)).await;
     let huge = register(s, worker_input("huge", &[], 3, 5)).await;
@@ -85,7 +86,7 @@ async fn leases_since(db: TestDb) {
     let s = &db.store;
     repo(s, "g/one", 10, false).await;
     let tasks: Vec<_> = ["a", "b", "c", "d"].map(task).into();
-    s.import_tasks("g/one", &tasks, "admin").await.unwrap();
+    s.tasks().import("g/one", &tasks, "admin").await.unwrap();
     let w = register(s, worker_input("w", &[], 9, 9)).await;
     claim(s, &w).await.expect("a held lease");
     let nacked = claim(s, &w).await.expect("a lease given back");

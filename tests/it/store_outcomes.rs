@@ -19,7 +19,10 @@ const DAY: i64 = 24 * HOUR;
 
 /// Imports one task into `repo` and lets `worker` claim it.
 async fn claimed(s: &Store, repo: &str, title: &str, worker: &WorkerRow) -> Lease {
-    s.import_tasks(repo, &[task(title)], "admin").await.unwrap();
+    s.tasks()
+        .import(repo, &[task(title)], "admin")
+        .await
+        .unwrap();
     claim(s, worker).await.expect("the one ready task")
 }
 
@@ -37,7 +40,8 @@ async fn acceptance_rate_and_median_lead_time_per_repository() {
                 extensions: Map::new(),
                 ..Default::default()
             };
-            s.upsert_repo_with(&upsert("acme/busy"), Some(Visibility::Public), "admin")
+            s.repos()
+                .upsert_with(&upsert("acme/busy"), Some(Visibility::Public), "admin")
                 .await
                 .unwrap();
             repo(s, "acme/private", 10, false).await;

@@ -135,7 +135,8 @@ async fn renewals_and_coming_back_online_are_written_at_once() {
             let label = db.label;
             let s = db.store.clone();
             repo(&s, "presence/one", 5, false).await;
-            s.import_tasks("presence/one", &[task("held")], "admin")
+            s.tasks()
+                .import("presence/one", &[task("held")], "admin")
                 .await
                 .unwrap();
             let w = register(&s, worker_input("busy", &[], 5, 1)).await;

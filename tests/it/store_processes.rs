@@ -185,7 +185,8 @@ async fn a_postgres_store_keeps_the_pool_it_was_given() {
     let w = register(&small, worker_input("pooled", &[], 50, 50)).await;
     let tasks: Vec<TaskInput> = (0..20).map(|i| task(&format!("p{i}"))).collect();
     small
-        .import_tasks("pool/one", &tasks, "admin")
+        .tasks()
+        .import("pool/one", &tasks, "admin")
         .await
         .unwrap();
     let claims = futures_util::future::join_all((0..20).map(|_| small.claim_for(&w))).await;
@@ -322,7 +323,7 @@ async fn a_store_with_reads_of_its_own_has_its_own_checked_reads_too() {
     );
     repo(&db.store, "own/reads", 5, false).await;
     assert_eq!(
-        own.repo("own/reads").await.unwrap().map(|r| r.name),
+        own.repos().get("own/reads").await.unwrap().map(|r| r.name),
         Some("own/reads".to_string())
     );
     // A checked read through its own connections: no App record for a repository the App
@@ -345,7 +346,7 @@ async fn requests_mark_their_worker_seen() {
             let label = db.label;
             let s = db.store.clone();
             repo(&s, "seen/one", 5, false).await;
-            s.import_tasks("seen/one", &[task("seen")], "admin")
+            s.tasks().import("seen/one", &[task("seen")], "admin")
                 .await
                 .unwrap();
             let w = register(&s, worker_input("seen", &[], 5, 2)).await;
@@ -419,7 +420,8 @@ async fn authenticated_workers_are_remembered_only_while_nothing_changed() {
             let label = db.label;
             let s = db.store.clone();
             repo(&s, "auth/one", 5, false).await;
-            s.import_tasks("auth/one", &[task("auth")], "admin")
+            s.tasks()
+                .import("auth/one", &[task("auth")], "admin")
                 .await
                 .unwrap();
             let (w, token) = s

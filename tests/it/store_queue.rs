@@ -36,7 +36,8 @@ async fn the_claim_queue_follows_every_change_of_a_task_and_offers_what_it_says(
                 blocked("B", Priority::Normal, &[]),
                 blocked("C", Priority::Normal, &["A"]),
             ];
-            s.import_tasks("acme/queue", &inputs, "admin")
+            s.tasks()
+                .import("acme/queue", &inputs, "admin")
                 .await
                 .expect("import");
             queue_in_step(s, l, "after the import").await;
@@ -45,7 +46,8 @@ async fn the_claim_queue_follows_every_change_of_a_task_and_offers_what_it_says(
             a.area = Some("auth".into());
             a.estimate_points = 2;
             a.tier = 1;
-            s.import_tasks("acme/queue", &[a], "admin")
+            s.tasks()
+                .import("acme/queue", &[a], "admin")
                 .await
                 .expect("re-import");
             queue_in_step(s, l, "after the re-import").await;
@@ -96,7 +98,8 @@ async fn postgres_heartbeats_renew_leases_in_their_own_rows_on_their_pages() {
     let inputs: Vec<TaskInput> = (0..3)
         .map(|i| blocked(&format!("T{i}"), Priority::Normal, &[]))
         .collect();
-    s.import_tasks("acme/hot", &inputs, "admin")
+    s.tasks()
+        .import("acme/hot", &inputs, "admin")
         .await
         .expect("import");
     let w = register(s, worker_input("w", &[], 10, 3)).await;
@@ -149,7 +152,8 @@ async fn postgres_a_claim_passes_over_a_task_another_transaction_is_changing() {
         blocked("B", Priority::Normal, &[]),
         blocked("C", Priority::Low, &[]),
     ];
-    s.import_tasks("acme/busy", &inputs, "admin")
+    s.tasks()
+        .import("acme/busy", &inputs, "admin")
         .await
         .expect("import");
     // A maintainer's change of A is under way in a transaction of its own, holding A's row.
@@ -198,7 +202,8 @@ async fn claims_racing_changes_of_the_same_tasks_keep_the_queue_in_step() {
                     .collect()
             };
             let imported = s
-                .import_tasks("acme/churn", &all(Priority::Normal), "admin")
+                .tasks()
+                .import("acme/churn", &all(Priority::Normal), "admin")
                 .await
                 .expect("import");
             // T30 to T39 are blocked and reopened by a maintainer while the claims run.
@@ -237,7 +242,8 @@ async fn claims_racing_changes_of_the_same_tasks_keep_the_queue_in_step() {
                         let priority =
                             [Priority::Low, Priority::High, Priority::Critical][(round + k) % 3];
                         store
-                            .import_tasks("acme/churn", &all(priority), "admin")
+                            .tasks()
+                            .import("acme/churn", &all(priority), "admin")
                             .await
                             .expect("re-import");
                         let id = &toggled[(round * 2 + k) % toggled.len()];
@@ -259,7 +265,7 @@ async fn claims_racing_changes_of_the_same_tasks_keep_the_queue_in_step() {
             let mut seen = std::collections::HashSet::new();
             for (task_id, worker_id) in granted.iter().filter(|(t, _)| !toggled.contains(t)) {
                 assert!(seen.insert(task_id), "{l}: {task_id} was leased twice");
-                let task = s.task(task_id).await.expect("read").expect("task");
+                let task = s.tasks().get(task_id).await.expect("read").expect("task");
                 assert_eq!(task.status, TaskStatus::Leased, "{l}: {task_id}");
                 assert_eq!(task.worker_id.as_deref(), Some(worker_id.as_str()));
             }

@@ -46,7 +46,11 @@ async fn racing_requests_from_two_stores_keep_every_rule() {
 /// A named claim (`/owp claim`) of one of the ready tasks, tried from the `from`-th on; a
 /// refusal or a lost race tries the next.
 async fn claim_by_name(store: &Store, worker: &WorkerRow, from: usize) -> Option<Lease> {
-    let tasks = store.tasks(&Default::default()).await.expect("tasks");
+    let tasks = store
+        .tasks()
+        .list(&Default::default())
+        .await
+        .expect("tasks");
     let ready: Vec<&TaskRow> = tasks
         .iter()
         .filter(|t| t.status == TaskStatus::Ready)
@@ -81,10 +85,12 @@ async fn racing_claims(db: TestDb, requests: bool) {
         t.estimate_points = 1 + (i % 2);
         inputs.push(t);
     }
-    a.import_tasks("race/one", &inputs[..30], "admin")
+    a.tasks()
+        .import("race/one", &inputs[..30], "admin")
         .await
         .unwrap();
-    a.import_tasks("race/two", &inputs[30..], "admin")
+    a.tasks()
+        .import("race/two", &inputs[30..], "admin")
         .await
         .unwrap();
     let mut workers = Vec::new();
@@ -143,8 +149,8 @@ async fn racing_claims(db: TestDb, requests: bool) {
         );
     }
 
-    let tasks = a.tasks(&Default::default()).await.unwrap();
-    let repos = a.repos().await.unwrap();
+    let tasks = a.tasks().list(&Default::default()).await.unwrap();
+    let repos = a.repos().all().await.unwrap();
     for r in &repos {
         let active = tasks
             .iter()
@@ -295,7 +301,7 @@ async fn grouped_story(db: &TestDb) {
         }
         tasks.push(t);
     }
-    s.import_tasks("r/group", &tasks, "admin").await.unwrap();
+    s.tasks().import("r/group", &tasks, "admin").await.unwrap();
     let mut workers = Vec::new();
     for i in 0..16 {
         let skills: &[&str] = if i % 2 == 0 { &["rust"] } else { &["docs"] };
@@ -432,11 +438,15 @@ async fn a_claim_in_flight_holds_only_the_task_it_takes() {
     // locked until it commits; the tasks of `flight/two` are free for anyone.
     repo(&a, "flight/one", 10, false).await;
     repo(&a, "flight/two", 10, false).await;
-    a.import_tasks("flight/one", &[task("one")], "admin")
+    a.tasks()
+        .import("flight/one", &[task("one")], "admin")
         .await
         .unwrap();
     let tasks: Vec<TaskInput> = (0..2).map(|i| task(&format!("two{i}"))).collect();
-    a.import_tasks("flight/two", &tasks, "admin").await.unwrap();
+    a.tasks()
+        .import("flight/two", &tasks, "admin")
+        .await
+        .unwrap();
     let first = register(&a, worker_input("first", &[], 5, 5)).await;
     let second = register(&a, worker_input("second", &[], 5, 5)).await;
 
@@ -496,10 +506,14 @@ async fn claims_arriving_together_share_the_budget_they_use() {
             })
             .collect();
         let plain: Vec<TaskInput> = (0..40).map(|i| task(&format!("plain {i}"))).collect();
-        s.import_tasks("batch/narrow", &urgent, "admin")
+        s.tasks()
+            .import("batch/narrow", &urgent, "admin")
             .await
             .unwrap();
-        s.import_tasks("batch/wide", &plain, "admin").await.unwrap();
+        s.tasks()
+            .import("batch/wide", &plain, "admin")
+            .await
+            .unwrap();
         let mut workers = Vec::new();
         for i in 0..24 {
             workers.push(register(s, worker_input(&format!("b{i}"), &[], 5, 1)).await);
@@ -584,7 +598,8 @@ async fn claims_arriving_together_each_take_the_first_task_they_may() {
             t.required_skills = vec![skill.into()];
             tasks.push(t);
         }
-        s.import_tasks("batch/skills", &tasks, "admin")
+        s.tasks()
+            .import("batch/skills", &tasks, "admin")
             .await
             .unwrap();
         let mut workers = Vec::new();
@@ -626,7 +641,7 @@ async fn acks_and_moves_arriving_together_keep_every_count() {
         for name in ["together/a", "together/b"] {
             repo(s, name, 100, true).await;
             let tasks: Vec<TaskInput> = (0..12).map(|i| task(&format!("{name} {i}"))).collect();
-            s.import_tasks(name, &tasks, "admin").await.unwrap();
+            s.tasks().import(name, &tasks, "admin").await.unwrap();
         }
         let mut workers = Vec::new();
         for i in 0..20 {

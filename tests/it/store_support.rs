@@ -194,7 +194,11 @@ pub(crate) fn blocked(title: &str, priority: Priority, by: &[&str]) -> TaskInput
 
 /// The task titled `title` (titles are unique in the stories that use this).
 pub(crate) async fn task_named(store: &Store, title: &str) -> TaskRow {
-    let tasks = store.tasks(&Default::default()).await.expect("tasks");
+    let tasks = store
+        .tasks()
+        .list(&Default::default())
+        .await
+        .expect("tasks");
     tasks
         .into_iter()
         .find(|t| t.title == title)
@@ -218,7 +222,8 @@ pub(crate) fn worker_input(name: &str, skills: &[&str], capacity: i64, max: i64)
 
 pub(crate) async fn repo(store: &Store, name: &str, max_open_prs: i64, area_locks: bool) {
     store
-        .upsert_repo(
+        .repos()
+        .upsert(
             &RepoUpsert {
                 name: name.into(),
                 max_open_prs,
@@ -328,12 +333,21 @@ pub(crate) async fn update_worker(
 
 pub(crate) async fn title_of(store: &Store, lease: &Option<Lease>) -> Option<String> {
     let lease = lease.as_ref()?;
-    let t = store.task(&lease.task.task_id).await.expect("task")?;
+    let t = store
+        .tasks()
+        .get(&lease.task.task_id)
+        .await
+        .expect("task")?;
     Some(t.title)
 }
 
 pub(crate) async fn repo_figures(store: &Store, name: &str) -> (i64, i64) {
-    let r = store.repo(name).await.expect("repo").expect("repo exists");
+    let r = store
+        .repos()
+        .get(name)
+        .await
+        .expect("repo")
+        .expect("repo exists");
     (r.open_prs, r.active_leases)
 }
 

@@ -48,7 +48,7 @@ async fn leases_keep_their_clocks_through_the_upgrade_that_moves_them() {
             continue;
         };
         let s = &db.store;
-        let read = |id: &'static str| async move { s.task(id).await.unwrap().expect(id) };
+        let read = |id: &'static str| async move { s.tasks().get(id).await.unwrap().expect(id) };
         let leased = read("t_leased").await;
         assert_eq!(
             (leased.accept_by, leased.lease_expires_at, leased.deadline),

@@ -52,7 +52,10 @@ async fn outside_blockers(store: &Store, title: &str, open: bool) {
                     key: "acme/other#5".into(),
                     open,
                 }];
-                let r = tx.set_external_blockers(&row, &blockers, "admin").await;
+                let r = tx
+                    .external_blockers()
+                    .set_all(&row, &blockers, "admin")
+                    .await;
                 (tx, r)
             }
         })
@@ -75,7 +78,8 @@ async fn the_waiting_count_follows_every_blocker_and_keeps_waiting_tasks_out_of_
                 blocked("A", Priority::Low, &[]),
                 blocked("D", Priority::Critical, &[]),
             ];
-            s.import_tasks("acme/deps", &inputs, "admin")
+            s.tasks()
+                .import("acme/deps", &inputs, "admin")
                 .await
                 .expect("import");
             outside_blockers(s, "D", true).await;
@@ -157,7 +161,8 @@ async fn two_stores_freeing_the_same_tasks_at_once_leave_every_count_right() {
                     inputs.push(blocked(name, Priority::Normal, &[&x, &y]));
                 }
                 let imported = s
-                    .import_tasks("acme/race", &inputs, "admin")
+                    .tasks()
+                    .import("acme/race", &inputs, "admin")
                     .await
                     .expect("import");
                 // The import answers in the order given: the two blockers first.

@@ -531,7 +531,8 @@ mod tests {
         let store = Store::open(&url, Timing::default()).await.unwrap();
         for r in 0..2 {
             store
-                .upsert_repo(
+                .repos()
+                .upsert(
                     &crate::store::repos::RepoUpsert {
                         name: repo_name(r),
                         max_open_prs: 100,
@@ -583,7 +584,7 @@ mod tests {
             .unwrap();
         assert_eq!(open, vec![2, 2]);
 
-        let task = store.task("t_bench_3").await.unwrap().unwrap();
+        let task = store.tasks().get("t_bench_3").await.unwrap().unwrap();
         assert_eq!(task.paths, vec![pattern]);
         assert!(task.path_holds.is_empty(), "{:?}", task.path_holds);
         // A task whose path overlaps a held one waits on it: the held rows are locks.
@@ -602,14 +603,16 @@ mod tests {
             paths: Some(vec!["src/t_bench_held_1/lib.rs".into()]),
         };
         let imported = store
-            .import_tasks(&repo_name(1), std::slice::from_ref(&input), "test")
+            .tasks()
+            .import(&repo_name(1), std::slice::from_ref(&input), "test")
             .await
             .unwrap();
         assert_eq!(imported[0].waiting_on_paths(), vec!["t_bench_held_1"]);
         // In another repository the same path is free.
         input.title = "elsewhere".into();
         let imported = store
-            .import_tasks(&repo_name(0), &[input], "test")
+            .tasks()
+            .import(&repo_name(0), &[input], "test")
             .await
             .unwrap();
         assert!(imported[0].waiting_on_paths().is_empty());

@@ -132,7 +132,8 @@ impl Refill {
 async fn add_repos(store: &Store, repos: usize) -> anyhow::Result<()> {
     for r in 0..repos {
         store
-            .upsert_repo(
+            .repos()
+            .upsert(
                 &crate::store::repos::RepoUpsert {
                     name: repo_name(r),
                     max_open_prs: 1_000_000_000,
@@ -887,7 +888,8 @@ mod tests {
             .await
             .unwrap();
         store
-            .upsert_repo(
+            .repos()
+            .upsert(
                 &crate::store::repos::RepoUpsert {
                     name: repo_name(0),
                     max_open_prs: 10,

@@ -243,9 +243,12 @@ async fn checks_event(
         read.record(&mut tx, &who).await?;
         // New commits pushed to a pull request: GitHub names it on the new head's checks.
         for number in &e.pull_requests {
-            tx.gh_set_pr_head(repo, to_i64(*number), &e.sha).await?;
+            tx.pr_checks()
+                .set_head(repo, to_i64(*number), &e.sha)
+                .await?;
         }
-        tx.gh_record_check(repo, &e.sha, &e.check, e.state.as_str())
+        tx.pr_checks()
+            .record(repo, &e.sha, &e.check, e.state.as_str())
             .await?;
         show_checks(&mut tx, repo, &e.sha, &who).await?;
         tx.inbox()
@@ -346,7 +349,8 @@ impl RepoRead {
             )
             .await?;
         } else if let Some(private) = self.repo.private {
-            tx.set_repo_visibility(name, Visibility::from_private(private), actor)
+            tx.repos()
+                .set_visibility(name, Visibility::from_private(private), actor)
                 .await?;
         }
         if let Some(config) = &self.config {

@@ -110,7 +110,7 @@ pub(crate) async fn asked_again(
         if !link.acting || link.repo != repo {
             continue;
         }
-        let Some(task) = github.store.task(&link.task_id).await? else {
+        let Some(task) = github.store.tasks().get(&link.task_id).await? else {
             continue;
         };
         if !not_known(&task, asked_of(github, &claim, &task).await?) {

@@ -25,20 +25,20 @@ pub async fn follow_rename(
     let Some(github_id) = github_id else {
         return Ok(None);
     };
-    let Some(known) = tx.gh_repo_by_github_id(github_id).await? else {
+    let Some(known) = tx.identity().repo_by_github_id(github_id).await? else {
         return Ok(None);
     };
     if known.repo == repo {
         return Ok(None);
     }
-    if tx.gh_rename_repo(&known.repo, repo, actor).await? {
+    if tx.identity().rename_repo(&known.repo, repo, actor).await? {
         tracing::info!(from = %known.repo, to = repo, github_id, "repository renamed");
         Ok(Some(known.repo))
     } else {
         // The new name is recorded as another repository (one that left the pool long ago): that
         // record keeps the name, and this one forgets the id so that the new name can have it.
         tracing::warn!(from = %known.repo, to = repo, github_id, "a renamed repository's new name is taken in the pool; the old record stays as it is");
-        tx.gh_forget_github_id(&known.repo).await?;
+        tx.identity().forget_github_id(&known.repo).await?;
         Ok(None)
     }
 }
@@ -56,7 +56,7 @@ pub struct MovedTo<'a> {
 /// The installed repository of the pool an issue moved to.
 async fn pooled_repo(tx: &mut WriteTx, to: &MovedTo<'_>) -> Result<Option<GhRepo>, StoreError> {
     let by_id = match to.repo_id {
-        Some(id) => tx.gh_repo_by_github_id(id).await?,
+        Some(id) => tx.identity().repo_by_github_id(id).await?,
         None => None,
     };
     let found = match (by_id, to.repo) {
@@ -78,7 +78,7 @@ pub async fn issue_moved(
     actor: &str,
 ) -> Result<(), StoreError> {
     let key = format!("{repo}#{number}");
-    let task = tx.task_by_key(repo, &key).await?;
+    let task = tx.tasks().by_key(repo, &key).await?;
     let Some(task) = task else {
         tx.outbox().drop_issue(repo, number).await?;
         return Ok(());
@@ -98,7 +98,8 @@ pub async fn issue_moved(
     if let (Some(target_repo), Some(new_number)) = (pooled, to.number)
         && target_repo.installation_id.is_some()
         && tx
-            .gh_move_task(&task, &target_repo.repo, new_number)
+            .identity()
+            .move_task(&task, &target_repo.repo, new_number)
             .await?
     {
         tx.installations().recount_repo(repo).await?;

@@ -485,13 +485,13 @@ pub async fn status_view(
     task_id: &str,
 ) -> Result<Option<(StatusView, GhTask)>, StoreError> {
     let store = &github.outbox_store;
-    let Some(task) = store.task(task_id).await? else {
+    let Some(task) = store.tasks().get(task_id).await? else {
         return Ok(None);
     };
     let Some(gh_task) = store.issues().task(task_id).await? else {
         return Ok(None);
     };
-    let Some(repo) = store.repo(&task.repo).await? else {
+    let Some(repo) = store.repos().get(&task.repo).await? else {
         return Ok(None);
     };
     let settings = github.settings_read_from(store, &task.repo).await?;

@@ -551,7 +551,7 @@ async fn repo_in_span(
     let commits = commits::asked_again(github, client, repo).await?;
     let mut tx = github.store.begin().await?;
     // What it corrects may free or take path locks: the tasks waiting on them are told.
-    let paths = tx.watch_paths(repo).await?;
+    let paths = tx.paths().watch(repo).await?;
     for (issue, blockers) in snapshot.ready_issues.iter().zip(&blockers) {
         if let Some(task) =
             sync::sync_issue(&mut tx, installation, repo, issue, &settings, false, ACTOR).await?
@@ -562,7 +562,8 @@ async fn repo_in_span(
     for issue in snapshot.left_issues.iter().filter_map(|i| i.as_ref().ok()) {
         sync::sync_issue(&mut tx, installation, repo, issue, &settings, false, ACTOR).await?;
         // A closed issue of this repository no longer holds what it blocks.
-        tx.external_blocker_state(&format!("{repo}#{}", issue.number), issue.open, ACTOR)
+        tx.external_blockers()
+            .state(&format!("{repo}#{}", issue.number), issue.open, ACTOR)
             .await?;
     }
     for (number, to_repo, to_number) in &snapshot.moved_issues {
@@ -576,7 +577,7 @@ async fn repo_in_span(
     }
     for number in snapshot.left_issues.iter().filter_map(|i| i.as_ref().err()) {
         // The issue is gone (deleted or moved): its task leaves the pool.
-        if let Some(task) = tx.task_by_key(repo, &format!("{repo}#{number}")).await?
+        if let Some(task) = tx.tasks().by_key(repo, &format!("{repo}#{number}")).await?
             && !matches!(task.status, TaskStatus::Merged | TaskStatus::Cancelled)
         {
             let mv = Move {
@@ -591,9 +592,11 @@ async fn repo_in_span(
         sync::sync_pull(&mut tx, repo, pr, false, maintainer, None, ACTOR).await?;
     }
     for (task_id, shown) in commits {
-        tx.set_task_commits(&task_id, Some(shown), ACTOR).await?;
+        tx.pr_checks()
+            .set_task_commits(&task_id, Some(shown), ACTOR)
+            .await?;
     }
-    tx.paths_watched(paths, ACTOR).await?;
+    tx.paths().watched(paths, ACTOR).await?;
     if let Some((before, after)) = tx.installations().recount_repo(repo).await? {
         tracing::warn!(
             ?before,
@@ -634,7 +637,7 @@ async fn read_repo(
         if listed.contains(&number) {
             continue;
         }
-        let Some(task) = github.store.task(&gh_task.task_id).await? else {
+        let Some(task) = github.store.tasks().get(&gh_task.task_id).await? else {
             continue;
         };
         let in_pool = matches!(

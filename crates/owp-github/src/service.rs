@@ -646,7 +646,7 @@ async fn apply_budget(
     settings: &RepoSettings,
     labels: Option<&serde_json::Value>,
 ) -> Result<(), StoreError> {
-    let Some(policy) = tx.repo_by_name(repo).await? else {
+    let Some(policy) = tx.repos().by_name(repo).await? else {
         return Ok(());
     };
     let current = u32::try_from(policy.max_open_prs).unwrap_or(u32::MAX);
@@ -698,7 +698,7 @@ async fn apply_budget(
         by: crate::store::repos::Steering::RepoFile,
         ..Default::default()
     };
-    tx.upsert_repo(&upsert, "github:config").await?;
+    tx.repos().upsert(&upsert, "github:config").await?;
     Ok(())
 }
 

@@ -54,9 +54,11 @@ pub(crate) async fn show_checks(
     sha: &str,
     actor: &str,
 ) -> Result<(), StoreError> {
-    let state = tx.gh_checks_state(repo, sha).await?;
-    for task_id in tx.gh_tasks_with_head(repo, sha).await? {
-        tx.set_task_checks(&task_id, state, actor).await?;
+    let state = tx.pr_checks().state(repo, sha).await?;
+    for task_id in tx.pr_checks().tasks_with_head(repo, sha).await? {
+        tx.pr_checks()
+            .set_task_checks(&task_id, state, actor)
+            .await?;
     }
     Ok(())
 }
@@ -112,10 +114,11 @@ pub async fn join_repo(
         .installations()
         .attach_repo(repo, github_id, installation_id)
         .await?;
-    tx.gh_outbox_follow_installation(repo, installation_id)
+    tx.identity()
+        .outbox_follow_installation(repo, installation_id)
         .await?;
     let visibility = private.map(Visibility::from_private);
-    if tx.repo_by_name(repo).await?.is_none() {
+    if tx.repos().by_name(repo).await?.is_none() {
         let policy = RepoUpsert {
             name: repo.to_string(),
             max_open_prs: DEFAULT_MAX_OPEN_PRS,
@@ -123,11 +126,12 @@ pub async fn join_repo(
             by: Steering::Github,
             ..Default::default()
         };
-        tx.upsert_repo_with(&policy, visibility, actor).await?;
+        tx.repos().upsert_with(&policy, visibility, actor).await?;
     } else if let Some(v) = visibility {
-        tx.set_repo_visibility(repo, v, actor).await?;
+        tx.repos().set_visibility(repo, v, actor).await?;
     }
-    tx.default_clone_url(repo, &crate::domain::contract::github_clone_url(repo))
+    tx.repos()
+        .default_clone_url(repo, &crate::domain::contract::github_clone_url(repo))
         .await?;
     if joined {
         tx.event(
@@ -235,8 +239,8 @@ pub async fn apply_blockers(
 ) -> Result<(), StoreError> {
     match blockers {
         Blockers::Keep => Ok(()),
-        Blockers::Released => tx.release_external_blockers(task, actor).await,
-        Blockers::Listed(list) => tx.set_external_blockers(task, list, actor).await,
+        Blockers::Released => tx.external_blockers().release(task, actor).await,
+        Blockers::Listed(list) => tx.external_blockers().set_all(task, list, actor).await,
     }
 }
 
@@ -257,7 +261,7 @@ pub async fn sync_issue(
     let key = key_of(repo, issue.number);
     let mapping = labels::map_labels(&issue.labels, &settings.config.labels);
     if issue.open && mapping.ready {
-        let before = tx.task_by_key(repo, &key).await?;
+        let before = tx.tasks().by_key(repo, &key).await?;
         let body_paths = body_paths || before.is_none();
         let fields = mapping.task_fields(&settings.config.tiers);
         let input = TaskInput {
@@ -291,7 +295,8 @@ pub async fn sync_issue(
         let task = match (before, unchanged) {
             (Some(task), true) => task,
             _ => tx
-                .import_tasks(repo, std::slice::from_ref(&input), actor)
+                .tasks()
+                .import(repo, std::slice::from_ref(&input), actor)
                 .await?
                 .into_iter()
                 .next()
@@ -326,7 +331,7 @@ pub async fn sync_issue(
         }
         return Ok(Some(task));
     }
-    let Some(task) = tx.task_by_key(repo, &key).await? else {
+    let Some(task) = tx.tasks().by_key(repo, &key).await? else {
         return Ok(None);
     };
     if tx.issues().task(&task.id).await?.is_none() {
@@ -479,7 +484,7 @@ pub async fn sync_pull(
     };
     let mut named: Vec<String> = Vec::new();
     for r in &refs {
-        let Some(task) = tx.task_by_key(repo, &r.key()).await? else {
+        let Some(task) = tx.tasks().by_key(repo, &r.key()).await? else {
             continue;
         };
         if tx.issues().task(&task.id).await?.is_none() {
@@ -567,13 +572,14 @@ pub async fn sync_pull(
             assign_reviewer(tx, &task, pr, actor).await?;
             // What its description says made it, followed on every edit.
             let said = Disclosure::from_pr_body(&pr.body);
-            tx.set_task_pr_disclosure(task_id, said.as_ref(), actor)
+            tx.pr_checks()
+                .set_task_disclosure(task_id, said.as_ref(), actor)
                 .await?;
         }
         if state == PrState::Open
             && let Some(sha) = &pr.head_sha
         {
-            tx.gh_set_pr_head(repo, number, sha).await?;
+            tx.pr_checks().set_head(repo, number, sha).await?;
             show_checks(tx, repo, sha, actor).await?;
         }
     }
@@ -620,12 +626,14 @@ async fn follow_pr_paths(
             Some(PrLock::TooBroad) => &[],
             None => return Ok(()),
         };
-        tx.set_task_paths(task, PathSource::PullRequest, paths, actor)
+        tx.paths()
+            .set_task_paths(task, PathSource::PullRequest, paths, actor)
             .await?;
         return Ok(());
     }
     if tx.pulls().open_links_of_task(&task.id).await?.is_empty() {
-        tx.set_task_paths(task, PathSource::PullRequest, &[], actor)
+        tx.paths()
+            .set_task_paths(task, PathSource::PullRequest, &[], actor)
             .await?;
     }
     Ok(())
@@ -692,7 +700,7 @@ pub async fn needs_maintainer_check(
         return Ok(false);
     }
     for r in same_repo_references(pr, repo) {
-        if let Some(task) = store.task_by_key(repo, &r.key()).await?
+        if let Some(task) = store.tasks().by_key(repo, &r.key()).await?
             && matches!(
                 task.status,
                 TaskStatus::Leased

@@ -56,7 +56,7 @@ impl WriteTx {
     /// archived it (`actor`: whose archive a maintainer may undo depends on it); archiving it
     /// again changes nothing.
     pub async fn archive_repo(&mut self, name: &str, actor: &str) -> Result<RepoRow, StoreError> {
-        let repo = self.repo_by_name(name).await?.ok_or_else(|| {
+        let repo = self.repos().by_name(name).await?.ok_or_else(|| {
             StoreError::not_found("repo_not_found", format!("unknown repo `{name}`"))
         })?;
         if repo.archived {
@@ -93,7 +93,8 @@ impl WriteTx {
                 .repo(name)
                 .data(json!({"archived": true})),
         );
-        self.repo_by_name(name)
+        self.repos()
+            .by_name(name)
             .await?
             .ok_or_else(|| StoreError::not_found("repo_not_found", "repo vanished"))
     }

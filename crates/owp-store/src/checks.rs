@@ -11,44 +11,57 @@ use super::{NewEvent, StoreError, WriteTx};
 /// statuses of one commit is 1000, and a repository's CI reports a handful).
 pub const MAX_CHECKS_PER_COMMIT: i64 = 200;
 
+/// What GitHub says of a task's pull request (its head, checks, commits' signatures, disclosed
+/// tools) inside a caller's write transaction ([`WriteTx::pr_checks`]).
+pub struct PrChecksTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
 impl WriteTx {
+    /// The view of this transaction named by [`PrChecksTx`].
+    pub fn pr_checks(&mut self) -> PrChecksTx<'_> {
+        PrChecksTx { tx: self }
+    }
+}
+
+impl PrChecksTx<'_> {
     /// Records the head commit of a linked pull request.
-    pub async fn gh_set_pr_head(
+    pub async fn set_head(
         &mut self,
         repo: &str,
         pr_number: i64,
         sha: &str,
     ) -> Result<(), StoreError> {
-        checked_in_tx!(self.conn(), checks::set_head(repo, pr_number, sha))?;
+        checked_in_tx!(self.tx.conn(), checks::set_head(repo, pr_number, sha))?;
         Ok(())
     }
 
     /// Records one check of a commit (its latest state wins).
-    pub async fn gh_record_check(
+    pub async fn record(
         &mut self,
         repo: &str,
         sha: &str,
         check: &str,
         state: &str,
     ) -> Result<(), StoreError> {
-        let known = checked_in_tx!(self.conn(), checks::count(repo, sha))?;
-        let now = self.now;
+        let known = checked_in_tx!(self.tx.conn(), checks::count(repo, sha))?;
+        let now = self.tx.now;
         if known >= MAX_CHECKS_PER_COMMIT {
-            checked_in_tx!(self.conn(), checks::update(repo, sha, check, state, now))?;
+            checked_in_tx!(self.tx.conn(), checks::update(repo, sha, check, state, now))?;
         } else {
-            checked_in_tx!(self.conn(), checks::record(repo, sha, check, state, now))?;
+            checked_in_tx!(self.tx.conn(), checks::record(repo, sha, check, state, now))?;
         }
         Ok(())
     }
 
     /// The combined state of a commit's checks: `failure` if any failed, else `pending` if any
     /// is pending, else `success`; `None` when none was reported.
-    pub async fn gh_checks_state(
+    pub async fn state(
         &mut self,
         repo: &str,
         sha: &str,
     ) -> Result<Option<&'static str>, StoreError> {
-        let states = checked_in_tx!(self.conn(), checks::states(repo, sha))?;
+        let states = checked_in_tx!(self.tx.conn(), checks::states(repo, sha))?;
         let has = |s: &str| states.iter().any(|x| x == s);
         Ok(if states.is_empty() {
             None
@@ -62,13 +75,13 @@ impl WriteTx {
     }
 
     /// Tasks whose acting, open linked pull request has head `sha`.
-    pub async fn gh_tasks_with_head(
+    pub async fn tasks_with_head(
         &mut self,
         repo: &str,
         sha: &str,
     ) -> Result<Vec<String>, StoreError> {
         Ok(checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             checks::tasks_with_head(repo, sha)
         )?)
     }
@@ -106,7 +119,7 @@ impl WriteTx {
     /// Shows what the description of a task's pull request in `pr_opened` says made it
     /// (`artifact.pr_disclosure`, read where its worker reported none), logging
     /// `task.disclosure` when it changed. Returns whether it changed.
-    pub async fn set_task_pr_disclosure(
+    pub async fn set_task_disclosure(
         &mut self,
         task_id: &str,
         disclosure: Option<&crate::domain::disclosure::Disclosure>,
@@ -126,7 +139,7 @@ impl WriteTx {
         value: Option<Value>,
         actor: &str,
     ) -> Result<bool, StoreError> {
-        let task = self.lock_task(task_id).await?;
+        let task = self.tx.lock_task(task_id).await?;
         if task.status != crate::domain::TaskStatus::PrOpened {
             return Ok(false);
         }
@@ -142,12 +155,15 @@ impl WriteTx {
             Some(v) => artifact.insert(field.into(), v.clone()),
             None => artifact.remove(field),
         };
-        let (artifact, now) = (Value::Object(artifact).to_string(), self.now);
-        let changed = checked_in_tx!(self.conn(), checks::set_artifact(task.seq, &artifact, now))?;
+        let (artifact, now) = (Value::Object(artifact).to_string(), self.tx.now);
+        let changed = checked_in_tx!(
+            self.tx.conn(),
+            checks::set_artifact(task.seq, &artifact, now)
+        )?;
         if changed == 0 {
             return Ok(false);
         }
-        self.event(
+        self.tx.event(
             NewEvent::new(kind, actor)
                 .repo(&task.repo)
                 .task(&task.id)

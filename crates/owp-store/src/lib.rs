@@ -744,14 +744,14 @@ mod tests {
             extensions: Default::default(),
             ..Default::default()
         };
-        store.upsert_repo(&repo("a/one"), "test").await.unwrap();
+        store.repos().upsert(&repo("a/one"), "test").await.unwrap();
         // Another connection (another process, say) keeps a read transaction open, then more
         // is written: the log cannot be restarted while that reader stays.
         let reader = rusqlite::Connection::open(&file).unwrap();
         reader
             .execute_batch("BEGIN; SELECT COUNT(*) FROM repos;")
             .unwrap();
-        store.upsert_repo(&repo("a/two"), "test").await.unwrap();
+        store.repos().upsert(&repo("a/two"), "test").await.unwrap();
         // It gives up well before the pool's busy timeout. It waits its own RESTART_WAIT for
         // the reader, unless the store's passive checkpoint loop holds the checkpoint lock at
         // that moment (SQLite then answers busy at once; on a loaded machine that checkpoint's
@@ -777,7 +777,11 @@ mod tests {
             "never waited for the reader: {waits:?}"
         );
         // Writes go on, and the write connection's busy timeout is back.
-        store.upsert_repo(&repo("a/three"), "test").await.unwrap();
+        store
+            .repos()
+            .upsert(&repo("a/three"), "test")
+            .await
+            .unwrap();
         let mut turn = store.write_conn.as_ref().unwrap().turn().await.unwrap();
         let timeout: (i64,) = sqlx::query_as("PRAGMA busy_timeout")
             .fetch_one(&mut *turn)

@@ -17,17 +17,18 @@ use crate::domain::paths::{self, PathSource};
 const ROWS_PER_INSERT: usize = 100;
 
 /// The ready tasks of a repository that wait on paths, each with the keys of the tasks that
-/// hold them ([`WriteTx::repo_waiting_on_paths`]).
+/// hold them ([`PathsTx::repo_waiting`]).
 pub type WaitingOnPaths = Vec<(String, Vec<String>)>;
 
-/// Who waited on whose paths in a repository when [`WriteTx::watch_paths`] began.
-#[must_use = "end the watch with `WriteTx::paths_watched` after the changes"]
+/// Who waited on whose paths in a repository when [`PathsTx::watch`] began.
+#[must_use = "end the watch with `PathsTx::watched` after the changes"]
 pub struct PathsWatch {
     /// The repository (id, name) and its waiting tasks then; `None` for an unknown repository.
     repo: Option<(i64, String, WaitingOnPaths)>,
 }
 
-/// Whether a task in `status` holds its paths, as [`crate::in_flight::in_flight`] says from the status alone (a
+/// Whether a task in `status` holds its paths, as [`crate::in_flight::in_flight`] says from the
+/// status alone (a
 /// `blocked` task is counted, as its holder's `blocked` holds them until a maintainer moves it).
 pub fn holds_paths(status: &str) -> bool {
     IN_FLIGHT_STATUSES.contains(&status) || status == "blocked"
@@ -57,13 +58,26 @@ pub async fn ready_tasks_sharing_paths(
     .await?)
 }
 
+/// The paths each task changes inside a caller's write transaction, and the tasks waiting on them
+/// ([`WriteTx::paths`]).
+pub struct PathsTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
 impl WriteTx {
+    /// The view of this transaction named by [`PathsTx`].
+    pub fn paths(&mut self) -> PathsTx<'_> {
+        PathsTx { tx: self }
+    }
+}
+
+impl PathsTx<'_> {
     /// Replaces the patterns `task` holds from `source` with `patterns` (already checked and
     /// normalised, see `domain::paths`); the rows are held at once if the task is in flight.
     /// Records `task.paths` when they changed, and returns whether they did. Who waits on whom
     /// may change with it: a caller that wants the waiting tasks told (their status comments)
-    /// reads [`WriteTx::repo_waiting_on_paths`] before its changes and passes it to
-    /// [`WriteTx::paths_waiting_changed`] after them.
+    /// reads [`PathsTx::repo_waiting`] before its changes and passes it to
+    /// [`PathsTx::waiting_changed`] after them.
     pub async fn set_task_paths(
         &mut self,
         task: &TaskRow,
@@ -71,14 +85,14 @@ impl WriteTx {
         patterns: &[String],
         actor: &str,
     ) -> Result<bool, StoreError> {
-        let before = checked_in_tx!(self.conn(), paths::patterns(task.seq, source.as_str()))?;
+        let before = checked_in_tx!(self.tx.conn(), paths::patterns(task.seq, source.as_str()))?;
         let mut after: Vec<String> = patterns.to_vec();
         after.sort();
         after.dedup();
         if before == after {
             return Ok(false);
         }
-        checked_in_tx!(self.conn(), paths::forget(task.seq, source.as_str()))?;
+        checked_in_tx!(self.tx.conn(), paths::forget(task.seq, source.as_str()))?;
         let rows: Vec<(&str, String, bool)> = after
             .iter()
             .flat_map(|p| {
@@ -98,20 +112,20 @@ impl WriteTx {
                     .bind(prefix.as_str())
                     .bind(i64::from(*exact));
             }
-            q.execute(self.conn()).await?;
+            q.execute(self.tx.conn()).await?;
         }
         // Whether the task has paths now, of any source: the path rule of the claim and the
         // path-lock trigger read it (migration 0043). First, so that the task's row is locked
         // before its paths are marked held as it is.
-        checked_in_tx!(self.conn(), paths::has_paths(task.seq))?;
+        checked_in_tx!(self.tx.conn(), paths::has_paths(task.seq))?;
         // Held as the task is now (the trigger keeps it from here on).
         composed::paths::held()
             .query()
             .bind(task.seq)
             .bind(source.as_str())
-            .execute(self.conn())
+            .execute(self.tx.conn())
             .await?;
-        self.event(
+        self.tx.event(
             NewEvent::new("task.paths", actor)
                 .repo(&task.repo)
                 .task(&task.id)
@@ -122,20 +136,20 @@ impl WriteTx {
 
     /// Whether a task of the repository holds a path now (one probe of the index of held rows):
     /// while none does, no task of it waits on paths.
-    pub async fn repo_holds_paths(&mut self, repo_id: i64) -> Result<bool, StoreError> {
-        Ok(checked_in_tx!(self.conn(), paths::repo_holds(repo_id))?)
+    pub async fn repo_holds(&mut self, repo_id: i64) -> Result<bool, StoreError> {
+        Ok(checked_in_tx!(self.tx.conn(), paths::repo_holds(repo_id))?)
     }
 
     /// Starts watching who waits on whose paths in `repo` (by name), before changes that may move
-    /// path locks: [`WriteTx::paths_watched`] after them records `task.waiting` on each ready task
+    /// path locks: [`PathsTx::watched`] after them records `task.waiting` on each ready task
     /// whose holders changed, so its status comment is refreshed in the same transaction. Costs
     /// one probe while no task of the repository holds a path, and nothing for an unknown one.
-    pub async fn watch_paths(&mut self, repo: &str) -> Result<PathsWatch, StoreError> {
+    pub async fn watch(&mut self, repo: &str) -> Result<PathsWatch, StoreError> {
         let Some(repo_id) = self.repo_id(repo).await? else {
             return Ok(PathsWatch { repo: None });
         };
-        let before = if self.repo_holds_paths(repo_id).await? {
-            self.repo_waiting_on_paths(repo_id).await?
+        let before = if self.repo_holds(repo_id).await? {
+            self.repo_waiting(repo_id).await?
         } else {
             Vec::new()
         };
@@ -144,32 +158,24 @@ impl WriteTx {
         })
     }
 
-    /// Ends a [`WriteTx::watch_paths`]: tells the tasks whose path holders changed since.
-    pub async fn paths_watched(
-        &mut self,
-        watch: PathsWatch,
-        actor: &str,
-    ) -> Result<(), StoreError> {
+    /// Ends a [`PathsTx::watch`]: tells the tasks whose path holders changed since.
+    pub async fn watched(&mut self, watch: PathsWatch, actor: &str) -> Result<(), StoreError> {
         let Some((repo_id, repo, before)) = watch.repo else {
             return Ok(());
         };
-        if before.is_empty() && !self.repo_holds_paths(repo_id).await? {
+        if before.is_empty() && !self.repo_holds(repo_id).await? {
             return Ok(());
         }
-        self.paths_waiting_changed(repo_id, &repo, before, actor)
-            .await
+        self.waiting_changed(repo_id, &repo, before, actor).await
     }
 
     async fn repo_id(&mut self, repo: &str) -> Result<Option<i64>, StoreError> {
-        Ok(checked_in_tx!(self.conn(), repos::id(repo))?)
+        Ok(checked_in_tx!(self.tx.conn(), repos::id(repo))?)
     }
 
     /// The ready tasks of a repository that wait on another's paths, with what they wait on (as
     /// `TaskRow::waiting_on_paths` reads it), before a change of the repository's locks.
-    pub async fn repo_waiting_on_paths(
-        &mut self,
-        repo_id: i64,
-    ) -> Result<WaitingOnPaths, StoreError> {
+    pub async fn repo_waiting(&mut self, repo_id: i64) -> Result<WaitingOnPaths, StoreError> {
         // The held paths that overlap those of every ready task of the repository, at once.
         let rows: Vec<(String, String)> = sqlx::query_as(concat!(
             "SELECT DISTINCT o.id, COALESCE(ht.key, ht.id) FROM (",
@@ -182,7 +188,7 @@ impl WriteTx {
             ") o JOIN tasks ht ON ht.seq = o.task_seq ORDER BY 1, 2"
         ))
         .bind(repo_id)
-        .fetch_all(self.conn())
+        .fetch_all(self.tx.conn())
         .await?;
         let mut out: WaitingOnPaths = Vec::new();
         for (task, holder) in rows {
@@ -195,15 +201,15 @@ impl WriteTx {
     }
 
     /// Records `task.waiting` on every ready task of the repository whose path holders differ
-    /// from `before` (see [`WriteTx::repo_waiting_on_paths`]).
-    pub async fn paths_waiting_changed(
+    /// from `before` (see [`PathsTx::repo_waiting`]).
+    pub async fn waiting_changed(
         &mut self,
         repo_id: i64,
         repo: &str,
         before: WaitingOnPaths,
         actor: &str,
     ) -> Result<(), StoreError> {
-        let after = self.repo_waiting_on_paths(repo_id).await?;
+        let after = self.repo_waiting(repo_id).await?;
         let mut ids: Vec<&String> = before
             .iter()
             .filter(|b| !after.contains(b))
@@ -218,7 +224,7 @@ impl WriteTx {
                 .find(|(t, _)| t == id)
                 .map(|(_, h)| h.clone())
                 .unwrap_or_default();
-            self.event(
+            self.tx.event(
                 NewEvent::new("task.waiting", actor)
                     .repo(repo)
                     .task(id)

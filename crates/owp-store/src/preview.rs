@@ -229,7 +229,8 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("owp.db").display());
         let store = Store::open(&url, Timing::default()).await.unwrap();
         let (repo, _) = store
-            .upsert_repo(
+            .repos()
+            .upsert(
                 &RepoUpsert {
                     name: "o/private".into(),
                     max_open_prs: 5,

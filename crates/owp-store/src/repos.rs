@@ -106,19 +106,44 @@ fn unarchives(old: &RepoRow, by: Steering) -> Result<bool, StoreError> {
     }
 }
 
+/// Repositories, read: by name, all; each change in a transaction of its own ([`Repos::all`]).
+pub struct Repos<'s> {
+    store: &'s Store,
+}
+
+/// Repositories inside a caller's write transaction: joined, their approval, contract, clone
+/// address and visibility ([`ReposTx::all`]).
+pub struct ReposTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
+impl Store {
+    /// The view of the store named by [`Repos`].
+    pub fn repos(&self) -> Repos<'_> {
+        Repos { store: self }
+    }
+}
+
 impl WriteTx {
+    /// The view of this transaction named by [`ReposTx`].
+    pub fn repos(&mut self) -> ReposTx<'_> {
+        ReposTx { tx: self }
+    }
+}
+
+impl ReposTx<'_> {
     /// Creates or updates a repository policy. Returns the row and whether it was created. A new
     /// repository is private; an existing one keeps its visibility.
-    pub async fn upsert_repo(
+    pub async fn upsert(
         &mut self,
         input: &RepoUpsert,
         actor: &str,
     ) -> Result<(RepoRow, bool), StoreError> {
-        self.upsert_repo_with(input, None, actor).await
+        self.upsert_with(input, None, actor).await
     }
 
-    /// [`WriteTx::upsert_repo`] that also sets the repository's visibility when one is given.
-    pub async fn upsert_repo_with(
+    /// [`ReposTx::upsert`] that also sets the repository's visibility when one is given.
+    pub async fn upsert_with(
         &mut self,
         input: &RepoUpsert,
         visibility: Option<Visibility>,
@@ -152,8 +177,8 @@ impl WriteTx {
             validate_clone_url(url)
                 .map_err(|e| StoreError::invalid("invalid_clone_url", e.to_string()))?;
         }
-        let now = self.now;
-        let existing = self.repo_by_name(&input.name).await?;
+        let now = self.tx.now;
+        let existing = self.by_name(&input.name).await?;
         let created = existing.is_none();
         let (private, pinned) = chosen_visibility(existing.as_ref(), visibility, input.by)?;
         let github_said = (input.by == Steering::Github)
@@ -165,7 +190,7 @@ impl WriteTx {
                 let (private, pinned) = (i64::from(private), i64::from(pinned));
                 let ext = Value::Object(input.extensions.clone()).to_string();
                 checked_in_tx!(
-                    self.conn(),
+                    self.tx.conn(),
                     repos::create(
                         &input.name,
                         input.max_open_prs,
@@ -186,7 +211,7 @@ impl WriteTx {
                 let (private, pinned) = (i64::from(private), i64::from(pinned));
                 let ext = Value::Object(ext).to_string();
                 checked_in_tx!(
-                    self.conn(),
+                    self.tx.conn(),
                     repos::update(
                         old.id,
                         input.max_open_prs,
@@ -205,12 +230,11 @@ impl WriteTx {
             }
         }
         if let Some(contract) = &input.contract {
-            self.set_repo_contract(&input.name, contract.as_ref())
-                .await?;
+            self.set_contract(&input.name, contract.as_ref()).await?;
         }
         if let Some(url) = &input.clone_url {
             let url = url.as_deref().map(str::trim);
-            checked_in_tx!(self.conn(), repos::set_clone_url(&input.name, url))?;
+            checked_in_tx!(self.tx.conn(), repos::set_clone_url(&input.name, url))?;
         }
         if input.approval.is_some()
             || input.approval_skip_trust.is_some()
@@ -222,13 +246,13 @@ impl WriteTx {
                 skip_trust: input.approval_skip_trust.unwrap_or(old.skip_trust),
                 proposal_days: input.proposal_days.unwrap_or(old.proposal_days),
             };
-            self.set_repo_approval(&input.name, &policy).await?;
+            self.set_approval(&input.name, &policy).await?;
         }
         let row = self
-            .repo_by_name(&input.name)
+            .by_name(&input.name)
             .await?
             .ok_or_else(|| StoreError::not_found("repo_not_found", "repo vanished"))?;
-        self.event(
+        self.tx.event(
             NewEvent::new(
                 if created {
                     "repo.created"
@@ -249,7 +273,7 @@ impl WriteTx {
 
     /// Stores a repository's approval policy (rule 11), from its `.github/owp.yml` or its REST
     /// policy.
-    pub async fn set_repo_approval(
+    pub async fn set_approval(
         &mut self,
         name: &str,
         policy: &ApprovalPolicy,
@@ -259,12 +283,15 @@ impl WriteTx {
             policy.skip_trust,
             policy.proposal_days,
         );
-        checked_in_tx!(self.conn(), repos::set_approval(name, approval, skip, days))?;
+        checked_in_tx!(
+            self.tx.conn(),
+            repos::set_approval(name, approval, skip, days)
+        )?;
         Ok(())
     }
 
     /// Stores a repository's contract (`None` removes it; an empty one is stored as none).
-    pub async fn set_repo_contract(
+    pub async fn set_contract(
         &mut self,
         name: &str,
         contract: Option<&RepoContract>,
@@ -272,26 +299,26 @@ impl WriteTx {
         let text = contract
             .filter(|c| !c.is_empty())
             .map(|c| serde_json::to_string(c).unwrap_or_default());
-        checked_in_tx!(self.conn(), repos::set_contract(name, text.as_deref()))?;
+        checked_in_tx!(self.tx.conn(), repos::set_contract(name, text.as_deref()))?;
         Ok(())
     }
 
     /// Gives a repository the clone URL `url` unless it already has one.
     pub async fn default_clone_url(&mut self, name: &str, url: &str) -> Result<(), StoreError> {
-        checked_in_tx!(self.conn(), repos::default_clone_url(name, url))?;
+        checked_in_tx!(self.tx.conn(), repos::default_clone_url(name, url))?;
         Ok(())
     }
 
     /// Records what GitHub said of a repository's visibility, and the board follows it unless a
     /// person's choice is pinned against GitHub's unchanged answer (a new answer ends the pin).
     /// True when the board's visibility changed; an unknown repository is left alone.
-    pub async fn set_repo_visibility(
+    pub async fn set_visibility(
         &mut self,
         name: &str,
         visibility: Visibility,
         actor: &str,
     ) -> Result<bool, StoreError> {
-        let Some(repo) = self.repo_by_name(name).await? else {
+        let Some(repo) = self.by_name(name).await? else {
             return Ok(false);
         };
         let said = visibility.is_private();
@@ -303,14 +330,14 @@ impl WriteTx {
             return Ok(false);
         }
         let (private_now, said_now) = (i64::from(private), i64::from(said));
-        let (pinned_now, now) = (i64::from(pinned), self.now);
+        let (pinned_now, now) = (i64::from(pinned), self.tx.now);
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             repos::set_visibility(repo.id, private_now, said_now, pinned_now, now)
         )?;
         let changed = private != repo.private;
         if changed {
-            self.event(
+            self.tx.event(
                 NewEvent::new("repo.updated", actor)
                     .repo(name)
                     .data(json!({"visibility": Visibility::from_private(private).as_str()})),
@@ -325,56 +352,60 @@ impl WriteTx {
         composed::repos::area_locks(enabled)
             .query()
             .bind(repo_id)
-            .execute(self.conn())
+            .execute(self.tx.conn())
             .await?;
         Ok(())
     }
 
-    pub async fn repo_by_name(&mut self, name: &str) -> Result<Option<RepoRow>, StoreError> {
+    pub async fn by_name(&mut self, name: &str) -> Result<Option<RepoRow>, StoreError> {
         let row = composed::repos::by_name()
             .query()
             .bind(name)
-            .fetch_optional(self.conn())
+            .fetch_optional(self.tx.conn())
             .await?;
         row.as_ref().map(RepoRow::decode).transpose()
     }
 }
 
-impl Store {
-    pub async fn repo(&self, name: &str) -> Result<Option<RepoRow>, StoreError> {
+impl Repos<'_> {
+    pub async fn get(&self, name: &str) -> Result<Option<RepoRow>, StoreError> {
         let row = composed::repos::by_name()
             .query()
             .bind(name)
-            .fetch_optional(&self.read)
+            .fetch_optional(&self.store.read)
             .await?;
         row.as_ref().map(RepoRow::decode).transpose()
     }
 
-    pub async fn repos(&self) -> Result<Vec<RepoRow>, StoreError> {
-        let rows = composed::repos::all().query().fetch_all(&self.read).await?;
+    pub async fn all(&self) -> Result<Vec<RepoRow>, StoreError> {
+        let rows = composed::repos::all()
+            .query()
+            .fetch_all(&self.store.read)
+            .await?;
         rows.iter().map(RepoRow::decode).collect()
     }
 
     /// Creates or updates a repository policy in its own transaction.
-    pub async fn upsert_repo(
+    pub async fn upsert(
         &self,
         input: &RepoUpsert,
         actor: &str,
     ) -> Result<(RepoRow, bool), StoreError> {
-        self.upsert_repo_with(input, None, actor).await
+        self.upsert_with(input, None, actor).await
     }
 
-    /// [`Store::upsert_repo`] that also sets the repository's visibility when one is given.
-    pub async fn upsert_repo_with(
+    /// [`Repos::upsert`] that also sets the repository's visibility when one is given.
+    pub async fn upsert_with(
         &self,
         input: &RepoUpsert,
         visibility: Option<Visibility>,
         actor: &str,
     ) -> Result<(RepoRow, bool), StoreError> {
-        self.write_upsert(|mut tx| async move {
-            let r = tx.upsert_repo_with(input, visibility, actor).await;
-            (tx, r)
-        })
-        .await
+        self.store
+            .write_upsert(|mut tx| async move {
+                let r = tx.repos().upsert_with(input, visibility, actor).await;
+                (tx, r)
+            })
+            .await
     }
 }

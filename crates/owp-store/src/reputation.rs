@@ -171,7 +171,7 @@ impl ReputationsTx<'_> {
         actor: &str,
     ) -> Result<(), StoreError> {
         Promotion::validate(rules)?;
-        if let Some(row) = self.tx.repo_by_name(repo).await? {
+        if let Some(row) = self.tx.repos().by_name(repo).await? {
             self.set_promotions(row.id, &row.name, rules, actor).await?;
         }
         Ok(())
@@ -329,7 +329,7 @@ impl Reputations<'_> {
         self.store
             .write_upsert(|mut tx| async move {
                 let r = async {
-                    let (row, created) = tx.upsert_repo_with(input, visibility, actor).await?;
+                    let (row, created) = tx.repos().upsert_with(input, visibility, actor).await?;
                     if let Some(rules) = promote {
                         tx.reputations()
                             .set_promotions(row.id, &row.name, rules, actor)

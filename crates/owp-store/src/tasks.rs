@@ -112,10 +112,35 @@ pub struct TaskFilter {
     pub archived: bool,
 }
 
+/// Tasks, read: by id, by key, a filtered list, a task's plan; imports in a transaction of their
+/// own ([`Tasks::list`]).
+pub struct Tasks<'s> {
+    store: &'s Store,
+}
+
+/// Tasks inside a caller's write transaction: imported, read by id or key ([`TasksTx::list`]).
+pub struct TasksTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
+impl Store {
+    /// The view of the store named by [`Tasks`].
+    pub fn tasks(&self) -> Tasks<'_> {
+        Tasks { store: self }
+    }
+}
+
 impl WriteTx {
+    /// The view of this transaction named by [`TasksTx`].
+    pub fn tasks(&mut self) -> TasksTx<'_> {
+        TasksTx { tx: self }
+    }
+}
+
+impl TasksTx<'_> {
     /// Imports tasks into `repo`, in order (their creation order is the list order). A task whose
     /// key already exists in the repo is updated, never duplicated.
-    pub async fn import_tasks(
+    pub async fn import(
         &mut self,
         repo: &str,
         inputs: &[TaskInput],
@@ -123,7 +148,9 @@ impl WriteTx {
     ) -> Result<Vec<TaskRow>, StoreError> {
         // An archived repository takes no tasks: adding it again brings it back.
         let repo_row = self
-            .repo_by_name(repo)
+            .tx
+            .repos()
+            .by_name(repo)
             .await?
             .filter(|r| !r.archived)
             .ok_or_else(|| {
@@ -152,7 +179,7 @@ impl WriteTx {
                 .filter(|a| !a.is_empty())
                 .map(str::to_string);
             let existing = match &input.key {
-                Some(key) => checked_in_tx!(self.conn(), tasks::by_key(repo_row.id, key))?,
+                Some(key) => checked_in_tx!(self.tx.conn(), tasks::by_key(repo_row.id, key))?,
                 None => None,
             };
             let id = match existing {
@@ -163,9 +190,9 @@ impl WriteTx {
                     // An in-flight task keeps its lock on its (possibly new) area.
                     let ext = Value::Object(ext).to_string();
                     let requires = Value::Object(input.requires.clone()).to_string();
-                    let now = self.now;
+                    let now = self.tx.now;
                     checked_in_tx!(
-                        self.conn(),
+                        self.tx.conn(),
                         tasks::update(
                             &id,
                             &input.title,
@@ -180,7 +207,7 @@ impl WriteTx {
                             &requires
                         )
                     )?;
-                    self.event(
+                    self.tx.event(
                         NewEvent::new("task.updated", actor)
                             .repo(repo)
                             .task(&id)
@@ -192,9 +219,9 @@ impl WriteTx {
                     let id = new_id("t");
                     let ext = Value::Object(input.extensions.clone()).to_string();
                     let requires = Value::Object(input.requires.clone()).to_string();
-                    let now = self.now;
+                    let now = self.tx.now;
                     checked_in_tx!(
-                        self.conn(),
+                        self.tx.conn(),
                         tasks::create(
                             &id,
                             repo_row.id,
@@ -211,7 +238,7 @@ impl WriteTx {
                             &requires
                         )
                     )?;
-                    self.event(
+                    self.tx.event(
                         NewEvent::new("task.created", actor)
                             .repo(repo)
                             .task(&id)
@@ -228,14 +255,16 @@ impl WriteTx {
             }
             if let Some(patterns) = &input.paths {
                 let patterns = crate::domain::paths::check("paths", patterns)?;
-                let task = self.task(id).await?;
-                self.set_task_paths(&task, PathSource::Declared, &patterns, actor)
+                let task = self.get(id).await?;
+                self.tx
+                    .paths()
+                    .set_task_paths(&task, PathSource::Declared, &patterns, actor)
                     .await?;
             }
         }
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            out.push(self.task(&id).await?);
+            out.push(self.get(&id).await?);
         }
         Ok(out)
     }
@@ -250,16 +279,17 @@ impl WriteTx {
         closed: &[String],
         actor: &str,
     ) -> Result<(Vec<TaskRow>, Vec<TaskRow>), StoreError> {
-        let imported = self.import_tasks(repo, inputs, actor).await?;
+        let imported = self.import(repo, inputs, actor).await?;
         let mut ended = Vec::new();
         for key in closed {
-            let Some(task) = self.task_by_key(repo, key).await? else {
+            let Some(task) = self.by_key(repo, key).await? else {
                 continue;
             };
             if matches!(task.status, TaskStatus::Merged | TaskStatus::Cancelled) {
                 continue;
             }
             let row = self
+                .tx
                 .admin_status(
                     &task.id,
                     TaskStatus::Cancelled,
@@ -284,7 +314,7 @@ impl WriteTx {
             return Ok(());
         }
         // The graph of the repository as stored (key -> its blockers' keys) ...
-        let stored = checked_in_tx!(self.conn(), tasks::stored_graph(repo_id))?;
+        let stored = checked_in_tx!(self.tx.conn(), tasks::stored_graph(repo_id))?;
         let mut graph: HashMap<String, Vec<String>> = HashMap::new();
         for (key, blocker) in stored {
             graph.entry(key).or_default().push(blocker);
@@ -299,7 +329,7 @@ impl WriteTx {
                 if imported.contains(key.as_str()) {
                     continue;
                 }
-                let known = checked_in_tx!(self.conn(), tasks::seq_by_key(repo_id, key))?;
+                let known = checked_in_tx!(self.tx.conn(), tasks::seq_by_key(repo_id, key))?;
                 if known.is_none() {
                     return Err(StoreError::invalid(
                         "unknown_dependency",
@@ -336,84 +366,84 @@ impl WriteTx {
         id: &str,
         blockers: &[String],
     ) -> Result<(), StoreError> {
-        let seq = checked_in_tx!(self.conn(), tasks::seq_of(id))?;
+        let seq = checked_in_tx!(self.tx.conn(), tasks::seq_of(id))?;
         // Blockers outside the pool (GitHub's own) are kept up by GitHub, not by imports.
-        checked_in_tx!(self.conn(), tasks::clear_blockers(seq))?;
+        checked_in_tx!(self.tx.conn(), tasks::clear_blockers(seq))?;
         let mut seen = HashSet::new();
         for (position, key) in blockers.iter().enumerate() {
             if !seen.insert(key.as_str()) {
                 continue;
             }
             let position = i64::try_from(position).unwrap_or(i64::MAX);
-            checked_in_tx!(self.conn(), tasks::add_blocker(seq, key, position, repo_id))?;
+            checked_in_tx!(
+                self.tx.conn(),
+                tasks::add_blocker(seq, key, position, repo_id)
+            )?;
         }
         Ok(())
     }
 
     /// The id of a canonical skill set, created on first use.
     async fn skill_set_id(&mut self, skills: &str) -> Result<i64, StoreError> {
-        checked_in_tx!(self.conn(), tasks::keep_skill_set(skills))?;
-        let id = checked_in_tx!(self.conn(), tasks::skill_set(skills))?;
+        checked_in_tx!(self.tx.conn(), tasks::keep_skill_set(skills))?;
+        let id = checked_in_tx!(self.tx.conn(), tasks::skill_set(skills))?;
         for skill in skills.split(',').filter(|s| !s.is_empty()) {
-            checked_in_tx!(self.conn(), tasks::skill_set_member(id, skill))?;
+            checked_in_tx!(self.tx.conn(), tasks::skill_set_member(id, skill))?;
         }
         Ok(id)
     }
 
     /// A task, read inside this transaction (404 when unknown).
-    pub async fn task(&mut self, task_id: &str) -> Result<TaskRow, StoreError> {
-        self.task_opt(task_id).await?.ok_or_else(|| {
+    pub async fn get(&mut self, task_id: &str) -> Result<TaskRow, StoreError> {
+        self.get_opt(task_id).await?.ok_or_else(|| {
             StoreError::not_found("task_not_found", format!("unknown task `{task_id}`"))
         })
     }
 
-    pub async fn task_opt(&mut self, task_id: &str) -> Result<Option<TaskRow>, StoreError> {
+    pub async fn get_opt(&mut self, task_id: &str) -> Result<Option<TaskRow>, StoreError> {
         let row = composed::tasks::by_id()
             .query()
             .bind(task_id)
-            .fetch_optional(self.conn())
+            .fetch_optional(self.tx.conn())
             .await?;
         row.as_ref().map(TaskRow::decode).transpose()
     }
 
     /// A task of `repo` by its external key.
-    pub async fn task_by_key(
-        &mut self,
-        repo: &str,
-        key: &str,
-    ) -> Result<Option<TaskRow>, StoreError> {
+    pub async fn by_key(&mut self, repo: &str, key: &str) -> Result<Option<TaskRow>, StoreError> {
         let row = composed::tasks::by_key()
             .query()
             .bind(repo)
             .bind(key)
-            .fetch_optional(self.conn())
+            .fetch_optional(self.tx.conn())
             .await?;
         row.as_ref().map(TaskRow::decode).transpose()
     }
 }
 
-impl Store {
+impl Tasks<'_> {
     /// Imports tasks in one transaction.
-    pub async fn import_tasks(
+    pub async fn import(
         &self,
         repo: &str,
         inputs: &[TaskInput],
         actor: &str,
     ) -> Result<Vec<TaskRow>, StoreError> {
         let out = self
+            .store
             .write_upsert(|mut tx| async move {
-                let r = tx.import_tasks(repo, inputs, actor).await;
+                let r = tx.tasks().import(repo, inputs, actor).await;
                 (tx, r)
             })
             .await?;
-        self.after_bulk_change(inputs.len()).await;
+        self.store.after_bulk_change(inputs.len()).await;
         Ok(out)
     }
 
     /// A task `worker` may read without holding it, to plan it: `ready`, in a repository that
     /// takes plans first and is not private, at or below the worker's trust (contract section
     /// 13: never a private repository's or a higher tier's text to a stranger). `None` otherwise.
-    pub async fn task_to_plan(
+    pub async fn to_plan(
         &self,
         task_id: &str,
         worker: &WorkerRow,
@@ -422,32 +452,32 @@ impl Store {
             .query()
             .bind(task_id)
             .bind(worker.trust_level)
-            .fetch_optional(&self.read)
+            .fetch_optional(&self.store.read)
             .await?;
         row.as_ref().map(TaskRow::decode).transpose()
     }
 
-    pub async fn task(&self, task_id: &str) -> Result<Option<TaskRow>, StoreError> {
+    pub async fn get(&self, task_id: &str) -> Result<Option<TaskRow>, StoreError> {
         let row = composed::tasks::by_id()
             .query()
             .bind(task_id)
-            .fetch_optional(&self.read)
+            .fetch_optional(&self.store.read)
             .await?;
         row.as_ref().map(TaskRow::decode).transpose()
     }
 
-    pub async fn task_by_key(&self, repo: &str, key: &str) -> Result<Option<TaskRow>, StoreError> {
+    pub async fn by_key(&self, repo: &str, key: &str) -> Result<Option<TaskRow>, StoreError> {
         let row = composed::tasks::by_key()
             .query()
             .bind(repo)
             .bind(key)
-            .fetch_optional(&self.read)
+            .fetch_optional(&self.store.read)
             .await?;
         row.as_ref().map(TaskRow::decode).transpose()
     }
 
     /// Tasks in creation order, filtered.
-    pub async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>, StoreError> {
+    pub async fn list(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>, StoreError> {
         let shape = composed::tasks::ListShape {
             archived: filter.archived,
             repo: filter.repo.is_some(),
@@ -468,7 +498,7 @@ impl Store {
         let q = q
             .bind(filter.limit.unwrap_or(i64::MAX / 2).max(0))
             .bind(filter.offset.unwrap_or(0).max(0));
-        let rows = q.fetch_all(&self.read).await?;
+        let rows = q.fetch_all(&self.store.read).await?;
         rows.iter().map(TaskRow::decode).collect()
     }
 }

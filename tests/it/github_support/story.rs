@@ -827,7 +827,8 @@ impl Story {
     pub async fn maybe_task(&self, number: u64) -> Option<TaskRow> {
         self.running()
             .store
-            .task_by_key(REPO, &format!("{REPO}#{number}"))
+            .tasks()
+            .by_key(REPO, &format!("{REPO}#{number}"))
             .await
             .unwrap()
     }
@@ -836,7 +837,8 @@ impl Story {
     pub async fn policy(&self) -> RepoRow {
         self.running()
             .store
-            .repo(REPO)
+            .repos()
+            .get(REPO)
             .await
             .unwrap()
             .expect("the repository joined")

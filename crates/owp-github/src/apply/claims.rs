@@ -102,7 +102,7 @@ pub(super) async fn try_claim(
             code: "task_not_ready",
             ..
         }) => {
-            let fresh = tx.task(&task.id).await?;
+            let fresh = tx.tasks().get(&task.id).await?;
             refusal_for_status(tx, ctx, &fresh)
                 .await
                 .map(|r| Claim::Refused(vec![r]))

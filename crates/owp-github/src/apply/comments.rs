@@ -155,7 +155,7 @@ pub(super) async fn comment_event(
         }
         let key = key_of(repo, e.issue.number);
         // The claimer's own comments keep the claim alive.
-        if let Some(task) = tx.task_by_key(repo, &key).await?
+        if let Some(task) = tx.tasks().by_key(repo, &key).await?
             && let Some(claim) = tx.comment_claims().get(&task.id).await?
             && task.lease_id.as_deref() == Some(claim.lease_id.as_str())
             && tx
@@ -174,12 +174,12 @@ pub(super) async fn comment_event(
             );
         }
         // A claim, a release or a block takes or frees path locks: the tasks waiting on them are told.
-        let paths = tx.watch_paths(repo).await?;
+        let paths = tx.paths().watch(repo).await?;
         for command in parsed {
             run_command(&mut tx, &ctx, command).await?;
         }
         tx.vouch().resolve(repo, &named).await?;
-        tx.paths_watched(paths, &ctx.actor).await?;
+        tx.paths().watched(paths, &ctx.actor).await?;
         tx.inbox()
             .finish(seq, DeliveryOutcome::Applied, None)
             .await?;
@@ -298,7 +298,8 @@ pub(super) async fn command_in_span(
     }
     let ready_label = ctx.settings.config.labels.ready.clone();
     let task = tx
-        .task_by_key(ctx.repo, &key_of(ctx.repo, ctx.number))
+        .tasks()
+        .by_key(ctx.repo, &key_of(ctx.repo, ctx.number))
         .await?;
     let task = match task {
         Some(task) if task.status != TaskStatus::Cancelled => task,

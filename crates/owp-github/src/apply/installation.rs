@@ -91,7 +91,7 @@ pub(super) fn repository_event(seq: i64, e: &RepositoryEvent) -> Write {
         let who = actor(&e.sender.login);
         let github_id = Some(to_i64(e.repo.id));
         let mut tx = github.store.begin().await?;
-        let known = match tx.gh_repo_by_github_id(to_i64(e.repo.id)).await? {
+        let known = match tx.identity().repo_by_github_id(to_i64(e.repo.id)).await? {
             Some(r) => Some(r),
             None => tx.installations().repo(&e.repo.full_name).await?,
         };
@@ -115,7 +115,9 @@ pub(super) fn repository_event(seq: i64, e: &RepositoryEvent) -> Write {
                     tx.installations()
                         .attach_repo(name, github_id, installation)
                         .await?;
-                    tx.gh_outbox_follow_installation(name, installation).await?;
+                    tx.identity()
+                        .outbox_follow_installation(name, installation)
+                        .await?;
                 }
             }
             RepositoryAction::Deleted => {
@@ -139,7 +141,8 @@ pub(super) fn repository_event(seq: i64, e: &RepositoryEvent) -> Write {
             RepositoryAction::Privatized | RepositoryAction::Publicized => {
                 let private = e.action == RepositoryAction::Privatized;
                 identity::follow_rename(&mut tx, name, github_id, &who).await?;
-                tx.set_repo_visibility(name, Visibility::from_private(private), &who)
+                tx.repos()
+                    .set_visibility(name, Visibility::from_private(private), &who)
                     .await?;
             }
         }

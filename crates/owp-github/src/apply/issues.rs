@@ -38,14 +38,15 @@ pub(super) async fn issue_event(
         let mut tx = github.store.begin().await?;
         read.record(&mut tx, &who).await?;
         // An issue's `Paths:` line, or its task leaving the pool, may move path locks.
-        let paths = tx.watch_paths(repo).await?;
+        let paths = tx.paths().watch(repo).await?;
         // A closed (or deleted, or moved) issue stops holding the tasks it blocks; reopened, it
         // holds them again.
         let gone = matches!(
             e.action,
             IssueAction::Deleted | IssueAction::Transferred { .. }
         );
-        tx.external_blocker_state(&key_of(repo, e.issue.number), e.issue.open && !gone, &who)
+        tx.external_blockers()
+            .state(&key_of(repo, e.issue.number), e.issue.open && !gone, &who)
             .await?;
         match &e.action {
             IssueAction::Transferred {
@@ -62,7 +63,10 @@ pub(super) async fn issue_event(
             }
             IssueAction::Deleted => {
                 let why = "the issue was deleted";
-                if let Some(task) = tx.task_by_key(repo, &key_of(repo, e.issue.number)).await?
+                if let Some(task) = tx
+                    .tasks()
+                    .by_key(repo, &key_of(repo, e.issue.number))
+                    .await?
                     && !matches!(task.status, TaskStatus::Merged | TaskStatus::Cancelled)
                 {
                     let mv = Move {
@@ -89,7 +93,7 @@ pub(super) async fn issue_event(
                 }
             }
         }
-        tx.paths_watched(paths, &who).await?;
+        tx.paths().watched(paths, &who).await?;
         tx.inbox()
             .finish(seq, DeliveryOutcome::Applied, None)
             .await?;
@@ -141,14 +145,15 @@ pub(super) fn dependency_event(seq: i64, e: &events::DependencyEvent) -> Write {
         let who = actor(&e.sender.login);
         let key = key_of(&e.blocked.repo, e.blocked.number);
         let mut tx = github.store.begin().await?;
-        if let Some(task) = tx.task_by_key(&e.blocked.repo, &key).await?
+        if let Some(task) = tx.tasks().by_key(&e.blocked.repo, &key).await?
             && tx.issues().task(&task.id).await?.is_some()
         {
             let blocker = ExternalBlocker {
                 key: key_of(&e.blocking.repo, e.blocking.number),
                 open: e.blocking.open,
             };
-            tx.set_external_blocker(&task, &blocker, e.added, &who)
+            tx.external_blockers()
+                .set(&task, &blocker, e.added, &who)
                 .await?;
         }
         tx.inbox()

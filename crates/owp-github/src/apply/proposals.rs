@@ -109,7 +109,7 @@ pub(super) async fn propose(
             code: "task_not_ready",
             ..
         }) => {
-            let fresh = tx.task(&task.id).await?;
+            let fresh = tx.tasks().get(&task.id).await?;
             let refusal = refusal_for_status(tx, ctx, &fresh).await?;
             let body = messages::claim_refused(ctx.login, &[refusal]);
             ctx.reply(tx, Some(&task.id), &body).await

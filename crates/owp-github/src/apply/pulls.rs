@@ -59,7 +59,7 @@ pub(super) async fn pull_event(
                     .await?;
             }
         }
-        let watch = tx.watch_paths(repo).await?;
+        let watch = tx.paths().watch(repo).await?;
         let unlink_missing = matches!(e.action, PullRequestAction::Edited { .. });
         sync_pull(
             &mut tx,
@@ -75,12 +75,13 @@ pub(super) async fn pull_event(
             let shown = commits::shown(unverified.as_deref());
             for link in tx.pulls().links_of_pr(repo, to_i64(pr.number)).await? {
                 if link.acting {
-                    tx.set_task_commits(&link.task_id, Some(shown.clone()), &who)
+                    tx.pr_checks()
+                        .set_task_commits(&link.task_id, Some(shown.clone()), &who)
                         .await?;
                 }
             }
         }
-        tx.paths_watched(watch, &who).await?;
+        tx.paths().watched(watch, &who).await?;
         // A merge that changes `.github/owp.yml` is read by its `push` to the default branch.
         tx.inbox()
             .finish(seq, DeliveryOutcome::Applied, None)
@@ -177,7 +178,7 @@ async fn acting_on(
     let store: &Store = &github.store;
     let mut candidates = Vec::new();
     for r in same_repo_references(pr, repo) {
-        if let Some(task) = store.task_by_key(repo, &r.key()).await?
+        if let Some(task) = store.tasks().by_key(repo, &r.key()).await?
             && !matches!(task.status, TaskStatus::Merged | TaskStatus::Cancelled)
             && store.issues().task(&task.id).await?.is_some()
         {

@@ -19,7 +19,7 @@ pub(super) async fn away_or_back(
 ) -> Result<(), StoreError> {
     // The commenter's person, never their login: a new account on a reviewer's freed login is
     // not that reviewer (their comment has resolved an entry of its login not resolved yet).
-    let reviewer = match tx.repo_by_name(ctx.repo).await? {
+    let reviewer = match tx.repos().by_name(ctx.repo).await? {
         Some(repo) => tx.reviewers().of_person(repo.id, ctx.account_id).await?,
         None => None,
     };

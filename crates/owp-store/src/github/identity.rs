@@ -19,13 +19,26 @@ fn default_clone_url(repo: &str) -> String {
     crate::domain::contract::github_clone_url(repo)
 }
 
+/// A repository known by GitHub's id inside a caller's write transaction: renamed, transferred, its
+/// tasks moved ([`WriteTx::identity`]).
+pub struct RepoIdentityTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
 impl WriteTx {
+    /// The view of this transaction named by [`RepoIdentityTx`].
+    pub fn identity(&mut self) -> RepoIdentityTx<'_> {
+        RepoIdentityTx { tx: self }
+    }
+}
+
+impl RepoIdentityTx<'_> {
     /// The repository GitHub knows by `github_id`, under whatever name the pool has it.
-    pub async fn gh_repo_by_github_id(
+    pub async fn repo_by_github_id(
         &mut self,
         github_id: i64,
     ) -> Result<Option<GhRepo>, StoreError> {
-        let row = checked_in_tx!(self.conn(), github_rows::repo_by_github_id(github_id))?;
+        let row = checked_in_tx!(self.tx.conn(), github_rows::repo_by_github_id(github_id))?;
         Ok(row.map(decode_repo))
     }
 
@@ -34,7 +47,7 @@ impl WriteTx {
     /// comments, linked pull requests and a default clone URL. Task ids, claims, leases and the
     /// live figures stay as they are. False (and nothing changed) when `new` already names
     /// another repository of the pool.
-    pub async fn gh_rename_repo(
+    pub async fn rename_repo(
         &mut self,
         old: &str,
         new: &str,
@@ -43,27 +56,30 @@ impl WriteTx {
         if old == new {
             return Ok(true);
         }
-        let taken = checked_in_tx!(self.conn(), repos::id(new))?;
-        let taken_gh = checked_in_tx!(self.conn(), identity::app_repo_named(new))?;
+        let taken = checked_in_tx!(self.tx.conn(), repos::id(new))?;
+        let taken_gh = checked_in_tx!(self.tx.conn(), identity::app_repo_named(new))?;
         // A case-only rename finds itself under the new spelling on a case-insensitive match;
         // names are compared exactly here, so only another repository blocks it.
         if taken.is_some() || taken_gh {
             return Ok(false);
         }
-        let now = self.now;
-        checked_in_tx!(self.conn(), identity::rename_policy(old, new, now))?;
+        let now = self.tx.now;
+        checked_in_tx!(self.tx.conn(), identity::rename_policy(old, new, now))?;
         let (former, url) = (default_clone_url(old), default_clone_url(new));
-        checked_in_tx!(self.conn(), identity::follow_clone_url(new, &former, &url))?;
-        checked_in_tx!(self.conn(), identity::rename_gh_repos(new, old))?;
-        checked_in_tx!(self.conn(), identity::rename_gh_tasks(new, old))?;
-        checked_in_tx!(self.conn(), identity::rename_gh_outbox(new, old))?;
-        checked_in_tx!(self.conn(), identity::rename_gh_linked_prs(new, old))?;
+        checked_in_tx!(
+            self.tx.conn(),
+            identity::follow_clone_url(new, &former, &url)
+        )?;
+        checked_in_tx!(self.tx.conn(), identity::rename_gh_repos(new, old))?;
+        checked_in_tx!(self.tx.conn(), identity::rename_gh_tasks(new, old))?;
+        checked_in_tx!(self.tx.conn(), identity::rename_gh_outbox(new, old))?;
+        checked_in_tx!(self.tx.conn(), identity::rename_gh_linked_prs(new, old))?;
         // Keys of GitHub tasks are `owner/name#N`: the part after the name stays.
         let prefix = format!("{old}#");
         let prefix_len = i32::try_from(prefix.len()).unwrap_or(i32::MAX);
         let new_prefix = format!("{new}#");
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             identity::rename_keys(
                 &new_prefix,
                 prefix_len.saturating_add(1),
@@ -73,7 +89,7 @@ impl WriteTx {
                 &prefix
             )
         )?;
-        self.event(
+        self.tx.event(
             NewEvent::new("github.repo_renamed", actor)
                 .repo(new)
                 .data(json!({"from": old, "to": new})),
@@ -86,32 +102,32 @@ impl WriteTx {
     /// pending comments follow the issue. False (nothing changed) when the new key is taken.
     /// The live figures of both repositories are corrected by the caller
     /// ([`InstallationsTx::recount_repo`]).
-    pub async fn gh_move_task(
+    pub async fn move_task(
         &mut self,
         task: &TaskRow,
         repo: &str,
         number: i64,
     ) -> Result<bool, StoreError> {
         let key = format!("{repo}#{number}");
-        let Some(repo_id) = checked_in_tx!(self.conn(), repos::id(repo))? else {
+        let Some(repo_id) = checked_in_tx!(self.tx.conn(), repos::id(repo))? else {
             return Ok(false);
         };
-        if checked_in_tx!(self.conn(), identity::task_with_key(repo_id, &key))?.is_some() {
+        if checked_in_tx!(self.tx.conn(), identity::task_with_key(repo_id, &key))?.is_some() {
             return Ok(false);
         }
-        let old_number = checked_in_tx!(self.conn(), identity::issue_of_task(&task.id))?;
+        let old_number = checked_in_tx!(self.tx.conn(), identity::issue_of_task(&task.id))?;
         // The area lock stays only when nobody holds the same area in the new repository.
-        let now = self.now;
+        let now = self.tx.now;
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             identity::move_task(&task.id, repo_id, &key, now)
         )?;
         let (seq, from) = (task.seq, task.repo_id);
-        checked_in_tx!(self.conn(), identity::move_leases(seq, from, repo_id))?;
-        checked_in_tx!(self.conn(), identity::move_issue(&task.id, repo, number))?;
+        checked_in_tx!(self.tx.conn(), identity::move_leases(seq, from, repo_id))?;
+        checked_in_tx!(self.tx.conn(), identity::move_issue(&task.id, repo, number))?;
         if let Some(old_number) = old_number {
             checked_in_tx!(
-                self.conn(),
+                self.tx.conn(),
                 identity::move_pending_comments(&task.repo, old_number, repo, number)
             )?;
         }
@@ -120,21 +136,21 @@ impl WriteTx {
 
     /// Pending comments of a repository go through the installation that serves it now (a
     /// repository transferred to another account).
-    pub async fn gh_outbox_follow_installation(
+    pub async fn outbox_follow_installation(
         &mut self,
         repo: &str,
         installation_id: i64,
     ) -> Result<(), StoreError> {
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             identity::follow_installation(repo, installation_id)
         )?;
         Ok(())
     }
 
     /// Forgets the GitHub id of a repository record (another record has the id now).
-    pub async fn gh_forget_github_id(&mut self, repo: &str) -> Result<(), StoreError> {
-        checked_in_tx!(self.conn(), identity::forget_github_id(repo))?;
+    pub async fn forget_github_id(&mut self, repo: &str) -> Result<(), StoreError> {
+        checked_in_tx!(self.tx.conn(), identity::forget_github_id(repo))?;
         Ok(())
     }
 }

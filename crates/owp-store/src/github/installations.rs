@@ -274,7 +274,7 @@ impl InstallationsTx<'_> {
                     claim_allowlist
                 )
             )?;
-            self.tx.set_repo_approval(repo, &approval).await?;
+            self.tx.repos().set_approval(repo, &approval).await?;
             checked_in_tx!(
                 self.tx.conn(),
                 installations::config_read(repo, config, error, checked_at)

@@ -168,7 +168,7 @@ impl ReviewersTx<'_> {
         accounts: &HashMap<String, i64>,
         actor: &str,
     ) -> Result<(), StoreError> {
-        let Some(row) = self.tx.repo_by_name(repo).await? else {
+        let Some(row) = self.tx.repos().by_name(repo).await? else {
             return Ok(());
         };
         let mut old: Vec<ListedRow> = checked_in_tx!(self.tx.conn(), reviewers::listed(row.id))?;
@@ -232,7 +232,7 @@ impl ReviewersTx<'_> {
         if accounts.is_empty() {
             return Ok(());
         }
-        let Some(row) = self.tx.repo_by_name(repo).await? else {
+        let Some(row) = self.tx.repos().by_name(repo).await? else {
             return Ok(());
         };
         for (login, account_id) in accounts {

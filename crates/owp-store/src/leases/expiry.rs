@@ -66,7 +66,7 @@ impl Store {
                             if due.is_none() {
                                 return Ok(false);
                             }
-                            let task = tx.task(id).await?;
+                            let task = tx.tasks().get(id).await?;
                             if !task.status.is_active() || task.deadline.is_none_or(|d| d > tx.now)
                             {
                                 return Ok(false);

@@ -99,7 +99,7 @@ impl WriteTx {
                 .worker(Some(worker_id))
                 .data(data),
         );
-        self.task(&task.id).await
+        self.tasks().get(&task.id).await
     }
 }
 

@@ -44,7 +44,7 @@ impl WriteTx {
                 }
             }
         }
-        self.task(task_id).await
+        self.tasks().get(task_id).await
     }
 
     /// The claim: offers the best eligible task to `worker` (see the module docs and
@@ -139,7 +139,7 @@ impl WriteTx {
                 .worker(Some(worker_id))
                 .data(ack_data(task.lease_id.as_deref())),
         );
-        self.task(&task.id).await
+        self.tasks().get(&task.id).await
     }
 
     /// `nack`: the worker gives the task back; it is not offered to this worker for an hour.
@@ -196,7 +196,7 @@ impl WriteTx {
                 .worker(Some(worker_id))
                 .data(data),
         );
-        self.task(&task.id).await
+        self.tasks().get(&task.id).await
     }
 
     /// A status move requested by the worker holding the task. A `pr_opened` report on a task in
@@ -349,7 +349,7 @@ impl WriteTx {
                 .worker(plan.recorded_worker.as_deref())
                 .data(plan.data.clone()),
         );
-        let moved = self.task(&task.id).await?;
+        let moved = self.tasks().get(&task.id).await?;
         let (active_delta, pr_delta) = (plan.active_delta, plan.pr_delta);
         if active_delta != 0 || pr_delta != 0 {
             statements::count_budget()
