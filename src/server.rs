@@ -220,7 +220,7 @@ pub async fn start_on(
     let mut config = config;
     crate::github::setup::use_saved_app(&mut config.github, &store).await?;
 
-    let (last_event_tx, last_event) = watch::channel(store.last_event_id().await?);
+    let (last_event_tx, last_event) = watch::channel(store.events().last_id().await?);
     let failures = Arc::new(crate::http::rate_limits::AuthFailures::new(
         config.limits.rate_auth_failures_per_minute,
     ));
@@ -656,7 +656,7 @@ async fn tail_loop(store: Store, tx: watch::Sender<i64>, mut draining: watch::Re
             tx.send_modify(|cur| *cur = (*cur).max(id));
             continue;
         }
-        match store.last_event_id().await {
+        match store.events().last_id().await {
             Ok(id) => {
                 tx.send_if_modified(|cur| {
                     if *cur != id {

@@ -181,7 +181,7 @@ pub async fn events(State(board): State<PublicBoards>, headers: HeaderMap) -> Re
     let opened = async {
         let start = match resume {
             Some(id) => id,
-            None => store.last_event_id().await?,
+            None => store.events().last_id().await?,
         };
         Ok::<_, crate::store::StoreError>((start, store.public_repo_names().await?))
     };
@@ -199,7 +199,7 @@ pub async fn events(State(board): State<PublicBoards>, headers: HeaderMap) -> Re
         let mut last = start;
         loop {
             changes.mark_unchanged();
-            let events = match store.events_after(last, STREAM_BATCH).await {
+            let events = match store.events().after(last, STREAM_BATCH).await {
                 Ok(events) => events,
                 Err(e) => {
                     tracing::warn!(error = %e, "public event stream read failed");

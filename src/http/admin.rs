@@ -193,7 +193,8 @@ pub async fn state(
         archived,
     };
     let mut events = store
-        .recent_events(q.events.unwrap_or(200).clamp(0, 10_000))
+        .events()
+        .recent(q.events.unwrap_or(200).clamp(0, 10_000))
         .await?;
     let tasks = match &visible {
         None => store.tasks().list(&filter).await?,
@@ -375,7 +376,7 @@ pub async fn force_status(
                 .write(|mut tx| {
                     let (task_id, reason, actor) = (&task_id, reason.clone(), &actor);
                     async move {
-                        let result = tx.admin_status(task_id, to, reason, actor).await;
+                        let result = tx.leases().admin_status(task_id, to, reason, actor).await;
                         (tx, result)
                     }
                 })

@@ -66,7 +66,7 @@ pub async fn stream(
         .or(q.after);
     let start = match resume {
         Some(id) => id,
-        None => state.store.last_event_id().await?,
+        None => state.store.events().last_id().await?,
     };
     let store = state.store.clone();
     let mut changes = state.last_event.clone();
@@ -81,7 +81,7 @@ pub async fn stream(
                 }
             }
             changes.mark_unchanged();
-            match store.events_after(last, 500).await {
+            match store.events().after(last, 500).await {
                 Ok(events) => {
                     let full = events.len() == 500;
                     for e in events {

@@ -56,7 +56,11 @@ pub async fn claim(
     // Across replicas: the poll this worker began last, wherever it runs, is the one it holds.
     let holder = crate::store::new_id("poll");
     if wait > 0 {
-        state.store.hold_poll(&worker.id, &holder).await?;
+        state
+            .store
+            .shared_limits()
+            .hold_poll(&worker.id, &holder)
+            .await?;
     }
     let mut changes = state.last_event.clone();
     let mut checked = tokio::time::Instant::now();
@@ -64,7 +68,13 @@ pub async fn claim(
         if checked.elapsed() >= RECHECK {
             checked = tokio::time::Instant::now();
             worker_of(&state, &headers).await?;
-            if wait > 0 && !state.store.still_holds_poll(&worker.id, &holder).await? {
+            if wait > 0
+                && !state
+                    .store
+                    .shared_limits()
+                    .still_holds_poll(&worker.id, &holder)
+                    .await?
+            {
                 return Ok(StatusCode::NO_CONTENT.into_response());
             }
         }
@@ -94,7 +104,7 @@ pub async fn claim(
                 _ = tokio::time::sleep_until(checked + RECHECK) => {
                     checked = tokio::time::Instant::now();
                     worker_of(&state, &headers).await?;
-                    if !state.store.still_holds_poll(&worker.id, &holder).await? {
+                    if !state.store.shared_limits().still_holds_poll(&worker.id, &holder).await? {
                         return Ok(StatusCode::NO_CONTENT.into_response());
                     }
                 }
@@ -373,10 +383,11 @@ async fn lease_op(
                             tx.workers().mark_seen(worker).await?;
                             match op {
                                 Op::Nack(reason) => {
-                                    tx.nack(&worker.id, lease_id, reason.clone()).await
+                                    tx.leases().nack(&worker.id, lease_id, reason.clone()).await
                                 }
                                 Op::Renew(progress) => {
-                                    tx.renew_saying(&worker.id, lease_id, progress.as_deref())
+                                    tx.leases()
+                                        .renew_saying(&worker.id, lease_id, progress.as_deref())
                                         .await
                                 }
                             }

@@ -144,7 +144,7 @@ impl AuthFailures {
         self.record(ip);
         let key = rate_key(ip);
         let name = format!("auth_failures:{key}");
-        match store.take_shared_limit(&name, self.per_minute).await {
+        match store.shared_limits().take(&name, self.per_minute).await {
             Ok(None) => {}
             Ok(Some(wait)) => self.wait_until(key, Instant::now() + wait),
             Err(e) => {
@@ -439,7 +439,7 @@ impl Limits {
     /// Forgets the counts in the database of minutes that have ended.
     pub async fn forget_shared(&self) {
         if let Some(store) = &self.store
-            && let Err(e) = store.forget_shared_limits().await
+            && let Err(e) = store.shared_limits().forget().await
         {
             tracing::warn!(error = %e, "old shared rate counts could not be removed");
         }
@@ -589,7 +589,7 @@ async fn valid_credential(
     }
 }
 
-/// One use of the limit `name` counted in the database ([`Store::take_shared_limit`]): `Some`
+/// One use of the limit `name` counted in the database ([`SharedLimits::take`]): `Some`
 /// (how long to wait, and why) when it is refused, or when the database does not answer (fail
 /// closed).
 async fn shared(
@@ -598,7 +598,7 @@ async fn shared(
     per_minute: u32,
     why: &'static str,
 ) -> Option<(Duration, &'static str)> {
-    match store.take_shared_limit(name, per_minute).await {
+    match store.shared_limits().take(name, per_minute).await {
         Ok(None) => None,
         Ok(Some(wait)) => Some((wait, why)),
         Err(e) => {

@@ -69,10 +69,16 @@ async fn lead_time_history(
     event: &Event,
 ) -> Result<Vec<Event>, StoreError> {
     match status_of(event) {
-        Some("pr_opened") => Ok(store.first_task_event(task_id).await?.into_iter().collect()),
+        Some("pr_opened") => Ok(store
+            .events()
+            .first_of_task(task_id)
+            .await?
+            .into_iter()
+            .collect()),
         Some("merged") => {
             store
-                .task_events_before(task_id, event.id, LEAD_TIME_LOOKBACK)
+                .events()
+                .of_task_before(task_id, event.id, LEAD_TIME_LOOKBACK)
                 .await
         }
         _ => Ok(Vec::new()),

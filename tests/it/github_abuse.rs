@@ -17,7 +17,8 @@ async fn task_events(story: &Story, task_id: &str) -> Vec<(String, Value)> {
     story
         .running()
         .store
-        .recent_events(500)
+        .events()
+        .recent(500)
         .await
         .unwrap()
         .into_iter()

@@ -24,7 +24,8 @@ async fn a_redelivered_webhook_changes_nothing() {
     let events_before = story
         .running()
         .store
-        .task_events(&story.task(n).await.id)
+        .events()
+        .of_task(&story.task(n).await.id)
         .await
         .unwrap()
         .len();
@@ -43,7 +44,8 @@ async fn a_redelivered_webhook_changes_nothing() {
         story
             .running()
             .store
-            .task_events(&story.task(n).await.id)
+            .events()
+            .of_task(&story.task(n).await.id)
             .await
             .unwrap()
             .len(),

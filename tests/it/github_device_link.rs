@@ -153,7 +153,8 @@ async fn a_worker_speaks_for_the_account_that_approved_its_device_code_and_keeps
     drop(tx);
     assert_eq!(account, Some(alice_id as i64), "the approving account's id");
     let events: Vec<_> = store
-        .recent_events(1000)
+        .events()
+        .recent(1000)
         .await
         .unwrap()
         .into_iter()

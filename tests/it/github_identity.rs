@@ -52,7 +52,8 @@ async fn events_of(story: &Story, kind: &str) -> Vec<Value> {
     story
         .running()
         .store
-        .recent_events(1000)
+        .events()
+        .recent(1000)
         .await
         .unwrap()
         .into_iter()

@@ -389,7 +389,8 @@ async fn each_repository_in_arrival_order(postgres: bool) {
         assert_eq!(task.status, last, "{repo}");
         // The task's moves, as its audit events tell them, in the order they were written.
         let moves: Vec<String> = store
-            .task_events(&task.id)
+            .events()
+            .of_task(&task.id)
             .await
             .unwrap()
             .iter()

@@ -106,7 +106,8 @@ async fn the_board_visibility_follows_what_github_says_about_the_repository() {
     let changes: Vec<Value> = story
         .running()
         .store
-        .recent_events(100)
+        .events()
+        .recent(100)
         .await
         .unwrap()
         .into_iter()

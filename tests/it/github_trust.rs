@@ -239,7 +239,13 @@ async fn merge_event_carries_the_credit(postgres: bool) {
         credit["pr_url"],
         format!("https://github.com/{REPO}/pull/{pr}")
     );
-    let events = story.running().store.task_events(&task.id).await.unwrap();
+    let events = story
+        .running()
+        .store
+        .events()
+        .of_task(&task.id)
+        .await
+        .unwrap();
     let merged = events
         .iter()
         .find(|e| e.kind == "task.status" && e.data["status"] == "merged")

@@ -118,7 +118,8 @@ async fn repos_are_private_unless_made_public_and_the_public_board_reads_only_pu
             let board = s.public_board(100).await.unwrap();
             assert_eq!(board.tasks.len(), 1, "{}", db.label);
             let updates: Vec<_> = s
-                .recent_events(100)
+                .events()
+                .recent(100)
                 .await
                 .unwrap()
                 .into_iter()
@@ -517,7 +518,7 @@ async fn lease_lifecycle_and_audit_log() {
                 .collect();
             let w = register(s, worker_input("w", &[], 5, 2)).await;
             let stranger = register(s, worker_input("stranger", &[], 5, 2)).await;
-            let before = s.last_event_id().await.unwrap();
+            let before = s.events().last_id().await.unwrap();
             let lease = claim(s, &w).await.expect("lease");
             assert_eq!(lease.task.task_id, ids[0]);
             assert_eq!(lease.task.status, TaskStatus::Leased);
@@ -533,7 +534,7 @@ async fn lease_lifecycle_and_audit_log() {
             tokio::time::sleep(Duration::from_millis(20)).await;
             let renewed = s
                 .write(|mut tx| async {
-                    let r = tx.renew(&w.id, &lease.lease_id).await;
+                    let r = tx.leases().renew(&w.id, &lease.lease_id).await;
                     (tx, r)
                 })
                 .await
@@ -594,7 +595,7 @@ async fn lease_lifecycle_and_audit_log() {
             assert_eq!(repo_figures(s, "r/life").await, (0, 0));
 
             // Every change left one audit event, in order, readable after the horizon.
-            let events = s.events_after(before, 100).await.unwrap();
+            let events = s.events().after(before, 100).await.unwrap();
             let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
             assert_eq!(
                 kinds,
@@ -608,17 +609,29 @@ async fn lease_lifecycle_and_audit_log() {
                 "{label}"
             );
             assert!(events.windows(2).all(|p| p[0].id < p[1].id));
-            assert_eq!(s.last_event_id().await.unwrap(), events.last().unwrap().id);
+            assert_eq!(
+                s.events().last_id().await.unwrap(),
+                events.last().unwrap().id
+            );
 
             // The bounded look-ups into a task's history (lead times) read the same events as
             // the whole history: its first event, and the newest ones below a given id.
-            let history = s.task_events(&ids[0]).await.unwrap();
+            let history = s.events().of_task(&ids[0]).await.unwrap();
             let kinds: Vec<&str> = history.iter().map(|e| e.kind.as_str()).collect();
             assert_eq!(kinds[0], "task.created", "{label}: {kinds:?}");
-            let first = s.first_task_event(&ids[0]).await.unwrap().expect("first");
+            let first = s
+                .events()
+                .first_of_task(&ids[0])
+                .await
+                .unwrap()
+                .expect("first");
             assert_eq!(first.id, history[0].id, "{label}");
             let merged_id = history.last().unwrap().id;
-            let before = s.task_events_before(&ids[0], merged_id, 2).await.unwrap();
+            let before = s
+                .events()
+                .of_task_before(&ids[0], merged_id, 2)
+                .await
+                .unwrap();
             let n = history.len();
             let expected: Vec<i64> = vec![history[n - 2].id, history[n - 3].id];
             assert_eq!(
@@ -627,9 +640,13 @@ async fn lease_lifecycle_and_audit_log() {
                 "{label}: newest first, below the given id"
             );
             assert_eq!(before[0].data["status"], "pr_opened", "{label}");
-            let all_before = s.task_events_before(&ids[0], merged_id, 100).await.unwrap();
+            let all_before = s
+                .events()
+                .of_task_before(&ids[0], merged_id, 100)
+                .await
+                .unwrap();
             assert_eq!(all_before.len(), n - 1, "{label}");
-            assert!(s.first_task_event("t_none").await.unwrap().is_none());
+            assert!(s.events().first_of_task("t_none").await.unwrap().is_none());
             db.store.close().await;
         },
     )

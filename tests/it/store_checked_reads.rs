@@ -557,7 +557,7 @@ async fn presence_due_offline(db: TestDb) {
         0,
         "{label}: all seen"
     );
-    let events = s.last_event_id().await.unwrap();
+    let events = s.events().last_id().await.unwrap();
     for id in &quiet {
         raw(
             &db,
@@ -568,7 +568,8 @@ async fn presence_due_offline(db: TestDb) {
     }
     assert_eq!(s.workers().sweep_presence().await.unwrap(), 2, "{label}");
     let mut offline: Vec<String> = s
-        .events_after(events, 10)
+        .events()
+        .after(events, 10)
         .await
         .unwrap()
         .into_iter()

@@ -72,7 +72,7 @@ async fn an_empty_claim_is_remembered_until_the_pool_changes() {
                 .import("memo/one", &[task("from elsewhere")], "admin")
                 .await
                 .unwrap();
-            s.last_event_id().await.unwrap();
+            s.events().last_id().await.unwrap();
             let lease = s.claim_for(&w2).await.unwrap().0;
             assert!(
                 lease.is_some(),

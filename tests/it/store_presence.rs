@@ -67,7 +67,7 @@ async fn heartbeats_without_leases_write_nothing_until_the_flush() {
                 Some(pool) => Some(pool.acquire().await.unwrap()),
                 None => None,
             };
-            let events = s.last_event_id().await.unwrap();
+            let events = s.events().last_id().await.unwrap();
             let before = raw(&s, &w.id).await;
             let version = data_version(&mut watcher, &s).await;
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -94,7 +94,7 @@ async fn heartbeats_without_leases_write_nothing_until_the_flush() {
                 version,
                 "{label}: something committed"
             );
-            assert_eq!(s.last_event_id().await.unwrap(), events, "{label}");
+            assert_eq!(s.events().last_id().await.unwrap(), events, "{label}");
             // This process answers with the contact it noted.
             assert_eq!(
                 s.workers().get(&w.id).await.unwrap().unwrap().last_seen_at,
@@ -112,7 +112,7 @@ async fn heartbeats_without_leases_write_nothing_until_the_flush() {
             assert_eq!(s.contacts_pending(), 0, "{label}");
             assert_eq!(s.flush_presence().await.unwrap(), 0, "{label}");
             assert_eq!(
-                s.last_event_id().await.unwrap(),
+                s.events().last_id().await.unwrap(),
                 events,
                 "{label}: no event"
             );
@@ -162,7 +162,7 @@ async fn renewals_and_coming_back_online_are_written_at_once() {
             // in the database at once, with its event.
             tokio::time::sleep(Duration::from_millis(1_100)).await;
             assert_eq!(s.workers().sweep_presence().await.unwrap(), 1, "{label}");
-            let events = s.last_event_id().await.unwrap();
+            let events = s.events().last_id().await.unwrap();
             let before = raw(&s, &w.id).await;
             let mut row = s.workers().get(&w.id).await.unwrap().unwrap();
             assert!(!row.online(owp::store::now_ms(), 1_000), "{label}");
@@ -170,7 +170,7 @@ async fn renewals_and_coming_back_online_are_written_at_once() {
             let after = raw(&s, &w.id).await;
             assert!(after.0 > before.0, "{label}: written at once");
             assert_eq!(after.0, row.last_seen_at, "{label}");
-            let logged = s.events_after(events, 10).await.unwrap();
+            let logged = s.events().after(events, 10).await.unwrap();
             assert_eq!(
                 logged.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
                 ["worker.online"],

@@ -23,7 +23,7 @@ async fn event_readers_never_skip_an_event() {
         |db| async move {
             let label = db.label;
             let s = db.store.clone();
-            let start = s.last_event_id().await.unwrap();
+            let start = s.events().last_id().await.unwrap();
             if s.backend() == Backend::Postgres {
                 use sqlx::Connection;
                 // A writer that has drawn an event id but not committed yet…
@@ -55,13 +55,13 @@ async fn event_readers_never_skip_an_event() {
                 let fast = tx.commit().await.unwrap()[0].id;
                 assert!(held < lost && lost < fast);
                 assert!(
-                    s.last_event_id().await.unwrap() < held,
+                    s.events().last_id().await.unwrap() < held,
                     "{label}: the horizon passed an id still being committed"
                 );
-                assert!(s.events_after(start, 100).await.unwrap().is_empty());
+                assert!(s.events().after(start, 100).await.unwrap().is_empty());
                 slow_tx.commit().await.unwrap();
                 let deadline = Instant::now() + Duration::from_secs(5);
-                while s.last_event_id().await.unwrap() < fast {
+                while s.events().last_id().await.unwrap() < fast {
                     assert!(
                         Instant::now() < deadline,
                         "{label}: the horizon never passed the rollback"
@@ -69,7 +69,8 @@ async fn event_readers_never_skip_an_event() {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 let ids: Vec<i64> = s
-                    .events_after(start, 100)
+                    .events()
+                    .after(start, 100)
                     .await
                     .unwrap()
                     .iter()
@@ -80,7 +81,7 @@ async fn event_readers_never_skip_an_event() {
 
             // Many concurrent writers on two stores; a reader following the log sees each exactly once.
             let b = db.replica().await;
-            let from = s.last_event_id().await.unwrap();
+            let from = s.events().last_id().await.unwrap();
             let writers: Vec<_> = (0..8)
                 .map(|i| {
                     let store = if i % 2 == 0 { s.clone() } else { b.clone() };
@@ -102,7 +103,7 @@ async fn event_readers_never_skip_an_event() {
                     let mut seen = Vec::new();
                     let deadline = Instant::now() + Duration::from_secs(20);
                     while seen.len() < 200 && Instant::now() < deadline {
-                        for e in s.events_after(last, 50).await.unwrap() {
+                        for e in s.events().after(last, 50).await.unwrap() {
                             assert!(e.id > last);
                             last = e.id;
                             seen.push(e.id);
@@ -627,7 +628,7 @@ async fn a_process_that_commits_often_stays_watched() {
 /// What a server does every 250 ms (and all a SQLite process has to watch with): reads the event
 /// log; then whether `s` remembers workers for long.
 async fn tail(s: &Store) -> bool {
-    s.last_event_id().await.unwrap();
+    s.events().last_id().await.unwrap();
     s.workers().remembered_long()
 }
 

@@ -196,7 +196,8 @@ async fn racing_claims(db: TestDb, requests: bool) {
     // Every lease granted has its audit event (read up to the log's current horizon).
     a.event_horizon().await.unwrap();
     let leased = a
-        .events_after(0, 10_000)
+        .events()
+        .after(0, 10_000)
         .await
         .unwrap()
         .iter()
@@ -257,7 +258,8 @@ async fn a_change_hook_joins_every_transaction_of_a_group() {
         // The hook saw every task event that committed, each once.
         let committed: Vec<(i64, String)> = db
             .store
-            .events_after(0, 10_000)
+            .events()
+            .after(0, 10_000)
             .await
             .unwrap()
             .into_iter()
@@ -409,7 +411,7 @@ async fn grouped_story(db: &TestDb) {
     }
 
     // Every change has its audit event.
-    let events = s.events_after(0, 10_000).await.unwrap();
+    let events = s.events().after(0, 10_000).await.unwrap();
     let leased = events.iter().filter(|e| e.kind == "task.leased").count();
     let moved = events
         .iter()
@@ -458,7 +460,7 @@ async fn a_claim_in_flight_holds_only_the_task_it_takes() {
             a.write(|mut tx| {
                 let (first, taken, release) = (first.clone(), taken.clone(), release.clone());
                 async move {
-                    let r = tx.claim(&first).await;
+                    let r = tx.leases().claim(&first).await;
                     taken.notify_one();
                     release.acquire().await.expect("release").forget();
                     (tx, r)
@@ -534,7 +536,7 @@ async fn claims_arriving_together_share_the_budget_they_use() {
         for w in &workers {
             assert!(s.claim_for(w).await.expect("claim").0.is_none(), "{label}");
         }
-        let events = s.events_after(0, 10_000).await.unwrap();
+        let events = s.events().after(0, 10_000).await.unwrap();
         let leased: HashSet<String> = events
             .iter()
             .filter(|e| e.kind == "task.leased")
@@ -742,7 +744,7 @@ async fn acks_and_moves_arriving_together_keep_every_count() {
                 w.id
             );
         }
-        let events = s.events_after(0, 10_000).await.unwrap();
+        let events = s.events().after(0, 10_000).await.unwrap();
         for status in ["in_progress", "pr_opened"] {
             let tasks: Vec<&str> = events
                 .iter()

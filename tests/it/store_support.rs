@@ -244,7 +244,7 @@ pub(crate) async fn register(store: &Store, input: WorkerInput) -> WorkerRow {
 pub(crate) async fn claim(store: &Store, worker: &WorkerRow) -> Option<Lease> {
     store
         .write(|mut tx| async move {
-            let r = tx.claim(worker).await;
+            let r = tx.leases().claim(worker).await;
             (tx, r)
         })
         .await
@@ -258,7 +258,7 @@ pub(crate) async fn ack(
 ) -> Result<TaskRow, StoreError> {
     store
         .write(|mut tx| async move {
-            let r = tx.ack(&worker.id, &lease.lease_id).await;
+            let r = tx.leases().ack(&worker.id, &lease.lease_id).await;
             (tx, r)
         })
         .await
@@ -272,6 +272,7 @@ pub(crate) async fn nack(
     store
         .write(|mut tx| async move {
             let r = tx
+                .leases()
                 .nack(&worker.id, &lease.lease_id, Some("not for me".into()))
                 .await;
             (tx, r)
@@ -291,6 +292,7 @@ pub(crate) async fn set_status(
             let artifact = artifact.clone();
             async move {
                 let r = tx
+                    .leases()
                     .worker_status(&worker.id, task_id, to, artifact, None)
                     .await;
                 (tx, r)
@@ -309,7 +311,7 @@ pub(crate) async fn open_pr(store: &Store, worker: &WorkerRow, task_id: &str) ->
 pub(crate) async fn admin_status(store: &Store, task_id: &str, to: TaskStatus) -> TaskRow {
     store
         .write(|mut tx| async move {
-            let r = tx.admin_status(task_id, to, None, "admin").await;
+            let r = tx.leases().admin_status(task_id, to, None, "admin").await;
             (tx, r)
         })
         .await

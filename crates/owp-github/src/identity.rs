@@ -126,7 +126,7 @@ pub async fn issue_moved(
         reason: Some(why.clone()),
         ..Move::to(TaskStatus::Cancelled, LeaseEnd::Admin)
     };
-    tx.apply_move(&task, &mv, actor).await?;
+    tx.leases().apply_move(&task, &mv, actor).await?;
     tx.event(
         NewEvent::new("github.issue_transferred", actor)
             .repo(repo)

@@ -584,7 +584,7 @@ async fn repo_in_span(
                 reason: Some("the issue no longer exists".into()),
                 ..Move::to(TaskStatus::Cancelled, LeaseEnd::Admin)
             };
-            tx.apply_move(&task, &mv, ACTOR).await?;
+            tx.leases().apply_move(&task, &mv, ACTOR).await?;
         }
     }
     for pr in snapshot.open_pulls.iter().chain(&snapshot.closed_pulls) {

@@ -164,13 +164,13 @@ pub async fn leave_repo_because(
     tx.installations().detach_repo(repo).await?;
     let untaken = tx.installations().untaken_issue_tasks(repo).await?;
     for task_id in untaken {
-        let task = tx.lock_task(&task_id).await?;
+        let task = tx.leases().lock_task(&task_id).await?;
         if matches!(task.status, TaskStatus::Ready | TaskStatus::Blocked) {
             let mv = Move {
                 reason: Some(why.into()),
                 ..Move::to(TaskStatus::Cancelled, LeaseEnd::Admin)
             };
-            tx.apply_move(&task, &mv, actor).await?;
+            tx.leases().apply_move(&task, &mv, actor).await?;
         }
     }
     tx.event(
@@ -323,7 +323,7 @@ pub async fn sync_issue(
         let warnings_changed = previous.as_ref().map(|g| &g.label_warnings) != Some(&warnings);
         if task.status == TaskStatus::Cancelled {
             let mv = Move::to(TaskStatus::Ready, LeaseEnd::Admin);
-            let task = tx.apply_move(&task, &mv, actor).await?;
+            let task = tx.leases().apply_move(&task, &mv, actor).await?;
             return Ok(Some(task));
         }
         if previous.is_none() || warnings_changed {
@@ -376,7 +376,7 @@ async fn leave_pool(
                 reason: Some(format!("the issue left the pool: {why}")),
                 ..Move::to(TaskStatus::Cancelled, LeaseEnd::Admin)
             };
-            Ok(Some(tx.apply_move(task, &mv, actor).await?))
+            Ok(Some(tx.leases().apply_move(task, &mv, actor).await?))
         }
         TaskStatus::Leased | TaskStatus::InProgress | TaskStatus::PrOpened => {
             let gh_task = tx.issues().task(&task.id).await?;
@@ -500,7 +500,7 @@ pub async fn sync_pull(
         }
     }
     for task_id in &named {
-        let task = tx.lock_task(task_id).await?;
+        let task = tx.leases().lock_task(task_id).await?;
         let before = earlier.iter().find(|l| &l.task_id == task_id);
         // A closed pull request gives the task back only if it was the one it waited on.
         let governed = before.is_some_and(|l| l.state == PrState::Open && l.acting)
@@ -593,7 +593,7 @@ pub async fn sync_pull(
                 ..link.clone()
             };
             tx.pulls().upsert_linked(&unlinked).await?;
-            let task = tx.lock_task(&link.task_id).await?;
+            let task = tx.leases().lock_task(&link.task_id).await?;
             follow_pr_paths(tx, &task, false, None, actor).await?;
             if link.acting
                 && task.status == TaskStatus::PrOpened
@@ -603,7 +603,7 @@ pub async fn sync_pull(
                     reason: Some(format!("{} no longer closes this issue", pr.html_url)),
                     ..Move::to(TaskStatus::Ready, LeaseEnd::Admin)
                 };
-                tx.apply_move(&task, &mv, actor).await?;
+                tx.leases().apply_move(&task, &mv, actor).await?;
             }
         }
     }
@@ -756,7 +756,7 @@ async fn move_for_pull(
                     artifact: Some(artifact),
                     ..Move::to(TaskStatus::PrOpened, LeaseEnd::PrOpened)
                 };
-                tx.apply_move(task, &mv, actor).await?;
+                tx.leases().apply_move(task, &mv, actor).await?;
             }
         }
         PrState::Merged => {
@@ -783,7 +783,7 @@ async fn move_for_pull(
                     credit: to,
                     ..Move::to(TaskStatus::Merged, LeaseEnd::PrOpened)
                 };
-                tx.apply_move(task, &mv, actor).await?;
+                tx.leases().apply_move(task, &mv, actor).await?;
             }
         }
         PrState::Closed => {
@@ -796,7 +796,7 @@ async fn move_for_pull(
                     bump_attempts: true,
                     ..Move::to(TaskStatus::Ready, LeaseEnd::Admin)
                 };
-                tx.apply_move(task, &mv, actor).await?;
+                tx.leases().apply_move(task, &mv, actor).await?;
                 let_go_if_out_of_pool(tx, &task.id, actor).await?;
             }
         }
@@ -815,7 +815,7 @@ async fn assign_reviewer(
     pr: &PullRequest,
     actor: &str,
 ) -> Result<(), StoreError> {
-    let task = tx.lock_task(&before.id).await?;
+    let task = tx.leases().lock_task(&before.id).await?;
     if task.status != TaskStatus::PrOpened
         || (before.status == TaskStatus::PrOpened
             && tx.reviewers().open_review_of(&task).await?.is_some())
@@ -836,13 +836,13 @@ pub async fn let_go_if_out_of_pool(
     let Some(why) = tx.issues().task(task_id).await?.and_then(|g| g.left_pool) else {
         return Ok(());
     };
-    let task = tx.lock_task(task_id).await?;
+    let task = tx.leases().lock_task(task_id).await?;
     if task.status == TaskStatus::Ready {
         let mv = Move {
             reason: Some(format!("the issue left the pool: {why}")),
             ..Move::to(TaskStatus::Cancelled, LeaseEnd::Admin)
         };
-        tx.apply_move(&task, &mv, actor).await?;
+        tx.leases().apply_move(&task, &mv, actor).await?;
     }
     Ok(())
 }

@@ -101,17 +101,19 @@ impl ReplyThrottle {
     ) -> Result<bool, StoreError> {
         let issue = issue_count(installation, repo, number, person);
         if !tx
-            .take_limit_in(&issue, self.per_issue, self.issue_window_ms)
+            .shared_limits()
+            .take_in(&issue, self.per_issue, self.issue_window_ms)
             .await?
         {
             return Ok(false);
         }
-        tx.take_limit_in(
-            &installation_count(installation, person),
-            self.per_installation,
-            self.installation_window_ms,
-        )
-        .await
+        tx.shared_limits()
+            .take_in(
+                &installation_count(installation, person),
+                self.per_installation,
+                self.installation_window_ms,
+            )
+            .await
     }
 
     /// Whether `person`'s next reply on issue `number` of `repo` would be refused (their window
@@ -129,7 +131,8 @@ impl ReplyThrottle {
         let issue = issue_count(installation, repo, number, person);
         let installation = installation_count(installation, person);
         store
-            .shared_limit_spent(&[
+            .shared_limits()
+            .spent(&[
                 (&issue, self.per_issue),
                 (&installation, self.per_installation),
             ])

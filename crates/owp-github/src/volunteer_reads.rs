@@ -56,7 +56,8 @@ pub async fn take(
 ) -> Result<Option<Duration>, StoreError> {
     if let Some(task) = task
         && let Some(wait) = store
-            .take_shared_limit(&format!("ghr:task:{task}"), PER_TASK_PER_MINUTE)
+            .shared_limits()
+            .take(&format!("ghr:task:{task}"), PER_TASK_PER_MINUTE)
             .await?
     {
         return Ok(Some(wait));
@@ -66,13 +67,15 @@ pub async fn take(
         Asker::Worker(id) => format!("ghr:worker:{id}"),
     };
     if let Some(wait) = store
-        .take_shared_limit_in(&person, PER_PERSON_PER_HOUR, HOUR_MS)
+        .shared_limits()
+        .take_in(&person, PER_PERSON_PER_HOUR, HOUR_MS)
         .await?
     {
         return Ok(Some(wait));
     }
     store
-        .take_shared_limit(
+        .shared_limits()
+        .take(
             &format!("ghr:installation:{installation}"),
             PER_INSTALLATION_PER_MINUTE,
         )
@@ -86,7 +89,8 @@ pub async fn take_permission(
     installation: i64,
 ) -> Result<Option<Duration>, StoreError> {
     store
-        .take_shared_limit(
+        .shared_limits()
+        .take(
             &format!("ghr:permission:{installation}"),
             PERMISSIONS_PER_INSTALLATION_PER_MINUTE,
         )

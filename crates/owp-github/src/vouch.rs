@@ -222,7 +222,8 @@ pub async fn resolve_logins(
         let answer = if crate::domain::vouch::is_login(login) {
             match read
                 .store
-                .take_shared_limit_in(&budget, LOOKUPS_PER_INSTALLATION_PER_HOUR, HOUR_MS)
+                .shared_limits()
+                .take_in(&budget, LOOKUPS_PER_INSTALLATION_PER_HOUR, HOUR_MS)
                 .await
             {
                 Ok(None) => read.asks.of(client, login).await,

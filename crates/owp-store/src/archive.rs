@@ -78,13 +78,14 @@ impl WriteTx {
         }
         let open = checked_in_tx!(self.conn(), tasks::open_of_repo(repo.id))?;
         for task_id in open {
-            self.admin_status(
-                &task_id,
-                TaskStatus::Cancelled,
-                Some(ARCHIVE_REASON.to_string()),
-                actor,
-            )
-            .await?;
+            self.leases()
+                .admin_status(
+                    &task_id,
+                    TaskStatus::Cancelled,
+                    Some(ARCHIVE_REASON.to_string()),
+                    actor,
+                )
+                .await?;
         }
         let now = self.now;
         checked_in_tx!(self.conn(), repos::archive(now, actor, repo.id))?;

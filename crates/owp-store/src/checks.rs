@@ -139,7 +139,7 @@ impl PrChecksTx<'_> {
         value: Option<Value>,
         actor: &str,
     ) -> Result<bool, StoreError> {
-        let task = self.tx.lock_task(task_id).await?;
+        let task = self.tx.leases().lock_task(task_id).await?;
         if task.status != crate::domain::TaskStatus::PrOpened {
             return Ok(false);
         }

@@ -5,7 +5,7 @@
 //! holding the uses of its current window (a minute, or as long as the limit says: migration
 //! 0058); a use is one conditional upsert, which counts it only while the window has room, so
 //! two replicas asking at once cannot both take the last use. A use may also be counted inside
-//! a write transaction ([`WriteTx::take_limit_in`]: the App's replies to a person, counted with
+//! a write transaction ([`SharedLimitsTx::take_in`]: the App's replies to a person, counted with
 //! the reply they allow). And the one long poll a worker holds, wherever it runs: `held_polls`
 //! names the poll each worker began last.
 
@@ -28,21 +28,42 @@ fn window_of(now: i64, window_ms: i64) -> i64 {
     now - now.rem_euclid(window_ms)
 }
 
+/// The limits every replica counts together, and the long poll each worker holds
+/// ([`Store::shared_limits`]).
+pub struct SharedLimits<'s> {
+    store: &'s Store,
+}
+
+/// The shared limits counted inside a caller's write transaction ([`WriteTx::shared_limits`]).
+pub struct SharedLimitsTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
 impl Store {
+    /// The view of the store named by [`SharedLimits`].
+    pub fn shared_limits(&self) -> SharedLimits<'_> {
+        SharedLimits { store: self }
+    }
+}
+
+impl WriteTx {
+    /// The view of this transaction named by [`SharedLimitsTx`].
+    pub fn shared_limits(&mut self) -> SharedLimitsTx<'_> {
+        SharedLimitsTx { tx: self }
+    }
+}
+
+impl SharedLimits<'_> {
     /// Counts one use of `name` in its current minute, if `per_minute` allows another: `None`
     /// when it was counted, else how long until the next minute begins. A `per_minute` of 0
     /// turns the limit off.
-    pub async fn take_shared_limit(
-        &self,
-        name: &str,
-        per_minute: u32,
-    ) -> Result<Option<Duration>, StoreError> {
-        self.take_shared_limit_in(name, per_minute, WINDOW_MS).await
+    pub async fn take(&self, name: &str, per_minute: u32) -> Result<Option<Duration>, StoreError> {
+        self.take_in(name, per_minute, WINDOW_MS).await
     }
 
-    /// [`Store::take_shared_limit`] in windows of `window_ms` (aligned to the epoch): `limit`
+    /// [`SharedLimits::take`] in windows of `window_ms` (aligned to the epoch): `limit`
     /// uses in each.
-    pub async fn take_shared_limit_in(
+    pub async fn take_in(
         &self,
         name: &str,
         limit: u32,
@@ -55,15 +76,15 @@ impl Store {
         let now = now_ms();
         let window = window_of(now, window_ms);
         let limit = i64::from(limit);
-        let taken = checked_write!(self, limits::take(name, window, limit, window_ms))?;
+        let taken = checked_write!(self.store, limits::take(name, window, limit, window_ms))?;
         Ok((taken == 0).then(|| {
             Duration::from_millis(u64::try_from(window + window_ms - now).unwrap_or(0).max(1))
         }))
     }
 
-    /// Whether any of `limits` (a name and its limit, counted by [`WriteTx::take_limit_in`])
+    /// Whether any of `limits` (a name and its limit, counted by [`SharedLimitsTx::take_in`])
     /// has no use left in its window now: one statement.
-    pub async fn shared_limit_spent(&self, limits: &[(&str, u32)]) -> Result<bool, StoreError> {
+    pub async fn spent(&self, limits: &[(&str, u32)]) -> Result<bool, StoreError> {
         if limits.is_empty() {
             return Ok(false);
         }
@@ -73,22 +94,22 @@ impl Store {
         for (name, limit) in limits {
             query = query.bind(*name).bind(i64::from(*limit));
         }
-        Ok(query.fetch_one(&self.read).await? > 0)
+        Ok(query.fetch_one(&self.store.read).await? > 0)
     }
 
     /// Forgets the counts of windows that have ended (run every minute or so).
-    pub async fn forget_shared_limits(&self) -> Result<(), StoreError> {
-        checked_write!(self, limits::forget(now_ms()))?;
+    pub async fn forget(&self) -> Result<(), StoreError> {
+        checked_write!(self.store, limits::forget(now_ms()))?;
         Ok(())
     }
 }
 
-impl WriteTx {
+impl SharedLimitsTx<'_> {
     /// Counts one use of `name` within this transaction, if its window of `window_ms` (begun
     /// at its first use) holds fewer than `limit`: whether it was
     /// counted. The count commits with what it allowed, or not at all; on PostgreSQL a second
     /// replica's count of the same name waits for this transaction.
-    pub async fn take_limit_in(
+    pub async fn take_in(
         &mut self,
         name: &str,
         limit: u32,
@@ -98,19 +119,19 @@ impl WriteTx {
             return Ok(true);
         }
         let window_ms = window_ms.max(1);
-        let (now, limit) = (self.now, i64::from(limit));
+        let (now, limit) = (self.tx.now, i64::from(limit));
         let taken = checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             limits::take_from_first_use(name, now, limit, window_ms)
         )?;
         Ok(taken > 0)
     }
 }
 
-impl Store {
+impl SharedLimits<'_> {
     /// Notes `holder` as the long poll `worker_id` began last, in place of any other.
     pub async fn hold_poll(&self, worker_id: &str, holder: &str) -> Result<(), StoreError> {
-        checked_write!(self, limits::hold_poll(worker_id, holder))?;
+        checked_write!(self.store, limits::hold_poll(worker_id, holder))?;
         Ok(())
     }
 
@@ -120,7 +141,7 @@ impl Store {
         worker_id: &str,
         holder: &str,
     ) -> Result<bool, StoreError> {
-        let last = checked_read!(self, limits::poll_holder(worker_id))?;
+        let last = checked_read!(self.store, limits::poll_holder(worker_id))?;
         Ok(last.as_deref() == Some(holder))
     }
 }
@@ -142,7 +163,8 @@ mod tests {
         let mut taken = 0;
         for store in [&a, &b].repeat(5) {
             if store
-                .take_shared_limit("r:1.2.3.4", 6)
+                .shared_limits()
+                .take("r:1.2.3.4", 6)
                 .await
                 .unwrap()
                 .is_none()
@@ -151,11 +173,16 @@ mod tests {
             }
         }
         assert_eq!(taken, 6);
-        let wait = b.take_shared_limit("r:1.2.3.4", 6).await.unwrap().unwrap();
+        let wait = b
+            .shared_limits()
+            .take("r:1.2.3.4", 6)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(wait <= Duration::from_secs(60), "{wait:?}");
-        assert_eq!(a.take_shared_limit("r:5.6.7.8", 6).await.unwrap(), None);
-        assert_eq!(a.take_shared_limit("r:1.2.3.4", 0).await.unwrap(), None);
-        a.forget_shared_limits().await.unwrap();
+        assert_eq!(a.shared_limits().take("r:5.6.7.8", 6).await.unwrap(), None);
+        assert_eq!(a.shared_limits().take("r:1.2.3.4", 0).await.unwrap(), None);
+        a.shared_limits().forget().await.unwrap();
     }
 
     /// A count in hour windows outlives the minute: forgetting ended windows keeps it, and its
@@ -167,7 +194,7 @@ mod tests {
         let store = Store::open(&url, Timing::default()).await.unwrap();
         let hour = 3_600_000;
         assert_eq!(
-            store.take_shared_limit_in("h", 1, hour).await.unwrap(),
+            store.shared_limits().take_in("h", 1, hour).await.unwrap(),
             None
         );
         // The window began two minutes ago (set from now, not moved back from the hour's start:
@@ -177,7 +204,7 @@ mod tests {
             .execute_write(&store)
             .await
             .unwrap();
-        store.forget_shared_limits().await.unwrap();
+        store.shared_limits().forget().await.unwrap();
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rate_counts")
             .fetch_one(&store.read)
             .await
@@ -187,18 +214,19 @@ mod tests {
             .execute_write(&store)
             .await
             .unwrap();
-        store.forget_shared_limits().await.unwrap();
+        store.shared_limits().forget().await.unwrap();
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rate_counts")
             .fetch_one(&store.read)
             .await
             .unwrap();
         assert_eq!(count, 0, "an ended hour is forgotten");
         assert_eq!(
-            store.take_shared_limit_in("h", 1, hour).await.unwrap(),
+            store.shared_limits().take_in("h", 1, hour).await.unwrap(),
             None
         );
         let wait = store
-            .take_shared_limit_in("h", 1, hour)
+            .shared_limits()
+            .take_in("h", 1, hour)
             .await
             .unwrap()
             .unwrap();

@@ -290,6 +290,7 @@ impl TasksTx<'_> {
             }
             let row = self
                 .tx
+                .leases()
                 .admin_status(
                     &task.id,
                     TaskStatus::Cancelled,

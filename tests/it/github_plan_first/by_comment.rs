@@ -184,7 +184,7 @@ async fn approve_on_dashboard(story: &Story, n: u64, id: &str) {
     story.settle().await;
     // One transaction: the approval, the others not chosen and Alice's comment claim, each with
     // its audit event, in Mona's name.
-    let events = story.running().store.recent_events(200).await.unwrap();
+    let events = story.running().store.events().recent(200).await.unwrap();
     let of = |kind: &str| {
         events
             .iter()

@@ -140,7 +140,7 @@ pub(super) async fn hold_by_comment(
     claimer: &Claimer<'_>,
 ) -> Result<(), StoreError> {
     let now = tx.now;
-    tx.ack(claimer.worker_id, lease_id).await?;
+    tx.leases().ack(claimer.worker_id, lease_id).await?;
     let ttl = place.github.claim_ttl_ms(place.settings);
     tx.comment_claims()
         .set_deadline(task_id, lease_id, now + ttl)
@@ -351,6 +351,7 @@ pub(super) async fn release(
         return Ok(());
     };
     match tx
+        .leases()
         .nack(&worker, &lease, Some("released by comment".into()))
         .await
     {
@@ -386,7 +387,7 @@ pub(super) async fn renew(
     if tx.comment_claims().get(&task.id).await?.is_none()
         && let (Some(worker), Some(lease)) = (task.worker_id.clone(), task.lease_id.clone())
     {
-        match tx.renew(&worker, &lease).await {
+        match tx.leases().renew(&worker, &lease).await {
             Ok(_) | Err(StoreError::Conflict { .. }) => {}
             Err(e) => return Err(e),
         }

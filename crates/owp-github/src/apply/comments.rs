@@ -330,7 +330,8 @@ pub(super) async fn command_in_span(
                 task.status,
                 TaskStatus::Ready | TaskStatus::Leased | TaskStatus::InProgress
             ) {
-                tx.admin_status(&task.id, TaskStatus::Blocked, Some(reason), &ctx.actor)
+                tx.leases()
+                    .admin_status(&task.id, TaskStatus::Blocked, Some(reason), &ctx.actor)
                     .await?;
                 ctx.thumbs_up(tx).await
             } else {
@@ -345,7 +346,8 @@ pub(super) async fn command_in_span(
         }
         Command::Unblock => {
             if task.status == TaskStatus::Blocked {
-                tx.admin_status(&task.id, TaskStatus::Ready, None, &ctx.actor)
+                tx.leases()
+                    .admin_status(&task.id, TaskStatus::Ready, None, &ctx.actor)
                     .await?;
                 ctx.thumbs_up(tx).await
             } else {

@@ -73,7 +73,7 @@ pub(super) async fn issue_event(
                         reason: Some(why.into()),
                         ..Move::to(TaskStatus::Cancelled, LeaseEnd::Admin)
                     };
-                    tx.apply_move(&task, &mv, &who).await?;
+                    tx.leases().apply_move(&task, &mv, &who).await?;
                 }
                 tx.outbox().drop_issue(repo, to_i64(e.issue.number)).await?;
             }

@@ -71,7 +71,7 @@ impl Store {
                             {
                                 return Ok(false);
                             }
-                            tx.expire(&task).await?;
+                            tx.leases().expire(&task).await?;
                             Ok(true)
                         }
                         .await;

@@ -241,7 +241,7 @@ fn github_task_repo(task: &TaskRow) -> Option<&str> {
     github.then_some(task.repo.as_str())
 }
 
-/// What [`WriteTx::apply_move`] decided before writing (shared by both backends' code).
+/// What [`LeasesTx::apply_move`] decided before writing (shared by both backends' code).
 pub(super) struct MovePlan {
     pub leaving_lease: bool,
     /// What the move does to the task's holder: a merge of a pull request its holder did not

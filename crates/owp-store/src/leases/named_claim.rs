@@ -21,7 +21,7 @@ impl WriteTx {
     ) -> Result<Lease, StoreError> {
         let worker = self.workers().get(worker_id).await?;
         self.workers().mark_seen(&worker).await?;
-        let task = self.lock_task(task_id).await?;
+        let task = self.leases().lock_task(task_id).await?;
         let pick = Pick::Named {
             seq: task.seq,
             insider,

@@ -86,7 +86,7 @@ pub(crate) enum SingleClaim {
 }
 
 impl Store {
-    /// A claim in a transaction of its own (see [`WriteTx::claim`]), with the instant the worker
+    /// A claim in a transaction of its own (see [`LeasesTx::claim`]), with the instant the worker
     /// was marked seen. On PostgreSQL the statement commits by itself when no hook has to join
     /// it and the worker was online (no `worker.online` event has to join it either).
     pub(super) async fn claim_alone(
@@ -133,7 +133,7 @@ impl Store {
         }
         let claimed = self
             .write_batched(|mut tx| async move {
-                let claimed = tx.claim(worker).await.map(|lease| (lease, tx.now));
+                let claimed = tx.leases().claim(worker).await.map(|lease| (lease, tx.now));
                 (tx, claimed)
             })
             .await;

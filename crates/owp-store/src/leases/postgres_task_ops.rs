@@ -383,7 +383,7 @@ fn plain_move(
     Some((mv, plan))
 }
 
-/// [`WriteTx::apply_move`] for the moves of `planned` (one shape, one per worker) as one
+/// [`LeasesTx::apply_move`] for the moves of `planned` (one shape, one per worker) as one
 /// statement: each on condition that its task is as it was read (status, holder, lease and last
 /// update) and, while it is leased or in progress, that its lease is alive; a worker whose move
 /// has `touch` is marked seen. It answers for each move in order; `None` where the condition

@@ -110,7 +110,7 @@ impl WriteTx {
         Ok(Some(out))
     }
 
-    /// The claim (see [`WriteTx::claim`]) as one round trip: mark the worker seen, take the best
+    /// The claim (see [`LeasesTx::claim`]) as one round trip: mark the worker seen, take the best
     /// eligible task, count it against the repository budget and the worker's capacity, record
     /// the lease and its audit event, read the task back, commit.
     /// A named pick ([`Pick::Named`]) runs inside the caller's transaction, which goes on after it.
@@ -217,7 +217,7 @@ impl WriteTx {
     /// `ack` in one round trip on the plain path (the caller's lease, leased, not ended, not
     /// expired): the conditional move, the lease stamp and the audit event chained on it
     /// (`changes() = 1`), the task read back, and the commit. If the move finds nothing to do,
-    /// nothing was written and the general [`WriteTx::ack`] decides (an idempotent ack, an
+    /// nothing was written and the general [`LeasesTx::ack`] decides (an idempotent ack, an
     /// expiry, an error), in a transaction of its own if this one has already committed.
     pub(super) async fn ack_batched(
         &mut self,
@@ -230,12 +230,12 @@ impl WriteTx {
             return Ok(task);
         }
         if !self.is_committed() {
-            return self.ack_general(worker_id, lease_id).await;
+            return self.leases().ack_general(worker_id, lease_id).await;
         }
         // The write connection is taken in turns: end this one's.
         self.release();
         let mut fresh = self.store().begin().await?;
-        let result = fresh.ack_general(worker_id, lease_id).await;
+        let result = fresh.leases().ack_general(worker_id, lease_id).await;
         fresh.finish(result).await
     }
 
@@ -293,9 +293,9 @@ impl WriteTx {
     }
 
     /// A worker's status move on SQLite: one read (which begins the transaction) of the task and
-    /// of its lease, then the general rules and [`WriteTx::apply_move`], itself batched. The
+    /// of its lease, then the general rules and [`LeasesTx::apply_move`], itself batched. The
     /// second value says whether `worker_id` holds the task under a lease that is plainly alive
-    /// (not ended, deadline ahead); anything else goes through [`WriteTx::held_lease`].
+    /// (not ended, deadline ahead); anything else goes through [`LeasesTx::held`].
     pub(super) async fn read_for_move(
         &mut self,
         worker_id: &str,
@@ -335,7 +335,7 @@ impl WriteTx {
         Ok((task, alive))
     }
 
-    /// [`WriteTx::apply_move`] in one round trip: the task's conditional update first, then the
+    /// [`LeasesTx::apply_move`] in one round trip: the task's conditional update first, then the
     /// counters, the lease record and the audit event, and the task read back. If the task
     /// changed since the caller read it, the update finds nothing and the request fails, rolling
     /// back. `commit` (only for a task read in this transaction, which then cannot have changed)

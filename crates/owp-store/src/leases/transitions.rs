@@ -18,7 +18,20 @@ use crate::rows::{TaskRow, WorkerRow};
 use crate::{Backend, NewEvent, StoreError, WriteTx};
 use owp_sql_postgres::locks;
 
+/// A task's lease inside a caller's write transaction: claimed, held, acknowledged, given back,
+/// renewed, moved, expired ([`WriteTx::leases`]).
+pub struct LeasesTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
 impl WriteTx {
+    /// The view of this transaction named by [`LeasesTx`].
+    pub fn leases(&mut self) -> LeasesTx<'_> {
+        LeasesTx { tx: self }
+    }
+}
+
+impl LeasesTx<'_> {
     /// Locks a task row and its live lease's row until commit (PostgreSQL) and reads them.
     ///
     /// Lock order, to keep PostgreSQL free of deadlocks: a worker row before the rows of the
@@ -26,7 +39,7 @@ impl WriteTx {
     /// heartbeats, status moves and expiry all take them in this order). So the holder's row is
     /// locked first here.
     pub async fn lock_task(&mut self, task_id: &str) -> Result<TaskRow, StoreError> {
-        if let Typed::Postgres(conn) = self.conn().typed() {
+        if let Typed::Postgres(conn) = self.tx.conn().typed() {
             for _ in 0..3 {
                 let holder = locks::task_holder(&mut *conn, task_id).await?;
                 let Some(holder) = holder else { break };
@@ -44,28 +57,24 @@ impl WriteTx {
                 }
             }
         }
-        self.tasks().get(task_id).await
+        self.tx.tasks().get(task_id).await
     }
 
     /// The claim: offers the best eligible task to `worker` (see the module docs and
     /// `domain::rules`). `None` when nothing is eligible now. One statement (batch) per backend:
     /// SQLite's in [`super::sqlite_batch`], PostgreSQL's in [`super::postgres_statement`].
     pub async fn claim(&mut self, seen: &WorkerRow) -> Result<Option<Lease>, StoreError> {
-        match self.store().backend {
-            Backend::Sqlite => self.claim_batched(seen, Pick::First).await,
-            Backend::Postgres => self.claim_single(seen, Pick::First).await,
+        match self.tx.store().backend {
+            Backend::Sqlite => self.tx.claim_batched(seen, Pick::First).await,
+            Backend::Postgres => self.tx.claim_single(seen, Pick::First).await,
         }
     }
 
     /// Finds the task of a lease that `worker_id` holds right now. An ended lease is a 409, another
     /// worker's lease a 403, an unknown one a 404. A lease past its deadline is expired here, so a
     /// late request never sees it as alive.
-    pub async fn held_lease(
-        &mut self,
-        worker_id: &str,
-        lease_id: &str,
-    ) -> Result<TaskRow, StoreError> {
-        let holder = checked_in_tx!(self.conn(), leases::holder(lease_id))?;
+    pub async fn held(&mut self, worker_id: &str, lease_id: &str) -> Result<TaskRow, StoreError> {
+        let holder = checked_in_tx!(self.tx.conn(), leases::holder(lease_id))?;
         let Some((id, holder, ended)) = holder else {
             return Err(StoreError::not_found(
                 "lease_not_found",
@@ -85,7 +94,7 @@ impl WriteTx {
         if task.lease_id.as_deref() != Some(lease_id) || !task.status.is_active() {
             return Err(lease_ended());
         }
-        if task.deadline.is_some_and(|d| d <= self.now) {
+        if task.deadline.is_some_and(|d| d <= self.tx.now) {
             self.expire(&task).await?;
             return Err(StoreError::conflict(
                 "lease_expired",
@@ -98,19 +107,19 @@ impl WriteTx {
     /// `ack`: the worker accepts its lease; the task is `in_progress` and the lease lives a full
     /// TTL from now. Acknowledging an acknowledged lease changes nothing.
     pub async fn ack(&mut self, worker_id: &str, lease_id: &str) -> Result<TaskRow, StoreError> {
-        if self.store().backend == Backend::Sqlite {
-            return self.ack_batched(worker_id, lease_id).await;
+        if self.tx.store().backend == Backend::Sqlite {
+            return self.tx.ack_batched(worker_id, lease_id).await;
         }
         self.ack_general(worker_id, lease_id).await
     }
 
-    /// `ack` on any backend, for every case (see [`WriteTx::ack`]).
+    /// `ack` on any backend, for every case (see [`LeasesTx::ack`]).
     pub(super) async fn ack_general(
         &mut self,
         worker_id: &str,
         lease_id: &str,
     ) -> Result<TaskRow, StoreError> {
-        let task = self.held_lease(worker_id, lease_id).await?;
+        let task = self.held(worker_id, lease_id).await?;
         self.start_work(&task, worker_id).await
     }
 
@@ -118,28 +127,28 @@ impl WriteTx {
         if task.status == TaskStatus::InProgress {
             return Ok(task.clone());
         }
-        let expires = self.now + self.store().timing.lease_ttl_ms;
+        let expires = self.tx.now + self.tx.store().timing.lease_ttl_ms;
         statements::ack_task_by_seq()
             .query()
-            .bind(self.now)
+            .bind(self.tx.now)
             .bind(task.seq)
-            .execute(self.conn())
+            .execute(self.tx.conn())
             .await?;
         statements::ack_lease_by_id()
             .query()
-            .bind(self.now)
+            .bind(self.tx.now)
             .bind(expires)
             .bind(task.lease_id.clone())
-            .execute(self.conn())
+            .execute(self.tx.conn())
             .await?;
-        self.event(
+        self.tx.event(
             NewEvent::new("task.status", format!("worker:{worker_id}"))
                 .repo(&task.repo)
                 .task(&task.id)
                 .worker(Some(worker_id))
                 .data(ack_data(task.lease_id.as_deref())),
         );
-        self.tasks().get(&task.id).await
+        self.tx.tasks().get(&task.id).await
     }
 
     /// `nack`: the worker gives the task back; it is not offered to this worker for an hour.
@@ -149,14 +158,14 @@ impl WriteTx {
         lease_id: &str,
         reason: Option<String>,
     ) -> Result<TaskRow, StoreError> {
-        let task = self.held_lease(worker_id, lease_id).await?;
+        let task = self.held(worker_id, lease_id).await?;
         // The give-back is the person's (rule 1 reads it by person, `claim_rules::by_person`).
         statements::nack()
             .query()
             .bind(task.seq)
             .bind(worker_id)
-            .bind(self.now)
-            .execute(self.conn())
+            .bind(self.tx.now)
+            .execute(self.tx.conn())
             .await?;
         let mv = Move {
             note: reason,
@@ -178,25 +187,26 @@ impl WriteTx {
         lease_id: &str,
         progress: Option<&str>,
     ) -> Result<TaskRow, StoreError> {
-        let task = self.held_lease(worker_id, lease_id).await?;
-        self.workers()
+        let task = self.held(worker_id, lease_id).await?;
+        self.tx
+            .workers()
             .renew_leases(worker_id, Some(lease_id))
             .await?;
         let mut data = json!({"lease_id": lease_id});
         if let Some(line) = progress {
-            let now = self.now;
-            checked_in_tx!(self.conn(), leases::progress(line, now, lease_id))?;
+            let now = self.tx.now;
+            checked_in_tx!(self.tx.conn(), leases::progress(line, now, lease_id))?;
             // The line itself stays on the lease: the event says only that it changed.
             data["progress"] = json!(true);
         }
-        self.event(
+        self.tx.event(
             NewEvent::new("lease.renewed", format!("worker:{worker_id}"))
                 .repo(&task.repo)
                 .task(&task.id)
                 .worker(Some(worker_id))
                 .data(data),
         );
-        self.tasks().get(&task.id).await
+        self.tx.tasks().get(&task.id).await
     }
 
     /// A status move requested by the worker holding the task. A `pr_opened` report on a task in
@@ -209,8 +219,8 @@ impl WriteTx {
         artifact: Option<Value>,
         note: Option<String>,
     ) -> Result<TaskRow, StoreError> {
-        let (task, alive) = if self.store().backend == Backend::Sqlite {
-            self.read_for_move(worker_id, task_id).await?
+        let (task, alive) = if self.tx.store().backend == Backend::Sqlite {
+            self.tx.read_for_move(worker_id, task_id).await?
         } else {
             (self.lock_task(task_id).await?, false)
         };
@@ -220,11 +230,12 @@ impl WriteTx {
         if task.status.is_active() && !alive {
             // Confirms the lease is alive (and expires it if its deadline passed).
             let lease_id = task.lease_id.clone().unwrap_or_default();
-            self.held_lease(worker_id, &lease_id).await?;
+            self.held(worker_id, &lease_id).await?;
         }
         if task.status == TaskStatus::PrOpened && to == TaskStatus::PrOpened {
             // GitHub's webhook moved the task first: the report adds what it says.
             return self
+                .tx
                 .record_pr_report(&task, worker_id, artifact.as_ref(), note)
                 .await;
         }
@@ -233,11 +244,12 @@ impl WriteTx {
             return self.start_work(&task, worker_id).await;
         }
         let actor = format!("worker:{worker_id}");
-        if self.store().backend == Backend::Sqlite {
+        if self.tx.store().backend == Backend::Sqlite {
             // The task was read in this transaction, which holds SQLite's write lock: the move
             // cannot find it changed, so it may commit in the same round trip.
             let plan = MovePlan::new(&task, &mv);
             return self
+                .tx
                 .apply_move_batched(&task, &mv, &plan, &actor, true)
                 .await;
         }
@@ -257,7 +269,7 @@ impl WriteTx {
         if task.worker_id.is_some() {
             return Ok(another());
         }
-        let held = checked_in_tx!(self.conn(), leases::held_before(task.seq, worker_id))?;
+        let held = checked_in_tx!(self.tx.conn(), leases::held_before(task.seq, worker_id))?;
         Ok(if held { lease_ended() } else { another() })
     }
 
@@ -296,8 +308,11 @@ impl WriteTx {
     ) -> Result<TaskRow, StoreError> {
         debug_assert!(!mv.to.is_active(), "leases are only granted by claims");
         let plan = MovePlan::new(task, mv);
-        if self.store().backend == Backend::Sqlite {
-            return self.apply_move_batched(task, mv, &plan, actor, false).await;
+        if self.tx.store().backend == Backend::Sqlite {
+            return self
+                .tx
+                .apply_move_batched(task, mv, &plan, actor, false)
+                .await;
         }
         let from = task.status;
         let to = mv.to;
@@ -314,14 +329,14 @@ impl WriteTx {
                 .query()
                 .bind(task_lease_points(task))
                 .bind(holder)
-                .execute(self.conn())
+                .execute(self.tx.conn())
                 .await?;
             statements::end_lease_by_id()
                 .query()
-                .bind(self.now)
+                .bind(self.tx.now)
                 .bind(mv.lease_end.as_str())
                 .bind(task.lease_id.clone())
-                .execute(self.conn())
+                .execute(self.tx.conn())
                 .await?;
         }
         let changed = statements::move_task_by_seq(plan.holder)
@@ -331,25 +346,25 @@ impl WriteTx {
             .bind(artifact.as_ref().map(Value::to_string))
             .bind(i64::from(mv.bump_attempts))
             .bind(i64::from(to.holds_area()))
-            .bind(self.now)
+            .bind(self.tx.now)
             .bind(task.seq)
             .bind(from.as_str())
             .bind(i64::from(plan.awaits_maintainer))
             .bind(plan.recorded_worker.clone())
-            .execute(self.conn())
+            .execute(self.tx.conn())
             .await?
             .rows_affected();
         if changed == 0 {
             return Err(concurrent_change());
         }
-        self.event(
+        self.tx.event(
             NewEvent::new(plan.kind, actor)
                 .repo(&task.repo)
                 .task(&task.id)
                 .worker(plan.recorded_worker.as_deref())
                 .data(plan.data.clone()),
         );
-        let moved = self.tasks().get(&task.id).await?;
+        let moved = self.tx.tasks().get(&task.id).await?;
         let (active_delta, pr_delta) = (plan.active_delta, plan.pr_delta);
         if active_delta != 0 || pr_delta != 0 {
             statements::count_budget()
@@ -357,7 +372,7 @@ impl WriteTx {
                 .bind(active_delta)
                 .bind(pr_delta)
                 .bind(task.repo_id)
-                .execute(self.conn())
+                .execute(self.tx.conn())
                 .await?;
         }
         Ok(moved)
@@ -367,7 +382,7 @@ impl WriteTx {
     /// failed `max_attempts` times.
     pub async fn expire(&mut self, task: &TaskRow) -> Result<TaskRow, StoreError> {
         let attempts = task.attempts + 1;
-        let to = rules::after_expiry(attempts, self.store().timing.max_attempts);
+        let to = rules::after_expiry(attempts, self.tx.store().timing.max_attempts);
         let mv = Move {
             bump_attempts: true,
             reason: (to == TaskStatus::Blocked).then(|| {

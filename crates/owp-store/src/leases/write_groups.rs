@@ -102,7 +102,7 @@ async fn group_loop(mut queue: mpsc::UnboundedReceiver<(Store, Job)>) {
 }
 
 impl Store {
-    /// Claims a task for `worker` (see [`WriteTx::claim`]); also returns the instant the worker
+    /// Claims a task for `worker` (see [`LeasesTx::claim`]); also returns the instant the worker
     /// was marked seen.
     /// A claim that found nothing is remembered until the pool changes
     /// ([`super::empty_claims`]): the next claim of the worker's person with the same shape (of
@@ -156,13 +156,13 @@ impl Store {
         self.empty_claims.answered()
     }
 
-    /// `ack` of `worker`'s lease (see [`WriteTx::ack`]).
+    /// `ack` of `worker`'s lease (see [`LeasesTx::ack`]).
     pub async fn ack_for(&self, worker: &WorkerRow, lease_id: &str) -> Result<TaskRow, StoreError> {
         let op = TaskOp::Ack(lease_id.to_string());
         self.task_op_for(worker, op).await
     }
 
-    /// A status update by the worker holding the task (see [`WriteTx::worker_status`]).
+    /// A status update by the worker holding the task (see [`LeasesTx::worker_status`]).
     pub async fn status_for(
         &self,
         worker: &WorkerRow,
@@ -250,10 +250,13 @@ async fn alone(store: &Store, job: Job) {
                         let result = async {
                             tx.workers().mark_seen(worker).await?;
                             match op {
-                                TaskOp::Ack(lease_id) => tx.ack(&worker.id, lease_id).await,
+                                TaskOp::Ack(lease_id) => {
+                                    tx.leases().ack(&worker.id, lease_id).await
+                                }
                                 TaskOp::Status(r) => {
                                     let (artifact, note) = (r.artifact.clone(), r.note.clone());
-                                    tx.worker_status(&worker.id, &r.task_id, r.to, artifact, note)
+                                    tx.leases()
+                                        .worker_status(&worker.id, &r.task_id, r.to, artifact, note)
                                         .await
                                 }
                             }

@@ -207,7 +207,7 @@ impl ProposalsTx<'_> {
         let found = self.row(id).await?;
         // The task first (the named claim's lock order), so that two approvals of one task
         // wait for each other here.
-        self.tx.lock_task(&found.task_id).await?;
+        self.tx.leases().lock_task(&found.task_id).await?;
         let now = self.tx.now;
         let done = checked_in_tx!(self.tx.conn(), proposals::approve(now, id))?;
         if done != 1 {

@@ -73,7 +73,7 @@ pub(crate) fn worker_leases() -> Composed {
 }
 
 /// Task `$1`, if its lease is still due at `$2`: on PostgreSQL it locks the task and then its
-/// lease (the lock order of `WriteTx::lock_task`), re-reading both once locked, waiting for a
+/// lease (the lock order of `LeasesTx::lock_task`), re-reading both once locked, waiting for a
 /// transaction that holds them (`wait_for_held`) or passing them over.
 pub(crate) fn still_due(backend: Backend, wait_for_held: bool) -> Composed {
     let lock = match (backend, wait_for_held) {

@@ -89,7 +89,7 @@ pub(crate) fn ack() -> Composed {
     ))
 }
 
-/// A move of task `$7` if still in status `$8` (`WriteTx::apply_move`), doing `holder` to its
+/// A move of task `$7` if still in status `$8` (`LeasesTx::apply_move`), doing `holder` to its
 /// holder: to `$1` with reason `$2`, artifact `$3`, `$4` more attempts, its area lock kept if `$5`
 /// is 1, at `$6`, waiting for a maintainer if `$21` is 1, its worker of record `$22`. When it
 /// ends a lease (`leaving`), worker `$10` holds `$9` points fewer and lease `$12` ends with
