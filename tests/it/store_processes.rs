@@ -250,6 +250,40 @@ async fn a_delivery_is_stored_while_transactions_hold_the_shared_pool() {
     db.store.close().await;
 }
 
+/// PostgreSQL: an import of a thousand tasks into a fresh pool has `tasks` analyzed before the
+/// import returns, so the claims that follow are planned against what it wrote
+/// (`engine::statistics`, `Store::after_bulk_change`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_import_has_the_tasks_analyzed_before_it_returns() {
+    use sqlx::Connection;
+    let Some(db) = TestDb::postgres(fast_timing()).await else {
+        return;
+    };
+    let mut c = sqlx::postgres::PgConnection::connect(&db.url)
+        .await
+        .unwrap();
+    let analyzed = "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables \
+                    WHERE relname = 'tasks' AND schemaname = current_schema()";
+    let before: bool = sqlx::query_scalar(analyzed)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert!(!before, "fresh tasks were never analyzed by hand");
+    repo(&db.store, "big/one", 5, false).await;
+    let tasks: Vec<TaskInput> = (0..1_000).map(|i| task(&format!("t{i}"))).collect();
+    db.store
+        .tasks()
+        .import("big/one", &tasks, "admin")
+        .await
+        .unwrap();
+    let after: bool = sqlx::query_scalar(analyzed)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert!(after, "the import analyzed the tasks it wrote");
+    db.store.close().await;
+}
+
 /// PostgreSQL: a burst of webhook deliveries has the inbox analyzed within seconds, by the
 /// store's statistics keeper, not a minute later by autovacuum: the appliers' claim would
 /// otherwise keep a plan made for an empty inbox (`engine::statistics`).

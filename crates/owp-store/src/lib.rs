@@ -518,9 +518,10 @@ impl Store {
     pub fn connections(&self) -> (u32, u32) {
         let (checked_max, checked_open) = self.checked.connections();
         let (max, open) = self.read.connections();
-        let (ingest_max, ingest_open) = self.ingest.as_ref().map_or((0, 0), |pool| {
-            (pool.options().get_max_connections(), pool.size())
-        });
+        let (ingest_max, ingest_open) = self
+            .ingest
+            .as_ref()
+            .map_or((0, 0), engine::pool::pool_connections);
         (
             max + checked_max + ingest_max,
             open + checked_open + ingest_open,

@@ -106,13 +106,13 @@ fn unarchives(old: &RepoRow, by: Steering) -> Result<bool, StoreError> {
     }
 }
 
-/// Repositories, read: by name, all; each change in a transaction of its own ([`Repos::all`]).
+/// Repositories, read: by name, all; each change in a transaction of its own ([`Store::repos`]).
 pub struct Repos<'s> {
     store: &'s Store,
 }
 
 /// Repositories inside a caller's write transaction: joined, their approval, contract, clone
-/// address and visibility ([`ReposTx::all`]).
+/// address and visibility ([`WriteTx::repos`]).
 pub struct ReposTx<'t> {
     tx: &'t mut WriteTx,
 }

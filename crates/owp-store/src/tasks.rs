@@ -113,12 +113,12 @@ pub struct TaskFilter {
 }
 
 /// Tasks, read: by id, by key, a filtered list, a task's plan; imports in a transaction of their
-/// own ([`Tasks::list`]).
+/// own ([`Store::tasks`]).
 pub struct Tasks<'s> {
     store: &'s Store,
 }
 
-/// Tasks inside a caller's write transaction: imported, read by id or key ([`TasksTx::list`]).
+/// Tasks inside a caller's write transaction: imported, read by id or key ([`WriteTx::tasks`]).
 pub struct TasksTx<'t> {
     tx: &'t mut WriteTx,
 }

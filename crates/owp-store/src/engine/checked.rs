@@ -23,11 +23,11 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::Executor;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Executor, Pool};
 
 use crate::{BUSY_TIMEOUT, StoreError, WAL_SIZE_LIMIT, error};
 
@@ -207,12 +207,9 @@ pub(crate) fn pg_pool(url: &str, connections: u32) -> Result<PgPool, StoreError>
 impl CheckedPool {
     /// The connections the pool may keep, and those it keeps now.
     pub(crate) fn connections(&self) -> (u32, u32) {
-        fn of<DB: sqlx::Database>(pool: &Pool<DB>) -> (u32, u32) {
-            (pool.options().get_max_connections(), pool.size())
-        }
         match self {
-            CheckedPool::Sqlite(pool) => of(pool),
-            CheckedPool::Postgres(pool) => of(pool),
+            CheckedPool::Sqlite(pool) => super::pool::pool_connections(pool),
+            CheckedPool::Postgres(pool) => super::pool::pool_connections(pool),
         }
     }
 

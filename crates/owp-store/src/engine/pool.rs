@@ -36,8 +36,8 @@ impl DbPool {
     /// The connections the pool may keep, and those it keeps now.
     pub fn connections(&self) -> (u32, u32) {
         match self {
-            DbPool::Sqlite(pool) => (pool.options().get_max_connections(), pool.size()),
-            DbPool::Postgres(pool) => (pool.options().get_max_connections(), pool.size()),
+            DbPool::Sqlite(pool) => pool_connections(pool),
+            DbPool::Postgres(pool) => pool_connections(pool),
         }
     }
 
@@ -143,4 +143,9 @@ impl<'p> Executor<'p> for &'p DbPool {
         }
         .boxed()
     }
+}
+
+/// The connections `pool` may keep, and those it keeps now.
+pub(crate) fn pool_connections<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> (u32, u32) {
+    (pool.options().get_max_connections(), pool.size())
 }

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use super::checked::CheckedPool;
 use super::sqlite_writer::ExecuteWrite;
-use crate::{Backend, Store};
+use crate::Store;
 
 /// Imports smaller than this never trigger an `ANALYZE`.
 const ANALYZE_AFTER_ROWS: i64 = 1000;
@@ -38,7 +38,10 @@ impl Store {
     /// database, or right after a large import, before autovacuum's next round) the planner may
     /// instead sort every ready task on each claim.
     pub(crate) async fn after_bulk_change(&self, rows: usize) {
-        if self.backend != Backend::Postgres || rows == 0 {
+        let CheckedPool::Postgres(pool) = &self.checked else {
+            return;
+        };
+        if rows == 0 {
             return;
         }
         let counter = &self.signals.rows_since_analyze;
@@ -46,10 +49,7 @@ impl Store {
         if since < ANALYZE_AFTER_ROWS {
             return;
         }
-        let analyzed: Result<f64, sqlx::Error> =
-            sqlx::query_scalar("SELECT reltuples::float8 FROM pg_class WHERE relname = 'tasks'")
-                .fetch_one(&self.read)
-                .await;
+        let analyzed = owp_sql_postgres::statistics::table_rows(pool, "tasks").await;
         if analyzed.is_ok_and(|n| (since as f64) * 10.0 >= n.max(0.0)) {
             counter.store(0, Ordering::Release);
             analyze(self, "tasks").await;
