@@ -608,10 +608,10 @@ async fn sweep_loop(store: Store) {
         let swept = store
             .on_writer(move |store| async move {
                 // First, so that the presence sweep sees every contact of this process.
-                if presence && let Err(e) = store.flush_presence().await {
+                if presence && let Err(e) = store.contacts().flush().await {
                     tracing::warn!(error = %e, "presence flush failed");
                 }
-                if let Err(e) = store.sweep_expired().await {
+                if let Err(e) = store.expiry().sweep().await {
                     tracing::warn!(error = %e, "lease expiry sweep failed");
                 }
                 if let Err(e) = store.proposals().sweep().await {
@@ -627,7 +627,7 @@ async fn sweep_loop(store: Store) {
             tracing::warn!(error = %e, "a sweep failed");
         }
         if rounds.is_multiple_of(18_000)
-            && let Err(e) = store.idempotency_sweep().await
+            && let Err(e) = store.idempotency_keys().sweep().await
         {
             tracing::warn!(error = %e, "idempotency sweep failed");
         }
@@ -710,18 +710,22 @@ async fn admin_tokens(
     use crate::store::shared_settings::{ADMIN_TOKEN_DIGEST, RETIRED};
     if let Some(token) = &config.admin_token {
         let tokens = AdminTokens::from(token.clone());
-        if store.is_shared() {
+        if store.shared_settings().is_shared() {
             retire_generated_token(store, &tokens).await?;
         }
         return Ok((tokens, None));
     }
-    anyhow::ensure!(store.is_shared(), "an admin token is required");
+    anyhow::ensure!(
+        store.shared_settings().is_shared(),
+        "an admin token is required"
+    );
     let path = Path::new(crate::config::ENV_LOCAL);
     refuse_shared_env_file(path)?;
     let token = new_admin_token();
     let digest = AdminTokens::digest_hex(&token);
     let kept = store
-        .keep_shared_setting(ADMIN_TOKEN_DIGEST, &digest)
+        .shared_settings()
+        .keep(ADMIN_TOKEN_DIGEST, &digest)
         .await
         .context("cannot keep the generated admin token's digest in the database")?;
     anyhow::ensure!(
@@ -751,7 +755,8 @@ async fn admin_tokens(
 async fn retire_generated_token(store: &Store, tokens: &AdminTokens) -> anyhow::Result<()> {
     use crate::store::shared_settings::{ADMIN_TOKEN_DIGEST, RETIRED};
     let Some(kept) = store
-        .shared_setting(ADMIN_TOKEN_DIGEST)
+        .shared_settings()
+        .get(ADMIN_TOKEN_DIGEST)
         .await
         .context("cannot read the generated admin token's digest")?
     else {
@@ -761,7 +766,8 @@ async fn retire_generated_token(store: &Store, tokens: &AdminTokens) -> anyhow::
         return Ok(());
     }
     if store
-        .replace_shared_setting(ADMIN_TOKEN_DIGEST, &kept, RETIRED)
+        .shared_settings()
+        .replace(ADMIN_TOKEN_DIGEST, &kept, RETIRED)
         .await
         .context("cannot retire the generated admin token's digest")?
     {

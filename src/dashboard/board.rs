@@ -94,8 +94,8 @@ pub async fn state(
         .clamp(0, MAX_STATE_EVENTS);
     let since = crate::store::now_ms() - OUTCOME_DAYS * 86_400_000;
     let read = async {
-        let b = board.store.public_board(limit).await?;
-        let outcomes = board.store.repo_outcomes(since, true).await?;
+        let b = board.store.board().public(limit).await?;
+        let outcomes = board.store.outcomes().of_repo(since, true).await?;
         Ok::<_, crate::store::StoreError>((b, outcomes))
     };
     match read.await {
@@ -183,7 +183,7 @@ pub async fn events(State(board): State<PublicBoards>, headers: HeaderMap) -> Re
             Some(id) => id,
             None => store.events().last_id().await?,
         };
-        Ok::<_, crate::store::StoreError>((start, store.public_repo_names().await?))
+        Ok::<_, crate::store::StoreError>((start, store.board().public_repo_names().await?))
     };
     let (start, mut public) = match opened.await {
         Ok(opened) => opened,
@@ -211,7 +211,7 @@ pub async fn events(State(board): State<PublicBoards>, headers: HeaderMap) -> Re
             if !events.is_empty() {
                 // Visibility as it is now, read after the events: a repository made private
                 // meanwhile is already left out.
-                match store.public_repo_names().await {
+                match store.board().public_repo_names().await {
                     Ok(now) => {
                         if now != public {
                             public = now;

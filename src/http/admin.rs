@@ -174,7 +174,7 @@ pub async fn state(
             ApiError::invalid("unknown_status", format!("unknown task status `{s}`"))
         })?),
     };
-    state.store.expire_due().await?;
+    state.store.expiry().due().await?;
     let store = &state.store;
     let now = crate::store::now_ms();
     let ttl = store.timing.heartbeat_ttl_ms;
@@ -213,7 +213,7 @@ pub async fn state(
     let mut reputations = store.reputations().opted_in().await?;
     let mut promotions = store.reputations().all_promotions().await?;
     let since = now - OUTCOME_DAYS * 86_400_000;
-    let mut outcomes = store.repo_outcomes(since, false).await?;
+    let mut outcomes = store.outcomes().of_repo(since, false).await?;
     let mut reviewers = store.reviewers().loads(now).await?;
     let mut settings = repo_settings(store).await?;
     Ok(Json(PoolState {
@@ -454,7 +454,11 @@ pub async fn archive_worker(
         .write_on_writer(move |mut tx| {
             let worker_id = worker_id.clone();
             async move {
-                let result = tx.archive_worker(&worker_id).await.map(|row| (row, tx.now));
+                let result = tx
+                    .archive()
+                    .worker(&worker_id)
+                    .await
+                    .map(|row| (row, tx.now));
                 (tx, result)
             }
         })
@@ -487,7 +491,7 @@ pub async fn archive_repo(
         .write_on_writer(move |mut tx| {
             let name = name.clone();
             async move {
-                let result = tx.archive_repo(&name, "admin").await;
+                let result = tx.archive().repo(&name, "admin").await;
                 (tx, result)
             }
         })

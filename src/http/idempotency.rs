@@ -102,7 +102,12 @@ async fn keyed(
     hasher.update(&bytes);
     let hash = hex::encode(hasher.finalize());
 
-    match state.store.idempotency_begin(&caller, &key, &hash).await? {
+    match state
+        .store
+        .idempotency_keys()
+        .begin(&caller, &key, &hash)
+        .await?
+    {
         Idempotency::Mismatch => Err(ApiError::invalid(
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different request",
@@ -137,7 +142,7 @@ async fn keyed(
             if status.is_server_error() {
                 // A 5xx is not stored: the key is released, so that a retry runs the request
                 // again (not `409 idempotency_in_progress` for a minute).
-                if let Err(e) = state.store.idempotency_abort(&caller, &key).await {
+                if let Err(e) = state.store.idempotency_keys().abort(&caller, &key).await {
                     tracing::error!(error = %e, "an idempotency key could not be released");
                 }
                 return Ok(res);
@@ -161,7 +166,8 @@ async fn keyed(
             // then finds the key reserved, and at most once holds).
             if let Err(e) = state
                 .store
-                .idempotency_finish(&caller, &key, status.as_u16(), &content_type, &stored)
+                .idempotency_keys()
+                .finish(&caller, &key, status.as_u16(), &content_type, &stored)
                 .await
             {
                 tracing::error!(error = %e, "an idempotent answer could not be stored");

@@ -93,7 +93,11 @@ pub async fn leaderboard(
         .reputations()
         .leaderboard(repo, since, !admin)
         .await?;
-    let mut tools = state.store.leaderboard_tools(repo, since, !admin).await?;
+    let mut tools = state
+        .store
+        .outcomes()
+        .leaderboard_tools(repo, since, !admin)
+        .await?;
     Ok(Json(entries(rows, &mut tools)))
 }
 
@@ -132,6 +136,7 @@ async fn maintainers_leaderboard(
         }
         for (worker, used) in state
             .store
+            .outcomes()
             .leaderboard_tools(Some(name), since, false)
             .await?
         {

@@ -80,14 +80,18 @@ pub async fn claim(
         }
         changes.mark_unchanged();
         let attempt = std::time::Instant::now();
-        state.store.expire_due().await?;
-        let (lease, seen_at) = state.store.claim_for(&worker).await?;
+        state.store.expiry().due().await?;
+        let (lease, seen_at) = state.store.worker_ops().claim(&worker).await?;
         // The claim marked the worker seen: a later round of a long poll must not log it as
         // coming back online.
         worker.last_seen_at = Some(seen_at);
         crate::metrics::claim_finished(attempt, lease.is_some());
         if let Some(mut lease) = lease {
-            lease.task = state.store.as_seen_by(&worker, lease.task).await?;
+            lease.task = state
+                .store
+                .previews()
+                .as_seen_by(&worker, lease.task)
+                .await?;
             return Ok(Json(ClaimReply { lease }).into_response());
         }
         // A claim that does not wait (or whose wait is over) answers now: a timer set in the
@@ -252,13 +256,13 @@ pub async fn preview(
         return Ok(super::rate_limits::too_many(wait, why));
     }
     // As a claim does first: a lease that has run out is ended before anything is read.
-    state.store.expire_due().await?;
+    state.store.expiry().due().await?;
     let mut reply = PreviewReply {
         eligible: Vec::new(),
         refused: Vec::new(),
     };
     let turn = state.preview_limit.turn().await;
-    let preview = state.store.preview(&worker).await?;
+    let preview = state.store.previews().of(&worker).await?;
     drop(turn);
     for entry in preview.entries {
         if entry.refusals.is_empty() {
@@ -303,10 +307,11 @@ pub async fn ack(
     Path(lease_id): Path<String>,
 ) -> ApiResult<Json<Task>> {
     // On SQLite the ack joins the next write group (see `store::leases::write_groups`).
-    let task = state.store.ack_for(&worker, &lease_id).await?;
+    let task = state.store.worker_ops().ack(&worker, &lease_id).await?;
     Ok(Json(
         state
             .store
+            .previews()
             .as_seen_by(&worker, task.to_holder_api())
             .await?,
     ))
@@ -399,5 +404,11 @@ async fn lease_op(
                 .await
         })
         .await?;
-    Ok(Json(state.store.as_seen_by(holder, task.to_api()).await?))
+    Ok(Json(
+        state
+            .store
+            .previews()
+            .as_seen_by(holder, task.to_api())
+            .await?,
+    ))
 }

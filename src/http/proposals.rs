@@ -163,7 +163,7 @@ pub async fn approve(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Approved>> {
     let proposal = steered(&state, &principal, &id).await?;
-    state.store.expire_due().await?;
+    state.store.expiry().due().await?;
     let actor = principal.actor();
     let approved = match &state.github {
         // The App's approval, `/owp approve @login`'s own: a plan proposed by comment becomes its

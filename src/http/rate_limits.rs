@@ -444,7 +444,7 @@ impl Limits {
             tracing::warn!(error = %e, "old shared rate counts could not be removed");
         }
         if let Some(store) = &self.store
-            && let Err(e) = store.gh_forget_old_answers().await
+            && let Err(e) = store.known_answers().forget_old().await
         {
             tracing::warn!(error = %e, "GitHub's old answers could not be removed");
         }

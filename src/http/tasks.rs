@@ -26,7 +26,7 @@ pub async fn get_task(
     caller: Caller,
     Path(task_id): Path<String>,
 ) -> ApiResult<Json<Task>> {
-    state.store.expire_due().await?;
+    state.store.expiry().due().await?;
     let task = state.store.tasks().get(&task_id).await?;
     let task = match (task, &caller) {
         (Some(task), _) => task,
@@ -46,7 +46,11 @@ pub async fn get_task(
             Ok(Json(task.to_holder_api()))
         }
         Caller::Worker(w) if task.worker_id.as_deref() == Some(w.id.as_str()) => Ok(Json(
-            state.store.as_seen_by(&w, task.to_holder_api()).await?,
+            state
+                .store
+                .previews()
+                .as_seen_by(&w, task.to_holder_api())
+                .await?,
         )),
         Caller::Worker(w) => match state.store.tasks().to_plan(&task_id, &w).await? {
             // A task it may plan: what a plan needs, without a past attempt's artifact, and no
@@ -54,6 +58,7 @@ pub async fn get_task(
             Some(task) => Ok(Json(
                 state
                     .store
+                    .previews()
                     .as_seen_by(
                         &w,
                         Task {
@@ -144,8 +149,14 @@ pub async fn update_status(
         artifact: body.artifact,
         note: body.note,
     };
-    let task = state.store.status_for(&worker, request).await?;
-    Ok(Json(state.store.as_seen_by(&worker, task.to_api()).await?))
+    let task = state.store.worker_ops().status(&worker, request).await?;
+    Ok(Json(
+        state
+            .store
+            .previews()
+            .as_seen_by(&worker, task.to_api())
+            .await?,
+    ))
 }
 
 /// A `pr_opened` report that moves a GitHub task (one of a repository the App is installed on)

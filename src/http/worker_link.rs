@@ -153,7 +153,8 @@ async fn start_flow(s: &WorkerLinkRoutes, headers: &HeaderMap) -> Result<DeviceS
     let interval = dc.interval.clamp(1, 60);
     s.signin
         .store
-        .worker_link_flow_start(
+        .device_links()
+        .start(
             &worker.id,
             &digest(&dc.device_code),
             i64::try_from(interval * 1000).unwrap_or(5000),
@@ -217,7 +218,8 @@ async fn finish_flow(
     let fail = |e: ApiError| e.into_response();
     let key = digest(code);
     match store
-        .worker_link_flow_poll(&worker.id, &key)
+        .device_links()
+        .poll(&worker.id, &key)
         .await
         .map_err(|e| fail(e.into()))?
     {
@@ -233,10 +235,10 @@ async fn finish_flow(
         }) => {
             let refusal = device_refusal(&why, interval, START_PATH);
             if let Some(ms) = refusal.interval_ms {
-                let _ = store.worker_link_flow_interval(&worker.id, &key, ms).await;
+                let _ = store.device_links().interval(&worker.id, &key, ms).await;
             }
             if refusal.ends {
-                let _ = store.worker_link_flow_end(&worker.id, &key).await;
+                let _ = store.device_links().end(&worker.id, &key).await;
             }
             return Err(refusal.answer);
         }
@@ -253,7 +255,8 @@ async fn finish_flow(
     })?;
     let mut tx = store.begin().await.map_err(|e| fail(e.into()))?;
     if !tx
-        .worker_link_flow_finish(&worker.id, &key)
+        .device_links()
+        .finish(&worker.id, &key)
         .await
         .map_err(|e| fail(e.into()))?
     {
@@ -268,7 +271,7 @@ async fn finish_flow(
         Ok(moved) => moved,
         Err(LinkRefusal::LinkedElsewhere | LinkRefusal::UnknownCode) => {
             drop(tx);
-            let _ = store.worker_link_flow_end(&worker.id, &key).await;
+            let _ = store.device_links().end(&worker.id, &key).await;
             return Err(fail(ApiError::conflict(
                 "linked_elsewhere",
                 "this worker already speaks for another GitHub account; register a new worker \

@@ -168,7 +168,7 @@ pub async fn me(
     State(state): State<AppState>,
     WorkerAuth(worker): WorkerAuth,
 ) -> ApiResult<Json<WorkerSelf>> {
-    state.store.expire_due().await?;
+    state.store.expiry().due().await?;
     worker_self(&state, &worker.id).await
 }
 

@@ -131,10 +131,11 @@ fn record_backlog((top, others): &(Vec<(i64, i64)>, i64)) {
 
 /// The whole scrape: the pool read now, then this process's counters and histograms.
 pub async fn render(store: &Store) -> Result<String, StoreError> {
-    let snapshot = PoolSnapshot(store.pool_figures().await?);
+    let snapshot = PoolSnapshot(store.gauges().pool().await?);
     let since = crate::store::now_ms() - OUTCOME_DAYS * 86_400_000;
-    let outcomes = store.repo_outcomes(since, false).await?;
+    let outcomes = store.outcomes().of_repo(since, false).await?;
     let backlog = store
+        .gauges()
         .outbox_backlog_by_installation(BACKLOG_INSTALLATIONS)
         .await?;
     let scrape = PrometheusBuilder::new().build_recorder();

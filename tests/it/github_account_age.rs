@@ -51,7 +51,7 @@ async fn account_age_story(postgres: bool) {
     assert_eq!(story.fake.count_calls("GET", "/users/newbie"), 1);
     assert_eq!(story.fake.count_calls("GET", "/users/veteran"), 1);
     let id = story.fake.user_id("newbie") as i64;
-    let kept = story.running().store.gh_account(id).await.unwrap();
+    let kept = story.running().store.accounts().get(id).await.unwrap();
     assert_eq!(
         kept.and_then(|k| k.created_at),
         Some(created.timestamp() * 1000),
@@ -204,11 +204,11 @@ async fn a_linked_worker_of_unknown_age_waits(postgres: bool) {
     assert_eq!(story.task(n).await.status, TaskStatus::Ready);
     // Asking again is the App's: once the retry interval has passed, reconciliation asks for it.
     let store = &story.running().store;
-    let due = store.gh_accounts_to_read(i64::MAX, 20).await.unwrap();
+    let due = store.accounts().to_read(i64::MAX, 20).await.unwrap();
     assert_eq!(due.len(), 1, "{due:?}");
     assert_eq!(due[0].login, "newbie");
     assert_eq!(due[0].account_id, Some(story.fake.user_id("newbie") as i64));
-    assert!(store.gh_accounts_to_read(0, 20).await.unwrap().is_empty());
+    assert!(store.accounts().to_read(0, 20).await.unwrap().is_empty());
 
     // A worker that speaks for no GitHub account works no task of an installed repository at
     // all (contract section 14): its preview says how to link.

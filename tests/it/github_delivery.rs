@@ -432,7 +432,13 @@ async fn webhook_latency_at_500_deliveries_per_second() {
     // a minute, so the outbox is not waited for).
     let applied = std::time::Instant::now();
     loop {
-        let (deliveries, _) = story.running().store.gh_backlog().await.unwrap();
+        let (deliveries, _) = story
+            .running()
+            .store
+            .github_backlog()
+            .counts()
+            .await
+            .unwrap();
         if deliveries == 0 {
             break;
         }
@@ -545,7 +551,8 @@ async fn content_creation_stays_under_80_requests_a_minute_per_installation() {
     );
     // GitHub's Retry-After pauses the installation.
     store
-        .gh_block_installation(2, owp::store::now_ms() + 30_000)
+        .pacing()
+        .block(2, owp::store::now_ms() + 30_000)
         .await
         .unwrap();
     assert!(
@@ -616,17 +623,20 @@ async fn each_outbox_row_and_job_slot_is_taken_by_one_process() {
     assert_eq!(all.len(), 40, "every row was sent");
 
     assert!(
-        a.gh_claim_job_slot("reconcile", 1_000, "replica-a")
+        a.job_slots()
+            .claim("reconcile", 1_000, "replica-a")
             .await
             .unwrap()
     );
     assert!(
-        !b.gh_claim_job_slot("reconcile", 1_000, "replica-b")
+        !b.job_slots()
+            .claim("reconcile", 1_000, "replica-b")
             .await
             .unwrap()
     );
     assert!(
-        b.gh_claim_job_slot("reconcile", 2_000, "replica-b")
+        b.job_slots()
+            .claim("reconcile", 2_000, "replica-b")
             .await
             .unwrap()
     );

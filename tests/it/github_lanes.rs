@@ -689,7 +689,15 @@ async fn applied_per_second_while_github_answers_in_100_ms() {
                 send_to(&story, addr, "issues", p).await;
             }
             wait_for("every delivery applied", || async {
-                story.running().store.gh_backlog().await.unwrap().0 == 0
+                story
+                    .running()
+                    .store
+                    .github_backlog()
+                    .counts()
+                    .await
+                    .unwrap()
+                    .0
+                    == 0
             })
             .await;
             let took = started.elapsed();

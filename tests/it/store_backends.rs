@@ -61,7 +61,7 @@ async fn repos_are_private_unless_made_public_and_the_public_board_reads_only_pu
                 .register(&worker_input("w", &[], 5, 5))
                 .await
                 .unwrap();
-            let board = s.public_board(100).await.unwrap();
+            let board = s.board().public(100).await.unwrap();
             let names: Vec<&str> = board.repos.iter().map(|r| r.name.as_str()).collect();
             assert_eq!(names, ["acme/open"], "{}", db.label);
             let titles: Vec<&str> = board.tasks.iter().map(|t| t.title.as_str()).collect();
@@ -104,7 +104,7 @@ async fn repos_are_private_unless_made_public_and_the_public_board_reads_only_pu
                 "an unknown repository is left alone"
             );
             tx.commit().await.unwrap();
-            let public = s.public_repo_names().await.unwrap();
+            let public = s.board().public_repo_names().await.unwrap();
             assert_eq!(
                 public,
                 HashSet::from(["acme/open".to_string(), "acme/closed".to_string()])
@@ -115,7 +115,7 @@ async fn repos_are_private_unless_made_public_and_the_public_board_reads_only_pu
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
-            let board = s.public_board(100).await.unwrap();
+            let board = s.board().public(100).await.unwrap();
             assert_eq!(board.tasks.len(), 1, "{}", db.label);
             let updates: Vec<_> = s
                 .events()
@@ -676,7 +676,7 @@ async fn expired_leases_return_and_then_block() {
             let w = register(s, worker_input("w", &[], 5, 2)).await;
 
             let first = claim(s, &w).await.expect("lease 1");
-            assert!(s.next_deadline().await.unwrap().is_some());
+            assert!(s.expiry().next_deadline().await.unwrap().is_some());
             tokio::time::sleep(Duration::from_millis(400)).await;
             // The worker's late ack finds the lease over, and the requeue is kept.
             let late = ack(s, &w, &first).await.unwrap_err();
@@ -705,7 +705,7 @@ async fn expired_leases_return_and_then_block() {
             assert_eq!(second.task.task_id, id);
             let deadline = Instant::now() + Duration::from_secs(5);
             loop {
-                let n = s.expire_due().await.unwrap();
+                let n = s.expiry().due().await.unwrap();
                 if n > 0 {
                     assert_eq!(n, 1);
                     break;
@@ -719,8 +719,8 @@ async fn expired_leases_return_and_then_block() {
             let t = s.tasks().get(&id).await.unwrap().unwrap();
             assert_eq!((t.status, t.attempts), (TaskStatus::Blocked, 2), "{label}");
             assert!(t.status_reason.is_some());
-            assert_eq!(s.expire_due().await.unwrap(), 0);
-            assert!(s.next_deadline().await.unwrap().is_none());
+            assert_eq!(s.expiry().due().await.unwrap(), 0);
+            assert!(s.expiry().next_deadline().await.unwrap().is_none());
             assert!(claim(s, &w).await.is_none());
             db.store.close().await;
         },
@@ -763,10 +763,10 @@ async fn requests_wait_for_a_held_due_lease_and_sweeps_skip_it() {
         .execute(&mut other)
         .await
         .unwrap();
-    assert_eq!(s.sweep_expired().await.unwrap(), 0, "the sweep skips it");
+    assert_eq!(s.expiry().sweep().await.unwrap(), 0, "the sweep skips it");
     let request = tokio::spawn({
         let s = s.clone();
-        async move { s.expire_due().await }
+        async move { s.expiry().due().await }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!request.is_finished(), "the request waits for the holder");
@@ -806,7 +806,7 @@ async fn a_holders_blocked_fills_the_budget_and_merged_is_not_the_workers() {
                 artifact: None,
                 note: None,
             };
-            let err = s.status_for(&w, request).await.unwrap_err();
+            let err = s.worker_ops().status(&w, request).await.unwrap_err();
             assert_eq!(code_of(&err), "not_allowed", "{}", db.label);
             let t = open_pr(s, &w, &first.task.task_id).await;
             let err = set_status(s, &w, &t.id, TaskStatus::Merged, None)
@@ -827,7 +827,7 @@ async fn a_holders_blocked_fills_the_budget_and_merged_is_not_the_workers() {
                 artifact: None,
                 note: Some("the spec is unclear".into()),
             };
-            let blocked = s.status_for(&w, request).await.expect("blocked");
+            let blocked = s.worker_ops().status(&w, request).await.expect("blocked");
             assert!(blocked.awaits_maintainer, "{}", db.label);
             assert_eq!(
                 blocked.status_reason.as_deref(),

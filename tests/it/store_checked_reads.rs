@@ -98,19 +98,23 @@ async fn board_public_repo_names(db: TestDb) {
     let s = &db.store;
     let label = db.label;
     let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect::<HashSet<_>>();
-    assert_eq!(s.public_repo_names().await.unwrap(), names(&[]), "{label}");
+    assert_eq!(
+        s.board().public_repo_names().await.unwrap(),
+        names(&[]),
+        "{label}"
+    );
     public_repo(s, "g/pub").await;
     repo(s, "g/priv", 10, false).await;
     public_repo(s, "g/gone").await;
     archive(&db, "g/gone").await;
     assert_eq!(
-        s.public_repo_names().await.unwrap(),
+        s.board().public_repo_names().await.unwrap(),
         names(&["g/pub"]),
         "{label}"
     );
     public_repo(s, "g/priv").await;
     assert_eq!(
-        s.public_repo_names().await.unwrap(),
+        s.board().public_repo_names().await.unwrap(),
         names(&["g/priv", "g/pub"]),
         "{label}"
     );
@@ -248,7 +252,7 @@ async fn outcomes_decided_and_lead_times(db: TestDb) {
     }
 
     let since = now_ms() - 30 * DAY;
-    let all = s.repo_outcomes(since, false).await.unwrap();
+    let all = s.outcomes().of_repo(since, false).await.unwrap();
     let mut names: Vec<&String> = all.keys().collect();
     names.sort();
     assert_eq!(names, ["g/arch", "g/priv", "g/pub"], "{label}");
@@ -276,11 +280,15 @@ async fn outcomes_decided_and_lead_times(db: TestDb) {
     );
     assert_eq!(all["g/arch"].lead_time_seconds, Some(14_400.0), "{label}");
 
-    let shown = s.repo_outcomes(since, true).await.unwrap();
+    let shown = s.outcomes().of_repo(since, true).await.unwrap();
     assert_eq!(shown.keys().collect::<Vec<_>>(), ["g/pub"], "{label}");
     assert_eq!(shown["g/pub"], all["g/pub"], "{label}");
     // A window of 50 days takes the old merge in: leads 1 h, 3 h and 24 h.
-    let longer = s.repo_outcomes(now_ms() - 50 * DAY, true).await.unwrap();
+    let longer = s
+        .outcomes()
+        .of_repo(now_ms() - 50 * DAY, true)
+        .await
+        .unwrap();
     let public = &longer["g/pub"];
     assert_eq!(
         (public.merged, public.lead_time_seconds),
@@ -292,7 +300,7 @@ async fn outcomes_decided_and_lead_times(db: TestDb) {
 /// Keeps what GitHub said of an account, in a transaction of its own.
 async fn remember(s: &Store, account_id: i64, login: &str, created_at: Option<i64>) {
     s.write(|mut tx| async move {
-        let r = tx.gh_remember_account(account_id, login, created_at).await;
+        let r = tx.accounts().remember(account_id, login, created_at).await;
         (tx, r)
     })
     .await
@@ -303,14 +311,14 @@ async fn remember(s: &Store, account_id: i64, login: &str, created_at: Option<i6
 async fn accounts_account(db: TestDb) {
     let s = &db.store;
     let label = db.label;
-    assert_eq!(s.gh_account(11).await.unwrap(), None, "{label}");
+    assert_eq!(s.accounts().get(11).await.unwrap(), None, "{label}");
     let before = now_ms();
     remember(s, 11, "ann", None).await;
     remember(s, 12, "bo", Some(1_000)).await;
-    let ann = s.gh_account(11).await.unwrap().expect("ann");
+    let ann = s.accounts().get(11).await.unwrap().expect("ann");
     assert_eq!(ann.created_at, None, "{label}");
     assert!(ann.read_at >= before, "{label}: {ann:?}");
-    let bo = s.gh_account(12).await.unwrap().expect("bo");
+    let bo = s.accounts().get(12).await.unwrap().expect("bo");
     assert_eq!(bo.created_at, Some(1_000), "{label}");
 }
 
@@ -362,7 +370,8 @@ async fn accounts_to_read(db: TestDb) {
     )
     .await;
     let read = |asked_before: i64, limit: i64| async move {
-        s.gh_accounts_to_read(asked_before, limit)
+        s.accounts()
+            .to_read(asked_before, limit)
             .await
             .unwrap()
             .into_iter()
@@ -411,20 +420,28 @@ async fn accounts_to_read(db: TestDb) {
 async fn shared_settings_value(db: TestDb) {
     let s = &db.store;
     let label = db.label;
-    assert_eq!(s.shared_setting("one").await.unwrap(), None, "{label}");
-    assert_eq!(s.keep_shared_setting("one", "1").await.unwrap(), "1");
     assert_eq!(
-        s.shared_setting("one").await.unwrap().as_deref(),
+        s.shared_settings().get("one").await.unwrap(),
+        None,
+        "{label}"
+    );
+    assert_eq!(s.shared_settings().keep("one", "1").await.unwrap(), "1");
+    assert_eq!(
+        s.shared_settings().get("one").await.unwrap().as_deref(),
         Some("1"),
         "{label}"
     );
-    assert!(s.replace_shared_setting("one", "1", "2").await.unwrap());
+    assert!(s.shared_settings().replace("one", "1", "2").await.unwrap());
     assert_eq!(
-        s.shared_setting("one").await.unwrap().as_deref(),
+        s.shared_settings().get("one").await.unwrap().as_deref(),
         Some("2"),
         "{label}"
     );
-    assert_eq!(s.shared_setting("two").await.unwrap(), None, "{label}");
+    assert_eq!(
+        s.shared_settings().get("two").await.unwrap(),
+        None,
+        "{label}"
+    );
 }
 
 /// The installations by id, a suspended one and a blocked one among them.
@@ -522,7 +539,7 @@ async fn github_etags(db: TestDb) {
         row("/b", Some("/b?page=2")),
         row("/c", None),
     ];
-    s.gh_save_etags(&rows).await.unwrap();
+    s.known_answers().save_etags(&rows).await.unwrap();
     // Their refresh times, as the database holds them: b the newest, then c, then a.
     for (path, ago) in [("/a", 3), ("/b", 1), ("/c", 2)] {
         raw(
@@ -534,11 +551,11 @@ async fn github_etags(db: TestDb) {
     }
     let [a, b, c] = rows;
     assert_eq!(
-        s.gh_etags(10).await.unwrap(),
+        s.known_answers().etags(10).await.unwrap(),
         [b.clone(), c.clone(), a],
         "{label}"
     );
-    assert_eq!(s.gh_etags(2).await.unwrap(), [b, c], "{label}");
+    assert_eq!(s.known_answers().etags(2).await.unwrap(), [b, c], "{label}");
 }
 
 /// The sweep logs offline the online workers whose last contact is past the TTL, once each.

@@ -400,8 +400,16 @@ async fn github_inbox(db: TestDb) {
     let s = &db.store;
     let label = db.label;
     assert_eq!(s.inbox().count().await.unwrap(), 0, "{label}");
-    assert_eq!(s.gh_backlog().await.unwrap(), (0, 0), "{label}");
-    assert_eq!(s.gh_next_due().await.unwrap(), None, "{label}");
+    assert_eq!(
+        s.github_backlog().counts().await.unwrap(),
+        (0, 0),
+        "{label}"
+    );
+    assert_eq!(
+        s.github_backlog().next_due().await.unwrap(),
+        None,
+        "{label}"
+    );
     raw(
         &db,
         "INSERT INTO gh_deliveries (delivery_id, event, body, received_at, next_attempt_at, \
@@ -414,8 +422,16 @@ async fn github_inbox(db: TestDb) {
     assert!(s.inbox().known("d2").await.unwrap(), "{label}");
     assert!(!s.inbox().known("d3").await.unwrap(), "{label}");
     assert_eq!(s.inbox().count().await.unwrap(), 2, "{label}");
-    assert_eq!(s.gh_backlog().await.unwrap(), (1, 0), "{label}");
-    assert_eq!(s.gh_next_due().await.unwrap(), Some(500), "{label}");
+    assert_eq!(
+        s.github_backlog().counts().await.unwrap(),
+        (1, 0),
+        "{label}"
+    );
+    assert_eq!(
+        s.github_backlog().next_due().await.unwrap(),
+        Some(500),
+        "{label}"
+    );
     assert!(
         !s.inbox().redelivery_requested("d9").await.unwrap(),
         "{label}"
@@ -466,8 +482,16 @@ async fn github_outbox(db: TestDb) {
         "{label}"
     );
     assert!(s.outbox().of_issue("g/a", 8).await.unwrap().is_empty());
-    assert_eq!(s.gh_backlog().await.unwrap(), (0, 4), "{label}");
-    assert_eq!(s.gh_next_due().await.unwrap(), Some(0), "{label}");
+    assert_eq!(
+        s.github_backlog().counts().await.unwrap(),
+        (0, 4),
+        "{label}"
+    );
+    assert_eq!(
+        s.github_backlog().next_due().await.unwrap(),
+        Some(0),
+        "{label}"
+    );
     let now = now_ms();
     let claimed = s
         .outbox()
@@ -494,31 +518,45 @@ async fn github_outbox(db: TestDb) {
 async fn github_known_pull(db: TestDb) {
     let s = &db.store;
     let label = db.label;
-    assert_eq!(s.gh_known_pull("g/a", 1, 0).await.unwrap(), None, "{label}");
+    assert_eq!(
+        s.known_answers().pull("g/a", 1, 0).await.unwrap(),
+        None,
+        "{label}"
+    );
     let open = KnownPull {
         state: Some(PrState::Open),
         author_id: Some(7),
         author: Some("maya".into()),
         read_at: 1_000,
     };
-    s.gh_note_pull("g/a", 1, &open).await.unwrap();
+    s.known_answers().note_pull("g/a", 1, &open).await.unwrap();
     let missing = KnownPull {
         state: None,
         author_id: None,
         author: None,
         read_at: 2_000,
     };
-    s.gh_note_pull("g/a", 2, &missing).await.unwrap();
-    assert_eq!(s.gh_known_pull("g/a", 1, 1_000).await.unwrap(), Some(open));
+    s.known_answers()
+        .note_pull("g/a", 2, &missing)
+        .await
+        .unwrap();
     assert_eq!(
-        s.gh_known_pull("g/a", 1, 1_001).await.unwrap(),
+        s.known_answers().pull("g/a", 1, 1_000).await.unwrap(),
+        Some(open)
+    );
+    assert_eq!(
+        s.known_answers().pull("g/a", 1, 1_001).await.unwrap(),
         None,
         "{label}"
     );
     assert_eq!(
-        s.gh_known_pull("g/a", 2, 0).await.unwrap(),
+        s.known_answers().pull("g/a", 2, 0).await.unwrap(),
         Some(missing),
         "{label}"
     );
-    assert_eq!(s.gh_known_pull("g/b", 1, 0).await.unwrap(), None, "{label}");
+    assert_eq!(
+        s.known_answers().pull("g/b", 1, 0).await.unwrap(),
+        None,
+        "{label}"
+    );
 }

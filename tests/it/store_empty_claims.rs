@@ -7,7 +7,7 @@ use crate::store_support::*;
 use owp::store::Store;
 
 async fn nothing(s: &Store, w: &owp::store::rows::WorkerRow) -> bool {
-    s.claim_for(w).await.expect("claim").0.is_none()
+    s.worker_ops().claim(w).await.expect("claim").0.is_none()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,12 +21,12 @@ async fn an_empty_claim_is_remembered_until_the_pool_changes() {
             repo(&s, "memo/one", 5, false).await;
             let w = register(&s, worker_input("idle", &[], 5, 1)).await;
             assert!(nothing(&s, &w).await, "{label}: the pool is empty");
-            let before = s.claims_answered_from_memory();
+            let before = s.worker_ops().answered_from_memory();
             for _ in 0..3 {
                 assert!(nothing(&s, &w).await, "{label}");
             }
             assert_eq!(
-                s.claims_answered_from_memory() - before,
+                s.worker_ops().answered_from_memory() - before,
                 3,
                 "{label}: the repeated claims were answered from memory"
             );
@@ -36,7 +36,7 @@ async fn an_empty_claim_is_remembered_until_the_pool_changes() {
                 .import("memo/one", &[task("first")], "admin")
                 .await
                 .unwrap();
-            let lease = s.claim_for(&w).await.unwrap().0;
+            let lease = s.worker_ops().claim(&w).await.unwrap().0;
             assert!(lease.is_some(), "{label}: a new task is claimed at once");
 
             // The worker now holds as many tasks as it may: its claims find nothing.
@@ -46,9 +46,9 @@ async fn an_empty_claim_is_remembered_until_the_pool_changes() {
                 .unwrap();
             let held = s.workers().get(&w.id).await.unwrap().expect("worker");
             assert!(nothing(&s, &held).await, "{label}: at its limit");
-            let before = s.claims_answered_from_memory();
+            let before = s.worker_ops().answered_from_memory();
             assert!(nothing(&s, &held).await, "{label}");
-            assert_eq!(s.claims_answered_from_memory() - before, 1, "{label}");
+            assert_eq!(s.worker_ops().answered_from_memory() - before, 1, "{label}");
 
             // Its own figures changed (a worker as another request reads it, with room for one
             // more task): the claim runs again and takes the second task.
@@ -59,7 +59,7 @@ async fn an_empty_claim_is_remembered_until_the_pool_changes() {
                 .execute(s.read_pool())
                 .await
                 .unwrap();
-            let lease = s.claim_for(&roomier).await.unwrap().0;
+            let lease = s.worker_ops().claim(&roomier).await.unwrap().0;
             assert!(lease.is_some(), "{label}: the worker's room counts");
 
             // Another process adds a task: once this one reads the event log (as the server
@@ -73,7 +73,7 @@ async fn an_empty_claim_is_remembered_until_the_pool_changes() {
                 .await
                 .unwrap();
             s.events().last_id().await.unwrap();
-            let lease = s.claim_for(&w2).await.unwrap().0;
+            let lease = s.worker_ops().claim(&w2).await.unwrap().0;
             assert!(
                 lease.is_some(),
                 "{label}: another process's task is claimed once its event is read"
@@ -138,10 +138,10 @@ async fn an_empty_claim_is_remembered_for_the_person() {
 
             // One evaluation for the person: the second worker is answered from memory.
             assert!(nothing(&s, &laptop).await, "{label}: beyond alice's trust");
-            let before = s.claims_answered_from_memory();
+            let before = s.worker_ops().answered_from_memory();
             assert!(nothing(&s, &desktop).await, "{label}");
             assert_eq!(
-                s.claims_answered_from_memory() - before,
+                s.worker_ops().answered_from_memory() - before,
                 1,
                 "{label}: the person's second worker ran the claim again"
             );
@@ -151,7 +151,7 @@ async fn an_empty_claim_is_remembered_for_the_person() {
                 .import("memo/person", &[task("open to all")], "admin")
                 .await
                 .unwrap();
-            let lease = s.claim_for(&desktop).await.unwrap().0;
+            let lease = s.worker_ops().claim(&desktop).await.unwrap().0;
             assert_eq!(
                 title_of(&s, &lease).await.as_deref(),
                 Some("open to all"),
@@ -163,7 +163,7 @@ async fn an_empty_claim_is_remembered_for_the_person() {
             assert!(nothing(&s, &laptop).await, "{label}");
             assert!(nothing(&s, &laptop).await, "{label}: remembered");
             update_worker(&s, &desktop.id, Some(1), None).await;
-            let lease = s.claim_for(&laptop).await.unwrap().0;
+            let lease = s.worker_ops().claim(&laptop).await.unwrap().0;
             assert_eq!(
                 title_of(&s, &lease).await.as_deref(),
                 Some("trusted only"),

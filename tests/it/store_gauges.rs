@@ -30,7 +30,7 @@ async fn tasks_by_status(db: TestDb) {
         .await
         .unwrap();
 
-    let mut counted = s.pool_figures().await.unwrap().tasks;
+    let mut counted = s.gauges().pool().await.unwrap().tasks;
     counted.sort();
     let at = |repo: &str, status: &str, n: i64| (repo.to_string(), status.to_string(), n);
     assert_eq!(
@@ -73,7 +73,7 @@ async fn workers(db: TestDb) {
     );
     raw(&db, &capacity, &[i64::MAX]).await;
 
-    let f = s.pool_figures().await.unwrap();
+    let f = s.gauges().pool().await.unwrap();
     let label = db.label;
     assert_eq!(f.workers, 4, "{label}");
     assert_eq!(f.online, 3, "{label}: all but the one away");
@@ -106,7 +106,7 @@ async fn leases_since(db: TestDb) {
         .await;
     }
 
-    let f = s.pool_figures().await.unwrap();
+    let f = s.gauges().pool().await.unwrap();
     assert_eq!((f.leases_24h, f.requeued_24h), (2, 1), "{}", db.label);
 }
 
@@ -117,12 +117,12 @@ async fn outbox_top_installations(db: TestDb) {
     let s = &db.store;
     let label = db.label;
     assert_eq!(
-        s.outbox_backlog_by_installation(2).await.unwrap(),
+        s.gauges().outbox_backlog_by_installation(2).await.unwrap(),
         (vec![(7, 3), (4, 2)], 3),
         "{label}"
     );
     assert_eq!(
-        s.outbox_backlog_by_installation(10).await.unwrap(),
+        s.gauges().outbox_backlog_by_installation(10).await.unwrap(),
         (vec![(7, 3), (4, 2), (9, 2), (5, 1)], 0),
         "{label}"
     );
@@ -132,14 +132,14 @@ async fn outbox_top_installations(db: TestDb) {
 async fn outbox_pending(db: TestDb) {
     let s = &db.store;
     assert_eq!(
-        s.outbox_backlog_by_installation(0).await.unwrap(),
+        s.gauges().outbox_backlog_by_installation(0).await.unwrap(),
         (vec![], 0),
         "{}: none yet",
         db.label
     );
     outbox_rows(&db).await;
     assert_eq!(
-        s.outbox_backlog_by_installation(0).await.unwrap(),
+        s.gauges().outbox_backlog_by_installation(0).await.unwrap(),
         (vec![], 8),
         "{}",
         db.label

@@ -147,7 +147,7 @@ async fn acceptance_rate_and_median_lead_time_per_repository() {
             set_end(&secret, base).await;
 
             let since = now_ms() - 30 * DAY;
-            let all = s.repo_outcomes(since, false).await.unwrap();
+            let all = s.outcomes().of_repo(since, false).await.unwrap();
             // By hand: merged one, two, three (old is outside the window) = 3; closed 1;
             // 3 / (3 + 1) = 0.75; lead times 1 h, 5 h, 2 h: median 2 h = 7200 s.
             let busy = &all["acme/busy"];
@@ -179,21 +179,33 @@ async fn acceptance_rate_and_median_lead_time_per_repository() {
                 (None, None)
             );
             // Public only: the private repository's figures are not read.
-            let public = s.repo_outcomes(since, true).await.unwrap();
+            let public = s.outcomes().of_repo(since, true).await.unwrap();
             let names: Vec<&String> = public.keys().collect();
             assert_eq!(names, ["acme/busy"], "{}", db.label);
             // A window of 50 days takes the old merge in: 4 merges, leads 1, 2, 5 h and 24 h:
             // the median of an even count is the mean of the middle two, (2 h + 5 h) / 2.
-            let longer = s.repo_outcomes(now_ms() - 50 * DAY, false).await.unwrap();
+            let longer = s
+                .outcomes()
+                .of_repo(now_ms() - 50 * DAY, false)
+                .await
+                .unwrap();
             let busy = &longer["acme/busy"];
             assert_eq!(busy.merged, 4, "{}", db.label);
             assert_eq!(busy.acceptance_rate, Some(0.8), "{}", db.label);
             assert_eq!(busy.lead_time_seconds, Some(12_600.0), "{}", db.label);
             // The leaderboard's tools: ada's merged work disclosed one tool; bob is not listed.
-            let tools = s.leaderboard_tools(None, since, false).await.unwrap();
+            let tools = s
+                .outcomes()
+                .leaderboard_tools(None, since, false)
+                .await
+                .unwrap();
             assert_eq!(tools.len(), 1, "{}: {tools:?}", db.label);
             assert_eq!(tools[&ada.id], ["claude"], "{}", db.label);
-            let public = s.leaderboard_tools(None, since, true).await.unwrap();
+            let public = s
+                .outcomes()
+                .leaderboard_tools(None, since, true)
+                .await
+                .unwrap();
             assert_eq!(public[&ada.id], ["claude"], "{}", db.label);
             pool.close().await;
         },

@@ -100,17 +100,17 @@ async fn heartbeats_without_leases_write_nothing_until_the_flush() {
                 s.workers().get(&w.id).await.unwrap().unwrap().last_seen_at,
                 Some(last)
             );
-            assert_eq!(s.contacts_pending(), 3, "{label}");
+            assert_eq!(s.contacts().pending(), 3, "{label}");
 
             // One flush writes the three workers' latest contacts.
-            assert_eq!(s.flush_presence().await.unwrap(), 3, "{label}");
+            assert_eq!(s.contacts().flush().await.unwrap(), 3, "{label}");
             let after = raw(&s, &w.id).await;
             assert_eq!(after.0, Some(last), "{label}");
             if s.backend() == Backend::Postgres {
                 assert_ne!(after.1, before.1, "{label}: one new version of the row");
             }
-            assert_eq!(s.contacts_pending(), 0, "{label}");
-            assert_eq!(s.flush_presence().await.unwrap(), 0, "{label}");
+            assert_eq!(s.contacts().pending(), 0, "{label}");
+            assert_eq!(s.contacts().flush().await.unwrap(), 0, "{label}");
             assert_eq!(
                 s.events().last_id().await.unwrap(),
                 events,
@@ -198,7 +198,7 @@ async fn a_row_is_written_again_only_as_it_nears_expiry() {
             let w = register(&s, worker_input("steady", &[], 5, 1)).await;
             let (first, _) = heartbeat(&s, &w.id).await;
             assert_eq!(
-                s.flush_presence().await.unwrap(),
+                s.contacts().flush().await.unwrap(),
                 1,
                 "{label}: never written here"
             );
@@ -207,8 +207,8 @@ async fn a_row_is_written_again_only_as_it_nears_expiry() {
             // Far from expiry: noted, not written.
             tokio::time::sleep(Duration::from_millis(20)).await;
             let (second, _) = heartbeat(&s, &w.id).await;
-            assert_eq!(s.flush_presence().await.unwrap(), 0, "{label}");
-            assert_eq!(s.contacts_pending(), 1, "{label}");
+            assert_eq!(s.contacts().flush().await.unwrap(), 0, "{label}");
+            assert_eq!(s.contacts().pending(), 1, "{label}");
             assert_eq!(raw(&s, &w.id).await.0, first.last_seen_at, "{label}");
             assert_eq!(
                 s.workers().get(&w.id).await.unwrap().unwrap().last_seen_at,
@@ -219,16 +219,16 @@ async fn a_row_is_written_again_only_as_it_nears_expiry() {
             // Within `LEAD` of expiry: written.
             tokio::time::sleep(Duration::from_millis(1_050)).await;
             let (third, _) = heartbeat(&s, &w.id).await;
-            assert_eq!(s.flush_presence().await.unwrap(), 1, "{label}");
+            assert_eq!(s.contacts().flush().await.unwrap(), 1, "{label}");
             assert_eq!(raw(&s, &w.id).await.0, third.last_seen_at, "{label}");
 
             // A process that stops writes every contact it holds.
             tokio::time::sleep(Duration::from_millis(20)).await;
             let (fourth, _) = heartbeat(&s, &w.id).await;
-            assert_eq!(s.flush_presence().await.unwrap(), 0, "{label}");
-            assert_eq!(s.flush_all_presence().await.unwrap(), 1, "{label}");
+            assert_eq!(s.contacts().flush().await.unwrap(), 0, "{label}");
+            assert_eq!(s.contacts().flush_all().await.unwrap(), 1, "{label}");
             assert_eq!(raw(&s, &w.id).await.0, fourth.last_seen_at, "{label}");
-            assert_eq!(s.contacts_pending(), 0, "{label}");
+            assert_eq!(s.contacts().pending(), 0, "{label}");
         },
     )
     .await;
@@ -250,7 +250,7 @@ async fn another_replica_never_sees_a_live_worker_offline(db: TestDb) {
     while started.elapsed() < Duration::from_millis(ttl as u64 + 3_000) {
         last = heartbeat(&a, &w.id).await.0.last_seen_at;
         heartbeats += 1;
-        writes += a.flush_presence().await.unwrap();
+        writes += a.contacts().flush().await.unwrap();
         assert_eq!(
             b.workers().sweep_presence().await.unwrap(),
             0,
@@ -272,7 +272,7 @@ async fn another_replica_never_sees_a_live_worker_offline(db: TestDb) {
     let lead = LEAD.as_millis() as i64;
     loop {
         let flush_began = owp::store::now_ms();
-        a.flush_presence().await.unwrap();
+        a.contacts().flush().await.unwrap();
         let held = raw(&a, &w.id).await.0;
         if held == last {
             break;

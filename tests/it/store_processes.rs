@@ -190,7 +190,8 @@ async fn a_postgres_store_keeps_the_pool_it_was_given() {
         .import("pool/one", &tasks, "admin")
         .await
         .unwrap();
-    let claims = futures_util::future::join_all((0..20).map(|_| small.claim_for(&w))).await;
+    let claims =
+        futures_util::future::join_all((0..20).map(|_| small.worker_ops().claim(&w))).await;
     let leased = claims
         .into_iter()
         .filter(|c| c.as_ref().expect("claim").0.is_some())
@@ -385,7 +386,7 @@ async fn requests_mark_their_worker_seen() {
                 .await
                 .unwrap();
             let w = register(&s, worker_input("seen", &[], 5, 2)).await;
-            let (lease, _) = s.claim_for(&w).await.unwrap();
+            let (lease, _) = s.worker_ops().claim(&w).await.unwrap();
             let lease = lease.expect("a lease");
             let seen_at = |s: Store, id: String| async move {
                 s.workers().get(&id).await.unwrap().unwrap().last_seen_at.unwrap()
@@ -395,7 +396,7 @@ async fn requests_mark_their_worker_seen() {
             let gap = owp::store::rows::SEEN_GRANULARITY_MS as u64 + 50;
             tokio::time::sleep(Duration::from_millis(gap)).await;
             let before = seen_at(s.clone(), w.id.clone()).await;
-            let acked = s.ack_for(&stale, &lease.lease_id).await.unwrap();
+            let acked = s.worker_ops().ack(&stale, &lease.lease_id).await.unwrap();
             assert_eq!(acked.status, TaskStatus::InProgress, "{label}");
             let after_ack = seen_at(s.clone(), w.id.clone()).await;
             assert!(after_ack > before, "{label}: the ack marked the worker seen");
@@ -403,7 +404,7 @@ async fn requests_mark_their_worker_seen() {
             let stale = s.workers().get(&w.id).await.unwrap().unwrap();
             tokio::time::sleep(Duration::from_millis(gap)).await;
             let missing_url = s
-                .status_for(
+                .worker_ops().status(
                     &stale,
                     owp::store::StatusRequest {
                         task_id: lease.task.task_id.clone(),
@@ -418,7 +419,7 @@ async fn requests_mark_their_worker_seen() {
                 "{label}: {missing_url:?}"
             );
             let opened = s
-                .status_for(
+                .worker_ops().status(
                     &stale,
                     owp::store::StatusRequest {
                         task_id: lease.task.task_id.clone(),
@@ -473,7 +474,7 @@ async fn authenticated_workers_are_remembered_only_while_nothing_changed() {
 
             // A claim marks the worker seen: the remembered row carries that contact.
             tokio::time::sleep(Duration::from_millis(5)).await;
-            let (_, seen_at) = s.claim_for(&read).await.unwrap();
+            let (_, seen_at) = s.worker_ops().claim(&read).await.unwrap();
             assert!(seen_at > read.last_seen_at.unwrap(), "{label}");
             let again = by_token(token.clone()).await.unwrap();
             assert_eq!(again.last_seen_at, Some(seen_at), "{label}");

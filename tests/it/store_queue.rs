@@ -175,7 +175,7 @@ async fn postgres_a_claim_passes_over_a_task_another_transaction_is_changing() {
         first.task.title, "B",
         "the claim passes over A, it does not give up"
     );
-    let (second, _) = s.claim_for(&w).await.expect("claim");
+    let (second, _) = s.worker_ops().claim(&w).await.expect("claim");
     assert_eq!(second.expect("C").task.title, "C");
     sqlx::query("ROLLBACK")
         .execute(&mut other)
@@ -225,7 +225,7 @@ async fn claims_racing_changes_of_the_same_tasks_keep_the_queue_in_step() {
                     let mut got = Vec::new();
                     let mut claims = 0;
                     while claims < 4 || (changing.load(Ordering::SeqCst) && claims < 1_000) {
-                        let (lease, _) = store.claim_for(&w).await.expect("claim");
+                        let (lease, _) = store.worker_ops().claim(&w).await.expect("claim");
                         got.extend(lease.map(|lease| (lease.task.task_id, w.id.clone())));
                         claims += 1;
                         tokio::time::sleep(Duration::from_millis(5)).await;

@@ -29,7 +29,7 @@ async fn racing_claims_from_two_stores_keep_every_rule() {
     .await;
 }
 
-/// The same race through the path of a worker's request (`Store::claim_for`): write groups on
+/// The same race through the path of a worker's request (`WorkerOps::claim`): write groups on
 /// SQLite, one statement per claim on PostgreSQL, which must lose its races (the last review
 /// slot, a taken area) without breaking a rule. A quarter of the workers claim tasks by name
 /// meanwhile (as `/owp claim` comments do), which takes its locks in another order.
@@ -111,7 +111,7 @@ async fn racing_claims(db: TestDb, requests: bool) {
                 let lease = if !requests {
                     claim(&store, &w).await
                 } else if i % 4 != 0 {
-                    store.claim_for(&w).await.expect("claim").0
+                    store.worker_ops().claim(&w).await.expect("claim").0
                 } else {
                     claim_by_name(&store, &w, i).await
                 };
@@ -223,8 +223,8 @@ async fn operations_arriving_together_keep_every_rule_and_get_their_own_answers(
             grouped_story(&db).await;
             // Without a change hook, SQLite's groups run on the direct connection.
             match db.store.backend() {
-                Backend::Sqlite => assert!(db.store.direct_groups() > 0),
-                Backend::Postgres => assert_eq!(db.store.direct_groups(), 0),
+                Backend::Sqlite => assert!(db.store.worker_ops().direct_groups() > 0),
+                Backend::Postgres => assert_eq!(db.store.worker_ops().direct_groups(), 0),
             }
         },
     )
@@ -280,7 +280,7 @@ async fn a_change_hook_joins_every_transaction_of_a_group() {
             assert!(seen.contains(event), "{}: the hook saw {event:?}", db.label);
         }
         // A hook cannot join the direct connection's transactions: groups ran through sqlx.
-        assert_eq!(db.store.direct_groups(), 0, "{}", db.label);
+        assert_eq!(db.store.worker_ops().direct_groups(), 0, "{}", db.label);
     })
     .await;
 }
@@ -310,10 +310,10 @@ async fn grouped_story(db: &TestDb) {
         workers.push(register(s, worker_input(&format!("g{i}"), skills, 5, 1)).await);
     }
 
-    let mut grouped = s.grouped_operations();
+    let mut grouped = s.worker_ops().grouped();
     for round in 0..5 {
         // 16 claims at once, over a budget of 6 and an area lock on `docs`.
-        let claims = join_all(workers.iter().map(|w| s.claim_for(w))).await;
+        let claims = join_all(workers.iter().map(|w| s.worker_ops().claim(w))).await;
         let mut held: Vec<(&WorkerRow, Lease)> = Vec::new();
         for (w, c) in workers.iter().zip(claims) {
             if let (Some(lease), _) = c.expect("claim") {
@@ -343,11 +343,11 @@ async fn grouped_story(db: &TestDb) {
         let (stranger, _) = held[0];
         let mut acks: Vec<_> = held
             .iter()
-            .map(|(w, l)| s.ack_for(w, &l.lease_id))
+            .map(|(w, l)| s.worker_ops().ack(w, &l.lease_id))
             .collect();
-        acks.push(s.ack_for(stranger, "l_unknown"));
+        acks.push(s.worker_ops().ack(stranger, "l_unknown"));
         if held.len() > 1 {
-            acks.push(s.ack_for(stranger, &held[1].1.lease_id));
+            acks.push(s.worker_ops().ack(stranger, &held[1].1.lease_id));
         }
         let mut answers = join_all(acks).await.into_iter();
         for (_, l) in &held {
@@ -377,14 +377,14 @@ async fn grouped_story(db: &TestDb) {
         let mut moves: Vec<_> = held
             .iter()
             .skip(1)
-            .map(|(w, l)| s.status_for(w, move_of(l, true)))
+            .map(|(w, l)| s.worker_ops().status(w, move_of(l, true)))
             .collect();
-        moves.push(s.status_for(held[0].0, move_of(&held[0].1, false)));
+        moves.push(s.worker_ops().status(held[0].0, move_of(&held[0].1, false)));
         let outsider = workers
             .iter()
             .find(|w| held.iter().all(|(h, _)| h.id != w.id))
             .expect("a worker without a lease");
-        moves.push(s.status_for(outsider, move_of(&held[0].1, true)));
+        moves.push(s.worker_ops().status(outsider, move_of(&held[0].1, true)));
         let mut answers = join_all(moves).await.into_iter();
         for (_, l) in held.iter().skip(1) {
             let t = answers.next().unwrap().expect("pr_opened");
@@ -418,7 +418,7 @@ async fn grouped_story(db: &TestDb) {
         .filter(|e| e.kind == "task.status" && e.data["status"] == "pr_opened")
         .count();
     assert_eq!(leased, moved, "{label}: one pr_opened per lease");
-    grouped = s.grouped_operations() - grouped;
+    grouped = s.worker_ops().grouped() - grouped;
     match db.store.backend() {
         Backend::Sqlite => assert!(grouped > 0, "{label}: some operations were grouped"),
         Backend::Postgres => assert_eq!(grouped, 0),
@@ -521,7 +521,7 @@ async fn claims_arriving_together_share_the_budget_they_use() {
             workers.push(register(s, worker_input(&format!("b{i}"), &[], 5, 1)).await);
         }
         let together = taken_together(s);
-        let claims = join_all(workers.iter().map(|w| s.claim_for(w))).await;
+        let claims = join_all(workers.iter().map(|w| s.worker_ops().claim(w))).await;
         let leases: Vec<Lease> = claims
             .into_iter()
             .map(|c| c.expect("claim").0.expect("a task for every worker"))
@@ -534,7 +534,10 @@ async fn claims_arriving_together_share_the_budget_they_use() {
         assert_eq!(repo_figures(s, "batch/wide").await, (0, 21), "{label}");
         // A second claim of each worker (one task at most each) gets nothing.
         for w in &workers {
-            assert!(s.claim_for(w).await.expect("claim").0.is_none(), "{label}");
+            assert!(
+                s.worker_ops().claim(w).await.expect("claim").0.is_none(),
+                "{label}"
+            );
         }
         let events = s.events().after(0, 10_000).await.unwrap();
         let leased: HashSet<String> = events
@@ -559,7 +562,7 @@ async fn claims_arriving_together_share_the_budget_they_use() {
 /// groups (SQLite) so far: read before claims arrive together, checked by
 /// [`assert_taken_together`].
 fn taken_together(s: &Store) -> (u64, u64) {
-    (s.claims_taken_together(), s.grouped_operations())
+    (s.worker_ops().claims_together(), s.worker_ops().grouped())
 }
 
 /// Some of the claims since `before` ([`taken_together`]) were taken together: by one statement
@@ -567,10 +570,10 @@ fn taken_together(s: &Store) -> (u64, u64) {
 fn assert_taken_together(s: &Store, before: (u64, u64), label: &str) {
     match s.backend() {
         Backend::Postgres => assert!(
-            s.claims_taken_together() > before.0,
+            s.worker_ops().claims_together() > before.0,
             "{label}: some claims were taken by one statement"
         ),
-        Backend::Sqlite => assert!(s.grouped_operations() > before.1, "{label}"),
+        Backend::Sqlite => assert!(s.worker_ops().grouped() > before.1, "{label}"),
     }
 }
 
@@ -610,7 +613,7 @@ async fn claims_arriving_together_each_take_the_first_task_they_may() {
             workers.push(register(s, worker_input(&format!("s{i}"), &[skill], 5, 1)).await);
         }
         let together = taken_together(s);
-        let claims = join_all(workers.iter().map(|w| s.claim_for(w))).await;
+        let claims = join_all(workers.iter().map(|w| s.worker_ops().claim(w))).await;
         let taken: HashSet<String> = claims
             .into_iter()
             .map(|c| c.expect("claim").0.expect("a task for every worker"))
@@ -649,7 +652,7 @@ async fn acks_and_moves_arriving_together_keep_every_count() {
         for i in 0..20 {
             workers.push(register(s, worker_input(&format!("t{i}"), &[], 5, 1)).await);
         }
-        let claims = join_all(workers.iter().map(|w| s.claim_for(w))).await;
+        let claims = join_all(workers.iter().map(|w| s.worker_ops().claim(w))).await;
         let leases: Vec<Lease> = claims
             .into_iter()
             .map(|c| c.expect("claim").0.expect("a task for every worker"))
@@ -659,9 +662,9 @@ async fn acks_and_moves_arriving_together_keep_every_count() {
             fresh.push(s.workers().get(&w.id).await.unwrap().expect("worker"));
         }
         let before = (
-            s.acks_taken_together(),
-            s.moves_taken_together(),
-            s.grouped_operations(),
+            s.worker_ops().acks_together(),
+            s.worker_ops().moves_together(),
+            s.worker_ops().grouped(),
         );
         // Every worker acknowledges its lease at once; each odd worker first acknowledges the
         // lease of the worker before it (a statement takes one operation per worker, so the
@@ -670,9 +673,9 @@ async fn acks_and_moves_arriving_together_keep_every_count() {
         let mut acks = Vec::new();
         for (i, (w, l)) in fresh.iter().zip(&leases).enumerate() {
             if i % 2 == 1 {
-                acks.push((false, s.ack_for(w, &leases[i - 1].lease_id)));
+                acks.push((false, s.worker_ops().ack(w, &leases[i - 1].lease_id)));
             }
-            acks.push((true, s.ack_for(w, &l.lease_id)));
+            acks.push((true, s.worker_ops().ack(w, &l.lease_id)));
         }
         let (own, acks): (Vec<bool>, Vec<_>) = acks.into_iter().unzip();
         let acked = join_all(acks).await.into_iter().zip(own);
@@ -689,7 +692,7 @@ async fn acks_and_moves_arriving_together_keep_every_count() {
         for a in &stolen {
             assert!(a.is_err(), "{label}: another's lease is not acknowledged");
         }
-        let again = s.ack_for(&fresh[2], &leases[2].lease_id).await;
+        let again = s.worker_ops().ack(&fresh[2], &leases[2].lease_id).await;
         assert_eq!(
             again.expect("a second ack is harmless").status,
             TaskStatus::InProgress
@@ -708,7 +711,7 @@ async fn acks_and_moves_arriving_together_keep_every_count() {
                 artifact: Some(json!({"pr_url": format!("https://example.com/pr/{n}")})),
                 note: None,
             };
-            s.status_for(w, request)
+            s.worker_ops().status(w, request)
         }
         let mut moves = Vec::new();
         for (i, (w, l)) in fresh.iter().zip(&leases).enumerate() {
@@ -773,13 +776,16 @@ async fn acks_and_moves_arriving_together_keep_every_count() {
         }
         match s.backend() {
             Backend::Postgres => {
-                assert!(s.acks_taken_together() > before.0, "{label}: acks together");
                 assert!(
-                    s.moves_taken_together() > before.1,
+                    s.worker_ops().acks_together() > before.0,
+                    "{label}: acks together"
+                );
+                assert!(
+                    s.worker_ops().moves_together() > before.1,
                     "{label}: moves together"
                 );
             }
-            Backend::Sqlite => assert!(s.grouped_operations() > before.2, "{label}"),
+            Backend::Sqlite => assert!(s.worker_ops().grouped() > before.2, "{label}"),
         }
     })
     .await;

@@ -452,7 +452,7 @@ pub(crate) async fn take_write(
     pacing: &owp::store::github::write_pacing::WritePacing,
 ) -> Result<i64, i64> {
     let mut tx = store.begin().await.unwrap();
-    let taken = tx.gh_pace_take(id, status, pacing, 0).await.unwrap();
+    let taken = tx.pacing().take(id, status, pacing, 0).await.unwrap();
     if taken.is_ok() {
         tx.commit().await.unwrap();
     }
@@ -473,6 +473,6 @@ pub(crate) async fn reserve_write(store: &Store, id: i64, status: bool) -> Optio
 /// GitHub answered the write of installation `id` reserved at `at` and sent at `sent`.
 pub(crate) async fn write_answered(store: &Store, id: i64, at: i64, sent: i64) {
     let mut tx = store.begin().await.unwrap();
-    tx.gh_write_settled(id, at, Some(sent)).await.unwrap();
+    tx.pacing().settled(id, at, Some(sent)).await.unwrap();
     tx.commit().await.unwrap();
 }

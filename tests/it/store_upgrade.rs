@@ -85,16 +85,24 @@ async fn leases_keep_their_clocks_through_the_upgrade_that_moves_them() {
             );
         }
 
-        assert_eq!(s.next_deadline().await.unwrap(), Some(past), "{label}");
         assert_eq!(
-            s.expire_due().await.unwrap(),
+            s.expiry().next_deadline().await.unwrap(),
+            Some(past),
+            "{label}"
+        );
+        assert_eq!(
+            s.expiry().due().await.unwrap(),
             1,
             "{label}: the due lease ends"
         );
         let due = read("t_due").await;
         assert_eq!(due.status, TaskStatus::Ready, "{label}: back in the pool");
         assert_eq!(due.deadline, None, "{label}");
-        assert_eq!(s.next_deadline().await.unwrap(), Some(accept), "{label}");
+        assert_eq!(
+            s.expiry().next_deadline().await.unwrap(),
+            Some(accept),
+            "{label}"
+        );
 
         let worker = s.workers().get("w_old").await.unwrap().expect("w_old");
         let renewed = s

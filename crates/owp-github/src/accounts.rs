@@ -46,7 +46,7 @@ pub async fn account_age(
         asked: false,
     };
     if let Some(id) = account_id
-        && let Some(kept) = github.store.gh_account(id).await?
+        && let Some(kept) = github.store.accounts().get(id).await?
         && (kept.created_at.is_some() || kept.read_at > now - ACCOUNT_RETRY_MS)
     {
         return Ok(Some(unknown(id, kept.created_at)));
@@ -103,7 +103,7 @@ async fn ask(github: &Github, installation: i64, login: &str) -> Option<WireUser
 /// when some repository asks for a minimum age; run by reconciliation.
 pub async fn read_unknown_accounts(github: &Github, installation: i64) -> Result<(), StoreError> {
     let due = crate::store::now_ms() - ACCOUNT_RETRY_MS;
-    for account in github.store.gh_accounts_to_read(due, 20).await? {
+    for account in github.store.accounts().to_read(due, 20).await? {
         let Some(reading) = account_age(
             github,
             installation,
@@ -117,11 +117,13 @@ pub async fn read_unknown_accounts(github: &Github, installation: i64) -> Result
         };
         let mut tx = github.store.begin().await?;
         if account.account_id.is_none() {
-            tx.gh_set_worker_account(&account.worker_id, reading.account_id)
+            tx.accounts()
+                .set_worker_account(&account.worker_id, reading.account_id)
                 .await?;
         }
         if reading.asked {
-            tx.gh_remember_account(reading.account_id, &reading.login, reading.created_at)
+            tx.accounts()
+                .remember(reading.account_id, &reading.login, reading.created_at)
                 .await?;
         }
         tx.commit().await?;

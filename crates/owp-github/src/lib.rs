@@ -405,7 +405,12 @@ impl GithubHandle {
         let mut started = github.started.subscribe();
         loop {
             let progress = github.progress.notified();
-            let backlog = github.store.gh_backlog().await.unwrap_or((-1, -1));
+            let backlog = github
+                .store
+                .github_backlog()
+                .counts()
+                .await
+                .unwrap_or((-1, -1));
             let busy = github.busy.load(Ordering::SeqCst);
             if *started.borrow_and_update() && backlog == (0, 0) && busy == 0 {
                 return Ok(());
@@ -440,7 +445,12 @@ impl GithubHandle {
                 _ = tokio::time::sleep(Duration::from_millis(20)) => {}
             }
         }
-        if let Err(e) = github.store.gh_release_claims(&github.runner).await {
+        if let Err(e) = github
+            .store
+            .github_backlog()
+            .release_claims(&github.runner)
+            .await
+        {
             tracing::warn!(error = %e, "cannot give back this process's inbox and outbox claims");
         }
     }

@@ -117,10 +117,10 @@ pub async fn run(github: Arc<Github>) {
                 Err(e) => tracing::warn!(error = %e, "comment outbox: cannot read the next rows"),
             }
         }
-        if let Ok((_, backlog)) = github.outbox_store.gh_backlog().await {
+        if let Ok((_, backlog)) = github.outbox_store.github_backlog().counts().await {
             crate::observe::report(|o| o.outbox_backlog(u64::try_from(backlog).unwrap_or(0)));
         }
-        let pause = match github.outbox_store.gh_next_due().await {
+        let pause = match github.outbox_store.github_backlog().next_due().await {
             Ok(Some(at)) => {
                 let wait = at - crate::store::now_ms();
                 if wait <= 0 {
@@ -290,9 +290,7 @@ async fn failed_attempt(
     match &error {
         CallError::Wait { until } => {
             tracing::warn!(until = %crate::store::format_ts(*until), "GitHub asked to wait; the installation pauses");
-            store
-                .gh_block_installation(row.installation_id, *until)
-                .await?;
+            store.pacing().block(row.installation_id, *until).await?;
             store
                 .outbox()
                 .retry(row, &github.runner, *until, Some(&error.to_string()), sent)
@@ -300,7 +298,8 @@ async fn failed_attempt(
         }
         CallError::Limited => {
             let until = store
-                .gh_back_off_installation(
+                .pacing()
+                .back_off(
                     row.installation_id,
                     github.limit_wait_ms,
                     LIMIT_WAIT_CAP_MS.max(github.limit_wait_ms),
@@ -343,7 +342,7 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 /// Sends `call` (a request that does nothing until awaited) at the time its row's claim
 /// reserved for it in the installation's pace ([`OutboxRow::write_at`]), noting in `sent` when
 /// it went out; the transaction that ends the row counts the write from GitHub's answer
-/// ([`crate::store::WriteTx::gh_write_settled`]).
+/// ([`InstallationPacingTx::settled`]).
 async fn paced<T>(
     row: &OutboxRow,
     sent: &mut Option<i64>,
@@ -363,7 +362,8 @@ async fn note_limits(github: &Github, row: &OutboxRow, answer: &Answer) -> Resul
     if let Some(until) = answer.exhausted_until {
         github
             .outbox_store
-            .gh_block_installation(row.installation_id, until)
+            .pacing()
+            .block(row.installation_id, until)
             .await?;
     }
     Ok(())

@@ -76,7 +76,8 @@ pub async fn check(
     let now = crate::store::now_ms();
     let pull = match github
         .store
-        .gh_known_pull(repo, number, now - FRESH_MS)
+        .known_answers()
+        .pull(repo, number, now - FRESH_MS)
         .await?
     {
         Some(known) => known,
@@ -86,7 +87,11 @@ pub async fn check(
             }
             match read(github, installation, repo, number).await {
                 Some(read) => {
-                    github.store.gh_note_pull(repo, number, &read).await?;
+                    github
+                        .store
+                        .known_answers()
+                        .note_pull(repo, number, &read)
+                        .await?;
                     read
                 }
                 None => return Ok(Err(PrReportRefusal::Unavailable)),

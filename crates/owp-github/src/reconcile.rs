@@ -131,7 +131,8 @@ async fn scheduled(github: &Github, job: Job) {
         let slot = at.timestamp_millis();
         match github
             .store
-            .gh_claim_job_slot(name, slot, &github.runner)
+            .job_slots()
+            .claim(name, slot, &github.runner)
             .await
         {
             Ok(true) => {}
@@ -174,7 +175,7 @@ async fn scheduled(github: &Github, job: Job) {
                 format!("failed: {e:#}")
             }
         };
-        if let Err(e) = github.store.gh_finish_job_slot(name, slot, &text).await {
+        if let Err(e) = github.store.job_slots().finish(name, slot, &text).await {
             tracing::warn!(job = name, error = %e, "cannot record a job slot");
         }
         github.inbox_wake.notify_one();
@@ -237,7 +238,12 @@ async fn wait_until(github: &Github, at: tokio::time::Instant) -> bool {
 /// GitHub's last answers to conditional requests, as the database remembers them: the first
 /// reconciliation of this process is answered `304` where nothing changed.
 async fn load_etags(github: &Github) {
-    match github.store.gh_etags(crate::conditional::MAX_ENTRIES).await {
+    match github
+        .store
+        .known_answers()
+        .etags(crate::conditional::MAX_ENTRIES)
+        .await
+    {
         Ok(rows) => github.app.etags().load(rows.into_iter().map(|r| {
             let stored = crate::conditional::Stored {
                 etag: r.etag,
@@ -264,7 +270,7 @@ async fn save_etags(github: &Github) {
             next_page: stored.next,
         })
         .collect();
-    if let Err(e) = github.store.gh_save_etags(&rows).await {
+    if let Err(e) = github.store.known_answers().save_etags(&rows).await {
         tracing::warn!(error = %e, "cannot save GitHub's answers; a restart reads them again");
     }
 }

@@ -75,7 +75,7 @@ pub async fn record(
     read: &ReviewerRead,
     actor: &str,
 ) -> Result<(), StoreError> {
-    tx.gh_note_login_asks(&read.asked).await?;
+    tx.known_answers().note_login_asks(&read.asked).await?;
     let mut accounts: Vec<(String, i64)> = read
         .accounts
         .iter()

@@ -56,9 +56,10 @@ impl Setup {
     /// first replica to start keeps its key in the database).
     pub async fn start(config: Serving<'_>, store: &Store) -> anyhow::Result<Setup> {
         let mut setup = Setup::new(config);
-        if store.is_shared() {
+        if store.shared_settings().is_shared() {
             let key = store
-                .keep_shared_setting(SETUP_KEY, setup.key.expose())
+                .shared_settings()
+                .keep(SETUP_KEY, setup.key.expose())
                 .await
                 .context("cannot keep the GitHub App setup key in the database")?;
             setup.key = Secret::new(key);
@@ -97,7 +98,7 @@ impl Setup {
     /// an App was kept there first: `Ok(false)` then, and the first one stays.
     pub async fn keep_app(&self, store: &Store, app: &SavedApp) -> anyhow::Result<bool> {
         let value = serde_json::to_string(app)?;
-        let kept = store.keep_shared_setting(GITHUB_APP, &value).await?;
+        let kept = store.shared_settings().keep(GITHUB_APP, &value).await?;
         Ok(kept == value)
     }
 
@@ -105,7 +106,7 @@ impl Setup {
     /// the setup): this process runs without it until restarted.
     pub async fn app_kept(&self) -> bool {
         match &self.shared {
-            Some(store) => matches!(store.shared_setting(GITHUB_APP).await, Ok(Some(_))),
+            Some(store) => matches!(store.shared_settings().get(GITHUB_APP).await, Ok(Some(_))),
             None => false,
         }
     }
@@ -186,11 +187,12 @@ pub async fn use_saved_app(gh: &mut GithubConfig, store: &Store) -> anyhow::Resu
     let configured = gh.github_app_id.is_some()
         || gh.github_private_key.is_some()
         || gh.github_private_key_path.is_some();
-    if configured || !store.is_shared() {
+    if configured || !store.shared_settings().is_shared() {
         return Ok(false);
     }
     let Some(value) = store
-        .shared_setting(GITHUB_APP)
+        .shared_settings()
+        .get(GITHUB_APP)
         .await
         .context("cannot read the GitHub App kept in the database")?
     else {

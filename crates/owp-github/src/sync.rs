@@ -473,7 +473,7 @@ pub async fn sync_pull(
     let number = to_i64(pr.number);
     // What GitHub says of it answers a worker's report of it (`pr_reports`) without a read.
     let known = crate::pr_reports::known_pull(pr, tx.now);
-    tx.gh_note_pull(repo, number, &known).await?;
+    tx.known_answers().note_pull(repo, number, &known).await?;
     let refs = same_repo_references(pr, repo);
     let state = if pr.open {
         PrState::Open

@@ -183,7 +183,7 @@ pub struct Asker<'a> {
 /// and of the others at most [`MAX_RESOLVED_PER_READ`] are asked, those asked longest ago (or
 /// never) first, within the installation's [`LOOKUPS_PER_INSTALLATION_PER_HOUR`] (vouch lists
 /// and reviewers count together). Returns the ids, and what each ask answered (to be kept with
-/// `WriteTx::gh_note_login_asks`).
+/// `KnownAnswersTx::note_login_asks`).
 pub async fn resolve_logins(
     client: &Octocrab,
     read: &Asker<'_>,
@@ -193,7 +193,7 @@ pub async fn resolve_logins(
         return (Vec::new(), Vec::new());
     }
     let names: Vec<&str> = candidates.iter().map(String::as_str).collect();
-    let answered = match read.store.gh_login_asks(&names).await {
+    let answered = match read.store.known_answers().login_asks(&names).await {
         Ok(answered) => answered,
         Err(error) => {
             tracing::warn!(%error, "cannot read which logins were asked about; none is asked now");
@@ -332,7 +332,7 @@ pub async fn record(
                 .record_list(repo, &list.origin, list.source, &list.outcome)
                 .await?;
         }
-        tx.gh_note_login_asks(&read.asked).await?;
+        tx.known_answers().note_login_asks(&read.asked).await?;
         tx.vouch().resolve(repo, &read.accounts).await?;
     }
     tx.vouch().update_closed(repo).await

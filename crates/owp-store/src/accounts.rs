@@ -28,10 +28,22 @@ pub struct AccountToRead {
     pub account_id: Option<i64>,
 }
 
+/// The GitHub accounts the pool has seen: their kept facts and those due to be read again ([`Store::accounts`]).
+pub struct Accounts<'s> {
+    store: &'s Store,
+}
+
 impl Store {
+    /// The view of the store named by [`Accounts`].
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts { store: self }
+    }
+}
+
+impl Accounts<'_> {
     /// What is known of the GitHub account `account_id`.
-    pub async fn gh_account(&self, account_id: i64) -> Result<Option<KeptAccount>, StoreError> {
-        let row = checked_read!(self, accounts::account(account_id))?;
+    pub async fn get(&self, account_id: i64) -> Result<Option<KeptAccount>, StoreError> {
+        let row = checked_read!(self.store, accounts::account(account_id))?;
         Ok(row.map(|(created_at, read_at)| KeptAccount {
             created_at,
             read_at,
@@ -40,12 +52,12 @@ impl Store {
 
     /// Up to `limit` linked or claiming workers whose GitHub account's age is not known and was
     /// not asked for since `asked_before`, when some repository asks for a minimum age.
-    pub async fn gh_accounts_to_read(
+    pub async fn to_read(
         &self,
         asked_before: i64,
         limit: i64,
     ) -> Result<Vec<AccountToRead>, StoreError> {
-        let rows = checked_read!(self, accounts::to_read(asked_before, limit))?;
+        let rows = checked_read!(self.store, accounts::to_read(asked_before, limit))?;
         Ok(rows
             .into_iter()
             .map(|(worker_id, login, account_id)| AccountToRead {
@@ -57,18 +69,30 @@ impl Store {
     }
 }
 
+/// GitHub accounts remembered inside a caller's write transaction ([`WriteTx::accounts`]).
+pub struct AccountsTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
 impl WriteTx {
+    /// The view of this transaction named by [`AccountsTx`].
+    pub fn accounts(&mut self) -> AccountsTx<'_> {
+        AccountsTx { tx: self }
+    }
+}
+
+impl AccountsTx<'_> {
     /// Keeps what GitHub said of the account `account_id` (then named `login`): when it was
     /// created (ms), or `None` when GitHub did not answer. A known age is never forgotten.
-    pub async fn gh_remember_account(
+    pub async fn remember(
         &mut self,
         account_id: i64,
         login: &str,
         created_at: Option<i64>,
     ) -> Result<(), StoreError> {
-        let now = self.now;
+        let now = self.tx.now;
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             accounts::remember(account_id, login, created_at, now)
         )?;
         Ok(())
@@ -76,24 +100,32 @@ impl WriteTx {
 
     /// Records the GitHub account a worker speaks for (a link made before account ids were kept,
     /// once GitHub named the account).
-    pub async fn gh_set_worker_account(
+    pub async fn set_worker_account(
         &mut self,
         worker_id: &str,
         account_id: i64,
     ) -> Result<(), StoreError> {
-        checked_in_tx!(self.conn(), accounts::link_account(account_id, worker_id))?;
+        checked_in_tx!(
+            self.tx.conn(),
+            accounts::link_account(account_id, worker_id)
+        )?;
         // The worker speaks for the account only when its link does (one definition of the
         // person of a worker: `claim_rules::person_of`).
-        let linked = checked_in_tx!(self.conn(), accounts::worker_account(account_id, worker_id))?;
+        let linked = checked_in_tx!(
+            self.tx.conn(),
+            accounts::worker_account(account_id, worker_id)
+        )?;
         if let Some(login) = linked {
-            self.person_links()
+            self.tx
+                .person_links()
                 .met(account_id, login.as_deref().unwrap_or_default())
                 .await?;
-            self.person_links()
+            self.tx
+                .person_links()
                 .history_to_person(worker_id, account_id)
                 .await?;
         }
-        self.forget_known_workers();
+        self.tx.forget_known_workers();
         Ok(())
     }
 }

@@ -24,10 +24,22 @@ use crate::domain::TaskStatus;
 /// The reason recorded on tasks an archive cancels.
 const ARCHIVE_REASON: &str = "the repository was archived";
 
+/// Workers and repositories archived inside a caller's write transaction ([`WriteTx::archive`]).
+pub struct ArchiveTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
 impl WriteTx {
+    /// The view of this transaction named by [`ArchiveTx`].
+    pub fn archive(&mut self) -> ArchiveTx<'_> {
+        ArchiveTx { tx: self }
+    }
+}
+
+impl ArchiveTx<'_> {
     /// Archives a worker that holds nothing; archiving it again changes nothing.
-    pub async fn archive_worker(&mut self, worker_id: &str) -> Result<WorkerRow, StoreError> {
-        let worker = self.workers().get(worker_id).await?;
+    pub async fn worker(&mut self, worker_id: &str) -> Result<WorkerRow, StoreError> {
+        let worker = self.tx.workers().get(worker_id).await?;
         if worker.archived {
             return Ok(worker);
         }
@@ -42,21 +54,26 @@ impl WriteTx {
             ));
         }
         // A fresh random token that nobody is given: the worker's own stops working.
-        let (now, token_hash) = (self.now, hash_token(&new_token()));
-        checked_in_tx!(self.conn(), workers::archive(now, &token_hash, worker_id))?;
-        self.forget_known_workers();
-        self.event(NewEvent::new("worker.archived", "admin").worker(Some(worker_id)));
-        self.proposals()
+        let (now, token_hash) = (self.tx.now, hash_token(&new_token()));
+        checked_in_tx!(
+            self.tx.conn(),
+            workers::archive(now, &token_hash, worker_id)
+        )?;
+        self.tx.forget_known_workers();
+        self.tx
+            .event(NewEvent::new("worker.archived", "admin").worker(Some(worker_id)));
+        self.tx
+            .proposals()
             .end_of_worker(worker_id, "the worker was archived")
             .await?;
-        self.workers().get(worker_id).await
+        self.tx.workers().get(worker_id).await
     }
 
     /// Archives a repository nobody is working on, cancelling its open tasks, and records who
     /// archived it (`actor`: whose archive a maintainer may undo depends on it); archiving it
     /// again changes nothing.
-    pub async fn archive_repo(&mut self, name: &str, actor: &str) -> Result<RepoRow, StoreError> {
-        let repo = self.repos().by_name(name).await?.ok_or_else(|| {
+    pub async fn repo(&mut self, name: &str, actor: &str) -> Result<RepoRow, StoreError> {
+        let repo = self.tx.repos().by_name(name).await?.ok_or_else(|| {
             StoreError::not_found("repo_not_found", format!("unknown repo `{name}`"))
         })?;
         if repo.archived {
@@ -65,7 +82,7 @@ impl WriteTx {
         let (busy,): (i64,) = composed::repos::busy()
             .query_as()
             .bind(repo.id)
-            .fetch_one(self.conn())
+            .fetch_one(self.tx.conn())
             .await?;
         if busy > 0 {
             return Err(StoreError::conflict(
@@ -76,9 +93,10 @@ impl WriteTx {
                 ),
             ));
         }
-        let open = checked_in_tx!(self.conn(), tasks::open_of_repo(repo.id))?;
+        let open = checked_in_tx!(self.tx.conn(), tasks::open_of_repo(repo.id))?;
         for task_id in open {
-            self.leases()
+            self.tx
+                .leases()
                 .admin_status(
                     &task_id,
                     TaskStatus::Cancelled,
@@ -87,14 +105,15 @@ impl WriteTx {
                 )
                 .await?;
         }
-        let now = self.now;
-        checked_in_tx!(self.conn(), repos::archive(now, actor, repo.id))?;
-        self.event(
+        let now = self.tx.now;
+        checked_in_tx!(self.tx.conn(), repos::archive(now, actor, repo.id))?;
+        self.tx.event(
             NewEvent::new("repo.archived", actor)
                 .repo(name)
                 .data(json!({"archived": true})),
         );
-        self.repos()
+        self.tx
+            .repos()
             .by_name(name)
             .await?
             .ok_or_else(|| StoreError::not_found("repo_not_found", "repo vanished"))

@@ -30,18 +30,30 @@ pub struct PublicBoard {
     pub events: Vec<Event>,
 }
 
+/// The public board: what a visitor without a token may see ([`Store::board`]).
+pub struct Board<'s> {
+    store: &'s Store,
+}
+
 impl Store {
+    /// The view of the store named by [`Board`].
+    pub fn board(&self) -> Board<'_> {
+        Board { store: self }
+    }
+}
+
+impl Board<'_> {
     /// Names of the repositories whose boards anyone may read.
     pub async fn public_repo_names(&self) -> Result<HashSet<String>, StoreError> {
-        let names = checked_read!(self, board::public_repo_names())?;
+        let names = checked_read!(self.store, board::public_repo_names())?;
         Ok(names.into_iter().collect())
     }
 
     /// The public board, with up to `events` of the newest events of public repositories.
-    pub async fn public_board(&self, events: i64) -> Result<PublicBoard, StoreError> {
+    pub async fn public(&self, events: i64) -> Result<PublicBoard, StoreError> {
         let repos = composed::repos::public()
             .query()
-            .fetch_all(&self.read)
+            .fetch_all(&self.store.read)
             .await?
             .iter()
             .map(RepoRow::decode)
@@ -50,14 +62,14 @@ impl Store {
         let mut tasks = composed::board::public_tasks()
             .query()
             .bind(PUBLIC_TASK_LIMIT)
-            .fetch_all(&self.read)
+            .fetch_all(&self.store.read)
             .await?
             .iter()
             .map(TaskRow::decode)
             .collect::<Result<Vec<_>, _>>()?;
         tasks.reverse();
 
-        let events: Vec<_> = checked_read!(self, events::public_recent(events.max(0)))?
+        let events: Vec<_> = checked_read!(self.store, events::public_recent(events.max(0)))?
             .into_iter()
             .rev()
             .map(decode_event)
@@ -75,7 +87,7 @@ impl Store {
             for id in chunk {
                 q = q.bind(*id);
             }
-            workers.extend(q.fetch_all(&self.read).await?);
+            workers.extend(q.fetch_all(&self.store.read).await?);
         }
         Ok(PublicBoard {
             repos,

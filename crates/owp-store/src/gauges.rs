@@ -31,11 +31,23 @@ pub struct PoolFigures {
     pub requeued_24h: i64,
 }
 
+/// The figures the metrics read from the database ([`Store::gauges`]).
+pub struct Gauges<'s> {
+    store: &'s Store,
+}
+
 impl Store {
+    /// The view of the store named by [`Gauges`].
+    pub fn gauges(&self) -> Gauges<'_> {
+        Gauges { store: self }
+    }
+}
+
+impl Gauges<'_> {
     /// Reads the pool's figures (four read-only statements: the repositories' on the read pool,
     /// as they read the budget rule's text, the others checked by the compiler).
-    pub async fn pool_figures(&self) -> Result<PoolFigures, StoreError> {
-        let pool = self.read_pool();
+    pub async fn pool(&self) -> Result<PoolFigures, StoreError> {
+        let pool = self.store.read_pool();
         let now = now_ms();
         let repos: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(concat!(
             "SELECT name, max_open_prs, open_prs, active_leases, ",
@@ -44,11 +56,13 @@ impl Store {
         ))
         .fetch_all(pool)
         .await?;
-        let tasks = checked_read!(self, gauges::tasks_by_status())?;
-        let (workers, online, capacity_online, active_points) =
-            checked_read!(self, gauges::workers(now - self.timing.heartbeat_ttl_ms))?;
+        let tasks = checked_read!(self.store, gauges::tasks_by_status())?;
+        let (workers, online, capacity_online, active_points) = checked_read!(
+            self.store,
+            gauges::workers(now - self.store.timing.heartbeat_ttl_ms)
+        )?;
         let (leases_24h, requeued_24h) =
-            checked_read!(self, gauges::leases_since(now - 86_400_000))?;
+            checked_read!(self.store, gauges::leases_since(now - 86_400_000))?;
         Ok(PoolFigures {
             repos: repos
                 .into_iter()
@@ -79,8 +93,8 @@ impl Store {
         &self,
         top: i64,
     ) -> Result<(Vec<(i64, i64)>, i64), StoreError> {
-        let rows = checked_read!(self, gauges::outbox_top_installations(top))?;
-        let total = checked_read!(self, gauges::outbox_pending())?;
+        let rows = checked_read!(self.store, gauges::outbox_top_installations(top))?;
+        let total = checked_read!(self.store, gauges::outbox_pending())?;
         let shown: i64 = rows.iter().map(|r| r.1).sum();
         Ok((rows, (total - shown).max(0)))
     }

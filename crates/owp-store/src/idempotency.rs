@@ -30,15 +30,27 @@ pub enum Idempotency {
     Interrupted,
 }
 
+/// The requests that carried an `Idempotency-Key`, and their stored responses ([`Store::idempotency_keys`]).
+pub struct IdempotencyKeys<'s> {
+    store: &'s Store,
+}
+
 impl Store {
+    /// The view of the store named by [`IdempotencyKeys`].
+    pub fn idempotency_keys(&self) -> IdempotencyKeys<'_> {
+        IdempotencyKeys { store: self }
+    }
+}
+
+impl IdempotencyKeys<'_> {
     /// Reserves `(caller, key)` for a request whose body hashes to `request_hash`.
-    pub async fn idempotency_begin(
+    pub async fn begin(
         &self,
         caller: &str,
         key: &str,
         request_hash: &str,
     ) -> Result<Idempotency, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let now = tx.now;
         checked_in_tx!(
             tx.conn(),
@@ -82,7 +94,7 @@ impl Store {
 
     /// Stores the response of a request that ran (again on another connection when the
     /// connection is lost on the way: the statement is the same whether it ran once or twice).
-    pub async fn idempotency_finish(
+    pub async fn finish(
         &self,
         caller: &str,
         key: &str,
@@ -93,7 +105,7 @@ impl Store {
         let status = i64::from(status);
         again_if_cut(|| async {
             checked_write!(
-                self,
+                self.store,
                 idempotency::finish(status, content_type, body, caller, key)
             )
         })
@@ -103,13 +115,16 @@ impl Store {
     /// Forgets a reservation (the request failed on our side; a retry may run it), again on
     /// another connection when the connection is lost on the way: a request that failed because
     /// its database connections were cut must not leave its key reserved.
-    pub async fn idempotency_abort(&self, caller: &str, key: &str) -> Result<(), StoreError> {
-        again_if_cut(|| async { checked_write!(self, idempotency::abort(caller, key)) }).await
+    pub async fn abort(&self, caller: &str, key: &str) -> Result<(), StoreError> {
+        again_if_cut(|| async { checked_write!(self.store, idempotency::abort(caller, key)) }).await
     }
 
     /// Drops keys older than 24 hours.
-    pub async fn idempotency_sweep(&self) -> Result<u64, StoreError> {
-        let n = checked_write!(self, idempotency::sweep(now_ms() - IDEMPOTENCY_TTL_MS))?;
+    pub async fn sweep(&self) -> Result<u64, StoreError> {
+        let n = checked_write!(
+            self.store,
+            idempotency::sweep(now_ms() - IDEMPOTENCY_TTL_MS)
+        )?;
         Ok(n)
     }
 }

@@ -193,7 +193,7 @@ pub struct StoreState {
     pub changed: Arc<Notify>,
     /// The id of the newest event committed by this process (so a commit's waiters need no query).
     pub local_last_event: Arc<std::sync::atomic::AtomicI64>,
-    /// Until this instant (ms) no lease can be due: `expire_due` needs no query before it.
+    /// Until this instant (ms) no lease can be due: `Expiry::due` needs no query before it.
     pub(crate) expiry_quiet_until: Arc<std::sync::atomic::AtomicI64>,
     /// The commit-safe read position of the event log (see [`replicas`]).
     pub(crate) horizon: Arc<replicas::Horizon>,
@@ -397,7 +397,7 @@ impl Store {
     }
 
     /// A lease deadline was set that may come sooner than the lease TTLs allow for (e.g. a comment
-    /// claim's own TTL): `expire_due` must look again by then.
+    /// claim's own TTL): `Expiry::due` must look again by then.
     pub fn note_deadline(&self, at: i64) {
         self.expiry_quiet_until
             .fetch_min(at, std::sync::atomic::Ordering::Relaxed);
@@ -496,7 +496,7 @@ impl Store {
     /// Writes the contacts not written yet (see [`presence`]), then closes the pools, flushing
     /// SQLite's WAL.
     pub async fn close(&self) {
-        if let Err(e) = self.flush_all_presence().await {
+        if let Err(e) = self.contacts().flush_all().await {
             tracing::warn!(error = %e, "the last presence flush failed");
         }
         if let Some(w) = &self.write_conn {

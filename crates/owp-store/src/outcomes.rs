@@ -15,7 +15,19 @@ use crate::domain::outcomes::RepoOutcomes;
 /// Tools listed per leaderboard row, the most used first.
 pub const MAX_TOOLS_PER_WORKER: usize = 5;
 
+/// What the pool's work came to: pull requests merged and closed, by tool and by repository ([`Store::outcomes`]).
+pub struct Outcomes<'s> {
+    store: &'s Store,
+}
+
 impl Store {
+    /// The view of the store named by [`Outcomes`].
+    pub fn outcomes(&self) -> Outcomes<'_> {
+        Outcomes { store: self }
+    }
+}
+
+impl Outcomes<'_> {
     /// The tools the merged tasks of each person (or worker that speaks for nobody) disclosed
     /// since `since` (ms), with the leaderboard's filters (`repo`, `public_only`): the row's key
     /// (`LeaderRow::worker_id`) → tools, most used first, at
@@ -27,11 +39,11 @@ impl Store {
         public_only: bool,
     ) -> Result<HashMap<String, Vec<String>>, StoreError> {
         let rows: Vec<(String, String, i64)> =
-            composed::reputation::leaderboard_tools(self.backend(), public_only)
+            composed::reputation::leaderboard_tools(self.store.backend(), public_only)
                 .query_as()
                 .bind(since)
                 .bind(repo.unwrap_or(""))
-                .fetch_all(self.read_pool())
+                .fetch_all(self.store.read_pool())
                 .await?;
         let mut tools: HashMap<String, Vec<String>> = HashMap::new();
         for (worker, tool, _) in rows {
@@ -47,13 +59,13 @@ impl Store {
     /// median lead time from a merged task's first claim (its first lease) to its merge.
     /// `public_only` reads public, unarchived repositories alone. Keyed by repository name; a
     /// repository with nothing in the window is absent.
-    pub async fn repo_outcomes(
+    pub async fn of_repo(
         &self,
         since: i64,
         public_only: bool,
     ) -> Result<HashMap<String, RepoOutcomes>, StoreError> {
-        let counts = checked_read!(self, outcomes::decided(since, public_only))?;
-        let leads = checked_read!(self, outcomes::lead_times(since, public_only))?;
+        let counts = checked_read!(self.store, outcomes::decided(since, public_only))?;
+        let leads = checked_read!(self.store, outcomes::lead_times(since, public_only))?;
         let mut figures: HashMap<String, (i64, i64, Vec<i64>)> = HashMap::new();
         for (repo, kind, n) in counts {
             let entry = figures.entry(repo).or_default();

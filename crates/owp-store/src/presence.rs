@@ -3,7 +3,7 @@
 //! Every authenticated request of a worker marks it online (contract section 0), and an online
 //! volunteer heartbeats every few seconds. Writing its row for each of them made presence the
 //! largest write load of an idle pool. So a request of a worker that is online already only notes
-//! its contact here (`Store::note_contact_if_online`); [`Store::flush_presence`], which
+//! its contact here (`Store::note_contact_if_online`); [`Contacts::flush`], which
 //! `owp serve` runs at least every [`FLUSH_EVERY`] just before it looks for silent workers,
 //! writes the contacts that are due, many in one statement.
 //!
@@ -252,20 +252,34 @@ impl Store {
     pub(super) fn known_contact(&self, worker_id: &str) -> Option<Arc<ContactCell>> {
         self.presence.find(worker_id)
     }
+}
 
+/// The workers' contacts this process noted and has yet to write (see the module docs) ([`Store::contacts`]).
+pub struct Contacts<'s> {
+    store: &'s Store,
+}
+
+impl Store {
+    /// The view of the store named by [`Contacts`].
+    pub fn contacts(&self) -> Contacts<'_> {
+        Contacts { store: self }
+    }
+}
+
+impl Contacts<'_> {
     /// How many contacts wait to be written.
-    pub fn contacts_pending(&self) -> usize {
-        self.presence.pending()
+    pub fn pending(&self) -> usize {
+        self.store.presence.pending()
     }
 
     /// Writes the contacts that are due (see the module docs). Returns how many it wrote; on
     /// failure they wait for the next flush.
-    pub async fn flush_presence(&self) -> Result<usize, StoreError> {
+    pub async fn flush(&self) -> Result<usize, StoreError> {
         self.flush_contacts(false).await
     }
 
     /// Writes every contact noted and not written yet, due or not (as the process stops).
-    pub async fn flush_all_presence(&self) -> Result<usize, StoreError> {
+    pub async fn flush_all(&self) -> Result<usize, StoreError> {
         self.flush_contacts(true).await
     }
 
@@ -273,9 +287,9 @@ impl Store {
     /// meanwhile come back with their `worker.online` event, the others' `last_seen_at` moves. A
     /// contact older than the one a row holds changes nothing.
     async fn flush_contacts(&self, all: bool) -> Result<usize, StoreError> {
-        let ttl = self.timing.heartbeat_ttl_ms;
+        let ttl = self.store.timing.heartbeat_ttl_ms;
         let now = super::now_ms();
-        let mut contacts = self.presence.take_due(now, ttl, all);
+        let mut contacts = self.store.presence.take_due(now, ttl, all);
         if contacts.is_empty() {
             return Ok(0);
         }
@@ -289,8 +303,9 @@ impl Store {
                 .collect::<Map<String, Value>>(),
         )
         .to_string();
-        let backend = self.backend;
+        let backend = self.store.backend;
         let written = self
+            .store
             .write(|mut tx| {
                 let doc = &doc;
                 async move {
@@ -336,12 +351,12 @@ impl Store {
                         .collect()
                 };
                 let n = done.len();
-                self.presence.wrote(done.into_iter(), now - ttl);
-                self.presence.put_back(contacts, now - ttl);
+                self.store.presence.wrote(done.into_iter(), now - ttl);
+                self.store.presence.put_back(contacts, now - ttl);
                 Ok(n)
             }
             Err(e) => {
-                self.presence.put_back(contacts, now - ttl);
+                self.store.presence.put_back(contacts, now - ttl);
                 Err(e)
             }
         }

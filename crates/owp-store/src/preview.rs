@@ -48,14 +48,26 @@ pub struct Preview {
 /// What a reason says instead of a task the worker could not see.
 pub const ANOTHER_TASK: &str = "another task";
 
+/// What a claim would give a worker, and a task as that worker would see it, without taking anything ([`Store::previews`]).
+pub struct Previews<'s> {
+    store: &'s Store,
+}
+
 impl Store {
+    /// The view of the store named by [`Previews`].
+    pub fn previews(&self) -> Previews<'_> {
+        Previews { store: self }
+    }
+}
+
+impl Previews<'_> {
     /// The first [`PREVIEW_TASKS`] ready tasks in offer order, each with what keeps it from
     /// `worker` now (see the module docs).
-    pub async fn preview(&self, worker: &WorkerRow) -> Result<Preview, StoreError> {
+    pub async fn of(&self, worker: &WorkerRow) -> Result<Preview, StoreError> {
         let now = super::now_ms();
         let explained = explain(
-            &self.read,
-            self.backend,
+            &self.store.read,
+            self.store.backend,
             worker,
             Pick::First,
             PREVIEW_TASKS,
@@ -163,7 +175,7 @@ impl Store {
             query = query.bind(*name);
         }
         let mut unseen = HashSet::new();
-        for (id, key) in query.fetch_all(&self.read).await? {
+        for (id, key) in query.fetch_all(&self.store.read).await? {
             unseen.insert(id);
             unseen.extend(key);
         }
@@ -337,7 +349,7 @@ mod tests {
         let first: Vec<i64> = explained.iter().map(|e| e.task.seq).collect();
         let expected: Vec<i64> = (1..=POOL).filter(|n| n % 4 == 3).take(50).collect();
         assert_eq!(first, expected);
-        let preview = store.preview(&worker).await.unwrap();
+        let preview = store.previews().of(&worker).await.unwrap();
         assert_eq!(
             preview.entries.len() + preview.hidden,
             PREVIEW_TASKS as usize

@@ -333,7 +333,13 @@ impl Story {
         );
         let deadline = std::time::Instant::now() + SETTLE;
         loop {
-            let (deliveries, _) = self.running().store.gh_backlog().await.unwrap();
+            let (deliveries, _) = self
+                .running()
+                .store
+                .github_backlog()
+                .counts()
+                .await
+                .unwrap();
             if deliveries == 0 {
                 return;
             }

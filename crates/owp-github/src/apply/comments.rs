@@ -150,7 +150,8 @@ pub(super) async fn comment_event(
         // The commenter's login as GitHub sends it now: what the pool shows for this person.
         tx.person_links().seen(ctx.account_id, login).await?;
         if let Some(account) = account.filter(|a| a.asked) {
-            tx.gh_remember_account(account.account_id, &account.login, account.created_at)
+            tx.accounts()
+                .remember(account.account_id, &account.login, account.created_at)
                 .await?;
         }
         let key = key_of(repo, e.issue.number);

@@ -48,15 +48,27 @@ pub struct LoginAsk {
 /// The most logins one statement looks up.
 const LOGINS_PER_STATEMENT: usize = 500;
 
+/// What GitHub answered the App, kept so that it is not asked again: pull requests, logins and conditional requests' validators ([`Store::known_answers`]).
+pub struct KnownAnswers<'s> {
+    pub(crate) store: &'s Store,
+}
+
 impl Store {
+    /// The view of the store named by [`KnownAnswers`].
+    pub fn known_answers(&self) -> KnownAnswers<'_> {
+        KnownAnswers { store: self }
+    }
+}
+
+impl KnownAnswers<'_> {
     /// What GitHub said of pull request `number` of `repo` at `fresh_since` or later, if anything.
-    pub async fn gh_known_pull(
+    pub async fn pull(
         &self,
         repo: &str,
         number: i64,
         fresh_since: i64,
     ) -> Result<Option<KnownPull>, StoreError> {
-        let row = checked_read!(self, github::known_pull(repo, number, fresh_since))?;
+        let row = checked_read!(self.store, github::known_pull(repo, number, fresh_since))?;
         let Some((state, author_id, author, read_at)) = row else {
             return Ok(None);
         };
@@ -73,7 +85,7 @@ impl Store {
 
     /// Keeps what GitHub just said of pull request `number` of `repo` (an answer older than the
     /// one kept changes nothing).
-    pub async fn gh_note_pull(
+    pub async fn note_pull(
         &self,
         repo: &str,
         number: i64,
@@ -82,14 +94,14 @@ impl Store {
         let (state, author_id) = (state_text(pull.state), pull.author_id);
         let (author, read_at) = (pull.author.as_deref(), pull.read_at);
         checked_write!(
-            self,
+            self.store,
             pulls::note_pull(repo, number, state, author_id, author, read_at)
         )?;
         Ok(())
     }
 
     /// What the App asked GitHub lately about each of `logins` (lower-case), by login.
-    pub async fn gh_login_asks(
+    pub async fn login_asks(
         &self,
         logins: &[&str],
     ) -> Result<HashMap<String, LoginAsk>, StoreError> {
@@ -99,7 +111,7 @@ impl Store {
             for login in chunk {
                 query = query.bind(*login);
             }
-            for row in query.fetch_all(&self.read).await? {
+            for row in query.fetch_all(&self.store.read).await? {
                 let ask = LoginAsk {
                     login: row.try_get("login")?,
                     asked_at: row.try_get("asked_at")?,
@@ -113,17 +125,29 @@ impl Store {
     }
 
     /// Forgets the answers kept longer than two days (run every minute or so).
-    pub async fn gh_forget_old_answers(&self) -> Result<(), StoreError> {
+    pub async fn forget_old(&self) -> Result<(), StoreError> {
         let before = now_ms() - KEPT_MS;
-        checked_write!(self, pulls::sweep_pr_facts(before))?;
-        checked_write!(self, pulls::sweep_login_asks(before))?;
+        checked_write!(self.store, pulls::sweep_pr_facts(before))?;
+        checked_write!(self.store, pulls::sweep_login_asks(before))?;
         Ok(())
     }
 }
 
+/// GitHub's answers kept inside a caller's write transaction ([`WriteTx::known_answers`]).
+pub struct KnownAnswersTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
 impl WriteTx {
-    /// [`Store::gh_note_pull`] in this transaction (a `pull_request` delivery, reconciliation).
-    pub async fn gh_note_pull(
+    /// The view of this transaction named by [`KnownAnswersTx`].
+    pub fn known_answers(&mut self) -> KnownAnswersTx<'_> {
+        KnownAnswersTx { tx: self }
+    }
+}
+
+impl KnownAnswersTx<'_> {
+    /// [`KnownAnswers::note_pull`] in this transaction (a `pull_request` delivery, reconciliation).
+    pub async fn note_pull(
         &mut self,
         repo: &str,
         number: i64,
@@ -132,20 +156,20 @@ impl WriteTx {
         let (state, author_id) = (state_text(pull.state), pull.author_id);
         let (author, read_at) = (pull.author.as_deref(), pull.read_at);
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             pulls::note_pull(repo, number, state, author_id, author, read_at)
         )?;
         Ok(())
     }
 
     /// Keeps what GitHub answered to each of `asks`.
-    pub async fn gh_note_login_asks(&mut self, asks: &[LoginAsk]) -> Result<(), StoreError> {
+    pub async fn note_login_asks(&mut self, asks: &[LoginAsk]) -> Result<(), StoreError> {
         for ask in asks {
             let login = ask.login.to_ascii_lowercase();
             let (asked_at, account_id) = (ask.asked_at, ask.account_id);
             let missing = i64::from(ask.missing);
             checked_in_tx!(
-                self.conn(),
+                self.tx.conn(),
                 pulls::login_asked(&login, asked_at, account_id, missing)
             )?;
         }

@@ -47,22 +47,34 @@ pub mod write_pacing;
 use crate::engine::checked::{checked_read, checked_write};
 use crate::{Store, StoreError};
 
+/// The App's inbox and outbox taken together: what is pending, when it is due, and the rows a stopping process gives back ([`Store::github_backlog`]).
+pub struct GithubBacklog<'s> {
+    store: &'s Store,
+}
+
 impl Store {
+    /// The view of the store named by [`GithubBacklog`].
+    pub fn github_backlog(&self) -> GithubBacklog<'_> {
+        GithubBacklog { store: self }
+    }
+}
+
+impl GithubBacklog<'_> {
     /// Gives back every inbox and outbox row `runner` had claimed (the process is stopping).
-    pub async fn gh_release_claims(&self, runner: &str) -> Result<(), StoreError> {
-        checked_write!(self, upkeep::release_outbox(runner))?;
-        checked_write!(self, upkeep::release_deliveries(runner))?;
+    pub async fn release_claims(&self, runner: &str) -> Result<(), StoreError> {
+        checked_write!(self.store, upkeep::release_outbox(runner))?;
+        checked_write!(self.store, upkeep::release_deliveries(runner))?;
         Ok(())
     }
 
     /// Pending deliveries and pending outbox rows.
-    pub async fn gh_backlog(&self) -> Result<(i64, i64), StoreError> {
-        Ok(checked_read!(self, github::backlog())?)
+    pub async fn counts(&self) -> Result<(i64, i64), StoreError> {
+        Ok(checked_read!(self.store, github::backlog())?)
     }
 
     /// The earliest instant a pending delivery or outbox row is due (None when there is none).
-    pub async fn gh_next_due(&self) -> Result<Option<i64>, StoreError> {
-        Ok(match checked_read!(self, github::next_due())? {
+    pub async fn next_due(&self) -> Result<Option<i64>, StoreError> {
+        Ok(match checked_read!(self.store, github::next_due())? {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         })

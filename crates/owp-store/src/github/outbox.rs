@@ -278,7 +278,7 @@ impl OutboxTx<'_> {
 
 impl Outbox<'_> {
     /// Claims up to `limit` outbox rows that are due, for `runner` until `until`, each with its
-    /// write reserved in its installation's pace (`pacing`, [`WriteTx::gh_pace_take`]), in one
+    /// write reserved in its installation's pace (`pacing`, [`InstallationPacingTx::take`]), in one
     /// transaction: at most one row of an installation, and none of an installation that has a
     /// row claimed (being sent, here or by another replica), so that each installation's writes
     /// go out one at a time while installations go side by side. A row whose write would have to
@@ -325,7 +325,8 @@ impl Outbox<'_> {
         for row in claimed {
             let status = row.kind == OutboxKind::Status;
             match tx
-                .gh_pace_take(row.installation_id, status, pacing, ahead_ms)
+                .pacing()
+                .take(row.installation_id, status, pacing, ahead_ms)
                 .await?
             {
                 Ok(write_at) => out.push(OutboxRow { write_at, ..row }),
@@ -340,7 +341,7 @@ impl Outbox<'_> {
     /// An outbox row was sent (its write at `sent_at`; `None`: it needed none). For a status
     /// row, `revision` must still be the row's: when the task changed meanwhile, the row stays
     /// pending (and is sent again) and false is returned. The row's reserved write is settled in
-    /// the same transaction ([`WriteTx::gh_write_settled`]).
+    /// the same transaction ([`InstallationPacingTx::settled`]).
     pub async fn sent(
         &self,
         row: &OutboxRow,
@@ -442,7 +443,8 @@ impl Outbox<'_> {
 
 /// Settles the write `row` reserved: sent at `sent_at`, or never sent.
 async fn settle(tx: &mut WriteTx, row: &OutboxRow, sent_at: Option<i64>) -> Result<(), StoreError> {
-    tx.gh_write_settled(row.installation_id, row.write_at, sent_at)
+    tx.pacing()
+        .settled(row.installation_id, row.write_at, sent_at)
         .await
 }
 

@@ -10,7 +10,7 @@ use crate::{HOUR_MS, Store, StoreError, WriteTx};
 pub const WRITES_PER_MINUTE: i64 = 80;
 
 /// … and at most this many per hour (GitHub's secondary limit is 500). A write counts from its
-/// reservation until GitHub answered it ([`WriteTx::gh_write_settled`]), so in no hour does GitHub,
+/// reservation until GitHub answered it ([`InstallationPacingTx::settled`]), so in no hour does GitHub,
 /// which counts a write when it arrives, see more than the log.
 pub const WRITES_PER_HOUR: i64 = 500;
 
@@ -38,8 +38,8 @@ pub const LIMIT_STREAK_RESET_MS: i64 = HOUR_MS;
 /// How an installation's content-creating requests are paced, across every replica (the
 /// database holds the log): at most `per_minute` in any `minute_ms` and `per_hour` in any
 /// `hour_ms`, each at least `spacing_ms` after the one before, and one at a time: a write taken
-/// to be sent ([`WriteTx::gh_pace_take`]) is in flight until GitHub answered it
-/// ([`WriteTx::gh_write_settled`]), at most `in_flight_ms`, and no other write of its
+/// to be sent ([`InstallationPacingTx::take`]) is in flight until GitHub answered it
+/// ([`InstallationPacingTx::settled`]), at most `in_flight_ms`, and no other write of its
 /// installation goes out meanwhile (`in_flight_ms` 0: writes may overlap). Replies and reactions
 /// use three quarters of each budget; the rest is left to status comments, which go first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,17 +98,29 @@ impl WritePacing {
     }
 }
 
+/// How fast the App may write to each installation, and the back-off after GitHub's limits ([`Store::pacing`]).
+pub struct InstallationPacing<'s> {
+    store: &'s Store,
+}
+
 impl Store {
+    /// The view of the store named by [`InstallationPacing`].
+    pub fn pacing(&self) -> InstallationPacing<'_> {
+        InstallationPacing { store: self }
+    }
+}
+
+impl InstallationPacing<'_> {
     /// GitHub named a secondary rate limit without saying how long to wait: the installation
     /// pauses `first_ms` the first time, twice as long each time the limit comes again within
     /// [`LIMIT_STREAK_RESET_MS`] of the last pause, at most `cap_ms`. Returns when it may send again.
-    pub async fn gh_back_off_installation(
+    pub async fn back_off(
         &self,
         installation_id: i64,
         first_ms: i64,
         cap_ms: i64,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.store.begin().await?;
         let now = tx.now;
         let row = blocked_locked(tx.conn(), installation_id).await?;
         let (blocked_until, streak) = row.unwrap_or((0, 0));
@@ -129,46 +141,57 @@ impl Store {
     }
 
     /// GitHub asked the App to wait: no request of this installation before `until`.
-    pub async fn gh_block_installation(
-        &self,
-        installation_id: i64,
-        until: i64,
-    ) -> Result<(), StoreError> {
-        checked_write!(self, pacing::block(installation_id, until))?;
+    pub async fn block(&self, installation_id: i64, until: i64) -> Result<(), StoreError> {
+        checked_write!(self.store, pacing::block(installation_id, until))?;
         Ok(())
     }
 }
 
+/// An installation's write budget, taken and settled inside a caller's write transaction ([`WriteTx::pacing`]).
+pub struct InstallationPacingTx<'t> {
+    tx: &'t mut WriteTx,
+}
+
 impl WriteTx {
+    /// The view of this transaction named by [`InstallationPacingTx`].
+    pub fn pacing(&mut self) -> InstallationPacingTx<'_> {
+        InstallationPacingTx { tx: self }
+    }
+}
+
+impl InstallationPacingTx<'_> {
     /// Takes one content-creating request of an installation's budget in this transaction:
     /// `Ok(at)` when it is reserved at `at`, `Err(until)` when it has to wait until `until`
     /// (nothing is written then). The write is in flight until GitHub answered it
-    /// ([`WriteTx::gh_write_settled`]), at most `pacing.in_flight_ms` (0: not at all). With
+    /// ([`InstallationPacingTx::settled`]), at most `pacing.in_flight_ms` (0: not at all). With
     /// `ahead_ms` above 0 a write whose only wait is at most that long is reserved at the end of
     /// the wait instead (its sender waits it out): the counts read now are used for that time
     /// too, which can only be more than they will be then.
-    pub async fn gh_pace_take(
+    pub async fn take(
         &mut self,
         installation_id: i64,
         status: bool,
         pacing: &WritePacing,
         ahead_ms: i64,
     ) -> Result<Result<i64, i64>, StoreError> {
-        let blocked = blocked_locked(self.conn(), installation_id).await?;
+        let blocked = blocked_locked(self.tx.conn(), installation_id).await?;
         // The time once the installation's row is locked (and a connection was had): a write
         // taken now goes out as soon as this commits, so its time is when GitHub will see it,
         // not when the transaction began (on a busy database, up to a lock's wait earlier).
-        let now = crate::now_ms().max(self.now);
+        let now = crate::now_ms().max(self.tx.now);
         if let Some((until, _)) = blocked
             && until > now
         {
             return Ok(Err(until));
         }
         let before = now - pacing.hour_ms.max(pacing.minute_ms);
-        checked_in_tx!(self.conn(), pacing::forget_writes(installation_id, before))?;
+        checked_in_tx!(
+            self.tx.conn(),
+            pacing::forget_writes(installation_id, before)
+        )?;
         let (minute_ago, hour_ago) = (now - pacing.minute_ms, now - pacing.hour_ms);
         let counts = checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             pacing::write_counts(installation_id, minute_ago, hour_ago)
         )?;
         let at = match verdict(pacing, status, now, counts) {
@@ -183,13 +206,13 @@ impl WriteTx {
         };
         let in_flight_until = (pacing.in_flight_ms > 0).then(|| at + pacing.in_flight_ms);
         checked_in_tx!(
-            self.conn(),
+            self.tx.conn(),
             pacing::take_write(installation_id, at, in_flight_until)
         )?;
         Ok(Ok(at))
     }
 
-    /// Settles the write reserved at `reserved_at` ([`WriteTx::gh_pace_take`]): sent at
+    /// Settles the write reserved at `reserved_at` ([`InstallationPacingTx::take`]): sent at
     /// `sent_at` and answered by GitHub, or, with `None`, never sent: its reservation is taken
     /// back, and the installation's next write need not wait for it. An answered write is no
     /// longer in flight, and from now on it counts from now, as GitHub counts it from when it
@@ -197,7 +220,7 @@ impl WriteTx {
     /// after it could make GitHub see one more in its hour than the log. The next write's second
     /// counts from `sent_at`: a write that left later than it was reserved (a slow commit, a
     /// busy machine) does not bring the next one closer to it.
-    pub async fn gh_write_settled(
+    pub async fn settled(
         &mut self,
         installation_id: i64,
         reserved_at: i64,
@@ -205,16 +228,16 @@ impl WriteTx {
     ) -> Result<(), StoreError> {
         match sent_at {
             Some(sent_at) => {
-                let now = crate::now_ms().max(self.now).max(reserved_at);
+                let now = crate::now_ms().max(self.tx.now).max(reserved_at);
                 let sent_at = sent_at.clamp(reserved_at, now);
                 checked_in_tx!(
-                    self.conn(),
+                    self.tx.conn(),
                     pacing::write_answered(installation_id, reserved_at, now, sent_at)
                 )?;
             }
             None => {
                 checked_in_tx!(
-                    self.conn(),
+                    self.tx.conn(),
                     pacing::write_unsent(installation_id, reserved_at)
                 )?;
             }

@@ -5,26 +5,38 @@ use crate::composed::leases::general::still_due;
 use crate::engine::checked::checked_read;
 use crate::{Store, StoreError};
 
+/// The leases whose time is up ([`Store::expiry`]).
+pub struct Expiry<'s> {
+    store: &'s Store,
+}
+
 impl Store {
+    /// The view of the store named by [`Expiry`].
+    pub fn expiry(&self) -> Expiry<'_> {
+        Expiry { store: self }
+    }
+}
+
+impl Expiry<'_> {
     /// Expires every lease whose deadline has passed, before a request reads or claims: it
     /// waits for a due lease that another transaction holds (a sweep of this or another process
     /// that is still committing its expiry), so that what the request then reads already shows
     /// the lease ended. Cheap when none is due: one indexed read.
-    pub async fn expire_due(&self) -> Result<usize, StoreError> {
+    pub async fn due(&self) -> Result<usize, StoreError> {
         self.expire_due_leases(true).await
     }
 
-    /// The background sweep's [`Store::expire_due`]: a due lease another transaction holds is
+    /// The background sweep's [`Expiry::due`]: a due lease another transaction holds is
     /// skipped (that transaction settles it, and the next sweep looks again), so sweeps of
     /// several processes never wait for each other.
-    pub async fn sweep_expired(&self) -> Result<usize, StoreError> {
+    pub async fn sweep(&self) -> Result<usize, StoreError> {
         self.expire_due_leases(false).await
     }
 
     async fn expire_due_leases(&self, wait_for_held: bool) -> Result<usize, StoreError> {
         use std::sync::atomic::Ordering::Relaxed;
         let now = crate::now_ms();
-        if now < self.expiry_quiet_until.load(Relaxed) {
+        if now < self.store.expiry_quiet_until.load(Relaxed) {
             return Ok(0);
         }
         let next = self.next_deadline().await?;
@@ -33,14 +45,18 @@ impl Store {
             // a lease granted from now on could end (at least the shorter TTL later; 5 s are kept
             // for transactions that began before this read and commit after it). Until then this
             // check costs nothing.
-            let ttl = self.timing.accept_ttl_ms.min(self.timing.lease_ttl_ms);
+            let ttl = self
+                .store
+                .timing
+                .accept_ttl_ms
+                .min(self.store.timing.lease_ttl_ms);
             if ttl >= 10_000 {
                 let until = next.unwrap_or(i64::MAX).min(now + ttl - 5_000);
-                self.expiry_quiet_until.store(until, Relaxed);
+                self.store.expiry_quiet_until.store(until, Relaxed);
             }
             return Ok(0);
         }
-        let due = checked_read!(self, leases::due(now))?;
+        let due = checked_read!(self.store, leases::due(now))?;
         if due.is_empty() {
             return Ok(0);
         }
@@ -49,10 +65,11 @@ impl Store {
         // its task, holding nothing else, so waiting there cannot close a cycle. A request waits
         // for a row another transaction holds (whose commit may be what expires it: the lock
         // then finds the row no longer due); the sweep skips it.
-        let sql = still_due(self.backend, wait_for_held);
+        let sql = still_due(self.store.backend, wait_for_held);
         let mut n = 0;
         for id in &due {
             let expired = self
+                .store
                 .write(|mut tx| {
                     let sql = sql.clone();
                     async move {
@@ -86,6 +103,6 @@ impl Store {
 
     /// The earliest lease deadline, if any lease is alive.
     pub async fn next_deadline(&self) -> Result<Option<i64>, StoreError> {
-        Ok(checked_read!(self, leases::next_deadline())?)
+        Ok(checked_read!(self.store, leases::next_deadline())?)
     }
 }

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
+use super::write_groups::WorkerOps;
 use crate::{Store, StoreError};
 
 /// The most operations one statement takes.
@@ -203,20 +204,20 @@ async fn run<J: Batched>(store: Store, batch: Vec<Waiting<J>>) -> bool {
     }
 }
 
-impl Store {
+impl WorkerOps<'_> {
     /// How many claims statements of several claims have answered so far (PostgreSQL).
-    pub fn claims_taken_together(&self) -> u64 {
-        self.claim_batches.together()
+    pub fn claims_together(&self) -> u64 {
+        self.store.claim_batches.together()
     }
 
     /// How many acks statements of several acks have answered so far (PostgreSQL).
-    pub fn acks_taken_together(&self) -> u64 {
-        self.ack_batches.together()
+    pub fn acks_together(&self) -> u64 {
+        self.store.ack_batches.together()
     }
 
     /// How many status moves statements of several moves have answered so far (PostgreSQL).
-    pub fn moves_taken_together(&self) -> u64 {
-        self.move_batches.together()
+    pub fn moves_together(&self) -> u64 {
+        self.store.move_batches.together()
     }
 }
 

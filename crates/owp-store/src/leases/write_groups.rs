@@ -101,7 +101,23 @@ async fn group_loop(mut queue: mpsc::UnboundedReceiver<(Store, Job)>) {
     }
 }
 
+/// A worker's own claims, acknowledgements and status moves: SQLite's write groups on the
+/// writer thread, PostgreSQL's statements taken together with other workers'
+/// ([`Store::worker_ops`]). It is `Copy`, and its operations take it by value, so that a future
+/// holds the store rather than the view: many can be gathered and awaited together.
+#[derive(Clone, Copy)]
+pub struct WorkerOps<'s> {
+    pub(crate) store: &'s Store,
+}
+
 impl Store {
+    /// The view of the store named by [`WorkerOps`].
+    pub fn worker_ops(&self) -> WorkerOps<'_> {
+        WorkerOps { store: self }
+    }
+}
+
+impl WorkerOps<'_> {
     /// Claims a task for `worker` (see [`LeasesTx::claim`]); also returns the instant the worker
     /// was marked seen.
     /// A claim that found nothing is remembered until the pool changes
@@ -109,62 +125,62 @@ impl Store {
     /// any worker of theirs) meanwhile finds nothing at once.
     /// A lease an approval gave the worker and that it has not acknowledged is returned first
     /// ([`Store::approved_lease`]), before any other task is taken.
-    pub async fn claim_for(&self, worker: &WorkerRow) -> Result<(Option<Lease>, i64), StoreError> {
+    pub async fn claim(self, worker: &WorkerRow) -> Result<(Option<Lease>, i64), StoreError> {
         let start = crate::now_ms();
-        if self.empty_claims.nothing_for(worker, start) {
+        if self.store.empty_claims.nothing_for(worker, start) {
             return Ok((None, start));
         }
         // A lease an approval gave the worker comes first (rule 11): the approval committed an
         // event, so no remembered empty claim hides it.
-        if let Some(lease) = self.proposals().approved_lease(&worker.id).await? {
-            self.empty_claims.forget(worker);
+        if let Some(lease) = self.store.proposals().approved_lease(&worker.id).await? {
+            self.store.empty_claims.forget(worker);
             return Ok((Some(lease), start));
         }
-        let version = self.empty_claims.version();
+        let version = self.store.empty_claims.version();
         let id = worker.id.clone();
         let claimed = self
             .queued(|reply| Job::Claim(worker.clone(), reply))
             .await?;
-        self.contact_committed(&id, claimed.1);
+        self.store.contact_committed(&id, claimed.1);
         match &claimed.0 {
             None => {
-                self.empty_claims.remember(worker, version, claimed.1);
-                if !self.empty_claims.pool_empty_at(version, claimed.1)
+                self.store.empty_claims.remember(worker, version, claimed.1);
+                if !self.store.empty_claims.pool_empty_at(version, claimed.1)
                     && !self.any_claimable_task().await?
                 {
-                    self.empty_claims.pool_was_empty(version, claimed.1);
+                    self.store.empty_claims.pool_was_empty(version, claimed.1);
                 }
             }
-            Some(_) => self.empty_claims.forget(worker),
+            Some(_) => self.store.empty_claims.forget(worker),
         }
         Ok(claimed)
     }
 
     /// Whether any task is claimable by anyone: one probe of the claim statement's candidates
     /// ([`crate::claim_rules::candidates`]).
-    async fn any_claimable_task(&self) -> Result<bool, StoreError> {
-        let (n,): (i64,) = crate::composed::leases::general::any_claimable(self.backend)
+    async fn any_claimable_task(self) -> Result<bool, StoreError> {
+        let (n,): (i64,) = crate::composed::leases::general::any_claimable(self.store.backend)
             .query_as()
-            .fetch_one(&self.read)
+            .fetch_one(&self.store.read)
             .await?;
         Ok(n > 0)
     }
 
     /// How many claims found nothing from memory, without the database (see
     /// [`super::empty_claims`]).
-    pub fn claims_answered_from_memory(&self) -> u64 {
-        self.empty_claims.answered()
+    pub fn answered_from_memory(&self) -> u64 {
+        self.store.empty_claims.answered()
     }
 
     /// `ack` of `worker`'s lease (see [`LeasesTx::ack`]).
-    pub async fn ack_for(&self, worker: &WorkerRow, lease_id: &str) -> Result<TaskRow, StoreError> {
+    pub async fn ack(self, worker: &WorkerRow, lease_id: &str) -> Result<TaskRow, StoreError> {
         let op = TaskOp::Ack(lease_id.to_string());
         self.task_op_for(worker, op).await
     }
 
     /// A status update by the worker holding the task (see [`LeasesTx::worker_status`]).
-    pub async fn status_for(
-        &self,
+    pub async fn status(
+        self,
         worker: &WorkerRow,
         request: StatusRequest,
     ) -> Result<TaskRow, StoreError> {
@@ -173,7 +189,7 @@ impl Store {
 
     /// A worker's operation on a task it holds. It marks the worker seen unless it was lately,
     /// which the workers remembered by token learn once it committed.
-    async fn task_op_for(&self, worker: &WorkerRow, op: TaskOp) -> Result<TaskRow, StoreError> {
+    async fn task_op_for(self, worker: &WorkerRow, op: TaskOp) -> Result<TaskRow, StoreError> {
         let start = crate::now_ms();
         let marks_seen = !worker.seen_lately(start) && worker.last_seen_at <= Some(start);
         let id = worker.id.clone();
@@ -182,15 +198,16 @@ impl Store {
             .await?;
         if marks_seen {
             // The operation's own instant is this one or later.
-            self.contact_committed(&id, start);
+            self.store.contact_committed(&id, start);
         }
         Ok(task)
     }
 
     /// How many claims, acks and status moves this store has committed in groups of several
     /// (SQLite; always 0 on PostgreSQL).
-    pub fn grouped_operations(&self) -> u64 {
-        self.groups
+    pub fn grouped(&self) -> u64 {
+        self.store
+            .groups
             .as_ref()
             .map_or(0, |g| g.grouped.load(std::sync::atomic::Ordering::Relaxed))
     }
@@ -198,21 +215,22 @@ impl Store {
     /// How many write groups this store has committed on the direct connection (SQLite
     /// without commit steps or change hooks; see [`crate::engine::sqlite_direct`]).
     pub fn direct_groups(&self) -> u64 {
-        self.groups.as_ref().map_or(0, |g| {
+        self.store.groups.as_ref().map_or(0, |g| {
             g.direct_groups.load(std::sync::atomic::Ordering::Relaxed)
         })
     }
 
-    async fn queued<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
+    async fn queued<T>(self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
         let job = job(reply);
-        match self.groups.as_ref().map(|g| g.jobs.clone()) {
+        match self.store.groups.as_ref().map(|g| g.jobs.clone()) {
             Some(queue) => {
-                if let Err(mpsc::error::SendError((_, job))) = queue.send((self.clone(), job)) {
-                    alone(self, job).await;
+                if let Err(mpsc::error::SendError((_, job))) = queue.send((self.store.clone(), job))
+                {
+                    alone(self.store, job).await;
                 }
             }
-            None => alone(self, job).await,
+            None => alone(self.store, job).await,
         }
         answer
             .await
